@@ -1,0 +1,44 @@
+# Two entry points: `make demo` serves the app on the built-in demo dataset, `make test` runs
+# every check. Each builds the virtualenv it needs.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 5006
+CATALOG ?= demo/workbench.duckdb
+
+.PHONY: demo test lint typecheck pytest system-deps clean bench
+
+$(VENV)/.stamp-base: pyproject.toml
+	test -x $(PY) || "$$(.ci/python312)" -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.stamp-dev: $(VENV)/.stamp-base
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+system-deps:
+	.ci/system-deps
+
+demo: $(VENV)/.stamp-base
+	$(VENV)/bin/workbench --catalog $(CATALOG) demo
+
+lint: $(VENV)/.stamp-dev
+	$(VENV)/bin/ruff check workbench tests bench
+	$(VENV)/bin/ruff format --check workbench tests bench
+
+typecheck: $(VENV)/.stamp-dev
+	$(VENV)/bin/mypy workbench
+
+pytest: $(VENV)/.stamp-dev system-deps
+	$(PY) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider
+
+test: lint typecheck pytest
+
+bench: $(VENV)/.stamp-dev
+	$(PY) bench/catalog_bench.py
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,36 @@
+"""workbench: an interactive curation workbench for computer-vision frame data.
+
+    import workbench
+    catalog = workbench.open("workbench.duckdb")
+    catalog.sql("SELECT label, count(*) FROM rois GROUP BY 1").df()
+"""
+
+from workbench.errors import (
+    CatalogError,
+    IngestError,
+    MediaError,
+    QueryError,
+    ReadOnlyQueryError,
+    RecordError,
+    SchemaVersionError,
+    WorkbenchError,
+)
+from workbench.store.catalog import Catalog, open_catalog
+
+open = open_catalog  # noqa: A001 - `workbench.open(path)` is the public entry point
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "IngestError",
+    "MediaError",
+    "QueryError",
+    "ReadOnlyQueryError",
+    "RecordError",
+    "SchemaVersionError",
+    "WorkbenchError",
+    "__version__",
+    "open",
+]

@@ -1,0 +1,231 @@
+"""The catalog: one DuckDB file per workspace holding frames, ROIs, scenes and their history."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import duckdb
+
+from workbench.errors import CatalogError, QueryError, SchemaVersionError
+from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION
+from workbench.store.sqlsafe import check_read_only
+
+if TYPE_CHECKING:
+    from workbench.query.view import View
+
+DEFAULT_CATALOG = "workbench.duckdb"
+
+
+def default_catalog_path() -> Path:
+    """`WORKBENCH_CATALOG` if set, else workbench.duckdb in the working directory."""
+    return Path(os.environ.get("WORKBENCH_CATALOG") or DEFAULT_CATALOG)
+
+
+@dataclass(frozen=True)
+class CatalogInfo:
+    path: str
+    schema_version: int
+    datasets: int
+    frames: int
+    contexts: int
+    sources: int
+    rois: int
+    fields: dict[str, int]
+    labels: int
+    scenes: int
+    size_bytes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Catalog:
+    """An open catalog file. Create with `workbench.open(path)`.
+
+    `sql()` runs read-only SQL typed by a person; `cursor()` gives the library's own code a
+    connection per thread. The catalog is opened read-write by one process at a time: share it
+    through the service's HTTP API, not by opening the file twice.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False):
+        self.path = Path(path) if path is not None else default_catalog_path()
+        self.read_only = read_only
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise CatalogError(f"cannot open catalog {self.path}: {exc}") from exc
+        self._lock = threading.RLock()
+        self._has_frames: bool | None = None
+        if not read_only:
+            self._migrate()
+        self._check_version()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Catalog({str(self.path)!r})"
+
+    # -- schema ----------------------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        con = self._con.cursor()
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        ).fetchall()[0][0]
+        if not exists:
+            return 0
+        rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        return int(rows[0][0]) if rows else 0
+
+    def _check_version(self) -> None:
+        found = self.schema_version
+        if found > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{self.path} has schema version {found}; this workbench knows up to "
+                f"{SCHEMA_VERSION}: upgrade workbench to open it"
+            )
+        if self.read_only and found < SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{self.path} has schema version {found} and is opened read-only: open it "
+                "read-write once to upgrade it"
+            )
+
+    def _migrate(self) -> None:
+        found = self.schema_version
+        if found >= SCHEMA_VERSION:
+            return
+        with self.transaction() as con:
+            for version in range(found, SCHEMA_VERSION):
+                for statement in MIGRATIONS[version]:
+                    con.execute(statement)
+            con.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+            )
+
+    # -- connections -----------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor on the catalog: one per thread, never shared."""
+        return self._con.cursor()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor inside BEGIN/COMMIT; ROLLBACK on any error. Writers take turns."""
+        with self._lock:
+            con = self._con.cursor()
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            else:
+                con.execute("COMMIT")
+            finally:
+                con.close()
+                self._has_frames = None
+
+    def has_frames(self) -> bool:
+        if self._has_frames is None:
+            rows = self._con.cursor().execute("SELECT 1 FROM frames LIMIT 1").fetchall()
+            self._has_frames = bool(rows)
+        return self._has_frames
+
+    # -- reading ---------------------------------------------------------------------------
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> duckdb.DuckDBPyRelation:
+        """Run a read-only query; returns a DuckDB relation (`.df()`, `.arrow()`, `.pl()`).
+
+        Anything but one SELECT over the catalog's tables is refused with ReadOnlyQueryError.
+        """
+        con = self.cursor()
+        check_read_only(con, query, self.table_names())
+        try:
+            return con.sql(query, params=params)
+        except duckdb.Error as exc:
+            raise QueryError(str(exc).strip()) from exc
+
+    def table_names(self) -> list[str]:
+        rows = self.cursor().execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+        return [r[0] for r in rows if r[0] in PUBLIC_TABLES or not r[0].startswith("_")]
+
+    def view(self) -> View:
+        """The whole catalog as a view, to filter, sort and page (see workbench.query)."""
+        from workbench.query.view import View
+
+        return View(self)
+
+    def info(self) -> CatalogInfo:
+        con = self.cursor()
+
+        def one(q: str) -> int:
+            return int(con.execute(q).fetchall()[0][0] or 0)
+
+        fields = dict(con.execute("SELECT field, count(*) FROM rois GROUP BY 1 ORDER BY 1").fetchall())
+        return CatalogInfo(
+            path=str(self.path),
+            schema_version=self.schema_version,
+            datasets=one("SELECT count(*) FROM datasets"),
+            frames=one("SELECT count(*) FROM frames"),
+            contexts=one("SELECT count(DISTINCT context_id) FROM frames"),
+            sources=one("SELECT count(*) FROM sources"),
+            rois=one("SELECT count(*) FROM rois"),
+            fields={str(k): int(v) for k, v in fields.items()},
+            labels=one("SELECT count(DISTINCT label) FROM rois"),
+            scenes=one("SELECT count(*) FROM scenes"),
+            size_bytes=self.path.stat().st_size if self.path.exists() else 0,
+        )
+
+    # -- media -----------------------------------------------------------------------------
+    def add_media_roots(self, dirs: Iterable[str | os.PathLike[str]]) -> None:
+        """Register folders whose files may be served to a browser."""
+        roots = _outermost(str(Path(d).resolve()) for d in dirs)
+        if not roots:
+            return
+        known = self.media_roots()
+        new = [r for r in roots if not any(_is_under(r, k) for k in known)]
+        if not new:
+            return
+        with self.transaction() as con:
+            for root in new:
+                con.execute("DELETE FROM media_roots WHERE starts_with(path, ? || '/')", [root])
+                con.execute("INSERT OR IGNORE INTO media_roots VALUES (?)", [root])
+
+    def media_roots(self) -> list[str]:
+        return [r[0] for r in self.cursor().execute("SELECT path FROM media_roots").fetchall()]
+
+
+def _is_under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _outermost(paths: Iterable[str]) -> list[str]:
+    kept: list[str] = []
+    for path in sorted(set(paths)):
+        if not any(_is_under(path, k) for k in kept):
+            kept.append(path)
+    return kept
+
+
+def open_catalog(path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Catalog:
+    """Open (creating or upgrading as needed) the catalog at `path`."""
+    return Catalog(path, read_only=read_only)

@@ -1,0 +1,175 @@
+"""The catalog schema, its version, and forward migrations.
+
+The tables here are public API: people write SQL against them. docs/catalog.md documents them
+column by column; change both together, and add a migration rather than editing a past one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+# Metadata keys copied into their own columns on ingest, so common filters need no JSON parsing.
+PROMOTED_KEYS: tuple[str, ...] = ("weather", "time_of_day", "camera", "location")
+
+ROI_KINDS: tuple[str, ...] = ("box", "polygon", "polyline", "point", "mask", "classification")
+
+_V1: Sequence[str] = (
+    """CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+    """CREATE TABLE datasets (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR,
+        description VARCHAR,
+        created TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE dataset_versions (
+        dataset VARCHAR,
+        version VARCHAR,
+        parent VARCHAR,
+        created TIMESTAMP DEFAULT current_timestamp,
+        PRIMARY KEY (dataset, version))""",
+    # No primary keys on the three big tables: the writer keeps ids unique, and index
+    # maintenance would cost more than the ingest itself at a million frames.
+    """CREATE TABLE frames (
+        id VARCHAR NOT NULL,
+        dataset VARCHAR,
+        version VARCHAR,
+        context_id VARCHAR NOT NULL,
+        timestamp BIGINT,
+        frame_index INTEGER,
+        num_frames INTEGER,
+        metadata JSON,
+        weather VARCHAR,
+        time_of_day VARCHAR,
+        camera VARCHAR,
+        location VARCHAR,
+        saved TIMESTAMP,
+        saved_in_version VARCHAR,
+        ingested TIMESTAMP)""",
+    """CREATE TABLE sources (
+        frame_id VARCHAR NOT NULL,
+        id VARCHAR NOT NULL,
+        uri VARCHAR,
+        width INTEGER,
+        height INTEGER,
+        content_type VARCHAR,
+        timestamp BIGINT,
+        preview_uri VARCHAR,
+        masks JSON)""",
+    """CREATE TABLE rois (
+        frame_id VARCHAR NOT NULL,
+        id VARCHAR NOT NULL,
+        field VARCHAR NOT NULL,
+        label VARCHAR,
+        labels VARCHAR[],
+        confidence DOUBLE,
+        kind VARCHAR NOT NULL,
+        geometry DOUBLE[][],
+        x_min DOUBLE,
+        y_min DOUBLE,
+        x_max DOUBLE,
+        y_max DOUBLE,
+        area DOUBLE,
+        source_ids VARCHAR[],
+        mask JSON,
+        attributes JSON,
+        track_index INTEGER,
+        keyframe BOOLEAN)""",
+    """CREATE TABLE tags (
+        frame_id VARCHAR NOT NULL,
+        roi_id VARCHAR,
+        tag VARCHAR NOT NULL,
+        created TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE scenes (
+        uuid VARCHAR PRIMARY KEY,
+        external_id VARCHAR,
+        scene_type VARCHAR NOT NULL,
+        status VARCHAR NOT NULL DEFAULT 'pending',
+        created TIMESTAMP DEFAULT current_timestamp,
+        calibration_id VARCHAR,
+        error_message VARCHAR,
+        context_id VARCHAR,
+        frame_ids VARCHAR[])""",
+    """CREATE TABLE projects (
+        id VARCHAR PRIMARY KEY,
+        external_id VARCHAR UNIQUE,
+        title VARCHAR,
+        description VARCHAR,
+        backend VARCHAR DEFAULT 'local',
+        created TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE batches (
+        id VARCHAR PRIMARY KEY,
+        project_id VARCHAR NOT NULL,
+        external_id VARCHAR,
+        status VARCHAR NOT NULL DEFAULT 'open',
+        created TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE requests (
+        id VARCHAR PRIMARY KEY,
+        project_id VARCHAR NOT NULL,
+        batch_id VARCHAR,
+        title VARCHAR,
+        created TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE inputs (
+        uuid VARCHAR PRIMARY KEY,
+        scene_uuid VARCHAR NOT NULL,
+        request_id VARCHAR,
+        project_id VARCHAR NOT NULL,
+        batch_id VARCHAR,
+        status VARCHAR DEFAULT 'created',
+        error_message VARCHAR,
+        created TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE annotation_runs (
+        anno_key VARCHAR PRIMARY KEY,
+        backend VARCHAR NOT NULL,
+        label_schema JSON,
+        config JSON,
+        view JSON,
+        status VARCHAR,
+        project_id VARCHAR,
+        created TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE annotation_ids (
+        anno_key VARCHAR NOT NULL,
+        frame_id VARCHAR NOT NULL,
+        roi_id VARCHAR,
+        field VARCHAR,
+        task_id VARCHAR,
+        shape_id VARCHAR)""",
+    """CREATE SEQUENCE audit_seq""",
+    """CREATE TABLE audit_log (
+        id BIGINT PRIMARY KEY DEFAULT nextval('audit_seq'),
+        "at" TIMESTAMP DEFAULT current_timestamp,
+        actor VARCHAR,
+        action VARCHAR NOT NULL,
+        target JSON,
+        count INTEGER,
+        dry_run BOOLEAN DEFAULT false,
+        outcome VARCHAR,
+        details JSON)""",
+    """CREATE TABLE saved_views (
+        name VARCHAR PRIMARY KEY,
+        spec JSON NOT NULL,
+        created TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE media_roots (path VARCHAR PRIMARY KEY)""",
+)
+
+# MIGRATIONS[n] upgrades a catalog at version n to version n + 1. Version 0 is an empty file.
+MIGRATIONS: list[Sequence[str]] = [_V1]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+PUBLIC_TABLES: tuple[str, ...] = (
+    "datasets",
+    "dataset_versions",
+    "frames",
+    "sources",
+    "rois",
+    "tags",
+    "scenes",
+    "projects",
+    "batches",
+    "requests",
+    "inputs",
+    "annotation_runs",
+    "annotation_ids",
+    "audit_log",
+    "saved_views",
+    "media_roots",
+)
