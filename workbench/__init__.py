@@ -1,8 +1,8 @@
 """workbench: an interactive curation workbench for computer-vision frame data.
 
-    import workbench
-    catalog = workbench.open("workbench.duckdb")
-    catalog.sql("SELECT label, count(*) FROM rois GROUP BY 1").df()
+import workbench
+catalog = workbench.open("workbench.duckdb")
+catalog.sql("SELECT label, count(*) FROM rois GROUP BY 1").df()
 """
 
 from workbench.errors import (

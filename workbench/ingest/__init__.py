@@ -34,7 +34,7 @@ def _function(fmt: str, name: str, direction: str) -> Callable[..., Any]:
     fn = getattr(module, name, None)
     if fn is None:
         raise IngestError(f"format {fmt!r} cannot be {direction}")
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 def importer(fmt: str) -> Callable[..., IngestReport]:

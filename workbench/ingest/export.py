@@ -17,5 +17,7 @@ class ExportReport:
     def __str__(self) -> str:
         text = f"{self.frames} frames, {self.rois} ROIs written to {self.dest}"
         if self.skipped:
-            text += f"; {len(self.skipped)} skipped:" + "".join(f"\n  {s}" for s in self.skipped[:20])
+            text += f"; {len(self.skipped)} skipped:" + "".join(
+                f"\n  {s}" for s in self.skipped[:20]
+            )
         return text

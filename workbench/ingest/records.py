@@ -8,9 +8,9 @@ of one or more points (keypoints), masks and classifications have no rings.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -118,7 +118,9 @@ def validate_frame(frame: Frame, where: str) -> None:
 
 def _validate_roi(roi: Roi, where: str) -> None:
     if roi.kind not in ROI_KINDS:
-        raise RecordError(where, f"unknown kind {roi.kind!r} (expected one of {', '.join(ROI_KINDS)})")
+        raise RecordError(
+            where, f"unknown kind {roi.kind!r} (expected one of {', '.join(ROI_KINDS)})"
+        )
     if roi.confidence is not None and not (
         math.isfinite(roi.confidence) and 0.0 <= roi.confidence <= 1.0
     ):
@@ -128,7 +130,9 @@ def _validate_roi(roi: Roi, where: str) -> None:
         raise RecordError(where, f"a {roi.kind} needs coordinates, got none")
     for number, ring in enumerate(roi.geometry):
         if len(ring) % 2:
-            raise RecordError(where, f"ring {number} has an odd number of coordinates ({len(ring)})")
+            raise RecordError(
+                where, f"ring {number} has an odd number of coordinates ({len(ring)})"
+            )
         if minimum is not None and len(ring) // 2 < minimum:
             raise RecordError(
                 where, f"ring {number} of a {roi.kind} has {len(ring) // 2} points, needs {minimum}"

@@ -223,7 +223,9 @@ class CatalogWriter:
 
     def _write_frames(self, con: Any, frames: list[Frame]) -> None:
         now = datetime.now(UTC).replace(tzinfo=None)
-        frame_rows, source_rows, roi_rows = [], [], []
+        frame_rows: list[dict[str, Any]] = []
+        source_rows: list[dict[str, Any]] = []
+        roi_rows: list[dict[str, Any]] = []
         for frame in frames:
             meta = dict(frame.metadata)
             frame_rows.append(
@@ -265,7 +267,9 @@ class CatalogWriter:
         try:
             if self.catalog.has_frames():
                 for table in ("rois", "sources"):
-                    con.execute(f"DELETE FROM {table} WHERE frame_id IN (SELECT id FROM _wb_frames)")
+                    con.execute(
+                        f"DELETE FROM {table} WHERE frame_id IN (SELECT id FROM _wb_frames)"
+                    )
                 con.execute("DELETE FROM frames WHERE id IN (SELECT id FROM _wb_frames)")
             con.execute("INSERT INTO frames BY NAME SELECT * FROM _wb_frames")
             _insert(con, "sources", pa.Table.from_pylist(source_rows, schema=SOURCE_SCHEMA))
@@ -279,13 +283,14 @@ class CatalogWriter:
         self, con: Any, labels: dict[tuple[str, str], tuple[str, Sequence[Roi]]]
     ) -> None:
         wanted = sorted({frame_id for frame_id, _ in labels})
-        known = {row[0] for row in con.execute(
-            "SELECT id FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))", [wanted]
-        ).fetchall()}
-        keys = pa.table(
-            {"frame_id": [k[0] for k in labels], "field": [k[1] for k in labels]}
-        )
-        rows = []
+        known = {
+            row[0]
+            for row in con.execute(
+                "SELECT id FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))", [wanted]
+            ).fetchall()
+        }
+        keys = pa.table({"frame_id": [k[0] for k in labels], "field": [k[1] for k in labels]})
+        rows: list[dict[str, Any]] = []
         for (frame_id, field_name), (where, rois) in labels.items():
             if frame_id not in known:
                 self.reject(RecordError(where, f"frame {frame_id!r} is not in the catalog"))
@@ -294,7 +299,8 @@ class CatalogWriter:
         con.register("_wb_label_keys", keys)
         try:
             con.execute(
-                "DELETE FROM rois WHERE (frame_id, field) IN (SELECT (frame_id, field) FROM _wb_label_keys)"
+                "DELETE FROM rois WHERE (frame_id, field) IN "
+                "(SELECT (frame_id, field) FROM _wb_label_keys)"
             )
         finally:
             con.unregister("_wb_label_keys")

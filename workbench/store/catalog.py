@@ -77,7 +77,10 @@ class Catalog:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -150,7 +153,9 @@ class Catalog:
         return self._has_frames
 
     # -- reading ---------------------------------------------------------------------------
-    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> duckdb.DuckDBPyRelation:
+    def sql(
+        self, query: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> duckdb.DuckDBPyRelation:
         """Run a read-only query; returns a DuckDB relation (`.df()`, `.arrow()`, `.pl()`).
 
         Anything but one SELECT over the catalog's tables is refused with ReadOnlyQueryError.
@@ -163,9 +168,11 @@ class Catalog:
             raise QueryError(str(exc).strip()) from exc
 
     def table_names(self) -> list[str]:
-        rows = self.cursor().execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
-        ).fetchall()
+        rows = (
+            self.cursor()
+            .execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")
+            .fetchall()
+        )
         return [r[0] for r in rows if r[0] in PUBLIC_TABLES or not r[0].startswith("_")]
 
     def view(self) -> View:
@@ -174,13 +181,21 @@ class Catalog:
 
         return View(self)
 
+    def app(self, **options: Any) -> Any:
+        """The interactive workbench on this catalog (displays inline in Jupyter)."""
+        from workbench.ui.app import WorkbenchApp
+
+        return WorkbenchApp(self, **options)
+
     def info(self) -> CatalogInfo:
         con = self.cursor()
 
         def one(q: str) -> int:
             return int(con.execute(q).fetchall()[0][0] or 0)
 
-        fields = dict(con.execute("SELECT field, count(*) FROM rois GROUP BY 1 ORDER BY 1").fetchall())
+        fields = dict(
+            con.execute("SELECT field, count(*) FROM rois GROUP BY 1 ORDER BY 1").fetchall()
+        )
         return CatalogInfo(
             path=str(self.path),
             schema_version=self.schema_version,

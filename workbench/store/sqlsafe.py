@@ -41,7 +41,9 @@ def check_read_only(con: duckdb.DuckDBPyConnection, query: str, tables: Iterable
     raw = con.execute("SELECT json_serialize_sql(?::VARCHAR)", [query]).fetchall()[0][0]
     tree = json.loads(raw)
     if tree.get("error"):
-        raise ReadOnlyQueryError(f"only plain SELECT queries can run here: {tree.get('error_message')}")
+        raise ReadOnlyQueryError(
+            f"only plain SELECT queries can run here: {tree.get('error_message')}"
+        )
     allowed = {t.lower() for t in tables} | {c.lower() for c in _cte_names(tree)}
     for node in _walk(tree):
         _check_node(node, allowed)

@@ -1,0 +1,178 @@
+from pathlib import Path
+
+import pytest
+
+import workbench
+from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring
+
+
+@pytest.fixture
+def catalog(tmp_path: Path):
+    with workbench.open(tmp_path / "c.duckdb") as cat:
+        yield cat
+
+
+def _rows(catalog, q):
+    return catalog.sql(q).fetchall()
+
+
+def test_frames_sources_rois_are_written_with_derived_columns(catalog):
+    frame = Frame(
+        id="f1",
+        sources=[Source("front", "/d/a.jpg", 100, 50), Source("rear", "/d/b.jpg", 100, 50)],
+        rois=[
+            Roi(
+                "b",
+                "box",
+                ["car", "vehicle"],
+                geometry=[box_ring(10, 5, 20, 10)],
+                confidence=0.9,
+                source_ids=["front"],
+                attributes={"occluded": True},
+                track_index=3,
+                keyframe=True,
+            ),
+            Roi("p", "polygon", ["road"], geometry=[[0, 0, 4, 0, 4, 4], [10, 10, 12, 10, 12, 12]]),
+            Roi("c", "classification", ["day"]),
+        ],
+        metadata={"weather": "fog", "camera": "front", "extra": {"x": 1}},
+    )
+    with CatalogWriter(catalog, progress=False) as writer:
+        writer.add(frame)
+    assert writer.report.ok and writer.report.rois == 3
+    assert _rows(
+        catalog, "SELECT context_id, weather, camera, metadata->>'$.extra.x' FROM frames"
+    ) == [("/d/a.jpg", "fog", "front", "1")]
+    rows = _rows(
+        catalog,
+        "SELECT id, label, labels, x_min, y_min, x_max, y_max, area, kind FROM rois ORDER BY id",
+    )
+    assert rows == [
+        ("b", "car", ["car", "vehicle"], 10.0, 5.0, 30.0, 15.0, 200.0, "box"),
+        ("c", "day", ["day"], None, None, None, None, None, "classification"),
+        ("p", "road", ["road"], 0.0, 0.0, 12.0, 12.0, 144.0, "polygon"),
+    ]
+    assert _rows(catalog, "SELECT len(geometry) FROM rois WHERE id = 'p'") == [(2,)]
+    assert _rows(
+        catalog, "SELECT attributes->>'$.occluded', track_index, keyframe FROM rois WHERE id='b'"
+    ) == [("true", 3, True)]
+
+
+@pytest.mark.parametrize(
+    ("roi", "problem"),
+    [
+        (Roi("r", "box", ["x"], geometry=[[1, 2, 3]]), "odd number of coordinates"),
+        (Roi("r", "polygon", ["x"], geometry=[[1, 2, 3, 4]]), "has 2 points, needs 3"),
+        (Roi("r", "blob", ["x"]), "unknown kind 'blob'"),
+        (Roi("r", "box", ["x"], geometry=[box_ring(0, 0, 1, 1)], confidence=1.5), "outside [0, 1]"),
+        (Roi("r", "point", ["x"], geometry=[[float("nan"), 1.0]]), "not a finite number"),
+        (Roi("r", "box", ["x"]), "needs coordinates"),
+    ],
+)
+def test_bad_roi_rejects_its_frame_and_keeps_the_rest(catalog, roi, problem):
+    with CatalogWriter(catalog, progress=False) as writer:
+        writer.add(Frame(id="good", sources=[Source("s", "/d/g.jpg")]))
+        writer.add(
+            Frame(id="bad", sources=[Source("s", "/d/b.jpg")], rois=[roi]), where="file.json line 7"
+        )
+    assert writer.report.rejected == 1
+    message = str(writer.report.errors[0])
+    assert message.startswith("file.json line 7, ROI 'r': ") and problem in message
+    assert _rows(catalog, "SELECT id FROM frames") == [("good",)]
+
+
+def test_reimport_replaces_frames_and_keeps_tags(catalog):
+    with CatalogWriter(catalog, progress=False) as writer:
+        for i in range(3):
+            writer.add(
+                Frame(
+                    id=f"f{i}",
+                    sources=[Source("s", f"/d/{i}.jpg")],
+                    rois=[
+                        Roi("a", "point", ["p"], geometry=[[1, 1]]),
+                        Roi("b", "point", ["p"], geometry=[[2, 2]]),
+                    ],
+                )
+            )
+    with catalog.transaction() as con:
+        con.execute("INSERT INTO tags (frame_id, tag) VALUES ('f1', 'keep')")
+    with CatalogWriter(catalog, progress=False) as writer:
+        writer.add(
+            Frame(
+                id="f1",
+                sources=[Source("s", "/d/1-new.jpg")],
+                rois=[Roi("c", "point", ["q"], geometry=[[3, 3]])],
+            )
+        )
+    assert _rows(catalog, "SELECT count(*) FROM frames") == [(3,)]
+    assert _rows(catalog, "SELECT uri FROM sources WHERE frame_id='f1'") == [("/d/1-new.jpg",)]
+    assert _rows(catalog, "SELECT id FROM rois WHERE frame_id='f1'") == [("c",)]
+    assert _rows(catalog, "SELECT count(*) FROM rois") == [(5,)]
+    assert _rows(catalog, "SELECT tag FROM tags") == [("keep",)]
+
+
+def test_duplicate_ids_in_one_batch_keep_the_last(catalog):
+    with CatalogWriter(catalog, progress=False, batch_size=10) as writer:
+        writer.add(Frame(id="f", sources=[Source("s", "/d/1.jpg")]))
+        writer.add(Frame(id="f", sources=[Source("s", "/d/2.jpg")]))
+    assert _rows(catalog, "SELECT uri FROM sources") == [("/d/2.jpg",)]
+
+
+def test_add_labels_replaces_one_field_only(catalog):
+    with CatalogWriter(catalog, progress=False) as writer:
+        writer.add(
+            Frame(
+                id="f",
+                sources=[Source("s", "/d/1.jpg")],
+                rois=[
+                    Roi("gt", "point", ["a"], geometry=[[1, 1]]),
+                    Roi("old", "point", ["a"], field="predictions", geometry=[[1, 1]]),
+                ],
+            )
+        )
+    with CatalogWriter(catalog, progress=False) as writer:
+        writer.add_labels(
+            "f", "predictions", [Roi("new", "point", ["b"], geometry=[[2, 2]], confidence=0.3)]
+        )
+        writer.add_labels("missing", "predictions", [], where="preds.ndjson line 4")
+    assert _rows(catalog, "SELECT id, field FROM rois ORDER BY id") == [
+        ("gt", "ground_truth"),
+        ("new", "predictions"),
+    ]
+    assert [str(e) for e in writer.report.errors] == [
+        "preds.ndjson line 4: frame 'missing' is not in the catalog"
+    ]
+
+
+def test_batches_flush_and_a_failure_keeps_earlier_batches(catalog):
+    with (
+        pytest.raises(RuntimeError),
+        CatalogWriter(catalog, progress=False, batch_size=5) as writer,
+    ):
+        for i in range(12):
+            writer.add(Frame(id=f"f{i}", sources=[Source("s", f"/d/{i}.jpg")]))
+        raise RuntimeError("reader failed")
+    # Everything queued before the failure was stored, in batches.
+    assert _rows(catalog, "SELECT count(*) FROM frames") == [(12,)]
+
+
+def test_dataset_versions_and_media_roots_recorded(catalog, tmp_path):
+    with CatalogWriter(catalog, progress=False) as writer:
+        writer.add(
+            Frame(
+                id="f",
+                sources=[Source("s", str(tmp_path / "img" / "a.jpg"))],
+                dataset="d1",
+                version="v2",
+            )
+        )
+        writer.add(
+            Frame(
+                id="g",
+                sources=[Source("s", "https://example.invalid/b.jpg")],
+                dataset="d1",
+                version="v2",
+            )
+        )
+    assert _rows(catalog, "SELECT dataset, version FROM dataset_versions") == [("d1", "v2")]
+    assert catalog.media_roots() == [str((tmp_path / "img").resolve())]
