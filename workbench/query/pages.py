@@ -1,0 +1,165 @@
+"""The SELECT statements behind a view's results: pages, ROIs, contexts.
+
+Pages pick their frames first (a materialised CTE holding one page of frames) and only then
+join sources and ROIs to those few frames: nesting per frame before the LIMIT would build the
+lists of every frame in the view (100x slower at a million frames).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from workbench.query._sql import Compiled, in_list
+from workbench.query.plan import OrderTerm, Plan
+from workbench.store.sqlsafe import quote_ident
+
+# Larger than any stored value: frames without timestamp sort after those with one.
+_LAST_BIGINT = "9223372036854775807"
+_LAST_INT = "2147483647"
+
+
+def key_columns(terms: Sequence[OrderTerm]) -> list[Compiled]:
+    """The sort keys as extra columns `_k0, _k1, ...` of a frames query."""
+    return [t.expr + f" AS _k{i}" for i, t in enumerate(terms)]
+
+
+def key_order(terms: Sequence[OrderTerm], alias: str) -> Compiled:
+    return Compiled.join([t.render(Compiled(f"{alias}._k{i}")) for i, t in enumerate(terms)], ", ")
+
+
+def _struct(alias: str, columns: Sequence[str]) -> str:
+    fields = ", ".join(f"{quote_ident(c)} := {alias}.{quote_ident(c)}" for c in columns)
+    return f"struct_pack({fields})"
+
+
+def nested(
+    frames: Compiled,
+    terms: Sequence[OrderTerm],
+    roi_predicate: Compiled,
+    source_columns: Sequence[str],
+    roi_columns: Sequence[str],
+) -> Compiled:
+    """Frames (a query of `f.*` plus key columns) with nested `sources` and `rois` lists."""
+    keys = ", ".join(f"_k{i}" for i in range(len(terms)))
+    src = [c for c in source_columns if c != "frame_id"]
+    roi = [c for c in roi_columns if c != "frame_id"]
+    return Compiled.join(
+        [
+            "WITH _page AS MATERIALIZED (",
+            frames,
+            "), _src AS (SELECT s.frame_id, list(",
+            _struct("s", src),
+            " ORDER BY s.rowid) AS sources FROM sources s"
+            " WHERE s.frame_id IN (SELECT id FROM _page) GROUP BY s.frame_id"
+            "), _roi AS (SELECT r.frame_id, list(",
+            _struct("r", roi),
+            " ORDER BY r.rowid) AS rois FROM rois r"
+            " WHERE r.frame_id IN (SELECT id FROM _page) AND (",
+            roi_predicate,
+            ") GROUP BY r.frame_id)"
+            f" SELECT p.* EXCLUDE ({keys}),"
+            " coalesce(_src.sources, []) AS sources, coalesce(_roi.rois, []) AS rois"
+            " FROM _page p LEFT JOIN _src ON _src.frame_id = p.id"
+            " LEFT JOIN _roi ON _roi.frame_id = p.id ORDER BY ",
+            key_order(terms, "p"),
+        ],
+        "",
+    )
+
+
+def page_frames(plan: Plan, offset: int, limit: int | None) -> Compiled:
+    columns = Compiled.join([Compiled("f.*"), *key_columns(plan.terms)], ", ")
+    return plan.select(columns, ordered=True, offset=offset, limit=limit)
+
+
+def context_terms() -> list[OrderTerm]:
+    return [
+        OrderTerm(Compiled("f.timestamp")),
+        OrderTerm(Compiled("f.frame_index")),
+        OrderTerm(Compiled("f.rowid")),
+    ]
+
+
+def context_frames(plan: Plan, context_id: str) -> Compiled:
+    """The view's frames of one context, as `f.*` plus timestamp-order keys."""
+    terms = context_terms()
+    columns = Compiled.join([Compiled("f.*"), *key_columns(terms)], ", ")
+    condition = Compiled("f.context_id = ?", (context_id,))
+    if not plan.windowed:
+        return plan.select(columns, extra=[condition])
+    # A window must be taken first and the context picked from what it holds.
+    inner = plan.select(Compiled("f.id"))
+    return Compiled.join(
+        ["SELECT ", columns, " FROM frames f WHERE f.id IN (", inner, ") AND ", condition], ""
+    )
+
+
+def frame_set(plan: Plan) -> Compiled | None:
+    """The ids of the view's frames for a semi-join, or None when the view holds them all."""
+    return None if plan.everything else plan.select(Compiled("f.id"))
+
+
+def view_rois(plan: Plan, frame_ids: Sequence[str] | None) -> Compiled:
+    """The view's ROIs, in the view's frame order and each frame's stored ROI order."""
+    ranked = Compiled.join(
+        [
+            "SELECT f.id, row_number() OVER (ORDER BY ",
+            Compiled.join([t.render() for t in plan.terms], ", "),
+            ") AS _pos FROM ",
+            plan.source,
+        ],
+        "",
+    )
+    if plan.conditions:
+        ranked = (
+            ranked + " WHERE " + Compiled.join(["(" + c + ")" for c in plan.conditions], " AND ")
+        )
+    if plan.windowed:
+        start, count = plan.window()
+        ranked = Compiled.join(["SELECT * FROM (", ranked, ") ORDER BY _pos"], "")
+        ranked = ranked + (f" LIMIT {int(count)}" if count is not None else "")
+        ranked = ranked + (f" OFFSET {int(start)}" if start else "")
+    query = Compiled.join(
+        [
+            "SELECT r.* FROM rois r JOIN (",
+            ranked,
+            ") v ON v.id = r.frame_id WHERE (",
+            plan.roi_predicate(),
+            ")",
+        ],
+        "",
+    )
+    if frame_ids is not None:
+        query = query + " AND " + in_list("r.frame_id", list(frame_ids), "VARCHAR")
+    return query + " ORDER BY v._pos, r.rowid"
+
+
+def contexts(plan: Plan, offset: int, limit: int | None) -> Compiled:
+    """One row per context of the view; unsorted views list contexts by context_id, sorted
+    ones in the order of each context's first frame."""
+    columns = "f.context_id, f.id, f.timestamp, f.frame_index"
+    if plan.sorted:
+        position = Compiled.join([t.render() for t in plan.terms], ", ")
+        frames = plan.select("row_number() OVER (ORDER BY " + position + f") AS _pos, {columns}")
+        extra, order = ", min(v._pos) AS _pos", "_pos"
+    else:
+        frames = plan.select(columns)
+        extra, order = "", "context_id"
+    window = f" LIMIT {int(limit)}" if limit is not None else ""
+    window += f" OFFSET {int(offset)}" if offset else ""
+    return Compiled.join(
+        [
+            "WITH _ctx AS MATERIALIZED (SELECT v.context_id, count(*) AS frames,"
+            " min(v.timestamp) AS first_timestamp, max(v.timestamp) AS last_timestamp,"
+            f" arg_min(v.id, (coalesce(v.timestamp, {_LAST_BIGINT}),"
+            f" coalesce(v.frame_index, {_LAST_INT}), v.id)) AS first_frame_id{extra} FROM (",
+            frames,
+            f") v GROUP BY v.context_id ORDER BY {order}{window})"
+            " SELECT m.context_id, m.frames, t.total_frames, m.first_timestamp,"
+            " m.last_timestamp, m.first_frame_id FROM _ctx m JOIN"
+            " (SELECT context_id, count(*) AS total_frames FROM frames"
+            " WHERE context_id IN (SELECT context_id FROM _ctx) GROUP BY context_id) t"
+            f" ON t.context_id = m.context_id ORDER BY m.{order}",
+        ],
+        "",
+    )

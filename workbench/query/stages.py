@@ -1,0 +1,380 @@
+"""The stages of a view: small frozen records, each knowing how it narrows or orders a plan.
+
+Stages serialise to plain dicts (`{"stage": "match", ...}`) for saved views; `stage_from_dict`
+is the only way back, so a saved spec can never name anything but these classes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from workbench.errors import QueryError
+from workbench.query._sql import Compiled, all_of, in_list, json_pointer, sql
+from workbench.query.plan import OrderTerm, Plan
+from workbench.store.schema import PROMOTED_KEYS, ROI_KINDS
+from workbench.store.sqlsafe import quote_ident
+
+METADATA_PREFIX = "metadata."
+# Frame columns match() and sort_by() must not treat as plain values.
+_NOT_MATCHABLE = frozenset({"metadata"})
+
+
+class Stage:
+    """One step of a view. Subclasses are frozen dataclasses with JSON-friendly fields."""
+
+    kind: ClassVar[str]
+    # Stages that act on the result of an earlier skip()/limit() need that window sealed.
+    seals: ClassVar[bool] = True
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"stage": self.kind}
+        for f in fields(self):  # type: ignore[arg-type]
+            out[f.name] = _jsonable(getattr(self, f.name))
+        return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _strings(values: Sequence[str] | str | None, what: str) -> tuple[str, ...] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        return (values,)
+    out = tuple(values)
+    if not all(isinstance(v, str) for v in out):
+        raise QueryError(f"{what} must be strings, got {list(out)!r}")
+    return out
+
+
+# -- frame filters ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Where(Stage):
+    """A boolean SQL expression over `frames f`, typed by a person; values as `?` params."""
+
+    kind: ClassVar[str] = "where"
+    sql: str
+    params: tuple[Any, ...] = ()
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        # Newlines keep a trailing `--` comment in the fragment from eating the query's rest.
+        plan.conditions.append(Compiled("\n" + self.sql + "\n", tuple(self.params)))
+        plan.raw_sql = True
+
+
+@dataclass(frozen=True)
+class Match(Stage):
+    """key == value (or IN a list) on frame columns, promoted keys, or metadata JSON."""
+
+    kind: ClassVar[str] = "match"
+    criteria: tuple[tuple[str, Any], ...]
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        for key, value in self.criteria:
+            plan.conditions.append(_match_one(key, value, frame_columns))
+
+
+def metadata_expr(key: str, frame_columns: frozenset[str]) -> tuple[Compiled, bool]:
+    """The SQL of a frame column or metadata key, and whether it reads the JSON metadata.
+
+    `metadata.<key>` always means the metadata key; a bare key is a frame column when one has
+    that name. Promoted keys read their own column either way: no JSON parsing per frame.
+    """
+    name = key.removeprefix(METADATA_PREFIX)
+    forced = key.startswith(METADATA_PREFIX)
+    if name in PROMOTED_KEYS or (not forced and name in frame_columns - _NOT_MATCHABLE):
+        return Compiled("f." + quote_ident(name)), False
+    return sql("json_extract_string(f.metadata, ?)", json_pointer(name)), True
+
+
+def _json_text(value: Any) -> Any:
+    """A Python value as `json_extract_string` shows it: strings bare, the rest as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _match_one(key: str, value: Any, frame_columns: frozenset[str]) -> Compiled:
+    expr, is_json = metadata_expr(key, frame_columns)
+    promoted = key.removeprefix(METADATA_PREFIX) in PROMOTED_KEYS
+
+    def convert(v: Any) -> Any:
+        if is_json:
+            return _json_text(v)
+        # Promoted columns hold str(value), as the writer stores them.
+        return str(v) if promoted and v is not None and not isinstance(v, str) else v
+
+    values = list(value) if isinstance(value, list | tuple) else [value]
+    present = [convert(v) for v in values if v is not None]
+    parts: list[Compiled] = []
+    if present:
+        single = len(present) == 1 and len(values) == 1
+        parts.append(expr + sql(" = ?", present[0]) if single else _in(expr, present))
+    if len(present) < len(values):
+        parts.append(expr + " IS NULL")
+    return Compiled.join(parts, " OR ") if len(parts) > 1 else parts[0]
+
+
+def _in(expr: Compiled, values: list[Any]) -> Compiled:
+    marks = ", ".join("?" for _ in values)
+    return expr + Compiled(f" IN ({marks})", tuple(values))
+
+
+@dataclass(frozen=True)
+class SelectFrames(Stage):
+    kind: ClassVar[str] = "select"
+    frame_ids: tuple[str, ...]
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        plan.conditions.append(in_list("f.id", self.frame_ids, "VARCHAR"))
+
+
+@dataclass(frozen=True)
+class ExcludeFrames(Stage):
+    kind: ClassVar[str] = "exclude"
+    frame_ids: tuple[str, ...]
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        if self.frame_ids:
+            plan.conditions.append("NOT (" + in_list("f.id", self.frame_ids, "VARCHAR") + ")")
+
+
+@dataclass(frozen=True)
+class SelectContexts(Stage):
+    kind: ClassVar[str] = "select_contexts"
+    context_ids: tuple[str, ...]
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        plan.conditions.append(in_list("f.context_id", self.context_ids, "VARCHAR"))
+
+
+# -- tags -------------------------------------------------------------------------------------
+_FRAME_TAGS = "SELECT t.frame_id FROM tags t WHERE t.roi_id IS NULL AND "
+
+
+@dataclass(frozen=True)
+class MatchTags(Stage):
+    """Frames carrying any (or, with all=True, every) one of the frame tags."""
+
+    kind: ClassVar[str] = "match_tags"
+    tags: tuple[str, ...]
+    all: bool = False
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        tags = sorted(set(self.tags))
+        query = Compiled(_FRAME_TAGS) + in_list("t.tag", tags, "VARCHAR")
+        if self.all and len(tags) > 1:
+            query = query + sql(" GROUP BY t.frame_id HAVING count(DISTINCT t.tag) = ?", len(tags))
+        plan.conditions.append("f.id IN (" + query + ")")
+
+
+@dataclass(frozen=True)
+class ExcludeTags(Stage):
+    kind: ClassVar[str] = "exclude_tags"
+    tags: tuple[str, ...]
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        if self.tags:
+            query = Compiled(_FRAME_TAGS) + in_list("t.tag", sorted(set(self.tags)), "VARCHAR")
+            plan.conditions.append("f.id NOT IN (" + query + ")")
+
+
+# -- ROIs -------------------------------------------------------------------------------------
+def _rois_of_frames(conditions: list[Compiled]) -> Compiled:
+    return "SELECT r.frame_id FROM rois r WHERE " + all_of(conditions)
+
+
+def _field_label(field: str | None, label: str | None) -> list[Compiled]:
+    out = []
+    if field is not None:
+        out.append(sql("r.field = ?", field))
+    if label is not None:
+        out.append(sql("r.label = ?", label))
+    return out
+
+
+@dataclass(frozen=True)
+class FilterRois(Stage):
+    """Keep only matching ROIs in the view (of `field`, or of every field when None).
+
+    ROIs of other fields are untouched. With only_matches, frames left without a matching ROI
+    of that field are dropped.
+    """
+
+    kind: ClassVar[str] = "filter_rois"
+    field: str | None = None
+    labels: tuple[str, ...] | None = None
+    kinds: tuple[str, ...] | None = None
+    min_confidence: float | None = None
+    max_confidence: float | None = None
+    min_area: float | None = None
+    max_area: float | None = None
+    only_matches: bool = True
+
+    def __post_init__(self) -> None:
+        for kind in self.kinds or ():
+            if kind not in ROI_KINDS:
+                raise QueryError(
+                    f"unknown ROI kind {kind!r}: expected one of {', '.join(ROI_KINDS)}"
+                )
+
+    def condition(self) -> list[Compiled]:
+        parts: list[Compiled] = []
+        if self.labels is not None:
+            parts.append(in_list("r.label", self.labels, "VARCHAR"))
+        if self.kinds is not None:
+            parts.append(in_list("r.kind", self.kinds, "VARCHAR"))
+        bounds = (
+            ("r.confidence >= ?", self.min_confidence),
+            ("r.confidence <= ?", self.max_confidence),
+            ("r.area >= ?", self.min_area),
+            ("r.area <= ?", self.max_area),
+        )
+        parts.extend(sql(text, float(v)) for text, v in bounds if v is not None)
+        return parts
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        cond = self.condition()
+        if self.only_matches:
+            matching = [*_field_label(self.field, None), *cond, *plan.roi_filters]
+            plan.conditions.append("f.id IN (" + _rois_of_frames(matching) + ")")
+        if cond:
+            keep = all_of(cond)
+            if self.field is not None:
+                keep = sql("r.field <> ? OR ", self.field) + ("(" + keep + ")")
+            plan.roi_filters.append(keep)
+
+
+@dataclass(frozen=True)
+class HasRois(Stage):
+    """Frames with at least one of the view's ROIs of `field` (and `label`, if given)."""
+
+    kind: ClassVar[str] = "has_rois"
+    field: str | None = None
+    label: str | None = None
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        matching = [*_field_label(self.field, self.label), *plan.roi_filters]
+        plan.conditions.append("f.id IN (" + _rois_of_frames(matching) + ")")
+
+
+@dataclass(frozen=True)
+class LacksRois(Stage):
+    """Frames with none of the view's ROIs of `field` (and `label`, if given)."""
+
+    kind: ClassVar[str] = "lacks_rois"
+    field: str | None = None
+    label: str | None = None
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        matching = [*_field_label(self.field, self.label), *plan.roi_filters]
+        plan.conditions.append("f.id NOT IN (" + _rois_of_frames(matching) + ")")
+
+
+# -- order and window -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SortBy(Stage):
+    """Order by a frame column or `metadata.<key>`; earlier order breaks ties (stable sort)."""
+
+    kind: ClassVar[str] = "sort_by"
+    column: str
+    reverse: bool = False
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        plan.order = [*sort_terms(self.column, self.reverse, frame_columns), *plan.order]
+
+
+def sort_terms(column: str, reverse: bool, frame_columns: frozenset[str]) -> list[OrderTerm]:
+    if column.startswith(METADATA_PREFIX):
+        expr, is_json = metadata_expr(column, frame_columns)
+        if not is_json:
+            return [OrderTerm(expr, reverse)]
+        # Numbers sort as numbers (2 before 10), then everything else as text.
+        numeric = "TRY_CAST(" + expr + " AS DOUBLE)"
+        return [OrderTerm(numeric, reverse), OrderTerm(expr, reverse)]
+    if column not in frame_columns:
+        raise QueryError(
+            f"cannot sort by {column!r}: not a frame column "
+            f"({', '.join(sorted(frame_columns))}) nor metadata.<key>"
+        )
+    return [OrderTerm(Compiled("f." + quote_ident(column)), reverse)]
+
+
+@dataclass(frozen=True)
+class Skip(Stage):
+    kind: ClassVar[str] = "skip"
+    seals: ClassVar[bool] = False
+    n: int
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        plan.offset += self.n
+        if plan.limit is not None:
+            plan.limit = max(plan.limit - self.n, 0)
+
+
+@dataclass(frozen=True)
+class Limit(Stage):
+    kind: ClassVar[str] = "limit"
+    seals: ClassVar[bool] = False
+    n: int
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        plan.limit = self.n if plan.limit is None else min(plan.limit, self.n)
+
+
+STAGES: dict[str, type[Stage]] = {
+    cls.kind: cls
+    for cls in (
+        Where,
+        Match,
+        SelectFrames,
+        ExcludeFrames,
+        SelectContexts,
+        MatchTags,
+        ExcludeTags,
+        FilterRois,
+        HasRois,
+        LacksRois,
+        SortBy,
+        Skip,
+        Limit,
+    )
+}
+
+
+def stage_from_dict(data: dict[str, Any]) -> Stage:
+    if not isinstance(data, dict) or "stage" not in data:
+        raise QueryError(f"a view stage must be a dict with a 'stage' key, got {data!r}")
+    args = dict(data)
+    kind = args.pop("stage")
+    cls = STAGES.get(kind)
+    if cls is None:
+        raise QueryError(f"unknown view stage {kind!r}: expected one of {', '.join(STAGES)}")
+    try:
+        return cls(**{k: _frozen(v) for k, v in args.items()})
+    except TypeError as exc:
+        raise QueryError(f"bad arguments for stage {kind!r}: {exc}") from exc
+
+
+def build_plan(stages: Sequence[Stage], frame_columns: frozenset[str]) -> Plan:
+    plan = Plan()
+    for stage in stages:
+        if stage.seals:
+            plan.seal()
+        stage.apply(plan, frame_columns)
+    return plan

@@ -1,0 +1,279 @@
+"""Views: immutable chains of stages over a catalog, compiled to one parameterised query.
+
+    v = catalog.view().match(weather="rain").filter_rois("predictions", max_confidence=0.5)
+    v.count(); v.page(0, 50); v.contexts(); v.label_counts("predictions")
+
+Every method that narrows or orders returns a new View; nothing runs until a result is asked
+for. See docs/queries.md.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from workbench.errors import QueryError
+from workbench.query import facets, pages
+from workbench.query._sql import Compiled, execute, execute_rows, guard, table_columns
+from workbench.query.plan import Plan
+from workbench.query.stages import (
+    ExcludeFrames,
+    ExcludeTags,
+    FilterRois,
+    HasRois,
+    LacksRois,
+    Limit,
+    Match,
+    MatchTags,
+    SelectContexts,
+    SelectFrames,
+    Skip,
+    SortBy,
+    Stage,
+    Where,
+    build_plan,
+    sort_terms,
+    stage_from_dict,
+)
+from workbench.store.sqlsafe import quote_ident
+
+if TYPE_CHECKING:
+    from workbench.store.catalog import Catalog
+
+SPEC_VERSION = 1
+
+# Column names per catalog and table: the schema only changes when a catalog is opened.
+_COLUMNS: weakref.WeakKeyDictionary[Catalog, dict[str, list[str]]] = weakref.WeakKeyDictionary()
+
+
+def catalog_columns(catalog: Catalog, table: str) -> list[str]:
+    known = _COLUMNS.setdefault(catalog, {})
+    if table not in known:
+        known[table] = table_columns(catalog, table)
+    return known[table]
+
+
+def _ids(values: Iterable[str] | str, what: str) -> tuple[str, ...]:
+    if isinstance(values, str):
+        return (values,)
+    out = tuple(values)
+    if not all(isinstance(v, str) for v in out):
+        raise QueryError(f"{what} must be strings")
+    return out
+
+
+def _count(n: int, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise QueryError(f"{what} needs a non-negative integer, got {n!r}")
+    return n
+
+
+@dataclass(frozen=True)
+class View:
+    """The frames of `catalog` that pass `stages`, in order; ROIs narrowed by filter_rois."""
+
+    catalog: Catalog
+    stages: tuple[Stage, ...] = ()
+
+    def _then(self, stage: Stage) -> View:
+        return View(self.catalog, (*self.stages, stage))
+
+    # -- stages ------------------------------------------------------------------------------
+    def where(self, sql: str, *params: Any) -> View:
+        """Keep frames for which a SQL boolean over `frames f` holds; `?` marks `params`."""
+        if not isinstance(sql, str) or not sql.strip():
+            raise QueryError("where() needs a SQL expression")
+        return self._then(Where(sql, tuple(params)))
+
+    def match(self, **metadata: Any) -> View:
+        """Keep frames whose column or metadata key equals the value (or is in a list).
+
+        Promoted keys and frame columns (context_id, dataset, ...) read their own column;
+        `**{"metadata.key": v}` forces the metadata JSON. A key no frame has matches nothing.
+        """
+        if not metadata:
+            return self
+        criteria = tuple(
+            (k, tuple(v) if isinstance(v, list | tuple) else v) for k, v in metadata.items()
+        )
+        return self._then(Match(criteria))
+
+    def filter_rois(
+        self,
+        field: str | None = None,
+        labels: Sequence[str] | str | None = None,
+        kinds: Sequence[str] | str | None = None,
+        min_confidence: float | None = None,
+        max_confidence: float | None = None,
+        min_area: float | None = None,
+        max_area: float | None = None,
+        only_matches: bool = True,
+    ) -> View:
+        """Keep only matching ROIs of `field` (every field when None); other fields' ROIs stay.
+
+        Bounds are inclusive; ROIs without confidence fail a confidence bound. With
+        only_matches, frames without a matching ROI are dropped.
+        """
+        return self._then(
+            FilterRois(
+                field,
+                _ids(labels, "labels") if labels is not None else None,
+                _ids(kinds, "kinds") if kinds is not None else None,
+                min_confidence,
+                max_confidence,
+                min_area,
+                max_area,
+                only_matches,
+            )
+        )
+
+    def has_rois(self, field: str | None = None, label: str | None = None) -> View:
+        return self._then(HasRois(field, label))
+
+    def lacks_rois(self, field: str | None = None, label: str | None = None) -> View:
+        return self._then(LacksRois(field, label))
+
+    def match_tags(self, *tags: str, all: bool = False) -> View:
+        return self._then(MatchTags(_ids(tags, "tags"), all))
+
+    def exclude_tags(self, *tags: str) -> View:
+        return self._then(ExcludeTags(_ids(tags, "tags")))
+
+    def select(self, frame_ids: Iterable[str]) -> View:
+        return self._then(SelectFrames(_ids(frame_ids, "frame ids")))
+
+    def exclude(self, frame_ids: Iterable[str]) -> View:
+        return self._then(ExcludeFrames(_ids(frame_ids, "frame ids")))
+
+    def select_contexts(self, context_ids: Iterable[str]) -> View:
+        return self._then(SelectContexts(_ids(context_ids, "context ids")))
+
+    def sort_by(self, column: str, reverse: bool = False) -> View:
+        """Order by a frame column or `metadata.<key>`; ties keep the previous order."""
+        sort_terms(column, reverse, self.frame_columns)  # unknown columns fail here
+        return self._then(SortBy(column, reverse))
+
+    def skip(self, n: int) -> View:
+        return self._then(Skip(_count(n, "skip()")))
+
+    def limit(self, n: int) -> View:
+        return self._then(Limit(_count(n, "limit()")))
+
+    # -- compiling ---------------------------------------------------------------------------
+    @property
+    def frame_columns(self) -> frozenset[str]:
+        return frozenset(catalog_columns(self.catalog, "frames"))
+
+    @cached_property
+    def plan(self) -> Plan:
+        """The compiled state of the stages (internal: the SQL builders read it)."""
+        return build_plan(self.stages, self.frame_columns)
+
+    def run(self, query: Compiled) -> pa.Table:
+        """Run a query built from this view (the read-only guard runs if it holds raw SQL)."""
+        return execute(self.catalog, query, check=self.plan.raw_sql)
+
+    def rows(self, query: Compiled) -> list[tuple[Any, ...]]:
+        return execute_rows(self.catalog, query, check=self.plan.raw_sql)
+
+    def compile(self) -> Compiled:
+        """One parameterised SELECT yielding the view's frame ids (column `id`) in order."""
+        query = self.plan.select(Compiled("f.id"), ordered=True)
+        if self.plan.raw_sql:
+            guard(self.catalog, query)
+        return query
+
+    # -- frames ------------------------------------------------------------------------------
+    def count(self) -> int:
+        return int(self.rows("SELECT count(*) FROM (" + self.plan.select("f.id") + ")")[0][0])
+
+    def count_contexts(self) -> int:
+        query = "SELECT count(DISTINCT context_id) FROM (" + self.plan.select("f.context_id") + ")"
+        return int(self.rows(query)[0][0])
+
+    def frame_ids(self) -> list[str]:
+        return [str(r[0]) for r in self.rows(self.plan.select("f.id", ordered=True))]
+
+    def frames(
+        self, offset: int = 0, limit: int | None = None, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        """The view's frames (frame columns only), `offset`/`limit` within the view's order."""
+        known = catalog_columns(self.catalog, "frames")
+        wanted = list(columns) if columns is not None else known
+        unknown = [c for c in wanted if c not in known]
+        if unknown:
+            raise QueryError(f"unknown frame columns {unknown}: frames has {', '.join(known)}")
+        select = ", ".join("f." + quote_ident(c) for c in wanted)
+        return self.run(self.plan.select(select, ordered=True, offset=offset, limit=limit))
+
+    def page(self, offset: int = 0, limit: int = 50) -> pa.Table:
+        """Frames with nested `sources` and `rois` (list<struct>; ROIs as filtered)."""
+        frames = pages.page_frames(self.plan, _count(offset, "page()"), _count(limit, "page()"))
+        return self.run(self._nested(frames, self.plan.terms))
+
+    def _nested(self, frames: Compiled, terms: Sequence[Any]) -> Compiled:
+        return pages.nested(
+            frames,
+            terms,
+            self.plan.roi_predicate(),
+            catalog_columns(self.catalog, "sources"),
+            catalog_columns(self.catalog, "rois"),
+        )
+
+    def rois(self, frame_ids: Iterable[str] | None = None) -> pa.Table:
+        """The view's ROIs (as filtered), in frame order; only of `frame_ids` if given."""
+        ids = _ids(frame_ids, "frame ids") if frame_ids is not None else None
+        return self.run(pages.view_rois(self.plan, ids))
+
+    # -- contexts ----------------------------------------------------------------------------
+    def contexts(self, offset: int = 0, limit: int | None = 50) -> pa.Table:
+        """One row per context: context_id, frames (in the view), total_frames,
+        first_timestamp, last_timestamp, first_frame_id (first in the view by timestamp)."""
+        limit = _count(limit, "contexts()") if limit is not None else None
+        return self.run(pages.contexts(self.plan, _count(offset, "contexts()"), limit))
+
+    def context_frames(self, context_id: str) -> pa.Table:
+        """The view's frames of one context in timestamp order, with sources and ROIs."""
+        return self.run(
+            self._nested(pages.context_frames(self.plan, context_id), pages.context_terms())
+        )
+
+    def fields(self) -> list[str]:
+        """Label fields among the view's ROIs."""
+        return [str(r[0]) for r in self.rows(facets.fields_query(self.plan))]
+
+    # -- facets ------------------------------------------------------------------------------
+    def label_counts(self, field: str | None = None) -> pa.Table:
+        return facets.label_counts(self, field)
+
+    def metadata_values(self, key: str, limit: int = 50) -> pa.Table:
+        return facets.metadata_values(self, key, limit)
+
+    def confidence_histogram(self, field: str | None = None, bins: int = 10) -> pa.Table:
+        return facets.confidence_histogram(self, field, bins)
+
+    def tag_counts(self) -> pa.Table:
+        return facets.tag_counts(self)
+
+    # -- saving ------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": SPEC_VERSION, "stages": [s.to_dict() for s in self.stages]}
+
+    @classmethod
+    def from_dict(cls, catalog: Catalog, data: dict[str, Any]) -> View:
+        if not isinstance(data, dict) or not isinstance(data.get("stages"), list):
+            raise QueryError("a view spec is a dict with a 'stages' list")
+        if data.get("version", SPEC_VERSION) > SPEC_VERSION:
+            raise QueryError(f"view spec version {data['version']} is newer than this workbench")
+        view = cls(catalog, tuple(stage_from_dict(s) for s in data["stages"]))
+        view.plan  # noqa: B018 - unknown sort columns and the like fail here, not later
+        return view
+
+    def __repr__(self) -> str:
+        steps = "".join(f".{s.kind}(...)" for s in self.stages)
+        return f"<View {self.catalog.path}{steps}>"
