@@ -1,0 +1,191 @@
+"""Fixtures that run a real `workbench serve` process and a real headless Chromium.
+
+The served process is the same one a person starts (`python -m workbench.cli serve`): it is
+started on a free port, waited for until /liveness answers 200, and stopped with SIGTERM at
+the end. Chromium is Debian's /usr/bin/chromium driven by playwright (never a downloaded
+build); the browser tests skip when it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = REPO / "test-artifacts"
+_URL_LINE = re.compile(r"Serving workbench on (http://\S+)")
+
+
+@dataclass
+class ServedApp:
+    """A running `workbench serve` process."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    client: httpx.Client = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.client = httpx.Client(base_url=self.url, timeout=30, follow_redirects=False)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.client.get(path, **kwargs)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.client.close()
+        if self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: the server closes its catalog and exits
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+
+
+def start_server(catalog: Path, log_path: Path, *args: str, timeout: float = 90) -> ServedApp:
+    """Start `workbench serve` on `catalog` and wait until it answers HTTP 200."""
+    command = [sys.executable, "-m", "workbench.cli", "serve", "--catalog", str(catalog)]
+    command += ["--port", "0", *args]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "BOKEH_BROWSER": "none"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        )
+    deadline = time.monotonic() + timeout
+    url = None
+    while url is None:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"workbench serve exited with {process.returncode}:\n"
+                + log_path.read_text(errors="replace")
+            )
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("workbench serve did not start:\n" + log_path.read_text())
+        found = _URL_LINE.search(log_path.read_text(errors="replace"))
+        url = found.group(1) if found else None
+        time.sleep(0.05)
+    served = ServedApp(url, process, log_path)
+    while True:
+        try:
+            if served.get("/liveness").status_code == 200:
+                return served
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            served.stop()
+            raise RuntimeError("workbench serve never answered /liveness:\n" + served.log())
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def serve_catalog() -> Iterator[Any]:
+    """A function that starts `workbench serve` on a catalog; every server stops at the end."""
+    started: list[ServedApp] = []
+
+    def start(catalog: Path, *args: str) -> ServedApp:
+        log_path = catalog.with_name(f"{catalog.stem}-serve-{len(started)}.log")
+        served = start_server(catalog, log_path, *args)
+        started.append(served)
+        return served
+
+    try:
+        yield start
+    finally:
+        for served in started:
+            served.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo dataset (build_demo), built once per test session in a temporary folder."""
+    import workbench
+    from workbench.demo import build_demo
+
+    folder = tmp_path_factory.mktemp("demo")
+    path = folder / "demo.duckdb"
+    with workbench.open(path) as catalog:
+        build_demo(catalog, media_dir=folder / "media", seed=7)
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_server(demo_catalog: Path, serve_catalog: Any) -> ServedApp:
+    """`workbench serve` on the demo catalog, shared by the browser tests."""
+    return serve_catalog(demo_catalog)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (run .ci/system-deps)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class BrowserPage:
+    """A playwright page on the served app, with the console errors it logged."""
+
+    page: Any
+    errors: list[str]
+
+    def wait_idle(self, timeout_ms: float = 30_000) -> None:
+        """Wait until Bokeh has rendered the document and has no pending server messages."""
+        self.page.wait_for_function(
+            "() => window.Bokeh !== undefined && Bokeh.documents.length > 0"
+            " && Bokeh.documents[0].is_idle",
+            timeout=timeout_ms,
+        )
+
+    def screenshot(self, name: str) -> Path:
+        """Save a full-page PNG under test-artifacts/ (gitignored) and return its path."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def app_page(browser: Any, demo_server: ServedApp) -> Iterator[BrowserPage]:
+    """A fresh tab on the served demo app, loaded and idle."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(demo_server.url, wait_until="load")
+        loaded = BrowserPage(page, errors)
+        loaded.wait_idle()
+        yield loaded
+    finally:
+        context.close()

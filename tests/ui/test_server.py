@@ -1,0 +1,124 @@
+"""`workbench serve`: binding, websocket origins, auth, the session API, and the page itself."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from bokeh.util.token import get_session_id
+from PIL import Image
+
+import workbench
+from workbench.ui.server import (
+    SessionRegistry,
+    selection_json,
+    server_url,
+    websocket_origins,
+)
+
+
+@dataclass(frozen=True)
+class _Selection:
+    frame_ids: tuple[str, ...]
+    context_ids: tuple[str, ...]
+    count: int
+
+
+class _App:
+    def __init__(self, selection: Any) -> None:
+        self.selection = selection
+
+
+def test_websocket_origins_allow_both_loopback_names():
+    assert websocket_origins("127.0.0.1", 5006, None) == ["localhost:5006", "127.0.0.1:5006"]
+    assert websocket_origins("0.0.0.0", 80, ["wb.example.org"]) == [
+        "localhost:80",
+        "127.0.0.1:80",
+        "wb.example.org",
+    ]
+    assert "10.1.2.3:5006" in websocket_origins("10.1.2.3", 5006, None)
+
+
+def test_server_url():
+    assert server_url("127.0.0.1", 5006) == "http://127.0.0.1:5006/"
+    assert server_url("0.0.0.0", 8080) == "http://127.0.0.1:8080/"
+    assert server_url("::1", 8080) == "http://[::1]:8080/"
+
+
+def test_selection_json_and_registry():
+    app = _App(_Selection(("f1", "f2"), ("c1",), 2))
+    assert selection_json(app) == {"frame_ids": ["f1", "f2"], "context_ids": ["c1"], "count": 2}
+    assert selection_json(_App(None))["count"] == 0
+
+    sessions = SessionRegistry()
+    sessions.add("s1", app)
+    assert sessions.get("s1") is app and len(sessions) == 1
+    sessions.discard("s1")
+    sessions.discard("s1")  # a session destroyed twice is not an error
+    assert sessions.get("s1") is None and len(sessions) == 0
+
+
+@pytest.fixture(scope="module")
+def small_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("serve")
+    media = root / "media"
+    media.mkdir()
+    Image.new("RGB", (64, 48), (10, 20, 30)).save(media / "one.png")
+    path = root / "catalog.duckdb"
+    with workbench.open(path) as catalog:
+        catalog.add_media_roots([media])
+    return path
+
+
+def session_token(html: str) -> str:
+    found = re.search(r'"token":\s*"([^"]+)"', html)
+    assert found, "the served page carries no Bokeh session token"
+    return found.group(1)
+
+
+def test_served_page_binds_loopback_and_exposes_session_selection(
+    demo_catalog: Path, serve_catalog: Any
+):
+    served = serve_catalog(demo_catalog)
+    assert served.url.startswith("http://127.0.0.1:")
+
+    page = served.get("/")
+    assert page.status_code == 200
+    assert "<title>Workbench</title>" in page.text
+    session_id = get_session_id(session_token(page.text))
+
+    # The session's app is built when the page is requested, so its state is readable now.
+    selection = served.get(f"/api/sessions/{session_id}/selection")
+    assert selection.status_code == 200
+    assert selection.headers["content-type"] == "application/json"
+    body = json.loads(selection.text)
+    assert body["session_id"] == session_id
+    assert body["count"] == 0 and body["frame_ids"] == []
+
+    assert served.get("/api/sessions/no-such-session/selection").status_code == 404
+    assert served.get("/liveness").status_code == 200
+
+
+def test_basic_auth_guards_the_app_and_the_media(small_catalog: Path, serve_catalog: Any):
+    served = serve_catalog(small_catalog, "--basic-auth", "s3cret")
+    image = small_catalog.parent / "media" / "one.png"
+    media_path = f"/media/file?uri={quote(str(image), safe='')}"
+
+    for path in ("/", media_path, "/media/thumb/32?uri=x", "/api/sessions/x/selection"):
+        response = served.get(path)
+        assert response.status_code in (302, 401, 403), path
+        assert response.content != image.read_bytes()
+    assert served.get("/liveness").status_code == 200  # probes need no login
+
+    wrong = served.client.post("/login", data={"username": "a", "password": "nope"})
+    assert "user" not in wrong.cookies
+    login = served.client.post("/login", data={"username": "a", "password": "s3cret"})
+    assert login.status_code == 302
+    response = served.get(media_path)
+    assert response.status_code == 200
+    assert response.content == image.read_bytes()

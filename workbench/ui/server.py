@@ -1,0 +1,234 @@
+"""Serve the workbench as a Panel app: one catalog per process, one app per browser session.
+
+`serve(path)` opens the catalog once (a DuckDB file opened read-write by one process cannot
+be opened by another, so every session shares this one `Catalog`), and gives each browser
+session its own `create_app(catalog, media)`. Next to the app it serves:
+
+    GET /media/file?uri=...           original media files under the catalog's media roots
+    GET /media/thumb/<size>?uri=...   cached thumbnails (see workbench/ui/media_route.py)
+    GET /api/sessions/<id>/selection  what a live session has selected, as JSON
+    GET /liveness                     200 once the server is up (no auth, for probes)
+
+It binds to loopback unless told otherwise; docs/serving.md covers auth and exposure.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import panel as pn
+from bokeh.server.views.auth_request_handler import AuthRequestHandler
+from tornado.web import HTTPError, authenticated
+
+import workbench
+from workbench.media.thumbnails import ThumbnailCache, default_cache_dir
+from workbench.store.catalog import Catalog
+from workbench.ui.media import ServedMediaUrls
+from workbench.ui.media_route import MediaFiles, media_patterns
+
+MEDIA_PREFIX = "/media"
+TITLE = "Workbench"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class SessionRegistry:
+    """The live sessions' apps by Bokeh session id, so HTTP routes can read their state.
+
+    Entries are added when a session's app is built and dropped when Bokeh destroys the
+    session; the lock is there because routes may be served while sessions come and go.
+    """
+
+    def __init__(self) -> None:
+        self._apps: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def add(self, session_id: str, app: Any) -> None:
+        with self._lock:
+            self._apps[session_id] = app
+
+    def discard(self, session_id: str) -> None:
+        with self._lock:
+            self._apps.pop(session_id, None)
+
+    def get(self, session_id: str) -> Any | None:
+        with self._lock:
+            return self._apps.get(session_id)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._apps)
+
+
+def selection_json(app: Any) -> dict[str, Any]:
+    """The app's `selection` as plain JSON (a Selection dataclass or anything dict-like)."""
+    selection = getattr(app, "selection", None)
+    if selection is None:
+        return {"frame_ids": [], "context_ids": [], "scene_uuids": [], "count": 0}
+    if is_dataclass(selection) and not isinstance(selection, type):
+        data = asdict(selection)
+    else:
+        data = dict(selection)
+    return {k: list(v) if isinstance(v, tuple | list | set) else v for k, v in data.items()}
+
+
+class SessionSelectionHandler(AuthRequestHandler):
+    """GET /api/sessions/<session id>/selection -> {"frame_ids": [...], ..., "count": n}.
+
+    Lets scripts and browser tests read what a person selected in one browser tab. The
+    session id is unguessable (it is in the page's signed token), and the route sits behind
+    the same auth as the app.
+    """
+
+    def initialize(self, sessions: SessionRegistry) -> None:
+        self.sessions = sessions
+
+    @authenticated
+    def get(self, session_id: str) -> None:
+        app = self.sessions.get(session_id)
+        if app is None:
+            raise HTTPError(404, reason="no such session")
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.write(json.dumps({"session_id": session_id, **selection_json(app)}))
+
+
+def app_factory(
+    catalog: Catalog, media: ServedMediaUrls, sessions: SessionRegistry
+) -> Callable[[], Any]:
+    """The function Panel calls once per browser session to build that session's app."""
+
+    def session_app() -> Any:
+        from workbench.ui.app import create_app
+
+        app = create_app(catalog, media)
+        context = pn.state.curdoc.session_context if pn.state.curdoc else None
+        if context is not None:
+            session_id = context.id
+            sessions.add(session_id, app)
+            pn.state.on_session_destroyed(lambda ctx: sessions.discard(ctx.id))
+        return app
+
+    return session_app
+
+
+def _free_port(address: str) -> int:
+    # Bokeh needs the port before binding to allow websocket origins on it; port 0 means
+    # "any free one", so pick it here (the tiny race is harmless for a local server).
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((address, 0))
+        return int(sock.getsockname()[1])
+
+
+def websocket_origins(address: str, port: int, extra: list[str] | None) -> list[str]:
+    """Hosts whose pages may open the app's websocket.
+
+    Bokeh's default is only `localhost:<port>`, which refuses a browser pointed at
+    http://127.0.0.1:<port>/ (the URL printed on start); loopback names are always allowed.
+    """
+    origins = [f"localhost:{port}", f"127.0.0.1:{port}"]
+    if address not in ("0.0.0.0", "::", "") and address not in _LOOPBACK:
+        origins.append(f"{address}:{port}")
+    return origins + list(extra or [])
+
+
+def server_url(address: str, port: int) -> str:
+    host = "127.0.0.1" if address in ("0.0.0.0", "") else address
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}/"
+
+
+def serve(
+    catalog_path: str | Path,
+    *,
+    port: int = 5006,
+    address: str = "127.0.0.1",
+    allow_websocket_origin: list[str] | None = None,
+    basic_auth: str | None = None,
+    cookie_secret: str | None = None,
+    oauth_provider: str | None = None,
+    oauth_key: str | None = None,
+    oauth_secret: str | None = None,
+    show: bool = False,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the workbench on `catalog_path` until interrupted (Ctrl-C or SIGTERM).
+
+    `port=0` picks a free port. `basic_auth` is a password or the path of a JSON file of
+    {"user": "password"}; `oauth_*` are Panel's OAuth options. Auth without a
+    `cookie_secret` gets a random one, so logins last until the server restarts. `ready`
+    is called with the URL once the server accepts connections.
+    """
+    catalog = workbench.open(catalog_path)
+    try:
+        if port == 0:
+            port = _free_port(address)
+        thumbnails = ThumbnailCache(default_cache_dir(Path(catalog_path)))
+        files = MediaFiles(catalog.media_roots, thumbnails)
+        sessions = SessionRegistry()
+        patterns: list[Any] = [
+            *media_patterns(files, MEDIA_PREFIX),
+            (r"/api/sessions/([^/]+)/selection", SessionSelectionHandler, {"sessions": sessions}),
+        ]
+        if (basic_auth or oauth_provider) and not cookie_secret:
+            cookie_secret = secrets.token_hex(32)
+        server = cast(
+            Any,
+            pn.serve(
+                {"/": app_factory(catalog, ServedMediaUrls(MEDIA_PREFIX), sessions)},
+                port=port,
+                address=address,
+                websocket_origin=websocket_origins(address, port, allow_websocket_origin),
+                show=False,
+                start=False,
+                title=TITLE,
+                verbose=False,
+                basic_auth=basic_auth,
+                cookie_secret=cookie_secret,
+                oauth_provider=oauth_provider,
+                oauth_key=oauth_key,
+                oauth_secret=oauth_secret,
+                liveness=True,
+                extra_patterns=patterns,
+            ),
+        )
+        _run(server, server_url(address, int(server.port)), show=show, ready=ready)
+    finally:
+        catalog.close()
+
+
+def _run(server: Any, url: str, *, show: bool, ready: Callable[[str], None] | None) -> None:
+    loop = server.io_loop
+
+    def stop(*_: Any) -> None:
+        loop.asyncio_loop.call_soon_threadsafe(loop.stop)
+
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (a test fixture, systemd, docker stop) stops like Ctrl-C, so the catalog
+        # is closed cleanly instead of leaving a WAL to replay.
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+    def started() -> None:
+        print(f"Serving workbench on {url}", flush=True)
+        if show:
+            server.show("/")
+        if ready is not None:
+            ready(url)
+
+    server.start()
+    loop.add_callback(started)
+    try:
+        loop.start()
+    finally:
+        server.stop()
+        sys.stdout.flush()
