@@ -1,0 +1,430 @@
+"""The catalog as Parquet: frames, sources, rois and tags tables, export and import.
+
+Export writes the rows of a view's frames as `frames.parquet`, `sources.parquet`,
+`rois.parquet` and `tags.parquet` in a folder, with DuckDB's COPY. Import reads such folders
+(or those files) back in DuckDB SQL, never row by row in Python: frames already in the catalog
+are replaced with their sources and ROIs, tags are merged. Rows that break the catalog's rules
+are reported as RecordErrors naming file and row (counted from 0) and skipped.
+See docs/formats/parquet.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+from tqdm.auto import tqdm
+
+from workbench.errors import IngestError, RecordError
+from workbench.ingest.export import ExportReport
+from workbench.ingest.writer import MAX_KEPT_ERRORS, IngestReport
+from workbench.store.schema import PROMOTED_KEYS, ROI_KINDS
+from workbench.store.sqlsafe import quote_ident
+
+if TYPE_CHECKING:
+    from workbench.query.view import View
+    from workbench.store.catalog import Catalog
+
+TABLES: tuple[str, ...] = ("frames", "sources", "rois", "tags")
+DEFAULT_FIELD = "ground_truth"
+
+_IDS = "_wb_parquet_ids"  # temp table: ids of the frames being imported
+_DUPLICATES = "_wb_parquet_duplicates"  # temp table: rows repeating an earlier frame id
+_EXPORT_IDS = "_wb_parquet_export_ids"
+_READ = "read_parquet($files, union_by_name = true, filename = true, file_row_number = true)"
+
+
+# -- export ----------------------------------------------------------------------------------
+
+
+def export_files(
+    view: View,
+    dest: str | os.PathLike[str],
+    *,
+    progress: bool = True,
+    compression: str = "zstd",
+) -> ExportReport:
+    """Write the view's frames, sources, ROIs and tags as four Parquet files in folder `dest`."""
+    if compression not in ("zstd", "snappy", "gzip", "uncompressed"):
+        raise IngestError(f"unknown Parquet compression {compression!r}")
+    folder = Path(dest)
+    if folder.exists() and not folder.is_dir():
+        raise IngestError(f"{folder} is a file: Parquet export writes a folder of four files")
+    folder.mkdir(parents=True, exist_ok=True)
+    report = ExportReport(dest=folder)
+    compiled = view.compile()
+    con = view.catalog.cursor()
+    try:
+        ids = con.sql(compiled.sql, params=list(compiled.params)).to_arrow_table().select(["id"])
+        ids = ids.append_column("ord", _ordinals(ids.num_rows))
+        con.register(_EXPORT_IDS, ids)
+        with tqdm(TABLES, desc="parquet export", unit="table", disable=not progress) as bar:
+            for table in bar:
+                path = folder / f"{table}.parquet"
+                bar.set_postfix_str(path.name)
+                count = _copy_table(con, table, path, compression)
+                report.files.append(path)
+                if table == "frames":
+                    report.frames = count
+                elif table == "rois":
+                    report.rois = count
+    except duckdb.Error as exc:
+        raise IngestError(f"cannot export to {folder}: {_first_line(exc)}") from exc
+    finally:
+        con.close()
+    return report
+
+
+def _ordinals(n: int) -> pa.Array:
+    return pa.array(range(n), type=pa.int64())
+
+
+def _copy_table(con: Any, table: str, path: Path, compression: str) -> int:
+    key = "id" if table == "frames" else "frame_id"
+    # View order for frames; within a frame, rowid (insertion) order keeps sources and ROIs
+    # in the order they were imported.
+    query = (
+        f"COPY (SELECT t.* FROM {quote_ident(table)} t JOIN {_EXPORT_IDS} i ON t.{key} = i.id "
+        f"ORDER BY i.ord, t.rowid) TO $path (FORMAT parquet, COMPRESSION {compression})"
+    )
+    rows = con.execute(query, {"path": str(path)}).fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+# -- import ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Table:
+    """One catalog table's Parquet input: its files and the columns (with types) they have."""
+
+    name: str
+    files: list[str]
+    present: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"files": self.files}
+
+
+def import_files(
+    catalog: Catalog,
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    progress: bool = True,
+) -> IngestReport:
+    """Import Parquet exports (folders, or frames/sources/rois/tags.parquet files).
+
+    Frames replace stored frames with the same id, with all their sources and ROIs; tags are
+    added unless already there. Bad rows are reported and skipped; the rest is stored in one
+    transaction.
+    """
+    inputs = _collect(paths)
+    report = IngestReport()
+    replacing = catalog.has_frames()
+    with (
+        tqdm(
+            total=len(inputs) + 1, desc="parquet import", unit="table", disable=not progress
+        ) as bar,
+        catalog.transaction() as con,
+    ):
+        columns = {name: _catalog_columns(con, name) for name in TABLES}
+        for table in inputs.values():
+            table.present = _file_columns(con, table, columns[table.name])
+        try:
+            _stage_frame_ids(con, inputs.get("frames"))
+            for name in TABLES:
+                if name in inputs:
+                    bar.set_postfix_str(f"{name}: {len(inputs[name].files)} file(s)")
+                    if name == "tags":
+                        _import_tags(con, inputs[name], columns[name], report)
+                    else:
+                        _import_table(con, inputs[name], columns[name], report, replacing)
+                    bar.update(1)
+            roots = _media_dirs(con, inputs.get("sources"))
+            _register_datasets(con, inputs.get("frames"))
+            bar.update(1)
+            # On failure the rollback drops these along with everything else.
+            con.execute(f"DROP TABLE IF EXISTS {_IDS}")
+            con.execute(f"DROP TABLE IF EXISTS {_DUPLICATES}")
+        except duckdb.Error as exc:
+            raise IngestError(f"cannot import Parquet: {_first_line(exc)}") from exc
+    catalog.add_media_roots(roots)
+    return report
+
+
+def _collect(paths: Sequence[str | os.PathLike[str]]) -> dict[str, _Table]:
+    found: dict[str, list[str]] = {}
+    expected = ", ".join(f"{n}.parquet" for n in TABLES)
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            names = [n for n in TABLES if (path / f"{n}.parquet").is_file()]
+            if not names:
+                raise IngestError(f"{path}: none of {expected} in this folder")
+            for name in names:
+                found.setdefault(name, []).append(str((path / f"{name}.parquet").resolve()))
+        elif path.is_file():
+            if path.stem not in TABLES or path.suffix.lower() != ".parquet":
+                raise IngestError(f"{path}: expected one of {expected}")
+            found.setdefault(path.stem, []).append(str(path.resolve()))
+        else:
+            raise IngestError(f"{path}: no such file or folder")
+    if ("sources" in found or "rois" in found) and "frames" not in found:
+        raise IngestError("sources and ROIs can only be imported with their frames.parquet")
+    return {name: _Table(name, files) for name, files in found.items()}
+
+
+def _catalog_columns(con: Any, table: str) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return {str(name): str(kind) for name, kind in rows}
+
+
+def _file_columns(con: Any, table: _Table, expected: dict[str, str]) -> dict[str, str]:
+    """Columns of the table's files and their types; unknown columns are an IngestError."""
+    present: dict[str, str] = {}
+    for path in table.files:
+        try:
+            result = con.execute("SELECT * FROM read_parquet($file) LIMIT 0", {"file": path})
+            described = {str(d[0]): str(d[1]) for d in result.description}
+            result.fetchall()
+        except duckdb.Error as exc:
+            raise IngestError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from exc
+        unknown = sorted(set(described) - set(expected))
+        if unknown:
+            raise IngestError(
+                f"{path}: unknown columns {', '.join(unknown)} for table {table.name} "
+                f"(expected {', '.join(expected)})"
+            )
+        present.update(described)
+    return present
+
+
+def _stage_frame_ids(con: Any, frames: _Table | None) -> None:
+    """Temp table of the ids of this import's good frames (empty without frames)."""
+    if frames is None or "id" not in frames.present or "context_id" not in frames.present:
+        con.execute(f"CREATE TEMP TABLE {_IDS} (id VARCHAR, n BIGINT)")
+        return
+    con.execute(
+        f"CREATE TEMP TABLE {_IDS} AS SELECT id, count(*) AS n FROM {_READ} "
+        "WHERE id IS NOT NULL AND context_id IS NOT NULL GROUP BY id",
+        frames.params,
+    )
+    if con.execute(f"SELECT count(*) FROM {_IDS} WHERE n > 1").fetchall()[0][0]:
+        # A repeated frame id keeps its first row (by file, then row); the others are errors.
+        con.execute(
+            f"CREATE TEMP TABLE {_DUPLICATES} AS SELECT filename, file_row_number "
+            f"FROM {_READ} WHERE id IN (SELECT id FROM {_IDS} WHERE n > 1) "
+            "QUALIFY row_number() OVER (PARTITION BY id ORDER BY filename, file_row_number) > 1",
+            frames.params,
+        )
+
+
+def _has_table(con: Any, name: str) -> bool:
+    rows = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchall()
+    return bool(rows[0][0])
+
+
+def _import_table(
+    con: Any, table: _Table, columns: dict[str, str], report: IngestReport, replacing: bool
+) -> None:
+    """Insert the good rows of frames, sources or rois in one INSERT ... SELECT."""
+    problem = _problem_expr(con, table, columns)
+    _report_bad_rows(con, table, problem, report)
+    if table.name == "frames" and replacing:
+        for name, key in (("rois", "frame_id"), ("sources", "frame_id"), ("frames", "id")):
+            con.execute(f"DELETE FROM {name} WHERE {key} IN (SELECT id FROM {_IDS})")
+    params = dict(table.params)
+    if table.name == "frames":
+        params["now"] = datetime.now(UTC).replace(tzinfo=None)
+    names = ", ".join(quote_ident(c) for c in columns)
+    select = ", ".join(_column_expr(table, c, columns[c]) for c in columns)
+    rows = con.execute(
+        f"INSERT INTO {quote_ident(table.name)} ({names}) SELECT {select} "
+        f"FROM (SELECT *, {problem} AS _problem FROM {_READ} r) WHERE _problem IS NULL",
+        params,
+    ).fetchall()
+    inserted = int(rows[0][0]) if rows else 0
+    if table.name == "frames":
+        report.frames += inserted
+    elif table.name == "rois":
+        report.rois += inserted
+
+
+def _import_tags(con: Any, table: _Table, columns: dict[str, str], report: IngestReport) -> None:
+    """Merge tags: a tag already on the frame (or ROI) is not added twice."""
+    problem = _problem_expr(con, table, columns)
+    _report_bad_rows(con, table, problem, report)
+    roi_id = "roi_id" if "roi_id" in table.present else "NULL"
+    created = "min(created)" if "created" in table.present else "NULL"
+    con.execute(
+        "INSERT INTO tags (frame_id, roi_id, tag, created) "
+        f"SELECT frame_id, {roi_id}, tag, coalesce({created}, $now) "
+        f"FROM (SELECT *, {problem} AS _problem FROM {_READ} r) AS t "
+        "WHERE _problem IS NULL AND NOT EXISTS (SELECT 1 FROM tags x "
+        f"WHERE x.frame_id = t.frame_id AND x.roi_id IS NOT DISTINCT FROM t.{roi_id} "
+        f"AND x.tag = t.tag) GROUP BY frame_id, {roi_id}, tag",
+        {**table.params, "now": datetime.now(UTC).replace(tzinfo=None)},
+    ).fetchall()
+
+
+def _problem_expr(con: Any, table: _Table, columns: dict[str, str]) -> str:
+    """A CASE giving a row's first problem as text, NULL for a good row."""
+    cases: list[tuple[str, str]] = []
+    present = table.present
+    singular = {"frames": "frame", "sources": "source", "rois": "ROI", "tags": "tag"}[table.name]
+    frame_id = _col(present, "id" if table.name == "frames" else "frame_id")
+    if table.name == "frames":
+        cases.append((f"{frame_id} IS NULL", "'frame has no id'"))
+        cases.append((f"{_col(present, 'context_id')} IS NULL", "'frame has no context_id'"))
+        if _has_table(con, _DUPLICATES):
+            cases.append(
+                (
+                    f"EXISTS (SELECT 1 FROM {_DUPLICATES} d WHERE d.filename = r.filename "
+                    "AND d.file_row_number = r.file_row_number)",
+                    "'frame id appears in an earlier row'",
+                )
+            )
+    else:
+        cases.append((f"{frame_id} IS NULL", f"'{singular} has no frame_id'"))
+        other = "tag" if table.name == "tags" else "id"
+        cases.append((f"{_col(present, other)} IS NULL", f"'{singular} has no {other}'"))
+        # Tags may go to frames already in the catalog (frames are inserted first).
+        known = f"{frame_id} NOT IN (SELECT id FROM {_IDS})"
+        if table.name == "tags":
+            known += f" AND {frame_id} NOT IN (SELECT id FROM frames)"
+        cases.append((known, f"'its frame ' || {frame_id} || ' is not in the import'"))
+    if table.name == "rois":
+        kind = _col(present, "kind")
+        listed = ", ".join(f"'{k}'" for k in ROI_KINDS)
+        cases.append(
+            (
+                f"{kind} IS NULL OR {kind} NOT IN ({listed})",
+                f"'unknown kind ' || coalesce({kind}, 'NULL') "
+                f"|| ' (expected one of {', '.join(ROI_KINDS)})'",
+            )
+        )
+    for column, kind in present.items():
+        if column in columns and kind != columns[column]:
+            # Values that do not fit the catalog's type (e.g. text that is not JSON).
+            ref = f"r.{quote_ident(column)}"
+            cases.append(
+                (
+                    f"{ref} IS NOT NULL AND TRY_CAST({ref} AS {columns[column]}) IS NULL",
+                    f"'{column} ' || left(CAST({ref} AS VARCHAR), 60) "
+                    f"|| ' is not {columns[column]}'",
+                )
+            )
+    return "CASE " + " ".join(f"WHEN {cond} THEN {text}" for cond, text in cases) + " END"
+
+
+def _report_bad_rows(con: Any, table: _Table, problem: str, report: IngestReport) -> None:
+    """Count the rows with a problem and keep RecordErrors for the first of them."""
+    room = max(MAX_KEPT_ERRORS - len(report.errors), 0)
+    key = _col(table.present, "id" if table.name == "frames" else "frame_id")
+    rows = con.execute(
+        f"SELECT filename, file_row_number, frame, problem, count(*) OVER () FROM "
+        f"(SELECT r.filename, r.file_row_number, {key} AS frame, {problem} AS problem "
+        f"FROM {_READ} r) WHERE problem IS NOT NULL ORDER BY filename, file_row_number "
+        f"LIMIT {max(room, 1)}",
+        table.params,
+    ).fetchall()
+    if not rows:
+        return
+    report.rejected += int(rows[0][4])
+    for filename, row, frame, text in (r[:4] for r in rows[:room]):
+        where = f"{filename} row {row}" + (f", frame {frame!r}" if frame is not None else "")
+        report.errors.append(RecordError(where, text))
+
+
+def _column_expr(table: _Table, column: str, kind: str) -> str:
+    """What fills `column`: the file's value, else NULL or a value derived from other columns."""
+    if table.name == "frames" and column == "ingested":
+        return "$now"
+    if column in table.present:
+        value = quote_ident(column)
+        if table.name == "rois" and column == "field":
+            return f"coalesce({value}, '{DEFAULT_FIELD}')"
+        return value if table.present[column] == kind else f"CAST({value} AS {kind})"
+    derived = _derived(table, column)
+    return derived if derived is not None else "NULL"
+
+
+def _derived(table: _Table, column: str) -> str | None:
+    """Columns an older export may lack that can be computed from the others."""
+    present = table.present
+    if table.name == "frames" and column in PROMOTED_KEYS and "metadata" in present:
+        return f"metadata->>'$.{column}'"
+    if table.name != "rois":
+        return None
+    if column == "field":
+        return f"'{DEFAULT_FIELD}'"
+    if column == "label" and "labels" in present:
+        return "labels[1]"
+    if "geometry" not in present:
+        return None
+    xs = "flatten(list_transform(geometry, g -> list_filter(g, (v, i) -> i % 2 = 1)))"
+    ys = "flatten(list_transform(geometry, g -> list_filter(g, (v, i) -> i % 2 = 0)))"
+    derived = {
+        "x_min": f"list_min({xs})",
+        "y_min": f"list_min({ys})",
+        "x_max": f"list_max({xs})",
+        "y_max": f"list_max({ys})",
+        "area": f"(list_max({xs}) - list_min({xs})) * (list_max({ys}) - list_min({ys}))",
+    }
+    return derived.get(column)
+
+
+def _register_datasets(con: Any, frames: _Table | None) -> None:
+    if frames is None or "dataset" not in frames.present:
+        return
+    version = "version" if "version" in frames.present else "NULL"
+    good = f"FROM {_READ} WHERE dataset IS NOT NULL AND id IN (SELECT id FROM {_IDS})"
+    con.execute(
+        f"INSERT INTO datasets (id, name) SELECT DISTINCT dataset, dataset {good} "
+        "ON CONFLICT DO NOTHING",
+        frames.params,
+    )
+    con.execute(
+        f"INSERT INTO dataset_versions (dataset, version) SELECT DISTINCT dataset, {version} "
+        f"{good} AND {version} IS NOT NULL ON CONFLICT DO NOTHING",
+        frames.params,
+    )
+
+
+def _media_dirs(con: Any, sources: _Table | None) -> list[str]:
+    """Folders of the imported sources' local files (absolute paths or file:// URIs)."""
+    if sources is None:
+        return []
+    uris = [c for c in ("uri", "preview_uri") if c in sources.present]
+    if not uris:
+        return []
+    union = " UNION ".join(
+        f"SELECT parse_dirpath(CASE WHEN starts_with({c}, 'file://') THEN {c}[8:] "
+        f"ELSE {c} END) AS dir FROM {_READ} "
+        f"WHERE starts_with({c}, '/') OR starts_with({c}, 'file:///')"
+        for c in uris
+    )
+    rows = con.execute(f"SELECT DISTINCT dir FROM ({union}) WHERE dir <> ''", sources.params)
+    return [str(r[0]) for r in rows.fetchall()]
+
+
+def _col(present: dict[str, str], column: str) -> str:
+    return f"r.{quote_ident(column)}" if column in present else "NULL"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
