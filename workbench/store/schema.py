@@ -150,8 +150,72 @@ _V1: Sequence[str] = (
     """CREATE TABLE media_roots (path VARCHAR PRIMARY KEY)""",
 )
 
+# Version 2: annotation runs get a stable run_id (renaming a run renames nothing else), requests
+# say which run they belong to, the id map says where each row came from, and the embedded
+# local annotation platform keeps its tasks and shapes in the catalog itself.
+_V2: Sequence[str] = (
+    """ALTER TABLE annotation_runs ADD COLUMN run_id VARCHAR""",
+    """ALTER TABLE annotation_runs ADD COLUMN batch_id VARCHAR""",
+    """ALTER TABLE annotation_runs ADD COLUMN request_id VARCHAR""",
+    """ALTER TABLE annotation_runs ADD COLUMN actor VARCHAR""",
+    """ALTER TABLE annotation_runs ADD COLUMN loaded TIMESTAMP""",
+    """ALTER TABLE requests ADD COLUMN run_id VARCHAR""",
+    # 'upload': an existing label sent with the run; 'merge': a label the merge added.
+    """ALTER TABLE annotation_ids ADD COLUMN origin VARCHAR""",
+    # What each uploaded label looked like when it was sent: edit restrictions compare the
+    # platform's result with this, not with the catalog (which may have changed since).
+    """CREATE TABLE annotation_snapshots (
+        anno_key VARCHAR NOT NULL,
+        shape_id VARCHAR NOT NULL,
+        frame_id VARCHAR NOT NULL,
+        roi_id VARCHAR,
+        field VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        label VARCHAR,
+        confidence DOUBLE,
+        geometry DOUBLE[][],
+        mask JSON,
+        attributes JSON,
+        value JSON,
+        track_index INTEGER,
+        keyframe BOOLEAN,
+        source_ids VARCHAR[])""",
+    """CREATE TABLE local_tasks (
+        id VARCHAR PRIMARY KEY,
+        run_id VARCHAR NOT NULL,
+        position INTEGER NOT NULL,
+        status VARCHAR NOT NULL DEFAULT 'new',
+        assignee VARCHAR,
+        created TIMESTAMP DEFAULT current_timestamp,
+        updated TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE local_task_frames (
+        task_id VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,
+        input_uuid VARCHAR,
+        frame_id VARCHAR NOT NULL,
+        position INTEGER NOT NULL,
+        segment INTEGER NOT NULL)""",
+    """CREATE TABLE local_shapes (
+        run_id VARCHAR NOT NULL,
+        task_id VARCHAR NOT NULL,
+        id VARCHAR NOT NULL,
+        frame_id VARCHAR NOT NULL,
+        field VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        label VARCHAR,
+        confidence DOUBLE,
+        geometry DOUBLE[][],
+        mask JSON,
+        attributes JSON,
+        value JSON,
+        track_index INTEGER,
+        keyframe BOOLEAN,
+        source_ids VARCHAR[],
+        updated TIMESTAMP DEFAULT current_timestamp)""",
+)
+
 # MIGRATIONS[n] upgrades a catalog at version n to version n + 1. Version 0 is an empty file.
-MIGRATIONS: list[Sequence[str]] = [_V1]
+MIGRATIONS: list[Sequence[str]] = [_V1, _V2]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
