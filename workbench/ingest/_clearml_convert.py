@@ -275,7 +275,7 @@ def _roi_out(row: Mapping[str, Any]) -> dict[str, Any]:
         {
             "id": row["id"],
             "label": list(row["labels"] or []),
-            "poly": join_rings(rings),
+            "poly": join_rings(rings) or None,
             "confidence": row["confidence"],
             "sources": list(row["source_ids"] or []),
             "mask": _loads(row["mask"]),
