@@ -1,0 +1,516 @@
+"""Folders of images: one frame per image file; export copies (or draws on) the view's images.
+
+Import reads only each file's header (`Image.open` decodes no pixels): size, format and EXIF.
+Sizes are as displayed, after the EXIF orientation (orientations 5-8 swap width and height),
+because ROIs are drawn on the displayed picture. EXIF DateTimeOriginal becomes the frame's
+timestamp in milliseconds since the Unix epoch (UTC unless the file records its offset).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import pyarrow as pa
+from PIL import ExifTags, Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from tqdm.auto import tqdm
+
+from workbench.errors import IngestError, MediaError, RecordError
+from workbench.ingest.export import ExportReport
+from workbench.ingest.records import Frame, Source
+from workbench.ingest.writer import CatalogWriter, IngestReport
+
+if TYPE_CHECKING:
+    from workbench.store.catalog import Catalog
+
+# The source id of every single-image frame, whatever format it came from.
+SOURCE_ID = "image"
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp",
+     ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".qoi", ".avif"}
+)  # fmt: skip
+_SWAPPED_ORIENTATIONS = frozenset({5, 6, 7, 8})
+
+FrameIdRule = Literal["relative", "absolute", "content"] | Callable[[Path], str]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    width: int
+    height: int
+    content_type: str | None
+    orientation: int
+    timestamp: int | None
+
+
+def image_info(path: str | os.PathLike[str]) -> ImageInfo:
+    """Displayed size, MIME type, EXIF orientation and capture time, from the header only."""
+    try:
+        with Image.open(path) as img:
+            exif = img.getexif()
+            orientation = int(exif.get(ExifTags.Base.Orientation, 1) or 1)
+            width, height = img.size
+            if orientation in _SWAPPED_ORIENTATIONS:
+                width, height = height, width
+            return ImageInfo(
+                width=width,
+                height=height,
+                content_type=Image.MIME.get(img.format or ""),
+                orientation=orientation,
+                timestamp=_exif_timestamp(exif),
+            )
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        # PIL raises SyntaxError for some malformed headers (PNG chunks, EPS).
+        raise MediaError(f"{path}: cannot read the image: {exc}") from exc
+
+
+def _exif_timestamp(exif: Image.Exif) -> int | None:
+    """EXIF DateTimeOriginal (+ sub-seconds and offset when recorded) as ms since the epoch."""
+    ifd = exif.get_ifd(ExifTags.IFD.Exif)
+    raw = ifd.get(ExifTags.Base.DateTimeOriginal) or exif.get(ExifTags.Base.DateTimeOriginal)
+    if not isinstance(raw, str):
+        return None
+    try:
+        taken = datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None  # cameras write "0000:00:00 00:00:00" or blanks when the clock is unset
+    taken = taken.replace(tzinfo=_exif_offset(ifd.get(ExifTags.Base.OffsetTimeOriginal)))
+    subsec = str(ifd.get(ExifTags.Base.SubsecTimeOriginal) or "").strip("\x00 ")
+    millis = int((subsec + "000")[:3]) if subsec.isdigit() else 0
+    return int(taken.timestamp()) * 1000 + millis
+
+
+def _exif_offset(raw: Any) -> timezone:
+    text = str(raw or "").strip("\x00 ")
+    if len(text) == 6 and text[0] in "+-" and text[3] == ":":
+        try:
+            hours, minutes = int(text[1:3]), int(text[4:6])
+        except ValueError:
+            return UTC
+        sign = -1 if text[0] == "-" else 1
+        return timezone(sign * timedelta(hours=hours, minutes=minutes))
+    return UTC
+
+
+# -- import -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    path: Path
+    root: Path  # the folder given by the user (or the file's own folder)
+
+
+def _as_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
+    if isinstance(paths, str | os.PathLike):
+        return [Path(paths)]
+    return [Path(p) for p in paths]
+
+
+def _find(paths: list[Path], recursive: bool) -> tuple[list[_Found], list[RecordError]]:
+    found: list[_Found] = []
+    missing: list[RecordError] = []
+    for given in paths:
+        if given.is_dir():
+            root = given.resolve()
+            walk = root.rglob("*") if recursive else root.iterdir()
+            files = [p for p in walk if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+            found.extend(_Found(p, root) for p in sorted(files))
+        elif given.is_file():
+            # A file named on purpose is tried whatever its extension.
+            found.append(_Found(given.resolve(), given.resolve().parent))
+        else:
+            missing.append(RecordError(str(given), "no such file or folder"))
+    return found, missing
+
+
+def _frame_id(found: _Found, rule: FrameIdRule) -> str:
+    if callable(rule):
+        return str(rule(found.path))
+    if rule == "absolute":
+        return found.path.as_posix()
+    if rule == "content":
+        with found.path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    if rule == "relative":
+        # Keep the root folder's own name so that cam_a/0001.jpg and cam_b/0001.jpg differ.
+        return found.path.relative_to(found.root.parent).as_posix()
+    raise IngestError(
+        f"frame_id must be 'relative', 'absolute', 'content' or a function, got {rule!r}"
+    )
+
+
+def _folder_positions(found: list[_Found]) -> dict[Path, tuple[int, int]]:
+    """Each image's (index, count) within its folder, in file name order."""
+    by_folder: dict[Path, list[Path]] = {}
+    for item in found:
+        by_folder.setdefault(item.path.parent, []).append(item.path)
+    positions: dict[Path, tuple[int, int]] = {}
+    for files in by_folder.values():
+        for index, path in enumerate(sorted(files)):
+            positions[path] = (index, len(files))
+    return positions
+
+
+def import_files(
+    catalog: Catalog,
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    progress: bool = True,
+    recursive: bool = True,
+    context_by: Literal["file", "folder"] = "file",
+    dataset: str | None = None,
+    version: str | None = None,
+    frame_id: FrameIdRule = "relative",
+) -> IngestReport:
+    """Import image files and folders of images, one frame per image.
+
+    `context_by="file"` makes every image its own context; `"folder"` groups the images of a
+    folder into one context, ordered by file name. `frame_id` picks the frame ids: the path
+    relative to the parent of the folder given ("relative"), the absolute path, the SHA-256
+    of the content, or a function of the path. Unreadable files are rejected one by one.
+    """
+    if context_by not in ("file", "folder"):
+        raise IngestError(f"context_by must be 'file' or 'folder', got {context_by!r}")
+    found, missing = _find(_as_paths(paths), recursive)
+    with CatalogWriter(catalog, progress=progress, total=len(found), desc="images") as writer:
+        for err in missing:
+            writer.reject(err)
+        positions = _folder_positions(found) if context_by == "folder" else {}
+        used: dict[str, Path] = {}
+        for item in found:
+            try:
+                frame = _image_frame(item, frame_id, positions, dataset, version)
+            except RecordError as err:
+                writer.reject(err)
+                continue
+            if frame.id in used:
+                where = str(item.path)
+                writer.reject(
+                    RecordError(where, f"frame id {frame.id!r} is already used by {used[frame.id]}")
+                )
+                continue
+            used[frame.id] = item.path
+            writer.add(frame, where=str(item.path))
+    return writer.report
+
+
+def _image_frame(
+    item: _Found,
+    rule: FrameIdRule,
+    positions: dict[Path, tuple[int, int]],
+    dataset: str | None,
+    version: str | None,
+) -> Frame:
+    where = str(item.path)
+    try:
+        info = image_info(item.path)
+        fid = _frame_id(item, rule)
+    except (MediaError, OSError) as exc:
+        raise RecordError(where, str(exc).removeprefix(f"{where}: ")) from exc
+    uri = item.path.as_posix()
+    index, count = positions.get(item.path, (0, 1))
+    return Frame(
+        id=fid,
+        sources=[
+            Source(SOURCE_ID, uri, info.width, info.height, info.content_type, info.timestamp)
+        ],
+        context_id=item.path.parent.as_posix() if positions else None,
+        timestamp=info.timestamp,
+        frame_index=index,
+        num_frames=count,
+        dataset=dataset,
+        version=version,
+    )
+
+
+# -- reading a view for export (shared by the image, video and Nucleus exporters) --------------
+
+
+class ViewLike(Protocol):
+    """What exporters need of a workbench.query View: its catalog, frame ids (in order), ROIs."""
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    def frame_ids(self) -> Sequence[str]: ...
+
+    def rois(self, frame_ids: Iterable[str] | None = None) -> pa.Table: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSource:
+    id: str
+    uri: str
+    width: int | None
+    height: int | None
+    content_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFrame:
+    id: str
+    context_id: str
+    timestamp: int | None
+    frame_index: int | None
+    metadata: dict[str, Any]
+    sources: tuple[ExportSource, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DrawnRoi:
+    label: str | None
+    kind: str
+    geometry: list[list[float]]
+    bbox: tuple[float, float, float, float] | None
+    source_ids: tuple[str, ...]
+    confidence: float | None
+
+    def on_source(self, source_id: str) -> bool:
+        """ROIs that name no source belong to every source of their frame."""
+        return not self.source_ids or source_id in self.source_ids
+
+
+_CHUNK = 5000
+
+
+def view_frames(catalog: Catalog, ids: Sequence[str]) -> Iterator[list[ExportFrame]]:
+    """The frames `ids` with their sources, in the order given, a chunk at a time."""
+    con = catalog.cursor()
+    try:
+        for start in range(0, len(ids), _CHUNK):
+            chunk = list(ids[start : start + _CHUNK])
+            rows = con.execute(
+                "SELECT id, context_id, timestamp, frame_index, metadata FROM frames "
+                "WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+                [chunk],
+            ).fetchall()
+            sources: dict[str, list[ExportSource]] = {}
+            for frame_id, *values in con.execute(
+                "SELECT frame_id, id, uri, width, height, content_type FROM sources "
+                "WHERE frame_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY frame_id, id",
+                [chunk],
+            ).fetchall():
+                sources.setdefault(frame_id, []).append(ExportSource(*values))
+            by_id = {
+                row[0]: ExportFrame(
+                    id=row[0],
+                    context_id=row[1],
+                    timestamp=row[2],
+                    frame_index=row[3],
+                    metadata=json.loads(row[4]) if row[4] else {},
+                    sources=tuple(sources.get(row[0], ())),
+                )
+                for row in rows
+            }
+            yield [by_id[i] for i in chunk if i in by_id]
+    finally:
+        con.close()
+
+
+def frame_rois(
+    view: ViewLike, frame_ids: Sequence[str], fields: Sequence[str] | None = None
+) -> dict[str, list[DrawnRoi]]:
+    """The view's ROIs (as its ROI filters leave them) of `frame_ids`, by frame id.
+
+    `fields`, if given, keeps the ROIs of those label fields only.
+    """
+    table = view.rois(frame_ids)
+    wanted = set(fields) if fields is not None else None
+    rois: dict[str, list[DrawnRoi]] = {}
+    for row in table.to_pylist():
+        if wanted is not None and row["field"] not in wanted:
+            continue
+        box = (row["x_min"], row["y_min"], row["x_max"], row["y_max"])
+        roi = DrawnRoi(
+            label=row["label"],
+            kind=row["kind"],
+            geometry=row["geometry"] or [],
+            bbox=box if box[0] is not None else None,
+            source_ids=tuple(row["source_ids"] or ()),
+            confidence=row["confidence"],
+        )
+        rois.setdefault(row["frame_id"], []).append(roi)
+    return rois
+
+
+_PALETTE = (
+    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
+)  # fmt: skip
+
+
+def _color(label: str | None) -> tuple[int, int, int]:
+    # A stable colour per label across frames and runs (hash() is salted per process).
+    digest = hashlib.md5((label or "").encode(), usedforsecurity=False).digest()
+    return _PALETTE[digest[0] % len(_PALETTE)]
+
+
+def draw_rois(image: Image.Image, rois: Iterable[DrawnRoi]) -> Image.Image:
+    """A copy of `image` with each ROI outlined in its label's colour and labelled."""
+    picture = image.convert("RGB")
+    draw = ImageDraw.Draw(picture)
+    font = ImageFont.load_default()
+    width = max(1, round(max(picture.size) / 300))
+    classes: list[str] = []
+    for roi in rois:
+        color = _color(roi.label)
+        for ring in roi.geometry:
+            points = list(zip(ring[0::2], ring[1::2], strict=True))
+            if roi.kind in ("box", "polygon") and len(points) > 2:
+                draw.polygon(points, outline=color, width=width)
+            elif roi.kind == "point" or len(points) == 1:
+                for x, y in points:
+                    draw.ellipse(
+                        (x - 2 * width, y - 2 * width, x + 2 * width, y + 2 * width), fill=color
+                    )
+            else:
+                draw.line(points, fill=color, width=width)
+        if roi.kind == "mask" and roi.bbox is not None:
+            draw.rectangle(roi.bbox, outline=color, width=width)
+        if roi.kind == "classification":
+            classes.append(roi.label or "")
+        elif roi.label and roi.bbox is not None:
+            # Above the ROI when it fits, so the label hides nothing inside it.
+            text_height = draw.textbbox((0, 0), roi.label, font=font)[3] + width
+            top = roi.bbox[1] - text_height if roi.bbox[1] >= text_height else roi.bbox[1] + width
+            draw.text((roi.bbox[0], top), roi.label, fill=color, font=font)
+    if classes:
+        draw.text((4, 4), ", ".join(classes), fill=(255, 255, 255), font=font)
+    return picture
+
+
+_UNSAFE = re.compile(r"[^\w.\-]+")
+
+
+def output_name(
+    frame_id: str, source_id: str | None, uri: str, image_format: str | None, used: set[str]
+) -> str:
+    """A relative file path for one exported image, unique within `used` (which it updates).
+
+    Slashes in frame ids become folders; '..' and other unsafe parts cannot leave `dest`.
+    """
+    parts = [_UNSAFE.sub("_", p) for p in re.split(r"[\\/]+", frame_id)]
+    parts = [p for p in parts if p not in ("", ".", "..")] or ["frame"]
+    ext = _extension(uri, image_format)
+    stem = parts[-1]
+    for suffix in {ext.lower(), Path(uri).suffix.lower()} - {""}:
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)] or "frame"
+            break
+    if source_id is not None:
+        stem += "__" + _UNSAFE.sub("_", source_id)
+    folder = "/".join(parts[:-1])
+    name, n = f"{stem}{ext}", 1
+    while (key := f"{folder}/{name}".lower()) in used:
+        n += 1
+        name = f"{stem}-{n}{ext}"
+    used.add(key)
+    return f"{folder}/{name}" if folder else name
+
+
+def _extension(uri: str, image_format: str | None) -> str:
+    if image_format:
+        fmt = image_format.upper()
+        return ".jpg" if fmt in ("JPEG", "JPG") else "." + fmt.lower()
+    suffix = Path(uri.split("?", 1)[0]).suffix
+    return suffix if suffix else ".img"
+
+
+# -- export -------------------------------------------------------------------------------
+
+
+def export_files(
+    view: ViewLike,
+    dest: str | os.PathLike[str],
+    *,
+    progress: bool = True,
+    draw_rois: bool = False,
+    fields: Sequence[str] | None = None,
+    source: str | None = None,
+    image_format: str | None = None,
+    quality: int = 90,
+) -> ExportReport:
+    """Copy the images of the view's frames into the folder `dest`.
+
+    Files are copied byte for byte unless `draw_rois` (draw the ROIs of `fields`, default
+    every field) or `image_format` (e.g. "JPEG", "PNG") asks for a re-encode. `source` picks
+    one source per frame; by default every source is written. Remote or missing images are
+    listed in the report's `skipped`.
+    """
+    root = Path(dest)
+    root.mkdir(parents=True, exist_ok=True)
+    report = ExportReport(dest=root)
+    used: set[str] = set()
+    ids = list(view.frame_ids())
+    with tqdm(total=len(ids), desc="export images", unit="frame", disable=not progress) as bar:
+        for chunk in view_frames(view.catalog, ids):
+            rois = frame_rois(view, [f.id for f in chunk], fields) if draw_rois else {}
+            for frame in chunk:
+                sources = [s for s in frame.sources if source is None or s.id == source]
+                wrote = False
+                for src in sources:
+                    name = output_name(
+                        frame.id, src.id if len(sources) > 1 else None, src.uri, image_format, used
+                    )
+                    target = root / name
+                    drawn = [r for r in rois.get(frame.id, []) if r.on_source(src.id)]
+                    try:
+                        _write_image(
+                            src.uri, target, drawn if draw_rois else None, image_format, quality
+                        )
+                    except MediaError as exc:
+                        report.skipped.append(f"frame {frame.id!r}, source {src.id!r}: {exc}")
+                        continue
+                    report.files.append(target)
+                    report.rois += len(drawn)
+                    wrote = True
+                if not sources:
+                    report.skipped.append(f"frame {frame.id!r}: no source {source or ''}".rstrip())
+                report.frames += wrote
+                bar.update(1)
+    return report
+
+
+def _local_path(uri: str) -> Path:
+    if "://" in uri and not uri.startswith("file://"):
+        raise MediaError(f"{uri} is not a local file")
+    path = Path(uri.removeprefix("file://"))
+    if not path.is_file():
+        raise MediaError(f"{uri} does not exist")
+    return path
+
+
+def _write_image(
+    uri: str,
+    target: Path,
+    rois: list[Any] | None,
+    image_format: str | None,
+    quality: int,
+) -> None:
+    path = _local_path(uri)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if rois is None and image_format is None:
+        shutil.copyfile(path, target)
+        return
+    try:
+        with Image.open(path) as img:
+            # ROIs are in displayed pixels: apply the EXIF orientation before drawing.
+            picture = ImageOps.exif_transpose(img)
+            fmt = image_format or img.format or "PNG"
+            if rois:
+                picture = draw_rois(picture, rois)
+            if fmt.upper() in ("JPEG", "JPG"):
+                picture.convert("RGB").save(target, "JPEG", quality=quality)
+            else:
+                picture.save(target, fmt)
+    except (UnidentifiedImageError, OSError, ValueError, KeyError) as exc:
+        raise MediaError(f"{uri}: cannot re-encode the image: {exc}") from exc
