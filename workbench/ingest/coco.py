@@ -75,6 +75,7 @@ def import_files(
     field: str | None = None,
     id_prefix: str | None = None,
     images_dir: str | os.PathLike[str] | None = None,
+    labels_only: bool = False,
     dataset: str | None = None,
     version: str | None = None,
     categories: str | os.PathLike[str] | Sequence[Mapping[str, Any]] | None = None,
@@ -84,9 +85,11 @@ def import_files(
 
     Frame ids are `id_prefix` + image id, the prefix defaulting to the file's stem and ':'
     (for a results file: the one prefix of that shape in the catalog). Instances files go to
-    field `ground_truth` and results files to `predictions` unless `field` is given. A results
-    file takes its category names from `categories` (a COCO file or a list of category dicts),
-    else from the category ids kept on ROIs already in the catalog.
+    field `ground_truth` and results files to `predictions` unless `field` is given. An
+    instances file replaces its frames whole, unless `labels_only`: then it only replaces the
+    ROIs of `field` on frames already in the catalog, as a results file does. A results file
+    takes its category names from `categories` (a COCO file or a list of category dicts), else
+    from the category ids kept on ROIs already in the catalog.
     """
     files = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
     with CatalogWriter(catalog, progress=progress, desc="coco import") as writer:
@@ -97,20 +100,30 @@ def import_files(
                 cats = _load_categories(catalog, categories, id_prefix, writer)
                 prefix = id_prefix if id_prefix is not None else _catalog_prefix(catalog, path)
                 _import_results(path, writer, cats, prefix, field or "predictions", partition_bytes)
-            else:
-                folder = Path(images_dir) if images_dir is not None else _default_images_dir(path)
-                folder = folder.resolve()
-                _import_instances(
-                    path,
-                    writer,
-                    prefix=id_prefix if id_prefix is not None else f"{path.stem}:",
-                    field=field or "ground_truth",
-                    images_dir=folder,
-                    dataset=dataset,
-                    version=version,
-                    partition_bytes=partition_bytes,
-                )
+                continue
+            folder = Path(images_dir) if images_dir is not None else _default_images_dir(path)
+            options = _Instances(
+                prefix=id_prefix if id_prefix is not None else f"{path.stem}:",
+                field=field or "ground_truth",
+                images_dir=folder.resolve(),
+                labels_only=labels_only,
+                dataset=dataset,
+                version=version,
+                partition_bytes=partition_bytes,
+            )
+            _import_instances(path, writer, options)
     return writer.report
+
+
+@dataclass(frozen=True)
+class _Instances:
+    prefix: str
+    field: str
+    images_dir: Path
+    labels_only: bool
+    dataset: str | None
+    version: str | None
+    partition_bytes: int
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -257,38 +270,33 @@ def _partition_count(path: Path, partition_bytes: int) -> int:
 
 
 # -- instances and results -------------------------------------------------------------------
-def _import_instances(
-    path: Path,
-    writer: CatalogWriter,
-    *,
-    prefix: str,
-    field: str,
-    images_dir: Path,
-    dataset: str | None,
-    version: str | None,
-    partition_bytes: int,
-) -> None:
+def _import_instances(path: Path, writer: CatalogWriter, options: _Instances) -> None:
     categories = read_categories(_items(path, "categories.item"), str(path), writer.reject)
     images = _read_images(path, writer)
     with (
         tempfile.TemporaryDirectory(prefix="workbench-coco-") as folder,
-        _Partitions(_partition_count(path, partition_bytes), folder) as parts,
+        _Partitions(_partition_count(path, options.partition_bytes), folder) as parts,
     ):
         _spill(path, _items(path, "annotations.item"), parts, writer, images)
         for number, grouped in parts.groups():
             for image in images.values():
                 if parts.count > 1 and parts.part(image.id) != number:
                     continue
-                rois = _rois(path, grouped.get(image.id, ()), categories, field, image, writer)
+                found = grouped.get(image.id, ())
+                rois = _rois(path, found, categories, options.field, image, writer)
+                frame_id, where = f"{options.prefix}{image.id}", f"{path}, image {image.id}"
+                if options.labels_only:
+                    writer.add_labels(frame_id, options.field, rois, where=where)
+                    continue
                 frame = Frame(
-                    id=f"{prefix}{image.id}",
-                    sources=[_source(image, images_dir)],
+                    id=frame_id,
+                    sources=[_source(image, options.images_dir)],
                     rois=rois,
                     metadata=image.extra,
-                    dataset=dataset,
-                    version=version,
+                    dataset=options.dataset,
+                    version=options.version,
                 )
-                writer.add(frame, where=f"{path}, image {image.id}")
+                writer.add(frame, where=where)
 
 
 def _import_results(
@@ -519,6 +527,7 @@ def _catalog_prefix(catalog: Catalog, path: Path) -> str:
 # -- export ----------------------------------------------------------------------------------
 # Attributes the exporter writes in their own places rather than as extra annotation keys.
 _EXPORT_OWN = frozenset({"category_id", "supercategory", "area", "iscrowd"})
+_EXPORTED_KINDS = frozenset({"box", "polygon", "mask"})
 
 
 def export_files(
@@ -660,8 +669,9 @@ def _file_name(uri: str, folder: Path) -> str:
 def _export_categories(rois: pa.Table) -> dict[str, Category]:
     """label -> category, keeping the category ids stored on ROIs when they do not clash."""
     wanted: dict[str, tuple[Any, str | None]] = {}
-    for label, text in zip(rois["label"].to_pylist(), rois["attributes"].to_pylist(), strict=True):
-        if label is None or label in wanted:
+    columns = (rois[c].to_pylist() for c in ("label", "kind", "attributes"))
+    for label, kind, text in zip(*columns, strict=True):
+        if label is None or label in wanted or kind not in _EXPORTED_KINDS:
             continue
         attributes = json.loads(text) if text else {}
         wanted[label] = (attributes.get("category_id"), attributes.get("supercategory"))
