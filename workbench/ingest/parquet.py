@@ -305,7 +305,12 @@ def _problem_expr(con: Any, table: _Table, columns: dict[str, str]) -> str:
         known = f"{frame_id} NOT IN (SELECT id FROM {_IDS})"
         if table.name == "tags":
             known += f" AND {frame_id} NOT IN (SELECT id FROM frames)"
-        cases.append((known, f"'its frame ' || {frame_id} || ' is not in the import'"))
+        missing = (
+            "neither in the import nor in the catalog"
+            if table.name == "tags"
+            else "not in the import"
+        )
+        cases.append((known, f"'its frame is {missing}'"))
     if table.name == "rois":
         kind = _col(present, "kind")
         listed = ", ".join(f"'{k}'" for k in ROI_KINDS)
@@ -375,8 +380,8 @@ def _derived(table: _Table, column: str) -> str | None:
         return "labels[1]"
     if "geometry" not in present:
         return None
-    xs = "flatten(list_transform(geometry, g -> list_filter(g, (v, i) -> i % 2 = 1)))"
-    ys = "flatten(list_transform(geometry, g -> list_filter(g, (v, i) -> i % 2 = 0)))"
+    xs = "flatten(list_transform(geometry, lambda g: list_filter(g, lambda v, i: i % 2 = 1)))"
+    ys = "flatten(list_transform(geometry, lambda g: list_filter(g, lambda v, i: i % 2 = 0)))"
     derived = {
         "x_min": f"list_min({xs})",
         "y_min": f"list_min({ys})",
