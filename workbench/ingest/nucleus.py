@@ -1,0 +1,621 @@
+"""Scale Nucleus video scenes: import scenes of image frames or of a video file, export a view.
+
+A scene is `{"reference_id", "frame_rate", "metadata", "frames": [item, ...]}` where each item
+is a Nucleus DatasetItem `{"reference_id", "image_location", "metadata"}`, or
+`{"reference_id", "video_location", "metadata"}` for a scene stored as one video file. The
+keys of the Nucleus client's JSON (`items`, `image_url`, `url`, `video_url`) are read too.
+
+Mapping (see docs/formats/nucleus.md):
+- context_id = scene reference_id; frame id = item reference_id (`<scene>#<index>` for the
+  frames of a video); frame_index = position in the scene (plus `index` when given);
+- timestamp = round(frame_index * 1000 / frame_rate) milliseconds from the scene's start
+  (frames decoded from a video take their own pts instead);
+- metadata = the item's metadata, plus the scene's metadata under "scene" and the frame rate
+  under "fps".
+
+Nucleus ignores a scene whose frames change on re-upload and caps scenes at 3,000 frames; here
+`update=True` replaces frames (upsert on reference_id, overwrite of taken indexes), and scenes
+have no size limit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import mimetypes
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Self
+
+import ijson
+
+from workbench.errors import IngestError, MediaError, RecordError
+from workbench.ingest.export import ExportReport
+from workbench.ingest.images import SOURCE_ID, ExportFrame, ViewLike, image_info, view_frames
+from workbench.ingest.records import Frame, Source
+from workbench.ingest.video import count_context_frames, default_frames_root, frames_folder
+from workbench.ingest.video import video_frames as decode_video_frames
+from workbench.ingest.writer import CatalogWriter, IngestReport
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from workbench.store.catalog import Catalog
+
+__all__ = ["add_scene", "export_files", "import_files", "read_scenes"]
+
+SCENE_KEY = "scene"
+FPS_KEY = "fps"
+# Keys the importer writes into frame metadata; export leaves them out of item metadata.
+_RESERVED_KEYS = frozenset({SCENE_KEY, FPS_KEY, "video", "codec"})
+_LOCATION_KEYS = ("image_location", "location", "image_url", "url", "original_image_url")
+_VIDEO_KEYS = ("video_location", "video_url")
+_SCENES_PER_LOOKUP = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    frame: Frame
+    index: int
+    where: str
+
+
+@dataclass
+class _Slots:
+    """What the catalog (plus the frames queued so far) holds: index -> id per scene, and
+    id -> (scene, index). Loaded from the catalog once per scene and item, then kept current."""
+
+    by_context: dict[str, dict[int, str]] = field(default_factory=dict)
+    by_id: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+
+
+class _SceneImport:
+    """Places the frames of scenes into the catalog, one writer for a whole import."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        update: bool,
+        progress: bool,
+        frames_dir: str | os.PathLike[str] | None,
+        dataset: str | None,
+    ) -> None:
+        self.catalog = catalog
+        self.update = update
+        self.dataset = dataset
+        self.frames_root = Path(frames_dir) if frames_dir is not None else None
+        self.writer = CatalogWriter(catalog, progress=progress, desc="nucleus")
+        self.slots = _Slots()
+        self.contexts: set[str] = set()
+        self._empty = not catalog.has_frames()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.writer.__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            count_context_frames(self.catalog, self.contexts)
+
+    @property
+    def report(self) -> IngestReport:
+        return self.writer.report
+
+    # -- what is stored -----------------------------------------------------------------------
+    def prefetch(self, scenes: Sequence[Mapping[str, Any]]) -> None:
+        """Load the slots of many scenes, and where their items are, in two queries."""
+        contexts = [s["reference_id"] for s in scenes if isinstance(s.get("reference_id"), str)]
+        ids = [
+            item["reference_id"]
+            for scene in scenes
+            if isinstance(_items(scene), list)
+            for item in _items(scene)
+            if isinstance(item, Mapping) and isinstance(item.get("reference_id"), str)
+        ]
+        self._load_contexts(contexts)
+        self._load_ids(ids)
+
+    def _load_contexts(self, contexts: Iterable[str]) -> None:
+        wanted = sorted({c for c in contexts if c not in self.slots.by_context})
+        for context in wanted:
+            self.slots.by_context[context] = {}
+        if not wanted or self._empty:
+            return
+        rows = self._rows(
+            "SELECT context_id, frame_index, id FROM frames "
+            "WHERE context_id IN (SELECT unnest(?::VARCHAR[])) AND frame_index IS NOT NULL",
+            wanted,
+        )
+        for context, index, frame_id in rows:
+            self.slots.by_context[context][index] = frame_id
+            self.slots.by_id[frame_id] = (context, index)
+
+    def _load_ids(self, ids: Iterable[str]) -> None:
+        wanted = sorted({i for i in ids if i not in self.slots.by_id})
+        if not wanted or self._empty:
+            return
+        rows = self._rows(
+            "SELECT id, context_id, frame_index FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+            wanted,
+        )
+        for frame_id, context, index in rows:
+            self.slots.by_id[frame_id] = (context, index)
+
+    def _rows(self, query: str, values: list[str]) -> list[tuple[Any, ...]]:
+        con = self.catalog.cursor()
+        try:
+            return con.execute(query, [values]).fetchall()
+        finally:
+            con.close()
+
+    # -- adding scenes ------------------------------------------------------------------------
+    def add_batch(self, batch: Sequence[tuple[str, Any]]) -> None:
+        """Add (where, scene) pairs, looking up what is stored for all of them at once."""
+        self.prefetch([scene for _, scene in batch if isinstance(scene, Mapping)])
+        for where, scene in batch:
+            self.add(scene, where)
+
+    def add(self, scene: Any, where: str, index: int | None = None) -> None:
+        """Validate one scene and place its frames; bad scenes and items become RecordErrors."""
+        try:
+            context = _scene_id(scene, where or "scene")
+            where = f"{where}, scene {context!r}" if where else f"scene {context!r}"
+            offset = _offset(index, where)
+            candidates = self._candidates(scene, context, where, offset)
+        except RecordError as err:
+            self.writer.reject(err)
+            return
+        self.contexts.add(context)
+        self._load_contexts([context])
+        self._load_ids(c.frame.id for c in candidates)
+        self._place(context, candidates)
+
+    def _candidates(
+        self, scene: Mapping[str, Any], context: str, where: str, offset: int
+    ) -> list[_Candidate]:
+        video = _first(scene, _VIDEO_KEYS)
+        items = _items(scene)
+        if video is not None and not items:
+            return self._video_candidates(scene, str(video), context, where, offset)
+        if not isinstance(items, list) or not items:
+            raise RecordError(where, "needs a non-empty 'frames' list or a 'video_location'")
+        rate = _frame_rate(scene.get("frame_rate"), where)
+        scene_meta = _metadata(scene.get("metadata"), where)
+        candidates: list[_Candidate] = []
+        seen: dict[str, int] = {}
+        for position, item in enumerate(items):
+            frame_index = offset + position
+            item_where = f"{where}, index {frame_index}"
+            try:
+                frame = _item_frame(item, context, frame_index, rate, scene_meta, item_where)
+                if self.dataset is not None:
+                    frame = replace(frame, dataset=self.dataset)
+                item_where = f"{item_where}, item {frame.id!r}"
+                if frame.id in seen:
+                    raise RecordError(
+                        item_where, f"reference_id already used at index {seen[frame.id]}"
+                    )
+            except RecordError as err:
+                self.writer.reject(err)
+                continue
+            seen[frame.id] = frame_index
+            candidates.append(_Candidate(frame, frame_index, item_where))
+        return candidates
+
+    def _video_candidates(
+        self, scene: Mapping[str, Any], location: str, context: str, where: str, offset: int
+    ) -> list[_Candidate]:
+        path = _local_file(location, where)
+        scene_meta = _metadata(scene.get("metadata"), where)
+        root = self.frames_root or default_frames_root(self.catalog)
+        try:
+            out_dir = frames_folder(root, _safe_folder_name(context), f"nucleus:{context}")
+        except OSError as exc:
+            raise RecordError(where, f"cannot create a folder for its frames: {exc}") from exc
+        candidates: list[_Candidate] = []
+        frames = decode_video_frames(
+            path,
+            out_dir,
+            context_id=context,
+            id_prefix=context,
+            metadata={SCENE_KEY: scene_meta} if scene_meta else None,
+            dataset=self.dataset,
+            index_offset=offset,
+        )
+        try:
+            for frame in frames:
+                index = frame.frame_index or 0  # always set for the frames of a video
+                frame_where = f"{where}, index {index}, frame {frame.id!r}"
+                candidates.append(_Candidate(frame, index, frame_where))
+        except RecordError as err:
+            # Keep the frames decoded before the failure, as the video importer does.
+            self.writer.reject(RecordError(f"{where}, video {err.where}", err.problem))
+        return candidates
+
+    def _place(self, context: str, candidates: list[_Candidate]) -> None:
+        """Check every frame against what is stored, replace what update=True allows, queue."""
+        slots = self.slots.by_context[context]
+        incoming = {c.frame.id for c in candidates}
+        doomed: set[str] = set()
+        placed: list[_Candidate] = []
+        for cand in candidates:
+            frame_id, index = cand.frame.id, cand.index
+            occupant = slots.get(index)
+            elsewhere = self.slots.by_id.get(frame_id)
+            if not self.update:
+                problem = _conflict(occupant, elsewhere, frame_id, index, context)
+                if problem:
+                    self.writer.reject(RecordError(cand.where, problem))
+                    continue
+            elif occupant is not None and occupant != frame_id and occupant not in incoming:
+                doomed.add(occupant)
+            if elsewhere is not None and elsewhere != (context, index):
+                self._vacate(frame_id, *elsewhere)
+            slots[index] = frame_id
+            self.slots.by_id[frame_id] = (context, index)
+            placed.append(cand)
+        if doomed:
+            self._delete(doomed)
+        for cand in placed:
+            self.writer.add(cand.frame, where=cand.where)
+
+    def _vacate(self, frame_id: str, context: str, index: int | None) -> None:
+        self._load_contexts([context])
+        if index is not None and self.slots.by_context[context].get(index) == frame_id:
+            del self.slots.by_context[context][index]
+        self.contexts.add(context)  # its frame count changes
+
+    def _delete(self, frame_ids: set[str]) -> None:
+        """Remove frames overwritten by frames with other ids (update=True only)."""
+        self.writer.flush()  # queued frames first, so the deletion sees the catalog as it is
+        ids = sorted(frame_ids)
+        with self.catalog.transaction() as con:
+            for table in ("rois", "sources", "tags"):
+                con.execute(
+                    f"DELETE FROM {table} WHERE frame_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+                )
+            con.execute("DELETE FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+        for frame_id in ids:
+            self.slots.by_id.pop(frame_id, None)
+
+
+def _conflict(
+    occupant: str | None,
+    elsewhere: tuple[str, int | None] | None,
+    frame_id: str,
+    index: int,
+    context: str,
+) -> str | None:
+    if occupant is not None:
+        return (
+            f"index {index} of scene {context!r} already holds frame {occupant!r}; "
+            "pass update=True to replace it"
+        )
+    if elsewhere is not None:
+        other_context, other_index = elsewhere
+        return (
+            f"frame {frame_id!r} already exists (scene {other_context!r}, index {other_index}); "
+            "pass update=True to replace it"
+        )
+    return None
+
+
+# -- reading one scene --------------------------------------------------------------------
+
+
+def _scene_id(scene: Any, where: str) -> str:
+    if isinstance(scene, _BadJson):
+        raise RecordError(where, f"not valid JSON: {scene.message}")
+    if not isinstance(scene, Mapping):
+        raise RecordError(where, f"a scene must be a JSON object, got {type(scene).__name__}")
+    ref = scene.get("reference_id")
+    if not isinstance(ref, str) or not ref:
+        raise RecordError(where, "scene has no reference_id")
+    return ref
+
+
+def _items(scene: Mapping[str, Any]) -> Any:
+    # The Nucleus client's own JSON names a video scene's items "frames"; its Python API says
+    # "items". Accept both.
+    return scene.get("frames", scene.get("items"))
+
+
+def _first(mapping: Mapping[str, Any], keys: Sequence[str]) -> Any:
+    return next((mapping[k] for k in keys if mapping.get(k)), None)
+
+
+def _offset(index: Any, where: str) -> int:
+    if index is None:
+        return 0
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise RecordError(where, f"index must be a non-negative integer, got {index!r}")
+    return index
+
+
+def _frame_rate(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RecordError(where, f"a scene of frames needs a numeric frame_rate, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise RecordError(where, f"frame_rate must be positive, got {value}")
+    return float(value)
+
+
+def _metadata(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise RecordError(where, f"metadata must be an object, got {type(value).__name__}")
+    return dict(value)
+
+
+def _item_frame(
+    item: Any, context: str, index: int, rate: float, scene_meta: dict[str, Any], where: str
+) -> Frame:
+    if not isinstance(item, Mapping):
+        raise RecordError(where, f"a frame must be a JSON object, got {type(item).__name__}")
+    ref = item.get("reference_id")
+    if not isinstance(ref, str) or not ref:
+        raise RecordError(where, "item has no reference_id")
+    location = _first(item, _LOCATION_KEYS)
+    if not isinstance(location, str):
+        raise RecordError(f"{where}, item {ref!r}", "item has no image_location")
+    meta = _metadata(item.get("metadata"), f"{where}, item {ref!r}")
+    if scene_meta:
+        meta[SCENE_KEY] = scene_meta
+    meta[FPS_KEY] = rate
+    timestamp = round(index * 1000 / rate)
+    return Frame(
+        id=ref,
+        sources=[_source(location, timestamp)],
+        context_id=context,
+        timestamp=timestamp,
+        frame_index=index,
+        metadata=meta,
+    )
+
+
+def _source(location: str, timestamp: int) -> Source:
+    width = height = None
+    content_type = mimetypes.guess_type(location.split("?", 1)[0])[0]
+    local = location.removeprefix("file://")
+    if "://" not in local and os.path.isfile(local):
+        # A local image's header gives its displayed size; remote images are not fetched.
+        try:
+            info = image_info(local)
+            width, height, content_type = info.width, info.height, info.content_type
+        except MediaError:
+            pass
+    return Source(SOURCE_ID, location, width, height, content_type, timestamp)
+
+
+def _local_file(location: str, where: str) -> Path:
+    if "://" in location and not location.startswith("file://"):
+        raise RecordError(where, f"video {location} is remote: download it and give its path")
+    path = Path(location.removeprefix("file://"))
+    if not path.is_file():
+        raise RecordError(where, f"video {location} does not exist")
+    return path
+
+
+def _safe_folder_name(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip(".")
+    return cleaned[:100] or "scene"
+
+
+# -- public API ---------------------------------------------------------------------------
+
+
+def add_scene(
+    catalog: Catalog,
+    scene: Mapping[str, Any],
+    *,
+    update: bool = False,
+    index: int | None = None,
+    progress: bool = True,
+    frames_dir: str | os.PathLike[str] | None = None,
+    dataset: str | None = None,
+) -> IngestReport:
+    """Add one Nucleus VideoScene (a dict, as in the Nucleus JSON) to the catalog.
+
+    Its frames take indexes `index`, `index + 1`, ... (from 0 when `index` is None). A frame
+    whose index is taken, or whose reference_id is stored already, is rejected with a
+    RecordError naming scene, index and reference_id unless `update=True`, which replaces
+    the stored frame. The scene's other frames are stored either way.
+    """
+    with _SceneImport(
+        catalog, update=update, progress=progress, frames_dir=frames_dir, dataset=dataset
+    ) as job:
+        job.add(scene, "", index=index)
+    return job.report
+
+
+def import_files(
+    catalog: Catalog,
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    progress: bool = True,
+    update: bool = False,
+    frames_dir: str | os.PathLike[str] | None = None,
+    dataset: str | None = None,
+) -> IngestReport:
+    """Import JSON files (one scene, a list of scenes or {"scenes": [...]}) and NDJSON files
+    (one scene per line) of Nucleus VideoScenes. See `add_scene` for `update`."""
+    files = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
+    with _SceneImport(
+        catalog, update=update, progress=progress, frames_dir=frames_dir, dataset=dataset
+    ) as job:
+        for path in files:
+            batch: list[tuple[str, Any]] = []
+            try:
+                for entry in read_scenes(path):
+                    batch.append(entry)
+                    if len(batch) == _SCENES_PER_LOOKUP:
+                        job.add_batch(batch)
+                        batch = []
+            except RecordError as err:
+                job.writer.reject(err)
+            # Scenes read before a parse error are still stored.
+            job.add_batch(batch)
+    return job.report
+
+
+def read_scenes(path: Path) -> Iterator[tuple[str, Any]]:
+    """(where, scene) for each scene of a JSON or NDJSON file; JSON lists are streamed.
+
+    A file that cannot be read or parsed raises RecordError (after the scenes read before the
+    problem); an NDJSON line that is not JSON is yielded as a `_BadJson` scene, which `add`
+    rejects, so the lines after it are still read.
+    """
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise RecordError(str(path), f"cannot read the file: {exc.strerror or exc}") from exc
+    with fh:
+        first = _first_byte(fh)
+        if path.suffix.lower() in (".ndjson", ".jsonl"):
+            yield from _ndjson(path, fh)
+        elif first == b"[":
+            yield from _json_list(path, fh)
+        elif first == b"{":
+            yield from _json_object(path, fh)
+        else:
+            raise RecordError(str(path), "expected a JSON object or list of Nucleus scenes")
+
+
+def _first_byte(fh: IO[bytes]) -> bytes:
+    while True:
+        byte = fh.read(1)
+        if not byte or not byte.isspace():
+            fh.seek(0)
+            return byte
+
+
+def _ndjson(path: Path, fh: IO[bytes]) -> Iterator[tuple[str, Any]]:
+    for number, line in enumerate(fh, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            yield where, json.loads(line.strip())
+        except json.JSONDecodeError as exc:
+            # Yield the error as the scene: add() rejects it and the next line is read.
+            yield where, _BadJson(f"{exc.msg} at column {exc.colno}")
+        except ValueError as exc:  # bytes that are not UTF-8
+            yield where, _BadJson(str(exc))
+
+
+def _json_list(path: Path, fh: IO[bytes]) -> Iterator[tuple[str, Any]]:
+    number = 0  # the position of the scene being parsed
+    try:
+        for scene in ijson.items(fh, "item", use_float=True):
+            yield f"{path}[{number}]", scene
+            number += 1
+    except ijson.JSONError as exc:
+        message = str(exc).strip().splitlines()[0]
+        raise RecordError(f"{path}[{number}]", f"not valid JSON: {message}") from exc
+
+
+def _json_object(path: Path, fh: IO[bytes]) -> Iterator[tuple[str, Any]]:
+    try:
+        data = json.load(fh)
+    except ValueError as exc:
+        raise RecordError(str(path), f"not valid JSON: {exc}") from exc
+    if isinstance(data.get("scenes"), list):
+        for number, scene in enumerate(data["scenes"]):
+            yield f"{path}: scenes[{number}]", scene
+    else:
+        yield str(path), data
+
+
+@dataclass(frozen=True, slots=True)
+class _BadJson:
+    message: str
+
+
+# -- export -------------------------------------------------------------------------------
+
+
+def export_files(
+    view: ViewLike,
+    dest: str | os.PathLike[str],
+    *,
+    progress: bool = True,
+    frame_rate: float | None = None,
+) -> ExportReport:
+    """Write each context of the view as one Nucleus VideoScene of image frames.
+
+    `dest` ending in .json gets a JSON list, anything else NDJSON (one scene per line).
+    Frames go in frame_index order (then timestamp); frame_rate is the one imported with the
+    scene, else `frame_rate`, else derived from the timestamps.
+    """
+    target = Path(dest)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    report = ExportReport(dest=target)
+    by_context: dict[str, list[ExportFrame]] = {}
+    for chunk in view_frames(view.catalog, view.frame_ids()):
+        for frame in chunk:
+            by_context.setdefault(frame.context_id, []).append(frame)
+    scenes = []
+    for context, frames in by_context.items():
+        frames.sort(key=lambda f: (f.frame_index is None, f.frame_index or 0, f.timestamp or 0))
+        scene, skipped = _scene_payload(context, frames, frame_rate)
+        report.skipped.extend(skipped)
+        if scene["frames"]:
+            scenes.append(scene)
+            report.frames += len(scene["frames"])
+    try:
+        with target.open("w", encoding="utf-8") as out:
+            if target.suffix.lower() == ".json":
+                json.dump(scenes, out, default=str)
+            else:
+                for scene in scenes:
+                    out.write(json.dumps(scene, default=str) + "\n")
+    except OSError as exc:
+        raise IngestError(f"cannot write {target}: {exc}") from exc
+    report.files.append(target)
+    return report
+
+
+def _scene_payload(
+    context: str, frames: list[ExportFrame], frame_rate: float | None
+) -> tuple[dict[str, Any], list[str]]:
+    items: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for frame in frames:
+        source = next((s for s in frame.sources if s.id == SOURCE_ID), None) or next(
+            iter(frame.sources), None
+        )
+        if source is None:
+            skipped.append(f"frame {frame.id!r}: has no image")
+            continue
+        meta = {k: v for k, v in frame.metadata.items() if k not in _RESERVED_KEYS}
+        items.append({"reference_id": frame.id, "image_location": source.uri, "metadata": meta})
+    first = frames[0].metadata
+    rate = first.get(FPS_KEY) or frame_rate or _derived_rate(frames)
+    scene: dict[str, Any] = {"reference_id": context, "frame_rate": _number(rate)}
+    scene_meta = first.get(SCENE_KEY)
+    scene["metadata"] = scene_meta if isinstance(scene_meta, dict) else {}
+    scene["frames"] = items
+    return scene, skipped
+
+
+def _derived_rate(frames: list[ExportFrame]) -> float:
+    timed = [(f.frame_index, f.timestamp) for f in frames if f.timestamp is not None]
+    if len(timed) >= 2 and all(i is not None for i, _ in timed):
+        (i0, t0), (i1, t1) = timed[0], timed[-1]
+        if t1 > t0 and i1 is not None and i0 is not None and i1 > i0:
+            return (i1 - i0) * 1000 / (t1 - t0)
+    return 1.0
+
+
+def _number(value: Any) -> int | float:
+    rate = float(value)
+    return int(rate) if rate.is_integer() else round(rate, 3)
