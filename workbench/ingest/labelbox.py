@@ -1,0 +1,588 @@
+"""Labelbox NDJSON annotations of videos: import onto frames already in the catalog, export a view.
+
+Each line is one annotation of one data row (a video): an object with `segments` of
+`keyframes` (bbox, point or line per keyframe, optionally nested classifications), or a
+classification with an `answer` (radio: an object, checklist: a list, free text: a string;
+`answers` is accepted for checklists) over `frames` ranges, or over the whole video when it has
+none. A data row is a context of the catalog and Labelbox frame n (1-based) is the context's
+n-th frame in frame_index/timestamp order. See docs/formats/labelbox.md for the mapping.
+
+Import replaces the ROIs of one label field on every frame of the videos it touches, so all
+ROIs are gathered first (lines of one video may be spread over files) and written at the end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import uuid as uuidlib
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+import pyarrow.compute as pc
+from tqdm.auto import tqdm
+
+from workbench.errors import IngestError, RecordError
+from workbench.ingest.export import ExportReport
+from workbench.ingest.records import Frame, Roi, box_ring, validate_frame
+from workbench.ingest.writer import CatalogWriter, IngestReport
+
+if TYPE_CHECKING:
+    from workbench.query.view import View
+    from workbench.store.catalog import Catalog
+
+__all__ = ["export_files", "import_files"]
+
+# Tool key in a keyframe -> ROI kind.
+_TOOLS = {"bbox": "box", "point": "point", "line": "polyline"}
+_KINDS = {kind: tool for tool, kind in _TOOLS.items()}
+
+
+class _Contexts:
+    """Data rows -> contexts, and each context's frames in order, read once per context."""
+
+    def __init__(self, catalog: Catalog, data_rows: Mapping[str, str] | None) -> None:
+        self.catalog = catalog
+        self.data_rows = data_rows
+        self._frames: dict[str, list[str]] = {}
+
+    def frames(self, context_id: str) -> list[str]:
+        if context_id not in self._frames:
+            rows = (
+                self.catalog.cursor()
+                .execute(
+                    "SELECT id FROM frames WHERE context_id = ? "
+                    "ORDER BY frame_index NULLS LAST, timestamp NULLS LAST, id",
+                    [context_id],
+                )
+                .fetchall()
+            )
+            self._frames[context_id] = [r[0] for r in rows]
+        return self._frames[context_id]
+
+    def resolve(self, data_row: Any) -> str | None:
+        if not isinstance(data_row, dict):
+            return None
+        keys = [data_row.get("globalKey"), data_row.get("id")]
+        for key in keys:
+            if not isinstance(key, str):
+                continue
+            if self.data_rows is not None:
+                if key in self.data_rows:
+                    return self.data_rows[key]
+            elif self.frames(key):
+                return key
+        return None
+
+
+@dataclass
+class _Collected:
+    """ROIs gathered so far, per frame, and the track index of every object per context."""
+
+    rois: dict[str, list[Roi]] = field(default_factory=lambda: defaultdict(list))
+    ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    tracks: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    contexts: dict[str, None] = field(default_factory=dict)
+
+    def keep(self, context_id: str, placed: Sequence[tuple[str, Roi]], where: str) -> None:
+        """Store one line's ROIs, or none of them if one clashes with an earlier line."""
+        for frame_id, roi in placed:
+            if roi.id in self.ids[frame_id]:
+                raise RecordError(where, f"uuid {roi.id!r} is already on frame {frame_id!r}")
+        self.contexts[context_id] = None
+        for frame_id, roi in placed:
+            self.ids[frame_id].add(roi.id)
+            self.rois[frame_id].append(roi)
+            if roi.track_index is not None:
+                self.tracks[context_id].setdefault(roi.id, roi.track_index)
+
+
+def import_files(
+    catalog: Catalog,
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    progress: bool = True,
+    field: str = "predictions",
+    data_rows: Mapping[str, str] | None = None,
+) -> IngestReport:
+    """Import Labelbox NDJSON video annotations as ROIs of `field` on frames in the catalog.
+
+    `data_rows` maps dataRow ids or global keys to context ids; without it a data row's
+    globalKey, else its id, must be the context_id of frames in the catalog. Every frame of
+    each video named in the files gets its `field` ROIs replaced (emptied when the files have
+    none for it). A bad line is reported with its file and line number and skipped whole.
+    """
+    files = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
+    contexts = _Contexts(catalog, data_rows)
+    collected = _Collected()
+    with CatalogWriter(catalog, progress=progress, desc="labelbox import") as writer:
+        for path in files:
+            for where, line in _lines(path):
+                try:
+                    context_id, placed = _annotation(line, where, contexts, collected, field)
+                    collected.keep(context_id, placed, where)
+                except RecordError as err:
+                    writer.reject(err)
+        for context_id in collected.contexts:
+            for frame_id in contexts.frames(context_id):
+                rois = collected.rois.get(frame_id, [])
+                writer.add_labels(frame_id, field, rois, where=f"context {context_id!r}")
+    return writer.report
+
+
+def _lines(path: Path) -> Iterator[tuple[str, Any]]:
+    """(where, parsed line) for every non-blank line; a RecordError in place of a bad one."""
+    try:
+        f = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot be read ({exc.strerror})") from exc
+    with f:
+        for number, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                yield where, json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield where, RecordError(where, f"not valid JSON ({exc.msg})")
+
+
+def _annotation(
+    line: Any, where: str, contexts: _Contexts, collected: _Collected, field_name: str
+) -> tuple[str, list[tuple[str, Roi]]]:
+    """The context of one NDJSON line and its ROIs, each with the frame it belongs to."""
+    if isinstance(line, RecordError):
+        raise line
+    if not isinstance(line, dict):
+        raise RecordError(where, "a line must be a JSON object")
+    name = line.get("name") or line.get("schemaId")
+    if not isinstance(name, str):
+        raise RecordError(where, "an annotation needs a name (or a schemaId)")
+    context_id = contexts.resolve(line.get("dataRow"))
+    if context_id is None:
+        raise RecordError(where, f"unknown data row {line.get('dataRow')!r}")
+    frames = contexts.frames(context_id)
+    uuid = line.get("uuid") or str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, where))
+    base = Roi(
+        id=str(uuid),
+        kind="classification",
+        labels=[name],
+        field=field_name,
+        confidence=_confidence(line.get("confidence"), line.get("answer"), where),
+        attributes={"uuid": uuid},
+    )
+    if "segments" in line:
+        # Tracks are numbered per video in the order their objects first appear.
+        known = collected.tracks[context_id]
+        track = known.get(str(uuid), len(known))
+        placed = _object(line, where, frames, replace(base, track_index=track))
+    elif "answer" in line or "answers" in line:
+        placed = _classification(line, where, frames, base)
+    else:
+        raise RecordError(where, "an annotation needs segments (an object) or an answer")
+    for _, roi in placed:
+        validate_frame(Frame(id="-", rois=[roi]), where)
+    return context_id, placed
+
+
+def _confidence(value: Any, answer: Any, where: str) -> float:
+    # A radio answer may carry the model's confidence itself; none at all means certain.
+    if value is None and isinstance(answer, dict):
+        value = answer.get("confidence")
+    if value is None:
+        return 1.0
+    if not _number(value) or not 0.0 <= value <= 1.0:
+        raise RecordError(where, f"confidence must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _frame_id(frames: Sequence[str], number: Any, where: str) -> str:
+    if not _integer(number) or not 1 <= number <= len(frames):
+        raise RecordError(
+            where, f"frame number {number!r} is out of range: the video has {len(frames)} frames"
+        )
+    return frames[number - 1]
+
+
+# -- objects -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Keyframe:
+    number: int
+    kind: str
+    values: list[float]  # bbox: left, top, width, height; point/line: x0, y0, x1, y1...
+    classifications: list[Any]
+
+
+def _object(
+    line: dict[str, Any], where: str, frames: Sequence[str], base: Roi
+) -> list[tuple[str, Roi]]:
+    segments = line["segments"]
+    if not isinstance(segments, list) or not segments:
+        raise RecordError(where, "segments must be a non-empty list")
+    attributes = dict(base.attributes)
+    if line.get("classifications"):
+        attributes["track_classifications"] = _normalised(line["classifications"])
+    placed: list[tuple[str, Roi]] = []
+    kinds: set[str] = set()
+    for number, segment in enumerate(segments):
+        keyframes = segment.get("keyframes") if isinstance(segment, dict) else None
+        if not isinstance(keyframes, list) or not keyframes:
+            raise RecordError(where, f"segment {number} needs a non-empty keyframes list")
+        parsed = sorted((_keyframe(k, where) for k in keyframes), key=lambda k: k.number)
+        kinds.update(k.kind for k in parsed)
+        if len(kinds) > 1:
+            raise RecordError(where, f"an object mixes kinds of geometry: {sorted(kinds)}")
+        for previous, current in itertools.pairwise(parsed):
+            if previous.number == current.number:
+                raise RecordError(where, f"frame {current.number} is a keyframe twice")
+        for step, is_keyframe in _interpolated(parsed):
+            roi = replace(
+                base,
+                kind=step.kind,
+                geometry=_geometry(step.kind, step.values),
+                keyframe=is_keyframe,
+                attributes=_with_classifications(attributes, step.classifications),
+            )
+            placed.append((_frame_id(frames, step.number, where), roi))
+    return placed
+
+
+def _keyframe(keyframe: Any, where: str) -> _Keyframe:
+    if not isinstance(keyframe, dict) or "frame" not in keyframe:
+        raise RecordError(where, "a keyframe needs a frame number")
+    tools = [tool for tool in _TOOLS if tool in keyframe]
+    if len(tools) != 1:
+        raise RecordError(where, f"keyframe {keyframe['frame']} needs one of bbox, point, line")
+    tool, value = tools[0], keyframe[tools[0]]
+    problem = f"keyframe {keyframe['frame']} has a malformed {tool}: {value!r}"
+    if tool == "bbox":
+        keys = ("left", "top", "width", "height")
+        if not isinstance(value, dict) or not all(_number(value.get(k)) for k in keys):
+            raise RecordError(where, problem)
+        values = [float(value[k]) for k in keys]
+        if values[2] < 0 or values[3] < 0:
+            raise RecordError(where, problem)
+    else:
+        points = [value] if tool == "point" else value
+        if not isinstance(points, list) or not all(_xy(p) for p in points):
+            raise RecordError(where, problem)
+        values = [float(p[axis]) for p in points for axis in ("x", "y")]
+    frame = keyframe["frame"]
+    if not _integer(frame):
+        raise RecordError(where, f"frame number {frame!r} is not an integer")
+    nested = _normalised(keyframe.get("classifications") or [])
+    return _Keyframe(frame, _TOOLS[tool], values, nested)
+
+
+def _xy(point: Any) -> bool:
+    return isinstance(point, dict) and _number(point.get("x")) and _number(point.get("y"))
+
+
+def _interpolated(keyframes: Sequence[_Keyframe]) -> Iterator[tuple[_Keyframe, bool]]:
+    """The keyframes and, between two of them, linearly interpolated frames.
+
+    Lines whose point counts differ hold the earlier shape; classifications of a keyframe
+    hold until the next one.
+    """
+    for previous, current in itertools.pairwise(keyframes):
+        yield previous, True
+        span = current.number - previous.number
+        same_shape = len(previous.values) == len(current.values)
+        for offset in range(1, span):
+            t = offset / span
+            values = (
+                [a + (b - a) * t for a, b in zip(previous.values, current.values, strict=True)]
+                if same_shape
+                else previous.values
+            )
+            yield replace(previous, number=previous.number + offset, values=values), False
+    yield keyframes[-1], True
+
+
+def _geometry(kind: str, values: list[float]) -> list[list[float]]:
+    return [box_ring(*values)] if kind == "box" else [values]
+
+
+def _with_classifications(attributes: dict[str, Any], nested: list[Any]) -> dict[str, Any]:
+    return {**attributes, "classifications": nested} if nested else attributes
+
+
+def _normalised(classifications: Any) -> list[Any]:
+    """Nested classifications with checklists' `answers` spelled `answer`, as Labelbox writes."""
+    if not isinstance(classifications, list):
+        return []
+    out = []
+    for item in classifications:
+        if not isinstance(item, dict):
+            continue
+        item = dict(item)
+        if "answers" in item and "answer" not in item:
+            item["answer"] = item.pop("answers")
+        answer = item.get("answer")
+        if isinstance(answer, dict) and "classifications" in answer:
+            item["answer"] = {**answer, "classifications": _normalised(answer["classifications"])}
+        elif isinstance(answer, list):
+            item["answer"] = [
+                {**a, "classifications": _normalised(a["classifications"])}
+                if isinstance(a, dict) and "classifications" in a
+                else a
+                for a in answer
+            ]
+        out.append(item)
+    return out
+
+
+def _normalised_answer(answer: Any) -> Any:
+    return _normalised([{"answer": answer}])[0]["answer"]
+
+
+# -- classifications ---------------------------------------------------------------------------
+def _classification(
+    line: dict[str, Any], where: str, frames: Sequence[str], base: Roi
+) -> list[tuple[str, Roi]]:
+    """One ROI per frame the answer holds on; a whole-video answer sits on the first frame."""
+    answer = line["answer"] if "answer" in line else line["answers"]
+    if isinstance(answer, str):
+        kind, items = "text", []
+    elif isinstance(answer, dict) and (answer.get("name") or answer.get("schemaId")):
+        kind, items = "radio", [answer]
+    elif isinstance(answer, list) and all(isinstance(a, dict) for a in answer):
+        kind, items = "checklist", answer
+    else:
+        raise RecordError(where, f"answer must be a string, an object or a list, got {answer!r}")
+    attributes = {**base.attributes, "type": kind}
+    if "frames" not in line and not any("frames" in item for item in items):
+        whole = {**attributes, "answer": _normalised_answer(answer), "global": True}
+        roi = replace(base, attributes=whole)
+        return [(_frame_id(frames, 1, where), roi)]
+    # Per frame, the answers that hold on it: ranges at the top or (newer files) per answer.
+    active: dict[int, list[Any]] = defaultdict(list)
+    for item in items or [answer]:
+        ranges, held = line.get("frames"), item
+        if isinstance(item, dict):
+            ranges = item.get("frames", ranges)
+            held = {k: v for k, v in item.items() if k != "frames"}
+        for number in _frame_numbers(ranges, where):
+            active[number].append(_normalised_answer(held))
+    placed = []
+    for number in sorted(active):
+        value = active[number] if kind == "checklist" else active[number][0]
+        roi = replace(base, attributes={**attributes, "answer": value})
+        placed.append((_frame_id(frames, number, where), roi))
+    return placed
+
+
+def _frame_numbers(ranges: Any, where: str) -> list[int]:
+    if not isinstance(ranges, list):
+        raise RecordError(where, f"frames must be a list of {{start, end}}, got {ranges!r}")
+    numbers: set[int] = set()
+    for block in ranges:
+        start, end = (block.get("start"), block.get("end")) if isinstance(block, dict) else (0, 0)
+        if not (_integer(start) and _integer(end) and start <= end):
+            raise RecordError(where, f"a frames range needs integers start <= end, got {block!r}")
+        numbers.update(range(start, end + 1))
+    return sorted(numbers)
+
+
+def _integer(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# -- export ------------------------------------------------------------------------------------
+_OBJECT_KINDS = frozenset(_KINDS)
+
+
+def export_files(
+    view: View,
+    dest: str | os.PathLike[str],
+    *,
+    progress: bool = True,
+    field: str = "predictions",
+    data_rows: Mapping[str, str] | None = None,
+    data_row_key: str = "globalKey",
+) -> ExportReport:
+    """Write the view's ROIs of `field` as Labelbox NDJSON, one line per object or answer.
+
+    Boxes, points and polylines of one track become one object whose segments are runs of
+    consecutive frames, written as their keyframes (interpolated ROIs are left for Labelbox
+    to interpolate again); classification ROIs become answers over frame ranges. The data row
+    of a context is `{data_row_key: key}`, the key being the context id, or the dataRow key
+    that `data_rows` maps to it.
+    """
+    if data_row_key not in ("globalKey", "id"):
+        raise IngestError(f"data_row_key must be 'globalKey' or 'id', got {data_row_key!r}")
+    target = Path(dest)
+    if target.is_dir():
+        target = target / f"{field}.ndjson"
+    keys = {context: key for key, context in (data_rows or {}).items()}
+    rois = view.rois()
+    rois = rois.filter(pc.equal(rois["field"], field))
+    plan = _ExportPlan(_Contexts(view.catalog, None), _frame_contexts(view))
+    report = ExportReport(dest=target, files=[target])
+    for batch in rois.to_batches():
+        for row in batch.to_pylist():
+            plan.add(row)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    with partial.open("w") as out:
+        lines = plan.lines(lambda context: {data_row_key: keys.get(context, context)})
+        for line in tqdm(lines, desc="labelbox export", disable=not progress):
+            out.write(json.dumps(line) + "\n")
+    os.replace(partial, target)
+    report.frames, report.rois = len(plan.frames), plan.count
+    report.skipped = [f"{n} {reason}" for reason, n in sorted(plan.skipped.items())]
+    return report
+
+
+def _frame_contexts(view: View) -> dict[str, str]:
+    compiled = view.compile()
+    query = f"SELECT id, context_id FROM frames WHERE id IN (SELECT id FROM ({compiled.sql}))"
+    rows = view.catalog.cursor().execute(query, list(compiled.params)).fetchall()
+    return dict(rows)
+
+
+@dataclass
+class _ExportPlan:
+    """ROI rows sorted into objects (per track and kind) and answers (per uuid and value)."""
+
+    contexts: _Contexts
+    frame_context: dict[str, str]
+    objects: dict[tuple[Any, ...], dict[int, dict[str, Any]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    answers: dict[tuple[Any, ...], set[int]] = field(default_factory=lambda: defaultdict(set))
+    numbers: dict[str, dict[str, int]] = field(default_factory=dict)
+    frames: set[str] = field(default_factory=set)
+    skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    count: int = 0
+
+    def number(self, context: str, frame_id: str) -> int:
+        if context not in self.numbers:
+            ids = self.contexts.frames(context)
+            self.numbers[context] = {fid: n for n, fid in enumerate(ids, start=1)}
+        return self.numbers[context][frame_id]
+
+    def add(self, row: dict[str, Any]) -> None:
+        context = self.frame_context[row["frame_id"]]
+        number = self.number(context, row["frame_id"])
+        attributes = json.loads(row["attributes"]) if row["attributes"] else {}
+        row["attributes"] = attributes
+        if row["label"] is None:
+            self.skipped["ROIs without a label"] += 1
+            return
+        if row["kind"] == "classification":
+            key = (
+                context,
+                str(attributes.get("uuid") or row["id"]),
+                row["label"],
+                json.dumps(attributes.get("answer")),
+                row["confidence"],
+                bool(attributes.get("global")),
+            )
+            self.answers[key].add(number)
+        elif row["kind"] in _OBJECT_KINDS:
+            track = self.objects[(context, _track_uuid(context, row), row["kind"])]
+            if number in track:
+                self.skipped[f"{row['kind']} ROIs on a frame their track already has"] += 1
+                return
+            track[number] = row
+        else:
+            self.skipped[f"{row['kind']} ROIs (Labelbox video NDJSON has no {row['kind']})"] += 1
+            return
+        self.frames.add(row["frame_id"])
+        self.count += 1
+
+    def lines(self, data_row: Any) -> Iterator[dict[str, Any]]:
+        # Objects in track order, so that importing the file again numbers tracks the same.
+        def order(item: tuple[tuple[Any, ...], dict[int, dict[str, Any]]]) -> tuple[Any, ...]:
+            (context, _, _), track = item
+            first = track[min(track)]
+            index = first["track_index"]
+            return (context, index is None, index if index is not None else 0, min(track))
+
+        for (context, uuid, _), track in sorted(self.objects.items(), key=order):
+            yield _object_line(uuid, data_row(context), track)
+        for key, numbers in sorted(self.answers.items(), key=lambda kv: (kv[0][0], min(kv[1]))):
+            yield _answer_line(key, data_row(key[0]), sorted(numbers))
+
+
+def _track_uuid(context: str, row: Mapping[str, Any]) -> str:
+    uuid = row["attributes"].get("uuid")
+    if isinstance(uuid, str) and uuid:
+        return uuid
+    if row["track_index"] is not None:
+        return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"{context}#{row['track_index']}"))
+    return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"{row['frame_id']}#{row['id']}"))
+
+
+def _object_line(uuid: str, data_row: Any, track: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    numbers = sorted(track)
+    first = track[numbers[0]]
+    line: dict[str, Any] = {"uuid": uuid, "dataRow": data_row, "name": first["label"]}
+    if first["confidence"] is not None and first["confidence"] != 1.0:
+        line["confidence"] = first["confidence"]
+    line["classifications"] = first["attributes"].get("track_classifications", [])
+    segments = []
+    for run in _runs(numbers):
+        # A segment keeps its keyframes and its ends; Labelbox interpolates in between.
+        kept = [n for n in run if track[n]["keyframe"] is not False or n in (run[0], run[-1])]
+        segments.append({"keyframes": [_keyframe_json(n, track[n]) for n in kept]})
+    line["segments"] = segments
+    return line
+
+
+def _keyframe_json(number: int, row: Mapping[str, Any]) -> dict[str, Any]:
+    values = [_clean(v) for v in row["geometry"][0]]
+    tool = _KINDS[row["kind"]]
+    value: Any
+    if tool == "bbox":
+        xs, ys = values[0::2], values[1::2]
+        left, top = min(xs), min(ys)
+        value = {
+            "top": top,
+            "left": left,
+            "height": _clean(max(ys) - top),
+            "width": _clean(max(xs) - left),
+        }
+    else:
+        points = [{"x": x, "y": y} for x, y in zip(values[0::2], values[1::2], strict=True)]
+        value = points[0] if tool == "point" else points
+    out = {"frame": number, tool: value}
+    out["classifications"] = row["attributes"].get("classifications", [])
+    return out
+
+
+def _answer_line(key: tuple[Any, ...], data_row: Any, numbers: list[int]) -> dict[str, Any]:
+    _, uuid, name, answer, confidence, whole = key
+    line: dict[str, Any] = {"uuid": uuid, "dataRow": data_row, "name": name}
+    line["answer"] = json.loads(answer)
+    if confidence is not None and confidence != 1.0:
+        line["confidence"] = confidence
+    if not whole:
+        line["frames"] = [{"start": run[0], "end": run[-1]} for run in _runs(numbers)]
+    return line
+
+
+def _runs(numbers: Sequence[int]) -> list[list[int]]:
+    """Sorted frame numbers split into runs of consecutive ones."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return runs
+
+
+def _clean(value: float) -> float:
+    """Drop the float noise of max - min so importing the file again gives the same numbers."""
+    return float(f"{value:.12g}")
