@@ -1,0 +1,85 @@
+"""The workbench app: query panel, grid, viewer and player over one WorkbenchState.
+
+    from workbench.ui.app import WorkbenchApp
+    app = WorkbenchApp(catalog)      # the last expression of a notebook cell shows it
+    app.selection                    # what is selected, for the actions that follow
+
+The server calls `create_app(catalog, media)` once per browser session.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import panel as pn
+
+from workbench.ui.actions import ActionsPanel
+from workbench.ui.grid import GridView
+from workbench.ui.media import MediaUrls
+from workbench.ui.player import PlayerView
+from workbench.ui.query_panel import QueryPanel
+from workbench.ui.selection import Selection
+from workbench.ui.state import WorkbenchState
+from workbench.ui.viewer import FrameViewer
+
+if TYPE_CHECKING:
+    from workbench.store.catalog import Catalog
+
+SIDEBAR_WIDTH = 340
+
+
+class WorkbenchApp(pn.viewable.Viewer):
+    """Everything a person needs to find, look at, select and tag frames of a catalog."""
+
+    def __init__(self, catalog: Catalog, *, media: MediaUrls | None = None, **params: Any) -> None:
+        _load_extension()
+        super().__init__(**params)
+        self.catalog = catalog
+        self.state = WorkbenchState(catalog, media)
+        self.query_panel = QueryPanel(self.state)
+        self.grid = GridView(self.state)
+        self.viewer = FrameViewer(self.state)
+        self.player = PlayerView(self.state.context)
+        self.actions = ActionsPanel(self.state)
+        self._layout: pn.viewable.Viewable | None = None
+        # Start with something to look at: the first tile open in the viewer.
+        if self.state.tiles:
+            self.state.open_tile(self.state.tiles[0]["id"])
+
+    @property
+    def selection(self) -> Selection:
+        """The selected frames and contexts (a frozen value: keep it, it will not change)."""
+        return self.state.selection
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        if self._layout is None:
+            sidebar = pn.Column(
+                self.query_panel, pn.layout.Divider(), self.actions, width=SIDEBAR_WIDTH
+            )
+            main = pn.Column(
+                self.grid,
+                pn.layout.Divider(),
+                self.viewer,
+                self.player,
+                sizing_mode="stretch_width",
+            )
+            self._layout = pn.Row(sidebar, main, sizing_mode="stretch_width")
+        return self._layout
+
+    def ipywidget(self) -> Any:
+        """The app as an ipywidget, for front ends that only show ipywidgets."""
+        return pn.ipywidget(self)
+
+
+def create_app(catalog: Catalog, media: MediaUrls) -> WorkbenchApp:
+    """A new app for one browser session of a served workbench (a Viewer Panel can serve;
+    the server also reads its `selection`)."""
+    return WorkbenchApp(catalog, media=media)
+
+
+def _load_extension() -> None:
+    # A notebook needs Panel's extension loaded before the app is shown; people forget the
+    # `pn.extension()` cell. Served apps and plain scripts need nothing.
+    if "ipykernel" in sys.modules and not pn.extension._loaded:
+        pn.extension()

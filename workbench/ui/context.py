@@ -1,0 +1,152 @@
+"""The open context: its frames in timestamp order, which of them match, and the current one.
+
+Only ids and timestamps of the context's frames are held; full frame records (sources and
+ROIs) are read in small chunks around the current position and kept in a bounded cache, so
+stepping to the next frame usually needs no query at all, and a context of 100k frames costs
+a few megabytes.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import param
+
+if TYPE_CHECKING:
+    from workbench.query import View
+    from workbench.store.catalog import Catalog
+
+CHUNK = 16
+CACHE_FRAMES = 256
+
+
+class FrameLoader:
+    """Frame records (with sources and ROIs) by id, read through `base_view` in chunks."""
+
+    def __init__(self, base_view: Callable[[], View], cache_size: int = CACHE_FRAMES) -> None:
+        self._base_view = base_view
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.queries = 0  # how many reads went to the catalog (tests and tuning look at it)
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+    def get(self, ids: list[str], index: int) -> dict[str, Any] | None:
+        """The record of `ids[index]`, reading it and the next few missing ones if needed."""
+        frame_id = ids[index]
+        found = self._cache.get(frame_id)
+        if found is not None:
+            self._cache.move_to_end(frame_id)
+            return found
+        window = ids[max(0, index - 2) : index + CHUNK]
+        wanted = [i for i in window if i not in self._cache]
+        self.queries += 1
+        for record in self._base_view().select(wanted).page(0, len(wanted)).to_pylist():
+            self._cache[record["id"]] = record
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return self._cache.get(frame_id)
+
+
+class ContextState(param.Parameterized):
+    """The context open in the viewer and the position of the player in it."""
+
+    context_id = param.String(default=None, allow_None=True)
+    frame_ids = param.List(default=[], doc="The context's frames in timestamp order.")
+    timestamps = param.List(default=[], doc="Their timestamps (None where unknown).")
+    matching = param.List(default=[], doc="Positions (in frame_ids) of frames that match.")
+    index = param.Integer(default=0, bounds=(0, None))
+    frame = param.Dict(default=None, allow_None=True, doc="The current frame's record.")
+    matching_rois_only = param.Boolean(
+        default=False, doc="Draw only the ROIs that pass the query's label filters."
+    )
+
+    def __init__(
+        self, catalog: Catalog, roi_filter: Callable[[], Mapping[str, Any] | None], **params: Any
+    ):
+        super().__init__(**params)
+        self._catalog = catalog
+        self._roi_filter = roi_filter
+        self.loader = FrameLoader(self._frames_view)
+
+    def _frames_view(self) -> View:
+        view = self._catalog.view()
+        rois = self._roi_filter() if self.matching_rois_only else None
+        if rois:
+            view = view.filter_rois(**rois, only_matches=False)
+        return view
+
+    @property
+    def frame_id(self) -> str | None:
+        return self.frame_ids[self.index] if self.frame_ids else None
+
+    @property
+    def position_text(self) -> str:
+        if not self.frame_ids:
+            return "no frame"
+        return f"frame {self.index + 1} / {len(self.frame_ids)} · {self.frame_id}"
+
+    def open(self, context_id: str, query_view: View, frame_id: str | None = None) -> None:
+        """Open a context at `frame_id` (default: its first frame matching `query_view`)."""
+        table = (
+            self._catalog.view()
+            .select_contexts([context_id])
+            .sort_by("frame_index")
+            .sort_by("timestamp")
+            .frames(columns=["id", "timestamp"])
+        )
+        ids = [str(v) for v in table.column("id").to_pylist()]
+        matches = set(query_view.select_contexts([context_id]).frame_ids())
+        matching = [i for i, fid in enumerate(ids) if fid in matches]
+        start = ids.index(frame_id) if frame_id in ids else matching[0] if matching else 0
+        self.loader.clear()
+        self.param.update(
+            context_id=context_id,
+            frame_ids=ids,
+            timestamps=table.column("timestamp").to_pylist(),
+            matching=matching,
+        )
+        if self.index == start:
+            self._load()
+        else:
+            self.index = start
+
+    def close(self) -> None:
+        self.param.update(
+            context_id=None, frame_ids=[], timestamps=[], matching=[], index=0, frame=None
+        )
+
+    def step(self, delta: int) -> None:
+        if self.frame_ids:
+            self.index = min(max(self.index + delta, 0), len(self.frame_ids) - 1)
+
+    def step_match(self, delta: int) -> None:
+        """Go to the next (delta > 0) or previous matching frame, if there is one."""
+        later = [i for i in self.matching if (i - self.index) * delta > 0]
+        if later:
+            self.index = min(later) if delta > 0 else max(later)
+
+    def refresh_matches(self, query_view: View) -> None:
+        if self.context_id is None:
+            return
+        matches = set(query_view.select_contexts([self.context_id]).frame_ids())
+        self.matching = [i for i, fid in enumerate(self.frame_ids) if fid in matches]
+        if self.matching_rois_only:
+            self.loader.clear()
+            self._load()
+
+    @param.depends("index", watch=True)
+    def _load(self) -> None:
+        if not self.frame_ids:
+            self.frame = None
+            return
+        self.index = min(self.index, len(self.frame_ids) - 1)
+        self.frame = self.loader.get(self.frame_ids, self.index)
+
+    @param.depends("matching_rois_only", watch=True)
+    def _reload(self) -> None:
+        self.loader.clear()
+        self._load()

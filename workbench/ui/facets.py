@@ -1,0 +1,59 @@
+"""Facet counts of the current query, as plain values the query panel shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from workbench.store.schema import PROMOTED_KEYS
+
+if TYPE_CHECKING:
+    from workbench.query import View
+
+HISTOGRAM_BINS = 10
+MAX_VALUES = 30
+
+
+@dataclass(frozen=True)
+class Facets:
+    """Counts over the frames (and ROIs) of one query."""
+
+    frames: int = 0
+    contexts: int = 0
+    # (field, label, count), commonest first
+    labels: tuple[tuple[str, str | None, int], ...] = ()
+    # metadata key -> ((value, count), ...)
+    metadata: dict[str, tuple[tuple[str | None, int], ...]] = field(default_factory=dict)
+    # ((bin_start, bin_end, count), ...)
+    confidence: tuple[tuple[float, float, int], ...] = ()
+    tags: tuple[tuple[str, int], ...] = ()
+
+    def labels_of(self, field_name: str | None) -> list[tuple[str, int]]:
+        """(label, count) of one field (every field when None), labels merged across fields."""
+        counts: dict[str, int] = {}
+        for f, label, n in self.labels:
+            if label is not None and (field_name is None or f == field_name):
+                counts[label] = counts.get(label, 0) + n
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def compute_facets(view: View, field_name: str | None) -> Facets:
+    labels = view.label_counts().to_pylist()
+    confidence = view.confidence_histogram(field_name, HISTOGRAM_BINS).to_pylist()
+    metadata = {
+        key: tuple(
+            (row["value"], int(row["count"]))
+            for row in view.metadata_values(key, MAX_VALUES).to_pylist()
+        )
+        for key in PROMOTED_KEYS
+    }
+    return Facets(
+        frames=view.count(),
+        contexts=view.count_contexts(),
+        labels=tuple((r["field"], r["label"], int(r["count"])) for r in labels),
+        metadata=metadata,
+        confidence=tuple(
+            (float(r["bin_start"]), float(r["bin_end"]), int(r["count"])) for r in confidence
+        ),
+        tags=tuple((r["tag"], int(r["count"])) for r in view.tag_counts().to_pylist()),
+    )

@@ -1,0 +1,102 @@
+"""Where the browser gets pictures from: the served media route, or data URIs in a notebook.
+
+The grid and the viewer never read image files themselves; they ask a `MediaUrls` for a URL.
+A served app points the browser at the media route (the browser fetches and caches the
+bytes, the websocket carries only short strings). A notebook has no such route, so the
+pictures are embedded as data URIs, scaled down to keep the messages small.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Protocol, runtime_checkable
+from urllib.parse import quote
+
+from workbench.errors import MediaError
+
+# Shown instead of a picture that cannot be read, so one bad file never breaks a page.
+MISSING_IMAGE = "data:image/svg+xml;utf8," + quote(
+    '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="90">'
+    '<rect width="160" height="90" fill="#444"/>'
+    '<text x="80" y="50" fill="#ddd" font-size="14" text-anchor="middle">'
+    "image unavailable</text></svg>"
+)
+
+
+@runtime_checkable
+class MediaUrls(Protocol):
+    """Turns a source URI from the catalog into a URL a browser can load."""
+
+    def thumbnail(self, uri: str, size: int) -> str:
+        """A picture whose longer side is at most `size` pixels."""
+        ...
+
+    def image(self, uri: str) -> str:
+        """The full picture (or one large enough to look at closely)."""
+        ...
+
+
+def _is_remote(uri: str) -> bool:
+    return uri.startswith(("http://", "https://", "data:"))
+
+
+class ServedMediaUrls:
+    """URLs of the media route of a served app (see workbench/ui/media_route.py)."""
+
+    def __init__(self, prefix: str = "/media") -> None:
+        self.prefix = prefix.rstrip("/")
+
+    def thumbnail(self, uri: str, size: int) -> str:
+        if uri.startswith("data:"):
+            return uri
+        return f"{self.prefix}/thumb/{int(size)}?uri={quote(uri, safe='')}"
+
+    def image(self, uri: str) -> str:
+        if uri.startswith("data:"):
+            return uri
+        return f"{self.prefix}/file?uri={quote(uri, safe='')}"
+
+    def __repr__(self) -> str:
+        return f"ServedMediaUrls({self.prefix!r})"
+
+
+class InlineMediaUrls:
+    """Data URIs, for a notebook where no media route exists.
+
+    Full images are scaled to `max_side` so a 4K frame does not become a 10 MB message; the
+    most recent URIs are kept in memory because stepping back and forth asks for them again.
+    Remote (http) URIs are left for the browser to fetch.
+    """
+
+    def __init__(self, max_side: int = 1600, cache_size: int = 512) -> None:
+        self.max_side = max_side
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, int], str] = OrderedDict()
+
+    def thumbnail(self, uri: str, size: int) -> str:
+        return self._data_uri(uri, int(size))
+
+    def image(self, uri: str) -> str:
+        return self._data_uri(uri, self.max_side)
+
+    def _data_uri(self, uri: str, max_side: int) -> str:
+        if _is_remote(uri):
+            return uri
+        key = (uri, max_side)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        from workbench.media.files import data_uri
+
+        try:
+            url = data_uri(uri.removeprefix("file://"), max_side)
+        except (MediaError, OSError):
+            return MISSING_IMAGE
+        self._cache[key] = url
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return url
+
+    def __repr__(self) -> str:
+        return f"InlineMediaUrls(max_side={self.max_side})"

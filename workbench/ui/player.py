@@ -1,0 +1,144 @@
+"""Stepping and playing through the open context, with a timeline of its frames.
+
+The timeline shows every frame of the context as a tick (at its position in timestamp
+order), the frames matching the query in colour, and the current frame as a moving line;
+clicking a tick jumps there.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import panel as pn
+import param
+from bokeh.models import BasicTicker, ColumnDataSource, HoverTool, Range1d, TapTool
+from bokeh.models.annotations import Span
+from bokeh.plotting import figure
+
+from workbench.ui.context import ContextState
+
+MATCH_COLOR = "#0072b5"
+OTHER_COLOR = "#c8c8c8"
+
+
+class Timeline:
+    """A small Bokeh plot of the context's frames; updated in place."""
+
+    def __init__(self, context: ContextState) -> None:
+        self.context = context
+        self.source = ColumnDataSource(
+            data={"x": [], "top": [], "color": [], "frame_id": [], "timestamp": []}
+        )
+        fig = figure(
+            height=70,
+            sizing_mode="stretch_width",
+            tools="xpan,xwheel_zoom,reset",
+            active_scroll="xwheel_zoom",
+            toolbar_location=None,
+            y_range=Range1d(start=0, end=1.05),
+            css_classes=["wb-timeline"],
+            min_border=4,
+        )
+        fig.yaxis.visible = False
+        fig.ygrid.visible = False
+        fig.xaxis.ticker = BasicTicker(min_interval=1)  # positions are whole frames
+        bars = fig.vbar(x="x", top="top", width=0.8, color="color", source=self.source)
+        fig.add_tools(
+            HoverTool(
+                renderers=[bars], tooltips=[("frame", "@frame_id"), ("timestamp", "@timestamp")]
+            ),
+            TapTool(renderers=[bars]),
+        )
+        self.cursor = Span(location=0, dimension="height", line_color="#d62728", line_width=2)
+        fig.add_layout(self.cursor)
+        self.figure = fig
+        self.source.selected.on_change("indices", self._on_tap)
+
+    def update_frames(self) -> None:
+        ids = self.context.frame_ids
+        matching = set(self.context.matching)
+        self.source.data = {
+            "x": list(range(len(ids))),
+            "top": [1.0 if i in matching else 0.5 for i in range(len(ids))],
+            "color": [MATCH_COLOR if i in matching else OTHER_COLOR for i in range(len(ids))],
+            "frame_id": list(ids),
+            "timestamp": ["" if t is None else str(t) for t in self.context.timestamps],
+        }
+        end = max(len(ids) - 0.5, 0.5)
+        self.figure.x_range.update(start=-0.5, end=end)
+        self.update_cursor()
+
+    def update_cursor(self) -> None:
+        self.cursor.location = self.context.index
+
+    def _on_tap(self, attr: str, old: Any, new: list[int]) -> None:
+        if new:
+            self.context.index = int(new[0])
+            self.source.selected.indices = []
+
+
+class PlayerView(pn.viewable.Viewer):
+    """Previous/next, previous/next match, play, the frame label and the timeline."""
+
+    def __init__(self, context: ContextState, **params: Any) -> None:
+        super().__init__(**params)
+        self.context = ctx = context
+        self.timeline = Timeline(ctx)
+        self.player = pn.widgets.Player(
+            start=0,
+            end=1,
+            value=0,
+            interval=300,
+            loop_policy="once",
+            show_value=False,
+            show_loop_controls=False,
+            css_classes=["wb-player"],
+            width=340,
+            visible_buttons=["slower", "previous", "reverse", "pause", "play", "next", "faster"],
+        )
+        self.prev_button = pn.widgets.Button(name="◀ frame", css_classes=["wb-prev"], width=80)
+        self.next_button = pn.widgets.Button(name="frame ▶", css_classes=["wb-next"], width=80)
+        self.prev_match = pn.widgets.Button(name="◀ match", css_classes=["wb-prev-match"], width=80)
+        self.next_match = pn.widgets.Button(name="match ▶", css_classes=["wb-next-match"], width=80)
+        self.label = pn.pane.HTML("", css_classes=["wb-frame-label"], margin=(8, 10))
+        self._timeline_pane = pn.pane.Bokeh(self.timeline.figure, sizing_mode="stretch_width")
+        self.prev_button.on_click(lambda _: ctx.step(-1))
+        self.next_button.on_click(lambda _: ctx.step(1))
+        self.prev_match.on_click(lambda _: ctx.step_match(-1))
+        self.next_match.on_click(lambda _: ctx.step_match(1))
+        self.player.param.watch(self._on_player, ["value"])
+        ctx.param.watch(self._on_frames, ["frame_ids", "matching"])
+        ctx.param.watch(self._on_index, ["index"])
+        self._on_frames()
+
+    def _on_player(self, event: param.parameterized.Event) -> None:
+        if self.context.frame_ids and event.new != self.context.index:
+            self.context.index = int(event.new)
+
+    def _on_frames(self, *events: param.parameterized.Event) -> None:
+        count = len(self.context.frame_ids)
+        self.player.param.update(
+            end=max(count - 1, 1), value=min(self.context.index, max(count - 1, 0))
+        )
+        self.player.disabled = count < 2
+        self.timeline.update_frames()
+        self._on_index()
+
+    def _on_index(self, *events: param.parameterized.Event) -> None:
+        if self.player.value != self.context.index:
+            self.player.value = self.context.index
+        self.label.object = html.escape(self.context.position_text)
+        self.timeline.update_cursor()
+        pn.io.push_notebook(self._timeline_pane)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        buttons = pn.Row(
+            self.prev_match,
+            self.prev_button,
+            self.player,
+            self.next_button,
+            self.next_match,
+            self.label,
+        )
+        return pn.Column(buttons, self._timeline_pane, sizing_mode="stretch_width")

@@ -1,0 +1,91 @@
+"""What a person has selected: frames, the contexts they belong to, and scenes.
+
+`Selection` is the frozen value handed to actions (`app.selection`). `SelectionBuilder` is the
+mutable bookkeeping behind clicks: each picked tile remembers the frames it stood for when it
+was picked, so a later change of query does not silently change what is selected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Selected frame ids, the ids of their contexts, and scene uuids (in selection order)."""
+
+    frame_ids: tuple[str, ...] = ()
+    context_ids: tuple[str, ...] = ()
+    scene_uuids: tuple[str, ...] = ()
+    # How many frames are selected; a field (not a property) so asdict() and JSON carry it.
+    count: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "count", len(self.frame_ids))
+
+    def __bool__(self) -> bool:
+        return bool(self.frame_ids or self.scene_uuids)
+
+    def summary(self) -> str:
+        if not self:
+            return "nothing selected"
+        frames = f"{self.count} frame{'s' if self.count != 1 else ''}"
+        n = len(self.context_ids)
+        text = f"{frames} in {n} context{'s' if n != 1 else ''} selected"
+        if self.scene_uuids:
+            text += f", {len(self.scene_uuids)} scenes"
+        return text
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One picked tile: a context (with its matching frames) or a single frame."""
+
+    key: str
+    context_id: str
+    frame_ids: tuple[str, ...]
+
+
+class SelectionBuilder:
+    """Picked tiles in the order they were picked, and the anchor of shift-click ranges."""
+
+    def __init__(self) -> None:
+        self._picks: dict[str, Pick] = {}
+        self.anchor: str | None = None
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._picks
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self._picks)
+
+    def clear(self) -> None:
+        self._picks.clear()
+        self.anchor = None
+
+    def add(self, picks: Iterable[Pick]) -> None:
+        for pick in picks:
+            self._picks[pick.key] = pick
+
+    def remove(self, key: str) -> None:
+        self._picks.pop(key, None)
+
+    def snapshot(self) -> Selection:
+        frames: dict[str, None] = {}
+        contexts: dict[str, None] = {}
+        for pick in self._picks.values():
+            contexts[pick.context_id] = None
+            frames.update(dict.fromkeys(pick.frame_ids))
+        return Selection(frame_ids=tuple(frames), context_ids=tuple(contexts))
+
+
+def click_range(order: Sequence[str], anchor: str | None, key: str) -> list[str]:
+    """The keys from `anchor` to `key` inclusive in page order; just `key` without an anchor
+    on the page (the anchor was on another page or the page changed)."""
+    if anchor is None or anchor not in order or key not in order:
+        return [key]
+    i, j = order.index(anchor), order.index(key)
+    lo, hi = min(i, j), max(i, j)
+    return list(order[lo : hi + 1])

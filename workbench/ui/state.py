@@ -1,0 +1,307 @@
+"""The state of one workbench session: query, page of tiles, facets, selection, open context.
+
+Views bind to these parameters and call these methods; nothing here knows about widgets, so
+everything a person can do in the app can be done (and tested) from Python. All data comes
+through the View API (workbench.query); a page of tiles is read with two queries whatever the
+size of the catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import panel as pn
+import param
+
+from workbench.errors import QueryError
+from workbench.query import list_views, load_view, save_view
+from workbench.ui.context import ContextState
+from workbench.ui.facets import Facets, compute_facets
+from workbench.ui.grid import TileEvent
+from workbench.ui.media import InlineMediaUrls, MediaUrls
+from workbench.ui.query_state import QUERY_PARAMS, QueryState
+from workbench.ui.selection import Pick, Selection, SelectionBuilder, click_range
+from workbench.ui.tagging import tag_frames, untag_frames
+from workbench.ui.tiles import context_tiles, frame_tiles
+
+if TYPE_CHECKING:
+    from workbench.query import View
+    from workbench.store.catalog import Catalog
+
+PAGE_SIZE = 48
+
+
+def run_soon(callback: Callable[[], None]) -> None:
+    """Run after the current update reaches the browser when served; at once otherwise.
+
+    Facets take longer than a page of tiles; deferring them lets the grid show first.
+    """
+    pn.state.execute(callback, schedule=True)
+
+
+class WorkbenchState(param.Parameterized):
+    """One session's state. Create with the catalog and a MediaUrls strategy.
+
+    `query` (the filters) and `context` (the open context and player position) are
+    Parameterized objects of their own, so views can watch just the part they show.
+    """
+
+    mode: param.Selector[str] = param.Selector(default="contexts", objects=["contexts", "frames"])
+    page = param.Integer(default=0, bounds=(0, None))
+    page_size = param.Integer(default=PAGE_SIZE, bounds=(1, 1000))
+    total = param.Integer(default=0, doc="Tiles over all pages (contexts or frames).")
+    tiles = param.List(default=[], doc="This page's tile dicts (see workbench.ui.tiles).")
+    error = param.String(default="", doc="Why the last query failed; empty when it ran.")
+    facets = param.ClassSelector(class_=Facets, default=Facets(), instantiate=False)
+    fields = param.List(default=[], doc="Label fields in the catalog.")
+    visible_fields = param.List(default=[], doc="Label fields the viewer draws.")
+    selection = param.ClassSelector(class_=Selection, default=Selection(), instantiate=False)
+    selected_tiles = param.List(default=[], doc="Ids of this page's selected tiles.")
+    busy = param.Boolean(default=False)
+    message = param.String(default="", doc="What the last action did, for a person to read.")
+    saved_views = param.List(default=[], doc="Names of the catalog's saved views.")
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        media: MediaUrls | None = None,
+        query: QueryState | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__(**params)
+        self.catalog = catalog
+        self.query = query if query is not None else QueryState()
+        self.media: MediaUrls = media if media is not None else InlineMediaUrls()
+        self.context = ContextState(catalog, self.query.roi_filter)
+        self._picks = SelectionBuilder()
+        self._view: View | None = None
+        self._paging = False
+        self.query.param.watch(self._on_query, list(QUERY_PARAMS))
+        self.fields = catalog.view().fields()
+        self.visible_fields = list(self.fields)
+        self.saved_views = [v.name for v in list_views(catalog)]
+        self.refresh()
+
+    # -- reading -----------------------------------------------------------------------------
+    @property
+    def view(self) -> View:
+        """The View of the current query (what the grid pages through)."""
+        if self._view is None:
+            self._view = self.query.view(self.catalog)
+        return self._view
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    @contextmanager
+    def _busy(self) -> Iterator[None]:
+        self.busy = True
+        try:
+            yield
+        finally:
+            self.busy = False
+
+    def refresh(self) -> None:
+        """Read the current page of tiles (and, soon after, the facets) for the query."""
+        with self._busy():
+            try:
+                self._view = self.query.view(self.catalog)
+                self._load_page(count=True)
+            except QueryError as exc:
+                self._view = None
+                self.param.update(error=str(exc), tiles=[], total=0, facets=Facets())
+                return
+            self.error = ""
+        run_soon(self.refresh_facets)
+        self.context.refresh_matches(self.view)
+
+    def refresh_facets(self) -> None:
+        if self.error:
+            return
+        with self._busy():
+            try:
+                self.facets = compute_facets(self.view, self.query.label_field or None)
+            except QueryError as exc:
+                self.error = str(exc)
+
+    def _load_page(self, count: bool) -> None:
+        view = self.view
+        contexts = self.mode == "contexts"
+        total = (view.count_contexts() if contexts else view.count()) if count else self.total
+        pages = max(1, -(-total // self.page_size))
+        page = min(self.page, pages - 1)
+        build = context_tiles if contexts else frame_tiles
+        tiles = build(view, page * self.page_size, self.page_size, self.media)
+        self._paging = True
+        try:
+            self.param.update(total=total, page=page, tiles=tiles)
+        finally:
+            self._paging = False
+        self._mark_selected()
+
+    def _on_query(self, *events: param.parameterized.Event) -> None:
+        self._paging = True
+        try:
+            self.page = 0
+        finally:
+            self._paging = False
+        self.refresh()
+
+    @param.depends("page", watch=True)
+    def _on_page(self) -> None:
+        if self._paging or self.error:
+            return
+        with self._busy():
+            self._load_page(count=False)
+
+    @param.depends("mode", watch=True)
+    def _on_mode(self) -> None:
+        self._paging = True
+        try:
+            self.page = 0
+        finally:
+            self._paging = False
+        self._picks.anchor = None
+        self.refresh()
+
+    def next_page(self) -> None:
+        self.page = min(self.page + 1, self.pages - 1)
+
+    def previous_page(self) -> None:
+        self.page = max(self.page - 1, 0)
+
+    # -- tiles and selection -----------------------------------------------------------------
+    def tile_click(self, event: TileEvent) -> None:
+        """A click on a tile: plain selects it alone and opens it, shift adds the range from
+        the last clicked tile, ctrl (cmd) toggles it; a double click only opens."""
+        if event.open:
+            self.open_tile(event.id)
+            return
+        order = [t["id"] for t in self.tiles]
+        if event.shift:
+            self._pick(click_range(order, self._picks.anchor, event.id))
+        elif event.ctrl:
+            key = self._key(event.id)
+            if key in self._picks:
+                self._picks.remove(key)
+            else:
+                self._pick([event.id])
+        else:
+            self._picks.clear()
+            self._pick([event.id])
+            self.open_tile(event.id)
+        self._picks.anchor = event.id
+        self._publish_selection()
+
+    def _key(self, tile_id: str) -> str:
+        return ("c:" if self.mode == "contexts" else "f:") + tile_id
+
+    def _pick(self, tile_ids: list[str]) -> None:
+        if self.mode == "frames":
+            contexts = {t["id"]: t.get("context_id", "") for t in self.tiles}
+            picks = [Pick(self._key(i), contexts.get(i, ""), (i,)) for i in tile_ids]
+        else:
+            members = self._context_members(self.view.select_contexts(tile_ids))
+            picks = [Pick(self._key(c), c, tuple(members.get(c, ()))) for c in tile_ids]
+        self._picks.add(picks)
+
+    @staticmethod
+    def _context_members(view: View) -> dict[str, list[str]]:
+        table = view.frames(columns=["id", "context_id"])
+        grouped = table.group_by("context_id", use_threads=False).aggregate([("id", "list")])
+        return dict(
+            zip(
+                grouped.column("context_id").to_pylist(),
+                grouped.column("id_list").to_pylist(),
+                strict=True,
+            )
+        )
+
+    def select_all(self) -> None:
+        """Select every frame that matches the query (grouped by context)."""
+        if self.error:
+            return
+        with self._busy():
+            members = self._context_members(self.view)
+            self._picks.clear()
+            self._picks.add(Pick("c:" + c, c, tuple(ids)) for c, ids in members.items())
+            self._publish_selection()
+
+    def clear_selection(self) -> None:
+        self._picks.clear()
+        self._publish_selection()
+
+    def _publish_selection(self) -> None:
+        self.selection = self._picks.snapshot()
+        self._mark_selected()
+
+    def _mark_selected(self) -> None:
+        if self.mode == "contexts":
+            chosen = set(self._picks.keys)
+            selected = [t["id"] for t in self.tiles if "c:" + t["id"] in chosen]
+        else:
+            frames = set(self.selection.frame_ids)
+            selected = [t["id"] for t in self.tiles if t["id"] in frames]
+        self.selected_tiles = selected
+
+    # -- viewer ------------------------------------------------------------------------------
+    def open_tile(self, tile_id: str) -> None:
+        """Open a context tile at its first matching frame, or a frame tile at that frame."""
+        with self._busy():
+            if self.mode == "contexts":
+                self.context.open(tile_id, self.view)
+                return
+            tile = next((t for t in self.tiles if t["id"] == tile_id), None)
+            context_id = tile.get("context_id") if tile else None
+            if context_id is None:
+                rows = self.catalog.view().select([tile_id]).frames(columns=["context_id"])
+                if rows.num_rows == 0:
+                    return
+                context_id = str(rows.column("context_id")[0].as_py())
+            self.context.open(context_id, self.view, frame_id=tile_id)
+
+    @property
+    def active_tile(self) -> str:
+        if self.mode == "contexts":
+            return self.context.context_id or ""
+        return self.context.frame_id or ""
+
+    # -- tags and saved views ----------------------------------------------------------------
+    def tag_selection(self, tag: str) -> int:
+        """Tag every selected frame with `tag`; returns how many frames got the new tag."""
+        with self._busy():
+            added = tag_frames(self.catalog, self.selection.frame_ids, tag)
+            self.message = f"tagged {added} frames {tag.strip()!r}"
+        self._after_tags()
+        return added
+
+    def untag_selection(self, tag: str) -> int:
+        with self._busy():
+            removed = untag_frames(self.catalog, self.selection.frame_ids, tag)
+            self.message = f"removed tag {tag.strip()!r} from {removed} frames"
+        self._after_tags()
+        return removed
+
+    def _after_tags(self) -> None:
+        # Tag filters and tag counts depend on what was just written.
+        if self.query.tags:
+            self.refresh()
+        else:
+            run_soon(self.refresh_facets)
+
+    def save_view(self, name: str) -> None:
+        """Save the current query under `name` (replacing a view of that name)."""
+        if self.error:
+            raise QueryError(f"the query fails, fix it before saving it: {self.error}")
+        save_view(self.catalog, name.strip(), self.query.view(self.catalog))
+        self.message = f"saved view {name.strip()!r}"
+        self.saved_views = [v.name for v in list_views(self.catalog)]
+
+    def open_view(self, name: str) -> None:
+        """Show a saved view's query in the filters (and run it)."""
+        spec = load_view(self.catalog, name).to_dict()
+        self.query.apply_spec(spec)
+        self.message = f"opened view {name!r}"

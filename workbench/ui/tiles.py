@@ -1,0 +1,153 @@
+"""Tile dicts for the grid, built from one page of a view.
+
+A tile is plain data the grid's JavaScript draws:
+
+    {"id", "kind": "context" | "frame", "title", "tooltip", "lines": [str], "thumb": url,
+     "width", "height",                       # source pixels, the SVG overlay's viewBox
+     "rois": [{"k": "poly" | "line" | "pt", "p": [[x0, y0, x1, y1, ...], ...], "c": colour}],
+     "badges": [{"t": text, "c": colour}],
+     "context_id"}                            # frame tiles only
+
+ROIs are drawn small, so their rings are thinned to a few dozen points and rounded to whole
+pixels: a page of 48 tiles stays a few tens of kilobytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from workbench.ui.glyphs import roi_source
+from workbench.ui.media import MediaUrls
+from workbench.ui.palette import label_color
+
+if TYPE_CHECKING:
+    from workbench.query import View
+
+THUMB_SIZE = 256
+MAX_TILE_ROIS = 150
+MAX_RING_POINTS = 48
+MAX_BADGES = 3
+
+Record = Mapping[str, Any]
+
+
+def thin_ring(ring: Sequence[float], max_points: int = MAX_RING_POINTS) -> list[float]:
+    """Every k-th point of a ring so at most `max_points` remain, rounded to pixels."""
+    points = len(ring) // 2
+    step = max(1, -(-points // max_points))
+    out: list[float] = []
+    for i in range(0, points, step):
+        out.extend((round(ring[2 * i]), round(ring[2 * i + 1])))
+    return out
+
+
+def tile_rois(frame: Record) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The first source's ROIs of `frame` as tile shapes, and its classifications as badges."""
+    sources = frame.get("sources") or []
+    if not sources:
+        return [], []
+    first = str(sources[0]["id"])
+    shapes: list[dict[str, Any]] = []
+    badges: list[dict[str, str]] = []
+    for roi in frame.get("rois") or []:
+        if first not in roi_source(roi, first):
+            continue
+        kind, color = roi.get("kind"), label_color(roi.get("label"))
+        if kind == "classification":
+            if len(badges) < MAX_BADGES:
+                badges.append({"t": roi.get("label") or "?", "c": color})
+            continue
+        if len(shapes) >= MAX_TILE_ROIS:
+            continue
+        rings = [thin_ring(r) for r in roi.get("geometry") or [] if r]
+        if kind == "mask" and roi.get("x_min") is not None:
+            x0, y0, x1, y1 = (round(float(roi[k])) for k in ("x_min", "y_min", "x_max", "y_max"))
+            shapes.append({"k": "poly", "p": [[x0, y0, x1, y0, x1, y1, x0, y1]], "c": color})
+        elif rings and kind in ("box", "polygon"):
+            shapes.append({"k": "poly", "p": rings, "c": color})
+        elif rings and kind == "polyline":
+            shapes.append({"k": "line", "p": rings, "c": color})
+        elif rings and kind == "point":
+            shapes.append({"k": "pt", "p": rings, "c": color})
+    return shapes, badges
+
+
+def _picture(frame: Record | None, media: MediaUrls) -> dict[str, Any]:
+    sources = (frame or {}).get("sources") or []
+    if not sources:
+        return {"thumb": "", "width": 1, "height": 1, "rois": [], "badges": []}
+    first = sources[0]
+    uri = first.get("preview_uri") or first.get("uri") or ""
+    rois, badges = tile_rois(frame or {})
+    return {
+        "thumb": media.thumbnail(uri, THUMB_SIZE) if uri else "",
+        "width": int(first.get("width") or 1),
+        "height": int(first.get("height") or 1),
+        "rois": rois,
+        "badges": badges,
+    }
+
+
+def format_span(first: int | None, last: int | None) -> str:
+    if first is None:
+        return "no timestamps"
+    if last is None or last == first:
+        return f"t {first}"
+    return f"t {first} – {last}"
+
+
+def short_id(text: str, keep: int = 40) -> str:
+    """Long ids (URIs as context ids) keep their end, which tells them apart."""
+    return text if len(text) <= keep else "…" + text[-(keep - 1) :]
+
+
+def context_tiles(view: View, offset: int, limit: int, media: MediaUrls) -> list[dict[str, Any]]:
+    """One tile per context on this page: its first matching frame as preview."""
+    contexts = view.contexts(offset, limit).to_pylist()
+    preview_ids = [c["first_frame_id"] for c in contexts if c["first_frame_id"]]
+    previews = {}
+    if preview_ids:
+        page = view.select(preview_ids).page(0, len(preview_ids)).to_pylist()
+        previews = {f["id"]: f for f in page}
+    tiles = []
+    for ctx in contexts:
+        frame = previews.get(ctx["first_frame_id"])
+        cameras = len((frame or {}).get("sources") or [])
+        lines = [
+            f"{ctx['frames']} of {ctx['total_frames']} frames match",
+            format_span(ctx["first_timestamp"], ctx["last_timestamp"]),
+        ]
+        if cameras > 1:
+            lines.append(f"{cameras} cameras")
+        tiles.append(
+            {
+                "id": ctx["context_id"],
+                "kind": "context",
+                "title": short_id(ctx["context_id"]),
+                "tooltip": ctx["context_id"],
+                "lines": lines,
+                **_picture(frame, media),
+            }
+        )
+    return tiles
+
+
+def frame_tiles(view: View, offset: int, limit: int, media: MediaUrls) -> list[dict[str, Any]]:
+    """One tile per frame on this page."""
+    tiles = []
+    for frame in view.page(offset, limit).to_pylist():
+        rois = [r for r in frame.get("rois") or [] if r.get("kind") != "classification"]
+        lines = [short_id(frame["context_id"]), f"t {frame.get('timestamp')} · {len(rois)} ROIs"]
+        tiles.append(
+            {
+                "id": frame["id"],
+                "kind": "frame",
+                "context_id": frame["context_id"],
+                "title": short_id(frame["id"]),
+                "tooltip": frame["id"],
+                "lines": lines,
+                **_picture(frame, media),
+            }
+        )
+    return tiles
