@@ -25,11 +25,12 @@ import math
 import mimetypes
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Self
 
 import ijson
+from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, MediaError, RecordError
 from workbench.ingest.export import ExportReport
@@ -53,6 +54,7 @@ _RESERVED_KEYS = frozenset({SCENE_KEY, FPS_KEY, "video", "codec"})
 _LOCATION_KEYS = ("image_location", "location", "image_url", "url", "original_image_url")
 _VIDEO_KEYS = ("video_location", "video_url")
 _SCENES_PER_LOOKUP = 500
+_SCENE_FILES = frozenset({".json", ".ndjson", ".jsonl"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +62,6 @@ class _Candidate:
     frame: Frame
     index: int
     where: str
-
-
-@dataclass
-class _Slots:
-    """What the catalog (plus the frames queued so far) holds: index -> id per scene, and
-    id -> (scene, index). Loaded from the catalog once per scene and item, then kept current."""
-
-    by_context: dict[str, dict[int, str]] = field(default_factory=dict)
-    by_id: dict[str, tuple[str, int | None]] = field(default_factory=dict)
 
 
 class _SceneImport:
@@ -88,7 +81,10 @@ class _SceneImport:
         self.dataset = dataset
         self.frames_root = Path(frames_dir) if frames_dir is not None else None
         self.writer = CatalogWriter(catalog, progress=progress, desc="nucleus")
-        self.slots = _Slots()
+        # What the catalog plus the frames queued so far hold: index -> frame id per scene,
+        # and frame id -> (scene, index). Loaded once per scene and item, then kept current.
+        self.by_context: dict[str, dict[int, str]] = {}
+        self.by_id: dict[str, tuple[str, int | None]] = {}
         self.contexts: set[str] = set()
         self._empty = not catalog.has_frames()
 
@@ -124,9 +120,9 @@ class _SceneImport:
         self._load_ids(ids)
 
     def _load_contexts(self, contexts: Iterable[str]) -> None:
-        wanted = sorted({c for c in contexts if c not in self.slots.by_context})
+        wanted = sorted({c for c in contexts if c not in self.by_context})
         for context in wanted:
-            self.slots.by_context[context] = {}
+            self.by_context[context] = {}
         if not wanted or self._empty:
             return
         rows = self._rows(
@@ -135,11 +131,11 @@ class _SceneImport:
             wanted,
         )
         for context, index, frame_id in rows:
-            self.slots.by_context[context][index] = frame_id
-            self.slots.by_id[frame_id] = (context, index)
+            self.by_context[context][index] = frame_id
+            self.by_id[frame_id] = (context, index)
 
     def _load_ids(self, ids: Iterable[str]) -> None:
-        wanted = sorted({i for i in ids if i not in self.slots.by_id})
+        wanted = sorted({i for i in ids if i not in self.by_id})
         if not wanted or self._empty:
             return
         rows = self._rows(
@@ -147,7 +143,7 @@ class _SceneImport:
             wanted,
         )
         for frame_id, context, index in rows:
-            self.slots.by_id[frame_id] = (context, index)
+            self.by_id[frame_id] = (context, index)
 
     def _rows(self, query: str, values: list[str]) -> list[tuple[Any, ...]]:
         con = self.catalog.cursor()
@@ -242,14 +238,14 @@ class _SceneImport:
 
     def _place(self, context: str, candidates: list[_Candidate]) -> None:
         """Check every frame against what is stored, replace what update=True allows, queue."""
-        slots = self.slots.by_context[context]
+        slots = self.by_context[context]
         incoming = {c.frame.id for c in candidates}
         doomed: set[str] = set()
         placed: list[_Candidate] = []
         for cand in candidates:
             frame_id, index = cand.frame.id, cand.index
             occupant = slots.get(index)
-            elsewhere = self.slots.by_id.get(frame_id)
+            elsewhere = self.by_id.get(frame_id)
             if not self.update:
                 problem = _conflict(occupant, elsewhere, frame_id, index, context)
                 if problem:
@@ -260,7 +256,7 @@ class _SceneImport:
             if elsewhere is not None and elsewhere != (context, index):
                 self._vacate(frame_id, *elsewhere)
             slots[index] = frame_id
-            self.slots.by_id[frame_id] = (context, index)
+            self.by_id[frame_id] = (context, index)
             placed.append(cand)
         if doomed:
             self._delete(doomed)
@@ -269,8 +265,8 @@ class _SceneImport:
 
     def _vacate(self, frame_id: str, context: str, index: int | None) -> None:
         self._load_contexts([context])
-        if index is not None and self.slots.by_context[context].get(index) == frame_id:
-            del self.slots.by_context[context][index]
+        if index is not None and self.by_context[context].get(index) == frame_id:
+            del self.by_context[context][index]
         self.contexts.add(context)  # its frame count changes
 
     def _delete(self, frame_ids: set[str]) -> None:
@@ -284,7 +280,7 @@ class _SceneImport:
                 )
             con.execute("DELETE FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids])
         for frame_id in ids:
-            self.slots.by_id.pop(frame_id, None)
+            self.by_id.pop(frame_id, None)
 
 
 def _conflict(
@@ -448,11 +444,10 @@ def import_files(
 ) -> IngestReport:
     """Import JSON files (one scene, a list of scenes or {"scenes": [...]}) and NDJSON files
     (one scene per line) of Nucleus VideoScenes. See `add_scene` for `update`."""
-    files = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
     with _SceneImport(
         catalog, update=update, progress=progress, frames_dir=frames_dir, dataset=dataset
     ) as job:
-        for path in files:
+        for path in _scene_files(paths):
             batch: list[tuple[str, Any]] = []
             try:
                 for entry in read_scenes(path):
@@ -465,6 +460,17 @@ def import_files(
             # Scenes read before a parse error are still stored.
             job.add_batch(batch)
     return job.report
+
+
+def _scene_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
+    given = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
+    found: list[Path] = []
+    for path in given:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in _SCENE_FILES))
+        else:
+            found.append(path)
+    return found
 
 
 def read_scenes(path: Path) -> Iterator[tuple[str, Any]]:
@@ -553,16 +559,19 @@ def export_files(
     """Write each context of the view as one Nucleus VideoScene of image frames.
 
     `dest` ending in .json gets a JSON list, anything else NDJSON (one scene per line).
-    Frames go in frame_index order (then timestamp); frame_rate is the one imported with the
-    scene, else `frame_rate`, else derived from the timestamps.
+    Frames go in frame_index order (then timestamp). The scene's frame_rate is `frame_rate`
+    if given, else the one imported with the scene, else derived from the timestamps.
     """
     target = Path(dest)
     target.parent.mkdir(parents=True, exist_ok=True)
     report = ExportReport(dest=target)
     by_context: dict[str, list[ExportFrame]] = {}
-    for chunk in view_frames(view.catalog, view.frame_ids()):
-        for frame in chunk:
-            by_context.setdefault(frame.context_id, []).append(frame)
+    ids = view.frame_ids()
+    with tqdm(total=len(ids), desc="export nucleus", unit="frame", disable=not progress) as bar:
+        for chunk in view_frames(view.catalog, ids):
+            for frame in chunk:
+                by_context.setdefault(frame.context_id, []).append(frame)
+            bar.update(len(chunk))
     scenes = []
     for context, frames in by_context.items():
         frames.sort(key=lambda f: (f.frame_index is None, f.frame_index or 0, f.timestamp or 0))
@@ -599,7 +608,7 @@ def _scene_payload(
         meta = {k: v for k, v in frame.metadata.items() if k not in _RESERVED_KEYS}
         items.append({"reference_id": frame.id, "image_location": source.uri, "metadata": meta})
     first = frames[0].metadata
-    rate = first.get(FPS_KEY) or frame_rate or _derived_rate(frames)
+    rate = frame_rate or first.get(FPS_KEY) or _derived_rate(frames)
     scene: dict[str, Any] = {"reference_id": context, "frame_rate": _number(rate)}
     scene_meta = first.get(SCENE_KEY)
     scene["metadata"] = scene_meta if isinstance(scene_meta, dict) else {}
