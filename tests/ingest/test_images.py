@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 import workbench
+from workbench.errors import IngestError
 from workbench.ingest import CatalogWriter, Roi, box_ring
 from workbench.ingest.images import export_files, import_files
 
@@ -140,6 +141,13 @@ def test_frame_id_rules(catalog, tmp_path: Path) -> None:
     import_files(catalog, [b], progress=False, frame_id=lambda p: "custom-" + p.parent.name)
     ids = {r[0] for r in _rows(catalog, "SELECT id FROM frames")}
     assert ids == {digest, a.as_posix(), "custom-b"}
+
+
+def test_bad_options_are_refused(catalog, shoot: Path) -> None:
+    with pytest.raises(IngestError, match="context_by"):
+        import_files(catalog, [shoot], context_by="day")
+    with pytest.raises(IngestError, match="frame_id"):
+        import_files(catalog, [shoot], frame_id="name")
 
 
 def test_importing_again_updates_instead_of_duplicating(catalog, shoot: Path) -> None:

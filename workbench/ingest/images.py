@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -140,12 +140,8 @@ def _frame_id(found: _Found, rule: FrameIdRule) -> str:
     if rule == "content":
         with found.path.open("rb") as fh:
             return hashlib.file_digest(fh, "sha256").hexdigest()
-    if rule == "relative":
-        # Keep the root folder's own name so that cam_a/0001.jpg and cam_b/0001.jpg differ.
-        return found.path.relative_to(found.root.parent).as_posix()
-    raise IngestError(
-        f"frame_id must be 'relative', 'absolute', 'content' or a function, got {rule!r}"
-    )
+    # "relative": keep the root folder's own name so cam_a/0001.jpg and cam_b/0001.jpg differ.
+    return found.path.relative_to(found.root.parent).as_posix()
 
 
 def _folder_positions(found: list[_Found]) -> dict[Path, tuple[int, int]]:
@@ -180,6 +176,10 @@ def import_files(
     """
     if context_by not in ("file", "folder"):
         raise IngestError(f"context_by must be 'file' or 'folder', got {context_by!r}")
+    if not callable(frame_id) and frame_id not in ("relative", "absolute", "content"):
+        raise IngestError(
+            f"frame_id must be 'relative', 'absolute', 'content' or a function, got {frame_id!r}"
+        )
     found, missing = _find(_as_paths(paths), recursive)
     with CatalogWriter(catalog, progress=progress, total=len(found), desc="images") as writer:
         for err in missing:
@@ -448,36 +448,51 @@ def export_files(
     """
     root = Path(dest)
     root.mkdir(parents=True, exist_ok=True)
-    report = ExportReport(dest=root)
-    used: set[str] = set()
+    out = _ImageExport(ExportReport(dest=root), image_format, quality)
     ids = list(view.frame_ids())
     with tqdm(total=len(ids), desc="export images", unit="frame", disable=not progress) as bar:
         for chunk in view_frames(view.catalog, ids):
-            rois = frame_rois(view, [f.id for f in chunk], fields) if draw_rois else {}
+            rois = frame_rois(view, [f.id for f in chunk], fields) if draw_rois else None
             for frame in chunk:
-                sources = [s for s in frame.sources if source is None or s.id == source]
-                wrote = False
-                for src in sources:
-                    name = output_name(
-                        frame.id, src.id if len(sources) > 1 else None, src.uri, image_format, used
-                    )
-                    target = root / name
-                    drawn = [r for r in rois.get(frame.id, []) if r.on_source(src.id)]
-                    try:
-                        _write_image(
-                            src.uri, target, drawn if draw_rois else None, image_format, quality
-                        )
-                    except MediaError as exc:
-                        report.skipped.append(f"frame {frame.id!r}, source {src.id!r}: {exc}")
-                        continue
-                    report.files.append(target)
-                    report.rois += len(drawn)
-                    wrote = True
-                if not sources:
-                    report.skipped.append(f"frame {frame.id!r}: no source {source or ''}".rstrip())
-                report.frames += wrote
+                out.frame(frame, source, rois)
                 bar.update(1)
-    return report
+    return out.report
+
+
+@dataclass
+class _ImageExport:
+    report: ExportReport
+    image_format: str | None
+    quality: int
+    names: set[str] = field(default_factory=set)
+
+    def frame(
+        self, frame: ExportFrame, source: str | None, rois: dict[str, list[DrawnRoi]] | None
+    ) -> None:
+        sources = [s for s in frame.sources if source is None or s.id == source]
+        if not sources:
+            self.report.skipped.append(f"frame {frame.id!r}: no source {source or ''}".rstrip())
+        drawn = rois.get(frame.id, []) if rois is not None else None
+        written = [self.source(frame.id, src, len(sources) > 1, drawn) for src in sources]
+        self.report.frames += any(written)
+
+    def source(
+        self, frame_id: str, src: ExportSource, several: bool, rois: list[DrawnRoi] | None
+    ) -> bool:
+        """Write one image of one frame; a failure goes to the report's `skipped`."""
+        fmt = self.image_format
+        target = self.report.dest / output_name(
+            frame_id, src.id if several else None, src.uri, fmt, self.names
+        )
+        drawn = None if rois is None else [r for r in rois if r.on_source(src.id)]
+        try:
+            _write_image(src.uri, target, drawn, fmt, self.quality)
+        except MediaError as exc:
+            self.report.skipped.append(f"frame {frame_id!r}, source {src.id!r}: {exc}")
+            return False
+        self.report.files.append(target)
+        self.report.rois += len(drawn or ())
+        return True
 
 
 def _local_path(uri: str) -> Path:
@@ -492,16 +507,20 @@ def _local_path(uri: str) -> Path:
 def _write_image(
     uri: str,
     target: Path,
-    rois: list[Any] | None,
+    rois: list[DrawnRoi] | None,
     image_format: str | None,
     quality: int,
 ) -> None:
     path = _local_path(uri)
-    target.parent.mkdir(parents=True, exist_ok=True)
     if rois is None and image_format is None:
-        shutil.copyfile(path, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        except OSError as exc:
+            raise MediaError(f"{uri}: cannot copy to {target}: {exc.strerror or exc}") from exc
         return
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         with Image.open(path) as img:
             # ROIs are in displayed pixels: apply the EXIF orientation before drawing.
             picture = ImageOps.exif_transpose(img)
