@@ -435,3 +435,54 @@ def test_export_loads_in_pycocotools(catalog, tmp_path):
     assert (loaded.annToMask(loaded.anns[12]) == _road()).all()
     polygon = loaded.annToMask(loaded.anns[11])
     assert polygon.shape == (30, 40) and polygon[10, 27] == 1 and polygon[0, 0] == 0
+
+
+def test_labels_only_adds_one_field_to_frames_already_there(catalog, tmp_path):
+    coco.import_files(catalog, [INSTANCES], progress=False)
+    before = _snapshot(catalog)
+    review = _write(
+        tmp_path / "review.json",
+        {
+            "images": [
+                {"id": 1, "file_name": "elsewhere.jpg", "width": 40, "height": 30},
+                {"id": 8, "file_name": "new.jpg"},
+            ],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 5, "bbox": [1, 1, 2, 2]}],
+            "categories": [{"id": 5, "name": "cone"}],
+        },
+    )
+    report = coco.import_files(
+        catalog,
+        [review],
+        field="review",
+        id_prefix="instances_tiny:",
+        labels_only=True,
+        progress=False,
+    )
+    assert [(e.where, e.problem) for e in report.errors] == [
+        (f"{review}, image 8", "frame 'instances_tiny:8' is not in the catalog")
+    ]
+    assert list(_rois(catalog, "review")) == [("instances_tiny:1", "1")]
+    after = _snapshot(catalog)
+    assert after["frames"] == before["frames"] and after["sources"] == before["sources"]
+    assert [r for r in after["rois"] if r[1] != "review"] == before["rois"]
+
+
+def test_results_categories_come_from_the_frames_of_their_prefix(catalog, tmp_path):
+    coco.import_files(catalog, [INSTANCES], progress=False)
+    other = _write(
+        tmp_path / "other.json",
+        {
+            "images": [{"id": 1, "file_name": "o.jpg"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1]}],
+            "categories": [{"id": 1, "name": "tree"}],
+        },
+    )
+    coco.import_files(catalog, [other], progress=False)
+    results = _write(
+        tmp_path / "r.json", [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2], "score": 0.3}]
+    )
+    coco.import_files(catalog, [results], id_prefix="other:", progress=False)
+    coco.import_files(catalog, [results], id_prefix="instances_tiny:", progress=False)
+    rows = catalog.sql("SELECT frame_id, label FROM rois WHERE field = 'predictions'").fetchall()
+    assert sorted(rows) == [("instances_tiny:1", "person"), ("other:1", "tree")]

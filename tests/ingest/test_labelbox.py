@@ -401,7 +401,8 @@ def test_export_of_rois_from_elsewhere(catalog, tmp_path):
                 "t", "box", ["bus"], field="gt", geometry=[box_ring(n, 0, 2, 2)], track_index=5
             )
             shape = Roi("p", "polygon", ["park"], field="gt", geometry=[[0, 0, 4, 0, 4, 4]])
-            writer.add_labels(_frame(n), "gt", [box, shape])
+            day = Roi("d", "classification", ["day"], field="gt")
+            writer.add_labels(_frame(n), "gt", [box, shape, day])
     report = labelbox.export_files(
         catalog.view(),
         tmp_path / "gt.ndjson",
@@ -410,7 +411,10 @@ def test_export_of_rois_from_elsewhere(catalog, tmp_path):
         data_row_key="id",
         progress=False,
     )
-    assert report.skipped == ["3 polygon ROIs (Labelbox video NDJSON has no polygon)"]
+    assert report.skipped == [
+        "3 classification ROIs without an answer attribute",
+        "3 polygon ROIs (Labelbox video NDJSON has no polygon)",
+    ]
     (line,) = [json.loads(t) for t in report.dest.read_text().splitlines()]
     assert line["dataRow"] == {"id": "ckVIDEO"} and line["name"] == "bus"
     assert [[k["frame"] for k in s["keyframes"]] for s in line["segments"]] == [[1, 2], [4]]

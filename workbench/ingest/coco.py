@@ -48,7 +48,7 @@ __all__ = ["export_files", "import_files"]
 # Annotation keys with a place of their own; every other key is kept in the ROI's attributes.
 _ANNOTATION_KEYS = frozenset({"id", "image_id", "category_id", "bbox", "segmentation", "score"})
 _IMAGE_KEYS = frozenset({"id", "file_name", "width", "height"})
-DEFAULT_PARTITION_BYTES = 64 * 1024 * 1024
+DEFAULT_PARTITION_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +97,8 @@ def import_files(
             if not path.is_file():
                 raise IngestError(f"{path}: no such file")
             if _is_results_file(path):
-                cats = _load_categories(catalog, categories, id_prefix, writer)
                 prefix = id_prefix if id_prefix is not None else _catalog_prefix(catalog, path)
+                cats = _load_categories(catalog, categories, prefix, writer)
                 _import_results(path, writer, cats, prefix, field or "predictions", partition_bytes)
                 continue
             folder = Path(images_dir) if images_dir is not None else _default_images_dir(path)
@@ -477,7 +477,7 @@ def polygon_area(rings: Sequence[Sequence[float]]) -> float:
 def _load_categories(
     catalog: Catalog,
     categories: str | os.PathLike[str] | Sequence[Mapping[str, Any]] | None,
-    id_prefix: str | None,
+    prefix: str,
     writer: CatalogWriter,
 ) -> dict[Any, Category]:
     if isinstance(categories, str | os.PathLike):
@@ -488,14 +488,10 @@ def _load_categories(
     # Instances imports keep each ROI's category id, so the catalog knows the mapping.
     query = (
         "SELECT DISTINCT attributes->>'$.category_id', label, attributes->>'$.supercategory' "
-        "FROM rois WHERE attributes->>'$.category_id' IS NOT NULL"
+        "FROM rois WHERE attributes->>'$.category_id' IS NOT NULL AND starts_with(frame_id, ?)"
     )
-    params: list[Any] = []
-    if id_prefix is not None:
-        query += " AND starts_with(frame_id, ?)"
-        params.append(id_prefix)
     found: dict[Any, Category] = {}
-    for raw_id, name, sup in catalog.cursor().execute(query, params).fetchall():
+    for raw_id, name, sup in catalog.cursor().execute(query, [prefix]).fetchall():
         key = int(raw_id) if raw_id.lstrip("-").isdigit() else raw_id
         if key in found and found[key].name != name:
             raise IngestError(

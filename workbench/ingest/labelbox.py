@@ -122,7 +122,8 @@ def import_files(
     collected = _Collected()
     with CatalogWriter(catalog, progress=progress, desc="labelbox import") as writer:
         for path in files:
-            for where, line in _lines(path):
+            lines = tqdm(_lines(path), desc=path.name, unit="line", disable=not progress)
+            for where, line in lines:
                 try:
                     context_id, placed = _annotation(line, where, contexts, collected, field)
                     collected.keep(context_id, placed, where)
@@ -480,6 +481,9 @@ class _ExportPlan:
             self.skipped["ROIs without a label"] += 1
             return
         if row["kind"] == "classification":
+            if "answer" not in attributes:
+                self.skipped["classification ROIs without an answer attribute"] += 1
+                return
             key = (
                 context,
                 str(attributes.get("uuid") or row["id"]),
