@@ -204,8 +204,13 @@ def test_export_one_context_per_file(catalog, tmp_path: Path) -> None:
         catalog.view(), tmp_path / "one.mp4", progress=False, context=a.as_posix()
     )
     assert report.frames == 3
-    report = export_files(catalog.view(), tmp_path / "all", progress=False)
+    with CatalogWriter(catalog, progress=False) as writer:
+        for name in ("a", "b"):
+            writer.add_labels(f"{tmp_path.as_posix()}/{name}.mp4#000001", "ground_truth",
+                              [Roi("r", "box", ["car"], geometry=[box_ring(1, 1, 9, 9)])])  # fmt: skip
+    report = export_files(catalog.view(), tmp_path / "all", progress=False, draw_rois=True)
     assert sorted(p.name for p in report.files) == ["a.mp4", "b.mp4"]
+    assert (report.frames, report.rois) == (7, 2)
     with pytest.raises(IngestError, match="no frames in context"):
         export_files(catalog.view(), tmp_path / "x", progress=False, context="nope")
 

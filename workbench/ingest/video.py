@@ -17,6 +17,7 @@ import math
 import os
 import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from workbench.errors import IngestError, MediaError, RecordError
 from workbench.ingest.export import ExportReport
 from workbench.ingest.images import (
     SOURCE_ID,
+    DrawnRoi,
     ExportFrame,
     ExportSource,
     ViewLike,
@@ -247,17 +249,39 @@ def export_files(
             f"{target} names one file but the view holds {len(by_context)} contexts: "
             "give a folder, or pick one with context=..."
         )
-    report = ExportReport(dest=target)
     names: set[str] = set()
     total = sum(len(frames) for frames in by_context.values())
     with tqdm(total=total, desc="export video", unit="frame", disable=not progress) as bar:
-        for context_id, frames in by_context.items():
-            out = target if single else target / _video_name(context_id, names)
-            rois = frame_rois(view, [f.id for f in frames], fields) if draw_rois else {}
-            written = _encode_context(frames, out, fps, rois, source, codec, report, bar)
-            if written:
-                report.files.append(out)
-    return report
+        out = _VideoExport(ExportReport(dest=target), fps, source, codec, bar)
+        for context_id, frames, rois in _with_rois(view, by_context, fields, draw_rois):
+            out.context(frames, target if single else target / _video_name(context_id, names), rois)
+    return out.report
+
+
+_ROI_BATCH = 5000
+
+
+def _with_rois(
+    view: ViewLike,
+    by_context: dict[str, list[ExportFrame]],
+    fields: Sequence[str] | None,
+    wanted: bool,
+) -> Iterator[tuple[str, list[ExportFrame], dict[str, list[DrawnRoi]]]]:
+    """(context, frames, ROIs by frame id), asking the view for the ROIs of several contexts
+    at a time: each ask ranks the whole view, so one per context would be slow."""
+    batch: list[tuple[str, list[ExportFrame]]] = []
+    pending = 0
+    contexts = list(by_context.items())
+    for number, (context_id, frames) in enumerate(contexts):
+        batch.append((context_id, frames))
+        pending += len(frames)
+        if pending < _ROI_BATCH and number + 1 < len(contexts):
+            continue
+        ids = [f.id for _, fs in batch for f in fs]
+        rois = frame_rois(view, ids, fields) if wanted else {}
+        for item in batch:
+            yield item[0], item[1], rois
+        batch, pending = [], 0
 
 
 def _frames_by_context(view: ViewLike, context: str | None) -> dict[str, list[ExportFrame]]:
@@ -300,47 +324,53 @@ def _video_name(context_id: str, used: set[str]) -> str:
     return name + ".mp4"
 
 
-def _encode_context(
-    frames: list[ExportFrame],
-    out: Path,
-    fps: float | None,
-    rois: dict[str, list[Any]],
-    source: str | None,
-    codec: str | None,
-    report: ExportReport,
-    bar: tqdm,
-) -> bool:
-    """Encode one context; returns whether any frame was written."""
-    # Timestamps place the frames unless a rate was asked for or some frames lack one.
-    timed = fps is None and all(f.timestamp is not None for f in frames)
-    rate = fps or derive_fps([f.timestamp for f in frames])
-    encoder: VideoEncoder | None = None
-    try:
-        for frame in frames:
-            bar.update(1)
-            picked = _pick_source(frame, source)
-            try:
-                image = _load(picked.uri if picked else None, frame.id)
-            except MediaError as exc:
-                report.skipped.append(str(exc))
-                continue
-            drawn = [r for r in rois.get(frame.id, []) if picked and r.on_source(picked.id)]
-            if drawn:
-                image = draw_rois(image, drawn)
-            if encoder is None:
-                encoder = VideoEncoder(
-                    out, width=image.width, height=image.height, fps=rate, codec=codec
-                )
-            encoder.write(image, frame.timestamp if timed else None)
-            report.frames += 1
-            report.rois += len(drawn)
-        if encoder is not None:
-            encoder.close()
-    except MediaError as exc:
-        if encoder is not None:
-            encoder.abort()
-        raise IngestError(str(exc)) from exc
-    return encoder is not None
+@dataclass
+class _VideoExport:
+    report: ExportReport
+    fps: float | None
+    source: str | None
+    codec: str | None
+    bar: tqdm
+
+    def context(
+        self, frames: list[ExportFrame], out: Path, rois: dict[str, list[DrawnRoi]]
+    ) -> None:
+        """Encode the frames of one context to `out`."""
+        # Timestamps place the frames unless a rate was asked for or some frames lack one.
+        timed = self.fps is None and all(f.timestamp is not None for f in frames)
+        rate = self.fps or derive_fps([f.timestamp for f in frames])
+        encoder: VideoEncoder | None = None
+        try:
+            for frame in frames:
+                self.bar.update(1)
+                picture = self._picture(frame, rois)
+                if picture is None:
+                    continue
+                if encoder is None:
+                    size = picture.size
+                    encoder = VideoEncoder(out, width=size[0], height=size[1], fps=rate,
+                                           codec=self.codec)  # fmt: skip
+                encoder.write(picture, frame.timestamp if timed else None)
+                self.report.frames += 1
+            if encoder is not None:
+                encoder.close()
+                self.report.files.append(out)
+        except MediaError as exc:
+            if encoder is not None:
+                encoder.abort()
+            raise IngestError(str(exc)) from exc
+
+    def _picture(self, frame: ExportFrame, rois: dict[str, list[DrawnRoi]]) -> Image.Image | None:
+        """The frame's image with its ROIs drawn, or None (noted in `skipped`)."""
+        picked = _pick_source(frame, self.source)
+        try:
+            image = _load(picked.uri if picked else None, frame.id)
+        except MediaError as exc:
+            self.report.skipped.append(str(exc))
+            return None
+        drawn = [r for r in rois.get(frame.id, []) if picked and r.on_source(picked.id)]
+        self.report.rois += len(drawn)
+        return draw_rois(image, drawn) if drawn else image
 
 
 def _pick_source(frame: ExportFrame, source: str | None) -> ExportSource | None:
