@@ -184,6 +184,10 @@ class VideoEncoder:
             raise MediaError(f"{self.path}: {name!r} is not a video encoder")
         stream.width, stream.height = even_size(*self.size)
         stream.pix_fmt = "yuv420p"
+        if name == "libx264":
+            # The default "medium" preset costs ~3x the time of "veryfast" for little gain on
+            # curation clips; crf 20 keeps ROIs and small objects crisp.
+            stream.options = {"preset": "veryfast", "crf": "20"}
         stream.codec_context.time_base = _MS
         return stream
 
