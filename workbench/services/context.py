@@ -1,0 +1,189 @@
+"""What every action shares: the catalog, the actor, the backends, and the audit trail.
+
+An action runs inside `Action`: its writes happen in one transaction together with its audit
+row, a dry run does the same work and rolls it back (so a dry run reports exactly what the
+real run would do), and a refused or failed action still leaves an audit row saying why.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+import duckdb
+import pyarrow as pa
+
+from workbench.backends import AnnotationBackend, default_backends
+from workbench.services.errors import InvalidArgument, ServiceError
+from workbench.store.catalog import Catalog
+
+# Ids listed in an audit row's target before the list is cut (the count is always whole).
+AUDIT_MAX_IDS = 1000
+
+
+def default_actor() -> str:
+    """Who acts when no actor is given: $USER, else the login name, else 'unknown'."""
+    name = os.environ.get("USER")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    catalog: Catalog
+    actor: str
+    backends: Mapping[str, AnnotationBackend] = field(default_factory=default_backends)
+
+    def backend(self, name: str) -> AnnotationBackend:
+        try:
+            return self.backends[name]
+        except KeyError:
+            known = ", ".join(sorted(self.backends))
+            raise InvalidArgument(f"unknown backend {name!r}: expected one of {known}") from None
+
+
+def id_list(ids: Sequence[str]) -> dict[str, Any]:
+    """A list of ids for an audit target, cut at AUDIT_MAX_IDS."""
+    ids = list(ids)
+    out: dict[str, Any] = {"ids": ids[:AUDIT_MAX_IDS], "count": len(ids)}
+    if len(ids) > AUDIT_MAX_IDS:
+        out["truncated"] = True
+    return out
+
+
+class _Rollback(Exception):
+    """Raised inside a dry run's transaction to roll it back."""
+
+
+class Action:
+    """One audited action. Use `with Action(...) as act:` and `with act.transaction() as con:`.
+
+    Call `act.done(count, details)` inside the transaction when the work is complete: the audit
+    row is written in the same transaction (or, for a dry run, after the rollback).
+    """
+
+    def __init__(
+        self, ctx: ServiceContext, action: str, target: Mapping[str, Any], *, dryrun: bool = False
+    ) -> None:
+        self.ctx = ctx
+        self.action = action
+        self.target = dict(target)
+        self.dryrun = dryrun
+        self.count: int | None = None
+        self.details: dict[str, Any] | None = None
+        self._recorded = False
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None or self._recorded:
+            return
+        if isinstance(exc, ServiceError):
+            outcome = f"refused: {type(exc).__name__}: {exc}"
+        elif isinstance(exc, Exception):
+            outcome = f"failed: {type(exc).__name__}: {exc}"
+        else:
+            outcome = f"interrupted: {type(exc).__name__}"
+        with self.ctx.catalog.transaction() as con:
+            self._write(con, outcome)
+
+    def done(self, count: int, details: Mapping[str, Any] | None = None) -> None:
+        self.count = count
+        self.details = dict(details) if details else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The action's transaction; rolled back at the end when this is a dry run."""
+        try:
+            with self.ctx.catalog.transaction() as con:
+                yield con
+                if self.dryrun:
+                    raise _Rollback
+                self._write(con, "ok")
+        except _Rollback:
+            with self.ctx.catalog.transaction() as con:
+                self._write(con, "ok")
+
+    def record(self) -> None:
+        """Write the audit row of an action that needed no transaction of its own."""
+        with self.ctx.catalog.transaction() as con:
+            self._write(con, "ok")
+
+    def _write(self, con: duckdb.DuckDBPyConnection, outcome: str) -> None:
+        con.execute(
+            "INSERT INTO audit_log (actor, action, target, count, dry_run, outcome, details) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                self.ctx.actor,
+                self.action,
+                json.dumps(self.target, default=str),
+                self.count,
+                self.dryrun,
+                outcome,
+                json.dumps(self.details, default=str) if self.details is not None else None,
+            ],
+        )
+        self._recorded = True
+
+
+@contextmanager
+def registered(
+    con: duckdb.DuckDBPyConnection, name: str, table: pa.Table
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An Arrow table visible to SQL as `name` for the duration of the block."""
+    con.register(name, table)
+    try:
+        yield con
+    finally:
+        con.unregister(name)
+
+
+def rows(
+    con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] = ()
+) -> list[dict[str, Any]]:
+    """A query's rows as dicts (small results only: big ones go through Arrow)."""
+    result = con.execute(query, list(params))
+    names = [d[0] for d in result.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def arrow(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] = ()) -> pa.Table:
+    """A query's whole result as an Arrow table (fully consumed, so the cursor is free)."""
+    table = con.sql(query, params=list(params)).to_arrow_table()
+    if table is None:  # only for statements without a result
+        raise ValueError(f"query returned no result: {query[:80]}")
+    return table
+
+
+def scalar(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] = ()) -> Any:
+    found = con.execute(query, list(params)).fetchall()
+    return found[0][0] if found else None
+
+
+def strings(values: Sequence[str] | str | None, what: str) -> list[str]:
+    """A list of ids from a caller: a bare string is refused (it would be read as characters)."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        raise InvalidArgument(f"{what}: expected a list of ids, got the string {values!r}")
+    out = list(values)
+    bad = [v for v in out if not isinstance(v, str) or not v]
+    if bad:
+        raise InvalidArgument(f"{what}: ids must be non-empty strings, got {bad[:5]!r}")
+    return out
