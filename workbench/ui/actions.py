@@ -22,19 +22,19 @@ class ActionsPanel(pn.viewable.Viewer):
         self.tag_input = pn.widgets.TextInput(
             placeholder="tag", css_classes=["wb-tag-input"], width=140
         )
-        self.tag_button = pn.widgets.Button(name="Tag", css_classes=["wb-tag-apply"], width=70)
-        self.untag_button = pn.widgets.Button(name="Untag", css_classes=["wb-untag"], width=70)
+        self.tag_button = pn.widgets.Button(label="Tag", css_classes=["wb-tag-apply"], width=70)
+        self.untag_button = pn.widgets.Button(label="Untag", css_classes=["wb-untag"], width=70)
         self.view_name = pn.widgets.TextInput(
             placeholder="view name", css_classes=["wb-view-name"], width=140
         )
         self.save_button = pn.widgets.Button(
-            name="Save view", css_classes=["wb-save-view"], width=90
+            label="Save view", css_classes=["wb-save-view"], width=90
         )
         self.views = pn.widgets.Select(
             options=list(state.saved_views), css_classes=["wb-views"], width=140
         )
         self.open_button = pn.widgets.Button(
-            name="Open view", css_classes=["wb-open-view"], width=90
+            label="Open view", css_classes=["wb-open-view"], width=90
         )
         self.message = pn.pane.Alert(
             "", alert_type="info", css_classes=["wb-message"], visible=False

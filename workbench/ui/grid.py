@@ -78,16 +78,16 @@ class GridView(pn.viewable.Viewer):
         self.grid = TileGrid(mode=state.mode, page=state.page, total=state.total, tiles=state.tiles)
         self.grid.on_tile(state.tile_click)
         self.mode = pn.widgets.RadioButtonGroup.from_param(
-            state.param.mode, css_classes=["wb-grid-mode"], button_type="default", name=""
+            state.param.mode, css_classes=["wb-grid-mode"], color="default", label=""
         )
-        self.prev_page = pn.widgets.Button(name="‹ prev", css_classes=["wb-page-prev"], width=70)
-        self.next_page = pn.widgets.Button(name="next ›", css_classes=["wb-page-next"], width=70)
+        self.prev_page = pn.widgets.Button(label="‹ prev", css_classes=["wb-page-prev"], width=70)
+        self.next_page = pn.widgets.Button(label="next ›", css_classes=["wb-page-next"], width=70)
         self.page_label = pn.pane.HTML("", css_classes=["wb-page-label"], margin=(8, 6))
         self.count = pn.pane.HTML("", css_classes=["wb-selection-count"], margin=(8, 12))
         self.select_all = pn.widgets.Button(
-            name="Select all that match", css_classes=["wb-select-all"]
+            label="Select all that match", css_classes=["wb-select-all"]
         )
-        self.clear = pn.widgets.Button(name="Clear selection", css_classes=["wb-clear-selection"])
+        self.clear = pn.widgets.Button(label="Clear selection", css_classes=["wb-clear-selection"])
         self.busy = pn.indicators.LoadingSpinner(
             value=False, size=24, css_classes=["wb-busy"], visible=False, margin=(8, 6)
         )
@@ -110,9 +110,14 @@ class GridView(pn.viewable.Viewer):
             else "Nothing matches the query."
         )
         self.grid.param.update(
-            mode=state.mode, page=state.page, total=state.total, empty_text=empty,
-            tiles=state.tiles, selected=list(state.selected_tiles), active=state.active_tile,
-        )  # fmt: skip
+            mode=state.mode,
+            page=state.page,
+            total=state.total,
+            empty_text=empty,
+            tiles=state.tiles,
+            selected=list(state.selected_tiles),
+            active=state.active_tile,
+        )
         what = "contexts" if state.mode == "contexts" else "frames"
         self.page_label.object = f"page {state.page + 1} / {state.pages} · {state.total} {what}"
         self.prev_page.disabled = state.page <= 0

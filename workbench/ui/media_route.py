@@ -52,9 +52,10 @@ class MediaFiles:
         try:
             path = resolve_media(uri, list(self.roots()))
         except MediaError as exc:
-            raise HTTPError(_status_of(exc), reason=_reason(exc)) from exc
+            status = _status_of(exc)
+            raise HTTPError(status, reason=_REASONS[status]) from exc
         if not path.is_file():
-            raise HTTPError(404, reason="no such file")
+            raise HTTPError(404, reason=_REASONS[404])
         return path
 
     def thumbnail(self, uri: str, size: int) -> Path:
@@ -63,19 +64,18 @@ class MediaFiles:
         try:
             return self.thumbnails.get(uri, size)
         except (MediaError, OSError) as exc:
-            raise HTTPError(415, reason=_reason(exc)) from exc
+            raise HTTPError(415, reason=_REASONS[415]) from exc
+
+
+# Fixed reason phrases: the status line never echoes a resolved path (where a symlink leads)
+# or a library's message back to the browser.
+_REASONS = {403: "outside the media roots", 404: "no such file", 415: "not a readable picture"}
 
 
 def _status_of(exc: MediaError) -> int:
     # resolve_media raises MediaError both for "outside the media roots" and for "no such
     # file"; the second is a plain 404 and says nothing the first would hide.
     return 404 if isinstance(exc.__cause__, FileNotFoundError) or "not found" in str(exc) else 403
-
-
-def _reason(exc: BaseException) -> str:
-    # The reason phrase goes into the status line: one line of ASCII, no file system paths.
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text.encode("ascii", "replace").decode()[:120]
 
 
 class _LocalFileHandler(AuthRequestHandler, StaticFileHandler):

@@ -97,10 +97,14 @@ class PlayerView(pn.viewable.Viewer):
             width=340,
             visible_buttons=["slower", "previous", "reverse", "pause", "play", "next", "faster"],
         )
-        self.prev_button = pn.widgets.Button(name="◀ frame", css_classes=["wb-prev"], width=80)
-        self.next_button = pn.widgets.Button(name="frame ▶", css_classes=["wb-next"], width=80)
-        self.prev_match = pn.widgets.Button(name="◀ match", css_classes=["wb-prev-match"], width=80)
-        self.next_match = pn.widgets.Button(name="match ▶", css_classes=["wb-next-match"], width=80)
+        self.prev_button = pn.widgets.Button(label="◀ frame", css_classes=["wb-prev"], width=80)
+        self.next_button = pn.widgets.Button(label="frame ▶", css_classes=["wb-next"], width=80)
+        self.prev_match = pn.widgets.Button(
+            label="◀ match", css_classes=["wb-prev-match"], width=80
+        )
+        self.next_match = pn.widgets.Button(
+            label="match ▶", css_classes=["wb-next-match"], width=80
+        )
         self.label = pn.pane.HTML("", css_classes=["wb-frame-label"], margin=(8, 10))
         self._timeline_pane = pn.pane.Bokeh(self.timeline.figure, sizing_mode="stretch_width")
         self.prev_button.on_click(lambda _: ctx.step(-1))

@@ -60,33 +60,37 @@ class QueryPanel(pn.viewable.Viewer):
             placeholder="SQL over frames f, e.g. f.weather = 'rain'",
             css_classes=["wb-where"],
             sizing_mode="stretch_width",
-            name="WHERE",
+            label="WHERE",
         )
         self.apply_button = pn.widgets.Button(
-            name="Apply", button_type="primary", css_classes=["wb-apply"]
+            label="Apply", color="primary", css_classes=["wb-apply"]
         )
         self.error = pn.pane.Alert(
             "", alert_type="danger", css_classes=["wb-query-error"], visible=False
         )
         self.summary = pn.pane.HTML("", css_classes=["wb-match-count"])
         self.label_field = pn.widgets.Select(
-            name="Label field",
+            label="Label field",
             options=[ALL_FIELDS, *self.state.fields],
             value=query.label_field or ALL_FIELDS,
         )
-        self.labels = pn.widgets.MultiChoice(name="Labels", options={}, css_classes=["wb-labels"])
+        self.labels = pn.widgets.MultiChoice(label="Labels", options={}, css_classes=["wb-labels"])
         self.confidence = pn.widgets.RangeSlider(
-            name="Confidence", start=0.0, end=1.0, step=0.05, value=query.confidence,
+            label="Confidence",
+            start=0.0,
+            end=1.0,
+            step=0.05,
+            value=query.confidence,
             css_classes=["wb-confidence"],
-        )  # fmt: skip
+        )
         self.metadata = {
             key: pn.widgets.MultiChoice(
-                name=key.replace("_", " "), options={}, css_classes=[f"wb-meta-{key}"]
+                label=key.replace("_", " "), options={}, css_classes=[f"wb-meta-{key}"]
             )
             for key in PROMOTED_KEYS
         }
-        self.tags = pn.widgets.MultiChoice(name="Tags", options={}, css_classes=["wb-tags"])
-        self.reset_button = pn.widgets.Button(name="Reset filters", css_classes=["wb-reset"])
+        self.tags = pn.widgets.MultiChoice(label="Tags", options={}, css_classes=["wb-tags"])
+        self.reset_button = pn.widgets.Button(label="Reset filters", css_classes=["wb-reset"])
         self.label_bars = pn.pane.HTML("", css_classes=["wb-label-counts"])
         self.histogram = ColumnDataSource({"x": [], "top": [], "width": []})
         self._syncing = False
@@ -188,9 +192,14 @@ class QueryPanel(pn.viewable.Viewer):
         pane = getattr(self, "_hist_pane", None)
         if pane is None:
             fig = figure(
-                height=110, sizing_mode="stretch_width", toolbar_location=None, tools="",
-                x_range=Range1d(start=0, end=1), css_classes=["wb-confidence-histogram"], title="confidence",
-            )  # fmt: skip
+                height=110,
+                sizing_mode="stretch_width",
+                toolbar_location=None,
+                tools="",
+                x_range=Range1d(start=0, end=1),
+                css_classes=["wb-confidence-histogram"],
+                title="confidence",
+            )
             fig.vbar(x="x", top="top", width="width", source=self.histogram, color="#0072b5")
             fig.yaxis.visible = False
             fig.ygrid.visible = False

@@ -91,9 +91,13 @@ class SourcePlot:
             source=self.shapes,
         )
         lines = fig.multi_line(
-            xs="xs", ys="ys", line_color="color", line_dash="line_dash", line_width=2,
+            xs="xs",
+            ys="ys",
+            line_color="color",
+            line_dash="line_dash",
+            line_width=2,
             source=self.lines,
-        )  # fmt: skip
+        )
         points = fig.scatter(
             x="x", y="y", size=8, fill_color="color", line_color="#000000", source=self.points
         )
@@ -162,9 +166,9 @@ class FrameViewer(pn.viewable.Viewer):
             self.state.param.visible_fields,
             options=list(self.state.fields),
             css_classes=["wb-fields"],
-            button_type="primary",
-            button_style="outline",
-            name="",
+            color="primary",
+            variant="outline",
+            label="",
         )
         self.state.context.param.watch(self._draw, ["frame"])
         self.state.param.watch(self._draw, ["visible_fields"])
