@@ -215,6 +215,26 @@ def test_local_images_get_their_size(catalog, tmp_path: Path) -> None:
     ]
 
 
+def test_relative_paths_are_read_from_the_scene_file_folder(catalog, tmp_path: Path) -> None:
+    (tmp_path / "set" / "img").mkdir(parents=True)
+    Image.new("RGB", (30, 20)).save(tmp_path / "set" / "img" / "0.png")
+    _video(tmp_path / "set" / "v.mp4", frames=2)
+    scenes = [
+        {"reference_id": "rel", "frame_rate": 1,
+         "frames": [{"reference_id": "p", "image_location": "img/0.png"}]},
+        {"reference_id": "relv", "video_location": "v.mp4"},
+    ]  # fmt: skip
+    (tmp_path / "set" / "scenes.json").write_text(json.dumps(scenes))
+    report = import_files(catalog, [tmp_path / "set"], progress=False)
+    assert report.ok and report.frames == 3
+    assert _rows(catalog, "SELECT uri, width FROM sources WHERE frame_id = 'p'") == [
+        (f"{tmp_path}/set/img/0.png", 30)
+    ]
+    assert _rows(
+        catalog, "SELECT DISTINCT metadata->>'$.video' FROM frames WHERE context_id = 'relv'"
+    ) == [(f"{tmp_path}/set/v.mp4",)]
+
+
 def _video(path: Path, frames: int = 6) -> Path:
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=Fraction(5))

@@ -85,6 +85,15 @@ def test_frame_step_and_max_frames(catalog, tmp_path: Path) -> None:
     ]
 
 
+def test_frame_uris_are_absolute_whatever_the_catalog_path(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    make_video(tmp_path / "drive.mp4", frames=2)
+    with workbench.open("rel.duckdb") as catalog:
+        assert import_files(catalog, ["drive.mp4"], progress=False).ok
+        uris = [r[0] for r in _rows(catalog, "SELECT uri FROM sources ORDER BY 1")]
+    assert uris == [f"{tmp_path}/rel.media/video/drive/00000{i}.jpg" for i in range(2)]
+
+
 def test_bad_options_are_refused(catalog, tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="frame_step"):
         import_files(catalog, [], frame_step=0)

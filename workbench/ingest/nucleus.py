@@ -20,6 +20,7 @@ have no size limit.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import mimetypes
@@ -86,6 +87,8 @@ class _SceneImport:
         self.by_context: dict[str, dict[int, str]] = {}
         self.by_id: dict[str, tuple[str, int | None]] = {}
         self.contexts: set[str] = set()
+        # Relative local paths in scenes are read from here: the scene file's folder.
+        self.base = Path.cwd()
         self._empty = not catalog.has_frames()
 
     def __enter__(self) -> Self:
@@ -191,7 +194,8 @@ class _SceneImport:
             frame_index = offset + position
             item_where = f"{where}, index {frame_index}"
             try:
-                frame = _item_frame(item, context, frame_index, rate, scene_meta, item_where)
+                frame = _item_frame(item, context, frame_index, rate, scene_meta, item_where,
+                                    self.base)  # fmt: skip
                 if self.dataset is not None:
                     frame = replace(frame, dataset=self.dataset)
                 item_where = f"{item_where}, item {frame.id!r}"
@@ -209,7 +213,7 @@ class _SceneImport:
     def _video_candidates(
         self, scene: Mapping[str, Any], location: str, context: str, where: str, offset: int
     ) -> list[_Candidate]:
-        path = _local_file(location, where)
+        path = _local_file(location, where, self.base)
         scene_meta = _metadata(scene.get("metadata"), where)
         root = self.frames_root or default_frames_root(self.catalog)
         try:
@@ -353,7 +357,13 @@ def _metadata(value: Any, where: str) -> dict[str, Any]:
 
 
 def _item_frame(
-    item: Any, context: str, index: int, rate: float, scene_meta: dict[str, Any], where: str
+    item: Any,
+    context: str,
+    index: int,
+    rate: float,
+    scene_meta: dict[str, Any],
+    where: str,
+    base: Path,
 ) -> Frame:
     if not isinstance(item, Mapping):
         raise RecordError(where, f"a frame must be a JSON object, got {type(item).__name__}")
@@ -370,7 +380,7 @@ def _item_frame(
     timestamp = round(index * 1000 / rate)
     return Frame(
         id=ref,
-        sources=[_source(location, timestamp)],
+        sources=[_source(location, base, timestamp)],
         context_id=context,
         timestamp=timestamp,
         frame_index=index,
@@ -378,24 +388,24 @@ def _item_frame(
     )
 
 
-def _source(location: str, timestamp: int) -> Source:
+def _source(location: str, base: Path, timestamp: int | None) -> Source:
+    """The item's image; a relative local path is made absolute from `base`."""
     width = height = None
     content_type = mimetypes.guess_type(location.split("?", 1)[0])[0]
-    local = location.removeprefix("file://")
-    if "://" not in local and os.path.isfile(local):
+    if "://" not in location.removeprefix("file://"):
+        path = base / location.removeprefix("file://")  # an absolute path stays as it is
+        location = str(path)
         # A local image's header gives its displayed size; remote images are not fetched.
-        try:
-            info = image_info(local)
+        with contextlib.suppress(MediaError, OSError):
+            info = image_info(path)
             width, height, content_type = info.width, info.height, info.content_type
-        except MediaError:
-            pass
     return Source(SOURCE_ID, location, width, height, content_type, timestamp)
 
 
-def _local_file(location: str, where: str) -> Path:
+def _local_file(location: str, where: str, base: Path) -> Path:
     if "://" in location and not location.startswith("file://"):
         raise RecordError(where, f"video {location} is remote: download it and give its path")
-    path = Path(location.removeprefix("file://"))
+    path = (base / location.removeprefix("file://")).resolve()
     if not path.is_file():
         raise RecordError(where, f"video {location} does not exist")
     return path
@@ -448,6 +458,7 @@ def import_files(
         catalog, update=update, progress=progress, frames_dir=frames_dir, dataset=dataset
     ) as job:
         for path in _scene_files(paths):
+            job.base = path.resolve().parent
             batch: list[tuple[str, Any]] = []
             try:
                 for entry in read_scenes(path):

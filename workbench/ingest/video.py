@@ -57,7 +57,11 @@ def default_frames_root(catalog: Catalog) -> Path:
 
 
 def frames_folder(root: Path, name: str, owner: str) -> Path:
-    """`root/name`, or `root/name-<hash>` when another video already owns `root/name`."""
+    """`root/name`, or `root/name-<hash>` when another video already owns `root/name`.
+
+    Always absolute: the JPEGs' paths become source URIs, which must not depend on the
+    working directory."""
+    root = root.resolve()
     folder = root / name
     marker = folder / _OWNER_FILE
     if marker.is_file() and marker.read_text(encoding="utf-8") != owner:
