@@ -28,7 +28,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Self
+from typing import IO, TYPE_CHECKING, Any
 
 import ijson
 from tqdm.auto import tqdm
@@ -42,8 +42,6 @@ from workbench.ingest.video import video_frames as decode_video_frames
 from workbench.ingest.writer import CatalogWriter, IngestReport
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from workbench.store.catalog import Catalog
 
 __all__ = ["add_scene", "export_files", "import_files", "read_scenes"]
@@ -66,7 +64,9 @@ class _Candidate:
 
 
 class _SceneImport:
-    """Places the frames of scenes into the catalog, one writer for a whole import."""
+    """Places the frames of scenes into the catalog through one writer (`with job.writer:`).
+
+    Afterwards `contexts` names the scenes whose frame counts must be refreshed."""
 
     def __init__(
         self,
@@ -90,23 +90,6 @@ class _SceneImport:
         # Relative local paths in scenes are read from here: the scene file's folder.
         self.base = Path.cwd()
         self._empty = not catalog.has_frames()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.writer.__exit__(exc_type, exc, tb)
-        if exc_type is None:
-            count_context_frames(self.catalog, self.contexts)
-
-    @property
-    def report(self) -> IngestReport:
-        return self.writer.report
 
     # -- what is stored -----------------------------------------------------------------------
     def prefetch(self, scenes: Sequence[Mapping[str, Any]]) -> None:
@@ -436,11 +419,13 @@ def add_scene(
     RecordError naming scene, index and reference_id unless `update=True`, which replaces
     the stored frame. The scene's other frames are stored either way.
     """
-    with _SceneImport(
+    job = _SceneImport(
         catalog, update=update, progress=progress, frames_dir=frames_dir, dataset=dataset
-    ) as job:
+    )
+    with job.writer:
         job.add(scene, "", index=index)
-    return job.report
+    count_context_frames(catalog, job.contexts)
+    return job.writer.report
 
 
 def import_files(
@@ -454,9 +439,10 @@ def import_files(
 ) -> IngestReport:
     """Import JSON files (one scene, a list of scenes or {"scenes": [...]}) and NDJSON files
     (one scene per line) of Nucleus VideoScenes. See `add_scene` for `update`."""
-    with _SceneImport(
+    job = _SceneImport(
         catalog, update=update, progress=progress, frames_dir=frames_dir, dataset=dataset
-    ) as job:
+    )
+    with job.writer:
         for path in _scene_files(paths):
             job.base = path.resolve().parent
             batch: list[tuple[str, Any]] = []
@@ -470,7 +456,8 @@ def import_files(
                 job.writer.reject(err)
             # Scenes read before a parse error are still stored.
             job.add_batch(batch)
-    return job.report
+    count_context_frames(catalog, job.contexts)
+    return job.writer.report
 
 
 def _scene_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
