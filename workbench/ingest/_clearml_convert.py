@@ -172,10 +172,14 @@ def _roi(data: Any, number: int, frame_id: str, where: str) -> Roi:
 def split_poly(poly: Any, where: str) -> list[Ring]:
     """Split a ClearML `poly` into rings at every -999999999; empty rings are dropped."""
     values = _list(poly, "poly", where)
+    for value in values:
+        # `type() is` rather than isinstance: True and False are not coordinates.
+        if type(value) is not int and type(value) is not float:
+            raise RecordError(where, f"poly holds {value!r}, which is not a number")
+    if RING_SEPARATOR not in values:
+        return [[float(v) for v in values]] if values else []
     rings: list[Ring] = [[]]
     for value in values:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise RecordError(where, f"poly holds {value!r}, which is not a number")
         if value == RING_SEPARATOR:
             rings.append([])
         else:

@@ -103,7 +103,9 @@ def export_files(
     ids = view_frame_ids(view)
     with (
         target.open("w", encoding="utf-8") as out,
-        tqdm(total=len(ids), desc="clearml export", unit="frame", disable=not progress) as bar,
+        tqdm(
+            total=len(ids), desc="clearml export", unit="frame", disable=not progress, leave=False
+        ) as bar,
     ):
         writer = _ArrayWriter(out) if chosen == "json" else _LineWriter(out)
         for frame in iter_clearml_frames(view.catalog, ids, batch_size):

@@ -64,7 +64,9 @@ def export_files(
         ids = con.sql(compiled.sql, params=list(compiled.params)).to_arrow_table().select(["id"])
         ids = ids.append_column("ord", _ordinals(ids.num_rows))
         con.register(_EXPORT_IDS, ids)
-        with tqdm(TABLES, desc="parquet export", unit="table", disable=not progress) as bar:
+        with tqdm(
+            TABLES, desc="parquet export", unit="table", disable=not progress, leave=False
+        ) as bar:
             for table in bar:
                 path = folder / f"{table}.parquet"
                 bar.set_postfix_str(path.name)
@@ -130,7 +132,11 @@ def import_files(
     replacing = catalog.has_frames()
     with (
         tqdm(
-            total=len(inputs) + 1, desc="parquet import", unit="table", disable=not progress
+            total=len(inputs) + 1,
+            desc="parquet import",
+            unit="table",
+            disable=not progress,
+            leave=False,
         ) as bar,
         catalog.transaction() as con,
     ):
