@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 
 import pytest
-from ui_catalog import build_catalog
+from ui_catalog import fresh_catalog
 
 from workbench.store.catalog import Catalog
 from workbench.ui.grid import GridView, TileEvent
@@ -15,7 +15,7 @@ from workbench.ui.state import WorkbenchState
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    cat = build_catalog(tmp_path_factory.mktemp("ui-selection"))
+    cat = fresh_catalog(tmp_path_factory.mktemp("ui-selection"))
     try:
         yield cat
     finally:

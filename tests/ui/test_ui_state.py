@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ui_catalog import CONTEXTS, build_catalog
+from ui_catalog import CONTEXTS, fresh_catalog
 
 from workbench.store.catalog import Catalog
 from workbench.ui.media import ServedMediaUrls
@@ -16,7 +16,7 @@ ALL_CONTEXTS = [*CONTEXTS, "ctx-group"]
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
     # Read-only tests: one catalog for the module.
-    cat = build_catalog(tmp_path_factory.mktemp("ui-state"))
+    cat = fresh_catalog(tmp_path_factory.mktemp("ui-state"))
     try:
         yield cat
     finally:
@@ -109,7 +109,7 @@ def test_frames_mode_pages_frames(state: WorkbenchState):
 
 
 def test_pages_of_48(tmp_path: Path):
-    catalog = build_catalog(tmp_path, many_contexts=100)
+    catalog = fresh_catalog(tmp_path, many_contexts=100)
     try:
         state = WorkbenchState(catalog, ServedMediaUrls())
         assert state.total == 105

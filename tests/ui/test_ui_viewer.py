@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 from bokeh.models import GlyphRenderer, ImageURL, Range1d
-from ui_catalog import build_catalog
+from ui_catalog import fresh_catalog
 
 from workbench.store.catalog import Catalog
 from workbench.ui.media import ServedMediaUrls
@@ -15,7 +15,7 @@ from workbench.ui.viewer import FrameViewer
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    cat = build_catalog(tmp_path_factory.mktemp("ui-viewer"))
+    cat = fresh_catalog(tmp_path_factory.mktemp("ui-viewer"))
     try:
         yield cat
     finally:

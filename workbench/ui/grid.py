@@ -88,9 +88,9 @@ class GridView(pn.viewable.Viewer):
             label="Select all that match", css_classes=["wb-select-all"]
         )
         self.clear = pn.widgets.Button(label="Clear selection", css_classes=["wb-clear-selection"])
-        self.busy = pn.indicators.LoadingSpinner(
-            value=False, size=24, css_classes=["wb-busy"], visible=False, margin=(8, 6)
-        )
+        # The spinner sets its own CSS classes: the hook goes on a box around it.
+        self.spinner = pn.indicators.LoadingSpinner(value=False, size=24)
+        self.busy = pn.Row(self.spinner, css_classes=["wb-busy"], visible=False, margin=(8, 6))
         self.prev_page.on_click(lambda _: state.previous_page())
         self.next_page.on_click(lambda _: state.next_page())
         self.select_all.on_click(lambda _: state.select_all())
@@ -131,7 +131,7 @@ class GridView(pn.viewable.Viewer):
         self.grid.active = self.state.active_tile
 
     def _show_busy(self, *events: Any) -> None:
-        self.busy.param.update(value=self.state.busy, visible=self.state.busy)
+        self.spinner.value = self.busy.visible = self.state.busy
 
     def __panel__(self) -> pn.viewable.Viewable:
         pager = pn.Row(self.prev_page, self.page_label, self.next_page, css_classes=["wb-pager"])

@@ -1,0 +1,93 @@
+"""The whole app as Panel renders it: entry points, DOM hooks, start-up state."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import panel as pn
+import pytest
+from bokeh.document import Document
+from ui_catalog import fresh_catalog
+
+from workbench.store.catalog import Catalog
+from workbench.ui.app import WorkbenchApp, create_app
+from workbench.ui.grid import TileGrid
+from workbench.ui.media import ServedMediaUrls
+from workbench.ui.selection import Selection
+
+HOOKS = {
+    "wb-where", "wb-apply", "wb-query-error", "wb-grid", "wb-selection-count", "wb-viewer",
+    "wb-viewer-plot", "wb-next", "wb-prev", "wb-frame-label", "wb-fields", "wb-pager",
+    "wb-page-next", "wb-page-prev", "wb-page-label", "wb-grid-mode", "wb-select-all",
+    "wb-clear-selection", "wb-badges", "wb-player", "wb-timeline", "wb-tag-input",
+    "wb-tag-apply", "wb-view-name", "wb-save-view", "wb-views", "wb-open-view", "wb-busy",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
+    cat = fresh_catalog(tmp_path_factory.mktemp("ui-app"))
+    try:
+        yield cat
+    finally:
+        cat.close()
+
+
+def css_classes(root) -> set[str]:
+    found: set[str] = set()
+    for model in root.references():
+        found.update(getattr(model, "css_classes", None) or [])
+    return found
+
+
+def test_app_renders_with_every_dom_hook(catalog: Catalog):
+    app = create_app(catalog, ServedMediaUrls())
+    assert isinstance(app, WorkbenchApp)
+    root = pn.panel(app).get_root(Document())
+    missing = HOOKS - css_classes(root)
+    assert not missing, f"DOM hooks missing from the rendered app: {sorted(missing)}"
+    # the grid is one component holding every tile as data
+    grids = [m for m in root.references() if "wb-grid" in (getattr(m, "css_classes", None) or [])]
+    assert len(grids) == 1
+    (tile_grid,) = [g for g in app.grid.__panel__().select(TileGrid)]
+    assert [t["id"] for t in tile_grid.tiles] == ["ctx-0", "ctx-1", "ctx-2", "ctx-3", "ctx-group"]
+
+
+def test_app_starts_with_the_first_tile_open_and_nothing_selected(catalog: Catalog):
+    app = WorkbenchApp(catalog, media=ServedMediaUrls())
+    assert app.state.context.context_id == "ctx-0"
+    assert app.player.label.object == "frame 1 / 5 · ctx-0/f0"
+    assert app.grid.grid.active == "ctx-0"
+    assert app.selection == Selection()
+    app.grid.grid._handle_msg({"event": "click", "id": "ctx-3"})
+    assert app.selection.context_ids == ("ctx-3",)
+    assert app.selection is app.state.selection
+
+
+def test_two_sessions_do_not_share_state(catalog: Catalog):
+    one = create_app(catalog, ServedMediaUrls())
+    two = create_app(catalog, ServedMediaUrls())
+    one.state.query.where = "f.context_id = 'ctx-1'"
+    one.grid.grid._handle_msg({"event": "click", "id": "ctx-1"})
+    assert two.state.total == 5
+    assert two.selection == Selection()
+    assert two.viewer.plots[0].figure is not one.viewer.plots[0].figure
+
+
+def test_servable_and_ipywidget(catalog: Catalog):
+    app = WorkbenchApp(catalog, media=ServedMediaUrls())
+    assert isinstance(app.servable(), pn.viewable.Viewable)
+    pytest.importorskip("jupyter_bokeh")
+    widget = app.ipywidget()
+    assert type(widget).__name__ == "BokehModel"
+
+
+def test_empty_catalog(tmp_path: Path):
+    import workbench
+
+    with workbench.open(tmp_path / "empty.duckdb") as catalog:
+        app = WorkbenchApp(catalog, media=ServedMediaUrls())
+        assert app.state.tiles == [] and app.state.total == 0
+        assert app.state.context.context_id is None
+        assert app.viewer.placeholder.visible
+        assert app.player.label.object == "no frame"
+        pn.panel(app).get_root(Document())
