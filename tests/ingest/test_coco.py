@@ -197,7 +197,7 @@ def test_malformed_records_each_have_their_own_error(catalog, tmp_path):
         ("annotation 4", "bad RLE segmentation: RLE counts cover 5 pixels, the mask has 10x10"),
         ("annotation 5", "RLE size [9, 9] differs from the image's [h, w] [10, 10]"),
         ("annotation 6", "an annotation needs a bbox or a segmentation"),
-        ("annotation 7", "score must be a number, got 'high'"),
+        ("annotation 7", "score must be a number in [0, 1], got 'high'"),
         ("annotation 8", "the id appears twice for this image"),
     }
     assert report.frames == 1
@@ -257,7 +257,7 @@ def test_results_add_predictions_to_the_frames_of_the_instances(catalog):
     report = coco.import_files(catalog, [RESULTS], progress=False)
     assert report.rois == 3 and report.frames == 0
     assert sorted((e.where, e.problem) for e in report.errors) == [
-        (f"{RESULTS}, annotation 4, ROI '4'", "confidence 1.5 is outside [0, 1]"),
+        (f"{RESULTS}, annotation 4", "score must be a number in [0, 1], got 1.5"),
         (f"{RESULTS}, image 42", "frame 'instances_tiny:42' is not in the catalog"),
     ]
     predictions = _rois(catalog, "predictions")

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from workbench.errors import IngestError, RecordError
 from workbench.ingest import rle
 from workbench.ingest.export import ExportReport
-from workbench.ingest.records import Frame, Roi, Source, box_ring, validate_frame
+from workbench.ingest.records import Frame, Roi, Source, box_ring
 from workbench.ingest.writer import CatalogWriter, IngestReport
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ __all__ = ["export_files", "import_files"]
 # Annotation keys with a place of their own; every other key is kept in the ROI's attributes.
 _ANNOTATION_KEYS = frozenset({"id", "image_id", "category_id", "bbox", "segmentation", "score"})
 _IMAGE_KEYS = frozenset({"id", "file_name", "width", "height"})
+_NUMBER_TYPES = frozenset({int, float})
 DEFAULT_PARTITION_BYTES = 32 * 1024 * 1024
 
 
@@ -80,6 +81,7 @@ def import_files(
     version: str | None = None,
     categories: str | os.PathLike[str] | Sequence[Mapping[str, Any]] | None = None,
     partition_bytes: int = DEFAULT_PARTITION_BYTES,
+    batch_size: int = 20_000,
 ) -> IngestReport:
     """Import COCO instances files (frames and ROIs) or results files (ROIs of existing frames).
 
@@ -92,7 +94,9 @@ def import_files(
     from the category ids kept on ROIs already in the catalog.
     """
     files = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
-    with CatalogWriter(catalog, progress=progress, desc="coco import") as writer:
+    with CatalogWriter(
+        catalog, batch_size=batch_size, progress=progress, desc="coco import"
+    ) as writer:
         for path in files:
             if not path.is_file():
                 raise IngestError(f"{path}: no such file")
@@ -409,19 +413,24 @@ def roi_from_annotation(
         roi = Roi(kind="box", geometry=[box_ring(*box)], attributes=attributes, **common)
     else:
         raise RecordError(where, "segmentation must be a list of polygons or an RLE object")
-    # The writer would reject the whole frame for one bad ROI: check it here, alone.
-    validate_frame(Frame(id="-", rois=[roi]), where)
+    # The checks above cover everything the writer validates, so one bad annotation never
+    # makes the writer refuse the whole frame.
     return roi
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _numbers(values: Any) -> bool:
+    """A list of finite ints and floats (not bools); fast, as polygons hold many of them."""
+    return (
+        isinstance(values, list)
+        and set(map(type, values)) <= _NUMBER_TYPES
+        and math.isfinite(sum(values))
+    )
 
 
 def _bbox(value: Any, where: str) -> tuple[float, float, float, float] | None:
     if value is None:
         return None
-    if not isinstance(value, list) or len(value) != 4 or not all(_number(v) for v in value):
+    if not _numbers(value) or len(value) != 4:
         raise RecordError(where, f"bbox must be four numbers [x, y, w, h], got {value!r}")
     x, y, w, h = (float(v) for v in value)
     if w < 0 or h < 0:
@@ -438,17 +447,17 @@ def _corners(
 def _score(value: Any, where: str) -> float | None:
     if value is None:
         return None
-    if not _number(value):
-        raise RecordError(where, f"score must be a number, got {value!r}")
+    if not _numbers([value]) or not 0.0 <= value <= 1.0:
+        raise RecordError(where, f"score must be a number in [0, 1], got {value!r}")
     return float(value)
 
 
 def _ring(ring: Any, number: int, where: str) -> list[float]:
-    if not isinstance(ring, list) or not all(_number(v) for v in ring):
-        raise RecordError(where, f"polygon {number} must be a flat list of numbers")
+    if not _numbers(ring):
+        raise RecordError(where, f"polygon {number} must be a flat list of finite numbers")
     if len(ring) % 2 or len(ring) < 6:
         raise RecordError(where, f"polygon {number} has {len(ring)} coordinates, needs 3 points")
-    return [float(v) for v in ring]
+    return list(map(float, ring))
 
 
 def _rle(segmentation: dict[str, Any], size: tuple[int, int] | None, where: str) -> dict[str, Any]:
@@ -706,7 +715,7 @@ def _export_annotation(
     if kind == "box":
         segmentation: Any = []
     elif kind == "polygon":
-        segmentation = [[_clean(v) for v in ring] for ring in rings]
+        segmentation = [list(ring) for ring in rings]
     elif kind == "mask":
         mask = json.loads(row["mask"]) if row["mask"] else {}
         if not isinstance(mask.get("rle"), dict):
@@ -727,7 +736,8 @@ def _export_annotation(
     }
     if segmentation != [] or kind == "box":
         annotation["segmentation"] = segmentation
-    annotation["area"] = attributes.get("area", _area(kind, rings, bbox, segmentation))
+    area = attributes.get("area")
+    annotation["area"] = area if area is not None else _area(kind, rings, bbox, segmentation)
     annotation["bbox"] = bbox
     annotation["iscrowd"] = attributes.get("iscrowd", 0)
     if row["confidence"] is not None:
