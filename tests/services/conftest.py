@@ -11,11 +11,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from service_catalog import build_catalog  # noqa: E402
+from service_catalog import build_catalog
 
-import workbench  # noqa: E402
-from workbench.services import Workbench  # noqa: E402
-from workbench.store.catalog import Catalog  # noqa: E402
+import workbench
+from workbench.services import Workbench
+from workbench.store.catalog import Catalog
 
 
 @pytest.fixture(scope="session")

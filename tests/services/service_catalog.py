@@ -76,3 +76,41 @@ def build_catalog(path: Path, media: Path) -> Catalog:
             writer.add(Frame(f"rig-{i}", sources=sources, context_id="rig-1", timestamp=i))
     assert writer.report.ok, writer.report
     return catalog
+
+
+# Tables an action may change; audit_log is left out on purpose (refusals and dry runs are
+# recorded there too).
+STATE_TABLES = (
+    "frames",
+    "sources",
+    "rois",
+    "scenes",
+    "projects",
+    "batches",
+    "requests",
+    "inputs",
+    "annotation_runs",
+    "annotation_ids",
+    "annotation_snapshots",
+    "local_tasks",
+    "local_task_frames",
+    "local_shapes",
+)
+
+
+def table_state(catalog: Catalog) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every state table, sorted: compare before/after to prove nothing changed."""
+    con = catalog.cursor()
+    state = {}
+    for table in STATE_TABLES:
+        rows = con.execute(f"SELECT * FROM {table}").fetchall()
+        state[table] = sorted(rows, key=repr)
+    return state
+
+
+def audit_rows(catalog: Catalog) -> list[tuple[object, ...]]:
+    return (
+        catalog.cursor()
+        .execute("SELECT actor, action, count, dry_run, outcome FROM audit_log ORDER BY id")
+        .fetchall()
+    )
