@@ -61,7 +61,7 @@ def test_existing_scenes_are_reused(wb):
 
 def test_frame_sampling_and_segments_apply_per_sequence(wb):
     wb.annotate(
-        SEQUENCE + ["img-0"],
+        [*SEQUENCE, "img-0"],
         "r1",
         label_schema=BOXES,
         frame_start=1,

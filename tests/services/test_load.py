@@ -339,7 +339,7 @@ def test_invalidating_a_scene_takes_its_frames_out_of_the_run(wb, catalog):
 
 def test_deleting_the_last_input_of_a_task_removes_the_task(wb):
     wb.annotate(["img-0", "img-1"], "r1", label_schema=SCHEMA, task_size=1)
-    first = [i for i in wb.query_inputs() if i.scene_external_id == "img-0"][0]
+    first = next(i for i in wb.query_inputs() if i.scene_external_id == "img-0")
     plan = wb.delete_input(first.uuid, dryrun=True)
     assert (plan.inputs, plan.annotations, plan.tasks) == (1, 1, 1)
     wb.delete_input(first.uuid, confirm=True)
