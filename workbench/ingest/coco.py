@@ -349,7 +349,7 @@ def _rois(
     for annotation in annotations:
         where = f"{path}, annotation {annotation['id']}"
         try:
-            roi = roi_from_annotation(annotation, categories, field, image_size(image), where)
+            roi = roi_from_annotation(annotation, categories, field, _image_size(image), where)
             if roi.id in seen:
                 raise RecordError(where, "the id appears twice for this image")
         except RecordError as err:
@@ -360,7 +360,7 @@ def _rois(
     return rois
 
 
-def image_size(image: _Image | None) -> tuple[int, int] | None:
+def _image_size(image: _Image | None) -> tuple[int, int] | None:
     if image is None or image.width is None or image.height is None:
         return None
     return image.height, image.width
