@@ -1,0 +1,128 @@
+"""The mistakes planted in the demo on purpose, and the SQL that finds each of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from workbench.demo.scenario import BROKEN_FRAME, CONTEXTS, DUPLICATE_NUMBER, DUPLICATE_OF
+
+if TYPE_CHECKING:
+    from workbench.demo.build import _ContextResult
+
+
+@dataclass(frozen=True)
+class Defect:
+    """A mistake planted in the demo, where it is, and a catalog query that finds it."""
+
+    kind: str  # missing_labels, wrong_label, broken_image, duplicate_context
+    description: str
+    context_ids: tuple[str, ...]
+    frame_ids: tuple[str, ...]
+    sql: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.description}"
+
+
+_OVERLAP_W = "(least(g.x_max, p.x_max) - greatest(g.x_min, p.x_min))"
+_OVERLAP_H = "(least(g.y_max, p.y_max) - greatest(g.y_min, p.y_min))"
+
+# Confident predictions that no ground-truth box or polygon of the same picture overlaps
+# (intersection over union above 0.3).
+MISSING_LABELS_SQL = f"""\
+SELECT f.context_id, p.frame_id, p.label, p.confidence
+FROM rois p JOIN frames f ON f.id = p.frame_id
+WHERE p.field = 'predictions' AND p.confidence >= 0.6
+  AND NOT EXISTS (
+    SELECT 1 FROM rois g
+    WHERE g.frame_id = p.frame_id AND g.field = 'ground_truth'
+      AND g.kind IN ('box', 'polygon') AND g.source_ids = p.source_ids
+      AND {_OVERLAP_W} > 0 AND {_OVERLAP_H} > 0
+      AND {_OVERLAP_W} * {_OVERLAP_H}
+          > 0.3 * (g.area + p.area - {_OVERLAP_W} * {_OVERLAP_H}))
+ORDER BY p.frame_id"""
+
+# Tracks whose ground-truth label changes along the sequence.
+WRONG_LABEL_SQL = """\
+SELECT f.context_id, r.track_index, list(DISTINCT r.label ORDER BY r.label) AS labels,
+       count(*) AS rois
+FROM rois r JOIN frames f ON f.id = r.frame_id
+WHERE r.field = 'ground_truth' AND r.track_index IS NOT NULL
+GROUP BY f.context_id, r.track_index
+HAVING count(DISTINCT r.label) > 1"""
+
+# Two contexts whose frames share timestamps: the same recording stored twice.
+DUPLICATE_SQL = """\
+SELECT a.context_id AS first, b.context_id AS copy, count(*) AS frames
+FROM frames a JOIN frames b
+  ON a.timestamp = b.timestamp AND a.frame_index = b.frame_index
+ AND a.context_id < b.context_id
+GROUP BY a.context_id, b.context_id
+ORDER BY frames DESC"""
+
+
+def _broken_sql(frame_id: str) -> str:
+    # A cut-short file looks like any other in the catalog: the query points at the file,
+    # and opening it (a thumbnail, an export) fails with MediaError.
+    return f"SELECT frame_id, uri FROM sources WHERE frame_id = '{frame_id}'"
+
+
+def describe(results: Sequence[_ContextResult], has_duplicate: bool) -> list[Defect]:
+    """The planted defects that the rendered sequences actually contain."""
+    out: list[Defect] = []
+    for r in results:
+        ctx = r.spec.context_id
+        for track, frames in sorted(r.missing.items()):
+            what = (
+                "a pedestrian on the left pavement"
+                if r.spec.plant == "missing_pedestrian"
+                else "a car in the right lane"
+            )
+            out.append(
+                Defect(
+                    "missing_labels",
+                    f"{ctx}: {what} (track {track}) is drawn but has no ground truth in "
+                    f"{len(frames)} frames; predictions find it",
+                    (ctx,),
+                    tuple(frames),
+                    MISSING_LABELS_SQL.replace(
+                        "ORDER BY", f"  AND f.context_id = '{ctx}'\nORDER BY"
+                    ),
+                )
+            )
+        for track, frames in sorted(r.mislabelled.items()):
+            out.append(
+                Defect(
+                    "wrong_label",
+                    f"{ctx}: a truck (track {track}) is labelled car in {len(frames)} frames",
+                    (ctx,),
+                    tuple(frames),
+                    WRONG_LABEL_SQL,
+                )
+            )
+        if r.spec.plant == "broken_image":
+            frame_id = f"{ctx}/{BROKEN_FRAME:04d}"
+            out.append(
+                Defect(
+                    "broken_image",
+                    f"{ctx}: the image of frame {frame_id} is cut short (a truncated JPEG)",
+                    (ctx,),
+                    (frame_id,),
+                    _broken_sql(frame_id),
+                )
+            )
+    if has_duplicate:
+        spec = next(s for s in CONTEXTS if s.number == DUPLICATE_OF)
+        copy_id = f"{spec.city.lower()}-{DUPLICATE_NUMBER:04d}"
+        out.append(
+            Defect(
+                "duplicate_context",
+                f"{copy_id} is a copy of {spec.context_id} (same images, labels and timestamps)",
+                (spec.context_id, copy_id),
+                (),
+                DUPLICATE_SQL,
+            )
+        )
+    return out
