@@ -166,3 +166,18 @@ def test_frames_are_read_in_chunks(state: WorkbenchState):
         state.context.step(1)
     assert state.context.frame_id == "ctx-0/f4"
     assert loader.queries == reads  # the first read brought the following frames too
+
+
+def test_arrow_keys_step_through_frames_and_matches(state: WorkbenchState):
+    player = PlayerView(state.context)
+    state.query.where = "f.weather = 'sun'"
+    state.open_tile("ctx-0")
+    assert state.context.index == 1
+    player.keys._handle_msg({"key": "ArrowRight", "shift": False})
+    assert state.context.index == 2
+    player.keys._handle_msg({"key": "ArrowRight", "shift": True})
+    assert state.context.index == 3
+    player.keys._handle_msg({"key": "ArrowLeft", "shift": False})
+    assert state.context.index == 2
+    player.keys._handle_msg({"key": "Enter"})
+    assert state.context.index == 2

@@ -1,5 +1,8 @@
 """Stepping and playing through the open context, with a timeline of its frames.
 
+Buttons, the player widget and the arrow keys (shift: to the previous/next matching frame)
+move through the context's frames in timestamp order.
+
 The timeline shows every frame of the context as a tick (at its position in timestamp
 order), the frames matching the query in colour, and the current frame as a moving line;
 clicking a tick jumps there.
@@ -78,6 +81,46 @@ class Timeline:
             self.source.selected.indices = []
 
 
+class KeyboardShortcuts(pn.custom.JSComponent):
+    """Left/right arrows step through frames, with shift through matching frames.
+
+    Keys typed into inputs (the WHERE box, tags) are left alone.
+    """
+
+    _esm = """
+    export function render({ model }) {
+      const onKey = (event) => {
+        if (!["ArrowLeft", "ArrowRight"].includes(event.key)) return;
+        const target = event.composedPath()[0];
+        const typing = target && (target.isContentEditable ||
+          ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+        if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+        event.preventDefault();
+        model.send_msg({ key: event.key, shift: event.shiftKey });
+      };
+      document.addEventListener("keydown", onKey);
+      model.on("remove", () => document.removeEventListener("keydown", onKey));
+      return document.createElement("span");
+    }
+    """
+
+    def __init__(self, context: ContextState, **params: Any) -> None:
+        params.setdefault("width", 0)
+        params.setdefault("height", 0)
+        params.setdefault("margin", 0)
+        super().__init__(**params)
+        self._context = context
+
+    def _handle_msg(self, data: Any) -> None:
+        if not isinstance(data, dict) or data.get("key") not in ("ArrowLeft", "ArrowRight"):
+            return
+        delta = 1 if data["key"] == "ArrowRight" else -1
+        if data.get("shift"):
+            self._context.step_match(delta)
+        else:
+            self._context.step(delta)
+
+
 class PlayerView(pn.viewable.Viewer):
     """Previous/next, previous/next match, play, the frame label and the timeline."""
 
@@ -107,6 +150,7 @@ class PlayerView(pn.viewable.Viewer):
         )
         self.label = pn.pane.HTML("", css_classes=["wb-frame-label"], margin=(8, 10))
         self._timeline_pane = pn.pane.Bokeh(self.timeline.figure, sizing_mode="stretch_width")
+        self.keys = KeyboardShortcuts(ctx)
         self.prev_button.on_click(lambda _: ctx.step(-1))
         self.next_button.on_click(lambda _: ctx.step(1))
         self.prev_match.on_click(lambda _: ctx.step_match(-1))
@@ -144,5 +188,6 @@ class PlayerView(pn.viewable.Viewer):
             self.next_button,
             self.next_match,
             self.label,
+            self.keys,
         )
         return pn.Column(buttons, self._timeline_pane, sizing_mode="stretch_width")

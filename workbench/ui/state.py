@@ -104,8 +104,9 @@ class WorkbenchState(param.Parameterized):
         finally:
             self.busy = False
 
-    def refresh(self) -> None:
-        """Read the current page of tiles (and, soon after, the facets) for the query."""
+    def refresh(self, query_changed: bool = True) -> None:
+        """Read the current page of tiles and, when the query changed, soon after the facets
+        and the open context's matching frames."""
         with self._busy():
             try:
                 self._view = self.query.view(self.catalog)
@@ -115,8 +116,9 @@ class WorkbenchState(param.Parameterized):
                 self.param.update(error=str(exc), tiles=[], total=0, facets=Facets())
                 return
             self.error = ""
-        run_soon(self.refresh_facets)
-        self.context.refresh_matches(self.view)
+        if query_changed:
+            run_soon(self.refresh_facets)
+            self.context.refresh_matches(self.view)
 
     def refresh_facets(self) -> None:
         if self.error:
@@ -142,12 +144,16 @@ class WorkbenchState(param.Parameterized):
             self._paging = False
         self._mark_selected()
 
-    def _on_query(self, *events: param.parameterized.Event) -> None:
+    def _first_page(self) -> None:
+        # Without reading that page: the caller reads the page it needs next.
         self._paging = True
         try:
             self.page = 0
         finally:
             self._paging = False
+
+    def _on_query(self, *events: param.parameterized.Event) -> None:
+        self._first_page()
         self.refresh()
 
     @param.depends("page", watch=True)
@@ -159,13 +165,9 @@ class WorkbenchState(param.Parameterized):
 
     @param.depends("mode", watch=True)
     def _on_mode(self) -> None:
-        self._paging = True
-        try:
-            self.page = 0
-        finally:
-            self._paging = False
+        self._first_page()
         self._picks.anchor = None
-        self.refresh()
+        self.refresh(query_changed=False)
 
     def next_page(self) -> None:
         self.page = min(self.page + 1, self.pages - 1)
