@@ -23,6 +23,7 @@ import os
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -566,32 +567,64 @@ def export_files(
     categories = _export_categories(rois)
     report = ExportReport(dest=target, files=[target])
     skipped: dict[str, int] = defaultdict(int)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    with partial.open("w") as out:
+    with _written(target) as out:
         out.write('{"info": ' + json.dumps(dict(info or _default_info(view))))
         out.write(', "licenses": [], "images": [')
         sources = _export_sources(view)
-        for number, frame in enumerate(tqdm(frames, desc="coco images", disable=not progress)):
+        images = tqdm(frames, desc="coco images", unit="image", disable=not progress, leave=False)
+        for number, frame in enumerate(images):
             image = _export_image(frame, image_ids[frame["id"]], sources.get(frame["id"]), folder)
             out.write((",\n" if number else "\n") + json.dumps(image))
             report.frames += 1
         out.write('\n], "annotations": [')
-        numbers = _export_annotation_ids(rois)
-        for batch in tqdm(rois.to_batches(), desc="coco annotations", disable=not progress):
+        report.rois = _write_annotations(
+            out, rois, image_ids, categories, rle_format, skipped, progress
+        )
+        cats = [_category_json(name, cat) for name, cat in categories.items()]
+        out.write('\n], "categories": ' + json.dumps(sorted(cats, key=lambda c: c["id"])) + "}\n")
+    report.skipped = [f"{count} {reason}" for reason, count in sorted(skipped.items())]
+    return report
+
+
+def _write_annotations(
+    out: IO[str],
+    rois: pa.Table,
+    image_ids: Mapping[str, int],
+    categories: Mapping[str, Category],
+    rle_format: str,
+    skipped: dict[str, int],
+    progress: bool,
+) -> int:
+    """Write the annotations of ROI rows, comma-separated; count what cannot be written."""
+    numbers = _export_annotation_ids(rois)
+    written = 0
+    with tqdm(
+        total=rois.num_rows, desc="coco annotations", disable=not progress, leave=False
+    ) as bar:
+        for batch in rois.to_batches():
             for row in batch.to_pylist():
                 ids = numbers[(row["frame_id"], row["id"])], image_ids[row["frame_id"]]
                 annotation = _export_annotation(row, ids, categories, rle_format)
                 if isinstance(annotation, str):
                     skipped[annotation] += 1
                     continue
-                out.write((",\n" if report.rois else "\n") + json.dumps(annotation))
-                report.rois += 1
-        cats = [_category_json(name, cat) for name, cat in categories.items()]
-        out.write('\n], "categories": ' + json.dumps(sorted(cats, key=lambda c: c["id"])) + "}\n")
-    os.replace(partial, target)
-    report.skipped = [f"{count} {reason}" for reason, count in sorted(skipped.items())]
-    return report
+                out.write((",\n" if written else "\n") + json.dumps(annotation))
+                written += 1
+            bar.update(batch.num_rows)
+    return written
+
+
+@contextmanager
+def _written(target: Path) -> Iterator[IO[str]]:
+    """A file that replaces `target` once complete; a failed export leaves no partial file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with partial.open("w") as out:
+            yield out
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _default_info(view: View) -> dict[str, Any]:

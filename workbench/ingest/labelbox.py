@@ -20,9 +20,10 @@ import os
 import uuid as uuidlib
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import IO, TYPE_CHECKING, Any, TypeGuard
 
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
@@ -122,7 +123,9 @@ def import_files(
     collected = _Collected()
     with CatalogWriter(catalog, progress=progress, desc="labelbox import") as writer:
         for path in files:
-            lines = tqdm(_lines(path), desc=path.name, unit="line", disable=not progress)
+            lines = tqdm(
+                _lines(path), desc=path.name, unit="line", disable=not progress, leave=False
+            )
             for where, line in lines:
                 try:
                     context_id, placed = _annotation(line, where, contexts, collected, field)
@@ -432,16 +435,26 @@ def export_files(
     for batch in rois.to_batches():
         for row in batch.to_pylist():
             plan.add(row)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    with partial.open("w") as out:
+    with _written(target) as out:
         lines = plan.lines(lambda context: {data_row_key: keys.get(context, context)})
-        for line in tqdm(lines, desc="labelbox export", disable=not progress):
+        for line in tqdm(lines, desc="labelbox export", disable=not progress, leave=False):
             out.write(json.dumps(line) + "\n")
-    os.replace(partial, target)
     report.frames, report.rois = len(plan.frames), plan.count
     report.skipped = [f"{n} {reason}" for reason, n in sorted(plan.skipped.items())]
     return report
+
+
+@contextmanager
+def _written(target: Path) -> Iterator[IO[str]]:
+    """A file that replaces `target` once complete; a failed export leaves no partial file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with partial.open("w") as out:
+            yield out
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _frame_contexts(view: View) -> dict[str, str]:
