@@ -33,6 +33,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = REPO / "test-artifacts"
+# Three of the demo's contexts (zurich, amsterdam and its planted duplicate): 180 frames,
+# enough for several pages in frames mode, and a fraction of the full demo's build time.
+DEMO_CONTEXTS = ("zurich-0005", "amsterdam-0008")
 _URL_LINE = re.compile(r"Serving workbench on (http://\S+)")
 
 
@@ -121,14 +124,16 @@ def serve_catalog() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo dataset (build_demo), built once per test session in a temporary folder."""
+    """Part of the demo dataset (build_demo), built once per test session in a temp folder."""
     import workbench
     from workbench.demo import build_demo
 
     folder = tmp_path_factory.mktemp("demo")
     path = folder / "demo.duckdb"
     with workbench.open(path) as catalog:
-        build_demo(catalog, media_dir=folder / "media", seed=7)
+        build_demo(
+            catalog, media_dir=folder / "media", seed=7, progress=False, contexts=DEMO_CONTEXTS
+        )
     return path
 
 

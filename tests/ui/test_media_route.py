@@ -65,7 +65,7 @@ def test_file_is_served_with_its_type_and_cache_headers(media_tree: dict[str, Pa
 
 def test_file_uri_scheme_and_non_ascii_names(media_tree: dict[str, Path], server: Any):
     path = media_tree["media"] / "sub dir" / "green é.jpg"
-    response = server.get(file_url(path.as_uri()))
+    response = server.get(file_url(f"file://{path}"))
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/jpeg"
     assert response.content == path.read_bytes()

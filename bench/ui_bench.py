@@ -1,0 +1,363 @@
+"""How fast the served workbench browses, measured in a real headless Chromium.
+
+    python bench/ui_bench.py --demo                    # the demo dataset, built in a temp dir
+    python bench/ui_bench.py --frames 1000000          # a synthetic catalog (bench/synthetic.py)
+    python bench/ui_bench.py --catalog PATH            # any catalog file
+    python bench/ui_bench.py --url URL --server-pid N  # a server that is already running
+
+It starts `workbench serve` (unless --url is given), opens the app in Debian's Chromium
+driven by playwright, and measures what a person waits for:
+
+  interactive   page load until the grid's tiles are on screen and Bokeh is idle  (< 2 s)
+  query         new WHERE applied until the page of tiles is redrawn              (< 500 ms)
+  page          next/previous page until the tiles are redrawn                    (< 500 ms)
+  frame_step    player next/previous until the frame and its ROIs are redrawn     (< 150 ms)
+  server_rss    the server's peak resident memory (VmHWM) after the session       (< 1 GB)
+
+Each wait ends when the DOM shows the change and Bokeh has no message in flight, then one
+animation frame more so the browser has painted it. Results are printed as a table and, with
+--json, written to a file (docs/benchmarks.md records them with the command that made them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TARGETS_MS = {"interactive": 2000.0, "query": 500.0, "page": 500.0, "frame_step": 150.0}
+RSS_TARGET_MB = 1024.0
+TIMEOUT_MS = 60_000
+
+# Panel draws every component in its own shadow root; these helpers search through them.
+# They are installed in every page before its scripts run.
+_HELPERS_JS = """
+window.__wb = {
+  find(selector) {
+    const roots = [document];
+    while (roots.length) {
+      const root = roots.pop();
+      const hit = root.querySelector(selector);
+      if (hit) return hit;
+      for (const el of root.querySelectorAll('*')) if (el.shadowRoot) roots.push(el.shadowRoot);
+    }
+    return null;
+  },
+  idle() {
+    return window.Bokeh !== undefined && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle;
+  },
+  grid() {
+    const root = this.find('div.wb-grid-root');
+    if (!root) return null;
+    return {version: root.dataset.version, tiles: root.querySelectorAll('.wb-tile').length,
+            total: Number(root.dataset.total), page: Number(root.dataset.page)};
+  },
+  text(selector) {
+    const el = this.find(selector);
+    return el ? el.textContent.trim() : null;
+  },
+  painted() {
+    return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+  },
+};
+"""
+
+
+@dataclass
+class Figures:
+    catalog: str
+    frames: int | None
+    iterations: int
+    samples_ms: dict[str, list[float]] = field(default_factory=dict)
+    server_rss_mb: float | None = None
+    server_hwm_mb: float | None = None
+    tiles_per_page: int | None = None
+
+    def add(self, name: str, ms: float) -> None:
+        self.samples_ms.setdefault(name, []).append(round(ms, 1))
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for name, samples in self.samples_ms.items():
+            out[name] = {
+                "n": len(samples),
+                "median_ms": round(statistics.median(samples), 1),
+                "max_ms": max(samples),
+                "target_ms": TARGETS_MS.get(name, float("nan")),
+            }
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "summary": self.summary()}
+
+    def table(self) -> str:
+        lines = [
+            f"catalog {self.catalog} ({self.frames or '?'} frames), "
+            f"{self.iterations} iteration(s), {self.tiles_per_page} tiles per page",
+            f"{'measure':<12} {'n':>3} {'median ms':>10} {'max ms':>9} {'target':>8}  ok",
+        ]
+        for name, row in self.summary().items():
+            ok = "yes" if row["median_ms"] < row["target_ms"] else "NO"
+            lines.append(
+                f"{name:<12} {row['n']:>3} {row['median_ms']:>10.1f} "
+                f"{row['max_ms']:>9.1f} {row['target_ms']:>8.0f}  {ok}"
+            )
+        if self.server_hwm_mb is not None:
+            ok = "yes" if self.server_hwm_mb < RSS_TARGET_MB else "NO"
+            lines.append(
+                f"{'server_rss':<12} peak {self.server_hwm_mb:.0f} MB, now "
+                f"{self.server_rss_mb:.0f} MB (target < {RSS_TARGET_MB:.0f} MB)  {ok}"
+            )
+        return "\n".join(lines)
+
+
+def process_memory_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of a process in MB, from /proc/<pid>/status."""
+    values: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) / 1024  # kB
+    return values["VmRSS"], values["VmHWM"]
+
+
+# -- the server -------------------------------------------------------------------------------
+
+
+@contextmanager
+def served(catalog: Path) -> Iterator[tuple[str, int]]:
+    """Run `workbench serve` on a free port; yields (url, pid) and stops it with SIGTERM."""
+    log_path = catalog.with_name(catalog.stem + "-bench-serve.log")
+    command = [sys.executable, "-m", "workbench.cli", "serve", "--catalog", str(catalog)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*command, "--port", "0"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    try:
+        yield _wait_for_url(process, log_path), process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_url(process: subprocess.Popen[bytes], log_path: Path, timeout: float = 300) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(
+            r"Serving workbench on (http://\S+)", log_path.read_text("utf-8", "replace")
+        )
+        if found:
+            return found.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise RuntimeError("workbench serve did not start:\n" + log_path.read_text("utf-8", "replace"))
+
+
+# -- the browser ------------------------------------------------------------------------------
+
+
+class Session:
+    """One browser tab on the app, with timed actions."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.url = url
+        self.context = browser.new_context(viewport={"width": 1600, "height": 1000})
+        self.context.add_init_script(_HELPERS_JS)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+
+    def close(self) -> None:
+        self.context.close()
+
+    def wait(self, condition_js: str, arg: Any = None) -> None:
+        self.page.wait_for_function(condition_js, arg=arg, timeout=TIMEOUT_MS, polling="raf")
+        self.page.evaluate("() => __wb.painted()")
+
+    def load(self) -> float:
+        """Milliseconds from navigation until the first page of tiles is drawn and idle."""
+        start = time.perf_counter()
+        self.page.goto(self.url, wait_until="commit", timeout=TIMEOUT_MS)
+        self.wait("() => __wb.idle() && (__wb.grid()?.tiles ?? 0) > 0")
+        return (time.perf_counter() - start) * 1000
+
+    def grid(self) -> dict[str, Any]:
+        return dict(self.page.evaluate("() => __wb.grid()"))
+
+    def timed_grid_change(self, action: Callable[[], None]) -> float:
+        """Milliseconds from `action` until the grid has been redrawn and Bokeh is idle."""
+        before = self.grid()["version"]
+        start = time.perf_counter()
+        action()
+        self.wait("(v) => __wb.idle() && __wb.grid() !== null && __wb.grid().version !== v", before)
+        return (time.perf_counter() - start) * 1000
+
+    def click(self, selector: str) -> None:
+        self.page.locator(selector).first.click()
+
+    def set_query(self, where: str) -> None:
+        box = self.page.locator(".wb-where input").first
+        box.fill(where)
+        box.press("Enter")
+
+    def open_first_tile(self) -> None:
+        self.click(".wb-tile")
+        self.wait("() => __wb.idle() && (__wb.text('.wb-frame-label') ?? '').length > 0")
+
+    def timed_frame_step(self, button: str) -> float:
+        """Milliseconds from clicking the player's button until the new frame is drawn."""
+        before = self.page.evaluate("() => __wb.text('.wb-frame-label')")
+        start = time.perf_counter()
+        self.click(f"{button} button")
+        self.wait("(t) => __wb.idle() && __wb.text('.wb-frame-label') !== t", before)
+        return (time.perf_counter() - start) * 1000
+
+
+def run(url: str, server_pid: int | None, figures: Figures, queries: tuple[str, str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            # A first load warms the server's imports and caches, as a person's first visit
+            # after `workbench serve` would; it is not counted.
+            Session(browser, url).load()
+            for _ in range(figures.iterations):
+                session = Session(browser, url)
+                try:
+                    _one_session(session, figures, queries)
+                finally:
+                    session.close()
+        finally:
+            browser.close()
+    if server_pid is not None:
+        figures.server_rss_mb, figures.server_hwm_mb = process_memory_mb(server_pid)
+
+
+def _one_session(session: Session, figures: Figures, queries: tuple[str, str]) -> None:
+    figures.add("interactive", session.load())
+    figures.tiles_per_page = session.grid()["tiles"]
+    for where in queries:
+        figures.add("query", session.timed_grid_change(lambda w=where: session.set_query(w)))
+    session.set_query("")
+    session.wait("() => __wb.idle()")
+    if session.grid()["total"] > figures.tiles_per_page:
+        figures.add(
+            "page", session.timed_grid_change(lambda: session.click(".wb-page-next button"))
+        )
+        figures.add(
+            "page", session.timed_grid_change(lambda: session.click(".wb-page-prev button"))
+        )
+    session.open_first_tile()
+    for button in (".wb-next", ".wb-prev", ".wb-next", ".wb-prev"):
+        figures.add("frame_step", session.timed_frame_step(button))
+    if session.errors:
+        raise RuntimeError("the page raised errors: " + "; ".join(session.errors))
+
+
+# -- catalogs ---------------------------------------------------------------------------------
+
+
+def demo_catalog(folder: Path) -> Path:
+    import workbench
+    from workbench.demo import build_demo
+
+    path = folder / "demo.duckdb"
+    with workbench.open(path) as catalog:
+        build_demo(catalog, media_dir=folder / "media", seed=7)
+    return path
+
+
+def synthetic_catalog(folder: Path, frames: int) -> Path:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import synthetic  # bench/synthetic.py
+
+    path = folder / f"synthetic-{frames}.duckdb"
+    if not path.exists():
+        files = synthetic.generate(folder / f"synthetic-{frames}-parquet", frames)
+        # A bare INSERT ... SELECT of the same rows: what is browsed matters here, not ingest.
+        synthetic.ingest(files.folder, path, method="direct")
+    return path
+
+
+def frame_count(catalog: Path) -> int:
+    import workbench
+
+    with workbench.open(catalog, read_only=True) as opened:
+        return int(opened.cursor().execute("SELECT count(*) FROM frames").fetchall()[0][0])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--demo", action="store_true", help="build the demo catalog and use it")
+    source.add_argument("--frames", type=int, help="build a synthetic catalog of N frames")
+    source.add_argument("--catalog", type=Path, help="an existing catalog file")
+    source.add_argument("--url", help="an already running server (see --server-pid)")
+    parser.add_argument("--server-pid", type=int, help="pid of the --url server, for its RSS")
+    parser.add_argument("--iterations", type=int, default=5)
+    parser.add_argument("--workdir", type=Path, help="where to build catalogs (default: temp)")
+    parser.add_argument(
+        "--query",
+        nargs=2,
+        metavar="WHERE",
+        default=["f.frame_index % 2 = 0", "f.frame_index % 2 = 1"],
+        help="two WHERE clauses to alternate between",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="ui-bench-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        if args.url:
+            figures = Figures(args.url, None, args.iterations)
+            run(args.url, args.server_pid, figures, tuple(args.query))
+        else:
+            if args.demo:
+                catalog = demo_catalog(workdir)
+            elif args.frames:
+                catalog = synthetic_catalog(workdir, args.frames)
+            else:
+                catalog = args.catalog
+            figures = Figures(str(catalog), frame_count(catalog), args.iterations)
+            with served(catalog) as (url, pid):
+                run(url, pid, figures, tuple(args.query))
+    print(figures.table())
+    if args.json:
+        args.json.write_text(json.dumps(figures.as_dict(), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
