@@ -96,29 +96,14 @@ def context_frames(plan: Plan, context_id: str) -> Compiled:
 
 def frame_set(plan: Plan) -> Compiled | None:
     """The ids of the view's frames for a semi-join, or None when the view holds them all."""
-    return None if plan.everything else plan.select(Compiled("f.id"))
+    if plan.everything:
+        return None
+    return plan.roi_only_set() or plan.select(Compiled("f.id"))
 
 
 def view_rois(plan: Plan, frame_ids: Sequence[str] | None) -> Compiled:
     """The view's ROIs, in the view's frame order and each frame's stored ROI order."""
-    ranked = Compiled.join(
-        [
-            "SELECT f.id, row_number() OVER (ORDER BY ",
-            Compiled.join([t.render() for t in plan.terms], ", "),
-            ") AS _pos FROM ",
-            plan.source,
-        ],
-        "",
-    )
-    if plan.conditions:
-        ranked = (
-            ranked + " WHERE " + Compiled.join(["(" + c + ")" for c in plan.conditions], " AND ")
-        )
-    if plan.windowed:
-        start, count = plan.window()
-        ranked = Compiled.join(["SELECT * FROM (", ranked, ") ORDER BY _pos"], "")
-        ranked = ranked + (f" LIMIT {int(count)}" if count is not None else "")
-        ranked = ranked + (f" OFFSET {int(start)}" if start else "")
+    ranked = plan.select("f.id, row_number() OVER (" + plan.over() + ") AS _pos")
     query = Compiled.join(
         [
             "SELECT r.* FROM rois r JOIN (",
@@ -136,30 +121,39 @@ def view_rois(plan: Plan, frame_ids: Sequence[str] | None) -> Compiled:
 
 def contexts(plan: Plan, offset: int, limit: int | None) -> Compiled:
     """One row per context of the view; unsorted views list contexts by context_id, sorted
-    ones in the order of each context's first frame."""
+    ones in the order of each context's first frame.
+
+    The first frame (by timestamp, then frame_index and id for a deterministic pick among
+    equal timestamps) and the context's total are looked up for the page's contexts only:
+    that arg_min over every frame of the view cost more than the rest of the query.
+    """
     columns = "f.context_id, f.id, f.timestamp, f.frame_index"
+    frames = plan.select(columns)
     if plan.sorted:
-        position = Compiled.join([t.render() for t in plan.terms], ", ")
-        frames = plan.select("row_number() OVER (ORDER BY " + position + f") AS _pos, {columns}")
+        ranked = plan.select("row_number() OVER (" + plan.over() + f") AS _pos, {columns}")
         extra, order = ", min(v._pos) AS _pos", "_pos"
     else:
-        frames = plan.select(columns)
-        extra, order = "", "context_id"
+        ranked, extra, order = frames, "", "context_id"
     window = f" LIMIT {int(limit)}" if limit is not None else ""
     window += f" OFFSET {int(offset)}" if offset else ""
     return Compiled.join(
         [
             "WITH _ctx AS MATERIALIZED (SELECT v.context_id, count(*) AS frames,"
-            " min(v.timestamp) AS first_timestamp, max(v.timestamp) AS last_timestamp,"
+            f" min(v.timestamp) AS first_timestamp, max(v.timestamp) AS last_timestamp{extra}"
+            " FROM (",
+            ranked,
+            f") v GROUP BY v.context_id ORDER BY {order}{window}),"
+            " _first AS (SELECT v.context_id,"
             f" arg_min(v.id, (coalesce(v.timestamp, {_LAST_BIGINT}),"
-            f" coalesce(v.frame_index, {_LAST_INT}), v.id)) AS first_frame_id{extra} FROM (",
+            f" coalesce(v.frame_index, {_LAST_INT}), v.id)) AS first_frame_id FROM (",
             frames,
-            f") v GROUP BY v.context_id ORDER BY {order}{window})"
+            ") v WHERE v.context_id IN (SELECT context_id FROM _ctx) GROUP BY v.context_id),"
+            " _total AS (SELECT context_id, count(*) AS total_frames FROM frames"
+            " WHERE context_id IN (SELECT context_id FROM _ctx) GROUP BY context_id)"
             " SELECT m.context_id, m.frames, t.total_frames, m.first_timestamp,"
-            " m.last_timestamp, m.first_frame_id FROM _ctx m JOIN"
-            " (SELECT context_id, count(*) AS total_frames FROM frames"
-            " WHERE context_id IN (SELECT context_id FROM _ctx) GROUP BY context_id) t"
-            f" ON t.context_id = m.context_id ORDER BY m.{order}",
+            " m.last_timestamp, fi.first_frame_id FROM _ctx m"
+            " JOIN _total t ON t.context_id = m.context_id"
+            f" JOIN _first fi ON fi.context_id = m.context_id ORDER BY m.{order}",
         ],
         "",
     )

@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 
 from workbench.query._sql import Compiled, all_of
 
-# The order of an unsorted view: insertion order, which is also the order DuckDB stores rows.
+# The order of an unsorted view: insertion order. DuckDB returns the rows of a scan and filter
+# without ORDER BY in that order (preserve_insertion_order, on by default), so such views skip
+# the sort: a page deep into a million frames then costs 3 ms instead of 100 ms. A join may
+# return rows in any order, so views with subqueries sort by rowid; rowid also breaks the
+# ties of sort_by.
 ROWID = "f.rowid"
 
 
@@ -31,6 +35,8 @@ class OrderTerm:
 class Plan:
     source: Compiled = field(default_factory=lambda: Compiled("frames f"))
     conditions: list[Compiled] = field(default_factory=list)
+    # Queries of frame ids (`SELECT r.frame_id FROM rois r WHERE ...`) every frame is in.
+    roi_sets: list[Compiled] = field(default_factory=list)
     # Sort keys given by sort_by, most significant first.
     order: list[OrderTerm] = field(default_factory=list)
     # Tie-breakers: insertion order, or the order of the sealed segment below.
@@ -40,6 +46,8 @@ class Plan:
     # Predicates over `rois r` that every ROI of the view satisfies (filter_rois).
     roi_filters: list[Compiled] = field(default_factory=list)
     depth: int = 0
+    # Whether a stage's subquery (a join) may return frames out of insertion order.
+    reorders: bool = False
     # Whether a stage holds SQL a person typed (where()), so queries need the read-only guard.
     raw_sql: bool = False
 
@@ -50,11 +58,39 @@ class Plan:
     @property
     def everything(self) -> bool:
         """True when the view holds every frame of the catalog (joins can be skipped)."""
-        return not self.conditions and not self.windowed and self.depth == 0
+        return not self.filtered and not self.windowed and self.depth == 0
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.conditions or self.roi_sets)
+
+    def roi_only_set(self) -> Compiled | None:
+        """The one ROI set that is the view's only condition, if so.
+
+        Every ROI belongs to a stored frame (the writer and importers keep it so), so such a
+        view's frames are that set's frame ids, with no join against frames: counting frames
+        with a low-confidence car is then one scan of rois, 3x faster at a million frames.
+        """
+        if len(self.roi_sets) == 1 and not self.conditions and not self.windowed:
+            return self.roi_sets[0] if self.depth == 0 else None
+        return None
+
+    def where(self) -> list[Compiled]:
+        return [*("f.id IN (" + q + ")" for q in self.roi_sets), *self.conditions]
+
+    def over(self) -> Compiled:
+        """The window clause numbering frames in view order (for row_number())."""
+        if not self.needs_sort:
+            return Compiled("")
+        return "ORDER BY " + Compiled.join([t.render() for t in self.terms], ", ")
 
     @property
     def sorted(self) -> bool:
         return bool(self.order) or self.depth > 0
+
+    @property
+    def needs_sort(self) -> bool:
+        return self.sorted or self.reorders
 
     @property
     def terms(self) -> list[OrderTerm]:
@@ -78,6 +114,8 @@ class Plan:
         ]
         self.order = []
         self.conditions = []
+        self.roi_sets = []
+        self.reorders = False
         self.offset, self.limit = 0, None
 
     def window(self, offset: int = 0, limit: int | None = None) -> tuple[int, int | None]:
@@ -100,15 +138,16 @@ class Plan:
         """SELECT `columns` over the view's frames (alias f) and within a page of it.
 
         `extra` conditions apply before the window, so callers pass them only for unwindowed
-        plans (they wrap the query otherwise). Ordering is skipped unless asked for or needed
-        by a window, so counts and facets never sort.
+        plans (they wrap the query otherwise). Sorting happens only when the order can
+        differ from insertion order, and only when asked for or needed by a window: counts
+        and facets never sort.
         """
         start, count = self.window(offset, limit)
         query = Compiled.join(["SELECT ", columns, " FROM ", self.source], "")
-        conditions = self.conditions + (extra or [])
+        conditions = self.where() + (extra or [])
         if conditions:
             query = query + " WHERE " + all_of(conditions)
-        if ordered or start or count is not None:
+        if self.needs_sort and (ordered or start or count is not None):
             query = query + " ORDER BY " + Compiled.join([t.render() for t in self.terms], ", ")
         if count is not None:
             query = query + f" LIMIT {int(count)}"

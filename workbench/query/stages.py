@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from workbench.errors import QueryError
-from workbench.query._sql import Compiled, all_of, in_list, json_pointer, sql
+from workbench.query._sql import INLINE_LIST_MAX, Compiled, all_of, in_list, json_pointer, sql
 from workbench.query.plan import OrderTerm, Plan
 from workbench.store.schema import PROMOTED_KEYS, ROI_KINDS
 from workbench.store.sqlsafe import quote_ident
@@ -75,6 +75,7 @@ class Where(Stage):
         # Newlines keep a trailing `--` comment in the fragment from eating the query's rest.
         plan.conditions.append(Compiled("\n" + self.sql + "\n", tuple(self.params)))
         plan.raw_sql = True
+        plan.reorders = True  # it may hold a subquery
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class SelectFrames(Stage):
 
     def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
         plan.conditions.append(in_list("f.id", self.frame_ids, "VARCHAR"))
+        plan.reorders |= len(self.frame_ids) > INLINE_LIST_MAX
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ class ExcludeFrames(Stage):
     def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
         if self.frame_ids:
             plan.conditions.append("NOT (" + in_list("f.id", self.frame_ids, "VARCHAR") + ")")
+            plan.reorders |= len(self.frame_ids) > INLINE_LIST_MAX
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ class SelectContexts(Stage):
 
     def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
         plan.conditions.append(in_list("f.context_id", self.context_ids, "VARCHAR"))
+        plan.reorders |= len(self.context_ids) > INLINE_LIST_MAX
 
 
 # -- tags -------------------------------------------------------------------------------------
@@ -181,6 +185,7 @@ class MatchTags(Stage):
         if self.all and len(tags) > 1:
             query = query + sql(" GROUP BY t.frame_id HAVING count(DISTINCT t.tag) = ?", len(tags))
         plan.conditions.append("f.id IN (" + query + ")")
+        plan.reorders = True
 
 
 @dataclass(frozen=True)
@@ -192,6 +197,7 @@ class ExcludeTags(Stage):
         if self.tags:
             query = Compiled(_FRAME_TAGS) + in_list("t.tag", sorted(set(self.tags)), "VARCHAR")
             plan.conditions.append("f.id NOT IN (" + query + ")")
+            plan.reorders = True
 
 
 # -- ROIs -------------------------------------------------------------------------------------
@@ -252,7 +258,8 @@ class FilterRois(Stage):
         cond = self.condition()
         if self.only_matches:
             matching = [*_field_label(self.field, None), *cond, *plan.roi_filters]
-            plan.conditions.append("f.id IN (" + _rois_of_frames(matching) + ")")
+            plan.roi_sets.append(_rois_of_frames(matching))
+            plan.reorders = True
         if cond:
             keep = all_of(cond)
             if self.field is not None:
@@ -270,7 +277,8 @@ class HasRois(Stage):
 
     def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
         matching = [*_field_label(self.field, self.label), *plan.roi_filters]
-        plan.conditions.append("f.id IN (" + _rois_of_frames(matching) + ")")
+        plan.roi_sets.append(_rois_of_frames(matching))
+        plan.reorders = True
 
 
 @dataclass(frozen=True)
@@ -284,6 +292,7 @@ class LacksRois(Stage):
     def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
         matching = [*_field_label(self.field, self.label), *plan.roi_filters]
         plan.conditions.append("f.id NOT IN (" + _rois_of_frames(matching) + ")")
+        plan.reorders = True
 
 
 # -- order and window -------------------------------------------------------------------------

@@ -190,7 +190,12 @@ class View:
 
     # -- frames ------------------------------------------------------------------------------
     def count(self) -> int:
-        return int(self.rows("SELECT count(*) FROM (" + self.plan.select("f.id") + ")")[0][0])
+        rois = self.plan.roi_only_set()
+        if rois is not None:
+            query = "SELECT count(DISTINCT frame_id) FROM (" + rois + ")"
+        else:
+            query = "SELECT count(*) FROM (" + self.plan.select("f.id") + ")"
+        return int(self.rows(query)[0][0])
 
     def count_contexts(self) -> int:
         query = "SELECT count(DISTINCT context_id) FROM (" + self.plan.select("f.context_id") + ")"
