@@ -137,5 +137,7 @@ def _validate_roi(roi: Roi, where: str) -> None:
             raise RecordError(
                 where, f"ring {number} of a {roi.kind} has {len(ring) // 2} points, needs {minimum}"
             )
-        if not all(math.isfinite(v) for v in ring):
+        # One sum is far cheaper than a check per value; it is only inf/nan if some value is
+        # (or the ring is absurdly large), and then each value is looked at.
+        if not math.isfinite(sum(ring)) and not all(math.isfinite(v) for v in ring):
             raise RecordError(where, f"ring {number} has a coordinate that is not a finite number")

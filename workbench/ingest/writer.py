@@ -8,7 +8,6 @@ field on existing frames and leave everything else alone.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -16,6 +15,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+import orjson
 import pyarrow as pa
 from tqdm.auto import tqdm
 
@@ -108,31 +108,46 @@ def json_text(value: Any) -> str | None:
     """Serialise metadata/attributes for a JSON column; None and {} stay NULL."""
     if value is None or value == {}:
         return None
-    return json.dumps(value, default=str, separators=(",", ":"))
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _roi_row(frame_id: str, roi: Roi) -> dict[str, Any]:
+def _roi_row(frame_id: str, roi: Roi) -> tuple[Any, ...]:
+    """One rois row, in ROI_SCHEMA's column order."""
     box = bbox_of(roi)
-    return {
-        "frame_id": frame_id,
-        "id": roi.id,
-        "field": roi.field,
-        "label": roi.label,
-        "labels": list(roi.labels),
-        "confidence": roi.confidence,
-        "kind": roi.kind,
-        "geometry": [list(map(float, ring)) for ring in roi.geometry],
-        "x_min": box[0] if box else None,
-        "y_min": box[1] if box else None,
-        "x_max": box[2] if box else None,
-        "y_max": box[3] if box else None,
-        "area": (box[2] - box[0]) * (box[3] - box[1]) if box else None,
-        "source_ids": list(roi.source_ids),
-        "mask": json_text(roi.mask),
-        "attributes": json_text(dict(roi.attributes)),
-        "track_index": roi.track_index,
-        "keyframe": roi.keyframe,
-    }
+    if box is None:
+        x_min = y_min = x_max = y_max = area = None
+    else:
+        x_min, y_min, x_max, y_max = box
+        area = (x_max - x_min) * (y_max - y_min)
+    return (
+        frame_id,
+        roi.id,
+        roi.field,
+        roi.labels[0] if roi.labels else None,
+        roi.labels,
+        roi.confidence,
+        roi.kind,
+        roi.geometry,
+        x_min,
+        y_min,
+        x_max,
+        y_max,
+        area,
+        roi.source_ids,
+        json_text(roi.mask),
+        json_text(roi.attributes) if roi.attributes else None,
+        roi.track_index,
+        roi.keyframe,
+    )
+
+
+def _table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
+    """Rows of tuples in schema order -> an Arrow table (cheaper than from_pylist of dicts)."""
+    if not rows:
+        return schema.empty_table()
+    columns = zip(*rows, strict=True)
+    arrays = [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 class CatalogWriter:
@@ -223,46 +238,46 @@ class CatalogWriter:
 
     def _write_frames(self, con: Any, frames: list[Frame]) -> None:
         now = datetime.now(UTC).replace(tzinfo=None)
-        frame_rows: list[dict[str, Any]] = []
-        source_rows: list[dict[str, Any]] = []
-        roi_rows: list[dict[str, Any]] = []
+        frame_rows: list[tuple[Any, ...]] = []
+        source_rows: list[tuple[Any, ...]] = []
+        roi_rows: list[tuple[Any, ...]] = []
         for frame in frames:
-            meta = dict(frame.metadata)
+            meta = frame.metadata
             frame_rows.append(
-                {
-                    "id": frame.id,
-                    "dataset": frame.dataset,
-                    "version": frame.version,
-                    "context_id": frame.resolved_context_id,
-                    "timestamp": frame.timestamp,
-                    "frame_index": frame.frame_index,
-                    "num_frames": frame.num_frames,
-                    "metadata": json_text(meta),
-                    **{key: _promoted(meta.get(key)) for key in PROMOTED_KEYS},
-                    "saved": frame.saved,
-                    "saved_in_version": frame.saved_in_version,
-                    "ingested": now,
-                }
+                (
+                    frame.id,
+                    frame.dataset,
+                    frame.version,
+                    frame.resolved_context_id,
+                    frame.timestamp,
+                    frame.frame_index,
+                    frame.num_frames,
+                    json_text(meta),
+                    *[_promoted(meta.get(key)) for key in PROMOTED_KEYS],
+                    frame.saved,
+                    frame.saved_in_version,
+                    now,
+                )
             )
             if frame.dataset:
                 self._datasets.add((frame.dataset, frame.version))
             for s in frame.sources:
                 source_rows.append(
-                    {
-                        "frame_id": frame.id,
-                        "id": s.id,
-                        "uri": s.uri,
-                        "width": s.width,
-                        "height": s.height,
-                        "content_type": s.content_type,
-                        "timestamp": s.timestamp,
-                        "preview_uri": s.preview_uri,
-                        "masks": json.dumps(list(s.masks)) if s.masks else None,
-                    }
+                    (
+                        frame.id,
+                        s.id,
+                        s.uri,
+                        s.width,
+                        s.height,
+                        s.content_type,
+                        s.timestamp,
+                        s.preview_uri,
+                        json_text(list(s.masks)) if s.masks else None,
+                    )
                 )
                 self._note_media(s.uri)
             roi_rows.extend(_roi_row(frame.id, roi) for roi in frame.rois)
-        batch_frames = pa.Table.from_pylist(frame_rows, schema=FRAME_SCHEMA)
+        batch_frames = _table(frame_rows, FRAME_SCHEMA)
         con.register("_wb_frames", batch_frames)
         try:
             if self.catalog.has_frames():
@@ -272,8 +287,8 @@ class CatalogWriter:
                     )
                 con.execute("DELETE FROM frames WHERE id IN (SELECT id FROM _wb_frames)")
             con.execute("INSERT INTO frames BY NAME SELECT * FROM _wb_frames")
-            _insert(con, "sources", pa.Table.from_pylist(source_rows, schema=SOURCE_SCHEMA))
-            _insert(con, "rois", pa.Table.from_pylist(roi_rows, schema=ROI_SCHEMA))
+            _insert(con, "sources", _table(source_rows, SOURCE_SCHEMA))
+            _insert(con, "rois", _table(roi_rows, ROI_SCHEMA))
         finally:
             con.unregister("_wb_frames")
         self.report.frames += len(frame_rows)
@@ -290,7 +305,7 @@ class CatalogWriter:
             ).fetchall()
         }
         keys = pa.table({"frame_id": [k[0] for k in labels], "field": [k[1] for k in labels]})
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         for (frame_id, field_name), (where, rois) in labels.items():
             if frame_id not in known:
                 self.reject(RecordError(where, f"frame {frame_id!r} is not in the catalog"))
@@ -304,7 +319,7 @@ class CatalogWriter:
             )
         finally:
             con.unregister("_wb_label_keys")
-        _insert(con, "rois", pa.Table.from_pylist(rows, schema=ROI_SCHEMA))
+        _insert(con, "rois", _table(rows, ROI_SCHEMA))
         self.report.rois += len(rows)
 
     def _note_media(self, uri: str) -> None:
