@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import pyarrow as pa
 import pytest
 from service_catalog import table_state
 
@@ -344,3 +345,24 @@ def test_deleting_the_last_input_of_a_task_removes_the_task(wb):
     assert (plan.inputs, plan.annotations, plan.tasks) == (1, 1, 1)
     wb.delete_input(first.uuid, confirm=True)
     assert [t.frames for t in wb.list_tasks("r1")] == [1]
+
+
+class BrokenShapes(LocalBackend):
+    """A platform that returns a box with a coordinate that is not a number."""
+
+    def download(self, con, run_id):
+        table = super().download(con, run_id)
+        rows = table.to_pylist()
+        rows[0] = {**rows[0], "geometry": [[0.0, 0.0, float("nan"), 0.0]]}
+        return pa.Table.from_pylist(rows, schema=table.schema)
+
+
+def test_malformed_geometry_from_a_platform_is_rejected(catalog):
+    wb = Workbench(catalog, actor="tester", backends={"local": BrokenShapes()})
+    wb.annotate(IMAGES, "r1", label_schema=SCHEMA)
+    before = labels_state(catalog)
+    report = wb.load_annotations("r1")
+    (rejected,) = report.rejected
+    assert rejected.change == "geometry"
+    assert "ring 0 has a coordinate that is not a finite number" in rejected.reason
+    assert labels_state(catalog) == before

@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench.backends import AnnotationBackend, default_backends
+from workbench.backends.base import Serialisable, SerialisationError
 from workbench.services.errors import InvalidArgument, ServiceError
 from workbench.store.catalog import Catalog
 
@@ -171,9 +172,33 @@ def arrow(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] = ()
     return table
 
 
+def records(table: pa.Table) -> list[dict[str, Any]]:
+    """An Arrow table as row dicts, converted column by column (~2x faster than to_pylist)."""
+    columns = table.to_pydict()
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def columns_table(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Row dicts as an Arrow table of `schema`, built column by column (faster than from_pylist)."""
+    return pa.table(
+        {f.name: pa.array([r[f.name] for r in rows], f.type) for f in schema}, schema=schema
+    )
+
+
 def scalar(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] = ()) -> Any:
     found = con.execute(query, list(params)).fetchall()
     return found[0][0] if found else None
+
+
+def parse[T: Serialisable](cls: type[T], value: T | Mapping[str, Any], what: str) -> T:
+    """An argument that may arrive as the object or as its dict (over HTTP)."""
+    if isinstance(value, cls):
+        return value
+    try:
+        return cls.from_dict(value)  # type: ignore[arg-type]
+    except SerialisationError as exc:
+        raise InvalidArgument(f"{what}: {exc}") from exc
 
 
 def strings(values: Sequence[str] | str | None, what: str) -> list[str]:

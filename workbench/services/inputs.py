@@ -17,7 +17,15 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from workbench.services.context import Action, ServiceContext, id_list, registered, rows, strings
+from workbench.services.context import (
+    Action,
+    ServiceContext,
+    id_list,
+    parse,
+    registered,
+    rows,
+    strings,
+)
 from workbench.services.errors import (
     ConfirmationRequired,
     Conflict,
@@ -221,7 +229,7 @@ def create_inputs(
     con = ctx.catalog.cursor()
     project_id = project_row(con, project)["id"]
     batch_row(con, project_id, batch, writable=True)
-    specs = [s if isinstance(s, SceneSpec) else SceneSpec.from_dict(s) for s in scenes]
+    specs = [parse(SceneSpec, s, "scene spec") for s in scenes]
     return _create_inputs(ctx, specs, project, batch, wait_timeout, sleep_time, dryrun)
 
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from workbench.backends.base import Shape
 from workbench.ingest.writer import ROI_SCHEMA
-from workbench.services.context import Action, ServiceContext, registered
+from workbench.services.context import Action, ServiceContext, columns_table, records, registered
 from workbench.services.errors import ConfirmationRequired, InvalidArgument, StateError
 from workbench.services.merge import (
     MergePlan,
@@ -78,7 +78,7 @@ def load_annotations(
                     annotations=plan.annotations,
                 )
             )
-        shapes = backend.download(con, row["run_id"]).to_pylist()
+        shapes = records(backend.download(con, row["run_id"]))
         groups, unexpected_report = _groups(shapes, schema, dests, unexpected, on_unexpected)
         with act.transaction() as con:
             merged = Merger(con, anno_key, schema, config.restrictions).run(groups)
@@ -207,10 +207,11 @@ def _apply(con: duckdb.DuckDBPyConnection, anno_key: str, plan: MergePlan) -> No
         )
         with registered(con, "_wb_merge_gone", keys):
             con.execute(
-                "DELETE FROM rois WHERE (frame_id, id) IN (SELECT (frame_id, id) FROM _wb_merge_gone)"
+                "DELETE FROM rois USING _wb_merge_gone g "
+                "WHERE rois.frame_id = g.frame_id AND rois.id = g.id"
             )
     if plan.rows_to_write:
-        table = pa.Table.from_pylist([roi_record(r) for r in plan.rows_to_write], schema=ROI_SCHEMA)
+        table = columns_table([roi_record(r) for r in plan.rows_to_write], ROI_SCHEMA)
         with registered(con, "_wb_merge_rois", table):
             con.execute("INSERT INTO rois BY NAME SELECT * FROM _wb_merge_rois")
     if plan.new_id_map:

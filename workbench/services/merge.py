@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from math import fsum, isfinite
 from typing import Any
 
 import duckdb
@@ -32,10 +33,11 @@ from workbench.backends.base import (
     LabelSchema,
 )
 from workbench.errors import RecordError
-from workbench.ingest.records import Frame, Roi, bbox_of, validate_frame
-from workbench.services.context import arrow, registered
+from workbench.ingest.records import Frame, Roi, validate_frame
+from workbench.services.context import arrow, records, registered
 from workbench.services.label_schema import attribute_value_ok, json_path
 from workbench.services.reports import LabelRef, Rejection
+from workbench.store.schema import ROI_KINDS
 
 # The parts of a label that are compared to decide whether it changed.
 _COMPARED = (
@@ -409,10 +411,29 @@ def _same(row: dict[str, Any], baseline: dict[str, Any]) -> bool:
     return all(row[k] == baseline[k] for k in _COMPARED)
 
 
+# The fewest points a ring of each kind has (the catalog's rule, see ingest/records.py).
+_MIN_POINTS = {"box": 2, "polygon": 3, "polyline": 2, "point": 1}
+
+
 def _invalid(row: dict[str, Any]) -> str | None:
-    roi = _as_roi(row)
+    """Why the catalog cannot hold this row, or None. A quick check first; the catalog's own
+    validation (slower, with the precise message) only for rows the quick check doubts."""
+    minimum = _MIN_POINTS.get(row["kind"])
+    confidence = row["confidence"]
+    plausible = row["kind"] in ROI_KINDS and (confidence is None or 0.0 <= confidence <= 1.0)
+    if minimum is not None:
+        plausible = plausible and bool(row["geometry"])
+        for ring in row["geometry"]:
+            if not plausible:
+                break
+            try:
+                plausible = len(ring) % 2 == 0 and len(ring) >= 2 * minimum and isfinite(fsum(ring))
+            except (OverflowError, TypeError):
+                plausible = False
+    if plausible:
+        return None
     try:
-        validate_frame(Frame(id=row["frame_id"], rois=[roi]), f"frame {row['frame_id']!r}")
+        validate_frame(Frame(id=row["frame_id"], rois=[_as_roi(row)]), f"frame {row['frame_id']!r}")
     except RecordError as exc:
         return str(exc)
     return None
@@ -436,7 +457,9 @@ def _as_roi(row: dict[str, Any]) -> Roi:
 
 def roi_record(row: dict[str, Any]) -> dict[str, Any]:
     """A merged row in the catalog's `rois` layout, with the derived bounding box."""
-    box = bbox_of(_as_roi(row))
+    xs = [v for ring in row["geometry"] for v in ring[0::2]]
+    ys = [v for ring in row["geometry"] for v in ring[1::2]]
+    box = (min(xs), min(ys), max(xs), max(ys)) if xs else None
     return {
         **row,
         "mask": json.dumps(row["mask"]) if row["mask"] is not None else None,
@@ -460,7 +483,7 @@ def _id_map(con: duckdb.DuckDBPyConnection, anno_key: str) -> dict[str, dict[str
         [anno_key],
     )
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in table.to_pylist():
+    for row in records(table):
         out.setdefault(row["field"], {})[row["shape_id"]] = row
     return out
 
@@ -473,7 +496,7 @@ def _snapshots(con: duckdb.DuckDBPyConnection, anno_key: str) -> dict[str, dict[
         [anno_key],
     )
     out: dict[str, dict[str, Any]] = {}
-    for row in table.to_pylist():
+    for row in records(table):
         row["mask"] = _loads(row["mask"])
         row["attributes"] = _loads(row["attributes"]) or {}
         out[row["shape_id"]] = row
@@ -496,10 +519,10 @@ def _rois(
             "SELECT r.frame_id, r.id, r.field, r.kind, r.label, r.labels, r.confidence, r.geometry, "
             "r.mask::VARCHAR AS mask, r.attributes::VARCHAR AS attributes, r.track_index, "
             "r.keyframe, r.source_ids FROM rois r "
-            "WHERE (r.frame_id, r.id) IN (SELECT (frame_id, id) FROM _wb_merge_keys)",
+            "JOIN _wb_merge_keys k ON k.frame_id = r.frame_id AND k.id = r.id",
         )
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in found.to_pylist():
+    for row in records(found):
         row["mask"] = _loads(row["mask"])
         row["attributes"] = _loads(row["attributes"]) or {}
         row["labels"] = row["labels"] or []

@@ -57,7 +57,7 @@ class SceneSpec(Serialisable):
     frame_ids: tuple[str, ...] = ()
     context_id: str | None = None
     external_id: str | None = None
-    scene_type: SceneType | None = None
+    scene_type: str | None = None
     calibration_id: str | None = None
 
 

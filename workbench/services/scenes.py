@@ -26,6 +26,7 @@ from workbench.services.context import (
     ServiceContext,
     arrow,
     id_list,
+    parse,
     registered,
     rows,
     strings,
@@ -254,7 +255,7 @@ def insert_scenes(con: duckdb.DuckDBPyConnection, planned: Sequence[PlannedScene
 def create_scenes(
     ctx: ServiceContext, specs: Sequence[SceneSpec], *, dryrun: bool = False
 ) -> list[Scene]:
-    specs = [s if isinstance(s, SceneSpec) else SceneSpec.from_dict(s) for s in specs]
+    specs = [parse(SceneSpec, s, "scene spec") for s in specs]
     with (
         Action(ctx, "create_scenes", {"scenes": len(specs)}, dryrun=dryrun) as act,
         act.transaction() as con,

@@ -15,7 +15,7 @@ import duckdb
 
 from workbench.backends.base import Shape, TaskStatus
 from workbench.backends.local import TASK_STATUSES, LocalBackend, SaveResult
-from workbench.services.context import Action, ServiceContext, rows, strings
+from workbench.services.context import Action, ServiceContext, parse, rows, strings
 from workbench.services.errors import InvalidArgument, StateError, UnknownIds
 from workbench.services.reports import TaskDetail
 from workbench.services.runs import run_config, run_row, run_schema
@@ -84,7 +84,7 @@ def save_task_annotations(
     dryrun: bool = False,
 ) -> SaveResult:
     """Replace the task's shapes on `frame_ids` (default: every frame of the task)."""
-    parsed = [s if isinstance(s, Shape) else Shape.from_dict(s) for s in shapes]
+    parsed = [parse(Shape, s, "shape") for s in shapes]
     wanted = None if frame_ids is None else strings(frame_ids, "frame_ids")
     target = {"task_id": task_id, "shapes": len(parsed), "frames": len(wanted) if wanted else None}
     with (

@@ -29,7 +29,7 @@ from workbench.services import runs as _runs
 from workbench.services import scenes as _scenes
 from workbench.services import tasks as _tasks
 from workbench.services.annotate import FrameSource
-from workbench.services.context import ServiceContext, default_actor, rows
+from workbench.services.context import ServiceContext, default_actor, parse, rows
 from workbench.services.models import (
     AuditEntry,
     Batch,
@@ -151,21 +151,21 @@ class Workbench:
         self, scenes: Sequence[SceneSpec | Mapping[str, Any]], *, dryrun: bool = False
     ) -> list[Scene]:
         """Create scenes from specs (frames or a whole context each); `dryrun` only validates."""
-        specs = [s if isinstance(s, SceneSpec) else SceneSpec.from_dict(s) for s in scenes]
+        specs = [parse(SceneSpec, s, "scene spec") for s in scenes]
         return _scenes.create_scenes(self._ctx, specs, dryrun=dryrun)
 
     def create_scenes_from_frames(
         self, frame_ids: Sequence[str], *, scene_type: str | None = None, dryrun: bool = False
     ) -> list[Scene]:
         """One scene per frame."""
-        specs = [SceneSpec(frame_ids=(f,), scene_type=scene_type) for f in frame_ids]  # type: ignore[arg-type]
+        specs = [SceneSpec(frame_ids=(f,), scene_type=scene_type) for f in frame_ids]
         return _scenes.create_scenes(self._ctx, specs, dryrun=dryrun)
 
     def create_scenes_from_contexts(
         self, context_ids: Sequence[str], *, scene_type: str | None = None, dryrun: bool = False
     ) -> list[Scene]:
         """One scene per context, with every frame of it in time order."""
-        specs = [SceneSpec(context_id=c, scene_type=scene_type) for c in context_ids]  # type: ignore[arg-type]
+        specs = [SceneSpec(context_id=c, scene_type=scene_type) for c in context_ids]
         return _scenes.create_scenes(self._ctx, specs, dryrun=dryrun)
 
     def get_scenes_by_uuids(self, uuids: Sequence[str]) -> list[Scene]:
@@ -190,7 +190,7 @@ class Workbench:
         dryrun: bool = False,
     ) -> Iterator[InputCreationResult]:
         """Create scenes and their inputs in one call; yields one result per input."""
-        specs = [s if isinstance(s, SceneSpec) else SceneSpec.from_dict(s) for s in scenes]
+        specs = [parse(SceneSpec, s, "scene spec") for s in scenes]
         return _inputs.create_inputs(
             self._ctx,
             specs,
