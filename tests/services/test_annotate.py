@@ -71,6 +71,9 @@ def test_frame_sampling_and_segments_apply_per_sequence(wb):
     )
     task = wb.get_task(wb.list_tasks("r1")[0].task_id)
     assert [(f.frame_id, f.segment) for f in task.frames] == [("seq-1", 0), ("seq-3", 1)]
+    second = wb.get_task(task.task.task_id, segment=1)
+    assert [f.frame_id for f in second.frames] == ["seq-3"]
+    assert [(s.frame_id, s.track_index) for s in second.shapes] == [("seq-3", 1)]
 
 
 def test_media_field_picks_the_camera(wb):
@@ -235,3 +238,13 @@ def test_results_report_status_and_round_trip_through_json(wb, capsys):
     again = AnnotationResults.from_dict(json.loads(json.dumps(results.to_dict())), wb)
     assert again.info == results.info
     assert again.get_status() == status
+
+
+def test_a_query_view_or_its_spec_selects_the_frames(wb, catalog):
+    view = catalog.view().select_contexts(["drive-1"])
+    results = wb.annotate(view, "r1", label_schema=BOXES)
+    assert results.info.frames == 5 and results.info.view == view.to_dict()
+    again = wb.annotate(view.to_dict(), "r2", label_schema=BOXES)
+    assert again.info.frames == 5 and again.info.scenes == 1
+    with pytest.raises(InvalidArgument, match="the view cannot be read"):
+        wb.annotate({"stages": "nope"}, "r3", label_schema=BOXES)

@@ -254,8 +254,13 @@ class LocalBackend:
         return next(t for t in self.task_statuses(con, run_id) if t.task_id == task_id)
 
     def task_frames(
-        self, con: duckdb.DuckDBPyConnection, task_id: str, media_field: str | None = None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        task_id: str,
+        media_field: str | None = None,
+        segment: int | None = None,
     ) -> list[TaskFrame]:
+        """The task's frames in order (one segment of them if asked), with their images."""
         found = con.execute(
             """SELECT tf.frame_id, tf.position, tf.segment, tf.input_uuid, f.context_id,
                       f.timestamp,
@@ -265,9 +270,9 @@ class LocalBackend:
                FROM local_task_frames tf
                LEFT JOIN frames f ON f.id = tf.frame_id
                LEFT JOIN sources s ON s.frame_id = tf.frame_id
-               WHERE tf.task_id = ?
+               WHERE tf.task_id = ? AND (? IS NULL OR tf.segment = ?)
                GROUP BY ALL ORDER BY tf.position""",
-            [media_field, media_field, task_id],
+            [media_field, media_field, task_id, segment, segment],
         ).fetchall()
         return [
             TaskFrame(

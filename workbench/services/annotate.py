@@ -28,6 +28,7 @@ from workbench.backends.base import (
     LabelSchema,
     UploadRequest,
 )
+from workbench.errors import QueryError
 from workbench.services.context import Action, ServiceContext, arrow, registered, rows
 from workbench.services.errors import Conflict, InvalidArgument, StateError, UnknownIds
 from workbench.services.inputs import insert_inputs
@@ -66,6 +67,13 @@ class Framing:
 
 def view_frames(ctx: ServiceContext, view: FrameSource) -> tuple[list[str], dict[str, Any] | None]:
     """The frame ids of `view` in order, and its spec when it has one (stored with the run)."""
+    try:
+        return _view_frames(ctx, view)
+    except QueryError as exc:
+        raise InvalidArgument(f"the view cannot be read: {exc}") from exc
+
+
+def _view_frames(ctx: ServiceContext, view: FrameSource) -> tuple[list[str], dict[str, Any] | None]:
     spec: dict[str, Any] | None = None
     if isinstance(view, Mapping):
         if set(view) == {"frame_ids"}:
@@ -126,9 +134,10 @@ def annotate(
     if not isinstance(anno_key, str) or not anno_key:
         raise InvalidArgument(f"anno_key must be a non-empty string, got {anno_key!r}")
     backend = ctx.backend(config.backend)
-    frame_ids, spec = view_frames(ctx, view)
-    target = {"anno_key": anno_key, "backend": config.backend, "frames": len(frame_ids)}
+    target = {"anno_key": anno_key, "backend": config.backend}
     with Action(ctx, "annotate", target, dryrun=dryrun) as act:
+        frame_ids, spec = view_frames(ctx, view)
+        act.target["frames"] = len(frame_ids)
         if not frame_ids:
             raise InvalidArgument("the view has no frames: there is nothing to annotate")
         with act.transaction() as con:

@@ -50,19 +50,24 @@ def list_tasks(ctx: ServiceContext, anno_key: str) -> list[TaskStatus]:
     return backend.task_statuses(con, row["run_id"])
 
 
-def get_task(ctx: ServiceContext, task_id: str) -> TaskDetail:
+def get_task(ctx: ServiceContext, task_id: str, *, segment: int | None = None) -> TaskDetail:
+    """The task with its frames and shapes: all of them, or one segment's (long sequences)."""
     con = ctx.catalog.cursor()
     row = _task_run(ctx, con, task_id)
     local = _local(ctx)
     config = run_config(row)
+    frames = local.task_frames(con, task_id, config.media_field, segment)
+    shapes = local.task_shapes(
+        con, task_id, None if segment is None else [f.frame_id for f in frames]
+    )
     return TaskDetail(
         task=local.task_status(con, task_id),
         anno_key=row["anno_key"],
         label_schema=run_schema(row),
         restrictions=config.restrictions,
         media_field=config.media_field,
-        frames=tuple(local.task_frames(con, task_id, config.media_field)),
-        shapes=tuple(local.task_shapes(con, task_id)),
+        frames=tuple(frames),
+        shapes=tuple(shapes),
     )
 
 

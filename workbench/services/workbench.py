@@ -385,9 +385,10 @@ class Workbench:
     def list_tasks(self, anno_key: str) -> list[TaskStatus]:
         return _tasks.list_tasks(self._ctx, anno_key)
 
-    def get_task(self, task_id: str) -> TaskDetail:
-        """A task's frames (with images), current shapes, schema and restrictions."""
-        return _tasks.get_task(self._ctx, task_id)
+    def get_task(self, task_id: str, *, segment: int | None = None) -> TaskDetail:
+        """A task's frames (with images), current shapes, schema and restrictions; only one
+        segment's frames and shapes when `segment` is given."""
+        return _tasks.get_task(self._ctx, task_id, segment=segment)
 
     def get_task_annotations(
         self, task_id: str, *, frame_ids: Sequence[str] | None = None
