@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -134,7 +135,16 @@ def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
         build_demo(
             catalog, media_dir=folder / "media", seed=7, progress=False, contexts=DEMO_CONTEXTS
         )
+    # A second copy, made before any server holds the first open, for tests that need a
+    # server of their own (a DuckDB file is opened by one process at a time).
+    shutil.copyfile(path, folder / "spare.duckdb")
     return path
+
+
+@pytest.fixture(scope="session")
+def spare_demo_catalog(demo_catalog: Path) -> Path:
+    """Another copy of the demo catalog, free for a second server process."""
+    return demo_catalog.with_name("spare.duckdb")
 
 
 @pytest.fixture(scope="session")
@@ -156,6 +166,25 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
+_DEEP_TEXT_JS = """(selector) => {
+  const roots = [document];
+  let found = null;
+  while (roots.length && found === null) {
+    const root = roots.pop();
+    found = root.querySelector(selector);
+    for (const el of root.querySelectorAll('*')) if (el.shadowRoot) roots.push(el.shadowRoot);
+  }
+  const deep = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) return node.textContent;
+    if (node.nodeName === 'STYLE' || node.nodeName === 'SCRIPT') return '';
+    let text = node.shadowRoot ? deep(node.shadowRoot) : '';
+    for (const child of node.childNodes) text += deep(child);
+    return text;
+  };
+  return found === null ? null : deep(found).trim();
+}"""
+
+
 @dataclass
 class BrowserPage:
     """A playwright page on the served app, with the console errors it logged."""
@@ -170,6 +199,20 @@ class BrowserPage:
             " && Bokeh.documents[0].is_idle",
             timeout=timeout_ms,
         )
+
+    def text(self, selector: str) -> str | None:
+        """The text of the first element matching `selector`, including its shadow roots
+        (Panel panes keep their text in one, where innerText does not look)."""
+        return self.page.evaluate(_DEEP_TEXT_JS, selector)
+
+    def wait_text_change(self, selector: str, before: str | None) -> str | None:
+        """Wait until the text of `selector` differs from `before`, then for Bokeh to settle."""
+        self.page.wait_for_function(
+            f"([selector, before]) => ({_DEEP_TEXT_JS})(selector) !== before",
+            arg=[selector, before],
+        )
+        self.wait_idle()
+        return self.text(selector)
 
     def screenshot(self, name: str) -> Path:
         """Save a full-page PNG under test-artifacts/ (gitignored) and return its path."""

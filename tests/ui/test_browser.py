@@ -94,16 +94,12 @@ def test_clicking_a_tile_opens_the_viewer_and_next_steps_frames(app_page: Any):
 
     # Another context: the viewer moves to its first frame.
     page.locator(TILES).nth(1).click()
-    label = page.locator(".wb-frame-label").first
-    expect(label).not_to_have_text(first_label)
-    expect(label).to_contain_text(re.compile(r"frame 1 / \d+"))
-    app_page.wait_idle()
-    opened = label.inner_text()
+    opened = app_page.wait_text_change(".wb-frame-label", first_label)
+    assert opened and re.match(r"frame 1 / \d+", opened)
 
     page.locator(".wb-next button").first.click()
-    expect(label).not_to_have_text(opened)
-    expect(label).to_contain_text(re.compile(r"frame 2 / \d+"))
-    app_page.wait_idle()
+    stepped = app_page.wait_text_change(".wb-frame-label", opened)
+    assert stepped and re.match(r"frame 2 / \d+", stepped)
     assert app_page.errors == []
 
 

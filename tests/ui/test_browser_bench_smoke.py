@@ -1,0 +1,40 @@
+"""bench/ui_bench.py runs end to end on the demo catalog (one iteration), so it cannot rot.
+
+Only that every figure is produced is checked here; timings depend on the machine and are
+recorded in docs/benchmarks.md from a full run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "ui_bench.py"
+
+
+def test_ui_bench_produces_every_figure(spare_demo_catalog: Path, browser: object, tmp_path: Path):
+    # `browser` only makes the test skip where Chromium is missing; the bench runs its own.
+    out = tmp_path / "figures.json"
+    command = [sys.executable, str(BENCH), "--catalog", str(spare_demo_catalog)]
+    command += ["--iterations", "1", "--json", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "interactive" in result.stdout and "server_rss" in result.stdout
+
+    figures = json.loads(out.read_text())
+    summary = figures["summary"]
+    assert set(summary) == {"interactive", "query", "page", "frame_step"}
+    assert summary["interactive"]["n"] == 1
+    assert summary["query"]["n"] == 2 and summary["page"]["n"] == 2
+    assert summary["frame_step"]["n"] == 4
+    for row in summary.values():
+        assert row["median_ms"] > 0
+    assert figures["frames"] == 180
+    assert figures["tiles_per_page"] > 0
+    assert 50 < figures["server_hwm_mb"] < 4096
