@@ -24,7 +24,6 @@ from workbench.backends.base import (
     LABEL_SCHEMA,
     UPLOAD_FRAME_SCHEMA,
     AnnotationBackend,
-    EditRestrictions,
     LabelSchema,
     UploadRequest,
 )
@@ -120,7 +119,6 @@ def annotate(
     classes: Sequence[str] | None,
     attributes: bool | Sequence[str] | Mapping[str, Any],
     mask_targets: Mapping[int, str] | None,
-    restrictions: EditRestrictions,
     config: AnnotationConfig,
     dryrun: bool = False,
 ) -> AnnotationRunInfo:
@@ -159,30 +157,40 @@ def annotate(
                 _check_media(con, backend, groups, config.media_field)
                 labels = _labels(con, schema)
             run_id = str(uuid.uuid4())
-            summary = _send(
-                ctx, con, backend, groups, labels, schema, restrictions, config, anno_key, run_id
-            )
-            con.execute(
-                "INSERT INTO annotation_runs (anno_key, run_id, backend, label_schema, config, "
-                "view, status, project_id, batch_id, request_id, actor) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    anno_key,
-                    run_id,
-                    config.backend,
-                    json.dumps(schema.to_dict()),
-                    json.dumps(config.to_dict()),
-                    json.dumps(spec, default=str) if spec is not None else None,
-                    RUN_OPEN,
-                    summary["project_id"],
-                    summary["batch_id"],
-                    summary["request_id"],
-                    ctx.actor,
-                ],
-            )
+            summary = _send(con, backend, groups, labels, schema, config, anno_key, run_id)
+            _record_run(con, ctx.actor, anno_key, run_id, schema, config, spec, summary)
             info = run_info(ctx, con, run_row(con, anno_key))
             act.done(info.frames, summary)
     return dataclasses.replace(info, dryrun=dryrun)
+
+
+def _record_run(
+    con: duckdb.DuckDBPyConnection,
+    actor: str,
+    anno_key: str,
+    run_id: str,
+    schema: LabelSchema,
+    config: AnnotationConfig,
+    spec: dict[str, Any] | None,
+    summary: dict[str, Any],
+) -> None:
+    con.execute(
+        "INSERT INTO annotation_runs (anno_key, run_id, backend, label_schema, config, view, "
+        "status, project_id, batch_id, request_id, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            anno_key,
+            run_id,
+            config.backend,
+            json.dumps(schema.to_dict()),
+            json.dumps(config.to_dict()),
+            json.dumps(spec, default=str) if spec is not None else None,
+            RUN_OPEN,
+            summary["project_id"],
+            summary["batch_id"],
+            summary["request_id"],
+            actor,
+        ],
+    )
 
 
 def _frame_groups(
@@ -282,13 +290,11 @@ def _labels(con: duckdb.DuckDBPyConnection, schema: LabelSchema) -> pa.Table:
 
 
 def _send(
-    ctx: ServiceContext,
     con: duckdb.DuckDBPyConnection,
     backend: AnnotationBackend,
     groups: list[list[str]],
     labels: pa.Table,
     schema: LabelSchema,
-    restrictions: EditRestrictions,
     config: AnnotationConfig,
     anno_key: str,
     run_id: str,
@@ -313,7 +319,7 @@ def _send(
             run_id=run_id,
             anno_key=anno_key,
             label_schema=schema,
-            restrictions=restrictions,
+            restrictions=config.restrictions,
             project_id=project_id,
             batch_id=batch_id,
             frames=frames,

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from workbench.backends.base import Shape
+from workbench.backends.base import AnnotationBackend, LabelSchema, Shape
 from workbench.ingest.writer import ROI_SCHEMA
 from workbench.services.context import Action, ServiceContext, columns_table, records, registered
 from workbench.services.errors import ConfirmationRequired, InvalidArgument, StateError
@@ -69,15 +69,7 @@ def load_annotations(
         dests = _destinations(schema.names(), dest_field)
         backend = ctx.backend(row["backend"])
         if cleanup and not confirm and not dryrun:
-            plan = backend.cleanup(con, row["run_id"], dryrun=True)
-            raise ConfirmationRequired(
-                RemovalReport(
-                    action="load_annotations(cleanup=True)",
-                    dryrun=False,
-                    tasks=plan.tasks,
-                    annotations=plan.annotations,
-                )
-            )
+            _refuse_cleanup(con, backend, row["run_id"])
         shapes = records(backend.download(con, row["run_id"]))
         groups, unexpected_report = _groups(shapes, schema, dests, unexpected, on_unexpected)
         with act.transaction() as con:
@@ -88,20 +80,45 @@ def load_annotations(
                 [RUN_LOADED, anno_key],
             )
             cleaned = cleanup_in(ctx, con, row, confirm=True, dryrun=dryrun) if cleanup else None
-            report = MergeReport(
-                anno_key=anno_key,
-                dryrun=dryrun,
-                added=tuple(merged.added),
-                changed=tuple(merged.changed),
-                deleted=tuple(merged.deleted),
-                rejected=tuple(merged.rejected),
-                unexpected=tuple(unexpected_report),
-                unchanged=merged.unchanged,
-                keyframes=merged.keyframes,
-                cleanup=cleaned,
-            )
+            report = _report(anno_key, dryrun, merged, unexpected_report, cleaned)
             act.done(report.changes, _summary(report))
     return report
+
+
+def _refuse_cleanup(
+    con: duckdb.DuckDBPyConnection, backend: AnnotationBackend, run_id: str
+) -> None:
+    """Raise ConfirmationRequired stating what cleanup=True would remove (before any merge)."""
+    plan = backend.cleanup(con, run_id, dryrun=True)
+    raise ConfirmationRequired(
+        RemovalReport(
+            action="load_annotations(cleanup=True)",
+            dryrun=False,
+            tasks=plan.tasks,
+            annotations=plan.annotations,
+        )
+    )
+
+
+def _report(
+    anno_key: str,
+    dryrun: bool,
+    merged: MergePlan,
+    unexpected: list[UnexpectedLabels],
+    cleaned: RemovalReport | None,
+) -> MergeReport:
+    return MergeReport(
+        anno_key=anno_key,
+        dryrun=dryrun,
+        added=tuple(merged.added),
+        changed=tuple(merged.changed),
+        deleted=tuple(merged.deleted),
+        rejected=tuple(merged.rejected),
+        unexpected=tuple(unexpected),
+        unchanged=merged.unchanged,
+        keyframes=merged.keyframes,
+        cleanup=cleaned,
+    )
 
 
 def _summary(report: MergeReport) -> dict[str, Any]:
@@ -137,7 +154,7 @@ def _destinations(fields: list[str], dest_field: str | Mapping[str, str] | None)
 
 def _groups(
     shapes: list[dict[str, Any]],
-    schema: Any,
+    schema: LabelSchema,
     dests: dict[str, str],
     mode: str,
     on_unexpected: UnexpectedCallback | None,

@@ -313,7 +313,6 @@ class Workbench:
             classes=classes,
             attributes=attributes,
             mask_targets=mask_targets,
-            restrictions=restrictions,
             config=config,
             dryrun=dryrun,
         )
