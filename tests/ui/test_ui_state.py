@@ -7,6 +7,7 @@ import pytest
 from ui_catalog import CONTEXTS, fresh_catalog
 
 from workbench.store.catalog import Catalog
+from workbench.ui.facets import Outdated, compute_facets
 from workbench.ui.media import ServedMediaUrls
 from workbench.ui.state import WorkbenchState
 
@@ -131,3 +132,18 @@ def test_pages_of_48(tmp_path: Path):
         assert state.page == 0
     finally:
         catalog.close()
+
+
+def test_facets_stop_once_the_query_is_outdated(catalog: Catalog):
+    calls = []
+
+    def current() -> bool:
+        calls.append(1)
+        return len(calls) < 3
+
+    with pytest.raises(Outdated):
+        compute_facets(catalog.view(), None, current)
+    assert len(calls) == 3  # stopped before the third query
+    facets = compute_facets(catalog.view().where("f.context_id = 'ctx-0'"), "predictions")
+    assert (facets.frames, facets.contexts) == (5, 1)
+    assert [n for _, _, n in facets.confidence] == [0, 1, 0, 1, 0, 1, 0, 1, 5, 1]

@@ -10,6 +10,7 @@ The server calls `create_app(catalog, media)` once per browser session.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import panel as pn
@@ -43,8 +44,11 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.player = PlayerView(self.state.context)
         self.actions = ActionsPanel(self.state)
         self._layout: pn.viewable.Viewable | None = None
-        # Start with something to look at: the first tile open in the viewer.
-        if self.state.tiles:
+        _after_first_render(self._open_first_tile)
+
+    def _open_first_tile(self) -> None:
+        """Start with something to look at: the first tile open in the viewer."""
+        if self.state.tiles and self.state.context.context_id is None:
             self.state.open_tile(self.state.tiles[0]["id"])
 
     @property
@@ -76,6 +80,16 @@ def create_app(catalog: Catalog, media: MediaUrls) -> WorkbenchApp:
     """A new app for one browser session of a served workbench (a Viewer Panel can serve;
     the server also reads its `selection`)."""
     return WorkbenchApp(catalog, media=media)
+
+
+def _after_first_render(callback: Callable[[], None]) -> None:
+    """When served, run `callback` once the page is on screen (the grid shows sooner);
+    in a notebook or a script, at once."""
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        pn.state.onload(callback)
+    else:
+        callback()
 
 
 def _load_extension() -> None:

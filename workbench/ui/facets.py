@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from workbench.store.schema import PROMOTED_KEYS
@@ -37,23 +39,35 @@ class Facets:
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def compute_facets(view: View, field_name: str | None) -> Facets:
-    labels = view.label_counts().to_pylist()
-    confidence = view.confidence_histogram(field_name, HISTOGRAM_BINS).to_pylist()
-    metadata = {
-        key: tuple(
-            (row["value"], int(row["count"]))
-            for row in view.metadata_values(key, MAX_VALUES).to_pylist()
-        )
-        for key in PROMOTED_KEYS
-    }
+class Outdated(Exception):
+    """The query changed while its facets were being counted."""
+
+
+def compute_facets(
+    view: View, field_name: str | None, is_current: Callable[[], bool] = lambda: True
+) -> Facets:
+    """Count the facets of `view`, one query after the other; stops early (Outdated) once
+    `is_current()` says a newer query made these counts useless."""
+
+    def step[T](read: Callable[[], T]) -> T:
+        if not is_current():
+            raise Outdated
+        return read()
+
+    labels = step(lambda: view.label_counts().to_pylist())
+    confidence = step(lambda: view.confidence_histogram(field_name, HISTOGRAM_BINS).to_pylist())
+    metadata: dict[str, tuple[tuple[str | None, int], ...]] = {}
+    for key in PROMOTED_KEYS:
+        rows = step(partial(view.metadata_values, key, MAX_VALUES)).to_pylist()
+        metadata[key] = tuple((row["value"], int(row["count"])) for row in rows)
+    tags = step(lambda: view.tag_counts().to_pylist())
     return Facets(
-        frames=view.count(),
-        contexts=view.count_contexts(),
+        frames=step(view.count),
+        contexts=step(view.count_contexts),
         labels=tuple((r["field"], r["label"], int(r["count"])) for r in labels),
         metadata=metadata,
         confidence=tuple(
             (float(r["bin_start"]), float(r["bin_end"]), int(r["count"])) for r in confidence
         ),
-        tags=tuple((r["tag"], int(r["count"])) for r in view.tag_counts().to_pylist()),
+        tags=tuple((r["tag"], int(r["count"])) for r in tags),
     )

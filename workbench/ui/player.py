@@ -19,6 +19,7 @@ from bokeh.models import BasicTicker, ColumnDataSource, HoverTool, Range1d, TapT
 from bokeh.models.annotations import Span
 from bokeh.plotting import figure
 
+from workbench.ui.bokeh_edit import editing
 from workbench.ui.context import ContextState
 
 MATCH_COLOR = "#0072b5"
@@ -78,7 +79,8 @@ class Timeline:
     def _on_tap(self, attr: str, old: Any, new: list[int]) -> None:
         if new:
             self.context.index = int(new[0])
-            self.source.selected.indices = []
+            with editing():
+                self.source.selected.indices = []
 
 
 class KeyboardShortcuts(pn.custom.JSComponent):
@@ -170,15 +172,16 @@ class PlayerView(pn.viewable.Viewer):
             end=max(count - 1, 1), value=min(self.context.index, max(count - 1, 0))
         )
         self.player.disabled = count < 2
-        self.timeline.update_frames()
+        with editing(self._timeline_pane):
+            self.timeline.update_frames()
         self._on_index()
 
     def _on_index(self, *events: param.parameterized.Event) -> None:
         if self.player.value != self.context.index:
             self.player.value = self.context.index
         self.label.object = html.escape(self.context.position_text)
-        self.timeline.update_cursor()
-        pn.io.push_notebook(self._timeline_pane)
+        with editing(self._timeline_pane):
+            self.timeline.update_cursor()
 
     def __panel__(self) -> pn.viewable.Viewable:
         buttons = pn.Row(

@@ -17,6 +17,7 @@ from bokeh.models import ColumnDataSource, Range1d
 from bokeh.plotting import figure
 
 from workbench.store.schema import PROMOTED_KEYS
+from workbench.ui.bokeh_edit import editing
 from workbench.ui.query_state import FULL_RANGE
 from workbench.ui.state import WorkbenchState
 
@@ -180,12 +181,12 @@ class QueryPanel(pn.viewable.Viewer):
             f"<b>{facets.frames}</b> frames in <b>{facets.contexts}</b> contexts match"
         )
         self.label_bars.object = labels_html(facets.labels_of(query.label_field or None))
-        self.histogram.data = {
-            "x": [(lo + hi) / 2 for lo, hi, _ in facets.confidence],
-            "top": [n for _, _, n in facets.confidence],
-            "width": [(hi - lo) * 0.9 for lo, hi, _ in facets.confidence],
-        }
-        pn.io.push_notebook(self._histogram_pane)
+        with editing(self._histogram_pane):
+            self.histogram.data = {
+                "x": [(lo + hi) / 2 for lo, hi, _ in facets.confidence],
+                "top": [n for _, _, n in facets.confidence],
+                "width": [(hi - lo) * 0.9 for lo, hi, _ in facets.confidence],
+            }
 
     @property
     def _histogram_pane(self) -> pn.pane.Bokeh:

@@ -8,17 +8,17 @@ size of the catalog.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import panel as pn
 import param
 
-from workbench.errors import QueryError
+from workbench.errors import QueryError, WorkbenchError
 from workbench.query import list_views, load_view, save_view
+from workbench.ui.background import run_in_background
 from workbench.ui.context import ContextState
-from workbench.ui.facets import Facets, compute_facets
+from workbench.ui.facets import Facets, Outdated, compute_facets
 from workbench.ui.grid import TileEvent
 from workbench.ui.media import InlineMediaUrls, MediaUrls
 from workbench.ui.query_state import QUERY_PARAMS, QueryState
@@ -31,14 +31,6 @@ if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
 
 PAGE_SIZE = 48
-
-
-def run_soon(callback: Callable[[], None]) -> None:
-    """Run after the current update reaches the browser when served; at once otherwise.
-
-    Facets take longer than a page of tiles; deferring them lets the grid show first.
-    """
-    pn.state.execute(callback, schedule=True)
 
 
 class WorkbenchState(param.Parameterized):
@@ -78,6 +70,7 @@ class WorkbenchState(param.Parameterized):
         self._picks = SelectionBuilder()
         self._view: View | None = None
         self._paging = False
+        self._facets_wanted = 0
         self.query.param.watch(self._on_query, list(QUERY_PARAMS))
         self.fields = catalog.view().fields()
         self.visible_fields = list(self.fields)
@@ -117,17 +110,37 @@ class WorkbenchState(param.Parameterized):
                 return
             self.error = ""
         if query_changed:
-            run_soon(self.refresh_facets)
+            self.refresh_facets()
             self.context.refresh_matches(self.view)
 
     def refresh_facets(self) -> None:
+        """Count the facets of the current query: in the background when served (the page
+        of tiles is already on its way), at once otherwise. Results of an older query that
+        arrive late are dropped."""
         if self.error:
             return
-        with self._busy():
-            try:
-                self.facets = compute_facets(self.view, self.query.label_field or None)
-            except QueryError as exc:
+        self._facets_wanted += 1
+        wanted = self._facets_wanted
+        view, field_name = self.view, self.query.label_field or None
+
+        def current() -> bool:
+            return wanted == self._facets_wanted
+
+        def show(facets: Facets | None) -> None:
+            if facets is not None and current():
+                self.facets = facets
+
+        def failed(exc: WorkbenchError) -> None:
+            if current():
                 self.error = str(exc)
+
+        def count() -> Facets | None:
+            try:
+                return compute_facets(view, field_name, current)
+            except Outdated:
+                return None
+
+        run_in_background(count, show, failed)
 
     def _load_page(self, count: bool) -> None:
         view = self.view
@@ -292,7 +305,7 @@ class WorkbenchState(param.Parameterized):
         if self.query.tags:
             self.refresh()
         else:
-            run_soon(self.refresh_facets)
+            self.refresh_facets()
 
     def save_view(self, name: str) -> None:
         """Save the current query under `name` (replacing a view of that name)."""

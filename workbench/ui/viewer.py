@@ -20,6 +20,7 @@ from bokeh.models import ColumnDataSource, HoverTool, Range1d
 from bokeh.models.annotations import Title
 from bokeh.plotting import figure
 
+from workbench.ui.bokeh_edit import editing
 from workbench.ui.glyphs import Badge, Columns, SourceGlyphs, empty_columns, frame_glyphs
 from workbench.ui.masks import MaskPainter
 from workbench.ui.media import MediaUrls
@@ -182,13 +183,16 @@ class FrameViewer(pn.viewable.Viewer):
         return self.plots
 
     def _draw(self, *events: param.parameterized.Event) -> None:
+        with editing(self._pane):
+            self._draw_frame()
+
+    def _draw_frame(self) -> None:
         frame = self.state.context.frame
         if not frame or not frame.get("sources"):
             for plot in self.plots:
                 plot.clear()
             self.badges.object = ""
             self.placeholder.visible = True
-            self._push()
             return
         self.placeholder.visible = False
         sources = list(frame["sources"])
@@ -200,12 +204,6 @@ class FrameViewer(pn.viewable.Viewer):
             plot.show(source, source_glyphs, self.state.media, len(sources))
             badges.extend(source_glyphs.badges)
         self.badges.object = badges_html(badges)
-        self._push()
-
-    def _push(self) -> None:
-        # Bokeh models changed in place reach a notebook only when pushed; served sessions
-        # sync them by themselves (push is a no-op there).
-        pn.io.push_notebook(self._pane)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(

@@ -1,0 +1,54 @@
+"""Slow reads (facets) off the session's event loop, results applied back on it.
+
+A served session handles one event at a time: facets of a million frames take a few hundred
+milliseconds, and a click on "next page" right after a new query would wait behind them.
+Here they run on a small thread pool with their own DuckDB cursors, and the result is
+applied in a next-tick callback of the session's document (the thread-safe way into a
+Bokeh document). Without a served session (a notebook, a test) the work runs at once, so
+state stays deterministic where nobody is waiting on a websocket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import panel as pn
+from panel.io.state import set_curdoc
+
+from workbench.errors import WorkbenchError
+
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="workbench-ui")
+
+
+def run_in_background[T](
+    work: Callable[[], T],
+    then: Callable[[T], None],
+    failed: Callable[[WorkbenchError], None],
+) -> None:
+    """Run `work` off the event loop when served, then `then(result)` (or `failed(error)`)
+    back on the session's loop; run all of it now otherwise."""
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        try:
+            result = work()
+        except WorkbenchError as exc:
+            failed(exc)
+            return
+        then(result)
+        return
+
+    def deliver(callback: Callable[[], None]) -> None:
+        with set_curdoc(doc):
+            pn.state.execute(callback, schedule=True)
+
+    def task() -> None:
+        try:
+            result = work()
+        except WorkbenchError as exc:
+            error = exc
+            deliver(lambda: failed(error))
+            return
+        deliver(lambda: then(result))
+
+    _POOL.submit(task)
