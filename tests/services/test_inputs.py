@@ -145,3 +145,10 @@ def test_delete_input_rejects_unknown_ids_before_any_work(wb, project, catalog):
     with pytest.raises(UnknownIds, match="unknown inputs: 'ghost-1', 'ghost-2'"):
         wb.delete_inputs([made.uuid, "ghost-2", "ghost-1"], confirm=True)
     assert table_state(catalog) == before
+
+
+def test_create_inputs_checks_the_scene_specs_at_call_time(wb, project, catalog):
+    before = table_state(catalog)
+    with pytest.raises(UnknownIds, match="unknown frames: 'ghost'"):
+        wb.create_inputs([SceneSpec(frame_ids=("ghost",))], "p")
+    assert table_state(catalog) == before

@@ -366,3 +366,13 @@ def test_malformed_geometry_from_a_platform_is_rejected(catalog):
     assert rejected.change == "geometry"
     assert "ring 0 has a coordinate that is not a finite number" in rejected.reason
     assert labels_state(catalog) == before
+
+
+def test_copying_into_dest_field_is_not_an_addition(wb, catalog):
+    wb.annotate(["img-0"], "r1", label_field="quality", allow_additions=False)
+    edit(wb, "r1", lambda shapes: [dataclasses.replace(s, value=4) for s in shapes])
+    report = wb.load_annotations("r1", dest_field="quality_checked")
+    assert report.rejected == () and len(report.added) == 1
+    assert catalog.sql(
+        "SELECT metadata->>'$.quality', metadata->>'$.quality_checked' FROM frames WHERE id = 'img-0'"
+    ).fetchall() == [("3", "4")]

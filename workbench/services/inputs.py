@@ -226,10 +226,13 @@ def create_inputs(
     after `wait_timeout` seconds yield a failure at stage 'timeout'. Waiting sleeps
     `sleep_time` between checks; the local platform never needs to wait.
     """
+    from workbench.services.scenes import plan_scenes
+
     con = ctx.catalog.cursor()
     project_id = project_row(con, project)["id"]
     batch_row(con, project_id, batch, writable=True)
     specs = [parse(SceneSpec, s, "scene spec") for s in scenes]
+    plan_scenes(con, specs)  # bad specs fail here too, not halfway through the results
     return _create_inputs(ctx, specs, project, batch, wait_timeout, sleep_time, dryrun)
 
 

@@ -318,9 +318,10 @@ class Merger:
                 continue
             seen.add(frame_id)
             entry = self.id_map.get(target.dest, {}).get(shape["id"])
-            snapshot = (
-                self.snapshots.get(shape["id"]) if entry and entry["origin"] == "upload" else None
-            )
+            uploaded = self.id_map.get(target.field, {}).get(shape["id"])
+            snapshot = None
+            if uploaded is not None and uploaded["origin"] == "upload":
+                snapshot = self.snapshots.get(shape["id"])
             value = _loads(shape["value"])
             if entry is None and snapshot is None and not self.allow.allow_additions:
                 self._reject(target, shape, None, "addition", "additions are not allowed")
