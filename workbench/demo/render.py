@@ -129,6 +129,7 @@ class Renderer:
         self.static_background = [model.name in _BACKGROUND_MODELS for model, *_ in placed]
         first_light = len(world.statics)
         self.static_lights = {first_light + n: light for n, light in enumerate(world.lights)}
+        self.rain = _rain_layers(rng) if world.atmosphere.rain else []
 
     def render(self, index: int, *, with_mask: bool = False) -> Rendered:
         world, camera = self.world, self.camera
@@ -140,17 +141,25 @@ class Renderer:
         drawables = self._drawables(t, ego)
         drawables.sort(key=lambda d: (not d.background, -d.depth))
         draw, id_draw = ImageDraw.Draw(image, "RGBA"), ImageDraw.Draw(ids)
-        for d in drawables:
+        # rank[id]: when a road user was painted; nothing painted later covers it if no later
+        # id shows in its box. Scenery shares one id, so it always counts as later.
+        rank = np.full(256, len(drawables) + 1, dtype=np.int64)
+        rank[0] = -1
+        for position, d in enumerate(drawables):
             _paint(draw, id_draw, d)
+            if d.actor is not None:
+                rank[d.oid] = position
         id_array = np.asarray(ids)
         self._glow(draw, id_array, drawables)
-        if world.atmosphere.rain:
-            _rain(draw, random.Random(f"{self.seed}:{world.spec.number}:{index}:{camera.name}"))
+        if self.rain:
+            image = Image.composite(
+                self.rain[0], image, self.rain[1 + index % (len(self.rain) - 1)]
+            )
         seen = [
             s
             for d in drawables
             if d.actor is not None and d.depth < LABEL_DEPTH
-            if (s := _measure(d, id_array))
+            if (s := _measure(d, id_array, rank))
         ]
         return Rendered(
             image=self._grain(image, index),
@@ -199,7 +208,9 @@ class Renderer:
         owners: list[_Drawable] = []
         out = []
         for i, (d_i, want) in enumerate(zip(depth.tolist(), wanted.tolist(), strict=True)):
-            d = _Drawable(d_i, SCENERY, self.static_background[i])
+            background = self.static_background[i]
+            # Nothing is ever behind a building (see _BACKGROUND_MODELS): no id needed.
+            d = _Drawable(d_i, 0 if background else SCENERY, background)
             owners.append(d)
             if want:
                 out.append(d)
@@ -220,8 +231,10 @@ class Renderer:
         """Add the visible faces of a batch of placed models to their owners' drawables."""
         cam, atm = self.camera, self.world.atmosphere
         glowing = atm.lights_on
+        shades: dict[tuple[int, RGB | None, float, bool], RGB] = {}
         for k, points in visible_faces(batch, cam, ego, wanted, plain, glowing):
-            d = owners[batch.owner[k]]
+            owner = int(batch.owner[k])
+            d = owners[owner]
             q = batch.quads[k]
             if points is None:
                 points = cam.polygon([tuple(c) for c in batch.corners[k].tolist()], ego)
@@ -229,7 +242,10 @@ class Renderer:
                     continue
             paint = d.actor.color if d.actor is not None else (0, 0, 0)
             glow = q.glow and glowing
-            fill = atm.shade(q.color or paint, d.depth, q.light, emissive=glow)
+            key = (owner, q.color, q.light, glow)
+            fill = shades.get(key)
+            if fill is None:
+                fill = shades[key] = atm.shade(q.color or paint, d.depth, q.light, emissive=glow)
             d.prims.append(("poly", points, fill, not q.decal))
             if glow:
                 x0, y0, x1, y1 = bounds(points)
@@ -356,7 +372,9 @@ class Renderer:
                     continue
                 fade = 1.0 - self.world.atmosphere.haze_alpha(d.depth) * 0.6
                 draw.ellipse(_circle(x, y, r), fill=(cr, cg, cb, int(70 * fade)))
-                draw.ellipse(_circle(x, y, r * 0.45), fill=(255, 250, 235, int(150 * fade)))
+                # The core is the lamp's colour washed toward white: red stays red.
+                core = ((cr + 255) // 2, (cg + 255) // 2, (cb + 255) // 2, int(150 * fade))
+                draw.ellipse(_circle(x, y, r * 0.45), fill=core)
 
     def _lights(self, t: float, ego: float) -> list[SeenLight]:
         out = []
@@ -405,7 +423,7 @@ def _circle(x: float, y: float, r: float) -> list[Point]:
 
 def _paint(draw: ImageDraw.ImageDraw, id_draw: ImageDraw.ImageDraw, d: _Drawable) -> None:
     # Nothing is measured beyond LABEL_DEPTH, so what lies further hides nothing that counts.
-    hides = d.depth < LABEL_DEPTH + 10.0
+    hides = d.oid != 0 and d.depth < LABEL_DEPTH + 10.0
     for kind, coords, fill, solid in d.prims:
         solid = solid and hides
         if kind == "poly":
@@ -418,14 +436,21 @@ def _paint(draw: ImageDraw.ImageDraw, id_draw: ImageDraw.ImageDraw, d: _Drawable
                 id_draw.ellipse(coords, fill=d.oid)
 
 
-def _rain(draw: ImageDraw.ImageDraw, rng: random.Random) -> None:
-    for _ in range(240):
-        x, y = rng.uniform(-30, WIDTH), rng.uniform(-20, HEIGHT)
-        length = rng.uniform(8, 20)
-        draw.line((x, y, x + 0.22 * length, y + length), fill=(210, 214, 222, 64), width=1)
+def _rain_layers(rng: random.Random, patterns: int = 5) -> list[Image.Image]:
+    """[colour of the streaks, then masks of streaks]: frames take turns with the masks."""
+    layers = [Image.new("RGB", (WIDTH, HEIGHT), (210, 214, 222))]
+    for _ in range(patterns):
+        mask = Image.new("L", (WIDTH, HEIGHT), 0)
+        draw = ImageDraw.Draw(mask)
+        for _ in range(240):
+            x, y = rng.uniform(-30, WIDTH), rng.uniform(-20, HEIGHT)
+            length = rng.uniform(8, 20)
+            draw.line((x, y, x + 0.22 * length, y + length), fill=64, width=1)
+        layers.append(mask)
+    return layers
 
 
-def _measure(d: _Drawable, ids: np.ndarray) -> Seen | None:
+def _measure(d: _Drawable, ids: np.ndarray, rank: np.ndarray) -> Seen | None:
     """How much of a road user the picture shows, from the id buffer."""
     assert d.actor is not None
     points = [p for _, coords, _, solid in d.prims if solid for p in coords]
@@ -439,14 +464,21 @@ def _measure(d: _Drawable, ids: np.ndarray) -> Seen | None:
     x1, y1 = min(math.ceil(box[2]), WIDTH), min(math.ceil(box[3]), HEIGHT)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
-    mine = ids[y0:y1, x0:x1] == d.oid
-    visible = int(np.count_nonzero(mine))
-    whole = _silhouette_pixels(d, x0, y0, x1, y1)
-    visibility = min(visible / whole, 1.0) if whole else 0.0
+    crop = ids[y0:y1, x0:x1]
+    mine = crop == d.oid
+    if rank[crop].max() <= rank[d.oid]:
+        visibility = 1.0  # nothing painted later reaches into its box
+    else:
+        whole = _silhouette_pixels(d, x0, y0, x1, y1)
+        visibility = min(int(np.count_nonzero(mine)) / whole, 1.0) if whole else 0.0
     parts = _parts(mine, x0, y0) if d.actor.is_vehicle and visibility < 0.97 else []
     outline = None
     if d.outline:
         outline = d.outline if box_area(box) == box_area(full) else clip_to_image(d.outline)
+        if len(outline) < 3:
+            return None
+        # A person cut by the picture's edge: the box is that of the part inside.
+        box = bounds(outline)
     return Seen(
         actor=d.actor,
         box=box,

@@ -517,6 +517,12 @@ def _plant(world: World, rng: random.Random) -> None:
         z0 = world.ego_z[30] + 55.0 + 1.4 * 3.0
         path = [(0.0, -10.6, z0), (T, -10.6, z0 - 1.4 * T)]
         actor = _person(len(world.actors), "pedestrian", path, rng)
+        # Walkers close by would let the miss pass for a second box of someone labelled.
+        world.actors = [
+            other
+            for other in world.actors
+            if other.kind != "pedestrian" or not _comes_near(other, actor, range(30, 56), 3.0)
+        ]
         world.actors.append(actor)
         world.missing[actor.track] = range(30, 56)
     elif plant == "missing_car":
@@ -529,6 +535,15 @@ def _plant(world: World, rng: random.Random) -> None:
         truck = _nearest(world, 3.5, 2.0, 40.0)
         truck.kind = "truck"
         world.mislabelled[truck.track] = (range(20, 61), "car")
+
+
+def _comes_near(a: Actor, b: Actor, frames: range, metres: float) -> bool:
+    for index in frames:
+        ax, az, _, _ = a.at(index / FPS)
+        bx, bz, _, _ = b.at(index / FPS)
+        if math.hypot(ax - bx, az - bz) < metres:
+            return True
+    return False
 
 
 def _nearest(world: World, lane_x: float, t: float, ahead: float) -> Actor:
