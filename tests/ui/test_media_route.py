@@ -102,7 +102,11 @@ def test_files_outside_the_media_roots_are_refused(
 def test_missing_file_is_404(media_tree: dict[str, Path], server: Any):
     uri = media_tree["media"] / "nope.png"
     assert server.get(file_url(uri)).status_code == 404
-    assert server.get(thumb_url(uri, 64)).status_code == 404
+    thumb = server.get(thumb_url(uri, 64))
+    assert thumb.status_code == 404
+    # A grid tile still gets a picture to show: a placeholder 64 pixels wide.
+    assert thumb.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(thumb.content)).size[0] == 64
 
 
 def test_missing_uri_argument_is_400(server: Any):
@@ -147,7 +151,13 @@ def test_thumbnail_sizes_are_bounded(media_tree: dict[str, Path], server: Any):
     assert server.get(f"/media/thumb/-5?uri={quote(str(path))}").status_code == 404
 
 
-def test_thumbnail_of_a_non_picture_is_415(media_tree: dict[str, Path], server: Any):
+def test_thumbnail_of_a_non_picture_is_415_with_a_placeholder(
+    media_tree: dict[str, Path], server: Any
+):
     for name in ("notes.txt", "broken.jpg"):
-        response = server.get(thumb_url(media_tree["media"] / name, 64))
+        response = server.get(thumb_url(media_tree["media"] / name, 96))
         assert response.status_code == 415, name
+        assert response.headers["cache-control"] == "no-store"
+        assert Image.open(io.BytesIO(response.content)).size[0] == 96
+    # The file route hands the bytes out as they are: it is the browser's to judge.
+    assert server.get(file_url(media_tree["media"] / "notes.txt")).status_code == 200

@@ -24,7 +24,7 @@ from tornado.web import HTTPError, StaticFileHandler, authenticated
 
 from workbench.errors import MediaError
 from workbench.media.files import content_type, resolve_media
-from workbench.media.thumbnails import ThumbnailCache
+from workbench.media.thumbnails import ThumbnailCache, placeholder
 
 # Browsers revalidate with If-None-Match after this; the ETag is the file's mtime and size,
 # so a changed file is fetched again and an unchanged one costs a 304.
@@ -60,9 +60,9 @@ class MediaFiles:
 
     def thumbnail(self, uri: str, size: int) -> Path:
         """The cached thumbnail file of `uri` at `size`, made now if it is not cached yet."""
-        self.file(uri)  # the same 403/404 as the file route, before any decoding
+        source = self.file(uri)  # the same 403/404 as the file route, before any decoding
         try:
-            return self.thumbnails.get(uri, size)
+            return self.thumbnails.get(str(source), size)
         except (MediaError, OSError) as exc:
             raise HTTPError(415, reason=_REASONS[415]) from exc
 
@@ -70,12 +70,14 @@ class MediaFiles:
 # Fixed reason phrases: the status line never echoes a resolved path (where a symlink leads)
 # or a library's message back to the browser.
 _REASONS = {403: "outside the media roots", 404: "no such file", 415: "not a readable picture"}
+# What the thumbnail route draws in place of a picture it cannot make.
+_PLACEHOLDER_TEXT = {404: "missing", 415: "unreadable"}
 
 
 def _status_of(exc: MediaError) -> int:
-    # resolve_media raises MediaError both for "outside the media roots" and for "no such
-    # file"; the second is a plain 404 and says nothing the first would hide.
-    return 404 if isinstance(exc.__cause__, FileNotFoundError) or "not found" in str(exc) else 403
+    # resolve_media checks the roots first and chains FileNotFoundError only for a missing
+    # file inside them, so a 404 says nothing about what exists outside.
+    return 404 if isinstance(exc.__cause__, FileNotFoundError) else 403
 
 
 class _LocalFileHandler(AuthRequestHandler, StaticFileHandler):
@@ -159,8 +161,22 @@ class ThumbnailHandler(_LocalFileHandler):
             raise HTTPError(
                 400, reason=f"size must be between {MIN_THUMB_SIZE} and {MAX_THUMB_SIZE}"
             )
+        self._pixels = pixels
         uri = self._uri()
         await self._send(lambda: self.media.thumbnail(uri, pixels), include_body=include_body)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # A grid tile shows whatever body comes back: a grey "missing"/"unreadable" picture
+        # reads better than a broken-image icon, and the status still tells a script.
+        pixels = getattr(self, "_pixels", None)
+        text = _PLACEHOLDER_TEXT.get(status_code)
+        if pixels is None or text is None:
+            super().write_error(status_code, **kwargs)
+            return
+        self.clear_header("Cache-Control")
+        self.set_header("Content-Type", "image/png")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(placeholder(pixels, text))
 
 
 def media_patterns(media: MediaFiles, prefix: str = "/media") -> list[tuple[str, Any, Any]]:
