@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from math import fsum, isfinite
+from operator import itemgetter
 from typing import Any
 
 import duckdb
@@ -104,7 +105,7 @@ class Merger:
         self.allow = restrictions
         self.plan = MergePlan()
         self.id_map = _id_map(con, anno_key)
-        self.snapshots = _snapshots(con, anno_key)
+        self.snapshots = _snapshots(con, anno_key) if _needs_snapshots(schema, restrictions) else {}
         self.present: set[str] = set()
         self.baseline: dict[tuple[str, str], dict[str, Any]] = {}
         self.scalars: dict[tuple[str, str], Any] = {}
@@ -147,6 +148,14 @@ class Merger:
         self.scalars = _scalar_values(self.con, scalar_keys)
         self.frames = _existing_frames(self.con, frame_ids)
 
+    def _uploaded(self, target: Target, shape_id: str) -> tuple[bool, dict[str, Any] | None]:
+        """Whether the shape was sent with the run, and its snapshot (when snapshots are
+        needed: see `_needs_snapshots`)."""
+        entry = self.id_map.get(target.field, {}).get(shape_id)
+        if entry is None or entry["origin"] != "upload":
+            return False, None
+        return True, self.snapshots.get(shape_id)
+
     def _roi_id(
         self, target: Target, shape: Mapping[str, Any]
     ) -> tuple[str, dict[str, Any] | None]:
@@ -185,11 +194,8 @@ class Merger:
 
     def _shape(self, target: Target, shape: dict[str, Any]) -> None:
         roi_id, entry = self._roi_id(target, shape)
-        uploaded = self.id_map.get(target.field, {}).get(shape["id"])
-        snapshot = None
-        if uploaded is not None and uploaded["origin"] == "upload":
-            snapshot = self.snapshots.get(shape["id"])
-        is_new = entry is None and snapshot is None
+        was_uploaded, snapshot = self._uploaded(target, shape["id"])
+        is_new = entry is None and not was_uploaded
         if is_new and target.schema is not None and not self.allow.allow_additions:
             self._reject(target, shape, None, "addition", "additions are not allowed")
             return
@@ -318,12 +324,9 @@ class Merger:
                 continue
             seen.add(frame_id)
             entry = self.id_map.get(target.dest, {}).get(shape["id"])
-            uploaded = self.id_map.get(target.field, {}).get(shape["id"])
-            snapshot = None
-            if uploaded is not None and uploaded["origin"] == "upload":
-                snapshot = self.snapshots.get(shape["id"])
+            was_uploaded, snapshot = self._uploaded(target, shape["id"])
             value = _loads(shape["value"])
-            if entry is None and snapshot is None and not self.allow.allow_additions:
+            if entry is None and not was_uploaded and not self.allow.allow_additions:
                 self._reject(target, shape, None, "addition", "additions are not allowed")
                 continue
             edited = snapshot is not None and value != _loads(snapshot["value"])
@@ -408,8 +411,20 @@ def _result_row(
     }
 
 
+_compared = itemgetter(*_COMPARED)
+
+
 def _same(row: dict[str, Any], baseline: dict[str, Any]) -> bool:
-    return all(row[k] == baseline[k] for k in _COMPARED)
+    return bool(_compared(row) == _compared(baseline))
+
+
+def _needs_snapshots(schema: LabelSchema, allow: EditRestrictions) -> bool:
+    """Snapshots matter only to edit restrictions and attribute checks; without either the
+    merge skips reading them."""
+    restricted = not (
+        allow.allow_label_edits and allow.allow_spatial_edits and allow.allow_index_edits
+    )
+    return restricted or any(f.attributes for f in schema.fields.values())
 
 
 # The fewest points a ring of each kind has (the catalog's rule, see ingest/records.py).
