@@ -376,3 +376,29 @@ def test_copying_into_dest_field_is_not_an_addition(wb, catalog):
     assert catalog.sql(
         "SELECT metadata->>'$.quality', metadata->>'$.quality_checked' FROM frames WHERE id = 'img-0'"
     ).fetchall() == [("3", "4")]
+
+
+def test_masks_and_classifications_round_trip(wb, catalog):
+    schema = {
+        "seg": {"type": "segmentation", "mask_targets": {0: "background", 1: "road"}},
+        "scene": {"type": "classification", "classes": ["day", "night"]},
+    }
+    wb.annotate(["img-0"], "r1", label_schema=schema)
+    mask = {"rle": {"size": [50, 100], "counts": "abc"}}
+
+    def change(shapes):
+        night = [dataclasses.replace(s, label="night") for s in shapes if s.field == "scene"]
+        extra = Shape(frame_id="img-0", field="scene", kind="classification", label="day")
+        painted = Shape(frame_id="img-0", field="seg", kind="mask", label="road", mask=mask)
+        return [*night, extra, painted]
+
+    edit(wb, "r1", change)
+    report = wb.load_annotations("r1")
+    assert [(r.field, r.change) for r in report.rejected] == [("scene", "duplicate")]
+    assert catalog.sql(
+        "SELECT field, kind, label, mask->'$.rle'->>'$.counts', x_min FROM rois "
+        "WHERE frame_id = 'img-0' AND field IN ('scene', 'seg') ORDER BY field"
+    ).fetchall() == [
+        ("scene", "classification", "night", None, None),
+        ("seg", "mask", "road", "abc", None),
+    ]

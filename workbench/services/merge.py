@@ -168,6 +168,12 @@ class Merger:
     # -- shapes ---------------------------------------------------------------------------
     def _shapes(self, target: Target, shapes: list[dict[str, Any]]) -> None:
         single = target.schema is not None and target.schema.type == "classification"
+        if single:
+            # One class per frame: a label the catalog already has wins over a new one.
+            known = (
+                self.id_map.get(target.field, {}).keys() | self.id_map.get(target.dest, {}).keys()
+            )
+            shapes = sorted(shapes, key=lambda s: s["id"] not in known)
         seen_frames: set[str] = set()
         for shape in shapes:
             if not self._usable(target, shape):
