@@ -91,3 +91,32 @@ def test_empty_catalog(tmp_path: Path):
         assert app.viewer.placeholder.visible
         assert app.player.label.object == "no frame"
         pn.panel(app).get_root(Document())
+
+
+def test_the_app_can_be_shown_twice_and_both_follow(catalog: Catalog):
+    """A notebook shows the app in a new document each time it is displayed."""
+    app = WorkbenchApp(catalog, media=ServedMediaUrls())
+    first = pn.panel(app).get_root(Document())
+    second = pn.panel(app).get_root(Document())
+    assert css_classes(first) >= {"wb-viewer-plot", "wb-timeline", "wb-confidence-histogram"}
+    assert css_classes(second) >= {"wb-viewer-plot", "wb-timeline", "wb-confidence-histogram"}
+    app.state.context.step(1)
+    urls = [
+        m.data["url"]
+        for root in (first, second)
+        for m in root.references()
+        if type(m).__name__ == "ColumnDataSource" and "url" in m.data and m.data["url"]
+        and "thumb" not in str(m.data["url"][0])
+    ]  # fmt: skip
+    assert len(urls) == 2
+    assert all(u[0].endswith("ctx-0%2Ff1.jpg") for u in urls)
+    pytest.importorskip("jupyter_bokeh")
+    app.ipywidget()  # a third document
+
+
+def test_keys_pressed_once_step_once_however_many_renderings_listen(catalog: Catalog):
+    app = WorkbenchApp(catalog, media=ServedMediaUrls())
+    assert app.state.context.index == 0
+    for _ in range(2):  # two renderings receive the same key event
+        app.player.keys._handle_msg({"key": "ArrowRight", "shift": False, "at": 1234.5})
+    assert app.state.context.index == 1

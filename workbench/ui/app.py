@@ -43,7 +43,6 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.viewer = FrameViewer(self.state)
         self.player = PlayerView(self.state.context)
         self.actions = ActionsPanel(self.state)
-        self._layout: pn.viewable.Viewable | None = None
         _after_first_render(self._open_first_tile)
 
     def _open_first_tile(self) -> None:
@@ -57,19 +56,15 @@ class WorkbenchApp(pn.viewable.Viewer):
         return self.state.selection
 
     def __panel__(self) -> pn.viewable.Viewable:
-        if self._layout is None:
-            sidebar = pn.Column(
-                self.query_panel, pn.layout.Divider(), self.actions, width=SIDEBAR_WIDTH
-            )
-            main = pn.Column(
-                self.grid,
-                pn.layout.Divider(),
-                self.viewer,
-                self.player,
-                sizing_mode="stretch_width",
-            )
-            self._layout = pn.Row(sidebar, main, sizing_mode="stretch_width")
-        return self._layout
+        # Built anew for every rendering: a notebook may show the app more than once, and
+        # the views' Bokeh figures can belong to one document only (see PerRender).
+        sidebar = pn.Column(
+            self.query_panel, pn.layout.Divider(), self.actions, width=SIDEBAR_WIDTH
+        )
+        main = pn.Column(
+            self.grid, pn.layout.Divider(), self.viewer, self.player, sizing_mode="stretch_width"
+        )
+        return pn.Row(sidebar, main, sizing_mode="stretch_width")
 
     def ipywidget(self) -> Any:
         """The app as an ipywidget, for front ends that only show ipywidgets."""

@@ -9,7 +9,7 @@ the changes and sends them together; a notebook needs them pushed over its comm 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import panel as pn
@@ -22,3 +22,34 @@ def editing(*panes: pn.pane.Bokeh) -> Iterator[None]:
         yield
     for pane in panes:
         pn.io.push_notebook(pane)
+
+
+class PerRender[T]:
+    """One copy of some Bokeh models for each time a view is rendered.
+
+    A Bokeh model belongs to one document, and a notebook shows an app in a new document
+    each time it is displayed (or wrapped as an ipywidget). The first copy is made up front
+    (views update it before anything is shown); every later rendering gets a new one, and
+    updates go to all of them.
+    """
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._copies: list[T] = [make()]
+        self._first_taken = False
+
+    @property
+    def first(self) -> T:
+        return self._copies[0]
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(list(self._copies))
+
+    def take(self) -> tuple[T, bool]:
+        """A copy for a new rendering, and whether it is new (and needs drawing)."""
+        if not self._first_taken:
+            self._first_taken = True
+            return self._copies[0], False
+        copy = self._make()
+        self._copies.append(copy)
+        return copy, True

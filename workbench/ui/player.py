@@ -19,7 +19,7 @@ from bokeh.models import BasicTicker, ColumnDataSource, HoverTool, Range1d, TapT
 from bokeh.models.annotations import Span
 from bokeh.plotting import figure
 
-from workbench.ui.bokeh_edit import editing
+from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.context import ContextState
 
 MATCH_COLOR = "#0072b5"
@@ -57,6 +57,7 @@ class Timeline:
         self.cursor = Span(location=0, dimension="height", line_color="#d62728", line_width=2)
         fig.add_layout(self.cursor)
         self.figure = fig
+        self.pane = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
         self.source.selected.on_change("indices", self._on_tap)
 
     def update_frames(self) -> None:
@@ -98,7 +99,8 @@ class KeyboardShortcuts(pn.custom.JSComponent):
           ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
         if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
         event.preventDefault();
-        model.send_msg({ key: event.key, shift: event.shiftKey });
+        // Every rendering of the app listens; the time stamp lets Python act once.
+        model.send_msg({ key: event.key, shift: event.shiftKey, at: event.timeStamp });
       };
       document.addEventListener("keydown", onKey);
       model.on("remove", () => document.removeEventListener("keydown", onKey));
@@ -112,10 +114,14 @@ class KeyboardShortcuts(pn.custom.JSComponent):
         params.setdefault("margin", 0)
         super().__init__(**params)
         self._context = context
+        self._last_at: Any = None
 
     def _handle_msg(self, data: Any) -> None:
         if not isinstance(data, dict) or data.get("key") not in ("ArrowLeft", "ArrowRight"):
             return
+        if data.get("at") is not None and data.get("at") == self._last_at:
+            return
+        self._last_at = data.get("at")
         delta = 1 if data["key"] == "ArrowRight" else -1
         if data.get("shift"):
             self._context.step_match(delta)
@@ -129,7 +135,7 @@ class PlayerView(pn.viewable.Viewer):
     def __init__(self, context: ContextState, **params: Any) -> None:
         super().__init__(**params)
         self.context = ctx = context
-        self.timeline = Timeline(ctx)
+        self._timelines = PerRender(lambda: Timeline(ctx))
         self.player = pn.widgets.Player(
             start=0,
             end=1,
@@ -151,7 +157,6 @@ class PlayerView(pn.viewable.Viewer):
             label="match ▶", css_classes=["wb-next-match"], width=80
         )
         self.label = pn.pane.HTML("", css_classes=["wb-frame-label"], margin=(8, 10))
-        self._timeline_pane = pn.pane.Bokeh(self.timeline.figure, sizing_mode="stretch_width")
         self.keys = KeyboardShortcuts(ctx)
         self.prev_button.on_click(lambda _: ctx.step(-1))
         self.next_button.on_click(lambda _: ctx.step(1))
@@ -172,16 +177,23 @@ class PlayerView(pn.viewable.Viewer):
             end=max(count - 1, 1), value=min(self.context.index, max(count - 1, 0))
         )
         self.player.disabled = count < 2
-        with editing(self._timeline_pane):
-            self.timeline.update_frames()
+        for timeline in self._timelines:
+            with editing(timeline.pane):
+                timeline.update_frames()
         self._on_index()
 
     def _on_index(self, *events: param.parameterized.Event) -> None:
         if self.player.value != self.context.index:
             self.player.value = self.context.index
         self.label.object = html.escape(self.context.position_text)
-        with editing(self._timeline_pane):
-            self.timeline.update_cursor()
+        for timeline in self._timelines:
+            with editing(timeline.pane):
+                timeline.update_cursor()
+
+    @property
+    def timeline(self) -> Timeline:
+        """The timeline of the first rendering."""
+        return self._timelines.first
 
     def __panel__(self) -> pn.viewable.Viewable:
         buttons = pn.Row(
@@ -193,4 +205,7 @@ class PlayerView(pn.viewable.Viewer):
             self.label,
             self.keys,
         )
-        return pn.Column(buttons, self._timeline_pane, sizing_mode="stretch_width")
+        timeline, new = self._timelines.take()
+        if new:
+            timeline.update_frames()
+        return pn.Column(buttons, timeline.pane, sizing_mode="stretch_width")

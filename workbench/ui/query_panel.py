@@ -17,7 +17,7 @@ from bokeh.models import ColumnDataSource, Range1d
 from bokeh.plotting import figure
 
 from workbench.store.schema import PROMOTED_KEYS
-from workbench.ui.bokeh_edit import editing
+from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.query_state import FULL_RANGE
 from workbench.ui.state import WorkbenchState
 
@@ -47,6 +47,34 @@ def labels_html(counts: Sequence[tuple[str, int]]) -> str:
     )
     more = len(counts) - MAX_LABEL_ROWS
     return rows + (f"<i>and {more} more labels</i>" if more > 0 else "")
+
+
+class Histogram:
+    """The confidence histogram of one rendering of the query panel (see PerRender)."""
+
+    def __init__(self) -> None:
+        self.source = ColumnDataSource(data={"x": [], "top": [], "width": []})
+        fig = figure(
+            height=110,
+            sizing_mode="stretch_width",
+            toolbar_location=None,
+            tools="",
+            x_range=Range1d(start=0, end=1),
+            css_classes=["wb-confidence-histogram"],
+            title="confidence",
+        )
+        fig.vbar(x="x", top="top", width="width", source=self.source, color="#0072b5")
+        fig.yaxis.visible = False
+        fig.ygrid.visible = False
+        self.pane = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
+
+    def show(self, bins: Sequence[tuple[float, float, int]]) -> None:
+        with editing(self.pane):
+            self.source.data = {
+                "x": [(lo + hi) / 2 for lo, hi, _ in bins],
+                "top": [n for _, _, n in bins],
+                "width": [(hi - lo) * 0.9 for lo, hi, _ in bins],
+            }
 
 
 class QueryPanel(pn.viewable.Viewer):
@@ -93,7 +121,7 @@ class QueryPanel(pn.viewable.Viewer):
         self.tags = pn.widgets.MultiChoice(label="Tags", options={}, css_classes=["wb-tags"])
         self.reset_button = pn.widgets.Button(label="Reset filters", css_classes=["wb-reset"])
         self.label_bars = pn.pane.HTML("", css_classes=["wb-label-counts"])
-        self.histogram = ColumnDataSource({"x": [], "top": [], "width": []})
+        self._histograms = PerRender(Histogram)
         self._syncing = False
 
         self.apply_button.on_click(lambda _: self.apply())
@@ -181,33 +209,18 @@ class QueryPanel(pn.viewable.Viewer):
             f"<b>{facets.frames}</b> frames in <b>{facets.contexts}</b> contexts match"
         )
         self.label_bars.object = labels_html(facets.labels_of(query.label_field or None))
-        with editing(self._histogram_pane):
-            self.histogram.data = {
-                "x": [(lo + hi) / 2 for lo, hi, _ in facets.confidence],
-                "top": [n for _, _, n in facets.confidence],
-                "width": [(hi - lo) * 0.9 for lo, hi, _ in facets.confidence],
-            }
+        for histogram in self._histograms:
+            histogram.show(facets.confidence)
 
     @property
-    def _histogram_pane(self) -> pn.pane.Bokeh:
-        pane = getattr(self, "_hist_pane", None)
-        if pane is None:
-            fig = figure(
-                height=110,
-                sizing_mode="stretch_width",
-                toolbar_location=None,
-                tools="",
-                x_range=Range1d(start=0, end=1),
-                css_classes=["wb-confidence-histogram"],
-                title="confidence",
-            )
-            fig.vbar(x="x", top="top", width="width", source=self.histogram, color="#0072b5")
-            fig.yaxis.visible = False
-            fig.ygrid.visible = False
-            pane = self._hist_pane = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
-        return pane
+    def histogram(self) -> ColumnDataSource:
+        """The histogram's data source in the first rendering."""
+        return self._histograms.first.source
 
     def __panel__(self) -> pn.viewable.Viewable:
+        histogram, new = self._histograms.take()
+        if new:
+            histogram.show(self.state.facets.confidence)
         return pn.Column(
             pn.Row(self.where, self.apply_button, sizing_mode="stretch_width"),
             self.error,
@@ -215,7 +228,7 @@ class QueryPanel(pn.viewable.Viewer):
             self.label_field,
             self.labels,
             self.confidence,
-            self._histogram_pane,
+            histogram.pane,
             *self.metadata.values(),
             self.tags,
             self.reset_button,

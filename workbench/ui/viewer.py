@@ -20,7 +20,7 @@ from bokeh.models import ColumnDataSource, HoverTool, Range1d
 from bokeh.models.annotations import Title
 from bokeh.plotting import figure
 
-from workbench.ui.bokeh_edit import editing
+from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.glyphs import Badge, Columns, SourceGlyphs, empty_columns, frame_glyphs
 from workbench.ui.masks import MaskPainter
 from workbench.ui.media import MediaUrls
@@ -150,15 +150,36 @@ def badges_html(badges: Sequence[Badge]) -> str:
     return f"<div>{spans}</div>"
 
 
+class ViewerCopy:
+    """The plots of one rendering of the viewer (see PerRender)."""
+
+    def __init__(self) -> None:
+        self.plots: list[SourcePlot] = []
+        self.pane = pn.pane.Bokeh(row(), css_classes=["wb-viewer"], sizing_mode="stretch_width")
+
+    def show(
+        self, sources: list[Mapping[str, Any]], glyphs: dict[str, SourceGlyphs], media: MediaUrls
+    ) -> None:
+        if len(self.plots) != len(sources):
+            # New figures only when the number of sources (cameras) changes.
+            self.plots = [SourcePlot() for _ in sources]
+            self.pane.object = row(*[p.figure for p in self.plots])
+        for plot, source in zip(self.plots, sources, strict=True):
+            plot.show(source, glyphs.get(str(source["id"]), SourceGlyphs()), media, len(sources))
+
+    def clear(self) -> None:
+        for plot in self.plots:
+            plot.clear()
+
+
 class FrameViewer(pn.viewable.Viewer):
     """The current frame of `state.context`, one plot per source, ROIs by visible field."""
 
     def __init__(self, state: WorkbenchState, **params: Any) -> None:
         super().__init__(**params)
         self.state = state
-        self.plots: list[SourcePlot] = []
         self._paint = MaskPainter()
-        self._pane = pn.pane.Bokeh(row(), css_classes=["wb-viewer"], sizing_mode="stretch_width")
+        self._copies = PerRender(ViewerCopy)
         self.badges = pn.pane.HTML("", css_classes=["wb-badges"], margin=(0, 10))
         self.placeholder = pn.pane.Markdown(
             "Click a tile to look at its frames.", css_classes=["wb-viewer-empty"]
@@ -175,37 +196,36 @@ class FrameViewer(pn.viewable.Viewer):
         self.state.param.watch(self._draw, ["visible_fields"])
         self._draw()
 
-    def _plots_for(self, count: int) -> list[SourcePlot]:
-        """Reuse the figures while the number of sources stays the same."""
-        if len(self.plots) != count:
-            self.plots = [SourcePlot() for _ in range(count)]
-            self._pane.object = row(*[p.figure for p in self.plots])
-        return self.plots
+    @property
+    def plots(self) -> list[SourcePlot]:
+        """The plots (one per source) of the first rendering."""
+        return self._copies.first.plots
 
     def _draw(self, *events: param.parameterized.Event) -> None:
-        with editing(self._pane):
-            self._draw_frame()
+        copies = list(self._copies)
+        with editing(*[c.pane for c in copies]):
+            self._draw_frame(copies)
 
-    def _draw_frame(self) -> None:
+    def _draw_frame(self, copies: list[ViewerCopy]) -> None:
         frame = self.state.context.frame
         if not frame or not frame.get("sources"):
-            for plot in self.plots:
-                plot.clear()
+            for copy in copies:
+                copy.clear()
             self.badges.object = ""
             self.placeholder.visible = True
             return
         self.placeholder.visible = False
         sources = list(frame["sources"])
         glyphs = frame_glyphs(frame, fields=self.state.visible_fields, paint_mask=self._paint)
-        plots = self._plots_for(len(sources))
-        badges: list[Badge] = []
-        for plot, source in zip(plots, sources, strict=True):
-            source_glyphs = glyphs.get(str(source["id"]), SourceGlyphs())
-            plot.show(source, source_glyphs, self.state.media, len(sources))
-            badges.extend(source_glyphs.badges)
+        for copy in copies:
+            copy.show(sources, glyphs, self.state.media)
+        badges = [b for s in sources for b in glyphs.get(str(s["id"]), SourceGlyphs()).badges]
         self.badges.object = badges_html(badges)
 
     def __panel__(self) -> pn.viewable.Viewable:
+        copy, new = self._copies.take()
+        if new:
+            self._draw()
         return pn.Column(
-            self.fields, self.badges, self.placeholder, self._pane, sizing_mode="stretch_width"
+            self.fields, self.badges, self.placeholder, copy.pane, sizing_mode="stretch_width"
         )
