@@ -10,7 +10,7 @@ from workbench.ingest import rle
 from workbench.ui.glyphs import DASHED, SOLID, format_attributes, frame_glyphs, polygon_parts
 from workbench.ui.masks import MaskPainter, decode_rle
 from workbench.ui.palette import PALETTE, UNLABELLED, label_color
-from workbench.ui.tiles import thin_ring, tile_rois
+from workbench.ui.tiles import format_span, thin_ring, tile_rois
 
 
 def roi(rid, kind, label="car", field="ground_truth", geometry=(), **extra):
@@ -229,3 +229,11 @@ def test_tile_shapes_are_thinned_and_rounded():
     assert [s["k"] for s in shapes] == ["poly", "line", "pt"]
     assert shapes[0]["p"] == [[0, 1, 10, 0, 10, 5, 0, 5]]
     assert badges == [{"t": "night", "c": label_color("night")}]
+
+
+def test_time_spans_read_as_dates_for_epoch_milliseconds():
+    assert format_span(None, None) == "no timestamps"
+    assert format_span(0, 400) == "t 0 – 400"
+    assert format_span(7, 7) == "t 7"
+    assert format_span(1716321821628, 1716321827528) == "2024-05-21 20:03:41 · 5.9 s"
+    assert format_span(1716321821628, None) == "2024-05-21 20:03:41"

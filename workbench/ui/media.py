@@ -64,14 +64,15 @@ class InlineMediaUrls:
     """Data URIs, for a notebook where no media route exists.
 
     Full images are scaled to `max_side` so a 4K frame does not become a 10 MB message; the
-    most recent URIs are kept in memory because stepping back and forth asks for them again.
-    Remote (http) URIs are left for the browser to fetch.
+    most recent URIs (up to `cache_bytes` of them) are kept, since stepping back and forth
+    and paging back ask for them again. Remote (http) URIs are left for the browser to fetch.
     """
 
-    def __init__(self, max_side: int = 1600, cache_size: int = 512) -> None:
+    def __init__(self, max_side: int = 1600, cache_bytes: int = 64 * 2**20) -> None:
         self.max_side = max_side
-        self.cache_size = cache_size
+        self.cache_bytes = cache_bytes
         self._cache: OrderedDict[tuple[str, int], str] = OrderedDict()
+        self._cached_bytes = 0
 
     def thumbnail(self, uri: str, size: int) -> str:
         return self._data_uri(uri, int(size))
@@ -90,12 +91,14 @@ class InlineMediaUrls:
         from workbench.media.files import data_uri
 
         try:
-            url = data_uri(uri.removeprefix("file://"), max_side)
+            url = data_uri(uri, max_side)
         except (MediaError, OSError):
             return MISSING_IMAGE
         self._cache[key] = url
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        self._cached_bytes += len(url)
+        while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
+            _, dropped = self._cache.popitem(last=False)
+            self._cached_bytes -= len(dropped)
         return url
 
     def __repr__(self) -> str:

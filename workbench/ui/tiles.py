@@ -15,6 +15,7 @@ pixels: a page of 48 tiles stays a few tens of kilobytes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from workbench.ui.glyphs import roi_source
@@ -28,6 +29,7 @@ THUMB_SIZE = 256
 MAX_TILE_ROIS = 150
 MAX_RING_POINTS = 48
 MAX_BADGES = 3
+EPOCH_MS_FROM = 10**11  # 1973-03-03 as milliseconds since 1970
 
 Record = Mapping[str, Any]
 
@@ -90,8 +92,18 @@ def _picture(frame: Record | None, media: MediaUrls) -> dict[str, Any]:
 
 
 def format_span(first: int | None, last: int | None) -> str:
+    """The time span of a context's matching frames.
+
+    Timestamps from 1973 on in milliseconds (what importers write) read as a UTC date and a
+    duration; smaller values are counters or offsets and are shown as they are.
+    """
     if first is None:
         return "no timestamps"
+    if first >= EPOCH_MS_FROM:
+        start = datetime.fromtimestamp(first / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        if last is None or last == first:
+            return start
+        return f"{start} · {(last - first) / 1000:.1f} s"
     if last is None or last == first:
         return f"t {first}"
     return f"t {first} – {last}"
