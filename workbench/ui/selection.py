@@ -57,10 +57,6 @@ class SelectionBuilder:
     def __contains__(self, key: str) -> bool:
         return key in self._picks
 
-    @property
-    def keys(self) -> list[str]:
-        return list(self._picks)
-
     def clear(self) -> None:
         self._picks.clear()
         self.anchor = None

@@ -68,6 +68,7 @@ class WorkbenchState(param.Parameterized):
         self.media: MediaUrls = media if media is not None else InlineMediaUrls()
         self.context = ContextState(catalog, self.query.roi_filter)
         self._picks = SelectionBuilder()
+        self._selected_frames: frozenset[str] = frozenset()
         self._view: View | None = None
         self._paging = False
         self._facets_wanted = 0
@@ -251,15 +252,15 @@ class WorkbenchState(param.Parameterized):
 
     def _publish_selection(self) -> None:
         self.selection = self._picks.snapshot()
+        # Kept for marking tiles page after page (a selection can hold a million frames).
+        self._selected_frames = frozenset(self.selection.frame_ids)
         self._mark_selected()
 
     def _mark_selected(self) -> None:
         if self.mode == "contexts":
-            chosen = set(self._picks.keys)
-            selected = [t["id"] for t in self.tiles if "c:" + t["id"] in chosen]
+            selected = [t["id"] for t in self.tiles if "c:" + t["id"] in self._picks]
         else:
-            frames = set(self.selection.frame_ids)
-            selected = [t["id"] for t in self.tiles if t["id"] in frames]
+            selected = [t["id"] for t in self.tiles if t["id"] in self._selected_frames]
         self.selected_tiles = selected
 
     # -- viewer ------------------------------------------------------------------------------
