@@ -73,56 +73,38 @@ def describe(results: Sequence[_ContextResult], has_duplicate: bool) -> list[Def
     """The planted defects that the rendered sequences actually contain."""
     out: list[Defect] = []
     for r in results:
+        out += _missing(r)
         ctx = r.spec.context_id
-        for track, frames in sorted(r.missing.items()):
-            what = (
-                "a pedestrian on the left pavement"
-                if r.spec.plant == "missing_pedestrian"
-                else "a car in the right lane"
-            )
-            out.append(
-                Defect(
-                    "missing_labels",
-                    f"{ctx}: {what} (track {track}) is drawn but has no ground truth in "
-                    f"{len(frames)} frames; predictions find it",
-                    (ctx,),
-                    tuple(frames),
-                    MISSING_LABELS_SQL.replace(
-                        "ORDER BY", f"  AND f.context_id = '{ctx}'\nORDER BY"
-                    ),
-                )
-            )
         for track, frames in sorted(r.mislabelled.items()):
-            out.append(
-                Defect(
-                    "wrong_label",
-                    f"{ctx}: a truck (track {track}) is labelled car in {len(frames)} frames",
-                    (ctx,),
-                    tuple(frames),
-                    WRONG_LABEL_SQL,
-                )
-            )
+            what = f"{ctx}: a truck (track {track}) is labelled car in {len(frames)} frames"
+            out.append(Defect("wrong_label", what, (ctx,), tuple(frames), WRONG_LABEL_SQL))
         if r.spec.plant == "broken_image":
             frame_id = f"{ctx}/{BROKEN_FRAME:04d}"
-            out.append(
-                Defect(
-                    "broken_image",
-                    f"{ctx}: the image of frame {frame_id} is cut short (a truncated JPEG)",
-                    (ctx,),
-                    (frame_id,),
-                    _broken_sql(frame_id),
-                )
-            )
+            what = f"{ctx}: the image of frame {frame_id} is cut short (a truncated JPEG)"
+            out.append(Defect("broken_image", what, (ctx,), (frame_id,), _broken_sql(frame_id)))
     if has_duplicate:
         spec = next(s for s in CONTEXTS if s.number == DUPLICATE_OF)
         copy_id = f"{spec.city.lower()}-{DUPLICATE_NUMBER:04d}"
-        out.append(
-            Defect(
-                "duplicate_context",
-                f"{copy_id} is a copy of {spec.context_id} (same images, labels and timestamps)",
-                (spec.context_id, copy_id),
-                (),
-                DUPLICATE_SQL,
-            )
-        )
+        what = f"{copy_id} is a copy of {spec.context_id} (same images, labels and timestamps)"
+        out.append(Defect("duplicate_context", what, (spec.context_id, copy_id), (), DUPLICATE_SQL))
     return out
+
+
+def _missing(r: _ContextResult) -> list[Defect]:
+    ctx = r.spec.context_id
+    if r.spec.plant == "missing_pedestrian":
+        what = "a pedestrian on the left pavement"
+    else:
+        what = "a car in the right lane"
+    sql = MISSING_LABELS_SQL.replace("ORDER BY", f"  AND f.context_id = '{ctx}'\nORDER BY")
+    return [
+        Defect(
+            "missing_labels",
+            f"{ctx}: {what} (track {track}) is drawn but has no ground truth in "
+            f"{len(frames)} frames; predictions find it",
+            (ctx,),
+            tuple(frames),
+            sql,
+        )
+        for track, frames in sorted(r.missing.items())
+    ]

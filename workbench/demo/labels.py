@@ -51,46 +51,25 @@ def _ring(box: Box) -> list[float]:
 def ground_truth(
     world: World, index: int, source: str, rendered: Rendered, frame_id: str
 ) -> tuple[list[Roi], FrameNotes]:
+    """Road users, traffic lights and lane lines of one picture, minus the planted misses."""
     notes = FrameNotes()
     rois: list[Roi] = []
     prefix = f"{frame_id}/gt/{source}"
     for seen in rendered.seen:
-        actor = seen.actor
+        track = seen.actor.track
         if not _labelled(seen):
             continue
-        if index in world.missing.get(actor.track, ()):
-            notes.missing.append(actor.track)
+        if index in world.missing.get(track, ()):
+            notes.missing.append(track)
             continue
-        label = actor.kind
-        wrong = world.mislabelled.get(actor.track)
+        label = seen.actor.kind
+        wrong = world.mislabelled.get(track)
         if wrong and index in wrong[0]:
             label = wrong[1]
-            notes.mislabelled.append(actor.track)
-        if actor.kind == "pedestrian":
-            if not seen.outline or len(seen.outline) < 3:
-                continue
-            kind, geometry = "polygon", [_flat(seen.outline)]
-        elif len(seen.parts) == 2:
-            kind, geometry = "polygon", [_ring(part) for part in seen.parts]
-        else:
-            kind, geometry = "box", [_ring(seen.box)]
-        rois.append(
-            Roi(
-                id=f"{prefix}/{actor.track}",
-                kind=kind,
-                labels=(label,),
-                field=GROUND_TRUTH,
-                geometry=geometry,
-                source_ids=(source,),
-                attributes={
-                    "occluded": seen.visibility < 0.8,
-                    "truncated": seen.truncated,
-                    "color": actor.color_name,
-                    "visibility": seen.visibility,
-                },
-                track_index=actor.track,
-            )
-        )
+            notes.mislabelled.append(track)
+        roi = _road_user(seen, label, f"{prefix}/{track}", source)
+        if roi is not None:
+            rois.append(roi)
     for n, light in enumerate(rendered.lights):
         rois.append(
             Roi(
@@ -114,6 +93,33 @@ def ground_truth(
             )
         )
     return rois, notes
+
+
+def _road_user(seen: Seen, label: str, roi_id: str, source: str) -> Roi | None:
+    """A silhouette for a pedestrian, two rings for a vehicle cut in two, else a box."""
+    if seen.actor.kind == "pedestrian":
+        if not seen.outline or len(seen.outline) < 3:
+            return None
+        kind, geometry = "polygon", [_flat(seen.outline)]
+    elif len(seen.parts) == 2:
+        kind, geometry = "polygon", [_ring(part) for part in seen.parts]
+    else:
+        kind, geometry = "box", [_ring(seen.box)]
+    return Roi(
+        id=roi_id,
+        kind=kind,
+        labels=(label,),
+        field=GROUND_TRUTH,
+        geometry=geometry,
+        source_ids=(source,),
+        attributes={
+            "occluded": seen.visibility < 0.8,
+            "truncated": seen.truncated,
+            "color": seen.actor.color_name,
+            "visibility": seen.visibility,
+        },
+        track_index=seen.actor.track,
+    )
 
 
 def drivable_area(frame_id: str, source: str, uri: str, bbox: Box) -> Roi:

@@ -23,7 +23,7 @@ from workbench.demo.backdrop import (
     sky_and_terrain,
 )
 from workbench.demo.batch import Batch, place, visible_faces
-from workbench.demo.environment import RGB
+from workbench.demo.environment import RGB, Atmosphere
 from workbench.demo.geometry import (
     FOCAL,
     HEIGHT,
@@ -272,19 +272,7 @@ class Renderer:
         walking_across = crossing or actor.kind == "cyclist"
         side = abs(math.cos(view)) if walking_across else abs(math.sin(view))
         if actor.kind == "cyclist":
-            parts = cyclist_parts(phase)
-            colors = {
-                "wheel": (24, 24, 26),
-                "legs": actor.trousers,
-                "torso": actor.color,
-                "arms": actor.color,
-                "bars": (60, 60, 64),
-            }
-            for name, shape in parts.items():
-                points = [(u0 + scale * px, v0 - scale * py) for px, py in shape]
-                d.prims.append(("poly", points, atm.shade(colors[name], depth), True))
-            head = (u0, v0 - scale * 1.56, 0.11 * scale)
-            d.prims.append(("ellipse", _circle(*head), atm.shade(actor.hair, depth), True))
+            _cyclist(d, actor, (u0, v0), scale, phase, atm)
             return
         size = scale * actor.height
         stride = 0.035 + 0.13 * side if travelled > 0 else 0.02
@@ -407,6 +395,24 @@ class Renderer:
 def _grain_image(rng: np.random.Generator) -> Image.Image:
     noise = np.clip(rng.normal(128.0, 2.2, size=(HEIGHT, WIDTH)), 0, 255).astype(np.uint8)
     return Image.fromarray(noise, "L").convert("RGB")
+
+
+def _cyclist(
+    d: _Drawable, actor: Actor, feet: Point, scale: float, phase: float, atm: Atmosphere
+) -> None:
+    colors = {
+        "wheel": (24, 24, 26),
+        "legs": actor.trousers,
+        "torso": actor.color,
+        "arms": actor.color,
+        "bars": (60, 60, 64),
+    }
+    u0, v0 = feet
+    for name, shape in cyclist_parts(phase).items():
+        points = [(u0 + scale * px, v0 - scale * py) for px, py in shape]
+        d.prims.append(("poly", points, atm.shade(colors[name], d.depth), True))
+    head = _circle(u0, v0 - scale * 1.56, 0.11 * scale)
+    d.prims.append(("ellipse", head, atm.shade(actor.hair, d.depth), True))
 
 
 def _centre(model: Model, dz: float) -> tuple[float, float, float]:
