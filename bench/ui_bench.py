@@ -103,6 +103,8 @@ class Figures:
     server_hwm_mb: float | None = None
     tiles_per_page: int | None = None
     page_mode: str | None = None
+    # The 1-minute load average before and after: on a busy 2-core machine it explains a lot.
+    load_average: list[float] = field(default_factory=list)
 
     def add(self, name: str, ms: float) -> None:
         self.samples_ms.setdefault(name, []).append(round(ms, 1))
@@ -134,6 +136,8 @@ class Figures:
                 f"{name:<12} {row['n']:>3} {row['median_ms']:>10.1f} "
                 f"{row['max_ms']:>9.1f} {row['target_ms']:>8.0f}  {ok}"
             )
+        if self.load_average:
+            lines.append("load average before/after: " + " / ".join(map(str, self.load_average)))
         if self.server_hwm_mb is not None:
             ok = "yes" if self.server_hwm_mb < RSS_TARGET_MB else "NO"
             lines.append(
@@ -257,6 +261,7 @@ class Session:
 def run(url: str, server_pid: int | None, figures: Figures, queries: tuple[str, str]) -> None:
     from playwright.sync_api import sync_playwright
 
+    figures.load_average.append(round(os.getloadavg()[0], 2))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -271,6 +276,7 @@ def run(url: str, server_pid: int | None, figures: Figures, queries: tuple[str, 
                     session.close()
         finally:
             browser.close()
+    figures.load_average.append(round(os.getloadavg()[0], 2))
     if server_pid is not None:
         figures.server_rss_mb, figures.server_hwm_mb = process_memory_mb(server_pid)
 

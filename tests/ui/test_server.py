@@ -81,10 +81,8 @@ def session_token(html: str) -> str:
     return found.group(1)
 
 
-def test_served_page_binds_loopback_and_exposes_session_selection(
-    demo_catalog: Path, serve_catalog: Any
-):
-    served = serve_catalog(demo_catalog)
+def test_served_page_binds_loopback_and_exposes_session_selection(demo_server: Any):
+    served = demo_server
     assert served.url.startswith("http://127.0.0.1:")
 
     page = served.get("/")
