@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from workbench.backends import default_backends
 from workbench.backends.base import (
     AnnotationBackend,
     EditRestrictions,
@@ -69,8 +70,6 @@ class Workbench:
         actor: str | None = None,
         backends: Mapping[str, AnnotationBackend] | None = None,
     ) -> None:
-        from workbench.backends import default_backends
-
         self.catalog = catalog
         self._ctx = ServiceContext(
             catalog=catalog,
