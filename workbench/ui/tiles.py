@@ -150,7 +150,8 @@ def frame_tiles(view: View, offset: int, limit: int, media: MediaUrls) -> list[d
     tiles = []
     for frame in view.page(offset, limit).to_pylist():
         rois = [r for r in frame.get("rois") or [] if r.get("kind") != "classification"]
-        lines = [short_id(frame["context_id"]), f"t {frame.get('timestamp')} · {len(rois)} ROIs"]
+        when = format_span(frame.get("timestamp"), None)
+        lines = [short_id(frame["context_id"]), f"{when} · {len(rois)} ROIs"]
         tiles.append(
             {
                 "id": frame["id"],
