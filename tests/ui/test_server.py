@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 from bokeh.util.token import get_session_id
 from PIL import Image
+from tornado.ioloop import IOLoop
 
 import workbench
 from workbench.ui.server import (
     SessionRegistry,
     selection_json,
+    serve,
     server_url,
     websocket_origins,
 )
@@ -120,3 +126,31 @@ def test_basic_auth_guards_the_app_and_the_media(small_catalog: Path, serve_cata
     response = served.get(media_path)
     assert response.status_code == 200
     assert response.content == image.read_bytes()
+
+
+def test_serve_in_process_reports_ready_and_closes_the_catalog(tmp_path: Path):
+    path = tmp_path / "catalog.duckdb"
+    workbench.open(path).close()
+    started: dict[str, Any] = {}
+    up = threading.Event()
+
+    def ready(url: str) -> None:
+        started["url"], started["loop"] = url, IOLoop.current()
+        up.set()
+
+    thread = threading.Thread(target=serve, args=(path,), kwargs={"port": 0, "ready": ready})
+    thread.start()
+    try:
+        assert up.wait(60), "serve() never called ready()"
+        assert started["url"].startswith("http://127.0.0.1:")
+        assert httpx.get(started["url"] + "liveness", timeout=30).status_code == 200
+    finally:
+        if "loop" in started:
+            started["loop"].add_callback(started["loop"].stop)
+        thread.join(30)
+    assert not thread.is_alive()
+    # Closed on the way out: another process may open the file now (DuckDB lets only one
+    # process at a time hold it, so this fails while the server's connection is open).
+    reopen = f"import workbench; workbench.open({str(path)!r}).close()"
+    result = subprocess.run([sys.executable, "-c", reopen], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -32,6 +32,7 @@ from tornado.web import HTTPError, authenticated
 import workbench
 from workbench.media.thumbnails import ThumbnailCache, default_cache_dir
 from workbench.store.catalog import Catalog
+from workbench.ui.app import create_app
 from workbench.ui.media import ServedMediaUrls
 from workbench.ui.media_route import MediaFiles, media_patterns
 
@@ -107,8 +108,6 @@ def app_factory(
     """The function Panel calls once per browser session to build that session's app."""
 
     def session_app() -> Any:
-        from workbench.ui.app import create_app
-
         app = create_app(catalog, media)
         context = pn.state.curdoc.session_context if pn.state.curdoc else None
         if context is not None:
