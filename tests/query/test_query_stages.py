@@ -98,6 +98,8 @@ def test_tags(catalog):
 def test_has_and_lacks_rois(catalog):
     view = catalog.view()
     assert ids(view.has_rois()) == [i for i in ALL if i != "f5"]
+    assert view.has_rois().count() == 9
+    assert view.has_rois("ground_truth").has_rois("predictions").count() == 4  # f0 f1 f4 f7
     assert ids(view.has_rois("predictions")) == ["f0", "f1", "f2", "f4", "f6", "f7", "f8"]
     assert ids(view.has_rois("ground_truth", "car")) == ["f0", "f1", "f7"]
     assert ids(view.lacks_rois("ground_truth")) == ["f2", "f5", "f6", "f8"]
@@ -115,6 +117,8 @@ def roi_ids(view: View) -> dict[str, list[str]]:
 def test_filter_rois_of_one_field_leaves_other_fields_alone(catalog):
     view = catalog.view().filter_rois("predictions", labels=["car"], max_confidence=0.5)
     assert ids(view) == ["f1", "f2", "f6", "f7"]
+    assert view.count() == 4  # counted from rois alone: the view's only condition
+    assert view.count_contexts() == 3
     assert roi_ids(view) == {
         "f1": ["f1-g1", "f1-g2", "f1-p2"],
         "f2": ["f2-p1"],
