@@ -34,6 +34,8 @@ def test_frames_columns_and_paging_inside_the_view(catalog):
     assert everything.column_names == [r[0] for r in rows(catalog, "DESCRIBE frames")]
     with pytest.raises(QueryError, match="bogus"):
         view.frames(columns=["id", "bogus"])
+    with pytest.raises(QueryError, match="-1"):
+        view.frames(limit=-1)
 
 
 def test_page_nests_sources_and_rois(catalog):

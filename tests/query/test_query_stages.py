@@ -49,6 +49,7 @@ def test_views_are_immutable(catalog):
         ({"odd key'\"/~": "q"}, ["f0"]),
         ({"metadata.weather": "fog"}, ["f3"]),
         ({"no_such_key": "x"}, []),
+        ({"weather": []}, []),
     ],
 )
 def test_match(catalog, criteria, expected):
@@ -167,9 +168,11 @@ def test_roi_stages_see_only_the_filtered_rois(catalog):
     }
 
 
-def test_unknown_roi_kind_is_refused(catalog):
+def test_bad_roi_filters_are_refused(catalog):
     with pytest.raises(QueryError, match="ellipse"):
         catalog.view().filter_rois(kinds=["ellipse"])
+    with pytest.raises(QueryError, match="must be numbers"):
+        catalog.view().filter_rois(max_confidence="0.5")  # type: ignore[arg-type]
 
 
 def test_sort_by_column_nulls_last_both_ways(catalog):

@@ -121,6 +121,8 @@ def _match_one(key: str, value: Any, frame_columns: frozenset[str]) -> Compiled:
         return str(v) if promoted and v is not None and not isinstance(v, str) else v
 
     values = list(value) if isinstance(value, list | tuple) else [value]
+    if not values:
+        return Compiled("FALSE")  # in an empty list: nothing matches
     present = [convert(v) for v in values if v is not None]
     parts: list[Compiled] = []
     if present:
@@ -233,6 +235,12 @@ class FilterRois(Stage):
     only_matches: bool = True
 
     def __post_init__(self) -> None:
+        bounds = (self.min_confidence, self.max_confidence, self.min_area, self.max_area)
+        for bound in bounds:
+            if bound is not None and (
+                isinstance(bound, bool) or not isinstance(bound, int | float)
+            ):
+                raise QueryError(f"filter_rois() bounds must be numbers, got {bound!r}")
         for kind in self.kinds or ():
             if kind not in ROI_KINDS:
                 raise QueryError(

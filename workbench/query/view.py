@@ -214,6 +214,8 @@ class View:
         if unknown:
             raise QueryError(f"unknown frame columns {unknown}: frames has {', '.join(known)}")
         select = ", ".join("f." + quote_ident(c) for c in wanted)
+        offset = _count(offset, "frames()")
+        limit = _count(limit, "frames()") if limit is not None else None
         return self.run(self.plan.select(select, ordered=True, offset=offset, limit=limit))
 
     def page(self, offset: int = 0, limit: int = 50) -> pa.Table:
