@@ -50,6 +50,8 @@ from workbench.demo.scenario import FPS, Actor, TrafficLight, Tree, World
 
 SCENERY = 255  # id-buffer value of things that hide road users but are not labelled
 _MAX_DEPTH = 230.0
+# Thin things vanish sooner: a guard rail 100 m away is a pixel high.
+_DRAW_DEPTH = {"rail": 100.0, "lamp": 160.0}
 _ACTOR_DEPTH = 150.0  # road users further away are a few pixels: not drawn
 # Beyond these depths a vehicle loses its wheels, windows and plates (not its lights), and a
 # building its windows: they would be a pixel or two and cost as much as near ones.
@@ -126,6 +128,7 @@ class Renderer:
         self.static_batch = place(placed)
         centres = np.array([_centre(model, dz) for model, _, dz, _ in placed]).reshape(-1, 3)
         self.static_centres, self.static_radius = centres[:, :2], centres[:, 2]
+        self.static_reach = np.array([_DRAW_DEPTH.get(m.name, _MAX_DEPTH) for m, *_ in placed])
         self.static_background = [model.name in _BACKGROUND_MODELS for model, *_ in placed]
         first_light = len(world.statics)
         self.static_lights = {first_light + n: light for n, light in enumerate(world.lights)}
@@ -203,7 +206,7 @@ class Renderer:
         depth = cx * cam.sin + cz * cam.cos
         lateral = cx * cam.cos - cz * cam.sin
         radius = self.static_radius
-        wanted = (depth > -radius) & (depth < _MAX_DEPTH)
+        wanted = (depth > -radius) & (depth < self.static_reach)
         wanted &= np.abs(lateral) < 0.75 * np.maximum(depth, 0.0) + radius
         owners: list[_Drawable] = []
         out = []
