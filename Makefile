@@ -23,7 +23,7 @@ system-deps:
 	.ci/system-deps
 
 demo: $(VENV)/.stamp-base
-	$(VENV)/bin/workbench --catalog $(CATALOG) demo
+	$(VENV)/bin/workbench --catalog $(CATALOG) demo --serve --port $(PORT)
 
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check workbench tests bench
@@ -39,6 +39,8 @@ test: lint typecheck pytest
 
 bench: $(VENV)/.stamp-dev
 	$(PY) bench/catalog_bench.py
+	$(PY) bench/services_bench.py
+	$(PY) bench/ui_bench.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

@@ -15,9 +15,10 @@ from workbench.errors import (
     SchemaVersionError,
     WorkbenchError,
 )
+from workbench.services import Workbench
 from workbench.store.catalog import Catalog, open_catalog
 
-open = open_catalog  # noqa: A001 - `workbench.open(path)` is the public entry point
+open = open_catalog  # `workbench.open(path)` is the public entry point
 
 __version__ = "0.1.0"
 
@@ -30,6 +31,7 @@ __all__ = [
     "ReadOnlyQueryError",
     "RecordError",
     "SchemaVersionError",
+    "Workbench",
     "WorkbenchError",
     "__version__",
     "open",
