@@ -311,7 +311,7 @@ def demo_catalog(folder: Path) -> Path:
 
     path = folder / "demo.duckdb"
     with workbench.open(path) as catalog:
-        build_demo(catalog, media_dir=folder / "media", seed=7)
+        build_demo(catalog, media_dir=folder / "media", seed=7, progress=False)
     return path
 
 
