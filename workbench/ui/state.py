@@ -16,6 +16,7 @@ import param
 
 from workbench.errors import QueryError, WorkbenchError
 from workbench.query import list_views, load_view, save_view
+from workbench.store.tags import tag_frames, untag_frames
 from workbench.ui.background import run_in_background
 from workbench.ui.context import ContextState
 from workbench.ui.facets import Facets, Outdated, compute_facets
@@ -23,7 +24,6 @@ from workbench.ui.grid import TileEvent
 from workbench.ui.media import InlineMediaUrls, MediaUrls
 from workbench.ui.query_state import QUERY_PARAMS, QueryState
 from workbench.ui.selection import Pick, Selection, SelectionBuilder, click_range
-from workbench.ui.tagging import tag_frames, untag_frames
 from workbench.ui.tiles import context_tiles, frame_tiles
 
 if TYPE_CHECKING:

@@ -1,8 +1,7 @@
-"""Frame tags written from the app.
+"""Writing frame tags (the query layer reads them: match_tags, exclude_tags, tag_counts).
 
-The query layer reads tags (match_tags, tag_counts) but has no writer yet; these two
-statements are the only SQL in workbench/ui and belong in the query or service layer once it
-offers tagging (then this module becomes a re-export).
+Tags are the person's own curation: importers never touch them, and re-importing a frame
+keeps its tags.
 """
 
 from __future__ import annotations
