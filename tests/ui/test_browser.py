@@ -17,6 +17,8 @@ pytestmark = pytest.mark.browser
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
+# Playwright's 5 s default is short for a 2-core CI machine that also runs the server.
+expect.set_options(timeout=30_000)
 
 GRID = "div.wb-grid-root"
 TILES = f"{GRID} .wb-tile"
