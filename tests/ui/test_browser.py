@@ -179,3 +179,26 @@ def test_range_selection_is_read_back_from_the_server(app_page: Any, demo_server
     assert set(selection["context_ids"]) == set(ids)
     assert selection["count"] >= 3
     expect(page.locator(".wb-selection-count").first).to_contain_text(str(selection["count"]))
+
+
+def test_frames_mode_pages_through_48_tiles_at_a_time(app_page: Any):
+    wait_for_tiles(app_page)
+    page = app_page.page
+    grid = page.locator(GRID)
+    page.locator(".wb-grid-mode button", has_text="frames").click()
+    expect(grid).to_have_attribute("data-mode", "frames")
+    app_page.wait_idle()
+    expect(page.locator(f"{GRID} .wb-tile[data-frame-id]")).to_have_count(48)
+    first_page = tile_ids(page)
+    assert int(grid.get_attribute("data-total") or 0) > 48
+
+    page.locator(".wb-page-next button").first.click()
+    expect(grid).to_have_attribute("data-page", "1")
+    app_page.wait_idle()
+    second_page = tile_ids(page)
+    assert second_page and not set(second_page) & set(first_page)
+
+    page.locator(".wb-page-prev button").first.click()
+    expect(grid).to_have_attribute("data-page", "0")
+    app_page.wait_idle()
+    assert tile_ids(page) == first_page
