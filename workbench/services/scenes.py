@@ -279,6 +279,35 @@ def get_scenes_by_uuids(ctx: ServiceContext, uuids: Sequence[str]) -> list[Scene
     return [_scene(found[u]) for u in wanted]
 
 
+def find_scenes(
+    ctx: ServiceContext,
+    *,
+    frame_ids: Sequence[str] | None = None,
+    context_ids: Sequence[str] | None = None,
+) -> list[Scene]:
+    """Scenes holding any of `frame_ids` or made from a context of `context_ids`, oldest
+    first (invalidated ones included: their status says so). Unknown ids find nothing."""
+    frames = pa.table({"frame_id": pa.array(strings(frame_ids, "frame_ids"), pa.string())})
+    contexts = pa.table({"context_id": pa.array(strings(context_ids, "context_ids"), pa.string())})
+    con = ctx.catalog.cursor()
+    # One join over the scenes' frame lists, not a list lookup per selected frame: the app
+    # asks this for selections of up to a million frames.
+    with (
+        registered(con, "_wb_find_frames", frames),
+        registered(con, "_wb_find_contexts", contexts),
+    ):
+        found = rows(
+            con,
+            f"""SELECT {_SCENE_COLUMNS} FROM scenes
+                WHERE uuid IN (SELECT m.uuid FROM
+                                 (SELECT uuid, unnest(frame_ids) AS frame_id FROM scenes) m
+                               JOIN _wb_find_frames f ON f.frame_id = m.frame_id)
+                   OR context_id IN (SELECT context_id FROM _wb_find_contexts)
+                ORDER BY created, uuid""",
+        )
+    return [_scene(r) for r in found]
+
+
 def _scene_rows(con: duckdb.DuckDBPyConnection, uuids: list[str]) -> list[dict[str, Any]]:
     return rows(
         con,

@@ -16,6 +16,7 @@ from typing import Any
 from workbench.backends import default_backends
 from workbench.backends.base import (
     AnnotationBackend,
+    Capabilities,
     EditRestrictions,
     LabelSchema,
     Shape,
@@ -87,6 +88,10 @@ class Workbench:
 
     def __repr__(self) -> str:
         return f"Workbench({self.catalog!r}, actor={self.actor!r})"
+
+    def get_backends(self) -> dict[str, Capabilities]:
+        """The annotation backends this service can send to, by name, with what each can do."""
+        return {name: b.capabilities for name, b in self._ctx.backends.items()}
 
     # -- projects, batches, requests --------------------------------------------------------
     def create_project(
@@ -169,6 +174,15 @@ class Workbench:
 
     def get_scenes_by_uuids(self, uuids: Sequence[str]) -> list[Scene]:
         return _scenes.get_scenes_by_uuids(self._ctx, uuids)
+
+    def find_scenes(
+        self,
+        *,
+        frame_ids: Sequence[str] | None = None,
+        context_ids: Sequence[str] | None = None,
+    ) -> list[Scene]:
+        """Scenes holding any of these frames or made from these contexts, oldest first."""
+        return _scenes.find_scenes(self._ctx, frame_ids=frame_ids, context_ids=context_ids)
 
     def invalidate_scenes(
         self, uuids: Sequence[str], reason: str, *, confirm: bool = False, dryrun: bool = False
