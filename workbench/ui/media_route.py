@@ -54,8 +54,6 @@ class MediaFiles:
         except MediaError as exc:
             status = _status_of(exc)
             raise HTTPError(status, reason=_REASONS[status]) from exc
-        if not path.is_file():
-            raise HTTPError(404, reason=_REASONS[404])
         return path
 
     def thumbnail(self, uri: str, size: int) -> Path:
