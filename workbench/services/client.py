@@ -42,7 +42,7 @@ from typing import Any, Self
 
 import httpx
 
-from workbench.backends.base import LabelSchema, Shape, TaskStatus
+from workbench.backends.base import Capabilities, LabelSchema, Shape, TaskStatus
 from workbench.backends.local import SaveResult
 from workbench.errors import WorkbenchError
 from workbench.services.annotate import FrameSource
@@ -208,6 +208,10 @@ class WorkbenchClient:
             )
         return info
 
+    def get_backends(self) -> dict[str, Capabilities]:
+        """The server's annotation backends, by name, with what each can do."""
+        return self._call("get_backends", locals())
+
     # -- projects, batches, requests --------------------------------------------------------
     # Every method sends its arguments as they are named (`locals()` at the top of the body,
     # before anything else is bound), so no argument can be forgotten on the way.
@@ -274,6 +278,14 @@ class WorkbenchClient:
 
     def get_scenes_by_uuids(self, uuids: Sequence[str]) -> list[Scene]:
         return self._call("get_scenes_by_uuids", locals())
+
+    def find_scenes(
+        self,
+        *,
+        frame_ids: Sequence[str] | None = None,
+        context_ids: Sequence[str] | None = None,
+    ) -> list[Scene]:
+        return self._call("find_scenes", locals())
 
     def invalidate_scenes(
         self, uuids: Sequence[str], reason: str, *, confirm: bool = False, dryrun: bool = False

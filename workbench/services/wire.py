@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from workbench.backends.base import Serialisable, Shape, TaskStatus
+from workbench.backends.base import Capabilities, Serialisable, Shape, TaskStatus
 from workbench.backends.local import SaveResult
 from workbench.errors import WorkbenchError
 from workbench.services.errors import (
@@ -111,6 +111,15 @@ def _many(cls: type[Serialisable]) -> Decoder:
         if not isinstance(data, list):
             raise ValueError(f"expected a list of {cls.__name__}, got {type(data).__name__}")
         return [cls.from_dict(d) for d in data]
+
+    return decode
+
+
+def _by_name(cls: type[Serialisable]) -> Decoder:
+    def decode(data: Any, _service: RunService) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a dict of {cls.__name__}, got {type(data).__name__}")
+        return {str(k): cls.from_dict(v) for k, v in data.items()}
 
     return decode
 
@@ -221,6 +230,7 @@ W = Workbench
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
+        Method(W.get_backends, _by_name(Capabilities)),
         Method(W.create_project, _one(Project)),
         Method(W.get_projects, _many(Project)),
         Method(W.create_batch, _one(Batch)),
@@ -232,6 +242,7 @@ METHODS: dict[str, Method] = {
         Method(W.create_scenes_from_frames, _many(Scene)),
         Method(W.create_scenes_from_contexts, _many(Scene)),
         Method(W.get_scenes_by_uuids, _many(Scene)),
+        Method(W.find_scenes, _many(Scene)),
         Method(W.invalidate_scenes, _one(RemovalReport)),
         Method(W.create_inputs, _one(InputCreationResult), stream=True),
         Method(W.create_inputs_from_scenes, _many(Input)),
