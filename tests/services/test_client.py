@@ -105,6 +105,9 @@ def test_the_client_has_every_method_of_the_service_with_its_signature():
         else:
             assert found == expected, name
     assert isinstance(inspect.getattr_static(WorkbenchClient, "actor"), property)
+    # help() says what the service's method says
+    assert WorkbenchClient.invalidate_scenes.__doc__ == inspect.getdoc(Workbench.invalidate_scenes)
+    assert WorkbenchClient.annotate.__doc__.startswith(inspect.getdoc(Workbench.annotate))
     # every method but as_actor travels, and nothing else does
     assert set(METHODS) == set(service) - {"as_actor"}
 
@@ -342,6 +345,9 @@ def test_annotation_runs_are_listed_renamed_cleaned_and_deleted(wb):
     assert wb.get_annotation_info("c-run-2").status == "cleaned"
     with pytest.raises(StateError, match="cleaned up"):
         wb.load_annotations("c-run-2")
+    # a LabelSchema object (here a finished run's) travels as its dict
+    again = wb.annotate(["img-2"], "c-run-3", label_schema=renamed.label_schema, project="c-runs")
+    assert again.info.label_schema == renamed.label_schema
     assert wb.delete_annotation_run("c-run-2", confirm=True).runs == 1
     assert "c-run-2" not in wb.list_annotation_runs()
     with pytest.raises(UnknownIds):

@@ -34,6 +34,7 @@ WorkbenchError
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -80,6 +81,7 @@ from workbench.services.wire import (
     error_from_body,
     unexpected_choices,
 )
+from workbench.services.workbench import Workbench
 
 # Service calls can be long (annotate or merge thousands of frames); connecting is not.
 DEFAULT_TIMEOUT = 300.0
@@ -598,6 +600,18 @@ def _unreachable(name: str, url: str, exc: httpx.HTTPError) -> ServerUnreachable
         )
     return ServerUnreachable(name, f"cannot reach {url}: {type(exc).__name__}: {exc}")
 
+
+def _share_docs() -> None:
+    """Each method's help is its Workbench method's, followed by what differs over HTTP."""
+    for name in METHODS:
+        method = getattr(WorkbenchClient, name)
+        parts = [inspect.getdoc(getattr(Workbench, name)), inspect.getdoc(method)]
+        if parts[1]:
+            parts[1] = "Over HTTP: " + parts[1]
+        method.__doc__ = "\n\n".join(p for p in parts if p) or None
+
+
+_share_docs()
 
 __all__ = [
     "AccessDenied",
