@@ -310,8 +310,9 @@ def demo_catalog(folder: Path) -> Path:
     from workbench.demo import build_demo
 
     path = folder / "demo.duckdb"
-    with workbench.open(path) as catalog:
-        build_demo(catalog, media_dir=folder / "media", seed=7, progress=False)
+    if not path.exists():  # the same seed always builds the same demo: reuse it
+        with workbench.open(path) as catalog:
+            build_demo(catalog, media_dir=folder / "media", seed=7, progress=False)
     return path
 
 
