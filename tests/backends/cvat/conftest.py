@@ -1,0 +1,83 @@
+"""Fixtures of the CVAT backend tests: a fake CVAT per test, a backend talking to it
+through its MockTransport (no network, no sleeping), and a small catalog with images."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from cvat_catalog import build_catalog
+from fake_cvat import FakeCvat
+
+import workbench
+from workbench.backends import LocalBackend
+from workbench.backends.cvat import CvatBackend, CvatConfig
+from workbench.services import Workbench
+from workbench.store.catalog import Catalog
+
+
+class Clock:
+    """Time for the client: `sleep` advances it instead of waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def fake() -> FakeCvat:
+    return FakeCvat(videos={"clip.mp4": 10})
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def config(fake: FakeCvat) -> CvatConfig:
+    return CvatConfig(url=fake.url, username="admin", password="secret", retries=3, backoff=0.5)
+
+
+@pytest.fixture
+def backend(fake: FakeCvat, config: CvatConfig, clock: Clock) -> Iterator[CvatBackend]:
+    backend = CvatBackend(
+        config, transport=fake.transport, sleep=clock.sleep, clock=clock, progress=False
+    )
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def catalog_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("cvat")
+    build_catalog(folder / "template.duckdb", folder / "media").close()
+    return folder / "template.duckdb", folder / "media"
+
+
+@pytest.fixture
+def catalog(catalog_template: tuple[Path, Path], tmp_path: Path) -> Iterator[Catalog]:
+    path = tmp_path / "cvat.duckdb"
+    shutil.copyfile(catalog_template[0], path)
+    with workbench.open(path) as cat:
+        yield cat
+
+
+@pytest.fixture
+def wb(catalog: Catalog, backend: CvatBackend) -> Workbench:
+    return Workbench(
+        catalog, actor="tester", backends={"local": LocalBackend(), "cvat": backend}
+    )

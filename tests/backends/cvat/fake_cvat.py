@@ -1,0 +1,726 @@
+"""An in-process CVAT server for tests, served through `httpx.MockTransport`.
+
+It behaves like CVAT where the backend depends on it: login keys and access tokens, integer
+ids, paginated lists, label and attribute spec ids, the client-file upload session
+(Upload-Start / Upload-Multiple / Upload-Finish), background requests polled through
+/api/requests/{rq_id} (queued -> started -> finished or failed), CVAT's file sorting
+(lexicographical unless told otherwise), start/stop/step cutting of videos and image lists,
+jobs of `segment_size` frames, annotations replaced by PUT and edited by PATCH.
+
+Every request body is checked with cvat-sdk's models and the extra checks of cvat_checks.py;
+a bad one gets a 400 and is recorded in `rejections`. `fail(...)` injects faults (refused
+connections, lost answers, 429/503, HTML pages, truncated JSON) and the annotator helpers
+(`add_shape`, `add_track`, `edit`, ...) change annotations as someone in CVAT's UI would.
+"""
+
+from __future__ import annotations
+
+import copy
+import email.parser
+import email.policy
+import io
+import itertools
+import json
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from cvat_checks import (
+    BadRequest,
+    check_annotations,
+    check_labels,
+    check_response,
+    validate,
+)
+from cvat_sdk.api_client import models
+from PIL import Image
+
+NOW = "2024-05-01T12:00:00Z"
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
+ADMIN = {"id": 1, "username": "admin", "url": "/api/users/1", "first_name": "", "last_name": ""}
+
+
+class NotFound(Exception):
+    pass
+
+
+@dataclass
+class Fault:
+    """What happens to the next `times` requests matching method and path (a regex).
+
+    kinds: "refuse" (connection refused, nothing done), "drop" (done, answer lost),
+    "status" (answered `status`, nothing done), "after" (done, then answered `status`, as a
+    proxy timing out would), "html" (an HTML page, nothing done), "truncated" (done, JSON
+    cut short)."""
+
+    method: str
+    path: str
+    kind: str
+    status: int = 503
+    times: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Task:
+    id: int
+    name: str
+    project_id: int | None
+    segment_size: int
+    overlap: int
+    assignee_id: int | None
+    size: int = 0
+    names: list[str] = field(default_factory=list)
+    sizes: list[tuple[int, int]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)  # the DataRequest as received
+    deleted: set[int] = field(default_factory=set)
+    uploads: list[tuple[str, bytes]] | None = None
+    annotations: dict[str, Any] = field(
+        default_factory=lambda: {"version": 0, "tags": [], "shapes": [], "tracks": []}
+    )
+
+
+class FakeCvat:
+    """See the module docstring. `videos` gives the frame count of video files by name."""
+
+    def __init__(
+        self,
+        *,
+        url: str = "http://cvat.test",
+        username: str = "admin",
+        password: str = "secret",
+        token: str = "pat-token",
+        users: tuple[str, ...] = ("admin", "alice", "bob"),
+        videos: dict[str, int] | None = None,
+        polls: int = 2,
+    ) -> None:
+        self.url = url
+        self.username, self.password, self.token = username, password, token
+        self.users = {name: number for number, name in enumerate(users, start=1)}
+        self.videos = videos or {}
+        self.polls = polls  # polls a request answers `queued`/`started` before finishing
+        self.fail_processing: str | None = None  # the next data request fails with this
+        self.projects: dict[int, dict[str, Any]] = {}
+        self.labels: dict[int, dict[str, Any]] = {}
+        self.tasks: dict[int, Task] = {}
+        self.jobs: dict[int, dict[str, Any]] = {}
+        self.rq: dict[str, dict[str, Any]] = {}
+        self.keys: set[str] = set()
+        self.faults: list[Fault] = []
+        self.log: list[tuple[str, str]] = []  # every request that reached a handler
+        self.validated: list[tuple[str, str, str]] = []  # (method, path, model) checked
+        self.rejections: list[tuple[str, str, str]] = []  # (method, path, detail) of 400s
+        self._ids = itertools.count(1)
+        self._rq_ids = itertools.count(1)
+        self.transport = httpx.MockTransport(self.handle)
+
+    # -- faults ---------------------------------------------------------------------------
+    def fail(self, method: str, path: str, kind: str, **options: Any) -> Fault:
+        fault = Fault(method, path, kind, **options)
+        self.faults.append(fault)
+        return fault
+
+    def _fault(self, request: httpx.Request) -> Fault | None:
+        for fault in self.faults:
+            if fault.times > 0 and fault.method == request.method and re.fullmatch(
+                fault.path, request.url.path.rstrip("/")
+            ):
+                fault.times -= 1
+                return fault
+        return None
+
+    # -- dispatch -------------------------------------------------------------------------
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        fault = self._fault(request)
+        if fault is not None and fault.kind == "refuse":
+            raise httpx.ConnectError("connection refused", request=request)
+        if fault is not None and fault.kind == "status":
+            return httpx.Response(fault.status, headers=fault.headers, text="busy")
+        if fault is not None and fault.kind == "html":
+            page = "<!DOCTYPE html><html><body><h1>Sign in</h1></body></html>"
+            return httpx.Response(200, headers={"content-type": "text/html"}, text=page)
+        response = self._answer(request)
+        if fault is None:
+            return response
+        if fault.kind == "drop":
+            raise httpx.ReadError("connection reset by peer", request=request)
+        if fault.kind == "truncated":
+            return httpx.Response(
+                200, headers={"content-type": "application/json"}, content=response.content[:20]
+            )
+        return httpx.Response(fault.status, headers=fault.headers, text="gateway timeout")
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path.rstrip("/")
+        self.log.append((request.method, path))
+        try:
+            if path != "/api/auth/login":
+                self._authorise(request)
+            for method, pattern, handler in self._routes():
+                match = re.fullmatch(pattern, path)
+                if match and method == request.method:
+                    args = [int(g) if g.isdigit() else g for g in match.groups()]
+                    status, body = handler(request, *args)
+                    if body is None:
+                        return httpx.Response(status)
+                    return httpx.Response(status, json=body)
+            raise NotFound(path)
+        except BadRequest as exc:
+            self.rejections.append((request.method, path, str(exc)))
+            return httpx.Response(400, json={"detail": str(exc)})
+        except NotFound:
+            return httpx.Response(404, json={"detail": "Not found."})
+        except PermissionError as exc:
+            return httpx.Response(401, json={"detail": str(exc)})
+
+    def _routes(self) -> list[tuple[str, str, Callable[..., tuple[int, Any]]]]:
+        return [
+            ("POST", r"/api/auth/login", self._login),
+            ("GET", r"/api/projects", self._list_projects),
+            ("POST", r"/api/projects", self._create_project),
+            ("DELETE", r"/api/projects/(\d+)", self._delete_project),
+            ("GET", r"/api/labels", self._list_labels),
+            ("GET", r"/api/users", self._list_users),
+            ("GET", r"/api/tasks", self._list_tasks),
+            ("POST", r"/api/tasks", self._create_task),
+            ("GET", r"/api/tasks/(\d+)", self._get_task),
+            ("DELETE", r"/api/tasks/(\d+)", self._delete_task),
+            ("POST", r"/api/tasks/(\d+)/data", self._data),
+            ("GET", r"/api/tasks/(\d+)/data/meta", self._get_meta),
+            ("PATCH", r"/api/tasks/(\d+)/data/meta", self._patch_meta),
+            ("GET", r"/api/tasks/(\d+)/annotations", self._get_annotations),
+            ("PUT", r"/api/tasks/(\d+)/annotations", self._put_annotations),
+            ("PATCH", r"/api/tasks/(\d+)/annotations", self._patch_annotations),
+            ("GET", r"/api/requests", self._list_requests),
+            ("GET", r"/api/requests/([^/]+)", self._get_request),
+            ("GET", r"/api/jobs", self._list_jobs),
+            ("PATCH", r"/api/jobs/(\d+)", self._patch_job),
+        ]
+
+    def _authorise(self, request: httpx.Request) -> None:
+        header = request.headers.get("authorization", "")
+        scheme, _, secret = header.partition(" ")
+        if (scheme == "Token" and secret in self.keys) or (
+            scheme == "Bearer" and secret == self.token
+        ):
+            return
+        raise PermissionError("Authentication credentials were not provided.")
+
+    def _body(self, request: httpx.Request, model: type) -> Any:
+        try:
+            payload = json.loads(request.content or b"null")
+        except json.JSONDecodeError as exc:
+            raise BadRequest(f"JSON parse error - {exc}") from exc
+        validate(payload, model)
+        self.validated.append((request.method, request.url.path, model.__name__))
+        return payload
+
+    def _answer_as(self, status: int, body: Any, model: type) -> tuple[int, Any]:
+        check_response(body, model)
+        return status, body
+
+    # -- auth and users -------------------------------------------------------------------
+    def _login(self, request: httpx.Request) -> tuple[int, Any]:
+        body = self._body(request, models.LoginSerializerExRequest)
+        user = body.get("username") or body.get("email")
+        if user != self.username or body["password"] != self.password:
+            raise BadRequest("Unable to log in with provided credentials.")
+        key = f"key-{len(self.keys) + 1}"
+        self.keys.add(key)
+        return self._answer_as(200, {"key": key}, models.Token)
+
+    def _list_users(self, request: httpx.Request) -> tuple[int, Any]:
+        search = request.url.params.get("search", "")
+        found = [
+            {"id": i, "username": n, "url": f"/api/users/{i}", "first_name": "", "last_name": "",
+             "email": f"{n}@example.com", "is_staff": False, "is_superuser": False,
+             "is_active": True, "last_login": None, "date_joined": NOW, "groups": ["user"]}
+            for n, i in self.users.items()
+            if search in n
+        ]
+        return self._answer_as(200, _page(request, found), models.PaginatedMetaUserList)
+
+    # -- projects and labels --------------------------------------------------------------
+    def _create_project(self, request: httpx.Request) -> tuple[int, Any]:
+        body = self._body(request, models.ProjectWriteRequest)
+        check_labels(body.get("labels", []))
+        project_id = next(self._ids)
+        self.projects[project_id] = {"id": project_id, "name": body["name"]}
+        for label in body.get("labels", []):
+            self._add_label(project_id, label)
+        return self._answer_as(201, self._project(project_id), models.ProjectRead)
+
+    def _add_label(self, project_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        label_id = next(self._ids)
+        attributes = [
+            {"id": next(self._ids), "default_value": a.get("default_value", a["values"][0]), **a}
+            for a in body.get("attributes", [])
+        ]
+        self.labels[label_id] = {
+            "id": label_id, "name": body["name"], "type": body.get("type", "any"),
+            "color": "#ff0000", "attributes": attributes, "sublabels": [], "svg": "",
+            "project_id": project_id, "task_id": None, "parent_id": None, "has_parent": False,
+        }
+        return self.labels[label_id]
+
+    def _project(self, project_id: int) -> dict[str, Any]:
+        project = self.projects[project_id]
+        count = sum(1 for t in self.tasks.values() if t.project_id == project_id)
+        return {
+            "id": project_id, "name": project["name"], "url": f"/api/projects/{project_id}",
+            "owner": ADMIN, "assignee": None, "bug_tracker": "", "task_subsets": [],
+            "labels": {"url": f"/api/labels?project_id={project_id}"},
+            "tasks": {"count": count, "url": f"/api/tasks?project_id={project_id}"},
+            "created_date": NOW, "updated_date": NOW, "status": "annotation",
+            "dimension": "2d", "organization": None, "guide_id": None,
+        }
+
+    def _list_projects(self, request: httpx.Request) -> tuple[int, Any]:
+        name = request.url.params.get("name")
+        found = [self._project(i) for i, p in self.projects.items() if name in (None, p["name"])]
+        return self._answer_as(200, _page(request, found), models.PaginatedProjectReadList)
+
+    def _delete_project(self, request: httpx.Request, project_id: int) -> tuple[int, Any]:
+        if project_id not in self.projects:
+            raise NotFound
+        for task_id in [t.id for t in self.tasks.values() if t.project_id == project_id]:
+            self._delete_task(request, task_id)
+        del self.projects[project_id]
+        for label_id in [i for i, label in self.labels.items() if label["project_id"] == project_id]:
+            del self.labels[label_id]
+        return 204, None
+
+    def _list_labels(self, request: httpx.Request) -> tuple[int, Any]:
+        params = request.url.params
+        project_id = params.get("project_id")
+        if "task_id" in params:
+            project_id = str(self._task(int(params["task_id"])).project_id)
+        found = [
+            label for label in self.labels.values()
+            if project_id is None or str(label["project_id"]) == project_id
+        ]
+        return self._answer_as(200, _page(request, found), models.PaginatedLabelList)
+
+    def project_labels(self, project_id: int | None) -> dict[int, dict[str, Any]]:
+        return {i: lab for i, lab in self.labels.items() if lab["project_id"] == project_id}
+
+    # -- tasks ----------------------------------------------------------------------------
+    def _task(self, task_id: int) -> Task:
+        if task_id not in self.tasks:
+            raise NotFound
+        return self.tasks[task_id]
+
+    def _create_task(self, request: httpx.Request) -> tuple[int, Any]:
+        body = self._body(request, models.TaskWriteRequest)
+        project_id = body.get("project_id")
+        if project_id is None or project_id not in self.projects:
+            raise BadRequest("a task needs the id of an existing project (or its own labels)")
+        task_id = next(self._ids)
+        self.tasks[task_id] = Task(
+            task_id, body["name"], project_id, body.get("segment_size", 0),
+            body.get("overlap") or 0, body.get("assignee_id"),
+        )
+        return self._answer_as(201, self._task_read(task_id), models.TaskRead)
+
+    def _task_read(self, task_id: int) -> dict[str, Any]:
+        task = self.tasks[task_id]
+        jobs = [j for j in self.jobs.values() if j["task_id"] == task_id]
+        return {
+            "id": task_id, "name": task.name, "url": f"/api/tasks/{task_id}",
+            "project_id": task.project_id, "owner": ADMIN, "assignee": None,
+            "bug_tracker": "", "created_date": NOW, "updated_date": NOW,
+            "overlap": task.overlap, "segment_size": task.segment_size or task.size,
+            "status": "annotation", "size": task.size, "mode": "annotation",
+            "dimension": "2d", "subset": "", "organization": None,
+            "image_quality": task.data.get("image_quality", 70),
+            "data": task_id if task.size else None,
+            "jobs": {"count": len(jobs), "completed": 0, "validation": 0,
+                     "url": f"/api/jobs?task_id={task_id}"},
+            "labels": {"url": f"/api/labels?task_id={task_id}"},
+        }
+
+    def _list_tasks(self, request: httpx.Request) -> tuple[int, Any]:
+        params = request.url.params
+        found = [
+            self._task_read(t.id) for t in self.tasks.values()
+            if params.get("name") in (None, t.name)
+            and params.get("project_id") in (None, str(t.project_id))
+        ]
+        return self._answer_as(200, _page(request, found), models.PaginatedTaskReadList)
+
+    def _get_task(self, request: httpx.Request, task_id: int) -> tuple[int, Any]:
+        self._task(task_id)
+        return self._answer_as(200, self._task_read(task_id), models.TaskRead)
+
+    def _delete_task(self, request: httpx.Request, task_id: int) -> tuple[int, Any]:
+        self._task(task_id)
+        del self.tasks[task_id]
+        for job_id in [i for i, j in self.jobs.items() if j["task_id"] == task_id]:
+            del self.jobs[job_id]
+        return 204, None
+
+    # -- data -----------------------------------------------------------------------------
+    def _data(self, request: httpx.Request, task_id: int) -> tuple[int, Any]:
+        task = self._task(task_id)
+        headers = request.headers
+        if task.size or any(
+            r["operation"]["task_id"] == task_id and r["status"] != "failed" for r in self.rq.values()
+        ):
+            raise BadRequest("Adding more data is not supported")
+        if "upload-start" in headers:
+            task.uploads = []
+            return 202, None
+        if "upload-multiple" in headers:
+            if task.uploads is None:
+                raise BadRequest("no upload session was started")
+            fields, files = _multipart(request)
+            payload = {k: int(v) if v.isdigit() else v for k, v in fields.items()}
+            validate(payload, models.DataRequest)
+            self.validated.append((request.method, request.url.path, "DataRequest"))
+            if not files or any(not re.fullmatch(r"client_files\[\d+\]", n) for n, _, _ in files):
+                raise BadRequest("expected client_files[i] parts")
+            task.uploads.extend((filename, content) for _, filename, content in files)
+            return 200, None
+        body = self._body(request, models.DataRequest)
+        if "image_quality" not in body:
+            raise BadRequest("image_quality: This field is required.")
+        files = self._task_files(task, body, finishing="upload-finish" in headers)
+        task.uploads = None
+        task.data = body
+        rq_id = f"create:task-{task_id}-{next(self._rq_ids)}"
+        self.rq[rq_id] = {
+            "id": rq_id, "status": "queued", "message": "", "polls": 0, "files": files,
+            "fail": self.fail_processing,
+            "operation": {"type": "create:task", "target": "task", "task_id": task_id,
+                          "project_id": task.project_id, "job_id": None, "format": None,
+                          "function_id": None, "org_id": None},
+        }
+        self.fail_processing = None
+        return self._answer_as(202, {"rq_id": rq_id}, models.DataResponse)
+
+    def _task_files(self, task: Task, body: dict[str, Any], finishing: bool) -> list[tuple[str, bytes | None]]:
+        kinds = [k for k in ("client_files", "server_files", "remote_files") if body.get(k)]
+        if finishing:
+            uploaded = task.uploads or []
+            if not uploaded or kinds:
+                raise BadRequest("an upload session finishes with the files it uploaded")
+            names = [name for name, _ in uploaded]
+            order = body.get("upload_file_order")
+            if order is not None and sorted(order) != sorted(names):
+                raise BadRequest(f"upload_file_order does not match the uploaded files: {order}")
+            if len(set(names)) != len(names):
+                raise BadRequest("two uploaded files have the same name")
+            files: list[tuple[str, bytes | None]] = list(uploaded)
+            if body.get("sorting_method") == "predefined" and order is not None:
+                position = {name: i for i, name in enumerate(order)}
+                files.sort(key=lambda f: position[f[0]])
+            return files
+        if len(kinds) != 1:
+            raise BadRequest("give exactly one of client_files, server_files, remote_files")
+        if kinds[0] == "client_files":
+            raise BadRequest("client files are uploaded in an upload session")
+        return [(name, None) for name in body[kinds[0]]]
+
+    def _process(self, rq: dict[str, Any]) -> None:
+        """What CVAT's worker does with a data request: sort, cut, make jobs (or fail)."""
+        task = self.tasks[rq["operation"]["task_id"]]
+        body, files = task.data, rq["files"]
+        if rq["fail"]:
+            raise ValueError(rq["fail"])
+        method = body.get("sorting_method", "lexicographical")
+        if method == "lexicographical":
+            files = sorted(files, key=lambda f: f[0])
+        elif method == "natural":
+            files = sorted(files, key=lambda f: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", f[0])])
+        elif method == "random":
+            files = random.Random(0).sample(files, len(files))
+        names = [n for n, _ in files]
+        video = len(names) == 1 and PurePosixPath(urlsplit(names[0]).path).suffix in VIDEO_SUFFIXES
+        count = self.videos.get(PurePosixPath(names[0]).name, 1000) if video else len(names)
+        start = body.get("start_frame", 0)
+        stop = body.get("stop_frame", count - 1) or count - 1
+        step = int(body.get("frame_filter", "step=1").split("=")[1])
+        if not start <= stop < count:
+            raise ValueError(f"Invalid frame range: start {start}, stop {stop}, {count} frames")
+        kept = range(start, stop + 1, step)
+        task.size = len(kept)
+        if video:
+            task.names, task.sizes = [names[0]], [(1920, 1080)]
+        else:
+            task.names = [_stored_name(names[i]) for i in kept]
+            task.sizes = [_image_size(files[i][1]) for i in kept]
+        self._make_jobs(task)
+
+    def _make_jobs(self, task: Task) -> None:
+        segment = task.segment_size or task.size
+        start = 0
+        while start < task.size:
+            stop = min(start + segment, task.size) - 1
+            job_id = next(self._ids)
+            self.jobs[job_id] = {
+                "id": job_id, "task_id": task.id, "project_id": task.project_id,
+                "url": f"/api/jobs/{job_id}", "assignee": None, "stage": "annotation",
+                "state": "new", "status": "annotation", "start_frame": start,
+                "stop_frame": stop, "frame_count": stop - start + 1, "type": "annotation",
+                "mode": "annotation", "dimension": "2d", "media_type": "image",
+                "data_chunk_size": 36, "data_compressed_chunk_type": "imageset",
+                "data_original_chunk_type": "imageset", "created_date": NOW,
+                "updated_date": NOW, "issues": {"url": "/api/issues", "count": 0},
+                "labels": {"url": f"/api/labels?job_id={job_id}"}, "bug_tracker": None,
+                "guide_id": None, "organization": None, "task_name": task.name,
+                "project_name": None, "assignee_updated_date": None, "parent_job_id": None,
+                "replicas_count": 0,
+            }
+            if stop + 1 >= task.size:
+                break
+            start = stop + 1 - task.overlap
+
+    def _get_meta(self, request: httpx.Request, task_id: int) -> tuple[int, Any]:
+        task = self._task(task_id)
+        frames = [
+            {"name": n, "width": w, "height": h, "related_files": 0, "has_related_context": False}
+            for n, (w, h) in zip(task.names, task.sizes, strict=True)
+        ]
+        body = {
+            "chunks_updated_date": NOW, "frames": frames, "deleted_frames": sorted(task.deleted),
+            "size": task.size, "image_quality": task.data.get("image_quality", 70),
+            "start_frame": task.data.get("start_frame", 0),
+            "stop_frame": task.data.get("stop_frame", max(task.size - 1, 0)),
+            "frame_filter": task.data.get("frame_filter", ""), "chunk_size": 36,
+            "included_frames": None, "storage": "cache", "cloud_storage_id": None,
+        }
+        return self._answer_as(200, body, models.DataMetaRead)
+
+    def _patch_meta(self, request: httpx.Request, task_id: int) -> tuple[int, Any]:
+        task = self._task(task_id)
+        body = self._body(request, models.PatchedDataMetaWriteRequest)
+        frames = body.get("deleted_frames", [])
+        if any(not 0 <= f < task.size for f in frames):
+            raise BadRequest(f"deleted_frames outside the task: {frames}")
+        task.deleted = set(frames)
+        return self._get_meta(request, task_id)
+
+    # -- background requests ---------------------------------------------------------------
+    def _request_read(self, rq: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": rq["id"], "status": rq["status"], "message": rq["message"],
+            "operation": rq["operation"], "created_date": NOW, "started_date": None,
+            "finished_date": None, "expiry_date": None, "progress": None,
+            "owner": {"id": 1, "username": "admin"}, "result_url": None, "result_id": None,
+        }
+
+    def _get_request(self, request: httpx.Request, rq_id: str) -> tuple[int, Any]:
+        rq = self.rq.get(str(rq_id))
+        if rq is None:
+            raise NotFound
+        if rq["status"] in ("queued", "started"):
+            rq["polls"] += 1
+            if rq["polls"] > self.polls:
+                try:
+                    self._process(rq)
+                    rq["status"] = "finished"
+                except ValueError as exc:
+                    rq["status"], rq["message"] = "failed", str(exc)
+            elif rq["polls"] > self.polls // 2:
+                rq["status"] = "started"
+        return self._answer_as(200, self._request_read(rq), models.Request)
+
+    def _list_requests(self, request: httpx.Request) -> tuple[int, Any]:
+        params = request.url.params
+        found = [
+            self._request_read(rq) for rq in self.rq.values()
+            if params.get("task_id") in (None, str(rq["operation"]["task_id"]))
+            and params.get("action") in (None, rq["operation"]["type"].split(":")[0])
+        ]
+        return self._answer_as(200, _page(request, found), models.PaginatedRequestList)
+
+    # -- annotations ----------------------------------------------------------------------
+    def _labels_of(self, task: Task) -> dict[int, dict[str, Any]]:
+        return self.project_labels(task.project_id)
+
+    def _get_annotations(self, request: httpx.Request, task_id: int) -> tuple[int, Any]:
+        task = self._task(task_id)
+        return self._answer_as(200, copy.deepcopy(task.annotations), models.LabeledData)
+
+    def _put_annotations(self, request: httpx.Request, task_id: int) -> tuple[int, Any]:
+        task = self._task(task_id)
+        body = self._body(request, models.LabeledDataRequest)
+        check_annotations(body, self._labels_of(task), task.size)
+        stored = {"version": task.annotations["version"] + 1, "tags": [], "shapes": [], "tracks": []}
+        for key in ("tags", "shapes", "tracks"):
+            stored[key] = [self._stored(key, item) for item in body.get(key, [])]
+        task.annotations = stored
+        return self._answer_as(200, copy.deepcopy(stored), models.LabeledData)
+
+    def _stored(self, key: str, item: dict[str, Any]) -> dict[str, Any]:
+        out = {"group": 0, "source": "manual", "attributes": [], **item, "id": next(self._ids)}
+        if key != "tags":
+            out.setdefault("occluded", False)
+            out.setdefault("outside", False)
+            out.setdefault("z_order", 0)
+            out.setdefault("rotation", 0.0)
+        if key == "shapes":
+            out.setdefault("elements", [])
+        if key == "tracks":
+            out["shapes"] = [
+                {"occluded": False, "outside": False, "z_order": 0, "rotation": 0.0,
+                 "attributes": [], **shape, "id": next(self._ids)}
+                for shape in item["shapes"]
+            ]
+            out.setdefault("elements", [])
+        return out
+
+    def _patch_annotations(self, request: httpx.Request, task_id: int) -> tuple[int, Any]:
+        task = self._task(task_id)
+        action = request.url.params.get("action")
+        if action not in ("create", "update", "delete"):
+            raise BadRequest(f"action must be create, update or delete, not {action!r}")
+        body = self._body(request, models.PatchedLabeledDataRequest)
+        if action != "delete":
+            check_annotations(body, self._labels_of(task), task.size)
+        for key in ("tags", "shapes", "tracks"):
+            items = body.get(key, [])
+            ids = {item.get("id") for item in items}
+            if action != "create" and None in ids:
+                raise BadRequest(f"{key}: {action} needs the ids of the objects")
+            known = {item["id"] for item in task.annotations[key]}
+            if action != "create" and not ids <= known:
+                raise BadRequest(f"{key}: unknown ids {sorted(ids - known)}")
+            kept = [item for item in task.annotations[key] if item["id"] not in ids]
+            if action == "create":
+                kept += [self._stored(key, item) for item in items]
+            elif action == "update":
+                kept += [self._stored(key, item) | {"id": item["id"]} for item in items]
+            task.annotations[key] = kept
+        task.annotations["version"] += 1
+        return self._answer_as(200, copy.deepcopy(task.annotations), models.LabeledData)
+
+    # -- jobs -----------------------------------------------------------------------------
+    def _list_jobs(self, request: httpx.Request) -> tuple[int, Any]:
+        params = request.url.params
+        found = [
+            job for job in self.jobs.values()
+            if params.get("task_id") in (None, str(job["task_id"]))
+            and params.get("project_id") in (None, str(job["project_id"]))
+        ]
+        return self._answer_as(200, _page(request, found), models.PaginatedJobReadList)
+
+    def _patch_job(self, request: httpx.Request, job_id: int) -> tuple[int, Any]:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise NotFound
+        body = self._body(request, models.PatchedJobWriteRequest)
+        if "assignee" in body:
+            names = {i: n for n, i in self.users.items()}
+            if body["assignee"] is not None and body["assignee"] not in names:
+                raise BadRequest(f"assignee: invalid user id {body['assignee']}")
+            job["assignee"] = (
+                None if body["assignee"] is None
+                else {"id": body["assignee"], "username": names[body["assignee"]],
+                      "url": f"/api/users/{body['assignee']}", "first_name": "", "last_name": ""}
+            )
+        job.update({k: body[k] for k in ("stage", "state") if k in body})
+        return self._answer_as(200, job, models.JobRead)
+
+    # -- what an annotator does in CVAT's UI ------------------------------------------------
+    def task_named(self, suffix: str) -> Task:
+        return next(t for t in self.tasks.values() if t.name.endswith(suffix))
+
+    def label_id(self, task_id: int, name: str) -> int:
+        labels = self._labels_of(self.tasks[task_id])
+        return next(i for i, label in labels.items() if label["name"] == name)
+
+    def spec_id(self, label_id: int, name: str) -> int:
+        return next(a["id"] for a in self.labels[label_id]["attributes"] if a["name"] == name)
+
+    def _values(self, label_id: int, attributes: dict[str, str]) -> list[dict[str, Any]]:
+        return [{"spec_id": self.spec_id(label_id, n), "value": v} for n, v in attributes.items()]
+
+    def add_shape(
+        self, task_id: int, frame: int, label: str, kind: str, points: list[float], *,
+        rotation: float = 0.0, occluded: bool = False, attributes: dict[str, str] | None = None,
+    ) -> int:
+        label_id = self.label_id(task_id, label)
+        shape = {
+            "type": kind, "frame": frame, "label_id": label_id, "points": points,
+            "rotation": rotation, "occluded": occluded, "source": "manual",
+            "attributes": self._values(label_id, attributes or {}),
+        }
+        check_annotations({"shapes": [shape]}, self._labels_of(self.tasks[task_id]), self.tasks[task_id].size)
+        stored = self._stored("shapes", shape)
+        self.tasks[task_id].annotations["shapes"].append(stored)
+        return int(stored["id"])
+
+    def add_tag(self, task_id: int, frame: int, label: str) -> int:
+        tag = {"frame": frame, "label_id": self.label_id(task_id, label), "source": "manual"}
+        stored = self._stored("tags", tag)
+        self.tasks[task_id].annotations["tags"].append(stored)
+        return int(stored["id"])
+
+    def add_track(self, task_id: int, label: str, kind: str, keyframes: list[dict[str, Any]]) -> int:
+        label_id = self.label_id(task_id, label)
+        shapes = [{"type": kind, "attributes": [], **k} for k in keyframes]
+        track = {"frame": min(k["frame"] for k in keyframes), "label_id": label_id,
+                 "source": "manual", "shapes": shapes}
+        check_annotations({"tracks": [track]}, self._labels_of(self.tasks[task_id]), self.tasks[task_id].size)
+        stored = self._stored("tracks", track)
+        self.tasks[task_id].annotations["tracks"].append(stored)
+        return int(stored["id"])
+
+    def items(self, task_id: int, key: str) -> list[dict[str, Any]]:
+        return self.tasks[task_id].annotations[key]
+
+    def set_value(self, item: dict[str, Any], label_id: int, name: str, value: str) -> None:
+        spec_id = self.spec_id(label_id, name)
+        item["attributes"] = [a for a in item["attributes"] if a["spec_id"] != spec_id]
+        item["attributes"].append({"spec_id": spec_id, "value": value})
+
+    def set_job_state(self, task_id: int, state: str, stage: str = "annotation") -> None:
+        for job in self.jobs.values():
+            if job["task_id"] == task_id:
+                job.update(state=state, stage=stage, updated_date="2024-05-02T08:30:00Z")
+
+
+def _page(request: httpx.Request, items: list[dict[str, Any]]) -> dict[str, Any]:
+    size = int(request.url.params.get("page_size", 10))
+    page = int(request.url.params.get("page", 1))
+    chunk = items[(page - 1) * size : page * size]
+    more = page * size < len(items)
+    next_url = str(request.url.copy_set_param("page", page + 1)) if more else None
+    return {"count": len(items), "next": next_url, "previous": None, "results": chunk}
+
+
+def _multipart(request: httpx.Request) -> tuple[dict[str, str], list[tuple[str, str, bytes]]]:
+    header = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + request.content)
+    fields: dict[str, str] = {}
+    files: list[tuple[str, str, bytes]] = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename()
+        payload = part.get_payload(decode=True) or b""
+        if filename is None:
+            fields[str(name)] = payload.decode()
+        else:
+            files.append((str(name), PurePosixPath(filename).name, payload))
+    return fields, files
+
+
+def _stored_name(name: str) -> str:
+    """The frame name CVAT keeps: uploaded and shared files by path, remote ones by file name."""
+    return PurePosixPath(urlsplit(name).path).name if "://" in name else name
+
+
+def _image_size(content: bytes | None) -> tuple[int, int]:
+    if not content:
+        return (1920, 1080)
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            return image.size
+    except OSError:
+        return (1920, 1080)
