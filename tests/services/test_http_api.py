@@ -383,9 +383,9 @@ def slow_items(service: Workbench, count: int, pause: float) -> Iterator[dict[st
 
 @contextmanager
 def in_process_api(catalog, method: Method) -> Iterator[str]:
-    """A Tornado server in a thread serving one extra stream method next to the table."""
+    """A Tornado server in a thread serving one method that is not in the table."""
     config = ApiConfig(per_actor(Workbench(catalog, actor="t")), None)
-    routes = [(r"/api/v1/slow_items", MethodHandler, {"config": config, "method": method})]
+    routes = [(f"/api/v1/{method.name}", MethodHandler, {"config": config, "method": method})]
     started = threading.Event()
     state: dict[str, Any] = {}
 
@@ -426,3 +426,16 @@ def test_slow_streams_send_heartbeats_and_stop_when_the_client_leaves(catalog, m
             first = next(streamed.iter_lines())
             assert json.loads(first) == {"result": {"i": 0}}
         assert closed.wait(10)
+
+
+def unsendable(service: Workbench) -> object:
+    return object()
+
+
+def test_a_result_that_cannot_be_sent_is_the_servers_fault(catalog):
+    method = Method(unsendable, lambda data, _service: data)
+    with in_process_api(catalog, method) as url, httpx.Client(timeout=10) as http:
+        answer = http.post(url + "/unsendable", json={})
+    assert answer.status_code == 500
+    assert answer.json()["error"] == "ServerError"
+    assert "cannot be sent" in answer.json()["message"]

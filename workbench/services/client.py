@@ -48,7 +48,6 @@ from workbench.backends.local import SaveResult
 from workbench.errors import WorkbenchError
 from workbench.services.annotate import FrameSource
 from workbench.services.context import default_actor
-from workbench.services.errors import InvalidArgument
 from workbench.services.models import (
     AuditEntry,
     Batch,
@@ -72,14 +71,15 @@ from workbench.services.reports import (
 )
 from workbench.services.wire import (
     ACTOR_HEADER,
-    API_PREFIX,
     API_VERSION,
     JSON_TYPE,
     METHODS,
     TOKEN_ENV,
+    api_url,
     encode,
     error_from_body,
     unexpected_choices,
+    view_argument,
 )
 from workbench.services.workbench import Workbench
 
@@ -521,31 +521,6 @@ class WorkbenchClient:
             response.close()
         if not ended:
             raise ServerError(name, "the stream of results broke off before its end")
-
-
-def api_url(url: str) -> str:
-    """The API's base URL from the server's address or the API URL itself."""
-    base = url.rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        raise InvalidArgument(f"expected an http(s) URL, got {url!r}")
-    return base if base.endswith(API_PREFIX) else base + API_PREFIX
-
-
-def view_argument(view: FrameSource) -> Any:
-    """What `annotate(view=...)` sends: a query View as its spec (evaluated by the server on
-    its catalog), a spec dict or a list of frame ids as they are."""
-    from workbench.query.view import View
-
-    if isinstance(view, View):
-        return view.to_dict()
-    if isinstance(view, Mapping):
-        return dict(view)
-    if isinstance(view, str):
-        raise InvalidArgument("expected a view or a list of frame ids, got a string")
-    if hasattr(view, "frame_ids"):
-        # Some other view-like object: only its frame ids can travel.
-        return {"frame_ids": encode(view.frame_ids())}
-    return list(view)
 
 
 def _json(response: httpx.Response, name: str) -> Any:

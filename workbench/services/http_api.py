@@ -42,6 +42,7 @@ from tornado.web import Application, RequestHandler
 
 from workbench.errors import WorkbenchError
 from workbench.services.context import default_actor
+from workbench.services.errors import InvalidArgument
 from workbench.services.wire import (
     ACTOR_HEADER,
     API_PREFIX,
@@ -235,7 +236,7 @@ class MethodHandler(_ApiHandler):
             call = bind_arguments(self.method, service, arguments)
             result = await asyncio.get_running_loop().run_in_executor(None, call)
             if not self.method.stream:
-                body = {"result": encode(result)}
+                body = {"result": _encode_result(result)}
         except _Refused as refused:
             self._send_json(refused.status, _body(refused.error, str(refused)))
             return
@@ -300,7 +301,7 @@ def _drain(
     count = 0
     try:
         for item in items:
-            put({"result": encode(item)})
+            put({"result": _encode_result(item)})
             count += 1
             if stop.is_set():
                 break
@@ -313,6 +314,14 @@ def _drain(
         if close is not None:
             close()  # a generator stopped early still writes its audit row
         put(None)
+
+
+def _encode_result(value: Any) -> Any:
+    # A result that cannot be sent is the server's fault (a 500), not the caller's argument.
+    try:
+        return encode(value)
+    except InvalidArgument as exc:
+        raise TypeError(f"the result cannot be sent: {exc}") from exc
 
 
 def _failure(name: str, exc: Exception) -> tuple[int, dict[str, Any]]:

@@ -26,6 +26,7 @@ from typing import Any
 from workbench.backends.base import Capabilities, Serialisable, Shape, TaskStatus
 from workbench.backends.local import SaveResult
 from workbench.errors import WorkbenchError
+from workbench.services.annotate import FrameSource
 from workbench.services.errors import (
     BackendError,
     ConfirmationRequired,
@@ -95,6 +96,31 @@ def encode(value: Any) -> Any:
         if callable(convert):
             return encode(convert())
     raise InvalidArgument(f"a {type(value).__name__} cannot be sent over HTTP")
+
+
+def api_url(url: str) -> str:
+    """The API's base URL from the server's address or the API URL itself."""
+    base = url.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise InvalidArgument(f"expected an http(s) URL, got {url!r}")
+    return base if base.endswith(API_PREFIX) else base + API_PREFIX
+
+
+def view_argument(view: FrameSource) -> Any:
+    """What `annotate(view=...)` sends: a query View as its spec (evaluated by the server on
+    its catalog), a spec dict or a list of frame ids as they are."""
+    from workbench.query.view import View  # the query layer only when a view is sent
+
+    if isinstance(view, View):
+        return view.to_dict()
+    if isinstance(view, Mapping):
+        return dict(view)
+    if isinstance(view, str):
+        raise InvalidArgument("expected a view or a list of frame ids, got a string")
+    if hasattr(view, "frame_ids"):
+        # Some other view-like object: only its frame ids can travel.
+        return {"frame_ids": encode(view.frame_ids())}
+    return list(view)
 
 
 # Decoders turn a JSON result back into what Workbench returns; `service` is the client, for
