@@ -1,4 +1,9 @@
-"""Tagging the selection, and saved views."""
+"""Tagging the selection and saved views (ActionsPanel); the actions on the selection and their
+dialogs (ActionsBar): send to annotation, invalidate scenes, delete inputs.
+
+The dialogs' state and their calls to the service are in workbench.ui.dialogs; here are only
+the widgets laid out over it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,15 @@ import panel as pn
 import param
 
 from workbench.errors import WorkbenchError
+from workbench.services import Input
+from workbench.ui.dialogs import (
+    FROM_FIELD,
+    RESTRICTIONS,
+    ActionDialog,
+    DeleteInputs,
+    InvalidateScenes,
+    SendToAnnotation,
+)
 from workbench.ui.state import WorkbenchState
 
 
@@ -88,3 +102,283 @@ class ActionsPanel(pn.viewable.Viewer):
             self.message,
             sizing_mode="stretch_width",
         )
+
+
+def bind_text(widget: pn.widgets.Widget, obj: Any, name: str) -> None:
+    """Keep a text widget and a String parameter in step, as the person types (`value_input`:
+    a button clicked right after typing must see the text)."""
+
+    def to_param(event: param.parameterized.Event) -> None:
+        if event.new is not None and event.new != getattr(obj, name):
+            setattr(obj, name, event.new)
+
+    def to_widget(event: param.parameterized.Event) -> None:
+        if widget.value != event.new:
+            widget.value = event.new
+
+    widget.value = getattr(obj, name)
+    widget.param.watch(to_param, ["value_input", "value"])
+    obj.param.watch(to_widget, [name])
+
+
+class DialogView(pn.viewable.Viewer):
+    """The frame every action dialog shares: its form, dry run, confirm/cancel, progress,
+    preview and result."""
+
+    def __init__(self, dialog: ActionDialog, form: list[Any], css: str, **params: Any) -> None:
+        super().__init__(**params)
+        self.dialog = dialog
+        self.form = form
+        self.css = css
+        self.dry_run_button = pn.widgets.Button(
+            label="Dry run", css_classes=["wb-preview"], color="primary", width=90
+        )
+        self.confirm_button = pn.widgets.Button(
+            label="Confirm", css_classes=["wb-confirm"], color="danger", width=90
+        )
+        self.cancel_button = pn.widgets.Button(label="Close", css_classes=["wb-cancel"], width=90)
+        self.spinner = pn.indicators.LoadingSpinner(value=False, size=20)
+        self.progress = pn.Row(
+            self.spinner,
+            pn.pane.HTML(f"{html.escape(dialog.title)}: working…"),
+            css_classes=["wb-action-progress"],
+            visible=False,
+        )
+        self.preview = pn.pane.HTML("", css_classes=["wb-action-preview"], visible=False)
+        self.result = pn.pane.Alert(
+            "", alert_type="info", css_classes=["wb-action-result"], visible=False
+        )
+        self.root = pn.Column(
+            pn.pane.HTML(f"<b>{html.escape(dialog.title)}</b>"),
+            *form,
+            pn.Row(self.dry_run_button, self.confirm_button, self.cancel_button),
+            self.progress,
+            self.preview,
+            self.result,
+            css_classes=["wb-dialog", css],
+            styles={"border": "1px solid #bbb", "border-radius": "4px", "padding": "6px"},
+            visible=False,
+            sizing_mode="stretch_width",
+        )
+        self.dry_run_button.on_click(self._dry_run)
+        self.confirm_button.on_click(lambda _: dialog.confirm())
+        self.cancel_button.on_click(lambda _: dialog.cancel())
+        dialog.param.watch(self._show, ["visible", "stage", "preview", "result", "error"])
+        self._show()
+
+    def _dry_run(self, event: param.parameterized.Event) -> None:
+        self.dialog.dry_run()
+
+    def _show(self, *events: param.parameterized.Event) -> None:
+        d = self.dialog
+        running = d.stage == "running"
+        self.root.visible = d.visible
+        self.dry_run_button.disabled = running
+        self.confirm_button.disabled = d.stage != "preview"
+        self.cancel_button.disabled = running
+        self.spinner.value = self.progress.visible = running
+        self.preview.object = d.preview
+        self.preview.visible = bool(d.preview) and d.stage in ("preview", "running")
+        if d.error:
+            self.result.param.update(
+                alert_type="danger", object=html.escape(d.error, quote=False), visible=True
+            )
+        elif d.result:
+            self.result.param.update(
+                alert_type="success", object=html.escape(d.result, quote=False), visible=True
+            )
+        else:
+            self.result.visible = False
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self.root
+
+
+def send_form(send: SendToAnnotation) -> list[Any]:
+    """The widgets of "Send to annotation"."""
+    backend = pn.widgets.Select.from_param(
+        send.param.backend, label="backend", css_classes=["wb-backend"]
+    )
+    anno_key = pn.widgets.TextInput(label="annotation run key", css_classes=["wb-anno-key"])
+    bind_text(anno_key, send, "anno_key")
+    project = pn.widgets.AutocompleteInput(
+        label="project (existing or new; empty: default)", restrict=False, min_characters=0,
+        css_classes=["wb-project"],
+    )  # fmt: skip
+    batch = pn.widgets.AutocompleteInput(
+        label="batch (empty: latest open)", restrict=False, min_characters=0,
+        css_classes=["wb-batch"],
+    )  # fmt: skip
+    field = pn.widgets.AutocompleteInput(
+        label="label field", restrict=False, min_characters=0, css_classes=["wb-label-field"]
+    )
+    for widget, name in ((project, "project"), (batch, "batch"), (field, "label_field")):
+        bind_text(widget, send, name)
+    options_of = {project: "projects", batch: "batches", field: "fields"}
+
+    def show_options(*events: param.parameterized.Event) -> None:
+        for widget, name in options_of.items():
+            widget.options = list(getattr(send, name))
+
+    send.param.watch(show_options, list(options_of.values()))
+    show_options()
+    label_type = pn.widgets.Select(label="label type", css_classes=["wb-label-type"])
+
+    def show_types(*events: param.parameterized.Event) -> None:
+        label_type.options = {FROM_FIELD: "", **{t: t for t in send.label_types}}
+        label_type.value = send.label_type
+
+    send.param.watch(show_types, ["label_types", "label_type"])
+    label_type.param.watch(lambda e: setattr(send, "label_type", e.new or ""), "value")
+    show_types()
+    classes = pn.widgets.TextAreaInput(
+        label="classes (comma or line separated)", css_classes=["wb-classes"], height=60
+    )
+
+    def show_classes(*events: param.parameterized.Event) -> None:
+        if split_classes(classes.value_input or classes.value or "") != send.classes:
+            classes.value = ", ".join(send.classes)
+
+    def set_classes(event: param.parameterized.Event) -> None:
+        if event.new is not None:
+            send.classes = split_classes(event.new)
+
+    send.param.watch(show_classes, ["classes"])
+    classes.param.watch(set_classes, ["value_input", "value"])
+    show_classes()
+    mode = pn.widgets.RadioButtonGroup.from_param(
+        send.param.attribute_mode, label="attributes", css_classes=["wb-attribute-mode"]
+    )
+    spec = pn.widgets.TextAreaInput(
+        label="attributes (JSON)", css_classes=["wb-attribute-spec"], height=70,
+        placeholder='{"occluded": {"type": "occluded"}, '
+        '"kind": {"type": "select", "values": ["a", "b"], "read_only": true}}',
+    )  # fmt: skip
+    bind_text(spec, send, "attribute_spec")
+    spec.visible = send.attribute_mode == "custom"
+    send.param.watch(lambda e: setattr(spec, "visible", e.new == "custom"), "attribute_mode")
+    allowed = pn.widgets.CheckBoxGroup(
+        label="annotators may make", options=RESTRICTION_LABELS, css_classes=["wb-restrictions"],
+        value=[r for r in RESTRICTIONS if getattr(send, r)], inline=False,
+    )  # fmt: skip
+    allowed.param.watch(lambda e: send.param.update({r: r in e.new for r in RESTRICTIONS}), "value")
+    task_size = pn.widgets.IntInput.from_param(
+        send.param.task_size,
+        label="scenes per task (empty: one task)",
+        css_classes=["wb-task-size"],
+    )
+    return [
+        backend, anno_key, project, batch, field, label_type, classes,
+        pn.pane.HTML("attributes"), mode, spec,
+        pn.pane.HTML("annotators may make"), allowed, task_size,
+    ]  # fmt: skip
+
+
+RESTRICTION_LABELS = {
+    "additions": "allow_additions",
+    "deletions": "allow_deletions",
+    "label edits": "allow_label_edits",
+    "index (track) edits": "allow_index_edits",
+    "spatial edits": "allow_spatial_edits",
+}
+
+
+def split_classes(text: str) -> list[str]:
+    parts = (p.strip() for line in text.splitlines() for p in line.split(","))
+    return list(dict.fromkeys(p for p in parts if p))
+
+
+def invalidate_form(invalidate: InvalidateScenes) -> list[Any]:
+    reason = pn.widgets.RadioButtonGroup.from_param(
+        invalidate.param.reason, label="reason", css_classes=["wb-reason"]
+    )
+    scenes = pn.pane.HTML("", css_classes=["wb-dialog-scenes"])
+
+    def show(*events: param.parameterized.Event) -> None:
+        n = len(invalidate.scene_uuids)
+        scenes.object = (
+            f"{n} scene{'s' if n != 1 else ''} hold the selected frames; invalidating removes "
+            "every input that uses them, with its annotations."
+        )
+
+    invalidate.param.watch(show, ["scene_uuids"])
+    show()
+    return [scenes, pn.pane.HTML("reason"), reason]
+
+
+def delete_form(delete: DeleteInputs) -> list[Any]:
+    choice = pn.widgets.CheckBoxGroup(label="inputs", css_classes=["wb-input-choice"], inline=False)
+
+    def show(*events: param.parameterized.Event) -> None:
+        choice.options = {input_label(i): i.uuid for i in delete.inputs}
+        choice.value = [u for u in delete.chosen if u in set(choice.options.values())]
+
+    choice.param.watch(lambda e: setattr(delete, "chosen", list(e.new)), "value")
+    delete.param.watch(show, ["inputs", "chosen"])
+    show()
+    return [pn.pane.HTML("inputs of the selected frames' scenes to delete"), choice]
+
+
+def input_label(item: Input) -> str:
+    run = f" · run {item.anno_key}" if item.anno_key else ""
+    return (
+        f"{item.scene_external_id or item.scene_uuid} · {item.project}/{item.batch}{run} "
+        f"· {item.uuid[:8]}"
+    )
+
+
+class ActionsBar(pn.viewable.Viewer):
+    """The actions on the current selection, and their dialogs (one open at a time)."""
+
+    def __init__(self, state: WorkbenchState, **params: Any) -> None:
+        super().__init__(**params)
+        self.state = state
+        self.send = SendToAnnotation(state)
+        self.invalidate = InvalidateScenes(state)
+        self.delete = DeleteInputs(state)
+        self.dialogs: list[ActionDialog] = [self.send, self.invalidate, self.delete]
+        self.views = [
+            DialogView(self.send, send_form(self.send), "wb-send-dialog"),
+            DialogView(self.invalidate, invalidate_form(self.invalidate), "wb-invalidate-dialog"),
+            DialogView(self.delete, delete_form(self.delete), "wb-delete-dialog"),
+        ]
+        self.summary = pn.pane.HTML("", css_classes=["wb-actions-summary"], margin=(8, 10))
+        self.send_button = pn.widgets.Button(
+            label="Send to annotation", css_classes=["wb-send"], color="primary"
+        )
+        self.invalidate_button = pn.widgets.Button(
+            label="Invalidate scenes", css_classes=["wb-invalidate"]
+        )
+        self.delete_button = pn.widgets.Button(
+            label="Delete inputs", css_classes=["wb-delete-inputs"]
+        )
+        for button, dialog in (
+            (self.send_button, self.send),
+            (self.invalidate_button, self.invalidate),
+            (self.delete_button, self.delete),
+        ):
+            button.on_click(self._opener(dialog))
+        state.param.watch(self._show_selection, ["selection"])
+        self._show_selection()
+
+    def _opener(self, dialog: ActionDialog) -> Any:
+        return lambda _: self.open(dialog)
+
+    def open(self, dialog: ActionDialog) -> None:
+        for other in self.dialogs:
+            if other is not dialog and other.visible:
+                other.cancel()
+        dialog.open()
+
+    def _show_selection(self, *events: param.parameterized.Event) -> None:
+        selection = self.state.selection
+        self.summary.object = html.escape(selection.summary())
+        self.send_button.disabled = not selection.frame_ids
+        self.invalidate_button.disabled = self.delete_button.disabled = not selection.scene_uuids
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        bar = pn.Row(
+            self.send_button, self.invalidate_button, self.delete_button, self.summary,
+            css_classes=["wb-actions"],
+        )  # fmt: skip
+        return pn.Column(bar, *self.views, sizing_mode="stretch_width")

@@ -4,7 +4,10 @@
     app = WorkbenchApp(catalog)      # the last expression of a notebook cell shows it
     app.selection                    # what is selected, for the actions that follow
 
-The server calls `create_app(catalog, media)` once per browser session.
+The actions bar (send to annotation, invalidate scenes, delete inputs), the annotation runs
+panel and the annotator all act through one service (`workbench.services.Workbench`), so
+every action is validated and audited there. The server calls `create_app(catalog, media)`
+once per browser session.
 """
 
 from __future__ import annotations
@@ -15,35 +18,72 @@ from typing import TYPE_CHECKING, Any
 
 import panel as pn
 
-from workbench.ui.actions import ActionsPanel
+from workbench.ui.actions import ActionsBar, ActionsPanel
+from workbench.ui.annotator import AnnotatorView
+from workbench.ui.annotator_state import AnnotatorState
 from workbench.ui.grid import GridView
 from workbench.ui.media import MediaUrls
 from workbench.ui.player import PlayerView
 from workbench.ui.query_panel import QueryPanel
+from workbench.ui.runs import RunsPanel, RunsState
 from workbench.ui.selection import Selection
 from workbench.ui.state import WorkbenchState
 from workbench.ui.viewer import FrameViewer
 
 if TYPE_CHECKING:
+    from workbench.services import Workbench
     from workbench.store.catalog import Catalog
 
 SIDEBAR_WIDTH = 340
 
 
 class WorkbenchApp(pn.viewable.Viewer):
-    """Everything a person needs to find, look at, select and tag frames of a catalog."""
+    """Everything a person needs to find, look at, select and tag frames of a catalog, send
+    them to annotation, annotate them on the local platform and merge the results back.
 
-    def __init__(self, catalog: Catalog, *, media: MediaUrls | None = None, **params: Any) -> None:
+    `service` is the Workbench the actions go through (default: `Workbench(catalog)`).
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        media: MediaUrls | None = None,
+        service: Workbench | None = None,
+        **params: Any,
+    ) -> None:
         _load_extension()
         super().__init__(**params)
         self.catalog = catalog
-        self.state = WorkbenchState(catalog, media)
+        self.state = WorkbenchState(catalog, media, service=service)
         self.query_panel = QueryPanel(self.state)
         self.grid = GridView(self.state)
         self.viewer = FrameViewer(self.state)
         self.player = PlayerView(self.state.context)
         self.actions = ActionsPanel(self.state)
+        self.actions_bar = ActionsBar(self.state)
+        self.runs = RunsState(self.state)
+        self.runs_panel = RunsPanel(self.runs, on_annotate=self.annotate_run)
+        self.annotator = AnnotatorState(self.state)
+        self.annotator_view = AnnotatorView(self.annotator)
+        # (viewer, annotator) columns of each rendering: one shows, the other hides.
+        self._modes: list[tuple[pn.Column, pn.Column]] = []
+        self.annotator.param.watch(self._show_mode, ["task_id"])
         _after_first_render(self._open_first_tile)
+
+    @property
+    def service(self) -> Workbench:
+        return self.state.service
+
+    def annotate_run(self, anno_key: str) -> None:
+        """Open the annotator on the run's first task that is not done."""
+        self.annotator.open_run(anno_key)
+
+    def _show_mode(self, *events: Any) -> None:
+        annotating = self.annotator.task_id is not None
+        for viewing, editing in self._modes:
+            viewing.visible = not annotating
+            editing.visible = annotating
 
     def _open_first_tile(self) -> None:
         """Start with something to look at: the first tile open in the viewer."""
@@ -59,10 +99,24 @@ class WorkbenchApp(pn.viewable.Viewer):
         # Built anew for every rendering: a notebook may show the app more than once, and
         # the views' Bokeh figures can belong to one document only (see PerRender).
         sidebar = pn.Column(
-            self.query_panel, pn.layout.Divider(), self.actions, width=SIDEBAR_WIDTH
+            self.query_panel,
+            pn.layout.Divider(),
+            self.actions,
+            pn.layout.Divider(),
+            self.runs_panel,
+            width=SIDEBAR_WIDTH,
         )
+        viewing = pn.Column(self.viewer, self.player, sizing_mode="stretch_width")
+        editing = pn.Column(self.annotator_view, visible=False, sizing_mode="stretch_width")
+        self._modes.append((viewing, editing))
+        self._show_mode()
         main = pn.Column(
-            self.grid, pn.layout.Divider(), self.viewer, self.player, sizing_mode="stretch_width"
+            self.actions_bar,
+            self.grid,
+            pn.layout.Divider(),
+            viewing,
+            editing,
+            sizing_mode="stretch_width",
         )
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
 
@@ -71,10 +125,12 @@ class WorkbenchApp(pn.viewable.Viewer):
         return pn.ipywidget(self)
 
 
-def create_app(catalog: Catalog, media: MediaUrls) -> WorkbenchApp:
+def create_app(
+    catalog: Catalog, media: MediaUrls, service: Workbench | None = None
+) -> WorkbenchApp:
     """A new app for one browser session of a served workbench (a Viewer Panel can serve;
-    the server also reads its `selection`)."""
-    return WorkbenchApp(catalog, media=media)
+    the server also reads its `selection`). `service` defaults to `Workbench(catalog)`."""
+    return WorkbenchApp(catalog, media=media, service=service)
 
 
 def _after_first_render(callback: Callable[[], None]) -> None:

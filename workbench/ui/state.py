@@ -3,11 +3,13 @@
 Views bind to these parameters and call these methods; nothing here knows about widgets, so
 everything a person can do in the app can be done (and tested) from Python. All data comes
 through the View API (workbench.query); a page of tiles is read with two queries whatever the
-size of the catalog.
+size of the catalog. Scenes, inputs and annotation runs come from the service layer
+(`workbench.services.Workbench`), which the actions, the runs panel and the annotator share.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -16,6 +18,7 @@ import param
 
 from workbench.errors import QueryError, WorkbenchError
 from workbench.query import list_views, load_view, save_view
+from workbench.services import Workbench
 from workbench.store.tags import tag_frames, untag_frames
 from workbench.ui.background import run_in_background
 from workbench.ui.context import ContextState
@@ -38,6 +41,7 @@ class WorkbenchState(param.Parameterized):
 
     `query` (the filters) and `context` (the open context and player position) are
     Parameterized objects of their own, so views can watch just the part they show.
+    `service` is the Workbench every action goes through (default: one on `catalog`).
     """
 
     mode: param.Selector[str] = param.Selector(default="contexts", objects=["contexts", "frames"])
@@ -54,16 +58,22 @@ class WorkbenchState(param.Parameterized):
     busy = param.Boolean(default=False)
     message = param.String(default="", doc="What the last action did, for a person to read.")
     saved_views = param.List(default=[], doc="Names of the catalog's saved views.")
+    changes = param.Integer(
+        default=0, doc="Counts actions that changed scenes, inputs, runs or labels."
+    )
 
     def __init__(
         self,
         catalog: Catalog,
         media: MediaUrls | None = None,
         query: QueryState | None = None,
+        *,
+        service: Workbench | None = None,
         **params: Any,
     ) -> None:
         super().__init__(**params)
         self.catalog = catalog
+        self.service = service if service is not None else Workbench(catalog)
         self.query = query if query is not None else QueryState()
         self.media: MediaUrls = media if media is not None else InlineMediaUrls()
         self.context = ContextState(catalog, self.query.roi_filter)
@@ -251,10 +261,35 @@ class WorkbenchState(param.Parameterized):
         self._publish_selection()
 
     def _publish_selection(self) -> None:
-        self.selection = self._picks.snapshot()
+        self.selection = self._with_scenes(self._picks.snapshot())
         # Kept for marking tiles page after page (a selection can hold a million frames).
         self._selected_frames = frozenset(self.selection.frame_ids)
         self._mark_selected()
+
+    def _with_scenes(self, selection: Selection) -> Selection:
+        """The selection with the uuids of the live (not invalidated) scenes holding any of
+        its frames: what "invalidate scenes" and "delete inputs" act on."""
+        if not selection.frame_ids:
+            return selection
+        scenes = self.service.find_scenes(frame_ids=selection.frame_ids)
+        uuids = tuple(s.uuid for s in scenes if not s.invalidated)
+        return dataclasses.replace(selection, scene_uuids=uuids)
+
+    def refresh_selection_scenes(self) -> None:
+        """Ask the service again which scenes hold the selection (after an action)."""
+        self.selection = self._with_scenes(self.selection)
+
+    def after_action(self, labels_changed: bool = False) -> None:
+        """An action changed what the service knows: refresh what depends on it. When it
+        changed labels too (a merge), re-read the page, the facets and the open frame."""
+        self.refresh_selection_scenes()
+        if labels_changed:
+            self.refresh()
+            context = self.context
+            context.loader.clear()
+            if context.frame_ids:
+                context.frame = context.loader.get(context.frame_ids, context.index)
+        self.changes += 1
 
     def _mark_selected(self) -> None:
         if self.mode == "contexts":

@@ -1,0 +1,375 @@
+"""The state of the actions on a selection: send to annotation, invalidate scenes, delete inputs.
+
+Each action is a small dialog: a form, then a dry run (the service does the whole action in a
+transaction and rolls it back) whose report is shown as the preview, then confirm or cancel.
+Nothing here knows about widgets; views (workbench.ui.actions) set these parameters and call
+these methods, and so do the tests. Every call goes through the session's service, so every
+action (dry runs included) is validated and written to the audit log there.
+
+The selection is taken when a dialog opens and kept until it closes: the preview and the
+action act on the same frames even if the person clicks tiles meanwhile. Changing the form
+after a dry run sends the dialog back to the form: only a previewed action can be confirmed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import param
+
+from workbench.backends.base import LABEL_TYPES
+from workbench.errors import WorkbenchError
+from workbench.services import (
+    INVALIDATION_REASONS,
+    AnnotationRunInfo,
+    Input,
+    InvalidArgument,
+    RemovalReport,
+)
+from workbench.ui.background import run_in_background
+from workbench.ui.reports import annotation_preview_html, plural, removal_preview_html
+from workbench.ui.selection import Selection
+
+if TYPE_CHECKING:
+    from workbench.services import Workbench
+    from workbench.ui.state import WorkbenchState
+
+log = logging.getLogger(__name__)
+
+STAGES = ("form", "preview", "running", "done")
+# Reasons a person picks; "broken-input" is for platforms that find a scene's media broken.
+PERSON_REASONS = tuple(r for r in INVALIDATION_REASONS if r != "broken-input")
+FROM_FIELD = "from the field"
+ATTRIBUTE_MODES = (FROM_FIELD, "none", "custom")
+RESTRICTIONS = (
+    "allow_additions",
+    "allow_deletions",
+    "allow_label_edits",
+    "allow_index_edits",
+    "allow_spatial_edits",
+)
+
+
+class ActionFailed(WorkbenchError):
+    """An action failed for a reason the service did not foresee (its message is shown)."""
+
+
+class ActionDialog(param.Parameterized):
+    """One action on the selection: form -> dry run (preview) -> confirm, or cancel."""
+
+    title: ClassVar[str] = ""
+    visible = param.Boolean(default=False)
+    stage: param.Selector[str] = param.Selector(default="form", objects=list(STAGES))
+    preview = param.String(default="", doc="HTML: what the action would do (the dry run).")
+    result = param.String(default="", doc="What the action did.")
+    error = param.String(default="", doc="Why the dry run or the action was refused.")
+
+    def __init__(self, state: WorkbenchState, **params: Any) -> None:
+        super().__init__(**params)
+        self.state = state
+        self.selection = Selection()
+        self.param.watch(self._form_changed, self.form_params())
+
+    @property
+    def service(self) -> Workbench:
+        return self.state.service
+
+    # -- what each action defines --------------------------------------------------------
+    def form_params(self) -> list[str]:
+        """Parameters of the form: changing one after a dry run asks for a new one."""
+        return []
+
+    def prepare(self) -> None:
+        """Fill the form for the selection just taken (raise WorkbenchError if it cannot)."""
+
+    def dry_run_html(self) -> str:
+        raise NotImplementedError
+
+    def perform(self) -> str:
+        """Do it (confirmed); return what was done, for a person to read."""
+        raise NotImplementedError
+
+    def labels_changed(self) -> bool:
+        """Whether the action changed catalog labels (the views then re-read frames)."""
+        return False
+
+    # -- the dialog's life ---------------------------------------------------------------
+    def open(self) -> None:
+        """Open the dialog on the current selection."""
+        self.selection = self.state.selection
+        self.param.update(visible=True, stage="form", preview="", result="", error="")
+        self._attempt(self.prepare)
+
+    def dry_run(self) -> bool:
+        """Ask the service what the action would do; True when it would be accepted."""
+        if self.stage == "running":
+            return False
+        self.param.update(error="", result="")
+        preview = self._attempt(self.dry_run_html)
+        if preview is None:
+            self.param.update(stage="form", preview="")
+            return False
+        self.param.update(stage="preview", preview=preview)
+        return True
+
+    def confirm(self) -> None:
+        """Do what the preview showed: in the background when served (the progress shows
+        meanwhile), at once otherwise."""
+        if self.stage != "preview":
+            self.error = "preview the action (dry run) before confirming it"
+            return
+        self.param.update(stage="running", error="")
+        run_in_background(_guarded(self.perform, self.title), self._done, self._failed)
+
+    def cancel(self) -> None:
+        """Close the dialog; nothing is done (a running action finishes in the background)."""
+        if self.stage != "running":
+            self.param.update(visible=False, stage="form", preview="", error="")
+
+    def _done(self, result: str) -> None:
+        self.param.update(stage="done", result=result, error="")
+        self.state.after_action(labels_changed=self.labels_changed())
+
+    def _failed(self, exc: WorkbenchError) -> None:
+        self.param.update(stage="preview" if self.preview else "form", error=str(exc))
+
+    def _attempt[T](self, work: Callable[[], T]) -> T | None:
+        """Run a service call; its refusal becomes the dialog's error instead of vanishing."""
+        try:
+            return work()
+        except WorkbenchError as exc:
+            self.error = str(exc)
+            return None
+
+    def _form_changed(self, *events: param.parameterized.Event) -> None:
+        if self.stage in ("preview", "done"):
+            self.param.update(stage="form", preview="", result="")
+
+
+def _guarded(work: Callable[[], str], title: str) -> Callable[[], str]:
+    """`work`, with failures the service did not foresee (a full disk, a bug) reported as
+    ActionFailed: a background action must end in the dialog, never in a silent thread."""
+
+    def run() -> str:
+        try:
+            return work()
+        except WorkbenchError:
+            raise
+        except Exception as exc:
+            log.exception("%s failed", title)
+            raise ActionFailed(f"{title} failed: {type(exc).__name__}: {exc}") from exc
+
+    return run
+
+
+class SendToAnnotation(ActionDialog):
+    """Create an annotation run for the selected frames (FiftyOne's annotate())."""
+
+    title = "Send to annotation"
+    backend: param.Selector[str] = param.Selector(default=None, objects=[])
+    anno_key = param.String(default="")
+    project = param.String(default="", doc="Project name; empty: 'default'. New ones are made.")
+    batch = param.String(default="", doc="Batch; empty: the project's latest open one.")
+    label_field = param.String(default="")
+    label_type = param.String(default="", doc="Empty: the type of the field's labels.")
+    classes = param.List(default=[], item_type=str)
+    attribute_mode: param.Selector[str] = param.Selector(
+        default=FROM_FIELD, objects=list(ATTRIBUTE_MODES)
+    )
+    attribute_spec = param.String(
+        default="", doc="JSON {name: spec} when attribute_mode is custom."
+    )
+    allow_additions = param.Boolean(default=True)
+    allow_deletions = param.Boolean(default=True)
+    allow_label_edits = param.Boolean(default=True)
+    allow_index_edits = param.Boolean(default=True)
+    allow_spatial_edits = param.Boolean(default=True)
+    task_size = param.Integer(default=None, allow_None=True, bounds=(1, None))
+
+    fields = param.List(default=[], doc="Label fields of the catalog (the field's options).")
+    projects = param.List(default=[], doc="Existing projects of the backend.")
+    batches = param.List(default=[], doc="Pending and open batches of the project.")
+    label_types = param.List(default=[], doc="Label types the backend supports.")
+
+    def form_params(self) -> list[str]:
+        return [
+            "backend",
+            "anno_key",
+            "project",
+            "batch",
+            "label_field",
+            "label_type",
+            "classes",
+            "attribute_mode",
+            "attribute_spec",
+            *RESTRICTIONS,
+            "task_size",
+        ]
+
+    def prepare(self) -> None:
+        if not self.selection.frame_ids:
+            raise InvalidArgument("select frames or contexts to send first")
+        backends = self.service.get_backends()
+        self.param.backend.objects = list(backends)
+        if self.backend not in backends:
+            self.backend = next(iter(backends), None)
+        self.fields = self.state.catalog.view().fields()
+        if not self.label_field and self.fields:
+            self.label_field = self.fields[0]
+        self._backend_changed()
+        self._field_changed()
+
+    @param.depends("backend", watch=True)
+    def _backend_changed(self) -> None:
+        if not self.backend:
+            return
+        capabilities = self.service.get_backends()[self.backend]
+        self.label_types = [t for t in LABEL_TYPES if t in capabilities.label_types]
+        self.projects = [
+            p.external_id for p in self.service.get_projects() if p.backend == self.backend
+        ]
+        self._project_changed()
+
+    @param.depends("project", watch=True)
+    def _project_changed(self) -> None:
+        if self.project not in self.projects:
+            self.batches = []
+            return
+        self.batches = [
+            b.external_id or b.id
+            for b in self.service.get_batches(self.project)
+            if b.status != "completed"
+        ]
+
+    @param.depends("label_field", watch=True)
+    def _field_changed(self) -> None:
+        """Classes start as the labels the catalog has in that field."""
+        field = self.label_field.strip()
+        if not field:
+            return
+        counts = self.state.catalog.view().label_counts(field)
+        labels = sorted({str(v) for v in counts.column("label").to_pylist() if v is not None})
+        self.classes = labels
+
+    def annotate_kwargs(self) -> dict[str, Any]:
+        """The arguments of `Workbench.annotate` this form stands for."""
+        if not self.label_field.strip():
+            raise InvalidArgument("name the label field to annotate")
+        if self.label_type and self.label_type not in self.label_types:
+            raise InvalidArgument(
+                f"the {self.backend} backend has no label type {self.label_type!r}"
+            )
+        return {
+            "backend": self.backend or "local",
+            "label_field": self.label_field.strip(),
+            "label_type": self.label_type or None,
+            "classes": [c.strip() for c in self.classes if c.strip()] or None,
+            "attributes": self._attributes(),
+            "project": self.project.strip() or None,
+            "batch": self.batch.strip() or None,
+            "task_size": self.task_size,
+            **{name: bool(getattr(self, name)) for name in RESTRICTIONS},
+        }
+
+    def _attributes(self) -> bool | dict[str, Any]:
+        if self.attribute_mode == FROM_FIELD:
+            return True
+        if self.attribute_mode == "none":
+            return False
+        text = self.attribute_spec.strip()
+        if not text:
+            return {}
+        try:
+            spec = json.loads(text)
+        except ValueError as exc:
+            raise InvalidArgument(f"attributes: not valid JSON: {exc}") from exc
+        if not isinstance(spec, dict):
+            raise InvalidArgument('attributes: expected a JSON object {"name": {"type": ...}}')
+        return spec
+
+    def _annotate(self, dryrun: bool) -> AnnotationRunInfo:
+        view = {"frame_ids": list(self.selection.frame_ids)}
+        kwargs = self.annotate_kwargs()
+        return self.service.annotate(view, self.anno_key.strip(), dryrun=dryrun, **kwargs).info
+
+    def dry_run_html(self) -> str:
+        info = self._annotate(dryrun=True)
+        project = self.project.strip() or "default"
+        new_project = project not in self.projects
+        new_batch = bool(self.batch.strip()) and self.batch.strip() not in self.batches
+        return annotation_preview_html(info, project, new_project=new_project, new_batch=new_batch)
+
+    def perform(self) -> str:
+        info = self._annotate(dryrun=False)
+        return (
+            f"Created annotation run {info.anno_key!r} on {info.backend}: "
+            f"{plural(info.frames, 'frame')} in {plural(info.scenes, 'scene')}, "
+            f"{plural(info.inputs, 'input')}, {plural(info.tasks, 'task')}, "
+            f"{plural(info.labels, 'label')} uploaded."
+        )
+
+
+class InvalidateScenes(ActionDialog):
+    """Mark the scenes holding the selected frames invalidated:<reason>."""
+
+    title = "Invalidate scenes"
+    reason: param.Selector[str] = param.Selector(
+        default="bad-content", objects=list(PERSON_REASONS)
+    )
+    scene_uuids = param.List(default=[], item_type=str)
+
+    def form_params(self) -> list[str]:
+        return ["reason"]
+
+    def prepare(self) -> None:
+        self.scene_uuids = list(self.selection.scene_uuids)
+        if not self.scene_uuids:
+            raise InvalidArgument(
+                "no scene holds the selected frames: there is nothing to invalidate"
+            )
+
+    def dry_run_html(self) -> str:
+        report = self.service.invalidate_scenes(self.scene_uuids, self.reason, dryrun=True)
+        return removal_preview_html(report, self._inputs(report))
+
+    def _inputs(self, report: RemovalReport) -> list[Input]:
+        gone = set(report.input_uuids)
+        found = self.service.query_inputs(scene_uuids=self.scene_uuids) if gone else []
+        return [i for i in found if i.uuid in gone]
+
+    def perform(self) -> str:
+        report = self.service.invalidate_scenes(self.scene_uuids, self.reason, confirm=True)
+        return f"Invalidated ({self.reason}): {report.describe()}."
+
+
+class DeleteInputs(ActionDialog):
+    """Delete chosen inputs of the selected frames' scenes, with their annotations."""
+
+    title = "Delete inputs"
+    inputs = param.List(default=[], doc="Inputs of the selection's scenes (Input objects).")
+    chosen = param.List(default=[], item_type=str, doc="Uuids of the inputs to delete.")
+
+    def form_params(self) -> list[str]:
+        return ["chosen"]
+
+    def prepare(self) -> None:
+        uuids = list(self.selection.scene_uuids)
+        # An empty scene list would mean "no filter" to query_inputs: every input.
+        self.inputs = self.service.query_inputs(scene_uuids=uuids) if uuids else []
+        self.chosen = [i.uuid for i in self.inputs]
+        if not self.inputs:
+            raise InvalidArgument("the selected frames are in no input: there is nothing to delete")
+
+    def dry_run_html(self) -> str:
+        if not self.chosen:
+            raise InvalidArgument("choose the inputs to delete")
+        report = self.service.delete_inputs(self.chosen, dryrun=True)
+        chosen = set(self.chosen)
+        return removal_preview_html(report, [i for i in self.inputs if i.uuid in chosen])
+
+    def perform(self) -> str:
+        report = self.service.delete_inputs(self.chosen, confirm=True)
+        return f"Deleted: {report.describe()}."

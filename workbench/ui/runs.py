@@ -1,0 +1,282 @@
+"""The annotation runs panel: every run with its progress, load its annotations, rename, delete.
+
+`RunsState` reads runs through the session's service and acts on them; `RunsPanel` lays the
+runs out as rows with buttons. Loading merges with `unexpected="return"`: a served app never
+stops to ask a person, and the labels it did not expect are listed in the merge report.
+Renaming and deleting ask for confirmation first (deleting shows the service's dry run of
+what goes).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import panel as pn
+import param
+
+from workbench.errors import WorkbenchError
+from workbench.services import InvalidArgument, MergeReport
+from workbench.ui.reports import merge_report_html
+
+if TYPE_CHECKING:
+    from workbench.services import Workbench
+    from workbench.ui.state import WorkbenchState
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as the panel lists it."""
+
+    anno_key: str
+    backend: str
+    status: str
+    fields: str
+    tasks_done: int
+    tasks: int
+    editable: bool  # its tasks can be edited in the app (the local platform)
+
+    @property
+    def loaded(self) -> bool:
+        return self.status == "loaded"
+
+    def describe(self) -> str:
+        loaded = "loaded" if self.loaded else "not loaded" if self.status == "open" else self.status
+        return (
+            f"{self.backend} · {self.fields} · {self.tasks_done}/{self.tasks} tasks done · {loaded}"
+        )
+
+
+@dataclass(frozen=True)
+class PendingRunAction:
+    """A rename or delete waiting for the person to confirm it."""
+
+    action: str  # "rename" or "delete"
+    anno_key: str
+    text: str  # what it will do
+
+
+class RunsState(param.Parameterized):
+    """The runs of the catalog and what was last done to them."""
+
+    runs = param.List(default=[], doc="RunRow per annotation run, oldest first.")
+    report = param.ClassSelector(class_=MergeReport, default=None, allow_None=True)
+    pending = param.ClassSelector(class_=PendingRunAction, default=None, allow_None=True)
+    new_key = param.String(default="", doc="The new key of a pending rename.")
+    message = param.String(default="")
+    error = param.String(default="")
+
+    def __init__(self, state: WorkbenchState, **params: Any) -> None:
+        super().__init__(**params)
+        self.state = state
+        # Runs change when an action on the selection made one (or removed its inputs).
+        state.param.watch(lambda _: self.refresh(), ["changes"])
+        self.refresh()
+
+    @property
+    def service(self) -> Workbench:
+        return self.state.service
+
+    def refresh(self) -> None:
+        self._attempt(self._read_runs)
+
+    def _read_runs(self) -> None:
+        editable = {
+            name for name, caps in self.service.get_backends().items() if caps.supports_task_editing
+        }
+        rows = []
+        for key in self.service.list_annotation_runs():
+            info = self.service.get_annotation_info(key)
+            status = self.service.get_annotation_status(key)
+            rows.append(
+                RunRow(
+                    anno_key=key,
+                    backend=info.backend,
+                    status=info.status,
+                    fields=", ".join(info.label_schema.names()),
+                    tasks_done=sum(1 for t in status.tasks if t.status == "done"),
+                    tasks=len(status.tasks),
+                    editable=info.backend in editable and info.status != "cleaned",
+                )
+            )
+        self.runs = rows
+
+    def row(self, anno_key: str) -> RunRow | None:
+        return next((r for r in self.runs if r.anno_key == anno_key), None)
+
+    def _attempt[T](self, work: Callable[[], T]) -> T | None:
+        """A service call whose refusal is shown, never swallowed."""
+        try:
+            result = work()
+        except WorkbenchError as exc:
+            self.param.update(error=str(exc), message="")
+            return None
+        self.error = ""
+        return result
+
+    # -- loading -------------------------------------------------------------------------
+    def load(self, anno_key: str) -> MergeReport | None:
+        """Merge the run's annotations into the catalog and keep the report."""
+        report = self._attempt(lambda: self.service.load_annotations(anno_key, unexpected="return"))
+        if report is None:
+            return None
+        self.param.update(report=report, message=f"loaded {anno_key!r}: {report.describe()}")
+        self.state.after_action(labels_changed=report.changes > 0)
+        return report
+
+    # -- rename and delete, confirmed ----------------------------------------------------
+    def ask_rename(self, anno_key: str) -> None:
+        self.param.update(
+            pending=PendingRunAction("rename", anno_key, f"Rename run {anno_key!r} to:"),
+            new_key=anno_key,
+            error="",
+        )
+
+    def ask_delete(self, anno_key: str) -> None:
+        """Show what deleting the run removes (the service's dry run), then wait."""
+        plan = self._attempt(lambda: self.service.delete_annotation_run(anno_key, dryrun=True))
+        if plan is None:
+            return
+        text = (
+            f"Delete run {anno_key!r}? This removes {plan.describe()}. Its inputs and the "
+            "platform's tasks stay (clean the run up first to remove those)."
+        )
+        self.pending = PendingRunAction("delete", anno_key, text)
+
+    def confirm(self) -> None:
+        pending = self.pending
+        if pending is None:
+            return
+        if pending.action == "rename":
+            new_key = self.new_key.strip()
+            done = self._attempt(lambda: self._rename(pending.anno_key, new_key))
+            message = f"renamed {pending.anno_key!r} to {new_key!r}"
+        else:
+            done = self._attempt(
+                lambda: self.service.delete_annotation_run(pending.anno_key, confirm=True)
+            )
+            message = f"deleted run {pending.anno_key!r}"
+        if done is None:
+            return
+        self.param.update(pending=None, message=message)
+        self.state.after_action()  # refreshes the runs too (they watch `changes`)
+
+    def _rename(self, anno_key: str, new_key: str) -> object:
+        if not new_key or new_key == anno_key:
+            raise InvalidArgument("type a new key for the run")
+        return self.service.rename_annotation_run(anno_key, new_key)
+
+    def cancel(self) -> None:
+        self.param.update(pending=None, error="")
+
+
+class RunsPanel(pn.viewable.Viewer):
+    """Annotation runs: one row per run with Load / Annotate / Rename / Delete buttons."""
+
+    def __init__(
+        self,
+        runs: RunsState,
+        on_annotate: Callable[[str], object] | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__(**params)
+        self.runs = runs
+        self.on_annotate = on_annotate
+        self.rows = pn.Column(sizing_mode="stretch_width")
+        self.refresh_button = pn.widgets.Button(
+            label="Refresh", css_classes=["wb-runs-refresh"], width=80
+        )
+        self.refresh_button.on_click(lambda _: runs.refresh())
+        self.confirm_text = pn.pane.HTML("")
+        self.new_key = pn.widgets.TextInput(css_classes=["wb-run-new-key"], visible=False)
+        self.new_key.param.watch(
+            lambda e: setattr(runs, "new_key", e.new or ""), ["value_input", "value"]
+        )
+        self.confirm_button = pn.widgets.Button(
+            label="Confirm", css_classes=["wb-confirm"], color="danger", width=80
+        )
+        self.cancel_button = pn.widgets.Button(label="Cancel", css_classes=["wb-cancel"], width=80)
+        self.confirm_button.on_click(lambda _: runs.confirm())
+        self.cancel_button.on_click(lambda _: runs.cancel())
+        self.dialog = pn.Column(
+            self.confirm_text,
+            self.new_key,
+            pn.Row(self.confirm_button, self.cancel_button),
+            css_classes=["wb-run-dialog"],
+            visible=False,
+        )
+        self.message = pn.pane.Alert(
+            "", alert_type="info", css_classes=["wb-runs-message"], visible=False
+        )
+        self.report = pn.pane.HTML("", css_classes=["wb-merge-report"], visible=False)
+        runs.param.watch(self._show_runs, ["runs"])
+        runs.param.watch(self._show_pending, ["pending"])
+        runs.param.watch(self._show_message, ["message", "error"])
+        runs.param.watch(self._show_report, ["report"])
+        self._show_runs()
+        self._show_pending()
+        self._show_message()
+
+    def _row(self, run: RunRow) -> pn.viewable.Viewable:
+        def button(label: str, css: str, action: Callable[[str], object]) -> pn.widgets.Button:
+            b = pn.widgets.Button(label=label, css_classes=[css], width=74, margin=(2, 2))
+
+            def clicked(event: param.parameterized.Event) -> None:
+                action(run.anno_key)
+
+            b.on_click(clicked)
+            return b
+
+        buttons = [button("Load", "wb-load-run", self.runs.load)]
+        if run.editable and self.on_annotate is not None:
+            buttons.append(button("Annotate", "wb-annotate-run", self.on_annotate))
+        buttons.append(button("Rename", "wb-rename-run", self.runs.ask_rename))
+        buttons.append(button("Delete", "wb-delete-run", self.runs.ask_delete))
+        text = (
+            f"<b>{html.escape(run.anno_key)}</b><br>"
+            f"<span style='font-size:90%'>{html.escape(run.describe())}</span>"
+        )
+        return pn.Column(
+            pn.pane.HTML(text, margin=(2, 5)),
+            pn.Row(*buttons),
+            css_classes=["wb-run"],
+            sizing_mode="stretch_width",
+        )
+
+    def _show_runs(self, *events: param.parameterized.Event) -> None:
+        rows = [self._row(r) for r in self.runs.runs]
+        self.rows.objects = rows or [pn.pane.HTML("<i>No annotation runs yet.</i>")]
+
+    def _show_pending(self, *events: param.parameterized.Event) -> None:
+        pending = self.runs.pending
+        self.dialog.visible = pending is not None
+        if pending is None:
+            return
+        self.confirm_text.object = html.escape(pending.text)
+        self.new_key.visible = pending.action == "rename"
+        self.new_key.value = self.runs.new_key
+        self.confirm_button.label = "Rename" if pending.action == "rename" else "Delete"
+
+    def _show_message(self, *events: param.parameterized.Event) -> None:
+        text = self.runs.error or self.runs.message
+        self.message.alert_type = "danger" if self.runs.error else "info"
+        self.message.object = html.escape(text, quote=False)
+        self.message.visible = bool(text)
+
+    def _show_report(self, *events: param.parameterized.Event) -> None:
+        report = self.runs.report
+        self.report.object = merge_report_html(report) if report is not None else ""
+        self.report.visible = report is not None
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.Row(pn.pane.HTML("<b>Annotation runs</b>"), self.refresh_button),
+            self.rows,
+            self.dialog,
+            self.message,
+            self.report,
+            css_classes=["wb-runs"],
+            sizing_mode="stretch_width",
+        )
