@@ -17,6 +17,7 @@ def test_public_names_are_pinned():
             "Workbench",
             "WorkbenchError",
             "__version__",
+            "connect",
             "open",
         ]
     )

@@ -16,6 +16,7 @@ from workbench.errors import (
     WorkbenchError,
 )
 from workbench.services import Workbench
+from workbench.services.client import connect
 from workbench.store.catalog import Catalog, open_catalog
 
 open = open_catalog  # `workbench.open(path)` is the public entry point
@@ -34,5 +35,6 @@ __all__ = [
     "Workbench",
     "WorkbenchError",
     "__version__",
+    "connect",
     "open",
 ]
