@@ -78,6 +78,4 @@ def catalog(catalog_template: tuple[Path, Path], tmp_path: Path) -> Iterator[Cat
 
 @pytest.fixture
 def wb(catalog: Catalog, backend: CvatBackend) -> Workbench:
-    return Workbench(
-        catalog, actor="tester", backends={"local": LocalBackend(), "cvat": backend}
-    )
+    return Workbench(catalog, actor="tester", backends={"local": LocalBackend(), "cvat": backend})

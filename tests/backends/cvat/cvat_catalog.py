@@ -10,7 +10,10 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -20,6 +23,37 @@ from workbench.store.catalog import Catalog
 
 VIDEO_URL = "http://media.test/clip.mp4"
 
+SCHEMA: dict[str, Any] = {
+    "gt": {
+        "type": "detections",
+        "classes": ["car", "truck"],
+        "attributes": {
+            "occluded": {"type": "occluded"},
+            "group": {"type": "group_id"},
+            "color": {"type": "select", "values": ["red", "blue"], "default": "red"},
+        },
+    },
+    "weather": {"type": "classification", "classes": ["sunny", "rain"]},
+}
+IMAGES = ["img-0", "img-1", "img-2"]
+
+
+def rois(catalog: Catalog, field: str) -> dict[tuple[str, str], dict[str, Any]]:
+    table = (
+        catalog.cursor()
+        .sql(
+            "SELECT frame_id, id, label, geometry, attributes::VARCHAR AS attributes, confidence, "
+            "track_index, keyframe FROM rois WHERE field = ? ORDER BY frame_id, id",
+            params=[field],
+        )
+        .to_arrow_table()
+    )
+    out = {}
+    for row in table.to_pylist():
+        row["attributes"] = json.loads(row["attributes"]) if row["attributes"] else {}
+        out[(row["frame_id"], row["id"])] = row
+    return out
+
 
 def image(folder: Path, name: str, size: tuple[int, int] = (64, 48)) -> str:
     path = folder / name
@@ -28,13 +62,13 @@ def image(folder: Path, name: str, size: tuple[int, int] = (64, 48)) -> str:
 
 
 def rotated_box(cx: float, cy: float, w: float, h: float, degrees: float) -> list[float]:
-    import math
-
     theta = math.radians(degrees)
     ring: list[float] = []
     for dx, dy in ((-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2), (-w / 2, h / 2)):
-        ring += [cx + dx * math.cos(theta) - dy * math.sin(theta),
-                 cy + dx * math.sin(theta) + dy * math.cos(theta)]
+        ring += [
+            cx + dx * math.cos(theta) - dy * math.sin(theta),
+            cy + dx * math.sin(theta) + dy * math.cos(theta),
+        ]
     return ring
 
 
@@ -45,23 +79,62 @@ def build_catalog(path: Path, media: Path) -> Catalog:
         for i in range(3):
             ring = rotated_box(30, 20, 16, 8, 30.0) if i == 2 else box_ring(10 + i, 10, 20, 12)
             rois = [
-                Roi(f"b{i}", "box", ["car"], field="gt", geometry=[ring],
+                Roi(
+                    f"b{i}",
+                    "box",
+                    ["car"],
+                    field="gt",
+                    geometry=[ring],
                     confidence=0.9 if i == 0 else None,
-                    attributes={"occluded": i == 1, "color": "red", "note": "keep me",
-                                **({"group": 2} if i == 0 else {})}),
+                    attributes={
+                        "occluded": i == 1,
+                        "color": "red",
+                        "note": "keep me",
+                        **({"group": 2} if i == 0 else {}),
+                    },
+                ),
                 Roi(f"w{i}", "classification", ["sunny"], field="weather"),
             ]
-            writer.add(Frame(f"img-{i}", sources=[Source("cam", image(media, f"img-{i}.jpg"), 64, 48)], rois=rois))
+            writer.add(
+                Frame(
+                    f"img-{i}",
+                    sources=[Source("cam", image(media, f"img-{i}.jpg"), 64, 48)],
+                    rois=rois,
+                )
+            )
         for i in range(6):
             rois = []
             if i < 4:
-                rois.append(Roi(f"t{i}", "box", ["car"], field="gt",
-                                geometry=[box_ring(10 + 2 * i, 10, 10, 10)], track_index=7,
-                                keyframe=i in (0, 3), attributes={"color": "red"}))
-            writer.add(Frame(f"seq-{i}", sources=[Source("cam", image(media, f"seq-{i}.jpg"), 64, 48)],
-                             rois=rois, context_id="drive", timestamp=100 * i))
+                rois.append(
+                    Roi(
+                        f"t{i}",
+                        "box",
+                        ["car"],
+                        field="gt",
+                        geometry=[box_ring(10 + 2 * i, 10, 10, 10)],
+                        track_index=7,
+                        keyframe=i in (0, 3),
+                        attributes={"color": "red"},
+                    )
+                )
+            writer.add(
+                Frame(
+                    f"seq-{i}",
+                    sources=[Source("cam", image(media, f"seq-{i}.jpg"), 64, 48)],
+                    rois=rois,
+                    context_id="drive",
+                    timestamp=100 * i,
+                )
+            )
         for i in range(10):
-            writer.add(Frame(f"clip-{i}", sources=[Source("cam", VIDEO_URL, 1920, 1080, "video/mp4")],
-                             context_id="clip", timestamp=40 * i, frame_index=i))
+            writer.add(
+                Frame(
+                    f"clip-{i}",
+                    sources=[Source("cam", VIDEO_URL, 1920, 1080, "video/mp4")],
+                    context_id="clip",
+                    timestamp=40 * i,
+                    frame_index=i,
+                )
+            )
     assert writer.report.ok, writer.report
     return catalog

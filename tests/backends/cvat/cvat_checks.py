@@ -19,8 +19,18 @@ from cvat_sdk.api_client.model_utils import ModelNormal, validate_and_convert_ty
 
 CONFIGURATION = Configuration()
 SOURCES = ("manual", "auto", "semi-auto", "file", "consensus")
-LABEL_TYPES = ("any", "rectangle", "polygon", "polyline", "points", "tag", "ellipse", "cuboid",
-               "mask", "skeleton")
+LABEL_TYPES = (
+    "any",
+    "rectangle",
+    "polygon",
+    "polyline",
+    "points",
+    "tag",
+    "ellipse",
+    "cuboid",
+    "mask",
+    "skeleton",
+)
 # Numbers in `points` per shape type: exactly (rectangles) or at least, always even.
 EXACT_POINTS = {"rectangle": 4, "ellipse": 4}
 MIN_POINTS = {"polygon": 6, "polyline": 4, "points": 2, "cuboid": 16}
@@ -139,7 +149,9 @@ def _check_track(
     if len(set(frames)) != len(frames):
         raise BadRequest(f"{where}: two keyframes on one frame")
     if track["frame"] != min(frames):
-        raise BadRequest(f"{where}: the track starts at {track['frame']}, its first shape at {min(frames)}")
+        raise BadRequest(
+            f"{where}: the track starts at {track['frame']}, its first shape at {min(frames)}"
+        )
     if len({s["type"] for s in shapes}) != 1:
         raise BadRequest(f"{where}: a track's shapes are of one type")
     for number, shape in enumerate(shapes):
@@ -148,7 +160,9 @@ def _check_track(
         _check_values(shape.get("attributes", []), label, at)
 
 
-def _label(item: Mapping[str, Any], labels: Mapping[int, Mapping[str, Any]], where: str) -> Mapping[str, Any]:
+def _label(
+    item: Mapping[str, Any], labels: Mapping[int, Mapping[str, Any]], where: str
+) -> Mapping[str, Any]:
     label = labels.get(item["label_id"])
     if label is None:
         raise BadRequest(f"{where}: label id {item['label_id']} is not a label of this task")
@@ -168,12 +182,18 @@ def _check_source(item: Mapping[str, Any], where: str) -> None:
 def _check_shape(shape: Mapping[str, Any], label: Mapping[str, Any], size: int, where: str) -> None:
     kind, points = shape["type"], shape.get("points", [])
     if label.get("type") not in (kind, "any"):
-        raise BadRequest(f"{where}: a {kind} cannot have the {label['type']} label {label['name']!r}")
+        raise BadRequest(
+            f"{where}: a {kind} cannot have the {label['type']} label {label['name']!r}"
+        )
     _frame(shape["frame"], size, where)
     if kind in EXACT_POINTS and len(points) != EXACT_POINTS[kind]:
-        raise BadRequest(f"{where}: a {kind} has {EXACT_POINTS[kind]} coordinates, got {len(points)}")
+        raise BadRequest(
+            f"{where}: a {kind} has {EXACT_POINTS[kind]} coordinates, got {len(points)}"
+        )
     if kind in MIN_POINTS and (len(points) < MIN_POINTS[kind] or len(points) % 2):
-        raise BadRequest(f"{where}: a {kind} needs an even number >= {MIN_POINTS[kind]} of coordinates, got {len(points)}")
+        raise BadRequest(
+            f"{where}: a {kind} needs an even number >= {MIN_POINTS[kind]} of coordinates, got {len(points)}"
+        )
     if kind not in ("rectangle", "ellipse") and shape.get("rotation", 0) != 0:
         raise BadRequest(f"{where}: a {kind} cannot be rotated")
 
@@ -183,17 +203,23 @@ def _check_values(values: list[Mapping[str, Any]], label: Mapping[str, Any], whe
     for value in values:
         spec = specs.get(value["spec_id"])
         if spec is None:
-            raise BadRequest(f"{where}: spec id {value['spec_id']} is not an attribute of label {label['name']!r}")
+            raise BadRequest(
+                f"{where}: spec id {value['spec_id']} is not an attribute of label {label['name']!r}"
+            )
         text, kind = value["value"], spec["input_type"]
         if kind in ("select", "radio") and text not in spec["values"]:
             raise BadRequest(f"{where}: {text!r} is not one of {spec['values']} ({spec['name']})")
         if kind == "checkbox" and text not in ("true", "false"):
-            raise BadRequest(f"{where}: checkbox {spec['name']!r} takes 'true' or 'false', not {text!r}")
+            raise BadRequest(
+                f"{where}: checkbox {spec['name']!r} takes 'true' or 'false', not {text!r}"
+            )
         if kind == "number":
             try:
                 float(text)
             except ValueError:
-                raise BadRequest(f"{where}: {spec['name']!r} takes a number, not {text!r}") from None
+                raise BadRequest(
+                    f"{where}: {spec['name']!r} takes a number, not {text!r}"
+                ) from None
 
 
 MODELS = models

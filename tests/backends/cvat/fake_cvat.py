@@ -56,7 +56,7 @@ class Fault:
     kinds: "refuse" (connection refused, nothing done), "drop" (done, answer lost),
     "status" (answered `status`, nothing done), "after" (done, then answered `status`, as a
     proxy timing out would), "html" (an HTML page, nothing done), "truncated" (done, JSON
-    cut short)."""
+    cut short). `skip` lets that many matching requests through first."""
 
     method: str
     path: str
@@ -64,6 +64,7 @@ class Fault:
     status: int = 503
     times: int = 1
     headers: dict[str, str] = field(default_factory=dict)
+    skip: int = 0  # matching requests let through before the fault starts
 
 
 @dataclass
@@ -105,6 +106,9 @@ class FakeCvat:
         self.videos = videos or {}
         self.polls = polls  # polls a request answers `queued`/`started` before finishing
         self.fail_processing: str | None = None  # the next data request fails with this
+        # A CVAT that sorts files its own way whatever the request says (to test the check).
+        self.force_sorting: str | None = None
+        self._checked = False
         self.projects: dict[int, dict[str, Any]] = {}
         self.labels: dict[int, dict[str, Any]] = {}
         self.tasks: dict[int, Task] = {}
@@ -127,9 +131,14 @@ class FakeCvat:
 
     def _fault(self, request: httpx.Request) -> Fault | None:
         for fault in self.faults:
-            if fault.times > 0 and fault.method == request.method and re.fullmatch(
-                fault.path, request.url.path.rstrip("/")
+            if (
+                fault.times > 0
+                and fault.method == request.method
+                and re.fullmatch(fault.path, request.url.path.rstrip("/"))
             ):
+                if fault.skip:
+                    fault.skip -= 1
+                    return None
                 fault.times -= 1
                 return fault
         return None
@@ -158,6 +167,7 @@ class FakeCvat:
     def _answer(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.rstrip("/")
         self.log.append((request.method, path))
+        self._checked = False
         try:
             if path != "/api/auth/login":
                 self._authorise(request)
@@ -166,6 +176,10 @@ class FakeCvat:
                 if match and method == request.method:
                     args = [int(g) if g.isdigit() else g for g in match.groups()]
                     status, body = handler(request, *args)
+                    if request.content and not self._checked:
+                        raise AssertionError(
+                            f"the fake took a {request.method} {path} body unchecked"
+                        )
                     if body is None:
                         return httpx.Response(status)
                     return httpx.Response(status, json=body)
@@ -217,6 +231,7 @@ class FakeCvat:
         except json.JSONDecodeError as exc:
             raise BadRequest(f"JSON parse error - {exc}") from exc
         validate(payload, model)
+        self._checked = True
         self.validated.append((request.method, request.url.path, model.__name__))
         return payload
 
@@ -237,9 +252,20 @@ class FakeCvat:
     def _list_users(self, request: httpx.Request) -> tuple[int, Any]:
         search = request.url.params.get("search", "")
         found = [
-            {"id": i, "username": n, "url": f"/api/users/{i}", "first_name": "", "last_name": "",
-             "email": f"{n}@example.com", "is_staff": False, "is_superuser": False,
-             "is_active": True, "last_login": None, "date_joined": NOW, "groups": ["user"]}
+            {
+                "id": i,
+                "username": n,
+                "url": f"/api/users/{i}",
+                "first_name": "",
+                "last_name": "",
+                "email": f"{n}@example.com",
+                "is_staff": False,
+                "is_superuser": False,
+                "is_active": True,
+                "last_login": None,
+                "date_joined": NOW,
+                "groups": ["user"],
+            }
             for n, i in self.users.items()
             if search in n
         ]
@@ -262,9 +288,17 @@ class FakeCvat:
             for a in body.get("attributes", [])
         ]
         self.labels[label_id] = {
-            "id": label_id, "name": body["name"], "type": body.get("type", "any"),
-            "color": "#ff0000", "attributes": attributes, "sublabels": [], "svg": "",
-            "project_id": project_id, "task_id": None, "parent_id": None, "has_parent": False,
+            "id": label_id,
+            "name": body["name"],
+            "type": body.get("type", "any"),
+            "color": "#ff0000",
+            "attributes": attributes,
+            "sublabels": [],
+            "svg": "",
+            "project_id": project_id,
+            "task_id": None,
+            "parent_id": None,
+            "has_parent": False,
         }
         return self.labels[label_id]
 
@@ -272,12 +306,21 @@ class FakeCvat:
         project = self.projects[project_id]
         count = sum(1 for t in self.tasks.values() if t.project_id == project_id)
         return {
-            "id": project_id, "name": project["name"], "url": f"/api/projects/{project_id}",
-            "owner": ADMIN, "assignee": None, "bug_tracker": "", "task_subsets": [],
+            "id": project_id,
+            "name": project["name"],
+            "url": f"/api/projects/{project_id}",
+            "owner": ADMIN,
+            "assignee": None,
+            "bug_tracker": "",
+            "task_subsets": [],
             "labels": {"url": f"/api/labels?project_id={project_id}"},
             "tasks": {"count": count, "url": f"/api/tasks?project_id={project_id}"},
-            "created_date": NOW, "updated_date": NOW, "status": "annotation",
-            "dimension": "2d", "organization": None, "guide_id": None,
+            "created_date": NOW,
+            "updated_date": NOW,
+            "status": "annotation",
+            "dimension": "2d",
+            "organization": None,
+            "guide_id": None,
         }
 
     def _list_projects(self, request: httpx.Request) -> tuple[int, Any]:
@@ -291,7 +334,9 @@ class FakeCvat:
         for task_id in [t.id for t in self.tasks.values() if t.project_id == project_id]:
             self._delete_task(request, task_id)
         del self.projects[project_id]
-        for label_id in [i for i, label in self.labels.items() if label["project_id"] == project_id]:
+        for label_id in [
+            i for i, label in self.labels.items() if label["project_id"] == project_id
+        ]:
             del self.labels[label_id]
         return 204, None
 
@@ -301,7 +346,8 @@ class FakeCvat:
         if "task_id" in params:
             project_id = str(self._task(int(params["task_id"])).project_id)
         found = [
-            label for label in self.labels.values()
+            label
+            for label in self.labels.values()
             if project_id is None or str(label["project_id"]) == project_id
         ]
         return self._answer_as(200, _page(request, found), models.PaginatedLabelList)
@@ -322,8 +368,12 @@ class FakeCvat:
             raise BadRequest("a task needs the id of an existing project (or its own labels)")
         task_id = next(self._ids)
         self.tasks[task_id] = Task(
-            task_id, body["name"], project_id, body.get("segment_size", 0),
-            body.get("overlap") or 0, body.get("assignee_id"),
+            task_id,
+            body["name"],
+            project_id,
+            body.get("segment_size", 0),
+            body.get("overlap") or 0,
+            body.get("assignee_id"),
         )
         return self._answer_as(201, self._task_read(task_id), models.TaskRead)
 
@@ -331,23 +381,39 @@ class FakeCvat:
         task = self.tasks[task_id]
         jobs = [j for j in self.jobs.values() if j["task_id"] == task_id]
         return {
-            "id": task_id, "name": task.name, "url": f"/api/tasks/{task_id}",
-            "project_id": task.project_id, "owner": ADMIN, "assignee": None,
-            "bug_tracker": "", "created_date": NOW, "updated_date": NOW,
-            "overlap": task.overlap, "segment_size": task.segment_size or task.size,
-            "status": "annotation", "size": task.size, "mode": "annotation",
-            "dimension": "2d", "subset": "", "organization": None,
+            "id": task_id,
+            "name": task.name,
+            "url": f"/api/tasks/{task_id}",
+            "project_id": task.project_id,
+            "owner": ADMIN,
+            "assignee": None,
+            "bug_tracker": "",
+            "created_date": NOW,
+            "updated_date": NOW,
+            "overlap": task.overlap,
+            "segment_size": task.segment_size or task.size,
+            "status": "annotation",
+            "size": task.size,
+            "mode": "annotation",
+            "dimension": "2d",
+            "subset": "",
+            "organization": None,
             "image_quality": task.data.get("image_quality", 70),
             "data": task_id if task.size else None,
-            "jobs": {"count": len(jobs), "completed": 0, "validation": 0,
-                     "url": f"/api/jobs?task_id={task_id}"},
+            "jobs": {
+                "count": len(jobs),
+                "completed": 0,
+                "validation": 0,
+                "url": f"/api/jobs?task_id={task_id}",
+            },
             "labels": {"url": f"/api/labels?task_id={task_id}"},
         }
 
     def _list_tasks(self, request: httpx.Request) -> tuple[int, Any]:
         params = request.url.params
         found = [
-            self._task_read(t.id) for t in self.tasks.values()
+            self._task_read(t.id)
+            for t in self.tasks.values()
             if params.get("name") in (None, t.name)
             and params.get("project_id") in (None, str(t.project_id))
         ]
@@ -369,7 +435,8 @@ class FakeCvat:
         task = self._task(task_id)
         headers = request.headers
         if task.size or any(
-            r["operation"]["task_id"] == task_id and r["status"] != "failed" for r in self.rq.values()
+            r["operation"]["task_id"] == task_id and r["status"] != "failed"
+            for r in self.rq.values()
         ):
             raise BadRequest("Adding more data is not supported")
         if "upload-start" in headers:
@@ -381,6 +448,7 @@ class FakeCvat:
             fields, files = _multipart(request)
             payload = {k: int(v) if v.isdigit() else v for k, v in fields.items()}
             validate(payload, models.DataRequest)
+            self._checked = True
             self.validated.append((request.method, request.url.path, "DataRequest"))
             if not files or any(not re.fullmatch(r"client_files\[\d+\]", n) for n, _, _ in files):
                 raise BadRequest("expected client_files[i] parts")
@@ -394,16 +462,29 @@ class FakeCvat:
         task.data = body
         rq_id = f"create:task-{task_id}-{next(self._rq_ids)}"
         self.rq[rq_id] = {
-            "id": rq_id, "status": "queued", "message": "", "polls": 0, "files": files,
+            "id": rq_id,
+            "status": "queued",
+            "message": "",
+            "polls": 0,
+            "files": files,
             "fail": self.fail_processing,
-            "operation": {"type": "create:task", "target": "task", "task_id": task_id,
-                          "project_id": task.project_id, "job_id": None, "format": None,
-                          "function_id": None, "org_id": None},
+            "operation": {
+                "type": "create:task",
+                "target": "task",
+                "task_id": task_id,
+                "project_id": task.project_id,
+                "job_id": None,
+                "format": None,
+                "function_id": None,
+                "org_id": None,
+            },
         }
         self.fail_processing = None
         return self._answer_as(202, {"rq_id": rq_id}, models.DataResponse)
 
-    def _task_files(self, task: Task, body: dict[str, Any], finishing: bool) -> list[tuple[str, bytes | None]]:
+    def _task_files(
+        self, task: Task, body: dict[str, Any], finishing: bool
+    ) -> list[tuple[str, bytes | None]]:
         kinds = [k for k in ("client_files", "server_files", "remote_files") if body.get(k)]
         if finishing:
             uploaded = task.uploads or []
@@ -432,11 +513,14 @@ class FakeCvat:
         body, files = task.data, rq["files"]
         if rq["fail"]:
             raise ValueError(rq["fail"])
-        method = body.get("sorting_method", "lexicographical")
+        method = self.force_sorting or body.get("sorting_method", "lexicographical")
         if method == "lexicographical":
             files = sorted(files, key=lambda f: f[0])
         elif method == "natural":
-            files = sorted(files, key=lambda f: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", f[0])])
+            files = sorted(
+                files,
+                key=lambda f: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", f[0])],
+            )
         elif method == "random":
             files = random.Random(0).sample(files, len(files))
         names = [n for n, _ in files]
@@ -463,17 +547,35 @@ class FakeCvat:
             stop = min(start + segment, task.size) - 1
             job_id = next(self._ids)
             self.jobs[job_id] = {
-                "id": job_id, "task_id": task.id, "project_id": task.project_id,
-                "url": f"/api/jobs/{job_id}", "assignee": None, "stage": "annotation",
-                "state": "new", "status": "annotation", "start_frame": start,
-                "stop_frame": stop, "frame_count": stop - start + 1, "type": "annotation",
-                "mode": "annotation", "dimension": "2d", "media_type": "image",
-                "data_chunk_size": 36, "data_compressed_chunk_type": "imageset",
-                "data_original_chunk_type": "imageset", "created_date": NOW,
-                "updated_date": NOW, "issues": {"url": "/api/issues", "count": 0},
-                "labels": {"url": f"/api/labels?job_id={job_id}"}, "bug_tracker": None,
-                "guide_id": None, "organization": None, "task_name": task.name,
-                "project_name": None, "assignee_updated_date": None, "parent_job_id": None,
+                "id": job_id,
+                "task_id": task.id,
+                "project_id": task.project_id,
+                "url": f"/api/jobs/{job_id}",
+                "assignee": None,
+                "stage": "annotation",
+                "state": "new",
+                "status": "annotation",
+                "start_frame": start,
+                "stop_frame": stop,
+                "frame_count": stop - start + 1,
+                "type": "annotation",
+                "mode": "annotation",
+                "dimension": "2d",
+                "media_type": "image",
+                "data_chunk_size": 36,
+                "data_compressed_chunk_type": "imageset",
+                "data_original_chunk_type": "imageset",
+                "created_date": NOW,
+                "updated_date": NOW,
+                "issues": {"url": "/api/issues", "count": 0},
+                "labels": {"url": f"/api/labels?job_id={job_id}"},
+                "bug_tracker": None,
+                "guide_id": None,
+                "organization": None,
+                "task_name": task.name,
+                "project_name": None,
+                "assignee_updated_date": None,
+                "parent_job_id": None,
                 "replicas_count": 0,
             }
             if stop + 1 >= task.size:
@@ -487,12 +589,18 @@ class FakeCvat:
             for n, (w, h) in zip(task.names, task.sizes, strict=True)
         ]
         body = {
-            "chunks_updated_date": NOW, "frames": frames, "deleted_frames": sorted(task.deleted),
-            "size": task.size, "image_quality": task.data.get("image_quality", 70),
+            "chunks_updated_date": NOW,
+            "frames": frames,
+            "deleted_frames": sorted(task.deleted),
+            "size": task.size,
+            "image_quality": task.data.get("image_quality", 70),
             "start_frame": task.data.get("start_frame", 0),
             "stop_frame": task.data.get("stop_frame", max(task.size - 1, 0)),
-            "frame_filter": task.data.get("frame_filter", ""), "chunk_size": 36,
-            "included_frames": None, "storage": "cache", "cloud_storage_id": None,
+            "frame_filter": task.data.get("frame_filter", ""),
+            "chunk_size": 36,
+            "included_frames": None,
+            "storage": "cache",
+            "cloud_storage_id": None,
         }
         return self._answer_as(200, body, models.DataMetaRead)
 
@@ -508,10 +616,18 @@ class FakeCvat:
     # -- background requests ---------------------------------------------------------------
     def _request_read(self, rq: dict[str, Any]) -> dict[str, Any]:
         return {
-            "id": rq["id"], "status": rq["status"], "message": rq["message"],
-            "operation": rq["operation"], "created_date": NOW, "started_date": None,
-            "finished_date": None, "expiry_date": None, "progress": None,
-            "owner": {"id": 1, "username": "admin"}, "result_url": None, "result_id": None,
+            "id": rq["id"],
+            "status": rq["status"],
+            "message": rq["message"],
+            "operation": rq["operation"],
+            "created_date": NOW,
+            "started_date": None,
+            "finished_date": None,
+            "expiry_date": None,
+            "progress": None,
+            "owner": {"id": 1, "username": "admin"},
+            "result_url": None,
+            "result_id": None,
         }
 
     def _get_request(self, request: httpx.Request, rq_id: str) -> tuple[int, Any]:
@@ -533,7 +649,8 @@ class FakeCvat:
     def _list_requests(self, request: httpx.Request) -> tuple[int, Any]:
         params = request.url.params
         found = [
-            self._request_read(rq) for rq in self.rq.values()
+            self._request_read(rq)
+            for rq in self.rq.values()
             if params.get("task_id") in (None, str(rq["operation"]["task_id"]))
             and params.get("action") in (None, rq["operation"]["type"].split(":")[0])
         ]
@@ -551,7 +668,12 @@ class FakeCvat:
         task = self._task(task_id)
         body = self._body(request, models.LabeledDataRequest)
         check_annotations(body, self._labels_of(task), task.size)
-        stored = {"version": task.annotations["version"] + 1, "tags": [], "shapes": [], "tracks": []}
+        stored = {
+            "version": task.annotations["version"] + 1,
+            "tags": [],
+            "shapes": [],
+            "tracks": [],
+        }
         for key in ("tags", "shapes", "tracks"):
             stored[key] = [self._stored(key, item) for item in body.get(key, [])]
         task.annotations = stored
@@ -568,8 +690,15 @@ class FakeCvat:
             out.setdefault("elements", [])
         if key == "tracks":
             out["shapes"] = [
-                {"occluded": False, "outside": False, "z_order": 0, "rotation": 0.0,
-                 "attributes": [], **shape, "id": next(self._ids)}
+                {
+                    "occluded": False,
+                    "outside": False,
+                    "z_order": 0,
+                    "rotation": 0.0,
+                    "attributes": [],
+                    **shape,
+                    "id": next(self._ids),
+                }
                 for shape in item["shapes"]
             ]
             out.setdefault("elements", [])
@@ -604,7 +733,8 @@ class FakeCvat:
     def _list_jobs(self, request: httpx.Request) -> tuple[int, Any]:
         params = request.url.params
         found = [
-            job for job in self.jobs.values()
+            job
+            for job in self.jobs.values()
             if params.get("task_id") in (None, str(job["task_id"]))
             and params.get("project_id") in (None, str(job["project_id"]))
         ]
@@ -620,9 +750,15 @@ class FakeCvat:
             if body["assignee"] is not None and body["assignee"] not in names:
                 raise BadRequest(f"assignee: invalid user id {body['assignee']}")
             job["assignee"] = (
-                None if body["assignee"] is None
-                else {"id": body["assignee"], "username": names[body["assignee"]],
-                      "url": f"/api/users/{body['assignee']}", "first_name": "", "last_name": ""}
+                None
+                if body["assignee"] is None
+                else {
+                    "id": body["assignee"],
+                    "username": names[body["assignee"]],
+                    "url": f"/api/users/{body['assignee']}",
+                    "first_name": "",
+                    "last_name": "",
+                }
             )
         job.update({k: body[k] for k in ("stage", "state") if k in body})
         return self._answer_as(200, job, models.JobRead)
@@ -642,16 +778,31 @@ class FakeCvat:
         return [{"spec_id": self.spec_id(label_id, n), "value": v} for n, v in attributes.items()]
 
     def add_shape(
-        self, task_id: int, frame: int, label: str, kind: str, points: list[float], *,
-        rotation: float = 0.0, occluded: bool = False, attributes: dict[str, str] | None = None,
+        self,
+        task_id: int,
+        frame: int,
+        label: str,
+        kind: str,
+        points: list[float],
+        *,
+        rotation: float = 0.0,
+        occluded: bool = False,
+        attributes: dict[str, str] | None = None,
     ) -> int:
         label_id = self.label_id(task_id, label)
         shape = {
-            "type": kind, "frame": frame, "label_id": label_id, "points": points,
-            "rotation": rotation, "occluded": occluded, "source": "manual",
+            "type": kind,
+            "frame": frame,
+            "label_id": label_id,
+            "points": points,
+            "rotation": rotation,
+            "occluded": occluded,
+            "source": "manual",
             "attributes": self._values(label_id, attributes or {}),
         }
-        check_annotations({"shapes": [shape]}, self._labels_of(self.tasks[task_id]), self.tasks[task_id].size)
+        check_annotations(
+            {"shapes": [shape]}, self._labels_of(self.tasks[task_id]), self.tasks[task_id].size
+        )
         stored = self._stored("shapes", shape)
         self.tasks[task_id].annotations["shapes"].append(stored)
         return int(stored["id"])
@@ -662,12 +813,20 @@ class FakeCvat:
         self.tasks[task_id].annotations["tags"].append(stored)
         return int(stored["id"])
 
-    def add_track(self, task_id: int, label: str, kind: str, keyframes: list[dict[str, Any]]) -> int:
+    def add_track(
+        self, task_id: int, label: str, kind: str, keyframes: list[dict[str, Any]]
+    ) -> int:
         label_id = self.label_id(task_id, label)
         shapes = [{"type": kind, "attributes": [], **k} for k in keyframes]
-        track = {"frame": min(k["frame"] for k in keyframes), "label_id": label_id,
-                 "source": "manual", "shapes": shapes}
-        check_annotations({"tracks": [track]}, self._labels_of(self.tasks[task_id]), self.tasks[task_id].size)
+        track = {
+            "frame": min(k["frame"] for k in keyframes),
+            "label_id": label_id,
+            "source": "manual",
+            "shapes": shapes,
+        }
+        check_annotations(
+            {"tracks": [track]}, self._labels_of(self.tasks[task_id]), self.tasks[task_id].size
+        )
         stored = self._stored("tracks", track)
         self.tasks[task_id].annotations["tracks"].append(stored)
         return int(stored["id"])
@@ -697,7 +856,9 @@ def _page(request: httpx.Request, items: list[dict[str, Any]]) -> dict[str, Any]
 
 def _multipart(request: httpx.Request) -> tuple[dict[str, str], list[tuple[str, str, bytes]]]:
     header = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + request.content)
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        header + request.content
+    )
     fields: dict[str, str] = {}
     files: list[tuple[str, str, bytes]] = []
     for part in message.iter_parts():

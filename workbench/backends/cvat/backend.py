@@ -40,7 +40,7 @@ from workbench.backends.base import (
     UploadResult,
 )
 from workbench.backends.cvat import ledger
-from workbench.backends.cvat.client import CvatClient
+from workbench.backends.cvat.client import CvatClient, CvatResponseError
 from workbench.backends.cvat.config import CvatConfig
 from workbench.backends.cvat.creation import Creator, project_name, task_name
 from workbench.backends.cvat.labels import (
@@ -269,13 +269,30 @@ class CvatBackend:
                     task_id=str(task.task_id),
                     status=_task_status(jobs),
                     frames=len(task.frames),
-                    annotations=len(self._read(task, run, uploaded, foreign)),
+                    annotations=self._count(task, run, uploaded, foreign),
                     position=task.position,
                     assignee=_assignees(jobs),
                     updated=_updated(jobs),
                 )
             )
         return out
+
+    def _count(
+        self,
+        task: TaskRecord,
+        run: RunRecord,
+        uploaded: dict[str, Any],
+        foreign: Callable[[int], CvatLabel | None],
+    ) -> int:
+        """Annotations on the task's frames; a status never fails on what a load would
+        refuse: then the objects CVAT lists are counted."""
+        data = self.client.get(f"/api/tasks/{task.task_id}/annotations/")
+        try:
+            return len(self._read(task, run, uploaded, foreign, data))
+        except CvatResponseError:
+            if not isinstance(data, dict):
+                raise
+            return sum(len(data.get(k) or []) for k in ("tags", "shapes", "tracks"))
 
     # -- removal --------------------------------------------------------------------------
     def remove_inputs(
