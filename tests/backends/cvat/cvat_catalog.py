@@ -2,7 +2,8 @@
 
 - img-0 .. img-2: single images (their own contexts) with a `gt` box each (img-2's rotated by
   30 degrees), attributes `occluded`, `color` (select) and `group`; a `weather`
-  classification on each;
+  classification on each; an `outline` polygon (img-0), `kp` keypoints (img-1) and a `lane`
+  polyline (img-2);
 - seq-0 .. seq-5: a sequence (context `drive`) with a car tracked on seq-0 .. seq-3
   (track index 7, keyframes on seq-0 and seq-3, seq-1 and seq-2 on the straight line between);
 - clip-0 .. clip-9: frames 0..9 of a video served over http (context `clip`).
@@ -72,6 +73,17 @@ def rotated_box(cx: float, cy: float, w: float, h: float, degrees: float) -> lis
     return ring
 
 
+def _extra(i: int) -> Roi:
+    """A polygon, a set of keypoints or a polyline: one of each over the three images."""
+    if i == 0:
+        return Roi(
+            "o0", "polygon", ["car"], field="outline", geometry=[[0, 0, 10, 0, 10, 10, 0, 10]]
+        )
+    if i == 1:
+        return Roi("k1", "point", ["wheel"], field="kp", geometry=[[3, 4, 7, 4]])
+    return Roi("l2", "polyline", ["lane"], field="lane", geometry=[[0, 40, 30, 30, 60, 20]])
+
+
 def build_catalog(path: Path, media: Path) -> Catalog:
     media.mkdir(parents=True, exist_ok=True)
     catalog = workbench.open(path)
@@ -94,6 +106,7 @@ def build_catalog(path: Path, media: Path) -> Catalog:
                     },
                 ),
                 Roi(f"w{i}", "classification", ["sunny"], field="weather"),
+                _extra(i),
             ]
             writer.add(
                 Frame(
