@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import duckdb
 import httpx
@@ -52,7 +52,14 @@ from workbench.backends.cvat.labels import (
 from workbench.backends.cvat.ledger import FrameRef, RunRecord, TaskRecord
 from workbench.backends.cvat.media import TaskPlan, frame_media, plan_tasks, task_data
 from workbench.backends.cvat.payload import Prepared, assign_ids, prepare
-from workbench.backends.cvat.results import TaskReader
+from workbench.backends.cvat.results import TaskReader, track_indexes
+
+
+class Reader(Protocol):
+    """Reads one task's annotations as Shapes (fetching them unless `data` is given)."""
+
+    def __call__(self, task: TaskRecord, data: Any = None) -> list[Shape]: ...
+
 
 # Job states of a task that count as done / as started.
 _DONE_STATES = ("completed",)
@@ -195,25 +202,25 @@ class CvatBackend:
         run = self._run(con, run_id)
         if run is None:
             return SHAPE_SCHEMA.empty_table()
-        uploaded = ledger.load_shapes(con, run_id)
-        foreign = self._foreign_labels(run)
+        read = self._reader(con, run)
         rows: list[dict[str, Any]] = []
         for task in ledger.load_tasks(con, run_id):
-            rows.extend(s.to_row() for s in self._read(task, run, uploaded, foreign))
+            rows.extend(s.to_row() for s in read(task))
         rows.sort(key=lambda r: (int(r["task_id"]), r["frame_id"], r["id"]))
         return pa.Table.from_pylist(rows, schema=SHAPE_SCHEMA)
 
-    def _read(
-        self,
-        task: TaskRecord,
-        run: RunRecord,
-        uploaded: dict[str, Any],
-        foreign: Callable[[int], CvatLabel | None],
-        data: Any = None,
-    ) -> list[Shape]:
-        if data is None:
-            data = self.client.get(f"/api/tasks/{task.task_id}/annotations/")
-        return TaskReader(task, run.labels, uploaded, foreign).read(data)
+    def _reader(self, con: duckdb.DuckDBPyConnection, run: RunRecord) -> Reader:
+        """A function reading one task's annotations as Shapes (fetched unless given)."""
+        uploaded = ledger.load_shapes(con, run.run_id)
+        tracks = track_indexes(uploaded)
+        foreign = self._foreign_labels(run)
+
+        def read(task: TaskRecord, data: Any = None) -> list[Shape]:
+            if data is None:
+                data = self.client.get(f"/api/tasks/{task.task_id}/annotations/")
+            return TaskReader(task, run.labels, uploaded, foreign, tracks).read(data)
+
+        return read
 
     def _run(self, con: duckdb.DuckDBPyConnection, run_id: str) -> RunRecord | None:
         run = ledger.load_run(con, run_id)
@@ -259,8 +266,7 @@ class CvatBackend:
         run = self._run(con, run_id)
         if run is None:
             return []
-        uploaded = ledger.load_shapes(con, run_id)
-        foreign = self._foreign_labels(run)
+        read = self._reader(con, run)
         out: list[TaskStatus] = []
         for task in ledger.load_tasks(con, run_id):
             jobs = list(self.client.pages("/api/jobs", task_id=task.task_id))
@@ -269,7 +275,7 @@ class CvatBackend:
                     task_id=str(task.task_id),
                     status=_task_status(jobs),
                     frames=len(task.frames),
-                    annotations=self._count(task, run, uploaded, foreign),
+                    annotations=self._count(task, read),
                     position=task.position,
                     assignee=_assignees(jobs),
                     updated=_updated(jobs),
@@ -277,18 +283,12 @@ class CvatBackend:
             )
         return out
 
-    def _count(
-        self,
-        task: TaskRecord,
-        run: RunRecord,
-        uploaded: dict[str, Any],
-        foreign: Callable[[int], CvatLabel | None],
-    ) -> int:
+    def _count(self, task: TaskRecord, read: Reader) -> int:
         """Annotations on the task's frames; a status never fails on what a load would
         refuse: then the objects CVAT lists are counted."""
         data = self.client.get(f"/api/tasks/{task.task_id}/annotations/")
         try:
-            return len(self._read(task, run, uploaded, foreign, data))
+            return len(read(task, data))
         except CvatResponseError:
             if not isinstance(data, dict):
                 raise
@@ -309,8 +309,7 @@ class CvatBackend:
         if run is None:
             return Removal()
         gone = set(input_uuids)
-        uploaded = ledger.load_shapes(con, run_id)
-        foreign = self._foreign_labels(run)
+        read = self._reader(con, run)
         tasks = annotations = 0
         for task in ledger.load_tasks(con, run_id):
             frames = sorted(n for n, ref in task.frames.items() if ref.input_uuid in gone)
@@ -318,7 +317,7 @@ class CvatBackend:
                 continue
             data = self.client.get(f"/api/tasks/{task.task_id}/annotations/")
             removed = {task.frames[n].frame_id for n in frames}
-            shapes = self._read(task, run, uploaded, foreign, data)
+            shapes = read(task, data)
             annotations += sum(1 for s in shapes if s.frame_id in removed)
             emptied = len(frames) == len(task.frames)
             tasks += emptied
@@ -360,10 +359,9 @@ class CvatBackend:
         run = self._run(con, run_id)
         if run is None:
             return Removal()
-        uploaded = ledger.load_shapes(con, run_id)
-        foreign = self._foreign_labels(run)
+        read = self._reader(con, run)
         tasks = ledger.load_tasks(con, run_id)
-        annotations = sum(len(self._read(t, run, uploaded, foreign)) for t in tasks)
+        annotations = sum(len(read(task)) for task in tasks)
         if not dryrun:
             for task in tasks:
                 self.client.request("DELETE", f"/api/tasks/{task.task_id}", missing_ok=True)

@@ -293,12 +293,13 @@ class CvatClient(AbstractContextManager["CvatClient"]):
             if found is not None:
                 return found, False
             try:
-                response = self._send("POST", path, auth=True, json=body)
-            except _Transient as exc:
-                if attempt >= self.config.retries:
-                    raise exc.error from exc
-                self.pause(attempt, exc.retry_after)
-                log.info("looking up before retrying POST %s after: %s", path, exc.error)
+                response = self._with_retries("POST", path, "never", json=body)
+            except CvatHTTPError as exc:
+                transient = exc.status is None or exc.status == 429 or exc.status >= 500
+                if not transient or attempt >= self.config.retries:
+                    raise
+                self.pause(attempt)
+                log.info("looking up before retrying POST %s after: %s", path, exc)
                 attempt += 1
                 continue
             created = self._decode(response, "POST", path)

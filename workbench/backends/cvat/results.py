@@ -58,13 +58,19 @@ class TaskReader:
     in CVAT after the run was made."""
 
     def __init__(
-        self, task: TaskRecord, labels: ProjectLabels, uploaded: Uploaded, foreign: LabelLookup
+        self,
+        task: TaskRecord,
+        labels: ProjectLabels,
+        uploaded: Uploaded,
+        foreign: LabelLookup,
+        track_indexes: Mapping[int, int],
     ) -> None:
         self.task = task
         self.labels = labels
         self.known = labels.by_id()
         self.uploaded = uploaded
         self.foreign = foreign
+        self.track_indexes = track_indexes
 
     def read(self, data: Any) -> list[Shape]:
         where = f"CVAT task {self.task.task_id}"
@@ -141,7 +147,8 @@ class TaskReader:
                     attributes=tuple(_values(shape, at).items()),
                 )
             )
-        index = self._track_index(track_id)
+        # An uploaded track keeps the catalog's track index; a new one takes CVAT's id.
+        index = self.track_indexes.get(track_id, track_id)
         out: list[Found] = []
         for view in track_frames(keyframes, self.task.size):
             ref = self.task.frames.get(view.frame)
@@ -162,14 +169,6 @@ class TaskReader:
                 )
             )
         return out
-
-    def _track_index(self, track_id: int) -> int:
-        """An uploaded track keeps the catalog's track index; a new one takes CVAT's id."""
-        prefix = f"track:{track_id}:"
-        for shape_id, (_, original) in self.uploaded.items():
-            if shape_id.startswith(prefix) and original.get("track_index") is not None:
-                return int(original["track_index"])
-        return track_id
 
     def _frame(self, item: dict[str, Any], where: str) -> FrameRef | None:
         frame = _int(item, "frame", where)
@@ -238,6 +237,15 @@ class TaskReader:
 
 
 _CATALOG_KINDS = frozenset(KIND_OF_CVAT_TYPE.values())
+
+
+def track_indexes(uploaded: Uploaded) -> dict[int, int]:
+    """CVAT track id -> the catalog track index of the labels uploaded as that track."""
+    out: dict[int, int] = {}
+    for shape_id, (_, original) in uploaded.items():
+        if shape_id.startswith("track:") and original.get("track_index") is not None:
+            out[int(shape_id.split(":")[1])] = int(original["track_index"])
+    return out
 
 
 def _int(item: Mapping[str, Any], key: str, where: str) -> int:
