@@ -13,28 +13,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from cvat_catalog import build_catalog
-from fake_cvat import FakeCvat
+from fake_cvat import Clock, FakeCvat
 
 import workbench
 from workbench.backends import LocalBackend
 from workbench.backends.cvat import CvatBackend, CvatConfig
 from workbench.services import Workbench
 from workbench.store.catalog import Catalog
-
-
-class Clock:
-    """Time for the client: `sleep` advances it instead of waiting."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

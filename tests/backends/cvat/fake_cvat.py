@@ -587,3 +587,18 @@ class FakeCvat(MediaRoutes):
         for job in self.jobs.values():
             if job["task_id"] == task_id:
                 job.update(state=state, stage=stage, updated_date="2024-05-02T08:30:00Z")
+
+
+class Clock:
+    """Time for the client: `sleep` advances it instead of waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def __call__(self) -> float:
+        return self.now

@@ -6,8 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import Clock
-from fake_cvat import FakeCvat
+from fake_cvat import Clock, FakeCvat
 
 from workbench.backends import BackendError
 from workbench.backends.cvat import (

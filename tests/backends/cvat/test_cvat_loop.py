@@ -96,22 +96,27 @@ def test_an_untouched_run_merges_as_unchanged(wb: Workbench, fake: FakeCvat) -> 
     assert report.unchanged == 10 and report.keyframes == 2
 
 
-def test_edit_restrictions_put_changes_back(
-    wb: Workbench, fake: FakeCvat, catalog: Catalog
+# Each restriction, and the change it refuses.
+RESTRICTIONS = {
+    "allow_spatial_edits": "spatial",
+    "allow_deletions": "deletion",
+    "allow_label_edits": "label",
+    "allow_additions": "addition",
+    "read_only": "attribute",
+}
+
+
+@pytest.mark.parametrize("restriction", list(RESTRICTIONS))
+def test_each_edit_restriction_puts_its_change_back(
+    wb: Workbench, fake: FakeCvat, catalog: Catalog, restriction: str
 ) -> None:
     schema = json.loads(json.dumps(SCHEMA))
-    schema["gt"]["attributes"]["color"]["read_only"] = True
-    wb.annotate(
-        IMAGES[:2],
-        "strict",
-        backend="cvat",
-        label_schema=schema,
-        allow_additions=False,
-        allow_deletions=False,
-        allow_label_edits=False,
-        allow_spatial_edits=False,
-    )
-    before = rois(catalog, "gt") | rois(catalog, "weather")
+    options = {}
+    if restriction == "read_only":
+        schema["gt"]["attributes"]["color"]["read_only"] = True
+    else:
+        options[restriction] = False
+    wb.annotate(IMAGES[:2], "strict", backend="cvat", label_schema=schema, **options)
     task = fake.task_named("#1")
     car = fake.label_id(task.id, "car")
     b0, b1 = sorted(fake.items(task.id, "shapes"), key=lambda s: s["frame"])
@@ -119,17 +124,20 @@ def test_edit_restrictions_put_changes_back(
     fake.set_value(b1, car, "color", "blue")
     task.annotations["tags"] = [t for t in fake.items(task.id, "tags") if t["frame"] == 0]
     task.annotations["tags"][0]["label_id"] = fake.label_id(task.id, "rain")
-    fake.add_shape(task.id, 1, "truck", "rectangle", [40, 5, 50, 15])
+    truck = fake.add_shape(task.id, 1, "truck", "rectangle", [40, 5, 50, 15])
+
     report = wb.load_annotations("strict")
-    assert sorted((r.frame_id, r.change) for r in report.rejected) == [
-        ("img-0", "label"),
-        ("img-0", "spatial"),
-        ("img-1", "addition"),
-        ("img-1", "attribute"),
-        ("img-1", "deletion"),
-    ]
-    assert (report.added, report.changed, report.deleted) == ((), (), ())
-    assert rois(catalog, "gt") | rois(catalog, "weather") == before
+    refused = RESTRICTIONS[restriction]
+    assert {r.change for r in report.rejected} == {refused}
+    gt, weather = rois(catalog, "gt"), rois(catalog, "weather")
+    applied = {
+        "spatial": gt[("img-0", "b0")]["geometry"] == [[0.0, 0.0, 5.0, 0.0, 5.0, 5.0, 0.0, 5.0]],
+        "attribute": gt[("img-1", "b1")]["attributes"]["color"] == "blue",
+        "deletion": ("img-1", "w1") not in weather,
+        "label": weather[("img-0", "w0")]["label"] == "rain",
+        "addition": ("img-1", f"shape:{truck}") in gt,
+    }
+    assert applied == {change: change != refused for change in applied}
 
 
 def test_tracks_round_trip_with_keyframes_and_outside(

@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
-from conftest import Clock
 from cvat_catalog import IMAGES, SCHEMA, rois
-from fake_cvat import FakeCvat
+from fake_cvat import Clock, FakeCvat
 
 from workbench.backends import EditRestrictions, LabelSchema, UploadRequest
 from workbench.backends.base import LABEL_SCHEMA, UPLOAD_FRAME_SCHEMA
@@ -257,3 +256,13 @@ def test_a_run_stays_with_its_server(
     elsewhere = Workbench(catalog, actor="tester", backends={"cvat": other})
     with pytest.raises(Exception, match=re.escape("this run's tasks are on http://cvat.test")):
         elsewhere.load_annotations("here")
+
+
+@pytest.mark.skipif(
+    "dryrun" not in UploadRequest.__dataclass_fields__,
+    reason="the service does not tell backends about dry runs yet",
+)
+def test_a_dry_run_through_the_service_touches_nothing(wb: Workbench, fake: FakeCvat) -> None:
+    results = wb.annotate(IMAGES, "dry", backend="cvat", label_schema=SCHEMA, dryrun=True)
+    assert results.info.dryrun and results.info.labels == 6
+    assert fake.log == [] and wb.list_annotation_runs() == []

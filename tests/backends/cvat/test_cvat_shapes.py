@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Clock
 from cvat_catalog import IMAGES, rois
-from fake_cvat import FakeCvat
+from fake_cvat import Clock, FakeCvat
 
 from workbench.backends.cvat import CvatBackend, CvatConfig
 from workbench.services import Workbench
