@@ -1,5 +1,5 @@
-"""Annotation platforms behind one protocol: the embedded local platform (default); Label
-Studio and CVAT over HTTP later.
+"""Annotation platforms behind one protocol: the embedded local platform (default), Label
+Studio over HTTP (workbench.backends.labelstudio); CVAT later.
 
 `default_backends()` is what a service uses unless given others; a backend is any object that
 satisfies `AnnotationBackend` (see workbench/backends/base.py for what it must do).
@@ -30,8 +30,15 @@ from workbench.backends.local import LocalBackend
 
 
 def default_backends() -> dict[str, AnnotationBackend]:
-    """The backends a service has unless told otherwise: only the local platform."""
-    return {LocalBackend.name: LocalBackend()}
+    """The backends a service has unless told otherwise: the local platform, and Label Studio
+    when the environment or the config file says where it is (nothing is contacted here)."""
+    from workbench.backends.labelstudio import configured_backend
+
+    backends: dict[str, AnnotationBackend] = {LocalBackend.name: LocalBackend()}
+    labelstudio = configured_backend()
+    if labelstudio is not None:
+        backends[labelstudio.name] = labelstudio
+    return backends
 
 
 __all__ = [

@@ -402,6 +402,9 @@ class UploadRequest:
     task_size: int | None = None
     segment_size: int | None = None
     media_field: str | None = None
+    # A dry run: plan and check, return the ids, but create nothing on a remote platform
+    # (the local platform's writes roll back with the service's transaction anyway).
+    dryrun: bool = False
 
 
 @dataclass(frozen=True)

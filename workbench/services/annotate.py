@@ -157,7 +157,9 @@ def annotate(
                 _check_media(con, backend, groups, config.media_field)
                 labels = _labels(con, schema)
             run_id = str(uuid.uuid4())
-            summary = _send(con, backend, groups, labels, schema, config, anno_key, run_id)
+            summary = _send(
+                con, backend, groups, labels, schema, config, anno_key, run_id, dryrun=dryrun
+            )
             _record_run(con, ctx.actor, anno_key, run_id, schema, config, spec, summary)
             info = run_info(ctx, con, run_row(con, anno_key))
             act.done(info.frames, summary)
@@ -298,6 +300,8 @@ def _send(
     config: AnnotationConfig,
     anno_key: str,
     run_id: str,
+    *,
+    dryrun: bool = False,
 ) -> dict[str, Any]:
     """Scenes, inputs, tasks and the id map of a run; returns what it made."""
     project_id, batch_id = _project_and_batch(con, config)
@@ -327,6 +331,7 @@ def _send(
             task_size=config.task_size,
             segment_size=config.segment_size,
             media_field=config.media_field,
+            dryrun=dryrun,
         ),
     )
     _record_id_map(con, anno_key, labels, result.shape_ids, result.task_ids)

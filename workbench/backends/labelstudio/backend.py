@@ -1,0 +1,658 @@
+"""The Label Studio backend: runs become projects, frames tasks, labels predictions.
+
+- **Projects.** Each run gets its own project, titled `<anno_key> [<run id prefix>]`, whose
+  description says which run owns it; with `project=` in the config every run goes into that
+  existing project instead (its description lists the runs in it). Cleanup deletes a run's
+  own project, or only the run's tasks in a shared one.
+- **Tasks.** One task per frame (a sequence is one task per frame, in time order, linked by
+  `wb_context` and `wb_frame_index` in the task data). Task data carries our ids (`wb_run`,
+  `wb_frame`, `wb_input`, ...) and what was sent (see results.py); the run's existing labels
+  are the task's prediction, with our shape ids as region ids. Tasks are imported in bulk;
+  `task_size` scenes form a group (`wb_group`), and groups are never split across imports
+  unless a group is larger than `import_chunk`.
+- **Idempotency.** Every create looks first: a project is found by its run, a task by
+  (run, frame), a storage by its path, an uploaded file by its content hash. When a create
+  fails after it was sent (OutcomeUnknown), the backend looks again and sends only what is
+  missing, so a retry never makes a second project, task or file.
+- **Reading back.** Every task of the run with annotations, in pages. The newest submitted
+  annotation wins (a ground-truth one first); a task nobody annotated still holds the labels
+  as sent. Tasks naming frames the run did not send, and frames of the run without a task,
+  stop the load with an error that names them: nothing is merged from a project that does
+  not match the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import duckdb
+import pyarrow as pa
+from tqdm.auto import tqdm
+
+from workbench.backends.base import (
+    SHAPE_SCHEMA,
+    TRACKABLE_TYPES,
+    Capabilities,
+    LabelSchema,
+    Removal,
+    Shape,
+    TaskStatus,
+    UploadRequest,
+    UploadResult,
+)
+from workbench.backends.labelstudio.client import (
+    LabelStudioClient,
+    LabelStudioResponseError,
+    OutcomeUnknown,
+    expect,
+)
+from workbench.backends.labelstudio.config import LabelStudioConfig, LabelStudioError
+from workbench.backends.labelstudio.convert import (
+    IMAGE,
+    SUPPORTED_ATTRIBUTE_TYPES,
+    SUPPORTED_LABEL_TYPES,
+    ConfigError,
+    Controls,
+    label_config,
+    same_config,
+)
+from workbench.backends.labelstudio.media import Image, MediaServer, plan_image
+from workbench.backends.labelstudio.results import TaskReader, frame_prediction, stable_id
+
+PREDICTION_VERSION = "workbench"
+
+
+def run_marker(run_id: str) -> str:
+    return f"workbench run {run_id}"
+
+
+def owner_marker(run_id: str) -> str:
+    return f"workbench run {run_id} owns this project"
+
+
+class LabelStudioBackend:
+    """Label Studio over its REST API. Configured lazily: nothing is read or contacted until
+    the first call that needs the server (see LabelStudioConfig.resolve for where settings
+    come from). `client` replaces the HTTP client (tests pass one with a special transport).
+    """
+
+    name: ClassVar[str] = "labelstudio"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        label_types=SUPPORTED_LABEL_TYPES,
+        attribute_types=SUPPORTED_ATTRIBUTE_TYPES,
+        # Sequences are accepted: one task per frame, linked by context in the task data.
+        supports_video=True,
+        supports_keyframes=False,
+        # Label Studio shows them editable; the merge puts back any change (and reports it).
+        supports_read_only_attributes=True,
+        supports_segments=False,
+        supports_task_editing=False,
+        synchronous=True,
+    )
+
+    def __init__(
+        self,
+        config: LabelStudioConfig | None = None,
+        *,
+        client: LabelStudioClient | None = None,
+        **settings: Any,
+    ) -> None:
+        self._config = client.config if client is not None else config
+        self._settings = settings
+        self._client = client
+        self._projects: dict[str, int] = {}  # run id -> project id
+
+    def __repr__(self) -> str:
+        where = self._config.api_url if self._config else "not configured yet"
+        return f"LabelStudioBackend({where})"
+
+    @property
+    def config(self) -> LabelStudioConfig:
+        if self._config is None:
+            self._config = LabelStudioConfig.resolve(**self._settings)
+        return self._config
+
+    @property
+    def client(self) -> LabelStudioClient:
+        if self._client is None:
+            self._client = LabelStudioClient(self.config)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    # -- the AnnotationBackend protocol ---------------------------------------------------
+    def upload(self, con: duckdb.DuckDBPyConnection, request: UploadRequest) -> UploadResult:
+        frames = _run_frames(con, request)
+        labels = request.labels.to_pylist()
+        shape_ids = [
+            stable_id(request.run_id, r["frame_id"], r["field"], r["roi_id"] or "scalar")
+            for r in labels
+        ]
+        controls = Controls.for_schema(request.label_schema, _tracked(request, labels, frames))
+        images = [
+            plan_image(f["frame_id"], f["source"], self.config.local_files_root) for f in frames
+        ]
+        if request.dryrun:
+            planned = [f"planned:{r['frame_id']}" for r in labels]
+            return UploadResult(shape_ids=shape_ids, task_ids=planned, tasks=len(frames))
+        project_id, ours = self._run_project(request, label_config(controls))
+        try:
+            server_root = self.config.local_files_server_root or self.config.local_files_root
+            urls = MediaServer(self.client, server_root).urls(project_id, images)
+            tasks = _tasks(request, frames, images, urls, labels, shape_ids, controls)
+            task_of_frame = self._import(project_id, request.run_id, tasks)
+        except BaseException:
+            if ours:
+                self._discard(project_id, request.run_id)
+            raise
+        return UploadResult(
+            shape_ids=shape_ids,
+            task_ids=[str(task_of_frame[r["frame_id"]]) for r in labels],
+            tasks=len(frames),
+        )
+
+    def download(self, con: duckdb.DuckDBPyConnection, run_id: str) -> pa.Table:
+        project_id = self.project_of_run(run_id)
+        if project_id is None:
+            raise LabelStudioError(
+                f"no Label Studio project at {self.config.api_url} holds run {run_id}: was it "
+                "deleted there, or is this backend configured for another server?"
+            )
+        expected = _sent_frames(con, run_id)
+        controls = self._controls(con, run_id, project_id)
+        chosen: dict[str, dict[str, Any]] = {}
+        strays: list[str] = []
+        for task in self._run_tasks(project_id, run_id, full=True, what="reading results"):
+            frame_id = str(task["data"].get("wb_frame"))
+            if frame_id not in expected:
+                strays.append(f"task {task.get('id')} (frame {frame_id!r})")
+            elif frame_id not in chosen or _preferred(task, chosen[frame_id]):
+                chosen[frame_id] = task
+        if strays:
+            raise LabelStudioResponseError(
+                f"{len(strays)} tasks of run {run_id} in project {project_id} hold frames the "
+                f"run did not send: {', '.join(strays[:10])}; nothing was merged"
+            )
+        missing = sorted(set(expected) - set(chosen))
+        if missing:
+            raise LabelStudioError(
+                f"{len(missing)} frames of run {run_id} have no task in project {project_id} "
+                f"(deleted in Label Studio?): {', '.join(missing[:10])}; delete their inputs in "
+                "workbench to load the rest"
+            )
+        shapes: list[Shape] = []
+        for task in chosen.values():
+            reader = TaskReader(run_id, str(task.get("id")), task["data"], controls)
+            shapes += reader.shapes(_latest_results(task, reader))
+        return pa.Table.from_pylist([s.to_row() for s in shapes], schema=SHAPE_SCHEMA)
+
+    def task_statuses(self, con: duckdb.DuckDBPyConnection, run_id: str) -> list[TaskStatus]:
+        project_id = self.project_of_run(run_id)
+        if project_id is None:
+            return []
+        out = [_status(t) for t in self._run_tasks(project_id, run_id, full=False)]
+        return sorted(out, key=lambda s: (s.position, s.task_id))
+
+    def remove_inputs(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        run_id: str,
+        input_uuids: Sequence[str],
+        *,
+        dryrun: bool,
+    ) -> Removal:
+        project_id = self.project_of_run(run_id)
+        if project_id is None:
+            return Removal()
+        gone = set(input_uuids)
+        tasks = [
+            t
+            for t in self._run_tasks(project_id, run_id, full=False)
+            if t["data"].get("wb_input") in gone
+        ]
+        if not dryrun and tasks:
+            self.client.delete_tasks(project_id, [int(t["id"]) for t in tasks])
+        return Removal(tasks=len(tasks), annotations=sum(_annotations(t) for t in tasks))
+
+    def cleanup(self, con: duckdb.DuckDBPyConnection, run_id: str, *, dryrun: bool) -> Removal:
+        project_id = self.project_of_run(run_id)
+        if project_id is None:
+            return Removal()
+        tasks = list(self._run_tasks(project_id, run_id, full=False))
+        removal = Removal(tasks=len(tasks), annotations=sum(_annotations(t) for t in tasks))
+        if not dryrun:
+            description = str(self.client.project(project_id).get("description") or "")
+            if owner_marker(run_id) in description:
+                self.client.delete(f"/api/projects/{project_id}")
+            else:
+                self.client.delete_tasks(project_id, [int(t["id"]) for t in tasks])
+            self._projects.pop(run_id, None)
+        return removal
+
+    # -- projects -------------------------------------------------------------------------
+    def project_of_run(self, run_id: str) -> int | None:
+        """The id of the project holding a run's tasks, or None."""
+        if run_id in self._projects:
+            return self._projects[run_id]
+        found = self._owned_project(run_id)
+        if found is None:
+            marker = run_marker(run_id)
+            candidates = self.client.projects(include="id,description")
+            found = min(
+                (int(p["id"]) for p in candidates if marker in str(p.get("description") or "")),
+                default=None,
+            )
+        if found is not None:
+            self._projects[run_id] = found
+        return found
+
+    def _owned_project(self, run_id: str) -> int | None:
+        """The run's own project; duplicates left by a lost answer are deleted here."""
+        marker = owner_marker(run_id)
+        found = sorted(
+            int(p["id"])
+            for p in self.client.projects(title=f"[{run_id[:8]}]", include="id,title,description")
+            if marker in str(p.get("description") or "")
+        )
+        for extra in found[1:]:
+            self.client.delete(f"/api/projects/{extra}")
+        return found[0] if found else None
+
+    def _run_project(self, request: UploadRequest, xml: str) -> tuple[int, bool]:
+        """(project id, whether it is the run's own project) for a run about to be sent."""
+        if self.config.project is not None:
+            project_id = self._shared_project(request.run_id, xml)
+            self._projects[request.run_id] = project_id
+            return project_id, False
+        body = {
+            "title": f"{request.anno_key[:38]} [{request.run_id[:8]}]",
+            "description": (
+                f"Workbench annotation run {request.anno_key!r}.\n{owner_marker(request.run_id)}"
+            ),
+            "label_config": xml,
+        }
+        for attempt in range(self.config.retries + 1):
+            found = self._owned_project(request.run_id)
+            if found is None:
+                try:
+                    made = expect(
+                        self.client.post("/api/projects", body), dict, "POST /api/projects"
+                    )
+                    found = _id(made, "POST /api/projects")
+                except OutcomeUnknown:
+                    if attempt == self.config.retries:
+                        raise
+                    self.client.wait(attempt)
+                    continue
+            self._projects[request.run_id] = found
+            return found, True
+        raise AssertionError("unreachable")
+
+    def _shared_project(self, run_id: str, xml: str) -> int:
+        wanted = self.config.project
+        if isinstance(wanted, int) or (isinstance(wanted, str) and wanted.isdigit()):
+            project = self.client.project(int(wanted))
+        else:
+            named = [p for p in self.client.projects(title=str(wanted)) if p.get("title") == wanted]
+            if len(named) != 1:
+                raise LabelStudioError(
+                    f"expected one Label Studio project titled {wanted!r}, found {len(named)}"
+                )
+            project = self.client.project(_id(named[0], "GET /api/projects"))
+        project_id = _id(project, "GET /api/projects/{id}")
+        if not same_config(str(project.get("label_config") or ""), xml):
+            if project.get("task_number"):
+                raise ConfigError(
+                    f"project {project_id} ({project.get('title')!r}) has tasks and another "
+                    "labelling config than this run needs; use a project per run, or a schema "
+                    "that gives the same config"
+                )
+            self.client.patch(f"/api/projects/{project_id}", {"label_config": xml})
+        description = str(project.get("description") or "")
+        if run_marker(run_id) not in description:
+            lines = [description, run_marker(run_id)] if description else [run_marker(run_id)]
+            self.client.patch(f"/api/projects/{project_id}", {"description": "\n".join(lines)})
+        return project_id
+
+    def _discard(self, project_id: int, run_id: str) -> None:
+        """Best effort after a failed upload: the run will not exist, so neither should its
+        project. A server that is down keeps it (the title names the run)."""
+        self._projects.pop(run_id, None)
+        with contextlib.suppress(LabelStudioError):
+            self.client.delete(f"/api/projects/{project_id}")
+
+    def _controls(self, con: duckdb.DuckDBPyConnection, run_id: str, project_id: int) -> Controls:
+        found = con.execute(
+            "SELECT label_schema FROM annotation_runs WHERE run_id = ?", [run_id]
+        ).fetchall()
+        if not found:
+            raise LabelStudioError(f"run {run_id} is not in this catalog")
+        schema = LabelSchema.from_dict(_json(found[0][0]))
+        xml = str(self.client.project(project_id).get("label_config") or "")
+        try:
+            names = {e.get("name") for e in ET.fromstring(xml).iter() if e.get("name")}
+        except ET.ParseError as exc:
+            raise LabelStudioResponseError(
+                f"project {project_id}: unreadable labelling config: {exc}"
+            ) from exc
+        tracked = [f for f in schema.fields if f"{f}__track" in names]
+        return Controls.for_schema(schema, tracked)
+
+    # -- tasks ----------------------------------------------------------------------------
+    def _run_tasks(
+        self, project_id: int, run_id: str, *, full: bool, what: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The project's tasks that belong to the run (their data names it)."""
+        bar = tqdm(
+            desc=f"Label Studio: {what}", unit="task", disable=not (what and self.config.progress)
+        )
+        try:
+            for page in self.client.iter_tasks(project_id, full=full):
+                bar.update(len(page))
+                for task in page:
+                    data = task.get("data")
+                    if isinstance(data, dict) and data.get("wb_run") == run_id:
+                        yield task
+        finally:
+            bar.close()
+
+    def _task_ids(self, project_id: int, run_id: str) -> dict[str, int]:
+        """frame id -> task id of the run's tasks; duplicates (a lost answer raced a retry)
+        are deleted, keeping the oldest task of each frame."""
+        by_frame: dict[str, list[int]] = {}
+        for task in self._run_tasks(project_id, run_id, full=False):
+            by_frame.setdefault(str(task["data"].get("wb_frame")), []).append(int(task["id"]))
+        extra = [i for ids in by_frame.values() for i in sorted(ids)[1:]]
+        if extra:
+            self.client.delete_tasks(project_id, extra)
+        return {frame: min(ids) for frame, ids in by_frame.items()}
+
+    def _import(self, project_id: int, run_id: str, tasks: list[dict[str, Any]]) -> dict[str, int]:
+        present = self._task_ids(project_id, run_id)
+        todo = [t for t in tasks if t["data"]["wb_frame"] not in present]
+        where = f"POST /api/projects/{project_id}/import"
+        with tqdm(
+            total=len(tasks),
+            initial=len(tasks) - len(todo),
+            desc="Label Studio: sending tasks",
+            unit="task",
+            disable=not self.config.progress,
+        ) as bar:
+            for chunk in _chunks(todo, self.config.import_chunk):
+                for attempt in range(self.config.retries + 1):
+                    try:
+                        body = self.client.post(
+                            f"/api/projects/{project_id}/import", chunk, return_task_ids="true"
+                        )
+                    except OutcomeUnknown:
+                        if attempt == self.config.retries:
+                            raise
+                        self.client.wait(attempt)
+                        present = self._task_ids(project_id, run_id)
+                        chunk = [t for t in chunk if t["data"]["wb_frame"] not in present]
+                        if chunk:
+                            continue
+                        break
+                    ids = expect(
+                        expect(body, dict, where).get("task_ids"), list, f"{where} task_ids"
+                    )
+                    if len(ids) != len(chunk) or not all(isinstance(i, int) for i in ids):
+                        raise LabelStudioResponseError(
+                            f"{where}: sent {len(chunk)} tasks, got task ids {str(ids)[:200]}"
+                        )
+                    present.update(zip((t["data"]["wb_frame"] for t in chunk), ids, strict=True))
+                    break
+                bar.update(len(chunk))
+        missing = [t["data"]["wb_frame"] for t in tasks if t["data"]["wb_frame"] not in present]
+        if missing:
+            raise LabelStudioResponseError(
+                f"{where}: frames without a task after the import: {missing[:10]}"
+            )
+        return present
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _id(body: Mapping[str, Any], where: str) -> int:
+    value = body.get("id")
+    if not isinstance(value, int):
+        raise LabelStudioResponseError(f"{where}: expected an integer id, got {value!r}")
+    return value
+
+
+def _run_frames(con: duckdb.DuckDBPyConnection, request: UploadRequest) -> list[dict[str, Any]]:
+    """The run's frames in order, each with its context, time, index in its scene and the
+    one source to show."""
+    con.register("_wb_ls_frames", request.frames)
+    try:
+        found = con.execute(
+            """SELECT rf.frame_id, rf.input_uuid, rf.scene_index, rf.position, f.context_id,
+                      f.timestamp,
+                      list({'id': s.id, 'uri': s.uri, 'width': s.width, 'height': s.height}
+                           ORDER BY s.id) FILTER (WHERE s.id IS NOT NULL) AS sources
+               FROM _wb_ls_frames rf
+               LEFT JOIN frames f ON f.id = rf.frame_id
+               LEFT JOIN sources s ON s.frame_id = rf.frame_id
+               GROUP BY ALL ORDER BY rf.position"""
+        ).fetchall()
+    finally:
+        con.unregister("_wb_ls_frames")
+    out: list[dict[str, Any]] = []
+    index_in_scene: dict[int, int] = {}
+    for frame_id, input_uuid, scene, position, context, timestamp, sources in found:
+        source = _pick_source(frame_id, sources or [], request.media_field)
+        index = index_in_scene.get(scene, 0)
+        index_in_scene[scene] = index + 1
+        out.append(
+            {
+                "frame_id": frame_id,
+                "input_uuid": input_uuid,
+                "scene_index": scene,
+                "position": position,
+                "context_id": context,
+                "timestamp": timestamp,
+                "frame_index": index,
+                "source": source,
+                "sources": len(sources or []),
+            }
+        )
+    return out
+
+
+def _pick_source(
+    frame_id: str, sources: list[dict[str, Any]], media_field: str | None
+) -> dict[str, Any]:
+    if media_field is not None:
+        for source in sources:
+            if source["id"] == media_field:
+                return source
+        raise LabelStudioError(f"frame {frame_id!r} has no source {media_field!r}")
+    if len(sources) == 1:
+        return sources[0]
+    names = ", ".join(s["id"] for s in sources) or "none"
+    raise LabelStudioError(
+        f"frame {frame_id!r} has {len(sources)} sources ({names}): a Label Studio task shows "
+        "one image, so pick it with media_field"
+    )
+
+
+def _tracked(
+    request: UploadRequest, labels: list[dict[str, Any]], frames: list[dict[str, Any]]
+) -> list[str]:
+    """Fields that get a track number control: trackable ones, where labels have tracks or
+    the run has sequences."""
+    sequences = any(f["frame_index"] > 0 for f in frames)
+    with_tracks = {r["field"] for r in labels if r["track_index"] is not None}
+    return [
+        name
+        for name, spec in request.label_schema.fields.items()
+        if spec.type in TRACKABLE_TYPES and (sequences or name in with_tracks)
+    ]
+
+
+def _tasks(
+    request: UploadRequest,
+    frames: list[dict[str, Any]],
+    images: list[Image],
+    urls: dict[str, str],
+    labels: list[dict[str, Any]],
+    shape_ids: list[str],
+    controls: Controls,
+) -> list[dict[str, Any]]:
+    by_frame: dict[str, list[int]] = {}
+    for n, row in enumerate(labels):
+        by_frame.setdefault(row["frame_id"], []).append(n)
+    out: list[dict[str, Any]] = []
+    for frame, image in zip(frames, images, strict=True):
+        picked = by_frame.get(frame["frame_id"], [])
+        prediction = frame_prediction(
+            [labels[n] for n in picked],
+            [shape_ids[n] for n in picked],
+            controls,
+            (image.width, image.height),
+            image.source_id,
+        )
+        data: dict[str, Any] = {
+            IMAGE: urls[frame["frame_id"]],
+            "wb_run": request.run_id,
+            "wb_anno_key": request.anno_key,
+            "wb_frame": frame["frame_id"],
+            "wb_input": frame["input_uuid"],
+            "wb_context": frame["context_id"],
+            "wb_frame_index": frame["frame_index"],
+            "wb_timestamp": frame["timestamp"],
+            "wb_scene": frame["scene_index"],
+            "wb_group": frame["scene_index"] // request.task_size if request.task_size else 0,
+            "wb_position": frame["position"],
+            "wb_size": [image.width, image.height],
+            "wb_source": image.source_id,
+            "wb_sources": frame["sources"],
+            "wb_shapes": prediction.sent,
+        }
+        if prediction.hidden:
+            data["wb_hidden"] = prediction.hidden
+        task: dict[str, Any] = {"data": data}
+        if prediction.results:
+            task["predictions"] = [
+                {"model_version": PREDICTION_VERSION, "result": prediction.results}
+            ]
+        out.append(task)
+    return out
+
+
+def _chunks(tasks: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """Import requests of whole groups (task_size scenes each), at most `size` tasks unless a
+    single group is bigger."""
+    chunk: list[dict[str, Any]] = []
+    for group in _groups(tasks):
+        if chunk and len(chunk) + len(group) > size:
+            yield chunk
+            chunk = []
+        while len(group) > size:
+            yield group[:size]
+            group = group[size:]
+        chunk += group
+    if chunk:
+        yield chunk
+
+
+def _groups(tasks: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    group: list[dict[str, Any]] = []
+    for task in tasks:
+        if group and task["data"]["wb_group"] != group[-1]["data"]["wb_group"]:
+            yield group
+            group = []
+        group.append(task)
+    if group:
+        yield group
+
+
+def _sent_frames(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, str]:
+    """frame id -> input uuid, for the frames the run's inputs hold now."""
+    found = con.execute(
+        """SELECT unnest(s.frame_ids), i.uuid FROM requests r
+           JOIN inputs i ON i.request_id = r.id JOIN scenes s ON s.uuid = i.scene_uuid
+           WHERE r.run_id = ?""",
+        [run_id],
+    ).fetchall()
+    return {str(frame): str(input_uuid) for frame, input_uuid in found}
+
+
+def _annotations(task: Mapping[str, Any]) -> int:
+    value = task.get("total_annotations")
+    return value if isinstance(value, int) else 0
+
+
+def _preferred(task: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Of two tasks for one frame, keep the annotated one, else the older."""
+    return (-_annotations(task), int(task["id"])) < (-_annotations(other), int(other["id"]))
+
+
+def _latest_results(task: dict[str, Any], reader: TaskReader) -> list[Any]:
+    """The results that stand for the task now: the newest submitted annotation (a ground
+    truth first), else the labels as sent."""
+    annotations = [
+        a
+        for a in task.get("annotations") or []
+        if isinstance(a, dict) and not a.get("was_cancelled")
+    ]
+    if annotations:
+        best = max(
+            annotations,
+            key=lambda a: (
+                bool(a.get("ground_truth")),
+                str(a.get("updated_at") or ""),
+                a.get("id") or 0,
+            ),
+        )
+        result = best.get("result")
+    else:
+        ours = [
+            p
+            for p in task.get("predictions") or []
+            if isinstance(p, dict) and p.get("model_version") == PREDICTION_VERSION
+        ]
+        result = max(ours, key=lambda p: p.get("id") or 0).get("result") if ours else []
+    if not isinstance(result, list):
+        raise reader.error(None, f"the result is not a list: {result!r:.100}")
+    return result
+
+
+def _status(task: dict[str, Any]) -> TaskStatus:
+    done = _annotations(task)
+    if done:
+        status = "done"
+    elif task.get("cancelled_annotations") or task.get("drafts"):
+        status = "in_progress"
+    else:
+        status = "new"
+    position = task["data"].get("wb_position")
+    return TaskStatus(
+        task_id=str(task["id"]),
+        status=status,
+        frames=1,
+        annotations=done,
+        position=position if isinstance(position, int) else 0,
+        updated=_time(task.get("updated_at")),
+    )
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
