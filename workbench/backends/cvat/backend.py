@@ -47,10 +47,11 @@ from workbench.backends.cvat.labels import (
     CVAT_LABEL_TYPE,
     CvatLabel,
     ProjectLabels,
+    foreign_label,
     label_names,
 )
 from workbench.backends.cvat.ledger import FrameRef, RunRecord, TaskRecord
-from workbench.backends.cvat.media import TaskPlan, frame_media, plan_tasks, task_data
+from workbench.backends.cvat.media import TaskData, TaskPlan, frame_media, plan_tasks, task_data
 from workbench.backends.cvat.payload import Prepared, assign_ids, prepare
 from workbench.backends.cvat.results import TaskReader, track_indexes
 
@@ -101,13 +102,16 @@ class CvatBackend:
     ) -> None:
         self.config = config if config is not None else CvatConfig.load()
         self.progress = progress
-        self._client_args = {"transport": transport, "sleep": sleep, "clock": clock}
+        self._transport, self._sleep, self._clock = transport, sleep, clock
         self._client: CvatClient | None = None
 
     @property
     def client(self) -> CvatClient:
+        """The HTTP session, opened (and logged in) on first use."""
         if self._client is None:
-            self._client = CvatClient(self.config, **self._client_args)  # type: ignore[arg-type]
+            self._client = CvatClient(
+                self.config, transport=self._transport, sleep=self._sleep, clock=self._clock
+            )
         return self._client
 
     def close(self) -> None:
@@ -131,6 +135,8 @@ class CvatBackend:
         stand_in = _stand_in_labels(request, mutable)
         for plan, task_rows in zip(plans, rows, strict=True):
             _prepare(plan, task_rows, stand_in)
+        # `dryrun` is read with getattr so the backend also works with services that do not
+        # pass it (those cannot dry-run a remote platform).
         if getattr(request, "dryrun", False):
             return _planned(plans, labels)
         creator = Creator(self.client)
@@ -163,7 +169,7 @@ class CvatBackend:
         project_id: int,
         project: ProjectLabels,
         plans: list[TaskPlan],
-        datas: list[Any],
+        datas: list[TaskData],
         rows: list[list[tuple[int, dict[str, Any]]]],
         assignee: int | None,
     ) -> tuple[list[TaskRecord], list[dict[str, Any]], dict[int, str]]:
@@ -232,31 +238,15 @@ class CvatBackend:
         return run
 
     def _foreign_labels(self, run: RunRecord) -> Callable[[int], CvatLabel | None]:
-        """Labels added to the project in CVAT after the run was made: looked up once, put
-        in the only field of their type (else a field of their own, which the merge reports
-        as unexpected); their class is their name, which the merge checks."""
-        cache: dict[int, CvatLabel] | None = None
+        """Labels added to the project in CVAT after the run was made (looked up once)."""
+        cache: dict[int, CvatLabel] = {}
 
         def lookup(label_id: int) -> CvatLabel | None:
-            nonlocal cache
-            if cache is None:
-                cache = {}
-                schema = run.labels.schema
+            if not cache:
                 for item in self.client.pages("/api/labels", project_id=run.project_id):
-                    if not isinstance(item.get("id"), int):
-                        continue
-                    kind = str(item.get("type") or "any")
-                    fields = [
-                        f for f, s in schema.fields.items() if CVAT_LABEL_TYPE[s.type] == kind
-                    ]
-                    name = str(item.get("name"))
-                    field_name = fields[0] if len(fields) == 1 else f"cvat:{name}"
-                    specs = {
-                        str(a.get("name")): int(a["id"])
-                        for a in item.get("attributes") or []
-                        if isinstance(a, dict) and isinstance(a.get("id"), int)
-                    }
-                    cache[item["id"]] = CvatLabel(item["id"], name, field_name, name, kind, specs)
+                    label = foreign_label(item, run.labels.schema)
+                    if label is not None:
+                        cache[label.id] = label
             return cache.get(label_id)
 
         return lookup
@@ -283,16 +273,27 @@ class CvatBackend:
             )
         return out
 
-    def _count(self, task: TaskRecord, read: Reader) -> int:
-        """Annotations on the task's frames; a status never fails on what a load would
-        refuse: then the objects CVAT lists are counted."""
-        data = self.client.get(f"/api/tasks/{task.task_id}/annotations/")
+    def _count(
+        self, task: TaskRecord, read: Reader, data: Any = None, frames: Sequence[int] | None = None
+    ) -> int:
+        """Annotations on the task's frames (or on `frames` of it), as a load would count
+        them. Counting never fails on what a load would refuse: then the objects CVAT lists
+        on those frames are counted."""
+        if data is None:
+            data = self.client.get(f"/api/tasks/{task.task_id}/annotations/")
+        wanted = set(task.frames if frames is None else frames)
         try:
-            return len(read(task, data))
+            frame_ids = {task.frames[n].frame_id for n in wanted}
+            return sum(1 for s in read(task, data) if s.frame_id in frame_ids)
         except CvatResponseError:
             if not isinstance(data, dict):
                 raise
-            return sum(len(data.get(k) or []) for k in ("tags", "shapes", "tracks"))
+            items = [*(data.get("tags") or []), *(data.get("shapes") or [])]
+            count = sum(1 for item in items if item.get("frame") in wanted)
+            tracks = data.get("tracks") or []
+            return count + sum(
+                1 for t in tracks if any(s.get("frame") in wanted for s in t.get("shapes") or [])
+            )
 
     # -- removal --------------------------------------------------------------------------
     def remove_inputs(
@@ -316,9 +317,7 @@ class CvatBackend:
             if not frames:
                 continue
             data = self.client.get(f"/api/tasks/{task.task_id}/annotations/")
-            removed = {task.frames[n].frame_id for n in frames}
-            shapes = read(task, data)
-            annotations += sum(1 for s in shapes if s.frame_id in removed)
+            annotations += self._count(task, read, data, frames)
             emptied = len(frames) == len(task.frames)
             tasks += emptied
             if dryrun:
@@ -361,7 +360,7 @@ class CvatBackend:
             return Removal()
         read = self._reader(con, run)
         tasks = ledger.load_tasks(con, run_id)
-        annotations = sum(len(read(task)) for task in tasks)
+        annotations = sum(self._count(task, read) for task in tasks)
         if not dryrun:
             for task in tasks:
                 self.client.request("DELETE", f"/api/tasks/{task.task_id}", missing_ok=True)

@@ -154,6 +154,25 @@ def read_project_labels(
     return ProjectLabels(labels=tuple(labels), schema=schema, mutable=mutable)
 
 
+def foreign_label(item: Mapping[str, Any], schema: LabelSchema) -> CvatLabel | None:
+    """A label someone added to the project in CVAT after the run was made. It goes to the
+    only schema field of its type (else to a field of its own, which the merge reports as
+    unexpected); its class is its name, which the merge checks against the field's."""
+    label_id = item.get("id")
+    if not isinstance(label_id, int):
+        return None
+    kind = str(item.get("type") or "any")
+    fields = [f for f, s in schema.fields.items() if CVAT_LABEL_TYPE[s.type] == kind]
+    name = str(item.get("name"))
+    specs = {
+        str(a.get("name")): int(a["id"])
+        for a in item.get("attributes") or []
+        if isinstance(a, dict) and isinstance(a.get("id"), int)
+    }
+    field_name = fields[0] if len(fields) == 1 else f"cvat:{name}"
+    return CvatLabel(label_id, name, field_name, name, kind, specs)
+
+
 # -- attribute values -----------------------------------------------------------------------
 
 

@@ -137,7 +137,7 @@ def plan_tasks(frames: Sequence[FrameMedia], task_size: int | None) -> list[Task
     current: list[FrameMedia] = []
     in_current = 0
     for scene in scenes.values():
-        if scene[0].video or any(f.video for f in scene):
+        if any(f.video for f in scene):
             tasks.append(scene)
             continue
         if in_current == size:

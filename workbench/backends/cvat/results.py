@@ -16,6 +16,7 @@ of inputs removed from the run are left out. Shape types the catalog has no kind
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -189,38 +190,19 @@ class TaskReader:
     def _shape_of(self, found: Found) -> Shape:
         label = found.label
         field_schema = self.labels.schema.fields.get(label.field)
+        texts: dict[str, str | None] = {}
+        attributes: dict[str, Any] = {}
+        if field_schema is not None:
+            texts = shown_texts(field_schema, label, found.values, found.occluded, found.group)
+            for name, spec in field_schema.attributes.items():
+                value = attribute_value(spec, texts[name])
+                if value is not None:
+                    attributes[name] = value
         geometry: tuple[tuple[float, ...], ...] = ()
         if found.geometry is not None:
             known = found.kind in _CATALOG_KINDS
             geometry = from_cvat(found.geometry) if known else (tuple(found.geometry.points),)
-        keyframe = found.keyframe
-        attributes: dict[str, Any] = {}
-        confidence: float | None = None
-        source_ids = (found.ref.source_id,) if found.ref.source_id else ()
-        texts = (
-            shown_texts(field_schema, label, found.values, found.occluded, found.group)
-            if field_schema is not None
-            else {}
-        )
-        uploaded = self.uploaded.get(found.shape_id)
-        sent, original = uploaded if uploaded else ({}, {})
-        if uploaded and sent.get("geometry") == (found.geometry.key() if found.geometry else None):
-            geometry = tuple(tuple(r) for r in original.get("geometry") or ())
-        if uploaded and sent.get("keyframe") == found.keyframe:
-            keyframe = original.get("keyframe")
-        if uploaded:
-            confidence = original.get("confidence")
-            source_ids = tuple(original.get("source_ids") or ())
-        if field_schema is not None:
-            before = (sent.get("texts") or {}) if uploaded else {}
-            kept = (original.get("attributes") or {}) if uploaded else {}
-            for name, spec in field_schema.attributes.items():
-                text = texts.get(name)
-                same = uploaded is not None and name in before and before[name] == text
-                value = kept.get(name) if same else attribute_value(spec, text)
-                if value is not None:
-                    attributes[name] = value
-        return Shape(
+        shape = Shape(
             frame_id=found.ref.frame_id,
             field=label.field,
             kind=found.kind,
@@ -229,11 +211,40 @@ class TaskReader:
             attributes=attributes,
             id=found.shape_id,
             task_id=str(self.task.task_id),
-            confidence=confidence,
             track_index=found.track_index,
-            keyframe=keyframe,
-            source_ids=source_ids,
+            keyframe=found.keyframe,
+            source_ids=(found.ref.source_id,) if found.ref.source_id else (),
         )
+        uploaded = self.uploaded.get(found.shape_id)
+        return _as_uploaded(shape, found, texts, *uploaded) if uploaded else shape
+
+
+def _as_uploaded(
+    shape: Shape,
+    found: Found,
+    texts: Mapping[str, str | None],
+    sent: Mapping[str, Any],
+    original: Mapping[str, Any],
+) -> Shape:
+    """An uploaded label: what nobody changed in CVAT comes back as the catalog had it; the
+    confidence and source ids, which CVAT does not edit, always do."""
+    changes: dict[str, Any] = {
+        "confidence": original.get("confidence"),
+        "source_ids": tuple(original.get("source_ids") or ()),
+    }
+    if sent.get("geometry") == (found.geometry.key() if found.geometry else None):
+        changes["geometry"] = tuple(tuple(ring) for ring in original.get("geometry") or ())
+    if sent.get("keyframe") == found.keyframe:
+        changes["keyframe"] = original.get("keyframe")
+    before, kept = sent.get("texts") or {}, original.get("attributes") or {}
+    attributes = dict(shape.attributes)
+    for name, text in texts.items():
+        if name in before and before[name] == text:
+            attributes.pop(name, None)
+            if kept.get(name) is not None:
+                attributes[name] = kept[name]
+    changes["attributes"] = attributes
+    return dataclasses.replace(shape, **changes)
 
 
 _CATALOG_KINDS = frozenset(KIND_OF_CVAT_TYPE.values())
