@@ -216,38 +216,14 @@ def _add_track(prepared: Prepared, members: list[Member], size: int, mutable: bo
         raise ShapeError(
             f"{first.where}: a track mixes shape types {sorted({g.type for g in geometries})}"
         )
-    shapes: list[dict[str, Any]] = []
-    keyframes: list[Keyframe] = []
-    for i in _keyframe_positions(members):
-        member, geometry = members[i], geometries[i]
-        values = member.values() if mutable else {}
-        ends = i + 1 == len(members) or members[i + 1].frame > member.frame + 1
-        marks = [(member.frame, False)]
-        if ends and member.frame + 1 < size:
-            marks.append((member.frame + 1, True))
-        for frame, outside in marks:
-            shapes.append(
-                {
-                    "type": geometry.type,
-                    "frame": frame,
-                    "points": list(geometry.points),
-                    "rotation": geometry.rotation,
-                    "occluded": member.occluded(),
-                    "outside": outside,
-                    "z_order": 0,
-                    "attributes": _attribute_vals(values),
-                }
-            )
-            keyframes.append(
-                Keyframe(frame, geometry, outside, member.occluded(), tuple(values.items()))
-            )
+    keyframes = _track_keyframes(members, geometries, size, mutable)
     fixed = {} if mutable else first.values()
     track: dict[str, Any] = {
         "frame": first.frame,
         "label_id": first.label.id,
         "source": SOURCE,
         "attributes": _attribute_vals(fixed),
-        "shapes": shapes,
+        "shapes": [_tracked_shape(key) for key in keyframes],
     }
     group = first.group()
     if group is not None:
@@ -261,6 +237,37 @@ def _add_track(prepared: Prepared, members: list[Member], size: int, mutable: bo
             member.schema, member.label, fixed | view.attributes, view.occluded, group
         )
         prepared.sent[member.index] = _sent(view.geometry, view.keyframe, texts)
+
+
+def _track_keyframes(
+    members: list[Member], geometries: list[CvatGeometry], size: int, mutable: bool
+) -> list[Keyframe]:
+    """The keyframes of a track, with an `outside` one after each last frame before a gap
+    or the end (unless the task ends there)."""
+    keyframes: list[Keyframe] = []
+    for i in _keyframe_positions(members):
+        member = members[i]
+        values = tuple(member.values().items()) if mutable else ()
+        keyframes.append(Keyframe(member.frame, geometries[i], False, member.occluded(), values))
+        ends = i + 1 == len(members) or members[i + 1].frame > member.frame + 1
+        if ends and member.frame + 1 < size:
+            keyframes.append(
+                Keyframe(member.frame + 1, geometries[i], True, member.occluded(), values)
+            )
+    return keyframes
+
+
+def _tracked_shape(key: Keyframe) -> dict[str, Any]:
+    return {
+        "type": key.geometry.type,
+        "frame": key.frame,
+        "points": list(key.geometry.points),
+        "rotation": key.geometry.rotation,
+        "occluded": key.occluded,
+        "outside": key.outside,
+        "z_order": 0,
+        "attributes": _attribute_vals(dict(key.attributes)),
+    }
 
 
 def assign_ids(prepared: Prepared, answer: Any, task_id: int) -> dict[int, str]:
