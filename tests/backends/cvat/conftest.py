@@ -13,7 +13,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from cvat_catalog import build_catalog
-from fake_cvat import Clock, FakeCvat
+
+try:
+    from fake_cvat import Clock, FakeCvat
+except ModuleNotFoundError as exc:  # cvat-sdk (the dev extra) is not installed
+    if not (exc.name or "").startswith("cvat_sdk"):
+        raise
+    collect_ignore_glob = ["test_*.py"]
 
 import workbench
 from workbench.backends import LocalBackend
