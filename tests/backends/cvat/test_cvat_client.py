@@ -17,6 +17,7 @@ from workbench.backends.cvat import (
     CvatRequestFailed,
     CvatResponseError,
     CvatTimeout,
+    configured_backend,
 )
 
 # -- settings -------------------------------------------------------------------------------
@@ -198,3 +199,19 @@ def test_polling_times_out(fake: FakeCvat, clock: Clock) -> None:
     with pytest.raises(CvatTimeout, match=r"still (queued|started) after 10 s"):
         client.wait(rq_id)
     assert sum(clock.slept) <= 10.0 and len(clock.slept) < 10
+
+
+def test_configured_backend_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.config/workbench/cvat.toml
+    for name in ("CVAT_URL", "CVAT_USERNAME", "CVAT_PASSWORD", "CVAT_TOKEN", "CVAT_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    assert configured_backend() is None
+    monkeypatch.setenv("CVAT_URL", "http://cvat.example:8080")
+    with pytest.warns(UserWarning, match="CVAT backend left out: CVAT needs a token"):
+        assert configured_backend() is None
+    monkeypatch.setenv("CVAT_TOKEN", "t")
+    backend = configured_backend()
+    assert backend is not None and backend.config.url == "http://cvat.example:8080"
+    assert backend._client is None  # nothing was contacted

@@ -3,7 +3,6 @@ answers, removed inputs, status, cleanup, dry runs."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import UTC, datetime
 
@@ -209,11 +208,6 @@ def test_cleanup_deletes_tasks_project_and_records(
     assert wb.get_annotation_info("cleanup").status == "cleaned"
 
 
-@dataclasses.dataclass(frozen=True)
-class DryUpload(UploadRequest):
-    dryrun: bool = True
-
-
 def test_a_dry_upload_touches_nothing(
     backend: CvatBackend, fake: FakeCvat, catalog: Catalog
 ) -> None:
@@ -224,7 +218,7 @@ def test_a_dry_upload_touches_nothing(
         ],
         schema=UPLOAD_FRAME_SCHEMA,
     )
-    request = DryUpload(
+    request = UploadRequest(
         run_id="r",
         anno_key="dry",
         label_schema=LabelSchema.from_dict(
@@ -236,6 +230,7 @@ def test_a_dry_upload_touches_nothing(
         frames=frames,
         labels=LABEL_SCHEMA.empty_table(),
         task_size=2,
+        dryrun=True,
     )
     with catalog.transaction() as con:
         result = backend.upload(con, request)
@@ -258,10 +253,6 @@ def test_a_run_stays_with_its_server(
         elsewhere.load_annotations("here")
 
 
-@pytest.mark.skipif(
-    "dryrun" not in UploadRequest.__dataclass_fields__,
-    reason="the service does not tell backends about dry runs yet",
-)
 def test_a_dry_run_through_the_service_touches_nothing(wb: Workbench, fake: FakeCvat) -> None:
     results = wb.annotate(IMAGES, "dry", backend="cvat", label_schema=SCHEMA, dryrun=True)
     assert results.info.dryrun and results.info.labels == 6

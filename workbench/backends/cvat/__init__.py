@@ -9,6 +9,8 @@ wb = Workbench(catalog, backends={"local": LocalBackend(), "cvat": backend})
 
 from __future__ import annotations
 
+import warnings
+
 from workbench.backends.cvat.backend import CvatBackend
 from workbench.backends.cvat.client import (
     CvatClient,
@@ -20,6 +22,20 @@ from workbench.backends.cvat.client import (
 )
 from workbench.backends.cvat.config import CvatConfig, CvatConfigError
 
+
+def configured_backend() -> CvatBackend | None:
+    """A backend for the server the environment (CVAT_URL, ...) or the config file names;
+    None when neither names one. Nothing is contacted here. Settings that name a server but
+    cannot be used are warned about, not raised: a service without CVAT still works."""
+    try:
+        config = CvatConfig.load()
+    except CvatConfigError as exc:
+        if not str(exc).startswith("no CVAT url"):
+            warnings.warn(f"CVAT backend left out: {exc}", stacklevel=2)
+        return None
+    return CvatBackend(config)
+
+
 __all__ = [
     "CvatBackend",
     "CvatClient",
@@ -30,4 +46,5 @@ __all__ = [
     "CvatRequestFailed",
     "CvatResponseError",
     "CvatTimeout",
+    "configured_backend",
 ]

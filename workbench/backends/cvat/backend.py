@@ -135,9 +135,7 @@ class CvatBackend:
         stand_in = _stand_in_labels(request, mutable)
         for plan, task_rows in zip(plans, rows, strict=True):
             _prepare(plan, task_rows, stand_in)
-        # `dryrun` is read with getattr so the backend also works with services that do not
-        # pass it (those cannot dry-run a remote platform).
-        if getattr(request, "dryrun", False):
+        if request.dryrun:
             return _planned(plans, labels)
         creator = Creator(self.client)
         creator.use_assignees(self.config.job_assignees)
