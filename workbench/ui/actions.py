@@ -108,9 +108,11 @@ def bind_text(widget: pn.widgets.Widget, obj: Any, name: str) -> None:
     """Keep a text widget and a String parameter in step, as the person types (`value_input`:
     a button clicked right after typing must see the text)."""
 
-    def to_param(event: param.parameterized.Event) -> None:
-        if event.new is not None and event.new != getattr(obj, name):
-            setattr(obj, name, event.new)
+    def to_param(*events: param.parameterized.Event) -> None:
+        # Typing and leaving the box can arrive together: the last event has the text.
+        new = events[-1].new
+        if new is not None and new != getattr(obj, name):
+            setattr(obj, name, new)
 
     def to_widget(event: param.parameterized.Event) -> None:
         if widget.value != event.new:
@@ -239,9 +241,9 @@ def send_form(send: SendToAnnotation) -> list[Any]:
         if split_classes(classes.value_input or classes.value or "") != send.classes:
             classes.value = ", ".join(send.classes)
 
-    def set_classes(event: param.parameterized.Event) -> None:
-        if event.new is not None:
-            send.classes = split_classes(event.new)
+    def set_classes(*events: param.parameterized.Event) -> None:
+        if events[-1].new is not None:
+            send.classes = split_classes(events[-1].new)
 
     send.param.watch(show_classes, ["classes"])
     classes.param.watch(set_classes, ["value_input", "value"])

@@ -192,7 +192,8 @@ class RunsPanel(pn.viewable.Viewer):
         self.confirm_text = pn.pane.HTML("")
         self.new_key = pn.widgets.TextInput(css_classes=["wb-run-new-key"], visible=False)
         self.new_key.param.watch(
-            lambda e: setattr(runs, "new_key", e.new or ""), ["value_input", "value"]
+            lambda *events: setattr(runs, "new_key", events[-1].new or ""),
+            ["value_input", "value"],
         )
         self.confirm_button = pn.widgets.Button(
             label="Confirm", css_classes=["wb-confirm"], color="danger", width=80
