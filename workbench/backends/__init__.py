@@ -1,5 +1,5 @@
 """Annotation platforms behind one protocol: the embedded local platform (default), Label
-Studio over HTTP (workbench.backends.labelstudio); CVAT later.
+Studio and CVAT over HTTP (workbench.backends.labelstudio, workbench.backends.cvat).
 
 `default_backends()` is what a service uses unless given others; a backend is any object that
 satisfies `AnnotationBackend` (see workbench/backends/base.py for what it must do).
@@ -31,13 +31,14 @@ from workbench.backends.local import LocalBackend
 
 def default_backends() -> dict[str, AnnotationBackend]:
     """The backends a service has unless told otherwise: the local platform, and Label Studio
-    when the environment or the config file says where it is (nothing is contacted here)."""
-    from workbench.backends.labelstudio import configured_backend
+    and CVAT when the environment or the config file says where they are (nothing is
+    contacted here)."""
+    from workbench.backends import cvat, labelstudio
 
     backends: dict[str, AnnotationBackend] = {LocalBackend.name: LocalBackend()}
-    labelstudio = configured_backend()
-    if labelstudio is not None:
-        backends[labelstudio.name] = labelstudio
+    for configured in (labelstudio.configured_backend(), cvat.configured_backend()):
+        if configured is not None:
+            backends[configured.name] = configured
     return backends
 
 
