@@ -26,8 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import duckdb
@@ -36,7 +35,6 @@ from tqdm.auto import tqdm
 
 from workbench.backends.base import (
     SHAPE_SCHEMA,
-    TRACKABLE_TYPES,
     Capabilities,
     LabelSchema,
     Removal,
@@ -48,12 +46,11 @@ from workbench.backends.base import (
 from workbench.backends.labelstudio.client import (
     LabelStudioClient,
     LabelStudioResponseError,
-    OutcomeUnknown,
+    create_once,
     expect,
 )
 from workbench.backends.labelstudio.config import LabelStudioConfig, LabelStudioError
 from workbench.backends.labelstudio.convert import (
-    IMAGE,
     SUPPORTED_ATTRIBUTE_TYPES,
     SUPPORTED_LABEL_TYPES,
     ConfigError,
@@ -61,10 +58,19 @@ from workbench.backends.labelstudio.convert import (
     label_config,
     same_config,
 )
-from workbench.backends.labelstudio.media import Image, MediaServer, plan_image
-from workbench.backends.labelstudio.results import TaskReader, frame_prediction, stable_id
-
-PREDICTION_VERSION = "workbench"
+from workbench.backends.labelstudio.media import MediaServer, plan_image
+from workbench.backends.labelstudio.results import TaskReader, stable_id
+from workbench.backends.labelstudio.tasks import (
+    annotation_count,
+    build_tasks,
+    import_chunks,
+    latest_results,
+    preferred,
+    run_frames,
+    sent_frames,
+    task_status,
+    tracked_fields,
+)
 
 
 def run_marker(run_id: str) -> str:
@@ -129,13 +135,15 @@ class LabelStudioBackend:
 
     # -- the AnnotationBackend protocol ---------------------------------------------------
     def upload(self, con: duckdb.DuckDBPyConnection, request: UploadRequest) -> UploadResult:
-        frames = _run_frames(con, request)
+        frames = run_frames(con, request)
         labels = request.labels.to_pylist()
         shape_ids = [
             stable_id(request.run_id, r["frame_id"], r["field"], r["roi_id"] or "scalar")
             for r in labels
         ]
-        controls = Controls.for_schema(request.label_schema, _tracked(request, labels, frames))
+        controls = Controls.for_schema(
+            request.label_schema, tracked_fields(request, labels, frames)
+        )
         images = [
             plan_image(f["frame_id"], f["source"], self.config.local_files_root) for f in frames
         ]
@@ -146,7 +154,7 @@ class LabelStudioBackend:
         try:
             server_root = self.config.local_files_server_root or self.config.local_files_root
             urls = MediaServer(self.client, server_root).urls(project_id, images)
-            tasks = _tasks(request, frames, images, urls, labels, shape_ids, controls)
+            tasks = build_tasks(request, frames, images, urls, labels, shape_ids, controls)
             task_of_frame = self._import(project_id, request.run_id, tasks)
         except BaseException:
             if ours:
@@ -165,7 +173,7 @@ class LabelStudioBackend:
                 f"no Label Studio project at {self.config.api_url} holds run {run_id}: was it "
                 "deleted there, or is this backend configured for another server?"
             )
-        expected = _sent_frames(con, run_id)
+        expected = sent_frames(con, run_id)
         controls = self._controls(con, run_id, project_id)
         chosen: dict[str, dict[str, Any]] = {}
         strays: list[str] = []
@@ -173,7 +181,7 @@ class LabelStudioBackend:
             frame_id = str(task["data"].get("wb_frame"))
             if frame_id not in expected:
                 strays.append(f"task {task.get('id')} (frame {frame_id!r})")
-            elif frame_id not in chosen or _preferred(task, chosen[frame_id]):
+            elif frame_id not in chosen or preferred(task, chosen[frame_id]):
                 chosen[frame_id] = task
         if strays:
             raise LabelStudioResponseError(
@@ -190,14 +198,14 @@ class LabelStudioBackend:
         shapes: list[Shape] = []
         for task in chosen.values():
             reader = TaskReader(run_id, str(task.get("id")), task["data"], controls)
-            shapes += reader.shapes(_latest_results(task, reader))
+            shapes += reader.shapes(latest_results(task, reader))
         return pa.Table.from_pylist([s.to_row() for s in shapes], schema=SHAPE_SCHEMA)
 
     def task_statuses(self, con: duckdb.DuckDBPyConnection, run_id: str) -> list[TaskStatus]:
         project_id = self.project_of_run(run_id)
         if project_id is None:
             return []
-        out = [_status(t) for t in self._run_tasks(project_id, run_id, full=False)]
+        out = [task_status(t) for t in self._run_tasks(project_id, run_id, full=False)]
         return sorted(out, key=lambda s: (s.position, s.task_id))
 
     def remove_inputs(
@@ -219,14 +227,14 @@ class LabelStudioBackend:
         ]
         if not dryrun and tasks:
             self.client.delete_tasks(project_id, [int(t["id"]) for t in tasks])
-        return Removal(tasks=len(tasks), annotations=sum(_annotations(t) for t in tasks))
+        return Removal(tasks=len(tasks), annotations=sum(annotation_count(t) for t in tasks))
 
     def cleanup(self, con: duckdb.DuckDBPyConnection, run_id: str, *, dryrun: bool) -> Removal:
         project_id = self.project_of_run(run_id)
         if project_id is None:
             return Removal()
         tasks = list(self._run_tasks(project_id, run_id, full=False))
-        removal = Removal(tasks=len(tasks), annotations=sum(_annotations(t) for t in tasks))
+        removal = Removal(tasks=len(tasks), annotations=sum(annotation_count(t) for t in tasks))
         if not dryrun:
             description = str(self.client.project(project_id).get("description") or "")
             if owner_marker(run_id) in description:
@@ -278,22 +286,13 @@ class LabelStudioBackend:
             ),
             "label_config": xml,
         }
-        for attempt in range(self.config.retries + 1):
-            found = self._owned_project(request.run_id)
-            if found is None:
-                try:
-                    made = expect(
-                        self.client.post("/api/projects", body), dict, "POST /api/projects"
-                    )
-                    found = _id(made, "POST /api/projects")
-                except OutcomeUnknown:
-                    if attempt == self.config.retries:
-                        raise
-                    self.client.wait(attempt)
-                    continue
-            self._projects[request.run_id] = found
-            return found, True
-        raise AssertionError("unreachable")
+        project_id = create_once(
+            self.client,
+            lambda: self._owned_project(request.run_id),
+            lambda: _id(self.client.post("/api/projects", body), "POST /api/projects"),
+        )
+        self._projects[request.run_id] = project_id
+        return project_id, True
 
     def _shared_project(self, run_id: str, xml: str) -> int:
         wanted = self.config.project
@@ -354,7 +353,8 @@ class LabelStudioBackend:
             desc=f"Label Studio: {what}", unit="task", disable=not (what and self.config.progress)
         )
         try:
-            for page in self.client.iter_tasks(project_id, full=full):
+            for page, total in self.client.iter_tasks(project_id, full=full):
+                bar.total = total
                 bar.update(len(page))
                 for task in page:
                     data = task.get("data")
@@ -375,9 +375,9 @@ class LabelStudioBackend:
         return {frame: min(ids) for frame, ids in by_frame.items()}
 
     def _import(self, project_id: int, run_id: str, tasks: list[dict[str, Any]]) -> dict[str, int]:
+        """frame id -> task id, importing the tasks whose frames have none yet."""
         present = self._task_ids(project_id, run_id)
         todo = [t for t in tasks if t["data"]["wb_frame"] not in present]
-        where = f"POST /api/projects/{project_id}/import"
         with tqdm(
             total=len(tasks),
             initial=len(tasks) - len(todo),
@@ -385,37 +385,48 @@ class LabelStudioBackend:
             unit="task",
             disable=not self.config.progress,
         ) as bar:
-            for chunk in _chunks(todo, self.config.import_chunk):
-                for attempt in range(self.config.retries + 1):
-                    try:
-                        body = self.client.post(
-                            f"/api/projects/{project_id}/import", chunk, return_task_ids="true"
-                        )
-                    except OutcomeUnknown:
-                        if attempt == self.config.retries:
-                            raise
-                        self.client.wait(attempt)
-                        present = self._task_ids(project_id, run_id)
-                        chunk = [t for t in chunk if t["data"]["wb_frame"] not in present]
-                        if chunk:
-                            continue
-                        break
-                    ids = expect(
-                        expect(body, dict, where).get("task_ids"), list, f"{where} task_ids"
-                    )
-                    if len(ids) != len(chunk) or not all(isinstance(i, int) for i in ids):
-                        raise LabelStudioResponseError(
-                            f"{where}: sent {len(chunk)} tasks, got task ids {str(ids)[:200]}"
-                        )
-                    present.update(zip((t["data"]["wb_frame"] for t in chunk), ids, strict=True))
-                    break
+            for chunk in import_chunks(todo, self.config.import_chunk):
+                present.update(self._import_chunk(project_id, run_id, chunk))
                 bar.update(len(chunk))
         missing = [t["data"]["wb_frame"] for t in tasks if t["data"]["wb_frame"] not in present]
         if missing:
             raise LabelStudioResponseError(
-                f"{where}: frames without a task after the import: {missing[:10]}"
+                f"project {project_id}: frames without a task after the import: {missing[:10]}"
             )
         return present
+
+    def _import_chunk(
+        self, project_id: int, run_id: str, chunk: list[dict[str, Any]]
+    ) -> dict[str, int]:
+        """Import one request's tasks. When the answer is lost, the tasks that arrived are
+        found by listing the run's tasks, and only the others are sent again."""
+        where = f"POST /api/projects/{project_id}/import"
+        found: dict[str, int] = {}
+        todo = chunk
+        sent = False
+
+        def look() -> dict[str, int] | None:
+            nonlocal todo
+            if sent:  # the answer to a sent import was lost: which tasks made it?
+                present = self._task_ids(project_id, run_id)
+                found.update({f: present[f] for f in _frames(todo) if f in present})
+                todo = [t for t in todo if t["data"]["wb_frame"] not in present]
+            return found if not todo else None
+
+        def make() -> dict[str, int]:
+            nonlocal sent
+            sent = True
+            body = self.client.post(
+                f"/api/projects/{project_id}/import", todo, return_task_ids="true"
+            )
+            ids = expect(expect(body, dict, where).get("task_ids"), list, f"{where} task_ids")
+            if len(ids) != len(todo) or not all(isinstance(i, int) for i in ids):
+                raise LabelStudioResponseError(
+                    f"{where}: sent {len(todo)} tasks, got task ids {str(ids)[:200]}"
+                )
+            return {**found, **dict(zip(_frames(todo), ids, strict=True))}
+
+        return create_once(self.client, look, make)
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -425,234 +436,12 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _id(body: Mapping[str, Any], where: str) -> int:
-    value = body.get("id")
+def _frames(tasks: list[dict[str, Any]]) -> list[str]:
+    return [t["data"]["wb_frame"] for t in tasks]
+
+
+def _id(body: Any, where: str) -> int:
+    value = expect(body, dict, where).get("id")
     if not isinstance(value, int):
         raise LabelStudioResponseError(f"{where}: expected an integer id, got {value!r}")
     return value
-
-
-def _run_frames(con: duckdb.DuckDBPyConnection, request: UploadRequest) -> list[dict[str, Any]]:
-    """The run's frames in order, each with its context, time, index in its scene and the
-    one source to show."""
-    con.register("_wb_ls_frames", request.frames)
-    try:
-        found = con.execute(
-            """SELECT rf.frame_id, rf.input_uuid, rf.scene_index, rf.position, f.context_id,
-                      f.timestamp,
-                      list({'id': s.id, 'uri': s.uri, 'width': s.width, 'height': s.height}
-                           ORDER BY s.id) FILTER (WHERE s.id IS NOT NULL) AS sources
-               FROM _wb_ls_frames rf
-               LEFT JOIN frames f ON f.id = rf.frame_id
-               LEFT JOIN sources s ON s.frame_id = rf.frame_id
-               GROUP BY ALL ORDER BY rf.position"""
-        ).fetchall()
-    finally:
-        con.unregister("_wb_ls_frames")
-    out: list[dict[str, Any]] = []
-    index_in_scene: dict[int, int] = {}
-    for frame_id, input_uuid, scene, position, context, timestamp, sources in found:
-        source = _pick_source(frame_id, sources or [], request.media_field)
-        index = index_in_scene.get(scene, 0)
-        index_in_scene[scene] = index + 1
-        out.append(
-            {
-                "frame_id": frame_id,
-                "input_uuid": input_uuid,
-                "scene_index": scene,
-                "position": position,
-                "context_id": context,
-                "timestamp": timestamp,
-                "frame_index": index,
-                "source": source,
-                "sources": len(sources or []),
-            }
-        )
-    return out
-
-
-def _pick_source(
-    frame_id: str, sources: list[dict[str, Any]], media_field: str | None
-) -> dict[str, Any]:
-    if media_field is not None:
-        for source in sources:
-            if source["id"] == media_field:
-                return source
-        raise LabelStudioError(f"frame {frame_id!r} has no source {media_field!r}")
-    if len(sources) == 1:
-        return sources[0]
-    names = ", ".join(s["id"] for s in sources) or "none"
-    raise LabelStudioError(
-        f"frame {frame_id!r} has {len(sources)} sources ({names}): a Label Studio task shows "
-        "one image, so pick it with media_field"
-    )
-
-
-def _tracked(
-    request: UploadRequest, labels: list[dict[str, Any]], frames: list[dict[str, Any]]
-) -> list[str]:
-    """Fields that get a track number control: trackable ones, where labels have tracks or
-    the run has sequences."""
-    sequences = any(f["frame_index"] > 0 for f in frames)
-    with_tracks = {r["field"] for r in labels if r["track_index"] is not None}
-    return [
-        name
-        for name, spec in request.label_schema.fields.items()
-        if spec.type in TRACKABLE_TYPES and (sequences or name in with_tracks)
-    ]
-
-
-def _tasks(
-    request: UploadRequest,
-    frames: list[dict[str, Any]],
-    images: list[Image],
-    urls: dict[str, str],
-    labels: list[dict[str, Any]],
-    shape_ids: list[str],
-    controls: Controls,
-) -> list[dict[str, Any]]:
-    by_frame: dict[str, list[int]] = {}
-    for n, row in enumerate(labels):
-        by_frame.setdefault(row["frame_id"], []).append(n)
-    out: list[dict[str, Any]] = []
-    for frame, image in zip(frames, images, strict=True):
-        picked = by_frame.get(frame["frame_id"], [])
-        prediction = frame_prediction(
-            [labels[n] for n in picked],
-            [shape_ids[n] for n in picked],
-            controls,
-            (image.width, image.height),
-            image.source_id,
-        )
-        data: dict[str, Any] = {
-            IMAGE: urls[frame["frame_id"]],
-            "wb_run": request.run_id,
-            "wb_anno_key": request.anno_key,
-            "wb_frame": frame["frame_id"],
-            "wb_input": frame["input_uuid"],
-            "wb_context": frame["context_id"],
-            "wb_frame_index": frame["frame_index"],
-            "wb_timestamp": frame["timestamp"],
-            "wb_scene": frame["scene_index"],
-            "wb_group": frame["scene_index"] // request.task_size if request.task_size else 0,
-            "wb_position": frame["position"],
-            "wb_size": [image.width, image.height],
-            "wb_source": image.source_id,
-            "wb_sources": frame["sources"],
-            "wb_shapes": prediction.sent,
-        }
-        if prediction.hidden:
-            data["wb_hidden"] = prediction.hidden
-        task: dict[str, Any] = {"data": data}
-        if prediction.results:
-            task["predictions"] = [
-                {"model_version": PREDICTION_VERSION, "result": prediction.results}
-            ]
-        out.append(task)
-    return out
-
-
-def _chunks(tasks: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    """Import requests of whole groups (task_size scenes each), at most `size` tasks unless a
-    single group is bigger."""
-    chunk: list[dict[str, Any]] = []
-    for group in _groups(tasks):
-        if chunk and len(chunk) + len(group) > size:
-            yield chunk
-            chunk = []
-        while len(group) > size:
-            yield group[:size]
-            group = group[size:]
-        chunk += group
-    if chunk:
-        yield chunk
-
-
-def _groups(tasks: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    group: list[dict[str, Any]] = []
-    for task in tasks:
-        if group and task["data"]["wb_group"] != group[-1]["data"]["wb_group"]:
-            yield group
-            group = []
-        group.append(task)
-    if group:
-        yield group
-
-
-def _sent_frames(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, str]:
-    """frame id -> input uuid, for the frames the run's inputs hold now."""
-    found = con.execute(
-        """SELECT unnest(s.frame_ids), i.uuid FROM requests r
-           JOIN inputs i ON i.request_id = r.id JOIN scenes s ON s.uuid = i.scene_uuid
-           WHERE r.run_id = ?""",
-        [run_id],
-    ).fetchall()
-    return {str(frame): str(input_uuid) for frame, input_uuid in found}
-
-
-def _annotations(task: Mapping[str, Any]) -> int:
-    value = task.get("total_annotations")
-    return value if isinstance(value, int) else 0
-
-
-def _preferred(task: dict[str, Any], other: dict[str, Any]) -> bool:
-    """Of two tasks for one frame, keep the annotated one, else the older."""
-    return (-_annotations(task), int(task["id"])) < (-_annotations(other), int(other["id"]))
-
-
-def _latest_results(task: dict[str, Any], reader: TaskReader) -> list[Any]:
-    """The results that stand for the task now: the newest submitted annotation (a ground
-    truth first), else the labels as sent."""
-    annotations = [
-        a
-        for a in task.get("annotations") or []
-        if isinstance(a, dict) and not a.get("was_cancelled")
-    ]
-    if annotations:
-        best = max(
-            annotations,
-            key=lambda a: (
-                bool(a.get("ground_truth")),
-                str(a.get("updated_at") or ""),
-                a.get("id") or 0,
-            ),
-        )
-        result = best.get("result")
-    else:
-        ours = [
-            p
-            for p in task.get("predictions") or []
-            if isinstance(p, dict) and p.get("model_version") == PREDICTION_VERSION
-        ]
-        result = max(ours, key=lambda p: p.get("id") or 0).get("result") if ours else []
-    if not isinstance(result, list):
-        raise reader.error(None, f"the result is not a list: {result!r:.100}")
-    return result
-
-
-def _status(task: dict[str, Any]) -> TaskStatus:
-    done = _annotations(task)
-    if done:
-        status = "done"
-    elif task.get("cancelled_annotations") or task.get("drafts"):
-        status = "in_progress"
-    else:
-        status = "new"
-    position = task["data"].get("wb_position")
-    return TaskStatus(
-        task_id=str(task["id"]),
-        status=status,
-        frames=1,
-        annotations=done,
-        position=position if isinstance(position, int) else 0,
-        updated=_time(task.get("updated_at")),
-    )
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
-    except ValueError:
-        return None

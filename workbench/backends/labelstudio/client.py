@@ -322,8 +322,11 @@ class LabelStudioClient:
     def project(self, project_id: int) -> dict[str, Any]:
         return expect(self.get(f"/api/projects/{project_id}"), dict, "GET /api/projects/{id}")
 
-    def iter_tasks(self, project_id: int, *, full: bool) -> Iterator[list[dict[str, Any]]]:
-        """A project's tasks page by page; `full` adds annotations, predictions and drafts."""
+    def iter_tasks(
+        self, project_id: int, *, full: bool
+    ) -> Iterator[tuple[list[dict[str, Any]], int]]:
+        """A project's tasks page by page, each with the project's task total; `full` adds
+        annotations, predictions and drafts."""
         page, seen = 1, 0
         params: dict[str, Any] = {"project": project_id, "page_size": self.config.page_size}
         params["resolve_uri"] = "false"
@@ -337,7 +340,7 @@ class LabelStudioClient:
             if not isinstance(total, int):
                 raise LabelStudioResponseError(f"{where}: no task total in the answer")
             seen += len(tasks)
-            yield [expect(t, dict, f"{where} task") for t in tasks]
+            yield [expect(t, dict, f"{where} task") for t in tasks], total
             if not tasks or seen >= total:
                 return
             page += 1
@@ -352,6 +355,25 @@ class LabelStudioClient:
                 id="delete_tasks",
                 project=project_id,
             )
+
+
+def create_once[T](
+    client: LabelStudioClient, look: Callable[[], T | None], make: Callable[[], T]
+) -> T:
+    """What `look()` finds, else what `make()` creates. When making fails after the request
+    was sent (OutcomeUnknown), look again before making again: never two of a thing."""
+    attempt = 0
+    while True:
+        found = look()
+        if found is not None:
+            return found
+        try:
+            return make()
+        except OutcomeUnknown:
+            if attempt >= client.config.retries:
+                raise
+            client.wait(attempt)
+            attempt += 1
 
 
 def expect[T](value: Any, kind: type[T], where: str) -> T:

@@ -20,6 +20,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +29,7 @@ from workbench.backends.labelstudio.client import (
     LabelStudioClient,
     LabelStudioResponseError,
     OutcomeUnknown,
+    create_once,
     expect,
 )
 from workbench.backends.labelstudio.config import LabelStudioError
@@ -134,33 +136,29 @@ class MediaServer:
         if not self.server_root:
             raise LabelStudioError("local files need the server's document root (local_files_root)")
         wanted = [str(PurePosixPath(self.server_root) / folder) for folder in folders]
-        for attempt in range(self.client.config.retries + 1):
-            have = {
-                str(s.get("path", "")).rstrip("/")
-                for s in expect(
-                    self.client.get("/api/storages/localfiles", project=project_id),
-                    list,
-                    "GET /api/storages/localfiles",
-                )
-            }
-            missing = [path for path in wanted if path not in have]
-            if not missing:
-                return
-            try:
-                for path in missing:
-                    self.client.post(
-                        "/api/storages/localfiles",
-                        {
-                            "project": project_id,
-                            "title": f"workbench {PurePosixPath(path).name}",
-                            "path": path,
-                            "use_blob_urls": True,
-                        },
-                    )
-                return
-            except OutcomeUnknown:
-                if attempt == self.client.config.retries:
-                    raise
+        for path in wanted:
+            create_once(
+                self.client,
+                partial(self._storage, project_id, path),
+                partial(self._add_storage, project_id, path),
+            )
+
+    def _storage(self, project_id: int, path: str) -> str | None:
+        """`path` if the project has a local-files storage there."""
+        found = self.client.get("/api/storages/localfiles", project=project_id)
+        storages = expect(found, list, "GET /api/storages/localfiles")
+        paths = {str(expect(s, dict, "a storage").get("path", "")).rstrip("/") for s in storages}
+        return path if path in paths else None
+
+    def _add_storage(self, project_id: int, path: str) -> str:
+        body = {
+            "project": project_id,
+            "title": f"workbench {PurePosixPath(path).name}",
+            "path": path,
+            "use_blob_urls": True,
+        }
+        self.client.post("/api/storages/localfiles", body)
+        return path
 
     # -- uploads ---------------------------------------------------------------------------
     def _uploads(self, project_id: int, files: dict[str, Path]) -> dict[str, str]:

@@ -291,39 +291,13 @@ class TaskReader:
 
     def _region_shape(self, region: _Region, extras: dict[str, dict[str, dict[str, Any]]]) -> Shape:
         sent = self.sent.get(region.id)
-        values = [v for _, v in sorted(region.values, key=lambda pv: pv[0])]
-        try:
-            if (
-                sent is not None
-                and sent.get("kind") == region.kind
-                and same_values(region_values(region.kind, sent["geometry"], *self.size), values)
-            ):
-                geometry = tuple(tuple(map(float, ring)) for ring in sent["geometry"])
-                moved = False
-            else:
-                rings = [region_ring(region.kind, v, *self.size) for v in values]
-                geometry, moved = join_pieces(region.kind, rings), True
-        except ValueError as exc:
-            raise self.error(region.id, str(exc)) from exc
-        ids = [region.id] + [f"{region.id}:{n}" for n, _ in region.values]
-        given = {c: v for i in reversed(ids) for c, v in extras.get(i, {}).items()}
-        spec = self.controls.schema.fields.get(region.control)
-        attributes: dict[str, Any] = {}
-        track_index = sent.get("track_index") if sent else None
-        if spec is not None:
-            had = set(sent.get("attributes", ())) if sent else None
-            for attr, attr_spec in spec.attributes.items():
-                value = decode_attribute(attr_spec, given.get(f"{region.control}__{attr}"))
-                if value is False and had is not None and attr not in had:
-                    value = None  # never ticked, never given: still not given
-                if value is not None:
-                    attributes[attr] = value
-            track = self.controls.track_control(region.control)
-            if track is not None:
-                track_index = decode_attribute(AttributeSpec("group_id"), given.get(track))
+        geometry, moved = self._geometry(region, sent)
+        pieces = [region.id] + [f"{region.id}:{n}" for n, _ in region.values]
+        given = {c: v for i in reversed(pieces) for c, v in extras.get(i, {}).items()}
+        attributes, track_index = self._attributes(region.control, sent, given)
         keyframe = sent.get("keyframe") if sent else None
         if track_index is not None and (moved or sent is None):
-            keyframe = True
+            keyframe = True  # drawn or moved on this frame, as a video annotator would mark it
         return Shape(
             frame_id=self.frame_id,
             field=region.control,
@@ -338,6 +312,44 @@ class TaskReader:
             keyframe=keyframe,
             source_ids=tuple(sent.get("source_ids", ())) if sent else self._new_sources(),
         )
+
+    def _geometry(
+        self, region: _Region, sent: Mapping[str, Any] | None
+    ) -> tuple[tuple[tuple[float, ...], ...], bool]:
+        """The region's pixel geometry, and whether it differs from what was sent."""
+        values = [v for _, v in sorted(region.values, key=lambda pv: pv[0])]
+        try:
+            if (
+                sent is not None
+                and sent.get("kind") == region.kind
+                and same_values(region_values(region.kind, sent["geometry"], *self.size), values)
+            ):
+                return tuple(tuple(map(float, ring)) for ring in sent["geometry"]), False
+            rings = [region_ring(region.kind, v, *self.size) for v in values]
+        except ValueError as exc:
+            raise self.error(region.id, str(exc)) from exc
+        return join_pieces(region.kind, rings), True
+
+    def _attributes(
+        self, control: str, sent: Mapping[str, Any] | None, given: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], int | None]:
+        """A region's schema attributes and track number from its per-region results."""
+        spec = self.controls.schema.fields.get(control)
+        track_index = sent.get("track_index") if sent else None
+        if spec is None:
+            return {}, track_index
+        attributes: dict[str, Any] = {}
+        had = set(sent.get("attributes", ())) if sent else None
+        for attr, attr_spec in spec.attributes.items():
+            value = decode_attribute(attr_spec, given.get(f"{control}__{attr}"))
+            if value is False and had is not None and attr not in had:
+                value = None  # never ticked and never given: still not given
+            if value is not None:
+                attributes[attr] = value
+        track = self.controls.track_control(control)
+        if track is not None:
+            track_index = decode_attribute(AttributeSpec("group_id"), given.get(track))
+        return attributes, track_index
 
     def _new_sources(self) -> tuple[str, ...]:
         # Only frames with several cameras say which one a new label was drawn on.
@@ -424,8 +436,3 @@ class TaskReader:
 
     def _hidden(self, row: Mapping[str, Any]) -> Shape:
         return Shape.from_row({**row, "task_id": self.task_id})
-
-
-def pieces_of(region_ids: Iterable[str]) -> set[str]:
-    """The shape ids a set of region ids stand for (pieces `<id>:<n>` count as their shape)."""
-    return {r.rpartition(":")[0] if r.rpartition(":")[2].isdigit() else r for r in region_ids}
