@@ -38,7 +38,7 @@ from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring
 from workbench.services import Workbench
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "backends" / "labelstudio"))
-import lsserver  # noqa: E402  (the tests' server launcher)
+import lsserver  # the tests' server launcher
 
 TARGET_S = 15.0
 SCHEMA = {
@@ -67,7 +67,9 @@ class Clock:
         self.cpu = time.process_time()
 
     def timing(self, action: str, detail: str) -> Timing:
-        return Timing(action, time.perf_counter() - self.wall, time.process_time() - self.cpu, detail)
+        return Timing(
+            action, time.perf_counter() - self.wall, time.process_time() - self.cpu, detail
+        )
 
 
 def build(folder: Path, media: Path, frames: int, rois: int) -> workbench.Catalog:
@@ -87,7 +89,9 @@ def build(folder: Path, media: Path, frames: int, rois: int) -> workbench.Catalo
                 )
                 for k in range(rois)
             ]
-            writer.add(Frame(f"f{i:05d}", sources=[Source("image", str(path), 640, 480)], rois=boxes))
+            writer.add(
+                Frame(f"f{i:05d}", sources=[Source("image", str(path), 640, 480)], rois=boxes)
+            )
     return catalog
 
 
@@ -100,13 +104,19 @@ def annotate_everything(api: httpx.Client, project: int, moved: int) -> None:
         timeout=300,
     )
     response.raise_for_status()
-    tasks = api.get("/api/tasks", params={"project": project, "fields": "all", "page_size": 100_000}, timeout=300)
+    tasks = api.get(
+        "/api/tasks",
+        params={"project": project, "fields": "all", "page_size": 100_000},
+        timeout=300,
+    )
     for task in tasks.json()["tasks"][:moved]:
         annotation = task["annotations"][0]
         result: list[dict[str, Any]] = annotation["result"]
         box = next(r for r in result if r["from_name"] == "ground_truth")
         box["value"]["x"] += 1.0
-        api.patch(f"/api/annotations/{annotation['id']}", json={"result": result}).raise_for_status()
+        api.patch(
+            f"/api/annotations/{annotation['id']}", json={"result": result}
+        ).raise_for_status()
 
 
 def run(config: LabelStudioConfig, media: Path, frames: int, rois: int) -> list[Timing]:
@@ -114,12 +124,18 @@ def run(config: LabelStudioConfig, media: Path, frames: int, rois: int) -> list[
     with tempfile.TemporaryDirectory() as tmp:
         catalog = build(Path(tmp), media, frames, rois)
         backend = LabelStudioBackend(config)
-        wb = Workbench(catalog, actor="bench", backends={"local": LocalBackend(), "labelstudio": backend})
+        wb = Workbench(
+            catalog, actor="bench", backends={"local": LocalBackend(), "labelstudio": backend}
+        )
         ids = [f"f{i:05d}" for i in range(frames)]
 
         clock = Clock()
         info = wb.annotate(ids, "ls-bench", backend="labelstudio", label_schema=SCHEMA).info
-        timings.append(clock.timing("annotate", f"{info.frames} frames, {info.tasks} tasks, {info.labels} labels"))
+        timings.append(
+            clock.timing(
+                "annotate", f"{info.frames} frames, {info.tasks} tasks, {info.labels} labels"
+            )
+        )
 
         project = backend.project_of_run(info.run_id)
         assert project is not None
@@ -142,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rois", type=int, default=5)
     parser.add_argument("--url", help="an existing server (default: start one)")
     parser.add_argument("--token", help="its legacy API token")
-    parser.add_argument("--document-root", type=Path, help="its LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")
+    parser.add_argument(
+        "--document-root", type=Path, help="its LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"
+    )
     parser.add_argument("--json", type=Path, help="write the timings here")
     args = parser.parse_args(argv)
     server = None
@@ -150,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.url:
             if not (args.token and args.document_root):
                 parser.error("--url needs --token and --document-root")
-            config = LabelStudioConfig(url=args.url, token=args.token, local_files_root=str(args.document_root))
+            config = LabelStudioConfig(
+                url=args.url, token=args.token, local_files_root=str(args.document_root)
+            )
         else:
             if not lsserver.installed():
                 parser.error(lsserver.not_installed_reason())

@@ -1,5 +1,6 @@
 """Projects, tasks, media and removal on a live Label Studio; what it accepts; bad results."""
 
+import json
 import math
 
 import httpx
@@ -15,6 +16,7 @@ from ls_annotator import (
     submit,
     tasks_by_frame,
 )
+from ls_netfaults import Reply, ScriptedServer
 from ls_samples import LABELS
 from ls_samples import SCHEMA as EVERY_TYPE
 from lsserver import backend_config
@@ -329,3 +331,32 @@ def test_a_personal_access_token_works_end_to_end(ls_server, personal_token, cat
         bad.project_of_run("x")
     with httpx.Client(base_url=ls_server.url) as anonymous:
         assert anonymous.get("/api/projects").status_code == 401
+
+
+def test_a_broken_answer_in_the_middle_of_a_load_leaves_the_catalog_alone(
+    ls_server, wb, catalog, backend, api
+):
+    info = wb.annotate(IMAGES, "cut", backend="labelstudio", label_schema=GT).info
+    project = api.get(f"/api/projects/{backend.project_of_run(info.run_id)}").json()
+    submit(api, tasks_by_frame(api, project["id"])["img-0"]["id"], [])
+    before = rois_state(catalog)
+    impostor = ScriptedServer()  # answers as the server did, until the task list goes wrong
+    impostor.on("/api/projects", Reply(200, {"results": [project], "next": None}))
+    impostor.on(f"/api/projects/{project['id']}", Reply(200, project))
+    page = json.dumps({"total": 4, "tasks": [{"id": 1, "data": {"wb_run": info.run_id}}]})
+    elsewhere = LabelStudioBackend(backend_config(ls_server, url=impostor.url))
+    service = Workbench(catalog, backends={"labelstudio": elsewhere})
+    try:
+        for broken, error in [
+            (Reply(200, page[: len(page) // 2]), "malformed or truncated JSON"),
+            (Reply(200, "<html><title>Login</title></html>", "text/html"), "'Login'"),
+        ]:
+            impostor.on("/api/tasks", broken)
+            with pytest.raises(LabelStudioResponseError, match=error):
+                service.load_annotations("cut")
+            assert rois_state(catalog) == before
+            assert wb.get_annotation_info("cut").status == "open"
+    finally:
+        elsewhere.close()
+        impostor.close()
+    assert [r.roi_id for r in wb.load_annotations("cut").deleted] == ["b0"]  # the real one

@@ -191,35 +191,15 @@ class LabelStudioClient:
         while True:
             if authenticated:
                 headers.update(self._auth_header())
-            try:
-                response = self._http.request(
-                    method, path, params=params, content=content, files=files, headers=headers
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                problem, wait = f"cannot connect ({exc or type(exc).__name__})", None
-            except httpx.TransportError as exc:
-                problem, wait = f"the connection failed ({exc or type(exc).__name__})", None
-                if not repeatable:
-                    raise OutcomeUnknown(f"{where}: {problem} after the request was sent") from exc
-            else:
-                if response.status_code == 401 and self._pat and authenticated and not refreshed:
+            send = {"params": params, "content": content, "files": files, "headers": headers}
+            outcome = self._attempt(where, repeatable, method, path, **send)
+            if isinstance(outcome, httpx.Response):
+                if outcome.status_code == 401 and self._pat and authenticated and not refreshed:
                     self._access = None  # expired or revoked early: get a new one, once
                     refreshed = True
                     continue
-                retryable = response.status_code in REFUSED_STATUSES or (
-                    response.status_code >= 500 and repeatable
-                )
-                if not retryable:
-                    if response.status_code >= 500:
-                        raise OutcomeUnknown(
-                            f"{where}: the server failed ({response.status_code}, "
-                            f"{_snippet(response)}); the request may have taken effect"
-                        )
-                    return self._parse(where, response)
-                problem = f"the server answered {response.status_code}"
-                wait = _retry_after(response)
-                if wait is not None and wait > MAX_RETRY_AFTER:
-                    raise LabelStudioUnavailable(f"{where}: {problem}, retry after {wait:.0f} s")
+                return self._parse(where, outcome)
+            problem, wait = outcome
             if attempt >= self.config.retries:
                 raise LabelStudioUnavailable(
                     f"{where} at {self.config.api_url}: {problem}; gave up after "
@@ -227,6 +207,35 @@ class LabelStudioClient:
                 )
             self._sleep(wait if wait is not None else self._backoff(attempt))
             attempt += 1
+
+    def _attempt(
+        self, where: str, repeatable: bool, method: str, path: str, **send: Any
+    ) -> httpx.Response | tuple[str, float | None]:
+        """One try: the answer to use, or (what went wrong, how long to wait) when the
+        request is worth sending again. Raises OutcomeUnknown when it is not."""
+        try:
+            response = self._http.request(method, path, **send)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            return f"cannot connect ({exc or type(exc).__name__})", None
+        except httpx.TransportError as exc:
+            problem = f"the connection failed ({exc or type(exc).__name__})"
+            if not repeatable:
+                raise OutcomeUnknown(f"{where}: {problem} after the request was sent") from exc
+            return problem, None
+        status = response.status_code
+        if status in REFUSED_STATUSES or (status >= 500 and repeatable):
+            wait = _retry_after(response)
+            if wait is not None and wait > MAX_RETRY_AFTER:
+                raise LabelStudioUnavailable(
+                    f"{where}: answered {status}, retry after {wait:.0f} s"
+                )
+            return f"the server answered {status}", wait
+        if status >= 500:
+            raise OutcomeUnknown(
+                f"{where}: the server failed ({status}, {_snippet(response)}); the request may "
+                "have taken effect"
+            )
+        return response
 
     def wait(self, attempt: int) -> None:
         """Sleep as long as before retry `attempt` (callers that retry by looking first)."""
