@@ -98,6 +98,8 @@ def build_tasks(
     shape_ids: list[str],
     controls: Controls,
 ) -> list[dict[str, Any]]:
+    """One task per frame: its image, our ids and what was sent in its data, its labels as
+    the prediction (see docs/backends/labelstudio.md for every data key)."""
     by_frame: dict[str, list[int]] = {}
     for n, row in enumerate(labels):
         by_frame.setdefault(row["frame_id"], []).append(n)
