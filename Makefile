@@ -33,6 +33,7 @@ typecheck: $(VENV)/.stamp-dev
 	$(VENV)/bin/mypy workbench
 
 pytest: $(VENV)/.stamp-dev system-deps
+	.ci/labelstudio-venv
 	$(PY) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider
 
 test: lint typecheck pytest
@@ -41,6 +42,8 @@ bench: $(VENV)/.stamp-dev
 	$(PY) bench/catalog_bench.py
 	$(PY) bench/services_bench.py
 	$(PY) bench/ui_bench.py
+	.ci/labelstudio-venv
+	$(PY) bench/labelstudio_bench.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache
