@@ -23,18 +23,8 @@ import pyarrow as pa
 
 from workbench.backends.cvat.labels import ProjectLabels
 
-TABLES: dict[str, str] = {
-    "cvat_runs": """run_id VARCHAR PRIMARY KEY, url VARCHAR NOT NULL,
-        project_id BIGINT NOT NULL, labels JSON NOT NULL,
-        created TIMESTAMP DEFAULT current_timestamp""",
-    "cvat_tasks": """run_id VARCHAR NOT NULL, task_id BIGINT NOT NULL,
-        position INTEGER NOT NULL, name VARCHAR NOT NULL, size INTEGER NOT NULL""",
-    "cvat_task_frames": """run_id VARCHAR NOT NULL, task_id BIGINT NOT NULL,
-        frame INTEGER NOT NULL, frame_id VARCHAR NOT NULL, input_uuid VARCHAR,
-        source_id VARCHAR""",
-    "cvat_shapes": """run_id VARCHAR NOT NULL, task_id BIGINT NOT NULL,
-        shape_id VARCHAR NOT NULL, frame_id VARCHAR NOT NULL, sent JSON, original JSON""",
-}
+# The tables are created by the catalog's schema (migration 3, workbench/store/schema.py).
+TABLES: tuple[str, ...] = ("cvat_runs", "cvat_tasks", "cvat_task_frames", "cvat_shapes")
 
 
 @dataclass(frozen=True)
@@ -64,19 +54,6 @@ class TaskRecord:
     frames: dict[int, FrameRef]
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table, columns in TABLES.items():
-        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
-
-
-def _has_tables(con: duckdb.DuckDBPyConnection) -> bool:
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name IN (SELECT unnest(?::VARCHAR[]))",
-        [list(TABLES)],
-    ).fetchall()
-    return int(found[0][0]) == len(TABLES)
-
-
 def save_run(
     con: duckdb.DuckDBPyConnection,
     run: RunRecord,
@@ -84,7 +61,6 @@ def save_run(
     shapes: Sequence[dict[str, Any]],
 ) -> None:
     """Record a run: its project, tasks, task frames and uploaded shapes."""
-    ensure_tables(con)
     con.execute(
         "INSERT INTO cvat_runs (run_id, url, project_id, labels) VALUES (?, ?, ?, ?)",
         [run.run_id, run.url, run.project_id, json.dumps(run.labels.to_dict())],
@@ -145,8 +121,6 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
 
 
 def load_run(con: duckdb.DuckDBPyConnection, run_id: str) -> RunRecord | None:
-    if not _has_tables(con):
-        return None
     found = con.execute(
         "SELECT url, project_id, labels::VARCHAR FROM cvat_runs WHERE run_id = ?", [run_id]
     ).fetchall()
@@ -157,8 +131,6 @@ def load_run(con: duckdb.DuckDBPyConnection, run_id: str) -> RunRecord | None:
 
 
 def load_tasks(con: duckdb.DuckDBPyConnection, run_id: str) -> list[TaskRecord]:
-    if not _has_tables(con):
-        return []
     tasks = con.execute(
         "SELECT task_id, position, name, size FROM cvat_tasks WHERE run_id = ? ORDER BY position",
         [run_id],
@@ -179,8 +151,6 @@ def load_shapes(
     con: duckdb.DuckDBPyConnection, run_id: str
 ) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     """shape id -> (as sent, as the catalog held it) for every uploaded label of the run."""
-    if not _has_tables(con):
-        return {}
     found = con.execute(
         "SELECT shape_id, sent::VARCHAR, original::VARCHAR FROM cvat_shapes WHERE run_id = ?",
         [run_id],
@@ -216,7 +186,5 @@ def forget_tasks(con: duckdb.DuckDBPyConnection, run_id: str, task_ids: Sequence
 
 
 def forget_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    if not _has_tables(con):
-        return
     for table in TABLES:
         con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
