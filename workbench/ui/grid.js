@@ -1,8 +1,10 @@
 // The thumbnail grid: every tile of a page drawn from one list of plain objects.
 //
-// Tiles arrive as `model.tiles` (see workbench/ui/grid.py for their fields). Selection and
-// the open tile are separate properties, so selecting does not resend the page. Clicks go
-// back to Python with model.send_msg.
+// The page arrives as one JSON string, `model.page_json` ({mode, page, total, empty_text,
+// tiles}: see GridPage in workbench/ui/grid.py, and workbench/ui/tiles.py for the tiles'
+// fields), and is drawn with one innerHTML. Selection and the open tile are separate
+// properties, so selecting does not resend the page. Clicks go back to Python with
+// model.send_msg.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -73,21 +75,23 @@ export function render({ model, el }) {
 
   function markSelection() {
     const selected = new Set(model.selected);
-    for (const node of root.querySelectorAll(".wb-tile")) {
+    for (const node of root.children) {
       const id = node.dataset.contextId ?? node.dataset.frameId;
+      if (id === undefined) continue;
       node.classList.toggle("wb-selected", selected.has(id));
       node.classList.toggle("wb-active", id === model.active);
     }
   }
 
   function draw() {
-    const tiles = model.tiles || [];
-    root.dataset.mode = model.mode;
-    root.dataset.page = String(model.page);
-    root.dataset.total = String(model.total);
+    const page = JSON.parse(model.page_json);
+    const tiles = page.tiles || [];
+    root.dataset.mode = page.mode;
+    root.dataset.page = String(page.page);
+    root.dataset.total = String(page.total);
     root.innerHTML = tiles.length
       ? tiles.map(tileHtml).join("")
-      : `<div class="wb-empty">${escapeHtml(model.empty_text)}</div>`;
+      : `<div class="wb-empty">${escapeHtml(page.empty_text)}</div>`;
     markSelection();
     version += 1;
     root.dataset.version = String(version);
@@ -112,14 +116,8 @@ export function render({ model, el }) {
     if (id !== null) model.send_msg({ event: "open", id });
   });
 
-  model.on("tiles", draw);
-  model.on("empty_text", draw);
+  model.on("page_json", draw);
   model.on(["selected", "active"], markSelection);
-  model.on(["page", "total", "mode"], () => {
-    root.dataset.mode = model.mode;
-    root.dataset.page = String(model.page);
-    root.dataset.total = String(model.total);
-  });
   draw();
   return root;
 }

@@ -1,15 +1,22 @@
 """The thumbnail grid: one custom component holding every tile of a page as data.
 
-One component with a list of tile dicts costs about a fiftieth of one pane per tile to build
-and update (DESIGN.md), and it still reports clicks: the browser sends
+One component with the page's tiles as data costs about a fiftieth of one pane per tile to
+build and update (DESIGN.md), and it still reports clicks: the browser sends
 `{"event": "click", "id", "shift", "ctrl"}` or `{"event": "open", "id"}`, which reach the
 handlers registered with `on_tile`.
+
+The page goes to the browser as ONE JSON string (a `GridPage`), parsed in grid.js. A list of
+tile dicts as a parameter costs far more on every page: param deep-compares the old and new
+lists, Bokeh walks every nested value looking for model references, and its serialiser
+encodes every number on its own (docs/benchmarks.md, "Browsing"). A string is compared and
+sent as it is.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +28,8 @@ if TYPE_CHECKING:
     from workbench.ui.state import WorkbenchState
 
 _HERE = Path(__file__).parent
+NOTHING_MATCHES = "Nothing matches the query."
+QUERY_FAILED = "The query failed: see the message above."
 
 
 @dataclass(frozen=True)
@@ -33,25 +42,67 @@ class TileEvent:
     open: bool = False
 
 
-class TileGrid(pn.custom.JSComponent):
-    """Tiles of one page; see `workbench.ui.tiles` for the fields of a tile dict."""
+@dataclass(frozen=True)
+class GridPage:
+    """What the grid draws: one page of tiles (see `workbench.ui.tiles` for their fields),
+    where it is among all pages, and the text shown when there are no tiles."""
 
-    tiles = param.List(default=[], doc="The page's tiles, in display order.")
+    tiles: Sequence[Mapping[str, Any]] = ()
+    mode: str = "contexts"
+    page: int = 0
+    total: int = 0
+    empty_text: str = NOTHING_MATCHES
+
+    def to_json(self) -> str:
+        """The page as grid.js reads it."""
+        content = {
+            "mode": self.mode,
+            "page": self.page,
+            "total": self.total,
+            "empty_text": self.empty_text,
+            "tiles": list(self.tiles),
+        }
+        return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
+
+
+class TileGrid(pn.custom.JSComponent):
+    """Tiles of one page, drawn by grid.js; change them with `set_page`."""
+
+    page_json = param.String(
+        default=GridPage().to_json(), doc="The page on screen, as `GridPage.to_json` wrote it."
+    )
     selected = param.List(default=[], doc="Ids of the tiles drawn as selected.")
     active = param.String(default="", doc="Id of the tile open in the viewer.")
-    mode: param.Selector[str] = param.Selector(default="contexts", objects=["contexts", "frames"])
-    page = param.Integer(default=0)
-    total = param.Integer(default=0, doc="How many tiles match, over all pages.")
-    empty_text = param.String(default="Nothing matches the query.")
 
     _esm = _HERE / "grid.js"
     _stylesheets = [(_HERE / "grid.css").read_text()]  # noqa: RUF012 - Panel's class attribute
 
-    def __init__(self, **params: Any) -> None:
+    def __init__(self, page: GridPage | None = None, **params: Any) -> None:
         params.setdefault("css_classes", ["wb-grid"])
         params.setdefault("sizing_mode", "stretch_width")
+        self._page = page if page is not None else GridPage()
+        params.setdefault("page_json", self._page.to_json())
         super().__init__(**params)
         self._handlers: list[Callable[[TileEvent], None]] = []
+
+    @property
+    def page(self) -> GridPage:
+        """The page on screen."""
+        return self._page
+
+    @property
+    def tiles(self) -> Sequence[Mapping[str, Any]]:
+        """The tiles on screen, in display order."""
+        return self._page.tiles
+
+    def set_page(self, page: GridPage) -> bool:
+        """Draw `page`: one message to the browser, none when it is what is on screen.
+        Returns whether it was sent."""
+        if page == self._page:
+            return False
+        self._page = page
+        self.page_json = page.to_json()
+        return True
 
     def on_tile(self, handler: Callable[[TileEvent], None]) -> None:
         self._handlers.append(handler)
@@ -75,7 +126,7 @@ class GridView(pn.viewable.Viewer):
     def __init__(self, state: WorkbenchState, **params: Any) -> None:
         super().__init__(**params)
         self.state = state
-        self.grid = TileGrid(mode=state.mode, page=state.page, total=state.total, tiles=state.tiles)
+        self.grid = TileGrid(self._current_page())
         self.grid.on_tile(state.tile_click)
         self.mode = pn.widgets.RadioButtonGroup.from_param(
             state.param.mode, css_classes=["wb-grid-mode"], color="default", label=""
@@ -95,29 +146,32 @@ class GridView(pn.viewable.Viewer):
         self.next_page.on_click(lambda _: state.next_page())
         self.select_all.on_click(lambda _: state.select_all())
         self.clear.on_click(lambda _: state.clear_selection())
-        state.param.watch(self._show_page, ["tiles", "page", "total", "mode", "error"])
+        # The state sets a new page's tiles together with its page number and total, so the
+        # grid follows `tiles`, not `page` (a new query sets page 0 before it reads the
+        # tiles: following `page` would draw the old tiles first). Every page is a new list:
+        # onlychanged=False spares param a deep comparison of two pages of tiles.
+        state.param.watch(self._show_page, ["tiles"], onlychanged=False)
+        state.param.watch(self._show_page, ["total", "mode", "error"])
         state.param.watch(self._show_selection, ["selected_tiles", "selection"])
         state.context.param.watch(self._show_active, ["context_id", "index"])
         state.param.watch(self._show_busy, ["busy"])
         self._show_page()
         self._show_selection()
 
-    def _show_page(self, *events: Any) -> None:
+    def _current_page(self) -> GridPage:
         state = self.state
-        empty = (
-            "The query failed: see the message above."
-            if state.error
-            else "Nothing matches the query."
-        )
-        self.grid.param.update(
+        return GridPage(
+            tiles=state.tiles,
             mode=state.mode,
             page=state.page,
             total=state.total,
-            empty_text=empty,
-            tiles=state.tiles,
-            selected=list(state.selected_tiles),
-            active=state.active_tile,
+            empty_text=QUERY_FAILED if state.error else NOTHING_MATCHES,
         )
+
+    def _show_page(self, *events: Any) -> None:
+        state = self.state
+        self.grid.set_page(self._current_page())
+        self.grid.param.update(selected=list(state.selected_tiles), active=state.active_tile)
         what = "contexts" if state.mode == "contexts" else "frames"
         self.page_label.object = f"page {state.page + 1} / {state.pages} · {state.total} {what}"
         self.prev_page.disabled = state.page <= 0
