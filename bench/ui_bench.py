@@ -331,7 +331,8 @@ def synthetic_catalog(folder: Path, frames: int) -> Path:
 def frame_count(catalog: Path) -> int:
     import workbench
 
-    with workbench.open(catalog, read_only=True) as opened:
+    # Read-write, as the server will open it: an older catalog is migrated here first.
+    with workbench.open(catalog) as opened:
         return int(opened.cursor().execute("SELECT count(*) FROM frames").fetchall()[0][0])
 
 
