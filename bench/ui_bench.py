@@ -93,12 +93,22 @@ window.__wb = {
 """
 
 
+@dataclass(frozen=True)
+class Timing:
+    """One timed action: wall time, and the server process's CPU time over the same span
+    (all its threads; None when the server is not ours to watch)."""
+
+    wall_ms: float
+    server_cpu_ms: float | None
+
+
 @dataclass
 class Figures:
     catalog: str
     frames: int | None
     iterations: int
     samples_ms: dict[str, list[float]] = field(default_factory=dict)
+    server_cpu_ms: dict[str, list[float]] = field(default_factory=dict)
     server_rss_mb: float | None = None
     server_hwm_mb: float | None = None
     tiles_per_page: int | None = None
@@ -106,8 +116,10 @@ class Figures:
     # The 1-minute load average before and after: on a busy 2-core machine it explains a lot.
     load_average: list[float] = field(default_factory=list)
 
-    def add(self, name: str, ms: float) -> None:
-        self.samples_ms.setdefault(name, []).append(round(ms, 1))
+    def add(self, name: str, timing: Timing) -> None:
+        self.samples_ms.setdefault(name, []).append(round(timing.wall_ms, 1))
+        if timing.server_cpu_ms is not None:
+            self.server_cpu_ms.setdefault(name, []).append(round(timing.server_cpu_ms, 1))
 
     def summary(self) -> dict[str, dict[str, float]]:
         out = {}
@@ -118,6 +130,9 @@ class Figures:
                 "max_ms": max(samples),
                 "target_ms": TARGETS_MS.get(name, float("nan")),
             }
+            cpu = self.server_cpu_ms.get(name)
+            if cpu:
+                out[name]["server_cpu_median_ms"] = round(statistics.median(cpu), 1)
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -128,13 +143,16 @@ class Figures:
             f"catalog {self.catalog} ({self.frames or '?'} frames), "
             f"{self.iterations} iteration(s), {self.tiles_per_page} tiles per page, "
             f"paged in {self.page_mode} mode",
-            f"{'measure':<12} {'n':>3} {'median ms':>10} {'max ms':>9} {'target':>8}  ok",
+            f"{'measure':<12} {'n':>3} {'median ms':>10} {'max ms':>9} {'target':>8}  ok"
+            f"  {'server CPU ms':>13}",
         ]
         for name, row in self.summary().items():
-            ok = "yes" if row["median_ms"] < row["target_ms"] else "NO"
+            ok = "yes" if row["median_ms"] < row["target_ms"] else "NO "
+            cpu = row.get("server_cpu_median_ms")
             lines.append(
                 f"{name:<12} {row['n']:>3} {row['median_ms']:>10.1f} "
                 f"{row['max_ms']:>9.1f} {row['target_ms']:>8.0f}  {ok}"
+                f"  {'-' if cpu is None else f'{cpu:.0f}':>13}"
             )
         if self.load_average:
             lines.append("load average before/after: " + " / ".join(map(str, self.load_average)))
@@ -145,6 +163,13 @@ class Figures:
                 f"{self.server_rss_mb:.0f} MB (target < {RSS_TARGET_MB:.0f} MB)  {ok}"
             )
         return "\n".join(lines)
+
+
+def process_cpu_ms(pid: int) -> float:
+    """User + system CPU time of a process and all its threads so far, in ms."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    # after the command name: state is field 3, utime and stime are fields 14 and 15
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def process_memory_mb(pid: int) -> tuple[float, float]:
@@ -204,8 +229,9 @@ def _wait_for_url(process: subprocess.Popen[bytes], log_path: Path, timeout: flo
 class Session:
     """One browser tab on the app, with timed actions."""
 
-    def __init__(self, browser: Any, url: str) -> None:
+    def __init__(self, browser: Any, url: str, server_pid: int | None) -> None:
         self.url = url
+        self.server_pid = server_pid
         self.context = browser.new_context(viewport={"width": 1600, "height": 1000})
         self.context.add_init_script(_HELPERS_JS)
         self.page = self.context.new_page()
@@ -219,23 +245,34 @@ class Session:
         self.page.wait_for_function(condition_js, arg=arg, timeout=TIMEOUT_MS, polling="raf")
         self.page.evaluate("() => __wb.painted()")
 
-    def load(self) -> float:
-        """Milliseconds from navigation until the first page of tiles is drawn and idle."""
+    def timed(self, action: Callable[[], None], condition_js: str, arg: Any = None) -> Timing:
+        """Run `action`, wait for `condition_js`, and time the span."""
+        cpu = process_cpu_ms(self.server_pid) if self.server_pid else None
         start = time.perf_counter()
-        self.page.goto(self.url, wait_until="commit", timeout=TIMEOUT_MS)
-        self.wait("() => __wb.idle() && (__wb.grid()?.tiles ?? 0) > 0")
-        return (time.perf_counter() - start) * 1000
+        action()
+        self.wait(condition_js, arg)
+        wall = (time.perf_counter() - start) * 1000
+        if cpu is not None and self.server_pid:
+            cpu = process_cpu_ms(self.server_pid) - cpu
+        return Timing(wall, cpu)
+
+    def load(self) -> Timing:
+        """From navigation until the first page of tiles is drawn and Bokeh is idle."""
+        return self.timed(
+            lambda: self.page.goto(self.url, wait_until="commit", timeout=TIMEOUT_MS),
+            "() => __wb.idle() && (__wb.grid()?.tiles ?? 0) > 0",
+        )
 
     def grid(self) -> dict[str, Any]:
         return dict(self.page.evaluate("() => __wb.grid()"))
 
-    def timed_grid_change(self, action: Callable[[], None]) -> float:
-        """Milliseconds from `action` until the grid has been redrawn and Bokeh is idle."""
-        before = self.grid()["version"]
-        start = time.perf_counter()
-        action()
-        self.wait("(v) => __wb.idle() && __wb.grid() !== null && __wb.grid().version !== v", before)
-        return (time.perf_counter() - start) * 1000
+    def timed_grid_change(self, action: Callable[[], None]) -> Timing:
+        """From `action` until the grid has been redrawn and Bokeh is idle."""
+        return self.timed(
+            action,
+            "(v) => __wb.idle() && __wb.grid() !== null && __wb.grid().version !== v",
+            self.grid()["version"],
+        )
 
     def click(self, selector: str) -> None:
         self.page.locator(selector).first.click()
@@ -249,13 +286,13 @@ class Session:
         self.click(".wb-tile")
         self.wait("() => __wb.idle() && (__wb.text('.wb-frame-label') ?? '').length > 0")
 
-    def timed_frame_step(self, button: str) -> float:
-        """Milliseconds from clicking the player's button until the new frame is drawn."""
-        before = self.page.evaluate("() => __wb.text('.wb-frame-label')")
-        start = time.perf_counter()
-        self.click(f"{button} button")
-        self.wait("(t) => __wb.idle() && __wb.text('.wb-frame-label') !== t", before)
-        return (time.perf_counter() - start) * 1000
+    def timed_frame_step(self, button: str) -> Timing:
+        """From clicking the player's button until the new frame is drawn and Bokeh is idle."""
+        return self.timed(
+            lambda: self.click(f"{button} button"),
+            "(t) => __wb.idle() && __wb.text('.wb-frame-label') !== t",
+            self.page.evaluate("() => __wb.text('.wb-frame-label')"),
+        )
 
 
 def run(url: str, server_pid: int | None, figures: Figures, queries: tuple[str, str]) -> None:
@@ -267,9 +304,11 @@ def run(url: str, server_pid: int | None, figures: Figures, queries: tuple[str, 
         try:
             # A first load warms the server's imports and caches, as a person's first visit
             # after `workbench serve` would; it is not counted.
-            Session(browser, url).load()
+            warm_up = Session(browser, url, None)
+            warm_up.load()
+            warm_up.close()
             for _ in range(figures.iterations):
-                session = Session(browser, url)
+                session = Session(browser, url, server_pid)
                 try:
                     _one_session(session, figures, queries)
                 finally:

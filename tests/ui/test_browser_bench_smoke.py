@@ -35,6 +35,8 @@ def test_ui_bench_produces_every_figure(spare_demo_catalog: Path, browser: objec
     assert summary["frame_step"]["n"] == 4
     for row in summary.values():
         assert row["median_ms"] > 0
+        assert row["server_cpu_median_ms"] >= 0
+    assert summary["interactive"]["server_cpu_median_ms"] > 0  # a session's app was built
     assert figures["frames"] == 180
     assert figures["tiles_per_page"] > 0
     assert 50 < figures["server_hwm_mb"] < 4096
