@@ -88,6 +88,7 @@ def start_server(catalog: Path, log_path: Path, *args: str, timeout: float = 90)
             )
         if time.monotonic() > deadline:
             process.kill()
+            process.wait(timeout=15)
             raise RuntimeError("workbench serve did not start:\n" + log_path.read_text())
         found = _URL_LINE.search(log_path.read_text(errors="replace"))
         url = found.group(1) if found else None
