@@ -2,7 +2,8 @@
 
 The catalog is the small UI catalog, prepared through the service before it is served (a
 served file cannot be opened by a second process): ctx-1 has an annotation run with one
-edited task, ctx-2 and ctx-3 each have an input in project "review"; ctx-0 is untouched.
+edited task, ctx-2 and ctx-3 each have an input in project "review", ctx-group has a run to
+annotate in the app; ctx-0 is untouched.
 Each test acts on its own context, so the tests do not depend on each other's order. Waits
 are for Bokeh to be idle and for the visible change, never sleeps.
 """
@@ -81,6 +82,10 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
         shapes[0] = dataclasses.replace(shapes[0], label="truck")
         wb.save_task_annotations(task.task_id, shapes)
         wb.complete_task(task.task_id)
+        wb.annotate(
+            [f"ctx-group/f{i}" for i in range(3)], "group-boxes", label_field="ground_truth",
+            label_type="detections", classes=["car", "truck"], media_field="front",
+        )  # fmt: skip
         wb.create_project("review")
         wb.create_batch("review")
         inputs = {}
@@ -200,3 +205,26 @@ def test_load_annotations_shows_the_merge_report(page: Any):
     report = wait_for_text(page, ".wb-merge-report", "1 changed")
     assert "ctx-1/f0" in report
     wait_for_text(page, ".wb-run", "1/1 tasks done · loaded")
+
+
+def test_annotate_draws_a_box_saves_and_marks_the_task_done(page: Any):
+    run = page.locator(".wb-run", has=page.locator("text=group-boxes"))
+    run.locator(".wb-annotate-run button").click()
+    wait_for_text(page, ".wb-annotator-status", "run group-boxes · task 1/1 (new)")
+    plot = page.locator(".wb-annotator-view").first
+    expect(plot).to_be_visible()
+    box = plot.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6
+    page.keyboard.down("Shift")  # BoxEditTool draws with shift-drag
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 60, y + 40, steps=5)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    wait_for_text(page, ".wb-annotator-status", "2 shapes · unsaved edits")
+    click(page, ".wb-annotator-save")
+    wait_for_text(page, ".wb-annotator-message", "saved: 1 added, 0 changed, 0 removed")
+    click(page, ".wb-annotator-done")
+    wait_for_text(page, ".wb-annotator-status", "(done)")
+    wait_for_text(page, ".wb-run", "1/1 tasks done · not loaded")

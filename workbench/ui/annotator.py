@@ -148,8 +148,9 @@ class EditorCopy:
             patches = fig.patches(xs="xs", ys="ys", source=self.polygons, **style)
             vertices = fig.scatter(x="x", y="y", size=8, color="#ffffff", source=self.vertices)
             self._tools(fig, patches, rules, boxes=False, vertices=vertices)
+        # Shown (pane.object) by the view once its data is in: a figure sent to the browser
+        # must not be followed by changes to models the browser has not received yet.
         self.figure = fig
-        self.pane.object = fig
 
     @staticmethod
     def _tools(
@@ -292,6 +293,9 @@ class AnnotatorView(pn.viewable.Viewer):
         self._attribute_widgets = {
             name: attribute_widget(name, spec) for name, spec in editor.attributes.items()
         }
+        # Their state is set before they are shown: a change to a widget the browser has
+        # not received yet ("reference isn't known") breaks the page.
+        self._show_attributes()
         for name, widget in self._attribute_widgets.items():
             widget.param.watch(self._set_attribute(name), "value")
         self.attributes.objects = list(self._attribute_widgets.values())
@@ -302,21 +306,29 @@ class AnnotatorView(pn.viewable.Viewer):
 
     def _show_selected(self, *events: param.parameterized.Event) -> None:
         editor = self.editor
-        values = editor.attribute_values()
-        selected = editor.shape(editor.selected) is not None
         self._syncing = True
         try:
             if editor.label in editor.classes:
                 self.label.value = editor.label
             self.label.disabled = not editor.label_editable()
-            for name, widget in self._attribute_widgets.items():
-                spec = editor.attributes[name]
-                widget.value = values.get(
-                    name, False if spec.type in ("checkbox", "occluded") else None
-                )
-                widget.disabled = spec.read_only or not selected
+            self._show_attributes()
         finally:
             self._syncing = False
+
+    def _show_attributes(self) -> None:
+        """The attribute widgets show the selected shape's values (disabled without one)."""
+        editor = self.editor
+        values = editor.attribute_values()
+        selected = editor.shape(editor.selected) is not None
+        syncing, self._syncing = self._syncing, True
+        try:
+            for name, widget in self._attribute_widgets.items():
+                spec = editor.attributes[name]
+                flag = spec.type in ("checkbox", "occluded")
+                widget.value = values.get(name, False if flag else None)
+                widget.disabled = spec.read_only or not selected
+        finally:
+            self._syncing = syncing
 
     def _show_status(self, *events: param.parameterized.Event) -> None:
         editor = self.editor
@@ -335,15 +347,28 @@ class AnnotatorView(pn.viewable.Viewer):
     # -- drawing ------------------------------------------------------------------------------
     def _rebuild(self) -> None:
         """New figures when the task or the field changes (tools depend on both)."""
-        for copy in self._copies:
-            self._build(copy)
-        self._redraw()
+        self._show(list(self._copies))
 
-    def _build(self, copy: EditorCopy) -> None:
+    def _show(self, copies: list[EditorCopy]) -> None:
+        """Draw `copies`, building new figures where needed: each new figure gets its data
+        before it is put in its pane, all in one held batch of document events."""
+        with editing(*[c.pane for c in copies]):
+            self._drawing = True
+            try:
+                for copy in copies:
+                    fresh = self._build(copy)
+                    self._draw(copy)
+                    if fresh:
+                        copy.pane.object = copy.figure
+            finally:
+                self._drawing = False
+
+    def _build(self, copy: EditorCopy) -> bool:
+        """A new figure for `copy` if the task or field changed; whether one was made."""
         editor = self.editor
         key = (editor.task_id, editor.field)
         if copy.key == key and copy.figure is not None:
-            return
+            return False
         copy.build(editor.kind, editor.restrictions, editor.classes)
         copy.key = key
         copy.boxes.on_change("data", lambda attr, old, new: self._edited(copy, boxes=True))
@@ -352,6 +377,7 @@ class AnnotatorView(pn.viewable.Viewer):
         copy.polygons.selected.on_change(
             "indices", lambda a, o, new: self._tapped(copy, False, new)
         )
+        return True
 
     def _redraw(self, *events: param.parameterized.Event) -> None:
         copies = [c for c in self._copies if c is not self._origin]
@@ -461,8 +487,7 @@ class AnnotatorView(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         copy, new = self._copies.take()
         if new or copy.figure is None:
-            self._build(copy)
-            self._redraw()
+            self._show([copy])
         b = self.buttons
         controls = pn.Row(self.task, self.field, self.label)
         steps = pn.Row(b["prev"], b["next"], b["save"], b["done"], b["close"])

@@ -202,7 +202,7 @@ class AnnotatorState(param.Parameterized):
             return "no task open"
         task = self.detail.task
         frame = self.frame
-        n = sum(1 for s in self.shapes if frame and s.frame_id == frame.frame_id)
+        n = len(self.frame_shapes())
         return (
             f"run {self.detail.anno_key} · task {task.position + 1}/{len(self.tasks) or 1} "
             f"({task.status}) · frame {self.index + 1}/{len(self.frames)}"
