@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import param
+from panel.io import hold
 
 from workbench.errors import QueryError, WorkbenchError
 from workbench.query import list_views, load_view, save_view
@@ -108,10 +109,19 @@ class WorkbenchState(param.Parameterized):
         finally:
             self.busy = False
 
+    @contextmanager
+    def _new_page(self) -> Iterator[None]:
+        # Served, what a new page changes (tiles, pager label and buttons) is held and sent
+        # together once the page is read, rather than change by change with the busy
+        # spinner switched on and off in between: each is a message and a redraw in the
+        # browser, which a page of tiles would otherwise wait behind.
+        with hold(), self._busy():
+            yield
+
     def refresh(self, query_changed: bool = True) -> None:
         """Read the current page of tiles and, when the query changed, soon after the facets
         and the open context's matching frames."""
-        with self._busy():
+        with self._new_page():
             try:
                 self._view = self.query.view(self.catalog)
                 self._load_page(count=True)
@@ -184,7 +194,7 @@ class WorkbenchState(param.Parameterized):
     def _on_page(self) -> None:
         if self._paging or self.error:
             return
-        with self._busy():
+        with self._new_page():
             self._load_page(count=False)
 
     @param.depends("mode", watch=True)
