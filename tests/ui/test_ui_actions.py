@@ -18,6 +18,7 @@ from workbench.services import Workbench
 from workbench.store.catalog import Catalog
 from workbench.ui.actions import ActionsBar, split_classes
 from workbench.ui.app import WorkbenchApp, create_app
+from workbench.ui.dialogs import ActionDialog
 from workbench.ui.grid import TileEvent
 from workbench.ui.media import ServedMediaUrls
 from workbench.ui.state import WorkbenchState
@@ -57,6 +58,12 @@ def audit(state: WorkbenchState, action: str) -> list[tuple[object, ...]]:
     ]
 
 
+def dry_run(dialog: ActionDialog) -> bool:
+    """Run the dialog's dry run (at once: no served session here); whether it previews."""
+    dialog.dry_run()
+    return dialog.stage == "preview"
+
+
 def send(bar: ActionsBar, key: str, **form: object) -> None:
     bar.open(bar.send)
     bar.send.param.update(**{"anno_key": key, "label_field": "ground_truth", **SCHEMA, **form})
@@ -92,7 +99,7 @@ def test_send_dialog_starts_from_the_catalog(state: WorkbenchState, bar: Actions
 def test_send_dry_run_previews_exactly_what_confirm_creates(state: WorkbenchState, bar: ActionsBar):
     select(state, "ctx-0", "ctx-1")
     send(bar, "boxes", project="city", allow_deletions=False)
-    assert bar.send.dry_run(), bar.send.error
+    assert dry_run(bar.send), bar.send.error
     preview = bar.send.preview
     assert "10 frames in 2 scenes" in preview
     assert "2 inputs in project <b>city</b> (new)" in preview
@@ -124,7 +131,7 @@ def test_send_dry_run_previews_exactly_what_confirm_creates(state: WorkbenchStat
 def test_cancel_does_nothing(state: WorkbenchState, bar: ActionsBar):
     select(state, "ctx-0")
     send(bar, "never")
-    assert bar.send.dry_run()
+    assert dry_run(bar.send)
     bar.send.cancel()
     assert not bar.send.visible and bar.send.preview == ""
     assert state.service.list_annotation_runs() == []
@@ -137,7 +144,7 @@ def test_confirm_needs_a_dry_run_of_the_form_as_it_is(state: WorkbenchState, bar
     send(bar, "k")
     bar.send.confirm()
     assert "dry run" in bar.send.error
-    assert bar.send.dry_run()
+    assert dry_run(bar.send)
     bar.send.classes = ["car"]  # the preview no longer says what would happen
     assert bar.send.stage == "form" and bar.send.preview == ""
     bar.send.confirm()
@@ -147,31 +154,31 @@ def test_confirm_needs_a_dry_run_of_the_form_as_it_is(state: WorkbenchState, bar
 def test_service_refusals_are_shown_in_the_dialog(state: WorkbenchState, bar: ActionsBar):
     select(state, "ctx-0")
     send(bar, "taken")
-    assert bar.send.dry_run()
+    assert dry_run(bar.send)
     bar.send.confirm()
     send(bar, "taken")
-    assert not bar.send.dry_run()
+    assert not dry_run(bar.send)
     assert "an annotation run 'taken' exists" in bar.send.error
     assert bar.send.stage == "form"
     assert audit(state, "annotate")[-1][2].startswith("refused: Conflict")
 
     send(bar, "other", attribute_mode="custom", attribute_spec="{not json")
-    assert not bar.send.dry_run()
+    assert not dry_run(bar.send)
     assert bar.send.error.startswith("attributes: not valid JSON")
 
     send(bar, "other", attribute_mode="custom", attribute_spec='{"kind": {"type": "select"}}')
-    assert not bar.send.dry_run()
+    assert not dry_run(bar.send)
     assert "kind" in bar.send.error and "values" in bar.send.error  # LabelSchemaError
 
     send(bar, "other", label_type="", label_field="brand-new-field", classes=[])
-    assert not bar.send.dry_run()
+    assert not dry_run(bar.send)
     assert "brand-new-field" in bar.send.error
 
 
 def test_a_failure_while_confirming_is_shown(state: WorkbenchState, bar: ActionsBar):
     select(state, "ctx-0")
     send(bar, "raced")
-    assert bar.send.dry_run()
+    assert dry_run(bar.send)
     # Someone else takes the key between the preview and the confirmation.
     state.service.annotate(["ctx-1/f0"], "raced", label_field="ground_truth", **SCHEMA)
     bar.send.confirm()
@@ -192,7 +199,7 @@ def test_custom_attributes_and_project_batch_options(state: WorkbenchState, bar:
         attribute_spec='{"occluded": {"type": "occluded"}, '
         '"kind": {"type": "radio", "values": ["a", "b"], "read_only": true}}',
     )
-    assert bar.send.dry_run(), bar.send.error
+    assert dry_run(bar.send), bar.send.error
     assert "batch <b>week-1</b>" in bar.send.preview and "(new)" not in bar.send.preview
     assert "kind (radio, read-only)" in bar.send.preview
     bar.send.confirm()
@@ -206,7 +213,7 @@ def test_invalidate_previews_the_affected_inputs_then_invalidates(
 ):
     select(state, "ctx-0")
     send(bar, "run")
-    assert bar.send.dry_run()
+    assert dry_run(bar.send)
     bar.send.confirm()
     (input_,) = state.service.query_inputs(scene_uuids=state.selection.scene_uuids)
 
@@ -215,7 +222,7 @@ def test_invalidate_previews_the_affected_inputs_then_invalidates(
     dialog = bar.invalidate
     assert dialog.scene_uuids == list(state.selection.scene_uuids)
     dialog.reason = "duplicate"
-    assert dialog.dry_run(), dialog.error
+    assert dry_run(dialog), dialog.error
     assert input_.uuid in dialog.preview and "ctx-0" in dialog.preview
     assert "1 scene, 1 input, 5 annotations" in dialog.preview
     assert state.service.get_scenes_by_uuids([input_.scene_uuid])[0].status == "created"
@@ -241,7 +248,7 @@ def test_nothing_to_invalidate_or_delete_says_so(state: WorkbenchState, bar: Act
     assert not bar.delete_button.disabled
     bar.open(bar.delete)
     assert "in no input" in bar.delete.error
-    assert not bar.delete.dry_run()
+    assert not dry_run(bar.delete)
 
 
 def test_delete_inputs_deletes_only_the_chosen_inputs(state: WorkbenchState, bar: ActionsBar):
@@ -257,7 +264,7 @@ def test_delete_inputs_deletes_only_the_chosen_inputs(state: WorkbenchState, bar
     assert dialog.chosen == [i.uuid for i in dialog.inputs]
     keep, gone = dialog.inputs
     dialog.chosen = [gone.uuid]
-    assert dialog.dry_run(), dialog.error
+    assert dry_run(dialog), dialog.error
     assert gone.uuid in dialog.preview and keep.uuid not in dialog.preview
     assert "1 input" in dialog.preview
 
@@ -267,7 +274,7 @@ def test_delete_inputs_deletes_only_the_chosen_inputs(state: WorkbenchState, bar
     assert audit(state, "delete_inputs") == [("ana", True, "ok"), ("ana", False, "ok")]
 
     dialog.chosen = []
-    assert not dialog.dry_run() and "choose the inputs" in dialog.error
+    assert not dry_run(dialog) and "choose the inputs" in dialog.error
 
 
 def test_dialog_widgets_drive_the_dialog(state: WorkbenchState, bar: ActionsBar):

@@ -16,6 +16,7 @@ import param
 from workbench.errors import WorkbenchError
 from workbench.services import Input
 from workbench.ui.dialogs import (
+    BUSY,
     FROM_FIELD,
     RESTRICTIONS,
     ActionDialog,
@@ -127,10 +128,21 @@ class DialogView(pn.viewable.Viewer):
     """The frame every action dialog shares: its form, dry run, confirm/cancel, progress,
     preview and result."""
 
-    def __init__(self, dialog: ActionDialog, form: list[Any], css: str, **params: Any) -> None:
+    def __init__(
+        self,
+        dialog: ActionDialog,
+        form: list[Any],
+        css: str,
+        split: int | None = None,
+        **params: Any,
+    ) -> None:
+        """`form` is laid out in one column, or in two from index `split` on."""
         super().__init__(**params)
         self.dialog = dialog
         self.form = form
+        fields: list[Any] = list(form)
+        if split is not None:
+            fields = [pn.Row(pn.Column(*form[:split]), pn.Column(*form[split:]))]
         self.css = css
         self.dry_run_button = pn.widgets.Button(
             label="Dry run", css_classes=["wb-preview"], color="primary", width=90
@@ -152,7 +164,7 @@ class DialogView(pn.viewable.Viewer):
         )
         self.root = pn.Column(
             pn.pane.HTML(f"<b>{html.escape(dialog.title)}</b>"),
-            *form,
+            *fields,
             pn.Row(self.dry_run_button, self.confirm_button, self.cancel_button),
             self.progress,
             self.preview,
@@ -162,23 +174,20 @@ class DialogView(pn.viewable.Viewer):
             visible=False,
             sizing_mode="stretch_width",
         )
-        self.dry_run_button.on_click(self._dry_run)
+        self.dry_run_button.on_click(lambda _: dialog.dry_run())
         self.confirm_button.on_click(lambda _: dialog.confirm())
         self.cancel_button.on_click(lambda _: dialog.cancel())
         dialog.param.watch(self._show, ["visible", "stage", "preview", "result", "error"])
         self._show()
 
-    def _dry_run(self, event: param.parameterized.Event) -> None:
-        self.dialog.dry_run()
-
     def _show(self, *events: param.parameterized.Event) -> None:
         d = self.dialog
-        running = d.stage == "running"
+        busy = d.stage in BUSY
         self.root.visible = d.visible
-        self.dry_run_button.disabled = running
+        self.dry_run_button.disabled = busy
         self.confirm_button.disabled = d.stage != "preview"
-        self.cancel_button.disabled = running
-        self.spinner.value = self.progress.visible = running
+        self.cancel_button.disabled = busy
+        self.spinner.value = self.progress.visible = busy
         self.preview.object = d.preview
         self.preview.visible = bool(d.preview) and d.stage in ("preview", "running")
         if d.error:
@@ -340,7 +349,7 @@ class ActionsBar(pn.viewable.Viewer):
         self.delete = DeleteInputs(state)
         self.dialogs: list[ActionDialog] = [self.send, self.invalidate, self.delete]
         self.views = [
-            DialogView(self.send, send_form(self.send), "wb-send-dialog"),
+            DialogView(self.send, send_form(self.send), "wb-send-dialog", split=7),
             DialogView(self.invalidate, invalidate_form(self.invalidate), "wb-invalidate-dialog"),
             DialogView(self.delete, delete_form(self.delete), "wb-delete-dialog"),
         ]

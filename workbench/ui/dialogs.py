@@ -39,7 +39,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STAGES = ("form", "preview", "running", "done")
+# form -> checking (the dry run runs) -> preview -> running (the confirmed call) -> done
+STAGES = ("form", "checking", "preview", "running", "done")
+BUSY = ("checking", "running")
 # Reasons a person picks; "broken-input" is for platforms that find a scene's media broken.
 PERSON_REASONS = tuple(r for r in INVALIDATION_REASONS if r != "broken-input")
 FROM_FIELD = "from the field"
@@ -71,6 +73,7 @@ class ActionDialog(param.Parameterized):
         super().__init__(**params)
         self.state = state
         self.selection = Selection()
+        self._form_version = 0  # counts form changes: a late dry run of an old form is dropped
         self.param.watch(self._form_changed, self.form_params())
 
     @property
@@ -92,10 +95,6 @@ class ActionDialog(param.Parameterized):
         """Do it (confirmed); return what was done, for a person to read."""
         raise NotImplementedError
 
-    def labels_changed(self) -> bool:
-        """Whether the action changed catalog labels (the views then re-read frames)."""
-        return False
-
     # -- the dialog's life ---------------------------------------------------------------
     def open(self) -> None:
         """Open the dialog on the current selection."""
@@ -103,17 +102,25 @@ class ActionDialog(param.Parameterized):
         self.param.update(visible=True, stage="form", preview="", result="", error="")
         self._attempt(self.prepare)
 
-    def dry_run(self) -> bool:
-        """Ask the service what the action would do; True when it would be accepted."""
-        if self.stage == "running":
-            return False
-        self.param.update(error="", result="")
-        preview = self._attempt(self.dry_run_html)
-        if preview is None:
-            self.param.update(stage="form", preview="")
-            return False
-        self.param.update(stage="preview", preview=preview)
-        return True
+    def dry_run(self) -> None:
+        """Ask the service what the action would do. The preview (stage "preview") or the
+        refusal (`error`, stage "form") follows: in the background when served, with the
+        progress shown meanwhile (a dry run does the whole action), at once otherwise."""
+        if self.stage in BUSY:
+            return
+        version = self._form_version
+        self.param.update(stage="checking", preview="", error="", result="")
+
+        def previewed(preview: str) -> None:
+            if version != self._form_version:  # the form changed meanwhile
+                self.stage = "form"
+            else:
+                self.param.update(stage="preview", preview=preview)
+
+        def refused(exc: WorkbenchError) -> None:
+            self.param.update(stage="form", error=str(exc))
+
+        run_in_background(_guarded(self.dry_run_html, self.title), previewed, refused)
 
     def confirm(self) -> None:
         """Do what the preview showed: in the background when served (the progress shows
@@ -126,12 +133,12 @@ class ActionDialog(param.Parameterized):
 
     def cancel(self) -> None:
         """Close the dialog; nothing is done (a running action finishes in the background)."""
-        if self.stage != "running":
+        if self.stage not in BUSY:
             self.param.update(visible=False, stage="form", preview="", error="")
 
     def _done(self, result: str) -> None:
         self.param.update(stage="done", result=result, error="")
-        self.state.after_action(labels_changed=self.labels_changed())
+        self.state.after_action()
 
     def _failed(self, exc: WorkbenchError) -> None:
         self.param.update(stage="preview" if self.preview else "form", error=str(exc))
@@ -145,6 +152,7 @@ class ActionDialog(param.Parameterized):
             return None
 
     def _form_changed(self, *events: param.parameterized.Event) -> None:
+        self._form_version += 1
         if self.stage in ("preview", "done"):
             self.param.update(stage="form", preview="", result="")
 
