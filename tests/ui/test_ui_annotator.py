@@ -154,7 +154,9 @@ def test_edit_save_complete_and_load_merges_the_edits(
     assert service.list_tasks("boxes")[0].status == "done"
     assert "(done)" in view.status.object
 
-    report = RunsState(state).load("boxes")
+    runs = RunsState(state)
+    runs.load("boxes")
+    report = runs.report
     assert report is not None
     assert (len(report.added), len(report.changed), len(report.deleted)) == (1, 1, 1)
     assert rois(catalog, "ctx-0/f0") == [
@@ -216,7 +218,9 @@ def test_polygons_are_drawn_and_merged(
 
     view.buttons["done"].clicks += 1  # saves, then marks done
     assert editor.error == "" and not editor.dirty
-    report = RunsState(state).load("regions")
+    runs = RunsState(state)
+    runs.load("regions")
+    report = runs.report
     assert report is not None and len(report.added) == 1
     rows = catalog.sql("SELECT kind, label, geometry FROM rois WHERE field = 'regions'").fetchall()
     assert rows == [("polygon", "puddle", [[2.0, 2.0, 20.0, 2.0, 20.0, 15.0]])]

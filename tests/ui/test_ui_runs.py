@@ -157,7 +157,8 @@ def test_refusals_are_shown(state: WorkbenchState, service: Workbench):
     runs = RunsState(state)
     panel = RunsPanel(runs)
     service.delete_annotation_run("gone", confirm=True)  # in another session, say
-    assert runs.load("gone") is None
+    runs.load("gone")
+    assert runs.report is None and runs.loading is None
     assert "gone" in runs.error and panel.message.visible
     assert panel.message.alert_type == "danger"
     runs.ask_delete("gone")

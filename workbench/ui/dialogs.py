@@ -120,7 +120,7 @@ class ActionDialog(param.Parameterized):
         def refused(exc: WorkbenchError) -> None:
             self.param.update(stage="form", error=str(exc))
 
-        run_in_background(_guarded(self.dry_run_html, self.title), previewed, refused)
+        run_in_background(guarded(self.dry_run_html, self.title), previewed, refused)
 
     def confirm(self) -> None:
         """Do what the preview showed: in the background when served (the progress shows
@@ -129,7 +129,7 @@ class ActionDialog(param.Parameterized):
             self.error = "preview the action (dry run) before confirming it"
             return
         self.param.update(stage="running", error="")
-        run_in_background(_guarded(self.perform, self.title), self._done, self._failed)
+        run_in_background(guarded(self.perform, self.title), self._done, self._failed)
 
     def cancel(self) -> None:
         """Close the dialog; nothing is done (a running action finishes in the background)."""
@@ -157,11 +157,11 @@ class ActionDialog(param.Parameterized):
             self.param.update(stage="form", preview="", result="")
 
 
-def _guarded(work: Callable[[], str], title: str) -> Callable[[], str]:
+def guarded[T](work: Callable[[], T], title: str) -> Callable[[], T]:
     """`work`, with failures the service did not foresee (a full disk, a bug) reported as
-    ActionFailed: a background action must end in the dialog, never in a silent thread."""
+    ActionFailed: a background action must end on screen, never in a silent thread."""
 
-    def run() -> str:
+    def run() -> T:
         try:
             return work()
         except WorkbenchError:

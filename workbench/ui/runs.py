@@ -19,6 +19,8 @@ import param
 
 from workbench.errors import WorkbenchError
 from workbench.services import InvalidArgument, MergeReport
+from workbench.ui.background import run_in_background
+from workbench.ui.dialogs import guarded
 from workbench.ui.reports import merge_report_html
 
 if TYPE_CHECKING:
@@ -65,6 +67,7 @@ class RunsState(param.Parameterized):
     report = param.ClassSelector(class_=MergeReport, default=None, allow_None=True)
     pending = param.ClassSelector(class_=PendingRunAction, default=None, allow_None=True)
     new_key = param.String(default="", doc="The new key of a pending rename.")
+    loading = param.String(default=None, allow_None=True, doc="The run being loaded.")
     message = param.String(default="")
     error = param.String(default="")
 
@@ -117,14 +120,25 @@ class RunsState(param.Parameterized):
         return result
 
     # -- loading -------------------------------------------------------------------------
-    def load(self, anno_key: str) -> MergeReport | None:
-        """Merge the run's annotations into the catalog and keep the report."""
-        report = self._attempt(lambda: self.service.load_annotations(anno_key, unexpected="return"))
-        if report is None:
-            return None
-        self.param.update(report=report, message=f"loaded {anno_key!r}: {report.describe()}")
-        self.state.after_action(labels_changed=report.changes > 0)
-        return report
+    def load(self, anno_key: str) -> None:
+        """Merge the run's annotations into the catalog; `report` (or `error`) follows: in
+        the background when served (a big merge takes seconds), at once otherwise."""
+        if self.loading:
+            return
+        self.param.update(loading=anno_key, error="", message=f"loading {anno_key!r}…")
+
+        def merge() -> MergeReport:
+            return self.service.load_annotations(anno_key, unexpected="return")
+
+        def merged(report: MergeReport) -> None:
+            message = f"loaded {anno_key!r}: {report.describe()}"
+            self.param.update(report=report, message=message, loading=None)
+            self.state.after_action(labels_changed=report.changes > 0)
+
+        def refused(exc: WorkbenchError) -> None:
+            self.param.update(error=str(exc), message="", loading=None)
+
+        run_in_background(guarded(merge, "load annotations"), merged, refused)
 
     # -- rename and delete, confirmed ----------------------------------------------------
     def ask_rename(self, anno_key: str) -> None:
@@ -212,9 +226,10 @@ class RunsPanel(pn.viewable.Viewer):
             "", alert_type="info", css_classes=["wb-runs-message"], visible=False
         )
         self.report = pn.pane.HTML("", css_classes=["wb-merge-report"], visible=False)
+        self.spinner = pn.indicators.LoadingSpinner(value=False, size=20, visible=False)
         runs.param.watch(self._show_runs, ["runs"])
         runs.param.watch(self._show_pending, ["pending"])
-        runs.param.watch(self._show_message, ["message", "error"])
+        runs.param.watch(self._show_message, ["message", "error", "loading"])
         runs.param.watch(self._show_report, ["report"])
         self._show_runs()
         self._show_pending()
@@ -261,6 +276,7 @@ class RunsPanel(pn.viewable.Viewer):
         self.confirm_button.label = "Rename" if pending.action == "rename" else "Delete"
 
     def _show_message(self, *events: param.parameterized.Event) -> None:
+        self.spinner.value = self.spinner.visible = self.runs.loading is not None
         text = self.runs.error or self.runs.message
         self.message.alert_type = "danger" if self.runs.error else "info"
         self.message.object = html.escape(text, quote=False)
@@ -273,7 +289,7 @@ class RunsPanel(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
-            pn.Row(pn.pane.HTML("<b>Annotation runs</b>"), self.refresh_button),
+            pn.Row(pn.pane.HTML("<b>Annotation runs</b>"), self.refresh_button, self.spinner),
             self.rows,
             self.dialog,
             self.message,
