@@ -107,13 +107,18 @@ def test_served_page_binds_loopback_and_exposes_session_selection(demo_server: A
     assert served.get("/api/sessions/no-such-session/selection").status_code == 404
     assert served.get("/liveness").status_code == 200
 
+    # The service API is mounted next to the app; without a login, loopback may call it.
+    api = served.get("/api/v1/")
+    assert api.status_code == 200
+    assert "annotate" in json.loads(api.text)["methods"]
+
 
 def test_basic_auth_guards_the_app_and_the_media(small_catalog: Path, serve_catalog: Any):
     served = serve_catalog(small_catalog, "--basic-auth", "s3cret")
     image = small_catalog.parent / "media" / "one.png"
     media_path = f"/media/file?uri={quote(str(image), safe='')}"
 
-    for path in ("/", media_path, "/media/thumb/32?uri=x", "/api/sessions/x/selection"):
+    for path in ("/", media_path, "/media/thumb/32?uri=x", "/api/sessions/x/selection", "/api/v1/"):
         response = served.get(path)
         assert response.status_code in (302, 401, 403), path
         assert response.content != image.read_bytes()
@@ -126,6 +131,8 @@ def test_basic_auth_guards_the_app_and_the_media(small_catalog: Path, serve_cata
     response = served.get(media_path)
     assert response.status_code == 200
     assert response.content == image.read_bytes()
+    # The service API acts as the logged-in user.
+    assert json.loads(served.get("/api/v1/").text)["actor"] == "a"
 
 
 def test_serve_in_process_reports_ready_and_closes_the_catalog(tmp_path: Path):

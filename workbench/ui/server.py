@@ -7,6 +7,7 @@ session its own `create_app(catalog, media)`. Next to the app it serves:
     GET /media/file?uri=...           original media files under the catalog's media roots
     GET /media/thumb/<size>?uri=...   cached thumbnails (see workbench/ui/media_route.py)
     GET /api/sessions/<id>/selection  what a live session has selected, as JSON
+    /api/v1/...                       the service API (docs/http-api.md), for notebooks
     GET /liveness                     200 once the server is up (no auth, for probes)
 
 It binds to loopback unless told otherwise; docs/serving.md covers auth and exposure.
@@ -31,6 +32,8 @@ from tornado.web import HTTPError, authenticated
 
 import workbench
 from workbench.media.thumbnails import ThumbnailCache, default_cache_dir
+from workbench.services import Workbench
+from workbench.services.http_api import api_patterns, per_actor
 from workbench.store.catalog import Catalog
 from workbench.ui.app import create_app
 from workbench.ui.media import ServedMediaUrls
@@ -103,12 +106,17 @@ class SessionSelectionHandler(AuthRequestHandler):
 
 
 def app_factory(
-    catalog: Catalog, media: ServedMediaUrls, sessions: SessionRegistry
+    catalog: Catalog, media: ServedMediaUrls, service: Workbench, sessions: SessionRegistry
 ) -> Callable[[], Any]:
-    """The function Panel calls once per browser session to build that session's app."""
+    """The function Panel calls once per browser session to build that session's app.
+
+    With a login (basic auth, OAuth) the session's actions are recorded in the audit log
+    under the logged-in user; without one, under the server's own actor.
+    """
 
     def session_app() -> Any:
-        app = create_app(catalog, media)
+        user = pn.state.user
+        app = create_app(catalog, media, service.as_actor(user) if user else service)
         context = pn.state.curdoc.session_context if pn.state.curdoc else None
         if context is not None:
             session_id = context.id
@@ -174,16 +182,19 @@ def serve(
         thumbnails = ThumbnailCache(default_cache_dir(Path(catalog_path)))
         files = MediaFiles(catalog.media_roots, thumbnails)
         sessions = SessionRegistry()
+        service = Workbench(catalog)
         patterns: list[Any] = [
             *media_patterns(files, MEDIA_PREFIX),
             (r"/api/sessions/([^/]+)/selection", SessionSelectionHandler, {"sessions": sessions}),
+            # token from $WORKBENCH_API_TOKEN, else the app's login, else loopback only
+            *api_patterns(per_actor(service)),
         ]
         if (basic_auth or oauth_provider) and not cookie_secret:
             cookie_secret = secrets.token_hex(32)
         server = cast(
             Any,
             pn.serve(
-                {"/": app_factory(catalog, ServedMediaUrls(MEDIA_PREFIX), sessions)},
+                {"/": app_factory(catalog, ServedMediaUrls(MEDIA_PREFIX), service, sessions)},
                 port=port,
                 address=address,
                 websocket_origin=websocket_origins(address, port, allow_websocket_origin),
