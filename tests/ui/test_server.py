@@ -111,6 +111,8 @@ def test_served_page_binds_loopback_and_exposes_session_selection(demo_server: A
     api = served.get("/api/v1/")
     assert api.status_code == 200
     assert "annotate" in json.loads(api.text)["methods"]
+    client = workbench.connect(served.url)  # asks the server for its API version at once
+    client.close()
 
 
 def test_basic_auth_guards_the_app_and_the_media(small_catalog: Path, serve_catalog: Any):
