@@ -273,3 +273,38 @@ def test_open_run_refusals_are_shown(view: AnnotatorView):
 
 def test_polygon_ring_drops_repeated_vertices():
     assert polygon_ring([1, 5, 5, 5, 1], [1, 1, 4, 4, 1]) == (1.0, 1.0, 5.0, 1.0, 5.0, 4.0)
+
+
+def test_attribute_widgets_follow_the_schema_types(view: AnnotatorView, service: Workbench):
+    attributes = {
+        "note": {"type": "text"},
+        "kind": {"type": "select", "values": ["sedan", "van"]},
+        "side": {"type": "radio", "values": ["left", "right"]},
+        "parked": {"type": "checkbox"},
+        "occluded": {"type": "occluded"},
+        "group": {"type": "group_id"},
+        "source": {"type": "text", "read_only": True},
+    }
+    service.annotate(
+        ["ctx-2/f0"], "typed", label_field="ground_truth", label_type="detections",
+        classes=["car"], attributes=attributes,
+    )  # fmt: skip
+    editor = view.editor
+    editor.open_run("typed")
+    widgets = dict(zip(attributes, view.attributes.objects, strict=True))
+    assert {n: type(w).__name__ for n, w in widgets.items()} == {
+        "note": "TextInput", "kind": "Select", "side": "RadioButtonGroup", "parked": "Checkbox",
+        "occluded": "Checkbox", "group": "IntInput", "source": "TextInput",
+    }  # fmt: skip
+    assert all(w.disabled for w in widgets.values())  # nothing selected yet
+    copy_of(view).boxes.selected.indices = [0]
+    assert [n for n, w in widgets.items() if w.disabled] == ["source"]  # read-only
+    widgets["note"].value = "dented"
+    widgets["kind"].value = "van"
+    widgets["side"].value = "right"
+    widgets["group"].value = 3
+    assert editor.attribute_values() == {
+        "occluded": True, "note": "dented", "kind": "van", "side": "right", "group": 3,
+    }  # fmt: skip
+    editor.set_attribute("source", "manual")
+    assert "read-only" in editor.message and "source" not in editor.attribute_values()
