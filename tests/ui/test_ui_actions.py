@@ -16,9 +16,10 @@ from ui_catalog import fresh_catalog
 from workbench.backends import LocalBackend
 from workbench.services import Workbench
 from workbench.store.catalog import Catalog
-from workbench.ui.actions import ActionsBar, split_classes
+from workbench.ui.actions import ActionsBar
 from workbench.ui.app import WorkbenchApp, create_app
 from workbench.ui.dialogs import ActionDialog
+from workbench.ui.forms import split_classes
 from workbench.ui.grid import TileEvent
 from workbench.ui.media import ServedMediaUrls
 from workbench.ui.state import WorkbenchState

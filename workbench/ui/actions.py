@@ -14,16 +14,14 @@ import panel as pn
 import param
 
 from workbench.errors import WorkbenchError
-from workbench.services import Input
 from workbench.ui.dialogs import (
     BUSY,
-    FROM_FIELD,
-    RESTRICTIONS,
     ActionDialog,
     DeleteInputs,
     InvalidateScenes,
     SendToAnnotation,
 )
+from workbench.ui.forms import delete_form, invalidate_form, send_form
 from workbench.ui.state import WorkbenchState
 
 
@@ -105,25 +103,6 @@ class ActionsPanel(pn.viewable.Viewer):
         )
 
 
-def bind_text(widget: pn.widgets.Widget, obj: Any, name: str) -> None:
-    """Keep a text widget and a String parameter in step, as the person types (`value_input`:
-    a button clicked right after typing must see the text)."""
-
-    def to_param(*events: param.parameterized.Event) -> None:
-        # Typing and leaving the box can arrive together: the last event has the text.
-        new = events[-1].new
-        if new is not None and new != getattr(obj, name):
-            setattr(obj, name, new)
-
-    def to_widget(event: param.parameterized.Event) -> None:
-        if widget.value != event.new:
-            widget.value = event.new
-
-    widget.value = getattr(obj, name)
-    widget.param.watch(to_param, ["value_input", "value"])
-    obj.param.watch(to_widget, [name])
-
-
 class DialogView(pn.viewable.Viewer):
     """The frame every action dialog shares: its form, dry run, confirm/cancel, progress,
     preview and result."""
@@ -203,139 +182,6 @@ class DialogView(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.root
-
-
-def send_form(send: SendToAnnotation) -> list[Any]:
-    """The widgets of "Send to annotation"."""
-    backend = pn.widgets.Select.from_param(
-        send.param.backend, label="backend", css_classes=["wb-backend"]
-    )
-    anno_key = pn.widgets.TextInput(label="annotation run key", css_classes=["wb-anno-key"])
-    bind_text(anno_key, send, "anno_key")
-    project = pn.widgets.AutocompleteInput(
-        label="project (existing or new; empty: default)", restrict=False, min_characters=0,
-        css_classes=["wb-project"],
-    )  # fmt: skip
-    batch = pn.widgets.AutocompleteInput(
-        label="batch (empty: latest open)", restrict=False, min_characters=0,
-        css_classes=["wb-batch"],
-    )  # fmt: skip
-    field = pn.widgets.AutocompleteInput(
-        label="label field", restrict=False, min_characters=0, css_classes=["wb-label-field"]
-    )
-    for widget, name in ((project, "project"), (batch, "batch"), (field, "label_field")):
-        bind_text(widget, send, name)
-    options_of = {project: "projects", batch: "batches", field: "fields"}
-
-    def show_options(*events: param.parameterized.Event) -> None:
-        for widget, name in options_of.items():
-            widget.options = list(getattr(send, name))
-
-    send.param.watch(show_options, list(options_of.values()))
-    show_options()
-    label_type = pn.widgets.Select(label="label type", css_classes=["wb-label-type"])
-
-    def show_types(*events: param.parameterized.Event) -> None:
-        label_type.options = {FROM_FIELD: "", **{t: t for t in send.label_types}}
-        label_type.value = send.label_type
-
-    send.param.watch(show_types, ["label_types", "label_type"])
-    label_type.param.watch(lambda e: setattr(send, "label_type", e.new or ""), "value")
-    show_types()
-    classes = pn.widgets.TextAreaInput(
-        label="classes (comma or line separated)", css_classes=["wb-classes"], height=60
-    )
-
-    def show_classes(*events: param.parameterized.Event) -> None:
-        if split_classes(classes.value_input or classes.value or "") != send.classes:
-            classes.value = ", ".join(send.classes)
-
-    def set_classes(*events: param.parameterized.Event) -> None:
-        if events[-1].new is not None:
-            send.classes = split_classes(events[-1].new)
-
-    send.param.watch(show_classes, ["classes"])
-    classes.param.watch(set_classes, ["value_input", "value"])
-    show_classes()
-    mode = pn.widgets.RadioButtonGroup.from_param(
-        send.param.attribute_mode, label="attributes", css_classes=["wb-attribute-mode"]
-    )
-    spec = pn.widgets.TextAreaInput(
-        label="attributes (JSON)", css_classes=["wb-attribute-spec"], height=70,
-        placeholder='{"occluded": {"type": "occluded"}, '
-        '"kind": {"type": "select", "values": ["a", "b"], "read_only": true}}',
-    )  # fmt: skip
-    bind_text(spec, send, "attribute_spec")
-    spec.visible = send.attribute_mode == "custom"
-    send.param.watch(lambda e: setattr(spec, "visible", e.new == "custom"), "attribute_mode")
-    allowed = pn.widgets.CheckBoxGroup(
-        label="annotators may make", options=RESTRICTION_LABELS, css_classes=["wb-restrictions"],
-        value=[r for r in RESTRICTIONS if getattr(send, r)], inline=False,
-    )  # fmt: skip
-    allowed.param.watch(lambda e: send.param.update({r: r in e.new for r in RESTRICTIONS}), "value")
-    task_size = pn.widgets.IntInput.from_param(
-        send.param.task_size,
-        label="scenes per task (empty: one task)",
-        css_classes=["wb-task-size"],
-    )
-    return [
-        backend, anno_key, project, batch, field, label_type, classes,
-        pn.pane.HTML("attributes"), mode, spec,
-        pn.pane.HTML("annotators may make"), allowed, task_size,
-    ]  # fmt: skip
-
-
-RESTRICTION_LABELS = {
-    "additions": "allow_additions",
-    "deletions": "allow_deletions",
-    "label edits": "allow_label_edits",
-    "index (track) edits": "allow_index_edits",
-    "spatial edits": "allow_spatial_edits",
-}
-
-
-def split_classes(text: str) -> list[str]:
-    parts = (p.strip() for line in text.splitlines() for p in line.split(","))
-    return list(dict.fromkeys(p for p in parts if p))
-
-
-def invalidate_form(invalidate: InvalidateScenes) -> list[Any]:
-    reason = pn.widgets.RadioButtonGroup.from_param(
-        invalidate.param.reason, label="reason", css_classes=["wb-reason"]
-    )
-    scenes = pn.pane.HTML("", css_classes=["wb-dialog-scenes"])
-
-    def show(*events: param.parameterized.Event) -> None:
-        n = len(invalidate.scene_uuids)
-        scenes.object = (
-            f"{n} scene{'s' if n != 1 else ''} hold the selected frames; invalidating removes "
-            "every input that uses them, with its annotations."
-        )
-
-    invalidate.param.watch(show, ["scene_uuids"])
-    show()
-    return [scenes, pn.pane.HTML("reason"), reason]
-
-
-def delete_form(delete: DeleteInputs) -> list[Any]:
-    choice = pn.widgets.CheckBoxGroup(label="inputs", css_classes=["wb-input-choice"], inline=False)
-
-    def show(*events: param.parameterized.Event) -> None:
-        choice.options = {input_label(i): i.uuid for i in delete.inputs}
-        choice.value = [u for u in delete.chosen if u in set(choice.options.values())]
-
-    choice.param.watch(lambda e: setattr(delete, "chosen", list(e.new)), "value")
-    delete.param.watch(show, ["inputs", "chosen"])
-    show()
-    return [pn.pane.HTML("inputs of the selected frames' scenes to delete"), choice]
-
-
-def input_label(item: Input) -> str:
-    run = f" · run {item.anno_key}" if item.anno_key else ""
-    return (
-        f"{item.scene_external_id or item.scene_uuid} · {item.project}/{item.batch}{run} "
-        f"· {item.uuid[:8]}"
-    )
 
 
 class ActionsBar(pn.viewable.Viewer):
