@@ -98,18 +98,30 @@ class WorkbenchApp(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         # Built anew for every rendering: a notebook may show the app more than once, and
         # the views' Bokeh figures can belong to one document only (see PerRender).
+        # The query panel, actions bar and grid come first; the rest is added once they are
+        # on screen (served; at once otherwise), so the first document is smaller to build,
+        # send and draw. Dividers stay in the first document: added later, Panel links their
+        # stylesheet to its CDN.
+        actions, runs, viewing = (pn.Column(sizing_mode="stretch_width") for _ in range(3))
+        editing = pn.Column(visible=False, sizing_mode="stretch_width")
         sidebar = pn.Column(
             self.query_panel,
             pn.layout.Divider(),
-            self.actions,
+            actions,
             pn.layout.Divider(),
-            self.runs_panel,
+            runs,
             width=SIDEBAR_WIDTH,
         )
-        viewing = pn.Column(self.viewer, self.player, sizing_mode="stretch_width")
-        editing = pn.Column(self.annotator_view, visible=False, sizing_mode="stretch_width")
         self._modes.append((viewing, editing))
         self._show_mode()
+
+        def fill() -> None:
+            actions[:] = [self.actions]
+            runs[:] = [self.runs_panel]
+            viewing[:] = [self.viewer, self.player]
+            editing[:] = [self.annotator_view]
+
+        _after_first_render(fill)
         main = pn.Column(
             self.actions_bar,
             self.grid,

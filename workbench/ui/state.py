@@ -10,10 +10,12 @@ size of the catalog. Scenes, inputs and annotation runs come from the service la
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import panel as pn
 import param
 from panel.io import hold
 
@@ -35,6 +37,9 @@ if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
 
 PAGE_SIZE = 48
+# Seconds a served session waits before counting the facets of a new query (see
+# refresh_facets).
+FACETS_PAUSE = 0.3
 
 
 class WorkbenchState(param.Parameterized):
@@ -143,6 +148,11 @@ class WorkbenchState(param.Parameterized):
         self._facets_wanted += 1
         wanted = self._facets_wanted
         view, field_name = self.view, self.query.label_field or None
+        # Served, counting waits a moment: the browser draws the new page of tiles without
+        # the facet queries competing for the CPU, and a query changed again meanwhile
+        # (a second query right after the first) is never counted at all.
+        doc = pn.state.curdoc
+        pause = FACETS_PAUSE if doc is not None and doc.session_context is not None else 0.0
 
         def current() -> bool:
             return wanted == self._facets_wanted
@@ -156,6 +166,7 @@ class WorkbenchState(param.Parameterized):
                 self.error = str(exc)
 
         def count() -> Facets | None:
+            time.sleep(pause)
             try:
                 return compute_facets(view, field_name, current)
             except Outdated:
