@@ -207,7 +207,7 @@ class Catalog:
             fields={str(k): int(v) for k, v in fields.items()},
             labels=one("SELECT count(DISTINCT label) FROM rois"),
             scenes=one("SELECT count(*) FROM scenes"),
-            size_bytes=self.path.stat().st_size if self.path.exists() else 0,
+            size_bytes=sum(p.stat().st_size for p in (self.path, _wal(self.path)) if p.exists()),
         )
 
     # -- media -----------------------------------------------------------------------------
@@ -227,6 +227,11 @@ class Catalog:
 
     def media_roots(self) -> list[str]:
         return [r[0] for r in self.cursor().execute("SELECT path FROM media_roots").fetchall()]
+
+
+def _wal(path: Path) -> Path:
+    """DuckDB's write-ahead log: recent writes live there until a checkpoint."""
+    return path.with_name(path.name + ".wal")
 
 
 def _is_under(path: str, root: str) -> bool:
