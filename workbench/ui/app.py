@@ -98,12 +98,13 @@ class WorkbenchApp(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         # Built anew for every rendering: a notebook may show the app more than once, and
         # the views' Bokeh figures can belong to one document only (see PerRender).
-        # The query panel, actions bar and grid come first; the rest is added once they are
-        # on screen (served; at once otherwise), so the first document is smaller to build,
-        # send and draw. Dividers stay in the first document: added later, Panel links their
-        # stylesheet to its CDN.
-        actions, runs, viewing = (pn.Column(sizing_mode="stretch_width") for _ in range(3))
-        editing = pn.Column(visible=False, sizing_mode="stretch_width")
+        # The actions and runs panels (below the query panel) are added once the rest is on
+        # screen (served; at once otherwise): a smaller first document is built, sent and
+        # drawn sooner. Only widgets wait: with the viewer's figures added that way, BokehJS
+        # now and then measured a figure it had not laid out yet ("top_panel" errors in
+        # bench/ui_bench.py). Dividers stay in the first document: added later, Panel links
+        # their stylesheet to its CDN.
+        actions, runs = (pn.Column(sizing_mode="stretch_width") for _ in range(2))
         sidebar = pn.Column(
             self.query_panel,
             pn.layout.Divider(),
@@ -112,14 +113,14 @@ class WorkbenchApp(pn.viewable.Viewer):
             runs,
             width=SIDEBAR_WIDTH,
         )
+        viewing = pn.Column(self.viewer, self.player, sizing_mode="stretch_width")
+        editing = pn.Column(self.annotator_view, visible=False, sizing_mode="stretch_width")
         self._modes.append((viewing, editing))
         self._show_mode()
 
         def fill() -> None:
             actions[:] = [self.actions]
             runs[:] = [self.runs_panel]
-            viewing[:] = [self.viewer, self.player]
-            editing[:] = [self.annotator_view]
 
         _after_first_render(fill)
         main = pn.Column(
