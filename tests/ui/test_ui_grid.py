@@ -133,3 +133,11 @@ def test_the_rendered_model_holds_the_page_as_a_string(view: GridView):
     # a page change reaches the rendered model
     view.state.next_page()
     assert json.loads(model.data.page_json)["page"] == 1
+
+
+def test_a_clone_shows_the_same_page():
+    grid = TileGrid(GridPage(tiles=[{"id": "ctx-0", "title": "ctx-0"}], total=7, page=0))
+    clone = grid.clone()
+    assert clone.page_json == grid.page_json
+    assert clone.page == grid.page
+    assert [t["id"] for t in clone.tiles] == ["ctx-0"]

@@ -80,8 +80,13 @@ class TileGrid(pn.custom.JSComponent):
     def __init__(self, page: GridPage | None = None, **params: Any) -> None:
         params.setdefault("css_classes", ["wb-grid"])
         params.setdefault("sizing_mode", "stretch_width")
-        self._page = page if page is not None else GridPage()
-        params.setdefault("page_json", self._page.to_json())
+        if page is None:
+            # Panel's clone() passes the parameters back, page_json among them.
+            page = (
+                GridPage(**json.loads(params["page_json"])) if "page_json" in params else GridPage()
+            )
+        self._page = page
+        params["page_json"] = page.to_json()
         super().__init__(**params)
         self._handlers: list[Callable[[TileEvent], None]] = []
 
