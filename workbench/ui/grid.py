@@ -5,7 +5,7 @@ build and update (DESIGN.md), and it still reports clicks: the browser sends
 `{"event": "click", "id", "shift", "ctrl"}` or `{"event": "open", "id"}`, which reach the
 handlers registered with `on_tile`.
 
-The page goes to the browser as ONE JSON string (a `GridPage`), parsed in grid.js. A list of
+The page goes to the browser as one JSON string (a `GridPage`), parsed in grid.js. A list of
 tile dicts as a parameter costs far more on every page: param deep-compares the old and new
 lists, Bokeh walks every nested value looking for model references, and its serialiser
 encodes every number on its own (docs/benchmarks.md, "Browsing"). A string is compared and
