@@ -23,7 +23,6 @@ import os
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +35,7 @@ from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
 from workbench.ingest import rle
-from workbench.ingest.export import ExportReport
+from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.records import Frame, Roi, Source, box_ring
 from workbench.ingest.writer import CatalogWriter, IngestReport
 
@@ -567,7 +566,7 @@ def export_files(
     categories = _export_categories(rois)
     report = ExportReport(dest=target, files=[target])
     skipped: dict[str, int] = defaultdict(int)
-    with _written(target) as out:
+    with written_atomically(target) as out:
         out.write('{"info": ' + json.dumps(dict(info or _default_info(view))))
         out.write(', "licenses": [], "images": [')
         sources = _export_sources(view)
@@ -612,19 +611,6 @@ def _write_annotations(
                 written += 1
             bar.update(batch.num_rows)
     return written
-
-
-@contextmanager
-def _written(target: Path) -> Iterator[IO[str]]:
-    """A file that replaces `target` once complete; a failed export leaves no partial file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    try:
-        with partial.open("w") as out:
-            yield out
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _default_info(view: View) -> dict[str, Any]:

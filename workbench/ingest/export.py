@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 
 @dataclass
@@ -21,3 +25,16 @@ class ExportReport:
                 f"\n  {s}" for s in self.skipped[:20]
             )
         return text
+
+
+@contextmanager
+def written_atomically(target: Path) -> Iterator[IO[str]]:
+    """A text file that replaces `target` once complete; a failed export leaves no partial file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with partial.open("w") as out:
+            yield out
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)

@@ -20,16 +20,15 @@ import os
 import uuid as uuidlib
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
-from workbench.ingest.export import ExportReport
+from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.records import Frame, Roi, box_ring, validate_frame
 from workbench.ingest.writer import CatalogWriter, IngestReport
 
@@ -435,26 +434,13 @@ def export_files(
     for batch in rois.to_batches():
         for row in batch.to_pylist():
             plan.add(row)
-    with _written(target) as out:
+    with written_atomically(target) as out:
         lines = plan.lines(lambda context: {data_row_key: keys.get(context, context)})
         for line in tqdm(lines, desc="labelbox export", disable=not progress, leave=False):
             out.write(json.dumps(line) + "\n")
     report.frames, report.rois = len(plan.frames), plan.count
     report.skipped = [f"{n} {reason}" for reason, n in sorted(plan.skipped.items())]
     return report
-
-
-@contextmanager
-def _written(target: Path) -> Iterator[IO[str]]:
-    """A file that replaces `target` once complete; a failed export leaves no partial file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    try:
-        with partial.open("w") as out:
-            yield out
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _frame_contexts(view: View) -> dict[str, str]:
