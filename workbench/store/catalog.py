@@ -65,6 +65,7 @@ class Catalog:
             raise CatalogError(f"cannot open catalog {self.path}: {exc}") from exc
         self._lock = threading.RLock()
         self._has_frames: bool | None = None
+        self._table_names: list[str] | None = None
         if not read_only:
             self._migrate()
         self._check_version()
@@ -168,12 +169,20 @@ class Catalog:
             raise QueryError(str(exc).strip()) from exc
 
     def table_names(self) -> list[str]:
-        rows = (
-            self.cursor()
-            .execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")
-            .fetchall()
-        )
-        return [r[0] for r in rows if r[0] in PUBLIC_TABLES or not r[0].startswith("_")]
+        """The catalog's tables. Only migrations create tables, so the list is read once per
+        open (every person-typed query checks against it)."""
+        if self._table_names is None:
+            rows = (
+                self.cursor()
+                .execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+                )
+                .fetchall()
+            )
+            self._table_names = [
+                r[0] for r in rows if r[0] in PUBLIC_TABLES or not r[0].startswith("_")
+            ]
+        return list(self._table_names)
 
     def view(self) -> View:
         """The whole catalog as a view, to filter, sort and page (see workbench.query)."""
