@@ -11,6 +11,11 @@ from PIL import Image, ImageOps
 
 from workbench.errors import MediaError
 
+# Pixels (width x height) a picture's header may claim. Pillow calls anything above this a
+# decompression bomb (twice its own warning limit); importers refuse it from the header alone,
+# before anything is decoded.
+MAX_IMAGE_PIXELS = 178_956_970
+
 # Formats whose decoders can shrink while decoding (JPEG by 1/2, 1/4, 1/8): a thumbnail of a
 # 4000-pixel photo then decodes a quarter of the pixels or fewer.
 _DRAFT_FORMATS = frozenset({"JPEG", "MPO"})
@@ -71,6 +76,23 @@ def image_size(path: str | os.PathLike[str], *, uri: str | None = None) -> tuple
         raise MediaError(f"{where}: file not found") from exc
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise MediaError(f"{where}: not a picture Pillow can read ({exc})") from exc
+
+
+def check_pixel_count(size: tuple[int, int], where: str) -> None:
+    """MediaError when a header claims more than MAX_IMAGE_PIXELS pixels (or an empty picture)."""
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise MediaError(f"{where}: the header claims an empty picture ({width}x{height})")
+    if width * height > MAX_IMAGE_PIXELS:
+        raise MediaError(
+            f"{where}: the header claims {width}x{height} pixels, more than the "
+            f"{MAX_IMAGE_PIXELS:,} allowed"
+        )
+
+
+def bomb_error(exc: Image.DecompressionBombError, where: str) -> MediaError:
+    """Pillow's refusal of an oversized header, in the words of check_pixel_count."""
+    return MediaError(f"{where}: the header claims more than {MAX_IMAGE_PIXELS:,} pixels ({exc})")
 
 
 def _draft_size(image: Image.Image, max_side: int) -> tuple[int, int]:
