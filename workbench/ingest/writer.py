@@ -9,18 +9,21 @@ field on existing frames and leave everything else alone.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+import duckdb
 import orjson
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from workbench.errors import RecordError
-from workbench.ingest.records import Frame, Roi, bbox_of, validate_frame
+from workbench.errors import MediaError, RecordError, WorkbenchError
+from workbench.ingest.limits import MAX_JSON_FIELD_BYTES, MAX_KEPT_ERRORS
+from workbench.ingest.records import Frame, Roi, Source, bbox_of, validate_frame
 from workbench.store.schema import PROMOTED_KEYS
 
 if TYPE_CHECKING:
@@ -81,20 +84,40 @@ ROI_SCHEMA = pa.schema(
     ]
 )
 
-MAX_KEPT_ERRORS = 1000
+# Errors a batch can raise that come from the values of some record in it (the checks before
+# queueing should leave none): the batch is then split until the record at fault is alone.
+_DATA_ERRORS: tuple[type[Exception], ...] = (
+    pa.ArrowException,
+    duckdb.ConversionException,
+    duckdb.ConstraintException,
+    duckdb.InvalidInputException,
+    duckdb.OutOfRangeException,
+    duckdb.TypeMismatchException,
+    OverflowError,
+    TypeError,
+    ValueError,
+)
 
 
 @dataclass
 class IngestReport:
-    """What an import did: counts of what was stored and the records it had to refuse."""
+    """What an import did: counts of what was stored, the records it refused (with their
+    errors) and the warnings about what it stored, counted by kind."""
 
     frames: int = 0
     rois: int = 0
     rejected: int = 0
     errors: list[RecordError] = field(default_factory=list)
+    warnings: dict[str, int] = field(default_factory=dict)
+    # The first record each kind of warning was about.
+    warning_examples: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         text = f"{self.frames} frames, {self.rois} ROIs stored; {self.rejected} records rejected"
+        if self.warnings:
+            text += f"; {sum(self.warnings.values())} warnings"
+        for kind, count in sorted(self.warnings.items()):
+            text += f"\n  warning: {count} {kind} (first: {self.warning_examples.get(kind)})"
         shown = "".join(f"\n  {err}" for err in self.errors[:20])
         more = self.rejected - min(len(self.errors), 20)
         return text + shown + (f"\n  ... and {more} more" if more > 0 else "")
@@ -103,12 +126,43 @@ class IngestReport:
     def ok(self) -> bool:
         return self.rejected == 0
 
+    def reject(self, error: RecordError) -> None:
+        self.rejected += 1
+        if len(self.errors) < MAX_KEPT_ERRORS:
+            self.errors.append(error)
+
+    def warn(self, kind: str, where: str, count: int = 1) -> None:
+        self.warnings[kind] = self.warnings.get(kind, 0) + count
+        self.warning_examples.setdefault(kind, where)
+
+
+def record_error(exc: BaseException, where: str) -> RecordError:
+    """Any exception raised while reading, converting or storing one record, as its error."""
+    if isinstance(exc, RecordError):
+        return exc
+    if isinstance(exc, MediaError):
+        return RecordError(where, str(exc).removeprefix(f"{where}: "))
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = text if len(text) <= 200 else text[:200] + "..."
+    return RecordError(where, f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+def is_record_failure(exc: BaseException) -> bool:
+    """Whether an exception is one record's fault: anything but a WorkbenchError that stops the
+    whole import (IngestError, CatalogError) or an interruption."""
+    if isinstance(exc, RecordError | MediaError):
+        return True
+    return isinstance(exc, Exception) and not isinstance(exc, WorkbenchError)
+
 
 def json_text(value: Any) -> str | None:
     """Serialise metadata/attributes for a JSON column; None and {} stay NULL."""
     if value is None or value == {}:
         return None
-    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    text = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    if len(text) > MAX_JSON_FIELD_BYTES:
+        raise ValueError(f"{len(text):,} bytes of JSON, more than {MAX_JSON_FIELD_BYTES:,}")
+    return text
 
 
 def _roi_row(frame_id: str, roi: Roi) -> tuple[Any, ...]:
@@ -124,7 +178,7 @@ def _roi_row(frame_id: str, roi: Roi) -> tuple[Any, ...]:
         roi.id,
         roi.field,
         roi.labels[0] if roi.labels else None,
-        roi.labels,
+        list(roi.labels),
         roi.confidence,
         roi.kind,
         roi.geometry,
@@ -133,12 +187,19 @@ def _roi_row(frame_id: str, roi: Roi) -> tuple[Any, ...]:
         x_max,
         y_max,
         area,
-        roi.source_ids,
-        json_text(roi.mask),
-        json_text(roi.attributes) if roi.attributes else None,
+        list(roi.source_ids),
+        _json_column(roi.mask, "mask"),
+        _json_column(roi.attributes, "attributes") if roi.attributes else None,
         roi.track_index,
         roi.keyframe,
     )
+
+
+def _json_column(value: Any, what: str) -> str | None:
+    try:
+        return json_text(value)
+    except (TypeError, ValueError) as exc:  # orjson's JSONEncodeError is a TypeError
+        raise ValueError(f"{what}: {exc}") from exc
 
 
 def _table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
@@ -150,11 +211,36 @@ def _table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+@dataclass(slots=True)
+class _Queued:
+    """A frame checked and turned into rows, waiting for its batch to be written."""
+
+    where: str
+    frame: Frame
+    row: tuple[Any, ...]  # frames row without `ingested`, set when the batch is written
+    sources: list[tuple[Any, ...]]
+    rois: list[tuple[Any, ...]]
+    warnings: list[str]
+
+
+@dataclass(slots=True)
+class _QueuedLabels:
+    where: str
+    frame_id: str
+    field: str
+    rois: list[tuple[Any, ...]]
+    warnings: list[str]
+
+
 class CatalogWriter:
     """Buffer frames (or label updates) and write them in transactions of `batch_size` frames.
 
-    Use as a context manager; `report` holds the outcome. A record that fails validation is
-    rejected with a RecordError naming it, and the rest of the batch is still written.
+    Use as a context manager; `report` holds the outcome. Each record is checked and turned
+    into rows when it is added: a record that fails is rejected with a RecordError naming it,
+    and nothing else is lost. `record(where)` wraps the reading and converting of one record
+    so that any exception raised there becomes that record's error. With `unique_ids` a frame
+    id may come once per writer: a later frame with the same id is rejected (without it the
+    last one queued wins, as the API has always done).
     """
 
     def __init__(
@@ -165,12 +251,14 @@ class CatalogWriter:
         progress: bool = True,
         total: int | None = None,
         desc: str = "ingest",
+        unique_ids: bool = False,
     ) -> None:
         self.catalog = catalog
         self.batch_size = batch_size
         self.report = IngestReport()
-        self._frames: dict[str, Frame] = {}
-        self._labels: dict[tuple[str, str], tuple[str, Sequence[Roi]]] = {}
+        self._frames: dict[str, _Queued] = {}
+        self._labels: dict[tuple[str, str], _QueuedLabels] = {}
+        self._seen: set[str] | None = set() if unique_ids else None
         self._media_dirs: set[str] = set()
         self._datasets: set[tuple[str, str | None]] = set()
         self._bar = tqdm(total=total, desc=desc, unit="frame", disable=not progress, leave=False)
@@ -192,14 +280,35 @@ class CatalogWriter:
         finally:
             self._bar.close()
 
+    @contextmanager
+    def record(self, where: str) -> Iterator[None]:
+        """The boundary of one record: an exception raised inside rejects that record only.
+
+        Errors that stop the whole import (IngestError, CatalogError) and interruptions pass.
+        """
+        try:
+            yield
+        except Exception as exc:
+            if not is_record_failure(exc):
+                raise
+            self.reject(record_error(exc, where))
+
     def add(self, frame: Frame, where: str | None = None) -> None:
         """Queue a whole frame; it replaces any stored frame with the same id."""
+        where = where or f"frame {frame.id!r}"
         try:
-            validate_frame(frame, where or f"frame {frame.id!r}")
-        except RecordError as err:
-            self.reject(err)
+            warnings = validate_frame(frame, where)
+            if self._seen is not None and frame.id in self._seen:
+                raise RecordError(where, f"frame id {frame.id!r} came earlier in this import")
+            queued = _queued(frame, where, warnings)
+        except Exception as exc:
+            if not is_record_failure(exc):
+                raise
+            self.reject(record_error(exc, where))
             return
-        self._frames[frame.id] = frame
+        if self._seen is not None:
+            self._seen.add(frame.id)
+        self._frames[frame.id] = queued
         self._bar.update(1)
         if len(self._frames) + len(self._labels) >= self.batch_size:
             self.flush()
@@ -208,75 +317,78 @@ class CatalogWriter:
         self, frame_id: str, field_name: str, rois: Sequence[Roi], where: str | None = None
     ) -> None:
         """Queue the ROIs of one label field of a stored frame, replacing that field's ROIs."""
-        probe = Frame(id=frame_id, rois=rois)
+        where = where or f"frame {frame_id!r}"
         try:
-            validate_frame(probe, where or f"frame {frame_id!r}")
-        except RecordError as err:
-            self.reject(err)
+            warnings = validate_frame(Frame(id=frame_id, rois=rois, sources=[_PROBE]), where)
+            rows = [_roi_row(frame_id, _with_field(roi, field_name)) for roi in rois]
+        except Exception as exc:
+            if not is_record_failure(exc):
+                raise
+            self.reject(record_error(exc, where))
             return
-        self._labels[(frame_id, field_name)] = (where or f"frame {frame_id!r}", rois)
+        self._labels[(frame_id, field_name)] = _QueuedLabels(
+            where, frame_id, field_name, rows, warnings
+        )
         self._bar.update(1)
         if len(self._frames) + len(self._labels) >= self.batch_size:
             self.flush()
 
     def reject(self, error: RecordError) -> None:
-        self.report.rejected += 1
-        if len(self.report.errors) < MAX_KEPT_ERRORS:
-            self.report.errors.append(error)
+        self.report.reject(error)
 
     def flush(self) -> None:
         if not self._frames and not self._labels:
             return
-        frames, labels = list(self._frames.values()), dict(self._labels)
+        frames, labels = list(self._frames.values()), list(self._labels.values())
         self._frames.clear()
         self._labels.clear()
-        with self.catalog.transaction() as con:
-            if frames:
-                self._write_frames(con, frames)
-            if labels:
-                self._write_labels(con, labels)
+        self._write(frames, labels)
 
-    def _write_frames(self, con: Any, frames: list[Frame]) -> None:
+    def _write(self, frames: list[_Queued], labels: list[_QueuedLabels]) -> None:
+        """Write one batch in one transaction; when a record's values make it fail, split it
+        until that record is alone, and reject it: the rest of the batch is stored."""
+        try:
+            with self.catalog.transaction() as con:
+                if frames:
+                    self._write_frames(con, frames)
+                missing = self._write_labels(con, labels) if labels else []
+        except _DATA_ERRORS as exc:
+            items: list[Any] = [*frames, *labels]
+            if len(items) == 1:
+                self.reject(record_error(exc, items[0].where))
+                return
+            if frames and labels:
+                self._write(frames, [])
+                self._write([], labels)
+                return
+            half = len(items) // 2
+            for part in (items[:half], items[half:]):
+                if frames:
+                    self._write(part, [])
+                else:
+                    self._write([], part)
+            return
+        self.report.frames += len(frames)
+        self.report.rois += sum(len(q.rois) for q in frames)
+        for item in [*frames, *labels]:
+            if item not in missing:
+                for kind in item.warnings:
+                    self.report.warn(kind, item.where)
+        for item in missing:
+            self.reject(RecordError(item.where, f"frame {item.frame_id!r} is not in the catalog"))
+        self.report.rois += sum(len(item.rois) for item in labels if item not in missing)
+
+    def _write_frames(self, con: Any, frames: list[_Queued]) -> None:
         now = datetime.now(UTC).replace(tzinfo=None)
-        frame_rows: list[tuple[Any, ...]] = []
-        source_rows: list[tuple[Any, ...]] = []
-        roi_rows: list[tuple[Any, ...]] = []
-        for frame in frames:
-            meta = frame.metadata
-            frame_rows.append(
-                (
-                    frame.id,
-                    frame.dataset,
-                    frame.version,
-                    frame.resolved_context_id,
-                    frame.timestamp,
-                    frame.frame_index,
-                    frame.num_frames,
-                    json_text(meta),
-                    *[_promoted(meta.get(key)) for key in PROMOTED_KEYS],
-                    frame.saved,
-                    frame.saved_in_version,
-                    now,
-                )
-            )
+        frame_rows = [(*queued.row, now) for queued in frames]
+        source_rows = [row for queued in frames for row in queued.sources]
+        roi_rows = [row for queued in frames for row in queued.rois]
+        for queued in frames:
+            frame = queued.frame
             if frame.dataset:
                 self._datasets.add((frame.dataset, frame.version))
             for s in frame.sources:
-                source_rows.append(
-                    (
-                        frame.id,
-                        s.id,
-                        s.uri,
-                        s.width,
-                        s.height,
-                        s.content_type,
-                        s.timestamp,
-                        s.preview_uri,
-                        json_text(list(s.masks)) if s.masks else None,
-                    )
-                )
                 self._note_media(s.uri)
-            roi_rows.extend(_roi_row(frame.id, roi) for roi in frame.rois)
         batch_frames = _table(frame_rows, FRAME_SCHEMA)
         con.register("_wb_frames", batch_frames)
         try:
@@ -291,26 +403,21 @@ class CatalogWriter:
             _insert(con, "rois", _table(roi_rows, ROI_SCHEMA))
         finally:
             con.unregister("_wb_frames")
-        self.report.frames += len(frame_rows)
-        self.report.rois += len(roi_rows)
 
-    def _write_labels(
-        self, con: Any, labels: dict[tuple[str, str], tuple[str, Sequence[Roi]]]
-    ) -> None:
-        wanted = sorted({frame_id for frame_id, _ in labels})
+    def _write_labels(self, con: Any, labels: list[_QueuedLabels]) -> list[_QueuedLabels]:
+        """Replace the labels; returns the updates whose frame is not in the catalog."""
+        wanted = sorted({item.frame_id for item in labels})
         known = {
             row[0]
             for row in con.execute(
                 "SELECT id FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))", [wanted]
             ).fetchall()
         }
-        keys = pa.table({"frame_id": [k[0] for k in labels], "field": [k[1] for k in labels]})
-        rows: list[tuple[Any, ...]] = []
-        for (frame_id, field_name), (where, rois) in labels.items():
-            if frame_id not in known:
-                self.reject(RecordError(where, f"frame {frame_id!r} is not in the catalog"))
-                continue
-            rows.extend(_roi_row(frame_id, _with_field(roi, field_name)) for roi in rois)
+        keys = pa.table(
+            {"frame_id": [i.frame_id for i in labels], "field": [i.field for i in labels]}
+        )
+        missing = [item for item in labels if item.frame_id not in known]
+        rows = [row for item in labels if item.frame_id in known for row in item.rois]
         con.register("_wb_label_keys", keys)
         try:
             con.execute(
@@ -320,7 +427,7 @@ class CatalogWriter:
         finally:
             con.unregister("_wb_label_keys")
         _insert(con, "rois", _table(rows, ROI_SCHEMA))
-        self.report.rois += len(rows)
+        return missing
 
     def _note_media(self, uri: str) -> None:
         if "://" in uri and not uri.startswith("file://"):
@@ -342,6 +449,44 @@ class CatalogWriter:
                         [dataset, version],
                     )
         self.catalog.add_media_roots(self._media_dirs)
+
+
+def _queued(frame: Frame, where: str, warnings: list[str]) -> _Queued:
+    """The frame's rows; raises (on values the catalog cannot hold) before anything is queued."""
+    meta = frame.metadata
+    row = (
+        frame.id,
+        frame.dataset,
+        frame.version,
+        frame.resolved_context_id,
+        frame.timestamp,
+        frame.frame_index,
+        frame.num_frames,
+        _json_column(meta, "metadata"),
+        *[_promoted(meta.get(key)) for key in PROMOTED_KEYS],
+        frame.saved,
+        frame.saved_in_version,
+    )
+    sources = [
+        (
+            frame.id,
+            s.id,
+            s.uri,
+            s.width,
+            s.height,
+            s.content_type,
+            s.timestamp,
+            s.preview_uri,
+            _json_column(list(s.masks), "masks") if s.masks else None,
+        )
+        for s in frame.sources
+    ]
+    rois = [_roi_row(frame.id, roi) for roi in frame.rois]
+    return _Queued(where, frame, row, sources, rois, warnings)
+
+
+# add_labels checks ROIs as on a frame with one source of unknown size.
+_PROBE = Source("-", "-")
 
 
 def _with_field(roi: Roi, field_name: str) -> Roi:
