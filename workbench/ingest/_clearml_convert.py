@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RecordError
-from workbench.ingest.records import Frame, Ring, Roi, Source
+from workbench.ingest.limits import MAX_SAVED_MS, MIN_SAVED_MS
+from workbench.ingest.records import Frame, Ring, Roi, Source, check_id
 from workbench.store.schema import ROI_KINDS
 
 RING_SEPARATOR = -999999999
@@ -51,7 +52,7 @@ def frame_from_clearml(data: Any, where: str, base: Path | None = None) -> Frame
     """
     if not isinstance(data, Mapping):
         raise RecordError(where, f"a frame must be a JSON object, got {_type_name(data)}")
-    frame_id = _id(data.get("id"))
+    frame_id = _id(data.get("id"), "frame id", where)
     if frame_id is None:
         raise RecordError(where, "frame has no id")
     meta = dict(_mapping(data.get("meta"), "meta", where))
@@ -82,12 +83,12 @@ def frame_from_clearml(data: Any, where: str, base: Path | None = None) -> Frame
         context_id=_str(data.get("context_id"), "context_id", where),
         timestamp=_int(data.get("timestamp"), "timestamp", where),
         metadata=meta,
-        dataset=_id(dataset.get("id")) if dataset else None,
-        version=_id(dataset.get("version")) if dataset else None,
+        dataset=_id(dataset.get("id"), "dataset id", where) if dataset else None,
+        version=_id(dataset.get("version"), "dataset version", where) if dataset else None,
         frame_index=frame_index,
         num_frames=_int(data.get("num_frames"), "num_frames", where),
         saved=_saved(data.get("saved"), where),
-        saved_in_version=_id(data.get("saved_in_version")),
+        saved_in_version=_id(data.get("saved_in_version"), "saved_in_version", where),
     )
 
 
@@ -113,7 +114,7 @@ def _source(
         if isinstance(mask.get("uri"), str):
             mask["uri"] = resolve_uri(mask["uri"], base)
         masks.append(mask)
-    source_id = _id(data.get("id"))
+    source_id = _id(data.get("id"), "source id", here)
     source = Source(
         # A SingleFrame's one source is called "default" by the ClearML SDK.
         id=source_id if source_id is not None else ("default" if number == 0 else str(number)),
@@ -131,7 +132,7 @@ def _source(
 def _roi(data: Any, number: int, frame_id: str, where: str) -> Roi:
     if not isinstance(data, Mapping):
         raise RecordError(where, f"ROI {number} must be an object, got {_type_name(data)}")
-    roi_id = _id(data.get("id"))
+    roi_id = _id(data.get("id"), "ROI id", where)
     # ClearML ROIs may have no id; a stable one keeps re-imports idempotent.
     roi_id = roi_id if roi_id is not None else f"{frame_id}:{number}"
     here = f"{where}, ROI {roi_id!r}"
@@ -160,7 +161,9 @@ def _roi(data: Any, number: int, frame_id: str, where: str) -> Roi:
         field=str(field),
         geometry=rings,
         confidence=_float(data.get("confidence"), "confidence", here),
-        source_ids=[str(s) for s in _list(data.get("sources"), "sources", here)],
+        source_ids=[
+            check_id(s, "source id", here) for s in _list(data.get("sources"), "sources", here)
+        ],
         mask=dict(mask) if mask else None,
         attributes=attributes,
         track_index=track_index,
@@ -313,10 +316,11 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _id(value: Any) -> str | None:
+def _id(value: Any, name: str = "id", where: str = "") -> str | None:
+    """An id: a string or an integer (as text); lists, objects, floats and booleans are refused."""
     if value is None or value == "":
         return None
-    return str(value)
+    return check_id(value, name, where)
 
 
 def _str(value: Any, name: str, where: str) -> str | None:
@@ -379,6 +383,8 @@ def _bbox(value: Any, where: str) -> tuple[float, float, float, float] | None:
 def _saved(value: Any, where: str) -> datetime | None:
     """ClearML's `saved` is milliseconds since the epoch; the catalog keeps a UTC timestamp."""
     ms = _int(value, "saved", where)
+    if ms is not None and not MIN_SAVED_MS <= ms <= MAX_SAVED_MS:
+        raise RecordError(where, f"saved {ms} is not a date (milliseconds since 1970)")
     return None if ms is None else _EPOCH + timedelta(milliseconds=ms)
 
 

@@ -43,13 +43,14 @@ def import_files(
 
     Relative source, preview and mask URIs are made absolute against the folder of the file
     that names them unless `resolve_uris` is False. Frames already in the catalog are replaced
-    whole; a bad frame is reported (file and line, or array index and frame id) and skipped.
+    whole; a bad frame is reported (file and line, or array index and frame id) and skipped,
+    and so is a frame whose id came earlier in the same import.
     """
     files = collect_files(paths)
     # The writer registers the folders of source files; previews and masks are served too.
     extra_dirs: set[str] = set()
     with CatalogWriter(
-        catalog, batch_size=batch_size, progress=progress, desc="clearml import"
+        catalog, batch_size=batch_size, progress=progress, desc="clearml import", unique_ids=True
     ) as writer:
         for path in files:
             base = path.parent if resolve_uris else None
@@ -57,13 +58,10 @@ def import_files(
                 if isinstance(data, RecordError):
                     writer.reject(data)
                     continue
-                try:
+                with writer.record(where):
                     frame = frame_from_clearml(data, where, base)
-                except RecordError as err:
-                    writer.reject(err)
-                    continue
-                writer.add(frame, where)
-                extra_dirs.update(_side_file_dirs(frame))
+                    writer.add(frame, where)
+                    extra_dirs.update(_side_file_dirs(frame))
     catalog.add_media_roots(extra_dirs)
     return writer.report
 

@@ -15,6 +15,7 @@ holding the problem; the caller turns it into a RecordError naming file and posi
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -53,9 +54,19 @@ _OPEN, _QUOTE = frozenset(b"[{"), ord('"')
 
 @dataclass(frozen=True, slots=True)
 class Unreadable:
-    """A record that could not be read, and why."""
+    """A record that could not be read, and why.
+
+    `syntax` is Python's own error for a record that is not JSON (formats quote its message);
+    `fatal` marks a problem that ends the document (the records after it cannot be found).
+    """
 
     problem: str
+    syntax: json.JSONDecodeError | None = None
+    fatal: bool = False
+
+
+def _fatal(detail: str) -> Unreadable:
+    return Unreadable(f"invalid JSON, the rest of the file is skipped: {detail}", fatal=True)
 
 
 def too_deep() -> str:
@@ -88,10 +99,14 @@ def loads(data: bytes) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         try:
-            data.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError as bad:
             return Unreadable(f"not UTF-8 text: byte {bad.start:,} is {data[bad.start]:#04x}")
-        return Unreadable(f"not valid JSON: {exc}")
+        try:  # Python's parser words syntax errors better; the depth was checked above
+            json.loads(text)
+        except json.JSONDecodeError as syntax:
+            return Unreadable(f"invalid JSON: {syntax}", syntax=syntax)
+        return Unreadable(f"invalid JSON: {exc}")
 
 
 # -- NDJSON ----------------------------------------------------------------------------------
@@ -148,7 +163,7 @@ def read_document(path: Path, member: str | None = None) -> Iterator[tuple[int |
             return
         if first != b"{":
             if first:
-                yield None, Unreadable("not JSON: expected an array or an object")
+                yield None, _fatal("expected an array or an object")
             return
         if member is not None:
             for _, index, value in scanner.members({member}):
@@ -176,7 +191,7 @@ def read_members(
         elif first == b"{":
             yield from scanner.members(members)
         elif first:
-            yield None, None, Unreadable("not JSON: expected an array or an object")
+            yield None, None, _fatal("expected an array or an object")
 
 
 Item = tuple[str | None, int | None, Any]
@@ -248,14 +263,15 @@ class _Scanner:
         index = 0
         while True:
             if not self.peek():
-                yield member, index, Unreadable("the file ends inside the list: cut short?")
+                yield member, index, _fatal("the file ends inside the list")
                 return
             offset = self.base + self.pos
             data, problem = self.value()
+            if problem is not None and problem.startswith("the file ends"):
+                yield member, index, _fatal(f"{problem} (at byte {offset:,})")
+                return
             if problem is not None:
                 yield member, index, Unreadable(f"{problem} (at byte {offset:,})")
-                if problem.startswith("the file ends"):
-                    return
             else:
                 yield member, index, loads(data or b"")
             after = self.peek()
@@ -264,9 +280,8 @@ class _Scanner:
                 return
             if after != b",":
                 offset = self.base + self.pos - 1
-                yield member, index + 1, Unreadable(
-                    f"not valid JSON after item {index}: expected ',' or ']' at byte "
-                    f"{offset:,}; the rest of the file is skipped"
+                yield member, index + 1, _fatal(
+                    f"expected ',' or ']' after item {index}, at byte {offset:,}"
                 )
                 return
             index += 1
@@ -279,10 +294,7 @@ class _Scanner:
                 continue
             key = self._key() if first == b'"' else None
             if key is None or self.peek() != b":":
-                yield None, None, Unreadable(
-                    f"not valid JSON: expected a member name at byte {self.base + self.pos:,}; "
-                    "the rest of the file is skipped"
-                )
+                yield None, None, _fatal(f"expected a member name at byte {self.base + self.pos:,}")
                 return
             self.pos += 1
             if key in wanted:
@@ -296,7 +308,7 @@ class _Scanner:
                 break
             _, problem = self.value(collect=False)
             if problem is not None and problem.startswith("the file ends"):
-                yield key, None, Unreadable(problem)
+                yield key, None, _fatal(problem)
                 return
 
     def _key(self) -> str | None:
