@@ -5,7 +5,7 @@ An instances file `{"images", "annotations", "categories", ...}` becomes one fra
 list of annotations with `image_id` and `score`) adds a label field to frames imported before.
 See docs/formats/coco.md for the mapping of every key.
 
-Big files are streamed with ijson, never loaded whole. Categories and images are read first
+Big files are streamed a record at a time (workbench.ingest.jsonread), never loaded whole. Categories and images are read first
 (one pass each: they are small, and categories usually come last in the file). Annotations are
 then read in one more pass and grouped by image, because a frame must be written with all its
 ROIs at once and COCO does not order annotations by image. Grouping in memory would hold every
@@ -22,13 +22,12 @@ import mimetypes
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import ijson
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
@@ -36,8 +35,9 @@ from tqdm.auto import tqdm
 from workbench.errors import IngestError, RecordError
 from workbench.ingest import rle
 from workbench.ingest.export import ExportReport, written_atomically
-from workbench.ingest.records import Frame, Roi, Source, box_ring
-from workbench.ingest.writer import CatalogWriter, IngestReport
+from workbench.ingest.jsonread import Unreadable, read_members
+from workbench.ingest.records import Frame, Roi, Source, box_ring, check_roi
+from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 
 if TYPE_CHECKING:
     from workbench.query.view import View
@@ -140,13 +140,27 @@ def _is_results_file(path: Path) -> bool:
     raise IngestError(f"{path}: the file is empty")
 
 
-def _items(path: Path, prefix: str) -> Iterator[Any]:
-    """The values at `prefix` (e.g. 'images.item'), translating JSON errors once."""
-    with path.open("rb") as f:
-        try:
-            yield from ijson.items(f, prefix, use_float=True)
-        except ijson.JSONError as exc:
-            raise IngestError(f"{path}: not valid JSON ({exc})") from exc
+def _items(
+    path: Path, member: str | None, what: str, reject: Callable[[RecordError], None] | None
+) -> Iterator[tuple[int, Any]]:
+    """(index, value) of the records of array `member` (None: the top-level array).
+
+    A record that cannot be read (too deep, too large, not JSON) goes to `reject`, naming
+    `what` and its number; a file whose structure is broken is an IngestError.
+    """
+    for _, index, value in read_members(path, {member} if member else ()):
+        if isinstance(value, Unreadable):
+            if value.fatal or index is None or reject is None:
+                raise IngestError(f"{path}: not valid JSON ({value.problem})")
+            reject(RecordError(f"{path}, {what} #{index + 1}", value.problem))
+            continue
+        if index is not None:
+            yield index, value
+
+
+def _key(value: Any) -> bool:
+    """Whether a value can be a COCO id: an integer or a string (not a list, object or bool)."""
+    return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
 
 
 def _default_images_dir(path: Path) -> Path:
@@ -155,14 +169,21 @@ def _default_images_dir(path: Path) -> Path:
 
 
 def read_categories(
-    items: Iterator[Any], where: str, reject: Callable[[RecordError], None] | None = None
+    items: Iterable[tuple[int, Any]],
+    where: str,
+    reject: Callable[[RecordError], None] | None = None,
 ) -> dict[Any, Category]:
-    """Categories by id from COCO category objects; bad ones go to `reject` (else raise)."""
+    """Categories by id from (number, COCO category object); bad ones go to `reject` (else
+    raise)."""
     found: dict[Any, Category] = {}
-    for number, cat in enumerate(items):
+    for number, cat in items:
         try:
             if not isinstance(cat, dict) or cat.get("id") is None:
                 raise RecordError(f"{where}, category #{number + 1}", "a category needs an id")
+            if not _key(cat["id"]):
+                raise RecordError(
+                    f"{where}, category #{number + 1}", "a category id must be an integer or a string"
+                )
             name, sup = cat.get("name"), cat.get("supercategory")
             if not isinstance(name, str) or not name:
                 raise RecordError(f"{where}, category {cat['id']}", "a category needs a name")
@@ -179,7 +200,7 @@ def read_categories(
 
 def _read_images(path: Path, writer: CatalogWriter) -> dict[Any, _Image]:
     images: dict[Any, _Image] = {}
-    for number, image in enumerate(_items(path, "images.item")):
+    for number, image in _items(path, "images", "image", writer.reject):
         try:
             parsed = _image(image, path, number)
             if parsed.id in images:
@@ -194,6 +215,11 @@ def _read_images(path: Path, writer: CatalogWriter) -> dict[Any, _Image]:
 def _image(image: Any, path: Path, number: int) -> _Image:
     if not isinstance(image, dict) or image.get("id") is None:
         raise RecordError(f"{path}, image #{number + 1}", "an image needs an id")
+    if not _key(image["id"]):
+        raise RecordError(
+            f"{path}, image #{number + 1}",
+            f"an image id must be an integer or a string, got {type(image['id']).__name__}",
+        )
     where = f"{path}, image {image['id']}"
     file_name = image.get("file_name")
     if not isinstance(file_name, str) or not file_name:
@@ -252,15 +278,23 @@ class _Partitions:
 
 
 def _spill(
-    path: Path, items: Iterator[Any], parts: _Partitions, writer: CatalogWriter, known: Any
+    path: Path,
+    items: Iterable[tuple[int, Any]],
+    parts: _Partitions,
+    writer: CatalogWriter,
+    known: Any,
 ) -> None:
     """Partition the annotations by image; ones naming an unknown image are rejected here."""
-    for number, annotation in enumerate(items):
+    for number, annotation in items:
         if not isinstance(annotation, dict):
             writer.reject(RecordError(f"{path}, annotation #{number + 1}", "not a JSON object"))
             continue
         # Results files carry no ids: number them from 1 in file order, as pycocotools does.
         annotation.setdefault("id", number + 1)
+        if not _key(annotation["id"]) or not _key(annotation.get("image_id", 0)):
+            where = f"{path}, annotation #{number + 1}"
+            writer.reject(RecordError(where, "id and image_id must be integers or strings"))
+            continue
         image_id = annotation.get("image_id")
         if image_id is None or (known is not None and image_id not in known):
             where = f"{path}, annotation {annotation['id']}"
@@ -275,13 +309,16 @@ def _partition_count(path: Path, partition_bytes: int) -> int:
 
 # -- instances and results -------------------------------------------------------------------
 def _import_instances(path: Path, writer: CatalogWriter, options: _Instances) -> None:
-    categories = read_categories(_items(path, "categories.item"), str(path), writer.reject)
+    categories = read_categories(
+        _items(path, "categories", "category", writer.reject), str(path), writer.reject
+    )
     images = _read_images(path, writer)
     with (
         tempfile.TemporaryDirectory(prefix="workbench-coco-") as folder,
         _Partitions(_partition_count(path, options.partition_bytes), folder) as parts,
     ):
-        _spill(path, _items(path, "annotations.item"), parts, writer, images)
+        annotations = _items(path, "annotations", "annotation", writer.reject)
+        _spill(path, annotations, parts, writer, images)
         for number, grouped in parts.groups():
             for image in images.values():
                 if parts.count > 1 and parts.part(image.id) != number:
@@ -315,7 +352,7 @@ def _import_results(
         tempfile.TemporaryDirectory(prefix="workbench-coco-") as folder,
         _Partitions(_partition_count(path, partition_bytes), folder) as parts,
     ):
-        _spill(path, _items(path, "item"), parts, writer, None)
+        _spill(path, _items(path, None, "annotation", writer.reject), parts, writer, None)
         for _, grouped in parts.groups():
             for image_id, annotations in grouped.items():
                 rois = _rois(path, annotations, categories, field, None, writer)
@@ -346,14 +383,19 @@ def _rois(
 ) -> list[Roi]:
     rois: list[Roi] = []
     seen: set[str] = set()
+    sizes = {} if image is None else {"image": (image.width or 0, image.height or 0)}
     for annotation in annotations:
         where = f"{path}, annotation {annotation['id']}"
         try:
             roi = roi_from_annotation(annotation, categories, field, _image_size(image), where)
             if roi.id in seen:
                 raise RecordError(where, "the id appears twice for this image")
-        except RecordError as err:
-            writer.reject(err)
+            # The writer's own checks, here: one bad annotation never costs its whole frame.
+            check_roi(roi, where, sizes)
+        except Exception as exc:
+            if not is_record_failure(exc):
+                raise
+            writer.reject(record_error(exc, where))
             continue
         seen.add(roi.id)
         rois.append(roi)
@@ -375,7 +417,8 @@ def roi_from_annotation(
     where: str,
 ) -> Roi:
     """The ROI of one COCO annotation; RecordError (naming `where`) when it is malformed."""
-    category = categories.get(annotation.get("category_id"))
+    category_id = annotation.get("category_id")
+    category = categories.get(category_id) if _key(category_id) else None
     if category is None:
         raise RecordError(where, f"unknown category_id {annotation.get('category_id')!r}")
     box = _bbox(annotation.get("bbox"), where)
@@ -491,9 +534,10 @@ def _load_categories(
 ) -> dict[Any, Category]:
     if isinstance(categories, str | os.PathLike):
         path = Path(categories)
-        return read_categories(_items(path, "categories.item"), str(path), writer.reject)
+        cats = _items(path, "categories", "category", writer.reject)
+        return read_categories(cats, str(path), writer.reject)
     if categories is not None:
-        return read_categories(iter(categories), "categories option", writer.reject)
+        return read_categories(enumerate(categories), "categories option", writer.reject)
     # Instances imports keep each ROI's category id, so the catalog knows the mapping.
     query = (
         "SELECT DISTINCT attributes->>'$.category_id', label, attributes->>'$.supercategory' "
