@@ -182,7 +182,8 @@ def read_categories(
                 raise RecordError(f"{where}, category #{number + 1}", "a category needs an id")
             if not _key(cat["id"]):
                 raise RecordError(
-                    f"{where}, category #{number + 1}", "a category id must be an integer or a string"
+                    f"{where}, category #{number + 1}",
+                    "a category id must be an integer or a string",
                 )
             name, sup = cat.get("name"), cat.get("supercategory")
             if not isinstance(name, str) or not name:

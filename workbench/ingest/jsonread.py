@@ -131,7 +131,8 @@ def read_lines(path: Path) -> Iterator[tuple[int, Any]]:
                 size = len(line) + _skip_line(stream)
                 yield number, Unreadable(too_large(size))
                 continue
-            if line.strip():
+            line = line.strip()
+            if line:
                 yield number, loads(line)
 
 
@@ -280,8 +281,10 @@ class _Scanner:
                 return
             if after != b",":
                 offset = self.base + self.pos - 1
-                yield member, index + 1, _fatal(
-                    f"expected ',' or ']' after item {index}, at byte {offset:,}"
+                yield (
+                    member,
+                    index + 1,
+                    _fatal(f"expected ',' or ']' after item {index}, at byte {offset:,}"),
                 )
                 return
             index += 1

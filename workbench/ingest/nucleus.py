@@ -30,16 +30,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import ijson
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, MediaError, RecordError
 from workbench.ingest.export import ExportReport
 from workbench.ingest.images import SOURCE_ID, ExportFrame, ViewLike, image_info, view_frames
+from workbench.ingest.jsonread import BOM, Unreadable, read_document, read_lines
 from workbench.ingest.records import Frame, Source
 from workbench.ingest.video import count_context_frames, default_frames_root, frames_folder
 from workbench.ingest.video import video_frames as decode_video_frames
-from workbench.ingest.writer import CatalogWriter, IngestReport
+from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -152,8 +152,10 @@ class _SceneImport:
             where = f"{where}, scene {context!r}" if where else f"scene {context!r}"
             offset = _offset(index, where)
             candidates = self._candidates(scene, context, where, offset)
-        except RecordError as err:
-            self.writer.reject(err)
+        except Exception as exc:
+            if not is_record_failure(exc):
+                raise
+            self.writer.reject(record_error(exc, where or "scene"))
             return
         self.contexts.add(context)
         self._load_contexts([context])
@@ -186,8 +188,10 @@ class _SceneImport:
                     raise RecordError(
                         item_where, f"reference_id already used at index {seen[frame.id]}"
                     )
-            except RecordError as err:
-                self.writer.reject(err)
+            except Exception as exc:
+                if not is_record_failure(exc):
+                    raise
+                self.writer.reject(record_error(exc, item_where))
                 continue
             seen[frame.id] = frame_index
             candidates.append(_Candidate(frame, frame_index, item_where))
@@ -218,8 +222,11 @@ class _SceneImport:
                 index = frame.frame_index or 0  # always set for the frames of a video
                 frame_where = f"{where}, index {index}, frame {frame.id!r}"
                 candidates.append(_Candidate(frame, index, frame_where))
-        except RecordError as err:
+        except Exception as exc:
+            if not is_record_failure(exc):
+                raise
             # Keep the frames decoded before the failure, as the video importer does.
+            err = record_error(exc, str(path))
             self.writer.reject(RecordError(f"{where}, video {err.where}", err.problem))
         return candidates
 
@@ -472,71 +479,52 @@ def _scene_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]
 
 
 def read_scenes(path: Path) -> Iterator[tuple[str, Any]]:
-    """(where, scene) for each scene of a JSON or NDJSON file; JSON lists are streamed.
+    """(where, scene) for each scene of a JSON or NDJSON file, a record at a time.
 
-    A file that cannot be read or parsed raises RecordError (after the scenes read before the
-    problem); an NDJSON line that is not JSON is yielded as a `_BadJson` scene, which `add`
-    rejects, so the lines after it are still read.
+    A scene that cannot be read (not JSON, too deep, too large) is yielded as a `_BadJson`,
+    which `add` rejects, so the scenes after it are still read; a file that cannot be opened
+    raises RecordError.
     """
     try:
-        fh = path.open("rb")
+        with path.open("rb"):
+            pass
     except OSError as exc:
         raise RecordError(str(path), f"cannot read the file: {exc.strerror or exc}") from exc
-    with fh:
-        first = _first_byte(fh)
-        if path.suffix.lower() in (".ndjson", ".jsonl"):
-            yield from _ndjson(path, fh)
-        elif first == b"[":
-            yield from _json_list(path, fh)
-        elif first == b"{":
-            yield from _json_object(path, fh)
+    if path.suffix.lower() in (".ndjson", ".jsonl"):
+        for number, scene in read_lines(path):
+            yield f"{path}:{number}", _scene_or_bad(scene)
+        return
+    for index, scene in read_document(path, "scenes"):
+        if index is None:
+            yield str(path), _scene_or_bad(scene)
+        elif _is_object_file(path):
+            yield f"{path}: scenes[{index}]", _scene_or_bad(scene)
         else:
-            raise RecordError(str(path), "expected a JSON object or list of Nucleus scenes")
+            yield f"{path}[{index}]", _scene_or_bad(scene)
+
+
+def _is_object_file(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return _first_byte(fh) == b"{"
+
+
+def _scene_or_bad(scene: Any) -> Any:
+    if not isinstance(scene, Unreadable):
+        return scene
+    if scene.syntax is not None:
+        return _BadJson(f"{scene.syntax.msg} at column {scene.syntax.colno}")
+    return _BadJson(scene.problem)
 
 
 def _first_byte(fh: IO[bytes]) -> bytes:
     while True:
         byte = fh.read(1)
+        if byte == BOM[:1]:
+            fh.read(len(BOM) - 1)
+            continue
         if not byte or not byte.isspace():
             fh.seek(0)
             return byte
-
-
-def _ndjson(path: Path, fh: IO[bytes]) -> Iterator[tuple[str, Any]]:
-    for number, line in enumerate(fh, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            yield where, json.loads(line.strip())
-        except json.JSONDecodeError as exc:
-            # Yield the error as the scene: add() rejects it and the next line is read.
-            yield where, _BadJson(f"{exc.msg} at column {exc.colno}")
-        except ValueError as exc:  # bytes that are not UTF-8
-            yield where, _BadJson(str(exc))
-
-
-def _json_list(path: Path, fh: IO[bytes]) -> Iterator[tuple[str, Any]]:
-    number = 0  # the position of the scene being parsed
-    try:
-        for scene in ijson.items(fh, "item", use_float=True):
-            yield f"{path}[{number}]", scene
-            number += 1
-    except ijson.JSONError as exc:
-        message = str(exc).strip().splitlines()[0]
-        raise RecordError(f"{path}[{number}]", f"not valid JSON: {message}") from exc
-
-
-def _json_object(path: Path, fh: IO[bytes]) -> Iterator[tuple[str, Any]]:
-    try:
-        data = json.load(fh)
-    except ValueError as exc:
-        raise RecordError(str(path), f"not valid JSON: {exc}") from exc
-    if isinstance(data.get("scenes"), list):
-        for number, scene in enumerate(data["scenes"]):
-            yield f"{path}: scenes[{number}]", scene
-    else:
-        yield str(path), data
 
 
 @dataclass(frozen=True, slots=True)

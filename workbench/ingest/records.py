@@ -113,7 +113,9 @@ _AREA_KINDS = frozenset({"box", "polygon", "mask"})
 # Characters no id or label may hold: C0 and C1 controls (NUL among them), the bidirectional
 # embeddings, overrides, isolates and marks that make text read differently from how it is
 # stored, and lone surrogates (bytes that were not UTF-8, which the catalog cannot store).
-_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_FORBIDDEN = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 # URIs name files: controls and lone surrogates are refused, other characters are the file's.
 _FORBIDDEN_IN_URI = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
@@ -224,7 +226,9 @@ def check_uri(uri: Any, what: str, where: str) -> str:
     return uri
 
 
-def check_roi(roi: Roi, where: str, sizes: Mapping[str, tuple[int, int]] | None = None) -> list[str]:
+def check_roi(
+    roi: Roi, where: str, sizes: Mapping[str, tuple[int, int]] | None = None
+) -> list[str]:
     """Refuse an ROI the catalog cannot hold; the warnings of one it stores.
 
     `sizes` are the (width, height) of the frame's sources, 0 when unknown: an ROI that
@@ -311,9 +315,7 @@ def _roi_warnings(roi: Roi, sizes: Mapping[str, tuple[int, int]] | None) -> list
         for source_id, size in (sizes or {}).items()
         if size[0] and size[1] and (not roi.source_ids or source_id in roi.source_ids)
     ]
-    if known and not any(
-        x_min <= w and x_max >= 0 and y_min <= h and y_max >= 0 for w, h in known
-    ):
+    if known and not any(x_min <= w and x_max >= 0 and y_min <= h and y_max >= 0 for w, h in known):
         warnings.append(WARN_OUTSIDE)
     return warnings
 
