@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
 from workbench.ingest.export import ExportReport, written_atomically
-from workbench.ingest.records import Frame, Roi, box_ring, validate_frame
+from workbench.ingest.jsonread import Unreadable, read_lines
+from workbench.ingest.records import Roi, box_ring, check_id, check_roi
 from workbench.ingest.writer import CatalogWriter, IngestReport
 
 if TYPE_CHECKING:
@@ -126,11 +127,9 @@ def import_files(
                 _lines(path), desc=path.name, unit="line", disable=not progress, leave=False
             )
             for where, line in lines:
-                try:
+                with writer.record(where):
                     context_id, placed = _annotation(line, where, contexts, collected, field)
                     collected.keep(context_id, placed, where)
-                except RecordError as err:
-                    writer.reject(err)
         for context_id in collected.contexts:
             for frame_id in contexts.frames(context_id):
                 rois = collected.rois.get(frame_id, [])
@@ -140,19 +139,20 @@ def import_files(
 
 def _lines(path: Path) -> Iterator[tuple[str, Any]]:
     """(where, parsed line) for every non-blank line; a RecordError in place of a bad one."""
+    if not path.is_file():
+        raise IngestError(f"{path}: cannot be read (no such file)")
     try:
-        f = path.open(encoding="utf-8")
+        for number, value in read_lines(path):
+            where = f"{path}:{number}"
+            if isinstance(value, Unreadable):
+                problem = value.problem
+                if value.syntax is not None:
+                    problem = f"not valid JSON ({value.syntax.msg})"
+                yield where, RecordError(where, problem)
+            else:
+                yield where, value
     except OSError as exc:
         raise IngestError(f"{path}: cannot be read ({exc.strerror})") from exc
-    with f:
-        for number, text in enumerate(f, start=1):
-            if not text.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                yield where, json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield where, RecordError(where, f"not valid JSON ({exc.msg})")
 
 
 def _annotation(
@@ -171,6 +171,7 @@ def _annotation(
         raise RecordError(where, f"unknown data row {line.get('dataRow')!r}")
     frames = contexts.frames(context_id)
     uuid = line.get("uuid") or str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, where))
+    uuid = check_id(uuid, "uuid", where)
     base = Roi(
         id=str(uuid),
         kind="classification",
@@ -189,7 +190,7 @@ def _annotation(
     else:
         raise RecordError(where, "an annotation needs segments (an object) or an answer")
     for _, roi in placed:
-        validate_frame(Frame(id="-", rois=[roi]), where)
+        check_roi(roi, where)
     return context_id, placed
 
 
@@ -241,6 +242,8 @@ def _object(
         if not isinstance(keyframes, list) or not keyframes:
             raise RecordError(where, f"segment {number} needs a non-empty keyframes list")
         parsed = sorted((_keyframe(k, where) for k in keyframes), key=lambda k: k.number)
+        for keyframe in (parsed[0], parsed[-1]):  # before interpolating between them
+            _frame_id(frames, keyframe.number, where)
         kinds.update(k.kind for k in parsed)
         if len(kinds) > 1:
             raise RecordError(where, f"an object mixes kinds of geometry: {sorted(kinds)}")
@@ -374,7 +377,7 @@ def _classification(
         if isinstance(item, dict):
             ranges = item.get("frames", ranges)
             held = {k: v for k, v in item.items() if k != "frames"}
-        for number in _frame_numbers(ranges, where):
+        for number in _frame_numbers(ranges, where, len(frames)):
             active[number].append(_normalised_answer(held))
     placed = []
     for number in sorted(active):
@@ -384,7 +387,7 @@ def _classification(
     return placed
 
 
-def _frame_numbers(ranges: Any, where: str) -> list[int]:
+def _frame_numbers(ranges: Any, where: str, count: int) -> list[int]:
     if not isinstance(ranges, list):
         raise RecordError(where, f"frames must be a list of {{start, end}}, got {ranges!r}")
     numbers: set[int] = set()
@@ -392,6 +395,11 @@ def _frame_numbers(ranges: Any, where: str) -> list[int]:
         start, end = (block.get("start"), block.get("end")) if isinstance(block, dict) else (0, 0)
         if not (_integer(start) and _integer(end) and start <= end):
             raise RecordError(where, f"a frames range needs integers start <= end, got {block!r}")
+        if start < 1 or end > count:
+            # Checked before the range is expanded: [1, 10**12] must not become a list.
+            raise RecordError(
+                where, f"frames range {start}-{end} is out of range: the video has {count} frames"
+            )
         numbers.update(range(start, end + 1))
     return sorted(numbers)
 
