@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -27,6 +28,7 @@ from workbench.errors import IngestError, MediaError, RecordError
 from workbench.ingest.export import ExportReport
 from workbench.ingest.records import Frame, Source
 from workbench.ingest.writer import CatalogWriter, IngestReport
+from workbench.media.images import bomb_error, check_pixel_count
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -54,7 +56,12 @@ class ImageInfo:
 def image_info(path: str | os.PathLike[str]) -> ImageInfo:
     """Displayed size, MIME type, EXIF orientation and capture time, from the header only."""
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            # Sizes between Pillow's warning and error limits are checked below, by our limit.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
+            check_pixel_count(img.size, str(path))
             exif = img.getexif()
             orientation = int(exif.get(ExifTags.Base.Orientation, 1) or 1)
             width, height = img.size
@@ -67,6 +74,8 @@ def image_info(path: str | os.PathLike[str]) -> ImageInfo:
                 orientation=orientation,
                 timestamp=_exif_timestamp(exif),
             )
+    except Image.DecompressionBombError as exc:
+        raise bomb_error(exc, str(path)) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         # PIL raises SyntaxError for some malformed headers (PNG chunks, EPS).
         raise MediaError(f"{path}: cannot read the image: {exc}") from exc
@@ -187,19 +196,13 @@ def import_files(
         positions = _folder_positions(found) if context_by == "folder" else {}
         used: dict[str, Path] = {}
         for item in found:
-            try:
+            with writer.record(str(item.path)):
                 frame = _image_frame(item, frame_id, positions, dataset, version)
-            except RecordError as err:
-                writer.reject(err)
-                continue
-            if frame.id in used:
-                where = str(item.path)
-                writer.reject(
-                    RecordError(where, f"frame id {frame.id!r} is already used by {used[frame.id]}")
-                )
-                continue
-            used[frame.id] = item.path
-            writer.add(frame, where=str(item.path))
+                if frame.id in used:
+                    problem = f"frame id {frame.id!r} is already used by {used[frame.id]}"
+                    raise RecordError(str(item.path), problem)
+                used[frame.id] = item.path
+                writer.add(frame, where=str(item.path))
     return writer.report
 
 

@@ -37,7 +37,7 @@ from workbench.ingest.images import (
     view_frames,
 )
 from workbench.ingest.records import Frame, Source
-from workbench.ingest.writer import CatalogWriter, IngestReport
+from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 from workbench.media.video import VideoEncoder, VideoInfo, decode_frames, probe
 
 if TYPE_CHECKING:
@@ -215,10 +215,13 @@ def import_files(
                     dataset=dataset,
                 ):
                     writer.add(frame)
-            except RecordError as err:
-                writer.reject(err)
             except OSError as exc:
                 writer.reject(RecordError(context, f"cannot create {root / video.stem}: {exc}"))
+            except Exception as exc:
+                # Whatever fails in one video is its error; frames decoded before are kept.
+                if not is_record_failure(exc):
+                    raise
+                writer.reject(record_error(exc, context))
     count_context_frames(catalog, contexts)
     return writer.report
 
