@@ -23,6 +23,14 @@ from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
 from workbench.ingest.export import ExportReport
+from workbench.ingest.limits import (
+    MAX_COORDINATE,
+    MAX_ID_LENGTH,
+    MAX_LABEL_LENGTH,
+    MAX_POINTS_PER_ROI,
+    MAX_RINGS_PER_ROI,
+    MAX_TIMESTAMP,
+)
 from workbench.ingest.writer import MAX_KEPT_ERRORS, IngestReport
 from workbench.store.schema import PROMOTED_KEYS, ROI_KINDS
 from workbench.store.sqlsafe import quote_ident
@@ -327,6 +335,7 @@ def _problem_expr(con: Any, table: _Table, columns: dict[str, str]) -> str:
                 f"|| ' (expected one of {', '.join(ROI_KINDS)})'",
             )
         )
+    cases.extend(_limit_cases(table.name, present, columns))
     for column, kind in present.items():
         if column in columns and kind != columns[column]:
             # Values that do not fit the catalog's type (e.g. text that is not JSON).
@@ -339,6 +348,64 @@ def _problem_expr(con: Any, table: _Table, columns: dict[str, str]) -> str:
                 )
             )
     return "CASE " + " ".join(f"WHEN {cond} THEN {text}" for cond, text in cases) + " END"
+
+
+# Per-row bounds (workbench.ingest.limits), for the columns whose type is the catalog's own.
+_ID_COLUMNS = {
+    "frames": ("id", "context_id"),
+    "sources": ("frame_id", "id"),
+    "rois": ("frame_id", "id"),
+    "tags": ("frame_id",),
+}
+_FORBIDDEN_CHARS = "[\\x00-\\x1f\\x7f\\x{202a}-\\x{202e}\\x{2066}-\\x{2069}]"
+
+
+def _limit_cases(
+    name: str, present: dict[str, str], columns: dict[str, str]
+) -> list[tuple[str, str]]:
+    """CASE branches refusing rows past the bounds every importer checks."""
+
+    def typed(column: str) -> str | None:
+        same = column in present and present[column] == columns.get(column)
+        return f"r.{quote_ident(column)}" if same else None
+
+    cases: list[tuple[str, str]] = []
+    for column in _ID_COLUMNS[name]:
+        if (ref := typed(column)) is not None:
+            cases.append((f"length({ref}) > {MAX_ID_LENGTH}", f"'{column} is too long'"))
+            cases.append(
+                (
+                    f"regexp_matches({ref}, '{_FORBIDDEN_CHARS}')",
+                    f"'{column} holds a control or bidirectional character'",
+                )
+            )
+    bounds = {
+        ("frames", "timestamp"): (-MAX_TIMESTAMP, MAX_TIMESTAMP),
+        ("sources", "timestamp"): (-MAX_TIMESTAMP, MAX_TIMESTAMP),
+        ("frames", "frame_index"): (0, None),
+        ("frames", "num_frames"): (1, None),
+        ("sources", "width"): (1, None),
+        ("sources", "height"): (1, None),
+        ("rois", "confidence"): (0, 1),
+    }
+    for (table, column), (low, high) in bounds.items():
+        if table == name and (ref := typed(column)) is not None:
+            outside = f"{ref} < {low}" + (f" OR {ref} > {high}" if high is not None else "")
+            cases.append((outside, f"'{column} ' || {ref} || ' is out of range'"))
+    if name == "rois" and (ref := typed("geometry")) is not None:
+        values = f"flatten({ref})"
+        # NaN sorts above every number in DuckDB, so the max catches it with the infinities.
+        cases.append(
+            (
+                f"list_min({values}) < -{MAX_COORDINATE} OR list_max({values}) > {MAX_COORDINATE} "
+                f"OR len({values}) > {2 * MAX_POINTS_PER_ROI} OR len({ref}) > {MAX_RINGS_PER_ROI}",
+                "'geometry has a coordinate that is not finite or out of range, "
+                "or too many points'",
+            )
+        )
+    if name == "rois" and (ref := typed("label")) is not None:
+        cases.append((f"length({ref}) > {MAX_LABEL_LENGTH}", "'label is too long'"))
+    return cases
 
 
 def _report_bad_rows(con: Any, table: _Table, problem: str, report: IngestReport) -> None:
