@@ -350,7 +350,7 @@ def _problem_expr(con: Any, table: _Table, columns: dict[str, str]) -> str:
     return "CASE " + " ".join(f"WHEN {cond} THEN {text}" for cond, text in cases) + " END"
 
 
-# Per-row bounds (workbench.ingest.limits), for the columns whose type is the catalog's own.
+# Per-row bounds (workbench.ingest.limits), checked on the values cast to the catalog's types.
 _ID_COLUMNS = {
     "frames": ("id", "context_id"),
     "sources": ("frame_id", "id"),
@@ -366,8 +366,10 @@ def _limit_cases(
     """CASE branches refusing rows past the bounds every importer checks."""
 
     def typed(column: str) -> str | None:
-        same = column in present and present[column] == columns.get(column)
-        return f"r.{quote_ident(column)}" if same else None
+        if column not in present or column not in columns:
+            return None
+        # A value of another type that does not cast is refused by the type check instead.
+        return f"TRY_CAST(r.{quote_ident(column)} AS {columns[column]})"
 
     cases: list[tuple[str, str]] = []
     for column in _ID_COLUMNS[name]:

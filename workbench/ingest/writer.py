@@ -9,6 +9,7 @@ field on existing frames and leave everything else alone.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -117,8 +118,9 @@ class IngestReport:
         if self.warnings:
             text += f"; {sum(self.warnings.values())} warnings"
         for kind, count in sorted(self.warnings.items()):
-            text += f"\n  warning: {count} {kind} (first: {self.warning_examples.get(kind)})"
-        shown = "".join(f"\n  {err}" for err in self.errors[:20])
+            first = printable(str(self.warning_examples.get(kind)))
+            text += f"\n  warning: {count} {kind} (first: {first})"
+        shown = "".join(f"\n  {printable(str(err))}" for err in self.errors[:20])
         more = self.rejected - min(len(self.errors), 20)
         return text + shown + (f"\n  ... and {more} more" if more > 0 else "")
 
@@ -134,6 +136,20 @@ class IngestReport:
     def warn(self, kind: str, where: str, count: int = 1) -> None:
         self.warnings[kind] = self.warnings.get(kind, 0) + count
         self.warning_examples.setdefault(kind, where)
+
+
+# Characters a terminal would act on or reorder: shown escaped, so that a file name or id from
+# the data cannot forge lines of the report or hide what it says.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def printable(text: str) -> str:
+    """`text` with control, bidirectional and surrogate characters written as escapes."""
+    return _UNPRINTABLE.sub(
+        lambda m: m.group().encode("unicode_escape", "backslashreplace").decode(), text
+    )
 
 
 def record_error(exc: BaseException, where: str) -> RecordError:
