@@ -386,10 +386,11 @@ class CatalogWriter:
             return
         self.report.frames += len(frames)
         self.report.rois += sum(len(q.rois) for q in frames)
-        for item in [*frames, *labels]:
-            if item not in missing:
-                for kind in item.warnings:
-                    self.report.warn(kind, item.where)
+        stored: list[_Queued | _QueuedLabels] = [*frames]
+        stored += [item for item in labels if item not in missing]
+        for done in stored:
+            for kind in done.warnings:
+                self.report.warn(kind, done.where)
         for item in missing:
             self.reject(RecordError(item.where, f"frame {item.frame_id!r} is not in the catalog"))
         self.report.rois += sum(len(item.rois) for item in labels if item not in missing)
