@@ -386,14 +386,15 @@ class CatalogWriter:
             return
         self.report.frames += len(frames)
         self.report.rois += sum(len(q.rois) for q in frames)
+        absent = {id(item) for item in missing}  # identity: equal updates may both be missing
         stored: list[_Queued | _QueuedLabels] = [*frames]
-        stored += [item for item in labels if item not in missing]
+        stored += [item for item in labels if id(item) not in absent]
         for done in stored:
             for kind in done.warnings:
                 self.report.warn(kind, done.where)
         for item in missing:
             self.reject(RecordError(item.where, f"frame {item.frame_id!r} is not in the catalog"))
-        self.report.rois += sum(len(item.rois) for item in labels if item not in missing)
+        self.report.rois += sum(len(item.rois) for item in labels if id(item) not in absent)
 
     def _write_frames(self, con: Any, frames: list[_Queued]) -> None:
         now = datetime.now(UTC).replace(tzinfo=None)
