@@ -40,9 +40,10 @@ from workbench.backends.base import (
     UploadResult,
 )
 from workbench.backends.cvat import ledger
-from workbench.backends.cvat.client import CvatClient, CvatResponseError
+from workbench.backends.cvat.client import CvatClient
 from workbench.backends.cvat.config import CvatConfig
 from workbench.backends.cvat.creation import Creator, project_name, task_name
+from workbench.backends.cvat.errors import CvatResponseError
 from workbench.backends.cvat.labels import (
     CVAT_LABEL_TYPE,
     CvatLabel,

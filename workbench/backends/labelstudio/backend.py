@@ -43,13 +43,8 @@ from workbench.backends.base import (
     UploadRequest,
     UploadResult,
 )
-from workbench.backends.labelstudio.client import (
-    LabelStudioClient,
-    LabelStudioResponseError,
-    create_once,
-    expect,
-)
-from workbench.backends.labelstudio.config import LabelStudioConfig, LabelStudioError
+from workbench.backends.labelstudio.client import LabelStudioClient, create_once, expect
+from workbench.backends.labelstudio.config import LabelStudioConfig
 from workbench.backends.labelstudio.convert import (
     SUPPORTED_ATTRIBUTE_TYPES,
     SUPPORTED_LABEL_TYPES,
@@ -58,6 +53,7 @@ from workbench.backends.labelstudio.convert import (
     label_config,
     same_config,
 )
+from workbench.backends.labelstudio.errors import LabelStudioError, LabelStudioResponseError
 from workbench.backends.labelstudio.media import MediaServer, plan_image
 from workbench.backends.labelstudio.results import TaskReader, stable_id
 from workbench.backends.labelstudio.tasks import (
@@ -83,8 +79,8 @@ def owner_marker(run_id: str) -> str:
 
 class LabelStudioBackend:
     """Label Studio over its REST API. Configured lazily: nothing is read or contacted until
-    the first call that needs the server (see LabelStudioConfig.resolve for where settings
-    come from). `client` replaces the HTTP client (tests pass one with a special transport).
+    the first call that needs the server (see LabelStudioConfig.load for where settings come
+    from). `client` replaces the HTTP client (tests pass one with a special transport).
     """
 
     name: ClassVar[str] = "labelstudio"
@@ -120,7 +116,7 @@ class LabelStudioBackend:
     @property
     def config(self) -> LabelStudioConfig:
         if self._config is None:
-            self._config = LabelStudioConfig.resolve(**self._settings)
+            self._config = LabelStudioConfig.load(**self._settings)
         return self._config
 
     @property

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.backends.base import FieldSchema, LabelSchema
-from workbench.backends.labelstudio.config import LabelStudioError
+from workbench.backends.labelstudio.errors import LabelStudioError
 from workbench.model.rotated import (
     CornerRect,
     clockwise,

@@ -10,8 +10,8 @@ from typing import Any
 import duckdb
 
 from workbench.backends.base import TRACKABLE_TYPES, TaskStatus, UploadRequest
-from workbench.backends.labelstudio.config import LabelStudioError
 from workbench.backends.labelstudio.convert import IMAGE, Controls
+from workbench.backends.labelstudio.errors import LabelStudioError
 from workbench.backends.labelstudio.media import Image
 from workbench.backends.labelstudio.results import TaskReader, frame_prediction
 
