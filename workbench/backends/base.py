@@ -232,21 +232,18 @@ class EditRestrictions(Serialisable):
 
 @dataclass(frozen=True)
 class Capabilities(Serialisable):
-    """What a backend can do; the service checks runs against these before uploading."""
+    """What a backend can do. The service refuses a run that asks for more before anything
+    is sent (label and attribute types, sequences, read-only attributes: see
+    services/label_schema.py and services/annotate.py); the app's Send dialog offers only
+    the backend's label types, and its runs panel edits tasks only where the backend can."""
 
     label_types: tuple[str, ...]
     attribute_types: tuple[str, ...]
     # Sequences annotated as video (tracks with an index across frames).
     supports_video: bool
-    # Tracks are keyframes plus interpolation; `keyframe` comes back with each shape.
-    supports_keyframes: bool
     supports_read_only_attributes: bool
-    # Tasks split into segments (jobs) of `segment_size` frames.
-    supports_segments: bool
     # The task editing API (list tasks, get a task's frames and shapes, save, complete).
     supports_task_editing: bool
-    # Scenes and inputs are final as soon as the call that creates them returns.
-    synchronous: bool
 
 
 # -- shapes ---------------------------------------------------------------------------------

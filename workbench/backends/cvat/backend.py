@@ -83,12 +83,9 @@ class CvatBackend:
         ),
         attribute_types=ATTRIBUTE_TYPES,
         supports_video=True,
-        supports_keyframes=True,
         # Read-only attributes are enforced at merge (CVAT itself lets annotators edit them).
         supports_read_only_attributes=True,
-        supports_segments=True,
         supports_task_editing=False,
-        synchronous=False,
     )
 
     def __init__(

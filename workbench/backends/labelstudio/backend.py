@@ -89,12 +89,9 @@ class LabelStudioBackend:
         attribute_types=SUPPORTED_ATTRIBUTE_TYPES,
         # Sequences are accepted: one task per frame, linked by context in the task data.
         supports_video=True,
-        supports_keyframes=False,
         # Label Studio shows them editable; the merge puts back any change (and reports it).
         supports_read_only_attributes=True,
-        supports_segments=False,
         supports_task_editing=False,
-        synchronous=True,
     )
 
     def __init__(
