@@ -100,10 +100,6 @@ class LabelStudioClient(http.PlatformClient):
         """DELETE; a 404 counts as done when `missing_ok` (a retried delete finds nothing)."""
         self.request("DELETE", path, missing_ok=missing_ok)
 
-    def wait(self, attempt: int) -> None:
-        """Sleep as long as before retry `attempt` (callers that retry by looking first)."""
-        self.pause(attempt)
-
     # -- authentication -------------------------------------------------------------------
     def _auth_headers(self) -> dict[str, str]:
         if self._pat is None:

@@ -58,6 +58,25 @@ _DETAIL = 2000
 
 
 @dataclass(frozen=True)
+class _Call:
+    """One request as messages name it, and whether sending it twice is harmless."""
+
+    where: str  # "Label Studio GET /api/projects"
+    method: str
+    path: str
+    repeatable: bool
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """A failed attempt worth repeating: what went wrong, the status, what Retry-After asked."""
+
+    problem: str
+    status: int | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     """How often and how patiently a failed request is sent again."""
 
@@ -154,77 +173,79 @@ class PlatformClient:
             send["content"] = orjson.dumps(json, option=orjson.OPT_NON_STR_KEYS)
             extra["Content-Type"] = "application/json"
         repeatable = method in REPEATABLE_METHODS if idempotent is None else idempotent
-        where = f"{self.errors.platform} {method} {path}"
-        response = self._send(where, method, path, repeatable, authenticated, extra, send)
+        call = _Call(f"{self.errors.platform} {method} {path}", method, path, repeatable)
+        response = self._send(call, authenticated, extra, send)
         if missing_ok and response.status_code == 404:
             return None
-        return self._decode(where, method, path, response)
+        return self._decode(call.where, method, path, response)
 
     def _send(
-        self,
-        where: str,
-        method: str,
-        path: str,
-        repeatable: bool,
-        authenticated: bool,
-        headers: dict[str, str],
-        send: dict[str, Any],
+        self, call: _Call, authenticated: bool, headers: dict[str, str], send: dict[str, Any]
     ) -> httpx.Response:
-        """Attempts until an answer that is not worth retrying (returned as it is, 4xx
-        included), or an error of the table."""
+        """Attempts until an answer not worth retrying (returned as it is, 4xx included), or
+        an error of the table."""
         renewed = False
         attempt = 0
         while True:
             sent = {**headers, **(self._auth_headers() if authenticated else {})}
-            status: int | None = None
-            retry_after: float | None = None
-            try:
-                response = self._http.request(method, path, headers=sent, **send)
-            except UNSENT as exc:
-                problem = f"cannot connect ({exc or type(exc).__name__})"
-            except httpx.TransportError as exc:
-                problem = f"the connection failed ({exc or type(exc).__name__})"
-                if not repeatable:
-                    raise self.errors.outcome_unknown(
-                        f"{where}: no answer: {problem} after the request was sent; it may "
-                        "have taken effect",
-                        method=method,
-                        path=path,
-                    ) from exc
-            else:
-                status = response.status_code
-                if status == 401 and authenticated and not renewed and self._renew_auth():
-                    renewed = True
-                    continue
-                if status < 500 and status not in REFUSED_STATUSES:
-                    return response
-                if status not in REFUSED_STATUSES and not repeatable:
-                    raise self.errors.outcome_unknown(
-                        f"{where}: the server failed ({status}, {snippet(response)}); the "
-                        "request may have taken effect",
-                        method=method,
-                        path=path,
-                        status=status,
-                    )
-                problem = f"the server answered {status}"
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-                if retry_after is not None and retry_after > self.policy.max_retry_after:
-                    raise self.errors.unavailable(
-                        f"{where}: answered {status}, retry after {retry_after:.0f} s",
-                        method=method,
-                        path=path,
-                        status=status,
-                    )
+            outcome = self._attempt(call, sent, send)
+            if isinstance(outcome, httpx.Response):
+                renew = outcome.status_code == 401 and authenticated and not renewed
+                if not (renew and self._renew_auth()):
+                    return outcome
+                renewed = True
+                continue
             if attempt >= self.policy.retries:
                 raise self.errors.unavailable(
-                    f"{where} at {self.base_url}: {problem}; gave up after {attempt + 1} attempts",
-                    method=method,
-                    path=path,
-                    status=status,
+                    f"{call.where} at {self.base_url}: {outcome.problem}; gave up after "
+                    f"{attempt + 1} attempts",
+                    method=call.method,
+                    path=call.path,
+                    status=outcome.status,
                 )
-            log.info("retrying %s after: %s", where, problem)
-            self._sleep(self.policy.delay(attempt, retry_after, self._random))
+            log.info("retrying %s after: %s", call.where, outcome.problem)
+            self._sleep(self.policy.delay(attempt, outcome.retry_after, self._random))
             attempt += 1
+
+    def _attempt(
+        self, call: _Call, headers: dict[str, str], send: dict[str, Any]
+    ) -> httpx.Response | _Retry:
+        """One try, read with the error table: the answer to use, or what went wrong when it
+        is worth sending again. Raises what is not."""
+        try:
+            response = self._http.request(call.method, call.path, headers=headers, **send)
+        except UNSENT as exc:
+            return _Retry(f"cannot connect ({exc or type(exc).__name__})")
+        except httpx.TransportError as exc:
+            problem = f"the connection failed ({exc or type(exc).__name__})"
+            if call.repeatable:
+                return _Retry(problem)
+            raise self.errors.outcome_unknown(
+                f"{call.where}: no answer: {problem} after the request was sent; it may have "
+                "taken effect",
+                method=call.method,
+                path=call.path,
+            ) from exc
+        status = response.status_code
+        if status < 500 and status not in REFUSED_STATUSES:
+            return response
+        if status not in REFUSED_STATUSES and not call.repeatable:
+            raise self.errors.outcome_unknown(
+                f"{call.where}: the server failed ({status}, {snippet(response)}); the request "
+                "may have taken effect",
+                status=status,
+                method=call.method,
+                path=call.path,
+            )
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if retry_after is not None and retry_after > self.policy.max_retry_after:
+            raise self.errors.unavailable(
+                f"{call.where}: answered {status}, retry after {retry_after:.0f} s",
+                status=status,
+                method=call.method,
+                path=call.path,
+            )
+        return _Retry(f"the server answered {status}", status, retry_after)
 
     def _decode(self, where: str, method: str, path: str, response: httpx.Response) -> Any:
         status = response.status_code
