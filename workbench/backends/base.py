@@ -10,8 +10,9 @@ The split follows FiftyOne's annotation integration, without its thousand-method
   touches the catalog's frames or ROIs.
 
 Backends receive the catalog connection of the service's transaction: the local backend keeps
-its tasks in catalog tables, remote ones (Label Studio, CVAT) use it only for bookkeeping and
-talk HTTP for the rest. Everything here that crosses the service boundary is a frozen
+its tasks in catalog tables; remote ones (Label Studio, CVAT) read what they need of the run
+through workbench.store.run_data, keep their bookkeeping through workbench.store.ledger,
+and talk HTTP for the rest (workbench.backends.remote). Everything here that crosses the service boundary is a frozen
 dataclass with `to_dict`/`from_dict`, so the HTTP API can carry it unchanged.
 """
 

@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -67,6 +66,7 @@ from workbench.backends.labelstudio.tasks import (
     task_status,
     tracked_fields,
 )
+from workbench.store.run_data import run_label_schema
 
 
 def run_marker(run_id: str) -> str:
@@ -321,12 +321,10 @@ class LabelStudioBackend:
             self.client.delete(f"/api/projects/{project_id}")
 
     def _controls(self, con: duckdb.DuckDBPyConnection, run_id: str, project_id: int) -> Controls:
-        found = con.execute(
-            "SELECT label_schema FROM annotation_runs WHERE run_id = ?", [run_id]
-        ).fetchall()
-        if not found:
+        stored = run_label_schema(con, run_id)
+        if stored is None:
             raise LabelStudioError(f"run {run_id} is not in this catalog")
-        schema = LabelSchema.from_dict(_json(found[0][0]))
+        schema = LabelSchema.from_dict(stored)
         xml = str(self.client.project(project_id).get("label_config") or "")
         try:
             names = {e.get("name") for e in ET.fromstring(xml).iter() if e.get("name")}
@@ -423,10 +421,6 @@ class LabelStudioBackend:
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def _frames(tasks: list[dict[str, Any]]) -> list[str]:
