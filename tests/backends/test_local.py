@@ -83,7 +83,7 @@ def _upload(catalog, run_id="run", task_size=2, segment_size=None):
 def test_the_local_backend_is_an_annotation_backend():
     backend = LocalBackend()
     assert isinstance(backend, AnnotationBackend)
-    assert backend.capabilities.supports_task_editing and backend.capabilities.synchronous
+    assert backend.capabilities.supports_task_editing
     assert "segmentation" in backend.capabilities.label_types
 
 

@@ -10,8 +10,9 @@ The split follows FiftyOne's annotation integration, without its thousand-method
   touches the catalog's frames or ROIs.
 
 Backends receive the catalog connection of the service's transaction: the local backend keeps
-its tasks in catalog tables, remote ones (Label Studio, CVAT) use it only for bookkeeping and
-talk HTTP for the rest. Everything here that crosses the service boundary is a frozen
+its tasks in catalog tables; remote ones (Label Studio, CVAT) read what they need of the run
+through workbench.store.run_data, keep their bookkeeping through workbench.store.ledger,
+and talk HTTP for the rest (workbench.backends.remote). Everything here that crosses the service boundary is a frozen
 dataclass with `to_dict`/`from_dict`, so the HTTP API can carry it unchanged.
 """
 
@@ -232,21 +233,18 @@ class EditRestrictions(Serialisable):
 
 @dataclass(frozen=True)
 class Capabilities(Serialisable):
-    """What a backend can do; the service checks runs against these before uploading."""
+    """What a backend can do. The service refuses a run that asks for more before anything
+    is sent (label and attribute types, sequences, read-only attributes: see
+    services/label_schema.py and services/annotate.py); the app's Send dialog offers only
+    the backend's label types, and its runs panel edits tasks only where the backend can."""
 
     label_types: tuple[str, ...]
     attribute_types: tuple[str, ...]
     # Sequences annotated as video (tracks with an index across frames).
     supports_video: bool
-    # Tracks are keyframes plus interpolation; `keyframe` comes back with each shape.
-    supports_keyframes: bool
     supports_read_only_attributes: bool
-    # Tasks split into segments (jobs) of `segment_size` frames.
-    supports_segments: bool
     # The task editing API (list tasks, get a task's frames and shapes, save, complete).
     supports_task_editing: bool
-    # Scenes and inputs are final as soon as the call that creates them returns.
-    synchronous: bool
 
 
 # -- shapes ---------------------------------------------------------------------------------

@@ -89,11 +89,8 @@ class LocalBackend:
         label_types=LABEL_TYPES,
         attribute_types=ATTRIBUTE_TYPES,
         supports_video=True,
-        supports_keyframes=True,
         supports_read_only_attributes=True,
-        supports_segments=True,
         supports_task_editing=True,
-        synchronous=True,
     )
 
     # -- the AnnotationBackend protocol ---------------------------------------------------

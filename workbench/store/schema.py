@@ -215,35 +215,11 @@ _V2: Sequence[str] = (
 )
 
 # MIGRATIONS[n] upgrades a catalog at version n to version n + 1. Version 0 is an empty file.
-# Bookkeeping of the CVAT backend: which CVAT project/tasks hold a run, which frame number of
-# a task is which catalog frame, and the shapes as they were sent (to detect edits).
+# Bookkeeping of the CVAT backend: version 3 made its tables. Backends now declare their own
+# tables and the store makes them on first use (store/ledger.py), so a new catalog gets none
+# here; catalogs already at version 3 keep theirs, with the columns the backend declares.
 _V3: Sequence[str] = (
-    """CREATE TABLE IF NOT EXISTS cvat_runs (
-        run_id VARCHAR PRIMARY KEY,
-        url VARCHAR NOT NULL,
-        project_id BIGINT NOT NULL,
-        labels JSON NOT NULL,
-        created TIMESTAMP DEFAULT current_timestamp)""",
-    """CREATE TABLE IF NOT EXISTS cvat_tasks (
-        run_id VARCHAR NOT NULL,
-        task_id BIGINT NOT NULL,
-        position INTEGER NOT NULL,
-        name VARCHAR NOT NULL,
-        size INTEGER NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS cvat_task_frames (
-        run_id VARCHAR NOT NULL,
-        task_id BIGINT NOT NULL,
-        frame INTEGER NOT NULL,
-        frame_id VARCHAR NOT NULL,
-        input_uuid VARCHAR,
-        source_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS cvat_shapes (
-        run_id VARCHAR NOT NULL,
-        task_id BIGINT NOT NULL,
-        shape_id VARCHAR NOT NULL,
-        frame_id VARCHAR NOT NULL,
-        sent JSON,
-        original JSON)""",
+    # (nothing: see above)
 )
 
 MIGRATIONS: list[Sequence[str]] = [_V1, _V2, _V3]

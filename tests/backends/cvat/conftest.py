@@ -40,7 +40,10 @@ def clock() -> Clock:
 
 @pytest.fixture
 def config(fake: FakeCvat) -> CvatConfig:
-    return CvatConfig(url=fake.url, username="admin", password="secret", retries=3, backoff=0.5)
+    # No jitter: the waits are asserted exactly.
+    return CvatConfig(
+        url=fake.url, username="admin", password="secret", retries=3, backoff=0.5, jitter=0
+    )
 
 
 @pytest.fixture

@@ -30,7 +30,8 @@ def test_settings_come_from_arguments_then_environment_then_file(tmp_path: Path)
         'image_quality = 90\njob_assignees = ["alice"]\n'
     )
     env = {"CVAT_URL": "http://env:8080", "CVAT_PASSWORD": "env-pw"}
-    config = CvatConfig.load(config_file=path, environ=env, username="arg-user")
+    with pytest.warns(DeprecationWarning, match=r"under \[cvat\] in .*backends.toml"):
+        config = CvatConfig.load(config_file=path, environ=env, username="arg-user")
     assert (config.url, config.username, config.password) == (
         "http://env:8080",
         "arg-user",
@@ -38,7 +39,8 @@ def test_settings_come_from_arguments_then_environment_then_file(tmp_path: Path)
     )
     assert config.image_quality == 90 and config.job_assignees == ("alice",)
     assert "env-pw" not in repr(config)
-    env_file = CvatConfig.load(environ={"CVAT_CONFIG": str(path)})
+    with pytest.warns(DeprecationWarning, match="cvat.toml is still read"):
+        env_file = CvatConfig.load(environ={"CVAT_CONFIG": str(path)})
     assert env_file.url == "http://file:8080"
     token = CvatConfig.load(environ={"CVAT_URL": "https://cvat.example", "CVAT_TOKEN": "t"})
     assert token.token == "t" and token.username is None
@@ -47,7 +49,7 @@ def test_settings_come_from_arguments_then_environment_then_file(tmp_path: Path)
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({}, "no CVAT url"),
+        ({}, "CVAT is not configured (no url)"),
         ({"url": "cvat.example"}, "must be http(s)://host"),
         ({"url": "http://cvat"}, "needs a token (CVAT_TOKEN) or a username and password"),
         ({"url": "http://cvat", "token": "t", "image_quality": 0}, "image_quality must be 1..100"),
@@ -71,6 +73,7 @@ def _client(fake: FakeCvat, clock: Clock, **settings: object) -> CvatClient:
             "password": "secret",
             "retries": 3,
             "backoff": 0.5,
+            "jitter": 0,  # the waits are asserted exactly
             **settings,
         }
     )  # type: ignore[arg-type]

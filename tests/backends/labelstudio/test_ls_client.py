@@ -44,7 +44,10 @@ def slept() -> list[float]:
 def client(
     server: ScriptedServer, slept: list[float], token: str = LEGACY, **settings
 ) -> LabelStudioClient:
-    config = LabelStudioConfig(url=server.url, token=token, **{"retries": 3, **settings})
+    # No jitter: the waits are asserted exactly.
+    config = LabelStudioConfig(
+        url=server.url, token=token, **{"retries": 3, "jitter": 0, **settings}
+    )
     return LabelStudioClient(config, sleep=slept.append)
 
 
@@ -52,7 +55,7 @@ def test_an_html_page_instead_of_json_says_so(server, slept):
     page = "<html><head><title>Welcome to nginx!</title></head><body>hi</body></html>"
     server.on("/api/projects", Reply(200, page, "text/html"))
     with pytest.raises(
-        LabelStudioResponseError, match=r"expected JSON, got text/html.*'Welcome to nginx!'"
+        LabelStudioResponseError, match=r"with text/html, not JSON: .*'Welcome to nginx!'"
     ):
         client(server, slept).get("/api/projects")
 
@@ -112,7 +115,9 @@ def test_a_dropped_connection_is_retried_for_reads_and_unknown_for_writes(server
 
 
 def test_an_unreachable_server_is_reported_after_the_retries(slept):
-    config = LabelStudioConfig(url="http://127.0.0.1:9", token=LEGACY, retries=2, backoff=0.1)
+    config = LabelStudioConfig(
+        url="http://127.0.0.1:9", token=LEGACY, retries=2, backoff=0.1, jitter=0
+    )
     with pytest.raises(LabelStudioUnavailable, match=r"cannot connect.*gave up after 3 attempts"):
         LabelStudioClient(config, sleep=slept.append).get("/api/projects")
     assert slept == [0.1, 0.2]

@@ -2,7 +2,8 @@
 
 ```python
 from workbench.backends.cvat import CvatBackend, CvatConfig
-backend = CvatBackend(CvatConfig.load())   # CVAT_URL, CVAT_USERNAME/CVAT_PASSWORD or CVAT_TOKEN
+backend = CvatBackend(CvatConfig.load())   # CVAT_URL, CVAT_USERNAME/CVAT_PASSWORD or CVAT_TOKEN,
+                                           # or [cvat] in ~/.config/workbench/backends.toml
 wb = Workbench(catalog, backends={"local": LocalBackend(), "cvat": backend})
 ```
 """
@@ -12,39 +13,50 @@ from __future__ import annotations
 import warnings
 
 from workbench.backends.cvat.backend import CvatBackend
-from workbench.backends.cvat.client import (
-    CvatClient,
+from workbench.backends.cvat.client import CvatClient
+from workbench.backends.cvat.config import CvatConfig
+from workbench.backends.cvat.errors import (
+    CvatAuthError,
+    CvatConfigError,
     CvatError,
     CvatHTTPError,
+    CvatNotConfigured,
+    CvatOutcomeUnknown,
+    CvatRejected,
     CvatRequestFailed,
     CvatResponseError,
     CvatTimeout,
+    CvatUnavailable,
 )
-from workbench.backends.cvat.config import CvatConfig, CvatConfigError
 
 
 def configured_backend() -> CvatBackend | None:
     """A backend for the server the environment (CVAT_URL, ...) or the config file names;
-    None when neither names one. Nothing is contacted here. Settings that name a server but
-    cannot be used are warned about, not raised: a service without CVAT still works."""
+    None when neither names one (CvatNotConfigured). Nothing is contacted here. Settings that
+    name a server but cannot be used are warned about, not raised: a service without CVAT
+    still works."""
     try:
-        config = CvatConfig.load()
+        config = CvatConfig.configured()
     except CvatConfigError as exc:
-        if not str(exc).startswith("no CVAT url"):
-            warnings.warn(f"CVAT backend left out: {exc}", stacklevel=2)
+        warnings.warn(f"CVAT backend left out: {exc}", stacklevel=2)
         return None
-    return CvatBackend(config)
+    return CvatBackend(config) if config is not None else None
 
 
 __all__ = [
+    "CvatAuthError",
     "CvatBackend",
     "CvatClient",
     "CvatConfig",
     "CvatConfigError",
     "CvatError",
     "CvatHTTPError",
+    "CvatNotConfigured",
+    "CvatOutcomeUnknown",
+    "CvatRejected",
     "CvatRequestFailed",
     "CvatResponseError",
     "CvatTimeout",
+    "CvatUnavailable",
     "configured_backend",
 ]

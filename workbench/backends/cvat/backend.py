@@ -39,10 +39,10 @@ from workbench.backends.base import (
     UploadRequest,
     UploadResult,
 )
-from workbench.backends.cvat import ledger
-from workbench.backends.cvat.client import CvatClient, CvatResponseError
+from workbench.backends.cvat.client import CvatClient
 from workbench.backends.cvat.config import CvatConfig
 from workbench.backends.cvat.creation import Creator, project_name, task_name
+from workbench.backends.cvat.errors import CvatResponseError
 from workbench.backends.cvat.labels import (
     CVAT_LABEL_TYPE,
     CvatLabel,
@@ -50,7 +50,7 @@ from workbench.backends.cvat.labels import (
     foreign_label,
     label_names,
 )
-from workbench.backends.cvat.ledger import FrameRef, RunRecord, TaskRecord
+from workbench.backends.cvat.ledger import CvatLedger, FrameRef, RunRecord, TaskRecord
 from workbench.backends.cvat.media import TaskData, TaskPlan, frame_media, plan_tasks, task_data
 from workbench.backends.cvat.payload import Prepared, assign_ids, prepare
 from workbench.backends.cvat.results import TaskReader, track_indexes
@@ -83,12 +83,9 @@ class CvatBackend:
         ),
         attribute_types=ATTRIBUTE_TYPES,
         supports_video=True,
-        supports_keyframes=True,
         # Read-only attributes are enforced at merge (CVAT itself lets annotators edit them).
         supports_read_only_attributes=True,
-        supports_segments=True,
         supports_task_editing=False,
-        synchronous=False,
     )
 
     def __init__(
@@ -148,7 +145,7 @@ class CvatBackend:
                 creator, request, project_id, project, plans, datas, rows, assignee
             )
             run = RunRecord(request.run_id, self.config.base_url, project_id, project)
-            ledger.save_run(con, run, records, shapes)
+            CvatLedger(con).save_run(run, records, shapes)
         except BaseException:
             if created:
                 creator.discard_project(project_id)
@@ -203,19 +200,20 @@ class CvatBackend:
 
     # -- download -------------------------------------------------------------------------
     def download(self, con: duckdb.DuckDBPyConnection, run_id: str) -> pa.Table:
-        run = self._run(con, run_id)
+        book = CvatLedger(con)
+        run = self._run(book, run_id)
         if run is None:
             return SHAPE_SCHEMA.empty_table()
-        read = self._reader(con, run)
+        read = self._reader(book, run)
         rows: list[dict[str, Any]] = []
-        for task in ledger.load_tasks(con, run_id):
+        for task in book.load_tasks(run_id):
             rows.extend(s.to_row() for s in read(task))
         rows.sort(key=lambda r: (int(r["task_id"]), r["frame_id"], r["id"]))
         return pa.Table.from_pylist(rows, schema=SHAPE_SCHEMA)
 
-    def _reader(self, con: duckdb.DuckDBPyConnection, run: RunRecord) -> Reader:
+    def _reader(self, book: CvatLedger, run: RunRecord) -> Reader:
         """A function reading one task's annotations as Shapes (fetched unless given)."""
-        uploaded = ledger.load_shapes(con, run.run_id)
+        uploaded = book.load_shapes(run.run_id)
         tracks = track_indexes(uploaded)
         foreign = self._foreign_labels(run)
 
@@ -226,8 +224,8 @@ class CvatBackend:
 
         return read
 
-    def _run(self, con: duckdb.DuckDBPyConnection, run_id: str) -> RunRecord | None:
-        run = ledger.load_run(con, run_id)
+    def _run(self, book: CvatLedger, run_id: str) -> RunRecord | None:
+        run = book.load_run(run_id)
         if run is not None and run.url != self.config.base_url:
             raise BackendError(
                 f"this run's tasks are on {run.url}; this CVAT backend talks to "
@@ -251,12 +249,13 @@ class CvatBackend:
 
     # -- status ---------------------------------------------------------------------------
     def task_statuses(self, con: duckdb.DuckDBPyConnection, run_id: str) -> list[TaskStatus]:
-        run = self._run(con, run_id)
+        book = CvatLedger(con)
+        run = self._run(book, run_id)
         if run is None:
             return []
-        read = self._reader(con, run)
+        read = self._reader(book, run)
         out: list[TaskStatus] = []
-        for task in ledger.load_tasks(con, run_id):
+        for task in book.load_tasks(run_id):
             jobs = list(self.client.pages("/api/jobs", task_id=task.task_id))
             out.append(
                 TaskStatus(
@@ -304,13 +303,14 @@ class CvatBackend:
     ) -> Removal:
         """Tasks left with no frames are deleted; otherwise the removed frames' annotations
         are deleted and the frames marked deleted in CVAT (annotators no longer see them)."""
-        run = self._run(con, run_id)
+        book = CvatLedger(con)
+        run = self._run(book, run_id)
         if run is None:
             return Removal()
         gone = set(input_uuids)
-        read = self._reader(con, run)
+        read = self._reader(book, run)
         tasks = annotations = 0
-        for task in ledger.load_tasks(con, run_id):
+        for task in book.load_tasks(run_id):
             frames = sorted(n for n, ref in task.frames.items() if ref.input_uuid in gone)
             if not frames:
                 continue
@@ -322,10 +322,10 @@ class CvatBackend:
                 continue
             if emptied:
                 self.client.request("DELETE", f"/api/tasks/{task.task_id}", missing_ok=True)
-                ledger.forget_tasks(con, run_id, [task.task_id])
+                book.forget_tasks(run_id, [task.task_id])
             else:
                 self._clear_frames(task.task_id, frames, data)
-                ledger.forget_frames(con, run_id, task.task_id, frames)
+                book.forget_frames(run_id, task.task_id, frames)
         return Removal(tasks=tasks, annotations=annotations)
 
     def _clear_frames(self, task_id: int, frames: list[int], data: dict[str, Any]) -> None:
@@ -353,17 +353,18 @@ class CvatBackend:
         )
 
     def cleanup(self, con: duckdb.DuckDBPyConnection, run_id: str, *, dryrun: bool) -> Removal:
-        run = self._run(con, run_id)
+        book = CvatLedger(con)
+        run = self._run(book, run_id)
         if run is None:
             return Removal()
-        read = self._reader(con, run)
-        tasks = ledger.load_tasks(con, run_id)
+        read = self._reader(book, run)
+        tasks = book.load_tasks(run_id)
         annotations = sum(self._count(task, read) for task in tasks)
         if not dryrun:
             for task in tasks:
                 self.client.request("DELETE", f"/api/tasks/{task.task_id}", missing_ok=True)
             self.client.request("DELETE", f"/api/projects/{run.project_id}", missing_ok=True)
-            ledger.forget_run(con, run_id)
+            book.forget_run(run_id)
         return Removal(tasks=len(tasks), annotations=annotations)
 
 

@@ -1,87 +1,47 @@
-"""A small CVAT REST client over httpx: login, retries, JSON checks, paging, request polling.
+"""A small CVAT REST client: login, JSON checks, paging, creating once, request polling.
 
-Errors (all `BackendError`s, so the service layer reports them like any platform failure):
-
-CvatError
- +-- CvatConfigError      settings missing or inconsistent (config.py)
- +-- CvatHTTPError        CVAT refused a request (4xx), or kept failing (5xx, 429, network)
- +-- CvatResponseError    an answer that is not what CVAT sends: HTML, truncated JSON, bad ids
- +-- CvatRequestFailed    a background request (data processing) ended as `failed`
- +-- CvatTimeout          a background request did not finish in time
-
-Retries: connection errors, 429 and 5xx are retried with exponential backoff (honouring
-Retry-After) up to `config.retries` times. A POST is retried only when it surely never reached
-the server (the connection was refused, or 429); creating objects goes through `create()`,
-which looks the object up by name before every attempt, so a retried request whose first
-answer was lost never makes a second project or task.
+Sending, retries and errors are the shared client's (workbench.backends.remote.http): its
+error table says what is retried, and every failure is one of this backend's errors
+(errors.py), all `BackendError`s, so the service layer reports them like any platform
+failure. A plain POST is sent again only when it surely never reached the server (no
+connection, or 429); creating objects goes through `create()`, which looks the object up by
+name before every attempt, so a request whose answer was lost never makes a second project
+or task.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
-from types import TracebackType
-from typing import Any, Literal
+from random import random as _random
+from typing import Any, ClassVar
 
 import httpx
 
-from workbench.backends.base import BackendError
 from workbench.backends.cvat.config import CvatConfig
+from workbench.backends.cvat.errors import (
+    ERRORS,
+    CvatAuthError,
+    CvatError,
+    CvatHTTPError,
+    CvatRejected,
+    CvatRequestFailed,
+    CvatResponseError,
+    CvatTimeout,
+)
+from workbench.backends.remote import http
+from workbench.backends.remote.errors import ErrorKinds
 
-log = logging.getLogger("workbench.backends.cvat")
-
-Retry = Literal["always", "unsent", "never"]
 PAGE_SIZE = 100
 # How long the first pause between two polls of a background request is.
 FIRST_POLL = 0.25
 
 
-class CvatError(BackendError):
-    """Something went wrong talking to CVAT."""
-
-
-class CvatHTTPError(CvatError):
-    def __init__(self, method: str, path: str, status: int | None, detail: str) -> None:
-        where = f"{method} {path}"
-        super().__init__(f"CVAT {where}: {status or 'no answer'}: {detail}")
-        self.method = method
-        self.path = path
-        self.status = status
-
-
-class CvatResponseError(CvatError):
-    """CVAT (or something in front of it) answered with something CVAT does not send."""
-
-
-class CvatRequestFailed(CvatError):
-    """A background request finished with status `failed`; `.message` is CVAT's reason."""
-
-    def __init__(self, rq_id: str, operation: str, message: str) -> None:
-        super().__init__(f"CVAT request {rq_id} ({operation}) failed: {message}")
-        self.rq_id = rq_id
-        self.message = message
-
-
-class CvatTimeout(CvatError):
-    pass
-
-
-class _Transient(Exception):
-    """A failure worth retrying. `sent`: whether the server may have acted on the request."""
-
-    def __init__(self, error: CvatError, *, sent: bool, retry_after: float | None = None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.sent = sent
-        self.retry_after = retry_after
-
-
-class CvatClient(AbstractContextManager["CvatClient"]):
+class CvatClient(http.PlatformClient):
     """One logged-in session with a CVAT server. `transport` replaces the network (tests);
-    `sleep` and `clock` replace time (tests of backoff and polling)."""
+    `sleep` and `clock` replace time (tests of backoff and polling), `random` the jitter."""
+
+    errors: ClassVar[ErrorKinds] = ERRORS
 
     def __init__(
         self,
@@ -90,162 +50,58 @@ class CvatClient(AbstractContextManager["CvatClient"]):
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        random: Callable[[], float] = _random,
     ) -> None:
-        self.config = config
-        self._sleep = sleep
-        self._clock = clock
-        headers = {"Accept": "application/json"}
-        if config.organization:
-            headers["X-Organization"] = config.organization
-        self._http = httpx.Client(
-            base_url=config.base_url,
-            headers=headers,
+        headers = {"X-Organization": config.organization} if config.organization else {}
+        super().__init__(
+            config.base_url,
+            policy=config.retry_policy(),
             timeout=httpx.Timeout(config.timeout, connect=min(config.timeout, 10.0)),
+            headers=headers,
             transport=transport,
-            follow_redirects=False,
+            sleep=sleep,
+            random=random,
         )
+        self.config = config
+        self._clock = clock
         self._authorization: str | None = None
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
-
     # -- authentication -------------------------------------------------------------------
-    def _auth_header(self) -> str:
+    def _auth_headers(self) -> dict[str, str]:
         if self._authorization is None:
             if self.config.token:
                 self._authorization = f"Bearer {self.config.token}"
             else:
                 self._authorization = f"Token {self._login()}"
-        return self._authorization
+        return {"Authorization": self._authorization}
+
+    def _renew_auth(self) -> bool:
+        """After a 401: a login key that expired is renewed by logging in again (a token
+        cannot be renewed)."""
+        if self.config.token:
+            return False
+        self._authorization = None
+        return True
 
     def _login(self) -> str:
         user = str(self.config.username)
         body = {"email" if "@" in user else "username": user, "password": self.config.password}
-        response = self._with_retries("POST", "/api/auth/login", "always", json=body, auth=False)
-        data = self._decode(response, "POST", "/api/auth/login")
+        path = "/api/auth/login"
+        try:
+            data = self.request("POST", path, json=body, idempotent=True, authenticated=False)
+        except CvatRejected as exc:
+            raise CvatAuthError(
+                f"CVAT POST {path}: refused the user name and password "
+                f"({exc.status}: {exc.detail})",
+                method="POST",
+                path=path,
+                status=exc.status,
+                detail=exc.detail,
+            ) from exc
         key = data.get("key") if isinstance(data, dict) else None
         if not isinstance(key, str) or not key:
             raise CvatResponseError("CVAT login answered without a token key")
         return key
-
-    # -- requests -------------------------------------------------------------------------
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        data: Mapping[str, Any] | None = None,
-        files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
-        headers: Mapping[str, str] | None = None,
-        retry: Retry | None = None,
-        missing_ok: bool = False,
-    ) -> Any:
-        """Send a request and return its decoded JSON (None for an empty answer).
-
-        `retry` defaults to "unsent" for POST and "always" otherwise. `missing_ok` turns a
-        404 into None (deleting what is already gone)."""
-        policy: Retry = retry or ("unsent" if method == "POST" else "always")
-        try:
-            response = self._with_retries(
-                method,
-                path,
-                policy,
-                params=params,
-                json=json,
-                data=data,
-                files=files,
-                headers=headers,
-            )
-        except CvatHTTPError as exc:
-            if missing_ok and exc.status == 404:
-                return None
-            raise
-        return self._decode(response, method, path)
-
-    def _with_retries(
-        self, method: str, path: str, policy: Retry, *, auth: bool = True, **kwargs: Any
-    ) -> httpx.Response:
-        relogged = False
-        attempt = 0
-        while True:
-            try:
-                return self._send(method, path, auth=auth, **kwargs)
-            except _Transient as exc:
-                retryable = policy == "always" or (policy == "unsent" and not exc.sent)
-                if not retryable or attempt >= self.config.retries:
-                    raise exc.error from exc
-                self.pause(attempt, exc.retry_after)
-                log.info("retrying %s %s after: %s", method, path, exc.error)
-                attempt += 1
-            except CvatHTTPError as exc:
-                # A login key that expired: log in again once (a token cannot be renewed).
-                if exc.status == 401 and auth and not relogged and not self.config.token:
-                    self._authorization = None
-                    relogged = True
-                    continue
-                raise
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        auth: bool,
-        headers: Mapping[str, str] | None = None,
-        **kwargs: Any,
-    ) -> httpx.Response:
-        all_headers = dict(headers or {})
-        if auth:
-            all_headers["Authorization"] = self._auth_header()
-        try:
-            response = self._http.request(method, path, headers=all_headers, **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            error = CvatHTTPError(method, path, None, f"cannot connect: {exc}")
-            raise _Transient(error, sent=False) from exc
-        except httpx.TransportError as exc:
-            error = CvatHTTPError(method, path, None, f"connection failed: {exc!r}")
-            raise _Transient(error, sent=True) from exc
-        status = response.status_code
-        if status == 429 or status >= 500:
-            error = CvatHTTPError(method, path, status, _detail(response))
-            retry_after = _retry_after(response)
-            raise _Transient(error, sent=status != 429, retry_after=retry_after)
-        if status >= 400:
-            raise CvatHTTPError(method, path, status, _detail(response))
-        return response
-
-    def pause(self, attempt: int, retry_after: float | None = None) -> None:
-        """Sleep before retry number `attempt + 1`: exponential, at least Retry-After."""
-        delay = self.config.backoff * 2**attempt
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        self._sleep(min(delay, self.config.max_backoff))
-
-    def _decode(self, response: httpx.Response, method: str, path: str) -> Any:
-        if response.status_code == 204 or not response.content:
-            return None
-        content_type = response.headers.get("content-type", "")
-        if "json" not in content_type:
-            raise CvatResponseError(
-                f"CVAT {method} {path} answered {response.status_code} with "
-                f"{content_type or 'no content type'}, not JSON: {_snippet(response)}"
-            )
-        try:
-            return response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CvatResponseError(
-                f"CVAT {method} {path}: malformed or truncated JSON ({exc}): {_snippet(response)}"
-            ) from exc
 
     # -- helpers over requests ------------------------------------------------------------
     def get(self, path: str, **params: Any) -> Any:
@@ -287,25 +143,17 @@ class CvatClient(AbstractContextManager["CvatClient"]):
         find: Callable[[], dict[str, Any] | None],
     ) -> tuple[dict[str, Any], bool]:
         """Create an object once: look it up before each attempt. Returns (object, created)."""
-        attempt = 0
-        while True:
-            found = find()
-            if found is not None:
-                return found, False
-            try:
-                response = self._with_retries("POST", path, "never", json=body)
-            except CvatHTTPError as exc:
-                transient = exc.status is None or exc.status == 429 or exc.status >= 500
-                if not transient or attempt >= self.config.retries:
-                    raise
-                self.pause(attempt)
-                log.info("looking up before retrying POST %s after: %s", path, exc)
-                attempt += 1
-                continue
-            created = self._decode(response, "POST", path)
+        made: list[dict[str, Any]] = []
+
+        def make() -> dict[str, Any]:
+            created = self.request("POST", path, json=body)
             if not isinstance(created, dict) or not isinstance(created.get("id"), int):
                 raise CvatResponseError(f"CVAT POST {path}: answer without an id: {created!r:.100}")
-            return created, True
+            made.append(created)
+            return created
+
+        found = http.create_once(self, find, make)
+        return found, bool(made)
 
     def wait(self, rq_id: str) -> dict[str, Any]:
         """Poll a background request until it finishes; pauses grow to `poll_interval`."""
@@ -330,24 +178,11 @@ class CvatClient(AbstractContextManager["CvatClient"]):
             delay = min(delay * 2, self.config.poll_interval)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
-
-
-def _detail(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _snippet(response)
-    if isinstance(data, dict) and set(data) == {"detail"}:
-        return str(data["detail"])
-    return json.dumps(data)[:500]
-
-
-def _snippet(response: httpx.Response) -> str:
-    text = response.content[:160].decode("utf-8", errors="replace")
-    return repr(" ".join(text.split()))
+__all__ = [
+    "CvatClient",
+    "CvatError",
+    "CvatHTTPError",
+    "CvatRequestFailed",
+    "CvatResponseError",
+    "CvatTimeout",
+]

@@ -1,8 +1,9 @@
 """Where the CVAT server is, how to log in, and how tasks are made there.
 
-A `CvatConfig` comes from arguments, environment variables and a TOML file, in that order of
-precedence (an argument beats an environment variable, which beats the file); nothing is ever
-asked for interactively, so a served app or a batch job never hangs on a prompt:
+A `CvatConfig` comes from arguments, environment variables and the `[cvat]` table of the
+shared config file, in that order of precedence (see workbench.backends.remote.config);
+nothing is ever asked for interactively, so a served app or a batch job never hangs on a
+prompt:
 
 | setting | environment | file key |
 |---|---|---|
@@ -11,47 +12,42 @@ asked for interactively, so a served app or a batch job never hangs on a prompt:
 | personal access token (sent as `Bearer`) | `CVAT_TOKEN` | `token` |
 | organisation slug (`X-Organization`) | `CVAT_ORG` | `organization` |
 
-The file is `config_file`, else `$CVAT_CONFIG`, else `~/.config/workbench/cvat.toml` when it
-exists; its keys are the field names of `CvatConfig` (optionally under a `[cvat]` table).
+The older file of this backend (`config_file=`, else `$CVAT_CONFIG`, else
+`~/.config/workbench/cvat.toml` when it exists; keys at the top level or under `[cvat]`) is
+still read, below the shared file, with a DeprecationWarning.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from workbench.backends.base import BackendError
+from workbench.backends.cvat.errors import ERRORS, CvatConfigError, CvatNotConfigured
+from workbench.backends.remote.config import LegacyFile, PlatformConfig, setting
+from workbench.backends.remote.errors import ErrorKinds
 
 DEFAULT_CONFIG_FILE = Path("~/.config/workbench/cvat.toml")
-
-_ENVIRONMENT = {
-    "url": "CVAT_URL",
-    "username": "CVAT_USERNAME",
-    "password": "CVAT_PASSWORD",
-    "token": "CVAT_TOKEN",
-    "organization": "CVAT_ORG",
-}
-
-
-class CvatConfigError(BackendError):
-    """The CVAT settings are missing or inconsistent; says which and where it looked."""
+ENV_CONFIG_FILE = "CVAT_CONFIG"
 
 
 @dataclass(frozen=True)
-class CvatConfig:
+class CvatConfig(PlatformConfig):
     """Connection and task settings of the CVAT backend. Secrets never appear in its repr."""
 
-    url: str
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    token: str | None = field(default=None, repr=False)
-    organization: str | None = None
+    SECTION: ClassVar[str] = "cvat"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("url",)
+    ERRORS: ClassVar[ErrorKinds] = ERRORS
+    LEGACY_FILE: ClassVar[LegacyFile | None] = LegacyFile(DEFAULT_CONFIG_FILE, ENV_CONFIG_FILE)
+
+    url: str = setting(env="CVAT_URL")
+    username: str | None = setting(None, env="CVAT_USERNAME")
+    password: str | None = setting(None, env="CVAT_PASSWORD", secret=True)
+    token: str | None = setting(None, env="CVAT_TOKEN", secret=True)
+    organization: str | None = setting(None, env="CVAT_ORG")
     # Data upload (POST /api/tasks/{id}/data/).
     image_quality: int = 75
     use_cache: bool = True
@@ -69,6 +65,8 @@ class CvatConfig:
     retries: int = 4
     backoff: float = 0.5
     max_backoff: float = 30.0
+    jitter: float = 0.2
+    max_retry_after: float = 120.0
     # How long a background request (data processing) may take, and the longest pause
     # between two polls of it.
     request_timeout: float = 3600.0
@@ -77,7 +75,7 @@ class CvatConfig:
     max_request_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
+        parts = urlsplit(self.url if isinstance(self.url, str) else "")
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise CvatConfigError(f"CVAT url must be http(s)://host[:port], got {self.url!r}")
         if self.token is None and (self.username is None or self.password is None):
@@ -90,8 +88,9 @@ class CvatConfig:
         for name in ("timeout", "backoff", "request_timeout", "poll_interval"):
             if getattr(self, name) <= 0:
                 raise CvatConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.retries < 0 or self.segment_overlap < 0:
-            raise CvatConfigError("retries and segment_overlap must not be negative")
+        if self.segment_overlap < 0:
+            raise CvatConfigError("segment_overlap must not be negative")
+        self.check_retries()
 
     @property
     def base_url(self) -> str:
@@ -101,51 +100,18 @@ class CvatConfig:
     def load(
         cls,
         *,
-        url: str | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        token: str | None = None,
-        config_file: str | Path | None = None,
+        path: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        config_file: str | os.PathLike[str] | None = None,
         environ: Mapping[str, str] | None = None,
-        **options: Any,
+        **given: Any,
     ) -> CvatConfig:
-        """Settings from arguments, then the environment, then the config file."""
-        env = os.environ if environ is None else environ
-        values = _file_values(config_file, env)
-        for name, variable in _ENVIRONMENT.items():
-            if env.get(variable):
-                values[name] = env[variable]
-        given = {"url": url, "username": username, "password": password, "token": token}
-        values.update({k: v for k, v in {**given, **options}.items() if v is not None})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise CvatConfigError(f"unknown CVAT settings: {', '.join(unknown)}")
-        if not values.get("url"):
-            raise CvatConfigError(
-                "no CVAT url: pass url=..., set CVAT_URL, or write it to "
-                f"{config_file or env.get('CVAT_CONFIG') or DEFAULT_CONFIG_FILE}"
-            )
-        if "job_assignees" in values:
-            values["job_assignees"] = tuple(values["job_assignees"])
-        try:
-            return cls(**values)
-        except TypeError as exc:
-            raise CvatConfigError(f"bad CVAT settings: {exc}") from exc
+        """Settings from arguments, then the environment, then the config file.
+        `config_file` names the older cvat.toml and `environ` is the older name of `env`."""
+        env = environ if env is None else env
+        if config_file is not None:
+            env = {**(os.environ if env is None else env), ENV_CONFIG_FILE: str(config_file)}
+        return super().load(path=path, env=env, **given)
 
 
-def _file_values(config_file: str | Path | None, env: Mapping[str, str]) -> dict[str, Any]:
-    explicit = config_file or env.get("CVAT_CONFIG")
-    path = Path(explicit).expanduser() if explicit else DEFAULT_CONFIG_FILE.expanduser()
-    if not path.is_file():
-        if explicit:
-            raise CvatConfigError(f"CVAT config file {path} does not exist")
-        return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise CvatConfigError(f"CVAT config file {path}: {exc}") from exc
-    section = data.get("cvat", data)
-    if not isinstance(section, dict):
-        raise CvatConfigError(f"CVAT config file {path}: [cvat] must be a table")
-    return dict(section)
+__all__ = ["CvatConfig", "CvatConfigError", "CvatNotConfigured"]

@@ -12,9 +12,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from workbench.backends.base import BackendError, LabelSchema
-from workbench.backends.cvat.client import CvatClient, CvatError, CvatHTTPError, CvatResponseError
+from workbench.backends.cvat.client import CvatClient
+from workbench.backends.cvat.errors import CvatError, CvatResponseError
 from workbench.backends.cvat.labels import ProjectLabels, project_labels_body, read_project_labels
 from workbench.backends.cvat.media import TaskData, bulks
+from workbench.backends.remote.errors import Unavailable
 
 # Longest part of an annotation key that goes into CVAT names (which hold 256 characters).
 _KEY_CHARS = 180
@@ -98,12 +100,11 @@ class Creator:
                 answer = self._upload_files(path, data)
             else:
                 answer = self.client.request("POST", path, json=data.fields)
-        except CvatHTTPError as exc:
+        except Unavailable:
             # The answer may have been lost after CVAT started processing: look before failing.
-            if exc.status is None or exc.status >= 500:
-                found = self._data_request(task_id)
-                if found is not None:
-                    return found
+            found = self._data_request(task_id)
+            if found is not None:
+                return found
             raise
         rq_id = answer.get("rq_id") if isinstance(answer, dict) else None
         if not isinstance(rq_id, str) or not rq_id:
@@ -112,7 +113,7 @@ class Creator:
 
     def _upload_files(self, path: str, data: TaskData) -> Any:
         """CVAT's upload session: start, files in requests of bounded size, finish."""
-        self.client.request("POST", path, headers={"Upload-Start": ""}, retry="always")
+        self.client.request("POST", path, headers={"Upload-Start": ""}, idempotent=True)
         quality = str(data.fields["image_quality"])
         for bulk in bulks(data.files, data.names, self.client.config.max_request_bytes):
             files = []

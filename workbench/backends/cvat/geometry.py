@@ -2,8 +2,8 @@
 
 The catalog keeps rings of flat `x, y` pixel coordinates (y down); a box is one ring of four
 corners, which may be rotated. CVAT keeps a rectangle as `[xtl, ytl, xbr, ybr]` of the
-unrotated box plus `rotation`, degrees clockwise about the box centre (in pixels: with y down,
-a positive angle turns x towards y); polygons, polylines and points are one flat list.
+unrotated box plus `rotation`, degrees clockwise about the box centre: the centre form of
+workbench.model.rotated. Polygons, polylines and points are one flat list.
 
 Tracks are keyframes; CVAT draws the frames between two keyframes by interpolation, holds the
 last keyframe to the end of the task, and hides the object from an `outside` keyframe on.
@@ -19,6 +19,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+
+from workbench.model.rotated import RotatedRect, corners, from_corners, is_axis_aligned
 
 CVAT_TYPE_OF_KIND: dict[str, str] = {
     "box": "rectangle",
@@ -65,20 +67,14 @@ def to_cvat(kind: str, geometry: Sequence[Sequence[float]]) -> CvatGeometry:
 
 def _rectangle(ring: Ring) -> CvatGeometry:
     xs, ys = ring[0::2], ring[1::2]
-    if len(ring) == 4 or (len(ring) == 8 and _axis_aligned(xs, ys)):
+    if len(ring) == 4 or is_axis_aligned(ring):
         return CvatGeometry("rectangle", (min(xs), min(ys), max(xs), max(ys)))
     if len(ring) != 8:
         raise ValueError(f"a box is two or four corners, got {len(ring) // 2}")
-    cx, cy = sum(xs) / 4, sum(ys) / 4
-    width = math.dist(ring[0:2], ring[2:4])
-    height = math.dist(ring[2:4], ring[4:6])
-    angle = math.degrees(math.atan2(ring[3] - ring[1], ring[2] - ring[0])) % 360.0
-    points = (cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2)
-    return CvatGeometry("rectangle", points, angle)
-
-
-def _axis_aligned(xs: Sequence[float], ys: Sequence[float]) -> bool:
-    return len(set(xs)) <= 2 and len(set(ys)) <= 2
+    rect = from_corners(ring)
+    half_w, half_h = rect.width / 2, rect.height / 2
+    points = (rect.cx - half_w, rect.cy - half_h, rect.cx + half_w, rect.cy + half_h)
+    return CvatGeometry("rectangle", points, rect.angle)
 
 
 def from_cvat(shape: CvatGeometry) -> tuple[Ring, ...]:
@@ -86,17 +82,10 @@ def from_cvat(shape: CvatGeometry) -> tuple[Ring, ...]:
     if shape.type != "rectangle":
         return (tuple(shape.points),)
     xtl, ytl, xbr, ybr = shape.points
-    corners = ((xtl, ytl), (xbr, ytl), (xbr, ybr), (xtl, ybr))
     if shape.rotation % 360.0 == 0.0:
-        return (tuple(v for corner in corners for v in corner),)
-    cx, cy = (xtl + xbr) / 2, (ytl + ybr) / 2
-    theta = math.radians(shape.rotation)
-    cos, sin = math.cos(theta), math.sin(theta)
-    ring: list[float] = []
-    for x, y in corners:
-        dx, dy = x - cx, y - cy
-        ring += [cx + dx * cos - dy * sin, cy + dx * sin + dy * cos]
-    return (tuple(ring),)
+        return ((xtl, ytl, xbr, ytl, xbr, ybr, xtl, ybr),)
+    centre = RotatedRect((xtl + xbr) / 2, (ytl + ybr) / 2, xbr - xtl, ybr - ytl, shape.rotation)
+    return (corners(centre),)
 
 
 # -- tracks ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.backends.base import AttributeSpec, FieldSchema, LabelSchema, Serialisable
-from workbench.backends.cvat.client import CvatResponseError
+from workbench.backends.cvat.errors import CvatResponseError
 
 CVAT_LABEL_TYPE: dict[str, str] = {
     "classification": "tag",

@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from workbench.backends.base import BackendError
 from workbench.backends.cvat.config import CvatConfig
+from workbench.store.run_data import frame_sources
 
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".wmv", ".flv"}
@@ -75,23 +76,12 @@ def frame_media(
     con: duckdb.DuckDBPyConnection, frames: pa.Table, media_field: str | None
 ) -> list[FrameMedia]:
     """The source shown for each frame of the run, in run order."""
-    con.register("_wb_cvat_frames", frames)
-    try:
-        found = con.execute(
-            """SELECT rf.frame_id, f.frame_index,
-                      list({'id': s.id, 'uri': s.uri, 'type': s.content_type} ORDER BY s.id)
-                        FILTER (WHERE s.id IS NOT NULL)
-               FROM _wb_cvat_frames rf
-               LEFT JOIN frames f ON f.id = rf.frame_id
-               LEFT JOIN sources s ON s.frame_id = rf.frame_id
-               GROUP BY rf.frame_id, f.frame_index"""
-        ).fetchall()
-    finally:
-        con.unregister("_wb_cvat_frames")
-    info = {r[0]: (r[1], r[2] or []) for r in found}
+    rows = frames.to_pylist()
+    known = frame_sources(con, [row["frame_id"] for row in rows])
     out: list[FrameMedia] = []
-    for row in frames.to_pylist():
-        frame_index, sources = info[row["frame_id"]]
+    for row in rows:
+        frame = known[row["frame_id"]]
+        sources = [s.as_dict() for s in frame.sources]
         source = _pick_source(row["frame_id"], sources, media_field)
         uri = str(source["uri"])
         out.append(
@@ -101,8 +91,8 @@ def frame_media(
                 scene_index=int(row["scene_index"]),
                 source_id=str(source["id"]),
                 uri=uri,
-                frame_index=frame_index,
-                video=is_video(uri, source.get("type")),
+                frame_index=frame.frame_index,
+                video=is_video(uri, source.get("content_type")),
             )
         )
     return out

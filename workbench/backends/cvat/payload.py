@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.backends.base import BackendError, FieldSchema, ShapeError
-from workbench.backends.cvat.client import CvatResponseError
+from workbench.backends.cvat.errors import CvatResponseError
 from workbench.backends.cvat.geometry import CvatGeometry, Keyframe, to_cvat, track_frames
 from workbench.backends.cvat.labels import (
     CvatLabel,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.backends.base import Shape
-from workbench.backends.cvat.client import CvatResponseError
+from workbench.backends.cvat.errors import CvatResponseError
 from workbench.backends.cvat.geometry import (
     KIND_OF_CVAT_TYPE,
     CvatGeometry,

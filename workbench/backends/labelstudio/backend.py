@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -43,13 +42,8 @@ from workbench.backends.base import (
     UploadRequest,
     UploadResult,
 )
-from workbench.backends.labelstudio.client import (
-    LabelStudioClient,
-    LabelStudioResponseError,
-    create_once,
-    expect,
-)
-from workbench.backends.labelstudio.config import LabelStudioConfig, LabelStudioError
+from workbench.backends.labelstudio.client import LabelStudioClient, create_once, expect
+from workbench.backends.labelstudio.config import LabelStudioConfig
 from workbench.backends.labelstudio.convert import (
     SUPPORTED_ATTRIBUTE_TYPES,
     SUPPORTED_LABEL_TYPES,
@@ -58,6 +52,7 @@ from workbench.backends.labelstudio.convert import (
     label_config,
     same_config,
 )
+from workbench.backends.labelstudio.errors import LabelStudioError, LabelStudioResponseError
 from workbench.backends.labelstudio.media import MediaServer, plan_image
 from workbench.backends.labelstudio.results import TaskReader, stable_id
 from workbench.backends.labelstudio.tasks import (
@@ -71,6 +66,7 @@ from workbench.backends.labelstudio.tasks import (
     task_status,
     tracked_fields,
 )
+from workbench.store.run_data import run_label_schema
 
 
 def run_marker(run_id: str) -> str:
@@ -83,8 +79,8 @@ def owner_marker(run_id: str) -> str:
 
 class LabelStudioBackend:
     """Label Studio over its REST API. Configured lazily: nothing is read or contacted until
-    the first call that needs the server (see LabelStudioConfig.resolve for where settings
-    come from). `client` replaces the HTTP client (tests pass one with a special transport).
+    the first call that needs the server (see LabelStudioConfig.load for where settings come
+    from). `client` replaces the HTTP client (tests pass one with a special transport).
     """
 
     name: ClassVar[str] = "labelstudio"
@@ -93,12 +89,9 @@ class LabelStudioBackend:
         attribute_types=SUPPORTED_ATTRIBUTE_TYPES,
         # Sequences are accepted: one task per frame, linked by context in the task data.
         supports_video=True,
-        supports_keyframes=False,
         # Label Studio shows them editable; the merge puts back any change (and reports it).
         supports_read_only_attributes=True,
-        supports_segments=False,
         supports_task_editing=False,
-        synchronous=True,
     )
 
     def __init__(
@@ -120,7 +113,7 @@ class LabelStudioBackend:
     @property
     def config(self) -> LabelStudioConfig:
         if self._config is None:
-            self._config = LabelStudioConfig.resolve(**self._settings)
+            self._config = LabelStudioConfig.load(**self._settings)
         return self._config
 
     @property
@@ -328,12 +321,10 @@ class LabelStudioBackend:
             self.client.delete(f"/api/projects/{project_id}")
 
     def _controls(self, con: duckdb.DuckDBPyConnection, run_id: str, project_id: int) -> Controls:
-        found = con.execute(
-            "SELECT label_schema FROM annotation_runs WHERE run_id = ?", [run_id]
-        ).fetchall()
-        if not found:
+        stored = run_label_schema(con, run_id)
+        if stored is None:
             raise LabelStudioError(f"run {run_id} is not in this catalog")
-        schema = LabelSchema.from_dict(_json(found[0][0]))
+        schema = LabelSchema.from_dict(stored)
         xml = str(self.client.project(project_id).get("label_config") or "")
         try:
             names = {e.get("name") for e in ET.fromstring(xml).iter() if e.get("name")}
@@ -430,10 +421,6 @@ class LabelStudioBackend:
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def _frames(tasks: list[dict[str, Any]]) -> list[str]:

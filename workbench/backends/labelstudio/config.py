@@ -1,46 +1,45 @@
 """Where the Label Studio server is and how to talk to it, resolved without ever prompting.
 
-Each setting is taken from the first place that has it:
+`LabelStudioConfig.load(path=None, env=None, **settings)` takes each setting from its
+argument, else the environment, else the `[labelstudio]` table of the shared config file
+(see workbench.backends.remote.config for the file and the order):
 
-1. arguments given to `LabelStudioConfig.resolve(...)` (or to `LabelStudioBackend(...)`);
-2. environment variables: `LABEL_STUDIO_URL`, `LABEL_STUDIO_API_KEY` (or `LABEL_STUDIO_TOKEN`),
-   `LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT`, `LABEL_STUDIO_PROJECT`;
-3. the `[labelstudio]` table of a TOML file: the path given, else `$WORKBENCH_BACKENDS_CONFIG`,
-   else `$XDG_CONFIG_HOME/workbench/backends.toml` (default `~/.config/workbench/backends.toml`).
+| setting | environment | in the file |
+|---|---|---|
+| `url` | `LABEL_STUDIO_URL` | `url` |
+| `token` | `LABEL_STUDIO_API_KEY`, else `LABEL_STUDIO_TOKEN` | `api_key` or `token` |
+| `local_files_root` | `LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT` | `local_files_root` |
+| `project` | `LABEL_STUDIO_PROJECT` | `project` |
 
-A missing URL or token is a `LabelStudioConfigError` that names all three places.
+A missing URL or token is `LabelStudioNotConfigured` (a `LabelStudioConfigError`) naming the
+three places. `resolve(url, token, ...)` is the older spelling of `load`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from workbench.backends.base import BackendError
+from workbench.backends.labelstudio.errors import (
+    ERRORS,
+    LabelStudioConfigError,
+    LabelStudioError,
+    LabelStudioNotConfigured,
+)
+from workbench.backends.remote.config import ENV_CONFIG_FILE, PlatformConfig, setting
+from workbench.backends.remote.errors import ErrorKinds
 
 SECTION = "labelstudio"
 ENV_URL = "LABEL_STUDIO_URL"
 ENV_TOKENS = ("LABEL_STUDIO_API_KEY", "LABEL_STUDIO_TOKEN")
 ENV_DOCUMENT_ROOT = "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"
 ENV_PROJECT = "LABEL_STUDIO_PROJECT"
-ENV_CONFIG_FILE = "WORKBENCH_BACKENDS_CONFIG"
-
-
-class LabelStudioError(BackendError):
-    """Something about Label Studio went wrong (base of this backend's errors)."""
-
-
-class LabelStudioConfigError(LabelStudioError):
-    """The backend is not configured, or its configuration cannot be read."""
 
 
 @dataclass(frozen=True)
-class LabelStudioConfig:
+class LabelStudioConfig(PlatformConfig):
     """How to reach one Label Studio server and how this backend uses it.
 
     `token` is a legacy API token (sent as `Token ...`) or a personal access token (a JWT,
@@ -51,12 +50,16 @@ class LabelStudioConfig:
     every run into that existing project instead of one new project per run.
     """
 
-    url: str
-    token: str = dataclasses.field(repr=False)
-    local_files_root: str | None = None
+    SECTION: ClassVar[str] = SECTION
+    REQUIRED: ClassVar[tuple[str, ...]] = ("url", "token")
+    ERRORS: ClassVar[ErrorKinds] = ERRORS
+
+    url: str = setting(env=ENV_URL)
+    token: str = setting(env=ENV_TOKENS, file_keys=("api_key",), secret=True)
+    local_files_root: str | None = setting(None, env=ENV_DOCUMENT_ROOT)
     # The same folder as the server sees it, when that differs (a server in a container).
     local_files_server_root: str | None = None
-    project: str | int | None = None
+    project: str | int | None = setting(None, env=ENV_PROJECT)
     timeout: float = 120.0
     connect_timeout: float = 5.0
     # Attempts after the first for a request that failed in a way worth retrying, waiting
@@ -64,6 +67,8 @@ class LabelStudioConfig:
     retries: int = 8
     backoff: float = 0.5
     max_backoff: float = 8.0
+    jitter: float = 0.2
+    max_retry_after: float = 120.0
     import_chunk: int = 500
     page_size: int = 500
     # TLS verification: True, or the path of a CA bundle. Never switched off.
@@ -71,7 +76,7 @@ class LabelStudioConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if not self.url.startswith(("http://", "https://")):
+        if not isinstance(self.url, str) or not self.url.startswith(("http://", "https://")):
             raise LabelStudioConfigError(
                 f"Label Studio URL must start with http(s)://, got {self.url!r}"
             )
@@ -79,10 +84,11 @@ class LabelStudioConfig:
             raise LabelStudioConfigError("Label Studio token is empty")
         if self.verify is False:
             raise LabelStudioConfigError("TLS verification cannot be turned off; give a CA bundle")
-        for name in ("retries", "import_chunk", "page_size"):
+        for name in ("import_chunk", "page_size"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < (0 if name == "retries" else 1):
+            if not isinstance(value, int) or value < 1:
                 raise LabelStudioConfigError(f"{name} must be a positive integer, got {value!r}")
+        self.check_retries()
 
     @property
     def api_url(self) -> str:
@@ -98,66 +104,14 @@ class LabelStudioConfig:
         env: Mapping[str, str] | None = None,
         **settings: Any,
     ) -> LabelStudioConfig:
-        """The configuration from arguments, then environment, then the config file."""
-        env = os.environ if env is None else env
-        from_file = _read_file(path, env)
-        from_env = _from_env(env)
-        given = {k: v for k, v in {"url": url, "token": token, **settings}.items() if v is not None}
-        merged: dict[str, Any] = {**from_file, **from_env, **given}
-        unknown = sorted(set(merged) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise LabelStudioConfigError(f"unknown Label Studio settings: {', '.join(unknown)}")
-        missing = [name for name in ("url", "token") if not merged.get(name)]
-        if missing:
-            raise LabelStudioConfigError(
-                f"Label Studio is not configured (no {' and no '.join(missing)}): pass url= and "
-                f"token=, or set {ENV_URL} and {ENV_TOKENS[0]}, or write url and api_key under "
-                f"[{SECTION}] in {_default_file(env)}"
-            )
-        try:
-            return cls(**merged)
-        except TypeError as exc:
-            raise LabelStudioConfigError(f"bad Label Studio settings: {exc}") from exc
+        """`load(path=..., env=..., url=url, token=token, **settings)`."""
+        return cls.load(path=path, env=env, url=url, token=token, **settings)
 
 
-def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if env.get(ENV_URL):
-        out["url"] = env[ENV_URL]
-    for name in ENV_TOKENS:
-        if env.get(name):
-            out["token"] = env[name]
-            break
-    if env.get(ENV_DOCUMENT_ROOT):
-        out["local_files_root"] = env[ENV_DOCUMENT_ROOT]
-    if env.get(ENV_PROJECT):
-        out["project"] = env[ENV_PROJECT]
-    return out
-
-
-def _default_file(env: Mapping[str, str]) -> Path:
-    if env.get(ENV_CONFIG_FILE):
-        return Path(env[ENV_CONFIG_FILE]).expanduser()
-    base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or "~", ".config")
-    return Path(base).expanduser() / "workbench" / "backends.toml"
-
-
-def _read_file(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> dict[str, Any]:
-    """The [labelstudio] table of the config file; {} when the default file does not exist."""
-    target = Path(path).expanduser() if path is not None else _default_file(env)
-    if not target.exists():
-        if path is not None:
-            raise LabelStudioConfigError(f"{target}: config file not found")
-        return {}
-    try:
-        data = tomllib.loads(target.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise LabelStudioConfigError(f"{target}: cannot read the config file: {exc}") from exc
-    section = data.get(SECTION, {})
-    if not isinstance(section, dict):
-        raise LabelStudioConfigError(f"{target}: [{SECTION}] must be a table")
-    out = dict(section)
-    # The file may say api_key (Label Studio's own word) or token.
-    if "api_key" in out:
-        out.setdefault("token", out.pop("api_key"))
-    return out
+__all__ = [
+    "ENV_CONFIG_FILE",
+    "LabelStudioConfig",
+    "LabelStudioConfigError",
+    "LabelStudioError",
+    "LabelStudioNotConfigured",
+]

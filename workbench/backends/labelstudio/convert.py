@@ -15,10 +15,11 @@ for text, Choices for select/radio (one value) and checkbox/occluded (one box th
 or not), Number for group_id. Fields with tracks get a per-region Number `<field>__track`.
 
 Geometry: Label Studio gives percentages of the original image size, (x, y) the top-left
-corner and rotation clockwise about that corner. The catalog uses pixel rings (y down); a box
-is four corners. Conversion goes through pixel space: a rotated rectangle becomes the four
-corners of the rotated box, starting at Label Studio's (x, y) and going clockwise as drawn,
-so nothing is lost; an unrotated one gives the catalog's usual top-left-first ring.
+corner and rotation clockwise about that corner (the corner form of workbench.model.rotated).
+The catalog uses pixel rings (y down); a box is four corners. Conversion goes through pixel
+space: a rotated rectangle becomes the four corners of the rotated box, starting at Label
+Studio's (x, y) and going clockwise as drawn, so nothing is lost; an unrotated one gives the
+catalog's usual top-left-first ring.
 """
 
 from __future__ import annotations
@@ -30,7 +31,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.backends.base import FieldSchema, LabelSchema
-from workbench.backends.labelstudio.config import LabelStudioError
+from workbench.backends.labelstudio.errors import LabelStudioError
+from workbench.model.rotated import (
+    CornerRect,
+    clockwise,
+    corners,
+    from_corners,
+    is_axis_aligned,
+    to_centre,
+    to_corner,
+)
 
 IMAGE = "image"  # the object tag's name, and the task data key holding the image URL
 TAXONOMY_MIN_CLASSES = 30  # longer class lists are easier to pick from in a Taxonomy
@@ -242,7 +252,7 @@ def _px(value: Any, size: float, what: str) -> float:
 def rectangle_value(ring: Sequence[float], w: float, h: float) -> dict[str, float]:
     """A box ring (two opposite corners, or four corners of a possibly rotated rectangle)
     as Label Studio's x, y, width, height and rotation."""
-    if len(ring) == 4 or _axis_aligned(ring):
+    if len(ring) == 4 or is_axis_aligned(ring):
         xs, ys = ring[0::2], ring[1::2]
         return {
             "x": _pct(min(xs), w),
@@ -253,25 +263,14 @@ def rectangle_value(ring: Sequence[float], w: float, h: float) -> dict[str, floa
         }
     if len(ring) != 8:
         raise ValueError(f"a box needs 2 or 4 corners, got {len(ring) // 2}")
-    points = [(ring[i], ring[i + 1]) for i in range(0, 8, 2)]
-    (x0, y0), (x1, y1), _, (x3, y3) = points
-    if (x1 - x0) * (y3 - y0) - (y1 - y0) * (x3 - x0) < 0:
-        # Counter-clockwise as drawn (y down): walk it the other way round.
-        points = [points[0], points[3], points[2], points[1]]
-        (x0, y0), (x1, y1), _, (x3, y3) = points
-    angle = math.degrees(math.atan2(y1 - y0, x1 - x0)) % 360.0
+    rect = to_corner(from_corners(clockwise(ring)))
     return {
-        "x": _pct(x0, w),
-        "y": _pct(y0, h),
-        "width": _pct(math.hypot(x1 - x0, y1 - y0), w),
-        "height": _pct(math.hypot(x3 - x0, y3 - y0), h),
-        "rotation": angle,
+        "x": _pct(rect.x, w),
+        "y": _pct(rect.y, h),
+        "width": _pct(rect.width, w),
+        "height": _pct(rect.height, h),
+        "rotation": rect.angle,
     }
-
-
-def _axis_aligned(ring: Sequence[float]) -> bool:
-    xs, ys = set(ring[0::2]), set(ring[1::2])
-    return len(ring) == 8 and len(xs) <= 2 and len(ys) <= 2
 
 
 def rectangle_ring(value: dict[str, Any], w: float, h: float) -> tuple[float, ...]:
@@ -285,19 +284,7 @@ def rectangle_ring(value: dict[str, Any], w: float, h: float) -> tuple[float, ..
         raise ValueError(f"rotation is not a number: {rotation!r}")
     if rotation % 360.0 == 0.0:
         return (x, y, x + width, y, x + width, y + height, x, y + height)
-    r = math.radians(rotation)
-    ux, uy = math.cos(r), math.sin(r)  # along the width, clockwise on screen (y down)
-    vx, vy = -uy, ux  # along the height
-    return (
-        x,
-        y,
-        x + width * ux,
-        y + width * uy,
-        x + width * ux + height * vx,
-        y + width * uy + height * vy,
-        x + height * vx,
-        y + height * vy,
-    )
+    return corners(to_centre(CornerRect(x, y, width, height, float(rotation))))
 
 
 def polygon_value(ring: Sequence[float], w: float, h: float) -> dict[str, Any]:

@@ -25,14 +25,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from workbench.backends.labelstudio.client import (
-    LabelStudioClient,
-    LabelStudioResponseError,
-    OutcomeUnknown,
-    create_once,
-    expect,
-)
-from workbench.backends.labelstudio.config import LabelStudioError
+from workbench.backends.labelstudio.client import LabelStudioClient, create_once, expect
+from workbench.backends.labelstudio.errors import LabelStudioError, LabelStudioResponseError
+from workbench.backends.remote.errors import OutcomeUnknown
 from workbench.errors import MediaError
 from workbench.media.images import image_size, local_path
 

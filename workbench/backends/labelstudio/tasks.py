@@ -10,10 +10,11 @@ from typing import Any
 import duckdb
 
 from workbench.backends.base import TRACKABLE_TYPES, TaskStatus, UploadRequest
-from workbench.backends.labelstudio.config import LabelStudioError
 from workbench.backends.labelstudio.convert import IMAGE, Controls
+from workbench.backends.labelstudio.errors import LabelStudioError
 from workbench.backends.labelstudio.media import Image
 from workbench.backends.labelstudio.results import TaskReader, frame_prediction
+from workbench.store.run_data import frame_sources, run_input_frames
 
 # The model version of the prediction that carries a task's labels as sent.
 PREDICTION_VERSION = "workbench"
@@ -22,37 +23,30 @@ PREDICTION_VERSION = "workbench"
 def run_frames(con: duckdb.DuckDBPyConnection, request: UploadRequest) -> list[dict[str, Any]]:
     """The run's frames in order, each with its context, time, index in its scene and the
     one source to show."""
-    con.register("_wb_ls_frames", request.frames)
-    try:
-        found = con.execute(
-            """SELECT rf.frame_id, rf.input_uuid, rf.scene_index, rf.position, f.context_id,
-                      f.timestamp,
-                      list({'id': s.id, 'uri': s.uri, 'width': s.width, 'height': s.height}
-                           ORDER BY s.id) FILTER (WHERE s.id IS NOT NULL) AS sources
-               FROM _wb_ls_frames rf
-               LEFT JOIN frames f ON f.id = rf.frame_id
-               LEFT JOIN sources s ON s.frame_id = rf.frame_id
-               GROUP BY ALL ORDER BY rf.position"""
-        ).fetchall()
-    finally:
-        con.unregister("_wb_ls_frames")
+    rows = sorted(request.frames.to_pylist(), key=lambda r: r["position"])
+    known = frame_sources(con, [r["frame_id"] for r in rows])
     out: list[dict[str, Any]] = []
     index_in_scene: dict[int, int] = {}
-    for frame_id, input_uuid, scene, position, context, timestamp, sources in found:
-        source = _pick_source(frame_id, sources or [], request.media_field)
+    for row in rows:
+        frame = known[row["frame_id"]]
+        sources = [
+            {"id": s.id, "uri": s.uri, "width": s.width, "height": s.height} for s in frame.sources
+        ]
+        source = _pick_source(frame.frame_id, sources, request.media_field)
+        scene = row["scene_index"]
         index = index_in_scene.get(scene, 0)
         index_in_scene[scene] = index + 1
         out.append(
             {
-                "frame_id": frame_id,
-                "input_uuid": input_uuid,
+                "frame_id": frame.frame_id,
+                "input_uuid": row["input_uuid"],
                 "scene_index": scene,
-                "position": position,
-                "context_id": context,
-                "timestamp": timestamp,
+                "position": row["position"],
+                "context_id": frame.context_id,
+                "timestamp": frame.timestamp,
                 "frame_index": index,
                 "source": source,
-                "sources": len(sources or []),
+                "sources": len(sources),
             }
         )
     return out
@@ -170,13 +164,7 @@ def _groups(tasks: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 
 def sent_frames(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, str]:
     """frame id -> input uuid, for the frames the run's inputs hold now."""
-    found = con.execute(
-        """SELECT unnest(s.frame_ids), i.uuid FROM requests r
-           JOIN inputs i ON i.request_id = r.id JOIN scenes s ON s.uuid = i.scene_uuid
-           WHERE r.run_id = ?""",
-        [run_id],
-    ).fetchall()
-    return {str(frame): str(input_uuid) for frame, input_uuid in found}
+    return run_input_frames(con, run_id)
 
 
 def annotation_count(task: Mapping[str, Any]) -> int:
