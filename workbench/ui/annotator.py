@@ -37,7 +37,7 @@ from workbench.ui.annotator_state import AnnotatorState, BoxRow, PolygonRow, Rec
 from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.glyphs import SourceGlyphs, frame_glyphs
 from workbench.ui.palette import UNLABELLED, label_color
-from workbench.ui.text import TextAlert, TextPane, text
+from workbench.ui.text import TextAlert, TextPane, css_class, text
 from workbench.ui.viewer import plot_size, set_data
 
 HELP = {
@@ -184,7 +184,7 @@ class EditorCopy:
 
 def attribute_widget(name: str, spec: AttributeSpec) -> pn.widgets.Widget:
     """A widget for one attribute of the schema; read-only attributes are shown disabled."""
-    css = ["wb-annotator-attribute", f"wb-attribute-{name}"]
+    css = ["wb-annotator-attribute", css_class("wb-attribute-", name)]
     widget: pn.widgets.Widget
     if spec.type in ("checkbox", "occluded"):
         widget = pn.widgets.Checkbox(label=name, css_classes=css)

@@ -39,6 +39,7 @@ class RunRow:
     tasks_done: int
     tasks: int
     editable: bool  # its tasks can be edited in the app (the local platform)
+    actor: str = ""  # who made it
 
     @property
     def loaded(self) -> bool:
@@ -102,6 +103,7 @@ class RunsState(param.Parameterized):
                     tasks_done=sum(1 for t in status.tasks if t.status == "done"),
                     tasks=len(status.tasks),
                     editable=info.backend in editable and info.status != "cleaned",
+                    actor=info.actor or "",
                 )
             )
         self.runs = rows
@@ -253,6 +255,8 @@ class RunsPanel(pn.viewable.Viewer):
         title = html(
             "<b>{}</b><br><span style='font-size:90%'>{}</span>", run.anno_key, run.describe()
         )
+        if run.actor:
+            title += html("<br><span style='font-size:80%;color:#666'>by {}</span>", run.actor)
         return pn.Column(
             TextPane(title, margin=(2, 5)),
             pn.Row(*buttons),

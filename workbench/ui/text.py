@@ -23,6 +23,7 @@ modules on these classes; tests/security/test_xss.py checks every surface in a b
 from __future__ import annotations
 
 import html as _html
+import re
 from collections.abc import Iterable
 from typing import Any, LiteralString
 
@@ -60,6 +61,16 @@ def html(template: LiteralString, *values: object, **named: object) -> Html:
 def join(parts: Iterable[object], separator: LiteralString = "") -> Html:
     """`parts` one after the other; a part that is not `Html` is escaped."""
     return Html(separator.join(text(part) for part in parts))
+
+
+def css_class(prefix: LiteralString, value: object) -> str:
+    """A CSS class naming a value from data (`wb-attribute-<name>`): characters other than
+    ASCII letters, digits, `_` and `-` become `_`, so the class is one valid token whatever
+    the value holds (a space in a class list breaks the page)."""
+    return prefix + _NOT_CSS.sub("_", str(value))
+
+
+_NOT_CSS = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def _field(value: object) -> object:
