@@ -249,3 +249,27 @@ def test_annotator(page: Any):
     wait_shown(page, x.FRAMES[1])
     assert_clean(page, x.FRAMES[1])
     deep(page, ".wb-annotator-status")
+
+
+def test_with_the_policy_enforced_the_payloads_cause_no_violation(browser: Any, server: Any):
+    """The same data with the CSP on: escaped values make no markup, so the browser reports
+    nothing (a violation here would mean a payload became an element somewhere)."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1300})
+    page = context.new_page()
+    page.add_init_script(
+        "window.__violations = []; document.addEventListener('securitypolicyviolation',"
+        " (e) => window.__violations.push(e.effectiveDirective + ' ' + e.sample), true);"
+    )
+    try:
+        page.goto(server.url, wait_until="load")
+        page.wait_for_function(IDLE_JS)
+        page.wait_for_selector("div.wb-grid-root .wb-tile")
+        open_choices(page, "wb-labels")
+        open_tile(page, x.C1)
+        wait_shown(page, f"frame 1 / 3 · {x.FRAMES[0]}")
+        hover_until(page, ".wb-viewer-plot", x.LABEL)
+        wait_shown(page, x.RUN)
+        assert_clean(page, x.LABEL, x.BADGE, x.RUN)
+        assert page.evaluate("window.__violations") == []
+    finally:
+        context.close()
