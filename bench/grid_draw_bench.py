@@ -69,7 +69,9 @@ def tiles(count: int, rois: int, points: int, variant: int) -> str:
                 "badges": [{"t": "urban", "c": "#ff7f0e"}],
             }
         )
-    return json.dumps({"mode": "contexts", "page": 0, "total": count, "empty_text": "", "tiles": page})
+    return json.dumps(
+        {"mode": "contexts", "page": 0, "total": count, "empty_text": "", "tiles": page}
+    )
 
 
 def source_at(commit: str | None) -> str:
@@ -126,7 +128,9 @@ def main() -> None:
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     results = run(args.base, args.repeat)
-    print(f"grid.js draw, ms ({args.repeat} draws each): DOM nodes (now) vs innerHTML ({args.base})")
+    print(
+        f"grid.js draw, ms ({args.repeat} draws each): DOM nodes (now) vs innerHTML ({args.base})"
+    )
     print(f"{'page':34} {'innerHTML med/max':>18} {'DOM med/max':>14} {'ratio':>6}")
     for name, times in results.items():
         before, now = times["before"], times["now"]

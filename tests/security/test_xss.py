@@ -20,7 +20,6 @@ from xss_page import (
     IDLE_JS,
     assert_clean,
     click_button,
-    deep,
     hover_until,
     idle,
     tile,
@@ -248,7 +247,6 @@ def test_annotator(page: Any):
     click_button(page, ".wb-annotator-next")
     wait_shown(page, x.FRAMES[1])
     assert_clean(page, x.FRAMES[1])
-    deep(page, ".wb-annotator-status")
 
 
 def test_with_the_policy_enforced_the_payloads_cause_no_violation(browser: Any, server: Any):

@@ -9,16 +9,18 @@ sets `window.__xss`.
 
 What is where (ids as the constants below):
 
-context C1 (ClearML, 3 frames F1#0..F1#2, source SOURCE, metadata W/T/K/O/METAKEY,
-            ROIs: LABEL box with attributes ATTR_KEY=ATTR_VALUE, POLY_LABEL polygon,
-            BADGE classification, PRED_LABEL box in field FIELD; tagged TAG)
+context C1 (ClearML, 3 frames FRAMES, source SOURCE, metadata WEATHER, TIME_OF_DAY, CAMERA,
+            LOCATION and key METAKEY, ROIs: LABEL box with attribute ATTR_KEY=ATTR_VALUE,
+            POLY_LABEL polygon, BADGE classification and PRED_LABEL box in field FIELD;
+            tagged TAG)
 context URI_CONTEXT (ClearML, no context_id: the context is the picture's path, whose file
             name is a payload; one frame F2 with a LABEL box; its scene is an input of
             PROJECT / BATCH)
 context of the COCO image (file name COCO_IMAGE; frame COCO_FRAME; label COCO_LABEL;
             metadata key "license" = COCO_LICENSE)
-run RUN on C1 (project PROJECT, batch BATCH): its task was edited and is done, so loading it
-    gives a merge report with an added box, a rejected relabel and unexpected polygons
+run RUN on C1's FIELD (project PROJECT, batch BATCH): its task was edited and is done, so
+    loading it gives a merge report with an added box, a rejected relabel and an unexpected
+    polygon
 run EDIT_RUN on C1, made by actor ACTOR: classes LABEL and EXTRA_CLASS, attributes
     ATTR_SELECT (select: ATTR_VALUE, ATTR_OTHER) and ATTR_TEXT (text); its task is open
 saved view VIEW (weather = W)

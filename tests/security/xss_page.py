@@ -110,20 +110,6 @@ def wait_shown(page: Any, value: str, where: str = "text", timeout_ms: float = 3
     idle(page)
 
 
-def deep(page: Any, selector: str) -> Any:
-    """The first element matching `selector` in the page or any shadow root, as a handle."""
-    handle = page.evaluate_handle(
-        "(selector) => {"
-        + _ALL_JS
-        + " return document.querySelector(selector) ?? allElements().map((el) => el.shadowRoot)"
-        ".filter(Boolean).map((root) => root.querySelector(selector)).find(Boolean) ?? null; }",
-        selector,
-    )
-    element = handle.as_element()
-    assert element is not None, f"no {selector}"
-    return element
-
-
 def tile(page: Any, tile_id: str) -> Any:
     """The grid tile of a context or frame id (ids are payloads: no CSS selector for them)."""
     handle = page.evaluate_handle(

@@ -30,7 +30,7 @@ from __future__ import annotations
 import secrets
 from html.parser import HTMLParser
 
-from tornado.httputil import HTTPHeaders, HTTPServerRequest
+from tornado.httputil import HTTPHeaders
 from tornado.web import OutputTransform
 
 # Every directive of the app's pages but script-src, which carries the page's nonce.
@@ -83,9 +83,6 @@ class SecurityHeaders(OutputTransform):
     of the Tornado application it is added to (`app.add_transform(SecurityHeaders)`); gives
     the `<script>` tags of an HTML page a fresh nonce. A response whose handler set a CSP of
     its own keeps it."""
-
-    def __init__(self, request: HTTPServerRequest) -> None:
-        super().__init__(request)
 
     def transform_first_chunk(
         self, status_code: int, headers: HTTPHeaders, chunk: bytes, finishing: bool
