@@ -7,7 +7,6 @@ the widgets laid out over it.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import panel as pn
@@ -23,6 +22,7 @@ from workbench.ui.dialogs import (
 )
 from workbench.ui.forms import delete_form, invalidate_form, send_form
 from workbench.ui.state import WorkbenchState
+from workbench.ui.text import TextAlert, TextPane, html, text
 
 
 class ActionsPanel(pn.viewable.Viewer):
@@ -49,9 +49,7 @@ class ActionsPanel(pn.viewable.Viewer):
         self.open_button = pn.widgets.Button(
             label="Open view", css_classes=["wb-open-view"], width=90
         )
-        self.message = pn.pane.Alert(
-            "", alert_type="info", css_classes=["wb-message"], visible=False
-        )
+        self.message = TextAlert("", alert_type="info", css_classes=["wb-message"], visible=False)
 
         self.tag_button.on_click(
             lambda _: self._run(state.tag_selection, self.tag_input.value_input)
@@ -66,13 +64,13 @@ class ActionsPanel(pn.viewable.Viewer):
         state.param.watch(self._show_views, ["saved_views"])
         self._show_selection()
 
-    def _run(self, action: Any, text: str | None) -> None:
+    def _run(self, action: Any, typed: str | None) -> None:
         """Run an action; its error (a bad tag, a failing query) becomes the message."""
         try:
-            action(text or "")
+            action(typed or "")
         except WorkbenchError as exc:
             self.message.alert_type = "danger"
-            self.message.object = html.escape(str(exc))
+            self.message.object = text(exc)
             self.message.visible = True
 
     def _open(self) -> None:
@@ -85,7 +83,7 @@ class ActionsPanel(pn.viewable.Viewer):
 
     def _show_message(self, *events: param.parameterized.Event) -> None:
         self.message.alert_type = "info"
-        self.message.object = html.escape(self.state.message)
+        self.message.object = text(self.state.message)
         self.message.visible = bool(self.state.message)
 
     def _show_views(self, *events: param.parameterized.Event) -> None:
@@ -93,9 +91,9 @@ class ActionsPanel(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
-            pn.pane.HTML("<b>Tag the selection</b>"),
+            TextPane(html("<b>Tag the selection</b>")),
             pn.Row(self.tag_input, self.tag_button, self.untag_button),
-            pn.pane.HTML("<b>Saved views</b>"),
+            TextPane(html("<b>Saved views</b>")),
             pn.Row(self.view_name, self.save_button),
             pn.Row(self.views, self.open_button),
             self.message,
@@ -133,16 +131,16 @@ class DialogView(pn.viewable.Viewer):
         self.spinner = pn.indicators.LoadingSpinner(value=False, size=20)
         self.progress = pn.Row(
             self.spinner,
-            pn.pane.HTML(f"{html.escape(dialog.title)}: working…"),
+            TextPane(html("{}: working…", dialog.title)),
             css_classes=["wb-action-progress"],
             visible=False,
         )
-        self.preview = pn.pane.HTML("", css_classes=["wb-action-preview"], visible=False)
-        self.result = pn.pane.Alert(
+        self.preview = TextPane("", css_classes=["wb-action-preview"], visible=False)
+        self.result = TextAlert(
             "", alert_type="info", css_classes=["wb-action-result"], visible=False
         )
         self.root = pn.Column(
-            pn.pane.HTML(f"<b>{html.escape(dialog.title)}</b>"),
+            TextPane(html("<b>{}</b>", dialog.title)),
             *fields,
             pn.Row(self.dry_run_button, self.confirm_button, self.cancel_button),
             self.progress,
@@ -171,11 +169,11 @@ class DialogView(pn.viewable.Viewer):
         self.preview.visible = bool(d.preview) and d.stage in ("preview", "running")
         if d.error:
             self.result.param.update(
-                alert_type="danger", object=html.escape(d.error, quote=False), visible=True
+                alert_type="danger", object=text(d.error, quote=False), visible=True
             )
         elif d.result:
             self.result.param.update(
-                alert_type="success", object=html.escape(d.result, quote=False), visible=True
+                alert_type="success", object=text(d.result, quote=False), visible=True
             )
         else:
             self.result.visible = False
@@ -199,7 +197,7 @@ class ActionsBar(pn.viewable.Viewer):
             DialogView(self.invalidate, invalidate_form(self.invalidate), "wb-invalidate-dialog"),
             DialogView(self.delete, delete_form(self.delete), "wb-delete-dialog"),
         ]
-        self.summary = pn.pane.HTML("", css_classes=["wb-actions-summary"], margin=(8, 10))
+        self.summary = TextPane("", css_classes=["wb-actions-summary"], margin=(8, 10))
         self.send_button = pn.widgets.Button(
             label="Send to annotation", css_classes=["wb-send"], color="primary"
         )
@@ -229,7 +227,7 @@ class ActionsBar(pn.viewable.Viewer):
 
     def _show_selection(self, *events: param.parameterized.Event) -> None:
         selection = self.state.selection
-        self.summary.object = html.escape(selection.summary())
+        self.summary.object = text(selection.summary())
         self.send_button.disabled = not selection.frame_ids
         self.invalidate_button.disabled = self.delete_button.disabled = not selection.scene_uuids
 

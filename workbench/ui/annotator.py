@@ -15,7 +15,6 @@ not disturbed). Like the viewer, one copy of the figure is kept per rendering (P
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -38,6 +37,7 @@ from workbench.ui.annotator_state import AnnotatorState, BoxRow, PolygonRow, Rec
 from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.glyphs import SourceGlyphs, frame_glyphs
 from workbench.ui.palette import UNLABELLED, label_color
+from workbench.ui.text import TextAlert, TextPane, css_class, text
 from workbench.ui.viewer import plot_size, set_data
 
 HELP = {
@@ -184,7 +184,7 @@ class EditorCopy:
 
 def attribute_widget(name: str, spec: AttributeSpec) -> pn.widgets.Widget:
     """A widget for one attribute of the schema; read-only attributes are shown disabled."""
-    css = ["wb-annotator-attribute", f"wb-attribute-{name}"]
+    css = ["wb-annotator-attribute", css_class("wb-attribute-", name)]
     widget: pn.widgets.Widget
     if spec.type in ("checkbox", "occluded"):
         widget = pn.widgets.Checkbox(label=name, css_classes=css)
@@ -212,8 +212,8 @@ class AnnotatorView(pn.viewable.Viewer):
         self._drawing = False
         self._syncing = False
         self._origin: EditorCopy | None = None
-        self.status = pn.pane.HTML("", css_classes=["wb-annotator-status"])
-        self.help = pn.pane.HTML("", styles={"font-size": "90%", "color": "#555"})
+        self.status = TextPane("", css_classes=["wb-annotator-status"])
+        self.help = TextPane("", styles={"font-size": "90%", "color": "#555"})
         self.task = pn.widgets.Select(label="task", css_classes=["wb-annotator-task"], width=260)
         self.field = pn.widgets.Select(label="field", css_classes=["wb-annotator-field"], width=180)
         self.label = pn.widgets.Select(label="label", css_classes=["wb-annotator-label"], width=180)
@@ -227,7 +227,7 @@ class AnnotatorView(pn.viewable.Viewer):
             )
         }  # fmt: skip
         self.buttons["save"].color = "primary"
-        self.message = pn.pane.Alert(
+        self.message = TextAlert(
             "", alert_type="info", css_classes=["wb-annotator-message"], visible=False
         )
         self._connect()
@@ -299,7 +299,7 @@ class AnnotatorView(pn.viewable.Viewer):
         for name, widget in self._attribute_widgets.items():
             widget.param.watch(self._set_attribute(name), "value")
         self.attributes.objects = list(self._attribute_widgets.values())
-        self.help.object = html.escape(HELP.get(editor.kind or "", ""))
+        self.help.object = text(HELP.get(editor.kind or "", ""))
         self._rebuild()
         self._show_selected()
         self._show_status()
@@ -332,12 +332,12 @@ class AnnotatorView(pn.viewable.Viewer):
 
     def _show_status(self, *events: param.parameterized.Event) -> None:
         editor = self.editor
-        self.status.object = html.escape(editor.status_text())
-        text = editor.error or editor.message
+        self.status.object = text(editor.status_text())
+        said = editor.error or editor.message
         self.message.param.update(
-            object=html.escape(text, quote=False),
+            object=text(said, quote=False),
             alert_type="danger" if editor.error else "info",
-            visible=bool(text),
+            visible=bool(said),
         )
         is_open = editor.is_open
         for name in ("prev", "next", "save", "done"):

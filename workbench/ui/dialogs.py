@@ -32,6 +32,7 @@ from workbench.services import (
 from workbench.ui.background import run_in_background
 from workbench.ui.reports import annotation_preview_html, plural, removal_preview_html
 from workbench.ui.selection import Selection
+from workbench.ui.text import Html
 
 if TYPE_CHECKING:
     from workbench.services import Workbench
@@ -65,7 +66,9 @@ class ActionDialog(param.Parameterized):
     title: ClassVar[str] = ""
     visible = param.Boolean(default=False)
     stage: param.Selector[str] = param.Selector(default="form", objects=list(STAGES))
-    preview = param.String(default="", doc="HTML: what the action would do (the dry run).")
+    preview = param.String(
+        default="", doc="What the action would do (the dry run), as `Html` from ui.reports."
+    )
     result = param.String(default="", doc="What the action did.")
     error = param.String(default="", doc="Why the dry run or the action was refused.")
 
@@ -88,7 +91,7 @@ class ActionDialog(param.Parameterized):
     def prepare(self) -> None:
         """Fill the form for the selection just taken (raise WorkbenchError if it cannot)."""
 
-    def dry_run_html(self) -> str:
+    def dry_run_html(self) -> Html:
         raise NotImplementedError
 
     def perform(self) -> str:
@@ -111,7 +114,7 @@ class ActionDialog(param.Parameterized):
         version = self._form_version
         self.param.update(stage="checking", preview="", error="", result="")
 
-        def previewed(preview: str) -> None:
+        def previewed(preview: Html) -> None:
             if version != self._form_version:  # the form changed meanwhile
                 self.stage = "form"
             else:
@@ -303,7 +306,7 @@ class SendToAnnotation(ActionDialog):
         kwargs = self.annotate_kwargs()
         return self.service.annotate(view, self.anno_key.strip(), dryrun=dryrun, **kwargs).info
 
-    def dry_run_html(self) -> str:
+    def dry_run_html(self) -> Html:
         info = self._annotate(dryrun=True)
         project = self.project.strip() or "default"
         new_project = project not in self.projects
@@ -339,7 +342,7 @@ class InvalidateScenes(ActionDialog):
                 "no scene holds the selected frames: there is nothing to invalidate"
             )
 
-    def dry_run_html(self) -> str:
+    def dry_run_html(self) -> Html:
         report = self.service.invalidate_scenes(self.scene_uuids, self.reason, dryrun=True)
         return removal_preview_html(report, self._inputs(report))
 
@@ -371,7 +374,7 @@ class DeleteInputs(ActionDialog):
         if not self.inputs:
             raise InvalidArgument("the selected frames are in no input: there is nothing to delete")
 
-    def dry_run_html(self) -> str:
+    def dry_run_html(self) -> Html:
         if not self.chosen:
             raise InvalidArgument("choose the inputs to delete")
         report = self.service.delete_inputs(self.chosen, dryrun=True)

@@ -20,6 +20,7 @@ from workbench.ui.dialogs import (
     InvalidateScenes,
     SendToAnnotation,
 )
+from workbench.ui.text import TextPane, html
 
 
 def bind_text(widget: pn.widgets.Widget, obj: Any, name: str) -> None:
@@ -122,7 +123,7 @@ def attribute_inputs(send: SendToAnnotation) -> list[Any]:
     bind_text(spec, send, "attribute_spec")
     spec.visible = send.attribute_mode == "custom"
     send.param.watch(lambda e: setattr(spec, "visible", e.new == "custom"), "attribute_mode")
-    return [pn.pane.HTML("attributes"), mode, spec]
+    return [TextPane("attributes"), mode, spec]
 
 
 def restriction_inputs(send: SendToAnnotation) -> list[Any]:
@@ -137,7 +138,7 @@ def restriction_inputs(send: SendToAnnotation) -> list[Any]:
         label="scenes per task (empty: one task)",
         css_classes=["wb-task-size"],
     )
-    return [pn.pane.HTML("annotators may make"), allowed, task_size]
+    return [TextPane("annotators may make"), allowed, task_size]
 
 
 RESTRICTION_LABELS = {
@@ -158,18 +159,20 @@ def invalidate_form(invalidate: InvalidateScenes) -> list[Any]:
     reason = pn.widgets.RadioButtonGroup.from_param(
         invalidate.param.reason, label="reason", css_classes=["wb-reason"]
     )
-    scenes = pn.pane.HTML("", css_classes=["wb-dialog-scenes"])
+    scenes = TextPane("", css_classes=["wb-dialog-scenes"])
 
     def show(*events: param.parameterized.Event) -> None:
         n = len(invalidate.scene_uuids)
-        scenes.object = (
-            f"{n} scene{'s' if n != 1 else ''} hold the selected frames; invalidating removes "
-            "every input that uses them, with its annotations."
+        scenes.object = html(
+            "{} scene{} hold the selected frames; invalidating removes every input that uses "
+            "them, with its annotations.",
+            n,
+            "s" if n != 1 else "",
         )
 
     invalidate.param.watch(show, ["scene_uuids"])
     show()
-    return [scenes, pn.pane.HTML("reason"), reason]
+    return [scenes, TextPane("reason"), reason]
 
 
 def delete_form(delete: DeleteInputs) -> list[Any]:
@@ -182,7 +185,7 @@ def delete_form(delete: DeleteInputs) -> list[Any]:
     choice.param.watch(lambda e: setattr(delete, "chosen", list(e.new)), "value")
     delete.param.watch(show, ["inputs", "chosen"])
     show()
-    return [pn.pane.HTML("inputs of the selected frames' scenes to delete"), choice]
+    return [TextPane("inputs of the selected frames' scenes to delete"), choice]
 
 
 def input_label(item: Input) -> str:

@@ -2,70 +2,99 @@
 //
 // The page arrives as one JSON string, `model.page_json` ({mode, page, total, empty_text,
 // tiles}: see GridPage in workbench/ui/grid.py, and workbench/ui/tiles.py for the tiles'
-// fields), and is drawn with one innerHTML. Selection and the open tile are separate
-// properties, so selecting does not resend the page. Clicks go back to Python with
-// model.send_msg.
+// fields), and is drawn into one fragment that replaces the old tiles. Every value in a tile
+// comes from data (ids, labels, colours), so the DOM is built with createElement,
+// textContent and setAttribute, never from markup: a label is text, whatever it holds.
+// Selection and the open tile are separate properties, so selecting does not resend the
+// page. Clicks go back to Python with model.send_msg.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
-function escapeHtml(text) {
-  return String(text ?? "")
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&#39;");
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = String(text ?? "");
+  return node;
 }
 
+function svgElement(tag, attributes) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  return node;
+}
+
+// Coordinates are numbers: anything else in a ring is dropped, not written into an attribute.
 function pairs(flat) {
   const out = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push(`${flat[i]},${flat[i + 1]}`);
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const x = Number(flat[i]);
+    const y = Number(flat[i + 1]);
+    if (Number.isFinite(x) && Number.isFinite(y)) out.push(`${x},${y}`);
+  }
   return out.join(" ");
 }
 
-// One ROI as SVG markup in source pixels; the svg's viewBox maps them onto the thumbnail.
-function roiSvg(roi, strokeWidth) {
-  const color = escapeHtml(roi.c);
-  const common = `stroke="${color}" stroke-width="${strokeWidth}" vector-effect="non-scaling-stroke"`;
+// One ROI as SVG elements in source pixels; the svg's viewBox maps them onto the thumbnail.
+function roiShapes(roi, strokeWidth) {
+  const color = String(roi.c ?? "");
+  const common = { stroke: color, "stroke-width": strokeWidth, "vector-effect": "non-scaling-stroke" };
+  const rings = Array.isArray(roi.p) ? roi.p : [];
   if (roi.k === "poly") {
-    return roi.p.map((ring) => `<polygon points="${pairs(ring)}" fill="${color}" fill-opacity="0.15" ${common}/>`).join("");
+    return rings.map((ring) => svgElement("polygon", {
+      points: pairs(ring), fill: color, "fill-opacity": 0.15, ...common,
+    }));
   }
   if (roi.k === "line") {
-    return roi.p.map((ring) => `<polyline points="${pairs(ring)}" fill="none" ${common}/>`).join("");
+    return rings.map((ring) => svgElement("polyline", { points: pairs(ring), fill: "none", ...common }));
   }
   if (roi.k === "pt") {
-    return roi.p.map((ring) => {
-      let dots = "";
+    const dots = [];
+    for (const ring of rings) {
       for (let i = 0; i + 1 < ring.length; i += 2) {
-        dots += `<circle cx="${ring[i]}" cy="${ring[i + 1]}" r="${strokeWidth * 2}" fill="${color}" ${common}/>`;
+        dots.push(svgElement("circle", {
+          cx: Number(ring[i]), cy: Number(ring[i + 1]), r: strokeWidth * 2, fill: color, ...common,
+        }));
       }
-      return dots;
-    }).join("");
+    }
+    return dots;
   }
-  return "";
+  return [];
 }
 
-function tileHtml(tile) {
-  const idAttr = tile.kind === "frame" ? "data-frame-id" : "data-context-id";
-  const w = tile.width || 1;
-  const h = tile.height || 1;
+function tileNode(tile) {
+  const w = Number(tile.width) || 1;
+  const h = Number(tile.height) || 1;
   const stroke = Math.max(w, h) / 160;
-  const rois = (tile.rois || []).map((roi) => roiSvg(roi, stroke)).join("");
-  const lines = (tile.lines || []).map((line) => `<div class="wb-line">${escapeHtml(line)}</div>`).join("");
-  const badges = (tile.badges || [])
-    .map((b) => `<span class="wb-badge" style="background:${escapeHtml(b.c)}">${escapeHtml(b.t)}</span>`)
-    .join("");
-  const img = tile.thumb
-    ? `<img src="${escapeHtml(tile.thumb)}" loading="lazy" decoding="async" draggable="false">`
-    : `<div class="wb-noimage">no image</div>`;
-  return (
-    `<div class="wb-tile" ${idAttr}="${escapeHtml(tile.id)}" title="${escapeHtml(tile.tooltip ?? tile.title)}">` +
-    `<div class="wb-thumb">${img}` +
-    `<svg xmlns="${SVG_NS}" viewBox="0 0 ${w} ${h}" preserveAspectRatio="xMidYMid meet">${rois}</svg>` +
-    `<div class="wb-badges-row">${badges}</div></div>` +
-    `<div class="wb-caption"><div class="wb-title">${escapeHtml(tile.title)}</div>${lines}</div>` +
-    `</div>`
-  );
+  const node = element("div", "wb-tile");
+  node.setAttribute(tile.kind === "frame" ? "data-frame-id" : "data-context-id", String(tile.id ?? ""));
+  node.title = String(tile.tooltip ?? tile.title ?? "");
+
+  const thumb = element("div", "wb-thumb");
+  if (tile.thumb) {
+    const img = element("img");
+    img.loading = "lazy";
+    img.decoding = "async";
+    img.draggable = false;
+    img.src = String(tile.thumb);
+    thumb.append(img);
+  } else {
+    thumb.append(element("div", "wb-noimage", "no image"));
+  }
+  const svg = svgElement("svg", { viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: "xMidYMid meet" });
+  for (const roi of tile.rois || []) svg.append(...roiShapes(roi, stroke));
+  const badges = element("div", "wb-badges-row");
+  for (const badge of tile.badges || []) {
+    const span = element("span", "wb-badge", badge.t);
+    span.style.background = String(badge.c ?? "");
+    badges.append(span);
+  }
+  thumb.append(svg, badges);
+
+  const caption = element("div", "wb-caption");
+  caption.append(element("div", "wb-title", tile.title));
+  for (const line of tile.lines || []) caption.append(element("div", "wb-line", line));
+  node.append(thumb, caption);
+  return node;
 }
 
 export function render({ model, el }) {
@@ -89,9 +118,13 @@ export function render({ model, el }) {
     root.dataset.mode = page.mode;
     root.dataset.page = String(page.page);
     root.dataset.total = String(page.total);
-    root.innerHTML = tiles.length
-      ? tiles.map(tileHtml).join("")
-      : `<div class="wb-empty">${escapeHtml(page.empty_text)}</div>`;
+    const fragment = document.createDocumentFragment();
+    if (tiles.length) {
+      for (const tile of tiles) fragment.append(tileNode(tile));
+    } else {
+      fragment.append(element("div", "wb-empty", page.empty_text));
+    }
+    root.replaceChildren(fragment);
     markSelection();
     version += 1;
     root.dataset.version = String(version);

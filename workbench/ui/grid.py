@@ -14,7 +14,6 @@ sent as it is.
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import panel as pn
 import param
+
+from workbench.ui.text import TextPane, text
 
 if TYPE_CHECKING:
     from workbench.ui.state import WorkbenchState
@@ -138,8 +139,8 @@ class GridView(pn.viewable.Viewer):
         )
         self.prev_page = pn.widgets.Button(label="‹ prev", css_classes=["wb-page-prev"], width=70)
         self.next_page = pn.widgets.Button(label="next ›", css_classes=["wb-page-next"], width=70)
-        self.page_label = pn.pane.HTML("", css_classes=["wb-page-label"], margin=(8, 6))
-        self.count = pn.pane.HTML("", css_classes=["wb-selection-count"], margin=(8, 12))
+        self.page_label = TextPane("", css_classes=["wb-page-label"], margin=(8, 6))
+        self.count = TextPane("", css_classes=["wb-selection-count"], margin=(8, 12))
         self.select_all = pn.widgets.Button(
             label="Select all that match", css_classes=["wb-select-all"]
         )
@@ -178,13 +179,15 @@ class GridView(pn.viewable.Viewer):
         self.grid.set_page(self._current_page())
         self.grid.param.update(selected=list(state.selected_tiles), active=state.active_tile)
         what = "contexts" if state.mode == "contexts" else "frames"
-        self.page_label.object = f"page {state.page + 1} / {state.pages} · {state.total} {what}"
+        self.page_label.object = text(
+            f"page {state.page + 1} / {state.pages} · {state.total} {what}"
+        )
         self.prev_page.disabled = state.page <= 0
         self.next_page.disabled = state.page >= state.pages - 1
 
     def _show_selection(self, *events: Any) -> None:
         self.grid.selected = list(self.state.selected_tiles)
-        self.count.object = html.escape(self.state.selection.summary())
+        self.count.object = text(self.state.selection.summary())
 
     def _show_active(self, *events: Any) -> None:
         self.grid.active = self.state.active_tile

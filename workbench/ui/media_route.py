@@ -25,6 +25,7 @@ from tornado.web import HTTPError, StaticFileHandler, authenticated
 from workbench.errors import MediaError
 from workbench.media.files import content_type, resolve_media
 from workbench.media.thumbnails import ThumbnailCache, placeholder
+from workbench.ui.headers import OTHER_POLICY, REFERRER_POLICY
 
 # Browsers revalidate with If-None-Match after this; the ETag is the file's mtime and size,
 # so a changed file is fetched again and an unchanged one costs a 304.
@@ -93,6 +94,15 @@ class _LocalFileHandler(AuthRequestHandler, StaticFileHandler):
         super().initialize(path="/")
         self.media = media
 
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        # On every answer, errors and placeholders included (Tornado sets these again after
+        # clearing the headers for an error): a browser never sniffs a media file into HTML,
+        # and a file opened on its own (an SVG or HTML file under a media root) runs nothing.
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", REFERRER_POLICY)
+        self.set_header("Content-Security-Policy", OTHER_POLICY)
+
     async def _send(self, resolve: Callable[[], Path], include_body: bool) -> None:
         self._resolved = await asyncio.get_running_loop().run_in_executor(None, resolve)
         await StaticFileHandler.get(self, str(self._resolved), include_body=include_body)
@@ -121,7 +131,6 @@ class _LocalFileHandler(AuthRequestHandler, StaticFileHandler):
     def set_extra_headers(self, path: str) -> None:
         # private: with auth on, a shared proxy must not hand one user's media to another
         self.set_header("Cache-Control", f"private, max-age={MAX_AGE_SECONDS}")
-        self.set_header("X-Content-Type-Options", "nosniff")
 
 
 # The get/head overrides below take the route's own arguments (none, or the size) rather than

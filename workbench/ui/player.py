@@ -10,7 +10,6 @@ clicking a tick jumps there.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import panel as pn
@@ -21,6 +20,7 @@ from bokeh.plotting import figure
 
 from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.context import ContextState
+from workbench.ui.text import TextPane, text
 
 MATCH_COLOR = "#0072b5"
 OTHER_COLOR = "#c8c8c8"
@@ -156,7 +156,7 @@ class PlayerView(pn.viewable.Viewer):
         self.next_match = pn.widgets.Button(
             label="match ▶", css_classes=["wb-next-match"], width=80
         )
-        self.label = pn.pane.HTML("", css_classes=["wb-frame-label"], margin=(8, 10))
+        self.label = TextPane("", css_classes=["wb-frame-label"], margin=(8, 10))
         self.keys = KeyboardShortcuts(ctx)
         self.prev_button.on_click(lambda _: ctx.step(-1))
         self.next_button.on_click(lambda _: ctx.step(1))
@@ -185,7 +185,7 @@ class PlayerView(pn.viewable.Viewer):
     def _on_index(self, *events: param.parameterized.Event) -> None:
         if self.player.value != self.context.index:
             self.player.value = self.context.index
-        self.label.object = html.escape(self.context.position_text)
+        self.label.object = text(self.context.position_text)
         for timeline in self._timelines:
             with editing(timeline.pane):
                 timeline.update_cursor()

@@ -7,7 +7,6 @@ the query.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,33 +19,40 @@ from workbench.store.schema import PROMOTED_KEYS
 from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.query_state import FULL_RANGE
 from workbench.ui.state import WorkbenchState
+from workbench.ui.text import Html, TextAlert, TextMultiChoice, TextPane, html, join, text
 
 ALL_FIELDS = "(all fields)"
 MAX_LABEL_ROWS = 12
 
 
 def counted_options(counts: Sequence[tuple[Any, int]], keep: Sequence[str]) -> dict[str, str]:
-    """MultiChoice options "value (count)" -> value; chosen values stay even at no count."""
+    """MultiChoice options "value (count)" -> value; chosen values stay even at no count.
+    The labels are text: TextMultiChoice shows them as such."""
     options = {f"{value} ({n})": str(value) for value, n in counts if value is not None}
     present = set(options.values())
     options.update({f"{value} (0)": value for value in keep if value not in present})
     return options
 
 
-def labels_html(counts: Sequence[tuple[str, int]]) -> str:
+def labels_html(counts: Sequence[tuple[str, int]]) -> Html:
     """Label counts as rows of bars, commonest first."""
     if not counts:
-        return "<i>no labels</i>"
+        return html("<i>no labels</i>")
     top = max(n for _, n in counts) or 1
-    rows = "".join(
-        f'<div style="display:flex;gap:6px;font-size:12px"><span style="width:90px;'
-        f'overflow:hidden;text-overflow:ellipsis">{html.escape(label)}</span>'
-        f'<span style="background:#0072b5;width:{int(100 * n / top)}px"></span>'
-        f"<span>{n}</span></div>"
+    rows = join(
+        html(
+            '<div style="display:flex;gap:6px;font-size:12px"><span title="{}" style="width:90px;'
+            'overflow:hidden;text-overflow:ellipsis">{}</span>'
+            '<span style="background:#0072b5;width:{}px"></span><span>{}</span></div>',
+            label,
+            label,
+            int(100 * n / top),
+            n,
+        )
         for label, n in counts[:MAX_LABEL_ROWS]
     )
     more = len(counts) - MAX_LABEL_ROWS
-    return rows + (f"<i>and {more} more labels</i>" if more > 0 else "")
+    return rows + (html("<i>and {} more labels</i>", more) if more > 0 else Html())
 
 
 class Histogram:
@@ -94,16 +100,16 @@ class QueryPanel(pn.viewable.Viewer):
         self.apply_button = pn.widgets.Button(
             label="Apply", color="primary", css_classes=["wb-apply"]
         )
-        self.error = pn.pane.Alert(
+        self.error = TextAlert(
             "", alert_type="danger", css_classes=["wb-query-error"], visible=False
         )
-        self.summary = pn.pane.HTML("", css_classes=["wb-match-count"])
+        self.summary = TextPane("", css_classes=["wb-match-count"])
         self.label_field = pn.widgets.Select(
             label="Label field",
             options=[ALL_FIELDS, *self.state.fields],
             value=query.label_field or ALL_FIELDS,
         )
-        self.labels = pn.widgets.MultiChoice(label="Labels", options={}, css_classes=["wb-labels"])
+        self.labels = TextMultiChoice(label="Labels", options={}, css_classes=["wb-labels"])
         self.confidence = pn.widgets.RangeSlider(
             label="Confidence",
             start=0.0,
@@ -113,14 +119,14 @@ class QueryPanel(pn.viewable.Viewer):
             css_classes=["wb-confidence"],
         )
         self.metadata = {
-            key: pn.widgets.MultiChoice(
+            key: TextMultiChoice(
                 label=key.replace("_", " "), options={}, css_classes=[f"wb-meta-{key}"]
             )
             for key in PROMOTED_KEYS
         }
-        self.tags = pn.widgets.MultiChoice(label="Tags", options={}, css_classes=["wb-tags"])
+        self.tags = TextMultiChoice(label="Tags", options={}, css_classes=["wb-tags"])
         self.reset_button = pn.widgets.Button(label="Reset filters", css_classes=["wb-reset"])
-        self.label_bars = pn.pane.HTML("", css_classes=["wb-label-counts"])
+        self.label_bars = TextPane("", css_classes=["wb-label-counts"])
         self._histograms = PerRender(Histogram)
         self._syncing = False
 
@@ -191,7 +197,7 @@ class QueryPanel(pn.viewable.Viewer):
         return counted_options(self.state.facets.tags, chosen)
 
     def _show_error(self, *events: param.parameterized.Event) -> None:
-        self.error.object = html.escape(self.state.error)
+        self.error.object = text(self.state.error)
         self.error.visible = bool(self.state.error)
 
     def _show_facets(self, *events: param.parameterized.Event) -> None:
@@ -205,8 +211,8 @@ class QueryPanel(pn.viewable.Viewer):
             self.tags.options = self._tag_options(list(query.tags))
         finally:
             self._syncing = False
-        self.summary.object = (
-            f"<b>{facets.frames}</b> frames in <b>{facets.contexts}</b> contexts match"
+        self.summary.object = html(
+            "<b>{}</b> frames in <b>{}</b> contexts match", facets.frames, facets.contexts
         )
         self.label_bars.object = labels_html(facets.labels_of(query.label_field or None))
         for histogram in self._histograms:
@@ -232,7 +238,7 @@ class QueryPanel(pn.viewable.Viewer):
             *self.metadata.values(),
             self.tags,
             self.reset_button,
-            pn.pane.HTML("<b>Labels</b>", margin=(10, 10, 0, 10)),
+            TextPane(html("<b>Labels</b>"), margin=(10, 10, 0, 10)),
             self.label_bars,
             sizing_mode="stretch_width",
         )

@@ -1,21 +1,18 @@
 """HTML for what the service reports: dry-run previews, removal plans, merge reports.
 
-Every value from the catalog (labels, ids, reasons) is escaped; long lists are cut with a
-line saying how many more there are, so a preview of a million-frame action stays small.
+Built with workbench.ui.text: every value from the catalog (labels, ids, reasons, names) goes
+in as text. Long lists are cut with a line saying how many more there are, so a preview of a
+million-frame action stays small.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
 
 from workbench.services import AnnotationRunInfo, Input, LabelRef, MergeReport, RemovalReport
+from workbench.ui.text import Html, html, join
 
 MAX_ROWS = 50
-
-
-def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value))
 
 
 def plural(n: int, noun: str) -> str:
@@ -24,32 +21,40 @@ def plural(n: int, noun: str) -> str:
 
 def table_html(
     headers: Sequence[str], rows: Iterable[Sequence[object]], css: str, limit: int = MAX_ROWS
-) -> str:
+) -> Html:
     """A small HTML table; rows past `limit` are summed up in a last line."""
     rows = list(rows)
-    head = "".join(f"<th style='text-align:left;padding-right:8px'>{_e(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td style='padding-right:8px'>{_e(v)}</td>" for v in row) + "</tr>"
+    head = join(html("<th style='text-align:left;padding-right:8px'>{}</th>", h) for h in headers)
+    body = join(
+        html("<tr>{}</tr>", join(html("<td style='padding-right:8px'>{}</td>", v) for v in row))
         for row in rows[:limit]
     )
-    more = f"<div>… and {len(rows) - limit} more</div>" if len(rows) > limit else ""
-    return f"<table class='{css}'><tr>{head}</tr>{body}</table>{more}"
+    more = html("<div>… and {} more</div>", len(rows) - limit) if len(rows) > limit else ""
+    return html("<table class='{}'><tr>{}</tr>{}</table>{}", css, head, body, more)
 
 
 def annotation_preview_html(
     info: AnnotationRunInfo, project: str, *, new_project: bool, new_batch: bool
-) -> str:
+) -> Html:
     """What `annotate(..., dryrun=True)` says the run would create."""
     batch = info.config.batch or "the latest open batch"
     items = [
-        f"annotation run <b>{_e(info.anno_key)}</b> on <b>{_e(info.backend)}</b>",
-        f"{plural(info.frames, 'frame')} in {plural(info.scenes, 'scene')} "
-        "(an existing scene of exactly the same frames is reused)",
-        f"{plural(info.inputs, 'input')} in project <b>{_e(project)}</b>"
-        f"{' (new)' if new_project else ''}, batch <b>{_e(batch)}</b>"
-        f"{' (new)' if new_batch else ''}",
-        f"{plural(info.tasks, 'task')}",
-        f"{plural(info.labels, 'label')} uploaded as pre-annotations",
+        html("annotation run <b>{}</b> on <b>{}</b>", info.anno_key, info.backend),
+        html(
+            "{} in {} (an existing scene of exactly the same frames is reused)",
+            plural(info.frames, "frame"),
+            plural(info.scenes, "scene"),
+        ),
+        html(
+            "{} in project <b>{}</b>{}, batch <b>{}</b>{}",
+            plural(info.inputs, "input"),
+            project,
+            " (new)" if new_project else "",
+            batch,
+            " (new)" if new_batch else "",
+        ),
+        plural(info.tasks, "task"),
+        html("{} uploaded as pre-annotations", plural(info.labels, "label")),
     ]
     for name, field in info.label_schema.fields.items():
         classes = ", ".join(field.classes) or "(none)"
@@ -58,8 +63,8 @@ def annotation_preview_html(
             for a, s in field.attributes.items()
         )
         items.append(
-            f"field <b>{_e(name)}</b> ({_e(field.type)}): classes {_e(classes)}"
-            + (f"; attributes {_e(attributes)}" if attributes else "")
+            html("field <b>{}</b> ({}): classes {}", name, field.type, classes)
+            + (html("; attributes {}", attributes) if attributes else "")
         )
     restrictions = info.config.restrictions
     refused = [
@@ -75,11 +80,13 @@ def annotation_preview_html(
     ]
     if refused:
         items.append("not allowed: " + ", ".join(refused))
-    lis = "".join(f"<li>{item}</li>" for item in items)
-    return f"<div class='wb-preview-annotate'><b>The dry run would create:</b><ul>{lis}</ul></div>"
+    lis = join(html("<li>{}</li>", item) for item in items)
+    return html(
+        "<div class='wb-preview-annotate'><b>The dry run would create:</b><ul>{}</ul></div>", lis
+    )
 
 
-def inputs_table_html(inputs: Sequence[Input]) -> str:
+def inputs_table_html(inputs: Sequence[Input]) -> Html:
     return table_html(
         ("input", "scene", "project", "batch", "run"),
         (
@@ -90,37 +97,40 @@ def inputs_table_html(inputs: Sequence[Input]) -> str:
     )
 
 
-def removal_preview_html(report: RemovalReport, inputs: Sequence[Input]) -> str:
+def removal_preview_html(report: RemovalReport, inputs: Sequence[Input]) -> Html:
     """What a destructive action would remove (its dry run), and the inputs it affects."""
-    text = f"<div><b>This would remove:</b> {_e(report.describe())}.</div>"
+    removes = html("<div><b>This would remove:</b> {}.</div>", report.describe())
     if not inputs:
-        return text + "<div>No input uses these scenes.</div>"
-    return text + f"<div>Affected inputs:</div>{inputs_table_html(inputs)}"
+        return removes + html("<div>No input uses these scenes.</div>")
+    return html("{}<div>Affected inputs:</div>{}", removes, inputs_table_html(inputs))
 
 
-def _refs(title: str, refs: Sequence[LabelRef]) -> str:
+def _refs(title: str, refs: Sequence[LabelRef]) -> Html:
     if not refs:
-        return ""
+        return Html()
     rows = ((r.frame_id, r.field, r.roi_id or "(value)") for r in refs)
-    return f"<div><b>{_e(title)}</b></div>" + table_html(("frame", "field", "label"), rows, "")
+    table = table_html(("frame", "field", "label"), rows, "")
+    return html("<div><b>{}</b></div>{}", title, table)
 
 
-def merge_report_html(report: MergeReport) -> str:
+def merge_report_html(report: MergeReport) -> Html:
     """A merge report: counts, the labels written, every rejection with its reason, and the
     unexpected labels (returned, not stored, since the app never prompts)."""
     parts = [
-        f"<div><b>Loaded {_e(report.anno_key)}</b>"
-        f"{' (dry run)' if report.dryrun else ''}: {_e(report.describe())}</div>",
+        html(
+            "<div><b>Loaded {}</b>{}: {}</div>",
+            report.anno_key,
+            " (dry run)" if report.dryrun else "",
+            report.describe(),
+        ),
         _refs("added", report.added),
         _refs("changed", report.changed),
         _refs("deleted", report.deleted),
     ]
     if report.rejected:
         rows = ((r.frame_id, r.field, r.change, r.reason) for r in report.rejected)
-        parts.append(
-            "<div><b>rejected</b></div>"
-            + table_html(("frame", "field", "change", "reason"), rows, "wb-rejected")
-        )
+        table = table_html(("frame", "field", "change", "reason"), rows, "wb-rejected")
+        parts.append(html("<div><b>rejected</b></div>{}", table))
     if report.unexpected:
         rows2 = (
             (
@@ -131,10 +141,9 @@ def merge_report_html(report: MergeReport) -> str:
             )
             for u in report.unexpected
         )
-        parts.append(
-            "<div><b>unexpected labels</b></div>"
-            + table_html(("field", "label type", "count", "what was done"), rows2, "wb-unexpected")
-        )
+        headers = ("field", "label type", "count", "what was done")
+        table = table_html(headers, rows2, "wb-unexpected")
+        parts.append(html("<div><b>unexpected labels</b></div>{}", table))
     if report.cleanup is not None:
-        parts.append(f"<div>cleaned up: {_e(report.cleanup.describe())}</div>")
-    return "".join(p for p in parts if p)
+        parts.append(html("<div>cleaned up: {}</div>", report.cleanup.describe()))
+    return join(parts)

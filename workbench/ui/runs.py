@@ -9,7 +9,6 @@ what goes).
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from workbench.services import InvalidArgument, MergeReport
 from workbench.ui.background import run_in_background
 from workbench.ui.dialogs import guarded
 from workbench.ui.reports import merge_report_html
+from workbench.ui.text import TextAlert, TextPane, html, text
 
 if TYPE_CHECKING:
     from workbench.services import Workbench
@@ -39,6 +39,7 @@ class RunRow:
     tasks_done: int
     tasks: int
     editable: bool  # its tasks can be edited in the app (the local platform)
+    actor: str = ""  # who made it
 
     @property
     def loaded(self) -> bool:
@@ -102,6 +103,7 @@ class RunsState(param.Parameterized):
                     tasks_done=sum(1 for t in status.tasks if t.status == "done"),
                     tasks=len(status.tasks),
                     editable=info.backend in editable and info.status != "cleaned",
+                    actor=info.actor or "",
                 )
             )
         self.runs = rows
@@ -203,7 +205,7 @@ class RunsPanel(pn.viewable.Viewer):
             label="Refresh", css_classes=["wb-runs-refresh"], width=80
         )
         self.refresh_button.on_click(lambda _: runs.refresh())
-        self.confirm_text = pn.pane.HTML("")
+        self.confirm_text = TextPane("")
         self.new_key = pn.widgets.TextInput(css_classes=["wb-run-new-key"], visible=False)
         self.new_key.param.watch(
             lambda *events: setattr(runs, "new_key", events[-1].new or ""),
@@ -222,10 +224,10 @@ class RunsPanel(pn.viewable.Viewer):
             css_classes=["wb-run-dialog"],
             visible=False,
         )
-        self.message = pn.pane.Alert(
+        self.message = TextAlert(
             "", alert_type="info", css_classes=["wb-runs-message"], visible=False
         )
-        self.report = pn.pane.HTML("", css_classes=["wb-merge-report"], visible=False)
+        self.report = TextPane("", css_classes=["wb-merge-report"], visible=False)
         self.spinner = pn.indicators.LoadingSpinner(value=False, size=20, visible=False)
         runs.param.watch(self._show_runs, ["runs"])
         runs.param.watch(self._show_pending, ["pending"])
@@ -250,12 +252,13 @@ class RunsPanel(pn.viewable.Viewer):
             buttons.append(button("Annotate", "wb-annotate-run", self.on_annotate))
         buttons.append(button("Rename", "wb-rename-run", self.runs.ask_rename))
         buttons.append(button("Delete", "wb-delete-run", self.runs.ask_delete))
-        text = (
-            f"<b>{html.escape(run.anno_key)}</b><br>"
-            f"<span style='font-size:90%'>{html.escape(run.describe())}</span>"
+        title = html(
+            "<b>{}</b><br><span style='font-size:90%'>{}</span>", run.anno_key, run.describe()
         )
+        if run.actor:
+            title += html("<br><span style='font-size:80%;color:#666'>by {}</span>", run.actor)
         return pn.Column(
-            pn.pane.HTML(text, margin=(2, 5)),
+            TextPane(title, margin=(2, 5)),
             pn.Row(*buttons),
             css_classes=["wb-run"],
             sizing_mode="stretch_width",
@@ -263,24 +266,24 @@ class RunsPanel(pn.viewable.Viewer):
 
     def _show_runs(self, *events: param.parameterized.Event) -> None:
         rows = [self._row(r) for r in self.runs.runs]
-        self.rows.objects = rows or [pn.pane.HTML("<i>No annotation runs yet.</i>")]
+        self.rows.objects = rows or [TextPane(html("<i>No annotation runs yet.</i>"))]
 
     def _show_pending(self, *events: param.parameterized.Event) -> None:
         pending = self.runs.pending
         self.dialog.visible = pending is not None
         if pending is None:
             return
-        self.confirm_text.object = html.escape(pending.text)
+        self.confirm_text.object = text(pending.text)
         self.new_key.visible = pending.action == "rename"
         self.new_key.value = self.runs.new_key
         self.confirm_button.label = "Rename" if pending.action == "rename" else "Delete"
 
     def _show_message(self, *events: param.parameterized.Event) -> None:
         self.spinner.value = self.spinner.visible = self.runs.loading is not None
-        text = self.runs.error or self.runs.message
+        said = self.runs.error or self.runs.message
         self.message.alert_type = "danger" if self.runs.error else "info"
-        self.message.object = html.escape(text, quote=False)
-        self.message.visible = bool(text)
+        self.message.object = text(said, quote=False)
+        self.message.visible = bool(said)
 
     def _show_report(self, *events: param.parameterized.Event) -> None:
         report = self.runs.report
@@ -289,7 +292,7 @@ class RunsPanel(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
-            pn.Row(pn.pane.HTML("<b>Annotation runs</b>"), self.refresh_button, self.spinner),
+            pn.Row(TextPane(html("<b>Annotation runs</b>")), self.refresh_button, self.spinner),
             self.rows,
             self.dialog,
             self.message,

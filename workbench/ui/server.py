@@ -36,6 +36,7 @@ from workbench.services import Workbench
 from workbench.services.http_api import api_patterns, per_actor
 from workbench.store.catalog import Catalog
 from workbench.ui.app import create_app
+from workbench.ui.headers import SecurityHeaders
 from workbench.ui.media import ServedMediaUrls
 from workbench.ui.media_route import MediaFiles, media_patterns
 
@@ -211,6 +212,8 @@ def serve(
                 extra_patterns=patterns,
             ),
         )
+        # CSP, nosniff and Referrer-Policy on every response: pages, media, API, static files
+        server._tornado.add_transform(SecurityHeaders)
         _run(server, server_url(address, int(server.port)), show=show, ready=ready)
     finally:
         catalog.close()

@@ -9,7 +9,6 @@ ColumnDataSources in place; figures are built only when the number of sources ch
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -25,6 +24,7 @@ from workbench.ui.glyphs import Badge, Columns, SourceGlyphs, empty_columns, fra
 from workbench.ui.masks import MaskPainter
 from workbench.ui.media import MediaUrls
 from workbench.ui.state import WorkbenchState
+from workbench.ui.text import Html, TextPane, html, join
 
 PLOT_HEIGHT = 520
 MAX_ROW_WIDTH = 1100
@@ -138,16 +138,21 @@ class SourcePlot:
             set_data(cds, {k: [] for k in cds.data})
 
 
-def badges_html(badges: Sequence[Badge]) -> str:
+def badges_html(badges: Sequence[Badge]) -> Html:
+    """Classifications as coloured badges; the field is the tooltip."""
     if not badges:
-        return ""
-    spans = "".join(
-        f'<span class="wb-badge" title="{html.escape(b.field)}" '
-        f'style="background:{b.color};color:#000;border-radius:3px;padding:1px 6px;'
-        f'margin-right:4px">{html.escape(b.text)}</span>'
+        return Html()
+    spans = join(
+        html(
+            '<span class="wb-badge" title="{}" style="background:{};color:#000;'
+            'border-radius:3px;padding:1px 6px;margin-right:4px">{}</span>',
+            b.field,
+            b.color,
+            b.text,
+        )
         for b in badges
     )
-    return f"<div>{spans}</div>"
+    return html("<div>{}</div>", spans)
 
 
 class ViewerCopy:
@@ -180,8 +185,8 @@ class FrameViewer(pn.viewable.Viewer):
         self.state = state
         self._paint = MaskPainter()
         self._copies = PerRender(ViewerCopy)
-        self.badges = pn.pane.HTML("", css_classes=["wb-badges"], margin=(0, 10))
-        self.placeholder = pn.pane.Markdown(
+        self.badges = TextPane("", css_classes=["wb-badges"], margin=(0, 10))
+        self.placeholder = TextPane(
             "Click a tile to look at its frames.", css_classes=["wb-viewer-empty"]
         )
         self.fields = pn.widgets.CheckButtonGroup.from_param(
