@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from workbench.errors import IngestError, MediaError, RecordError
 from workbench.ingest.export import ExportReport
 from workbench.ingest.images import SOURCE_ID, ExportFrame, ViewLike, image_info, view_frames
+from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.records import Frame, Source
 from workbench.ingest.video import count_context_frames, default_frames_root, frames_folder
 from workbench.ingest.video import video_frames as decode_video_frames
@@ -428,6 +429,7 @@ def add_scene(
     return job.writer.report
 
 
+@recorded("nucleus", roots=option_folders("frames_dir", default=default_frames_root))
 def import_files(
     catalog: Catalog,
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],

@@ -8,7 +8,6 @@ field on existing frames and leave everything else alone.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -20,7 +19,9 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from workbench.errors import RecordError
+from workbench.ingest.imports import current_run
 from workbench.ingest.records import Frame, Roi, bbox_of, validate_frame
+from workbench.media.files import MediaRootCheck
 from workbench.store.schema import PROMOTED_KEYS
 
 if TYPE_CHECKING:
@@ -82,22 +83,49 @@ ROI_SCHEMA = pa.schema(
 )
 
 MAX_KEPT_ERRORS = 1000
+MAX_OUTSIDE_EXAMPLES = 3
 
 
 @dataclass
 class IngestReport:
-    """What an import did: counts of what was stored and the records it had to refuse."""
+    """What an import did: counts of what was stored and the records it had to refuse.
+
+    `outside_media_roots` counts the stored local URIs (sources, previews, masks) whose files
+    lie outside every media root: they are kept as given but never served; `outside_examples`
+    holds the first few. `warnings` are notes about stored data; `import_id` names the
+    import's record in the catalog's `imports` table.
+    """
 
     frames: int = 0
     rois: int = 0
     rejected: int = 0
     errors: list[RecordError] = field(default_factory=list)
+    sources: int = 0
+    outside_media_roots: int = 0
+    outside_examples: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    import_id: str | None = None
 
     def __str__(self) -> str:
         text = f"{self.frames} frames, {self.rois} ROIs stored; {self.rejected} records rejected"
         shown = "".join(f"\n  {err}" for err in self.errors[:20])
         more = self.rejected - min(len(self.errors), 20)
-        return text + shown + (f"\n  ... and {more} more" if more > 0 else "")
+        text += shown + (f"\n  ... and {more} more" if more > 0 else "")
+        text += "".join(f"\n  warning: {note}" for note in self.warnings)
+        if self.outside_media_roots:
+            first = ", ".join(repr(uri) for uri in self.outside_examples)
+            text += (
+                f"\n  {self.outside_media_roots} URIs lie outside the media roots and will "
+                f"not be served (first: {first}); declare their folder with --media-root DIR "
+                "(media_roots=[...] in Python) or `workbench media-roots add DIR`"
+            )
+        return text
+
+    def note_outside(self, uri: str, times: int = 1) -> None:
+        """Count a stored URI (`times` times) whose file lies outside every media root."""
+        self.outside_media_roots += times
+        if len(self.outside_examples) < MAX_OUTSIDE_EXAMPLES:
+            self.outside_examples.append(uri)
 
     @property
     def ok(self) -> bool:
@@ -168,10 +196,13 @@ class CatalogWriter:
     ) -> None:
         self.catalog = catalog
         self.batch_size = batch_size
-        self.report = IngestReport()
+        # Inside a recorded import (workbench/ingest/imports.py) each committed batch updates
+        # its record, and URIs are checked against the roots the import declared.
+        self._run = current_run()
+        self.report = IngestReport(import_id=self._run.record.id if self._run else None)
+        self._roots = self._run.roots if self._run else MediaRootCheck(catalog.media_roots())
         self._frames: dict[str, Frame] = {}
         self._labels: dict[tuple[str, str], tuple[str, Sequence[Roi]]] = {}
-        self._media_dirs: set[str] = set()
         self._datasets: set[tuple[str, str | None]] = set()
         self._bar = tqdm(total=total, desc=desc, unit="frame", disable=not progress, leave=False)
 
@@ -235,6 +266,8 @@ class CatalogWriter:
                 self._write_frames(con, frames)
             if labels:
                 self._write_labels(con, labels)
+            if self._run is not None:
+                self._run.committed(con, self.report)
 
     def _write_frames(self, con: Any, frames: list[Frame]) -> None:
         now = datetime.now(UTC).replace(tzinfo=None)
@@ -275,8 +308,9 @@ class CatalogWriter:
                         json_text(list(s.masks)) if s.masks else None,
                     )
                 )
-                self._note_media(s.uri)
+                self._check_uris(s.uri, s.preview_uri, *(m.get("uri") for m in s.masks))
             roi_rows.extend(_roi_row(frame.id, roi) for roi in frame.rois)
+            self._check_mask_uris(frame.rois)
         batch_frames = _table(frame_rows, FRAME_SCHEMA)
         con.register("_wb_frames", batch_frames)
         try:
@@ -292,6 +326,7 @@ class CatalogWriter:
         finally:
             con.unregister("_wb_frames")
         self.report.frames += len(frame_rows)
+        self.report.sources += len(source_rows)
         self.report.rois += len(roi_rows)
 
     def _write_labels(
@@ -311,6 +346,7 @@ class CatalogWriter:
                 self.reject(RecordError(where, f"frame {frame_id!r} is not in the catalog"))
                 continue
             rows.extend(_roi_row(frame_id, _with_field(roi, field_name)) for roi in rois)
+            self._check_mask_uris(rois)
         con.register("_wb_label_keys", keys)
         try:
             con.execute(
@@ -322,11 +358,16 @@ class CatalogWriter:
         _insert(con, "rois", _table(rows, ROI_SCHEMA))
         self.report.rois += len(rows)
 
-    def _note_media(self, uri: str) -> None:
-        if "://" in uri and not uri.startswith("file://"):
-            return
-        path = uri.removeprefix("file://")
-        self._media_dirs.add(os.path.dirname(os.path.abspath(path)))
+    def _check_uris(self, *uris: Any) -> None:
+        """Count the URIs whose files lie outside every media root (stored all the same)."""
+        for uri in uris:
+            if isinstance(uri, str) and uri and self._roots.is_outside(uri):
+                self.report.note_outside(uri)
+
+    def _check_mask_uris(self, rois: Sequence[Roi]) -> None:
+        for roi in rois:
+            if roi.mask is not None:
+                self._check_uris(roi.mask.get("uri"))
 
     def _finish(self) -> None:
         with self.catalog.transaction() as con:
@@ -341,7 +382,6 @@ class CatalogWriter:
                         "ON CONFLICT DO NOTHING",
                         [dataset, version],
                     )
-        self.catalog.add_media_roots(self._media_dirs)
 
 
 def _with_field(roi: Roi, field_name: str) -> Roi:
