@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import panel as pn
 
+from workbench.store.imports import interrupted_imports
 from workbench.ui.actions import ActionsBar, ActionsPanel
 from workbench.ui.annotator import AnnotatorView
 from workbench.ui.annotator_state import AnnotatorState
@@ -127,6 +128,7 @@ class WorkbenchApp(pn.viewable.Viewer):
 
         _after_first_render(fill)
         main = pn.Column(
+            *self._import_notice(),
             self.actions_bar,
             self.grid,
             pn.layout.Divider(),
@@ -136,9 +138,37 @@ class WorkbenchApp(pn.viewable.Viewer):
         )
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
 
+    def _import_notice(self) -> list[pn.viewable.Viewable]:
+        # Plain text (a <pre>, escaped): file names come from whoever named the files.
+        text = import_notice(self.catalog)
+        if not text:
+            return []
+        style = {"background": "#fff3cd", "border": "1px solid #d4a72c", "padding": "4px 8px"}
+        return [pn.pane.Str(text, css_classes=["wb-import-notice"], styles=style)]
+
     def ipywidget(self) -> Any:
         """The app as an ipywidget, for front ends that only show ipywidgets."""
         return pn.ipywidget(self)
+
+
+def import_notice(catalog: Catalog) -> str:
+    """Plain text about imports that stopped before they finished ('' when there are none)."""
+    interrupted = interrupted_imports(catalog)
+    if not interrupted:
+        return ""
+    lines = [
+        f"{len(interrupted)} import(s) stopped before they finished: the catalog may lack "
+        "some of their frames. Run each again to complete it."
+    ]
+    for record in interrupted[:5]:
+        c = record.counts
+        lines.append(
+            f"- {record.format} of {', '.join(record.files)}: {c.frames} frames stored in "
+            f"{c.batches} batch(es) before it stopped"
+        )
+    if len(interrupted) > 5:
+        lines.append(f"- ... and {len(interrupted) - 5} more (`workbench info`)")
+    return "\n".join(lines)
 
 
 def create_app(
