@@ -141,7 +141,7 @@ def option_folders(*names: str, default: Callable[[Catalog], Path] | None = None
 def recorded_import(
     catalog: Catalog,
     fmt: str,
-    paths: Iterable[Path],
+    paths: Iterable[PathArg],
     *,
     options: Mapping[str, Any] | None = None,
     media_roots: Iterable[PathArg] = (),
@@ -153,7 +153,7 @@ def recorded_import(
     Set `run.report` to the import's report before the block ends; the record then gets its
     final counts. An exception marks the record `failed`, Ctrl-C `interrupted`.
     """
-    given, named = list(paths), list(media_roots)
+    given, named = [Path(p) for p in paths], list(media_roots)
     folders = [*declared_roots(given), *extra_roots]
     catalog.add_media_roots(folders, origin="import")
     catalog.add_media_roots(named, origin="option")

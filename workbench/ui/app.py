@@ -12,6 +12,7 @@ once per browser session.
 
 from __future__ import annotations
 
+import html
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -139,12 +140,14 @@ class WorkbenchApp(pn.viewable.Viewer):
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
 
     def _import_notice(self) -> list[pn.viewable.Viewable]:
-        # Plain text (a <pre>, escaped): file names come from whoever named the files.
         text = import_notice(self.catalog)
         if not text:
             return []
         style = {"background": "#fff3cd", "border": "1px solid #d4a72c", "padding": "4px 8px"}
-        return [pn.pane.Str(text, css_classes=["wb-import-notice"], styles=style)]
+        # File names come from whoever named the files: text, never markup. Panel's Str puts
+        # its text into a <pre> that the browser reads as HTML, so it is escaped here first.
+        notice = pn.pane.Str(html.escape(text), css_classes=["wb-import-notice"], styles=style)
+        return [notice]
 
     def ipywidget(self) -> Any:
         """The app as an ipywidget, for front ends that only show ipywidgets."""
