@@ -419,22 +419,27 @@ def _register_datasets(con: Any, frames: _Table | None) -> None:
     )
 
 
-# The local URIs this import stored: sources, previews, source masks and ROI mask files.
+# The URIs this import stored: sources, previews, source masks and ROI mask files.
 _IMPORTED_URIS = f"""
     SELECT u FROM (
-        SELECT unnest(list_concat([uri, preview_uri],
-            coalesce(json_extract_string(masks, '$[*].uri'), []::VARCHAR[]))) AS u
-        FROM sources WHERE frame_id IN (SELECT id FROM {_IDS})
-        UNION ALL
-        SELECT mask->>'$.uri' FROM rois WHERE frame_id IN (SELECT id FROM {_IDS})
+        SELECT uri AS u FROM sources WHERE frame_id IN (SELECT id FROM {_IDS})
+        UNION ALL SELECT preview_uri FROM sources
+            WHERE preview_uri IS NOT NULL AND frame_id IN (SELECT id FROM {_IDS})
+        UNION ALL SELECT unnest(json_extract_string(masks, '$[*].uri')) FROM sources
+            WHERE masks IS NOT NULL AND frame_id IN (SELECT id FROM {_IDS})
+        UNION ALL SELECT mask->>'$.uri' FROM rois
+            WHERE mask IS NOT NULL AND frame_id IN (SELECT id FROM {_IDS})
     ) WHERE u IS NOT NULL AND u <> ''"""
-# A URI's folder part, by text. Whole URIs stand alone where the text after the last '/' is
-# not simply the file name: `..`, or file URIs with percent-escapes, queries or fragments.
+# A URI's folder part, by text (string functions: a regular expression per URI cost twice as
+# much). Whole URIs stand alone where the text after the last '/' is not simply a file name:
+# `..`, or file URIs with percent-escapes, queries or fragments.
 _ALONE = (
-    "(regexp_extract(u, '[^/]*$') IN ('', '.', '..') "
-    "OR (starts_with(lower(u), 'file:') AND regexp_matches(u, '[%?#]')))"
+    "(ends_with(u, '/') OR ends_with(u, '/.') OR ends_with(u, '/..') OR u IN ('.', '..') "
+    "OR (starts_with(lower(u), 'file:') "
+    "AND (contains(u, '%') OR contains(u, '?') OR contains(u, '#'))))"
 )
-_HEAD = f"CASE WHEN {_ALONE} THEN u ELSE regexp_extract(u, '^(.*/)?', 1) END"
+_NAME = "string_split(u, '/')[-1]"
+_HEAD = f"CASE WHEN {_ALONE} THEN u ELSE left(u, length(u) - length({_NAME})) END"
 
 
 def _root_check(catalog: Catalog) -> MediaRootCheck:
@@ -464,7 +469,7 @@ def _count_outside_media_roots(con: Any, check: MediaRootCheck, report: IngestRe
         elif folder.links:
             rows = con.execute(
                 f"SELECT u, count(*) FROM ({_IMPORTED_URIS}) WHERE NOT {_ALONE} "
-                f"AND {_HEAD} = ? AND regexp_extract(u, '[^/]*$') IN "
+                f"AND {_HEAD} = ? AND {_NAME} IN "
                 "(SELECT unnest(?::VARCHAR[])) GROUP BY u ORDER BY u",
                 [head, sorted(folder.links)],
             ).fetchall()

@@ -134,14 +134,17 @@ class MediaRootCheck:
     def _split(self, uri: str) -> tuple[MediaFolder, str] | None:
         if uri.startswith("data:"):
             return None  # the picture itself, no file
-        if len(uri) > MAX_URI_LENGTH:
-            return _NOWHERE, ""
-        try:
-            text = os.fspath(local_path(uri))
-        except MediaError:
-            if "\x00" in uri or uri[:5].lower() == "file:":
-                return _NOWHERE, ""  # cannot be a local file of this machine
-            return None  # http, s3...: fetched elsewhere, never served from here
+        if len(uri) > MAX_URI_LENGTH or "\x00" in uri:
+            return _NOWHERE, ""  # cannot name a file
+        if ":" in uri:  # a URI (file://, http://...); plain paths skip the parsing
+            try:
+                text = os.fspath(local_path(uri))
+            except MediaError:
+                if uri[:5].lower() == "file:":
+                    return _NOWHERE, ""  # a file of another host
+                return None  # http, s3...: fetched elsewhere, never served from here
+        else:
+            text = uri
         head, sep, name = text.rpartition("/")
         return self._folder((head or "/") if sep else "."), name
 
