@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BrowserPage
 from PIL import Image
 
 import workbench
@@ -161,16 +160,24 @@ def test_ingest_media_root_option_and_the_media_roots_command(tmp_path: Path, ca
     assert "media-roots" in _cli("--help").stdout
 
 
-# <img src="x"> elements anywhere, shadow roots included.
-_COUNT_IMG_X = """() => {
+# Run in the page: shadow roots included (Panel keeps pane contents in them), the text of the
+# notice and how many <img src="x"> elements exist anywhere.
+_INSPECT = """() => {
   const roots = [document];
-  let found = 0;
+  let notice = null, images = 0;
   while (roots.length) {
     const root = roots.pop();
-    found += root.querySelectorAll('img[src="x"]').length;
+    notice = notice || root.querySelector('.wb-import-notice');
+    images += root.querySelectorAll('img[src="x"]').length;
     for (const el of root.querySelectorAll('*')) if (el.shadowRoot) roots.push(el.shadowRoot);
   }
-  return found;
+  const deep = (node) => {
+    let text = node.nodeType === Node.TEXT_NODE ? node.textContent : '';
+    if (node.shadowRoot) text += deep(node.shadowRoot);
+    for (const child of node.childNodes) text += deep(child);
+    return text;
+  };
+  return {notice: notice === null ? null : deep(notice), images: images};
 }"""
 
 _KILLED = """
@@ -201,15 +208,20 @@ def test_the_served_app_shows_interrupted_imports_as_text(
     served = serve_catalog(catalog)
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
-        page = BrowserPage(context.new_page(), [])
-        page.page.goto(served.url, wait_until="load")
-        page.wait_idle(timeout_ms=60_000)
-        page.page.locator(".wb-import-notice").wait_for(state="visible", timeout=60_000)
-        text = page.text(".wb-import-notice") or ""
+        page = context.new_page()
+        page.goto(served.url, wait_until="load")
+        page.wait_for_function(
+            "() => window.Bokeh !== undefined && Bokeh.documents.length > 0"
+            " && Bokeh.documents[0].is_idle",
+            timeout=60_000,
+        )
+        page.locator(".wb-import-notice").wait_for(state="visible", timeout=60_000)
+        found = page.evaluate(_INSPECT)
+        text = found["notice"] or ""
         assert "1 import(s) stopped before they finished" in text
         assert f"coco of {hostile}: 0 frames stored" in text
-        assert page.page.evaluate("() => window.__pwned") is None
-        assert page.page.evaluate(_COUNT_IMG_X) == 0
+        assert found["images"] == 0
+        assert page.evaluate("() => window.__pwned") is None
     finally:
         context.close()
 
