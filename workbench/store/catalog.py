@@ -136,6 +136,8 @@ class Catalog:
 
     def _migrate(self) -> None:
         found = self.schema_version
+        if found > SCHEMA_VERSION:
+            return  # _check_version refuses it
         if found < SCHEMA_VERSION:
             with self.transaction() as con:
                 for version in range(found, SCHEMA_VERSION):
