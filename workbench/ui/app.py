@@ -12,12 +12,12 @@ once per browser session.
 
 from __future__ import annotations
 
-import html
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import panel as pn
+from bokeh.models.widgets.markups import PreText
 
 from workbench.store.imports import interrupted_imports
 from workbench.ui.actions import ActionsBar, ActionsPanel
@@ -143,11 +143,15 @@ class WorkbenchApp(pn.viewable.Viewer):
         text = import_notice(self.catalog)
         if not text:
             return []
-        style = {"background": "#fff3cd", "border": "1px solid #d4a72c", "padding": "4px 8px"}
-        # File names come from whoever named the files: text, never markup. Panel's Str puts
-        # its text into a <pre> that the browser reads as HTML, so it is escaped here first.
-        notice = pn.pane.Str(html.escape(text), css_classes=["wb-import-notice"], styles=style)
-        return [notice]
+        style: dict[str, str | None] = {
+            "background": "#fff3cd",
+            "border": "1px solid #d4a72c",
+            "padding": "4px 8px",
+        }
+        # File names come from whoever named the files: Bokeh's PreText sets its text as
+        # text (textContent), never as markup.
+        notice = PreText(text=text, css_classes=["wb-import-notice"], styles=style)
+        return [pn.pane.Bokeh(notice, sizing_mode="stretch_width")]
 
     def ipywidget(self) -> Any:
         """The app as an ipywidget, for front ends that only show ipywidgets."""
