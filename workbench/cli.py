@@ -1,4 +1,4 @@
-"""The `workbench` command line: demo, ingest, export, sql, info, serve."""
+"""The `workbench` command line: demo, ingest, export, sql, info, media-roots, serve."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pyarrow as pa
 from workbench.errors import WorkbenchError
 from workbench.ingest import FORMATS, exporter, importer
 from workbench.store.catalog import Catalog, default_catalog_path
+from workbench.store.imports import get_import, interrupted_imports
 
 EXIT_REJECTED = 1  # some records were refused; the good ones are stored
 EXIT_ERROR = 2
@@ -71,6 +72,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="format option, e.g. -o field=predictions (repeatable)",
     )
+    ingest.add_argument(
+        "--media-root",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="also serve the files under DIR (repeatable); the folders of PATHS always are",
+    )
     ingest.set_defaults(run=_ingest)
 
     export = sub.add_parser("export", parents=[common], help="export a view of the catalog")
@@ -96,6 +105,14 @@ def _parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", parents=[common], help="summarise the catalog")
     info.add_argument("--json", action="store_true")
     info.set_defaults(run=_info)
+
+    roots = sub.add_parser(
+        "media-roots", parents=[common], help="list, add or remove the folders the app serves"
+    )
+    roots.add_argument("action", choices=["list", "add", "remove"])
+    roots.add_argument("dirs", nargs="*", type=Path, metavar="DIR")
+    roots.add_argument("--json", action="store_true", help="list as JSON")
+    roots.set_defaults(run=_media_roots)
 
     serve = sub.add_parser("serve", parents=[common], help="serve the workbench app")
     _serve_options(serve)
@@ -139,11 +156,14 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from workbench.demo import build_demo
+    from workbench.demo import build_demo, default_media_dir
 
     with _open(args) as catalog:
         if args.force or not catalog.has_frames():
             print(build_demo(catalog, seed=args.seed))
+        elif default_media_dir(catalog.path).is_dir():
+            # A demo built by an older workbench: its roots were inferred, so declare it.
+            catalog.add_media_roots([default_media_dir(catalog.path)], origin="demo")
         print(_info_text(catalog))
     if args.serve:
         return _serve(args)
@@ -151,9 +171,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    options = parse_options(args.option)
     with _open(args) as catalog:
-        report = importer(args.format)(catalog, args.paths, **parse_options(args.option))
-    print(report)
+        report = importer(args.format)(catalog, args.paths, media_roots=args.media_root, **options)
+        print(report)
+        if report.import_id:
+            record = get_import(catalog, report.import_id)
+            if record.resumes:
+                print(f"  completes the interrupted import {record.resumes[:8]}")
     return 0 if report.ok else EXIT_REJECTED
 
 
@@ -207,20 +232,57 @@ def _cell(value: Any, width: int = 60) -> str:
 def _info_text(catalog: Catalog) -> str:
     info = catalog.info()
     fields = ", ".join(f"{name}: {count}" for name, count in info.fields.items()) or "none"
-    return (
+    text = (
         f"catalog {info.path} (schema v{info.schema_version}, {info.size_bytes / 1e6:.1f} MB)\n"
         f"  {info.frames} frames in {info.contexts} contexts, {info.sources} sources, "
         f"{info.datasets} datasets\n"
-        f"  {info.rois} ROIs ({fields}), {info.labels} distinct labels, {info.scenes} scenes"
+        f"  {info.rois} ROIs ({fields}), {info.labels} distinct labels, {info.scenes} scenes\n"
+        f"  media roots: {', '.join(catalog.media_roots()) or 'none'}"
     )
+    not_served = [r.path for r in catalog.media_root_entries() if not r.served]
+    if not_served:
+        text += (
+            f"\n  {len(not_served)} media root(s) an older workbench inferred from imported "
+            "URIs are not served: review them with `workbench media-roots list`"
+        )
+    interrupted = interrupted_imports(catalog)
+    if interrupted:
+        text += f"\n  {len(interrupted)} interrupted import(s); run each again to complete it:"
+        text += "".join(f"\n  - {record.describe()}" for record in interrupted)
+    return text
 
 
 def _info(args: argparse.Namespace) -> int:
     with _open(args) as catalog:
         if args.json:
-            print(json.dumps(catalog.info().as_dict(), indent=1))
+            data = catalog.info().as_dict()
+            data["media_roots"] = catalog.media_roots()
+            data["interrupted_imports"] = [r.as_dict() for r in interrupted_imports(catalog)]
+            print(json.dumps(data, indent=1, default=str))
         else:
             print(_info_text(catalog))
+    return 0
+
+
+def _media_roots(args: argparse.Namespace) -> int:
+    if args.action != "list" and not args.dirs:
+        raise WorkbenchError(f"media-roots {args.action} needs at least one folder")
+    with _open(args) as catalog:
+        if args.action == "add":
+            for path in args.dirs:
+                if not path.is_dir():
+                    print(f"warning: {path} is not a folder (yet)", file=sys.stderr)
+            added = catalog.add_media_roots(args.dirs)
+            print(f"{len(added)} media root(s) added" + "".join(f"\n  {r}" for r in added))
+        elif args.action == "remove":
+            removed = catalog.remove_media_roots(args.dirs)
+            print(f"{len(removed)} media root(s) removed" + "".join(f"\n  {r}" for r in removed))
+        elif args.json:
+            print(json.dumps([e.as_dict() for e in catalog.media_root_entries()], indent=1))
+        else:
+            for entry in catalog.media_root_entries():
+                note = "" if entry.served else "  (inferred by an older workbench: not served)"
+                print(f"{entry.path}  [{entry.origin}]{note}")
     return 0
 
 

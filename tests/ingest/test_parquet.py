@@ -96,7 +96,10 @@ def test_export_writes_four_files_and_round_trips(filled, tmp_path):
             again, "SELECT id FROM sources WHERE frame_id = 'car1-000' ORDER BY rowid"
         ) == [("front",), ("left",), ("right",)]
         assert _rows(again, "SELECT * FROM dataset_versions ORDER BY ALL")[0][:2] == ("cars", "v1")
-        assert str(DATA / "images") in again.media_roots()
+        # Roots are declared, not read from the URIs: the export folder is the root, and the
+        # images and preview it names elsewhere are counted as outside it.
+        assert again.media_roots() == [str(dest)]
+        assert result.outside_media_roots == 5
 
 
 def test_export_holds_only_the_view(filled, tmp_path):
@@ -222,7 +225,8 @@ def test_bad_rows_are_reported_and_skipped(catalog, tmp_path):
         ("f1", "ok"),
     ]
     assert _rows(catalog, "SELECT frame_id, tag FROM tags") == [("f1", "t")]
-    assert catalog.media_roots() == ["/media/cam"]
+    assert catalog.media_roots() == [str(folder)]
+    assert report.outside_media_roots == 1  # /media/cam/... is named, never made a root
 
 
 def test_tags_may_go_to_frames_already_in_the_catalog(catalog, tmp_path):

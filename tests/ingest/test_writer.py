@@ -156,7 +156,7 @@ def test_batches_flush_and_a_failure_keeps_earlier_batches(catalog):
     assert _rows(catalog, "SELECT count(*) FROM frames") == [(12,)]
 
 
-def test_dataset_versions_and_media_roots_recorded(catalog, tmp_path):
+def test_dataset_versions_recorded_and_media_roots_never_inferred(catalog, tmp_path):
     with CatalogWriter(catalog, progress=False) as writer:
         writer.add(
             Frame(
@@ -175,4 +175,7 @@ def test_dataset_versions_and_media_roots_recorded(catalog, tmp_path):
             )
         )
     assert _rows(catalog, "SELECT dataset, version FROM dataset_versions") == [("d1", "v2")]
-    assert catalog.media_roots() == [str((tmp_path / "img").resolve())]
+    # The local image's folder is not made a root: the URI is counted as outside them all.
+    assert catalog.media_roots() == []
+    assert writer.report.outside_media_roots == 1
+    assert writer.report.outside_examples == [str(tmp_path / "img" / "a.jpg")]

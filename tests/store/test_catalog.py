@@ -6,7 +6,7 @@ import pytest
 import workbench
 from workbench.errors import CatalogError, QueryError, ReadOnlyQueryError, SchemaVersionError
 from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring
-from workbench.store.schema import PUBLIC_TABLES, SCHEMA_VERSION
+from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION
 
 
 def _frame(i: int, **kw) -> Frame:
@@ -127,8 +127,64 @@ def test_info_counts(catalog):
     assert info.fields == {"ground_truth": 4}
 
 
-def test_media_roots_keep_outermost(catalog, tmp_path: Path):
-    catalog.add_media_roots([tmp_path / "a" / "b", tmp_path / "a" / "c"])
-    catalog.add_media_roots([tmp_path / "a"])
-    catalog.add_media_roots([tmp_path / "a" / "d"])
-    assert catalog.media_roots() == [str((tmp_path / "a").resolve())]
+def test_media_roots_are_stored_as_declared_and_removed_exactly(catalog, tmp_path: Path):
+    a, b = tmp_path / "a", tmp_path / "a" / "b"
+    assert catalog.add_media_roots([b, tmp_path / "a" / "c"]) == [str(b), str(a / "c")]
+    assert catalog.add_media_roots([a]) == [str(a)]
+    assert catalog.add_media_roots([a / "." / "b"]) == []  # already there, once resolved
+    assert catalog.media_roots() == [str(a), str(b), str(a / "c")]
+    # Removing the outer folder leaves the folders declared on their own.
+    assert catalog.remove_media_roots([a, tmp_path / "never"]) == [str(a)]
+    assert catalog.media_roots() == [str(b), str(a / "c")]
+    assert [(r.path, r.origin, r.served) for r in catalog.media_root_entries()] == [
+        (str(b), "configured", True),
+        (str(a / "c"), "configured", True),
+    ]
+
+
+def test_media_roots_are_resolved(catalog, tmp_path: Path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    catalog.add_media_roots([tmp_path / "link"], origin="option")
+    assert catalog.media_roots() == [str(real)]
+    assert catalog.media_root_entries()[0].origin == "option"
+    # A root whose folder went away is removed by the path it was stored under.
+    assert catalog.remove_media_roots([real]) == [str(real)]
+
+
+def test_roots_cannot_be_declared_inferred(catalog, tmp_path: Path):
+    with pytest.raises(CatalogError, match="never inferred"):
+        catalog.add_media_roots([tmp_path], origin="inferred")
+
+
+def _version_3_catalog(path: Path, roots: list[str]) -> None:
+    """A catalog as an older workbench left it: schema version 3, roots it inferred."""
+    con = duckdb.connect(str(path))
+    for version in range(3):
+        for statement in MIGRATIONS[version]:
+            con.execute(statement)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    for root in roots:
+        con.execute("INSERT INTO media_roots VALUES (?)", [root])
+    con.close()
+
+
+def test_version_3_catalog_is_upgraded_and_inferred_roots_are_no_longer_served(tmp_path: Path):
+    path = tmp_path / "old.duckdb"
+    _version_3_catalog(path, ["/etc", str(tmp_path / "media")])
+    with pytest.raises(SchemaVersionError, match="read-write once"):
+        workbench.open(path, read_only=True)
+    with workbench.open(path) as cat:
+        assert cat.schema_version == 4 == SCHEMA_VERSION
+        assert cat.sql("SELECT count(*) FROM imports").fetchall() == [(0,)]
+        assert cat.media_roots() == []
+        assert [(r.path, r.origin, r.served) for r in cat.media_root_entries()] == [
+            ("/etc", "inferred", False),
+            (str(tmp_path / "media"), "inferred", False),
+        ]
+        # Declaring one of them serves it again; the other stays for review.
+        assert cat.add_media_roots([tmp_path / "media"]) == [str(tmp_path / "media")]
+        assert cat.media_roots() == [str(tmp_path / "media")]
+        assert cat.remove_media_roots(["/etc"]) == ["/etc"]
+        assert cat.media_root_entries()[0].served

@@ -125,6 +125,7 @@ def group_frame(media: Path, i: int) -> Frame:
 def build_catalog(folder: Path, many_contexts: int = 0) -> Catalog:
     catalog = workbench.open(folder / "ui.duckdb")
     media = folder / "media"
+    catalog.add_media_roots([media])  # what an import of the folder would declare
     with CatalogWriter(catalog, progress=False) as writer:
         for k in range(len(CONTEXTS)):
             for i in range(5):

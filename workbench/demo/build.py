@@ -39,6 +39,7 @@ from workbench.demo.scenario import (
     build_world,
 )
 from workbench.errors import IngestError
+from workbench.ingest.imports import recorded_import
 from workbench.ingest.records import Frame, Roi, Source
 from workbench.ingest.writer import CatalogWriter
 
@@ -115,13 +116,17 @@ def build_demo(
     results = _render_all(specs, media_dir, seed, workers, progress)
     duplicate = _duplicate(results, media_dir)
     all_frames = [f for r in results for f in r.frames] + (duplicate or [])
-    with CatalogWriter(catalog, progress=progress, total=len(all_frames), desc="demo") as writer:
+    # Recorded like any import; the media folder it rendered into is its declared media root.
+    options = {"seed": seed, "contexts": list(contexts) if contexts is not None else None}
+    with (
+        recorded_import(catalog, "demo", [media_dir], options=options) as run,
+        CatalogWriter(catalog, progress=progress, total=len(all_frames), desc="demo") as writer,
+    ):
         for frame in all_frames:
             writer.add(frame)
+        run.report = writer.report
     if not writer.report.ok:
         raise IngestError(f"the demo generator produced bad records: {writer.report}")
-    # The writer registers each image's folder; one root for the whole demo is simpler.
-    catalog.add_media_roots([media_dir])
     rois = Counter(roi.field for f in all_frames for roi in f.rois)
     return DemoSummary(
         frames=len(all_frames),

@@ -21,7 +21,7 @@ from workbench.errors import IngestError, RecordError
 from workbench.ingest._clearml_convert import frame_from_clearml, frame_to_clearml
 from workbench.ingest._clearml_read import collect_files, read_frames
 from workbench.ingest.export import ExportReport
-from workbench.ingest.records import Frame
+from workbench.ingest.imports import recorded
 from workbench.ingest.writer import CatalogWriter, IngestReport
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 ExportFormat = Literal["ndjson", "json"]
 
 
+@recorded("clearml")
 def import_files(
     catalog: Catalog,
     paths: Sequence[str | os.PathLike[str]],
@@ -47,8 +48,6 @@ def import_files(
     and so is a frame whose id came earlier in the same import.
     """
     files = collect_files(paths)
-    # The writer registers the folders of source files; previews and masks are served too.
-    extra_dirs: set[str] = set()
     with CatalogWriter(
         catalog, batch_size=batch_size, progress=progress, desc="clearml import", unique_ids=True
     ) as writer:
@@ -61,20 +60,7 @@ def import_files(
                 with writer.record(where):
                     frame = frame_from_clearml(data, where, base)
                     writer.add(frame, where)
-                    extra_dirs.update(_side_file_dirs(frame))
-    catalog.add_media_roots(extra_dirs)
     return writer.report
-
-
-def _side_file_dirs(frame: Frame) -> Iterator[str]:
-    """Folders of a frame's local preview and mask files."""
-    for source in frame.sources:
-        uris = [source.preview_uri] + [m.get("uri") for m in source.masks]
-        for uri in uris:
-            if isinstance(uri, str) and ("://" not in uri or uri.startswith("file://")):
-                path = uri.removeprefix("file://")
-                if os.path.isabs(path):
-                    yield os.path.dirname(path)
 
 
 def export_files(

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from workbench.errors import IngestError, RecordError
 from workbench.ingest import rle
 from workbench.ingest.export import ExportReport, written_atomically
+from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.jsonread import Unreadable, read_members
 from workbench.ingest.records import Frame, Roi, Source, box_ring, check_roi
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
@@ -68,6 +69,7 @@ class _Image:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@recorded("coco", roots=option_folders("images_dir"))
 def import_files(
     catalog: Catalog,
     paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],

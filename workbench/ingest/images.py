@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, MediaError, RecordError
 from workbench.ingest.export import ExportReport
+from workbench.ingest.imports import recorded
 from workbench.ingest.records import Frame, Source
 from workbench.ingest.writer import CatalogWriter, IngestReport
 from workbench.media.images import bomb_error, check_pixel_count
@@ -165,6 +166,7 @@ def _folder_positions(found: list[_Found]) -> dict[Path, tuple[int, int]]:
     return positions
 
 
+@recorded("images")
 def import_files(
     catalog: Catalog,
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],

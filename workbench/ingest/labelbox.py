@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
 from workbench.ingest.export import ExportReport, written_atomically
+from workbench.ingest.imports import recorded
 from workbench.ingest.jsonread import Unreadable, read_lines
 from workbench.ingest.records import Roi, box_ring, check_id, check_roi
 from workbench.ingest.writer import CatalogWriter, IngestReport
@@ -103,6 +104,7 @@ class _Collected:
                 self.tracks[context_id].setdefault(roi.id, roi.track_index)
 
 
+@recorded("labelbox")
 def import_files(
     catalog: Catalog,
     paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from workbench.errors import IngestError, MediaError, RecordError
 from workbench.ingest.export import ExportReport
 from workbench.ingest.images import SOURCE_ID, ExportFrame, ViewLike, image_info, view_frames
+from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.jsonread import BOM, Unreadable, read_document, read_lines
 from workbench.ingest.records import Frame, Source
 from workbench.ingest.video import count_context_frames, default_frames_root, frames_folder
@@ -435,6 +436,7 @@ def add_scene(
     return job.writer.report
 
 
+@recorded("nucleus", roots=option_folders("frames_dir", default=default_frames_root))
 def import_files(
     catalog: Catalog,
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
 from workbench.ingest.export import ExportReport
+from workbench.ingest.imports import current_run, recorded
 from workbench.ingest.limits import (
     MAX_COORDINATE,
     MAX_ID_LENGTH,
@@ -32,6 +33,7 @@ from workbench.ingest.limits import (
     MAX_TIMESTAMP,
 )
 from workbench.ingest.writer import MAX_KEPT_ERRORS, IngestReport
+from workbench.media.files import MediaRootCheck
 from workbench.store.schema import PROMOTED_KEYS, ROI_KINDS
 from workbench.store.sqlsafe import quote_ident
 
@@ -123,6 +125,7 @@ class _Table:
         return {"files": self.files}
 
 
+@recorded("parquet")
 def import_files(
     catalog: Catalog,
     paths: Sequence[str | os.PathLike[str]],
@@ -161,7 +164,7 @@ def import_files(
                     else:
                         _import_table(con, inputs[name], columns[name], report, replacing)
                     bar.update(1)
-            roots = _media_dirs(con, inputs.get("sources"))
+            _count_outside_media_roots(con, _root_check(catalog), report)
             _register_datasets(con, inputs.get("frames"))
             bar.update(1)
             # On failure the rollback drops these along with everything else.
@@ -169,7 +172,6 @@ def import_files(
             con.execute(f"DROP TABLE IF EXISTS {_DUPLICATES}")
         except duckdb.Error as exc:
             raise IngestError(f"cannot import Parquet: {_first_line(exc)}") from exc
-    catalog.add_media_roots(roots)
     return report
 
 
@@ -273,6 +275,8 @@ def _import_table(
     inserted = int(rows[0][0]) if rows else 0
     if table.name == "frames":
         report.frames += inserted
+    elif table.name == "sources":
+        report.sources += inserted
     elif table.name == "rois":
         report.rois += inserted
 
@@ -484,21 +488,63 @@ def _register_datasets(con: Any, frames: _Table | None) -> None:
     )
 
 
-def _media_dirs(con: Any, sources: _Table | None) -> list[str]:
-    """Folders of the imported sources' local files (absolute paths or file:// URIs)."""
-    if sources is None:
-        return []
-    uris = [c for c in ("uri", "preview_uri") if c in sources.present]
-    if not uris:
-        return []
-    union = " UNION ".join(
-        f"SELECT parse_dirpath(CASE WHEN starts_with({c}, 'file://') THEN {c}[8:] "
-        f"ELSE {c} END) AS dir FROM {_READ} "
-        f"WHERE starts_with({c}, '/') OR starts_with({c}, 'file:///')"
-        for c in uris
-    )
-    rows = con.execute(f"SELECT DISTINCT dir FROM ({union}) WHERE dir <> ''", sources.params)
-    return [str(r[0]) for r in rows.fetchall()]
+# The URIs this import stored: sources, previews, source masks and ROI mask files.
+_IMPORTED_URIS = f"""
+    SELECT u FROM (
+        SELECT uri AS u FROM sources WHERE frame_id IN (SELECT id FROM {_IDS})
+        UNION ALL SELECT preview_uri FROM sources
+            WHERE preview_uri IS NOT NULL AND frame_id IN (SELECT id FROM {_IDS})
+        UNION ALL SELECT unnest(json_extract_string(masks, '$[*].uri')) FROM sources
+            WHERE masks IS NOT NULL AND frame_id IN (SELECT id FROM {_IDS})
+        UNION ALL SELECT mask->>'$.uri' FROM rois
+            WHERE mask IS NOT NULL AND frame_id IN (SELECT id FROM {_IDS})
+    ) WHERE u IS NOT NULL AND u <> ''"""
+# A URI's folder part, by text (string functions: a regular expression per URI cost twice as
+# much). Whole URIs stand alone where the text after the last '/' is not simply a file name:
+# `..`, or file URIs with percent-escapes, queries or fragments.
+_ALONE = (
+    "(ends_with(u, '/') OR ends_with(u, '/.') OR ends_with(u, '/..') OR u IN ('.', '..') "
+    "OR (starts_with(lower(u), 'file:') "
+    "AND (contains(u, '%') OR contains(u, '?') OR contains(u, '#'))))"
+)
+_NAME = "string_split(u, '/')[-1]"
+_HEAD = f"CASE WHEN {_ALONE} THEN u ELSE left(u, length(u) - length({_NAME})) END"
+
+
+def _root_check(catalog: Catalog) -> MediaRootCheck:
+    run = current_run()
+    return run.roots if run is not None else MediaRootCheck(catalog.media_roots())
+
+
+def _count_outside_media_roots(con: Any, check: MediaRootCheck, report: IngestReport) -> None:
+    """Count the stored URIs whose files lie outside every media root.
+
+    A million URIs checked one by one in Python would cost more than the import itself, so
+    they are grouped by folder in SQL and each folder is checked once; only the symlinks
+    found in folders under a root are followed file by file.
+    """
+    groups = con.execute(
+        f"SELECT {_ALONE} AS alone, {_HEAD} AS head, count(*), min(u) "
+        f"FROM ({_IMPORTED_URIS}) GROUP BY ALL ORDER BY head"
+    ).fetchall()
+    for alone, head, count, example in groups:
+        folder = check.folder_of(example)
+        if folder is None:
+            continue  # remote URIs are not files of this machine
+        if alone or not folder.inside:
+            if alone and not check.is_outside(example):
+                continue
+            report.note_outside(example, count)
+        elif folder.links:
+            rows = con.execute(
+                f"SELECT u, count(*) FROM ({_IMPORTED_URIS}) WHERE NOT {_ALONE} "
+                f"AND {_HEAD} = ? AND {_NAME} IN "
+                "(SELECT unnest(?::VARCHAR[])) GROUP BY u ORDER BY u",
+                [head, sorted(folder.links)],
+            ).fetchall()
+            for uri, n in rows:
+                if check.is_outside(uri):
+                    report.note_outside(uri, n)
 
 
 def _col(present: dict[str, str], column: str) -> str:

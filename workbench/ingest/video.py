@@ -36,6 +36,7 @@ from workbench.ingest.images import (
     frame_rois,
     view_frames,
 )
+from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.records import Frame, Source
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 from workbench.media.video import VideoEncoder, VideoInfo, decode_frames, probe
@@ -175,6 +176,7 @@ def _video_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]
     return [p.resolve() for p in found]
 
 
+@recorded("video", roots=option_folders("frames_dir", default=default_frames_root))
 def import_files(
     catalog: Catalog,
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],

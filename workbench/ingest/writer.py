@@ -8,7 +8,6 @@ field on existing frames and leave everything else alone.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,8 +22,10 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from workbench.errors import MediaError, RecordError, WorkbenchError
+from workbench.ingest.imports import current_run
 from workbench.ingest.limits import MAX_JSON_FIELD_BYTES, MAX_KEPT_ERRORS
 from workbench.ingest.records import Frame, Roi, Source, bbox_of, validate_frame
+from workbench.media.files import MediaRootCheck
 from workbench.store.schema import PROMOTED_KEYS
 
 if TYPE_CHECKING:
@@ -98,20 +99,31 @@ _DATA_ERRORS: tuple[type[Exception], ...] = (
     TypeError,
     ValueError,
 )
+MAX_OUTSIDE_EXAMPLES = 3
 
 
 @dataclass
 class IngestReport:
     """What an import did: counts of what was stored, the records it refused (with their
-    errors) and the warnings about what it stored, counted by kind."""
+    errors) and the warnings about what it stored, counted by kind.
+
+    `outside_media_roots` counts the stored local URIs (sources, previews, masks) whose files
+    lie outside every media root: they are kept as given but never served; `outside_examples`
+    holds the first few. `import_id` names the import's record in the catalog's `imports`
+    table.
+    """
 
     frames: int = 0
     rois: int = 0
     rejected: int = 0
     errors: list[RecordError] = field(default_factory=list)
+    sources: int = 0
     warnings: dict[str, int] = field(default_factory=dict)
     # The first record each kind of warning was about.
     warning_examples: dict[str, str] = field(default_factory=dict)
+    outside_media_roots: int = 0
+    outside_examples: list[str] = field(default_factory=list)
+    import_id: str | None = None
 
     def __str__(self) -> str:
         text = f"{self.frames} frames, {self.rois} ROIs stored; {self.rejected} records rejected"
@@ -122,11 +134,35 @@ class IngestReport:
             text += f"\n  warning: {count} {kind} (first: {first})"
         shown = "".join(f"\n  {printable(str(err))}" for err in self.errors[:20])
         more = self.rejected - min(len(self.errors), 20)
-        return text + shown + (f"\n  ... and {more} more" if more > 0 else "")
+        text += shown + (f"\n  ... and {more} more" if more > 0 else "")
+        if self.outside_media_roots:
+            first = ", ".join(repr(uri) for uri in self.outside_examples)
+            text += (
+                f"\n  {self.outside_media_roots} URIs lie outside the media roots and will "
+                f"not be served (first: {first}); declare their folder with --media-root DIR "
+                "(media_roots=[...] in Python) or `workbench media-roots add DIR`"
+            )
+        return text
+
+    def note_outside(self, uri: str, times: int = 1) -> None:
+        """Count a stored URI (`times` times) whose file lies outside every media root."""
+        self.outside_media_roots += times
+        if len(self.outside_examples) < MAX_OUTSIDE_EXAMPLES:
+            self.outside_examples.append(uri)
 
     @property
     def ok(self) -> bool:
         return self.rejected == 0
+
+    def copy(self) -> IngestReport:
+        """A copy whose counts and lists change independently of this one."""
+        return replace(
+            self,
+            errors=list(self.errors),
+            warnings=dict(self.warnings),
+            warning_examples=dict(self.warning_examples),
+            outside_examples=list(self.outside_examples),
+        )
 
     def reject(self, error: RecordError) -> None:
         self.rejected += 1
@@ -246,6 +282,7 @@ class _QueuedLabels:
     field: str
     rois: list[tuple[Any, ...]]
     warnings: list[str]
+    source_rois: Sequence[Roi]  # what the rows were made from (their mask files are checked)
 
 
 class CatalogWriter:
@@ -271,11 +308,14 @@ class CatalogWriter:
     ) -> None:
         self.catalog = catalog
         self.batch_size = batch_size
-        self.report = IngestReport()
+        # Inside a recorded import (workbench/ingest/imports.py) each committed batch updates
+        # its record, and URIs are checked against the roots the import declared.
+        self._run = current_run()
+        self.report = IngestReport(import_id=self._run.record.id if self._run else None)
+        self._roots = self._run.roots if self._run else MediaRootCheck(catalog.media_roots())
         self._frames: dict[str, _Queued] = {}
         self._labels: dict[tuple[str, str], _QueuedLabels] = {}
         self._seen: set[str] | None = set() if unique_ids else None
-        self._media_dirs: set[str] = set()
         self._datasets: set[tuple[str, str | None]] = set()
         self._bar = tqdm(total=total, desc=desc, unit="frame", disable=not progress, leave=False)
 
@@ -343,7 +383,7 @@ class CatalogWriter:
             self.reject(record_error(exc, where))
             return
         self._labels[(frame_id, field_name)] = _QueuedLabels(
-            where, frame_id, field_name, rows, warnings
+            where, frame_id, field_name, rows, warnings, rois
         )
         self._bar.update(1)
         if len(self._frames) + len(self._labels) >= self.batch_size:
@@ -362,13 +402,21 @@ class CatalogWriter:
 
     def _write(self, frames: list[_Queued], labels: list[_QueuedLabels]) -> None:
         """Write one batch in one transaction; when a record's values make it fail, split it
-        until that record is alone, and reject it: the rest of the batch is stored."""
+        until that record is alone, and reject it: the rest of the batch is stored.
+
+        The report is counted inside the transaction, so that the import's record (updated in
+        the same transaction) matches what is stored even if the process dies next."""
+        before = self.report.copy()
         try:
             with self.catalog.transaction() as con:
                 if frames:
                     self._write_frames(con, frames)
                 missing = self._write_labels(con, labels) if labels else []
+                self._count(frames, labels, missing)
+                if self._run is not None:
+                    self._run.committed(con, self.report)
         except _DATA_ERRORS as exc:
+            self.report = before
             items: list[Any] = [*frames, *labels]
             if len(items) == 1:
                 self.reject(record_error(exc, items[0].where))
@@ -384,7 +432,15 @@ class CatalogWriter:
                 else:
                     self._write([], part)
             return
+        except BaseException:
+            self.report = before
+            raise
+
+    def _count(
+        self, frames: list[_Queued], labels: list[_QueuedLabels], missing: list[_QueuedLabels]
+    ) -> None:
         self.report.frames += len(frames)
+        self.report.sources += sum(len(q.sources) for q in frames)
         self.report.rois += sum(len(q.rois) for q in frames)
         absent = {id(item) for item in missing}  # identity: equal updates may both be missing
         stored: list[_Queued | _QueuedLabels] = [*frames]
@@ -394,7 +450,10 @@ class CatalogWriter:
                 self.report.warn(kind, done.where)
         for item in missing:
             self.reject(RecordError(item.where, f"frame {item.frame_id!r} is not in the catalog"))
-        self.report.rois += sum(len(item.rois) for item in labels if id(item) not in absent)
+        for item in labels:
+            if id(item) not in absent:
+                self.report.rois += len(item.rois)
+                self._check_mask_uris(item.source_rois)
 
     def _write_frames(self, con: Any, frames: list[_Queued]) -> None:
         now = datetime.now(UTC).replace(tzinfo=None)
@@ -406,7 +465,8 @@ class CatalogWriter:
             if frame.dataset:
                 self._datasets.add((frame.dataset, frame.version))
             for s in frame.sources:
-                self._note_media(s.uri)
+                self._check_uris(s.uri, s.preview_uri, *(m.get("uri") for m in s.masks))
+            self._check_mask_uris(frame.rois)
         batch_frames = _table(frame_rows, FRAME_SCHEMA)
         con.register("_wb_frames", batch_frames)
         try:
@@ -447,11 +507,16 @@ class CatalogWriter:
         _insert(con, "rois", _table(rows, ROI_SCHEMA))
         return missing
 
-    def _note_media(self, uri: str) -> None:
-        if "://" in uri and not uri.startswith("file://"):
-            return
-        path = uri.removeprefix("file://")
-        self._media_dirs.add(os.path.dirname(os.path.abspath(path)))
+    def _check_uris(self, *uris: Any) -> None:
+        """Count the URIs whose files lie outside every media root (stored all the same)."""
+        for uri in uris:
+            if isinstance(uri, str) and uri and self._roots.is_outside(uri):
+                self.report.note_outside(uri)
+
+    def _check_mask_uris(self, rois: Sequence[Roi]) -> None:
+        for roi in rois:
+            if roi.mask is not None:
+                self._check_uris(roi.mask.get("uri"))
 
     def _finish(self) -> None:
         with self.catalog.transaction() as con:
@@ -466,7 +531,6 @@ class CatalogWriter:
                         "ON CONFLICT DO NOTHING",
                         [dataset, version],
                     )
-        self.catalog.add_media_roots(self._media_dirs)
 
 
 def _queued(frame: Frame, where: str, warnings: list[str]) -> _Queued:

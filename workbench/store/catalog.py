@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 import duckdb
 
 from workbench.errors import CatalogError, QueryError, SchemaVersionError
+from workbench.store.imports import mark_interrupted
 from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION
 from workbench.store.sqlsafe import check_read_only
 
@@ -26,6 +28,25 @@ DEFAULT_CATALOG = "workbench.duckdb"
 def default_catalog_path() -> Path:
     """`WORKBENCH_CATALOG` if set, else workbench.duckdb in the working directory."""
     return Path(os.environ.get("WORKBENCH_CATALOG") or DEFAULT_CATALOG)
+
+
+# Origin of the media roots an older workbench registered from imported URIs: kept for a
+# person to review (`workbench media-roots list`), never served.
+INFERRED = "inferred"
+
+
+@dataclass(frozen=True)
+class MediaRoot:
+    """A folder whose files the served app may hand out, and who declared it."""
+
+    path: str
+    origin: str | None
+    added: datetime | None
+    served: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        added = self.added.isoformat() if self.added else None
+        return {"path": self.path, "origin": self.origin, "added": added, "served": self.served}
 
 
 @dataclass(frozen=True)
@@ -115,15 +136,20 @@ class Catalog:
 
     def _migrate(self) -> None:
         found = self.schema_version
-        if found >= SCHEMA_VERSION:
-            return
-        with self.transaction() as con:
-            for version in range(found, SCHEMA_VERSION):
-                for statement in MIGRATIONS[version]:
-                    con.execute(statement)
-            con.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-            )
+        if found > SCHEMA_VERSION:
+            return  # _check_version refuses it
+        if found < SCHEMA_VERSION:
+            with self.transaction() as con:
+                for version in range(found, SCHEMA_VERSION):
+                    for statement in MIGRATIONS[version]:
+                        con.execute(statement)
+                con.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                    [str(SCHEMA_VERSION)],
+                )
+        # Open read-write, this process alone holds the file: an import another process left
+        # `running` was killed before it could say so (workbench/store/imports.py).
+        mark_interrupted(self)
 
     # -- connections -----------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -220,39 +246,78 @@ class Catalog:
         )
 
     # -- media -----------------------------------------------------------------------------
-    def add_media_roots(self, dirs: Iterable[str | os.PathLike[str]]) -> None:
-        """Register folders whose files may be served to a browser."""
-        roots = _outermost(str(Path(d).resolve()) for d in dirs)
-        if not roots:
-            return
-        known = self.media_roots()
-        new = [r for r in roots if not any(_is_under(r, k) for k in known)]
-        if not new:
-            return
+    # Media roots are declared, never inferred from imported records: the folders of the
+    # files a person imports, folders named with --media-root / media_roots=, and folders
+    # added here. The served app hands out files under these folders only.
+    def add_media_roots(
+        self, dirs: Iterable[str | os.PathLike[str]], *, origin: str = "configured"
+    ) -> list[str]:
+        """Declare folders whose files may be served to a browser; returns those that were new.
+
+        Paths are stored resolved (symlinks followed). `origin` says who declared them:
+        `configured` (a person, `workbench media-roots add`), `import` (the folder of files
+        being imported), `option` (`--media-root`), `demo`. A folder an older workbench had
+        inferred from imported URIs (origin `inferred`, not served) is served again once it
+        is declared here.
+        """
+        if origin == INFERRED:
+            raise CatalogError("media roots are declared, never inferred")
+        wanted = sorted({str(Path(d).resolve()) for d in dirs})
+        if not wanted:
+            return []
         with self.transaction() as con:
-            for root in new:
-                con.execute("DELETE FROM media_roots WHERE starts_with(path, ? || '/')", [root])
-                con.execute("INSERT OR IGNORE INTO media_roots VALUES (?)", [root])
+            known = dict(con.execute("SELECT path, origin FROM media_roots").fetchall())
+            for root in wanted:
+                if root not in known:
+                    con.execute(
+                        "INSERT INTO media_roots (path, origin, added) "
+                        "VALUES (?, ?, current_timestamp)",
+                        [root, origin],
+                    )
+                elif known[root] == INFERRED:
+                    con.execute(
+                        "UPDATE media_roots SET origin = ?, added = current_timestamp "
+                        "WHERE path = ?",
+                        [origin, root],
+                    )
+        return [r for r in wanted if known.get(r, INFERRED) == INFERRED]
+
+    def remove_media_roots(self, dirs: Iterable[str | os.PathLike[str]]) -> list[str]:
+        """Stop serving files under these folders; returns the roots that were removed.
+
+        Each path is matched as given and resolved, so a root whose folder has since been
+        deleted or moved can still be removed. Folders inside a removed root that were
+        declared on their own stay roots.
+        """
+        given = {str(d) for d in dirs} | {str(Path(d).resolve()) for d in dirs}
+        with self.transaction() as con:
+            known = [r[0] for r in con.execute("SELECT path FROM media_roots").fetchall()]
+            removed = sorted(r for r in known if r in given)
+            for root in removed:
+                con.execute("DELETE FROM media_roots WHERE path = ?", [root])
+        return removed
 
     def media_roots(self) -> list[str]:
-        return [r[0] for r in self.cursor().execute("SELECT path FROM media_roots").fetchall()]
+        """The folders whose files are served (sorted)."""
+        rows = self.cursor().execute(
+            "SELECT path FROM media_roots WHERE origin IS DISTINCT FROM ? ORDER BY path",
+            [INFERRED],
+        )
+        return [r[0] for r in rows.fetchall()]
+
+    def media_root_entries(self) -> list[MediaRoot]:
+        """Every media root with where it came from, including those not served."""
+        rows = (
+            self.cursor()
+            .execute("SELECT path, origin, added FROM media_roots ORDER BY path")
+            .fetchall()
+        )
+        return [MediaRoot(path, origin, added, origin != INFERRED) for path, origin, added in rows]
 
 
 def _wal(path: Path) -> Path:
     """DuckDB's write-ahead log: recent writes live there until a checkpoint."""
     return path.with_name(path.name + ".wal")
-
-
-def _is_under(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
-
-
-def _outermost(paths: Iterable[str]) -> list[str]:
-    kept: list[str] = []
-    for path in sorted(set(paths)):
-        if not any(_is_under(path, k) for k in kept):
-            kept.append(path)
-    return kept
 
 
 def open_catalog(path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Catalog:

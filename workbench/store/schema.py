@@ -222,7 +222,39 @@ _V3: Sequence[str] = (
     # (nothing: see above)
 )
 
-MIGRATIONS: list[Sequence[str]] = [_V1, _V2, _V3]
+# Version 4: every import leaves a record (who, which files, how far it got, how it ended),
+# and media roots say who declared them. Roots an older workbench inferred from the URIs of
+# imported records are kept for review with origin 'inferred' and are no longer served.
+_V4: Sequence[str] = (
+    """CREATE TABLE imports (
+        id VARCHAR PRIMARY KEY,
+        actor VARCHAR,
+        format VARCHAR NOT NULL,
+        options JSON,
+        files VARCHAR[],
+        media_roots VARCHAR[],
+        started TIMESTAMP NOT NULL,
+        finished TIMESTAMP,
+        status VARCHAR NOT NULL,
+        pid INTEGER,
+        host VARCHAR,
+        batches INTEGER NOT NULL DEFAULT 0,
+        frames BIGINT NOT NULL DEFAULT 0,
+        sources BIGINT NOT NULL DEFAULT 0,
+        rois BIGINT NOT NULL DEFAULT 0,
+        refused BIGINT NOT NULL DEFAULT 0,
+        warnings BIGINT NOT NULL DEFAULT 0,
+        outside_media_roots BIGINT NOT NULL DEFAULT 0,
+        errors JSON,
+        error VARCHAR,
+        resumes VARCHAR,
+        superseded_by VARCHAR)""",
+    """ALTER TABLE media_roots ADD COLUMN origin VARCHAR""",
+    """ALTER TABLE media_roots ADD COLUMN added TIMESTAMP""",
+    """UPDATE media_roots SET origin = 'inferred'""",
+)
+
+MIGRATIONS: list[Sequence[str]] = [_V1, _V2, _V3, _V4]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -243,4 +275,5 @@ PUBLIC_TABLES: tuple[str, ...] = (
     "audit_log",
     "saved_views",
     "media_roots",
+    "imports",
 )

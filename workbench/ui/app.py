@@ -17,7 +17,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import panel as pn
+from bokeh.models.widgets.markups import PreText
 
+from workbench.store.imports import interrupted_imports
 from workbench.ui.actions import ActionsBar, ActionsPanel
 from workbench.ui.annotator import AnnotatorView
 from workbench.ui.annotator_state import AnnotatorState
@@ -127,6 +129,7 @@ class WorkbenchApp(pn.viewable.Viewer):
 
         _after_first_render(fill)
         main = pn.Column(
+            *self._import_notice(),
             self.actions_bar,
             self.grid,
             pn.layout.Divider(),
@@ -136,9 +139,43 @@ class WorkbenchApp(pn.viewable.Viewer):
         )
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
 
+    def _import_notice(self) -> list[pn.viewable.Viewable]:
+        text = import_notice(self.catalog)
+        if not text:
+            return []
+        style: dict[str, str | None] = {
+            "background": "#fff3cd",
+            "border": "1px solid #d4a72c",
+            "padding": "4px 8px",
+        }
+        # File names come from whoever named the files: Bokeh's PreText sets its text as
+        # text (textContent), never as markup.
+        notice = PreText(text=text, css_classes=["wb-import-notice"], styles=style)
+        return [pn.pane.Bokeh(notice, sizing_mode="stretch_width")]
+
     def ipywidget(self) -> Any:
         """The app as an ipywidget, for front ends that only show ipywidgets."""
         return pn.ipywidget(self)
+
+
+def import_notice(catalog: Catalog) -> str:
+    """Plain text about imports that stopped before they finished ('' when there are none)."""
+    interrupted = interrupted_imports(catalog)
+    if not interrupted:
+        return ""
+    lines = [
+        f"{len(interrupted)} import(s) stopped before they finished: the catalog may lack "
+        "some of their frames. Run each again to complete it."
+    ]
+    for record in interrupted[:5]:
+        c = record.counts
+        lines.append(
+            f"- {record.format} of {', '.join(record.files)}: {c.frames} frames stored in "
+            f"{c.batches} batch(es) before it stopped"
+        )
+    if len(interrupted) > 5:
+        lines.append(f"- ... and {len(interrupted) - 5} more (`workbench info`)")
+    return "\n".join(lines)
 
 
 def create_app(

@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 import io
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from PIL import Image
 
 from workbench.errors import MediaError
 from workbench.ingest.rle import decode as rle_decode
+from workbench.media.images import local_path
 from workbench.ui.glyphs import parse_json
 
 ALPHA = 110
@@ -33,9 +35,10 @@ def decode_rle(rle: Mapping[str, Any]) -> np.ndarray:
         raise MediaError(f"malformed RLE mask: {exc}") from exc
 
 
-def mask_from_file(uri: str, value: Any) -> np.ndarray:
+def mask_from_file(path: Path, value: Any) -> np.ndarray:
+    uri = str(path)
     try:
-        with Image.open(uri.removeprefix("file://")) as img:
+        with Image.open(path) as img:
             pixels = np.asarray(img)
     except (OSError, ValueError) as exc:
         raise MediaError(f"cannot read mask {uri}: {exc}") from exc
@@ -64,7 +67,15 @@ def rgba_png_uri(mask: np.ndarray, color: str, max_side: int) -> str:
 class MaskPainter:
     """Paints mask ROIs; remembers recent ones, since stepping back and forth repaints them."""
 
-    def __init__(self, max_side: int = 800, cache_size: int = 256) -> None:
+    def __init__(
+        self,
+        local_file: Callable[[str], Path] = local_path,
+        max_side: int = 800,
+        cache_size: int = 256,
+    ) -> None:
+        # Which file a mask URI may be read from: a served app reads under its media roots
+        # only (ServedMediaUrls.local_file); the default reads any local file.
+        self.local_file = local_file
         self.max_side = max_side
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str], str | None] = OrderedDict()
@@ -90,7 +101,7 @@ class MaskPainter:
             if isinstance(spec.get("rle"), Mapping):
                 mask = decode_rle(spec["rle"])
             elif spec.get("uri"):
-                mask = mask_from_file(str(spec["uri"]), spec.get("value"))
+                mask = mask_from_file(self.local_file(str(spec["uri"])), spec.get("value"))
             else:
                 return None
         except MediaError:

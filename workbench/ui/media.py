@@ -9,17 +9,24 @@ pictures are embedded as data URIs, scaled down to keep the messages small.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import quote
 
 from workbench.errors import MediaError
+from workbench.media.files import resolve_media
+from workbench.media.images import local_path
+
+# The catalog's media roots, asked for each time (they may change while the app runs).
+MediaRoots = Callable[[], Sequence[str]]
 
 # Shown instead of a picture that cannot be read, so one bad file never breaks a page.
 MISSING_IMAGE = "data:image/svg+xml;utf8," + quote(
     '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="90">'
     '<rect width="160" height="90" fill="#444"/>'
     '<text x="80" y="50" fill="#ddd" font-size="14" text-anchor="middle">'
-    "image unavailable</text></svg>"
+    "missing</text></svg>"
 )
 
 
@@ -35,16 +42,27 @@ class MediaUrls(Protocol):
         """The full picture (or one large enough to look at closely)."""
         ...
 
+    def local_file(self, uri: str) -> Path:
+        """The local file the app itself may read for `uri` (mask pictures); MediaError if
+        it may not."""
+        ...
+
 
 def _is_remote(uri: str) -> bool:
     return uri.startswith(("http://", "https://", "data:"))
 
 
 class ServedMediaUrls:
-    """URLs of the media route of a served app (see workbench/ui/media_route.py)."""
+    """URLs of the media route of a served app (see workbench/ui/media_route.py).
 
-    def __init__(self, prefix: str = "/media") -> None:
+    With `roots` (the catalog's `media_roots`), a full picture whose file is outside every
+    root or missing gets the "missing" picture instead of a URL the route would refuse, and
+    only files under the roots are read for masks; without, no local file is read at all.
+    """
+
+    def __init__(self, prefix: str = "/media", roots: MediaRoots | None = None) -> None:
         self.prefix = prefix.rstrip("/")
+        self.roots = roots
 
     def thumbnail(self, uri: str, size: int) -> str:
         if uri.startswith("data:"):
@@ -54,7 +72,17 @@ class ServedMediaUrls:
     def image(self, uri: str) -> str:
         if uri.startswith("data:"):
             return uri
+        if self.roots is not None and not _is_remote(uri):
+            try:
+                resolve_media(uri, self.roots())
+            except MediaError:
+                return MISSING_IMAGE
         return f"{self.prefix}/file?uri={quote(uri, safe='')}"
+
+    def local_file(self, uri: str) -> Path:
+        if self.roots is None:
+            raise MediaError(f"{uri}: no media roots to read it from")
+        return resolve_media(uri, self.roots())
 
     def __repr__(self) -> str:
         return f"ServedMediaUrls({self.prefix!r})"
@@ -79,6 +107,10 @@ class InlineMediaUrls:
 
     def image(self, uri: str) -> str:
         return self._data_uri(uri, self.max_side)
+
+    def local_file(self, uri: str) -> Path:
+        # A notebook reads files as the person running it, on their own machine.
+        return local_path(uri)
 
     def _data_uri(self, uri: str, max_side: int) -> str:
         if _is_remote(uri):

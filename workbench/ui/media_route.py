@@ -3,8 +3,10 @@
     GET /media/file?uri=<quoted uri>          the file itself (Range, ETag, Last-Modified)
     GET /media/thumb/<size>?uri=<quoted uri>  a thumbnail whose longer side is <= size pixels
 
-Only files under the catalog's media roots are served: anything else is 403, a file that does
-not exist is 404, and a file that is not a picture (or is broken) is 415 for thumbnails. Both
+Only files under the catalog's media roots are served: the URI is resolved to a real path
+(symlinks and `..` followed) before it is compared with the roots, anything outside is 403, a
+file that does not exist is 404, a missing, NUL-bearing or overlong URI is 400, and a file that
+is not a picture (or is broken) is 415 for thumbnails. Both
 routes go through the server's auth provider, like the app itself, and run the file system and
 Pillow work on a thread pool so one slow disk read never stalls every browser session.
 These are the URLs `workbench.ui.media.ServedMediaUrls` hands to the browser.
@@ -23,7 +25,7 @@ from bokeh.server.views.auth_request_handler import AuthRequestHandler
 from tornado.web import HTTPError, StaticFileHandler, authenticated
 
 from workbench.errors import MediaError
-from workbench.media.files import content_type, resolve_media
+from workbench.media.files import MAX_URI_LENGTH, content_type, resolve_media
 from workbench.media.thumbnails import ThumbnailCache, placeholder
 from workbench.ui.headers import OTHER_POLICY, REFERRER_POLICY
 
@@ -69,8 +71,9 @@ class MediaFiles:
 # Fixed reason phrases: the status line never echoes a resolved path (where a symlink leads)
 # or a library's message back to the browser.
 _REASONS = {403: "outside the media roots", 404: "no such file", 415: "not a readable picture"}
-# What the thumbnail route draws in place of a picture it cannot make.
-_PLACEHOLDER_TEXT = {404: "missing", 415: "unreadable"}
+# What the thumbnail route draws in place of a picture it cannot make: a grid tile of a file
+# outside the roots reads "missing" like a file that is gone (the status still differs).
+_PLACEHOLDER_TEXT = {403: "missing", 404: "missing", 415: "unreadable"}
 
 
 def _status_of(exc: MediaError) -> int:
@@ -111,6 +114,8 @@ class _LocalFileHandler(AuthRequestHandler, StaticFileHandler):
         uri = self.get_query_argument("uri", default="")
         if not uri:
             raise HTTPError(400, reason="missing uri query argument")
+        if len(uri) > MAX_URI_LENGTH or "\x00" in uri:
+            raise HTTPError(400, reason="not a media uri")
         return uri
 
     def validate_absolute_path(self, root: str, absolute_path: str) -> str:

@@ -182,6 +182,7 @@ def serve(
             port = _free_port(address)
         thumbnails = ThumbnailCache(default_cache_dir(Path(catalog_path)))
         files = MediaFiles(catalog.media_roots, thumbnails)
+        media_urls = ServedMediaUrls(MEDIA_PREFIX, roots=catalog.media_roots)
         sessions = SessionRegistry()
         service = Workbench(catalog)
         patterns: list[Any] = [
@@ -195,7 +196,7 @@ def serve(
         server = cast(
             Any,
             pn.serve(
-                {"/": app_factory(catalog, ServedMediaUrls(MEDIA_PREFIX), service, sessions)},
+                {"/": app_factory(catalog, media_urls, service, sessions)},
                 port=port,
                 address=address,
                 websocket_origin=websocket_origins(address, port, allow_websocket_origin),

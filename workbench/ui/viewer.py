@@ -183,7 +183,7 @@ class FrameViewer(pn.viewable.Viewer):
     def __init__(self, state: WorkbenchState, **params: Any) -> None:
         super().__init__(**params)
         self.state = state
-        self._paint = MaskPainter()
+        self._paint = MaskPainter(state.media.local_file)
         self._copies = PerRender(ViewerCopy)
         self.badges = TextPane("", css_classes=["wb-badges"], margin=(0, 10))
         self.placeholder = TextPane(
