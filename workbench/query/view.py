@@ -43,6 +43,7 @@ from workbench.query.stages import (
 from workbench.store.sqlsafe import quote_ident
 
 if TYPE_CHECKING:
+    from workbench.analysis.evaluation import DetectionResults
     from workbench.store.catalog import Catalog
 
 SPEC_VERSION = 1
@@ -266,6 +267,50 @@ class View:
 
     def tag_counts(self) -> pa.Table:
         return facets.tag_counts(self)
+
+    # -- evaluation --------------------------------------------------------------------------
+    def evaluate_detections(
+        self,
+        pred_field: str,
+        gt_field: str = "ground_truth",
+        eval_key: str = "eval",
+        *,
+        iou: float = 0.5,
+        classwise: bool = True,
+        method: str = "coco",
+        iou_threshs: Sequence[float] | None = None,
+        use_masks: bool = False,
+        compute_mAP: bool = True,
+        area_ranges: dict[str, tuple[float, float]] | None = None,
+        max_dets: Sequence[int] | None = None,
+        overwrite: bool = False,
+    ) -> DetectionResults:
+        """Match this view's `pred_field` ROIs (as filtered) to its `gt_field` ROIs frame by
+        frame and source by source, store the run as `eval_key` (overwrite=True replaces a run
+        of that key; otherwise an existing key is an error) and return its results.
+
+        method "coco" follows COCOeval (IoU thresholds .50:.05:.95, area ranges, at most 100
+        detections per frame, source and class, crowds); "simple" matches greedily at `iou`
+        only. use_masks compares masks and polygons pixel by pixel instead of boxes.
+        See docs/evaluation.md.
+        """
+        from workbench.analysis.evaluation import evaluate_detections
+
+        return evaluate_detections(
+            self,
+            pred_field,
+            gt_field,
+            eval_key,
+            iou=iou,
+            classwise=classwise,
+            method=method,
+            iou_threshs=iou_threshs,
+            use_masks=use_masks,
+            compute_mAP=compute_mAP,
+            area_ranges=area_ranges,
+            max_dets=max_dets,
+            overwrite=overwrite,
+        )
 
     # -- saving ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,188 @@
+"""Greedy matching of predictions to ground truth, the way COCOeval.evaluateImg does it, for
+every image of the evaluation at once.
+
+COCO's rule, per image (a source of a frame) and class: detections in decreasing confidence
+(ties in stored order), at most `max_det` of them; each takes, among the ground truth still
+free (crowds are never used up), the one with the highest IoU at or above the threshold,
+preferring ground truth that is not ignored (crowds, or outside the area range) and, among equal
+IoUs, the last one in stored order. A detection matched to ignored ground truth is ignored, as
+is an unmatched detection outside the area range.
+
+Instead of a loop per image, the loop runs over detection rank: step r handles the r-th
+detection of every image at once, for every IoU threshold at once (the free ground truth is a
+thresholds x ground-truth boolean array). Candidate pairs (same image, same class unless
+classwise=False) are built and their IoUs computed in one vectorised pass beforehand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from workbench.analysis.evaluation.config import MAX_IOU, EvaluationConfig
+from workbench.analysis.evaluation.loading import Rois
+from workbench.model.geometry import box_iou
+from workbench.model.regions import CHUNK, Regions, region_iou
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Detections and ground truth in matching order, and their candidate pairs.
+
+    Detections (`det_*`, indexed d) are sorted by group (image and class) and decreasing
+    confidence; ground truth (`gt_*`, indexed g) by group and stored order. Pairs are sorted by
+    detection rank, detection, IoU and ground truth, so each rank is one block and each
+    detection's candidates are a segment ordered from least to most preferred.
+    """
+
+    det_rows: Ints
+    det_rank: Ints
+    capped_rows: Ints
+    gt_rows: Ints
+    gt_crowd: Bools
+    gt_area: Floats
+    det_area: Floats
+    pair_det: Ints
+    pair_gt: Ints
+    pair_iou: Floats
+    pair_slot: Ints  # position of the pair in its detection's segment
+    slots: int  # the longest segment
+    rank_blocks: Ints  # pair index where each rank starts, and the end
+    det_starts: Ints  # pair index where each detection's segment starts (rank order)
+
+
+@dataclass(frozen=True)
+class RangeMatch:
+    """The outcome of matching for one area range, at every threshold (rows of det_gt etc.)."""
+
+    det_gt: npt.NDArray[np.int32]  # thresholds x detections: matched ground truth, or -1
+    det_ignored: Bools  # thresholds x detections
+    gt_ignored: Bools  # ground truth
+    gt_det: Ints  # at the primary threshold: the last detection matched, or -1
+    det_iou: Floats  # at the primary threshold: IoU with the matched ground truth, or NaN
+
+
+def prepare(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> Prepared:
+    n_classes = max(len(rois.classes), 1)
+    group = rois.image * n_classes + rois.label_codes if config.classwise else rois.image.copy()
+    det_all = np.flatnonzero(rois.is_pred)
+    gt_rows = np.flatnonzero(~rois.is_pred)
+    # Rows are in (image, stored) order already, so a stable sort keeps stored order on ties.
+    det_all = det_all[np.lexsort((-rois.score[det_all], group[det_all]))]
+    gt_rows = gt_rows[np.argsort(group[gt_rows], kind="stable")]
+    det_group = group[det_all]
+    starts = np.flatnonzero(np.concatenate(([True], det_group[1:] != det_group[:-1])))
+    rank = np.arange(len(det_all)) - np.repeat(starts, np.diff(np.append(starts, len(det_all))))
+    keep = rank < config.max_det if config.max_det is not None else np.ones(len(rank), bool)
+    det_rows, det_rank = det_all[keep], rank[keep]
+    gt_group = group[gt_rows]
+    first = np.searchsorted(gt_group, group[det_rows], side="left")
+    count = np.searchsorted(gt_group, group[det_rows], side="right") - first
+    floor = min(min(config.thresholds), MAX_IOU)
+    pair_det, pair_gt, pair_iou = _pairs(rois, regions, det_rows, gt_rows, first, count, floor)
+    order = np.lexsort((pair_gt, pair_iou, pair_det, det_rank[pair_det]))
+    pair_det, pair_gt, pair_iou = pair_det[order], pair_gt[order], pair_iou[order]
+    heads = np.flatnonzero(np.concatenate(([True], pair_det[1:] != pair_det[:-1])))
+    lengths = np.diff(np.append(heads, len(pair_det)))
+    slot = np.arange(len(pair_det)) - np.repeat(heads, lengths)
+    pair_rank = det_rank[pair_det]
+    blocks = np.flatnonzero(np.concatenate(([True], pair_rank[1:] != pair_rank[:-1])))
+    det_area = rois.area[det_rows]
+    return Prepared(
+        det_rows=det_rows,
+        det_rank=det_rank,
+        capped_rows=det_all[~keep],
+        gt_rows=gt_rows,
+        gt_crowd=rois.crowd[gt_rows],
+        gt_area=rois.area[gt_rows],
+        det_area=det_area,
+        pair_det=pair_det,
+        pair_gt=pair_gt,
+        pair_iou=pair_iou,
+        pair_slot=slot,
+        slots=int(lengths.max(initial=0)),
+        rank_blocks=np.append(blocks, len(pair_det)) if len(pair_det) else np.zeros(1, np.int64),
+        det_starts=heads,
+    )
+
+
+def _pairs(
+    rois: Rois,
+    regions: Regions | None,
+    det_rows: Ints,
+    gt_rows: Ints,
+    first: Ints,
+    count: Ints,
+    floor: float,
+) -> tuple[Ints, Ints, Floats]:
+    """Every (detection, ground truth) pair of a group whose IoU can reach `floor`."""
+    found: list[tuple[Ints, Ints, Floats]] = []
+    total = np.cumsum(count)
+    lo = 0
+    while lo < len(det_rows):
+        base = total[lo - 1] if lo else 0
+        hi = max(int(np.searchsorted(total, base + CHUNK, side="right")), lo + 1)
+        dets = np.arange(lo, hi)
+        n = count[lo:hi]
+        d = np.repeat(dets, n)
+        g = np.repeat(first[lo:hi] - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
+        rows_d, rows_g = det_rows[d], gt_rows[g]
+        crowd = rois.crowd[rows_g]
+        if regions is None:
+            iou = box_iou(rois.boxes[rows_d], rois.boxes[rows_g], crowd)
+        else:
+            iou = region_iou(regions, rows_d, regions, rows_g, crowd)
+        kept = iou >= floor if floor > 0 else np.ones(len(iou), bool)
+        found.append((d[kept], g[kept], iou[kept]))
+        lo = hi
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return (
+        np.concatenate([f[0] for f in found]).astype(np.int64),
+        np.concatenate([f[1] for f in found]).astype(np.int64),
+        np.concatenate([f[2] for f in found]),
+    )
+
+
+def match_range(
+    prepared: Prepared, low: float, high: float, thresholds: tuple[float, ...], primary: int
+) -> RangeMatch:
+    """Match at every threshold with ground truth outside [low, high] ignored."""
+    p = prepared
+    n_det, n_gt, n_thr = len(p.det_rows), len(p.gt_rows), len(thresholds)
+    gt_ignored = p.gt_crowd | (p.gt_area < low) | (p.gt_area > high)
+    limits = np.minimum(np.asarray(thresholds, dtype=np.float64), MAX_IOU)[:, None]
+    taken = np.zeros((n_thr, n_gt), dtype=bool)
+    det_gt = np.full((n_thr, n_det), -1, dtype=np.int32)
+    gt_det = np.full(n_gt, -1, dtype=np.int64)
+    det_iou = np.full(n_det, np.nan)
+    slots = max(p.slots, 1)
+    # Preference of a pair within its detection's segment: not ignored first, then IoU, then
+    # stored order (the segment is sorted by IoU and stored order): higher is better.
+    preference = 1 + p.pair_slot + np.where(gt_ignored[p.pair_gt], 0, slots)
+    heads = p.det_starts
+    for start, end in zip(p.rank_blocks[:-1], p.rank_blocks[1:], strict=True):
+        gts = p.pair_gt[start:end]
+        free = ~taken[:, gts] | p.gt_crowd[gts]
+        eligible = free & (p.pair_iou[start:end] >= limits)
+        score = np.where(eligible, preference[start:end], 0)
+        segments = heads[np.searchsorted(heads, start) : np.searchsorted(heads, end)] - start
+        best = np.maximum.reduceat(score, segments, axis=1)
+        thr, seg = np.nonzero(best)
+        chosen = start + segments[seg] + (best[thr, seg] - 1) % slots
+        g, d = p.pair_gt[chosen], p.pair_det[chosen]
+        det_gt[thr, d] = g
+        taken[thr, g] = True
+        at_primary = thr == primary
+        gt_det[g[at_primary]] = d[at_primary]
+        det_iou[d[at_primary]] = p.pair_iou[chosen[at_primary]]
+    matched = det_gt >= 0
+    outside = (p.det_area < low) | (p.det_area > high)
+    det_ignored = np.where(matched, gt_ignored[np.maximum(det_gt, 0)], outside[None, :])
+    return RangeMatch(det_gt, det_ignored, gt_ignored, gt_det, det_iou)
