@@ -123,7 +123,9 @@ def make_dataset(
                     ann["segmentation"] = {"size": [h, w], "counts": runs}
                 else:
                     ann["segmentation"] = [ring]
-                ann["area"] = float(mask_utils.area(mask_utils.merge(mask_utils.frPyObjects([ring], h, w))))
+                ann["area"] = float(
+                    mask_utils.area(mask_utils.merge(mask_utils.frPyObjects([ring], h, w)))
+                )
             else:
                 # A stated area unlike the box's own, so tests see which one is used.
                 ann["area"] = box[2] * box[3] * float(rng.uniform(0.6, 1.0))
@@ -132,12 +134,34 @@ def make_dataset(
                 if rng.random() < 0.8:
                     wrong = rng.random() < 0.1
                     label = int(rng.choice(cat_ids)) if wrong else category
-                    moved = _jitter(rng, box, 0.12)
-                    shifted = [v + (moved[i % 2] - box[i % 2]) + float(rng.normal(0, 1.0)) for i, v in enumerate(ring)]
-                    _detect(rng, results, coco_results, image, moved, label, mode, polygon_predictions, shifted)
+                    moved = _jitter(rng, box, 0.08)
+                    shifted = [
+                        v + (moved[i % 2] - box[i % 2]) + float(rng.normal(0, 1.0))
+                        for i, v in enumerate(ring)
+                    ]
+                    _detect(
+                        rng,
+                        results,
+                        coco_results,
+                        image,
+                        moved,
+                        label,
+                        mode,
+                        polygon_predictions,
+                        shifted,
+                    )
         extra = int(rng.integers(0, 4)) + (110 if busy else 0)
         for _ in range(extra):
-            _detect(rng, results, coco_results, image, _box(rng, w, h), int(rng.choice(cat_ids)), mode, polygon_predictions)
+            _detect(
+                rng,
+                results,
+                coco_results,
+                image,
+                _box(rng, w, h),
+                int(rng.choice(cat_ids)),
+                mode,
+                polygon_predictions,
+            )
     gt = {"images": imgs, "annotations": annotations, "categories": CATEGORIES}
     folder.mkdir(parents=True, exist_ok=True)
     gt_path, dt_path, coco_dt_path = folder / "gt.json", folder / "dt.json", folder / "dt_coco.json"
@@ -158,7 +182,8 @@ def _detect(
     polygons: bool,
     ring: list[float] | None = None,
 ) -> None:
-    score = float(rng.uniform(0.01, 0.99))
+    # Detections of real objects tend to score higher than stray ones.
+    score = float(rng.uniform(0.3, 0.99) if ring is not None else rng.uniform(0.01, 0.8))
     det: dict[str, Any] = {"image_id": image["id"], "category_id": category, "score": score}
     if mode == "bbox":
         det["bbox"] = box

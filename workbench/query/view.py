@@ -29,11 +29,13 @@ from workbench.query.stages import (
     LacksRois,
     Limit,
     Match,
+    MatchEval,
     MatchTags,
     SelectContexts,
     SelectFrames,
     Skip,
     SortBy,
+    SortByEvalCount,
     Stage,
     Where,
     build_plan,
@@ -153,6 +155,41 @@ class View:
 
     def select_contexts(self, context_ids: Iterable[str]) -> View:
         return self._then(SelectContexts(_ids(context_ids, "context ids")))
+
+    def match_eval(
+        self,
+        eval_key: str,
+        outcomes: Sequence[str] | str,
+        min_confidence: float | None = None,
+        max_confidence: float | None = None,
+        only_matches: bool = True,
+    ) -> View:
+        """Keep the ROIs evaluation `eval_key` gave one of `outcomes` (tp, fp, fn, ignored).
+
+        Only the evaluation's fields that can have those outcomes are narrowed (fp narrows the
+        predictions, fn the ground truth); confidence bounds (inclusive) apply to predictions.
+        With only_matches, frames without such an ROI are dropped. See docs/evaluation.md.
+        """
+        self._known_evaluation(eval_key)
+        stage = MatchEval(
+            eval_key, _ids(outcomes, "outcomes"), min_confidence, max_confidence, only_matches
+        )
+        return self._then(stage)
+
+    def sort_by_eval_count(
+        self, eval_key: str, outcomes: Sequence[str] | str, reverse: bool = False
+    ) -> View:
+        """Order frames by their number of ROIs (as narrowed so far) with one of `outcomes` in
+        evaluation `eval_key`; reverse=True puts the most first. Ties keep the earlier order."""
+        self._known_evaluation(eval_key)
+        return self._then(SortByEvalCount(eval_key, _ids(outcomes, "outcomes"), reverse))
+
+    def _known_evaluation(self, eval_key: str) -> None:
+        rows = self.rows(
+            Compiled("SELECT count(*) FROM evaluations WHERE eval_key = ?", (eval_key,))
+        )
+        if not rows[0][0]:
+            raise QueryError(f"no evaluation {eval_key!r}: see catalog.list_evaluations()")
 
     def sort_by(self, column: str, reverse: bool = False) -> View:
         """Order by a frame column or `metadata.<key>`; ties keep the previous order."""

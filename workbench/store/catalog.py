@@ -197,7 +197,11 @@ class Catalog:
 
     # -- evaluation (workbench.analysis.evaluation; docs/evaluation.md) ------------------------
     def evaluate_detections(
-        self, pred_field: str, gt_field: str = "ground_truth", eval_key: str = "eval", **options: Any
+        self,
+        pred_field: str,
+        gt_field: str = "ground_truth",
+        eval_key: str = "eval",
+        **options: Any,
     ) -> DetectionResults:
         """Evaluate `pred_field` against `gt_field` over the whole catalog (or `view=`), store
         the run as `eval_key` and return its results; options as View.evaluate_detections."""
