@@ -207,16 +207,26 @@ def import_dataset(data: Dataset, catalog_path: Path) -> Catalog:
     return catalog
 
 
-def cocoeval(data: Dataset, *, use_cats: bool = True) -> COCOeval:
+def cocoeval(
+    data: Dataset, *, use_cats: bool = True, max_dets: list[int] | None = None
+) -> COCOeval:
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(str(data.gt_path))
         dt = gt.loadRes(str(data.coco_dt_path))
         evaluator = COCOeval(gt, dt, data.mode)
         evaluator.params.useCats = int(use_cats)
+        if max_dets is not None:
+            evaluator.params.maxDets = max_dets
         evaluator.evaluate()
         evaluator.accumulate()
-        evaluator.summarize()
+        if max_dets is None:
+            evaluator.summarize()
     return evaluator
+
+
+def mean_defined(values: np.ndarray) -> float:
+    defined = values[values > -1]
+    return float(np.mean(defined)) if defined.size else -1.0
 
 
 def coco_class_ap(evaluator: COCOeval) -> dict[str, float | None]:
