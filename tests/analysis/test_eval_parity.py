@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from eval_data import (
+    CATEGORIES,
     PREFIX,
     Dataset,
     coco_class_ap,
@@ -245,3 +246,28 @@ def test_kwcoco_demo_data(tmp_path: Path) -> None:
         assert results.mAP == pytest.approx(evaluator.stats[0], abs=1e-9)
         assert np.allclose([results.stats[s] for s in STATS], evaluator.stats, atol=1e-9)
         assert results.mAP > 0.2
+
+
+def test_curves_equal_cocoeval_precision_and_scores(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "data", seed=13, busy_images=2)
+    with import_dataset(data, tmp_path / "c.duckdb") as catalog:
+        results = catalog.evaluate_detections("predictions")
+    evaluator = cocoeval(data)
+    names = {c["id"]: c["name"] for c in CATEGORIES}
+    compared = 0
+    for k, cat_id in enumerate(evaluator.params.catIds):
+        for t, iou in enumerate(evaluator.params.iouThrs):
+            expected = evaluator.eval["precision"][t, :, k, 0, -1]
+            if expected[0] == -1:
+                with pytest.raises(KeyError):
+                    results.curve(names[cat_id], iou)
+                continue
+            curve = results.curve(names[cat_id], iou)
+            assert np.array_equal(curve.precision, expected)
+            assert np.array_equal(curve.scores, evaluator.eval["scores"][t, :, k, 0, -1])
+            assert np.array_equal(curve.recall, evaluator.params.recThrs)
+            compared += 1
+    assert compared >= 30
+    # The whole recall array too: every class, area range and cap.
+    recall = evaluator.eval["recall"]
+    assert recall.shape[1] == len(results.classes) + 1  # "absent" has no ground truth

@@ -1,8 +1,9 @@
 """Reading the ROIs an evaluation compares: one query, then whole columns as numpy arrays.
 
-Rows come back sorted by frame, source and stored order, so an "image" in COCO's sense (one
-source of one frame) is a run of consecutive rows, and every later step groups by position
-instead of by key.
+Rows come back in stored order (no ORDER BY: sorting millions of rows in the database cost
+more time and memory than everything after it). Frames are then dictionary-encoded: an "image"
+in COCO's sense (one source of one frame) is a code, and every later step groups by code, with
+ties broken by stored order.
 """
 
 from __future__ import annotations
@@ -32,20 +33,24 @@ Bools = npt.NDArray[np.bool_]
 # The kinds of ROI a detection evaluation compares; others (points, polylines, classifications)
 # are left out.
 EVALUATED_KINDS = ("box", "polygon", "mask")
-
-# An ROI's source: the first it names, else its frame's first source, so ROIs naming no source
-# are compared with those naming the frame's only one.
-_SOURCE = (
-    "coalesce(r.source_ids[1], (SELECT min(s.id) FROM sources s WHERE s.frame_id = r.frame_id), '')"
-)
 _ISCROWD = "json_extract_string(r.attributes, '$.iscrowd')"
+# Frames with more than one source, and the source their ROIs naming none belong to. On every
+# other frame all ROIs are compared with each other, whatever source they name.
+_MULTI_SOURCE = (
+    "SELECT frame_id, min(id) AS first_source FROM sources GROUP BY frame_id HAVING count(*) > 1"
+)
 
 
 @dataclass(frozen=True)
 class Rois:
-    """The ground truth and predictions of an evaluation, row-aligned arrays."""
+    """The ground truth and predictions of an evaluation, row-aligned arrays.
 
-    frame_ids: pa.Array
+    `frames` holds each distinct frame id once and `frame_code` indexes it; `image` numbers the
+    (frame, source) pairs; labels are codes into the sorted `classes`.
+    """
+
+    frames: pa.Array
+    frame_code: Ints
     roi_ids: pa.Array
     fields: pa.Array
     labels: pa.Array
@@ -80,35 +85,28 @@ def rois_query(view: View, pred_field: str, gt_field: str, use_masks: bool) -> C
     conditions.append(plan.roi_predicate())
     columns = Compiled.join(
         [
-            f"r.frame_id, {_SOURCE} AS source, r.id AS roi_id, r.field, r.label, r.confidence,",
+            "r.frame_id, r.source_ids[1] AS source, r.id AS roi_id, r.label, r.confidence,",
             sql(" r.field = ? AS is_pred,", pred_field),
-            " r.kind, r.x_min, r.y_min, r.x_max, r.y_max,"
-            " TRY_CAST(json_extract_string(r.attributes, '$.area') AS DOUBLE) AS stated_area,",
+            " r.x_min, r.y_min, r.x_max, r.y_max,",
+            sql(" CASE WHEN r.field = ? THEN ", gt_field),
+            "TRY_CAST(json_extract_string(r.attributes, '$.area') AS DOUBLE) END AS stated_area,",
             sql(" r.field = ? AND ", gt_field),
             f"coalesce(TRY_CAST({_ISCROWD} AS DOUBLE) <> 0, TRY_CAST({_ISCROWD} AS BOOLEAN), false)"
-            " AS crowd, r.rowid AS _row",
+            " AS crowd",
         ],
         "",
     )
     if use_masks:
         columns = columns + (
-            ", r.geometry, json_extract_string(r.mask, '$.rle.counts') AS rle_counts,"
+            ", r.kind, r.geometry, json_extract_string(r.mask, '$.rle.counts') AS rle_counts,"
             " TRY_CAST(json_extract(r.mask, '$.rle.size[0]') AS BIGINT) AS rle_height,"
-            " TRY_CAST(json_extract(r.mask, '$.rle.size[1]') AS BIGINT) AS rle_width"
+            " TRY_CAST(json_extract(r.mask, '$.rle.size[1]') AS BIGINT) AS rle_width,"
+            " (SELECT s.height FROM sources s WHERE s.frame_id = r.frame_id"
+            " AND s.id = coalesce(r.source_ids[1], s.id) ORDER BY s.rowid LIMIT 1) AS source_height,"
+            " (SELECT s.width FROM sources s WHERE s.frame_id = r.frame_id"
+            " AND s.id = coalesce(r.source_ids[1], s.id) ORDER BY s.rowid LIMIT 1) AS source_width"
         )
-    inner = Compiled.join(["SELECT ", columns, " FROM rois r WHERE ", all_of(conditions)], "")
-    if not use_masks:
-        return inner + " ORDER BY r.frame_id, source, r.rowid"
-    return Compiled.join(
-        [
-            "WITH _r AS (",
-            inner,
-            ") SELECT _r.*, s.width AS source_width, s.height AS source_height FROM _r"
-            " LEFT JOIN sources s ON s.frame_id = _r.frame_id AND s.id = _r.source"
-            " ORDER BY _r.frame_id, _r.source, _r._row",
-        ],
-        "",
-    )
+    return Compiled.join(["SELECT ", columns, " FROM rois r WHERE ", all_of(conditions)], "")
 
 
 def load_rois(
@@ -116,41 +114,44 @@ def load_rois(
 ) -> tuple[Rois, Regions | None]:
     """The view's ROIs of both fields, and their pixel regions when `use_masks`."""
     table = view.run(rois_query(view, pred_field, gt_field, use_masks))
+    multi = view.run(Compiled(_MULTI_SOURCE))
     column = {name: table[name].combine_chunks() for name in table.column_names}
-    n = table.num_rows
-    new_image = np.ones(n, dtype=bool)
-    if n > 1:
-        moved = pc.or_(
-            pc.not_equal(column["frame_id"][1:], column["frame_id"][:-1]),
-            pc.not_equal(column["source"][1:], column["source"][:-1]),
-        )
-        new_image[1:] = _bools(moved)
-    image = np.cumsum(new_image) - 1
-    codes, classes = _label_codes(column["label"])
-    boxes = np.stack([_floats(column[c]) for c in ("x_min", "y_min", "x_max", "y_max")], axis=1)
-    boxes = np.nan_to_num(boxes, nan=0.0) if n else np.zeros((0, 4))
-    is_pred = _bools(column["is_pred"])
+    del table
+    n = len(column["roi_id"])
+    encoded = pc.dictionary_encode(column.pop("frame_id"))
+    frame_code = _codes(encoded)
+    image = _images(encoded, frame_code, column.pop("source"), multi)
+    codes, classes, labels = _label_codes(column.pop("label"))
+    boxes = np.empty((n, 4), dtype=np.float64)
+    for i, name in enumerate(("x_min", "y_min", "x_max", "y_max")):
+        boxes[:, i] = _floats(column.pop(name))
+    np.nan_to_num(boxes, copy=False, nan=0.0)
+    is_pred = _bools(column.pop("is_pred"))
     warnings: list[str] = []
     regions = None
     if use_masks:
-        regions = _regions(column, image, new_image, warnings)
+        regions = _regions(column, image, boxes, warnings)
         fallback = regions.areas().astype(np.float64)
     else:
         fallback = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    stated = _floats(column["stated_area"])
+    stated = _floats(column.pop("stated_area"))
     # Ground truth keeps the area it states (COCO's `area`); detections are measured, as
     # pycocotools' loadRes measures them.
-    area = np.where(~is_pred & ~np.isnan(stated), stated, fallback)
+    area = np.where(np.isnan(stated), fallback, stated)
+    fields = pa.DictionaryArray.from_arrays(
+        pa.array(is_pred.astype(np.int8)), pa.array([gt_field, pred_field])
+    )
     rois = Rois(
-        frame_ids=column["frame_id"],
+        frames=encoded.dictionary,
+        frame_code=frame_code,
         roi_ids=column["roi_id"],
-        fields=column["field"],
-        labels=column["label"],
+        fields=fields,
+        labels=labels,
         confidence=column["confidence"],
         is_pred=is_pred,
         label_codes=codes,
         classes=classes,
-        image=image.astype(np.int64),
+        image=image,
         score=np.nan_to_num(_floats(column["confidence"]), nan=0.0),
         boxes=boxes,
         area=area,
@@ -158,6 +159,28 @@ def load_rois(
         warnings=tuple(warnings),
     )
     return rois, regions
+
+
+def _codes(encoded: pa.DictionaryArray) -> Ints:
+    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _images(
+    frames: pa.DictionaryArray, frame_code: Ints, source: pa.Array, multi: pa.Table
+) -> Ints:
+    """A code per (frame, source): the frame's code, unless the frame has several sources."""
+    if not multi.num_rows:
+        return frame_code
+    where = pc.index_in(frames.dictionary, value_set=multi["frame_id"].combine_chunks())
+    first = multi["first_source"].combine_chunks().take(where)  # per distinct frame
+    in_multi = np.asarray(pc.is_valid(where).to_numpy(zero_copy_only=False), dtype=bool)[frame_code]
+    named = pc.coalesce(source, first.take(pa.array(frame_code)))
+    keyed = pc.if_else(pa.array(in_multi), named, pa.scalar("", pa.string()))
+    source_code = _codes(pc.dictionary_encode(keyed))
+    _, image = np.unique(
+        frame_code * (int(source_code.max(initial=0)) + 1) + source_code, return_inverse=True
+    )
+    return image.astype(np.int64)
 
 
 def _floats(array: pa.Array) -> Floats:
@@ -168,17 +191,15 @@ def _bools(array: pa.Array) -> Bools:
     return np.asarray(array.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _label_codes(labels: pa.Array) -> tuple[Ints, tuple[str, ...]]:
-    """Labels as codes into the sorted list of labels."""
-    if not len(labels):
-        return np.zeros(0, dtype=np.int64), ()
+def _label_codes(labels: pa.Array) -> tuple[Ints, tuple[str, ...], pa.Array]:
+    """Labels as codes into the sorted list of labels (and as a dictionary array)."""
     encoded = pc.dictionary_encode(labels)
     names = [str(v) for v in encoded.dictionary.to_pylist()]
     order = np.argsort(np.array(names, dtype=object), kind="stable")
     rank = np.empty(len(names), dtype=np.int64)
     rank[order] = np.arange(len(names))
-    codes = rank[np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
-    return codes, tuple(names[i] for i in order)
+    codes = rank[_codes(encoded)] if names else np.zeros(len(labels), dtype=np.int64)
+    return codes, tuple(names[i] for i in order), encoded
 
 
 def _ints(array: pa.Array) -> Ints:
@@ -186,7 +207,7 @@ def _ints(array: pa.Array) -> Ints:
 
 
 def _regions(
-    column: dict[str, pa.Array], image: Ints, new_image: Bools, warnings: list[str]
+    column: dict[str, pa.Array], image: Ints, boxes: Floats, warnings: list[str]
 ) -> Regions:
     """Pixel regions of every row: masks from their RLE, boxes and polygons rasterised."""
     n = len(image)
@@ -201,7 +222,7 @@ def _regions(
     if unreadable:
         warnings.append(f"{unreadable} masks are not readable COCO RLE: evaluated as empty regions")
     poly_rows = np.flatnonzero(~is_mask)
-    height, width, guessed = _image_sizes(column, image, new_image)
+    height, width, guessed = _image_sizes(column, image, boxes)
     if np.any(guessed[poly_rows]):
         warnings.append(
             "some frames have no source size: their boxes and polygons were rasterised in an "
@@ -242,16 +263,15 @@ def _decode(strings: pa.Array, heights: Ints, widths: Ints) -> Regions:
 
 
 def _image_sizes(
-    column: dict[str, pa.Array], image: Ints, new_image: Bools
+    column: dict[str, pa.Array], image: Ints, boxes: Floats
 ) -> tuple[Ints, Ints, Bools]:
     """Each row's image size: its source's, else just large enough for the image's ROIs."""
     height, width = _ints(column["source_height"]), _ints(column["source_width"])
     guessed = (height <= 0) | (width <= 0)
     if np.any(guessed):
-        starts = np.flatnonzero(new_image)
-        for values, ends in ((height, "y_max"), (width, "x_max")):
-            extent = np.nan_to_num(_floats(column[ends]), nan=0.0)
-            per_image = np.maximum.reduceat(extent, starts) if len(starts) else extent
+        for values, extent in ((height, boxes[:, 3]), (width, boxes[:, 2])):
+            per_image = np.zeros(int(image.max(initial=-1)) + 1)
+            np.maximum.at(per_image, image, extent)
             values[guessed] = np.ceil(per_image[image[guessed]]).astype(np.int64) + 1
     return height, width, guessed
 

@@ -37,42 +37,44 @@ class Accumulated:
 
 
 class Accumulator:
-    """Fills the arrays one area range at a time, so only one range's matches are in memory."""
+    """Fills the arrays one area range at a time, so only one range's matches are in memory.
+
+    Only the true positives are looked at one by one: precision can only rise at a true
+    positive, so the interpolated precision (the best precision at any later rank) is the best
+    among later true positives, and recall first reaches a level at a true positive. The
+    arithmetic on each value is COCOeval's, so the figures are the same to the last bit.
+    """
 
     def __init__(self, rois: Rois, prepared: Prepared, config: EvaluationConfig, ranges: int):
         self.config = config
-        self.prepared = prepared
+        p = prepared
         n_classes = len(rois.classes) if config.classwise else 1
         self.caps: list[int | None] = list(config.max_dets) if config.max_dets else [None]
         shape = (len(config.thresholds), len(RECALL_THRESHOLDS), n_classes, ranges, len(self.caps))
         self.precision = -np.ones(shape)
         self.scores = -np.ones(shape)
         self.recall = -np.ones((shape[0], n_classes, ranges, len(self.caps)))
-        p = prepared
-        det_class = (
-            rois.label_codes[p.det_rows]
-            if config.classwise
-            else np.zeros(len(p.det_rows), np.int64)
-        )
+        zeros = np.zeros(len(p.det_rows), np.int64)
+        det_class = rois.label_codes[p.det_rows] if config.classwise else zeros
         self.gt_class = (
             rois.label_codes[p.gt_rows] if config.classwise else np.zeros(len(p.gt_rows), np.int64)
         )
-        self.order = np.lexsort(
-            (p.det_rank, rois.image[p.det_rows], -rois.score[p.det_rows], det_class)
-        )
+        image = rois.image[p.det_rows]
+        self.order = np.lexsort((p.det_rank, image, -rois.score[p.det_rows], det_class))
         self.class_starts = np.searchsorted(det_class[self.order], np.arange(n_classes + 1))
-        self.det_score = rois.score[p.det_rows]
+        self.rank = p.det_rank[self.order]
+        self.score = rois.score[p.det_rows][self.order]
         self.max_rank = int(p.det_rank.max(initial=-1))
 
     def add(self, area_index: int, match: RangeMatch) -> None:
-        tp = (match.det_gt >= 0) & ~match.det_ignored
-        fp = (match.det_gt < 0) & ~match.det_ignored
+        ignored = match.det_ignored[:, self.order]
+        tp = (match.det_gt[:, self.order] >= 0) & ~ignored
         n_classes = self.precision.shape[2]
         positives = np.bincount(self.gt_class[~match.gt_ignored], minlength=n_classes)
         for k in range(n_classes):
             if positives[k] == 0:
                 continue  # no ground truth: AP undefined, as COCOeval leaves it at -1
-            ranked = self.order[self.class_starts[k] : self.class_starts[k + 1]]
+            lo, hi = self.class_starts[k], self.class_starts[k + 1]
             done: dict[int, int] = {}
             for m, cap in enumerate(self.caps):
                 # A cap above every image's detection count changes nothing: reuse.
@@ -81,16 +83,12 @@ class Accumulator:
                     self._copy(k, area_index, done[binding], m)
                     continue
                 done[binding] = m
-                kept = ranked[self.prepared.det_rank[ranked] < binding]
-                self._fill(
-                    k,
-                    area_index,
-                    m,
-                    tp[:, kept],
-                    fp[:, kept],
-                    self.det_score[kept],
-                    int(positives[k]),
-                )
+                if binding > self.max_rank:
+                    hits, skip, scores = tp[:, lo:hi], ignored[:, lo:hi], self.score[lo:hi]
+                else:
+                    kept = np.flatnonzero(self.rank[lo:hi] < binding) + lo
+                    hits, skip, scores = tp[:, kept], ignored[:, kept], self.score[kept]
+                self._fill((k, area_index, m), hits, skip, scores, int(positives[k]))
 
     def _copy(self, k: int, a: int, source: int, m: int) -> None:
         self.precision[:, :, k, a, m] = self.precision[:, :, k, a, source]
@@ -99,31 +97,62 @@ class Accumulator:
 
     def _fill(
         self,
-        k: int,
-        a: int,
-        m: int,
-        tps: npt.NDArray[np.bool_],
-        fps: npt.NDArray[np.bool_],
+        at: tuple[int, int, int],
+        hits: npt.NDArray[np.bool_],
+        skip: npt.NDArray[np.bool_],
         scores: Floats,
         positives: int,
     ) -> None:
-        found = tps.shape[1]
-        tp_sum = np.cumsum(tps, axis=1, dtype=np.float64)
-        fp_sum = np.cumsum(fps, axis=1, dtype=np.float64)
-        rc = tp_sum / positives
-        pr = tp_sum / (fp_sum + tp_sum + _EPS)
-        self.recall[:, k, a, m] = rc[:, -1] if found else 0.0
-        precision = np.zeros((tps.shape[0], len(RECALL_THRESHOLDS)))
+        """One class, area range and cap: `hits` and `skip` (ignored) are thresholds x ranked
+        detections."""
+        k, a, m = at
+        n_thr, found = hits.shape
+        precision = np.zeros((n_thr, len(RECALL_THRESHOLDS)))
         score = np.zeros_like(precision)
+        recall = np.zeros(n_thr)
         if found:
-            pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-            for t in range(tps.shape[0]):
-                at = np.searchsorted(rc[t], RECALL_THRESHOLDS, side="left")
-                reached = at < found
-                precision[t, reached] = pr[t, at[reached]]
-                score[t, reached] = scores[at[reached]]
+            row, pos = np.nonzero(hits)
+            skip_row, skip_pos = np.nonzero(skip)
+            width = found + 1
+            skip_key = skip_row * width + skip_pos
+            starts = np.searchsorted(row, np.arange(n_thr + 1))
+            nth = np.arange(len(row)) - starts[row] + 1  # 1 for a row's first true positive
+            skipped = np.searchsorted(skip_key, row * width + pos, side="right") - np.searchsorted(
+                skip_key, row * width, side="left"
+            )
+            tp_sum = nth.astype(np.float64)
+            fp_sum = (pos + 1 - skipped - nth).astype(np.float64)
+            rc = tp_sum / positives
+            pr = tp_sum / (fp_sum + tp_sum + _EPS)
+            for t in range(n_thr):
+                self._sample(
+                    precision[t],
+                    score[t],
+                    rc[starts[t] : starts[t + 1]],
+                    pr[starts[t] : starts[t + 1]],
+                    pos[starts[t] : starts[t + 1]],
+                    scores,
+                )
+                count = starts[t + 1] - starts[t]
+                recall[t] = rc[starts[t + 1] - 1] if count else 0.0
+        self.recall[:, k, a, m] = recall
         self.precision[:, :, k, a, m] = precision
         self.scores[:, :, k, a, m] = score
+
+    @staticmethod
+    def _sample(
+        precision: Floats, score: Floats, rc: Floats, pr: Floats, pos: Ints, scores: Floats
+    ) -> None:
+        """COCOeval's reading of one curve at the recall levels, from its true positives."""
+        best = np.maximum.accumulate(pr[::-1])[::-1] if len(pr) else pr
+        at = np.searchsorted(rc, RECALL_THRESHOLDS, side="left")
+        reached = at < len(rc)
+        precision[reached] = best[at[reached]]
+        score[reached] = scores[pos[at[reached]]]
+        # Recall 0 is reached at the first detection, true positive or not.
+        zero = RECALL_THRESHOLDS <= 0
+        precision[zero] = best[0] if len(best) else 0.0
+        score[zero] = scores[0]
 
     def result(self) -> Accumulated:
         return Accumulated(self.precision, self.recall, self.scores)

@@ -101,7 +101,9 @@ def roi_table(rois: Rois, out: Outcomes) -> pa.Table:
     names = pa.array(list(OUTCOMES), pa.string())
     return pa.table(
         {
-            "frame_id": rois.frame_ids,
+            "frame_id": pa.DictionaryArray.from_arrays(
+                pa.array(rois.frame_code.astype(np.int32)), rois.frames
+            ),
             "roi_id": rois.roi_ids,
             "field": rois.fields,
             "label": rois.labels,
@@ -116,23 +118,15 @@ def roi_table(rois: Rois, out: Outcomes) -> pa.Table:
 
 def frame_table(rois: Rois, out: Outcomes) -> pa.Table:
     """tp, fp (predictions) and fn (ground truth) per frame holding evaluated ROIs."""
-    n = len(rois)
-    frames = rois.frame_ids
-    new = np.ones(n, dtype=bool)
-    if n > 1:
-        new[1:] = np.asarray(
-            pc.not_equal(frames[1:], frames[:-1]).to_numpy(zero_copy_only=False), dtype=bool
-        )
-    frame = np.cumsum(new) - 1
-    heads = np.flatnonzero(new)
-    pred = rois.is_pred
+    n = len(rois.frames)
+    pred, frame = rois.is_pred, rois.frame_code
 
     def per_frame(mask: npt.NDArray[np.bool_]) -> pa.Array:
-        return pa.array(np.bincount(frame[mask], minlength=len(heads)).astype(np.int32))
+        return pa.array(np.bincount(frame[mask], minlength=n).astype(np.int32))
 
     return pa.table(
         {
-            "frame_id": frames.take(pa.array(heads)),
+            "frame_id": rois.frames,
             "tp": per_frame(pred & (out.code == TP)),
             "fp": per_frame(pred & (out.code == FP)),
             "fn": per_frame(~pred & (out.code == FN)),
