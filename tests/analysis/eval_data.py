@@ -208,18 +208,32 @@ def import_dataset(data: Dataset, catalog_path: Path) -> Catalog:
 
 
 def cocoeval(
-    data: Dataset, *, use_cats: bool = True, max_dets: list[int] | None = None
+    data: Dataset,
+    *,
+    use_cats: bool = True,
+    max_dets: list[int] | None = None,
+    iou_thresholds: list[float] | None = None,
+    all_areas: bool = False,
+    image_ids: list[int] | None = None,
 ) -> COCOeval:
+    """COCOeval run on the dataset's files; summarize() only with the default parameters."""
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(str(data.gt_path))
         dt = gt.loadRes(str(data.coco_dt_path))
         evaluator = COCOeval(gt, dt, data.mode)
-        evaluator.params.useCats = int(use_cats)
+        params = evaluator.params
+        params.useCats = int(use_cats)
         if max_dets is not None:
-            evaluator.params.maxDets = max_dets
+            params.maxDets = max_dets
+        if iou_thresholds is not None:
+            params.iouThrs = np.array(iou_thresholds)
+        if all_areas:
+            params.areaRng, params.areaRngLbl = [[0, 1e10]], ["all"]
+        if image_ids is not None:
+            params.imgIds = image_ids
         evaluator.evaluate()
         evaluator.accumulate()
-        if max_dets is None:
+        if max_dets is None and iou_thresholds is None and not all_areas:
             evaluator.summarize()
     return evaluator
 
