@@ -69,7 +69,10 @@ class Rois:
         return len(self.is_pred)
 
 
-def rois_query(view: View, pred_field: str, gt_field: str, use_masks: bool) -> Compiled:
+def rois_query(
+    view: View, pred_field: str, gt_field: str, use_masks: bool, sources: bool = True
+) -> Compiled:
+    """The SELECT of the ROIs to compare; `sources` adds each ROI's first named source."""
     plan = view.plan
     kinds = ", ".join(f"'{k}'" for k in EVALUATED_KINDS)
     conditions = [
@@ -85,7 +88,8 @@ def rois_query(view: View, pred_field: str, gt_field: str, use_masks: bool) -> C
     conditions.append(plan.roi_predicate())
     columns = Compiled.join(
         [
-            "r.frame_id, r.source_ids[1] AS source, r.id AS roi_id, r.label, r.confidence,",
+            "r.frame_id, r.id AS roi_id, r.label, r.confidence,",
+            " r.source_ids[1] AS source," if sources else "",
             sql(" r.field = ? AS is_pred,", pred_field),
             " r.x_min, r.y_min, r.x_max, r.y_max,",
             sql(" CASE WHEN r.field = ? THEN ", gt_field),
@@ -113,14 +117,14 @@ def load_rois(
     view: View, pred_field: str, gt_field: str, use_masks: bool
 ) -> tuple[Rois, Regions | None]:
     """The view's ROIs of both fields, and their pixel regions when `use_masks`."""
-    table = view.run(rois_query(view, pred_field, gt_field, use_masks))
     multi = view.run(Compiled(_MULTI_SOURCE))
+    table = view.run(rois_query(view, pred_field, gt_field, use_masks, multi.num_rows > 0))
     column = {name: table[name].combine_chunks() for name in table.column_names}
     del table
     n = len(column["roi_id"])
     encoded = pc.dictionary_encode(column.pop("frame_id"))
     frame_code = _codes(encoded)
-    image = _images(encoded, frame_code, column.pop("source"), multi)
+    image = _images(encoded, frame_code, column.pop("source", None), multi)
     codes, classes, labels = _label_codes(column.pop("label"))
     boxes = np.empty((n, 4), dtype=np.float64)
     for i, name in enumerate(("x_min", "y_min", "x_max", "y_max")):
@@ -166,10 +170,10 @@ def _codes(encoded: pa.DictionaryArray) -> Ints:
 
 
 def _images(
-    frames: pa.DictionaryArray, frame_code: Ints, source: pa.Array, multi: pa.Table
+    frames: pa.DictionaryArray, frame_code: Ints, source: pa.Array | None, multi: pa.Table
 ) -> Ints:
     """A code per (frame, source): the frame's code, unless the frame has several sources."""
-    if not multi.num_rows:
+    if source is None or not multi.num_rows:
         return frame_code
     where = pc.index_in(frames.dictionary, value_set=multi["frame_id"].combine_chunks())
     first = multi["first_source"].combine_chunks().take(where)  # per distinct frame

@@ -35,10 +35,12 @@ Bools = npt.NDArray[np.bool_]
 class Prepared:
     """Detections and ground truth in matching order, and their candidate pairs.
 
-    Detections (`det_*`, indexed d) are sorted by group (image and class) and decreasing
-    confidence; ground truth (`gt_*`, indexed g) by group and stored order. Pairs are sorted by
-    detection rank, detection, IoU and ground truth, so each rank is one block and each
-    detection's candidates are a segment ordered from least to most preferred.
+    Detections (`det_*`, indexed d) are numbered in the order AP accumulates them: by class,
+    decreasing confidence, image, then rank in the image (`det_rank`: 0 for the most confident
+    of its image and class). Ground truth (`gt_*`, indexed g) is sorted by group (image and
+    class) and stored order. Pairs are sorted by detection rank, detection and IoU (then stored
+    order), so each rank is one block and each detection's candidates are a segment ordered
+    from least to most preferred.
     """
 
     det_rows: Ints
@@ -59,41 +61,52 @@ class Prepared:
 
 @dataclass(frozen=True)
 class RangeMatch:
-    """The outcome of matching for one area range, at every threshold (rows of det_gt etc.)."""
+    """The outcome of matching for one area range: thresholds x detections arrays, and at the
+    primary threshold who matched whom."""
 
-    det_gt: npt.NDArray[np.int32]  # thresholds x detections: matched ground truth, or -1
+    matched: Bools  # thresholds x detections
     det_ignored: Bools  # thresholds x detections
     gt_ignored: Bools  # ground truth
+    det_gt: Ints  # at the primary threshold: the matched ground truth, or -1
     gt_det: Ints  # at the primary threshold: the last detection matched, or -1
     det_iou: Floats  # at the primary threshold: IoU with the matched ground truth, or NaN
 
 
 def prepare(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> Prepared:
     n_classes = max(len(rois.classes), 1)
-    group = rois.image * n_classes + rois.label_codes if config.classwise else rois.image.copy()
+    group = rois.image * n_classes + rois.label_codes if config.classwise else rois.image
     det_all = np.flatnonzero(rois.is_pred)
     gt_rows = np.flatnonzero(~rois.is_pred)
-    # Rows are in (image, stored) order already, so a stable sort keeps stored order on ties.
+    # Rows are in stored order, so stable sorts keep stored order on ties.
     det_all = det_all[np.lexsort((-rois.score[det_all], group[det_all]))]
     gt_rows = gt_rows[np.argsort(group[gt_rows], kind="stable")]
     det_group = group[det_all]
     starts = np.flatnonzero(np.concatenate(([True], det_group[1:] != det_group[:-1])))
     rank = np.arange(len(det_all)) - np.repeat(starts, np.diff(np.append(starts, len(det_all))))
+    del det_group
     keep = rank < config.max_det if config.max_det is not None else np.ones(len(rank), bool)
     det_rows, det_rank = det_all[keep], rank[keep]
+    det_class = (
+        rois.label_codes[det_rows] if config.classwise else np.zeros(len(det_rows), np.int64)
+    )
+    order = np.lexsort((det_rank, rois.image[det_rows], -rois.score[det_rows], det_class))
+    det_rows, det_rank = det_rows[order], det_rank[order]
     gt_group = group[gt_rows]
-    first = np.searchsorted(gt_group, group[det_rows], side="left")
-    count = np.searchsorted(gt_group, group[det_rows], side="right") - first
+    det_group = group[det_rows]
+    first = np.searchsorted(gt_group, det_group, side="left")
+    count = np.searchsorted(gt_group, det_group, side="right") - first
+    del det_group, gt_group, order
     floor = min(min(config.thresholds), MAX_IOU)
     pair_det, pair_gt, pair_iou = _pairs(rois, regions, det_rows, gt_rows, first, count, floor)
-    order = np.lexsort((pair_gt, pair_iou, pair_det, det_rank[pair_det]))
+    # Pairs come per detection in stored order of the ground truth; a stable sort by IoU keeps
+    # that order among equal IoUs.
+    order = np.lexsort((pair_iou, det_rank[pair_det] * max(len(det_rows), 1) + pair_det))
     pair_det, pair_gt, pair_iou = pair_det[order], pair_gt[order], pair_iou[order]
     heads = np.flatnonzero(np.concatenate(([True], pair_det[1:] != pair_det[:-1])))
     lengths = np.diff(np.append(heads, len(pair_det)))
     slot = np.arange(len(pair_det)) - np.repeat(heads, lengths)
-    pair_rank = det_rank[pair_det]
-    blocks = np.flatnonzero(np.concatenate(([True], pair_rank[1:] != pair_rank[:-1])))
-    det_area = rois.area[det_rows]
+    pair_rank = det_rank[pair_det[heads]] if len(heads) else np.zeros(0, np.int64)
+    blocks = heads[np.flatnonzero(np.concatenate(([True], pair_rank[1:] != pair_rank[:-1])))]
     return Prepared(
         det_rows=det_rows,
         det_rank=det_rank,
@@ -101,7 +114,7 @@ def prepare(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> Pr
         gt_rows=gt_rows,
         gt_crowd=rois.crowd[gt_rows],
         gt_area=rois.area[gt_rows],
-        det_area=det_area,
+        det_area=rois.area[det_rows],
         pair_det=pair_det,
         pair_gt=pair_gt,
         pair_iou=pair_iou,
@@ -159,7 +172,12 @@ def match_range(
     gt_ignored = p.gt_crowd | (p.gt_area < low) | (p.gt_area > high)
     limits = np.minimum(np.asarray(thresholds, dtype=np.float64), MAX_IOU)[:, None]
     taken = np.zeros((n_thr, n_gt), dtype=bool)
-    det_gt = np.full((n_thr, n_det), -1, dtype=np.int32)
+    matched = np.zeros((n_thr, n_det), dtype=bool)
+    # An unmatched detection outside the area range is ignored; a matched one is ignored when
+    # its ground truth is (set as matches are made).
+    outside = (p.det_area < low) | (p.det_area > high)
+    det_ignored = np.repeat(outside[None, :], n_thr, axis=0)
+    det_gt = np.full(n_det, -1, dtype=np.int64)
     gt_det = np.full(n_gt, -1, dtype=np.int64)
     det_iou = np.full(n_det, np.nan)
     slots = max(p.slots, 1)
@@ -170,19 +188,18 @@ def match_range(
     for start, end in zip(p.rank_blocks[:-1], p.rank_blocks[1:], strict=True):
         gts = p.pair_gt[start:end]
         free = ~taken[:, gts] | p.gt_crowd[gts]
-        eligible = free & (p.pair_iou[start:end] >= limits)
-        score = np.where(eligible, preference[start:end], 0)
+        free &= p.pair_iou[start:end] >= limits
+        score = np.where(free, preference[start:end], 0)
         segments = heads[np.searchsorted(heads, start) : np.searchsorted(heads, end)] - start
         best = np.maximum.reduceat(score, segments, axis=1)
         thr, seg = np.nonzero(best)
         chosen = start + segments[seg] + (best[thr, seg] - 1) % slots
         g, d = p.pair_gt[chosen], p.pair_det[chosen]
-        det_gt[thr, d] = g
+        matched[thr, d] = True
+        det_ignored[thr, d] = gt_ignored[g]
         taken[thr, g] = True
         at_primary = thr == primary
+        det_gt[d[at_primary]] = g[at_primary]
         gt_det[g[at_primary]] = d[at_primary]
         det_iou[d[at_primary]] = p.pair_iou[chosen[at_primary]]
-    matched = det_gt >= 0
-    outside = (p.det_area < low) | (p.det_area > high)
-    det_ignored = np.where(matched, gt_ignored[np.maximum(det_gt, 0)], outside[None, :])
-    return RangeMatch(det_gt, det_ignored, gt_ignored, gt_det, det_iou)
+    return RangeMatch(matched, det_ignored, gt_ignored, det_gt, gt_det, det_iou)

@@ -54,21 +54,23 @@ class Accumulator:
         self.precision = -np.ones(shape)
         self.scores = -np.ones(shape)
         self.recall = -np.ones((shape[0], n_classes, ranges, len(self.caps)))
-        zeros = np.zeros(len(p.det_rows), np.int64)
-        det_class = rois.label_codes[p.det_rows] if config.classwise else zeros
+        # Detections are numbered by class already (matching.prepare).
+        det_class = rois.label_codes[p.det_rows] if config.classwise else None
+        self.class_starts = (
+            np.searchsorted(det_class, np.arange(n_classes + 1))
+            if det_class is not None
+            else np.array([0, len(p.det_rows)])
+        )
         self.gt_class = (
             rois.label_codes[p.gt_rows] if config.classwise else np.zeros(len(p.gt_rows), np.int64)
         )
-        image = rois.image[p.det_rows]
-        self.order = np.lexsort((p.det_rank, image, -rois.score[p.det_rows], det_class))
-        self.class_starts = np.searchsorted(det_class[self.order], np.arange(n_classes + 1))
-        self.rank = p.det_rank[self.order]
-        self.score = rois.score[p.det_rows][self.order]
+        self.rank = p.det_rank
+        self.score = rois.score[p.det_rows]
         self.max_rank = int(p.det_rank.max(initial=-1))
 
     def add(self, area_index: int, match: RangeMatch) -> None:
-        ignored = match.det_ignored[:, self.order]
-        tp = (match.det_gt[:, self.order] >= 0) & ~ignored
+        ignored = match.det_ignored
+        hits = match.matched & ~ignored
         n_classes = self.precision.shape[2]
         positives = np.bincount(self.gt_class[~match.gt_ignored], minlength=n_classes)
         for k in range(n_classes):
@@ -84,11 +86,16 @@ class Accumulator:
                     continue
                 done[binding] = m
                 if binding > self.max_rank:
-                    hits, skip, scores = tp[:, lo:hi], ignored[:, lo:hi], self.score[lo:hi]
+                    kept: slice | Ints = slice(lo, hi)
                 else:
                     kept = np.flatnonzero(self.rank[lo:hi] < binding) + lo
-                    hits, skip, scores = tp[:, kept], ignored[:, kept], self.score[kept]
-                self._fill((k, area_index, m), hits, skip, scores, int(positives[k]))
+                self._fill(
+                    (k, area_index, m),
+                    hits[:, kept],
+                    ignored[:, kept],
+                    self.score[kept],
+                    int(positives[k]),
+                )
 
     def _copy(self, k: int, a: int, source: int, m: int) -> None:
         self.precision[:, :, k, a, m] = self.precision[:, :, k, a, source]
@@ -103,38 +110,23 @@ class Accumulator:
         scores: Floats,
         positives: int,
     ) -> None:
-        """One class, area range and cap: `hits` and `skip` (ignored) are thresholds x ranked
-        detections."""
+        """One class, area range and cap: `hits` (true positives) and `skip` (ignored) are
+        thresholds x ranked detections."""
         k, a, m = at
         n_thr, found = hits.shape
         precision = np.zeros((n_thr, len(RECALL_THRESHOLDS)))
         score = np.zeros_like(precision)
         recall = np.zeros(n_thr)
-        if found:
-            row, pos = np.nonzero(hits)
-            skip_row, skip_pos = np.nonzero(skip)
-            width = found + 1
-            skip_key = skip_row * width + skip_pos
-            starts = np.searchsorted(row, np.arange(n_thr + 1))
-            nth = np.arange(len(row)) - starts[row] + 1  # 1 for a row's first true positive
-            skipped = np.searchsorted(skip_key, row * width + pos, side="right") - np.searchsorted(
-                skip_key, row * width, side="left"
-            )
+        for t in range(n_thr if found else 0):
+            pos = np.flatnonzero(hits[t])
+            nth = np.arange(1, len(pos) + 1)
+            skipped = np.searchsorted(np.flatnonzero(skip[t]), pos)
             tp_sum = nth.astype(np.float64)
             fp_sum = (pos + 1 - skipped - nth).astype(np.float64)
             rc = tp_sum / positives
             pr = tp_sum / (fp_sum + tp_sum + _EPS)
-            for t in range(n_thr):
-                self._sample(
-                    precision[t],
-                    score[t],
-                    rc[starts[t] : starts[t + 1]],
-                    pr[starts[t] : starts[t + 1]],
-                    pos[starts[t] : starts[t + 1]],
-                    scores,
-                )
-                count = starts[t + 1] - starts[t]
-                recall[t] = rc[starts[t + 1] - 1] if count else 0.0
+            self._sample(precision[t], score[t], rc, pr, pos, scores)
+            recall[t] = rc[-1] if len(rc) else 0.0
         self.recall[:, k, a, m] = recall
         self.precision[:, :, k, a, m] = precision
         self.scores[:, :, k, a, m] = score

@@ -43,7 +43,7 @@ def outcomes(rois: Rois, p: Prepared, match: RangeMatch, primary: int) -> Outcom
     match_row = np.full(n, -1, dtype=np.int64)
     iou = np.full(n, np.nan)
     label = rois.label_codes
-    det_gt = match.det_gt[primary].astype(np.int64)
+    det_gt = match.det_gt
     matched = det_gt >= 0
     partner = p.gt_rows[np.maximum(det_gt, 0)]
     same = matched & (label[p.det_rows] == label[partner])
