@@ -170,7 +170,7 @@ def match_range(
     p = prepared
     n_det, n_gt, n_thr = len(p.det_rows), len(p.gt_rows), len(thresholds)
     gt_ignored = p.gt_crowd | (p.gt_area < low) | (p.gt_area > high)
-    limits = np.minimum(np.asarray(thresholds, dtype=np.float64), MAX_IOU)[:, None]
+    limits = np.minimum(np.asarray(thresholds, dtype=np.float64), MAX_IOU)
     taken = np.zeros((n_thr, n_gt), dtype=bool)
     matched = np.zeros((n_thr, n_det), dtype=bool)
     # An unmatched detection outside the area range is ignored; a matched one is ignored when
@@ -183,23 +183,22 @@ def match_range(
     slots = max(p.slots, 1)
     # Preference of a pair within its detection's segment: not ignored first, then IoU, then
     # stored order (the segment is sorted by IoU and stored order): higher is better.
-    preference = 1 + p.pair_slot + np.where(gt_ignored[p.pair_gt], 0, slots)
+    preference = (1 + p.pair_slot + np.where(gt_ignored[p.pair_gt], 0, slots)).astype(np.int64)
     heads = p.det_starts
     for start, end in zip(p.rank_blocks[:-1], p.rank_blocks[1:], strict=True):
-        gts = p.pair_gt[start:end]
-        free = ~taken[:, gts] | p.gt_crowd[gts]
-        free &= p.pair_iou[start:end] >= limits
-        score = np.where(free, preference[start:end], 0)
+        gts, ious = p.pair_gt[start:end], p.pair_iou[start:end]
+        crowd = p.gt_crowd[gts]
         segments = heads[np.searchsorted(heads, start) : np.searchsorted(heads, end)] - start
-        best = np.maximum.reduceat(score, segments, axis=1)
-        thr, seg = np.nonzero(best)
-        chosen = start + segments[seg] + (best[thr, seg] - 1) % slots
-        g, d = p.pair_gt[chosen], p.pair_det[chosen]
-        matched[thr, d] = True
-        det_ignored[thr, d] = gt_ignored[g]
-        taken[thr, g] = True
-        at_primary = thr == primary
-        det_gt[d[at_primary]] = g[at_primary]
-        gt_det[g[at_primary]] = d[at_primary]
-        det_iou[d[at_primary]] = p.pair_iou[chosen[at_primary]]
+        # One threshold at a time: the same work as all at once, a tenth of the memory.
+        for t in range(n_thr):
+            free = (~taken[t, gts] | crowd) & (ious >= limits[t])
+            best = np.maximum.reduceat(np.where(free, preference[start:end], 0), segments)
+            seg = np.flatnonzero(best)
+            chosen = start + segments[seg] + (best[seg] - 1) % slots
+            g, d = p.pair_gt[chosen], p.pair_det[chosen]
+            matched[t, d] = True
+            det_ignored[t, d] = gt_ignored[g]
+            taken[t, g] = True
+            if t == primary:
+                det_gt[d], gt_det[g], det_iou[d] = g, d, p.pair_iou[chosen]
     return RangeMatch(matched, det_ignored, gt_ignored, det_gt, gt_det, det_iou)
