@@ -119,7 +119,7 @@ def load_rois(
     """The view's ROIs of both fields, and their pixel regions when `use_masks`."""
     multi = view.run(Compiled(_MULTI_SOURCE))
     table = view.run(rois_query(view, pred_field, gt_field, use_masks, multi.num_rows > 0))
-    column = {name: table[name].combine_chunks() for name in table.column_names}
+    column = _columns(table)
     del table
     n = len(column["roi_id"])
     encoded = pc.dictionary_encode(column.pop("frame_id"))
@@ -163,6 +163,16 @@ def load_rois(
         warnings=tuple(warnings),
     )
     return rois, regions
+
+
+def _columns(table: pa.Table) -> dict[str, pa.Array]:
+    """The table's columns as single arrays, dropping each from the table as it is combined,
+    so memory holds the table plus one column at most."""
+    column: dict[str, pa.Array] = {}
+    for name in table.column_names:
+        column[name] = table[name].combine_chunks()
+        table = table.drop_columns([name])
+    return column
 
 
 def _codes(encoded: pa.DictionaryArray) -> Ints:

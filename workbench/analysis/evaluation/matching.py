@@ -74,33 +74,44 @@ class RangeMatch:
 
 def prepare(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> Prepared:
     n_classes = max(len(rois.classes), 1)
-    group = rois.image * n_classes + rois.label_codes if config.classwise else rois.image
+    n_images = int(rois.image.max(initial=-1)) + 1
+    det_class = rois.label_codes if config.classwise else np.zeros(len(rois), np.int64)
+    group = rois.image * n_classes + det_class
     det_all = np.flatnonzero(rois.is_pred)
     gt_rows = np.flatnonzero(~rois.is_pred)
-    # Rows are in stored order, so stable sorts keep stored order on ties.
-    det_all = det_all[np.lexsort((-rois.score[det_all], group[det_all]))]
-    gt_rows = gt_rows[np.argsort(group[gt_rows], kind="stable")]
-    det_group = group[det_all]
-    starts = np.flatnonzero(np.concatenate(([True], det_group[1:] != det_group[:-1])))
-    rank = np.arange(len(det_all)) - np.repeat(starts, np.diff(np.append(starts, len(det_all))))
-    del det_group
+    # The order AP accumulates detections in: class, decreasing confidence, image, stored order.
+    # Within one image and class that is the order matching takes them (their rank).
+    descending = _descending_codes(rois.score[det_all])
+    order = _sort(
+        (det_class[det_all], descending, rois.image[det_all]),
+        (n_classes, int(descending.max(initial=0)) + 1, max(n_images, 1)),
+    )
+    det_all = det_all[order]
+    del descending, order
+    by_group = np.argsort(group[det_all], kind="stable")
+    grouped = group[det_all][by_group]
+    heads = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
+    rank = np.empty(len(det_all), dtype=np.int64)
+    rank[by_group] = np.arange(len(det_all)) - np.repeat(
+        heads, np.diff(np.append(heads, len(det_all)))
+    )
+    del by_group, grouped, heads
     keep = rank < config.max_det if config.max_det is not None else np.ones(len(rank), bool)
     det_rows, det_rank = det_all[keep], rank[keep]
-    det_class = (
-        rois.label_codes[det_rows] if config.classwise else np.zeros(len(det_rows), np.int64)
-    )
-    order = np.lexsort((det_rank, rois.image[det_rows], -rois.score[det_rows], det_class))
-    det_rows, det_rank = det_rows[order], det_rank[order]
-    gt_group = group[gt_rows]
-    det_group = group[det_rows]
-    first = np.searchsorted(gt_group, det_group, side="left")
-    count = np.searchsorted(gt_group, det_group, side="right") - first
-    del det_group, gt_group, order
+    # Ground truth by group, stored order within; where each group starts and how many.
+    gt_rows = gt_rows[np.argsort(group[gt_rows], kind="stable")]
+    per_group = np.bincount(group[gt_rows], minlength=n_images * n_classes)
+    first = (np.cumsum(per_group) - per_group)[group[det_rows]]
+    count = per_group[group[det_rows]]
+    del per_group
     floor = min(min(config.thresholds), MAX_IOU)
     pair_det, pair_gt, pair_iou = _pairs(rois, regions, det_rows, gt_rows, first, count, floor)
-    # Pairs come per detection in stored order of the ground truth; a stable sort by IoU keeps
-    # that order among equal IoUs.
-    order = np.lexsort((pair_iou, det_rank[pair_det] * max(len(det_rows), 1) + pair_det))
+    # Pairs come per detection in stored order of the ground truth: sorted by rank, detection
+    # and IoU (stable: stored order among equal IoUs).
+    order = _sort(
+        (det_rank[pair_det], pair_det, _descending_codes(-pair_iou)),
+        (int(det_rank.max(initial=0)) + 1, max(len(det_rows), 1), len(pair_iou) + 1),
+    )
     pair_det, pair_gt, pair_iou = pair_det[order], pair_gt[order], pair_iou[order]
     heads = np.flatnonzero(np.concatenate(([True], pair_det[1:] != pair_det[:-1])))
     lengths = np.diff(np.append(heads, len(pair_det)))
@@ -123,6 +134,26 @@ def prepare(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> Pr
         rank_blocks=np.append(blocks, len(pair_det)) if len(pair_det) else np.zeros(1, np.int64),
         det_starts=heads,
     )
+
+
+def _descending_codes(values: Floats) -> Ints:
+    """Dense integer codes of `values`, 0 for the largest: equal values get equal codes."""
+    if not len(values):
+        return np.zeros(0, np.int64)
+    distinct, codes = np.unique(values, return_inverse=True)
+    return (len(distinct) - 1 - codes).astype(np.int64)
+
+
+def _sort(keys: tuple[Ints, ...], sizes: tuple[int, ...]) -> Ints:
+    """The stable order by `keys` (most significant first, each in [0, size)): one argsort of
+    a combined integer key when it fits in 62 bits (several times faster than lexsort)."""
+    if float(np.prod([float(s) for s in sizes])) < 2.0**62:
+        combined = np.zeros(len(keys[0]), dtype=np.int64)
+        for key, size in zip(keys, sizes, strict=True):
+            combined *= size
+            combined += key
+        return np.argsort(combined, kind="stable")
+    return np.lexsort(tuple(reversed(keys)))
 
 
 def _pairs(
