@@ -97,12 +97,22 @@ def _roi_select(source: str, field: str, ident: str, confidence: str, attributes
 def generate(path: Path, frames: int) -> dict[str, Any]:
     started = time.perf_counter()
     with workbench.open(path) as catalog, catalog.transaction() as con:
-        con.execute(f"INSERT INTO frames BY NAME {synthetic._frames_sql(frames, synthetic.CONTEXT_SIZE)}")
-        con.execute(f"INSERT INTO sources BY NAME {synthetic._sources_sql(frames, synthetic.CONTEXT_SIZE)}")
+        con.execute(
+            f"INSERT INTO frames BY NAME {synthetic._frames_sql(frames, synthetic.CONTEXT_SIZE)}"
+        )
+        con.execute(
+            f"INSERT INTO sources BY NAME {synthetic._sources_sql(frames, synthetic.CONTEXT_SIZE)}"
+        )
         con.execute(f"CREATE TEMP TABLE _gt AS {_gt_sql(frames)}")
         crowd = "CASE WHEN crowd THEN '{\"iscrowd\": 1}'::JSON END"
-        con.execute("INSERT INTO rois BY NAME " + _roi_select("_gt", "ground_truth", "'g' || k", "NULL::DOUBLE", crowd))
-        con.execute("INSERT INTO rois BY NAME " + _roi_select(f"({_pred_sql()})", "predictions", "id", "confidence", "NULL::JSON"))
+        con.execute(
+            "INSERT INTO rois BY NAME "
+            + _roi_select("_gt", "ground_truth", "'g' || k", "NULL::DOUBLE", crowd)
+        )
+        con.execute(
+            "INSERT INTO rois BY NAME "
+            + _roi_select(f"({_pred_sql()})", "predictions", "id", "confidence", "NULL::JSON")
+        )
         con.execute("DROP TABLE _gt")
     with workbench.open(path) as catalog:
         counts = dict(catalog.sql("SELECT field, count(*) FROM rois GROUP BY 1").fetchall())
@@ -146,7 +156,9 @@ def write_coco(catalog_path: Path, limit: int, folder: Path) -> tuple[Path, Path
             " coalesce(json_extract_string(attributes, '$.iscrowd') = '1', false) AS crowd"
             f" FROM rois WHERE frame_id < printf('f%09d', {int(limit)}) ORDER BY frame_id, rowid"
         ).fetchall()
-    images = [{"id": i, "file_name": f"f{i:09d}.jpg", "width": 1920, "height": 1080} for i in range(limit)]
+    images = [
+        {"id": i, "file_name": f"f{i:09d}.jpg", "width": 1920, "height": 1080} for i in range(limit)
+    ]
     gt, dt = [], []
     for image, field, label, confidence, x, y, w, h, crowd in rows:
         ann = {"image_id": image, "category_id": labels.index(label) + 1, "bbox": [x, y, w, h]}
@@ -216,14 +228,24 @@ def main(argv: list[str] | None = None) -> int:
     if coco_frames:
         gt_path, dt_path = write_coco(catalog_path, coco_frames, work / f"coco-{coco_frames}")
         report["workbench_subset"] = _child(
-            "--child", "workbench", "--limit", str(coco_frames), "--paths", str(catalog_path), "subset"
+            "--child",
+            "workbench",
+            "--limit",
+            str(coco_frames),
+            "--paths",
+            str(catalog_path),
+            "subset",
         )
         print("workbench, subset:", json.dumps(report["workbench_subset"]), flush=True)
-        report["pycocotools_subset"] = _child("--child", "pycocotools", "--paths", str(gt_path), str(dt_path))
+        report["pycocotools_subset"] = _child(
+            "--child", "pycocotools", "--paths", str(gt_path), str(dt_path)
+        )
         print("pycocotools, subset:", json.dumps(report["pycocotools_subset"]), flush=True)
         mine, theirs = report["workbench_subset"]["mAP"], report["pycocotools_subset"]["mAP"]
         report["mAP_difference"] = abs(mine - theirs)
-        report["speedup"] = report["pycocotools_subset"]["seconds"] / report["workbench_subset"]["seconds"]
+        report["speedup"] = (
+            report["pycocotools_subset"]["seconds"] / report["workbench_subset"]["seconds"]
+        )
     report["load_average_after"] = os.getloadavg()
     whole = report["workbench_all"]
     report["targets_met"] = {k: whole[k] < v for k, v in TARGETS.items()}

@@ -214,3 +214,63 @@ def test_per_class_ap_is_the_mean_over_thresholds(catalog: Catalog) -> None:
             continue
         curves = [results.curve(c.label, t) for t in results.config.iou_threshs]
         assert c.ap == pytest.approx(float(np.mean([np.mean(k.precision) for k in curves])))
+
+
+def test_each_source_of_a_frame_is_matched_apart(tmp_path: Path) -> None:
+    """ROIs of a frame group are compared per source; on a frame with one source, ROIs naming
+    no source are compared with those naming it."""
+    import workbench
+    from workbench.ingest.records import Frame, Roi, Source, box_ring
+    from workbench.ingest.writer import CatalogWriter
+
+    def box(roi_id: str, field: str, sources: list[str], confidence: float | None = None) -> Roi:
+        return Roi(
+            id=roi_id,
+            kind="box",
+            labels=["car"],
+            field=field,
+            geometry=[box_ring(10, 10, 50, 40)],
+            confidence=confidence,
+            source_ids=sources,
+        )
+
+    pair = [Source("left", "/l.jpg", 100, 100), Source("right", "/r.jpg", 100, 100)]
+    frames = [
+        Frame(
+            "group",
+            sources=pair,
+            rois=[
+                box("g1", "ground_truth", ["left"]),
+                box("p1", "predictions", ["right"], 0.9),  # same place, other camera
+                box("g2", "ground_truth", ["right"]),
+                box("p2", "predictions", ["right"], 0.8),
+            ],
+        ),
+        Frame(
+            "single",
+            sources=[Source("image", "/s.jpg", 100, 100)],
+            rois=[
+                box("g1", "ground_truth", []),
+                box("p1", "predictions", ["image"], 0.7),
+            ],
+        ),
+    ]
+    with workbench.open(tmp_path / "groups.duckdb") as catalog:
+        with CatalogWriter(catalog, progress=False) as writer:
+            for frame in frames:
+                writer.add(frame)
+        catalog.evaluate_detections("predictions")
+        found = dict(
+            catalog.sql(
+                "SELECT frame_id || '/' || roi_id || '/' || field, outcome || ':' || coalesce(match_id, '-')"
+                " FROM eval_rois"
+            ).fetchall()
+        )
+    assert found == {
+        "group/g1/ground_truth": "fn:-",
+        "group/p1/predictions": "tp:g2",
+        "group/g2/ground_truth": "tp:p1",
+        "group/p2/predictions": "fp:-",
+        "single/g1/ground_truth": "tp:p1",
+        "single/p1/predictions": "tp:g1",
+    }
