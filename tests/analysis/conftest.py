@@ -16,7 +16,7 @@ from workbench.store.catalog import Catalog
 @pytest.fixture(scope="session")
 def box_dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Dataset, Path]:
     folder = tmp_path_factory.mktemp("evaluation")
-    data = make_dataset(folder / "data", seed=31, images=40, busy_images=1)
+    data = make_dataset(folder / "data", seed=31, images=40, busy_images=1, write_images=True)
     path = folder / "boxes.duckdb"
     import_dataset(data, path).close()
     return data, path

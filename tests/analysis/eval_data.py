@@ -92,6 +92,7 @@ def make_dataset(
     crowd_rate: float = 0.1,
     polygon_predictions: bool = False,
     busy_images: int = 2,
+    write_images: bool = False,
 ) -> Dataset:
     rng = np.random.default_rng(seed)
     imgs = _images(rng, images)
@@ -166,6 +167,13 @@ def make_dataset(
     folder.mkdir(parents=True, exist_ok=True)
     gt_path, dt_path, coco_dt_path = folder / "gt.json", folder / "dt.json", folder / "dt_coco.json"
     gt_path.write_text(json.dumps(gt))
+    if write_images:  # plain grey pictures, for tests that send frames to annotation
+        from PIL import Image
+
+        for image in imgs:
+            Image.new("RGB", (image["width"], image["height"]), (90, 90, 90)).save(
+                folder / image["file_name"]
+            )
     dt_path.write_text(json.dumps(results))
     coco_dt_path.write_text(json.dumps(coco_results))
     return Dataset(gt_path, dt_path, coco_dt_path, mode)

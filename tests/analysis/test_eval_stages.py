@@ -134,3 +134,24 @@ def test_bad_stage_arguments(evaluated: Catalog) -> None:
         View.from_dict(
             evaluated, {"stages": [{"stage": "match_eval", "eval_key": "eval", "outcomes": ["x"]}]}
         )
+
+
+def test_mined_frames_go_to_annotation_and_come_back_as_a_view(evaluated: Catalog) -> None:
+    """Evaluate, keep the worst frames, send them to the local platform, find them again."""
+    from workbench.services import Workbench
+
+    worst = (
+        evaluated.view()
+        .match_eval("eval", "fp", min_confidence=0.5)
+        .sort_by_eval_count("eval", "fp", reverse=True)
+        .limit(4)
+    )
+    schema = {
+        "ground_truth": {"type": "detections", "classes": ["car", "person", "bicycle", "dog"]}
+    }
+    Workbench(evaluated).annotate(worst, "review", label_schema=schema)
+    sent = evaluated.load_annotation_view("review")
+    assert set(sent.frame_ids()) == set(worst.frame_ids()) and sent.count() == 4
+    assert View.from_dict(evaluated, sent.to_dict()).frame_ids() == sent.frame_ids()
+    with pytest.raises(QueryError, match="no annotation run"):
+        evaluated.load_annotation_view("other")

@@ -274,3 +274,58 @@ def test_each_source_of_a_frame_is_matched_apart(tmp_path: Path) -> None:
         "single/g1/ground_truth": "tp:p1",
         "single/p1/predictions": "tp:g1",
     }
+
+
+def test_ties_are_broken_the_same_way_whatever_the_query_plan(tmp_path: Path) -> None:
+    """Equal confidences are common (scores rounded by a detector): ties follow stored order,
+    so a view (whose joins may return rows in any order) gives the same results as the whole
+    catalog."""
+    import workbench
+    from workbench.ingest.records import Frame, Roi, Source, box_ring
+    from workbench.ingest.writer import CatalogWriter
+
+    rng = np.random.default_rng(5)
+    frames = []
+    for i in range(400):
+        rois = []
+        for k in range(4):
+            x, y = rng.uniform(0, 80, 2)
+            rois.append(
+                Roi(id=f"g{k}", kind="box", labels=["car"], geometry=[box_ring(x, y, 20, 20)])
+            )
+            dx, dy = rng.normal(0, 4, 2)
+            score = float(rng.integers(1, 4)) / 4  # three distinct scores only
+            rois.append(
+                Roi(
+                    id=f"p{k}",
+                    kind="box",
+                    labels=["car"],
+                    field="predictions",
+                    geometry=[box_ring(x + dx, y + dy, 20, 20)],
+                    confidence=score,
+                )
+            )
+        frames.append(
+            Frame(f"f{i:04d}", sources=[Source("image", f"/{i}.jpg", 100, 100)], rois=rois)
+        )
+    with workbench.open(tmp_path / "ties.duckdb") as catalog:
+        with CatalogWriter(catalog, progress=False, batch_size=37) as writer:
+            for frame in frames:
+                writer.add(frame)
+        whole = catalog.evaluate_detections("predictions", eval_key="whole")
+        view = catalog.view().where("f.id >= ?", "f0000").sort_by("id", reverse=True)
+        part = view.evaluate_detections("predictions", eval_key="view")
+        assert part.mAP == whole.mAP and part.stats == whole.stats
+        assert [c.precision for c in part.curves] == [c.precision for c in whole.curves]
+
+
+def test_rows_are_put_back_in_stored_order() -> None:
+    import pyarrow as pa
+
+    from workbench.analysis.evaluation.loading import _columns
+
+    rowid = np.random.default_rng(2).permutation(1000)
+    table = pa.table({"roi_id": [f"r{i}" for i in rowid], "_row": rowid})
+    columns = _columns(table)
+    assert columns["roi_id"].to_pylist() == [f"r{i}" for i in range(1000)]
+    assert "_row" not in columns

@@ -169,6 +169,25 @@ class SelectContexts(Stage):
         plan.reorders |= len(self.context_ids) > INLINE_LIST_MAX
 
 
+@dataclass(frozen=True)
+class SelectAnnotationRun(Stage):
+    """Frames an annotation run holds: those of the scenes placed as inputs in its request."""
+
+    kind: ClassVar[str] = "select_annotation_run"
+    anno_key: str
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        plan.conditions.append(
+            sql(
+                "f.id IN (SELECT unnest(s.frame_ids) FROM annotation_runs a"
+                " JOIN inputs i ON i.request_id = a.request_id"
+                " JOIN scenes s ON s.uuid = i.scene_uuid WHERE a.anno_key = ?)",
+                self.anno_key,
+            )
+        )
+        plan.reorders = True
+
+
 # -- tags -------------------------------------------------------------------------------------
 _FRAME_TAGS = "SELECT t.frame_id FROM tags t WHERE t.roi_id IS NULL AND "
 
@@ -490,6 +509,7 @@ STAGES: dict[str, type[Stage]] = {
         SelectFrames,
         ExcludeFrames,
         SelectContexts,
+        SelectAnnotationRun,
         MatchTags,
         ExcludeTags,
         FilterRois,

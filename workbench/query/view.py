@@ -31,6 +31,7 @@ from workbench.query.stages import (
     Match,
     MatchEval,
     MatchTags,
+    SelectAnnotationRun,
     SelectContexts,
     SelectFrames,
     Skip,
@@ -190,6 +191,15 @@ class View:
         )
         if not rows[0][0]:
             raise QueryError(f"no evaluation {eval_key!r}: see catalog.list_evaluations()")
+
+    def select_annotation_run(self, anno_key: str) -> View:
+        """Keep the frames annotation run `anno_key` holds (its scenes' frames)."""
+        rows = self.rows(
+            Compiled("SELECT count(*) FROM annotation_runs WHERE anno_key = ?", (anno_key,))
+        )
+        if not rows[0][0]:
+            raise QueryError(f"no annotation run {anno_key!r}")
+        return self._then(SelectAnnotationRun(anno_key))
 
     def sort_by(self, column: str, reverse: bool = False) -> View:
         """Order by a frame column or `metadata.<key>`; ties keep the previous order."""

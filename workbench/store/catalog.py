@@ -236,6 +236,10 @@ class Catalog:
 
         return evaluation.delete(self, eval_key, confirm=confirm, dryrun=dryrun)
 
+    def load_annotation_view(self, anno_key: str) -> View:
+        """The frames annotation run `anno_key` holds, as a view (in stored order)."""
+        return self.view().select_annotation_run(anno_key)
+
     def app(self, **options: Any) -> Any:
         """The interactive workbench on this catalog (displays inline in Jupyter)."""
         from workbench.ui.app import WorkbenchApp

@@ -96,7 +96,7 @@ def rois_query(
             "TRY_CAST(json_extract_string(r.attributes, '$.area') AS DOUBLE) END AS stated_area,",
             sql(" r.field = ? AND ", gt_field),
             f"coalesce(TRY_CAST({_ISCROWD} AS DOUBLE) <> 0, TRY_CAST({_ISCROWD} AS BOOLEAN), false)"
-            " AS crowd",
+            " AS crowd, r.rowid AS _row",
         ],
         "",
     )
@@ -166,11 +166,19 @@ def load_rois(
 
 
 def _columns(table: pa.Table) -> dict[str, pa.Array]:
-    """The table's columns as single arrays, dropping each from the table as it is combined,
-    so memory holds the table plus one column at most."""
+    """The table's columns as single arrays in stored order (`_row`, the rowid), dropping each
+    from the table as it is combined, so memory holds the table plus one column at most.
+
+    Ties (equal confidences, equal IoUs) are broken by stored order, so it must not depend on
+    how the query ran: a scan returns rows in stored order, but a view's joins may not.
+    """
+    rowid = np.asarray(table["_row"].to_numpy(), dtype=np.int64)
+    table = table.drop_columns(["_row"])
+    order = None if np.all(rowid[1:] > rowid[:-1]) else pa.array(np.argsort(rowid, kind="stable"))
     column: dict[str, pa.Array] = {}
     for name in table.column_names:
-        column[name] = table[name].combine_chunks()
+        array = table[name].combine_chunks()
+        column[name] = array if order is None else array.take(order)
         table = table.drop_columns([name])
     return column
 
