@@ -74,33 +74,15 @@ class RangeMatch:
 
 def prepare(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> Prepared:
     n_classes = max(len(rois.classes), 1)
-    n_images = int(rois.image.max(initial=-1)) + 1
     det_class = rois.label_codes if config.classwise else np.zeros(len(rois), np.int64)
     group = rois.image * n_classes + det_class
-    det_all = np.flatnonzero(rois.is_pred)
-    gt_rows = np.flatnonzero(~rois.is_pred)
-    # The order AP accumulates detections in: class, decreasing confidence, image, stored order.
-    # Within one image and class that is the order matching takes them (their rank).
-    descending = _descending_codes(rois.score[det_all])
-    order = _sort(
-        (det_class[det_all], descending, rois.image[det_all]),
-        (n_classes, int(descending.max(initial=0)) + 1, max(n_images, 1)),
-    )
-    det_all = det_all[order]
-    del descending, order
-    by_group = np.argsort(group[det_all], kind="stable")
-    grouped = group[det_all][by_group]
-    heads = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
-    rank = np.empty(len(det_all), dtype=np.int64)
-    rank[by_group] = np.arange(len(det_all)) - np.repeat(
-        heads, np.diff(np.append(heads, len(det_all)))
-    )
-    del by_group, grouped, heads
+    det_all, rank = _ranked(rois, det_class, group, n_classes)
     keep = rank < config.max_det if config.max_det is not None else np.ones(len(rank), bool)
     det_rows, det_rank = det_all[keep], rank[keep]
     # Ground truth by group, stored order within; where each group starts and how many.
+    gt_rows = np.flatnonzero(~rois.is_pred)
     gt_rows = gt_rows[np.argsort(group[gt_rows], kind="stable")]
-    per_group = np.bincount(group[gt_rows], minlength=n_images * n_classes)
+    per_group = np.bincount(group[gt_rows], minlength=int(group.max(initial=-1)) + 1)
     first = (np.cumsum(per_group) - per_group)[group[det_rows]]
     count = per_group[group[det_rows]]
     del per_group
@@ -134,6 +116,27 @@ def prepare(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> Pr
         rank_blocks=np.append(blocks, len(pair_det)) if len(pair_det) else np.zeros(1, np.int64),
         det_starts=heads,
     )
+
+
+def _ranked(rois: Rois, det_class: Ints, group: Ints, n_classes: int) -> tuple[Ints, Ints]:
+    """Detections in the order AP accumulates them (class, decreasing confidence, image,
+    stored order), and each one's rank in its image and class: within one image and class that
+    order is the order matching takes them in."""
+    det_all = np.flatnonzero(rois.is_pred)
+    n_images = int(rois.image.max(initial=-1)) + 1
+    descending = _descending_codes(rois.score[det_all])
+    order = _sort(
+        (det_class[det_all], descending, rois.image[det_all]),
+        (n_classes, int(descending.max(initial=0)) + 1, max(n_images, 1)),
+    )
+    det_all = det_all[order]
+    by_group = np.argsort(group[det_all], kind="stable")
+    grouped = group[det_all][by_group]
+    heads = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
+    rank = np.empty(len(det_all), dtype=np.int64)
+    lengths = np.diff(np.append(heads, len(det_all)))
+    rank[by_group] = np.arange(len(det_all)) - np.repeat(heads, lengths)
+    return det_all, rank
 
 
 def _descending_codes(values: Floats) -> Ints:
