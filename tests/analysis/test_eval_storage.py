@@ -329,3 +329,20 @@ def test_rows_are_put_back_in_stored_order() -> None:
     columns = _columns(table)
     assert columns["roi_id"].to_pylist() == [f"r{i}" for i in range(1000)]
     assert "_row" not in columns
+
+
+def test_a_read_only_catalog_is_refused_before_any_work(catalog: Catalog) -> None:
+    import workbench
+
+    catalog.evaluate_detections("predictions")
+    path = catalog.path
+    catalog.close()
+    with workbench.open(path, read_only=True) as reader:
+        assert reader.load_evaluation_results("eval").mAP is not None
+        for call in (
+            lambda: reader.evaluate_detections("predictions", eval_key="again"),
+            lambda: reader.rename_evaluation("eval", "other"),
+            lambda: reader.delete_evaluation("eval", confirm=True),
+        ):
+            with pytest.raises(EvaluationError, match="read-only"):
+                call()

@@ -54,6 +54,7 @@ def evaluate_detections(
         area_ranges=area_ranges,
         max_dets=max_dets,
     )
+    storage.check_writable(view.catalog)
     storage.check_key(eval_key)
     if not isinstance(overwrite, bool):
         raise EvaluationError(f"overwrite must be True or False, got {overwrite!r}")

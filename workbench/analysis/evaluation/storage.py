@@ -70,6 +70,13 @@ def check_key(eval_key: Any) -> str:
     return eval_key
 
 
+def check_writable(catalog: Catalog) -> None:
+    if catalog.read_only:
+        raise EvaluationError(
+            f"{catalog.path} is opened read-only: evaluation runs are stored in the catalog"
+        )
+
+
 def check_free(catalog: Catalog, eval_key: str, overwrite: bool) -> None:
     if not overwrite and _row(catalog.cursor(), eval_key) is not None:
         raise EvaluationError(
@@ -219,6 +226,7 @@ def load_view(catalog: Catalog, eval_key: str) -> View:
 
 
 def rename(catalog: Catalog, eval_key: str, new_key: str) -> None:
+    check_writable(catalog)
     check_key(new_key)
     with catalog.transaction() as con:
         row = _existing(con, eval_key)
@@ -240,6 +248,7 @@ def delete(
     catalog: Catalog, eval_key: str, *, confirm: bool = False, dryrun: bool = False
 ) -> EvaluationRemoval:
     """Remove a run and its rows; needs confirm=True (exactly), dryrun=True only reports."""
+    check_writable(catalog)
     if not isinstance(dryrun, bool):
         raise EvaluationError(f"dryrun must be True or False, got {dryrun!r}")
     with catalog.transaction() as con:
