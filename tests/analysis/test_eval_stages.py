@@ -155,3 +155,31 @@ def test_mined_frames_go_to_annotation_and_come_back_as_a_view(evaluated: Catalo
     assert View.from_dict(evaluated, sent.to_dict()).frame_ids() == sent.frame_ids()
     with pytest.raises(QueryError, match="no annotation run"):
         evaluated.load_annotation_view("other")
+
+
+def test_the_recipe_without_other_filters_reads_the_run_alone(evaluated: Catalog) -> None:
+    """match_eval then sort_by_eval_count of the same run count from eval_rois alone; the
+    answer is the one hand-written SQL gives, and the one going through rois gives."""
+    view = (
+        evaluated.view()
+        .match_eval("eval", "fp", min_confidence=0.6)
+        .sort_by_eval_count("eval", "fp", reverse=True)
+    )
+    query = view.compile().sql
+    assert "JOIN rois" not in query and "FROM rois" not in query
+    expected = dict(
+        evaluated.sql(
+            "SELECT frame_id, count(*) FROM eval_rois WHERE outcome = 'fp' AND confidence >= 0.6"
+            " GROUP BY 1"
+        ).fetchall()
+    )
+    ids = view.frame_ids()
+    assert set(ids) == set(expected)
+    assert [expected[i] for i in ids] == sorted(expected.values(), reverse=True)
+    # A filter of another kind first: the same frames and counts, through rois.
+    everything = evaluated.view().filter_rois(None, min_area=0, only_matches=False)
+    slow = everything.match_eval("eval", "fp", min_confidence=0.6).sort_by_eval_count(
+        "eval", "fp", reverse=True
+    )
+    assert "FROM rois" in slow.compile().sql
+    assert slow.frame_ids() == ids

@@ -12,7 +12,15 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from workbench.errors import QueryError
-from workbench.query._sql import INLINE_LIST_MAX, Compiled, all_of, in_list, json_pointer, sql
+from workbench.query._sql import (
+    INLINE_LIST_MAX,
+    TRUE,
+    Compiled,
+    all_of,
+    in_list,
+    json_pointer,
+    sql,
+)
 from workbench.query.plan import OrderTerm, Plan
 from workbench.store.schema import PROMOTED_KEYS, ROI_KINDS
 from workbench.store.sqlsafe import quote_ident
@@ -354,6 +362,23 @@ def _eval_rows(eval_key: str, outcomes: Sequence[str]) -> list[Compiled]:
 
 
 @dataclass(frozen=True)
+class _EvalFilter(Compiled):
+    """A match_eval ROI filter over `rois r`, and the same filter over the run's own rows
+    (`eval_rois e`): stages counting outcomes then need no join with rois."""
+
+    eval_key: str = ""
+    on_eval: Compiled = TRUE
+
+
+def _eval_only(plan: Plan, eval_key: str) -> list[Compiled] | None:
+    """The view's ROI filters as conditions on eval_rois rows of `eval_key`, when they all
+    come from match_eval stages of that key; None otherwise."""
+    if all(isinstance(f, _EvalFilter) and f.eval_key == eval_key for f in plan.roi_filters):
+        return [f.on_eval for f in plan.roi_filters if isinstance(f, _EvalFilter)]
+    return None
+
+
+@dataclass(frozen=True)
 class MatchEval(Stage):
     """Keep the ROIs an evaluation gave one of `outcomes`, and the frames holding any.
 
@@ -378,10 +403,10 @@ class MatchEval(Stage):
             ):
                 raise QueryError(f"match_eval() confidence bounds must be numbers, got {bound!r}")
 
-    def _fields(self) -> Compiled:
+    def _fields(self, alias: str) -> Compiled:
         roles = {role for o in self.outcomes for role in _OUTCOME_FIELDS[o]}
         columns = [_eval_value(f"{role}_field", self.eval_key) for role in sorted(roles)]
-        return "r.field IN (" + Compiled.join(columns, ", ") + ")"
+        return f"{alias}.field IN (" + Compiled.join(columns, ", ") + ")"
 
     def _confident(self, alias: str) -> Compiled:
         bounds = []
@@ -406,16 +431,22 @@ class MatchEval(Stage):
         )
         keep = [in_eval, self._confident("r")]
         if self.only_matches:
-            if plan.roi_filters:
-                matching = [self._fields(), *keep, *plan.roi_filters]
+            earlier = _eval_only(plan, self.eval_key)
+            if earlier is None:
+                matching = [self._fields("r"), *keep, *plan.roi_filters]
                 plan.roi_sets.append(_rois_of_frames(matching))
-            else:
-                rows = [*_eval_rows(self.eval_key, self.outcomes), self._confident("e")]
+            else:  # read the run's rows alone: no join with rois
+                rows = [*_eval_rows(self.eval_key, self.outcomes), self._confident("e"), *earlier]
                 plan.roi_sets.append(
                     "SELECT e.frame_id AS frame_id FROM eval_rois e WHERE " + all_of(rows)
                 )
             plan.reorders = True
-        plan.roi_filters.append("NOT (" + self._fields() + ") OR (" + all_of(keep) + ")")
+        on_rois = "NOT (" + self._fields("r") + ") OR (" + all_of(keep) + ")"
+        outcome = in_list("e.outcome", list(self.outcomes), "VARCHAR")
+        on_eval = (
+            "NOT (" + self._fields("e") + ") OR (" + all_of([outcome, self._confident("e")]) + ")"
+        )
+        plan.roi_filters.append(_EvalFilter(on_rois.sql, on_rois.params, self.eval_key, on_eval))
 
 
 @dataclass(frozen=True)
@@ -435,7 +466,8 @@ class SortByEvalCount(Stage):
 
     def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
         rows = [*_eval_rows(self.eval_key, self.outcomes), Compiled("e.frame_id = f.id")]
-        if plan.roi_filters:
+        earlier = _eval_only(plan, self.eval_key)
+        if earlier is None:
             count = Compiled.join(
                 [
                     "(SELECT count(*) FROM eval_rois e JOIN rois r ON r.frame_id = e.frame_id"
@@ -445,8 +477,8 @@ class SortByEvalCount(Stage):
                 ],
                 "",
             )
-        else:
-            count = "(SELECT count(*) FROM eval_rois e WHERE " + all_of(rows) + ")"
+        else:  # only match_eval filters of this run: its own rows say it all
+            count = "(SELECT count(*) FROM eval_rois e WHERE " + all_of([*rows, *earlier]) + ")"
         plan.order = [OrderTerm(count, self.reverse), *plan.order]
 
 
