@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -60,13 +61,22 @@ class Regions:
 
     def areas(self) -> Ints:
         """Pixels in each region."""
-        lengths = self.bounds[1::2] - self.bounds[0::2]
-        sums = np.bincount(self.run_owner(), weights=lengths, minlength=len(self))
-        return sums.astype(np.int64)
+        return self._areas
 
     def pixel_boxes(self) -> Ints:
         """(x_min, y_min, x_max, y_max) of each region's pixels, inclusive; empty regions get
         (0, 0, -1, -1), which overlaps nothing."""
+        return self._pixel_boxes
+
+    # Both are computed once per Regions: IoU is asked for chunk after chunk of pairs.
+    @cached_property
+    def _areas(self) -> Ints:
+        lengths = self.bounds[1::2] - self.bounds[0::2]
+        sums = np.bincount(self.run_owner(), weights=lengths, minlength=len(self))
+        return sums.astype(np.int64)
+
+    @cached_property
+    def _pixel_boxes(self) -> Ints:
         n = len(self)
         out = np.tile(np.array([0, 0, -1, -1], dtype=np.int64), (n, 1))
         if not len(self.bounds):
