@@ -145,6 +145,43 @@ def run_workbench(catalog_path: Path, limit: int | None, eval_key: str) -> dict[
     }
 
 
+def time_views(catalog_path: Path, runs: int = 3) -> list[dict[str, Any]]:
+    """The error-mining views over the stored run, each next to hand-written SQL giving the
+    same frames; medians of `runs`, View API and SQL alternating."""
+    hand = (
+        "SELECT e.frame_id FROM eval_rois e JOIN evaluations v USING (run_id)"
+        " WHERE v.eval_key = 'eval' AND e.outcome = 'fp' AND e.confidence >= 0.8"
+        " GROUP BY 1 ORDER BY count(*) DESC, min(e.rowid)"
+    )
+    with workbench.open(catalog_path, read_only=True) as catalog:
+        mined = catalog.view().match_eval("eval", "fp", min_confidence=0.8)
+        ranked = mined.sort_by_eval_count("eval", "fp", reverse=True)
+        cases = {
+            "match_eval count": (mined.count, f"SELECT count(*) FROM ({hand})"),
+            "sorted frame ids": (ranked.frame_ids, hand),
+            "sorted page of 50": (lambda: ranked.page(0, 50), hand + " LIMIT 50"),
+        }
+        figures = []
+        for name, (view_call, sql) in cases.items():
+            view_times, sql_times = [], []
+            for _ in range(runs):
+                started = time.perf_counter()
+                view_call()
+                view_times.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                catalog.sql(sql).fetchall()
+                sql_times.append(time.perf_counter() - started)
+            view_s, sql_s = sorted(view_times)[runs // 2], sorted(sql_times)[runs // 2]
+            figures.append(
+                {"query": name, "view_s": view_s, "sql_s": sql_s, "ratio": view_s / sql_s}
+            )
+        assert (
+            len(ranked.frame_ids())
+            == catalog.sql(f"SELECT count(*) FROM ({hand})").fetchall()[0][0]
+        )
+    return figures
+
+
 def write_coco(catalog_path: Path, limit: int, folder: Path) -> tuple[Path, Path]:
     """The first `limit` frames as a COCO instances file and a results file."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -230,6 +267,8 @@ def run(frames: int, coco_frames: int, work: Path) -> dict[str, Any]:
     report: dict[str, Any] = {"load_average_before": os.getloadavg()}
     report["workbench_all"] = _child("--child", "workbench", "--paths", str(catalog_path), "eval")
     print("workbench, all frames:", json.dumps(report["workbench_all"]), flush=True)
+    report["views"] = time_views(catalog_path)
+    print("views:", json.dumps(report["views"]), flush=True)
     coco_frames = min(coco_frames, frames)
     if coco_frames:
         gt_path, dt_path = write_coco(catalog_path, coco_frames, work / f"coco-{coco_frames}")

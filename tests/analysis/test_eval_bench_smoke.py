@@ -29,3 +29,9 @@ def test_eval_bench_produces_every_figure(tmp_path: Path) -> None:
     assert report["workbench_subset"]["frames"] == 1000
     assert report["mAP_difference"] < 1e-9
     assert report["pycocotools_subset"]["seconds"] > 0
+    assert [v["query"] for v in report["views"]] == [
+        "match_eval count",
+        "sorted frame ids",
+        "sorted page of 50",
+    ]
+    assert all(v["view_s"] > 0 and v["sql_s"] > 0 for v in report["views"])
