@@ -8,6 +8,8 @@ def test_public_names_are_pinned():
         [
             "Catalog",
             "CatalogError",
+            "DetectionResults",
+            "EvaluationError",
             "IngestError",
             "MediaError",
             "QueryError",

@@ -5,8 +5,10 @@ catalog = workbench.open("workbench.duckdb")
 catalog.sql("SELECT label, count(*) FROM rois GROUP BY 1").df()
 """
 
+from workbench.analysis.evaluation import DetectionResults
 from workbench.errors import (
     CatalogError,
+    EvaluationError,
     IngestError,
     MediaError,
     QueryError,
@@ -26,6 +28,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Catalog",
     "CatalogError",
+    "DetectionResults",
+    "EvaluationError",
     "IngestError",
     "MediaError",
     "QueryError",

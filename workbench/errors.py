@@ -8,6 +8,7 @@ WorkbenchError
  +-- IngestError             an import or export cannot proceed at all
  +-- RecordError             one record is bad; importers collect these and go on
  +-- MediaError              an image or video cannot be read or served
+ +-- EvaluationError         an evaluation cannot run, or names a run that does not exist
 
 Library errors (duckdb, PIL, av) are translated once where they are caught, with
 `raise X(...) from exc`, so callers only need to know this tree.
@@ -41,6 +42,10 @@ class IngestError(WorkbenchError):
 
 
 class MediaError(WorkbenchError):
+    pass
+
+
+class EvaluationError(WorkbenchError):
     pass
 
 

@@ -19,6 +19,7 @@ from PIL import Image
 
 import workbench
 from workbench.cli import main
+from workbench.store.schema import SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
@@ -236,4 +237,4 @@ def no_interrupted(tmp_path: Path) -> Path:
 def test_info_json_lists_no_interrupted_imports_when_there_are_none(no_interrupted: Path):
     info = json.loads(_cli("info", "--catalog", str(no_interrupted), "--json").stdout)
     assert info["interrupted_imports"] == [] and info["media_roots"] == []
-    assert info["schema_version"] == 4
+    assert info["schema_version"] == SCHEMA_VERSION

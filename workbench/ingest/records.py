@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -284,7 +285,8 @@ def _check_coordinates(values: Sequence[float], what: str, where: str) -> None:
     """Finite numbers within MAX_COORDINATE of the origin; a few C-speed passes per ring."""
     if not values:
         return
-    if set(map(type, values)) - {int, float}:
+    others = set(map(type, values)) - {int, float}
+    if any(t is bool or not issubclass(t, numbers.Real) for t in others):
         raise RecordError(where, f"{what} holds a value that is not a number")
     # One sum is far cheaper than a check per value: it is only inf/nan if some value is (or
     # the values are absurdly large, which the range check below refuses anyway).

@@ -1,4 +1,15 @@
-"""The shared vocabulary of workbench: geometry and records every layer speaks.
+"""The shared vocabulary of workbench: geometry kernels on plain numpy arrays.
 
-This package sits at the bottom of the stack and imports nothing of the project.
+Nothing here imports the rest of the project, so every layer (ingest, query, analysis, ui) can
+use it. Everything works on whole arrays at once: callers pass the boxes or regions of many
+ROIs, never one ROI per call.
+
+- `geometry`: box areas and intersection over union of box pairs (with COCO's crowd rule).
+- `regions`: pixel regions (masks and rasterised polygons) as runs of pixels in column-major
+  order, bit-compatible with pycocotools; their areas, bounding boxes and pairwise IoU.
 """
+
+from workbench.model.geometry import box_areas, box_iou
+from workbench.model.regions import Regions, decode_rle_strings, rasterise_polygons
+
+__all__ = ["Regions", "box_areas", "box_iou", "decode_rle_strings", "rasterise_polygons"]

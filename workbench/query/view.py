@@ -29,11 +29,14 @@ from workbench.query.stages import (
     LacksRois,
     Limit,
     Match,
+    MatchEval,
     MatchTags,
+    SelectAnnotationRun,
     SelectContexts,
     SelectFrames,
     Skip,
     SortBy,
+    SortByEvalCount,
     Stage,
     Where,
     build_plan,
@@ -43,6 +46,7 @@ from workbench.query.stages import (
 from workbench.store.sqlsafe import quote_ident
 
 if TYPE_CHECKING:
+    from workbench.analysis.evaluation import DetectionResults
     from workbench.store.catalog import Catalog
 
 SPEC_VERSION = 1
@@ -152,6 +156,50 @@ class View:
 
     def select_contexts(self, context_ids: Iterable[str]) -> View:
         return self._then(SelectContexts(_ids(context_ids, "context ids")))
+
+    def match_eval(
+        self,
+        eval_key: str,
+        outcomes: Sequence[str] | str,
+        min_confidence: float | None = None,
+        max_confidence: float | None = None,
+        only_matches: bool = True,
+    ) -> View:
+        """Keep the ROIs evaluation `eval_key` gave one of `outcomes` (tp, fp, fn, ignored).
+
+        Only the evaluation's fields that can have those outcomes are narrowed (fp narrows the
+        predictions, fn the ground truth); confidence bounds (inclusive) apply to predictions.
+        With only_matches, frames without such an ROI are dropped. See docs/evaluation.md.
+        """
+        self._known_evaluation(eval_key)
+        stage = MatchEval(
+            eval_key, _ids(outcomes, "outcomes"), min_confidence, max_confidence, only_matches
+        )
+        return self._then(stage)
+
+    def sort_by_eval_count(
+        self, eval_key: str, outcomes: Sequence[str] | str, reverse: bool = False
+    ) -> View:
+        """Order frames by their number of ROIs (as narrowed so far) with one of `outcomes` in
+        evaluation `eval_key`; reverse=True puts the most first. Ties keep the earlier order."""
+        self._known_evaluation(eval_key)
+        return self._then(SortByEvalCount(eval_key, _ids(outcomes, "outcomes"), reverse))
+
+    def _known_evaluation(self, eval_key: str) -> None:
+        rows = self.rows(
+            Compiled("SELECT count(*) FROM evaluations WHERE eval_key = ?", (eval_key,))
+        )
+        if not rows[0][0]:
+            raise QueryError(f"no evaluation {eval_key!r}: see catalog.list_evaluations()")
+
+    def select_annotation_run(self, anno_key: str) -> View:
+        """Keep the frames annotation run `anno_key` holds (its scenes' frames)."""
+        rows = self.rows(
+            Compiled("SELECT count(*) FROM annotation_runs WHERE anno_key = ?", (anno_key,))
+        )
+        if not rows[0][0]:
+            raise QueryError(f"no annotation run {anno_key!r}")
+        return self._then(SelectAnnotationRun(anno_key))
 
     def sort_by(self, column: str, reverse: bool = False) -> View:
         """Order by a frame column or `metadata.<key>`; ties keep the previous order."""
@@ -266,6 +314,50 @@ class View:
 
     def tag_counts(self) -> pa.Table:
         return facets.tag_counts(self)
+
+    # -- evaluation --------------------------------------------------------------------------
+    def evaluate_detections(
+        self,
+        pred_field: str,
+        gt_field: str = "ground_truth",
+        eval_key: str = "eval",
+        *,
+        iou: float = 0.5,
+        classwise: bool = True,
+        method: str = "coco",
+        iou_threshs: Sequence[float] | None = None,
+        use_masks: bool = False,
+        compute_mAP: bool = True,
+        area_ranges: dict[str, tuple[float, float]] | None = None,
+        max_dets: Sequence[int] | None = None,
+        overwrite: bool = False,
+    ) -> DetectionResults:
+        """Match this view's `pred_field` ROIs (as filtered) to its `gt_field` ROIs frame by
+        frame and source by source, store the run as `eval_key` (overwrite=True replaces a run
+        of that key; otherwise an existing key is an error) and return its results.
+
+        method "coco" follows COCOeval (IoU thresholds .50:.05:.95, area ranges, at most 100
+        detections per frame, source and class, crowds); "simple" matches greedily at `iou`
+        only. use_masks compares masks and polygons pixel by pixel instead of boxes.
+        See docs/evaluation.md.
+        """
+        from workbench.analysis.evaluation import evaluate_detections
+
+        return evaluate_detections(
+            self,
+            pred_field,
+            gt_field,
+            eval_key,
+            iou=iou,
+            classwise=classwise,
+            method=method,
+            iou_threshs=iou_threshs,
+            use_masks=use_masks,
+            compute_mAP=compute_mAP,
+            area_ranges=area_ranges,
+            max_dets=max_dets,
+            overwrite=overwrite,
+        )
 
     # -- saving ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -20,6 +20,11 @@ from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION
 from workbench.store.sqlsafe import check_read_only
 
 if TYPE_CHECKING:
+    from workbench.analysis.evaluation import (
+        DetectionResults,
+        EvaluationInfo,
+        EvaluationRemoval,
+    )
     from workbench.query.view import View
 
 DEFAULT_CATALOG = "workbench.duckdb"
@@ -215,6 +220,51 @@ class Catalog:
         from workbench.query.view import View
 
         return View(self)
+
+    # -- evaluation (workbench.analysis.evaluation; docs/evaluation.md) ------------------------
+    def evaluate_detections(
+        self,
+        pred_field: str,
+        gt_field: str = "ground_truth",
+        eval_key: str = "eval",
+        **options: Any,
+    ) -> DetectionResults:
+        """Evaluate `pred_field` against `gt_field` over the whole catalog (or `view=`), store
+        the run as `eval_key` and return its results; options as View.evaluate_detections."""
+        view = options.pop("view", None) or self.view()
+        return view.evaluate_detections(pred_field, gt_field, eval_key, **options)
+
+    def list_evaluations(self) -> list[EvaluationInfo]:
+        from workbench.analysis import evaluation
+
+        return evaluation.list_evaluations(self)
+
+    def load_evaluation_results(self, eval_key: str) -> DetectionResults:
+        from workbench.analysis import evaluation
+
+        return evaluation.load_results(self, eval_key)
+
+    def load_evaluation_view(self, eval_key: str) -> View:
+        from workbench.analysis import evaluation
+
+        return evaluation.load_view(self, eval_key)
+
+    def rename_evaluation(self, eval_key: str, new_eval_key: str) -> None:
+        from workbench.analysis import evaluation
+
+        evaluation.rename(self, eval_key, new_eval_key)
+
+    def delete_evaluation(
+        self, eval_key: str, *, confirm: bool = False, dryrun: bool = False
+    ) -> EvaluationRemoval:
+        """Delete a run and its rows: needs confirm=True; dryrun=True reports what would go."""
+        from workbench.analysis import evaluation
+
+        return evaluation.delete(self, eval_key, confirm=confirm, dryrun=dryrun)
+
+    def load_annotation_view(self, anno_key: str) -> View:
+        """The frames annotation run `anno_key` holds, as a view (in stored order)."""
+        return self.view().select_annotation_run(anno_key)
 
     def app(self, **options: Any) -> Any:
         """The interactive workbench on this catalog (displays inline in Jupyter)."""

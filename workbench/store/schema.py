@@ -254,7 +254,48 @@ _V4: Sequence[str] = (
     """UPDATE media_roots SET origin = 'inferred'""",
 )
 
-MIGRATIONS: list[Sequence[str]] = [_V1, _V2, _V3, _V4]
+
+# Version 5: evaluation runs.
+# Results of model evaluation (workbench.analysis.evaluation, docs/evaluation.md): one row per run
+# in `evaluations`, and the outcome of every evaluated ROI and the counts of every evaluated frame
+# keyed by the run's `run_id`, so renaming a run rewrites one row.
+_V5: Sequence[str] = (
+    """CREATE TABLE IF NOT EXISTS evaluations (
+        eval_key VARCHAR PRIMARY KEY,
+        run_id VARCHAR NOT NULL UNIQUE,
+        kind VARCHAR NOT NULL,
+        method VARCHAR NOT NULL,
+        pred_field VARCHAR NOT NULL,
+        gt_field VARCHAR NOT NULL,
+        config JSON NOT NULL,
+        metrics JSON,
+        results JSON,
+        view JSON,
+        frames BIGINT,
+        rois BIGINT,
+        seconds DOUBLE,
+        actor VARCHAR,
+        created TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE IF NOT EXISTS eval_rois (
+        run_id VARCHAR NOT NULL,
+        frame_id VARCHAR NOT NULL,
+        roi_id VARCHAR NOT NULL,
+        field VARCHAR NOT NULL,
+        label VARCHAR,
+        confidence DOUBLE,
+        outcome VARCHAR NOT NULL,
+        match_id VARCHAR,
+        iou DOUBLE,
+        crowd BOOLEAN)""",
+    """CREATE TABLE IF NOT EXISTS eval_frames (
+        run_id VARCHAR NOT NULL,
+        frame_id VARCHAR NOT NULL,
+        tp INTEGER NOT NULL,
+        fp INTEGER NOT NULL,
+        fn INTEGER NOT NULL)""",
+)
+
+MIGRATIONS: list[Sequence[str]] = [_V1, _V2, _V3, _V4, _V5]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -276,4 +317,7 @@ PUBLIC_TABLES: tuple[str, ...] = (
     "saved_views",
     "media_roots",
     "imports",
+    "evaluations",
+    "eval_rois",
+    "eval_frames",
 )

@@ -1,0 +1,37 @@
+"""The evaluation benchmark runs end to end on a small catalog, so it cannot rot unnoticed.
+
+Timings are not asserted; that every figure is produced, and that workbench and pycocotools
+agree on the benchmark's own data, is.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_eval_bench_produces_every_figure(tmp_path: Path) -> None:
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("eval_bench", BENCH / "eval_bench.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    report = bench.run(2000, 1000, tmp_path)
+    whole = report["workbench_all"]
+    assert whole["frames"] == 2000 and whole["eval_rois"] > 3 * 2 * 2000
+    assert whole["seconds"] > 0 and whole["peak_rss_mb"] > 0 and 0.1 < whole["mAP"] < 0.9
+    assert report["workbench_subset"]["frames"] == 1000
+    assert report["mAP_difference"] < 1e-9
+    assert report["pycocotools_subset"]["seconds"] > 0
+    assert [v["query"] for v in report["views"]] == [
+        "match_eval count",
+        "sorted frame ids",
+        "sorted page of 50",
+    ]
+    assert all(v["view_s"] > 0 and v["sql_s"] > 0 for v in report["views"])

@@ -1,0 +1,5 @@
+"""Analysis over the catalog: set-based computations whose results are stored as catalog data.
+
+- `evaluation`: model evaluation of detections against ground truth (COCO-style matching,
+  AP/mAP, per-ROI outcomes and per-frame counts stored in tables views and SQL can read).
+"""
