@@ -1,15 +1,16 @@
 """The catalog as Parquet: frames, sources, rois and tags tables, export and import.
 
 Export writes the rows of a view's frames as `frames.parquet`, `sources.parquet`,
-`rois.parquet` and `tags.parquet` in a folder, with DuckDB's COPY. Import reads such folders
+`rois.parquet` and `tags.parquet` in a folder. Import reads such folders
 (or those files) back in DuckDB SQL, never row by row in Python: frames already in the catalog
 are replaced with their sources and ROIs, tags are merged. Rows that break the catalog's rules
 are reported as RecordErrors naming file and row (counted from 0) and skipped.
 
-The catalog's engine cannot touch files (it is sealed, see docs/security.md). Files are read
-and written by a DuckDB engine of their own (`_FileEngine`: in memory, allowed only the files
-of one import or the folder of one export), and rows cross between the two engines as Arrow
-record batches, streamed, never a whole table at once.
+The catalog's engine cannot touch files (it is sealed, see docs/security.md): export streams
+the catalog's rows as Arrow record batches into pyarrow's ParquetWriter; import reads the files
+with a DuckDB engine of their own (`_FileEngine`: in memory, allowed only the files of that
+import), whose rows cross to the catalog as Arrow record batches, streamed, never a whole table
+at once.
 See docs/formats/parquet.md.
 """
 
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
@@ -44,28 +46,26 @@ _IDS = "_wb_parquet_ids"  # temp table: ids of the frames being imported
 _DUPLICATES = "_wb_parquet_duplicates"  # temp table: rows repeating an earlier frame id
 _KNOWN = "_wb_parquet_known"  # temp table: the tags' frames already in the catalog
 _READ = "read_parquet($files, union_by_name = true, filename = true, file_row_number = true)"
-# Arrow data registered on the catalog's cursor (or, exporting, on the file engine):
+# Arrow data registered on the catalog's cursor:
 _EXPORT_IDS = "_wb_parquet_export_ids"
 _ROWS = "_wb_parquet_rows"
 _STAGED = "_wb_parquet_staged"
-# Rows per Arrow batch between the engines: one DuckDB row group.
+# Rows per Arrow batch between the engines (and per row group of an export): DuckDB's own.
 _BATCH_ROWS = 122_880
+_COMPRESSION = {"zstd": "zstd", "snappy": "snappy", "gzip": "gzip", "uncompressed": "none"}
 
 
 class _FileEngine:
-    """An in-memory DuckDB that reads the files of one import, or writes one export folder.
+    """An in-memory DuckDB that reads the files of one import, and no other file.
 
-    It may touch those paths only (DuckDB's allowed_paths / allowed_directories, then external
-    access off and the configuration locked, like the catalog's own engine).
+    (DuckDB's allowed_paths, then external access off and the configuration locked, like the
+    catalog's own engine.)
     """
 
-    def __init__(self, *, files: Sequence[str] = (), folder: Path | None = None) -> None:
+    def __init__(self, files: Sequence[str]) -> None:
         self.con = duckdb.connect()
         try:
-            if files:
-                self.con.execute("SET allowed_paths = ?", [list(files)])
-            if folder is not None:
-                self.con.execute("SET allowed_directories = ?", [[str(folder) + os.sep]])
+            self.con.execute("SET allowed_paths = ?", [list(files)])
             self.con.execute("SET enable_external_access = false")
             self.con.execute("SET lock_configuration = true")
         except BaseException:
@@ -95,7 +95,7 @@ def export_files(
     compression: str = "zstd",
 ) -> ExportReport:
     """Write the view's frames, sources, ROIs and tags as four Parquet files in folder `dest`."""
-    if compression not in ("zstd", "snappy", "gzip", "uncompressed"):
+    if compression not in _COMPRESSION:
         raise IngestError(f"unknown Parquet compression {compression!r}")
     folder = Path(dest)
     if folder.exists() and not folder.is_dir():
@@ -108,22 +108,19 @@ def export_files(
     con = view.catalog.cursor()
     try:
         con.register(_EXPORT_IDS, ids)
-        with (
-            _FileEngine(folder=folder.resolve()) as files,
-            tqdm(
-                TABLES, desc="parquet export", unit="table", disable=not progress, leave=False
-            ) as bar,
-        ):
+        with tqdm(
+            TABLES, desc="parquet export", unit="table", disable=not progress, leave=False
+        ) as bar:
             for table in bar:
-                path = folder.resolve() / f"{table}.parquet"
+                path = folder / f"{table}.parquet"
                 bar.set_postfix_str(path.name)
-                count = _copy_table(con, files, table, path, compression)
+                count = _write_table(con, table, path, _COMPRESSION[compression])
                 report.files.append(path)
                 if table == "frames":
                     report.frames = count
                 elif table == "rois":
                     report.rois = count
-    except duckdb.Error as exc:
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:
         raise IngestError(f"cannot export to {folder}: {_first_line(exc)}") from exc
     finally:
         con.close()
@@ -134,31 +131,44 @@ def _ordinals(n: int) -> pa.Array:
     return pa.array(range(n), type=pa.int64())
 
 
-def _copy_table(con: Any, files: Any, table: str, path: Path, compression: str) -> int:
-    """Stream one table's rows of the view from the catalog into the file engine's COPY."""
+def _write_table(con: Any, table: str, path: Path, compression: str) -> int:
+    """Stream one table's rows of the view from the catalog into a Parquet file; returns
+    the number of rows. The file appears only once complete."""
     key = "id" if table == "frames" else "frame_id"
+    json_columns = {c for c, kind in _catalog_columns(con, table).items() if kind == "JSON"}
     # View order for frames; within a frame, rowid (insertion) order keeps sources and ROIs
     # in the order they were imported.
-    # Arrow carries JSON as text: cast back so the files keep the catalog's types.
-    columns = ", ".join(
-        f"CAST({quote_ident(c)} AS {kind}) AS {quote_ident(c)}"
-        for c, kind in _catalog_columns(con, table).items()
-    )
     rows = _stream(
         con,
         f"SELECT t.* FROM {quote_ident(table)} t JOIN {_EXPORT_IDS} i ON t.{key} = i.id "
         "ORDER BY i.ord, t.rowid",
     )
-    files.register(_ROWS, rows)
+    schema = pa.schema(
+        [pa.field(f.name, pa.json_(f.type)) if f.name in json_columns else f for f in rows.schema]
+    )
+    partial = path.with_name(path.name + ".partial")
+    count = 0
     try:
-        copied = files.execute(
-            f"COPY (SELECT {columns} FROM {_ROWS}) TO $path "
-            f"(FORMAT parquet, COMPRESSION {compression})",
-            {"path": str(path)},
-        ).fetchall()
+        with pq.ParquetWriter(partial, schema, compression=compression) as writer:
+            for batch in rows:
+                writer.write_batch(_typed(batch, schema))
+                count += batch.num_rows
+        os.replace(partial, path)
     finally:
-        files.unregister(_ROWS)
-    return int(copied[0][0]) if copied else 0
+        partial.unlink(missing_ok=True)
+    return count
+
+
+def _typed(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """The batch with its JSON columns marked as JSON (Arrow's json extension type), so the
+    file keeps the catalog's types: DuckDB hands JSON over as plain text."""
+    columns = [
+        pa.ExtensionArray.from_storage(f.type, column)
+        if isinstance(f.type, pa.ExtensionType)
+        else column
+        for f, column in zip(schema, batch.columns, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 # -- import ----------------------------------------------------------------------------------
@@ -201,7 +211,7 @@ def import_files(
             disable=not progress,
             leave=False,
         ) as bar,
-        _FileEngine(files=every_file) as files,
+        _FileEngine(every_file) as files,
         catalog.transaction() as con,
     ):
         columns = {name: _catalog_columns(con, name) for name in TABLES}
@@ -304,7 +314,8 @@ def _stage_known_frames(con: Any, files: Any, tags: _Table) -> None:
         files.execute(f"CREATE TEMP TABLE {_KNOWN} (id VARCHAR)")
         return
     wanted = files.sql(
-        f"SELECT DISTINCT frame_id AS id FROM {_READ} WHERE frame_id IS NOT NULL", params=tags.params
+        f"SELECT DISTINCT frame_id AS id FROM {_READ} WHERE frame_id IS NOT NULL",
+        params=tags.params,
     ).to_arrow_table()
     con.register(_STAGED, wanted)
     try:
@@ -350,9 +361,7 @@ def _import_table(
     if table.name == "frames":
         params["now"] = datetime.now(UTC).replace(tzinfo=None)
     names = ", ".join(quote_ident(c) for c in columns)
-    select = ", ".join(
-        f"{_column_expr(table, c, columns[c])} AS {quote_ident(c)}" for c in columns
-    )
+    select = ", ".join(f"{_column_expr(table, c, columns[c])} AS {quote_ident(c)}" for c in columns)
     good = _stream(
         files,
         f"SELECT {select} FROM (SELECT *, {problem} AS _problem FROM {_READ} r) "
