@@ -41,6 +41,7 @@ from workbench.ui.state import WorkbenchState
 TOKEN = "WBSECRET" + uuid.uuid4().hex
 ENV_SECRET = "WB_TEST_SQL_SECRET"
 FRAME_IDS = [f"f{i}" for i in range(4)]
+CLI = [sys.executable, "-m", "workbench.cli", "sql"]
 
 
 @dataclass(frozen=True)
@@ -148,9 +149,7 @@ ATTEMPTS = [
         "CAST((SELECT max(CAST(value AS VARCHAR)) FROM parquet_kv_metadata('{parquet}')) "
         "AS INTEGER) = 1",
     ),
-    Attempt(
-        "read_text", "CAST((SELECT max(content) FROM read_text('{txt}')) AS INTEGER) = 1"
-    ),
+    Attempt("read_text", "CAST((SELECT max(content) FROM read_text('{txt}')) AS INTEGER) = 1"),
     Attempt(
         "read_blob",
         "CAST((SELECT max(CAST(content AS VARCHAR)) FROM read_blob('{txt}')) AS INTEGER) = 1",
@@ -182,7 +181,9 @@ ATTEMPTS = [
         "ON c USING max(CAST(a AS INTEGER))))",
     ),
     Attempt(
-        "sniff_csv", "f.id IN (SELECT CAST(Columns AS VARCHAR) FROM sniff_csv('{csv}'))", leaks=False
+        "sniff_csv",
+        "f.id IN (SELECT CAST(Columns AS VARCHAR) FROM sniff_csv('{csv}'))",
+        leaks=False,
     ),
     # -- the engine's settings, state and environment ------------------------------------------
     Attempt("pg_settings", "f.id IN (SELECT name FROM pg_settings)", leaks=False),
@@ -227,7 +228,10 @@ ATTEMPTS = [
     Attempt("drop", "true; DROP TABLE frames", leaks=False),
     Attempt("second_select", "true; SELECT CAST(a AS INTEGER) FROM '{csv}'"),
     # -- comments, parentheses, strings, identifiers -------------------------------------------
-    Attempt("line_comment_closes_parenthesis", f"false --\n) OR {leak(chr(39) + '{csv}' + chr(39))} OR (false"),
+    Attempt(
+        "line_comment_closes_parenthesis",
+        f"false --\n) OR {leak(chr(39) + '{csv}' + chr(39))} OR (false",
+    ),
     Attempt("block_comment", f"false /* ) OR ( */ OR {leak(chr(39) + '{csv}' + chr(39))}"),
     Attempt("unterminated_block_comment", "false) OR (true /*", leaks=False),
     Attempt("comment_after_a_quote", f"f.id = 'x' -- '\nOR {leak(chr(39) + '{csv}' + chr(39))}"),
@@ -394,8 +398,7 @@ def test_catalog_sql(attempt: Attempt, catalog: Catalog, paths: dict[str, str]):
 @pytest.mark.parametrize("attempt", ATTEMPTS, ids=IDS)
 def test_cli_sql(attempt: Attempt, catalog_files: dict[str, Path], paths: dict[str, str]):
     done = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "sql", "--catalog", str(catalog_files["cli"])]
-        + [attempt.query(paths), "--format", "json"],
+        [*CLI, "--catalog", str(catalog_files["cli"]), attempt.query(paths), "--format", "json"],
         capture_output=True,
         text=True,
         timeout=120,

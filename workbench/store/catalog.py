@@ -323,6 +323,15 @@ def _outermost(paths: Iterable[str]) -> list[str]:
     return kept
 
 
-def open_catalog(path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Catalog:
-    """Open (creating or upgrading as needed) the catalog at `path`."""
-    return Catalog(path, read_only=read_only)
+def open_catalog(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    read_only: bool = False,
+    time_limit: float | None = None,
+) -> Catalog:
+    """Open (creating or upgrading as needed) the catalog at `path`.
+
+    `time_limit`: seconds each query typed by a person may run (default
+    $WORKBENCH_SQL_TIME_LIMIT or 30; 0 for none).
+    """
+    return Catalog(path, read_only=read_only, time_limit=time_limit)
