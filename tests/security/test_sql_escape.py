@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import shutil
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -395,15 +398,47 @@ def test_catalog_sql(attempt: Attempt, catalog: Catalog, paths: dict[str, str]):
     assert_catalog_intact(catalog)
 
 
+CLI_PROCESSES = 3
+
+
+@pytest.fixture(scope="module")
+def cli_runs(
+    catalog_files: dict[str, Path], paths: dict[str, str]
+) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Every attempt through `workbench sql`, a few processes at a time, each process on a
+    catalog file of its own (the CLI opens the file read-write)."""
+    copies: queue.Queue[Path] = queue.Queue()
+    for i in range(CLI_PROCESSES):
+        copy = catalog_files["cli"].with_name(f"cli-{i}.duckdb")
+        shutil.copyfile(catalog_files["cli"], copy)
+        copies.put(copy)
+
+    def run(attempt: Attempt) -> subprocess.CompletedProcess[str]:
+        path = copies.get()
+        try:
+            return subprocess.run(
+                [*CLI, "--catalog", str(path), attempt.query(paths), "--format", "json"],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            copies.put(path)
+
+    with ThreadPoolExecutor(CLI_PROCESSES) as pool:
+        done = dict(zip(IDS, pool.map(run, ATTEMPTS), strict=True))
+    while not copies.empty():
+        with workbench.open(copies.get(), read_only=True) as catalog:
+            assert_catalog_intact(catalog)
+    return done
+
+
 @pytest.mark.parametrize("attempt", ATTEMPTS, ids=IDS)
-def test_cli_sql(attempt: Attempt, catalog_files: dict[str, Path], paths: dict[str, str]):
-    done = subprocess.run(
-        [*CLI, "--catalog", str(catalog_files["cli"]), attempt.query(paths), "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+def test_cli_sql(
+    attempt: Attempt, cli_runs: dict[str, subprocess.CompletedProcess[str]], paths: dict[str, str]
+):
+    done = cli_runs[attempt.name]
     assert "Traceback" not in done.stderr
     if not attempt.may_run:
         assert done.returncode == 2, done.stdout
