@@ -529,3 +529,18 @@ def test_http_api(attempt: Attempt, server: Any, paths: dict[str, str]):
         assert 400 <= response.status_code < 500, response.text
         assert "cannot be read" in response.json()["message"]
     assert_nothing_escaped([response.text, dict(response.headers)], paths)
+
+
+@pytest.mark.parametrize(
+    "stage",
+    [
+        {"stage": "where", "sql": "NOT " * 700 + "true"},
+        {"stage": "where", "sql": "f.id = ?", "params": 5},
+        {"stage": "where", "sql": ["f.id = 'f0'"]},
+    ],
+    ids=["deep", "params-number", "sql-list"],
+)
+def test_http_malformed_where_stages_are_4xx(server: Any, stage: dict[str, Any]):
+    body = {"view": {"stages": [stage]}, "anno_key": "probe", "dryrun": True}
+    response = server.client.post("/api/v1/annotate", json=body)
+    assert response.status_code == 400, response.text

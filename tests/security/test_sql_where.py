@@ -182,3 +182,28 @@ def test_ctes_are_visible_in_their_scope(catalog: Catalog, query):
 def test_ctes_are_invisible_outside_their_scope(catalog: Catalog, query):
     with pytest.raises(ReadOnlyQueryError):
         catalog.sql(query)
+
+
+@pytest.mark.parametrize(
+    "stage",
+    [
+        {"stage": "where", "sql": "NOT " * 700 + "true"},  # deeper than the guard walks
+        {"stage": "where", "sql": "NOT " * 5000 + "true"},  # deeper than DuckDB parses
+        {"stage": "where", "sql": "f.id = ?", "params": "f0"},
+        {"stage": "where", "sql": "f.id = ?", "params": {"a": 1}},
+        {"stage": "where", "sql": 42},
+        {"stage": "where", "sql": "   "},
+    ],
+    ids=["deep", "deeper", "params-string", "params-dict", "sql-number", "sql-blank"],
+)
+def test_malformed_where_stages_are_query_errors(catalog: Catalog, stage):
+    with pytest.raises(QueryError):
+        View.from_dict(catalog, {"stages": [stage]}).count()
+
+
+def test_deeply_nested_queries_are_refused_not_crashed(catalog: Catalog):
+    query = "SELECT 1"
+    for i in range(500):
+        query = f"SELECT * FROM ({query}) t{i}"
+    with pytest.raises(ReadOnlyQueryError, match="nested too deeply"):
+        catalog.sql(query)

@@ -78,6 +78,8 @@ class Where(Stage):
     def __post_init__(self) -> None:
         if not isinstance(self.sql, str) or not self.sql.strip():
             raise QueryError("a where stage needs a SQL expression")
+        if not isinstance(self.params, tuple):
+            raise QueryError(f"where params must be a list, got {type(self.params).__name__}")
 
     def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
         plan.conditions.append(Compiled(embed_where(self.sql), tuple(self.params)))

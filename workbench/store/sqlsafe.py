@@ -113,7 +113,18 @@ def check_read_only(con: duckdb.DuckDBPyConnection, query: str, tables: Iterable
     if statements[0].type != duckdb.StatementType.SELECT:
         kind = statements[0].type.name
         raise ReadOnlyQueryError(f"only queries can run here, not {kind} statements")
-    _Guard(tables).visit(_tree(con, query), frozenset())
+    with _depth_bounded():
+        _Guard(tables).visit(_tree(con, query), frozenset())
+
+
+@contextmanager
+def _depth_bounded() -> Iterator[None]:
+    """Python's recursion limit bounds how deep a parse tree may be (DuckDB's own limit,
+    max_expression_depth, is about as deep): deeper input is refused, not a crash."""
+    try:
+        yield
+    except RecursionError as exc:
+        raise ReadOnlyQueryError("the query is nested too deeply to be checked") from exc
 
 
 def _statements(con: duckdb.DuckDBPyConnection, text: str, what: str) -> list[Any]:
@@ -254,6 +265,11 @@ def check_where(con: duckdb.DuckDBPyConnection, fragment: str, tables: Iterable[
     the view's parentheses and is refused. What the expression reads passes the same guard
     as catalog.sql (subqueries over catalog tables are fine).
     """
+    with _depth_bounded():
+        _check_where(con, fragment, tables)
+
+
+def _check_where(con: duckdb.DuckDBPyConnection, fragment: str, tables: Iterable[str]) -> None:
     what = "the WHERE fragment"
     embedded = WHERE_PROBE + embed_where(fragment)
     statements = _statements(con, embedded, what + " (it must be one expression)")
