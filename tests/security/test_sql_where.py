@@ -7,8 +7,12 @@ decides what a fragment is (sqlsafe.check_where); these tests pin what it lets t
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 
+import pyarrow.parquet as pq
 import pytest
 
 import workbench
@@ -207,3 +211,26 @@ def test_deeply_nested_queries_are_refused_not_crashed(catalog: Catalog):
         query = f"SELECT * FROM ({query}) t{i}"
     with pytest.raises(ReadOnlyQueryError, match="nested too deeply"):
         catalog.sql(query)
+
+
+def test_cli_export_where_is_one_expression(catalog: Catalog, tmp_path_factory):
+    """`workbench export --where` takes a person's fragment too (its own catalog file: the
+    CLI opens the file read-write)."""
+    folder = tmp_path_factory.mktemp("export")
+    path = folder / "cli.duckdb"
+    catalog.cursor().execute("CHECKPOINT")
+    shutil.copyfile(catalog.path, path)
+    dest = folder / "out"
+    command = [sys.executable, "-m", "workbench.cli", "export", "parquet", str(dest)]
+    command += ["--catalog", str(path), "--match", "context_id=ctx-0"]
+    refused = subprocess.run(
+        [*command, "--where", "false) OR (true"], capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode == 2
+    assert "must be one expression" in refused.stderr
+    assert not dest.exists() or not any(dest.iterdir())
+    done = subprocess.run(
+        [*command, "--where", "f.timestamp > 101"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert pq.read_table(dest / "frames.parquet").column("id").to_pylist() == ["f2", "f4"]
