@@ -1,10 +1,10 @@
-"""Catalog speed: ingest of a synthetic catalog, and queries via the View API vs hand-written SQL.
+"""Catalog speed: Parquet ingest and export, and queries via the View API vs hand-written SQL.
 
     python bench/catalog_bench.py                  # 1,000,000 frames, ~4,000,000 ROIs
     python bench/catalog_bench.py --frames 20000   # a quick run
 
-Ingest runs in a child process (bench/synthetic.py ingest) so its peak RSS is the ingest's
-own. Each query runs `--runs` times through the View API and as hand-tuned SQL, alternating,
+Ingest and export run in child processes (bench/synthetic.py ingest / export) so each peak
+RSS is that step's own, each beside DuckDB's own reader or writer on the same files. Each query runs `--runs` times through the View API and as hand-tuned SQL, alternating,
 so both see the same machine load; both answers are compared before any time is reported.
 """
 
@@ -198,12 +198,27 @@ def ingest_in_child(folder: Path, catalog: Path, method: str) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def export_in_child(catalog: Path, folder: Path, method: str) -> dict[str, Any]:
+    """Export in a fresh process, for the same reason as ingest_in_child."""
+    shutil.rmtree(folder, ignore_errors=True)
+    script = Path(synthetic.__file__).resolve()
+    out = subprocess.run(
+        [sys.executable, str(script), "export", str(catalog), str(folder), "--method", method],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 def run(frames: int, runs: int, workdir: Path) -> dict[str, Any]:
-    """Generate, ingest two ways, measure the queries; returns every figure."""
+    """Generate, ingest and export two ways each, measure the queries; returns every figure."""
     generated = synthetic.generate(workdir / "parquet", frames)
     catalog_path = workdir / "catalog.duckdb"
     direct = ingest_in_child(generated.folder, workdir / "direct.duckdb", "direct")
     importer = ingest_in_child(generated.folder, catalog_path, "importer")
+    exporter = export_in_child(catalog_path, workdir / "export", "exporter")
+    copy = export_in_child(catalog_path, workdir / "export-direct", "direct")
     with workbench.open(catalog_path, read_only=True) as catalog:
         queries = [measure(case, runs) for case in cases(catalog)]
     return {
@@ -213,6 +228,8 @@ def run(frames: int, runs: int, workdir: Path) -> dict[str, Any]:
         "generate_seconds": generated.seconds,
         "ingest": importer,
         "ingest_direct": direct,
+        "export": exporter,
+        "export_direct": copy,
         "queries": queries,
         "runs": runs,
     }
@@ -231,9 +248,19 @@ def report(figures: dict[str, Any]) -> str:
         f"ingest, bare INSERT ... SELECT: {direct['frames_per_second']:,.0f} frames/s "
         f"({direct['seconds']:.1f} s, CPU {direct['cpu_seconds']:.1f} s), "
         f"peak RSS {direct['peak_rss_mb']:,.0f} MB",
+        _export_line("export, parquet exporter:     ", figures["export"]),
+        _export_line("export, bare COPY (reference): ", figures["export_direct"]),
         "",
     ]
     return "\n".join(lines) + "\n" + report_queries(figures["queries"], figures["runs"])
+
+
+def _export_line(title: str, figure: dict[str, Any]) -> str:
+    return (
+        f"{title}{figure['frames_per_second']:,.0f} frames/s ({figure['seconds']:.1f} s, "
+        f"CPU {figure['cpu_seconds']:.1f} s), peak RSS {figure['peak_rss_mb']:,.0f} MB, "
+        f"files {figure['size_mb']:,.0f} MB"
+    )
 
 
 def report_queries(queries: list[QueryFigure], runs: int) -> str:

@@ -2,6 +2,7 @@
 
     python bench/synthetic.py generate DIR --frames 1000000
     python bench/synthetic.py ingest DIR CATALOG [--method importer|direct]
+    python bench/synthetic.py export CATALOG DIR [--method exporter|direct]
 
 The files have the layout of the Parquet exporter (frames/sources/rois.parquet with the
 catalog's columns and types), so the `parquet` importer reads them as it reads an export.
@@ -24,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 import workbench
-from workbench.ingest.parquet import import_files
+from workbench.ingest.parquet import TABLES, export_files, import_files
 
 # Weighted so some labels are common and some rare, as in real driving data.
 LABELS: dict[str, int] = {
@@ -162,33 +163,36 @@ def peak_rss_mb() -> float:
 
 
 def ingest(folder: str | Path, catalog_path: str | Path, method: str = "importer") -> dict:
-    """Load the files into a new catalog; `direct` is a bare INSERT ... SELECT for reference."""
+    """Load the files into a new catalog; `direct` is a bare INSERT ... SELECT for reference.
+
+    The reference runs on a plain DuckDB connection to the catalog file: the catalog itself
+    cannot read files (its engine is sealed, see docs/security.md).
+    """
     folder, catalog_path = Path(folder), Path(catalog_path)
-    catalog = workbench.open(catalog_path)
-    try:
-        started, cpu_started = time.perf_counter(), time.process_time()
-        if method == "importer":
+    workbench.open(catalog_path).close()  # the schema, outside the timing
+    started, cpu_started = time.perf_counter(), time.process_time()
+    if method == "importer":
+        with workbench.open(catalog_path) as catalog:
             report = import_files(catalog, [folder], progress=False)
             if not report.ok:
                 raise SystemExit(f"import rejected rows: {report}")
-        elif method == "direct":
-            with catalog.transaction() as con:
-                for table in ("frames", "sources", "rois"):
-                    path = str(folder / f"{table}.parquet")
-                    con.execute(
-                        f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [path]
-                    )
-        else:
-            raise SystemExit(f"unknown ingest method {method!r}")
-        con = catalog.cursor()
-        con.execute("CHECKPOINT")
-        seconds = time.perf_counter() - started
-        cpu_seconds = time.process_time() - cpu_started
+            catalog.cursor().execute("CHECKPOINT")
+    elif method == "direct":
+        with duckdb.connect(str(catalog_path)) as con:
+            con.execute("BEGIN TRANSACTION")
+            for table in ("frames", "sources", "rois"):
+                path = str(folder / f"{table}.parquet")
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [path])
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+    else:
+        raise SystemExit(f"unknown ingest method {method!r}")
+    seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
+    with duckdb.connect(str(catalog_path), read_only=True) as con:
         frames, rois = con.execute(
             "SELECT (SELECT count(*) FROM frames), (SELECT count(*) FROM rois)"
         ).fetchall()[0]
-    finally:
-        catalog.close()
     return {
         "method": method,
         "frames": int(frames),
@@ -202,6 +206,37 @@ def ingest(folder: str | Path, catalog_path: str | Path, method: str = "importer
     }
 
 
+def export(catalog_path: str | Path, folder: str | Path, method: str = "exporter") -> dict:
+    """Write the whole catalog as Parquet; `direct` is DuckDB's own COPY, for reference."""
+    catalog_path, folder = Path(catalog_path), Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    if method == "exporter":
+        with workbench.open(catalog_path, read_only=True) as catalog:
+            report = export_files(catalog.view(), folder, progress=False)
+        frames = report.frames
+    elif method == "direct":
+        with duckdb.connect(str(catalog_path), read_only=True) as con:
+            for table in TABLES:
+                con.execute(
+                    f"COPY (SELECT * FROM {table}) TO '{folder / (table + '.parquet')}' "
+                    "(FORMAT parquet, COMPRESSION zstd)"
+                )
+            frames = con.execute("SELECT count(*) FROM frames").fetchall()[0][0]
+    else:
+        raise SystemExit(f"unknown export method {method!r}")
+    seconds = time.perf_counter() - started
+    return {
+        "method": method,
+        "frames": int(frames),
+        "seconds": seconds,
+        "frames_per_second": frames / seconds if seconds else 0.0,
+        "cpu_seconds": time.process_time() - cpu_started,
+        "peak_rss_mb": peak_rss_mb(),
+        "size_mb": sum(p.stat().st_size for p in folder.glob("*.parquet")) / 2**20,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -212,10 +247,16 @@ def main(argv: list[str] | None = None) -> int:
     ing.add_argument("folder")
     ing.add_argument("catalog")
     ing.add_argument("--method", choices=["importer", "direct"], default="importer")
+    exp = sub.add_parser("export", help="export a catalog as Parquet; prints JSON")
+    exp.add_argument("catalog")
+    exp.add_argument("folder")
+    exp.add_argument("--method", choices=["exporter", "direct"], default="exporter")
     args = parser.parse_args(argv)
     if args.command == "generate":
         result = asdict(generate(args.folder, args.frames))
         result["folder"] = str(result["folder"])
+    elif args.command == "export":
+        result = export(args.catalog, args.folder, args.method)
     else:
         result = ingest(args.folder, args.catalog, args.method)
     json.dump(result, sys.stdout)

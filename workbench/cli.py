@@ -100,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.add_argument("--limit", type=int, default=100, help="rows shown by --format table")
+    sql.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds the query may run (default $WORKBENCH_SQL_TIME_LIMIT or 30)",
+    )
     sql.set_defaults(run=_sql)
 
     info = sub.add_parser("info", parents=[common], help="summarise the catalog")
@@ -196,7 +202,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _sql(args: argparse.Namespace) -> int:
     with _open(args, read_only=False) as catalog:
-        table = catalog.sql(args.query).to_arrow_table()
+        table = catalog.sql(args.query, time_limit=args.time_limit).to_arrow_table()
     if args.format == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(table.column_names)

@@ -1,10 +1,16 @@
 """The catalog as Parquet: frames, sources, rois and tags tables, export and import.
 
 Export writes the rows of a view's frames as `frames.parquet`, `sources.parquet`,
-`rois.parquet` and `tags.parquet` in a folder, with DuckDB's COPY. Import reads such folders
+`rois.parquet` and `tags.parquet` in a folder. Import reads such folders
 (or those files) back in DuckDB SQL, never row by row in Python: frames already in the catalog
 are replaced with their sources and ROIs, tags are merged. Rows that break the catalog's rules
 are reported as RecordErrors naming file and row (counted from 0) and skipped.
+
+The catalog's engine cannot touch files (it is sealed, see docs/security.md): export streams
+the catalog's rows as Arrow record batches into pyarrow's ParquetWriter; import reads the files
+with a DuckDB engine of their own (`_FileEngine`: in memory, allowed only the files of that
+import), whose rows cross to the catalog as Arrow record batches, streamed, never a whole table
+at once.
 See docs/formats/parquet.md.
 """
 
@@ -19,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
@@ -44,10 +51,47 @@ if TYPE_CHECKING:
 TABLES: tuple[str, ...] = ("frames", "sources", "rois", "tags")
 DEFAULT_FIELD = "ground_truth"
 
+# In the file engine:
 _IDS = "_wb_parquet_ids"  # temp table: ids of the frames being imported
 _DUPLICATES = "_wb_parquet_duplicates"  # temp table: rows repeating an earlier frame id
-_EXPORT_IDS = "_wb_parquet_export_ids"
+_KNOWN = "_wb_parquet_known"  # temp table: the tags' frames already in the catalog
 _READ = "read_parquet($files, union_by_name = true, filename = true, file_row_number = true)"
+# Arrow data registered on the catalog's cursor:
+_EXPORT_IDS = "_wb_parquet_export_ids"
+_ROWS = "_wb_parquet_rows"
+_STAGED = "_wb_parquet_staged"
+# Rows per Arrow batch between the engines (and per row group of an export): DuckDB's own.
+_BATCH_ROWS = 122_880
+_COMPRESSION = {"zstd": "zstd", "snappy": "snappy", "gzip": "gzip", "uncompressed": "none"}
+
+
+class _FileEngine:
+    """An in-memory DuckDB that reads the files of one import, and no other file.
+
+    (DuckDB's allowed_paths, then external access off and the configuration locked, like the
+    catalog's own engine.)
+    """
+
+    def __init__(self, files: Sequence[str]) -> None:
+        self.con = duckdb.connect()
+        try:
+            self.con.execute("SET allowed_paths = ?", [list(files)])
+            self.con.execute("SET enable_external_access = false")
+            self.con.execute("SET lock_configuration = true")
+        except BaseException:
+            self.con.close()
+            raise
+
+    def __enter__(self) -> duckdb.DuckDBPyConnection:
+        return self.con
+
+    def __exit__(self, *exc: object) -> None:
+        self.con.close()
+
+
+def _stream(con: duckdb.DuckDBPyConnection, query: str, params: Any = None) -> Any:
+    """The result of `query` on `con` as an Arrow stream of record batches."""
+    return con.sql(query, params=params).to_arrow_reader(_BATCH_ROWS)
 
 
 # -- export ----------------------------------------------------------------------------------
@@ -61,18 +105,18 @@ def export_files(
     compression: str = "zstd",
 ) -> ExportReport:
     """Write the view's frames, sources, ROIs and tags as four Parquet files in folder `dest`."""
-    if compression not in ("zstd", "snappy", "gzip", "uncompressed"):
+    if compression not in _COMPRESSION:
         raise IngestError(f"unknown Parquet compression {compression!r}")
     folder = Path(dest)
     if folder.exists() and not folder.is_dir():
         raise IngestError(f"{folder} is a file: Parquet export writes a folder of four files")
     folder.mkdir(parents=True, exist_ok=True)
     report = ExportReport(dest=folder)
-    compiled = view.compile()
+    # The view's own guard and time limit apply to a where() fragment in it.
+    ids = view.run(view.compile()).select(["id"])
+    ids = ids.append_column("ord", _ordinals(ids.num_rows))
     con = view.catalog.cursor()
     try:
-        ids = con.sql(compiled.sql, params=list(compiled.params)).to_arrow_table().select(["id"])
-        ids = ids.append_column("ord", _ordinals(ids.num_rows))
         con.register(_EXPORT_IDS, ids)
         with tqdm(
             TABLES, desc="parquet export", unit="table", disable=not progress, leave=False
@@ -80,13 +124,13 @@ def export_files(
             for table in bar:
                 path = folder / f"{table}.parquet"
                 bar.set_postfix_str(path.name)
-                count = _copy_table(con, table, path, compression)
+                count = _write_table(con, table, path, _COMPRESSION[compression])
                 report.files.append(path)
                 if table == "frames":
                     report.frames = count
                 elif table == "rois":
                     report.rois = count
-    except duckdb.Error as exc:
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:
         raise IngestError(f"cannot export to {folder}: {_first_line(exc)}") from exc
     finally:
         con.close()
@@ -97,16 +141,44 @@ def _ordinals(n: int) -> pa.Array:
     return pa.array(range(n), type=pa.int64())
 
 
-def _copy_table(con: Any, table: str, path: Path, compression: str) -> int:
+def _write_table(con: Any, table: str, path: Path, compression: str) -> int:
+    """Stream one table's rows of the view from the catalog into a Parquet file; returns
+    the number of rows. The file appears only once complete."""
     key = "id" if table == "frames" else "frame_id"
+    json_columns = {c for c, kind in _catalog_columns(con, table).items() if kind == "JSON"}
     # View order for frames; within a frame, rowid (insertion) order keeps sources and ROIs
     # in the order they were imported.
-    query = (
-        f"COPY (SELECT t.* FROM {quote_ident(table)} t JOIN {_EXPORT_IDS} i ON t.{key} = i.id "
-        f"ORDER BY i.ord, t.rowid) TO $path (FORMAT parquet, COMPRESSION {compression})"
+    rows = _stream(
+        con,
+        f"SELECT t.* FROM {quote_ident(table)} t JOIN {_EXPORT_IDS} i ON t.{key} = i.id "
+        "ORDER BY i.ord, t.rowid",
     )
-    rows = con.execute(query, {"path": str(path)}).fetchall()
-    return int(rows[0][0]) if rows else 0
+    schema = pa.schema(
+        [pa.field(f.name, pa.json_(f.type)) if f.name in json_columns else f for f in rows.schema]
+    )
+    partial = path.with_name(path.name + ".partial")
+    count = 0
+    try:
+        with pq.ParquetWriter(partial, schema, compression=compression) as writer:
+            for batch in rows:
+                writer.write_batch(_typed(batch, schema))
+                count += batch.num_rows
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return count
+
+
+def _typed(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """The batch with its JSON columns marked as JSON (Arrow's json extension type), so the
+    file keeps the catalog's types: DuckDB hands JSON over as plain text."""
+    columns = [
+        pa.ExtensionArray.from_storage(f.type, column)
+        if isinstance(f.type, pa.ExtensionType)
+        else column
+        for f, column in zip(schema, batch.columns, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 # -- import ----------------------------------------------------------------------------------
@@ -141,6 +213,7 @@ def import_files(
     inputs = _collect(paths)
     report = IngestReport()
     replacing = catalog.has_frames()
+    every_file = [f for table in inputs.values() for f in table.files]
     with (
         tqdm(
             total=len(inputs) + 1,
@@ -149,27 +222,26 @@ def import_files(
             disable=not progress,
             leave=False,
         ) as bar,
+        _FileEngine(every_file) as files,
         catalog.transaction() as con,
     ):
         columns = {name: _catalog_columns(con, name) for name in TABLES}
         for table in inputs.values():
-            table.present = _file_columns(con, table, columns[table.name])
+            table.present = _file_columns(files, table, columns[table.name])
         try:
-            _stage_frame_ids(con, inputs.get("frames"))
+            _stage_frame_ids(files, inputs.get("frames"))
             for name in TABLES:
                 if name in inputs:
                     bar.set_postfix_str(f"{name}: {len(inputs[name].files)} file(s)")
                     if name == "tags":
-                        _import_tags(con, inputs[name], columns[name], report)
+                        _stage_known_frames(con, files, inputs[name])
+                        _import_tags(con, files, inputs[name], columns[name], report)
                     else:
-                        _import_table(con, inputs[name], columns[name], report, replacing)
+                        _import_table(con, files, inputs[name], columns[name], report, replacing)
                     bar.update(1)
-            _count_outside_media_roots(con, _root_check(catalog), report)
-            _register_datasets(con, inputs.get("frames"))
+            _count_outside_media_roots(con, files, _root_check(catalog), report)
+            _register_datasets(con, files, inputs.get("frames"))
             bar.update(1)
-            # On failure the rollback drops these along with everything else.
-            con.execute(f"DROP TABLE IF EXISTS {_IDS}")
-            con.execute(f"DROP TABLE IF EXISTS {_DUPLICATES}")
         except duckdb.Error as exc:
             raise IngestError(f"cannot import Parquet: {_first_line(exc)}") from exc
     return report
@@ -246,6 +318,29 @@ def _stage_frame_ids(con: Any, frames: _Table | None) -> None:
         )
 
 
+def _stage_known_frames(con: Any, files: Any, tags: _Table) -> None:
+    """Temp table (file engine) of the tags' frame ids that the catalog already holds."""
+    if "frame_id" not in tags.present:
+        files.execute(f"CREATE TEMP TABLE {_KNOWN} (id VARCHAR)")
+        return
+    wanted = files.sql(
+        f"SELECT DISTINCT frame_id AS id FROM {_READ} WHERE frame_id IS NOT NULL",
+        params=tags.params,
+    ).to_arrow_table()
+    con.register(_STAGED, wanted)
+    try:
+        known = con.sql(
+            f"SELECT id FROM frames WHERE id IN (SELECT id FROM {_STAGED})"
+        ).to_arrow_table()
+    finally:
+        con.unregister(_STAGED)
+    files.register(_STAGED, known)
+    try:
+        files.execute(f"CREATE TEMP TABLE {_KNOWN} AS SELECT id FROM {_STAGED}")
+    finally:
+        files.unregister(_STAGED)
+
+
 def _has_table(con: Any, name: str) -> bool:
     rows = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
@@ -254,24 +349,42 @@ def _has_table(con: Any, name: str) -> bool:
 
 
 def _import_table(
-    con: Any, table: _Table, columns: dict[str, str], report: IngestReport, replacing: bool
+    con: Any,
+    files: Any,
+    table: _Table,
+    columns: dict[str, str],
+    report: IngestReport,
+    replacing: bool,
 ) -> None:
-    """Insert the good rows of frames, sources or rois in one INSERT ... SELECT."""
-    problem = _problem_expr(con, table, columns)
-    _report_bad_rows(con, table, problem, report)
+    """Insert the good rows of frames, sources or rois: one SELECT in the file engine,
+    streamed into one INSERT in the catalog."""
+    problem = _problem_expr(files, table, columns)
+    _report_bad_rows(files, table, problem, report)
     if table.name == "frames" and replacing:
-        for name, key in (("rois", "frame_id"), ("sources", "frame_id"), ("frames", "id")):
-            con.execute(f"DELETE FROM {name} WHERE {key} IN (SELECT id FROM {_IDS})")
+        con.register(_STAGED, files.sql(f"SELECT id FROM {_IDS}").to_arrow_table())
+        try:
+            for name, key in (("rois", "frame_id"), ("sources", "frame_id"), ("frames", "id")):
+                con.execute(f"DELETE FROM {name} WHERE {key} IN (SELECT id FROM {_STAGED})")
+        finally:
+            con.unregister(_STAGED)
     params = dict(table.params)
     if table.name == "frames":
         params["now"] = datetime.now(UTC).replace(tzinfo=None)
     names = ", ".join(quote_ident(c) for c in columns)
-    select = ", ".join(_column_expr(table, c, columns[c]) for c in columns)
-    rows = con.execute(
-        f"INSERT INTO {quote_ident(table.name)} ({names}) SELECT {select} "
-        f"FROM (SELECT *, {problem} AS _problem FROM {_READ} r) WHERE _problem IS NULL",
+    select = ", ".join(f"{_column_expr(table, c, columns[c])} AS {quote_ident(c)}" for c in columns)
+    good = _stream(
+        files,
+        f"SELECT {select} FROM (SELECT *, {problem} AS _problem FROM {_READ} r) "
+        "WHERE _problem IS NULL",
         params,
-    ).fetchall()
+    )
+    con.register(_ROWS, good)
+    try:
+        rows = con.execute(
+            f"INSERT INTO {quote_ident(table.name)} ({names}) SELECT * FROM {_ROWS}"
+        ).fetchall()
+    finally:
+        con.unregister(_ROWS)
     inserted = int(rows[0][0]) if rows else 0
     if table.name == "frames":
         report.frames += inserted
@@ -281,21 +394,32 @@ def _import_table(
         report.rois += inserted
 
 
-def _import_tags(con: Any, table: _Table, columns: dict[str, str], report: IngestReport) -> None:
+def _import_tags(
+    con: Any, files: Any, table: _Table, columns: dict[str, str], report: IngestReport
+) -> None:
     """Merge tags: a tag already on the frame (or ROI) is not added twice."""
-    problem = _problem_expr(con, table, columns)
-    _report_bad_rows(con, table, problem, report)
+    problem = _problem_expr(files, table, columns)
+    _report_bad_rows(files, table, problem, report)
     roi_id = "roi_id" if "roi_id" in table.present else "NULL"
     created = "min(created)" if "created" in table.present else "NULL"
-    con.execute(
-        "INSERT INTO tags (frame_id, roi_id, tag, created) "
-        f"SELECT frame_id, {roi_id}, tag, coalesce({created}, $now) "
-        f"FROM (SELECT *, {problem} AS _problem FROM {_READ} r) AS t "
-        "WHERE _problem IS NULL AND NOT EXISTS (SELECT 1 FROM tags x "
-        f"WHERE x.frame_id = t.frame_id AND x.roi_id IS NOT DISTINCT FROM t.{roi_id} "
-        f"AND x.tag = t.tag) GROUP BY frame_id, {roi_id}, tag",
+    good = _stream(
+        files,
+        f"SELECT CAST(frame_id AS VARCHAR) AS frame_id, CAST({roi_id} AS VARCHAR) AS roi_id, "
+        f"CAST(tag AS VARCHAR) AS tag, CAST(coalesce({created}, $now) AS TIMESTAMP) AS created "
+        f"FROM (SELECT *, {problem} AS _problem FROM {_READ} r) "
+        f"WHERE _problem IS NULL GROUP BY frame_id, {roi_id}, tag",
         {**table.params, "now": datetime.now(UTC).replace(tzinfo=None)},
-    ).fetchall()
+    )
+    con.register(_ROWS, good)
+    try:
+        con.execute(
+            "INSERT INTO tags (frame_id, roi_id, tag, created) "
+            f"SELECT frame_id, roi_id, tag, created FROM {_ROWS} t WHERE NOT EXISTS ("
+            "SELECT 1 FROM tags x WHERE x.frame_id = t.frame_id "
+            "AND x.roi_id IS NOT DISTINCT FROM t.roi_id AND x.tag = t.tag)"
+        ).fetchall()
+    finally:
+        con.unregister(_ROWS)
 
 
 def _problem_expr(con: Any, table: _Table, columns: dict[str, str]) -> str:
@@ -322,7 +446,7 @@ def _problem_expr(con: Any, table: _Table, columns: dict[str, str]) -> str:
         # Tags may go to frames already in the catalog (frames are inserted first).
         known = f"{frame_id} NOT IN (SELECT id FROM {_IDS})"
         if table.name == "tags":
-            known += f" AND {frame_id} NOT IN (SELECT id FROM frames)"
+            known += f" AND {frame_id} NOT IN (SELECT id FROM {_KNOWN})"
         missing = (
             "neither in the import nor in the catalog"
             if table.name == "tags"
@@ -471,21 +595,28 @@ def _derived(table: _Table, column: str) -> str | None:
     return derived.get(column)
 
 
-def _register_datasets(con: Any, frames: _Table | None) -> None:
+def _register_datasets(con: Any, files: Any, frames: _Table | None) -> None:
     if frames is None or "dataset" not in frames.present:
         return
     version = "version" if "version" in frames.present else "NULL"
-    good = f"FROM {_READ} WHERE dataset IS NOT NULL AND id IN (SELECT id FROM {_IDS})"
-    con.execute(
-        f"INSERT INTO datasets (id, name) SELECT DISTINCT dataset, dataset {good} "
-        "ON CONFLICT DO NOTHING",
-        frames.params,
-    )
-    con.execute(
-        f"INSERT INTO dataset_versions (dataset, version) SELECT DISTINCT dataset, {version} "
-        f"{good} AND {version} IS NOT NULL ON CONFLICT DO NOTHING",
-        frames.params,
-    )
+    named = files.sql(
+        f"SELECT DISTINCT CAST(dataset AS VARCHAR) AS dataset, "
+        f"CAST({version} AS VARCHAR) AS version FROM {_READ} "
+        f"WHERE dataset IS NOT NULL AND id IN (SELECT id FROM {_IDS})",
+        params=frames.params,
+    ).to_arrow_table()
+    con.register(_STAGED, named)
+    try:
+        con.execute(
+            f"INSERT INTO datasets (id, name) SELECT DISTINCT dataset, dataset FROM {_STAGED} "
+            "ON CONFLICT DO NOTHING"
+        )
+        con.execute(
+            "INSERT INTO dataset_versions (dataset, version) SELECT DISTINCT dataset, version "
+            f"FROM {_STAGED} WHERE version IS NOT NULL ON CONFLICT DO NOTHING"
+        )
+    finally:
+        con.unregister(_STAGED)
 
 
 # The URIs this import stored: sources, previews, source masks and ROI mask files.
@@ -516,13 +647,23 @@ def _root_check(catalog: Catalog) -> MediaRootCheck:
     return run.roots if run is not None else MediaRootCheck(catalog.media_roots())
 
 
-def _count_outside_media_roots(con: Any, check: MediaRootCheck, report: IngestReport) -> None:
+def _count_outside_media_roots(
+    con: Any, files: duckdb.DuckDBPyConnection, check: MediaRootCheck, report: IngestReport
+) -> None:
     """Count the stored URIs whose files lie outside every media root.
 
     A million URIs checked one by one in Python would cost more than the import itself, so
     they are grouped by folder in SQL and each folder is checked once; only the symlinks
     found in folders under a root are followed file by file.
     """
+    con.register(_IDS, files.sql(f"SELECT id FROM {_IDS}").to_arrow_table())
+    try:
+        _count_outside(con, check, report)
+    finally:
+        con.unregister(_IDS)
+
+
+def _count_outside(con: Any, check: MediaRootCheck, report: IngestReport) -> None:
     groups = con.execute(
         f"SELECT {_ALONE} AS alone, {_HEAD} AS head, count(*), min(u) "
         f"FROM ({_IMPORTED_URIS}) GROUP BY ALL ORDER BY head"

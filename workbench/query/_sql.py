@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench.errors import QueryError
-from workbench.store.sqlsafe import check_read_only
+from workbench.store.sqlsafe import check_read_only, check_where, time_limit
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -100,17 +100,30 @@ def guard(catalog: Catalog, query: Compiled) -> None:
         con.close()
 
 
-def execute(catalog: Catalog, query: Compiled, *, check: bool = False) -> pa.Table:
+def guard_where(catalog: Catalog, fragment: str) -> None:
+    """Refuse a WHERE fragment that is not one read-only expression (see check_where)."""
+    con = catalog.cursor()
+    try:
+        check_where(con, fragment, catalog.table_names())
+    finally:
+        con.close()
+
+
+def execute(
+    catalog: Catalog, query: Compiled, *, check: bool = False, limit: float | None = None
+) -> pa.Table:
     """Run `query` on a fresh cursor and return the whole result as an Arrow table.
 
-    `check` runs the read-only guard first: needed when the query holds SQL a person typed.
-    DuckDB's errors become QueryError with DuckDB's own message, for the UI to show.
+    `check` runs the read-only guard first and bounds the query by `limit` seconds (default:
+    the catalog's time limit): needed when the query holds SQL a person typed. DuckDB's
+    errors become QueryError with DuckDB's own message, for the UI to show.
     """
     con = catalog.cursor()
     try:
         if check:
             check_read_only(con, query.sql, catalog.table_names())
-        return con.sql(query.sql, params=list(query.params)).to_arrow_table()
+        with time_limit(con, _limit(catalog, limit) if check else None):
+            return con.sql(query.sql, params=list(query.params)).to_arrow_table()
     except duckdb.Error as exc:
         raise QueryError(first_lines(exc)) from exc
     finally:
@@ -118,17 +131,22 @@ def execute(catalog: Catalog, query: Compiled, *, check: bool = False) -> pa.Tab
 
 
 def execute_rows(
-    catalog: Catalog, query: Compiled, *, check: bool = False
+    catalog: Catalog, query: Compiled, *, check: bool = False, limit: float | None = None
 ) -> list[tuple[Any, ...]]:
     con = catalog.cursor()
     try:
         if check:
             check_read_only(con, query.sql, catalog.table_names())
-        return con.execute(query.sql, list(query.params)).fetchall()
+        with time_limit(con, _limit(catalog, limit) if check else None):
+            return con.execute(query.sql, list(query.params)).fetchall()
     except duckdb.Error as exc:
         raise QueryError(first_lines(exc)) from exc
     finally:
         con.close()
+
+
+def _limit(catalog: Catalog, limit: float | None) -> float:
+    return catalog.time_limit if limit is None else limit
 
 
 def table_columns(catalog: Catalog, table: str) -> list[str]:

@@ -23,7 +23,7 @@ from workbench.query._sql import (
 )
 from workbench.query.plan import OrderTerm, Plan
 from workbench.store.schema import PROMOTED_KEYS, ROI_KINDS
-from workbench.store.sqlsafe import quote_ident
+from workbench.store.sqlsafe import embed_where, quote_ident
 
 METADATA_PREFIX = "metadata."
 # Frame columns match() and sort_by() must not treat as plain values.
@@ -73,15 +73,24 @@ def _strings(values: Sequence[str] | str | None, what: str) -> tuple[str, ...] |
 # -- frame filters ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Where(Stage):
-    """A boolean SQL expression over `frames f`, typed by a person; values as `?` params."""
+    """A boolean SQL expression over `frames f`, typed by a person; values as `?` params.
+
+    The view checks, before it runs, that the fragment is one expression on its own
+    (`sqlsafe.check_where`): it is embedded exactly as that check parsed it.
+    """
 
     kind: ClassVar[str] = "where"
     sql: str
     params: tuple[Any, ...] = ()
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.sql, str) or not self.sql.strip():
+            raise QueryError("a where stage needs a SQL expression")
+        if not isinstance(self.params, tuple):
+            raise QueryError(f"where params must be a list, got {type(self.params).__name__}")
+
     def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
-        # Newlines keep a trailing `--` comment in the fragment from eating the query's rest.
-        plan.conditions.append(Compiled("\n" + self.sql + "\n", tuple(self.params)))
+        plan.conditions.append(Compiled(embed_where(self.sql), tuple(self.params)))
         plan.raw_sql = True
         plan.reorders = True  # it may hold a subquery
 

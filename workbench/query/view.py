@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,14 @@ import pyarrow as pa
 
 from workbench.errors import QueryError
 from workbench.query import facets, pages
-from workbench.query._sql import Compiled, execute, execute_rows, guard, table_columns
+from workbench.query._sql import (
+    Compiled,
+    execute,
+    execute_rows,
+    guard,
+    guard_where,
+    table_columns,
+)
 from workbench.query.plan import Plan
 from workbench.query.stages import (
     ExcludeFrames,
@@ -79,17 +86,30 @@ def _count(n: int, what: str) -> int:
 
 @dataclass(frozen=True)
 class View:
-    """The frames of `catalog` that pass `stages`, in order; ROIs narrowed by filter_rois."""
+    """The frames of `catalog` that pass `stages`, in order; ROIs narrowed by filter_rois.
+
+    `time_limit` bounds each query of a view holding a where() fragment (seconds; None: the
+    catalog's limit). It is not part of the spec: whoever runs a view decides it.
+    """
 
     catalog: Catalog
     stages: tuple[Stage, ...] = ()
+    time_limit: float | None = field(default=None, compare=False)
 
     def _then(self, stage: Stage) -> View:
-        return View(self.catalog, (*self.stages, stage))
+        return View(self.catalog, (*self.stages, stage), self.time_limit)
+
+    def with_time_limit(self, seconds: float | None) -> View:
+        """The same view, its where() queries bounded by `seconds` (None: the catalog's)."""
+        return View(self.catalog, self.stages, seconds)
 
     # -- stages ------------------------------------------------------------------------------
     def where(self, sql: str, *params: Any) -> View:
-        """Keep frames for which a SQL boolean over `frames f` holds; `?` marks `params`."""
+        """Keep frames for which a SQL boolean over `frames f` holds; `?` marks `params`.
+
+        The fragment must be one expression, reading catalog tables only: the view refuses
+        anything else with ReadOnlyQueryError when it first compiles (see check_where).
+        """
         if not isinstance(sql, str) or not sql.strip():
             raise QueryError("where() needs a SQL expression")
         return self._then(Where(sql, tuple(params)))
@@ -219,15 +239,22 @@ class View:
 
     @cached_property
     def plan(self) -> Plan:
-        """The compiled state of the stages (internal: the SQL builders read it)."""
+        """The compiled state of the stages (internal: the SQL builders read it).
+
+        Each where() fragment is checked here, before any query holds it.
+        """
+        for stage in self.stages:
+            if isinstance(stage, Where):
+                guard_where(self.catalog, stage.sql)
         return build_plan(self.stages, self.frame_columns)
 
     def run(self, query: Compiled) -> pa.Table:
-        """Run a query built from this view (the read-only guard runs if it holds raw SQL)."""
-        return execute(self.catalog, query, check=self.plan.raw_sql)
+        """Run a query built from this view (the read-only guard and the time limit apply
+        if it holds raw SQL)."""
+        return execute(self.catalog, query, check=self.plan.raw_sql, limit=self.time_limit)
 
     def rows(self, query: Compiled) -> list[tuple[Any, ...]]:
-        return execute_rows(self.catalog, query, check=self.plan.raw_sql)
+        return execute_rows(self.catalog, query, check=self.plan.raw_sql, limit=self.time_limit)
 
     def compile(self) -> Compiled:
         """One parameterised SELECT yielding the view's frame ids (column `id`) in order."""
@@ -364,13 +391,20 @@ class View:
         return {"version": SPEC_VERSION, "stages": [s.to_dict() for s in self.stages]}
 
     @classmethod
-    def from_dict(cls, catalog: Catalog, data: dict[str, Any]) -> View:
+    def from_dict(
+        cls, catalog: Catalog, data: dict[str, Any], *, time_limit: float | None = None
+    ) -> View:
+        """The view of a spec (`to_dict()`); a spec that came over the network is checked
+        here whole, where() fragments included, before anything runs."""
         if not isinstance(data, dict) or not isinstance(data.get("stages"), list):
             raise QueryError("a view spec is a dict with a 'stages' list")
-        if data.get("version", SPEC_VERSION) > SPEC_VERSION:
-            raise QueryError(f"view spec version {data['version']} is newer than this workbench")
-        view = cls(catalog, tuple(stage_from_dict(s) for s in data["stages"]))
-        view.plan  # noqa: B018 - unknown sort columns and the like fail here, not later
+        version = data.get("version", SPEC_VERSION)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise QueryError(f"view spec version must be an integer, got {version!r}")
+        if version > SPEC_VERSION:
+            raise QueryError(f"view spec version {version} is newer than this workbench")
+        view = cls(catalog, tuple(stage_from_dict(s) for s in data["stages"]), time_limit)
+        view.plan  # noqa: B018 - bad fragments, unknown sort columns and the like fail here
         return view
 
     def __repr__(self) -> str:

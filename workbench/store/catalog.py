@@ -18,6 +18,7 @@ from workbench.errors import CatalogError, QueryError, SchemaVersionError
 from workbench.store.imports import mark_interrupted
 from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION
 from workbench.store.sqlsafe import check_read_only
+from workbench.store.sqlsafe import time_limit as time_limit_of
 
 if TYPE_CHECKING:
     from workbench.analysis.evaluation import (
@@ -28,6 +29,19 @@ if TYPE_CHECKING:
     from workbench.query.view import View
 
 DEFAULT_CATALOG = "workbench.duckdb"
+# Seconds a query typed by a person may run (catalog.sql, views with a where() fragment).
+TIME_LIMIT_ENV = "WORKBENCH_SQL_TIME_LIMIT"
+DEFAULT_TIME_LIMIT = 30.0
+# Engine settings made before the seal: afterwards nothing can be SET.
+_SEAL = (
+    "SET python_enable_replacements = false",
+    "SET autoinstall_known_extensions = false",
+    "SET autoload_known_extensions = false",
+    "SET allow_community_extensions = false",
+    "SET allow_persistent_secrets = false",
+    "SET enable_external_access = false",
+    "SET lock_configuration = true",
+)
 
 
 def default_catalog_path() -> Path:
@@ -54,6 +68,15 @@ class MediaRoot:
         return {"path": self.path, "origin": self.origin, "added": added, "served": self.served}
 
 
+def default_time_limit() -> float:
+    """`WORKBENCH_SQL_TIME_LIMIT` (seconds) if set, else 30."""
+    raw = os.environ.get(TIME_LIMIT_ENV)
+    try:
+        return float(raw) if raw else DEFAULT_TIME_LIMIT
+    except ValueError as exc:
+        raise CatalogError(f"{TIME_LIMIT_ENV}={raw!r} is not a number of seconds") from exc
+
+
 @dataclass(frozen=True)
 class CatalogInfo:
     path: str
@@ -78,11 +101,23 @@ class Catalog:
     `sql()` runs read-only SQL typed by a person; `cursor()` gives the library's own code a
     connection per thread. The catalog is opened read-write by one process at a time: share it
     through the service's HTTP API, not by opening the file twice.
+
+    The engine is sealed once the schema is up to date: it cannot read or write any file but
+    its own, load extensions or change its settings (docs/security.md). Files are read and
+    written beside it, in ingest/, and reach it as Arrow. `time_limit` bounds each query
+    typed by a person (seconds; default $WORKBENCH_SQL_TIME_LIMIT or 30; 0: none).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        read_only: bool = False,
+        time_limit: float | None = None,
+    ):
         self.path = Path(path) if path is not None else default_catalog_path()
         self.read_only = read_only
+        self.time_limit = default_time_limit() if time_limit is None else float(time_limit)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -92,9 +127,14 @@ class Catalog:
         self._lock = threading.RLock()
         self._has_frames: bool | None = None
         self._table_names: list[str] | None = None
-        if not read_only:
-            self._migrate()
-        self._check_version()
+        try:
+            if not read_only:
+                self._migrate()
+            self._check_version()
+            self._seal()
+        except BaseException:
+            self._con.close()
+            raise
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -156,6 +196,22 @@ class Catalog:
         # `running` was killed before it could say so (workbench/store/imports.py).
         mark_interrupted(self)
 
+    def _seal(self) -> None:
+        """No file, network or extension access from here on, and no way to turn it back on.
+
+        Every query on the catalog, the library's and a person's, runs on this engine: what
+        the read-only guard might miss still cannot read a file. Registered Arrow data, the
+        database's own file, its WAL and its temp directory keep working.
+        """
+        con = self._con.cursor()
+        try:
+            for statement in _SEAL:
+                con.execute(statement)
+        except duckdb.Error as exc:
+            raise CatalogError(f"cannot seal catalog {self.path}: {exc}") from exc
+        finally:
+            con.close()
+
     # -- connections -----------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor on the catalog: one per thread, never shared."""
@@ -176,7 +232,9 @@ class Catalog:
                 con.execute("COMMIT")
             finally:
                 con.close()
+                # A write may add frames, or a backend's table (store/ledger.py).
                 self._has_frames = None
+                self._table_names = None
 
     def has_frames(self) -> bool:
         if self._has_frames is None:
@@ -186,22 +244,35 @@ class Catalog:
 
     # -- reading ---------------------------------------------------------------------------
     def sql(
-        self, query: str, params: Sequence[Any] | dict[str, Any] | None = None
+        self,
+        query: str,
+        params: Sequence[Any] | dict[str, Any] | None = None,
+        *,
+        time_limit: float | None = None,
     ) -> duckdb.DuckDBPyRelation:
-        """Run a read-only query; returns a DuckDB relation (`.df()`, `.arrow()`, `.pl()`).
+        """Run a read-only query; returns a DuckDB relation (`.df()`, `.arrow()`, `.pl()`)
+        over its result.
 
         Anything but one SELECT over the catalog's tables is refused with ReadOnlyQueryError.
+        The query runs at once, within `time_limit` seconds (default: the catalog's), or
+        raises QueryError.
         """
         con = self.cursor()
         check_read_only(con, query, self.table_names())
         try:
-            return con.sql(query, params=params)
+            with time_limit_of(con, self.time_limit if time_limit is None else time_limit):
+                result = con.sql(query, params=params)
+                table = result.to_arrow_table() if result is not None else None
         except duckdb.Error as exc:
             raise QueryError(str(exc).strip()) from exc
+        if table is None:
+            raise QueryError("the query returned no result")
+        return con.from_arrow(table)
 
     def table_names(self) -> list[str]:
-        """The catalog's tables. Only migrations create tables, so the list is read once per
-        open (every person-typed query checks against it)."""
+        """The catalog's tables. Migrations and backends' ledgers create tables inside a
+        transaction, so the list is read again only after one (every person-typed query
+        checks against it)."""
         if self._table_names is None:
             rows = (
                 self.cursor()
@@ -370,6 +441,15 @@ def _wal(path: Path) -> Path:
     return path.with_name(path.name + ".wal")
 
 
-def open_catalog(path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Catalog:
-    """Open (creating or upgrading as needed) the catalog at `path`."""
-    return Catalog(path, read_only=read_only)
+def open_catalog(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    read_only: bool = False,
+    time_limit: float | None = None,
+) -> Catalog:
+    """Open (creating or upgrading as needed) the catalog at `path`.
+
+    `time_limit`: seconds each query typed by a person may run (default
+    $WORKBENCH_SQL_TIME_LIMIT or 30; 0 for none).
+    """
+    return Catalog(path, read_only=read_only, time_limit=time_limit)

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
 
 FULL_RANGE = (0.0, 1.0)
+# Seconds each query of the app's view may run while it holds SQL typed in the WHERE box:
+# the box answers a person waiting for it (and, served, shares the server with others).
+WHERE_TIME_LIMIT = 10.0
 QUERY_PARAMS = ("where", "label_field", "labels", "confidence", "metadata", "tags", "base")
 
 
@@ -60,7 +63,7 @@ class QueryState(param.Parameterized):
         rois = self.roi_filter()
         if rois is not None:
             view = view.filter_rois(**rois)
-        return view
+        return view.with_time_limit(WHERE_TIME_LIMIT)
 
     def reset(self) -> None:
         self.param.update(**_CLEARED)
