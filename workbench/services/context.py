@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from workbench.backends import AnnotationBackend, default_backends
 from workbench.backends.base import Serialisable, SerialisationError
+from workbench.services.arguments import flag
 from workbench.services.errors import InvalidArgument, ServiceError
 from workbench.store.catalog import Catalog
 
@@ -79,7 +80,7 @@ class Action:
         self.ctx = ctx
         self.action = action
         self.target = dict(target)
-        self.dryrun = dryrun
+        self.dryrun = flag(dryrun, "dryrun")
         self.count: int | None = None
         self.details: dict[str, Any] | None = None
         self._recorded = False

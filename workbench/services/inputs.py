@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from workbench.services.arguments import confirmed
 from workbench.services.context import (
     Action,
     ServiceContext,
@@ -388,6 +389,7 @@ def delete_inputs(
     dryrun: bool = False,
 ) -> RemovalReport:
     """Delete inputs and their annotations; their scenes and other inputs stay."""
+    confirm = confirmed(confirm)
     wanted = sorted(set(strings(uuids, "uuids")))
     with (
         Action(ctx, "delete_inputs", id_list(wanted), dryrun=dryrun) as act,

@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from workbench.services.arguments import confirmed
 from workbench.services.context import (
     Action,
     ServiceContext,
@@ -329,6 +330,7 @@ def invalidate_scenes(
     dryrun: bool = False,
 ) -> RemovalReport:
     """Mark scenes invalidated:<reason>; delete every input using them and its annotations."""
+    confirm = confirmed(confirm)
     wanted = strings(uuids, "uuids")
     target = {**id_list(wanted), "reason": reason}
     with Action(ctx, "invalidate_scenes", target, dryrun=dryrun) as act:

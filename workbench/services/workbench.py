@@ -31,6 +31,7 @@ from workbench.services import runs as _runs
 from workbench.services import scenes as _scenes
 from workbench.services import tasks as _tasks
 from workbench.services.annotate import FrameSource
+from workbench.services.arguments import checked_methods
 from workbench.services.context import ServiceContext, default_actor, parse, rows
 from workbench.services.models import (
     AuditEntry,
@@ -57,11 +58,14 @@ from workbench.services.reports import (
 from workbench.store.catalog import Catalog
 
 
+@checked_methods
 class Workbench:
     """Curation actions, scenes and inputs, annotation runs and the local platform's tasks.
 
     `actor` names who acts in the audit log (default: $USER). `backends` maps backend names to
-    AnnotationBackend objects (default: the local platform only).
+    AnnotationBackend objects (default: the local platform only). Every public method checks
+    its arguments against its type hints first (workbench.services.arguments): a value of the
+    wrong type or size is an InvalidArgument naming it, and only `confirm=True` confirms.
     """
 
     def __init__(

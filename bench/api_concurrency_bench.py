@@ -1,0 +1,349 @@
+"""How long API calls wait while other clients, and one long action, use the same server.
+
+    python bench/api_concurrency_bench.py                       # 20 clients, 20 s per phase
+    python bench/api_concurrency_bench.py --clients 20 --seconds 20 --json out.json
+
+Builds a catalog in a temporary folder (--frames frames in contexts of 10, one image file
+each, three ground-truth boxes per frame), starts a real `workbench serve` process on it,
+and runs three phases of --seconds each:
+
+  alone     one client doing the mix below: the baseline
+  clients   --clients clients doing the mix at once
+  long      the same clients while a long action runs back to back the whole time:
+            `annotate` of --long-frames frames (with their boxes) on the local platform
+
+Each client is a thread with its own `workbench.connect` client, pausing --pause seconds on average between calls:
+reads (query_inputs, get_projects, get_batches, get_scenes_by_uuids, find_scenes, audit_log,
+list_annotation_runs: 70%), small writes (create_batch, create_scenes_from_frames of one
+frame, create_request: 25%) and GET /liveness (the server's IO loop: 5%). It prints
+p50/p95/max latency per kind and phase, calls per second, the long action's durations and
+the load average (the machine may be shared: compare phases of the same run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+import workbench
+from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring
+
+CONTEXT_FRAMES = 10
+PROJECT = "bench"
+_URL_LINE = re.compile(r"Serving workbench on (http://\S+)")
+
+
+@dataclass(frozen=True)
+class Figures:
+    phase: str
+    kind: str
+    calls: int
+    per_second: float
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+    errors: int
+
+
+def build(folder: Path, frames: int) -> Path:
+    media = folder / "media"
+    media.mkdir()
+    path = folder / "bench.duckdb"
+    with workbench.open(path) as catalog, CatalogWriter(catalog, progress=False) as writer:
+        for i in range(frames):
+            uri = media / f"{i:07d}.jpg"
+            uri.touch()  # scenes check that their local media exist
+            rois = [
+                Roi(f"b{k}", "box", ["car" if k else "truck"], geometry=[box_ring(10 * k, 5, 8, 8)])
+                for k in range(3)
+            ]
+            writer.add(
+                Frame(
+                    f"f{i:07d}",
+                    context_id=f"c{i // CONTEXT_FRAMES:06d}",
+                    timestamp=i,
+                    sources=[Source("image", str(uri), 640, 480)],
+                    rois=rois,
+                )
+            )
+    return path
+
+
+def start_server(catalog: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    command = [sys.executable, "-m", "workbench.cli", "serve", "--catalog", str(catalog)]
+    command += ["--port", "0"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "BOKEH_BROWSER": "none"}
+    env.pop("WORKBENCH_API_TOKEN", None)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = _URL_LINE.search(log_path.read_text(errors="replace"))
+        if found:
+            return process, found.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("workbench serve did not start:\n" + log_path.read_text())
+
+
+class Mix:
+    """The calls one client makes, drawn at random (seeded per client)."""
+
+    def __init__(self, url: str, seed: int, frames: int, scene_uuids: list[str]) -> None:
+        self.url = url
+        self.client = workbench.connect(url, actor=f"client-{seed}", timeout=600)
+        self.http = httpx.Client(timeout=600)
+        self.random = random.Random(seed)
+        self.seed = seed
+        self.frames = frames
+        self.scene_uuids = scene_uuids
+        self.count = 0
+        c = self.client
+        reads: list[Callable[[], Any]] = [
+            lambda: c.query_inputs(project=PROJECT),
+            c.get_projects,
+            lambda: c.get_batches(PROJECT),
+            lambda: c.get_scenes_by_uuids(self.random.sample(self.scene_uuids, 3)),
+            lambda: c.find_scenes(frame_ids=[self._frame() for _ in range(5)]),
+            lambda: c.audit_log(limit=20),
+            c.list_annotation_runs,
+        ]
+        writes: list[Callable[[], Any]] = [
+            lambda: c.create_batch(PROJECT, external_id=self._unique("batch")),
+            lambda: c.create_scenes_from_frames([self._frame()]),
+            lambda: c.create_request(PROJECT, title=self._unique("request")),
+        ]
+        self.kinds: list[tuple[str, float, list[Callable[[], Any]]]] = [
+            ("read", 0.70, reads),
+            ("write", 0.25, writes),
+            ("liveness", 0.05, [self._liveness]),
+        ]
+
+    def _frame(self) -> str:
+        return f"f{self.random.randrange(self.frames):07d}"
+
+    def _unique(self, what: str) -> str:
+        self.count += 1
+        return f"{what}-{self.seed}-{self.count}"
+
+    def _liveness(self) -> None:
+        self.http.get(self.url + "liveness").raise_for_status()
+
+    def _pick(self) -> tuple[str, list[Callable[[], Any]]]:
+        draw = self.random.random()
+        for kind, share, calls in self.kinds:
+            if draw < share:
+                return kind, calls
+            draw -= share
+        return self.kinds[-1][0], self.kinds[-1][2]
+
+    def one(self) -> tuple[str, float, bool]:
+        kind, calls = self._pick()
+        call = self.random.choice(calls)
+        start = time.perf_counter()
+        try:
+            call()
+            ok = True
+        except Exception as exc:  # counted and shown, the bench carries on
+            print(f"  {kind} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            ok = False
+        return kind, time.perf_counter() - start, ok
+
+    def close(self) -> None:
+        self.client.close()
+        self.http.close()
+
+
+def long_actions(url: str, frame_ids: list[str], stop: threading.Event, took: list[float]) -> None:
+    """Annotate the same frames as a new run, again and again, until told to stop."""
+    with workbench.connect(url, actor="long", timeout=3600) as client:
+        round_ = 0
+        while not stop.is_set():
+            round_ += 1
+            start = time.perf_counter()
+            client.annotate(frame_ids, f"long-{round_}", label_field="ground_truth", task_size=200)
+            took.append(time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class Setup:
+    url: str
+    clients: int
+    seconds: float
+    pause: float
+    frames: int
+    scene_uuids: list[str]
+
+
+def run_phase(
+    name: str, setup: Setup, clients: int, long_frames: list[str] | None
+) -> tuple[list[Figures], list[float]]:
+    """`clients` clients calling for setup.seconds, with a long action running or not."""
+    stop = threading.Event()
+    samples: dict[str, list[float]] = {"read": [], "write": [], "liveness": []}
+    errors: dict[str, int] = dict.fromkeys(samples, 0)
+    lock = threading.Lock()
+    mixes = [
+        Mix(setup.url, 1000 * len(name) + i, setup.frames, setup.scene_uuids)
+        for i in range(clients)
+    ]
+
+    def client_loop(mix: Mix) -> None:
+        while not stop.is_set():
+            kind, took, ok = mix.one()
+            with lock:
+                samples[kind].append(took)
+                errors[kind] += 0 if ok else 1
+            stop.wait(mix.random.uniform(0, 2 * setup.pause))  # a pause of `pause` on average
+
+    long_took: list[float] = []
+    threads = [threading.Thread(target=client_loop, args=(m,)) for m in mixes]
+    long_thread = threading.Thread(
+        target=long_actions, args=(setup.url, long_frames, stop, long_took)
+    )
+    if long_frames is not None:
+        long_thread.start()
+        time.sleep(1.0)  # let the first long action get going
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    time.sleep(setup.seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if long_frames is not None:
+        long_thread.join()
+    for mix in mixes:
+        mix.close()
+    figures = [_figures(name, k, values, elapsed, errors[k]) for k, values in samples.items()]
+    return figures, long_took
+
+
+def _figures(phase: str, kind: str, values: list[float], elapsed: float, errors: int) -> Figures:
+    ordered = sorted(values) or [float("nan")]
+
+    def at(q: float) -> float:
+        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return Figures(
+        phase,
+        kind,
+        len(values),
+        len(values) / elapsed,
+        at(0.5),
+        at(0.95),
+        1000 * ordered[-1],
+        errors,
+    )
+
+
+def prepare(url: str, frames: int) -> list[str]:
+    """A project with a batch and 200 inputs, so reads have something to return."""
+    with workbench.connect(url, actor="setup", timeout=600) as client:
+        client.create_project(PROJECT)
+        client.create_batch(PROJECT, external_id="b0")
+        ids = [f"f{i:07d}" for i in range(frames - 2000, frames - 1800)]
+        scenes = client.create_scenes_from_frames(ids)
+        uuids = [s.uuid for s in scenes]
+        client.create_inputs_from_scenes(PROJECT, scene_uuids=uuids)
+        return uuids
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=20_000)
+    parser.add_argument("--long-frames", type=int, default=5_000, help="frames per long action")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=20.0, help="per phase")
+    parser.add_argument(
+        "--pause", type=float, default=0.5, help="mean pause between a client's calls, s"
+    )
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args(argv)
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        catalog = build(folder, args.frames)
+        process, url = start_server(catalog, folder / "serve.log")
+        try:
+            setup = Setup(
+                url, args.clients, args.seconds, args.pause, args.frames, prepare(url, args.frames)
+            )
+            long_frames = [f"f{i:07d}" for i in range(args.long_frames)]
+            figures = run_phase("alone", setup, 1, None)[0]
+            figures += run_phase("clients", setup, args.clients, None)[0]
+            more, long_took = run_phase("long", setup, args.clients, long_frames)
+            figures += more
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    load_after = os.getloadavg()
+    _print(args, figures, long_took, load_before, load_after)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "figures": [asdict(f) for f in figures],
+                    "long_action_s": long_took,
+                    "load_before": load_before,
+                    "load_after": load_after,
+                },
+                indent=2,
+            )
+        )
+    return 0
+
+
+def _print(
+    args: argparse.Namespace,
+    figures: list[Figures],
+    long_took: list[float],
+    load_before: tuple[float, float, float],
+    load_after: tuple[float, float, float],
+) -> None:
+    def load(values: tuple[float, float, float]) -> str:
+        return ", ".join(f"{v:.2f}" for v in values)
+
+    print(
+        f"\n{args.frames} frames; {args.clients} clients pausing {args.pause} s on average; "
+        f"{args.seconds:.0f} s per phase; "
+        f"long action: annotate {args.long_frames} frames"
+    )
+    print(
+        f"{os.cpu_count()} cores, load average {load(load_before)} before, {load(load_after)} after"
+    )
+    print(
+        f"{'phase':<8} {'kind':<9} {'calls':>6} {'per s':>7} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'max ms':>8} {'errors':>6}"
+    )
+    for f in figures:
+        print(
+            f"{f.phase:<8} {f.kind:<9} {f.calls:>6} {f.per_second:>7.1f} {f.p50_ms:>8.1f} "
+            f"{f.p95_ms:>8.1f} {f.max_ms:>8.1f} {f.errors:>6}"
+        )
+    if long_took:
+        shown = ", ".join(f"{t:.1f}" for t in long_took)
+        print(f"long actions: {len(long_took)}, took {shown} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
