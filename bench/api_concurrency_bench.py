@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring
 
 CONTEXT_FRAMES = 10
 PROJECT = "bench"
+KINDS = ("read", "write", "liveness")
 _URL_LINE = re.compile(r"Serving workbench on (http://\S+)")
 
 
@@ -104,6 +105,9 @@ def start_server(catalog: Path, log_path: Path) -> tuple[subprocess.Popen[bytes]
     raise RuntimeError("workbench serve did not start:\n" + log_path.read_text())
 
 
+Call = tuple[str, Callable[[], Any]]
+
+
 class Mix:
     """The calls one client makes, drawn at random (seeded per client)."""
 
@@ -117,28 +121,31 @@ class Mix:
         self.scene_uuids = scene_uuids
         self.count = 0
         c = self.client
-        reads: list[Callable[[], Any]] = [
-            lambda: c.query_inputs(project=PROJECT),
-            c.get_projects,
-            lambda: c.get_batches(PROJECT),
-            lambda: c.get_scenes_by_uuids(self.random.sample(self.scene_uuids, 3)),
-            lambda: c.find_scenes(frame_ids=[self._frame() for _ in range(5)]),
-            lambda: c.audit_log(limit=20),
-            c.list_annotation_runs,
+        reads: list[Call] = [
+            ("query_inputs", lambda: c.query_inputs(project=PROJECT)),
+            ("get_projects", c.get_projects),
+            ("get_batches", lambda: c.get_batches(PROJECT)),
+            ("get_scenes_by_uuids", lambda: c.get_scenes_by_uuids(self._scenes(3))),
+            ("find_scenes", lambda: c.find_scenes(frame_ids=[self._frame() for _ in range(5)])),
+            ("audit_log", lambda: c.audit_log(limit=20)),
+            ("list_annotation_runs", c.list_annotation_runs),
         ]
-        writes: list[Callable[[], Any]] = [
-            lambda: c.create_batch(PROJECT, external_id=self._unique("batch")),
-            lambda: c.create_scenes_from_frames([self._frame()]),
-            lambda: c.create_request(PROJECT, title=self._unique("request")),
+        writes: list[Call] = [
+            ("create_batch", lambda: c.create_batch(PROJECT, external_id=self._unique("b"))),
+            ("create_scenes_from_frames", lambda: c.create_scenes_from_frames([self._frame()])),
+            ("create_request", lambda: c.create_request(PROJECT, title=self._unique("r"))),
         ]
-        self.kinds: list[tuple[str, float, list[Callable[[], Any]]]] = [
+        self.kinds: list[tuple[str, float, list[Call]]] = [
             ("read", 0.70, reads),
             ("write", 0.25, writes),
-            ("liveness", 0.05, [self._liveness]),
+            ("liveness", 0.05, [("GET /liveness", self._liveness)]),
         ]
 
     def _frame(self) -> str:
         return f"f{self.random.randrange(self.frames):07d}"
+
+    def _scenes(self, count: int) -> list[str]:
+        return self.random.sample(self.scene_uuids, count)
 
     def _unique(self, what: str) -> str:
         self.count += 1
@@ -147,7 +154,7 @@ class Mix:
     def _liveness(self) -> None:
         self.http.get(self.url + "liveness").raise_for_status()
 
-    def _pick(self) -> tuple[str, list[Callable[[], Any]]]:
+    def _pick(self) -> tuple[str, list[Call]]:
         draw = self.random.random()
         for kind, share, calls in self.kinds:
             if draw < share:
@@ -155,52 +162,72 @@ class Mix:
             draw -= share
         return self.kinds[-1][0], self.kinds[-1][2]
 
-    def one(self) -> tuple[str, float, bool]:
+    def one(self) -> tuple[str, str, float, bool]:
+        """One call: its kind, its name, how long it took and whether it succeeded."""
         kind, calls = self._pick()
-        call = self.random.choice(calls)
+        name, call = self.random.choice(calls)
         start = time.perf_counter()
         try:
             call()
             ok = True
         except Exception as exc:  # counted and shown, the bench carries on
-            print(f"  {kind} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            print(f"  {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             ok = False
-        return kind, time.perf_counter() - start, ok
+        return kind, name, time.perf_counter() - start, ok
 
     def close(self) -> None:
         self.client.close()
         self.http.close()
 
 
-def long_actions(url: str, frame_ids: list[str], stop: threading.Event, took: list[float]) -> None:
-    """Annotate the same frames as a new run, again and again, until told to stop."""
+def long_actions(
+    url: str, frames: int, size: int, stop: threading.Event, took: list[float]
+) -> None:
+    """Annotate `size` frames as a new run, again and again until told to stop; each round
+    takes the next frames (new scenes every time, as a person sending new data would)."""
     with workbench.connect(url, actor="long", timeout=3600) as client:
         round_ = 0
         while not stop.is_set():
+            first = (round_ * size) % max(1, frames - size)
+            ids = [f"f{i:07d}" for i in range(first, first + size)]
             round_ += 1
             start = time.perf_counter()
-            client.annotate(frame_ids, f"long-{round_}", label_field="ground_truth", task_size=200)
+            client.annotate(ids, f"long-{round_}", label_field="ground_truth", task_size=200)
             took.append(time.perf_counter() - start)
 
 
 @dataclass(frozen=True)
 class Setup:
     url: str
-    clients: int
     seconds: float
     pause: float
     frames: int
+    long_frames: int
     scene_uuids: list[str]
 
 
+@dataclass
+class Samples:
+    """What the clients of one phase measured, by kind and by method."""
+
+    by_kind: dict[str, list[float]] = field(default_factory=dict)
+    by_method: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: str, name: str, took: float, ok: bool) -> None:
+        with self.lock:
+            self.by_kind.setdefault(kind, []).append(took)
+            self.by_method.setdefault(name, []).append(took)
+            self.errors[kind] = self.errors.get(kind, 0) + (0 if ok else 1)
+
+
 def run_phase(
-    name: str, setup: Setup, clients: int, long_frames: list[str] | None
-) -> tuple[list[Figures], list[float]]:
+    name: str, setup: Setup, clients: int, long_action: bool
+) -> tuple[list[Figures], list[Figures], list[float]]:
     """`clients` clients calling for setup.seconds, with a long action running or not."""
     stop = threading.Event()
-    samples: dict[str, list[float]] = {"read": [], "write": [], "liveness": []}
-    errors: dict[str, int] = dict.fromkeys(samples, 0)
-    lock = threading.Lock()
+    samples = Samples()
     mixes = [
         Mix(setup.url, 1000 * len(name) + i, setup.frames, setup.scene_uuids)
         for i in range(clients)
@@ -208,18 +235,15 @@ def run_phase(
 
     def client_loop(mix: Mix) -> None:
         while not stop.is_set():
-            kind, took, ok = mix.one()
-            with lock:
-                samples[kind].append(took)
-                errors[kind] += 0 if ok else 1
+            samples.add(*mix.one())
             stop.wait(mix.random.uniform(0, 2 * setup.pause))  # a pause of `pause` on average
 
     long_took: list[float] = []
     threads = [threading.Thread(target=client_loop, args=(m,)) for m in mixes]
     long_thread = threading.Thread(
-        target=long_actions, args=(setup.url, long_frames, stop, long_took)
+        target=long_actions, args=(setup.url, setup.frames, setup.long_frames, stop, long_took)
     )
-    if long_frames is not None:
+    if long_action:
         long_thread.start()
         time.sleep(1.0)  # let the first long action get going
     started = time.perf_counter()
@@ -230,12 +254,15 @@ def run_phase(
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    if long_frames is not None:
+    if long_action:
         long_thread.join()
     for mix in mixes:
         mix.close()
-    figures = [_figures(name, k, values, elapsed, errors[k]) for k, values in samples.items()]
-    return figures, long_took
+    kinds = [
+        _figures(name, k, v, elapsed, samples.errors.get(k, 0)) for k, v in samples.by_kind.items()
+    ]
+    methods = [_figures(name, k, v, elapsed, 0) for k, v in sorted(samples.by_method.items())]
+    return sorted(kinds, key=lambda f: KINDS.index(f.kind)), methods, long_took
 
 
 def _figures(phase: str, kind: str, values: list[float], elapsed: float, errors: int) -> Figures:
@@ -270,13 +297,14 @@ def prepare(url: str, frames: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=20_000)
-    parser.add_argument("--long-frames", type=int, default=5_000, help="frames per long action")
+    parser.add_argument("--frames", type=int, default=50_000)
+    parser.add_argument("--long-frames", type=int, default=10_000, help="frames per long action")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20.0, help="per phase")
     parser.add_argument(
         "--pause", type=float, default=0.5, help="mean pause between a client's calls, s"
     )
+    parser.add_argument("--by-method", action="store_true", help="also figures per method")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
@@ -285,64 +313,65 @@ def main(argv: list[str] | None = None) -> int:
         catalog = build(folder, args.frames)
         process, url = start_server(catalog, folder / "serve.log")
         try:
-            setup = Setup(
-                url, args.clients, args.seconds, args.pause, args.frames, prepare(url, args.frames)
-            )
-            long_frames = [f"f{i:07d}" for i in range(args.long_frames)]
-            figures = run_phase("alone", setup, 1, None)[0]
-            figures += run_phase("clients", setup, args.clients, None)[0]
-            more, long_took = run_phase("long", setup, args.clients, long_frames)
-            figures += more
+            uuids = prepare(url, args.frames)
+            setup = Setup(url, args.seconds, args.pause, args.frames, args.long_frames, uuids)
+            figures: list[Figures] = []
+            methods: list[Figures] = []
+            long_took: list[float] = []
+            for phase, clients, long_action in (
+                ("alone", 1, False),
+                ("clients", args.clients, False),
+                ("long", args.clients, True),
+            ):
+                kinds, by_method, took = run_phase(phase, setup, clients, long_action)
+                figures += kinds
+                methods += by_method
+                long_took += took
         finally:
             process.terminate()
-            process.wait(timeout=60)
+            process.wait(timeout=120)
     load_after = os.getloadavg()
-    _print(args, figures, long_took, load_before, load_after)
+    print(
+        f"\n{args.frames} frames; {args.clients} clients pausing {args.pause} s on average; "
+        f"{args.seconds:.0f} s per phase; long action: annotate {args.long_frames} frames"
+    )
+    print(
+        f"{os.cpu_count()} cores, load average {_load(load_before)} before, "
+        f"{_load(load_after)} after"
+    )
+    _print(figures, "kind")
+    if args.by_method:
+        _print(methods, "method")
+    if long_took:
+        shown = ", ".join(f"{t:.1f}" for t in long_took)
+        print(f"long actions: {len(long_took)}, took {shown} s")
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "figures": [asdict(f) for f in figures],
-                    "long_action_s": long_took,
-                    "load_before": load_before,
-                    "load_after": load_after,
-                },
-                indent=2,
-            )
-        )
+        result = {
+            "figures": [asdict(f) for f in figures],
+            "methods": [asdict(f) for f in methods],
+            "long_action_s": long_took,
+            "load_before": load_before,
+            "load_after": load_after,
+        }
+        args.json.write_text(json.dumps(result, indent=2))
     return 0
 
 
-def _print(
-    args: argparse.Namespace,
-    figures: list[Figures],
-    long_took: list[float],
-    load_before: tuple[float, float, float],
-    load_after: tuple[float, float, float],
-) -> None:
-    def load(values: tuple[float, float, float]) -> str:
-        return ", ".join(f"{v:.2f}" for v in values)
+def _load(values: tuple[float, float, float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
 
+
+def _print(figures: list[Figures], what: str) -> None:
+    width = max(len(f.kind) for f in figures)
     print(
-        f"\n{args.frames} frames; {args.clients} clients pausing {args.pause} s on average; "
-        f"{args.seconds:.0f} s per phase; "
-        f"long action: annotate {args.long_frames} frames"
-    )
-    print(
-        f"{os.cpu_count()} cores, load average {load(load_before)} before, {load(load_after)} after"
-    )
-    print(
-        f"{'phase':<8} {'kind':<9} {'calls':>6} {'per s':>7} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'phase':<8} {what:<{width}} {'calls':>6} {'per s':>7} {'p50 ms':>8} {'p95 ms':>8} "
         f"{'max ms':>8} {'errors':>6}"
     )
     for f in figures:
         print(
-            f"{f.phase:<8} {f.kind:<9} {f.calls:>6} {f.per_second:>7.1f} {f.p50_ms:>8.1f} "
+            f"{f.phase:<8} {f.kind:<{width}} {f.calls:>6} {f.per_second:>7.1f} {f.p50_ms:>8.1f} "
             f"{f.p95_ms:>8.1f} {f.max_ms:>8.1f} {f.errors:>6}"
         )
-    if long_took:
-        shown = ", ".join(f"{t:.1f}" for t in long_took)
-        print(f"long actions: {len(long_took)}, took {shown} s")
 
 
 if __name__ == "__main__":

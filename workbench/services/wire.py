@@ -27,7 +27,7 @@ from workbench.backends.base import Capabilities, Serialisable, Shape, TaskStatu
 from workbench.backends.local import SaveResult
 from workbench.errors import WorkbenchError
 from workbench.services.annotate import FrameSource
-from workbench.services.arguments import check_call, unchecked
+from workbench.services.arguments import MAX_ITEMS, MAX_NAME_LENGTH, check_call, unchecked
 from workbench.services.errors import (
     BackendError,
     ConfirmationRequired,
@@ -231,15 +231,28 @@ def _unexpected_fields(arguments: dict[str, Any]) -> dict[str, Any]:
 
 def chosen_fields(chosen: Any) -> Callable[[UnexpectedLabels], str | None]:
     """The on_unexpected callback that answers each group as `chosen` says (unlisted: skip)."""
-    if not isinstance(chosen, list):
+    if not isinstance(chosen, list) or len(chosen) > MAX_ITEMS:
         raise InvalidArgument(
-            "unexpected_fields must be a list of {field, label_type, destination}"
+            "unexpected_fields must be a list of {field, label_type, destination}",
+            argument="unexpected_fields",
         )
     destinations: dict[tuple[str, str], str | None] = {}
     for item in chosen:
-        if not isinstance(item, Mapping) or set(item) != {"field", "label_type", "destination"}:
-            raise InvalidArgument(f"unexpected_fields: bad entry {item!r}")
-        destinations[(str(item["field"]), str(item["label_type"]))] = item["destination"]
+        if (
+            not isinstance(item, Mapping)
+            or set(item) != {"field", "label_type", "destination"}
+            or not isinstance(item["field"], str)
+            or not isinstance(item["label_type"], str)
+            or not isinstance(item["destination"], str | None)
+            or max(len(item["field"]), len(item["label_type"]), len(item["destination"] or ""))
+            > MAX_NAME_LENGTH
+        ):
+            raise InvalidArgument(
+                "unexpected_fields: each entry is {field: str, label_type: str, "
+                "destination: str or null}",
+                argument="unexpected_fields",
+            )
+        destinations[(item["field"], item["label_type"])] = item["destination"]
     return lambda group: destinations.get((group.field, group.label_type))
 
 
