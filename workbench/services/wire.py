@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -210,7 +211,10 @@ def bind_arguments(method: Method, service: Workbench, arguments: Mapping[str, A
     try:
         bound = check_call(method.call, (service,), kwargs)
     except TypeError as exc:
-        raise InvalidArgument(f"{method.name}: {exc}") from None
+        named = re.search(r"argument:? '(\w+)'", str(exc))
+        raise InvalidArgument(
+            f"{method.name}: {exc}", argument=named.group(1) if named else None
+        ) from None
     return functools.partial(unchecked(method.call), *bound.args, **bound.kwargs)
 
 
@@ -220,7 +224,8 @@ def _unexpected_fields(arguments: dict[str, Any]) -> dict[str, Any]:
     if "on_unexpected" in arguments:
         raise InvalidArgument(
             "load_annotations: on_unexpected is a Python callable and cannot be sent; "
-            "send unexpected_fields=[{field, label_type, destination}] instead"
+            "send unexpected_fields=[{field, label_type, destination}] instead",
+            argument="on_unexpected",
         )
     chosen = arguments.pop("unexpected_fields", None)
     if chosen is None:
