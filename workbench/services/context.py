@@ -192,14 +192,17 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] = (
     return found[0][0] if found else None
 
 
-def parse[T: Serialisable](cls: type[T], value: T | Mapping[str, Any], what: str) -> T:
-    """An argument that may arrive as the object or as its dict (over HTTP)."""
+def parse[T: Serialisable](
+    cls: type[T], value: T | Mapping[str, Any], what: str, *, argument: str | None = None
+) -> T:
+    """An argument that may arrive as the object or as its dict (over HTTP); `what` says
+    where it is in the call (`scenes[3]`), `argument` which argument it belongs to."""
     if isinstance(value, cls):
         return value
     try:
         return cls.from_dict(value)  # type: ignore[arg-type]
     except SerialisationError as exc:
-        raise InvalidArgument(f"{what}: {exc}") from exc
+        raise InvalidArgument(f"{what}: {exc}", argument=argument) from exc
 
 
 def strings(values: Sequence[str] | str | None, what: str) -> list[str]:

@@ -232,7 +232,7 @@ def create_inputs(
     con = ctx.catalog.cursor()
     project_id = project_row(con, project)["id"]
     batch_row(con, project_id, batch, writable=True)
-    specs = [parse(SceneSpec, s, "scene spec") for s in scenes]
+    specs = [parse(SceneSpec, s, f"scenes[{i}]", argument="scenes") for i, s in enumerate(scenes)]
     plan_scenes(con, specs)  # bad specs fail here too, not halfway through the results
     return _create_inputs(ctx, specs, project, batch, wait_timeout, sleep_time, dryrun)
 

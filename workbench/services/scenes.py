@@ -256,7 +256,7 @@ def insert_scenes(con: duckdb.DuckDBPyConnection, planned: Sequence[PlannedScene
 def create_scenes(
     ctx: ServiceContext, specs: Sequence[SceneSpec], *, dryrun: bool = False
 ) -> list[Scene]:
-    specs = [parse(SceneSpec, s, "scene spec") for s in specs]
+    specs = [parse(SceneSpec, s, f"scenes[{i}]", argument="scenes") for i, s in enumerate(specs)]
     with (
         Action(ctx, "create_scenes", {"scenes": len(specs)}, dryrun=dryrun) as act,
         act.transaction() as con,

@@ -159,7 +159,9 @@ class Workbench:
         self, scenes: Sequence[SceneSpec | Mapping[str, Any]], *, dryrun: bool = False
     ) -> list[Scene]:
         """Create scenes from specs (frames or a whole context each); `dryrun` only validates."""
-        specs = [parse(SceneSpec, s, "scene spec") for s in scenes]
+        specs = [
+            parse(SceneSpec, s, f"scenes[{i}]", argument="scenes") for i, s in enumerate(scenes)
+        ]
         return _scenes.create_scenes(self._ctx, specs, dryrun=dryrun)
 
     def create_scenes_from_frames(
@@ -207,7 +209,9 @@ class Workbench:
         dryrun: bool = False,
     ) -> Iterator[InputCreationResult]:
         """Create scenes and their inputs in one call; yields one result per input."""
-        specs = [parse(SceneSpec, s, "scene spec") for s in scenes]
+        specs = [
+            parse(SceneSpec, s, f"scenes[{i}]", argument="scenes") for i, s in enumerate(scenes)
+        ]
         return _inputs.create_inputs(
             self._ctx,
             specs,
