@@ -1,7 +1,7 @@
 """How long API calls wait while other clients, and one long action, use the same server.
 
-    python bench/api_concurrency_bench.py                       # 20 clients, 20 s per phase
-    python bench/api_concurrency_bench.py --clients 20 --seconds 20 --json out.json
+    python bench/api_concurrency_bench.py                 # 50,000 frames, 20 clients, 20 s each
+    python bench/api_concurrency_bench.py --clients 20 --seconds 20 --by-method --json out.json
 
 Builds a catalog in a temporary folder (--frames frames in contexts of 10, one image file
 each, three ground-truth boxes per frame), starts a real `workbench serve` process on it,
@@ -12,12 +12,14 @@ and runs three phases of --seconds each:
   long      the same clients while a long action runs back to back the whole time:
             `annotate` of --long-frames frames (with their boxes) on the local platform
 
-Each client is a thread with its own `workbench.connect` client, pausing --pause seconds on average between calls:
-reads (query_inputs, get_projects, get_batches, get_scenes_by_uuids, find_scenes, audit_log,
-list_annotation_runs: 70%), small writes (create_batch, create_scenes_from_frames of one
-frame, create_request: 25%) and GET /liveness (the server's IO loop: 5%). It prints
-p50/p95/max latency per kind and phase, calls per second, the long action's durations and
-the load average (the machine may be shared: compare phases of the same run).
+Each client is a thread with its own `workbench.connect` client, pausing --pause seconds
+on average between calls: reads (query_inputs, get_projects, get_batches,
+get_scenes_by_uuids, find_scenes, audit_log, list_annotation_runs: 70%), small writes
+(create_batch, create_scenes_from_frames of one frame, create_request: 25%) and
+GET /liveness (the server's IO loop: 5%). It prints p50/p95/max latency per kind and phase,
+calls per second, the long action's durations and the load average (the machine may be
+shared: compare phases of the same run) and, when the server sends `Server-Timing`, how
+long it kept the calls waiting for a thread ("queued").
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ class Figures:
     p95_ms: float
     max_ms: float
     errors: int
+    # How long the server kept the calls waiting for a thread (its Server-Timing header;
+    # None when the server does not send one).
+    queue_p95_ms: float | None = None
+    queue_max_ms: float | None = None
 
 
 def build(folder: Path, frames: int) -> Path:
@@ -108,12 +114,31 @@ def start_server(catalog: Path, log_path: Path) -> tuple[subprocess.Popen[bytes]
 Call = tuple[str, Callable[[], Any]]
 
 
+class ServerTiming(httpx.HTTPTransport):
+    """The network, noting how long the server says each call waited for a thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_queue: float | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        for part in response.headers.get("Server-Timing", "").split(","):
+            name, _, duration = part.strip().partition(";dur=")
+            if name == "queue" and duration:
+                self.last_queue = float(duration) / 1000
+        return response
+
+
 class Mix:
     """The calls one client makes, drawn at random (seeded per client)."""
 
     def __init__(self, url: str, seed: int, frames: int, scene_uuids: list[str]) -> None:
         self.url = url
-        self.client = workbench.connect(url, actor=f"client-{seed}", timeout=600)
+        self.timing = ServerTiming()
+        self.client = workbench.connect(
+            url, actor=f"client-{seed}", timeout=600, transport=self.timing
+        )
         self.http = httpx.Client(timeout=600)
         self.random = random.Random(seed)
         self.seed = seed
@@ -162,10 +187,12 @@ class Mix:
             draw -= share
         return self.kinds[-1][0], self.kinds[-1][2]
 
-    def one(self) -> tuple[str, str, float, bool]:
-        """One call: its kind, its name, how long it took and whether it succeeded."""
+    def one(self) -> tuple[str, str, float, float | None, bool]:
+        """One call: its kind, its name, how long it took, how long the server kept it
+        waiting for a thread, and whether it succeeded."""
         kind, calls = self._pick()
         name, call = self.random.choice(calls)
+        self.timing.last_queue = None
         start = time.perf_counter()
         try:
             call()
@@ -173,7 +200,7 @@ class Mix:
         except Exception as exc:  # counted and shown, the bench carries on
             print(f"  {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             ok = False
-        return kind, name, time.perf_counter() - start, ok
+        return kind, name, time.perf_counter() - start, self.timing.last_queue, ok
 
     def close(self) -> None:
         self.client.close()
@@ -213,11 +240,14 @@ class Samples:
     by_kind: dict[str, list[float]] = field(default_factory=dict)
     by_method: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    queued: dict[str, list[float]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, kind: str, name: str, took: float, ok: bool) -> None:
+    def add(self, kind: str, name: str, took: float, queued: float | None, ok: bool) -> None:
         with self.lock:
             self.by_kind.setdefault(kind, []).append(took)
+            if queued is not None:
+                self.queued.setdefault(kind, []).append(queued)
             self.by_method.setdefault(name, []).append(took)
             self.errors[kind] = self.errors.get(kind, 0) + (0 if ok else 1)
 
@@ -259,28 +289,39 @@ def run_phase(
     for mix in mixes:
         mix.close()
     kinds = [
-        _figures(name, k, v, elapsed, samples.errors.get(k, 0)) for k, v in samples.by_kind.items()
+        _figures(name, k, v, elapsed, samples.errors.get(k, 0), samples.queued.get(k))
+        for k, v in samples.by_kind.items()
     ]
     methods = [_figures(name, k, v, elapsed, 0) for k, v in sorted(samples.by_method.items())]
     return sorted(kinds, key=lambda f: KINDS.index(f.kind)), methods, long_took
 
 
-def _figures(phase: str, kind: str, values: list[float], elapsed: float, errors: int) -> Figures:
-    ordered = sorted(values) or [float("nan")]
-
-    def at(q: float) -> float:
-        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
+def _figures(
+    phase: str,
+    kind: str,
+    values: list[float],
+    elapsed: float,
+    errors: int,
+    queued: list[float] | None = None,
+) -> Figures:
     return Figures(
         phase,
         kind,
         len(values),
         len(values) / elapsed,
-        at(0.5),
-        at(0.95),
-        1000 * ordered[-1],
+        _at(values, 0.5),
+        _at(values, 0.95),
+        _at(values, 1.0),
         errors,
+        _at(queued, 0.95) if queued else None,
+        _at(queued, 1.0) if queued else None,
     )
+
+
+def _at(values: list[float], q: float) -> float:
+    """The q-quantile of `values` in ms (nearest rank)."""
+    ordered = sorted(values) or [float("nan")]
+    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def prepare(url: str, frames: int) -> list[str]:
@@ -365,12 +406,13 @@ def _print(figures: list[Figures], what: str) -> None:
     width = max(len(f.kind) for f in figures)
     print(
         f"{'phase':<8} {what:<{width}} {'calls':>6} {'per s':>7} {'p50 ms':>8} {'p95 ms':>8} "
-        f"{'max ms':>8} {'errors':>6}"
+        f"{'max ms':>8} {'errors':>6}  queued p95 / max ms"
     )
     for f in figures:
+        queued = "n/a" if f.queue_p95_ms is None else f"{f.queue_p95_ms:.1f} / {f.queue_max_ms:.1f}"
         print(
             f"{f.phase:<8} {f.kind:<{width}} {f.calls:>6} {f.per_second:>7.1f} {f.p50_ms:>8.1f} "
-            f"{f.p95_ms:>8.1f} {f.max_ms:>8.1f} {f.errors:>6}"
+            f"{f.p95_ms:>8.1f} {f.max_ms:>8.1f} {f.errors:>6}  {queued}"
         )
 
 

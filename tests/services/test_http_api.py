@@ -203,6 +203,8 @@ def test_results_are_the_dataclasses_as_json(http):
     result = created.json()["result"]
     assert (result["external_id"], result["title"], result["backend"]) == ("raw-1", "Raw", "local")
     assert isinstance(result["created"], str)  # datetimes as ISO strings
+    # how long the call waited for a thread and ran, for whoever measures the server
+    assert re.fullmatch(r"queue;dur=[\d.]+, call;dur=[\d.]+", created.headers["Server-Timing"])
     listed = call(http, "get_projects").json()["result"]
     assert result in listed
 

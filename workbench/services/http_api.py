@@ -39,6 +39,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -358,6 +359,8 @@ class MethodHandler(_ApiHandler):
         name = self.method.name
         pool = self.config.reads if self.method.reads else self.config.writes
         body = self._take_body()
+        self._submitted = time.perf_counter()
+        self._timing = ""
         try:
             result = await asyncio.get_running_loop().run_in_executor(pool, self._call, body)
         except _Refused as refused:
@@ -366,6 +369,9 @@ class MethodHandler(_ApiHandler):
         except Exception as exc:  # every failure becomes a JSON answer
             self._send_json(*_failure(name, exc))
             return
+        finally:
+            if self._timing:  # set on the IO loop: handlers are not thread-safe
+                self.set_header("Server-Timing", self._timing)
         if self.method.stream:
             await self._stream(result)
         else:
@@ -373,11 +379,17 @@ class MethodHandler(_ApiHandler):
 
     def _call(self, body: bytes) -> Any:
         """Read the body, check the arguments and make the call (on a worker thread: a large
-        body is parsed and checked off the IO loop)."""
-        service = self.config.service_factory(self.actor)
-        call = bind_arguments(self.method, service, parse_body(body))
-        result = call()
-        return result if self.method.stream else {"result": _encode_result(result)}
+        body is parsed and checked off the IO loop). How long the call waited for a thread
+        and how long it ran are sent as `Server-Timing: queue;dur=.., call;dur=..` (ms)."""
+        started = time.perf_counter()
+        try:
+            service = self.config.service_factory(self.actor)
+            call = bind_arguments(self.method, service, parse_body(body))
+            result = call()
+            return result if self.method.stream else {"result": _encode_result(result)}
+        finally:
+            queue, ran = started - self._submitted, time.perf_counter() - started
+            self._timing = f"queue;dur={queue * 1e3:.1f}, call;dur={ran * 1e3:.1f}"
 
     async def _stream(self, items: Iterator[Any]) -> None:
         """One NDJSON line per item as the service yields it; the iteration runs on one
