@@ -83,10 +83,13 @@ HEARTBEAT_SECONDS = 10.0
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 # The largest request body answered (`--max-body-mb`); Tornado's own default is 100 MB.
 DEFAULT_MAX_BODY_MB = 8.0
-# Threads for the methods that only read, and for the actions (which take turns as the
-# catalog's writer: more threads would only wait for its lock).
-READ_THREADS = 8
-WRITE_THREADS = 4
+# Threads for the methods that only read, for the actions, and for streams. A few threads
+# keep up with reads of milliseconds; actions take turns as the catalog's one writer, so
+# more threads would only wait for its lock (the executor's queue keeps them in order); a
+# stream (create_inputs) may wait on a slow platform for minutes, on threads of its own.
+READ_THREADS = 4
+WRITE_THREADS = 2
+STREAM_THREADS = 4
 # A body declared larger than the limit is refused before it is read; up to this many times
 # the limit it is still drained after the answer, so the client, still sending, reads the
 # 413 instead of a reset connection.
@@ -118,6 +121,9 @@ class ApiConfig:
     )
     writes: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(WRITE_THREADS, "workbench-api-write")
+    )
+    streams: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(STREAM_THREADS, "workbench-api-stream")
     )
 
     def limits(self) -> dict[str, int]:
@@ -404,7 +410,7 @@ class MethodHandler(_ApiHandler):
             loop.call_soon_threadsafe(lines.put_nowait, line)
 
         worker = loop.run_in_executor(
-            self.config.writes, _drain, self.method.name, items, put, stop
+            self.config.streams, _drain, self.method.name, items, put, stop
         )
         try:
             while True:
