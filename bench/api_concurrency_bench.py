@@ -1,6 +1,6 @@
 """How long API calls wait while other clients, and one long action, use the same server.
 
-    python bench/api_concurrency_bench.py                 # 50,000 frames, 20 clients, 20 s each
+    python bench/api_concurrency_bench.py                 # 90,000 frames, 20 clients, 20 s each
     python bench/api_concurrency_bench.py --clients 20 --seconds 20 --by-method --json out.json
 
 Builds a catalog in a temporary folder (--frames frames in contexts of 10, one image file
@@ -338,8 +338,8 @@ def prepare(url: str, frames: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=50_000)
-    parser.add_argument("--long-frames", type=int, default=10_000, help="frames per long action")
+    parser.add_argument("--frames", type=int, default=90_000)
+    parser.add_argument("--long-frames", type=int, default=30_000, help="frames per long action")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20.0, help="per phase")
     parser.add_argument(

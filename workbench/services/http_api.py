@@ -83,11 +83,12 @@ HEARTBEAT_SECONDS = 10.0
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 # The largest request body answered (`--max-body-mb`); Tornado's own default is 100 MB.
 DEFAULT_MAX_BODY_MB = 8.0
-# Threads for the methods that only read, for the actions, and for streams. A few threads
-# keep up with reads of milliseconds; actions take turns as the catalog's one writer, so
-# more threads would only wait for its lock (the executor's queue keeps them in order); a
-# stream (create_inputs) may wait on a slow platform for minutes, on threads of its own.
-READ_THREADS = 4
+# Threads for the methods that only read, for the actions, and for streams. Reads get
+# enough that a few slow ones (a big query_inputs, a remote platform's status) do not hold
+# up the others; actions take turns as the catalog's one writer, so more threads would only
+# wait for its lock (the executor's queue keeps them in order); a stream (create_inputs)
+# may wait on a slow platform for minutes, on threads of its own.
+READ_THREADS = 8
 WRITE_THREADS = 2
 STREAM_THREADS = 4
 # A body declared larger than the limit is refused before it is read; up to this many times
