@@ -137,6 +137,12 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--oauth-provider")
     parser.add_argument("--oauth-key")
     parser.add_argument("--oauth-secret")
+    parser.add_argument(
+        "--max-body-mb",
+        type=float,
+        default=8.0,
+        help="largest request body the service API answers, in MB (default 8)",
+    )
 
 
 def _catalog_path(args: argparse.Namespace) -> Path:
@@ -305,6 +311,7 @@ def _serve(args: argparse.Namespace) -> int:
         oauth_provider=args.oauth_provider,
         oauth_key=args.oauth_key,
         oauth_secret=args.oauth_secret,
+        max_body_mb=args.max_body_mb,
     )
     return 0
 

@@ -34,6 +34,7 @@ EXPORTED = {
     "Rejection",
     "RemovalReport",
     "Request",
+    "RequestTooLarge",
     "RunStatus",
     "SaveResult",
     "Scene",

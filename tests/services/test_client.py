@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pyarrow as pa
 import pytest
-from test_http_api import ApiServer, api_server, served_copy
+from test_http_api import BROKEN_RUN, ApiServer, add_broken_run, api_server, served_copy
 
 import workbench
 from workbench.backends.base import Capabilities
@@ -67,6 +67,7 @@ def server(
     path = served_copy(catalog_template[0], folder)
     with workbench.open(path) as catalog, CatalogWriter(catalog, progress=False) as writer:
         writer.add(Frame("lost", sources=[Source("image", str(folder / "gone.jpg"))]))
+    add_broken_run(path)
     with api_server(path) as served:
         yield served
 
@@ -382,9 +383,10 @@ def test_the_served_catalog_cannot_be_opened_twice_and_the_client_still_works(se
 
 def test_an_unexpected_server_failure_names_the_method(wb):
     with pytest.raises(ServerError) as failed:
-        wb.audit_log(limit="many")  # type: ignore[arg-type]
-    assert (failed.value.method, failed.value.status) == ("audit_log", 500)
-    assert "ValueError" in str(failed.value)
+        wb.get_annotation_info(BROKEN_RUN)
+    assert (failed.value.method, failed.value.status) == ("get_annotation_info", 500)
+    assert "failed on the server" in str(failed.value)
+    assert "SELECT" not in str(failed.value)  # the server's error text stays in its log
     assert not isinstance(failed.value, ServiceError)
     assert wb.get_projects()  # the server carries on
 

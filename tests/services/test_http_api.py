@@ -99,11 +99,27 @@ def served_copy(template: Path, folder: Path, name: str = "served.duckdb") -> Pa
     return path
 
 
+BROKEN_RUN = "broken-run"
+
+
+def add_broken_run(path: Path) -> None:
+    """A run record whose stored config is not an AnnotationConfig: reading it fails inside
+    the service in a way nobody foresaw (an unexpected error, not a refusal)."""
+    config = '{"backend": "local", "restrictions": "SELECT * FROM secrets"}'
+    with workbench.open(path) as catalog, catalog.transaction() as con:
+        con.execute(
+            "INSERT INTO annotation_runs (anno_key, run_id, backend, label_schema, config, "
+            "status) VALUES (?, 'r-broken', 'local', '{}', ?, 'open')",
+            [BROKEN_RUN, config],
+        )
+
+
 @pytest.fixture(scope="module")
 def server(
     catalog_template: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiServer]:
     path = served_copy(catalog_template[0], tmp_path_factory.mktemp("http-api"))
+    add_broken_run(path)
     with api_server(path) as served:
         yield served
 
@@ -130,6 +146,13 @@ def test_the_index_lists_every_method_of_the_table(http):
         "version": 1,
         "methods": sorted(METHODS),
         "actor": "server",
+        "limits": {
+            "max_body_bytes": 8 * 1024 * 1024,
+            "max_name_length": 1024,
+            "max_text_length": 65_536,
+            "max_items": 1_000_000,
+            "max_depth": 32,
+        },
     }
 
 
@@ -180,6 +203,8 @@ def test_results_are_the_dataclasses_as_json(http):
     result = created.json()["result"]
     assert (result["external_id"], result["title"], result["backend"]) == ("raw-1", "Raw", "local")
     assert isinstance(result["created"], str)  # datetimes as ISO strings
+    # how long the call waited for a thread and ran, for whoever measures the server
+    assert re.fullmatch(r"queue;dur=[\d.]+, call;dur=[\d.]+", created.headers["Server-Timing"])
     listed = call(http, "get_projects").json()["result"]
     assert result in listed
 
@@ -216,15 +241,18 @@ def test_a_refused_destructive_action_sends_its_plan(http):
 
 
 def test_an_unexpected_failure_is_a_500_naming_the_method(server, http):
-    answer = call(http, "audit_log", limit="many")
+    answer = call(http, "get_annotation_info", anno_key=BROKEN_RUN)
     assert answer.status_code == 500
     body = answer.json()
-    assert body["error"] == "ServerError"
-    assert body["details"] == {"method": "audit_log"}
-    assert body["message"].startswith("audit_log failed on the server: ValueError")
+    assert body == {
+        "error": "ServerError",
+        "message": "get_annotation_info failed on the server (its log has the details)",
+        "details": {"method": "get_annotation_info"},
+    }
     assert call(http, "get_projects").status_code == 200  # the server carries on
-    assert "Traceback" in server.log()  # and the traceback is in its log, not the answer
-    assert "Traceback" not in answer.text
+    # the traceback and the error's text are in its log, not in the answer
+    assert "Traceback" in server.log() and "SerialisationError" in server.log()
+    assert "Traceback" not in answer.text and "SELECT" not in answer.text
 
 
 # -- streams --------------------------------------------------------------------------------
@@ -432,10 +460,11 @@ def unsendable(service: Workbench) -> object:
     return object()
 
 
-def test_a_result_that_cannot_be_sent_is_the_servers_fault(catalog):
+def test_a_result_that_cannot_be_sent_is_the_servers_fault(catalog, caplog):
     method = Method(unsendable, lambda data, _service: data)
     with in_process_api(catalog, method) as url, httpx.Client(timeout=10) as http:
         answer = http.post(url + "/unsendable", json={})
     assert answer.status_code == 500
     assert answer.json()["error"] == "ServerError"
-    assert "cannot be sent" in answer.json()["message"]
+    assert answer.json()["message"] == "unsendable failed on the server (its log has the details)"
+    assert "cannot be sent" in caplog.text  # what went wrong is in the log, not the answer

@@ -238,7 +238,7 @@ def test_prompt_asks_the_callback_and_never_blocks_without_one(wb, catalog):
     assert catalog.sql("SELECT field FROM rois WHERE kind = 'polygon'").fetchall() == [
         ("review_polygons",)
     ]
-    with pytest.raises(InvalidArgument, match="unexpected='ask'"):
+    with pytest.raises(InvalidArgument, match=r"unexpected must be one of .*, got a string 'ask'"):
         wb.load_annotations("r1", unexpected="ask")
 
 

@@ -97,7 +97,7 @@ def test_get_scenes_rejects_unknown_uuids(wb):
     scene = wb.create_scenes_from_frames(["img-0"])[0]
     with pytest.raises(UnknownIds, match="unknown scenes: 'x'"):
         wb.get_scenes_by_uuids([scene.uuid, "x"])
-    with pytest.raises(InvalidArgument, match="expected a list of ids"):
+    with pytest.raises(InvalidArgument, match="uuids must be a list of strings, got a string"):
         wb.get_scenes_by_uuids(scene.uuid)
 
 

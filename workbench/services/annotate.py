@@ -69,7 +69,15 @@ def view_frames(ctx: ServiceContext, view: FrameSource) -> tuple[list[str], dict
     try:
         return _view_frames(ctx, view)
     except QueryError as exc:
-        raise InvalidArgument(f"the view cannot be read: {exc}") from exc
+        # The engine's first line says what is wrong; the lines after it quote the query.
+        problem = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+        raise InvalidArgument(f"the view cannot be read: {problem}", argument="view") from exc
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # A spec dict from elsewhere (over HTTP) whose stages are not what View.from_dict
+        # reads: its parts have the wrong types or are missing.
+        raise InvalidArgument(
+            f"the view spec cannot be read: {type(exc).__name__}", argument="view"
+        ) from exc
 
 
 def _view_frames(ctx: ServiceContext, view: FrameSource) -> tuple[list[str], dict[str, Any] | None]:

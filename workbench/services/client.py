@@ -48,6 +48,7 @@ from workbench.backends.local import SaveResult
 from workbench.errors import WorkbenchError
 from workbench.services.annotate import FrameSource
 from workbench.services.context import default_actor
+from workbench.services.errors import InvalidArgument, RequestTooLarge
 from workbench.services.models import (
     AuditEntry,
     Batch,
@@ -162,6 +163,8 @@ class WorkbenchClient:
             transport=transport,
         )
         self._owns_http = True
+        # The largest body the server takes, as its index says (None: not asked yet).
+        self._max_body_bytes: int | None = None
 
     @property
     def actor(self) -> str:
@@ -208,6 +211,9 @@ class WorkbenchClient:
                 "ping",
                 f"the server speaks API version {info.get('version')}, this client {API_VERSION}",
             )
+        limits = info.get("limits")
+        if isinstance(limits, dict) and isinstance(limits.get("max_body_bytes"), int):
+            self._max_body_bytes = limits["max_body_bytes"]
         return info
 
     def get_backends(self) -> dict[str, Capabilities]:
@@ -480,11 +486,11 @@ class WorkbenchClient:
     def _send(self, name: str, arguments: Mapping[str, Any], *, stream: bool) -> httpx.Response:
         """POST the call; a response that is not a success is raised as its error here."""
         named = {k: v for k, v in arguments.items() if k != "self"}
-        body = json.dumps(encode(named))  # unsendable values fail before anything is sent
+        body = _body(name, named, self._max_body_bytes)  # fails before anything is sent
         request = self._http.build_request(
             "POST",
             f"{self.url}/{name}",
-            content=body.encode(),
+            content=body,
             headers={**self._headers(), "Content-Type": JSON_TYPE},
         )
         try:
@@ -521,6 +527,21 @@ class WorkbenchClient:
             response.close()
         if not ended:
             raise ServerError(name, "the stream of results broke off before its end")
+
+
+def _body(name: str, arguments: Mapping[str, Any], limit: int | None) -> bytes:
+    """A call's arguments as the JSON body the server reads: strict JSON (NaN and Infinity
+    cannot be sent) no larger than the server's limit."""
+    try:
+        body = json.dumps(encode(arguments), allow_nan=False).encode()
+    except ValueError as exc:
+        raise InvalidArgument(f"{name}: {exc}: only finite numbers can be sent") from None
+    if limit is not None and len(body) > limit:
+        raise RequestTooLarge(
+            f"{name}: the arguments take {len(body):,} bytes; the server takes at most "
+            f"{limit:,} (its --max-body-mb): send fewer ids at a time, or a view spec"
+        )
+    return body
 
 
 def _json(response: httpx.Response, name: str) -> Any:

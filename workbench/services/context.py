@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from workbench.backends import AnnotationBackend, default_backends
 from workbench.backends.base import Serialisable, SerialisationError
+from workbench.services.arguments import flag
 from workbench.services.errors import InvalidArgument, ServiceError
 from workbench.store.catalog import Catalog
 
@@ -79,7 +80,7 @@ class Action:
         self.ctx = ctx
         self.action = action
         self.target = dict(target)
-        self.dryrun = dryrun
+        self.dryrun = flag(dryrun, "dryrun")
         self.count: int | None = None
         self.details: dict[str, Any] | None = None
         self._recorded = False
@@ -191,14 +192,17 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] = (
     return found[0][0] if found else None
 
 
-def parse[T: Serialisable](cls: type[T], value: T | Mapping[str, Any], what: str) -> T:
-    """An argument that may arrive as the object or as its dict (over HTTP)."""
+def parse[T: Serialisable](
+    cls: type[T], value: T | Mapping[str, Any], what: str, *, argument: str | None = None
+) -> T:
+    """An argument that may arrive as the object or as its dict (over HTTP); `what` says
+    where it is in the call (`scenes[3]`), `argument` which argument it belongs to."""
     if isinstance(value, cls):
         return value
     try:
         return cls.from_dict(value)  # type: ignore[arg-type]
     except SerialisationError as exc:
-        raise InvalidArgument(f"{what}: {exc}") from exc
+        raise InvalidArgument(f"{what}: {exc}", argument=argument) from exc
 
 
 def strings(values: Sequence[str] | str | None, what: str) -> list[str]:

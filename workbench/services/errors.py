@@ -5,9 +5,11 @@ WorkbenchError
  |    +-- ConfirmationRequired     a destructive action without confirm=True; `.plan` says
  |    |                            exactly what it would remove
  |    +-- UnknownIds               ids that name nothing; `.kind` and `.ids` say which
- |    +-- InvalidArgument          a value the action cannot take (a reason, a status, a size)
+ |    +-- InvalidArgument          a value the action cannot take (a reason, a status, a size);
+ |    |    |                        `.argument` names it when one argument is at fault
  |    |    +-- LabelSchemaError     a label schema that cannot be annotated; `.field`, `.problem`
  |    |    +-- SceneSpecError       scenes that cannot be built from the frames given
+ |    |    +-- RequestTooLarge      (HTTP) a call's arguments larger than the server takes
  |    +-- Conflict                 the action clashes with what exists (an anno_key in use...)
  |    +-- StateError               an object is in the wrong state (batch completed, scene
  |                                 invalidated, run cleaned up)
@@ -60,7 +62,11 @@ class UnknownIds(ServiceError):
 
 
 class InvalidArgument(ServiceError):
-    pass
+    """A value the action cannot take; `argument` names it when one argument is at fault."""
+
+    def __init__(self, message: str, *, argument: str | None = None) -> None:
+        super().__init__(message)
+        self.argument = argument
 
 
 class LabelSchemaError(InvalidArgument):
@@ -82,6 +88,10 @@ class SceneSpecError(InvalidArgument):
         super().__init__(shown + (f"; and {more} more" if more > 0 else ""))
 
 
+class RequestTooLarge(InvalidArgument):
+    """A call whose arguments are larger than the HTTP server accepts (its body limit)."""
+
+
 class Conflict(ServiceError):
     pass
 
@@ -96,6 +106,7 @@ __all__ = [
     "Conflict",
     "InvalidArgument",
     "LabelSchemaError",
+    "RequestTooLarge",
     "SceneSpecError",
     "ServiceError",
     "ShapeError",

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from workbench.services.arguments import confirmed
 from workbench.services.context import (
     Action,
     ServiceContext,
@@ -231,7 +232,7 @@ def create_inputs(
     con = ctx.catalog.cursor()
     project_id = project_row(con, project)["id"]
     batch_row(con, project_id, batch, writable=True)
-    specs = [parse(SceneSpec, s, "scene spec") for s in scenes]
+    specs = [parse(SceneSpec, s, f"scenes[{i}]", argument="scenes") for i, s in enumerate(scenes)]
     plan_scenes(con, specs)  # bad specs fail here too, not halfway through the results
     return _create_inputs(ctx, specs, project, batch, wait_timeout, sleep_time, dryrun)
 
@@ -388,6 +389,7 @@ def delete_inputs(
     dryrun: bool = False,
 ) -> RemovalReport:
     """Delete inputs and their annotations; their scenes and other inputs stay."""
+    confirm = confirmed(confirm)
     wanted = sorted(set(strings(uuids, "uuids")))
     with (
         Action(ctx, "delete_inputs", id_list(wanted), dryrun=dryrun) as act,

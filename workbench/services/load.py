@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from workbench.backends.base import AnnotationBackend, LabelSchema, Shape
 from workbench.ingest.writer import ROI_SCHEMA
+from workbench.services.arguments import confirmed, flag
 from workbench.services.context import Action, ServiceContext, columns_table, records, registered
 from workbench.services.errors import ConfirmationRequired, InvalidArgument, StateError
 from workbench.services.merge import (
@@ -52,6 +53,7 @@ def load_annotations(
     on_unexpected: UnexpectedCallback | None = None,
     dryrun: bool = False,
 ) -> MergeReport:
+    confirm, cleanup = confirmed(confirm), flag(cleanup, "cleanup")
     target = {
         "anno_key": anno_key,
         "unexpected": unexpected,

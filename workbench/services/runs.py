@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 
 from workbench.backends.base import LabelSchema
+from workbench.services.arguments import confirmed
 from workbench.services.context import Action, ServiceContext, rows, scalar
 from workbench.services.errors import ConfirmationRequired, Conflict, InvalidArgument, UnknownIds
 from workbench.services.models import RemovalReport
@@ -150,6 +151,7 @@ def delete_annotation_run(
     ctx: ServiceContext, anno_key: str, *, confirm: bool = False, dryrun: bool = False
 ) -> RemovalReport:
     """Delete the run's record and id map; its inputs and the backend's tasks stay."""
+    confirm = confirmed(confirm)
     with (
         Action(ctx, "delete_annotation_run", {"anno_key": anno_key}, dryrun=dryrun) as act,
         act.transaction() as con,
@@ -183,6 +185,7 @@ def cleanup_annotation_run(
     ctx: ServiceContext, anno_key: str, *, confirm: bool = False, dryrun: bool = False
 ) -> RemovalReport:
     """Delete the run's tasks and annotations from its backend; the record stays."""
+    confirm = confirmed(confirm)
     with (
         Action(ctx, "cleanup_annotation_run", {"anno_key": anno_key}, dryrun=dryrun) as act,
         act.transaction() as con,
@@ -210,7 +213,7 @@ def cleanup_in(
         tasks=plan.tasks,
         annotations=plan.annotations,
     )
-    if not confirm and not dryrun:
+    if not confirmed(confirm) and not dryrun:
         raise ConfirmationRequired(report)
     backend.cleanup(con, row["run_id"], dryrun=dryrun)
     con.execute(

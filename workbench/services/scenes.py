@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from workbench.services.arguments import confirmed
 from workbench.services.context import (
     Action,
     ServiceContext,
@@ -255,7 +256,7 @@ def insert_scenes(con: duckdb.DuckDBPyConnection, planned: Sequence[PlannedScene
 def create_scenes(
     ctx: ServiceContext, specs: Sequence[SceneSpec], *, dryrun: bool = False
 ) -> list[Scene]:
-    specs = [parse(SceneSpec, s, "scene spec") for s in specs]
+    specs = [parse(SceneSpec, s, f"scenes[{i}]", argument="scenes") for i, s in enumerate(specs)]
     with (
         Action(ctx, "create_scenes", {"scenes": len(specs)}, dryrun=dryrun) as act,
         act.transaction() as con,
@@ -329,6 +330,7 @@ def invalidate_scenes(
     dryrun: bool = False,
 ) -> RemovalReport:
     """Mark scenes invalidated:<reason>; delete every input using them and its annotations."""
+    confirm = confirmed(confirm)
     wanted = strings(uuids, "uuids")
     target = {**id_list(wanted), "reason": reason}
     with Action(ctx, "invalidate_scenes", target, dryrun=dryrun) as act:

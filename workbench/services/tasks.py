@@ -89,7 +89,7 @@ def save_task_annotations(
     dryrun: bool = False,
 ) -> SaveResult:
     """Replace the task's shapes on `frame_ids` (default: every frame of the task)."""
-    parsed = [parse(Shape, s, "shape") for s in shapes]
+    parsed = [parse(Shape, s, f"shapes[{i}]", argument="shapes") for i, s in enumerate(shapes)]
     wanted = None if frame_ids is None else strings(frame_ids, "frame_ids")
     target = {"task_id": task_id, "shapes": len(parsed), "frames": len(wanted) if wanted else None}
     with (

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,12 +28,14 @@ from workbench.backends.base import Capabilities, Serialisable, Shape, TaskStatu
 from workbench.backends.local import SaveResult
 from workbench.errors import WorkbenchError
 from workbench.services.annotate import FrameSource
+from workbench.services.arguments import MAX_ITEMS, MAX_NAME_LENGTH, check_call, unchecked
 from workbench.services.errors import (
     BackendError,
     ConfirmationRequired,
     Conflict,
     InvalidArgument,
     LabelSchemaError,
+    RequestTooLarge,
     SceneSpecError,
     ServiceError,
     ShapeError,
@@ -172,12 +175,15 @@ class Method:
     """One service method as the API offers it.
 
     `call` is the Workbench method itself (the server calls nothing else); `decode` reads its
-    result on the client; `stream` methods answer in NDJSON, one line per item; `prepare`
-    turns wire-only arguments into the service's (for what JSON cannot carry: callbacks).
+    result on the client; `reads` methods only read the catalog (the server runs them apart
+    from writers, so they never wait for one); `stream` methods answer in NDJSON, one line
+    per item; `prepare` turns wire-only arguments into the service's (for what JSON cannot
+    carry: callbacks).
     """
 
     call: Callable[..., Any]
     decode: Decoder
+    reads: bool = False
     stream: bool = False
     prepare: Prepare | None = None
 
@@ -196,16 +202,20 @@ def _signature(call: Callable[..., Any]) -> inspect.Signature:
 
 
 def bind_arguments(method: Method, service: Workbench, arguments: Mapping[str, Any]) -> Any:
-    """`method.call(service, **arguments)` checked first: a missing or unknown argument is an
-    InvalidArgument naming it, not a TypeError from somewhere inside the service."""
+    """`method.call(service, **arguments)`, its arguments checked against the method's hints
+    first (workbench.services.arguments): a missing, unknown or ill-typed argument is an
+    InvalidArgument naming it, not a TypeError or a database error from inside the service."""
     kwargs = dict(arguments)
     if method.prepare is not None:
         kwargs = method.prepare(kwargs)
     try:
-        bound = method.signature.bind(service, **kwargs)
+        bound = check_call(method.call, (service,), kwargs)
     except TypeError as exc:
-        raise InvalidArgument(f"{method.name}: {exc}") from None
-    return functools.partial(method.call, *bound.args, **bound.kwargs)
+        named = re.search(r"argument:? '(\w+)'", str(exc))
+        raise InvalidArgument(
+            f"{method.name}: {exc}", argument=named.group(1) if named else None
+        ) from None
+    return functools.partial(unchecked(method.call), *bound.args, **bound.kwargs)
 
 
 def _unexpected_fields(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -214,7 +224,8 @@ def _unexpected_fields(arguments: dict[str, Any]) -> dict[str, Any]:
     if "on_unexpected" in arguments:
         raise InvalidArgument(
             "load_annotations: on_unexpected is a Python callable and cannot be sent; "
-            "send unexpected_fields=[{field, label_type, destination}] instead"
+            "send unexpected_fields=[{field, label_type, destination}] instead",
+            argument="on_unexpected",
         )
     chosen = arguments.pop("unexpected_fields", None)
     if chosen is None:
@@ -225,15 +236,28 @@ def _unexpected_fields(arguments: dict[str, Any]) -> dict[str, Any]:
 
 def chosen_fields(chosen: Any) -> Callable[[UnexpectedLabels], str | None]:
     """The on_unexpected callback that answers each group as `chosen` says (unlisted: skip)."""
-    if not isinstance(chosen, list):
+    if not isinstance(chosen, list) or len(chosen) > MAX_ITEMS:
         raise InvalidArgument(
-            "unexpected_fields must be a list of {field, label_type, destination}"
+            "unexpected_fields must be a list of {field, label_type, destination}",
+            argument="unexpected_fields",
         )
     destinations: dict[tuple[str, str], str | None] = {}
     for item in chosen:
-        if not isinstance(item, Mapping) or set(item) != {"field", "label_type", "destination"}:
-            raise InvalidArgument(f"unexpected_fields: bad entry {item!r}")
-        destinations[(str(item["field"]), str(item["label_type"]))] = item["destination"]
+        if (
+            not isinstance(item, Mapping)
+            or set(item) != {"field", "label_type", "destination"}
+            or not isinstance(item["field"], str)
+            or not isinstance(item["label_type"], str)
+            or not isinstance(item["destination"], str | None)
+            or max(len(item["field"]), len(item["label_type"]), len(item["destination"] or ""))
+            > MAX_NAME_LENGTH
+        ):
+            raise InvalidArgument(
+                "unexpected_fields: each entry is {field: str, label_type: str, "
+                "destination: str or null}",
+                argument="unexpected_fields",
+            )
+        destinations[(item["field"], item["label_type"])] = item["destination"]
     return lambda group: destinations.get((group.field, group.label_type))
 
 
@@ -256,42 +280,42 @@ W = Workbench
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method(W.get_backends, _by_name(Capabilities)),
+        Method(W.get_backends, _by_name(Capabilities), reads=True),
         Method(W.create_project, _one(Project)),
-        Method(W.get_projects, _many(Project)),
+        Method(W.get_projects, _many(Project), reads=True),
         Method(W.create_batch, _one(Batch)),
-        Method(W.get_batches, _many(Batch)),
+        Method(W.get_batches, _many(Batch), reads=True),
         Method(W.set_batch_status, _one(Batch)),
         Method(W.create_request, _one(Request)),
-        Method(W.get_requests, _many(Request)),
+        Method(W.get_requests, _many(Request), reads=True),
         Method(W.create_scenes, _many(Scene)),
         Method(W.create_scenes_from_frames, _many(Scene)),
         Method(W.create_scenes_from_contexts, _many(Scene)),
-        Method(W.get_scenes_by_uuids, _many(Scene)),
-        Method(W.find_scenes, _many(Scene)),
+        Method(W.get_scenes_by_uuids, _many(Scene), reads=True),
+        Method(W.find_scenes, _many(Scene), reads=True),
         Method(W.invalidate_scenes, _one(RemovalReport)),
         Method(W.create_inputs, _one(InputCreationResult), stream=True),
         Method(W.create_inputs_from_scenes, _many(Input)),
-        Method(W.query_inputs, _many(Input)),
+        Method(W.query_inputs, _many(Input), reads=True),
         Method(W.delete_input, _one(RemovalReport)),
         Method(W.delete_inputs, _one(RemovalReport)),
         Method(W.annotate, _results),
         Method(W.load_annotations, _one(MergeReport), prepare=_unexpected_fields),
-        Method(W.list_annotation_runs, _strings),
-        Method(W.get_annotation_info, _one(AnnotationRunInfo)),
-        Method(W.load_annotation_results, _results),
-        Method(W.get_annotation_status, _one(RunStatus)),
-        Method(W.annotation_id_map, _one(IdMap)),
+        Method(W.list_annotation_runs, _strings, reads=True),
+        Method(W.get_annotation_info, _one(AnnotationRunInfo), reads=True),
+        Method(W.load_annotation_results, _results, reads=True),
+        Method(W.get_annotation_status, _one(RunStatus), reads=True),
+        Method(W.annotation_id_map, _one(IdMap), reads=True),
         Method(W.rename_annotation_run, _one(AnnotationRunInfo)),
         Method(W.delete_annotation_run, _one(RemovalReport)),
         Method(W.cleanup_annotation_run, _one(RemovalReport)),
-        Method(W.list_tasks, _many(TaskStatus)),
-        Method(W.get_task, _one(TaskDetail)),
-        Method(W.get_task_annotations, _many(Shape)),
+        Method(W.list_tasks, _many(TaskStatus), reads=True),
+        Method(W.get_task, _one(TaskDetail), reads=True),
+        Method(W.get_task_annotations, _many(Shape), reads=True),
         Method(W.save_task_annotations, _one(SaveResult)),
         Method(W.set_task_status, _one(TaskStatus)),
         Method(W.complete_task, _one(TaskStatus)),
-        Method(W.audit_log, _many(AuditEntry)),
+        Method(W.audit_log, _many(AuditEntry), reads=True),
     )
 }
 
@@ -302,6 +326,7 @@ METHODS: dict[str, Method] = {
 ERROR_STATUS: dict[type[WorkbenchError], int] = {
     ServiceError: 400,
     InvalidArgument: 400,
+    RequestTooLarge: 413,
     LabelSchemaError: 400,
     SceneSpecError: 400,
     UnknownIds: 404,
@@ -336,6 +361,8 @@ def error_body(exc: WorkbenchError) -> tuple[int, dict[str, Any]]:
         details = {"field": exc.field, "problem": exc.problem}
     elif isinstance(exc, SceneSpecError):
         details = {"problems": list(exc.problems)}
+    elif isinstance(exc, InvalidArgument) and exc.argument is not None:
+        details = {"argument": exc.argument}
     body = {"error": cls.__name__, "message": str(exc), "details": details}
     return ERROR_STATUS[cls], body
 
@@ -359,6 +386,9 @@ def error_from_body(body: Mapping[str, Any]) -> WorkbenchError | None:
             return LabelSchemaError(details["field"], str(details["problem"]))
         if cls is SceneSpecError:
             return SceneSpecError([str(p) for p in details["problems"]])
-    except (KeyError, TypeError, WorkbenchError) as exc:
+        if issubclass(cls, InvalidArgument):
+            argument = details.get("argument")
+            return cls(message, argument=None if argument is None else str(argument))
+    except (KeyError, TypeError, AttributeError, WorkbenchError) as exc:
         raise ValueError(f"{cls.__name__} with unreadable details: {exc}") from exc
     return cls(message)

@@ -31,6 +31,7 @@ from workbench.services import runs as _runs
 from workbench.services import scenes as _scenes
 from workbench.services import tasks as _tasks
 from workbench.services.annotate import FrameSource
+from workbench.services.arguments import checked_methods
 from workbench.services.context import ServiceContext, default_actor, parse, rows
 from workbench.services.models import (
     AuditEntry,
@@ -57,11 +58,14 @@ from workbench.services.reports import (
 from workbench.store.catalog import Catalog
 
 
+@checked_methods
 class Workbench:
     """Curation actions, scenes and inputs, annotation runs and the local platform's tasks.
 
     `actor` names who acts in the audit log (default: $USER). `backends` maps backend names to
-    AnnotationBackend objects (default: the local platform only).
+    AnnotationBackend objects (default: the local platform only). Every public method checks
+    its arguments against its type hints first (workbench.services.arguments): a value of the
+    wrong type or size is an InvalidArgument naming it, and only `confirm=True` confirms.
     """
 
     def __init__(
@@ -155,7 +159,9 @@ class Workbench:
         self, scenes: Sequence[SceneSpec | Mapping[str, Any]], *, dryrun: bool = False
     ) -> list[Scene]:
         """Create scenes from specs (frames or a whole context each); `dryrun` only validates."""
-        specs = [parse(SceneSpec, s, "scene spec") for s in scenes]
+        specs = [
+            parse(SceneSpec, s, f"scenes[{i}]", argument="scenes") for i, s in enumerate(scenes)
+        ]
         return _scenes.create_scenes(self._ctx, specs, dryrun=dryrun)
 
     def create_scenes_from_frames(
@@ -203,7 +209,9 @@ class Workbench:
         dryrun: bool = False,
     ) -> Iterator[InputCreationResult]:
         """Create scenes and their inputs in one call; yields one result per input."""
-        specs = [parse(SceneSpec, s, "scene spec") for s in scenes]
+        specs = [
+            parse(SceneSpec, s, f"scenes[{i}]", argument="scenes") for i, s in enumerate(scenes)
+        ]
         return _inputs.create_inputs(
             self._ctx,
             specs,

@@ -6,6 +6,10 @@ Here they run on a small thread pool with their own DuckDB cursors, and the resu
 applied in a next-tick callback of the session's document (the thread-safe way into a
 Bokeh document). Without a served session (a notebook, a test) the work runs at once, so
 state stays deterministic where nobody is waiting on a websocket.
+
+Actions (dry runs included: they run in a transaction) have a pool of their own: they take
+turns as the catalog's writer, and while they wait for it they must not hold the threads
+that the reads of every session need.
 """
 
 from __future__ import annotations
@@ -19,15 +23,19 @@ from panel.io.state import set_curdoc
 from workbench.errors import WorkbenchError
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="workbench-ui")
+_ACTIONS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="workbench-ui-action")
 
 
 def run_in_background[T](
     work: Callable[[], T],
     then: Callable[[T], None],
     failed: Callable[[WorkbenchError], None],
+    *,
+    action: bool = False,
 ) -> None:
     """Run `work` off the event loop when served, then `then(result)` (or `failed(error)`)
-    back on the session's loop; run all of it now otherwise."""
+    back on the session's loop; run all of it now otherwise. `action`: `work` writes (or
+    dry-runs) through the service, and runs apart from the reads."""
     doc = pn.state.curdoc
     if doc is None or doc.session_context is None:
         try:
@@ -51,4 +59,4 @@ def run_in_background[T](
             return
         deliver(lambda: then(result))
 
-    _POOL.submit(task)
+    (_ACTIONS if action else _POOL).submit(task)

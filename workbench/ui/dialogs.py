@@ -123,7 +123,7 @@ class ActionDialog(param.Parameterized):
         def refused(exc: WorkbenchError) -> None:
             self.param.update(stage="form", error=str(exc))
 
-        run_in_background(guarded(self.dry_run_html, self.title), previewed, refused)
+        run_in_background(guarded(self.dry_run_html, self.title), previewed, refused, action=True)
 
     def confirm(self) -> None:
         """Do what the preview showed: in the background when served (the progress shows
@@ -132,7 +132,7 @@ class ActionDialog(param.Parameterized):
             self.error = "preview the action (dry run) before confirming it"
             return
         self.param.update(stage="running", error="")
-        run_in_background(guarded(self.perform, self.title), self._done, self._failed)
+        run_in_background(guarded(self.perform, self.title), self._done, self._failed, action=True)
 
     def cancel(self) -> None:
         """Close the dialog; nothing is done (a running action finishes in the background)."""

@@ -140,7 +140,7 @@ class RunsState(param.Parameterized):
         def refused(exc: WorkbenchError) -> None:
             self.param.update(error=str(exc), message="", loading=None)
 
-        run_in_background(guarded(merge, "load annotations"), merged, refused)
+        run_in_background(guarded(merge, "load annotations"), merged, refused, action=True)
 
     # -- rename and delete, confirmed ----------------------------------------------------
     def ask_rename(self, anno_key: str) -> None:

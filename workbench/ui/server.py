@@ -33,7 +33,7 @@ from tornado.web import HTTPError, authenticated
 import workbench
 from workbench.media.thumbnails import ThumbnailCache, default_cache_dir
 from workbench.services import Workbench
-from workbench.services.http_api import api_patterns, per_actor
+from workbench.services.http_api import DEFAULT_MAX_BODY_MB, api_patterns, per_actor
 from workbench.store.catalog import Catalog
 from workbench.ui.app import create_app
 from workbench.ui.headers import SecurityHeaders
@@ -168,13 +168,15 @@ def serve(
     oauth_secret: str | None = None,
     show: bool = False,
     ready: Callable[[str], None] | None = None,
+    max_body_mb: float = DEFAULT_MAX_BODY_MB,
 ) -> None:
     """Serve the workbench on `catalog_path` until interrupted (Ctrl-C or SIGTERM).
 
     `port=0` picks a free port. `basic_auth` is a password or the path of a JSON file of
     {"user": "password"}; `oauth_*` are Panel's OAuth options. Auth without a
     `cookie_secret` gets a random one, so logins last until the server restarts. `ready`
-    is called with the URL once the server accepts connections.
+    is called with the URL once the server accepts connections. `max_body_mb` is the
+    largest request body the service API answers (413 beyond it).
     """
     catalog = workbench.open(catalog_path)
     try:
@@ -189,7 +191,7 @@ def serve(
             *media_patterns(files, MEDIA_PREFIX),
             (r"/api/sessions/([^/]+)/selection", SessionSelectionHandler, {"sessions": sessions}),
             # token from $WORKBENCH_API_TOKEN, else the app's login, else loopback only
-            *api_patterns(per_actor(service)),
+            *api_patterns(per_actor(service), max_body_mb=max_body_mb),
         ]
         if (basic_auth or oauth_provider) and not cookie_secret:
             cookie_secret = secrets.token_hex(32)
