@@ -12,7 +12,7 @@ import ipywidgets
 from workbench.ui.notebook import ConnectionProbe
 
 
-class AppWidget(ipywidgets.VBox):  # type: ignore[misc]
+class AppWidget(ipywidgets.VBox):
     """A note saying what to install, then the app's Bokeh widget. The note hides once the
     app's probe got a ping from the browser; a front end without widget support shows the
     `fallback_html` note instead of the widget."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-
 # How many ids of each kind the repr shows, and how much of each id.
 REPR_IDS = 3
 REPR_ID_CHARS = 48
