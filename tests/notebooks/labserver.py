@@ -38,6 +38,7 @@ class Lab:
     process: subprocess.Popen[bytes]
     log_path: Path
     root: Path
+    notebooks: list[Path]
 
     def lab_url(self, notebook: str) -> str:
         return f"{self.url}lab/tree/{notebook}?token={self.token}"
@@ -47,6 +48,15 @@ class Lab:
 
     def tree_url(self) -> str:
         return f"{self.url}tree?token={self.token}"
+
+    def reset(self) -> None:
+        """Shut every kernel down and put the notebooks back as they are in the repo."""
+        api = httpx.Client(base_url=self.url, params={"token": self.token}, timeout=30)
+        with api:
+            for session in api.get("api/sessions").json():
+                api.delete(f"api/sessions/{session['id']}")
+        for notebook in self.notebooks:
+            shutil.copyfile(notebook, self.root / notebook.name)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -89,6 +99,16 @@ def start_lab(venv: Path, home: Path, notebooks: list[Path], *, timeout: float =
         shutil.copyfile(notebook, root / notebook.name)
     share = home / "share"
     write_kernelspec(share)
+    # No "Would you like to get notified about official Jupyter news?" toast over the app,
+    # and no "Select Kernel" dialog: the notebook's own kernelspec starts (a person clicks
+    # "Select" with it chosen).
+    settings = home / "config/lab/user-settings/@jupyterlab"
+    for extension, plugin, value in [
+        ("apputils-extension", "notification", {"fetchNews": "false"}),
+        ("notebook-extension", "tracker", {"autoStartDefaultKernel": True}),
+    ]:
+        (settings / extension).mkdir(parents=True, exist_ok=True)
+        (settings / extension / f"{plugin}.jupyterlab-settings").write_text(json.dumps(value))
     token = secrets.token_hex(16)
     port = _free_port()
     env = {
@@ -124,7 +144,7 @@ def start_lab(venv: Path, home: Path, notebooks: list[Path], *, timeout: float =
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
         )
-    lab = Lab(f"http://127.0.0.1:{port}/", token, process, log_path, root)
+    lab = Lab(f"http://127.0.0.1:{port}/", token, process, log_path, root, notebooks)
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
