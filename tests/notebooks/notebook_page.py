@@ -151,16 +151,15 @@ class NotebookPage:
 
     def run_cell(self, cell: Any) -> float:
         """Run one cell with Shift+Enter; returns the seconds until its prompt shows a count."""
+        prompt = cell.locator(".jp-InputArea-prompt")
+        before = prompt.text_content()
         cell.locator(".jp-InputArea-editor").click()
         start = time.monotonic()
         self.page.keyboard.press("Shift+Enter")
-        prompt = cell.locator(".jp-InputArea-prompt")
+        # Run: the prompt shows a new execution count ("[ ]:" or "[7]:" before, "[8]:" after).
         self.page.wait_for_function(
-            "(p) => p.textContent.includes('*')", arg=prompt.element_handle(), timeout=TIMEOUT_MS
-        )
-        self.page.wait_for_function(
-            "(p) => /\\[\\d+\\]/.test(p.textContent)",
-            arg=prompt.element_handle(),
+            "([p, before]) => /\\[\\d+\\]/.test(p.textContent) && p.textContent !== before",
+            arg=[prompt.element_handle(), before],
             timeout=TIMEOUT_MS,
         )
         return time.monotonic() - start
