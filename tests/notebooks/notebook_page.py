@@ -166,11 +166,18 @@ class NotebookPage:
 
     def add_cell(self, code: str) -> Any:
         """Type `code` in a new cell at the end of the notebook, run it, return the cell."""
-        last = self.page.locator(".jp-Cell").last
-        last.locator(".jp-InputArea-prompt").click()
+        cells = self.page.locator(".jp-Cell")
+        count = cells.count()
+        cells.nth(count - 1).locator(".jp-InputArea-prompt").click()
         self.page.keyboard.press("Escape")
         self.page.keyboard.press("b")
-        cell = self.page.locator(".jp-Cell").last
+        self.page.wait_for_function(
+            "(n) => document.querySelectorAll('.jp-Notebook .jp-Cell').length > n",
+            arg=count,
+            timeout=TIMEOUT_MS,
+        )
+        # Pinned by position: Shift+Enter on the last cell adds another one after it.
+        cell = cells.nth(count)
         cell.locator(".jp-InputArea-editor").click()
         self.page.keyboard.insert_text(code)
         self.run_cell(cell)
