@@ -112,3 +112,14 @@ def test_selection_repr_is_short_whatever_its_size():
     long_id = "s3://bucket/" + "x" * 200
     assert len(repr(Selection(frame_ids=(long_id,), context_ids=(long_id,)))) < 200
     assert repr(Selection()) == "Selection(0 frames [], 0 contexts [], 0 scenes [])"
+
+
+def test_front_ends_that_show_only_widgets_get_the_widget(
+    catalog: Catalog, inline: None, monkeypatch: pytest.MonkeyPatch
+):
+    pytest.importorskip("jupyter_bokeh")
+    monkeypatch.setattr(pn.config, "comms", "ipywidgets")
+    app = WorkbenchApp(catalog, media=ServedMediaUrls())
+    data, _ = app._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert "pip install ipywidgets jupyter_bokeh" in data["text/html"]
