@@ -114,6 +114,32 @@ export function render({ model }) {
 """
 
 
+# Panel retries a push every 0.1 s until the comm is open: this is well after the last.
+RESYNC_DELAY_S = 0.5
+# Properties that do not follow the app's state, and would make the browser redo work.
+_STATIC_PROPERTIES = frozenset(
+    {"stylesheets", "esm", "importmap", "bundle", "dev", "tags", "name", "subscribed_events"}
+    | {"js_property_callbacks", "js_event_callbacks"}
+)
+
+
+def resend_document(doc: Document, comm: Any) -> None:
+    """Send every model's current (non-default) properties over `comm` in one message."""
+    from bokeh.document.events import DocumentChangedEvent, ModelChangedEvent
+    from panel.io.model import diff
+    from panel.io.notebook import push
+
+    events: list[DocumentChangedEvent] = [
+        ModelChangedEvent(doc, model, attr, value)
+        for model in list(doc.models)
+        for attr, value in model.properties_with_values(include_defaults=False).items()
+        if attr not in _STATIC_PROPERTIES
+    ]
+    message = diff(doc, events=events)
+    if message is not None:
+        push(doc, comm, msg=message)
+
+
 class ConnectionProbe(pn.custom.JSComponent):
     """A zero-size component whose `connected` turns True once its front end has pinged
     the kernel: both directions of the comm work. It then hides the note `note_id`."""
@@ -134,8 +160,22 @@ class ConnectionProbe(pn.custom.JSComponent):
         super().__init__(**params)
 
     def _handle_msg(self, data: Any) -> None:
-        if data == "ping":
-            self.connected = True
+        if data != "ping" or self.connected:
+            return
+        self.connected = True
+        # Updates made before the browser connected (the notebook's next cells run before
+        # the output is on screen) wait in Panel's queue and are sent, once the comm is
+        # open, interleaved with newer ones: the page can end up showing an older state.
+        # Send the current state of every model again once that queue has drained.
+        from tornado.ioloop import IOLoop
+
+        IOLoop.current().call_later(RESYNC_DELAY_S, self._resync)
+
+    def _resync(self) -> None:
+        for ref in list(self._models):
+            view = pn.state._views.get(ref)
+            if view is not None and view[3] is not None:
+                resend_document(view[2], view[3])
 
 
 def in_kernel() -> bool:
@@ -227,8 +267,16 @@ def ipywidget(viewable: Any) -> Any:
     from workbench.ui.notebook_widget import AppWidget
 
     load_extension()
+    from panel.io.resources import set_resource_mode
+
     probe = ConnectionProbe()
-    app = pn.ipywidget(InlineColumn(probe, viewable, sizing_mode="stretch_width", margin=0))
+    column = InlineColumn(probe, viewable, sizing_mode="stretch_width", margin=0)
+    doc = Document()
+    if pn.config.inline:
+        # As InlineColumn does for the inline output: stylesheets inline, not CDN links.
+        pn.state._inline_stylesheets.setdefault(doc, {})
+    with set_resource_mode("inline" if pn.config.inline else "cdn"):
+        app = pn.ipywidget(column, doc=doc)
     note = note_html(f"wb-note-{uuid.uuid4().hex}", NOT_CONNECTED, INSTALL_BOKEH_WIDGET)
     fallback = note_html(f"wb-note-{uuid.uuid4().hex}", NOT_CONNECTED, NO_WIDGETS)
     return AppWidget(app, probe, note_html=note, fallback_html=fallback)
