@@ -6,6 +6,7 @@ Python) is tested in a real JupyterLab by tests/notebooks/test_jupyterlab.py.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,6 +72,20 @@ def test_inline_column_makes_models_with_inline_stylesheets(inline: None):
     sheets = [s for m in model.select({"type": UIElement}) for s in m.stylesheets]
     assert sheets  # Panel components do have stylesheets...
     assert not [s for s in sheets if isinstance(s, ImportedStyleSheet)]  # ...all inline
+
+
+def test_the_ipywidget_links_no_stylesheet(catalog: Catalog, inline: None):
+    pytest.importorskip("jupyter_bokeh")
+    from panel.io.resources import set_default_resource_mode
+
+    set_default_resource_mode("cdn")  # as pn.extension(inline=True) leaves it in a kernel
+    try:
+        widget = WorkbenchApp(catalog, media=ServedMediaUrls()).ipywidget()
+    finally:
+        set_default_resource_mode("server")
+    bundle = json.dumps(widget.app.render_bundle)
+    assert '"InlineStyleSheet"' in bundle or ":host" in bundle
+    assert '"ImportedStyleSheet"' not in bundle
 
 
 def test_the_probe_is_connected_by_a_ping_only():

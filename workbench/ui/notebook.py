@@ -204,6 +204,24 @@ class InlineColumn(pn.Column):
         return super()._render_model(doc, comm)
 
 
+def _inline_leftover_stylesheets(root: Any) -> bool:
+    """Inline the stylesheets still linked to Panel's CDN (a few models get theirs after
+    they are made); as Panel does for its own inline output. Whether any was."""
+    from bokeh.models import ImportedStyleSheet
+    from bokeh.models.ui import UIElement
+    from panel.io.notebook import patch_inline_stylesheets
+
+    leftovers = [
+        model
+        for model in root.references()
+        if isinstance(model, UIElement)
+        and any(isinstance(sheet, ImportedStyleSheet) for sheet in model.stylesheets)
+    ]
+    for model in leftovers:
+        patch_inline_stylesheets(model, root.document)
+    return bool(leftovers)
+
+
 def load_extension() -> None:
     """Load Panel's extension in a notebook kernel, with its JavaScript inline (no CDN).
 
@@ -277,6 +295,12 @@ def ipywidget(viewable: Any) -> Any:
         pn.state._inline_stylesheets.setdefault(doc, {})
     with set_resource_mode("inline" if pn.config.inline else "cdn"):
         app = pn.ipywidget(column, doc=doc)
+    if pn.config.inline:
+        # The widget renders its model in a Document of its own: register that one too,
+        # so models made later in it get inline CSS as well.
+        pn.state._inline_stylesheets.setdefault(app._model.document, {})
+        if _inline_leftover_stylesheets(app._model):
+            app.update_from_model(app._model)  # its first document, CSS inline
     note = note_html(f"wb-note-{uuid.uuid4().hex}", NOT_CONNECTED, INSTALL_BOKEH_WIDGET)
     fallback = note_html(f"wb-note-{uuid.uuid4().hex}", NOT_CONNECTED, NO_WIDGETS)
     return AppWidget(app, probe, note_html=note, fallback_html=fallback)
