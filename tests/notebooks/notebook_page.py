@@ -66,6 +66,7 @@ class NotebookPage:
     page: Any
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
 
     @classmethod
     def open(cls, context: Any, url: str) -> NotebookPage:
@@ -73,6 +74,12 @@ class NotebookPage:
         opened = cls(page)
         context.on("request", lambda request: opened.requests.append(request.url))
         page.on("pageerror", lambda exc: opened.errors.append(str(exc)))
+        page.on(
+            "console",
+            lambda msg: opened.console.append(f"{msg.type}: {msg.text[:500]}")
+            if msg.type in ("error", "warning")
+            else None,
+        )
         page.goto(url, wait_until="load")
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=TIMEOUT_MS)
         opened.wait_kernel_idle()
