@@ -176,7 +176,7 @@ def test_quickstart_app_and_ipywidget_in_jupyterlab(lab: Lab, context: Any):
     # Both copies follow the state: the inline copy shows the widget's click.
     inline_tile = cell.locator(f'{TILES}[data-context-id="{chosen}"]')
     expect(inline_tile).to_have_class(re.compile(r"\bwb-selected\b"))
-    notebook.screenshot("jupyterlab-ipywidget", widget_cell)
+    notebook.screenshot("jupyterlab-ipywidget")
     printed = notebook.print_in_new_cell("app.selection")
     assert_selection_printed(printed, [chosen])
     assert notebook.print_in_new_cell("widget.connected") == "True"
@@ -193,7 +193,8 @@ def test_jupyterlab_without_panel_extension_says_what_to_install(bare_lab: Lab, 
     expect(note).to_be_visible()  # ...but not connected, and it says so
     expect(note).to_contain_text("pip install pyviz_comms")
     expect(note).to_have_attribute("data-state", "no-extension")
-    notebook.screenshot("jupyterlab-no-extension", cell)
+    note.scroll_into_view_if_needed()
+    notebook.screenshot("jupyterlab-no-extension")
 
     # A click goes nowhere: the selection Python holds is what the notebook made it.
     before = notebook.print_in_new_cell("app.selection")
@@ -207,7 +208,8 @@ def test_jupyterlab_without_panel_extension_says_what_to_install(bare_lab: Lab, 
     widget_note = widget_cell.locator(NOTE)
     expect(widget_note).to_be_visible()
     expect(widget_note).to_contain_text("pip install jupyter_bokeh")
-    notebook.screenshot("jupyterlab-no-extension-ipywidget", widget_cell)
+    widget_note.scroll_into_view_if_needed()
+    notebook.screenshot("jupyterlab-no-extension-ipywidget")
     assert notebook.print_in_new_cell("widget.connected") == "False"
 
     assert_offline(notebook)
@@ -227,6 +229,6 @@ def test_quickstart_app_in_notebook7(lab: Lab, context: Any):
     cell.scroll_into_view_if_needed()
     assert_fits(notebook, cell)
     selected = browse(cell)
-    notebook.screenshot("notebook7-app", cell)
+    notebook.screenshot("notebook7-app")
     assert_selection_printed(notebook.print_in_new_cell("app.selection"), selected)
     assert_offline(notebook)
