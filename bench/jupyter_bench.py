@@ -51,6 +51,8 @@ def wait_connected(page: Any, cell: Any, timeout_ms: float = 120_000) -> None:
 
 
 def measure_cell(notebook: NotebookPage, cell: Any) -> dict[str, float]:
+    from playwright.sync_api import expect
+
     """Re-run the app cell; seconds until it ran, then until it answered, then for a click
     on the second tile to reach the viewer."""
     page = notebook.page
@@ -63,11 +65,8 @@ def measure_cell(notebook: NotebookPage, cell: Any) -> dict[str, float]:
     label = cell.locator(".wb-frame-label").first
     start = time.monotonic()
     tile.click()
-    page.wait_for_function(
-        "([el, id]) => new RegExp('frame 1 / \\\\d+ · ' + id).test(el.textContent)",
-        arg=[label.element_handle(), re.escape(tile_id)],
-        timeout=60_000,
-    )
+    # The label's text is in its shadow root, which expect() looks into.
+    expect(label).to_contain_text(re.compile(rf"frame 1 / \d+ · {re.escape(tile_id)}"))
     tile_click = time.monotonic() - start
     return {"cell_run": cell_run, "interactive": interactive, "tile_click": tile_click}
 
