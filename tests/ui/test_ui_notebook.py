@@ -138,3 +138,34 @@ def test_front_ends_that_show_only_widgets_get_the_widget(
     data, _ = app._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in data
     assert "pip install ipywidgets jupyter_bokeh" in data["text/html"]
+
+
+class RecordingComm:
+    """The transport seam of a notebook output: what Panel would send to the browser."""
+
+    def __init__(self) -> None:
+        self._comm = object()  # open
+        self.sent: list[str] = []
+
+    def send(self, data: str | None = None, metadata: object = None, buffers: object = ()) -> None:
+        if data is not None:
+            self.sent.append(data)
+
+
+def test_resend_document_sends_the_current_state_in_one_message(inline: None):
+    from bokeh.document import Document
+
+    doc = Document()
+    grid_html = pn.pane.HTML("page 1", css_classes=["wb-page-label"])
+    column = notebook.InlineColumn(grid_html)
+    model = column.get_root(doc)
+    doc.add_root(model)
+    # A change whose message was lost (or overtaken by an older one) on its way.
+    grid_html.object = "page 2"
+    doc.callbacks._held_events.clear()
+    comm = RecordingComm()
+    notebook.resend_document(doc, comm)
+    header, _metadata, content = comm.sent[:3]
+    assert '"msgtype":"PATCH-DOC"' in header.replace(" ", "")
+    assert "page 2" in content and "page 1" not in content
+    assert "ImportedStyleSheet" not in content and '"esm"' not in content

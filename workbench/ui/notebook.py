@@ -126,12 +126,14 @@ _STATIC_PROPERTIES = frozenset(
 def resend_document(doc: Document, comm: Any) -> None:
     """Send every model's current (non-default) properties over `comm` in one message."""
     from bokeh.document.events import DocumentChangedEvent, ModelChangedEvent
+    from bokeh.models.css import StyleSheet
     from panel.io.model import diff
     from panel.io.notebook import push
 
     events: list[DocumentChangedEvent] = [
         ModelChangedEvent(doc, model, attr, value)
         for model in list(doc.models)
+        if not isinstance(model, StyleSheet)
         for attr, value in model.properties_with_values(include_defaults=False).items()
         if attr not in _STATIC_PROPERTIES
     ]
