@@ -160,6 +160,7 @@ def test_resend_document_sends_the_current_state_in_one_message(inline: None):
     column = notebook.InlineColumn(grid_html)
     model = column.get_root(doc)
     doc.add_root(model)
+    doc.models.flush_synced()  # the browser has the document
     # A change whose message was lost (or overtaken by an older one) on its way.
     grid_html.object = "page 2"
     doc.callbacks._held_events.clear()
