@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import BrowserPage
 
 pytestmark = pytest.mark.browser
 
@@ -24,6 +23,11 @@ expect.set_options(timeout=30_000)
 
 TILES = "div.wb-grid-root .wb-tile"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+IDLE_JS = (
+    "() => window.Bokeh !== undefined && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
+)
 
 
 def outside_loopback(urls: list[str]) -> list[str]:
@@ -36,7 +40,7 @@ def outside_loopback(urls: list[str]) -> list[str]:
 
 
 @pytest.fixture
-def recorded_page(browser: Any, demo_server: Any) -> Iterator[tuple[BrowserPage, list[str]]]:
+def recorded_page(browser: Any, demo_server: Any) -> Iterator[tuple[Any, list[str], list[str]]]:
     """A fresh tab on the served app, with every URL it requested (websockets included)."""
     context = browser.new_context(viewport={"width": 1600, "height": 1000})
     requests: list[str] = []
@@ -47,16 +51,14 @@ def recorded_page(browser: Any, demo_server: Any) -> Iterator[tuple[BrowserPage,
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto(demo_server.url, wait_until="load")
-        loaded = BrowserPage(page, errors)
-        loaded.wait_idle()
-        yield loaded, requests
+        page.wait_for_function(IDLE_JS, timeout=30_000)
+        yield page, requests, errors
     finally:
         context.close()
 
 
 def test_nothing_leaves_loopback_while_browsing_and_acting(recorded_page: Any):
-    app, requests = recorded_page
-    page = app.page
+    page, requests, errors = recorded_page
     expect(page.locator(TILES).first).to_be_visible()
     page.locator(TILES).first.click()
     label = page.locator(".wb-frame-label").first
@@ -68,7 +70,7 @@ def test_nothing_leaves_loopback_while_browsing_and_acting(recorded_page: Any):
     expect(page.locator(".wb-send-dialog").first).to_be_visible()
     page.locator(".wb-grid-mode button", has_text="frames").first.click()
     expect(page.locator("div.wb-grid-root").first).to_have_attribute("data-mode", "frames")
-    app.wait_idle()
+    page.wait_for_function(IDLE_JS, timeout=30_000)
     assert any(url.startswith("ws://127.0.0.1") for url in requests)  # it does record
     assert outside_loopback(requests) == []
-    assert app.errors == []
+    assert errors == []
