@@ -34,6 +34,7 @@ typecheck: $(VENV)/.stamp-dev
 
 pytest: $(VENV)/.stamp-dev system-deps
 	.ci/labelstudio-venv
+	.ci/jupyterlab-venv
 	$(PY) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider
 
 test: lint typecheck pytest

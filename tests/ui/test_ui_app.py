@@ -78,7 +78,10 @@ def test_servable_and_ipywidget(catalog: Catalog):
     assert isinstance(app.servable(), pn.viewable.Viewable)
     pytest.importorskip("jupyter_bokeh")
     widget = app.ipywidget()
-    assert type(widget).__name__ == "BokehModel"
+    # A note saying what to install (workbench/ui/notebook.py), then the app's Bokeh widget.
+    note, model = widget.children
+    assert "jupyter_bokeh" in note.value
+    assert type(model).__name__ == "BokehModel"
 
 
 def test_empty_catalog(tmp_path: Path):

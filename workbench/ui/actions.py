@@ -234,6 +234,6 @@ class ActionsBar(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         bar = pn.Row(
             self.send_button, self.invalidate_button, self.delete_button, self.summary,
-            css_classes=["wb-actions"],
+            css_classes=["wb-actions"], styles={"flex-wrap": "wrap"},
         )  # fmt: skip
         return pn.Column(bar, *self.views, sizing_mode="stretch_width")

@@ -12,7 +12,6 @@ once per browser session.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,9 @@ from workbench.ui.annotator import AnnotatorView
 from workbench.ui.annotator_state import AnnotatorState
 from workbench.ui.grid import GridView
 from workbench.ui.media import MediaUrls
+from workbench.ui.notebook import ipywidget as notebook_widget
+from workbench.ui.notebook import load_extension
+from workbench.ui.notebook import mimebundle as notebook_mimebundle
 from workbench.ui.player import PlayerView
 from workbench.ui.query_panel import QueryPanel
 from workbench.ui.runs import RunsPanel, RunsState
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
 
 SIDEBAR_WIDTH = 340
+# Narrower than this, the main column goes below the sidebar.
+MAIN_MIN_WIDTH = 520
 
 
 class WorkbenchApp(pn.viewable.Viewer):
@@ -54,7 +58,9 @@ class WorkbenchApp(pn.viewable.Viewer):
         service: Workbench | None = None,
         **params: Any,
     ) -> None:
-        _load_extension()
+        # A notebook needs Panel's extension loaded before the app is shown; people forget
+        # the `pn.extension()` cell. Served apps and plain scripts need nothing.
+        load_extension()
         super().__init__(**params)
         self.catalog = catalog
         self.state = WorkbenchState(catalog, media, service=service)
@@ -137,7 +143,15 @@ class WorkbenchApp(pn.viewable.Viewer):
             editing,
             sizing_mode="stretch_width",
         )
-        return pn.Row(sidebar, main, sizing_mode="stretch_width")
+        # Side by side when there is room, the sidebar above the rest when not (a notebook
+        # cell beside JupyterLab's file browser): nothing is cut off at the right.
+        main.styles = {"flex": f"1 1 {MAIN_MIN_WIDTH}px", "min-width": "0"}
+        return pn.FlexBox(sidebar, main, flex_wrap="wrap", sizing_mode="stretch_width")
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        # Panel's output after a note saying what to install, hidden once the kernel
+        # hears from the browser (workbench/ui/notebook.py).
+        return notebook_mimebundle(self, include, exclude)
 
     def _import_notice(self) -> list[pn.viewable.Viewable]:
         text = import_notice(self.catalog)
@@ -154,8 +168,9 @@ class WorkbenchApp(pn.viewable.Viewer):
         return [pn.pane.Bokeh(notice, sizing_mode="stretch_width")]
 
     def ipywidget(self) -> Any:
-        """The app as an ipywidget, for front ends that only show ipywidgets."""
-        return pn.ipywidget(self)
+        """The app as an ipywidget, for front ends that only show ipywidgets (VS Code...):
+        needs jupyter_bokeh where the front end runs."""
+        return notebook_widget(self)
 
 
 def import_notice(catalog: Catalog) -> str:
@@ -194,10 +209,3 @@ def _after_first_render(callback: Callable[[], None]) -> None:
         pn.state.onload(callback)
     else:
         callback()
-
-
-def _load_extension() -> None:
-    # A notebook needs Panel's extension loaded before the app is shown; people forget the
-    # `pn.extension()` cell. Served apps and plain scripts need nothing.
-    if "ipykernel" in sys.modules and not pn.extension._loaded:
-        pn.extension()

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from workbench.ui.state import WorkbenchState
 
 _HERE = Path(__file__).parent
+# A row of controls that wraps in a narrow page or notebook cell instead of running off it.
+WRAP = {"flex-wrap": "wrap"}
 NOTHING_MATCHES = "Nothing matches the query."
 QUERY_FAILED = "The query failed: see the message above."
 
@@ -197,5 +199,7 @@ class GridView(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         pager = pn.Row(self.prev_page, self.page_label, self.next_page, css_classes=["wb-pager"])
-        header = pn.Row(self.mode, pager, self.busy, self.count, self.select_all, self.clear)
+        header = pn.Row(
+            self.mode, pager, self.busy, self.count, self.select_all, self.clear, styles=WRAP
+        )
         return pn.Column(header, self.grid, sizing_mode="stretch_width")

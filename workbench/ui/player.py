@@ -204,6 +204,7 @@ class PlayerView(pn.viewable.Viewer):
             self.next_match,
             self.label,
             self.keys,
+            styles={"flex-wrap": "wrap"},  # wraps in a narrow page or notebook cell
         )
         timeline, new = self._timelines.take()
         if new:

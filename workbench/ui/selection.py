@@ -10,10 +10,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+# How many ids of each kind the repr shows, and how much of each id.
+REPR_IDS = 3
+REPR_ID_CHARS = 48
 
-@dataclass(frozen=True)
+
+def _some(ids: tuple[str, ...]) -> str:
+    shown = [
+        repr(i if len(i) <= REPR_ID_CHARS else i[: REPR_ID_CHARS - 1] + "…") for i in ids[:REPR_IDS]
+    ]
+    if len(ids) > REPR_IDS:
+        shown.append(f"… {len(ids) - REPR_IDS} more")
+    return "[" + ", ".join(shown) + "]"
+
+
+@dataclass(frozen=True, repr=False)
 class Selection:
-    """Selected frame ids, the ids of their contexts, and scene uuids (in selection order)."""
+    """Selected frame ids, the ids of their contexts, and scene uuids (in selection order).
+
+    Its repr is short whatever the size (counts and the first few ids of each kind): a
+    notebook prints it often, and a selection can hold a million frames.
+    """
 
     frame_ids: tuple[str, ...] = ()
     context_ids: tuple[str, ...] = ()
@@ -23,6 +40,13 @@ class Selection:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "count", len(self.frame_ids))
+
+    def __repr__(self) -> str:
+        return (
+            f"Selection({self.count} frames {_some(self.frame_ids)},"
+            f" {len(self.context_ids)} contexts {_some(self.context_ids)},"
+            f" {len(self.scene_uuids)} scenes {_some(self.scene_uuids)})"
+        )
 
     def __bool__(self) -> bool:
         return bool(self.frame_ids or self.scene_uuids)

@@ -23,11 +23,14 @@ from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.glyphs import Badge, Columns, SourceGlyphs, empty_columns, frame_glyphs
 from workbench.ui.masks import MaskPainter
 from workbench.ui.media import MediaUrls
+from workbench.ui.notebook import in_kernel
 from workbench.ui.state import WorkbenchState
 from workbench.ui.text import Html, TextPane, html, join
 
 PLOT_HEIGHT = 520
 MAX_ROW_WIDTH = 1100
+# In a notebook: a JupyterLab cell beside the file browser is about 560 px wide.
+NOTEBOOK_ROW_WIDTH = 500
 TOOLTIPS = [
     ("label", "@label"),
     ("field", "@field"),
@@ -40,7 +43,8 @@ TOOLTIPS = [
 def plot_size(width: int, height: int, sources: int) -> tuple[int, int]:
     """Frame width and height in screen pixels: keep the aspect, fit the row's width."""
     aspect = (width or 4) / (height or 3)
-    plot_height = min(PLOT_HEIGHT, int(MAX_ROW_WIDTH / max(sources, 1) / aspect))
+    row_width = NOTEBOOK_ROW_WIDTH if in_kernel() else MAX_ROW_WIDTH
+    plot_height = min(PLOT_HEIGHT, int(row_width / max(sources, 1) / aspect))
     return max(int(plot_height * aspect), 80), max(plot_height, 60)
 
 
