@@ -146,7 +146,9 @@ class WorkbenchApp(pn.viewable.Viewer):
         # Side by side when there is room, the sidebar above the rest when not (a notebook
         # cell beside JupyterLab's file browser): nothing is cut off at the right.
         main.styles = {"flex": f"1 1 {MAIN_MIN_WIDTH}px", "min-width": "0"}
-        return pn.FlexBox(sidebar, main, flex_wrap="wrap", sizing_mode="stretch_width")
+        # (A Row that wraps, not pn.FlexBox: FlexBox is a ReactiveHTML component, whose
+        # templates need 'unsafe-eval', which the served app's CSP refuses.)
+        return pn.Row(sidebar, main, styles={"flex-wrap": "wrap"}, sizing_mode="stretch_width")
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
         # Panel's output after a note saying what to install, hidden once the kernel
