@@ -250,6 +250,7 @@ def _video(path: Path, frames: int = 6) -> Path:
 
 def test_a_video_scene_is_decoded_into_frames(catalog, tmp_path: Path) -> None:
     video = _video(tmp_path / "v.mp4")
+    catalog.add_media_roots([tmp_path])  # where the video lies: its frames will be served
     scene = {"reference_id": "vid/1", "video_location": str(video), "metadata": {"site": "x"}}
     report = add_scene(catalog, scene, progress=False, frames_dir=tmp_path / "frames")
     assert report.ok and report.frames == 6
@@ -267,6 +268,18 @@ def test_a_video_scene_is_decoded_into_frames(catalog, tmp_path: Path) -> None:
         "frame 'vid/1#000000'; pass update=True to replace it"
     )
     assert _rows(catalog, "SELECT count(*) FROM frames") == [(6,)]
+
+
+def test_a_video_outside_the_media_roots_is_not_decoded(catalog, tmp_path: Path) -> None:
+    """Its frames would land under a served folder: decoding it would serve the video."""
+    (tmp_path / "elsewhere").mkdir()
+    video = _video(tmp_path / "elsewhere" / "v.mp4")
+    catalog.add_media_roots([tmp_path / "frames"])
+    scene = {"reference_id": "vid/2", "video_location": str(video)}
+    report = add_scene(catalog, scene, progress=False, frames_dir=tmp_path / "frames")
+    assert report.rejected == 1 and report.frames == 0
+    assert "lies outside the media roots" in str(report.errors[0])
+    assert not (tmp_path / "frames").exists() or not any((tmp_path / "frames").rglob("*.jpg"))
 
 
 def test_export_round_trips_scenes(catalog, tmp_path: Path) -> None:

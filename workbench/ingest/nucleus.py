@@ -202,6 +202,13 @@ class _SceneImport:
         self, scene: Mapping[str, Any], location: str, context: str, where: str, offset: int
     ) -> list[_Candidate]:
         path = _local_file(location, where, self.base)
+        if self.writer.is_outside_media_roots(str(path)):
+            # Its frames would be written under a served root: decoding it would serve it.
+            raise RecordError(
+                where,
+                f"video {str(path)!r} lies outside the media roots: declare its folder "
+                "with --media-root (media_roots=[...]) to import it",
+            )
         scene_meta = _metadata(scene.get("metadata"), where)
         root = self.frames_root or default_frames_root(self.catalog)
         try:

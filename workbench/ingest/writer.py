@@ -392,6 +392,10 @@ class CatalogWriter:
     def reject(self, error: RecordError) -> None:
         self.report.reject(error)
 
+    def is_outside_media_roots(self, uri: str) -> bool:
+        """Whether `uri` names a local file outside every media root of this import."""
+        return self._roots.is_outside(uri)
+
     def flush(self) -> None:
         if not self._frames and not self._labels:
             return
