@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RecordError
-from workbench.ingest.limits import MAX_SAVED_MS, MIN_SAVED_MS
 from workbench.ingest.records import Frame, Ring, Roi, Source, check_id
+from workbench.model.limits import MAX_SAVED_MS, MIN_SAVED_MS
 from workbench.store.schema import ROI_KINDS
 
 RING_SEPARATOR = -999999999

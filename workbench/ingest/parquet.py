@@ -31,7 +31,9 @@ from tqdm.auto import tqdm
 from workbench.errors import IngestError, RecordError
 from workbench.ingest.export import ExportReport
 from workbench.ingest.imports import current_run, recorded
-from workbench.ingest.limits import (
+from workbench.ingest.writer import MAX_KEPT_ERRORS, IngestReport
+from workbench.media.files import MediaRootCheck
+from workbench.model.limits import (
     MAX_COORDINATE,
     MAX_ID_LENGTH,
     MAX_LABEL_LENGTH,
@@ -39,8 +41,6 @@ from workbench.ingest.limits import (
     MAX_RINGS_PER_ROI,
     MAX_TIMESTAMP,
 )
-from workbench.ingest.writer import MAX_KEPT_ERRORS, IngestReport
-from workbench.media.files import MediaRootCheck
 from workbench.store.schema import PROMOTED_KEYS, ROI_KINDS
 from workbench.store.sqlsafe import quote_ident
 
@@ -478,7 +478,7 @@ def _problem_expr(con: Any, table: _Table, columns: dict[str, str]) -> str:
     return "CASE " + " ".join(f"WHEN {cond} THEN {text}" for cond, text in cases) + " END"
 
 
-# Per-row bounds (workbench.ingest.limits), checked on the values cast to the catalog's types.
+# Per-row bounds (workbench.model.limits), checked on the values cast to the catalog's types.
 _ID_COLUMNS = {
     "frames": ("id", "context_id"),
     "sources": ("frame_id", "id"),

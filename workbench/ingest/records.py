@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from workbench.errors import RecordError
-from workbench.ingest.limits import (
+from workbench.model.limits import (
     MAX_COORDINATE,
     MAX_ID_LENGTH,
     MAX_INT32,

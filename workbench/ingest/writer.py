@@ -23,9 +23,9 @@ from tqdm.auto import tqdm
 
 from workbench.errors import MediaError, RecordError, WorkbenchError
 from workbench.ingest.imports import current_run
-from workbench.ingest.limits import MAX_JSON_FIELD_BYTES, MAX_KEPT_ERRORS
 from workbench.ingest.records import Frame, Roi, Source, bbox_of, validate_frame
 from workbench.media.files import MediaRootCheck
+from workbench.model.limits import MAX_JSON_FIELD_BYTES, MAX_KEPT_ERRORS
 from workbench.store.schema import PROMOTED_KEYS
 
 if TYPE_CHECKING:
