@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from workbench.errors import MediaError
-from workbench.ingest import rle
+from workbench.model import rle
 from workbench.ui.glyphs import DASHED, SOLID, format_attributes, frame_glyphs, polygon_parts
 from workbench.ui.masks import MaskPainter, decode_rle
 from workbench.ui.palette import PALETTE, UNLABELLED, label_color

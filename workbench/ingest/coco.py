@@ -33,12 +33,12 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
-from workbench.ingest import rle
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.jsonread import Unreadable, read_members
 from workbench.ingest.records import Frame, Roi, Source, box_ring, check_roi
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
+from workbench.model import rle
 
 if TYPE_CHECKING:
     from workbench.query.view import View
