@@ -31,6 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench.errors import WorkbenchError
+from workbench.model.geometry import Ring, corner_ring
 
 # -- errors ---------------------------------------------------------------------------------
 
@@ -108,7 +109,7 @@ def _load(hint: Any, value: Any, where: str) -> Any:
         if value not in args:
             raise SerialisationError(f"{where}: {value!r} is not one of {args}")
         return value
-    if origin is tuple:
+    if origin in (tuple, Sequence):  # a ring (Sequence[float]) comes back as a tuple too
         item = args[0] if args else Any
         return tuple(_load(item, v, where) for v in _as_list(value, where))
     if origin is list:
@@ -249,8 +250,6 @@ class Capabilities(Serialisable):
 
 # -- shapes ---------------------------------------------------------------------------------
 
-Ring = tuple[float, ...]
-
 
 @dataclass(frozen=True)
 class Shape(Serialisable):
@@ -289,7 +288,7 @@ class Shape(Serialisable):
         **more: Any,
     ) -> Shape:
         """A box from its top-left corner and size, as four corners clockwise."""
-        ring = (x, y, x + w, y, x + w, y + h, x, y + h)
+        ring = corner_ring(x, y, x + w, y + h)
         return cls(
             frame_id=frame_id, field=field, kind="box", label=label, geometry=(ring,), **more
         )

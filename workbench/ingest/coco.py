@@ -36,9 +36,10 @@ from workbench.errors import IngestError, RecordError
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.jsonread import Unreadable, read_members
-from workbench.ingest.records import Frame, Roi, Source, box_ring, check_roi
+from workbench.ingest.records import Frame, Roi, Source, check_roi
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 from workbench.model import rle
+from workbench.model.geometry import box_ring, polygon_area
 
 if TYPE_CHECKING:
     from workbench.query.view import View
@@ -516,16 +517,6 @@ def _rle(segmentation: dict[str, Any], size: tuple[int, int] | None, where: str)
             where, f"RLE size {mask['size']} differs from the image's [h, w] {list(size)}"
         )
     return mask
-
-
-def polygon_area(rings: Sequence[Sequence[float]]) -> float:
-    """Sum of the rings' areas (shoelace); COCO treats the rings of one object as its parts."""
-    total = 0.0
-    for ring in rings:
-        xs, ys = ring[0::2], ring[1::2]
-        n = len(xs)
-        total += abs(sum(xs[i] * ys[(i + 1) % n] - xs[(i + 1) % n] * ys[i] for i in range(n))) / 2
-    return total
 
 
 # -- results files: categories and frame ids from the catalog --------------------------------

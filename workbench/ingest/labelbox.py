@@ -31,8 +31,9 @@ from workbench.errors import IngestError, RecordError
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.imports import recorded
 from workbench.ingest.jsonread import Unreadable, read_lines
-from workbench.ingest.records import Roi, box_ring, check_id, check_roi
+from workbench.ingest.records import Roi, check_id, check_roi
 from workbench.ingest.writer import CatalogWriter, IngestReport
+from workbench.model.geometry import box_ring
 
 if TYPE_CHECKING:
     from workbench.query.view import View

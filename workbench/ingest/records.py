@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from workbench.errors import RecordError
+from workbench.model.geometry import Ring, bounds
 from workbench.model.limits import (
     MAX_COORDINATE,
     MAX_ID_LENGTH,
@@ -32,8 +33,6 @@ from workbench.model.limits import (
     MAX_URI_LENGTH,
 )
 from workbench.store.schema import ROI_KINDS
-
-Ring = list[float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,20 +91,9 @@ class Frame:
         return self.sources[0].uri if self.sources else self.id
 
 
-def box_ring(x: float, y: float, w: float, h: float) -> Ring:
-    """The four corners of an axis-aligned box, clockwise from the top-left."""
-    return [x, y, x + w, y, x + w, y + h, x, y + h]
-
-
 def bbox_of(roi: Roi) -> tuple[float, float, float, float] | None:
     """(x_min, y_min, x_max, y_max) over every ring, or the ROI's explicit box."""
-    if roi.bbox is not None:
-        return roi.bbox
-    xs = [v for ring in roi.geometry for v in ring[0::2]]
-    ys = [v for ring in roi.geometry for v in ring[1::2]]
-    if not xs:
-        return None
-    return min(xs), min(ys), max(xs), max(ys)
+    return roi.bbox if roi.bbox is not None else bounds(roi.geometry)
 
 
 _MIN_POINTS = {"box": 2, "polygon": 3, "polyline": 2, "point": 1}

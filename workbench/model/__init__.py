@@ -4,7 +4,8 @@ Nothing here imports the rest of the project, so every layer (ingest, query, ana
 use it. Everything works on whole arrays at once: callers pass the boxes or regions of many
 ROIs, never one ROI per call.
 
-- `geometry`: box areas and intersection over union of box pairs (with COCO's crowd rule).
+- `geometry`: rings, boxes and polygons (one `Ring` type, box and polygon rings, bounding
+  boxes, areas), box areas and IoU of box pairs (with COCO's crowd rule).
 - `regions`: pixel regions (masks and rasterised polygons) as runs of pixels in column-major
   order, bit-compatible with pycocotools; their areas, bounding boxes and pairwise IoU.
 """
