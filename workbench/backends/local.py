@@ -33,8 +33,8 @@ from workbench.backends.base import (
     UploadResult,
 )
 from workbench.errors import RecordError
-from workbench.ingest.records import Frame, Roi, validate_frame
-from workbench.store.schema import ROI_KINDS
+from workbench.model.records import ROI_KINDS, Frame, Roi
+from workbench.model.validation import validate_frame
 
 TASK_STATUSES: tuple[str, ...] = ("new", "in_progress", "done")
 SHAPE_KINDS: tuple[str, ...] = (*ROI_KINDS, "scalar")

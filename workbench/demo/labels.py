@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from workbench.demo.geometry import HEIGHT, HORIZON, WIDTH, Box, Point
 from workbench.demo.render import Rendered, Seen
 from workbench.demo.scenario import World
-from workbench.ingest.records import Roi
 from workbench.model.geometry import box_ring
+from workbench.model.records import Roi
 
 GROUND_TRUTH, PREDICTIONS, ROAD_TYPE = "ground_truth", "predictions", "road_type"
 DETECTED = ("car", "truck", "bus", "pedestrian", "cyclist")

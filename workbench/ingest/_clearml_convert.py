@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RecordError
-from workbench.ingest.records import Frame, Roi, Source, check_id
 from workbench.model.geometry import Ring, bounds, is_box_ring
 from workbench.model.limits import MAX_SAVED_MS, MIN_SAVED_MS
-from workbench.store.schema import ROI_KINDS
+from workbench.model.records import ROI_KINDS, Frame, Roi, Source
+from workbench.model.validation import check_id
 
 RING_SEPARATOR = -999999999
 DEFAULT_FIELD = "ground_truth"

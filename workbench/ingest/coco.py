@@ -36,10 +36,11 @@ from workbench.errors import IngestError, RecordError
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.jsonread import Unreadable, read_members
-from workbench.ingest.records import Frame, Roi, Source, check_roi
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 from workbench.model import rle
 from workbench.model.geometry import box_ring, polygon_area
+from workbench.model.records import Frame, Roi, Source
+from workbench.model.validation import check_roi
 
 if TYPE_CHECKING:
     from workbench.query.view import View

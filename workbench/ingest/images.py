@@ -27,9 +27,9 @@ from tqdm.auto import tqdm
 from workbench.errors import IngestError, MediaError, RecordError
 from workbench.ingest.export import ExportReport
 from workbench.ingest.imports import recorded
-from workbench.ingest.records import Frame, Source
 from workbench.ingest.writer import CatalogWriter, IngestReport
 from workbench.media.images import bomb_error, check_pixel_count
+from workbench.model.records import Frame, Source
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog

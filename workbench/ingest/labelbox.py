@@ -31,9 +31,10 @@ from workbench.errors import IngestError, RecordError
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.imports import recorded
 from workbench.ingest.jsonread import Unreadable, read_lines
-from workbench.ingest.records import Roi, check_id, check_roi
 from workbench.ingest.writer import CatalogWriter, IngestReport
 from workbench.model.geometry import box_ring
+from workbench.model.records import Roi
+from workbench.model.validation import check_id, check_roi
 
 if TYPE_CHECKING:
     from workbench.query.view import View

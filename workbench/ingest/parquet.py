@@ -41,7 +41,7 @@ from workbench.model.limits import (
     MAX_RINGS_PER_ROI,
     MAX_TIMESTAMP,
 )
-from workbench.store.schema import PROMOTED_KEYS, ROI_KINDS
+from workbench.model.records import PROMOTED_KEYS, ROI_KINDS
 from workbench.store.sqlsafe import quote_ident
 
 if TYPE_CHECKING:

@@ -37,9 +37,9 @@ from workbench.ingest.images import (
     view_frames,
 )
 from workbench.ingest.imports import option_folders, recorded
-from workbench.ingest.records import Frame, Source
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 from workbench.media.video import VideoEncoder, VideoInfo, decode_frames, probe
+from workbench.model.records import Frame, Source
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog

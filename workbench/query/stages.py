@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from workbench.errors import QueryError
+from workbench.model.records import PROMOTED_KEYS, ROI_KINDS
 from workbench.query._sql import (
     INLINE_LIST_MAX,
     TRUE,
@@ -22,7 +23,6 @@ from workbench.query._sql import (
     sql,
 )
 from workbench.query.plan import OrderTerm, Plan
-from workbench.store.schema import PROMOTED_KEYS, ROI_KINDS
 from workbench.store.sqlsafe import embed_where, quote_ident
 
 METADATA_PREFIX = "metadata."

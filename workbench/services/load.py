@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench.backends.base import AnnotationBackend, LabelSchema, Shape
-from workbench.ingest.writer import ROI_SCHEMA
+from workbench.model.records import PROMOTED_KEYS, ROI_SCHEMA
 from workbench.services.arguments import confirmed, flag
 from workbench.services.context import Action, ServiceContext, columns_table, records, registered
 from workbench.services.errors import ConfirmationRequired, InvalidArgument, StateError
@@ -38,7 +38,6 @@ from workbench.services.reports import (
     UnexpectedLabels,
 )
 from workbench.services.runs import cleanup_in, run_config, run_row, run_schema
-from workbench.store.schema import PROMOTED_KEYS
 from workbench.store.sqlsafe import quote_ident
 
 

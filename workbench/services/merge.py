@@ -34,11 +34,11 @@ from workbench.backends.base import (
     LabelSchema,
 )
 from workbench.errors import RecordError
-from workbench.ingest.records import Frame, Roi, validate_frame
+from workbench.model.records import MIN_POINTS, ROI_KINDS, Frame, Roi
+from workbench.model.validation import validate_frame
 from workbench.services.context import arrow, records, registered
 from workbench.services.label_schema import attribute_value_ok, json_path
 from workbench.services.reports import LabelRef, Rejection
-from workbench.store.schema import ROI_KINDS
 
 # The parts of a label that are compared to decide whether it changed.
 _COMPARED = (
@@ -433,14 +433,10 @@ def _needs_snapshots(schema: LabelSchema, allow: EditRestrictions) -> bool:
     return restricted or any(f.attributes for f in schema.fields.values())
 
 
-# The fewest points a ring of each kind has (the catalog's rule, see ingest/records.py).
-_MIN_POINTS = {"box": 2, "polygon": 3, "polyline": 2, "point": 1}
-
-
 def _invalid(row: dict[str, Any]) -> str | None:
     """Why the catalog cannot hold this row, or None. A quick check first; the catalog's own
     validation (slower, with the precise message) only for rows the quick check doubts."""
-    minimum = _MIN_POINTS.get(row["kind"])
+    minimum = MIN_POINTS.get(row["kind"])
     confidence = row["confidence"]
     plausible = row["kind"] in ROI_KINDS and (confidence is None or 0.0 <= confidence <= 1.0)
     if minimum is not None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import param
 
-from workbench.store.schema import PROMOTED_KEYS
+from workbench.model.records import PROMOTED_KEYS
 
 if TYPE_CHECKING:
     from workbench.query import View

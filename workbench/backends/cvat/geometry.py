@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from workbench.model.geometry import Ring, bounds, corner_ring
+from workbench.model.records import MIN_POINTS as CATALOG_MIN_POINTS
 from workbench.model.rotated import RotatedRect, corners, from_corners, is_axis_aligned
 
 CVAT_TYPE_OF_KIND: dict[str, str] = {
@@ -30,8 +31,9 @@ CVAT_TYPE_OF_KIND: dict[str, str] = {
     "point": "points",
 }
 KIND_OF_CVAT_TYPE: dict[str, str] = {v: k for k, v in CVAT_TYPE_OF_KIND.items()}
-# The fewest points (x, y pairs) each CVAT shape type has; rectangles have exactly two.
-MIN_POINTS: dict[str, int] = {"rectangle": 2, "polygon": 3, "polyline": 2, "points": 1}
+# The fewest points (x, y pairs) each CVAT shape type has (the catalog's rule for its kind);
+# rectangles have exactly two.
+MIN_POINTS: dict[str, int] = {CVAT_TYPE_OF_KIND[k]: n for k, n in CATALOG_MIN_POINTS.items()}
 # Digits kept when comparing geometry for "unchanged since upload" (far below a pixel).
 _DIGITS = 6
 
