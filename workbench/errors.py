@@ -49,6 +49,10 @@ class EvaluationError(WorkbenchError):
     pass
 
 
+class SerialisationError(WorkbenchError):
+    """A dict cannot be turned back into the object it claims to describe."""
+
+
 class RecordError(WorkbenchError):
     """A bad record: says where it came from (file, line or record id) and what is wrong."""
 

@@ -20,20 +20,18 @@ import duckdb
 import pyarrow as pa
 
 from workbench.backends.base import (
-    ATTRIBUTE_TYPES,
-    LABEL_TYPES,
-    SHAPE_SCHEMA,
     Capabilities,
     Removal,
-    Serialisable,
-    Shape,
     ShapeError,
     TaskStatus,
     UploadRequest,
     UploadResult,
 )
 from workbench.errors import RecordError
+from workbench.model.labels import ATTRIBUTE_TYPES, LABEL_TYPES
 from workbench.model.records import ROI_KINDS, Frame, Roi
+from workbench.model.serialise import Serialisable
+from workbench.model.shapes import SHAPE_SCHEMA, Shape
 from workbench.model.validation import validate_frame
 
 TASK_STATUSES: tuple[str, ...] = ("new", "in_progress", "done")

@@ -20,14 +20,10 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
-from workbench.backends.base import (
-    LABEL_SCHEMA,
-    UPLOAD_FRAME_SCHEMA,
-    AnnotationBackend,
-    LabelSchema,
-    UploadRequest,
-)
+from workbench.backends.base import AnnotationBackend, UploadRequest
 from workbench.errors import QueryError
+from workbench.model.labels import LabelSchema
+from workbench.model.shapes import LABEL_SCHEMA, UPLOAD_FRAME_SCHEMA
 from workbench.services.context import Action, ServiceContext, arrow, registered, rows
 from workbench.services.errors import Conflict, InvalidArgument, StateError, UnknownIds
 from workbench.services.inputs import insert_inputs

@@ -43,9 +43,11 @@ from typing import Any, Self
 
 import httpx
 
-from workbench.backends.base import Capabilities, LabelSchema, Shape, TaskStatus
+from workbench.backends.base import Capabilities, TaskStatus
 from workbench.backends.local import SaveResult
 from workbench.errors import WorkbenchError
+from workbench.model.labels import LabelSchema
+from workbench.model.shapes import Shape
 from workbench.services.annotate import FrameSource
 from workbench.services.context import default_actor
 from workbench.services.errors import InvalidArgument, RequestTooLarge

@@ -20,7 +20,8 @@ import duckdb
 import pyarrow as pa
 
 from workbench.backends import AnnotationBackend, default_backends
-from workbench.backends.base import Serialisable, SerialisationError
+from workbench.errors import SerialisationError
+from workbench.model.serialise import Serialisable
 from workbench.services.arguments import flag
 from workbench.services.errors import InvalidArgument, ServiceError
 from workbench.store.catalog import Catalog

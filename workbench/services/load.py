@@ -15,8 +15,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from workbench.backends.base import AnnotationBackend, LabelSchema, Shape
+from workbench.backends.base import AnnotationBackend
+from workbench.model.labels import LabelSchema
 from workbench.model.records import PROMOTED_KEYS, ROI_SCHEMA
+from workbench.model.shapes import Shape
 from workbench.services.arguments import confirmed, flag
 from workbench.services.context import Action, ServiceContext, columns_table, records, registered
 from workbench.services.errors import ConfirmationRequired, InvalidArgument, StateError

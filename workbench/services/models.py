@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from workbench.backends.base import Serialisable
+from workbench.model.serialise import Serialisable
 
 SCENE_TYPES: tuple[str, ...] = ("camera_frame", "camera_sequence", "frame_group")
 SceneType = Literal["camera_frame", "camera_sequence", "frame_group"]

@@ -14,15 +14,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from workbench.backends import default_backends
-from workbench.backends.base import (
-    AnnotationBackend,
-    Capabilities,
-    EditRestrictions,
-    LabelSchema,
-    Shape,
-    TaskStatus,
-)
+from workbench.backends.base import AnnotationBackend, Capabilities, TaskStatus
 from workbench.backends.local import SaveResult
+from workbench.model.labels import EditRestrictions, LabelSchema
+from workbench.model.shapes import Shape
 from workbench.services import annotate as _annotate
 from workbench.services import inputs as _inputs
 from workbench.services import load as _load

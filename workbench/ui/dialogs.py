@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import param
 
-from workbench.backends.base import LABEL_TYPES
 from workbench.errors import WorkbenchError
+from workbench.model.labels import LABEL_TYPES
 from workbench.services import (
     INVALIDATION_REASONS,
     AnnotationRunInfo,

@@ -30,9 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.backends.base import FieldSchema, LabelSchema
 from workbench.backends.labelstudio.errors import LabelStudioError
 from workbench.model.geometry import bounds, corner_ring
+from workbench.model.labels import FieldSchema, LabelSchema
 from workbench.model.rotated import (
     CornerRect,
     clockwise,
