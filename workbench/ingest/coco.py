@@ -36,6 +36,7 @@ from workbench.errors import IngestError, RecordError
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.jsonread import Unreadable, read_members
+from workbench.ingest.views import ViewLike
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 from workbench.model import rle
 from workbench.model.geometry import box_ring, polygon_area
@@ -43,7 +44,6 @@ from workbench.model.records import Frame, Roi, Source
 from workbench.model.validation import check_roi
 
 if TYPE_CHECKING:
-    from workbench.query.view import View
     from workbench.store.catalog import Catalog
 
 __all__ = ["export_files", "import_files"]
@@ -575,7 +575,7 @@ _EXPORTED_KINDS = frozenset({"box", "polygon", "mask"})
 
 
 def export_files(
-    view: View,
+    view: ViewLike,
     dest: str | os.PathLike[str],
     *,
     progress: bool = True,
@@ -652,7 +652,7 @@ def _write_annotations(
     return written
 
 
-def _default_info(view: View) -> dict[str, Any]:
+def _default_info(view: ViewLike) -> dict[str, Any]:
     now = datetime.now(UTC).replace(microsecond=0)
     return {
         "description": f"exported from {view.catalog.path.name}",
@@ -662,7 +662,7 @@ def _default_info(view: View) -> dict[str, Any]:
     }
 
 
-def _export_sources(view: View) -> dict[str, tuple[str | None, int | None, int | None]]:
+def _export_sources(view: ViewLike) -> dict[str, tuple[str | None, int | None, int | None]]:
     """Each frame's image: source 'image', else its first source by id."""
     compiled = view.compile()
     query = (

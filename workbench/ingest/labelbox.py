@@ -31,13 +31,13 @@ from workbench.errors import IngestError, RecordError
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.imports import recorded
 from workbench.ingest.jsonread import Unreadable, read_lines
+from workbench.ingest.views import ViewLike
 from workbench.ingest.writer import CatalogWriter, IngestReport
 from workbench.model.geometry import box_ring
 from workbench.model.records import Roi
 from workbench.model.validation import check_id, check_roi
 
 if TYPE_CHECKING:
-    from workbench.query.view import View
     from workbench.store.catalog import Catalog
 
 __all__ = ["export_files", "import_files"]
@@ -417,7 +417,7 @@ _OBJECT_KINDS = frozenset(_KINDS)
 
 
 def export_files(
-    view: View,
+    view: ViewLike,
     dest: str | os.PathLike[str],
     *,
     progress: bool = True,
@@ -455,7 +455,7 @@ def export_files(
     return report
 
 
-def _frame_contexts(view: View) -> dict[str, str]:
+def _frame_contexts(view: ViewLike) -> dict[str, str]:
     compiled = view.compile()
     query = f"SELECT id, context_id FROM frames WHERE id IN (SELECT id FROM ({compiled.sql}))"
     rows = view.catalog.cursor().execute(query, list(compiled.params)).fetchall()

@@ -34,11 +34,12 @@ from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, MediaError, RecordError
 from workbench.ingest.export import ExportReport
-from workbench.ingest.images import SOURCE_ID, ExportFrame, ViewLike, image_info, view_frames
+from workbench.ingest.images import SOURCE_ID, image_info
 from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.jsonread import BOM, Unreadable, read_document, read_lines
 from workbench.ingest.video import count_context_frames, default_frames_root, frames_folder
 from workbench.ingest.video import video_frames as decode_video_frames
+from workbench.ingest.views import ExportFrame, ViewLike, view_frames
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 from workbench.model.records import Frame, Source
 

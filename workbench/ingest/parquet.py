@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from workbench.errors import IngestError, RecordError
 from workbench.ingest.export import ExportReport
 from workbench.ingest.imports import current_run, recorded
+from workbench.ingest.views import ViewLike
 from workbench.ingest.writer import MAX_KEPT_ERRORS, IngestReport
 from workbench.media.files import MediaRootCheck
 from workbench.model.limits import (
@@ -45,7 +46,6 @@ from workbench.model.records import PROMOTED_KEYS, ROI_KINDS
 from workbench.store.sqlsafe import quote_ident
 
 if TYPE_CHECKING:
-    from workbench.query.view import View
     from workbench.store.catalog import Catalog
 
 TABLES: tuple[str, ...] = ("frames", "sources", "rois", "tags")
@@ -98,7 +98,7 @@ def _stream(con: duckdb.DuckDBPyConnection, query: str, params: Any = None) -> A
 
 
 def export_files(
-    view: View,
+    view: ViewLike,
     dest: str | os.PathLike[str],
     *,
     progress: bool = True,
