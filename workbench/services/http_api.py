@@ -71,6 +71,7 @@ from workbench.services.wire import (
     listed_error,
 )
 from workbench.services.workbench import Workbench
+from workbench.store.catalog import open_catalog
 
 log = logging.getLogger(__name__)
 
@@ -528,10 +529,8 @@ def serve_api(
     Prints `Serving workbench API on <url>` once it accepts connections. The app's own
     server (`workbench serve`) mounts the same routes next to the app.
     """
-    import workbench
-
     max_body_bytes(max_body_mb)  # a wrong limit fails before the catalog is opened
-    catalog = workbench.open(catalog_path)
+    catalog = open_catalog(catalog_path)
     try:
         service = Workbench(catalog, actor=actor or default_actor())
         app = Application(api_patterns(per_actor(service), token=token, max_body_mb=max_body_mb))
