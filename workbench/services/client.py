@@ -19,16 +19,9 @@ code written against one runs against the other. A served app holds the catalog 
 
 Errors: the service's own errors (ServiceError and its subclasses, BackendError) are rebuilt
 with their attributes (`UnknownIds.kind/.ids`, `ConfirmationRequired.plan`, ...). When the
-call itself fails, one of these is raised, always `from` the httpx error behind it:
-
-WorkbenchError
- +-- ClientError              the call got no answer from the service; `.method`, `.status`
-      +-- ServerUnreachable    no connection, or no answer in time (a timed-out action may
-      |                        still have happened: look at audit_log)
-      +-- AccessDenied         401/403: the API token is missing or wrong, or the server only
-      |                        answers loopback requests without one
-      +-- ServerError          the server failed unexpectedly (500), or a stream broke off
-      +-- ProtocolError        an answer this client cannot read (another API version...)
+call itself fails, a ClientError is raised (ServerUnreachable, AccessDenied, ServerError or
+ProtocolError: drawn with every other in workbench/errors.py), always `from` the httpx error
+behind it.
 """
 
 from __future__ import annotations
