@@ -20,10 +20,6 @@ from workbench.model.records import Roi
 
 GROUND_TRUTH, PREDICTIONS, ROAD_TYPE = "ground_truth", "predictions", "road_type"
 DETECTED = ("car", "truck", "bus", "pedestrian", "cyclist")
-# Planted missing objects are found with at least this confidence; everything labelled is
-# matched by its prediction, so high-confidence predictions without ground truth are exactly
-# the planted misses.
-SURE = 0.6
 
 
 @dataclass

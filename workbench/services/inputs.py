@@ -37,6 +37,8 @@ from workbench.services.errors import (
 from workbench.services.models import (
     INPUT_LINK,
     SCENE_CREATED,
+    SCENE_PENDING,
+    SCENE_PROCESSING,
     Input,
     InputCreationResult,
     RemovalReport,
@@ -251,7 +253,7 @@ def _create_inputs(
     deadline = time.monotonic() + wait_timeout
     waiting = create_scenes(ctx, specs, dryrun=dryrun)
     while True:
-        final = [s for s in waiting if s.status not in ("pending", "processing")]
+        final = [s for s in waiting if s.status not in (SCENE_PENDING, SCENE_PROCESSING)]
         waiting = [s for s in waiting if s not in final]
         yield from _inputs_for(ctx, final, project, batch, dryrun)
         remaining = deadline - time.monotonic()

@@ -14,19 +14,19 @@ from typing import Literal
 
 from workbench.model.serialise import Serialisable
 
-SCENE_TYPES: tuple[str, ...] = ("camera_frame", "camera_sequence", "frame_group")
 SceneType = Literal["camera_frame", "camera_sequence", "frame_group"]
+SCENE_TYPES: tuple[SceneType, ...] = ("camera_frame", "camera_sequence", "frame_group")
 
-INVALIDATION_REASONS: tuple[str, ...] = (
+InvalidationReason = Literal["bad-content", "duplicate", "incorrectly-created", "broken-input"]
+INVALIDATION_REASONS: tuple[InvalidationReason, ...] = (
     "bad-content",
     "duplicate",
     "incorrectly-created",
     "broken-input",
 )
-InvalidationReason = Literal["bad-content", "duplicate", "incorrectly-created", "broken-input"]
 
-BATCH_STATUSES: tuple[str, ...] = ("pending", "open", "completed")
 BatchStatus = Literal["pending", "open", "completed"]
+BATCH_STATUSES: tuple[BatchStatus, ...] = ("pending", "open", "completed")
 # A batch moves forward only: pending -> open -> completed.
 BATCH_TRANSITIONS: dict[str, tuple[str, ...]] = {
     "pending": ("open", "completed"),
@@ -65,7 +65,7 @@ class SceneSpec(Serialisable):
 class Scene(Serialisable):
     uuid: str
     external_id: str | None
-    scene_type: str
+    scene_type: SceneType
     status: str
     frame_ids: tuple[str, ...]
     context_id: str | None = None
@@ -93,7 +93,7 @@ class Batch(Serialisable):
     id: str
     project_id: str
     external_id: str | None
-    status: str
+    status: BatchStatus
     created: datetime | None = None
 
 

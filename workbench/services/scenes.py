@@ -70,18 +70,6 @@ class PlannedScene:
     status: str = SCENE_CREATED
     error_message: str | None = None
 
-    def to_scene(self) -> Scene:
-        return Scene(
-            uuid=self.uuid,
-            external_id=self.external_id,
-            scene_type=self.scene_type,
-            status=self.status,
-            frame_ids=self.frame_ids,
-            context_id=self.context_id,
-            error_message=self.error_message,
-            calibration_id=self.calibration_id,
-        )
-
 
 def plan_scenes(con: duckdb.DuckDBPyConnection, specs: Sequence[SceneSpec]) -> list[PlannedScene]:
     """Validate `specs` against the catalog; raise UnknownIds / SceneSpecError, else plan."""

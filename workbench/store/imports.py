@@ -38,7 +38,6 @@ FINISHED = "finished"
 INTERRUPTED = "interrupted"
 FAILED = "failed"
 SUPERSEDED = "superseded"
-STATUSES = (RUNNING, FINISHED, INTERRUPTED, FAILED, SUPERSEDED)
 
 # Refusal messages kept on a record; the count is always whole.
 MAX_RECORDED_ERRORS = 20
