@@ -30,8 +30,8 @@ WorkbenchError
  |    +-- Conflict                 the action clashes with what exists (an anno_key in use...)
  |    +-- StateError               an object is in the wrong state (batch completed, scene
  |                                 invalidated, run cleaned up)
- +-- ClientError                  [services.client] a call through the HTTP API got no usable
- |    |                           answer from the service; `.method`, `.status`
+ +-- ClientError                  [services.client_wire] a call through the HTTP API got no
+ |    |                           usable answer from the service; `.method`, `.status`
  |    +-- ServerUnreachable        no connection, or no answer in time (a timed-out action may
  |    |                            still have happened: look at audit_log)
  |    +-- AccessDenied             401/403: the API token is missing or wrong, or the server
