@@ -35,6 +35,7 @@ from workbench.model.records import (
     bbox_of,
 )
 from workbench.model.validation import FORBIDDEN_CHARACTERS, validate_frame
+from workbench.store.arrow import append_rows
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -429,8 +430,8 @@ class CatalogWriter:
                     )
                 con.execute("DELETE FROM frames WHERE id IN (SELECT id FROM _wb_frames)")
             con.execute("INSERT INTO frames BY NAME SELECT * FROM _wb_frames")
-            _insert(con, "sources", _table(source_rows, SOURCE_SCHEMA))
-            _insert(con, "rois", _table(roi_rows, ROI_SCHEMA))
+            append_rows(con, "sources", _table(source_rows, SOURCE_SCHEMA))
+            append_rows(con, "rois", _table(roi_rows, ROI_SCHEMA))
         finally:
             con.unregister("_wb_frames")
 
@@ -456,7 +457,7 @@ class CatalogWriter:
             )
         finally:
             con.unregister("_wb_label_keys")
-        _insert(con, "rois", _table(rows, ROI_SCHEMA))
+        append_rows(con, "rois", _table(rows, ROI_SCHEMA))
         return missing
 
     def _check_uris(self, *uris: Any) -> None:
@@ -531,13 +532,3 @@ def _promoted(value: Any) -> str | None:
     if value is None or isinstance(value, dict | list):
         return None
     return str(value)
-
-
-def _insert(con: Any, table: str, rows: pa.Table) -> None:
-    if rows.num_rows == 0:
-        return
-    con.register("_wb_rows", rows)
-    try:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _wb_rows")
-    finally:
-        con.unregister("_wb_rows")

@@ -2,8 +2,8 @@
 label type is made of, and the schema's dataclasses.
 
 The vocabulary is FiftyOne's (label types `detections`, `polygons`..., attributes `select`,
-`radio`...). Each word list has its `Literal` type (`LabelType`, `AttributeType`,
-`ShapeKind`) for code that handles known values. The dataclasses' `type` fields stay `str`:
+`radio`...). Each word list is its `Literal` type's values (`LabelType`, `AttributeType`;
+`ShapeKind` for the kinds of shapes), for code that handles known values. The dataclasses' `type` fields stay `str`:
 a schema arrives from callers and from platforms, and the service's own checks
 (workbench.services.label_schema) name an unknown type with the field it belongs to.
 """
@@ -11,7 +11,7 @@ a schema arrives from callers and from platforms, and the service's own checks
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from workbench.model.records import RoiKind
 from workbench.model.serialise import Serialisable
@@ -27,26 +27,9 @@ LabelType = Literal[
     "segmentation",
     "scalar",
 ]
-LABEL_TYPES: tuple[LabelType, ...] = (
-    "classification",
-    "classifications",
-    "detections",
-    "instances",
-    "polylines",
-    "polygons",
-    "keypoints",
-    "segmentation",
-    "scalar",
-)
+LABEL_TYPES: tuple[LabelType, ...] = get_args(LabelType)
 AttributeType = Literal["text", "select", "radio", "checkbox", "occluded", "group_id"]
-ATTRIBUTE_TYPES: tuple[AttributeType, ...] = (
-    "text",
-    "select",
-    "radio",
-    "checkbox",
-    "occluded",
-    "group_id",
-)
+ATTRIBUTE_TYPES: tuple[AttributeType, ...] = get_args(AttributeType)
 # Attribute types whose values must be listed in the schema.
 VALUED_ATTRIBUTE_TYPES: tuple[AttributeType, ...] = ("select", "radio")
 

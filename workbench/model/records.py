@@ -14,14 +14,14 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pyarrow as pa
 
 from workbench.model.geometry import Ring, bounds
 
 RoiKind = Literal["box", "polygon", "polyline", "point", "mask", "classification"]
-ROI_KINDS: tuple[RoiKind, ...] = ("box", "polygon", "polyline", "point", "mask", "classification")
+ROI_KINDS: tuple[RoiKind, ...] = get_args(RoiKind)
 # The fewest points (x, y pairs) each ring of a kind has; masks and classifications have none.
 MIN_POINTS: dict[str, int] = {"box": 2, "polygon": 3, "polyline": 2, "point": 1}
 # Kinds that cover an area (their bounding box is derived and counted).

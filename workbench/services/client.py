@@ -54,7 +54,6 @@ from workbench.services.client_wire import (
     stream_item,
     unreachable,
 )
-from workbench.services.context import default_actor
 from workbench.services.models import (
     AuditEntry,
     Batch,
@@ -87,6 +86,7 @@ from workbench.services.wire import (
     view_argument,
 )
 from workbench.services.workbench import Workbench
+from workbench.store.audit import default_actor
 
 # Service calls can be long (annotate or merge thousands of frames); connecting is not.
 DEFAULT_TIMEOUT = 300.0

@@ -53,7 +53,6 @@ from tornado.web import Application, RequestHandler, stream_request_body
 
 from workbench.errors import WorkbenchError
 from workbench.services import arguments
-from workbench.services.context import default_actor
 from workbench.services.errors import InvalidArgument, RequestTooLarge
 from workbench.services.wire import (
     ACTOR_HEADER,
@@ -71,6 +70,7 @@ from workbench.services.wire import (
     listed_error,
 )
 from workbench.services.workbench import Workbench
+from workbench.store.audit import default_actor
 from workbench.store.catalog import open_catalog
 
 log = logging.getLogger(__name__)

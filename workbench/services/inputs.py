@@ -18,15 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench.services.arguments import confirmed
-from workbench.services.context import (
-    Action,
-    ServiceContext,
-    id_list,
-    parse,
-    registered,
-    rows,
-    strings,
-)
+from workbench.services.context import Action, ServiceContext, id_list, parse, rows, strings
 from workbench.services.errors import (
     ConfirmationRequired,
     Conflict,
@@ -46,6 +38,7 @@ from workbench.services.models import (
     SceneSpec,
 )
 from workbench.services.projects import batch_row, default_request, project_row
+from workbench.store.arrow import registered
 
 _INPUT_QUERY = """
     SELECT i.uuid, i.scene_uuid, s.external_id AS scene_external_id, i.project_id, i.batch_id,

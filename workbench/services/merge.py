@@ -37,9 +37,10 @@ from workbench.model.labels import (
 )
 from workbench.model.records import MIN_POINTS, ROI_KINDS, Frame, Roi
 from workbench.model.validation import validate_frame
-from workbench.services.context import arrow, records, registered
+from workbench.services.context import arrow, records
 from workbench.services.label_schema import attribute_value_ok, json_path
 from workbench.services.reports import LabelRef, Rejection
+from workbench.store.arrow import registered
 
 # The parts of a label that are compared to decide whether it changed.
 _COMPARED = (

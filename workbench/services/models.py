@@ -10,23 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from workbench.model.serialise import Serialisable
 
 SceneType = Literal["camera_frame", "camera_sequence", "frame_group"]
-SCENE_TYPES: tuple[SceneType, ...] = ("camera_frame", "camera_sequence", "frame_group")
+SCENE_TYPES: tuple[SceneType, ...] = get_args(SceneType)
 
 InvalidationReason = Literal["bad-content", "duplicate", "incorrectly-created", "broken-input"]
-INVALIDATION_REASONS: tuple[InvalidationReason, ...] = (
-    "bad-content",
-    "duplicate",
-    "incorrectly-created",
-    "broken-input",
-)
+INVALIDATION_REASONS: tuple[InvalidationReason, ...] = get_args(InvalidationReason)
 
 BatchStatus = Literal["pending", "open", "completed"]
-BATCH_STATUSES: tuple[BatchStatus, ...] = ("pending", "open", "completed")
+BATCH_STATUSES: tuple[BatchStatus, ...] = get_args(BatchStatus)
 # A batch moves forward only: pending -> open -> completed.
 BATCH_TRANSITIONS: dict[str, tuple[str, ...]] = {
     "pending": ("open", "completed"),

@@ -27,7 +27,7 @@ from workbench.services import scenes as _scenes
 from workbench.services import tasks as _tasks
 from workbench.services.annotate import FrameSource
 from workbench.services.arguments import checked_methods
-from workbench.services.context import ServiceContext, default_actor, parse, rows
+from workbench.services.context import ServiceContext, parse, rows
 from workbench.services.models import (
     AuditEntry,
     Batch,
@@ -50,6 +50,7 @@ from workbench.services.reports import (
     Unexpected,
     UnexpectedCallback,
 )
+from workbench.store.audit import default_actor
 from workbench.store.catalog import Catalog
 
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from workbench.backends.labelstudio.errors import LabelStudioError
 from workbench.model.geometry import bounds, corner_ring
-from workbench.model.labels import FieldSchema, LabelSchema
+from workbench.model.labels import ATTRIBUTE_TYPES, FieldSchema, LabelSchema
 from workbench.model.rotated import (
     CornerRect,
     clockwise,
@@ -70,14 +70,8 @@ SUPPORTED_LABEL_TYPES: tuple[str, ...] = (
     "keypoints",
     "scalar",
 )
-SUPPORTED_ATTRIBUTE_TYPES: tuple[str, ...] = (
-    "text",
-    "select",
-    "radio",
-    "checkbox",
-    "occluded",
-    "group_id",
-)
+# Every attribute type has a Label Studio control.
+SUPPORTED_ATTRIBUTE_TYPES: tuple[str, ...] = ATTRIBUTE_TYPES
 
 
 class ConfigError(LabelStudioError):
