@@ -112,9 +112,6 @@ def open_catalog(
     read_only: bool = False,
     time_limit: float | None = None,
 ) -> Catalog:
-    """Open (creating or upgrading as needed) the catalog at `path`.
-
-    `time_limit`: seconds each query typed by a person may run (default
-    $WORKBENCH_SQL_TIME_LIMIT or 30; 0 for none).
-    """
+    """The catalog at `path` as a workbench.Catalog; `read_only` and `time_limit` as for
+    workbench.store.open_catalog (the file is created or upgraded as needed)."""
     return Catalog(path, read_only=read_only, time_limit=time_limit)
