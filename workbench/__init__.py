@@ -6,6 +6,7 @@ catalog.sql("SELECT label, count(*) FROM rois GROUP BY 1").df()
 """
 
 from workbench.analysis.evaluation import DetectionResults
+from workbench.catalog import Catalog, open_catalog
 from workbench.errors import (
     CatalogError,
     EvaluationError,
@@ -19,7 +20,6 @@ from workbench.errors import (
 )
 from workbench.services import Workbench
 from workbench.services.client import connect
-from workbench.store.catalog import Catalog, open_catalog
 
 open = open_catalog  # `workbench.open(path)` is the public entry point
 

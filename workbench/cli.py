@@ -13,9 +13,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from workbench.catalog import Catalog
 from workbench.errors import WorkbenchError
 from workbench.ingest import FORMATS, exporter, importer
-from workbench.store.catalog import Catalog, default_catalog_path
+from workbench.store.catalog import default_catalog_path
 from workbench.store.imports import get_import, interrupted_imports
 
 EXIT_REJECTED = 1  # some records were refused; the good ones are stored

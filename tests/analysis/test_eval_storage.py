@@ -220,8 +220,9 @@ def test_each_source_of_a_frame_is_matched_apart(tmp_path: Path) -> None:
     """ROIs of a frame group are compared per source; on a frame with one source, ROIs naming
     no source are compared with those naming it."""
     import workbench
-    from workbench.ingest.records import Frame, Roi, Source, box_ring
     from workbench.ingest.writer import CatalogWriter
+    from workbench.model.geometry import box_ring
+    from workbench.model.records import Frame, Roi, Source
 
     def box(roi_id: str, field: str, sources: list[str], confidence: float | None = None) -> Roi:
         return Roi(
@@ -281,8 +282,9 @@ def test_ties_are_broken_the_same_way_whatever_the_query_plan(tmp_path: Path) ->
     so a view (whose joins may return rows in any order) gives the same results as the whole
     catalog."""
     import workbench
-    from workbench.ingest.records import Frame, Roi, Source, box_ring
     from workbench.ingest.writer import CatalogWriter
+    from workbench.model.geometry import box_ring
+    from workbench.model.records import Frame, Roi, Source
 
     rng = np.random.default_rng(5)
     frames = []

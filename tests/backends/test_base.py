@@ -2,14 +2,10 @@ import json
 
 import pytest
 
-from workbench.backends.base import (
-    AttributeSpec,
-    Capabilities,
-    FieldSchema,
-    LabelSchema,
-    SerialisationError,
-    Shape,
-)
+from workbench.backends.base import Capabilities
+from workbench.errors import SerialisationError
+from workbench.model.labels import AttributeSpec, FieldSchema, LabelSchema
+from workbench.model.shapes import Shape
 
 
 def test_label_schema_round_trips_through_json_with_int_mask_keys():

@@ -17,8 +17,8 @@ from workbench.backends import (
     ShapeError,
     UploadRequest,
 )
-from workbench.backends.base import LABEL_SCHEMA, UPLOAD_FRAME_SCHEMA
 from workbench.ingest import CatalogWriter, Frame, Source
+from workbench.model.shapes import LABEL_SCHEMA, UPLOAD_FRAME_SCHEMA
 
 SCHEMA = LabelSchema(fields={"gt": FieldSchema(type="detections", classes=("car",))})
 BOX = [[0.0, 0.0, 4.0, 0.0, 4.0, 4.0, 0.0, 4.0]]

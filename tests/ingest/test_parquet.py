@@ -8,7 +8,7 @@ import pytest
 import workbench
 from workbench.errors import IngestError
 from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring, clearml, parquet
-from workbench.ingest.writer import FRAME_SCHEMA, ROI_SCHEMA, SOURCE_SCHEMA
+from workbench.model.records import FRAME_SCHEMA, ROI_SCHEMA, SOURCE_SCHEMA
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "clearml"
 TAG_SCHEMA = pa.schema([("frame_id", pa.string()), ("roi_id", pa.string()), ("tag", pa.string())])

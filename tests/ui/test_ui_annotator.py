@@ -16,10 +16,11 @@ from bokeh.models import BoxEditTool, PolyDrawTool, PolyEditTool, TapTool
 from ui_catalog import fresh_catalog
 
 from workbench.backends import LocalBackend
+from workbench.model.geometry import polygon_ring
 from workbench.services import Workbench
 from workbench.store.catalog import Catalog
 from workbench.ui.annotator import AnnotatorView, EditorCopy
-from workbench.ui.annotator_state import AnnotatorState, polygon_ring
+from workbench.ui.annotator_state import AnnotatorState
 from workbench.ui.media import ServedMediaUrls
 from workbench.ui.runs import RunsState
 from workbench.ui.state import WorkbenchState

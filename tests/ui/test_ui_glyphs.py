@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from workbench.errors import MediaError
-from workbench.ingest import rle
-from workbench.ui.glyphs import DASHED, SOLID, format_attributes, frame_glyphs, polygon_parts
+from workbench.model import rle
+from workbench.model.geometry import polygon_parts
+from workbench.ui.glyphs import DASHED, SOLID, format_attributes, frame_glyphs
 from workbench.ui.masks import MaskPainter, decode_rle
 from workbench.ui.palette import PALETTE, UNLABELLED, label_color
 from workbench.ui.tiles import format_span, thin_ring, tile_rois

@@ -8,25 +8,26 @@ satisfies `AnnotationBackend` (see workbench/backends/base.py for what it must d
 from __future__ import annotations
 
 from workbench.backends.base import (
-    ATTRIBUTE_TYPES,
-    LABEL_TYPES,
-    SHAPE_SCHEMA,
     AnnotationBackend,
-    AttributeSpec,
     BackendError,
     Capabilities,
-    EditRestrictions,
-    FieldSchema,
-    LabelSchema,
     Removal,
-    Serialisable,
-    Shape,
     ShapeError,
     TaskStatus,
     UploadRequest,
     UploadResult,
 )
 from workbench.backends.local import LocalBackend
+from workbench.model.labels import (
+    ATTRIBUTE_TYPES,
+    LABEL_TYPES,
+    AttributeSpec,
+    EditRestrictions,
+    FieldSchema,
+    LabelSchema,
+)
+from workbench.model.serialise import Serialisable
+from workbench.model.shapes import SHAPE_SCHEMA, Shape
 
 
 def default_backends() -> dict[str, AnnotationBackend]:

@@ -20,21 +20,20 @@ import duckdb
 import pyarrow as pa
 
 from workbench.backends.base import (
-    ATTRIBUTE_TYPES,
-    LABEL_TYPES,
-    SHAPE_SCHEMA,
     Capabilities,
     Removal,
-    Serialisable,
-    Shape,
     ShapeError,
     TaskStatus,
     UploadRequest,
     UploadResult,
 )
 from workbench.errors import RecordError
-from workbench.ingest.records import Frame, Roi, validate_frame
-from workbench.store.schema import ROI_KINDS
+from workbench.model.labels import ATTRIBUTE_TYPES, LABEL_TYPES
+from workbench.model.records import ROI_KINDS, Frame, Roi
+from workbench.model.serialise import Serialisable
+from workbench.model.shapes import SHAPE_SCHEMA, Shape
+from workbench.model.validation import validate_frame
+from workbench.store.arrow import append_rows
 
 TASK_STATUSES: tuple[str, ...] = ("new", "in_progress", "done")
 SHAPE_KINDS: tuple[str, ...] = (*ROI_KINDS, "scalar")
@@ -108,11 +107,7 @@ class LocalBackend:
                 "position": list(range(count)),
             }
         )
-        con.register("_wb_local_tasks", tasks)
-        try:
-            con.execute("INSERT INTO local_tasks BY NAME SELECT * FROM _wb_local_tasks")
-        finally:
-            con.unregister("_wb_local_tasks")
+        append_rows(con, "local_tasks", tasks)
         frame_tasks = [task_ids[t] for t in task_of_row]
         self._insert_task_frames(
             con, request, frames.append_column("task_id", pa.array(frame_tasks, pa.string()))
@@ -127,7 +122,7 @@ class LocalBackend:
             .append_column("task_id", pa.array(label_tasks, pa.string()))
             .append_column("id", pa.array(shape_ids, pa.string()))
         )
-        _insert(con, "local_shapes", shapes)
+        append_rows(con, "local_shapes", shapes)
         return UploadResult(shape_ids=shape_ids, task_ids=label_tasks, tasks=count)
 
     def _insert_task_frames(
@@ -331,7 +326,7 @@ class LocalBackend:
             "DELETE FROM local_shapes WHERE task_id = ? AND frame_id IN (SELECT unnest(?::VARCHAR[]))",
             [task_id, sorted(scope)],
         )
-        _insert(con, "local_shapes", table)
+        append_rows(con, "local_shapes", table)
         con.execute(
             "UPDATE local_tasks SET updated = current_timestamp, "
             "status = CASE WHEN status = 'new' THEN 'in_progress' ELSE status END WHERE id = ?",
@@ -434,13 +429,3 @@ def _arrow(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] = (
     if table is None:
         raise ShapeError(f"query returned no result: {query[:80]}")
     return table
-
-
-def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
-    if rows.num_rows == 0:
-        return
-    con.register("_wb_local_rows", rows)
-    try:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _wb_local_rows")
-    finally:
-        con.unregister("_wb_local_rows")

@@ -13,7 +13,7 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw
 
-from workbench.demo.environment import MATERIALS, RGB, Atmosphere
+from workbench.demo.environment import MATERIALS, Atmosphere
 from workbench.demo.geometry import (
     HEIGHT,
     HORIZON,
@@ -171,7 +171,3 @@ def lane_polylines(world: World, camera: Camera, ego: float) -> list[tuple[str, 
             points = [(ax + (bx - ax) * k / 4, ay + (by - ay) * k / 4) for k in range(5)]
             out.append(("lane_" + line.style, points))
     return out
-
-
-def ground_color(world: World, material: str) -> RGB:
-    return world.atmosphere.shade(MATERIALS[material], 0.0)

@@ -40,8 +40,8 @@ from workbench.demo.scenario import (
 )
 from workbench.errors import IngestError
 from workbench.ingest.imports import recorded_import
-from workbench.ingest.records import Frame, Roi, Source
 from workbench.ingest.writer import CatalogWriter
+from workbench.model.records import Frame, Roi, Source
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog

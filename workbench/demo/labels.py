@@ -15,14 +15,11 @@ from dataclasses import dataclass, field
 from workbench.demo.geometry import HEIGHT, HORIZON, WIDTH, Box, Point
 from workbench.demo.render import Rendered, Seen
 from workbench.demo.scenario import World
-from workbench.ingest.records import Roi, box_ring
+from workbench.model.geometry import box_ring
+from workbench.model.records import Roi
 
 GROUND_TRUTH, PREDICTIONS, ROAD_TYPE = "ground_truth", "predictions", "road_type"
 DETECTED = ("car", "truck", "bus", "pedestrian", "cyclist")
-# Planted missing objects are found with at least this confidence; everything labelled is
-# matched by its prediction, so high-confidence predictions without ground truth are exactly
-# the planted misses.
-SURE = 0.6
 
 
 @dataclass

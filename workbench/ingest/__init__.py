@@ -12,8 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from workbench.errors import IngestError
-from workbench.ingest.records import Frame, Roi, Source, box_ring
 from workbench.ingest.writer import CatalogWriter, IngestReport
+from workbench.model.geometry import box_ring
+from workbench.model.records import Frame, Roi, Source
 
 # format name -> module; every module is imported only when its format is used.
 FORMATS: dict[str, str] = {

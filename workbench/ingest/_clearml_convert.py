@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RecordError
-from workbench.ingest.limits import MAX_SAVED_MS, MIN_SAVED_MS
-from workbench.ingest.records import Frame, Ring, Roi, Source, check_id
-from workbench.store.schema import ROI_KINDS
+from workbench.model.geometry import Ring, bounds, is_box_ring
+from workbench.model.limits import MAX_SAVED_MS, MIN_SAVED_MS
+from workbench.model.records import ROI_KINDS, Frame, Roi, Source
+from workbench.model.validation import check_id
 
 RING_SEPARATOR = -999999999
 DEFAULT_FIELD = "ground_truth"
@@ -172,7 +173,7 @@ def _roi(data: Any, number: int, frame_id: str, where: str) -> Roi:
     )
 
 
-def split_poly(poly: Any, where: str) -> list[Ring]:
+def split_poly(poly: Any, where: str) -> list[list[float]]:
     """Split a ClearML `poly` into rings at every -999999999; empty rings are dropped."""
     values = _list(poly, "poly", where)
     for value in values:
@@ -181,7 +182,7 @@ def split_poly(poly: Any, where: str) -> list[Ring]:
             raise RecordError(where, f"poly holds {value!r}, which is not a number")
     if RING_SEPARATOR not in values:
         return [[float(v) for v in values]] if values else []
-    rings: list[Ring] = [[]]
+    rings: list[list[float]] = [[]]
     for value in values:
         if value == RING_SEPARATOR:
             rings.append([])
@@ -198,19 +199,6 @@ def infer_kind(rings: Sequence[Ring], mask: Any) -> str:
     if len(rings) == 1 and len(rings[0]) == 2:
         return "point"
     return "polygon"
-
-
-def is_box_ring(ring: Ring) -> bool:
-    """Four corners of a non-empty axis-aligned rectangle, going round it (not a bow tie)."""
-    if len(ring) != 8:
-        return False
-    points = list(zip(ring[0::2], ring[1::2], strict=True))
-    if len({x for x, _ in points}) != 2 or len({y for _, y in points}) != 2:
-        return False
-    for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True):
-        if (x0 == x1) == (y0 == y1):  # a diagonal edge or a repeated corner
-            return False
-    return True
 
 
 def resolve_uri(uri: str, base: Path | None) -> str:
@@ -275,7 +263,7 @@ def _roi_out(row: Mapping[str, Any]) -> dict[str, Any]:
     if row["keyframe"] is not None:
         meta[ROI_KEYFRAME_KEY] = row["keyframe"]
     stored = (row["x_min"], row["y_min"], row["x_max"], row["y_max"])
-    if stored[0] is not None and stored != _bbox_of_rings(rings):
+    if stored[0] is not None and stored != (bounds(rings) or (None,) * 4):
         # A box not derived from the rings (masks, RLE regions) must travel explicitly.
         meta[ROI_BBOX_KEY] = list(stored)
     return _drop_none(
@@ -299,14 +287,6 @@ def join_rings(rings: Sequence[Sequence[float]]) -> list[float | int]:
             poly.append(RING_SEPARATOR)
         poly.extend(int(v) if v.is_integer() and abs(v) < 2**53 else v for v in ring)
     return poly
-
-
-def _bbox_of_rings(rings: Sequence[Sequence[float]]) -> tuple[float | None, ...]:
-    xs = [v for ring in rings for v in ring[0::2]]
-    ys = [v for ring in rings for v in ring[1::2]]
-    if not xs:
-        return (None, None, None, None)
-    return (min(xs), min(ys), max(xs), max(ys))
 
 
 # -- small value checks ----------------------------------------------------------------------

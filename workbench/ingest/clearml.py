@@ -22,10 +22,10 @@ from workbench.ingest._clearml_convert import frame_from_clearml, frame_to_clear
 from workbench.ingest._clearml_read import collect_files, read_frames
 from workbench.ingest.export import ExportReport
 from workbench.ingest.imports import recorded
+from workbench.ingest.views import ViewLike
 from workbench.ingest.writer import CatalogWriter, IngestReport
 
 if TYPE_CHECKING:
-    from workbench.query.view import View
     from workbench.store.catalog import Catalog
 
 ExportFormat = Literal["ndjson", "json"]
@@ -64,7 +64,7 @@ def import_files(
 
 
 def export_files(
-    view: View,
+    view: ViewLike,
     dest: str | os.PathLike[str],
     *,
     progress: bool = True,
@@ -101,7 +101,7 @@ def export_files(
     return report
 
 
-def view_frame_ids(view: View) -> list[str]:
+def view_frame_ids(view: ViewLike) -> list[str]:
     """The ids of a view's frames, in the view's order."""
     compiled = view.compile()
     con = view.catalog.cursor()

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from workbench.ingest.limits import MAX_JSON_DEPTH, MAX_RECORD_BYTES
+from workbench.model.limits import MAX_JSON_DEPTH, MAX_RECORD_BYTES
 
 __all__ = [
     "Unreadable",

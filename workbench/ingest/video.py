@@ -26,20 +26,19 @@ from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, MediaError, RecordError
 from workbench.ingest.export import ExportReport
-from workbench.ingest.images import (
-    SOURCE_ID,
+from workbench.ingest.images import SOURCE_ID, draw_rois
+from workbench.ingest.imports import option_folders, recorded
+from workbench.ingest.views import (
     DrawnRoi,
     ExportFrame,
     ExportSource,
     ViewLike,
-    draw_rois,
     frame_rois,
     view_frames,
 )
-from workbench.ingest.imports import option_folders, recorded
-from workbench.ingest.records import Frame, Source
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 from workbench.media.video import VideoEncoder, VideoInfo, decode_frames, probe
+from workbench.model.records import Frame, Source
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog

@@ -8,7 +8,6 @@ field on existing frames and leave everything else alone.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -23,68 +22,23 @@ from tqdm.auto import tqdm
 
 from workbench.errors import MediaError, RecordError, WorkbenchError
 from workbench.ingest.imports import current_run
-from workbench.ingest.limits import MAX_JSON_FIELD_BYTES, MAX_KEPT_ERRORS
-from workbench.ingest.records import Frame, Roi, Source, bbox_of, validate_frame
 from workbench.media.files import MediaRootCheck
-from workbench.store.schema import PROMOTED_KEYS
+from workbench.model.limits import MAX_JSON_FIELD_BYTES, MAX_KEPT_ERRORS
+from workbench.model.records import (
+    FRAME_SCHEMA,
+    PROMOTED_KEYS,
+    ROI_SCHEMA,
+    SOURCE_SCHEMA,
+    Frame,
+    Roi,
+    Source,
+    bbox_of,
+)
+from workbench.model.validation import FORBIDDEN_CHARACTERS, validate_frame
+from workbench.store.arrow import append_rows
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
-
-_GEOMETRY = pa.list_(pa.list_(pa.float64()))
-_STRINGS = pa.list_(pa.string())
-
-FRAME_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("dataset", pa.string()),
-        ("version", pa.string()),
-        ("context_id", pa.string()),
-        ("timestamp", pa.int64()),
-        ("frame_index", pa.int32()),
-        ("num_frames", pa.int32()),
-        ("metadata", pa.string()),
-        *[(key, pa.string()) for key in PROMOTED_KEYS],
-        ("saved", pa.timestamp("us")),
-        ("saved_in_version", pa.string()),
-        ("ingested", pa.timestamp("us")),
-    ]
-)
-SOURCE_SCHEMA = pa.schema(
-    [
-        ("frame_id", pa.string()),
-        ("id", pa.string()),
-        ("uri", pa.string()),
-        ("width", pa.int32()),
-        ("height", pa.int32()),
-        ("content_type", pa.string()),
-        ("timestamp", pa.int64()),
-        ("preview_uri", pa.string()),
-        ("masks", pa.string()),
-    ]
-)
-ROI_SCHEMA = pa.schema(
-    [
-        ("frame_id", pa.string()),
-        ("id", pa.string()),
-        ("field", pa.string()),
-        ("label", pa.string()),
-        ("labels", _STRINGS),
-        ("confidence", pa.float64()),
-        ("kind", pa.string()),
-        ("geometry", _GEOMETRY),
-        ("x_min", pa.float64()),
-        ("y_min", pa.float64()),
-        ("x_max", pa.float64()),
-        ("y_max", pa.float64()),
-        ("area", pa.float64()),
-        ("source_ids", _STRINGS),
-        ("mask", pa.string()),
-        ("attributes", pa.string()),
-        ("track_index", pa.int32()),
-        ("keyframe", pa.bool_()),
-    ]
-)
 
 # Errors a batch can raise that come from the values of some record in it (the checks before
 # queueing should leave none): the batch is then split until the record at fault is alone.
@@ -174,11 +128,10 @@ class IngestReport:
         self.warning_examples.setdefault(kind, where)
 
 
-# Characters a terminal would act on or reorder: shown escaped, so that a file name or id from
-# the data cannot forge lines of the report or hide what it says.
-_UNPRINTABLE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+# Characters a terminal would act on or reorder (those no id or label may hold): shown
+# escaped, so that a file name or id from the data cannot forge lines of the report or hide
+# what it says.
+_UNPRINTABLE = FORBIDDEN_CHARACTERS
 
 
 def printable(text: str) -> str:
@@ -481,8 +434,8 @@ class CatalogWriter:
                     )
                 con.execute("DELETE FROM frames WHERE id IN (SELECT id FROM _wb_frames)")
             con.execute("INSERT INTO frames BY NAME SELECT * FROM _wb_frames")
-            _insert(con, "sources", _table(source_rows, SOURCE_SCHEMA))
-            _insert(con, "rois", _table(roi_rows, ROI_SCHEMA))
+            append_rows(con, "sources", _table(source_rows, SOURCE_SCHEMA))
+            append_rows(con, "rois", _table(roi_rows, ROI_SCHEMA))
         finally:
             con.unregister("_wb_frames")
 
@@ -508,7 +461,7 @@ class CatalogWriter:
             )
         finally:
             con.unregister("_wb_label_keys")
-        _insert(con, "rois", _table(rows, ROI_SCHEMA))
+        append_rows(con, "rois", _table(rows, ROI_SCHEMA))
         return missing
 
     def _check_uris(self, *uris: Any) -> None:
@@ -583,13 +536,3 @@ def _promoted(value: Any) -> str | None:
     if value is None or isinstance(value, dict | list):
         return None
     return str(value)
-
-
-def _insert(con: Any, table: str, rows: pa.Table) -> None:
-    if rows.num_rows == 0:
-        return
-    con.register("_wb_rows", rows)
-    try:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _wb_rows")
-    finally:
-        con.unregister("_wb_rows")

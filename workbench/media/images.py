@@ -10,11 +10,7 @@ from urllib.parse import unquote, urlsplit
 from PIL import Image, ImageOps
 
 from workbench.errors import MediaError
-
-# Pixels (width x height) a picture's header may claim. Pillow calls anything above this a
-# decompression bomb (twice its own warning limit); importers refuse it from the header alone,
-# before anything is decoded.
-MAX_IMAGE_PIXELS = 178_956_970
+from workbench.model.limits import MAX_IMAGE_PIXELS
 
 # Formats whose decoders can shrink while decoding (JPEG by 1/2, 1/4, 1/8): a thumbnail of a
 # 4000-pixel photo then decodes a quarter of the pixels or fewer.

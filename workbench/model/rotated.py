@@ -21,8 +21,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-Ring = tuple[float, ...]
-
 
 @dataclass(frozen=True)
 class RotatedRect:
@@ -83,7 +81,7 @@ def from_corners(ring: Sequence[float]) -> RotatedRect:
     return RotatedRect(sum(xs) / 4, sum(ys) / 4, width, height, angle)
 
 
-def corners(rect: RotatedRect) -> Ring:
+def corners(rect: RotatedRect) -> tuple[float, ...]:
     """The four corners of a rectangle, clockwise as drawn from its turned top-left corner."""
     (ux, uy), (vx, vy) = _axes(rect.angle)
     out: list[float] = []
@@ -98,7 +96,7 @@ def is_axis_aligned(ring: Sequence[float]) -> bool:
     return len(ring) == 8 and len(set(ring[0::2])) <= 2 and len(set(ring[1::2])) <= 2
 
 
-def clockwise(ring: Sequence[float]) -> Ring:
+def clockwise(ring: Sequence[float]) -> tuple[float, ...]:
     """Four corners in clockwise order as drawn (y down), from the same first corner: a
     counter-clockwise ring is walked the other way round."""
     if len(ring) != 8:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import pyarrow as pa
 
@@ -53,7 +53,6 @@ from workbench.query.stages import (
 from workbench.store.sqlsafe import quote_ident
 
 if TYPE_CHECKING:
-    from workbench.analysis.evaluation import DetectionResults
     from workbench.store.catalog import Catalog
 
 SPEC_VERSION = 1
@@ -96,15 +95,22 @@ class View:
     stages: tuple[Stage, ...] = ()
     time_limit: float | None = field(default=None, compare=False)
 
-    def _then(self, stage: Stage) -> View:
-        return View(self.catalog, (*self.stages, stage), self.time_limit)
+    def __eq__(self, other: object) -> bool:
+        """The same stages over the same catalog are the same view, whichever class holds
+        them (workbench.Catalog's views add entry points, not frames)."""
+        if not isinstance(other, View):
+            return NotImplemented
+        return self.catalog is other.catalog and self.stages == other.stages
 
-    def with_time_limit(self, seconds: float | None) -> View:
+    def _then(self, stage: Stage) -> Self:
+        return replace(self, stages=(*self.stages, stage))
+
+    def with_time_limit(self, seconds: float | None) -> Self:
         """The same view, its where() queries bounded by `seconds` (None: the catalog's)."""
-        return View(self.catalog, self.stages, seconds)
+        return replace(self, time_limit=seconds)
 
     # -- stages ------------------------------------------------------------------------------
-    def where(self, sql: str, *params: Any) -> View:
+    def where(self, sql: str, *params: Any) -> Self:
         """Keep frames for which a SQL boolean over `frames f` holds; `?` marks `params`.
 
         The fragment must be one expression, reading catalog tables only: the view refuses
@@ -114,7 +120,7 @@ class View:
             raise QueryError("where() needs a SQL expression")
         return self._then(Where(sql, tuple(params)))
 
-    def match(self, **metadata: Any) -> View:
+    def match(self, **metadata: Any) -> Self:
         """Keep frames whose column or metadata key equals the value (or is in a list).
 
         Promoted keys and frame columns (context_id, dataset, ...) read their own column;
@@ -137,7 +143,7 @@ class View:
         min_area: float | None = None,
         max_area: float | None = None,
         only_matches: bool = True,
-    ) -> View:
+    ) -> Self:
         """Keep only matching ROIs of `field` (every field when None); other fields' ROIs stay.
 
         Bounds are inclusive; ROIs without confidence fail a confidence bound. With
@@ -156,25 +162,25 @@ class View:
             )
         )
 
-    def has_rois(self, field: str | None = None, label: str | None = None) -> View:
+    def has_rois(self, field: str | None = None, label: str | None = None) -> Self:
         return self._then(HasRois(field, label))
 
-    def lacks_rois(self, field: str | None = None, label: str | None = None) -> View:
+    def lacks_rois(self, field: str | None = None, label: str | None = None) -> Self:
         return self._then(LacksRois(field, label))
 
-    def match_tags(self, *tags: str, all: bool = False) -> View:
+    def match_tags(self, *tags: str, all: bool = False) -> Self:
         return self._then(MatchTags(_ids(tags, "tags"), all))
 
-    def exclude_tags(self, *tags: str) -> View:
+    def exclude_tags(self, *tags: str) -> Self:
         return self._then(ExcludeTags(_ids(tags, "tags")))
 
-    def select(self, frame_ids: Iterable[str]) -> View:
+    def select(self, frame_ids: Iterable[str]) -> Self:
         return self._then(SelectFrames(_ids(frame_ids, "frame ids")))
 
-    def exclude(self, frame_ids: Iterable[str]) -> View:
+    def exclude(self, frame_ids: Iterable[str]) -> Self:
         return self._then(ExcludeFrames(_ids(frame_ids, "frame ids")))
 
-    def select_contexts(self, context_ids: Iterable[str]) -> View:
+    def select_contexts(self, context_ids: Iterable[str]) -> Self:
         return self._then(SelectContexts(_ids(context_ids, "context ids")))
 
     def match_eval(
@@ -184,7 +190,7 @@ class View:
         min_confidence: float | None = None,
         max_confidence: float | None = None,
         only_matches: bool = True,
-    ) -> View:
+    ) -> Self:
         """Keep the ROIs evaluation `eval_key` gave one of `outcomes` (tp, fp, fn, ignored).
 
         Only the evaluation's fields that can have those outcomes are narrowed (fp narrows the
@@ -199,7 +205,7 @@ class View:
 
     def sort_by_eval_count(
         self, eval_key: str, outcomes: Sequence[str] | str, reverse: bool = False
-    ) -> View:
+    ) -> Self:
         """Order frames by their number of ROIs (as narrowed so far) with one of `outcomes` in
         evaluation `eval_key`; reverse=True puts the most first. Ties keep the earlier order."""
         self._known_evaluation(eval_key)
@@ -212,7 +218,7 @@ class View:
         if not rows[0][0]:
             raise QueryError(f"no evaluation {eval_key!r}: see catalog.list_evaluations()")
 
-    def select_annotation_run(self, anno_key: str) -> View:
+    def select_annotation_run(self, anno_key: str) -> Self:
         """Keep the frames annotation run `anno_key` holds (its scenes' frames)."""
         rows = self.rows(
             Compiled("SELECT count(*) FROM annotation_runs WHERE anno_key = ?", (anno_key,))
@@ -221,15 +227,15 @@ class View:
             raise QueryError(f"no annotation run {anno_key!r}")
         return self._then(SelectAnnotationRun(anno_key))
 
-    def sort_by(self, column: str, reverse: bool = False) -> View:
+    def sort_by(self, column: str, reverse: bool = False) -> Self:
         """Order by a frame column or `metadata.<key>`; ties keep the previous order."""
         sort_terms(column, reverse, self.frame_columns)  # unknown columns fail here
         return self._then(SortBy(column, reverse))
 
-    def skip(self, n: int) -> View:
+    def skip(self, n: int) -> Self:
         return self._then(Skip(_count(n, "skip()")))
 
-    def limit(self, n: int) -> View:
+    def limit(self, n: int) -> Self:
         return self._then(Limit(_count(n, "limit()")))
 
     # -- compiling ---------------------------------------------------------------------------
@@ -342,50 +348,6 @@ class View:
     def tag_counts(self) -> pa.Table:
         return facets.tag_counts(self)
 
-    # -- evaluation --------------------------------------------------------------------------
-    def evaluate_detections(
-        self,
-        pred_field: str,
-        gt_field: str = "ground_truth",
-        eval_key: str = "eval",
-        *,
-        iou: float = 0.5,
-        classwise: bool = True,
-        method: str = "coco",
-        iou_threshs: Sequence[float] | None = None,
-        use_masks: bool = False,
-        compute_mAP: bool = True,
-        area_ranges: dict[str, tuple[float, float]] | None = None,
-        max_dets: Sequence[int] | None = None,
-        overwrite: bool = False,
-    ) -> DetectionResults:
-        """Match this view's `pred_field` ROIs (as filtered) to its `gt_field` ROIs frame by
-        frame and source by source, store the run as `eval_key` (overwrite=True replaces a run
-        of that key; otherwise an existing key is an error) and return its results.
-
-        method "coco" follows COCOeval (IoU thresholds .50:.05:.95, area ranges, at most 100
-        detections per frame, source and class, crowds); "simple" matches greedily at `iou`
-        only. use_masks compares masks and polygons pixel by pixel instead of boxes.
-        See docs/evaluation.md.
-        """
-        from workbench.analysis.evaluation import evaluate_detections
-
-        return evaluate_detections(
-            self,
-            pred_field,
-            gt_field,
-            eval_key,
-            iou=iou,
-            classwise=classwise,
-            method=method,
-            iou_threshs=iou_threshs,
-            use_masks=use_masks,
-            compute_mAP=compute_mAP,
-            area_ranges=area_ranges,
-            max_dets=max_dets,
-            overwrite=overwrite,
-        )
-
     # -- saving ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {"version": SPEC_VERSION, "stages": [s.to_dict() for s in self.stages]}
@@ -393,7 +355,7 @@ class View:
     @classmethod
     def from_dict(
         cls, catalog: Catalog, data: dict[str, Any], *, time_limit: float | None = None
-    ) -> View:
+    ) -> Self:
         """The view of a spec (`to_dict()`); a spec that came over the network is checked
         here whole, where() fragments included, before anything runs."""
         if not isinstance(data, dict) or not isinstance(data.get("stages"), list):

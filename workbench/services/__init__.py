@@ -16,15 +16,10 @@ Every argument and result is JSON-friendly (frozen dataclasses with `to_dict`/`f
 so the same API can be served over HTTP. See docs/services.md and docs/annotation.md.
 """
 
-from workbench.backends.base import (
-    AttributeSpec,
-    EditRestrictions,
-    FieldSchema,
-    LabelSchema,
-    Shape,
-    TaskStatus,
-)
+from workbench.backends.base import TaskStatus
 from workbench.backends.local import SaveResult, TaskFrame, TaskSource
+from workbench.model.labels import AttributeSpec, EditRestrictions, FieldSchema, LabelSchema
+from workbench.model.shapes import Shape
 from workbench.services.errors import (
     BackendError,
     ConfirmationRequired,

@@ -20,15 +20,11 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
-from workbench.backends.base import (
-    LABEL_SCHEMA,
-    UPLOAD_FRAME_SCHEMA,
-    AnnotationBackend,
-    LabelSchema,
-    UploadRequest,
-)
+from workbench.backends.base import AnnotationBackend, UploadRequest
 from workbench.errors import QueryError
-from workbench.services.context import Action, ServiceContext, arrow, registered, rows
+from workbench.model.labels import LabelSchema
+from workbench.model.shapes import LABEL_SCHEMA, UPLOAD_FRAME_SCHEMA
+from workbench.services.context import Action, ServiceContext, arrow, rows
 from workbench.services.errors import Conflict, InvalidArgument, StateError, UnknownIds
 from workbench.services.inputs import insert_inputs
 from workbench.services.label_schema import (
@@ -42,6 +38,7 @@ from workbench.services.projects import batch_row, insert_batch, insert_project,
 from workbench.services.reports import RUN_OPEN, AnnotationConfig, AnnotationRunInfo
 from workbench.services.runs import run_info, run_row
 from workbench.services.scenes import PlannedScene, insert_scenes, plan_scenes, process_media
+from workbench.store.arrow import registered
 
 DEFAULT_PROJECT = "default"
 

@@ -7,9 +7,6 @@ real run would do), and a refused or failed action still leaves an audit row say
 
 from __future__ import annotations
 
-import getpass
-import json
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,24 +17,15 @@ import duckdb
 import pyarrow as pa
 
 from workbench.backends import AnnotationBackend, default_backends
-from workbench.backends.base import Serialisable, SerialisationError
+from workbench.errors import SerialisationError
+from workbench.model.serialise import Serialisable
 from workbench.services.arguments import flag
 from workbench.services.errors import InvalidArgument, ServiceError
+from workbench.store.audit import append_audit_row
 from workbench.store.catalog import Catalog
 
 # Ids listed in an audit row's target before the list is cut (the count is always whole).
 AUDIT_MAX_IDS = 1000
-
-
-def default_actor() -> str:
-    """Who acts when no actor is given: $USER, else the login name, else 'unknown'."""
-    name = os.environ.get("USER")
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"
 
 
 @dataclass(frozen=True)
@@ -128,32 +116,17 @@ class Action:
             self._write(con, "ok")
 
     def _write(self, con: duckdb.DuckDBPyConnection, outcome: str) -> None:
-        con.execute(
-            "INSERT INTO audit_log (actor, action, target, count, dry_run, outcome, details) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                self.ctx.actor,
-                self.action,
-                json.dumps(self.target, default=str),
-                self.count,
-                self.dryrun,
-                outcome,
-                json.dumps(self.details, default=str) if self.details is not None else None,
-            ],
+        append_audit_row(
+            con,
+            actor=self.ctx.actor,
+            action=self.action,
+            target=self.target,
+            count=self.count,
+            outcome=outcome,
+            details=self.details,
+            dry_run=self.dryrun,
         )
         self._recorded = True
-
-
-@contextmanager
-def registered(
-    con: duckdb.DuckDBPyConnection, name: str, table: pa.Table
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An Arrow table visible to SQL as `name` for the duration of the block."""
-    con.register(name, table)
-    try:
-        yield con
-    finally:
-        con.unregister(name)
 
 
 def rows(

@@ -1,20 +1,6 @@
-"""The exceptions of the service layer.
-
-WorkbenchError
- +-- ServiceError                 an action was refused; nothing was changed
- |    +-- ConfirmationRequired     a destructive action without confirm=True; `.plan` says
- |    |                            exactly what it would remove
- |    +-- UnknownIds               ids that name nothing; `.kind` and `.ids` say which
- |    +-- InvalidArgument          a value the action cannot take (a reason, a status, a size);
- |    |    |                        `.argument` names it when one argument is at fault
- |    |    +-- LabelSchemaError     a label schema that cannot be annotated; `.field`, `.problem`
- |    |    +-- SceneSpecError       scenes that cannot be built from the frames given
- |    |    +-- RequestTooLarge      (HTTP) a call's arguments larger than the server takes
- |    +-- Conflict                 the action clashes with what exists (an anno_key in use...)
- |    +-- StateError               an object is in the wrong state (batch completed, scene
- |                                 invalidated, run cleaned up)
- +-- BackendError                 (workbench.backends) a platform cannot do what was asked
-      +-- ShapeError               a malformed shape sent to a platform
+"""The exceptions of the service layer: ServiceError and its subclasses (and BackendError,
+ShapeError from workbench.backends, which actions pass on). The tree, with what each means, is
+drawn in workbench/errors.py.
 
 Every ServiceError is raised before any part of the work is written: the catalog is as it was.
 """

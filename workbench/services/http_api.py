@@ -53,7 +53,6 @@ from tornado.web import Application, RequestHandler, stream_request_body
 
 from workbench.errors import WorkbenchError
 from workbench.services import arguments
-from workbench.services.context import default_actor
 from workbench.services.errors import InvalidArgument, RequestTooLarge
 from workbench.services.wire import (
     ACTOR_HEADER,
@@ -71,6 +70,8 @@ from workbench.services.wire import (
     listed_error,
 )
 from workbench.services.workbench import Workbench
+from workbench.store.audit import default_actor
+from workbench.store.catalog import open_catalog
 
 log = logging.getLogger(__name__)
 
@@ -528,10 +529,8 @@ def serve_api(
     Prints `Serving workbench API on <url>` once it accepts connections. The app's own
     server (`workbench serve`) mounts the same routes next to the app.
     """
-    import workbench
-
     max_body_bytes(max_body_mb)  # a wrong limit fails before the catalog is opened
-    catalog = workbench.open(catalog_path)
+    catalog = open_catalog(catalog_path)
     try:
         service = Workbench(catalog, actor=actor or default_actor())
         app = Application(api_patterns(per_actor(service), token=token, max_body_mb=max_body_mb))

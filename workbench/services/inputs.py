@@ -18,15 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench.services.arguments import confirmed
-from workbench.services.context import (
-    Action,
-    ServiceContext,
-    id_list,
-    parse,
-    registered,
-    rows,
-    strings,
-)
+from workbench.services.context import Action, ServiceContext, id_list, parse, rows, strings
 from workbench.services.errors import (
     ConfirmationRequired,
     Conflict,
@@ -37,6 +29,8 @@ from workbench.services.errors import (
 from workbench.services.models import (
     INPUT_LINK,
     SCENE_CREATED,
+    SCENE_PENDING,
+    SCENE_PROCESSING,
     Input,
     InputCreationResult,
     RemovalReport,
@@ -44,6 +38,7 @@ from workbench.services.models import (
     SceneSpec,
 )
 from workbench.services.projects import batch_row, default_request, project_row
+from workbench.store.arrow import registered
 
 _INPUT_QUERY = """
     SELECT i.uuid, i.scene_uuid, s.external_id AS scene_external_id, i.project_id, i.batch_id,
@@ -251,7 +246,7 @@ def _create_inputs(
     deadline = time.monotonic() + wait_timeout
     waiting = create_scenes(ctx, specs, dryrun=dryrun)
     while True:
-        final = [s for s in waiting if s.status not in ("pending", "processing")]
+        final = [s for s in waiting if s.status not in (SCENE_PENDING, SCENE_PROCESSING)]
         waiting = [s for s in waiting if s not in final]
         yield from _inputs_for(ctx, final, project, batch, dryrun)
         remaining = deadline - time.monotonic()

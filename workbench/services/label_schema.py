@@ -14,12 +14,12 @@ from typing import Any
 
 import duckdb
 
-from workbench.backends.base import (
+from workbench.backends.base import Capabilities
+from workbench.model.labels import (
     ATTRIBUTE_TYPES,
     LABEL_TYPES,
     VALUED_ATTRIBUTE_TYPES,
     AttributeSpec,
-    Capabilities,
     FieldSchema,
     LabelSchema,
 )

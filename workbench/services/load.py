@@ -15,10 +15,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from workbench.backends.base import AnnotationBackend, LabelSchema, Shape
-from workbench.ingest.writer import ROI_SCHEMA
+from workbench.backends.base import AnnotationBackend
+from workbench.model.labels import LabelSchema
+from workbench.model.records import PROMOTED_KEYS, ROI_SCHEMA
+from workbench.model.shapes import Shape
 from workbench.services.arguments import confirmed, flag
-from workbench.services.context import Action, ServiceContext, columns_table, records, registered
+from workbench.services.context import Action, ServiceContext, columns_table, records
 from workbench.services.errors import ConfirmationRequired, InvalidArgument, StateError
 from workbench.services.merge import (
     MergePlan,
@@ -38,7 +40,7 @@ from workbench.services.reports import (
     UnexpectedLabels,
 )
 from workbench.services.runs import cleanup_in, run_config, run_row, run_schema
-from workbench.store.schema import PROMOTED_KEYS
+from workbench.store.arrow import append_rows, registered
 from workbench.store.sqlsafe import quote_ident
 
 
@@ -231,8 +233,7 @@ def _apply(con: duckdb.DuckDBPyConnection, anno_key: str, plan: MergePlan) -> No
             )
     if plan.rows_to_write:
         table = columns_table([roi_record(r) for r in plan.rows_to_write], ROI_SCHEMA)
-        with registered(con, "_wb_merge_rois", table):
-            con.execute("INSERT INTO rois BY NAME SELECT * FROM _wb_merge_rois")
+        append_rows(con, "rois", table)
     if plan.new_id_map:
         table = pa.Table.from_pylist(
             plan.new_id_map,

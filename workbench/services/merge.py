@@ -25,7 +25,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from workbench.backends.base import (
+from workbench.errors import RecordError
+from workbench.model.jsontext import parse_json
+from workbench.model.labels import (
     KIND_OF_LABEL_TYPE,
     LABEL_TYPE_OF_KIND,
     AttributeSpec,
@@ -33,12 +35,12 @@ from workbench.backends.base import (
     FieldSchema,
     LabelSchema,
 )
-from workbench.errors import RecordError
-from workbench.ingest.records import Frame, Roi, validate_frame
-from workbench.services.context import arrow, records, registered
+from workbench.model.records import MIN_POINTS, ROI_KINDS, Frame, Roi
+from workbench.model.validation import validate_frame
+from workbench.services.context import arrow, records
 from workbench.services.label_schema import attribute_value_ok, json_path
 from workbench.services.reports import LabelRef, Rejection
-from workbench.store.schema import ROI_KINDS
+from workbench.store.arrow import registered
 
 # The parts of a label that are compared to decide whether it changed.
 _COMPARED = (
@@ -240,8 +242,8 @@ class Merger:
     ) -> dict[str, Any]:
         """The shape with every change the run forbids put back as uploaded."""
         result = dict(shape)
-        result["attributes"] = _loads(shape["attributes"]) or {}
-        result["mask"] = _loads(shape["mask"])
+        result["attributes"] = parse_json(shape["attributes"]) or {}
+        result["mask"] = parse_json(shape["mask"])
         if snapshot is not None and target.schema is not None:
             checks = (
                 ("label", ("label",), self.allow.allow_label_edits, "label edits"),
@@ -331,15 +333,15 @@ class Merger:
             seen.add(frame_id)
             entry = self.id_map.get(target.dest, {}).get(shape["id"])
             was_uploaded, snapshot = self._uploaded(target, shape["id"])
-            value = _loads(shape["value"])
+            value = parse_json(shape["value"])
             if entry is None and not was_uploaded and not self.allow.allow_additions:
                 self._reject(target, shape, None, "addition", "additions are not allowed")
                 continue
-            edited = snapshot is not None and value != _loads(snapshot["value"])
+            edited = snapshot is not None and value != parse_json(snapshot["value"])
             if edited and not self.allow.allow_label_edits:
                 assert snapshot is not None
                 self._reject(target, shape, None, "label", "label edits are not allowed")
-                value = _loads(snapshot["value"])
+                value = parse_json(snapshot["value"])
             if entry is None:
                 self.plan.new_id_map.append(
                     {
@@ -375,10 +377,6 @@ def _describe(spec: AttributeSpec) -> str:
     if spec.values:
         return f"{spec.type} values {list(spec.values)}"
     return f"type {spec.type!r}"
-
-
-def _loads(text: Any) -> Any:
-    return json.loads(text) if isinstance(text, str) else text
 
 
 def _result_row(
@@ -433,14 +431,10 @@ def _needs_snapshots(schema: LabelSchema, allow: EditRestrictions) -> bool:
     return restricted or any(f.attributes for f in schema.fields.values())
 
 
-# The fewest points a ring of each kind has (the catalog's rule, see ingest/records.py).
-_MIN_POINTS = {"box": 2, "polygon": 3, "polyline": 2, "point": 1}
-
-
 def _invalid(row: dict[str, Any]) -> str | None:
     """Why the catalog cannot hold this row, or None. A quick check first; the catalog's own
     validation (slower, with the precise message) only for rows the quick check doubts."""
-    minimum = _MIN_POINTS.get(row["kind"])
+    minimum = MIN_POINTS.get(row["kind"])
     confidence = row["confidence"]
     plausible = row["kind"] in ROI_KINDS and (confidence is None or 0.0 <= confidence <= 1.0)
     if minimum is not None:
@@ -519,8 +513,8 @@ def _snapshots(con: duckdb.DuckDBPyConnection, anno_key: str) -> dict[str, dict[
     )
     out: dict[str, dict[str, Any]] = {}
     for row in records(table):
-        row["mask"] = _loads(row["mask"])
-        row["attributes"] = _loads(row["attributes"]) or {}
+        row["mask"] = parse_json(row["mask"])
+        row["attributes"] = parse_json(row["attributes"]) or {}
         out[row["shape_id"]] = row
     return out
 
@@ -545,8 +539,8 @@ def _rois(
         )
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for row in records(found):
-        row["mask"] = _loads(row["mask"])
-        row["attributes"] = _loads(row["attributes"]) or {}
+        row["mask"] = parse_json(row["mask"])
+        row["attributes"] = parse_json(row["attributes"]) or {}
         row["labels"] = row["labels"] or []
         row["geometry"] = row["geometry"] or []
         row["source_ids"] = row["source_ids"] or []

@@ -10,23 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
-from workbench.backends.base import Serialisable
+from workbench.model.serialise import Serialisable
 
-SCENE_TYPES: tuple[str, ...] = ("camera_frame", "camera_sequence", "frame_group")
 SceneType = Literal["camera_frame", "camera_sequence", "frame_group"]
+SCENE_TYPES: tuple[SceneType, ...] = get_args(SceneType)
 
-INVALIDATION_REASONS: tuple[str, ...] = (
-    "bad-content",
-    "duplicate",
-    "incorrectly-created",
-    "broken-input",
-)
 InvalidationReason = Literal["bad-content", "duplicate", "incorrectly-created", "broken-input"]
+INVALIDATION_REASONS: tuple[InvalidationReason, ...] = get_args(InvalidationReason)
 
-BATCH_STATUSES: tuple[str, ...] = ("pending", "open", "completed")
 BatchStatus = Literal["pending", "open", "completed"]
+BATCH_STATUSES: tuple[BatchStatus, ...] = get_args(BatchStatus)
 # A batch moves forward only: pending -> open -> completed.
 BATCH_TRANSITIONS: dict[str, tuple[str, ...]] = {
     "pending": ("open", "completed"),
@@ -65,7 +60,7 @@ class SceneSpec(Serialisable):
 class Scene(Serialisable):
     uuid: str
     external_id: str | None
-    scene_type: str
+    scene_type: SceneType
     status: str
     frame_ids: tuple[str, ...]
     context_id: str | None = None
@@ -93,7 +88,7 @@ class Batch(Serialisable):
     id: str
     project_id: str
     external_id: str | None
-    status: str
+    status: BatchStatus
     created: datetime | None = None
 
 

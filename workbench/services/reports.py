@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, TextIO
 
-from workbench.backends.base import (
-    EditRestrictions,
-    LabelSchema,
-    Serialisable,
-    Shape,
-    TaskStatus,
-)
+from workbench.backends.base import TaskStatus
 from workbench.backends.local import TaskFrame
+from workbench.model.labels import EditRestrictions, LabelSchema
+from workbench.model.serialise import Serialisable
+from workbench.model.shapes import Shape
 from workbench.services.errors import StateError
 from workbench.services.models import RemovalReport
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from workbench.backends.base import LabelSchema
+from workbench.model.labels import LabelSchema
 from workbench.services.arguments import confirmed
 from workbench.services.context import Action, ServiceContext, rows, scalar
 from workbench.services.errors import ConfirmationRequired, Conflict, InvalidArgument, UnknownIds

@@ -22,16 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench.services.arguments import confirmed
-from workbench.services.context import (
-    Action,
-    ServiceContext,
-    arrow,
-    id_list,
-    parse,
-    registered,
-    rows,
-    strings,
-)
+from workbench.services.context import Action, ServiceContext, arrow, id_list, parse, rows, strings
 from workbench.services.errors import (
     ConfirmationRequired,
     InvalidArgument,
@@ -48,6 +39,7 @@ from workbench.services.models import (
     Scene,
     SceneSpec,
 )
+from workbench.store.arrow import append_rows, registered
 
 _SCENE_COLUMNS = (
     "uuid, external_id, scene_type, status, frame_ids, context_id, error_message, "
@@ -69,18 +61,6 @@ class PlannedScene:
     calibration_id: str | None
     status: str = SCENE_CREATED
     error_message: str | None = None
-
-    def to_scene(self) -> Scene:
-        return Scene(
-            uuid=self.uuid,
-            external_id=self.external_id,
-            scene_type=self.scene_type,
-            status=self.status,
-            frame_ids=self.frame_ids,
-            context_id=self.context_id,
-            error_message=self.error_message,
-            calibration_id=self.calibration_id,
-        )
 
 
 def plan_scenes(con: duckdb.DuckDBPyConnection, specs: Sequence[SceneSpec]) -> list[PlannedScene]:
@@ -249,8 +229,7 @@ def insert_scenes(con: duckdb.DuckDBPyConnection, planned: Sequence[PlannedScene
             "frame_ids": pa.array([list(s.frame_ids) for s in planned], pa.list_(pa.string())),
         }
     )
-    with registered(con, "_wb_new_scenes", table):
-        con.execute("INSERT INTO scenes BY NAME SELECT * FROM _wb_new_scenes")
+    append_rows(con, "scenes", table)
 
 
 def create_scenes(

@@ -13,8 +13,9 @@ from typing import Any
 
 import duckdb
 
-from workbench.backends.base import Shape, TaskStatus
+from workbench.backends.base import TaskStatus
 from workbench.backends.local import TASK_STATUSES, LocalBackend, SaveResult
+from workbench.model.shapes import Shape
 from workbench.services.context import Action, ServiceContext, parse, rows, strings
 from workbench.services.errors import InvalidArgument, StateError, UnknownIds
 from workbench.services.reports import TaskDetail

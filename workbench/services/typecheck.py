@@ -28,6 +28,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+from workbench.services.errors import InvalidArgument
+
 MAX_NAME_LENGTH = 1024
 MAX_TEXT_LENGTH = 65_536
 MAX_ITEMS = 1_000_000
@@ -40,13 +42,14 @@ Path = tuple[str | int, ...]
 Checker = Callable[[Any, Path, int], None]
 
 
-class Mismatch(Exception):
-    """A value that does not fit its hint: where, and what is wrong."""
+class Mismatch(InvalidArgument):
+    """A value that does not fit its hint: where, and what is wrong. The service's boundary
+    (workbench.services.arguments) raises it again as an InvalidArgument naming the method."""
 
     def __init__(self, path: Path, problem: str) -> None:
         self.where = render(path)
         self.problem = problem
-        super().__init__(f"{self.where} {problem}")
+        super().__init__(f"{self.where} {problem}", argument=str(path[0]) if path else None)
 
 
 def render(path: Path) -> str:

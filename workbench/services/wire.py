@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from workbench.backends.base import Capabilities, Serialisable, Shape, TaskStatus
+from workbench.backends.base import Capabilities, TaskStatus
 from workbench.backends.local import SaveResult
 from workbench.errors import WorkbenchError
+from workbench.model.serialise import Serialisable
+from workbench.model.shapes import Shape
 from workbench.services.annotate import FrameSource
 from workbench.services.arguments import MAX_ITEMS, MAX_NAME_LENGTH, check_call, unchecked
 from workbench.services.errors import (

@@ -14,15 +14,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from workbench.backends import default_backends
-from workbench.backends.base import (
-    AnnotationBackend,
-    Capabilities,
-    EditRestrictions,
-    LabelSchema,
-    Shape,
-    TaskStatus,
-)
+from workbench.backends.base import AnnotationBackend, Capabilities, TaskStatus
 from workbench.backends.local import SaveResult
+from workbench.model.labels import EditRestrictions, LabelSchema
+from workbench.model.shapes import Shape
 from workbench.services import annotate as _annotate
 from workbench.services import inputs as _inputs
 from workbench.services import load as _load
@@ -32,7 +27,7 @@ from workbench.services import scenes as _scenes
 from workbench.services import tasks as _tasks
 from workbench.services.annotate import FrameSource
 from workbench.services.arguments import checked_methods
-from workbench.services.context import ServiceContext, default_actor, parse, rows
+from workbench.services.context import ServiceContext, parse, rows
 from workbench.services.models import (
     AuditEntry,
     Batch,
@@ -55,6 +50,7 @@ from workbench.services.reports import (
     Unexpected,
     UnexpectedCallback,
 )
+from workbench.store.audit import default_actor
 from workbench.store.catalog import Catalog
 
 

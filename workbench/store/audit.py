@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from workbench.store.jsontext import dumps
+from workbench.model.jsontext import dumps
 
 
 def default_actor() -> str:

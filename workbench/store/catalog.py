@@ -1,4 +1,10 @@
-"""The catalog: one DuckDB file per workspace holding frames, ROIs, scenes and their history."""
+"""The catalog: one DuckDB file per workspace holding frames, ROIs, scenes and their history.
+
+This is the store's catalog: connections, transactions, person-typed SQL, media roots. It
+imports nothing above the store; what a person reaches from a catalog in the layers above
+(`view()`, evaluations, `app()`) is added by `workbench.Catalog` (workbench/catalog.py), the
+subclass `workbench.open` returns.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import duckdb
 
@@ -19,14 +25,6 @@ from workbench.store.imports import mark_interrupted
 from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION
 from workbench.store.sqlsafe import check_read_only
 from workbench.store.sqlsafe import time_limit as time_limit_of
-
-if TYPE_CHECKING:
-    from workbench.analysis.evaluation import (
-        DetectionResults,
-        EvaluationInfo,
-        EvaluationRemoval,
-    )
-    from workbench.query.view import View
 
 DEFAULT_CATALOG = "workbench.duckdb"
 # Seconds a query typed by a person may run (catalog.sql, views with a where() fragment).
@@ -96,7 +94,8 @@ class CatalogInfo:
 
 
 class Catalog:
-    """An open catalog file. Create with `workbench.open(path)`.
+    """An open catalog file. People create one with `workbench.open(path)` (a subclass with
+    views, evaluations and the app); library code takes this class.
 
     `sql()` runs read-only SQL typed by a person; `cursor()` gives the library's own code a
     connection per thread. The catalog is opened read-write by one process at a time: share it
@@ -285,63 +284,6 @@ class Catalog:
                 r[0] for r in rows if r[0] in PUBLIC_TABLES or not r[0].startswith("_")
             ]
         return list(self._table_names)
-
-    def view(self) -> View:
-        """The whole catalog as a view, to filter, sort and page (see workbench.query)."""
-        from workbench.query.view import View
-
-        return View(self)
-
-    # -- evaluation (workbench.analysis.evaluation; docs/evaluation.md) ------------------------
-    def evaluate_detections(
-        self,
-        pred_field: str,
-        gt_field: str = "ground_truth",
-        eval_key: str = "eval",
-        **options: Any,
-    ) -> DetectionResults:
-        """Evaluate `pred_field` against `gt_field` over the whole catalog (or `view=`), store
-        the run as `eval_key` and return its results; options as View.evaluate_detections."""
-        view = options.pop("view", None) or self.view()
-        return view.evaluate_detections(pred_field, gt_field, eval_key, **options)
-
-    def list_evaluations(self) -> list[EvaluationInfo]:
-        from workbench.analysis import evaluation
-
-        return evaluation.list_evaluations(self)
-
-    def load_evaluation_results(self, eval_key: str) -> DetectionResults:
-        from workbench.analysis import evaluation
-
-        return evaluation.load_results(self, eval_key)
-
-    def load_evaluation_view(self, eval_key: str) -> View:
-        from workbench.analysis import evaluation
-
-        return evaluation.load_view(self, eval_key)
-
-    def rename_evaluation(self, eval_key: str, new_eval_key: str) -> None:
-        from workbench.analysis import evaluation
-
-        evaluation.rename(self, eval_key, new_eval_key)
-
-    def delete_evaluation(
-        self, eval_key: str, *, confirm: bool = False, dryrun: bool = False
-    ) -> EvaluationRemoval:
-        """Delete a run and its rows: needs confirm=True; dryrun=True reports what would go."""
-        from workbench.analysis import evaluation
-
-        return evaluation.delete(self, eval_key, confirm=confirm, dryrun=dryrun)
-
-    def load_annotation_view(self, anno_key: str) -> View:
-        """The frames annotation run `anno_key` holds, as a view (in stored order)."""
-        return self.view().select_annotation_run(anno_key)
-
-    def app(self, **options: Any) -> Any:
-        """The interactive workbench on this catalog (displays inline in Jupyter)."""
-        from workbench.ui.app import WorkbenchApp
-
-        return WorkbenchApp(self, **options)
 
     def info(self) -> CatalogInfo:
         con = self.cursor()

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from workbench.model.jsontext import dumps
 from workbench.store.audit import append_audit_row
-from workbench.store.jsontext import dumps
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -38,7 +38,6 @@ FINISHED = "finished"
 INTERRUPTED = "interrupted"
 FAILED = "failed"
 SUPERSEDED = "superseded"
-STATUSES = (RUNNING, FINISHED, INTERRUPTED, FAILED, SUPERSEDED)
 
 # Refusal messages kept on a record; the count is always whole.
 MAX_RECORDED_ERRORS = 20

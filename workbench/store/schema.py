@@ -8,11 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-# Metadata keys copied into their own columns on ingest, so common filters need no JSON parsing.
-PROMOTED_KEYS: tuple[str, ...] = ("weather", "time_of_day", "camera", "location")
-
-ROI_KINDS: tuple[str, ...] = ("box", "polygon", "polyline", "point", "mask", "classification")
-
 _V1: Sequence[str] = (
     """CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
     """CREATE TABLE datasets (

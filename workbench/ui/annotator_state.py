@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 import param
 
 from workbench.errors import WorkbenchError
+from workbench.model.geometry import bounds, polygon_ring
+from workbench.model.geometry import corner_ring as box_ring
 from workbench.services import (
     AttributeSpec,
     EditRestrictions,
@@ -85,38 +87,13 @@ class Reconciled:
 
 
 def box_bounds(shape: Shape) -> tuple[float, float, float, float]:
-    ring = shape.geometry[0] if shape.geometry else ()
-    xs, ys = ring[0::2], ring[1::2]
-    if not xs:
-        return (0.0, 0.0, 0.0, 0.0)
-    return min(xs), min(ys), max(xs), max(ys)
-
-
-def box_ring(x0: float, y0: float, x1: float, y1: float) -> tuple[float, ...]:
-    """Four corners clockwise from the top-left, as Shape.box makes them."""
-    return (x0, y0, x1, y0, x1, y1, x0, y1)
+    return bounds(shape.geometry[:1]) or (0.0, 0.0, 0.0, 0.0)
 
 
 def _close(a: Sequence[float], b: Sequence[float]) -> bool:
     return len(a) == len(b) and all(
         math.isclose(x, y, abs_tol=TOLERANCE) for x, y in zip(a, b, strict=True)
     )
-
-
-def polygon_ring(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, ...]:
-    """A ring from vertex lists, without the repeated vertices a drawing tool leaves."""
-    out: list[float] = []
-    for x, y in zip(xs, ys, strict=False):
-        if (
-            out
-            and math.isclose(out[-2], x, abs_tol=TOLERANCE)
-            and math.isclose(out[-1], y, abs_tol=TOLERANCE)
-        ):
-            continue
-        out.extend((float(x), float(y)))
-    if len(out) >= 4 and _close(out[:2], out[-2:]):
-        out = out[:-2]
-    return tuple(out)
 
 
 def default_attributes(schema: FieldSchema) -> dict[str, Any]:

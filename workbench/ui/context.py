@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import param
 
+from workbench.query import View
+
 if TYPE_CHECKING:
-    from workbench.query import View
     from workbench.store.catalog import Catalog
 
 CHUNK = 16
@@ -73,7 +74,7 @@ class ContextState(param.Parameterized):
         self.loader = FrameLoader(self._frames_view)
 
     def _frames_view(self) -> View:
-        view = self._catalog.view()
+        view = View(self._catalog)
         rois = self._roi_filter() if self.matching_rois_only else None
         if rois:
             view = view.filter_rois(**rois, only_matches=False)
@@ -92,7 +93,7 @@ class ContextState(param.Parameterized):
     def open(self, context_id: str, query_view: View, frame_id: str | None = None) -> None:
         """Open a context at `frame_id` (default: its first frame matching `query_view`)."""
         table = (
-            self._catalog.view()
+            View(self._catalog)
             .select_contexts([context_id])
             .sort_by("frame_index")
             .sort_by("timestamp")

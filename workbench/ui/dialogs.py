@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import param
 
-from workbench.backends.base import LABEL_TYPES
 from workbench.errors import WorkbenchError
+from workbench.model.labels import LABEL_TYPES
+from workbench.query import View
 from workbench.services import (
     INVALIDATION_REASONS,
     AnnotationRunInfo,
@@ -227,7 +228,7 @@ class SendToAnnotation(ActionDialog):
         self.param.backend.objects = list(backends)
         if self.backend not in backends:
             self.backend = next(iter(backends), None)
-        self.fields = self.state.catalog.view().fields()
+        self.fields = View(self.state.catalog).fields()
         if not self.label_field and self.fields:
             self.label_field = self.fields[0]
         self._backend_changed()
@@ -261,7 +262,7 @@ class SendToAnnotation(ActionDialog):
         field = self.label_field.strip()
         if not field:
             return
-        counts = self.state.catalog.view().label_counts(field)
+        counts = View(self.state.catalog).label_counts(field)
         labels = sorted({str(v) for v in counts.column("label").to_pylist() if v is not None})
         self.classes = labels
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
-from workbench.store.schema import PROMOTED_KEYS
+from workbench.errors import WorkbenchError
+from workbench.model.records import PROMOTED_KEYS
 
 if TYPE_CHECKING:
     from workbench.query import View
@@ -39,7 +40,7 @@ class Facets:
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-class Outdated(Exception):
+class Outdated(WorkbenchError):
     """The query changed while its facets were being counted."""
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.model.geometry import polygon_parts, split_ring
 from workbench.ui.palette import label_color
 
 Columns = dict[str, list[Any]]
@@ -115,48 +116,6 @@ def _append(columns: Columns, values: Mapping[str, Any]) -> None:
 
 def _dash(roi: Mapping[str, Any]) -> list[int]:
     return SOLID if (roi.get("field") or PRIMARY_FIELD) == PRIMARY_FIELD else DASHED
-
-
-def split_ring(ring: Sequence[float]) -> tuple[list[float], list[float]]:
-    return [float(v) for v in ring[0::2]], [float(v) for v in ring[1::2]]
-
-
-def point_in_ring(x: float, y: float, xs: Sequence[float], ys: Sequence[float]) -> bool:
-    """Even-odd rule: does (x, y) lie inside the closed ring?"""
-    inside = False
-    j = len(xs) - 1
-    for i in range(len(xs)):
-        if (ys[i] > y) != (ys[j] > y):
-            cross = xs[i] + (y - ys[i]) * (xs[j] - xs[i]) / (ys[j] - ys[i])
-            if x < cross:
-                inside = not inside
-        j = i
-    return inside
-
-
-def polygon_parts(
-    rings: Sequence[Sequence[float]],
-) -> tuple[list[list[list[float]]], list[list[list[float]]]]:
-    """Rings of one ROI grouped as multi_polygons wants them: [[exterior, hole, ...], ...].
-
-    The catalog does not say whether a second ring is another part or a hole; a ring whose
-    first vertex lies inside an earlier exterior ring is taken to be a hole of it.
-    """
-    xs_parts: list[list[list[float]]] = []
-    ys_parts: list[list[list[float]]] = []
-    for ring in rings:
-        xs, ys = split_ring(ring)
-        if not xs:
-            continue
-        for pxs, pys in zip(xs_parts, ys_parts, strict=True):
-            if point_in_ring(xs[0], ys[0], pxs[0], pys[0]):
-                pxs.append(xs)
-                pys.append(ys)
-                break
-        else:
-            xs_parts.append([xs])
-            ys_parts.append([ys])
-    return xs_parts, ys_parts
 
 
 def _box_of(roi: Mapping[str, Any]) -> tuple[float, float, float, float] | None:

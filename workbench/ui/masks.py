@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image
 
 from workbench.errors import MediaError
-from workbench.ingest.rle import decode as rle_decode
 from workbench.media.images import local_path
+from workbench.model.rle import decode as rle_decode
 from workbench.ui.glyphs import parse_json
 
 ALPHA = 110

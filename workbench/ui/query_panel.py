@@ -15,7 +15,7 @@ import param
 from bokeh.models import ColumnDataSource, Range1d
 from bokeh.plotting import figure
 
-from workbench.store.schema import PROMOTED_KEYS
+from workbench.model.records import PROMOTED_KEYS
 from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.query_state import FULL_RANGE
 from workbench.ui.state import WorkbenchState

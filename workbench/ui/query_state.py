@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import param
 
-from workbench.store.schema import PROMOTED_KEYS
+from workbench.model.records import PROMOTED_KEYS
 
 if TYPE_CHECKING:
     from workbench.query import View
@@ -52,7 +52,7 @@ class QueryState(param.Parameterized):
     def view(self, catalog: Catalog) -> View:
         from workbench.query import View
 
-        view = View.from_dict(catalog, self.base) if self.base else catalog.view()
+        view = View.from_dict(catalog, self.base) if self.base else View(catalog)
         if self.where.strip():
             view = view.where(self.where)
         criteria = {k: list(v) for k, v in self.metadata.items() if v}

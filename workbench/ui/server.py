@@ -30,11 +30,10 @@ import panel as pn
 from bokeh.server.views.auth_request_handler import AuthRequestHandler
 from tornado.web import HTTPError, authenticated
 
-import workbench
 from workbench.media.thumbnails import ThumbnailCache, default_cache_dir
 from workbench.services import Workbench
 from workbench.services.http_api import DEFAULT_MAX_BODY_MB, api_patterns, per_actor
-from workbench.store.catalog import Catalog
+from workbench.store.catalog import Catalog, open_catalog
 from workbench.ui.app import create_app
 from workbench.ui.headers import SecurityHeaders
 from workbench.ui.media import ServedMediaUrls
@@ -178,7 +177,7 @@ def serve(
     is called with the URL once the server accepts connections. `max_body_mb` is the
     largest request body the service API answers (413 beyond it).
     """
-    catalog = workbench.open(catalog_path)
+    catalog = open_catalog(catalog_path)
     try:
         if port == 0:
             port = _free_port(address)

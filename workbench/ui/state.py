@@ -20,7 +20,7 @@ import param
 from panel.io import hold
 
 from workbench.errors import QueryError, WorkbenchError
-from workbench.query import list_views, load_view, save_view
+from workbench.query import View, list_views, load_view, save_view
 from workbench.services import Workbench
 from workbench.store.tags import tag_frames, untag_frames
 from workbench.ui.background import run_in_background
@@ -33,7 +33,6 @@ from workbench.ui.selection import Pick, Selection, SelectionBuilder, click_rang
 from workbench.ui.tiles import context_tiles, frame_tiles
 
 if TYPE_CHECKING:
-    from workbench.query import View
     from workbench.store.catalog import Catalog
 
 PAGE_SIZE = 48
@@ -89,7 +88,7 @@ class WorkbenchState(param.Parameterized):
         self._paging = False
         self._facets_wanted = 0
         self.query.param.watch(self._on_query, list(QUERY_PARAMS))
-        self.fields = catalog.view().fields()
+        self.fields = View(catalog).fields()
         self.visible_fields = list(self.fields)
         self.saved_views = [v.name for v in list_views(catalog)]
         self.refresh()
@@ -329,7 +328,7 @@ class WorkbenchState(param.Parameterized):
             tile = next((t for t in self.tiles if t["id"] == tile_id), None)
             context_id = tile.get("context_id") if tile else None
             if context_id is None:
-                rows = self.catalog.view().select([tile_id]).frames(columns=["context_id"])
+                rows = View(self.catalog).select([tile_id]).frames(columns=["context_id"])
                 if rows.num_rows == 0:
                     return
                 context_id = str(rows.column("context_id")[0].as_py())

@@ -12,7 +12,6 @@ from cvat_catalog import IMAGES, SCHEMA, rois
 from fake_cvat import Clock, FakeCvat
 
 from workbench.backends import EditRestrictions, LabelSchema, UploadRequest
-from workbench.backends.base import LABEL_SCHEMA, UPLOAD_FRAME_SCHEMA
 from workbench.backends.cvat import (
     CvatBackend,
     CvatConfig,
@@ -20,6 +19,7 @@ from workbench.backends.cvat import (
     CvatRequestFailed,
     CvatResponseError,
 )
+from workbench.model.shapes import LABEL_SCHEMA, UPLOAD_FRAME_SCHEMA
 from workbench.services import Workbench
 from workbench.store.catalog import Catalog
 

@@ -9,11 +9,13 @@ from ls_samples import LABELS, SCHEMA, H, W, rotated_ring
 from workbench.backends import AttributeSpec, FieldSchema, LabelSchema
 from workbench.backends.labelstudio import ConfigError, Controls, ResultError, label_config
 from workbench.backends.labelstudio.convert import (
-    polygon_ring,
     polygon_value,
     rectangle_ring,
     rectangle_value,
     same_config,
+)
+from workbench.backends.labelstudio.convert import (
+    polygon_value_ring as polygon_ring,
 )
 from workbench.backends.labelstudio.results import TaskReader, frame_prediction
 

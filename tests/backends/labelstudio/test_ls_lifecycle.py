@@ -167,7 +167,7 @@ def test_a_retried_upload_creates_nothing_new(catalog, backend, api, wb):
 
 def _request(catalog, run_id, anno_key):
     from workbench.backends import EditRestrictions, LabelSchema, UploadRequest
-    from workbench.backends.base import LABEL_SCHEMA, UPLOAD_FRAME_SCHEMA
+    from workbench.model.shapes import LABEL_SCHEMA, UPLOAD_FRAME_SCHEMA
 
     frames = pa.Table.from_pylist(
         [

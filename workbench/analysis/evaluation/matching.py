@@ -45,7 +45,6 @@ class Prepared:
 
     det_rows: Ints
     det_rank: Ints
-    capped_rows: Ints
     gt_rows: Ints
     gt_crowd: Bools
     gt_area: Floats
@@ -103,7 +102,6 @@ def prepare(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> Pr
     return Prepared(
         det_rows=det_rows,
         det_rank=det_rank,
-        capped_rows=det_all[~keep],
         gt_rows=gt_rows,
         gt_crowd=rois.crowd[gt_rows],
         gt_area=rois.area[gt_rows],

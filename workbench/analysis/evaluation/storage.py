@@ -8,9 +8,7 @@ run rewrites the one row. Every write is one transaction that also writes an aud
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import json
-import os
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,6 +21,7 @@ import pyarrow as pa
 
 from workbench.analysis.evaluation.results import DetectionResults
 from workbench.errors import EvaluationError
+from workbench.store.audit import append_audit_row, default_actor
 
 if TYPE_CHECKING:
     from workbench.query.view import View
@@ -164,7 +163,7 @@ def save(
                 results.frames,
                 rois.num_rows,
                 seconds,
-                _actor(),
+                default_actor(),
             ],
         )
         _audit(
@@ -284,16 +283,6 @@ def _json(value: Any) -> str:
     return json.dumps(value, allow_nan=False, separators=(",", ":"))
 
 
-def _actor() -> str:
-    name = os.environ.get("USER")
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"
-
-
 def _audit(
     con: duckdb.DuckDBPyConnection,
     action: str,
@@ -302,15 +291,13 @@ def _audit(
     dryrun: bool,
     details: Mapping[str, Any] | None = None,
 ) -> None:
-    con.execute(
-        "INSERT INTO audit_log (actor, action, target, count, dry_run, outcome, details)"
-        " VALUES (?, ?, ?, ?, ?, 'ok', ?)",
-        [
-            _actor(),
-            action,
-            _json(dict(target)),
-            count,
-            dryrun,
-            _json(dict(details)) if details else None,
-        ],
+    append_audit_row(
+        con,
+        actor=default_actor(),
+        action=action,
+        target=target,
+        count=count,
+        outcome="ok",
+        details=details or None,
+        dry_run=dryrun,
     )

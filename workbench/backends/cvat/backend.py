@@ -16,7 +16,6 @@ wb.annotate(view, "review", backend="cvat", label_field="gt", label_type="detect
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -29,12 +28,9 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from workbench.backends.base import (
-    ATTRIBUTE_TYPES,
-    SHAPE_SCHEMA,
     BackendError,
     Capabilities,
     Removal,
-    Shape,
     TaskStatus,
     UploadRequest,
     UploadResult,
@@ -54,6 +50,9 @@ from workbench.backends.cvat.ledger import CvatLedger, FrameRef, RunRecord, Task
 from workbench.backends.cvat.media import TaskData, TaskPlan, frame_media, plan_tasks, task_data
 from workbench.backends.cvat.payload import Prepared, assign_ids, prepare
 from workbench.backends.cvat.results import TaskReader, track_indexes
+from workbench.model.jsontext import parse_json
+from workbench.model.labels import ATTRIBUTE_TYPES
+from workbench.model.shapes import SHAPE_SCHEMA, Shape
 
 
 class Reader(Protocol):
@@ -425,7 +424,7 @@ def _uploaded(
         original = {
             "geometry": row["geometry"],
             "keyframe": row["keyframe"],
-            "attributes": _json(row["attributes"]),
+            "attributes": parse_json(row["attributes"]),
             "confidence": row["confidence"],
             "source_ids": row["source_ids"],
             "track_index": row["track_index"],
@@ -440,10 +439,6 @@ def _uploaded(
             }
         )
     return out
-
-
-def _json(text: Any) -> Any:
-    return json.loads(text) if isinstance(text, str) else text
 
 
 def _task_status(jobs: list[dict[str, Any]]) -> str:

@@ -11,12 +11,13 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from workbench.backends.base import BackendError, LabelSchema
+from workbench.backends.base import BackendError
 from workbench.backends.cvat.client import CvatClient
 from workbench.backends.cvat.errors import CvatError, CvatResponseError
 from workbench.backends.cvat.labels import ProjectLabels, project_labels_body, read_project_labels
 from workbench.backends.cvat.media import TaskData, bulks
 from workbench.backends.remote.errors import Unavailable
+from workbench.model.labels import LabelSchema
 
 # Longest part of an annotation key that goes into CVAT names (which hold 256 characters).
 _KEY_CHARS = 180

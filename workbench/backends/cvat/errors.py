@@ -1,17 +1,5 @@
-"""CVAT's names for the platform errors (workbench.backends.remote.errors).
-
-CvatError                      PlatformError of CVAT
- +-- CvatConfigError            ConfigurationError: settings missing or inconsistent
- |    +-- CvatNotConfigured      NotConfigured: no CVAT url anywhere
- +-- CvatHTTPError              a request failed; `.method`, `.path`, `.status`
- |    +-- CvatAuthError          AuthError: the token, key or password was refused
- |    +-- CvatUnavailable        Unavailable: no connection, or 429/5xx until the retries ran out
- |    |    +-- CvatOutcomeUnknown  OutcomeUnknown: no usable answer to a POST after sending
- |    +-- CvatRejected           Rejected: a 4xx, with CVAT's reason
- +-- CvatResponseError          BadResponse: HTML, truncated JSON, ids CVAT never gave
- +-- CvatRequestFailed          Rejected: a background request (data processing) failed
- +-- CvatTimeout                Unavailable: a background request did not finish in time
-"""
+"""CVAT's names for the platform errors (workbench.backends.remote.errors): each is a CvatError
+and the platform error kind it stands for; the tree is drawn in workbench/errors.py."""
 
 from __future__ import annotations
 

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from workbench.model.geometry import Ring, bounds, corner_ring
+from workbench.model.records import MIN_POINTS as CATALOG_MIN_POINTS
 from workbench.model.rotated import RotatedRect, corners, from_corners, is_axis_aligned
 
 CVAT_TYPE_OF_KIND: dict[str, str] = {
@@ -29,12 +31,11 @@ CVAT_TYPE_OF_KIND: dict[str, str] = {
     "point": "points",
 }
 KIND_OF_CVAT_TYPE: dict[str, str] = {v: k for k, v in CVAT_TYPE_OF_KIND.items()}
-# The fewest points (x, y pairs) each CVAT shape type has; rectangles have exactly two.
-MIN_POINTS: dict[str, int] = {"rectangle": 2, "polygon": 3, "polyline": 2, "points": 1}
+# The fewest points (x, y pairs) each CVAT shape type has (the catalog's rule for its kind);
+# rectangles have exactly two.
+MIN_POINTS: dict[str, int] = {CVAT_TYPE_OF_KIND[k]: n for k, n in CATALOG_MIN_POINTS.items()}
 # Digits kept when comparing geometry for "unchanged since upload" (far below a pixel).
 _DIGITS = 6
-
-Ring = tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,9 @@ def to_cvat(kind: str, geometry: Sequence[Sequence[float]]) -> CvatGeometry:
 
 
 def _rectangle(ring: Ring) -> CvatGeometry:
-    xs, ys = ring[0::2], ring[1::2]
-    if len(ring) == 4 or is_axis_aligned(ring):
-        return CvatGeometry("rectangle", (min(xs), min(ys), max(xs), max(ys)))
+    box = bounds([ring])
+    if box is not None and (len(ring) == 4 or is_axis_aligned(ring)):
+        return CvatGeometry("rectangle", box)
     if len(ring) != 8:
         raise ValueError(f"a box is two or four corners, got {len(ring) // 2}")
     rect = from_corners(ring)
@@ -77,13 +78,13 @@ def _rectangle(ring: Ring) -> CvatGeometry:
     return CvatGeometry("rectangle", points, rect.angle)
 
 
-def from_cvat(shape: CvatGeometry) -> tuple[Ring, ...]:
+def from_cvat(shape: CvatGeometry) -> tuple[tuple[float, ...], ...]:
     """A CVAT shape as catalog rings (a rectangle as four corners clockwise from top-left)."""
     if shape.type != "rectangle":
         return (tuple(shape.points),)
     xtl, ytl, xbr, ybr = shape.points
     if shape.rotation % 360.0 == 0.0:
-        return ((xtl, ytl, xbr, ytl, xbr, ybr, xtl, ybr),)
+        return (corner_ring(xtl, ytl, xbr, ybr),)
     centre = RotatedRect((xtl + xbr) / 2, (ytl + ybr) / 2, xbr - xtl, ybr - ytl, shape.rotation)
     return (corners(centre),)
 

@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.backends.base import AttributeSpec, FieldSchema, LabelSchema, Serialisable
 from workbench.backends.cvat.errors import CvatResponseError
+from workbench.model.labels import AttributeSpec, FieldSchema, LabelSchema
+from workbench.model.serialise import Serialisable
 
 CVAT_LABEL_TYPE: dict[str, str] = {
     "classification": "tag",

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.backends.base import BackendError, FieldSchema, ShapeError
+from workbench.backends.base import BackendError, ShapeError
 from workbench.backends.cvat.errors import CvatResponseError
 from workbench.backends.cvat.geometry import CvatGeometry, Keyframe, to_cvat, track_frames
 from workbench.backends.cvat.labels import (
@@ -30,6 +30,7 @@ from workbench.backends.cvat.labels import (
     attribute_text,
     shown_texts,
 )
+from workbench.model.labels import FieldSchema
 
 # CVAT's `source` of shapes that came with the data rather than from an annotator.
 SOURCE = "file"

@@ -22,7 +22,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.backends.base import Shape
 from workbench.backends.cvat.errors import CvatResponseError
 from workbench.backends.cvat.geometry import (
     KIND_OF_CVAT_TYPE,
@@ -33,6 +32,7 @@ from workbench.backends.cvat.geometry import (
 )
 from workbench.backends.cvat.labels import CvatLabel, ProjectLabels, attribute_value, shown_texts
 from workbench.backends.cvat.ledger import FrameRef, TaskRecord
+from workbench.model.shapes import Shape
 
 Uploaded = Mapping[str, tuple[dict[str, Any], dict[str, Any]]]
 LabelLookup = Callable[[int], CvatLabel | None]

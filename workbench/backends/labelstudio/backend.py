@@ -32,16 +32,7 @@ import duckdb
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from workbench.backends.base import (
-    SHAPE_SCHEMA,
-    Capabilities,
-    LabelSchema,
-    Removal,
-    Shape,
-    TaskStatus,
-    UploadRequest,
-    UploadResult,
-)
+from workbench.backends.base import Capabilities, Removal, TaskStatus, UploadRequest, UploadResult
 from workbench.backends.labelstudio.client import LabelStudioClient, create_once, expect
 from workbench.backends.labelstudio.config import LabelStudioConfig
 from workbench.backends.labelstudio.convert import (
@@ -66,6 +57,8 @@ from workbench.backends.labelstudio.tasks import (
     task_status,
     tracked_fields,
 )
+from workbench.model.labels import LabelSchema
+from workbench.model.shapes import SHAPE_SCHEMA, Shape
 from workbench.store.run_data import run_label_schema
 
 

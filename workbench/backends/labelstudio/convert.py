@@ -30,8 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.backends.base import FieldSchema, LabelSchema
 from workbench.backends.labelstudio.errors import LabelStudioError
+from workbench.model.geometry import bounds, corner_ring
+from workbench.model.labels import ATTRIBUTE_TYPES, FieldSchema, LabelSchema
 from workbench.model.rotated import (
     CornerRect,
     clockwise,
@@ -69,14 +70,8 @@ SUPPORTED_LABEL_TYPES: tuple[str, ...] = (
     "keypoints",
     "scalar",
 )
-SUPPORTED_ATTRIBUTE_TYPES: tuple[str, ...] = (
-    "text",
-    "select",
-    "radio",
-    "checkbox",
-    "occluded",
-    "group_id",
-)
+# Every attribute type has a Label Studio control.
+SUPPORTED_ATTRIBUTE_TYPES: tuple[str, ...] = ATTRIBUTE_TYPES
 
 
 class ConfigError(LabelStudioError):
@@ -252,13 +247,14 @@ def _px(value: Any, size: float, what: str) -> float:
 def rectangle_value(ring: Sequence[float], w: float, h: float) -> dict[str, float]:
     """A box ring (two opposite corners, or four corners of a possibly rotated rectangle)
     as Label Studio's x, y, width, height and rotation."""
-    if len(ring) == 4 or is_axis_aligned(ring):
-        xs, ys = ring[0::2], ring[1::2]
+    box = bounds([ring])
+    if box is not None and (len(ring) == 4 or is_axis_aligned(ring)):
+        x_min, y_min, x_max, y_max = box
         return {
-            "x": _pct(min(xs), w),
-            "y": _pct(min(ys), h),
-            "width": _pct(max(xs) - min(xs), w),
-            "height": _pct(max(ys) - min(ys), h),
+            "x": _pct(x_min, w),
+            "y": _pct(y_min, h),
+            "width": _pct(x_max - x_min, w),
+            "height": _pct(y_max - y_min, h),
             "rotation": 0.0,
         }
     if len(ring) != 8:
@@ -283,7 +279,7 @@ def rectangle_ring(value: dict[str, Any], w: float, h: float) -> tuple[float, ..
     if isinstance(rotation, bool) or not isinstance(rotation, int | float):
         raise ValueError(f"rotation is not a number: {rotation!r}")
     if rotation % 360.0 == 0.0:
-        return (x, y, x + width, y, x + width, y + height, x, y + height)
+        return corner_ring(x, y, x + width, y + height)
     return corners(to_centre(CornerRect(x, y, width, height, float(rotation))))
 
 
@@ -292,7 +288,8 @@ def polygon_value(ring: Sequence[float], w: float, h: float) -> dict[str, Any]:
     return {"points": points, "closed": True}
 
 
-def polygon_ring(value: dict[str, Any], w: float, h: float) -> tuple[float, ...]:
+def polygon_value_ring(value: dict[str, Any], w: float, h: float) -> tuple[float, ...]:
+    """The ring, in pixels, of a Label Studio polygon's points (percent of the image)."""
     points = value.get("points")
     if not isinstance(points, list) or not points:
         raise ValueError(f"points must be a list of [x, y] pairs, got {points!r}")
@@ -333,7 +330,7 @@ def region_ring(kind: str, value: dict[str, Any], w: float, h: float) -> tuple[f
     if kind == "box":
         return rectangle_ring(value, w, h)
     if kind == "polygon":
-        return polygon_ring(value, w, h)
+        return polygon_value_ring(value, w, h)
     return keypoint_ring(value, w, h)
 
 

@@ -1,16 +1,6 @@
-"""Label Studio's names for the platform errors (workbench.backends.remote.errors).
-
-LabelStudioError               PlatformError of Label Studio
- +-- LabelStudioConfigError     ConfigurationError: the settings cannot be used
- |    +-- LabelStudioNotConfigured  NotConfigured: no server named anywhere
- +-- ConfigError (convert.py)   the label schema has no Label Studio labelling config
- +-- LabelStudioUnavailable     Unavailable
- |    +-- OutcomeUnknown         OutcomeUnknown (LabelStudioOutcomeUnknown)
- +-- LabelStudioAuthError       AuthError
- +-- LabelStudioRequestError    Rejected
- +-- LabelStudioResponseError   BadResponse
-      +-- ResultError (results.py)  an annotation result that cannot be read
-"""
+"""Label Studio's names for the platform errors (workbench.backends.remote.errors): each is a
+LabelStudioError and the platform error kind it stands for; the tree is drawn in
+workbench/errors.py (with ConfigError of convert.py and ResultError of results.py)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.backends.base import AttributeSpec, Shape
 from workbench.backends.labelstudio.convert import (
     IMAGE,
     REGION_KINDS,
@@ -36,6 +35,8 @@ from workbench.backends.labelstudio.convert import (
     uses_taxonomy,
 )
 from workbench.backends.labelstudio.errors import LabelStudioResponseError
+from workbench.model.labels import AttributeSpec
+from workbench.model.shapes import Shape
 
 _NAMESPACE = uuid.UUID("6f1d2b8e-5a43-4c1e-9f0e-7d3c2a1b0e55")
 _REGION_TYPE = {"box": "rectanglelabels", "polygon": "polygonlabels", "point": "keypointlabels"}

@@ -9,11 +9,12 @@ from typing import Any
 
 import duckdb
 
-from workbench.backends.base import TRACKABLE_TYPES, TaskStatus, UploadRequest
+from workbench.backends.base import TaskStatus, UploadRequest
 from workbench.backends.labelstudio.convert import IMAGE, Controls
 from workbench.backends.labelstudio.errors import LabelStudioError
 from workbench.backends.labelstudio.media import Image
 from workbench.backends.labelstudio.results import TaskReader, frame_prediction
+from workbench.model.labels import TRACKABLE_TYPES
 from workbench.store.run_data import frame_sources, run_input_frames
 
 # The model version of the prediction that carries a task's labels as sent.

@@ -1,25 +1,13 @@
-"""The errors of remote annotation platforms (Label Studio, CVAT): one tree for all of them.
+"""The errors of remote annotation platforms (Label Studio, CVAT): one tree for all of them,
+under BackendError (drawn with every other in workbench/errors.py).
 
-    BackendError                   (workbench.backends) a platform cannot do what was asked
-     +-- PlatformError              a remote platform failed; `.platform`, and for a request
-          |                         `.method`, `.path`, `.status` and `.detail`
-          +-- ConfigurationError    settings that cannot be used (a bad value, an unreadable
-          |    |                    file, a URL without credentials)
-          |    +-- NotConfigured     nothing names a server: the backend is simply absent
-          +-- AuthError             the credentials were refused (401/403, a failed login)
-          +-- Unavailable           unreachable, timed out, or 429/5xx until the retries ran out
-          |    +-- OutcomeUnknown    no usable answer to a request that changes something, after
-          |                         it was sent: it may or may not have been applied, so look
-          |                         before sending it again
-          +-- Rejected              the platform refused the request (a 4xx) and said why
-          +-- BadResponse           an answer the platform's API never gives: an HTML page,
-                                    truncated or malformed JSON, JSON of an unexpected shape
-
-Each platform names these classes for its users, as subclasses of its own base
-(LabelStudioError, CvatError): `ErrorKinds` lists them, and the shared HTTP client
-(`workbench.backends.remote.http`) raises the platform's class of the right kind, so code
-may catch either `Unavailable` or `LabelStudioUnavailable`. Library errors (httpx, tomllib)
-are translated once, where they happen, with `raise X(...) from exc`.
+PlatformError has one subclass per way a platform fails (ConfigurationError, NotConfigured,
+AuthError, Unavailable, OutcomeUnknown, Rejected, BadResponse). Each platform names these
+classes for its users, as subclasses of its own base (LabelStudioError, CvatError):
+`ErrorKinds` lists them, and the shared HTTP client (`workbench.backends.remote.http`) raises
+the platform's class of the right kind, so code may catch either `Unavailable` or
+`LabelStudioUnavailable`. Library errors (httpx, tomllib) are translated once, where they
+happen, with `raise X(...) from exc`.
 """
 
 from __future__ import annotations

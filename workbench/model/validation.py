@@ -1,24 +1,18 @@
-"""The records importers produce: frames with their sources and ROIs.
-
-Geometry is in source pixel coordinates, y pointing down. `geometry` is a list of rings, each a
-flat list [x0, y0, x1, y1, ...]: a box is one ring of four corners, a polygon may have several
-rings (parts or holes of one ROI), a polyline's rings are open paths, a point ROI is one ring
-of one or more points (keypoints), masks and classifications have no rings.
+"""Checking a record before it is stored: what the catalog cannot hold is refused with a
+RecordError naming the record and the part at fault; what it stores but looks wrong is
+returned as a warning kind (docs/formats/validation.md lists both, and the limits).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import numbers
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from workbench.errors import RecordError
-from workbench.ingest.limits import (
+from workbench.model.limits import (
     MAX_COORDINATE,
     MAX_ID_LENGTH,
     MAX_INT32,
@@ -31,90 +25,12 @@ from workbench.ingest.limits import (
     MAX_TIMESTAMP,
     MAX_URI_LENGTH,
 )
-from workbench.store.schema import ROI_KINDS
-
-Ring = list[float]
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    id: str
-    uri: str
-    width: int | None = None
-    height: int | None = None
-    content_type: str | None = None
-    timestamp: int | None = None
-    preview_uri: str | None = None
-    masks: Sequence[Mapping[str, Any]] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Roi:
-    id: str
-    kind: str
-    labels: Sequence[str] = ()
-    field: str = "ground_truth"
-    geometry: Sequence[Ring] = ()
-    confidence: float | None = None
-    source_ids: Sequence[str] = ()
-    mask: Mapping[str, Any] | None = None
-    attributes: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    track_index: int | None = None
-    keyframe: bool | None = None
-    # For masks and RLE regions the box cannot be derived from rings.
-    bbox: tuple[float, float, float, float] | None = None
-
-    @property
-    def label(self) -> str | None:
-        return self.labels[0] if self.labels else None
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    id: str
-    sources: Sequence[Source] = ()
-    rois: Sequence[Roi] = ()
-    context_id: str | None = None
-    timestamp: int | None = None
-    metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    dataset: str | None = None
-    version: str | None = None
-    frame_index: int | None = None
-    num_frames: int | None = None
-    saved: datetime | None = None
-    saved_in_version: str | None = None
-
-    @property
-    def resolved_context_id(self) -> str:
-        """The context a frame belongs to: its own, else its first source's URI, else its id."""
-        if self.context_id:
-            return self.context_id
-        return self.sources[0].uri if self.sources else self.id
-
-
-def box_ring(x: float, y: float, w: float, h: float) -> Ring:
-    """The four corners of an axis-aligned box, clockwise from the top-left."""
-    return [x, y, x + w, y, x + w, y + h, x, y + h]
-
-
-def bbox_of(roi: Roi) -> tuple[float, float, float, float] | None:
-    """(x_min, y_min, x_max, y_max) over every ring, or the ROI's explicit box."""
-    if roi.bbox is not None:
-        return roi.bbox
-    xs = [v for ring in roi.geometry for v in ring[0::2]]
-    ys = [v for ring in roi.geometry for v in ring[1::2]]
-    if not xs:
-        return None
-    return min(xs), min(ys), max(xs), max(ys)
-
-
-_MIN_POINTS = {"box": 2, "polygon": 3, "polyline": 2, "point": 1}
-_AREA_KINDS = frozenset({"box", "polygon", "mask"})
+from workbench.model.records import AREA_KINDS, MIN_POINTS, ROI_KINDS, Frame, Roi, Source, bbox_of
 
 # Characters no id or label may hold: C0 and C1 controls (NUL among them), the bidirectional
 # embeddings, overrides, isolates and marks that make text read differently from how it is
 # stored, and lone surrogates (bytes that were not UTF-8, which the catalog cannot store).
-_FORBIDDEN = re.compile(
+FORBIDDEN_CHARACTERS = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 # URIs name files: controls and lone surrogates are refused, other characters are the file's.
@@ -134,7 +50,7 @@ def check_text(value: Any, what: str, where: str, limit: int = MAX_ID_LENGTH) ->
         raise RecordError(where, f"{what} is empty")
     if len(value) > limit:
         raise RecordError(where, f"{what} is {len(value):,} characters long, more than {limit:,}")
-    bad = _FORBIDDEN.search(value)
+    bad = FORBIDDEN_CHARACTERS.search(value)
     if bad is not None:
         raise RecordError(
             where, f"{what} {_preview(value)} holds the character U+{ord(bad.group()):04X}"
@@ -261,7 +177,7 @@ def check_roi(
 
 
 def _check_geometry(roi: Roi, where: str) -> None:
-    minimum = _MIN_POINTS.get(roi.kind)
+    minimum = MIN_POINTS.get(roi.kind)
     if minimum is not None and not roi.geometry:
         raise RecordError(where, f"a {roi.kind} needs coordinates, got none")
     if len(roi.geometry) > MAX_RINGS_PER_ROI:
@@ -303,14 +219,14 @@ def _check_coordinates(values: Sequence[float], what: str, where: str) -> None:
 
 
 def _roi_warnings(roi: Roi, sizes: Mapping[str, tuple[int, int]] | None) -> list[str]:
-    if roi.kind not in _AREA_KINDS and roi.kind not in ("point", "polyline"):
+    if roi.kind not in AREA_KINDS and roi.kind not in ("point", "polyline"):
         return []
     box = bbox_of(roi)
     if box is None:
         return []
     x_min, y_min, x_max, y_max = box
     warnings = []
-    if roi.kind in _AREA_KINDS and (x_max <= x_min or y_max <= y_min):
+    if roi.kind in AREA_KINDS and (x_max <= x_min or y_max <= y_min):
         warnings.append(WARN_ZERO_AREA)
     known = [
         size

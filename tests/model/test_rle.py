@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from workbench.ingest import rle
+from workbench.model import rle
 
 # Column-major: col 0 reads 0,1,0 and col 1 reads 1,1,0.
 SMALL = np.array([[0, 1], [1, 1], [0, 0]], dtype=np.uint8)

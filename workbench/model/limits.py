@@ -1,4 +1,5 @@
-"""The bounds every importer checks before it does any work on a record.
+"""The bounds every importer checks before it does any work on a record, and the size of
+picture a header may claim.
 
 One record is one NDJSON line, one item of a JSON array, one image or video file, one Parquet
 row. Each bound is checked before the expensive step it protects (parsing, decoding, storing),
@@ -9,10 +10,6 @@ docs/formats/validation.md lists them with what happens at each.
 
 from __future__ import annotations
 
-# Pixels an image's header may claim (width x height), read without decoding: defined with the
-# header check in workbench/media/images.py.
-from workbench.media.images import MAX_IMAGE_PIXELS
-
 # -- reading ---------------------------------------------------------------------------------
 # Bytes of one record as read: one NDJSON line, one item of a JSON array, or a whole file that
 # holds a single frame or scene. Longer records are skipped without being held in memory.
@@ -20,6 +17,12 @@ MAX_RECORD_BYTES = 16 * 1024 * 1024
 # Nesting of arrays and objects inside one record, counted while the bytes are scanned and
 # before anything is parsed (a ClearML frame is about 5 deep, a Labelbox line about 10).
 MAX_JSON_DEPTH = 64
+
+# -- pictures --------------------------------------------------------------------------------
+# Pixels (width x height) a picture's header may claim. Pillow calls anything above this a
+# decompression bomb (twice its own warning limit); importers refuse it from the header alone,
+# before anything is decoded (workbench/media/images.py).
+MAX_IMAGE_PIXELS = 178_956_970
 
 # -- values ----------------------------------------------------------------------------------
 # Characters of an id (frame, source, ROI, context, dataset) and of a label.

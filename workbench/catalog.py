@@ -1,0 +1,117 @@
+"""The catalog a person opens: the store's catalog with the entry points of the layers above it.
+
+    catalog = workbench.open("workbench.duckdb")        # a workbench.Catalog
+    catalog.view().match(weather="rain").evaluate_detections("predictions", eval_key="rain")
+    catalog.app()                                       # the interactive workbench
+
+`workbench.store.Catalog` owns the DuckDB file and knows nothing of views, evaluations or the
+app: the store sits below those layers and never imports them. This module sits above them
+all and adds, by subclassing, what a person reaches from a catalog (`view()`, the evaluation
+entry points, `app()`) and from a view (`evaluate_detections`). Both classes stay subclasses
+of the store's and the query layer's, so a `workbench.Catalog` is a `store.Catalog` and a view
+of one is a `query.View`; library code takes the lower types and builds views with
+`View(catalog)`. docs/architecture.md describes the pattern for new entry points.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Self
+
+from workbench.analysis import evaluation
+from workbench.query import view as query
+from workbench.store import catalog as store
+
+if TYPE_CHECKING:
+    from workbench.analysis.evaluation import (
+        DetectionResults,
+        EvaluationInfo,
+        EvaluationRemoval,
+    )
+
+
+class View(query.View):
+    """A view of a catalog (workbench.query.View) that can also evaluate its detections."""
+
+    @classmethod
+    def of(cls, view: query.View) -> Self:
+        """The same frames, stages and time limit as `view`, as this class."""
+        return cls(view.catalog, view.stages, view.time_limit)
+
+    def evaluate_detections(
+        self,
+        pred_field: str,
+        gt_field: str = "ground_truth",
+        eval_key: str = "eval",
+        **options: Any,
+    ) -> DetectionResults:
+        """Match this view's `pred_field` ROIs (as filtered) to its `gt_field` ROIs frame by
+        frame and source by source, store the run as `eval_key` and return its results.
+
+        Options (`iou`, `classwise`, `method` "coco" or "simple", `iou_threshs`, `use_masks`,
+        `compute_mAP`, `area_ranges`, `max_dets`, `overwrite`) are those of
+        workbench.analysis.evaluation.evaluate_detections. See docs/evaluation.md.
+        """
+        return evaluation.evaluate_detections(self, pred_field, gt_field, eval_key, **options)
+
+
+class Catalog(store.Catalog):
+    """An open catalog file (workbench.store.Catalog) with views, evaluations and the app.
+    Create with `workbench.open(path)`."""
+
+    def view(self) -> View:
+        """The whole catalog as a view, to filter, sort and page (see workbench.query)."""
+        return View(self)
+
+    def load_annotation_view(self, anno_key: str) -> View:
+        """The frames annotation run `anno_key` holds, as a view (in stored order)."""
+        return self.view().select_annotation_run(anno_key)
+
+    # -- evaluation (workbench.analysis.evaluation; docs/evaluation.md) ---------------------
+    def evaluate_detections(
+        self,
+        pred_field: str,
+        gt_field: str = "ground_truth",
+        eval_key: str = "eval",
+        **options: Any,
+    ) -> DetectionResults:
+        """Evaluate `pred_field` against `gt_field` over the whole catalog (or `view=`), store
+        the run as `eval_key` and return its results; options as View.evaluate_detections."""
+        view = options.pop("view", None) or self.view()
+        return evaluation.evaluate_detections(view, pred_field, gt_field, eval_key, **options)
+
+    def list_evaluations(self) -> list[EvaluationInfo]:
+        return evaluation.list_evaluations(self)
+
+    def load_evaluation_results(self, eval_key: str) -> DetectionResults:
+        return evaluation.load_results(self, eval_key)
+
+    def load_evaluation_view(self, eval_key: str) -> View:
+        return View.of(evaluation.load_view(self, eval_key))
+
+    def rename_evaluation(self, eval_key: str, new_eval_key: str) -> None:
+        evaluation.rename(self, eval_key, new_eval_key)
+
+    def delete_evaluation(
+        self, eval_key: str, *, confirm: bool = False, dryrun: bool = False
+    ) -> EvaluationRemoval:
+        """Delete a run and its rows: needs confirm=True; dryrun=True reports what would go."""
+        return evaluation.delete(self, eval_key, confirm=confirm, dryrun=dryrun)
+
+    # -- the app ----------------------------------------------------------------------------
+    def app(self, **options: Any) -> Any:
+        """The interactive workbench on this catalog (displays inline in Jupyter)."""
+        from workbench.ui.app import WorkbenchApp  # Panel loads only when the app is asked for
+
+        return WorkbenchApp(self, **options)
+
+
+def open_catalog(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    read_only: bool = False,
+    time_limit: float | None = None,
+) -> Catalog:
+    """The catalog at `path` as a workbench.Catalog; `read_only` and `time_limit` as for
+    workbench.store.open_catalog (the file is created or upgraded as needed)."""
+    return Catalog(path, read_only=read_only, time_limit=time_limit)

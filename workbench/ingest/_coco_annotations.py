@@ -1,0 +1,177 @@
+"""COCO categories and annotations as workbench records: one annotation becomes one ROI, each
+problem a RecordError naming the annotation (docs/formats/coco.md has the mapping)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import RecordError
+from workbench.model import rle
+from workbench.model.geometry import box_ring, polygon_area
+from workbench.model.records import Roi
+
+# Annotation keys with a place of their own; every other key is kept in the ROI's attributes.
+ANNOTATION_KEYS = frozenset({"id", "image_id", "category_id", "bbox", "segmentation", "score"})
+IMAGE_KEYS = frozenset({"id", "file_name", "width", "height"})
+_NUMBER_TYPES = frozenset({int, float})
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    id: Any
+    name: str
+    supercategory: str | None = None
+
+
+def is_coco_id(value: Any) -> bool:
+    """Whether a value can be a COCO id: an integer or a string (not a list, object or bool)."""
+    return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
+
+
+def default_images_dir(path: Path) -> Path:
+    sibling = path.parent / "images"
+    return sibling if sibling.is_dir() else path.parent
+
+
+def read_categories(
+    items: Iterable[tuple[int, Any]],
+    where: str,
+    reject: Callable[[RecordError], None] | None = None,
+) -> dict[Any, Category]:
+    """Categories by id from (number, COCO category object); bad ones go to `reject` (else
+    raise)."""
+    found: dict[Any, Category] = {}
+    for number, cat in items:
+        try:
+            if not isinstance(cat, dict) or cat.get("id") is None:
+                raise RecordError(f"{where}, category #{number + 1}", "a category needs an id")
+            if not is_coco_id(cat["id"]):
+                raise RecordError(
+                    f"{where}, category #{number + 1}",
+                    "a category id must be an integer or a string",
+                )
+            name, sup = cat.get("name"), cat.get("supercategory")
+            if not isinstance(name, str) or not name:
+                raise RecordError(f"{where}, category {cat['id']}", "a category needs a name")
+            if cat["id"] in found:
+                raise RecordError(f"{where}, category {cat['id']}", "the id appears twice")
+        except RecordError as err:
+            if reject is None:
+                raise
+            reject(err)
+            continue
+        found[cat["id"]] = Category(cat["id"], name, sup if isinstance(sup, str) else None)
+    return found
+
+
+# -- one annotation --------------------------------------------------------------------------
+
+
+def roi_from_annotation(
+    annotation: Mapping[str, Any],
+    categories: Mapping[Any, Category],
+    field: str,
+    size: tuple[int, int] | None,
+    where: str,
+) -> Roi:
+    """The ROI of one COCO annotation; RecordError (naming `where`) when it is malformed."""
+    category_id = annotation.get("category_id")
+    category = categories.get(category_id) if is_coco_id(category_id) else None
+    if category is None:
+        raise RecordError(where, f"unknown category_id {annotation.get('category_id')!r}")
+    box = _bbox(annotation.get("bbox"), where)
+    attributes: dict[str, Any] = {"category_id": category.id}
+    if category.supercategory is not None:
+        attributes["supercategory"] = category.supercategory
+    attributes.update((k, v) for k, v in annotation.items() if k not in ANNOTATION_KEYS)
+    attributes.setdefault("iscrowd", 0)
+    segmentation = annotation.get("segmentation")
+    common: dict[str, Any] = {
+        "id": str(annotation["id"]),
+        "labels": [category.name],
+        "field": field,
+        "confidence": _score(annotation.get("score"), where),
+    }
+    if isinstance(segmentation, list) and segmentation:
+        rings = [_ring(ring, number, where) for number, ring in enumerate(segmentation)]
+        attributes.setdefault("area", polygon_area(rings))
+        roi = Roi(
+            kind="polygon", geometry=rings, attributes=attributes, bbox=_corners(box), **common
+        )
+    elif isinstance(segmentation, dict):
+        mask = _rle(segmentation, size, where)
+        if box is None:
+            x, y, w, h = rle.bbox(mask["counts"], mask["size"])
+            box = (float(x), float(y), float(w), float(h))
+        attributes.setdefault("area", float(rle.area(mask["counts"])))
+        roi = Roi(
+            kind="mask", mask={"rle": mask}, attributes=attributes, bbox=_corners(box), **common
+        )
+    elif segmentation is None or segmentation == []:
+        if box is None:
+            raise RecordError(where, "an annotation needs a bbox or a segmentation")
+        attributes.setdefault("area", box[2] * box[3])
+        roi = Roi(kind="box", geometry=[box_ring(*box)], attributes=attributes, **common)
+    else:
+        raise RecordError(where, "segmentation must be a list of polygons or an RLE object")
+    # The checks above cover everything the writer validates, so one bad annotation never
+    # makes the writer refuse the whole frame.
+    return roi
+
+
+def _numbers(values: Any) -> bool:
+    """A list of finite ints and floats (not bools); fast, as polygons hold many of them."""
+    return (
+        isinstance(values, list)
+        and set(map(type, values)) <= _NUMBER_TYPES
+        and math.isfinite(sum(values))
+    )
+
+
+def _bbox(value: Any, where: str) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    if not _numbers(value) or len(value) != 4:
+        raise RecordError(where, f"bbox must be four numbers [x, y, w, h], got {value!r}")
+    x, y, w, h = (float(v) for v in value)
+    if w < 0 or h < 0:
+        raise RecordError(where, f"bbox has a negative width or height: {value!r}")
+    return x, y, w, h
+
+
+def _corners(
+    box: tuple[float, float, float, float] | None,
+) -> tuple[float, float, float, float] | None:
+    return None if box is None else (box[0], box[1], box[0] + box[2], box[1] + box[3])
+
+
+def _score(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if not _numbers([value]) or not 0.0 <= value <= 1.0:
+        raise RecordError(where, f"score must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _ring(ring: Any, number: int, where: str) -> list[float]:
+    if not _numbers(ring):
+        raise RecordError(where, f"polygon {number} must be a flat list of finite numbers")
+    if len(ring) % 2 or len(ring) < 6:
+        raise RecordError(where, f"polygon {number} has {len(ring)} coordinates, needs 3 points")
+    return list(map(float, ring))
+
+
+def _rle(segmentation: dict[str, Any], size: tuple[int, int] | None, where: str) -> dict[str, Any]:
+    try:
+        mask = rle.compress(segmentation)
+    except ValueError as exc:
+        raise RecordError(where, f"bad RLE segmentation: {exc}") from exc
+    if size is not None and tuple(mask["size"]) != size:
+        raise RecordError(
+            where, f"RLE size {mask['size']} differs from the image's [h, w] {list(size)}"
+        )
+    return mask

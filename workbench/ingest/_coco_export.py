@@ -1,0 +1,269 @@
+"""COCO export: a view's frames and its ROIs of one label field as one instances file."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from tqdm.auto import tqdm
+
+from workbench.errors import IngestError
+from workbench.ingest._coco_annotations import IMAGE_KEYS, Category, default_images_dir
+from workbench.ingest.export import ExportReport, written_atomically
+from workbench.ingest.views import ViewLike
+from workbench.model import rle
+from workbench.model.geometry import polygon_area
+
+# Attributes the exporter writes in their own places rather than as extra annotation keys.
+_EXPORT_OWN = frozenset({"category_id", "supercategory", "area", "iscrowd"})
+_EXPORTED_KINDS = frozenset({"box", "polygon", "mask"})
+
+
+def export_files(
+    view: ViewLike,
+    dest: str | os.PathLike[str],
+    *,
+    progress: bool = True,
+    field: str = "ground_truth",
+    images_dir: str | os.PathLike[str] | None = None,
+    rle_format: str = "compressed",
+    info: Mapping[str, Any] | None = None,
+) -> ExportReport:
+    """Write the view's frames and its ROIs of `field` to one COCO instances file at `dest`.
+
+    Boxes, polygons and RLE masks become annotations (masks as compressed RLE strings, or as
+    count lists with rle_format="uncompressed"); other kinds are counted in `skipped`. Image
+    file names are relative to `images_dir` (default: an `images/` folder next to `dest`, else
+    dest's folder) when the image is under it, else absolute, so importing the file back finds
+    the same images.
+    """
+    if rle_format not in ("compressed", "uncompressed"):
+        raise IngestError(f"rle_format must be 'compressed' or 'uncompressed', got {rle_format!r}")
+    target = Path(dest)
+    if target.is_dir():
+        target = target / f"{field}.json"
+    folder = (Path(images_dir) if images_dir is not None else default_images_dir(target)).resolve()
+    frames = view.frames(columns=["id", "metadata"]).to_pylist()
+    image_ids = _export_image_ids([f["id"] for f in frames])
+    rois = view.rois()
+    rois = rois.filter(pc.equal(rois["field"], field))
+    categories = _export_categories(rois)
+    report = ExportReport(dest=target, files=[target])
+    skipped: dict[str, int] = defaultdict(int)
+    with written_atomically(target) as out:
+        out.write('{"info": ' + json.dumps(dict(info or _default_info(view))))
+        out.write(', "licenses": [], "images": [')
+        sources = _export_sources(view)
+        images = tqdm(frames, desc="coco images", unit="image", disable=not progress, leave=False)
+        for number, frame in enumerate(images):
+            image = _export_image(frame, image_ids[frame["id"]], sources.get(frame["id"]), folder)
+            out.write((",\n" if number else "\n") + json.dumps(image))
+            report.frames += 1
+        out.write('\n], "annotations": [')
+        report.rois = _write_annotations(
+            out, rois, image_ids, categories, rle_format, skipped, progress
+        )
+        cats = [_category_json(name, cat) for name, cat in categories.items()]
+        out.write('\n], "categories": ' + json.dumps(sorted(cats, key=lambda c: c["id"])) + "}\n")
+    report.skipped = [f"{count} {reason}" for reason, count in sorted(skipped.items())]
+    return report
+
+
+def _write_annotations(
+    out: IO[str],
+    rois: pa.Table,
+    image_ids: Mapping[str, int],
+    categories: Mapping[str, Category],
+    rle_format: str,
+    skipped: dict[str, int],
+    progress: bool,
+) -> int:
+    """Write the annotations of ROI rows, comma-separated; count what cannot be written."""
+    numbers = _export_annotation_ids(rois)
+    written = 0
+    with tqdm(
+        total=rois.num_rows, desc="coco annotations", disable=not progress, leave=False
+    ) as bar:
+        for batch in rois.to_batches():
+            for row in batch.to_pylist():
+                ids = numbers[(row["frame_id"], row["id"])], image_ids[row["frame_id"]]
+                annotation = _export_annotation(row, ids, categories, rle_format)
+                if isinstance(annotation, str):
+                    skipped[annotation] += 1
+                    continue
+                out.write((",\n" if written else "\n") + json.dumps(annotation))
+                written += 1
+            bar.update(batch.num_rows)
+    return written
+
+
+def _default_info(view: ViewLike) -> dict[str, Any]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    return {
+        "description": f"exported from {view.catalog.path.name}",
+        "version": "1.0",
+        "year": now.year,
+        "date_created": now.isoformat(),
+    }
+
+
+def _export_sources(view: ViewLike) -> dict[str, tuple[str | None, int | None, int | None]]:
+    """Each frame's image: source 'image', else its first source by id."""
+    compiled = view.compile()
+    query = (
+        "SELECT frame_id, uri, width, height FROM sources "
+        f"WHERE frame_id IN (SELECT id FROM ({compiled.sql})) ORDER BY frame_id, id <> 'image', id"
+    )
+    found: dict[str, tuple[str | None, int | None, int | None]] = {}
+    for frame_id, uri, width, height in (
+        view.catalog.cursor().execute(query, list(compiled.params)).fetchall()
+    ):
+        found.setdefault(frame_id, (uri, width, height))
+    return found
+
+
+def _export_image_ids(frame_ids: Sequence[str]) -> dict[str, int]:
+    """COCO needs integer image ids: the number after the frame id's last ':' when unique."""
+    parsed = {}
+    for frame_id in frame_ids:
+        tail = frame_id.rsplit(":", 1)[-1]
+        if tail.isdigit():
+            parsed[frame_id] = int(tail)
+    return _unique_numbers(frame_ids, parsed)
+
+
+def _export_annotation_ids(rois: pa.Table) -> dict[tuple[str, str], int]:
+    keys = list(zip(rois["frame_id"].to_pylist(), rois["id"].to_pylist(), strict=True))
+    parsed = {key: int(key[1]) for key in keys if key[1].isdigit()}
+    return _unique_numbers(keys, parsed)
+
+
+def _unique_numbers(keys: Sequence[Any], parsed: Mapping[Any, int]) -> dict[Any, int]:
+    used: set[int] = set()
+    next_free = max(parsed.values(), default=0) + 1
+    numbers = {}
+    for key in keys:
+        value = parsed.get(key)
+        if value is None or value in used:
+            value, next_free = next_free, next_free + 1
+        used.add(value)
+        numbers[key] = value
+    return numbers
+
+
+def _export_image(
+    frame: Mapping[str, Any],
+    image_id: int,
+    source: tuple[str | None, int | None, int | None] | None,
+    folder: Path,
+) -> dict[str, Any]:
+    uri, width, height = source or (None, None, None)
+    image: dict[str, Any] = {"id": image_id, "file_name": _file_name(uri or frame["id"], folder)}
+    image["width"], image["height"] = width, height
+    metadata = json.loads(frame["metadata"]) if frame["metadata"] else {}
+    image.update((k, v) for k, v in metadata.items() if k not in IMAGE_KEYS)
+    return image
+
+
+def _file_name(uri: str, folder: Path) -> str:
+    if "://" in uri:
+        return uri
+    try:
+        return Path(uri).relative_to(folder).as_posix()
+    except ValueError:
+        return uri
+
+
+def _export_categories(rois: pa.Table) -> dict[str, Category]:
+    """label -> category, keeping the category ids stored on ROIs when they do not clash."""
+    wanted: dict[str, tuple[Any, str | None]] = {}
+    columns = (rois[c].to_pylist() for c in ("label", "kind", "attributes"))
+    for label, kind, text in zip(*columns, strict=True):
+        if label is None or label in wanted or kind not in _EXPORTED_KINDS:
+            continue
+        attributes = json.loads(text) if text else {}
+        wanted[label] = (attributes.get("category_id"), attributes.get("supercategory"))
+    taken: dict[int, str] = {}
+    for label, (cat_id, _) in wanted.items():
+        if isinstance(cat_id, int) and not isinstance(cat_id, bool) and cat_id not in taken:
+            taken[cat_id] = label
+    by_label = {label: cat_id for cat_id, label in taken.items()}
+    next_free = max(taken, default=0) + 1
+    categories = {}
+    for label, (_, sup) in wanted.items():
+        if label not in by_label:
+            by_label[label], next_free = next_free, next_free + 1
+        categories[label] = Category(by_label[label], label, sup)
+    return categories
+
+
+def _category_json(name: str, category: Category) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": category.id, "name": name}
+    if category.supercategory is not None:
+        out["supercategory"] = category.supercategory
+    return out
+
+
+def _export_annotation(
+    row: Mapping[str, Any],
+    ids: tuple[int, int],
+    categories: Mapping[str, Category],
+    rle_format: str,
+) -> dict[str, Any] | str:
+    """The COCO annotation of one ROI row, or why it has none."""
+    if row["label"] is None:
+        return "ROIs without a label"
+    attributes = json.loads(row["attributes"]) if row["attributes"] else {}
+    kind, rings = row["kind"], row["geometry"] or []
+    if kind == "box":
+        segmentation: Any = []
+    elif kind == "polygon":
+        segmentation = [list(ring) for ring in rings]
+    elif kind == "mask":
+        mask = json.loads(row["mask"]) if row["mask"] else {}
+        if not isinstance(mask.get("rle"), dict):
+            return "mask ROIs stored as images rather than RLE"
+        segmentation = rle.compress(mask["rle"])
+        if rle_format == "uncompressed":
+            segmentation["counts"] = rle.from_string(segmentation["counts"])
+    else:
+        return f"{kind} ROIs (COCO instances hold boxes, polygons and masks)"
+    if row["x_min"] is None:
+        return f"{kind} ROIs without a bounding box"
+    x, y = row["x_min"], row["y_min"]
+    bbox = [_clean(x), _clean(y), _clean(row["x_max"] - x), _clean(row["y_max"] - y)]
+    annotation: dict[str, Any] = {
+        "id": ids[0],
+        "image_id": ids[1],
+        "category_id": categories[row["label"]].id,
+    }
+    if segmentation != [] or kind == "box":
+        annotation["segmentation"] = segmentation
+    area = attributes.get("area")
+    annotation["area"] = area if area is not None else _area(kind, rings, bbox, segmentation)
+    annotation["bbox"] = bbox
+    annotation["iscrowd"] = attributes.get("iscrowd", 0)
+    if row["confidence"] is not None:
+        annotation["score"] = row["confidence"]
+    annotation.update((k, v) for k, v in attributes.items() if k not in _EXPORT_OWN)
+    return annotation
+
+
+def _area(kind: str, rings: Sequence[Sequence[float]], bbox: list[float], seg: Any) -> float:
+    if kind == "polygon":
+        return polygon_area(rings)
+    if kind == "mask":
+        return float(rle.area(seg["counts"]))
+    return bbox[2] * bbox[3]
+
+
+def _clean(value: float) -> float:
+    """Drop the float noise of x_max - x_min so re-importing gives the very same numbers."""
+    return float(f"{value:.12g}")
