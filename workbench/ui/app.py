@@ -144,9 +144,12 @@ class WorkbenchApp(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         # Side by side when there is room, the sidebar above the rest when not (a notebook
-        # cell beside JupyterLab's file browser): nothing is cut off at the right.
+        # cell beside JupyterLab's file browser): nothing is cut off at the right. A Row
+        # that wraps, not Panel's FlexBox: FlexBox renders its template with `new Function`,
+        # which the served app's Content-Security-Policy (no 'unsafe-eval') refuses, and the
+        # page then stays blank.
         main.styles = {"flex": f"1 1 {MAIN_MIN_WIDTH}px", "min-width": "0"}
-        return pn.FlexBox(sidebar, main, flex_wrap="wrap", sizing_mode="stretch_width")
+        return pn.Row(sidebar, main, styles={"flex-wrap": "wrap"}, sizing_mode="stretch_width")
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
         # Panel's output after a note saying what to install, hidden once the kernel
