@@ -48,9 +48,13 @@ from workbench.services.models import (
     Project,
     RemovalReport,
     Request,
+    RoiRef,
+    SavedViewInfo,
     Scene,
     SceneSpec,
+    TagReport,
 )
+from workbench.services.protocol import WorkbenchService
 from workbench.services.reports import (
     UNEXPECTED_MODES,
     AnnotationConfig,
@@ -96,8 +100,10 @@ __all__ = [
     "RemovalReport",
     "Request",
     "RequestTooLarge",
+    "RoiRef",
     "RunStatus",
     "SaveResult",
+    "SavedViewInfo",
     "Scene",
     "SceneSpec",
     "SceneSpecError",
@@ -105,6 +111,7 @@ __all__ = [
     "Shape",
     "ShapeError",
     "StateError",
+    "TagReport",
     "TaskDetail",
     "TaskFrame",
     "TaskSource",
@@ -112,4 +119,5 @@ __all__ = [
     "UnexpectedLabels",
     "UnknownIds",
     "Workbench",
+    "WorkbenchService",
 ]
