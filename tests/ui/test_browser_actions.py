@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_catalog import build_catalog
 
 from workbench.backends import LocalBackend
 from workbench.services import Workbench
@@ -68,9 +67,9 @@ class Prepared:
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
+def prepared(tmp_path_factory: pytest.TempPathFactory, catalog_templates: Any) -> Prepared:
     folder = tmp_path_factory.mktemp("browser-actions")
-    catalog = build_catalog(folder)
+    catalog = catalog_templates.open("ui", folder)
     try:
         wb = Workbench(catalog, actor="setup", backends={"local": LocalBackend()})
         wb.annotate(

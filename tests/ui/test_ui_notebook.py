@@ -8,25 +8,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import panel as pn
 import pytest
 from bokeh.models import ImportedStyleSheet, UIElement
-from ui_catalog import fresh_catalog
 
 from workbench.store.catalog import Catalog
 from workbench.ui import notebook
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.media import ServedMediaUrls
 from workbench.ui.selection import Selection
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    with fresh_catalog(tmp_path) as catalog:
-        yield catalog
 
 
 @pytest.fixture
