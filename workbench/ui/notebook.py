@@ -17,7 +17,6 @@ answer (the probe's `connected`) hides the note: it only goes away once both dir
 
 from __future__ import annotations
 
-import html
 import os
 import sys
 import uuid
@@ -26,6 +25,8 @@ from typing import Any
 import panel as pn
 import param
 from bokeh.document import Document
+
+from workbench.ui.text import Html, html
 
 NOTE_CLASS = "wb-notebook-note"
 NOTE_STYLE = (
@@ -237,12 +238,16 @@ def load_extension() -> None:
     pn.extension(inline=True)
 
 
-def note_html(note_id: str, headline: str, detail: str) -> str:
+def note_html(note_id: str, headline: str, detail: str) -> Html:
     """The note printed before an output, visible until its probe hides it."""
-    return (
-        f'<div id="{html.escape(note_id)}" class="{NOTE_CLASS}" role="alert"'
-        f' style="{NOTE_STYLE}"><b>{html.escape(headline)}</b>'
-        f' <span class="wb-note-detail">{html.escape(detail)}</span></div>'
+    return html(
+        '<div id="{}" class="{}" role="alert" style="{}"><b>{}</b>'
+        ' <span class="wb-note-detail">{}</span></div>',
+        note_id,
+        NOTE_CLASS,
+        NOTE_STYLE,
+        headline,
+        detail,
     )
 
 
