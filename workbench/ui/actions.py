@@ -58,9 +58,9 @@ class ActionsPanel(pn.viewable.Viewer):
         self.open_button = pn.widgets.Button(
             label="Open view", css_classes=["wb-open-view"], width=90
         )
-        self.spinner = pn.indicators.LoadingSpinner(
-            value=acting, visible=acting, size=20, css_classes=["wb-acting"]
-        )
+        # The spinner sets its own CSS classes: the hook goes on a box around it.
+        self.spinner = pn.indicators.LoadingSpinner(value=acting, size=20)
+        self.working = pn.Row(self.spinner, css_classes=["wb-acting"], visible=acting)
         said = pn.bind(_said, state.param.message, state.param.action_error)
         self.message = TextAlert(
             said,
@@ -93,7 +93,7 @@ class ActionsPanel(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             TextPane(html("<b>Tag the selection</b>")),
-            pn.Row(self.tag_input, self.tag_button, self.untag_button, self.spinner),
+            pn.Row(self.tag_input, self.tag_button, self.untag_button, self.working),
             TextPane(html("<b>Saved views</b>")),
             pn.Row(self.view_name, self.save_button),
             pn.Row(self.views, self.open_button),

@@ -386,7 +386,7 @@ class WorkbenchState(param.Parameterized):
             known = ", ".join(views) or "none"
             raise QueryError(f"no saved view named {name!r} (saved: {known})")
         self.query.apply_spec(views[name].spec)
-        self.message = f"opened view {name!r}"
+        self.param.update(message=f"opened view {name!r}", action_error="")
 
     def _act[T](self, what: str, work: Callable[[], T], then: Callable[[T], None]) -> None:
         if self.acting:
