@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
@@ -47,8 +46,21 @@ from workbench.backends.base import Capabilities, LabelSchema, Shape, TaskStatus
 from workbench.backends.local import SaveResult
 from workbench.errors import WorkbenchError
 from workbench.services.annotate import FrameSource
+from workbench.services.client_errors import (
+    AccessDenied,
+    ClientError,
+    ProtocolError,
+    ServerError,
+    ServerUnreachable,
+    error_of,
+    error_of_response,
+    json_of,
+    line_of,
+    request_body,
+    unreachable,
+)
 from workbench.services.context import default_actor
-from workbench.services.errors import InvalidArgument, RequestTooLarge
+from workbench.services.curation import ViewSource
 from workbench.services.models import (
     AuditEntry,
     Batch,
@@ -63,7 +75,6 @@ from workbench.services.models import (
     SceneSpec,
     TagReport,
 )
-from workbench.services.curation import ViewSource
 from workbench.services.reports import (
     AnnotationResults,
     AnnotationRunInfo,
@@ -81,8 +92,6 @@ from workbench.services.wire import (
     METHODS,
     TOKEN_ENV,
     api_url,
-    encode,
-    error_from_body,
     unexpected_choices,
     view_argument,
     view_spec_argument,
@@ -92,31 +101,6 @@ from workbench.services.workbench import Workbench
 # Service calls can be long (annotate or merge thousands of frames); connecting is not.
 DEFAULT_TIMEOUT = 300.0
 CONNECT_TIMEOUT = 10.0
-
-
-class ClientError(WorkbenchError):
-    """A call through the HTTP API failed outside the service: no answer, or not a usable one."""
-
-    def __init__(self, method: str, message: str, status: int | None = None) -> None:
-        super().__init__(f"{method}: {message}")
-        self.method = method
-        self.status = status
-
-
-class ServerUnreachable(ClientError):
-    pass
-
-
-class AccessDenied(ClientError):
-    pass
-
-
-class ServerError(ClientError):
-    pass
-
-
-class ProtocolError(ClientError):
-    pass
 
 
 def connect(
@@ -205,10 +189,10 @@ class WorkbenchClient:
         try:
             response = self._http.get(self.url + "/", headers=self._headers())
         except httpx.HTTPError as exc:
-            raise _unreachable("ping", self.url, exc) from exc
+            raise unreachable("ping", self.url, exc) from exc
         if not response.is_success:
-            raise _error("ping", response)
-        info = _json(response, "ping")
+            raise error_of_response("ping", response)
+        info = json_of(response, "ping")
         if not isinstance(info, dict) or info.get("api") != "workbench":
             raise ProtocolError("ping", f"{self.url} is not a workbench API", response.status_code)
         if info.get("version") != API_VERSION:
@@ -471,9 +455,7 @@ class WorkbenchClient:
         return self._call("complete_task", locals())
 
     # -- tags and saved views ---------------------------------------------------------------
-    def tag_frames(
-        self, frame_ids: Sequence[str], tag: str, *, dryrun: bool = False
-    ) -> TagReport:
+    def tag_frames(self, frame_ids: Sequence[str], tag: str, *, dryrun: bool = False) -> TagReport:
         return self._call("tag_frames", locals())
 
     def untag_frames(
@@ -515,7 +497,7 @@ class WorkbenchClient:
     # -- the wire ---------------------------------------------------------------------------
     def _call(self, name: str, arguments: Mapping[str, Any], **more: Any) -> Any:
         response = self._send(name, {**arguments, **more}, stream=False)
-        body = _json(response, name)
+        body = json_of(response, name)
         if not isinstance(body, dict) or "result" not in body:
             raise ProtocolError(name, "the answer has no result", response.status_code)
         try:
@@ -529,7 +511,7 @@ class WorkbenchClient:
     def _send(self, name: str, arguments: Mapping[str, Any], *, stream: bool) -> httpx.Response:
         """POST the call; a response that is not a success is raised as its error here."""
         named = {k: v for k, v in arguments.items() if k != "self"}
-        body = _body(name, named, self._max_body_bytes)  # fails before anything is sent
+        body = request_body(name, named, self._max_body_bytes)  # fails before anything is sent
         request = self._http.build_request(
             "POST",
             f"{self.url}/{name}",
@@ -539,13 +521,13 @@ class WorkbenchClient:
         try:
             response = self._http.send(request, stream=stream)
         except httpx.HTTPError as exc:
-            raise _unreachable(name, self.url, exc) from exc
+            raise unreachable(name, self.url, exc) from exc
         if response.is_success:
             return response
         try:
             if stream:
                 response.read()
-            raise _error(name, response)
+            raise error_of_response(name, response)
         finally:
             response.close()
 
@@ -556,88 +538,20 @@ class WorkbenchClient:
             for line in response.iter_lines():
                 if not line.strip():
                     continue  # the server's heartbeat while the service works
-                item = _line(name, line)
+                item = line_of(name, line)
                 if "result" in item:
                     yield decode(item["result"], self)
                 elif "end" in item:
                     ended = True
                     break
                 else:
-                    raise _error_of(name, item, response.status_code)
+                    raise error_of(name, item, response.status_code)
         except httpx.HTTPError as exc:
-            raise _unreachable(name, self.url, exc) from exc
+            raise unreachable(name, self.url, exc) from exc
         finally:
             response.close()
         if not ended:
             raise ServerError(name, "the stream of results broke off before its end")
-
-
-def _body(name: str, arguments: Mapping[str, Any], limit: int | None) -> bytes:
-    """A call's arguments as the JSON body the server reads: strict JSON (NaN and Infinity
-    cannot be sent) no larger than the server's limit."""
-    try:
-        body = json.dumps(encode(arguments), allow_nan=False).encode()
-    except ValueError as exc:
-        raise InvalidArgument(f"{name}: {exc}: only finite numbers can be sent") from None
-    if limit is not None and len(body) > limit:
-        raise RequestTooLarge(
-            f"{name}: the arguments take {len(body):,} bytes; the server takes at most "
-            f"{limit:,} (its --max-body-mb): send fewer ids at a time, or a view spec"
-        )
-    return body
-
-
-def _json(response: httpx.Response, name: str) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise ProtocolError(name, "the answer is not JSON", response.status_code) from exc
-
-
-def _line(name: str, line: str) -> dict[str, Any]:
-    try:
-        item = json.loads(line)
-    except ValueError as exc:
-        raise ProtocolError(name, f"a stream line is not JSON: {line[:80]!r}") from exc
-    if not isinstance(item, dict):
-        raise ProtocolError(name, f"a stream line is not an object: {line[:80]!r}")
-    return item
-
-
-def _error(name: str, response: httpx.Response) -> ClientError | WorkbenchError:
-    try:
-        body = response.json()
-    except ValueError:
-        body = {"message": response.text[:200] or response.reason_phrase}
-    if not isinstance(body, dict):
-        body = {"message": str(body)[:200]}
-    return _error_of(name, body, response.status_code)
-
-
-def _error_of(name: str, body: Mapping[str, Any], status: int) -> ClientError | WorkbenchError:
-    """The exception an error body stands for: the service's own, rebuilt, or a ClientError."""
-    try:
-        rebuilt = error_from_body(body)
-    except ValueError as exc:
-        return ProtocolError(name, str(exc), status)
-    if rebuilt is not None:
-        return rebuilt
-    message = str(body.get("message") or body.get("error") or "no message")
-    if status in (401, 403):
-        return AccessDenied(name, message, status)
-    if status >= 500 or body.get("error") == "ServerError":
-        return ServerError(name, message, status)
-    return ProtocolError(name, message, status)
-
-
-def _unreachable(name: str, url: str, exc: httpx.HTTPError) -> ServerUnreachable:
-    if isinstance(exc, httpx.TimeoutException):
-        return ServerUnreachable(
-            name,
-            f"no answer from {url} in time ({type(exc).__name__}); the action may still "
-            "have happened: check audit_log",
-        )
-    return ServerUnreachable(name, f"cannot reach {url}: {type(exc).__name__}: {exc}")
 
 
 def _share_docs() -> None:

@@ -117,9 +117,7 @@ def _spec(ctx: ServiceContext, view: ViewSource) -> dict[str, Any]:
 
 
 def get_saved_views(ctx: ServiceContext) -> list[SavedViewInfo]:
-    return [
-        SavedViewInfo(v.name, v.spec, v.created) for v in saved.view_rows(ctx.catalog.cursor())
-    ]
+    return [SavedViewInfo(v.name, v.spec, v.created) for v in saved.view_rows(ctx.catalog.cursor())]
 
 
 def save_view(

@@ -443,9 +443,7 @@ class Workbench:
         return self.set_task_status(task_id, "done")
 
     # -- tags and saved views ---------------------------------------------------------------
-    def tag_frames(
-        self, frame_ids: Sequence[str], tag: str, *, dryrun: bool = False
-    ) -> TagReport:
+    def tag_frames(self, frame_ids: Sequence[str], tag: str, *, dryrun: bool = False) -> TagReport:
         """Add the frame tag `tag` (stripped) to the frames that do not carry it yet."""
         return _curation.change_frame_tags(self._ctx, frame_ids, tag, add=True, dryrun=dryrun)
 
