@@ -513,6 +513,7 @@ class AnnotatorState(param.Parameterized):
 
     def _act[T](self, what: str, work: Callable[[], T], then: Callable[[T], None]) -> None:
         if self.working:
+            self.error = f"{self.working} is not finished yet"
             return
         self.param.update(working=what, error="")
 

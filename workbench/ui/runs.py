@@ -194,7 +194,9 @@ class RunsState(param.Parameterized):
     def _act[T](self, what: str, work: Callable[[], T], then: Callable[[T], None]) -> None:
         """A write through the service (in the background when served); its refusal is
         shown, never swallowed."""
-        if self.working or self.loading:
+        busy = self.working or (f"loading {self.loading!r}" if self.loading else "")
+        if busy:
+            self.error = f"{busy} is not finished yet"
             return
         self.param.update(working=what, error="")
 
