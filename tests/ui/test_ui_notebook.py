@@ -48,6 +48,8 @@ def test_the_app_output_starts_with_the_note_and_loads_nothing_from_a_cdn(
     assert html.count(note.group(1)) >= 2
     # Panel's own output follows: JupyterLab's Panel extension renders it by this id.
     assert "id" in metadata["application/vnd.holoviews_exec.v0+json"]
+    # ... as markup, not as escaped text after the note.
+    assert "<script" in html and "&lt;script" not in html
     for host in ("cdn.holoviz.org", "cdn.bokeh.org", "cdn.jsdelivr.net", "esm.sh", "unpkg.com"):
         assert host not in html
 

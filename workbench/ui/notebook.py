@@ -238,9 +238,9 @@ def load_extension() -> None:
     pn.extension(inline=True)
 
 
-def note_html(note_id: str, headline: str, detail: str) -> Html:
+def note_html(note_id: str, headline: str, detail: str) -> str:
     """The note printed before an output, visible until its probe hides it."""
-    return html(
+    note: Html = html(
         '<div id="{}" class="{}" role="alert" style="{}"><b>{}</b>'
         ' <span class="wb-note-detail">{}</span></div>',
         note_id,
@@ -249,6 +249,8 @@ def note_html(note_id: str, headline: str, detail: str) -> Html:
         headline,
         detail,
     )
+    # A plain str: the output's own HTML is added after it, and an Html would escape that.
+    return str(note)
 
 
 def mimebundle(
