@@ -1,4 +1,6 @@
-"""Fixtures that run a real `workbench serve` process and a real headless Chromium.
+"""Fixtures every test package shares: small real catalogs from named recipes
+(`make_catalog`, `catalog_templates`; see tests/catalogs.py), a real `workbench serve`
+process and a real headless Chromium.
 
 The served process is the same one a person starts (`python -m workbench.cli serve`): it is
 started on a free port, waited for until /liveness answers 200, and stopped with SIGTERM at
@@ -21,6 +23,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.catalogs import CatalogFactory
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
@@ -104,6 +108,32 @@ def start_server(catalog: Path, log_path: Path, *args: str, timeout: float = 90)
             served.stop()
             raise RuntimeError("workbench serve never answered /liveness:\n" + served.log())
         time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def catalog_templates(tmp_path_factory: pytest.TempPathFactory) -> CatalogFactory:
+    """Every recipe's template, built once per session on first use (module-scoped
+    fixtures copy from it: `catalog_templates.open("ui", folder)`)."""
+    return CatalogFactory(tmp_path_factory.mktemp("catalogs"))
+
+
+@pytest.fixture
+def make_catalog(catalog_templates: CatalogFactory, tmp_path: Path) -> Iterator[Any]:
+    """`make_catalog("ui")`: a small real catalog of that recipe in this test's tmp_path,
+    open (a writable copy of the session's template; see tests/catalogs.py). Closed after
+    the test."""
+    opened: list[Any] = []
+
+    def make(recipe: str, **options: Any) -> Any:
+        catalog = catalog_templates.open(recipe, tmp_path, **options)
+        opened.append(catalog)
+        return catalog
+
+    try:
+        yield make
+    finally:
+        for catalog in opened:
+            catalog.close()
 
 
 @pytest.fixture(scope="session")

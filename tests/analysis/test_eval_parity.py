@@ -11,7 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eval_data import (
+
+from workbench.analysis.evaluation import DetectionResults
+from workbench.store.catalog import Catalog
+
+from .eval_data import (
     CATEGORIES,
     PREFIX,
     Dataset,
@@ -21,9 +25,6 @@ from eval_data import (
     make_dataset,
     mean_defined,
 )
-
-from workbench.analysis.evaluation import DetectionResults
-from workbench.store.catalog import Catalog
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),

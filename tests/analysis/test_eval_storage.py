@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eval_data import Dataset, cocoeval, mean_defined
 
 from workbench.analysis.evaluation import BACKGROUND, DetectionResults
 from workbench.errors import EvaluationError, QueryError
 from workbench.store.catalog import Catalog
+
+from .eval_data import Dataset, cocoeval, mean_defined
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

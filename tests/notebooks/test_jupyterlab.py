@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labserver import BARE_LAB_VENV, LAB_VENV, REPO, Lab, start_lab
-from notebook_page import TIMEOUT_MS, NotebookPage, outside_loopback
+from .labserver import BARE_LAB_VENV, LAB_VENV, REPO, Lab, start_lab
+from .notebook_page import TIMEOUT_MS, NotebookPage, outside_loopback
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

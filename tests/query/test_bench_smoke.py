@@ -4,27 +4,12 @@ Timings are not asserted (CI machines vary); that every figure is produced, and 
 and the hand-written SQL agree on each answer (the bench refuses to time them otherwise), is.
 """
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def load(name: str) -> ModuleType:
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_catalog_bench_produces_every_figure(tmp_path: Path):
-    bench = load("catalog_bench")
+    import catalog_bench as bench  # bench/ is on pytest's pythonpath (pyproject.toml)
+
     figures = bench.run(frames=2000, runs=2, workdir=tmp_path)
     assert figures["frames"] == 2000
     assert 2 * 2000 <= figures["rois"] <= 6 * 2000

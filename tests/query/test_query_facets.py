@@ -1,9 +1,10 @@
 """Facets checked against hand-written SQL over the same catalog."""
 
 import pytest
-from query_catalog import rows
 
 from workbench.errors import QueryError
+
+from .query_catalog import rows
 
 
 def as_tuples(table) -> list[tuple]:

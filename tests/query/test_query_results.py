@@ -2,9 +2,10 @@
 
 import pyarrow as pa
 import pytest
-from query_catalog import ALL, F9_CONTEXT, rows
 
 from workbench.errors import QueryError
+
+from .query_catalog import ALL, F9_CONTEXT, rows
 
 
 def test_counts(catalog):

@@ -1,9 +1,10 @@
 """Values never become SQL, raw SQL stays read-only, and DuckDB errors reach people readably."""
 
 import pytest
-from query_catalog import rows
 
 from workbench.errors import QueryError, ReadOnlyQueryError
+
+from .query_catalog import rows
 
 HOSTILE = "x' OR '1'='1'); DROP TABLE frames; --"
 

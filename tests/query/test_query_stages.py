@@ -3,10 +3,11 @@
 import dataclasses
 
 import pytest
-from query_catalog import ALL, F9_CONTEXT
 
 from workbench.errors import QueryError
 from workbench.query import View
+
+from .query_catalog import ALL, F9_CONTEXT
 
 
 def listed(ids: str) -> list[str]:

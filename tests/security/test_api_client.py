@@ -13,20 +13,23 @@ from typing import Any
 
 import httpx
 import pytest
-from test_api_fuzz import build_catalog, prepare_work
 
 import workbench
 from workbench.services import InvalidArgument, UnknownIds
 from workbench.services.client import ProtocolError, WorkbenchClient
 from workbench.services.errors import RequestTooLarge
 
+from .api_catalog import prepare_work
+
 MAX_BODY_MB = 1
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, serve_catalog: Any) -> Iterator[Any]:
+def app(
+    tmp_path_factory: pytest.TempPathFactory, catalog_templates: Any, serve_catalog: Any
+) -> Iterator[Any]:
     folder = tmp_path_factory.mktemp("api-client")
-    path = build_catalog(folder / "build")
+    path = catalog_templates.copy("api", folder / "build")
     with workbench.open(path) as catalog:
         prepare_work(catalog)
     served_path = folder / "served.duckdb"

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from test_api_fuzz import Work, build_catalog, prepare_work
 
 import workbench
 from workbench.services import (
@@ -27,6 +26,8 @@ from workbench.services import (
     RemovalReport,
     Workbench,
 )
+
+from .api_catalog import SAVED_VIEW, Work, prepare_work
 
 NOT_CONFIRMATIONS: list[Any] = ["no", "false", 1, 0, "true", [], {}]
 
@@ -79,14 +80,18 @@ DESTRUCTIVE = [
         lambda w: {"anno_key": "run3", "cleanup": True},
         lambda wb, w: wb.get_annotation_info("run3").status == "cleaned",
     ),
+    Destructive(
+        "delete_view",
+        lambda w: {"name": SAVED_VIEW},
+        lambda wb, w: SAVED_VIEW not in [v.name for v in wb.get_saved_views()],
+    ),
 ]
 IDS = [d.method for d in DESTRUCTIVE]
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Work]:
-    folder = tmp_path_factory.mktemp("confirm")
-    path = build_catalog(folder)
+def template(tmp_path_factory: pytest.TempPathFactory, catalog_templates: Any) -> tuple[Path, Work]:
+    path = catalog_templates.copy("api", tmp_path_factory.mktemp("confirm"))
     with workbench.open(path) as catalog:
         work = prepare_work(catalog)
         Workbench(catalog, actor="setup").annotate(

@@ -22,8 +22,7 @@ import workbench
 from workbench.cli import main, parse_options
 from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring, importer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from malformed_corpus import Case, build
+from .malformed_corpus import Case, build
 
 ROOT = Path(__file__).resolve().parents[2]
 KEEP = ["keep:1", "keep:2"]

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import xss_catalog as x
-from xss_page import (
+
+from . import xss_catalog as x
+from .xss_page import (
     IDLE_JS,
     assert_clean,
     click_button,

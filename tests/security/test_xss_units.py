@@ -16,7 +16,6 @@ from typing import Any
 
 import panel as pn
 import pytest
-import xss_catalog as x
 from bokeh.document import Document
 from bokeh.models import HoverTool
 from bokeh.models import MultiChoice as BkMultiChoice
@@ -40,6 +39,8 @@ from workbench.ui.text import (
 from workbench.ui.text import (
     html as html_of,
 )
+
+from . import xss_catalog as x
 
 UI = Path(workbench.__file__).parent / "ui"
 PAYLOADS = [x.IMG, x.SVG, x.SCRIPT, x.DQ_ATTR, x.SQ_ATTR, x.LINK, x.MD_LINK, x.MD_IMAGE]

@@ -38,9 +38,7 @@ from PIL import Image
 import workbench
 from workbench.backends import LocalBackend
 from workbench.ingest import clearml, coco
-from workbench.query import save_view
 from workbench.services import Workbench
-from workbench.store.tags import tag_frames
 
 # -- the attacks: each sets window.__xss when it runs ------------------------------------------
 IMG = "<img src=x onerror=window.__xss=1>"
@@ -199,9 +197,9 @@ def build_xss_catalog(folder: Path) -> XssCatalog:
             coco.import_files(catalog, [_coco_file(folder / "coco")], progress=False),
         ):
             assert not report.errors, report.errors
-        tag_frames(catalog, list(FRAMES), TAG)
-        save_view(catalog, VIEW, catalog.view().match(weather=WEATHER))
         wb = Workbench(catalog, actor="setup", backends={"local": LocalBackend()})
+        wb.tag_frames(list(FRAMES), TAG)
+        wb.save_view(VIEW, catalog.view().match(weather=WEATHER))
         uri_context = str(media / PICTURE)
         input_uuid = _prepare_runs(wb, uri_context)
     coco_context = str(folder / "coco" / "images" / COCO_IMAGE)

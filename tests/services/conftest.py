@@ -1,37 +1,28 @@
-"""Fixtures of the service tests: a fresh small catalog per test and a service on it."""
+"""Fixtures of the service tests: a fresh copy of the `services` catalog per test (see
+service_catalog.py) and a service on it."""
 
 from __future__ import annotations
 
-import shutil
-import sys
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from service_catalog import build_catalog
-
-import workbench
+from tests.catalogs import CatalogFactory
 from workbench.services import Workbench
 from workbench.store.catalog import Catalog
 
 
 @pytest.fixture(scope="session")
-def catalog_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("services")
-    media = folder / "media"
-    build_catalog(folder / "template.duckdb", media).close()
-    return folder / "template.duckdb", media
+def catalog_template(catalog_templates: CatalogFactory) -> tuple[Path, Path]:
+    """The session's `services` catalog file and its media folder (copy before writing)."""
+    template = catalog_templates.template("services")
+    return template.path, template.media
 
 
 @pytest.fixture
-def catalog(catalog_template: tuple[Path, Path], tmp_path: Path) -> Iterator[Catalog]:
-    path = tmp_path / "services.duckdb"
-    shutil.copyfile(catalog_template[0], path)
-    with workbench.open(path) as cat:
-        yield cat
+def catalog(make_catalog: Any) -> Catalog:
+    return make_catalog("services")
 
 
 @pytest.fixture

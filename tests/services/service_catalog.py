@@ -95,6 +95,8 @@ STATE_TABLES = (
     "local_tasks",
     "local_task_frames",
     "local_shapes",
+    "tags",
+    "saved_views",
 )
 
 

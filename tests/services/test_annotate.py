@@ -1,7 +1,6 @@
 import json
 
 import pytest
-from service_catalog import table_state
 
 from workbench.ingest import CatalogWriter, Roi, box_ring
 from workbench.services import (
@@ -13,6 +12,8 @@ from workbench.services import (
     StateError,
     UnknownIds,
 )
+
+from .service_catalog import table_state
 
 BOXES = {"ground_truth": {"type": "detections", "classes": ["car", "truck"]}}
 IMAGES = ["img-0", "img-1", "img-2", "img-3"]

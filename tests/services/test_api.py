@@ -35,8 +35,10 @@ EXPORTED = {
     "RemovalReport",
     "Request",
     "RequestTooLarge",
+    "RoiRef",
     "RunStatus",
     "SaveResult",
+    "SavedViewInfo",
     "Scene",
     "SceneSpec",
     "SceneSpecError",
@@ -44,6 +46,7 @@ EXPORTED = {
     "Shape",
     "ShapeError",
     "StateError",
+    "TagReport",
     "TaskDetail",
     "TaskFrame",
     "TaskSource",
@@ -51,6 +54,7 @@ EXPORTED = {
     "UnexpectedLabels",
     "UnknownIds",
     "Workbench",
+    "WorkbenchService",
 }
 
 

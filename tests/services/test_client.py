@@ -19,7 +19,6 @@ from pathlib import Path
 import httpx
 import pyarrow as pa
 import pytest
-from test_http_api import BROKEN_RUN, ApiServer, add_broken_run, api_server, served_copy
 
 import workbench
 from workbench.backends.base import Capabilities
@@ -54,6 +53,8 @@ from workbench.services.client import (
     connect,
 )
 from workbench.services.wire import ACTOR_HEADER, METHODS, TOKEN_ENV, view_argument
+
+from .test_http_api import BROKEN_RUN, ApiServer, add_broken_run, api_server, served_copy
 
 SEQUENCE = [f"seq-{i}" for i in range(5)]
 BOXES = {"ground_truth": {"type": "detections", "classes": ["car", "truck"]}}

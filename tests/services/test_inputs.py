@@ -1,5 +1,4 @@
 import pytest
-from service_catalog import audit_rows, table_state
 
 from workbench.ingest import CatalogWriter, Frame, Source
 from workbench.services import (
@@ -10,6 +9,8 @@ from workbench.services import (
     StateError,
     UnknownIds,
 )
+
+from .service_catalog import audit_rows, table_state
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import dataclasses
 
 import pyarrow as pa
 import pytest
-from service_catalog import table_state
 
 from workbench.backends import LocalBackend
 from workbench.services import (
@@ -15,6 +14,8 @@ from workbench.services import (
     UnexpectedLabels,
     Workbench,
 )
+
+from .service_catalog import table_state
 
 IMAGES = ["img-0", "img-1", "img-2", "img-3"]
 SEQUENCE = [f"seq-{i}" for i in range(5)]

@@ -1,5 +1,4 @@
 import pytest
-from service_catalog import audit_rows, table_state
 
 from workbench.ingest import CatalogWriter, Frame, Source
 from workbench.services import (
@@ -9,6 +8,8 @@ from workbench.services import (
     SceneSpecError,
     UnknownIds,
 )
+
+from .service_catalog import audit_rows, table_state
 
 
 def test_scene_types_are_inferred_from_frames_and_sources(wb):

@@ -1,10 +1,11 @@
 """Reads the app needs: which scenes hold some frames, which backends a service has."""
 
 import pytest
-from service_catalog import audit_rows
 
 from workbench.backends import LocalBackend
 from workbench.services import InvalidArgument
+
+from .service_catalog import audit_rows
 
 
 def test_find_scenes_by_frames_and_contexts(wb, catalog):

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_catalog import build_catalog
 
+import workbench
 from workbench.backends import LocalBackend
 from workbench.services import Workbench
 
@@ -68,9 +68,9 @@ class Prepared:
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
+def prepared(tmp_path_factory: pytest.TempPathFactory, catalog_templates: Any) -> Prepared:
     folder = tmp_path_factory.mktemp("browser-actions")
-    catalog = build_catalog(folder)
+    catalog = catalog_templates.open("ui", folder)
     try:
         wb = Workbench(catalog, actor="setup", backends={"local": LocalBackend()})
         wb.annotate(
@@ -146,6 +146,25 @@ def wait_for_text(page: Any, selector: str, text: str) -> str:
 def click(page: Any, selector: str) -> None:
     page.locator(f"{selector} button").first.click()
     idle(page)
+
+
+def test_tags_and_saved_views_go_through_the_service(page: Any, server: Any):
+    select_context(page, "ctx-0")
+    page.locator(".wb-tag-input input").fill("from-the-browser")
+    click(page, ".wb-tag-apply")
+    wait_for_text(page, ".wb-message", "tagged 5 frames 'from-the-browser'")
+    page.locator(".wb-view-name input").fill("browser view")
+    click(page, ".wb-save-view")
+    wait_for_text(page, ".wb-message", "saved view 'browser view'")
+    expect(page.locator(".wb-views select option", has_text="browser view")).to_have_count(1)
+    # The served catalog is open in the server: its audit log is read over the API.
+    with workbench.connect(server.url) as client:
+        (tagged,) = client.audit_log(action="tag_frames", limit=1)
+        assert (tagged.count, tagged.outcome) == (5, "ok")
+        assert tagged.target is not None and tagged.target["tag"] == "from-the-browser"
+        (saved,) = client.audit_log(action="save_view", limit=1)
+        assert (saved.target, saved.outcome) == ({"name": "browser view"}, "ok")
+        assert "browser view" in [v.name for v in client.get_saved_views()]
 
 
 def test_send_to_annotation_previews_then_creates_the_run(page: Any):

@@ -5,15 +5,10 @@ catalog and a real service; what each dialog previews is compared with what the 
 does, and every action is looked up in the audit log.
 """
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import panel as pn
 import pytest
 from bokeh.document import Document
-from ui_catalog import fresh_catalog
 
-from workbench.backends import LocalBackend
 from workbench.services import Workbench
 from workbench.store.catalog import Catalog
 from workbench.ui.actions import ActionsBar
@@ -25,21 +20,6 @@ from workbench.ui.media import ServedMediaUrls
 from workbench.ui.state import WorkbenchState
 
 SCHEMA = {"label_type": "detections", "classes": ["car", "truck"]}
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    cat = fresh_catalog(tmp_path)
-    try:
-        yield cat
-    finally:
-        cat.close()
-
-
-@pytest.fixture
-def state(catalog: Catalog) -> WorkbenchState:
-    service = Workbench(catalog, actor="ana", backends={"local": LocalBackend()})
-    return WorkbenchState(catalog, ServedMediaUrls(), service=service)
 
 
 @pytest.fixture

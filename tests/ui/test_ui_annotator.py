@@ -5,17 +5,13 @@ The browser's edit tools change a ColumnDataSource's `data`; here the tests set 
 the service into the catalog.
 """
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import panel as pn
 import pytest
 from bokeh.document import Document
 from bokeh.models import BoxEditTool, PolyDrawTool, PolyEditTool, TapTool
-from ui_catalog import fresh_catalog
 
-from workbench.backends import LocalBackend
 from workbench.model.geometry import polygon_ring
 from workbench.services import Workbench
 from workbench.store.catalog import Catalog
@@ -30,25 +26,6 @@ ATTRIBUTES = {
     "occluded": {"type": "occluded"},
     "source": {"type": "select", "values": ["auto", "manual"], "read_only": True},
 }
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    cat = fresh_catalog(tmp_path)
-    try:
-        yield cat
-    finally:
-        cat.close()
-
-
-@pytest.fixture
-def service(catalog: Catalog) -> Workbench:
-    return Workbench(catalog, actor="ana", backends={"local": LocalBackend()})
-
-
-@pytest.fixture
-def state(catalog: Catalog, service: Workbench) -> WorkbenchState:
-    return WorkbenchState(catalog, ServedMediaUrls(), service=service)
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
 """The whole app as Panel renders it: entry points, DOM hooks, start-up state."""
 
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import panel as pn
 import pytest
 from bokeh.document import Document
-from ui_catalog import fresh_catalog
 
 from workbench.store.catalog import Catalog
 from workbench.ui.app import WorkbenchApp, create_app
@@ -24,12 +23,8 @@ HOOKS = {
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    cat = fresh_catalog(tmp_path_factory.mktemp("ui-app"))
-    try:
-        yield cat
-    finally:
-        cat.close()
+def catalog(read_only_catalogs: Any) -> Catalog:
+    return read_only_catalogs("ui")  # read-only tests: one copy for the module
 
 
 def css_classes(root) -> set[str]:

@@ -1,33 +1,26 @@
 """The grid component: each page goes to the browser as one JSON string, once per change."""
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import panel as pn
 import pytest
 from bokeh.document import Document
-from ui_catalog import fresh_catalog
 
 from workbench.store.catalog import Catalog
 from workbench.ui.grid import NOTHING_MATCHES, QUERY_FAILED, GridPage, GridView, TileGrid
-from workbench.ui.media import ServedMediaUrls
 from workbench.ui.state import WorkbenchState
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
+def catalog(read_only_catalogs: Any) -> Catalog:
     # 4 contexts of 5 frames, a 3-frame group and 100 single-frame "snow" contexts: 3 pages
-    cat = fresh_catalog(tmp_path_factory.mktemp("ui-grid"), many_contexts=100)
-    try:
-        yield cat
-    finally:
-        cat.close()
+    return read_only_catalogs("ui-many")
 
 
 @pytest.fixture
-def view(catalog: Catalog) -> GridView:
-    return GridView(WorkbenchState(catalog, ServedMediaUrls()))
+def view(state: WorkbenchState) -> GridView:
+    return GridView(state)
 
 
 def sent_pages(grid: TileGrid) -> list[dict[str, Any]]:

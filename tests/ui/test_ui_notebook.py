@@ -8,25 +8,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import panel as pn
 import pytest
 from bokeh.models import ImportedStyleSheet, UIElement
-from ui_catalog import fresh_catalog
 
 from workbench.store.catalog import Catalog
 from workbench.ui import notebook
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.media import ServedMediaUrls
 from workbench.ui.selection import Selection
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    with fresh_catalog(tmp_path) as catalog:
-        yield catalog
 
 
 @pytest.fixture
@@ -57,6 +48,8 @@ def test_the_app_output_starts_with_the_note_and_loads_nothing_from_a_cdn(
     assert html.count(note.group(1)) >= 2
     # Panel's own output follows: JupyterLab's Panel extension renders it by this id.
     assert "id" in metadata["application/vnd.holoviews_exec.v0+json"]
+    # ... as markup, not as escaped text after the note.
+    assert "<script" in html and "&lt;script" not in html
     for host in ("cdn.holoviz.org", "cdn.bokeh.org", "cdn.jsdelivr.net", "esm.sh", "unpkg.com"):
         assert host not in html
 

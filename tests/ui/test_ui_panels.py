@@ -1,32 +1,13 @@
 """The query panel and the actions panel, driven through their widgets."""
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-from ui_catalog import CONTEXTS, fresh_catalog
-
 from workbench.query import list_views, load_view, save_view
 from workbench.store.catalog import Catalog
 from workbench.ui.actions import ActionsPanel
 from workbench.ui.grid import TileEvent
-from workbench.ui.media import ServedMediaUrls
 from workbench.ui.query_panel import ALL_FIELDS, QueryPanel, counted_options
 from workbench.ui.state import WorkbenchState
 
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    cat = fresh_catalog(tmp_path)
-    try:
-        yield cat
-    finally:
-        cat.close()
-
-
-@pytest.fixture
-def state(catalog: Catalog) -> WorkbenchState:
-    return WorkbenchState(catalog, ServedMediaUrls())
+from .ui_catalog import CONTEXTS
 
 
 def tile_ids(state: WorkbenchState) -> list[str]:

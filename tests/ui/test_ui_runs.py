@@ -1,40 +1,14 @@
 """The annotation runs panel: progress per run, loading with the merge report, rename, delete."""
 
 import dataclasses
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from ui_catalog import fresh_catalog
-
-from workbench.backends import LocalBackend
 from workbench.services import Shape, Workbench
 from workbench.store.catalog import Catalog
-from workbench.ui.media import ServedMediaUrls
 from workbench.ui.runs import RunsPanel, RunsState
 from workbench.ui.state import WorkbenchState
 
 FRAMES = [f"ctx-0/f{i}" for i in range(5)]
 SCHEMA = {"label_field": "ground_truth", "label_type": "detections", "classes": ["car", "truck"]}
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    cat = fresh_catalog(tmp_path)
-    try:
-        yield cat
-    finally:
-        cat.close()
-
-
-@pytest.fixture
-def service(catalog: Catalog) -> Workbench:
-    return Workbench(catalog, actor="ana", backends={"local": LocalBackend()})
-
-
-@pytest.fixture
-def state(catalog: Catalog, service: Workbench) -> WorkbenchState:
-    return WorkbenchState(catalog, ServedMediaUrls(), service=service)
 
 
 def row_buttons(panel: RunsPanel, index: int) -> dict[str, object]:

@@ -1,30 +1,24 @@
 """Selecting tiles through the grid component's click messages, as the browser sends them."""
 
-from collections.abc import Iterator
 from dataclasses import asdict
+from typing import Any
 
 import pytest
-from ui_catalog import fresh_catalog
 
 from workbench.store.catalog import Catalog
 from workbench.ui.grid import GridView, TileEvent
-from workbench.ui.media import ServedMediaUrls
 from workbench.ui.selection import Selection, click_range
 from workbench.ui.state import WorkbenchState
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    cat = fresh_catalog(tmp_path_factory.mktemp("ui-selection"))
-    try:
-        yield cat
-    finally:
-        cat.close()
+def catalog(read_only_catalogs: Any) -> Catalog:
+    return read_only_catalogs("ui")  # read-only tests: one copy for the module
 
 
 @pytest.fixture
-def view(catalog: Catalog) -> GridView:
-    return GridView(WorkbenchState(catalog, ServedMediaUrls()))
+def view(state: WorkbenchState) -> GridView:
+    return GridView(state)
 
 
 def click(view: GridView, tile_id: str, **keys: bool) -> None:

@@ -1,32 +1,22 @@
 """WorkbenchState without a browser: the query drives tiles, totals, facets and errors."""
 
-from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
-from ui_catalog import CONTEXTS, fresh_catalog
 
 from workbench.store.catalog import Catalog
 from workbench.ui.facets import Outdated, compute_facets
 from workbench.ui.media import ServedMediaUrls
 from workbench.ui.state import WorkbenchState
 
+from .ui_catalog import CONTEXTS
+
 ALL_CONTEXTS = [*CONTEXTS, "ctx-group"]
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    # Read-only tests: one catalog for the module.
-    cat = fresh_catalog(tmp_path_factory.mktemp("ui-state"))
-    try:
-        yield cat
-    finally:
-        cat.close()
-
-
-@pytest.fixture
-def state(catalog: Catalog) -> WorkbenchState:
-    return WorkbenchState(catalog, ServedMediaUrls())
+def catalog(read_only_catalogs: Any) -> Catalog:
+    return read_only_catalogs("ui")  # read-only tests: one copy for the module
 
 
 def tile_ids(state: WorkbenchState) -> list[str]:
@@ -109,29 +99,26 @@ def test_frames_mode_pages_frames(state: WorkbenchState):
     assert tile_ids(state) == ["ctx-group/f0", "ctx-group/f1", "ctx-group/f2"]
 
 
-def test_pages_of_48(tmp_path: Path):
-    catalog = fresh_catalog(tmp_path, many_contexts=100)
-    try:
-        state = WorkbenchState(catalog, ServedMediaUrls())
-        assert state.total == 105
-        assert state.pages == 3
-        assert len(state.tiles) == 48
-        first_page = tile_ids(state)
-        state.next_page()
-        assert state.page == 1
-        assert len(state.tiles) == 48
-        assert not set(first_page) & set(tile_ids(state))
-        state.next_page()
-        state.next_page()  # stays on the last page
-        assert state.page == 2
-        assert len(state.tiles) == 105 - 96
-        state.query.where = "f.weather = 'snow'"  # a new query starts at page 0
-        assert state.page == 0
-        assert state.total == 100
-        state.previous_page()
-        assert state.page == 0
-    finally:
-        catalog.close()
+def test_pages_of_48(make_catalog: Any):
+    catalog = make_catalog("ui-many")
+    state = WorkbenchState(catalog, ServedMediaUrls())
+    assert state.total == 105
+    assert state.pages == 3
+    assert len(state.tiles) == 48
+    first_page = tile_ids(state)
+    state.next_page()
+    assert state.page == 1
+    assert len(state.tiles) == 48
+    assert not set(first_page) & set(tile_ids(state))
+    state.next_page()
+    state.next_page()  # stays on the last page
+    assert state.page == 2
+    assert len(state.tiles) == 105 - 96
+    state.query.where = "f.weather = 'snow'"  # a new query starts at page 0
+    assert state.page == 0
+    assert state.total == 100
+    state.previous_page()
+    assert state.page == 0
 
 
 def test_facets_stop_once_the_query_is_outdated(catalog: Catalog):

@@ -1,10 +1,9 @@
 """The frame viewer and the player: opening a context, stepping, fields, frame groups."""
 
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from bokeh.models import GlyphRenderer, ImageURL, Range1d
-from ui_catalog import fresh_catalog
 
 from workbench.store.catalog import Catalog
 from workbench.ui.media import ServedMediaUrls
@@ -14,17 +13,8 @@ from workbench.ui.viewer import FrameViewer
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    cat = fresh_catalog(tmp_path_factory.mktemp("ui-viewer"))
-    try:
-        yield cat
-    finally:
-        cat.close()
-
-
-@pytest.fixture
-def state(catalog: Catalog) -> WorkbenchState:
-    return WorkbenchState(catalog, ServedMediaUrls())
+def catalog(read_only_catalogs: Any) -> Catalog:
+    return read_only_catalogs("ui")  # read-only tests: one copy for the module
 
 
 def test_viewer_draws_the_picture_with_image_url_under_the_rois(state: WorkbenchState):

@@ -9,15 +9,12 @@ ctx-group  ctx-group/f0..f2 (0..200)  fog           two sources (front 64x48, re
                                                     front, a truck on rear, an RLE mask on front
 
 Frames of ctx-1 have time_of_day "night"; every other frame "day". `many_contexts` adds
-single-frame contexts for paging tests. `fresh_catalog` copies a catalog built once per test
-process, for tests that write.
+single-frame contexts for paging tests. Tests get copies through the root conftest's
+`make_catalog("ui")` / `make_catalog("ui-many")` (tests/catalogs.py), built once per session.
 """
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
 from pathlib import Path
 
 from PIL import Image
@@ -146,19 +143,3 @@ def build_catalog(folder: Path, many_contexts: int = 0) -> Catalog:
                 )
     assert writer.report.ok, str(writer.report)
     return catalog
-
-
-_TEMPLATES: dict[int, Path] = {}
-_TEMPLATE_DIR = tempfile.TemporaryDirectory(prefix="wb-ui-catalog-")
-atexit.register(_TEMPLATE_DIR.cleanup)
-
-
-def fresh_catalog(folder: Path, many_contexts: int = 0) -> Catalog:
-    """A writable copy of the catalog, built once per test process (media stay shared)."""
-    template = _TEMPLATES.get(many_contexts)
-    if template is None:
-        where = Path(_TEMPLATE_DIR.name) / f"many-{many_contexts}"
-        build_catalog(where, many_contexts).close()
-        template = _TEMPLATES[many_contexts] = where / "ui.duckdb"
-    shutil.copyfile(template, folder / "ui.duckdb")
-    return workbench.open(folder / "ui.duckdb")

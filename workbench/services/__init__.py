@@ -43,9 +43,13 @@ from workbench.services.models import (
     Project,
     RemovalReport,
     Request,
+    RoiRef,
+    SavedViewInfo,
     Scene,
     SceneSpec,
+    TagReport,
 )
+from workbench.services.protocol import WorkbenchService
 from workbench.services.reports import (
     UNEXPECTED_MODES,
     AnnotationConfig,
@@ -91,8 +95,10 @@ __all__ = [
     "RemovalReport",
     "Request",
     "RequestTooLarge",
+    "RoiRef",
     "RunStatus",
     "SaveResult",
+    "SavedViewInfo",
     "Scene",
     "SceneSpec",
     "SceneSpecError",
@@ -100,6 +106,7 @@ __all__ = [
     "Shape",
     "ShapeError",
     "StateError",
+    "TagReport",
     "TaskDetail",
     "TaskFrame",
     "TaskSource",
@@ -107,4 +114,5 @@ __all__ = [
     "UnexpectedLabels",
     "UnknownIds",
     "Workbench",
+    "WorkbenchService",
 ]

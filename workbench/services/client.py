@@ -54,6 +54,7 @@ from workbench.services.client_wire import (
     stream_item,
     unreachable,
 )
+from workbench.services.curation import ViewSource
 from workbench.services.models import (
     AuditEntry,
     Batch,
@@ -62,8 +63,11 @@ from workbench.services.models import (
     Project,
     RemovalReport,
     Request,
+    RoiRef,
+    SavedViewInfo,
     Scene,
     SceneSpec,
+    TagReport,
 )
 from workbench.services.reports import (
     AnnotationResults,
@@ -84,6 +88,7 @@ from workbench.services.wire import (
     api_url,
     unexpected_choices,
     view_argument,
+    view_spec_argument,
 )
 from workbench.services.workbench import Workbench
 from workbench.store.audit import default_actor
@@ -443,6 +448,42 @@ class WorkbenchClient:
 
     def complete_task(self, task_id: str) -> TaskStatus:
         return self._call("complete_task", locals())
+
+    # -- tags and saved views ---------------------------------------------------------------
+    def tag_frames(self, frame_ids: Sequence[str], tag: str, *, dryrun: bool = False) -> TagReport:
+        return self._call("tag_frames", locals())
+
+    def untag_frames(
+        self, frame_ids: Sequence[str], tag: str, *, dryrun: bool = False
+    ) -> TagReport:
+        return self._call("untag_frames", locals())
+
+    def tag_rois(
+        self, rois: Sequence[RoiRef | Mapping[str, Any]], tag: str, *, dryrun: bool = False
+    ) -> TagReport:
+        return self._call("tag_rois", locals())
+
+    def untag_rois(
+        self, rois: Sequence[RoiRef | Mapping[str, Any]], tag: str, *, dryrun: bool = False
+    ) -> TagReport:
+        return self._call("untag_rois", locals())
+
+    def get_saved_views(self) -> list[SavedViewInfo]:
+        return self._call("get_saved_views", locals())
+
+    def save_view(self, name: str, view: ViewSource, *, dryrun: bool = False) -> SavedViewInfo:
+        """A query View travels as its spec."""
+        arguments = dict(locals())
+        arguments["view"] = view_spec_argument(view)
+        return self._call("save_view", arguments)
+
+    def rename_view(self, name: str, new_name: str, *, dryrun: bool = False) -> SavedViewInfo:
+        return self._call("rename_view", locals())
+
+    def delete_view(
+        self, name: str, *, confirm: bool = False, dryrun: bool = False
+    ) -> RemovalReport:
+        return self._call("delete_view", locals())
 
     # -- audit ------------------------------------------------------------------------------
     def audit_log(self, *, limit: int = 100, action: str | None = None) -> list[AuditEntry]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from workbench.model.serialise import Serialisable
 
@@ -148,6 +148,7 @@ class RemovalReport(Serialisable):
     runs: int = 0
     input_uuids: tuple[str, ...] = ()
     note: str | None = None
+    views: int = 0
 
     def describe(self) -> str:
         parts = [
@@ -157,6 +158,7 @@ class RemovalReport(Serialisable):
             _count(self.tasks, "task"),
             _count(self.runs, "annotation run record"),
             _count(self.id_map_rows, "id map row"),
+            _count(self.views, "saved view"),
         ]
         said = [p for p in parts if p]
         text = ", ".join(said) if said else "nothing"
@@ -167,6 +169,52 @@ def _count(n: int, noun: str) -> str:
     if not n:
         return ""
     return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+@dataclass(frozen=True)
+class RoiRef(Serialisable):
+    """An ROI of the catalog: its frame and its id (ROI ids are unique within a frame)."""
+
+    frame_id: str
+    roi_id: str
+
+
+@dataclass(frozen=True)
+class TagReport(Serialisable):
+    """What tagging or untagging did (or, in a dry run, would do).
+
+    `targets`: the distinct frames (or ROIs) named; `changed`: how many of them got the tag
+    (tag_*) or lost it (untag_*); the others had it already (or did not have it).
+    """
+
+    action: str
+    dryrun: bool
+    tag: str
+    targets: int
+    changed: int
+
+    def describe(self) -> str:
+        what = "ROI" if self.action.endswith("_rois") else "frame"
+        noun = what + ("" if self.changed == 1 else "s")
+        done = "tagged" if self.action.startswith("tag") else "untagged"
+        return f"{done} {self.changed} {noun} {self.tag!r}"
+
+
+@dataclass(frozen=True)
+class SavedViewInfo(Serialisable):
+    """A saved view: its name, its spec (`View.to_dict()`, what `View.from_dict` reads) and
+    when it was saved. From `save_view`, `replaced` says whether it replaced one."""
+
+    name: str
+    spec: dict[str, Any]
+    created: datetime | None = None
+    replaced: bool = False
+    dryrun: bool = False
+
+    @property
+    def stages(self) -> int:
+        stages = self.spec.get("stages")
+        return len(stages) if isinstance(stages, list) else 0
 
 
 @dataclass(frozen=True)

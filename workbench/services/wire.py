@@ -52,7 +52,9 @@ from workbench.services.models import (
     Project,
     RemovalReport,
     Request,
+    SavedViewInfo,
     Scene,
+    TagReport,
 )
 from workbench.services.reports import (
     AnnotationResults,
@@ -126,6 +128,18 @@ def view_argument(view: FrameSource) -> Any:
         # Some other view-like object: only its frame ids can travel.
         return {"frame_ids": encode(view.frame_ids())}
     return list(view)
+
+
+def view_spec_argument(view: Any) -> Any:
+    """What `save_view(view=...)` sends: a view's spec (`to_dict()`), or a spec dict as it is."""
+    if isinstance(view, Mapping):
+        return dict(view)
+    to_dict = getattr(view, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    raise InvalidArgument(
+        f"expected a view or its spec, got a {type(view).__name__}", argument="view"
+    )
 
 
 # Decoders turn a JSON result back into what Workbench returns; `service` is the client, for
@@ -317,6 +331,14 @@ METHODS: dict[str, Method] = {
         Method(W.save_task_annotations, _one(SaveResult)),
         Method(W.set_task_status, _one(TaskStatus)),
         Method(W.complete_task, _one(TaskStatus)),
+        Method(W.tag_frames, _one(TagReport)),
+        Method(W.untag_frames, _one(TagReport)),
+        Method(W.tag_rois, _one(TagReport)),
+        Method(W.untag_rois, _one(TagReport)),
+        Method(W.get_saved_views, _many(SavedViewInfo), reads=True),
+        Method(W.save_view, _one(SavedViewInfo)),
+        Method(W.rename_view, _one(SavedViewInfo)),
+        Method(W.delete_view, _one(RemovalReport)),
         Method(W.audit_log, _many(AuditEntry), reads=True),
     )
 }

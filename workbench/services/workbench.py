@@ -19,6 +19,7 @@ from workbench.backends.local import SaveResult
 from workbench.model.labels import EditRestrictions, LabelSchema
 from workbench.model.shapes import Shape
 from workbench.services import annotate as _annotate
+from workbench.services import curation as _curation
 from workbench.services import inputs as _inputs
 from workbench.services import load as _load
 from workbench.services import projects as _projects
@@ -28,6 +29,7 @@ from workbench.services import tasks as _tasks
 from workbench.services.annotate import FrameSource
 from workbench.services.arguments import checked_methods
 from workbench.services.context import ServiceContext, parse, rows
+from workbench.services.curation import ViewSource
 from workbench.services.models import (
     AuditEntry,
     Batch,
@@ -36,8 +38,11 @@ from workbench.services.models import (
     Project,
     RemovalReport,
     Request,
+    RoiRef,
+    SavedViewInfo,
     Scene,
     SceneSpec,
+    TagReport,
 )
 from workbench.services.reports import (
     AnnotationConfig,
@@ -432,6 +437,46 @@ class Workbench:
 
     def complete_task(self, task_id: str) -> TaskStatus:
         return self.set_task_status(task_id, "done")
+
+    # -- tags and saved views ---------------------------------------------------------------
+    def tag_frames(self, frame_ids: Sequence[str], tag: str, *, dryrun: bool = False) -> TagReport:
+        """Add the frame tag `tag` (stripped) to the frames that do not carry it yet."""
+        return _curation.change_frame_tags(self._ctx, frame_ids, tag, add=True, dryrun=dryrun)
+
+    def untag_frames(
+        self, frame_ids: Sequence[str], tag: str, *, dryrun: bool = False
+    ) -> TagReport:
+        """Remove the frame tag `tag` from the frames."""
+        return _curation.change_frame_tags(self._ctx, frame_ids, tag, add=False, dryrun=dryrun)
+
+    def tag_rois(
+        self, rois: Sequence[RoiRef | Mapping[str, Any]], tag: str, *, dryrun: bool = False
+    ) -> TagReport:
+        """Add the ROI tag `tag` to the ROIs (each a frame id and an ROI id)."""
+        return _curation.change_roi_tags(self._ctx, rois, tag, add=True, dryrun=dryrun)
+
+    def untag_rois(
+        self, rois: Sequence[RoiRef | Mapping[str, Any]], tag: str, *, dryrun: bool = False
+    ) -> TagReport:
+        """Remove the ROI tag `tag` from the ROIs."""
+        return _curation.change_roi_tags(self._ctx, rois, tag, add=False, dryrun=dryrun)
+
+    def get_saved_views(self) -> list[SavedViewInfo]:
+        """Every saved view with its spec, by name."""
+        return _curation.get_saved_views(self._ctx)
+
+    def save_view(self, name: str, view: ViewSource, *, dryrun: bool = False) -> SavedViewInfo:
+        """Save a view (a query View, or its spec) under `name`, replacing one of that name."""
+        return _curation.save_view(self._ctx, name, view, dryrun=dryrun)
+
+    def rename_view(self, name: str, new_name: str, *, dryrun: bool = False) -> SavedViewInfo:
+        return _curation.rename_view(self._ctx, name, new_name, dryrun=dryrun)
+
+    def delete_view(
+        self, name: str, *, confirm: bool = False, dryrun: bool = False
+    ) -> RemovalReport:
+        """Delete a saved view (only `confirm=True` confirms)."""
+        return _curation.delete_view(self._ctx, name, confirm=confirm, dryrun=dryrun)
 
     # -- audit ------------------------------------------------------------------------------
     def audit_log(self, *, limit: int = 100, action: str | None = None) -> list[AuditEntry]:

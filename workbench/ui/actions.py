@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import panel as pn
-import param
 
 from workbench.errors import WorkbenchError
 from workbench.ui.dialogs import (
@@ -21,36 +20,56 @@ from workbench.ui.dialogs import (
     SendToAnnotation,
 )
 from workbench.ui.forms import delete_form, invalidate_form, send_form
+from workbench.ui.selection import Selection
 from workbench.ui.state import WorkbenchState
-from workbench.ui.text import TextAlert, TextPane, html, text
+from workbench.ui.text import Html, TextAlert, TextPane, html, text
 
 
 class ActionsPanel(pn.viewable.Viewer):
-    """Tag and untag the selection, save and reopen views."""
+    """Tag and untag the selection, save and reopen views.
+
+    The writes run through the service (in the background when served): the spinner shows
+    while one runs, the alert what the last one did or why it was refused.
+    """
 
     def __init__(self, state: WorkbenchState, **params: Any) -> None:
         super().__init__(**params)
         self.state = state
-        state = self.state
+        acting = pn.bind(bool, state.param.acting)
+        cannot_tag = pn.bind(_cannot_tag, state.param.selection, state.param.acting)
         self.tag_input = pn.widgets.TextInput(
             placeholder="tag", css_classes=["wb-tag-input"], width=140
         )
-        self.tag_button = pn.widgets.Button(label="Tag", css_classes=["wb-tag-apply"], width=70)
-        self.untag_button = pn.widgets.Button(label="Untag", css_classes=["wb-untag"], width=70)
+        self.tag_button = pn.widgets.Button(
+            label="Tag", css_classes=["wb-tag-apply"], width=70, disabled=cannot_tag
+        )
+        self.untag_button = pn.widgets.Button(
+            label="Untag", css_classes=["wb-untag"], width=70, disabled=cannot_tag
+        )
         self.view_name = pn.widgets.TextInput(
             placeholder="view name", css_classes=["wb-view-name"], width=140
         )
         self.save_button = pn.widgets.Button(
-            label="Save view", css_classes=["wb-save-view"], width=90
+            label="Save view", css_classes=["wb-save-view"], width=90, disabled=acting
         )
         self.views = pn.widgets.Select(
-            options=list(state.saved_views), css_classes=["wb-views"], width=140
+            options=state.param.saved_views, css_classes=["wb-views"], width=140
         )
         self.open_button = pn.widgets.Button(
             label="Open view", css_classes=["wb-open-view"], width=90
         )
-        self.message = TextAlert("", alert_type="info", css_classes=["wb-message"], visible=False)
-
+        # The spinner sets its own CSS classes: the hook goes on a box around it.
+        self.spinner = pn.indicators.LoadingSpinner(value=acting, size=20)
+        self.working = pn.Row(self.spinner, css_classes=["wb-acting"], visible=acting)
+        said = pn.bind(_said, state.param.message, state.param.action_error)
+        self.message = TextAlert(
+            said,
+            alert_type=pn.bind(_alert_type, state.param.action_error),
+            visible=pn.bind(bool, said),
+            css_classes=["wb-message"],
+        )
+        # The text boxes are read when a button is clicked (`value_input`: what is typed,
+        # even before the box loses focus); they hold no state of their own worth binding.
         self.tag_button.on_click(
             lambda _: self._run(state.tag_selection, self.tag_input.value_input)
         )
@@ -59,40 +78,22 @@ class ActionsPanel(pn.viewable.Viewer):
         )
         self.save_button.on_click(lambda _: self._run(state.save_view, self.view_name.value_input))
         self.open_button.on_click(lambda _: self._open())
-        state.param.watch(self._show_selection, ["selection"])
-        state.param.watch(self._show_message, ["message"])
-        state.param.watch(self._show_views, ["saved_views"])
-        self._show_selection()
 
     def _run(self, action: Any, typed: str | None) -> None:
-        """Run an action; its error (a bad tag, a failing query) becomes the message."""
+        """Run an action; a refusal raised at once (a failing query) becomes the message too."""
         try:
             action(typed or "")
         except WorkbenchError as exc:
-            self.message.alert_type = "danger"
-            self.message.object = text(exc)
-            self.message.visible = True
+            self.state.action_error = str(exc)
 
     def _open(self) -> None:
         if self.views.value:
             self._run(self.state.open_view, self.views.value)
 
-    def _show_selection(self, *events: param.parameterized.Event) -> None:
-        has = bool(self.state.selection)
-        self.tag_button.disabled = self.untag_button.disabled = not has
-
-    def _show_message(self, *events: param.parameterized.Event) -> None:
-        self.message.alert_type = "info"
-        self.message.object = text(self.state.message)
-        self.message.visible = bool(self.state.message)
-
-    def _show_views(self, *events: param.parameterized.Event) -> None:
-        self.views.options = list(self.state.saved_views)
-
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             TextPane(html("<b>Tag the selection</b>")),
-            pn.Row(self.tag_input, self.tag_button, self.untag_button),
+            pn.Row(self.tag_input, self.tag_button, self.untag_button, self.working),
             TextPane(html("<b>Saved views</b>")),
             pn.Row(self.view_name, self.save_button),
             pn.Row(self.views, self.open_button),
@@ -101,9 +102,21 @@ class ActionsPanel(pn.viewable.Viewer):
         )
 
 
+def _cannot_tag(selection: Selection, acting: str) -> bool:
+    return not selection or bool(acting)
+
+
+def _said(message: str, error: str) -> Html:
+    return text(error or message)
+
+
+def _alert_type(error: str) -> str:
+    return "danger" if error else "info"
+
+
 class DialogView(pn.viewable.Viewer):
     """The frame every action dialog shares: its form, dry run, confirm/cancel, progress,
-    preview and result."""
+    preview and result; every part bound to the dialog's state."""
 
     def __init__(
         self,
@@ -121,23 +134,35 @@ class DialogView(pn.viewable.Viewer):
         if split is not None:
             fields = [pn.Row(pn.Column(*form[:split]), pn.Column(*form[split:]))]
         self.css = css
+        busy = pn.bind(_busy, dialog.param.stage)
         self.dry_run_button = pn.widgets.Button(
-            label="Dry run", css_classes=["wb-preview"], color="primary", width=90
+            label="Dry run", css_classes=["wb-preview"], color="primary", width=90, disabled=busy
         )
         self.confirm_button = pn.widgets.Button(
-            label="Confirm", css_classes=["wb-confirm"], color="danger", width=90
+            label="Confirm", css_classes=["wb-confirm"], color="danger", width=90,
+            disabled=pn.bind(_not_previewed, dialog.param.stage),
+        )  # fmt: skip
+        self.cancel_button = pn.widgets.Button(
+            label="Close", css_classes=["wb-cancel"], width=90, disabled=busy
         )
-        self.cancel_button = pn.widgets.Button(label="Close", css_classes=["wb-cancel"], width=90)
-        self.spinner = pn.indicators.LoadingSpinner(value=False, size=20)
+        self.spinner = pn.indicators.LoadingSpinner(value=busy, size=20)
         self.progress = pn.Row(
             self.spinner,
             TextPane(html("{}: working…", dialog.title)),
             css_classes=["wb-action-progress"],
-            visible=False,
+            visible=busy,
         )
-        self.preview = TextPane("", css_classes=["wb-action-preview"], visible=False)
+        self.preview = TextPane(
+            dialog.param.preview,
+            css_classes=["wb-action-preview"],
+            visible=pn.bind(_shows_preview, dialog.param.preview, dialog.param.stage),
+        )
+        outcome = (dialog.param.result, dialog.param.error)
         self.result = TextAlert(
-            "", alert_type="info", css_classes=["wb-action-result"], visible=False
+            pn.bind(_outcome_text, *outcome),
+            alert_type=pn.bind(_outcome_type, *outcome),
+            visible=pn.bind(_outcome_shown, *outcome),
+            css_classes=["wb-action-result"],
         )
         self.root = pn.Column(
             TextPane(html("<b>{}</b>", dialog.title)),
@@ -148,38 +173,40 @@ class DialogView(pn.viewable.Viewer):
             self.result,
             css_classes=["wb-dialog", css],
             styles={"border": "1px solid #bbb", "border-radius": "4px", "padding": "6px"},
-            visible=False,
+            visible=dialog.param.visible,
             sizing_mode="stretch_width",
         )
         self.dry_run_button.on_click(lambda _: dialog.dry_run())
         self.confirm_button.on_click(lambda _: dialog.confirm())
         self.cancel_button.on_click(lambda _: dialog.cancel())
-        dialog.param.watch(self._show, ["visible", "stage", "preview", "result", "error"])
-        self._show()
-
-    def _show(self, *events: param.parameterized.Event) -> None:
-        d = self.dialog
-        busy = d.stage in BUSY
-        self.root.visible = d.visible
-        self.dry_run_button.disabled = busy
-        self.confirm_button.disabled = d.stage != "preview"
-        self.cancel_button.disabled = busy
-        self.spinner.value = self.progress.visible = busy
-        self.preview.object = d.preview
-        self.preview.visible = bool(d.preview) and d.stage in ("preview", "running")
-        if d.error:
-            self.result.param.update(
-                alert_type="danger", object=text(d.error, quote=False), visible=True
-            )
-        elif d.result:
-            self.result.param.update(
-                alert_type="success", object=text(d.result, quote=False), visible=True
-            )
-        else:
-            self.result.visible = False
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.root
+
+
+def _busy(stage: str) -> bool:
+    return stage in BUSY
+
+
+def _shows_preview(preview: str, stage: str) -> bool:
+    return bool(preview) and stage in ("preview", "running")
+
+
+def _not_previewed(stage: str) -> bool:
+    return stage != "preview"
+
+
+# The result alert: the refusal (red), else what was done (green), else nothing.
+def _outcome_text(result: str, error: str) -> Html:
+    return text(error or result, quote=False)
+
+
+def _outcome_type(result: str, error: str) -> str:
+    return "danger" if error else "success"
+
+
+def _outcome_shown(result: str, error: str) -> bool:
+    return bool(error or result)
 
 
 class ActionsBar(pn.viewable.Viewer):
@@ -197,15 +224,22 @@ class ActionsBar(pn.viewable.Viewer):
             DialogView(self.invalidate, invalidate_form(self.invalidate), "wb-invalidate-dialog"),
             DialogView(self.delete, delete_form(self.delete), "wb-delete-dialog"),
         ]
-        self.summary = TextPane("", css_classes=["wb-actions-summary"], margin=(8, 10))
-        self.send_button = pn.widgets.Button(
-            label="Send to annotation", css_classes=["wb-send"], color="primary"
+        selection = state.param.selection
+        no_scenes = pn.bind(_no_scenes, selection)
+        self.summary = TextPane(
+            pn.bind(Selection.summary, selection),
+            css_classes=["wb-actions-summary"],
+            margin=(8, 10),
         )
+        self.send_button = pn.widgets.Button(
+            label="Send to annotation", css_classes=["wb-send"], color="primary",
+            disabled=pn.bind(_no_frames, selection),
+        )  # fmt: skip
         self.invalidate_button = pn.widgets.Button(
-            label="Invalidate scenes", css_classes=["wb-invalidate"]
+            label="Invalidate scenes", css_classes=["wb-invalidate"], disabled=no_scenes
         )
         self.delete_button = pn.widgets.Button(
-            label="Delete inputs", css_classes=["wb-delete-inputs"]
+            label="Delete inputs", css_classes=["wb-delete-inputs"], disabled=no_scenes
         )
         for button, dialog in (
             (self.send_button, self.send),
@@ -213,8 +247,6 @@ class ActionsBar(pn.viewable.Viewer):
             (self.delete_button, self.delete),
         ):
             button.on_click(self._opener(dialog))
-        state.param.watch(self._show_selection, ["selection"])
-        self._show_selection()
 
     def _opener(self, dialog: ActionDialog) -> Any:
         return lambda _: self.open(dialog)
@@ -225,15 +257,17 @@ class ActionsBar(pn.viewable.Viewer):
                 other.cancel()
         dialog.open()
 
-    def _show_selection(self, *events: param.parameterized.Event) -> None:
-        selection = self.state.selection
-        self.summary.object = text(selection.summary())
-        self.send_button.disabled = not selection.frame_ids
-        self.invalidate_button.disabled = self.delete_button.disabled = not selection.scene_uuids
-
     def __panel__(self) -> pn.viewable.Viewable:
         bar = pn.Row(
             self.send_button, self.invalidate_button, self.delete_button, self.summary,
             css_classes=["wb-actions"], styles={"flex-wrap": "wrap"},
         )  # fmt: skip
         return pn.Column(bar, *self.views, sizing_mode="stretch_width")
+
+
+def _no_frames(selection: Selection) -> bool:
+    return not selection.frame_ids
+
+
+def _no_scenes(selection: Selection) -> bool:
+    return not selection.scene_uuids

@@ -37,7 +37,7 @@ from workbench.ui.annotator_state import AnnotatorState, BoxRow, PolygonRow, Rec
 from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.glyphs import SourceGlyphs, frame_glyphs
 from workbench.ui.palette import UNLABELLED, label_color
-from workbench.ui.text import TextAlert, TextPane, css_class, text
+from workbench.ui.text import Html, TextAlert, TextPane, css_class, text
 from workbench.ui.viewer import plot_size, set_data
 
 HELP = {
@@ -203,22 +203,32 @@ def attribute_widget(name: str, spec: AttributeSpec) -> pn.widgets.Widget:
 
 class AnnotatorView(pn.viewable.Viewer):
     """The editor: task and field pickers, the picture with editable shapes, label and
-    attribute widgets of the selected shape, previous/next frame, save, mark done, close."""
+    attribute widgets of the selected shape, previous/next frame, save, mark done, close.
+
+    Status, message, spinner and buttons are bound to the editor's parameters. The pickers
+    and the attribute widgets keep explicit watchers: picking a task opens it (an action, not
+    a value), and the attribute widgets are made anew for each field. Each side writes the
+    other only when they differ, and options and value are set together, so what the editor
+    shows never comes back to it as an edit.
+    """
 
     def __init__(self, editor: AnnotatorState, **params: Any) -> None:
         super().__init__(**params)
         self.editor = editor
         self._copies = PerRender(EditorCopy)
         self._drawing = False
-        self._syncing = False
         self._origin: EditorCopy | None = None
-        self.status = TextPane("", css_classes=["wb-annotator-status"])
+        self.status = TextPane(
+            pn.bind(self._status, editor.param.version, editor.param.dirty),
+            css_classes=["wb-annotator-status"],
+        )
         self.help = TextPane("", styles={"font-size": "90%", "color": "#555"})
         self.task = pn.widgets.Select(label="task", css_classes=["wb-annotator-task"], width=260)
         self.field = pn.widgets.Select(label="field", css_classes=["wb-annotator-field"], width=180)
         self.label = pn.widgets.Select(label="label", css_classes=["wb-annotator-label"], width=180)
         self.attributes = pn.Column(css_classes=["wb-annotator-attributes"])
         self._attribute_widgets: dict[str, pn.widgets.Widget] = {}
+        closed = pn.bind(_closed_or_working, editor.param.task_id, editor.param.working)
         self.buttons = {
             name: pn.widgets.Button(label=label, css_classes=[f"wb-annotator-{name}"], width=90)
             for name, label in (
@@ -226,10 +236,21 @@ class AnnotatorView(pn.viewable.Viewer):
                 ("done", "Mark task done"), ("close", "Close"),
             )
         }  # fmt: skip
-        self.buttons["save"].color = "primary"
-        self.message = TextAlert(
-            "", alert_type="info", css_classes=["wb-annotator-message"], visible=False
+        for name in ("prev", "next", "done"):
+            self.buttons[name].disabled = closed
+        self.buttons["save"].param.update(
+            color="primary",
+            disabled=pn.bind(_nothing_to_save, editor.param.dirty, editor.param.working),
         )
+        said = (editor.param.message, editor.param.error)
+        self.message = TextAlert(
+            pn.bind(_said, *said),
+            alert_type=pn.bind(_alert_type, editor.param.error),
+            visible=pn.bind(_shown, *said),
+            css_classes=["wb-annotator-message"],
+        )
+        working = pn.bind(bool, editor.param.working)
+        self.spinner = pn.indicators.LoadingSpinner(value=working, visible=working, size=20)
         self._connect()
         self._show_task()
 
@@ -246,7 +267,6 @@ class AnnotatorView(pn.viewable.Viewer):
         editor.param.watch(self._show_task, ["task_id", "field", "tasks"])
         editor.param.watch(self._redraw, ["version"])
         editor.param.watch(self._show_selected, ["selected", "label"])
-        editor.param.watch(self._show_status, ["version", "dirty", "message", "error"])
 
     def _save(self) -> None:
         self.editor.save()
@@ -254,22 +274,25 @@ class AnnotatorView(pn.viewable.Viewer):
     def _complete(self) -> None:
         self.editor.complete()
 
+    def _status(self, version: int, dirty: bool) -> Html:
+        return text(self.editor.status_text())
+
     # -- widgets -> state ---------------------------------------------------------------------
     def _pick_task(self, event: param.parameterized.Event) -> None:
-        if not self._syncing and event.new and event.new != self.editor.task_id:
+        if event.new and event.new != self.editor.task_id:
             self.editor.open_task(event.new)
 
     def _pick_field(self, event: param.parameterized.Event) -> None:
-        if not self._syncing and event.new:
+        if event.new and event.new != self.editor.field:
             self.editor.field = event.new
 
     def _pick_label(self, event: param.parameterized.Event) -> None:
-        if not self._syncing and event.new is not None:
+        if event.new is not None and event.new != self.editor.label:
             self.editor.label = event.new
 
     def _set_attribute(self, name: str) -> Any:
         def changed(event: param.parameterized.Event) -> None:
-            if not self._syncing:
+            if event.new != self._shown_attribute(name):
                 self.editor.set_attribute(name, event.new)
 
         return changed
@@ -277,19 +300,18 @@ class AnnotatorView(pn.viewable.Viewer):
     # -- state -> widgets ---------------------------------------------------------------------
     def _show_task(self, *events: param.parameterized.Event) -> None:
         editor = self.editor
-        self._syncing = True
-        try:
-            self.task.options = {
+        self.task.param.update(
+            options={
                 f"task {t.position + 1} · {t.status} · {t.frames} frames": t.task_id
                 for t in editor.tasks
-            }
-            self.task.value = editor.task_id
-            self.field.options = list(editor.param.field.objects or [])
-            self.field.value = editor.field
-            self.label.options = editor.classes
-            self.label.value = editor.label if editor.label in editor.classes else None
-        finally:
-            self._syncing = False
+            },
+            value=editor.task_id,
+        )
+        self.field.param.update(options=list(editor.param.field.objects or []), value=editor.field)
+        self.label.param.update(
+            options=editor.classes,
+            value=editor.label if editor.label in editor.classes else None,
+        )
         self._attribute_widgets = {
             name: attribute_widget(name, spec) for name, spec in editor.attributes.items()
         }
@@ -302,47 +324,29 @@ class AnnotatorView(pn.viewable.Viewer):
         self.help.object = text(HELP.get(editor.kind or "", ""))
         self._rebuild()
         self._show_selected()
-        self._show_status()
 
     def _show_selected(self, *events: param.parameterized.Event) -> None:
         editor = self.editor
-        self._syncing = True
-        try:
-            if editor.label in editor.classes:
-                self.label.value = editor.label
-            self.label.disabled = not editor.label_editable()
-            self._show_attributes()
-        finally:
-            self._syncing = False
+        if editor.label in editor.classes and editor.label != self.label.value:
+            self.label.value = editor.label
+        self.label.disabled = not editor.label_editable()
+        self._show_attributes()
+
+    def _shown_attribute(self, name: str) -> Any:
+        """What the attribute's widget shows for the selected shape (its default if unset)."""
+        spec = self.editor.attributes.get(name)
+        unset = False if spec is not None and spec.type in ("checkbox", "occluded") else None
+        return self.editor.attribute_values().get(name, unset)
 
     def _show_attributes(self) -> None:
         """The attribute widgets show the selected shape's values (disabled without one)."""
         editor = self.editor
-        values = editor.attribute_values()
         selected = editor.shape(editor.selected) is not None
-        syncing, self._syncing = self._syncing, True
-        try:
-            for name, widget in self._attribute_widgets.items():
-                spec = editor.attributes[name]
-                flag = spec.type in ("checkbox", "occluded")
-                widget.value = values.get(name, False if flag else None)
-                widget.disabled = spec.read_only or not selected
-        finally:
-            self._syncing = syncing
-
-    def _show_status(self, *events: param.parameterized.Event) -> None:
-        editor = self.editor
-        self.status.object = text(editor.status_text())
-        said = editor.error or editor.message
-        self.message.param.update(
-            object=text(said, quote=False),
-            alert_type="danger" if editor.error else "info",
-            visible=bool(said),
-        )
-        is_open = editor.is_open
-        for name in ("prev", "next", "save", "done"):
-            self.buttons[name].disabled = not is_open
-        self.buttons["save"].disabled = not editor.dirty
+        for name, widget in self._attribute_widgets.items():
+            shown = self._shown_attribute(name)
+            if widget.value != shown:
+                widget.value = shown
+            widget.disabled = editor.attributes[name].read_only or not selected
 
     # -- drawing ------------------------------------------------------------------------------
     def _rebuild(self) -> None:
@@ -490,7 +494,7 @@ class AnnotatorView(pn.viewable.Viewer):
             self._show([copy])
         b = self.buttons
         controls = pn.Row(self.task, self.field, self.label)
-        steps = pn.Row(b["prev"], b["next"], b["save"], b["done"], b["close"])
+        steps = pn.Row(b["prev"], b["next"], b["save"], b["done"], b["close"], self.spinner)
         return pn.Column(
             self.status,
             controls,
@@ -501,3 +505,23 @@ class AnnotatorView(pn.viewable.Viewer):
             css_classes=["wb-annotator"],
             sizing_mode="stretch_width",
         )
+
+
+def _closed_or_working(task_id: str | None, working: str) -> bool:
+    return task_id is None or bool(working)
+
+
+def _nothing_to_save(dirty: bool, working: str) -> bool:
+    return not dirty or bool(working)
+
+
+def _said(message: str, error: str) -> Html:
+    return text(error or message, quote=False)
+
+
+def _shown(message: str, error: str) -> bool:
+    return bool(error or message)
+
+
+def _alert_type(error: str) -> str:
+    return "danger" if error else "info"

@@ -36,10 +36,12 @@ from workbench.services import (
     TaskDetail,
     TaskFrame,
     TaskSource,
+    TaskStatus,
 )
+from workbench.ui.background import run_action
 
 if TYPE_CHECKING:
-    from workbench.services import Workbench
+    from workbench.services import WorkbenchService
     from workbench.ui.state import WorkbenchState
 
 # Label type -> the shape kind the editor draws for it.
@@ -116,6 +118,7 @@ class AnnotatorState(param.Parameterized):
     selected = param.String(default=None, allow_None=True, doc="Id of the selected shape.")
     version = param.Integer(default=0, doc="Bumped whenever what the editor draws changes.")
     dirty = param.Boolean(default=False, doc="Edits not saved yet.")
+    working = param.String(default="", doc="The save running ('' when none), for a person.")
     message = param.String(default="")
     error = param.String(default="")
 
@@ -127,7 +130,7 @@ class AnnotatorState(param.Parameterized):
         self._uploaded: frozenset[str] = frozenset()
 
     @property
-    def service(self) -> Workbench:
+    def service(self) -> WorkbenchService:
         return self.state.service
 
     # -- what is open ------------------------------------------------------------------------
@@ -443,41 +446,79 @@ class AnnotatorState(param.Parameterized):
         self._set_shape(dataclasses.replace(shape, attributes={**shape.attributes, name: value}))
 
     # -- saving ----------------------------------------------------------------------------------
-    def save(self) -> SaveResult | None:
+    # Writes, so they run on the action pool when served (`working` says what runs meanwhile);
+    # in a notebook or a test they are done when the call returns.
+    def save(self) -> None:
         """Store the working copy on the platform (every frame of the task)."""
-        detail, task_id = self.detail, self.task_id
-        if detail is None or task_id is None:
-            return None
-        result = self._attempt(lambda: self.service.save_task_annotations(task_id, self.shapes))
-        if result is None:
-            return None
-        self._reload(task_id)
-        self.message = (
-            f"saved: {result.added} added, {result.changed} changed, {result.removed} removed"
-        )
-        return result
+        task_id = self.task_id
+        if self.detail is None or task_id is None:
+            return
+        shapes = list(self.shapes)
 
-    def complete(self) -> bool:
+        def work() -> tuple[SaveResult, TaskDetail, list[TaskStatus]]:
+            result = self.service.save_task_annotations(task_id, shapes)
+            return (result, *self._read_task(task_id))
+
+        def saved(out: tuple[SaveResult, TaskDetail, list[TaskStatus]]) -> None:
+            result, detail, tasks = out
+            self._reload(detail, tasks, shapes)
+            self.message = (
+                f"saved: {result.added} added, {result.changed} changed, {result.removed} removed"
+            )
+
+        self._act("saving", work, saved)
+
+    def complete(self) -> None:
         """Save what is unsaved, then mark the task done."""
         task_id = self.task_id
-        if task_id is None or (self.dirty and self.save() is None):
-            return False
-        if self._attempt(lambda: self.service.complete_task(task_id)) is None:
-            return False
-        self._reload(task_id)
-        self.message = "task marked done"
-        self.state.after_action()
-        return True
-
-    def _reload(self, task_id: str) -> None:
-        """Read the task back (the platform fills in keyframes, status) keeping the position."""
-        detail = self._attempt(lambda: self.service.get_task(task_id))
-        tasks = self._attempt(lambda: self.service.list_tasks(detail.anno_key)) if detail else None
-        if detail is None:
+        if self.detail is None or task_id is None:
             return
+        shapes = list(self.shapes) if self.dirty else None
+
+        def work() -> tuple[TaskDetail, list[TaskStatus]]:
+            if shapes is not None:
+                self.service.save_task_annotations(task_id, shapes)
+            self.service.complete_task(task_id)
+            return self._read_task(task_id)
+
+        def completed(out: tuple[TaskDetail, list[TaskStatus]]) -> None:
+            self._reload(*out, shapes if shapes is not None else list(self.shapes))
+            self.message = "task marked done"
+            self.state.after_action()
+
+        self._act("marking the task done", work, completed)
+
+    def _act[T](self, what: str, work: Callable[[], T], then: Callable[[T], None]) -> None:
+        if self.working:
+            self.error = f"{self.working} is not finished yet"
+            return
+        self.param.update(working=what, error="")
+
+        def done(result: T) -> None:
+            self.working = ""
+            then(result)
+
+        def failed(exc: WorkbenchError) -> None:
+            self.param.update(working="", error=str(exc), message="")
+
+        run_action(what, work, done, failed)
+
+    def _read_task(self, task_id: str) -> tuple[TaskDetail, list[TaskStatus]]:
+        """The task as the platform has it now (it fills in keyframes, status), and the
+        run's tasks."""
+        detail = self.service.get_task(task_id)
+        return detail, self.service.list_tasks(detail.anno_key)
+
+    def _reload(self, detail: TaskDetail, tasks: list[TaskStatus], sent: list[Shape]) -> None:
+        """Show the task as read back, keeping the position. Edits made while it was being
+        saved stay in the working copy (still unsaved)."""
+        if self.task_id != detail.task.task_id:
+            return  # another task was opened meanwhile
+        edited = self.shapes != sent
         self.detail = detail
-        self.shapes = list(detail.shapes)
-        self.param.update(tasks=tasks or self.tasks, dirty=False)
+        if not edited:
+            self.shapes = list(detail.shapes)
+        self.param.update(tasks=tasks or self.tasks, dirty=edited)
         if self.selected and self.shape(self.selected) is None:
             self.selected = None
         self.version += 1

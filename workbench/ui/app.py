@@ -35,7 +35,7 @@ from workbench.ui.state import WorkbenchState
 from workbench.ui.viewer import FrameViewer
 
 if TYPE_CHECKING:
-    from workbench.services import Workbench
+    from workbench.services import WorkbenchService
     from workbench.store.catalog import Catalog
 
 SIDEBAR_WIDTH = 340
@@ -47,7 +47,8 @@ class WorkbenchApp(pn.viewable.Viewer):
     """Everything a person needs to find, look at, select and tag frames of a catalog, send
     them to annotation, annotate them on the local platform and merge the results back.
 
-    `service` is the Workbench the actions go through (default: `Workbench(catalog)`).
+    `service` is the service every action goes through (default: `Workbench(catalog)`; the
+    HTTP client `workbench.connect(url)` fits too: both are `WorkbenchService`s).
     """
 
     def __init__(
@@ -55,7 +56,7 @@ class WorkbenchApp(pn.viewable.Viewer):
         catalog: Catalog,
         *,
         media: MediaUrls | None = None,
-        service: Workbench | None = None,
+        service: WorkbenchService | None = None,
         **params: Any,
     ) -> None:
         # A notebook needs Panel's extension loaded before the app is shown; people forget
@@ -74,27 +75,18 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.runs_panel = RunsPanel(self.runs, on_annotate=self.annotate_run)
         self.annotator = AnnotatorState(self.state)
         self.annotator_view = AnnotatorView(self.annotator)
-        # (viewer, annotator) columns of each rendering: one shows, the other hides.
-        self._modes: list[tuple[pn.Column, pn.Column]] = []
-        self.annotator.param.watch(self._show_mode, ["task_id"])
         # Opened now, not once the page is on screen: the viewer's figures arrive with the
         # first document instead of keeping the browser and the server busy just when a
         # person (or bench/ui_bench.py) starts with a first query.
         self._open_first_tile()
 
     @property
-    def service(self) -> Workbench:
+    def service(self) -> WorkbenchService:
         return self.state.service
 
     def annotate_run(self, anno_key: str) -> None:
         """Open the annotator on the run's first task that is not done."""
         self.annotator.open_run(anno_key)
-
-    def _show_mode(self, *events: Any) -> None:
-        annotating = self.annotator.task_id is not None
-        for viewing, editing in self._modes:
-            viewing.visible = not annotating
-            editing.visible = annotating
 
     def _open_first_tile(self) -> None:
         """Start with something to look at: the first tile open in the viewer."""
@@ -124,10 +116,19 @@ class WorkbenchApp(pn.viewable.Viewer):
             runs,
             width=SIDEBAR_WIDTH,
         )
-        viewing = pn.Column(self.viewer, self.player, sizing_mode="stretch_width")
-        editing = pn.Column(self.annotator_view, visible=False, sizing_mode="stretch_width")
-        self._modes.append((viewing, editing))
-        self._show_mode()
+        # The viewer shows, or the annotator while a task is open.
+        task = self.annotator.param.task_id
+        viewing = pn.Column(
+            self.viewer,
+            self.player,
+            visible=pn.bind(_is_none, task),
+            sizing_mode="stretch_width",
+        )
+        editing = pn.Column(
+            self.annotator_view,
+            visible=pn.bind(_is_set, task),
+            sizing_mode="stretch_width",
+        )
 
         def fill() -> None:
             actions[:] = [self.actions]
@@ -144,7 +145,10 @@ class WorkbenchApp(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         # Side by side when there is room, the sidebar above the rest when not (a notebook
-        # cell beside JupyterLab's file browser): nothing is cut off at the right.
+        # cell beside JupyterLab's file browser): nothing is cut off at the right. A Row
+        # that wraps, not Panel's FlexBox: FlexBox renders its template with `new Function`,
+        # which the served app's Content-Security-Policy (no 'unsafe-eval') refuses, and the
+        # page then stays blank.
         main.styles = {"flex": f"1 1 {MAIN_MIN_WIDTH}px", "min-width": "0"}
         # (A Row that wraps, not pn.FlexBox: FlexBox is a ReactiveHTML component, whose
         # templates need 'unsafe-eval', which the served app's CSP refuses.)
@@ -196,11 +200,19 @@ def import_notice(catalog: Catalog) -> str:
 
 
 def create_app(
-    catalog: Catalog, media: MediaUrls, service: Workbench | None = None
+    catalog: Catalog, media: MediaUrls, service: WorkbenchService | None = None
 ) -> WorkbenchApp:
     """A new app for one browser session of a served workbench (a Viewer Panel can serve;
     the server also reads its `selection`). `service` defaults to `Workbench(catalog)`."""
     return WorkbenchApp(catalog, media=media, service=service)
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+def _is_set(value: object) -> bool:
+    return value is not None
 
 
 def _after_first_render(callback: Callable[[], None]) -> None:

@@ -14,7 +14,6 @@ after a dry run sends the dialog back to the form: only a previewed action can b
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,16 +29,14 @@ from workbench.services import (
     InvalidArgument,
     RemovalReport,
 )
-from workbench.ui.background import run_in_background
+from workbench.ui.background import run_action
 from workbench.ui.reports import annotation_preview_html, plural, removal_preview_html
 from workbench.ui.selection import Selection
 from workbench.ui.text import Html
 
 if TYPE_CHECKING:
-    from workbench.services import Workbench
+    from workbench.services import WorkbenchService
     from workbench.ui.state import WorkbenchState
-
-log = logging.getLogger(__name__)
 
 # form -> checking (the dry run runs) -> preview -> running (the confirmed call) -> done
 STAGES = ("form", "checking", "preview", "running", "done")
@@ -55,10 +52,6 @@ RESTRICTIONS = (
     "allow_index_edits",
     "allow_spatial_edits",
 )
-
-
-class ActionFailed(WorkbenchError):
-    """An action failed for a reason the service did not foresee (its message is shown)."""
 
 
 class ActionDialog(param.Parameterized):
@@ -81,7 +74,7 @@ class ActionDialog(param.Parameterized):
         self.param.watch(self._form_changed, self.form_params())
 
     @property
-    def service(self) -> Workbench:
+    def service(self) -> WorkbenchService:
         return self.state.service
 
     # -- what each action defines --------------------------------------------------------
@@ -124,7 +117,7 @@ class ActionDialog(param.Parameterized):
         def refused(exc: WorkbenchError) -> None:
             self.param.update(stage="form", error=str(exc))
 
-        run_in_background(guarded(self.dry_run_html, self.title), previewed, refused, action=True)
+        run_action(self.title, self.dry_run_html, previewed, refused)
 
     def confirm(self) -> None:
         """Do what the preview showed: in the background when served (the progress shows
@@ -133,7 +126,7 @@ class ActionDialog(param.Parameterized):
             self.error = "preview the action (dry run) before confirming it"
             return
         self.param.update(stage="running", error="")
-        run_in_background(guarded(self.perform, self.title), self._done, self._failed, action=True)
+        run_action(self.title, self.perform, self._done, self._failed)
 
     def cancel(self) -> None:
         """Close the dialog; nothing is done (a running action finishes in the background)."""
@@ -159,22 +152,6 @@ class ActionDialog(param.Parameterized):
         self._form_version += 1
         if self.stage in ("preview", "done"):
             self.param.update(stage="form", preview="", result="")
-
-
-def guarded[T](work: Callable[[], T], title: str) -> Callable[[], T]:
-    """`work`, with failures the service did not foresee (a full disk, a bug) reported as
-    ActionFailed: a background action must end on screen, never in a silent thread."""
-
-    def run() -> T:
-        try:
-            return work()
-        except WorkbenchError:
-            raise
-        except Exception as exc:
-            log.exception("%s failed", title)
-            raise ActionFailed(f"{title} failed: {type(exc).__name__}: {exc}") from exc
-
-    return run
 
 
 class SendToAnnotation(ActionDialog):

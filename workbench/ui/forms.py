@@ -1,8 +1,10 @@
 """The forms of the action dialogs: widgets bound to the dialogs' parameters.
 
-Text boxes follow the parameters as the person types (`value_input`), so a button clicked
-right after typing sees the text; the parameters are the truth and the widgets follow them
-when the state changes them (a field's classes filled in, a project's batches listed).
+Each widget is made from its parameter (`from_param`, both ways) or takes references to
+parameters (`options=send.param.projects`, `visible=pn.bind(...)`): the parameters are the
+truth and the widgets follow them when the state changes them (a field's classes filled in,
+a project's batches listed). Text boxes follow as the person types (`value_input`), so a
+button clicked right after typing sees the text.
 """
 
 from __future__ import annotations
@@ -20,36 +22,36 @@ from workbench.ui.dialogs import (
     InvalidateScenes,
     SendToAnnotation,
 )
-from workbench.ui.text import TextPane, html
+from workbench.ui.text import Html, TextPane, html
 
 
-def bind_text(widget: pn.widgets.Widget, obj: Any, name: str) -> None:
-    """Keep a text widget and a String parameter in step, as the person types (`value_input`:
-    a button clicked right after typing must see the text)."""
+def bound[W: pn.widgets.Widget](
+    widget_type: type[W], parameter: param.Parameter, **params: Any
+) -> W:
+    """`widget_type.from_param(parameter, ...)`: the widget and the parameter follow each
+    other. The parameter's doc is not shown as a tooltip (it is written for programmers)."""
+    if "description" in widget_type.param:
+        params.setdefault("description", None)
+    return widget_type.from_param(parameter, **params)
 
-    def to_param(*events: param.parameterized.Event) -> None:
-        # Typing and leaving the box can arrive together: the last event has the text.
-        new = events[-1].new
-        if new is not None and new != getattr(obj, name):
-            setattr(obj, name, new)
 
-    def to_widget(event: param.parameterized.Event) -> None:
-        if widget.value != event.new:
-            widget.value = event.new
-
-    widget.value = getattr(obj, name)
-    widget.param.watch(to_param, ["value_input", "value"])
-    obj.param.watch(to_widget, [name])
+def text_box[W: pn.widgets.Widget](
+    widget_type: type[W], obj: param.Parameterized, name: str, label: str, **params: Any
+) -> W:
+    """A text box bound to the String parameter `name` both ways, as the person types
+    (`value_input`: a button clicked right after typing must see the text)."""
+    return bound(widget_type, obj.param[name], onkeyup=True, label=label, **params)
 
 
 def send_form(send: SendToAnnotation) -> list[Any]:
     """The widgets of "Send to annotation": who, where and what in the first seven, how
     annotators may work in the rest."""
-    backend = pn.widgets.Select.from_param(
-        send.param.backend, label="backend", css_classes=["wb-backend"]
+    backend = bound(
+        pn.widgets.Select, send.param.backend, label="backend", css_classes=["wb-backend"]
     )
-    anno_key = pn.widgets.TextInput(label="annotation run key", css_classes=["wb-anno-key"])
-    bind_text(anno_key, send, "anno_key")
+    anno_key = text_box(
+        pn.widgets.TextInput, send, "anno_key", "annotation run key", css_classes=["wb-anno-key"]
+    )
     project = existing_or_new(
         send, "project", "projects", "project (existing or new; empty: default)"
     )
@@ -64,34 +66,31 @@ def send_form(send: SendToAnnotation) -> list[Any]:
 def existing_or_new(send: SendToAnnotation, name: str, options: str, label: str) -> Any:
     """A text box offering the existing values (`options` parameter) that takes new ones."""
     css = "wb-" + name.replace("_", "-")
-    widget = pn.widgets.AutocompleteInput(
-        label=label, restrict=False, min_characters=0, css_classes=[css]
-    )
-    bind_text(widget, send, name)
-
-    def show(*events: param.parameterized.Event) -> None:
-        widget.options = list(getattr(send, options))
-
-    send.param.watch(show, [options])
-    show()
-    return widget
+    return text_box(
+        pn.widgets.AutocompleteInput, send, name, label,
+        options=send.param[options], restrict=False, min_characters=0, css_classes=[css],
+    )  # fmt: skip
 
 
 def label_type_select(send: SendToAnnotation) -> pn.widgets.Select:
     """The backend's label types, or the type of the field's own labels (empty)."""
-    select = pn.widgets.Select(label="label type", css_classes=["wb-label-type"])
+    return bound(
+        pn.widgets.Select,
+        send.param.label_type,
+        options=pn.bind(_label_type_options, send.param.label_types),
+        label="label type",
+        css_classes=["wb-label-type"],
+    )
 
-    def show(*events: param.parameterized.Event) -> None:
-        select.options = {FROM_FIELD: "", **{t: t for t in send.label_types}}
-        select.value = send.label_type
 
-    send.param.watch(show, ["label_types", "label_type"])
-    select.param.watch(lambda e: setattr(send, "label_type", e.new or ""), "value")
-    show()
-    return select
+def _label_type_options(label_types: list[str]) -> dict[str, str]:
+    return {FROM_FIELD: "", **{t: t for t in label_types}}
 
 
 def classes_input(send: SendToAnnotation) -> pn.widgets.TextAreaInput:
+    """The classes as text. Explicit watchers rather than a binding: the text and the list are
+    different values (a list shown as text, text split into a list), and the text is written
+    back only when it no longer says the list, so typing "car, " is not rewritten as "car"."""
     classes = pn.widgets.TextAreaInput(
         label="classes (comma or line separated)", css_classes=["wb-classes"], height=60
     )
@@ -112,28 +111,36 @@ def classes_input(send: SendToAnnotation) -> pn.widgets.TextAreaInput:
 
 def attribute_inputs(send: SendToAnnotation) -> list[Any]:
     """Where the attributes come from, and the JSON spec box shown for "custom"."""
-    mode = pn.widgets.RadioButtonGroup.from_param(
-        send.param.attribute_mode, label="attributes", css_classes=["wb-attribute-mode"]
+    mode = bound(
+        pn.widgets.RadioButtonGroup,
+        send.param.attribute_mode,
+        label="attributes",
+        css_classes=["wb-attribute-mode"],
     )
-    spec = pn.widgets.TextAreaInput(
-        label="attributes (JSON)", css_classes=["wb-attribute-spec"], height=70,
+    spec = text_box(
+        pn.widgets.TextAreaInput, send, "attribute_spec", "attributes (JSON)",
+        css_classes=["wb-attribute-spec"], height=70,
         placeholder='{"occluded": {"type": "occluded"}, '
         '"kind": {"type": "select", "values": ["a", "b"], "read_only": true}}',
+        visible=pn.bind(_is_custom, send.param.attribute_mode),
     )  # fmt: skip
-    bind_text(spec, send, "attribute_spec")
-    spec.visible = send.attribute_mode == "custom"
-    send.param.watch(lambda e: setattr(spec, "visible", e.new == "custom"), "attribute_mode")
     return [TextPane("attributes"), mode, spec]
 
 
+def _is_custom(mode: str) -> bool:
+    return mode == "custom"
+
+
 def restriction_inputs(send: SendToAnnotation) -> list[Any]:
-    """What annotators may change (the run's edit restrictions), and the task size."""
+    """What annotators may change (the run's edit restrictions), and the task size. One
+    widget for five Boolean parameters: an explicit watcher writes the checked ones back."""
     allowed = pn.widgets.CheckBoxGroup(
         label="annotators may make", options=RESTRICTION_LABELS, css_classes=["wb-restrictions"],
         value=[r for r in RESTRICTIONS if getattr(send, r)], inline=False,
     )  # fmt: skip
     allowed.param.watch(lambda e: send.param.update({r: r in e.new for r in RESTRICTIONS}), "value")
-    task_size = pn.widgets.IntInput.from_param(
+    task_size = bound(
+        pn.widgets.IntInput,
         send.param.task_size,
         label="scenes per task (empty: one task)",
         css_classes=["wb-task-size"],
@@ -156,36 +163,42 @@ def split_classes(text: str) -> list[str]:
 
 
 def invalidate_form(invalidate: InvalidateScenes) -> list[Any]:
-    reason = pn.widgets.RadioButtonGroup.from_param(
-        invalidate.param.reason, label="reason", css_classes=["wb-reason"]
+    reason = bound(
+        pn.widgets.RadioButtonGroup,
+        invalidate.param.reason,
+        label="reason",
+        css_classes=["wb-reason"],
     )
-    scenes = TextPane("", css_classes=["wb-dialog-scenes"])
-
-    def show(*events: param.parameterized.Event) -> None:
-        n = len(invalidate.scene_uuids)
-        scenes.object = html(
-            "{} scene{} hold the selected frames; invalidating removes every input that uses "
-            "them, with its annotations.",
-            n,
-            "s" if n != 1 else "",
-        )
-
-    invalidate.param.watch(show, ["scene_uuids"])
-    show()
+    scenes = TextPane(
+        pn.bind(_scenes_text, invalidate.param.scene_uuids), css_classes=["wb-dialog-scenes"]
+    )
     return [scenes, TextPane("reason"), reason]
 
 
+def _scenes_text(scene_uuids: list[str]) -> Html:
+    n = len(scene_uuids)
+    return html(
+        "{} scene{} hold the selected frames; invalidating removes every input that uses "
+        "them, with its annotations.",
+        n,
+        "s" if n != 1 else "",
+    )
+
+
 def delete_form(delete: DeleteInputs) -> list[Any]:
-    choice = pn.widgets.CheckBoxGroup(label="inputs", css_classes=["wb-input-choice"], inline=False)
-
-    def show(*events: param.parameterized.Event) -> None:
-        choice.options = {input_label(i): i.uuid for i in delete.inputs}
-        choice.value = [u for u in delete.chosen if u in set(choice.options.values())]
-
-    choice.param.watch(lambda e: setattr(delete, "chosen", list(e.new)), "value")
-    delete.param.watch(show, ["inputs", "chosen"])
-    show()
+    choice = bound(
+        pn.widgets.CheckBoxGroup,
+        delete.param.chosen,
+        options=pn.bind(_input_options, delete.param.inputs),
+        label="inputs",
+        css_classes=["wb-input-choice"],
+        inline=False,
+    )
     return [TextPane("inputs of the selected frames' scenes to delete"), choice]
+
+
+def _input_options(inputs: list[Input]) -> dict[str, str]:
+    return {input_label(i): i.uuid for i in inputs}
 
 
 def input_label(item: Input) -> str:

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import panel as pn
 import param
 
-from workbench.ui.text import TextPane, text
+from workbench.ui.selection import Selection
+from workbench.ui.text import Html, TextPane, text
 
 if TYPE_CHECKING:
     from workbench.ui.state import WorkbenchState
@@ -129,42 +130,61 @@ class TileGrid(pn.custom.JSComponent):
 
 
 class GridView(pn.viewable.Viewer):
-    """The grid with its pager, contexts/frames toggle and selection buttons."""
+    """The grid with its pager, contexts/frames toggle and selection buttons, bound to the
+    state: the toggle to `mode` (both ways), the pager, the count, the spinner, and the
+    grid's selected and open tiles follow the state's parameters."""
 
     def __init__(self, state: WorkbenchState, **params: Any) -> None:
         super().__init__(**params)
         self.state = state
-        self.grid = TileGrid(self._current_page())
+        context = state.context
+        self.grid = TileGrid(
+            self._current_page(),
+            selected=state.param.selected_tiles,
+            active=pn.bind(self._active, state.param.mode, context.param.context_id, context.param.index),
+        )  # fmt: skip
         self.grid.on_tile(state.tile_click)
         self.mode = pn.widgets.RadioButtonGroup.from_param(
             state.param.mode, css_classes=["wb-grid-mode"], color="default", label=""
         )
-        self.prev_page = pn.widgets.Button(label="‹ prev", css_classes=["wb-page-prev"], width=70)
-        self.next_page = pn.widgets.Button(label="next ›", css_classes=["wb-page-next"], width=70)
-        self.page_label = TextPane("", css_classes=["wb-page-label"], margin=(8, 6))
-        self.count = TextPane("", css_classes=["wb-selection-count"], margin=(8, 12))
+        paging = (state.param.page, state.param.total, state.param.mode)
+        self.prev_page = pn.widgets.Button(
+            label="‹ prev", css_classes=["wb-page-prev"], width=70,
+            disabled=pn.bind(_first_page, state.param.page),
+        )  # fmt: skip
+        self.next_page = pn.widgets.Button(
+            label="next ›", css_classes=["wb-page-next"], width=70,
+            disabled=pn.bind(self._last_page, state.param.page, state.param.total),
+        )  # fmt: skip
+        self.page_label = TextPane(
+            pn.bind(self._page_text, *paging), css_classes=["wb-page-label"], margin=(8, 6)
+        )
+        self.count = TextPane(
+            pn.bind(_summary, state.param.selection),
+            css_classes=["wb-selection-count"],
+            margin=(8, 12),
+        )
         self.select_all = pn.widgets.Button(
             label="Select all that match", css_classes=["wb-select-all"]
         )
         self.clear = pn.widgets.Button(label="Clear selection", css_classes=["wb-clear-selection"])
         # The spinner sets its own CSS classes: the hook goes on a box around it.
-        self.spinner = pn.indicators.LoadingSpinner(value=False, size=24)
-        self.busy = pn.Row(self.spinner, css_classes=["wb-busy"], visible=False, margin=(8, 6))
+        self.spinner = pn.indicators.LoadingSpinner(value=state.param.busy, size=24)
+        self.busy = pn.Row(
+            self.spinner, css_classes=["wb-busy"], visible=state.param.busy, margin=(8, 6)
+        )
         self.prev_page.on_click(lambda _: state.previous_page())
         self.next_page.on_click(lambda _: state.next_page())
         self.select_all.on_click(lambda _: state.select_all())
         self.clear.on_click(lambda _: state.clear_selection())
-        # The state sets a new page's tiles together with its page number and total, so the
-        # grid follows `tiles`, not `page` (a new query sets page 0 before it reads the
-        # tiles: following `page` would draw the old tiles first). Every page is a new list:
-        # onlychanged=False spares param a deep comparison of two pages of tiles.
+        # An explicit watcher sends the page: it goes to the browser as one JSON string, and
+        # only when it differs from what is on screen. The state sets a new page's tiles
+        # together with its page number and total, so it follows `tiles`, not `page` (a new
+        # query sets page 0 before it reads the tiles: following `page` would draw the old
+        # tiles first). Every page is a new list: onlychanged=False spares param a deep
+        # comparison of two pages of tiles.
         state.param.watch(self._show_page, ["tiles"], onlychanged=False)
         state.param.watch(self._show_page, ["total", "mode", "error"])
-        state.param.watch(self._show_selection, ["selected_tiles", "selection"])
-        state.context.param.watch(self._show_active, ["context_id", "index"])
-        state.param.watch(self._show_busy, ["busy"])
-        self._show_page()
-        self._show_selection()
 
     def _current_page(self) -> GridPage:
         state = self.state
@@ -177,25 +197,17 @@ class GridView(pn.viewable.Viewer):
         )
 
     def _show_page(self, *events: Any) -> None:
-        state = self.state
         self.grid.set_page(self._current_page())
-        self.grid.param.update(selected=list(state.selected_tiles), active=state.active_tile)
-        what = "contexts" if state.mode == "contexts" else "frames"
-        self.page_label.object = text(
-            f"page {state.page + 1} / {state.pages} · {state.total} {what}"
-        )
-        self.prev_page.disabled = state.page <= 0
-        self.next_page.disabled = state.page >= state.pages - 1
 
-    def _show_selection(self, *events: Any) -> None:
-        self.grid.selected = list(self.state.selected_tiles)
-        self.count.object = text(self.state.selection.summary())
+    def _active(self, mode: str, context_id: str | None, index: int) -> str:
+        return self.state.active_tile
 
-    def _show_active(self, *events: Any) -> None:
-        self.grid.active = self.state.active_tile
+    def _last_page(self, page: int, total: int) -> bool:
+        return page >= self.state.pages - 1
 
-    def _show_busy(self, *events: Any) -> None:
-        self.spinner.value = self.busy.visible = self.state.busy
+    def _page_text(self, page: int, total: int, mode: str) -> Html:
+        what = "contexts" if mode == "contexts" else "frames"
+        return text(f"page {page + 1} / {self.state.pages} · {total} {what}")
 
     def __panel__(self) -> pn.viewable.Viewable:
         pager = pn.Row(self.prev_page, self.page_label, self.next_page, css_classes=["wb-pager"])
@@ -203,3 +215,11 @@ class GridView(pn.viewable.Viewer):
             self.mode, pager, self.busy, self.count, self.select_all, self.clear, styles=WRAP
         )
         return pn.Column(header, self.grid, sizing_mode="stretch_width")
+
+
+def _first_page(page: int) -> bool:
+    return page <= 0
+
+
+def _summary(selection: Selection) -> Html:
+    return text(selection.summary())

@@ -26,7 +26,7 @@ import panel as pn
 import param
 from bokeh.document import Document
 
-from workbench.ui.text import html
+from workbench.ui.text import Html, html
 
 NOTE_CLASS = "wb-notebook-note"
 NOTE_STYLE = (
@@ -240,7 +240,7 @@ def load_extension() -> None:
 
 def note_html(note_id: str, headline: str, detail: str) -> str:
     """The note printed before an output, visible until its probe hides it."""
-    return html(
+    note: Html = html(
         '<div id="{}" class="{}" role="alert" style="{}"><b>{}</b>'
         ' <span class="wb-note-detail">{}</span></div>',
         note_id,
@@ -249,6 +249,8 @@ def note_html(note_id: str, headline: str, detail: str) -> str:
         headline,
         detail,
     )
+    # A plain str: the output's own HTML is added after it, and an Html would escape that.
+    return str(note)
 
 
 def mimebundle(

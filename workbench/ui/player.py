@@ -20,7 +20,7 @@ from bokeh.plotting import figure
 
 from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.context import ContextState
-from workbench.ui.text import TextPane, text
+from workbench.ui.text import Html, TextPane, text
 
 MATCH_COLOR = "#0072b5"
 OTHER_COLOR = "#c8c8c8"
@@ -136,16 +136,21 @@ class PlayerView(pn.viewable.Viewer):
         super().__init__(**params)
         self.context = ctx = context
         self._timelines = PerRender(lambda: Timeline(ctx))
-        self.player = pn.widgets.Player(
+        frames = ctx.param.frame_ids
+        # The player is made from `index` (both ways): playing moves through the frames,
+        # and stepping elsewhere moves the player.
+        self.player = pn.widgets.Player.from_param(
+            ctx.param.index,
             start=0,
-            end=1,
-            value=0,
+            end=pn.bind(_last_position, frames),
+            disabled=pn.bind(_too_few, frames),
             interval=300,
             loop_policy="once",
             show_value=False,
             show_loop_controls=False,
             css_classes=["wb-player"],
             width=340,
+            label="",
             visible_buttons=["slower", "previous", "reverse", "pause", "play", "next", "faster"],
         )
         self.prev_button = pn.widgets.Button(label="◀ frame", css_classes=["wb-prev"], width=80)
@@ -156,36 +161,30 @@ class PlayerView(pn.viewable.Viewer):
         self.next_match = pn.widgets.Button(
             label="match ▶", css_classes=["wb-next-match"], width=80
         )
-        self.label = TextPane("", css_classes=["wb-frame-label"], margin=(8, 10))
+        self.label = TextPane(
+            pn.bind(self._position, ctx.param.index, frames),
+            css_classes=["wb-frame-label"],
+            margin=(8, 10),
+        )
         self.keys = KeyboardShortcuts(ctx)
         self.prev_button.on_click(lambda _: ctx.step(-1))
         self.next_button.on_click(lambda _: ctx.step(1))
         self.prev_match.on_click(lambda _: ctx.step_match(-1))
         self.next_match.on_click(lambda _: ctx.step_match(1))
-        self.player.param.watch(self._on_player, ["value"])
+        # The timelines are Bokeh figures, one per rendering, whose data are edited in place.
         ctx.param.watch(self._on_frames, ["frame_ids", "matching"])
         ctx.param.watch(self._on_index, ["index"])
-        self._on_frames()
 
-    def _on_player(self, event: param.parameterized.Event) -> None:
-        if self.context.frame_ids and event.new != self.context.index:
-            self.context.index = int(event.new)
+    def _position(self, index: int, frame_ids: list[str]) -> Html:
+        return text(self.context.position_text)
 
     def _on_frames(self, *events: param.parameterized.Event) -> None:
-        count = len(self.context.frame_ids)
-        self.player.param.update(
-            end=max(count - 1, 1), value=min(self.context.index, max(count - 1, 0))
-        )
-        self.player.disabled = count < 2
         for timeline in self._timelines:
             with editing(timeline.pane):
                 timeline.update_frames()
         self._on_index()
 
     def _on_index(self, *events: param.parameterized.Event) -> None:
-        if self.player.value != self.context.index:
-            self.player.value = self.context.index
-        self.label.object = text(self.context.position_text)
         for timeline in self._timelines:
             with editing(timeline.pane):
                 timeline.update_cursor()
@@ -210,3 +209,11 @@ class PlayerView(pn.viewable.Viewer):
         if new:
             timeline.update_frames()
         return pn.Column(buttons, timeline.pane, sizing_mode="stretch_width")
+
+
+def _last_position(frame_ids: list[str]) -> int:
+    return max(len(frame_ids) - 1, 1)
+
+
+def _too_few(frame_ids: list[str]) -> bool:
+    return len(frame_ids) < 2

@@ -17,7 +17,7 @@ from bokeh.plotting import figure
 
 from workbench.model.records import PROMOTED_KEYS
 from workbench.ui.bokeh_edit import PerRender, editing
-from workbench.ui.query_state import FULL_RANGE
+from workbench.ui.facets import Facets
 from workbench.ui.state import WorkbenchState
 from workbench.ui.text import Html, TextAlert, TextMultiChoice, TextPane, html, join, text
 
@@ -84,12 +84,21 @@ class Histogram:
 
 
 class QueryPanel(pn.viewable.Viewer):
-    """WHERE box, Apply, error alert, filters and facets of `state.query`."""
+    """WHERE box, Apply, error alert, filters and facets of `state.query`.
+
+    The labels, confidence and tags widgets are made from their query parameters
+    (`from_param`, both ways); their options, the counts and the error follow the state
+    through references. Explicit watchers are left where the widget and the parameter hold
+    different values (the label field's "(all fields)" is the query's "", the metadata
+    widgets share one dict), or where only some changes of the widget may reach the query
+    (the WHERE box runs on Enter or Apply, not as it is typed or when it loses focus).
+    """
 
     def __init__(self, state: WorkbenchState, **params: Any) -> None:
         super().__init__(**params)
         self.state = state
         query = self.state.query
+        facets = state.param.facets
         self.where = pn.widgets.TextInput(
             value=query.where,
             placeholder="SQL over frames f, e.g. f.weather = 'rain'",
@@ -101,52 +110,81 @@ class QueryPanel(pn.viewable.Viewer):
             label="Apply", color="primary", css_classes=["wb-apply"]
         )
         self.error = TextAlert(
-            "", alert_type="danger", css_classes=["wb-query-error"], visible=False
+            pn.bind(text, state.param.error),
+            alert_type="danger",
+            css_classes=["wb-query-error"],
+            visible=pn.bind(bool, state.param.error),
         )
-        self.summary = TextPane("", css_classes=["wb-match-count"])
+        self.summary = TextPane(pn.bind(_summary_html, facets), css_classes=["wb-match-count"])
         self.label_field = pn.widgets.Select(
             label="Label field",
             options=[ALL_FIELDS, *self.state.fields],
             value=query.label_field or ALL_FIELDS,
         )
-        self.labels = TextMultiChoice(label="Labels", options={}, css_classes=["wb-labels"])
-        self.confidence = pn.widgets.RangeSlider(
+        self.labels = TextMultiChoice.from_param(
+            query.param.labels,
+            label="Labels",
+            options=pn.bind(_label_options, facets, query.param.label_field, query.param.labels),
+            css_classes=["wb-labels"],
+        )
+        self.confidence = pn.widgets.RangeSlider.from_param(
+            query.param.confidence,
+            throttled=True,  # the query runs when the slider is let go
             label="Confidence",
-            start=0.0,
-            end=1.0,
             step=0.05,
-            value=query.confidence,
             css_classes=["wb-confidence"],
         )
-        self.metadata = {
-            key: TextMultiChoice(
-                label=key.replace("_", " "), options={}, css_classes=[f"wb-meta-{key}"]
-            )
-            for key in PROMOTED_KEYS
-        }
-        self.tags = TextMultiChoice(label="Tags", options={}, css_classes=["wb-tags"])
+        self.metadata = {key: self._metadata_choice(key) for key in PROMOTED_KEYS}
+        self.tags = TextMultiChoice.from_param(
+            query.param.tags,
+            label="Tags",
+            options=pn.bind(_tag_options, facets, query.param.tags),
+            css_classes=["wb-tags"],
+        )
         self.reset_button = pn.widgets.Button(label="Reset filters", css_classes=["wb-reset"])
-        self.label_bars = TextPane("", css_classes=["wb-label-counts"])
+        self.label_bars = TextPane(
+            pn.bind(_label_bars, facets, query.param.label_field),
+            css_classes=["wb-label-counts"],
+        )
         self._histograms = PerRender(Histogram)
-        self._syncing = False
 
         self.apply_button.on_click(lambda _: self.apply())
         self.where.param.watch(lambda _: self.apply(), ["enter_pressed"])
         self.reset_button.on_click(lambda _: self.state.query.reset())
-        self.label_field.param.watch(self._widgets_changed, ["value"])
-        self.labels.param.watch(self._widgets_changed, ["value"])
-        self.confidence.param.watch(self._widgets_changed, ["value_throttled"])
-        self.tags.param.watch(self._widgets_changed, ["value"])
-        for widget in self.metadata.values():
-            widget.param.watch(self._widgets_changed, ["value"])
-        query.param.watch(
-            self._query_changed,
-            ["where", "label_field", "labels", "confidence", "metadata", "tags"],
+        # A query set from Python (or a reopened view) shows in the WHERE box.
+        query.param.watch(self._show_where, ["where"])
+        # "(all fields)" in the widget is "" in the query; each side writes the other only
+        # when they differ, so neither echoes the other back.
+        self.label_field.param.watch(self._pick_field, ["value"])
+        query.param.watch(self._show_field, ["label_field"])
+        # The histogram is a Bokeh figure per rendering, its data edited in place.
+        state.param.watch(self._show_histograms, ["facets"])
+
+    def _metadata_choice(self, key: str) -> TextMultiChoice:
+        """The choice of one metadata key: its values in the query's `metadata` dict."""
+        query = self.state.query
+        widget = TextMultiChoice(
+            label=key.replace("_", " "),
+            options=pn.bind(_metadata_options, self.state.param.facets, query.param.metadata, key),
+            value=_chosen(query.metadata, key),
+            css_classes=[f"wb-meta-{key}"],
         )
-        self.state.param.watch(self._show_error, ["error"])
-        self.state.param.watch(self._show_facets, ["facets"])
-        self._show_error()
-        self._show_facets()
+
+        def picked(event: param.parameterized.Event) -> None:
+            chosen = {k: list(v) for k, v in query.metadata.items() if k != key and v}
+            if event.new:
+                chosen[key] = list(event.new)
+            if chosen != query.metadata:
+                query.metadata = chosen
+
+        def shown(event: param.parameterized.Event) -> None:
+            values = _chosen(event.new, key)
+            if values != widget.value:
+                widget.value = values
+
+        widget.param.watch(picked, ["value"])
+        query.param.watch(shown, ["metadata"])
+        return widget
 
     def apply(self) -> None:
         """Run the text in the WHERE box (Enter or Apply); also re-runs an unchanged query."""
@@ -156,67 +194,22 @@ class QueryPanel(pn.viewable.Viewer):
         else:
             self.state.query.where = text
 
-    def _widgets_changed(self, *events: param.parameterized.Event) -> None:
-        if self._syncing:
-            return
-        field = self.label_field.value
-        self.state.query.param.update(
-            label_field="" if field == ALL_FIELDS else field,
-            labels=list(self.labels.value),
-            confidence=tuple(self.confidence.value),
-            metadata={k: list(w.value) for k, w in self.metadata.items() if w.value},
-            tags=list(self.tags.value),
-        )
+    def _show_where(self, event: param.parameterized.Event) -> None:
+        self.where.value = event.new
 
-    def _query_changed(self, *events: param.parameterized.Event) -> None:
-        """Show a query set from Python (or a reopened view) in the widgets."""
-        query = self.state.query
-        self._syncing = True
-        try:
-            self.where.value = query.where
-            self.label_field.value = query.label_field or ALL_FIELDS
-            self.labels.param.update(options=self._label_options(), value=list(query.labels))
-            self.confidence.value = tuple(query.confidence) if query.confidence else FULL_RANGE
-            for key, widget in self.metadata.items():
-                chosen = [str(v) for v in query.metadata.get(key, [])]
-                widget.param.update(options=self._meta_options(key, chosen), value=chosen)
-            self.tags.param.update(
-                options=self._tag_options(list(query.tags)), value=list(query.tags)
-            )
-        finally:
-            self._syncing = False
+    def _pick_field(self, event: param.parameterized.Event) -> None:
+        field = "" if event.new == ALL_FIELDS else event.new
+        if field != self.state.query.label_field:
+            self.state.query.label_field = field
 
-    def _label_options(self) -> dict[str, str]:
-        counts = self.state.facets.labels_of(self.state.query.label_field or None)
-        return counted_options(counts, self.state.query.labels)
+    def _show_field(self, event: param.parameterized.Event) -> None:
+        shown = event.new or ALL_FIELDS
+        if shown != self.label_field.value:
+            self.label_field.value = shown
 
-    def _meta_options(self, key: str, chosen: list[str]) -> dict[str, str]:
-        return counted_options(self.state.facets.metadata.get(key, ()), chosen)
-
-    def _tag_options(self, chosen: list[str]) -> dict[str, str]:
-        return counted_options(self.state.facets.tags, chosen)
-
-    def _show_error(self, *events: param.parameterized.Event) -> None:
-        self.error.object = text(self.state.error)
-        self.error.visible = bool(self.state.error)
-
-    def _show_facets(self, *events: param.parameterized.Event) -> None:
-        facets = self.state.facets
-        query = self.state.query
-        self._syncing = True
-        try:
-            self.labels.options = self._label_options()
-            for key, widget in self.metadata.items():
-                widget.options = self._meta_options(key, list(widget.value))
-            self.tags.options = self._tag_options(list(query.tags))
-        finally:
-            self._syncing = False
-        self.summary.object = html(
-            "<b>{}</b> frames in <b>{}</b> contexts match", facets.frames, facets.contexts
-        )
-        self.label_bars.object = labels_html(facets.labels_of(query.label_field or None))
+    def _show_histograms(self, *events: param.parameterized.Event) -> None:
         for histogram in self._histograms:
-            histogram.show(facets.confidence)
+            histogram.show(self.state.facets.confidence)
 
     @property
     def histogram(self) -> ColumnDataSource:
@@ -242,3 +235,27 @@ class QueryPanel(pn.viewable.Viewer):
             self.label_bars,
             sizing_mode="stretch_width",
         )
+
+
+def _chosen(metadata: dict[str, Any], key: str) -> list[str]:
+    return [str(v) for v in metadata.get(key, [])]
+
+
+def _label_options(facets: Facets, label_field: str, labels: list[str]) -> dict[str, str]:
+    return counted_options(facets.labels_of(label_field or None), labels)
+
+
+def _metadata_options(facets: Facets, metadata: dict[str, Any], key: str) -> dict[str, str]:
+    return counted_options(facets.metadata.get(key, ()), _chosen(metadata, key))
+
+
+def _tag_options(facets: Facets, tags: list[str]) -> dict[str, str]:
+    return counted_options(facets.tags, tags)
+
+
+def _summary_html(facets: Facets) -> Html:
+    return html("<b>{}</b> frames in <b>{}</b> contexts match", facets.frames, facets.contexts)
+
+
+def _label_bars(facets: Facets, label_field: str) -> Html:
+    return labels_html(facets.labels_of(label_field or None))

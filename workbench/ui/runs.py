@@ -4,7 +4,8 @@
 runs out as rows with buttons. Loading merges with `unexpected="return"`: a served app never
 stops to ask a person, and the labels it did not expect are listed in the merge report.
 Renaming and deleting ask for confirmation first (deleting shows the service's dry run of
-what goes).
+what goes). Every call that writes (loading, renaming, deleting and its dry run) runs on the
+action pool when served, with `working` (or `loading`) saying what runs meanwhile.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ import panel as pn
 import param
 
 from workbench.errors import WorkbenchError
-from workbench.services import InvalidArgument, MergeReport
-from workbench.ui.background import run_in_background
-from workbench.ui.dialogs import guarded
+from workbench.services import InvalidArgument, MergeReport, RemovalReport
+from workbench.ui.background import run_action
 from workbench.ui.reports import merge_report_html
-from workbench.ui.text import TextAlert, TextPane, html, text
+from workbench.ui.text import Html, TextAlert, TextPane, html, text
 
 if TYPE_CHECKING:
-    from workbench.services import Workbench
+    from workbench.services import WorkbenchService
     from workbench.ui.state import WorkbenchState
 
 
@@ -69,6 +69,9 @@ class RunsState(param.Parameterized):
     pending = param.ClassSelector(class_=PendingRunAction, default=None, allow_None=True)
     new_key = param.String(default="", doc="The new key of a pending rename.")
     loading = param.String(default=None, allow_None=True, doc="The run being loaded.")
+    working = param.String(
+        default="", doc="The rename, deletion or dry run running ('' when none), for a person."
+    )
     message = param.String(default="")
     error = param.String(default="")
 
@@ -80,7 +83,7 @@ class RunsState(param.Parameterized):
         self.refresh()
 
     @property
-    def service(self) -> Workbench:
+    def service(self) -> WorkbenchService:
         return self.state.service
 
     def refresh(self) -> None:
@@ -125,7 +128,7 @@ class RunsState(param.Parameterized):
     def load(self, anno_key: str) -> None:
         """Merge the run's annotations into the catalog; `report` (or `error`) follows: in
         the background when served (a big merge takes seconds), at once otherwise."""
-        if self.loading:
+        if self.loading or self.working:
             return
         self.param.update(loading=anno_key, error="", message=f"loading {anno_key!r}…")
 
@@ -140,7 +143,7 @@ class RunsState(param.Parameterized):
         def refused(exc: WorkbenchError) -> None:
             self.param.update(error=str(exc), message="", loading=None)
 
-        run_in_background(guarded(merge, "load annotations"), merged, refused, action=True)
+        run_action("load annotations", merge, merged, refused)
 
     # -- rename and delete, confirmed ----------------------------------------------------
     def ask_rename(self, anno_key: str) -> None:
@@ -152,14 +155,18 @@ class RunsState(param.Parameterized):
 
     def ask_delete(self, anno_key: str) -> None:
         """Show what deleting the run removes (the service's dry run), then wait."""
-        plan = self._attempt(lambda: self.service.delete_annotation_run(anno_key, dryrun=True))
-        if plan is None:
-            return
-        text = (
-            f"Delete run {anno_key!r}? This removes {plan.describe()}. Its inputs and the "
-            "platform's tasks stay (clean the run up first to remove those)."
-        )
-        self.pending = PendingRunAction("delete", anno_key, text)
+
+        def plan() -> RemovalReport:
+            return self.service.delete_annotation_run(anno_key, dryrun=True)
+
+        def planned(report: RemovalReport) -> None:
+            text = (
+                f"Delete run {anno_key!r}? This removes {report.describe()}. Its inputs and "
+                "the platform's tasks stay (clean the run up first to remove those)."
+            )
+            self.pending = PendingRunAction("delete", anno_key, text)
+
+        self._act(f"checking what deleting {anno_key!r} removes", plan, planned)
 
     def confirm(self) -> None:
         pending = self.pending
@@ -167,17 +174,40 @@ class RunsState(param.Parameterized):
             return
         if pending.action == "rename":
             new_key = self.new_key.strip()
-            done = self._attempt(lambda: self._rename(pending.anno_key, new_key))
             message = f"renamed {pending.anno_key!r} to {new_key!r}"
+
+            def act() -> object:
+                return self._rename(pending.anno_key, new_key)
+
         else:
-            done = self._attempt(
-                lambda: self.service.delete_annotation_run(pending.anno_key, confirm=True)
-            )
             message = f"deleted run {pending.anno_key!r}"
-        if done is None:
+
+            def act() -> object:
+                return self.service.delete_annotation_run(pending.anno_key, confirm=True)
+
+        def done(_: object) -> None:
+            self.param.update(pending=None, message=message)
+            self.state.after_action()  # refreshes the runs too (they watch `changes`)
+
+        self._act(f"{pending.action} {pending.anno_key!r}", act, done)
+
+    def _act[T](self, what: str, work: Callable[[], T], then: Callable[[T], None]) -> None:
+        """A write through the service (in the background when served); its refusal is
+        shown, never swallowed."""
+        busy = self.working or (f"loading {self.loading!r}" if self.loading else "")
+        if busy:
+            self.error = f"{busy} is not finished yet"
             return
-        self.param.update(pending=None, message=message)
-        self.state.after_action()  # refreshes the runs too (they watch `changes`)
+        self.param.update(working=what, error="")
+
+        def done(result: T) -> None:
+            self.working = ""
+            then(result)
+
+        def refused(exc: WorkbenchError) -> None:
+            self.param.update(working="", error=str(exc), message="")
+
+        run_action(what, work, done, refused)
 
     def _rename(self, anno_key: str, new_key: str) -> object:
         if not new_key or new_key == anno_key:
@@ -189,7 +219,8 @@ class RunsState(param.Parameterized):
 
 
 class RunsPanel(pn.viewable.Viewer):
-    """Annotation runs: one row per run with Load / Annotate / Rename / Delete buttons."""
+    """Annotation runs: one row per run with Load / Annotate / Rename / Delete buttons; every
+    part bound to the RunsState."""
 
     def __init__(
         self,
@@ -200,21 +231,31 @@ class RunsPanel(pn.viewable.Viewer):
         super().__init__(**params)
         self.runs = runs
         self.on_annotate = on_annotate
-        self.rows = pn.Column(sizing_mode="stretch_width")
+        self.rows = pn.Column(
+            objects=pn.bind(self._rows, runs.param.runs), sizing_mode="stretch_width"
+        )
         self.refresh_button = pn.widgets.Button(
             label="Refresh", css_classes=["wb-runs-refresh"], width=80
         )
         self.refresh_button.on_click(lambda _: runs.refresh())
-        self.confirm_text = TextPane("")
-        self.new_key = pn.widgets.TextInput(css_classes=["wb-run-new-key"], visible=False)
-        self.new_key.param.watch(
-            lambda *events: setattr(runs, "new_key", events[-1].new or ""),
-            ["value_input", "value"],
+        pending = runs.param.pending
+        self.confirm_text = TextPane(pn.bind(_pending_text, pending))
+        self.new_key = pn.widgets.TextInput.from_param(
+            runs.param.new_key,
+            onkeyup=True,
+            label="",
+            description=None,
+            css_classes=["wb-run-new-key"],
+            visible=pn.bind(_renaming, pending),
         )
+        busy = pn.bind(_busy, runs.param.loading, runs.param.working)
         self.confirm_button = pn.widgets.Button(
-            label="Confirm", css_classes=["wb-confirm"], color="danger", width=80
+            label=pn.bind(_confirm_label, pending), css_classes=["wb-confirm"], color="danger",
+            width=80, disabled=busy,
+        )  # fmt: skip
+        self.cancel_button = pn.widgets.Button(
+            label="Cancel", css_classes=["wb-cancel"], width=80, disabled=busy
         )
-        self.cancel_button = pn.widgets.Button(label="Cancel", css_classes=["wb-cancel"], width=80)
         self.confirm_button.on_click(lambda _: runs.confirm())
         self.cancel_button.on_click(lambda _: runs.cancel())
         self.dialog = pn.Column(
@@ -222,20 +263,24 @@ class RunsPanel(pn.viewable.Viewer):
             self.new_key,
             pn.Row(self.confirm_button, self.cancel_button),
             css_classes=["wb-run-dialog"],
-            visible=False,
+            visible=pn.bind(_is_pending, pending),
         )
+        said = (runs.param.message, runs.param.error)
         self.message = TextAlert(
-            "", alert_type="info", css_classes=["wb-runs-message"], visible=False
+            pn.bind(_said, *said),
+            alert_type=pn.bind(_alert_type, runs.param.error),
+            visible=pn.bind(_shown, *said),
+            css_classes=["wb-runs-message"],
         )
-        self.report = TextPane("", css_classes=["wb-merge-report"], visible=False)
-        self.spinner = pn.indicators.LoadingSpinner(value=False, size=20, visible=False)
-        runs.param.watch(self._show_runs, ["runs"])
-        runs.param.watch(self._show_pending, ["pending"])
-        runs.param.watch(self._show_message, ["message", "error", "loading"])
-        runs.param.watch(self._show_report, ["report"])
-        self._show_runs()
-        self._show_pending()
-        self._show_message()
+        self.report = TextPane(
+            pn.bind(_report_html, runs.param.report),
+            css_classes=["wb-merge-report"],
+            visible=pn.bind(_is_pending, runs.param.report),
+        )
+        self.spinner = pn.indicators.LoadingSpinner(value=busy, size=20, visible=busy)
+
+    def _rows(self, runs: list[RunRow]) -> list[pn.viewable.Viewable]:
+        return [self._row(r) for r in runs] or [TextPane(html("<i>No annotation runs yet.</i>"))]
 
     def _row(self, run: RunRow) -> pn.viewable.Viewable:
         def button(label: str, css: str, action: Callable[[str], object]) -> pn.widgets.Button:
@@ -264,32 +309,6 @@ class RunsPanel(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
 
-    def _show_runs(self, *events: param.parameterized.Event) -> None:
-        rows = [self._row(r) for r in self.runs.runs]
-        self.rows.objects = rows or [TextPane(html("<i>No annotation runs yet.</i>"))]
-
-    def _show_pending(self, *events: param.parameterized.Event) -> None:
-        pending = self.runs.pending
-        self.dialog.visible = pending is not None
-        if pending is None:
-            return
-        self.confirm_text.object = text(pending.text)
-        self.new_key.visible = pending.action == "rename"
-        self.new_key.value = self.runs.new_key
-        self.confirm_button.label = "Rename" if pending.action == "rename" else "Delete"
-
-    def _show_message(self, *events: param.parameterized.Event) -> None:
-        self.spinner.value = self.spinner.visible = self.runs.loading is not None
-        said = self.runs.error or self.runs.message
-        self.message.alert_type = "danger" if self.runs.error else "info"
-        self.message.object = text(said, quote=False)
-        self.message.visible = bool(said)
-
-    def _show_report(self, *events: param.parameterized.Event) -> None:
-        report = self.runs.report
-        self.report.object = merge_report_html(report) if report is not None else ""
-        self.report.visible = report is not None
-
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             pn.Row(TextPane(html("<b>Annotation runs</b>")), self.refresh_button, self.spinner),
@@ -300,3 +319,39 @@ class RunsPanel(pn.viewable.Viewer):
             css_classes=["wb-runs"],
             sizing_mode="stretch_width",
         )
+
+
+def _pending_text(pending: PendingRunAction | None) -> Html:
+    return text(pending.text if pending is not None else "")
+
+
+def _renaming(pending: PendingRunAction | None) -> bool:
+    return pending is not None and pending.action == "rename"
+
+
+def _confirm_label(pending: PendingRunAction | None) -> str:
+    return "Rename" if _renaming(pending) else "Delete"
+
+
+def _is_pending(value: object) -> bool:
+    return value is not None
+
+
+def _busy(loading: str | None, working: str) -> bool:
+    return loading is not None or bool(working)
+
+
+def _said(message: str, error: str) -> Html:
+    return text(error or message, quote=False)
+
+
+def _shown(message: str, error: str) -> bool:
+    return bool(error or message)
+
+
+def _alert_type(error: str) -> str:
+    return "danger" if error else "info"
+
+
+def _report_html(report: MergeReport | None) -> Html:
+    return merge_report_html(report) if report is not None else Html()

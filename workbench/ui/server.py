@@ -155,7 +155,7 @@ def server_url(address: str, port: int) -> str:
 
 
 def serve(
-    catalog_path: str | Path,
+    catalog_path: str | Path | Catalog,
     *,
     port: int = 5006,
     address: str = "127.0.0.1",
@@ -171,17 +171,19 @@ def serve(
 ) -> None:
     """Serve the workbench on `catalog_path` until interrupted (Ctrl-C or SIGTERM).
 
-    `port=0` picks a free port. `basic_auth` is a password or the path of a JSON file of
+    `catalog_path` may be a catalog already open in this process: it is served as it is and
+    left open. `port=0` picks a free port. `basic_auth` is a password or the path of a JSON file of
     {"user": "password"}; `oauth_*` are Panel's OAuth options. Auth without a
     `cookie_secret` gets a random one, so logins last until the server restarts. `ready`
     is called with the URL once the server accepts connections. `max_body_mb` is the
     largest request body the service API answers (413 beyond it).
     """
-    catalog = open_catalog(catalog_path)
+    owned = not isinstance(catalog_path, Catalog)
+    catalog = catalog_path if isinstance(catalog_path, Catalog) else open_catalog(catalog_path)
     try:
         if port == 0:
             port = _free_port(address)
-        thumbnails = ThumbnailCache(default_cache_dir(Path(catalog_path)))
+        thumbnails = ThumbnailCache(default_cache_dir(catalog.path))
         files = MediaFiles(catalog.media_roots, thumbnails)
         media_urls = ServedMediaUrls(MEDIA_PREFIX, roots=catalog.media_roots)
         sessions = SessionRegistry()
@@ -218,7 +220,8 @@ def serve(
         server._tornado.add_transform(SecurityHeaders)
         _run(server, server_url(address, int(server.port)), show=show, ready=ready)
     finally:
-        catalog.close()
+        if owned:
+            catalog.close()
 
 
 def _run(server: Any, url: str, *, show: bool, ready: Callable[[str], None] | None) -> None:

@@ -4,14 +4,16 @@ Views bind to these parameters and call these methods; nothing here knows about 
 everything a person can do in the app can be done (and tested) from Python. All data comes
 through the View API (workbench.query); a page of tiles is read with two queries whatever the
 size of the catalog. Scenes, inputs and annotation runs come from the service layer
-(`workbench.services.Workbench`), which the actions, the runs panel and the annotator share.
+(`workbench.services.Workbench`, or any `WorkbenchService`), which the actions, the runs
+panel and the annotator share; every write goes through it (tags and saved views too), on
+the action pool when served (workbench.ui.background).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +22,9 @@ import param
 from panel.io import hold
 
 from workbench.errors import QueryError, WorkbenchError
-from workbench.query import View, list_views, load_view, save_view
-from workbench.services import Workbench
-from workbench.store.tags import tag_frames, untag_frames
-from workbench.ui.background import run_in_background
+from workbench.query import View
+from workbench.services import SavedViewInfo, TagReport, Workbench, WorkbenchService
+from workbench.ui.background import run_action, run_in_background
 from workbench.ui.context import ContextState
 from workbench.ui.facets import Facets, Outdated, compute_facets
 from workbench.ui.grid import TileEvent
@@ -63,6 +64,10 @@ class WorkbenchState(param.Parameterized):
     busy = param.Boolean(default=False)
     message = param.String(default="", doc="What the last action did, for a person to read.")
     saved_views = param.List(default=[], doc="Names of the catalog's saved views.")
+    acting = param.String(
+        default="", doc="The tag or saved-view action running ('' when none), for a person."
+    )
+    action_error = param.String(default="", doc="Why the last tag or saved-view action failed.")
     changes = param.Integer(
         default=0, doc="Counts actions that changed scenes, inputs, runs or labels."
     )
@@ -73,24 +78,24 @@ class WorkbenchState(param.Parameterized):
         media: MediaUrls | None = None,
         query: QueryState | None = None,
         *,
-        service: Workbench | None = None,
+        service: WorkbenchService | None = None,
         **params: Any,
     ) -> None:
         super().__init__(**params)
         self.catalog = catalog
-        self.service = service if service is not None else Workbench(catalog)
+        self.service: WorkbenchService = service if service is not None else Workbench(catalog)
         self.query = query if query is not None else QueryState()
         self.media: MediaUrls = media if media is not None else InlineMediaUrls()
         self.context = ContextState(catalog, self.query.roi_filter)
         self._picks = SelectionBuilder()
         self._selected_frames: frozenset[str] = frozenset()
         self._view: View | None = None
-        self._paging = False
+        self._shown_page = -1  # the page whose tiles `tiles` holds
         self._facets_wanted = 0
         self.query.param.watch(self._on_query, list(QUERY_PARAMS))
         self.fields = View(catalog).fields()
         self.visible_fields = list(self.fields)
-        self.saved_views = [v.name for v in list_views(catalog)]
+        self.saved_views = [v.name for v in self.service.get_saved_views()]
         self.refresh()
 
     # -- reading -----------------------------------------------------------------------------
@@ -122,16 +127,17 @@ class WorkbenchState(param.Parameterized):
         with hold(), self._busy():
             yield
 
-    def refresh(self, query_changed: bool = True) -> None:
-        """Read the current page of tiles and, when the query changed, soon after the facets
-        and the open context's matching frames."""
+    def refresh(self, query_changed: bool = True, first_page: bool = False) -> None:
+        """Read the current page of tiles (the first one with `first_page`) and, when the
+        query changed, soon after the facets and the open context's matching frames."""
         with self._new_page():
             try:
                 self._view = self.query.view(self.catalog)
-                self._load_page(count=True)
+                self._load_page(count=True, page=0 if first_page else None)
             except QueryError as exc:
                 self._view = None
-                self.param.update(error=str(exc), tiles=[], total=0, facets=Facets())
+                first = {"page": 0} if first_page else {}
+                self.param.update(error=str(exc), tiles=[], total=0, facets=Facets(), **first)
                 return
             self.error = ""
         if query_changed:
@@ -173,45 +179,33 @@ class WorkbenchState(param.Parameterized):
 
         run_in_background(count, show, failed)
 
-    def _load_page(self, count: bool) -> None:
+    def _load_page(self, count: bool, page: int | None = None) -> None:
         view = self.view
         contexts = self.mode == "contexts"
         total = (view.count_contexts() if contexts else view.count()) if count else self.total
         pages = max(1, -(-total // self.page_size))
-        page = min(self.page, pages - 1)
+        page = min(self.page if page is None else page, pages - 1)
         build = context_tiles if contexts else frame_tiles
         tiles = build(view, page * self.page_size, self.page_size, self.media)
-        self._paging = True
-        try:
-            self.param.update(total=total, page=page, tiles=tiles)
-        finally:
-            self._paging = False
+        self._shown_page = page  # `_on_page` then knows this page is read already
+        self.param.update(total=total, page=page, tiles=tiles)
         self._mark_selected()
 
-    def _first_page(self) -> None:
-        # Without reading that page: the caller reads the page it needs next.
-        self._paging = True
-        try:
-            self.page = 0
-        finally:
-            self._paging = False
-
     def _on_query(self, *events: param.parameterized.Event) -> None:
-        self._first_page()
-        self.refresh()
+        self.refresh(first_page=True)
 
     @param.depends("page", watch=True)
     def _on_page(self) -> None:
-        if self._paging or self.error:
+        """A page asked for (next, previous, or `page` set from Python) is read."""
+        if self.page == self._shown_page or self.error:
             return
         with self._new_page():
             self._load_page(count=False)
 
     @param.depends("mode", watch=True)
     def _on_mode(self) -> None:
-        self._first_page()
         self._picks.anchor = None
-        self.refresh(query_changed=False)
+        self.refresh(query_changed=False, first_page=True)
 
     def next_page(self) -> None:
         self.page = min(self.page + 1, self.pages - 1)
@@ -341,20 +335,26 @@ class WorkbenchState(param.Parameterized):
         return self.context.frame_id or ""
 
     # -- tags and saved views ----------------------------------------------------------------
-    def tag_selection(self, tag: str) -> int:
-        """Tag every selected frame with `tag`; returns how many frames got the new tag."""
-        with self._busy():
-            added = tag_frames(self.catalog, self.selection.frame_ids, tag)
-            self.message = f"tagged {added} frames {tag.strip()!r}"
-        self._after_tags()
-        return added
+    # Writes, so they run on the action pool when served (`acting` says what runs meanwhile,
+    # `action_error` why it failed); in a notebook they are done when the call returns.
+    def tag_selection(self, tag: str) -> None:
+        """Tag every selected frame with `tag` (`message` then says how many got it)."""
+        frame_ids = list(self.selection.frame_ids)
 
-    def untag_selection(self, tag: str) -> int:
-        with self._busy():
-            removed = untag_frames(self.catalog, self.selection.frame_ids, tag)
-            self.message = f"removed tag {tag.strip()!r} from {removed} frames"
-        self._after_tags()
-        return removed
+        def tagged(report: TagReport) -> None:
+            self.message = f"tagged {report.changed} frames {report.tag!r}"
+            self._after_tags()
+
+        self._act("tagging", lambda: self.service.tag_frames(frame_ids, tag), tagged)
+
+    def untag_selection(self, tag: str) -> None:
+        frame_ids = list(self.selection.frame_ids)
+
+        def untagged(report: TagReport) -> None:
+            self.message = f"removed tag {report.tag!r} from {report.changed} frames"
+            self._after_tags()
+
+        self._act("untagging", lambda: self.service.untag_frames(frame_ids, tag), untagged)
 
     def _after_tags(self) -> None:
         # Tag filters and tag counts depend on what was just written.
@@ -367,12 +367,38 @@ class WorkbenchState(param.Parameterized):
         """Save the current query under `name` (replacing a view of that name)."""
         if self.error:
             raise QueryError(f"the query fails, fix it before saving it: {self.error}")
-        save_view(self.catalog, name.strip(), self.query.view(self.catalog))
-        self.message = f"saved view {name.strip()!r}"
-        self.saved_views = [v.name for v in list_views(self.catalog)]
+        spec = self.query.view(self.catalog).to_dict()
+
+        def save() -> tuple[SavedViewInfo, list[str]]:
+            saved = self.service.save_view(name.strip(), spec)
+            return saved, [v.name for v in self.service.get_saved_views()]
+
+        def saved(result: tuple[SavedViewInfo, list[str]]) -> None:
+            info, names = result
+            self.param.update(message=f"saved view {info.name!r}", saved_views=names)
+
+        self._act("saving the view", save, saved)
 
     def open_view(self, name: str) -> None:
         """Show a saved view's query in the filters (and run it)."""
-        spec = load_view(self.catalog, name).to_dict()
-        self.query.apply_spec(spec)
-        self.message = f"opened view {name!r}"
+        views = {v.name: v for v in self.service.get_saved_views()}
+        if name not in views:
+            known = ", ".join(views) or "none"
+            raise QueryError(f"no saved view named {name!r} (saved: {known})")
+        self.query.apply_spec(views[name].spec)
+        self.param.update(message=f"opened view {name!r}", action_error="")
+
+    def _act[T](self, what: str, work: Callable[[], T], then: Callable[[T], None]) -> None:
+        if self.acting:
+            self.action_error = f"{self.acting} is not finished yet"
+            return
+        self.param.update(acting=what, action_error="")
+
+        def done(result: T) -> None:
+            self.acting = ""
+            then(result)
+
+        def failed(exc: WorkbenchError) -> None:
+            self.param.update(acting="", action_error=str(exc))
+
+        run_action(what, work, done, failed)

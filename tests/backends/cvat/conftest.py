@@ -3,25 +3,21 @@ through its MockTransport (no network, no sleeping), and a small catalog with im
 
 from __future__ import annotations
 
-import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from cvat_catalog import build_catalog
+from tests.catalogs import CatalogFactory
 
 try:
-    from fake_cvat import Clock, FakeCvat
+    from .fake_cvat import Clock, FakeCvat
 except ModuleNotFoundError as exc:  # cvat-sdk (the dev extra) is not installed
     if not (exc.name or "").startswith("cvat_sdk"):
         raise
     collect_ignore_glob = ["test_*.py"]
 
-import workbench
 from workbench.backends import LocalBackend
 from workbench.backends.cvat import CvatBackend, CvatConfig
 from workbench.services import Workbench
@@ -56,18 +52,16 @@ def backend(fake: FakeCvat, config: CvatConfig, clock: Clock) -> Iterator[CvatBa
 
 
 @pytest.fixture(scope="session")
-def catalog_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("cvat")
-    build_catalog(folder / "template.duckdb", folder / "media").close()
-    return folder / "template.duckdb", folder / "media"
+def catalog_template(catalog_templates: CatalogFactory) -> tuple[Path, Path]:
+    """The session's `cvat` catalog file and its media folder (copy before writing)."""
+    template = catalog_templates.template("cvat")
+    return template.path, template.media
 
 
 @pytest.fixture
-def catalog(catalog_template: tuple[Path, Path], tmp_path: Path) -> Iterator[Catalog]:
-    path = tmp_path / "cvat.duckdb"
-    shutil.copyfile(catalog_template[0], path)
-    with workbench.open(path) as cat:
-        yield cat
+def catalog(make_catalog: Any) -> Catalog:
+    """A fresh copy of the `cvat` catalog (cvat_catalog.py)."""
+    return make_catalog("cvat")
 
 
 @pytest.fixture

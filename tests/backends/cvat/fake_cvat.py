@@ -25,15 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from cvat_checks import (
+from cvat_sdk.api_client import models
+
+from .cvat_checks import (
     BadRequest,
     check_annotations,
     check_labels,
     check_response,
     validate,
 )
-from cvat_sdk.api_client import models
-from fake_cvat_media import NOW, MediaRoutes, NotFound, Task, page
+from .fake_cvat_media import NOW, MediaRoutes, NotFound, Task, page
 
 ADMIN = {"id": 1, "username": "admin", "url": "/api/users/1", "first_name": "", "last_name": ""}
 

@@ -15,9 +15,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from cvat_checks import BadRequest, validate
 from cvat_sdk.api_client import models
 from PIL import Image
+
+from .cvat_checks import BadRequest, validate
 
 NOW = "2024-05-01T12:00:00Z"
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm"}

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-from fake_cvat import Clock, FakeCvat
 
 from workbench.backends import BackendError
 from workbench.backends.cvat import (
@@ -19,6 +18,8 @@ from workbench.backends.cvat import (
     CvatTimeout,
     configured_backend,
 )
+
+from .fake_cvat import Clock, FakeCvat
 
 # -- settings -------------------------------------------------------------------------------
 

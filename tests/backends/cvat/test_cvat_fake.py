@@ -11,9 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from cvat_checks import BadRequest, unknown_keys, validate
 from cvat_sdk.api_client import models
-from fake_cvat import FakeCvat
+
+from .cvat_checks import BadRequest, unknown_keys, validate
+from .fake_cvat import FakeCvat
 
 LABELS = [
     {

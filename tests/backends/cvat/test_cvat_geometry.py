@@ -6,7 +6,6 @@ import json
 import math
 
 import pytest
-from cvat_catalog import rotated_box
 
 from workbench.backends import AttributeSpec, FieldSchema, LabelSchema, ShapeError
 from workbench.backends.cvat.geometry import (
@@ -19,6 +18,8 @@ from workbench.backends.cvat.geometry import (
 )
 from workbench.backends.cvat.labels import CvatLabel, ProjectLabels
 from workbench.backends.cvat.payload import prepare
+
+from .cvat_catalog import rotated_box
 
 
 def test_axis_aligned_boxes_round_trip_exactly() -> None:

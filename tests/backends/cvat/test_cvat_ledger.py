@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cvat_catalog import IMAGES, SCHEMA
-from fake_cvat import FakeCvat
-
 import workbench
 from workbench.backends import LocalBackend
 from workbench.backends.cvat import CvatBackend
@@ -15,6 +12,9 @@ from workbench.backends.cvat.ledger import TABLES, CvatLedger
 from workbench.services import Workbench
 from workbench.store.catalog import Catalog
 from workbench.store.ledger import Ledger
+
+from .cvat_catalog import IMAGES, SCHEMA
+from .fake_cvat import FakeCvat
 
 # What schema version 3 made in every catalog, word for word.
 VERSION_3 = (

@@ -8,8 +8,6 @@ import re
 from typing import Any
 
 import pytest
-from cvat_catalog import IMAGES, SCHEMA, VIDEO_URL, rois, rotated_box
-from fake_cvat import FakeCvat
 
 import workbench
 from workbench.backends import BackendError
@@ -17,6 +15,9 @@ from workbench.backends.cvat import CvatBackend, CvatResponseError
 from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring
 from workbench.services import Workbench
 from workbench.store.catalog import Catalog
+
+from .cvat_catalog import IMAGES, SCHEMA, VIDEO_URL, rois, rotated_box
+from .fake_cvat import FakeCvat
 
 
 def test_images_full_loop(wb: Workbench, fake: FakeCvat, catalog: Catalog) -> None:

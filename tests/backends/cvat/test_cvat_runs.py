@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
-from cvat_catalog import IMAGES, SCHEMA, rois
-from fake_cvat import Clock, FakeCvat
 
 from workbench.backends import EditRestrictions, LabelSchema, UploadRequest
 from workbench.backends.cvat import (
@@ -22,6 +20,9 @@ from workbench.backends.cvat import (
 from workbench.model.shapes import LABEL_SCHEMA, UPLOAD_FRAME_SCHEMA
 from workbench.services import Workbench
 from workbench.store.catalog import Catalog
+
+from .cvat_catalog import IMAGES, SCHEMA, rois
+from .fake_cvat import Clock, FakeCvat
 
 
 def _input_of(catalog: Catalog, frame_id: str) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cvat_catalog import IMAGES, rois
-from fake_cvat import Clock, FakeCvat
-
 from workbench.backends.cvat import CvatBackend, CvatConfig
 from workbench.services import Workbench
 from workbench.store.catalog import Catalog
+
+from .cvat_catalog import IMAGES, rois
+from .fake_cvat import Clock, FakeCvat
 
 SCHEMA = {
     "gt": {"type": "detections", "classes": ["car"]},

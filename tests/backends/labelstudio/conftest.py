@@ -6,24 +6,20 @@ target runs it); without it the tests that need the server are skipped, saying s
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-import lsserver
-from ls_catalog import build_catalog
-
-import workbench
 from workbench.backends import LocalBackend
 from workbench.backends.labelstudio import LabelStudioBackend, LabelStudioConfig
 from workbench.services import Workbench
 from workbench.store.catalog import Catalog
+
+from . import lsserver
 
 
 @pytest.fixture(scope="session")
@@ -64,11 +60,9 @@ def media(ls_server: lsserver.LabelStudioServer) -> Path:
 
 
 @pytest.fixture
-def catalog(tmp_path: Path, media: Path) -> Iterator[Catalog]:
+def catalog(make_catalog: Any, media: Path) -> Catalog:
     """The test catalog: see ls_catalog.py. `outside/` holds images the server cannot see."""
-    build_catalog(tmp_path / "ls.duckdb", media, tmp_path / "outside").close()
-    with workbench.open(tmp_path / "ls.duckdb") as cat:
-        yield cat
+    return make_catalog("labelstudio", media=media)
 
 
 @pytest.fixture

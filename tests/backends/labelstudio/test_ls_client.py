@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from ls_netfaults import Reply, ScriptedServer
 
 from workbench.backends import BackendError
 from workbench.backends.labelstudio import (
@@ -18,6 +17,8 @@ from workbench.backends.labelstudio import (
     LabelStudioUnavailable,
     OutcomeUnknown,
 )
+
+from .ls_netfaults import Reply, ScriptedServer
 
 LEGACY = "0123456789abcdef0123456789abcdef01234567"
 

@@ -4,7 +4,6 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from ls_samples import LABELS, SCHEMA, H, W, rotated_ring
 
 from workbench.backends import AttributeSpec, FieldSchema, LabelSchema
 from workbench.backends.labelstudio import ConfigError, Controls, ResultError, label_config
@@ -18,6 +17,8 @@ from workbench.backends.labelstudio.convert import (
     polygon_value_ring as polygon_ring,
 )
 from workbench.backends.labelstudio.results import TaskReader, frame_prediction
+
+from .ls_samples import LABELS, SCHEMA, H, W, rotated_ring
 
 
 def test_an_axis_aligned_box_is_percent_of_the_image():

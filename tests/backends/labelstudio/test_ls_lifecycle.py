@@ -6,20 +6,6 @@ import math
 import httpx
 import pyarrow as pa
 import pytest
-from ls_annotator import (
-    IMAGES,
-    SCHEMA,
-    prediction,
-    project_tasks,
-    rectangle,
-    region,
-    submit,
-    tasks_by_frame,
-)
-from ls_netfaults import Reply, ScriptedServer
-from ls_samples import LABELS
-from ls_samples import SCHEMA as EVERY_TYPE
-from lsserver import backend_config
 
 from workbench.backends import LocalBackend
 from workbench.backends.labelstudio import (
@@ -33,6 +19,21 @@ from workbench.backends.labelstudio.media import MediaServer, plan_image
 from workbench.backends.labelstudio.results import frame_prediction
 from workbench.ingest import CatalogWriter, Frame, Roi, Source
 from workbench.services import Workbench
+
+from .ls_annotator import (
+    IMAGES,
+    SCHEMA,
+    prediction,
+    project_tasks,
+    rectangle,
+    region,
+    submit,
+    tasks_by_frame,
+)
+from .ls_netfaults import Reply, ScriptedServer
+from .ls_samples import LABELS
+from .ls_samples import SCHEMA as EVERY_TYPE
+from .lsserver import backend_config
 
 GT = {"ground_truth": SCHEMA["ground_truth"]}
 

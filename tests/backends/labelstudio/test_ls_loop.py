@@ -3,7 +3,11 @@
 import json
 
 import pytest
-from ls_annotator import (
+
+from workbench.backends.labelstudio.results import stable_id
+from workbench.services import LabelRef
+
+from .ls_annotator import (
     IMAGES,
     SCHEMA,
     prediction,
@@ -13,9 +17,6 @@ from ls_annotator import (
     tasks_by_frame,
     without,
 )
-
-from workbench.backends.labelstudio.results import stable_id
-from workbench.services import LabelRef
 
 
 def roi(catalog, frame_id, roi_id):

@@ -5,13 +5,14 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from ls_annotator import IMAGES, SCHEMA, prediction, project_tasks, submit, tasks_by_frame
-from ls_netfaults import FaultyProxy
-from lsserver import backend_config
 
 from workbench.backends import LocalBackend
 from workbench.backends.labelstudio import LabelStudioBackend
 from workbench.services import Workbench
+
+from .ls_annotator import IMAGES, SCHEMA, prediction, project_tasks, submit, tasks_by_frame
+from .ls_netfaults import FaultyProxy
+from .lsserver import backend_config
 
 GT = {"ground_truth": SCHEMA["ground_truth"]}
 

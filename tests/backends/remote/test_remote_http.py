@@ -11,7 +11,6 @@ from typing import ClassVar
 
 import httpx
 import pytest
-from netfaults import Reply, ScriptedServer
 
 from workbench.backends import BackendError
 from workbench.backends.remote import (
@@ -29,6 +28,8 @@ from workbench.backends.remote import (
     create_once,
 )
 from workbench.backends.remote.http import parse_retry_after
+
+from ..netfaults import Reply, ScriptedServer
 
 
 class DemoError(PlatformError):
