@@ -9,6 +9,8 @@ WorkbenchError
  +-- RecordError             one record is bad; importers collect these and go on
  +-- MediaError              an image or video cannot be read or served
  +-- EvaluationError         an evaluation cannot run, or names a run that does not exist
+ +-- AnalysisError           embeddings, similarity, duplicates or sequence QA cannot run,
+                             or name something that does not exist
 
 Library errors (duckdb, PIL, av) are translated once where they are caught, with
 `raise X(...) from exc`, so callers only need to know this tree.
@@ -46,6 +48,10 @@ class MediaError(WorkbenchError):
 
 
 class EvaluationError(WorkbenchError):
+    pass
+
+
+class AnalysisError(WorkbenchError):
     pass
 
 
