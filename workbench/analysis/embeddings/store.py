@@ -227,7 +227,7 @@ def matrix_of(column: pa.ChunkedArray | pa.Array, dimension: int) -> np.ndarray:
     if len(array) == 0:
         return np.zeros((0, dimension), dtype=np.float32)
     values = array.flatten().to_numpy(zero_copy_only=False)
-    return np.asarray(values, dtype=np.float32).reshape(len(array), dimension)
+    return np.array(values, dtype=np.float32).reshape(len(array), dimension)
 
 
 def delete(

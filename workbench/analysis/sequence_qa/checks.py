@@ -16,6 +16,9 @@ from workbench.query._sql import Compiled, in_list
 # The frames a check reads: `frames` itself, or the view's frames as a subquery.
 Frames = Compiled
 ORDER = "f.timestamp, f.frame_index, f.id"
+# Boxes narrower or lower than this (pixels) are not checked for jumps: a point-sized box
+# "moves" by its own size with one pixel of noise.
+MIN_BOX = 4.0
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class Thresholds:
     usual_share: float = 0.5  # a camera in this share of a context's frames is expected
     min_track_frames: int = 3  # tracks in fewer frames are short
     jump_factor: float = 1.0  # a box moving more than this many times its size in one frame
-    size_factor: float = 2.0  # a box growing or shrinking more than this in one frame
+    size_factor: float = 2.5  # a box growing or shrinking more than this in one frame
     border_margin: float = 0.02  # share of the picture's side that counts as its border
     vanish_min_area: float = 1024.0  # boxes smaller than this (pixels²) may fade away
     frozen_perceptual: bool = False  # frozen also when perceptual hashes are equal
@@ -79,7 +82,7 @@ def gaps(frames: Frames, t: Thresholds) -> Compiled:
             _issue("gap", severity, "id", "NULL", "NULL", "NULL", details),
             " FROM (SELECT *, greatest(round(dt / median_dt)::BIGINT - 1, 1) AS dropped FROM (",
             _intervals(frames),
-            ") WHERE dt > ? * median_dt)",
+            ") WHERE dt > ?::DOUBLE * median_dt)",
         ],
         "",
     ) + Compiled("", (t.gap_factor,))
@@ -129,8 +132,8 @@ def jitter(frames: Frames, t: Thresholds) -> Compiled:
             " stddev_pop(dt) AS std, stddev_pop(dt) / any_value(median_dt) AS ratio FROM (",
             _intervals(frames),
             # gaps and repeated timestamps are issues of their own, not jitter
-            ") WHERE dt > 0 AND dt <= ? * median_dt GROUP BY context_id)"
-            " WHERE n >= 3 AND ratio > ?",
+            ") WHERE dt > 0 AND dt <= ?::DOUBLE * median_dt GROUP BY context_id)"
+            " WHERE n >= 3 AND ratio > ?::DOUBLE",
         ],
         "",
     ) + Compiled("", (t.gap_factor, t.jitter))
@@ -146,7 +149,7 @@ def missing_sources(frames: Frames, t: Thresholds) -> Compiled:
             " _seen AS (SELECT v.context_id, s.id AS source_id, count(DISTINCT s.frame_id) AS k"
             " FROM sources s JOIN _frames v ON v.id = s.frame_id GROUP BY 1, 2),"
             " _usual AS (SELECT u.context_id, u.source_id FROM _seen u JOIN _n USING (context_id)"
-            " WHERE u.k >= ? * _n.n),"
+            " WHERE u.k >= ?::DOUBLE * _n.n),"
             " _sets AS (SELECT context_id, list(source_id ORDER BY source_id) AS usual"
             " FROM _usual GROUP BY context_id),"
             " _missing AS (SELECT v.id, v.context_id,"
@@ -197,7 +200,7 @@ def _track_rois(frames: Frames, t: Thresholds) -> Compiled:
             " f), _first AS (SELECT frame_id, arg_min(id, rowid) AS id FROM sources"
             " WHERE frame_id IN (SELECT id FROM _pos) GROUP BY frame_id),"
             " _tr AS (SELECT r.frame_id, r.id AS roi_id, r.field, r.track_index AS track,"
-            " r.label, coalesce(r.source_ids[1], fs.id) AS source_id, r.x_min, r.y_min,"
+            " r.label, r.kind, coalesce(r.source_ids[1], fs.id) AS source_id, r.x_min, r.y_min,"
             " r.x_max, r.y_max, p.context_id, p.pos, p.frames, s.width, s.height"
             " FROM rois r JOIN _pos p ON p.id = r.frame_id"
             " LEFT JOIN _first fs ON fs.frame_id = r.frame_id"
@@ -215,8 +218,8 @@ def _inside(alias: str = "") -> str:
     """The box keeps off the picture's border (`?` = border margin, used four times)."""
     p = alias
     return (
-        f"({p}width IS NOT NULL AND {p}x_min > ? * {p}width AND {p}y_min > ? * {p}height"
-        f" AND {p}x_max < (1 - ?) * {p}width AND {p}y_max < (1 - ?) * {p}height)"
+        f"({p}width IS NOT NULL AND {p}x_min > ?::DOUBLE * {p}width AND {p}y_min > ?::DOUBLE * {p}height"
+        f" AND {p}x_max < (1 - ?::DOUBLE) * {p}width AND {p}y_max < (1 - ?::DOUBLE) * {p}height)"
     )
 
 
@@ -229,7 +232,7 @@ def short_tracks(frames: Frames, t: Thresholds) -> Compiled:
             _issue("short_track", "'info'", "first_frame", "NULL", "field", "track", details),
             " FROM (SELECT context_id, field, track, count(DISTINCT pos) AS n,"
             " arg_min(frame_id, pos) AS first_frame, arg_min(label, pos) AS label"
-            " FROM _tr GROUP BY context_id, field, track) WHERE n < ?",
+            " FROM _tr GROUP BY context_id, field, track) WHERE n < ?::DOUBLE",
         ],
         "",
     ) + Compiled("", (t.min_track_frames,))
@@ -261,7 +264,8 @@ def jumps(frames: Frames, t: Thresholds) -> Compiled:
             _track_rois(frames, t),
             ", _steps AS (SELECT *, lag(pos) OVER w AS prev_pos, lag(frame_id) OVER w AS prev_frame,"
             " lag(x_min) OVER w AS px0, lag(y_min) OVER w AS py0, lag(x_max) OVER w AS px1,"
-            " lag(y_max) OVER w AS py1 FROM _tr WHERE x_min IS NOT NULL"
+            " lag(y_max) OVER w AS py1 FROM _tr WHERE kind IN ('box', 'polygon')"
+            " AND x_max - x_min >= ?::DOUBLE AND y_max - y_min >= ?::DOUBLE"
             " WINDOW w AS (PARTITION BY context_id, field, track, source_id ORDER BY pos, roi_id)),"
             " _moves AS (SELECT *,"
             " sqrt(pow((x_min + x_max - px0 - px1) / 2, 2) + pow((y_min + y_max - py0 - py1) / 2, 2))"
@@ -270,14 +274,14 @@ def jumps(frames: Frames, t: Thresholds) -> Compiled:
             " / greatest((px1 - px0) * (py1 - py0), 1) AS area_change"
             " FROM _steps WHERE prev_pos = pos - 1 AND ",
             _inside(),
-            " AND width IS NOT NULL AND px0 > ? * width AND py0 > ? * height"
-            " AND px1 < (1 - ?) * width AND py1 < (1 - ?) * height),"
+            " AND width IS NOT NULL AND px0 > ?::DOUBLE * width AND py0 > ?::DOUBLE * height"
+            " AND px1 < (1 - ?::DOUBLE) * width AND py1 < (1 - ?::DOUBLE) * height),"
             " _ratio AS (SELECT *, greatest(area_change, 1 / area_change) AS ratio FROM _moves) ",
             _issue("jump", "'warning'", "frame_id", "source_id", "field", "track", details),
-            " FROM _ratio WHERE moved > ? * scale OR ratio > ?",
+            " FROM _ratio WHERE moved > ?::DOUBLE * scale OR ratio > ?::DOUBLE",
         ],
         "",
-    ) + Compiled("", (*(t.border_margin,) * 8, t.jump_factor, t.size_factor))
+    ) + Compiled("", (MIN_BOX, MIN_BOX, *(t.border_margin,) * 8, t.jump_factor, t.size_factor))
 
 
 def vanishing(frames: Frames, t: Thresholds) -> Compiled:
@@ -287,9 +291,10 @@ def vanishing(frames: Frames, t: Thresholds) -> Compiled:
             _track_rois(frames, t),
             ", _last AS (SELECT * FROM (SELECT *, (x_max - x_min) * (y_max - y_min) AS area,"
             " row_number() OVER (PARTITION BY context_id, field, track"
-            " ORDER BY pos DESC, source_id, roi_id) AS k FROM _tr) WHERE k = 1) ",
+            " ORDER BY pos DESC, source_id, roi_id) AS k FROM _tr"
+            " WHERE kind IN ('box', 'polygon')) WHERE k = 1) ",
             _issue("vanish", "'info'", "frame_id", "source_id", "field", "track", details),
-            " FROM _last WHERE pos < frames AND area >= ? AND ",
+            " FROM _last WHERE pos < frames AND area >= ?::DOUBLE AND ",
             _inside(),
         ],
         "",

@@ -128,12 +128,12 @@ def sequence_qa(
             con.execute("DELETE FROM qa_issues WHERE kind = ?", [kind])
         con.execute(
             f"INSERT INTO qa_issues ({_COLUMNS}, created) SELECT *, ? FROM (" + union.sql + ")",
-            [*union.params, now()],
+            [now(), *union.params],
         )
-        issues = con.execute(
+        issues = con.sql(
             f"SELECT {_COLUMNS} FROM qa_issues WHERE kind IN ({', '.join('?' for _ in chosen)})"
             " ORDER BY context_id, kind, frame_id NULLS FIRST, field, track",
-            list(chosen),
+            params=list(chosen),
         ).to_arrow_table()
         counts = {k: 0 for k in chosen}
         for kind in issues.column("kind").to_pylist():
