@@ -6,6 +6,7 @@ import workbench
 def test_public_names_are_pinned():
     assert sorted(workbench.__all__) == sorted(
         [
+            "AnalysisError",
             "Catalog",
             "CatalogError",
             "DetectionResults",
@@ -15,6 +16,7 @@ def test_public_names_are_pinned():
             "QueryError",
             "ReadOnlyQueryError",
             "RecordError",
+            "RoiRef",
             "SchemaVersionError",
             "Workbench",
             "WorkbenchError",

@@ -123,7 +123,11 @@ def find_duplicates(
         raise AnalysisError(f"hash_distance must be an integer, got {hash_distance!r}")
     if not 0 <= hash_distance <= MAX_HASH_DISTANCE:
         raise AnalysisError(f"hash_distance must be from 0 to {MAX_HASH_DISTANCE}")
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold < 1:
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 <= threshold < 1
+    ):
         raise AnalysisError(f"threshold is a cosine distance from 0 to 1, got {threshold!r}")
     if scope not in ("all", "across_contexts"):
         raise AnalysisError(f"scope must be 'all' or 'across_contexts', got {scope!r}")
@@ -194,7 +198,7 @@ def _exact_groups(rows: _Rows, contents: list[str | None], scope: str) -> list[D
     for row, content in enumerate(contents):
         if content is not None:
             by_hash.setdefault(content, []).append(row)
-    groups = []
+    groups: list[DuplicateGroup] = []
     for members in by_hash.values():
         if scope == "across_contexts":
             first = rows.context_ids[members[0]]
@@ -251,14 +255,24 @@ def _scoped(
 def _embedding_rows(view: View, matrix: Any) -> tuple[_Rows, np.ndarray]:
     """The key's rows of the view's frames, ordered by frame id (then ROI id)."""
     frames = view.run(
-        Compiled.join(["SELECT v.id, f.context_id FROM (", view.compile(), ") v"
-                       " JOIN frames f ON f.id = v.id"], "")
+        Compiled.join(
+            [
+                "SELECT v.id, f.context_id FROM (",
+                view.compile(),
+                ") v JOIN frames f ON f.id = v.id",
+            ],
+            "",
+        )
     )
     contexts = dict(zip(frames.column(0).to_pylist(), frames.column(1).to_pylist(), strict=True))
     positions = matrix.rows_of_frames(frames.column(0))
     ids = matrix.ids.take(pa.array(positions, pa.int64()))
     frame_ids = ids.column("frame_id").to_pylist()
-    roi_ids = ids.column("roi_id").to_pylist() if "roi_id" in ids.column_names else [None] * len(frame_ids)
+    roi_ids = (
+        ids.column("roi_id").to_pylist()
+        if "roi_id" in ids.column_names
+        else [None] * len(frame_ids)
+    )
     order = sorted(range(len(frame_ids)), key=lambda i: (frame_ids[i], roi_ids[i] or ""))
     rows = _Rows(
         [frame_ids[i] for i in order],
@@ -287,7 +301,9 @@ def _leader_groups(
     groups: list[DuplicateGroup] = []
     for head in np.flatnonzero(leader == np.arange(len(leader))):
         members = [int(head), *np.flatnonzero((leader == head) & (np.arange(len(leader)) != head))]
-        groups.append(_group(kind, len(groups), rows, members, [float(distance[m]) for m in members]))
+        groups.append(
+            _group(kind, len(groups), rows, members, [float(distance[m]) for m in members])
+        )
     return groups
 
 
@@ -312,12 +328,23 @@ def _renumbered(group: DuplicateGroup, group_id: int) -> DuplicateGroup:
 
 def _rows(groups: tuple[DuplicateGroup, ...], key: str | None) -> pa.Table:
     records: dict[str, list[Any]] = {
-        n: [] for n in ("kind", "group_id", "rank", "frame_id", "source_id", "roi_id", "key", "distance")
+        n: []
+        for n in ("kind", "group_id", "rank", "frame_id", "source_id", "roi_id", "key", "distance")
     }
     for g in groups:
-        for rank, member in enumerate(zip(g.frame_ids, g.source_ids, g.roi_ids, g.distances, strict=True)):
-            values = (g.kind, g.group_id, rank, member[0], member[1], member[2],
-                      key if g.kind == "embedding" else None, member[3])
+        for rank, member in enumerate(
+            zip(g.frame_ids, g.source_ids, g.roi_ids, g.distances, strict=True)
+        ):
+            values = (
+                g.kind,
+                g.group_id,
+                rank,
+                member[0],
+                member[1],
+                member[2],
+                key if g.kind == "embedding" else None,
+                member[3],
+            )
             for name, value in zip(records, values, strict=True):
                 records[name].append(value)
     return pa.table(
@@ -342,5 +369,10 @@ def _save(view: View, results: DuplicateResults) -> None:
         with registered(con, "_groups", table):
             con.execute("INSERT INTO duplicate_groups SELECT *, ? FROM _groups", [now()])
         counts = {k: len(results.of(k)) for k in results.kinds}
-        audit(con, "find_duplicates", {"kinds": list(results.kinds), "key": results.key},
-              table.num_rows, details={"groups": counts})
+        audit(
+            con,
+            "find_duplicates",
+            {"kinds": list(results.kinds), "key": results.key},
+            table.num_rows,
+            details={"groups": counts},
+        )

@@ -81,7 +81,9 @@ def compute_hashes(view: View, *, refresh: bool = False, progress: bool = True) 
                 else:
                     report.failed += 1
                     if len(report.errors) < MAX_ERRORS:
-                        report.errors.append(f"frame {row.frame_id!r} source {row.source_id!r}: {row.error}")
+                        report.errors.append(
+                            f"frame {row.frame_id!r} source {row.source_id!r}: {row.error}"
+                        )
             bar.update(len(batch))
     return report
 

@@ -76,7 +76,9 @@ class OrderedFrames(Stage):
         plan.reorders = True
         if self.roi_keys is not None:
             fields = in_list("r.field", list(self.roi_fields), "VARCHAR")
-            keep = in_list(f"(r.frame_id || chr({ord(ROI_SEP)}) || r.id)", list(self.roi_keys), "VARCHAR")
+            keep = in_list(
+                f"(r.frame_id || chr({ord(ROI_SEP)}) || r.id)", list(self.roi_keys), "VARCHAR"
+            )
             plan.roi_filters.append("NOT (" + fields + ") OR " + keep)
 
 
@@ -111,7 +113,9 @@ class SortBySimilarity(Resolved):
             raise QueryError(f"sort_by_similarity() takes at most {MAX_IDS} query items")
         _strings(self.frame_ids, "query frame ids")
         for roi in self.rois:
-            if not (isinstance(roi, tuple) and len(roi) == 2 and all(isinstance(v, str) for v in roi)):
+            if not (
+                isinstance(roi, tuple) and len(roi) == 2 and all(isinstance(v, str) for v in roi)
+            ):
                 raise QueryError(f"query ROIs are [frame_id, roi_id] pairs, got {roi!r}")
         if self.vector is not None:
             numbers = all(
@@ -139,7 +143,9 @@ class SortBySimilarity(Resolved):
         frames = list(dict.fromkeys(found.frame_ids))
         if found.roi_ids is None:
             return OrderedFrames(tuple(frames), self.k is not None, self.reverse)
-        keys = tuple(f"{f}{ROI_SEP}{r}" for f, r in zip(found.frame_ids, found.roi_ids, strict=True))
+        keys = tuple(
+            f"{f}{ROI_SEP}{r}" for f, r in zip(found.frame_ids, found.roi_ids, strict=True)
+        )
         fields = _roi_fields(catalog, found.frame_ids, found.roi_ids) if self.k else ()
         return OrderedFrames(
             tuple(frames), self.k is not None, self.reverse, keys if self.k else None, fields
@@ -206,7 +212,9 @@ class SelectRois(Stage):
         if len(self.rois) > MAX_IDS * 10:
             raise QueryError(f"select_rois() takes at most {MAX_IDS * 10} ROIs")
         for roi in self.rois:
-            if not (isinstance(roi, tuple) and len(roi) == 2 and all(isinstance(v, str) for v in roi)):
+            if not (
+                isinstance(roi, tuple) and len(roi) == 2 and all(isinstance(v, str) for v in roi)
+            ):
                 raise QueryError(f"ROIs are [frame_id, roi_id] pairs, got {roi!r}")
         _flag(self.only, "only")
 
@@ -311,11 +319,13 @@ class MatchQa(Stage):
 
     def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
         issues = self._issues()
-        frames = "SELECT q.frame_id FROM qa_issues q WHERE q.frame_id IS NOT NULL AND " + all_of(issues)
-        contexts = "SELECT q.context_id FROM qa_issues q WHERE q.frame_id IS NULL AND " + all_of(issues)
-        plan.conditions.append(
-            "f.id IN (" + frames + ") OR f.context_id IN (" + contexts + ")"
+        frames = "SELECT q.frame_id FROM qa_issues q WHERE q.frame_id IS NOT NULL AND " + all_of(
+            issues
         )
+        contexts = "SELECT q.context_id FROM qa_issues q WHERE q.frame_id IS NULL AND " + all_of(
+            issues
+        )
+        plan.conditions.append("f.id IN (" + frames + ") OR f.context_id IN (" + contexts + ")")
         plan.reorders = True
 
 

@@ -68,7 +68,9 @@ class AnalysisMethods:
         `only`, the view's ROIs are exactly these."""
         from workbench.analysis.similarity.search import _roi
 
-        pairs = tuple((r.frame_id, r.roi_id) for r in (_analysis(lambda v=v: _roi(v)) for v in rois))
+        pairs = tuple(
+            (r.frame_id, r.roi_id) for r in (_analysis(lambda v=v: _roi(v)) for v in rois)
+        )
         return self._then(SelectRois(pairs, only))
 
     def match_duplicates(self, kind: str | None = None, which: str = "all") -> View:

@@ -30,10 +30,10 @@ from workbench.analysis.embeddings.store import (
 __all__ = [
     "CallableEmbedder",
     "Descriptor",
+    "Embedder",
     "EmbeddingInfo",
     "EmbeddingRemoval",
     "EmbeddingReport",
-    "Embedder",
     "OnnxEmbedder",
     "add_embeddings",
     "compute_embeddings",

@@ -65,12 +65,12 @@ def compute_embeddings(
         raise AnalysisError(f"target must be one of {', '.join(store.TARGETS)}, got {target!r}")
     embedder = embedder_of(model, name=model_name, **onnx_options)
     existing = store.get_info(catalog.cursor(), key)
-    if existing is not None and not overwrite:
-        if (existing.target, existing.model) != (target, embedder.name):
-            raise AnalysisError(
-                f"embeddings {key!r} hold {existing.target} vectors of model {existing.model!r}, "
-                f"not {target} of {embedder.name!r}: pass overwrite=True, or use another key"
-            )
+    mismatch = existing is not None and (existing.target, existing.model) != (target, embedder.name)
+    if existing is not None and mismatch and not overwrite:
+        raise AnalysisError(
+            f"embeddings {key!r} hold {existing.target} vectors of model {existing.model!r}, "
+            f"not {target} of {embedder.name!r}: pass overwrite=True, or use another key"
+        )
     report = EmbeddingReport(key, embedder.name)
     todo = _todo(view, target, field, source, None if overwrite else existing)
     report.skipped = todo.skipped
@@ -122,8 +122,7 @@ def _todo(
         total = _count_all(view, frames, target, field)
         done = total - len(rows)
     items = [
-        Item(r[0], r[1], r[2], (r[3], r[4], r[5], r[6]) if target == "rois" else None)
-        for r in rows
+        Item(r[0], r[1], r[2], (r[3], r[4], r[5], r[6]) if target == "rois" else None) for r in rows
     ]
     return _Todo(items, done)
 
@@ -136,8 +135,13 @@ def _frames_query(
     else:
         pictures = Compiled(_FIRST_SOURCES)
     query = Compiled.join(
-        ["SELECT v.id, NULL::VARCHAR, s.uri FROM (", frames, ") v LEFT JOIN ", pictures,
-         " s ON s.frame_id = v.id"],
+        [
+            "SELECT v.id, NULL::VARCHAR, s.uri FROM (",
+            frames,
+            ") v LEFT JOIN ",
+            pictures,
+            " s ON s.frame_id = v.id",
+        ],
         "",
     )
     if existing is not None:
@@ -180,9 +184,13 @@ def _count_all(view: View, frames: Compiled, target: str, field: str | None) -> 
     if target == "frames":
         return view.count()
     query = Compiled.join(
-        ["SELECT count(*) FROM rois r JOIN (", frames, ") v ON v.id = r.frame_id WHERE (",
-         view.plan.roi_predicate(), ") AND r.x_min IS NOT NULL AND r.x_max > r.x_min"
-         " AND r.y_max > r.y_min"],
+        [
+            "SELECT count(*) FROM rois r JOIN (",
+            frames,
+            ") v ON v.id = r.frame_id WHERE (",
+            view.plan.roi_predicate(),
+            ") AND r.x_min IS NOT NULL AND r.x_max > r.x_min AND r.y_max > r.y_min",
+        ],
         "",
     )
     if field is not None:

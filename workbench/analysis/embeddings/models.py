@@ -26,7 +26,8 @@ Pictures = Sequence[Image.Image]
 class Embedder(Protocol):
     """Maps RGB pictures to one vector each: an (n, d) array, d the same for every batch."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def __call__(self, images: Pictures) -> np.ndarray: ...
 
@@ -191,9 +192,7 @@ class OnnxEmbedder:
         height, width = self._size
         pixels = np.stack(
             [
-                np.asarray(
-                    image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
-                )
+                np.asarray(image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR))
                 for image in images
             ]
         ).astype(np.float32)
@@ -224,9 +223,7 @@ def _session(path: Path, threads: int | None) -> Any:
     if threads:
         options.intra_op_num_threads = threads
     try:
-        return onnxruntime.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime's own errors: a bad or unsupported file
         raise AnalysisError(f"{path}: not an ONNX model onnxruntime can run ({exc})") from exc
 

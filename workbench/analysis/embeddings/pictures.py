@@ -81,7 +81,9 @@ def _crop(image: Image.Image, item: Item) -> Image.Image:
     x0, y0, x1, y1 = item.box
     dx, dy = (x1 - x0) * CROP_MARGIN, (y1 - y0) * CROP_MARGIN
     left, top = max(0, int(x0 - dx)), max(0, int(y0 - dy))
-    right, bottom = min(image.width, int(round(x1 + dx))), min(image.height, int(round(y1 + dy)))
+    right, bottom = min(image.width, round(x1 + dx)), min(image.height, round(y1 + dy))
     if right - left < MIN_CROP or bottom - top < MIN_CROP:
-        raise MediaError(f"{item.where()}: its box is smaller than {MIN_CROP} pixels in the picture")
+        raise MediaError(
+            f"{item.where()}: its box is smaller than {MIN_CROP} pixels in the picture"
+        )
     return image.crop((left, top, right, bottom))

@@ -43,7 +43,9 @@ class Projection:
     seconds: float
 
 
-def params_of(method: str, options: dict[str, Any], view_spec: dict[str, Any] | None) -> dict[str, Any]:
+def params_of(
+    method: str, options: dict[str, Any], view_spec: dict[str, Any] | None
+) -> dict[str, Any]:
     if method not in METHODS:
         raise AnalysisError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     defaults: dict[str, Any] = {"seed": 0}
@@ -94,7 +96,8 @@ def compute_projection(
     table = pa.table(
         {
             "frame_id": ids.column("frame_id"),
-            "roi_id": ids.column("roi_id") if "roi_id" in ids.column_names
+            "roi_id": ids.column("roi_id")
+            if "roi_id" in ids.column_names
             else pa.nulls(len(rows), pa.string()),
             "x": pa.array(xy[:, 0], pa.float32()),
             "y": pa.array(xy[:, 1], pa.float32()),
@@ -106,11 +109,15 @@ def compute_projection(
 
 
 def _stored(view: View, matrix: VectorMatrix, method: str, digest: str) -> int | None:
-    rows = view.catalog.cursor().execute(
-        "SELECT count, fingerprint FROM projection_runs WHERE key = ? AND method = ?"
-        " AND params_hash = ?",
-        [matrix.info.key, method, digest],
-    ).fetchall()
+    rows = (
+        view.catalog.cursor()
+        .execute(
+            "SELECT count, fingerprint FROM projection_runs WHERE key = ? AND method = ?"
+            " AND params_hash = ?",
+            [matrix.info.key, method, digest],
+        )
+        .fetchall()
+    )
     if rows and rows[0][1] == matrix.info.fingerprint:
         return int(rows[0][0])
     return None
@@ -139,10 +146,23 @@ def _save(
         con.execute(
             "INSERT INTO projection_runs (key, method, params_hash, params, fingerprint, count,"
             " seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [key, method, digest, to_json(params), matrix.info.fingerprint, table.num_rows, seconds],
+            [
+                key,
+                method,
+                digest,
+                to_json(params),
+                matrix.info.fingerprint,
+                table.num_rows,
+                seconds,
+            ],
         )
-        audit(con, "compute_projection", {"key": key, "method": method}, table.num_rows,
-              details={"params_hash": digest})
+        audit(
+            con,
+            "compute_projection",
+            {"key": key, "method": method},
+            table.num_rows,
+            details={"params_hash": digest},
+        )
 
 
 def project(vectors: np.ndarray, params: dict[str, Any]) -> np.ndarray:
@@ -170,7 +190,9 @@ def pca(vectors: np.ndarray, dims: int) -> np.ndarray:
     mean /= max(n, 1)
     cov = np.zeros((d, d), dtype=np.float64)
     for start in range(0, n, 65_536):
-        block = np.asarray(vectors[start : start + 65_536], dtype=np.float32) - mean.astype(np.float32)
+        block = np.asarray(vectors[start : start + 65_536], dtype=np.float32) - mean.astype(
+            np.float32
+        )
         cov += (block.T @ block).astype(np.float64)
     _, vecs = np.linalg.eigh(cov / max(n - 1, 1))
     axes = vecs[:, ::-1][:, :dims].astype(np.float32)
@@ -280,4 +302,3 @@ def _colour(view: View, colour_by: str | None, key: str) -> Compiled:
         )
     expr, _ = metadata_expr(colour_by, view.frame_columns)
     return "CAST(" + expr + " AS VARCHAR)"
-

@@ -210,7 +210,9 @@ def _fixed(column: pa.ChunkedArray, where: str) -> pa.Array:
         array = array.cast(pa.list_(kind.value_type, width))
     else:
         raise AnalysisError(f"{where}: the vector column must hold lists of numbers, not {kind}")
-    if not (pa.types.is_floating(array.type.value_type) or pa.types.is_integer(array.type.value_type)):
+    if not (
+        pa.types.is_floating(array.type.value_type) or pa.types.is_integer(array.type.value_type)
+    ):
         raise AnalysisError(f"{where}: vectors must hold numbers, not {array.type.value_type}")
     return array.cast(pa.list_(pa.float32(), width))
 
@@ -224,7 +226,7 @@ def _from_metadata(catalog: Catalog, key: str) -> Iterator[pa.Table]:
         " FROM frames WHERE json_extract(metadata, ?) IS NOT NULL"
     )
     try:
-        reader = catalog.cursor().execute(query, [path, path]).fetch_record_batch(BATCH_ROWS)
+        reader = catalog.cursor().sql(query, params=[path, path]).to_arrow_reader(BATCH_ROWS)
         for batch in reader:
             table = pa.Table.from_batches([batch])
             if table.num_rows:
@@ -249,8 +251,10 @@ def _checked(
     for column in info.id_columns:
         keep &= ~np.asarray(batch.column(column).is_null().to_numpy(zero_copy_only=False))
     for row in np.flatnonzero(~keep):
-        report.refuse(names[row] if batch.column("frame_id")[row].is_valid else f"row {row}",
-                      "an id or the vector is missing")
+        report.refuse(
+            names[row] if batch.column("frame_id")[row].is_valid else f"row {row}",
+            "an id or the vector is missing",
+        )
     batch = batch.filter(pa.array(keep))
     values = store.matrix_of(batch.column("vector"), info.dimension)
     finite = np.isfinite(values).all(axis=1)
@@ -291,7 +295,9 @@ def _unknown_rows(
             " ON r.frame_id = b.frame_id AND r.id = b.roi_id ORDER BY b._row"
         )
     else:
-        query = "SELECT b._row FROM _emb_ids b ANTI JOIN frames f ON f.id = b.frame_id ORDER BY b._row"
+        query = (
+            "SELECT b._row FROM _emb_ids b ANTI JOIN frames f ON f.id = b.frame_id ORDER BY b._row"
+        )
     with registered(con, "_emb_ids", numbered):
         rows = con.execute(query).fetchnumpy()["_row"]
     return np.asarray(rows, dtype=np.int64)

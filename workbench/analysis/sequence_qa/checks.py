@@ -73,8 +73,14 @@ def _intervals(frames: Frames) -> Compiled:
 
 def gaps(frames: Frames, t: Thresholds) -> Compiled:
     details = _json(
-        "'interval_ms'", "dt", "'median_ms'", "median_dt", "'dropped'", "dropped",
-        "'previous_frame'", "prev_id",
+        "'interval_ms'",
+        "dt",
+        "'median_ms'",
+        "median_dt",
+        "'dropped'",
+        "dropped",
+        "'previous_frame'",
+        "prev_id",
     )
     severity = "CASE WHEN dropped >= 10 THEN 'error' ELSE 'warning' END"
     return Compiled.join(
@@ -103,8 +109,14 @@ def duplicate_timestamps(frames: Frames, t: Thresholds) -> Compiled:
 
 def out_of_order(frames: Frames, t: Thresholds) -> Compiled:
     details = _json(
-        "'timestamp'", "timestamp", "'frame_index'", "frame_index",
-        "'previous_timestamp'", "prev_ts", "'previous_frame'", "prev_id",
+        "'timestamp'",
+        "timestamp",
+        "'frame_index'",
+        "frame_index",
+        "'previous_timestamp'",
+        "prev_ts",
+        "'previous_frame'",
+        "prev_id",
     )
     return Compiled.join(
         [
@@ -122,8 +134,14 @@ def out_of_order(frames: Frames, t: Thresholds) -> Compiled:
 
 def jitter(frames: Frames, t: Thresholds) -> Compiled:
     details = _json(
-        "'median_ms'", "median_dt", "'std_ms'", "round(std, 3)", "'ratio'", "round(ratio, 4)",
-        "'intervals'", "n",
+        "'median_ms'",
+        "median_dt",
+        "'std_ms'",
+        "round(std, 3)",
+        "'ratio'",
+        "round(ratio, 4)",
+        "'intervals'",
+        "n",
     )
     return Compiled.join(
         [
@@ -169,7 +187,10 @@ def frozen(frames: Frames, t: Thresholds) -> Compiled:
     if t.frozen_perceptual:
         same += " OR bit_count(xor(phash, prev_phash)) = 0"
     details = _json(
-        "'previous_frame'", "prev_frame", "'identical_bytes'", "content_hash = prev_hash",
+        "'previous_frame'",
+        "prev_frame",
+        "'identical_bytes'",
+        "content_hash = prev_hash",
     )
     return Compiled.join(
         [
@@ -256,8 +277,14 @@ def id_switches(frames: Frames, t: Thresholds) -> Compiled:
 
 def jumps(frames: Frames, t: Thresholds) -> Compiled:
     details = _json(
-        "'moved_px'", "round(moved, 1)", "'box_px'", "round(scale, 1)",
-        "'area_ratio'", "round(ratio, 3)", "'previous_frame'", "prev_frame",
+        "'moved_px'",
+        "round(moved, 1)",
+        "'box_px'",
+        "round(scale, 1)",
+        "'area_ratio'",
+        "round(ratio, 3)",
+        "'previous_frame'",
+        "prev_frame",
     )
     return Compiled.join(
         [

@@ -71,7 +71,7 @@ def thresholds_of(options: dict[str, Any]) -> Thresholds:
         elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise AnalysisError(f"{name} must be a non-negative number, got {value!r}")
         else:
-            values[name] = type(default)(value)
+            values[name] = int(value) if isinstance(default, int) else float(value)
     return Thresholds(**values)
 
 
@@ -122,7 +122,9 @@ def sequence_qa(
         compute_hashes(view, progress=progress)
     frames = frames_of(view)
     queries = [SEQUENCE_CHECKS[kind](frames, thresholds) for kind in chosen]
-    union = Compiled.join([("SELECT " + _COLUMNS + " FROM (" + q + ")") for q in queries], " UNION ALL ")
+    union = Compiled.join(
+        [("SELECT " + _COLUMNS + " FROM (" + q + ")") for q in queries], " UNION ALL "
+    )
     with view.catalog.transaction() as con:
         for kind in chosen:
             con.execute("DELETE FROM qa_issues WHERE kind = ?", [kind])
@@ -138,8 +140,13 @@ def sequence_qa(
         counts = {k: 0 for k in chosen}
         for kind in issues.column("kind").to_pylist():
             counts[kind] += 1
-        audit(con, "sequence_qa", {"kinds": list(chosen)}, issues.num_rows,
-              details={"found": counts, "thresholds": _plain(thresholds)})
+        audit(
+            con,
+            "sequence_qa",
+            {"kinds": list(chosen)},
+            issues.num_rows,
+            details={"found": counts, "thresholds": _plain(thresholds)},
+        )
     return QaReport(issues, chosen, thresholds, round(time.perf_counter() - started, 3))
 
 
@@ -156,9 +163,7 @@ def list_issues(view: View, kinds: Sequence[str] | str | None = None) -> pa.Tabl
     query = Compiled.join(
         [
             f"SELECT {_COLUMNS} FROM qa_issues q WHERE ",
-            Compiled(
-                f"q.kind IN ({', '.join('?' for _ in chosen)})", tuple(chosen)
-            ),
+            Compiled(f"q.kind IN ({', '.join('?' for _ in chosen)})", tuple(chosen)),
             " AND (q.frame_id IS NULL OR q.frame_id IN (",
             view.compile(),
             ")) AND q.context_id IN (SELECT context_id FROM frames WHERE id IN (",

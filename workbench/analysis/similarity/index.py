@@ -65,10 +65,7 @@ def exact_search(
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k largest scores, largest first (ties: earlier position first)."""
     k = min(k, len(scores))
-    if k < len(scores):
-        part = np.argpartition(-scores, k - 1)[:k]
-    else:
-        part = np.arange(len(scores))
+    part = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
     return part[np.lexsort((part, -scores[part]))]
 
 
@@ -162,7 +159,9 @@ class IvfIndex:
         except (OSError, RuntimeError):
             return  # kept in memory only
 
-    def search(self, query: np.ndarray, k: int, nprobe: int | None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, query: np.ndarray, k: int, nprobe: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         self.index.nprobe = nprobe or max(8, self.cells // 64)
         scores, rows = self.index.search(query.reshape(1, -1).astype(np.float32), int(k))
         keep = rows[0] >= 0

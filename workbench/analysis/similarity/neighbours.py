@@ -107,8 +107,10 @@ def nearest_neighbours(
         same = cell.rows[:queries, None] == cell.rows[None, :]
         sims[same] = -np.inf
         take = min(k, sims.shape[1])
-        top = np.argpartition(-sims, take - 1, axis=1)[:, :take] if take < sims.shape[1] else (
-            np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
+        top = (
+            np.argpartition(-sims, take - 1, axis=1)[:, :take]
+            if take < sims.shape[1]
+            else (np.broadcast_to(np.arange(sims.shape[1]), sims.shape))
         )
         cand = position[cell.rows[top]]
         cand_score = np.take_along_axis(sims, top, axis=1)

@@ -67,7 +67,8 @@ def compute_scores(view: View, key: str | None = None, *, k: int = 10) -> ScoreR
     table = pa.table(
         {
             "frame_id": ids.column("frame_id"),
-            "roi_id": ids.column("roi_id") if "roi_id" in ids.column_names
+            "roi_id": ids.column("roi_id")
+            if "roi_id" in ids.column_names
             else pa.nulls(len(rows), pa.string()),
             "uniqueness": pa.array(uniqueness, pa.float64()),
             "representativeness": pa.array(representativeness, pa.float64()),

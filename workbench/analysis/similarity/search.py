@@ -1,9 +1,9 @@
 """Similarity queries: what a query is (ids, ROIs or a vector), and find_similar.
 
-    catalog.find_similar("berlin-0001/0030", k=20)             # a frame
-    catalog.find_similar(["a", "b", "c"], k=20)                # the mean of several frames
-    catalog.find_similar(RoiRef("berlin-0001/0030", "gt-7"))   # an ROI (ROI embeddings)
-    catalog.find_similar(vector, k=20, key="clip")             # any vector of the key's width
+catalog.find_similar("berlin-0001/0030", k=20)             # a frame
+catalog.find_similar(["a", "b", "c"], k=20)                # the mean of several frames
+catalog.find_similar(RoiRef("berlin-0001/0030", "gt-7"))   # an ROI (ROI embeddings)
+catalog.find_similar(vector, k=20, key="clip")             # any vector of the key's width
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class Query:
     def _from_json(cls, data: dict[str, Any]) -> Query:
         if len(data) != 1:
             raise AnalysisError(f"a query holds one of frame_ids, rois, vector, got {list(data)}")
-        (name, value), = data.items()
+        ((name, value),) = data.items()
         if name == "vector":
             return cls._vector(list(value) if isinstance(value, list | tuple) else [value])
         if not isinstance(value, list | tuple) or not value:
@@ -112,8 +112,14 @@ class Query:
         if rois and not self.rois:
             raise AnalysisError(f"embeddings {matrix.info.key!r} are of ROIs: query with RoiRefs")
         if not rois and self.rois:
-            raise AnalysisError(f"embeddings {matrix.info.key!r} are of frames: query with frame ids")
-        keys = [f"{r.frame_id}{ROI_SEP}{r.roi_id}" for r in self.rois] if rois else list(self.frame_ids)
+            raise AnalysisError(
+                f"embeddings {matrix.info.key!r} are of frames: query with frame ids"
+            )
+        keys = (
+            [f"{r.frame_id}{ROI_SEP}{r.roi_id}" for r in self.rois]
+            if rois
+            else list(self.frame_ids)
+        )
         rows = matrix.rows_of(keys)
         missing = [self.rois[i] if rois else self.frame_ids[i] for i in np.flatnonzero(rows < 0)]
         if missing:
@@ -129,7 +135,11 @@ class Query:
 def _roi(value: Any) -> RoiRef:
     if isinstance(value, dict):
         value = (value.get("frame_id"), value.get("roi_id"))
-    if isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, str) for v in value):
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, str) for v in value)
+    ):
         return RoiRef(value[0], value[1])
     raise AnalysisError(f"an ROI is given as RoiRef(frame_id, roi_id), got {value!r:.200}")
 
