@@ -136,10 +136,13 @@ class SortBySimilarity(Resolved):
         return {"frame_ids": list(self.frame_ids)}
 
     def resolve(self, catalog: Catalog, candidates: list[str] | None) -> Stage:
+        return _analysis(lambda: self._resolve(catalog, candidates))
+
+    def _resolve(self, catalog: Catalog, candidates: list[str] | None) -> Stage:
         from workbench.analysis.similarity import load, search
 
         k = self.k if self.k is not None else load(catalog, self.key).info.count
-        found = _analysis(lambda: search(catalog, self.query(), k, self.key, frame_ids=candidates))
+        found = search(catalog, self.query(), k, self.key, frame_ids=candidates)
         frames = list(dict.fromkeys(found.frame_ids))
         if found.roi_ids is None:
             return OrderedFrames(tuple(frames), self.k is not None, self.reverse)

@@ -216,6 +216,7 @@ def _umap(data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         min_dist=float(params["min_dist"]),
         metric="cosine",
         random_state=int(params["seed"]),
+        n_jobs=1,  # a seed makes umap-learn run on one thread anyway
     )
     return np.asarray(reducer.fit_transform(data), dtype=np.float32)
 

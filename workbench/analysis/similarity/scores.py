@@ -2,8 +2,9 @@
 
 - uniqueness: the mean cosine distance of a frame (or ROI) to its k nearest neighbours,
   divided by the largest such mean, so 1 is the most isolated and near 0 a frame among copies;
-- representativeness: the cosine similarity to the centre of its k-means cluster, scaled to
-  0..1 over the set, so 1 is the most typical of its cluster.
+- representativeness: the cosine similarity to the centre of its k-means cluster, weighted by
+  the square root of the cluster's size relative to the largest, scaled to 0..1 over the set:
+  1 is the most typical frame of a large cluster, and an outlier alone in its cluster is near 0.
 
 Both are stored in `embedding_scores` (one row per frame or ROI and key) for `sort_by_score`.
 """
@@ -94,10 +95,12 @@ def _representativeness(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     subset = np.asarray(vectors[rows], dtype=np.float32)
     clusters = max(1, min(1024, int(math.sqrt(len(rows) / 2))))
     centres = kmeans(subset, clusters, sample=min(len(rows), clusters * 40 + 1000))
-    _, sims = nearest_centres(subset, centres)
-    sims = sims[:, 0].astype(np.float64)
-    low, high = float(sims.min()), float(sims.max())
-    return (sims - low) / (high - low) if high > low else np.ones(len(sims))
+    labels, sims = nearest_centres(subset, centres)
+    closeness = sims[:, 0].astype(np.float64)
+    sizes = np.bincount(labels[:, 0], minlength=len(centres)).astype(np.float64)
+    value = np.clip(closeness, 0.0, 1.0) * np.sqrt(sizes[labels[:, 0]] / sizes.max())
+    low, high = float(value.min()), float(value.max())
+    return (value - low) / (high - low) if high > low else np.ones(len(value))
 
 
 def diverse_sample(

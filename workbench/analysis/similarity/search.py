@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
 
 MAX_QUERY_IDS = 10_000
-MAX_K = 1_000_000
+MAX_K = 100_000_000
 
 
 class RoiRef(NamedTuple):
