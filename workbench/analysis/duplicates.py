@@ -106,6 +106,7 @@ def find_duplicates(
     hash_distance: int = 4,
     key: str | None = None,
     scope: str = "all",
+    refresh: bool = False,
     progress: bool = True,
 ) -> DuplicateResults:
     """Find duplicate groups among the view's frames and store them (see the module doc).
@@ -114,7 +115,8 @@ def find_duplicates(
     `threshold` is the cosine distance of the embedding kind; `hash_distance` the bits
     perceptual hashes may differ by. scope="across_contexts" ignores pairs within one
     context (consecutive video frames are near copies by nature). Hashes missing from
-    `media_hashes` are computed first.
+    `media_hashes` are computed first; refresh=True also hashes again the files that changed
+    since (their size or modification time differs).
     """
     started = time.perf_counter()
     check_writable(view.catalog, "duplicate groups")
@@ -134,7 +136,7 @@ def find_duplicates(
     errors: tuple[str, ...] = ()
     groups: list[DuplicateGroup] = []
     if "exact" in chosen or "perceptual" in chosen:
-        report = compute_hashes(view, progress=progress)
+        report = compute_hashes(view, refresh=refresh, progress=progress)
         errors = tuple(report.errors)
         rows, contents, phashes = _hash_rows(view)
         if "exact" in chosen:
@@ -150,7 +152,8 @@ def find_duplicates(
         a, b, d = near_pairs(matrix.vectors, float(threshold), positions)
         where = np.full(len(matrix), -1, dtype=np.int64)
         where[positions] = np.arange(len(positions))
-        a, b, d = _scoped(where[a], where[b], d, rows, scope)
+        a, b = np.minimum(where[a], where[b]), np.maximum(where[a], where[b])
+        a, b, d = _scoped(a, b, d, rows, scope)
         groups += _leader_groups("embedding", rows, a, b, d)
     results = DuplicateResults(
         tuple(groups), chosen, used_key, errors, round(time.perf_counter() - started, 3)

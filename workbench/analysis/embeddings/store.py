@@ -106,6 +106,11 @@ def require(catalog: Catalog, key: str | None) -> EmbeddingInfo:
     """The key's registry row; with key=None, the catalog's only key (or `descriptor`, the
     built-in one, when there are several)."""
     known = list_embeddings(catalog)
+    if not known:
+        raise AnalysisError(
+            "no embeddings in the catalog: compute or add them first "
+            "(catalog.compute_embeddings, catalog.add_embeddings)"
+        )
     if key is None:
         if len(known) == 1:
             return known[0]
