@@ -29,7 +29,9 @@ def picture(seed: int, size: tuple[int, int] = (160, 120)) -> Image.Image:
         else:
             draw.ellipse((x0, y0, x0 + w, y0 + h), fill=colour)
     noise = rng.integers(0, 30, (size[1], size[0], 3), dtype=np.uint8)
-    return Image.fromarray(np.clip(np.asarray(image, dtype=np.int16) + noise - 15, 0, 255).astype(np.uint8))
+    return Image.fromarray(
+        np.clip(np.asarray(image, dtype=np.int16) + noise - 15, 0, 255).astype(np.uint8)
+    )
 
 
 def write_frames(path: Path, frames: Sequence[Frame], media: Path | None = None) -> Catalog:
@@ -59,8 +61,14 @@ def picture_catalog(folder: Path, count: int = 12) -> Catalog:
                 sources=[Source("cam", str(path), 160, 120, "image/jpeg")],
                 rois=[
                     Roi(f"r{i:02d}", "box", ["thing"], geometry=[box_ring(20, 20, 60, 50)]),
-                    Roi(f"p{i:02d}", "box", ["other"], field="predictions",
-                        geometry=[box_ring(80, 40, 50, 50)], confidence=0.9),
+                    Roi(
+                        f"p{i:02d}",
+                        "box",
+                        ["other"],
+                        field="predictions",
+                        geometry=[box_ring(80, 40, 50, 50)],
+                        confidence=0.9,
+                    ),
                 ],
                 metadata={"weather": "rain" if i % 2 else "clear"},
             )

@@ -55,7 +55,12 @@ def _groups(results, kind):
 def test_copies_are_found_and_different_pictures_are_not(copies: Catalog):
     results = copies.find_duplicates(kinds=["exact", "perceptual"], progress=False)
     assert _groups(results, "exact") == [("a0", "b0"), ("a3", "b3")]
-    assert _groups(results, "perceptual") == [("a0", "b0"), ("a1", "b1"), ("a2", "b2"), ("a3", "b3")]
+    assert _groups(results, "perceptual") == [
+        ("a0", "b0"),
+        ("a1", "b1"),
+        ("a2", "b2"),
+        ("a3", "b3"),
+    ]
     assert results.extra_frame_ids() == ["b0", "b1", "b2", "b3"]
     exact = results.of("exact")[0]
     assert exact.kept == "a0" and exact.copies == ("b0",) and exact.distances == (0.0, 0.0)
@@ -63,7 +68,9 @@ def test_copies_are_found_and_different_pictures_are_not(copies: Catalog):
         "SELECT kind, group_id, rank, frame_id, source_id FROM duplicate_groups ORDER BY kind, group_id, rank"
     ).fetchall()
     assert stored[:2] == [("exact", 0, 0, "a0", "cam"), ("exact", 0, 1, "b0", "cam")]
-    hashes = copies.sql("SELECT count(*), count(content_hash), count(phash) FROM media_hashes").fetchall()
+    hashes = copies.sql(
+        "SELECT count(*), count(content_hash), count(phash) FROM media_hashes"
+    ).fetchall()
     assert hashes == [(12, 12, 12)]
 
 
@@ -74,7 +81,9 @@ def test_embedding_near_copies(copies: Catalog):
     assert results.key == "descriptor"
     distances = [g.distances[1] for g in results.of("embedding")]
     assert all(0 <= d <= 0.01 for d in distances)
-    vectors = np.array([v for (v,) in copies.sql("SELECT vector FROM emb_descriptor ORDER BY frame_id").fetchall()])
+    vectors = np.array(
+        [v for (v,) in copies.sql("SELECT vector FROM emb_descriptor ORDER BY frame_id").fetchall()]
+    )
     sims = vectors[:DIFFERENT] @ vectors[:DIFFERENT].T
     assert 1 - sims[np.triu_indices(DIFFERENT, 1)].max() > 0.01  # distinct pictures stay apart
     default = copies.find_duplicates(progress=False)
@@ -89,16 +98,36 @@ def test_scope_across_contexts_ignores_copies_within_one(copies: Catalog):
 def test_duplicate_views_keep_one_per_group_or_the_extra_copies(copies: Catalog):
     copies.find_duplicates(kinds=["exact", "perceptual"], progress=False)
     view = copies.view()
-    assert view.match_duplicates("perceptual").frame_ids() == ["a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3"]
-    assert view.match_duplicates("perceptual", which="first").frame_ids() == ["a0", "a1", "a2", "a3"]
+    assert view.match_duplicates("perceptual").frame_ids() == [
+        "a0",
+        "b0",
+        "a1",
+        "b1",
+        "a2",
+        "b2",
+        "a3",
+        "b3",
+    ]
+    assert view.match_duplicates("perceptual", which="first").frame_ids() == [
+        "a0",
+        "a1",
+        "a2",
+        "a3",
+    ]
     assert view.match_duplicates("exact", which="extra").frame_ids() == ["b0", "b3"]
-    assert sorted(view.exclude_duplicates("perceptual").frame_ids()) == [f"a{i}" for i in range(DIFFERENT)]
+    assert sorted(view.exclude_duplicates("perceptual").frame_ids()) == [
+        f"a{i}" for i in range(DIFFERENT)
+    ]
     assert view.exclude_duplicates().count() == DIFFERENT
     spec = view.match_duplicates("exact", which="extra").to_dict()
-    assert spec["stages"] == [{"stage": "match_duplicates", "duplicate_kind": "exact", "which": "extra"}]
+    assert spec["stages"] == [
+        {"stage": "match_duplicates", "duplicate_kind": "exact", "which": "extra"}
+    ]
     assert View.from_dict(copies, spec).frame_ids() == ["b0", "b3"]
     # a new search of a kind replaces its groups
-    shutil.copyfile(copies.path.parent / "media" / "a5.jpg", copies.path.parent / "media" / "b0.jpg")
+    shutil.copyfile(
+        copies.path.parent / "media" / "a5.jpg", copies.path.parent / "media" / "b0.jpg"
+    )
     copies.find_duplicates(kinds=["exact"], progress=False)  # hashes are kept...
     assert copies.view().match_duplicates("exact", which="extra").frame_ids() == ["b0", "b3"]
     copies.find_duplicates(kinds=["exact"], refresh=True, progress=False)  # ...until refreshed:
@@ -124,5 +153,7 @@ def test_unreadable_pictures_are_recorded_and_skipped(copies: Catalog):
     (copies.path.parent / "media" / "a6.jpg").write_bytes(b"broken")
     results = copies.find_duplicates(kinds=["exact"], progress=False)
     assert any("frame 'a6'" in e for e in results.hash_errors)
-    row = copies.sql("SELECT content_hash, error FROM media_hashes WHERE frame_id = 'a6'").fetchall()
+    row = copies.sql(
+        "SELECT content_hash, error FROM media_hashes WHERE frame_id = 'a6'"
+    ).fetchall()
     assert row[0][0] is None and "a6.jpg" in row[0][1]

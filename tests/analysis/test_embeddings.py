@@ -36,12 +36,20 @@ def test_numpy_vectors_are_stored_as_fixed_size_arrays_readable_in_sql(tmp_path:
         assert (report.written, report.refused) == (50, 0)
         (info,) = catalog.list_embeddings()
         assert (info.key, info.target, info.model, info.dimension, info.count) == (
-            "mine", "frames", "my-model", 8, 50,
+            "mine",
+            "frames",
+            "my-model",
+            8,
+            50,
         )
-        column_type = catalog.cursor().execute(
-            "SELECT data_type FROM information_schema.columns"
-            " WHERE table_name = 'emb_mine' AND column_name = 'vector'"
-        ).fetchall()
+        column_type = (
+            catalog.cursor()
+            .execute(
+                "SELECT data_type FROM information_schema.columns"
+                " WHERE table_name = 'emb_mine' AND column_name = 'vector'"
+            )
+            .fetchall()
+        )
         assert column_type == [("FLOAT[8]",)]
         best = catalog.sql(
             "SELECT frame_id, array_cosine_similarity(vector,"
@@ -73,15 +81,21 @@ def test_arrow_parquet_and_metadata_inputs(tmp_path: Path):
     frames = [Frame(id=f"f{i}", context_id="c", metadata={"clip": [i, 1.0, 2.0]}) for i in range(4)]
     with write_frames(tmp_path / "c.duckdb", frames) as catalog:
         table = pa.table({"id": ["f0", "f1"], "emb": [[1.0, 2.0], [3.0, 4.0]]})
-        assert catalog.add_embeddings("arrow", table, id_column="id", vector_column="emb").written == 2
-        pq.write_table(pa.table({"frame_id": ["f2", "f3"], "vector": [[1, 2], [3, 4]]}), tmp_path / "v.parquet")
+        assert (
+            catalog.add_embeddings("arrow", table, id_column="id", vector_column="emb").written == 2
+        )
+        pq.write_table(
+            pa.table({"frame_id": ["f2", "f3"], "vector": [[1, 2], [3, 4]]}), tmp_path / "v.parquet"
+        )
         assert catalog.add_embeddings("parquet", tmp_path / "v.parquet").written == 2
         report = catalog.add_embeddings("meta", from_metadata="clip")
         assert report.written == 4
         row = catalog.sql("SELECT vector FROM emb_meta WHERE frame_id = 'f3'").fetchall()[0][0]
         assert list(row) == [3.0, 1.0, 2.0]
         with pytest.raises(AnalysisError, match="one length"):
-            catalog.add_embeddings("ragged", pa.table({"frame_id": ["f0", "f1"], "vector": [[1.0], [1.0, 2.0]]}))
+            catalog.add_embeddings(
+                "ragged", pa.table({"frame_id": ["f0", "f1"], "vector": [[1.0], [1.0, 2.0]]})
+            )
         with pytest.raises(AnalysisError, match="no column 'vector'"):
             catalog.add_embeddings("x", pa.table({"frame_id": ["f0"]}))
 
@@ -92,7 +106,9 @@ def test_rewriting_ids_replaces_them_and_another_width_needs_overwrite(tmp_path:
         catalog.add_embeddings("k", np.array([[5.0, 6.0]]), ids=["f000001"])
         rows = catalog.sql("SELECT frame_id, vector FROM emb_k ORDER BY frame_id").fetchall()
         assert [(f, list(v)) for f, v in rows] == [
-            ("f000000", [1.0, 1.0]), ("f000001", [5.0, 6.0]), ("f000002", [1.0, 1.0]),
+            ("f000000", [1.0, 1.0]),
+            ("f000001", [5.0, 6.0]),
+            ("f000002", [1.0, 1.0]),
         ]
         with pytest.raises(AnalysisError, match="overwrite=True"):
             catalog.add_embeddings("k", np.ones((1, 3)), ids=["f000000"])
@@ -153,7 +169,14 @@ def test_builtin_descriptor_is_resumable_and_tells_pictures_apart(pictures: Cata
     assert again.written == 12
     info = pictures.list_embeddings()[0]
     assert (info.dimension, info.count) == (Descriptor().dimension, 12)
-    vectors = np.array([v for (v,) in pictures.sql("SELECT vector FROM emb_descriptor ORDER BY frame_id").fetchall()])
+    vectors = np.array(
+        [
+            v
+            for (v,) in pictures.sql(
+                "SELECT vector FROM emb_descriptor ORDER BY frame_id"
+            ).fetchall()
+        ]
+    )
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     sims = vectors @ vectors.T
     assert sims[np.triu_indices(12, 1)].max() < 0.99  # distinct pictures, distinct vectors
@@ -234,7 +257,10 @@ def test_an_onnx_model_file_is_run_on_every_frame(pictures: Catalog, tmp_path: P
     expected = embedder([image.convert("RGB")])[0]
     stored = pictures.sql("SELECT vector FROM emb_tiny WHERE frame_id = 'f02'").fetchall()[0][0]
     assert len(stored) == 8
-    assert np.allclose(stored, expected, rtol=1e-3, atol=1e-3) or np.corrcoef(stored, expected)[0, 1] > 0.99
+    assert (
+        np.allclose(stored, expected, rtol=1e-3, atol=1e-3)
+        or np.corrcoef(stored, expected)[0, 1] > 0.99
+    )
     assert pictures.compute_embeddings("tiny", model, progress=False).skipped == 12
 
 
@@ -268,7 +294,9 @@ def test_projections_are_stored_reused_and_recomputed_for_a_view(tmp_path: Path)
         catalog.add_embeddings("k", clustered(1, 16, 1, seed=9), ids=["f000000"])
         catalog.view().projection("k")  # the key changed: computed again
         assert catalog.sql("SELECT count(*) FROM projection_runs").fetchall() == [(2,)]
-        assert catalog.sql("SELECT count(*) FROM audit_log WHERE action = 'compute_projection'").fetchall() == [(3,)]
+        assert catalog.sql(
+            "SELECT count(*) FROM audit_log WHERE action = 'compute_projection'"
+        ).fetchall() == [(3,)]
 
 
 @pytest.mark.parametrize("method", ["umap", "tsne"])

@@ -73,7 +73,9 @@ def test_queries_by_frame_frames_vector_and_roi(tmp_path: Path):
         assert one.to_arrow().column_names == ["frame_id", "score", "distance", "rank"]
         both = catalog.find_similar(["f01", "f02"], k=9)
         assert {"f01", "f02"} == set(both.frame_ids[:2])
-        vector = np.array(catalog.sql("SELECT vector FROM emb_descriptor WHERE frame_id = 'f05'").fetchall()[0][0])
+        vector = np.array(
+            catalog.sql("SELECT vector FROM emb_descriptor WHERE frame_id = 'f05'").fetchall()[0][0]
+        )
         assert catalog.find_similar(vector, k=1).frame_ids == ("f05",)
         with pytest.raises(AnalysisError, match="no 'descriptor' embedding for 'nope'"):
             catalog.find_similar("nope")
@@ -102,14 +104,25 @@ def test_sort_by_similarity_is_a_view_stage_among_the_views_frames(vectors_catal
     assert view.count() == 5 and view.page(0, 2).column("id").to_pylist() == ids[:2]
     spec = json.loads(json.dumps(view.to_dict()))
     assert spec["stages"][1] == {
-        "stage": "sort_by_similarity", "frame_ids": ["f000003"], "rois": [], "vector": None,
-        "k": 5, "key": "k", "reverse": False,
+        "stage": "sort_by_similarity",
+        "frame_ids": ["f000003"],
+        "rois": [],
+        "vector": None,
+        "k": 5,
+        "key": "k",
+        "reverse": False,
     }
     assert View.from_dict(catalog, spec).frame_ids() == ids
     everything = catalog.view().sort_by_similarity("f000003", key="k")
-    assert everything.count() == 2000 and everything.frame_ids()[:5] == catalog.view().sort_by_similarity(
-        "f000003", k=5, key="k").frame_ids()
-    assert catalog.view().sort_by_similarity("f000003", key="k", reverse=True).frame_ids()[-1] == "f000003"
+    assert (
+        everything.count() == 2000
+        and everything.frame_ids()[:5]
+        == catalog.view().sort_by_similarity("f000003", k=5, key="k").frame_ids()
+    )
+    assert (
+        catalog.view().sort_by_similarity("f000003", key="k", reverse=True).frame_ids()[-1]
+        == "f000003"
+    )
     later = catalog.view().sort_by_similarity("f000003", k=50, key="k").match(context_id="c3")
     assert later.frame_ids()[0] == "f000003" and later.count() < 50
     facet = catalog.view().sort_by_similarity("f000003", k=7, key="k").metadata_values("context_id")
@@ -149,7 +162,11 @@ def test_roi_embeddings_narrow_the_views_rois(tmp_path: Path):
         assert selected.frame_ids() == ["f01", "f05"]
         assert selected.rois().column("id").to_pylist() == ["r01", "r05"]
         spec = selected.to_dict()["stages"][0]
-        assert spec == {"stage": "select_rois", "rois": [["f01", "r01"], ["f05", "r05"]], "only": True}
+        assert spec == {
+            "stage": "select_rois",
+            "rois": [["f01", "r01"], ["f05", "r05"]],
+            "only": True,
+        }
         assert catalog.view().select_rois([("f01", "r01")], only=False).rois().num_rows == 2
 
 
@@ -163,10 +180,14 @@ def test_near_pairs_and_neighbours_in_cells_match_brute_force():
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     a, b, d = near_pairs(vectors, 0.002)
     found = set(zip(a.tolist(), b.tolist(), strict=True))
-    planted = {(min(x, y), max(x, y)) for x, y in zip(copies.tolist(), originals.tolist(), strict=True)}
+    planted = {
+        (min(x, y), max(x, y)) for x, y in zip(copies.tolist(), originals.tolist(), strict=True)
+    }
     brute = {
         (min(x, y), max(x, y))
-        for x, y in zip(*np.nonzero(np.triu(vectors[:3000] @ vectors.T >= 1 - 0.002, 1)), strict=True)
+        for x, y in zip(
+            *np.nonzero(np.triu(vectors[:3000] @ vectors.T >= 1 - 0.002, 1)), strict=True
+        )
         if x != y
     }
     assert planted <= found
@@ -197,17 +218,28 @@ def test_scores_sort_the_view_and_diverse_samples_cover_clusters(tmp_path: Path)
         assert top == [f"f{n - 1:06d}"]
         typical = catalog.view().sort_by_score("representativeness").limit(1).frame_ids()[0]
         assert typical != top[0]
-        stored = catalog.sql("SELECT min(uniqueness), max(uniqueness), max(representativeness) FROM embedding_scores").fetchall()[0]
-        assert stored[1] == pytest.approx(1.0) and 0 <= stored[0] < 0.5 and stored[2] == pytest.approx(1.0)
+        stored = catalog.sql(
+            "SELECT min(uniqueness), max(uniqueness), max(representativeness) FROM embedding_scores"
+        ).fetchall()[0]
+        assert (
+            stored[1] == pytest.approx(1.0)
+            and 0 <= stored[0] < 0.5
+            and stored[2] == pytest.approx(1.0)
+        )
         centres = np.random.default_rng(21).standard_normal((6, 16))
-        cluster = np.argmax(vectors @ (centres / np.linalg.norm(centres, axis=1, keepdims=True)).T, axis=1)
+        cluster = np.argmax(
+            vectors @ (centres / np.linalg.norm(centres, axis=1, keepdims=True)).T, axis=1
+        )
         for method in ("kmeans", "fps"):
             picked = catalog.view().diverse_sample(6, "k", method=method)
             assert len(picked) == 6
             covered = {int(cluster[int(p[1:])]) for p in picked}
             assert len(covered) >= 5, (method, covered)
         view = catalog.view().select_diverse(6, "k")
-        assert view.count() == 6 and View.from_dict(catalog, view.to_dict()).frame_ids() == view.frame_ids()
+        assert (
+            view.count() == 6
+            and View.from_dict(catalog, view.to_dict()).frame_ids() == view.frame_ids()
+        )
 
 
 def test_workbench_exports_the_roi_reference():
