@@ -195,7 +195,7 @@ def test_demo_sequence_defects_are_found(tmp_path: Path):
         issues = report.issues.to_pylist()
         gaps = [(r["context_id"], r["frame_id"]) for r in issues if r["kind"] == "gap"]
         assert gaps == [("milan-0007", defects["dropped_frames"].frame_ids[0])]
-        assert json.loads([r for r in issues if r["kind"] == "gap"][0]["details"])["dropped"] == 6
+        assert json.loads(next(r for r in issues if r["kind"] == "gap")["details"])["dropped"] == 6
         frozen = [(r["frame_id"], r["source_id"]) for r in issues if r["kind"] == "frozen"]
         assert frozen == [(defects["frozen_frame"].frame_ids[0], "front_left")]
         switches = {r["frame_id"] for r in issues if r["kind"] == "id_switch"}

@@ -194,7 +194,7 @@ def test_near_pairs_and_neighbours_in_cells_match_brute_force():
     assert {p for p in brute if p[0] < 3000} <= found
     assert np.all(d <= 0.002 + 1e-6)
     rows = np.arange(0, n, 7)
-    best, scores = nearest_neighbours(vectors, 5, rows)
+    best, _ = nearest_neighbours(vectors, 5, rows)
     sample = rng.choice(len(rows), 50, replace=False)
     sub = vectors[rows]
     hits = 0
