@@ -208,9 +208,14 @@ def frozen(frames: Frames, t: Thresholds) -> Compiled:
 
 
 # -- tracks ------------------------------------------------------------------------------------
-def _track_rois(frames: Frames, t: Thresholds) -> Compiled:
-    """ROIs with a track_index, with their frame's place in its context and the size of the
-    picture they are drawn on."""
+# The track checks read one table of tracked ROIs, made once per run (`TRACKS`): a temporary
+# table of the run's own connection, so four checks do not join rois, frames and sources again.
+TRACKS = "_qa_tracks"
+
+
+def track_rows(frames: Frames, t: Thresholds) -> Compiled:
+    """ROIs with a track_index (of `t.fields`), with their frame's place in its context, the
+    context's length and the size of the picture they are drawn on."""
     fields = Compiled("TRUE") if t.fields is None else in_list("r.field", list(t.fields), "VARCHAR")
     return Compiled.join(
         [
@@ -219,8 +224,8 @@ def _track_rois(frames: Frames, t: Thresholds) -> Compiled:
             " count(*) OVER (PARTITION BY f.context_id) AS frames FROM ",
             frames,
             " f), _first AS (SELECT frame_id, arg_min(id, rowid) AS id FROM sources"
-            " WHERE frame_id IN (SELECT id FROM _pos) GROUP BY frame_id),"
-            " _tr AS (SELECT r.frame_id, r.id AS roi_id, r.field, r.track_index AS track,"
+            " GROUP BY frame_id)"
+            " SELECT r.frame_id, r.id AS roi_id, r.field, r.track_index AS track,"
             " r.label, r.kind, coalesce(r.source_ids[1], fs.id) AS source_id, r.x_min, r.y_min,"
             " r.x_max, r.y_max, p.context_id, p.pos, p.frames, s.width, s.height"
             " FROM rois r JOIN _pos p ON p.id = r.frame_id"
@@ -229,10 +234,13 @@ def _track_rois(frames: Frames, t: Thresholds) -> Compiled:
             " AND s.id = coalesce(r.source_ids[1], fs.id)"
             " WHERE r.track_index IS NOT NULL AND ",
             fields,
-            ")",
         ],
         "",
     )
+
+
+def _track_rois(frames: Frames, t: Thresholds) -> Compiled:
+    return Compiled(f"WITH _tr AS (SELECT * FROM {TRACKS})")
 
 
 def _inside(alias: str = "") -> str:
@@ -316,10 +324,11 @@ def vanishing(frames: Frames, t: Thresholds) -> Compiled:
     return Compiled.join(
         [
             _track_rois(frames, t),
-            ", _last AS (SELECT * FROM (SELECT *, (x_max - x_min) * (y_max - y_min) AS area,"
-            " row_number() OVER (PARTITION BY context_id, field, track"
-            " ORDER BY pos DESC, source_id, roi_id) AS k FROM _tr"
-            " WHERE kind IN ('box', 'polygon')) WHERE k = 1) ",
+            # each track's last box: one aggregate, no sort of every ROI
+            ", _last AS (SELECT unnest(arg_max(struct_pack(frame_id, source_id, label, pos,"
+            " frames, x_min, y_min, x_max, y_max, width, height,"
+            " area := (x_max - x_min) * (y_max - y_min)), pos)), context_id, field, track"
+            " FROM _tr WHERE kind IN ('box', 'polygon') GROUP BY context_id, field, track) ",
             _issue("vanish", "'info'", "frame_id", "source_id", "field", "track", details),
             " FROM _last WHERE pos < frames AND area >= ?::DOUBLE AND ",
             _inside(),

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from workbench.analysis._store import audit, check_writable
 from workbench.analysis.embeddings.store import now
-from workbench.analysis.sequence_qa.checks import SEQUENCE_CHECKS, Thresholds
+from workbench.analysis.sequence_qa.checks import SEQUENCE_CHECKS, TRACKS, Thresholds, track_rows
 from workbench.errors import AnalysisError
 from workbench.query._sql import Compiled
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 QA_KINDS: tuple[str, ...] = tuple(SEQUENCE_CHECKS)
 SEVERITIES: tuple[str, ...] = ("info", "warning", "error")
 _COLUMNS = "kind, severity, context_id, frame_id, source_id, field, track, details"
+_FRAMES = "_qa_frames"
+_TRACK_KINDS = frozenset({"short_track", "id_switch", "jump", "vanish"})
 
 
 @dataclass(frozen=True)
@@ -121,11 +123,23 @@ def sequence_qa(
 
         compute_hashes(view, progress=progress)
     frames = frames_of(view)
-    queries = [SEQUENCE_CHECKS[kind](frames, thresholds) for kind in chosen]
+    queries = [SEQUENCE_CHECKS[kind](Compiled(_FRAMES), thresholds) for kind in chosen]
     union = Compiled.join(
         [("SELECT " + _COLUMNS + " FROM (" + q + ")") for q in queries], " UNION ALL "
     )
     with view.catalog.transaction() as con:
+        # The view's frames, and the tracked ROIs when a track check runs, are made once into
+        # temporary tables of this connection: the checks read them instead of joining again.
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_FRAMES} AS SELECT id, context_id, timestamp,"
+            " frame_index FROM " + frames.sql + " f",
+            list(frames.params),
+        )
+        if set(chosen) & _TRACK_KINDS:
+            tracks = track_rows(Compiled(_FRAMES), thresholds)
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {TRACKS} AS " + tracks.sql, list(tracks.params)
+            )
         for kind in chosen:
             con.execute("DELETE FROM qa_issues WHERE kind = ?", [kind])
         con.execute(
@@ -140,6 +154,8 @@ def sequence_qa(
         counts = {k: 0 for k in chosen}
         for kind in issues.column("kind").to_pylist():
             counts[kind] += 1
+        con.execute(f"DROP TABLE IF EXISTS {TRACKS}")
+        con.execute(f"DROP TABLE IF EXISTS {_FRAMES}")
         audit(
             con,
             "sequence_qa",
