@@ -78,8 +78,12 @@ class VectorMatrix:
 
     def rows_of(self, keys: list[str] | pa.Array) -> np.ndarray:
         """Row of each key (frame id, or `frame_id<US>roi_id`), -1 where the key has none."""
-        found = pc.index_in(pa.array(keys, pa.string()), value_set=self.keys)
-        return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        wanted = pa.array(keys, pa.string())
+        # A scan of the matrix's keys against the few wanted (hashing a million keys for each
+        # query would cost more than the search itself).
+        rows = np.flatnonzero(pc.is_in(self.keys, value_set=wanted).to_numpy(zero_copy_only=False))
+        where = dict(zip(self.keys.take(pa.array(rows)).to_pylist(), rows.tolist(), strict=True))
+        return np.asarray([where.get(k, -1) for k in wanted.to_pylist()], dtype=np.int64)
 
     def rows_of_frames(self, frame_ids: pa.Array | list[str]) -> np.ndarray:
         """Rows whose frame is one of `frame_ids` (every ROI of those frames for ROI keys)."""
