@@ -245,38 +245,33 @@ def _checked(
     if batch.schema.field("vector").type.list_size != info.dimension:
         width = batch.schema.field("vector").type.list_size
         raise AnalysisError(f"vectors of {width} dimensions given for a key of {info.dimension}")
-    names = _names(batch)
     vectors = batch.column("vector").combine_chunks()
     keep = ~np.asarray(vectors.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     for column in info.id_columns:
         keep &= ~np.asarray(batch.column(column).is_null().to_numpy(zero_copy_only=False))
-    for row in np.flatnonzero(~keep):
-        report.refuse(
-            names[row] if batch.column("frame_id")[row].is_valid else f"row {row}",
-            "an id or the vector is missing",
-        )
-    batch = batch.filter(pa.array(keep))
-    values = store.matrix_of(batch.column("vector"), info.dimension)
-    finite = np.isfinite(values).all(axis=1)
-    names = _names(batch)
-    for row in np.flatnonzero(~finite):
-        report.refuse(names[row], "the vector holds NaN or infinity")
-    keep = finite
-    good = batch.filter(pa.array(keep))
-    unknown = _unknown_rows(con, good, info)
-    if len(unknown):
-        good_names = _names(good)
-        for row in unknown:
-            what = "ROI" if info.target == "rois" else "frame"
-            report.refuse(good_names[row], f"no such {what} in the catalog")
-        mask = np.ones(good.num_rows, dtype=bool)
-        mask[unknown] = False
-        good = good.filter(pa.array(mask))
-    return _first_of_each(good, report)
+    batch = _refused(batch, keep, report, "an id or the vector is missing")
+    values = batch.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    finite = np.isfinite(values.reshape(batch.num_rows, info.dimension)).all(axis=1)
+    batch = _refused(batch, finite, report, "the vector holds NaN or infinity")
+    known = np.ones(batch.num_rows, dtype=bool)
+    known[_unknown_rows(con, batch, info)] = False
+    what = "ROI" if info.target == "rois" else "frame"
+    batch = _refused(batch, known, report, f"no such {what} in the catalog")
+    return _first_of_each(batch, report)
+
+
+def _refused(batch: pa.Table, keep: np.ndarray, report: EmbeddingReport, problem: str) -> pa.Table:
+    """The rows to keep; the others are refused by name (names are made for those only)."""
+    if keep.all():
+        return batch
+    refused = batch.filter(pa.array(~keep))
+    for name in _names(refused):
+        report.refuse(name, problem)
+    return batch.filter(pa.array(keep))
 
 
 def _names(batch: pa.Table) -> list[str]:
-    frames = batch.column("frame_id").to_pylist()
+    frames = [f if f is not None else "(no id)" for f in batch.column("frame_id").to_pylist()]
     if "roi_id" in batch.column_names:
         rois = batch.column("roi_id").to_pylist()
         return [f"roi {r!r} of frame {f!r}" for f, r in zip(frames, rois, strict=True)]
