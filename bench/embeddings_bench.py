@@ -86,7 +86,7 @@ def generate(path: Path, frames: int) -> dict[str, Any]:
         # planted: gaps, label switches, frozen pictures
         con.execute(
             f"UPDATE frames SET timestamp = timestamp + 500 WHERE frame_index >= 25"
-            f" AND (rowid // {ctx}) % 1000 = 7"
+            f" AND CAST(substr(id, 2) AS BIGINT) // {ctx} % 1000 = 7"
         )
         con.execute(
             "UPDATE rois SET label = 'bus', labels = ['bus'] WHERE track_index = 0"
