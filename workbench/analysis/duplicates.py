@@ -90,7 +90,7 @@ class DuplicateResults:
 
 @dataclass
 class _Rows:
-    """Candidates of one kind in group order: ids, and each one's place in `order`."""
+    """The pictures (or vectors) compared, in the order groups are led: smallest id first."""
 
     frame_ids: list[str]
     source_ids: list[str | None]
