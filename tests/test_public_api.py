@@ -13,6 +13,7 @@ import workbench.errors
 def test_public_names_are_pinned():
     assert sorted(workbench.__all__) == sorted(
         [
+            "AnalysisError",
             "Catalog",
             "CatalogError",
             "DetectionResults",
@@ -22,6 +23,7 @@ def test_public_names_are_pinned():
             "QueryError",
             "ReadOnlyQueryError",
             "RecordError",
+            "RoiRef",
             "SchemaVersionError",
             "Workbench",
             "WorkbenchError",

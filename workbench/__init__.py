@@ -6,8 +6,10 @@ catalog.sql("SELECT label, count(*) FROM rois GROUP BY 1").df()
 """
 
 from workbench.analysis.evaluation import DetectionResults
+from workbench.analysis.similarity.search import RoiRef
 from workbench.catalog import Catalog, open_catalog
 from workbench.errors import (
+    AnalysisError,
     CatalogError,
     EvaluationError,
     IngestError,
@@ -26,6 +28,7 @@ open = open_catalog  # `workbench.open(path)` is the public entry point
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnalysisError",
     "Catalog",
     "CatalogError",
     "DetectionResults",
@@ -35,6 +38,7 @@ __all__ = [
     "QueryError",
     "ReadOnlyQueryError",
     "RecordError",
+    "RoiRef",
     "SchemaVersionError",
     "Workbench",
     "WorkbenchError",

@@ -23,6 +23,10 @@ from workbench.query import view as query
 from workbench.store import catalog as store
 
 if TYPE_CHECKING:
+    from workbench.analysis.duplicates import DuplicateResults
+    from workbench.analysis.embeddings import EmbeddingInfo, EmbeddingRemoval, EmbeddingReport
+    from workbench.analysis.sequence_qa import QaReport
+    from workbench.analysis.similarity import Neighbours
     from workbench.analysis.evaluation import (
         DetectionResults,
         EvaluationInfo,
@@ -97,6 +101,48 @@ class Catalog(store.Catalog):
     ) -> EvaluationRemoval:
         """Delete a run and its rows: needs confirm=True; dryrun=True reports what would go."""
         return evaluation.delete(self, eval_key, confirm=confirm, dryrun=dryrun)
+
+    # -- embeddings, similarity, duplicates, sequence QA (docs/embeddings.md, sequence-qa.md) --
+    def add_embeddings(self, key: str, data: Any = None, **options: Any) -> EmbeddingReport:
+        """Store vectors computed elsewhere (NumPy with ids, Arrow, Parquet, metadata key)."""
+        from workbench.analysis.embeddings import add_embeddings
+
+        return add_embeddings(self, key, data, **options)
+
+    def compute_embeddings(
+        self, key: str = "descriptor", model: Any = None, **options: Any
+    ) -> EmbeddingReport:
+        """Embed every frame (or ROI) with `model`; options as View.compute_embeddings."""
+        return self.view().compute_embeddings(key, model, **options)
+
+    def list_embeddings(self) -> list[EmbeddingInfo]:
+        from workbench.analysis.embeddings import list_embeddings
+
+        return list_embeddings(self)
+
+    def delete_embeddings(
+        self, key: str, *, confirm: bool = False, dryrun: bool = False
+    ) -> EmbeddingRemoval:
+        """Delete a key's vectors, projections, scores and groups: needs confirm=True."""
+        from workbench.analysis.embeddings import delete
+        from workbench.analysis.similarity.matrix import remove_files
+
+        removal = delete(self, key, confirm=confirm, dryrun=dryrun)
+        if not dryrun:
+            remove_files(self, key)
+        return removal
+
+    def find_similar(self, query: Any, k: int = 20, key: str | None = None) -> Neighbours:
+        """The k frames (or ROIs) most similar to a frame id, ids, RoiRef(s) or a vector."""
+        return self.view().find_similar(query, k, key)
+
+    def find_duplicates(self, **options: Any) -> DuplicateResults:
+        """Exact, perceptual and embedding duplicate groups, stored in duplicate_groups."""
+        return self.view().find_duplicates(**options)
+
+    def sequence_qa(self, kinds: Any = None, **options: Any) -> QaReport:
+        """Sequence and track checks of every context, stored in qa_issues."""
+        return self.view().sequence_qa(kinds, **options)
 
     # -- the app ----------------------------------------------------------------------------
     def app(self, **options: Any) -> Any:

@@ -13,6 +13,8 @@ WorkbenchError
  +-- RecordError                  one record is bad; importers collect these and go on
  +-- MediaError                   an image or video cannot be read or served
  +-- EvaluationError              an evaluation cannot run, or names a run that does not exist
+ +-- AnalysisError               embeddings, similarity, duplicates or sequence QA cannot
+ |                                run, or name something that does not exist
  +-- SerialisationError           a dict cannot be read back as the object it describes
  |                                (workbench.model.serialise: `from_dict`)
  +-- ServiceError                 [services.errors] an action was refused; nothing was changed
@@ -119,6 +121,10 @@ class MediaError(WorkbenchError):
 
 
 class EvaluationError(WorkbenchError):
+    pass
+
+
+class AnalysisError(WorkbenchError):
     pass
 
 

@@ -24,7 +24,16 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from workbench.demo.defects import Defect, describe
+from workbench.demo.defects import (
+    FROZEN_CAMERA,
+    FROZEN_CONTEXT,
+    FROZEN_FRAME,
+    GAP_AFTER,
+    GAP_CONTEXT,
+    GAP_FRAMES,
+    Defect,
+    describe,
+)
 from workbench.demo.geometry import HEIGHT, WIDTH, Camera
 from workbench.demo.labels import drivable_area, ground_truth, predictions, road_type
 from workbench.demo.render import Renderer
@@ -42,6 +51,7 @@ from workbench.errors import IngestError
 from workbench.ingest.imports import recorded_import
 from workbench.ingest.writer import CatalogWriter
 from workbench.model.records import Frame, Roi, Source
+from workbench.query import View
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -98,12 +108,15 @@ def build_demo(
     progress: bool = True,
     contexts: Sequence[str] | None = None,
     workers: int | None = None,
+    embeddings: bool = True,
 ) -> DemoSummary:
     """Render the demo driving sequences into `media_dir` and store them in `catalog`.
 
     The same seed gives byte-identical images and identical rows. `contexts` limits the build
     to some context ids (a quick look, or a test); `workers` is the number of processes that
-    render (default: up to two, one per CPU).
+    render (default: up to two, one per CPU). `embeddings` stores the built-in descriptor of
+    every frame under the key `descriptor` (docs/embeddings.md), so similarity search works at
+    once.
     """
     started = time.perf_counter()
     media_dir = Path(media_dir) if media_dir is not None else default_media_dir(catalog.path)
@@ -114,6 +127,7 @@ def build_demo(
         known = ", ".join(s.context_id for s in CONTEXTS)
         raise IngestError(f"unknown demo context in {list(contexts)}: the demo has {known}")
     results = _render_all(specs, media_dir, seed, workers, progress)
+    results = [_plant_sequence_defects(r, media_dir) for r in results]
     duplicate = _duplicate(results, media_dir)
     all_frames = [f for r in results for f in r.frames] + (duplicate or [])
     # Recorded like any import; the media folder it rendered into is its declared media root.
@@ -127,6 +141,8 @@ def build_demo(
         run.report = writer.report
     if not writer.report.ok:
         raise IngestError(f"the demo generator produced bad records: {writer.report}")
+    if embeddings:
+        _embed(catalog, sorted({f.context_id for f in all_frames if f.context_id}), progress)
     rois = Counter(roi.field for f in all_frames for roi in f.rois)
     return DemoSummary(
         frames=len(all_frames),
@@ -292,6 +308,42 @@ def _mask(mask: np.ndarray, path: Path, frame_id: str, cam: str) -> list[Roi]:
     Image.fromarray(mask.astype(np.uint8), "L").save(path, "PNG")
     bbox = (float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
     return [drivable_area(frame_id, cam, str(path), bbox)]
+
+
+_FRAME_MS = 100
+
+
+def _plant_sequence_defects(result: _ContextResult, media_dir: Path) -> _ContextResult:
+    """Frames lost from one recording (its timestamps jump), and one camera of the frame
+    group repeating its previous picture (docs/demo.md)."""
+    number = result.spec.number
+    if number == GAP_CONTEXT and len(result.frames) > GAP_AFTER + 1:
+        shift = GAP_FRAMES * _FRAME_MS
+
+        def later(frame: Frame) -> Frame:
+            sources = [replace(s, timestamp=(s.timestamp or 0) + shift) for s in frame.sources]
+            return replace(frame, timestamp=(frame.timestamp or 0) + shift, sources=sources)
+
+        frames = [f if i <= GAP_AFTER else later(f) for i, f in enumerate(result.frames)]
+        result = replace(result, frames=frames)
+    elif number == FROZEN_CONTEXT and len(result.frames) > FROZEN_FRAME:
+        folder = media_dir / result.spec.context_id
+        shutil.copyfile(
+            folder / f"{FROZEN_FRAME - 1:04d}_{FROZEN_CAMERA}.jpg",
+            folder / f"{FROZEN_FRAME:04d}_{FROZEN_CAMERA}.jpg",
+        )
+    return result
+
+
+def _embed(catalog: Catalog, contexts: list[str], progress: bool) -> None:
+    """The built-in descriptor of every demo frame (about a second for the whole demo)."""
+    from workbench.analysis.embeddings import compute_embeddings
+
+    view = View(catalog).select_contexts(contexts)
+    report = compute_embeddings(view, "descriptor", progress=progress, image_size=128)
+    # The broken picture is refused, as it is everywhere; anything else is a bug.
+    if report.refused > 1:
+        raise IngestError(f"the demo's embeddings failed: {report}")
 
 
 def _break(path: Path) -> None:

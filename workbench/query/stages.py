@@ -394,3 +394,7 @@ def build_plan(stages: Sequence[Stage], frame_columns: frozenset[str]) -> Plan:
             plan.seal()
         stage.apply(plan, frame_columns)
     return plan
+
+
+# The stages of embeddings, duplicates and sequence QA register themselves in STAGES.
+import workbench.query.similarity_stages  # noqa: E402, F401

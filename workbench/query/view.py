@@ -28,6 +28,8 @@ from workbench.query._sql import (
     table_columns,
 )
 from workbench.query.plan import Plan
+from workbench.query.similarity_stages import resolve_stages
+from workbench.query.similarity_view import AnalysisMethods
 from workbench.query.stages import (
     ExcludeFrames,
     ExcludeTags,
@@ -84,7 +86,7 @@ def _count(n: int, what: str) -> int:
 
 
 @dataclass(frozen=True)
-class View:
+class View(AnalysisMethods):
     """The frames of `catalog` that pass `stages`, in order; ROIs narrowed by filter_rois.
 
     `time_limit` bounds each query of a view holding a where() fragment (seconds; None: the
@@ -252,7 +254,7 @@ class View:
         for stage in self.stages:
             if isinstance(stage, Where):
                 guard_where(self.catalog, stage.sql)
-        return build_plan(self.stages, self.frame_columns)
+        return build_plan(resolve_stages(self.catalog, self.stages), self.frame_columns)
 
     def run(self, query: Compiled) -> pa.Table:
         """Run a query built from this view (the read-only guard and the time limit apply

@@ -290,7 +290,81 @@ _V5: Sequence[str] = (
         fn INTEGER NOT NULL)""",
 )
 
-MIGRATIONS: list[Sequence[str]] = [_V1, _V2, _V3, _V4, _V5]
+
+# Version 6: embeddings, similarity, duplicates and sequence QA.
+# (workbench.analysis.embeddings, .similarity, .duplicates, .sequence_qa; docs/embeddings.md,
+# docs/sequence-qa.md). The vectors of each embedding key live in a table of their own,
+# `emb_<key>` (frame_id[, roi_id], vector FLOAT[n], computed), made when the key is first
+# written: its width is the model's. `embeddings` lists the keys.
+_V6: Sequence[str] = (
+    """CREATE TABLE IF NOT EXISTS embeddings (
+        key VARCHAR PRIMARY KEY,
+        target VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        dimension INTEGER NOT NULL,
+        table_name VARCHAR NOT NULL,
+        count BIGINT NOT NULL DEFAULT 0,
+        computed TIMESTAMP,
+        options JSON,
+        created TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE IF NOT EXISTS projection_runs (
+        key VARCHAR NOT NULL,
+        method VARCHAR NOT NULL,
+        params_hash VARCHAR NOT NULL,
+        params JSON NOT NULL,
+        fingerprint VARCHAR NOT NULL,
+        count BIGINT NOT NULL,
+        seconds DOUBLE,
+        created TIMESTAMP DEFAULT current_timestamp,
+        PRIMARY KEY (key, method, params_hash))""",
+    """CREATE TABLE IF NOT EXISTS projections (
+        key VARCHAR NOT NULL,
+        method VARCHAR NOT NULL,
+        params_hash VARCHAR NOT NULL,
+        frame_id VARCHAR NOT NULL,
+        roi_id VARCHAR,
+        x FLOAT NOT NULL,
+        y FLOAT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS embedding_scores (
+        key VARCHAR NOT NULL,
+        frame_id VARCHAR NOT NULL,
+        roi_id VARCHAR,
+        uniqueness DOUBLE,
+        representativeness DOUBLE,
+        computed TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS media_hashes (
+        frame_id VARCHAR NOT NULL,
+        source_id VARCHAR NOT NULL,
+        uri VARCHAR,
+        size BIGINT,
+        mtime_ns BIGINT,
+        content_hash VARCHAR,
+        phash UBIGINT,
+        error VARCHAR,
+        computed TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS duplicate_groups (
+        kind VARCHAR NOT NULL,
+        group_id INTEGER NOT NULL,
+        rank INTEGER NOT NULL,
+        frame_id VARCHAR NOT NULL,
+        source_id VARCHAR,
+        roi_id VARCHAR,
+        key VARCHAR,
+        distance DOUBLE,
+        created TIMESTAMP DEFAULT current_timestamp)""",
+    """CREATE TABLE IF NOT EXISTS qa_issues (
+        kind VARCHAR NOT NULL,
+        severity VARCHAR NOT NULL,
+        context_id VARCHAR NOT NULL,
+        frame_id VARCHAR,
+        source_id VARCHAR,
+        field VARCHAR,
+        track INTEGER,
+        details JSON,
+        created TIMESTAMP DEFAULT current_timestamp)""",
+)
+
+MIGRATIONS: list[Sequence[str]] = [_V1, _V2, _V3, _V4, _V5, _V6]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -315,4 +389,11 @@ PUBLIC_TABLES: tuple[str, ...] = (
     "evaluations",
     "eval_rois",
     "eval_frames",
+    "embeddings",
+    "projection_runs",
+    "projections",
+    "embedding_scores",
+    "media_hashes",
+    "duplicate_groups",
+    "qa_issues",
 )
