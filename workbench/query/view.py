@@ -29,7 +29,7 @@ from workbench.query._sql import (
 )
 from workbench.query.plan import Plan
 from workbench.query.similarity_stages import resolve_stages
-from workbench.query.similarity_view import AnalysisMethods
+from workbench.query.similarity_view import AnalysisStages
 from workbench.query.stages import (
     ExcludeFrames,
     ExcludeTags,
@@ -86,7 +86,7 @@ def _count(n: int, what: str) -> int:
 
 
 @dataclass(frozen=True)
-class View(AnalysisMethods):
+class View(AnalysisStages):
     """The frames of `catalog` that pass `stages`, in order; ROIs narrowed by filter_rois.
 
     `time_limit` bounds each query of a view holding a where() fragment (seconds; None: the
