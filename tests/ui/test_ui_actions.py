@@ -56,7 +56,7 @@ def test_the_selection_names_the_live_scenes_holding_its_frames(state: Workbench
     (scene,) = state.service.create_scenes_from_contexts(["ctx-0"])
     state.tile_click(TileEvent(id="ctx-0"))
     assert state.selection.scene_uuids == (scene.uuid,)
-    assert "1 scenes" in state.selection.summary()
+    assert state.selection.summary() == "5 frames in 1 context selected, 1 scene"
     state.service.invalidate_scenes([scene.uuid], "duplicate", confirm=True)
     state.refresh_selection_scenes()
     assert state.selection.scene_uuids == ()

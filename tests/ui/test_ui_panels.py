@@ -28,7 +28,7 @@ def test_where_box_runs_on_apply_and_on_enter(state: WorkbenchState):
     panel.where.value_input = "f.context_id = 'ctx-2'"
     panel.where.enter_pressed = True
     assert tile_ids(state) == ["ctx-2"]
-    assert "<b>5</b> frames in <b>1</b> contexts" in panel.summary.object
+    assert panel.summary.object == "<b>5</b> frames in <b>1</b> context match"
 
 
 def test_query_errors_show_next_to_the_box(state: WorkbenchState):

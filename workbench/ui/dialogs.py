@@ -30,9 +30,10 @@ from workbench.services import (
     RemovalReport,
 )
 from workbench.ui.background import run_action
-from workbench.ui.reports import annotation_preview_html, plural, removal_preview_html
+from workbench.ui.reports import annotation_preview_html, removal_preview_html
 from workbench.ui.selection import Selection
 from workbench.ui.text import Html
+from workbench.ui.wording import plural
 
 if TYPE_CHECKING:
     from workbench.services import WorkbenchService

@@ -23,6 +23,7 @@ from workbench.ui.dialogs import (
     SendToAnnotation,
 )
 from workbench.ui.text import Html, TextPane, html
+from workbench.ui.wording import agree, plural
 
 
 def bound[W: pn.widgets.Widget](
@@ -178,10 +179,12 @@ def invalidate_form(invalidate: InvalidateScenes) -> list[Any]:
 def _scenes_text(scene_uuids: list[str]) -> Html:
     n = len(scene_uuids)
     return html(
-        "{} scene{} hold the selected frames; invalidating removes every input that uses "
-        "them, with its annotations.",
-        n,
-        "s" if n != 1 else "",
+        "{} {} the selected frames; invalidating removes every input that uses {}, with "
+        "{} annotations.",
+        plural(n, "scene"),
+        agree(n, "holds", "hold"),
+        agree(n, "it", "them"),
+        agree(n, "its", "their"),
     )
 
 

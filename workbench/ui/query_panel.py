@@ -20,6 +20,7 @@ from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.facets import Facets
 from workbench.ui.state import WorkbenchState
 from workbench.ui.text import Html, TextAlert, TextMultiChoice, TextPane, html, join, text
+from workbench.ui.wording import agree, nouns
 
 ALL_FIELDS = "(all fields)"
 MAX_LABEL_ROWS = 12
@@ -254,7 +255,14 @@ def _tag_options(facets: Facets, tags: list[str]) -> dict[str, str]:
 
 
 def _summary_html(facets: Facets) -> Html:
-    return html("<b>{}</b> frames in <b>{}</b> contexts match", facets.frames, facets.contexts)
+    return html(
+        "<b>{}</b> {} in <b>{}</b> {} {}",
+        facets.frames,
+        nouns(facets.frames, "frame"),
+        facets.contexts,
+        nouns(facets.contexts, "context"),
+        agree(facets.frames, "matches", "match"),
+    )
 
 
 def _label_bars(facets: Facets, label_field: str) -> Html:

@@ -11,12 +11,9 @@ from collections.abc import Iterable, Sequence
 
 from workbench.services import AnnotationRunInfo, Input, LabelRef, MergeReport, RemovalReport
 from workbench.ui.text import Html, html, join
+from workbench.ui.wording import plural
 
 MAX_ROWS = 50
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def table_html(
