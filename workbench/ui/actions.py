@@ -220,7 +220,7 @@ class ActionsBar(pn.viewable.Viewer):
         self.delete = DeleteInputs(state)
         self.dialogs: list[ActionDialog] = [self.send, self.invalidate, self.delete]
         self.views = [
-            DialogView(self.send, send_form(self.send), "wb-send-dialog", split=7),
+            DialogView(self.send, send_form(self.send), "wb-send-dialog", split=8),
             DialogView(self.invalidate, invalidate_form(self.invalidate), "wb-invalidate-dialog"),
             DialogView(self.delete, delete_form(self.delete), "wb-delete-dialog"),
         ]
