@@ -21,6 +21,7 @@ from workbench.errors import WorkbenchError
 from workbench.query import View
 from workbench.services import InvalidArgument, MergeReport, RemovalReport
 from workbench.ui.background import run_action
+from workbench.ui.modal import Modal
 from workbench.ui.reports import merge_report_html
 from workbench.ui.text import Html, TextAlert, TextPane, html, text
 
@@ -230,6 +231,9 @@ class RunsState(param.Parameterized):
     def cancel(self) -> None:
         self.param.update(pending=None, error="")
 
+    def close_report(self) -> None:
+        self.param.update(report=None, report_labels={})
+
 
 class RunsPanel(pn.viewable.Viewer):
     """Annotation runs: one row per run with Load / Annotate / Rename / Delete buttons; every
@@ -289,6 +293,16 @@ class RunsPanel(pn.viewable.Viewer):
             pn.bind(_report_html, runs.param.report, runs.param.report_labels),
             css_classes=["wb-merge-report"],
             visible=pn.bind(_is_pending, runs.param.report),
+            sizing_mode="stretch_width",
+        )
+        # Over the page, not in the sidebar: a report can list hundreds of rows.
+        self.report_modal = Modal(
+            self.report,
+            title="Merge report",
+            open=pn.bind(_is_pending, runs.param.report),
+            on_close=runs.close_report,
+            css=["wb-merge-report-dialog"],
+            width=960,
         )
         self.spinner = pn.indicators.LoadingSpinner(value=busy, size=20, visible=busy)
 
@@ -328,7 +342,6 @@ class RunsPanel(pn.viewable.Viewer):
             self.rows,
             self.dialog,
             self.message,
-            self.report,
             css_classes=["wb-runs"],
             sizing_mode="stretch_width",
         )
