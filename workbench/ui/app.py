@@ -42,13 +42,17 @@ if TYPE_CHECKING:
 SIDEBAR_WIDTH = 340
 
 
+# What a section builds: a Panel object or a Viewer of the app.
+Part = pn.viewable.Viewable | pn.viewable.Viewer
+
+
 @dataclass(frozen=True)
 class Section:
     """One part of the app's page: `make()` builds it for one rendering of the app;
     `later` parts are added once the page is on screen when served (at once otherwise)."""
 
     name: str
-    make: Callable[[], pn.viewable.Viewable]
+    make: Callable[[], Part]
     later: bool = False
 
 
@@ -143,14 +147,14 @@ class WorkbenchApp(pn.viewable.Viewer):
         # first document: added later, Panel links their stylesheet to its CDN.
         waiting: list[tuple[pn.Column, Section]] = []
 
-        def build(section: Section) -> pn.viewable.Viewable:
+        def build(section: Section) -> Part:
             if not section.later:
                 return section.make()
             box = pn.Column(sizing_mode="stretch_width", margin=0)
             waiting.append((box, section))
             return box
 
-        sidebar_parts: list[pn.viewable.Viewable] = []
+        sidebar_parts: list[Part] = []
         for i, section in enumerate(self.sidebar_sections):
             sidebar_parts += [pn.layout.Divider()] if i else []
             sidebar_parts.append(build(section))

@@ -63,7 +63,7 @@ class Modal(pn.viewable.Viewer):
         self.close_button = pn.widgets.Button(
             label="✕", css_classes=["wb-modal-close"], width=40, color="light"
         )
-        self.close_button.on_click(lambda _: on_close())
+        self.close_button.on_click(self._close)
         # (No Spacer: a component type absent from the first document gets its stylesheet
         # linked from Panel's CDN when added later, and modals are added later.)
         header = pn.Row(
@@ -88,6 +88,9 @@ class Modal(pn.viewable.Viewer):
             sizing_mode="stretch_width",
             margin=0,
         )
+
+    def _close(self, event: object) -> None:
+        self.on_close()
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.root
