@@ -20,6 +20,7 @@ from workbench.ui.dialogs import (
     SendToAnnotation,
 )
 from workbench.ui.forms import delete_form, invalidate_form, send_form
+from workbench.ui.modal import Modal
 from workbench.ui.selection import Selection
 from workbench.ui.state import WorkbenchState
 from workbench.ui.text import Html, TextAlert, TextPane, html, text
@@ -124,6 +125,7 @@ class DialogView(pn.viewable.Viewer):
         form: list[Any],
         css: str,
         split: int | None = None,
+        width: int = 640,
         **params: Any,
     ) -> None:
         """`form` is laid out in one column, or in two from index `split` on."""
@@ -164,18 +166,20 @@ class DialogView(pn.viewable.Viewer):
             visible=pn.bind(_outcome_shown, *outcome),
             css_classes=["wb-action-result"],
         )
-        self.root = pn.Column(
-            TextPane(html("<b>{}</b>", dialog.title)),
+        # A box over the page: the grid stays where it was underneath.
+        self.modal = Modal(
             *fields,
             pn.Row(self.dry_run_button, self.confirm_button, self.cancel_button),
             self.progress,
             self.preview,
             self.result,
-            css_classes=["wb-dialog", css],
-            styles={"border": "1px solid #bbb", "border-radius": "4px", "padding": "6px"},
-            visible=dialog.param.visible,
-            sizing_mode="stretch_width",
+            title=dialog.title,
+            open=dialog.param.visible,
+            on_close=dialog.cancel,
+            css=[css, "wb-dialog"],
+            width=width,
         )
+        self.root = self.modal.root
         self.dry_run_button.on_click(lambda _: dialog.dry_run())
         self.confirm_button.on_click(lambda _: dialog.confirm())
         self.cancel_button.on_click(lambda _: dialog.cancel())
@@ -220,7 +224,7 @@ class ActionsBar(pn.viewable.Viewer):
         self.delete = DeleteInputs(state)
         self.dialogs: list[ActionDialog] = [self.send, self.invalidate, self.delete]
         self.views = [
-            DialogView(self.send, send_form(self.send), "wb-send-dialog", split=7),
+            DialogView(self.send, send_form(self.send), "wb-send-dialog", split=8, width=900),
             DialogView(self.invalidate, invalidate_form(self.invalidate), "wb-invalidate-dialog"),
             DialogView(self.delete, delete_form(self.delete), "wb-delete-dialog"),
         ]
@@ -257,12 +261,16 @@ class ActionsBar(pn.viewable.Viewer):
                 other.cancel()
         dialog.open()
 
+    @property
+    def modals(self) -> list[pn.viewable.Viewable]:
+        """The dialogs, each a box over the page (the app places them)."""
+        return [view.root for view in self.views]
+
     def __panel__(self) -> pn.viewable.Viewable:
-        bar = pn.Row(
+        return pn.Row(
             self.send_button, self.invalidate_button, self.delete_button, self.summary,
             css_classes=["wb-actions"], styles={"flex-wrap": "wrap"},
         )  # fmt: skip
-        return pn.Column(bar, *self.views, sizing_mode="stretch_width")
 
 
 def _no_frames(selection: Selection) -> bool:

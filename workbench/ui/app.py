@@ -13,6 +13,7 @@ once per browser session.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import panel as pn
@@ -39,6 +40,22 @@ if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
 
 SIDEBAR_WIDTH = 340
+
+
+# What a section builds: a Panel object or a Viewer of the app.
+Part = pn.viewable.Viewable | pn.viewable.Viewer
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of the app's page: `make()` builds it for one rendering of the app;
+    `later` parts are added once the page is on screen when served (at once otherwise)."""
+
+    name: str
+    make: Callable[[], Part]
+    later: bool = False
+
+
 # Narrower than this, the main column goes below the sidebar.
 MAIN_MIN_WIDTH = 520
 
@@ -75,6 +92,7 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.runs_panel = RunsPanel(self.runs, on_annotate=self.annotate_run)
         self.annotator = AnnotatorState(self.state)
         self.annotator_view = AnnotatorView(self.annotator)
+        self._layout()
         # Opened now, not once the page is on screen: the viewer's figures arrive with the
         # first document instead of keeping the browser and the server busy just when a
         # person (or bench/ui_bench.py) starts with a first query.
@@ -98,71 +116,95 @@ class WorkbenchApp(pn.viewable.Viewer):
         """The selected frames and contexts (a frozen value: keep it, it will not change)."""
         return self.state.selection
 
+    def _layout(self) -> None:
+        """The parts of the page, in order. Each is a `Section`; a new panel of the app is
+        one more entry in one of these lists (`later=True` for what can wait until the page
+        is on screen)."""
+        self.sidebar_sections: list[Section] = [
+            Section("query", lambda: self.query_panel),
+            Section("actions", lambda: self.actions, later=True),
+            Section("runs", lambda: self.runs_panel, later=True),
+        ]
+        self.main_sections: list[Section] = [
+            Section("import notice", self._import_notice),
+            Section("actions bar", lambda: self.actions_bar),
+            Section("grid", lambda: self.grid),
+            Section("viewer", self._viewer_area),
+        ]
+        # Boxes over the page (dialogs, reports): placed last, shown while open.
+        self.overlays: list[Section] = [
+            Section("action dialogs", lambda: pn.Column(*self.actions_bar.modals), later=True),
+            Section("merge report", lambda: self.runs_panel.report_modal, later=True),
+        ]
+
     def __panel__(self) -> pn.viewable.Viewable:
         # Built anew for every rendering: a notebook may show the app more than once, and
         # the views' Bokeh figures can belong to one document only (see PerRender).
-        # The actions and runs panels (below the query panel) are added once the rest is on
-        # screen (served; at once otherwise): a smaller first document is built, sent and
-        # drawn sooner. Only widgets wait: with the viewer's figures added that way, BokehJS
-        # now and then measured a figure it had not laid out yet ("top_panel" errors in
-        # bench/ui_bench.py). Dividers stay in the first document: added later, Panel links
-        # their stylesheet to its CDN.
-        actions, runs = (pn.Column(sizing_mode="stretch_width") for _ in range(2))
-        sidebar = pn.Column(
-            self.query_panel,
-            pn.layout.Divider(),
-            actions,
-            pn.layout.Divider(),
-            runs,
-            width=SIDEBAR_WIDTH,
+        # `later` sections are added once the rest is on screen (served; at once otherwise):
+        # a smaller first document is built, sent and drawn sooner. Only widgets wait: with
+        # the viewer's figures added that way, BokehJS now and then measured a figure it had
+        # not laid out yet ("top_panel" errors in bench/ui_bench.py). Dividers stay in the
+        # first document: added later, Panel links their stylesheet to its CDN.
+        waiting: list[tuple[pn.Column, Section]] = []
+
+        def build(section: Section) -> Part:
+            if not section.later:
+                return section.make()
+            box = pn.Column(sizing_mode="stretch_width", margin=0)
+            waiting.append((box, section))
+            return box
+
+        sidebar_parts: list[Part] = []
+        for i, section in enumerate(self.sidebar_sections):
+            sidebar_parts += [pn.layout.Divider()] if i else []
+            sidebar_parts.append(build(section))
+        sidebar = pn.Column(*sidebar_parts, width=SIDEBAR_WIDTH, css_classes=["wb-sidebar"])
+        main = pn.Column(
+            *[build(s) for s in self.main_sections],
+            *[build(s) for s in self.overlays],
+            sizing_mode="stretch_width",
         )
-        # The viewer shows, or the annotator while a task is open.
+
+        def fill() -> None:
+            for box, section in waiting:
+                box[:] = [section.make()]
+
+        _after_first_render(fill)
+        # Side by side when there is room, the sidebar above the rest when not (a notebook
+        # cell beside JupyterLab's file browser): nothing is cut off at the right. A Row
+        # that wraps, not Panel's FlexBox: FlexBox is a ReactiveHTML component, whose
+        # templates need 'unsafe-eval', which the served app's CSP refuses (the page would
+        # stay blank).
+        main.styles = {"flex": f"1 1 {MAIN_MIN_WIDTH}px", "min-width": "0"}
+        return pn.Row(sidebar, main, styles={"flex-wrap": "wrap"}, sizing_mode="stretch_width")
+
+    def _viewer_area(self) -> pn.viewable.Viewable:
+        """The viewer and player, or the annotator while a task is open."""
         task = self.annotator.param.task_id
         viewing = pn.Column(
+            pn.layout.Divider(),
             self.viewer,
             self.player,
             visible=pn.bind(_is_none, task),
             sizing_mode="stretch_width",
         )
         editing = pn.Column(
+            pn.layout.Divider(),
             self.annotator_view,
             visible=pn.bind(_is_set, task),
             sizing_mode="stretch_width",
         )
-
-        def fill() -> None:
-            actions[:] = [self.actions]
-            runs[:] = [self.runs_panel]
-
-        _after_first_render(fill)
-        main = pn.Column(
-            *self._import_notice(),
-            self.actions_bar,
-            self.grid,
-            pn.layout.Divider(),
-            viewing,
-            editing,
-            sizing_mode="stretch_width",
-        )
-        # Side by side when there is room, the sidebar above the rest when not (a notebook
-        # cell beside JupyterLab's file browser): nothing is cut off at the right. A Row
-        # that wraps, not Panel's FlexBox: FlexBox renders its template with `new Function`,
-        # which the served app's Content-Security-Policy (no 'unsafe-eval') refuses, and the
-        # page then stays blank.
-        main.styles = {"flex": f"1 1 {MAIN_MIN_WIDTH}px", "min-width": "0"}
-        # (A Row that wraps, not pn.FlexBox: FlexBox is a ReactiveHTML component, whose
-        # templates need 'unsafe-eval', which the served app's CSP refuses.)
-        return pn.Row(sidebar, main, styles={"flex-wrap": "wrap"}, sizing_mode="stretch_width")
+        return pn.Column(viewing, editing, sizing_mode="stretch_width", margin=0)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
         # Panel's output after a note saying what to install, hidden once the kernel
         # hears from the browser (workbench/ui/notebook.py).
         return notebook_mimebundle(self, include, exclude)
 
-    def _import_notice(self) -> list[pn.viewable.Viewable]:
+    def _import_notice(self) -> pn.viewable.Viewable:
         text = import_notice(self.catalog)
         if not text:
-            return []
+            return pn.Column(visible=False, margin=0)
         style: dict[str, str | None] = {
             "background": "#fff3cd",
             "border": "1px solid #d4a72c",
@@ -171,7 +213,7 @@ class WorkbenchApp(pn.viewable.Viewer):
         # File names come from whoever named the files: Bokeh's PreText sets its text as
         # text (textContent), never as markup.
         notice = PreText(text=text, css_classes=["wb-import-notice"], styles=style)
-        return [pn.pane.Bokeh(notice, sizing_mode="stretch_width")]
+        return pn.pane.Bokeh(notice, sizing_mode="stretch_width")
 
     def ipywidget(self) -> Any:
         """The app as an ipywidget, for front ends that only show ipywidgets (VS Code...):

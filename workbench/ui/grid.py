@@ -25,6 +25,7 @@ import param
 
 from workbench.ui.selection import Selection
 from workbench.ui.text import Html, TextPane, text
+from workbench.ui.wording import plural
 
 if TYPE_CHECKING:
     from workbench.ui.state import WorkbenchState
@@ -206,8 +207,8 @@ class GridView(pn.viewable.Viewer):
         return page >= self.state.pages - 1
 
     def _page_text(self, page: int, total: int, mode: str) -> Html:
-        what = "contexts" if mode == "contexts" else "frames"
-        return text(f"page {page + 1} / {self.state.pages} · {total} {what}")
+        what = "context" if mode == "contexts" else "frame"
+        return text(f"page {page + 1} / {self.state.pages} · {plural(total, what)}")
 
     def __panel__(self) -> pn.viewable.Viewable:
         pager = pn.Row(self.prev_page, self.page_label, self.next_page, css_classes=["wb-pager"])

@@ -17,9 +17,11 @@ from bokeh.plotting import figure
 
 from workbench.model.records import PROMOTED_KEYS
 from workbench.ui.bokeh_edit import PerRender, editing
+from workbench.ui.choices import CountedChoice
 from workbench.ui.facets import Facets
 from workbench.ui.state import WorkbenchState
-from workbench.ui.text import Html, TextAlert, TextMultiChoice, TextPane, html, join, text
+from workbench.ui.text import Html, TextAlert, TextPane, html, join, text
+from workbench.ui.wording import agree, nouns
 
 ALL_FIELDS = "(all fields)"
 MAX_LABEL_ROWS = 12
@@ -27,7 +29,7 @@ MAX_LABEL_ROWS = 12
 
 def counted_options(counts: Sequence[tuple[Any, int]], keep: Sequence[str]) -> dict[str, str]:
     """MultiChoice options "value (count)" -> value; chosen values stay even at no count.
-    The labels are text: TextMultiChoice shows them as such."""
+    The labels are text: CountedChoice shows them as such."""
     options = {f"{value} ({n})": str(value) for value, n in counts if value is not None}
     present = set(options.values())
     options.update({f"{value} (0)": value for value in keep if value not in present})
@@ -121,7 +123,7 @@ class QueryPanel(pn.viewable.Viewer):
             options=[ALL_FIELDS, *self.state.fields],
             value=query.label_field or ALL_FIELDS,
         )
-        self.labels = TextMultiChoice.from_param(
+        self.labels = CountedChoice.from_param(
             query.param.labels,
             label="Labels",
             options=pn.bind(_label_options, facets, query.param.label_field, query.param.labels),
@@ -135,7 +137,7 @@ class QueryPanel(pn.viewable.Viewer):
             css_classes=["wb-confidence"],
         )
         self.metadata = {key: self._metadata_choice(key) for key in PROMOTED_KEYS}
-        self.tags = TextMultiChoice.from_param(
+        self.tags = CountedChoice.from_param(
             query.param.tags,
             label="Tags",
             options=pn.bind(_tag_options, facets, query.param.tags),
@@ -160,10 +162,10 @@ class QueryPanel(pn.viewable.Viewer):
         # The histogram is a Bokeh figure per rendering, its data edited in place.
         state.param.watch(self._show_histograms, ["facets"])
 
-    def _metadata_choice(self, key: str) -> TextMultiChoice:
+    def _metadata_choice(self, key: str) -> CountedChoice:
         """The choice of one metadata key: its values in the query's `metadata` dict."""
         query = self.state.query
-        widget = TextMultiChoice(
+        widget = CountedChoice(
             label=key.replace("_", " "),
             options=pn.bind(_metadata_options, self.state.param.facets, query.param.metadata, key),
             value=_chosen(query.metadata, key),
@@ -254,7 +256,14 @@ def _tag_options(facets: Facets, tags: list[str]) -> dict[str, str]:
 
 
 def _summary_html(facets: Facets) -> Html:
-    return html("<b>{}</b> frames in <b>{}</b> contexts match", facets.frames, facets.contexts)
+    return html(
+        "<b>{}</b> {} in <b>{}</b> {} {}",
+        facets.frames,
+        nouns(facets.frames, "frame"),
+        facets.contexts,
+        nouns(facets.contexts, "context"),
+        agree(facets.frames, "matches", "match"),
+    )
 
 
 def _label_bars(facets: Facets, label_field: str) -> Html:

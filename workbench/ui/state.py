@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
 
 PAGE_SIZE = 48
+NOTHING_MATCHES = "Nothing matches the query: there is no frame to show."
 # Seconds a served session waits before counting the facets of a new query (see
 # refresh_facets).
 FACETS_PAUSE = 0.3
@@ -71,6 +72,9 @@ class WorkbenchState(param.Parameterized):
     changes = param.Integer(
         default=0, doc="Counts actions that changed scenes, inputs, runs or labels."
     )
+    viewer_notice = param.String(
+        default="", doc="Why the viewer shows what it shows after a query moved it ('' if not)."
+    )
 
     def __init__(
         self,
@@ -92,6 +96,7 @@ class WorkbenchState(param.Parameterized):
         self._view: View | None = None
         self._shown_page = -1  # the page whose tiles `tiles` holds
         self._facets_wanted = 0
+        self._closed_by_query = False  # the viewer was emptied because nothing matched
         self.query.param.watch(self._on_query, list(QUERY_PARAMS))
         self.fields = View(catalog).fields()
         self.visible_fields = list(self.fields)
@@ -142,7 +147,38 @@ class WorkbenchState(param.Parameterized):
             self.error = ""
         if query_changed:
             self.refresh_facets()
-            self.context.refresh_matches(self.view)
+            self._follow_query()
+
+    def _follow_query(self) -> None:
+        """The viewer follows a new query: the open context stays while some of its frames
+        match (in frames mode: while the open frame does); otherwise the first tile opens,
+        or, when nothing matches, the viewer empties. `viewer_notice` says which happened."""
+        context = self.context
+        if not self.tiles:
+            if context.context_id is not None:
+                context.close()
+                self._closed_by_query = True
+            self.viewer_notice = NOTHING_MATCHES if self._closed_by_query else ""
+            return
+        if context.context_id is None:
+            if self._closed_by_query:
+                self._closed_by_query = False
+                self.open_tile(self.tiles[0]["id"])
+            self.viewer_notice = ""
+            return
+        context.refresh_matches(self.view)
+        contexts = self.mode == "contexts"
+        if context.matching and (contexts or context.index in context.matching):
+            self.viewer_notice = ""
+            return
+        gone = (context.context_id if contexts else context.frame_id) or ""
+        first = self.tiles[0]["id"]
+        self.open_tile(first)
+        what = "context" if contexts else "frame"
+        self.viewer_notice = (
+            f"The open {what} {gone} does not match the query any more: showing {first}, "
+            f"the first {what} that does."
+        )
 
     def refresh_facets(self) -> None:
         """Count the facets of the current query: in the background when served (the page
@@ -217,6 +253,7 @@ class WorkbenchState(param.Parameterized):
     def tile_click(self, event: TileEvent) -> None:
         """A click on a tile: plain selects it alone and opens it, shift adds the range from
         the last clicked tile, ctrl (cmd) toggles it; a double click only opens."""
+        self.viewer_notice = ""
         if event.open:
             self.open_tile(event.id)
             return

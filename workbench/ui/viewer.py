@@ -25,7 +25,7 @@ from workbench.ui.masks import MaskPainter
 from workbench.ui.media import MediaUrls
 from workbench.ui.notebook import in_kernel
 from workbench.ui.state import WorkbenchState
-from workbench.ui.text import Html, TextPane, html, join
+from workbench.ui.text import Html, TextAlert, TextPane, html, join, text
 
 PLOT_HEIGHT = 520
 MAX_ROW_WIDTH = 1100
@@ -193,6 +193,13 @@ class FrameViewer(pn.viewable.Viewer):
         self.placeholder = TextPane(
             "Click a tile to look at its frames.", css_classes=["wb-viewer-empty"]
         )
+        notice = state.param.viewer_notice
+        self.notice = TextAlert(
+            pn.bind(text, notice),
+            alert_type="warning",
+            visible=pn.bind(bool, notice),
+            css_classes=["wb-viewer-notice"],
+        )
         self.fields = pn.widgets.CheckButtonGroup.from_param(
             self.state.param.visible_fields,
             options=list(self.state.fields),
@@ -236,5 +243,10 @@ class FrameViewer(pn.viewable.Viewer):
         if new:
             self._draw()
         return pn.Column(
-            self.fields, self.badges, self.placeholder, copy.pane, sizing_mode="stretch_width"
+            self.notice,
+            self.fields,
+            self.badges,
+            self.placeholder,
+            copy.pane,
+            sizing_mode="stretch_width",
         )
