@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import duckdb
 import pyarrow as pa
 
 from workbench.errors import QueryError
@@ -85,6 +86,13 @@ class NumericKey:
 def numeric_keys(view: View, sample: int = KEY_SAMPLE) -> list[NumericKey]:
     """The numeric frame columns and metadata keys among the catalog's frames (metadata
     keys found in a sample of `sample` frames), with their ranges over every frame."""
+    try:
+        return _numeric_keys(view, sample)
+    except duckdb.Error as exc:
+        raise QueryError(f"numeric keys: {str(exc).splitlines()[0]}") from exc
+
+
+def _numeric_keys(view: View, sample: int) -> list[NumericKey]:
     con = view.catalog.cursor()
     columns = view.frame_columns
     keys = [c for c in NUMERIC_COLUMNS if c in columns]

@@ -18,13 +18,15 @@ import param
 MAX_ROWS = 12
 
 
-def bars_json(counts: Sequence[tuple[str, int]], chosen: Sequence[str]) -> str:
-    """The rows (commonest first, chosen ones kept), and how many more there are."""
-    shown = list(counts[:MAX_ROWS])
+def bars_json(
+    counts: Sequence[tuple[str, int]], chosen: Sequence[str], limit: int = MAX_ROWS
+) -> str:
+    """The rows (the `limit` commonest, chosen ones kept), and how many more there are."""
+    shown = list(counts[:limit])
     present = {value for value, _ in shown}
     shown += [(value, 0) for value in chosen if value not in present]
     rows = [{"v": value, "n": n, "on": value in chosen} for value, n in shown]
-    more = max(len(counts) - MAX_ROWS, 0)
+    more = max(len(counts) - limit, 0)
     top = max((n for _, n in shown), default=0)
     return json.dumps({"rows": rows, "more": more, "top": top}, ensure_ascii=False)
 
@@ -113,3 +115,40 @@ class FacetBars(pn.custom.JSComponent):
 def toggled(values: Sequence[str], value: str) -> list[str]:
     """`values` with `value` added, or taken out when it is there."""
     return [v for v in values if v != value] if value in values else [*values, value]
+
+
+class SparkBars(pn.custom.JSComponent):
+    """A small histogram (counts per bin, drawn as bars), shown under a range slider."""
+
+    counts_json = param.String(default="[]", doc="Counts per bin, low to high, as JSON.")
+
+    _esm = """
+    export function render({ model }) {
+      const root = document.createElement("div");
+      root.className = "wb-spark";
+      Object.assign(root.style, { display: "flex", alignItems: "flex-end", gap: "1px",
+        height: "28px", padding: "0 10px" });
+      function draw() {
+        const counts = JSON.parse(model.counts_json).map((n) => Number(n) || 0);
+        const top = Math.max(...counts, 1);
+        root.replaceChildren(...counts.map((n) => {
+          const bar = document.createElement("div");
+          Object.assign(bar.style, { flex: "1 1 0", background: n ? "#0072b5" : "#dde",
+            height: `${Math.max(Math.round(28 * n / top), 1)}px` });
+          bar.title = String(n);
+          return bar;
+        }));
+      }
+      model.on("counts_json", draw);
+      draw();
+      return root;
+    }
+    """
+
+    def __init__(self, **params: Any) -> None:
+        params.setdefault("sizing_mode", "stretch_width")
+        params.setdefault("height", 30)
+        super().__init__(**params)
+
+    def set_counts(self, counts: Sequence[int]) -> None:
+        self.counts_json = json.dumps([int(n) for n in counts])

@@ -23,6 +23,7 @@ from panel.io import hold
 
 from workbench.errors import QueryError, WorkbenchError
 from workbench.query import View
+from workbench.query.ranges import NumericKey, numeric_keys
 from workbench.services import RoiRef, SavedViewInfo, TagReport, Workbench, WorkbenchService
 from workbench.ui.background import run_action, run_in_background
 from workbench.ui.context import ContextState
@@ -74,6 +75,9 @@ class WorkbenchState(param.Parameterized):
     changes = param.Integer(
         default=0, doc="Counts actions that changed scenes, inputs, runs or labels."
     )
+    numeric_keys = param.List(
+        default=[], doc="NumericKey per numeric column or metadata key (the range filters)."
+    )
     viewer_notice = param.String(
         default="", doc="Why the viewer shows what it shows after a query moved it ('' if not)."
     )
@@ -104,6 +108,7 @@ class WorkbenchState(param.Parameterized):
         self.fields = View(catalog).fields()
         self.visible_fields = list(self.fields)
         self.saved_views = [v.name for v in self.service.get_saved_views()]
+        self._read_numeric_keys()
         self.refresh()
 
     # -- reading -----------------------------------------------------------------------------
@@ -192,6 +197,7 @@ class WorkbenchState(param.Parameterized):
         self._facets_wanted += 1
         wanted = self._facets_wanted
         view, field_name = self.view, self.query.label_field or None
+        numeric = list(self.numeric_keys)
         # Served, counting waits a moment: the browser draws the new page of tiles without
         # the facet queries competing for the CPU, and a query changed again meanwhile
         # (a second query right after the first) is never counted at all.
@@ -212,11 +218,25 @@ class WorkbenchState(param.Parameterized):
         def count() -> Facets | None:
             time.sleep(pause)
             try:
-                return compute_facets(view, field_name, current)
+                return compute_facets(view, field_name, current, numeric)
             except Outdated:
                 return None
 
         run_in_background(count, show, failed)
+
+    def _read_numeric_keys(self) -> None:
+        """Find the numeric keys (in the background when served; they only add range
+        filters, and the facets are counted again once they are known)."""
+
+        def found(keys: list[NumericKey]) -> None:
+            self.numeric_keys = keys
+            if self._facets_wanted:
+                self.refresh_facets()
+
+        def failed(exc: WorkbenchError) -> None:
+            self.error = self.error or f"numeric keys could not be read: {exc}"
+
+        run_in_background(lambda: numeric_keys(View(self.catalog)), found, failed)
 
     def _load_page(self, count: bool, page: int | None = None) -> None:
         view = self.view
