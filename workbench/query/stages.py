@@ -396,5 +396,7 @@ def build_plan(stages: Sequence[Stage], frame_columns: frozenset[str]) -> Plan:
     return plan
 
 
-# The stages of embeddings, duplicates and sequence QA register themselves in STAGES.
+# The stages of embeddings, duplicates and sequence QA, and of numeric ranges, register
+# themselves in STAGES.
+import workbench.query.ranges  # noqa: E402
 import workbench.query.similarity_stages  # noqa: E402, F401

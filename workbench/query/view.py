@@ -135,6 +135,13 @@ class View(AnalysisStages):
         )
         return self._then(Match(criteria))
 
+    def match_range(self, key: str, min: float | None = None, max: float | None = None) -> Self:
+        """Frames whose frame column or metadata key is a number within [min, max]
+        (workbench.query.ranges)."""
+        from workbench.query.ranges import MatchRange
+
+        return self._then(MatchRange(key, min, max))
+
     def filter_rois(
         self,
         field: str | None = None,

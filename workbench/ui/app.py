@@ -31,6 +31,7 @@ from workbench.ui.notebook import mimebundle as notebook_mimebundle
 from workbench.ui.player import PlayerView
 from workbench.ui.query_panel import QueryPanel
 from workbench.ui.runs import RunsPanel, RunsState
+from workbench.ui.sample import SampleView, sample_styles
 from workbench.ui.selection import Selection
 from workbench.ui.state import WorkbenchState
 from workbench.ui.viewer import FrameViewer
@@ -86,6 +87,7 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.grid = GridView(self.state)
         self.viewer = FrameViewer(self.state)
         self.player = PlayerView(self.state.context)
+        self.sample = SampleView(self.state, self.viewer)
         self.actions = ActionsPanel(self.state)
         self.actions_bar = ActionsBar(self.state)
         self.runs = RunsState(self.state)
@@ -93,6 +95,7 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.annotator = AnnotatorState(self.state)
         self.annotator_view = AnnotatorView(self.annotator)
         self._layout()
+        self._bind_keys()
         # Opened now, not once the page is on screen: the viewer's figures arrive with the
         # first document instead of keeping the browser and the server busy just when a
         # person (or bench/ui_bench.py) starts with a first query.
@@ -178,14 +181,37 @@ class WorkbenchApp(pn.viewable.Viewer):
         main.styles = {"flex": f"1 1 {MAIN_MIN_WIDTH}px", "min-width": "0"}
         return pn.Row(sidebar, main, styles={"flex-wrap": "wrap"}, sizing_mode="stretch_width")
 
+    def _bind_keys(self) -> None:
+        keys, state = self.player.keys, self.state
+        keys.on("n", lambda shift: state.step_tile(1))
+        keys.on("p", lambda shift: state.step_tile(-1))
+        keys.on("e", lambda shift: self.sample.toggle())
+        keys.on("t", lambda shift: self.sample.tag_current_frame())
+        keys.on("Escape", lambda shift: self.close_top())
+
+    def close_top(self) -> None:
+        """Close what is on top: a dialog, else the merge report, else the sample view."""
+        for dialog in self.actions_bar.dialogs:
+            if dialog.visible:
+                dialog.cancel()
+                return
+        if self.runs.report is not None:
+            self.runs.close_report()
+        elif self.state.display.expanded:
+            self.state.display.expanded = False
+
     def _viewer_area(self) -> pn.viewable.Viewable:
-        """The viewer and player, or the annotator while a task is open."""
+        """The sample view (its controls, the viewer and player), or the annotator while a
+        task is open. The sample view takes the window while `display.expanded`."""
         task = self.annotator.param.task_id
         viewing = pn.Column(
             pn.layout.Divider(),
+            self.sample,
             self.viewer,
             self.player,
             visible=pn.bind(_is_none, task),
+            styles=pn.bind(sample_styles, self.state.display.param.expanded),
+            css_classes=["wb-sample-view"],
             sizing_mode="stretch_width",
         )
         editing = pn.Column(

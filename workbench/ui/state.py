@@ -23,15 +23,18 @@ from panel.io import hold
 
 from workbench.errors import QueryError, WorkbenchError
 from workbench.query import View
-from workbench.services import SavedViewInfo, TagReport, Workbench, WorkbenchService
+from workbench.query.ranges import NumericKey, numeric_keys
+from workbench.services import RoiRef, SavedViewInfo, TagReport, Workbench, WorkbenchService
 from workbench.ui.background import run_action, run_in_background
 from workbench.ui.context import ContextState
+from workbench.ui.display import DisplayOptions
 from workbench.ui.facets import Facets, Outdated, compute_facets
 from workbench.ui.grid import TileEvent
 from workbench.ui.media import InlineMediaUrls, MediaUrls
 from workbench.ui.query_state import QUERY_PARAMS, QueryState
 from workbench.ui.selection import Pick, Selection, SelectionBuilder, click_range
 from workbench.ui.tiles import context_tiles, frame_tiles
+from workbench.ui.wording import plural
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -72,6 +75,9 @@ class WorkbenchState(param.Parameterized):
     changes = param.Integer(
         default=0, doc="Counts actions that changed scenes, inputs, runs or labels."
     )
+    numeric_keys = param.List(
+        default=[], doc="NumericKey per numeric column or metadata key (the range filters)."
+    )
     viewer_notice = param.String(
         default="", doc="Why the viewer shows what it shows after a query moved it ('' if not)."
     )
@@ -91,6 +97,7 @@ class WorkbenchState(param.Parameterized):
         self.query = query if query is not None else QueryState()
         self.media: MediaUrls = media if media is not None else InlineMediaUrls()
         self.context = ContextState(catalog, self.query.roi_filter)
+        self.display = DisplayOptions()
         self._picks = SelectionBuilder()
         self._selected_frames: frozenset[str] = frozenset()
         self._view: View | None = None
@@ -101,6 +108,7 @@ class WorkbenchState(param.Parameterized):
         self.fields = View(catalog).fields()
         self.visible_fields = list(self.fields)
         self.saved_views = [v.name for v in self.service.get_saved_views()]
+        self._read_numeric_keys()
         self.refresh()
 
     # -- reading -----------------------------------------------------------------------------
@@ -189,6 +197,7 @@ class WorkbenchState(param.Parameterized):
         self._facets_wanted += 1
         wanted = self._facets_wanted
         view, field_name = self.view, self.query.label_field or None
+        numeric = list(self.numeric_keys)
         # Served, counting waits a moment: the browser draws the new page of tiles without
         # the facet queries competing for the CPU, and a query changed again meanwhile
         # (a second query right after the first) is never counted at all.
@@ -209,11 +218,25 @@ class WorkbenchState(param.Parameterized):
         def count() -> Facets | None:
             time.sleep(pause)
             try:
-                return compute_facets(view, field_name, current)
+                return compute_facets(view, field_name, current, numeric)
             except Outdated:
                 return None
 
         run_in_background(count, show, failed)
+
+    def _read_numeric_keys(self) -> None:
+        """Find the numeric keys (in the background when served; they only add range
+        filters, and the facets are counted again once they are known)."""
+
+        def found(keys: list[NumericKey]) -> None:
+            self.numeric_keys = keys
+            if self._facets_wanted:
+                self.refresh_facets()
+
+        def failed(exc: WorkbenchError) -> None:
+            self.error = self.error or f"numeric keys could not be read: {exc}"
+
+        run_in_background(lambda: numeric_keys(View(self.catalog)), found, failed)
 
     def _load_page(self, count: bool, page: int | None = None) -> None:
         view = self.view
@@ -365,6 +388,23 @@ class WorkbenchState(param.Parameterized):
                 context_id = str(rows.column("context_id")[0].as_py())
             self.context.open(context_id, self.view, frame_id=tile_id)
 
+    def step_tile(self, delta: int) -> None:
+        """Open the next (delta > 0) or previous tile, across pages (the sample view's n/p)."""
+        ids = [t["id"] for t in self.tiles]
+        if not ids:
+            return
+        here = ids.index(self.active_tile) if self.active_tile in ids else -1
+        target = here + delta if here >= 0 else 0
+        if 0 <= target < len(ids):
+            self.open_tile(ids[target])
+        elif target >= len(ids) and self.page < self.pages - 1:
+            self.next_page()
+            self.open_tile(self.tiles[0]["id"])
+        elif target < 0 and self.page > 0:
+            self.previous_page()
+            self.open_tile(self.tiles[-1]["id"])
+        self.viewer_notice = ""
+
     @property
     def active_tile(self) -> str:
         if self.mode == "contexts":
@@ -393,6 +433,37 @@ class WorkbenchState(param.Parameterized):
 
         self._act("untagging", lambda: self.service.untag_frames(frame_ids, tag), untagged)
 
+    def tag_rois(self, rois: list[tuple[str, str]], tag: str) -> None:
+        """Tag ROIs, each a (frame id, ROI id) pair (the sample view's chosen labels)."""
+        refs = [RoiRef(frame_id, roi_id) for frame_id, roi_id in rois]
+
+        def tagged(report: TagReport) -> None:
+            self.message = f"tagged {plural(report.changed, 'ROI')} {report.tag!r}"
+
+        self._act("tagging ROIs", lambda: self.service.tag_rois(refs, tag), tagged)
+
+    def untag_rois(self, rois: list[tuple[str, str]], tag: str) -> None:
+        refs = [RoiRef(frame_id, roi_id) for frame_id, roi_id in rois]
+
+        def untagged(report: TagReport) -> None:
+            self.message = f"removed tag {report.tag!r} from {plural(report.changed, 'ROI')}"
+
+        self._act("untagging ROIs", lambda: self.service.untag_rois(refs, tag), untagged)
+
+    def tag_frame(self, tag: str) -> None:
+        """Tag the frame open in the viewer (the sample view's `t`)."""
+        frame_id = self.context.frame_id
+        if frame_id is None:
+            self.action_error = "open a frame to tag it"
+            return
+
+        def tagged(report: TagReport) -> None:
+            done = "tagged" if report.changed else "already tagged"
+            self.message = f"{frame_id}: {done} {report.tag!r}"
+            self._after_tags()
+
+        self._act("tagging the frame", lambda: self.service.tag_frames([frame_id], tag), tagged)
+
     def _after_tags(self) -> None:
         # Tag filters and tag counts depend on what was just written.
         if self.query.tags:
@@ -415,6 +486,31 @@ class WorkbenchState(param.Parameterized):
             self.param.update(message=f"saved view {info.name!r}", saved_views=names)
 
         self._act("saving the view", save, saved)
+
+    def rename_view(self, name: str, new_name: str) -> None:
+        """Rename a saved view (refused if the new name is taken)."""
+
+        def rename() -> tuple[SavedViewInfo, list[str]]:
+            renamed = self.service.rename_view(name, new_name.strip())
+            return renamed, [v.name for v in self.service.get_saved_views()]
+
+        def renamed(result: tuple[SavedViewInfo, list[str]]) -> None:
+            info, names = result
+            self.param.update(message=f"renamed view {name!r} to {info.name!r}", saved_views=names)
+
+        self._act("renaming the view", rename, renamed)
+
+    def delete_view(self, name: str) -> None:
+        """Delete a saved view (the app asks first; the service records it)."""
+
+        def delete() -> list[str]:
+            self.service.delete_view(name, confirm=True)
+            return [v.name for v in self.service.get_saved_views()]
+
+        def deleted(names: list[str]) -> None:
+            self.param.update(message=f"deleted view {name!r}", saved_views=names)
+
+        self._act("deleting the view", delete, deleted)
 
     def open_view(self, name: str) -> None:
         """Show a saved view's query in the filters (and run it)."""
