@@ -24,7 +24,7 @@ from workbench.query._sql import (
     json_pointer,
     sql,
 )
-from workbench.query.eval_stages import MatchEval, SortByEvalCount
+from workbench.query.eval_stages import MatchConfusion, MatchEval, SortByEvalCount
 from workbench.query.plan import OrderTerm, Plan
 from workbench.query.stage_base import Stage, frozen, rois_of_frames
 from workbench.store.sqlsafe import embed_where, quote_ident
@@ -365,6 +365,7 @@ STAGES: dict[str, type[Stage]] = {
         HasRois,
         LacksRois,
         MatchEval,
+        MatchConfusion,
         SortByEvalCount,
         SortBy,
         Skip,
