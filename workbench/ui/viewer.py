@@ -21,6 +21,7 @@ from bokeh.plotting import figure
 
 from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.glyphs import Badge, Columns, SourceGlyphs, empty_columns, frame_glyphs
+from workbench.ui.outcomes import frame_outcomes
 from workbench.ui.masks import MaskPainter
 from workbench.ui.media import MediaUrls
 from workbench.ui.notebook import in_kernel
@@ -36,6 +37,7 @@ TOOLTIPS = [
     ("field", "@field"),
     ("confidence", "@confidence"),
     ("attributes", "@attributes"),
+    ("outcome", "@outcome"),
     ("id", "@id"),
 ]
 
@@ -202,7 +204,7 @@ class FrameViewer(pn.viewable.Viewer):
             label="",
         )
         self.state.context.param.watch(self._draw, ["frame"])
-        self.state.param.watch(self._draw, ["visible_fields"])
+        self.state.param.watch(self._draw, ["visible_fields", "outcome_key"])
         self._draw()
 
     @property
@@ -225,7 +227,12 @@ class FrameViewer(pn.viewable.Viewer):
             return
         self.placeholder.visible = False
         sources = list(frame["sources"])
-        glyphs = frame_glyphs(frame, fields=self.state.visible_fields, paint_mask=self._paint)
+        glyphs = frame_glyphs(
+            frame,
+            fields=self.state.visible_fields,
+            paint_mask=self._paint,
+            outcomes=frame_outcomes(self.state.catalog, self.state.outcome_key, frame),
+        )
         for copy in copies:
             copy.show(sources, glyphs, self.state.media)
         badges = [b for s in sources for b in glyphs.get(str(s["id"]), SourceGlyphs()).badges]
