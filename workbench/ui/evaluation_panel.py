@@ -282,9 +282,9 @@ def confusion_plot(state: EvaluationState, results: DetectionResults | None) -> 
     tap = hv.streams.Tap(source=heatmap, x=None, y=None)
 
     def tapped(x: Any, y: Any) -> None:
-        if x is not None and y is not None and x in labels and y in labels:
-            if not (x == y == labels[-1]):
-                state.pick_cell(str(y), str(x))
+        known = x is not None and y is not None and x in labels and y in labels
+        if known and not (x == y == labels[-1]):
+            state.pick_cell(str(y), str(x))
 
     tap.add_subscriber(tapped)
     state._cell_tap = tap
@@ -295,7 +295,7 @@ def _backend() -> None:
     import holoviews as hv
 
     if hv.Store.current_backend != "bokeh" or "bokeh" not in hv.Store.renderers:
-        import holoviews.plotting.bokeh  # noqa: F401 - registers the backend, shows nothing
+        import holoviews.plotting.bokeh
 
         hv.Store.set_current_backend("bokeh")
 

@@ -21,10 +21,10 @@ from bokeh.plotting import figure
 
 from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.glyphs import Badge, Columns, SourceGlyphs, empty_columns, frame_glyphs
-from workbench.ui.outcomes import frame_outcomes
 from workbench.ui.masks import MaskPainter
 from workbench.ui.media import MediaUrls
 from workbench.ui.notebook import in_kernel
+from workbench.ui.outcomes import frame_outcomes
 from workbench.ui.state import WorkbenchState
 from workbench.ui.text import Html, TextPane, html, join
 
