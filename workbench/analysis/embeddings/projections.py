@@ -261,12 +261,19 @@ def projection_table(
     `metadata.<key>`, `label` for ROI embeddings, or a score name; NULL without)."""
     projection = compute_projection(view, key, method, recompute=recompute, **options)
     colour = _colour(view, colour_by, projection.key)
+    # Frame keys have no ROI to join (a join on NULL keys still reads every ROI).
+    rois = (
+        " LEFT JOIN rois r ON r.frame_id = p.frame_id AND r.id = p.roi_id"
+        if (colour_by == "label")
+        else ""
+    )
     query = Compiled.join(
         [
             "SELECT p.frame_id, p.roi_id, p.x, p.y, ",
             colour,
-            " AS colour FROM projections p JOIN frames f ON f.id = p.frame_id"
-            " LEFT JOIN rois r ON r.frame_id = p.frame_id AND r.id = p.roi_id WHERE ",
+            " AS colour FROM projections p JOIN frames f ON f.id = p.frame_id",
+            rois,
+            " WHERE ",
             Compiled(
                 "p.key = ? AND p.method = ? AND p.params_hash = ?",
                 (projection.key, projection.method, projection.params_hash),
@@ -283,6 +290,19 @@ def projection_table(
     return table
 
 
+def _outcome(eval_key: str) -> Compiled:
+    """An ROI's outcome in evaluation `eval_key`; a frame's: fp+fn, fp, fn, tp or none."""
+    run = "(SELECT run_id FROM evaluations WHERE eval_key = ?)"
+    return Compiled(
+        "CASE WHEN p.roi_id IS NOT NULL THEN (SELECT min(e.outcome) FROM eval_rois e"
+        f" WHERE e.run_id = {run} AND e.frame_id = p.frame_id AND e.roi_id = p.roi_id)"
+        " ELSE (SELECT CASE WHEN c.fp > 0 AND c.fn > 0 THEN 'fp+fn' WHEN c.fp > 0 THEN 'fp'"
+        " WHEN c.fn > 0 THEN 'fn' WHEN c.tp > 0 THEN 'tp' ELSE 'none' END FROM eval_frames c"
+        f" WHERE c.run_id = {run} AND c.frame_id = p.frame_id) END",
+        (eval_key, eval_key),
+    )
+
+
 def _colour(view: View, colour_by: str | None, key: str) -> Compiled:
     from workbench.analysis.similarity.scores import SCORES
     from workbench.query.stages import metadata_expr
@@ -291,6 +311,13 @@ def _colour(view: View, colour_by: str | None, key: str) -> Compiled:
         return Compiled("NULL::VARCHAR")
     if colour_by == "label":
         return Compiled("r.label")
+    if colour_by == "tag":  # the frame's (or ROI's) first tag by name
+        return Compiled(
+            "(SELECT min(t.tag) FROM tags t WHERE t.frame_id = p.frame_id"
+            " AND t.roi_id IS NOT DISTINCT FROM p.roi_id)"
+        )
+    if colour_by.startswith("eval."):
+        return _outcome(colour_by.removeprefix("eval."))
     if colour_by in SCORES:
         return Compiled(
             f"(SELECT max(s.{colour_by}) FROM embedding_scores s WHERE s.key = ?"
@@ -299,7 +326,8 @@ def _colour(view: View, colour_by: str | None, key: str) -> Compiled:
         )
     if not colour_by.startswith("metadata.") and colour_by not in view.frame_columns:
         raise AnalysisError(
-            f"colour_by names a frame column, metadata.<key>, label or a score, not {colour_by!r}"
+            "colour_by names a frame column, metadata.<key>, label, tag, eval.<key> or a score,"
+            f" not {colour_by!r}"
         )
     expr, _ = metadata_expr(colour_by, view.frame_columns)
     return "CAST(" + expr + " AS VARCHAR)"
