@@ -20,6 +20,7 @@ from bokeh.models.widgets.markups import PreText
 
 from workbench.store.imports import interrupted_imports
 from workbench.ui.actions import ActionsBar, ActionsPanel
+from workbench.ui.analysis_tabs import AnalysisTabs
 from workbench.ui.annotator import AnnotatorView
 from workbench.ui.annotator_state import AnnotatorState
 from workbench.ui.grid import GridView
@@ -75,6 +76,8 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.runs_panel = RunsPanel(self.runs, on_annotate=self.annotate_run)
         self.annotator = AnnotatorState(self.state)
         self.annotator_view = AnnotatorView(self.annotator)
+        # Evaluation, embeddings, sequence QA and patches (workbench/ui/analysis_tabs.py).
+        self.analysis = AnalysisTabs(self.state)
         # Opened now, not once the page is on screen: the viewer's figures arrive with the
         # first document instead of keeping the browser and the server busy just when a
         # person (or bench/ui_bench.py) starts with a first query.
@@ -142,6 +145,8 @@ class WorkbenchApp(pn.viewable.Viewer):
             pn.layout.Divider(),
             viewing,
             editing,
+            pn.layout.Divider(),
+            self.analysis,
             sizing_mode="stretch_width",
         )
         # Side by side when there is room, the sidebar above the rest when not (a notebook
