@@ -16,7 +16,10 @@ from workbench.ui.state import WorkbenchState
 @pytest.fixture
 def panel(catalog: Catalog, state: WorkbenchState) -> EvaluationPanel:
     evaluate_detections(View(catalog), "predictions", "ground_truth", "e")
-    return EvaluationPanel(state)
+    panel = EvaluationPanel(state)
+    assert state.outcome_key == ""  # the viewer keeps label colours until the panel shows
+    panel.state.active = True
+    return panel
 
 
 def test_the_latest_runs_are_listed_and_the_first_is_shown(

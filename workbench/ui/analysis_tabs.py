@@ -57,6 +57,7 @@ class AnalysisTabs(pn.viewable.Viewer):
         self.embeddings.state.active = shown == "embeddings"
         self.qa.state.active = shown == "qa"
         self.patches.state.active = shown == "patches"
+        self.evaluation.state.active = shown == "evaluation"
         if shown == "evaluation":
             self.evaluation.state.refresh_runs()
 

@@ -48,6 +48,7 @@ MAX_POINTS = 60_000
 MAX_CATEGORIES = 20
 MAX_ROI_STAGE = 10_000  # ROIs select_rois takes; past it, their frames
 NO_VALUE = "#bbbbbb"
+PLAIN = "#1f77b4"  # every point, when nothing colours them
 OTHER = "#888888"
 FRAME_COLOURINGS = ["", "weather", "time_of_day", "camera", "location", "tag", "uniqueness"]
 COLOURINGS = [*FRAME_COLOURINGS, "label", "outcome"]
@@ -135,7 +136,7 @@ def colour_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str], list[t
     values = column.combine_chunks()
     n = len(values)
     if n == 0 or values.null_count == n:
-        return np.zeros(n, dtype=np.float32), [NO_VALUE], []
+        return np.zeros(n, dtype=np.float32), [PLAIN], []
     numbers = _numbers(values)
     if numbers is not None:
         lo, hi = float(np.nanmin(numbers)), float(np.nanmax(numbers))
@@ -384,7 +385,7 @@ class PlotCopy:
             css_classes=["wb-emb-plot"],
             toolbar_location="above",
         )
-        fig.scatter("x", "y", source=self.points, size=4, line_alpha=0, fill_alpha=0.7,
+        fig.scatter("x", "y", source=self.points, size=5, line_alpha=0, fill_alpha=0.7,
                     color={"field": "c", "transform": self.mapper})  # fmt: skip
         fig.scatter("x", "y", source=self.rings, size=9, fill_alpha=0, line_color="#000000",
                     line_width=1.5)  # fmt: skip

@@ -51,11 +51,13 @@ class EvaluationState(param.Parameterized):
         default=None, allow_None=True, length=3, doc="(label, recall, confidence)"
     )
     colour_outcomes = param.Boolean(default=True, doc="Colour the viewer's ROIs by outcome.")
+    active = param.Boolean(default=False, doc="Shown: only then does the run colour the viewer.")
     error = param.String(default="")
 
     def __init__(self, app_state: WorkbenchState, **params: Any) -> None:
         super().__init__(**params)
         self.app_state = app_state
+        self._loaded_key: str | None = None
         self.refresh_runs()
 
     # -- reading -------------------------------------------------------------------------------
@@ -82,7 +84,13 @@ class EvaluationState(param.Parameterized):
                 results = load_results(self.app_state.catalog, self.eval_key)
             except WorkbenchError as exc:
                 self.error = str(exc)
-        self.param.update(results=results, cell=None, pr_point=None)
+        changed = results != self.results  # the same run read again redraws nothing
+        other_run = self.eval_key != self._loaded_key
+        self._loaded_key = self.eval_key
+        if changed or other_run:
+            self.param.update(
+                results=results, **({"cell": None, "pr_point": None} if other_run else {})
+            )
         self._colour()
         self._apply()
 
@@ -151,9 +159,10 @@ class EvaluationState(param.Parameterized):
         self.error = ""
         self.app_state.query.set_panel_stages(PANEL, stages)
 
-    @param.depends("colour_outcomes", watch=True)
+    @param.depends("colour_outcomes", "active", watch=True)
     def _colour(self) -> None:
-        key = self.eval_key if self.colour_outcomes and self.eval_key else ""
+        shown = self.active and self.colour_outcomes and self.eval_key
+        key = self.eval_key if shown else ""
         self.app_state.outcome_key = key
 
     @property
