@@ -113,3 +113,12 @@ def test_frame_outcomes(catalog: Catalog) -> None:
     assert len(table) == stored[0][0] > 0
     assert {r["outcome"] for r in table} <= {"tp", "fp", "fn", "ignored"}
     assert frame_outcomes(catalog, "nope", [frame]).num_rows == 0
+
+
+def test_the_rois_of_a_view_sorted_by_outcome_count(catalog: Catalog) -> None:
+    catalog.evaluate_detections("predictions", eval_key="e")
+    view = catalog.view().match_eval("e", "fp").sort_by_eval_count("e", "fp", reverse=True)
+    rois = view.rois().to_pylist()
+    order = view.frame_ids()
+    positions = [order.index(r["frame_id"]) for r in rois]
+    assert rois and positions == sorted(positions)
