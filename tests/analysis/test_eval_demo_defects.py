@@ -6,7 +6,6 @@ truck. (Its duplicate sequence and sequence defects: tests/analysis/test_sequenc
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

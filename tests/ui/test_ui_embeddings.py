@@ -10,7 +10,8 @@ import pytest
 from workbench.analysis.embeddings import compute_embeddings
 from workbench.query import View
 from workbench.store.catalog import Catalog
-from workbench.ui.embeddings_panel import EmbeddingsPanel, Points, points_in_polygon
+from workbench.query.region_stage import inside
+from workbench.ui.embeddings_panel import EmbeddingsPanel, Points
 from workbench.ui.grid import TileEvent
 from workbench.ui.state import WorkbenchState
 
@@ -57,6 +58,8 @@ def test_a_lasso_becomes_a_view_stage_and_the_grid_follows(
     state.mode = "frames"
     assert set(state.view.frame_ids()) == inside and state.total == len(inside)
     assert s.total == 23  # the plot keeps the view without its own lasso
+    (stage,) = state.query.panels["embeddings"]
+    assert stage.to_dict()["stage"] == "select_region" and len(stage.xs) == 3  # no ids
     s.select_region({"type": "rect", "x0": cx, "x1": cx + w, "y0": cy - h, "y1": cy + h})
     assert state.total == int(((xs >= cx) & (ys >= cy - h) & (ys <= cy + h)).sum())
     s.clear_region()
@@ -118,13 +121,13 @@ def test_past_max_points_a_fixed_sample_of_the_visible_range_is_drawn(
     )
 
 
-def test_points_in_polygon_agrees_with_the_even_odd_rule():
+def test_the_region_test_agrees_with_the_even_odd_rule():
     rng = np.random.default_rng(3)
     x, y = rng.uniform(-1, 1, 20000), rng.uniform(-1, 1, 20000)
     # a square with a square notch: a concave polygon
     px = np.array([-0.5, 0.5, 0.5, 0.0, 0.0, -0.5])
     py = np.array([-0.5, -0.5, 0.5, 0.5, 0.0, 0.0])
-    found = set(points_in_polygon(x, y, px, py))
+    found = set(np.flatnonzero(inside(x, y, px, py)))
     expected = {
         i
         for i in range(len(x))

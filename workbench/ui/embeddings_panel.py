@@ -32,6 +32,8 @@ from bokeh.plotting import figure
 
 from workbench.errors import WorkbenchError
 from workbench.query import View
+from workbench.query.region_stage import SelectRegion, simplify
+from workbench.query.region_stage import inside as region_inside
 from workbench.ui.background import run_in_background
 from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.palette import OUTCOME_COLOURS, label_color
@@ -46,7 +48,6 @@ PANEL = "embeddings"
 SIMILAR = "similarity"
 MAX_POINTS = 60_000
 MAX_CATEGORIES = 20
-MAX_ROI_STAGE = 10_000  # ROIs select_rois takes; past it, their frames
 NO_VALUE = "#bbbbbb"
 PLAIN = "#1f77b4"  # every point, when nothing colours them
 OTHER = "#888888"
@@ -76,18 +77,9 @@ class Points:
     def __len__(self) -> int:
         return len(self.x)
 
-    def inside(self, region: Mapping[str, Any]) -> np.ndarray:
-        """Indices of the points inside a rectangle or polygon (Bokeh's geometry)."""
-        if region.get("type") == "rect":
-            x0, x1 = sorted((float(region["x0"]), float(region["x1"])))
-            y0, y1 = sorted((float(region["y0"]), float(region["y1"])))
-            mask = (self.x >= x0) & (self.x <= x1) & (self.y >= y0) & (self.y <= y1)
-            return np.flatnonzero(mask)
-        xs = np.asarray(region.get("x") or [], dtype=np.float64)
-        ys = np.asarray(region.get("y") or [], dtype=np.float64)
-        if len(xs) < 3 or len(xs) != len(ys):
-            return np.empty(0, dtype=np.int64)
-        return points_in_polygon(self.x, self.y, xs, ys)
+    def inside(self, polygon: tuple[Sequence[float], Sequence[float]]) -> np.ndarray:
+        """Indices of the points inside a polygon (xs, ys), as select_region tests them."""
+        return np.flatnonzero(region_inside(self.x, self.y, *polygon))
 
     def sample(self, ranges: tuple[float, float, float, float] | None, limit: int) -> np.ndarray:
         """At most `limit` point indices inside `ranges` (x0, x1, y0, y1; None: all)."""
@@ -109,21 +101,18 @@ class Points:
         return np.flatnonzero(found.to_numpy(zero_copy_only=False))
 
 
-def points_in_polygon(x: np.ndarray, y: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
-    """Indices of the points inside the polygon (even-odd rule), vectorised over points and
-    looped over edges, on the points inside its bounding box only."""
-    box = (x >= px.min()) & (x <= px.max()) & (y >= py.min()) & (y <= py.max())
-    idx = np.flatnonzero(box)
-    bx, by = x[idx].astype(np.float64), y[idx].astype(np.float64)
-    inside = np.zeros(len(idx), dtype=bool)
-    qx, qy = np.roll(px, 1), np.roll(py, 1)
-    for x1, y1, x2, y2 in zip(px, py, qx, qy, strict=True):
-        if y1 == y2:
-            continue
-        crosses = (y1 > by) != (y2 > by)
-        at = x1 + (by - y1) * (x2 - x1) / (y2 - y1)
-        inside ^= crosses & (bx < at)
-    return idx[inside]
+def polygon_of(region: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """The polygon (xs, ys, at most 64 vertices) of Bokeh's selection geometry: a rectangle
+    {"type": "rect", "x0", "x1", "y0", "y1"} or a lasso {"type": "poly", "x": [...], "y":
+    [...]}; None when it encloses nothing."""
+    if region.get("type") == "rect":
+        x0, x1 = sorted((float(region["x0"]), float(region["x1"])))
+        y0, y1 = sorted((float(region["y0"]), float(region["y1"])))
+        return (x0, x1, x1, x0), (y0, y0, y1, y1)
+    xs, ys = list(region.get("x") or []), list(region.get("y") or [])
+    if len(xs) < 3 or len(xs) != len(ys):
+        return None
+    return simplify(xs, ys)
 
 
 def colour_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
@@ -215,6 +204,7 @@ class EmbeddingsState(param.Parameterized):
         self.visible = np.empty(0, dtype=np.int64)
         self.highlight = np.empty(0, dtype=np.int64)
         self._plotted: dict[str, Any] | None = None
+        self._projection: tuple[str, str, str] | None = None  # key, method, params_hash
         self._target = "frames"
         self.refresh_keys()
         app_state.query.param.watch(self._on_query, list(QUERY_PARAMS))
@@ -258,10 +248,15 @@ class EmbeddingsState(param.Parameterized):
         self._target = self._targets.get(key, "frames")
         self.working = f"projecting {key} with {method}"
 
-        def read() -> Points:
-            return Points(view.projection(key, method, colour_by=colouring))
+        def read() -> tuple[Points, tuple[str, str, str]]:
+            from workbench.analysis.embeddings.projections import compute_projection
 
-        def show(points: Points) -> None:
+            made = compute_projection(view, key, method)
+            points = Points(view.projection(key, method, colour_by=colouring))
+            return points, (made.key, made.method, made.params_hash)
+
+        def show(read: tuple[Points, tuple[str, str, str]]) -> None:
+            points, self._projection = read
             self.points = points
             self.param.update(working="", error="", ranges=None, total=len(points))
             self._resample()
@@ -293,24 +288,15 @@ class EmbeddingsState(param.Parameterized):
     def select_region(self, region: Mapping[str, Any] | None) -> None:
         """Keep the view's frames (or ROIs) whose points lie in `region` (Bokeh's selection
         geometry: {"type": "poly", "x": [...], "y": [...]} or {"type": "rect", "x0", "x1",
-        "y0", "y1"}); None clears it."""
-        if region is None or self.points is None:
+        "y0", "y1"}) as a `select_region` stage; None clears it."""
+        polygon = polygon_of(region) if region is not None else None
+        if polygon is None or self.points is None or self._projection is None:
             self.clear_region()
             return
-        idx = self.points.inside(region)
-        self.lassoed = len(idx)
-        self.app_state.query.set_panel_stages(PANEL, self._stages(idx))
-
-    def _stages(self, idx: np.ndarray) -> tuple[Stage, ...]:
-        assert self.points is not None
-        take = pa.array(idx, pa.int64())
-        frames = self.points.frame_ids.take(take).to_pylist()
-        view = View(self.app_state.catalog)
-        rois = self.points.roi_ids
-        if rois is not None and 0 < len(idx) <= MAX_ROI_STAGE:
-            pairs = zip(frames, rois.take(take).to_pylist(), strict=True)
-            return view.select_rois(list(pairs)).stages
-        return view.select(list(dict.fromkeys(frames))).stages
+        self.lassoed = len(self.points.inside(polygon))
+        key, method, params_hash = self._projection
+        stage = SelectRegion(key, method, params_hash, *polygon, rois=self._target == "rois")
+        self.app_state.query.set_panel_stages(PANEL, (stage,))
 
     def clear_region(self) -> None:
         self.lassoed = 0
