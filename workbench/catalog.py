@@ -25,13 +25,13 @@ from workbench.store import catalog as store
 if TYPE_CHECKING:
     from workbench.analysis.duplicates import DuplicateResults
     from workbench.analysis.embeddings import EmbeddingInfo, EmbeddingRemoval, EmbeddingReport
-    from workbench.analysis.sequence_qa import QaReport
-    from workbench.analysis.similarity import Neighbours
     from workbench.analysis.evaluation import (
         DetectionResults,
         EvaluationInfo,
         EvaluationRemoval,
     )
+    from workbench.analysis.sequence_qa import QaReport
+    from workbench.analysis.similarity import Neighbours
 
 
 class View(query.View):

@@ -9,8 +9,8 @@ import pytest
 
 from workbench.analysis.embeddings import compute_embeddings
 from workbench.query import View
-from workbench.store.catalog import Catalog
 from workbench.query.region_stage import inside
+from workbench.store.catalog import Catalog
 from workbench.ui.embeddings_panel import EmbeddingsPanel, Points
 from workbench.ui.grid import TileEvent
 from workbench.ui.state import WorkbenchState

@@ -24,6 +24,8 @@ from workbench.query.plan import Plan
 from workbench.query.stage_base import Stage
 
 MAX_VERTICES = 64
+# Whether the horizontal ray from a point to the right crosses one edge (y1, y2, x1, y1, slope).
+_CROSSING = "CASE WHEN ((? > p.y) <> (? > p.y)) AND (p.x < ? + (p.y - ?) * ?) THEN 1 ELSE 0 END"
 
 
 def simplify(xs: Sequence[float], ys: Sequence[float]) -> tuple[tuple[float, ...], ...]:

@@ -398,5 +398,5 @@ def build_plan(stages: Sequence[Stage], frame_columns: frozenset[str]) -> Plan:
 
 
 # The stages of embeddings, duplicates and sequence QA register themselves in STAGES.
-import workbench.query.region_stage  # noqa: E402, F401
+import workbench.query.region_stage  # noqa: E402
 import workbench.query.similarity_stages  # noqa: E402, F401

@@ -41,7 +41,6 @@ from workbench.ui.query_state import QUERY_PARAMS
 from workbench.ui.text import Html, TextAlert, TextPane, html, join, text
 
 if TYPE_CHECKING:
-    from workbench.query.stages import Stage
     from workbench.ui.state import WorkbenchState
 
 PANEL = "embeddings"
