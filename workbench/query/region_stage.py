@@ -26,6 +26,8 @@ from workbench.query.stage_base import Stage
 MAX_VERTICES = 64
 # Whether the horizontal ray from a point to the right crosses one edge (y1, y2, x1, y1, slope).
 _CROSSING = "CASE WHEN ((? > p.y) <> (? > p.y)) AND (p.x < ? + (p.y - ?) * ?) THEN 1 ELSE 0 END"
+# Whether the horizontal ray from a point to the right crosses one edge (y1, y2, x1, y1, slope).
+_CROSSING = "CASE WHEN ((? > p.y) <> (? > p.y)) AND (p.x < ? + (p.y - ?) * ?) THEN 1 ELSE 0 END"
 
 
 def simplify(xs: Sequence[float], ys: Sequence[float]) -> tuple[tuple[float, ...], ...]:
@@ -97,15 +99,7 @@ class SelectRegion(Stage):
         )  # fmt: skip
         crossings = Compiled.join(
             [
-                sql(
-                    "CASE WHEN ((? > p.y) <> (? > p.y)) AND (p.x < ? + (p.y - ?) * ?)"
-                    " THEN 1 ELSE 0 END",
-                    y1,
-                    y2,
-                    x1,
-                    y1,
-                    slope,
-                )  # fmt: skip
+                sql(_CROSSING, y1, y2, x1, y1, slope)
                 for y1, y2, x1, slope in _edges(self.xs, self.ys)
             ],
             " + ",
