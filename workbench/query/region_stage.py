@@ -30,7 +30,9 @@ _CROSSING = "CASE WHEN ((? > p.y) <> (? > p.y)) AND (p.x < ? + (p.y - ?) * ?) TH
 _CROSSING = "CASE WHEN ((? > p.y) <> (? > p.y)) AND (p.x < ? + (p.y - ?) * ?) THEN 1 ELSE 0 END"
 
 
-def simplify(xs: Sequence[float], ys: Sequence[float]) -> tuple[tuple[float, ...], ...]:
+def simplify(
+    xs: Sequence[float], ys: Sequence[float]
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """At most MAX_VERTICES of a drawn outline's vertices, evenly along it."""
     n = len(xs)
     keep = range(n) if n <= MAX_VERTICES else np.linspace(0, n - 1, MAX_VERTICES).astype(int)

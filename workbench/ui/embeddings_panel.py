@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import panel as pn
@@ -180,9 +180,9 @@ def _numbers(values: pa.Array) -> np.ndarray | None:
 class EmbeddingsState(param.Parameterized):
     """What the panel plots and what it adds to the app's view."""
 
-    key = param.Selector(default=None, objects=[], allow_None=True)
-    method = param.Selector(default="pca", objects=["pca", "umap", "tsne"])
-    colour_by = param.Selector(
+    key: param.Selector[str | None] = param.Selector(default=None, objects=[], allow_None=True)
+    method: param.Selector[str] = param.Selector(default="pca", objects=["pca", "umap", "tsne"])
+    colour_by: param.Selector[str] = param.Selector(
         default="", objects=COLOURINGS, doc="A frame column, tag, score, label or outcome."
     )
     active = param.Boolean(default=False, doc="Shown: only then is the projection read.")
@@ -377,14 +377,18 @@ class PlotCopy:
         fig.grid.visible = False
         fig.on_event(SelectionGeometry, lambda event: self._selected(state, event))
         fig.on_event(RangesUpdate, lambda event: self._moved(state, event))
-        fig.on_event(Reset, lambda event: state.param.update(ranges=None))
+        fig.on_event(Reset, lambda event: self._reset(state))
         self.figure = fig
         self.pane = pn.pane.Bokeh(fig, sizing_mode="stretch_width", css_classes=["wb-emb-view"])
+
+    @staticmethod
+    def _reset(state: EmbeddingsState) -> None:
+        state.ranges = None
 
     def _selected(self, state: EmbeddingsState, event: SelectionGeometry) -> None:
         if not event.final:
             return
-        geometry = dict(event.geometry)
+        geometry = cast(dict[str, Any], dict(event.geometry or {}))
         kind = geometry.get("type")
         if kind == "rect":
             region: dict[str, Any] = {
@@ -443,16 +447,23 @@ class EmbeddingsPanel(pn.viewable.Viewer):
                                        css_classes=["wb-emb-clear"])  # fmt: skip
         self.similar_frame.on_click(lambda _: s.find_similar("frame"))
         self.similar_selection.on_click(lambda _: s.find_similar("selection"))
-        self.clear.on_click(lambda _: (s.clear_region(), s.clear_similar()))
+        self.clear.on_click(self._clear)
         self.status = TextPane(
             pn.bind(lambda *_: text(s.status), s.param.version, s.param.shown, s.param.lassoed,
                     s.param.working),
             css_classes=["wb-emb-status"],
         )  # fmt: skip
-        self.legend = TextPane(pn.bind(lambda _: legend_html(s.points), s.param.version),
+        self.legend = TextPane(pn.bind(self._legend, s.param.version),
                                css_classes=["wb-emb-legend-pane"])  # fmt: skip
         self.error = TextAlert(s.param.error, alert_type="danger",
                                visible=pn.bind(bool, s.param.error), css_classes=["wb-emb-error"])  # fmt: skip
+
+    def _clear(self, *events: Any) -> None:
+        self.state.clear_region()
+        self.state.clear_similar()
+
+    def _legend(self, *values: Any) -> Html:
+        return legend_html(self.state.points)
 
     def _draw(self, *events: Any) -> None:
         copies = list(self._copies)

@@ -40,12 +40,12 @@ FULL = (0.0, 1.0)
 class EvaluationState(param.Parameterized):
     """The chosen evaluation run and the view it makes of the app's query."""
 
-    eval_key = param.Selector(default=None, objects=[], allow_None=True)
+    eval_key: param.Selector[str | None] = param.Selector(default=None, objects=[], allow_None=True)
     runs = param.List(default=[], doc="Keys of the stored evaluation runs.")
     results = param.Parameter(default=None, doc="DetectionResults of `eval_key`.")
     outcomes = param.ListSelector(default=[], objects=OUTCOME_CHOICES)
     confidence = param.Range(default=FULL, bounds=FULL, doc="Of predictions (with outcomes).")
-    sort_by = param.Selector(default="", objects=list(SORTS))
+    sort_by: param.Selector[str] = param.Selector(default="", objects=list(SORTS))
     cell = param.Tuple(default=None, allow_None=True, length=2, doc="(truth, predicted)")
     pr_point = param.Tuple(
         default=None, allow_None=True, length=3, doc="(label, recall, confidence)"
@@ -58,6 +58,9 @@ class EvaluationState(param.Parameterized):
         super().__init__(**params)
         self.app_state = app_state
         self._loaded_key: str | None = None
+        # The plots' tap streams (tests drive them with .event(x=..., y=...)).
+        self._pr_tap: Any = None
+        self._cell_tap: Any = None
         self.refresh_runs()
 
     # -- reading -------------------------------------------------------------------------------

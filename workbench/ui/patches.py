@@ -152,7 +152,9 @@ def patch_dicts(
 class PatchesState(param.Parameterized):
     """A page of patches of the app's view, and which are picked."""
 
-    field = param.Selector(default="", objects=[""], doc="Label field ('': every field).")
+    field: param.Selector[str] = param.Selector(
+        default="", objects=[""], doc="Label field ('': every field)."
+    )
     page = param.Integer(default=0, bounds=(0, None))
     page_size = param.Integer(default=PAGE_SIZE, bounds=(1, 1000))
     total = param.Integer(default=0)
