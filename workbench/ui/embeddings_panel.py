@@ -27,7 +27,13 @@ import param
 import pyarrow as pa
 import pyarrow.compute as pc
 from bokeh.events import RangesUpdate, Reset, SelectionGeometry
-from bokeh.models import ColumnDataSource, LinearColorMapper
+from bokeh.models import (
+    BoxSelectTool,
+    ColumnDataSource,
+    LassoSelectTool,
+    LinearColorMapper,
+    WheelZoomTool,
+)
 from bokeh.plotting import figure
 
 from workbench.errors import WorkbenchError
@@ -66,8 +72,8 @@ class Points:
         self.roi_ids = (
             table.column("roi_id").combine_chunks() if "roi_id" in table.column_names else None
         )
-        self.x = table.column("x").to_numpy().astype(np.float32)
-        self.y = table.column("y").to_numpy().astype(np.float32)
+        self.x = _floats(table.column("x"))
+        self.y = _floats(table.column("y"))
         self.colours, self.palette, self.legend = colour_codes(table.column("colour"))
         # Each point's rank in one random order: a sample is the lowest ranks in view, so
         # the same points stay on screen from one zoom to the next.
@@ -98,6 +104,12 @@ class Points:
             return np.empty(0, dtype=np.int64)
         found = pc.is_in(self.frame_ids, value_set=pa.array(list(frame_ids), pa.string()))
         return np.flatnonzero(found.to_numpy(zero_copy_only=False))
+
+
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    # Without nulls the buffer is read as it is (a copy goes through pandas, slow to import).
+    values = pc.fill_null(column.combine_chunks(), float("nan"))
+    return np.asarray(values.to_numpy(zero_copy_only=True), dtype=np.float32)
 
 
 def polygon_of(region: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
@@ -360,10 +372,14 @@ class PlotCopy:
         self.points = ColumnDataSource({"x": [], "y": [], "c": []})
         self.rings = ColumnDataSource({"x": [], "y": []})
         self.mapper = LinearColorMapper(palette=[NO_VALUE], low=-0.5, high=0.5)
+        # The select tools hit-test no renderer (renderers=[]): the points they select are
+        # worked out on the server over every point, not over the sample in the browser, and
+        # hit-testing tens of thousands of points there would only delay the event.
+        lasso = LassoSelectTool(renderers=[])
         fig = figure(
-            tools="pan,wheel_zoom,box_select,lasso_select,reset",
-            active_scroll="wheel_zoom",
-            active_drag="lasso_select",
+            tools=["pan", WheelZoomTool(), BoxSelectTool(renderers=[]), lasso, "reset"],
+            active_scroll="auto",
+            active_drag=lasso,
             output_backend="webgl",
             height=420,
             sizing_mode="stretch_width",
@@ -400,7 +416,6 @@ class PlotCopy:
         else:
             return
         state.select_region(region)
-        self.points.selected.indices = []
 
     def _moved(self, state: EmbeddingsState, event: RangesUpdate) -> None:
         values = (event.x0, event.x1, event.y0, event.y1)

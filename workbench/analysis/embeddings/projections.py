@@ -81,14 +81,17 @@ def compute_projection(
 ) -> Projection:
     """Project the key's vectors to 2-D (all of them, or with recompute=True the view's only)
     and store the result, unless an identical projection of the same vectors is stored."""
+    from workbench.analysis.embeddings.store import require
+
     started = time.perf_counter()
-    matrix = load(view.catalog, key)
+    info = require(view.catalog, key)  # the stored projection is checked without the vectors
     spec = view.to_dict() if recompute and view.stages else None
     params = params_of(method, options, spec)
     digest = _hash(params)
-    stored = _stored(view, matrix, method, digest)
+    stored = _stored(view, info.key, info.fingerprint, method, digest)
     if stored is not None:
-        return Projection(matrix.info.key, method, digest, params, stored, True, 0.0)
+        return Projection(info.key, method, digest, params, stored, True, 0.0)
+    matrix = load(view.catalog, key)
     check_writable(view.catalog, "projections")
     rows = view_rows(view, matrix) if spec is not None else np.arange(len(matrix))
     xy = project(np.asarray(matrix.vectors[rows], dtype=np.float32), params)
@@ -108,17 +111,17 @@ def compute_projection(
     return Projection(matrix.info.key, method, digest, params, len(rows), False, seconds)
 
 
-def _stored(view: View, matrix: VectorMatrix, method: str, digest: str) -> int | None:
+def _stored(view: View, key: str, fingerprint: str, method: str, digest: str) -> int | None:
     rows = (
         view.catalog.cursor()
         .execute(
             "SELECT count, fingerprint FROM projection_runs WHERE key = ? AND method = ?"
             " AND params_hash = ?",
-            [matrix.info.key, method, digest],
+            [key, method, digest],
         )
         .fetchall()
     )
-    if rows and rows[0][1] == matrix.info.fingerprint:
+    if rows and rows[0][1] == fingerprint:
         return int(rows[0][0])
     return None
 
