@@ -60,18 +60,22 @@ def prepare(path: Path, frames: int, dim: int) -> dict[str, Any]:
         started = time.perf_counter()
         catalog.view().projection("bench", "pca")
         out["pca_s"] = round(time.perf_counter() - started, 2)
-        # the lasso: a box from the left edge holding about LASSO_POINTS points
+    say("catalog, vectors, PCA (s)", f"{out['generate_s']}, {out['store_s']}, {out['pca_s']}")
+    return out
+
+
+def lasso_of(path: Path, frames: int) -> dict[str, float]:
+    """A box from the left edge of the projection holding about LASSO_POINTS points."""
+    with workbench.open(path) as catalog:
         stored = catalog.sql("SELECT x, y FROM projections").fetchnumpy()
-        xy, ys = np.asarray(stored["x"]), np.asarray(stored["y"])
+    xs, ys = np.asarray(stored["x"]), np.asarray(stored["y"])
     share = min(LASSO_POINTS, frames // 10) / frames
-    out["lasso"] = {
-        "x0": float(xy.min()) - 1e-3,
-        "x1": float(np.quantile(xy, share)),
+    return {
+        "x0": float(xs.min()) - 1e-3,
+        "x1": float(np.quantile(xs, share)),
         "y0": float(ys.min()) - 1e-3,
         "y1": float(ys.max()) + 1e-3,
     }
-    say("catalog, vectors, PCA (s)", f"{out['generate_s']}, {out['store_s']}, {out['pca_s']}")
-    return out
 
 
 def by_hand(path: Path, lasso: dict[str, float]) -> dict[str, Any]:
@@ -224,12 +228,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--dim", type=int, default=32)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/embuibench"))
+    parser.add_argument(
+        "--reuse", action="store_true", help="use the catalog a previous run left in --workdir"
+    )
     args = parser.parse_args(argv)
-    shutil.rmtree(args.workdir, ignore_errors=True)
-    args.workdir.mkdir(parents=True)
     path = args.workdir / "bench.duckdb"
     results: dict[str, Any] = {"frames": args.frames, "load_start": embeddings_bench.load_average()}
-    results |= prepare(path, args.frames, args.dim)
+    if not (args.reuse and path.exists()):
+        shutil.rmtree(args.workdir, ignore_errors=True)
+        args.workdir.mkdir(parents=True)
+        results |= prepare(path, args.frames, args.dim)
+    results["lasso"] = lasso_of(path, args.frames)
     results |= by_hand(path, results["lasso"])
     with served(path) as (url, _pid):
         results |= in_browser(url, args.frames, results["lasso"])

@@ -260,10 +260,14 @@ class EmbeddingsState(param.Parameterized):
         self.working = f"projecting {key} with {method}"
 
         def read() -> tuple[Points, tuple[str, str, str]]:
-            from workbench.analysis.embeddings.projections import compute_projection
+            from workbench.analysis.embeddings.projections import (
+                compute_projection,
+                projection_table,
+            )
 
             made = compute_projection(view, key, method)
-            points = Points(view.projection(key, method, colour_by=colouring))
+            table = projection_table(view, key, method, colour_by=colouring, ordered=False)
+            points = Points(table)
             return points, (made.key, made.method, made.params_hash)
 
         def show(read: tuple[Points, tuple[str, str, str]]) -> None:

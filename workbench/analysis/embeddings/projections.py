@@ -257,33 +257,44 @@ def projection_table(
     *,
     colour_by: str | None = None,
     recompute: bool = False,
+    ordered: bool = True,
     **options: Any,
 ) -> pa.Table:
     """The view's points of a projection (computed if needed): `frame_id` (and `roi_id`),
     `x`, `y`, and `colour` (the value of `colour_by` as text: a frame column,
-    `metadata.<key>`, `label` for ROI embeddings, or a score name; NULL without)."""
+    `metadata.<key>`, `label` for ROI embeddings, `tag`, `eval.<key>` (the outcome) or a
+    score name; NULL without). `ordered=False` leaves them in no particular order (sorting a
+    million ids is most of the query's time)."""
     projection = compute_projection(view, key, method, recompute=recompute, **options)
     colour = _colour(view, colour_by, projection.key)
-    # Frame keys have no ROI to join (a join on NULL keys still reads every ROI).
+    # Frame keys have no ROI to join (a join on NULL keys still reads every ROI), and the
+    # frames are joined only for their columns or to keep the view's.
     rois = (
         " LEFT JOIN rois r ON r.frame_id = p.frame_id AND r.id = p.roi_id"
         if (colour_by == "label")
         else ""
     )
+    everything = view.plan.everything
+    needs_frames = colour_by is not None and (
+        colour_by.startswith("metadata.") or colour_by in view.frame_columns
+    )
+    frames = " JOIN frames f ON f.id = p.frame_id" if needs_frames or not everything else ""
+    in_view = Compiled("") if everything else " AND p.frame_id IN (" + view.compile() + ")"
+    order = " ORDER BY p.frame_id, p.roi_id" if ordered else ""
     query = Compiled.join(
         [
             "SELECT p.frame_id, p.roi_id, p.x, p.y, ",
             colour,
-            " AS colour FROM projections p JOIN frames f ON f.id = p.frame_id",
+            " AS colour FROM projections p",
+            frames,
             rois,
             " WHERE ",
             Compiled(
                 "p.key = ? AND p.method = ? AND p.params_hash = ?",
                 (projection.key, projection.method, projection.params_hash),
             ),
-            " AND p.frame_id IN (",
-            view.compile(),
-            ") ORDER BY p.frame_id, p.roi_id",
+            in_view,
+            order,
         ],
         "",
     )
