@@ -36,7 +36,23 @@ def embedding_key(catalog: Catalog, key: str | None) -> str:
     return require(catalog, key).key
 
 
+def embedding_target(catalog: Catalog, key: str | None) -> tuple[str, str]:
+    from workbench.analysis.embeddings.store import require
+
+    info = require(catalog, key)
+    return info.key, info.target
+
+
+def projection(view: View, key: str | None, method: str) -> tuple[str, str]:
+    from workbench.analysis.embeddings.projections import compute_projection
+
+    found = compute_projection(view, key, method)
+    return found.key, found.params_hash
+
+
 def register() -> None:
     HOOKS.similar = similar
     HOOKS.diverse = diverse
     HOOKS.embedding_key = embedding_key
+    HOOKS.embedding_target = embedding_target
+    HOOKS.projection = projection

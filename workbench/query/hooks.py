@@ -1,5 +1,5 @@
-"""Computations a view needs that no SQL can do: a k-NN search, a diverse sample, the default
-embedding key. The analysis layer above provides them and registers them when it is imported
+"""Computations a view needs that no SQL can do: a k-NN search, a diverse sample, a stored
+projection, the default embedding key. The analysis layer above provides them and registers them when it is imported
 (`import workbench` does), so a view names them without importing upward."""
 
 from __future__ import annotations
@@ -40,11 +40,26 @@ class EmbeddingKey(Protocol):
         ...
 
 
+class EmbeddingTarget(Protocol):
+    def __call__(self, catalog: Catalog, key: str | None) -> tuple[str, str]:
+        """The stored key `key` names and what it embeds ("frames" or "rois")."""
+        ...
+
+
+class StoredProjection(Protocol):
+    def __call__(self, view: View, key: str | None, method: str) -> tuple[str, str]:
+        """The key and parameters hash of `method`'s projection of `key` over `view`,
+        computed and stored if it is not yet."""
+        ...
+
+
 @dataclass
 class AnalysisHooks:
     similar: SimilarFrames | None = None
     diverse: DiverseFrames | None = None
     embedding_key: EmbeddingKey | None = None
+    embedding_target: EmbeddingTarget | None = None
+    projection: StoredProjection | None = None
 
 
 HOOKS = AnalysisHooks()

@@ -102,8 +102,12 @@ def frame_set(plan: Plan) -> Compiled | None:
 
 
 def view_rois(plan: Plan, frame_ids: Sequence[str] | None) -> Compiled:
-    """The view's ROIs, in the view's frame order and each frame's stored ROI order."""
-    ranked = plan.select("f.id, row_number() OVER (" + plan.over() + ") AS _pos")
+    """The view's ROIs, in the view's frame order and each frame's stored ROI order.
+
+    The frames' sort keys come along as columns (a window's ORDER BY cannot hold the
+    correlated subqueries some sorts are, such as sort_by_eval_count)."""
+    terms = plan.terms
+    ranked = plan.select(Compiled.join([Compiled("f.id"), *key_columns(terms)], ", "))
     query = Compiled.join(
         [
             "SELECT r.* FROM rois r JOIN (",
@@ -116,7 +120,7 @@ def view_rois(plan: Plan, frame_ids: Sequence[str] | None) -> Compiled:
     )
     if frame_ids is not None:
         query = query + " AND " + in_list("r.frame_id", list(frame_ids), "VARCHAR")
-    return query + " ORDER BY v._pos, r.rowid"
+    return query + " ORDER BY " + key_order(terms, "v") + ", r.rowid"
 
 
 def contexts(plan: Plan, offset: int, limit: int | None) -> Compiled:

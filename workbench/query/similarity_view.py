@@ -38,6 +38,12 @@ class AnalysisStages:
     def _then(self, stage: Stage) -> View:
         raise NotImplementedError
 
+    def _view(self) -> View:
+        from workbench.query.view import View
+
+        assert isinstance(self, View)
+        return self
+
     # -- stages ------------------------------------------------------------------------------
     def sort_by_similarity(
         self, query: Any, k: int | None = None, key: str | None = None, reverse: bool = False
@@ -58,6 +64,30 @@ class AnalysisStages:
             (r.frame_id, r.roi_id) for r in (_analysis(lambda v=v: roi_ref(v)) for v in rois)
         )
         return self._then(SelectRois(pairs, only))
+
+    def select_region(
+        self,
+        xs: Sequence[float],
+        ys: Sequence[float],
+        key: str | None = None,
+        method: str = "pca",
+        params_hash: str | None = None,
+    ) -> View:
+        """Frames (for ROI keys: ROIs) whose point in the stored projection of `key` by
+        `method` (the one `projection()` reads, or `params_hash`) lies inside the polygon of
+        vertices (xs, ys): a lasso drawn on the projection. At most 64 vertices are kept."""
+        from workbench.query.region_stage import SelectRegion, simplify
+
+        project, target_of = HOOKS.projection, HOOKS.embedding_target
+        if project is None or target_of is None:
+            raise missing("select_region()")
+        view = self._view()
+        if params_hash is None:
+            key, params_hash = _analysis(lambda: project(view, key, method))
+        key, target = _analysis(lambda: target_of(self.catalog, key))
+        px, py = simplify(list(xs), list(ys))
+        assert key is not None and params_hash is not None
+        return self._then(SelectRegion(key, method, params_hash, px, py, target == "rois"))
 
     def match_duplicates(self, kind: str | None = None, which: str = "all") -> View:
         """Frames in the stored duplicate groups (of `kind`: exact, perceptual, embedding):

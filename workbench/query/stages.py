@@ -24,7 +24,7 @@ from workbench.query._sql import (
     json_pointer,
     sql,
 )
-from workbench.query.eval_stages import MatchEval, SortByEvalCount
+from workbench.query.eval_stages import MatchConfusion, MatchEval, SortByEvalCount
 from workbench.query.plan import OrderTerm, Plan
 from workbench.query.stage_base import Stage, frozen, rois_of_frames
 from workbench.store.sqlsafe import embed_where, quote_ident
@@ -365,6 +365,7 @@ STAGES: dict[str, type[Stage]] = {
         HasRois,
         LacksRois,
         MatchEval,
+        MatchConfusion,
         SortByEvalCount,
         SortBy,
         Skip,
@@ -396,7 +397,8 @@ def build_plan(stages: Sequence[Stage], frame_columns: frozenset[str]) -> Plan:
     return plan
 
 
-# The stages of embeddings, duplicates and sequence QA, and of numeric ranges, register
-# themselves in STAGES.
+# The stages of embeddings, duplicates and sequence QA, of numeric ranges and of plot
+# regions register themselves in STAGES.
 import workbench.query.ranges  # noqa: E402
+import workbench.query.region_stage  # noqa: E402
 import workbench.query.similarity_stages  # noqa: E402, F401

@@ -38,6 +38,7 @@ from workbench.query.stages import (
     LacksRois,
     Limit,
     Match,
+    MatchConfusion,
     MatchEval,
     MatchTags,
     SelectAnnotationRun,
@@ -219,6 +220,13 @@ class View(AnalysisStages):
         evaluation `eval_key`; reverse=True puts the most first. Ties keep the earlier order."""
         self._known_evaluation(eval_key)
         return self._then(SortByEvalCount(eval_key, _ids(outcomes, "outcomes"), reverse))
+
+    def match_confusion(self, eval_key: str, truth: str, predicted: str) -> Self:
+        """Keep the ROIs of one cell of evaluation `eval_key`'s confusion matrix (ground truth
+        `truth` matched by predictions `predicted`, both sides; "(none)" for the background
+        row or column) and the frames holding them. See docs/evaluation.md."""
+        self._known_evaluation(eval_key)
+        return self._then(MatchConfusion(eval_key, truth, predicted))
 
     def _known_evaluation(self, eval_key: str) -> None:
         rows = self.rows(

@@ -21,6 +21,7 @@ from bokeh.models.widgets.markups import PreText
 
 from workbench.store.imports import interrupted_imports
 from workbench.ui.actions import ActionsBar, ActionsPanel
+from workbench.ui.analysis_tabs import AnalysisTabs
 from workbench.ui.annotator import AnnotatorView
 from workbench.ui.annotator_state import AnnotatorState
 from workbench.ui.grid import GridView
@@ -94,6 +95,8 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.runs_panel = RunsPanel(self.runs, on_annotate=self.annotate_run)
         self.annotator = AnnotatorState(self.state)
         self.annotator_view = AnnotatorView(self.annotator)
+        # Evaluation, embeddings, sequence QA and patches (workbench/ui/analysis_tabs.py).
+        self.analysis = AnalysisTabs(self.state)
         self._layout()
         self._bind_keys()
         # Opened now, not once the page is on screen: the viewer's figures arrive with the
@@ -133,6 +136,7 @@ class WorkbenchApp(pn.viewable.Viewer):
             Section("actions bar", lambda: self.actions_bar),
             Section("grid", lambda: self.grid),
             Section("viewer", self._viewer_area),
+            Section("analysis", lambda: self.analysis),
         ]
         # Boxes over the page (dialogs, reports): placed last, shown while open.
         self.overlays: list[Section] = [

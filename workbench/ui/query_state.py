@@ -19,7 +19,7 @@ FULL_RANGE = (0.0, 1.0)
 WHERE_TIME_LIMIT = 10.0
 QUERY_PARAMS = (
     "where", "label_field", "labels", "confidence", "metadata", "ranges", "tags", "sort_by",
-    "sort_reverse", "base",
+    "sort_reverse", "base", "panels",
 )  # fmt: skip
 
 
@@ -44,6 +44,11 @@ class QueryState(param.Parameterized):
     sort_by = param.String(default="", doc="Frame column or metadata key to sort by ('': none).")
     sort_reverse = param.Boolean(default=False, doc="Sort from the largest value down.")
     base = param.Dict(default=None, allow_None=True, doc="View spec the filters apply on top of.")
+    panels = param.Dict(
+        default={},
+        doc="Stages the analysis panels add after the filters (a plot's lasso, an evaluation's"
+        " outcomes...), by panel name: a tuple of query stages each.",
+    )
 
     def roi_filter(self) -> dict[str, Any] | None:
         """Arguments of the view's filter_rois stage, or None when no ROI filter is set."""
@@ -57,7 +62,8 @@ class QueryState(param.Parameterized):
             "max_confidence": hi if hi < 1 else None,
         }
 
-    def view(self, catalog: Catalog) -> View:
+    def view(self, catalog: Catalog, *, without: str | None = None) -> View:
+        """The view of the filters and the panels' stages (but those of panel `without`)."""
         from workbench.query import View
 
         view = View.from_dict(catalog, self.base) if self.base else View(catalog)
@@ -73,9 +79,20 @@ class QueryState(param.Parameterized):
         rois = self.roi_filter()
         if rois is not None:
             view = view.filter_rois(**rois)
+        stages = tuple(s for name, ss in self.panels.items() if name != without for s in ss)
+        if stages:
+            view = type(view)(view.catalog, view.stages + stages)
         if self.sort_by:
             view = view.sort_by(self.sort_by, reverse=self.sort_reverse)
         return view.with_time_limit(WHERE_TIME_LIMIT)
+
+    def set_panel_stages(self, panel: str, stages: tuple[Any, ...]) -> None:
+        """Replace the stages panel `panel` adds (none: `()`), and so the view."""
+        panels = {k: v for k, v in self.panels.items() if k != panel}
+        if stages:
+            panels[panel] = tuple(stages)
+        if panels != self.panels:
+            self.panels = panels
 
     def reset(self) -> None:
         self.param.update(**_CLEARED)
@@ -100,6 +117,7 @@ _CLEARED: dict[str, Any] = {
     "sort_by": "",
     "sort_reverse": False,
     "base": None,
+    "panels": {},
 }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +80,9 @@ class WorkbenchState(param.Parameterized):
     )
     viewer_notice = param.String(
         default="", doc="Why the viewer shows what it shows after a query moved it ('' if not)."
+    )
+    outcome_key = param.String(
+        default="", doc="The evaluation whose outcomes (tp, fp, fn) colour the viewer's ROIs."
     )
 
     def __init__(
@@ -329,6 +332,22 @@ class WorkbenchState(param.Parameterized):
             self._picks.clear()
             self._picks.add(Pick("c:" + c, c, tuple(ids)) for c, ids in members.items())
             self._publish_selection()
+
+    def pick(self, picks: Iterable[Pick], *, add: bool = False) -> None:
+        """Select what another view picked (patches, a plot): each Pick a key of its own
+        (`"p:" + roi`), its context and frames; `add` keeps what is selected already."""
+        if not add:
+            self._picks.clear()
+        self._picks.add(picks)
+        self._publish_selection()
+
+    def unpick(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._picks.remove(key)
+        self._publish_selection()
+
+    def is_picked(self, key: str) -> bool:
+        return key in self._picks
 
     def clear_selection(self) -> None:
         self._picks.clear()

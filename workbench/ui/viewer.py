@@ -31,6 +31,7 @@ from workbench.ui.glyphs import Badge, Columns, SourceGlyphs, empty_columns, fra
 from workbench.ui.masks import MaskPainter
 from workbench.ui.media import MediaUrls
 from workbench.ui.notebook import in_kernel
+from workbench.ui.outcomes import frame_outcomes
 from workbench.ui.state import WorkbenchState
 from workbench.ui.text import Html, TextAlert, TextPane, html, join, text
 
@@ -52,6 +53,7 @@ TOOLTIPS = [
     ("field", "@field"),
     ("confidence", "@confidence"),
     ("attributes", "@attributes"),
+    ("outcome", "@outcome"),
     ("id", "@id"),
 ]
 
@@ -267,7 +269,7 @@ class FrameViewer(pn.viewable.Viewer):
         )
         self.display = state.display
         self.state.context.param.watch(self._draw, ["frame"])
-        self.state.param.watch(self._draw, ["visible_fields"])
+        self.state.param.watch(self._draw, ["visible_fields", "outcome_key"])
         self.display.param.watch(self._draw, ["hidden_classes", "opacity", "label_text"])
         self.display.param.watch(self._resize, ["expanded"])
         self._draw()
@@ -292,7 +294,12 @@ class FrameViewer(pn.viewable.Viewer):
             return
         self.placeholder.visible = False
         sources = list(frame["sources"])
-        drawn = frame_glyphs(frame, fields=self.state.visible_fields, paint_mask=self._paint)
+        drawn = frame_glyphs(
+            frame,
+            fields=self.state.visible_fields,
+            paint_mask=self._paint,
+            outcomes=frame_outcomes(self.state.catalog, self.state.outcome_key, frame),
+        )
         glyphs = {sid: styled(g, self.display) for sid, g in drawn.items()}
         for copy in copies:
             copy.show(sources, glyphs, self.state.media, self.display)
