@@ -35,7 +35,7 @@ typecheck: $(VENV)/.stamp-dev
 pytest: $(VENV)/.stamp-dev system-deps
 	.ci/labelstudio-venv
 	.ci/jupyterlab-venv
-	$(PY) -m pytest -q -n 2 tests notebooks --nbval-lax -p no:cacheprovider
+	$(PY) -m pytest -q -n 2 --dist loadfile tests notebooks --nbval-lax -p no:cacheprovider
 
 test: lint typecheck pytest
 
