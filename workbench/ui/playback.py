@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 
 DEFAULT_FPS = 10.0
 MIN_FPS, MAX_FPS = 1.0, 30.0
-# Frames whose pictures the browser fetches ahead, and how far ahead records are read.
+# Frames whose pictures the browser fetches ahead; records are read (READ_AHEAD of them) once
+# fewer than AHEAD are read ahead of the current frame.
 AHEAD = 8
-READ_AHEAD = 24
+READ_AHEAD = 16
 
 
 def frame_rate(timestamps: Sequence[int | None]) -> float:
@@ -92,10 +93,11 @@ class ReadAhead:
         context = self.context
         ids, index = list(context.frame_ids), context.index
         self._hand_over()
+        near = ids[index + 1 : index + 1 + AHEAD]
+        if self._reading or all(context.loader.peek(i) is not None for i in near):
+            return
         ahead = ids[index + 1 : index + 1 + READ_AHEAD]
-        missing = [i for i in ahead if context.loader.peek(i) is None]
-        if missing and not self._reading:
-            self._read(missing)
+        self._read([i for i in ahead if context.loader.peek(i) is None])
 
     def _hand_over(self) -> None:
         """Give the browser the pictures of the next frames whose records are read."""
