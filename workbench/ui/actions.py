@@ -59,6 +59,23 @@ class ActionsPanel(pn.viewable.Viewer):
         self.open_button = pn.widgets.Button(
             label="Open view", css_classes=["wb-open-view"], width=90
         )
+        self.rename_button = pn.widgets.Button(
+            label="Rename to the name above", css_classes=["wb-rename-view"], width=190,
+            disabled=acting,
+        )  # fmt: skip
+        self.delete_button = pn.widgets.Button(
+            label="Delete view", css_classes=["wb-delete-view"], width=100, disabled=acting
+        )
+        # Deleting asks first: the chosen view's name and a confirm button.
+        self.deleting = pn.widgets.TextInput(visible=False)  # the name waiting for a yes
+        self.confirm_delete = pn.widgets.Button(
+            label=pn.bind(_delete_label, self.deleting.param.value), color="danger",
+            css_classes=["wb-confirm-delete-view"], visible=pn.bind(bool, self.deleting.param.value),
+        )  # fmt: skip
+        self.cancel_delete = pn.widgets.Button(
+            label="Keep it", css_classes=["wb-cancel-delete-view"], width=80,
+            visible=pn.bind(bool, self.deleting.param.value),
+        )  # fmt: skip
         # The spinner sets its own CSS classes: the hook goes on a box around it.
         self.spinner = pn.indicators.LoadingSpinner(value=acting, size=20)
         self.working = pn.Row(self.spinner, css_classes=["wb-acting"], visible=acting)
@@ -79,6 +96,10 @@ class ActionsPanel(pn.viewable.Viewer):
         )
         self.save_button.on_click(lambda _: self._run(state.save_view, self.view_name.value_input))
         self.open_button.on_click(lambda _: self._open())
+        self.rename_button.on_click(lambda _: self._rename())
+        self.delete_button.on_click(lambda _: self._ask_delete())
+        self.confirm_delete.on_click(lambda _: self._delete())
+        self.cancel_delete.on_click(lambda _: setattr(self.deleting, "value", ""))
 
     def _run(self, action: Any, typed: str | None) -> None:
         """Run an action; a refusal raised at once (a failing query) becomes the message too."""
@@ -91,6 +112,24 @@ class ActionsPanel(pn.viewable.Viewer):
         if self.views.value:
             self._run(self.state.open_view, self.views.value)
 
+    def _rename(self) -> None:
+        name, new_name = self.views.value, (self.view_name.value_input or "").strip()
+        if not name:
+            self.state.action_error = "choose a saved view to rename"
+        elif not new_name:
+            self.state.action_error = "type the new name in the view name box"
+        else:
+            self._run(lambda new: self.state.rename_view(name, new), new_name)
+
+    def _ask_delete(self) -> None:
+        if self.views.value:
+            self.deleting.value = self.views.value
+
+    def _delete(self) -> None:
+        name, self.deleting.value = self.deleting.value, ""
+        if name:
+            self._run(self.state.delete_view, name)
+
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             TextPane(html("<b>Tag the selection</b>")),
@@ -98,9 +137,15 @@ class ActionsPanel(pn.viewable.Viewer):
             TextPane(html("<b>Saved views</b>")),
             pn.Row(self.view_name, self.save_button),
             pn.Row(self.views, self.open_button),
+            pn.Row(self.rename_button, self.delete_button, styles={"flex-wrap": "wrap"}),
+            pn.Row(self.confirm_delete, self.cancel_delete),
             self.message,
             sizing_mode="stretch_width",
         )
+
+
+def _delete_label(name: str) -> str:
+    return f"Delete {name!r}" if name else ""
 
 
 def _cannot_tag(selection: Selection, acting: str) -> bool:

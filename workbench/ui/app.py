@@ -25,6 +25,7 @@ from workbench.ui.analysis_tabs import AnalysisTabs
 from workbench.ui.annotator import AnnotatorView
 from workbench.ui.annotator_state import AnnotatorState
 from workbench.ui.grid import GridView
+from workbench.ui.later import after_first_render
 from workbench.ui.media import MediaUrls
 from workbench.ui.notebook import ipywidget as notebook_widget
 from workbench.ui.notebook import load_extension
@@ -87,7 +88,7 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.query_panel = QueryPanel(self.state)
         self.grid = GridView(self.state)
         self.viewer = FrameViewer(self.state)
-        self.player = PlayerView(self.state.context)
+        self.player = PlayerView(self.state.context, self.state.media)
         self.sample = SampleView(self.state, self.viewer)
         self.actions = ActionsPanel(self.state)
         self.actions_bar = ActionsBar(self.state)
@@ -176,7 +177,7 @@ class WorkbenchApp(pn.viewable.Viewer):
             for box, section in waiting:
                 box[:] = [section.make()]
 
-        _after_first_render(fill)
+        after_first_render(fill)
         # Side by side when there is room, the sidebar above the rest when not (a notebook
         # cell beside JupyterLab's file browser): nothing is cut off at the right. A Row
         # that wraps, not Panel's FlexBox: FlexBox is a ReactiveHTML component, whose
@@ -285,13 +286,3 @@ def _is_none(value: object) -> bool:
 
 def _is_set(value: object) -> bool:
     return value is not None
-
-
-def _after_first_render(callback: Callable[[], None]) -> None:
-    """When served, run `callback` once the page is on screen (what it adds is not in the
-    first document); in a notebook or a script, at once."""
-    doc = pn.state.curdoc
-    if doc is not None and doc.session_context is not None:
-        pn.state.onload(callback)
-    else:
-        callback()

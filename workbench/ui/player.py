@@ -21,6 +21,8 @@ from bokeh.plotting import figure
 from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.context import ContextState
 from workbench.ui.keys import Keys
+from workbench.ui.media import MediaUrls
+from workbench.ui.playback import ReadAhead, player_interval
 from workbench.ui.text import Html, TextPane, text
 
 MATCH_COLOR = "#0072b5"
@@ -88,9 +90,13 @@ class Timeline:
 class PlayerView(pn.viewable.Viewer):
     """Previous/next, previous/next match, play, the frame label and the timeline."""
 
-    def __init__(self, context: ContextState, **params: Any) -> None:
+    def __init__(
+        self, context: ContextState, media: MediaUrls | None = None, **params: Any
+    ) -> None:
         super().__init__(**params)
         self.context = ctx = context
+        # Records and pictures of the next frames, fetched ahead (with a media strategy).
+        self.read_ahead = ReadAhead(ctx, media) if media is not None else None
         self._timelines = PerRender(lambda: Timeline(ctx))
         frames = ctx.param.frame_ids
         # The player is made from `index` (both ways): playing moves through the frames,
@@ -100,7 +106,7 @@ class PlayerView(pn.viewable.Viewer):
             start=0,
             end=pn.bind(_last_position, frames),
             disabled=pn.bind(_too_few, frames),
-            interval=300,
+            interval=pn.bind(player_interval, ctx.param.fps),
             loop_policy="once",
             show_value=False,
             show_loop_controls=False,
@@ -125,6 +131,7 @@ class PlayerView(pn.viewable.Viewer):
         self.keys = Keys()
         self.keys.on("ArrowLeft", lambda shift: ctx.step_match(-1) if shift else ctx.step(-1))
         self.keys.on("ArrowRight", lambda shift: ctx.step_match(1) if shift else ctx.step(1))
+        self.keys.on(" ", lambda shift: self.toggle_play())
         self.prev_button.on_click(lambda _: ctx.step(-1))
         self.next_button.on_click(lambda _: ctx.step(1))
         self.prev_match.on_click(lambda _: ctx.step_match(-1))
@@ -132,6 +139,10 @@ class PlayerView(pn.viewable.Viewer):
         # The timelines are Bokeh figures, one per rendering, whose data are edited in place.
         ctx.param.watch(self._on_frames, ["frame_ids", "matching"])
         ctx.param.watch(self._on_index, ["index"])
+
+    def toggle_play(self) -> None:
+        """Play from the current frame at the footage's rate, or pause (space)."""
+        self.player.direction = 0 if self.player.direction else 1
 
     def _position(self, index: int, frame_ids: list[str]) -> Html:
         return text(self.context.position_text)
@@ -161,6 +172,7 @@ class PlayerView(pn.viewable.Viewer):
             self.next_match,
             self.label,
             self.keys,
+            *([self.read_ahead.prefetch] if self.read_ahead else []),
             styles={"flex-wrap": "wrap"},  # wraps in a narrow page or notebook cell
         )
         timeline, new = self._timelines.take()

@@ -17,6 +17,7 @@ import param
 
 from workbench.errors import WorkbenchError
 from workbench.ui.facets import Facets
+from workbench.ui.later import added_later
 from workbench.ui.text import Html, TextAlert, TextPane, css_class, html, text
 
 if TYPE_CHECKING:
@@ -165,12 +166,17 @@ class SampleView(pn.viewable.Viewer):
             self.prev_sample, self.next_sample, self.title, self.tag, self.tag_frame,
             self.tag_rois, self.untag_rois, self.expand, styles=WRAP,
         )  # fmt: skip
-        shown = pn.Row(
-            self.label_text, *self.opacity.values(), self.classes, styles=WRAP,
-            css_classes=["wb-display"], sizing_mode="stretch_width",
-        )  # fmt: skip
+
+        def display_options() -> list[Any]:
+            return [
+                pn.Row(
+                    self.label_text, *self.opacity.values(), self.classes, styles=WRAP,
+                    css_classes=["wb-display"], sizing_mode="stretch_width",
+                )
+            ]  # fmt: skip
+
         return pn.Column(
-            navigation, self.message, shown,
+            navigation, self.message, added_later(display_options),
             css_classes=["wb-sample"], sizing_mode="stretch_width",
         )  # fmt: skip
 

@@ -30,6 +30,7 @@ from workbench.ui.context import ContextState
 from workbench.ui.display import DisplayOptions
 from workbench.ui.facets import Facets, Outdated, compute_facets
 from workbench.ui.grid import TileEvent
+from workbench.ui.marks import Marks, tile_marks
 from workbench.ui.media import InlineMediaUrls, MediaUrls
 from workbench.ui.query_state import QUERY_PARAMS, QueryState
 from workbench.ui.selection import Pick, Selection, SelectionBuilder, click_range
@@ -75,6 +76,9 @@ class WorkbenchState(param.Parameterized):
     changes = param.Integer(
         default=0, doc="Counts actions that changed scenes, inputs, runs or labels."
     )
+    tile_marks = param.Dict(
+        default={}, doc="Tile id -> its marks (tags, runs, invalidated scenes; ui.marks)."
+    )
     numeric_keys = param.List(
         default=[], doc="NumericKey per numeric column or metadata key (the range filters)."
     )
@@ -106,6 +110,7 @@ class WorkbenchState(param.Parameterized):
         self._view: View | None = None
         self._shown_page = -1  # the page whose tiles `tiles` holds
         self._facets_wanted = 0
+        self._marks_wanted = 0
         self._closed_by_query = False  # the viewer was emptied because nothing matched
         self.query.param.watch(self._on_query, list(QUERY_PARAMS))
         self.fields = View(catalog).fields()
@@ -252,6 +257,25 @@ class WorkbenchState(param.Parameterized):
         self._shown_page = page  # `_on_page` then knows this page is read already
         self.param.update(total=total, page=page, tiles=tiles)
         self._mark_selected()
+        self.refresh_marks()
+
+    def refresh_marks(self) -> None:
+        """Read the marks of the page's tiles: in the background when served (the tiles are
+        on their way already), at once otherwise; marks of a page left meanwhile are
+        dropped."""
+        self._marks_wanted += 1
+        wanted = self._marks_wanted
+        view, tiles, mode, service = self.view, list(self.tiles), self.mode, self.service
+
+        def show(marks: Marks) -> None:
+            if wanted == self._marks_wanted:
+                self.tile_marks = marks
+
+        def failed(exc: WorkbenchError) -> None:
+            if wanted == self._marks_wanted:
+                self.tile_marks = {}
+
+        run_in_background(lambda: tile_marks(view, service, tiles, mode), show, failed)
 
     def _on_query(self, *events: param.parameterized.Event) -> None:
         self.refresh(first_page=True)
@@ -376,7 +400,9 @@ class WorkbenchState(param.Parameterized):
         """An action changed what the service knows: refresh what depends on it. When it
         changed labels too (a merge), re-read the page, the facets and the open frame."""
         self.refresh_selection_scenes()
-        if labels_changed:
+        if not labels_changed:
+            self.refresh_marks()  # runs and invalidated scenes
+        else:
             self.refresh()
             context = self.context
             context.loader.clear()
@@ -484,11 +510,12 @@ class WorkbenchState(param.Parameterized):
         self._act("tagging the frame", lambda: self.service.tag_frames([frame_id], tag), tagged)
 
     def _after_tags(self) -> None:
-        # Tag filters and tag counts depend on what was just written.
+        # Tag filters, tag counts and the tiles' tag marks depend on what was just written.
         if self.query.tags:
             self.refresh()
         else:
             self.refresh_facets()
+            self.refresh_marks()
 
     def save_view(self, name: str) -> None:
         """Save the current query under `name` (replacing a view of that name)."""

@@ -1,0 +1,37 @@
+"""Parts of a page added once the page is on screen.
+
+A served session's first document is built, sent and drawn before anything else happens;
+what a person does not need at once (secondary filters, display options, dialogs) is added
+right after, so the first tiles appear sooner. In a notebook or a script there is no such
+moment: the parts are added at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import panel as pn
+
+
+def after_first_render(callback: Callable[[], None]) -> None:
+    """When served, run `callback` once the page is on screen; in a notebook or a script,
+    at once."""
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        pn.state.onload(callback)
+    else:
+        callback()
+
+
+def added_later(make: Callable[[], list[Any]], **params: Any) -> pn.Column:
+    """An empty column that receives `make()`'s objects once the page is on screen."""
+    params.setdefault("sizing_mode", "stretch_width")
+    params.setdefault("margin", 0)
+    box = pn.Column(**params)
+
+    def fill() -> None:
+        box[:] = make()
+
+    after_first_render(fill)
+    return box
