@@ -16,6 +16,7 @@ of one is a `query.View`; library code takes the lower types and builds views wi
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from workbench.analysis import evaluation
@@ -57,6 +58,26 @@ class View(query.View):
         workbench.analysis.evaluation.evaluate_detections. See docs/evaluation.md.
         """
         return evaluation.evaluate_detections(self, pred_field, gt_field, eval_key, **options)
+
+    def select_region(
+        self,
+        xs: Sequence[float],
+        ys: Sequence[float],
+        key: str | None = None,
+        method: str = "pca",
+    ) -> Self:
+        """Frames (for ROI keys: ROIs) whose point in the stored projection of `key` by
+        `method` (the one `projection()` reads) lies inside the polygon of vertices (xs, ys):
+        a lasso on the projection, as a `select_region` stage. See docs/embeddings.md."""
+        from workbench.analysis.embeddings.projections import compute_projection
+        from workbench.analysis.embeddings.store import require
+        from workbench.query.region_stage import SelectRegion, simplify
+
+        made = compute_projection(self, key, method)
+        target = require(self.catalog, made.key).target
+        px, py = simplify(list(xs), list(ys))
+        stage = SelectRegion(made.key, method, made.params_hash, px, py, target == "rois")
+        return self._then(stage)
 
 
 class Catalog(store.Catalog):

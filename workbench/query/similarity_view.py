@@ -73,35 +73,6 @@ class AnalysisMethods:
         )
         return self._then(SelectRois(pairs, only))
 
-    def select_region(
-        self,
-        xs: Sequence[float],
-        ys: Sequence[float],
-        key: str | None = None,
-        method: str = "pca",
-        params_hash: str | None = None,
-    ) -> View:
-        """Frames (for ROI keys: ROIs) whose point in the stored projection of `key` by
-        `method` (the one `projection()` reads, or `params_hash`) lies inside the polygon of
-        vertices (xs, ys): a lasso drawn on the projection. At most 64 vertices are kept."""
-        from workbench.query.region_stage import SelectRegion, simplify
-
-        if params_hash is None:
-            from workbench.analysis.embeddings.projections import compute_projection
-
-            found = _analysis(lambda: compute_projection(self._view(), key, method))
-            key, params_hash = found.key, found.params_hash
-        elif key is None:
-            from workbench.analysis.embeddings.store import require
-
-            key = _analysis(lambda: require(self.catalog, None)).key
-        from workbench.analysis.embeddings.store import require
-
-        target = _analysis(lambda: require(self.catalog, key)).target
-        px, py = simplify(list(xs), list(ys))
-        assert key is not None and params_hash is not None
-        return self._then(SelectRegion(key, method, params_hash, px, py, target == "rois"))
-
     def match_duplicates(self, kind: str | None = None, which: str = "all") -> View:
         """Frames in the stored duplicate groups (of `kind`: exact, perceptual, embedding):
         which="all" every member, "first" one per group, "extra" all but one per group."""
