@@ -222,6 +222,11 @@ class EmbeddingsState(param.Parameterized):
         self.refresh_keys()
         app_state.query.param.watch(self._on_query, list(QUERY_PARAMS))
         app_state.param.watch(self._on_selection, ["selection"])
+        app_state.query.param.watch(self._on_panels, ["panels"])
+
+    def _on_panels(self, *events: Any) -> None:
+        if PANEL not in self.app_state.query.panels:
+            self.lassoed = 0  # "Reset filters" or a saved view removed the lasso
 
     def refresh_keys(self) -> None:
         from workbench.analysis.embeddings import list_embeddings
