@@ -17,6 +17,7 @@ of one is a `query.View`; library code takes the lower types and builds views wi
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from workbench.analysis import evaluation

@@ -134,3 +134,30 @@ def test_the_region_test_agrees_with_the_even_odd_rule():
         if (-0.5 < x[i] < 0.5 and -0.5 < y[i] < 0.0) or (0.0 < x[i] < 0.5 and 0.0 <= y[i] < 0.5)
     }
     assert found == expected
+
+
+def test_find_similar_to_patches_picked_on_roi_embeddings(catalog: Catalog, state: WorkbenchState):
+    from workbench.ui.analysis_tabs import AnalysisTabs
+
+    report = compute_embeddings(
+        View(catalog).filter_rois("ground_truth", kinds=["box"]), "cars",
+        target="rois", field="ground_truth", progress=False,
+    )  # fmt: skip
+    assert report.written > 0
+    tabs = AnalysisTabs(state)
+    tabs.open("patches")
+    patches = tabs.patches.state
+    patches.field = "ground_truth"
+    car = next(p for p in patches.patches if p["title"] == "car")
+    patches.click(TileEvent(car["id"]))
+    assert patches.picked_rois() == [(car["frame_id"], car["id"].split("\x1f")[1])]
+    emb = tabs.embeddings.state
+    emb.refresh_keys()
+    emb.param.update(key="cars", k=3)
+    emb.find_similar("rois")
+    assert emb.error == ""
+    state.mode = "frames"
+    assert state.tiles[0]["id"] == car["frame_id"] and state.total == 3
+    state.clear_selection()
+    emb.find_similar("rois")
+    assert "no picked patch" in emb.error

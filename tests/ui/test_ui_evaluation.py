@@ -72,6 +72,9 @@ def test_outcome_filter_and_sort_become_stages_the_grid_follows(
     assert "most false negatives first" in s.description
     s.clear()
     assert state.query.panels == {} and state.total == everything
+    s.param.update(outcomes=["fn"], sort_by="fn")
+    state.query.reset()  # "Reset filters" drops the panel's stages and so its picks
+    assert s.outcomes == [] and s.sort_by == "" and state.total == everything
     # a saved view keeps what the panel added
     s.sort_by = "fn"
     assert state.query.view(catalog).to_dict()["stages"][-1]["stage"] == "sort_by_eval_count"

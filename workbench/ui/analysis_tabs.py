@@ -37,6 +37,7 @@ class AnalysisTabs(pn.viewable.Viewer):
         self.embeddings = EmbeddingsPanel(state)
         self.qa = QaPanel(state)
         self.patches = PatchesView(state)
+        self.embeddings.state.roi_picks = self.patches.state.picked_rois
         self.tabs = pn.Tabs(
             ("Analysis", TextPane(NOTE, css_classes=["wb-analysis-note"])),
             ("Evaluation", self.evaluation),

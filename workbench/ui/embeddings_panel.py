@@ -18,7 +18,7 @@ zooming in shows every point of a small region.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -216,10 +216,17 @@ class EmbeddingsState(param.Parameterized):
         self.highlight = np.empty(0, dtype=np.int64)
         self._plotted: dict[str, Any] | None = None
         self._projection: tuple[str, str, str] | None = None  # key, method, params_hash
+        # The ROIs picked in the patches view, for "find similar" on ROI embeddings.
+        self.roi_picks: Callable[[], list[tuple[str, str]]] = list
         self._target = "frames"
         self.refresh_keys()
         app_state.query.param.watch(self._on_query, list(QUERY_PARAMS))
         app_state.param.watch(self._on_selection, ["selection"])
+        app_state.query.param.watch(self._on_panels, ["panels"])
+
+    def _on_panels(self, *events: Any) -> None:
+        if PANEL not in self.app_state.query.panels:
+            self.lassoed = 0  # "Reset filters" or a saved view removed the lasso
 
     def refresh_keys(self) -> None:
         from workbench.analysis.embeddings import list_embeddings
@@ -319,15 +326,20 @@ class EmbeddingsState(param.Parameterized):
 
     # -- find similar --------------------------------------------------------------------------
     def find_similar(self, source: str = "frame") -> None:
-        """Sort the view by similarity to the open frame (`source="frame"`) or the selected
-        frames ("selection"), keeping the k nearest."""
+        """Sort the view by similarity to the open frame (`source="frame"`), the selected
+        frames ("selection") or the ROIs picked in the patches ("rois": for ROI embeddings),
+        keeping the k nearest."""
         state = self.app_state
+        query: Any
         if source == "selection":
-            query: Any = list(state.selection.frame_ids)
+            query = list(state.selection.frame_ids)
+        elif source == "rois":
+            query = [{"frame_id": f, "roi_id": r} for f, r in self.roi_picks()]
         else:
             query = state.context.frame_id
         if not query:
-            self.error = f"nothing to compare with: no {'selection' if source == 'selection' else 'open frame'}"
+            missing = {"selection": "selection", "rois": "picked patch"}.get(source, "open frame")
+            self.error = f"nothing to compare with: no {missing}"
             return
         try:
             stages = View(state.catalog).sort_by_similarity(query, k=self.k, key=self.key).stages
@@ -461,6 +473,9 @@ class EmbeddingsPanel(pn.viewable.Viewer):
                                                css_classes=["wb-emb-similar"])  # fmt: skip
         self.similar_selection = pn.widgets.Button(label="…to the selection",
                                                    css_classes=["wb-emb-similar-selection"])  # fmt: skip
+        self.similar_rois = pn.widgets.Button(label="…to the picked patches",
+                                              css_classes=["wb-emb-similar-rois"])  # fmt: skip
+        self.similar_rois.on_click(lambda _: s.find_similar("rois"))
         self.k = pn.widgets.IntInput.from_param(s.param.k, name="k", width=80)
         self.clear = pn.widgets.Button(label="Clear lasso and similarity",
                                        css_classes=["wb-emb-clear"])  # fmt: skip
@@ -495,6 +510,7 @@ class EmbeddingsPanel(pn.viewable.Viewer):
         if new:
             copy.draw(self.state)
         controls = pn.Row(self.key, self.method, self.colour, self.k, self.similar_frame,
-                          self.similar_selection, self.clear, styles={"flex-wrap": "wrap"})  # fmt: skip
+                          self.similar_selection, self.similar_rois, self.clear,
+                          styles={"flex-wrap": "wrap"})  # fmt: skip
         return pn.Column(controls, self.status, self.error, copy.pane, self.legend,
                          css_classes=["wb-embeddings"], sizing_mode="stretch_width")  # fmt: skip

@@ -61,7 +61,14 @@ class EvaluationState(param.Parameterized):
         # The plots' tap streams (tests drive them with .event(x=..., y=...)).
         self._pr_tap: Any = None
         self._cell_tap: Any = None
+        app_state.query.param.watch(self._on_panels, ["panels"])
         self.refresh_runs()
+
+    def _on_panels(self, *events: Any) -> None:
+        """ "Reset filters" or a saved view opened removed the panel's stages: its picks go."""
+        picked = self.outcomes or self.sort_by or self.cell or self.pr_point
+        if PANEL not in self.app_state.query.panels and picked:
+            self.clear()
 
     # -- reading -------------------------------------------------------------------------------
     def refresh_runs(self) -> None:

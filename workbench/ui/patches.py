@@ -169,6 +169,7 @@ class PatchesState(param.Parameterized):
         self.param.field.objects = ["", *app_state.fields]
         self._anchor: str | None = None
         self._stale = True
+        self._picked: dict[str, tuple[str, str]] = {}  # patch id -> (frame id, ROI id)
         app_state.query.param.watch(self._on_query, list(QUERY_PARAMS))
         app_state.param.watch(self._on_selection, ["selection"])
         app_state.param.watch(self._on_query, ["outcome_key"])
@@ -254,9 +255,14 @@ class PatchesState(param.Parameterized):
             self._open(by_id[event.id])
         self._anchor = event.id
 
-    @staticmethod
-    def _pick(patch: Mapping[str, Any]) -> Pick:
+    def _pick(self, patch: Mapping[str, Any]) -> Pick:
+        self._picked[patch["id"]] = (patch["frame_id"], patch["id"].split(KEY_SEP, 1)[1])
         return Pick("p:" + patch["id"], patch["context_id"], (patch["frame_id"],))
+
+    def picked_rois(self) -> list[tuple[str, str]]:
+        """(frame id, ROI id) of the patches in the app's selection, in the order picked."""
+        state = self.app_state
+        return [roi for key, roi in self._picked.items() if state.is_picked("p:" + key)]
 
     def _open(self, patch: Mapping[str, Any]) -> None:
         state = self.app_state

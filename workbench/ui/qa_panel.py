@@ -54,6 +54,11 @@ class QaState(param.Parameterized):
         self.app_state = app_state
         self._stale = True
         app_state.query.param.watch(self._on_query, list(QUERY_PARAMS))
+        app_state.query.param.watch(self._on_panels, ["panels"])
+
+    def _on_panels(self, *events: Any) -> None:
+        if PANEL not in self.app_state.query.panels and self.kind:
+            self.kind = ""  # "Reset filters" or a saved view removed the panel's stage
 
     def view(self) -> View:
         return self.app_state.query.view(self.app_state.catalog, without=PANEL)
