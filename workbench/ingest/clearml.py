@@ -18,8 +18,9 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
+from workbench.ingest._clearml_columnar import NdjsonImport
 from workbench.ingest._clearml_convert import frame_from_clearml, frame_to_clearml
-from workbench.ingest._clearml_read import collect_files, read_frames
+from workbench.ingest._clearml_read import NDJSON_SUFFIXES, collect_files, read_frames
 from workbench.ingest.export import ExportReport
 from workbench.ingest.imports import recorded
 from workbench.ingest.views import ViewLike
@@ -42,24 +43,34 @@ def import_files(
 ) -> IngestReport:
     """Import ClearML frames from files or folders into `catalog`.
 
-    Relative source, preview and mask URIs are made absolute against the folder of the file
+    NDJSON files are read column by column (workbench.ingest._clearml_columnar); JSON
+    documents a record at a time. Relative source, preview and mask URIs are made absolute against the folder of the file
     that names them unless `resolve_uris` is False. Frames already in the catalog are replaced
     whole; a bad frame is reported (file and line, or array index and frame id) and skipped,
     and so is a frame whose id came earlier in the same import.
     """
     files = collect_files(paths)
-    with CatalogWriter(
-        catalog, batch_size=batch_size, progress=progress, desc="clearml import", unique_ids=True
-    ) as writer:
+    with (
+        CatalogWriter(
+            catalog, batch_size=batch_size, progress=progress, desc="clearml import",
+            unique_ids=True,
+        ) as writer,
+        NdjsonImport(writer, batch_size) as columnar,
+    ):  # fmt: skip
         for path in files:
             base = path.parent if resolve_uris else None
+            if path.suffix.lower() in NDJSON_SUFFIXES:
+                columnar.read(path, base)
+                continue
+            writer.flush()
             for where, data in read_frames(path):
                 if isinstance(data, RecordError):
                     writer.reject(data)
                     continue
                 with writer.record(where):
                     frame = frame_from_clearml(data, where, base)
-                    writer.add(frame, where)
+                    if columnar.claim(frame.id, where):
+                        writer.add(frame, where)
     return writer.report
 
 
