@@ -145,15 +145,18 @@ def _batch(numbers: list[int], texts: list[bytes], problems: list[tuple[int, str
 
 
 class MemoryEngine:
-    """An in-memory DuckDB that reads no file: it only sees the Arrow data handed to it.
+    """An in-memory DuckDB that reads only `files` (none: only the Arrow data handed to it).
 
-    (External access off and the configuration locked, like the catalog's own engine.)
+    (DuckDB's allowed_paths, then external access off and the configuration locked, like the
+    catalog's own engine.)
     """
 
-    def __init__(self, setup: str = "") -> None:
+    def __init__(self, setup: str = "", files: list[str] | None = None) -> None:
         self.con = duckdb.connect()
         try:
             self.con.execute("SET enable_progress_bar = false")
+            if files:
+                self.con.execute("SET allowed_paths = ?", [files])
             self.con.execute("SET enable_external_access = false")
             self.con.execute("SET lock_configuration = true")
             for statement in (s.strip() for s in setup.split(";")):

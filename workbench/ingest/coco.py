@@ -38,6 +38,7 @@ from workbench.ingest._coco_annotations import (
     read_categories,
     roi_from_annotation,
 )
+from workbench.ingest._coco_columnar import import_instances
 from workbench.ingest._coco_export import export_files
 from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.jsonread import Unreadable, read_members
@@ -110,7 +111,8 @@ def import_files(
                 version=version,
                 partition_bytes=partition_bytes,
             )
-            _import_instances(path, writer, options)
+            if options.labels_only or not import_instances(path, writer, options):
+                _import_instances(path, writer, options)
     return writer.report
 
 
