@@ -39,7 +39,7 @@ def _document(seed: int, images: int = 120) -> dict[str, Any]:
                 f"a//{n}.gif",
                 f"http://h/{n}.jpg?x=1",
                 f"{n}.weird",
-            ),  # fmt: skip
+            ),
             "width": _pick(rng, 640, 0, None, "640", 10.5),
             "height": _pick(rng, 480, None),
         }
@@ -55,7 +55,7 @@ def _document(seed: int, images: int = 120) -> dict[str, Any]:
             "id": _pick(rng, a + 1, str(a + 1), a // 2, None, 2.5),
             "image_id": _pick(
                 rng, rng.randint(1, images), str(rng.randint(1, images)), images + 5, None, [1]
-            ),  # fmt: skip
+            ),
             "category_id": _pick(rng, rng.randint(1, 3), 9, "1", None),
         }
         if rng.random() < 0.9:
