@@ -320,7 +320,7 @@ def _write(
     """Write the frames of the images with ordinals first..last, with their ROIs."""
     params = {"first": first, "last": last}
     con.execute(sql.FRAMES, {**params, "dataset": options.dataset, "version": options.version})
-    extra = {}
+    extra: dict[int, int] = {}
     for row in stored.rois:
         if first <= row[-2] <= last:
             extra[row[-2]] = extra.get(row[-2], 0) + 1
