@@ -195,7 +195,9 @@ SELECT n, bool_and(ok) AND count(DISTINCT id) = count(*)
 FROM _wb_s GROUP BY n
 """
 
-_RESERVED = '{"_kind":null,"_field":null,"_track_index":null,"_keyframe":null,"_bbox":null}'
+_RESERVED = (
+    '{"_kind":null,"_field":null,"_track_index":null,"_keyframe":null,"_bbox":null,"_type":null}'
+)
 
 ROIS = f"""
 CREATE OR REPLACE TEMP TABLE _wb_r AS
@@ -221,7 +223,8 @@ meta AS MATERIALIZED (
         CASE WHEN reserved THEN (r.meta->'$._track_index') END AS track_j,
         CASE WHEN reserved THEN (r.meta->'$._keyframe') END AS keyframe_j,
         CASE WHEN reserved THEN (r.meta->'$._bbox') END AS bbox_j,
-        CASE WHEN reserved THEN (r.meta->'$.kind') END AS kind_attribute_j
+        CASE WHEN reserved THEN (r.meta->'$.kind') END AS kind_attribute_j,
+        CASE WHEN reserved THEN (r.meta->'$._type') END AS sdk_type_j
     FROM valued),
 shaped AS MATERIALIZED (
     SELECT *,
@@ -278,6 +281,8 @@ SELECT r.n, r.frame_id, r.k, r.id,
     AND opt_int(track_j, -{MAX_INT32}, {MAX_INT32})
     AND (is_null(keyframe_j) OR keyframe_j IN ('true', 'false'))
     AND is_null(bbox_j)
+    AND (sdk_type_j IS NULL OR (kind_j IS NOT NULL AND str_of(kind_j) = CASE str_of(sdk_type_j)
+         WHEN 'b2d' THEN 'box' WHEN 'p2d' THEN 'polygon' WHEN 'k2d' THEN 'point' END))
     AND (is_null(kind_attribute_j) OR kind_j IS NOT NULL
          OR str_of(kind_attribute_j) NOT IN ({_KINDS})), false) AS ok
 FROM shaped r LEFT JOIN _wb_sf f USING (n)
