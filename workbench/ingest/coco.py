@@ -320,7 +320,11 @@ def _import_results(
 
 def _source(image: _Image, images_dir: Path) -> Source:
     # A URL stays as it is; a relative name is under images_dir; an absolute path stays.
-    uri = image.file_name if "://" in image.file_name else str(images_dir / image.file_name)
+    uri = (
+        image.file_name
+        if "://" in image.file_name
+        else os.path.normpath(images_dir / image.file_name)  # `../x.jpg` climbs out of it
+    )
     return Source(
         id="image",
         uri=uri,
