@@ -149,7 +149,7 @@ def _roi(data: Any, number: int, frame_id: str, where: str) -> Roi:
     bbox = _bbox(attributes.pop(ROI_BBOX_KEY, None), here)
     if explicit_kind is not None:
         # Our own export writes the SDK's type beside ours: ours is the one kept.
-        if SDK_KINDS.get(attributes.get(SDK_TYPE_KEY)) == explicit_kind:
+        if SDK_KINDS.get(str(attributes.get(SDK_TYPE_KEY))) == explicit_kind:
             attributes.pop(SDK_TYPE_KEY)
     elif attributes.get(SDK_TYPE_KEY) in SDK_KINDS:
         explicit_kind = SDK_KINDS[attributes[SDK_TYPE_KEY]]
