@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import pytest
 
 import workbench
@@ -133,3 +134,35 @@ def test_frames_keep_the_order_of_the_images_in_the_file(tmp_path: Path) -> None
     with workbench.open(tmp_path / "c.duckdb") as catalog:
         assert coco.import_files(catalog, [path], progress=False, batch_size=2).ok
         assert [f for f in catalog.view().frame_ids()] == [f"i:{n}" for n in (5, 3, 9, 1, 7)]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_export_in_sql_writes_what_the_per_row_export_writes(tmp_path: Path, seed: int) -> None:
+    from workbench.ingest._coco_export import (
+        _export_annotation,
+        _export_annotation_ids,
+        _export_categories,
+        _export_image_ids,
+    )
+
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(_document(seed)))
+    with workbench.open(tmp_path / "a.duckdb") as catalog:
+        coco.import_files(catalog, [path], progress=False)
+        view = catalog.view()
+        dest = tmp_path / "out.json"
+        coco.export_files(view, dest, progress=False)
+        rois = view.rois()
+        rois = rois.filter(pc.equal(rois["field"], "ground_truth"))
+        numbers = _export_annotation_ids(rois)
+        images = _export_image_ids(list(view.frame_ids()))
+        categories = _export_categories(rois)
+        expected = []
+        for row in rois.to_pylist():
+            ids = numbers[(row["frame_id"], row["id"])], images[row["frame_id"]]
+            annotation = _export_annotation(row, ids, categories, "compressed")
+            if not isinstance(annotation, str):
+                expected.append(annotation)
+    written = json.loads(dest.read_text())["annotations"]
+    assert len(written) > 100
+    assert written == expected

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from workbench.errors import IngestError
 from workbench.ingest._coco_annotations import IMAGE_KEYS, Category, default_images_dir
+from workbench.ingest._coco_export_sql import ANNOTATIONS
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
 from workbench.model import rle
@@ -78,9 +79,13 @@ def export_files(
             out.write((",\n" if number else "\n") + json.dumps(image))
             report.frames += 1
         out.write('\n], "annotations": [')
-        report.rois = _write_annotations(
-            out, rois, image_ids, categories, rle_format, skipped, progress
-        )
+        con = view.catalog.cursor()
+        try:
+            report.rois = _write_annotations(
+                con, out, rois, image_ids, categories, rle_format, skipped, progress
+            )
+        finally:
+            con.close()
         cats = [_category_json(name, cat) for name, cat in categories.items()]
         out.write('\n], "categories": ' + json.dumps(sorted(cats, key=lambda c: c["id"])) + "}\n")
     if placer.failed:
@@ -91,6 +96,7 @@ def export_files(
 
 
 def _write_annotations(
+    con: Any,
     out: IO[str],
     rois: pa.Table,
     image_ids: Mapping[str, int],
@@ -99,23 +105,60 @@ def _write_annotations(
     skipped: dict[str, int],
     progress: bool,
 ) -> int:
-    """Write the annotations of ROI rows, comma-separated; count what cannot be written."""
+    """Write the annotations of ROI rows, comma-separated; count what cannot be written.
+
+    Boxes and polygons are written as the catalog's engine makes their text
+    (workbench.ingest._coco_export_sql); masks and the rest row by row here."""
     numbers = _export_annotation_ids(rois)
+    by_sql = _sql_annotations(con, rois, numbers, image_ids, categories)
     written = 0
     with tqdm(
         total=rois.num_rows, desc="coco annotations", disable=not progress, leave=False
     ) as bar:
+        at = 0
         for batch in rois.to_batches():
             for row in batch.to_pylist():
-                ids = numbers[(row["frame_id"], row["id"])], image_ids[row["frame_id"]]
-                annotation = _export_annotation(row, ids, categories, rle_format)
-                if isinstance(annotation, str):
-                    skipped[annotation] += 1
-                    continue
-                out.write((",\n" if written else "\n") + json.dumps(annotation))
+                text = by_sql.get(at)
+                if text is None:
+                    ids = numbers[(row["frame_id"], row["id"])], image_ids[row["frame_id"]]
+                    annotation = _export_annotation(row, ids, categories, rle_format)
+                    if isinstance(annotation, str):
+                        skipped[annotation] += 1
+                        at += 1
+                        continue
+                    text = json.dumps(annotation)
+                out.write((",\n" if written else "\n") + text)
                 written += 1
+                at += 1
             bar.update(batch.num_rows)
     return written
+
+
+def _sql_annotations(
+    con: Any,
+    rois: pa.Table,
+    numbers: Mapping[tuple[str, str], int],
+    image_ids: Mapping[str, int],
+    categories: Mapping[str, Category],
+) -> dict[int, str]:
+    """Position in `rois` -> annotation text, for the rows SQL writes."""
+    keys = zip(rois["frame_id"].to_pylist(), rois["id"].to_pylist(), strict=True)
+    tables = {
+        "_wb_rois": rois.append_column("p", pa.array(range(rois.num_rows), pa.int64())),
+        "_wb_numbers": pa.table({"p": pa.array(range(rois.num_rows), pa.int64()),
+                                 "number": pa.array([numbers[k] for k in keys], pa.int64())}),
+        "_wb_images": pa.table({"frame_id": list(image_ids), "image_id": list(image_ids.values())}),
+        "_wb_categories": pa.table({"label": pa.array(list(categories), pa.string()),
+                                    "category_id": [c.id for c in categories.values()]}),
+    }  # fmt: skip
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        rows = con.execute(ANNOTATIONS).fetchall()
+    finally:
+        for name in tables:
+            con.unregister(name)
+    return {p: line for p, by_python, line in rows if not by_python}
 
 
 def _default_info(view: ViewLike) -> dict[str, Any]:
