@@ -26,6 +26,7 @@ FORMATS: dict[str, str] = {
     "video": "workbench.ingest.video",
     "parquet": "workbench.ingest.parquet",
     "cvat_xml": "workbench.ingest.cvat_xml",
+    "labelstudio_json": "workbench.ingest.labelstudio_json",
 }
 
 
