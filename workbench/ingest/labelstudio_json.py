@@ -111,7 +111,7 @@ def _results(
     if row["confidence"] is not None:
         common["score"] = row["confidence"]
     if kind == "classification":
-        value = {"choices": list(row["labels"] or [label])}
+        value: dict[str, Any] = {"choices": list(row["labels"] or [label])}
         return [{**common, "from_name": choices_name, "type": "choices", "value": value}]
     width, height = size
     if kind not in _TYPES or not row["geometry"]:
@@ -137,7 +137,7 @@ def _results(
         return [{**placed, "value": {"points": points, "closed": True, **labels}}]
     results = []
     for n, (x, y) in enumerate(points):
-        value: dict[str, Any] = {"x": x, "y": y, "width": 1.0, **labels}
+        value = {"x": x, "y": y, "width": 1.0, **labels}
         results.append({**placed, "id": f"{common['id']}.{n}" if n else common["id"],
                         "value": value})  # fmt: skip
     return results
