@@ -521,3 +521,13 @@ def test_an_image_that_cannot_be_copied_is_named_and_counted(catalog, tmp_path):
     names = [i["file_name"] for i in json.loads(dest.read_text())["images"]]
     assert names[0] == os.path.relpath(DATA / "000001.jpg", dest.parent / "images")
     assert report.skipped == ["3 images not copied (missing or unreadable), named where they are"]
+
+
+def test_a_results_file_with_a_byte_order_mark_is_still_a_results_file(catalog, tmp_path):
+    coco.import_files(catalog, [INSTANCES], progress=False)
+    results = json.loads(RESULTS.read_text())
+    path = tmp_path / "r.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(results).encode())
+    report = coco.import_files(catalog, [path], progress=False, id_prefix="instances_tiny:")
+    assert report.rois > 0
+    assert catalog.sql("SELECT count(*) FROM rois WHERE field = 'predictions'").fetchall()[0][0]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import workbench
-from workbench.ingest import CatalogWriter, Frame, Source, labelbox
+from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring, labelbox
 
 VIDEO = "clip.mp4"
 
@@ -137,3 +137,19 @@ def test_a_checklist_over_frames_is_one_line_with_one_uuid(catalog, tmp_path):
     before = _rois(catalog)
     assert labelbox.import_files(catalog, [out.dest], progress=False).ok
     assert _rois(catalog) == before
+
+
+def test_rois_of_a_second_camera_are_not_put_on_the_video_of_the_first(catalog, tmp_path):
+    with CatalogWriter(catalog, progress=False) as writer:
+        for n in range(2):
+            sources = [Source("front", f"/f/{n}.jpg", 100, 80), Source("rear", f"/r/{n}.jpg")]
+            rois = [Roi("a", "box", ["car"], "predictions", [box_ring(1, 1, 5, 5)],
+                        source_ids=["front"], track_index=0),
+                    Roi("b", "box", ["car"], "predictions", [box_ring(1, 1, 5, 5)],
+                        source_ids=["rear"], track_index=1)]  # fmt: skip
+            writer.add(Frame(f"g{n}", context_id="rig", frame_index=n, sources=sources,
+                             rois=rois))  # fmt: skip
+    out = labelbox.export_files(catalog.view(), tmp_path / "o.ndjson", progress=False)
+    lines = [json.loads(t) for t in out.dest.read_text().splitlines()]
+    assert [line["uuid"] for line in lines] == [lines[0]["uuid"]] and out.rois == 2
+    assert out.skipped == ["2 ROIs drawn on another source than the video's (its first)"]

@@ -61,11 +61,16 @@ def export_files(
     return report
 
 
-def _frame_contexts(view: ViewLike) -> dict[str, str]:
+def _frame_contexts(view: ViewLike) -> dict[str, tuple[str, str | None]]:
+    """Frame id -> (context, the source the video shows: the frame's first source)."""
     compiled = view.compile()
-    query = f"SELECT id, context_id FROM frames WHERE id IN (SELECT id FROM ({compiled.sql}))"
+    query = (
+        "SELECT f.id, f.context_id, s.source FROM frames f LEFT JOIN (SELECT frame_id, "
+        "arg_min(id, rowid) AS source FROM sources GROUP BY frame_id) s ON s.frame_id = f.id "
+        f"WHERE f.id IN (SELECT id FROM ({compiled.sql}))"
+    )
     rows = view.catalog.cursor().execute(query, list(compiled.params)).fetchall()
-    return dict(rows)
+    return {frame_id: (context, source) for frame_id, context, source in rows}
 
 
 @dataclass
@@ -73,7 +78,7 @@ class _ExportPlan:
     """ROI rows sorted into objects (per track and kind) and answers (per uuid and value)."""
 
     contexts: Contexts
-    frame_context: dict[str, str]
+    frame_context: dict[str, tuple[str, str | None]]
     objects: dict[tuple[Any, ...], dict[int, dict[str, Any]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
@@ -89,7 +94,12 @@ class _ExportPlan:
         return self.numbers[context][frame_id]
 
     def add(self, row: dict[str, Any]) -> None:
-        context = self.frame_context[row["frame_id"]]
+        context, source = self.frame_context[row["frame_id"]]
+        if row["source_ids"] and source not in row["source_ids"]:
+            # A data row is one video: the frames' first source. Another camera's ROIs
+            # would be drawn on the wrong pictures.
+            self.skipped["ROIs drawn on another source than the video's (its first)"] += 1
+            return
         number = self.number(context, row["frame_id"])
         attributes = json.loads(row["attributes"]) if row["attributes"] else {}
         row["attributes"] = attributes

@@ -41,7 +41,7 @@ from workbench.ingest._coco_annotations import (
 from workbench.ingest._coco_columnar import import_instances
 from workbench.ingest._coco_export import export_files
 from workbench.ingest.imports import option_folders, recorded
-from workbench.ingest.jsonread import Unreadable, read_members
+from workbench.ingest.jsonread import BOM, Unreadable, read_members
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 from workbench.model.records import Frame, Roi, Source
 from workbench.model.validation import check_roi
@@ -130,7 +130,10 @@ class _Instances:
 # -- reading ---------------------------------------------------------------------------------
 def _is_results_file(path: Path) -> bool:
     with path.open("rb") as f:
+        first = True
         while chunk := f.read(4096):
+            if first:  # a UTF-8 byte order mark is not the document's first character
+                chunk, first = chunk.removeprefix(BOM), False
             stripped = chunk.lstrip()
             if stripped:
                 return stripped[:1] == b"["
