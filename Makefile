@@ -35,12 +35,14 @@ typecheck: $(VENV)/.stamp-dev
 pytest: $(VENV)/.stamp-dev system-deps
 	.ci/labelstudio-venv
 	.ci/jupyterlab-venv
+	.ci/format-sdks-venv
 	$(PY) -m pytest -q -n 2 --dist loadfile tests notebooks --nbval-lax -p no:cacheprovider
 
 test: lint typecheck pytest
 
 bench: $(VENV)/.stamp-dev
 	$(PY) bench/catalog_bench.py
+	$(PY) bench/formats_bench.py
 	$(PY) bench/services_bench.py
 	$(PY) bench/ui_bench.py
 	.ci/labelstudio-venv

@@ -10,10 +10,11 @@ from typing import Any
 import duckdb
 
 from workbench.errors import RecordError
-from workbench.ingest.writer import MAX_KEPT_ERRORS, IngestReport
+from workbench.ingest.report import IngestReport
 from workbench.model.limits import (
     MAX_COORDINATE,
     MAX_ID_LENGTH,
+    MAX_KEPT_ERRORS,
     MAX_LABEL_LENGTH,
     MAX_POINTS_PER_ROI,
     MAX_RINGS_PER_ROI,
