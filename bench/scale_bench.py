@@ -336,17 +336,34 @@ def old_facets_labels(old: duckdb.DuckDBPyConnection, frames_in: str) -> Callabl
 
 
 class HandNew:
-    """Hand-written SQL over the current layout, one method per case."""
+    """Hand-written SQL over the current layout (frame keys, label summaries, promoted
+    metadata columns), one method per case: what a person who knows the layout would write."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, where: str) -> None:
         self.con = con
         self.where = where
+        self.top = con.execute("SELECT max(frame_key) FROM frames").fetchall()[0][0]
+        self.car = con.execute(
+            "SELECT label_key FROM label_keys WHERE field = 'predictions' AND label = 'car'"
+        ).fetchall()[0][0]
+        self.scene = con.execute(
+            "SELECT column_name FROM metadata_columns WHERE key = 'scene'"
+        ).fetchall()[0][0]
+
+    def _bits(self, where: str) -> str:
+        """A CTE `s` holding the bitmap of the frames matching `where`."""
+        return (
+            f"WITH s AS (SELECT bitstring_agg(frame_key, 0, {self.top}) AS bm FROM frames f"
+            f" WHERE {where}) "
+        )
 
     def page(self, offset: int) -> Callable[[], Any]:
         return _sql(
             self.con,
             _page_sql(
-                f"SELECT *, rowid AS _o FROM frames LIMIT 50 OFFSET {offset}", "rois", "frame_id"
+                f"SELECT *, frame_key AS _o FROM frames LIMIT 50 OFFSET {offset}",
+                "rois",
+                "frame_key",
             ),
         )
 
@@ -354,32 +371,41 @@ class HandNew:
         return _sql(
             self.con,
             _page_sql(
-                "SELECT *, rowid AS _o FROM frames f WHERE f.id IN (SELECT frame_id FROM rois WHERE field ="
-                f" 'predictions' AND label = 'car') ORDER BY f.rowid LIMIT 50 OFFSET {offset}",
+                "SELECT *, frame_key AS _o FROM frames WHERE frame_key IN (SELECT frame_key"
+                f" FROM frame_labels WHERE label_key = {self.car} ORDER BY frame_key"
+                f" LIMIT 50 OFFSET {offset})",
                 "rois",
-                "frame_id",
+                "frame_key",
                 "r.field <> 'predictions' OR r.label IN ('car')",
             ),
         )
 
     def contexts_scene(self) -> Callable[[], Any]:
-        return _sql(self.con, _contexts_sql("json_extract_string(metadata, '/scene') = 'scene-7'"))
+        return _sql(self.con, _contexts_sql(f"{self.scene} = 'scene-7'"))
 
-    def label_counts_where(self) -> Callable[[], Any]:
-        return _sql(
-            self.con,
-            "SELECT field, label, count(*) FROM rois WHERE frame_id IN"
-            f" (SELECT id FROM frames f WHERE {self.where}) GROUP BY ALL",
+    def _labels(self, where: str | None) -> str:
+        counted = "SELECT label_key, sum(rois)::BIGINT AS n FROM frame_labels"
+        if where is not None:
+            counted = (
+                self._bits(where) + counted + ", s WHERE get_bit(s.bm, frame_key::INTEGER) = 1"
+            )
+        return (
+            f"SELECT k.field, k.label, c.n FROM ({counted} GROUP BY label_key) c"
+            " JOIN label_keys k ON k.label_key = c.label_key"
         )
 
+    def label_counts_where(self) -> Callable[[], Any]:
+        return _sql(self.con, self._labels(self.where))
+
     def facets(self) -> Callable[[], Any]:
-        frames_in = f"frame_id IN (SELECT id FROM frames f WHERE {self.where})"
+        bits = self._bits(self.where)
         return _all(
             self.label_counts_where(),
             _sql(
                 self.con,
-                f"SELECT {HIST} AS bin, count(*) FROM rois WHERE field = 'predictions'"
-                f" AND confidence IS NOT NULL AND {frames_in} GROUP BY bin",
+                f"{bits}SELECT {HIST} AS bin, count(*) FROM rois, s WHERE field = 'predictions'"
+                " AND confidence IS NOT NULL AND get_bit(s.bm, frame_key::INTEGER) = 1"
+                " GROUP BY bin",
             ),
             *(
                 _sql(
@@ -392,7 +418,7 @@ class HandNew:
         )
 
     def label_counts(self) -> Callable[[], Any]:
-        return _sql(self.con, "SELECT field, label, count(*) FROM rois GROUP BY ALL")
+        return _sql(self.con, self._labels(None))
 
     def histogram(self) -> Callable[[], Any]:
         return _sql(
@@ -404,8 +430,8 @@ class HandNew:
     def low_car_count(self) -> Callable[[], Any]:
         return _sql(
             self.con,
-            "SELECT count(DISTINCT frame_id) FROM rois WHERE field = 'predictions'"
-            " AND label = 'car' AND confidence <= 0.3",
+            f"SELECT count(*) FROM frame_labels WHERE label_key = {self.car}"
+            " AND min_confidence <= 0.3",
         )
 
 

@@ -6,7 +6,15 @@ column by column; change both together, and add a migration rather than editing 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import duckdb
+
+from workbench.store import layout
+
+# A migration step: a statement, or a function of the migrating connection (for steps that
+# depend on the data, like choosing which metadata keys to promote).
+Step = str | Callable[[duckdb.DuckDBPyConnection], None]
 
 _V1: Sequence[str] = (
     """CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -364,7 +372,13 @@ _V6: Sequence[str] = (
         created TIMESTAMP DEFAULT current_timestamp)""",
 )
 
-MIGRATIONS: list[Sequence[str]] = [_V1, _V2, _V3, _V4, _V5, _V6]
+# Version 7: the layout for browsing at scale (workbench/store/layout.py, docs/scale.md):
+# integer frame keys on frames, sources and ROIs (sources and ROIs rewritten clustered by
+# frame), label keys, per-frame label summaries and metadata keys promoted to columns.
+_LAYOUT: Sequence[Step] = (layout.migrate,)
+LAYOUT_MIGRATION = _LAYOUT
+
+MIGRATIONS: list[Sequence[Step]] = [_V1, _V2, _V3, _V4, _V5, _V6, _LAYOUT]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -396,4 +410,7 @@ PUBLIC_TABLES: tuple[str, ...] = (
     "media_hashes",
     "duplicate_groups",
     "qa_issues",
+    "label_keys",
+    "frame_labels",
+    "metadata_columns",
 )
