@@ -158,7 +158,10 @@ def _old_catalog(path: Path) -> None:
     con.close()
 
 
-def test_an_older_catalog_is_migrated_to_the_layout(tmp_path: Path):
+def test_an_older_catalog_is_migrated_to_the_layout(tmp_path: Path, monkeypatch):
+    # Small stretches, so the migration rewrites and summarises in several.
+    monkeypatch.setattr(layout, "RECLUSTER_ROWS", 7)
+    monkeypatch.setattr(layout, "SUMMARY_FRAMES", 5)
     path = tmp_path / "old.duckdb"
     _old_catalog(path)
     with workbench.open(path) as catalog:

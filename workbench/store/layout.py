@@ -46,6 +46,9 @@ PROMOTE_SHARE = 0.05
 PROMOTE_MAX = 8
 PROMOTE_PREFIX = "metadata_"
 _PROMOTABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+# Rows rewritten at a time by recluster(), frames summarised at a time by summarise_all().
+RECLUSTER_ROWS = 2_000_000
+SUMMARY_FRAMES = 1_000_000
 # Frames sampled when choosing which keys to promote.
 PROMOTE_SAMPLE = 100_000
 
@@ -257,11 +260,13 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def recluster(con: duckdb.DuckDBPyConnection) -> None:
-    """Rewrite sources and ROIs in frame-key order with their keys, and every summary, sorted.
+    """Rewrite sources and ROIs in frame-key order with their keys, and every summary.
 
-    Each table is copied after itself in order and the old rows (those up to the last rowid
-    before the copy) deleted, in the caller's transaction; the file keeps the freed space for
-    later writes.
+    Each table is rewritten in stretches of RECLUSTER_ROWS rows, each copied after the table
+    sorted by frame key, and the old rows deleted at the end, in the caller's transaction:
+    memory stays bounded at any size (the engine's memory limit holds one stretch), and rows
+    stored in frame order (as the writer stores them) come out in frame order throughout.
+    The file keeps the freed space for later writes.
     """
     for table in ("sources", "rois"):
         name = quote_ident(table)
@@ -275,16 +280,30 @@ def recluster(con: duckdb.DuckDBPyConnection) -> None:
                 " LEFT JOIN label_keys k ON k.field = t.field"
                 " AND k.label IS NOT DISTINCT FROM t.label"
             )
-        con.execute(
-            f"INSERT INTO {name} BY NAME SELECT t.* REPLACE"
-            f" (coalesce(f.frame_key, {NO_FRAME}) AS frame_key{labels}) FROM {name} t"
-            f" LEFT JOIN frames f ON f.id = t.frame_id{join}"
-            f" ORDER BY coalesce(f.frame_key, {NO_FRAME}), t.rowid"
-        )
+        for start in range(0, int(last) + 1, RECLUSTER_ROWS):
+            stretch = f"rowid BETWEEN {start} AND {min(start + RECLUSTER_ROWS - 1, int(last))}"
+            con.execute(
+                f"INSERT INTO {name} BY NAME SELECT t.* EXCLUDE (_row) REPLACE"
+                f" (coalesce(f.frame_key, {NO_FRAME}) AS frame_key{labels})"
+                f" FROM (SELECT *, rowid AS _row FROM {name} WHERE {stretch}) t"
+                " LEFT JOIN (SELECT id, frame_key FROM frames WHERE id IN"
+                f" (SELECT frame_id FROM {name} WHERE {stretch})) f ON f.id = t.frame_id{join}"
+                f" ORDER BY coalesce(f.frame_key, {NO_FRAME}), t._row"
+            )
         con.execute(f"DELETE FROM {name} WHERE rowid <= ?", [last])
+    summarise_all(con)
+
+
+def summarise_all(con: duckdb.DuckDBPyConnection) -> None:
+    """Every frame's summaries again, in stretches of SUMMARY_FRAMES frames (each sorted by
+    label, then frame), so no aggregate holds the whole catalog."""
     con.execute("DELETE FROM frame_labels")
     con.execute("DELETE FROM _layout_pending")
-    _summarise(con, "TRUE", [])
+    top = next_frame_key(con)
+    for start in range(0, max(top, 1), SUMMARY_FRAMES):
+        _summarise(
+            con, "r.frame_key BETWEEN ? AND ?", [start, start + SUMMARY_FRAMES - 1]
+        )
 
 
 def choose_promoted(con: duckdb.DuckDBPyConnection) -> list[str]:
