@@ -15,7 +15,7 @@ from workbench.ingest import parquet
 from workbench.ingest.writer import CatalogWriter
 from workbench.model.geometry import box_ring
 from workbench.model.records import Frame, Roi, Source
-from workbench.store import layout
+from workbench.store import layout, layout_build
 from workbench.store.schema import LAYOUT_MIGRATION, MIGRATIONS, SCHEMA_VERSION
 
 
@@ -160,8 +160,8 @@ def _old_catalog(path: Path) -> None:
 
 def test_an_older_catalog_is_migrated_to_the_layout(tmp_path: Path, monkeypatch):
     # Small stretches, so the migration rewrites and summarises in several.
-    monkeypatch.setattr(layout, "RECLUSTER_ROWS", 7)
-    monkeypatch.setattr(layout, "SUMMARY_FRAMES", 5)
+    monkeypatch.setattr(layout_build, "COPY_ROWS", 7)
+    monkeypatch.setattr(layout_build, "SUMMARY_FRAMES", 5)
     path = tmp_path / "old.duckdb"
     _old_catalog(path)
     with workbench.open(path) as catalog:
@@ -195,3 +195,27 @@ def test_optimize_reclusters_and_promotes(catalog):
         writer.add(_frame(20, [], scene="s9"))
     check_layout(catalog)
     assert catalog.view().match(scene="s9").frame_ids() == ["f20"]
+
+
+def test_an_interrupted_migration_is_done_again_on_the_next_open(tmp_path: Path, monkeypatch):
+    path = tmp_path / "old.duckdb"
+    _old_catalog(path)
+    before = MIGRATIONS.index(LAYOUT_MIGRATION)
+
+    def killed(con: Any) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(layout_build, "_summarise", killed)
+        with pytest.raises(KeyboardInterrupt):
+            workbench.open(path)
+    con = duckdb.connect(str(path))
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [
+        (str(before),)
+    ]
+    con.close()
+    with workbench.open(path) as catalog:
+        assert catalog.schema_version == SCHEMA_VERSION
+        check_layout(catalog)
+        tables = {r[0] for r in _rows(catalog, "SELECT table_name FROM duckdb_tables()")}
+        assert not tables & set(layout_build.BUILT.values())

@@ -17,9 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.errors import QueryError
+from workbench.model.records import PROMOTED_KEYS
 from workbench.query._sql import TRUE, Compiled, sql
 from workbench.query.plan import LabelFilter, Plan
 from workbench.query.stages import metadata_expr
+from workbench.store.sqlsafe import quote_ident
 
 if TYPE_CHECKING:
     from workbench.query.view import View
@@ -64,9 +66,10 @@ class FrameSet:
         key = f"{alias}.frame_key"
         if self.count <= BITMAP_FROM:
             return Compiled(f"{key} IN (SELECT frame_key FROM {KEYS_TABLE})")
+        # CASE, not AND: get_bit must never see a key outside the bitmap.
         return Compiled(
-            f"{key} BETWEEN 0 AND {self._bound}"
-            f" AND get_bit((SELECT bits FROM _wb_bits), {key}::INTEGER) = 1"
+            f"CASE WHEN {key} BETWEEN 0 AND {self._bound}"
+            f" THEN get_bit((SELECT bits FROM _wb_bits), {key}::INTEGER) = 1 ELSE false END"
         )
 
 
@@ -160,9 +163,16 @@ def label_counts(view: View, field: str | None = None) -> pa.Table:
 
 def metadata_values(view: View, key: str, limit: int = 50) -> pa.Table:
     """(value, count): the `limit` commonest values of a metadata key (or frame column) among
-    the view's frames, as text; frames without the key count under a NULL value."""
+    the view's frames, as text; frames without the key count under a NULL value.
+
+    The promoted keys (weather, time_of_day, camera, location) are counted together, in one
+    read of the view's frames, the first time one of them is asked for.
+    """
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise QueryError(f"metadata_values() needs a positive limit, got {limit!r}")
+    if key in PROMOTED_KEYS:
+        counted = view.promoted_counts()[key]
+        return counted.slice(0, limit)
     expr, _ = metadata_expr(key, view.frame_columns, view.plan.promoted)
     frames = view.frame_set()
     values = "SELECT CAST(" + expr + " AS VARCHAR) AS value FROM frames f WHERE " + _in(frames, "f")
@@ -172,6 +182,34 @@ def metadata_values(view: View, key: str, limit: int = 50) -> pa.Table:
         + f") GROUP BY value ORDER BY count DESC, value NULLS LAST LIMIT {int(limit)}"
     )
     return view.facet(_with(frames, query), frames)
+
+
+def promoted_counts(view: View) -> dict[str, pa.Table]:
+    """(value, count) of every promoted key among the view's frames, commonest first."""
+    frames = view.frame_set()
+    names = [quote_ident(k) for k in PROMOTED_KEYS]
+    values = ", ".join(f"CAST(f.{n} AS VARCHAR) AS {n}" for n in names)
+    sets = ", ".join(f"({n})" for n in names)
+    query = (
+        f"SELECT GROUPING_ID({', '.join(names)}) AS _set, {', '.join(names)},"
+        f" count(*) AS count FROM (SELECT {values} FROM frames f WHERE "
+        + _in(frames, "f")
+        + f") GROUP BY GROUPING SETS ({sets})"
+    )
+    rows = view.facet(_with(frames, query), frames).to_pylist()
+    counted: dict[str, pa.Table] = {}
+    for i, key in enumerate(PROMOTED_KEYS):
+        # GROUPING_ID has a bit set for each key not grouped; this set groups key i only.
+        wanted = ((1 << len(PROMOTED_KEYS)) - 1) ^ (1 << (len(PROMOTED_KEYS) - 1 - i))
+        pairs = [(r[key], r["count"]) for r in rows if r["_set"] == wanted]
+        pairs.sort(key=lambda p: (-p[1], p[0] is None, p[0] or ""))
+        counted[key] = pa.table(
+            {
+                "value": pa.array([p[0] for p in pairs], pa.string()),
+                "count": pa.array([p[1] for p in pairs], pa.int64()),
+            }
+        )
+    return counted
 
 
 def confidence_histogram(view: View, field: str | None = None, bins: int = 10) -> pa.Table:

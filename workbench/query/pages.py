@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from workbench.query._sql import Compiled, in_list
-from workbench.query.plan import OrderTerm, Plan
+from workbench.query.plan import KeySet, OrderTerm, Plan
 from workbench.store.sqlsafe import quote_ident
 
 # Larger than any stored value: frames without timestamp sort after those with one.
@@ -120,12 +120,14 @@ def frame_set(plan: Plan) -> Compiled | None:
     return plan.select(Compiled("f.id"))
 
 
-def frame_keys(plan: Plan) -> Compiled | None:
-    """The keys of the view's frames (column `frame_key`) for a semi-join, or None when the
-    view holds them all."""
-    if plan.everything:
-        return None
-    return plan.roi_only_set() or plan.select(Compiled("f.frame_key"))
+def distinct_frame_keys(plan: Plan) -> Compiled:
+    """The keys of the view's frames, each once (a filtered view's FrameSet)."""
+    keys = plan.roi_only_set()
+    if keys is None:
+        return plan.select(Compiled("f.frame_key"))
+    if isinstance(keys, KeySet) and keys.unique:
+        return keys
+    return "SELECT DISTINCT frame_key FROM (" + keys + ")"
 
 
 def view_rois(plan: Plan, frame_ids: Sequence[str] | None, columns: Sequence[str]) -> Compiled:

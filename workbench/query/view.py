@@ -10,10 +10,10 @@ for. See docs/queries.md.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import pyarrow as pa
 
@@ -134,8 +134,9 @@ class View(AnalysisMethods):
     catalog: Catalog
     stages: tuple[Stage, ...] = ()
     time_limit: float | None = field(default=None, compare=False)
-    # The view's frame keys once found (facets.FrameSet), by catalog generation.
-    _frames: dict[int, facets.FrameSet] = field(
+    # What the view's facets found once (its facets.FrameSet, the promoted keys' counts),
+    # by catalog generation: kept while the catalog is unchanged.
+    _found: dict[tuple[int, str], Any] = field(
         default_factory=dict, init=False, compare=False, repr=False
     )
 
@@ -315,20 +316,25 @@ class View(AnalysisMethods):
         and kept while the catalog is unchanged; None when the view holds every frame."""
         if self.plan.everything:
             return None
-        generation = getattr(self.catalog, "generation", 0)
-        found = self._frames.get(generation)
-        if found is None:
-            keys = pages.frame_keys(self.plan)
-            assert keys is not None
-            found = facets.FrameSet(
-                self.run(Compiled("SELECT DISTINCT frame_key FROM (") + keys + ")")
-            )
-            self._frames.clear()
-            self._frames[generation] = found
-        return found
+        return self._once(
+            "frames", lambda: facets.FrameSet(self.run(pages.distinct_frame_keys(self.plan)))
+        )
+
+    def promoted_counts(self) -> dict[str, pa.Table]:
+        """(value, count) of each promoted metadata key among the view's frames (kept)."""
+        return self._once("promoted", lambda: facets.promoted_counts(self))
+
+    def _once[T](self, what: str, find: Callable[[], T]) -> T:
+        key = (getattr(self.catalog, "generation", 0), what)
+        if key not in self._found:
+            if any(k[0] != key[0] for k in self._found):
+                self._found.clear()  # the catalog changed: nothing found before holds
+            self._found[key] = find()
+        return cast(T, self._found[key])
 
     def _known_frame_set(self) -> facets.FrameSet | None:
-        return self._frames.get(getattr(self.catalog, "generation", 0))
+        key = (getattr(self.catalog, "generation", 0), "frames")
+        return cast("facets.FrameSet | None", self._found.get(key))
 
     def facet(self, query: Compiled, frames: facets.FrameSet | None) -> pa.Table:
         """Run a facet query: over the view's frame set (SQL of this module's own, no

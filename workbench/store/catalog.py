@@ -23,9 +23,9 @@ from typing import Any, Self
 import duckdb
 
 from workbench.errors import CatalogError, QueryError, SchemaVersionError
-from workbench.store import layout
+from workbench.store import layout, layout_build
 from workbench.store.imports import mark_interrupted
-from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION
+from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION, Unbatched
 from workbench.store.sqlsafe import check_read_only
 from workbench.store.sqlsafe import time_limit as time_limit_of
 
@@ -229,17 +229,25 @@ class Catalog:
         found = self.schema_version
         if found > SCHEMA_VERSION:
             return  # _check_version refuses it
-        if found < SCHEMA_VERSION:
+        # One transaction per version: a failure leaves the catalog at the last version done.
+        for version in range(found, SCHEMA_VERSION):
+            steps = MIGRATIONS[version]
+            for step in steps:
+                if isinstance(step, Unbatched):
+                    con = self.cursor()
+                    try:
+                        step.run(con)
+                    finally:
+                        con.close()
             with self.transaction() as con:
-                for version in range(found, SCHEMA_VERSION):
-                    for step in MIGRATIONS[version]:
-                        if isinstance(step, str):
-                            con.execute(step)
-                        else:
-                            step(con)
+                for step in steps:
+                    if isinstance(step, str):
+                        con.execute(step)
+                    elif not isinstance(step, Unbatched):
+                        step(con)
                 con.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                    [str(SCHEMA_VERSION)],
+                    [str(version + 1)],
                 )
         # Open read-write, this process alone holds the file: an import another process left
         # `running` was killed before it could say so (workbench/store/imports.py).
@@ -303,9 +311,14 @@ class Catalog:
         makes filters read few row groups (docs/scale.md). It rewrites the big tables:
         seconds per million frames.
         """
-        with self.transaction() as con:
-            layout.recluster(con)
-            promoted = layout.choose_promoted(con)
+        with self._lock:
+            con = self.cursor()
+            try:
+                promoted = layout_build.build(con)
+            finally:
+                con.close()
+            with self.transaction() as con:
+                layout_build.swap(con)
         self.layout_changes += 1
         self.cursor().execute("CHECKPOINT")
         return promoted

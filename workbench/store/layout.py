@@ -22,13 +22,11 @@ those frames first with `touch(con, ...)`, so their summaries are computed again
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 
-from workbench.model.records import PROMOTED_KEYS
 from workbench.store.sqlsafe import quote_ident
 
 # Columns the store derives; exports, imports and pages leave them out. Promoted metadata
@@ -40,17 +38,6 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 # A key that names no frame: ROIs or sources stored without their frame.
 NO_FRAME = -1
-# Metadata keys promoted to columns: present in at least this share of frames, at most this
-# many, named `metadata_<key>`, for keys made of these characters.
-PROMOTE_SHARE = 0.05
-PROMOTE_MAX = 8
-PROMOTE_PREFIX = "metadata_"
-_PROMOTABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
-# Rows rewritten at a time by recluster(), frames summarised at a time by summarise_all().
-RECLUSTER_ROWS = 2_000_000
-SUMMARY_FRAMES = 1_000_000
-# Frames sampled when choosing which keys to promote.
-PROMOTE_SAMPLE = 100_000
 
 TABLES: Sequence[str] = (
     """CREATE TABLE IF NOT EXISTS label_keys (
@@ -97,7 +84,7 @@ def next_frame_key(con: duckdb.DuckDBPyConnection) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-def _set_next_frame_key(con: duckdb.DuckDBPyConnection, value: int) -> None:
+def set_next_frame_key(con: duckdb.DuckDBPyConnection, value: int) -> None:
     con.execute("INSERT OR REPLACE INTO meta VALUES ('next_frame_key', ?)", [str(value)])
 
 
@@ -133,21 +120,21 @@ def sync(con: duckdb.DuckDBPyConnection) -> None:
         _key_new_frames(con, first, int(new_frames))
     promoted = promoted_columns(con)
     if new_frames:
-        _fill_promoted(con, promoted, "frame_key >= ?", [first])
+        fill_promoted(con, promoted, "frame_key >= ?", [first])
     if new_sources:
         _key_rows(con, "sources", first, bool(new_frames))
     if new_rois:
         _add_label_keys(con)
         _key_rows(con, "rois", first, bool(new_frames))
     if pending:
-        _fill_promoted(con, promoted, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
+        fill_promoted(con, promoted, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
         con.execute(
             "DELETE FROM frame_labels WHERE frame_key IN (SELECT frame_key FROM _layout_pending)"
         )
-        _summarise(con, "r.frame_key IN (SELECT frame_key FROM _layout_pending)", [])
+        summarise(con, "r.frame_key IN (SELECT frame_key FROM _layout_pending)", [])
         con.execute("DELETE FROM _layout_pending")
     if new_rois and new_frames:
-        _summarise(con, "r.frame_key >= ?", [first])
+        summarise(con, "r.frame_key >= ?", [first])
 
 
 def _key_new_frames(con: duckdb.DuckDBPyConnection, first: int, count: int) -> None:
@@ -158,7 +145,7 @@ def _key_new_frames(con: duckdb.DuckDBPyConnection, first: int, count: int) -> N
         " WHERE frame_key IS NULL) k WHERE frames.rowid = k.rid",
         [first],
     )
-    _set_next_frame_key(con, first + count)
+    set_next_frame_key(con, first + count)
 
 
 def _key_rows(con: duckdb.DuckDBPyConnection, table: str, first: int, new_frames: bool) -> None:
@@ -211,18 +198,25 @@ def _add_label_keys(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _summarise(con: duckdb.DuckDBPyConnection, which: str, params: list[Any]) -> None:
-    """Append the frame_labels rows of the frames `which` selects (over `rois r`)."""
+def summarise(
+    con: duckdb.DuckDBPyConnection,
+    which: str,
+    params: Sequence[Any],
+    into: str = "frame_labels",
+    rois: str = "rois",
+) -> None:
+    """Append the summaries of the frames `which` selects (over `rois r`), sorted by label
+    and frame."""
     con.execute(
-        "INSERT INTO frame_labels SELECT r.frame_key, r.label_key, count(*)::INTEGER,"
-        " min(r.confidence), max(r.confidence) FROM rois r"
+        f"INSERT INTO {into} SELECT r.frame_key, r.label_key, count(*)::INTEGER,"
+        f" min(r.confidence), max(r.confidence) FROM {rois} r"
         f" WHERE {which} AND r.frame_key <> {NO_FRAME} GROUP BY r.frame_key, r.label_key"
         " ORDER BY r.label_key, r.frame_key",
-        params,
+        list(params),
     )
 
 
-def _fill_promoted(
+def fill_promoted(
     con: duckdb.DuckDBPyConnection, promoted: dict[str, str], which: str, params: list[Any]
 ) -> None:
     if not promoted:
@@ -230,128 +224,9 @@ def _fill_promoted(
     sets = ", ".join(
         f"{quote_ident(column)} = json_extract_string(metadata, ?)" for column in promoted.values()
     )
-    pointers = [_pointer(key) for key in promoted]
+    pointers = [pointer(key) for key in promoted]
     con.execute(f"UPDATE frames SET {sets} WHERE {which}", [*pointers, *params])
 
 
-def _pointer(key: str) -> str:
+def pointer(key: str) -> str:
     return "/" + key.replace("~", "~0").replace("/", "~1")
-
-
-# -- building it whole ----------------------------------------------------------------------------
-def migrate(con: duckdb.DuckDBPyConnection) -> None:
-    """Give a catalog the layout: keys for every frame, source and ROI (sources and ROIs
-    rewritten clustered by frame), label keys, frame summaries, promoted metadata keys."""
-    for statement in TABLES:
-        con.execute(statement)
-    # A sequence fills the new column in insertion order in one pass; it is not kept.
-    con.execute("CREATE SEQUENCE _wb_frame_keys START 0 MINVALUE 0")
-    con.execute("ALTER TABLE frames ADD COLUMN frame_key BIGINT DEFAULT nextval('_wb_frame_keys')")
-    con.execute("ALTER TABLE frames ALTER COLUMN frame_key DROP DEFAULT")
-    con.execute("DROP SEQUENCE _wb_frame_keys")
-    count = con.execute("SELECT count(*) FROM frames").fetchall()[0][0]
-    _set_next_frame_key(con, int(count))
-    con.execute("ALTER TABLE sources ADD COLUMN frame_key BIGINT")
-    con.execute("ALTER TABLE rois ADD COLUMN frame_key BIGINT")
-    con.execute("ALTER TABLE rois ADD COLUMN label_key INTEGER")
-    _add_label_keys(con)
-    recluster(con)
-    choose_promoted(con)
-
-
-def recluster(con: duckdb.DuckDBPyConnection) -> None:
-    """Rewrite sources and ROIs in frame-key order with their keys, and every summary.
-
-    Each table is rewritten in stretches of RECLUSTER_ROWS rows, each copied after the table
-    sorted by frame key, and the old rows deleted at the end, in the caller's transaction:
-    memory stays bounded at any size (the engine's memory limit holds one stretch), and rows
-    stored in frame order (as the writer stores them) come out in frame order throughout.
-    The file keeps the freed space for later writes.
-    """
-    for table in ("sources", "rois"):
-        name = quote_ident(table)
-        last = con.execute(f"SELECT max(rowid) FROM {name}").fetchall()[0][0]
-        if last is None:
-            continue
-        labels, join = "", ""
-        if table == "rois":
-            labels = ", k.label_key AS label_key"
-            join = (
-                " LEFT JOIN label_keys k ON k.field = t.field"
-                " AND k.label IS NOT DISTINCT FROM t.label"
-            )
-        for start in range(0, int(last) + 1, RECLUSTER_ROWS):
-            stretch = f"rowid BETWEEN {start} AND {min(start + RECLUSTER_ROWS - 1, int(last))}"
-            con.execute(
-                f"INSERT INTO {name} BY NAME SELECT t.* EXCLUDE (_row) REPLACE"
-                f" (coalesce(f.frame_key, {NO_FRAME}) AS frame_key{labels})"
-                f" FROM (SELECT *, rowid AS _row FROM {name} WHERE {stretch}) t"
-                " LEFT JOIN (SELECT id, frame_key FROM frames WHERE id IN"
-                f" (SELECT frame_id FROM {name} WHERE {stretch})) f ON f.id = t.frame_id{join}"
-                f" ORDER BY coalesce(f.frame_key, {NO_FRAME}), t._row"
-            )
-        con.execute(f"DELETE FROM {name} WHERE rowid <= ?", [last])
-    summarise_all(con)
-
-
-def summarise_all(con: duckdb.DuckDBPyConnection) -> None:
-    """Every frame's summaries again, in stretches of SUMMARY_FRAMES frames (each sorted by
-    label, then frame), so no aggregate holds the whole catalog."""
-    con.execute("DELETE FROM frame_labels")
-    con.execute("DELETE FROM _layout_pending")
-    top = next_frame_key(con)
-    for start in range(0, max(top, 1), SUMMARY_FRAMES):
-        _summarise(
-            con, "r.frame_key BETWEEN ? AND ?", [start, start + SUMMARY_FRAMES - 1]
-        )
-
-
-def choose_promoted(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Promote the metadata keys at least PROMOTE_SHARE of the frames have, with scalar
-    values, to columns `metadata_<key>` (filled for every frame); returns the new keys."""
-    total = con.execute("SELECT count(*) FROM frames").fetchall()[0][0]
-    if not total:
-        return []
-    sample = "frames" if total <= PROMOTE_SAMPLE else "frames USING SAMPLE 10000 ROWS"
-    counted = con.execute(
-        "SELECT key, count(*) AS n FROM (SELECT unnest(json_keys(metadata)) AS key"
-        f" FROM (SELECT metadata FROM {sample})) GROUP BY key ORDER BY n DESC, key"
-    ).fetchall()
-    rows = min(int(total), 10_000) if total > PROMOTE_SAMPLE else int(total)
-    known = promoted_columns(con)
-    columns = {
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'frames'"
-        ).fetchall()
-    }
-    chosen: dict[str, str] = {}
-    for key, n in counted:
-        if len(known) + len(chosen) >= PROMOTE_MAX or n < PROMOTE_SHARE * rows:
-            break
-        column = PROMOTE_PREFIX + str(key).lower()
-        if (
-            key in known
-            or key in PROMOTED_KEYS
-            or not _PROMOTABLE.fullmatch(str(key))
-            or column in columns
-            or column in chosen.values()
-            or not _scalar(con, str(key), sample)
-        ):
-            continue
-        chosen[str(key)] = column
-    for key, column in chosen.items():
-        con.execute(f"ALTER TABLE frames ADD COLUMN {quote_ident(column)} VARCHAR")
-        con.execute("INSERT INTO metadata_columns (key, column_name) VALUES (?, ?)", [key, column])
-    _fill_promoted(con, chosen, "TRUE", [])
-    return sorted(chosen)
-
-
-def _scalar(con: duckdb.DuckDBPyConnection, key: str, sample: str) -> bool:
-    """Whether no sampled frame holds an object or a list under `key`."""
-    rows = con.execute(
-        f"SELECT count(*) FROM (SELECT metadata FROM {sample})"
-        " WHERE json_type(metadata, ?) IN ('OBJECT', 'ARRAY')",
-        [_pointer(key)],
-    ).fetchall()
-    return not rows[0][0]
