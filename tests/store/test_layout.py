@@ -219,3 +219,14 @@ def test_an_interrupted_migration_is_done_again_on_the_next_open(tmp_path: Path,
         check_layout(catalog)
         tables = {r[0] for r in _rows(catalog, "SELECT table_name FROM duckdb_tables()")}
         assert not tables & set(layout_build.BUILT.values())
+
+
+def test_writes_promote_keys_while_the_catalog_is_small(catalog, monkeypatch):
+    monkeypatch.setattr(layout, "PROMOTE_FROM", 6)
+    _fill(catalog, 4)
+    assert layout.promoted_columns(catalog.cursor()) == {}
+    _fill(catalog, 9)  # 9 frames: past PROMOTE_FROM
+    assert layout.promoted_columns(catalog.cursor()) == {"scene": "metadata_scene"}
+    check_layout(catalog)
+    assert catalog.view().match(scene="s1").count() == 4
+    assert "metadata_scene" not in catalog.view().frames(0, 1).column_names

@@ -288,8 +288,8 @@ class Catalog:
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
-                if self._layout_ready:
-                    layout.sync(con)
+                if self._layout_ready and layout.sync(con):
+                    self.layout_changes += 1
             except BaseException:
                 con.execute("ROLLBACK")
                 raise

@@ -22,11 +22,13 @@ those frames first with `touch(con, ...)`, so their summaries are computed again
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 
+from workbench.model.records import PROMOTED_KEYS
 from workbench.store.sqlsafe import quote_ident
 
 # Columns the store derives; exports, imports and pages leave them out. Promoted metadata
@@ -38,6 +40,18 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 # A key that names no frame: ROIs or sources stored without their frame.
 NO_FRAME = -1
+# Metadata keys promoted to columns: present in at least this share of the sampled frames,
+# scalar there, at most this many, named `metadata_<key>`, for keys made of these characters.
+PROMOTE_SHARE = 0.05
+PROMOTE_MAX = 8
+PROMOTE_PREFIX = "metadata_"
+PROMOTE_SAMPLE = 10_000
+_PROMOTABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+# Writes promote keys by themselves from this many frames on, each time the catalog has
+# doubled since they last looked, as long as it holds at most PROMOTE_UP_TO frames (past
+# that, filling a new column is work for Catalog.optimize(), not for a writer's commit).
+PROMOTE_FROM = 1_000
+PROMOTE_UP_TO = 2_000_000
 
 TABLES: Sequence[str] = (
     """CREATE TABLE IF NOT EXISTS label_keys (
@@ -102,8 +116,9 @@ def touch(con: duckdb.DuckDBPyConnection, frame_ids: str, params: Sequence[Any] 
     )
 
 
-def sync(con: duckdb.DuckDBPyConnection) -> None:
-    """Key and summarise what this transaction wrote (cheap when it wrote no frames or ROIs).
+def sync(con: duckdb.DuckDBPyConnection) -> bool:
+    """Key and summarise what this transaction wrote (cheap when it wrote no frames or ROIs);
+    returns whether it promoted metadata keys to new columns.
 
     Runs inside the writer's transaction, just before COMMIT.
     """
@@ -114,7 +129,7 @@ def sync(con: duckdb.DuckDBPyConnection) -> None:
         " (SELECT count(*) FROM _layout_pending)"
     ).fetchall()[0]
     if not (new_frames or new_sources or new_rois or pending):
-        return
+        return False
     first = next_frame_key(con)
     if new_frames:
         _key_new_frames(con, first, int(new_frames))
@@ -135,6 +150,80 @@ def sync(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("DELETE FROM _layout_pending")
     if new_rois and new_frames:
         summarise(con, "r.frame_key >= ?", [first])
+    return bool(new_frames) and _promote_while_small(con)
+
+
+def _promote_while_small(con: duckdb.DuckDBPyConnection) -> bool:
+    """Promote keys from the data in this transaction while the catalog is small enough."""
+    count = con.execute("SELECT count(*) FROM frames").fetchall()[0][0]
+    rows = con.execute("SELECT value FROM meta WHERE key = 'promotion_checked'").fetchall()
+    checked = int(rows[0][0]) if rows else 0
+    if count < PROMOTE_FROM or count > PROMOTE_UP_TO or count < 2 * checked:
+        return False
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('promotion_checked', ?)", [str(count)])
+    chosen = choose_keys(con)
+    add_promoted(con, chosen)
+    fill_promoted(con, chosen, "TRUE", [])
+    return bool(chosen)
+
+
+def choose_keys(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The metadata keys to promote now (key -> new column): in at least PROMOTE_SHARE of a
+    sample of frames, never an object or a list there, at most PROMOTE_MAX promoted in all."""
+    if not con.execute("SELECT count(*) FROM frames").fetchall()[0][0]:
+        return {}
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _wb_sample AS SELECT metadata FROM frames"
+        f" USING SAMPLE {PROMOTE_SAMPLE} ROWS"
+    )
+    try:
+        sampled = con.execute("SELECT count(*) FROM _wb_sample").fetchall()[0][0]
+        counted = con.execute(
+            "SELECT key, count(*) AS n FROM (SELECT unnest(json_keys(metadata)) AS key"
+            " FROM _wb_sample) GROUP BY key ORDER BY n DESC, key"
+        ).fetchall()
+        known = promoted_columns(con)
+        taken = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main'"
+                " AND table_name = 'frames'"
+            ).fetchall()
+        }
+        chosen: dict[str, str] = {}
+        for key, n in counted:
+            name, column = str(key), PROMOTE_PREFIX + str(key).lower()
+            if len(known) + len(chosen) >= PROMOTE_MAX or n < PROMOTE_SHARE * sampled:
+                break
+            if (
+                name in known
+                or name in PROMOTED_KEYS
+                or not _PROMOTABLE.fullmatch(name)
+                or column in taken
+                or column in chosen.values()
+                or not _scalar(con, name)
+            ):
+                continue
+            chosen[name] = column
+        return chosen
+    finally:
+        con.execute("DROP TABLE IF EXISTS _wb_sample")
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, key: str) -> bool:
+    """Whether no sampled frame holds an object or a list under `key`."""
+    rows = con.execute(
+        "SELECT count(*) FROM _wb_sample WHERE json_type(metadata, ?) IN ('OBJECT', 'ARRAY')",
+        [pointer(key)],
+    ).fetchall()
+    return not rows[0][0]
+
+
+def add_promoted(con: duckdb.DuckDBPyConnection, chosen: dict[str, str]) -> None:
+    """Add the columns of newly promoted keys (empty: fill_promoted fills them)."""
+    for key, column in chosen.items():
+        con.execute(f"ALTER TABLE frames ADD COLUMN {quote_ident(column)} VARCHAR")
+        con.execute("INSERT INTO metadata_columns (key, column_name) VALUES (?, ?)", [key, column])
 
 
 def _key_new_frames(con: duckdb.DuckDBPyConnection, first: int, count: int) -> None:

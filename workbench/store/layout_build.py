@@ -10,13 +10,11 @@ which the next build drops first; the catalog keeps working on the old ones mean
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import duckdb
 
-from workbench.model.records import PROMOTED_KEYS
 from workbench.store import layout
 from workbench.store.sqlsafe import quote_ident
 
@@ -25,13 +23,6 @@ BUILT = {"sources": "_layout_sources", "rois": "_layout_rois", "frame_labels": "
 # Rows copied per committed stretch; frames summarised (and promoted columns filled) per one.
 COPY_ROWS = 2_000_000
 SUMMARY_FRAMES = 1_000_000
-# Metadata keys promoted to columns: present in at least this share of the sampled frames,
-# scalar there, at most this many, named `metadata_<key>`, for keys made of these characters.
-PROMOTE_SHARE = 0.05
-PROMOTE_MAX = 8
-PROMOTE_PREFIX = "metadata_"
-PROMOTE_SAMPLE = 10_000
-_PROMOTABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 
 Con = duckdb.DuckDBPyConnection
 
@@ -175,18 +166,14 @@ def _summarise(con: Con) -> None:
 
 
 def choose_promoted(con: Con) -> list[str]:
-    """Promote the metadata keys at least PROMOTE_SHARE of the sampled frames hold, with
-    scalar values, to columns `metadata_<key>`, filled for every frame (SUMMARY_FRAMES frames
-    per transaction); returns the keys promoted now. Runs outside any transaction."""
+    """Promote the metadata keys most frames hold (layout.choose_keys) to columns, filled for
+    every frame, SUMMARY_FRAMES frames per transaction; returns the keys promoted now. Runs
+    outside any transaction."""
     chosen: dict[str, str] = {}
 
     def add(con: Con) -> None:
-        chosen.update(_chosen(con))
-        for key, column in chosen.items():
-            con.execute(f"ALTER TABLE frames ADD COLUMN {quote_ident(column)} VARCHAR")
-            con.execute(
-                "INSERT INTO metadata_columns (key, column_name) VALUES (?, ?)", [key, column]
-            )
+        chosen.update(layout.choose_keys(con))
+        layout.add_promoted(con, chosen)
 
     committed(con, add)
     top = layout.next_frame_key(con)
@@ -194,49 +181,3 @@ def choose_promoted(con: Con) -> list[str]:
         stretch = [start, start + SUMMARY_FRAMES - 1]
         committed(con, layout.fill_promoted, chosen, "frame_key BETWEEN ? AND ?", stretch)
     return sorted(chosen)
-
-
-def _chosen(con: Con) -> dict[str, str]:
-    """The keys to promote now -> their new columns."""
-    total = con.execute("SELECT count(*) FROM frames").fetchall()[0][0]
-    if not total:
-        return {}
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _wb_sample AS SELECT metadata FROM frames"
-        f" USING SAMPLE {PROMOTE_SAMPLE} ROWS"
-    )
-    try:
-        sampled = con.execute("SELECT count(*) FROM _wb_sample").fetchall()[0][0]
-        counted = con.execute(
-            "SELECT key, count(*) AS n FROM (SELECT unnest(json_keys(metadata)) AS key"
-            " FROM _wb_sample) GROUP BY key ORDER BY n DESC, key"
-        ).fetchall()
-        known = layout.promoted_columns(con)
-        taken = set(_columns(con, "frames"))
-        chosen: dict[str, str] = {}
-        for key, n in counted:
-            name, column = str(key), PROMOTE_PREFIX + str(key).lower()
-            if len(known) + len(chosen) >= PROMOTE_MAX or n < PROMOTE_SHARE * sampled:
-                break
-            if (
-                name in known
-                or name in PROMOTED_KEYS
-                or not _PROMOTABLE.fullmatch(name)
-                or column in taken
-                or column in chosen.values()
-                or not _scalar(con, name)
-            ):
-                continue
-            chosen[name] = column
-        return chosen
-    finally:
-        con.execute("DROP TABLE IF EXISTS _wb_sample")
-
-
-def _scalar(con: Con, key: str) -> bool:
-    """Whether no sampled frame holds an object or a list under `key`."""
-    rows = con.execute(
-        "SELECT count(*) FROM _wb_sample WHERE json_type(metadata, ?) IN ('OBJECT', 'ARRAY')",
-        [layout.pointer(key)],
-    ).fetchall()
-    return not rows[0][0]
