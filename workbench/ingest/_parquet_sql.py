@@ -21,6 +21,7 @@ from workbench.model.limits import (
     MAX_TIMESTAMP,
 )
 from workbench.model.records import PROMOTED_KEYS, ROI_KINDS
+from workbench.store import layout
 from workbench.store.sqlsafe import quote_ident
 
 TABLES: tuple[str, ...] = ("frames", "sources", "rois", "tags")
@@ -54,12 +55,15 @@ def stream(con: duckdb.DuckDBPyConnection, query: str, params: Any = None) -> An
 
 
 def catalog_columns(con: Any, table: str) -> dict[str, str]:
+    """The columns (and types) a table's files hold: the catalog's, without those the store
+    derives (frame keys, promoted metadata copies), which it fills itself."""
     rows = con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
         [table],
     ).fetchall()
-    return {str(name): str(kind) for name, kind in rows}
+    derived = layout.derived_columns(con, table)
+    return {str(name): str(kind) for name, kind in rows if name not in derived}
 
 
 def first_line(exc: BaseException) -> str:

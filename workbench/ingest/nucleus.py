@@ -38,6 +38,7 @@ from workbench.ingest.video import count_context_frames, default_frames_root, fr
 from workbench.ingest.video import video_frames as decode_video_frames
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 from workbench.model.records import Frame, Source
+from workbench.store.layout import touch
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -269,6 +270,7 @@ class _SceneImport:
         self.writer.flush()  # queued frames first, so the deletion sees the catalog as it is
         ids = sorted(frame_ids)
         with self.catalog.transaction() as con:
+            touch(con, "SELECT unnest(?::VARCHAR[])", [ids])
             for table in ("rois", "sources", "tags"):
                 con.execute(
                     f"DELETE FROM {table} WHERE frame_id IN (SELECT unnest(?::VARCHAR[]))", [ids]

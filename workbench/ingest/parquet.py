@@ -44,6 +44,7 @@ from workbench.ingest._parquet_sql import (
 from workbench.ingest.imports import current_run, recorded
 from workbench.ingest.writer import IngestReport
 from workbench.media.files import MediaRootCheck
+from workbench.store.layout import touch
 from workbench.store.sqlsafe import quote_ident
 
 if TYPE_CHECKING:
@@ -230,6 +231,7 @@ def _import_table(
     if table.name == "frames" and replacing:
         con.register(_STAGED, files.sql(f"SELECT id FROM {IDS}").to_arrow_table())
         try:
+            touch(con, f"SELECT id FROM {_STAGED}")
             for name, key in (("rois", "frame_id"), ("sources", "frame_id"), ("frames", "id")):
                 con.execute(f"DELETE FROM {name} WHERE {key} IN (SELECT id FROM {_STAGED})")
         finally:

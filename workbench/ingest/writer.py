@@ -43,6 +43,7 @@ from workbench.model.records import (
 )
 from workbench.model.validation import validate_frame
 from workbench.store.arrow import append_rows
+from workbench.store.layout import touch
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -312,6 +313,7 @@ class CatalogWriter:
         con.register("_wb_frames", frames)
         try:
             if self.catalog.has_frames():
+                touch(con, "SELECT id FROM _wb_frames")
                 for table in ("rois", "sources"):
                     con.execute(
                         f"DELETE FROM {table} WHERE frame_id IN (SELECT id FROM _wb_frames)"
@@ -409,6 +411,7 @@ class CatalogWriter:
         rows = [row for item in labels if item.frame_id in known for row in item.rois]
         con.register("_wb_label_keys", keys)
         try:
+            touch(con, "SELECT frame_id FROM _wb_label_keys")
             con.execute(
                 "DELETE FROM rois WHERE (frame_id, field) IN "
                 "(SELECT (frame_id, field) FROM _wb_label_keys)"

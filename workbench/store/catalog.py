@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,12 +23,20 @@ from typing import Any, Self
 import duckdb
 
 from workbench.errors import CatalogError, QueryError, SchemaVersionError
+from workbench.store import layout, layout_build
 from workbench.store.imports import mark_interrupted
-from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION
+from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION, Unbatched
 from workbench.store.sqlsafe import check_read_only
 from workbench.store.sqlsafe import time_limit as time_limit_of
 
 DEFAULT_CATALOG = "workbench.duckdb"
+# Seconds close() waits for interrupted queries to let go of the connection.
+CLOSE_WAIT = 10.0
+# The engine's memory budget (DuckDB's memory_limit: what it holds before spilling sorts,
+# joins and aggregates to the catalog's temp folder); threads default to the cores.
+MEMORY_LIMIT_ENV = "WORKBENCH_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "1GB"
+THREADS_ENV = "WORKBENCH_THREADS"
 # Seconds a query typed by a person may run (catalog.sql, views with a where() fragment).
 TIME_LIMIT_ENV = "WORKBENCH_SQL_TIME_LIMIT"
 DEFAULT_TIME_LIMIT = 30.0
@@ -64,6 +74,20 @@ class MediaRoot:
     def as_dict(self) -> dict[str, Any]:
         added = self.added.isoformat() if self.added else None
         return {"path": self.path, "origin": self.origin, "added": added, "served": self.served}
+
+
+def engine_config() -> dict[str, Any]:
+    """DuckDB settings of the catalog's engine: `WORKBENCH_MEMORY_LIMIT` (default 1GB; e.g.
+    `4GB`) and `WORKBENCH_THREADS` (default: DuckDB's, the number of cores)."""
+    config: dict[str, Any] = {
+        "memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
+    }
+    threads = os.environ.get(THREADS_ENV)
+    if threads:
+        if not threads.isdigit() or int(threads) < 1:
+            raise CatalogError(f"{THREADS_ENV}={threads!r} is not a number of threads")
+        config["threads"] = int(threads)
+    return config
 
 
 def default_time_limit() -> float:
@@ -120,12 +144,20 @@ class Catalog:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only)
+            self._con = duckdb.connect(str(self.path), read_only=read_only, config=engine_config())
         except duckdb.Error as exc:
             raise CatalogError(f"cannot open catalog {self.path}: {exc}") from exc
         self._lock = threading.RLock()
         self._has_frames: bool | None = None
         self._table_names: list[str] | None = None
+        # Every cursor handed out, so close() can interrupt their queries.
+        self._cursors: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
+        # Transactions keep the layout in step once the schema is current (store/layout.py).
+        self._layout_ready = False
+        # Counts committed transactions: what was read before may be out of date after.
+        self.generation = 0
+        # Counts changes of the layout's columns (optimize() may promote metadata keys).
+        self.layout_changes = 0
         try:
             if not read_only:
                 self._migrate()
@@ -134,10 +166,25 @@ class Catalog:
         except BaseException:
             self._con.close()
             raise
+        self._layout_ready = True
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
-        self._con.close()
+        """Close the catalog. Queries still running on other threads (a served app stopping
+        mid-query) are interrupted first: they raise, and the file is closed."""
+        for cursor in list(self._cursors):
+            with suppress(duckdb.Error):
+                cursor.interrupt()
+        deadline = time.monotonic() + CLOSE_WAIT
+        while True:
+            try:
+                self._con.close()
+                return
+            except duckdb.Error as exc:
+                # An interrupted query takes a moment to let go of the connection.
+                if time.monotonic() > deadline:
+                    raise CatalogError(f"cannot close catalog {self.path}: {exc}") from exc
+                time.sleep(0.01)
 
     def __enter__(self) -> Self:
         return self
@@ -182,14 +229,25 @@ class Catalog:
         found = self.schema_version
         if found > SCHEMA_VERSION:
             return  # _check_version refuses it
-        if found < SCHEMA_VERSION:
+        # One transaction per version: a failure leaves the catalog at the last version done.
+        for version in range(found, SCHEMA_VERSION):
+            steps = MIGRATIONS[version]
+            for step in steps:
+                if isinstance(step, Unbatched):
+                    con = self.cursor()
+                    try:
+                        step.run(con)
+                    finally:
+                        con.close()
             with self.transaction() as con:
-                for version in range(found, SCHEMA_VERSION):
-                    for statement in MIGRATIONS[version]:
-                        con.execute(statement)
+                for step in steps:
+                    if isinstance(step, str):
+                        con.execute(step)
+                    elif not isinstance(step, Unbatched):
+                        step(con)
                 con.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                    [str(SCHEMA_VERSION)],
+                    [str(version + 1)],
                 )
         # Open read-write, this process alone holds the file: an import another process left
         # `running` was killed before it could say so (workbench/store/imports.py).
@@ -214,16 +272,24 @@ class Catalog:
     # -- connections -----------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor on the catalog: one per thread, never shared."""
-        return self._con.cursor()
+        cursor = self._con.cursor()
+        self._cursors.add(cursor)
+        return cursor
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor inside BEGIN/COMMIT; ROLLBACK on any error. Writers take turns."""
+        """A cursor inside BEGIN/COMMIT; ROLLBACK on any error. Writers take turns.
+
+        Before COMMIT the layout is brought up to date with what the block wrote (keys and
+        summaries of new frames and ROIs, store/layout.py), in the same transaction.
+        """
         with self._lock:
-            con = self._con.cursor()
+            con = self.cursor()
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
+                if self._layout_ready and layout.sync(con):
+                    self.layout_changes += 1
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
@@ -234,10 +300,32 @@ class Catalog:
                 # A write may add frames, or a backend's table (store/ledger.py).
                 self._has_frames = None
                 self._table_names = None
+                self.generation += 1
+
+    def optimize(self) -> list[str]:
+        """Rewrite sources and ROIs clustered by frame and every summary sorted, and promote
+        the metadata keys most frames have to columns; returns the keys newly promoted.
+
+        Writes keep the layout correct as they go but append in arrival order; after large
+        imports into a catalog (or labels added to old frames) this restores the order that
+        makes filters read few row groups (docs/scale.md). It rewrites the big tables:
+        seconds per million frames.
+        """
+        with self._lock:
+            con = self.cursor()
+            try:
+                promoted = layout_build.build(con)
+            finally:
+                con.close()
+            with self.transaction() as con:
+                layout_build.swap(con)
+        self.layout_changes += 1
+        self.cursor().execute("CHECKPOINT")
+        return promoted
 
     def has_frames(self) -> bool:
         if self._has_frames is None:
-            rows = self._con.cursor().execute("SELECT 1 FROM frames LIMIT 1").fetchall()
+            rows = self.cursor().execute("SELECT 1 FROM frames LIMIT 1").fetchall()
             self._has_frames = bool(rows)
         return self._has_frames
 
