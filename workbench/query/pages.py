@@ -1,9 +1,10 @@
 """The SELECT statements behind a view's results: pages, ROIs, contexts.
 
-Pages pick their frames first (a materialised CTE holding one page of frames) and only then
-join sources and ROIs to those few frames: nesting per frame before the LIMIT would build the
-lists of every frame in the view (100x slower at a million frames). Sources and ROIs are
-found by frame key: they are stored clustered by it, so a page reads a few row groups.
+Pages pick their frames first (one query for one page of frames) and only then join sources
+and ROIs to those few frames (a second query): nesting per frame before the LIMIT would build
+the lists of every frame in the view (100x slower at a million frames). Sources and ROIs are
+found by frame key, given as constants: they are stored clustered by it, so a page reads a
+few row groups.
 """
 
 from __future__ import annotations
@@ -37,35 +38,47 @@ def _struct(alias: str, columns: Sequence[str]) -> str:
     return f"struct_pack({fields})"
 
 
+# The name a page's frames are registered under while their sources and ROIs are joined.
+PAGE_TABLE = "_wb_page"
+
+
+def key_filter(alias: str, keys: Sequence[int]) -> Compiled:
+    """`alias.frame_key` among `keys`, with their range as constants: DuckDB skips the row
+    groups outside it (a key list from a subquery, or a range from scalar subqueries, is
+    not pushed into the scan: a page of frames with a label read every ROI)."""
+    if not keys:
+        return Compiled("FALSE")
+    span = Compiled(f"{alias}.frame_key BETWEEN ? AND ?", (min(keys), max(keys)))
+    return span + " AND " + in_list(f"{alias}.frame_key", list(keys), "BIGINT")
+
+
 def nested(
-    frames: Compiled,
+    keys: Sequence[int],
     terms: Sequence[OrderTerm],
     roi_predicate: Compiled,
     source_columns: Sequence[str],
     roi_columns: Sequence[str],
 ) -> Compiled:
-    """Frames (a query of frame columns, `_fk` and key columns) with nested `sources` and
-    `rois` lists."""
-    keys = ", ".join(f"_k{i}" for i in range(len(terms)))
+    """A page's frames (registered as PAGE_TABLE: frame columns, `_fk` and key columns; the
+    frame keys are `keys`) with nested `sources` and `rois` lists."""
+    sort_keys = ", ".join(f"_k{i}" for i in range(len(terms)))
     src = [c for c in source_columns if c != "frame_id"]
     roi = [c for c in roi_columns if c != "frame_id"]
     return Compiled.join(
         [
-            "WITH _page AS MATERIALIZED (",
-            frames,
-            "), _src AS (SELECT s.frame_key, list(",
+            "WITH _src AS (SELECT s.frame_key, list(",
             _struct("s", src),
-            " ORDER BY s.rowid) AS sources FROM sources s"
-            " WHERE s.frame_key IN (SELECT _fk FROM _page) GROUP BY s.frame_key"
-            "), _roi AS (SELECT r.frame_key, list(",
+            " ORDER BY s.rowid) AS sources FROM sources s WHERE ",
+            key_filter("s", keys),
+            " GROUP BY s.frame_key), _roi AS (SELECT r.frame_key, list(",
             _struct("r", roi),
-            " ORDER BY r.rowid) AS rois FROM rois r"
-            " WHERE r.frame_key IN (SELECT _fk FROM _page) AND (",
+            " ORDER BY r.rowid) AS rois FROM rois r WHERE ",
+            key_filter("r", keys),
+            " AND (",
             roi_predicate,
-            ") GROUP BY r.frame_key)"
-            f" SELECT p.* EXCLUDE (_fk, {keys}),"
+            f") GROUP BY r.frame_key) SELECT p.* EXCLUDE (_fk, {sort_keys}),"
             " coalesce(_src.sources, []) AS sources, coalesce(_roi.rois, []) AS rois"
-            " FROM _page p LEFT JOIN _src ON _src.frame_key = p._fk"
+            f" FROM {PAGE_TABLE} p LEFT JOIN _src ON _src.frame_key = p._fk"
             " LEFT JOIN _roi ON _roi.frame_key = p._fk ORDER BY ",
             key_order(terms, "p"),
         ],
