@@ -1,9 +1,10 @@
 """The SELECT statements behind a view's results: pages, ROIs, contexts.
 
-Pages pick their frames first (a materialised CTE holding one page of frames) and only then
-join sources and ROIs to those few frames: nesting per frame before the LIMIT would build the
-lists of every frame in the view (100x slower at a million frames). Sources and ROIs are
-found by frame key: they are stored clustered by it, so a page reads a few row groups.
+Pages pick their frames first (one query for one page of frames) and only then join sources
+and ROIs to those few frames (a second query): nesting per frame before the LIMIT would build
+the lists of every frame in the view (100x slower at a million frames). Sources and ROIs are
+found by frame key, given as constants: they are stored clustered by it, so a page reads a
+few row groups.
 """
 
 from __future__ import annotations
@@ -37,35 +38,47 @@ def _struct(alias: str, columns: Sequence[str]) -> str:
     return f"struct_pack({fields})"
 
 
+# The name a page's frames are registered under while their sources and ROIs are joined.
+PAGE_TABLE = "_wb_page"
+
+
+def key_filter(alias: str, keys: Sequence[int]) -> Compiled:
+    """`alias.frame_key` among `keys`, with their range as constants: DuckDB skips the row
+    groups outside it (a key list from a subquery, or a range from scalar subqueries, is
+    not pushed into the scan: a page of frames with a label read every ROI)."""
+    if not keys:
+        return Compiled("FALSE")
+    span = Compiled(f"{alias}.frame_key BETWEEN ? AND ?", (min(keys), max(keys)))
+    return span + " AND " + in_list(f"{alias}.frame_key", list(keys), "BIGINT")
+
+
 def nested(
-    frames: Compiled,
+    keys: Sequence[int],
     terms: Sequence[OrderTerm],
     roi_predicate: Compiled,
     source_columns: Sequence[str],
     roi_columns: Sequence[str],
 ) -> Compiled:
-    """Frames (a query of frame columns, `_fk` and key columns) with nested `sources` and
-    `rois` lists."""
-    keys = ", ".join(f"_k{i}" for i in range(len(terms)))
+    """A page's frames (registered as PAGE_TABLE: frame columns, `_fk` and key columns; the
+    frame keys are `keys`) with nested `sources` and `rois` lists."""
+    sort_keys = ", ".join(f"_k{i}" for i in range(len(terms)))
     src = [c for c in source_columns if c != "frame_id"]
     roi = [c for c in roi_columns if c != "frame_id"]
     return Compiled.join(
         [
-            "WITH _page AS MATERIALIZED (",
-            frames,
-            "), _src AS (SELECT s.frame_key, list(",
+            "WITH _src AS (SELECT s.frame_key, list(",
             _struct("s", src),
-            " ORDER BY s.rowid) AS sources FROM sources s"
-            " WHERE s.frame_key IN (SELECT _fk FROM _page) GROUP BY s.frame_key"
-            "), _roi AS (SELECT r.frame_key, list(",
+            " ORDER BY s.rowid) AS sources FROM sources s WHERE ",
+            key_filter("s", keys),
+            " GROUP BY s.frame_key), _roi AS (SELECT r.frame_key, list(",
             _struct("r", roi),
-            " ORDER BY r.rowid) AS rois FROM rois r"
-            " WHERE r.frame_key IN (SELECT _fk FROM _page) AND (",
+            " ORDER BY r.rowid) AS rois FROM rois r WHERE ",
+            key_filter("r", keys),
+            " AND (",
             roi_predicate,
-            ") GROUP BY r.frame_key)"
-            f" SELECT p.* EXCLUDE (_fk, {keys}),"
+            f") GROUP BY r.frame_key) SELECT p.* EXCLUDE (_fk, {sort_keys}),"
             " coalesce(_src.sources, []) AS sources, coalesce(_roi.rois, []) AS rois"
-            " FROM _page p LEFT JOIN _src ON _src.frame_key = p._fk"
+            f" FROM {PAGE_TABLE} p LEFT JOIN _src ON _src.frame_key = p._fk"
             " LEFT JOIN _roi ON _roi.frame_key = p._fk ORDER BY ",
             key_order(terms, "p"),
         ],
@@ -158,9 +171,10 @@ def contexts(plan: Plan, offset: int, limit: int | None) -> Compiled:
 
     The first frame (by timestamp, then frame_index and id for a deterministic pick among
     equal timestamps) and the context's total are looked up for the page's contexts only:
-    that arg_min over every frame of the view cost more than the rest of the query. A
-    filtered view's frames are found once (a materialised CTE) for both steps: its
-    conditions (a JSON metadata filter, say) are evaluated once per frame, not twice.
+    that arg_min over every frame of the view cost more than the rest of the query. The
+    view's conditions are evaluated in both steps: materialising its frames once measured
+    2.5x slower at 10M frames, even for a JSON filter (metadata keys most frames have are
+    columns of their own, store/layout.py).
     """
     columns = Compiled("f.context_id, f.id, f.timestamp, f.frame_index")
     if plan.sorted:
@@ -168,17 +182,12 @@ def contexts(plan: Plan, offset: int, limit: int | None) -> Compiled:
         extra, order = ", min(v._pos) AS _pos", "_pos"
     else:
         extra, order = "", "context_id"
-    found = plan.select(columns)
-    if plan.filtered:
-        head, frames = "WITH _v AS MATERIALIZED (" + found + "), ", Compiled("SELECT * FROM _v")
-    else:
-        head, frames = Compiled("WITH "), found
+    frames = plan.select(columns)
     window = f" LIMIT {int(limit)}" if limit is not None else ""
     window += f" OFFSET {int(offset)}" if offset else ""
     return Compiled.join(
         [
-            head,
-            "_ctx AS MATERIALIZED (SELECT v.context_id, count(*) AS frames,"
+            "WITH _ctx AS MATERIALIZED (SELECT v.context_id, count(*) AS frames,"
             f" min(v.timestamp) AS first_timestamp, max(v.timestamp) AS last_timestamp{extra}"
             " FROM (",
             frames,

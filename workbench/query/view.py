@@ -416,16 +416,19 @@ class View(AnalysisStages):
             _count(limit, "page()"),
             catalog_columns(self.catalog, "frames"),
         )
-        return self.run(self._nested(frames, self.plan.terms))
+        return self._nested(self.run(frames), self.plan.terms)
 
-    def _nested(self, frames: Compiled, terms: Sequence[Any]) -> Compiled:
-        return pages.nested(
-            frames,
+    def _nested(self, frames: pa.Table, terms: Sequence[Any]) -> pa.Table:
+        """Frames (read with their `_fk` and sort keys) with their sources and ROIs nested:
+        SQL of the query layer's own over them, so no guard is needed."""
+        query = pages.nested(
+            frames.column("_fk").to_pylist(),
             terms,
             self.plan.roi_predicate(),
             catalog_columns(self.catalog, "sources"),
             catalog_columns(self.catalog, "rois"),
         )
+        return execute(self.catalog, query, tables={pages.PAGE_TABLE: frames})
 
     def rois(self, frame_ids: Iterable[str] | None = None) -> pa.Table:
         """The view's ROIs (as filtered), in frame order; only of `frame_ids` if given."""
@@ -442,11 +445,8 @@ class View(AnalysisStages):
     def context_frames(self, context_id: str) -> pa.Table:
         """The view's frames of one context in timestamp order, with sources and ROIs."""
         columns = catalog_columns(self.catalog, "frames")
-        return self.run(
-            self._nested(
-                pages.context_frames(self.plan, context_id, columns), pages.context_terms()
-            )
-        )
+        frames = self.run(pages.context_frames(self.plan, context_id, columns))
+        return self._nested(frames, pages.context_terms())
 
     def fields(self) -> list[str]:
         """Label fields among the view's ROIs."""
