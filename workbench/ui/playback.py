@@ -87,6 +87,7 @@ class ReadAhead:
         self.media = media
         self.prefetch = Prefetch()
         self._reading = False
+        self._urls: dict[str, list[str]] = {}  # frame id -> its pictures' URLs, recent ones
         context.param.watch(self._moved, ["index", "frame_ids"])
 
     def _moved(self, *events: param.parameterized.Event) -> None:
@@ -103,10 +104,22 @@ class ReadAhead:
         """Give the browser the pictures of the next frames whose records are read."""
         context = self.context
         ahead = context.frame_ids[context.index + 1 : context.index + 1 + AHEAD]
-        records = [context.loader.peek(i) for i in ahead]
-        urls = [self.media.image(u) for r in records if r for u in _uris(r)]
+        urls = [url for frame_id in ahead for url in self._urls_of(frame_id)]
         if urls:
             self.prefetch.urls_json = json.dumps(urls)
+
+    def _urls_of(self, frame_id: str) -> list[str]:
+        """The URLs of a frame's pictures, worked out once (a served URL checks the file)."""
+        known = self._urls.get(frame_id)
+        if known is not None:
+            return known
+        record = self.context.loader.peek(frame_id)
+        if record is None:
+            return []
+        urls = self._urls[frame_id] = [self.media.image(u) for u in _uris(record)]
+        if len(self._urls) > 4 * READ_AHEAD:
+            del self._urls[next(iter(self._urls))]
+        return urls
 
     def _read(self, frame_ids: list[str]) -> None:
         self._reading = True
