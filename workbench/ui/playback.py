@@ -88,6 +88,8 @@ class ReadAhead:
         self.prefetch = Prefetch()
         self._reading = False
         self._urls: dict[str, list[str]] = {}  # frame id -> its pictures' URLs, recent ones
+        # The browser has the pictures up to this position (one message per AHEAD frames).
+        self._handed: tuple[str | None, int] = (None, -1)
         context.param.watch(self._moved, ["index", "frame_ids"])
 
     def _moved(self, *events: param.parameterized.Event) -> None:
@@ -101,12 +103,19 @@ class ReadAhead:
         self._read([i for i in ahead if context.loader.peek(i) is None])
 
     def _hand_over(self) -> None:
-        """Give the browser the pictures of the next frames whose records are read."""
+        """Give the browser the pictures of the next frames whose records are read: the
+        next 2 x AHEAD at once, again once fewer than AHEAD of those are left ahead."""
         context = self.context
-        ahead = context.frame_ids[context.index + 1 : context.index + 1 + AHEAD]
-        urls = [url for frame_id in ahead for url in self._urls_of(frame_id)]
+        index, ids = context.index, context.frame_ids
+        context_id, until = self._handed
+        if context_id == context.context_id and index + AHEAD <= until:
+            return
+        ahead = ids[index + 1 : index + 1 + 2 * AHEAD]
+        known = [frame_id for frame_id in ahead if context.loader.peek(frame_id) is not None]
+        urls = [url for frame_id in known for url in self._urls_of(frame_id)]
         if urls:
             self.prefetch.urls_json = json.dumps(urls)
+            self._handed = (context.context_id, index + len(known))
 
     def _urls_of(self, frame_id: str) -> list[str]:
         """The URLs of a frame's pictures, worked out once (a served URL checks the file)."""
