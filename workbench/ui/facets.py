@@ -71,7 +71,7 @@ def compute_facets(
         metadata[key] = tuple((row["value"], int(row["count"])) for row in rows)
     tags = step(lambda: view.tag_counts().to_pylist())
     ranges = {}
-    for numeric_key in numeric:
+    for numeric_key in (k for k in numeric if k.high > k.low):  # a constant has no filter
         name, low, high = numeric_key.key, numeric_key.low, numeric_key.high
         read = partial(value_histogram, view, name, low, high, RANGE_BINS)
         ranges[name] = tuple(

@@ -87,6 +87,9 @@ class ReadAhead:
         self.media = media
         self.prefetch = Prefetch()
         self._reading = False
+        self._urls: dict[str, list[str]] = {}  # frame id -> its pictures' URLs, recent ones
+        # The browser has the pictures up to this position (one message per AHEAD frames).
+        self._handed: tuple[str | None, int] = (None, -1)
         context.param.watch(self._moved, ["index", "frame_ids"])
 
     def _moved(self, *events: param.parameterized.Event) -> None:
@@ -100,13 +103,32 @@ class ReadAhead:
         self._read([i for i in ahead if context.loader.peek(i) is None])
 
     def _hand_over(self) -> None:
-        """Give the browser the pictures of the next frames whose records are read."""
+        """Give the browser the pictures of the next frames whose records are read: the
+        next 2 x AHEAD at once, again once fewer than AHEAD of those are left ahead."""
         context = self.context
-        ahead = context.frame_ids[context.index + 1 : context.index + 1 + AHEAD]
-        records = [context.loader.peek(i) for i in ahead]
-        urls = [self.media.image(u) for r in records if r for u in _uris(r)]
+        index, ids = context.index, context.frame_ids
+        context_id, until = self._handed
+        if context_id == context.context_id and index + AHEAD <= until:
+            return
+        ahead = ids[index + 1 : index + 1 + 2 * AHEAD]
+        known = [frame_id for frame_id in ahead if context.loader.peek(frame_id) is not None]
+        urls = [url for frame_id in known for url in self._urls_of(frame_id)]
         if urls:
             self.prefetch.urls_json = json.dumps(urls)
+            self._handed = (context.context_id, index + len(known))
+
+    def _urls_of(self, frame_id: str) -> list[str]:
+        """The URLs of a frame's pictures, worked out once (a served URL checks the file)."""
+        known = self._urls.get(frame_id)
+        if known is not None:
+            return known
+        record = self.context.loader.peek(frame_id)
+        if record is None:
+            return []
+        urls = self._urls[frame_id] = [self.media.image(u) for u in _uris(record)]
+        if len(self._urls) > 4 * READ_AHEAD:
+            del self._urls[next(iter(self._urls))]
+        return urls
 
     def _read(self, frame_ids: list[str]) -> None:
         self._reading = True

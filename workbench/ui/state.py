@@ -209,8 +209,7 @@ class WorkbenchState(param.Parameterized):
         # Served, counting waits a moment: the browser draws the new page of tiles without
         # the facet queries competing for the CPU, and a query changed again meanwhile
         # (a second query right after the first) is never counted at all.
-        doc = pn.state.curdoc
-        pause = FACETS_PAUSE if doc is not None and doc.session_context is not None else 0.0
+        pause = _served_pause()
 
         def current() -> bool:
             return wanted == self._facets_wanted
@@ -266,16 +265,23 @@ class WorkbenchState(param.Parameterized):
         self._marks_wanted += 1
         wanted = self._marks_wanted
         view, tiles, mode, service = self.view, list(self.tiles), self.mode, self.service
+        pause = _served_pause()  # as the facets: after the page is drawn
 
-        def show(marks: Marks) -> None:
-            if wanted == self._marks_wanted:
+        def show(marks: Marks | None) -> None:
+            if marks is not None and wanted == self._marks_wanted:
                 self.tile_marks = marks
 
         def failed(exc: WorkbenchError) -> None:
             if wanted == self._marks_wanted:
                 self.tile_marks = {}
 
-        run_in_background(lambda: tile_marks(view, service, tiles, mode), show, failed)
+        def read() -> Marks | None:
+            time.sleep(pause)
+            if wanted != self._marks_wanted:
+                return None  # another page is on screen already
+            return tile_marks(view, service, tiles, mode)
+
+        run_in_background(read, show, failed)
 
     def _on_query(self, *events: param.parameterized.Event) -> None:
         self.refresh(first_page=True)
@@ -581,3 +587,10 @@ class WorkbenchState(param.Parameterized):
             self.param.update(acting="", action_error=str(exc))
 
         run_action(what, work, done, failed)
+
+
+def _served_pause() -> float:
+    """Seconds a served session's background reads wait so the page is drawn first (none in
+    a notebook or a script)."""
+    doc = pn.state.curdoc
+    return FACETS_PAUSE if doc is not None and doc.session_context is not None else 0.0
