@@ -86,14 +86,14 @@ def _categories(con: Any, path: Path, writer: CatalogWriter) -> dict[Any, Catego
             continue
         items.append((i, value))
     found = read_categories(items, str(path), writer.reject)
+    names = ["key", "id", "name", "supercategory", "keypoints"]
     rows = [
-        (_key(c.id), orjson.dumps(c.id).decode(), c.name, c.supercategory) for c in found.values()
-    ]
-    table = pa.table(
-        dict(zip(["key", "id", "name", "supercategory"], zip(*rows, strict=True), strict=True))
-        if rows
-        else {n: pa.array([], pa.string()) for n in ("key", "id", "name", "supercategory")}
-    )
+        (_key(c.id), orjson.dumps(c.id).decode(), c.name, c.supercategory,
+         "yes" if c.keypoints is not None else None)
+        for c in found.values()
+    ]  # fmt: skip
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    table = pa.table({n: pa.array(col, pa.string()) for n, col in zip(names, columns, strict=True)})
     con.register("_wb_t", table)
     con.execute("CREATE OR REPLACE TEMP TABLE _wb_cats AS SELECT * FROM _wb_t")
     con.unregister("_wb_t")
