@@ -92,7 +92,7 @@ def _categories(con: Any, path: Path, writer: CatalogWriter) -> dict[Any, Catego
          "yes" if c.keypoints is not None else None)
         for c in found.values()
     ]  # fmt: skip
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     table = pa.table({n: pa.array(col, pa.string()) for n, col in zip(names, columns, strict=True)})
     con.register("_wb_t", table)
     con.execute("CREATE OR REPLACE TEMP TABLE _wb_cats AS SELECT * FROM _wb_t")
