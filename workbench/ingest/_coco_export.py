@@ -119,26 +119,26 @@ def _write_annotations(
     (workbench.ingest._coco_export_sql); masks and the rest row by row here."""
     numbers = _export_annotation_ids(rois)
     by_sql = _sql_annotations(con, rois, numbers, image_ids, categories)
+    rest = [p for p in range(rois.num_rows) if p not in by_sql]
+    by_python: dict[int, str] = {}
+    for p, row in zip(rest, rois.take(pa.array(rest, pa.int64())).to_pylist(), strict=True):
+        ids = numbers[(row["frame_id"], row["id"])], image_ids[row["frame_id"]]
+        annotation = _export_annotation(row, ids, categories, rle_format)
+        if isinstance(annotation, str):
+            skipped[annotation] += 1
+        else:
+            by_python[p] = json.dumps(annotation)
     written = 0
     with tqdm(
         total=rois.num_rows, desc="coco annotations", disable=not progress, leave=False
     ) as bar:
-        at = 0
-        for batch in rois.to_batches():
-            for row in batch.to_pylist():
-                text = by_sql.get(at)
-                if text is None:
-                    ids = numbers[(row["frame_id"], row["id"])], image_ids[row["frame_id"]]
-                    annotation = _export_annotation(row, ids, categories, rle_format)
-                    if isinstance(annotation, str):
-                        skipped[annotation] += 1
-                        at += 1
-                        continue
-                    text = json.dumps(annotation)
+        for p in range(rois.num_rows):
+            text = by_sql.get(p) or by_python.get(p)
+            if text is not None:
                 out.write((",\n" if written else "\n") + text)
                 written += 1
-                at += 1
-            bar.update(batch.num_rows)
+            if p % 10_000 == 9_999:
+                bar.update(10_000)
     return written
 
 
