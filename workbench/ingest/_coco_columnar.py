@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 MAX_DOCUMENT_BYTES = 2 << 30
 _FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
 _ROIS = pa.schema([*ROI_ROWS, ("_i", pa.int64())])
+# Local names Path would normalise (the per-record path makes their URI); URLs stay as given.
 _PLAIN_NAME = r"(^|/)\.\.?(/|$)|//|/$|[?#;]"
 
 
@@ -111,8 +112,8 @@ def _images(con: Any, path: Path, writer: CatalogWriter, options: _Instances) ->
 
     con.execute(sql.IMAGES)
     con.execute(
-        f"UPDATE _wb_img SET ok = false WHERE ok AND (regexp_matches(file_name, '{_PLAIN_NAME}')"
-        f" OR NOT {_promoted_ok()})"
+        "UPDATE _wb_img SET ok = false WHERE ok AND ((NOT contains(file_name, '://') AND "
+        f"regexp_matches(file_name, '{_PLAIN_NAME}')) OR NOT {_promoted_ok()})"
     )
     extra: list[tuple[Any, ...]] = []
     errors: list[tuple[int, RecordError]] = []
