@@ -157,3 +157,26 @@ def test_datumaro_loads_our_export_with_its_media(tmp_path):
         ["p", "p.jpg", "person", "bbox", [1.0, 1.0, 8.0, 7.0]],
         ["p", "p.jpg", "person", "polygon", [1.0, 1.0, 8.0, 7.0]],
     ]
+
+
+def test_keypoint_categories_keep_their_names_and_skeleton(tmp_path):
+    doc = {
+        "images": [{"id": 1, "file_name": "p.jpg", "width": 40, "height": 30}],
+        "annotations": [
+            {"id": 7, "image_id": 1, "category_id": 1, "bbox": [2, 3, 10, 20], "area": 200.0,
+             "iscrowd": 0, "num_keypoints": 2, "keypoints": [5, 6, 2, 8, 9, 1, 0, 0, 0]},
+        ],
+        "categories": [{"id": 1, "name": "person", "supercategory": "person",
+                        "keypoints": ["nose", "left_eye", "right_eye"], "skeleton": [[1, 2], [1, 3]]}],
+    }  # fmt: skip
+    source = tmp_path / "kp.json"
+    source.write_text(json.dumps(doc))
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        assert coco.import_files(catalog, [source], progress=False).ok
+        dest = tmp_path / "out" / "kp.json"
+        coco.export_files(catalog.view(), dest, progress=False)
+    out = json.loads(dest.read_text())
+    assert out["categories"] == doc["categories"]
+    annotation = out["annotations"][0]
+    assert annotation["keypoints"] == [5, 6, 2, 8, 9, 1, 0, 0, 0]
+    assert "category_keypoints" not in annotation and "category_skeleton" not in annotation

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 MAX_DOCUMENT_BYTES = 2 << 30
 _FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
 _ROIS = pa.schema([*ROI_ROWS, ("_i", pa.int64())])
+# Local names Path would normalise (the per-record path makes their URI); URLs stay as given.
 _PLAIN_NAME = r"(^|/)\.\.?(/|$)|//|/$|[?#;]"
 
 
@@ -86,14 +87,14 @@ def _categories(con: Any, path: Path, writer: CatalogWriter) -> dict[Any, Catego
             continue
         items.append((i, value))
     found = read_categories(items, str(path), writer.reject)
+    names = ["key", "id", "name", "supercategory", "keypoints"]
     rows = [
-        (_key(c.id), orjson.dumps(c.id).decode(), c.name, c.supercategory) for c in found.values()
-    ]
-    table = pa.table(
-        dict(zip(["key", "id", "name", "supercategory"], zip(*rows, strict=True), strict=True))
-        if rows
-        else {n: pa.array([], pa.string()) for n in ("key", "id", "name", "supercategory")}
-    )
+        (_key(c.id), orjson.dumps(c.id).decode(), c.name, c.supercategory,
+         "yes" if c.keypoints is not None else None)
+        for c in found.values()
+    ]  # fmt: skip
+    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    table = pa.table({n: pa.array(col, pa.string()) for n, col in zip(names, columns, strict=True)})
     con.register("_wb_t", table)
     con.execute("CREATE OR REPLACE TEMP TABLE _wb_cats AS SELECT * FROM _wb_t")
     con.unregister("_wb_t")
@@ -111,8 +112,8 @@ def _images(con: Any, path: Path, writer: CatalogWriter, options: _Instances) ->
 
     con.execute(sql.IMAGES)
     con.execute(
-        f"UPDATE _wb_img SET ok = false WHERE ok AND (regexp_matches(file_name, '{_PLAIN_NAME}')"
-        f" OR NOT {_promoted_ok()})"
+        "UPDATE _wb_img SET ok = false WHERE ok AND ((NOT contains(file_name, '://') AND "
+        f"regexp_matches(file_name, '{_PLAIN_NAME}')) OR NOT {_promoted_ok()})"
     )
     extra: list[tuple[Any, ...]] = []
     errors: list[tuple[int, RecordError]] = []

@@ -16,7 +16,13 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError
-from workbench.ingest._coco_annotations import IMAGE_KEYS, Category, default_images_dir
+from workbench.ingest._coco_annotations import (
+    CATEGORY_KEYPOINTS,
+    CATEGORY_SKELETON,
+    IMAGE_KEYS,
+    Category,
+    default_images_dir,
+)
 from workbench.ingest._coco_export_sql import ANNOTATIONS
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
@@ -25,7 +31,9 @@ from workbench.model.geometry import polygon_area
 
 MediaMode = Literal["refer", "copy", "link"]
 # Attributes the exporter writes in their own places rather than as extra annotation keys.
-_EXPORT_OWN = frozenset({"category_id", "supercategory", "area", "iscrowd"})
+_EXPORT_OWN = frozenset(
+    {"category_id", "supercategory", "area", "iscrowd", CATEGORY_KEYPOINTS, CATEGORY_SKELETON}
+)
 _EXPORTED_KINDS = frozenset({"box", "polygon", "mask"})
 
 
@@ -111,26 +119,26 @@ def _write_annotations(
     (workbench.ingest._coco_export_sql); masks and the rest row by row here."""
     numbers = _export_annotation_ids(rois)
     by_sql = _sql_annotations(con, rois, numbers, image_ids, categories)
+    rest = [p for p in range(rois.num_rows) if p not in by_sql]
+    by_python: dict[int, str] = {}
+    for p, row in zip(rest, rois.take(pa.array(rest, pa.int64())).to_pylist(), strict=True):
+        ids = numbers[(row["frame_id"], row["id"])], image_ids[row["frame_id"]]
+        annotation = _export_annotation(row, ids, categories, rle_format)
+        if isinstance(annotation, str):
+            skipped[annotation] += 1
+        else:
+            by_python[p] = json.dumps(annotation)
     written = 0
     with tqdm(
         total=rois.num_rows, desc="coco annotations", disable=not progress, leave=False
     ) as bar:
-        at = 0
-        for batch in rois.to_batches():
-            for row in batch.to_pylist():
-                text = by_sql.get(at)
-                if text is None:
-                    ids = numbers[(row["frame_id"], row["id"])], image_ids[row["frame_id"]]
-                    annotation = _export_annotation(row, ids, categories, rle_format)
-                    if isinstance(annotation, str):
-                        skipped[annotation] += 1
-                        at += 1
-                        continue
-                    text = json.dumps(annotation)
+        for p in range(rois.num_rows):
+            text = by_sql.get(p) or by_python.get(p)
+            if text is not None:
                 out.write((",\n" if written else "\n") + text)
                 written += 1
-                at += 1
-            bar.update(batch.num_rows)
+            if p % 10_000 == 9_999:
+                bar.update(10_000)
     return written
 
 
@@ -280,8 +288,13 @@ class _MediaPlacer:
 def _export_categories(rois: pa.Table) -> dict[str, Category]:
     """label -> category, keeping the category ids stored on ROIs when they do not clash."""
     wanted: dict[str, tuple[Any, str | None]] = {}
+    points: dict[str, tuple[Any, Any]] = {}  # label -> the keypoint names and skeleton kept
     columns = (rois[c].to_pylist() for c in ("label", "kind", "attributes"))
     for label, kind, text in zip(*columns, strict=True):
+        if label is not None and text and label not in points and CATEGORY_KEYPOINTS in text:
+            found = json.loads(text)
+            if CATEGORY_KEYPOINTS in found:
+                points[label] = (found[CATEGORY_KEYPOINTS], found.get(CATEGORY_SKELETON))
         if label is None or label in wanted or kind not in _EXPORTED_KINDS:
             continue
         attributes = json.loads(text) if text else {}
@@ -296,7 +309,7 @@ def _export_categories(rois: pa.Table) -> dict[str, Category]:
     for label, (_, sup) in wanted.items():
         if label not in by_label:
             by_label[label], next_free = next_free, next_free + 1
-        categories[label] = Category(by_label[label], label, sup)
+        categories[label] = Category(by_label[label], label, sup, *points.get(label, (None, None)))
     return categories
 
 
@@ -304,6 +317,9 @@ def _category_json(name: str, category: Category) -> dict[str, Any]:
     out: dict[str, Any] = {"id": category.id, "name": name}
     if category.supercategory is not None:
         out["supercategory"] = category.supercategory
+    if category.keypoints is not None:
+        out["keypoints"] = category.keypoints
+        out["skeleton"] = category.skeleton or []
     return out
 
 

@@ -10,7 +10,10 @@ Registered on the cursor: `_wb_rois` (the view's ROIs of the field, with their p
 from __future__ import annotations
 
 # Attributes written in their own places (_coco_export._EXPORT_OWN).
-_OWN = '{"category_id":null,"supercategory":null,"area":null,"iscrowd":null}'
+_OWN = (
+    '{"category_id":null,"supercategory":null,"area":null,"iscrowd":null,'
+    '"category_keypoints":null,"category_skeleton":null}'
+)
 
 # Attributes named like the annotation's own keys would be written twice: Python's dict keeps one.
 _CLASH = " OR ".join(

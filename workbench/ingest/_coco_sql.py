@@ -77,7 +77,7 @@ parsed AS MATERIALIZED (
     SELECT i, x, try(from_json(x, '{_ANN}')) AS d, {_DEEP} AS deep FROM items),
 valued AS MATERIALIZED (
     SELECT p.*, img.o, img.frame_id, img.width, img.height, c.name, c.supercategory,
-        c.category_json,
+        c.category_json, c.keypoints AS category_keypoints,
         CASE WHEN is_null(d.id) THEN CAST(i + 1 AS VARCHAR) WHEN is_str(d.id) THEN d.id->>'$'
             ELSE CAST(int_of(d.id) AS VARCHAR) END AS id,
         CASE WHEN NOT is_null(d.bbox) THEN numbers(d.bbox) END AS box,
@@ -89,7 +89,7 @@ valued AS MATERIALIZED (
     FROM parsed p
     LEFT JOIN (SELECT key AS image_key, o, frame_id, width, height FROM _wb_images) img
         ON img.image_key = p.d.image_id
-    LEFT JOIN (SELECT key AS category_key, id AS category_json, name, supercategory
+    LEFT JOIN (SELECT key AS category_key, id AS category_json, name, supercategory, keypoints
         FROM _wb_cats) c ON c.category_key = p.d.category_id),
 shaped AS MATERIALIZED (
     SELECT *,
@@ -142,6 +142,7 @@ SELECT o, frame_id, i, x, id, name AS label, [name] AS labels,
         AND (is_null(d.score) OR (is_num(d.score)
              AND TRY_CAST(d.score AS DOUBLE) BETWEEN 0 AND 1))
         AND d.supercategory IS NULL
+        AND (category_keypoints IS NULL OR (x->'$.keypoints') IS NULL)
         AND NOT contains(coalesce(extra, ''), ':null')
         AND length(x) <= {MAX_JSON_FIELD_BYTES // 2}, false) AS ok
 FROM shaped
