@@ -279,10 +279,13 @@ def _context_rows(catalog: Catalog, media_dir: Path) -> dict[str, list[tuple]]:
     ids = f"SELECT id FROM frames {where}"
     prefix = str(media_dir)
     queries = {
-        "frames": f"SELECT * EXCLUDE (ingested) FROM frames {where} ORDER BY id",
-        "sources": f"SELECT * REPLACE (replace(uri, ?, '') AS uri) FROM sources "
+        "frames": f"SELECT * EXCLUDE (ingested, frame_key) FROM frames {where} ORDER BY id",
+        "sources": f"SELECT * EXCLUDE (frame_key) REPLACE (replace(uri, ?, '') AS uri) "
+        "FROM sources "
         f"WHERE frame_id IN ({ids}) ORDER BY frame_id, id",
-        "rois": f"SELECT * REPLACE (replace(mask, ?, '') AS mask) FROM rois "
+        # frame_key and label_key are the store's own integers, numbered in the order the
+        # demo's parallel writers commit: the data is the same, not the numbering.
+        "rois": f"SELECT * EXCLUDE (frame_key, label_key) REPLACE (replace(mask, ?, '') AS mask) FROM rois "
         f"WHERE frame_id IN ({ids}) ORDER BY frame_id, id",
     }
     contexts = list(SAMPLE_CONTEXTS)

@@ -34,7 +34,7 @@ def _catalog_rows(catalog) -> dict[str, list[tuple]]:
     return {
         "frames": _rows(catalog, "SELECT * EXCLUDE (ingested) FROM frames ORDER BY id"),
         "sources": _rows(catalog, "SELECT * FROM sources ORDER BY frame_id, id"),
-        "rois": _rows(catalog, "SELECT * FROM rois ORDER BY frame_id, id"),
+        "rois": _rows(catalog, "SELECT * EXCLUDE (label_key) FROM rois ORDER BY frame_id, id"),
     }
 
 
