@@ -169,12 +169,11 @@ class SampleView(pn.viewable.Viewer):
         )  # fmt: skip
 
         def display_options() -> list[Any]:
-            return [
-                wrapping_row(
-                    self.label_text, *self.opacity.values(), self.classes,
-                    css_classes=["wb-display"],
-                )
-            ]  # fmt: skip
+            # The classes on a line of their own: a stretching widget in a wrapping row
+            # reaches past the row's end by its margins.
+            row = wrapping_row(self.label_text, *self.opacity.values())
+            return [pn.Column(row, self.classes, css_classes=["wb-display"],
+                              sizing_mode="stretch_width", margin=0)]  # fmt: skip
 
         return pn.Column(
             navigation, self.message, added_later(display_options),
