@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import panel as pn
 import param
 
+from workbench.ui.later import wrapping_row
 from workbench.ui.selection import Selection
 from workbench.ui.text import Html, TextPane, text
 from workbench.ui.wording import plural
@@ -254,7 +255,7 @@ class GridView(pn.viewable.Viewer):
         header = pn.Row(
             self.mode, pager, self.busy, self.count, self.select_all, self.clear, styles=WRAP
         )
-        arranging = pn.Row(self.sort, self.sort_order, self.tile_size, styles=WRAP)
+        arranging = wrapping_row(self.sort, self.sort_order, self.tile_size)
         return pn.Column(header, arranging, self.grid, sizing_mode="stretch_width")
 
 

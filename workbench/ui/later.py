@@ -35,3 +35,15 @@ def added_later(make: Callable[[], list[Any]], **params: Any) -> pn.Column:
 
     after_first_render(fill)
     return box
+
+
+def wrapping_row(*objects: Any, **params: Any) -> pn.Column:
+    """`objects` side by side, wrapping onto more lines in a narrow page or notebook cell.
+
+    A Column laid out as a wrapping row: Panel gives a Row the sum of its children's widths
+    as its least width (so it never wraps below that and widens a notebook cell), a Column
+    only the widest child's."""
+    styles = {"flex-direction": "row", "flex-wrap": "wrap", "align-items": "center"}
+    params.setdefault("sizing_mode", "stretch_width")
+    params["styles"] = {**styles, **params.get("styles", {})}
+    return pn.Column(*objects, **params)

@@ -23,6 +23,7 @@ BACKDROP = {
     "inset": "0",
     "width": "100vw",
     "height": "100vh",
+    "min-width": "0",
     "z-index": "1000",
     "background": "rgba(0, 0, 0, 0.45)",
     "overflow": "auto",
@@ -85,7 +86,12 @@ class Modal(pn.viewable.Viewer):
             css_classes=["wb-modal", *css],
             styles=BACKDROP,
             visible=open,
-            sizing_mode="stretch_width",
+            # No room in the page's layout (its styles put it over the window instead): as
+            # a stretching column it would give the column holding it the box's width as
+            # least width, and a notebook cell would overflow.
+            sizing_mode="fixed",
+            width=0,
+            height=0,
             margin=0,
         )
 

@@ -17,7 +17,7 @@ import param
 
 from workbench.errors import WorkbenchError
 from workbench.ui.facets import Facets
-from workbench.ui.later import added_later
+from workbench.ui.later import added_later, wrapping_row
 from workbench.ui.text import Html, TextAlert, TextPane, css_class, html, text
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ EXPANDED = {
     "box-sizing": "border-box",
 }
 INLINE: dict[str, str] = {}
-WRAP = {"flex-wrap": "wrap", "align-items": "center"}
 
 
 def sample_styles(expanded: bool) -> dict[str, str]:
@@ -130,9 +129,11 @@ class SampleView(pn.viewable.Viewer):
         """Every label of the query's facets, checked unless hidden. Explicit watchers: the
         widget holds the classes shown, the state those hidden."""
         display = self.state.display
+        # Its checkboxes wrap: one long row of classes would widen the page (a notebook cell).
         widget = pn.widgets.CheckBoxGroup(
-            inline=True, css_classes=["wb-classes-shown"],
+            inline=True, css_classes=["wb-classes-shown"], sizing_mode="stretch_width",
             styles={"max-height": "90px", "overflow-y": "auto"},
+            stylesheets=[".bk-input-group { flex-wrap: wrap; }"],
         )  # fmt: skip
 
         def show(*events: param.parameterized.Event) -> None:
@@ -162,18 +163,17 @@ class SampleView(pn.viewable.Viewer):
         return html("<b>{}</b> · sample {} of {}", context_id, position, self.state.total)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        navigation = pn.Row(
+        navigation = wrapping_row(
             self.prev_sample, self.next_sample, self.title, self.tag, self.tag_frame,
-            self.tag_rois, self.untag_rois, self.expand, styles=WRAP,
+            self.tag_rois, self.untag_rois, self.expand,
         )  # fmt: skip
 
         def display_options() -> list[Any]:
-            return [
-                pn.Row(
-                    self.label_text, *self.opacity.values(), self.classes, styles=WRAP,
-                    css_classes=["wb-display"], sizing_mode="stretch_width",
-                )
-            ]  # fmt: skip
+            # The classes on a line of their own: a stretching widget in a wrapping row
+            # reaches past the row's end by its margins.
+            row = wrapping_row(self.label_text, *self.opacity.values())
+            return [pn.Column(row, self.classes, css_classes=["wb-display"],
+                              sizing_mode="stretch_width", margin=0)]  # fmt: skip
 
         return pn.Column(
             navigation, self.message, added_later(display_options),
