@@ -44,14 +44,6 @@ def _lab(venv: Path, home: Path) -> Iterator[Lab]:
         shutil.copyfile(lab.log_path, home.parent / f"{home.name}.log")
 
 
-# Known regression: since the sample view and the analysis tabs landed, parts of the app
-# reach past a 1000 px JupyterLab output area (assert_fits). strict: once it fits again,
-# this marker fails and must go.
-NARROW_CELL_REGRESSION = pytest.mark.xfail(
-    strict=True, reason="the app overflows a 1000 px JupyterLab cell (assert_fits)"
-)
-
-
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     yield from _lab(LAB_VENV, tmp_path_factory.mktemp("lab-ext"))
@@ -158,7 +150,6 @@ def assert_offline(notebook: NotebookPage) -> None:
     assert external == [], "\n".join(sorted(set(external)))
 
 
-@NARROW_CELL_REGRESSION
 def test_quickstart_app_and_ipywidget_in_jupyterlab(lab: Lab, context: Any):
     notebook = open_quickstart(context, lab.lab_url("quickstart.ipynb"))
     page = notebook.page
@@ -234,7 +225,6 @@ def test_jupyterlab_without_panel_extension_says_what_to_install(bare_lab: Lab, 
     assert_offline(notebook)
 
 
-@NARROW_CELL_REGRESSION
 def test_quickstart_app_in_notebook7(lab: Lab, context: Any):
     tree = context.new_page()
     tree.goto(lab.tree_url(), wait_until="load")
