@@ -17,6 +17,8 @@ _parquet_export.py's. See docs/formats/parquet.md.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +59,10 @@ _ROWS = "_wb_parquet_rows"
 _STAGED = "_wb_parquet_staged"
 
 
+# The file engine's memory budget; it spills to a temporary folder of its own beyond it.
+FILE_ENGINE_MEMORY = "512MB"
+
+
 class _FileEngine:
     """An in-memory DuckDB that reads the files of one import, and no other file.
 
@@ -65,7 +71,12 @@ class _FileEngine:
     """
 
     def __init__(self, files: Sequence[str]) -> None:
-        self.con = duckdb.connect()
+        # Bounded, spilling beyond: unbounded, reading ten million frames held 1 GB of its
+        # own beside the catalog's engine.
+        self._temp = tempfile.mkdtemp(prefix="workbench-parquet-")
+        self.con = duckdb.connect(
+            config={"memory_limit": FILE_ENGINE_MEMORY, "temp_directory": self._temp}
+        )
         try:
             self.con.execute("SET allowed_paths = ?", [list(files)])
             self.con.execute("SET enable_external_access = false")
@@ -78,7 +89,10 @@ class _FileEngine:
         return self.con
 
     def __exit__(self, *exc: object) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            shutil.rmtree(self._temp, ignore_errors=True)
 
 
 @recorded("parquet")
