@@ -123,6 +123,17 @@ def test_rois_deleted_in_place_are_forgotten_once_touched(catalog):
     assert "f5" not in catalog.view().has_rois().frame_ids()
 
 
+def test_labels_changed_in_place_are_keyed_again_once_touched(catalog):
+    _fill(catalog)
+    with catalog.transaction() as con:
+        layout.touch(con, "SELECT 'f2'")
+        con.execute(
+            "UPDATE rois SET label = 'tram' WHERE frame_id = 'f2' AND field = 'predictions'"
+        )
+    check_layout(catalog)
+    assert catalog.view().filter_rois("predictions", labels=["tram"]).frame_ids() == ["f2"]
+
+
 def test_parquet_reimport_keeps_summaries_exact(catalog, tmp_path: Path):
     _fill(catalog)
     folder = tmp_path / "export"

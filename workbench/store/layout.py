@@ -142,6 +142,7 @@ def sync(con: duckdb.DuckDBPyConnection) -> bool:
         _add_label_keys(con)
         _key_rows(con, "rois", first, bool(new_frames))
     if pending:
+        _rekey_labels(con)
         fill_promoted(con, promoted, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
         con.execute(
             "DELETE FROM frame_labels WHERE frame_key IN (SELECT frame_key FROM _layout_pending)"
@@ -267,6 +268,24 @@ def _key_rows(con: duckdb.DuckDBPyConnection, table: str, first: int, new_frames
     con.execute(update)
     orphans = f", label_key = {_label_key_of('t')}" if table == "rois" else ""
     con.execute(f"UPDATE {name} AS t SET frame_key = {NO_FRAME}{orphans} WHERE frame_key IS NULL")
+
+
+def _rekey_labels(con: duckdb.DuckDBPyConnection) -> None:
+    """Label keys again for the ROIs of pending frames (their labels may have been changed
+    in place)."""
+    pending = "frame_key IN (SELECT frame_key FROM _layout_pending)"
+    con.execute(
+        "INSERT INTO label_keys (label_key, field, label)"
+        " SELECT (SELECT coalesce(max(label_key) + 1, 0) FROM label_keys)"
+        " + row_number() OVER (ORDER BY field, label NULLS FIRST) - 1, field, label FROM ("
+        f" SELECT DISTINCT field, label FROM rois WHERE {pending}"
+        " EXCEPT SELECT field, label FROM label_keys)"
+    )
+    con.execute(
+        "UPDATE rois AS t SET label_key = k.label_key FROM label_keys k"
+        f" WHERE t.{pending} AND k.field = t.field AND k.label IS NOT DISTINCT FROM t.label"
+        " AND t.label_key IS DISTINCT FROM k.label_key"
+    )
 
 
 def _label_key_of(alias: str) -> str:
