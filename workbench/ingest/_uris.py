@@ -2,8 +2,8 @@
 
 A million URIs checked one by one in Python would cost more than the import itself, so they
 are grouped by folder in SQL and each folder is checked once; only the symlinks found in
-folders under a root are followed file by file. (The Parquet importer does the same over the
-catalog's tables.)
+folders under a root are followed file by file. The writer checks each batch's URIs; the
+Parquet importer checks the URIs it stored, by query.
 """
 
 from __future__ import annotations
@@ -35,24 +35,30 @@ def count_outside(con: Any, uris: pa.Array, check: MediaRootCheck, report: Inges
     if len(uris) == 0:
         return
     with registered(con, "_wb_uris", pa.table({"u": uris})):
-        groups = con.execute(
-            f"SELECT {_ALONE} AS alone, {_HEAD} AS head, count(*), min(u) "
-            f"FROM ({_URIS}) GROUP BY ALL ORDER BY head"
-        ).fetchall()
-        for alone, head, count, example in groups:
-            folder = check.folder_of(example)
-            if folder is None:
-                continue  # remote URIs are not files of this machine
-            if alone or not folder.inside:
-                if alone and not check.is_outside(example):
-                    continue
-                report.note_outside(example, count)
-            elif folder.links:
-                rows = con.execute(
-                    f"SELECT u, count(*) FROM ({_URIS}) WHERE NOT {_ALONE} AND {_HEAD} = ? "
-                    f"AND {_NAME} IN (SELECT unnest(?::VARCHAR[])) GROUP BY u ORDER BY u",
-                    [head, sorted(folder.links)],
-                ).fetchall()
-                for uri, n in rows:
-                    if check.is_outside(uri):
-                        report.note_outside(uri, n)
+        count_outside_of(con, _URIS, check, report)
+
+
+def count_outside_of(con: Any, uris: str, check: MediaRootCheck, report: IngestReport) -> None:
+    """Count in `report` the URIs of the query `uris` (one non-empty column `u`) outside
+    every media root."""
+    groups = con.execute(
+        f"SELECT {_ALONE} AS alone, {_HEAD} AS head, count(*), min(u) "
+        f"FROM ({uris}) GROUP BY ALL ORDER BY head"
+    ).fetchall()
+    for alone, head, count, example in groups:
+        folder = check.folder_of(example)
+        if folder is None:
+            continue  # remote URIs are not files of this machine
+        if alone or not folder.inside:
+            if alone and not check.is_outside(example):
+                continue
+            report.note_outside(example, count)
+        elif folder.links:
+            rows = con.execute(
+                f"SELECT u, count(*) FROM ({uris}) WHERE NOT {_ALONE} AND {_HEAD} = ? "
+                f"AND {_NAME} IN (SELECT unnest(?::VARCHAR[])) GROUP BY u ORDER BY u",
+                [head, sorted(folder.links)],
+            ).fetchall()
+            for uri, n in rows:
+                if check.is_outside(uri):
+                    report.note_outside(uri, n)

@@ -43,6 +43,7 @@ from workbench.ingest._parquet_sql import (
     report_bad_rows,
     stream,
 )
+from workbench.ingest._uris import count_outside_of
 from workbench.ingest.imports import current_run, recorded
 from workbench.ingest.writer import IngestReport
 from workbench.media.files import MediaRootCheck
@@ -340,16 +341,6 @@ _IMPORTED_URIS = f"""
         UNION ALL SELECT mask->>'$.uri' FROM rois
             WHERE mask IS NOT NULL AND frame_id IN (SELECT id FROM {IDS})
     ) WHERE u IS NOT NULL AND u <> ''"""
-# A URI's folder part, by text (string functions: a regular expression per URI cost twice as
-# much). Whole URIs stand alone where the text after the last '/' is not simply a file name:
-# `..`, or file URIs with percent-escapes, queries or fragments.
-_ALONE = (
-    "(ends_with(u, '/') OR ends_with(u, '/.') OR ends_with(u, '/..') OR u IN ('.', '..') "
-    "OR (starts_with(lower(u), 'file:') "
-    "AND (contains(u, '%') OR contains(u, '?') OR contains(u, '#'))))"
-)
-_NAME = "string_split(u, '/')[-1]"
-_HEAD = f"CASE WHEN {_ALONE} THEN u ELSE left(u, length(u) - length({_NAME})) END"
 
 
 def _root_check(catalog: Catalog) -> MediaRootCheck:
@@ -360,39 +351,9 @@ def _root_check(catalog: Catalog) -> MediaRootCheck:
 def _count_outside_media_roots(
     con: Any, files: duckdb.DuckDBPyConnection, check: MediaRootCheck, report: IngestReport
 ) -> None:
-    """Count the stored URIs whose files lie outside every media root.
-
-    A million URIs checked one by one in Python would cost more than the import itself, so
-    they are grouped by folder in SQL and each folder is checked once; only the symlinks
-    found in folders under a root are followed file by file.
-    """
+    """Count the stored URIs whose files lie outside every media root (ingest/_uris.py)."""
     con.register(IDS, files.sql(f"SELECT id FROM {IDS}").to_arrow_table())
     try:
-        _count_outside(con, check, report)
+        count_outside_of(con, _IMPORTED_URIS, check, report)
     finally:
         con.unregister(IDS)
-
-
-def _count_outside(con: Any, check: MediaRootCheck, report: IngestReport) -> None:
-    groups = con.execute(
-        f"SELECT {_ALONE} AS alone, {_HEAD} AS head, count(*), min(u) "
-        f"FROM ({_IMPORTED_URIS}) GROUP BY ALL ORDER BY head"
-    ).fetchall()
-    for alone, head, count, example in groups:
-        folder = check.folder_of(example)
-        if folder is None:
-            continue  # remote URIs are not files of this machine
-        if alone or not folder.inside:
-            if alone and not check.is_outside(example):
-                continue
-            report.note_outside(example, count)
-        elif folder.links:
-            rows = con.execute(
-                f"SELECT u, count(*) FROM ({_IMPORTED_URIS}) WHERE NOT {_ALONE} "
-                f"AND {_HEAD} = ? AND {_NAME} IN "
-                "(SELECT unnest(?::VARCHAR[])) GROUP BY u ORDER BY u",
-                [head, sorted(folder.links)],
-            ).fetchall()
-            for uri, n in rows:
-                if check.is_outside(uri):
-                    report.note_outside(uri, n)
