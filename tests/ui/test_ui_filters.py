@@ -3,6 +3,7 @@
 import json
 from typing import Any
 
+import panel as pn
 import pytest
 
 from workbench.store.catalog import Catalog
@@ -77,9 +78,13 @@ def test_chips_show_every_active_filter_and_remove_one(state: WorkbenchState):
 
 
 def test_range_filters_follow_the_numeric_keys(state: WorkbenchState):
+    panel = QueryPanel(state)
+    assert state.numeric_keys == [] and panel.ranges.filters == {}  # not read until shown
+    (numbers,) = [c for c in panel.__panel__().select(pn.Card) if c.title == "Numbers"]
+    assert numbers.collapsed
+    numbers.collapsed = False  # opening the card finds the keys
     keys = {k.key: k for k in state.numeric_keys}
     assert set(keys) == {"timestamp", "speed"}
-    panel = QueryPanel(state)
     speed = panel.ranges.filters["speed"]
     assert (speed.slider.start, speed.slider.end) == (0.0, 40.0)
     assert json.loads(speed.histogram.counts_json)[0] == 5  # speed 0 on every first frame

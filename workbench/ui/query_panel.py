@@ -195,6 +195,19 @@ class QueryPanel(pn.viewable.Viewer):
         bars.on_pick(picked)
         return bars
 
+    def _numbers_card(self) -> pn.Card:
+        """The range filters, folded until opened: opening it first finds the numeric keys
+        (unless a saved view's ranges ask for them at once)."""
+        card = _card("Numbers", self.ranges, collapsed=not self.state.query.ranges)
+
+        def opened(*events: param.parameterized.Event) -> None:
+            if not card.collapsed:
+                self.state.load_numeric_keys()
+
+        card.param.watch(opened, ["collapsed"])
+        opened()
+        return card
+
     def apply(self) -> None:
         """Run the text in the WHERE box (Enter or Apply); also re-runs an unchanged query."""
         text = self.where.value_input or ""
@@ -250,7 +263,7 @@ class QueryPanel(pn.viewable.Viewer):
             added_later(
                 lambda: [
                     _card("Metadata", *metadata),
-                    _card("Numbers", self.ranges),
+                    self._numbers_card(),
                     _card("Tags", self.tags, self.tag_bars),
                 ]
             ),
@@ -259,10 +272,10 @@ class QueryPanel(pn.viewable.Viewer):
         )
 
 
-def _card(title: str, *objects: Any) -> pn.Card:
+def _card(title: str, *objects: Any, collapsed: bool = False) -> pn.Card:
     return pn.Card(
         *objects, title=title, sizing_mode="stretch_width", margin=(4, 0),
-        css_classes=["wb-filter-card"],
+        css_classes=["wb-filter-card"], collapsed=collapsed,
     )  # fmt: skip
 
 
