@@ -1,8 +1,8 @@
 """Parts of a page added once the page is on screen.
 
 A served session's first document is built, sent and drawn before anything else happens;
-what a person does not need at once (secondary filters, display options, the actions and
-runs panels) is added right after, all of it in one batch: one callback once the page is on
+what a person does not need at once (the actions and runs panels) is added right after,
+all of it in one batch: one callback once the page is on
 screen, its changes held and sent together, so the browser lays the page out once more
 rather than once per part. In a notebook or a script there is no such moment: the parts are
 added at once.
@@ -41,19 +41,6 @@ def after_first_render(callback: Callable[[], None]) -> None:
 
         pn.state.onload(run_all)
     waiting.append(callback)
-
-
-def added_later(make: Callable[[], list[Any]], **params: Any) -> pn.Column:
-    """An empty column that receives `make()`'s objects once the page is on screen."""
-    params.setdefault("sizing_mode", "stretch_width")
-    params.setdefault("margin", 0)
-    box = pn.Column(**params)
-
-    def fill() -> None:
-        box[:] = make()
-
-    after_first_render(fill)
-    return box
 
 
 def wrapping_row(*objects: Any, **params: Any) -> pn.Column:

@@ -21,7 +21,6 @@ from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.choices import CountedChoice
 from workbench.ui.facets import Facets
 from workbench.ui.filters import FilterChips, RangeFilters
-from workbench.ui.later import added_later
 from workbench.ui.state import WorkbenchState
 from workbench.ui.text import Html, TextAlert, TextPane, html, text
 from workbench.ui.wording import agree, nouns
@@ -259,14 +258,9 @@ class QueryPanel(pn.viewable.Viewer):
                 self.confidence,
                 histogram.pane,
             ),
-            # Added once the page is on screen: the first tiles do not wait for them.
-            added_later(
-                lambda: [
-                    _card("Metadata", *metadata),
-                    self._numbers_card(),
-                    _card("Tags", self.tags, self.tag_bars),
-                ]
-            ),
+            _card("Metadata", *metadata),
+            self._numbers_card(),
+            _card("Tags", self.tags, self.tag_bars),
             self.reset_button,
             sizing_mode="stretch_width",
         )
