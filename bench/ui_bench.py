@@ -9,6 +9,8 @@ It starts `workbench serve` (unless --url is given), opens the app in Debian's C
 driven by playwright, and measures what a person waits for:
 
   interactive   page load until the grid's tiles are on screen and Bokeh is idle  (< 1.5 s)
+  complete      page load until the parts added after it (actions, runs, the other
+                filters) are there too and Bokeh is idle; the measures below start then
   query         new WHERE applied until the page of tiles is redrawn              (< 300 ms)
   page          next/previous page until the tiles are redrawn                    (< 300 ms)
   frame_step    player next/previous until the frame and its ROIs are redrawn     (< 100 ms)
@@ -304,6 +306,15 @@ class Session:
             "() => __wb.idle() && (__wb.grid()?.tiles ?? 0) > 0",
         )
 
+    def complete(self, started: float, cpu: float | None) -> Timing:
+        """From navigation (at `started`) until the parts added once the page is on screen
+        are there and Bokeh is idle."""
+        self.wait("() => __wb.idle() && __wb.find('.wb-runs') !== null")
+        wall = (time.perf_counter() - started) * 1000
+        if cpu is not None and self.server_pid:
+            cpu = process_cpu_ms(self.server_pid) - cpu
+        return Timing(wall, cpu)
+
     def grid(self) -> dict[str, Any]:
         return dict(self.page.evaluate("() => __wb.grid()"))
 
@@ -372,7 +383,10 @@ def run(url: str, server_pid: int | None, figures: Figures, queries: tuple[str, 
 
 
 def _one_session(session: Session, figures: Figures, queries: tuple[str, str]) -> None:
+    cpu = process_cpu_ms(session.server_pid) if session.server_pid else None
+    started = time.perf_counter()
     figures.add("interactive", session.load())
+    figures.add("complete", session.complete(started, cpu))
     figures.tiles_per_page = session.grid()["tiles"]
     for where in queries:
         figures.add("query", session.timed_grid_change(lambda w=where: session.set_query(w)))

@@ -303,15 +303,28 @@ def test_the_app_takes_a_service_and_renders_the_action_hooks(catalog: Catalog):
     default = WorkbenchApp(catalog, media=ServedMediaUrls())
     assert isinstance(default.service, Workbench) and default.service.catalog is catalog
     root = pn.panel(app).get_root(Document())
-    found: set[str] = set()
-    for model in root.references():
-        found.update(getattr(model, "css_classes", None) or [])
-    hooks = {
-        "wb-actions", "wb-send", "wb-invalidate", "wb-delete-inputs", "wb-dialog", "wb-confirm",
-        "wb-cancel", "wb-action-result", "wb-preview", "wb-runs", "wb-annotator",
-        "wb-merge-report", "wb-anno-key", "wb-label-field", "wb-reason", "wb-input-choice",
+
+    def found() -> set[str]:
+        classes: set[str] = set()
+        for model in root.references():
+            classes.update(getattr(model, "css_classes", None) or [])
+        return classes
+
+    page = {"wb-actions", "wb-send", "wb-invalidate", "wb-delete-inputs", "wb-runs",
+            "wb-annotator"}  # fmt: skip
+    assert page <= found(), sorted(page - found())
+    # A dialog is built in the page the first time it opens (the next times it is there).
+    assert "wb-dialog" not in found()
+    select(app.state, "ctx-0")
+    for dialog in app.actions_bar.dialogs:
+        app.actions_bar.open(dialog)
+    dialogs = {
+        "wb-dialog", "wb-confirm", "wb-cancel", "wb-action-result", "wb-preview",
+        "wb-anno-key", "wb-label-field", "wb-reason", "wb-input-choice",
     }  # fmt: skip
-    assert hooks <= found, sorted(hooks - found)
+    assert dialogs <= found(), sorted(dialogs - found())
+    app.actions_bar.open(app.actions_bar.send)
+    assert app.actions_bar.send.visible and "wb-merge-report" not in found()
 
 
 def test_send_warns_about_existing_labels_outside_the_classes(

@@ -20,7 +20,7 @@ from workbench.ui.dialogs import (
     SendToAnnotation,
 )
 from workbench.ui.forms import delete_form, invalidate_form, send_form
-from workbench.ui.modal import Modal
+from workbench.ui.modal import Modal, placed_when_opened
 from workbench.ui.selection import Selection
 from workbench.ui.state import WorkbenchState
 from workbench.ui.text import Html, TextAlert, TextPane, html, text
@@ -306,10 +306,10 @@ class ActionsBar(pn.viewable.Viewer):
                 other.cancel()
         dialog.open()
 
-    @property
     def modals(self) -> list[pn.viewable.Viewable]:
-        """The dialogs, each a box over the page (the app places them)."""
-        return [view.root for view in self.views]
+        """The dialogs, each a box over the page (the app places them), each built in the
+        page the first time it opens."""
+        return [placed_when_opened(view.modal, view.dialog, "visible") for view in self.views]
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Row(

@@ -27,6 +27,7 @@ from workbench.ui.annotator_state import AnnotatorState
 from workbench.ui.grid import GridView
 from workbench.ui.later import after_first_render
 from workbench.ui.media import MediaUrls
+from workbench.ui.modal import placed_when_opened
 from workbench.ui.notebook import ipywidget as notebook_widget
 from workbench.ui.notebook import load_extension
 from workbench.ui.notebook import mimebundle as notebook_mimebundle
@@ -141,8 +142,12 @@ class WorkbenchApp(pn.viewable.Viewer):
         ]
         # Boxes over the page (dialogs, reports): placed last, shown while open.
         self.overlays: list[Section] = [
-            Section("action dialogs", lambda: pn.Column(*self.actions_bar.modals), later=True),
-            Section("merge report", lambda: self.runs_panel.report_modal, later=True),
+            Section("action dialogs", lambda: pn.Column(*self.actions_bar.modals()), later=True),
+            Section(
+                "merge report",
+                lambda: placed_when_opened(self.runs_panel.report_modal, self.runs, "report"),
+                later=True,
+            ),
         ]
 
     def __panel__(self) -> pn.viewable.Viewable:

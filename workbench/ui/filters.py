@@ -2,13 +2,14 @@
 
 `filter_chips(query)` lists what narrows the query, one chip per value (a label, a metadata
 value, a tag, a range, the WHERE text, the sort); `remove_chip(query, key)` takes that one
-away. The chips are buttons whose labels Bokeh shows as text. A range filter is a slider
+away. The chips are drawn by a small component from one JSON string, as text. A range filter is a slider
 over the key's values in the whole catalog with the histogram of the current query's values
 under it; leaving it at its full range removes the filter.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -83,44 +84,70 @@ def remove_chip(query: QueryState, key: str) -> None:
         query.param.update(sort_by="", sort_reverse=False)
 
 
-class FilterChips(pn.viewable.Viewer):
-    """One button per active filter (✕ removes it), and "clear all"."""
+class FilterChips(pn.custom.JSComponent):
+    """One chip per active filter (a click removes it), and "clear all": drawn from one JSON
+    string (no widget is built per chip, so a new query sends one string)."""
+
+    chips_json = param.String(default="[]", doc="[[key, text], ...] of the active filters.")
+
+    _esm = """
+    export function render({ model }) {
+      const root = document.createElement("div");
+      root.className = "wb-chips-root";
+      Object.assign(root.style, { display: "flex", flexWrap: "wrap", gap: "4px" });
+      function chip(text, key, className) {
+        const button = document.createElement("button");
+        button.className = className;
+        button.textContent = text;
+        button.dataset.key = key;
+        Object.assign(button.style, { border: "1px solid #0072b5", borderRadius: "12px",
+          background: className === "wb-chip" ? "#e8f1f8" : "#fff", color: "#0b4f7c",
+          fontSize: "12px", padding: "1px 8px", cursor: "pointer", maxWidth: "100%",
+          overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap" });
+        return button;
+      }
+      function draw() {
+        const chips = JSON.parse(model.chips_json);
+        const nodes = chips.map(([key, text]) => chip(`${text} ✕`, key, "wb-chip"));
+        if (chips.length > 1) nodes.push(chip("clear all", "", "wb-chips-clear"));
+        root.replaceChildren(...nodes);
+      }
+      root.addEventListener("click", (event) => {
+        const button = event.target.closest("button");
+        if (button) model.send_msg({ key: button.dataset.key });
+      });
+      model.on("chips_json", draw);
+      draw();
+      return root;
+    }
+    """
 
     def __init__(self, query: QueryState, **params: Any) -> None:
+        params.setdefault("css_classes", ["wb-chips"])
+        params.setdefault("sizing_mode", "stretch_width")
         super().__init__(**params)
         self.query = query
-        self.row = pn.Row(
-            objects=pn.bind(self._chips, *[query.param[p] for p in QUERY_PARAMS]),
-            css_classes=["wb-chips"],
-            styles={"flex-wrap": "wrap"},
-            sizing_mode="stretch_width",
-        )
+        query.param.watch(self._show, list(QUERY_PARAMS))
+        self._show()
 
     @property
-    def buttons(self) -> list[pn.widgets.Button]:
-        return [b for b in self.row.objects if isinstance(b, pn.widgets.Button)]
+    def chips(self) -> list[tuple[str, str]]:
+        """(key, text) of the chips on screen."""
+        return [(key, text) for key, text in json.loads(self.chips_json)]
 
-    def _chips(self, *values: object) -> list[pn.widgets.Button]:
-        chips = filter_chips(self.query)
-        buttons = [self._chip(key, text) for key, text in chips]
-        if len(chips) > 1:
-            clear = pn.widgets.Button(
-                label="clear all", css_classes=["wb-chips-clear"], margin=(2, 3), height=26
-            )
-            clear.on_click(lambda _: self.query.reset())
-            buttons.append(clear)
-        return buttons
+    def _show(self, *events: param.parameterized.Event) -> None:
+        self.chips_json = json.dumps(filter_chips(self.query), ensure_ascii=False)
 
-    def _chip(self, key: str, text: str) -> pn.widgets.Button:
-        button = pn.widgets.Button(
-            label=f"{text}  ✕", css_classes=["wb-chip"], margin=(2, 3), height=26,
-            color="primary", variant="outline", description=None,
-        )  # fmt: skip
-        button.on_click(lambda _: remove_chip(self.query, key))
-        return button
+    def click(self, key: str) -> None:
+        """What a click on a chip does ('': clear all)."""
+        if key:
+            remove_chip(self.query, key)
+        else:
+            self.query.reset()
 
-    def __panel__(self) -> pn.viewable.Viewable:
-        return self.row
+    def _handle_msg(self, data: Any) -> None:
+        if isinstance(data, dict) and isinstance(data.get("key"), str):
+            self.click(data["key"])
 
 
 class RangeFilter(pn.viewable.Viewer):

@@ -1,40 +1,46 @@
 """Parts of a page added once the page is on screen.
 
 A served session's first document is built, sent and drawn before anything else happens;
-what a person does not need at once (secondary filters, display options, dialogs) is added
-right after, so the first tiles appear sooner. In a notebook or a script there is no such
-moment: the parts are added at once.
+what a person does not need at once (the actions and runs panels) is added right after,
+all of it in one batch: one callback once the page is on
+screen, its changes held and sent together, so the browser lays the page out once more
+rather than once per part. In a notebook or a script there is no such moment: the parts are
+added at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import panel as pn
+from bokeh.document import Document
+from panel.io import hold
+
+# Per served document, the callbacks waiting for its page to be on screen.
+_WAITING: WeakKeyDictionary[Document, list[Callable[[], None]]] = WeakKeyDictionary()
 
 
 def after_first_render(callback: Callable[[], None]) -> None:
-    """When served, run `callback` once the page is on screen; in a notebook or a script,
-    at once."""
+    """When served, run `callback` once the page is on screen (with every other part
+    waiting, in one batch); in a notebook or a script, at once."""
     doc = pn.state.curdoc
-    if doc is not None and doc.session_context is not None:
-        pn.state.onload(callback)
-    else:
+    if doc is None or doc.session_context is None:
         callback()
+        return
+    waiting = _WAITING.get(doc)
+    if waiting is None:
+        waiting = _WAITING[doc] = []
 
+        def run_all() -> None:
+            callbacks = _WAITING.pop(doc, [])
+            with hold():
+                for each in callbacks:
+                    each()
 
-def added_later(make: Callable[[], list[Any]], **params: Any) -> pn.Column:
-    """An empty column that receives `make()`'s objects once the page is on screen."""
-    params.setdefault("sizing_mode", "stretch_width")
-    params.setdefault("margin", 0)
-    box = pn.Column(**params)
-
-    def fill() -> None:
-        box[:] = make()
-
-    after_first_render(fill)
-    return box
+        pn.state.onload(run_all)
+    waiting.append(callback)
 
 
 def wrapping_row(*objects: Any, **params: Any) -> pn.Column:

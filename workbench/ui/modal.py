@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import panel as pn
+import param
 
 from workbench.ui.text import TextPane, html
 
@@ -100,3 +101,17 @@ class Modal(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.root
+
+
+def placed_when_opened(modal: Modal, owner: param.Parameterized, name: str) -> pn.Column:
+    """An empty column that takes `modal` the first time `owner.<name>` is set (truthy):
+    a dialog nobody opens is never built in the browser."""
+    box = pn.Column(sizing_mode="fixed", width=0, height=0, margin=0)
+
+    def place(*events: param.parameterized.Event) -> None:
+        if getattr(owner, name) and not box.objects:
+            box[:] = [modal]
+
+    owner.param.watch(place, [name])
+    place()
+    return box

@@ -21,7 +21,6 @@ from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.choices import CountedChoice
 from workbench.ui.facets import Facets
 from workbench.ui.filters import FilterChips, RangeFilters
-from workbench.ui.later import added_later
 from workbench.ui.state import WorkbenchState
 from workbench.ui.text import Html, TextAlert, TextPane, html, text
 from workbench.ui.wording import agree, nouns
@@ -195,6 +194,19 @@ class QueryPanel(pn.viewable.Viewer):
         bars.on_pick(picked)
         return bars
 
+    def _numbers_card(self) -> pn.Card:
+        """The range filters, folded until opened: opening it first finds the numeric keys
+        (unless a saved view's ranges ask for them at once)."""
+        card = _card("Numbers", self.ranges, collapsed=not self.state.query.ranges)
+
+        def opened(*events: param.parameterized.Event) -> None:
+            if not card.collapsed:
+                self.state.load_numeric_keys()
+
+        card.param.watch(opened, ["collapsed"])
+        opened()
+        return card
+
     def apply(self) -> None:
         """Run the text in the WHERE box (Enter or Apply); also re-runs an unchanged query."""
         text = self.where.value_input or ""
@@ -246,23 +258,18 @@ class QueryPanel(pn.viewable.Viewer):
                 self.confidence,
                 histogram.pane,
             ),
-            # Added once the page is on screen: the first tiles do not wait for them.
-            added_later(
-                lambda: [
-                    _card("Metadata", *metadata),
-                    _card("Numbers", self.ranges),
-                    _card("Tags", self.tags, self.tag_bars),
-                ]
-            ),
+            _card("Metadata", *metadata),
+            self._numbers_card(),
+            _card("Tags", self.tags, self.tag_bars),
             self.reset_button,
             sizing_mode="stretch_width",
         )
 
 
-def _card(title: str, *objects: Any) -> pn.Card:
+def _card(title: str, *objects: Any, collapsed: bool = False) -> pn.Card:
     return pn.Card(
         *objects, title=title, sizing_mode="stretch_width", margin=(4, 0),
-        css_classes=["wb-filter-card"],
+        css_classes=["wb-filter-card"], collapsed=collapsed,
     )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ import param
 
 from workbench.errors import WorkbenchError
 from workbench.ui.facets import Facets
-from workbench.ui.later import added_later, wrapping_row
+from workbench.ui.later import wrapping_row
 from workbench.ui.text import Html, TextAlert, TextPane, css_class, html, text
 
 if TYPE_CHECKING:
@@ -168,15 +168,14 @@ class SampleView(pn.viewable.Viewer):
             self.tag_rois, self.untag_rois, self.expand,
         )  # fmt: skip
 
-        def display_options() -> list[Any]:
-            # The classes on a line of their own: a stretching widget in a wrapping row
-            # reaches past the row's end by its margins.
-            row = wrapping_row(self.label_text, *self.opacity.values())
-            return [pn.Column(row, self.classes, css_classes=["wb-display"],
-                              sizing_mode="stretch_width", margin=0)]  # fmt: skip
-
+        # The classes on a line of their own: a stretching widget in a wrapping row reaches
+        # past the row's end by its margins.
+        display = pn.Column(
+            wrapping_row(self.label_text, *self.opacity.values()), self.classes,
+            css_classes=["wb-display"], sizing_mode="stretch_width", margin=0,
+        )  # fmt: skip
         return pn.Column(
-            navigation, self.message, added_later(display_options),
+            navigation, self.message, display,
             css_classes=["wb-sample"], sizing_mode="stretch_width",
         )  # fmt: skip
 

@@ -116,7 +116,7 @@ class WorkbenchState(param.Parameterized):
         self.fields = View(catalog).fields()
         self.visible_fields = list(self.fields)
         self.saved_views = [v.name for v in self.service.get_saved_views()]
-        self._read_numeric_keys()
+        self._numeric_keys_asked = False
         self.refresh()
 
     # -- reading -----------------------------------------------------------------------------
@@ -231,13 +231,18 @@ class WorkbenchState(param.Parameterized):
 
         run_in_background(count, show, failed)
 
-    def _read_numeric_keys(self) -> None:
-        """Find the numeric keys (in the background when served; they only add range
-        filters, and the facets are counted again once they are known)."""
+    def load_numeric_keys(self) -> None:
+        """Find the numeric keys, once (in the background when served), when the range
+        filters are first shown: they cost a query per key over every frame, which a
+        session that never filters by a range does not pay. The facets are counted again
+        once they are known, with the keys' histograms."""
+        if self._numeric_keys_asked:
+            return
+        self._numeric_keys_asked = True
 
         def found(keys: list[NumericKey]) -> None:
             self.numeric_keys = keys
-            if self._facets_wanted:
+            if self._facets_wanted and any(k.high > k.low for k in keys):
                 self.refresh_facets()
 
         def failed(exc: WorkbenchError) -> None:
