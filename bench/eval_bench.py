@@ -207,6 +207,11 @@ def time_views(catalog_path: Path, runs: int = 3) -> list[dict[str, Any]]:
                 }
             )
             print(json.dumps(figures[-1]), flush=True)
+        for offset in (0, deep):  # the hand-written pages are the same patches
+            mine = patch_page(whole, offset, PATCHES, fields=["predictions"], eval_key="eval")
+            theirs = catalog.sql(_hand_patches(offset)).fetchall()
+            assert mine.column("id").to_pylist() == [row[1] for row in theirs]
+            assert mine.column("outcome").to_pylist() == [row[-1] for row in theirs]
         assert (
             len(ranked.frame_ids())
             == catalog.sql(f"SELECT count(*) FROM ({hand})").fetchall()[0][0]
