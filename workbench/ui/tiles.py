@@ -5,11 +5,14 @@ A tile is plain data the grid's JavaScript draws:
     {"id", "kind": "context" | "frame", "title", "tooltip", "lines": [str], "thumb": url,
      "width", "height",                       # source pixels, the SVG overlay's viewBox
      "rois": [{"k": "poly" | "line" | "pt", "p": [[x0, y0, x1, y1, ...], ...], "c": colour}],
+                                              # one entry per kind and colour, all its rings
      "badges": [{"t": text, "c": colour}],
      "context_id"}                            # frame tiles only
 
-ROIs are drawn small, so their rings are thinned to a few dozen points and rounded to whole
-pixels: a page of 48 tiles stays a few tens of kilobytes.
+ROIs are drawn small, so their rings are thinned to a few dozen points, rounded to whole
+pixels, and points closer to the last one kept than a tile can show are dropped; the rings
+of one kind and colour go together (grid.js draws them as one SVG path): a page of 48 tiles
+stays a few tens of kilobytes and a few hundred SVG elements.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ THUMB_SIZE = 256
 MAX_TILE_ROIS = 150
 MAX_RING_POINTS = 48
 MAX_BADGES = 3
+# Points closer than the picture's larger side over this are merged: the thumbnail under the
+# shapes has no more detail than that (256 px).
+TILE_DETAIL = 256
 EPOCH_MS_FROM = 10**11  # 1973-03-03 as milliseconds since 1970
 
 Record = Mapping[str, Any]
@@ -44,14 +50,35 @@ def thin_ring(ring: Sequence[float], max_points: int = MAX_RING_POINTS) -> list[
     return out
 
 
+def merge_close(ring: Sequence[float], tolerance: float) -> list[float]:
+    """`ring` without the points closer than `tolerance` (on both axes) to the last point
+    kept; its last point stays."""
+    if tolerance <= 1 or len(ring) <= 4:
+        return list(ring)
+    out = [ring[0], ring[1]]
+    last = len(ring) - 2
+    for i in range(2, len(ring) - 1, 2):
+        x, y = ring[i], ring[i + 1]
+        if i == last or abs(x - out[-2]) >= tolerance or abs(y - out[-1]) >= tolerance:
+            out.extend((x, y))
+    return out
+
+
+_SHAPE_KINDS = {"box": "poly", "polygon": "poly", "polyline": "line", "point": "pt"}
+
+
 def tile_rois(frame: Record) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """The first source's ROIs of `frame` as tile shapes, and its classifications as badges."""
+    """The first source's ROIs of `frame` as tile shapes (one per kind and colour, holding
+    the rings of all its ROIs), and its classifications as badges."""
     sources = frame.get("sources") or []
     if not sources:
         return [], []
     first = str(sources[0]["id"])
-    shapes: list[dict[str, Any]] = []
+    size = max(float(sources[0].get("width") or 1), float(sources[0].get("height") or 1))
+    tolerance = size / TILE_DETAIL
+    shapes: dict[tuple[str, str], list[list[float]]] = {}
     badges: list[dict[str, str]] = []
+    drawn = 0
     for roi in frame.get("rois") or []:
         if first not in roi_source(roi, first):
             continue
@@ -60,19 +87,19 @@ def tile_rois(frame: Record) -> tuple[list[dict[str, Any]], list[dict[str, str]]
             if len(badges) < MAX_BADGES:
                 badges.append({"t": roi.get("label") or "?", "c": color})
             continue
-        if len(shapes) >= MAX_TILE_ROIS:
+        if drawn >= MAX_TILE_ROIS:
             continue
-        rings = [thin_ring(r) for r in roi.get("geometry") or [] if r]
         if kind == "mask" and roi.get("x_min") is not None:
             x0, y0, x1, y1 = (round(float(roi[k])) for k in ("x_min", "y_min", "x_max", "y_max"))
-            shapes.append({"k": "poly", "p": [[x0, y0, x1, y0, x1, y1, x0, y1]], "c": color})
-        elif rings and kind in ("box", "polygon"):
-            shapes.append({"k": "poly", "p": rings, "c": color})
-        elif rings and kind == "polyline":
-            shapes.append({"k": "line", "p": rings, "c": color})
-        elif rings and kind == "point":
-            shapes.append({"k": "pt", "p": rings, "c": color})
-    return shapes, badges
+            rings = [[x0, y0, x1, y0, x1, y1, x0, y1]]
+            shape = "poly"
+        else:
+            shape = _SHAPE_KINDS.get(str(kind), "")
+            rings = [merge_close(thin_ring(r), tolerance) for r in roi.get("geometry") or [] if r]
+        if shape and rings:
+            shapes.setdefault((shape, color), []).extend(rings)
+            drawn += 1
+    return [{"k": k, "p": rings, "c": c} for (k, c), rings in shapes.items()], badges
 
 
 def _picture(frame: Record | None, media: MediaUrls) -> dict[str, Any]:
