@@ -96,7 +96,7 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.runs = RunsState(self.state)
         self.runs_panel = RunsPanel(self.runs, on_annotate=self.annotate_run)
         self.annotator = AnnotatorState(self.state)
-        self.annotator_view = AnnotatorView(self.annotator)
+        self._annotator_view: AnnotatorView | None = None
         # Evaluation, embeddings, sequence QA and patches (workbench/ui/analysis_tabs.py).
         self.analysis = AnalysisTabs(self.state)
         self._layout()
@@ -105,6 +105,14 @@ class WorkbenchApp(pn.viewable.Viewer):
         # first document instead of keeping the browser and the server busy just when a
         # person (or bench/ui_bench.py) starts with a first query.
         self._open_first_tile()
+
+    @property
+    def annotator_view(self) -> AnnotatorView:
+        """The annotator's widgets and figure, made the first time they are needed (a task
+        opens): a session that never annotates does not build, send or lay them out."""
+        if self._annotator_view is None:
+            self._annotator_view = AnnotatorView(self.annotator)
+        return self._annotator_view
 
     @property
     def service(self) -> WorkbenchService:
@@ -224,12 +232,14 @@ class WorkbenchApp(pn.viewable.Viewer):
             css_classes=["wb-sample-view"],
             sizing_mode="stretch_width",
         )
-        editing = pn.Column(
-            pn.layout.Divider(),
-            self.annotator_view,
-            visible=pn.bind(_is_set, task),
-            sizing_mode="stretch_width",
-        )
+        editing = pn.Column(visible=pn.bind(_is_set, task), sizing_mode="stretch_width")
+
+        def place(*events: object) -> None:
+            if self.annotator.task_id is not None and not editing.objects:
+                editing[:] = [pn.layout.Divider(), self.annotator_view]
+
+        self.annotator.param.watch(place, ["task_id"])
+        place()
         return pn.Column(viewing, editing, sizing_mode="stretch_width", margin=0)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:

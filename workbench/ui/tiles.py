@@ -91,7 +91,7 @@ def tile_rois(frame: Record) -> tuple[list[dict[str, Any]], list[dict[str, str]]
             continue
         if kind == "mask" and roi.get("x_min") is not None:
             x0, y0, x1, y1 = (round(float(roi[k])) for k in ("x_min", "y_min", "x_max", "y_max"))
-            rings = [[x0, y0, x1, y0, x1, y1, x0, y1]]
+            rings: list[list[float]] = [[x0, y0, x1, y0, x1, y1, x0, y1]]
             shape = "poly"
         else:
             shape = _SHAPE_KINDS.get(str(kind), "")
