@@ -44,23 +44,23 @@ def thin_ring(ring: Sequence[float], max_points: int = MAX_RING_POINTS) -> list[
     """Every k-th point of a ring so at most `max_points` remain, rounded to pixels."""
     points = len(ring) // 2
     step = max(1, -(-points // max_points))
-    out: list[float] = []
-    for i in range(0, points, step):
-        out.extend((round(ring[2 * i]), round(ring[2 * i + 1])))
-    return out
+    xs = map(round, ring[0 : 2 * points : 2 * step])
+    ys = map(round, ring[1 : 2 * points : 2 * step])
+    return [v for pair in zip(xs, ys, strict=True) for v in pair]
 
 
 def merge_close(ring: Sequence[float], tolerance: float) -> list[float]:
     """`ring` without the points closer than `tolerance` (on both axes) to the last point
-    kept; its last point stays."""
-    if tolerance <= 1 or len(ring) <= 4:
+    kept; its last point stays. Rings of four points or fewer (boxes) stay as they are."""
+    if tolerance <= 1 or len(ring) <= 8:
         return list(ring)
     out = [ring[0], ring[1]]
-    last = len(ring) - 2
-    for i in range(2, len(ring) - 1, 2):
-        x, y = ring[i], ring[i + 1]
-        if i == last or abs(x - out[-2]) >= tolerance or abs(y - out[-1]) >= tolerance:
-            out.extend((x, y))
+    kept_x, kept_y = ring[0], ring[1]
+    for x, y in zip(ring[2:-2:2], ring[3:-2:2], strict=True):
+        if abs(x - kept_x) >= tolerance or abs(y - kept_y) >= tolerance:
+            out += (x, y)
+            kept_x, kept_y = x, y
+    out += ring[-2:]
     return out
 
 
