@@ -58,6 +58,8 @@ class Section:
     name: str
     make: Callable[[], Part]
     later: bool = False
+    # Whether a divider goes above it in the sidebar.
+    divided: bool = True
 
 
 # Narrower than this, the main column goes below the sidebar.
@@ -137,7 +139,8 @@ class WorkbenchApp(pn.viewable.Viewer):
         one more entry in one of these lists (`later=True` for what can wait until the page
         is on screen)."""
         self.sidebar_sections: list[Section] = [
-            Section("query", lambda: self.query_panel),
+            Section("query", self.query_panel.main_part),
+            Section("more filters", self.query_panel.more_filters, later=True, divided=False),
             Section("actions", lambda: self.actions, later=True),
             Section("runs", lambda: self.runs_panel, later=True),
         ]
@@ -146,7 +149,7 @@ class WorkbenchApp(pn.viewable.Viewer):
             Section("actions bar", lambda: self.actions_bar),
             Section("grid", lambda: self.grid),
             Section("viewer", self._viewer_area),
-            Section("analysis", lambda: self.analysis),
+            Section("analysis", lambda: self.analysis, later=True),
         ]
         # Boxes over the page (dialogs, reports): placed last, shown while open.
         self.overlays: list[Section] = [
@@ -177,7 +180,7 @@ class WorkbenchApp(pn.viewable.Viewer):
 
         sidebar_parts: list[Part] = []
         for i, section in enumerate(self.sidebar_sections):
-            sidebar_parts += [pn.layout.Divider()] if i else []
+            sidebar_parts += [pn.layout.Divider()] if i and section.divided else []
             sidebar_parts.append(build(section))
         sidebar = pn.Column(*sidebar_parts, width=SIDEBAR_WIDTH, css_classes=["wb-sidebar"])
         main = pn.Column(
