@@ -29,7 +29,7 @@ def test_ui_bench_produces_every_figure(spare_demo_catalog: Path, browser: objec
 
     figures = json.loads(out.read_text())
     summary = figures["summary"]
-    assert set(summary) == {"interactive", "query", "page", "frame_step"}
+    assert set(summary) == {"interactive", "complete", "query", "page", "frame_step"}
     assert summary["interactive"]["n"] == 1
     assert summary["query"]["n"] == 2 and summary["page"]["n"] == 2
     assert summary["frame_step"]["n"] == 4
