@@ -50,7 +50,8 @@ def open_first_tile(app: Any) -> str:
     label = app.page.locator(".wb-frame-label").first
     expect(label).to_contain_text(re.compile(r"frame 1 / \d+"))
     app.wait_idle()
-    return label.inner_text()
+    # The text inside the label's shadow root (innerText of the host stops there).
+    return str(app.text(".wb-frame-label"))
 
 
 def test_page_loads_without_console_errors(app_page: Any):

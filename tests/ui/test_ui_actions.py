@@ -310,9 +310,10 @@ def test_the_app_takes_a_service_and_renders_the_action_hooks(catalog: Catalog):
             classes.update(getattr(model, "css_classes", None) or [])
         return classes
 
-    page = {"wb-actions", "wb-send", "wb-invalidate", "wb-delete-inputs", "wb-runs",
-            "wb-annotator"}  # fmt: skip
+    page = {"wb-actions", "wb-send", "wb-invalidate", "wb-delete-inputs", "wb-runs"}
     assert page <= found(), sorted(page - found())
+    # The annotator is made when a task first opens, not with the page.
+    assert "wb-annotator" not in found()
     # A dialog is built in the page the first time it opens (the next times it is there).
     assert "wb-dialog" not in found()
     select(app.state, "ctx-0")

@@ -50,7 +50,7 @@ def test_app_renders_with_every_dom_hook(catalog: Catalog):
 def test_app_starts_with_the_first_tile_open_and_nothing_selected(catalog: Catalog):
     app = WorkbenchApp(catalog, media=ServedMediaUrls())
     assert app.state.context.context_id == "ctx-0"
-    assert app.player.label.object == "frame 1 / 5 · ctx-0/f0"
+    assert app.player.label.text == "frame 1 / 5 · ctx-0/f0"
     assert app.grid.grid.active == "ctx-0"
     assert app.selection == Selection()
     app.grid.grid._handle_msg({"event": "click", "id": "ctx-3"})
@@ -87,7 +87,7 @@ def test_empty_catalog(tmp_path: Path):
         assert app.state.tiles == [] and app.state.total == 0
         assert app.state.context.context_id is None
         assert app.viewer.placeholder.visible
-        assert app.player.label.object == "no frame"
+        assert app.player.label.text == "no frame"
         pn.panel(app).get_root(Document())
 
 

@@ -90,7 +90,7 @@ def test_a_failed_query_shows_why_the_grid_is_empty(view: GridView):
     view.state.query.where = "f.weather = 'hail'"
     page = json.loads(view.grid.page_json)
     assert (page["tiles"], page["total"], page["empty_text"]) == ([], 0, NOTHING_MATCHES)
-    assert view.page_label.object == "page 1 / 1 · 0 contexts"
+    assert view.page_label.text == "page 1 / 1 · 0 contexts"
     assert view.next_page.disabled and view.prev_page.disabled
 
 

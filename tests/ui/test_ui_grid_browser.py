@@ -95,7 +95,7 @@ def test_each_page_is_one_message_and_one_draw(tab: Recorded):
             "tiles => tiles.map(t => t.dataset.frameId)"
         )
         assert len(ids) == 48 and all(f'\\"id\\":\\"{i}\\"' in pages[0] for i in ids)
-        assert page.locator(f"{GRID} .wb-tile svg polygon").count() > 0
+        assert page.locator(f"{GRID} .wb-tile svg path").count() > 0
 
 
 def test_the_grid_is_sent_before_the_facets(tab: Recorded):

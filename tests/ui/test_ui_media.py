@@ -58,3 +58,21 @@ def test_inline_cache_is_bounded_in_bytes(tmp_path: Path):
     assert media._cached_bytes <= media.cache_bytes
     # the newest are kept
     assert (str(pictures[-1]), media.max_side) in media._cache
+
+
+def test_recent_roots_are_read_once_a_second_not_once_a_request(tmp_path):
+    from workbench.ui.media import RecentRoots
+
+    reads: list[int] = []
+    folders = [str(tmp_path / "a")]
+
+    def read() -> list[str]:
+        reads.append(1)
+        return list(folders)
+
+    roots = RecentRoots(read, seconds=60)
+    assert [roots() for _ in range(48)] == [folders] * 48
+    assert len(reads) == 1
+    folders.append(str(tmp_path / "b"))  # registered meanwhile: seen once the time is up
+    roots.seconds = 0
+    assert roots() == folders and len(reads) == 2

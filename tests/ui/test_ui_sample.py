@@ -66,7 +66,7 @@ def test_the_sample_view_takes_the_screen_and_keys_move_through_samples(app: Wor
     assert state.display.expanded
     assert app.viewer.plots[0].figure.frame_height > height
     assert app.sample.expand.label.startswith("✕ Close")
-    assert app.sample.title.object == "<b>ctx-0</b> · sample 1 of 5"
+    assert (app.sample.title.strong, app.sample.title.text) == ("ctx-0", " · sample 1 of 5")
     keys.press("n")
     keys.press("n")
     assert state.context.context_id == "ctx-2"

@@ -116,7 +116,7 @@ def test_player_steps_and_marks_matches(state: WorkbenchState):
     assert ctx.frame_ids == [f"ctx-3/f{i}" for i in range(5)]
     assert ctx.matching == [1, 3]
     assert ctx.index == 1  # opened at the first matching frame
-    assert player.label.object == "frame 2 / 5 · ctx-3/f1"
+    assert player.label.text == "frame 2 / 5 · ctx-3/f1"
     assert player.player.end == 4 and player.player.value == 1
     assert player.timeline.source.data["color"] == [
         OTHER_COLOR,
@@ -129,7 +129,7 @@ def test_player_steps_and_marks_matches(state: WorkbenchState):
 
     player.next_button.clicks += 1
     assert ctx.index == 2
-    assert player.label.object == "frame 3 / 5 · ctx-3/f2"
+    assert player.label.text == "frame 3 / 5 · ctx-3/f2"
     assert viewer.plots[0].image.data["url"][0].endswith("ctx-3%2Ff2.jpg")
     player.next_match.clicks += 1
     assert ctx.index == 3

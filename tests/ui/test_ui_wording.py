@@ -42,8 +42,8 @@ def test_one_context_matches(state: WorkbenchState):
     grid = GridView(state)
     state.query.where = "f.id = 'ctx-1/f0'"
     assert panel.summary.object == "<b>1</b> frame in <b>1</b> context matches"
-    assert grid.page_label.object == "page 1 / 1 · 1 context"
+    assert grid.page_label.text == "page 1 / 1 · 1 context"
     state.query.where = "f.context_id = 'ctx-1'"
     assert panel.summary.object == "<b>5</b> frames in <b>1</b> context match"
     state.mode = "frames"
-    assert grid.page_label.object == "page 1 / 1 · 5 frames"
+    assert grid.page_label.text == "page 1 / 1 · 5 frames"

@@ -6,7 +6,8 @@ first page stays as light as without them."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import panel as pn
 
@@ -29,36 +30,62 @@ TABS = ("analysis", "evaluation", "embeddings", "qa", "patches")
 
 class AnalysisTabs(pn.viewable.Viewer):
     """The four panels over one app state; `open(name)` shows one ("evaluation",
-    "embeddings", "qa", "patches")."""
+    "embeddings", "qa", "patches"). Each panel is made the first time its tab opens (or
+    it is asked for): a session that never opens one does not build it."""
 
     def __init__(self, state: WorkbenchState, **params: Any) -> None:
         super().__init__(**params)
-        self.evaluation = EvaluationPanel(state)
-        self.embeddings = EmbeddingsPanel(state)
-        self.qa = QaPanel(state)
-        self.patches = PatchesView(state)
-        self.embeddings.state.roi_picks = self.patches.state.picked_rois
+        self.state = state
+        self._panels: dict[str, Any] = {}
+        self._boxes = {name: pn.Column(sizing_mode="stretch_width", margin=0) for name in TABS[1:]}
         self.tabs = pn.Tabs(
             ("Analysis", TextPane(NOTE, css_classes=["wb-analysis-note"])),
-            ("Evaluation", self.evaluation),
-            ("Embeddings", self.embeddings),
-            ("Sequence QA", self.qa),
-            ("Patches", self.patches),
+            ("Evaluation", self._boxes["evaluation"]),
+            ("Embeddings", self._boxes["embeddings"]),
+            ("Sequence QA", self._boxes["qa"]),
+            ("Patches", self._boxes["patches"]),
             dynamic=True,
             css_classes=["wb-analysis"],
             sizing_mode="stretch_width",
         )
         self.tabs.param.watch(self._on_tab, "active")
 
+    @property
+    def evaluation(self) -> EvaluationPanel:
+        return self._panel("evaluation", lambda: EvaluationPanel(self.state))
+
+    @property
+    def embeddings(self) -> EmbeddingsPanel:
+        def make() -> EmbeddingsPanel:
+            panel = EmbeddingsPanel(self.state)
+            # "Find similar" to the patches picked in the Patches tab.
+            panel.state.roi_picks = self.patches.state.picked_rois
+            return panel
+
+        return self._panel("embeddings", make)
+
+    @property
+    def qa(self) -> QaPanel:
+        return self._panel("qa", lambda: QaPanel(self.state))
+
+    @property
+    def patches(self) -> PatchesView:
+        return self._panel("patches", lambda: PatchesView(self.state))
+
+    def _panel[P](self, name: str, make: Callable[[], P]) -> P:
+        if name not in self._panels:
+            self._panels[name] = make()
+        return cast(P, self._panels[name])
+
     def open(self, name: str) -> None:
         self.tabs.active = TABS.index(name)
 
     def _on_tab(self, *events: Any) -> None:
         shown = TABS[self.tabs.active]
-        self.embeddings.state.active = shown == "embeddings"
-        self.qa.state.active = shown == "qa"
-        self.patches.state.active = shown == "patches"
-        self.evaluation.state.active = shown == "evaluation"
+        if shown in self._boxes and not self._boxes[shown].objects:
+            self._boxes[shown][:] = [getattr(self, shown)]
+        for name, panel in self._panels.items():
+            panel.state.active = shown == name
         if shown == "evaluation":
             self.evaluation.state.refresh_runs()
 

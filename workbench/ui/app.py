@@ -58,6 +58,8 @@ class Section:
     name: str
     make: Callable[[], Part]
     later: bool = False
+    # Whether a divider goes above it in the sidebar.
+    divided: bool = True
 
 
 # Narrower than this, the main column goes below the sidebar.
@@ -96,7 +98,7 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.runs = RunsState(self.state)
         self.runs_panel = RunsPanel(self.runs, on_annotate=self.annotate_run)
         self.annotator = AnnotatorState(self.state)
-        self.annotator_view = AnnotatorView(self.annotator)
+        self._annotator_view: AnnotatorView | None = None
         # Evaluation, embeddings, sequence QA and patches (workbench/ui/analysis_tabs.py).
         self.analysis = AnalysisTabs(self.state)
         self._layout()
@@ -105,6 +107,14 @@ class WorkbenchApp(pn.viewable.Viewer):
         # first document instead of keeping the browser and the server busy just when a
         # person (or bench/ui_bench.py) starts with a first query.
         self._open_first_tile()
+
+    @property
+    def annotator_view(self) -> AnnotatorView:
+        """The annotator's widgets and figure, made the first time they are needed (a task
+        opens): a session that never annotates does not build, send or lay them out."""
+        if self._annotator_view is None:
+            self._annotator_view = AnnotatorView(self.annotator)
+        return self._annotator_view
 
     @property
     def service(self) -> WorkbenchService:
@@ -129,7 +139,8 @@ class WorkbenchApp(pn.viewable.Viewer):
         one more entry in one of these lists (`later=True` for what can wait until the page
         is on screen)."""
         self.sidebar_sections: list[Section] = [
-            Section("query", lambda: self.query_panel),
+            Section("query", self.query_panel.main_part),
+            Section("more filters", self.query_panel.more_filters, later=True, divided=False),
             Section("actions", lambda: self.actions, later=True),
             Section("runs", lambda: self.runs_panel, later=True),
         ]
@@ -138,7 +149,7 @@ class WorkbenchApp(pn.viewable.Viewer):
             Section("actions bar", lambda: self.actions_bar),
             Section("grid", lambda: self.grid),
             Section("viewer", self._viewer_area),
-            Section("analysis", lambda: self.analysis),
+            Section("analysis", lambda: self.analysis, later=True),
         ]
         # Boxes over the page (dialogs, reports): placed last, shown while open.
         self.overlays: list[Section] = [
@@ -156,31 +167,40 @@ class WorkbenchApp(pn.viewable.Viewer):
         # `later` sections are added once the rest is on screen (served; at once otherwise):
         # a smaller first document is built, sent and drawn sooner. Only widgets wait: with
         # the viewer's figures added that way, BokehJS now and then measured a figure it had
-        # not laid out yet ("top_panel" errors in bench/ui_bench.py). Dividers stay in the
-        # first document: added later, Panel links their stylesheet to its CDN.
-        waiting: list[tuple[pn.Column, Section]] = []
+        # not laid out yet ("top_panel" errors in bench/ui_bench.py). The later sections of
+        # a column (and what follows them) go into one box, filled at once: each box filled
+        # is one more layout of the whole page in the browser (~0.1 s at load: every figure
+        # reads its CSS again).
+        waiting: list[tuple[pn.Column, list[tuple[Section, bool]]]] = []
 
-        def build(section: Section) -> Part:
-            if not section.later:
-                return section.make()
-            box = pn.Column(sizing_mode="stretch_width", margin=0)
-            waiting.append((box, section))
-            return box
+        def column(sections: list[Section], divided: bool) -> list[Part]:
+            parts: list[Part] = []
+            later: list[tuple[Section, bool]] = []  # with whether a divider goes above
+            for i, section in enumerate(sections):
+                divider = divided and i > 0 and section.divided
+                if section.later or later:
+                    later.append((section, divider))
+                else:
+                    parts += [*_divider(divider), section.make()]
+            if later:
+                box = pn.Column(sizing_mode="stretch_width", margin=0)
+                waiting.append((box, later))
+                parts.append(box)
+            return parts
 
-        sidebar_parts: list[Part] = []
-        for i, section in enumerate(self.sidebar_sections):
-            sidebar_parts += [pn.layout.Divider()] if i else []
-            sidebar_parts.append(build(section))
-        sidebar = pn.Column(*sidebar_parts, width=SIDEBAR_WIDTH, css_classes=["wb-sidebar"])
+        sidebar = pn.Column(
+            *column(self.sidebar_sections, divided=True),
+            width=SIDEBAR_WIDTH,
+            css_classes=["wb-sidebar"],
+        )
         main = pn.Column(
-            *[build(s) for s in self.main_sections],
-            *[build(s) for s in self.overlays],
+            *column(self.main_sections + self.overlays, divided=False),
             sizing_mode="stretch_width",
         )
 
         def fill() -> None:
-            for box, section in waiting:
-                box[:] = [section.make()]
+            for box, later in waiting:
+                box[:] = [part for s, d in later for part in (*_divider(d), s.make())]
 
         after_first_render(fill)
         # Side by side when there is room, the sidebar above the rest when not (a notebook
@@ -224,12 +244,14 @@ class WorkbenchApp(pn.viewable.Viewer):
             css_classes=["wb-sample-view"],
             sizing_mode="stretch_width",
         )
-        editing = pn.Column(
-            pn.layout.Divider(),
-            self.annotator_view,
-            visible=pn.bind(_is_set, task),
-            sizing_mode="stretch_width",
-        )
+        editing = pn.Column(visible=pn.bind(_is_set, task), sizing_mode="stretch_width")
+
+        def place(*events: object) -> None:
+            if self.annotator.task_id is not None and not editing.objects:
+                editing[:] = [*_divider(True), self.annotator_view]
+
+        self.annotator.param.watch(place, ["task_id"])
+        place()
         return pn.Column(viewing, editing, sizing_mode="stretch_width", margin=0)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
@@ -283,6 +305,15 @@ def create_app(
     """A new app for one browser session of a served workbench (a Viewer Panel can serve;
     the server also reads its `selection`). `service` defaults to `Workbench(catalog)`."""
     return WorkbenchApp(catalog, media=media, service=service)
+
+
+def _divider(shown: bool) -> list[Part]:
+    """A line between two sidebar sections. Not Panel's Divider: added once the page is on
+    screen, Panel links its stylesheet to its CDN (which the CSP refuses, and which an
+    offline machine cannot reach); a Column's is in the page already."""
+    rule = {"border-top": "1px solid #ddd"}
+    line = pn.Column(height=0, margin=(8, 5), styles=rule, sizing_mode="stretch_width")
+    return [line] if shown else []
 
 
 def _is_none(value: object) -> bool:

@@ -34,18 +34,27 @@ function pairs(flat) {
   return out.join(" ");
 }
 
-// One ROI as SVG elements in source pixels; the svg's viewBox maps them onto the thumbnail.
+// The rings as one SVG path ("M x,y x,y ..." per ring, closed with Z for polygons).
+function path(rings, closed) {
+  const parts = [];
+  for (const ring of rings) {
+    const points = Array.isArray(ring) ? pairs(ring) : "";
+    if (points) parts.push(`M${points}${closed ? "Z" : ""}`);
+  }
+  return parts.join(" ");
+}
+
+// The ROIs of one kind and colour as SVG elements in source pixels (one path for every
+// polygon or every line); the svg's viewBox maps them onto the thumbnail.
 function roiShapes(roi, strokeWidth) {
   const color = String(roi.c ?? "");
   const common = { stroke: color, "stroke-width": strokeWidth, "vector-effect": "non-scaling-stroke" };
   const rings = Array.isArray(roi.p) ? roi.p : [];
   if (roi.k === "poly") {
-    return rings.map((ring) => svgElement("polygon", {
-      points: pairs(ring), fill: color, "fill-opacity": 0.06, ...common,
-    }));
+    return [svgElement("path", { d: path(rings, true), fill: color, "fill-opacity": 0.06, ...common })];
   }
   if (roi.k === "line") {
-    return rings.map((ring) => svgElement("polyline", { points: pairs(ring), fill: "none", ...common }));
+    return [svgElement("path", { d: path(rings, false), fill: "none", ...common })];
   }
   if (roi.k === "pt") {
     const dots = [];

@@ -25,7 +25,7 @@ import param
 
 from workbench.ui.later import wrapping_row
 from workbench.ui.selection import Selection
-from workbench.ui.text import Html, TextPane, text
+from workbench.ui.text import Html, LiveText, TextPane, text
 from workbench.ui.wording import plural
 
 if TYPE_CHECKING:
@@ -182,8 +182,8 @@ class GridView(pn.viewable.Viewer):
             label="next ›", css_classes=["wb-page-next"], width=70,
             disabled=pn.bind(self._last_page, state.param.page, state.param.total),
         )  # fmt: skip
-        self.page_label = TextPane(
-            pn.bind(self._page_text, *paging), css_classes=["wb-page-label"], margin=(8, 6)
+        self.page_label = LiveText(
+            text=pn.bind(self._page_text, *paging), css_classes=["wb-page-label"], margin=(8, 6)
         )
         self.count = TextPane(
             pn.bind(_summary, state.param.selection),
@@ -246,9 +246,9 @@ class GridView(pn.viewable.Viewer):
     def _last_page(self, page: int, total: int) -> bool:
         return page >= self.state.pages - 1
 
-    def _page_text(self, page: int, total: int, mode: str) -> Html:
+    def _page_text(self, page: int, total: int, mode: str) -> str:
         what = "context" if mode == "contexts" else "frame"
-        return text(f"page {page + 1} / {self.state.pages} · {plural(total, what)}")
+        return f"page {page + 1} / {self.state.pages} · {plural(total, what)}"
 
     def __panel__(self) -> pn.viewable.Viewable:
         pager = pn.Row(self.prev_page, self.page_label, self.next_page, css_classes=["wb-pager"])

@@ -8,6 +8,8 @@ pictures are embedded as data URIs, scaled down to keep the messages small.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +22,30 @@ from workbench.media.images import local_path
 
 # The catalog's media roots, asked for each time (they may change while the app runs).
 MediaRoots = Callable[[], Sequence[str]]
+
+
+class RecentRoots:
+    """`read()` (the catalog's `media_roots`) read again at most once every `seconds`.
+
+    Every thumbnail request and every picture URL checks the roots: a page of 48 tiles
+    would otherwise run 48 catalog queries on the server. Roots added or removed while the
+    server runs are followed within `seconds`."""
+
+    def __init__(self, read: MediaRoots, seconds: float = 1.0) -> None:
+        self._read = read
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._roots: list[str] = []
+        self._read_at: float | None = None
+
+    def __call__(self) -> list[str]:
+        with self._lock:
+            now = time.monotonic()
+            if self._read_at is None or now - self._read_at >= self.seconds:
+                self._roots = list(self._read())
+                self._read_at = now
+            return self._roots
+
 
 # Shown instead of a picture that cannot be read, so one bad file never breaks a page.
 MISSING_IMAGE = "data:image/svg+xml;utf8," + quote(

@@ -23,7 +23,7 @@ from workbench.ui.context import ContextState
 from workbench.ui.keys import Keys
 from workbench.ui.media import MediaUrls
 from workbench.ui.playback import ReadAhead, player_interval
-from workbench.ui.text import Html, TextPane, text
+from workbench.ui.text import LiveText
 
 MATCH_COLOR = "#0072b5"
 OTHER_COLOR = "#c8c8c8"
@@ -123,8 +123,8 @@ class PlayerView(pn.viewable.Viewer):
         self.next_match = pn.widgets.Button(
             label="match ▶", css_classes=["wb-next-match"], width=80
         )
-        self.label = TextPane(
-            pn.bind(self._position, ctx.param.index, frames),
+        self.label = LiveText(
+            text=pn.bind(self._position, ctx.param.index, frames),
             css_classes=["wb-frame-label"],
             margin=(8, 10),
         )
@@ -144,8 +144,8 @@ class PlayerView(pn.viewable.Viewer):
         """Play from the current frame at the footage's rate, or pause (space)."""
         self.player.direction = 0 if self.player.direction else 1
 
-    def _position(self, index: int, frame_ids: list[str]) -> Html:
-        return text(self.context.position_text)
+    def _position(self, index: int, frame_ids: list[str]) -> str:
+        return self.context.position_text
 
     def _on_frames(self, *events: param.parameterized.Event) -> None:
         for timeline in self._timelines:

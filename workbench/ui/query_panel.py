@@ -238,13 +238,14 @@ class QueryPanel(pn.viewable.Viewer):
         return self._histograms.first.source
 
     def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self.main_part(), self.more_filters(), sizing_mode="stretch_width")
+
+    def main_part(self) -> pn.viewable.Viewable:
+        """The WHERE box, the active filters, the count and the Labels card (with the
+        confidence histogram: a figure, which stays in the page's first document)."""
         histogram, new = self._histograms.take()
         if new:
             histogram.show(self.state.facets.confidence)
-        metadata = [
-            item for key in PROMOTED_KEYS
-            for item in (self.metadata[key], self.metadata_bars[key])
-        ]  # fmt: skip
         return pn.Column(
             pn.Row(self.where, self.apply_button, sizing_mode="stretch_width"),
             self.error,
@@ -258,11 +259,24 @@ class QueryPanel(pn.viewable.Viewer):
                 self.confidence,
                 histogram.pane,
             ),
+            sizing_mode="stretch_width",
+            margin=0,
+        )
+
+    def more_filters(self) -> pn.viewable.Viewable:
+        """The Metadata, Numbers and Tags cards and the reset button (widgets only: the
+        served app adds them once the page is on screen)."""
+        metadata = [
+            item for key in PROMOTED_KEYS
+            for item in (self.metadata[key], self.metadata_bars[key])
+        ]  # fmt: skip
+        return pn.Column(
             _card("Metadata", *metadata),
             self._numbers_card(),
             _card("Tags", self.tags, self.tag_bars),
             self.reset_button,
             sizing_mode="stretch_width",
+            margin=0,
         )
 
 

@@ -18,7 +18,7 @@ import param
 from workbench.errors import WorkbenchError
 from workbench.ui.facets import Facets
 from workbench.ui.later import wrapping_row
-from workbench.ui.text import Html, TextAlert, TextPane, css_class, html, text
+from workbench.ui.text import Html, LiveText, TextAlert, css_class, text
 
 if TYPE_CHECKING:
     from workbench.ui.state import WorkbenchState
@@ -52,11 +52,10 @@ class SampleView(pn.viewable.Viewer):
         self.viewer = viewer
         display = state.display
         context = state.context
-        self.title = TextPane(
-            pn.bind(self._title, context.param.context_id, state.param.tiles, state.param.page),
-            css_classes=["wb-sample-title"],
-            margin=(8, 10),
-        )
+        self.title = LiveText(css_classes=["wb-sample-title"], margin=(8, 10))
+        context.param.watch(self._show_title, ["context_id", "index"])
+        state.param.watch(self._show_title, ["tiles", "page"])
+        self._show_title()
         self.prev_sample = _button("‹ sample (p)", "wb-prev-sample", 100)
         self.next_sample = _button("sample › (n)", "wb-next-sample", 100)
         self.expand = pn.widgets.Button(
@@ -152,15 +151,22 @@ class SampleView(pn.viewable.Viewer):
         show()
         return widget
 
-    def _title(self, context_id: str | None, tiles: list[Any], page: int) -> Html:
+    def _show_title(self, *events: Any) -> None:
+        strong, rest = self.title_parts()
+        self.title.param.update(strong=strong, text=rest)
+
+    def title_parts(self) -> tuple[str, str]:
+        """The open sample's title: (its context id, shown bold; where it is in the grid)."""
+        state = self.state
+        context_id = state.context.context_id
         if context_id is None:
-            return html("<i>no sample open</i>")
-        ids = [t["id"] for t in tiles]
-        active = self.state.active_tile
+            return "", "no sample open"
+        ids = [t["id"] for t in state.tiles]
+        active = state.active_tile
         if active not in ids:
-            return html("<b>{}</b>", context_id)
-        position = page * self.state.page_size + ids.index(active) + 1
-        return html("<b>{}</b> · sample {} of {}", context_id, position, self.state.total)
+            return context_id, ""
+        position = state.page * state.page_size + ids.index(active) + 1
+        return context_id, f" · sample {position} of {state.total}"
 
     def __panel__(self) -> pn.viewable.Viewable:
         navigation = wrapping_row(

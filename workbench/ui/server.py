@@ -36,7 +36,7 @@ from workbench.services.http_api import DEFAULT_MAX_BODY_MB, api_patterns, per_a
 from workbench.store.catalog import Catalog, open_catalog
 from workbench.ui.app import create_app
 from workbench.ui.headers import SecurityHeaders
-from workbench.ui.media import ServedMediaUrls
+from workbench.ui.media import RecentRoots, ServedMediaUrls
 from workbench.ui.media_route import MediaFiles, media_patterns
 
 MEDIA_PREFIX = "/media"
@@ -184,8 +184,9 @@ def serve(
         if port == 0:
             port = _free_port(address)
         thumbnails = ThumbnailCache(default_cache_dir(catalog.path))
-        files = MediaFiles(catalog.media_roots, thumbnails)
-        media_urls = ServedMediaUrls(MEDIA_PREFIX, roots=catalog.media_roots)
+        roots = RecentRoots(catalog.media_roots)
+        files = MediaFiles(roots, thumbnails)
+        media_urls = ServedMediaUrls(MEDIA_PREFIX, roots=roots)
         sessions = SessionRegistry()
         service = Workbench(catalog)
         patterns: list[Any] = [

@@ -142,10 +142,10 @@ class WorkbenchState(param.Parameterized):
     @contextmanager
     def _new_page(self) -> Iterator[None]:
         # Served, what a new page changes (tiles, pager label and buttons) is held and sent
-        # together once the page is read, rather than change by change with the busy
-        # spinner switched on and off in between: each is a message and a redraw in the
-        # browser, which a page of tiles would otherwise wait behind.
-        with hold(), self._busy():
+        # together once the page is read. The busy spinner is not switched on and off
+        # around it: nothing reaches the browser before the read ends, so the browser
+        # would only get two more messages and lay the page out twice more for nothing.
+        with hold():
             yield
 
     def refresh(self, query_changed: bool = True, first_page: bool = False) -> None:
@@ -431,7 +431,8 @@ class WorkbenchState(param.Parameterized):
     # -- viewer ------------------------------------------------------------------------------
     def open_tile(self, tile_id: str) -> None:
         """Open a context tile at its first matching frame, or a frame tile at that frame."""
-        with self._busy():
+        # Without the busy spinner, as a new page (see _new_page).
+        with hold():
             if self.mode == "contexts":
                 self.context.open(tile_id, self.view)
                 return

@@ -9,6 +9,9 @@ other people made, so none of them reaches the page as markup:
 - `TextPane` (for `pn.pane.HTML`) and `TextAlert` (for `pn.pane.Alert`, which renders Markdown
   and the raw HTML in it) show anything that is not an `Html` as text: a value set on a pane
   without escaping shows its markup as characters, it never becomes markup.
+- `LiveText` is a line of text that changes often (a page or frame position, a sample's title):
+  drawn by a small component with `textContent`, a change is one small message and no
+  layout of the page by Bokeh (a `TextPane` resends its stylesheets and is laid out again).
 - `TextMultiChoice` (for `pn.widgets.MultiChoice`): Bokeh hands MultiChoice's option labels
   to Choices.js, which renders them as HTML (Choices.js 10's `allowHTML` defaults to true and
   Bokeh 3.10 neither sets it nor lets Python set it); its labels are escaped on their way to
@@ -28,6 +31,7 @@ from collections.abc import Iterable
 from typing import Any, LiteralString
 
 import panel as pn
+import param
 
 
 class Html(str):
@@ -92,6 +96,37 @@ class TextAlert(pn.pane.Alert):
 
     def _transform_object(self, obj: Any) -> dict[str, Any]:
         return dict(self._escape_html(text(obj)))
+
+
+class LiveText(pn.custom.JSComponent):
+    """A line of text, `strong` (bold, may be empty) then `text`, both shown as text
+    whatever they hold. Made for text that changes at every page or frame: the browser
+    sets two `textContent`s, Bokeh lays nothing out again."""
+
+    text = param.String(default="", doc="The text, after `strong`.")
+    strong = param.String(default="", doc="Bold text before `text` ('' for none).")
+
+    _esm = """
+    export function render({ model }) {
+      const root = document.createElement("span");
+      root.className = "wb-live-text";
+      const strong = document.createElement("b");
+      const rest = document.createElement("span");
+      function draw() {
+        strong.textContent = String(model.strong ?? "");
+        rest.textContent = String(model.text ?? "");
+      }
+      model.on(["text", "strong"], draw);
+      draw();
+      root.append(strong, rest);
+      return root;
+    }
+    """
+
+    @property
+    def shown(self) -> str:
+        """What the line reads."""
+        return self.strong + self.text
 
 
 class TextMultiChoice(pn.widgets.MultiChoice):

@@ -5,11 +5,14 @@ A tile is plain data the grid's JavaScript draws:
     {"id", "kind": "context" | "frame", "title", "tooltip", "lines": [str], "thumb": url,
      "width", "height",                       # source pixels, the SVG overlay's viewBox
      "rois": [{"k": "poly" | "line" | "pt", "p": [[x0, y0, x1, y1, ...], ...], "c": colour}],
+                                              # one entry per kind and colour, all its rings
      "badges": [{"t": text, "c": colour}],
      "context_id"}                            # frame tiles only
 
-ROIs are drawn small, so their rings are thinned to a few dozen points and rounded to whole
-pixels: a page of 48 tiles stays a few tens of kilobytes.
+ROIs are drawn small, so their rings are thinned to a few dozen points, rounded to whole
+pixels, and points closer to the last one kept than a tile can show are dropped; the rings
+of one kind and colour go together (grid.js draws them as one SVG path): a page of 48 tiles
+stays a few tens of kilobytes and a few hundred SVG elements.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ THUMB_SIZE = 256
 MAX_TILE_ROIS = 150
 MAX_RING_POINTS = 48
 MAX_BADGES = 3
+# Points closer than the picture's larger side over this are merged: the thumbnail under the
+# shapes has no more detail than that (256 px).
+TILE_DETAIL = 256
 EPOCH_MS_FROM = 10**11  # 1973-03-03 as milliseconds since 1970
 
 Record = Mapping[str, Any]
@@ -38,20 +44,41 @@ def thin_ring(ring: Sequence[float], max_points: int = MAX_RING_POINTS) -> list[
     """Every k-th point of a ring so at most `max_points` remain, rounded to pixels."""
     points = len(ring) // 2
     step = max(1, -(-points // max_points))
-    out: list[float] = []
-    for i in range(0, points, step):
-        out.extend((round(ring[2 * i]), round(ring[2 * i + 1])))
+    xs = map(round, ring[0 : 2 * points : 2 * step])
+    ys = map(round, ring[1 : 2 * points : 2 * step])
+    return [v for pair in zip(xs, ys, strict=True) for v in pair]
+
+
+def merge_close(ring: Sequence[float], tolerance: float) -> list[float]:
+    """`ring` without the points closer than `tolerance` (on both axes) to the last point
+    kept; its last point stays. Rings of four points or fewer (boxes) stay as they are."""
+    if tolerance <= 1 or len(ring) <= 8:
+        return list(ring)
+    out = [ring[0], ring[1]]
+    kept_x, kept_y = ring[0], ring[1]
+    for x, y in zip(ring[2:-2:2], ring[3:-2:2], strict=True):
+        if abs(x - kept_x) >= tolerance or abs(y - kept_y) >= tolerance:
+            out += (x, y)
+            kept_x, kept_y = x, y
+    out += ring[-2:]
     return out
 
 
+_SHAPE_KINDS = {"box": "poly", "polygon": "poly", "polyline": "line", "point": "pt"}
+
+
 def tile_rois(frame: Record) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """The first source's ROIs of `frame` as tile shapes, and its classifications as badges."""
+    """The first source's ROIs of `frame` as tile shapes (one per kind and colour, holding
+    the rings of all its ROIs), and its classifications as badges."""
     sources = frame.get("sources") or []
     if not sources:
         return [], []
     first = str(sources[0]["id"])
-    shapes: list[dict[str, Any]] = []
+    size = max(float(sources[0].get("width") or 1), float(sources[0].get("height") or 1))
+    tolerance = size / TILE_DETAIL
+    shapes: dict[tuple[str, str], list[list[float]]] = {}
     badges: list[dict[str, str]] = []
+    drawn = 0
     for roi in frame.get("rois") or []:
         if first not in roi_source(roi, first):
             continue
@@ -60,19 +87,19 @@ def tile_rois(frame: Record) -> tuple[list[dict[str, Any]], list[dict[str, str]]
             if len(badges) < MAX_BADGES:
                 badges.append({"t": roi.get("label") or "?", "c": color})
             continue
-        if len(shapes) >= MAX_TILE_ROIS:
+        if drawn >= MAX_TILE_ROIS:
             continue
-        rings = [thin_ring(r) for r in roi.get("geometry") or [] if r]
         if kind == "mask" and roi.get("x_min") is not None:
             x0, y0, x1, y1 = (round(float(roi[k])) for k in ("x_min", "y_min", "x_max", "y_max"))
-            shapes.append({"k": "poly", "p": [[x0, y0, x1, y0, x1, y1, x0, y1]], "c": color})
-        elif rings and kind in ("box", "polygon"):
-            shapes.append({"k": "poly", "p": rings, "c": color})
-        elif rings and kind == "polyline":
-            shapes.append({"k": "line", "p": rings, "c": color})
-        elif rings and kind == "point":
-            shapes.append({"k": "pt", "p": rings, "c": color})
-    return shapes, badges
+            rings: list[list[float]] = [[x0, y0, x1, y0, x1, y1, x0, y1]]
+            shape = "poly"
+        else:
+            shape = _SHAPE_KINDS.get(str(kind), "")
+            rings = [merge_close(thin_ring(r), tolerance) for r in roi.get("geometry") or [] if r]
+        if shape and rings:
+            shapes.setdefault((shape, color), []).extend(rings)
+            drawn += 1
+    return [{"k": k, "p": rings, "c": c} for (k, c), rings in shapes.items()], badges
 
 
 def _picture(frame: Record | None, media: MediaUrls) -> dict[str, Any]:
