@@ -337,7 +337,14 @@ class View(AnalysisStages):
 
     def promoted_counts(self) -> dict[str, pa.Table]:
         """(value, count) of each promoted metadata key among the view's frames (kept)."""
-        return self._once("promoted", lambda: facets.promoted_counts(self))
+        return self._frame_counts().promoted
+
+    def _frame_counts(self) -> facets.FrameCounts:
+        return self._once("frame counts", lambda: facets.frame_counts(self))
+
+    def roi_codes(self, bins: int) -> pa.Table:
+        """(label_key, bin, count) of a filtered view's ROIs (facets.roi_codes; kept)."""
+        return self._once(f"codes {bins}", lambda: facets.roi_codes(self, bins))
 
     def _once[T](self, what: str, find: Callable[[], T]) -> T:
         key = (getattr(self.catalog, "generation", 0), what)
@@ -385,9 +392,8 @@ class View(AnalysisStages):
         return int(self.rows(query)[0][0])
 
     def count_contexts(self) -> int:
-        known = self._known_frame_set()
-        if known is not None:
-            return facets.count_contexts(self, known)
+        if self._known_frame_set() is not None:
+            return int(self._frame_counts().contexts or 0)
         query = "SELECT count(DISTINCT context_id) FROM (" + self.plan.select("f.context_id") + ")"
         return int(self.rows(query)[0][0])
 

@@ -11,6 +11,10 @@ joins and filters on what this module keeps beside them (docs/scale.md):
 - `frame_labels(frame_key, label_key, rois, min_confidence, max_confidence)`: one row per
   frame and label, stored sorted by label then frame: the frames holding a label are one
   contiguous stretch, and label counts read a tenth of what the ROIs hold.
+- `frame_codes(frame_key, codes)`: one row per frame with ROIs, its ROIs as a list of codes
+  `label_key * 1024 + confidence bin` (the confidence in thousandths, CODE_NONE when it has
+  none): the label counts and the confidence histogram of a filtered view are one read of a
+  row per frame (`roi_code` says how a code is made).
 - `metadata_columns(key, column_name)`: metadata keys most frames have, copied into frame
   columns (`json_extract_string` of the key) so filters and facets read no JSON.
 
@@ -52,6 +56,11 @@ _PROMOTABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 # that, filling a new column is work for Catalog.optimize(), not for a writer's commit).
 PROMOTE_FROM = 1_000
 PROMOTE_UP_TO = 2_000_000
+# A ROI's code in frame_codes: label_key * CODE_LABEL + its confidence bin, CONFIDENCE_BINS
+# bins of [0, 1] (a confidence above 1 in the last), CODE_NONE for none (NULL, NaN, below 0).
+CONFIDENCE_BINS = 1000
+CODE_LABEL = 1024
+CODE_NONE = 1023
 
 TABLES: Sequence[str] = (
     """CREATE TABLE IF NOT EXISTS label_keys (
@@ -64,6 +73,9 @@ TABLES: Sequence[str] = (
         rois INTEGER NOT NULL,
         min_confidence DOUBLE,
         max_confidence DOUBLE)""",
+    """CREATE TABLE IF NOT EXISTS frame_codes (
+        frame_key BIGINT NOT NULL,
+        codes BIGINT[] NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS metadata_columns (
         key VARCHAR PRIMARY KEY,
         column_name VARCHAR NOT NULL,
@@ -144,13 +156,17 @@ def sync(con: duckdb.DuckDBPyConnection) -> bool:
     if pending:
         _rekey_labels(con)
         fill_promoted(con, promoted, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
-        con.execute(
-            "DELETE FROM frame_labels WHERE frame_key IN (SELECT frame_key FROM _layout_pending)"
-        )
-        summarise(con, "r.frame_key IN (SELECT frame_key FROM _layout_pending)", [])
+        for table in ("frame_labels", "frame_codes"):
+            con.execute(
+                f"DELETE FROM {table} WHERE frame_key IN (SELECT frame_key FROM _layout_pending)"
+            )
+        pending_rois = "r.frame_key IN (SELECT frame_key FROM _layout_pending)"
+        summarise(con, pending_rois, [])
+        code(con, pending_rois, [])
         con.execute("DELETE FROM _layout_pending")
     if new_rois and new_frames:
         summarise(con, "r.frame_key >= ?", [first])
+        code(con, "r.frame_key >= ?", [first])
     return bool(new_frames) and _promote_while_small(con)
 
 
@@ -320,6 +336,37 @@ def summarise(
         f" min(r.confidence), max(r.confidence) FROM {rois} r"
         f" WHERE {which} AND r.frame_key <> {NO_FRAME} GROUP BY r.frame_key, r.label_key"
         " ORDER BY r.label_key, r.frame_key",
+        list(params),
+    )
+
+
+def confidence_bin(confidence: str) -> str:
+    """SQL: the confidence's bin among CONFIDENCE_BINS (NULL when it has none)."""
+    return (
+        f"CASE WHEN {confidence} >= 0 AND NOT isnan({confidence})"
+        f" THEN least(floor({confidence} * {CONFIDENCE_BINS}), {CONFIDENCE_BINS - 1})::BIGINT END"
+    )
+
+
+def roi_code(alias: str) -> str:
+    """SQL: the code of a ROI (alias `alias`) in frame_codes."""
+    return (
+        f"{alias}.label_key::BIGINT * {CODE_LABEL}"
+        f" + coalesce({confidence_bin(alias + '.confidence')}, {CODE_NONE})"
+    )
+
+
+def code(
+    con: duckdb.DuckDBPyConnection,
+    which: str,
+    params: Sequence[Any],
+    into: str = "frame_codes",
+    rois: str = "rois",
+) -> None:
+    """Append the ROI codes of the frames `which` selects (over `rois r`), sorted by frame."""
+    con.execute(
+        f"INSERT INTO {into} SELECT r.frame_key, list({roi_code('r')}) FROM {rois} r"
+        f" WHERE {which} AND r.frame_key <> {NO_FRAME} GROUP BY r.frame_key ORDER BY r.frame_key",
         list(params),
     )
 
