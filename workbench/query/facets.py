@@ -316,9 +316,7 @@ def confidence_histogram(view: View, field: str | None = None, bins: int = 10) -
     if _coded(view.plan, frames, bins):
         counted = (
             f"SELECT c.bin, sum(c.count)::BIGINT AS count FROM {CODES_TABLE} c"
-            f" WHERE c.bin < {bins} AND "
-            + _label_filter(view.plan, field, "c")
-            + " GROUP BY c.bin"
+            f" WHERE c.bin < {bins} AND " + _label_filter(view.plan, field, "c") + " GROUP BY c.bin"
         )
         return _over_codes(view, _binned(counted, bins), bins)
     counted = (
@@ -351,5 +349,3 @@ def tag_counts(view: View) -> pa.Table:
         + " WHERE t.roi_id IS NULL GROUP BY t.tag ORDER BY count DESC, t.tag"
     )
     return view.facet(query, frames)
-
-
