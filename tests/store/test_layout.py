@@ -63,8 +63,8 @@ def check_layout(catalog: Any) -> None:
 def roi_code(label_key: int, confidence: float | None) -> int:
     """A ROI's code in frame_codes, computed here as docs/scale.md describes it."""
     usable = confidence is not None and not math.isnan(confidence) and confidence >= 0
-    fine = min(math.floor(confidence * 1000), 999) if usable else 1023  # type: ignore[operator]
-    return label_key * 1024 + fine
+    fine = min(math.floor(confidence * 1000), 999) if usable else 1000  # type: ignore[operator]
+    return label_key * 2000 + fine
 
 
 def check_codes(catalog: Any) -> None:

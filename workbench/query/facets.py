@@ -202,12 +202,15 @@ def roi_codes(view: View, bins: int) -> pa.Table:
     more for ROIs without a confidence), in one read of frame_codes."""
     frames = view.frame_set()
     assert frames is not None, "the ROI codes are read for filtered views"
-    step, label = layout.CONFIDENCE_BINS // bins, layout.CODE_LABEL
+    # One division of a code gives its label and bin together (layout.CODE_LABEL).
+    step = layout.CONFIDENCE_BINS // bins
+    per_label = layout.CODE_LABEL // step
     query = (
-        f"SELECT x // {label} AS label_key, (x % {label}) // {step} AS bin, count(*) AS count"
+        f"SELECT g // {per_label} AS label_key, g % {per_label} AS bin, count FROM ("
+        f"SELECT x // {step} AS g, count(*) AS count"
         " FROM (SELECT unnest(c.codes) AS x FROM frame_codes c WHERE "
         + frames.condition("c", view)
-        + ") GROUP BY ALL"
+        + ") GROUP BY g)"
     )
     return view.facet(query, frames)
 

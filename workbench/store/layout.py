@@ -12,7 +12,7 @@ joins and filters on what this module keeps beside them (docs/scale.md):
   frame and label, stored sorted by label then frame: the frames holding a label are one
   contiguous stretch, and label counts read a tenth of what the ROIs hold.
 - `frame_codes(frame_key, codes)`: one row per frame with ROIs, its ROIs as a list of codes
-  `label_key * 1024 + confidence bin` (the confidence in thousandths, CODE_NONE when it has
+  `label_key * 2000 + confidence bin` (the confidence in thousandths, 1000 when it has
   none): the label counts and the confidence histogram of a filtered view are one read of a
   row per frame (`roi_code` says how a code is made).
 - `metadata_columns(key, column_name)`: metadata keys most frames have, copied into frame
@@ -56,11 +56,13 @@ _PROMOTABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 # that, filling a new column is work for Catalog.optimize(), not for a writer's commit).
 PROMOTE_FROM = 1_000
 PROMOTE_UP_TO = 2_000_000
-# A ROI's code in frame_codes: label_key * CODE_LABEL + its confidence bin, CONFIDENCE_BINS
-# bins of [0, 1] (a confidence above 1 in the last), CODE_NONE for none (NULL, NaN, below 0).
+# A ROI's code in frame_codes: label_key * CODE_LABEL + its confidence bin among
+# CONFIDENCE_BINS bins of [0, 1] (a confidence above 1 in the last), or + CODE_NONE when it
+# has none (NULL, NaN, below 0). CODE_LABEL is a multiple of CONFIDENCE_BINS, so one integer
+# division by CONFIDENCE_BINS / bins gives a ROI's label and bin among any divisor `bins`.
 CONFIDENCE_BINS = 1000
-CODE_LABEL = 1024
-CODE_NONE = 1023
+CODE_LABEL = 2 * CONFIDENCE_BINS
+CODE_NONE = CONFIDENCE_BINS
 
 TABLES: Sequence[str] = (
     """CREATE TABLE IF NOT EXISTS label_keys (
