@@ -24,10 +24,12 @@ CONFIDENCES = [0.05, 0.3, 0.5, 0.999, 1.0, None, 0.71, 0.0, 0.25, 0.62]
 LABELS = ["car", "truck", "bus", None]
 
 
-@pytest.fixture(autouse=True, params=["keys", "bitmap"])
+@pytest.fixture(autouse=True, params=["keys", "bitmap", "reread"])
 def frame_sets(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "bitmap":
+    if request.param in ("bitmap", "reread"):
         monkeypatch.setattr(facets, "BITMAP_FROM", 0)
+    # Reads of frames evaluate a view's conditions again instead of testing its bitmap.
+    monkeypatch.setattr(facets, "BIT_TEST_SECONDS", 1.0 if request.param == "reread" else 0.0)
     return str(request.param)
 
 

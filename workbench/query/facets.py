@@ -37,6 +37,8 @@ MAX_BINS = 1000
 KEYS_TABLE = "_wb_view_keys"
 # Up to this many frames are joined as keys; more are tested against a bitmap.
 BITMAP_FROM = 50_000
+# What testing one row against a frame set's bitmap costs (CPU, measured at 10M frames).
+BIT_TEST_SECONDS = 28e-9
 # The histogram's bins when none are given (the app's): label counts read the ROI codes
 # counted with these bins, so the app's two ROI facets are one read.
 DEFAULT_BINS = 10
@@ -55,7 +57,17 @@ class FrameSet:
     """
 
     keys: pa.Table
+    # How long finding the keys took (the view's conditions evaluated over every frame).
+    seconds: float = 0.0
     _bits: str | None = None
+
+    def reread(self, view: View) -> bool:
+        """Whether a read of frames had better evaluate the view's conditions again than test
+        each frame against this set: when finding the set took less time than the tests
+        would (a bitmap test costs BIT_TEST_SECONDS a frame)."""
+        if self.count <= BITMAP_FROM or view.plan.windowed or view.plan.sorted:
+            return False
+        return self.seconds < BIT_TEST_SECONDS * self._bound
 
     @property
     def count(self) -> int:
@@ -274,40 +286,36 @@ class FrameCounts:
 
 
 def frame_counts(view: View) -> FrameCounts:
-    """The promoted keys' values and, for a filtered view, its contexts: one read of frames."""
+    """The promoted keys' values and, for a filtered view, its contexts: one read of frames,
+    which evaluates the view's conditions again when that costs less than testing every
+    frame against its set (FrameSet.reread)."""
     frames = view.frame_set()
     names = [quote_ident(k) for k in PROMOTED_KEYS]
-    grouped = [*names, *(["context_id"] if frames is not None else [])]
-    values = ", ".join([*(f"CAST(f.{n} AS VARCHAR) AS {n}" for n in names), "f.context_id"])
-    sets = ", ".join(f"({n})" for n in grouped)
-    # Each grouping set's groups are one row each, but the contexts' are summed into one:
-    # its promoted columns are all NULL, and its number of groups is the count of contexts.
-    query = (
-        f"SELECT _set, {', '.join(names)}, sum(count)::BIGINT AS count, count(*) AS groups"
-        f" FROM (SELECT GROUPING_ID({', '.join(grouped)}) AS _set, {', '.join(names)},"
-        f" count(*) AS count FROM (SELECT {values} FROM frames f WHERE "
-        + _in(view, frames, "f")
-        + f") GROUP BY GROUPING SETS ({sets})) GROUP BY ALL"
-    )
-    rows = view.facet(query, frames).to_pylist()
-    every = (1 << len(grouped)) - 1
-    counted: dict[str, pa.Table] = {}
+    columns = ", ".join(f"f.{n}" for n in [*names, "context_id"])
+    counted = ["count(*) AS frames"]
+    for i, n in enumerate(names):
+        counted += [f"histogram(CAST({n} AS VARCHAR)) AS v{i}", f"count({n}) AS n{i}"]
+    if frames is not None:
+        counted.append("count(DISTINCT context_id) AS contexts")
+    select = "SELECT " + ", ".join(counted) + " FROM ("
+    if frames is not None and frames.reread(view):
+        row = view.run(select + view.plan.select(columns) + ") f").to_pylist()[0]
+    else:
+        within = f"SELECT {columns} FROM frames f WHERE " + _in(view, frames, "f")
+        row = view.facet(select + within + ") f", frames).to_pylist()[0]
+    promoted: dict[str, pa.Table] = {}
     for i, key in enumerate(PROMOTED_KEYS):
-        # GROUPING_ID has a bit set for each column not grouped; this set groups key i only.
-        wanted = every ^ (1 << (len(grouped) - 1 - i))
-        pairs = [(r[key], r["count"]) for r in rows if r["_set"] == wanted]
+        pairs = [(str(v), int(n)) for v, n in (row[f"v{i}"] or [])]
+        if row["frames"] > row[f"n{i}"]:  # frames without the key
+            pairs.append((None, int(row["frames"] - row[f"n{i}"])))  # type: ignore[arg-type]
         pairs.sort(key=lambda p: (-p[1], p[0] is None, p[0] or ""))
-        counted[key] = pa.table(
+        promoted[key] = pa.table(
             {
                 "value": pa.array([p[0] for p in pairs], pa.string()),
                 "count": pa.array([p[1] for p in pairs], pa.int64()),
             }
         )
-    if frames is None:
-        return FrameCounts(counted, None)
-    # An empty view has no group in any set.
-    contexts = [int(r["groups"]) for r in rows if r["_set"] == every ^ 1]
-    return FrameCounts(counted, contexts[0] if contexts else 0)
+    return FrameCounts(promoted, int(row["contexts"]) if frames is not None else None)
 
 
 def confidence_histogram(view: View, field: str | None = None, bins: int = 10) -> pa.Table:

@@ -9,6 +9,7 @@ for. See docs/queries.md.
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -331,9 +332,12 @@ class View(AnalysisStages):
         and kept while the catalog is unchanged; None when the view holds every frame."""
         if self.plan.everything:
             return None
-        return self._once(
-            "frames", lambda: facets.FrameSet(self.run(pages.distinct_frame_keys(self.plan)))
-        )
+        return self._once("frames", self._find_frame_set)
+
+    def _find_frame_set(self) -> facets.FrameSet:
+        started = time.perf_counter()
+        keys = self.run(pages.distinct_frame_keys(self.plan))
+        return facets.FrameSet(keys, time.perf_counter() - started)
 
     def promoted_counts(self) -> dict[str, pa.Table]:
         """(value, count) of each promoted metadata key among the view's frames (kept)."""
