@@ -305,9 +305,9 @@ def frame_counts(view: View) -> FrameCounts:
         row = view.facet(select + within + ") f", frames).to_pylist()[0]
     promoted: dict[str, pa.Table] = {}
     for i, key in enumerate(PROMOTED_KEYS):
-        pairs = [(str(v), int(n)) for v, n in (row[f"v{i}"] or [])]
+        pairs: list[tuple[str | None, int]] = [(str(v), int(n)) for v, n in row[f"v{i}"] or []]
         if row["frames"] > row[f"n{i}"]:  # frames without the key
-            pairs.append((None, int(row["frames"] - row[f"n{i}"])))  # type: ignore[arg-type]
+            pairs.append((None, int(row["frames"] - row[f"n{i}"])))
         pairs.sort(key=lambda p: (-p[1], p[0] is None, p[0] or ""))
         promoted[key] = pa.table(
             {
