@@ -387,13 +387,15 @@ class View(AnalysisStages):
         if known is not None:
             return known.count
         rois = self.plan.roi_only_set()
-        if rois is not None:
-            unique = isinstance(rois, KeySet) and rois.unique
-            counted = "count(*)" if unique else "count(DISTINCT frame_key)"
-            query = f"SELECT {counted} FROM (" + rois + ")"
-        else:
-            query = "SELECT count(*) FROM (" + self.plan.select("f.frame_key") + ")"
-        return int(self.rows(query)[0][0])
+        if rois is None:
+            # A filtered view's set, found once for the count, serves its facets too.
+            frames = self.frame_set()
+            if frames is not None:
+                return frames.count
+            return int(self.rows(Compiled("SELECT count(*) FROM frames"))[0][0])
+        unique = isinstance(rois, KeySet) and rois.unique
+        counted = "count(*)" if unique else "count(DISTINCT frame_key)"
+        return int(self.rows(f"SELECT {counted} FROM (" + rois + ")")[0][0])
 
     def count_contexts(self) -> int:
         if self._known_frame_set() is not None:
