@@ -1,4 +1,5 @@
-"""The facets of a filtered view read the per-frame ROI codes (frame_codes): after every kind
+"""The facets of a filtered view read the per-frame ROI codes (frame_codes), those of the whole
+catalog their sum (code_counts): after every kind
 of write (labels and confidences changed in place, ROIs and frames deleted, labels added to
 old frames, new frames) they equal the answer computed from the ROIs directly."""
 
@@ -128,6 +129,19 @@ def check_facets(catalog: Any) -> None:
     )
     assert view.count_contexts() == contexts
     assert view.count() == sum(n for _, n, _ in frames)
+    check_whole_catalog(catalog)
+
+
+def check_whole_catalog(catalog: Any) -> None:
+    """The whole catalog's label counts and histograms (read from code_counts)."""
+    rois = _rois(catalog, "TRUE")
+    view = catalog.view()
+    got = {(r["field"], r["label"]): r["count"] for r in view.label_counts().to_pylist()}
+    assert got == dict(Counter((f, label) for f, label, _ in rois))
+    for bins in (10, 4, 3):
+        confidences = [c for f, _, c in rois if f == "predictions"]
+        histogram = view.confidence_histogram("predictions", bins).to_pylist()
+        assert [r["count"] for r in histogram] == _histogram(confidences, bins), bins
 
 
 def test_written_frames(catalog):

@@ -68,7 +68,8 @@ def roi_code(label_key: int, confidence: float | None) -> int:
 
 
 def check_codes(catalog: Any) -> None:
-    """frame_codes holds one row per frame with ROIs, its ROIs' codes."""
+    """frame_codes holds one row per frame with ROIs, its ROIs' codes; code_counts, how many
+    ROIs of stored frames hold each code."""
     expected: dict[int, list[int]] = {}
     for frame_key, label_key, confidence in _rows(
         catalog,
@@ -78,6 +79,11 @@ def check_codes(catalog: Any) -> None:
     stored = _rows(catalog, "SELECT frame_key, codes FROM frame_codes")
     assert len(stored) == len({k for k, _ in stored}), "one row per frame"
     assert {k: sorted(c) for k, c in stored} == {k: sorted(c) for k, c in expected.items()}
+    totals: dict[int, int] = {}
+    for codes in expected.values():
+        for c in codes:
+            totals[c] = totals.get(c, 0) + 1
+    assert dict(_rows(catalog, "SELECT code, rois FROM code_counts")) == totals
 
 
 def _frame(i: int, labels: list[tuple[str, str, float | None]], **metadata: Any) -> Frame:
@@ -271,6 +277,7 @@ def test_a_catalog_at_version_7_gets_its_roi_codes(catalog, monkeypatch):
     path = catalog.path
     with catalog.transaction() as con:
         con.execute("DROP TABLE frame_codes")
+        con.execute("DROP TABLE code_counts")
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '7')")
     catalog.close()
     with workbench.open(path) as reopened:

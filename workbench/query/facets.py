@@ -181,6 +181,8 @@ def label_counts(view: View, field: str | None = None) -> pa.Table:
             + " GROUP BY c.label_key"
         )
         return _over_codes(view, _named_labels(counted), DEFAULT_BINS)
+    if frames is None and summarised(plan):
+        return view.facet(_named_labels(_whole(plan, field, "c.label_key", "TRUE")), None)
     if summarised(plan):
         counted = (
             "SELECT l.label_key, sum(l.rois)::BIGINT AS count FROM frame_labels l WHERE "
@@ -196,6 +198,17 @@ def label_counts(view: View, field: str | None = None) -> pa.Table:
             + " GROUP BY r.label_key"
         )
     return view.facet(_named_labels(counted), frames)
+
+
+def _whole(plan: Plan, field: str | None, grouped: str, where: str) -> Compiled:
+    """(grouped, count) over the ROIs of every frame: a read of the catalog's code counts."""
+    label = f"code // {layout.CODE_LABEL}"
+    return (
+        f"SELECT {grouped}, sum(c.rois)::BIGINT AS count FROM (SELECT *, {label} AS label_key"
+        f" FROM code_counts) c WHERE {where} AND "
+        + _label_filter(plan, field, "c")
+        + f" GROUP BY {grouped}"
+    )
 
 
 def _named_labels(counted: Compiled) -> Compiled:
@@ -324,6 +337,11 @@ def confidence_histogram(view: View, field: str | None = None, bins: int = 10) -
     if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= MAX_BINS:
         raise QueryError(f"confidence_histogram() needs 1 to {MAX_BINS} bins, got {bins!r}")
     frames = view.frame_set()
+    if frames is None and summarised(view.plan) and layout.CONFIDENCE_BINS % bins == 0:
+        step = layout.CONFIDENCE_BINS // bins
+        bin_of = f"(c.code % {layout.CODE_LABEL}) // {step}"
+        counted = _whole(view.plan, field, bin_of, f"{bin_of} < {bins}")
+        return view.facet(_binned("SELECT * FROM (" + counted + ") c(bin, count)", bins), None)
     if _coded(view.plan, frames, bins):
         counted = (
             f"SELECT c.bin, sum(c.count)::BIGINT AS count FROM {CODES_TABLE} c"

@@ -15,6 +15,8 @@ joins and filters on what this module keeps beside them (docs/scale.md):
   `label_key * 2000 + confidence bin` (the confidence in thousandths, 1000 when it has
   none): the label counts and the confidence histogram of a filtered view are one read of a
   row per frame (`roi_code` says how a code is made).
+- `code_counts(code, rois)`: how many ROIs of all frames hold each code (the sum of
+  frame_codes): label counts and the confidence histogram of the whole catalog.
 - `metadata_columns(key, column_name)`: metadata keys most frames have, copied into frame
   columns (`json_extract_string` of the key) so filters and facets read no JSON.
 
@@ -78,6 +80,9 @@ TABLES: Sequence[str] = (
     """CREATE TABLE IF NOT EXISTS frame_codes (
         frame_key BIGINT NOT NULL,
         codes BIGINT[] NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS code_counts (
+        code BIGINT NOT NULL,
+        rois BIGINT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS metadata_columns (
         key VARCHAR PRIMARY KEY,
         column_name VARCHAR NOT NULL,
@@ -158,17 +163,18 @@ def sync(con: duckdb.DuckDBPyConnection) -> bool:
     if pending:
         _rekey_labels(con)
         fill_promoted(con, promoted, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
+        pending_frames = "frame_key IN (SELECT frame_key FROM _layout_pending)"
+        tally(con, pending_frames, [], -1)
         for table in ("frame_labels", "frame_codes"):
-            con.execute(
-                f"DELETE FROM {table} WHERE frame_key IN (SELECT frame_key FROM _layout_pending)"
-            )
-        pending_rois = "r.frame_key IN (SELECT frame_key FROM _layout_pending)"
-        summarise(con, pending_rois, [])
-        code(con, pending_rois, [])
+            con.execute(f"DELETE FROM {table} WHERE {pending_frames}")
+        summarise(con, "r." + pending_frames, [])
+        code(con, "r." + pending_frames, [])
+        tally(con, pending_frames, [], 1)
         con.execute("DELETE FROM _layout_pending")
     if new_rois and new_frames:
         summarise(con, "r.frame_key >= ?", [first])
         code(con, "r.frame_key >= ?", [first])
+        tally(con, "frame_key >= ?", [first], 1)
     return bool(new_frames) and _promote_while_small(con)
 
 
@@ -371,6 +377,35 @@ def code(
         f" WHERE {which} AND r.frame_key <> {NO_FRAME} GROUP BY r.frame_key ORDER BY r.frame_key",
         list(params),
     )
+
+
+def tally(
+    con: duckdb.DuckDBPyConnection,
+    which: str,
+    params: Sequence[Any],
+    sign: int,
+    codes: str = "frame_codes",
+    into: str = "code_counts",
+) -> None:
+    """Add (sign 1) or take away (-1) the codes of the frame_codes rows `which` selects to or
+    from the catalog's code counts."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _wb_tally AS SELECT x AS code, count(*) AS rois"
+        f" FROM (SELECT unnest(codes) AS x FROM {codes} WHERE {which}) GROUP BY x",
+        list(params),
+    )
+    try:
+        con.execute(
+            f"UPDATE {into} AS c SET rois = c.rois + {int(sign)} * t.rois FROM _wb_tally t"
+            " WHERE c.code = t.code"
+        )
+        con.execute(
+            f"INSERT INTO {into} SELECT code, {int(sign)} * rois FROM _wb_tally"
+            f" WHERE code NOT IN (SELECT code FROM {into})"
+        )
+        con.execute(f"DELETE FROM {into} WHERE rois = 0")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _wb_tally")
 
 
 def fill_promoted(

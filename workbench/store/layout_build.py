@@ -21,7 +21,7 @@ from workbench.store.sqlsafe import quote_ident
 # The tables a build writes, and those they replace.
 BUILT = {"sources": "_layout_sources", "rois": "_layout_rois", "frame_labels": "_layout_labels"}
 # The per-frame ROI codes (schema version 8), built after the tables above.
-CODES = {"frame_codes": "_layout_codes"}
+CODES = {"frame_codes": "_layout_codes", "code_counts": "_layout_code_counts"}
 # Rows copied per committed stretch; frames summarised (and promoted columns filled) per one.
 COPY_ROWS = 2_000_000
 SUMMARY_FRAMES = 1_000_000
@@ -64,14 +64,17 @@ def build_keyed(con: Con) -> list[str]:
 def build_codes(con: Con, rois: str = "rois") -> None:
     """Every frame's ROI codes (layout.code) from `rois`, SUMMARY_FRAMES frames per
     transaction, into the table that swap() puts in place (the migration to version 8)."""
-    built = CODES["frame_codes"]
-    con.execute(f"DROP TABLE IF EXISTS {built}")
+    built, counts = CODES["frame_codes"], CODES["code_counts"]
+    for table in (built, counts):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     committed(con, _tables)
     committed(con, _like, "frame_codes", built, {})
+    committed(con, _like, "code_counts", counts, {})
     top = layout.next_frame_key(con)
     for start in range(0, max(top, 1), SUMMARY_FRAMES):
         stretch = [start, start + SUMMARY_FRAMES - 1]
         committed(con, layout.code, "r.frame_key BETWEEN ? AND ?", stretch, built, rois)
+        committed(con, layout.tally, "frame_key BETWEEN ? AND ?", stretch, 1, built, counts)
 
 
 def swap(con: Con) -> None:

@@ -390,7 +390,8 @@ _LAYOUT: Sequence[Step] = (Unbatched(layout_build.build_keyed), layout_build.swa
 LAYOUT_MIGRATION = _LAYOUT
 
 # Version 8: each frame's ROIs as codes of label and confidence bin (frame_codes), so the
-# label counts and confidence histogram of a filtered view read one row per frame.
+# label counts and confidence histogram of a filtered view read one row per frame; their sum
+# over the catalog (code_counts) answers them for the whole catalog.
 _CODES: Sequence[Step] = (Unbatched(layout_build.build_codes), layout_build.swap)
 
 MIGRATIONS: list[Sequence[Step]] = [_V1, _V2, _V3, _V4, _V5, _V6, _LAYOUT, _CODES]
@@ -428,5 +429,6 @@ PUBLIC_TABLES: tuple[str, ...] = (
     "label_keys",
     "frame_labels",
     "frame_codes",
+    "code_counts",
     "metadata_columns",
 )
