@@ -226,7 +226,10 @@ def roi_codes(view: View, bins: int) -> pa.Table:
     label and by confidence bin among `bins` (a divisor of layout.CONFIDENCE_BINS; `bins` and
     more for ROIs without a confidence), in one read of frame_codes."""
     frames = view.frame_set()
-    assert frames is not None, "the ROI codes are read for filtered views"
+    if frames is None or bins < 1 or layout.CONFIDENCE_BINS % bins:
+        raise QueryError(
+            f"ROI codes are counted for a filtered view, with bins dividing {layout.CONFIDENCE_BINS}"
+        )
     # One division of a code gives its label and bin together (layout.CODE_LABEL).
     step = layout.CONFIDENCE_BINS // bins
     per_label = layout.CODE_LABEL // step
