@@ -208,19 +208,19 @@ def cases(catalog: Any, old: duckdb.DuckDBPyConnection, frames: int) -> list[Cas
     car_count = cars.count()
     deep, car_deep = frames // 2, car_count // 2
     where = "f.frame_index % 2 = 0"
-    half = view.where(where)
     scene = view.match(scene="scene-7")
     low_cars = view.filter_rois("predictions", labels=["car"], max_confidence=0.3)
     car_rois = "r.field <> 'predictions' OR r.label IN ('car')"
     old_cars = "f.id IN (SELECT frame_id FROM rois WHERE field = 'predictions' AND label = 'car')"
     old_half = f"frame_id IN (SELECT id FROM frames f WHERE {where})"
+    old_hist = _sql(
+        old,
+        f"SELECT count(*) FROM (SELECT {HIST} AS bin FROM rois WHERE field = 'predictions'"
+        f" AND confidence IS NOT NULL AND {old_half}) GROUP BY bin ORDER BY bin",
+    )
     old_facets = _all(
         _sql(old, f"SELECT field, label, count(*) FROM rois WHERE {old_half} GROUP BY ALL"),
-        _sql(
-            old,
-            f"SELECT {HIST} AS bin, count(*) FROM rois WHERE field = 'predictions'"
-            f" AND confidence IS NOT NULL AND {old_half} GROUP BY bin",
-        ),
+        old_hist,
         *(
             _sql(old, f"SELECT {key}, count(*) FROM frames f WHERE {where} GROUP BY 1")
             for key in ("weather", "time_of_day", "camera", "location")
@@ -287,18 +287,26 @@ def cases(catalog: Any, old: duckdb.DuckDBPyConnection, frames: int) -> list[Cas
             _sql(old, _contexts_sql("json_extract_string(metadata, '/scene') = 'scene-7'")),
             "ordered",
         ),
+        # A new view each time, as each query of the app makes one: nothing it found is kept.
         Case(
             f"the app's facets under WHERE {where}",
-            lambda: compute_facets(half, "predictions"),
+            lambda: compute_facets(view.where(where), "predictions"),
             hand.facets(),
             old_facets,
             "none",
         ),
         Case(
             f"label counts under WHERE {where}",
-            half.label_counts,
+            lambda: view.where(where).label_counts(),
             hand.label_counts_where(),
             old_facets_labels(old, old_half),
+        ),
+        Case(
+            "confidence histogram of predictions under that WHERE",
+            lambda: view.where(where).confidence_histogram("predictions", 10).select(["count"]),
+            hand.histogram_where(),
+            old_hist,
+            "ordered",
         ),
         Case(
             "label counts, whole catalog",
@@ -384,37 +392,50 @@ class HandNew:
         return _sql(self.con, _contexts_sql(f"{self.scene} = 'scene-7'"))
 
     def _labels(self, where: str | None) -> str:
-        counted = "SELECT label_key, sum(rois)::BIGINT AS n FROM frame_labels"
-        if where is not None:
+        counted = "SELECT label_key, sum(rois)::BIGINT AS n FROM frame_labels GROUP BY label_key"
+        if where is not None:  # the frames' ROI codes (label_key * 2000 + confidence bin)
             counted = (
-                self._bits(where) + counted + ", s WHERE get_bit(s.bm, frame_key::INTEGER) = 1"
+                self._bits(where) + "SELECT x // 2000 AS label_key, count(*) AS n FROM"
+                " (SELECT unnest(codes) AS x FROM frame_codes, s"
+                " WHERE get_bit(s.bm, frame_key::INTEGER) = 1) GROUP BY ALL"
             )
         return (
-            f"SELECT k.field, k.label, c.n FROM ({counted} GROUP BY label_key) c"
+            f"SELECT k.field, k.label, c.n FROM ({counted}) c"
             " JOIN label_keys k ON k.label_key = c.label_key"
         )
 
     def label_counts_where(self) -> Callable[[], Any]:
         return _sql(self.con, self._labels(self.where))
 
+    def histogram_where(self) -> Callable[[], Any]:
+        return _sql(
+            self.con,
+            self._bits(self.where) + "SELECT count(*) FROM (SELECT unnest(codes) AS x"
+            " FROM frame_codes, s WHERE get_bit(s.bm, frame_key::INTEGER) = 1)"
+            " WHERE x % 2000 < 1000 AND x // 2000 IN"
+            " (SELECT label_key FROM label_keys WHERE field = 'predictions')"
+            " GROUP BY (x % 2000) // 100 ORDER BY (x % 2000) // 100",
+        )
+
     def facets(self) -> Callable[[], Any]:
+        """Labels and histogram from one read of the ROI codes, frame counts from one of
+        frames."""
         bits = self._bits(self.where)
         return _all(
-            self.label_counts_where(),
             _sql(
                 self.con,
-                f"{bits}SELECT {HIST} AS bin, count(*) FROM rois, s WHERE field = 'predictions'"
-                " AND confidence IS NOT NULL AND get_bit(s.bm, frame_key::INTEGER) = 1"
-                " GROUP BY bin",
+                f"{bits}SELECT x // 100 AS g, count(*) FROM (SELECT unnest(codes) AS x"
+                " FROM frame_codes, s WHERE get_bit(s.bm, frame_key::INTEGER) = 1) GROUP BY g",
             ),
-            *(
-                _sql(
-                    self.con, f"SELECT {key}, count(*) FROM frames f WHERE {self.where} GROUP BY 1"
+            _sql(
+                self.con,
+                "SELECT count(*), count(DISTINCT context_id), "
+                + ", ".join(
+                    f"histogram({key}), count({key})"
+                    for key in ("weather", "time_of_day", "camera", "location")
                 )
-                for key in ("weather", "time_of_day", "camera", "location")
+                + f" FROM frames f WHERE {self.where}",
             ),
-            _sql(self.con, f"SELECT count(*) FROM frames f WHERE {self.where}"),
-            _sql(self.con, f"SELECT count(DISTINCT context_id) FROM frames f WHERE {self.where}"),
         )
 
     def label_counts(self) -> Callable[[], Any]:

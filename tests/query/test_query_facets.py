@@ -12,12 +12,14 @@ def as_tuples(table) -> list[tuple]:
     return [tuple(r.values()) for r in table.to_pylist()]
 
 
-@pytest.fixture(autouse=True, params=["keys", "bitmap"])
+@pytest.fixture(autouse=True, params=["keys", "bitmap", "reread"])
 def frame_sets(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every facet test twice: a filtered view's frames joined as keys, and as a bitmap (the
-    form large sets take)."""
-    if request.param == "bitmap":
+    """Every facet test three times: a filtered view's frames joined as keys, as a bitmap (the
+    form large sets take), and with reads of frames evaluating the view's conditions again."""
+    if request.param in ("bitmap", "reread"):
         monkeypatch.setattr(facets, "BITMAP_FROM", 0)
+    # Reads of frames evaluate a view's conditions again instead of testing its bitmap.
+    monkeypatch.setattr(facets, "BIT_TEST_SECONDS", 1.0 if request.param == "reread" else 0.0)
     return str(request.param)
 
 

@@ -4,6 +4,7 @@ every kind of write, after migrating an older catalog and after optimize()."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ def check_layout(catalog: Any) -> None:
         f" FROM rois WHERE frame_key <> {layout.NO_FRAME} GROUP BY ALL"
     )
     assert sorted(_rows(catalog, summaries)) == sorted(_rows(catalog, recomputed))
+    check_codes(catalog)
     for key, column in layout.promoted_columns(catalog.cursor()).items():
         pointer = "/" + key
         assert _rows(
@@ -56,6 +58,32 @@ def check_layout(catalog: Any) -> None:
             f'SELECT count(*) FROM frames WHERE "{column}" IS DISTINCT FROM'
             f" json_extract_string(metadata, '{pointer}')",
         ) == [(0,)]
+
+
+def roi_code(label_key: int, confidence: float | None) -> int:
+    """A ROI's code in frame_codes, computed here as docs/scale.md describes it."""
+    usable = confidence is not None and not math.isnan(confidence) and confidence >= 0
+    fine = min(math.floor(confidence * 1000), 999) if usable else 1000  # type: ignore[operator]
+    return label_key * 2000 + fine
+
+
+def check_codes(catalog: Any) -> None:
+    """frame_codes holds one row per frame with ROIs, its ROIs' codes; code_counts, how many
+    ROIs of stored frames hold each code."""
+    expected: dict[int, list[int]] = {}
+    for frame_key, label_key, confidence in _rows(
+        catalog,
+        f"SELECT frame_key, label_key, confidence FROM rois WHERE frame_key <> {layout.NO_FRAME}",
+    ):
+        expected.setdefault(frame_key, []).append(roi_code(label_key, confidence))
+    stored = _rows(catalog, "SELECT frame_key, codes FROM frame_codes")
+    assert len(stored) == len({k for k, _ in stored}), "one row per frame"
+    assert {k: sorted(c) for k, c in stored} == {k: sorted(c) for k, c in expected.items()}
+    totals: dict[int, int] = {}
+    for codes in expected.values():
+        for c in codes:
+            totals[c] = totals.get(c, 0) + 1
+    assert dict(_rows(catalog, "SELECT code, rois FROM code_counts")) == totals
 
 
 def _frame(i: int, labels: list[tuple[str, str, float | None]], **metadata: Any) -> Frame:
@@ -241,3 +269,18 @@ def test_writes_promote_keys_while_the_catalog_is_small(catalog, monkeypatch):
     check_layout(catalog)
     assert catalog.view().match(scene="s1").count() == 4
     assert "metadata_scene" not in catalog.view().frames(0, 1).column_names
+
+
+def test_a_catalog_at_version_7_gets_its_roi_codes(catalog, monkeypatch):
+    monkeypatch.setattr(layout_build, "SUMMARY_FRAMES", 4)
+    _fill(catalog)
+    path = catalog.path
+    with catalog.transaction() as con:
+        con.execute("DROP TABLE frame_codes")
+        con.execute("DROP TABLE code_counts")
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '7')")
+    catalog.close()
+    with workbench.open(path) as reopened:
+        assert reopened.schema_version == SCHEMA_VERSION == 8
+        check_layout(reopened)
+        assert _rows(reopened, "SELECT count(*) FROM frame_codes") == [(9,)]

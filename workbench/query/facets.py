@@ -4,8 +4,13 @@ A filtered view's frames are found once (`FrameSet`: their keys, read with the v
 and time limit) and every facet reads that set: a WHERE typed by a person or a JSON filter is
 evaluated once, not once per facet. A small set is joined as it is; a large one becomes a
 bitmap over frame keys, which each ROI or summary row tests by position (no hash join of
-millions of keys). Label counts read the per-frame label summaries (frame_labels) whenever
-the view's ROI filters read fields and labels only; the confidence histogram reads the ROIs.
+millions of keys).
+
+When the view's ROI filters read fields and labels only, label counts and the confidence
+histogram of a filtered view come from one read of the per-frame ROI codes (frame_codes: a
+row per frame, not one per ROI), counted by label and bin once and kept for both; over the
+whole catalog label counts sum the label summaries (frame_labels). Otherwise they read the
+ROIs. The promoted metadata keys and the count of contexts are one read of the frames.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import pyarrow.compute as pc
 
 from workbench.errors import QueryError
 from workbench.model.records import PROMOTED_KEYS
-from workbench.query._sql import TRUE, Compiled, sql
+from workbench.query._sql import TRUE, Compiled, execute, sql
 from workbench.query.plan import LabelFilter, Plan
 from workbench.query.stages import metadata_expr
+from workbench.store import layout
 from workbench.store.sqlsafe import quote_ident
 
 if TYPE_CHECKING:
@@ -31,6 +37,13 @@ MAX_BINS = 1000
 KEYS_TABLE = "_wb_view_keys"
 # Up to this many frames are joined as keys; more are tested against a bitmap.
 BITMAP_FROM = 50_000
+# What testing one row against a frame set's bitmap costs (CPU, measured at 10M frames).
+BIT_TEST_SECONDS = 28e-9
+# The histogram's bins when none are given (the app's): label counts read the ROI codes
+# counted with these bins, so the app's two ROI facets are one read.
+DEFAULT_BINS = 10
+# The name the view's ROI codes, counted by label and bin, are registered under.
+CODES_TABLE = "_wb_view_codes"
 
 
 @dataclass
@@ -44,7 +57,17 @@ class FrameSet:
     """
 
     keys: pa.Table
+    # How long finding the keys took (the view's conditions evaluated over every frame).
+    seconds: float = 0.0
     _bits: str | None = None
+
+    def reread(self, view: View) -> bool:
+        """Whether a read of frames had better evaluate the view's conditions again than test
+        each frame against this set: when finding the set took less time than the tests
+        would (a bitmap test costs BIT_TEST_SECONDS a frame)."""
+        if self.count <= BITMAP_FROM or view.plan.windowed or view.plan.sorted:
+            return False
+        return self.seconds < BIT_TEST_SECONDS * self._bound
 
     @property
     def count(self) -> int:
@@ -99,13 +122,13 @@ def _labels_of(plan: Plan, field: str | None) -> list[Compiled]:
     return [*([sql("r.field = ?", field)] if field is not None else []), *plan.roi_filters]
 
 
-def _label_filter(plan: Plan, field: str | None) -> Compiled:
-    """The frame_labels rows (alias l) of the view's labels of `field`."""
+def _label_filter(plan: Plan, field: str | None, alias: str = "l") -> Compiled:
+    """The rows (alias `alias`, with a `label_key`) of the view's labels of `field`."""
     conditions = _labels_of(plan, field)
     if not conditions:
         return TRUE
     return (
-        "l.label_key IN (SELECT r.label_key FROM label_keys r WHERE "
+        f"{alias}.label_key IN (SELECT r.label_key FROM label_keys r WHERE "
         + Compiled.join([("(" + c + ")") for c in conditions], " AND ")
         + ")"
     )
@@ -122,6 +145,14 @@ def view_rois_where(view: View, field: str | None, frames: FrameSet | None) -> C
 def fields(view: View) -> list[str]:
     """Label fields among the view's ROIs."""
     plan, frames = view.plan, view.frame_set()
+    if frames is not None and summarised(plan):
+        query = (
+            "SELECT DISTINCT k.field FROM label_keys k WHERE k.label_key IN"
+            f" (SELECT c.label_key FROM {CODES_TABLE} c WHERE "
+            + _label_filter(plan, None, "c")
+            + ") ORDER BY 1"
+        )
+        return [str(v) for v in _over_codes(view, query, DEFAULT_BINS).column(0).to_pylist()]
     if summarised(plan):
         rows = (
             "SELECT DISTINCT k.field FROM label_keys k WHERE k.label_key IN"
@@ -143,6 +174,15 @@ def fields(view: View) -> list[str]:
 def label_counts(view: View, field: str | None = None) -> pa.Table:
     """(field, label, count) of the view's ROIs, most frequent first."""
     plan, frames = view.plan, view.frame_set()
+    if frames is not None and summarised(plan):
+        counted = (
+            f"SELECT c.label_key, sum(c.count)::BIGINT AS count FROM {CODES_TABLE} c WHERE "
+            + _label_filter(plan, field, "c")
+            + " GROUP BY c.label_key"
+        )
+        return _over_codes(view, _named_labels(counted), DEFAULT_BINS)
+    if frames is None and summarised(plan):
+        return view.facet(_named_labels(_whole(plan, field, "c.label_key", "TRUE")), None)
     if summarised(plan):
         counted = (
             "SELECT l.label_key, sum(l.rois)::BIGINT AS count FROM frame_labels l WHERE "
@@ -157,13 +197,71 @@ def label_counts(view: View, field: str | None = None) -> pa.Table:
             + view_rois_where(view, field, frames)
             + " GROUP BY r.label_key"
         )
-    query = (
+    return view.facet(_named_labels(counted), frames)
+
+
+def _whole(plan: Plan, field: str | None, grouped: str, where: str) -> Compiled:
+    """(grouped, count) over the ROIs of every frame: a read of the catalog's code counts."""
+    label = f"code // {layout.CODE_LABEL}"
+    return (
+        f"SELECT {grouped}, sum(c.rois)::BIGINT AS count FROM (SELECT *, {label} AS label_key"
+        f" FROM code_counts) c WHERE {where} AND "
+        + _label_filter(plan, field, "c")
+        + f" GROUP BY {grouped}"
+    )
+
+
+def _named_labels(counted: Compiled) -> Compiled:
+    """(field, label, count) of a query of (label_key, count), most frequent first."""
+    return (
         "SELECT k.field, k.label, c.count FROM ("
         + counted
         + ") c JOIN label_keys k ON k.label_key = c.label_key"
         " ORDER BY c.count DESC, k.field, k.label NULLS LAST"
     )
+
+
+def roi_codes(view: View, bins: int) -> pa.Table:
+    """(label_key, bin, count): the ROIs of the view's frames (a filtered view's) counted by
+    label and by confidence bin among `bins` (a divisor of layout.CONFIDENCE_BINS; `bins` and
+    more for ROIs without a confidence), in one read of frame_codes."""
+    frames = view.frame_set()
+    if frames is None or bins < 1 or layout.CONFIDENCE_BINS % bins:
+        raise QueryError(
+            f"ROI codes are counted for a filtered view, with bins dividing {layout.CONFIDENCE_BINS}"
+        )
+    # One division of a code gives its label and bin together (layout.CODE_LABEL).
+    step = layout.CONFIDENCE_BINS // bins
+    per_label = layout.CODE_LABEL // step
+    query = (
+        f"SELECT g // {per_label} AS label_key, g % {per_label} AS bin, count FROM ("
+        f"SELECT x // {step} AS g, count(*) AS count"
+        " FROM (SELECT unnest(c.codes) AS x FROM frame_codes c WHERE "
+        + frames.condition("c", view)
+        + ") GROUP BY g)"
+    )
     return view.facet(query, frames)
+
+
+def _over_codes(view: View, query: Compiled, bins: int) -> pa.Table:
+    """Run `query` over the view's ROI codes counted with `bins` (table CODES_TABLE)."""
+    return execute(view.catalog, query, tables={CODES_TABLE: view.roi_codes(bins)})
+
+
+def _coded(plan: Plan, frames: FrameSet | None, bins: int) -> bool:
+    """Whether the histogram with `bins` bins is read from the ROI codes."""
+    return frames is not None and summarised(plan) and layout.CONFIDENCE_BINS % bins == 0
+
+
+def confidence_bin(bins: int) -> str:
+    """SQL: the bin of `r.confidence` among `bins` (NULL without a confidence); for a divisor
+    of layout.CONFIDENCE_BINS, the bin its ROI code holds, so both readings agree."""
+    if layout.CONFIDENCE_BINS % bins == 0:
+        return f"{layout.confidence_bin('r.confidence')} // {layout.CONFIDENCE_BINS // bins}"
+    return (
+        "CASE WHEN r.confidence >= 0 AND NOT isnan(r.confidence)"
+        f" THEN least(floor(r.confidence * {bins}), {bins - 1})::BIGINT END"
+    )
 
 
 def metadata_values(view: View, key: str, limit: int = 50) -> pa.Table:
@@ -194,32 +292,46 @@ def metadata_values(view: View, key: str, limit: int = 50) -> pa.Table:
     return view.facet(query, frames)
 
 
-def promoted_counts(view: View) -> dict[str, pa.Table]:
-    """(value, count) of every promoted key among the view's frames, commonest first."""
+@dataclass(frozen=True)
+class FrameCounts:
+    """Counts over the view's frames read together: (value, count) of every promoted key,
+    commonest first, and the number of contexts (of a filtered view; None otherwise)."""
+
+    promoted: dict[str, pa.Table]
+    contexts: int | None
+
+
+def frame_counts(view: View) -> FrameCounts:
+    """The promoted keys' values and, for a filtered view, its contexts: one read of frames,
+    which evaluates the view's conditions again when that costs less than testing every
+    frame against its set (FrameSet.reread)."""
     frames = view.frame_set()
     names = [quote_ident(k) for k in PROMOTED_KEYS]
-    values = ", ".join(f"CAST(f.{n} AS VARCHAR) AS {n}" for n in names)
-    sets = ", ".join(f"({n})" for n in names)
-    query = (
-        f"SELECT GROUPING_ID({', '.join(names)}) AS _set, {', '.join(names)},"
-        f" count(*) AS count FROM (SELECT {values} FROM frames f WHERE "
-        + _in(view, frames, "f")
-        + f") GROUP BY GROUPING SETS ({sets})"
-    )
-    rows = view.facet(query, frames).to_pylist()
-    counted: dict[str, pa.Table] = {}
+    columns = ", ".join(f"f.{n}" for n in [*names, "context_id"])
+    counted = ["count(*) AS frames"]
+    for i, n in enumerate(names):
+        counted += [f"histogram(CAST({n} AS VARCHAR)) AS v{i}", f"count({n}) AS n{i}"]
+    if frames is not None:
+        counted.append("count(DISTINCT context_id) AS contexts")
+    select = "SELECT " + ", ".join(counted) + " FROM ("
+    if frames is not None and frames.reread(view):
+        row = view.run(select + view.plan.select(columns) + ") f").to_pylist()[0]
+    else:
+        within = f"SELECT {columns} FROM frames f WHERE " + _in(view, frames, "f")
+        row = view.facet(select + within + ") f", frames).to_pylist()[0]
+    promoted: dict[str, pa.Table] = {}
     for i, key in enumerate(PROMOTED_KEYS):
-        # GROUPING_ID has a bit set for each key not grouped; this set groups key i only.
-        wanted = ((1 << len(PROMOTED_KEYS)) - 1) ^ (1 << (len(PROMOTED_KEYS) - 1 - i))
-        pairs = [(r[key], r["count"]) for r in rows if r["_set"] == wanted]
+        pairs: list[tuple[str | None, int]] = [(str(v), int(n)) for v, n in row[f"v{i}"] or []]
+        if row["frames"] > row[f"n{i}"]:  # frames without the key
+            pairs.append((None, int(row["frames"] - row[f"n{i}"])))
         pairs.sort(key=lambda p: (-p[1], p[0] is None, p[0] or ""))
-        counted[key] = pa.table(
+        promoted[key] = pa.table(
             {
                 "value": pa.array([p[0] for p in pairs], pa.string()),
                 "count": pa.array([p[1] for p in pairs], pa.int64()),
             }
         )
-    return counted
+    return FrameCounts(promoted, int(row["contexts"]) if frames is not None else None)
 
 
 def confidence_histogram(view: View, field: str | None = None, bins: int = 10) -> pa.Table:
@@ -228,18 +340,33 @@ def confidence_histogram(view: View, field: str | None = None, bins: int = 10) -
     if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= MAX_BINS:
         raise QueryError(f"confidence_histogram() needs 1 to {MAX_BINS} bins, got {bins!r}")
     frames = view.frame_set()
+    if frames is None and summarised(view.plan) and layout.CONFIDENCE_BINS % bins == 0:
+        step = layout.CONFIDENCE_BINS // bins
+        bin_of = f"(c.code % {layout.CODE_LABEL}) // {step}"
+        counted = _whole(view.plan, field, bin_of, f"{bin_of} < {bins}")
+        return view.facet(_binned("SELECT * FROM (" + counted + ") c(bin, count)", bins), None)
+    if _coded(view.plan, frames, bins):
+        counted = (
+            f"SELECT c.bin, sum(c.count)::BIGINT AS count FROM {CODES_TABLE} c"
+            f" WHERE c.bin < {bins} AND " + _label_filter(view.plan, field, "c") + " GROUP BY c.bin"
+        )
+        return _over_codes(view, _binned(counted, bins), bins)
     counted = (
-        f"SELECT least(CAST(floor(r.confidence * {bins}) AS INTEGER), {bins - 1}) AS bin,"
-        " count(*) AS count FROM rois r WHERE r.confidence IS NOT NULL AND "
+        f"SELECT {confidence_bin(bins)} AS bin, count(*) AS count FROM rois r"
+        " WHERE r.confidence IS NOT NULL AND "
         + view_rois_where(view, field, frames)
         + " GROUP BY bin"
     )
-    query = (
+    return view.facet(_binned(counted, bins), frames)
+
+
+def _binned(counted: Compiled, bins: int) -> Compiled:
+    """(bin_start, bin_end, count) of every bin, from a query of (bin, count)."""
+    return (
         f"SELECT b.range / {bins}.0 AS bin_start, (b.range + 1) / {bins}.0 AS bin_end,"
-        " coalesce(c.count, 0) AS count"
+        " coalesce(c.count, 0)::BIGINT AS count"
         f" FROM range({bins}) b LEFT JOIN (" + counted + ") c ON c.bin = b.range ORDER BY bin_start"
     )
-    return view.facet(query, frames)
 
 
 def tag_counts(view: View) -> pa.Table:
@@ -254,8 +381,3 @@ def tag_counts(view: View) -> pa.Table:
         + " WHERE t.roi_id IS NULL GROUP BY t.tag ORDER BY count DESC, t.tag"
     )
     return view.facet(query, frames)
-
-
-def count_contexts(view: View, frames: FrameSet) -> int:
-    query = "SELECT count(DISTINCT f.context_id) FROM frames f WHERE " + frames.condition("f", view)
-    return int(view.facet_rows(query, frames)[0][0])

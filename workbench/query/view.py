@@ -9,6 +9,7 @@ for. See docs/queries.md.
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -331,13 +332,23 @@ class View(AnalysisStages):
         and kept while the catalog is unchanged; None when the view holds every frame."""
         if self.plan.everything:
             return None
-        return self._once(
-            "frames", lambda: facets.FrameSet(self.run(pages.distinct_frame_keys(self.plan)))
-        )
+        return self._once("frames", self._find_frame_set)
+
+    def _find_frame_set(self) -> facets.FrameSet:
+        started = time.perf_counter()
+        keys = self.run(pages.distinct_frame_keys(self.plan))
+        return facets.FrameSet(keys, time.perf_counter() - started)
 
     def promoted_counts(self) -> dict[str, pa.Table]:
         """(value, count) of each promoted metadata key among the view's frames (kept)."""
-        return self._once("promoted", lambda: facets.promoted_counts(self))
+        return self._frame_counts().promoted
+
+    def _frame_counts(self) -> facets.FrameCounts:
+        return self._once("frame counts", lambda: facets.frame_counts(self))
+
+    def roi_codes(self, bins: int) -> pa.Table:
+        """(label_key, bin, count) of a filtered view's ROIs (facets.roi_codes; kept)."""
+        return self._once(f"codes {bins}", lambda: facets.roi_codes(self, bins))
 
     def _once[T](self, what: str, find: Callable[[], T]) -> T:
         key = (getattr(self.catalog, "generation", 0), what)
@@ -376,18 +387,19 @@ class View(AnalysisStages):
         if known is not None:
             return known.count
         rois = self.plan.roi_only_set()
-        if rois is not None:
-            unique = isinstance(rois, KeySet) and rois.unique
-            counted = "count(*)" if unique else "count(DISTINCT frame_key)"
-            query = f"SELECT {counted} FROM (" + rois + ")"
-        else:
-            query = "SELECT count(*) FROM (" + self.plan.select("f.frame_key") + ")"
-        return int(self.rows(query)[0][0])
+        if rois is None:
+            # A filtered view's set, found once for the count, serves its facets too.
+            frames = self.frame_set()
+            if frames is not None:
+                return frames.count
+            return int(self.rows(Compiled("SELECT count(*) FROM frames"))[0][0])
+        unique = isinstance(rois, KeySet) and rois.unique
+        counted = "count(*)" if unique else "count(DISTINCT frame_key)"
+        return int(self.rows(f"SELECT {counted} FROM (" + rois + ")")[0][0])
 
     def count_contexts(self) -> int:
-        known = self._known_frame_set()
-        if known is not None:
-            return facets.count_contexts(self, known)
+        if self._known_frame_set() is not None:
+            return int(self._frame_counts().contexts or 0)
         query = "SELECT count(DISTINCT context_id) FROM (" + self.plan.select("f.context_id") + ")"
         return int(self.rows(query)[0][0])
 

@@ -11,6 +11,12 @@ joins and filters on what this module keeps beside them (docs/scale.md):
 - `frame_labels(frame_key, label_key, rois, min_confidence, max_confidence)`: one row per
   frame and label, stored sorted by label then frame: the frames holding a label are one
   contiguous stretch, and label counts read a tenth of what the ROIs hold.
+- `frame_codes(frame_key, codes)`: one row per frame with ROIs, its ROIs as a list of codes
+  `label_key * 2000 + confidence bin` (the confidence in thousandths, 1000 when it has
+  none): the label counts and the confidence histogram of a filtered view are one read of a
+  row per frame (`roi_code` says how a code is made).
+- `code_counts(code, rois)`: how many ROIs of all frames hold each code (the sum of
+  frame_codes): label counts and the confidence histogram of the whole catalog.
 - `metadata_columns(key, column_name)`: metadata keys most frames have, copied into frame
   columns (`json_extract_string` of the key) so filters and facets read no JSON.
 
@@ -52,6 +58,13 @@ _PROMOTABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 # that, filling a new column is work for Catalog.optimize(), not for a writer's commit).
 PROMOTE_FROM = 1_000
 PROMOTE_UP_TO = 2_000_000
+# A ROI's code in frame_codes: label_key * CODE_LABEL + its confidence bin among
+# CONFIDENCE_BINS bins of [0, 1] (a confidence above 1 in the last), or + CODE_NONE when it
+# has none (NULL, NaN, below 0). CODE_LABEL is a multiple of CONFIDENCE_BINS, so one integer
+# division by CONFIDENCE_BINS / bins gives a ROI's label and bin among any divisor `bins`.
+CONFIDENCE_BINS = 1000
+CODE_LABEL = 2 * CONFIDENCE_BINS
+CODE_NONE = CONFIDENCE_BINS
 
 TABLES: Sequence[str] = (
     """CREATE TABLE IF NOT EXISTS label_keys (
@@ -64,6 +77,12 @@ TABLES: Sequence[str] = (
         rois INTEGER NOT NULL,
         min_confidence DOUBLE,
         max_confidence DOUBLE)""",
+    """CREATE TABLE IF NOT EXISTS frame_codes (
+        frame_key BIGINT NOT NULL,
+        codes BIGINT[] NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS code_counts (
+        code BIGINT NOT NULL,
+        rois BIGINT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS metadata_columns (
         key VARCHAR PRIMARY KEY,
         column_name VARCHAR NOT NULL,
@@ -144,13 +163,18 @@ def sync(con: duckdb.DuckDBPyConnection) -> bool:
     if pending:
         _rekey_labels(con)
         fill_promoted(con, promoted, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
-        con.execute(
-            "DELETE FROM frame_labels WHERE frame_key IN (SELECT frame_key FROM _layout_pending)"
-        )
-        summarise(con, "r.frame_key IN (SELECT frame_key FROM _layout_pending)", [])
+        pending_frames = "frame_key IN (SELECT frame_key FROM _layout_pending)"
+        tally(con, pending_frames, [], -1)
+        for table in ("frame_labels", "frame_codes"):
+            con.execute(f"DELETE FROM {table} WHERE {pending_frames}")
+        summarise(con, "r." + pending_frames, [])
+        code(con, "r." + pending_frames, [])
+        tally(con, pending_frames, [], 1)
         con.execute("DELETE FROM _layout_pending")
     if new_rois and new_frames:
         summarise(con, "r.frame_key >= ?", [first])
+        code(con, "r.frame_key >= ?", [first])
+        tally(con, "frame_key >= ?", [first], 1)
     return bool(new_frames) and _promote_while_small(con)
 
 
@@ -322,6 +346,66 @@ def summarise(
         " ORDER BY r.label_key, r.frame_key",
         list(params),
     )
+
+
+def confidence_bin(confidence: str) -> str:
+    """SQL: the confidence's bin among CONFIDENCE_BINS (NULL when it has none)."""
+    return (
+        f"CASE WHEN {confidence} >= 0 AND NOT isnan({confidence})"
+        f" THEN least(floor({confidence} * {CONFIDENCE_BINS}), {CONFIDENCE_BINS - 1})::BIGINT END"
+    )
+
+
+def roi_code(alias: str) -> str:
+    """SQL: the code of a ROI (alias `alias`) in frame_codes."""
+    return (
+        f"{alias}.label_key::BIGINT * {CODE_LABEL}"
+        f" + coalesce({confidence_bin(alias + '.confidence')}, {CODE_NONE})"
+    )
+
+
+def code(
+    con: duckdb.DuckDBPyConnection,
+    which: str,
+    params: Sequence[Any],
+    into: str = "frame_codes",
+    rois: str = "rois",
+) -> None:
+    """Append the ROI codes of the frames `which` selects (over `rois r`), sorted by frame."""
+    con.execute(
+        f"INSERT INTO {into} SELECT r.frame_key, list({roi_code('r')}) FROM {rois} r"
+        f" WHERE {which} AND r.frame_key <> {NO_FRAME} GROUP BY r.frame_key ORDER BY r.frame_key",
+        list(params),
+    )
+
+
+def tally(
+    con: duckdb.DuckDBPyConnection,
+    which: str,
+    params: Sequence[Any],
+    sign: int,
+    codes: str = "frame_codes",
+    into: str = "code_counts",
+) -> None:
+    """Add (sign 1) or take away (-1) the codes of the frame_codes rows `which` selects to or
+    from the catalog's code counts."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _wb_tally AS SELECT x AS code, count(*) AS rois"
+        f" FROM (SELECT unnest(codes) AS x FROM {codes} WHERE {which}) GROUP BY x",
+        list(params),
+    )
+    try:
+        con.execute(
+            f"UPDATE {into} AS c SET rois = c.rois + {int(sign)} * t.rois FROM _wb_tally t"
+            " WHERE c.code = t.code"
+        )
+        con.execute(
+            f"INSERT INTO {into} SELECT code, {int(sign)} * rois FROM _wb_tally"
+            f" WHERE code NOT IN (SELECT code FROM {into})"
+        )
+        con.execute(f"DELETE FROM {into} WHERE rois = 0")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _wb_tally")
 
 
 def fill_promoted(

@@ -20,6 +20,8 @@ from workbench.store.sqlsafe import quote_ident
 
 # The tables a build writes, and those they replace.
 BUILT = {"sources": "_layout_sources", "rois": "_layout_rois", "frame_labels": "_layout_labels"}
+# The per-frame ROI codes (schema version 8), built after the tables above.
+CODES = {"frame_codes": "_layout_codes", "code_counts": "_layout_code_counts"}
 # Rows copied per committed stretch; frames summarised (and promoted columns filled) per one.
 COPY_ROWS = 2_000_000
 SUMMARY_FRAMES = 1_000_000
@@ -40,8 +42,15 @@ def committed(con: Con, work: Callable[..., object], *args: Any) -> None:
 
 def build(con: Con) -> list[str]:
     """Everything but the swap, outside any transaction (each stretch commits); returns the
-    metadata keys promoted now."""
-    for table in BUILT.values():
+    metadata keys promoted now (Catalog.optimize)."""
+    promoted = build_keyed(con)
+    build_codes(con, BUILT["rois"])
+    return promoted
+
+
+def build_keyed(con: Con) -> list[str]:
+    """The keyed tables and the label summaries (the migration to schema version 7)."""
+    for table in (*BUILT.values(), *CODES.values()):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     committed(con, _frame_keys)
     committed(con, _tables)
@@ -52,12 +61,40 @@ def build(con: Con) -> list[str]:
     return choose_promoted(con)
 
 
-def swap(con: Con) -> None:
-    """The built tables replace the old ones (in the caller's transaction)."""
-    for table, built in BUILT.items():
+def build_codes(con: Con, rois: str = "rois") -> None:
+    """Every frame's ROI codes (layout.code) from `rois`, SUMMARY_FRAMES frames per
+    transaction, into the table that swap() puts in place (the migration to version 8)."""
+    built, counts = CODES["frame_codes"], CODES["code_counts"]
+    for table in (built, counts):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-        con.execute(f"ALTER TABLE {built} RENAME TO {table}")
+    committed(con, _tables)
+    committed(con, _like, "frame_codes", built, {})
+    committed(con, _like, "code_counts", counts, {})
+    top = layout.next_frame_key(con)
+    for start in range(0, max(top, 1), SUMMARY_FRAMES):
+        stretch = [start, start + SUMMARY_FRAMES - 1]
+        committed(con, layout.code, "r.frame_key BETWEEN ? AND ?", stretch, built, rois)
+        committed(con, layout.tally, "frame_key BETWEEN ? AND ?", stretch, 1, built, counts)
+
+
+def swap(con: Con) -> None:
+    """The built tables replace the old ones (in the caller's transaction); those not built
+    (the ROI codes, by the migration to version 7) stay."""
+    built_now = set(_tables_named(con, (*BUILT.values(), *CODES.values())))
+    for table, built in (*BUILT.items(), *CODES.items()):
+        if built in built_now:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+            con.execute(f"ALTER TABLE {built} RENAME TO {table}")
     con.execute("DELETE FROM _layout_pending")
+
+
+def _tables_named(con: Con, names: tuple[str, ...]) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'"
+        " AND list_contains(?, table_name)",
+        [list(names)],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def _frame_keys(con: Con) -> None:

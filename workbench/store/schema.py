@@ -386,10 +386,15 @@ _V6: Sequence[str] = (
 # Version 7: the layout for browsing at scale (workbench/store/layout.py, docs/scale.md):
 # integer frame keys on frames, sources and ROIs (sources and ROIs rewritten clustered by
 # frame), label keys, per-frame label summaries and metadata keys promoted to columns.
-_LAYOUT: Sequence[Step] = (Unbatched(layout_build.build), layout_build.swap)
+_LAYOUT: Sequence[Step] = (Unbatched(layout_build.build_keyed), layout_build.swap)
 LAYOUT_MIGRATION = _LAYOUT
 
-MIGRATIONS: list[Sequence[Step]] = [_V1, _V2, _V3, _V4, _V5, _V6, _LAYOUT]
+# Version 8: each frame's ROIs as codes of label and confidence bin (frame_codes), so the
+# label counts and confidence histogram of a filtered view read one row per frame; their sum
+# over the catalog (code_counts) answers them for the whole catalog.
+_CODES: Sequence[Step] = (Unbatched(layout_build.build_codes), layout_build.swap)
+
+MIGRATIONS: list[Sequence[Step]] = [_V1, _V2, _V3, _V4, _V5, _V6, _LAYOUT, _CODES]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -423,5 +428,7 @@ PUBLIC_TABLES: tuple[str, ...] = (
     "qa_issues",
     "label_keys",
     "frame_labels",
+    "frame_codes",
+    "code_counts",
     "metadata_columns",
 )

@@ -1,0 +1,83 @@
+"""The app's facets under a WHERE, step by step, on a migrated catalog (scale_bench.py's).
+
+    python bench/facet_parts.py /tmp/scale/b10m/new.duckdb --runs 4
+
+Each run makes a new view (as each query of the app does) and times, in order: the frame
+set, its bitmap, the ROI codes counted by label and bin, label counts and the histogram over
+them, the promoted keys with the count of contexts, tags; then the app's whole facet count
+(`ui.facets.compute_facets`) on another new view, and the whole catalog's label counts and
+histogram. Medians of wall and CPU time (this process, all threads), with the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import workbench
+from workbench.ui.facets import compute_facets
+
+WHERE = "f.frame_index % 2 = 0"
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    started, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
+
+
+def _steps(catalog: Any) -> list[tuple[str, Callable[[], Any]]]:
+    view = catalog.view().where(WHERE)
+
+    def bitmap() -> None:
+        frames = view.frame_set()
+        assert frames is not None
+        frames.bits(view)
+
+    return [
+        ("frame set (keys)", view.frame_set),
+        ("its bitmap", bitmap),
+        ("ROI codes by label and bin", lambda: view.roi_codes(10)),
+        ("label counts (from them)", view.label_counts),
+        ("histogram (from them)", lambda: view.confidence_histogram("predictions", 10)),
+        ("promoted keys and contexts", view.promoted_counts),
+        ("tags", view.tag_counts),
+        (
+            "app's facets, new view",
+            lambda: compute_facets(catalog.view().where(WHERE), "predictions"),
+        ),
+        ("label counts, whole catalog", lambda: catalog.view().label_counts()),
+        (
+            "histogram, whole catalog",
+            lambda: catalog.view().confidence_histogram("predictions", 10),
+        ),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("catalog", type=Path)
+    parser.add_argument("--runs", type=int, default=4)
+    args = parser.parse_args()
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the start")
+    times: dict[str, list[tuple[float, float]]] = {}
+    with workbench.open(args.catalog, read_only=True) as catalog:
+        catalog.view().where(WHERE).count()  # warm the file's pages
+        for _ in range(args.runs):
+            for name, step in _steps(catalog):
+                times.setdefault(name, []).append(_timed(step))
+    for name, values in times.items():
+        wall = statistics.median(w for w, _ in values)
+        cpu = statistics.median(c for _, c in values)
+        print(f"{name:32} {wall:8.1f} ms   CPU {cpu:8.1f} ms")
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
