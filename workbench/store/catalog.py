@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ import duckdb
 
 from workbench.errors import CatalogError, QueryError, SchemaVersionError
 from workbench.store.imports import mark_interrupted
+from workbench.store.lake import Lake
 from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION
 from workbench.store.sqlsafe import check_read_only
 from workbench.store.sqlsafe import time_limit as time_limit_of
@@ -30,6 +32,8 @@ DEFAULT_CATALOG = "workbench.duckdb"
 # Seconds a query typed by a person may run (catalog.sql, views with a where() fragment).
 TIME_LIMIT_ENV = "WORKBENCH_SQL_TIME_LIMIT"
 DEFAULT_TIME_LIMIT = 30.0
+# Seconds between looks at whether a lake-backed catalog's tables moved on (docs/scale-out.md).
+LAKE_REFRESH_ENV = "WORKBENCH_LAKE_REFRESH"
 # Engine settings made before the seal: afterwards nothing can be SET.
 _SEAL = (
     "SET python_enable_replacements = false",
@@ -126,10 +130,13 @@ class Catalog:
         self._lock = threading.RLock()
         self._has_frames: bool | None = None
         self._table_names: list[str] | None = None
+        self.lake: Lake | None = None
+        self._lake_checked = time.monotonic()
         try:
             if not read_only:
                 self._migrate()
             self._check_version()
+            self._open_lake()
             self._seal()
         except BaseException:
             self._con.close()
@@ -184,9 +191,14 @@ class Catalog:
             return  # _check_version refuses it
         if found < SCHEMA_VERSION:
             with self.transaction() as con:
+                lake = Lake.load(con) if found else None
+                if lake is not None:  # migrations alter stand-ins; the lake follows
+                    lake.stand_in(con)
                 for version in range(found, SCHEMA_VERSION):
                     for statement in MIGRATIONS[version]:
                         con.execute(statement)
+                if lake is not None:
+                    lake.follow_migrations(con)
                 con.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                     [str(SCHEMA_VERSION)],
@@ -194,6 +206,46 @@ class Catalog:
         # Open read-write, this process alone holds the file: an import another process left
         # `running` was killed before it could say so (workbench/store/imports.py).
         mark_interrupted(self)
+
+    def _open_lake(self) -> None:
+        """A lake-backed catalog (store/lake.py): let the engine read the lake's files, then
+        point the big tables' views at the tables' latest snapshots."""
+        self.lake = Lake.load(self._con.cursor())
+        if self.lake is None:
+            return
+        self.lake.prepare(self._con)
+        if not self.read_only:  # read-only, the views stay at the snapshot last pinned
+            with self.transaction() as con:
+                self.lake.pin(con)
+
+    def refresh_lake(self, *, force: bool = True) -> bool:
+        """Move a lake-backed catalog's views to the tables' latest snapshots if they moved
+        on (a job wrote to them); returns whether they did. Without `force`, looks at most
+        every $WORKBENCH_LAKE_REFRESH seconds (default 2)."""
+        if self.lake is None or self.read_only:
+            return False
+        now = time.monotonic()
+        if not force and now - self._lake_checked < _refresh_seconds():
+            return False
+        self._lake_checked = now
+        if not self.lake.stale():
+            return False
+        with self.transaction() as con:
+            self.lake.pin(con)
+        return True
+
+    def editing(
+        self, con: duckdb.DuckDBPyConnection, frame_ids: Sequence[str]
+    ) -> AbstractContextManager[None]:
+        """Wrap, inside `transaction()`, SQL that changes the frames, sources or ROIs of
+        `frame_ids`: on a lake-backed catalog those frames' rows are checked out into
+        temporary tables for the block and written back to the lake after it
+        (store/lake_write.py); on a local catalog this does nothing."""
+        if self.lake is None:
+            return nullcontext()
+        from workbench.store.lake_write import edit
+
+        return edit(self.lake, con, frame_ids)
 
     def _seal(self) -> None:
         """No file, network or extension access from here on, and no way to turn it back on.
@@ -214,6 +266,8 @@ class Catalog:
     # -- connections -----------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor on the catalog: one per thread, never shared."""
+        if self.lake is not None:
+            self.refresh_lake(force=False)
         return self._con.cursor()
 
     @contextmanager
@@ -376,6 +430,13 @@ class Catalog:
             .fetchall()
         )
         return [MediaRoot(path, origin, added, origin != INFERRED) for path, origin, added in rows]
+
+
+def _refresh_seconds() -> float:
+    try:
+        return float(os.environ.get(LAKE_REFRESH_ENV) or 2.0)
+    except ValueError as exc:
+        raise CatalogError(f"{LAKE_REFRESH_ENV} is not a number of seconds") from exc
 
 
 def _wal(path: Path) -> Path:
