@@ -124,7 +124,91 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="serve the workbench app")
     _serve_options(serve)
     serve.set_defaults(run=_serve)
+    _lake_parser(sub, common)
     return parser
+
+
+def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    """`workbench lake init|attach|ingest|compact|vacuum` (docs/scale-out.md)."""
+    lake = sub.add_parser("lake", parents=[common], help="keep frames, sources, ROIs in a lake")
+    verbs = lake.add_subparsers(dest="verb", metavar="VERB", required=True)
+    init = verbs.add_parser("init", parents=[common], help="move the catalog's tables to a lake")
+    init.add_argument("uri", help="a folder or s3://bucket/prefix")
+    init.add_argument("--buckets", type=int, default=8, help="context partitions (default 8)")
+    init.set_defaults(run=_lake_init, attach=False)
+    attach = verbs.add_parser("attach", parents=[common], help="read an existing lake's tables")
+    attach.add_argument("uri")
+    attach.set_defaults(run=_lake_init, attach=True, buckets=8)
+    ingest = verbs.add_parser("ingest", parents=[common], help="import files with a job")
+    ingest.add_argument("format", choices=sorted(FORMATS))
+    ingest.add_argument("paths", nargs="+", type=Path)
+    ingest.add_argument("--engine", choices=("local", "daft", "spark"), default=None)
+    ingest.add_argument("--workers", type=int, default=None)
+    ingest.add_argument("--files-per-unit", type=int, default=1)
+    ingest.set_defaults(run=_lake_ingest)
+    compact = verbs.add_parser("compact", parents=[common], help="rewrite buckets sorted")
+    compact.set_defaults(run=_lake_compact)
+    vacuum = verbs.add_parser("vacuum", parents=[common], help="remove unreferenced files")
+    vacuum.add_argument("--retention-hours", type=int, default=168)
+    vacuum.add_argument("--confirm", action="store_true", help="remove (default: list only)")
+    vacuum.set_defaults(run=_lake_vacuum)
+
+
+def _lake_init(args: argparse.Namespace) -> int:
+    from workbench.store.lake_write import open_for_lake
+
+    path = str(_catalog_path(args))
+    lake = open_for_lake(path, args.uri, attach=args.attach, buckets=args.buckets, progress=True)
+    print(f"{path}: frames, sources and rois now read from {lake.root}")
+    return 0
+
+
+def _lake_ingest(args: argparse.Namespace) -> int:
+    from workbench.jobs import EngineConfig, IngestJob, run_ingest
+
+    with _open(args) as catalog:
+        if catalog.lake is None:
+            raise WorkbenchError("the catalog is not lake-backed: `workbench lake init` first")
+        root = catalog.lake.root
+        catalog.add_media_roots(
+            [p if p.is_dir() else p.parent for p in args.paths], origin="import"
+        )
+    job = IngestJob(
+        root, args.format, tuple(str(p) for p in args.paths), files_per_unit=args.files_per_unit
+    )
+    report = run_ingest(job, EngineConfig.from_env(args.engine, args.workers))
+    print(
+        f"{report.frames} frames, {report.rois} ROIs in {report.units} units, "
+        f"{report.seconds:.1f} s; lake versions {report.versions}"
+    )
+    for error in report.refused[:20]:
+        print(f"refused: {error}", file=sys.stderr)
+    return EXIT_REJECTED if report.refused else 0
+
+
+def _lake_compact(args: argparse.Namespace) -> int:
+    from workbench.store.lake_write import compact
+
+    with _open(args) as catalog:
+        if catalog.lake is None:
+            raise WorkbenchError("the catalog is not lake-backed")
+        removed = compact(catalog.lake, progress=True)
+        catalog.refresh_lake()
+    print(f"compacted: {removed}")
+    return 0
+
+
+def _lake_vacuum(args: argparse.Namespace) -> int:
+    from workbench.store.lake_write import vacuum
+
+    with _open(args) as catalog:
+        if catalog.lake is None:
+            raise WorkbenchError("the catalog is not lake-backed")
+        catalog.refresh_lake()
+        gone = vacuum(catalog.lake, retention_hours=args.retention_hours, dry_run=not args.confirm)
+    verb = "removed" if args.confirm else "would remove (add --confirm)"
+    print(f"{verb}: " + ", ".join(f"{n}: {len(f)} files" for n, f in gone.items()))
+    return 0
 
 
 def _serve_options(parser: argparse.ArgumentParser) -> None:

@@ -178,7 +178,7 @@ def commit(lake: str, results: Sequence[UnitResult]) -> dict[str, int]:
         files = [f for r in results for f in r.files.get(name, [])]
         dt = DeltaTable(table_uri(lake, name), storage_options=options)
         if files:
-            actions = [
+            actions: list[Any] = [
                 AddAction(
                     f["path"],
                     f["size"],
@@ -190,7 +190,7 @@ def commit(lake: str, results: Sequence[UnitResult]) -> dict[str, int]:
                 for f in files
             ]
             try:
-                dt.create_write_transaction(actions, "append", dt.schema(), [BUCKET])
+                dt.create_write_transaction(list(actions), "append", dt.schema(), [BUCKET])
             except Exception as exc:
                 raise LakeError(f"cannot commit the job's files to {dt.table_uri}: {exc}") from exc
             dt.update_incremental()
