@@ -235,17 +235,17 @@ class Catalog:
         return True
 
     def editing(
-        self, con: duckdb.DuckDBPyConnection, frame_ids: Sequence[str]
+        self, con: duckdb.DuckDBPyConnection, frame_ids: Sequence[str], *, dry_run: bool = False
     ) -> AbstractContextManager[None]:
         """Wrap, inside `transaction()`, SQL that changes the frames, sources or ROIs of
         `frame_ids`: on a lake-backed catalog those frames' rows are checked out into
         temporary tables for the block and written back to the lake after it
-        (store/lake_write.py); on a local catalog this does nothing."""
+        (store/lake_write.py), unless `dry_run`; on a local catalog this does nothing."""
         if self.lake is None:
             return nullcontext()
         from workbench.store.lake_write import edit
 
-        return edit(self.lake, con, frame_ids)
+        return edit(self.lake, con, frame_ids, dry_run=dry_run)
 
     def _seal(self) -> None:
         """No file, network or extension access from here on, and no way to turn it back on.

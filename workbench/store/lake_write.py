@@ -254,7 +254,9 @@ def open_for_lake(path: str, uri: str, *, attach: bool, buckets: int, progress: 
 
 # -- changing rows ---------------------------------------------------------------------------
 @contextmanager
-def edit(lake: Lake, con: duckdb.DuckDBPyConnection, frame_ids: Sequence[str]) -> Iterator[None]:
+def edit(
+    lake: Lake, con: duckdb.DuckDBPyConnection, frame_ids: Sequence[str], *, dry_run: bool = False
+) -> Iterator[None]:
     """Check the rows of `frame_ids` out into temporary tables named frames/sources/rois on
     `con` (inside the caller's transaction), let the block change them with plain SQL, then
     replace those frames' rows in the lake with what the block left, and move the pins."""
@@ -271,7 +273,7 @@ def edit(lake: Lake, con: duckdb.DuckDBPyConnection, frame_ids: Sequence[str]) -
     for name in LAKE_TABLES:
         con.execute(f"DROP TABLE temp.{quote_ident(name)}")
     changed = [n for n in LAKE_TABLES if not _same(before[n], after[n])]
-    if changed:
+    if changed and not dry_run:
         _replace(lake, con, ids["id"], after, changed)
         lake.pin(con)
 
@@ -340,10 +342,10 @@ def compact(lake: Lake, *, progress: bool = True) -> dict[str, int]:
     work = [(n, b) for n in LAKE_TABLES for b in range(lake.buckets)]
     for name, bucket in tqdm(work, desc="compact", unit="bucket", disable=not progress):
         dt = lake.delta(name)
-        files = dt.file_uris(partition_filters=[(BUCKET, "=", str(bucket))])
+        files = [a for a in _bucket_files(dt, bucket)]
         if len(files) <= 1:
             continue
-        rows = dt.to_pyarrow_table(partitions=[(BUCKET, "=", str(bucket))])
+        rows = dt.to_pyarrow_table(filters=[(BUCKET, "=", bucket)])
         if name == "frames":
             rows = frame_order(rows)
         else:
@@ -359,6 +361,14 @@ def compact(lake: Lake, *, progress: bool = True) -> dict[str, int]:
         )
         removed[name] = removed.get(name, 0) + len(files)
     return removed
+
+
+def _bucket_files(dt: Any, bucket: int) -> list[str]:
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    column = f"partition.{BUCKET}"
+    paths = actions["path"].to_pylist()
+    values = actions[column].to_pylist() if column in actions.schema.names else [None] * len(paths)
+    return [p for p, v in zip(paths, values, strict=True) if v is not None and int(v) == bucket]
 
 
 def vacuum(lake: Lake, *, retention_hours: int = 168, dry_run: bool = True) -> dict[str, list[str]]:

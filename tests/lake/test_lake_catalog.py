@@ -1,0 +1,172 @@
+"""A lake-backed catalog answers as the local one it was made from, and writes reach the lake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from deltalake import DeltaTable
+
+import workbench
+from tests.lake.s3 import make_bucket, moto_server
+from tests.query.query_catalog import build_catalog
+from workbench.errors import LakeError
+from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring
+from workbench.store.lake_write import compact, open_for_lake, vacuum
+
+
+def answers(catalog: Any) -> dict[str, Any]:
+    view = catalog.view()
+    return {
+        "ids": view.frame_ids(),
+        "count": view.count(),
+        "contexts": view.count_contexts(),
+        "labels": view.label_counts("predictions").to_pylist(),
+        "rain": view.match(weather="rain").frame_ids(),
+        "cars": view.filter_rois("predictions", labels=["car"]).frame_ids(),
+        "sorted": view.sort_by("timestamp", reverse=True).limit(4).frame_ids(),
+        "page": [(f["id"], len(f["rois"])) for f in view.page(2, 3).to_pylist()],
+    }
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    """The query recipe twice: a local catalog and a lake-backed copy of it."""
+    local = tmp_path / "local.duckdb"
+    build_catalog(local).close()
+    lake = tmp_path / "lake.duckdb"
+    build_catalog(lake).close()
+    open_for_lake(str(lake), str(tmp_path / "lake"), attach=False, buckets=3, progress=False)
+    return local, lake
+
+
+def test_a_lake_catalog_answers_as_the_local_one(pair: tuple[Path, Path]) -> None:
+    local, lake = pair
+    with workbench.open(local) as a, workbench.open(lake) as b:
+        assert b.lake is not None and a.lake is None
+        assert answers(b) == answers(a)
+        assert sorted(b.table_names()) == sorted(a.table_names())
+
+
+def test_the_lake_tables_are_partitioned_and_typed_for_every_reader(
+    pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    frames = DeltaTable(str(tmp_path / "lake" / "frames"))
+    assert frames.metadata().partition_columns == ["context_bucket"]
+    table = frames.to_pyarrow_table()
+    assert table.num_rows == 10
+    assert "string_view" not in str(table.schema)
+    # sorted by (context_id, timestamp) inside each bucket's file
+    for part in frames.file_uris():
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(part, columns=["context_id", "timestamp"]).to_pylist()
+        keys = [
+            (r["context_id"], r["timestamp"] if r["timestamp"] is not None else 2**62) for r in rows
+        ]
+        assert keys == sorted(keys)
+
+
+def test_writes_go_to_the_lake_and_move_the_pin(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    _, path = pair
+    with workbench.open(path) as catalog:
+        before = catalog.lake.tables["rois"].version
+        with CatalogWriter(catalog, progress=False) as writer:
+            writer.add(
+                Frame(
+                    id="f1",  # replaces f1 whole
+                    context_id="ctx-a",
+                    timestamp=102,
+                    sources=[Source("cam", "/data/f1.jpg", 640, 480)],
+                    rois=[Roi("n1", "box", ["bus"], "predictions", [box_ring(0, 0, 4, 4)], 0.5)],
+                )
+            )
+            writer.add(Frame(id="new", context_id="ctx-z", timestamp=1, sources=[]))
+        assert catalog.lake.tables["rois"].version > before
+        ids = catalog.view().frame_ids()
+        assert ids.count("f1") == 1 and "new" in ids
+        counts = catalog.view().select(["f1"]).label_counts("predictions").to_pylist()
+        assert [(c["label"], c["count"]) for c in counts] == [("bus", 1)]
+    # a second process reads the same rows from the lake
+    lake_rows = DeltaTable(str(tmp_path / "lake" / "rois")).to_pyarrow_table()
+    f1 = [r for r in lake_rows.to_pylist() if r["frame_id"] == "f1"]
+    assert [r["id"] for r in f1] == ["n1"]
+
+
+def test_a_job_elsewhere_is_seen_after_refresh(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    _, path = pair
+    with workbench.open(path) as catalog:
+        count = catalog.view().count()
+        from deltalake import write_deltalake
+
+        dt = DeltaTable(str(tmp_path / "lake" / "frames"))
+        one = dt.to_pyarrow_table().slice(0, 1)
+        one = one.set_column(0, "id", __import__("pyarrow").array(["extra"]))
+        write_deltalake(str(tmp_path / "lake" / "frames"), one, mode="append")
+        assert catalog.view().count() == count  # pinned
+        assert catalog.refresh_lake() is True
+        assert catalog.view().count() == count + 1
+
+
+def test_compact_and_vacuum_keep_the_rows(pair: tuple[Path, Path]) -> None:
+    _, path = pair
+    with workbench.open(path) as catalog:
+        with CatalogWriter(catalog, progress=False) as writer:
+            for n in range(3):
+                writer.add(Frame(id=f"x{n}", context_id="ctx-a", timestamp=500 + n, sources=[]))
+                writer.flush()
+        before = answers(catalog)
+        removed = compact(catalog.lake, progress=False)
+        assert removed  # small files of several writes were merged
+        catalog.refresh_lake()
+        assert answers(catalog) == before
+        gone = vacuum(catalog.lake, retention_hours=0, dry_run=False)
+        assert sum(map(len, gone.values())) > 0
+        catalog.refresh_lake()
+        assert answers(catalog) == before
+
+
+def test_the_engine_reads_the_lake_and_nothing_else(pair: tuple[Path, Path]) -> None:
+    _, path = pair
+    with workbench.open(path) as catalog, pytest.raises(duckdb.Error, match=r"disabled"):
+        catalog.cursor().execute("SELECT * FROM read_csv('/etc/passwd')").fetchall()
+
+
+def test_attach_refuses_a_catalog_with_frames_of_its_own(tmp_path: Path) -> None:
+    build_catalog(tmp_path / "a.duckdb").close()
+    build_catalog(tmp_path / "b.duckdb").close()
+    open_for_lake(
+        str(tmp_path / "a.duckdb"), str(tmp_path / "lake"), attach=False, buckets=2, progress=False
+    )
+    with pytest.raises(LakeError, match="frames of its own"):
+        open_for_lake(
+            str(tmp_path / "b.duckdb"),
+            str(tmp_path / "lake"),
+            attach=True,
+            buckets=2,
+            progress=False,
+        )
+    workbench.open(tmp_path / "c.duckdb").close()
+    open_for_lake(
+        str(tmp_path / "c.duckdb"), str(tmp_path / "lake"), attach=True, buckets=2, progress=False
+    )
+    with workbench.open(tmp_path / "c.duckdb") as c, workbench.open(tmp_path / "a.duckdb") as a:
+        assert answers(c) == answers(a)
+
+
+def test_a_lake_on_s3(tmp_path: Path) -> None:
+    local = tmp_path / "local.duckdb"
+    build_catalog(local).close()
+    with moto_server():
+        make_bucket("fleet")
+        path = tmp_path / "s3.duckdb"
+        build_catalog(path).close()
+        open_for_lake(str(path), "s3://fleet/lake", attach=False, buckets=2, progress=False)
+        with workbench.open(path) as b, workbench.open(local) as a:
+            assert b.lake is not None and b.lake.root == "s3://fleet/lake"
+            assert answers(b) == answers(a)
+            with CatalogWriter(b, progress=False) as writer:
+                writer.add(Frame(id="s3new", context_id="ctx-s", timestamp=1, sources=[]))
+            assert "s3new" in b.view().frame_ids()
