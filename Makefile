@@ -35,7 +35,12 @@ typecheck: $(VENV)/.stamp-dev
 pytest: $(VENV)/.stamp-dev system-deps
 	.ci/labelstudio-venv
 	.ci/jupyterlab-venv
+	.ci/moto-venv
+	.ci/daft-venv $(VENV)
 	$(PY) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider
+	# the catalog-level tests again on lake-backed catalogs, and the jobs on Daft
+	WORKBENCH_TEST_STORAGE=lake $(PY) -m pytest -q -p no:cacheprovider tests/query tests/services tests/lake
+	$${DAFT_VENV:-$$HOME/.cache/workbench/daft-venv}/bin/python -m pytest -q -p no:cacheprovider tests/jobs -m "not slow"
 
 test: lint typecheck pytest
 

@@ -14,6 +14,7 @@ Every engine returns the units' results to the driver, which commits them (jobs/
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,6 +107,8 @@ def spark_session(config: EngineConfig) -> Any:
     if active is not None:
         return active
     master = os.environ.get("WORKBENCH_SPARK_MASTER") or f"local[{config.workers}]"
+    if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+        os.environ["PYSPARK_PYTHON"] = sys.executable  # workers run this interpreter
     return (
         SparkSession.builder.master(master)
         .appName("workbench")

@@ -1,0 +1,256 @@
+"""Browsing a lake-backed catalog at 1M and 10M frames, and the ingest job's throughput.
+
+    .ci/daft-venv .venv   # Daft for the 1-vs-2-worker figures (runs the bench in that venv)
+    ~/.cache/workbench/daft-venv/bin/python bench/lake_bench.py --frames 1000000 10000000
+
+For each size, the lake's tables are generated straight into the Delta folders by DuckDB (the
+synthetic catalog of bench/synthetic.py: contexts of 50 frames, 2-6 ROIs a frame), committed
+with deltalake, and opened as a catalog; every browse interaction is timed through the View
+API and, for reference, as hand-written SQL on the same engine. Then an ingest job of Parquet
+exports runs with 1 and 2 workers (Daft's native runner; this process alone when Daft is
+missing). Figures: median of 3 after one warm-up, with the load average. The lake is deleted
+afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import synthetic
+
+import workbench
+from workbench.store.lake import BUCKET, LAKE_TABLES, table_uri
+from workbench.store.lake_write import open_for_lake
+
+BUCKETS = 8
+CTX = synthetic.CONTEXT_SIZE
+
+
+def generate(root: Path, frames: int) -> float:
+    """Write the three tables' Parquet files into the lake's folders and commit them."""
+    from deltalake import DeltaTable
+    from deltalake.transaction import AddAction
+
+    started = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    frame_no = "CAST(substr(frame_id, 2) AS BIGINT)"
+    queries = {
+        "frames": f"SELECT *, CAST(substr(id, 2) AS BIGINT) AS _row, "
+        f"((CAST(substr(id, 2) AS BIGINT) // {CTX}) % {BUCKETS})::INTEGER AS {BUCKET} "
+        f"FROM ({synthetic._frames_sql(frames, CTX)}) ORDER BY context_id, timestamp",
+        "sources": f"SELECT *, {frame_no} AS _row, "
+        f"(({frame_no} // {CTX}) % {BUCKETS})::INTEGER AS {BUCKET} "
+        f"FROM ({synthetic._sources_sql(frames, CTX)}) ORDER BY frame_id",
+        "rois": f"SELECT *, {frame_no} * 8 + CAST(substr(id, 2) AS BIGINT) AS _row, "
+        f"(({frame_no} // {CTX}) % {BUCKETS})::INTEGER AS {BUCKET} "
+        f"FROM ({synthetic._rois_sql(frames)}) ORDER BY frame_id, id",
+    }
+    for name, query in queries.items():
+        folder = table_uri(str(root), name)
+        con.execute(
+            f"COPY ({query}) TO '{folder}' (FORMAT parquet, COMPRESSION zstd, "
+            f"PARTITION_BY ({BUCKET}), FILENAME_PATTERN 'gen-{{uuid}}', OVERWRITE_OR_IGNORE, "
+            "ROW_GROUP_SIZE 122880)"
+        )
+        dt = DeltaTable(folder)
+        actions = []
+        now = int(time.time() * 1000)
+        for path in sorted(Path(folder).glob(f"{BUCKET}=*/gen-*.parquet")):
+            rows = con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()[0][0]
+            actions.append(
+                AddAction(
+                    str(path.relative_to(folder)),
+                    path.stat().st_size,
+                    {BUCKET: path.parent.name.split("=")[1]},
+                    now,
+                    True,
+                    orjson.dumps({"numRecords": rows}).decode(),
+                )
+            )
+        dt.create_write_transaction(actions, "append", dt.schema(), [BUCKET])
+    con.close()
+    return time.perf_counter() - started
+
+
+def timed(fn: Callable[[], Any], repeat: int = 3) -> float:
+    fn()
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t)
+    return statistics.median(runs) * 1000
+
+
+def browse(catalog: Any, frames: int) -> dict[str, dict[str, float]]:
+    v = catalog.view()
+    con = catalog.cursor()
+
+    def sql(q: str) -> Callable[[], Any]:
+        return lambda: con.execute(q).fetchall()
+
+    cases: dict[str, tuple[Callable[[], Any], Callable[[], Any] | None]] = {
+        "first page (50)": (
+            lambda: v.page(0, 50),
+            sql("SELECT * FROM frames ORDER BY rowid LIMIT 50"),
+        ),
+        "deep page (offset N/2)": (
+            lambda: v.page(frames // 2, 50),
+            sql(f"SELECT * FROM frames ORDER BY rowid LIMIT 50 OFFSET {frames // 2}"),
+        ),
+        "filtered page (weather=rain)": (
+            lambda: v.match(weather="rain").page(0, 50),
+            sql("SELECT * FROM frames WHERE weather = 'rain' ORDER BY rowid LIMIT 50"),
+        ),
+        "facets under WHERE": (
+            lambda: (
+                v.match(weather="rain").label_counts("ground_truth"),
+                v.match(weather="rain").metadata_values("camera"),
+            ),
+            None,
+        ),
+        "label counts": (
+            lambda: v.label_counts("ground_truth"),
+            sql("SELECT label, count(*) FROM rois WHERE field = 'ground_truth' GROUP BY 1"),
+        ),
+        "count with ROI filter": (
+            lambda: v.filter_rois("predictions", labels=["dog"], max_confidence=0.3).count(),
+            sql(
+                "SELECT count(DISTINCT frame_id) FROM rois WHERE field = 'predictions' "
+                "AND label = 'dog' AND confidence <= 0.3"
+            ),
+        ),
+    }
+    out = {}
+    for name, (view_fn, hand) in cases.items():
+        ms = timed(view_fn)
+        ref = timed(hand) if hand else None
+        out[name] = {"view_ms": ms, "sql_ms": ref} if ref else {"view_ms": ms}
+        ratio = f"{ms / ref:.2f}x" if ref else "-"
+        print(f"  {name:32s} {ms:9.1f} ms   hand SQL {ref or 0:9.1f} ms   ratio {ratio}")
+    return out
+
+
+def ingest_throughput(work: Path) -> dict[str, Any]:
+    """An ingest job of 4 Parquet exports (25k frames each) with 1 and 2 workers."""
+    from workbench.jobs import EngineConfig, IngestJob, run_ingest
+
+    paths = []
+    for k in range(4):
+        made = synthetic.generate(work / f"in{k}", frames=25_000)
+        con = duckdb.connect()
+        for name in ("frames", "sources", "rois"):
+            key = "id" if name == "frames" else "frame_id"
+            path = made.folder / f"{name}.parquet"
+            con.execute(
+                f"COPY (SELECT * REPLACE ('p{k}-' || {key} AS {key}) FROM read_parquet('{path}')) "
+                f"TO '{path}.tmp' (FORMAT parquet)"
+            )
+            os.replace(f"{path}.tmp", path)
+        con.close()
+        paths.append(str(made.folder))
+    try:
+        import daft  # noqa: F401
+
+        engine = "daft"
+    except ImportError:
+        engine = "local"
+    out: dict[str, Any] = {"engine": engine}
+    for workers in (1, 2):
+        catalog = work / f"job{workers}.duckdb"
+        open_for_lake(
+            str(catalog),
+            str(work / f"joblake{workers}"),
+            attach=False,
+            buckets=BUCKETS,
+            progress=False,
+        )
+        report = run_ingest(
+            IngestJob(str(work / f"joblake{workers}"), "parquet", tuple(paths)),
+            EngineConfig(engine if workers > 1 else "local", workers),
+            progress=False,
+        )
+        out[f"workers_{workers}"] = {
+            "frames": report.frames,
+            "seconds": report.seconds,
+            "frames_per_second": report.frames / report.seconds,
+        }
+        print(
+            f"  ingest job, {workers} worker(s): {report.frames} frames in "
+            f"{report.seconds:.1f} s = {report.frames / report.seconds:,.0f} frames/s"
+        )
+    out["scaling"] = out["workers_2"]["frames_per_second"] / out["workers_1"]["frames_per_second"]
+    print(f"  scaling 1 -> 2 workers: {out['scaling']:.2f}x")
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--frames", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/workbench-lake-bench"))
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--no-ingest", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"load_before": os.getloadavg()}
+    try:
+        for n in args.frames:
+            folder = args.dir / f"n{n}"
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            path = folder / "catalog.duckdb"
+            open_for_lake(
+                str(path), str(folder / "lake"), attach=False, buckets=BUCKETS, progress=False
+            )
+            seconds = generate(folder / "lake", n)
+            size = sum(f.stat().st_size for f in (folder / "lake").rglob("*.parquet"))
+            print(f"{n:,} frames: lake generated in {seconds:.0f} s, {size / 2**30:.2f} GiB")
+            t = time.perf_counter()
+            catalog = workbench.open(path)
+            opened = time.perf_counter() - t
+            rois = catalog.cursor().execute("SELECT count(*) FROM rois").fetchall()[0][0]
+            print(
+                f"  opened (pin {len(LAKE_TABLES)} snapshots) in {opened * 1000:.0f} ms; {rois:,} ROIs"
+            )
+            results[str(n)] = {
+                "generate_s": seconds,
+                "lake_gib": size / 2**30,
+                "open_ms": opened * 1000,
+                "rois": rois,
+                "browse": browse(catalog, n),
+                "load": os.getloadavg(),
+                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+            catalog.close()
+            print(
+                f"  load average {results[str(n)]['load']}, peak RSS {results[str(n)]['rss_mb']:.0f} MB"
+            )
+            if not args.keep:
+                shutil.rmtree(folder)
+        if not args.no_ingest:
+            work = args.dir / "ingest"
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            results["ingest"] = ingest_throughput(work)
+            results["ingest"]["load"] = os.getloadavg()
+            print(f"  load average {results['ingest']['load']}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(args.dir, ignore_errors=True)
+    print(json.dumps(results, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
