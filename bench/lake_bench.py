@@ -38,49 +38,62 @@ CTX = synthetic.CONTEXT_SIZE
 
 
 def generate(root: Path, frames: int) -> float:
-    """Write the three tables' Parquet files into the lake's folders and commit them."""
+    """Write the three tables' Parquet files into the lake's folders, bucket by bucket (one
+    file per table and bucket, in stored order), and commit them."""
     from deltalake import DeltaTable
     from deltalake.transaction import AddAction
 
     started = time.perf_counter()
     con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
     frame_no = "CAST(substr(frame_id, 2) AS BIGINT)"
-    queries = {
-        "frames": f"SELECT *, CAST(substr(id, 2) AS BIGINT) AS _row, "
-        f"((CAST(substr(id, 2) AS BIGINT) // {CTX}) % {BUCKETS})::INTEGER AS {BUCKET} "
-        f"FROM ({synthetic._frames_sql(frames, CTX)}) ORDER BY context_id, timestamp",
-        "sources": f"SELECT *, {frame_no} AS _row, "
-        f"(({frame_no} // {CTX}) % {BUCKETS})::INTEGER AS {BUCKET} "
-        f"FROM ({synthetic._sources_sql(frames, CTX)}) ORDER BY frame_id",
-        "rois": f"SELECT *, {frame_no} * 8 + CAST(substr(id, 2) AS BIGINT) AS _row, "
-        f"(({frame_no} // {CTX}) % {BUCKETS})::INTEGER AS {BUCKET} "
-        f"FROM ({synthetic._rois_sql(frames)}) ORDER BY frame_id, id",
-    }
-    for name, query in queries.items():
-        folder = table_uri(str(root), name)
-        con.execute(
-            f"COPY ({query}) TO '{folder}' (FORMAT parquet, COMPRESSION zstd, "
-            f"PARTITION_BY ({BUCKET}), FILENAME_PATTERN 'gen-{{uuid}}', OVERWRITE_OR_IGNORE, "
-            "ROW_GROUP_SIZE 122880)"
-        )
-        dt = DeltaTable(folder)
-        actions = []
-        now = int(time.time() * 1000)
-        for path in sorted(Path(folder).glob(f"{BUCKET}=*/gen-*.parquet")):
-            rows = con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()[0][0]
-            actions.append(
+    actions: dict[str, list[Any]] = {name: [] for name in LAKE_TABLES}
+    now = int(time.time() * 1000)
+    for bucket in range(BUCKETS):
+        only = f"FROM range({frames}) WHERE (range // {CTX}) % {BUCKETS} = {bucket}"
+        base = bucket << 40  # each bucket's file holds one range of the stored order
+
+        def of(sql: str, only: str = only) -> str:
+            return sql.replace(f"FROM range({frames})", only)
+
+        queries = {
+            "frames": f"SELECT *, {base} + CAST(substr(id, 2) AS BIGINT) AS _row "
+            f"FROM ({of(synthetic._frames_sql(frames, CTX))}) ORDER BY _row",
+            "sources": f"SELECT *, {base} + {frame_no} AS _row "
+            f"FROM ({of(synthetic._sources_sql(frames, CTX))}) ORDER BY _row",
+            "rois": f"SELECT *, {base} + {frame_no} * 8 + CAST(substr(id, 2) AS BIGINT) AS _row "
+            f"FROM ({of(synthetic._rois_sql(frames))}) ORDER BY _row",
+        }
+        for name, query in queries.items():
+            folder = Path(table_uri(str(root), name)) / f"{BUCKET}={bucket}"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / "gen.parquet"
+            con.execute(
+                f"COPY ({query}) TO '{path}' (FORMAT parquet, COMPRESSION zstd, "
+                "ROW_GROUP_SIZE 122880)"
+            )
+            rows, lo, hi = con.execute(
+                f"SELECT count(*), min(_row), max(_row) FROM read_parquet('{path}')"
+            ).fetchall()[0]
+            stats = {
+                "numRecords": rows,
+                "minValues": {"_row": lo},
+                "maxValues": {"_row": hi},
+                "nullCount": {"_row": 0},
+            }
+            actions[name].append(
                 AddAction(
-                    str(path.relative_to(folder)),
+                    f"{BUCKET}={bucket}/gen.parquet",
                     path.stat().st_size,
-                    {BUCKET: path.parent.name.split("=")[1]},
+                    {BUCKET: str(bucket)},
                     now,
                     True,
-                    orjson.dumps({"numRecords": rows}).decode(),
+                    orjson.dumps(stats).decode(),
                 )
             )
-        dt.create_write_transaction(actions, "append", dt.schema(), [BUCKET])
     con.close()
+    for name in LAKE_TABLES:
+        dt = DeltaTable(table_uri(str(root), name))
+        dt.create_write_transaction(actions[name], "append", dt.schema(), [BUCKET])
     return time.perf_counter() - started
 
 

@@ -107,7 +107,7 @@ def run_unit(unit: dict[str, Any]) -> str:
     if tables["frames"].num_rows == 0:
         rows: dict[str, pa.Table] = {}
     else:
-        rows = lake_rows(tables, schemas, buckets)
+        rows = lake_rows(tables, schemas, buckets, first=int(unit["row_base"]))
     files = {name: _write_parts(lake, name, rows[name], options) for name in rows}
     return UnitResult(
         files=files,
@@ -160,9 +160,23 @@ def _write_parts(
                 "bucket": int(bucket),
                 "rows": part.num_rows,
                 "min_row": int(pa.compute.min(part[ROW]).as_py()),
+                "max_row": int(pa.compute.max(part[ROW]).as_py()),
             }
         )
     return out
+
+
+def _stats(part: dict[str, Any]) -> str:
+    """The add action's statistics: the row count and the range of `_row` (what the
+    catalog orders files by, store/lake.py)."""
+    return orjson.dumps(
+        {
+            "numRecords": part["rows"],
+            "minValues": {ROW: part["min_row"]},
+            "maxValues": {ROW: part["max_row"]},
+            "nullCount": {ROW: 0},
+        }
+    ).decode()
 
 
 def commit(lake: str, results: Sequence[UnitResult]) -> dict[str, int]:
@@ -185,7 +199,7 @@ def commit(lake: str, results: Sequence[UnitResult]) -> dict[str, int]:
                     {BUCKET: str(f["bucket"])},
                     now,
                     True,
-                    orjson.dumps({"numRecords": f["rows"]}).decode(),
+                    _stats(f),
                 )
                 for f in files
             ]

@@ -388,9 +388,7 @@ def stage_from_dict(data: dict[str, Any]) -> Stage:
 
 
 def build_plan(stages: Sequence[Stage], frame_columns: frozenset[str]) -> Plan:
-    # Frames with a `rowid` column are a lake-backed catalog's view (store/lake.py): its
-    # files are not scanned in stored order, so views sort by it.
-    plan = Plan(reorders="rowid" in frame_columns)
+    plan = Plan()
     for stage in stages:
         if stage.seals:
             plan.seal()

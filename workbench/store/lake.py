@@ -9,9 +9,12 @@ that appended to the lake; `Lake.refresh`).
 
 Layout (docs/scale-out.md): each table has the columns of the catalog's own table definition
 (read from DuckDB, so a new column in store/schema.py reaches the lake) plus
-`context_bucket`, the partition column: crc32 of the frame's context_id modulo the lake's
-bucket count, the same in Python, Spark and Daft. Rows are written sorted by
-(context_id, timestamp, id) for frames and in that frame order for sources and ROIs.
+`context_bucket`, the partition column (crc32 of the frame's context_id modulo the lake's
+bucket count, the same in Python, Spark and Daft), and `_row`, the stored order (a DuckDB
+table's rowid). Each write numbers its rows afresh, bucket after bucket, so every file holds
+one range of `_row` that no other file overlaps: read one file after another, in order of
+their first `_row`, the rows come in stored order and views need no sort (as on a local
+catalog). `lake compact` clusters each bucket by (context_id, timestamp) and numbers it again.
 
 The file-list route is correct only while the snapshot has no deletion vectors: a table
 that uses them is refused (`LakeError`), never read wrong. The tables' locations, bucket count
@@ -24,8 +27,10 @@ from __future__ import annotations
 import os
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any
+from urllib.parse import unquote
 
 import duckdb
 import orjson
@@ -48,7 +53,8 @@ _LAKE_DDL = f"""CREATE TABLE IF NOT EXISTS {LAKE_META} (
     uri VARCHAR NOT NULL,
     buckets INTEGER NOT NULL,
     columns JSON NOT NULL,
-    version BIGINT)"""
+    version BIGINT,
+    evolved BOOLEAN NOT NULL DEFAULT false)"""
 
 
 def context_bucket(context_ids: Iterable[str | None], buckets: int) -> pa.Array:
@@ -127,6 +133,7 @@ class LakeTable:
     buckets: int
     columns: tuple[tuple[str, str], ...]  # (name, DuckDB type) as the catalog defines them
     version: int | None
+    evolved: bool = False  # columns were added since the first files: read by name
 
     def arrow_schema(self, con: duckdb.DuckDBPyConnection) -> pa.Schema:
         """The lake schema: the catalog's columns as Arrow, plus the partition column."""
@@ -171,13 +178,13 @@ class Lake:
         if not exists:
             return None
         rows = con.execute(
-            f"SELECT name, uri, buckets, columns, version FROM {LAKE_META} ORDER BY name"
+            f"SELECT name, uri, buckets, columns, version, evolved FROM {LAKE_META} ORDER BY name"
         ).fetchall()
         if not rows:
             return None
         tables = {
-            name: LakeTable(name, uri, int(b), tuple(tuple(c) for c in orjson.loads(cols)), v)
-            for name, uri, b, cols, v in rows
+            name: LakeTable(name, uri, int(b), tuple(tuple(c) for c in orjson.loads(cols)), v, e)
+            for name, uri, b, cols, v, e in rows
         }
         root = tables["frames"].uri.rsplit("/", 1)[0]
         return cls(root, tables)
@@ -204,6 +211,9 @@ class Lake:
         if is_remote(self.root):
             con.register_filesystem(filesystem(self.root))
         con.execute(f"SET allowed_directories = [{_literal(allowed)}]")
+        # A Delta table's files never change (a change writes new ones): their footers can
+        # be kept between queries.
+        con.execute("SET parquet_metadata_cache = true")
 
     def latest_versions(self) -> dict[str, int]:
         return {name: int(self.delta(name).version()) for name in self.tables}
@@ -224,8 +234,10 @@ class Lake:
             con.execute(f"UPDATE {LAKE_META} SET version = ? WHERE name = ?", [version, name])
             self.tables[name] = LakeTable(name, table.uri, table.buckets, table.columns, version)
 
-    def files(self, name: str, version: int) -> list[str]:
-        """The Parquet files of one snapshot; refused when deletion vectors apply."""
+    def files(self, name: str, version: int) -> tuple[list[str], bool]:
+        """The Parquet files of one snapshot in stored order (by their first `_row`), and
+        whether their `_row` ranges are disjoint (then a scan in this order is in stored
+        order). Refused when deletion vectors apply."""
         from deltalake import DeltaTable
 
         dt = self.delta(name)
@@ -238,10 +250,10 @@ class Lake:
                 "its files alone are not its rows; rewrite it (OPTIMIZE / REORG ... APPLY PURGE) "
                 "before attaching"
             )
-        return [str(f) for f in dt.file_uris()]
+        return _in_stored_order(dt)
 
     def _select(self, table: LakeTable, version: int) -> str:
-        files = self.files(table.name, version)
+        files, in_order = self.files(table.name, version)
         if not files:
             cols = ", ".join(f"NULL::{t} AS {quote_ident(n)}" for n, t in table.columns)
             return f"SELECT {cols}, NULL::BIGINT AS rowid WHERE false"
@@ -251,7 +263,11 @@ class Lake:
         )
         cols += f", {ROW} AS rowid"
         listed = ", ".join(_literal(f) for f in files)
-        return f"SELECT {cols} FROM read_parquet([{listed}], union_by_name = true)"
+        by_name = ", union_by_name = true" if table.evolved else ""
+        # Files whose stored-order ranges overlap (a writer other than ours) are sorted here,
+        # at a price: views over the catalog rely on scanning in stored order.
+        order = "" if in_order else f" ORDER BY {ROW}"
+        return f"SELECT {cols} FROM read_parquet([{listed}]{by_name}){order}"
 
     # -- migrations ------------------------------------------------------------------------
     def stand_in(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -281,11 +297,12 @@ class Lake:
                 schema = grown.arrow_schema(con)
                 add_columns(self.delta(name), [schema.field(n) for n, _ in added])
             con.execute(f"DROP TABLE {quote_ident(name)}")
+            evolved = table.evolved or bool(added)
             con.execute(
-                f"UPDATE {LAKE_META} SET columns = ? WHERE name = ?",
-                [orjson.dumps(now).decode(), name],
+                f"UPDATE {LAKE_META} SET columns = ?, evolved = ? WHERE name = ?",
+                [orjson.dumps(now).decode(), evolved, name],
             )
-            self.tables[name] = LakeTable(name, table.uri, table.buckets, now, table.version)
+            self.tables[name] = replace(table, columns=now, evolved=evolved)
 
 
 def add_columns(dt: Any, fields: Sequence[pa.Field]) -> None:
@@ -294,6 +311,34 @@ def add_columns(dt: Any, fields: Sequence[pa.Field]) -> None:
 
     converted = Schema.from_arrow(pa.schema(fields))
     dt.alter.add_columns([Field(f.name, f.type, nullable=True) for f in converted.fields])
+
+
+def _in_stored_order(dt: Any) -> tuple[list[str], bool]:
+    """The table's file URIs sorted by their smallest `_row`, and whether the files' ranges
+    of `_row` are disjoint (so reading them one after another reads rows in stored order)."""
+    uris = [str(u) for u in dt.file_uris()]
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    names = actions.schema.names
+    if f"min.{ROW}" not in names or f"max.{ROW}" not in names or not uris:
+        return uris, len(uris) <= 1
+    lows, highs = actions[f"min.{ROW}"].to_pylist(), actions[f"max.{ROW}"].to_pylist()
+    ranges = {
+        unquote(str(p)): (lo, hi)
+        for p, lo, hi in zip(actions["path"].to_pylist(), lows, highs, strict=True)
+    }
+    root = str(dt.table_uri).rstrip("/") + "/"
+    keyed: list[tuple[int, int, str]] = []
+    for uri in uris:
+        relative = unquote(uri.removeprefix(root).removeprefix("file://"))
+        lo, hi = ranges.get(relative) or next(
+            (r for p, r in ranges.items() if unquote(uri).endswith("/" + p)), (None, None)
+        )
+        if lo is None or hi is None:  # no statistics: the order cannot be known
+            return uris, False
+        keyed.append((int(lo), int(hi), uri))
+    keyed.sort()
+    disjoint = all(a[1] < b[0] for a, b in pairwise(keyed))
+    return [uri for _, _, uri in keyed], disjoint
 
 
 def _has_deletion_vectors(dt: Any) -> bool:
@@ -317,6 +362,6 @@ def record_lake(
     con.execute(f"DELETE FROM {LAKE_META}")
     for name in LAKE_TABLES:
         con.execute(
-            f"INSERT INTO {LAKE_META} VALUES (?, ?, ?, ?, NULL)",
+            f"INSERT INTO {LAKE_META} (name, uri, buckets, columns) VALUES (?, ?, ?, ?)",
             [name, table_uri(root, name), buckets, orjson.dumps(columns[name]).decode()],
         )

@@ -48,15 +48,9 @@ _TARGET_FILE_BYTES = 128 * 1024 * 1024
 
 
 def frame_order(frames: pa.Table) -> pa.Table:
-    """Frames sorted as the lake keeps them: by context, timestamp, id."""
+    """Frames as `lake compact` clusters them: by context, timestamp, id."""
     keys = [(k, "ascending") for k in ("context_id", "timestamp", "id") if k in frames.schema.names]
     return frames.sort_by(keys)
-
-
-def clustered(rows: pa.Table, frame_ids: pa.Array) -> pa.Table:
-    """Rows of sources or ROIs in the order of `frame_ids` (their frames' lake order)."""
-    rank = pc.index_in(rows["frame_id"], value_set=frame_ids)
-    return rows.append_column("_rank", rank).sort_by([("_rank", "ascending")]).drop(["_rank"])
 
 
 def conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -70,54 +64,45 @@ def conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def with_buckets(rows: pa.Table, buckets: pa.Array) -> pa.Table:
-    if BUCKET in rows.schema.names:
-        rows = rows.drop([BUCKET])
-    return rows.append_column(BUCKET, buckets)
-
-
 _last_row = 0
 
 
-def next_rows(count: int) -> pa.Array:
-    """Stored-order numbers for `count` new rows: after every number given out before (in
-    this process) and, across processes, in order of writing (nanoseconds since the epoch)."""
+def next_rows(count: int) -> int:
+    """The first of `count` new stored-order numbers: after every number given out before
+    (in this process) and, across processes, in order of writing (ns since the epoch)."""
     global _last_row
     start = max(time.time_ns(), _last_row + 1)
     _last_row = start + count
-    return pa.array(range(start, start + count), pa.int64())
+    return start
 
 
-def with_rows(rows: pa.Table) -> pa.Table:
-    """`_row` from the catalog's `rowid` where the row has one, new numbers where not."""
-    if ROW in rows.schema.names:
-        return rows
-    if "rowid" not in rows.schema.names:
-        return rows.append_column(ROW, next_rows(rows.num_rows))
-    given = rows["rowid"].combine_chunks().cast(pa.int64())
-    missing = given.null_count
-    if missing:
-        fresh = next_rows(missing)
-        mask = given.is_null()
-        given = pc.replace_with_mask(given, mask, fresh)
-    return rows.drop(["rowid"]).append_column(ROW, given)
+def numbered(rows: pa.Table, buckets_of: pa.Array, first: int | None = None) -> pa.Table:
+    """`rows` grouped by bucket (keeping their order inside each), with the bucket column
+    and fresh `_row` numbers from `first` (default: `next_rows`)."""
+    rows = rows.drop([c for c in ("rowid", ROW, BUCKET) if c in rows.schema.names])
+    rows = rows.append_column(BUCKET, buckets_of).sort_by([(BUCKET, "ascending")])
+    start = next_rows(rows.num_rows) if first is None else first
+    return rows.append_column(ROW, pa.array(range(start, start + rows.num_rows), pa.int64()))
 
 
 def lake_rows(
-    tables: dict[str, pa.Table], schemas: dict[str, pa.Schema], buckets: int
+    tables: dict[str, pa.Table],
+    schemas: dict[str, pa.Schema],
+    buckets: int,
+    *,
+    first: int | None = None,
 ) -> dict[str, pa.Table]:
-    """frames/sources/rois as the lake stores them: sorted, clustered, bucketed, typed."""
-    frames = frame_order(with_rows(tables["frames"]))
-    order = frames["id"].combine_chunks()
+    """frames/sources/rois as the lake stores them: bucketed, numbered in the order given
+    (bucket by bucket), typed. Sources and ROIs take their frame's bucket; `tables["frames"]`
+    must hold every frame they belong to."""
+    frames = tables["frames"]
     bucket_list = context_bucket(frames["context_id"].to_pylist(), buckets).to_pylist()
-    by_frame = dict(zip(order.to_pylist(), bucket_list, strict=True))
-    buckets_of = pa.array([by_frame[i] for i in order.to_pylist()], pa.int32())
-    out = {"frames": conform(with_buckets(with_rows(frames), buckets_of), schemas["frames"])}
-    for name in ("sources", "rois"):
-        rows = clustered(with_rows(tables[name]), order)
-        ids = rows["frame_id"].to_pylist()
-        of_rows = pa.array([by_frame[i] for i in ids], pa.int32())
-        out[name] = conform(with_buckets(rows, of_rows), schemas[name])
+    by_frame = dict(zip(frames["id"].to_pylist(), bucket_list, strict=True))
+    out = {}
+    for name, rows in tables.items():
+        keys = rows[FRAME_KEY[name]].to_pylist()
+        of_rows = pa.array([by_frame.get(k, 0) for k in keys], pa.int32())
+        out[name] = conform(numbered(rows, of_rows, first), schemas[name])
     return out
 
 
@@ -153,8 +138,7 @@ def create_lake(
     with tqdm(total=total, unit="frame", desc="to lake", disable=not progress) as bar:
         for start in range(0, total, _CHUNK):
             ids = con.sql(
-                "SELECT id FROM frames ORDER BY context_id, timestamp, id LIMIT ? OFFSET ?",
-                params=[_CHUNK, start],
+                "SELECT id FROM frames ORDER BY rowid LIMIT ? OFFSET ?", params=[_CHUNK, start]
             ).to_arrow_table()
             chunk = _read_frames(con, ids)
             for name, rows in lake_rows(chunk, schemas, buckets).items():
@@ -219,8 +203,8 @@ def _read_frames(con: duckdb.DuckDBPyConnection, ids: pa.Table) -> dict[str, pa.
     with registered(con, "_wb_lake_ids", ids):
         return {
             name: con.sql(
-                f"SELECT t.*, t.rowid AS rowid FROM {quote_ident(name)} t "
-                f"WHERE t.{FRAME_KEY[name]} IN (SELECT id FROM _wb_lake_ids)"
+                f"SELECT t.* FROM {quote_ident(name)} t "
+                f"WHERE t.{FRAME_KEY[name]} IN (SELECT id FROM _wb_lake_ids) ORDER BY t.rowid"
             ).to_arrow_table()
             for name in LAKE_TABLES
         }
@@ -265,62 +249,69 @@ def edit(
         for name in LAKE_TABLES:
             con.execute(
                 f"CREATE TEMP TABLE {quote_ident(name)} AS SELECT * FROM main.{quote_ident(name)} "
-                f"WHERE {FRAME_KEY[name]} IN (SELECT id FROM _wb_lake_ids)"
+                f"WHERE {FRAME_KEY[name]} IN (SELECT id FROM _wb_lake_ids) ORDER BY rowid"
             )
     before = {n: _snapshot(con, n) for n in LAKE_TABLES}
     yield
     after = {n: _snapshot(con, n) for n in LAKE_TABLES}
     for name in LAKE_TABLES:
         con.execute(f"DROP TABLE temp.{quote_ident(name)}")
-    changed = [n for n in LAKE_TABLES if not _same(before[n], after[n])]
-    if changed and not dry_run:
-        _replace(lake, con, ids["id"], after, changed)
+    changed = {n: _changed_frames(n, before[n], after[n]) for n in LAKE_TABLES}
+    if any(changed.values()) and not dry_run:
+        _replace(lake, con, after, changed)
         lake.pin(con)
 
 
 def _snapshot(con: duckdb.DuckDBPyConnection, name: str) -> pa.Table:
+    """A checked-out table's rows in their order (survivors first, then what was added)."""
     return con.sql(f"SELECT * FROM temp.{quote_ident(name)}").to_arrow_table()
 
 
-def _same(a: pa.Table, b: pa.Table) -> bool:
-    if a.num_rows != b.num_rows:
-        return False
-    return a.equals(b) or _sorted(a).equals(_sorted(b))
+def _changed_frames(name: str, before: pa.Table, after: pa.Table) -> list[str]:
+    """The frames whose rows in this table differ (values or order; `rowid` aside)."""
 
+    def grouped(rows: pa.Table) -> dict[str, list[tuple[Any, ...]]]:
+        kept = rows.drop([c for c in ("rowid",) if c in rows.schema.names])
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for row in kept.to_pylist():
+            out.setdefault(row[FRAME_KEY[name]], []).append(tuple(row.values()))
+        return out
 
-def _sorted(t: pa.Table) -> pa.Table:
-    keys = [(c, "ascending") for c in ("frame_id", "id", "field") if c in t.schema.names]
-    return t.sort_by(keys) if keys else t
+    a, b = grouped(before), grouped(after)
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
 
 
 def _replace(
     lake: Lake,
     con: duckdb.DuckDBPyConnection,
-    ids: Any,
     after: dict[str, pa.Table],
-    changed: Sequence[str],
+    changed: dict[str, list[str]],
 ) -> None:
-    """Replace the rows of the checked-out frames in each changed table (one commit each).
-
-    Frames removed in the block keep no rows; the predicate names every checked-out frame,
-    and its bucket where known so that only those partitions' files are rewritten."""
+    """Replace, in each table, the rows of the frames that changed there (one commit a
+    table). They are written as new rows, after every other (a DELETE and INSERT on a local
+    catalog does the same); a frame removed in the block keeps no rows."""
     from deltalake import write_deltalake
 
     schemas = {n: t.arrow_schema(con) for n, t in lake.tables.items()}
-    # A removed frame's rows are found by id in every bucket; kept ones also by bucket.
-    if after["frames"].num_rows:
-        rows = lake_rows(after, schemas, lake.buckets)
-    else:
-        rows = {n: schemas[n].empty_table() for n in LAKE_TABLES}
-    wanted = ", ".join(_sql_literal(i) for i in ids.to_pylist())
-    for name in changed:
-        predicate = f"{FRAME_KEY[name]} IN ({wanted})"
+    picked = {}
+    for name in LAKE_TABLES:
+        wanted = pa.array(changed[name] or [], pa.string())
+        mask = pc.is_in(after[name][FRAME_KEY[name]], value_set=wanted)
+        picked[name] = after[name].filter(mask)
+    rows = lake_rows({**picked, "frames": after["frames"]}, schemas, lake.buckets)
+    rows["frames"] = rows["frames"].filter(
+        pc.is_in(rows["frames"]["id"], value_set=pa.array(changed["frames"] or [], pa.string()))
+    )
+    for name in LAKE_TABLES:
+        if not changed[name]:
+            continue
+        listed = ", ".join(_sql_literal(i) for i in changed[name])
         try:
             write_deltalake(
                 lake.tables[name].uri,
                 rows[name],
                 mode="overwrite",
-                predicate=predicate,
+                predicate=f"{FRAME_KEY[name]} IN ({listed})",
                 storage_options=lake.options,
                 partition_by=[BUCKET],
             )
@@ -334,33 +325,53 @@ def _sql_literal(text: str) -> str:
 
 # -- upkeep ----------------------------------------------------------------------------------
 def compact(lake: Lake, *, progress: bool = True) -> dict[str, int]:
-    """Rewrite each bucket of each table as few files sorted in the lake's order (the small
-    files of many writes become one per bucket). Returns files removed per table."""
+    """Rewrite each bucket of the lake as few files: frames clustered by (context_id,
+    timestamp, id), their sources and ROIs in that frame order, all numbered afresh (so
+    afterwards the stored order is bucket by bucket, each by context and time). One commit
+    per table and bucket. Returns the files replaced per table."""
+    removed: dict[str, int] = {}
+    for bucket in tqdm(range(lake.buckets), desc="compact", unit="bucket", disable=not progress):
+        files = {name: _bucket_files(lake.delta(name), bucket) for name in LAKE_TABLES}
+        if all(len(f) <= 1 for f in files.values()):
+            continue
+        frames = frame_order(_bucket_rows(lake, "frames", bucket))
+        order = frames["id"].combine_chunks()
+        rows = {"frames": _renumbered(frames)}
+        for name in ("sources", "rois"):
+            part = _bucket_rows(lake, name, bucket)
+            rank = pc.index_in(part["frame_id"], value_set=order)
+            part = part.append_column("_rank", rank)
+            part = part.sort_by([("_rank", "ascending"), (ROW, "ascending")]).drop(["_rank"])
+            rows[name] = _renumbered(part)
+        for name in LAKE_TABLES:
+            _overwrite_bucket(lake, name, bucket, rows[name])
+            removed[name] = removed.get(name, 0) + len(files[name])
+    return removed
+
+
+def _bucket_rows(lake: Lake, name: str, bucket: int) -> pa.Table:
+    rows = lake.delta(name).to_pyarrow_table(filters=[(BUCKET, "=", bucket)])
+    return rows.sort_by([(ROW, "ascending")])
+
+
+def _renumbered(rows: pa.Table) -> pa.Table:
+    start = next_rows(rows.num_rows)
+    numbers = pa.array(range(start, start + rows.num_rows), pa.int64())
+    return rows.set_column(rows.schema.get_field_index(ROW), ROW, numbers)
+
+
+def _overwrite_bucket(lake: Lake, name: str, bucket: int, rows: pa.Table) -> None:
     from deltalake import write_deltalake
 
-    removed: dict[str, int] = {}
-    work = [(n, b) for n in LAKE_TABLES for b in range(lake.buckets)]
-    for name, bucket in tqdm(work, desc="compact", unit="bucket", disable=not progress):
-        dt = lake.delta(name)
-        files = [a for a in _bucket_files(dt, bucket)]
-        if len(files) <= 1:
-            continue
-        rows = dt.to_pyarrow_table(filters=[(BUCKET, "=", bucket)])
-        if name == "frames":
-            rows = frame_order(rows)
-        else:
-            rows = rows.sort_by([("frame_id", "ascending"), ("id", "ascending")])
-        write_deltalake(
-            lake.tables[name].uri,
-            rows,
-            mode="overwrite",
-            predicate=f"{BUCKET} = {bucket}",
-            storage_options=lake.options,
-            partition_by=[BUCKET],
-            target_file_size=_TARGET_FILE_BYTES,
-        )
-        removed[name] = removed.get(name, 0) + len(files)
-    return removed
+    write_deltalake(
+        lake.tables[name].uri,
+        rows,
+        mode="overwrite",
+        predicate=f"{BUCKET} = {bucket}",
+        storage_options=lake.options,
+        partition_by=[BUCKET],
+        target_file_size=_TARGET_FILE_BYTES,
+    )
 
 
 def _bucket_files(dt: Any, bucket: int) -> list[str]:
