@@ -28,7 +28,7 @@ from workbench.errors import LakeError
 from workbench.ingest import importer
 from workbench.store.catalog import Catalog
 from workbench.store.lake import BUCKET, LAKE_TABLES, ROW, storage_options, table_uri
-from workbench.store.lake_write import lake_rows
+from workbench.store.lake_write import ROW_GROUP, lake_rows
 
 # Rows numbered per unit start this far apart: 16M rows a unit keep their stored order.
 _UNIT_SPAN = 1 << 24
@@ -151,7 +151,7 @@ def _write_parts(
         path = f"{root.rstrip('/')}/{relative}"
         filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
         with filesystem.open_output_stream(path) as sink:
-            pq.write_table(part, sink, compression="zstd")
+            pq.write_table(part, sink, compression="zstd", row_group_size=ROW_GROUP)
         size = filesystem.get_file_info(path).size
         out.append(
             {

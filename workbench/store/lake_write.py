@@ -45,6 +45,15 @@ from workbench.store.sqlsafe import quote_ident
 # Rows per read when moving a catalog's tables into the lake, and per Parquet file written.
 _CHUNK = 1_000_000
 _TARGET_FILE_BYTES = 128 * 1024 * 1024
+# Rows per Parquet row group: a page's ROIs sit in one or two of them, and the reader skips
+# the others by their frame_id ranges.
+ROW_GROUP = 16_384
+
+
+def writer_properties() -> Any:
+    from deltalake import WriterProperties
+
+    return WriterProperties(max_row_group_size=ROW_GROUP, compression="ZSTD")
 
 
 def frame_order(frames: pa.Table) -> pa.Table:
@@ -147,6 +156,7 @@ def create_lake(
                     rows,
                     mode="append",
                     storage_options=options,
+                    writer_properties=writer_properties(),
                     target_file_size=_TARGET_FILE_BYTES,
                 )
             bar.update(ids.num_rows)
@@ -313,6 +323,7 @@ def _replace(
                 mode="overwrite",
                 predicate=f"{FRAME_KEY[name]} IN ({listed})",
                 storage_options=lake.options,
+                writer_properties=writer_properties(),
                 partition_by=[BUCKET],
             )
         except Exception as exc:
@@ -369,6 +380,7 @@ def _overwrite_bucket(lake: Lake, name: str, bucket: int, rows: pa.Table) -> Non
         mode="overwrite",
         predicate=f"{BUCKET} = {bucket}",
         storage_options=lake.options,
+        writer_properties=writer_properties(),
         partition_by=[BUCKET],
         target_file_size=_TARGET_FILE_BYTES,
     )
