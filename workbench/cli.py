@@ -117,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
         "media-roots", parents=[common], help="list, add or remove the folders the app serves"
     )
     roots.add_argument("action", choices=["list", "add", "remove"])
-    roots.add_argument("dirs", nargs="*", type=Path, metavar="DIR")
+    roots.add_argument("dirs", nargs="*", metavar="DIR", help="a folder or an s3://bucket/prefix/")
     roots.add_argument("--json", action="store_true", help="list as JSON")
     roots.set_defaults(run=_media_roots)
 
@@ -367,7 +367,7 @@ def _media_roots(args: argparse.Namespace) -> int:
     with _open(args) as catalog:
         if args.action == "add":
             for path in args.dirs:
-                if not path.is_dir():
+                if not path.startswith("s3://") and not Path(path).is_dir():
                     print(f"warning: {path} is not a folder (yet)", file=sys.stderr)
             added = catalog.add_media_roots(args.dirs)
             print(f"{len(added)} media root(s) added" + "".join(f"\n  {r}" for r in added))

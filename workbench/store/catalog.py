@@ -371,7 +371,8 @@ class Catalog:
     ) -> list[str]:
         """Declare folders whose files may be served to a browser; returns those that were new.
 
-        Paths are stored resolved (symlinks followed). `origin` says who declared them:
+        Paths are stored resolved (symlinks followed); an `s3://bucket/prefix/` is stored as
+        given (objects under it are served, media/remote.py). `origin` says who declared them:
         `configured` (a person, `workbench media-roots add`), `import` (the folder of files
         being imported), `option` (`--media-root`), `demo`. A folder an older workbench had
         inferred from imported URIs (origin `inferred`, not served) is served again once it
@@ -379,7 +380,7 @@ class Catalog:
         """
         if origin == INFERRED:
             raise CatalogError("media roots are declared, never inferred")
-        wanted = sorted({str(Path(d).resolve()) for d in dirs})
+        wanted = sorted({_root_text(d) for d in dirs})
         if not wanted:
             return []
         with self.transaction() as con:
@@ -406,7 +407,7 @@ class Catalog:
         deleted or moved can still be removed. Folders inside a removed root that were
         declared on their own stay roots.
         """
-        given = {str(d) for d in dirs} | {str(Path(d).resolve()) for d in dirs}
+        given = {str(d) for d in dirs} | {_root_text(d) for d in dirs}
         with self.transaction() as con:
             known = [r[0] for r in con.execute("SELECT path FROM media_roots").fetchall()]
             removed = sorted(r for r in known if r in given)
@@ -430,6 +431,15 @@ class Catalog:
             .fetchall()
         )
         return [MediaRoot(path, origin, added, origin != INFERRED) for path, origin, added in rows]
+
+
+def _root_text(folder: str | os.PathLike[str]) -> str:
+    """A media root as stored: a local folder resolved, an s3:// prefix as given, ending
+    with one slash (media/remote.py)."""
+    text = str(folder)
+    if text.startswith("s3://"):
+        return text.rstrip("/") + "/"
+    return str(Path(folder).resolve())
 
 
 def _refresh_seconds() -> float:
