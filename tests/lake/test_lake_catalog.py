@@ -200,3 +200,23 @@ def test_a_lake_on_s3(tmp_path: Path) -> None:
             with CatalogWriter(b, progress=False) as writer:
                 writer.add(Frame(id="s3new", context_id="ctx-s", timestamp=1, sources=[]))
             assert "s3new" in b.view().frame_ids()
+
+
+def test_the_parquet_importer_writes_to_the_lake_and_replaces(
+    pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from workbench.ingest import exporter, importer
+
+    local, _ = pair
+    with workbench.open(local) as a:
+        exporter("parquet")(a.view(), tmp_path / "export", progress=False)
+        expected = answers(a)
+    empty = tmp_path / "empty.duckdb"
+    workbench.open(empty).close()
+    open_for_lake(str(empty), str(tmp_path / "lake2"), attach=False, buckets=1, progress=False)
+    with workbench.open(empty) as b:
+        for _ in range(2):  # the second import replaces every frame
+            report = importer("parquet")(b, [tmp_path / "export"], progress=False)
+            assert report.frames == 10
+            assert unordered(answers(b)) == unordered(expected)
+        assert len(DeltaTable(str(tmp_path / "lake2" / "frames")).to_pyarrow_table()) == 10
