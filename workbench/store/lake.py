@@ -213,7 +213,7 @@ class Lake:
         con.execute(f"SET allowed_directories = [{_literal(allowed)}]")
         # A Delta table's files never change (a change writes new ones): their footers can
         # be kept between queries.
-        con.execute("SET parquet_metadata_cache = true")
+        con.execute("SET GLOBAL parquet_metadata_cache = true")
 
     def latest_versions(self) -> dict[str, int]:
         return {name: int(self.delta(name).version()) for name in self.tables}
