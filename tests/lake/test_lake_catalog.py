@@ -220,3 +220,25 @@ def test_the_parquet_importer_writes_to_the_lake_and_replaces(
             assert report.frames == 10
             assert unordered(answers(b)) == unordered(expected)
         assert len(DeltaTable(str(tmp_path / "lake2" / "frames")).to_pyarrow_table()) == 10
+
+
+def test_migrations_run_on_stand_ins_and_the_lake_follows(pair: tuple[Path, Path]) -> None:
+    local, path = pair
+    with workbench.open(local) as a:
+        expected = answers(a)
+    # an older catalog: the last migration (new tables only) runs again on opening
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    con.close()
+    with workbench.open(path) as b:
+        assert b.schema_version == 6 and b.lake is not None
+        assert answers(b) == expected
+        kinds = dict(
+            b.cursor()
+            .execute(
+                "SELECT table_name, table_type FROM information_schema.tables "
+                "WHERE table_name IN ('frames', 'sources', 'rois')"
+            )
+            .fetchall()
+        )
+        assert kinds == {"frames": "VIEW", "sources": "VIEW", "rois": "VIEW"}
