@@ -166,7 +166,8 @@ def browse(catalog: Any, frames: int) -> dict[str, dict[str, float]]:
 
 
 def ingest_throughput(work: Path) -> dict[str, Any]:
-    """An ingest job of 4 Parquet exports (25k frames each) with 1 and 2 workers."""
+    """An ingest job of 4 Parquet exports (25k frames each) with 1 and 2 workers of the same
+    engine (Daft's native runner, or this process alone when Daft is missing)."""
     from workbench.jobs import EngineConfig, IngestJob, run_ingest
 
     paths = []
@@ -201,7 +202,7 @@ def ingest_throughput(work: Path) -> dict[str, Any]:
         )
         report = run_ingest(
             IngestJob(str(work / f"joblake{workers}"), "parquet", tuple(paths)),
-            EngineConfig(engine if workers > 1 else "local", workers),
+            EngineConfig(engine, workers),
             progress=False,
         )
         out[f"workers_{workers}"] = {
@@ -224,10 +225,14 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/workbench-lake-bench"))
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--no-ingest", action="store_true")
+    parser.add_argument("--no-browse", action="store_true")
+    parser.add_argument("--buckets", type=int, default=BUCKETS)
     args = parser.parse_args()
+    global BUCKETS
+    BUCKETS = args.buckets
     results: dict[str, Any] = {"load_before": os.getloadavg()}
     try:
-        for n in args.frames:
+        for n in [] if args.no_browse else args.frames:
             folder = args.dir / f"n{n}"
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)

@@ -74,6 +74,8 @@ def _daft(
     except Exception:  # a runner is set for this process already: Daft keeps the first one
         pass
 
+    # Threads: a unit's work is mostly DuckDB and pyarrow, which release the interpreter
+    # lock (processes, `use_process=True`, measured slower here for their start-up).
     @daft.func(return_dtype=daft.DataType.string())
     def run(unit: str) -> str:
         return work(orjson.loads(unit))
