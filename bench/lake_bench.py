@@ -220,6 +220,7 @@ def ingest_throughput(work: Path) -> dict[str, Any]:
 
 
 def main() -> int:
+    global BUCKETS
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--dir", type=Path, default=Path("/tmp/workbench-lake-bench"))
@@ -228,7 +229,6 @@ def main() -> int:
     parser.add_argument("--no-browse", action="store_true")
     parser.add_argument("--buckets", type=int, default=BUCKETS)
     args = parser.parse_args()
-    global BUCKETS
     BUCKETS = args.buckets
     results: dict[str, Any] = {"load_before": os.getloadavg()}
     try:
