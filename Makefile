@@ -41,7 +41,7 @@ pytest: $(VENV)/.stamp-dev system-deps
 	# the catalog-level tests again on lake-backed catalogs (one test compares SELECT * of
 	# rois, which shows the lake's stored order as a column: docs/scale-out.md), and the jobs
 	# on Daft
-	WORKBENCH_TEST_STORAGE=lake $(PY) -m pytest -q -p no:cacheprovider tests/query tests/services \
+	WORKBENCH_TEST_STORAGE=lake $(PY) -m pytest -q -p no:cacheprovider tests/query tests/services tests/analysis \
 	  --deselect tests/services/test_load.py::test_dest_field_loads_into_a_new_field
 	$${DAFT_VENV:-$$HOME/.cache/workbench/daft-venv}/bin/python -m pytest -q -p no:cacheprovider tests/jobs -m "not slow"
 
