@@ -101,6 +101,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "StateError", "TagReport", "TaskDetail", "TaskFrame", "TaskSource", "TaskStatus",
         "UNEXPECTED_MODES", "UnexpectedLabels", "UnknownIds", "Workbench", "WorkbenchService",
     ],
+    "jobs": ["ENGINES", "EngineConfig", "IngestJob", "JobReport", "run_ingest"],
     "store": [
         "Catalog", "CatalogInfo", "check_read_only", "default_catalog_path", "open_catalog",
         "quote_ident",
