@@ -129,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    """`workbench lake init|attach|ingest|compact|vacuum` (docs/scale-out.md)."""
+    """`workbench lake init|attach|ingest|qa|compact|vacuum` (docs/scale-out.md)."""
     lake = sub.add_parser("lake", parents=[common], help="keep frames, sources, ROIs in a lake")
     verbs = lake.add_subparsers(dest="verb", metavar="VERB", required=True)
     init = verbs.add_parser("init", parents=[common], help="move the catalog's tables to a lake")
@@ -146,6 +146,11 @@ def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     ingest.add_argument("--workers", type=int, default=None)
     ingest.add_argument("--files-per-unit", type=int, default=1)
     ingest.set_defaults(run=_lake_ingest)
+    qa = verbs.add_parser("qa", parents=[common], help="sequence QA as a job, per bucket")
+    qa.add_argument("kinds", nargs="*", help="kinds of issue (default: all but frozen)")
+    qa.add_argument("--engine", choices=("local", "daft", "spark"), default=None)
+    qa.add_argument("--workers", type=int, default=None)
+    qa.set_defaults(run=_lake_qa)
     compact = verbs.add_parser("compact", parents=[common], help="rewrite buckets sorted")
     compact.set_defaults(run=_lake_compact)
     vacuum = verbs.add_parser("vacuum", parents=[common], help="remove unreferenced files")
@@ -184,6 +189,19 @@ def _lake_ingest(args: argparse.Namespace) -> int:
     for error in report.refused[:20]:
         print(f"refused: {error}", file=sys.stderr)
     return EXIT_REJECTED if report.refused else 0
+
+
+def _lake_qa(args: argparse.Namespace) -> int:
+    from workbench.jobs import JOB_KINDS, EngineConfig, run_sequence_qa
+
+    with _open(args) as catalog:
+        report = run_sequence_qa(
+            catalog,
+            tuple(args.kinds) or JOB_KINDS,
+            EngineConfig.from_env(args.engine, args.workers),
+        )
+    print(f"{report.issues} issues in {report.units} buckets, {report.seconds:.1f} s")
+    return 0
 
 
 def _lake_compact(args: argparse.Namespace) -> int:
