@@ -177,8 +177,15 @@ class Lake:
         ).fetchall()[0][0]
         if not exists:
             return None
+        has_evolved = con.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = ? AND column_name = 'evolved'",
+            [LAKE_META],
+        ).fetchall()[0][0]
+        evolved = "evolved" if has_evolved else "false"  # made before the column existed
         rows = con.execute(
-            f"SELECT name, uri, buckets, columns, version, evolved FROM {LAKE_META} ORDER BY name"
+            f"SELECT name, uri, buckets, columns, version, {evolved} FROM {LAKE_META} "
+            "ORDER BY name"
         ).fetchall()
         if not rows:
             return None
