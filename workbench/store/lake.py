@@ -184,8 +184,7 @@ class Lake:
         ).fetchall()[0][0]
         evolved = "evolved" if has_evolved else "false"  # made before the column existed
         rows = con.execute(
-            f"SELECT name, uri, buckets, columns, version, {evolved} FROM {LAKE_META} "
-            "ORDER BY name"
+            f"SELECT name, uri, buckets, columns, version, {evolved} FROM {LAKE_META} ORDER BY name"
         ).fetchall()
         if not rows:
             return None
