@@ -114,6 +114,18 @@ def test_daft_reads_and_writes_tables_the_others_read(tmp_path: Path) -> None:
     )
     frames = daft.read_deltalake(f"{lake}/frames").to_pydict()
     assert len(frames["id"]) == 50
+    # Daft appends to the catalog's tables (rows copied under new ids, their stored-order
+    # numbers overlapping the others': the catalog sorts then) and the catalog reads them
+    path = tmp_path / "c.duckdb"
+    copied = daft.read_deltalake(f"{lake}/frames").with_column(
+        "id", daft.col("id") + daft.lit("-copy")
+    )
+    copied.write_deltalake(f"{lake}/frames", mode="append", partition_cols=["context_bucket"])
+    with workbench.open(path) as catalog:
+        ids = catalog.view().frame_ids()
+        assert len(ids) == 100 and sum(i.endswith("-copy") for i in ids) == 50
+        rowids = [r[0] for r in catalog.sql("SELECT rowid FROM frames").fetchall()]
+        assert rowids == sorted(rowids)
 
 
 @pytest.mark.slow
