@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 
 import workbench
 from tests.lake.s3 import make_bucket, moto_server
@@ -121,18 +122,36 @@ def test_writes_go_to_the_lake_and_move_the_pin(pair: tuple[Path, Path], tmp_pat
     assert [r["id"] for r in f1] == ["n1"]
 
 
-def test_a_job_elsewhere_is_seen_after_refresh(pair: tuple[Path, Path], tmp_path: Path) -> None:
+def append_elsewhere(lake: Path) -> None:
+    """Another writer (a job) appends one frame to the lake's frames table."""
+    dt = DeltaTable(str(lake / "frames"))
+    one = dt.to_pyarrow_table().slice(0, 1)
+    one = one.set_column(0, "id", pa.array(["extra"]))
+    write_deltalake(str(lake / "frames"), one, mode="append")
+
+
+def test_a_job_elsewhere_is_seen_after_refresh(
+    pair: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, path = pair
+    monkeypatch.setenv("WORKBENCH_LAKE_REFRESH", "3600")  # no look of its own in this test
     with workbench.open(path) as catalog:
         count = catalog.view().count()
-        from deltalake import write_deltalake
-
-        dt = DeltaTable(str(tmp_path / "lake" / "frames"))
-        one = dt.to_pyarrow_table().slice(0, 1)
-        one = one.set_column(0, "id", __import__("pyarrow").array(["extra"]))
-        write_deltalake(str(tmp_path / "lake" / "frames"), one, mode="append")
+        append_elsewhere(tmp_path / "lake")
         assert catalog.view().count() == count  # pinned
         assert catalog.refresh_lake() is True
+        assert catalog.view().count() == count + 1
+        assert catalog.refresh_lake() is False  # nothing new
+
+
+def test_the_pins_move_on_by_themselves(
+    pair: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, path = pair
+    monkeypatch.setenv("WORKBENCH_LAKE_REFRESH", "0")  # look whenever a cursor is taken
+    with workbench.open(path) as catalog:
+        count = catalog.view().count()
+        append_elsewhere(tmp_path / "lake")
         assert catalog.view().count() == count + 1
 
 

@@ -132,6 +132,7 @@ class Catalog:
         self._table_names: list[str] | None = None
         self.lake: Lake | None = None
         self._lake_checked = time.monotonic()
+        self._writing = 0  # transactions open (a lake's pins are not moved under them)
         try:
             if not read_only:
                 self._migrate()
@@ -225,8 +226,8 @@ class Catalog:
         if self.lake is None or self.read_only:
             return False
         now = time.monotonic()
-        if not force and now - self._lake_checked < _refresh_seconds():
-            return False
+        if not force and (self._writing or now - self._lake_checked < _refresh_seconds()):
+            return False  # never from inside a write: it moves the pins itself
         self._lake_checked = now
         if not self.lake.stale():
             return False
@@ -276,6 +277,7 @@ class Catalog:
         with self._lock:
             con = self._con.cursor()
             con.execute("BEGIN TRANSACTION")
+            self._writing += 1
             try:
                 yield con
             except BaseException:
@@ -284,6 +286,7 @@ class Catalog:
             else:
                 con.execute("COMMIT")
             finally:
+                self._writing -= 1
                 con.close()
                 # A write may add frames, or a backend's table (store/ledger.py).
                 self._has_frames = None
