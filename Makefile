@@ -35,13 +35,14 @@ typecheck: $(VENV)/.stamp-dev
 pytest: $(VENV)/.stamp-dev system-deps
 	.ci/labelstudio-venv
 	.ci/jupyterlab-venv
+	.ci/format-sdks-venv
 	.ci/moto-venv
 	.ci/daft-venv $(VENV)
-	$(PY) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider
+	$(PY) -m pytest -q -n 2 --dist loadfile tests notebooks --nbval-lax -p no:cacheprovider
 	# the catalog-level tests again on lake-backed catalogs (one test compares SELECT * of
 	# rois, which shows the lake's stored order as a column: docs/scale-out.md), and the jobs
 	# on Daft
-	WORKBENCH_TEST_STORAGE=lake $(PY) -m pytest -q -p no:cacheprovider tests/query tests/services tests/analysis \
+	WORKBENCH_TEST_STORAGE=lake $(PY) -m pytest -q -n 2 --dist loadfile -p no:cacheprovider tests/query tests/services tests/analysis \
 	  --deselect tests/services/test_load.py::test_dest_field_loads_into_a_new_field
 	$${DAFT_VENV:-$$HOME/.cache/workbench/daft-venv}/bin/python -m pytest -q -p no:cacheprovider tests/jobs -m "not slow"
 
@@ -49,6 +50,7 @@ test: lint typecheck pytest
 
 bench: $(VENV)/.stamp-dev
 	$(PY) bench/catalog_bench.py
+	$(PY) bench/formats_bench.py
 	$(PY) bench/services_bench.py
 	$(PY) bench/ui_bench.py
 	.ci/labelstudio-venv

@@ -8,10 +8,14 @@
 It starts `workbench serve` (unless --url is given), opens the app in Debian's Chromium
 driven by playwright, and measures what a person waits for:
 
-  interactive   page load until the grid's tiles are on screen and Bokeh is idle  (< 2 s)
-  query         new WHERE applied until the page of tiles is redrawn              (< 500 ms)
-  page          next/previous page until the tiles are redrawn                    (< 500 ms)
-  frame_step    player next/previous until the frame and its ROIs are redrawn     (< 150 ms)
+  interactive   page load until the grid's tiles are on screen and Bokeh is idle  (< 1.5 s)
+  complete      page load until the parts added after it (actions, runs, the other
+                filters) are there too and Bokeh is idle; the measures below start then
+  query         new WHERE applied until the page of tiles is redrawn              (< 300 ms)
+  page          next/previous page until the tiles are redrawn                    (< 300 ms)
+  frame_step    player next/previous until the frame and its ROIs are redrawn     (< 100 ms)
+  playback      frames drawn per second while playing a context, against the
+                footage's own rate (the player's); target: the footage's rate (up to 30)
   server_rss    the server's peak resident memory (VmHWM) after the session       (< 1 GB)
 
 Each wait ends when the DOM shows the change and Bokeh has no message in flight, then one
@@ -46,7 +50,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-TARGETS_MS = {"interactive": 2000.0, "query": 500.0, "page": 500.0, "frame_step": 150.0}
+TARGETS_MS = {"interactive": 1500.0, "query": 300.0, "page": 300.0, "frame_step": 100.0}
+PLAYBACK_SECONDS = 4.0
+# Playback keeps up when it draws at least this share of the footage's frames.
+PLAYBACK_SHARE = 0.9
 RSS_TARGET_MB = 1024.0
 TIMEOUT_MS = 60_000
 
@@ -89,6 +96,32 @@ window.__wb = {
   painted() {
     return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
   },
+  viewerImage() {
+    // The picture's data source of the viewer's first plot (its first glyph).
+    const plot = [...Bokeh.documents[0].all_models]
+      .find((m) => (m.css_classes || []).includes('wb-viewer-plot'));
+    return plot ? plot.renderers[0].data_source : null;
+  },
+  playerModel() {
+    return [...Bokeh.documents[0].all_models]
+      .find((m) => (m.css_classes || []).includes('wb-player'));
+  },
+  countFrames(seconds) {
+    // Pictures drawn per second: the viewer's picture URL polled at every animation frame.
+    const source = this.viewerImage();
+    return new Promise((resolve) => {
+      let last = source.data.url[0];
+      let changes = 0;
+      const start = performance.now();
+      const poll = () => {
+        const url = source.data.url[0];
+        if (url !== last) { changes += 1; last = url; }
+        if (performance.now() - start < seconds * 1000) requestAnimationFrame(poll);
+        else resolve({changes, seconds: (performance.now() - start) / 1000});
+      };
+      requestAnimationFrame(poll);
+    });
+  },
 };
 """
 
@@ -115,6 +148,8 @@ class Figures:
     page_mode: str | None = None
     # The 1-minute load average before and after: on a busy 2-core machine it explains a lot.
     load_average: list[float] = field(default_factory=list)
+    # (frames drawn per second, the footage's frames per second) per playback
+    playback: list[tuple[float, float]] = field(default_factory=list)
 
     def add(self, name: str, timing: Timing) -> None:
         self.samples_ms.setdefault(name, []).append(round(timing.wall_ms, 1))
@@ -153,6 +188,14 @@ class Figures:
                 f"{name:<12} {row['n']:>3} {row['median_ms']:>10.1f} "
                 f"{row['max_ms']:>9.1f} {row['target_ms']:>8.0f}  {ok}"
                 f"  {'-' if cpu is None else f'{cpu:.0f}':>13}"
+            )
+        if self.playback:
+            drawn = statistics.median(d for d, _ in self.playback)
+            footage = statistics.median(f for _, f in self.playback)
+            ok = "yes" if drawn >= PLAYBACK_SHARE * footage else "NO "
+            lines.append(
+                f"{'playback':<12} {len(self.playback):>3} {drawn:>7.1f} fps drawn of "
+                f"{footage:.1f} fps footage ({drawn / footage:.0%})  {ok}"
             )
         if self.load_average:
             lines.append("load average before/after: " + " / ".join(map(str, self.load_average)))
@@ -263,6 +306,15 @@ class Session:
             "() => __wb.idle() && (__wb.grid()?.tiles ?? 0) > 0",
         )
 
+    def complete(self, started: float, cpu: float | None) -> Timing:
+        """From navigation (at `started`) until the parts added once the page is on screen
+        are there and Bokeh is idle."""
+        self.wait("() => __wb.idle() && __wb.find('.wb-runs') !== null")
+        wall = (time.perf_counter() - started) * 1000
+        if cpu is not None and self.server_pid:
+            cpu = process_cpu_ms(self.server_pid) - cpu
+        return Timing(wall, cpu)
+
     def grid(self) -> dict[str, Any]:
         return dict(self.page.evaluate("() => __wb.grid()"))
 
@@ -285,6 +337,16 @@ class Session:
     def open_first_tile(self) -> None:
         self.click(".wb-tile")
         self.wait("() => __wb.idle() && (__wb.text('.wb-frame-label') ?? '').length > 0")
+
+    def playback(self) -> tuple[float, float]:
+        """Play the open context from its first frame: (frames drawn per second, the
+        footage's frames per second as the player plays them)."""
+        footage = 1000.0 / float(self.page.evaluate("() => __wb.playerModel().interval"))
+        self.page.evaluate("() => { __wb.playerModel().direction = 1; }")
+        counted = self.page.evaluate(f"() => __wb.countFrames({PLAYBACK_SECONDS})")
+        self.page.evaluate("() => { __wb.playerModel().direction = 0; }")
+        self.wait("() => __wb.idle()")
+        return counted["changes"] / counted["seconds"], footage
 
     def timed_frame_step(self, button: str) -> Timing:
         """From clicking the player's button until the new frame is drawn and Bokeh is idle."""
@@ -321,7 +383,10 @@ def run(url: str, server_pid: int | None, figures: Figures, queries: tuple[str, 
 
 
 def _one_session(session: Session, figures: Figures, queries: tuple[str, str]) -> None:
+    cpu = process_cpu_ms(session.server_pid) if session.server_pid else None
+    started = time.perf_counter()
     figures.add("interactive", session.load())
+    figures.add("complete", session.complete(started, cpu))
     figures.tiles_per_page = session.grid()["tiles"]
     for where in queries:
         figures.add("query", session.timed_grid_change(lambda w=where: session.set_query(w)))
@@ -337,6 +402,8 @@ def _one_session(session: Session, figures: Figures, queries: tuple[str, str]) -
     session.open_first_tile()
     for button in (".wb-next", ".wb-prev", ".wb-next", ".wb-prev"):
         figures.add("frame_step", session.timed_frame_step(button))
+    drawn, footage = session.playback()
+    figures.playback.append((round(drawn, 2), round(footage, 2)))
     if session.errors:
         raise RuntimeError("the page raised errors: " + "; ".join(session.errors))
 

@@ -6,7 +6,6 @@ catalog.sql("SELECT label, count(*) FROM rois GROUP BY 1").df()
 """
 
 from workbench.analysis.evaluation import DetectionResults
-from workbench.analysis.similarity.search import RoiRef
 from workbench.catalog import Catalog, open_catalog
 from workbench.errors import (
     AnalysisError,
@@ -20,6 +19,7 @@ from workbench.errors import (
     SchemaVersionError,
     WorkbenchError,
 )
+from workbench.model.similarity import RoiRef
 from workbench.services import Workbench
 from workbench.services.client import connect
 

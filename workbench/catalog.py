@@ -7,7 +7,8 @@
 `workbench.store.Catalog` owns the DuckDB file and knows nothing of views, evaluations or the
 app: the store sits below those layers and never imports them. This module sits above them
 all and adds, by subclassing, what a person reaches from a catalog (`view()`, the evaluation
-entry points, `app()`) and from a view (`evaluate_detections`). Both classes stay subclasses
+entry points, `app()`) and from a view (`evaluate_detections`, `find_similar`,
+`compute_embeddings`, `find_duplicates`, `sequence_qa`...). Both classes stay subclasses
 of the store's and the query layer's, so a `workbench.Catalog` is a `store.Catalog` and a view
 of one is a `query.View`; library code takes the lower types and builds views with
 `View(catalog)`. docs/architecture.md describes the pattern for new entry points.
@@ -16,6 +17,7 @@ of one is a `query.View`; library code takes the lower types and builds views wi
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from workbench.analysis import evaluation
@@ -23,15 +25,20 @@ from workbench.query import view as query
 from workbench.store import catalog as store
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import pyarrow as pa
+
     from workbench.analysis.duplicates import DuplicateResults
     from workbench.analysis.embeddings import EmbeddingInfo, EmbeddingRemoval, EmbeddingReport
-    from workbench.analysis.sequence_qa import QaReport
-    from workbench.analysis.similarity import Neighbours
     from workbench.analysis.evaluation import (
         DetectionResults,
         EvaluationInfo,
         EvaluationRemoval,
     )
+    from workbench.analysis.sequence_qa import QaReport
+    from workbench.analysis.similarity import Neighbours
+    from workbench.analysis.similarity.scores import ScoreReport
 
 
 class View(query.View):
@@ -57,6 +64,72 @@ class View(query.View):
         workbench.analysis.evaluation.evaluate_detections. See docs/evaluation.md.
         """
         return evaluation.evaluate_detections(self, pred_field, gt_field, eval_key, **options)
+
+    # -- embeddings, similarity, duplicates, sequence QA (docs/embeddings.md, sequence-qa.md) --
+    def find_similar(self, query: Any, k: int = 20, key: str | None = None) -> Neighbours:
+        """The k frames (or ROIs) of this view most similar to `query`, with scores."""
+        from workbench.analysis.similarity import search
+
+        candidates = None if self.plan.everything else self.frame_ids()
+        return search(self.catalog, query, k, key, frame_ids=candidates)
+
+    def compute_embeddings(
+        self, key: str = "descriptor", model: Any = None, **options: Any
+    ) -> EmbeddingReport:
+        """Embed the view's frames (or ROIs, target="rois") with `model` (None: the built-in
+        descriptor; an ONNX file; a callable) and store them under `key`."""
+        from workbench.analysis.embeddings import compute_embeddings
+
+        return compute_embeddings(self, key, model, **options)
+
+    def projection(
+        self,
+        key: str | None = None,
+        method: str = "pca",
+        *,
+        colour_by: str | None = None,
+        recompute: bool = False,
+        **options: Any,
+    ) -> pa.Table:
+        """The view's points of a 2-D projection of `key` (frame_id[, roi_id], x, y, colour),
+        computed and stored on first use."""
+        from workbench.analysis.embeddings.projections import projection_table
+
+        return projection_table(
+            self, key, method, colour_by=colour_by, recompute=recompute, **options
+        )
+
+    def find_duplicates(self, **options: Any) -> DuplicateResults:
+        """Duplicate groups among the view's frames, stored in duplicate_groups."""
+        from workbench.analysis.duplicates import find_duplicates
+
+        return find_duplicates(self, **options)
+
+    def sequence_qa(self, kinds: Sequence[str] | str | None = None, **options: Any) -> QaReport:
+        """Sequence and track checks over the view's contexts, stored in qa_issues."""
+        from workbench.analysis.sequence_qa import sequence_qa
+
+        return sequence_qa(self, kinds, **options)
+
+    def qa_issues(self, kinds: Sequence[str] | str | None = None) -> pa.Table:
+        """The stored QA issues of the view's frames and contexts."""
+        from workbench.analysis.sequence_qa import list_issues
+
+        return list_issues(self, kinds)
+
+    def compute_scores(self, key: str | None = None, k: int = 10) -> ScoreReport:
+        """Uniqueness and representativeness of the view's frames, stored for sort_by_score."""
+        from workbench.analysis.similarity.scores import compute_scores
+
+        return compute_scores(self, key, k=k)
+
+    def diverse_sample(
+        self, n: int, key: str | None = None, method: str = "kmeans", seed: int = 0
+    ) -> list[str]:
+        """The ids of `n` frames covering the view (see select_diverse)."""
+        from workbench.analysis.similarity.scores import diverse_sample
+
+        return diverse_sample(self, n, key, method=method, seed=seed)
 
 
 class Catalog(store.Catalog):

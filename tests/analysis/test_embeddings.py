@@ -313,3 +313,36 @@ def test_umap_and_tsne_on_a_sample_keep_clusters_apart(tmp_path: Path, method: s
         centres = [xy[labels == c].mean(axis=0) for c in (0, 1)]
         spread = max(xy[labels == c].std(axis=0).max() for c in (0, 1))
         assert np.linalg.norm(centres[0] - centres[1]) > 2 * spread
+
+
+def test_select_region_keeps_the_points_inside_a_polygon(tmp_path):
+    """A lasso on a projection as a view stage: its SQL and the array test agree, a long
+    outline is thinned, and a spec round trip keeps it."""
+    import numpy as np
+
+    import workbench
+    from workbench.query import View
+    from workbench.query.region_stage import MAX_VERTICES, inside
+
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        from workbench.ingest import CatalogWriter, Frame, Source
+
+        with CatalogWriter(catalog) as writer:
+            for i in range(400):
+                writer.add(Frame(f"f{i:03d}", sources=[Source("cam", f"/x/{i}.jpg", 8, 8)]))
+        rng = np.random.default_rng(0)
+        vectors = rng.standard_normal((400, 8)).astype(np.float32)
+        catalog.add_embeddings("e", vectors, ids=[f"f{i:03d}" for i in range(400)])
+        points = catalog.view().projection("e", "pca")
+        x, y = (points.column(c).to_numpy().astype(np.float32) for c in ("x", "y"))
+        t = np.linspace(0, 2 * np.pi, 500, endpoint=False)
+        xs = list(np.median(x) + 0.6 * np.std(x) * np.cos(t) * (1 + 0.3 * np.sin(5 * t)))
+        ys = list(np.median(y) + 0.6 * np.std(y) * np.sin(t))
+        view = catalog.view().select_region(xs, ys, key="e")
+        stage = view.stages[-1]
+        assert len(stage.xs) == MAX_VERTICES
+        mask = inside(x, y, stage.xs, stage.ys)
+        expected = set(points.column("frame_id").to_numpy(zero_copy_only=False)[mask])
+        assert set(view.frame_ids()) == expected and 20 < len(expected) < 380
+        again = View.from_dict(catalog, view.to_dict())
+        assert again.count() == len(expected)

@@ -188,7 +188,7 @@ def test_refusals_write_nothing(catalog: Catalog) -> None:
     cases = [
         ({"pred_field": "nothing"}, "no ROIs of field 'nothing'"),
         ({"pred_field": "ground_truth"}, "both"),
-        ({"method": "open-images"}, "unknown method"),
+        ({"method": "pascal-voc"}, "unknown method"),
         ({"iou": 1.5}, "iou"),
         ({"iou_threshs": []}, "at least one"),
         ({"max_dets": [10, 1]}, "increasing"),

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -317,7 +318,8 @@ def test_export_writes_images_annotations_and_categories(catalog, tmp_path):
     assert set(data) == {"info", "licenses", "images", "annotations", "categories"}
     assert data["images"][0] == {
         "id": 1,
-        "file_name": str(DATA / "000001.jpg"),  # not under the export's folder: absolute
+        # Not under the export's folder: a relative name that climbs out of it, never absolute.
+        "file_name": os.path.relpath(DATA / "000001.jpg", tmp_path / "out"),
         "width": 40,
         "height": 30,
         "license": 1,
@@ -398,7 +400,8 @@ def test_export_skips_kinds_coco_cannot_hold_and_numbers_foreign_ids(catalog, tm
     ]
     data = json.loads(report.dest.read_text())
     assert sorted(i["id"] for i in data["images"]) == [1, 2]
-    assert {i["file_name"] for i in data["images"]} == {"/x/42.jpg", "/x/b.jpg"}
+    names = {os.path.relpath(f"/x/{n}.jpg", report.dest.parent) for n in ("42", "b")}
+    assert {i["file_name"] for i in data["images"]} == names
     assert {a["id"]: a["category_id"] for a in data["annotations"]} == {7: 9, 8: 10}
     assert {c["name"]: c["id"] for c in data["categories"]} == {"car": 10, "truck": 9}
     assert {a["id"]: a.get("score") for a in data["annotations"]} == {7: None, 8: 0.5}
@@ -486,3 +489,45 @@ def test_results_categories_come_from_the_frames_of_their_prefix(catalog, tmp_pa
     coco.import_files(catalog, [results], id_prefix="instances_tiny:", progress=False)
     rows = catalog.sql("SELECT frame_id, label FROM rois WHERE field = 'predictions'").fetchall()
     assert sorted(rows) == [("instances_tiny:1", "person"), ("other:1", "tree")]
+
+
+def test_export_copies_or_links_images_from_outside_its_folder(catalog, tmp_path):
+    src = tmp_path / "src"
+    (src / "a").mkdir(parents=True)
+    (src / "b").mkdir()
+    for name in ("a/x.jpg", "b/x.jpg"):  # two images with one name
+        (src / name).write_bytes(name.encode())
+    images = [{"id": n, "file_name": name} for n, name in enumerate(["a/x.jpg", "b/x.jpg"], 1)]
+    doc = _write(src / "i.json", {"images": images, "annotations": [], "categories": []})
+    coco.import_files(catalog, [doc], progress=False, images_dir=src)
+    for media in ("copy", "link"):
+        dest = tmp_path / media / "gt.json"
+        report = coco.export_files(catalog.view(), dest, progress=False, media=media)
+        names = [i["file_name"] for i in json.loads(dest.read_text())["images"]]
+        assert names == ["x.jpg", "x-1.jpg"] and report.skipped == []
+        placed = [dest.parent / "images" / n for n in names]
+        assert [p.is_symlink() for p in placed] == [media == "link"] * 2
+        assert [p.read_bytes() for p in placed] == [b"a/x.jpg", b"b/x.jpg"]
+        with workbench.open(tmp_path / f"{media}.duckdb") as again:
+            assert coco.import_files(again, [dest], progress=False).ok
+            uris = [r[0] for r in again.sql("SELECT uri FROM sources ORDER BY uri").fetchall()]
+            assert uris == sorted(str(p) for p in placed)
+
+
+def test_an_image_that_cannot_be_copied_is_named_and_counted(catalog, tmp_path):
+    coco.import_files(catalog, [INSTANCES], progress=False)  # its pictures are not on disk
+    dest = tmp_path / "out" / "gt.json"
+    report = coco.export_files(catalog.view(), dest, progress=False, media="copy")
+    names = [i["file_name"] for i in json.loads(dest.read_text())["images"]]
+    assert names[0] == os.path.relpath(DATA / "000001.jpg", dest.parent / "images")
+    assert report.skipped == ["3 images not copied (missing or unreadable), named where they are"]
+
+
+def test_a_results_file_with_a_byte_order_mark_is_still_a_results_file(catalog, tmp_path):
+    coco.import_files(catalog, [INSTANCES], progress=False)
+    results = json.loads(RESULTS.read_text())
+    path = tmp_path / "r.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(results).encode())
+    report = coco.import_files(catalog, [path], progress=False, id_prefix="instances_tiny:")
+    assert report.rois > 0
+    assert catalog.sql("SELECT count(*) FROM rois WHERE field = 'predictions'").fetchall()[0][0]

@@ -100,7 +100,8 @@ def test_boxes_between_keyframes_are_interpolated(catalog):
     assert car[1]["attributes"] == {"uuid": CAR, "classifications": color}
     assert car[4]["attributes"]["classifications"] == color
     assert car[5]["attributes"] == {"uuid": CAR}
-    assert report.rois == 19
+    # 19 ROIs of objects and answers over frames, and 2 whole-video answers on all 12 frames.
+    assert report.rois == 19 + 2 * 11
 
 
 def test_points_and_lines_are_tracks_with_their_own_index(catalog):
@@ -178,7 +179,7 @@ def test_answers_become_classifications_on_their_frames(catalog):
     assert hazards["attributes"]["answer"] == [{"name": "glare"}, {"name": "spray"}]
 
 
-def test_answers_without_frames_hold_for_the_whole_video_on_its_first_frame(catalog):
+def test_answers_without_frames_hold_for_the_whole_video_on_every_frame(catalog):
     labelbox.import_files(catalog, [SAMPLE], progress=False)
     rois = _rois(catalog)
     notes = rois[(_frame(1), "b0c1a2d3-0000-4000-8000-000000000006")]
@@ -193,7 +194,7 @@ def test_answers_without_frames_hold_for_the_whole_video_on_its_first_frame(cata
         "name": "highway",
         "classifications": [{"name": "lanes", "answer": [{"name": "three"}]}],
     }
-    assert sum(1 for key in rois if key[1] == "b0c1a2d3-0000-4000-8000-000000000006") == 1
+    assert sum(1 for key in rois if key[1] == "b0c1a2d3-0000-4000-8000-000000000006") == 12
 
 
 def test_checklist_answers_with_their_own_frames(catalog, tmp_path):
@@ -222,7 +223,7 @@ def test_bad_lines_are_reported_by_file_and_line_and_the_rest_kept(catalog):
     report = labelbox.import_files(catalog, [SAMPLE], progress=False)
     assert [(e.where, e.problem) for e in report.errors] == [
         (f"{SAMPLE}:8", "unknown data row {'globalKey': 'no-such-video.mp4'}"),
-        (f"{SAMPLE}:9", "frame number 13 is out of range: the video has 12 frames"),
+        (f"{SAMPLE}:9", "frame number 13 is out of range: the video's frames are 1 to 12"),
         (f"{SAMPLE}:10", "not valid JSON (Expecting value)"),
         (f"{SAMPLE}:11", "an annotation needs segments (an object) or an answer"),
     ]
@@ -349,7 +350,8 @@ def test_import_replaces_the_field_on_every_frame_of_the_video(catalog, tmp_path
         [{"uuid": "n", "name": "notes", "dataRow": {"globalKey": VIDEO}, "answer": "only this"}],
     )
     labelbox.import_files(catalog, [smaller], progress=False)
-    assert list(_rois(catalog)) == [(_frame(1, "o", 2), "old"), (_frame(1), "n")]
+    on_every_frame = [(_frame(n), "n") for n in range(1, 13)]
+    assert sorted(_rois(catalog)) == sorted([(_frame(1, "o", 2), "old"), *on_every_frame])
     assert list(_rois(catalog, "ground_truth")) == [(_frame(12), "gt")]
 
 
@@ -359,7 +361,8 @@ def test_export_writes_objects_as_keyframes_and_answers_as_ranges(catalog, tmp_p
     (tmp_path / "out").mkdir()
     report = labelbox.export_files(catalog.view(), tmp_path / "out", progress=False)
     assert report.dest == tmp_path / "out" / "predictions.ndjson"
-    assert (report.rois, report.frames, report.skipped) == (19, 9, [])
+    # Whole-video answers are on every frame (all 12 exported), written once each.
+    assert (report.rois, report.frames, report.skipped) == (19 + 2 * 11, 12, [])
     lines = [json.loads(t) for t in report.dest.read_text().splitlines()]
     by_uuid = {line["uuid"]: line for line in lines}
     assert [line["uuid"] for line in lines[:3]] == [CAR, PEDESTRIAN, LANE]  # track order

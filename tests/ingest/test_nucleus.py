@@ -296,9 +296,10 @@ def test_export_round_trips_scenes(catalog, tmp_path: Path) -> None:
     scenes = json.loads((tmp_path / "out.json").read_text())
     first = next(s for s in scenes if s["reference_id"] == "drive-001")
     assert first["frame_rate"] == 30 and first["metadata"] == {"weather": "rain", "route": "A7"}
-    assert first["frames"][0] == {
+    assert first["frames"][0] == {  # the Nucleus SDK's own item payload
         "reference_id": "drive-001/f0",
-        "image_location": "s3://bucket/drive-001/0.jpg",
+        "url": "s3://bucket/drive-001/0.jpg",
+        "type": "image",
         "metadata": {"camera": "front", "speed": 12.5},
     }
 

@@ -40,14 +40,21 @@ def _catalog_rows(catalog, frame_ids=None) -> dict[str, list[tuple]]:
     return {
         "frames": _rows(
             catalog,
-            "SELECT * EXCLUDE (ingested) FROM frames" + where.format(key="id") + " ORDER BY id",
+            "SELECT * EXCLUDE (ingested, frame_key) FROM frames"
+            + where.format(key="id")
+            + " ORDER BY id",
         ),
         "sources": _rows(
             catalog,
-            "SELECT * FROM sources" + where.format(key="frame_id") + " ORDER BY frame_id, id",
+            "SELECT * EXCLUDE (frame_key) FROM sources"
+            + where.format(key="frame_id")
+            + " ORDER BY frame_id, id",
         ),
         "rois": _rows(
-            catalog, "SELECT * FROM rois" + where.format(key="frame_id") + " ORDER BY frame_id, id"
+            catalog,
+            "SELECT * EXCLUDE (frame_key, label_key) FROM rois"
+            + where.format(key="frame_id")
+            + " ORDER BY frame_id, id",
         ),
         "tags": _rows(
             catalog,

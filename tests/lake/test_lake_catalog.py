@@ -241,16 +241,21 @@ def test_the_parquet_importer_writes_to_the_lake_and_replaces(
         assert len(DeltaTable(str(tmp_path / "lake2" / "frames")).to_pyarrow_table()) == 10
 
 
-def test_migrations_run_on_stand_ins_and_the_lake_follows(pair: tuple[Path, Path]) -> None:
+def test_migrations_run_on_stand_ins_and_the_lake_follows(
+    pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.store import catalog as store_catalog
+
     local, path = pair
     with workbench.open(local) as a:
         expected = answers(a)
-    # an older catalog: the last migration (new tables only) runs again on opening
-    con = duckdb.connect(str(path))
-    con.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
-    con.close()
+    # a newer workbench whose next migration adds a column to frames
+    added = "ALTER TABLE frames ADD COLUMN reviewed_by VARCHAR"
+    version = store_catalog.SCHEMA_VERSION + 1
+    monkeypatch.setattr(store_catalog, "MIGRATIONS", [*store_catalog.MIGRATIONS, (added,)])
+    monkeypatch.setattr(store_catalog, "SCHEMA_VERSION", version)
     with workbench.open(path) as b:
-        assert b.schema_version == 6 and b.lake is not None
+        assert b.schema_version == version and b.lake is not None
         assert answers(b) == expected
         kinds = dict(
             b.cursor()
@@ -261,3 +266,15 @@ def test_migrations_run_on_stand_ins_and_the_lake_follows(pair: tuple[Path, Path
             .fetchall()
         )
         assert kinds == {"frames": "VIEW", "sources": "VIEW", "rois": "VIEW"}
+        assert b.sql("SELECT count(reviewed_by) FROM frames").fetchall() == [(0,)]
+    lake_frames = DeltaTable(str(path.parent / "lake" / "frames"))
+    assert "reviewed_by" in {f.name for f in lake_frames.schema().fields}
+
+
+def test_a_lake_older_than_the_layout_is_refused(pair: tuple[Path, Path]) -> None:
+    _, path = pair
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(LakeError, match="older than schema version 7"):
+        workbench.open(path)

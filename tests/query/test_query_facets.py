@@ -3,12 +3,22 @@
 import pytest
 
 from workbench.errors import QueryError
+from workbench.query import facets
 
 from .query_catalog import rows
 
 
 def as_tuples(table) -> list[tuple]:
     return [tuple(r.values()) for r in table.to_pylist()]
+
+
+@pytest.fixture(autouse=True, params=["keys", "bitmap"])
+def frame_sets(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every facet test twice: a filtered view's frames joined as keys, and as a bitmap (the
+    form large sets take)."""
+    if request.param == "bitmap":
+        monkeypatch.setattr(facets, "BITMAP_FROM", 0)
+    return str(request.param)
 
 
 def test_label_counts_of_the_whole_catalog(catalog):

@@ -4,6 +4,7 @@ import pyarrow as pa
 import pytest
 
 from workbench.errors import QueryError
+from workbench.store import layout
 
 from .query_catalog import ALL, F9_CONTEXT, rows
 
@@ -32,7 +33,11 @@ def test_frames_columns_and_paging_inside_the_view(catalog):
     assert table.to_pylist() == [{"id": "f3", "weather": "fog"}, {"id": "f4", "weather": "rain"}]
     everything = catalog.view().frames()
     assert everything.column("id").to_pylist() == ALL
-    assert everything.column_names == [r[0] for r in rows(catalog, "DESCRIBE frames")]
+    # Every column but those the store derives (frame keys, promoted metadata copies).
+    derived = layout.derived_columns(catalog.cursor(), "frames")
+    assert "frame_key" in derived
+    described = [r[0] for r in rows(catalog, "DESCRIBE frames")]
+    assert everything.column_names == [c for c in described if c not in derived]
     with pytest.raises(QueryError, match="bogus"):
         view.frames(columns=["id", "bogus"])
     with pytest.raises(QueryError, match="-1"):
@@ -78,7 +83,10 @@ def test_rois_in_view_order_and_for_given_frames(catalog):
     view = catalog.view().sort_by("timestamp", reverse=True).select(["f7", "f1"])
     table = view.rois()
     assert table.column("id").to_pylist() == ["f7-g1", "f7-p1", "f1-g1", "f1-g2", "f1-p1", "f1-p2"]
-    assert table.column_names == [r[0] for r in rows(catalog, "DESCRIBE rois")]
+    derived = layout.derived_columns(catalog.cursor(), "rois")
+    assert table.column_names == [
+        r[0] for r in rows(catalog, "DESCRIBE rois") if r[0] not in derived
+    ]
     assert catalog.view().rois().num_rows == rows(catalog, "SELECT count(*) FROM rois")[0][0]
     assert view.rois(["f1", "f0"]).column("id").to_pylist() == ["f1-g1", "f1-g2", "f1-p1", "f1-p2"]
 

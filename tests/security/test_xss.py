@@ -218,12 +218,14 @@ def run_row(page: Any, key: str) -> Any:
 
 
 def test_runs_panel_merge_report_rename_and_delete(page: Any):
-    wait_shown(page, x.RUN)
+    # The run's key shows on tile badges first; the runs panel arrives after the first render.
+    wait_shown(page, f"by {x.ACTOR}")
     assert_clean(page, x.RUN, x.EDIT_RUN, f"by {x.ACTOR}")
     run_row(page, x.RUN).locator(".wb-load-run button").click()
     wait_shown(page, f"Loaded {x.RUN}")
     seen = assert_clean(page, x.RUN, x.FRAMES[0], x.FIELD)
     assert "rejected" in seen["text"] and "unexpected labels" in seen["text"]
+    page.locator(".wb-merge-report-dialog .wb-modal-close button").first.click()
     run_row(page, x.EDIT_RUN).locator(".wb-rename-run button").click()
     wait_shown(page, f"Rename run {x.EDIT_RUN!r} to:")
     assert_clean(page, x.EDIT_RUN, where="values")

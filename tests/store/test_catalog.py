@@ -176,7 +176,7 @@ def test_version_3_catalog_is_upgraded_and_inferred_roots_are_no_longer_served(t
     with pytest.raises(SchemaVersionError, match="read-write once"):
         workbench.open(path, read_only=True)
     with workbench.open(path) as cat:
-        assert cat.schema_version == 6 == SCHEMA_VERSION
+        assert cat.schema_version == SCHEMA_VERSION
         assert cat.sql("SELECT count(*) FROM imports").fetchall() == [(0,)]
         assert cat.media_roots() == []
         assert [(r.path, r.origin, r.served) for r in cat.media_root_entries()] == [

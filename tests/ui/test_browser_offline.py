@@ -68,6 +68,9 @@ def test_nothing_leaves_loopback_while_browsing_and_acting(recorded_page: Any):
     # What is added after the first render (actions, runs) and a dialog with its widgets.
     page.locator(".wb-send button").first.click()
     expect(page.locator(".wb-send-dialog").first).to_be_visible()
+    # The dialog is a box over the page: closed, the grid is there as it was.
+    page.locator(".wb-send-dialog .wb-modal-close button").first.click()
+    expect(page.locator(".wb-send-dialog").first).to_be_hidden()
     page.locator(".wb-grid-mode button", has_text="frames").first.click()
     expect(page.locator("div.wb-grid-root").first).to_have_attribute("data-mode", "frames")
     page.wait_for_function(IDLE_JS, timeout=30_000)

@@ -56,7 +56,7 @@ def test_the_selection_names_the_live_scenes_holding_its_frames(state: Workbench
     (scene,) = state.service.create_scenes_from_contexts(["ctx-0"])
     state.tile_click(TileEvent(id="ctx-0"))
     assert state.selection.scene_uuids == (scene.uuid,)
-    assert "1 scenes" in state.selection.summary()
+    assert state.selection.summary() == "5 frames in 1 context selected, 1 scene"
     state.service.invalidate_scenes([scene.uuid], "duplicate", confirm=True)
     state.refresh_selection_scenes()
     assert state.selection.scene_uuids == ()
@@ -253,8 +253,13 @@ def test_delete_inputs_deletes_only_the_chosen_inputs(state: WorkbenchState, bar
     assert dialog.stage == "done" and dialog.result.startswith("Deleted: 1 input")
     assert [i.uuid for i in state.service.query_inputs(scene_uuids=[scene.uuid])] == [keep.uuid]
     assert audit(state, "delete_inputs") == [("ana", True, "ok"), ("ana", False, "ok")]
+    # the dialog no longer lists (nor checks) the deleted input
+    assert [i.uuid for i in dialog.inputs] == [keep.uuid] and dialog.chosen == []
+    view = next(v for v in bar.views if v.dialog is dialog)
+    (choice,) = [w for w in view.form if "wb-input-choice" in w.css_classes]
+    assert list(choice.options.values()) == [keep.uuid] and choice.value == []
+    assert dialog.stage == "done"  # and it still says what was done
 
-    dialog.chosen = []
     assert not dry_run(dialog) and "choose the inputs" in dialog.error
 
 
@@ -298,12 +303,57 @@ def test_the_app_takes_a_service_and_renders_the_action_hooks(catalog: Catalog):
     default = WorkbenchApp(catalog, media=ServedMediaUrls())
     assert isinstance(default.service, Workbench) and default.service.catalog is catalog
     root = pn.panel(app).get_root(Document())
-    found: set[str] = set()
-    for model in root.references():
-        found.update(getattr(model, "css_classes", None) or [])
-    hooks = {
-        "wb-actions", "wb-send", "wb-invalidate", "wb-delete-inputs", "wb-dialog", "wb-confirm",
-        "wb-cancel", "wb-action-result", "wb-preview", "wb-runs", "wb-annotator",
-        "wb-merge-report", "wb-anno-key", "wb-label-field", "wb-reason", "wb-input-choice",
+
+    def found() -> set[str]:
+        classes: set[str] = set()
+        for model in root.references():
+            classes.update(getattr(model, "css_classes", None) or [])
+        return classes
+
+    page = {"wb-actions", "wb-send", "wb-invalidate", "wb-delete-inputs", "wb-runs",
+            "wb-annotator"}  # fmt: skip
+    assert page <= found(), sorted(page - found())
+    # A dialog is built in the page the first time it opens (the next times it is there).
+    assert "wb-dialog" not in found()
+    select(app.state, "ctx-0")
+    for dialog in app.actions_bar.dialogs:
+        app.actions_bar.open(dialog)
+    dialogs = {
+        "wb-dialog", "wb-confirm", "wb-cancel", "wb-action-result", "wb-preview",
+        "wb-anno-key", "wb-label-field", "wb-reason", "wb-input-choice",
     }  # fmt: skip
-    assert hooks <= found, sorted(hooks - found)
+    assert dialogs <= found(), sorted(dialogs - found())
+    app.actions_bar.open(app.actions_bar.send)
+    assert app.actions_bar.send.visible and "wb-merge-report" not in found()
+
+
+def test_send_warns_about_existing_labels_outside_the_classes(
+    state: WorkbenchState, bar: ActionsBar
+):
+    select(state, "ctx-group")  # a car box on the front camera, a truck box on the rear
+    bar.open(bar.send)
+    send = bar.send
+    assert send.label_field == "ground_truth"
+    assert send.classes == ["car", "lane", "nose", "person", "road", "truck"]
+    assert send.outside_classes == ""  # every label of the field is a class
+    send.param.update(anno_key="cars", label_type="detections", classes=["car"])
+    assert send.outside_classes == (
+        "3 of the 6 existing labels of field 'ground_truth' in the selected frames are not "
+        "of the classes car (truck 3): they are uploaded as they are, and loading the run's "
+        "annotations will reject them (they stay unchanged in the catalog)."
+    )
+    view = next(v for v in bar.views if v.dialog is send)
+    (warning,) = [w for w in view.form if "wb-outside-classes" in w.css_classes]
+    assert warning.visible and "truck 3" in warning.object
+    assert dry_run(send), send.error
+    assert "wb-outside-classes" in send.preview and "truck 3" in send.preview
+    send.classes = ["car", "truck"]
+    assert send.outside_classes == "" and not warning.visible
+    # the warning says what then happens: the merge refuses the truck boxes
+    send.classes = ["car"]
+    assert dry_run(send)
+    send.confirm()
+    (task,) = state.service.list_tasks("cars")
+    state.service.complete_task(task.task_id)
+    report = state.service.load_annotations("cars", unexpected="return")
+    assert [r.change for r in report.rejected] == ["class"] * 3

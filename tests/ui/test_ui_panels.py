@@ -1,5 +1,7 @@
 """The query panel and the actions panel, driven through their widgets."""
 
+from bokeh.document import Document
+
 from workbench.query import list_views, load_view, save_view
 from workbench.store.catalog import Catalog
 from workbench.ui.actions import ActionsPanel
@@ -28,7 +30,7 @@ def test_where_box_runs_on_apply_and_on_enter(state: WorkbenchState):
     panel.where.value_input = "f.context_id = 'ctx-2'"
     panel.where.enter_pressed = True
     assert tile_ids(state) == ["ctx-2"]
-    assert "<b>5</b> frames in <b>1</b> contexts" in panel.summary.object
+    assert panel.summary.object == "<b>5</b> frames in <b>1</b> context match"
 
 
 def test_query_errors_show_next_to_the_box(state: WorkbenchState):
@@ -165,7 +167,12 @@ def test_reopening_a_view_the_filters_cannot_show_keeps_it_whole(
     state: WorkbenchState, catalog: Catalog
 ):
     save_view(
-        catalog, "sorted", catalog.view().match(weather="sun").sort_by("timestamp", reverse=True)
+        catalog,
+        "sorted",
+        catalog.view()
+        .match(weather="sun")
+        .exclude(["ctx-3/f1"])
+        .sort_by("timestamp", reverse=True),
     )
     state.saved_views = [v.name for v in list_views(catalog)]
     state.open_view("sorted")
@@ -174,7 +181,7 @@ def test_reopening_a_view_the_filters_cannot_show_keeps_it_whole(
     assert state.mode == "contexts"
     state.mode = "frames"
     assert [t["id"] for t in state.tiles][:2] == ["ctx-0/f3", "ctx-1/f3"]
-    assert state.total == 8
+    assert state.total == 7
     # filters still apply on top of it
     state.query.where = "f.context_id = 'ctx-2'"
     assert [t["id"] for t in state.tiles] == ["ctx-2/f3", "ctx-2/f1"]
@@ -188,3 +195,47 @@ def test_saving_a_failing_query_is_refused(state: WorkbenchState, catalog: Catal
     assert actions.message.alert_type == "danger"
     assert "fix it before saving" in actions.message.object
     assert list_views(catalog) == []
+
+
+def shown_choices(model) -> list[str]:
+    """The labels a Bokeh MultiChoice shows as chosen: those of options whose value it holds."""
+    labels = dict(model.options)
+    return [labels[v] for v in model.value if v in labels]
+
+
+def test_a_chosen_label_stays_in_the_box_when_its_count_changes(state: WorkbenchState):
+    panel = QueryPanel(state)
+    model = panel.labels.get_root(Document())
+    panel.label_field.value = "predictions"
+    panel.labels.value = ["car"]
+    assert shown_choices(model) == ["car (20)"]
+    panel.confidence._process_events({"value_throttled": (0.6, 1.0)})  # let go at 0.6
+    assert state.query.labels == ["car"]
+    assert shown_choices(model) == ["car (8)"]
+    type_where(panel, "f.context_id = 'ctx-1'")
+    assert shown_choices(model) == ["car (2)"]
+    type_where(panel, "f.context_id = 'ctx-group'")
+    assert shown_choices(model) == ["car (0)"]
+    # what the browser sends back is the value, whatever the count in its label
+    panel.labels._process_events({"value": []})
+    assert state.query.labels == []
+    type_where(panel, "")
+    assert shown_choices(model) == []
+    panel.labels._process_events({"value": ["night"]})
+    assert state.query.labels == ["night"]
+    assert shown_choices(model) == ["night (20)"]
+
+
+def test_ranges_and_sorting_round_trip_through_saved_views(state: WorkbenchState):
+    state.query.param.update(
+        ranges={"frame_index": (1, 3)}, metadata={"weather": ["rain"]}, sort_by="timestamp",
+        sort_reverse=True,
+    )  # fmt: skip
+    spec = state.query.view(state.catalog).to_dict()
+    assert [s["stage"] for s in spec["stages"]] == ["match", "match_range", "sort_by"]
+    state.query.reset()
+    assert state.query.ranges == {} and state.query.sort_by == ""
+    state.query.apply_spec(spec)
+    assert state.query.base is None
+    assert state.query.ranges == {"frame_index": (1, 3)} and state.query.sort_reverse
+    assert state.query.view(state.catalog).to_dict() == spec

@@ -137,3 +137,35 @@ def test_refusals_are_shown(state: WorkbenchState, service: Workbench):
     assert panel.message.alert_type == "danger"
     runs.ask_delete("gone")
     assert runs.pending is None and "gone" in runs.error
+
+
+def test_the_merge_report_names_labels_and_groups_rejections_by_cause(
+    state: WorkbenchState, service: Workbench
+):
+    """Labels of classes the run leaves out are uploaded, come back untouched and are refused:
+    one line says so, with the frames concerned, instead of one row per label; the labels
+    written and deleted are named by their label, not their ROI id."""
+    frames = [f"ctx-group/f{i}" for i in range(3)]
+    service.annotate(frames, "cars", label_field="ground_truth", label_type="detections",
+                     classes=["car"])  # fmt: skip
+    (task,) = service.list_tasks("cars")
+    shapes = service.get_task_annotations(task.task_id)
+    cars = [s for s in shapes if s.label == "car"]
+    moved = dataclasses.replace(cars[0], geometry=((1, 1, 9, 1, 9, 9, 1, 9),))
+    trucks = [s for s in shapes if s.label == "truck"]
+    service.save_task_annotations(task.task_id, [moved, cars[1], *trucks])  # cars[2] deleted
+    runs = RunsState(state)
+    panel = RunsPanel(runs)
+    runs.load("cars")
+    report = runs.report
+    assert report is not None
+    assert len(report.rejected) == 3 and len(report.changed) == 1 and len(report.deleted) == 1
+    html = panel.report.object
+    # one line for the three refused trucks, naming the frames concerned
+    assert html.count("is not a class of field") == 1
+    assert "ctx-group/f0, ctx-group/f1, ctx-group/f2" in html
+    assert "<td style='padding-right:8px'>3</td>" in html
+    # the changed and deleted boxes are named "car", not by their ROI ids
+    assert moved.frame_id in html and "car" in html
+    for ref in (*report.changed, *report.deleted):
+        assert ref.roi_id is not None and ref.roi_id not in html

@@ -6,6 +6,7 @@ import pytest
 from bokeh.models import GlyphRenderer, ImageURL, Range1d
 
 from workbench.store.catalog import Catalog
+from workbench.ui.grid import TileEvent
 from workbench.ui.media import ServedMediaUrls
 from workbench.ui.player import MATCH_COLOR, OTHER_COLOR, PlayerView
 from workbench.ui.state import WorkbenchState
@@ -171,3 +172,46 @@ def test_arrow_keys_step_through_frames_and_matches(state: WorkbenchState):
     assert state.context.index == 2
     player.keys._handle_msg({"key": "Enter"})
     assert state.context.index == 2
+
+
+def test_the_viewer_follows_the_query(state: WorkbenchState):
+    viewer = FrameViewer(state)
+    state.open_tile("ctx-2")
+    state.context.step(3)
+    # a query the open context still matches: it stays where it was
+    state.query.where = "f.context_id IN ('ctx-1', 'ctx-2')"
+    assert (state.context.context_id, state.context.index) == ("ctx-2", 3)
+    assert state.viewer_notice == "" and not viewer.notice.visible
+    # a query that excludes it: the first context that matches opens, and the viewer says so
+    state.query.where = "f.context_id = 'ctx-3'"
+    assert state.context.frame_id == "ctx-3/f0"
+    assert viewer.plots[0].image.data["url"][0].endswith("ctx-3%2Ff0.jpg")
+    assert viewer.notice.visible
+    assert state.viewer_notice == (
+        "The open context ctx-2 does not match the query any more: showing ctx-3, "
+        "the first context that does."
+    )
+    # nothing matches: the viewer is emptied, with a message
+    state.query.where = "f.context_id = 'nowhere'"
+    assert state.context.context_id is None and state.context.frame is None
+    assert viewer.placeholder.visible and viewer.plots[0].image.data["url"] == []
+    assert "Nothing matches the query" in viewer.notice.object
+    # and the next query that matches opens its first tile
+    state.query.where = "f.context_id = 'ctx-1'"
+    assert state.context.frame_id == "ctx-1/f0"
+    assert not viewer.notice.visible
+    # a click clears the notice
+    state.query.where = "f.context_id = 'ctx-0'"
+    assert viewer.notice.visible
+    state.tile_click(TileEvent("ctx-0"))
+    assert not viewer.notice.visible
+
+
+def test_in_frames_mode_the_viewer_leaves_a_frame_the_query_excludes(state: WorkbenchState):
+    state.mode = "frames"
+    state.open_tile("ctx-1/f2")
+    state.query.where = "f.context_id = 'ctx-1' AND f.timestamp <> 200"
+    assert state.context.frame_id == "ctx-1/f0"
+    assert state.viewer_notice.startswith("The open frame ctx-1/f2 does not match the query")
+    state.query.where = "f.context_id = 'ctx-1'"
+    assert state.context.frame_id == "ctx-1/f0" and state.viewer_notice == ""

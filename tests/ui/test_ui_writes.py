@@ -103,3 +103,38 @@ def test_the_ui_writes_nothing_itself():
         if WRITES.search(path.read_text())
     }
     assert found == {}
+
+
+def test_renaming_and_deleting_a_saved_view_in_the_app(
+    state: WorkbenchState, catalog: Catalog, service: Workbench
+):
+    actions = ActionsPanel(state)
+    state.query.where = "f.timestamp >= 200"
+    actions.view_name.value_input = "late"
+    actions.save_button.clicks += 1
+    actions.views.value = "late"
+    actions.view_name.value_input = "later"
+    actions.rename_button.clicks += 1
+    assert state.saved_views == ["later"] and state.message == "renamed view 'late' to 'later'"
+    assert [v.name for v in service.get_saved_views()] == ["later"]
+    # a taken name is refused, with the service's reason
+    actions.view_name.value_input = "other"
+    actions.save_button.clicks += 1
+    actions.views.value = "other"
+    actions.view_name.value_input = "later"
+    actions.rename_button.clicks += 1
+    assert "exists" in state.action_error and state.saved_views == ["later", "other"]
+    # deleting asks first; "keep it" does nothing
+    actions.views.value = "other"
+    actions.delete_button.clicks += 1
+    assert actions.confirm_delete.visible and actions.confirm_delete.label == "Delete 'other'"
+    actions.cancel_delete.clicks += 1
+    assert not actions.confirm_delete.visible and state.saved_views == ["later", "other"]
+    actions.delete_button.clicks += 1
+    actions.confirm_delete.clicks += 1
+    assert state.saved_views == ["later"] and state.message == "deleted view 'other'"
+    assert audit(catalog, "rename_view", "delete_view") == [
+        ("ana", "rename_view", 1, False, "ok"),
+        ("ana", "rename_view", None, False, "refused: Conflict: a saved view 'later' exists"),
+        ("ana", "delete_view", 1, False, "ok"),
+    ]

@@ -9,7 +9,12 @@
 - `media_hashes`, `duplicates`: content and perceptual hashes of pictures; duplicate groups.
 - `sequence_qa`: timing, camera, frozen-picture and track checks in SQL, into `qa_issues`.
 
-Analysis sits above the query layer (it evaluates views); views reach its tables by SQL only.
+Analysis sits above the query layer (it evaluates views); views reach its tables by SQL only,
+and its computations (k-NN, diverse samples) through the hooks it registers on import.
 """
+
+from workbench.analysis._hooks import register
+
+register()
 
 __all__: list[str] = []

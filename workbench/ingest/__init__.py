@@ -25,6 +25,8 @@ FORMATS: dict[str, str] = {
     "images": "workbench.ingest.images",
     "video": "workbench.ingest.video",
     "parquet": "workbench.ingest.parquet",
+    "cvat_xml": "workbench.ingest.cvat_xml",
+    "labelstudio_json": "workbench.ingest.labelstudio_json",
 }
 
 

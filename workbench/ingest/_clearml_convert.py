@@ -34,6 +34,10 @@ ROI_FIELD_KEY = "_field"
 ROI_TRACK_KEY = "_track_index"
 ROI_KEYFRAME_KEY = "_keyframe"
 ROI_BBOX_KEY = "_bbox"
+# The ClearML SDK's own ROI type (DataSubEntryImage.add_annotation): 2D box, polygon, keypoints.
+SDK_TYPE_KEY = "_type"
+SDK_KINDS = {"b2d": "box", "p2d": "polygon", "k2d": "point"}
+SDK_TYPES = {kind: sdk for sdk, kind in SDK_KINDS.items()}
 # Reserved frame meta keys.
 FRAME_INDEX_KEY = "_frame_index"
 # ClearML sources carry a `meta` dict; the catalog has no column for it, so it lives in the
@@ -143,7 +147,13 @@ def _roi(data: Any, number: int, frame_id: str, where: str) -> Roi:
     track_index = _int(attributes.pop(ROI_TRACK_KEY, None), ROI_TRACK_KEY, here)
     keyframe = attributes.pop(ROI_KEYFRAME_KEY, None)
     bbox = _bbox(attributes.pop(ROI_BBOX_KEY, None), here)
-    if explicit_kind is None and attributes.get("kind") in ROI_KINDS:
+    if explicit_kind is not None:
+        # Our own export writes the SDK's type beside ours: ours is the one kept.
+        if SDK_KINDS.get(str(attributes.get(SDK_TYPE_KEY))) == explicit_kind:
+            attributes.pop(SDK_TYPE_KEY)
+    elif attributes.get(SDK_TYPE_KEY) in SDK_KINDS:
+        explicit_kind = SDK_KINDS[attributes[SDK_TYPE_KEY]]
+    elif attributes.get("kind") in ROI_KINDS:
         explicit_kind = attributes["kind"]
     rings = split_poly(data.get("poly"), here)
     mask = data.get("mask")
@@ -256,6 +266,8 @@ def _roi_out(row: Mapping[str, Any]) -> dict[str, Any]:
     rings = row["geometry"] or []
     meta = _loads(row["attributes"]) or {}
     meta[ROI_KIND_KEY] = row["kind"]
+    if row["kind"] in SDK_TYPES:
+        meta.setdefault(SDK_TYPE_KEY, SDK_TYPES[row["kind"]])  # what the ClearML SDK reads
     if row["field"] != DEFAULT_FIELD:
         meta[ROI_FIELD_KEY] = row["field"]
     if row["track_index"] is not None:

@@ -25,6 +25,15 @@ class Category:
     id: Any
     name: str
     supercategory: str | None = None
+    # A person-keypoints category's names of its points and the pairs drawn between them.
+    keypoints: list[Any] | None = None
+    skeleton: list[Any] | None = None
+
+
+# Where a keypoint annotation keeps its category's point names and skeleton, so that an export
+# can give them back to the category (datumaro and CVAT refuse keypoints without them).
+CATEGORY_KEYPOINTS = "category_keypoints"
+CATEGORY_SKELETON = "category_skeleton"
 
 
 def is_coco_id(value: Any) -> bool:
@@ -64,7 +73,14 @@ def read_categories(
                 raise
             reject(err)
             continue
-        found[cat["id"]] = Category(cat["id"], name, sup if isinstance(sup, str) else None)
+        points, skeleton = cat.get("keypoints"), cat.get("skeleton")
+        found[cat["id"]] = Category(
+            cat["id"],
+            name,
+            sup if isinstance(sup, str) else None,
+            points if isinstance(points, list) else None,
+            skeleton if isinstance(skeleton, list) else None,
+        )
     return found
 
 
@@ -88,6 +104,10 @@ def roi_from_annotation(
     if category.supercategory is not None:
         attributes["supercategory"] = category.supercategory
     attributes.update((k, v) for k, v in annotation.items() if k not in ANNOTATION_KEYS)
+    if "keypoints" in annotation and category.keypoints is not None:
+        attributes[CATEGORY_KEYPOINTS] = category.keypoints
+        if category.skeleton is not None:
+            attributes[CATEGORY_SKELETON] = category.skeleton
     attributes.setdefault("iscrowd", 0)
     segmentation = annotation.get("segmentation")
     common: dict[str, Any] = {

@@ -4,25 +4,36 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError
-from workbench.ingest._coco_annotations import IMAGE_KEYS, Category, default_images_dir
+from workbench.ingest._coco_annotations import (
+    CATEGORY_KEYPOINTS,
+    CATEGORY_SKELETON,
+    IMAGE_KEYS,
+    Category,
+    default_images_dir,
+)
+from workbench.ingest._coco_export_sql import ANNOTATIONS
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
 from workbench.model import rle
 from workbench.model.geometry import polygon_area
 
+MediaMode = Literal["refer", "copy", "link"]
 # Attributes the exporter writes in their own places rather than as extra annotation keys.
-_EXPORT_OWN = frozenset({"category_id", "supercategory", "area", "iscrowd"})
+_EXPORT_OWN = frozenset(
+    {"category_id", "supercategory", "area", "iscrowd", CATEGORY_KEYPOINTS, CATEGORY_SKELETON}
+)
 _EXPORTED_KINDS = frozenset({"box", "polygon", "mask"})
 
 
@@ -35,21 +46,30 @@ def export_files(
     images_dir: str | os.PathLike[str] | None = None,
     rle_format: str = "compressed",
     info: Mapping[str, Any] | None = None,
+    media: MediaMode = "refer",
 ) -> ExportReport:
     """Write the view's frames and its ROIs of `field` to one COCO instances file at `dest`.
 
     Boxes, polygons and RLE masks become annotations (masks as compressed RLE strings, or as
     count lists with rle_format="uncompressed"); other kinds are counted in `skipped`. Image
     file names are relative to `images_dir` (default: an `images/` folder next to `dest`, else
-    dest's folder) when the image is under it, else absolute, so importing the file back finds
-    the same images.
+    dest's folder), never absolute (tools such as datumaro refuse absolute names): an image
+    outside that folder is named by a relative path that climbs out of it (`../...`), unless
+    `media` is "copy" or "link", which copies (or symlinks) such images into the folder
+    (`images/` next to `dest` by default) under their own names. Importing the file back with
+    the same folder finds the same images.
     """
+    if media not in ("refer", "copy", "link"):
+        raise IngestError(f"media must be 'refer', 'copy' or 'link', got {media!r}")
     if rle_format not in ("compressed", "uncompressed"):
         raise IngestError(f"rle_format must be 'compressed' or 'uncompressed', got {rle_format!r}")
     target = Path(dest)
     if target.is_dir():
         target = target / f"{field}.json"
+    if images_dir is None and media != "refer":
+        images_dir = target.parent / "images"
     folder = (Path(images_dir) if images_dir is not None else default_images_dir(target)).resolve()
+    placer = _MediaPlacer(folder, media)
     frames = view.frames(columns=["id", "metadata"]).to_pylist()
     image_ids = _export_image_ids([f["id"] for f in frames])
     rois = view.rois()
@@ -63,20 +83,28 @@ def export_files(
         sources = _export_sources(view)
         images = tqdm(frames, desc="coco images", unit="image", disable=not progress, leave=False)
         for number, frame in enumerate(images):
-            image = _export_image(frame, image_ids[frame["id"]], sources.get(frame["id"]), folder)
+            image = _export_image(frame, image_ids[frame["id"]], sources.get(frame["id"]), placer)
             out.write((",\n" if number else "\n") + json.dumps(image))
             report.frames += 1
         out.write('\n], "annotations": [')
-        report.rois = _write_annotations(
-            out, rois, image_ids, categories, rle_format, skipped, progress
-        )
+        con = view.catalog.cursor()
+        try:
+            report.rois = _write_annotations(
+                con, out, rois, image_ids, categories, rle_format, skipped, progress
+            )
+        finally:
+            con.close()
         cats = [_category_json(name, cat) for name, cat in categories.items()]
         out.write('\n], "categories": ' + json.dumps(sorted(cats, key=lambda c: c["id"])) + "}\n")
+    if placer.failed:
+        done = {"copy": "copied", "link": "linked"}[media]
+        skipped[f"images not {done} (missing or unreadable), named where they are"] = placer.failed
     report.skipped = [f"{count} {reason}" for reason, count in sorted(skipped.items())]
     return report
 
 
 def _write_annotations(
+    con: Any,
     out: IO[str],
     rois: pa.Table,
     image_ids: Mapping[str, int],
@@ -85,23 +113,60 @@ def _write_annotations(
     skipped: dict[str, int],
     progress: bool,
 ) -> int:
-    """Write the annotations of ROI rows, comma-separated; count what cannot be written."""
+    """Write the annotations of ROI rows, comma-separated; count what cannot be written.
+
+    Boxes and polygons are written as the catalog's engine makes their text
+    (workbench.ingest._coco_export_sql); masks and the rest row by row here."""
     numbers = _export_annotation_ids(rois)
+    by_sql = _sql_annotations(con, rois, numbers, image_ids, categories)
+    rest = [p for p in range(rois.num_rows) if p not in by_sql]
+    by_python: dict[int, str] = {}
+    for p, row in zip(rest, rois.take(pa.array(rest, pa.int64())).to_pylist(), strict=True):
+        ids = numbers[(row["frame_id"], row["id"])], image_ids[row["frame_id"]]
+        annotation = _export_annotation(row, ids, categories, rle_format)
+        if isinstance(annotation, str):
+            skipped[annotation] += 1
+        else:
+            by_python[p] = json.dumps(annotation)
     written = 0
     with tqdm(
         total=rois.num_rows, desc="coco annotations", disable=not progress, leave=False
     ) as bar:
-        for batch in rois.to_batches():
-            for row in batch.to_pylist():
-                ids = numbers[(row["frame_id"], row["id"])], image_ids[row["frame_id"]]
-                annotation = _export_annotation(row, ids, categories, rle_format)
-                if isinstance(annotation, str):
-                    skipped[annotation] += 1
-                    continue
-                out.write((",\n" if written else "\n") + json.dumps(annotation))
+        for p in range(rois.num_rows):
+            text = by_sql.get(p) or by_python.get(p)
+            if text is not None:
+                out.write((",\n" if written else "\n") + text)
                 written += 1
-            bar.update(batch.num_rows)
+            if p % 10_000 == 9_999:
+                bar.update(10_000)
     return written
+
+
+def _sql_annotations(
+    con: Any,
+    rois: pa.Table,
+    numbers: Mapping[tuple[str, str], int],
+    image_ids: Mapping[str, int],
+    categories: Mapping[str, Category],
+) -> dict[int, str]:
+    """Position in `rois` -> annotation text, for the rows SQL writes."""
+    keys = zip(rois["frame_id"].to_pylist(), rois["id"].to_pylist(), strict=True)
+    tables = {
+        "_wb_rois": rois.append_column("p", pa.array(range(rois.num_rows), pa.int64())),
+        "_wb_numbers": pa.table({"p": pa.array(range(rois.num_rows), pa.int64()),
+                                 "number": pa.array([numbers[k] for k in keys], pa.int64())}),
+        "_wb_images": pa.table({"frame_id": list(image_ids), "image_id": list(image_ids.values())}),
+        "_wb_categories": pa.table({"label": pa.array(list(categories), pa.string()),
+                                    "category_id": [c.id for c in categories.values()]}),
+    }  # fmt: skip
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        rows = con.execute(ANNOTATIONS).fetchall()
+    finally:
+        for name in tables:
+            con.unregister(name)
+    return {p: line for p, by_python, line in rows if not by_python}
 
 
 def _default_info(view: ViewLike) -> dict[str, Any]:
@@ -162,30 +227,74 @@ def _export_image(
     frame: Mapping[str, Any],
     image_id: int,
     source: tuple[str | None, int | None, int | None] | None,
-    folder: Path,
+    placer: _MediaPlacer,
 ) -> dict[str, Any]:
     uri, width, height = source or (None, None, None)
-    image: dict[str, Any] = {"id": image_id, "file_name": _file_name(uri or frame["id"], folder)}
+    image: dict[str, Any] = {"id": image_id, "file_name": placer.file_name(uri or frame["id"])}
     image["width"], image["height"] = width, height
     metadata = json.loads(frame["metadata"]) if frame["metadata"] else {}
     image.update((k, v) for k, v in metadata.items() if k not in IMAGE_KEYS)
     return image
 
 
-def _file_name(uri: str, folder: Path) -> str:
-    if "://" in uri:
-        return uri
-    try:
-        return Path(uri).relative_to(folder).as_posix()
-    except ValueError:
-        return uri
+class _MediaPlacer:
+    """Image file names relative to the export's images folder; with copy or link, images
+    outside the folder are placed in it first (a name taken by another image gets a number)."""
+
+    def __init__(self, folder: Path, media: MediaMode) -> None:
+        self.folder = folder
+        self.media = media
+        self.placed: dict[str, str] = {}
+        self.taken: set[str] = set()
+        self.failed = 0
+
+    def file_name(self, uri: str) -> str:
+        if "://" in uri and not uri.startswith("file://"):
+            return uri
+        path = Path(uri.removeprefix("file://"))
+        if not path.is_absolute():
+            return path.as_posix()
+        try:
+            return path.relative_to(self.folder).as_posix()
+        except ValueError:
+            pass
+        relative = Path(os.path.relpath(path, self.folder)).as_posix()
+        if self.media == "refer":
+            return relative
+        if uri not in self.placed:
+            if not path.is_file():
+                self.failed += 1
+                self.placed[uri] = relative
+            else:
+                self.placed[uri] = self._place(path)
+        return self.placed[uri]
+
+    def _place(self, path: Path) -> str:
+        name, n = path.name, 1
+        while name in self.taken or (self.folder / name).exists():
+            name, n = f"{path.stem}-{n}{path.suffix}", n + 1
+        self.taken.add(name)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.media == "copy":
+                shutil.copy2(path, self.folder / name)
+            else:
+                (self.folder / name).symlink_to(path)
+        except OSError as exc:
+            raise IngestError(f"cannot {self.media} {path} into {self.folder}: {exc}") from exc
+        return name
 
 
 def _export_categories(rois: pa.Table) -> dict[str, Category]:
     """label -> category, keeping the category ids stored on ROIs when they do not clash."""
     wanted: dict[str, tuple[Any, str | None]] = {}
+    points: dict[str, tuple[Any, Any]] = {}  # label -> the keypoint names and skeleton kept
     columns = (rois[c].to_pylist() for c in ("label", "kind", "attributes"))
     for label, kind, text in zip(*columns, strict=True):
+        if label is not None and text and label not in points and CATEGORY_KEYPOINTS in text:
+            found = json.loads(text)
+            if CATEGORY_KEYPOINTS in found:
+                points[label] = (found[CATEGORY_KEYPOINTS], found.get(CATEGORY_SKELETON))
         if label is None or label in wanted or kind not in _EXPORTED_KINDS:
             continue
         attributes = json.loads(text) if text else {}
@@ -200,7 +309,7 @@ def _export_categories(rois: pa.Table) -> dict[str, Category]:
     for label, (_, sup) in wanted.items():
         if label not in by_label:
             by_label[label], next_free = next_free, next_free + 1
-        categories[label] = Category(by_label[label], label, sup)
+        categories[label] = Category(by_label[label], label, sup, *points.get(label, (None, None)))
     return categories
 
 
@@ -208,6 +317,9 @@ def _category_json(name: str, category: Category) -> dict[str, Any]:
     out: dict[str, Any] = {"id": category.id, "name": name}
     if category.supercategory is not None:
         out["supercategory"] = category.supercategory
+    if category.keypoints is not None:
+        out["keypoints"] = category.keypoints
+        out["skeleton"] = category.skeleton or []
     return out
 
 

@@ -4,7 +4,10 @@ and the catalog's contexts as Labelbox data rows (a video's frames in order)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from workbench.errors import RecordError
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -14,27 +17,62 @@ TOOLS = {"bbox": "box", "point": "point", "line": "polyline"}
 KINDS = {kind: tool for tool, kind in TOOLS.items()}
 
 
+@dataclass(frozen=True)
+class Video:
+    """A context's frames as Labelbox numbers them: frame n (from 1) is the frame whose
+    frame_index is n - 1 (its true frame number in the video, so a video imported with
+    frame_step=5 has frames 1, 6, 11, ...); frames without frame_index are numbered by
+    their position."""
+
+    ids: tuple[str, ...]
+    numbers: dict[int, str]
+    last: int
+
+    @classmethod
+    def of(cls, rows: list[tuple[str, int | None]]) -> Video:
+        if rows and all(index is not None for _, index in rows):
+            numbers = {int(index) + 1: frame_id for frame_id, index in rows}  # type: ignore[arg-type]
+        else:
+            numbers = {n: frame_id for n, (frame_id, _) in enumerate(rows, start=1)}
+        return cls(tuple(f for f, _ in rows), numbers, max(numbers, default=0))
+
+    def check(self, number: Any, where: str) -> int:
+        """A Labelbox frame number of this video, or RecordError naming it."""
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= self.last:
+            raise RecordError(
+                where,
+                f"frame number {number!r} is out of range: the video's frames are 1 to {self.last}",
+            )
+        return number
+
+    def number_of(self) -> dict[str, int]:
+        return {frame_id: n for n, frame_id in self.numbers.items()}
+
+
 class Contexts:
     """Data rows -> contexts, and each context's frames in order, read once per context."""
 
     def __init__(self, catalog: Catalog, data_rows: Mapping[str, str] | None) -> None:
         self.catalog = catalog
         self.data_rows = data_rows
-        self._frames: dict[str, list[str]] = {}
+        self._videos: dict[str, Video] = {}
 
-    def frames(self, context_id: str) -> list[str]:
-        if context_id not in self._frames:
+    def video(self, context_id: str) -> Video:
+        if context_id not in self._videos:
             rows = (
                 self.catalog.cursor()
                 .execute(
-                    "SELECT id FROM frames WHERE context_id = ? "
+                    "SELECT id, frame_index FROM frames WHERE context_id = ? "
                     "ORDER BY frame_index NULLS LAST, timestamp NULLS LAST, id",
                     [context_id],
                 )
                 .fetchall()
             )
-            self._frames[context_id] = [r[0] for r in rows]
-        return self._frames[context_id]
+            self._videos[context_id] = Video.of([(r[0], r[1]) for r in rows])
+        return self._videos[context_id]
+
+    def frames(self, context_id: str) -> tuple[str, ...]:
+        return self.video(context_id).ids
 
     def resolve(self, data_row: Any) -> str | None:
         if not isinstance(data_row, dict):

@@ -61,11 +61,16 @@ def export_files(
     return report
 
 
-def _frame_contexts(view: ViewLike) -> dict[str, str]:
+def _frame_contexts(view: ViewLike) -> dict[str, tuple[str, str | None]]:
+    """Frame id -> (context, the source the video shows: the frame's first source)."""
     compiled = view.compile()
-    query = f"SELECT id, context_id FROM frames WHERE id IN (SELECT id FROM ({compiled.sql}))"
+    query = (
+        "SELECT f.id, f.context_id, s.source FROM frames f LEFT JOIN (SELECT frame_id, "
+        "arg_min(id, rowid) AS source FROM sources GROUP BY frame_id) s ON s.frame_id = f.id "
+        f"WHERE f.id IN (SELECT id FROM ({compiled.sql}))"
+    )
     rows = view.catalog.cursor().execute(query, list(compiled.params)).fetchall()
-    return dict(rows)
+    return {frame_id: (context, source) for frame_id, context, source in rows}
 
 
 @dataclass
@@ -73,7 +78,7 @@ class _ExportPlan:
     """ROI rows sorted into objects (per track and kind) and answers (per uuid and value)."""
 
     contexts: Contexts
-    frame_context: dict[str, str]
+    frame_context: dict[str, tuple[str, str | None]]
     objects: dict[tuple[Any, ...], dict[int, dict[str, Any]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
@@ -85,12 +90,16 @@ class _ExportPlan:
 
     def number(self, context: str, frame_id: str) -> int:
         if context not in self.numbers:
-            ids = self.contexts.frames(context)
-            self.numbers[context] = {fid: n for n, fid in enumerate(ids, start=1)}
+            self.numbers[context] = self.contexts.video(context).number_of()
         return self.numbers[context][frame_id]
 
     def add(self, row: dict[str, Any]) -> None:
-        context = self.frame_context[row["frame_id"]]
+        context, source = self.frame_context[row["frame_id"]]
+        if row["source_ids"] and source not in row["source_ids"]:
+            # A data row is one video: the frames' first source. Another camera's ROIs
+            # would be drawn on the wrong pictures.
+            self.skipped["ROIs drawn on another source than the video's (its first)"] += 1
+            return
         number = self.number(context, row["frame_id"])
         attributes = json.loads(row["attributes"]) if row["attributes"] else {}
         row["attributes"] = attributes
@@ -130,10 +139,29 @@ class _ExportPlan:
             index = first["track_index"]
             return (context, index is None, index if index is not None else 0, min(track))
 
+        used: set[str] = set()
         for (context, uuid, _), track in sorted(self.objects.items(), key=order):
-            yield _object_line(uuid, data_row(context), track)
-        for key, numbers in sorted(self.answers.items(), key=lambda kv: (kv[0][0], min(kv[1]))):
-            yield _answer_line(key, data_row(key[0]), sorted(numbers))
+            runs = self.runs(context, sorted(track))
+            yield _object_line(_unique(uuid, used), data_row(context), track, runs)
+        for key, frames in _checklists_merged(self.answers):
+            line = _answer_line(key, data_row(key[0]), frames, _unique(key[1], used))
+            for part in [line, *(line["answer"] if isinstance(frames, dict) else [])]:
+                if "frames" in part:
+                    part["frames"] = _ranges(self.runs(key[0], part.pop("frames")))
+            yield line
+
+    def runs(self, context: str, numbers: Sequence[int]) -> list[list[int]]:
+        """Frame numbers split into runs of frames that follow each other in the catalog
+        (a video imported with frame_step=5 has frames 1, 6, 11, ...)."""
+        order = sorted(self.numbers[context].values())
+        position = {n: p for p, n in enumerate(order)}
+        runs: list[list[int]] = []
+        for n in sorted(numbers):
+            if runs and position[n] == position[runs[-1][-1]] + 1:
+                runs[-1].append(n)
+            else:
+                runs.append([n])
+        return runs
 
 
 def _track_uuid(context: str, row: Mapping[str, Any]) -> str:
@@ -145,15 +173,16 @@ def _track_uuid(context: str, row: Mapping[str, Any]) -> str:
     return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"{row['frame_id']}#{row['id']}"))
 
 
-def _object_line(uuid: str, data_row: Any, track: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    numbers = sorted(track)
-    first = track[numbers[0]]
+def _object_line(
+    uuid: str, data_row: Any, track: dict[int, dict[str, Any]], runs: list[list[int]]
+) -> dict[str, Any]:
+    first = track[min(track)]
     line: dict[str, Any] = {"uuid": uuid, "dataRow": data_row, "name": first["label"]}
     if first["confidence"] is not None and first["confidence"] != 1.0:
         line["confidence"] = first["confidence"]
     line["classifications"] = first["attributes"].get("track_classifications", [])
     segments = []
-    for run in _runs(numbers):
+    for run in runs:
         # A segment keeps its keyframes and its ends; Labelbox interpolates in between.
         kept = [n for n in run if track[n]["keyframe"] is not False or n in (run[0], run[-1])]
         segments.append({"keyframes": [_keyframe_json(n, track[n]) for n in kept]})
@@ -182,26 +211,60 @@ def _keyframe_json(number: int, row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _answer_line(key: tuple[Any, ...], data_row: Any, numbers: list[int]) -> dict[str, Any]:
-    _, uuid, name, answer, confidence, whole = key
+def _unique(uuid: str, used: set[str]) -> str:
+    """`uuid`, or one derived from it when a line of the file has it already (Labelbox
+    refuses a file whose uuids repeat)."""
+    found, n = uuid, 0
+    while found in used:
+        n += 1
+        found = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"{uuid}#{n}"))
+    used.add(found)
+    return found
+
+
+def _checklists_merged(
+    answers: dict[tuple[Any, ...], set[int]],
+) -> list[tuple[tuple[Any, ...], Any]]:
+    """(key, frames) per answer line: the answers of one checklist (one uuid) on different
+    frames become one line whose every option says its own frames; other answers keep a line
+    each, in the order of their first frame."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    lines: list[tuple[tuple[Any, ...], Any]] = []
+    for key, numbers in sorted(answers.items(), key=lambda kv: (kv[0][0], min(kv[1]))):
+        context, uuid, name, answer, confidence, whole = key
+        value = json.loads(answer)
+        if whole or not isinstance(value, list):
+            lines.append((key, sorted(numbers)))
+            continue
+        group = (context, uuid, name, confidence)
+        if group not in merged:
+            merged[group] = {}
+            lines.append(((context, uuid, name, None, confidence, False), merged[group]))
+        options = merged[group]
+        for option in value:
+            text = json.dumps(option, sort_keys=True)
+            options.setdefault(text, set()).update(numbers)
+    return lines
+
+
+def _answer_line(key: tuple[Any, ...], data_row: Any, frames: Any, uuid: str) -> dict[str, Any]:
+    _, _, name, answer, confidence, whole = key
     line: dict[str, Any] = {"uuid": uuid, "dataRow": data_row, "name": name}
-    line["answer"] = json.loads(answer)
+    if isinstance(frames, dict):  # a checklist: each option with its own frames
+        line["answer"] = [
+            {**json.loads(option), "frames": sorted(numbers)} for option, numbers in frames.items()
+        ]
+    else:
+        line["answer"] = json.loads(answer)
+        if not whole:
+            line["frames"] = list(frames)
     if confidence is not None and confidence != 1.0:
         line["confidence"] = confidence
-    if not whole:
-        line["frames"] = [{"start": run[0], "end": run[-1]} for run in _runs(numbers)]
     return line
 
 
-def _runs(numbers: Sequence[int]) -> list[list[int]]:
-    """Sorted frame numbers split into runs of consecutive ones."""
-    runs: list[list[int]] = []
-    for n in numbers:
-        if runs and n == runs[-1][-1] + 1:
-            runs[-1].append(n)
-        else:
-            runs.append([n])
-    return runs
+def _ranges(runs: list[list[int]]) -> list[dict[str, int]]:
+    return [{"start": run[0], "end": run[-1]} for run in runs]
 
 
 def _clean(value: float) -> float:

@@ -78,7 +78,7 @@ def _scene_payload(
             skipped.append(f"frame {frame.id!r}: has no image")
             continue
         meta = {k: v for k, v in frame.metadata.items() if k not in _RESERVED_KEYS}
-        items.append({"reference_id": frame.id, "image_location": source.uri, "metadata": meta})
+        items.append(_item(frame.id, source.uri, meta))
     first = frames[0].metadata
     rate = frame_rate or first.get(FPS_KEY) or _derived_rate(frames)
     scene: dict[str, Any] = {"reference_id": context, "frame_rate": _number(rate)}
@@ -86,6 +86,16 @@ def _scene_payload(
     scene["metadata"] = scene_meta if isinstance(scene_meta, dict) else {}
     scene["frames"] = items
     return scene, skipped
+
+
+def _item(reference_id: str, uri: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    """A frame as the Nucleus SDK writes it (DatasetItem.to_payload: `url`, `type`). Its
+    from_json takes `url` only for .jpg and .png files, so other images also get `image_url`."""
+    item: dict[str, Any] = {"reference_id": reference_id, "url": uri, "type": "image"}
+    if uri.split("?", 1)[0].rsplit(".", 1)[-1] not in ("jpg", "png"):
+        item["image_url"] = uri
+    item["metadata"] = metadata
+    return item
 
 
 def _derived_rate(frames: list[ExportFrame]) -> float:

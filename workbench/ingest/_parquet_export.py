@@ -72,12 +72,14 @@ def _write_table(con: Any, table: str, path: Path, compression: str) -> int:
     """Stream one table's rows of the view from the catalog into a Parquet file; returns
     the number of rows. The file appears only once complete."""
     key = "id" if table == "frames" else "frame_id"
-    json_columns = {c for c, kind in catalog_columns(con, table).items() if kind == "JSON"}
+    columns = catalog_columns(con, table)
+    json_columns = {c for c, kind in columns.items() if kind == "JSON"}
+    listed = ", ".join(f"t.{quote_ident(c)}" for c in columns)
     # View order for frames; within a frame, rowid (insertion) order keeps sources and ROIs
     # in the order they were imported.
     rows = stream(
         con,
-        f"SELECT t.* FROM {quote_ident(table)} t JOIN {_EXPORT_IDS} i ON t.{key} = i.id "
+        f"SELECT {listed} FROM {quote_ident(table)} t JOIN {_EXPORT_IDS} i ON t.{key} = i.id "
         "ORDER BY i.ord, t.rowid",
     )
     schema = pa.schema(

@@ -10,16 +10,18 @@ from typing import Any
 import duckdb
 
 from workbench.errors import RecordError
-from workbench.ingest.writer import MAX_KEPT_ERRORS, IngestReport
+from workbench.ingest.report import IngestReport
 from workbench.model.limits import (
     MAX_COORDINATE,
     MAX_ID_LENGTH,
+    MAX_KEPT_ERRORS,
     MAX_LABEL_LENGTH,
     MAX_POINTS_PER_ROI,
     MAX_RINGS_PER_ROI,
     MAX_TIMESTAMP,
 )
 from workbench.model.records import PROMOTED_KEYS, ROI_KINDS
+from workbench.store import layout
 from workbench.store.sqlsafe import quote_ident
 
 TABLES: tuple[str, ...] = ("frames", "sources", "rois", "tags")
@@ -53,12 +55,15 @@ def stream(con: duckdb.DuckDBPyConnection, query: str, params: Any = None) -> An
 
 
 def catalog_columns(con: Any, table: str) -> dict[str, str]:
+    """The columns (and types) a table's files hold: the catalog's, without those the store
+    derives (frame keys, promoted metadata copies), which it fills itself."""
     rows = con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
         [table],
     ).fetchall()
-    return {str(name): str(kind) for name, kind in rows}
+    derived = layout.derived_columns(con, table)
+    return {str(name): str(kind) for name, kind in rows if name not in derived}
 
 
 def first_line(exc: BaseException) -> str:

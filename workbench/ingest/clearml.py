@@ -15,15 +15,19 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
+from workbench.ingest._clearml_columnar import NdjsonImport
 from workbench.ingest._clearml_convert import frame_from_clearml, frame_to_clearml
-from workbench.ingest._clearml_read import collect_files, read_frames
+from workbench.ingest._clearml_export_sql import FRAMES
+from workbench.ingest._clearml_read import NDJSON_SUFFIXES, collect_files, read_frames
 from workbench.ingest.export import ExportReport
 from workbench.ingest.imports import recorded
 from workbench.ingest.views import ViewLike
 from workbench.ingest.writer import CatalogWriter, IngestReport
+from workbench.store.arrow import registered
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -42,24 +46,34 @@ def import_files(
 ) -> IngestReport:
     """Import ClearML frames from files or folders into `catalog`.
 
-    Relative source, preview and mask URIs are made absolute against the folder of the file
+    NDJSON files are read column by column (workbench.ingest._clearml_columnar); JSON
+    documents a record at a time. Relative source, preview and mask URIs are made absolute against the folder of the file
     that names them unless `resolve_uris` is False. Frames already in the catalog are replaced
     whole; a bad frame is reported (file and line, or array index and frame id) and skipped,
     and so is a frame whose id came earlier in the same import.
     """
     files = collect_files(paths)
-    with CatalogWriter(
-        catalog, batch_size=batch_size, progress=progress, desc="clearml import", unique_ids=True
-    ) as writer:
+    with (
+        CatalogWriter(
+            catalog, batch_size=batch_size, progress=progress, desc="clearml import",
+            unique_ids=True,
+        ) as writer,
+        NdjsonImport(writer, batch_size) as columnar,
+    ):  # fmt: skip
         for path in files:
             base = path.parent if resolve_uris else None
+            if path.suffix.lower() in NDJSON_SUFFIXES:
+                columnar.read(path, base)
+                continue
+            writer.flush()
             for where, data in read_frames(path):
                 if isinstance(data, RecordError):
                     writer.reject(data)
                     continue
                 with writer.record(where):
                     frame = frame_from_clearml(data, where, base)
-                    writer.add(frame, where)
+                    if columnar.claim(frame.id, where):
+                        writer.add(frame, where)
     return writer.report
 
 
@@ -69,7 +83,7 @@ def export_files(
     *,
     progress: bool = True,
     fmt: ExportFormat | None = None,
-    batch_size: int = 5_000,
+    batch_size: int = 20_000,
 ) -> ExportReport:
     """Write the frames of `view`, in its order, as ClearML frames.
 
@@ -92,13 +106,36 @@ def export_files(
         ) as bar,
     ):
         writer = _ArrayWriter(out) if chosen == "json" else _LineWriter(out)
-        for frame in iter_clearml_frames(view.catalog, ids, batch_size):
-            writer.write(frame)
+        for line, rois in _frame_lines(view.catalog, ids, batch_size):
+            writer.write_text(line)
             report.frames += 1
-            report.rois += len(frame.get("rois", ()))
+            report.rois += rois
             bar.update(1)
         writer.close()
     return report
+
+
+def _frame_lines(
+    catalog: Catalog, ids: Sequence[str], batch_size: int
+) -> Iterator[tuple[str, int]]:
+    """(JSON text, ROI count) of each frame of `ids`, in that order, built by the catalog's
+    engine a chunk at a time; frames whose sources had meta are built in Python."""
+    con = catalog.cursor()
+    try:
+        for start in range(0, len(ids), batch_size):
+            chunk = list(ids[start : start + batch_size])
+            table = pa.table({"id": pa.array(chunk, pa.string()),
+                              "o": pa.array(range(len(chunk)), pa.int64())})  # fmt: skip
+            with registered(con, "_wb_export_ids", table):
+                rows = con.execute(FRAMES).fetchall()
+            for _, frame_id, by_python, line, count in rows:
+                if by_python:
+                    frame = next(iter_clearml_frames(catalog, [frame_id]))
+                    yield _dumps(frame), len(frame.get("rois", ()))
+                else:
+                    yield line, count
+    finally:
+        con.close()
 
 
 def view_frame_ids(view: ViewLike) -> list[str]:
@@ -162,7 +199,10 @@ class _LineWriter:
         self.out = out
 
     def write(self, frame: dict[str, Any]) -> None:
-        self.out.write(_dumps(frame) + "\n")
+        self.write_text(_dumps(frame))
+
+    def write_text(self, line: str) -> None:
+        self.out.write(line + "\n")
 
     def close(self) -> None:
         pass
@@ -177,7 +217,10 @@ class _ArrayWriter:
         out.write("[")
 
     def write(self, frame: dict[str, Any]) -> None:
-        self.out.write(("\n" if self.first else ",\n") + _dumps(frame))
+        self.write_text(_dumps(frame))
+
+    def write_text(self, line: str) -> None:
+        self.out.write(("\n" if self.first else ",\n") + line)
         self.first = False
 
     def close(self) -> None:

@@ -38,9 +38,10 @@ from workbench.ingest._coco_annotations import (
     read_categories,
     roi_from_annotation,
 )
+from workbench.ingest._coco_columnar import import_instances
 from workbench.ingest._coco_export import export_files
 from workbench.ingest.imports import option_folders, recorded
-from workbench.ingest.jsonread import Unreadable, read_members
+from workbench.ingest.jsonread import BOM, Unreadable, read_members
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 from workbench.model.records import Frame, Roi, Source
 from workbench.model.validation import check_roi
@@ -110,7 +111,8 @@ def import_files(
                 version=version,
                 partition_bytes=partition_bytes,
             )
-            _import_instances(path, writer, options)
+            if options.labels_only or not import_instances(path, writer, options):
+                _import_instances(path, writer, options)
     return writer.report
 
 
@@ -128,7 +130,10 @@ class _Instances:
 # -- reading ---------------------------------------------------------------------------------
 def _is_results_file(path: Path) -> bool:
     with path.open("rb") as f:
+        first = True
         while chunk := f.read(4096):
+            if first:  # a UTF-8 byte order mark is not the document's first character
+                chunk, first = chunk.removeprefix(BOM), False
             stripped = chunk.lstrip()
             if stripped:
                 return stripped[:1] == b"["
@@ -318,7 +323,11 @@ def _import_results(
 
 def _source(image: _Image, images_dir: Path) -> Source:
     # A URL stays as it is; a relative name is under images_dir; an absolute path stays.
-    uri = image.file_name if "://" in image.file_name else str(images_dir / image.file_name)
+    uri = (
+        image.file_name
+        if "://" in image.file_name
+        else os.path.normpath(images_dir / image.file_name)  # `../x.jpg` climbs out of it
+    )
     return Source(
         id="image",
         uri=uri,

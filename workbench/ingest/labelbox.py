@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
-from workbench.ingest._labelbox_contexts import TOOLS, Contexts
+from workbench.ingest._labelbox_contexts import TOOLS, Contexts, Video
 from workbench.ingest._labelbox_export import export_files
 from workbench.ingest.imports import recorded
 from workbench.ingest.jsonread import Unreadable, read_lines
@@ -52,10 +52,15 @@ class _Collected:
     contexts: dict[str, None] = field(default_factory=dict)
 
     def keep(self, context_id: str, placed: Sequence[tuple[str, Roi]], where: str) -> None:
-        """Store one line's ROIs, or none of them if one clashes with an earlier line."""
+        """Store one line's ROIs, or none of them if one clashes with an earlier line or with
+        another of its own (overlapping segments)."""
+        mine: set[tuple[str, str]] = set()
         for frame_id, roi in placed:
             if roi.id in self.ids[frame_id]:
                 raise RecordError(where, f"uuid {roi.id!r} is already on frame {frame_id!r}")
+            if (frame_id, roi.id) in mine:
+                raise RecordError(where, f"segments overlap on frame {frame_id!r}")
+            mine.add((frame_id, roi.id))
         self.contexts[context_id] = None
         for frame_id, roi in placed:
             self.ids[frame_id].add(roi.id)
@@ -131,7 +136,7 @@ def _annotation(
     context_id = contexts.resolve(line.get("dataRow"))
     if context_id is None:
         raise RecordError(where, f"unknown data row {line.get('dataRow')!r}")
-    frames = contexts.frames(context_id)
+    video = contexts.video(context_id)
     uuid = line.get("uuid") or str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, where))
     uuid = check_id(uuid, "uuid", where)
     base = Roi(
@@ -146,9 +151,9 @@ def _annotation(
         # Tracks are numbered per video in the order their objects first appear.
         known = collected.tracks[context_id]
         track = known.get(str(uuid), len(known))
-        placed = _object(line, where, frames, replace(base, track_index=track))
+        placed = _object(line, where, video, replace(base, track_index=track))
     elif "answer" in line or "answers" in line:
-        placed = _classification(line, where, frames, base)
+        placed = _classification(line, where, video, base)
     else:
         raise RecordError(where, "an annotation needs segments (an object) or an answer")
     for _, roi in placed:
@@ -171,14 +176,6 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _frame_id(frames: Sequence[str], number: Any, where: str) -> str:
-    if not _integer(number) or not 1 <= number <= len(frames):
-        raise RecordError(
-            where, f"frame number {number!r} is out of range: the video has {len(frames)} frames"
-        )
-    return frames[number - 1]
-
-
 # -- objects -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Keyframe:
@@ -188,9 +185,7 @@ class _Keyframe:
     classifications: list[Any]
 
 
-def _object(
-    line: dict[str, Any], where: str, frames: Sequence[str], base: Roi
-) -> list[tuple[str, Roi]]:
+def _object(line: dict[str, Any], where: str, video: Video, base: Roi) -> list[tuple[str, Roi]]:
     segments = line["segments"]
     if not isinstance(segments, list) or not segments:
         raise RecordError(where, "segments must be a non-empty list")
@@ -205,7 +200,7 @@ def _object(
             raise RecordError(where, f"segment {number} needs a non-empty keyframes list")
         parsed = sorted((_keyframe(k, where) for k in keyframes), key=lambda k: k.number)
         for keyframe in (parsed[0], parsed[-1]):  # before interpolating between them
-            _frame_id(frames, keyframe.number, where)
+            video.check(keyframe.number, where)
         kinds.update(k.kind for k in parsed)
         if len(kinds) > 1:
             raise RecordError(where, f"an object mixes kinds of geometry: {sorted(kinds)}")
@@ -213,6 +208,9 @@ def _object(
             if previous.number == current.number:
                 raise RecordError(where, f"frame {current.number} is a keyframe twice")
         for step, is_keyframe in _interpolated(parsed):
+            frame_id = video.numbers.get(step.number)
+            if frame_id is None:
+                continue  # a frame of the video not imported (frame_step)
             roi = replace(
                 base,
                 kind=step.kind,
@@ -220,7 +218,7 @@ def _object(
                 keyframe=is_keyframe,
                 attributes=_with_classifications(attributes, step.classifications),
             )
-            placed.append((_frame_id(frames, step.number, where), roi))
+            placed.append((frame_id, roi))
     return placed
 
 
@@ -315,9 +313,10 @@ def _normalised_answer(answer: Any) -> Any:
 
 # -- classifications ---------------------------------------------------------------------------
 def _classification(
-    line: dict[str, Any], where: str, frames: Sequence[str], base: Roi
+    line: dict[str, Any], where: str, video: Video, base: Roi
 ) -> list[tuple[str, Roi]]:
-    """One ROI per frame the answer holds on; a whole-video answer sits on the first frame."""
+    """One ROI per frame the answer holds on; a whole-video answer sits on every frame, so
+    that an export of any of them carries it."""
     answer = line["answer"] if "answer" in line else line["answers"]
     if isinstance(answer, str):
         kind, items = "text", []
@@ -331,7 +330,7 @@ def _classification(
     if "frames" not in line and not any("frames" in item for item in items):
         whole = {**attributes, "answer": _normalised_answer(answer), "global": True}
         roi = replace(base, attributes=whole)
-        return [(_frame_id(frames, 1, where), roi)]
+        return [(frame_id, roi) for frame_id in video.ids]
     # Per frame, the answers that hold on it: ranges at the top or (newer files) per answer.
     active: dict[int, list[Any]] = defaultdict(list)
     for item in items or [answer]:
@@ -339,13 +338,14 @@ def _classification(
         if isinstance(item, dict):
             ranges = item.get("frames", ranges)
             held = {k: v for k, v in item.items() if k != "frames"}
-        for number in _frame_numbers(ranges, where, len(frames)):
-            active[number].append(_normalised_answer(held))
+        for number in _frame_numbers(ranges, where, video.last):
+            if number in video.numbers:
+                active[number].append(_normalised_answer(held))
     placed = []
     for number in sorted(active):
         value = active[number] if kind == "checklist" else active[number][0]
         roi = replace(base, attributes={**attributes, "answer": value})
-        placed.append((_frame_id(frames, number, where), roi))
+        placed.append((video.numbers[number], roi))
     return placed
 
 
@@ -360,7 +360,8 @@ def _frame_numbers(ranges: Any, where: str, count: int) -> list[int]:
         if start < 1 or end > count:
             # Checked before the range is expanded: [1, 10**12] must not become a list.
             raise RecordError(
-                where, f"frames range {start}-{end} is out of range: the video has {count} frames"
+                where,
+                f"frames range {start}-{end} is out of range: the video's frames are 1 to {count}",
             )
         numbers.update(range(start, end + 1))
     return sorted(numbers)

@@ -38,6 +38,7 @@ from workbench.ingest.video import count_context_frames, default_frames_root, fr
 from workbench.ingest.video import video_frames as decode_video_frames
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 from workbench.model.records import Frame, Source
+from workbench.store.layout import touch
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -96,8 +97,8 @@ class _SceneImport:
             for item in _items(scene)
             if isinstance(item, Mapping) and isinstance(item.get("reference_id"), str)
         ]
-        self._load_contexts(contexts)
-        self._load_ids(ids)
+        self._load_contexts(c for c in contexts if c is not None)
+        self._load_ids(i for i in ids if i is not None)
 
     def _load_contexts(self, contexts: Iterable[str]) -> None:
         wanted = sorted({c for c in contexts if c not in self.by_context})
@@ -269,6 +270,7 @@ class _SceneImport:
         self.writer.flush()  # queued frames first, so the deletion sees the catalog as it is
         ids = sorted(frame_ids)
         with self.catalog.transaction() as con, self.catalog.editing(con, ids):
+            touch(con, "SELECT unnest(?::VARCHAR[])", [ids])
             for table in ("rois", "sources", "tags"):
                 con.execute(
                     f"DELETE FROM {table} WHERE frame_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
@@ -307,10 +309,17 @@ def _scene_id(scene: Any, where: str) -> str:
         raise RecordError(where, f"not valid JSON: {scene.message}")
     if not isinstance(scene, Mapping):
         raise RecordError(where, f"a scene must be a JSON object, got {type(scene).__name__}")
-    ref = scene.get("reference_id")
-    if not isinstance(ref, str) or not ref:
+    ref = _reference_id(scene.get("reference_id"))
+    if ref is None:
         raise RecordError(where, "scene has no reference_id")
     return ref
+
+
+def _reference_id(value: Any) -> str | None:
+    """A reference_id: a non-empty string, or an integer taken as its text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) and value else None
 
 
 def _items(scene: Mapping[str, Any]) -> Any:
@@ -358,8 +367,8 @@ def _item_frame(
 ) -> Frame:
     if not isinstance(item, Mapping):
         raise RecordError(where, f"a frame must be a JSON object, got {type(item).__name__}")
-    ref = item.get("reference_id")
-    if not isinstance(ref, str) or not ref:
+    ref = _reference_id(item.get("reference_id"))
+    if ref is None:
         raise RecordError(where, "item has no reference_id")
     location = _first(item, _LOCATION_KEYS)
     if not isinstance(location, str):

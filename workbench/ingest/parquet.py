@@ -17,6 +17,8 @@ _parquet_export.py's. See docs/formats/parquet.md.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,9 +43,11 @@ from workbench.ingest._parquet_sql import (
     report_bad_rows,
     stream,
 )
+from workbench.ingest._uris import count_outside_of
 from workbench.ingest.imports import current_run, recorded
 from workbench.ingest.writer import IngestReport
 from workbench.media.files import MediaRootCheck
+from workbench.store.layout import touch
 from workbench.store.sqlsafe import quote_ident
 
 if TYPE_CHECKING:
@@ -56,6 +60,10 @@ _ROWS = "_wb_parquet_rows"
 _STAGED = "_wb_parquet_staged"
 
 
+# The file engine's memory budget; it spills to a temporary folder of its own beyond it.
+FILE_ENGINE_MEMORY = "512MB"
+
+
 class _FileEngine:
     """An in-memory DuckDB that reads the files of one import, and no other file.
 
@@ -64,7 +72,12 @@ class _FileEngine:
     """
 
     def __init__(self, files: Sequence[str]) -> None:
-        self.con = duckdb.connect()
+        # Bounded, spilling beyond: unbounded, reading ten million frames held 1 GB of its
+        # own beside the catalog's engine.
+        self._temp = tempfile.mkdtemp(prefix="workbench-parquet-")
+        self.con = duckdb.connect(
+            config={"memory_limit": FILE_ENGINE_MEMORY, "temp_directory": self._temp}
+        )
         try:
             self.con.execute("SET allowed_paths = ?", [list(files)])
             self.con.execute("SET enable_external_access = false")
@@ -77,7 +90,10 @@ class _FileEngine:
         return self.con
 
     def __exit__(self, *exc: object) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            shutil.rmtree(self._temp, ignore_errors=True)
 
 
 @recorded("parquet")
@@ -241,6 +257,7 @@ def _import_table(
     if table.name == "frames" and replacing:
         con.register(_STAGED, files.sql(f"SELECT id FROM {IDS}").to_arrow_table())
         try:
+            touch(con, f"SELECT id FROM {_STAGED}")
             for name, key in (("rois", "frame_id"), ("sources", "frame_id"), ("frames", "id")):
                 con.execute(f"DELETE FROM {name} WHERE {key} IN (SELECT id FROM {_STAGED})")
         finally:
@@ -335,16 +352,6 @@ _IMPORTED_URIS = f"""
         UNION ALL SELECT mask->>'$.uri' FROM rois
             WHERE mask IS NOT NULL AND frame_id IN (SELECT id FROM {IDS})
     ) WHERE u IS NOT NULL AND u <> ''"""
-# A URI's folder part, by text (string functions: a regular expression per URI cost twice as
-# much). Whole URIs stand alone where the text after the last '/' is not simply a file name:
-# `..`, or file URIs with percent-escapes, queries or fragments.
-_ALONE = (
-    "(ends_with(u, '/') OR ends_with(u, '/.') OR ends_with(u, '/..') OR u IN ('.', '..') "
-    "OR (starts_with(lower(u), 'file:') "
-    "AND (contains(u, '%') OR contains(u, '?') OR contains(u, '#'))))"
-)
-_NAME = "string_split(u, '/')[-1]"
-_HEAD = f"CASE WHEN {_ALONE} THEN u ELSE left(u, length(u) - length({_NAME})) END"
 
 
 def _root_check(catalog: Catalog) -> MediaRootCheck:
@@ -355,39 +362,9 @@ def _root_check(catalog: Catalog) -> MediaRootCheck:
 def _count_outside_media_roots(
     con: Any, files: duckdb.DuckDBPyConnection, check: MediaRootCheck, report: IngestReport
 ) -> None:
-    """Count the stored URIs whose files lie outside every media root.
-
-    A million URIs checked one by one in Python would cost more than the import itself, so
-    they are grouped by folder in SQL and each folder is checked once; only the symlinks
-    found in folders under a root are followed file by file.
-    """
+    """Count the stored URIs whose files lie outside every media root (ingest/_uris.py)."""
     con.register(IDS, files.sql(f"SELECT id FROM {IDS}").to_arrow_table())
     try:
-        _count_outside(con, check, report)
+        count_outside_of(con, _IMPORTED_URIS, check, report)
     finally:
         con.unregister(IDS)
-
-
-def _count_outside(con: Any, check: MediaRootCheck, report: IngestReport) -> None:
-    groups = con.execute(
-        f"SELECT {_ALONE} AS alone, {_HEAD} AS head, count(*), min(u) "
-        f"FROM ({_IMPORTED_URIS}) GROUP BY ALL ORDER BY head"
-    ).fetchall()
-    for alone, head, count, example in groups:
-        folder = check.folder_of(example)
-        if folder is None:
-            continue  # remote URIs are not files of this machine
-        if alone or not folder.inside:
-            if alone and not check.is_outside(example):
-                continue
-            report.note_outside(example, count)
-        elif folder.links:
-            rows = con.execute(
-                f"SELECT u, count(*) FROM ({_IMPORTED_URIS}) WHERE NOT {_ALONE} "
-                f"AND {_HEAD} = ? AND {_NAME} IN "
-                "(SELECT unnest(?::VARCHAR[])) GROUP BY u ORDER BY u",
-                [head, sorted(folder.links)],
-            ).fetchall()
-            for uri, n in rows:
-                if check.is_outside(uri):
-                    report.note_outside(uri, n)

@@ -18,12 +18,19 @@ from typing import TYPE_CHECKING, Any, Self
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
-from workbench.errors import MediaError, RecordError, WorkbenchError
+from workbench.errors import RecordError
+from workbench.ingest._uris import count_outside
 from workbench.ingest.imports import current_run
+from workbench.ingest.report import (
+    IngestReport,
+    is_record_failure,
+    record_error,
+)
 from workbench.media.files import MediaRootCheck
-from workbench.model.limits import MAX_JSON_FIELD_BYTES, MAX_KEPT_ERRORS
+from workbench.model.limits import MAX_JSON_FIELD_BYTES
 from workbench.model.records import (
     FRAME_SCHEMA,
     PROMOTED_KEYS,
@@ -34,11 +41,14 @@ from workbench.model.records import (
     Source,
     bbox_of,
 )
-from workbench.model.validation import FORBIDDEN_CHARACTERS, validate_frame
+from workbench.model.validation import validate_frame
 from workbench.store.arrow import append_rows
+from workbench.store.layout import touch
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
+
+__all__ = ["CatalogWriter", "IngestReport", "RowBatch", "frame_rows", "json_text"]
 
 # Errors a batch can raise that come from the values of some record in it (the checks before
 # queueing should leave none): the batch is then split until the record at fault is alone.
@@ -53,111 +63,6 @@ _DATA_ERRORS: tuple[type[Exception], ...] = (
     TypeError,
     ValueError,
 )
-MAX_OUTSIDE_EXAMPLES = 3
-
-
-@dataclass
-class IngestReport:
-    """What an import did: counts of what was stored, the records it refused (with their
-    errors) and the warnings about what it stored, counted by kind.
-
-    `outside_media_roots` counts the stored local URIs (sources, previews, masks) whose files
-    lie outside every media root: they are kept as given but never served; `outside_examples`
-    holds the first few. `import_id` names the import's record in the catalog's `imports`
-    table.
-    """
-
-    frames: int = 0
-    rois: int = 0
-    rejected: int = 0
-    errors: list[RecordError] = field(default_factory=list)
-    sources: int = 0
-    warnings: dict[str, int] = field(default_factory=dict)
-    # The first record each kind of warning was about.
-    warning_examples: dict[str, str] = field(default_factory=dict)
-    outside_media_roots: int = 0
-    outside_examples: list[str] = field(default_factory=list)
-    import_id: str | None = None
-
-    def __str__(self) -> str:
-        text = f"{self.frames} frames, {self.rois} ROIs stored; {self.rejected} records rejected"
-        if self.warnings:
-            text += f"; {sum(self.warnings.values())} warnings"
-        for kind, count in sorted(self.warnings.items()):
-            first = printable(str(self.warning_examples.get(kind)))
-            text += f"\n  warning: {count} {kind} (first: {first})"
-        shown = "".join(f"\n  {printable(str(err))}" for err in self.errors[:20])
-        more = self.rejected - min(len(self.errors), 20)
-        text += shown + (f"\n  ... and {more} more" if more > 0 else "")
-        if self.outside_media_roots:
-            first = ", ".join(repr(uri) for uri in self.outside_examples)
-            text += (
-                f"\n  {self.outside_media_roots} URIs lie outside the media roots and will "
-                f"not be served (first: {first}); declare their folder with --media-root DIR "
-                "(media_roots=[...] in Python) or `workbench media-roots add DIR`"
-            )
-        return text
-
-    def note_outside(self, uri: str, times: int = 1) -> None:
-        """Count a stored URI (`times` times) whose file lies outside every media root."""
-        self.outside_media_roots += times
-        if len(self.outside_examples) < MAX_OUTSIDE_EXAMPLES:
-            self.outside_examples.append(uri)
-
-    @property
-    def ok(self) -> bool:
-        return self.rejected == 0
-
-    def copy(self) -> IngestReport:
-        """A copy whose counts and lists change independently of this one."""
-        return replace(
-            self,
-            errors=list(self.errors),
-            warnings=dict(self.warnings),
-            warning_examples=dict(self.warning_examples),
-            outside_examples=list(self.outside_examples),
-        )
-
-    def reject(self, error: RecordError) -> None:
-        self.rejected += 1
-        if len(self.errors) < MAX_KEPT_ERRORS:
-            self.errors.append(error)
-
-    def warn(self, kind: str, where: str, count: int = 1) -> None:
-        self.warnings[kind] = self.warnings.get(kind, 0) + count
-        self.warning_examples.setdefault(kind, where)
-
-
-# Characters a terminal would act on or reorder (those no id or label may hold): shown
-# escaped, so that a file name or id from the data cannot forge lines of the report or hide
-# what it says.
-_UNPRINTABLE = FORBIDDEN_CHARACTERS
-
-
-def printable(text: str) -> str:
-    """`text` with control, bidirectional and surrogate characters written as escapes."""
-    return _UNPRINTABLE.sub(
-        lambda m: m.group().encode("unicode_escape", "backslashreplace").decode(), text
-    )
-
-
-def record_error(exc: BaseException, where: str) -> RecordError:
-    """Any exception raised while reading, converting or storing one record, as its error."""
-    if isinstance(exc, RecordError):
-        return exc
-    if isinstance(exc, MediaError):
-        return RecordError(where, str(exc).removeprefix(f"{where}: "))
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    text = text if len(text) <= 200 else text[:200] + "..."
-    return RecordError(where, f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
-
-
-def is_record_failure(exc: BaseException) -> bool:
-    """Whether an exception is one record's fault: anything but a WorkbenchError that stops the
-    whole import (IngestError, CatalogError) or an interruption."""
-    if isinstance(exc, RecordError | MediaError):
-        return True
-    return isinstance(exc, Exception) and not isinstance(exc, WorkbenchError)
 
 
 def json_text(value: Any) -> str | None:
@@ -214,6 +119,18 @@ def _table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
     columns = zip(*rows, strict=True)
     arrays = [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)]
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+@dataclass
+class RowBatch:
+    """Frames with their sources and ROIs as the catalog's rows (FRAME_SCHEMA without
+    `ingested`, SOURCE_SCHEMA, ROI_SCHEMA), already checked, and the warnings about them
+    as (kind, the record it is about, count)."""
+
+    frames: pa.Table
+    sources: pa.Table
+    rois: pa.Table
+    warnings: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -328,7 +245,9 @@ class CatalogWriter:
         """Queue the ROIs of one label field of a stored frame, replacing that field's ROIs."""
         where = where or f"frame {frame_id!r}"
         try:
-            warnings = validate_frame(Frame(id=frame_id, rois=rois, sources=[_PROBE]), where)
+            warnings = validate_frame(
+                Frame(id=frame_id, rois=rois, sources=[_PROBE]), where, whole=False
+            )
             rows = [_roi_row(frame_id, _with_field(roi, field_name)) for roi in rois]
         except Exception as exc:
             if not is_record_failure(exc):
@@ -345,6 +264,10 @@ class CatalogWriter:
     def reject(self, error: RecordError) -> None:
         self.report.reject(error)
 
+    def stored_ids(self) -> set[str]:
+        """With `unique_ids`: the ids of the frames added so far."""
+        return set(self._seen or ())
+
     def is_outside_media_roots(self, uri: str) -> bool:
         """Whether `uri` names a local file outside every media root of this import."""
         return self._roots.is_outside(uri)
@@ -356,6 +279,51 @@ class CatalogWriter:
         self._frames.clear()
         self._labels.clear()
         self._write(frames, labels)
+
+    def write_rows(self, batch: RowBatch) -> None:
+        """Store checked rows in one transaction, replacing stored frames with the same ids
+        (the columnar importers' way in; frames queued with `add` are written first)."""
+        self.flush()
+        if batch.frames.num_rows == 0:
+            return
+        before = self.report.copy()
+        now = datetime.now(UTC).replace(tzinfo=None)
+        frames = batch.frames.append_column(
+            "ingested", pa.array([now] * batch.frames.num_rows, pa.timestamp("us"))
+        )
+        try:
+            with self.catalog.transaction() as con:
+                self._store(con, frames, batch.sources, batch.rois)
+                self.report.frames += frames.num_rows
+                self.report.sources += batch.sources.num_rows
+                self.report.rois += batch.rois.num_rows
+                for kind, where, count in batch.warnings:
+                    self.report.warn(kind, where, count)
+                count_outside(con, _uris_of(batch), self._roots, self.report)
+                if self._run is not None:
+                    self._run.committed(con, self.report)
+        except BaseException:
+            self.report = before
+            raise
+        named = frames.filter(pc.is_valid(frames["dataset"])).select(["dataset", "version"])
+        self._datasets.update(zip(*named.to_pydict().values(), strict=True))
+        self._bar.update(frames.num_rows)
+
+    def _store(self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table) -> None:
+        con.register("_wb_frames", frames)
+        try:
+            if self.catalog.has_frames():
+                touch(con, "SELECT id FROM _wb_frames")
+                for table in ("rois", "sources"):
+                    con.execute(
+                        f"DELETE FROM {table} WHERE frame_id IN (SELECT id FROM _wb_frames)"
+                    )
+                con.execute("DELETE FROM frames WHERE id IN (SELECT id FROM _wb_frames)")
+            con.execute("INSERT INTO frames BY NAME SELECT * FROM _wb_frames")
+            append_rows(con, "sources", sources)
+            append_rows(con, "rois", rois)
+        finally:
+            con.unregister("_wb_frames")
 
     def _write(self, frames: list[_Queued], labels: list[_QueuedLabels]) -> None:
         """Write one batch in one transaction; when a record's values make it fail, split it
@@ -425,20 +393,8 @@ class CatalogWriter:
             for s in frame.sources:
                 self._check_uris(s.uri, s.preview_uri, *(m.get("uri") for m in s.masks))
             self._check_mask_uris(frame.rois)
-        batch_frames = _table(frame_rows, FRAME_SCHEMA)
-        con.register("_wb_frames", batch_frames)
-        try:
-            if self.catalog.has_frames():
-                for table in ("rois", "sources"):
-                    con.execute(
-                        f"DELETE FROM {table} WHERE frame_id IN (SELECT id FROM _wb_frames)"
-                    )
-                con.execute("DELETE FROM frames WHERE id IN (SELECT id FROM _wb_frames)")
-            con.execute("INSERT INTO frames BY NAME SELECT * FROM _wb_frames")
-            append_rows(con, "sources", _table(source_rows, SOURCE_SCHEMA))
-            append_rows(con, "rois", _table(roi_rows, ROI_SCHEMA))
-        finally:
-            con.unregister("_wb_frames")
+        tables = (_table(frame_rows, FRAME_SCHEMA), _table(source_rows, SOURCE_SCHEMA))
+        self._store(con, *tables, _table(roi_rows, ROI_SCHEMA))
 
     def _write_labels(self, con: Any, labels: list[_QueuedLabels]) -> list[_QueuedLabels]:
         """Replace the labels; returns the updates whose frame is not in the catalog."""
@@ -456,6 +412,7 @@ class CatalogWriter:
         rows = [row for item in labels if item.frame_id in known for row in item.rois]
         con.register("_wb_label_keys", keys)
         try:
+            touch(con, "SELECT frame_id FROM _wb_label_keys")
             con.execute(
                 "DELETE FROM rois WHERE (frame_id, field) IN "
                 "(SELECT (frame_id, field) FROM _wb_label_keys)"
@@ -489,6 +446,29 @@ class CatalogWriter:
                         "ON CONFLICT DO NOTHING",
                         [dataset, version],
                     )
+
+
+def _uris_of(batch: RowBatch) -> pa.Array:
+    """The local files a batch names: sources, previews, source masks and ROI mask files."""
+    found = [*batch.sources["uri"].chunks, *batch.sources["preview_uri"].chunks]
+    masks: list[Any] = []
+    for text in pc.drop_null(batch.sources["masks"]).to_pylist():
+        masks.extend(m.get("uri") for m in orjson.loads(text) if isinstance(m, dict))
+    for text in pc.drop_null(batch.rois["mask"]).to_pylist():
+        mask = orjson.loads(text)
+        masks.append(mask.get("uri") if isinstance(mask, dict) else None)
+    strings = [m for m in masks if isinstance(m, str)]
+    found.append(pa.array(strings, pa.string()))
+    return pa.chunked_array(found, pa.string()).combine_chunks()
+
+
+def frame_rows(
+    frame: Frame, where: str
+) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]], list[str]]:
+    """A frame checked and turned into its frames row (without `ingested`), sources rows and
+    rois rows, with its warnings; RecordError (or the value's error) when it cannot be stored."""
+    queued = _queued(frame, where, validate_frame(frame, where))
+    return queued.row, queued.sources, queued.rois, queued.warnings
 
 
 def _queued(frame: Frame, where: str, warnings: list[str]) -> _Queued:

@@ -40,6 +40,7 @@ _FORBIDDEN_IN_URI = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 WARN_NO_SOURCES = "frames without sources"
 WARN_ZERO_AREA = "ROIs with zero area"
 WARN_OUTSIDE = "ROIs outside their image"
+WARN_UNKNOWN_SOURCE = "ROIs naming a source their frame lacks"
 
 
 def check_text(value: Any, what: str, where: str, limit: int = MAX_ID_LENGTH) -> str:
@@ -78,10 +79,12 @@ def check_int(
     return value
 
 
-def validate_frame(frame: Frame, where: str) -> list[str]:
+def validate_frame(frame: Frame, where: str, *, whole: bool = True) -> list[str]:
     """Refuse (RecordError naming `where` and the part at fault) what the catalog cannot hold.
 
-    Returns the warnings of what is stored but suspicious, as WARN_* kinds.
+    Returns the warnings of what is stored but suspicious, as WARN_* kinds. `whole` says the
+    frame holds all its sources (not a label update checked on a stand-in source), so that
+    ROIs naming a source it lacks are warned about.
     """
     if frame.id is None or frame.id == "":
         raise RecordError(where, "frame has no id")
@@ -113,6 +116,8 @@ def validate_frame(frame: Frame, where: str) -> list[str]:
             raise RecordError(where, f"ROI id {roi.id!r} appears twice")
         seen_rois.add(roi.id)
         warnings.extend(check_roi(roi, f"{where}, ROI {_preview(roi.id)}", sizes))
+        if whole and any(source_id not in sizes for source_id in roi.source_ids):
+            warnings.append(WARN_UNKNOWN_SOURCE)
     return warnings
 
 

@@ -7,7 +7,8 @@ into the text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -109,40 +110,63 @@ def guard_where(catalog: Catalog, fragment: str) -> None:
         con.close()
 
 
+Tables = Mapping[str, pa.Table]
+
+
+@contextmanager
+def _cursor(catalog: Catalog, tables: Tables | None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A fresh cursor with `tables` (Arrow data the query reads by name) registered."""
+    con = catalog.cursor()
+    try:
+        for name, table in (tables or {}).items():
+            con.register(name, table)
+        yield con
+    finally:
+        con.close()
+
+
 def execute(
-    catalog: Catalog, query: Compiled, *, check: bool = False, limit: float | None = None
+    catalog: Catalog,
+    query: Compiled,
+    *,
+    check: bool = False,
+    limit: float | None = None,
+    tables: Tables | None = None,
 ) -> pa.Table:
     """Run `query` on a fresh cursor and return the whole result as an Arrow table.
 
     `check` runs the read-only guard first and bounds the query by `limit` seconds (default:
     the catalog's time limit): needed when the query holds SQL a person typed. DuckDB's
-    errors become QueryError with DuckDB's own message, for the UI to show.
+    errors become QueryError with DuckDB's own message, for the UI to show. `tables` are
+    Arrow tables the query reads by name (never with `check`: the guard knows only the
+    catalog's tables).
     """
-    con = catalog.cursor()
-    try:
-        if check:
-            check_read_only(con, query.sql, catalog.table_names())
-        with time_limit(con, _limit(catalog, limit) if check else None):
-            return con.sql(query.sql, params=list(query.params)).to_arrow_table()
-    except duckdb.Error as exc:
-        raise QueryError(first_lines(exc)) from exc
-    finally:
-        con.close()
+    with _cursor(catalog, tables) as con:
+        try:
+            if check:
+                check_read_only(con, query.sql, catalog.table_names())
+            with time_limit(con, _limit(catalog, limit) if check else None):
+                return con.sql(query.sql, params=list(query.params)).to_arrow_table()
+        except duckdb.Error as exc:
+            raise QueryError(first_lines(exc)) from exc
 
 
 def execute_rows(
-    catalog: Catalog, query: Compiled, *, check: bool = False, limit: float | None = None
+    catalog: Catalog,
+    query: Compiled,
+    *,
+    check: bool = False,
+    limit: float | None = None,
+    tables: Tables | None = None,
 ) -> list[tuple[Any, ...]]:
-    con = catalog.cursor()
-    try:
-        if check:
-            check_read_only(con, query.sql, catalog.table_names())
-        with time_limit(con, _limit(catalog, limit) if check else None):
-            return con.execute(query.sql, list(query.params)).fetchall()
-    except duckdb.Error as exc:
-        raise QueryError(first_lines(exc)) from exc
-    finally:
-        con.close()
+    with _cursor(catalog, tables) as con:
+        try:
+            if check:
+                check_read_only(con, query.sql, catalog.table_names())
+            with time_limit(con, _limit(catalog, limit) if check else None):
+                return con.execute(query.sql, list(query.params)).fetchall()
+        except duckdb.Error as exc:
+            raise QueryError(first_lines(exc)) from exc
 
 
 def _limit(catalog: Catalog, limit: float | None) -> float:

@@ -163,3 +163,102 @@ class SortByEvalCount(Stage):
         else:  # only match_eval filters of this run: its own rows say it all
             count = "(SELECT count(*) FROM eval_rois e WHERE " + all_of([*rows, *earlier]) + ")"
         plan.order = [OrderTerm(count, self.reverse), *plan.order]
+
+
+# The confusion matrix's row and column of "nothing" (workbench.analysis.evaluation.BACKGROUND):
+# predictions that matched no ground truth, ground truth no prediction matched.
+NOTHING = "(none)"
+
+
+def _partner(eval_key: str, field: str, label: str) -> Compiled:
+    """The row `e` matched an ROI of the evaluation's `field` ("pred_field"/"gt_field")
+    labelled `label`, or (label NOTHING) matched nothing."""
+    if label == NOTHING:
+        return Compiled("e.match_id IS NULL")
+    return Compiled.join(
+        [
+            "EXISTS (SELECT 1 FROM eval_rois m WHERE m.run_id = e.run_id"
+            " AND m.frame_id = e.frame_id AND m.roi_id = e.match_id AND m.field = ",
+            _eval_value(field, eval_key),
+            sql(" AND m.label = ?)", label),
+        ],
+        "",
+    )
+
+
+@dataclass(frozen=True)
+class MatchConfusion(Stage):
+    """Keep the ROIs of one cell of an evaluation's confusion matrix, and their frames:
+    ground truth labelled `truth` matched by predictions labelled `predicted`, both sides of
+    each pair. `truth` "(none)": the predictions of `predicted` that matched nothing;
+    `predicted` "(none)": the ground truth of `truth` nothing matched. ROIs of other fields
+    stay; ignored ROIs (crowds, capped detections) are in no cell."""
+
+    kind: ClassVar[str] = "match_confusion"
+    eval_key: str
+    truth: str
+    predicted: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.eval_key, str) or not self.eval_key:
+            raise QueryError(f"match_confusion() needs an evaluation key, got {self.eval_key!r}")
+        for value in (self.truth, self.predicted):
+            if not isinstance(value, str) or not value:
+                raise QueryError(f"match_confusion() labels must be strings, got {value!r}")
+        if self.truth == NOTHING and self.predicted == NOTHING:
+            raise QueryError("match_confusion() needs a label on one side at least")
+
+    def _cell(self) -> Compiled:
+        """The cell's rows of `eval_rois e` (of any run: callers add the run)."""
+        sides: list[Compiled] = []
+        if self.predicted != NOTHING:
+            sides.append(
+                all_of(
+                    [
+                        "e.field = " + _eval_value("pred_field", self.eval_key),
+                        sql("e.label = ?", self.predicted),
+                        Compiled("e.outcome IN ('tp', 'fp')"),
+                        _partner(self.eval_key, "gt_field", self.truth),
+                    ]
+                )
+            )
+        if self.truth != NOTHING:
+            sides.append(
+                all_of(
+                    [
+                        "e.field = " + _eval_value("gt_field", self.eval_key),
+                        sql("e.label = ?", self.truth),
+                        Compiled("e.outcome IN ('tp', 'fn')"),
+                        _partner(self.eval_key, "pred_field", self.predicted),
+                    ]
+                )
+            )
+        return "(" + Compiled.join(sides, " OR ") + ")"
+
+    def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
+        run = "e.run_id = " + _eval_value("run_id", self.eval_key)
+        cell = self._cell()
+        plan.roi_sets.append(
+            "SELECT e.frame_id AS frame_id FROM eval_rois e WHERE " + all_of([run, cell])
+        )
+        plan.reorders = True
+        fields = Compiled.join(
+            [
+                "r.field IN (",
+                _eval_value("pred_field", self.eval_key),
+                ", ",
+                _eval_value("gt_field", self.eval_key),
+                ")",
+            ],
+            "",
+        )
+        in_cell = Compiled.join(
+            [
+                "EXISTS (SELECT 1 FROM eval_rois e WHERE e.frame_id = r.frame_id"
+                " AND e.roi_id = r.id AND e.field = r.field AND ",
+                all_of([run, cell]),
+                ")",
+            ],
+            "",
+        )
+        plan.roi_filters.append("NOT (" + fields + ") OR " + in_cell)

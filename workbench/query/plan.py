@@ -13,12 +13,27 @@ from dataclasses import dataclass, field
 
 from workbench.query._sql import Compiled, all_of
 
-# The order of an unsorted view: insertion order. DuckDB returns the rows of a scan and filter
+# The order of an unsorted view: insertion order, which is frame-key order (the store keys
+# frames in insertion order, store/layout.py). DuckDB returns the rows of a scan and filter
 # without ORDER BY in that order (preserve_insertion_order, on by default), so such views skip
 # the sort: a page deep into a million frames then costs 3 ms instead of 100 ms. A join may
-# return rows in any order, so views with subqueries sort by rowid; rowid also breaks the
-# ties of sort_by.
-ROWID = "f.rowid"
+# return rows in any order, so views with subqueries sort by the key; it also breaks the ties
+# of sort_by.
+ROWID = "f.frame_key"
+
+
+@dataclass(frozen=True)
+class KeySet(Compiled):
+    """A query of frame keys (column `frame_key`); `unique` when no key comes twice."""
+
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class LabelFilter(Compiled):
+    """A ROI filter that reads only `r.field` and `r.label`: it holds for `label_keys r` rows
+    as for `rois r` rows, so facets and ROI sets can read the per-frame label summaries
+    (frame_labels) instead of every ROI."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,8 @@ class Plan:
     conditions: list[Compiled] = field(default_factory=list)
     # Queries of frame ids (`SELECT r.frame_id FROM rois r WHERE ...`) every frame is in.
     roi_sets: list[Compiled] = field(default_factory=list)
+    # Queries of frame keys (one column, `frame_key`) every frame is in.
+    key_sets: list[Compiled] = field(default_factory=list)
     # Sort keys given by sort_by, most significant first.
     order: list[OrderTerm] = field(default_factory=list)
     # Tie-breakers: insertion order, or the order of the sealed segment below.
@@ -50,6 +67,8 @@ class Plan:
     reorders: bool = False
     # Whether a stage holds SQL a person typed (where()), so queries need the read-only guard.
     raw_sql: bool = False
+    # Metadata keys the catalog keeps in columns of their own -> those columns.
+    promoted: dict[str, str] = field(default_factory=dict)
 
     @property
     def windowed(self) -> bool:
@@ -62,21 +81,44 @@ class Plan:
 
     @property
     def filtered(self) -> bool:
-        return bool(self.conditions or self.roi_sets)
+        return bool(self.conditions or self.roi_sets or self.key_sets)
 
     def roi_only_set(self) -> Compiled | None:
-        """The one ROI set that is the view's only condition, if so.
+        """The one set of frame keys that is the view's only condition, if so.
 
-        Every ROI belongs to a stored frame (the writer and importers keep it so), so such a
-        view's frames are that set's frame ids, with no join against frames: counting frames
-        with a low-confidence car is then one scan of rois, 2.6x faster at a million frames.
+        Every ROI and summary row belongs to a stored frame (the writer and importers keep it
+        so), so such a view's frames are that set's keys, with no join against frames:
+        counting frames with a low-confidence car is then one read of the label summaries.
         """
-        if len(self.roi_sets) == 1 and not self.conditions and not self.windowed:
-            return self.roi_sets[0] if self.depth == 0 else None
+        if self.key_window_only and not self.windowed and len(self.key_sets) == 1:
+            return self.key_sets[0]
         return None
 
+    @property
+    def key_window_only(self) -> bool:
+        """Whether the view is its key sets alone, unsorted: a window of it is a window of
+        the keys (in key order, the view's order), taken before any frame is read."""
+        return (
+            bool(self.key_sets)
+            and not self.conditions
+            and not self.roi_sets
+            and not self.order
+            and self.depth == 0
+        )
+
     def where(self) -> list[Compiled]:
-        return [*("f.id IN (" + q + ")" for q in self.roi_sets), *self.conditions]
+        return [
+            *("f.frame_key IN (" + q + ")" for q in self.key_sets),
+            *("f.id IN (" + q + ")" for q in self.roi_sets),
+            *self.conditions,
+        ]
+
+    def keys(self) -> Compiled:
+        """The keys of the view's frames when it is its key sets alone (key_window_only)."""
+        if len(self.key_sets) == 1:
+            return self.key_sets[0]
+        parts = [Compiled("SELECT frame_key FROM (") + q + ")" for q in self.key_sets]
+        return Compiled.join(parts, " INTERSECT ")
 
     def over(self) -> Compiled:
         """The window clause numbering frames in view order (for row_number())."""
@@ -115,6 +157,7 @@ class Plan:
         self.order = []
         self.conditions = []
         self.roi_sets = []
+        self.key_sets = []
         self.reorders = False
         self.offset, self.limit = 0, None
 
@@ -144,6 +187,8 @@ class Plan:
         """
         start, count = self.window(offset, limit)
         query = Compiled.join(["SELECT ", columns, " FROM ", self.source], "")
+        if self.key_window_only and not extra and (start or count is not None):
+            return self._key_window(query, start, count)
         conditions = self.where() + (extra or [])
         if conditions:
             query = query + " WHERE " + all_of(conditions)
@@ -154,3 +199,14 @@ class Plan:
         if start:
             query = query + f" OFFSET {int(start)}"
         return query
+
+    def _key_window(self, query: Compiled, start: int, count: int | None) -> Compiled:
+        """A window of a view made of key sets only: the window is taken among the keys (one
+        read of the summaries), and only the frames it holds are read."""
+        window = f" LIMIT {int(count)}" if count is not None else ""
+        window += f" OFFSET {int(start)}" if start else ""
+        keys = self.keys()
+        unique = len(self.key_sets) > 1 or (isinstance(keys, KeySet) and keys.unique)
+        distinct = "" if unique else "DISTINCT "
+        keys = f"SELECT {distinct}k.frame_key FROM (" + keys + ") k ORDER BY k.frame_key" + window
+        return query + " WHERE f.frame_key IN (" + keys + ") ORDER BY f.frame_key"

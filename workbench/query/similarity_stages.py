@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from workbench.errors import QueryError, WorkbenchError
+from workbench.model.sequence import QA_KINDS, SEVERITIES
+from workbench.model.similarity import Query
 from workbench.query import stages as _stages
 from workbench.query._sql import Compiled, all_of, in_list, sql
+from workbench.query.hooks import HOOKS, missing
 from workbench.query.plan import OrderTerm, Plan
 from workbench.query.stage_base import strings as _strings
 from workbench.query.stages import Stage
@@ -30,7 +33,6 @@ MAX_VECTOR = 65_536
 ROI_SEP = "\x1f"
 DUPLICATE_KINDS: tuple[str, ...] = ("exact", "perceptual", "embedding")
 DUPLICATE_WHICH: tuple[str, ...] = ("all", "first", "extra")
-SEVERITIES: tuple[str, ...] = ("info", "warning", "error")
 SCORES: tuple[str, ...] = ("uniqueness", "representativeness")
 
 
@@ -140,17 +142,15 @@ class SortBySimilarity(Resolved):
         return _analysis(lambda: self._resolve(catalog, candidates))
 
     def _resolve(self, catalog: Catalog, candidates: list[str] | None) -> Stage:
-        from workbench.analysis.similarity import load, search
-
-        k = self.k if self.k is not None else load(catalog, self.key).info.count
-        found = search(catalog, self.query(), k, self.key, frame_ids=candidates)
-        frames = list(dict.fromkeys(found.frame_ids))
-        if found.roi_ids is None:
+        if HOOKS.similar is None:
+            raise missing("sort_by_similarity()")
+        query = Query.of(self.query())
+        found, roi_ids = HOOKS.similar(catalog, query, self.k, self.key, candidates)
+        frames = list(dict.fromkeys(found))
+        if roi_ids is None:
             return OrderedFrames(tuple(frames), self.k is not None, self.reverse)
-        keys = tuple(
-            f"{f}{ROI_SEP}{r}" for f, r in zip(found.frame_ids, found.roi_ids, strict=True)
-        )
-        fields = _roi_fields(catalog, found.frame_ids, found.roi_ids) if self.k else ()
+        keys = tuple(f"{f}{ROI_SEP}{r}" for f, r in zip(found, roi_ids, strict=True))
+        fields = _roi_fields(catalog, found, roi_ids) if self.k else ()
         return OrderedFrames(
             tuple(frames), self.k is not None, self.reverse, keys if self.k else None, fields
         )
@@ -184,13 +184,13 @@ class SelectDiverse(Resolved):
             raise QueryError(f"seed must be an integer, got {self.seed!r}")
 
     def resolve(self, catalog: Catalog, candidates: list[str] | None) -> Stage:
-        from workbench.analysis.similarity.scores import diverse_sample
         from workbench.query.view import View
 
+        diverse = HOOKS.diverse
+        if diverse is None:
+            raise missing("select_diverse()")
         view = View(catalog) if candidates is None else View(catalog).select(candidates)
-        picked = _analysis(
-            lambda: diverse_sample(view, self.n, self.key, method=self.method, seed=self.seed)
-        )
+        picked = _analysis(lambda: diverse(view, self.n, self.key, self.method, self.seed))
         return OrderedFrames(tuple(picked), True)
 
 
@@ -305,11 +305,9 @@ class MatchQa(Stage):
     min_severity: str | None = None
 
     def __post_init__(self) -> None:
-        from workbench.analysis.sequence_qa.checks import SEQUENCE_CHECKS
-
-        unknown = [k for k in self.kinds or () if k not in SEQUENCE_CHECKS]
+        unknown = [k for k in self.kinds or () if k not in QA_KINDS]
         if unknown or self.kinds == ():
-            raise QueryError(f"QA kinds are among {', '.join(SEQUENCE_CHECKS)}, got {self.kinds!r}")
+            raise QueryError(f"QA kinds are among {', '.join(QA_KINDS)}, got {self.kinds!r}")
         if self.min_severity is not None and self.min_severity not in SEVERITIES:
             raise QueryError(f"min_severity is one of {', '.join(SEVERITIES)}")
 

@@ -18,15 +18,16 @@ from workbench.errors import QueryError
 from workbench.model.records import PROMOTED_KEYS, ROI_KINDS
 from workbench.query._sql import (
     INLINE_LIST_MAX,
+    TRUE,
     Compiled,
     all_of,
     in_list,
     json_pointer,
     sql,
 )
-from workbench.query.eval_stages import MatchEval, SortByEvalCount
-from workbench.query.plan import OrderTerm, Plan
-from workbench.query.stage_base import Stage, frozen, rois_of_frames
+from workbench.query.eval_stages import MatchConfusion, MatchEval, SortByEvalCount
+from workbench.query.plan import KeySet, LabelFilter, OrderTerm, Plan
+from workbench.query.stage_base import Stage, frozen
 from workbench.store.sqlsafe import embed_where, quote_ident
 
 METADATA_PREFIX = "metadata."
@@ -68,19 +69,25 @@ class Match(Stage):
 
     def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
         for key, value in self.criteria:
-            plan.conditions.append(_match_one(key, value, frame_columns))
+            plan.conditions.append(_match_one(key, value, frame_columns, plan.promoted))
 
 
-def metadata_expr(key: str, frame_columns: frozenset[str]) -> tuple[Compiled, bool]:
-    """The SQL of a frame column or metadata key, and whether it reads the JSON metadata.
+def metadata_expr(
+    key: str, frame_columns: frozenset[str], promoted: dict[str, str] | None = None
+) -> tuple[Compiled, bool]:
+    """The SQL of a frame column or metadata key, and whether it holds JSON metadata text.
 
     `metadata.<key>` always means the metadata key; a bare key is a frame column when one has
     that name. Promoted keys read their own column either way: no JSON parsing per frame.
+    Keys the catalog promoted from its data (`promoted`: key -> column) read a column holding
+    exactly what `json_extract_string` gives.
     """
     name = key.removeprefix(METADATA_PREFIX)
     forced = key.startswith(METADATA_PREFIX)
     if name in PROMOTED_KEYS or (not forced and name in frame_columns - _NOT_MATCHABLE):
         return Compiled("f." + quote_ident(name)), False
+    if promoted and name in promoted:
+        return Compiled("f." + quote_ident(promoted[name])), True
     return sql("json_extract_string(f.metadata, ?)", json_pointer(name)), True
 
 
@@ -91,15 +98,17 @@ def _json_text(value: Any) -> Any:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _match_one(key: str, value: Any, frame_columns: frozenset[str]) -> Compiled:
-    expr, is_json = metadata_expr(key, frame_columns)
-    promoted = key.removeprefix(METADATA_PREFIX) in PROMOTED_KEYS
+def _match_one(
+    key: str, value: Any, frame_columns: frozenset[str], promoted: dict[str, str]
+) -> Compiled:
+    expr, is_json = metadata_expr(key, frame_columns, promoted)
+    as_text = key.removeprefix(METADATA_PREFIX) in PROMOTED_KEYS
 
     def convert(v: Any) -> Any:
         if is_json:
             return _json_text(v)
         # Promoted columns hold str(value), as the writer stores them.
-        return str(v) if promoted and v is not None and not isinstance(v, str) else v
+        return str(v) if as_text and v is not None and not isinstance(v, str) else v
 
     values = list(value) if isinstance(value, list | tuple) else [value]
     if not values:
@@ -203,6 +212,9 @@ class ExcludeTags(Stage):
 
 
 # -- ROIs -------------------------------------------------------------------------------------
+# ROI stages read the per-frame label summaries (frame_labels, one row per frame and label,
+# with its ROI count and confidence range) when what they ask is about fields, labels and
+# confidences only; anything else (kinds, areas, an evaluation's outcomes) reads the ROIs.
 def _field_label(field: str | None, label: str | None) -> list[Compiled]:
     out = []
     if field is not None:
@@ -210,6 +222,29 @@ def _field_label(field: str | None, label: str | None) -> list[Compiled]:
     if label is not None:
         out.append(sql("r.label = ?", label))
     return out
+
+
+def _summarised(plan: Plan) -> bool:
+    """Whether the view's ROI filters so far read fields and labels only."""
+    return all(isinstance(f, LabelFilter) for f in plan.roi_filters)
+
+
+def _label_keys(conditions: list[Compiled]) -> Compiled:
+    """The frame_labels rows (alias l) of the labels meeting `conditions` (over `r.field`,
+    `r.label`)."""
+    if not conditions:
+        return TRUE
+    return "l.label_key IN (SELECT r.label_key FROM label_keys r WHERE " + all_of(conditions) + ")"
+
+
+def _summary_frames(conditions: list[Compiled], unique: bool) -> KeySet:
+    query = "SELECT l.frame_key FROM frame_labels l WHERE " + _label_keys(conditions)
+    return KeySet(query.sql, query.params, unique)
+
+
+def _roi_frames(conditions: list[Compiled]) -> KeySet:
+    query = "SELECT r.frame_key FROM rois r WHERE " + all_of(conditions)
+    return KeySet(query.sql, query.params)
 
 
 @dataclass(frozen=True)
@@ -243,10 +278,11 @@ class FilterRois(Stage):
                     f"unknown ROI kind {kind!r}: expected one of {', '.join(ROI_KINDS)}"
                 )
 
+    def _labels(self) -> list[Compiled]:
+        return [in_list("r.label", self.labels, "VARCHAR")] if self.labels is not None else []
+
     def condition(self) -> list[Compiled]:
-        parts: list[Compiled] = []
-        if self.labels is not None:
-            parts.append(in_list("r.label", self.labels, "VARCHAR"))
+        parts: list[Compiled] = self._labels()
         if self.kinds is not None:
             parts.append(in_list("r.kind", self.kinds, "VARCHAR"))
         bounds = (
@@ -258,17 +294,73 @@ class FilterRois(Stage):
         parts.extend(sql(text, float(v)) for text, v in bounds if v is not None)
         return parts
 
+    @property
+    def _by_label(self) -> bool:
+        """Whether the filter asks about fields, labels and confidences only."""
+        return self.kinds is None and self.min_area is None and self.max_area is None
+
     def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
         cond = self.condition()
         if self.only_matches:
-            matching = [*_field_label(self.field, None), *cond, *plan.roi_filters]
-            plan.roi_sets.append(rois_of_frames(matching))
+            plan.key_sets.append(self._frames(plan, cond))
             plan.reorders = True
         if cond:
             keep = all_of(cond)
             if self.field is not None:
                 keep = sql("r.field <> ? OR ", self.field) + ("(" + keep + ")")
-            plan.roi_filters.append(keep)
+            labels_only = self._by_label and self.min_confidence is None
+            labels_only = labels_only and self.max_confidence is None
+            plan.roi_filters.append(LabelFilter(keep.sql, keep.params) if labels_only else keep)
+
+    def _frames(self, plan: Plan, cond: list[Compiled]) -> KeySet:
+        """The keys of the frames holding a matching ROI (and meeting the earlier filters)."""
+        if not (self._by_label and _summarised(plan)):
+            return _roi_frames([*_field_label(self.field, None), *cond, *plan.roi_filters])
+        labels = [*_field_label(self.field, None), *self._labels(), *plan.roi_filters]
+        unique = self.field is not None and self.labels is not None and len(self.labels) == 1
+        lo, hi = self.min_confidence, self.max_confidence
+        if lo is None and hi is None:
+            return _summary_frames(labels, unique and not plan.roi_filters)
+        if lo is None or hi is None:
+            # One bound: some ROI passes it exactly when the extreme confidence does.
+            if lo is not None:
+                extra = sql(" AND l.max_confidence >= ?", float(lo))
+            else:
+                extra = sql(" AND l.min_confidence <= ?", float(hi))  # type: ignore[arg-type]
+            found = _summary_frames(labels, False) + extra
+            return KeySet(found.sql, found.params, unique and not plan.roi_filters)
+        # Two bounds: the summary decides when an extreme confidence lies within them; the
+        # frames whose range spans both bounds are checked against their ROIs.
+        sure = _summary_frames(labels, False) + sql(
+            " AND l.max_confidence >= ? AND l.min_confidence <= ?"
+            " AND (l.min_confidence >= ? OR l.max_confidence <= ?)",
+            float(lo),
+            float(hi),
+            float(lo),
+            float(hi),
+        )
+        spanning = _summary_frames(labels, False) + sql(
+            " AND l.min_confidence < ? AND l.max_confidence > ?", float(lo), float(hi)
+        )
+        checked = _roi_frames(
+            [
+                *_field_label(self.field, None),
+                *cond,
+                *plan.roi_filters,
+                "r.frame_key IN (" + spanning + ")",
+            ]
+        )
+        found = sure + " UNION ALL " + checked
+        return KeySet(found.sql, found.params)
+
+
+def _has(plan: Plan, field: str | None, label: str | None) -> KeySet:
+    """The keys of the frames holding one of the view's ROIs of `field` and `label`."""
+    matching = [*_field_label(field, label), *plan.roi_filters]
+    if not _summarised(plan):
+        return _roi_frames(matching)
+    unique = field is not None and label is not None and not plan.roi_filters
+    return _summary_frames(matching, unique)
 
 
 @dataclass(frozen=True)
@@ -280,8 +372,7 @@ class HasRois(Stage):
     label: str | None = None
 
     def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
-        matching = [*_field_label(self.field, self.label), *plan.roi_filters]
-        plan.roi_sets.append(rois_of_frames(matching))
+        plan.key_sets.append(_has(plan, self.field, self.label))
         plan.reorders = True
 
 
@@ -294,8 +385,7 @@ class LacksRois(Stage):
     label: str | None = None
 
     def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
-        matching = [*_field_label(self.field, self.label), *plan.roi_filters]
-        plan.conditions.append("f.id NOT IN (" + rois_of_frames(matching) + ")")
+        plan.conditions.append("f.frame_key NOT IN (" + _has(plan, self.field, self.label) + ")")
         plan.reorders = True
 
 
@@ -309,12 +399,18 @@ class SortBy(Stage):
     reverse: bool = False
 
     def apply(self, plan: Plan, frame_columns: frozenset[str]) -> None:
-        plan.order = [*sort_terms(self.column, self.reverse, frame_columns), *plan.order]
+        terms = sort_terms(self.column, self.reverse, frame_columns, plan.promoted)
+        plan.order = [*terms, *plan.order]
 
 
-def sort_terms(column: str, reverse: bool, frame_columns: frozenset[str]) -> list[OrderTerm]:
+def sort_terms(
+    column: str,
+    reverse: bool,
+    frame_columns: frozenset[str],
+    promoted: dict[str, str] | None = None,
+) -> list[OrderTerm]:
     if column.startswith(METADATA_PREFIX):
-        expr, is_json = metadata_expr(column, frame_columns)
+        expr, is_json = metadata_expr(column, frame_columns, promoted)
         if not is_json:
             return [OrderTerm(expr, reverse)]
         # Numbers sort as numbers (2 before 10), then everything else as text.
@@ -365,6 +461,7 @@ STAGES: dict[str, type[Stage]] = {
         HasRois,
         LacksRois,
         MatchEval,
+        MatchConfusion,
         SortByEvalCount,
         SortBy,
         Skip,
@@ -387,8 +484,12 @@ def stage_from_dict(data: dict[str, Any]) -> Stage:
         raise QueryError(f"bad arguments for stage {kind!r}: {exc}") from exc
 
 
-def build_plan(stages: Sequence[Stage], frame_columns: frozenset[str]) -> Plan:
-    plan = Plan()
+def build_plan(
+    stages: Sequence[Stage],
+    frame_columns: frozenset[str],
+    promoted: dict[str, str] | None = None,
+) -> Plan:
+    plan = Plan(promoted=dict(promoted or {}))
     for stage in stages:
         if stage.seals:
             plan.seal()
@@ -396,5 +497,8 @@ def build_plan(stages: Sequence[Stage], frame_columns: frozenset[str]) -> Plan:
     return plan
 
 
-# The stages of embeddings, duplicates and sequence QA register themselves in STAGES.
+# The stages of embeddings, duplicates and sequence QA, of numeric ranges and of plot
+# regions register themselves in STAGES.
+import workbench.query.ranges  # noqa: E402
+import workbench.query.region_stage  # noqa: E402
 import workbench.query.similarity_stages  # noqa: E402, F401

@@ -10,10 +10,10 @@ for. See docs/queries.md.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import pyarrow as pa
 
@@ -27,9 +27,9 @@ from workbench.query._sql import (
     guard_where,
     table_columns,
 )
-from workbench.query.plan import Plan
+from workbench.query.plan import KeySet, Plan
 from workbench.query.similarity_stages import resolve_stages
-from workbench.query.similarity_view import AnalysisMethods
+from workbench.query.similarity_view import AnalysisStages
 from workbench.query.stages import (
     ExcludeFrames,
     ExcludeTags,
@@ -38,6 +38,7 @@ from workbench.query.stages import (
     LacksRois,
     Limit,
     Match,
+    MatchConfusion,
     MatchEval,
     MatchTags,
     SelectAnnotationRun,
@@ -52,6 +53,7 @@ from workbench.query.stages import (
     sort_terms,
     stage_from_dict,
 )
+from workbench.store import layout
 from workbench.store.sqlsafe import quote_ident
 
 if TYPE_CHECKING:
@@ -59,15 +61,52 @@ if TYPE_CHECKING:
 
 SPEC_VERSION = 1
 
-# Column names per catalog and table: the schema only changes when a catalog is opened.
-_COLUMNS: weakref.WeakKeyDictionary[Catalog, dict[str, list[str]]] = weakref.WeakKeyDictionary()
+
+@dataclass
+class _Schema:
+    """What views read of a catalog's schema: the public columns of each table and the
+    metadata keys promoted to columns. It changes only when a catalog is opened (migrations)
+    or optimized, which `catalog.layout_changes` counts."""
+
+    changes: int
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    promoted: dict[str, str] | None = None
+
+
+_SCHEMAS: weakref.WeakKeyDictionary[Catalog, _Schema] = weakref.WeakKeyDictionary()
+
+
+def _schema(catalog: Catalog) -> _Schema:
+    changes = getattr(catalog, "layout_changes", 0)
+    known = _SCHEMAS.get(catalog)
+    if known is None or known.changes != changes:
+        known = _SCHEMAS[catalog] = _Schema(changes)
+    return known
 
 
 def catalog_columns(catalog: Catalog, table: str) -> list[str]:
-    known = _COLUMNS.setdefault(catalog, {})
-    if table not in known:
-        known[table] = table_columns(catalog, table)
-    return known[table]
+    """The public columns of a catalog table (without the keys and copies the store derives)."""
+    known = _schema(catalog)
+    if table not in known.columns:
+        con = catalog.cursor()
+        try:
+            derived = layout.derived_columns(con, table)
+        finally:
+            con.close()
+        known.columns[table] = [c for c in table_columns(catalog, table) if c not in derived]
+    return known.columns[table]
+
+
+def promoted_columns(catalog: Catalog) -> dict[str, str]:
+    """Metadata keys the catalog keeps in columns of their own -> those columns."""
+    known = _schema(catalog)
+    if known.promoted is None:
+        con = catalog.cursor()
+        try:
+            known.promoted = layout.promoted_columns(con)
+        finally:
+            con.close()
+    return known.promoted
 
 
 def _ids(values: Iterable[str] | str, what: str) -> tuple[str, ...]:
@@ -86,7 +125,7 @@ def _count(n: int, what: str) -> int:
 
 
 @dataclass(frozen=True)
-class View(AnalysisMethods):
+class View(AnalysisStages):
     """The frames of `catalog` that pass `stages`, in order; ROIs narrowed by filter_rois.
 
     `time_limit` bounds each query of a view holding a where() fragment (seconds; None: the
@@ -96,6 +135,11 @@ class View(AnalysisMethods):
     catalog: Catalog
     stages: tuple[Stage, ...] = ()
     time_limit: float | None = field(default=None, compare=False)
+    # What the view's facets found once (its facets.FrameSet, the promoted keys' counts),
+    # by catalog generation: kept while the catalog is unchanged.
+    _found: dict[tuple[int, str], Any] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def __eq__(self, other: object) -> bool:
         """The same stages over the same catalog are the same view, whichever class holds
@@ -134,6 +178,13 @@ class View(AnalysisMethods):
             (k, tuple(v) if isinstance(v, list | tuple) else v) for k, v in metadata.items()
         )
         return self._then(Match(criteria))
+
+    def match_range(self, key: str, min: float | None = None, max: float | None = None) -> Self:
+        """Frames whose frame column or metadata key is a number within [min, max]
+        (workbench.query.ranges)."""
+        from workbench.query.ranges import MatchRange
+
+        return self._then(MatchRange(key, min, max))
 
     def filter_rois(
         self,
@@ -213,6 +264,13 @@ class View(AnalysisMethods):
         self._known_evaluation(eval_key)
         return self._then(SortByEvalCount(eval_key, _ids(outcomes, "outcomes"), reverse))
 
+    def match_confusion(self, eval_key: str, truth: str, predicted: str) -> Self:
+        """Keep the ROIs of one cell of evaluation `eval_key`'s confusion matrix (ground truth
+        `truth` matched by predictions `predicted`, both sides; "(none)" for the background
+        row or column) and the frames holding them. See docs/evaluation.md."""
+        self._known_evaluation(eval_key)
+        return self._then(MatchConfusion(eval_key, truth, predicted))
+
     def _known_evaluation(self, eval_key: str) -> None:
         rows = self.rows(
             Compiled("SELECT count(*) FROM evaluations WHERE eval_key = ?", (eval_key,))
@@ -254,7 +312,11 @@ class View(AnalysisMethods):
         for stage in self.stages:
             if isinstance(stage, Where):
                 guard_where(self.catalog, stage.sql)
-        return build_plan(resolve_stages(self.catalog, self.stages), self.frame_columns)
+        return build_plan(
+            resolve_stages(self.catalog, self.stages),
+            self.frame_columns,
+            promoted_columns(self.catalog),
+        )
 
     def run(self, query: Compiled) -> pa.Table:
         """Run a query built from this view (the read-only guard and the time limit apply
@@ -263,6 +325,43 @@ class View(AnalysisMethods):
 
     def rows(self, query: Compiled) -> list[tuple[Any, ...]]:
         return execute_rows(self.catalog, query, check=self.plan.raw_sql, limit=self.time_limit)
+
+    def frame_set(self) -> facets.FrameSet | None:
+        """The keys of the view's frames, found once (with the view's guard and time limit)
+        and kept while the catalog is unchanged; None when the view holds every frame."""
+        if self.plan.everything:
+            return None
+        return self._once(
+            "frames", lambda: facets.FrameSet(self.run(pages.distinct_frame_keys(self.plan)))
+        )
+
+    def promoted_counts(self) -> dict[str, pa.Table]:
+        """(value, count) of each promoted metadata key among the view's frames (kept)."""
+        return self._once("promoted", lambda: facets.promoted_counts(self))
+
+    def _once[T](self, what: str, find: Callable[[], T]) -> T:
+        key = (getattr(self.catalog, "generation", 0), what)
+        if key not in self._found:
+            if any(k[0] != key[0] for k in self._found):
+                self._found.clear()  # the catalog changed: nothing found before holds
+            self._found[key] = find()
+        return cast(T, self._found[key])
+
+    def _known_frame_set(self) -> facets.FrameSet | None:
+        key = (getattr(self.catalog, "generation", 0), "frames")
+        return cast("facets.FrameSet | None", self._found.get(key))
+
+    def facet(self, query: Compiled, frames: facets.FrameSet | None) -> pa.Table:
+        """Run a facet query: over the view's frame set (SQL of this module's own, no
+        guard needed) or, when the view holds every frame, as any query of the view."""
+        if frames is None:
+            return self.run(query)
+        return execute(self.catalog, query, tables=frames.tables)
+
+    def facet_rows(self, query: Compiled, frames: facets.FrameSet | None) -> list[tuple[Any, ...]]:
+        if frames is None:
+            return self.rows(query)
+        return execute_rows(self.catalog, query, tables=frames.tables)
 
     def compile(self) -> Compiled:
         """One parameterised SELECT yielding the view's frame ids (column `id`) in order."""
@@ -273,14 +372,22 @@ class View(AnalysisMethods):
 
     # -- frames ------------------------------------------------------------------------------
     def count(self) -> int:
+        known = self._known_frame_set()
+        if known is not None:
+            return known.count
         rois = self.plan.roi_only_set()
         if rois is not None:
-            query = "SELECT count(DISTINCT frame_id) FROM (" + rois + ")"
+            unique = isinstance(rois, KeySet) and rois.unique
+            counted = "count(*)" if unique else "count(DISTINCT frame_key)"
+            query = f"SELECT {counted} FROM (" + rois + ")"
         else:
-            query = "SELECT count(*) FROM (" + self.plan.select("f.id") + ")"
+            query = "SELECT count(*) FROM (" + self.plan.select("f.frame_key") + ")"
         return int(self.rows(query)[0][0])
 
     def count_contexts(self) -> int:
+        known = self._known_frame_set()
+        if known is not None:
+            return facets.count_contexts(self, known)
         query = "SELECT count(DISTINCT context_id) FROM (" + self.plan.select("f.context_id") + ")"
         return int(self.rows(query)[0][0])
 
@@ -303,22 +410,30 @@ class View(AnalysisMethods):
 
     def page(self, offset: int = 0, limit: int = 50) -> pa.Table:
         """Frames with nested `sources` and `rois` (list<struct>; ROIs as filtered)."""
-        frames = pages.page_frames(self.plan, _count(offset, "page()"), _count(limit, "page()"))
-        return self.run(self._nested(frames, self.plan.terms))
+        frames = pages.page_frames(
+            self.plan,
+            _count(offset, "page()"),
+            _count(limit, "page()"),
+            catalog_columns(self.catalog, "frames"),
+        )
+        return self._nested(self.run(frames), self.plan.terms)
 
-    def _nested(self, frames: Compiled, terms: Sequence[Any]) -> Compiled:
-        return pages.nested(
-            frames,
+    def _nested(self, frames: pa.Table, terms: Sequence[Any]) -> pa.Table:
+        """Frames (read with their `_fk` and sort keys) with their sources and ROIs nested:
+        SQL of the query layer's own over them, so no guard is needed."""
+        query = pages.nested(
+            frames.column("_fk").to_pylist(),
             terms,
             self.plan.roi_predicate(),
             catalog_columns(self.catalog, "sources"),
             catalog_columns(self.catalog, "rois"),
         )
+        return execute(self.catalog, query, tables={pages.PAGE_TABLE: frames})
 
     def rois(self, frame_ids: Iterable[str] | None = None) -> pa.Table:
         """The view's ROIs (as filtered), in frame order; only of `frame_ids` if given."""
         ids = _ids(frame_ids, "frame ids") if frame_ids is not None else None
-        return self.run(pages.view_rois(self.plan, ids))
+        return self.run(pages.view_rois(self.plan, ids, catalog_columns(self.catalog, "rois")))
 
     # -- contexts ----------------------------------------------------------------------------
     def contexts(self, offset: int = 0, limit: int | None = 50) -> pa.Table:
@@ -329,13 +444,13 @@ class View(AnalysisMethods):
 
     def context_frames(self, context_id: str) -> pa.Table:
         """The view's frames of one context in timestamp order, with sources and ROIs."""
-        return self.run(
-            self._nested(pages.context_frames(self.plan, context_id), pages.context_terms())
-        )
+        columns = catalog_columns(self.catalog, "frames")
+        frames = self.run(pages.context_frames(self.plan, context_id, columns))
+        return self._nested(frames, pages.context_terms())
 
     def fields(self) -> list[str]:
         """Label fields among the view's ROIs."""
-        return [str(r[0]) for r in self.rows(facets.fields_query(self.plan))]
+        return facets.fields(self)
 
     # -- facets ------------------------------------------------------------------------------
     def label_counts(self, field: str | None = None) -> pa.Table:

@@ -41,6 +41,7 @@ from workbench.services.reports import (
 )
 from workbench.services.runs import cleanup_in, run_config, run_row, run_schema
 from workbench.store.arrow import append_rows, registered
+from workbench.store.layout import touch
 from workbench.store.sqlsafe import quote_ident
 
 
@@ -234,6 +235,7 @@ def _apply(con: duckdb.DuckDBPyConnection, anno_key: str, plan: MergePlan) -> No
             }
         )
         with registered(con, "_wb_merge_gone", keys):
+            touch(con, "SELECT frame_id FROM _wb_merge_gone")
             con.execute(
                 "DELETE FROM rois USING _wb_merge_gone g "
                 "WHERE rois.frame_id = g.frame_id AND rois.id = g.id"
@@ -269,6 +271,7 @@ def _patch_metadata(con: duckdb.DuckDBPyConnection, patches: dict[str, dict[str,
     )
     promoted = sorted({k for p in patches.values() for k in p} & set(PROMOTED_KEYS))
     with registered(con, "_wb_patches", table):
+        touch(con, "SELECT frame_id FROM _wb_patches")
         con.execute(
             "UPDATE frames SET metadata = nullif(json_merge_patch(coalesce(frames.metadata, '{}'), "
             "p.patch::JSON), '{}'::JSON) FROM _wb_patches p WHERE frames.id = p.frame_id"

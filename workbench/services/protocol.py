@@ -23,6 +23,7 @@ from workbench.services.models import (
     Input,
     Project,
     RemovalReport,
+    RoiRef,
     SavedViewInfo,
     Scene,
     TagReport,
@@ -153,6 +154,14 @@ class WorkbenchService(Protocol):
 
     def untag_frames(
         self, frame_ids: Sequence[str], tag: str, *, dryrun: bool = False
+    ) -> TagReport: ...
+
+    def tag_rois(
+        self, rois: Sequence[RoiRef | Mapping[str, Any]], tag: str, *, dryrun: bool = False
+    ) -> TagReport: ...
+
+    def untag_rois(
+        self, rois: Sequence[RoiRef | Mapping[str, Any]], tag: str, *, dryrun: bool = False
     ) -> TagReport: ...
 
     def get_saved_views(self) -> list[SavedViewInfo]: ...

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,14 +22,22 @@ from typing import Any, Self
 
 import duckdb
 
-from workbench.errors import CatalogError, QueryError, SchemaVersionError
+from workbench.errors import CatalogError, LakeError, QueryError, SchemaVersionError
+from workbench.store import layout, layout_build
 from workbench.store.imports import mark_interrupted
 from workbench.store.lake import Lake
-from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION
+from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION, Unbatched
 from workbench.store.sqlsafe import check_read_only
 from workbench.store.sqlsafe import time_limit as time_limit_of
 
 DEFAULT_CATALOG = "workbench.duckdb"
+# Seconds close() waits for interrupted queries to let go of the connection.
+CLOSE_WAIT = 10.0
+# The engine's memory budget (DuckDB's memory_limit: what it holds before spilling sorts,
+# joins and aggregates to the catalog's temp folder); threads default to the cores.
+MEMORY_LIMIT_ENV = "WORKBENCH_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "1GB"
+THREADS_ENV = "WORKBENCH_THREADS"
 # Seconds a query typed by a person may run (catalog.sql, views with a where() fragment).
 TIME_LIMIT_ENV = "WORKBENCH_SQL_TIME_LIMIT"
 DEFAULT_TIME_LIMIT = 30.0
@@ -68,6 +77,20 @@ class MediaRoot:
     def as_dict(self) -> dict[str, Any]:
         added = self.added.isoformat() if self.added else None
         return {"path": self.path, "origin": self.origin, "added": added, "served": self.served}
+
+
+def engine_config() -> dict[str, Any]:
+    """DuckDB settings of the catalog's engine: `WORKBENCH_MEMORY_LIMIT` (default 1GB; e.g.
+    `4GB`) and `WORKBENCH_THREADS` (default: DuckDB's, the number of cores)."""
+    config: dict[str, Any] = {
+        "memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
+    }
+    threads = os.environ.get(THREADS_ENV)
+    if threads:
+        if not threads.isdigit() or int(threads) < 1:
+            raise CatalogError(f"{THREADS_ENV}={threads!r} is not a number of threads")
+        config["threads"] = int(threads)
+    return config
 
 
 def default_time_limit() -> float:
@@ -124,7 +147,7 @@ class Catalog:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only)
+            self._con = duckdb.connect(str(self.path), read_only=read_only, config=engine_config())
         except duckdb.Error as exc:
             raise CatalogError(f"cannot open catalog {self.path}: {exc}") from exc
         self._lock = threading.RLock()
@@ -133,6 +156,14 @@ class Catalog:
         self.lake: Lake | None = None
         self._lake_checked = time.monotonic()
         self._writing = 0  # transactions open (a lake's pins are not moved under them)
+        # Every cursor handed out, so close() can interrupt their queries.
+        self._cursors: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
+        # Transactions keep the layout in step once the schema is current (store/layout.py).
+        self._layout_ready = False
+        # Counts committed transactions: what was read before may be out of date after.
+        self.generation = 0
+        # Counts changes of the layout's columns (optimize() may promote metadata keys).
+        self.layout_changes = 0
         try:
             if not read_only:
                 self._migrate()
@@ -142,10 +173,25 @@ class Catalog:
         except BaseException:
             self._con.close()
             raise
+        self._layout_ready = True
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
-        self._con.close()
+        """Close the catalog. Queries still running on other threads (a served app stopping
+        mid-query) are interrupted first: they raise, and the file is closed."""
+        for cursor in list(self._cursors):
+            with suppress(duckdb.Error):
+                cursor.interrupt()
+        deadline = time.monotonic() + CLOSE_WAIT
+        while True:
+            try:
+                self._con.close()
+                return
+            except duckdb.Error as exc:
+                # An interrupted query takes a moment to let go of the connection.
+                if time.monotonic() > deadline:
+                    raise CatalogError(f"cannot close catalog {self.path}: {exc}") from exc
+                time.sleep(0.01)
 
     def __enter__(self) -> Self:
         return self
@@ -190,19 +236,35 @@ class Catalog:
         found = self.schema_version
         if found > SCHEMA_VERSION:
             return  # _check_version refuses it
-        if found < SCHEMA_VERSION:
+        # One transaction per version: a failure leaves the catalog at the last version done.
+        lake = Lake.load(self._con.cursor()) if found else None
+        for version in range(found, SCHEMA_VERSION):
+            steps = MIGRATIONS[version]
+            if lake is not None and any(isinstance(step, Unbatched) for step in steps):
+                raise LakeError(
+                    f"{self.path} keeps its frames in a lake older than schema version "
+                    f"{version + 1}: rebuild it (`workbench lake init` from a local catalog)"
+                )
+            for step in steps:
+                if isinstance(step, Unbatched):
+                    con = self.cursor()
+                    try:
+                        step.run(con)
+                    finally:
+                        con.close()
             with self.transaction() as con:
-                lake = Lake.load(con) if found else None
                 if lake is not None:  # migrations alter stand-ins; the lake follows
                     lake.stand_in(con)
-                for version in range(found, SCHEMA_VERSION):
-                    for statement in MIGRATIONS[version]:
-                        con.execute(statement)
+                for step in steps:
+                    if isinstance(step, str):
+                        con.execute(step)
+                    elif not isinstance(step, Unbatched):
+                        step(con)
                 if lake is not None:
                     lake.follow_migrations(con)
                 con.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                    [str(SCHEMA_VERSION)],
+                    [str(version + 1)],
                 )
         # Open read-write, this process alone holds the file: an import another process left
         # `running` was killed before it could say so (workbench/store/imports.py).
@@ -218,6 +280,7 @@ class Catalog:
         if not self.read_only:  # read-only, the views stay at the snapshot last pinned
             with self.transaction() as con:
                 self.lake.pin(con)
+            self._adopt()
 
     def refresh_lake(self, *, force: bool = True) -> bool:
         """Move a lake-backed catalog's views to the tables' latest snapshots if they moved
@@ -233,7 +296,22 @@ class Catalog:
             return False
         with self.transaction() as con:
             self.lake.pin(con)
+        self._adopt()
         return True
+
+    def _adopt(self) -> None:
+        """Key and summarise the rows a job appended to the lake (store/layout.py)."""
+        from workbench.store.lake_write import adopt
+
+        assert self.lake is not None
+        con = self._cursor()
+        try:
+            frame_ids = adopt(self.lake, con)
+        finally:
+            con.close()
+        if frame_ids:
+            with self.transaction() as con, self.editing(con, frame_ids):
+                pass
 
     def editing(
         self, con: duckdb.DuckDBPyConnection, frame_ids: Sequence[str], *, dry_run: bool = False
@@ -267,19 +345,32 @@ class Catalog:
     # -- connections -----------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor on the catalog: one per thread, never shared."""
-        if self.lake is not None:
+        if self.lake is not None and not self._writing:
             self.refresh_lake(force=False)
-        return self._con.cursor()
+        return self._cursor()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor = self._con.cursor()
+        self._cursors.add(cursor)
+        return cursor
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor inside BEGIN/COMMIT; ROLLBACK on any error. Writers take turns."""
+        """A cursor inside BEGIN/COMMIT; ROLLBACK on any error. Writers take turns.
+
+        Before COMMIT the layout is brought up to date with what the block wrote (keys and
+        summaries of new frames and ROIs, store/layout.py), in the same transaction.
+        """
         with self._lock:
-            con = self._con.cursor()
+            con = self._cursor()
             con.execute("BEGIN TRANSACTION")
             self._writing += 1
             try:
                 yield con
+                if self._layout_ready and self.lake is not None:
+                    self.lake.settled(con)  # its writes keep the layout (lake_write.edit)
+                elif self._layout_ready and layout.sync(con):
+                    self.layout_changes += 1
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
@@ -291,10 +382,34 @@ class Catalog:
                 # A write may add frames, or a backend's table (store/ledger.py).
                 self._has_frames = None
                 self._table_names = None
+                self.generation += 1
+
+    def optimize(self) -> list[str]:
+        """Rewrite sources and ROIs clustered by frame and every summary sorted, and promote
+        the metadata keys most frames have to columns; returns the keys newly promoted.
+
+        Writes keep the layout correct as they go but append in arrival order; after large
+        imports into a catalog (or labels added to old frames) this restores the order that
+        makes filters read few row groups (docs/scale.md). It rewrites the big tables:
+        seconds per million frames.
+        """
+        if self.lake is not None:
+            raise LakeError("a lake-backed catalog is optimized by `workbench lake compact`")
+        with self._lock:
+            con = self.cursor()
+            try:
+                promoted = layout_build.build(con)
+            finally:
+                con.close()
+            with self.transaction() as con:
+                layout_build.swap(con)
+        self.layout_changes += 1
+        self.cursor().execute("CHECKPOINT")
+        return promoted
 
     def has_frames(self) -> bool:
         if self._has_frames is None:
-            rows = self._con.cursor().execute("SELECT 1 FROM frames LIMIT 1").fetchall()
+            rows = self.cursor().execute("SELECT 1 FROM frames LIMIT 1").fetchall()
             self._has_frames = bool(rows)
         return self._has_frames
 

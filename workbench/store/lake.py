@@ -235,10 +235,11 @@ class Lake:
         for name, table in self.tables.items():
             version = versions[name]
             con.execute(
-                f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {self._select(table, version)}"
+                f"CREATE OR REPLACE VIEW {quote_ident(name)} AS "
+                + self._select(con, table, version)
             )
             con.execute(f"UPDATE {LAKE_META} SET version = ? WHERE name = ?", [version, name])
-            self.tables[name] = LakeTable(name, table.uri, table.buckets, table.columns, version)
+            self.tables[name] = replace(table, version=version)
 
     def files(self, name: str, version: int) -> tuple[list[str], bool]:
         """The Parquet files of one snapshot in stored order (by their first `_row`), and
@@ -258,22 +259,40 @@ class Lake:
             )
         return _in_stored_order(dt)
 
-    def _select(self, table: LakeTable, version: int) -> str:
+    def _select(self, con: duckdb.DuckDBPyConnection, table: LakeTable, version: int) -> str:
         files, in_order = self.files(table.name, version)
         if not files:
             cols = ", ".join(f"NULL::{t} AS {quote_ident(n)}" for n, t in table.columns)
             return f"SELECT {cols}, NULL::BIGINT AS rowid WHERE false"
+        listed = ", ".join(_literal(f) for f in files)
+        stored = {n for n, _ in table.columns}
+        if table.evolved:  # columns added since the first files: those files lack them
+            found = con.execute(f"SELECT DISTINCT name FROM parquet_schema([{listed}])")
+            stored = {str(r[0]) for r in found.fetchall()}
         cols = ", ".join(
-            f"{quote_ident(n)}::JSON AS {quote_ident(n)}" if t == "JSON" else quote_ident(n)
+            f"NULL::{t} AS {quote_ident(n)}"
+            if n not in stored
+            else f"{quote_ident(n)}::JSON AS {quote_ident(n)}"
+            if t == "JSON"
+            else quote_ident(n)
             for n, t in table.columns
         )
         cols += f", {ROW} AS rowid"
-        listed = ", ".join(_literal(f) for f in files)
         by_name = ", union_by_name = true" if table.evolved else ""
         # Files whose stored-order ranges overlap (a writer other than ours) are sorted here,
         # at a price: views over the catalog rely on scanning in stored order.
         order = "" if in_order else f" ORDER BY {ROW}"
         return f"SELECT {cols} FROM read_parquet([{listed}]{by_name}){order}"
+
+    def settled(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Before a commit: every frame a write named for new summaries (layout.touch) was
+        one it edited (lake_write.edit brings those up to date); refuse the commit if not."""
+        left = con.execute("SELECT count(*) FROM _layout_pending").fetchall()[0][0]
+        if left:
+            raise LakeError(
+                f"{left} frame(s) of a lake-backed catalog were changed outside "
+                "Catalog.editing(): their rows and summaries would disagree"
+            )
 
     # -- migrations ------------------------------------------------------------------------
     def stand_in(self, con: duckdb.DuckDBPyConnection) -> None:

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import LakeError
+from workbench.store import layout
 from workbench.store.arrow import registered
 from workbench.store.lake import (
     BUCKET,
@@ -144,13 +145,16 @@ def create_lake(
             description=orjson.dumps({"workbench": {"buckets": buckets}}).decode(),
         )
     total = int(con.execute("SELECT count(*) FROM frames").fetchall()[0][0])
+    keys = []
     with tqdm(total=total, unit="frame", desc="to lake", disable=not progress) as bar:
         for start in range(0, total, _CHUNK):
             ids = con.sql(
                 "SELECT id FROM frames ORDER BY rowid LIMIT ? OFFSET ?", params=[_CHUNK, start]
             ).to_arrow_table()
             chunk = _read_frames(con, ids)
-            for name, rows in lake_rows(chunk, schemas, buckets).items():
+            stored, renamed = _keyed_in_order(lake_rows(chunk, schemas, buckets), start)
+            keys.append(renamed)
+            for name, rows in stored.items():
                 write_deltalake(
                     table_uri(root, name),
                     rows,
@@ -160,6 +164,7 @@ def create_lake(
                     target_file_size=_TARGET_FILE_BYTES,
                 )
             bar.update(ids.num_rows)
+    _rename_summaries(con, keys, total)
     record_lake(con, root, buckets, columns)
     for name in LAKE_TABLES:
         con.execute(f"DROP TABLE {quote_ident(name)}")
@@ -167,6 +172,37 @@ def create_lake(
     lake.prepare(con)
     lake.pin(con)
     return lake
+
+
+def _keyed_in_order(rows: dict[str, pa.Table], first: int) -> tuple[dict[str, pa.Table], pa.Table]:
+    """The frames' keys renumbered from `first` in the order they are written (bucket by
+    bucket), so the lake's stored order is frame-key order (store/layout.py); returns the
+    rows and the (old, new) keys."""
+    old = rows["frames"]["frame_key"].combine_chunks()
+    new = pa.array(range(first, first + len(old)), pa.int64())
+    out = {}
+    for name, table in rows.items():
+        at = table.schema.get_field_index("frame_key")
+        found = pc.index_in(table["frame_key"], value_set=old)
+        mapped = pc.if_else(pc.is_null(found), table["frame_key"], pc.take(new, found))
+        out[name] = table.set_column(at, table.schema.field(at), mapped)
+    return out, pa.table({"old": old, "new": new})
+
+
+def _rename_summaries(con: duckdb.DuckDBPyConnection, keys: list[pa.Table], total: int) -> None:
+    """The per-frame summaries under the frames' new keys, sorted again by label and frame."""
+    renamed = pa.concat_tables(keys) if keys else pa.table({"old": [0], "new": [0]}).slice(0, 0)
+    with registered(con, "_wb_lake_keys", renamed):
+        con.execute(
+            "CREATE TEMP TABLE _wb_lake_labels AS SELECT k.new AS frame_key, l.label_key,"
+            " l.rois, l.min_confidence, l.max_confidence FROM frame_labels l"
+            " JOIN _wb_lake_keys k ON k.old = l.frame_key ORDER BY l.label_key, k.new"
+        )
+    con.execute("DELETE FROM frame_labels")
+    con.execute("INSERT INTO frame_labels SELECT * FROM temp._wb_lake_labels")
+    con.execute("DROP TABLE temp._wb_lake_labels")
+    con.execute("DELETE FROM _layout_pending")
+    layout.set_next_frame_key(con, total)
 
 
 def attach_lake(con: duckdb.DuckDBPyConnection, uri: str) -> Lake:
@@ -198,7 +234,20 @@ def attach_lake(con: duckdb.DuckDBPyConnection, uri: str) -> Lake:
     lake = Lake(root, tables)
     lake.prepare(con)
     lake.pin(con)
+    _summaries_of_keyed(con)
     return lake
+
+
+def _summaries_of_keyed(con: duckdb.DuckDBPyConnection) -> None:
+    """The catalog's side of the layout for the rows an attached lake holds with keys (a
+    catalog wrote them); rows without (a job's) are keyed when the catalog opens."""
+    con.execute(
+        "INSERT INTO label_keys SELECT DISTINCT label_key, field, label FROM rois"
+        " WHERE label_key IS NOT NULL"
+    )
+    layout.summarise(con, "r.frame_key IS NOT NULL", [])
+    top = con.execute("SELECT max(frame_key) FROM frames").fetchall()[0][0]
+    layout.set_next_frame_key(con, 0 if top is None else int(top) + 1)
 
 
 def _buckets_of(dt: Any, default: int) -> int:
@@ -252,17 +301,21 @@ def edit(
     lake: Lake, con: duckdb.DuckDBPyConnection, frame_ids: Sequence[str], *, dry_run: bool = False
 ) -> Iterator[None]:
     """Check the rows of `frame_ids` out into temporary tables named frames/sources/rois on
-    `con` (inside the caller's transaction), let the block change them with plain SQL, then
-    replace those frames' rows in the lake with what the block left, and move the pins."""
+    `con` (inside the caller's transaction), let the block change them with plain SQL, bring
+    their layout up to date (keys, summaries: store/layout.py), then replace those frames'
+    rows in the lake with what the block left, and move the pins."""
     ids = pa.table({"id": pa.array(sorted(set(frame_ids)), pa.string())})
     with registered(con, "_wb_lake_ids", ids):
         for name in LAKE_TABLES:
             con.execute(
-                f"CREATE TEMP TABLE {quote_ident(name)} AS SELECT * FROM main.{quote_ident(name)} "
+                f"CREATE TEMP TABLE {quote_ident(name)} AS SELECT * EXCLUDE (rowid) "
+                f"FROM main.{quote_ident(name)} "
                 f"WHERE {FRAME_KEY[name]} IN (SELECT id FROM _wb_lake_ids) ORDER BY rowid"
             )
     before = {n: _snapshot(con, n) for n in LAKE_TABLES}
-    yield
+    yield  # on an error the caller rolls back, which drops the temporary tables
+    _store_again(con, lake.buckets, before["frames"])
+    layout.sync(con, promote=False)
     after = {n: _snapshot(con, n) for n in LAKE_TABLES}
     for name in LAKE_TABLES:
         con.execute(f"DROP TABLE temp.{quote_ident(name)}")
@@ -272,9 +325,57 @@ def edit(
         lake.pin(con)
 
 
+def _store_again(con: duckdb.DuckDBPyConnection, buckets: int, before: pa.Table) -> None:
+    """Keep the lake's stored order the frame-key order (store/layout.py) that views page by.
+
+    A frame whose row changed is written again after every other, so it is stored again as
+    on a local catalog that deletes and inserts it: it gets a new key (its rows too, and its
+    summaries are made again). Frames without a key are then keyed bucket by bucket, the
+    order in which a write numbers the rows it stores (`numbered`).
+    """
+    now = _snapshot(con, "frames")
+    kept = set(before["id"].to_pylist())
+    again = [i for i in _changed_frames("frames", before, now) if i in kept]
+    if again:
+        layout.touch(con, "SELECT unnest(?::VARCHAR[])", [again])
+        for name in LAKE_TABLES:
+            con.execute(
+                f"UPDATE temp.{quote_ident(name)} SET frame_key = NULL "
+                f"WHERE {FRAME_KEY[name]} IN (SELECT unnest(?::VARCHAR[]))",
+                [again],
+            )
+    new = con.sql(
+        "SELECT rowid AS r, context_id FROM temp.frames WHERE frame_key IS NULL ORDER BY rowid"
+    ).to_arrow_table()
+    if not new.num_rows:
+        return
+    buckets_of = context_bucket(new["context_id"].to_pylist(), buckets)
+    with registered(con, "_wb_lake_order", pa.table({"r": new["r"], "b": buckets_of})):
+        con.execute(
+            "CREATE TEMP TABLE _wb_lake_frames AS SELECT f.* FROM temp.frames f "
+            "JOIN _wb_lake_order o ON o.r = f.rowid ORDER BY o.b, f.rowid"
+        )
+    con.execute("DELETE FROM temp.frames WHERE frame_key IS NULL")
+    con.execute("INSERT INTO temp.frames SELECT * FROM temp._wb_lake_frames")
+    con.execute("DROP TABLE temp._wb_lake_frames")
+
+
+def adopt(lake: Lake, con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The frames whose rows a job appended to the lake without keys (store/layout.py); the
+    caller edits them (`edit` keys and summarises them) in a transaction of its own."""
+    rows = con.execute(
+        "SELECT id FROM frames WHERE frame_key IS NULL"
+        " UNION SELECT frame_id FROM sources WHERE frame_key IS NULL"
+        " UNION SELECT frame_id FROM rois WHERE frame_key IS NULL"
+    ).fetchall()
+    return sorted(str(r[0]) for r in rows)
+
+
 def _snapshot(con: duckdb.DuckDBPyConnection, name: str) -> pa.Table:
-    """A checked-out table's rows in their order (survivors first, then what was added)."""
-    return con.sql(f"SELECT * FROM temp.{quote_ident(name)}").to_arrow_table()
+    """A checked-out table's rows in their order (survivors first, then what was added;
+    frames by key, the order the lake stores them in)."""
+    order = "frame_key NULLS LAST, rowid" if name == "frames" else "rowid"
+    return con.sql(f"SELECT * FROM temp.{quote_ident(name)} ORDER BY {order}").to_arrow_table()
 
 
 def _changed_frames(name: str, before: pa.Table, after: pa.Table) -> list[str]:

@@ -6,7 +6,26 @@ column by column; change both together, and add a migration rather than editing 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import duckdb
+
+from workbench.store import layout_build
+
+
+@dataclass(frozen=True)
+class Unbatched:
+    """A migration step run before its version's transaction, on a connection holding none:
+    a rewrite too big for one transaction, committing stretches of its own. It must be
+    safe to run again after an interruption (the version's transaction completes it)."""
+
+    run: Callable[[duckdb.DuckDBPyConnection], object]
+
+
+# A migration step: a statement, a function of the migrating connection (for steps that
+# depend on the data), or an Unbatched rewrite.
+Step = str | Callable[[duckdb.DuckDBPyConnection], None] | Unbatched
 
 _V1: Sequence[str] = (
     """CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -364,7 +383,13 @@ _V6: Sequence[str] = (
         created TIMESTAMP DEFAULT current_timestamp)""",
 )
 
-MIGRATIONS: list[Sequence[str]] = [_V1, _V2, _V3, _V4, _V5, _V6]
+# Version 7: the layout for browsing at scale (workbench/store/layout.py, docs/scale.md):
+# integer frame keys on frames, sources and ROIs (sources and ROIs rewritten clustered by
+# frame), label keys, per-frame label summaries and metadata keys promoted to columns.
+_LAYOUT: Sequence[Step] = (Unbatched(layout_build.build), layout_build.swap)
+LAYOUT_MIGRATION = _LAYOUT
+
+MIGRATIONS: list[Sequence[Step]] = [_V1, _V2, _V3, _V4, _V5, _V6, _LAYOUT]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -396,4 +421,7 @@ PUBLIC_TABLES: tuple[str, ...] = (
     "media_hashes",
     "duplicate_groups",
     "qa_issues",
+    "label_keys",
+    "frame_labels",
+    "metadata_columns",
 )

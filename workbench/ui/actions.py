@@ -20,6 +20,7 @@ from workbench.ui.dialogs import (
     SendToAnnotation,
 )
 from workbench.ui.forms import delete_form, invalidate_form, send_form
+from workbench.ui.modal import Modal, placed_when_opened
 from workbench.ui.selection import Selection
 from workbench.ui.state import WorkbenchState
 from workbench.ui.text import Html, TextAlert, TextPane, html, text
@@ -58,6 +59,23 @@ class ActionsPanel(pn.viewable.Viewer):
         self.open_button = pn.widgets.Button(
             label="Open view", css_classes=["wb-open-view"], width=90
         )
+        self.rename_button = pn.widgets.Button(
+            label="Rename to the name above", css_classes=["wb-rename-view"], width=190,
+            disabled=acting,
+        )  # fmt: skip
+        self.delete_button = pn.widgets.Button(
+            label="Delete view", css_classes=["wb-delete-view"], width=100, disabled=acting
+        )
+        # Deleting asks first: the chosen view's name and a confirm button.
+        self.deleting = pn.widgets.TextInput(visible=False)  # the name waiting for a yes
+        self.confirm_delete = pn.widgets.Button(
+            label=pn.bind(_delete_label, self.deleting.param.value), color="danger",
+            css_classes=["wb-confirm-delete-view"], visible=pn.bind(bool, self.deleting.param.value),
+        )  # fmt: skip
+        self.cancel_delete = pn.widgets.Button(
+            label="Keep it", css_classes=["wb-cancel-delete-view"], width=80,
+            visible=pn.bind(bool, self.deleting.param.value),
+        )  # fmt: skip
         # The spinner sets its own CSS classes: the hook goes on a box around it.
         self.spinner = pn.indicators.LoadingSpinner(value=acting, size=20)
         self.working = pn.Row(self.spinner, css_classes=["wb-acting"], visible=acting)
@@ -78,6 +96,10 @@ class ActionsPanel(pn.viewable.Viewer):
         )
         self.save_button.on_click(lambda _: self._run(state.save_view, self.view_name.value_input))
         self.open_button.on_click(lambda _: self._open())
+        self.rename_button.on_click(lambda _: self._rename())
+        self.delete_button.on_click(lambda _: self._ask_delete())
+        self.confirm_delete.on_click(lambda _: self._delete())
+        self.cancel_delete.on_click(lambda _: setattr(self.deleting, "value", ""))
 
     def _run(self, action: Any, typed: str | None) -> None:
         """Run an action; a refusal raised at once (a failing query) becomes the message too."""
@@ -90,6 +112,24 @@ class ActionsPanel(pn.viewable.Viewer):
         if self.views.value:
             self._run(self.state.open_view, self.views.value)
 
+    def _rename(self) -> None:
+        name, new_name = self.views.value, (self.view_name.value_input or "").strip()
+        if not name:
+            self.state.action_error = "choose a saved view to rename"
+        elif not new_name:
+            self.state.action_error = "type the new name in the view name box"
+        else:
+            self._run(lambda new: self.state.rename_view(name, new), new_name)
+
+    def _ask_delete(self) -> None:
+        if self.views.value:
+            self.deleting.value = self.views.value
+
+    def _delete(self) -> None:
+        name, self.deleting.value = self.deleting.value, ""
+        if name:
+            self._run(self.state.delete_view, name)
+
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             TextPane(html("<b>Tag the selection</b>")),
@@ -97,9 +137,15 @@ class ActionsPanel(pn.viewable.Viewer):
             TextPane(html("<b>Saved views</b>")),
             pn.Row(self.view_name, self.save_button),
             pn.Row(self.views, self.open_button),
+            pn.Row(self.rename_button, self.delete_button, styles={"flex-wrap": "wrap"}),
+            pn.Row(self.confirm_delete, self.cancel_delete),
             self.message,
             sizing_mode="stretch_width",
         )
+
+
+def _delete_label(name: str) -> str:
+    return f"Delete {name!r}" if name else ""
 
 
 def _cannot_tag(selection: Selection, acting: str) -> bool:
@@ -124,6 +170,7 @@ class DialogView(pn.viewable.Viewer):
         form: list[Any],
         css: str,
         split: int | None = None,
+        width: int = 640,
         **params: Any,
     ) -> None:
         """`form` is laid out in one column, or in two from index `split` on."""
@@ -164,18 +211,20 @@ class DialogView(pn.viewable.Viewer):
             visible=pn.bind(_outcome_shown, *outcome),
             css_classes=["wb-action-result"],
         )
-        self.root = pn.Column(
-            TextPane(html("<b>{}</b>", dialog.title)),
+        # A box over the page: the grid stays where it was underneath.
+        self.modal = Modal(
             *fields,
             pn.Row(self.dry_run_button, self.confirm_button, self.cancel_button),
             self.progress,
             self.preview,
             self.result,
-            css_classes=["wb-dialog", css],
-            styles={"border": "1px solid #bbb", "border-radius": "4px", "padding": "6px"},
-            visible=dialog.param.visible,
-            sizing_mode="stretch_width",
+            title=dialog.title,
+            open=dialog.param.visible,
+            on_close=dialog.cancel,
+            css=[css, "wb-dialog"],
+            width=width,
         )
+        self.root = self.modal.root
         self.dry_run_button.on_click(lambda _: dialog.dry_run())
         self.confirm_button.on_click(lambda _: dialog.confirm())
         self.cancel_button.on_click(lambda _: dialog.cancel())
@@ -220,7 +269,7 @@ class ActionsBar(pn.viewable.Viewer):
         self.delete = DeleteInputs(state)
         self.dialogs: list[ActionDialog] = [self.send, self.invalidate, self.delete]
         self.views = [
-            DialogView(self.send, send_form(self.send), "wb-send-dialog", split=7),
+            DialogView(self.send, send_form(self.send), "wb-send-dialog", split=8, width=900),
             DialogView(self.invalidate, invalidate_form(self.invalidate), "wb-invalidate-dialog"),
             DialogView(self.delete, delete_form(self.delete), "wb-delete-dialog"),
         ]
@@ -257,12 +306,16 @@ class ActionsBar(pn.viewable.Viewer):
                 other.cancel()
         dialog.open()
 
+    def modals(self) -> list[pn.viewable.Viewable]:
+        """The dialogs, each a box over the page (the app places them), each built in the
+        page the first time it opens."""
+        return [placed_when_opened(view.modal, view.dialog, "visible") for view in self.views]
+
     def __panel__(self) -> pn.viewable.Viewable:
-        bar = pn.Row(
+        return pn.Row(
             self.send_button, self.invalidate_button, self.delete_button, self.summary,
             css_classes=["wb-actions"], styles={"flex-wrap": "wrap"},
         )  # fmt: skip
-        return pn.Column(bar, *self.views, sizing_mode="stretch_width")
 
 
 def _no_frames(selection: Selection) -> bool:

@@ -13,6 +13,7 @@ once per browser session.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import panel as pn
@@ -20,16 +21,20 @@ from bokeh.models.widgets.markups import PreText
 
 from workbench.store.imports import interrupted_imports
 from workbench.ui.actions import ActionsBar, ActionsPanel
+from workbench.ui.analysis_tabs import AnalysisTabs
 from workbench.ui.annotator import AnnotatorView
 from workbench.ui.annotator_state import AnnotatorState
 from workbench.ui.grid import GridView
+from workbench.ui.later import after_first_render
 from workbench.ui.media import MediaUrls
+from workbench.ui.modal import placed_when_opened
 from workbench.ui.notebook import ipywidget as notebook_widget
 from workbench.ui.notebook import load_extension
 from workbench.ui.notebook import mimebundle as notebook_mimebundle
 from workbench.ui.player import PlayerView
 from workbench.ui.query_panel import QueryPanel
 from workbench.ui.runs import RunsPanel, RunsState
+from workbench.ui.sample import SampleView, sample_styles
 from workbench.ui.selection import Selection
 from workbench.ui.state import WorkbenchState
 from workbench.ui.viewer import FrameViewer
@@ -39,6 +44,22 @@ if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
 
 SIDEBAR_WIDTH = 340
+
+
+# What a section builds: a Panel object or a Viewer of the app.
+Part = pn.viewable.Viewable | pn.viewable.Viewer
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of the app's page: `make()` builds it for one rendering of the app;
+    `later` parts are added once the page is on screen when served (at once otherwise)."""
+
+    name: str
+    make: Callable[[], Part]
+    later: bool = False
+
+
 # Narrower than this, the main column goes below the sidebar.
 MAIN_MIN_WIDTH = 520
 
@@ -68,13 +89,18 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.query_panel = QueryPanel(self.state)
         self.grid = GridView(self.state)
         self.viewer = FrameViewer(self.state)
-        self.player = PlayerView(self.state.context)
+        self.player = PlayerView(self.state.context, self.state.media)
+        self.sample = SampleView(self.state, self.viewer)
         self.actions = ActionsPanel(self.state)
         self.actions_bar = ActionsBar(self.state)
         self.runs = RunsState(self.state)
         self.runs_panel = RunsPanel(self.runs, on_annotate=self.annotate_run)
         self.annotator = AnnotatorState(self.state)
         self.annotator_view = AnnotatorView(self.annotator)
+        # Evaluation, embeddings, sequence QA and patches (workbench/ui/analysis_tabs.py).
+        self.analysis = AnalysisTabs(self.state)
+        self._layout()
+        self._bind_keys()
         # Opened now, not once the page is on screen: the viewer's figures arrive with the
         # first document instead of keeping the browser and the server busy just when a
         # person (or bench/ui_bench.py) starts with a first query.
@@ -98,71 +124,123 @@ class WorkbenchApp(pn.viewable.Viewer):
         """The selected frames and contexts (a frozen value: keep it, it will not change)."""
         return self.state.selection
 
+    def _layout(self) -> None:
+        """The parts of the page, in order. Each is a `Section`; a new panel of the app is
+        one more entry in one of these lists (`later=True` for what can wait until the page
+        is on screen)."""
+        self.sidebar_sections: list[Section] = [
+            Section("query", lambda: self.query_panel),
+            Section("actions", lambda: self.actions, later=True),
+            Section("runs", lambda: self.runs_panel, later=True),
+        ]
+        self.main_sections: list[Section] = [
+            Section("import notice", self._import_notice),
+            Section("actions bar", lambda: self.actions_bar),
+            Section("grid", lambda: self.grid),
+            Section("viewer", self._viewer_area),
+            Section("analysis", lambda: self.analysis),
+        ]
+        # Boxes over the page (dialogs, reports): placed last, shown while open.
+        self.overlays: list[Section] = [
+            Section("action dialogs", lambda: pn.Column(*self.actions_bar.modals()), later=True),
+            Section(
+                "merge report",
+                lambda: placed_when_opened(self.runs_panel.report_modal, self.runs, "report"),
+                later=True,
+            ),
+        ]
+
     def __panel__(self) -> pn.viewable.Viewable:
         # Built anew for every rendering: a notebook may show the app more than once, and
         # the views' Bokeh figures can belong to one document only (see PerRender).
-        # The actions and runs panels (below the query panel) are added once the rest is on
-        # screen (served; at once otherwise): a smaller first document is built, sent and
-        # drawn sooner. Only widgets wait: with the viewer's figures added that way, BokehJS
-        # now and then measured a figure it had not laid out yet ("top_panel" errors in
-        # bench/ui_bench.py). Dividers stay in the first document: added later, Panel links
-        # their stylesheet to its CDN.
-        actions, runs = (pn.Column(sizing_mode="stretch_width") for _ in range(2))
-        sidebar = pn.Column(
-            self.query_panel,
-            pn.layout.Divider(),
-            actions,
-            pn.layout.Divider(),
-            runs,
-            width=SIDEBAR_WIDTH,
-        )
-        # The viewer shows, or the annotator while a task is open.
-        task = self.annotator.param.task_id
-        viewing = pn.Column(
-            self.viewer,
-            self.player,
-            visible=pn.bind(_is_none, task),
-            sizing_mode="stretch_width",
-        )
-        editing = pn.Column(
-            self.annotator_view,
-            visible=pn.bind(_is_set, task),
+        # `later` sections are added once the rest is on screen (served; at once otherwise):
+        # a smaller first document is built, sent and drawn sooner. Only widgets wait: with
+        # the viewer's figures added that way, BokehJS now and then measured a figure it had
+        # not laid out yet ("top_panel" errors in bench/ui_bench.py). Dividers stay in the
+        # first document: added later, Panel links their stylesheet to its CDN.
+        waiting: list[tuple[pn.Column, Section]] = []
+
+        def build(section: Section) -> Part:
+            if not section.later:
+                return section.make()
+            box = pn.Column(sizing_mode="stretch_width", margin=0)
+            waiting.append((box, section))
+            return box
+
+        sidebar_parts: list[Part] = []
+        for i, section in enumerate(self.sidebar_sections):
+            sidebar_parts += [pn.layout.Divider()] if i else []
+            sidebar_parts.append(build(section))
+        sidebar = pn.Column(*sidebar_parts, width=SIDEBAR_WIDTH, css_classes=["wb-sidebar"])
+        main = pn.Column(
+            *[build(s) for s in self.main_sections],
+            *[build(s) for s in self.overlays],
             sizing_mode="stretch_width",
         )
 
         def fill() -> None:
-            actions[:] = [self.actions]
-            runs[:] = [self.runs_panel]
+            for box, section in waiting:
+                box[:] = [section.make()]
 
-        _after_first_render(fill)
-        main = pn.Column(
-            *self._import_notice(),
-            self.actions_bar,
-            self.grid,
-            pn.layout.Divider(),
-            viewing,
-            editing,
-            sizing_mode="stretch_width",
-        )
+        after_first_render(fill)
         # Side by side when there is room, the sidebar above the rest when not (a notebook
         # cell beside JupyterLab's file browser): nothing is cut off at the right. A Row
-        # that wraps, not Panel's FlexBox: FlexBox renders its template with `new Function`,
-        # which the served app's Content-Security-Policy (no 'unsafe-eval') refuses, and the
-        # page then stays blank.
+        # that wraps, not Panel's FlexBox: FlexBox is a ReactiveHTML component, whose
+        # templates need 'unsafe-eval', which the served app's CSP refuses (the page would
+        # stay blank).
         main.styles = {"flex": f"1 1 {MAIN_MIN_WIDTH}px", "min-width": "0"}
-        # (A Row that wraps, not pn.FlexBox: FlexBox is a ReactiveHTML component, whose
-        # templates need 'unsafe-eval', which the served app's CSP refuses.)
         return pn.Row(sidebar, main, styles={"flex-wrap": "wrap"}, sizing_mode="stretch_width")
+
+    def _bind_keys(self) -> None:
+        keys, state = self.player.keys, self.state
+        keys.on("n", lambda shift: state.step_tile(1))
+        keys.on("p", lambda shift: state.step_tile(-1))
+        keys.on("e", lambda shift: self.sample.toggle())
+        keys.on("t", lambda shift: self.sample.tag_current_frame())
+        keys.on("Escape", lambda shift: self.close_top())
+
+    def close_top(self) -> None:
+        """Close what is on top: a dialog, else the merge report, else the sample view."""
+        for dialog in self.actions_bar.dialogs:
+            if dialog.visible:
+                dialog.cancel()
+                return
+        if self.runs.report is not None:
+            self.runs.close_report()
+        elif self.state.display.expanded:
+            self.state.display.expanded = False
+
+    def _viewer_area(self) -> pn.viewable.Viewable:
+        """The sample view (its controls, the viewer and player), or the annotator while a
+        task is open. The sample view takes the window while `display.expanded`."""
+        task = self.annotator.param.task_id
+        viewing = pn.Column(
+            pn.layout.Divider(),
+            self.sample,
+            self.viewer,
+            self.player,
+            visible=pn.bind(_is_none, task),
+            styles=pn.bind(sample_styles, self.state.display.param.expanded),
+            css_classes=["wb-sample-view"],
+            sizing_mode="stretch_width",
+        )
+        editing = pn.Column(
+            pn.layout.Divider(),
+            self.annotator_view,
+            visible=pn.bind(_is_set, task),
+            sizing_mode="stretch_width",
+        )
+        return pn.Column(viewing, editing, sizing_mode="stretch_width", margin=0)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
         # Panel's output after a note saying what to install, hidden once the kernel
         # hears from the browser (workbench/ui/notebook.py).
         return notebook_mimebundle(self, include, exclude)
 
-    def _import_notice(self) -> list[pn.viewable.Viewable]:
+    def _import_notice(self) -> pn.viewable.Viewable:
         text = import_notice(self.catalog)
         if not text:
-            return []
+            return pn.Column(visible=False, margin=0)
         style: dict[str, str | None] = {
             "background": "#fff3cd",
             "border": "1px solid #d4a72c",
@@ -171,7 +249,7 @@ class WorkbenchApp(pn.viewable.Viewer):
         # File names come from whoever named the files: Bokeh's PreText sets its text as
         # text (textContent), never as markup.
         notice = PreText(text=text, css_classes=["wb-import-notice"], styles=style)
-        return [pn.pane.Bokeh(notice, sizing_mode="stretch_width")]
+        return pn.pane.Bokeh(notice, sizing_mode="stretch_width")
 
     def ipywidget(self) -> Any:
         """The app as an ipywidget, for front ends that only show ipywidgets (VS Code...):
@@ -213,13 +291,3 @@ def _is_none(value: object) -> bool:
 
 def _is_set(value: object) -> bool:
     return value is not None
-
-
-def _after_first_render(callback: Callable[[], None]) -> None:
-    """When served, run `callback` once the page is on screen (what it adds is not in the
-    first document); in a notebook or a script, at once."""
-    doc = pn.state.curdoc
-    if doc is not None and doc.session_context is not None:
-        pn.state.onload(callback)
-    else:
-        callback()

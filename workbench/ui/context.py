@@ -8,6 +8,7 @@ a few megabytes.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import param
 
 from workbench.query import View
+from workbench.ui.playback import frame_rate
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -24,32 +26,57 @@ CACHE_FRAMES = 256
 
 
 class FrameLoader:
-    """Frame records (with sources and ROIs) by id, read through `base_view` in chunks."""
+    """Frame records (with sources and ROIs) by id, read through `base_view` in chunks.
+
+    Playback reads ahead from a background thread (workbench.ui.playback) while the session
+    reads what it shows: the cache is guarded by a lock, and a read started before `clear()`
+    (the filter changed) does not put its records back."""
 
     def __init__(self, base_view: Callable[[], View], cache_size: int = CACHE_FRAMES) -> None:
         self._base_view = base_view
         self.cache_size = cache_size
         self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._generation = 0
         self.queries = 0  # how many reads went to the catalog (tests and tuning look at it)
 
     def clear(self) -> None:
-        self._cache.clear()
+        with self._lock:
+            self._cache.clear()
+            self._generation += 1
+
+    def peek(self, frame_id: str) -> dict[str, Any] | None:
+        """The record of `frame_id` if it is read already (never reads)."""
+        with self._lock:
+            return self._cache.get(frame_id)
+
+    def read(self, frame_ids: list[str]) -> None:
+        """Read the records of `frame_ids` (those not read yet) into the cache."""
+        with self._lock:
+            wanted = [i for i in frame_ids if i not in self._cache]
+            generation = self._generation
+        if not wanted:
+            return
+        self.queries += 1
+        records = self._base_view().select(wanted).page(0, len(wanted)).to_pylist()
+        with self._lock:
+            if generation != self._generation:
+                return
+            for record in records:
+                self._cache[record["id"]] = record
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
 
     def get(self, ids: list[str], index: int) -> dict[str, Any] | None:
         """The record of `ids[index]`, reading it and the next few missing ones if needed."""
         frame_id = ids[index]
-        found = self._cache.get(frame_id)
-        if found is not None:
-            self._cache.move_to_end(frame_id)
-            return found
-        window = ids[max(0, index - 2) : index + CHUNK]
-        wanted = [i for i in window if i not in self._cache]
-        self.queries += 1
-        for record in self._base_view().select(wanted).page(0, len(wanted)).to_pylist():
-            self._cache[record["id"]] = record
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return self._cache.get(frame_id)
+        with self._lock:
+            found = self._cache.get(frame_id)
+            if found is not None:
+                self._cache.move_to_end(frame_id)
+                return found
+        self.read(ids[max(0, index - 2) : index + CHUNK])
+        return self.peek(frame_id)
 
 
 class ContextState(param.Parameterized):
@@ -61,6 +88,7 @@ class ContextState(param.Parameterized):
     matching = param.List(default=[], doc="Positions (in frame_ids) of frames that match.")
     index = param.Integer(default=0, bounds=(0, None))
     frame = param.Dict(default=None, allow_None=True, doc="The current frame's record.")
+    fps = param.Number(default=10.0, bounds=(1.0, 30.0), doc="The footage's frame rate.")
     matching_rois_only = param.Boolean(
         default=False, doc="Draw only the ROIs that pass the query's label filters."
     )
@@ -104,11 +132,13 @@ class ContextState(param.Parameterized):
         matching = [i for i, fid in enumerate(ids) if fid in matches]
         start = ids.index(frame_id) if frame_id in ids else matching[0] if matching else 0
         self.loader.clear()
+        timestamps = table.column("timestamp").to_pylist()
         self.param.update(
             context_id=context_id,
             frame_ids=ids,
-            timestamps=table.column("timestamp").to_pylist(),
+            timestamps=timestamps,
             matching=matching,
+            fps=frame_rate(timestamps),
         )
         if self.index == start:
             self._load()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import param
 
 from workbench.errors import WorkbenchError
-from workbench.model.labels import LABEL_TYPES
+from workbench.model.labels import KIND_OF_LABEL_TYPE, LABEL_TYPES
 from workbench.query import View
 from workbench.services import (
     INVALIDATION_REASONS,
@@ -30,9 +30,10 @@ from workbench.services import (
     RemovalReport,
 )
 from workbench.ui.background import run_action
-from workbench.ui.reports import annotation_preview_html, plural, removal_preview_html
+from workbench.ui.reports import annotation_preview_html, removal_preview_html
 from workbench.ui.selection import Selection
-from workbench.ui.text import Html
+from workbench.ui.text import Html, html
+from workbench.ui.wording import agree, plural
 
 if TYPE_CHECKING:
     from workbench.services import WorkbenchService
@@ -52,6 +53,8 @@ RESTRICTIONS = (
     "allow_index_edits",
     "allow_spatial_edits",
 )
+# Classes named in the warning about labels the chosen classes leave out.
+MAX_NAMED_CLASSES = 5
 
 
 class ActionDialog(param.Parameterized):
@@ -134,8 +137,12 @@ class ActionDialog(param.Parameterized):
             self.param.update(visible=False, stage="form", preview="", error="")
 
     def _done(self, result: str) -> None:
+        self._attempt(self.after_done)
         self.param.update(stage="done", result=result, error="")
         self.state.after_action()
+
+    def after_done(self) -> None:
+        """Bring the form up to date with what the action changed (nothing by default)."""
 
     def _failed(self, exc: WorkbenchError) -> None:
         self.param.update(stage="preview" if self.preview else "form", error=str(exc))
@@ -178,10 +185,17 @@ class SendToAnnotation(ActionDialog):
     allow_spatial_edits = param.Boolean(default=True)
     task_size = param.Integer(default=None, allow_None=True, bounds=(1, None))
 
+    outside_classes = param.String(
+        default="", doc="The selection's labels the classes leave out, and what merging does."
+    )
     fields = param.List(default=[], doc="Label fields of the catalog (the field's options).")
     projects = param.List(default=[], doc="Existing projects of the backend.")
     batches = param.List(default=[], doc="Pending and open batches of the project.")
     label_types = param.List(default=[], doc="Label types the backend supports.")
+
+    def __init__(self, state: WorkbenchState, **params: Any) -> None:
+        super().__init__(state, **params)
+        self._existing: dict[str, int] = {}  # label -> count among the selection's labels
 
     def form_params(self) -> list[str]:
         return [
@@ -242,6 +256,26 @@ class SendToAnnotation(ActionDialog):
         counts = View(self.state.catalog).label_counts(field)
         labels = sorted({str(v) for v in counts.column("label").to_pylist() if v is not None})
         self.classes = labels
+        self._count_existing()
+
+    @param.depends("label_type", watch=True)
+    def _count_existing(self) -> None:
+        """Count the selection's labels that would be uploaded (the field's, of the label
+        type's kind), once per field and type: the classes are checked against them."""
+        field = self.label_field.strip()
+        view = View(self.state.catalog).select(self.selection.frame_ids)
+        kind = KIND_OF_LABEL_TYPE.get(self.label_type)
+        if kind is not None and kind != "scalar":
+            view = view.filter_rois(field, kinds=[kind])
+        rows = view.label_counts(field).to_pylist() if field and self.selection else []
+        self._existing = {str(r["label"]): int(r["count"]) for r in rows if r["label"]}
+        self._check_classes()
+
+    @param.depends("classes", watch=True)
+    def _check_classes(self) -> None:
+        self.outside_classes = outside_classes_text(
+            self._existing, self.classes, self.label_field.strip()
+        )
 
     def annotate_kwargs(self) -> dict[str, Any]:
         """The arguments of `Workbench.annotate` this form stands for."""
@@ -289,7 +323,14 @@ class SendToAnnotation(ActionDialog):
         project = self.project.strip() or "default"
         new_project = project not in self.projects
         new_batch = bool(self.batch.strip()) and self.batch.strip() not in self.batches
-        return annotation_preview_html(info, project, new_project=new_project, new_batch=new_batch)
+        preview = annotation_preview_html(
+            info, project, new_project=new_project, new_batch=new_batch
+        )
+        if self.outside_classes:
+            preview += html(
+                "<div class='wb-outside-classes'><b>Note:</b> {}</div>", self.outside_classes
+            )
+        return preview
 
     def perform(self) -> str:
         info = self._annotate(dryrun=False)
@@ -299,6 +340,33 @@ class SendToAnnotation(ActionDialog):
             f"{plural(info.inputs, 'input')}, {plural(info.tasks, 'task')}, "
             f"{plural(info.labels, 'label')} uploaded."
         )
+
+
+def outside_classes_text(existing: dict[str, int], classes: list[str], field: str) -> str:
+    """What a person must know before sending labels the classes leave out ('' if none):
+    they are uploaded as they are, and merging the run back refuses them."""
+    chosen = {c.strip() for c in classes if c.strip()}
+    if not chosen:
+        return ""
+    outside = sorted(
+        ((label, n) for label, n in existing.items() if label not in chosen), key=lambda x: -x[1]
+    )
+    left_out = sum(n for _, n in outside)
+    if not left_out:
+        return ""
+    total = sum(existing.values())
+    shown = ", ".join(f"{label} {n}" for label, n in outside[:MAX_NAMED_CLASSES])
+    more = len(outside) - MAX_NAMED_CLASSES
+    if more > 0:
+        shown += f" and {plural(more, 'other class', 'other classes')}"
+    return (
+        f"{left_out} of the {plural(total, 'existing label')} of field {field!r} in the "
+        f"selected frames {agree(left_out, 'is', 'are')} not of the classes "
+        f"{', '.join(sorted(chosen))} ({shown}): {agree(left_out, 'it is', 'they are')} "
+        f"uploaded as {agree(left_out, 'it is', 'they are')}, and loading the run's "
+        f"annotations will reject {agree(left_out, 'it', 'them')} "
+        f"({agree(left_out, 'it stays', 'they stay')} unchanged in the catalog)."
+    )
 
 
 class InvalidateScenes(ActionDialog):
@@ -345,12 +413,19 @@ class DeleteInputs(ActionDialog):
         return ["chosen"]
 
     def prepare(self) -> None:
-        uuids = list(self.selection.scene_uuids)
-        # An empty scene list would mean "no filter" to query_inputs: every input.
-        self.inputs = self.service.query_inputs(scene_uuids=uuids) if uuids else []
+        self.inputs = self._read_inputs()
         self.chosen = [i.uuid for i in self.inputs]
         if not self.inputs:
             raise InvalidArgument("the selected frames are in no input: there is nothing to delete")
+
+    def _read_inputs(self) -> list[Input]:
+        uuids = list(self.selection.scene_uuids)
+        # An empty scene list would mean "no filter" to query_inputs: every input.
+        return self.service.query_inputs(scene_uuids=uuids) if uuids else []
+
+    def after_done(self) -> None:
+        """The deleted inputs leave the list; none of those left is chosen."""
+        self.param.update(inputs=self._read_inputs(), chosen=[])
 
     def dry_run_html(self) -> Html:
         if not self.chosen:

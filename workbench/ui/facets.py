@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
 from workbench.errors import WorkbenchError
 from workbench.model.records import PROMOTED_KEYS
+from workbench.query.ranges import NumericKey, value_histogram
 
 if TYPE_CHECKING:
     from workbench.query import View
 
 HISTOGRAM_BINS = 10
+RANGE_BINS = 24
 MAX_VALUES = 30
 
 
@@ -30,6 +32,8 @@ class Facets:
     # ((bin_start, bin_end, count), ...)
     confidence: tuple[tuple[float, float, int], ...] = ()
     tags: tuple[tuple[str, int], ...] = ()
+    # numeric key -> ((bin_start, bin_end, count), ...) between the key's catalog-wide bounds
+    ranges: dict[str, tuple[tuple[float, float, int], ...]] = field(default_factory=dict)
 
     def labels_of(self, field_name: str | None) -> list[tuple[str, int]]:
         """(label, count) of one field (every field when None), labels merged across fields."""
@@ -45,10 +49,14 @@ class Outdated(WorkbenchError):
 
 
 def compute_facets(
-    view: View, field_name: str | None, is_current: Callable[[], bool] = lambda: True
+    view: View,
+    field_name: str | None,
+    is_current: Callable[[], bool] = lambda: True,
+    numeric: Sequence[NumericKey] = (),
 ) -> Facets:
     """Count the facets of `view`, one query after the other; stops early (Outdated) once
-    `is_current()` says a newer query made these counts useless."""
+    `is_current()` says a newer query made these counts useless. `numeric` keys get a
+    histogram each."""
 
     def step[T](read: Callable[[], T]) -> T:
         if not is_current():
@@ -62,6 +70,14 @@ def compute_facets(
         rows = step(partial(view.metadata_values, key, MAX_VALUES)).to_pylist()
         metadata[key] = tuple((row["value"], int(row["count"])) for row in rows)
     tags = step(lambda: view.tag_counts().to_pylist())
+    ranges = {}
+    for numeric_key in (k for k in numeric if k.high > k.low):  # a constant has no filter
+        name, low, high = numeric_key.key, numeric_key.low, numeric_key.high
+        read = partial(value_histogram, view, name, low, high, RANGE_BINS)
+        ranges[name] = tuple(
+            (float(r["bin_start"]), float(r["bin_end"]), int(r["count"]))
+            for r in step(read).to_pylist()
+        )
     return Facets(
         frames=step(view.count),
         contexts=step(view.count_contexts),
@@ -71,4 +87,5 @@ def compute_facets(
             (float(r["bin_start"]), float(r["bin_end"]), int(r["count"])) for r in confidence
         ),
         tags=tuple((r["tag"], int(r["count"])) for r in tags),
+        ranges=ranges,
     )

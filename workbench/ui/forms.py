@@ -22,7 +22,8 @@ from workbench.ui.dialogs import (
     InvalidateScenes,
     SendToAnnotation,
 )
-from workbench.ui.text import Html, TextPane, html
+from workbench.ui.text import Html, TextAlert, TextPane, html, text
+from workbench.ui.wording import agree, plural
 
 
 def bound[W: pn.widgets.Widget](
@@ -44,8 +45,8 @@ def text_box[W: pn.widgets.Widget](
 
 
 def send_form(send: SendToAnnotation) -> list[Any]:
-    """The widgets of "Send to annotation": who, where and what in the first seven, how
-    annotators may work in the rest."""
+    """The widgets of "Send to annotation": who, where and what in the first eight (with the
+    warning about labels the classes leave out), how annotators may work in the rest."""
     backend = bound(
         pn.widgets.Select, send.param.backend, label="backend", css_classes=["wb-backend"]
     )
@@ -57,9 +58,14 @@ def send_form(send: SendToAnnotation) -> list[Any]:
     )
     batch = existing_or_new(send, "batch", "batches", "batch (empty: latest open)")
     field = existing_or_new(send, "label_field", "fields", "label field")
+    outside = send.param.outside_classes
+    warning = TextAlert(
+        pn.bind(text, outside), alert_type="warning", visible=pn.bind(bool, outside),
+        css_classes=["wb-outside-classes"],
+    )  # fmt: skip
     return [
         backend, anno_key, project, batch, field, label_type_select(send), classes_input(send),
-        *attribute_inputs(send), *restriction_inputs(send),
+        warning, *attribute_inputs(send), *restriction_inputs(send),
     ]  # fmt: skip
 
 
@@ -178,10 +184,12 @@ def invalidate_form(invalidate: InvalidateScenes) -> list[Any]:
 def _scenes_text(scene_uuids: list[str]) -> Html:
     n = len(scene_uuids)
     return html(
-        "{} scene{} hold the selected frames; invalidating removes every input that uses "
-        "them, with its annotations.",
-        n,
-        "s" if n != 1 else "",
+        "{} {} the selected frames; invalidating removes every input that uses {}, with "
+        "{} annotations.",
+        plural(n, "scene"),
+        agree(n, "holds", "hold"),
+        agree(n, "it", "them"),
+        agree(n, "its", "their"),
     )
 
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.model.geometry import polygon_parts, split_ring
-from workbench.ui.palette import label_color
+from workbench.ui.palette import label_color, outcome_color
 
 Columns = dict[str, list[Any]]
-HOVER_COLUMNS = ("id", "label", "field", "confidence", "attributes", "color")
+HOVER_COLUMNS = ("id", "label", "field", "confidence", "attributes", "outcome", "color")
 # Ground truth is drawn solid; every other field (predictions...) dashed, so the two can be
 # told apart where they overlap.
 SOLID: list[int] = []
@@ -32,6 +32,26 @@ PRIMARY_FIELD = "ground_truth"
 
 # Turns a mask ROI into the URL of an RGBA picture covering `frame` pixels (or None).
 MaskPainter = Callable[[Mapping[str, Any], str, tuple[int, int]], str | None]
+
+
+@dataclass(frozen=True)
+class RoiOutcome:
+    """An evaluation's verdict on one ROI: tp, fp, fn or ignored, and the ROI it matched."""
+
+    outcome: str
+    match_id: str | None = None
+    iou: float | None = None
+
+    @property
+    def text(self) -> str:
+        if self.match_id is None:
+            return self.outcome
+        iou = "" if self.iou is None else f", IoU {self.iou:.2f}"
+        return f"{self.outcome} (matched {self.match_id}{iou})"
+
+
+# Outcomes by (field, ROI id) of one frame.
+Outcomes = Mapping[tuple[str, str], RoiOutcome]
 
 
 @dataclass(frozen=True)
@@ -96,7 +116,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _hover(roi: Mapping[str, Any]) -> dict[str, Any]:
+def _hover(roi: Mapping[str, Any], verdict: RoiOutcome | None = None) -> dict[str, Any]:
     label = roi.get("label") or ""
     confidence = roi.get("confidence")
     return {
@@ -105,7 +125,8 @@ def _hover(roi: Mapping[str, Any]) -> dict[str, Any]:
         "field": roi.get("field") or "",
         "confidence": "" if confidence is None else f"{confidence:.3f}",
         "attributes": format_attributes(roi.get("attributes")),
-        "color": label_color(label),
+        "outcome": verdict.text if verdict is not None else "",
+        "color": outcome_color(verdict.outcome if verdict else None, label),
     }
 
 
@@ -137,10 +158,13 @@ def frame_glyphs(
     *,
     fields: Sequence[str] | None = None,
     paint_mask: MaskPainter | None = None,
+    outcomes: Outcomes | None = None,
 ) -> dict[str, SourceGlyphs]:
     """Glyph columns per source id of `frame` (a page record with `sources` and `rois`).
 
-    `fields` limits the ROIs to those label fields (None: all of them).
+    `fields` limits the ROIs to those label fields (None: all of them). With `outcomes` (an
+    evaluation's, by field and ROI id), ROIs that have one are coloured by it (tp green,
+    fp red, fn orange) and their hover says what they matched.
     """
     sources = list(frame.get("sources") or [])
     if not sources:
@@ -154,7 +178,10 @@ def frame_glyphs(
             continue
         for sid in roi_source(roi, first):
             if sid in out:
-                _add_roi(out[sid], roi, sizes[sid], paint_mask)
+                verdict = None
+                if outcomes:
+                    verdict = outcomes.get((roi.get("field") or "", str(roi.get("id", ""))))
+                _add_roi(out[sid], roi, sizes[sid], paint_mask, verdict)
     return out
 
 
@@ -163,9 +190,10 @@ def _add_roi(
     roi: Mapping[str, Any],
     size: tuple[int, int],
     paint_mask: MaskPainter | None,
+    verdict: RoiOutcome | None = None,
 ) -> None:
     kind = roi.get("kind")
-    hover = _hover(roi)
+    hover = _hover(roi, verdict)
     rings = [r for r in (roi.get("geometry") or []) if r]
     if kind in ("box", "polygon"):
         xs, ys = polygon_parts(rings)

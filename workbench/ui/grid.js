@@ -41,7 +41,7 @@ function roiShapes(roi, strokeWidth) {
   const rings = Array.isArray(roi.p) ? roi.p : [];
   if (roi.k === "poly") {
     return rings.map((ring) => svgElement("polygon", {
-      points: pairs(ring), fill: color, "fill-opacity": 0.15, ...common,
+      points: pairs(ring), fill: color, "fill-opacity": 0.06, ...common,
     }));
   }
   if (roi.k === "line") {
@@ -64,7 +64,7 @@ function roiShapes(roi, strokeWidth) {
 function tileNode(tile) {
   const w = Number(tile.width) || 1;
   const h = Number(tile.height) || 1;
-  const stroke = Math.max(w, h) / 160;
+  const stroke = Math.max(w, h) / 220;
   const node = element("div", "wb-tile");
   node.setAttribute(tile.kind === "frame" ? "data-frame-id" : "data-context-id", String(tile.id ?? ""));
   node.title = String(tile.tooltip ?? tile.title ?? "");
@@ -102,6 +102,28 @@ export function render({ model, el }) {
   root.className = "wb-grid-root";
   let version = 0;
 
+  function drawMarks() {
+    const marks = JSON.parse(model.marks_json || "{}");
+    for (const node of root.children) {
+      const id = node.dataset.contextId ?? node.dataset.frameId;
+      const thumb = node.querySelector(".wb-thumb");
+      if (id === undefined || !thumb) continue;
+      thumb.querySelector(".wb-marks")?.remove();
+      const found = Array.isArray(marks[id]) ? marks[id] : [];
+      if (!found.length) continue;
+      const row = element("div", "wb-marks");
+      for (const mark of found) {
+        const kind = ["tag", "run", "invalid"].includes(mark.k) ? mark.k : "tag";
+        row.append(element("span", `wb-mark wb-mark-${kind}`, mark.t));
+      }
+      thumb.append(row);
+    }
+  }
+
+  function sizeTiles() {
+    root.style.setProperty("--wb-tile", `${Number(model.tile_size) || 168}px`);
+  }
+
   function markSelection() {
     const selected = new Set(model.selected);
     for (const node of root.children) {
@@ -126,6 +148,7 @@ export function render({ model, el }) {
     }
     root.replaceChildren(fragment);
     markSelection();
+    drawMarks();
     version += 1;
     root.dataset.version = String(version);
   }
@@ -151,6 +174,9 @@ export function render({ model, el }) {
 
   model.on("page_json", draw);
   model.on(["selected", "active"], markSelection);
+  model.on("marks_json", drawMarks);
+  model.on("tile_size", sizeTiles);
+  sizeTiles();
   draw();
   return root;
 }

@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Any
 import panel as pn
 import param
 
+from workbench.ui.later import wrapping_row
 from workbench.ui.selection import Selection
 from workbench.ui.text import Html, TextPane, text
+from workbench.ui.wording import plural
 
 if TYPE_CHECKING:
     from workbench.ui.state import WorkbenchState
@@ -33,6 +35,8 @@ _HERE = Path(__file__).parent
 # A row of controls that wraps in a narrow page or notebook cell instead of running off it.
 WRAP = {"flex-wrap": "wrap"}
 NOTHING_MATCHES = "Nothing matches the query."
+TILE_SIZE = 168
+NO_SORT = "(no sort)"
 QUERY_FAILED = "The query failed: see the message above."
 
 
@@ -77,6 +81,10 @@ class TileGrid(pn.custom.JSComponent):
     )
     selected = param.List(default=[], doc="Ids of the tiles drawn as selected.")
     active = param.String(default="", doc="Id of the tile open in the viewer.")
+    marks_json = param.String(
+        default="{}", doc="Tile id -> [{t: text, k: tag | run | invalid}], as JSON."
+    )
+    tile_size = param.Integer(default=TILE_SIZE, bounds=(80, 480), doc="Least tile width, px.")
 
     _esm = _HERE / "grid.js"
     _stylesheets = [(_HERE / "grid.css").read_text()]  # noqa: RUF012 - Panel's class attribute
@@ -138,11 +146,29 @@ class GridView(pn.viewable.Viewer):
         super().__init__(**params)
         self.state = state
         context = state.context
+        self.tile_size = pn.widgets.IntSlider(
+            label="tile size", start=100, end=400, step=10, value=TILE_SIZE, width=140,
+            css_classes=["wb-tile-size"],
+        )  # fmt: skip
         self.grid = TileGrid(
             self._current_page(),
             selected=state.param.selected_tiles,
             active=pn.bind(self._active, state.param.mode, context.param.context_id, context.param.index),
+            marks_json=pn.bind(_marks_json, state.param.tile_marks),
+            tile_size=self.tile_size.param.value,
         )  # fmt: skip
+        query = state.query
+        self.sort = pn.widgets.Select(
+            label="sort by", value=query.sort_by,
+            options=pn.bind(self._sort_options, state.param.numeric_keys, query.param.sort_by),
+            css_classes=["wb-sort"], width=150,
+        )  # fmt: skip
+        self.sort_order = pn.widgets.Toggle.from_param(
+            query.param.sort_reverse, label="↓ largest first", css_classes=["wb-sort-reverse"],
+            width=120,
+        )  # fmt: skip
+        self.sort.param.watch(self._sorted, ["value"])
+        query.param.watch(self._show_sort, ["sort_by"])
         self.grid.on_tile(state.tile_click)
         self.mode = pn.widgets.RadioButtonGroup.from_param(
             state.param.mode, css_classes=["wb-grid-mode"], color="default", label=""
@@ -186,6 +212,21 @@ class GridView(pn.viewable.Viewer):
         state.param.watch(self._show_page, ["tiles"], onlychanged=False)
         state.param.watch(self._show_page, ["total", "mode", "error"])
 
+    def _sort_options(self, numeric: list[Any], sort_by: str) -> dict[str, str]:
+        """Every frame column but the metadata JSON, then the numeric metadata keys."""
+        columns = sorted(self.state.view.frame_columns - {"metadata"})
+        keys = [k.key for k in numeric if k.key not in columns]
+        chosen = [sort_by] if sort_by and sort_by not in (*columns, *keys) else []
+        return {NO_SORT: "", **{c: c for c in (*columns, *keys, *chosen)}}
+
+    def _sorted(self, event: param.parameterized.Event) -> None:
+        if event.new != self.state.query.sort_by:
+            self.state.query.sort_by = event.new
+
+    def _show_sort(self, event: param.parameterized.Event) -> None:
+        if event.new != self.sort.value:
+            self.sort.value = event.new
+
     def _current_page(self) -> GridPage:
         state = self.state
         return GridPage(
@@ -206,15 +247,20 @@ class GridView(pn.viewable.Viewer):
         return page >= self.state.pages - 1
 
     def _page_text(self, page: int, total: int, mode: str) -> Html:
-        what = "contexts" if mode == "contexts" else "frames"
-        return text(f"page {page + 1} / {self.state.pages} · {total} {what}")
+        what = "context" if mode == "contexts" else "frame"
+        return text(f"page {page + 1} / {self.state.pages} · {plural(total, what)}")
 
     def __panel__(self) -> pn.viewable.Viewable:
         pager = pn.Row(self.prev_page, self.page_label, self.next_page, css_classes=["wb-pager"])
         header = pn.Row(
             self.mode, pager, self.busy, self.count, self.select_all, self.clear, styles=WRAP
         )
-        return pn.Column(header, self.grid, sizing_mode="stretch_width")
+        arranging = wrapping_row(self.sort, self.sort_order, self.tile_size)
+        return pn.Column(header, arranging, self.grid, sizing_mode="stretch_width")
+
+
+def _marks_json(marks: dict[str, Any]) -> str:
+    return json.dumps(marks, separators=(",", ":"), ensure_ascii=False)
 
 
 def _first_page(page: int) -> bool:

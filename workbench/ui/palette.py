@@ -21,3 +21,17 @@ def label_color(label: str | None) -> str:
         return UNLABELLED
     # crc32 is stable across processes, unlike hash() of a str.
     return PALETTE[zlib.crc32(label.encode("utf-8")) % len(PALETTE)]
+
+
+# Evaluation outcomes (workbench.analysis.evaluation): found, false alarm, missed, not counted.
+OUTCOME_COLOURS: dict[str, str] = {
+    "tp": "#2ca02c",
+    "fp": "#d62728",
+    "fn": "#ff7f0e",
+    "ignored": "#7f7f7f",
+}
+
+
+def outcome_color(outcome: str | None, label: str | None) -> str:
+    """The outcome's colour, or the label's when the ROI has no outcome."""
+    return OUTCOME_COLOURS.get(outcome or "", "") or label_color(label)

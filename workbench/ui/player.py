@@ -1,7 +1,7 @@
 """Stepping and playing through the open context, with a timeline of its frames.
 
-Buttons, the player widget and the arrow keys (shift: to the previous/next matching frame)
-move through the context's frames in timestamp order.
+Buttons, the player widget and the arrow keys (shift: to the previous/next matching frame;
+workbench.ui.keys) move through the context's frames in timestamp order.
 
 The timeline shows every frame of the context as a tick (at its position in timestamp
 order), the frames matching the query in colour, and the current frame as a moving line;
@@ -20,6 +20,9 @@ from bokeh.plotting import figure
 
 from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.context import ContextState
+from workbench.ui.keys import Keys
+from workbench.ui.media import MediaUrls
+from workbench.ui.playback import ReadAhead, player_interval
 from workbench.ui.text import Html, TextPane, text
 
 MATCH_COLOR = "#0072b5"
@@ -84,57 +87,16 @@ class Timeline:
                 self.source.selected.indices = []
 
 
-class KeyboardShortcuts(pn.custom.JSComponent):
-    """Left/right arrows step through frames, with shift through matching frames.
-
-    Keys typed into inputs (the WHERE box, tags) are left alone.
-    """
-
-    _esm = """
-    export function render({ model }) {
-      const onKey = (event) => {
-        if (!["ArrowLeft", "ArrowRight"].includes(event.key)) return;
-        const target = event.composedPath()[0];
-        const typing = target && (target.isContentEditable ||
-          ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
-        if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
-        event.preventDefault();
-        // Every rendering of the app listens; the time stamp lets Python act once.
-        model.send_msg({ key: event.key, shift: event.shiftKey, at: event.timeStamp });
-      };
-      document.addEventListener("keydown", onKey);
-      model.on("remove", () => document.removeEventListener("keydown", onKey));
-      return document.createElement("span");
-    }
-    """
-
-    def __init__(self, context: ContextState, **params: Any) -> None:
-        params.setdefault("width", 0)
-        params.setdefault("height", 0)
-        params.setdefault("margin", 0)
-        super().__init__(**params)
-        self._context = context
-        self._last_at: Any = None
-
-    def _handle_msg(self, data: Any) -> None:
-        if not isinstance(data, dict) or data.get("key") not in ("ArrowLeft", "ArrowRight"):
-            return
-        if data.get("at") is not None and data.get("at") == self._last_at:
-            return
-        self._last_at = data.get("at")
-        delta = 1 if data["key"] == "ArrowRight" else -1
-        if data.get("shift"):
-            self._context.step_match(delta)
-        else:
-            self._context.step(delta)
-
-
 class PlayerView(pn.viewable.Viewer):
     """Previous/next, previous/next match, play, the frame label and the timeline."""
 
-    def __init__(self, context: ContextState, **params: Any) -> None:
+    def __init__(
+        self, context: ContextState, media: MediaUrls | None = None, **params: Any
+    ) -> None:
         super().__init__(**params)
         self.context = ctx = context
+        # Records and pictures of the next frames, fetched ahead (with a media strategy).
+        self.read_ahead = ReadAhead(ctx, media) if media is not None else None
         self._timelines = PerRender(lambda: Timeline(ctx))
         frames = ctx.param.frame_ids
         # The player is made from `index` (both ways): playing moves through the frames,
@@ -144,7 +106,7 @@ class PlayerView(pn.viewable.Viewer):
             start=0,
             end=pn.bind(_last_position, frames),
             disabled=pn.bind(_too_few, frames),
-            interval=300,
+            interval=pn.bind(player_interval, ctx.param.fps),
             loop_policy="once",
             show_value=False,
             show_loop_controls=False,
@@ -166,7 +128,10 @@ class PlayerView(pn.viewable.Viewer):
             css_classes=["wb-frame-label"],
             margin=(8, 10),
         )
-        self.keys = KeyboardShortcuts(ctx)
+        self.keys = Keys()
+        self.keys.on("ArrowLeft", lambda shift: ctx.step_match(-1) if shift else ctx.step(-1))
+        self.keys.on("ArrowRight", lambda shift: ctx.step_match(1) if shift else ctx.step(1))
+        self.keys.on(" ", lambda shift: self.toggle_play())
         self.prev_button.on_click(lambda _: ctx.step(-1))
         self.next_button.on_click(lambda _: ctx.step(1))
         self.prev_match.on_click(lambda _: ctx.step_match(-1))
@@ -174,6 +139,10 @@ class PlayerView(pn.viewable.Viewer):
         # The timelines are Bokeh figures, one per rendering, whose data are edited in place.
         ctx.param.watch(self._on_frames, ["frame_ids", "matching"])
         ctx.param.watch(self._on_index, ["index"])
+
+    def toggle_play(self) -> None:
+        """Play from the current frame at the footage's rate, or pause (space)."""
+        self.player.direction = 0 if self.player.direction else 1
 
     def _position(self, index: int, frame_ids: list[str]) -> Html:
         return text(self.context.position_text)
@@ -203,6 +172,7 @@ class PlayerView(pn.viewable.Viewer):
             self.next_match,
             self.label,
             self.keys,
+            *([self.read_ahead.prefetch] if self.read_ahead else []),
             styles={"flex-wrap": "wrap"},  # wraps in a narrow page or notebook cell
         )
         timeline, new = self._timelines.take()

@@ -16,43 +16,27 @@ from bokeh.models import ColumnDataSource, Range1d
 from bokeh.plotting import figure
 
 from workbench.model.records import PROMOTED_KEYS
+from workbench.ui.bars import FacetBars, bars_json, toggled
 from workbench.ui.bokeh_edit import PerRender, editing
+from workbench.ui.choices import CountedChoice
 from workbench.ui.facets import Facets
+from workbench.ui.filters import FilterChips, RangeFilters
 from workbench.ui.state import WorkbenchState
-from workbench.ui.text import Html, TextAlert, TextMultiChoice, TextPane, html, join, text
+from workbench.ui.text import Html, TextAlert, TextPane, html, text
+from workbench.ui.wording import agree, nouns
 
 ALL_FIELDS = "(all fields)"
-MAX_LABEL_ROWS = 12
+# Rows of count bars under each metadata key (labels and tags show more).
+METADATA_ROWS = 6
 
 
 def counted_options(counts: Sequence[tuple[Any, int]], keep: Sequence[str]) -> dict[str, str]:
     """MultiChoice options "value (count)" -> value; chosen values stay even at no count.
-    The labels are text: TextMultiChoice shows them as such."""
+    The labels are text: CountedChoice shows them as such."""
     options = {f"{value} ({n})": str(value) for value, n in counts if value is not None}
     present = set(options.values())
     options.update({f"{value} (0)": value for value in keep if value not in present})
     return options
-
-
-def labels_html(counts: Sequence[tuple[str, int]]) -> Html:
-    """Label counts as rows of bars, commonest first."""
-    if not counts:
-        return html("<i>no labels</i>")
-    top = max(n for _, n in counts) or 1
-    rows = join(
-        html(
-            '<div style="display:flex;gap:6px;font-size:12px"><span title="{}" style="width:90px;'
-            'overflow:hidden;text-overflow:ellipsis">{}</span>'
-            '<span style="background:#0072b5;width:{}px"></span><span>{}</span></div>',
-            label,
-            label,
-            int(100 * n / top),
-            n,
-        )
-        for label, n in counts[:MAX_LABEL_ROWS]
-    )
-    more = len(counts) - MAX_LABEL_ROWS
-    return rows + (html("<i>and {} more labels</i>", more) if more > 0 else Html())
 
 
 class Histogram:
@@ -121,7 +105,7 @@ class QueryPanel(pn.viewable.Viewer):
             options=[ALL_FIELDS, *self.state.fields],
             value=query.label_field or ALL_FIELDS,
         )
-        self.labels = TextMultiChoice.from_param(
+        self.labels = CountedChoice.from_param(
             query.param.labels,
             label="Labels",
             options=pn.bind(_label_options, facets, query.param.label_field, query.param.labels),
@@ -135,17 +119,27 @@ class QueryPanel(pn.viewable.Viewer):
             css_classes=["wb-confidence"],
         )
         self.metadata = {key: self._metadata_choice(key) for key in PROMOTED_KEYS}
-        self.tags = TextMultiChoice.from_param(
+        self.tags = CountedChoice.from_param(
             query.param.tags,
             label="Tags",
             options=pn.bind(_tag_options, facets, query.param.tags),
             css_classes=["wb-tags"],
         )
         self.reset_button = pn.widgets.Button(label="Reset filters", css_classes=["wb-reset"])
-        self.label_bars = TextPane(
-            pn.bind(_label_bars, facets, query.param.label_field),
-            css_classes=["wb-label-counts"],
-        )
+        self.chips = FilterChips(query)
+        # Count bars a click adds to the filter (or takes out of it).
+        self.label_bars = FacetBars(
+            rows_json=pn.bind(_label_bars, facets, query.param.label_field, query.param.labels),
+            empty_text="no labels", css_classes=["wb-label-counts"],
+        )  # fmt: skip
+        self.label_bars.on_pick(lambda v: query.param.update(labels=toggled(query.labels, v)))
+        self.tag_bars = FacetBars(
+            rows_json=pn.bind(_tag_bars, facets, query.param.tags),
+            empty_text="no tags", css_classes=["wb-tag-counts"],
+        )  # fmt: skip
+        self.tag_bars.on_pick(lambda v: query.param.update(tags=toggled(query.tags, v)))
+        self.metadata_bars = {key: self._metadata_bars(key) for key in PROMOTED_KEYS}
+        self.ranges = RangeFilters(state)
         self._histograms = PerRender(Histogram)
 
         self.apply_button.on_click(lambda _: self.apply())
@@ -160,10 +154,10 @@ class QueryPanel(pn.viewable.Viewer):
         # The histogram is a Bokeh figure per rendering, its data edited in place.
         state.param.watch(self._show_histograms, ["facets"])
 
-    def _metadata_choice(self, key: str) -> TextMultiChoice:
+    def _metadata_choice(self, key: str) -> CountedChoice:
         """The choice of one metadata key: its values in the query's `metadata` dict."""
         query = self.state.query
-        widget = TextMultiChoice(
+        widget = CountedChoice(
             label=key.replace("_", " "),
             options=pn.bind(_metadata_options, self.state.param.facets, query.param.metadata, key),
             value=_chosen(query.metadata, key),
@@ -185,6 +179,33 @@ class QueryPanel(pn.viewable.Viewer):
         widget.param.watch(picked, ["value"])
         query.param.watch(shown, ["metadata"])
         return widget
+
+    def _metadata_bars(self, key: str) -> FacetBars:
+        query = self.state.query
+        bars = FacetBars(
+            rows_json=pn.bind(_metadata_bars, self.state.param.facets, query.param.metadata, key),
+            empty_text="no values", css_classes=[f"wb-meta-counts-{key}"],
+        )  # fmt: skip
+
+        def picked(value: str) -> None:
+            chosen = toggled(_chosen(query.metadata, key), value)
+            query.metadata = {k: v for k, v in {**query.metadata, key: chosen}.items() if v}
+
+        bars.on_pick(picked)
+        return bars
+
+    def _numbers_card(self) -> pn.Card:
+        """The range filters, folded until opened: opening it first finds the numeric keys
+        (unless a saved view's ranges ask for them at once)."""
+        card = _card("Numbers", self.ranges, collapsed=not self.state.query.ranges)
+
+        def opened(*events: param.parameterized.Event) -> None:
+            if not card.collapsed:
+                self.state.load_numeric_keys()
+
+        card.param.watch(opened, ["collapsed"])
+        opened()
+        return card
 
     def apply(self) -> None:
         """Run the text in the WHERE box (Enter or Apply); also re-runs an unchanged query."""
@@ -220,21 +241,36 @@ class QueryPanel(pn.viewable.Viewer):
         histogram, new = self._histograms.take()
         if new:
             histogram.show(self.state.facets.confidence)
+        metadata = [
+            item for key in PROMOTED_KEYS
+            for item in (self.metadata[key], self.metadata_bars[key])
+        ]  # fmt: skip
         return pn.Column(
             pn.Row(self.where, self.apply_button, sizing_mode="stretch_width"),
             self.error,
+            self.chips,
             self.summary,
-            self.label_field,
-            self.labels,
-            self.confidence,
-            histogram.pane,
-            *self.metadata.values(),
-            self.tags,
+            _card(
+                "Labels",
+                self.label_field,
+                self.labels,
+                self.label_bars,
+                self.confidence,
+                histogram.pane,
+            ),
+            _card("Metadata", *metadata),
+            self._numbers_card(),
+            _card("Tags", self.tags, self.tag_bars),
             self.reset_button,
-            TextPane(html("<b>Labels</b>"), margin=(10, 10, 0, 10)),
-            self.label_bars,
             sizing_mode="stretch_width",
         )
+
+
+def _card(title: str, *objects: Any, collapsed: bool = False) -> pn.Card:
+    return pn.Card(
+        *objects, title=title, sizing_mode="stretch_width", margin=(4, 0),
+        css_classes=["wb-filter-card"], collapsed=collapsed,
+    )  # fmt: skip
 
 
 def _chosen(metadata: dict[str, Any], key: str) -> list[str]:
@@ -254,8 +290,24 @@ def _tag_options(facets: Facets, tags: list[str]) -> dict[str, str]:
 
 
 def _summary_html(facets: Facets) -> Html:
-    return html("<b>{}</b> frames in <b>{}</b> contexts match", facets.frames, facets.contexts)
+    return html(
+        "<b>{}</b> {} in <b>{}</b> {} {}",
+        facets.frames,
+        nouns(facets.frames, "frame"),
+        facets.contexts,
+        nouns(facets.contexts, "context"),
+        agree(facets.frames, "matches", "match"),
+    )
 
 
-def _label_bars(facets: Facets, label_field: str) -> Html:
-    return labels_html(facets.labels_of(label_field or None))
+def _label_bars(facets: Facets, label_field: str, labels: list[str]) -> str:
+    return bars_json(facets.labels_of(label_field or None), labels)
+
+
+def _tag_bars(facets: Facets, tags: list[str]) -> str:
+    return bars_json(list(facets.tags), tags)
+
+
+def _metadata_bars(facets: Facets, metadata: dict[str, Any], key: str) -> str:
+    counts = [(str(v), n) for v, n in facets.metadata.get(key, ()) if v is not None]
+    return bars_json(counts, _chosen(metadata, key), METADATA_ROWS)

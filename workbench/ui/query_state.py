@@ -17,7 +17,10 @@ FULL_RANGE = (0.0, 1.0)
 # Seconds each query of the app's view may run while it holds SQL typed in the WHERE box:
 # the box answers a person waiting for it (and, served, shares the server with others).
 WHERE_TIME_LIMIT = 10.0
-QUERY_PARAMS = ("where", "label_field", "labels", "confidence", "metadata", "tags", "base")
+QUERY_PARAMS = (
+    "where", "label_field", "labels", "confidence", "metadata", "ranges", "tags", "sort_by",
+    "sort_reverse", "base", "panels",
+)  # fmt: skip
 
 
 class QueryState(param.Parameterized):
@@ -34,8 +37,18 @@ class QueryState(param.Parameterized):
     labels = param.List(default=[], item_type=str)
     confidence = param.Range(default=FULL_RANGE, bounds=FULL_RANGE)
     metadata = param.Dict(default={}, doc="Metadata key -> list of accepted values.")
+    ranges = param.Dict(
+        default={}, doc="Numeric frame column or metadata key -> (min, max), both inclusive."
+    )
     tags = param.List(default=[], item_type=str, doc="Frames with any of these tags.")
+    sort_by = param.String(default="", doc="Frame column or metadata key to sort by ('': none).")
+    sort_reverse = param.Boolean(default=False, doc="Sort from the largest value down.")
     base = param.Dict(default=None, allow_None=True, doc="View spec the filters apply on top of.")
+    panels = param.Dict(
+        default={},
+        doc="Stages the analysis panels add after the filters (a plot's lasso, an evaluation's"
+        " outcomes...), by panel name: a tuple of query stages each.",
+    )
 
     def roi_filter(self) -> dict[str, Any] | None:
         """Arguments of the view's filter_rois stage, or None when no ROI filter is set."""
@@ -49,7 +62,8 @@ class QueryState(param.Parameterized):
             "max_confidence": hi if hi < 1 else None,
         }
 
-    def view(self, catalog: Catalog) -> View:
+    def view(self, catalog: Catalog, *, without: str | None = None) -> View:
+        """The view of the filters and the panels' stages (but those of panel `without`)."""
         from workbench.query import View
 
         view = View.from_dict(catalog, self.base) if self.base else View(catalog)
@@ -58,12 +72,27 @@ class QueryState(param.Parameterized):
         criteria = {k: list(v) for k, v in self.metadata.items() if v}
         if criteria:
             view = view.match(**criteria)
+        for key, (low, high) in sorted(self.ranges.items()):
+            view = view.match_range(key, low, high)
         if self.tags:
             view = view.match_tags(*self.tags)
         rois = self.roi_filter()
         if rois is not None:
             view = view.filter_rois(**rois)
+        stages = tuple(s for name, ss in self.panels.items() if name != without for s in ss)
+        if stages:
+            view = type(view)(view.catalog, view.stages + stages)
+        if self.sort_by:
+            view = view.sort_by(self.sort_by, reverse=self.sort_reverse)
         return view.with_time_limit(WHERE_TIME_LIMIT)
+
+    def set_panel_stages(self, panel: str, stages: tuple[Any, ...]) -> None:
+        """Replace the stages panel `panel` adds (none: `()`), and so the view."""
+        panels = {k: v for k, v in self.panels.items() if k != panel}
+        if stages:
+            panels[panel] = tuple(stages)
+        if panels != self.panels:
+            self.panels = panels
 
     def reset(self) -> None:
         self.param.update(**_CLEARED)
@@ -83,8 +112,12 @@ _CLEARED: dict[str, Any] = {
     "labels": [],
     "confidence": FULL_RANGE,
     "metadata": {},
+    "ranges": {},
     "tags": [],
+    "sort_by": "",
+    "sort_reverse": False,
     "base": None,
+    "panels": {},
 }
 
 
@@ -93,11 +126,18 @@ def _filters_of(stages: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     values: dict[str, Any] = {}
     seen: list[str] = []
     for stage in stages:
-        kind = stage.get("stage")
-        if kind in seen:
-            return None
-        seen.append(str(kind))
-        if kind == "where" and not stage.get("params"):
+        kind = str(stage.get("stage"))
+        # One stage of each kind, but ranges of several keys in a row.
+        if not (kind == "match_range" and seen and seen[-1] == kind):
+            if kind in seen:
+                return None
+            seen.append(kind)
+        if kind == "match_range":
+            values.setdefault("ranges", {})[stage["key"]] = (stage.get("min"), stage.get("max"))
+        elif kind == "sort_by":
+            values["sort_by"] = stage["column"]
+            values["sort_reverse"] = bool(stage.get("reverse"))
+        elif kind == "where" and not stage.get("params"):
             values["where"] = stage["sql"]
         elif kind == "match":
             metadata: dict[str, list[Any]] = {}
@@ -117,7 +157,7 @@ def _filters_of(stages: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
             )
         else:
             return None
-    order = ["where", "match", "match_tags", "filter_rois"]
+    order = ["where", "match", "match_range", "match_tags", "filter_rois", "sort_by"]
     if seen != sorted(seen, key=order.index):
         return None
     return values

@@ -7,16 +7,20 @@ million-frame action stays small.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from workbench.services import AnnotationRunInfo, Input, LabelRef, MergeReport, RemovalReport
+from workbench.services import (
+    AnnotationRunInfo,
+    Input,
+    LabelRef,
+    MergeReport,
+    Rejection,
+    RemovalReport,
+)
 from workbench.ui.text import Html, html, join
+from workbench.ui.wording import plural
 
 MAX_ROWS = 50
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def table_html(
@@ -105,17 +109,50 @@ def removal_preview_html(report: RemovalReport, inputs: Sequence[Input]) -> Html
     return html("{}<div>Affected inputs:</div>{}", removes, inputs_table_html(inputs))
 
 
-def _refs(title: str, refs: Sequence[LabelRef]) -> Html:
+# (frame id, ROI id) -> the ROI's label: what a merge report names instead of ROI ids.
+RoiLabels = Mapping[tuple[str, str], str]
+# Frame ids a grouped rejection names before "and N more".
+FRAMES_NAMED = 3
+
+
+def _refs(title: str, refs: Sequence[LabelRef], labels: RoiLabels) -> Html:
     if not refs:
         return Html()
-    rows = ((r.frame_id, r.field, r.roi_id or "(value)") for r in refs)
-    table = table_html(("frame", "field", "label"), rows, "")
+    rows = ((r.frame_id, r.field, _label_of(r, labels)) for r in refs)
+    table = table_html(("frame", "field", "label"), rows, f"wb-merge-{title}")
     return html("<div><b>{}</b></div>{}", title, table)
 
 
-def merge_report_html(report: MergeReport) -> Html:
-    """A merge report: counts, the labels written, every rejection with its reason, and the
-    unexpected labels (returned, not stored, since the app never prompts)."""
+def _label_of(ref: LabelRef, labels: RoiLabels) -> str:
+    if ref.roi_id is None:
+        return "(the field's value)"
+    return labels.get((ref.frame_id, ref.roi_id), "(unknown label)")
+
+
+def _some_frames(frames: Sequence[str]) -> str:
+    named = ", ".join(frames[:FRAMES_NAMED])
+    more = len(frames) - FRAMES_NAMED
+    return named + (f" and {plural(more, 'more frame')}" if more > 0 else "")
+
+
+def rejections_html(rejected: Sequence[Rejection]) -> Html:
+    """Rejections grouped by field, change and reason: how many, and on which frames (a few
+    named): one line per cause, not one per label."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for r in rejected:
+        groups.setdefault((r.field, r.change, r.reason), []).append(r.frame_id)
+    rows = (
+        (field, change, reason, len(frames), _some_frames(list(dict.fromkeys(frames))))
+        for (field, change, reason), frames in groups.items()
+    )
+    headers = ("field", "change", "reason", "labels", "frames")
+    return html("<div><b>rejected</b></div>{}", table_html(headers, rows, "wb-rejected"))
+
+
+def merge_report_html(report: MergeReport, labels: RoiLabels | None = None) -> Html:
+    """A merge report: counts, the labels written (by label, not ROI id), the rejections by
+    cause, and the unexpected labels (returned, not stored, since the app never prompts)."""
+    labels = labels or {}
     parts = [
         html(
             "<div><b>Loaded {}</b>{}: {}</div>",
@@ -123,14 +160,12 @@ def merge_report_html(report: MergeReport) -> Html:
             " (dry run)" if report.dryrun else "",
             report.describe(),
         ),
-        _refs("added", report.added),
-        _refs("changed", report.changed),
-        _refs("deleted", report.deleted),
+        _refs("added", report.added, labels),
+        _refs("changed", report.changed, labels),
+        _refs("deleted", report.deleted, labels),
     ]
     if report.rejected:
-        rows = ((r.frame_id, r.field, r.change, r.reason) for r in report.rejected)
-        table = table_html(("frame", "field", "change", "reason"), rows, "wb-rejected")
-        parts.append(html("<div><b>rejected</b></div>{}", table))
+        parts.append(rejections_html(report.rejected))
     if report.unexpected:
         rows2 = (
             (

@@ -18,8 +18,10 @@ import panel as pn
 import param
 
 from workbench.errors import WorkbenchError
+from workbench.query import View
 from workbench.services import InvalidArgument, MergeReport, RemovalReport
 from workbench.ui.background import run_action
+from workbench.ui.modal import Modal
 from workbench.ui.reports import merge_report_html
 from workbench.ui.text import Html, TextAlert, TextPane, html, text
 
@@ -66,6 +68,9 @@ class RunsState(param.Parameterized):
 
     runs = param.List(default=[], doc="RunRow per annotation run, oldest first.")
     report = param.ClassSelector(class_=MergeReport, default=None, allow_None=True)
+    report_labels = param.Dict(
+        default={}, doc="(frame id, ROI id) -> label of the ROIs the report names."
+    )
     pending = param.ClassSelector(class_=PendingRunAction, default=None, allow_None=True)
     new_key = param.String(default="", doc="The new key of a pending rename.")
     loading = param.String(default=None, allow_None=True, doc="The run being loaded.")
@@ -132,12 +137,21 @@ class RunsState(param.Parameterized):
             return
         self.param.update(loading=anno_key, error="", message=f"loading {anno_key!r}…")
 
-        def merge() -> MergeReport:
-            return self.service.load_annotations(anno_key, unexpected="return")
+        catalog = self.state.catalog
 
-        def merged(report: MergeReport) -> None:
+        def merge() -> tuple[MergeReport, dict[tuple[str, str], str]]:
+            # The labels of ROIs the merge may delete are read before it, those it writes
+            # after: the report names labels, not ROI ids.
+            before = roi_labels(View(catalog).select_annotation_run(anno_key))
+            report = self.service.load_annotations(anno_key, unexpected="return")
+            written = {r.frame_id for r in (*report.added, *report.changed)}
+            after = roi_labels(View(catalog).select(sorted(written))) if written else {}
+            return report, {**before, **after}
+
+        def merged(result: tuple[MergeReport, dict[tuple[str, str], str]]) -> None:
+            report, labels = result
             message = f"loaded {anno_key!r}: {report.describe()}"
-            self.param.update(report=report, message=message, loading=None)
+            self.param.update(report=report, report_labels=labels, message=message, loading=None)
             self.state.after_action(labels_changed=report.changes > 0)
 
         def refused(exc: WorkbenchError) -> None:
@@ -217,6 +231,9 @@ class RunsState(param.Parameterized):
     def cancel(self) -> None:
         self.param.update(pending=None, error="")
 
+    def close_report(self) -> None:
+        self.param.update(report=None, report_labels={})
+
 
 class RunsPanel(pn.viewable.Viewer):
     """Annotation runs: one row per run with Load / Annotate / Rename / Delete buttons; every
@@ -273,9 +290,19 @@ class RunsPanel(pn.viewable.Viewer):
             css_classes=["wb-runs-message"],
         )
         self.report = TextPane(
-            pn.bind(_report_html, runs.param.report),
+            pn.bind(_report_html, runs.param.report, runs.param.report_labels),
             css_classes=["wb-merge-report"],
             visible=pn.bind(_is_pending, runs.param.report),
+            sizing_mode="stretch_width",
+        )
+        # Over the page, not in the sidebar: a report can list hundreds of rows.
+        self.report_modal = Modal(
+            self.report,
+            title="Merge report",
+            open=pn.bind(_is_pending, runs.param.report),
+            on_close=runs.close_report,
+            css=["wb-merge-report-dialog"],
+            width=960,
         )
         self.spinner = pn.indicators.LoadingSpinner(value=busy, size=20, visible=busy)
 
@@ -315,7 +342,6 @@ class RunsPanel(pn.viewable.Viewer):
             self.rows,
             self.dialog,
             self.message,
-            self.report,
             css_classes=["wb-runs"],
             sizing_mode="stretch_width",
         )
@@ -353,5 +379,12 @@ def _alert_type(error: str) -> str:
     return "danger" if error else "info"
 
 
-def _report_html(report: MergeReport | None) -> Html:
-    return merge_report_html(report) if report is not None else Html()
+def _report_html(report: MergeReport | None, labels: dict[tuple[str, str], str]) -> Html:
+    return merge_report_html(report, labels) if report is not None else Html()
+
+
+def roi_labels(view: View) -> dict[tuple[str, str], str]:
+    """(frame id, ROI id) -> label of the view's ROIs."""
+    table = view.rois()
+    columns = (table.column(c).to_pylist() for c in ("frame_id", "id", "label"))
+    return {(str(f), str(r)): str(label or "") for f, r, label in zip(*columns, strict=True)}

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from workbench.ui.wording import plural
+
 # How many ids of each kind the repr shows, and how much of each id.
 REPR_IDS = 3
 REPR_ID_CHARS = 48
@@ -54,11 +56,10 @@ class Selection:
     def summary(self) -> str:
         if not self:
             return "nothing selected"
-        frames = f"{self.count} frame{'s' if self.count != 1 else ''}"
-        n = len(self.context_ids)
-        text = f"{frames} in {n} context{'s' if n != 1 else ''} selected"
+        contexts = plural(len(self.context_ids), "context")
+        text = f"{plural(self.count, 'frame')} in {contexts} selected"
         if self.scene_uuids:
-            text += f", {len(self.scene_uuids)} scenes"
+            text += f", {plural(len(self.scene_uuids), 'scene')}"
         return text
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -23,20 +23,25 @@ from panel.io import hold
 
 from workbench.errors import QueryError, WorkbenchError
 from workbench.query import View
-from workbench.services import SavedViewInfo, TagReport, Workbench, WorkbenchService
+from workbench.query.ranges import NumericKey, numeric_keys
+from workbench.services import RoiRef, SavedViewInfo, TagReport, Workbench, WorkbenchService
 from workbench.ui.background import run_action, run_in_background
 from workbench.ui.context import ContextState
+from workbench.ui.display import DisplayOptions
 from workbench.ui.facets import Facets, Outdated, compute_facets
 from workbench.ui.grid import TileEvent
+from workbench.ui.marks import Marks, tile_marks
 from workbench.ui.media import InlineMediaUrls, MediaUrls
 from workbench.ui.query_state import QUERY_PARAMS, QueryState
 from workbench.ui.selection import Pick, Selection, SelectionBuilder, click_range
 from workbench.ui.tiles import context_tiles, frame_tiles
+from workbench.ui.wording import plural
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
 
 PAGE_SIZE = 48
+NOTHING_MATCHES = "Nothing matches the query: there is no frame to show."
 # Seconds a served session waits before counting the facets of a new query (see
 # refresh_facets).
 FACETS_PAUSE = 0.3
@@ -71,6 +76,18 @@ class WorkbenchState(param.Parameterized):
     changes = param.Integer(
         default=0, doc="Counts actions that changed scenes, inputs, runs or labels."
     )
+    tile_marks = param.Dict(
+        default={}, doc="Tile id -> its marks (tags, runs, invalidated scenes; ui.marks)."
+    )
+    numeric_keys = param.List(
+        default=[], doc="NumericKey per numeric column or metadata key (the range filters)."
+    )
+    viewer_notice = param.String(
+        default="", doc="Why the viewer shows what it shows after a query moved it ('' if not)."
+    )
+    outcome_key = param.String(
+        default="", doc="The evaluation whose outcomes (tp, fp, fn) colour the viewer's ROIs."
+    )
 
     def __init__(
         self,
@@ -87,15 +104,19 @@ class WorkbenchState(param.Parameterized):
         self.query = query if query is not None else QueryState()
         self.media: MediaUrls = media if media is not None else InlineMediaUrls()
         self.context = ContextState(catalog, self.query.roi_filter)
+        self.display = DisplayOptions()
         self._picks = SelectionBuilder()
         self._selected_frames: frozenset[str] = frozenset()
         self._view: View | None = None
         self._shown_page = -1  # the page whose tiles `tiles` holds
         self._facets_wanted = 0
+        self._marks_wanted = 0
+        self._closed_by_query = False  # the viewer was emptied because nothing matched
         self.query.param.watch(self._on_query, list(QUERY_PARAMS))
         self.fields = View(catalog).fields()
         self.visible_fields = list(self.fields)
         self.saved_views = [v.name for v in self.service.get_saved_views()]
+        self._numeric_keys_asked = False
         self.refresh()
 
     # -- reading -----------------------------------------------------------------------------
@@ -142,7 +163,38 @@ class WorkbenchState(param.Parameterized):
             self.error = ""
         if query_changed:
             self.refresh_facets()
-            self.context.refresh_matches(self.view)
+            self._follow_query()
+
+    def _follow_query(self) -> None:
+        """The viewer follows a new query: the open context stays while some of its frames
+        match (in frames mode: while the open frame does); otherwise the first tile opens,
+        or, when nothing matches, the viewer empties. `viewer_notice` says which happened."""
+        context = self.context
+        if not self.tiles:
+            if context.context_id is not None:
+                context.close()
+                self._closed_by_query = True
+            self.viewer_notice = NOTHING_MATCHES if self._closed_by_query else ""
+            return
+        if context.context_id is None:
+            if self._closed_by_query:
+                self._closed_by_query = False
+                self.open_tile(self.tiles[0]["id"])
+            self.viewer_notice = ""
+            return
+        context.refresh_matches(self.view)
+        contexts = self.mode == "contexts"
+        if context.matching and (contexts or context.index in context.matching):
+            self.viewer_notice = ""
+            return
+        gone = (context.context_id if contexts else context.frame_id) or ""
+        first = self.tiles[0]["id"]
+        self.open_tile(first)
+        what = "context" if contexts else "frame"
+        self.viewer_notice = (
+            f"The open {what} {gone} does not match the query any more: showing {first}, "
+            f"the first {what} that does."
+        )
 
     def refresh_facets(self) -> None:
         """Count the facets of the current query: in the background when served (the page
@@ -153,11 +205,11 @@ class WorkbenchState(param.Parameterized):
         self._facets_wanted += 1
         wanted = self._facets_wanted
         view, field_name = self.view, self.query.label_field or None
+        numeric = list(self.numeric_keys)
         # Served, counting waits a moment: the browser draws the new page of tiles without
         # the facet queries competing for the CPU, and a query changed again meanwhile
         # (a second query right after the first) is never counted at all.
-        doc = pn.state.curdoc
-        pause = FACETS_PAUSE if doc is not None and doc.session_context is not None else 0.0
+        pause = _served_pause()
 
         def current() -> bool:
             return wanted == self._facets_wanted
@@ -173,11 +225,30 @@ class WorkbenchState(param.Parameterized):
         def count() -> Facets | None:
             time.sleep(pause)
             try:
-                return compute_facets(view, field_name, current)
+                return compute_facets(view, field_name, current, numeric)
             except Outdated:
                 return None
 
         run_in_background(count, show, failed)
+
+    def load_numeric_keys(self) -> None:
+        """Find the numeric keys, once (in the background when served), when the range
+        filters are first shown: they cost a query per key over every frame, which a
+        session that never filters by a range does not pay. The facets are counted again
+        once they are known, with the keys' histograms."""
+        if self._numeric_keys_asked:
+            return
+        self._numeric_keys_asked = True
+
+        def found(keys: list[NumericKey]) -> None:
+            self.numeric_keys = keys
+            if self._facets_wanted and any(k.high > k.low for k in keys):
+                self.refresh_facets()
+
+        def failed(exc: WorkbenchError) -> None:
+            self.error = self.error or f"numeric keys could not be read: {exc}"
+
+        run_in_background(lambda: numeric_keys(View(self.catalog)), found, failed)
 
     def _load_page(self, count: bool, page: int | None = None) -> None:
         view = self.view
@@ -190,6 +261,32 @@ class WorkbenchState(param.Parameterized):
         self._shown_page = page  # `_on_page` then knows this page is read already
         self.param.update(total=total, page=page, tiles=tiles)
         self._mark_selected()
+        self.refresh_marks()
+
+    def refresh_marks(self) -> None:
+        """Read the marks of the page's tiles: in the background when served (the tiles are
+        on their way already), at once otherwise; marks of a page left meanwhile are
+        dropped."""
+        self._marks_wanted += 1
+        wanted = self._marks_wanted
+        view, tiles, mode, service = self.view, list(self.tiles), self.mode, self.service
+        pause = _served_pause()  # as the facets: after the page is drawn
+
+        def show(marks: Marks | None) -> None:
+            if marks is not None and wanted == self._marks_wanted:
+                self.tile_marks = marks
+
+        def failed(exc: WorkbenchError) -> None:
+            if wanted == self._marks_wanted:
+                self.tile_marks = {}
+
+        def read() -> Marks | None:
+            time.sleep(pause)
+            if wanted != self._marks_wanted:
+                return None  # another page is on screen already
+            return tile_marks(view, service, tiles, mode)
+
+        run_in_background(read, show, failed)
 
     def _on_query(self, *events: param.parameterized.Event) -> None:
         self.refresh(first_page=True)
@@ -217,6 +314,7 @@ class WorkbenchState(param.Parameterized):
     def tile_click(self, event: TileEvent) -> None:
         """A click on a tile: plain selects it alone and opens it, shift adds the range from
         the last clicked tile, ctrl (cmd) toggles it; a double click only opens."""
+        self.viewer_notice = ""
         if event.open:
             self.open_tile(event.id)
             return
@@ -270,6 +368,22 @@ class WorkbenchState(param.Parameterized):
             self._picks.add(Pick("c:" + c, c, tuple(ids)) for c, ids in members.items())
             self._publish_selection()
 
+    def pick(self, picks: Iterable[Pick], *, add: bool = False) -> None:
+        """Select what another view picked (patches, a plot): each Pick a key of its own
+        (`"p:" + roi`), its context and frames; `add` keeps what is selected already."""
+        if not add:
+            self._picks.clear()
+        self._picks.add(picks)
+        self._publish_selection()
+
+    def unpick(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._picks.remove(key)
+        self._publish_selection()
+
+    def is_picked(self, key: str) -> bool:
+        return key in self._picks
+
     def clear_selection(self) -> None:
         self._picks.clear()
         self._publish_selection()
@@ -297,7 +411,9 @@ class WorkbenchState(param.Parameterized):
         """An action changed what the service knows: refresh what depends on it. When it
         changed labels too (a merge), re-read the page, the facets and the open frame."""
         self.refresh_selection_scenes()
-        if labels_changed:
+        if not labels_changed:
+            self.refresh_marks()  # runs and invalidated scenes
+        else:
             self.refresh()
             context = self.context
             context.loader.clear()
@@ -328,6 +444,23 @@ class WorkbenchState(param.Parameterized):
                 context_id = str(rows.column("context_id")[0].as_py())
             self.context.open(context_id, self.view, frame_id=tile_id)
 
+    def step_tile(self, delta: int) -> None:
+        """Open the next (delta > 0) or previous tile, across pages (the sample view's n/p)."""
+        ids = [t["id"] for t in self.tiles]
+        if not ids:
+            return
+        here = ids.index(self.active_tile) if self.active_tile in ids else -1
+        target = here + delta if here >= 0 else 0
+        if 0 <= target < len(ids):
+            self.open_tile(ids[target])
+        elif target >= len(ids) and self.page < self.pages - 1:
+            self.next_page()
+            self.open_tile(self.tiles[0]["id"])
+        elif target < 0 and self.page > 0:
+            self.previous_page()
+            self.open_tile(self.tiles[-1]["id"])
+        self.viewer_notice = ""
+
     @property
     def active_tile(self) -> str:
         if self.mode == "contexts":
@@ -356,12 +489,44 @@ class WorkbenchState(param.Parameterized):
 
         self._act("untagging", lambda: self.service.untag_frames(frame_ids, tag), untagged)
 
+    def tag_rois(self, rois: list[tuple[str, str]], tag: str) -> None:
+        """Tag ROIs, each a (frame id, ROI id) pair (the sample view's chosen labels)."""
+        refs = [RoiRef(frame_id, roi_id) for frame_id, roi_id in rois]
+
+        def tagged(report: TagReport) -> None:
+            self.message = f"tagged {plural(report.changed, 'ROI')} {report.tag!r}"
+
+        self._act("tagging ROIs", lambda: self.service.tag_rois(refs, tag), tagged)
+
+    def untag_rois(self, rois: list[tuple[str, str]], tag: str) -> None:
+        refs = [RoiRef(frame_id, roi_id) for frame_id, roi_id in rois]
+
+        def untagged(report: TagReport) -> None:
+            self.message = f"removed tag {report.tag!r} from {plural(report.changed, 'ROI')}"
+
+        self._act("untagging ROIs", lambda: self.service.untag_rois(refs, tag), untagged)
+
+    def tag_frame(self, tag: str) -> None:
+        """Tag the frame open in the viewer (the sample view's `t`)."""
+        frame_id = self.context.frame_id
+        if frame_id is None:
+            self.action_error = "open a frame to tag it"
+            return
+
+        def tagged(report: TagReport) -> None:
+            done = "tagged" if report.changed else "already tagged"
+            self.message = f"{frame_id}: {done} {report.tag!r}"
+            self._after_tags()
+
+        self._act("tagging the frame", lambda: self.service.tag_frames([frame_id], tag), tagged)
+
     def _after_tags(self) -> None:
-        # Tag filters and tag counts depend on what was just written.
+        # Tag filters, tag counts and the tiles' tag marks depend on what was just written.
         if self.query.tags:
             self.refresh()
         else:
             self.refresh_facets()
+            self.refresh_marks()
 
     def save_view(self, name: str) -> None:
         """Save the current query under `name` (replacing a view of that name)."""
@@ -378,6 +543,31 @@ class WorkbenchState(param.Parameterized):
             self.param.update(message=f"saved view {info.name!r}", saved_views=names)
 
         self._act("saving the view", save, saved)
+
+    def rename_view(self, name: str, new_name: str) -> None:
+        """Rename a saved view (refused if the new name is taken)."""
+
+        def rename() -> tuple[SavedViewInfo, list[str]]:
+            renamed = self.service.rename_view(name, new_name.strip())
+            return renamed, [v.name for v in self.service.get_saved_views()]
+
+        def renamed(result: tuple[SavedViewInfo, list[str]]) -> None:
+            info, names = result
+            self.param.update(message=f"renamed view {name!r} to {info.name!r}", saved_views=names)
+
+        self._act("renaming the view", rename, renamed)
+
+    def delete_view(self, name: str) -> None:
+        """Delete a saved view (the app asks first; the service records it)."""
+
+        def delete() -> list[str]:
+            self.service.delete_view(name, confirm=True)
+            return [v.name for v in self.service.get_saved_views()]
+
+        def deleted(names: list[str]) -> None:
+            self.param.update(message=f"deleted view {name!r}", saved_views=names)
+
+        self._act("deleting the view", delete, deleted)
 
     def open_view(self, name: str) -> None:
         """Show a saved view's query in the filters (and run it)."""
@@ -402,3 +592,10 @@ class WorkbenchState(param.Parameterized):
             self.param.update(acting="", action_error=str(exc))
 
         run_action(what, work, done, failed)
+
+
+def _served_pause() -> float:
+    """Seconds a served session's background reads wait so the page is drawn first (none in
+    a notebook or a script)."""
+    doc = pn.state.curdoc
+    return FACETS_PAUSE if doc is not None and doc.session_context is not None else 0.0

@@ -15,36 +15,58 @@ from typing import Any, cast
 import panel as pn
 import param
 from bokeh.layouts import row
-from bokeh.models import ColumnDataSource, HoverTool, Range1d
+from bokeh.models import ColumnDataSource, HoverTool, Range1d, TapTool, Text
 from bokeh.models.annotations import Title
 from bokeh.plotting import figure
 
 from workbench.ui.bokeh_edit import PerRender, editing
+from workbench.ui.display import (
+    ALPHA_COLUMNS,
+    DisplayOptions,
+    empty_text_columns,
+    label_texts,
+    styled,
+)
 from workbench.ui.glyphs import Badge, Columns, SourceGlyphs, empty_columns, frame_glyphs
 from workbench.ui.masks import MaskPainter
 from workbench.ui.media import MediaUrls
 from workbench.ui.notebook import in_kernel
+from workbench.ui.outcomes import frame_outcomes
 from workbench.ui.state import WorkbenchState
-from workbench.ui.text import Html, TextPane, html, join
+from workbench.ui.text import Html, TextAlert, TextPane, html, join, text
 
 PLOT_HEIGHT = 520
 MAX_ROW_WIDTH = 1100
+# The sample view (the viewer taking the screen) draws larger.
+LARGE_PLOT_HEIGHT = 640
+LARGE_ROW_WIDTH = 1400
 # In a notebook: a JupyterLab cell beside the file browser is about 560 px wide.
 NOTEBOOK_ROW_WIDTH = 500
+# Shapes chosen with a click (for tagging) are drawn thicker; the others as they are.
+CHOSEN_SHAPES: dict[str, Any] = {
+    "selection_line_width": 4,
+    "nonselection_line_alpha": "alpha",
+    "nonselection_fill_alpha": "fill_alpha",
+}
 TOOLTIPS = [
     ("label", "@label"),
     ("field", "@field"),
     ("confidence", "@confidence"),
     ("attributes", "@attributes"),
+    ("outcome", "@outcome"),
     ("id", "@id"),
 ]
 
 
-def plot_size(width: int, height: int, sources: int) -> tuple[int, int]:
-    """Frame width and height in screen pixels: keep the aspect, fit the row's width."""
+def plot_size(width: int, height: int, sources: int, large: bool = False) -> tuple[int, int]:
+    """Frame width and height in screen pixels: keep the aspect, fit the row's width
+    (`large`: the sample view's)."""
     aspect = (width or 4) / (height or 3)
     row_width = NOTEBOOK_ROW_WIDTH if in_kernel() else MAX_ROW_WIDTH
-    plot_height = min(PLOT_HEIGHT, int(row_width / max(sources, 1) / aspect))
+    top = PLOT_HEIGHT
+    if large:
+        row_width, top = LARGE_ROW_WIDTH, LARGE_PLOT_HEIGHT
+    plot_height = min(top, int(row_width / max(sources, 1) / aspect))
     return max(int(plot_height * aspect), 80), max(plot_height, 60)
 
 
@@ -62,11 +84,13 @@ class SourcePlot:
 
     def __init__(self) -> None:
         self.image = ColumnDataSource({"url": [], "x": [], "y": [], "w": [], "h": []})
-        self.masks = new_source(empty_columns("url", "x", "y", "w", "h"))
-        self.shapes = new_source(empty_columns("xs", "ys", "line_dash"))
-        self.lines = new_source(empty_columns("xs", "ys", "line_dash"))
-        self.points = new_source(empty_columns("x", "y"))
+        self.masks = new_source(empty_columns("url", "x", "y", "w", "h", *ALPHA_COLUMNS))
+        self.shapes = new_source(empty_columns("xs", "ys", "line_dash", *ALPHA_COLUMNS))
+        self.lines = new_source(empty_columns("xs", "ys", "line_dash", *ALPHA_COLUMNS))
+        self.points = new_source(empty_columns("x", "y", *ALPHA_COLUMNS))
+        self.texts = new_source(empty_text_columns())
         self.size = (0, 0)
+        self.large = False
         self.title = Title(text="")
         fig = figure(
             title=self.title,
@@ -84,33 +108,44 @@ class SourcePlot:
         fig.axis.visible = False
         fig.background_fill_color = "#222222"
         fig.image_url(url="url", x="x", y="y", w="w", h="h", anchor="top_left", source=self.image)
-        fig.image_url(url="url", x="x", y="y", w="w", h="h", anchor="top_left", source=self.masks)
+        fig.image_url(
+            url="url", x="x", y="y", w="w", h="h", anchor="top_left", global_alpha="alpha",
+            source=self.masks,
+        )  # fmt: skip
         shapes = fig.multi_polygons(
-            xs="xs",
-            ys="ys",
-            line_color="color",
-            line_dash="line_dash",
-            line_width=2,
-            fill_color="color",
-            fill_alpha=0.12,
-            source=self.shapes,
-        )
+            xs="xs", ys="ys", line_color="color", line_dash="line_dash", line_width=2,
+            line_alpha="alpha", fill_color="color", fill_alpha="fill_alpha", source=self.shapes,
+            **CHOSEN_SHAPES,
+        )  # fmt: skip
         lines = fig.multi_line(
-            xs="xs",
-            ys="ys",
-            line_color="color",
-            line_dash="line_dash",
-            line_width=2,
-            source=self.lines,
-        )
+            xs="xs", ys="ys", line_color="color", line_dash="line_dash", line_width=2,
+            line_alpha="alpha", source=self.lines,
+        )  # fmt: skip
         points = fig.scatter(
-            x="x", y="y", size=8, fill_color="color", line_color="#000000", source=self.points
+            x="x", y="y", size=8, fill_color="color", line_color="#000000", fill_alpha="alpha",
+            line_alpha="alpha", source=self.points,
+        )  # fmt: skip
+        # Each shape's label on its top-left corner, in its colour.
+        label = Text(
+            x="x", y="y", text="text", text_color="#ffffff", text_alpha="alpha",
+            text_font_size="11px", text_baseline="bottom", background_fill_color="color",
+            background_fill_alpha="alpha",
+        )  # fmt: skip
+        fig.add_glyph(self.texts, label, name="wb-label-text")
+        fig.add_tools(
+            HoverTool(renderers=[shapes, lines, points], tooltips=TOOLTIPS),
+            # A click chooses a shape (shift-click more) for tagging ROIs.
+            TapTool(renderers=[shapes], mode="toggle"),
         )
-        fig.add_tools(HoverTool(renderers=[shapes, lines, points], tooltips=TOOLTIPS))
         self.figure = fig
 
     def show(
-        self, source: Mapping[str, Any], glyphs: SourceGlyphs, media: MediaUrls, sources: int
+        self,
+        source: Mapping[str, Any],
+        glyphs: SourceGlyphs,
+        media: MediaUrls,
+        sources: int,
+        texts: Columns | None = None,
     ) -> None:
         width, height = int(source.get("width") or 0), int(source.get("height") or 0)
         uri = source.get("uri") or ""
@@ -125,6 +160,9 @@ class SourcePlot:
         set_data(self.shapes, glyphs.shapes)
         set_data(self.lines, glyphs.lines)
         set_data(self.points, glyphs.points)
+        set_data(self.texts, texts if texts is not None else empty_text_columns())
+        if self.shapes.selected.indices:
+            self.shapes.selected.indices = []  # chosen shapes were the last frame's
         self.title.text = str(source.get("id", ""))
         if (width, height) != self.size or sources != getattr(self, "_sources", 0):
             self._fit(width or 1, height or 1, sources)
@@ -135,10 +173,23 @@ class SourcePlot:
         x, y = self.figure.x_range, self.figure.y_range
         x.update(start=0, end=width, reset_start=0, reset_end=width)
         y.update(start=height, end=0, reset_start=height, reset_end=0)
-        self.figure.frame_width, self.figure.frame_height = plot_size(width, height, sources)
+        size = plot_size(width, height, sources, self.large)
+        self.figure.frame_width, self.figure.frame_height = size
+
+    def set_large(self, large: bool) -> None:
+        """Draw at the sample view's size (or back at the page's)."""
+        if large != self.large:
+            self.large = large
+            if self.size != (0, 0):
+                self._fit(*self.size, getattr(self, "_sources", 1))
+
+    def chosen_rois(self) -> list[str]:
+        """Ids of the shapes chosen with a click (for tagging)."""
+        ids = self.shapes.data.get("id", [])
+        return [str(ids[i]) for i in self.shapes.selected.indices if i < len(ids)]
 
     def clear(self) -> None:
-        for cds in (self.image, self.masks, self.shapes, self.lines, self.points):
+        for cds in (self.image, self.masks, self.shapes, self.lines, self.points, self.texts):
             set_data(cds, {k: [] for k in cds.data})
 
 
@@ -167,14 +218,22 @@ class ViewerCopy:
         self.pane = pn.pane.Bokeh(row(), css_classes=["wb-viewer"], sizing_mode="stretch_width")
 
     def show(
-        self, sources: list[Mapping[str, Any]], glyphs: dict[str, SourceGlyphs], media: MediaUrls
+        self,
+        sources: list[Mapping[str, Any]],
+        glyphs: dict[str, SourceGlyphs],
+        media: MediaUrls,
+        options: DisplayOptions,
     ) -> None:
         if len(self.plots) != len(sources):
             # New figures only when the number of sources (cameras) changes.
             self.plots = [SourcePlot() for _ in sources]
+            for plot in self.plots:
+                plot.large = options.expanded
             self.pane.object = row(*[p.figure for p in self.plots])
         for plot, source in zip(self.plots, sources, strict=True):
-            plot.show(source, glyphs.get(str(source["id"]), SourceGlyphs()), media, len(sources))
+            shown = glyphs.get(str(source["id"]), SourceGlyphs())
+            texts = label_texts(shown) if options.label_text else None
+            plot.show(source, shown, media, len(sources), texts)
 
     def clear(self) -> None:
         for plot in self.plots:
@@ -193,6 +252,13 @@ class FrameViewer(pn.viewable.Viewer):
         self.placeholder = TextPane(
             "Click a tile to look at its frames.", css_classes=["wb-viewer-empty"]
         )
+        notice = state.param.viewer_notice
+        self.notice = TextAlert(
+            pn.bind(text, notice),
+            alert_type="warning",
+            visible=pn.bind(bool, notice),
+            css_classes=["wb-viewer-notice"],
+        )
         self.fields = pn.widgets.CheckButtonGroup.from_param(
             self.state.param.visible_fields,
             options=list(self.state.fields),
@@ -201,8 +267,11 @@ class FrameViewer(pn.viewable.Viewer):
             variant="outline",
             label="",
         )
+        self.display = state.display
         self.state.context.param.watch(self._draw, ["frame"])
-        self.state.param.watch(self._draw, ["visible_fields"])
+        self.state.param.watch(self._draw, ["visible_fields", "outcome_key"])
+        self.display.param.watch(self._draw, ["hidden_classes", "opacity", "label_text"])
+        self.display.param.watch(self._resize, ["expanded"])
         self._draw()
 
     @property
@@ -225,16 +294,45 @@ class FrameViewer(pn.viewable.Viewer):
             return
         self.placeholder.visible = False
         sources = list(frame["sources"])
-        glyphs = frame_glyphs(frame, fields=self.state.visible_fields, paint_mask=self._paint)
+        drawn = frame_glyphs(
+            frame,
+            fields=self.state.visible_fields,
+            paint_mask=self._paint,
+            outcomes=frame_outcomes(self.state.catalog, self.state.outcome_key, frame),
+        )
+        glyphs = {sid: styled(g, self.display) for sid, g in drawn.items()}
         for copy in copies:
-            copy.show(sources, glyphs, self.state.media)
+            copy.show(sources, glyphs, self.state.media, self.display)
         badges = [b for s in sources for b in glyphs.get(str(s["id"]), SourceGlyphs()).badges]
         self.badges.object = badges_html(badges)
+
+    def _resize(self, *events: param.parameterized.Event) -> None:
+        copies = list(self._copies)
+        with editing(*[c.pane for c in copies]):
+            for copy in copies:
+                for plot in copy.plots:
+                    plot.set_large(self.display.expanded)
+
+    def chosen_rois(self) -> list[tuple[str, str]]:
+        """(frame id, ROI id) of the shapes chosen with a click in any rendering."""
+        frame_id = self.state.context.frame_id
+        if frame_id is None:
+            return []
+        for copy in self._copies:
+            chosen = [roi for plot in copy.plots for roi in plot.chosen_rois()]
+            if chosen:
+                return [(frame_id, roi) for roi in dict.fromkeys(chosen)]
+        return []
 
     def __panel__(self) -> pn.viewable.Viewable:
         copy, new = self._copies.take()
         if new:
             self._draw()
         return pn.Column(
-            self.fields, self.badges, self.placeholder, copy.pane, sizing_mode="stretch_width"
+            self.notice,
+            self.fields,
+            self.badges,
+            self.placeholder,
+            copy.pane,
+            sizing_mode="stretch_width",
         )

@@ -81,14 +81,17 @@ def compute_projection(
 ) -> Projection:
     """Project the key's vectors to 2-D (all of them, or with recompute=True the view's only)
     and store the result, unless an identical projection of the same vectors is stored."""
+    from workbench.analysis.embeddings.store import require
+
     started = time.perf_counter()
-    matrix = load(view.catalog, key)
+    info = require(view.catalog, key)  # the stored projection is checked without the vectors
     spec = view.to_dict() if recompute and view.stages else None
     params = params_of(method, options, spec)
     digest = _hash(params)
-    stored = _stored(view, matrix, method, digest)
+    stored = _stored(view, info.key, info.fingerprint, method, digest)
     if stored is not None:
-        return Projection(matrix.info.key, method, digest, params, stored, True, 0.0)
+        return Projection(info.key, method, digest, params, stored, True, 0.0)
+    matrix = load(view.catalog, key)
     check_writable(view.catalog, "projections")
     rows = view_rows(view, matrix) if spec is not None else np.arange(len(matrix))
     xy = project(np.asarray(matrix.vectors[rows], dtype=np.float32), params)
@@ -108,17 +111,17 @@ def compute_projection(
     return Projection(matrix.info.key, method, digest, params, len(rows), False, seconds)
 
 
-def _stored(view: View, matrix: VectorMatrix, method: str, digest: str) -> int | None:
+def _stored(view: View, key: str, fingerprint: str, method: str, digest: str) -> int | None:
     rows = (
         view.catalog.cursor()
         .execute(
             "SELECT count, fingerprint FROM projection_runs WHERE key = ? AND method = ?"
             " AND params_hash = ?",
-            [matrix.info.key, method, digest],
+            [key, method, digest],
         )
         .fetchall()
     )
-    if rows and rows[0][1] == matrix.info.fingerprint:
+    if rows and rows[0][1] == fingerprint:
         return int(rows[0][0])
     return None
 
@@ -254,26 +257,44 @@ def projection_table(
     *,
     colour_by: str | None = None,
     recompute: bool = False,
+    ordered: bool = True,
     **options: Any,
 ) -> pa.Table:
     """The view's points of a projection (computed if needed): `frame_id` (and `roi_id`),
     `x`, `y`, and `colour` (the value of `colour_by` as text: a frame column,
-    `metadata.<key>`, `label` for ROI embeddings, or a score name; NULL without)."""
+    `metadata.<key>`, `label` for ROI embeddings, `tag`, `eval.<key>` (the outcome) or a
+    score name; NULL without). `ordered=False` leaves them in no particular order (sorting a
+    million ids is most of the query's time)."""
     projection = compute_projection(view, key, method, recompute=recompute, **options)
     colour = _colour(view, colour_by, projection.key)
+    # Frame keys have no ROI to join (a join on NULL keys still reads every ROI), and the
+    # frames are joined only for their columns or to keep the view's.
+    rois = (
+        " LEFT JOIN rois r ON r.frame_id = p.frame_id AND r.id = p.roi_id"
+        if (colour_by == "label")
+        else ""
+    )
+    everything = view.plan.everything
+    needs_frames = colour_by is not None and (
+        colour_by.startswith("metadata.") or colour_by in view.frame_columns
+    )
+    frames = " JOIN frames f ON f.id = p.frame_id" if needs_frames or not everything else ""
+    in_view = Compiled("") if everything else " AND p.frame_id IN (" + view.compile() + ")"
+    order = " ORDER BY p.frame_id, p.roi_id" if ordered else ""
     query = Compiled.join(
         [
             "SELECT p.frame_id, p.roi_id, p.x, p.y, ",
             colour,
-            " AS colour FROM projections p JOIN frames f ON f.id = p.frame_id"
-            " LEFT JOIN rois r ON r.frame_id = p.frame_id AND r.id = p.roi_id WHERE ",
+            " AS colour FROM projections p",
+            frames,
+            rois,
+            " WHERE ",
             Compiled(
                 "p.key = ? AND p.method = ? AND p.params_hash = ?",
                 (projection.key, projection.method, projection.params_hash),
             ),
-            " AND p.frame_id IN (",
-            view.compile(),
-            ") ORDER BY p.frame_id, p.roi_id",
+            in_view,
+            order,
         ],
         "",
     )
@@ -281,6 +302,19 @@ def projection_table(
     if table.column("roi_id").null_count == table.num_rows:  # a key of frames
         table = table.drop_columns(["roi_id"])
     return table
+
+
+def _outcome(eval_key: str) -> Compiled:
+    """An ROI's outcome in evaluation `eval_key`; a frame's: fp+fn, fp, fn, tp or none."""
+    run = "(SELECT run_id FROM evaluations WHERE eval_key = ?)"
+    return Compiled(
+        "CASE WHEN p.roi_id IS NOT NULL THEN (SELECT min(e.outcome) FROM eval_rois e"
+        f" WHERE e.run_id = {run} AND e.frame_id = p.frame_id AND e.roi_id = p.roi_id)"
+        " ELSE (SELECT CASE WHEN c.fp > 0 AND c.fn > 0 THEN 'fp+fn' WHEN c.fp > 0 THEN 'fp'"
+        " WHEN c.fn > 0 THEN 'fn' WHEN c.tp > 0 THEN 'tp' ELSE 'none' END FROM eval_frames c"
+        f" WHERE c.run_id = {run} AND c.frame_id = p.frame_id) END",
+        (eval_key, eval_key),
+    )
 
 
 def _colour(view: View, colour_by: str | None, key: str) -> Compiled:
@@ -291,6 +325,13 @@ def _colour(view: View, colour_by: str | None, key: str) -> Compiled:
         return Compiled("NULL::VARCHAR")
     if colour_by == "label":
         return Compiled("r.label")
+    if colour_by == "tag":  # the frame's (or ROI's) first tag by name
+        return Compiled(
+            "(SELECT min(t.tag) FROM tags t WHERE t.frame_id = p.frame_id"
+            " AND t.roi_id IS NOT DISTINCT FROM p.roi_id)"
+        )
+    if colour_by.startswith("eval."):
+        return _outcome(colour_by.removeprefix("eval."))
     if colour_by in SCORES:
         return Compiled(
             f"(SELECT max(s.{colour_by}) FROM embedding_scores s WHERE s.key = ?"
@@ -299,7 +340,8 @@ def _colour(view: View, colour_by: str | None, key: str) -> Compiled:
         )
     if not colour_by.startswith("metadata.") and colour_by not in view.frame_columns:
         raise AnalysisError(
-            f"colour_by names a frame column, metadata.<key>, label or a score, not {colour_by!r}"
+            "colour_by names a frame column, metadata.<key>, label, tag, eval.<key> or a score,"
+            f" not {colour_by!r}"
         )
     expr, _ = metadata_expr(colour_by, view.frame_columns)
     return "CAST(" + expr + " AS VARCHAR)"

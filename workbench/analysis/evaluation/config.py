@@ -11,7 +11,7 @@ import numpy as np
 
 from workbench.errors import EvaluationError
 
-METHODS: tuple[str, ...] = ("coco", "simple")
+METHODS: tuple[str, ...] = ("coco", "simple", "open-images")
 # COCOeval's defaults, built the way pycocotools builds them (np.linspace), so thresholds
 # compare equal to its own.
 COCO_IOU_THRESHOLDS: tuple[float, ...] = tuple(
@@ -70,7 +70,9 @@ class EvaluationConfig:
         _flag(use_masks, "use_masks")
         _flag(compute_mAP, "compute_mAP")
         iou = _threshold(iou, "iou")
-        simple = method == "simple"
+        if method == "open-images" and (use_masks or not classwise):
+            raise EvaluationError("method 'open-images' compares boxes of the same class only")
+        simple = method in ("simple", "open-images")
         if iou_threshs is None:
             threshs = (iou,) if simple else COCO_IOU_THRESHOLDS
         else:

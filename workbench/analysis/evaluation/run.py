@@ -6,9 +6,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from workbench.analysis.evaluation import storage
+from workbench.analysis.evaluation import open_images, storage
 from workbench.analysis.evaluation.config import EvaluationConfig
-from workbench.analysis.evaluation.loading import load_rois
+from workbench.analysis.evaluation.loading import Rois, load_rois
 from workbench.analysis.evaluation.matching import match_range, prepare
 from workbench.analysis.evaluation.metrics import Accumulator, class_ap, curves, summarize
 from workbench.analysis.evaluation.outcomes import (
@@ -61,6 +61,8 @@ def evaluate_detections(
     _check_fields(view, pred_field, gt_field)
     storage.check_free(view.catalog, eval_key, overwrite)
     rois, regions = load_rois(view, pred_field, gt_field, config.use_masks)
+    if config.method == "open-images":
+        return _open_images(view, rois, config, eval_key, pred_field, gt_field, overwrite, started)
     prepared = prepare(rois, regions, config)
     ranges = config.area_ranges if config.compute_mAP else config.area_ranges[:1]
     accumulator = Accumulator(rois, prepared, config, len(ranges))
@@ -99,6 +101,54 @@ def evaluate_detections(
             for k, label in enumerate(rois.classes)
         ),
         curves=tuple(curves(acc, config, rois.classes)) if config.compute_mAP else (),
+        confusion=confusion(rois, found),
+        frames=0,
+        warnings=rois.warnings,
+    )
+    return storage.save(
+        view.catalog,
+        view,
+        results,
+        roi_table(rois, found),
+        frame_table(rois, found),
+        overwrite=overwrite,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _open_images(
+    view: View,
+    rois: Rois,
+    config: EvaluationConfig,
+    eval_key: str,
+    pred_field: str,
+    gt_field: str,
+    overwrite: bool,
+    started: float,
+) -> DetectionResults:
+    """The run by Open Images' rules (workbench/analysis/evaluation/open_images.py)."""
+    found, entries, entry_classes = open_images.match(rois, config)
+    aps, mAP, pr = open_images.results(rois, found, entries, entry_classes, config)
+    counts = class_counts(rois, found)
+    results = DetectionResults(
+        eval_key=eval_key,
+        pred_field=pred_field,
+        gt_field=gt_field,
+        config=config,
+        mAP=mAP if config.compute_mAP else None,
+        stats={"AP": mAP if mAP is not None else -1.0} if config.compute_mAP else {},
+        classes=tuple(
+            ClassResult(
+                label,
+                aps[k] if config.compute_mAP else None,
+                int(counts["tp"][k]),
+                int(counts["fp"][k]),
+                int(counts["fn"][k]),
+                int(counts["support"][k]),
+            )
+            for k, label in enumerate(rois.classes)
+        ),
+        curves=tuple(pr) if config.compute_mAP else (),
         confusion=confusion(rois, found),
         frames=0,
         warnings=rois.warnings,

@@ -10,14 +10,13 @@ See docs/sequence-qa.md.
 
 from workbench.analysis.sequence_qa.checks import SEQUENCE_CHECKS, Thresholds
 from workbench.analysis.sequence_qa.run import (
-    QA_KINDS,
-    SEVERITIES,
     QaReport,
     frames_of,
     list_issues,
     sequence_qa,
     thresholds_of,
 )
+from workbench.model.sequence import QA_KINDS, SEVERITIES
 
 __all__ = [
     "QA_KINDS",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from workbench.model.sequence import QA_KINDS
 from workbench.query._sql import Compiled, in_list
 
 # The frames a check reads: `frames` itself, or the view's frames as a subquery.
@@ -349,3 +350,4 @@ SEQUENCE_CHECKS: dict[str, Callable[[Frames, Thresholds], Compiled]] = {
     "jump": jumps,
     "vanish": vanishing,
 }
+assert tuple(SEQUENCE_CHECKS) == QA_KINDS, "every QA kind has one check, in the same order"

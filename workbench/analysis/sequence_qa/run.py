@@ -19,13 +19,12 @@ from workbench.analysis._store import audit, check_writable
 from workbench.analysis.embeddings.store import now
 from workbench.analysis.sequence_qa.checks import SEQUENCE_CHECKS, TRACKS, Thresholds, track_rows
 from workbench.errors import AnalysisError
+from workbench.model.sequence import QA_KINDS
 from workbench.query._sql import Compiled
 
 if TYPE_CHECKING:
     from workbench.query.view import View
 
-QA_KINDS: tuple[str, ...] = tuple(SEQUENCE_CHECKS)
-SEVERITIES: tuple[str, ...] = ("info", "warning", "error")
 _COLUMNS = "kind, severity, context_id, frame_id, source_id, field, track, details"
 _FRAMES = "_qa_frames"
 _TRACK_KINDS = frozenset({"short_track", "id_switch", "jump", "vanish"})

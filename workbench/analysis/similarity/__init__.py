@@ -9,7 +9,8 @@ See docs/embeddings.md.
 
 from workbench.analysis.similarity.index import APPROXIMATE_FROM, Hits, SimilarityIndex
 from workbench.analysis.similarity.matrix import VectorMatrix, index_dir, load
-from workbench.analysis.similarity.search import Neighbours, Query, RoiRef, search
+from workbench.analysis.similarity.search import Neighbours, search
+from workbench.model.similarity import Query, RoiRef
 
 __all__ = [
     "APPROXIMATE_FROM",

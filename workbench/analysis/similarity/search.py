@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -18,136 +18,41 @@ import pyarrow as pa
 from workbench.analysis.similarity.index import Hits, SimilarityIndex
 from workbench.analysis.similarity.matrix import ROI_SEP, VectorMatrix, load, unit
 from workbench.errors import AnalysisError
+from workbench.model.similarity import Query
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
 
-MAX_QUERY_IDS = 10_000
 MAX_K = 100_000_000
 
 
-class RoiRef(NamedTuple):
-    """An ROI: its frame and its id within the frame."""
-
-    frame_id: str
-    roi_id: str
-
-
-@dataclass(frozen=True)
-class Query:
-    """Frames, ROIs or a vector to compare with; exactly one of the three is given."""
-
-    frame_ids: tuple[str, ...] = ()
-    rois: tuple[RoiRef, ...] = ()
-    vector: tuple[float, ...] | None = None
-
-    @classmethod
-    def of(cls, value: Any) -> Query:
-        """A frame id, a list of frame ids, a RoiRef or {"frame_id", "roi_id"} (or a list of
-        them), a vector (list or NumPy array of numbers), or a Query."""
-        if isinstance(value, Query):
-            return value
-        if isinstance(value, dict) and set(value) <= {"frame_ids", "rois", "vector"} and value:
-            return cls._from_json(value)
-        if isinstance(value, str):
-            return cls(frame_ids=(value,))
-        if isinstance(value, RoiRef | dict):
-            return cls(rois=(_roi(value),))
-        if isinstance(value, np.ndarray):
-            return cls._vector(value.tolist())
-        if isinstance(value, list | tuple) and value:
-            if all(isinstance(v, str) for v in value) and not isinstance(value, RoiRef):
-                return cls(frame_ids=_bounded(tuple(value)))
-            if all(isinstance(v, RoiRef | dict) for v in value):
-                return cls(rois=_bounded(tuple(_roi(v) for v in value)))
-            return cls._vector(list(value))
+def query_vector(query: Query, matrix: VectorMatrix) -> np.ndarray:
+    """The query as one unit vector of the key: the mean of its items' vectors."""
+    if query.vector is not None:
+        if len(query.vector) != matrix.info.dimension:
+            raise AnalysisError(
+                f"a query vector of {len(query.vector)} numbers for embeddings "
+                f"{matrix.info.key!r} of {matrix.info.dimension}"
+            )
+        return unit(np.asarray(query.vector, dtype=np.float32)[None, :])[0]
+    rois = matrix.info.target == "rois"
+    if rois and not query.rois:
+        raise AnalysisError(f"embeddings {matrix.info.key!r} are of ROIs: query with RoiRefs")
+    if not rois and query.rois:
+        raise AnalysisError(f"embeddings {matrix.info.key!r} are of frames: query with frame ids")
+    keys = (
+        [f"{r.frame_id}{ROI_SEP}{r.roi_id}" for r in query.rois] if rois else list(query.frame_ids)
+    )
+    rows = matrix.rows_of(keys)
+    missing = [query.rois[i] if rois else query.frame_ids[i] for i in np.flatnonzero(rows < 0)]
+    if missing:
+        listed = ", ".join(repr(m) for m in missing[:5])
         raise AnalysisError(
-            "a similarity query is a frame id, a list of frame ids, a RoiRef (or list of "
-            f"them) or a vector, not {value!r:.200}"
+            f"no {matrix.info.key!r} embedding for {listed}"
+            + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         )
-
-    @classmethod
-    def _vector(cls, values: list[Any]) -> Query:
-        if not values or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in values
-        ):
-            raise AnalysisError("a query vector is a non-empty list of numbers")
-        array = np.asarray(values, dtype=np.float64)
-        if array.ndim != 1 or not np.isfinite(array).all() or not np.any(array):
-            raise AnalysisError("a query vector must be one row of finite numbers, not all zero")
-        return cls(vector=tuple(float(v) for v in array))
-
-    @classmethod
-    def _from_json(cls, data: dict[str, Any]) -> Query:
-        if len(data) != 1:
-            raise AnalysisError(f"a query holds one of frame_ids, rois, vector, got {list(data)}")
-        ((name, value),) = data.items()
-        if name == "vector":
-            return cls._vector(list(value) if isinstance(value, list | tuple) else [value])
-        if not isinstance(value, list | tuple) or not value:
-            raise AnalysisError(f"query {name} must be a non-empty list")
-        if name == "rois":
-            return cls(rois=_bounded(tuple(_roi(v) for v in value)))
-        if not all(isinstance(v, str) for v in value):
-            raise AnalysisError("query frame_ids must be strings")
-        return cls(frame_ids=_bounded(tuple(value)))
-
-    def to_json(self) -> dict[str, Any]:
-        if self.vector is not None:
-            return {"vector": list(self.vector)}
-        if self.rois:
-            return {"rois": [list(r) for r in self.rois]}
-        return {"frame_ids": list(self.frame_ids)}
-
-    def unit_vector(self, matrix: VectorMatrix) -> np.ndarray:
-        """The query as one unit vector of the key: the mean of its items' vectors."""
-        if self.vector is not None:
-            if len(self.vector) != matrix.info.dimension:
-                raise AnalysisError(
-                    f"a query vector of {len(self.vector)} numbers for embeddings "
-                    f"{matrix.info.key!r} of {matrix.info.dimension}"
-                )
-            return unit(np.asarray(self.vector, dtype=np.float32)[None, :])[0]
-        rois = matrix.info.target == "rois"
-        if rois and not self.rois:
-            raise AnalysisError(f"embeddings {matrix.info.key!r} are of ROIs: query with RoiRefs")
-        if not rois and self.rois:
-            raise AnalysisError(
-                f"embeddings {matrix.info.key!r} are of frames: query with frame ids"
-            )
-        keys = (
-            [f"{r.frame_id}{ROI_SEP}{r.roi_id}" for r in self.rois]
-            if rois
-            else list(self.frame_ids)
-        )
-        rows = matrix.rows_of(keys)
-        missing = [self.rois[i] if rois else self.frame_ids[i] for i in np.flatnonzero(rows < 0)]
-        if missing:
-            listed = ", ".join(repr(m) for m in missing[:5])
-            raise AnalysisError(
-                f"no {matrix.info.key!r} embedding for {listed}"
-                + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            )
-        mean = np.asarray(matrix.vectors[np.sort(rows)], dtype=np.float32).mean(axis=0)
-        return unit(mean[None, :])[0]
-
-
-def _roi(value: Any) -> RoiRef:
-    if isinstance(value, dict):
-        value = (value.get("frame_id"), value.get("roi_id"))
-    if (
-        isinstance(value, list | tuple)
-        and len(value) == 2
-        and all(isinstance(v, str) for v in value)
-    ):
-        return RoiRef(value[0], value[1])
-    raise AnalysisError(f"an ROI is given as RoiRef(frame_id, roi_id), got {value!r:.200}")
-
-
-def _bounded(values: tuple[Any, ...]) -> tuple[Any, ...]:
-    if len(values) > MAX_QUERY_IDS:
-        raise AnalysisError(f"a query names at most {MAX_QUERY_IDS} items, got {len(values)}")
-    return values
+    mean = np.asarray(matrix.vectors[np.sort(rows)], dtype=np.float32).mean(axis=0)
+    return unit(mean[None, :])[0]
 
 
 @dataclass(frozen=True)
@@ -195,7 +100,7 @@ def search(
     check_k(k)
     parsed = Query.of(query)
     matrix = load(catalog, key)
-    vector = parsed.unit_vector(matrix)
+    vector = query_vector(parsed, matrix)
     rows = matrix.rows_of_frames(list(frame_ids)) if frame_ids is not None else None
     index = SimilarityIndex(catalog, matrix, approximate=approximate)
     hits = index.search(vector, k, rows) if rows is None or len(rows) else _none()

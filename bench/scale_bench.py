@@ -1,0 +1,581 @@
+"""Browsing at scale: the catalog's layout against the layout before it, at 1M or 10M frames.
+
+    python bench/scale_bench.py --frames 1000000
+    python bench/scale_bench.py --frames 10000000 --workdir /tmp/scale-bench
+    python bench/scale_bench.py --frames 10000000 --workdir /tmp/scale-bench --reuse
+
+1. generate: a catalog in the layout before frame keys and summaries (the schema up to the
+   layout migration), filled by set-based SQL (bench/synthetic.py's generators: contexts of
+   50 frames, JSON metadata, 2-6 boxes per frame alternating ground truth and predictions
+   with confidences), in a child process;
+2. migrate: a copy of it opened with `workbench.open`, which migrates it to the current
+   layout, in a child process (its peak RSS is the migration's own);
+3. queries: each case through the View API on the migrated catalog, and as hand-written SQL
+   on the migrated catalog and on the old one, alternating so all three see the same load;
+   the answers are compared before any time is reported.
+
+Wall times on a shared machine are only as good as its load: the load average is printed at
+the start and the end, and CPU time (all threads of this process) next to each wall time.
+The files live in --workdir (default: a temporary folder, deleted at the end; with
+--workdir they are kept, and --reuse skips the steps whose files exist).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import duckdb
+import synthetic
+
+import workbench
+from workbench.store import schema
+
+CONTEXT_SIZE = 50
+# The generator's engine: two threads (the machine has two cores) and a bounded memory.
+ENGINE = ("SET threads = 2", "SET memory_limit = '2GB'", "SET preserve_insertion_order = true")
+
+
+def old_version() -> int:
+    """The schema version before the layout migration (the one this bench compares with)."""
+    layout = getattr(schema, "LAYOUT_MIGRATION", None)
+    return schema.MIGRATIONS.index(layout) if layout is not None else schema.SCHEMA_VERSION
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def generate(path: Path, frames: int) -> dict[str, Any]:
+    """A catalog in the old layout, written by plain DuckDB (workbench.open would migrate it)."""
+    path.unlink(missing_ok=True)
+    started, cpu = time.perf_counter(), time.process_time()
+    con = duckdb.connect(str(path))
+    try:
+        for setting in ENGINE:
+            con.execute(setting)
+        version = old_version()
+        for migration in schema.MIGRATIONS[:version]:
+            for statement in migration:
+                con.execute(statement)
+        con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(version)])
+        for table, query in (
+            ("frames", synthetic._frames_sql(frames, CONTEXT_SIZE)),
+            ("sources", synthetic._sources_sql(frames, CONTEXT_SIZE)),
+            ("rois", synthetic._rois_sql(frames)),
+        ):
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ({query})")
+        con.execute("CHECKPOINT")
+        rois = con.execute("SELECT count(*) FROM rois").fetchall()[0][0]
+    finally:
+        con.close()
+    return {
+        "frames": frames,
+        "rois": int(rois),
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
+        "peak_rss_mb": peak_rss_mb(),
+        "size_mb": path.stat().st_size / 2**20,
+    }
+
+
+def migrate(old: Path, new: Path) -> dict[str, Any]:
+    """Copy the old catalog and open the copy, which migrates it."""
+    shutil.copyfile(old, new)
+    started, cpu = time.perf_counter(), time.process_time()
+    with workbench.open(new) as catalog:
+        catalog.cursor().execute("CHECKPOINT")
+        version = catalog.schema_version
+    return {
+        "schema_version": version,
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
+        "peak_rss_mb": peak_rss_mb(),
+        "size_mb": new.stat().st_size / 2**20,
+    }
+
+
+def in_child(*args: str) -> dict[str, Any]:
+    """Run one step of this script in a fresh process, so its peak RSS is the step's own."""
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+# -- the measured cases -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Case:
+    name: str
+    view: Callable[[], Any]
+    hand_new: Callable[[], Any]
+    hand_old: Callable[[], Any]
+    # How answers compare: "rows" (as sets of rows), "ordered", "page" (ids and ROI counts),
+    # "scalar".
+    compare: str = "rows"
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    view_ms: float
+    view_p95_ms: float
+    hand_new_ms: float
+    hand_old_ms: float
+    view_cpu_ms: float
+    hand_new_cpu_ms: float
+    hand_old_cpu_ms: float
+
+    @property
+    def ratio(self) -> float:
+        """View API over hand-written SQL on the same (new) layout."""
+        return self.view_ms / self.hand_new_ms if self.hand_new_ms else 0.0
+
+    @property
+    def speedup(self) -> float:
+        """Hand-written SQL on the old layout over the View API on the new one."""
+        return self.hand_old_ms / self.view_ms if self.view_ms else 0.0
+
+
+def _sql(con: duckdb.DuckDBPyConnection, query: str) -> Callable[[], Any]:
+    return lambda: con.sql(query).to_arrow_table()
+
+
+def _all(*steps: Callable[[], Any]) -> Callable[[], Any]:
+    return lambda: [step() for step in steps]
+
+
+def _page_sql(frames: str, rois: str, key: str, rois_where: str = "TRUE") -> str:
+    """A page of frames with nested sources and ROIs: `frames` is a query of frame rows
+    with their order in column `_o`."""
+    return f"""
+        WITH p AS MATERIALIZED ({frames})
+        SELECT p.*, s.sources, r.rois FROM p
+        LEFT JOIN (SELECT {key}, list(s ORDER BY s.rowid) AS sources FROM sources s
+                   WHERE {key} IN (SELECT {_page_key(key)} FROM p) GROUP BY {key}) s
+          ON s.{key} = p.{_page_key(key)}
+        LEFT JOIN (SELECT {key}, list(r ORDER BY r.rowid) AS rois FROM {rois} r
+                   WHERE {key} IN (SELECT {_page_key(key)} FROM p) AND ({rois_where})
+                   GROUP BY {key}) r
+          ON r.{key} = p.{_page_key(key)}
+        ORDER BY p._o"""
+
+
+def _page_key(key: str) -> str:
+    return "id" if key == "frame_id" else key
+
+
+def _contexts_sql(where: str) -> str:
+    return f"""
+        WITH m AS MATERIALIZED (
+            SELECT context_id, count(*) AS frames, min(timestamp) AS lo, max(timestamp) AS hi,
+                   arg_min(id, (coalesce(timestamp, 9223372036854775807),
+                                coalesce(frame_index, 2147483647), id)) AS first
+            FROM frames WHERE {where} GROUP BY context_id ORDER BY context_id LIMIT 50)
+        SELECT m.context_id, m.frames, t.total, m.lo, m.hi, m.first FROM m
+        JOIN (SELECT context_id, count(*) AS total FROM frames
+              WHERE context_id IN (SELECT context_id FROM m) GROUP BY context_id) t
+          ON t.context_id = m.context_id ORDER BY m.context_id"""
+
+
+HIST = "least(CAST(floor(confidence * 10) AS INTEGER), 9)"
+
+
+def cases(catalog: Any, old: duckdb.DuckDBPyConnection, frames: int) -> list[Case]:
+    """The browse interactions of the app, each as a view and as hand-written SQL."""
+    from workbench.ui.facets import compute_facets  # the app's own facet counting
+
+    new = catalog.cursor()
+    view = catalog.view()
+    cars = view.filter_rois("predictions", labels=["car"])
+    car_count = cars.count()
+    deep, car_deep = frames // 2, car_count // 2
+    where = "f.frame_index % 2 = 0"
+    half = view.where(where)
+    scene = view.match(scene="scene-7")
+    low_cars = view.filter_rois("predictions", labels=["car"], max_confidence=0.3)
+    car_rois = "r.field <> 'predictions' OR r.label IN ('car')"
+    old_cars = "f.id IN (SELECT frame_id FROM rois WHERE field = 'predictions' AND label = 'car')"
+    old_half = f"frame_id IN (SELECT id FROM frames f WHERE {where})"
+    old_facets = _all(
+        _sql(old, f"SELECT field, label, count(*) FROM rois WHERE {old_half} GROUP BY ALL"),
+        _sql(
+            old,
+            f"SELECT {HIST} AS bin, count(*) FROM rois WHERE field = 'predictions'"
+            f" AND confidence IS NOT NULL AND {old_half} GROUP BY bin",
+        ),
+        *(
+            _sql(old, f"SELECT {key}, count(*) FROM frames f WHERE {where} GROUP BY 1")
+            for key in ("weather", "time_of_day", "camera", "location")
+        ),
+        _sql(old, f"SELECT count(*) FROM frames f WHERE {where}"),
+        _sql(old, f"SELECT count(DISTINCT context_id) FROM frames f WHERE {where}"),
+    )
+    hand = HandNew(new, where)
+    return [
+        Case(
+            "first page of 50 frames",
+            lambda: view.page(0, 50),
+            hand.page(0),
+            _sql(old, _page_sql("SELECT *, rowid AS _o FROM frames LIMIT 50", "rois", "frame_id")),
+            "page",
+        ),
+        Case(
+            "page of 50 frames half-way",
+            lambda: view.page(deep, 50),
+            hand.page(deep),
+            _sql(
+                old,
+                _page_sql(
+                    f"SELECT *, rowid AS _o FROM frames LIMIT 50 OFFSET {deep}", "rois", "frame_id"
+                ),
+            ),
+            "page",
+        ),
+        Case(
+            "first page of frames with a predicted car",
+            lambda: cars.page(0, 50),
+            hand.label_page(0),
+            _sql(
+                old,
+                _page_sql(
+                    f"SELECT *, rowid AS _o FROM frames f WHERE {old_cars} ORDER BY f.rowid LIMIT 50",
+                    "rois",
+                    "frame_id",
+                    car_rois,
+                ),
+            ),
+            "page",
+        ),
+        Case(
+            "page of frames with a predicted car half-way",
+            lambda: cars.page(car_deep, 50),
+            hand.label_page(car_deep),
+            _sql(
+                old,
+                _page_sql(
+                    f"SELECT *, rowid AS _o FROM frames f WHERE {old_cars} ORDER BY f.rowid"
+                    f" LIMIT 50 OFFSET {car_deep}",
+                    "rois",
+                    "frame_id",
+                    car_rois,
+                ),
+            ),
+            "page",
+        ),
+        Case(
+            "first 50 contexts with metadata scene = scene-7",
+            lambda: scene.contexts(0, 50),
+            hand.contexts_scene(),
+            _sql(old, _contexts_sql("json_extract_string(metadata, '/scene') = 'scene-7'")),
+            "ordered",
+        ),
+        Case(
+            f"the app's facets under WHERE {where}",
+            lambda: compute_facets(half, "predictions"),
+            hand.facets(),
+            old_facets,
+            "none",
+        ),
+        Case(
+            f"label counts under WHERE {where}",
+            half.label_counts,
+            hand.label_counts_where(),
+            old_facets_labels(old, old_half),
+        ),
+        Case(
+            "label counts, whole catalog",
+            view.label_counts,
+            hand.label_counts(),
+            _sql(old, "SELECT field, label, count(*) FROM rois GROUP BY ALL"),
+        ),
+        Case(
+            "confidence histogram of predictions, whole catalog",
+            lambda: view.confidence_histogram("predictions", 10).select(["count"]),
+            hand.histogram(),
+            _sql(
+                old,
+                f"SELECT count(*) FROM (SELECT {HIST} AS bin FROM rois WHERE field = "
+                "'predictions' AND confidence IS NOT NULL) GROUP BY bin ORDER BY bin",
+            ),
+            "ordered",
+        ),
+        Case(
+            "count of frames with a car below 0.3 confidence",
+            low_cars.count,
+            hand.low_car_count(),
+            _sql(
+                old,
+                "SELECT count(DISTINCT frame_id) FROM rois WHERE field = 'predictions'"
+                " AND label = 'car' AND confidence <= 0.3",
+            ),
+            "scalar",
+        ),
+    ]
+
+
+def old_facets_labels(old: duckdb.DuckDBPyConnection, frames_in: str) -> Callable[[], Any]:
+    return _sql(old, f"SELECT field, label, count(*) FROM rois WHERE {frames_in} GROUP BY ALL")
+
+
+class HandNew:
+    """Hand-written SQL over the current layout (frame keys, label summaries, promoted
+    metadata columns), one method per case: what a person who knows the layout would write."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, where: str) -> None:
+        self.con = con
+        self.where = where
+        self.top = con.execute("SELECT max(frame_key) FROM frames").fetchall()[0][0]
+        self.car = con.execute(
+            "SELECT label_key FROM label_keys WHERE field = 'predictions' AND label = 'car'"
+        ).fetchall()[0][0]
+        self.scene = con.execute(
+            "SELECT column_name FROM metadata_columns WHERE key = 'scene'"
+        ).fetchall()[0][0]
+
+    def _bits(self, where: str) -> str:
+        """A CTE `s` holding the bitmap of the frames matching `where`."""
+        return (
+            f"WITH s AS (SELECT bitstring_agg(frame_key, 0, {self.top}) AS bm FROM frames f"
+            f" WHERE {where}) "
+        )
+
+    def page(self, offset: int) -> Callable[[], Any]:
+        return _sql(
+            self.con,
+            _page_sql(
+                f"SELECT *, frame_key AS _o FROM frames LIMIT 50 OFFSET {offset}",
+                "rois",
+                "frame_key",
+            ),
+        )
+
+    def label_page(self, offset: int) -> Callable[[], Any]:
+        return _sql(
+            self.con,
+            _page_sql(
+                "SELECT *, frame_key AS _o FROM frames WHERE frame_key IN (SELECT frame_key"
+                f" FROM frame_labels WHERE label_key = {self.car} ORDER BY frame_key"
+                f" LIMIT 50 OFFSET {offset})",
+                "rois",
+                "frame_key",
+                "r.field <> 'predictions' OR r.label IN ('car')",
+            ),
+        )
+
+    def contexts_scene(self) -> Callable[[], Any]:
+        return _sql(self.con, _contexts_sql(f"{self.scene} = 'scene-7'"))
+
+    def _labels(self, where: str | None) -> str:
+        counted = "SELECT label_key, sum(rois)::BIGINT AS n FROM frame_labels"
+        if where is not None:
+            counted = (
+                self._bits(where) + counted + ", s WHERE get_bit(s.bm, frame_key::INTEGER) = 1"
+            )
+        return (
+            f"SELECT k.field, k.label, c.n FROM ({counted} GROUP BY label_key) c"
+            " JOIN label_keys k ON k.label_key = c.label_key"
+        )
+
+    def label_counts_where(self) -> Callable[[], Any]:
+        return _sql(self.con, self._labels(self.where))
+
+    def facets(self) -> Callable[[], Any]:
+        bits = self._bits(self.where)
+        return _all(
+            self.label_counts_where(),
+            _sql(
+                self.con,
+                f"{bits}SELECT {HIST} AS bin, count(*) FROM rois, s WHERE field = 'predictions'"
+                " AND confidence IS NOT NULL AND get_bit(s.bm, frame_key::INTEGER) = 1"
+                " GROUP BY bin",
+            ),
+            *(
+                _sql(
+                    self.con, f"SELECT {key}, count(*) FROM frames f WHERE {self.where} GROUP BY 1"
+                )
+                for key in ("weather", "time_of_day", "camera", "location")
+            ),
+            _sql(self.con, f"SELECT count(*) FROM frames f WHERE {self.where}"),
+            _sql(self.con, f"SELECT count(DISTINCT context_id) FROM frames f WHERE {self.where}"),
+        )
+
+    def label_counts(self) -> Callable[[], Any]:
+        return _sql(self.con, self._labels(None))
+
+    def histogram(self) -> Callable[[], Any]:
+        return _sql(
+            self.con,
+            f"SELECT count(*) FROM (SELECT {HIST} AS bin FROM rois WHERE field = 'predictions'"
+            " AND confidence IS NOT NULL) GROUP BY bin ORDER BY bin",
+        )
+
+    def low_car_count(self) -> Callable[[], Any]:
+        return _sql(
+            self.con,
+            f"SELECT count(*) FROM frame_labels WHERE label_key = {self.car}"
+            " AND min_confidence <= 0.3",
+        )
+
+
+# -- checking and timing ------------------------------------------------------------------------
+def _rows(table: Any) -> list[tuple[Any, ...]]:
+    return [tuple(row.values()) for row in table.to_pylist()]
+
+
+def _page(table: Any) -> list[tuple[str, int]]:
+    return [(r["id"], len(r["rois"] or [])) for r in table.to_pylist()]
+
+
+def answer(value: Any, compare: str) -> Any:
+    if compare == "scalar":
+        return value if isinstance(value, int) else value.column(0)[0].as_py()
+    if compare == "page":
+        return _page(value)
+    if compare == "ordered":
+        return _rows(value)
+    return sorted(_rows(value), key=repr)
+
+
+def check(case: Case) -> None:
+    """Refuse to time queries that do not give the same answer."""
+    if case.compare == "none":
+        return
+    view = answer(case.view(), case.compare)
+    for side in (case.hand_new, case.hand_old):
+        if answer(side(), case.compare) != view:
+            raise SystemExit(f"{case.name}: the view and the hand-written SQL disagree")
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    started, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def measure(case: Case, runs: int) -> Figure:
+    check(case)
+    sides = (case.view, case.hand_new, case.hand_old)
+    for side in sides:  # warm caches on every side
+        side()
+    times: list[list[tuple[float, float]]] = [[], [], []]
+    for _ in range(runs):
+        for i, side in enumerate(sides):
+            times[i].append(_timed(side))
+    wall = [[w for w, _ in t] for t in times]
+    cpu = [statistics.median(c for _, c in t) for t in times]
+    return Figure(
+        case.name,
+        statistics.median(wall[0]),
+        _p95(wall[0]),
+        statistics.median(wall[1]),
+        statistics.median(wall[2]),
+        *cpu,
+    )
+
+
+def report(figures: list[Figure], runs: int) -> str:
+    lines = [
+        f"{f'case ({runs} runs, medians)':52} {'view':>9} {'p95':>8} {'hand new':>9}"
+        f" {'hand old':>9} {'view/new':>8} {'old/view':>8} {'cpu view':>9} {'cpu old':>9}"
+    ]
+    for f in figures:
+        lines.append(
+            f"{f.name:52} {f.view_ms:7.1f}ms {f.view_p95_ms:6.1f}ms {f.hand_new_ms:7.1f}ms"
+            f" {f.hand_old_ms:7.1f}ms {f.ratio:8.2f} {f.speedup:8.1f} {f.view_cpu_ms:7.1f}ms"
+            f" {f.hand_old_cpu_ms:7.1f}ms"
+        )
+    return "\n".join(lines)
+
+
+def _step_line(title: str, figure: dict[str, Any]) -> str:
+    return (
+        f"{title:10} {figure['seconds']:7.1f} s (CPU {figure['cpu_seconds']:.1f} s),"
+        f" peak RSS {figure['peak_rss_mb']:,.0f} MB, file {figure['size_mb']:,.0f} MB"
+    )
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def run(frames: int, runs: int, workdir: Path, reuse: bool) -> int:
+    old, new = workdir / "old.duckdb", workdir / "new.duckdb"
+    print(f"{frames:,} frames on {os.cpu_count()} cores; load average {load()} at the start")
+    if not (reuse and old.exists()):
+        print(_step_line("generate", in_child("generate", str(old), "--frames", str(frames))))
+    if not (reuse and new.exists()):
+        print(_step_line("migrate", in_child("migrate", str(old), str(new))))
+    old_con = duckdb.connect(str(old), read_only=True)
+    for setting in ENGINE[:1]:
+        old_con.execute(setting)
+    try:
+        with workbench.open(new, read_only=True) as catalog:
+            figures = []
+            for case in cases(catalog, old_con, frames):
+                figures.append(measure(case, runs))
+                print(f"  measured: {case.name} (load {load()})", flush=True)
+    finally:
+        old_con.close()
+    print(report(figures, runs))
+    print(f"load average {load()} at the end; peak RSS of this process {peak_rss_mb():,.0f} MB")
+    if os.environ.get("SCALE_BENCH_JSON"):
+        Path(os.environ["SCALE_BENCH_JSON"]).write_text(
+            json.dumps([asdict(f) for f in figures], indent=1)
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    gen = sub.add_parser("generate", help="write an old-layout catalog; prints JSON")
+    gen.add_argument("path", type=Path)
+    gen.add_argument("--frames", type=int, default=1_000_000)
+    mig = sub.add_parser("migrate", help="copy an old catalog and migrate the copy; prints JSON")
+    mig.add_argument("old", type=Path)
+    mig.add_argument("new", type=Path)
+    parser.add_argument("--frames", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--workdir", type=Path, help="keep the catalogs here")
+    parser.add_argument("--reuse", action="store_true", help="reuse catalogs in --workdir")
+    args = parser.parse_args(argv)
+    if args.command == "generate":
+        print(json.dumps(generate(args.path, args.frames)))
+        return 0
+    if args.command == "migrate":
+        print(json.dumps(migrate(args.old, args.new)))
+        return 0
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="scale-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        return run(args.frames, args.runs, workdir, args.reuse)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,281 @@
+"""The columnar ClearML path (NDJSON) stores exactly what the per-record path (a JSON array of
+the same frames) stores, with the same errors and warnings, on frames of every shape."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+import workbench
+from workbench.ingest import CatalogWriter, clearml
+from workbench.ingest._clearml_columnar import NdjsonImport
+
+WEIRD = ["", "x\u202ey", "tab\there", "é", "a" * 1100, 5, 5.0, True, None, [], {}, "ok"]
+
+
+def _value(rng: random.Random, *choices: Any) -> Any:
+    """Mostly the first choice (a good value); now and then any of them."""
+    return choices[0] if rng.random() < 0.93 else rng.choice(choices)
+
+
+def _roi(rng: random.Random, n: int) -> dict[str, Any]:
+    x, y = rng.randint(-50, 2000), rng.randint(-50, 1200)
+    polys = [
+        [x, y, x + 10, y, x + 10, y + 5, x, y + 5],
+        [x, y, x + 10.5, y + 1, x + 3, y + 7],
+        [x, y],
+        [x, y, x, y, x, y, x, y],
+        [x, y, x + 1, y + 1, -999999999, x + 5, y + 5, x + 6, y, x + 7, y + 9],
+        [x, y, 3],
+        [],
+        None,
+        [x, True, 3, 4],
+        [x, "1", 3, 4],
+        [1e12, 2, 3, 4],
+        [x, y, x + 4, y, x + 4, y + 4],
+    ]
+    roi: dict[str, Any] = {}
+    if rng.random() < 0.8:
+        roi["id"] = _value(rng, f"r{n}", f"r{n}", f"r{n}", n, "", "r0", "bad\x85id")
+    roi["label"] = _value(rng, "car", ["car", "red"], [], None, ["x" * 1100], [1], "c\u200fx")
+    if rng.random() < 0.05:
+        roi["labels"] = ["other"]
+    roi["poly"] = rng.choice(polys[:4]) if rng.random() < 0.8 else rng.choice(polys)
+    if rng.random() < 0.7:
+        roi["confidence"] = _value(rng, 0.5, 1, 0, 1.5, "0.5", True, None, 0.25)
+    if rng.random() < 0.6:
+        roi["sources"] = _value(rng, ["default"], ["cam"], ["cam", "missing"], [], [3], "cam")
+    if rng.random() < 0.05:
+        roi["mask"] = {"id": "m", "value": [1, 2, 3]}
+    meta: dict[str, Any] = {}
+    if rng.random() < 0.5:
+        meta["occluded"] = rng.random() < 0.5
+    if rng.random() < 0.3:
+        meta["_kind"] = _value(rng, "box", "polygon", "point", "polyline", "mask", "blob", 3)
+    if rng.random() < 0.2:
+        meta["_field"] = _value(rng, "predictions", "", None, 0, "gt\x01")
+    if rng.random() < 0.2:
+        meta["_track_index"] = _value(rng, 3, -1, 2**40, "3", None, 2.0)
+    if rng.random() < 0.2:
+        meta["_keyframe"] = _value(rng, True, False, None, 1)
+    if rng.random() < 0.05:
+        meta["_bbox"] = [0, 0, 5, 5]
+    if rng.random() < 0.05:
+        meta["kind"] = _value(rng, "box", "other")
+    if rng.random() < 0.1:
+        meta["nested"] = {"_kind": "not reserved", "list": [1, 2.5, None]}
+    if meta or rng.random() < 0.1:
+        roi["meta"] = meta
+    if rng.random() < 0.03:
+        return rng.choice(["roi", 5, None, [1]])  # type: ignore[return-value]
+    return roi
+
+
+def _source(rng: random.Random, n: int) -> dict[str, Any]:
+    source: dict[str, Any] = {}
+    if rng.random() < 0.7 or n:
+        source["id"] = _value(rng, "cam", "default", "cam2", "", 7, "cam\x07")
+    source["uri"] = _value(
+        rng,
+        f"img/{n}.jpg",
+        f"/abs/{n}.jpg",
+        f"s3://bucket/{n}.jpg",
+        f"../up/{n}.jpg",
+        f"a//b/{n}.jpg",
+        "",
+        None,
+        "bad\x01uri",
+        f"./here/{n}.jpg",
+    )
+    if rng.random() < 0.7:
+        source["width"] = _value(rng, 1920, 640, 0, -5, 1920.0, "1920", None)
+        source["height"] = _value(rng, 1080, 480, 1080, None)
+    if rng.random() < 0.2:
+        source["timestamp"] = _value(rng, 5, -5, 2**60, 1.5)
+    if rng.random() < 0.2:
+        source["content_type"] = _value(rng, "image/jpeg", None, 5)
+    if rng.random() < 0.1:
+        source["preview"] = _value(rng, {"uri": "p.jpg"}, {"uri": ""}, {}, "p.jpg", {"uri": 5})
+    if rng.random() < 0.05:
+        source["masks"] = [{"id": "m", "uri": "mask.png"}]
+    if rng.random() < 0.05:
+        source["meta"] = {"lens": "wide"}
+    return source
+
+
+def _frame(rng: random.Random, n: int) -> Any:
+    if rng.random() < 0.02:
+        return rng.choice([[1, 2], "frame", 5, None])
+    frame: dict[str, Any] = {"id": _value(rng, f"f{n}", f"f{n}", f"f{n}", f"f{n - 3}", n, "")}
+    if rng.random() < 0.7:
+        frame["context_id"] = _value(rng, f"c{n // 5}", "", 5, None, "c\x9b")
+    if rng.random() < 0.7:
+        frame["timestamp"] = _value(rng, n * 100, -5, 2**54, 1.0, "5", None)
+    if rng.random() < 0.1:
+        frame["num_frames"] = _value(rng, 10, 0, 2**33)
+    if rng.random() < 0.1:
+        frame["dataset"] = _value(
+            rng, {"id": "ds", "version": "v1"}, {"id": "ds"}, {}, "ds", {"id": 5}, {"id": ""}
+        )
+    if rng.random() < 0.1:
+        frame["saved"] = _value(rng, 1_700_000_000_000, -1, 10**16, 1.5)
+    if rng.random() < 0.1:
+        frame["saved_in_version"] = _value(rng, "v2", "", 3)
+    meta: dict[str, Any] = {}
+    for key in ("weather", "camera", "time_of_day", "location"):
+        if rng.random() < 0.3:
+            meta[key] = _value(rng, "rain", 5, 1.5, True, None, {"a": 1}, [1], "")
+    if rng.random() < 0.3:
+        meta["_frame_index"] = _value(rng, n, -1, 2**33, "3", None, 4.0)
+    if rng.random() < 0.05:
+        meta["_source_meta"] = {"cam": {"x": 1}}
+    if rng.random() < 0.2:
+        meta["speed"] = _value(rng, 1.25, 10**20, "fast", [1, {"b": None}], 1e-7)
+    if meta or rng.random() < 0.3:
+        frame["meta"] = _value(rng, meta, meta, meta, "meta", [1])
+    if rng.random() < 0.9:
+        count = _value(rng, 1, 0, 2, 3)
+        frame["sources"] = [_source(rng, n * 10 + k) for k in range(count)]
+        if rng.random() < 0.02:
+            frame["sources"] = _value(rng, "cam", {"id": "cam"})
+    if rng.random() < 0.9:
+        frame["rois"] = [_roi(rng, k) for k in range(_value(rng, 0, 1, 3, 6))]
+        if rng.random() < 0.02:
+            frame["rois"] = _value(rng, "roi", {"id": "r"})
+    if rng.random() < 0.05:
+        frame["extra"] = {"ignored": True}
+    return frame
+
+
+def _frames(count: int, seed: int) -> list[Any]:
+    rng = random.Random(seed)
+    return [_frame(rng, n) for n in range(count)]
+
+
+def _rows(catalog: workbench.Catalog, table: str) -> list[tuple[Any, ...]]:
+    names = [d[0] for d in catalog.sql(f"SELECT * FROM {table} LIMIT 0").description]
+    rows = catalog.sql(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+    out = []
+    for row in rows:
+        values = dict(zip(names, row, strict=True))
+        values.pop("ingested", None)
+        for key in ("metadata", "attributes", "mask", "masks"):
+            if values.get(key) is not None:
+                values[key] = json.loads(values[key])
+        out.append(tuple(sorted(values.items(), key=lambda kv: kv[0])))
+    return out
+
+
+def _problem(error: Any) -> str:
+    """An error without its locator (`line 3` and `[index 2]` name the same frame)."""
+    text = str(error)
+    return text.split(": ", 1)[1] if ": " in text else text
+
+
+def _errors(report: Any) -> list[tuple[str, str]]:
+    found = []
+    for error in report.errors:
+        where = str(error.where)
+        frame = where.split(", frame ", 1)[1] if ", frame " in where else ""
+        found.append((frame, _problem(error)))
+    return found
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_columnar_and_per_record_paths_store_the_same(tmp_path: Path, seed: int) -> None:
+    frames = _frames(400, seed)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "f.ndjson").write_bytes(b"".join(json.dumps(f).encode() + b"\n" for f in frames))
+    (folder / "f.json").write_text(json.dumps(frames))
+    reports, tables = [], []
+    for name in ("f.ndjson", "f.json"):
+        with workbench.open(tmp_path / f"{name}.duckdb") as catalog:
+            report = clearml.import_files(catalog, [folder / name], progress=False)
+            reports.append(report)
+            tables.append([_rows(catalog, t) for t in ("frames", "sources", "rois")])
+    columnar, per_record = reports
+    assert (columnar.frames, columnar.sources, columnar.rois) == (
+        per_record.frames,
+        per_record.sources,
+        per_record.rois,
+    )
+    assert columnar.frames > 100
+    assert columnar.warnings == per_record.warnings
+    assert _errors(columnar) == _errors(per_record)
+    assert all(" line " in str(e.where) for e in columnar.errors)
+    for mine, theirs in zip(*tables, strict=True):
+        assert mine == theirs
+
+
+def _plain_frames(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"f{n}",
+            "context_id": f"c{n // 10}",
+            "timestamp": n,
+            "meta": {"weather": "rain", "_frame_index": n % 10, "n": n},
+            "sources": [{"id": "cam", "uri": f"s3://b/{n}.jpg", "width": 64, "height": 48}],
+            "rois": [
+                {
+                    "id": f"r{k}",
+                    "label": ["car"],
+                    "poly": [k, k, k + 5, k, k + 5, k + 5, k, k + 5],
+                    "confidence": 0.5,
+                    "sources": ["cam"],
+                    "meta": {"_kind": "box", "_field": "predictions", "_track_index": k},
+                }
+                for k in range(3)
+            ],
+        }
+        for n in range(count)
+    ]
+
+
+def test_ordinary_frames_take_the_columnar_path(tmp_path: Path) -> None:
+    path = tmp_path / "f.ndjson"
+    path.write_bytes(b"".join(orjson.dumps(f) + b"\n" for f in _plain_frames(500)))
+    with (
+        workbench.open(tmp_path / "c.duckdb") as catalog,
+        CatalogWriter(catalog, progress=False, unique_ids=True) as writer,
+        NdjsonImport(writer, 200) as columnar,
+    ):
+        columnar.read(path, None)
+        assert (columnar.sql_lines, columnar.record_lines) == (500, 0)
+    assert writer.report.frames == 500 and writer.report.rois == 1500
+
+
+def test_an_export_imports_back_through_the_columnar_path(tmp_path: Path) -> None:
+    path = tmp_path / "f.ndjson"
+    path.write_bytes(b"".join(orjson.dumps(f) + b"\n" for f in _plain_frames(50)))
+    with workbench.open(tmp_path / "a.duckdb") as catalog:
+        assert clearml.import_files(catalog, [path], progress=False).ok
+        exported = clearml.export_files(catalog.view(), tmp_path / "out.ndjson", progress=False)
+        before = [_rows(catalog, t) for t in ("frames", "sources", "rois")]
+    assert exported.frames == 50
+    with (
+        workbench.open(tmp_path / "b.duckdb") as catalog,
+        CatalogWriter(catalog, progress=False, unique_ids=True) as writer,
+        NdjsonImport(writer, 1000) as columnar,
+    ):
+        columnar.read(tmp_path / "out.ndjson", None)
+        assert columnar.record_lines == 0
+    with workbench.open(tmp_path / "b.duckdb") as catalog:
+        assert [_rows(catalog, t) for t in ("frames", "sources", "rois")] == before
+
+
+def test_file_order_is_kept_across_both_paths(tmp_path: Path) -> None:
+    frames: list[Any] = _plain_frames(30)
+    for n in range(0, 30, 4):
+        frames[n]["rois"][0]["poly"] = [1, 2, 3, 4, -999999999, 5, 6, 7, 8, 9, 10]  # per record
+    path = tmp_path / "f.ndjson"
+    path.write_bytes(b"".join(json.dumps(f).encode() + b"\n" for f in frames))
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        assert clearml.import_files(catalog, [path], progress=False, batch_size=7).ok
+        ids = [r[0] for r in catalog.sql("SELECT id FROM frames ORDER BY rowid").fetchall()]
+        assert ids == [f["id"] for f in frames]

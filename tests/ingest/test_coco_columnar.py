@@ -1,0 +1,168 @@
+"""The columnar COCO path stores exactly what the per-record (streaming) path stores, with the
+same errors and warnings, on instances files with records of every shape."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pytest
+
+import workbench
+from workbench.ingest import CatalogWriter, coco
+from workbench.ingest.coco import _import_instances, _Instances
+
+from .test_clearml_columnar import _rows
+
+
+def _pick(rng: random.Random, *choices: Any) -> Any:
+    return choices[0] if rng.random() < 0.93 else rng.choice(choices)
+
+
+def _document(seed: int, images: int = 120) -> dict[str, Any]:
+    rng = random.Random(seed)
+    doc_images: list[Any] = []
+    for n in range(images):
+        image: dict[str, Any] = {
+            "id": _pick(rng, n + 1, str(n + 1), n, None, 1.5, [1]),
+            "file_name": _pick(
+                rng,
+                f"im{n}.jpg",
+                f"sub/im{n}.png",
+                f"/abs/{n}.jpg",
+                f"s3://b/{n}.jpg",
+                "",
+                None,
+                f"./x/{n}.jpg",
+                f"a//{n}.gif",
+                f"http://h/{n}.jpg?x=1",
+                f"{n}.weird",
+            ),
+            "width": _pick(rng, 640, 0, None, "640", 10.5),
+            "height": _pick(rng, 480, None),
+        }
+        if rng.random() < 0.2:
+            image["license"] = _pick(rng, 1, None)
+        if rng.random() < 0.1:
+            image["weather"] = _pick(rng, "rain", 3, 1.5, True, {"a": 1})
+        doc_images.append(_pick(rng, image, image, "image", 5))
+    annotations: list[Any] = []
+    for a in range(images * 4):
+        x, y = rng.uniform(-20, 650), rng.uniform(-20, 500)
+        ann: dict[str, Any] = {
+            "id": _pick(rng, a + 1, str(a + 1), a // 2, None, 2.5),
+            "image_id": _pick(
+                rng, rng.randint(1, images), str(rng.randint(1, images)), images + 5, None, [1]
+            ),
+            "category_id": _pick(rng, rng.randint(1, 3), 9, "1", None),
+        }
+        if rng.random() < 0.9:
+            ann["bbox"] = _pick(rng, [x, y, 30, 20], [x, y, 0, 5], [x, y, -1, 2], [x, y, 3],
+                                [x, "y", 1, 1], None, [1e8, 0, 1, 1])  # fmt: skip
+        if rng.random() < 0.3:
+            ann["segmentation"] = _pick(
+                rng,
+                [[x, y, x + 10, y, x + 5, y + 8]],
+                [[x, y, x + 10, y, x + 5, y + 8], [x, y, x + 1, y, x, y + 1]],
+                [[x, y, x + 1, y + 1]],
+                [],
+                "x",
+                [x, y, 1, 2, 3, 4],
+                {"size": [480, 640], "counts": [307200]},
+                [[x, True, 1, 2, 3, 4]],
+            )
+        if rng.random() < 0.8:
+            ann["area"] = _pick(rng, 600.0, None, "big")
+        if rng.random() < 0.8:
+            ann["iscrowd"] = _pick(rng, 0, 1)
+        if rng.random() < 0.2:
+            ann["score"] = _pick(rng, 0.5, 1.5, "high", 1)
+        if rng.random() < 0.1:
+            ann["attributes"] = _pick(rng, {"occluded": False}, None, [1])
+        if rng.random() < 0.03:
+            ann["supercategory"] = "own"
+        annotations.append(_pick(rng, ann, ann, ann, "ann", 3))
+    categories: list[Any] = [
+        {"id": 1, "name": "car", "supercategory": "vehicle"},
+        {"id": 2, "name": "person"},
+        {"id": 3, "name": _pick(rng, "dog", "", "d\u202eg")},
+        {"id": "1", "name": "string one"},
+        _pick(rng, {"id": 2, "name": "again"}, "cat"),
+    ]
+    return {"images": doc_images, "annotations": annotations, "categories": categories}
+
+
+def _errors(report: Any) -> list[tuple[str, str]]:
+    return sorted((str(e.where), e.problem) for e in report.errors)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_columnar_and_per_record_paths_store_the_same(tmp_path: Path, seed: int) -> None:
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(_document(seed)))
+    with workbench.open(tmp_path / "a.duckdb") as catalog:
+        columnar = coco.import_files(catalog, [path], progress=False, batch_size=50)
+        mine = [_rows(catalog, t) for t in ("frames", "sources", "rois")]
+    with (
+        workbench.open(tmp_path / "b.duckdb") as catalog,
+        CatalogWriter(catalog, progress=False) as writer,
+    ):
+        options = _Instances("instances:", "ground_truth", tmp_path, False, None, None, 1 << 30)
+        _import_instances(path, writer, options)
+    with workbench.open(tmp_path / "b.duckdb") as catalog:
+        theirs = [_rows(catalog, t) for t in ("frames", "sources", "rois")]
+    per_record = writer.report
+    assert (columnar.frames, columnar.rois) == (per_record.frames, per_record.rois)
+    assert columnar.frames > 20 and columnar.rois > 50
+    assert columnar.warnings == per_record.warnings
+    assert _errors(columnar) == _errors(per_record)
+    assert mine == theirs
+
+
+def test_frames_keep_the_order_of_the_images_in_the_file(tmp_path: Path) -> None:
+    images = [{"id": n, "file_name": f"{n}.jpg"} for n in (5, 3, 9, 1, 7)]
+    annotations = [
+        {"id": a, "image_id": images[a % 5]["id"], "category_id": 1, "bbox": [0, 0, 1, 1]}
+        for a in range(20)
+    ]
+    doc = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "c"}]}
+    path = tmp_path / "i.json"
+    path.write_text(json.dumps(doc))
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        assert coco.import_files(catalog, [path], progress=False, batch_size=2).ok
+        assert [f for f in catalog.view().frame_ids()] == [f"i:{n}" for n in (5, 3, 9, 1, 7)]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_export_in_sql_writes_what_the_per_row_export_writes(tmp_path: Path, seed: int) -> None:
+    from workbench.ingest._coco_export import (
+        _export_annotation,
+        _export_annotation_ids,
+        _export_categories,
+        _export_image_ids,
+    )
+
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(_document(seed)))
+    with workbench.open(tmp_path / "a.duckdb") as catalog:
+        coco.import_files(catalog, [path], progress=False)
+        view = catalog.view()
+        dest = tmp_path / "out.json"
+        coco.export_files(view, dest, progress=False)
+        rois = view.rois()
+        rois = rois.filter(pc.equal(rois["field"], "ground_truth"))
+        numbers = _export_annotation_ids(rois)
+        images = _export_image_ids(list(view.frame_ids()))
+        categories = _export_categories(rois)
+        expected = []
+        for row in rois.to_pylist():
+            ids = numbers[(row["frame_id"], row["id"])], images[row["frame_id"]]
+            annotation = _export_annotation(row, ids, categories, "compressed")
+            if not isinstance(annotation, str):
+                expected.append(annotation)
+    written = json.loads(dest.read_text())["annotations"]
+    assert len(written) > 100
+    assert written == expected

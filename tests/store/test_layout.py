@@ -1,0 +1,243 @@
+"""The layout the store keeps beside the public tables: frame and label keys, per-frame label
+summaries and promoted metadata columns stay exactly what the ROIs and metadata say, after
+every kind of write, after migrating an older catalog and after optimize()."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+import workbench
+from workbench.ingest import parquet
+from workbench.ingest.writer import CatalogWriter
+from workbench.model.geometry import box_ring
+from workbench.model.records import Frame, Roi, Source
+from workbench.store import layout, layout_build
+from workbench.store.schema import LAYOUT_MIGRATION, MIGRATIONS, SCHEMA_VERSION
+
+
+def _rows(catalog: Any, query: str) -> list[tuple[Any, ...]]:
+    return catalog.cursor().execute(query).fetchall()
+
+
+def check_layout(catalog: Any) -> None:
+    """Every derived value equals what the public columns say."""
+    keys = _rows(catalog, "SELECT frame_key FROM frames ORDER BY rowid")
+    assert all(k[0] is not None for k in keys)
+    assert len({k[0] for k in keys}) == len(keys)
+    assert [k[0] for k in keys] == sorted(k[0] for k in keys), "keys follow insertion order"
+    for table in ("sources", "rois"):
+        wrong = _rows(
+            catalog,
+            f"SELECT count(*) FROM {table} t LEFT JOIN frames f ON f.id = t.frame_id"
+            f" WHERE t.frame_key IS DISTINCT FROM coalesce(f.frame_key, {layout.NO_FRAME})",
+        )
+        assert wrong == [(0,)], table
+    assert _rows(
+        catalog,
+        "SELECT count(*) FROM rois r LEFT JOIN label_keys k ON k.label_key = r.label_key"
+        " WHERE k.field IS DISTINCT FROM r.field OR k.label IS DISTINCT FROM r.label",
+    ) == [(0,)]
+    summaries = (
+        "SELECT frame_key, label_key, rois, min_confidence, max_confidence FROM frame_labels"
+    )
+    recomputed = (
+        "SELECT frame_key, label_key, count(*)::INTEGER, min(confidence), max(confidence)"
+        f" FROM rois WHERE frame_key <> {layout.NO_FRAME} GROUP BY ALL"
+    )
+    assert sorted(_rows(catalog, summaries)) == sorted(_rows(catalog, recomputed))
+    for key, column in layout.promoted_columns(catalog.cursor()).items():
+        pointer = "/" + key
+        assert _rows(
+            catalog,
+            f'SELECT count(*) FROM frames WHERE "{column}" IS DISTINCT FROM'
+            f" json_extract_string(metadata, '{pointer}')",
+        ) == [(0,)]
+
+
+def _frame(i: int, labels: list[tuple[str, str, float | None]], **metadata: Any) -> Frame:
+    rois = [
+        Roi(f"r{n}", "box", [label], geometry=[box_ring(n, n, 5, 5)], field=field, confidence=c)
+        for n, (field, label, c) in enumerate(labels)
+    ]
+    return Frame(
+        id=f"f{i}",
+        context_id=f"c{i // 3}",
+        timestamp=i,
+        sources=[Source("cam", f"/data/f{i}.jpg")],
+        rois=rois,
+        metadata=metadata,
+    )
+
+
+@pytest.fixture
+def catalog(tmp_path: Path):
+    with workbench.open(tmp_path / "layout.duckdb") as cat:
+        yield cat
+
+
+def _fill(catalog: Any, n: int = 9) -> None:
+    with CatalogWriter(catalog, progress=False) as writer:
+        for i in range(n):
+            writer.add(
+                _frame(
+                    i,
+                    [("ground_truth", "car", None), ("predictions", "car", 0.1 * (i % 10))],
+                    scene=f"s{i % 2}",
+                )
+            )
+
+
+def test_written_frames_get_keys_and_summaries(catalog):
+    _fill(catalog)
+    check_layout(catalog)
+    assert _rows(catalog, "SELECT count(*) FROM frame_labels") == [(18,)]
+
+
+def test_replacing_frames_and_labels_keeps_summaries_exact(catalog):
+    _fill(catalog)
+    with CatalogWriter(catalog, progress=False) as writer:
+        writer.add(_frame(1, [("predictions", "truck", 0.9)]))
+        writer.add(_frame(2, []))
+        writer.add_labels("f3", "predictions", [])
+        writer.add_labels(
+            "f4", "ground_truth", [Roi("n", "box", ["bus"], geometry=[box_ring(0, 0, 2, 2)])]
+        )
+    check_layout(catalog)
+    labels = catalog.view().label_counts().to_pylist()
+    assert {"field": "predictions", "label": "truck", "count": 1} in labels
+    assert catalog.view().filter_rois("predictions", labels=["car"]).count() == 6
+    # The replaced frames moved to the end of the insertion order, as their rows did.
+    assert catalog.view().frame_ids()[-2:] == ["f1", "f2"]
+
+
+def test_rois_deleted_in_place_are_forgotten_once_touched(catalog):
+    _fill(catalog)
+    with catalog.transaction() as con:
+        layout.touch(con, "SELECT 'f5'")
+        con.execute("DELETE FROM rois WHERE frame_id = 'f5'")
+    check_layout(catalog)
+    assert "f5" not in catalog.view().has_rois().frame_ids()
+
+
+def test_labels_changed_in_place_are_keyed_again_once_touched(catalog):
+    _fill(catalog)
+    with catalog.transaction() as con:
+        layout.touch(con, "SELECT 'f2'")
+        con.execute(
+            "UPDATE rois SET label = 'tram' WHERE frame_id = 'f2' AND field = 'predictions'"
+        )
+    check_layout(catalog)
+    assert catalog.view().filter_rois("predictions", labels=["tram"]).frame_ids() == ["f2"]
+
+
+def test_parquet_reimport_keeps_summaries_exact(catalog, tmp_path: Path):
+    _fill(catalog)
+    folder = tmp_path / "export"
+    parquet.export_files(catalog.view(), folder, progress=False)
+    for _ in range(2):
+        assert parquet.import_files(catalog, [folder], progress=False).ok
+        check_layout(catalog)
+    assert catalog.view().count() == 9
+
+
+def _old_catalog(path: Path) -> None:
+    """A catalog at the version before the layout, with frames in it."""
+    before = MIGRATIONS.index(LAYOUT_MIGRATION)
+    con = duckdb.connect(str(path))
+    for migration in MIGRATIONS[:before]:
+        for statement in migration:
+            assert isinstance(statement, str)
+            con.execute(statement)
+    con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(before)])
+    con.execute(
+        "INSERT INTO frames (id, context_id, timestamp, metadata) SELECT 'f' || range,"
+        " 'c' || (range // 4), range, json_object('scene', 's' || (range % 3), 'nested',"
+        " json_object('a', 1)) FROM range(40)"
+    )
+    con.execute("INSERT INTO sources (frame_id, id, uri) SELECT id, 'cam', id FROM frames")
+    con.execute(
+        "INSERT INTO rois (frame_id, id, field, label, confidence, kind)"
+        " SELECT f.id, 'r' || k, CASE WHEN k = 0 THEN 'ground_truth' ELSE 'predictions' END,"
+        " CASE WHEN k = 2 THEN NULL ELSE 'car' END, k / 10.0, 'box'"
+        " FROM frames f, range(3) t(k)"
+    )
+    con.execute("INSERT INTO rois (frame_id, id, field, kind) VALUES ('gone', 'x', 'gt', 'box')")
+    con.close()
+
+
+def test_an_older_catalog_is_migrated_to_the_layout(tmp_path: Path, monkeypatch):
+    # Small stretches, so the migration rewrites and summarises in several.
+    monkeypatch.setattr(layout_build, "COPY_ROWS", 7)
+    monkeypatch.setattr(layout_build, "SUMMARY_FRAMES", 5)
+    path = tmp_path / "old.duckdb"
+    _old_catalog(path)
+    with workbench.open(path) as catalog:
+        assert catalog.schema_version == SCHEMA_VERSION
+        check_layout(catalog)
+        # `scene` is in every frame and scalar: promoted; `nested` holds objects: not.
+        assert layout.promoted_columns(catalog.cursor()) == {"scene": "metadata_scene"}
+        view = catalog.view()
+        assert view.match(scene="s1").count() == 13
+        assert "metadata_scene" not in view.frames(0, 1).column_names
+        # ROIs of no stored frame stay, keyed as such.
+        assert _rows(catalog, "SELECT frame_key FROM rois WHERE frame_id = 'gone'") == [
+            (layout.NO_FRAME,)
+        ]
+
+
+def test_optimize_reclusters_and_promotes(catalog):
+    _fill(catalog)
+    with CatalogWriter(catalog, progress=False) as writer:
+        writer.add_labels(
+            "f0", "predictions", [Roi("late", "box", ["car"], geometry=[box_ring(0, 0, 2, 2)])]
+        )
+    assert layout.promoted_columns(catalog.cursor()) == {}
+    assert catalog.optimize() == ["scene"]
+    check_layout(catalog)
+    keys = [r[0] for r in _rows(catalog, "SELECT frame_key FROM rois ORDER BY rowid")]
+    assert keys == sorted(keys)
+    # Views built after the change read the new column.
+    assert catalog.view().match(scene="s0").count() == 5
+    with CatalogWriter(catalog, progress=False) as writer:
+        writer.add(_frame(20, [], scene="s9"))
+    check_layout(catalog)
+    assert catalog.view().match(scene="s9").frame_ids() == ["f20"]
+
+
+def test_an_interrupted_migration_is_done_again_on_the_next_open(tmp_path: Path, monkeypatch):
+    path = tmp_path / "old.duckdb"
+    _old_catalog(path)
+    before = MIGRATIONS.index(LAYOUT_MIGRATION)
+
+    def killed(con: Any) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(layout_build, "_summarise", killed)
+        with pytest.raises(KeyboardInterrupt):
+            workbench.open(path)
+    con = duckdb.connect(str(path))
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [
+        (str(before),)
+    ]
+    con.close()
+    with workbench.open(path) as catalog:
+        assert catalog.schema_version == SCHEMA_VERSION
+        check_layout(catalog)
+        tables = {r[0] for r in _rows(catalog, "SELECT table_name FROM duckdb_tables()")}
+        assert not tables & set(layout_build.BUILT.values())
+
+
+def test_writes_promote_keys_while_the_catalog_is_small(catalog, monkeypatch):
+    monkeypatch.setattr(layout, "PROMOTE_FROM", 6)
+    _fill(catalog, 4)
+    assert layout.promoted_columns(catalog.cursor()) == {}
+    _fill(catalog, 9)  # 9 frames: past PROMOTE_FROM
+    assert layout.promoted_columns(catalog.cursor()) == {"scene": "metadata_scene"}
+    check_layout(catalog)
+    assert catalog.view().match(scene="s1").count() == 4
+    assert "metadata_scene" not in catalog.view().frames(0, 1).column_names

@@ -1,0 +1,48 @@
+"""Playback at the footage's frame rate, with the next frames read and fetched ahead."""
+
+import json
+from typing import Any
+
+import pytest
+
+from workbench.store.catalog import Catalog
+from workbench.ui.app import WorkbenchApp
+from workbench.ui.media import ServedMediaUrls
+from workbench.ui.playback import DEFAULT_FPS, frame_rate, player_interval
+
+
+@pytest.fixture(scope="module")
+def catalog(read_only_catalogs: Any) -> Catalog:
+    return read_only_catalogs("ui")
+
+
+def test_frame_rate_from_timestamps():
+    assert frame_rate([0, 100, 200, 300]) == 10.0
+    assert frame_rate([1_700_000_000_000 + 40 * i for i in range(10)]) == 25.0
+    assert frame_rate([0, 33, 66, 100]) == 30.0  # at most 30
+    assert frame_rate([0, 5000]) == 1.0  # at least 1
+    assert frame_rate([None, None]) == frame_rate([7]) == DEFAULT_FPS
+    assert frame_rate([0, 100, 100, 200, None, 300]) == 10.0  # repeats and gaps skipped
+    assert player_interval(10.0) == 100 and player_interval(30.0) == 33
+
+
+def test_playing_a_context_at_its_rate_with_frames_ahead(catalog: Catalog):
+    app = WorkbenchApp(catalog, media=ServedMediaUrls())
+    context, player = app.state.context, app.player
+    app.state.open_tile("ctx-1")
+    assert context.fps == 10.0 and player.player.interval == 100
+    # the next frames' records are read and their pictures handed to the browser
+    loader = context.loader
+    assert all(loader.peek(f"ctx-1/f{i}") is not None for i in range(1, 5))
+    urls = json.loads(player.read_ahead.prefetch.urls_json)
+    assert urls[0] == ServedMediaUrls().image(str(loader.peek("ctx-1/f1")["sources"][0]["uri"]))
+    assert len(urls) == 4
+    queries = loader.queries
+    for _ in range(4):  # playing needs no query: every frame is read already
+        context.step(1)
+    assert context.index == 4 and loader.queries == queries
+    # space plays and pauses
+    player.keys.press(" ")
+    assert player.player.direction == 1
+    player.keys.press(" ")
+    assert player.player.direction == 0

@@ -1,0 +1,234 @@
+"""ClearML NDJSON imported column by column: DuckDB parses and checks every line of a batch
+at once (workbench.ingest._clearml_sql), the lines it cannot vouch for go through the
+per-record path (workbench.ingest._clearml_convert), and both kinds of rows are written
+together in file order.
+
+Errors name file and line exactly as the per-record path always has: `<file> line <n>` and,
+when the line has one, the frame's id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from workbench.errors import RecordError
+from workbench.ingest import _clearml_sql as sql
+from workbench.ingest._clearml_convert import frame_from_clearml
+from workbench.ingest._clearml_read import frame_where
+from workbench.ingest._columnar import (
+    FRAME_ROWS,
+    ROI_ROWS,
+    SOURCE_ROWS,
+    MemoryEngine,
+    ndjson_batches,
+    rows_table,
+    sorted_by_line,
+)
+from workbench.ingest.jsonread import Unreadable, loads
+from workbench.ingest.report import is_record_failure, record_error
+from workbench.ingest.writer import CatalogWriter, RowBatch, frame_rows
+from workbench.model.validation import (
+    WARN_NO_SOURCES,
+    WARN_OUTSIDE,
+    WARN_UNKNOWN_SOURCE,
+    WARN_ZERO_AREA,
+)
+
+_SQL_WARNINGS = (
+    ("no_sources", WARN_NO_SOURCES),
+    ("zero_area", WARN_ZERO_AREA),
+    ("outside", WARN_OUTSIDE),
+    ("unknown_source", WARN_UNKNOWN_SOURCE),
+)
+
+
+@dataclass
+class _Batch:
+    """What one batch of lines became: rejections, rows made in Python, warnings."""
+
+    path: Path
+    rejected: list[tuple[int, RecordError]] = field(default_factory=list)
+    ids: list[tuple[int, str]] = field(default_factory=list)  # (line, frame id) to store
+    frames: list[tuple[Any, ...]] = field(default_factory=list)
+    sources: list[tuple[Any, ...]] = field(default_factory=list)
+    rois: list[tuple[Any, ...]] = field(default_factory=list)
+    warnings: list[tuple[int, str, str, int]] = field(default_factory=list)
+
+    def where(self, line: int, frame_id: Any = None) -> str:
+        return frame_where(f"{self.path} line {line}", {"id": frame_id})
+
+
+class NdjsonImport:
+    """One import's engine: the SQL's macros and the ids stored so far (each id once)."""
+
+    def __init__(self, writer: CatalogWriter, lines_per_batch: int) -> None:
+        self.writer = writer
+        self.lines_per_batch = lines_per_batch
+        self._engine = MemoryEngine(sql.MACROS)
+        self.con = self._engine.con
+        self._synced: set[str] = set()  # ids of frames of JSON files put in _wb_seen
+        self._read_any = False
+        # Lines converted by SQL and by the per-record path, for tests and benchmarks.
+        self.sql_lines = 0
+        self.record_lines = 0
+
+    def __enter__(self) -> NdjsonImport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._engine.__exit__(*exc)
+
+    def claim(self, frame_id: str, where: str) -> bool:
+        """Whether a frame of a JSON document may be stored: False (and rejected) when an
+        NDJSON file of this import stored its id already."""
+        if self._read_any:
+            found = self.con.execute("SELECT 1 FROM _wb_seen WHERE id = ?", [frame_id]).fetchall()
+            if found:
+                problem = f"frame id {frame_id!r} came earlier in this import"
+                self.writer.reject(RecordError(where, problem))
+                return False
+        return True
+
+    def read(self, path: Path, base: Path | None) -> None:
+        """Import one NDJSON file; relative URIs resolve against `base` (None: as written)."""
+        self.writer.flush()
+        stored = self.writer.stored_ids() - self._synced
+        if stored:
+            table = pa.table({"id": pa.array(sorted(stored), pa.string())})
+            self.con.register("_wb_ids", table)
+            self.con.execute("INSERT INTO _wb_seen SELECT id FROM _wb_ids")
+            self.con.unregister("_wb_ids")
+            self._synced |= stored
+        self._read_any = True
+        for lines in ndjson_batches(path, self.lines_per_batch):
+            batch = _Batch(path)
+            for number, problem in lines.problems:
+                batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
+            self.con.register("_wb_lines", lines.lines)
+            try:
+                self._convert(batch, base)
+            finally:
+                self.con.unregister("_wb_lines")
+
+    def _convert(self, batch: _Batch, base: Path | None) -> None:
+        con = self.con
+        con.execute(sql.FRAMES)
+        con.execute(sql.SOURCES, {"base": str(base.resolve()) if base is not None else None})
+        for statement in (sql.SOURCES_BY_FRAME, sql.ROIS, sql.ROIS_BY_FRAME, sql.GOOD):
+            con.execute(statement)
+        good = con.execute(
+            "SELECT n, id, " + ", ".join(name for name, _ in _SQL_WARNINGS) + " FROM _wb_good"
+        ).fetchall()
+        for n, frame_id, *counts in good:
+            batch.ids.append((n, frame_id))
+            for (_, kind), count in zip(_SQL_WARNINGS, counts, strict=True):
+                if count:
+                    batch.warnings.append((n, kind, batch.where(n, frame_id), int(count)))
+        others = con.execute(
+            "SELECT n, j FROM _wb_lines WHERE n NOT IN (SELECT n FROM _wb_good) ORDER BY n"
+        ).fetchall()
+        sql_lines = {n for n, _ in batch.ids}
+        self.sql_lines += len(sql_lines)
+        self.record_lines += len(others)
+        for n, text in others:
+            _per_record(batch, n, text, base)
+        keep = self._keep(batch)
+        self._write(batch, keep, sql_lines)
+
+    def _keep(self, batch: _Batch) -> set[int]:
+        """The lines whose frame id comes for the first time in this import."""
+        ids = pa.table(
+            {
+                "n": pa.array([n for n, _ in batch.ids], pa.int64()),
+                "id": pa.array([i for _, i in batch.ids], pa.string()),
+            }
+        )
+        self.con.register("_wb_ids", ids)
+        try:
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE _wb_keep AS SELECT n, id, "
+                "row_number() OVER (PARTITION BY id ORDER BY n) > 1 "
+                "OR id IN (SELECT id FROM _wb_seen) AS again FROM _wb_ids"
+            )
+            again = self.con.execute("SELECT n, id FROM _wb_keep WHERE again").fetchall()
+            self.con.execute("INSERT INTO _wb_seen SELECT id FROM _wb_keep WHERE NOT again")
+            # What is left are the lines whose rows the SQL made.
+            self.con.execute(
+                "DELETE FROM _wb_keep WHERE again OR n NOT IN (SELECT n FROM _wb_good)"
+            )
+        finally:
+            self.con.unregister("_wb_ids")
+        for n, frame_id in again:
+            problem = f"frame id {frame_id!r} came earlier in this import"
+            batch.rejected.append((n, RecordError(batch.where(n, frame_id), problem)))
+        dropped = {n for n, _ in again}
+        return {n for n, _ in batch.ids if n not in dropped}
+
+    def _write(self, batch: _Batch, keep: set[int], sql_lines: set[int]) -> None:
+        for _, error in sorted(batch.rejected, key=lambda item: item[0]):
+            self.writer.reject(error)
+        python_lines = keep - sql_lines
+        frames = sorted_by_line(
+            _fetch(self.con, sql.FRAME_ROWS, FRAME_ROWS),
+            _kept(rows_table(batch.frames, FRAME_ROWS), python_lines),
+        )
+        sources = sorted_by_line(
+            _fetch(self.con, sql.SOURCE_ROWS, SOURCE_ROWS),
+            _kept(rows_table(batch.sources, SOURCE_ROWS), python_lines),
+        )
+        rois = sorted_by_line(
+            _fetch(self.con, sql.ROI_ROWS, ROI_ROWS),
+            _kept(rows_table(batch.rois, ROI_ROWS), python_lines),
+        )
+        warnings = [
+            (kind, where, count) for n, kind, where, count in sorted(batch.warnings) if n in keep
+        ]
+        self.writer.write_rows(
+            RowBatch(
+                frames.drop_columns(["_line"]),
+                sources.drop_columns(["_line"]),
+                rois.drop_columns(["_line"]),
+                warnings,
+            )
+        )
+
+
+def _per_record(batch: _Batch, n: int, text: str, base: Path | None) -> None:
+    """One line the SQL did not take: converted and checked by the per-record path."""
+    where = f"{batch.path} line {n}"
+    data = loads(text.encode())
+    if isinstance(data, Unreadable):
+        batch.rejected.append((n, RecordError(where, data.problem)))
+        return
+    where = frame_where(where, data)
+    try:
+        frame = frame_from_clearml(data, where, base)
+        row, sources, rois, warnings = frame_rows(frame, where)
+    except Exception as exc:
+        if not is_record_failure(exc):
+            raise
+        batch.rejected.append((n, record_error(exc, where)))
+        return
+    batch.ids.append((n, frame.id))
+    batch.frames.append((*row, n))
+    batch.sources.extend((*r, n) for r in sources)
+    batch.rois.extend((*r, n) for r in rois)
+    for kind in warnings:
+        batch.warnings.append((n, kind, where, 1))
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, query: str, schema: pa.Schema) -> pa.Table:
+    return con.sql(query).to_arrow_table().cast(schema)
+
+
+def _kept(table: pa.Table, lines: set[int]) -> pa.Table:
+    if table.num_rows == 0 or not lines:
+        return table.slice(0, 0)
+    wanted = pa.array(sorted(lines), pa.int64())
+    return table.filter(pc.is_in(table["_line"], value_set=wanted))

@@ -1,0 +1,328 @@
+"""The SQL that turns ClearML NDJSON lines into catalog rows, set-based.
+
+Each statement runs on the in-memory engine over `_wb_lines(n, j)` (line number, text). A line
+is `ok` only when SQL can vouch that the per-record path (workbench.ingest._clearml_convert
+and workbench.model.validation) would store it exactly as SQL builds it, with the same
+warnings; every other line (a type or value SQL does not take, an error, a rarer feature such
+as multi-ring polygons, masks or source meta) goes to that per-record path, which stores it
+or rejects it with its usual error. Both paths are checked to agree in tests/ingest.
+
+JSON leaves are parsed as JSON text and typed by their first character (a string starts with
+a quote, an object with a brace...): DuckDB's own casts are lenient (`true` becomes 1.0,
+`"12"` becomes 12), the per-record path is not.
+"""
+
+from __future__ import annotations
+
+from workbench.model.limits import (
+    MAX_COORDINATE,
+    MAX_ID_LENGTH,
+    MAX_INT32,
+    MAX_JSON_FIELD_BYTES,
+    MAX_LABEL_LENGTH,
+    MAX_LABELS_PER_ROI,
+    MAX_POINTS_PER_ROI,
+    MAX_ROIS_PER_FRAME,
+    MAX_SAVED_MS,
+    MAX_SOURCES_PER_FRAME,
+    MAX_TIMESTAMP,
+    MAX_URI_LENGTH,
+    MIN_SAVED_MS,
+)
+from workbench.model.records import ROI_KINDS
+
+# What no id or label may hold (model.validation.FORBIDDEN_CHARACTERS, in RE2's words).
+_FORBIDDEN = r"[\x00-\x1f\x7f-\x9f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
+_KINDS = ", ".join(f"'{k}'" for k in ROI_KINDS)
+
+MACROS = rf"""
+CREATE MACRO is_str(x) AS coalesce(left(x, 1) = '"', false);
+CREATE MACRO is_int(x) AS coalesce(regexp_full_match(x, '-?[0-9]{{1,18}}'), false);
+CREATE MACRO is_num(x) AS coalesce(
+    regexp_full_match(x, '-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?'), false);
+CREATE MACRO is_null(x) AS x IS NULL OR x = 'null';
+CREATE MACRO text_ok(s, lim) AS coalesce(
+    length(s) BETWEEN 1 AND lim AND NOT regexp_matches(s, '{_FORBIDDEN}'), false);
+CREATE MACRO opt_text(x) AS is_null(x) OR (is_str(x) AND text_ok(x->>'$', {MAX_ID_LENGTH}));
+CREATE MACRO opt_int(x, lo, hi) AS is_null(x)
+    OR (is_int(x) AND coalesce(TRY_CAST(x AS BIGINT) BETWEEN lo AND hi, false));
+CREATE MACRO int_of(x) AS CASE WHEN is_int(x) THEN TRY_CAST(x AS BIGINT) END;
+CREATE MACRO str_of(x) AS CASE WHEN is_str(x) THEN x->>'$' END;
+CREATE MACRO uri_ok(u) AS coalesce(length(u) BETWEEN 1 AND {MAX_URI_LENGTH}
+    AND NOT regexp_matches(u, '[\x00-\x1f\x7f]'), false);
+CREATE MACRO plain_uri(u, base) AS base IS NULL OR contains(u, '://') OR starts_with(u, '/')
+    OR NOT regexp_matches(u, '(^|/)\.\.?(/|$)|//|/$');
+CREATE MACRO resolved(u, base) AS CASE WHEN base IS NULL OR contains(u, '://')
+    OR starts_with(u, '/') THEN u ELSE base || '/' || u END;
+CREATE MACRO is_strings(x) AS coalesce(
+    regexp_full_match(x, '\[("([^"\\]|\\.)*"(,"([^"\\]|\\.)*")*)?\]'), false);
+CREATE MACRO texts_ok(l, lim) AS l IS NOT NULL
+    AND coalesce(list_bool_and(list_transform(l, lambda v: text_ok(v, lim))), true);
+CREATE MACRO numbers(x) AS CASE WHEN is_null(x) THEN []::DOUBLE[]
+    WHEN regexp_full_match(x, '\[(-?[0-9][0-9.eE+-]*(,-?[0-9][0-9.eE+-]*)*)?\]')
+    THEN x::DOUBLE[] END;
+CREATE MACRO box_ring(v) AS CASE WHEN len(v) <> 8 THEN false ELSE
+    len(list_distinct([v[1], v[3], v[5], v[7]])) = 2
+    AND len(list_distinct([v[2], v[4], v[6], v[8]])) = 2
+    AND ((v[1] = v[3]) <> (v[2] = v[4])) AND ((v[3] = v[5]) <> (v[4] = v[6]))
+    AND ((v[5] = v[7]) <> (v[6] = v[8])) AND ((v[7] = v[1]) <> (v[8] = v[2])) END;
+CREATE MACRO min_points(kind) AS CASE kind WHEN 'box' THEN 2 WHEN 'polygon' THEN 3
+    WHEN 'polyline' THEN 2 WHEN 'point' THEN 1 END;
+CREATE TEMP TABLE _wb_seen (id VARCHAR);
+"""
+
+_SOURCE = (
+    '[{"id":"JSON","uri":"JSON","width":"JSON","height":"JSON","content_type":"JSON",'
+    '"timestamp":"JSON","preview":"JSON","masks":"JSON","meta":"JSON"}]'
+)
+_ROI = (
+    '[{"id":"JSON","label":"JSON","labels":"JSON","poly":"JSON","confidence":"JSON",'
+    '"sources":"JSON","mask":"JSON","meta":"JSON"}]'
+)
+# One parse of the whole line. A `sources` or `rois` that is there but not a list parses as
+# NULL, like one that is missing: a line naming either key whose list did not parse goes to
+# the per-record path (so does, rarely, a line whose ROIs name sources but which has none).
+_FRAME = (
+    '{"id":"JSON","context_id":"JSON","timestamp":"JSON","num_frames":"JSON",'
+    '"dataset":"JSON","saved":"JSON","saved_in_version":"JSON","meta":"JSON",'
+    f'"sources":{_SOURCE},"rois":{_ROI}}}'
+)
+_PROMOTED = ("weather", "time_of_day", "camera", "location")
+
+
+def _promoted(key: str) -> tuple[str, str]:
+    """(check, value) of a metadata key copied to its own column: strings, integers, null,
+    objects and lists are taken here (floats and booleans print differently in Python)."""
+    v = f"(d.meta->'$.{key}')"
+    check = f"(is_null({v}) OR left({v}, 1) IN ('\"', '{{', '[') OR is_int({v}))"
+    value = (
+        f"CASE WHEN is_null({v}) OR left({v}, 1) IN ('{{', '[') THEN NULL "
+        f"WHEN is_str({v}) THEN {v}->>'$' ELSE TRY_CAST(int_of({v}) AS VARCHAR) END"
+    )
+    return check, value
+
+
+_CHECKS = [_promoted(k) for k in _PROMOTED]
+
+# One row per line: the frame's own values, its sources and ROIs still as lists, and `ok`.
+FRAMES = f"""
+CREATE OR REPLACE TEMP TABLE _wb_f AS
+WITH parsed AS MATERIALIZED (
+    SELECT n, try(from_json(j, '{_FRAME}')) AS d,
+        starts_with(ltrim(j, E' \\t\\r'), '{{')
+        AND NOT regexp_matches(j, '[0-9]{{19}}|\\\\[uU][dD][89a-fA-F]') AS plain,
+        contains(j, '"sources"') AS named_sources, contains(j, '"rois"') AS named_rois
+    FROM _wb_lines),
+typed AS MATERIALIZED (
+    SELECT n, d, plain AND d IS NOT NULL AS parsed_ok, named_sources, named_rois,
+        coalesce(contains(d.meta, '"_frame_index"'), false) AS has_index,
+        (d.meta->'$._frame_index') AS index_j,
+        (d.dataset->'$.id') AS ds_id, (d.dataset->'$.version') AS ds_version,
+        d.sources AS sources, d.rois AS rois
+    FROM parsed)
+SELECT n, str_of(d.id) AS id,
+    str_of(d.context_id) AS context_id,
+    int_of(d.timestamp) AS timestamp,
+    TRY_CAST(int_of(index_j) AS INTEGER) AS frame_index,
+    TRY_CAST(int_of(d.num_frames) AS INTEGER) AS num_frames,
+    CASE WHEN str_of(ds_id) <> '' THEN str_of(ds_id) END AS dataset,
+    CASE WHEN str_of(ds_version) <> '' THEN str_of(ds_version) END AS version,
+    CASE WHEN opt_int(d.saved, {MIN_SAVED_MS}, {MAX_SAVED_MS}) AND NOT is_null(d.saved)
+        THEN TIMESTAMP '1970-01-01' + to_milliseconds(int_of(d.saved)) END AS saved,
+    str_of(d.saved_in_version) AS saved_in_version,
+    nullif(CASE WHEN has_index THEN json_merge_patch(d.meta, '{{"_frame_index":null}}')
+        ELSE d.meta END::VARCHAR, '{{}}') AS metadata,
+    {", ".join(f"{value} AS {key}" for key, (_, value) in zip(_PROMOTED, _CHECKS, strict=True))},
+    sources, rois,
+    coalesce(parsed_ok
+    AND is_str(d.id) AND text_ok(d.id->>'$', {MAX_ID_LENGTH})
+    AND (is_null(d.context_id) OR (is_str(d.context_id) AND text_ok(d.context_id->>'$', {MAX_ID_LENGTH})))
+    AND opt_int(d.timestamp, -{MAX_TIMESTAMP}, {MAX_TIMESTAMP})
+    AND opt_int(d.num_frames, 1, {MAX_INT32})
+    AND (is_null(d.dataset) OR (left(d.dataset, 1) = '{{' AND opt_text(ds_id)
+         AND opt_text(ds_version)) OR d.dataset IN ('{{}}'))
+    AND opt_int(d.saved, {MIN_SAVED_MS}, {MAX_SAVED_MS})
+    AND opt_text(d.saved_in_version)
+    AND (is_null(d.meta) OR (left(d.meta, 1) = '{{'
+         AND length(d.meta) <= {MAX_JSON_FIELD_BYTES // 2}
+         AND NOT contains(d.meta, '"_source_meta"')
+         AND (NOT has_index OR opt_int(index_j, 0, {MAX_INT32}))
+         AND {" AND ".join(check for check, _ in _CHECKS)}))
+    AND (NOT named_sources OR sources IS NOT NULL)
+    AND (NOT named_rois OR rois IS NOT NULL), false) AS ok
+FROM typed
+"""
+
+# One row per source of the lines still ok.
+SOURCES = f"""
+CREATE OR REPLACE TEMP TABLE _wb_s AS
+WITH items AS MATERIALIZED (
+    SELECT n, id AS frame_id, unnest(sources) AS s,
+        generate_subscripts(sources, 1) - 1 AS k
+    FROM _wb_f WHERE ok AND len(sources) > 0),
+valued AS MATERIALIZED (
+    SELECT n, frame_id, k, s,
+        CASE WHEN is_null(s.id) OR s.id = '""' THEN
+            CASE WHEN k = 0 THEN 'default' ELSE CAST(k AS VARCHAR) END
+            ELSE str_of(s.id) END AS id,
+        str_of(s.uri) AS uri,
+        (s.preview->'$.uri') AS preview_j
+    FROM items)
+SELECT n, frame_id, k, id, resolved(uri, $base) AS uri,
+    TRY_CAST(int_of(s.width) AS INTEGER) AS width, TRY_CAST(int_of(s.height) AS INTEGER) AS height,
+    str_of(s.content_type) AS content_type, int_of(s.timestamp) AS timestamp,
+    CASE WHEN str_of(preview_j) <> '' THEN resolved(str_of(preview_j), $base) END AS preview_uri,
+    coalesce((is_null(s.id) OR is_str(s.id)) AND text_ok(id, {MAX_ID_LENGTH})
+    AND uri_ok(uri) AND plain_uri(uri, $base)
+    AND opt_int(s.width, 1, {MAX_INT32}) AND opt_int(s.height, 1, {MAX_INT32})
+    AND (is_null(s.content_type) OR is_str(s.content_type))
+    AND opt_int(s.timestamp, -{MAX_TIMESTAMP}, {MAX_TIMESTAMP})
+    AND (is_null(s.preview) OR (left(s.preview, 1) = '{{' AND (is_null(preview_j)
+         OR str_of(preview_j) = '' OR (uri_ok(str_of(preview_j))
+         AND plain_uri(str_of(preview_j), $base)))))
+    AND (is_null(s.masks) OR s.masks = '[]')
+    AND (is_null(s.meta) OR s.meta = '{{}}'), false) AS ok
+FROM valued
+"""
+
+SOURCES_BY_FRAME = f"""
+CREATE OR REPLACE TEMP TABLE _wb_sf AS
+SELECT n, bool_and(ok) AND count(DISTINCT id) = count(*)
+        AND count(*) <= {MAX_SOURCES_PER_FRAME} AS ok,
+    list(id ORDER BY k) AS ids,
+    list({{'id': id, 'w': coalesce(width, 0), 'h': coalesce(height, 0)}}) AS sizes,
+    arg_min(uri, k) AS first_uri
+FROM _wb_s GROUP BY n
+"""
+
+_RESERVED = (
+    '{"_kind":null,"_field":null,"_track_index":null,"_keyframe":null,"_bbox":null,"_type":null}'
+)
+
+ROIS = f"""
+CREATE OR REPLACE TEMP TABLE _wb_r AS
+WITH items AS MATERIALIZED (
+    SELECT f.n, f.id AS frame_id, unnest(f.rois) AS r,
+        generate_subscripts(f.rois, 1) - 1 AS k
+    FROM _wb_f f WHERE f.ok AND len(f.rois) > 0),
+valued AS MATERIALIZED (
+    SELECT n, frame_id, k, r,
+        CASE WHEN is_null(r.id) OR r.id = '""' THEN frame_id || ':' || k
+            ELSE str_of(r.id) END AS id,
+        CASE WHEN is_null(r.label) THEN []::VARCHAR[] WHEN is_str(r.label)
+            THEN [r.label->>'$'] WHEN is_strings(r.label) THEN r.label::VARCHAR[] END AS labels,
+        numbers(r.poly) AS v,
+        CASE WHEN is_null(r.sources) THEN []::VARCHAR[] WHEN is_strings(r.sources)
+            THEN r.sources::VARCHAR[] END AS source_ids,
+        coalesce(contains(r.meta, '"_') OR contains(r.meta, '"kind"'), false) AS reserved,
+    FROM items),
+meta AS MATERIALIZED (
+    SELECT *,
+        CASE WHEN reserved THEN (r.meta->'$._kind') END AS kind_j,
+        CASE WHEN reserved THEN (r.meta->'$._field') END AS field_j,
+        CASE WHEN reserved THEN (r.meta->'$._track_index') END AS track_j,
+        CASE WHEN reserved THEN (r.meta->'$._keyframe') END AS keyframe_j,
+        CASE WHEN reserved THEN (r.meta->'$._bbox') END AS bbox_j,
+        CASE WHEN reserved THEN (r.meta->'$.kind') END AS kind_attribute_j,
+        CASE WHEN reserved THEN (r.meta->'$._type') END AS sdk_type_j
+    FROM valued),
+shaped AS MATERIALIZED (
+    SELECT *,
+        coalesce(str_of(kind_j), CASE WHEN len(v) = 0 THEN 'classification'
+            WHEN box_ring(v) THEN 'box' WHEN len(v) = 2 THEN 'point' ELSE 'polygon' END)
+            AS kind,
+        CASE WHEN len(v) > 0 THEN list_min(list_slice(v, 1, len(v), 2)) END AS x_min,
+        CASE WHEN len(v) > 0 THEN list_min(list_slice(v, 2, len(v), 2)) END AS y_min,
+        CASE WHEN len(v) > 0 THEN list_max(list_slice(v, 1, len(v), 2)) END AS x_max,
+        CASE WHEN len(v) > 0 THEN list_max(list_slice(v, 2, len(v), 2)) END AS y_max,
+        nullif(CASE WHEN reserved THEN json_merge_patch(r.meta, '{_RESERVED}')
+            ELSE r.meta END::VARCHAR, '{{}}') AS attributes
+    FROM meta)
+SELECT r.n, r.frame_id, r.k, r.id,
+    CASE WHEN is_null(field_j) OR field_j = '""' THEN 'ground_truth' ELSE str_of(field_j) END
+        AS field,
+    r.labels[1] AS label, r.labels, TRY_CAST(r.r.confidence AS DOUBLE) AS confidence, r.kind,
+    CASE WHEN len(r.v) = 0 THEN []::DOUBLE[][] ELSE [r.v] END AS geometry,
+    r.x_min, r.y_min, r.x_max, r.y_max, (r.x_max - r.x_min) * (r.y_max - r.y_min) AS area,
+    r.source_ids, NULL::VARCHAR AS mask, r.attributes,
+    TRY_CAST(int_of(track_j) AS INTEGER) AS track_index,
+    CASE keyframe_j WHEN 'true' THEN true WHEN 'false' THEN false END AS keyframe,
+    r.kind IN ('box', 'polygon', 'mask') AND r.x_min IS NOT NULL
+        AND (r.x_max <= r.x_min OR r.y_max <= r.y_min) AS zero_area,
+    r.x_min IS NOT NULL AND r.kind IN ('box', 'polygon', 'mask', 'point', 'polyline')
+        AND len(list_filter(f.sizes, lambda s: s.w > 0 AND s.h > 0
+            AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id)))) > 0
+        AND len(list_filter(f.sizes, lambda s: s.w > 0 AND s.h > 0
+            AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id))
+            AND r.x_min <= s.w AND r.x_max >= 0 AND r.y_min <= s.h AND r.y_max >= 0)) = 0
+        AS outside,
+    len(list_filter(r.source_ids, lambda s: NOT list_contains(coalesce(f.ids, []), s))) > 0
+        AS unknown_source,
+    coalesce(r.r IS NOT NULL AND NOT (r.r.id IS NULL AND r.r.label IS NULL AND r.r.labels IS NULL
+        AND r.r.poly IS NULL AND r.r.confidence IS NULL AND r.r.sources IS NULL
+        AND r.r.mask IS NULL AND r.r.meta IS NULL)
+    AND (is_null(r.r.id) OR is_str(r.r.id)) AND text_ok(r.id, {MAX_ID_LENGTH})
+    AND r.r.labels IS NULL AND texts_ok(r.labels, {MAX_LABEL_LENGTH})
+    AND len(r.labels) <= {MAX_LABELS_PER_ROI}
+    AND r.v IS NOT NULL AND len(r.v) % 2 = 0 AND len(r.v) <= {2 * MAX_POINTS_PER_ROI}
+    AND NOT list_contains(r.v, -999999999.0)
+    AND (len(r.v) = 0 OR (list_min(r.v) >= -{MAX_COORDINATE} AND list_max(r.v) <= {MAX_COORDINATE}))
+    AND (min_points(r.kind) IS NULL OR len(r.v) >= 2 * min_points(r.kind))
+    AND (len(r.v) > 0 OR r.kind = 'classification' OR kind_j IS NOT NULL)
+    AND (is_null(r.r.confidence) OR (is_num(r.r.confidence)
+         AND TRY_CAST(r.r.confidence AS DOUBLE) BETWEEN 0 AND 1))
+    AND texts_ok(r.source_ids, {MAX_ID_LENGTH})
+    AND is_null(r.r.mask)
+    AND (is_null(r.r.meta) OR (left(r.r.meta, 1) = '{{'
+         AND length(r.r.meta) <= {MAX_JSON_FIELD_BYTES // 2}))
+    AND (is_null(kind_j) OR (is_str(kind_j) AND str_of(kind_j) IN ({_KINDS})))
+    AND (is_null(field_j) OR field_j = '""' OR (is_str(field_j)
+         AND text_ok(str_of(field_j), {MAX_ID_LENGTH})))
+    AND opt_int(track_j, -{MAX_INT32}, {MAX_INT32})
+    AND (is_null(keyframe_j) OR keyframe_j IN ('true', 'false'))
+    AND is_null(bbox_j)
+    AND (sdk_type_j IS NULL OR (kind_j IS NOT NULL AND str_of(kind_j) = CASE str_of(sdk_type_j)
+         WHEN 'b2d' THEN 'box' WHEN 'p2d' THEN 'polygon' WHEN 'k2d' THEN 'point' END))
+    AND (is_null(kind_attribute_j) OR kind_j IS NOT NULL
+         OR str_of(kind_attribute_j) NOT IN ({_KINDS})), false) AS ok
+FROM shaped r LEFT JOIN _wb_sf f USING (n)
+"""
+
+ROIS_BY_FRAME = f"""
+CREATE OR REPLACE TEMP TABLE _wb_rf AS
+SELECT n, bool_and(ok) AND count(DISTINCT id) = count(*)
+        AND count(*) <= {MAX_ROIS_PER_FRAME} AS ok,
+    count(*) FILTER (WHERE zero_area) AS zero_area,
+    count(*) FILTER (WHERE outside) AS outside,
+    count(*) FILTER (WHERE unknown_source) AS unknown_source
+FROM _wb_r GROUP BY n
+"""
+
+# The lines SQL stores: every check passed for the frame, its sources and its ROIs.
+GOOD = """
+CREATE OR REPLACE TEMP TABLE _wb_good AS
+SELECT f.n, f.id, coalesce(s.ok, true) AND coalesce(r.ok, true) AS ok,
+    coalesce(s.first_uri IS NULL, true) AS no_sources,
+    coalesce(r.zero_area, 0) AS zero_area, coalesce(r.outside, 0) AS outside,
+    coalesce(r.unknown_source, 0) AS unknown_source
+FROM _wb_f f LEFT JOIN _wb_sf s USING (n) LEFT JOIN _wb_rf r USING (n)
+WHERE f.ok AND coalesce(s.ok, true) AND coalesce(r.ok, true)
+"""
+
+FRAME_ROWS = f"""
+SELECT f.id, f.dataset, f.version, coalesce(f.context_id, s.first_uri, f.id) AS context_id,
+    f.timestamp, f.frame_index, f.num_frames, f.metadata,
+    {", ".join(f"f.{k}" for k in _PROMOTED)}, f.saved, f.saved_in_version, f.n AS _line
+FROM _wb_f f LEFT JOIN _wb_sf s USING (n)
+WHERE f.n IN (SELECT n FROM _wb_keep) ORDER BY f.n
+"""
+SOURCE_ROWS = """
+SELECT frame_id, id, uri, width, height, content_type, timestamp, preview_uri,
+    NULL::VARCHAR AS masks, n AS _line
+FROM _wb_s WHERE n IN (SELECT n FROM _wb_keep) ORDER BY n, k
+"""
+ROI_ROWS = """
+SELECT frame_id, id, field, label, labels, confidence, kind, geometry, x_min, y_min, x_max,
+    y_max, area, source_ids, mask, attributes, track_index, keyframe, n AS _line
+FROM _wb_r WHERE n IN (SELECT n FROM _wb_keep) ORDER BY n, k
+"""

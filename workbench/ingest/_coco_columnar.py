@@ -1,0 +1,376 @@
+"""A COCO instances file imported column by column.
+
+DuckDB reads the document once (in a file engine allowed that file only) and the statements
+of workbench.ingest._coco_sql check and convert every image and annotation at once; the
+records SQL cannot vouch for go through the per-record path (workbench.ingest.coco and
+_coco_annotations) and are stored or rejected with their usual errors (file, then image or
+annotation id or number). Frames are written in the order of the file's images, whatever the
+size of the file.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from workbench.errors import RecordError
+from workbench.ingest import _coco_sql as sql
+from workbench.ingest._clearml_sql import MACROS
+from workbench.ingest._coco_annotations import (
+    Category,
+    is_coco_id,
+    read_categories,
+    roi_from_annotation,
+)
+from workbench.ingest._columnar import ROI_ROWS, MemoryEngine, rows_table
+from workbench.ingest.jsonread import Unreadable, loads
+from workbench.ingest.report import is_record_failure, record_error
+from workbench.ingest.writer import CatalogWriter, RowBatch, _promoted, _roi_row
+from workbench.model.limits import MAX_ROIS_PER_FRAME
+from workbench.model.records import FRAME_SCHEMA, PROMOTED_KEYS, SOURCE_SCHEMA, Frame, Source
+from workbench.model.validation import WARN_OUTSIDE, WARN_ZERO_AREA, check_roi, validate_frame
+
+if TYPE_CHECKING:
+    from workbench.ingest.coco import _Instances
+
+# A document larger than this is streamed a record at a time instead (memory stays flat).
+MAX_DOCUMENT_BYTES = 2 << 30
+_FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
+_ROIS = pa.schema([*ROI_ROWS, ("_i", pa.int64())])
+# Local names Path would normalise (the per-record path makes their URI); URLs stay as given.
+_PLAIN_NAME = r"(^|/)\.\.?(/|$)|//|/$|[?#;]"
+
+
+@dataclass
+class _Stored:
+    """The images stored, and annotations handled in Python, by image ordinal."""
+
+    keys: dict[str, tuple[int, str, Any, int | None, int | None]] = field(default_factory=dict)
+    rois: list[tuple[Any, ...]] = field(default_factory=list)
+    warnings: dict[int, list[str]] = field(default_factory=dict)
+
+
+def import_instances(path: Path, writer: CatalogWriter, options: _Instances) -> bool:
+    """Import an instances file through SQL; False (nothing done) when DuckDB cannot read it
+    as one document, so that the caller streams it record by record instead."""
+    size = path.stat().st_size
+    if size > MAX_DOCUMENT_BYTES:
+        return False
+    with MemoryEngine(MACROS, files=[str(path.resolve())]) as con:
+        try:
+            con.execute(sql.READ, {"file": str(path.resolve()), "size": size + 1})
+        except duckdb.Error:
+            return False
+        categories = _categories(con, path, writer)
+        _images(con, path, writer, options)
+        stored = _Stored()
+        _annotations(con, path, writer, options, categories, stored)
+        total = con.execute("SELECT count(*) FROM _wb_images").fetchall()[0][0]
+        for first in range(0, total, writer.batch_size):
+            _write(con, path, writer, options, stored, first, first + writer.batch_size - 1)
+    return True
+
+
+def _categories(con: Any, path: Path, writer: CatalogWriter) -> dict[Any, Category]:
+    items = []
+    for i, text in con.execute(sql.CATEGORIES).fetchall():
+        value = loads(text.encode())
+        if isinstance(value, Unreadable):
+            writer.reject(RecordError(f"{path}, category #{i + 1}", value.problem))
+            continue
+        items.append((i, value))
+    found = read_categories(items, str(path), writer.reject)
+    names = ["key", "id", "name", "supercategory", "keypoints"]
+    rows = [
+        (_key(c.id), orjson.dumps(c.id).decode(), c.name, c.supercategory,
+         "yes" if c.keypoints is not None else None)
+        for c in found.values()
+    ]  # fmt: skip
+    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    table = pa.table({n: pa.array(col, pa.string()) for n, col in zip(names, columns, strict=True)})
+    con.register("_wb_t", table)
+    con.execute("CREATE OR REPLACE TEMP TABLE _wb_cats AS SELECT * FROM _wb_t")
+    con.unregister("_wb_t")
+    return found
+
+
+def _key(value: Any) -> str:
+    """A COCO id as the JSON text DuckDB gives it (1 and "1" differ)."""
+    return orjson.dumps(value).decode()
+
+
+def _images(con: Any, path: Path, writer: CatalogWriter, options: _Instances) -> None:
+    """Stage `_wb_images`: the images to store, first of each id, in file order."""
+    from workbench.ingest.coco import _image, _source
+
+    con.execute(sql.IMAGES)
+    con.execute(
+        "UPDATE _wb_img SET ok = false WHERE ok AND ((NOT contains(file_name, '://') AND "
+        f"regexp_matches(file_name, '{_PLAIN_NAME}')) OR NOT {_promoted_ok()})"
+    )
+    extra: list[tuple[Any, ...]] = []
+    errors: list[tuple[int, RecordError]] = []
+    for i, text in con.execute("SELECT i, x FROM _wb_img WHERE NOT ok ORDER BY i").fetchall():
+        value = loads(text.encode())
+        try:
+            if isinstance(value, Unreadable):
+                raise RecordError(f"{path}, image #{i + 1}", value.problem)
+            image = _image(value, path, i)
+            meta = orjson.dumps(image.extra).decode() if image.extra else None
+        except Exception as exc:
+            if not is_record_failure(exc):
+                raise
+            errors.append((i, record_error(exc, f"{path}, image #{i + 1}")))
+            continue
+        source = _source(image, options.images_dir)
+        values = (image.file_name, image.width, image.height, meta)
+        promoted = [_promoted(image.extra.get(k)) for k in PROMOTED_KEYS]
+        extra.append(
+            (i, _key(image.id), str(image.id), *values, source.uri, source.content_type, *promoted)
+        )
+    names = ["i", "key", "id", "file_name", "width", "height", "metadata", "uri", "ctype"]
+    names += list(PROMOTED_KEYS)
+    types = [pa.int64(), *[pa.string()] * 3, pa.int32(), pa.int32(), *[pa.string()] * 7]
+    table = pa.table(
+        [pa.array(col, t) for col, t in zip(zip(*extra, strict=True), types, strict=True)]
+        if extra
+        else [pa.array([], t) for t in types],
+        names=names,
+    )
+    con.register("_wb_t", table)
+    folder = str(options.images_dir)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _wb_all AS "
+        "SELECT i, key, id, file_name, width, height, metadata, "
+        "CASE WHEN contains(file_name, '://') OR starts_with(file_name, '/') THEN file_name "
+        "ELSE $folder || '/' || file_name END AS uri, NULL::VARCHAR AS ctype, "
+        f"{_promoted_columns()} FROM _wb_img "
+        "WHERE ok UNION ALL SELECT * FROM _wb_t",
+        {"folder": folder},
+    )
+    con.unregister("_wb_t")
+    _content_types(con)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _wb_images AS "
+        "SELECT row_number() OVER (ORDER BY i) - 1 AS o, $prefix || id AS frame_id, * FROM "
+        "(SELECT *, row_number() OVER (PARTITION BY key ORDER BY i) > 1 AS again FROM _wb_all) "
+        "WHERE NOT again",
+        {"prefix": options.prefix},
+    )
+    again = con.execute(
+        "SELECT i, id FROM (SELECT i, id, row_number() OVER (PARTITION BY key ORDER BY i) AS r "
+        "FROM _wb_all) WHERE r > 1"
+    ).fetchall()
+    errors += [
+        (i, RecordError(f"{path}, image {i_id}", "the id appears twice")) for i, i_id in again
+    ]
+    for _, error in sorted(errors, key=lambda item: item[0]):
+        writer.reject(error)
+
+
+def _promoted_columns() -> str:
+    """The promoted metadata keys of an image SQL takes, as the writer copies them."""
+    columns = []
+    for key in PROMOTED_KEYS:
+        v = f"(x->'$.{key}')"
+        columns.append(
+            f"CASE WHEN is_null({v}) OR left({v}, 1) IN ('{{', '[') THEN NULL "
+            f"WHEN is_str({v}) THEN {v}->>'$' ELSE CAST(int_of({v}) AS VARCHAR) END AS {key}"
+        )
+    return ", ".join(columns)
+
+
+def _promoted_ok() -> str:
+    """Images whose promoted metadata keys SQL copies as Python would."""
+    checks = []
+    for key in PROMOTED_KEYS:
+        v = f"(x->'$.{key}')"
+        checks.append(f"(is_null({v}) OR left({v}, 1) IN ('\"', '{{', '[') OR is_int({v}))")
+    return "(" + " AND ".join(checks) + ")"
+
+
+def _content_types(con: Any) -> None:
+    """Each image's content type, guessed by Python's mimetypes once per file extension."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _wb_ext AS SELECT DISTINCT "
+        "CASE WHEN regexp_matches(file_name, '[?#;]') THEN file_name "
+        "ELSE 'x' || regexp_extract(file_name, '\\.[^./]*$') END AS probe FROM _wb_all "
+        "WHERE ctype IS NULL"
+    )
+    probes = [r[0] for r in con.execute("SELECT probe FROM _wb_ext").fetchall()]
+    guessed = pa.table(
+        {
+            "probe": pa.array(probes, pa.string()),
+            "guess": pa.array([mimetypes.guess_type(p)[0] for p in probes], pa.string()),
+        }
+    )
+    con.register("_wb_t", guessed)
+    con.execute(
+        "UPDATE _wb_all SET ctype = g.guess FROM _wb_t g WHERE _wb_all.ctype IS NULL AND "
+        "g.probe = CASE WHEN regexp_matches(file_name, '[?#;]') THEN file_name "
+        "ELSE 'x' || regexp_extract(file_name, '\\.[^./]*$') END"
+    )
+    con.unregister("_wb_t")
+
+
+def _annotations(
+    con: Any,
+    path: Path,
+    writer: CatalogWriter,
+    options: _Instances,
+    categories: dict[Any, Category],
+    stored: _Stored,
+) -> None:
+    """Stage `_wb_ann`; annotations SQL does not take are converted here or rejected."""
+    con.execute(sql.ANNOTATIONS)
+    rest = con.execute("SELECT i, x FROM _wb_ann WHERE NOT ok ORDER BY i").fetchall()
+    if rest:
+        stored.keys = {
+            key: (o, frame_id, raw, width, height)
+            for o, frame_id, key, raw, width, height in con.execute(
+                "SELECT o, frame_id, key, id, width, height FROM _wb_images"
+            ).fetchall()
+        }
+    errors: list[tuple[int, RecordError]] = []
+    ids: list[tuple[int, int, str]] = []
+    for i, text in rest:
+        found = _annotation(path, i, text, options, categories, stored)
+        if isinstance(found, RecordError):
+            errors.append((i, found))
+        else:
+            ids.append((found, i, stored.rois[-1][1]))
+    table = pa.table(
+        {
+            "o": pa.array([o for o, _, _ in ids], pa.int64()),
+            "i": pa.array([i for _, i, _ in ids], pa.int64()),
+            "id": pa.array([r for _, _, r in ids], pa.string()),
+        }
+    )
+    con.register("_wb_t", table)
+    again = con.execute(
+        "SELECT i, id FROM (SELECT o, i, id, row_number() OVER (PARTITION BY o, id ORDER BY i) "
+        "AS r FROM (SELECT o, i, id FROM _wb_ann WHERE ok UNION ALL SELECT * FROM _wb_t)) "
+        "WHERE r > 1"
+    ).fetchall()
+    con.unregister("_wb_t")
+    repeated = {i for i, _ in again}
+    con.execute(
+        "UPDATE _wb_ann SET ok = false WHERE i IN (SELECT unnest(?::BIGINT[]))", [sorted(repeated)]
+    )
+    stored.rois = [row for row in stored.rois if row[-1] not in repeated]
+    for i, roi_id in again:
+        where = f"{path}, annotation {roi_id}"
+        errors.append((i, RecordError(where, "the id appears twice for this image")))
+    for _, error in sorted(errors, key=lambda item: item[0]):
+        writer.reject(error)
+
+
+def _annotation(
+    path: Path,
+    i: int,
+    text: str,
+    options: _Instances,
+    categories: dict[Any, Category],
+    stored: _Stored,
+) -> int | RecordError:
+    """One annotation through the per-record path: its image's ordinal, or its error."""
+    value = loads(text.encode())
+    if isinstance(value, Unreadable):
+        return RecordError(f"{path}, annotation #{i + 1}", value.problem)
+    if not isinstance(value, dict):
+        return RecordError(f"{path}, annotation #{i + 1}", "not a JSON object")
+    value.setdefault("id", i + 1)
+    if not is_coco_id(value["id"]) or not is_coco_id(value.get("image_id", 0)):
+        where = f"{path}, annotation #{i + 1}"
+        return RecordError(where, "id and image_id must be integers or strings")
+    where = f"{path}, annotation {value['id']}"
+    image = stored.keys.get(_key(value.get("image_id")))
+    if value.get("image_id") is None or image is None:
+        return RecordError(where, f"unknown image_id {value.get('image_id')!r}")
+    o, frame_id, _, width, height = image
+    size = (height, width) if width is not None and height is not None else None
+    try:
+        roi = roi_from_annotation(value, categories, options.field, size, where)
+        warnings = check_roi(roi, where, {"image": (width or 0, height or 0)})
+        row = _roi_row(frame_id, roi)
+    except Exception as exc:
+        if not is_record_failure(exc):
+            raise
+        return record_error(exc, where)
+    stored.rois.append((*row, o, i))
+    stored.warnings.setdefault(o, []).extend(warnings)
+    return o
+
+
+def _write(
+    con: Any,
+    path: Path,
+    writer: CatalogWriter,
+    options: _Instances,
+    stored: _Stored,
+    first: int,
+    last: int,
+) -> None:
+    """Write the frames of the images with ordinals first..last, with their ROIs."""
+    params = {"first": first, "last": last}
+    con.execute(sql.FRAMES, {**params, "dataset": options.dataset, "version": options.version})
+    extra: dict[int, int] = {}
+    for row in stored.rois:
+        if first <= row[-2] <= last:
+            extra[row[-2]] = extra.get(row[-2], 0) + 1
+    refused = set()
+    for o, image_id, frame_id, uri, count in con.execute(
+        "SELECT _line, image_id, id, context_id, rois FROM _wb_frames WHERE NOT ok "
+        "OR _line IN (SELECT unnest(?::BIGINT[]))",
+        [sorted(extra)],
+    ).fetchall():
+        where = f"{path}, image {image_id}"
+        try:
+            validate_frame(Frame(frame_id, sources=[Source("image", uri)]), where)
+            total = count + extra.get(o, 0)
+            if total > MAX_ROIS_PER_FRAME:
+                problem = f"the frame has {total:,} ROIs, more than {MAX_ROIS_PER_FRAME:,}"
+                raise RecordError(where, problem)
+        except Exception as exc:
+            if not is_record_failure(exc):
+                raise
+            writer.reject(record_error(exc, where))
+            refused.add(o)
+    con.execute(
+        "DELETE FROM _wb_frames WHERE _line IN (SELECT unnest(?::BIGINT[]))", [sorted(refused)]
+    )
+    frames = con.sql(sql.FRAME_ROWS).to_arrow_table().cast(_FRAMES)
+    sources = con.sql(sql.SOURCE_ROWS).to_arrow_table().cast(SOURCE_SCHEMA)
+    warnings = []
+    for o, image_id, zero, outside in con.execute(sql.ROI_WARNINGS).fetchall():
+        kinds = stored.warnings.get(o, [])
+        zero, outside = zero + kinds.count(WARN_ZERO_AREA), outside + kinds.count(WARN_OUTSIDE)
+        where = f"{path}, image {image_id}"
+        warnings += [
+            (k, where, n) for k, n in ((WARN_ZERO_AREA, zero), (WARN_OUTSIDE, outside)) if n
+        ]
+    rois = _rois(con, stored, options, first, last, refused)
+    writer.write_rows(RowBatch(frames, sources, rois, warnings))
+
+
+def _rois(
+    con: Any, stored: _Stored, options: _Instances, first: int, last: int, refused: set[int]
+) -> pa.Table:
+    params = {"field": options.field, "first": first, "last": last}
+    made = con.sql(sql.ROIS, params=params).to_arrow_table().cast(_ROIS)
+    mine = rows_table([r for r in stored.rois if first <= r[-2] <= last], _ROIS)
+    table = pa.concat_tables([made, mine])
+    if refused:
+        table = table.filter(
+            pc.invert(pc.is_in(table["_line"], value_set=pa.array(sorted(refused), pa.int64())))
+        )
+    if mine.num_rows:
+        table = table.take(pc.sort_indices(table, [("_line", "ascending"), ("_i", "ascending")]))
+    return table.drop_columns(["_line", "_i"])

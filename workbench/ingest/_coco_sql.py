@@ -1,0 +1,195 @@
+"""The SQL that turns a COCO instances file into catalog rows, set-based.
+
+The file engine reads the document once (`_wb_doc`: its images, annotations and categories as
+lists of JSON texts). As for ClearML (workbench.ingest._clearml_sql, whose macros these
+statements use), an image or annotation is `ok` only when SQL can vouch that the per-record
+path (workbench.ingest._coco_annotations) would store it exactly so; every other record goes
+through that path, which stores it or rejects it with its usual error.
+"""
+
+from __future__ import annotations
+
+from workbench.model.limits import (
+    MAX_COORDINATE,
+    MAX_ID_LENGTH,
+    MAX_INT32,
+    MAX_JSON_DEPTH,
+    MAX_JSON_FIELD_BYTES,
+    MAX_LABEL_LENGTH,
+    MAX_POINTS_PER_ROI,
+    MAX_RINGS_PER_ROI,
+    MAX_ROIS_PER_FRAME,
+    MAX_URI_LENGTH,
+)
+
+READ = """
+CREATE OR REPLACE TEMP TABLE _wb_doc AS SELECT * FROM read_json($file,
+    columns = {images: 'JSON[]', annotations: 'JSON[]', categories: 'JSON[]'},
+    maximum_object_size = $size)
+"""
+CATEGORIES = """
+SELECT i, x FROM (SELECT unnest(categories) AS x, generate_subscripts(categories, 1) - 1 AS i
+    FROM _wb_doc) ORDER BY i
+"""
+URI_OK = f"""coalesce(length(uri) BETWEEN 1 AND {MAX_URI_LENGTH}
+    AND NOT regexp_matches(uri, '[\\x00-\\x1f\\x7f]'), false)"""
+_DEEP = f"length(x) - length(replace(replace(x, '[', ''), '{{', '')) > {MAX_JSON_DEPTH}"
+_IMAGE = '{"id":"JSON","file_name":"JSON","width":"JSON","height":"JSON"}'
+_IMAGE_KEYS = '{"id":null,"file_name":null,"width":null,"height":null}'
+
+# One row per image, in file order: `key` is its id as JSON text (1 and "1" differ, as in a
+# dict of the parsed values), `ok` whether SQL takes it.
+IMAGES = f"""
+CREATE OR REPLACE TEMP TABLE _wb_img AS
+WITH items AS MATERIALIZED (
+    SELECT unnest(images) AS x, generate_subscripts(images, 1) - 1 AS i FROM _wb_doc),
+parsed AS MATERIALIZED (
+    SELECT i, x, try(from_json(x, '{_IMAGE}')) AS d, {_DEEP} AS deep FROM items)
+SELECT i, x, d.id AS key,
+    CASE WHEN is_str(d.id) THEN d.id->>'$' ELSE CAST(int_of(d.id) AS VARCHAR) END AS id,
+    str_of(d.file_name) AS file_name,
+    TRY_CAST(int_of(d.width) AS INTEGER) AS width, TRY_CAST(int_of(d.height) AS INTEGER) AS height,
+    nullif(json_merge_patch(x, '{_IMAGE_KEYS}')::VARCHAR, '{{}}') AS metadata,
+    coalesce(NOT deep AND left(x, 1) = '{{' AND d IS NOT NULL
+        AND (is_str(d.id) OR is_int(d.id)) AND str_of(d.file_name) <> ''
+        AND opt_int(d.width, 1, {MAX_INT32}) AND opt_int(d.height, 1, {MAX_INT32})
+        AND length(x) <= {MAX_JSON_FIELD_BYTES // 2}, false) AS ok
+FROM parsed
+"""
+
+_ANN = (
+    '{"id":"JSON","image_id":"JSON","category_id":"JSON","bbox":"JSON",'
+    '"segmentation":"JSON","score":"JSON","iscrowd":"JSON","area":"JSON",'
+    '"supercategory":"JSON"}'
+)
+_ANN_KEYS = (
+    '{"id":null,"image_id":null,"category_id":null,"bbox":null,"segmentation":null,"score":null}'
+)
+
+# One row per annotation, joined to its image (`_wb_images`: the images stored, with their
+# ordinal `o`) and category (`_wb_cats`, keyed by the id's JSON text).
+ANNOTATIONS = f"""
+CREATE OR REPLACE TEMP TABLE _wb_ann AS
+WITH items AS MATERIALIZED (
+    SELECT unnest(annotations) AS x, generate_subscripts(annotations, 1) - 1 AS i
+    FROM _wb_doc),
+parsed AS MATERIALIZED (
+    SELECT i, x, try(from_json(x, '{_ANN}')) AS d, {_DEEP} AS deep FROM items),
+valued AS MATERIALIZED (
+    SELECT p.*, img.o, img.frame_id, img.width, img.height, c.name, c.supercategory,
+        c.category_json, c.keypoints AS category_keypoints,
+        CASE WHEN is_null(d.id) THEN CAST(i + 1 AS VARCHAR) WHEN is_str(d.id) THEN d.id->>'$'
+            ELSE CAST(int_of(d.id) AS VARCHAR) END AS id,
+        CASE WHEN NOT is_null(d.bbox) THEN numbers(d.bbox) END AS box,
+        CASE WHEN is_null(d.segmentation) OR d.segmentation = '[]' THEN NULL
+            WHEN starts_with(d.segmentation, '[[') THEN
+                list_transform(from_json(d.segmentation, '["JSON"]'), lambda r: numbers(r))
+            END AS rings,
+        nullif(json_merge_patch(x, '{_ANN_KEYS}')::VARCHAR, '{{}}') AS extra
+    FROM parsed p
+    LEFT JOIN (SELECT key AS image_key, o, frame_id, width, height FROM _wb_images) img
+        ON img.image_key = p.d.image_id
+    LEFT JOIN (SELECT key AS category_key, id AS category_json, name, supercategory, keypoints
+        FROM _wb_cats) c ON c.category_key = p.d.category_id),
+shaped AS MATERIALIZED (
+    SELECT *,
+        CASE WHEN rings IS NULL THEN 'box' ELSE 'polygon' END AS kind,
+        CASE WHEN rings IS NULL THEN [[box[1], box[2], box[1] + box[3], box[2],
+            box[1] + box[3], box[2] + box[4], box[1], box[2] + box[4]]] ELSE rings END
+            AS geometry,
+        flatten(rings) AS points
+    FROM valued)
+SELECT o, frame_id, i, x, id, name AS label, [name] AS labels,
+    TRY_CAST(d.score AS DOUBLE) AS confidence, kind, geometry,
+    CASE WHEN box IS NOT NULL THEN box[1]
+        ELSE list_min(flatten(list_transform(rings, lambda r: list_slice(r, 1, len(r), 2)))) END
+        AS x_min,
+    CASE WHEN box IS NOT NULL THEN box[2]
+        ELSE list_min(flatten(list_transform(rings, lambda r: list_slice(r, 2, len(r), 2)))) END
+        AS y_min,
+    CASE WHEN box IS NOT NULL THEN box[1] + box[3]
+        ELSE list_max(flatten(list_transform(rings, lambda r: list_slice(r, 1, len(r), 2)))) END
+        AS x_max,
+    CASE WHEN box IS NOT NULL THEN box[2] + box[4]
+        ELSE list_max(flatten(list_transform(rings, lambda r: list_slice(r, 2, len(r), 2)))) END
+        AS y_max,
+    json_merge_patch(json_merge_patch(
+        CASE WHEN supercategory IS NULL THEN json_object('category_id', category_json::JSON)
+            ELSE json_object('category_id', category_json::JSON, 'supercategory', supercategory)
+            END, coalesce(extra, '{{}}')),
+        CASE WHEN d.iscrowd IS NULL THEN '{{"iscrowd":0}}' ELSE '{{}}' END)::VARCHAR
+        AS attributes0,
+    CASE WHEN d.area IS NULL THEN box[3] * box[4] END AS box_area,
+    width, height,
+    coalesce(NOT deep AND left(x, 1) = '{{' AND d IS NOT NULL
+        AND (is_str(d.id) OR is_int(d.id) OR (d.id IS NULL AND NOT contains(x, '"id":null')))
+        AND text_ok(id, {MAX_ID_LENGTH})
+        AND (is_str(d.image_id) OR is_int(d.image_id)) AND frame_id IS NOT NULL
+        AND (is_str(d.category_id) OR is_int(d.category_id)) AND name IS NOT NULL
+        AND text_ok(name, {MAX_LABEL_LENGTH})
+        AND (is_null(d.bbox) OR (box IS NOT NULL AND len(box) = 4 AND box[3] >= 0
+             AND box[4] >= 0 AND list_min(box) >= -{MAX_COORDINATE}
+             AND list_max(box) <= {MAX_COORDINATE}
+             AND box[1] + box[3] <= {MAX_COORDINATE} AND box[2] + box[4] <= {MAX_COORDINATE}))
+        AND (is_null(d.segmentation) OR d.segmentation = '[]' OR (rings IS NOT NULL
+             AND len(rings) > 0 AND len(rings) <= {MAX_RINGS_PER_ROI}
+             AND list_bool_and(list_transform(rings, lambda r: r IS NOT NULL
+                 AND len(r) % 2 = 0 AND len(r) >= 6))
+             AND len(points) <= {2 * MAX_POINTS_PER_ROI}
+             AND list_min(points) >= -{MAX_COORDINATE} AND list_max(points) <= {MAX_COORDINATE}
+             AND NOT is_null(d.area)))
+        AND (rings IS NOT NULL OR box IS NOT NULL)
+        AND (is_null(d.score) OR (is_num(d.score)
+             AND TRY_CAST(d.score AS DOUBLE) BETWEEN 0 AND 1))
+        AND d.supercategory IS NULL
+        AND (category_keypoints IS NULL OR (x->'$.keypoints') IS NULL)
+        AND NOT contains(coalesce(extra, ''), ':null')
+        AND length(x) <= {MAX_JSON_FIELD_BYTES // 2}, false) AS ok
+FROM shaped
+"""
+
+# What SQL stores of the annotations (ok, of a stored image, not a repeated id on it).
+ROIS = """
+SELECT frame_id, id, $field AS field, label, labels, confidence, kind, geometry,
+    x_min, y_min, x_max, y_max, (x_max - x_min) * (y_max - y_min) AS area,
+    []::VARCHAR[] AS source_ids, NULL::VARCHAR AS mask,
+    CASE WHEN box_area IS NOT NULL THEN json_merge_patch(attributes0,
+        json_object('area', box_area)) ELSE attributes0 END::VARCHAR AS attributes,
+    NULL::INTEGER AS track_index, NULL::BOOLEAN AS keyframe, o AS _line, i AS _i
+FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last ORDER BY o, i
+"""
+# Per frame written: the warnings of its ROIs made by SQL (those made in Python add theirs).
+ROI_WARNINGS = """
+SELECT f._line, f.image_id,
+    count(*) FILTER (WHERE a.kind IN ('box', 'polygon')
+        AND (a.x_max <= a.x_min OR a.y_max <= a.y_min)),
+    count(*) FILTER (WHERE coalesce(a.width, 0) > 0 AND coalesce(a.height, 0) > 0
+        AND NOT (a.x_min <= a.width AND a.x_max >= 0 AND a.y_min <= a.height AND a.y_max >= 0))
+FROM _wb_frames f LEFT JOIN (SELECT * FROM _wb_ann WHERE ok) a ON a.o = f._line
+GROUP BY ALL ORDER BY f._line
+"""
+
+# The frames of images first..last, checked as validate_frame checks them.
+FRAMES = f"""
+CREATE OR REPLACE TEMP TABLE _wb_frames AS
+SELECT i.frame_id AS id, $dataset AS dataset, $version AS version, i.uri AS context_id,
+    NULL::BIGINT AS timestamp, NULL::INTEGER AS frame_index, NULL::INTEGER AS num_frames,
+    i.metadata, i.weather, i.time_of_day, i.camera, i.location, NULL::TIMESTAMP AS saved,
+    NULL::VARCHAR AS saved_in_version, i.o AS _line, i.id AS image_id, i.width, i.height,
+    i.ctype, coalesce(a.rois, 0) AS rois,
+    text_ok(i.frame_id, {MAX_ID_LENGTH}) AND {URI_OK.replace("uri", "i.uri")}
+        AND coalesce(a.rois, 0) <= {MAX_ROIS_PER_FRAME} AS ok
+FROM _wb_images i
+LEFT JOIN (SELECT o, count(*) AS rois FROM _wb_ann WHERE ok GROUP BY o) a ON a.o = i.o
+WHERE i.o BETWEEN $first AND $last
+"""
+FRAME_ROWS = """
+SELECT id, dataset, version, context_id, timestamp, frame_index, num_frames, metadata,
+    weather, time_of_day, camera, location, saved, saved_in_version FROM _wb_frames
+ORDER BY _line
+"""
+SOURCE_ROWS = """
+SELECT id AS frame_id, 'image' AS id, context_id AS uri, width, height, ctype AS content_type,
+    NULL::BIGINT AS timestamp, NULL::VARCHAR AS preview_uri, NULL::VARCHAR AS masks
+FROM _wb_frames ORDER BY _line
+"""

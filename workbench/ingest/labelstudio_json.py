@@ -1,0 +1,281 @@
+"""Label Studio JSON: a list of tasks, each `{"data": {"image": ...}, "predictions": [...],
+"annotations": [...]}`, whose results place rectangles, polygons, keypoints and choices in
+percent of the image (as Label Studio's own export and import and its converter have them).
+
+Export writes one task per frame of a view, its ROIs of one field as the results of one
+prediction (or annotation): boxes as `rectanglelabels`, polygons (one ring each) as
+`polygonlabels`, points as `keypointlabels` (one per point), classifications as `choices`.
+A frame whose image size is unknown cannot be placed in percent: its shapes are counted as
+skipped. `data.frame_id` names the frame, so importing the file back finds it; a task without
+it is matched by its image's URI (equal, or ending with the same file name).
+
+Import replaces the field on each frame a task names with the results of its last annotation
+(its last prediction when it has none). A bad task or result costs only itself, named by file,
+task number and result id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid as uuidlib
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+
+from workbench.errors import IngestError, RecordError
+from workbench.ingest.export import ExportReport, written_atomically
+from workbench.ingest.imports import recorded
+from workbench.ingest.jsonread import Unreadable, read_document
+from workbench.ingest.views import ViewLike, view_frames
+from workbench.ingest.writer import CatalogWriter, IngestReport
+from workbench.model.geometry import corner_ring
+from workbench.model.records import Roi
+from workbench.store.arrow import registered
+
+if TYPE_CHECKING:
+    from workbench.store.catalog import Catalog
+
+__all__ = ["export_files", "import_files"]
+
+Target = Literal["predictions", "annotations"]
+_TYPES = {"box": "rectanglelabels", "polygon": "polygonlabels", "point": "keypointlabels"}
+
+
+# -- export ------------------------------------------------------------------------------------
+def export_files(
+    view: ViewLike,
+    dest: str | os.PathLike[str],
+    *,
+    progress: bool = True,
+    field: str = "predictions",
+    target: Target = "predictions",
+    data_key: str = "image",
+    from_name: str = "label",
+    to_name: str = "image",
+    choices_name: str = "choice",
+) -> ExportReport:
+    """Write the view's frames as Label Studio tasks with their ROIs of `field` as the
+    results of one prediction (`target="annotations"`: of one annotation)."""
+    if target not in ("predictions", "annotations"):
+        raise IngestError(f"target must be 'predictions' or 'annotations', got {target!r}")
+    path = Path(dest)
+    ids = list(view.frame_ids())
+    rois: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in view.rois().to_pylist():
+        if row["field"] == field:
+            rois[row["frame_id"]].append(row)
+    report = ExportReport(dest=path, files=[path])
+    skipped: dict[str, int] = defaultdict(int)
+    names = (from_name, to_name, choices_name)
+    tasks = []
+    for chunk in view_frames(view.catalog, ids):
+        for frame in chunk:
+            source = frame.sources[0] if frame.sources else None
+            size = (source.width, source.height) if source is not None else (None, None)
+            results = []
+            for row in rois.get(frame.id, []):
+                made = _results(row, size, names, skipped)
+                results += made
+                report.rois += bool(made)
+            # Ids as Label Studio's own export has them (its converter needs them; an import
+            # into Label Studio gives new ones).
+            number = report.frames + 1
+            entry: dict[str, Any] = {"id": number, "model_version": "workbench", "result": results}
+            if target == "annotations":
+                entry = {"id": number, "result": results}
+            data = {data_key: source.uri if source is not None else None, "frame_id": frame.id}
+            tasks.append({"id": number, "data": data, target: [entry]})
+            report.frames += 1
+    with written_atomically(path) as out:
+        json.dump(tasks, out)
+    report.skipped = [f"{n} {reason}" for reason, n in sorted(skipped.items())]
+    return report
+
+
+def _results(
+    row: Mapping[str, Any],
+    size: tuple[int | None, int | None],
+    names: tuple[str, str, str],
+    skipped: dict[str, int],
+) -> list[dict[str, Any]]:
+    from_name, to_name, choices_name = names
+    kind, label = row["kind"], row["label"]
+    if label is None:
+        skipped["ROIs without a label"] += 1
+        return []
+    common: dict[str, Any] = {"id": _result_id(row), "to_name": to_name}
+    if row["confidence"] is not None:
+        common["score"] = row["confidence"]
+    if kind == "classification":
+        value: dict[str, Any] = {"choices": list(row["labels"] or [label])}
+        return [{**common, "from_name": choices_name, "type": "choices", "value": value}]
+    width, height = size
+    if kind not in _TYPES or not row["geometry"]:
+        skipped[f"{kind} ROIs (Label Studio JSON here holds boxes, polygons, points)"] += 1
+        return []
+    if not width or not height:
+        skipped[f"{kind} ROIs of images whose size is unknown"] += 1
+        return []
+    placed = {**common, "from_name": from_name, "type": _TYPES[kind],
+              "original_width": width, "original_height": height, "image_rotation": 0}  # fmt: skip
+    ring = row["geometry"][0]
+    labels: dict[str, Any] = {_TYPES[kind]: [label]}
+    if kind == "box":
+        x, y = row["x_min"] / width * 100, row["y_min"] / height * 100
+        w = (row["x_max"] - row["x_min"]) / width * 100
+        h = (row["y_max"] - row["y_min"]) / height * 100
+        return [{**placed, "value": {"x": x, "y": y, "width": w, "height": h, "rotation": 0,
+                                     **labels}}]  # fmt: skip
+    points = [
+        [x / width * 100, y / height * 100] for x, y in zip(ring[0::2], ring[1::2], strict=True)
+    ]
+    if kind == "polygon":
+        return [{**placed, "value": {"points": points, "closed": True, **labels}}]
+    results = []
+    for n, (x, y) in enumerate(points):
+        value = {"x": x, "y": y, "width": 1.0, **labels}
+        results.append({**placed, "id": f"{common['id']}.{n}" if n else common["id"],
+                        "value": value})  # fmt: skip
+    return results
+
+
+def _result_id(row: Mapping[str, Any]) -> str:
+    return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"{row['frame_id']}#{row['id']}"))[:10]
+
+
+# -- import ------------------------------------------------------------------------------------
+@recorded("labelstudio_json")
+def import_files(
+    catalog: Catalog,
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    progress: bool = True,
+    field: str = "predictions",
+    data_key: str = "image",
+) -> IngestReport:
+    """Import Label Studio JSON tasks as the ROIs of `field` on the frames they name."""
+    files = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
+    with CatalogWriter(catalog, progress=progress, desc="label studio import") as writer:
+        for path in files:
+            tasks: list[tuple[str, Any]] = []
+            for index, task in read_document(path):
+                where = f"{path}, task #{(index or 0) + 1}"
+                if isinstance(task, Unreadable):
+                    if task.fatal or index is None:
+                        raise IngestError(f"{path}: not a JSON list of tasks ({task.problem})")
+                    writer.reject(RecordError(where, task.problem))
+                    continue
+                tasks.append((where, task))
+            frames = _frames_of(catalog, [t for _, t in tasks], data_key)
+            for (where, task), frame_id in zip(tasks, frames, strict=True):
+                with writer.record(where):
+                    if frame_id is None:
+                        raise RecordError(where, "no frame is named by data.frame_id or its image")
+                    rois = _task_rois(task, where, field, writer)
+                    writer.add_labels(frame_id, field, rois, where=where)
+    return writer.report
+
+
+# The file name of a task's image: Label Studio serves local files as `...?d=<path>`.
+_PATH = (
+    "CASE WHEN contains(t.image, '?d=') THEN url_decode(split_part(t.image, '?d=', 2)) "
+    "ELSE regexp_replace(t.image, '[?#].*$', '') END"
+)
+_NAME = f"string_split({_PATH}, '/')[-1]"
+
+
+def _frames_of(catalog: Catalog, tasks: Sequence[Any], data_key: str) -> list[str | None]:
+    """The frame each task names: data.frame_id, else the frame whose image is its image."""
+    keys, images = [], []
+    for task in tasks:
+        data = task.get("data") if isinstance(task, dict) else None
+        data = data if isinstance(data, dict) else {}
+        frame_id, image = data.get("frame_id"), data.get(data_key)
+        keys.append(frame_id if isinstance(frame_id, str) else None)
+        images.append(image if isinstance(image, str) else None)
+    table = pa.table({"n": pa.array(range(len(tasks)), pa.int64()),
+                      "frame_id": pa.array(keys, pa.string()),
+                      "image": pa.array(images, pa.string())})  # fmt: skip
+    con = catalog.cursor()
+    try:
+        with registered(con, "_wb_tasks", table):
+            rows = con.execute(
+                f"SELECT t.n, coalesce(f.id, (SELECT min(s.frame_id) FROM sources s "
+                f"WHERE s.uri = t.image OR ends_with(s.uri, '/' || {_NAME}))) "
+                "FROM _wb_tasks t LEFT JOIN frames f ON f.id = t.frame_id ORDER BY t.n"
+            ).fetchall()
+    finally:
+        con.close()
+    return [row[1] for row in rows]
+
+
+def _task_rois(task: Any, where: str, field: str, writer: CatalogWriter) -> list[Roi]:
+    if not isinstance(task, dict):
+        raise RecordError(where, "a task must be a JSON object")
+    chosen = None
+    for key in ("annotations", "predictions"):
+        entries = task.get(key)
+        if isinstance(entries, list) and entries:
+            chosen = entries[-1]
+            break
+    results = chosen.get("result") if isinstance(chosen, dict) else []
+    if not isinstance(results, list):
+        raise RecordError(where, "result must be a list")
+    rois: list[Roi] = []
+    for number, result in enumerate(results):
+        here = f"{where}, result {number + 1}"
+        with writer.record(here):
+            roi = _roi(result, here, field)
+            if roi is not None:
+                rois.append(roi)
+    return rois
+
+
+def _roi(result: Any, where: str, field: str) -> Roi | None:
+    if not isinstance(result, dict) or not isinstance(result.get("value"), dict):
+        raise RecordError(where, "a result must be an object with a value")
+    kind, value = result.get("type"), result["value"]
+    roi_id = str(result.get("id") or where)
+    score = result.get("score")
+    confidence = (
+        float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None
+    )
+    if kind == "choices":
+        labels = value.get("choices")
+        if not isinstance(labels, list) or not labels:
+            raise RecordError(where, "choices must be a non-empty list")
+        return Roi(roi_id, "classification", [str(x) for x in labels], field, confidence=confidence)
+    if kind not in ("rectanglelabels", "polygonlabels", "keypointlabels"):
+        return None  # results of other tools are not ROIs here
+    labels = value.get(kind)
+    if not isinstance(labels, list) or not labels:
+        raise RecordError(where, f"{kind} must be a non-empty list of labels")
+    width, height = result.get("original_width"), result.get("original_height")
+    if not _positive(width) or not _positive(height):
+        raise RecordError(where, "original_width and original_height are needed to place it")
+    sx, sy = float(width) / 100, float(height) / 100  # type: ignore[arg-type]
+    try:
+        if kind == "rectanglelabels":
+            if value.get("rotation") not in (None, 0, 0.0):
+                raise RecordError(where, "rotated rectangles are not imported here")
+            x, y = float(value["x"]) * sx, float(value["y"]) * sy
+            ring = list(corner_ring(x, y, x + float(value["width"]) * sx,
+                                    y + float(value["height"]) * sy))  # fmt: skip
+            roi_kind = "box"
+        elif kind == "polygonlabels":
+            ring = [c for x, y in value["points"] for c in (float(x) * sx, float(y) * sy)]
+            roi_kind = "polygon"
+        else:
+            ring = [float(value["x"]) * sx, float(value["y"]) * sy]
+            roi_kind = "point"
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RecordError(where, f"malformed {kind} value: {exc}") from exc
+    return Roi(roi_id, roi_kind, [str(x) for x in labels], field, [ring], confidence)
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0

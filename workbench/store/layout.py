@@ -1,0 +1,342 @@
+"""The catalog's layout for browsing at scale: integer keys, summaries, promoted metadata.
+
+People keep using the public ids (`frames.id`, `rois.frame_id`, `rois.id`); the query layer
+joins and filters on what this module keeps beside them (docs/scale.md):
+
+- `frame_key` on frames, sources and rois: the frame's integer key, unique and increasing in
+  insertion order (a frame stored again gets a new one). Sources and ROIs are stored
+  clustered by it, so a page's ROIs are a few row groups.
+- `rois.label_key` -> `label_keys(label_key, field, label)`: the ROI's field and label as
+  one integer.
+- `frame_labels(frame_key, label_key, rois, min_confidence, max_confidence)`: one row per
+  frame and label, stored sorted by label then frame: the frames holding a label are one
+  contiguous stretch, and label counts read a tenth of what the ROIs hold.
+- `metadata_columns(key, column_name)`: metadata keys most frames have, copied into frame
+  columns (`json_extract_string` of the key) so filters and facets read no JSON.
+
+Writers fill none of it. `sync(con)` runs at the end of every transaction
+(`Catalog.transaction`) and keys and summarises what the transaction added: frames, sources
+and ROIs without a key. Code that deletes or changes ROIs or metadata of stored frames names
+those frames first with `touch(con, ...)`, so their summaries are computed again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+
+from workbench.model.records import PROMOTED_KEYS
+from workbench.store.sqlsafe import quote_ident
+
+# Columns the store derives; exports, imports and pages leave them out. Promoted metadata
+# columns (metadata_columns.column_name) are derived as well.
+KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "frames": ("frame_key",),
+    "sources": ("frame_key",),
+    "rois": ("frame_key", "label_key"),
+}
+# A key that names no frame: ROIs or sources stored without their frame.
+NO_FRAME = -1
+# Metadata keys promoted to columns: present in at least this share of the sampled frames,
+# scalar there, at most this many, named `metadata_<key>`, for keys made of these characters.
+PROMOTE_SHARE = 0.05
+PROMOTE_MAX = 8
+PROMOTE_PREFIX = "metadata_"
+PROMOTE_SAMPLE = 10_000
+_PROMOTABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+# Writes promote keys by themselves from this many frames on, each time the catalog has
+# doubled since they last looked, as long as it holds at most PROMOTE_UP_TO frames (past
+# that, filling a new column is work for Catalog.optimize(), not for a writer's commit).
+PROMOTE_FROM = 1_000
+PROMOTE_UP_TO = 2_000_000
+
+TABLES: Sequence[str] = (
+    """CREATE TABLE IF NOT EXISTS label_keys (
+        label_key INTEGER NOT NULL,
+        field VARCHAR NOT NULL,
+        label VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS frame_labels (
+        frame_key BIGINT NOT NULL,
+        label_key INTEGER NOT NULL,
+        rois INTEGER NOT NULL,
+        min_confidence DOUBLE,
+        max_confidence DOUBLE)""",
+    """CREATE TABLE IF NOT EXISTS metadata_columns (
+        key VARCHAR PRIMARY KEY,
+        column_name VARCHAR NOT NULL,
+        chosen TIMESTAMP DEFAULT current_timestamp)""",
+    # Frames whose summaries a transaction must compute again (see touch).
+    """CREATE TABLE IF NOT EXISTS _layout_pending (frame_key BIGINT NOT NULL)""",
+)
+
+
+# -- reading the layout ---------------------------------------------------------------------------
+def promoted_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Metadata key -> the frame column holding its value (as `json_extract_string` gives it)."""
+    rows = con.execute("SELECT key, column_name FROM metadata_columns ORDER BY key").fetchall()
+    return {str(k): str(c) for k, c in rows}
+
+
+def derived_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """The columns of a catalog table the store derives (keys, promoted metadata)."""
+    # `rowid`: the stored order a lake-backed catalog's views show as a column (store/lake.py)
+    derived = set(KEY_COLUMNS.get(table, ())) | {"rowid"}
+    if table == "frames":
+        derived |= set(promoted_columns(con).values())
+    return derived
+
+
+def key_bound(con: duckdb.DuckDBPyConnection) -> int:
+    """One past the largest frame key in use (the size of a bitmap over frame keys)."""
+    return next_frame_key(con)
+
+
+def next_frame_key(con: duckdb.DuckDBPyConnection) -> int:
+    rows = con.execute("SELECT value FROM meta WHERE key = 'next_frame_key'").fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def set_next_frame_key(con: duckdb.DuckDBPyConnection, value: int) -> None:
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('next_frame_key', ?)", [str(value)])
+
+
+# -- keeping it up to date -----------------------------------------------------------------------
+def touch(con: duckdb.DuckDBPyConnection, frame_ids: str, params: Sequence[Any] = ()) -> None:
+    """Say that the ROIs or metadata of these stored frames change (or that they are about to
+    be deleted) in this transaction: their summaries are computed again when it commits.
+
+    `frame_ids` is a query of frame ids (one column), e.g. `SELECT id FROM _wb_frames`.
+    """
+    con.execute(
+        f"INSERT INTO _layout_pending SELECT frame_key FROM frames WHERE id IN ({frame_ids})"
+        " AND frame_key IS NOT NULL",
+        list(params),
+    )
+
+
+def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True) -> bool:
+    """Key and summarise what this transaction wrote (cheap when it wrote no frames or ROIs);
+    returns whether it promoted metadata keys to new columns (never without `promote`: a
+    lake-backed catalog's write sees only the frames it changes, store/lake_write.py).
+
+    Runs inside the writer's transaction, just before COMMIT.
+    """
+    new_frames, new_sources, new_rois, pending = con.execute(
+        "SELECT (SELECT count(*) FROM frames WHERE frame_key IS NULL),"
+        " (SELECT count(*) FROM sources WHERE frame_key IS NULL),"
+        " (SELECT count(*) FROM rois WHERE frame_key IS NULL),"
+        " (SELECT count(*) FROM _layout_pending)"
+    ).fetchall()[0]
+    if not (new_frames or new_sources or new_rois or pending):
+        return False
+    first = next_frame_key(con)
+    if new_frames:
+        _key_new_frames(con, first, int(new_frames))
+    promoted = promoted_columns(con)
+    if new_frames:
+        fill_promoted(con, promoted, "frame_key >= ?", [first])
+    if new_sources:
+        _key_rows(con, "sources", first, bool(new_frames))
+    if new_rois:
+        _add_label_keys(con)
+        _key_rows(con, "rois", first, bool(new_frames))
+    if pending:
+        _rekey_labels(con)
+        fill_promoted(con, promoted, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
+        con.execute(
+            "DELETE FROM frame_labels WHERE frame_key IN (SELECT frame_key FROM _layout_pending)"
+        )
+        summarise(con, "r.frame_key IN (SELECT frame_key FROM _layout_pending)", [])
+        con.execute("DELETE FROM _layout_pending")
+    if new_rois and new_frames:
+        summarise(con, "r.frame_key >= ?", [first])
+    return bool(new_frames) and promote and _promote_while_small(con)
+
+
+def _promote_while_small(con: duckdb.DuckDBPyConnection) -> bool:
+    """Promote keys from the data in this transaction while the catalog is small enough."""
+    count = con.execute("SELECT count(*) FROM frames").fetchall()[0][0]
+    rows = con.execute("SELECT value FROM meta WHERE key = 'promotion_checked'").fetchall()
+    checked = int(rows[0][0]) if rows else 0
+    if count < PROMOTE_FROM or count > PROMOTE_UP_TO or count < 2 * checked:
+        return False
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('promotion_checked', ?)", [str(count)])
+    chosen = choose_keys(con)
+    add_promoted(con, chosen)
+    fill_promoted(con, chosen, "TRUE", [])
+    return bool(chosen)
+
+
+def choose_keys(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The metadata keys to promote now (key -> new column): in at least PROMOTE_SHARE of a
+    sample of frames, never an object or a list there, at most PROMOTE_MAX promoted in all."""
+    if not con.execute("SELECT count(*) FROM frames").fetchall()[0][0]:
+        return {}
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _wb_sample AS SELECT metadata FROM frames"
+        f" USING SAMPLE {PROMOTE_SAMPLE} ROWS"
+    )
+    try:
+        sampled = con.execute("SELECT count(*) FROM _wb_sample").fetchall()[0][0]
+        counted = con.execute(
+            "SELECT key, count(*) AS n FROM (SELECT unnest(json_keys(metadata)) AS key"
+            " FROM _wb_sample) GROUP BY key ORDER BY n DESC, key"
+        ).fetchall()
+        known = promoted_columns(con)
+        taken = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main'"
+                " AND table_name = 'frames'"
+            ).fetchall()
+        }
+        chosen: dict[str, str] = {}
+        for key, n in counted:
+            name, column = str(key), PROMOTE_PREFIX + str(key).lower()
+            if len(known) + len(chosen) >= PROMOTE_MAX or n < PROMOTE_SHARE * sampled:
+                break
+            if (
+                name in known
+                or name in PROMOTED_KEYS
+                or not _PROMOTABLE.fullmatch(name)
+                or column in taken
+                or column in chosen.values()
+                or not _scalar(con, name)
+            ):
+                continue
+            chosen[name] = column
+        return chosen
+    finally:
+        con.execute("DROP TABLE IF EXISTS _wb_sample")
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, key: str) -> bool:
+    """Whether no sampled frame holds an object or a list under `key`."""
+    rows = con.execute(
+        "SELECT count(*) FROM _wb_sample WHERE json_type(metadata, ?) IN ('OBJECT', 'ARRAY')",
+        [pointer(key)],
+    ).fetchall()
+    return not rows[0][0]
+
+
+def add_promoted(con: duckdb.DuckDBPyConnection, chosen: dict[str, str]) -> None:
+    """Add the columns of newly promoted keys (empty: fill_promoted fills them)."""
+    for key, column in chosen.items():
+        con.execute(f"ALTER TABLE frames ADD COLUMN {quote_ident(column)} VARCHAR")
+        con.execute("INSERT INTO metadata_columns (key, column_name) VALUES (?, ?)", [key, column])
+
+
+def _key_new_frames(con: duckdb.DuckDBPyConnection, first: int, count: int) -> None:
+    """Keys for the frames without one, in insertion (rowid) order from `first` on."""
+    con.execute(
+        "UPDATE frames SET frame_key = k.key FROM (SELECT rowid AS rid,"
+        " ? + row_number() OVER (ORDER BY rowid) - 1 AS key FROM frames"
+        " WHERE frame_key IS NULL) k WHERE frames.rowid = k.rid",
+        [first],
+    )
+    set_next_frame_key(con, first + count)
+
+
+def _key_rows(con: duckdb.DuckDBPyConnection, table: str, first: int, new_frames: bool) -> None:
+    """Frame keys (and, for ROIs, label keys) for the rows of `table` without one.
+
+    Rows of frames stored in this transaction are keyed against those frames only; rows added
+    to older frames (new labels) mark their frames pending, and rows whose frame does not
+    exist get NO_FRAME.
+    """
+    labels = ", label_key = k.label_key" if table == "rois" else ""
+    join = (
+        " AND k.field = t.field AND k.label IS NOT DISTINCT FROM t.label" if table == "rois" else ""
+    )
+    source = "frames f, label_keys k" if table == "rois" else "frames f"
+    name = quote_ident(table)
+    update = (
+        f"UPDATE {name} AS t SET frame_key = f.frame_key{labels} FROM {source}"
+        f" WHERE t.frame_key IS NULL AND f.id = t.frame_id{join}"
+    )
+    if new_frames:
+        con.execute(update + " AND f.frame_key >= ?", [first])
+        left = con.execute(f"SELECT count(*) FROM {name} WHERE frame_key IS NULL").fetchall()
+        if not left[0][0]:
+            return
+    if table == "rois":
+        con.execute(
+            "INSERT INTO _layout_pending SELECT DISTINCT f.frame_key FROM rois r"
+            " JOIN frames f ON f.id = r.frame_id WHERE r.frame_key IS NULL"
+        )
+    con.execute(update)
+    orphans = f", label_key = {_label_key_of('t')}" if table == "rois" else ""
+    con.execute(f"UPDATE {name} AS t SET frame_key = {NO_FRAME}{orphans} WHERE frame_key IS NULL")
+
+
+def _rekey_labels(con: duckdb.DuckDBPyConnection) -> None:
+    """Label keys again for the ROIs of pending frames (their labels may have been changed
+    in place)."""
+    pending = "frame_key IN (SELECT frame_key FROM _layout_pending)"
+    con.execute(
+        "INSERT INTO label_keys (label_key, field, label)"
+        " SELECT (SELECT coalesce(max(label_key) + 1, 0) FROM label_keys)"
+        " + row_number() OVER (ORDER BY field, label NULLS FIRST) - 1, field, label FROM ("
+        f" SELECT DISTINCT field, label FROM rois WHERE {pending}"
+        " EXCEPT SELECT field, label FROM label_keys)"
+    )
+    con.execute(
+        "UPDATE rois AS t SET label_key = k.label_key FROM label_keys k"
+        f" WHERE t.{pending} AND k.field = t.field AND k.label IS NOT DISTINCT FROM t.label"
+        " AND t.label_key IS DISTINCT FROM k.label_key"
+    )
+
+
+def _label_key_of(alias: str) -> str:
+    return (
+        f"(SELECT k.label_key FROM label_keys k WHERE k.field = {alias}.field"
+        f" AND k.label IS NOT DISTINCT FROM {alias}.label)"
+    )
+
+
+def _add_label_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Keys for the (field, label) pairs of unkeyed ROIs that have none yet."""
+    con.execute(
+        "INSERT INTO label_keys (label_key, field, label)"
+        " SELECT (SELECT coalesce(max(label_key) + 1, 0) FROM label_keys)"
+        " + row_number() OVER (ORDER BY field, label NULLS FIRST) - 1, field, label FROM ("
+        " SELECT DISTINCT field, label FROM rois WHERE frame_key IS NULL"
+        " EXCEPT SELECT field, label FROM label_keys)"
+    )
+
+
+def summarise(
+    con: duckdb.DuckDBPyConnection,
+    which: str,
+    params: Sequence[Any],
+    into: str = "frame_labels",
+    rois: str = "rois",
+) -> None:
+    """Append the summaries of the frames `which` selects (over `rois r`), sorted by label
+    and frame."""
+    con.execute(
+        f"INSERT INTO {into} SELECT r.frame_key, r.label_key, count(*)::INTEGER,"
+        f" min(r.confidence), max(r.confidence) FROM {rois} r"
+        f" WHERE {which} AND r.frame_key <> {NO_FRAME} GROUP BY r.frame_key, r.label_key"
+        " ORDER BY r.label_key, r.frame_key",
+        list(params),
+    )
+
+
+def fill_promoted(
+    con: duckdb.DuckDBPyConnection, promoted: dict[str, str], which: str, params: list[Any]
+) -> None:
+    if not promoted:
+        return
+    sets = ", ".join(
+        f"{quote_ident(column)} = json_extract_string(metadata, ?)" for column in promoted.values()
+    )
+    pointers = [pointer(key) for key in promoted]
+    con.execute(f"UPDATE frames SET {sets} WHERE {which}", [*pointers, *params])
+
+
+def pointer(key: str) -> str:
+    return "/" + key.replace("~", "~0").replace("/", "~1")

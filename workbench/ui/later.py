@@ -1,0 +1,55 @@
+"""Parts of a page added once the page is on screen.
+
+A served session's first document is built, sent and drawn before anything else happens;
+what a person does not need at once (the actions and runs panels) is added right after,
+all of it in one batch: one callback once the page is on
+screen, its changes held and sent together, so the browser lays the page out once more
+rather than once per part. In a notebook or a script there is no such moment: the parts are
+added at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import panel as pn
+from bokeh.document import Document
+from panel.io import hold
+
+# Per served document, the callbacks waiting for its page to be on screen.
+_WAITING: WeakKeyDictionary[Document, list[Callable[[], None]]] = WeakKeyDictionary()
+
+
+def after_first_render(callback: Callable[[], None]) -> None:
+    """When served, run `callback` once the page is on screen (with every other part
+    waiting, in one batch); in a notebook or a script, at once."""
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        callback()
+        return
+    waiting = _WAITING.get(doc)
+    if waiting is None:
+        waiting = _WAITING[doc] = []
+
+        def run_all() -> None:
+            callbacks = _WAITING.pop(doc, [])
+            with hold():
+                for each in callbacks:
+                    each()
+
+        pn.state.onload(run_all)
+    waiting.append(callback)
+
+
+def wrapping_row(*objects: Any, **params: Any) -> pn.Column:
+    """`objects` side by side, wrapping onto more lines in a narrow page or notebook cell.
+
+    A Column laid out as a wrapping row: Panel gives a Row the sum of its children's widths
+    as its least width (so it never wraps below that and widens a notebook cell), a Column
+    only the widest child's."""
+    styles = {"flex-direction": "row", "flex-wrap": "wrap", "align-items": "center"}
+    params.setdefault("sizing_mode", "stretch_width")
+    params["styles"] = {**styles, **params.get("styles", {})}
+    return pn.Column(*objects, **params)

@@ -1,0 +1,148 @@
+"""Playing a context at the footage's own frame rate, with the next frames fetched ahead.
+
+The rate comes from the context's timestamps (the median step between frames, timestamps in
+milliseconds), between 1 and 30 frames per second. While a context is open, the records
+(sources and ROIs) of the next frames are read ahead in the background (workbench.ui.context's
+FrameLoader keeps them), and their pictures are handed to the browser to fetch into its cache
+(`Prefetch`): when the player reaches a frame, its data is at hand and its picture loads from
+the cache instead of the network.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any
+
+import panel as pn
+import param
+
+from workbench.errors import WorkbenchError
+from workbench.ui.background import run_in_background
+
+if TYPE_CHECKING:
+    from workbench.ui.context import ContextState
+    from workbench.ui.media import MediaUrls
+
+DEFAULT_FPS = 10.0
+MIN_FPS, MAX_FPS = 1.0, 30.0
+# Frames whose pictures the browser fetches ahead; records are read (READ_AHEAD of them) once
+# fewer than AHEAD are read ahead of the current frame.
+AHEAD = 8
+READ_AHEAD = 16
+
+
+def frame_rate(timestamps: Sequence[int | None]) -> float:
+    """Frames per second of footage whose timestamps are milliseconds (the median step
+    between consecutive frames); DEFAULT_FPS when they cannot tell."""
+    steps = [b - a for a, b in pairwise(timestamps) if a is not None and b is not None and b > a]
+    if not steps:
+        return DEFAULT_FPS
+    return min(max(1000.0 / statistics.median(steps), MIN_FPS), MAX_FPS)
+
+
+def player_interval(fps: float) -> int:
+    """The player's milliseconds between frames at `fps`."""
+    return max(round(1000.0 / max(fps, MIN_FPS)), int(1000 / MAX_FPS))
+
+
+class Prefetch(pn.custom.JSComponent):
+    """Pictures the browser fetches into its cache before they are shown."""
+
+    urls_json = param.String(default="[]", doc="URLs to fetch, nearest first, as JSON.")
+
+    _esm = """
+    export function render({ model }) {
+      const kept = new Map();  // url -> Image, the most recent last
+      function fetchAhead() {
+        for (const url of JSON.parse(model.urls_json)) {
+          if (typeof url !== "string" || kept.has(url)) continue;
+          const image = new Image();
+          image.decoding = "async";
+          image.src = url;
+          kept.set(url, image);
+        }
+        while (kept.size > 96) kept.delete(kept.keys().next().value);
+      }
+      model.on("urls_json", fetchAhead);
+      fetchAhead();
+      return document.createElement("span");
+    }
+    """
+
+    def __init__(self, **params: Any) -> None:
+        params.setdefault("width", 0)
+        params.setdefault("height", 0)
+        params.setdefault("margin", 0)
+        super().__init__(**params)
+
+
+class ReadAhead:
+    """Keeps the next frames of the open context read (records) and fetched (pictures)."""
+
+    def __init__(self, context: ContextState, media: MediaUrls) -> None:
+        self.context = context
+        self.media = media
+        self.prefetch = Prefetch()
+        self._reading = False
+        self._urls: dict[str, list[str]] = {}  # frame id -> its pictures' URLs, recent ones
+        # The browser has the pictures up to this position (one message per AHEAD frames).
+        self._handed: tuple[str | None, int] = (None, -1)
+        context.param.watch(self._moved, ["index", "frame_ids"])
+
+    def _moved(self, *events: param.parameterized.Event) -> None:
+        context = self.context
+        ids, index = list(context.frame_ids), context.index
+        self._hand_over()
+        near = ids[index + 1 : index + 1 + AHEAD]
+        if self._reading or all(context.loader.peek(i) is not None for i in near):
+            return
+        ahead = ids[index + 1 : index + 1 + READ_AHEAD]
+        self._read([i for i in ahead if context.loader.peek(i) is None])
+
+    def _hand_over(self) -> None:
+        """Give the browser the pictures of the next frames whose records are read: the
+        next 2 x AHEAD at once, again once fewer than AHEAD of those are left ahead."""
+        context = self.context
+        index, ids = context.index, context.frame_ids
+        context_id, until = self._handed
+        if context_id == context.context_id and index + AHEAD <= until:
+            return
+        ahead = ids[index + 1 : index + 1 + 2 * AHEAD]
+        known = [frame_id for frame_id in ahead if context.loader.peek(frame_id) is not None]
+        urls = [url for frame_id in known for url in self._urls_of(frame_id)]
+        if urls:
+            self.prefetch.urls_json = json.dumps(urls)
+            self._handed = (context.context_id, index + len(known))
+
+    def _urls_of(self, frame_id: str) -> list[str]:
+        """The URLs of a frame's pictures, worked out once (a served URL checks the file)."""
+        known = self._urls.get(frame_id)
+        if known is not None:
+            return known
+        record = self.context.loader.peek(frame_id)
+        if record is None:
+            return []
+        urls = self._urls[frame_id] = [self.media.image(u) for u in _uris(record)]
+        if len(self._urls) > 4 * READ_AHEAD:
+            del self._urls[next(iter(self._urls))]
+        return urls
+
+    def _read(self, frame_ids: list[str]) -> None:
+        self._reading = True
+        loader = self.context.loader
+
+        def done(_: object) -> None:
+            self._reading = False
+            self._hand_over()
+
+        def failed(exc: WorkbenchError) -> None:
+            self._reading = False
+
+        run_in_background(lambda: loader.read(frame_ids), done, failed)
+
+
+def _uris(record: dict[str, Any]) -> list[str]:
+    return [str(s["uri"]) for s in record.get("sources") or [] if s.get("uri")]
