@@ -57,6 +57,22 @@ def check(path: Path, frames: int) -> None:
         assert catalog.sql("SELECT count(DISTINCT id) FROM frames").fetchall()[0][0] == frames
         orphans = "SELECT count(*) FROM rois WHERE frame_id NOT IN (SELECT id FROM frames)"
         assert catalog.sql(orphans).fetchall()[0][0] == 0
+        check_layout(catalog)
+
+
+def check_layout(catalog: workbench.Catalog) -> None:
+    """The job's rows were keyed and summarised when the catalog saw them (store/layout.py):
+    label counts from the summaries are the ROIs' own, and the stored order is key order."""
+    for table in ("frames", "sources", "rois"):
+        unkeyed = f"SELECT count(*) FROM {table} WHERE frame_key IS NULL"
+        assert catalog.sql(unkeyed).fetchall()[0][0] == 0, table
+    counted = catalog.view().label_counts().to_pylist()
+    plain = catalog.sql(
+        "SELECT field, label, count(*) AS count FROM rois GROUP BY ALL ORDER BY ALL"
+    ).to_arrow_table()
+    assert sorted(counted, key=repr) == sorted(plain.to_pylist(), key=repr)
+    keys = [r[0] for r in catalog.sql("SELECT frame_key FROM frames").fetchall()]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
 
 
 def test_the_local_engine_ingests_into_the_lake(tmp_path: Path) -> None:
@@ -126,6 +142,7 @@ def test_daft_reads_and_writes_tables_the_others_read(tmp_path: Path) -> None:
         assert len(ids) == 100 and sum(i.endswith("-copy") for i in ids) == 50
         rowids = [r[0] for r in catalog.sql("SELECT rowid FROM frames").fetchall()]
         assert rowids == sorted(rowids)
+        check_layout(catalog)
 
 
 @pytest.mark.slow

@@ -20,15 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench.errors import LakeError
 from workbench.ingest import importer
+from workbench.store import layout
 from workbench.store.catalog import Catalog
 from workbench.store.lake import BUCKET, LAKE_TABLES, ROW, storage_options, table_uri
 from workbench.store.lake_write import ROW_GROUP, lake_rows
+from workbench.store.sqlsafe import quote_ident
 
 # Rows numbered per unit start this far apart: 16M rows a unit keep their stored order.
 _UNIT_SPAN = 1 << 24
@@ -96,9 +99,12 @@ def run_unit(unit: dict[str, Any]) -> str:
                 catalog, [Path(p) for p in unit["paths"]], progress=False, **unit["options"]
             )
             con = catalog.cursor()
+            # Without the keys the unit's catalog gave them: the catalog reading the lake
+            # keys and summarises the rows when it sees them (store/layout.py).
             tables = {
                 n: con.sql(
-                    f"SELECT *, rowid + {int(unit['row_base'])} AS rowid FROM {n}"
+                    f"SELECT * EXCLUDE ({_derived(con, n)}), "
+                    f"rowid + {int(unit['row_base'])} AS rowid FROM {n}"
                 ).to_arrow_table()
                 for n in LAKE_TABLES
             }
@@ -115,6 +121,11 @@ def run_unit(unit: dict[str, Any]) -> str:
         rois=tables["rois"].num_rows,
         refused=[str(e) for e in report.errors][:100],
     ).to_json()
+
+
+def _derived(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    derived = layout.derived_columns(con, table) - {"rowid"}
+    return ", ".join(quote_ident(c) for c in sorted(derived))
 
 
 def _buckets(lake: str, options: dict[str, str]) -> int:
