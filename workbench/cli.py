@@ -210,7 +210,7 @@ def _lake_compact(args: argparse.Namespace) -> int:
     with _open(args) as catalog:
         if catalog.lake is None:
             raise WorkbenchError("the catalog is not lake-backed")
-        removed = compact(catalog.lake, progress=True)
+        removed = compact(catalog, progress=True)
         catalog.refresh_lake()
     print(f"compacted: {removed}")
     return 0

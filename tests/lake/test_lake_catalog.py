@@ -75,6 +75,38 @@ def test_with_several_buckets_the_stored_order_goes_bucket_by_bucket(tmp_path: P
             assert mine == [i for i in local_order if buckets[i] == bucket]
 
 
+def add_frames(catalog: Any) -> None:
+    """New frames in several contexts (so several buckets), and f1 stored again."""
+    with CatalogWriter(catalog, progress=False) as writer:
+        for n in range(6):
+            rois = [Roi(f"r{n}", "box", ["car" if n % 2 else "bus"], "predictions", [], 0.5)]
+            writer.add(Frame(id=f"w{n}", context_id=f"ctx-{n}", timestamp=n, rois=rois))
+        writer.add(Frame(id="f1", context_id="ctx-a", timestamp=102, sources=[]))
+
+
+def test_writes_keep_the_layout_on_several_buckets(tmp_path: Path) -> None:
+    local, path = make_pair(tmp_path, 3)
+    with workbench.open(local) as a, workbench.open(path) as b:
+        add_frames(a)
+        add_frames(b)
+        assert unordered(answers(b)) == unordered(answers(a))
+        # the stored order is the frame-key order, which filtered views page by
+        keys = [r[0] for r in b.sql("SELECT frame_key FROM frames").fetchall()]
+        assert keys == sorted(keys) and len(set(keys)) == len(keys)
+        scanned = [r[0] for r in b.sql("SELECT id FROM frames").fetchall()]
+        assert b.view().frame_ids() == scanned
+        cars = b.view().filter_rois("predictions", labels=["car"]).frame_ids()
+        assert cars == [i for i in scanned if i in set(cars)]
+        for table in ("frames", "sources", "rois"):
+            unkeyed = f"SELECT count(*) FROM {table} WHERE frame_key IS NULL"
+            assert b.sql(unkeyed).fetchall()[0][0] == 0
+        plain = "SELECT field, label, count(*) AS count FROM rois GROUP BY ALL"
+        counted = b.view().label_counts().to_pylist()
+        assert sorted(counted, key=repr) == sorted(
+            b.sql(plain).to_arrow_table().to_pylist(), key=repr
+        )
+
+
 def test_a_lake_catalog_answers_as_the_local_one(pair: tuple[Path, Path]) -> None:
     local, lake = pair
     with workbench.open(local) as a, workbench.open(lake) as b:
@@ -127,6 +159,9 @@ def append_elsewhere(lake: Path) -> None:
     dt = DeltaTable(str(lake / "frames"))
     one = dt.to_pyarrow_table().slice(0, 1)
     one = one.set_column(0, "id", pa.array(["extra"]))
+    # a writer other than the catalog leaves the keys to it (store/layout.py)
+    at = one.schema.get_field_index("frame_key")
+    one = one.set_column(at, one.schema.field(at), pa.nulls(1, pa.int64()))
     write_deltalake(str(lake / "frames"), one, mode="append")
 
 
@@ -141,6 +176,8 @@ def test_a_job_elsewhere_is_seen_after_refresh(
         assert catalog.view().count() == count  # pinned
         assert catalog.refresh_lake() is True
         assert catalog.view().count() == count + 1
+        keys = catalog.sql("SELECT frame_key FROM frames WHERE id = 'extra'").fetchall()
+        assert keys[0][0] is not None  # keyed when the catalog saw it
         assert catalog.refresh_lake() is False  # nothing new
 
 
@@ -163,7 +200,7 @@ def test_compact_and_vacuum_keep_the_rows(pair: tuple[Path, Path]) -> None:
                 writer.add(Frame(id=f"x{n}", context_id="ctx-a", timestamp=500 + n, sources=[]))
                 writer.flush()
         before = unordered(answers(catalog))
-        removed = compact(catalog.lake, progress=False)
+        removed = compact(catalog, progress=False)
         assert removed  # small files of several writes were merged
         catalog.refresh_lake()
         assert unordered(answers(catalog)) == before
@@ -171,6 +208,11 @@ def test_compact_and_vacuum_keep_the_rows(pair: tuple[Path, Path]) -> None:
         rows = catalog.sql("SELECT context_id, timestamp FROM frames").fetchall()
         keys = [(c, t if t is not None else 2**62) for c, t in rows]
         assert keys == sorted(keys)
+        # ... which is the frame-key order, and the summaries follow the new keys
+        frame_keys = [r[0] for r in catalog.sql("SELECT frame_key FROM frames").fetchall()]
+        assert frame_keys == sorted(frame_keys)
+        summarised = "SELECT count(*) FROM frame_labels WHERE frame_key NOT IN (SELECT frame_key FROM frames)"
+        assert catalog.sql(summarised).fetchall()[0][0] == 0
         gone = vacuum(catalog.lake, retention_hours=0, dry_run=False)
         assert sum(map(len, gone.values())) > 0
         catalog.refresh_lake()

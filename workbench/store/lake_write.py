@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import orjson
@@ -42,6 +42,9 @@ from workbench.store.lake import (
     table_uri,
 )
 from workbench.store.sqlsafe import quote_ident
+
+if TYPE_CHECKING:
+    from workbench.store.catalog import Catalog
 
 # Rows per read when moving a catalog's tables into the lake, and per Parquet file written.
 _CHUNK = 1_000_000
@@ -436,11 +439,18 @@ def _sql_literal(text: str) -> str:
 
 
 # -- upkeep ----------------------------------------------------------------------------------
-def compact(lake: Lake, *, progress: bool = True) -> dict[str, int]:
-    """Rewrite each bucket of the lake as few files: frames clustered by (context_id,
-    timestamp, id), their sources and ROIs in that frame order, all numbered afresh (so
-    afterwards the stored order is bucket by bucket, each by context and time). One commit
-    per table and bucket. Returns the files replaced per table."""
+def compact(catalog: Catalog, *, progress: bool = True) -> dict[str, int]:
+    """Rewrite each bucket of a lake-backed catalog's lake as few files: frames clustered by
+    (context_id, timestamp, id), their sources and ROIs in that frame order, all numbered
+    afresh, so afterwards the stored order is bucket by bucket, each by context and time.
+
+    The frames of a bucket are stored again, so they get new keys in that order (the stored
+    order stays the frame-key order views page by, store/layout.py) and their summaries
+    follow. One commit per table and bucket, the catalog's pins moved after each bucket.
+    Returns the files replaced per table."""
+    lake = catalog.lake
+    if lake is None:
+        raise LakeError(f"{catalog.path} is not lake-backed")
     removed: dict[str, int] = {}
     for bucket in tqdm(range(lake.buckets), desc="compact", unit="bucket", disable=not progress):
         files = {name: _bucket_files(lake.delta(name), bucket) for name in LAKE_TABLES}
@@ -455,10 +465,34 @@ def compact(lake: Lake, *, progress: bool = True) -> dict[str, int]:
             part = part.append_column("_rank", rank)
             part = part.sort_by([("_rank", "ascending"), (ROW, "ascending")]).drop(["_rank"])
             rows[name] = _renumbered(part)
-        for name in LAKE_TABLES:
-            _overwrite_bucket(lake, name, bucket, rows[name])
-            removed[name] = removed.get(name, 0) + len(files[name])
+        with catalog.transaction() as con:
+            first = layout.next_frame_key(con)
+            rows, renamed = _keyed_in_order(rows, first)
+            for name in LAKE_TABLES:
+                _overwrite_bucket(lake, name, bucket, rows[name])
+                removed[name] = removed.get(name, 0) + len(files[name])
+            with registered(con, "_wb_lake_keys", renamed):
+                con.execute(
+                    "UPDATE frame_labels SET frame_key = k.new FROM _wb_lake_keys k"
+                    " WHERE frame_labels.frame_key = k.old"
+                )
+            layout.set_next_frame_key(con, first + len(order))
+            lake.pin(con)
+    if removed:
+        with catalog.transaction() as con:
+            _sort_summaries(con)
     return removed
+
+
+def _sort_summaries(con: duckdb.DuckDBPyConnection) -> None:
+    """frame_labels sorted again by label and frame (store/layout.py)."""
+    con.execute(
+        "CREATE TEMP TABLE _wb_lake_labels AS SELECT * FROM frame_labels"
+        " ORDER BY label_key, frame_key"
+    )
+    con.execute("DELETE FROM frame_labels")
+    con.execute("INSERT INTO frame_labels SELECT * FROM temp._wb_lake_labels")
+    con.execute("DROP TABLE temp._wb_lake_labels")
 
 
 def _bucket_rows(lake: Lake, name: str, bucket: int) -> pa.Table:
