@@ -237,11 +237,11 @@ def attach_lake(con: duckdb.DuckDBPyConnection, uri: str) -> Lake:
     lake = Lake(root, tables)
     lake.prepare(con)
     lake.pin(con)
-    _summaries_of_keyed(con)
+    summarise_lake(con)
     return lake
 
 
-def _summaries_of_keyed(con: duckdb.DuckDBPyConnection) -> None:
+def summarise_lake(con: duckdb.DuckDBPyConnection) -> None:
     """The catalog's side of the layout for the rows an attached lake holds with keys (a
     catalog wrote them); rows without (a job's) are keyed when the catalog opens."""
     con.execute(
