@@ -16,6 +16,7 @@ from tests.lake.s3 import make_bucket, moto_server
 from tests.query.query_catalog import build_catalog
 from workbench.errors import LakeError
 from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring
+from workbench.store import lake_write
 from workbench.store.lake_write import compact, open_for_lake, vacuum
 
 
@@ -84,7 +85,12 @@ def add_frames(catalog: Any) -> None:
         writer.add(Frame(id="f1", context_id="ctx-a", timestamp=102, sources=[]))
 
 
-def test_writes_keep_the_layout_on_several_buckets(tmp_path: Path) -> None:
+@pytest.mark.parametrize("listed", [5000, 2], ids=["one-commit", "in-stretches"])
+def test_writes_keep_the_layout_on_several_buckets(
+    tmp_path: Path, listed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # past PREDICATE_IDS frames, a table's rows are replaced a stretch of frames at a time
+    monkeypatch.setattr(lake_write, "PREDICATE_IDS", listed)
     local, path = make_pair(tmp_path, 3)
     with workbench.open(local) as a, workbench.open(path) as b:
         add_frames(a)
@@ -154,15 +160,16 @@ def test_writes_go_to_the_lake_and_move_the_pin(pair: tuple[Path, Path], tmp_pat
     assert [r["id"] for r in f1] == ["n1"]
 
 
-def append_elsewhere(lake: Path) -> None:
-    """Another writer (a job) appends one frame to the lake's frames table."""
+def append_elsewhere(lake: Path, count: int = 1) -> None:
+    """Another writer (a job) appends frames to the lake's frames table: `extra`, `extra1`..."""
     dt = DeltaTable(str(lake / "frames"))
-    one = dt.to_pyarrow_table().slice(0, 1)
-    one = one.set_column(0, "id", pa.array(["extra"]))
+    rows = dt.to_pyarrow_table().slice(0, count)
+    ids = ["extra" + (str(n) if n else "") for n in range(rows.num_rows)]
+    rows = rows.set_column(0, "id", pa.array(ids))
     # a writer other than the catalog leaves the keys to it (store/layout.py)
-    at = one.schema.get_field_index("frame_key")
-    one = one.set_column(at, one.schema.field(at), pa.nulls(1, pa.int64()))
-    write_deltalake(str(lake / "frames"), one, mode="append")
+    at = rows.schema.get_field_index("frame_key")
+    rows = rows.set_column(at, rows.schema.field(at), pa.nulls(rows.num_rows, pa.int64()))
+    write_deltalake(str(lake / "frames"), rows, mode="append")
 
 
 def test_a_job_elsewhere_is_seen_after_refresh(
@@ -179,6 +186,23 @@ def test_a_job_elsewhere_is_seen_after_refresh(
         keys = catalog.sql("SELECT frame_key FROM frames WHERE id = 'extra'").fetchall()
         assert keys[0][0] is not None  # keyed when the catalog saw it
         assert catalog.refresh_lake() is False  # nothing new
+
+
+def test_many_rows_of_a_job_are_keyed_in_one_commit(
+    pair: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lake_write, "PREDICATE_IDS", 2)
+    _, path = pair
+    with workbench.open(path) as catalog:
+        count = catalog.view().count()
+        append_elsewhere(tmp_path / "lake", 5)
+        version = DeltaTable(str(tmp_path / "lake" / "frames")).version()
+        assert catalog.refresh_lake() is True
+        assert catalog.view().count() == count + 5
+        keys = [r[0] for r in catalog.sql("SELECT frame_key FROM frames").fetchall()]
+        assert None not in keys and keys == sorted(keys) and len(set(keys)) == len(keys)
+    # the job's rows replaced by keyed ones in one commit (not one per stretch of frames)
+    assert DeltaTable(str(tmp_path / "lake" / "frames")).version() == version + 1
 
 
 def test_the_pins_move_on_by_themselves(

@@ -303,14 +303,17 @@ class Catalog:
         """Key and summarise the rows a job appended to the lake (store/layout.py)."""
         from workbench.store.lake_write import adopt
 
-        assert self.lake is not None
+        if self.lake is None:
+            return
         con = self._cursor()
         try:
             frame_ids = adopt(self.lake, con)
         finally:
             con.close()
         if frame_ids:
-            with self.transaction() as con, self.editing(con, frame_ids):
+            from workbench.store.lake_write import edit
+
+            with self.transaction() as con, edit(self.lake, con, frame_ids, adopting=True):
                 pass
 
     def editing(

@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 # Rows per read when moving a catalog's tables into the lake, and per Parquet file written.
 _CHUNK = 1_000_000
 _TARGET_FILE_BYTES = 128 * 1024 * 1024
+# Frame ids one overwrite's predicate lists at most (deltalake's predicate handling takes
+# seconds at 20,000 and crashes the process at 100,000, measured with 1.6.6).
+PREDICATE_IDS = 5_000
 # Rows per Parquet row group: a page's ROIs sit in one or two of them, and the reader skips
 # the others by their frame_id ranges.
 ROW_GROUP = 16_384
@@ -301,7 +304,12 @@ def open_for_lake(path: str, uri: str, *, attach: bool, buckets: int, progress: 
 # -- changing rows ---------------------------------------------------------------------------
 @contextmanager
 def edit(
-    lake: Lake, con: duckdb.DuckDBPyConnection, frame_ids: Sequence[str], *, dry_run: bool = False
+    lake: Lake,
+    con: duckdb.DuckDBPyConnection,
+    frame_ids: Sequence[str],
+    *,
+    dry_run: bool = False,
+    adopting: bool = False,
 ) -> Iterator[None]:
     """Check the rows of `frame_ids` out into temporary tables named frames/sources/rois on
     `con` (inside the caller's transaction), let the block change them with plain SQL, bring
@@ -317,6 +325,7 @@ def edit(
             )
     before = {n: _snapshot(con, n) for n in LAKE_TABLES}
     yield  # on an error the caller rolls back, which drops the temporary tables
+    first = layout.next_frame_key(con)
     _store_again(con, lake.buckets, before["frames"])
     layout.sync(con, promote=False)
     after = {n: _snapshot(con, n) for n in LAKE_TABLES}
@@ -324,7 +333,7 @@ def edit(
         con.execute(f"DROP TABLE temp.{quote_ident(name)}")
     changed = {n: _changed_frames(n, before[n], after[n]) for n in LAKE_TABLES}
     if any(changed.values()) and not dry_run:
-        _replace(lake, con, after, changed)
+        _replace(lake, con, after, changed, first if adopting else None)
         lake.pin(con)
 
 
@@ -400,12 +409,12 @@ def _replace(
     con: duckdb.DuckDBPyConnection,
     after: dict[str, pa.Table],
     changed: dict[str, list[str]],
+    first: int | None = None,
 ) -> None:
     """Replace, in each table, the rows of the frames that changed there (one commit a
-    table). They are written as new rows, after every other (a DELETE and INSERT on a local
-    catalog does the same); a frame removed in the block keeps no rows."""
-    from deltalake import write_deltalake
-
+    table, up to PREDICATE_IDS frames). They are written as new rows, after every other (a
+    DELETE and INSERT on a local catalog does the same); a frame removed in the block keeps
+    no rows. `first`: this write keys a job's rows, from that key on (`adopt`)."""
     schemas = {n: t.arrow_schema(con) for n, t in lake.tables.items()}
     picked = {}
     for name in LAKE_TABLES:
@@ -417,21 +426,50 @@ def _replace(
         pc.is_in(rows["frames"]["id"], value_set=pa.array(changed["frames"] or [], pa.string()))
     )
     for name in LAKE_TABLES:
-        if not changed[name]:
+        ids = changed[name]
+        if not ids:
             continue
-        listed = ", ".join(_sql_literal(i) for i in changed[name])
-        try:
-            write_deltalake(
-                lake.tables[name].uri,
-                rows[name],
-                mode="overwrite",
-                predicate=f"{FRAME_KEY[name]} IN ({listed})",
-                storage_options=lake.options,
-                writer_properties=writer_properties(),
-                partition_by=[BUCKET],
-            )
-        except Exception as exc:
-            raise LakeError(f"cannot write lake table {lake.tables[name].uri}: {exc}") from exc
+        if len(ids) <= PREDICATE_IDS:
+            _overwrite(lake, name, rows[name], _listed(name, ids))
+        elif first is not None and _all_new(rows[name], first):
+            # the rows of a job the catalog keys (`adopt`): the only rows without keys, and
+            # nothing else at or past the first new key
+            if lake.delta(name).version() != lake.tables[name].version:
+                raise LakeError(f"lake table {name} moved on while its rows were keyed")
+            where = f"frame_key IS NULL OR frame_key >= {int(first)}"
+            _overwrite(lake, name, rows[name], where)
+        else:  # one commit per stretch of frames: each is atomic, the whole is not
+            key = rows[name][FRAME_KEY[name]]
+            for start in range(0, len(ids), PREDICATE_IDS):
+                part = ids[start : start + PREDICATE_IDS]
+                mask = pc.is_in(key, value_set=pa.array(part, pa.string()))
+                _overwrite(lake, name, rows[name].filter(mask), _listed(name, part))
+
+
+def _listed(name: str, ids: Sequence[str]) -> str:
+    return f"{FRAME_KEY[name]} IN ({', '.join(_sql_literal(i) for i in ids)})"
+
+
+def _all_new(rows: pa.Table, first: int) -> bool:
+    return bool(pc.all(pc.greater_equal(rows["frame_key"], first)).as_py())
+
+
+def _overwrite(lake: Lake, name: str, rows: pa.Table, predicate: str) -> None:
+    """Replace the rows `predicate` selects by `rows` (which it must select too)."""
+    from deltalake import write_deltalake
+
+    try:
+        write_deltalake(
+            lake.tables[name].uri,
+            rows,
+            mode="overwrite",
+            predicate=predicate,
+            storage_options=lake.options,
+            writer_properties=writer_properties(),
+            partition_by=[BUCKET],
+        )
+    except Exception as exc:
+        raise LakeError(f"cannot write lake table {lake.tables[name].uri}: {exc}") from exc
 
 
 def _sql_literal(text: str) -> str:
