@@ -323,21 +323,29 @@ def edit(
                 f"FROM main.{quote_ident(name)} "
                 f"WHERE {FRAME_KEY[name]} IN (SELECT id FROM _wb_lake_ids) ORDER BY rowid"
             )
-    before = {n: _snapshot(con, n) for n in LAKE_TABLES}
+    # adopting a job's rows, every row checked out changes (it gets its keys)
+    before = None if adopting else {n: _snapshot(con, n) for n in LAKE_TABLES}
     yield  # on an error the caller rolls back, which drops the temporary tables
     first = layout.next_frame_key(con)
-    _store_again(con, lake.buckets, before["frames"])
+    _store_again(con, lake.buckets, before["frames"] if before else None)
     layout.sync(con, promote=False)
     after = {n: _snapshot(con, n) for n in LAKE_TABLES}
     for name in LAKE_TABLES:
         con.execute(f"DROP TABLE temp.{quote_ident(name)}")
-    changed = {n: _changed_frames(n, before[n], after[n]) for n in LAKE_TABLES}
+    changed = {
+        n: _changed_frames(n, before[n], after[n]) if before else _frames_in(n, after[n])
+        for n in LAKE_TABLES
+    }
     if any(changed.values()) and not dry_run:
         _replace(lake, con, after, changed, first if adopting else None)
         lake.pin(con)
 
 
-def _store_again(con: duckdb.DuckDBPyConnection, buckets: int, before: pa.Table) -> None:
+def _frames_in(name: str, rows: pa.Table) -> list[str]:
+    return sorted(str(i) for i in pc.unique(rows[FRAME_KEY[name]]).to_pylist())
+
+
+def _store_again(con: duckdb.DuckDBPyConnection, buckets: int, before: pa.Table | None) -> None:
     """Keep the lake's stored order the frame-key order (store/layout.py) that views page by.
 
     A frame whose row changed is written again after every other, so it is stored again as
@@ -345,9 +353,11 @@ def _store_again(con: duckdb.DuckDBPyConnection, buckets: int, before: pa.Table)
     summaries are made again). Frames without a key are then keyed bucket by bucket, the
     order in which a write numbers the rows it stores (`numbered`).
     """
-    now = _snapshot(con, "frames")
-    kept = set(before["id"].to_pylist())
-    again = [i for i in _changed_frames("frames", before, now) if i in kept]
+    again = []
+    if before is not None:
+        kept = set(before["id"].to_pylist())
+        now = _snapshot(con, "frames")
+        again = [i for i in _changed_frames("frames", before, now) if i in kept]
     if again:
         layout.touch(con, "SELECT unnest(?::VARCHAR[])", [again])
         for name in LAKE_TABLES:
