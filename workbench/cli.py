@@ -186,6 +186,9 @@ def _lake_ingest(args: argparse.Namespace) -> int:
         f"{report.frames} frames, {report.rois} ROIs in {report.units} units, "
         f"{report.seconds:.1f} s; lake versions {report.versions}"
     )
+    print("keying and summarising the new rows in the catalog ...", file=sys.stderr)
+    with _open(args):  # opening keys the job's rows (docs/scale-out.md)
+        pass
     for error in report.refused[:20]:
         print(f"refused: {error}", file=sys.stderr)
     return EXIT_REJECTED if report.refused else 0
