@@ -82,8 +82,14 @@ def promoted_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 def derived_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
     """The columns of a catalog table the store derives (keys, promoted metadata)."""
-    # `rowid`: the stored order a lake-backed catalog's views show as a column (store/lake.py)
-    derived = set(KEY_COLUMNS.get(table, ())) | {"rowid"}
+    derived = set(KEY_COLUMNS.get(table, ()))
+    shown = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main'"
+        " AND table_name = ? AND column_name = 'rowid'",
+        [table],
+    ).fetchall()[0][0]
+    if shown:  # the stored order, a column of a lake-backed catalog's views (store/lake.py)
+        derived.add("rowid")
     if table == "frames":
         derived |= set(promoted_columns(con).values())
     return derived
