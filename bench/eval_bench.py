@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synthetic
 
 import workbench
+from workbench.query.roi_pages import count_patches, patch_page
 
 TARGETS = {"seconds": 60.0, "peak_rss_mb": 4096.0}
 
@@ -123,12 +124,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_workbench(catalog_path: Path, limit: int | None, eval_key: str) -> dict[str, Any]:
+def run_workbench(
+    catalog_path: Path, limit: int | None, eval_key: str, method: str = "coco"
+) -> dict[str, Any]:
     """Child process: evaluate and report wall time, CPU time and peak RSS."""
     with workbench.open(catalog_path) as catalog:
         view = catalog.view() if limit is None else catalog.view().limit(limit)
         started, cpu = time.perf_counter(), time.process_time()
-        results = view.evaluate_detections("predictions", eval_key=eval_key, overwrite=True)
+        results = view.evaluate_detections(
+            "predictions", eval_key=eval_key, overwrite=True, method=method
+        )
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
         rows = catalog.sql(
             "SELECT count(*) FROM eval_rois e JOIN evaluations v USING (run_id) WHERE v.eval_key = ?",
@@ -156,10 +161,29 @@ def time_views(catalog_path: Path, runs: int = 3) -> list[dict[str, Any]]:
     with workbench.open(catalog_path, read_only=True) as catalog:
         mined = catalog.view().match_eval("eval", "fp", min_confidence=0.8)
         ranked = mined.sort_by_eval_count("eval", "fp", reverse=True)
+        whole = catalog.view()
+        total = count_patches(whole, ["predictions"])
+        deep = (total // 2) // PATCHES * PATCHES
         cases = {
             "match_eval count": (mined.count, f"SELECT count(*) FROM ({hand})"),
             "sorted frame ids": (ranked.frame_ids, hand),
             "sorted page of 50": (lambda: ranked.page(0, 50), hand + " LIMIT 50"),
+            "patches: count of predictions": (
+                lambda: count_patches(whole, ["predictions"]),
+                f"SELECT count(*) FROM rois r WHERE {_PATCH_ROIS}",
+            ),
+            "patches: first page with outcomes": (
+                lambda: patch_page(whole, 0, PATCHES, fields=["predictions"], eval_key="eval"),
+                _hand_patches(0),
+            ),
+            "patches: page half-way with outcomes": (
+                lambda: patch_page(whole, deep, PATCHES, fields=["predictions"], eval_key="eval"),
+                _hand_patches(deep),
+            ),
+            "patches: first page of the mined fps": (
+                lambda: patch_page(mined, 0, PATCHES, fields=["predictions"], eval_key="eval"),
+                None,
+            ),
         }
         figures = []
         for name, (view_call, sql) in cases.items():
@@ -168,18 +192,53 @@ def time_views(catalog_path: Path, runs: int = 3) -> list[dict[str, Any]]:
                 started = time.perf_counter()
                 view_call()
                 view_times.append(time.perf_counter() - started)
-                started = time.perf_counter()
-                catalog.sql(sql).fetchall()
-                sql_times.append(time.perf_counter() - started)
-            view_s, sql_s = sorted(view_times)[runs // 2], sorted(sql_times)[runs // 2]
+                if sql is not None:
+                    started = time.perf_counter()
+                    catalog.sql(sql).fetchall()
+                    sql_times.append(time.perf_counter() - started)
+            view_s = sorted(view_times)[runs // 2]
+            sql_s = sorted(sql_times)[runs // 2] if sql_times else None
             figures.append(
-                {"query": name, "view_s": view_s, "sql_s": sql_s, "ratio": view_s / sql_s}
+                {
+                    "query": name,
+                    "view_s": view_s,
+                    "sql_s": sql_s,
+                    "ratio": view_s / sql_s if sql_s else None,
+                }
             )
+            print(json.dumps(figures[-1]), flush=True)
+        for offset in (0, deep):  # the hand-written pages are the same patches
+            mine = patch_page(whole, offset, PATCHES, fields=["predictions"], eval_key="eval")
+            theirs = catalog.sql(_hand_patches(offset)).fetchall()
+            assert mine.column("id").to_pylist() == [row[1] for row in theirs]
+            assert mine.column("outcome").to_pylist() == [row[-1] for row in theirs]
         assert (
             len(ranked.frame_ids())
             == catalog.sql(f"SELECT count(*) FROM ({hand})").fetchall()[0][0]
         )
     return figures
+
+
+PATCHES = 48
+_PATCH_ROIS = "r.field = 'predictions' AND r.kind <> 'classification' AND r.x_min IS NOT NULL"
+
+
+def _hand_patches(offset: int) -> str:
+    """A page of prediction patches by hand: the ROIs in stored order, their frame's context,
+    the frame's first source and the ROI's outcome in run 'eval'."""
+    return (
+        "WITH p AS MATERIALIZED (SELECT r.frame_id, r.id, r.field, r.label, r.confidence,"
+        " r.x_min, r.y_min, r.x_max, r.y_max, r.rowid AS o FROM rois r"
+        f" WHERE {_PATCH_ROIS} ORDER BY r.rowid LIMIT {PATCHES} OFFSET {offset})"
+        " SELECT p.*, f.context_id, s.uri, s.width, s.height, e.outcome FROM p"
+        " JOIN frames f ON f.id = p.frame_id"
+        " JOIN (SELECT frame_id, arg_min(uri, rowid) AS uri, arg_min(width, rowid) AS width,"
+        " arg_min(height, rowid) AS height FROM sources"
+        " WHERE frame_id IN (SELECT frame_id FROM p) GROUP BY 1) s ON s.frame_id = p.frame_id"
+        " LEFT JOIN eval_rois e ON e.run_id = (SELECT run_id FROM evaluations"
+        " WHERE eval_key = 'eval') AND e.frame_id = p.frame_id AND e.roi_id = p.id"
+        " AND e.field = p.field ORDER BY p.o"
+    )
 
 
 def write_coco(catalog_path: Path, limit: int, folder: Path) -> tuple[Path, Path]:
@@ -246,9 +305,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", choices=["workbench", "pycocotools"], help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--paths", nargs="*", default=[], help=argparse.SUPPRESS)
+    parser.add_argument("--method", default="coco", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child == "workbench":
-        print(json.dumps(run_workbench(Path(args.paths[0]), args.limit, args.paths[1])))
+        found = run_workbench(Path(args.paths[0]), args.limit, args.paths[1], args.method)
+        print(json.dumps(found))
         return 0
     if args.child == "pycocotools":
         print(json.dumps(run_pycocotools(Path(args.paths[0]), Path(args.paths[1]))))
@@ -267,6 +328,10 @@ def run(frames: int, coco_frames: int, work: Path) -> dict[str, Any]:
     report: dict[str, Any] = {"load_average_before": os.getloadavg()}
     report["workbench_all"] = _child("--child", "workbench", "--paths", str(catalog_path), "eval")
     print("workbench, all frames:", json.dumps(report["workbench_all"]), flush=True)
+    report["open_images_all"] = _child(
+        "--child", "workbench", "--method", "open-images", "--paths", str(catalog_path), "oi"
+    )
+    print("workbench open-images, all frames:", json.dumps(report["open_images_all"]), flush=True)
     report["views"] = time_views(catalog_path)
     print("views:", json.dumps(report["views"]), flush=True)
     coco_frames = min(coco_frames, frames)

@@ -34,7 +34,7 @@ def test_help_lists_every_command():
         text=True,
         check=True,
     ).stdout
-    for command in ("demo", "ingest", "export", "sql", "info", "serve"):
+    for command in ("demo", "ingest", "export", "sql", "info", "optimize", "serve"):
         assert command in out
 
 
@@ -78,3 +78,26 @@ def test_options_are_json_when_they_parse():
     }
     with pytest.raises(workbench.WorkbenchError, match="KEY=VALUE"):
         parse_options(["novalue"])
+
+
+def test_optimize_rewrites_and_promotes(tmp_path, capsys):
+    path = tmp_path / "o.duckdb"
+    with workbench.open(path) as cat, CatalogWriter(cat, progress=False) as writer:
+        for i in range(40):  # too few frames for writes to promote keys themselves
+            writer.add(
+                Frame(
+                    id=f"f{i}",
+                    sources=[Source("front", f"/d/{i}.jpg", 64, 48)],
+                    metadata={"scene": f"s{i % 3}"},
+                )
+            )
+    with workbench.open(path) as cat:
+        assert cat.sql("SELECT count(*) FROM metadata_columns").fetchall() == [(0,)]
+    assert main(["optimize", "--catalog", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "40 frames" in out and "metadata keys promoted: scene" in out
+    with workbench.open(path) as cat:
+        assert cat.sql("SELECT key FROM metadata_columns").fetchall() == [("scene",)]
+        assert cat.view().match(scene="s1").count() == 13
+    assert main(["optimize", "--catalog", str(path)]) == 0
+    assert "metadata keys promoted: none" in capsys.readouterr().out

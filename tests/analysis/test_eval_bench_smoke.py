@@ -25,5 +25,17 @@ def test_eval_bench_produces_every_figure(tmp_path: Path) -> None:
         "match_eval count",
         "sorted frame ids",
         "sorted page of 50",
+        "patches: count of predictions",
+        "patches: first page with outcomes",
+        "patches: page half-way with outcomes",
+        "patches: first page of the mined fps",
     ]
-    assert all(v["view_s"] > 0 and v["sql_s"] > 0 for v in report["views"])
+    assert all(v["view_s"] > 0 for v in report["views"])
+    assert all(
+        v["sql_s"] > 0
+        for v in report["views"]
+        if v["query"] != "patches: first page of the mined fps"
+    )
+    open_images = report["open_images_all"]
+    assert open_images["frames"] == 2000 and open_images["eval_rois"] == whole["eval_rois"]
+    assert 0.1 < open_images["mAP"] < 0.95

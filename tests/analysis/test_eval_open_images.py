@@ -4,11 +4,17 @@ group-of box absorbing detections, VOC-style AP."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import workbench
+from workbench.analysis.evaluation import open_images
+from workbench.analysis.evaluation.config import EvaluationConfig
+from workbench.analysis.evaluation.loading import Rois, load_rois
+from workbench.analysis.evaluation.outcomes import FN, FP, IGNORED, TP
 from workbench.errors import EvaluationError
 from workbench.ingest import CatalogWriter, Frame, Roi, Source
 from workbench.store.catalog import Catalog
@@ -93,3 +99,87 @@ def test_open_images_compares_boxes_of_one_class(catalog: Catalog) -> None:
     for options in ({"classwise": False}, {"use_masks": True}):
         with pytest.raises(EvaluationError, match="open-images"):
             catalog.evaluate_detections("predictions", method="open-images", **options)
+
+
+def reference_match(rois: Rois, threshold: float) -> tuple[list[int], list[int], list[float]]:
+    """Open Images' rules written as the loop over images and detections they describe."""
+    n = len(rois)
+    code = [FP if p else FN for p in rois.is_pred]
+    match_row, iou_out = [-1] * n, [math.nan] * n
+    groups: dict[tuple[int, int], list[int]] = {}
+    for row in range(n):
+        groups.setdefault((int(rois.image[row]), int(rois.label_codes[row])), []).append(row)
+
+    def overlap(d: int, g: int, over_detection: bool) -> float:
+        (a, b, c, e), (p, q, r, s) = rois.boxes[d], rois.boxes[g]
+        w, h = min(c, r) - max(a, p), min(e, s) - max(b, q)
+        inter = w * h if w > 0 and h > 0 else 0.0
+        area = (c - a) * (e - b)
+        union = area if over_detection else area + (r - p) * (s - q) - inter
+        return inter / union if inter > 0 and union > 0 else 0.0
+
+    for rows in groups.values():
+        dets = sorted((r for r in rows if rois.is_pred[r]), key=lambda r: -rois.score[r])
+        plain = [r for r in rows if not rois.is_pred[r] and not rois.crowd[r]]
+        boxes = [r for r in rows if not rois.is_pred[r] and rois.crowd[r]]
+        taken: set[int] = set()
+        for d in dets:
+            if not plain:
+                break
+            best = max(plain, key=lambda g: (overlap(d, g, False), -g))
+            value = overlap(d, best, False)
+            if value >= threshold and best not in taken:
+                taken.add(best)
+                code[d] = code[best] = TP
+                match_row[d], match_row[best] = best, d
+                iou_out[d] = iou_out[best] = value
+        for d in dets:
+            if code[d] == TP or not boxes:
+                continue
+            best = max(boxes, key=lambda g: (overlap(d, g, True), -g))
+            value = overlap(d, best, True)
+            if value >= threshold:
+                code[d], match_row[d], iou_out[d] = IGNORED, best, value
+                if code[best] != TP:
+                    code[best], match_row[best], iou_out[best] = TP, d, value
+    return code, match_row, iou_out
+
+
+def test_set_based_matching_equals_the_loop_on_random_frames(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    frames = []
+    for f in range(120):
+        rois = []
+        for k in range(int(rng.integers(0, 9))):  # coordinates on a coarse grid: equal IoUs
+            x, y = rng.integers(0, 8, 2) * 5
+            w, h = rng.integers(1, 5, 2) * 5
+            label = ["car", "dog"][int(rng.integers(0, 2))]
+            crowd = {"iscrowd": 1} if rng.random() < 0.15 else {}
+            rois.append(box(f"g{f}-{k}", label, x, y, x + w, y + h, attributes=crowd))
+        for k in range(int(rng.integers(0, 11))):
+            x, y = rng.integers(0, 8, 2) * 5
+            w, h = rng.integers(1, 5, 2) * 5
+            label = ["car", "dog"][int(rng.integers(0, 2))]
+            score = float(rng.integers(1, 6)) / 5  # equal confidences too
+            rois.append(pred(f"p{f}-{k}", label, score, x, y, x + w, y + h))
+        frames.append(
+            Frame(id=f"f{f}", sources=[Source("image", f"/x/{f}.jpg", 64, 64)], rois=rois)
+        )
+    catalog = workbench.open(tmp_path / "random.duckdb")
+    with CatalogWriter(catalog, progress=False) as writer:
+        for frame in frames:
+            writer.add(frame)
+    rois, _ = load_rois(catalog.view(), "predictions", "ground_truth", False)
+    catalog.close()
+    assert rois.crowd.sum() > 10 and len(rois) > 800
+    for threshold in (0.5, 0.3):
+        config = EvaluationConfig.build(method="open-images", iou=threshold)
+        found, entries, _ = open_images.match(rois, config)
+        code, match_row, iou = reference_match(rois, threshold)
+        assert found.code.tolist() == code
+        assert found.match_row.tolist() == match_row
+        np.testing.assert_allclose(found.iou, iou, rtol=0, atol=1e-12)
+        counted = sum(1 for r, c in enumerate(code) if rois.is_pred[r] and c != IGNORED)
+        detected_boxes = sum(1 for r, c in enumerate(code) if rois.crowd[r] and c == TP)
+        assert len(entries) == counted + detected_boxes
+        assert {TP, FP, FN, IGNORED} <= set(code)

@@ -29,14 +29,17 @@ def test_ui_bench_produces_every_figure(spare_demo_catalog: Path, browser: objec
 
     figures = json.loads(out.read_text())
     summary = figures["summary"]
-    assert set(summary) == {"interactive", "query", "page", "frame_step"}
-    assert summary["interactive"]["n"] == 1
+    assert set(summary) == {"interactive", "complete", "query", "page", "frame_step"}
+    assert summary["interactive"]["n"] == 1 and summary["complete"]["n"] == 1
     assert summary["query"]["n"] == 2 and summary["page"]["n"] == 2
     assert summary["frame_step"]["n"] == 4
     for row in summary.values():
         assert row["median_ms"] > 0
         assert row["server_cpu_median_ms"] >= 0
     assert summary["interactive"]["server_cpu_median_ms"] > 0  # a session's app was built
+    assert len(figures["playback"]) == 1
+    drawn, footage = figures["playback"][0]
+    assert drawn > 0 and footage > 0  # a context was played and its pictures drawn
     assert figures["frames"] == 180
     assert figures["tiles_per_page"] > 0
     assert 50 < figures["server_hwm_mb"] < 4096

@@ -16,6 +16,7 @@ import pyarrow as pa
 from workbench.errors import QueryError
 from workbench.query._sql import Compiled, all_of, execute, in_list, sql
 from workbench.query.pages import frame_set, key_columns
+from workbench.query.plan import LabelFilter
 
 if TYPE_CHECKING:
     from workbench.query.view import View
@@ -81,12 +82,17 @@ def patch_page(
     if offset < 0 or not 0 < limit <= MAX_PAGE:
         raise QueryError(f"a page of patches is 1 to {MAX_PAGE} ROIs from offset >= 0")
     source, keys, order = _picked(view, fields)
+    # A scan of rois filtered by its own columns returns rows in stored order (DuckDB keeps
+    # insertion order without ORDER BY), so such a page needs no sort: deep pages then cost a
+    # scan, not a sort of every ROI before them.
+    scan = frame_set(view.plan) is None and all(
+        isinstance(f, LabelFilter) for f in view.plan.roi_filters
+    )
     picked = Compiled.join(
         [
             f"SELECT {_PATCH_COLUMNS}, {keys} FROM ",
             source,
-            " ORDER BY ",
-            order,
+            "" if not view.plan.needs_sort and scan else " ORDER BY " + order,
             f" LIMIT {int(limit)} OFFSET {int(offset)}",
         ],
         "",

@@ -86,7 +86,9 @@ def prepare(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> Pr
     count = per_group[group[det_rows]]
     del per_group
     floor = min(min(config.thresholds), MAX_IOU)
-    pair_det, pair_gt, pair_iou = _pairs(rois, regions, det_rows, gt_rows, first, count, floor)
+    pair_det, pair_gt, pair_iou = candidate_pairs(
+        rois, regions, det_rows, gt_rows, first, count, floor
+    )
     # Pairs come per detection in stored order of the ground truth: sorted by rank, detection
     # and IoU (stable: stored order among equal IoUs).
     order = _sort(
@@ -157,7 +159,7 @@ def _sort(keys: tuple[Ints, ...], sizes: tuple[int, ...]) -> Ints:
     return np.lexsort(tuple(reversed(keys)))
 
 
-def _pairs(
+def candidate_pairs(
     rois: Rois,
     regions: Regions | None,
     det_rows: Ints,
@@ -166,7 +168,9 @@ def _pairs(
     count: Ints,
     floor: float,
 ) -> tuple[Ints, Ints, Floats]:
-    """Every (detection, ground truth) pair of a group whose IoU can reach `floor`."""
+    """Every (detection, ground truth) pair of a group whose IoU can reach `floor`: indexes into
+    `det_rows` and `gt_rows`, in detection order then ground-truth order. A crowd's IoU is the
+    intersection over the detection's area."""
     found: list[tuple[Ints, Ints, Floats]] = []
     total = np.cumsum(count)
     lo = 0

@@ -17,8 +17,8 @@ Per image (a source of a frame) and class, at the run's single IoU threshold:
   truth counts group boxes once each. mAP averages the classes that have ground truth.
 
 Image-level labels (Open Images' verified negatives) are not used: every class is evaluated
-on every image. The work loops over (image, class) groups holding both detections and ground
-truth, with arrays inside; unlike method="coco" it is not meant for millions of frames.
+on every image. The matching is set-based over every image at once (candidate pairs as
+method="coco" builds them, then a few sorts), so it scales like method="coco".
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from workbench.analysis.evaluation.config import RECALL_THRESHOLDS, EvaluationConfig
 from workbench.analysis.evaluation.loading import Rois
+from workbench.analysis.evaluation.matching import candidate_pairs
 from workbench.analysis.evaluation.outcomes import FN, FP, IGNORED, TP, Outcomes
 from workbench.analysis.evaluation.results import PRCurve
 
@@ -37,87 +38,79 @@ Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
 
-def _overlaps(dets: Floats, truths: Floats) -> tuple[Floats, Floats]:
-    """IoU and intersection over the detection's area, detections x truths."""
-    d, g = dets[:, None, :], truths[None, :, :]
-    width = np.minimum(d[..., 2], g[..., 2]) - np.maximum(d[..., 0], g[..., 0])
-    height = np.minimum(d[..., 3], g[..., 3]) - np.maximum(d[..., 1], g[..., 1])
-    inter = np.where((width > 0) & (height > 0), width * height, 0.0)
-    det_area = (dets[:, 2] - dets[:, 0]) * (dets[:, 3] - dets[:, 1])
-    gt_area = (truths[:, 2] - truths[:, 0]) * (truths[:, 3] - truths[:, 1])
-    union = det_area[:, None] + gt_area[None, :] - inter
-    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-    ioa = np.divide(inter, det_area[:, None], out=np.zeros_like(inter), where=det_area[:, None] > 0)
-    return iou, ioa
-
-
 def match(rois: Rois, config: EvaluationConfig) -> tuple[Outcomes, Floats, Ints]:
     """Outcomes of every row, and the entries AP ranks: (score, true positive?) per counted
-    detection or detected group box, with its class code."""
+    detection or detected group box, with its class code.
+
+    Set-based: a detection never falls back to its second-best ground truth, so each one's
+    choice is made alone, and a contested ground truth goes to the most confident detection
+    that chose it; no loop over images or detections.
+    """
     n = len(rois)
     code = np.where(rois.is_pred, FP, FN).astype(np.int8)
     match_row = np.full(n, -1, dtype=np.int64)
     iou_out = np.full(n, np.nan)
-    entries: list[tuple[float, float, int]] = []  # score, tp, class
-    threshold = config.iou
-    # group key: image and class (any class when classwise=False)
     cls = rois.label_codes if config.classwise else np.zeros(n, dtype=np.int64)
-    key = rois.image.astype(np.int64) * (int(cls.max(initial=0)) + 1) + cls
-    order = np.lexsort((np.arange(n), key))
-    bounds = np.flatnonzero(np.diff(key[order])) + 1
-    for group in np.split(order, bounds):
-        dets = group[rois.is_pred[group]]
-        truths = group[~rois.is_pred[group]]
-        dets = dets[np.argsort(-rois.score[dets], kind="stable")]
-        _match_group(rois, dets, truths, threshold, code, match_row, iou_out)
-        for d in dets:
-            if code[d] != IGNORED:
-                entries.append((float(rois.score[d]), float(code[d] == TP), int(cls[d])))
-        for g in truths[rois.crowd[truths]]:
-            if code[g] == TP:
-                score = float(rois.score[match_row[g]])
-                entries.append((score, 1.0, int(cls[g])))
-    if not entries:
-        return Outcomes(code, match_row, iou_out), np.empty((0, 2)), np.empty(0, np.int64)
-    table = np.asarray([(s, t) for s, t, _ in entries], dtype=np.float64)
-    classes = np.asarray([c for _, _, c in entries], dtype=np.int64)
-    return Outcomes(code, match_row, iou_out), table, classes
+    group = rois.image.astype(np.int64) * (int(cls.max(initial=0)) + 1) + cls
+    # Detections by group, decreasing confidence, stored order; ground truth by group.
+    dets = np.flatnonzero(rois.is_pred)
+    dets = dets[np.lexsort((dets, -rois.score[dets], group[dets]))]
+    truths = np.flatnonzero(~rois.is_pred)
+    truths = truths[np.argsort(group[truths], kind="stable")]
+    per_group = np.bincount(group[truths], minlength=int(group.max(initial=-1)) + 1)
+    first = (np.cumsum(per_group) - per_group)[group[dets]]
+    d, g, iou = candidate_pairs(rois, None, dets, truths, first, per_group[group[dets]], config.iou)
+    in_group_box = rois.crowd[truths[g]]
+    # Each detection's best plain ground truth; the first detection to choose one takes it.
+    plain = np.flatnonzero(~in_group_box)
+    chose = plain[_firsts(d[plain], -iou[plain], g[plain])]
+    won = chose[_firsts(g[chose], d[chose])]
+    rd, rg = dets[d[won]], truths[g[won]]
+    code[rd] = code[rg] = TP
+    match_row[rd], match_row[rg] = rg, rd
+    iou_out[rd] = iou_out[rg] = iou[won]
+    # Detections left over inside a group box are absorbed by the one they lie in most; a box
+    # that absorbed any is one true positive, at its most confident detection.
+    left = np.flatnonzero(in_group_box & (code[dets[d]] != TP))
+    absorbed = left[_firsts(d[left], -iou[left], g[left])]
+    rd, rb = dets[d[absorbed]], truths[g[absorbed]]
+    code[rd], match_row[rd], iou_out[rd] = IGNORED, rb, iou[absorbed]
+    found = absorbed[_firsts(g[absorbed], d[absorbed])]
+    rb = truths[g[found]]
+    code[rb], match_row[rb], iou_out[rb] = TP, dets[d[found]], iou[found]
+    entries, classes = _entries(rois, code, match_row, cls, group, dets, truths)
+    return Outcomes(code, match_row, iou_out), entries, classes
 
 
-def _match_group(
+def _firsts(key: Ints, *by: npt.NDArray[np.generic]) -> Ints:
+    """Positions of each distinct `key`'s first row, ordered by `by` (ties: position)."""
+    order = np.lexsort((np.arange(len(key)), *reversed(by), key))
+    ordered = key[order]
+    return order[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(key) else order
+
+
+def _entries(
     rois: Rois,
-    dets: Ints,
-    truths: Ints,
-    threshold: float,
     code: npt.NDArray[np.int8],
     match_row: Ints,
-    iou_out: Floats,
-) -> None:
-    plain = truths[~rois.crowd[truths]]
-    groups = truths[rois.crowd[truths]]
-    if len(dets) and len(plain):
-        iou, _ = _overlaps(rois.boxes[dets], rois.boxes[plain])
-        best = np.argmax(iou, axis=1)
-        taken = np.zeros(len(plain), dtype=bool)
-        for i, d in enumerate(dets):
-            j = best[i]
-            if iou[i, j] >= threshold and not taken[j]:
-                taken[j] = True
-                code[d], code[plain[j]] = TP, TP
-                match_row[d], match_row[plain[j]] = plain[j], d
-                iou_out[d] = iou_out[plain[j]] = iou[i, j]
-    if len(dets) and len(groups):
-        _, ioa = _overlaps(rois.boxes[dets], rois.boxes[groups])
-        best = np.argmax(ioa, axis=1)
-        for i, d in enumerate(dets):  # in decreasing confidence: the first is the highest
-            k = best[i]
-            if code[d] != TP and ioa[i, k] >= threshold:
-                code[d] = IGNORED
-                match_row[d] = groups[k]
-                iou_out[d] = ioa[i, k]
-                g = groups[k]
-                if code[g] != TP:
-                    code[g], match_row[g], iou_out[g] = TP, d, ioa[i, k]
+    cls: Ints,
+    group: Ints,
+    dets: Ints,
+    truths: Ints,
+) -> tuple[Floats, Ints]:
+    """The ranked entries, in the order a loop over groups would make them (AP breaks ties
+    between equal scores by that order): each group's counted detections by decreasing
+    confidence, then its detected group boxes."""
+    counted = dets[code[dets] != IGNORED]
+    boxes = truths[rois.crowd[truths] & (code[truths] == TP)]
+    rows = np.concatenate([counted, boxes])
+    if not len(rows):
+        return np.empty((0, 2)), np.empty(0, np.int64)
+    scores = np.concatenate([rois.score[counted], rois.score[match_row[boxes]]])
+    hits = np.concatenate([code[counted] == TP, np.ones(len(boxes), bool)]).astype(np.float64)
+    kind = np.repeat([0, 1], [len(counted), len(boxes)])
+    order = np.lexsort((np.arange(len(rows)), kind, group[rows]))
+    return np.column_stack([scores, hits])[order], cls[rows][order]
 
 
 def average_precision(scores: Floats, tp: Floats, gt: int) -> tuple[float, Floats, Floats]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from workbench.analysis.evaluation import open_images, storage
 from workbench.analysis.evaluation.config import EvaluationConfig
@@ -12,16 +12,18 @@ from workbench.analysis.evaluation.loading import Rois, load_rois
 from workbench.analysis.evaluation.matching import match_range, prepare
 from workbench.analysis.evaluation.metrics import Accumulator, class_ap, curves, summarize
 from workbench.analysis.evaluation.outcomes import (
+    Outcomes,
     class_counts,
     confusion,
     frame_table,
     outcomes,
     roi_table,
 )
-from workbench.analysis.evaluation.results import ClassResult, DetectionResults
+from workbench.analysis.evaluation.results import ClassResult, DetectionResults, PRCurve
 from workbench.errors import EvaluationError
 
 if TYPE_CHECKING:
+    from workbench.model.regions import Regions
     from workbench.query.view import View
 
 
@@ -61,8 +63,58 @@ def evaluate_detections(
     _check_fields(view, pred_field, gt_field)
     storage.check_free(view.catalog, eval_key, overwrite)
     rois, regions = load_rois(view, pred_field, gt_field, config.use_masks)
-    if config.method == "open-images":
-        return _open_images(view, rois, config, eval_key, pred_field, gt_field, overwrite, started)
+    scored = (
+        _open_images(rois, config)
+        if config.method == "open-images"
+        else _coco(rois, regions, config)
+    )
+    counts = class_counts(rois, scored.found)
+    results = DetectionResults(
+        eval_key=eval_key,
+        pred_field=pred_field,
+        gt_field=gt_field,
+        config=config,
+        mAP=scored.stats.get("AP") if scored.stats.get("AP", -1) != -1 else None,
+        stats=scored.stats,
+        classes=tuple(
+            ClassResult(
+                label,
+                scored.aps[k],
+                int(counts["tp"][k]),
+                int(counts["fp"][k]),
+                int(counts["fn"][k]),
+                int(counts["support"][k]),
+            )
+            for k, label in enumerate(rois.classes)
+        ),
+        curves=scored.curves,
+        confusion=confusion(rois, scored.found),
+        frames=0,
+        warnings=rois.warnings,
+    )
+    return storage.save(
+        view.catalog,
+        view,
+        results,
+        roi_table(rois, scored.found),
+        frame_table(rois, scored.found),
+        overwrite=overwrite,
+        seconds=time.perf_counter() - started,
+    )
+
+
+class _Scored(NamedTuple):
+    """What a method finds: per-ROI outcomes, per-class AP (None where not computed), the
+    summary stats ({} without mAP) and the PR curves."""
+
+    found: Outcomes
+    aps: list[float | None]
+    stats: dict[str, float]
+    curves: tuple[PRCurve, ...]
+
+
+def _coco(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> _Scored:
+    """COCOeval's rules: every area range and threshold at once (matching.py, metrics.py)."""
     prepared = prepare(rois, regions, config)
     ranges = config.area_ranges if config.compute_mAP else config.area_ranges[:1]
     accumulator = Accumulator(rois, prepared, config, len(ranges))
@@ -73,95 +125,22 @@ def evaluate_detections(
         if index == 0:
             found = outcomes(rois, prepared, match, config.primary)
         del match
-    counts = class_counts(rois, found)
+    if not config.compute_mAP:
+        return _Scored(found, [None] * len(rois.classes), {}, ())
     acc = accumulator.result()
-    aps = (
-        class_ap(acc, config)
-        if config.compute_mAP and config.classwise
-        else [None] * len(rois.classes)
-    )
-    stats = summarize(acc, config) if config.compute_mAP else {}
-    mAP = stats.get("AP") if stats and stats.get("AP", -1) != -1 else None
-    results = DetectionResults(
-        eval_key=eval_key,
-        pred_field=pred_field,
-        gt_field=gt_field,
-        config=config,
-        mAP=mAP,
-        stats=stats,
-        classes=tuple(
-            ClassResult(
-                label,
-                aps[k],
-                int(counts["tp"][k]),
-                int(counts["fp"][k]),
-                int(counts["fn"][k]),
-                int(counts["support"][k]),
-            )
-            for k, label in enumerate(rois.classes)
-        ),
-        curves=tuple(curves(acc, config, rois.classes)) if config.compute_mAP else (),
-        confusion=confusion(rois, found),
-        frames=0,
-        warnings=rois.warnings,
-    )
-    return storage.save(
-        view.catalog,
-        view,
-        results,
-        roi_table(rois, found),
-        frame_table(rois, found),
-        overwrite=overwrite,
-        seconds=time.perf_counter() - started,
-    )
+    aps: list[float | None] = [None] * len(rois.classes)
+    if config.classwise:
+        aps = class_ap(acc, config)
+    return _Scored(found, aps, summarize(acc, config), tuple(curves(acc, config, rois.classes)))
 
 
-def _open_images(
-    view: View,
-    rois: Rois,
-    config: EvaluationConfig,
-    eval_key: str,
-    pred_field: str,
-    gt_field: str,
-    overwrite: bool,
-    started: float,
-) -> DetectionResults:
-    """The run by Open Images' rules (workbench/analysis/evaluation/open_images.py)."""
+def _open_images(rois: Rois, config: EvaluationConfig) -> _Scored:
+    """Open Images' rules (open_images.py)."""
     found, entries, entry_classes = open_images.match(rois, config)
+    if not config.compute_mAP:
+        return _Scored(found, [None] * len(rois.classes), {}, ())
     aps, mAP, pr = open_images.results(rois, found, entries, entry_classes, config)
-    counts = class_counts(rois, found)
-    results = DetectionResults(
-        eval_key=eval_key,
-        pred_field=pred_field,
-        gt_field=gt_field,
-        config=config,
-        mAP=mAP if config.compute_mAP else None,
-        stats={"AP": mAP if mAP is not None else -1.0} if config.compute_mAP else {},
-        classes=tuple(
-            ClassResult(
-                label,
-                aps[k] if config.compute_mAP else None,
-                int(counts["tp"][k]),
-                int(counts["fp"][k]),
-                int(counts["fn"][k]),
-                int(counts["support"][k]),
-            )
-            for k, label in enumerate(rois.classes)
-        ),
-        curves=tuple(pr) if config.compute_mAP else (),
-        confusion=confusion(rois, found),
-        frames=0,
-        warnings=rois.warnings,
-    )
-    return storage.save(
-        view.catalog,
-        view,
-        results,
-        roi_table(rois, found),
-        frame_table(rois, found),
-        overwrite=overwrite,
-        seconds=time.perf_counter() - started,
-    )
+    return _Scored(found, aps, {"AP": mAP if mAP is not None else -1.0}, tuple(pr))
 
 
 def _check_fields(view: View, pred_field: str, gt_field: str) -> None:
