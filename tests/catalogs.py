@@ -20,6 +20,7 @@ that cannot be shared (their media must live where a test says) are built fresh 
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,6 +107,23 @@ TEMPLATES: dict[str, Callable[[Path], Template]] = {
 FRESH: dict[str, Callable[..., Template]] = {"labelstudio": _labelstudio}
 
 
+# `WORKBENCH_TEST_STORAGE=lake`: every catalog a recipe makes is turned into a lake-backed one
+# (frames, sources and ROIs as Delta tables beside it; workbench/store/lake.py) before the
+# test opens it, so the same tests run over both storage modes (Makefile `pytest-lake`).
+STORAGE = os.environ.get("WORKBENCH_TEST_STORAGE", "local")
+
+
+def to_storage(path: Path) -> Path:
+    """The catalog at `path` in the storage mode the tests run in."""
+    if STORAGE == "lake":
+        from workbench.store.lake_write import open_for_lake
+
+        lake = path.with_name(path.stem + ".lake")
+        # one bucket: the lake keeps the insertion order the tests expect (docs/scale-out.md)
+        open_for_lake(str(path), str(lake), attach=False, buckets=1, progress=False)
+    return path
+
+
 class CatalogFactory:
     """Catalogs from recipes: templates built once in `root`, copies where a test wants."""
 
@@ -138,7 +156,7 @@ class CatalogFactory:
         import workbench  # imported when a test needs a catalog, not when pytest starts
 
         if recipe in FRESH:
-            return workbench.open(FRESH[recipe](folder, **options).path)
+            return workbench.open(to_storage(FRESH[recipe](folder, **options).path))
         if options:
             raise TypeError(f"the {recipe!r} recipe takes no options, got {sorted(options)}")
-        return workbench.open(self.copy(recipe, folder))
+        return workbench.open(to_storage(self.copy(recipe, folder)))

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("", "cli"),  # the public facade (`import workbench`) and the command line
     ("demo", "catalog"),  # the demo dataset; the user's Catalog and View with conveniences
     ("ui",),
-    ("services",),
+    ("services", "jobs"),
     ("backends", "analysis"),
     ("query",),
     ("ingest",),

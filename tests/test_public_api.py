@@ -140,6 +140,10 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "StateError", "TagReport", "TaskDetail", "TaskFrame", "TaskSource", "TaskStatus",
         "UNEXPECTED_MODES", "UnexpectedLabels", "UnknownIds", "Workbench", "WorkbenchService",
     ],
+    "jobs": [
+        "ENGINES", "JOB_KINDS", "EngineConfig", "IngestJob", "JobReport", "QaJobReport",
+        "SequenceQaJob", "run_ingest", "run_sequence_qa",
+    ],
     "store": [
         "Catalog", "CatalogInfo", "check_read_only", "default_catalog_path", "open_catalog",
         "quote_ident",

@@ -7,6 +7,8 @@ is in it, under the parent drawn.
 WorkbenchError
  +-- CatalogError                 the catalog file cannot be opened, migrated or written
  |    +-- SchemaVersionError       the file was written by a newer workbench
+ |    +-- LakeError                a lake-backed catalog's Delta tables cannot be reached,
+ |                                 read at their snapshot, or written
  +-- QueryError                   a query is malformed or refers to unknown fields
  |    +-- ReadOnlyQueryError       SQL typed by a person tried to write or reach files/network
  +-- IngestError                  an import or export cannot proceed at all
@@ -101,6 +103,10 @@ class CatalogError(WorkbenchError):
 
 
 class SchemaVersionError(CatalogError):
+    pass
+
+
+class LakeError(CatalogError):
     pass
 
 

@@ -10,12 +10,16 @@ from workbench.errors import QueryError
 from workbench.query import View
 from workbench.query.ranges import NumericKey, numeric_keys, value_histogram
 from workbench.store.catalog import Catalog
+from workbench.store.layout import touch
 
 
 @pytest.fixture
 def catalog(make_catalog: Any) -> Catalog:
     catalog = make_catalog("ui")
-    with catalog.transaction() as con:
+    ids = [r[0] for r in catalog.sql("SELECT id FROM frames").fetchall()]
+    # metadata changed in place: the store is told (layout.touch; a lake checks the frames out)
+    with catalog.transaction() as con, catalog.editing(con, ids):
+        touch(con, "SELECT id FROM frames")
         con.execute(
             "UPDATE frames SET metadata = json_merge_patch(metadata,"
             " json_object('speed', CAST(timestamp / 10 AS INTEGER), 'odd', 'x'))"

@@ -269,7 +269,7 @@ class _SceneImport:
         """Remove frames overwritten by frames with other ids (update=True only)."""
         self.writer.flush()  # queued frames first, so the deletion sees the catalog as it is
         ids = sorted(frame_ids)
-        with self.catalog.transaction() as con:
+        with self.catalog.transaction() as con, self.catalog.editing(con, ids):
             touch(con, "SELECT unnest(?::VARCHAR[])", [ids])
             for table in ("rois", "sources", "tags"):
                 con.execute(

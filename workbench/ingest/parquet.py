@@ -129,21 +129,32 @@ def import_files(
             table.present = _file_columns(files, table, columns[table.name])
         try:
             _stage_frame_ids(files, inputs.get("frames"))
-            for name in TABLES:
-                if name in inputs:
-                    bar.set_postfix_str(f"{name}: {len(inputs[name].files)} file(s)")
-                    if name == "tags":
-                        _stage_known_frames(con, files, inputs[name])
-                        _import_tags(con, files, inputs[name], columns[name], report)
-                    else:
-                        _import_table(con, files, inputs[name], columns[name], report, replacing)
-                    bar.update(1)
+            with catalog.editing(con, _staged_ids(files) if catalog.lake else []):
+                for name in TABLES:
+                    if name in inputs:
+                        bar.set_postfix_str(f"{name}: {len(inputs[name].files)} file(s)")
+                        if name == "tags":
+                            _stage_known_frames(con, files, inputs[name])
+                            _import_tags(con, files, inputs[name], columns[name], report)
+                        else:
+                            _import_table(
+                                con, files, inputs[name], columns[name], report, replacing
+                            )
+                        bar.update(1)
             _count_outside_media_roots(con, files, _root_check(catalog), report)
             _register_datasets(con, files, inputs.get("frames"))
             bar.update(1)
         except duckdb.Error as exc:
             raise IngestError(f"cannot import Parquet: {first_line(exc)}") from exc
     return report
+
+
+def _staged_ids(files: Any) -> list[str]:
+    """The frame ids of the files (a lake-backed catalog checks those frames out)."""
+    try:
+        return [r[0] for r in files.sql(f"SELECT id FROM {IDS}").fetchall()]
+    except duckdb.Error:  # no frames file: the import adds to frames already stored
+        return []
 
 
 def _collect(paths: Sequence[str | os.PathLike[str]]) -> dict[str, ParquetTable]:

@@ -148,13 +148,23 @@ def count_context_frames(catalog: Catalog, context_ids: Iterable[str]) -> None:
     ids = sorted(set(context_ids))
     if not ids:
         return
-    with catalog.transaction() as con:
+    with catalog.transaction() as con, catalog.editing(con, _frames_of(con, ids, catalog)):
         con.execute(
             "UPDATE frames SET num_frames = c.n FROM (SELECT context_id, count(*)::INTEGER AS n "
             "FROM frames WHERE context_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1) c "
             "WHERE frames.context_id = c.context_id",
             [ids],
         )
+
+
+def _frames_of(con: Any, context_ids: list[str], catalog: Catalog) -> list[str]:
+    """The frames of these contexts, for a lake-backed catalog to check out (none otherwise)."""
+    if catalog.lake is None:
+        return []
+    rows = con.execute(
+        "SELECT id FROM frames WHERE context_id IN (SELECT unnest(?::VARCHAR[]))", [context_ids]
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def _expected_or_zero(video: Path, frame_step: int, max_frames: int | None) -> int:

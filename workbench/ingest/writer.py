@@ -333,7 +333,8 @@ class CatalogWriter:
         the same transaction) matches what is stored even if the process dies next."""
         before = self.report.copy()
         try:
-            with self.catalog.transaction() as con:
+            touched = [q.frame.id for q in frames] + [q.frame_id for q in labels]
+            with self.catalog.transaction() as con, self.catalog.editing(con, touched):
                 if frames:
                     self._write_frames(con, frames)
                 missing = self._write_labels(con, labels) if labels else []

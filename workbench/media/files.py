@@ -59,7 +59,8 @@ def is_under(path: Path, roots: Sequence[Path]) -> bool:
 
 
 def real_roots(roots: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    return [Path(os.path.realpath(root)) for root in roots]
+    """The local roots, real; object-storage prefixes (media/remote.py) are not folders."""
+    return [Path(os.path.realpath(root)) for root in roots if not str(root).startswith("s3://")]
 
 
 def resolve_media(uri_or_path: str, roots: Sequence[str | os.PathLike[str]]) -> Path:

@@ -79,7 +79,8 @@ def load_annotations(
         groups, unexpected_report = _groups(shapes, schema, dests, unexpected, on_unexpected)
         with act.transaction() as con:
             merged = Merger(con, anno_key, schema, config.restrictions).run(groups)
-            _apply(con, anno_key, merged)
+            with ctx.catalog.editing(con, _frames_of(merged), dry_run=dryrun):
+                _apply(con, anno_key, merged)
             con.execute(
                 "UPDATE annotation_runs SET status = ?, loaded = current_timestamp WHERE anno_key = ?",
                 [RUN_LOADED, anno_key],
@@ -215,6 +216,12 @@ def _unexpected_destination(
         return (chosen, "kept") if chosen else (None, "ignored")
     # "return", and "prompt" without a callback: never block, hand them back.
     return None, "returned"
+
+
+def _frames_of(plan: MergePlan) -> list[str]:
+    """The frames whose ROIs or metadata the plan changes."""
+    frames = {g[0] for g in plan.rois_to_delete} | {r["frame_id"] for r in plan.rows_to_write}
+    return sorted(frames | set(plan.scalar_patches))
 
 
 def _apply(con: duckdb.DuckDBPyConnection, anno_key: str, plan: MergePlan) -> None:

@@ -13,7 +13,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,9 +22,10 @@ from typing import Any, Self
 
 import duckdb
 
-from workbench.errors import CatalogError, QueryError, SchemaVersionError
+from workbench.errors import CatalogError, LakeError, QueryError, SchemaVersionError
 from workbench.store import layout, layout_build
 from workbench.store.imports import mark_interrupted
+from workbench.store.lake import Lake
 from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION, Unbatched
 from workbench.store.sqlsafe import check_read_only
 from workbench.store.sqlsafe import time_limit as time_limit_of
@@ -40,6 +41,8 @@ THREADS_ENV = "WORKBENCH_THREADS"
 # Seconds a query typed by a person may run (catalog.sql, views with a where() fragment).
 TIME_LIMIT_ENV = "WORKBENCH_SQL_TIME_LIMIT"
 DEFAULT_TIME_LIMIT = 30.0
+# Seconds between looks at whether a lake-backed catalog's tables moved on (docs/scale-out.md).
+LAKE_REFRESH_ENV = "WORKBENCH_LAKE_REFRESH"
 # Engine settings made before the seal: afterwards nothing can be SET.
 _SEAL = (
     "SET python_enable_replacements = false",
@@ -150,6 +153,9 @@ class Catalog:
         self._lock = threading.RLock()
         self._has_frames: bool | None = None
         self._table_names: list[str] | None = None
+        self.lake: Lake | None = None
+        self._lake_checked = time.monotonic()
+        self._writing = 0  # transactions open (a lake's pins are not moved under them)
         # Every cursor handed out, so close() can interrupt their queries.
         self._cursors: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
         # Transactions keep the layout in step once the schema is current (store/layout.py).
@@ -162,6 +168,7 @@ class Catalog:
             if not read_only:
                 self._migrate()
             self._check_version()
+            self._open_lake()
             self._seal()
         except BaseException:
             self._con.close()
@@ -230,8 +237,14 @@ class Catalog:
         if found > SCHEMA_VERSION:
             return  # _check_version refuses it
         # One transaction per version: a failure leaves the catalog at the last version done.
+        lake = Lake.load(self._con.cursor()) if found else None
         for version in range(found, SCHEMA_VERSION):
             steps = MIGRATIONS[version]
+            if lake is not None and any(isinstance(step, Unbatched) for step in steps):
+                raise LakeError(
+                    f"{self.path} keeps its frames in a lake older than schema version "
+                    f"{version + 1}: rebuild it (`workbench lake init` from a local catalog)"
+                )
             for step in steps:
                 if isinstance(step, Unbatched):
                     con = self.cursor()
@@ -240,11 +253,15 @@ class Catalog:
                     finally:
                         con.close()
             with self.transaction() as con:
+                if lake is not None:  # migrations alter stand-ins; the lake follows
+                    lake.stand_in(con)
                 for step in steps:
                     if isinstance(step, str):
                         con.execute(step)
                     elif not isinstance(step, Unbatched):
                         step(con)
+                if lake is not None:
+                    lake.follow_migrations(con)
                 con.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                     [str(version + 1)],
@@ -252,6 +269,65 @@ class Catalog:
         # Open read-write, this process alone holds the file: an import another process left
         # `running` was killed before it could say so (workbench/store/imports.py).
         mark_interrupted(self)
+
+    def _open_lake(self) -> None:
+        """A lake-backed catalog (store/lake.py): let the engine read the lake's files, then
+        point the big tables' views at the tables' latest snapshots."""
+        self.lake = Lake.load(self._con.cursor())
+        if self.lake is None:
+            return
+        self.lake.prepare(self._con)
+        if not self.read_only:  # read-only, the views stay at the snapshot last pinned
+            with self.transaction() as con:
+                self.lake.pin(con)
+            self._adopt()
+
+    def refresh_lake(self, *, force: bool = True) -> bool:
+        """Move a lake-backed catalog's views to the tables' latest snapshots if they moved
+        on (a job wrote to them); returns whether they did. Without `force`, looks at most
+        every $WORKBENCH_LAKE_REFRESH seconds (default 2)."""
+        if self.lake is None or self.read_only:
+            return False
+        now = time.monotonic()
+        if not force and (self._writing or now - self._lake_checked < _refresh_seconds()):
+            return False  # never from inside a write: it moves the pins itself
+        self._lake_checked = now
+        if not self.lake.stale():
+            return False
+        with self.transaction() as con:
+            self.lake.pin(con)
+        self._adopt()
+        return True
+
+    def _adopt(self) -> None:
+        """Key and summarise the rows a job appended to the lake (store/layout.py)."""
+        from workbench.store.lake_write import adopt
+
+        if self.lake is None:
+            return
+        con = self._cursor()
+        try:
+            frame_ids = adopt(self.lake, con)
+        finally:
+            con.close()
+        if frame_ids:
+            from workbench.store.lake_write import edit
+
+            with self.transaction() as con, edit(self.lake, con, frame_ids, adopting=True):
+                pass
+
+    def editing(
+        self, con: duckdb.DuckDBPyConnection, frame_ids: Sequence[str], *, dry_run: bool = False
+    ) -> AbstractContextManager[None]:
+        """Wrap, inside `transaction()`, SQL that changes the frames, sources or ROIs of
+        `frame_ids`: on a lake-backed catalog those frames' rows are checked out into
+        temporary tables for the block and written back to the lake after it
+        (store/lake_write.py), unless `dry_run`; on a local catalog this does nothing."""
+        if self.lake is None:
+            return nullcontext()
+        from workbench.store.lake_write import edit
+
+        return edit(self.lake, con, frame_ids, dry_run=dry_run)
 
     def _seal(self) -> None:
         """No file, network or extension access from here on, and no way to turn it back on.
@@ -272,6 +348,11 @@ class Catalog:
     # -- connections -----------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor on the catalog: one per thread, never shared."""
+        if self.lake is not None and not self._writing:
+            self.refresh_lake(force=False)
+        return self._cursor()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
         cursor = self._con.cursor()
         self._cursors.add(cursor)
         return cursor
@@ -284,11 +365,14 @@ class Catalog:
         summaries of new frames and ROIs, store/layout.py), in the same transaction.
         """
         with self._lock:
-            con = self.cursor()
+            con = self._cursor()
             con.execute("BEGIN TRANSACTION")
+            self._writing += 1
             try:
                 yield con
-                if self._layout_ready and layout.sync(con):
+                if self._layout_ready and self.lake is not None:
+                    self.lake.settled(con)  # its writes keep the layout (lake_write.edit)
+                elif self._layout_ready and layout.sync(con):
                     self.layout_changes += 1
             except BaseException:
                 con.execute("ROLLBACK")
@@ -296,6 +380,7 @@ class Catalog:
             else:
                 con.execute("COMMIT")
             finally:
+                self._writing -= 1
                 con.close()
                 # A write may add frames, or a backend's table (store/ledger.py).
                 self._has_frames = None
@@ -311,6 +396,8 @@ class Catalog:
         makes filters read few row groups (docs/scale.md). It rewrites the big tables:
         seconds per million frames.
         """
+        if self.lake is not None:
+            raise LakeError("a lake-backed catalog is optimized by `workbench lake compact`")
         with self._lock:
             con = self.cursor()
             try:
@@ -405,7 +492,8 @@ class Catalog:
     ) -> list[str]:
         """Declare folders whose files may be served to a browser; returns those that were new.
 
-        Paths are stored resolved (symlinks followed). `origin` says who declared them:
+        Paths are stored resolved (symlinks followed); an `s3://bucket/prefix/` is stored as
+        given (objects under it are served, media/remote.py). `origin` says who declared them:
         `configured` (a person, `workbench media-roots add`), `import` (the folder of files
         being imported), `option` (`--media-root`), `demo`. A folder an older workbench had
         inferred from imported URIs (origin `inferred`, not served) is served again once it
@@ -413,7 +501,7 @@ class Catalog:
         """
         if origin == INFERRED:
             raise CatalogError("media roots are declared, never inferred")
-        wanted = sorted({str(Path(d).resolve()) for d in dirs})
+        wanted = sorted({_root_text(d) for d in dirs})
         if not wanted:
             return []
         with self.transaction() as con:
@@ -440,7 +528,7 @@ class Catalog:
         deleted or moved can still be removed. Folders inside a removed root that were
         declared on their own stay roots.
         """
-        given = {str(d) for d in dirs} | {str(Path(d).resolve()) for d in dirs}
+        given = {str(d) for d in dirs} | {_root_text(d) for d in dirs}
         with self.transaction() as con:
             known = [r[0] for r in con.execute("SELECT path FROM media_roots").fetchall()]
             removed = sorted(r for r in known if r in given)
@@ -464,6 +552,22 @@ class Catalog:
             .fetchall()
         )
         return [MediaRoot(path, origin, added, origin != INFERRED) for path, origin, added in rows]
+
+
+def _root_text(folder: str | os.PathLike[str]) -> str:
+    """A media root as stored: a local folder resolved, an s3:// prefix as given, ending
+    with one slash (media/remote.py)."""
+    text = str(folder)
+    if text.startswith("s3://"):
+        return text.rstrip("/") + "/"
+    return str(Path(folder).resolve())
+
+
+def _refresh_seconds() -> float:
+    try:
+        return float(os.environ.get(LAKE_REFRESH_ENV) or 2.0)
+    except ValueError as exc:
+        raise CatalogError(f"{LAKE_REFRESH_ENV} is not a number of seconds") from exc
 
 
 def _wal(path: Path) -> Path:

@@ -102,6 +102,13 @@ def promoted_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 def derived_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
     """The columns of a catalog table the store derives (keys, promoted metadata)."""
     derived = set(KEY_COLUMNS.get(table, ()))
+    shown = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main'"
+        " AND table_name = ? AND column_name = 'rowid'",
+        [table],
+    ).fetchall()[0][0]
+    if shown:  # the stored order, a column of a lake-backed catalog's views (store/lake.py)
+        derived.add("rowid")
     if table == "frames":
         derived |= set(promoted_columns(con).values())
     return derived
@@ -135,9 +142,10 @@ def touch(con: duckdb.DuckDBPyConnection, frame_ids: str, params: Sequence[Any] 
     )
 
 
-def sync(con: duckdb.DuckDBPyConnection) -> bool:
+def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True) -> bool:
     """Key and summarise what this transaction wrote (cheap when it wrote no frames or ROIs);
-    returns whether it promoted metadata keys to new columns.
+    returns whether it promoted metadata keys to new columns (never without `promote`: a
+    lake-backed catalog's write sees only the frames it changes, store/lake_write.py).
 
     Runs inside the writer's transaction, just before COMMIT.
     """
@@ -175,7 +183,7 @@ def sync(con: duckdb.DuckDBPyConnection) -> bool:
         summarise(con, "r.frame_key >= ?", [first])
         code(con, "r.frame_key >= ?", [first])
         tally(con, "frame_key >= ?", [first], 1)
-    return bool(new_frames) and _promote_while_small(con)
+    return bool(new_frames) and promote and _promote_while_small(con)
 
 
 def _promote_while_small(con: duckdb.DuckDBPyConnection) -> bool:

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from workbench.errors import MediaError
 from workbench.media.files import resolve_media
 from workbench.media.images import local_path
+from workbench.media.remote import is_remote, under_remote_root
 
 # The catalog's media roots, asked for each time (they may change while the app runs).
 MediaRoots = Callable[[], Sequence[str]]
@@ -98,7 +99,10 @@ class ServedMediaUrls:
     def image(self, uri: str) -> str:
         if uri.startswith("data:"):
             return uri
-        if self.roots is not None and not _is_remote(uri):
+        if self.roots is not None and is_remote(uri):  # an object under an s3:// root
+            if not under_remote_root(uri, self.roots()):
+                return MISSING_IMAGE
+        elif self.roots is not None and not _is_remote(uri):
             try:
                 resolve_media(uri, self.roots())
             except MediaError:

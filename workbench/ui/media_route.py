@@ -26,6 +26,7 @@ from tornado.web import HTTPError, StaticFileHandler, authenticated
 
 from workbench.errors import MediaError
 from workbench.media.files import MAX_URI_LENGTH, content_type, resolve_media
+from workbench.media.remote import RemoteMedia, is_remote
 from workbench.media.thumbnails import ThumbnailCache, placeholder
 from workbench.ui.headers import OTHER_POLICY, REFERRER_POLICY
 
@@ -47,13 +48,20 @@ class MediaFiles:
     server reads them through `RecentRoots`: within a second).
     """
 
-    def __init__(self, roots: MediaRoots, thumbnails: ThumbnailCache) -> None:
+    def __init__(
+        self, roots: MediaRoots, thumbnails: ThumbnailCache, remote: RemoteMedia | None = None
+    ) -> None:
         self.roots = roots
         self.thumbnails = thumbnails
+        # Objects under s3:// media roots, fetched into a cache beside the thumbnails.
+        self.remote = remote or RemoteMedia(thumbnails.cache_dir / "objects")
 
     def file(self, uri: str) -> Path:
-        """The local file behind `uri`; HTTPError 403 outside the roots, 404 if missing."""
+        """The local file behind `uri` (a local copy of an object under an s3:// root);
+        HTTPError 403 outside the roots, 404 if missing."""
         try:
+            if is_remote(uri):
+                return self.remote.fetch(uri, list(self.roots()))
             path = resolve_media(uri, list(self.roots()))
         except MediaError as exc:
             status = _status_of(exc)

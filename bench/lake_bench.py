@@ -1,0 +1,364 @@
+"""Browsing a lake-backed catalog at 1M and 10M frames, and the ingest job's throughput.
+
+    .ci/daft-venv .venv   # Daft for the 1-vs-2-worker figures (runs the bench in that venv)
+    ~/.cache/workbench/daft-venv/bin/python bench/lake_bench.py --frames 1000000 10000000
+
+For each size, the lake's tables are generated straight into the Delta folders by DuckDB (the
+synthetic catalog of bench/synthetic.py: contexts of 50 frames, 2-6 ROIs a frame), committed
+with deltalake, and opened as a catalog; every browse interaction is timed through the View
+API and, for reference, as hand-written SQL on the same engine. Then an ingest job of Parquet
+exports runs with 1 and 2 workers (Daft's native runner; this process alone when Daft is
+missing). Figures: median of 3 after one warm-up, with the load average. The lake is deleted
+afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import synthetic
+
+import workbench
+from workbench.store.lake import BUCKET, LAKE_TABLES, ROW, Lake, table_uri
+from workbench.store.lake_write import open_for_lake, summarise_lake
+
+BUCKETS = 8
+ROW_GROUP = 16_384  # what the lake writers use (store/lake_write.py): a page reads one
+CTX = synthetic.CONTEXT_SIZE
+
+
+def bucket_offsets(frames: int) -> list[int]:
+    """The first frame key of each bucket: frames are keyed in stored order, bucket by
+    bucket (store/layout.py), as `lake init` keys them."""
+    sizes = [0] * BUCKETS
+    for c in range(0, -(-frames // CTX)):
+        sizes[c % BUCKETS] += min(CTX, frames - c * CTX)
+    return [sum(sizes[:b]) for b in range(BUCKETS)]
+
+
+def generate(root: Path, frames: int) -> float:
+    """Write the three tables' Parquet files into the lake's folders, bucket by bucket (one
+    file per table and bucket, in stored order, with the layout's frame and label keys), and
+    commit them."""
+    from deltalake import DeltaTable
+    from deltalake.transaction import AddAction
+
+    started = time.perf_counter()
+    con = duckdb.connect()
+    labels = ", ".join(
+        f"('{f}', '{label}')" for f in ("ground_truth", "predictions") for label in synthetic.LABELS
+    )
+    con.execute(
+        "CREATE TABLE label_keys AS SELECT (row_number() OVER (ORDER BY field, label) - 1)"
+        f"::INTEGER AS label_key, field, label FROM (VALUES {labels}) v(field, label)"
+    )
+    names = {
+        n: [f.name for f in DeltaTable(table_uri(str(root), n)).schema().fields]
+        for n in LAKE_TABLES
+    }
+    actions: dict[str, list[Any]] = {name: [] for name in LAKE_TABLES}
+    now = int(time.time() * 1000)
+    offsets = bucket_offsets(frames)
+    for bucket in range(BUCKETS):
+        only = f"FROM range({frames}) WHERE (range // {CTX}) % {BUCKETS} = {bucket}"
+        base = bucket << 40  # each bucket's file holds one range of the stored order
+
+        def of(sql: str, only: str = only) -> str:
+            return sql.replace(f"FROM range({frames})", only)
+
+        def key(no: str, bucket: int = bucket) -> str:
+            return f"{offsets[bucket]} + ({no} // {CTX} // {BUCKETS}) * {CTX} + {no} % {CTX}"
+
+        def listed(name: str, extra: dict[str, str]) -> str:
+            return ", ".join(
+                extra.get(c, f"t.{c}") + f" AS {c}" for c in names[name] if c != BUCKET
+            )
+
+        fno = "CAST(substr(t.id, 2) AS BIGINT)"
+        rno = "CAST(substr(t.frame_id, 2) AS BIGINT)"
+        queries = {
+            "frames": f"SELECT {listed('frames', {'frame_key': key(fno), ROW: f'{base} + {fno}'})} "
+            f"FROM ({of(synthetic._frames_sql(frames, CTX))}) t ORDER BY {ROW}",
+            "sources": f"SELECT {listed('sources', {'frame_key': key(rno), ROW: f'{base} + {rno}'})} "
+            f"FROM ({of(synthetic._sources_sql(frames, CTX))}) t ORDER BY {ROW}",
+            "rois": f"SELECT {listed('rois', {'frame_key': key(rno), 'label_key': 'k.label_key', ROW: f'{base} + {rno} * 8 + CAST(substr(t.id, 2) AS BIGINT)'})} "
+            f"FROM ({of(synthetic._rois_sql(frames))}) t JOIN label_keys k "
+            f"ON k.field = t.field AND k.label = t.label ORDER BY {ROW}",
+        }
+        for name, query in queries.items():
+            folder = Path(table_uri(str(root), name)) / f"{BUCKET}={bucket}"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / "gen.parquet"
+            con.execute(
+                f"COPY ({query}) TO '{path}' (FORMAT parquet, COMPRESSION zstd, "
+                f"ROW_GROUP_SIZE {ROW_GROUP})"
+            )
+            rows, lo, hi = con.execute(
+                f"SELECT count(*), min(_row), max(_row) FROM read_parquet('{path}')"
+            ).fetchall()[0]
+            stats = {
+                "numRecords": rows,
+                "minValues": {"_row": lo},
+                "maxValues": {"_row": hi},
+                "nullCount": {"_row": 0},
+            }
+            actions[name].append(
+                AddAction(
+                    f"{BUCKET}={bucket}/gen.parquet",
+                    path.stat().st_size,
+                    {BUCKET: str(bucket)},
+                    now,
+                    True,
+                    orjson.dumps(stats).decode(),
+                )
+            )
+    con.close()
+    for name in LAKE_TABLES:
+        dt = DeltaTable(table_uri(str(root), name))
+        dt.create_write_transaction(actions[name], "append", dt.schema(), [BUCKET])
+    return time.perf_counter() - started
+
+
+def summarise(path: Path) -> float:
+    """The catalog's side of the layout for the generated rows (label keys, per-frame
+    summaries, the next frame key), as `lake attach` makes it."""
+    started = time.perf_counter()
+    con = duckdb.connect(str(path))
+    try:
+        lake = Lake.load(con)
+        assert lake is not None
+        con.execute("BEGIN TRANSACTION")
+        lake.prepare(con)
+        lake.pin(con)
+        summarise_lake(con)
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    return time.perf_counter() - started
+
+
+def timed(fn: Callable[[], Any], repeat: int = 3) -> float:
+    fn()
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t)
+    return statistics.median(runs) * 1000
+
+
+def hand_page(where: str, offset: int) -> str:
+    """A page of frames with their ROIs as a person would write it (frames in stored order)."""
+    return (
+        f"WITH p AS MATERIALIZED (SELECT * FROM frames {where} LIMIT 50 OFFSET {offset}) "
+        "SELECT p.id, list(r.id) FROM p LEFT JOIN rois r ON r.frame_id = p.id GROUP BY p.id"
+    )
+
+
+def browse(catalog: Any, frames: int) -> dict[str, dict[str, float]]:
+    v = catalog.view()
+    con = catalog.cursor()
+
+    def sql(q: str) -> Callable[[], Any]:
+        return lambda: con.execute(q).fetchall()
+
+    cases: dict[str, tuple[Callable[[], Any], Callable[[], Any] | None]] = {
+        "first page (50)": (
+            lambda: v.page(0, 50),
+            sql(hand_page("", 0)),
+        ),
+        "deep page (offset N/2)": (
+            lambda: v.page(frames // 2, 50),
+            sql(hand_page("", frames // 2)),
+        ),
+        "filtered page (weather=rain)": (
+            lambda: v.match(weather="rain").page(0, 50),
+            sql(hand_page("WHERE weather = 'rain'", 0)),
+        ),
+        "facets under WHERE": (
+            lambda: (
+                v.match(weather="rain").label_counts("ground_truth"),
+                v.match(weather="rain").metadata_values("camera"),
+            ),
+            None,
+        ),
+        "label counts": (
+            lambda: v.label_counts("ground_truth"),
+            sql("SELECT label, count(*) FROM rois WHERE field = 'ground_truth' GROUP BY 1"),
+        ),
+        "count with ROI filter": (
+            lambda: v.filter_rois("predictions", labels=["dog"], max_confidence=0.3).count(),
+            sql(
+                "SELECT count(DISTINCT frame_id) FROM rois WHERE field = 'predictions' "
+                "AND label = 'dog' AND confidence <= 0.3"
+            ),
+        ),
+    }
+    # the view's answers are the hand-written SQL's (a ratio against a wrong answer is none)
+    counted = {r["label"]: r["count"] for r in v.label_counts("ground_truth").to_pylist()}
+    hand_counts = dict(cases["label counts"][1]())  # type: ignore[misc]
+    assert counted == hand_counts, "label counts differ from the ROIs'"
+    assert cases["count with ROI filter"][0]() == cases["count with ROI filter"][1]()[0][0]  # type: ignore[misc]
+    out = {}
+    for name, (view_fn, hand) in cases.items():
+        ms = timed(view_fn)
+        ref = timed(hand) if hand else None
+        out[name] = {"view_ms": ms, "sql_ms": ref} if ref else {"view_ms": ms}
+        ratio = f"{ms / ref:.2f}x" if ref else "-"
+        print(f"  {name:32s} {ms:9.1f} ms   hand SQL {ref or 0:9.1f} ms   ratio {ratio}")
+    return out
+
+
+def ingest_throughput(work: Path) -> dict[str, Any]:
+    """An ingest job of 4 Parquet exports (25k frames each) with 1 and 2 workers of the same
+    engine (Daft's native runner, or this process alone when Daft is missing)."""
+    from workbench.jobs import EngineConfig, IngestJob, run_ingest
+
+    paths = []
+    for k in range(4):
+        made = synthetic.generate(work / f"in{k}", frames=25_000)
+        con = duckdb.connect()
+        for name in ("frames", "sources", "rois"):
+            key = "id" if name == "frames" else "frame_id"
+            path = made.folder / f"{name}.parquet"
+            con.execute(
+                f"COPY (SELECT * REPLACE ('p{k}-' || {key} AS {key}) FROM read_parquet('{path}')) "
+                f"TO '{path}.tmp' (FORMAT parquet)"
+            )
+            os.replace(f"{path}.tmp", path)
+        con.close()
+        paths.append(str(made.folder))
+    try:
+        import daft  # noqa: F401
+
+        engine = "daft"
+    except ImportError:
+        engine = "local"
+    out: dict[str, Any] = {"engine": engine}
+    for workers in (1, 2):
+        catalog = work / f"job{workers}.duckdb"
+        open_for_lake(
+            str(catalog),
+            str(work / f"joblake{workers}"),
+            attach=False,
+            buckets=BUCKETS,
+            progress=False,
+        )
+        report = run_ingest(
+            IngestJob(str(work / f"joblake{workers}"), "parquet", tuple(paths)),
+            EngineConfig(engine, workers),
+            progress=False,
+        )
+        # the catalog keys and summarises the job's rows when it first sees them
+        t = time.perf_counter()
+        with workbench.open(catalog) as opened:
+            keyed = opened.sql("SELECT count(frame_key) FROM frames").fetchall()[0][0]
+        adopted = time.perf_counter() - t
+        out[f"workers_{workers}"] = {
+            "frames": report.frames,
+            "seconds": report.seconds,
+            "frames_per_second": report.frames / report.seconds,
+            "keyed_on_open_s": adopted,
+        }
+        print(
+            f"  ingest job, {workers} worker(s): {report.frames} frames in "
+            f"{report.seconds:.1f} s = {report.frames / report.seconds:,.0f} frames/s; "
+            f"{keyed} keyed by the catalog on opening in {adopted:.1f} s"
+        )
+    out["scaling"] = out["workers_2"]["frames_per_second"] / out["workers_1"]["frames_per_second"]
+    print(f"  scaling 1 -> 2 workers: {out['scaling']:.2f}x")
+    return out
+
+
+def browse_only(path: str, frames: int) -> None:
+    """Open the catalog, time the interactions, print them; the last line is JSON."""
+    t = time.perf_counter()
+    catalog = workbench.open(path)
+    opened = time.perf_counter() - t
+    rois = catalog.cursor().execute("SELECT count(*) FROM rois").fetchall()[0][0]
+    print(f"  opened (pin {len(LAKE_TABLES)} snapshots) in {opened * 1000:.0f} ms; {rois:,} ROIs")
+    found = {"open_ms": opened * 1000, "rois": rois, "browse": browse(catalog, frames)}
+    catalog.close()
+    found["load"] = os.getloadavg()
+    found["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"  load average {found['load']}, peak RSS of the browsing process {found['rss_mb']:.0f} MB"
+    )
+    print(json.dumps(found))
+
+
+def main() -> int:
+    global BUCKETS
+    if len(sys.argv) == 4 and sys.argv[1] == "--browse-only":
+        browse_only(sys.argv[2], int(sys.argv[3]))
+        return 0
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--frames", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/workbench-lake-bench"))
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--no-ingest", action="store_true")
+    parser.add_argument("--no-browse", action="store_true")
+    parser.add_argument("--buckets", type=int, default=BUCKETS)
+    args = parser.parse_args()
+    BUCKETS = args.buckets
+    results: dict[str, Any] = {"load_before": os.getloadavg()}
+    try:
+        for n in [] if args.no_browse else args.frames:
+            folder = args.dir / f"n{n}"
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            path = folder / "catalog.duckdb"
+            open_for_lake(
+                str(path), str(folder / "lake"), attach=False, buckets=BUCKETS, progress=False
+            )
+            seconds = generate(folder / "lake", n)
+            size = sum(f.stat().st_size for f in (folder / "lake").rglob("*.parquet"))
+            print(f"{n:,} frames: lake generated in {seconds:.0f} s, {size / 2**30:.2f} GiB")
+            summarised = summarise(path)
+            print(f"  summaries (label keys, per-frame labels) made in {summarised:.0f} s")
+            # Browsing runs in a process of its own: its peak RSS is the serving side's.
+            out = subprocess.run(
+                [sys.executable, __file__, "--browse-only", str(path), str(n)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            shown = out.stdout.strip().splitlines()
+            print("\n".join(shown[:-1]))
+            results[str(n)] = {
+                "generate_s": seconds,
+                "summarise_s": summarised,
+                "lake_gib": size / 2**30,
+                **json.loads(shown[-1]),
+            }
+            if not args.keep:
+                shutil.rmtree(folder)
+        if not args.no_ingest:
+            work = args.dir / "ingest"
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            results["ingest"] = ingest_throughput(work)
+            results["ingest"]["load"] = os.getloadavg()
+            print(f"  load average {results['ingest']['load']}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(args.dir, ignore_errors=True)
+    print(json.dumps(results, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,346 @@
+"""A lake-backed catalog answers as the local one it was made from, and writes reach the lake."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable, write_deltalake
+
+import workbench
+from tests.lake.s3 import make_bucket, moto_server
+from tests.query.query_catalog import build_catalog
+from workbench.errors import LakeError
+from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring
+from workbench.store import lake_write
+from workbench.store.lake_write import compact, open_for_lake, vacuum
+
+
+def answers(catalog: Any) -> dict[str, Any]:
+    view = catalog.view()
+    return {
+        "ids": view.frame_ids(),
+        "count": view.count(),
+        "contexts": view.count_contexts(),
+        "labels": view.label_counts("predictions").to_pylist(),
+        "rain": view.match(weather="rain").frame_ids(),
+        "cars": view.filter_rois("predictions", labels=["car"]).frame_ids(),
+        "sorted": view.sort_by("timestamp", reverse=True).limit(4).frame_ids(),
+        "page": [(f["id"], len(f["rois"])) for f in view.page(2, 3).to_pylist()],
+    }
+
+
+def unordered(found: dict[str, Any]) -> dict[str, Any]:
+    """The answers whatever the stored order (a page at an offset depends on it)."""
+    return {
+        k: sorted(v, key=repr) if isinstance(v, list) else v
+        for k, v in found.items()
+        if k != "page"
+    }
+
+
+def make_pair(tmp_path: Path, buckets: int) -> tuple[Path, Path]:
+    """The query recipe twice: a local catalog and a lake-backed copy of it."""
+    local = tmp_path / "local.duckdb"
+    build_catalog(local).close()
+    lake = tmp_path / "lake.duckdb"
+    build_catalog(lake).close()
+    open_for_lake(str(lake), str(tmp_path / "lake"), attach=False, buckets=buckets, progress=False)
+    return local, lake
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    """One bucket: the lake's stored order is the local catalog's insertion order."""
+    return make_pair(tmp_path, 1)
+
+
+def test_with_several_buckets_the_stored_order_goes_bucket_by_bucket(tmp_path: Path) -> None:
+    local, path = make_pair(tmp_path, 3)
+    with workbench.open(local) as a, workbench.open(path) as b:
+        assert unordered(answers(b)) == unordered(answers(a))
+        rows = b.sql("SELECT id, rowid FROM frames").fetchall()
+        assert [r[1] for r in rows] == sorted(r[1] for r in rows)  # scanned in stored order
+        assert [r[0] for r in rows] == b.view().frame_ids()
+        # inside a bucket, the local insertion order is kept
+        lake = DeltaTable(str(tmp_path / "lake" / "frames"))
+        rows_of = lake.to_pyarrow_table(columns=["id", "context_bucket"]).to_pylist()
+        buckets = {r["id"]: r["context_bucket"] for r in rows_of}
+        local_order = a.view().frame_ids()
+        for bucket in set(buckets.values()):
+            mine = [i for i in b.view().frame_ids() if buckets[i] == bucket]
+            assert mine == [i for i in local_order if buckets[i] == bucket]
+
+
+def add_frames(catalog: Any) -> None:
+    """New frames in several contexts (so several buckets), and f1 stored again."""
+    with CatalogWriter(catalog, progress=False) as writer:
+        for n in range(6):
+            rois = [Roi(f"r{n}", "box", ["car" if n % 2 else "bus"], "predictions", [], 0.5)]
+            writer.add(Frame(id=f"w{n}", context_id=f"ctx-{n}", timestamp=n, rois=rois))
+        writer.add(Frame(id="f1", context_id="ctx-a", timestamp=102, sources=[]))
+
+
+@pytest.mark.parametrize("listed", [5000, 2], ids=["one-commit", "in-stretches"])
+def test_writes_keep_the_layout_on_several_buckets(
+    tmp_path: Path, listed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # past PREDICATE_IDS frames, a table's rows are replaced a stretch of frames at a time
+    monkeypatch.setattr(lake_write, "PREDICATE_IDS", listed)
+    local, path = make_pair(tmp_path, 3)
+    with workbench.open(local) as a, workbench.open(path) as b:
+        add_frames(a)
+        add_frames(b)
+        assert unordered(answers(b)) == unordered(answers(a))
+        # the stored order is the frame-key order, which filtered views page by
+        keys = [r[0] for r in b.sql("SELECT frame_key FROM frames").fetchall()]
+        assert keys == sorted(keys) and len(set(keys)) == len(keys)
+        scanned = [r[0] for r in b.sql("SELECT id FROM frames").fetchall()]
+        assert b.view().frame_ids() == scanned
+        cars = b.view().filter_rois("predictions", labels=["car"]).frame_ids()
+        assert cars == [i for i in scanned if i in set(cars)]
+        for table in ("frames", "sources", "rois"):
+            unkeyed = f"SELECT count(*) FROM {table} WHERE frame_key IS NULL"
+            assert b.sql(unkeyed).fetchall()[0][0] == 0
+        plain = "SELECT field, label, count(*) AS count FROM rois GROUP BY ALL"
+        counted = b.view().label_counts().to_pylist()
+        assert sorted(counted, key=repr) == sorted(
+            b.sql(plain).to_arrow_table().to_pylist(), key=repr
+        )
+
+
+def test_a_lake_catalog_answers_as_the_local_one(pair: tuple[Path, Path]) -> None:
+    local, lake = pair
+    with workbench.open(local) as a, workbench.open(lake) as b:
+        assert b.lake is not None and a.lake is None
+        assert answers(b) == answers(a)
+        assert sorted(b.table_names()) == sorted(a.table_names())
+
+
+def test_the_lake_tables_are_partitioned_and_typed_for_every_reader(tmp_path: Path) -> None:
+    make_pair(tmp_path, 4)
+    frames = DeltaTable(str(tmp_path / "lake" / "frames"))
+    assert frames.metadata().partition_columns == ["context_bucket"]
+    table = frames.to_pyarrow_table()
+    assert table.num_rows == 10
+    assert "string_view" not in str(table.schema) and "large_" not in str(table.schema)
+    assert len(frames.file_uris()) > 1
+    # a context's frames are all in one bucket: crc32 of its id
+    for row in table.to_pylist():
+        assert row["context_bucket"] == zlib.crc32(row["context_id"].encode()) % 4
+
+
+def test_writes_go_to_the_lake_and_move_the_pin(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    _, path = pair
+    with workbench.open(path) as catalog:
+        before = catalog.lake.tables["rois"].version
+        with CatalogWriter(catalog, progress=False) as writer:
+            writer.add(
+                Frame(
+                    id="f1",  # replaces f1 whole
+                    context_id="ctx-a",
+                    timestamp=102,
+                    sources=[Source("cam", "/data/f1.jpg", 640, 480)],
+                    rois=[Roi("n1", "box", ["bus"], "predictions", [box_ring(0, 0, 4, 4)], 0.5)],
+                )
+            )
+            writer.add(Frame(id="new", context_id="ctx-z", timestamp=1, sources=[]))
+        assert catalog.lake.tables["rois"].version > before
+        ids = catalog.view().frame_ids()
+        assert ids.count("f1") == 1 and "new" in ids
+        counts = catalog.view().select(["f1"]).label_counts("predictions").to_pylist()
+        assert [(c["label"], c["count"]) for c in counts] == [("bus", 1)]
+    # a second process reads the same rows from the lake
+    lake_rows = DeltaTable(str(tmp_path / "lake" / "rois")).to_pyarrow_table()
+    f1 = [r for r in lake_rows.to_pylist() if r["frame_id"] == "f1"]
+    assert [r["id"] for r in f1] == ["n1"]
+
+
+def append_elsewhere(lake: Path, count: int = 1) -> None:
+    """Another writer (a job) appends frames to the lake's frames table: `extra`, `extra1`..."""
+    dt = DeltaTable(str(lake / "frames"))
+    rows = dt.to_pyarrow_table().slice(0, count)
+    ids = ["extra" + (str(n) if n else "") for n in range(rows.num_rows)]
+    rows = rows.set_column(0, "id", pa.array(ids))
+    # a writer other than the catalog leaves the keys to it (store/layout.py)
+    at = rows.schema.get_field_index("frame_key")
+    rows = rows.set_column(at, rows.schema.field(at), pa.nulls(rows.num_rows, pa.int64()))
+    write_deltalake(str(lake / "frames"), rows, mode="append")
+
+
+def test_a_job_elsewhere_is_seen_after_refresh(
+    pair: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, path = pair
+    monkeypatch.setenv("WORKBENCH_LAKE_REFRESH", "3600")  # no look of its own in this test
+    with workbench.open(path) as catalog:
+        count = catalog.view().count()
+        append_elsewhere(tmp_path / "lake")
+        assert catalog.view().count() == count  # pinned
+        assert catalog.refresh_lake() is True
+        assert catalog.view().count() == count + 1
+        keys = catalog.sql("SELECT frame_key FROM frames WHERE id = 'extra'").fetchall()
+        assert keys[0][0] is not None  # keyed when the catalog saw it
+        assert catalog.refresh_lake() is False  # nothing new
+
+
+def test_many_rows_of_a_job_are_keyed_in_one_commit(
+    pair: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lake_write, "PREDICATE_IDS", 2)
+    _, path = pair
+    with workbench.open(path) as catalog:
+        count = catalog.view().count()
+        append_elsewhere(tmp_path / "lake", 5)
+        version = DeltaTable(str(tmp_path / "lake" / "frames")).version()
+        assert catalog.refresh_lake() is True
+        assert catalog.view().count() == count + 5
+        keys = [r[0] for r in catalog.sql("SELECT frame_key FROM frames").fetchall()]
+        assert None not in keys and keys == sorted(keys) and len(set(keys)) == len(keys)
+    # the job's rows replaced by keyed ones in one commit (not one per stretch of frames)
+    assert DeltaTable(str(tmp_path / "lake" / "frames")).version() == version + 1
+
+
+def test_the_pins_move_on_by_themselves(
+    pair: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, path = pair
+    monkeypatch.setenv("WORKBENCH_LAKE_REFRESH", "0")  # look whenever a cursor is taken
+    with workbench.open(path) as catalog:
+        count = catalog.view().count()
+        append_elsewhere(tmp_path / "lake")
+        assert catalog.view().count() == count + 1
+
+
+def test_compact_and_vacuum_keep_the_rows(pair: tuple[Path, Path]) -> None:
+    _, path = pair
+    with workbench.open(path) as catalog:
+        with CatalogWriter(catalog, progress=False) as writer:
+            for n in range(3):
+                writer.add(Frame(id=f"x{n}", context_id="ctx-a", timestamp=500 + n, sources=[]))
+                writer.flush()
+        before = unordered(answers(catalog))
+        removed = compact(catalog, progress=False)
+        assert removed  # small files of several writes were merged
+        catalog.refresh_lake()
+        assert unordered(answers(catalog)) == before
+        # compacted, the stored order is by context and time
+        rows = catalog.sql("SELECT context_id, timestamp FROM frames").fetchall()
+        keys = [(c, t if t is not None else 2**62) for c, t in rows]
+        assert keys == sorted(keys)
+        # ... which is the frame-key order, and the summaries follow the new keys
+        frame_keys = [r[0] for r in catalog.sql("SELECT frame_key FROM frames").fetchall()]
+        assert frame_keys == sorted(frame_keys)
+        summarised = "SELECT count(*) FROM frame_labels WHERE frame_key NOT IN (SELECT frame_key FROM frames)"
+        assert catalog.sql(summarised).fetchall()[0][0] == 0
+        gone = vacuum(catalog.lake, retention_hours=0, dry_run=False)
+        assert sum(map(len, gone.values())) > 0
+        catalog.refresh_lake()
+        assert unordered(answers(catalog)) == before
+
+
+def test_the_engine_reads_the_lake_and_nothing_else(pair: tuple[Path, Path]) -> None:
+    _, path = pair
+    with workbench.open(path) as catalog, pytest.raises(duckdb.Error, match=r"disabled"):
+        catalog.cursor().execute("SELECT * FROM read_csv('/etc/passwd')").fetchall()
+
+
+def test_attach_refuses_a_catalog_with_frames_of_its_own(tmp_path: Path) -> None:
+    build_catalog(tmp_path / "a.duckdb").close()
+    build_catalog(tmp_path / "b.duckdb").close()
+    open_for_lake(
+        str(tmp_path / "a.duckdb"), str(tmp_path / "lake"), attach=False, buckets=2, progress=False
+    )
+    with pytest.raises(LakeError, match="frames of its own"):
+        open_for_lake(
+            str(tmp_path / "b.duckdb"),
+            str(tmp_path / "lake"),
+            attach=True,
+            buckets=2,
+            progress=False,
+        )
+    workbench.open(tmp_path / "c.duckdb").close()
+    open_for_lake(
+        str(tmp_path / "c.duckdb"), str(tmp_path / "lake"), attach=True, buckets=2, progress=False
+    )
+    with workbench.open(tmp_path / "c.duckdb") as c, workbench.open(tmp_path / "a.duckdb") as a:
+        assert answers(c) == answers(a)
+
+
+def test_a_lake_on_s3(tmp_path: Path) -> None:
+    local = tmp_path / "local.duckdb"
+    build_catalog(local).close()
+    with moto_server():
+        make_bucket("fleet")
+        path = tmp_path / "s3.duckdb"
+        build_catalog(path).close()
+        open_for_lake(str(path), "s3://fleet/lake", attach=False, buckets=2, progress=False)
+        with workbench.open(path) as b, workbench.open(local) as a:
+            assert b.lake is not None and b.lake.root == "s3://fleet/lake"
+            assert answers(b) == answers(a)
+            with CatalogWriter(b, progress=False) as writer:
+                writer.add(Frame(id="s3new", context_id="ctx-s", timestamp=1, sources=[]))
+            assert "s3new" in b.view().frame_ids()
+
+
+def test_the_parquet_importer_writes_to_the_lake_and_replaces(
+    pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from workbench.ingest import exporter, importer
+
+    local, _ = pair
+    with workbench.open(local) as a:
+        exporter("parquet")(a.view(), tmp_path / "export", progress=False)
+        expected = answers(a)
+    empty = tmp_path / "empty.duckdb"
+    workbench.open(empty).close()
+    open_for_lake(str(empty), str(tmp_path / "lake2"), attach=False, buckets=1, progress=False)
+    with workbench.open(empty) as b:
+        for _ in range(2):  # the second import replaces every frame
+            report = importer("parquet")(b, [tmp_path / "export"], progress=False)
+            assert report.frames == 10
+            assert unordered(answers(b)) == unordered(expected)
+        assert len(DeltaTable(str(tmp_path / "lake2" / "frames")).to_pyarrow_table()) == 10
+
+
+def test_migrations_run_on_stand_ins_and_the_lake_follows(
+    pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.store import catalog as store_catalog
+
+    local, path = pair
+    with workbench.open(local) as a:
+        expected = answers(a)
+    # a newer workbench whose next migration adds a column to frames
+    added = "ALTER TABLE frames ADD COLUMN reviewed_by VARCHAR"
+    version = store_catalog.SCHEMA_VERSION + 1
+    monkeypatch.setattr(store_catalog, "MIGRATIONS", [*store_catalog.MIGRATIONS, (added,)])
+    monkeypatch.setattr(store_catalog, "SCHEMA_VERSION", version)
+    with workbench.open(path) as b:
+        assert b.schema_version == version and b.lake is not None
+        assert answers(b) == expected
+        kinds = dict(
+            b.cursor()
+            .execute(
+                "SELECT table_name, table_type FROM information_schema.tables "
+                "WHERE table_name IN ('frames', 'sources', 'rois')"
+            )
+            .fetchall()
+        )
+        assert kinds == {"frames": "VIEW", "sources": "VIEW", "rois": "VIEW"}
+        assert b.sql("SELECT count(reviewed_by) FROM frames").fetchall() == [(0,)]
+    lake_frames = DeltaTable(str(path.parent / "lake" / "frames"))
+    assert "reviewed_by" in {f.name for f in lake_frames.schema().fields}
+
+
+def test_a_lake_older_than_the_layout_is_refused(pair: tuple[Path, Path]) -> None:
+    _, path = pair
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(LakeError, match="older than schema version 7"):
+        workbench.open(path)

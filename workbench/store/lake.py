@@ -1,0 +1,392 @@
+"""Lake-backed catalogs: frames, sources and ROIs as Delta Lake tables at a URI.
+
+A catalog attached to a lake keeps its three big tables as Delta tables (the `deltalake`
+package, no JVM) on local disk or S3-compatible storage; everything small and transactional
+stays in the DuckDB file. DuckDB stays the engine: `frames`, `sources` and `rois` become views
+over the Parquet files of one pinned snapshot of each table (`DeltaTable.file_uris()`), read
+by DuckDB's own Parquet reader. The pins move on when a table does (a write of ours, or a job
+that appended to the lake; `Lake.refresh`).
+
+Layout (docs/scale-out.md): each table has the columns of the catalog's own table definition
+(read from DuckDB, so a new column in store/schema.py reaches the lake) plus
+`context_bucket`, the partition column (crc32 of the frame's context_id modulo the lake's
+bucket count, the same in Python, Spark and Daft), and `_row`, the stored order (a DuckDB
+table's rowid). Each write numbers its rows afresh, bucket after bucket, so every file holds
+one range of `_row` that no other file overlaps: read one file after another, in order of
+their first `_row`, the rows come in stored order and views need no sort (as on a local
+catalog). `lake compact` clusters each bucket by (context_id, timestamp) and numbers it again.
+
+The file-list route is correct only while the snapshot has no deletion vectors: a table
+that uses them is refused (`LakeError`), never read wrong. The tables' locations, bucket count
+and DuckDB column types live in the catalog's `_lake` table; credentials never do (they come
+from the usual AWS variables, `storage_options`).
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
+from typing import Any
+from urllib.parse import unquote
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from workbench.errors import LakeError
+from workbench.store.sqlsafe import quote_ident
+
+LAKE_TABLES: tuple[str, ...] = ("frames", "sources", "rois")
+BUCKET = "context_bucket"
+# The stored order of rows (a DuckDB table's rowid): the views show it as `rowid`, so the
+# library's "in stored order" (ORDER BY rowid) reads the same on both kinds of catalog.
+ROW = "_row"
+DEFAULT_BUCKETS = 8
+# Columns that tie a row to its frame, per table (frames: its own id).
+FRAME_KEY = {"frames": "id", "sources": "frame_id", "rois": "frame_id"}
+LAKE_META = "_lake"
+_LAKE_DDL = f"""CREATE TABLE IF NOT EXISTS {LAKE_META} (
+    name VARCHAR PRIMARY KEY,
+    uri VARCHAR NOT NULL,
+    buckets INTEGER NOT NULL,
+    columns JSON NOT NULL,
+    version BIGINT,
+    evolved BOOLEAN NOT NULL DEFAULT false)"""
+
+
+def context_bucket(context_ids: Iterable[str | None], buckets: int) -> pa.Array:
+    """The partition of each context: crc32 of its UTF-8 bytes modulo `buckets` (Spark's
+    `crc32(context_id) % n` gives the same)."""
+    seen: dict[str | None, int] = {}
+    out = []
+    for cid in context_ids:
+        b = seen.get(cid)
+        if b is None:
+            b = seen[cid] = zlib.crc32((cid or "").encode()) % buckets
+        out.append(b)
+    return pa.array(out, pa.int32())
+
+
+def is_remote(uri: str) -> bool:
+    return "://" in uri and not uri.startswith("file://")
+
+
+def storage_options(uri: str) -> dict[str, str]:
+    """What `deltalake` needs to reach `uri`, from the usual AWS variables (never stored)."""
+    if not uri.startswith(("s3://", "s3a://")):
+        return {}
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION")
+    options = {n: os.environ[n] for n in names if os.environ.get(n)}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        options["AWS_ENDPOINT_URL"] = endpoint
+        if endpoint.startswith("http://"):
+            options["AWS_ALLOW_HTTP"] = "true"
+    options.setdefault("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    # One writer at a time (the catalog's process, or one job): S3 has no atomic rename.
+    options["AWS_S3_ALLOW_UNSAFE_RENAME"] = "true"
+    return options
+
+
+def filesystem(uri: str) -> Any:
+    """The fsspec file system DuckDB reads a remote lake through (no httpfs offline)."""
+    if not uri.startswith(("s3://", "s3a://")):
+        raise LakeError(f"lake URIs are local paths or s3://, not {uri!r}")
+    import s3fs
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    return s3fs.S3FileSystem(endpoint_url=endpoint) if endpoint else s3fs.S3FileSystem()
+
+
+def table_uri(root: str, name: str) -> str:
+    return f"{root.rstrip('/')}/{name}"
+
+
+def normalise_uri(uri: str) -> str:
+    """A lake URI as stored: local paths absolute, remote ones as given."""
+    if is_remote(uri):
+        return uri.rstrip("/")
+    return os.path.abspath(uri.removeprefix("file://"))
+
+
+def lake_type(t: pa.DataType) -> pa.DataType:
+    """The type a lake column is written with: plain strings and lists, which every reader
+    takes (Daft 0.7 refuses string views; DuckDB may hand them out)."""
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t):
+        return pa.list_(lake_type(t.value_type))
+    if pa.types.is_timestamp(t):
+        return pa.timestamp("us")
+    return t
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    """One Delta table of the lake and the snapshot the catalog reads."""
+
+    name: str
+    uri: str
+    buckets: int
+    columns: tuple[tuple[str, str], ...]  # (name, DuckDB type) as the catalog defines them
+    version: int | None
+    evolved: bool = False  # columns were added since the first files: read by name
+
+    def arrow_schema(self, con: duckdb.DuckDBPyConnection) -> pa.Schema:
+        """The lake schema: the catalog's columns as Arrow, plus the partition column."""
+        select = ", ".join(f"NULL::{t} AS {quote_ident(n)}" for n, t in self.columns)
+        schema = con.sql(f"SELECT {select} LIMIT 0").to_arrow_table().schema
+        fields = [pa.field(f.name, lake_type(f.type)) for f in schema]
+        return pa.schema([*fields, pa.field(ROW, pa.int64()), pa.field(BUCKET, pa.int32())])
+
+
+def column_types(con: duckdb.DuckDBPyConnection, name: str) -> tuple[tuple[str, str], ...]:
+    """(column, DuckDB type) of a catalog table (or its stand-in), in order."""
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+        [name],
+    ).fetchall()
+    return tuple((str(n), str(t)) for n, t in rows)
+
+
+@dataclass
+class Lake:
+    """The lake a catalog's big tables live in (`catalog.lake`; None for a local catalog)."""
+
+    root: str
+    tables: dict[str, LakeTable]
+    _deltas: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def buckets(self) -> int:
+        return next(iter(self.tables.values())).buckets
+
+    @property
+    def options(self) -> dict[str, str]:
+        return storage_options(self.root)
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection) -> Lake | None:
+        """The lake recorded in the catalog, or None."""
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [LAKE_META]
+        ).fetchall()[0][0]
+        if not exists:
+            return None
+        has_evolved = con.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = ? AND column_name = 'evolved'",
+            [LAKE_META],
+        ).fetchall()[0][0]
+        evolved = "evolved" if has_evolved else "false"  # made before the column existed
+        rows = con.execute(
+            f"SELECT name, uri, buckets, columns, version, {evolved} FROM {LAKE_META} ORDER BY name"
+        ).fetchall()
+        if not rows:
+            return None
+        tables = {
+            name: LakeTable(name, uri, int(b), tuple(tuple(c) for c in orjson.loads(cols)), v, e)
+            for name, uri, b, cols, v, e in rows
+        }
+        root = tables["frames"].uri.rsplit("/", 1)[0]
+        return cls(root, tables)
+
+    def delta(self, name: str) -> Any:
+        """The table's DeltaTable, brought up to its latest version."""
+        from deltalake import DeltaTable
+
+        dt = self._deltas.get(name)
+        if dt is None:
+            try:
+                dt = DeltaTable(self.tables[name].uri, storage_options=self.options)
+            except Exception as exc:
+                raise LakeError(f"cannot open lake table {self.tables[name].uri}: {exc}") from exc
+            self._deltas[name] = dt
+        else:
+            dt.update_incremental()
+        return dt
+
+    # -- DuckDB side -----------------------------------------------------------------------
+    def prepare(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Before the seal: let the engine read the lake's files and nothing else new."""
+        allowed = self.root.rstrip("/") + "/"
+        if is_remote(self.root):
+            con.register_filesystem(filesystem(self.root))
+        con.execute(f"SET allowed_directories = [{_literal(allowed)}]")
+        # A Delta table's files never change (a change writes new ones): their footers can
+        # be kept between queries.
+        con.execute("SET GLOBAL parquet_metadata_cache = true")
+
+    def latest_versions(self) -> dict[str, int]:
+        return {name: int(self.delta(name).version()) for name in self.tables}
+
+    def stale(self) -> bool:
+        """Whether any table has moved past the pinned snapshot."""
+        latest = self.latest_versions()
+        return any(t.version != latest[n] for n, t in self.tables.items())
+
+    def pin(self, con: duckdb.DuckDBPyConnection, versions: dict[str, int] | None = None) -> None:
+        """Point the views at `versions` (default: the latest) and record them."""
+        versions = versions if versions is not None else self.latest_versions()
+        for name, table in self.tables.items():
+            version = versions[name]
+            con.execute(
+                f"CREATE OR REPLACE VIEW {quote_ident(name)} AS "
+                + self._select(con, table, version)
+            )
+            con.execute(f"UPDATE {LAKE_META} SET version = ? WHERE name = ?", [version, name])
+            self.tables[name] = replace(table, version=version)
+
+    def files(self, name: str, version: int) -> tuple[list[str], bool]:
+        """The Parquet files of one snapshot in stored order (by their first `_row`), and
+        whether their `_row` ranges are disjoint (then a scan in this order is in stored
+        order). Refused when deletion vectors apply."""
+        from deltalake import DeltaTable
+
+        dt = self.delta(name)
+        if dt.version() != version:
+            dt = DeltaTable(self.tables[name].uri, version=version, storage_options=self.options)
+        features = dt.protocol().reader_features or []
+        if "deletionVectors" in features and _has_deletion_vectors(dt):
+            raise LakeError(
+                f"lake table {self.tables[name].uri} has deletion vectors at version {version}: "
+                "its files alone are not its rows; rewrite it (OPTIMIZE / REORG ... APPLY PURGE) "
+                "before attaching"
+            )
+        return _in_stored_order(dt)
+
+    def _select(self, con: duckdb.DuckDBPyConnection, table: LakeTable, version: int) -> str:
+        files, in_order = self.files(table.name, version)
+        if not files:
+            cols = ", ".join(f"NULL::{t} AS {quote_ident(n)}" for n, t in table.columns)
+            return f"SELECT {cols}, NULL::BIGINT AS rowid WHERE false"
+        listed = ", ".join(_literal(f) for f in files)
+        stored = {n for n, _ in table.columns}
+        if table.evolved:  # columns added since the first files: those files lack them
+            found = con.execute(f"SELECT DISTINCT name FROM parquet_schema([{listed}])")
+            stored = {str(r[0]) for r in found.fetchall()}
+        cols = ", ".join(
+            f"NULL::{t} AS {quote_ident(n)}"
+            if n not in stored
+            else f"{quote_ident(n)}::JSON AS {quote_ident(n)}"
+            if t == "JSON"
+            else quote_ident(n)
+            for n, t in table.columns
+        )
+        cols += f", {ROW} AS rowid"
+        by_name = ", union_by_name = true" if table.evolved else ""
+        # Files whose stored-order ranges overlap (a writer other than ours) are sorted here,
+        # at a price: views over the catalog rely on scanning in stored order.
+        order = "" if in_order else f" ORDER BY {ROW}"
+        return f"SELECT {cols} FROM read_parquet([{listed}]{by_name}){order}"
+
+    def settled(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Before a commit: every frame a write named for new summaries (layout.touch) was
+        one it edited (lake_write.edit brings those up to date); refuse the commit if not."""
+        left = con.execute("SELECT count(*) FROM _layout_pending").fetchall()[0][0]
+        if left:
+            raise LakeError(
+                f"{left} frame(s) of a lake-backed catalog were changed outside "
+                "Catalog.editing(): their rows and summaries would disagree"
+            )
+
+    # -- migrations ------------------------------------------------------------------------
+    def stand_in(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Replace the views by empty tables of the same columns, for migrations to alter."""
+        for name, table in self.tables.items():
+            con.execute(f"DROP VIEW IF EXISTS {quote_ident(name)}")
+            cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in table.columns)
+            con.execute(f"CREATE TABLE {quote_ident(name)} ({cols})")
+
+    def follow_migrations(self, con: duckdb.DuckDBPyConnection) -> None:
+        """After migrations ran on the stand-ins: add their new columns to the lake tables
+        (Delta schema evolution) and drop the stand-ins. Anything but added columns is
+        refused: the lake's rows would need rewriting by a job."""
+        for name, table in list(self.tables.items()):
+            now = column_types(con, name)
+            before = dict(table.columns)
+            changed = [n for n, t in now if n in before and before[n] != t]
+            dropped = [n for n in before if n not in dict(now)]
+            if changed or dropped:
+                raise LakeError(
+                    f"a migration changes lake table {name} ({', '.join(changed + dropped)}): "
+                    "only added columns can follow on a lake-backed catalog"
+                )
+            added = [(n, t) for n, t in now if n not in before]
+            if added:
+                grown = LakeTable(name, table.uri, table.buckets, now, table.version)
+                schema = grown.arrow_schema(con)
+                add_columns(self.delta(name), [schema.field(n) for n, _ in added])
+            con.execute(f"DROP TABLE {quote_ident(name)}")
+            evolved = table.evolved or bool(added)
+            con.execute(
+                f"UPDATE {LAKE_META} SET columns = ?, evolved = ? WHERE name = ?",
+                [orjson.dumps(now).decode(), evolved, name],
+            )
+            self.tables[name] = replace(table, columns=now, evolved=evolved)
+
+
+def add_columns(dt: Any, fields: Sequence[pa.Field]) -> None:
+    """Add nullable columns to a Delta table (schema evolution, no data rewritten)."""
+    from deltalake import Field, Schema
+
+    converted = Schema.from_arrow(pa.schema(fields))
+    dt.alter.add_columns([Field(f.name, f.type, nullable=True) for f in converted.fields])
+
+
+def _in_stored_order(dt: Any) -> tuple[list[str], bool]:
+    """The table's file URIs sorted by their smallest `_row`, and whether the files' ranges
+    of `_row` are disjoint (so reading them one after another reads rows in stored order)."""
+    uris = [str(u) for u in dt.file_uris()]
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    names = actions.schema.names
+    if f"min.{ROW}" not in names or f"max.{ROW}" not in names or not uris:
+        return uris, len(uris) <= 1
+    lows, highs = actions[f"min.{ROW}"].to_pylist(), actions[f"max.{ROW}"].to_pylist()
+    ranges = {
+        unquote(str(p)): (lo, hi)
+        for p, lo, hi in zip(actions["path"].to_pylist(), lows, highs, strict=True)
+    }
+    root = str(dt.table_uri).rstrip("/") + "/"
+    keyed: list[tuple[int, int, str]] = []
+    for uri in uris:
+        relative = unquote(uri.removeprefix(root).removeprefix("file://"))
+        lo, hi = ranges.get(relative) or next(
+            (r for p, r in ranges.items() if unquote(uri).endswith("/" + p)), (None, None)
+        )
+        if lo is None or hi is None:  # no statistics: the order cannot be known
+            return uris, False
+        keyed.append((int(lo), int(hi), uri))
+    keyed.sort()
+    disjoint = all(a[1] < b[0] for a, b in pairwise(keyed))
+    return [uri for _, _, uri in keyed], disjoint
+
+
+def _has_deletion_vectors(dt: Any) -> bool:
+    try:
+        reader = dt.deletion_vectors()
+    except Exception:  # an engine that cannot say: refuse rather than read wrong
+        return True
+    table = pa.table(reader) if not isinstance(reader, pa.Table) else reader
+    return table.num_rows > 0
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def record_lake(
+    con: duckdb.DuckDBPyConnection, root: str, buckets: int, columns: dict[str, Any]
+) -> None:
+    """Write the `_lake` rows of a catalog whose big tables now live at `root`."""
+    con.execute(_LAKE_DDL)
+    con.execute(f"DELETE FROM {LAKE_META}")
+    for name in LAKE_TABLES:
+        con.execute(
+            f"INSERT INTO {LAKE_META} (name, uri, buckets, columns) VALUES (?, ?, ?, ?)",
+            [name, table_uri(root, name), buckets, orjson.dumps(columns[name]).decode()],
+        )

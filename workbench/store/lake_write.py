@@ -1,0 +1,599 @@
+"""Writing a lake-backed catalog's big tables: creating the lake, moving a catalog's rows into
+it, changing the rows of some frames, compacting and vacuuming.
+
+Every change of rows goes through `edit`: the frames a write touches are checked out of the
+pinned snapshot into temporary tables of the same names (they shadow the lake views on that
+connection only), the library's usual SQL runs on them unchanged, and on the way out each
+table whose rows changed gets one Delta commit replacing exactly those frames' rows
+(`write_deltalake(mode="overwrite", predicate=...)`). Each table's commit is atomic; the three
+tables together are not (Delta has no multi-table transactions), so the catalog moves its pins
+only after all three are written (docs/scale-out.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+from tqdm.auto import tqdm
+
+from workbench.errors import LakeError
+from workbench.store import layout
+from workbench.store.arrow import registered
+from workbench.store.lake import (
+    BUCKET,
+    DEFAULT_BUCKETS,
+    FRAME_KEY,
+    LAKE_TABLES,
+    ROW,
+    Lake,
+    LakeTable,
+    column_types,
+    context_bucket,
+    normalise_uri,
+    record_lake,
+    storage_options,
+    table_uri,
+)
+from workbench.store.sqlsafe import quote_ident
+
+if TYPE_CHECKING:
+    from workbench.store.catalog import Catalog
+
+# Rows per read when moving a catalog's tables into the lake, and per Parquet file written.
+_CHUNK = 1_000_000
+_TARGET_FILE_BYTES = 128 * 1024 * 1024
+# Frame ids one overwrite's predicate lists at most (deltalake's predicate handling takes
+# seconds at 20,000 and crashes the process at 100,000, measured with 1.6.6).
+PREDICATE_IDS = 5_000
+# Rows per Parquet row group: a page's ROIs sit in one or two of them, and the reader skips
+# the others by their frame_id ranges.
+ROW_GROUP = 16_384
+
+
+def writer_properties() -> Any:
+    from deltalake import WriterProperties
+
+    return WriterProperties(max_row_group_size=ROW_GROUP, compression="ZSTD")
+
+
+def frame_order(frames: pa.Table) -> pa.Table:
+    """Frames as `lake compact` clusters them: by context, timestamp, id."""
+    keys = [(k, "ascending") for k in ("context_id", "timestamp", "id") if k in frames.schema.names]
+    return frames.sort_by(keys)
+
+
+def conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`rows` with the lake table's columns, in order and types (missing ones null)."""
+    columns = []
+    for f in schema:
+        if f.name in rows.schema.names:
+            columns.append(rows[f.name].cast(f.type))
+        else:
+            columns.append(pa.nulls(rows.num_rows, f.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+_last_row = 0
+
+
+def next_rows(count: int) -> int:
+    """The first of `count` new stored-order numbers: after every number given out before
+    (in this process) and, across processes, in order of writing (ns since the epoch)."""
+    global _last_row
+    start = max(time.time_ns(), _last_row + 1)
+    _last_row = start + count
+    return start
+
+
+def numbered(rows: pa.Table, buckets_of: pa.Array, first: int | None = None) -> pa.Table:
+    """`rows` grouped by bucket (keeping their order inside each), with the bucket column
+    and fresh `_row` numbers from `first` (default: `next_rows`)."""
+    rows = rows.drop([c for c in ("rowid", ROW, BUCKET) if c in rows.schema.names])
+    rows = rows.append_column(BUCKET, buckets_of).sort_by([(BUCKET, "ascending")])
+    start = next_rows(rows.num_rows) if first is None else first
+    return rows.append_column(ROW, pa.array(range(start, start + rows.num_rows), pa.int64()))
+
+
+def lake_rows(
+    tables: dict[str, pa.Table],
+    schemas: dict[str, pa.Schema],
+    buckets: int,
+    *,
+    first: int | None = None,
+) -> dict[str, pa.Table]:
+    """frames/sources/rois as the lake stores them: bucketed, numbered in the order given
+    (bucket by bucket), typed. Sources and ROIs take their frame's bucket; `tables["frames"]`
+    must hold every frame they belong to."""
+    frames = tables["frames"]
+    bucket_list = context_bucket(frames["context_id"].to_pylist(), buckets).to_pylist()
+    by_frame = dict(zip(frames["id"].to_pylist(), bucket_list, strict=True))
+    out = {}
+    for name, rows in tables.items():
+        keys = rows[FRAME_KEY[name]].to_pylist()
+        of_rows = pa.array([by_frame.get(k, 0) for k in keys], pa.int32())
+        out[name] = conform(numbered(rows, of_rows, first), schemas[name])
+    return out
+
+
+# -- making a lake ---------------------------------------------------------------------------
+def create_lake(
+    con: duckdb.DuckDBPyConnection,
+    uri: str,
+    *,
+    buckets: int = DEFAULT_BUCKETS,
+    progress: bool = True,
+) -> Lake:
+    """Move the catalog's frames, sources and ROIs into new Delta tables at `uri` and make the
+    catalog read them from there. `con` is an unsealed connection to the catalog file."""
+    from deltalake import DeltaTable, write_deltalake
+
+    root = normalise_uri(uri)
+    options = storage_options(root)
+    columns = {name: column_types(con, name) for name in LAKE_TABLES}
+    tables = {n: LakeTable(n, table_uri(root, n), buckets, columns[n], None) for n in LAKE_TABLES}
+    for table in tables.values():
+        if DeltaTable.is_deltatable(table.uri, storage_options=options):
+            raise LakeError(f"{table.uri} is a Delta table already: attach it instead")
+    schemas = {n: t.arrow_schema(con) for n, t in tables.items()}
+    for name, table in tables.items():
+        DeltaTable.create(
+            table.uri,
+            schemas[name],
+            partition_by=[BUCKET],
+            storage_options=options,
+            description=orjson.dumps({"workbench": {"buckets": buckets}}).decode(),
+        )
+    total = int(con.execute("SELECT count(*) FROM frames").fetchall()[0][0])
+    keys = []
+    with tqdm(total=total, unit="frame", desc="to lake", disable=not progress) as bar:
+        for start in range(0, total, _CHUNK):
+            ids = con.sql(
+                "SELECT id FROM frames ORDER BY rowid LIMIT ? OFFSET ?", params=[_CHUNK, start]
+            ).to_arrow_table()
+            chunk = _read_frames(con, ids)
+            stored, renamed = _keyed_in_order(lake_rows(chunk, schemas, buckets), start)
+            keys.append(renamed)
+            for name, rows in stored.items():
+                write_deltalake(
+                    table_uri(root, name),
+                    rows,
+                    mode="append",
+                    storage_options=options,
+                    writer_properties=writer_properties(),
+                    target_file_size=_TARGET_FILE_BYTES,
+                )
+            bar.update(ids.num_rows)
+    _rename_summaries(con, keys, total)
+    record_lake(con, root, buckets, columns)
+    for name in LAKE_TABLES:
+        con.execute(f"DROP TABLE {quote_ident(name)}")
+    lake = Lake(root, tables)
+    lake.prepare(con)
+    lake.pin(con)
+    return lake
+
+
+def _keyed_in_order(rows: dict[str, pa.Table], first: int) -> tuple[dict[str, pa.Table], pa.Table]:
+    """The frames' keys renumbered from `first` in the order they are written (bucket by
+    bucket), so the lake's stored order is frame-key order (store/layout.py); returns the
+    rows and the (old, new) keys."""
+    old = rows["frames"]["frame_key"].combine_chunks()
+    new = pa.array(range(first, first + len(old)), pa.int64())
+    out = {}
+    for name, table in rows.items():
+        at = table.schema.get_field_index("frame_key")
+        found = pc.index_in(table["frame_key"], value_set=old)
+        mapped = pc.if_else(pc.is_null(found), table["frame_key"], pc.take(new, found))
+        out[name] = table.set_column(at, table.schema.field(at), mapped)
+    return out, pa.table({"old": old, "new": new})
+
+
+def _rename_summaries(con: duckdb.DuckDBPyConnection, keys: list[pa.Table], total: int) -> None:
+    """The per-frame summaries under the frames' new keys, sorted again by label and frame."""
+    renamed = pa.concat_tables(keys) if keys else pa.table({"old": [0], "new": [0]}).slice(0, 0)
+    with registered(con, "_wb_lake_keys", renamed):
+        con.execute(
+            "CREATE TEMP TABLE _wb_lake_labels AS SELECT k.new AS frame_key, l.label_key,"
+            " l.rois, l.min_confidence, l.max_confidence FROM frame_labels l"
+            " JOIN _wb_lake_keys k ON k.old = l.frame_key ORDER BY l.label_key, k.new"
+        )
+        con.execute(
+            "CREATE TEMP TABLE _wb_lake_codes AS SELECT k.new AS frame_key, c.codes"
+            " FROM frame_codes c JOIN _wb_lake_keys k ON k.old = c.frame_key ORDER BY k.new"
+        )
+    for table, temp in (("frame_labels", "_wb_lake_labels"), ("frame_codes", "_wb_lake_codes")):
+        con.execute(f"DELETE FROM {table}")
+        con.execute(f"INSERT INTO {table} SELECT * FROM temp.{temp}")
+        con.execute(f"DROP TABLE temp.{temp}")
+    con.execute("DELETE FROM _layout_pending")
+    layout.set_next_frame_key(con, total)
+
+
+def attach_lake(con: duckdb.DuckDBPyConnection, uri: str) -> Lake:
+    """Make an empty catalog read the Delta tables at `uri` (written by a job or another
+    catalog). Their columns must include the catalog's; extra ones are left out of the views."""
+    from deltalake import DeltaTable
+
+    root = normalise_uri(uri)
+    options = storage_options(root)
+    columns = {name: column_types(con, name) for name in LAKE_TABLES}
+    found = int(con.execute("SELECT count(*) FROM frames").fetchall()[0][0])
+    if found:
+        raise LakeError(f"the catalog holds {found} frames of its own: `lake init` moves them")
+    buckets = DEFAULT_BUCKETS
+    for name in LAKE_TABLES:
+        try:
+            dt = DeltaTable(table_uri(root, name), storage_options=options)
+        except Exception as exc:
+            raise LakeError(f"no Delta table at {table_uri(root, name)}: {exc}") from exc
+        names = {f.name for f in dt.schema().fields}
+        missing = [c for c, _ in columns[name] if c not in names]
+        if missing:
+            raise LakeError(f"{table_uri(root, name)} lacks the columns {missing}")
+        buckets = _buckets_of(dt, buckets)
+    record_lake(con, root, buckets, columns)
+    for name in LAKE_TABLES:
+        con.execute(f"DROP TABLE {quote_ident(name)}")
+    tables = {n: LakeTable(n, table_uri(root, n), buckets, columns[n], None) for n in LAKE_TABLES}
+    lake = Lake(root, tables)
+    lake.prepare(con)
+    lake.pin(con)
+    summarise_lake(con)
+    return lake
+
+
+def summarise_lake(con: duckdb.DuckDBPyConnection) -> None:
+    """The catalog's side of the layout for the rows an attached lake holds with keys (a
+    catalog wrote them); rows without (a job's) are keyed when the catalog opens."""
+    con.execute(
+        "INSERT INTO label_keys SELECT DISTINCT label_key, field, label FROM rois"
+        " WHERE label_key IS NOT NULL"
+    )
+    layout.summarise(con, "r.frame_key IS NOT NULL", [])
+    layout.code(con, "r.frame_key IS NOT NULL", [])
+    layout.tally(con, "frame_key IS NOT NULL", [], 1)
+    top = con.execute("SELECT max(frame_key) FROM frames").fetchall()[0][0]
+    layout.set_next_frame_key(con, 0 if top is None else int(top) + 1)
+
+
+def _buckets_of(dt: Any, default: int) -> int:
+    """The bucket count a table's description records (`lake init`, the jobs)."""
+    try:
+        return int(orjson.loads(dt.metadata().description or "{}")["workbench"]["buckets"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return default
+
+
+def _read_frames(con: duckdb.DuckDBPyConnection, ids: pa.Table) -> dict[str, pa.Table]:
+    with registered(con, "_wb_lake_ids", ids):
+        return {
+            name: con.sql(
+                f"SELECT t.* FROM {quote_ident(name)} t "
+                f"WHERE t.{FRAME_KEY[name]} IN (SELECT id FROM _wb_lake_ids) ORDER BY t.rowid"
+            ).to_arrow_table()
+            for name in LAKE_TABLES
+        }
+
+
+def open_for_lake(path: str, uri: str, *, attach: bool, buckets: int, progress: bool) -> Lake:
+    """`workbench lake init|attach`: the catalog file at `path` (migrated, not open
+    elsewhere) gets its big tables from the lake at `uri`, in one DuckDB transaction."""
+    from workbench.store.catalog import Catalog
+
+    Catalog(path).close()  # created or migrated to the current schema
+    con = duckdb.connect(path)
+    try:
+        if Lake.load(con) is not None:
+            raise LakeError(f"{path} is lake-backed already")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            lake = (
+                attach_lake(con, uri)
+                if attach
+                else create_lake(con, uri, buckets=buckets, progress=progress)
+            )
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        return lake
+    finally:
+        con.close()
+
+
+# -- changing rows ---------------------------------------------------------------------------
+@contextmanager
+def edit(
+    lake: Lake,
+    con: duckdb.DuckDBPyConnection,
+    frame_ids: Sequence[str],
+    *,
+    dry_run: bool = False,
+    adopting: bool = False,
+) -> Iterator[None]:
+    """Check the rows of `frame_ids` out into temporary tables named frames/sources/rois on
+    `con` (inside the caller's transaction), let the block change them with plain SQL, bring
+    their layout up to date (keys, summaries: store/layout.py), then replace those frames'
+    rows in the lake with what the block left, and move the pins."""
+    ids = pa.table({"id": pa.array(sorted(set(frame_ids)), pa.string())})
+    with registered(con, "_wb_lake_ids", ids):
+        for name in LAKE_TABLES:
+            con.execute(
+                f"CREATE TEMP TABLE {quote_ident(name)} AS SELECT * EXCLUDE (rowid) "
+                f"FROM main.{quote_ident(name)} "
+                f"WHERE {FRAME_KEY[name]} IN (SELECT id FROM _wb_lake_ids) ORDER BY rowid"
+            )
+    # adopting a job's rows, every row checked out changes (it gets its keys)
+    before = None if adopting else {n: _snapshot(con, n) for n in LAKE_TABLES}
+    yield  # on an error the caller rolls back, which drops the temporary tables
+    first = layout.next_frame_key(con)
+    _store_again(con, lake.buckets, before["frames"] if before else None)
+    layout.sync(con, promote=False)
+    after = {n: _snapshot(con, n) for n in LAKE_TABLES}
+    for name in LAKE_TABLES:
+        con.execute(f"DROP TABLE temp.{quote_ident(name)}")
+    changed = {
+        n: _changed_frames(n, before[n], after[n]) if before else _frames_in(n, after[n])
+        for n in LAKE_TABLES
+    }
+    if any(changed.values()) and not dry_run:
+        _replace(lake, con, after, changed, first if adopting else None)
+        lake.pin(con)
+
+
+def _frames_in(name: str, rows: pa.Table) -> list[str]:
+    return sorted(str(i) for i in pc.unique(rows[FRAME_KEY[name]]).to_pylist())
+
+
+def _store_again(con: duckdb.DuckDBPyConnection, buckets: int, before: pa.Table | None) -> None:
+    """Keep the lake's stored order the frame-key order (store/layout.py) that views page by.
+
+    A frame whose row changed is written again after every other, so it is stored again as
+    on a local catalog that deletes and inserts it: it gets a new key (its rows too, and its
+    summaries are made again). Frames without a key are then keyed bucket by bucket, the
+    order in which a write numbers the rows it stores (`numbered`).
+    """
+    again = []
+    if before is not None:
+        kept = set(before["id"].to_pylist())
+        now = _snapshot(con, "frames")
+        again = [i for i in _changed_frames("frames", before, now) if i in kept]
+    if again:
+        layout.touch(con, "SELECT unnest(?::VARCHAR[])", [again])
+        for name in LAKE_TABLES:
+            con.execute(
+                f"UPDATE temp.{quote_ident(name)} SET frame_key = NULL "
+                f"WHERE {FRAME_KEY[name]} IN (SELECT unnest(?::VARCHAR[]))",
+                [again],
+            )
+    new = con.sql(
+        "SELECT rowid AS r, context_id FROM temp.frames WHERE frame_key IS NULL ORDER BY rowid"
+    ).to_arrow_table()
+    if not new.num_rows:
+        return
+    buckets_of = context_bucket(new["context_id"].to_pylist(), buckets)
+    with registered(con, "_wb_lake_order", pa.table({"r": new["r"], "b": buckets_of})):
+        con.execute(
+            "CREATE TEMP TABLE _wb_lake_frames AS SELECT f.* FROM temp.frames f "
+            "JOIN _wb_lake_order o ON o.r = f.rowid ORDER BY o.b, f.rowid"
+        )
+    con.execute("DELETE FROM temp.frames WHERE frame_key IS NULL")
+    con.execute("INSERT INTO temp.frames SELECT * FROM temp._wb_lake_frames")
+    con.execute("DROP TABLE temp._wb_lake_frames")
+
+
+def adopt(lake: Lake, con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The frames whose rows a job appended to the lake without keys (store/layout.py); the
+    caller edits them (`edit` keys and summarises them) in a transaction of its own."""
+    rows = con.execute(
+        "SELECT id FROM frames WHERE frame_key IS NULL"
+        " UNION SELECT frame_id FROM sources WHERE frame_key IS NULL"
+        " UNION SELECT frame_id FROM rois WHERE frame_key IS NULL"
+    ).fetchall()
+    return sorted(str(r[0]) for r in rows)
+
+
+def _snapshot(con: duckdb.DuckDBPyConnection, name: str) -> pa.Table:
+    """A checked-out table's rows in their order (survivors first, then what was added;
+    frames by key, the order the lake stores them in)."""
+    order = "frame_key NULLS LAST, rowid" if name == "frames" else "rowid"
+    return con.sql(f"SELECT * FROM temp.{quote_ident(name)} ORDER BY {order}").to_arrow_table()
+
+
+def _changed_frames(name: str, before: pa.Table, after: pa.Table) -> list[str]:
+    """The frames whose rows in this table differ (values or order; `rowid` aside)."""
+
+    def grouped(rows: pa.Table) -> dict[str, list[tuple[Any, ...]]]:
+        kept = rows.drop([c for c in ("rowid",) if c in rows.schema.names])
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for row in kept.to_pylist():
+            out.setdefault(row[FRAME_KEY[name]], []).append(tuple(row.values()))
+        return out
+
+    a, b = grouped(before), grouped(after)
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+
+
+def _replace(
+    lake: Lake,
+    con: duckdb.DuckDBPyConnection,
+    after: dict[str, pa.Table],
+    changed: dict[str, list[str]],
+    first: int | None = None,
+) -> None:
+    """Replace, in each table, the rows of the frames that changed there (one commit a
+    table, up to PREDICATE_IDS frames). They are written as new rows, after every other (a
+    DELETE and INSERT on a local catalog does the same); a frame removed in the block keeps
+    no rows. `first`: this write keys a job's rows, from that key on (`adopt`)."""
+    schemas = {n: t.arrow_schema(con) for n, t in lake.tables.items()}
+    picked = {}
+    for name in LAKE_TABLES:
+        wanted = pa.array(changed[name] or [], pa.string())
+        mask = pc.is_in(after[name][FRAME_KEY[name]], value_set=wanted)
+        picked[name] = after[name].filter(mask)
+    rows = lake_rows({**picked, "frames": after["frames"]}, schemas, lake.buckets)
+    rows["frames"] = rows["frames"].filter(
+        pc.is_in(rows["frames"]["id"], value_set=pa.array(changed["frames"] or [], pa.string()))
+    )
+    for name in LAKE_TABLES:
+        ids = changed[name]
+        if not ids:
+            continue
+        if len(ids) <= PREDICATE_IDS:
+            _overwrite(lake, name, rows[name], _listed(name, ids))
+        elif first is not None and _all_new(rows[name], first):
+            # the rows of a job the catalog keys (`adopt`): the only rows without keys, and
+            # nothing else at or past the first new key
+            if lake.delta(name).version() != lake.tables[name].version:
+                raise LakeError(f"lake table {name} moved on while its rows were keyed")
+            where = f"frame_key IS NULL OR frame_key >= {int(first)}"
+            _overwrite(lake, name, rows[name], where)
+        else:  # one commit per stretch of frames: each is atomic, the whole is not
+            key = rows[name][FRAME_KEY[name]]
+            for start in range(0, len(ids), PREDICATE_IDS):
+                part = ids[start : start + PREDICATE_IDS]
+                mask = pc.is_in(key, value_set=pa.array(part, pa.string()))
+                _overwrite(lake, name, rows[name].filter(mask), _listed(name, part))
+
+
+def _listed(name: str, ids: Sequence[str]) -> str:
+    return f"{FRAME_KEY[name]} IN ({', '.join(_sql_literal(i) for i in ids)})"
+
+
+def _all_new(rows: pa.Table, first: int) -> bool:
+    return bool(pc.all(pc.greater_equal(rows["frame_key"], first)).as_py())
+
+
+def _overwrite(lake: Lake, name: str, rows: pa.Table, predicate: str) -> None:
+    """Replace the rows `predicate` selects by `rows` (which it must select too)."""
+    from deltalake import write_deltalake
+
+    try:
+        write_deltalake(
+            lake.tables[name].uri,
+            rows,
+            mode="overwrite",
+            predicate=predicate,
+            storage_options=lake.options,
+            writer_properties=writer_properties(),
+            partition_by=[BUCKET],
+        )
+    except Exception as exc:
+        raise LakeError(f"cannot write lake table {lake.tables[name].uri}: {exc}") from exc
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+# -- upkeep ----------------------------------------------------------------------------------
+def compact(catalog: Catalog, *, progress: bool = True) -> dict[str, int]:
+    """Rewrite each bucket of a lake-backed catalog's lake as few files: frames clustered by
+    (context_id, timestamp, id), their sources and ROIs in that frame order, all numbered
+    afresh, so afterwards the stored order is bucket by bucket, each by context and time.
+
+    The frames of a bucket are stored again, so they get new keys in that order (the stored
+    order stays the frame-key order views page by, store/layout.py) and their summaries
+    follow. One commit per table and bucket, the catalog's pins moved after each bucket.
+    Returns the files replaced per table."""
+    lake = catalog.lake
+    if lake is None:
+        raise LakeError(f"{catalog.path} is not lake-backed")
+    removed: dict[str, int] = {}
+    for bucket in tqdm(range(lake.buckets), desc="compact", unit="bucket", disable=not progress):
+        files = {name: _bucket_files(lake.delta(name), bucket) for name in LAKE_TABLES}
+        if all(len(f) <= 1 for f in files.values()):
+            continue
+        frames = frame_order(_bucket_rows(lake, "frames", bucket))
+        order = frames["id"].combine_chunks()
+        rows = {"frames": _renumbered(frames)}
+        for name in ("sources", "rois"):
+            part = _bucket_rows(lake, name, bucket)
+            rank = pc.index_in(part["frame_id"], value_set=order)
+            part = part.append_column("_rank", rank)
+            part = part.sort_by([("_rank", "ascending"), (ROW, "ascending")]).drop(["_rank"])
+            rows[name] = _renumbered(part)
+        with catalog.transaction() as con:
+            first = layout.next_frame_key(con)
+            rows, renamed = _keyed_in_order(rows, first)
+            for name in LAKE_TABLES:
+                _overwrite_bucket(lake, name, bucket, rows[name])
+                removed[name] = removed.get(name, 0) + len(files[name])
+            with registered(con, "_wb_lake_keys", renamed):
+                for table in ("frame_labels", "frame_codes"):
+                    con.execute(
+                        f"UPDATE {table} SET frame_key = k.new FROM _wb_lake_keys k"
+                        f" WHERE {table}.frame_key = k.old"
+                    )
+            layout.set_next_frame_key(con, first + len(order))
+            lake.pin(con)
+    if removed:
+        with catalog.transaction() as con:
+            _sort_summaries(con)
+    return removed
+
+
+def _sort_summaries(con: duckdb.DuckDBPyConnection) -> None:
+    """frame_labels sorted again by label and frame, frame_codes by frame
+    (store/layout.py)."""
+    for table, order in (("frame_labels", "label_key, frame_key"), ("frame_codes", "frame_key")):
+        con.execute(f"CREATE TEMP TABLE _wb_lake_sorted AS SELECT * FROM {table} ORDER BY {order}")
+        con.execute(f"DELETE FROM {table}")
+        con.execute(f"INSERT INTO {table} SELECT * FROM temp._wb_lake_sorted")
+        con.execute("DROP TABLE temp._wb_lake_sorted")
+
+
+def _bucket_rows(lake: Lake, name: str, bucket: int) -> pa.Table:
+    rows = lake.delta(name).to_pyarrow_table(filters=[(BUCKET, "=", bucket)])
+    return rows.sort_by([(ROW, "ascending")])
+
+
+def _renumbered(rows: pa.Table) -> pa.Table:
+    start = next_rows(rows.num_rows)
+    numbers = pa.array(range(start, start + rows.num_rows), pa.int64())
+    return rows.set_column(rows.schema.get_field_index(ROW), ROW, numbers)
+
+
+def _overwrite_bucket(lake: Lake, name: str, bucket: int, rows: pa.Table) -> None:
+    from deltalake import write_deltalake
+
+    write_deltalake(
+        lake.tables[name].uri,
+        rows,
+        mode="overwrite",
+        predicate=f"{BUCKET} = {bucket}",
+        storage_options=lake.options,
+        writer_properties=writer_properties(),
+        partition_by=[BUCKET],
+        target_file_size=_TARGET_FILE_BYTES,
+    )
+
+
+def _bucket_files(dt: Any, bucket: int) -> list[str]:
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    column = f"partition.{BUCKET}"
+    paths = actions["path"].to_pylist()
+    values = actions[column].to_pylist() if column in actions.schema.names else [None] * len(paths)
+    return [p for p, v in zip(paths, values, strict=True) if v is not None and int(v) == bucket]
+
+
+def vacuum(lake: Lake, *, retention_hours: int = 168, dry_run: bool = True) -> dict[str, list[str]]:
+    """The files no snapshot within `retention_hours` reads; removed unless `dry_run`.
+    A catalog still pinned to an older snapshot must be refreshed first."""
+    return {
+        name: list(
+            lake.delta(name).vacuum(
+                retention_hours=retention_hours,
+                dry_run=dry_run,
+                enforce_retention_duration=retention_hours >= 168,
+            )
+        )
+        for name in LAKE_TABLES
+    }
