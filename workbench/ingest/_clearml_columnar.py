@@ -48,6 +48,13 @@ _SQL_WARNINGS = (
 )
 
 
+# Converted rows are stored once this many frames (or four times as many ROIs) are held: a
+# transaction appending at least one of DuckDB's row groups (122,880 rows) to a table writes
+# them to the database file once, where smaller ones go through the write-ahead log first.
+ROWS_PER_WRITE = 122_880
+_TABLES = ("frames", "sources", "rois")
+
+
 @dataclass
 class _Batch:
     """What one batch of lines became: rejections, rows made in Python, warnings."""
@@ -74,6 +81,7 @@ class NdjsonImport:
         self.con = self._engine.con
         self._synced: set[str] = set()  # ids of frames of JSON files put in _wb_seen
         self._read_any = False
+        self._pending: list[RowBatch] = []  # rows converted, not yet stored
         # Lines converted by SQL and by the per-record path, for tests and benchmarks.
         self.sql_lines = 0
         self.record_lines = 0
@@ -115,6 +123,7 @@ class NdjsonImport:
                 self._convert(batch, base)
             finally:
                 self.con.unregister("_wb_lines")
+        self._write_pending()
 
     def _convert(self, batch: _Batch, base: Path | None) -> None:
         con = self.con
@@ -189,7 +198,7 @@ class NdjsonImport:
         warnings = [
             (kind, where, count) for n, kind, where, count in sorted(batch.warnings) if n in keep
         ]
-        self.writer.write_rows(
+        self._pending.append(
             RowBatch(
                 frames.drop_columns(["_line"]),
                 sources.drop_columns(["_line"]),
@@ -197,6 +206,23 @@ class NdjsonImport:
                 warnings,
             )
         )
+        held = sum(b.frames.num_rows for b in self._pending)
+        if (
+            held >= ROWS_PER_WRITE
+            or sum(b.rois.num_rows for b in self._pending) >= 4 * ROWS_PER_WRITE
+        ):
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        """Store the rows converted so far in one transaction, one statement per table."""
+        pending, self._pending = self._pending, []
+        if pending:
+            self.writer.write_rows(
+                RowBatch(
+                    *(pa.concat_tables([getattr(b, t) for b in pending]) for t in _TABLES),
+                    [w for b in pending for w in b.warnings],
+                )
+            )
 
 
 def _per_record(batch: _Batch, n: int, text: str, base: Path | None) -> None:
