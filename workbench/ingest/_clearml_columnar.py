@@ -61,7 +61,8 @@ class _Batch:
 
     path: Path
     rejected: list[tuple[int, RecordError]] = field(default_factory=list)
-    ids: list[tuple[int, str]] = field(default_factory=list)  # (line, frame id) to store
+    lines: int = 0  # lines handed to the SQL
+    ids: list[tuple[int, str]] = field(default_factory=list)  # (line, frame id) made in Python
     frames: list[tuple[Any, ...]] = field(default_factory=list)
     sources: list[tuple[Any, ...]] = field(default_factory=list)
     rois: list[tuple[Any, ...]] = field(default_factory=list)
@@ -115,7 +116,7 @@ class NdjsonImport:
             self._synced |= stored
         self._read_any = True
         for lines in ndjson_batches(path, self.lines_per_batch):
-            batch = _Batch(path)
+            batch = _Batch(path, lines=lines.lines.num_rows)
             for number, problem in lines.problems:
                 batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
             self.con.register("_wb_lines", lines.lines)
@@ -131,27 +132,28 @@ class NdjsonImport:
         con.execute(sql.SOURCES, {"base": str(base.resolve()) if base is not None else None})
         for statement in (sql.SOURCES_BY_FRAME, sql.ROIS, sql.ROIS_BY_FRAME, sql.GOOD):
             con.execute(statement)
-        good = con.execute(
-            "SELECT n, id, " + ", ".join(name for name, _ in _SQL_WARNINGS) + " FROM _wb_good"
+        # Only the frames with a warning come to Python, to name them in it.
+        names = [name for name, _ in _SQL_WARNINGS]
+        warned = con.execute(
+            f"SELECT n, id, {', '.join(names)} FROM _wb_good "
+            f"WHERE {' OR '.join(f'{name}::INTEGER > 0' for name in names)}"
         ).fetchall()
-        for n, frame_id, *counts in good:
-            batch.ids.append((n, frame_id))
+        for n, frame_id, *counts in warned:
             for (_, kind), count in zip(_SQL_WARNINGS, counts, strict=True):
                 if count:
                     batch.warnings.append((n, kind, batch.where(n, frame_id), int(count)))
         others = con.execute(
             "SELECT n, j FROM _wb_lines WHERE n NOT IN (SELECT n FROM _wb_good) ORDER BY n"
         ).fetchall()
-        sql_lines = {n for n, _ in batch.ids}
-        self.sql_lines += len(sql_lines)
+        self.sql_lines += batch.lines - len(others)
         self.record_lines += len(others)
         for n, text in others:
             _per_record(batch, n, text, base)
-        keep = self._keep(batch)
-        self._write(batch, keep, sql_lines)
+        self._write(batch, self._again(batch))
 
-    def _keep(self, batch: _Batch) -> set[int]:
-        """The lines whose frame id comes for the first time in this import."""
+    def _again(self, batch: _Batch) -> set[int]:
+        """The lines whose frame id came earlier in this import (rejected here); `_wb_keep`
+        is left holding the lines whose rows the SQL made and which are stored."""
         ids = pa.table(
             {
                 "n": pa.array([n for n, _ in batch.ids], pa.int64()),
@@ -161,28 +163,26 @@ class NdjsonImport:
         self.con.register("_wb_ids", ids)
         try:
             self.con.execute(
-                "CREATE OR REPLACE TEMP TABLE _wb_keep AS SELECT n, id, "
+                "CREATE OR REPLACE TEMP TABLE _wb_keep AS SELECT n, id, sql, "
                 "row_number() OVER (PARTITION BY id ORDER BY n) > 1 "
-                "OR id IN (SELECT id FROM _wb_seen) AS again FROM _wb_ids"
+                "OR id IN (SELECT id FROM _wb_seen) AS again "
+                "FROM (SELECT n, id, true AS sql FROM _wb_good "
+                "UNION ALL SELECT n, id, false FROM _wb_ids)"
             )
             again = self.con.execute("SELECT n, id FROM _wb_keep WHERE again").fetchall()
             self.con.execute("INSERT INTO _wb_seen SELECT id FROM _wb_keep WHERE NOT again")
-            # What is left are the lines whose rows the SQL made.
-            self.con.execute(
-                "DELETE FROM _wb_keep WHERE again OR n NOT IN (SELECT n FROM _wb_good)"
-            )
+            self.con.execute("DELETE FROM _wb_keep WHERE again OR NOT sql")
         finally:
             self.con.unregister("_wb_ids")
         for n, frame_id in again:
             problem = f"frame id {frame_id!r} came earlier in this import"
             batch.rejected.append((n, RecordError(batch.where(n, frame_id), problem)))
-        dropped = {n for n, _ in again}
-        return {n for n, _ in batch.ids if n not in dropped}
+        return {n for n, _ in again}
 
-    def _write(self, batch: _Batch, keep: set[int], sql_lines: set[int]) -> None:
+    def _write(self, batch: _Batch, again: set[int]) -> None:
         for _, error in sorted(batch.rejected, key=lambda item: item[0]):
             self.writer.reject(error)
-        python_lines = keep - sql_lines
+        python_lines = {n for n, _ in batch.ids if n not in again}
         frames = sorted_by_line(
             _fetch(self.con, sql.FRAME_ROWS, FRAME_ROWS),
             _kept(rows_table(batch.frames, FRAME_ROWS), python_lines),
@@ -196,7 +196,9 @@ class NdjsonImport:
             _kept(rows_table(batch.rois, ROI_ROWS), python_lines),
         )
         warnings = [
-            (kind, where, count) for n, kind, where, count in sorted(batch.warnings) if n in keep
+            (kind, where, count)
+            for n, kind, where, count in sorted(batch.warnings)
+            if n not in again
         ]
         self._pending.append(
             RowBatch(

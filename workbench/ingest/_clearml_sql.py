@@ -107,13 +107,13 @@ _CHECKS = [_promoted(k) for k in _PROMOTED]
 # One row per line: the frame's own values, its sources and ROIs still as lists, and `ok`.
 FRAMES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_f AS
-WITH parsed AS MATERIALIZED (
+WITH parsed AS (
     SELECT n, try(from_json(j, '{_FRAME}')) AS d,
         starts_with(ltrim(j, E' \\t\\r'), '{{')
         AND NOT regexp_matches(j, '[0-9]{{19}}|\\\\[uU][dD][89a-fA-F]') AS plain,
         contains(j, '"sources"') AS named_sources, contains(j, '"rois"') AS named_rois
     FROM _wb_lines),
-typed AS MATERIALIZED (
+typed AS (
     SELECT n, d, plain AND d IS NOT NULL AS parsed_ok, named_sources, named_rois,
         coalesce(contains(d.meta, '"_frame_index"'), false) AS has_index,
         (d.meta->'$._frame_index') AS index_j,
@@ -156,11 +156,11 @@ FROM typed
 # One row per source of the lines still ok.
 SOURCES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_s AS
-WITH items AS MATERIALIZED (
+WITH items AS (
     SELECT n, id AS frame_id, unnest(sources) AS s,
         generate_subscripts(sources, 1) - 1 AS k
     FROM _wb_f WHERE ok AND len(sources) > 0),
-valued AS MATERIALIZED (
+valued AS (
     SELECT n, frame_id, k, s,
         CASE WHEN is_null(s.id) OR s.id = '""' THEN
             CASE WHEN k = 0 THEN 'default' ELSE CAST(k AS VARCHAR) END
@@ -203,11 +203,11 @@ _RESERVED = (
 ROIS = f"""
 CREATE OR REPLACE TEMP TABLE _wb_r AS
 WITH items AS (
-    SELECT f.n, f.id AS frame_id, unnest(f.rois) AS r,
+    SELECT f.n, f.id AS frame_id, s.sizes, s.ids, unnest(f.rois) AS r,
         generate_subscripts(f.rois, 1) - 1 AS k
-    FROM _wb_f f WHERE f.ok AND len(f.rois) > 0),
+    FROM _wb_f f LEFT JOIN _wb_sf s USING (n) WHERE f.ok AND len(f.rois) > 0),
 valued AS (
-    SELECT n, frame_id, k,
+    SELECT n, frame_id, k, sizes, ids,
         CASE WHEN is_null(r.id) OR r.id = '""' THEN frame_id || ':' || k
             ELSE str_of(r.id) END AS id,
         CASE WHEN is_null(r.label) THEN []::VARCHAR[] WHEN is_str(r.label)
@@ -262,13 +262,13 @@ SELECT r.n, r.frame_id, r.k, r.id,
     r.kind IN ('box', 'polygon', 'mask') AND r.x_min IS NOT NULL
         AND (r.x_max <= r.x_min OR r.y_max <= r.y_min) AS zero_area,
     r.x_min IS NOT NULL AND r.kind IN ('box', 'polygon', 'mask', 'point', 'polyline')
-        AND len(list_filter(f.sizes, lambda s: s.w > 0 AND s.h > 0
+        AND len(list_filter(r.sizes, lambda s: s.w > 0 AND s.h > 0
             AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id)))) > 0
-        AND len(list_filter(f.sizes, lambda s: s.w > 0 AND s.h > 0
+        AND len(list_filter(r.sizes, lambda s: s.w > 0 AND s.h > 0
             AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id))
             AND r.x_min <= s.w AND r.x_max >= 0 AND r.y_min <= s.h AND r.y_max >= 0)) = 0
         AS outside,
-    len(list_filter(r.source_ids, lambda s: NOT list_contains(coalesce(f.ids, []), s))) > 0
+    len(list_filter(r.source_ids, lambda s: NOT list_contains(coalesce(r.ids, []), s))) > 0
         AS unknown_source,
     coalesce(r.raw_ok AND text_ok(r.id, {MAX_ID_LENGTH})
     AND texts_ok(r.labels, {MAX_LABEL_LENGTH})
@@ -289,7 +289,7 @@ SELECT r.n, r.frame_id, r.k, r.id,
          WHEN 'b2d' THEN 'box' WHEN 'p2d' THEN 'polygon' WHEN 'k2d' THEN 'point' END))
     AND (is_null(kind_attribute_j) OR kind_j IS NOT NULL
          OR str_of(kind_attribute_j) NOT IN ({_KINDS})), false) AS ok
-FROM shaped r LEFT JOIN _wb_sf f USING (n)
+FROM shaped r
 """
 
 ROIS_BY_FRAME = f"""

@@ -213,8 +213,10 @@ def rows_table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
 
 
 def sorted_by_line(*tables: pa.Table) -> pa.Table:
-    """Tables of one schema as one, in line order (stable: a line's rows keep their order)."""
-    table = pa.concat_tables([t for t in tables if t.num_rows] or tables[:1])
-    if table.num_rows == 0:
-        return table
+    """Tables of one schema, each in line order, as one in line order (stable: a line's rows
+    keep their order)."""
+    filled = [t for t in tables if t.num_rows]
+    if len(filled) <= 1:
+        return filled[0] if filled else tables[0]
+    table = pa.concat_tables(filled)
     return table.take(pc.sort_indices(table, [("_line", "ascending")]))
