@@ -48,10 +48,12 @@ _SQL_WARNINGS = (
 )
 
 
-# Converted rows are stored once this many frames (or four times as many ROIs) are held: a
-# transaction appending at least one of DuckDB's row groups (122,880 rows) to a table writes
-# them to the database file once, where smaller ones go through the write-ahead log first.
+# Frames stored per transaction by default: a transaction appending at least one of DuckDB's
+# row groups (122,880 rows) to a table writes them to the database file once, where smaller
+# ones go through the write-ahead log first. The SQL converts at most LINES_PER_CONVERSION
+# lines at a time, which bounds the memory it takes.
 ROWS_PER_WRITE = 122_880
+LINES_PER_CONVERSION = 20_000
 _TABLES = ("frames", "sources", "rois")
 
 
@@ -75,9 +77,10 @@ class _Batch:
 class NdjsonImport:
     """One import's engine: the SQL's macros and the ids stored so far (each id once)."""
 
-    def __init__(self, writer: CatalogWriter, lines_per_batch: int) -> None:
+    def __init__(self, writer: CatalogWriter, frames_per_write: int = ROWS_PER_WRITE) -> None:
         self.writer = writer
-        self.lines_per_batch = lines_per_batch
+        self.frames_per_write = frames_per_write
+        self.lines_per_batch = min(frames_per_write, LINES_PER_CONVERSION)
         self._engine = MemoryEngine(sql.MACROS)
         self.con = self._engine.con
         self._synced: set[str] = set()  # ids of frames of JSON files put in _wb_seen
@@ -208,10 +211,11 @@ class NdjsonImport:
                 warnings,
             )
         )
+        # Four times as many ROIs as frames stored at once also make a write (bounded memory).
         held = sum(b.frames.num_rows for b in self._pending)
         if (
-            held >= ROWS_PER_WRITE
-            or sum(b.rois.num_rows for b in self._pending) >= 4 * ROWS_PER_WRITE
+            held >= self.frames_per_write
+            or sum(b.rois.num_rows for b in self._pending) >= 4 * self.frames_per_write
         ):
             self._write_pending()
 

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import RecordError
+from workbench.ingest._unchanged import unchanged_ids, without
 from workbench.ingest._uris import count_outside
 from workbench.ingest.imports import current_run
 from workbench.ingest.report import (
@@ -293,7 +294,7 @@ class CatalogWriter:
         )
         try:
             with self.catalog.transaction() as con:
-                self._store(con, frames, batch.sources, batch.rois)
+                self._store(con, *self._changed(con, frames, batch.sources, batch.rois))
                 self.report.frames += frames.num_rows
                 self.report.sources += batch.sources.num_rows
                 self.report.rois += batch.rois.num_rows
@@ -309,7 +310,23 @@ class CatalogWriter:
         self._datasets.update(zip(*named.to_pydict().values(), strict=True))
         self._bar.update(frames.num_rows)
 
+    def _changed(
+        self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table
+    ) -> tuple[pa.Table, pa.Table, pa.Table]:
+        """The rows of the frames not already stored exactly as given (all on a first
+        import): the others are left untouched rather than deleted and written again."""
+        if not self.catalog.has_frames():
+            return frames, sources, rois
+        same = unchanged_ids(con, frames, sources, rois)
+        return (
+            without(frames, "id", same),
+            without(sources, "frame_id", same),
+            without(rois, "frame_id", same),
+        )
+
     def _store(self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table) -> None:
+        if frames.num_rows == 0:
+            return
         con.register("_wb_frames", frames)
         try:
             if self.catalog.has_frames():
