@@ -54,7 +54,6 @@ _SQL_WARNINGS = (
 # lines at a time, which bounds the memory it takes.
 ROWS_PER_WRITE = 122_880
 LINES_PER_CONVERSION = 20_000
-_TABLES = ("frames", "sources", "rois")
 
 
 @dataclass
@@ -225,7 +224,9 @@ class NdjsonImport:
         if pending:
             self.writer.write_rows(
                 RowBatch(
-                    *(pa.concat_tables([getattr(b, t) for b in pending]) for t in _TABLES),
+                    pa.concat_tables([b.frames for b in pending]),
+                    pa.concat_tables([b.sources for b in pending]),
+                    pa.concat_tables([b.rois for b in pending]),
                     [w for b in pending for w in b.warnings],
                 )
             )
