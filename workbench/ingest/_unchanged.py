@@ -70,21 +70,29 @@ _QUERY = (
 )
 
 
-def unchanged_ids(con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table) -> pa.Array:
+def unchanged_ids(
+    con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table
+) -> tuple[pa.Array, bool]:
     """The ids of `frames` (ids once each; their sources and ROIs together, frame by frame)
-    whose stored frame has the same values, and the same sources and ROIs in the same order."""
+    whose stored frame has the same values, and the same sources and ROIs in the same order;
+    and whether any frame of `frames` is stored at all."""
     columns = [c for c in frames.column_names if c != "ingested"]
     same = " AND ".join(
         f"f.{quote_ident(c)} IS NOT DISTINCT FROM n.{quote_ident(c)}" for c in columns if c != "id"
     )
     with registered(con, "_wb_new_frames", frames.select(columns)):
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _wb_same AS SELECT n.id FROM _wb_new_frames n "
-            f"JOIN frames f ON f.id = n.id WHERE {same or 'true'}"
+            "CREATE OR REPLACE TEMP TABLE _wb_same AS SELECT n.id, "
+            f"coalesce({same or 'true'}, false) AS same "
+            "FROM _wb_new_frames n JOIN frames f ON f.id = n.id"
         )
     try:
-        if not con.execute("SELECT count(*) FROM _wb_same").fetchall()[0][0]:
-            return _EMPTY
+        stored, equal = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE same) FROM _wb_same"
+        ).fetchall()[0]
+        if not equal:
+            return _EMPTY, bool(stored)
+        con.execute("DELETE FROM _wb_same WHERE NOT same")
         with (
             registered(con, "_wb_new_sources", _ranked(sources)),
             registered(con, "_wb_new_rois", _ranked(rois)),
@@ -92,7 +100,7 @@ def unchanged_ids(con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table)
             found = con.sql(_QUERY).to_arrow_table()
     finally:
         con.execute("DROP TABLE IF EXISTS _wb_same")
-    return found.column("id").combine_chunks() if found.num_rows else _EMPTY
+    return (found.column("id").combine_chunks() if found.num_rows else _EMPTY), True
 
 
 def without(table: pa.Table, column: str, ids: pa.Array) -> pa.Table:
