@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
@@ -84,7 +85,7 @@ def export_files(
         images = tqdm(frames, desc="coco images", unit="image", disable=not progress, leave=False)
         for number, frame in enumerate(images):
             image = _export_image(frame, image_ids[frame["id"]], sources.get(frame["id"]), placer)
-            out.write((",\n" if number else "\n") + json.dumps(image))
+            out.write((",\n" if number else "\n") + _dumps(image))
             report.frames += 1
         out.write('\n], "annotations": [')
         con = view.catalog.cursor()
@@ -232,7 +233,7 @@ def _export_image(
     uri, width, height = source or (None, None, None)
     image: dict[str, Any] = {"id": image_id, "file_name": placer.file_name(uri or frame["id"])}
     image["width"], image["height"] = width, height
-    metadata = json.loads(frame["metadata"]) if frame["metadata"] else {}
+    metadata = _loads(frame["metadata"]) if frame["metadata"] else {}
     image.update((k, v) for k, v in metadata.items() if k not in IMAGE_KEYS)
     return image
 
@@ -374,6 +375,22 @@ def _area(kind: str, rings: Sequence[Sequence[float]], bbox: list[float], seg: A
     if kind == "mask":
         return float(rle.area(seg["counts"]))
     return bbox[2] * bbox[3]
+
+
+def _dumps(value: Any) -> str:
+    """JSON text of an image (orjson's; Python's for what orjson refuses, such as integers
+    past 64 bits)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _clean(value: float) -> float:
