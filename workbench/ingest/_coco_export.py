@@ -129,18 +129,15 @@ def _write_annotations(
             skipped[annotation] += 1
         else:
             by_python[p] = json.dumps(annotation)
-    written = 0
+    # Both hold positions in ascending order, and never the same one.
+    merged = dict(sorted({**by_sql, **by_python}.items())) if by_python else by_sql
     with tqdm(
         total=rois.num_rows, desc="coco annotations", disable=not progress, leave=False
     ) as bar:
-        for p in range(rois.num_rows):
-            text = by_sql.get(p) or by_python.get(p)
-            if text is not None:
-                out.write((",\n" if written else "\n") + text)
-                written += 1
-            if p % 10_000 == 9_999:
-                bar.update(10_000)
-    return written
+        if merged:
+            out.write("\n" + ",\n".join(merged.values()))
+        bar.update(rois.num_rows)
+    return len(merged)
 
 
 def _sql_annotations(
