@@ -134,10 +134,11 @@ def _write_annotations(
     with tqdm(
         total=rois.num_rows, desc="coco annotations", disable=not progress, leave=False
     ) as bar:
-        if merged:
-            out.write("\n" + ",\n".join(merged.values()))
+        texts = list(merged.values())
+        for start in range(0, len(texts), 10_000):  # a chunk at a time: no second copy of all
+            out.write(("\n" if start == 0 else ",\n") + ",\n".join(texts[start : start + 10_000]))
         bar.update(rois.num_rows)
-    return len(merged)
+    return len(texts)
 
 
 def _sql_annotations(
