@@ -48,13 +48,22 @@ _SQL_WARNINGS = (
 )
 
 
+# Frames stored per transaction by default: a transaction appending at least one of DuckDB's
+# row groups (122,880 rows) to a table writes them to the database file once, where smaller
+# ones go through the write-ahead log first. The SQL converts at most LINES_PER_CONVERSION
+# lines at a time, which bounds the memory it takes.
+ROWS_PER_WRITE = 122_880
+LINES_PER_CONVERSION = 20_000
+
+
 @dataclass
 class _Batch:
     """What one batch of lines became: rejections, rows made in Python, warnings."""
 
     path: Path
     rejected: list[tuple[int, RecordError]] = field(default_factory=list)
-    ids: list[tuple[int, str]] = field(default_factory=list)  # (line, frame id) to store
+    lines: int = 0  # lines handed to the SQL
+    ids: list[tuple[int, str]] = field(default_factory=list)  # (line, frame id) made in Python
     frames: list[tuple[Any, ...]] = field(default_factory=list)
     sources: list[tuple[Any, ...]] = field(default_factory=list)
     rois: list[tuple[Any, ...]] = field(default_factory=list)
@@ -67,13 +76,15 @@ class _Batch:
 class NdjsonImport:
     """One import's engine: the SQL's macros and the ids stored so far (each id once)."""
 
-    def __init__(self, writer: CatalogWriter, lines_per_batch: int) -> None:
+    def __init__(self, writer: CatalogWriter, frames_per_write: int = ROWS_PER_WRITE) -> None:
         self.writer = writer
-        self.lines_per_batch = lines_per_batch
+        self.frames_per_write = frames_per_write
+        self.lines_per_batch = min(frames_per_write, LINES_PER_CONVERSION)
         self._engine = MemoryEngine(sql.MACROS)
         self.con = self._engine.con
         self._synced: set[str] = set()  # ids of frames of JSON files put in _wb_seen
         self._read_any = False
+        self._pending: list[RowBatch] = []  # rows converted, not yet stored
         # Lines converted by SQL and by the per-record path, for tests and benchmarks.
         self.sql_lines = 0
         self.record_lines = 0
@@ -107,7 +118,7 @@ class NdjsonImport:
             self._synced |= stored
         self._read_any = True
         for lines in ndjson_batches(path, self.lines_per_batch):
-            batch = _Batch(path)
+            batch = _Batch(path, lines=lines.lines.num_rows)
             for number, problem in lines.problems:
                 batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
             self.con.register("_wb_lines", lines.lines)
@@ -115,6 +126,7 @@ class NdjsonImport:
                 self._convert(batch, base)
             finally:
                 self.con.unregister("_wb_lines")
+        self._write_pending()
 
     def _convert(self, batch: _Batch, base: Path | None) -> None:
         con = self.con
@@ -122,27 +134,28 @@ class NdjsonImport:
         con.execute(sql.SOURCES, {"base": str(base.resolve()) if base is not None else None})
         for statement in (sql.SOURCES_BY_FRAME, sql.ROIS, sql.ROIS_BY_FRAME, sql.GOOD):
             con.execute(statement)
-        good = con.execute(
-            "SELECT n, id, " + ", ".join(name for name, _ in _SQL_WARNINGS) + " FROM _wb_good"
+        # Only the frames with a warning come to Python, to name them in it.
+        names = [name for name, _ in _SQL_WARNINGS]
+        warned = con.execute(
+            f"SELECT n, id, {', '.join(names)} FROM _wb_good "
+            f"WHERE {' OR '.join(f'{name}::INTEGER > 0' for name in names)}"
         ).fetchall()
-        for n, frame_id, *counts in good:
-            batch.ids.append((n, frame_id))
+        for n, frame_id, *counts in warned:
             for (_, kind), count in zip(_SQL_WARNINGS, counts, strict=True):
                 if count:
                     batch.warnings.append((n, kind, batch.where(n, frame_id), int(count)))
         others = con.execute(
             "SELECT n, j FROM _wb_lines WHERE n NOT IN (SELECT n FROM _wb_good) ORDER BY n"
         ).fetchall()
-        sql_lines = {n for n, _ in batch.ids}
-        self.sql_lines += len(sql_lines)
+        self.sql_lines += batch.lines - len(others)
         self.record_lines += len(others)
         for n, text in others:
             _per_record(batch, n, text, base)
-        keep = self._keep(batch)
-        self._write(batch, keep, sql_lines)
+        self._write(batch, self._again(batch))
 
-    def _keep(self, batch: _Batch) -> set[int]:
-        """The lines whose frame id comes for the first time in this import."""
+    def _again(self, batch: _Batch) -> set[int]:
+        """The lines whose frame id came earlier in this import (rejected here); `_wb_keep`
+        is left holding the lines whose rows the SQL made and which are stored."""
         ids = pa.table(
             {
                 "n": pa.array([n for n, _ in batch.ids], pa.int64()),
@@ -152,28 +165,26 @@ class NdjsonImport:
         self.con.register("_wb_ids", ids)
         try:
             self.con.execute(
-                "CREATE OR REPLACE TEMP TABLE _wb_keep AS SELECT n, id, "
+                "CREATE OR REPLACE TEMP TABLE _wb_keep AS SELECT n, id, sql, "
                 "row_number() OVER (PARTITION BY id ORDER BY n) > 1 "
-                "OR id IN (SELECT id FROM _wb_seen) AS again FROM _wb_ids"
+                "OR id IN (SELECT id FROM _wb_seen) AS again "
+                "FROM (SELECT n, id, true AS sql FROM _wb_good "
+                "UNION ALL SELECT n, id, false FROM _wb_ids)"
             )
             again = self.con.execute("SELECT n, id FROM _wb_keep WHERE again").fetchall()
             self.con.execute("INSERT INTO _wb_seen SELECT id FROM _wb_keep WHERE NOT again")
-            # What is left are the lines whose rows the SQL made.
-            self.con.execute(
-                "DELETE FROM _wb_keep WHERE again OR n NOT IN (SELECT n FROM _wb_good)"
-            )
+            self.con.execute("DELETE FROM _wb_keep WHERE again OR NOT sql")
         finally:
             self.con.unregister("_wb_ids")
         for n, frame_id in again:
             problem = f"frame id {frame_id!r} came earlier in this import"
             batch.rejected.append((n, RecordError(batch.where(n, frame_id), problem)))
-        dropped = {n for n, _ in again}
-        return {n for n, _ in batch.ids if n not in dropped}
+        return {n for n, _ in again}
 
-    def _write(self, batch: _Batch, keep: set[int], sql_lines: set[int]) -> None:
+    def _write(self, batch: _Batch, again: set[int]) -> None:
         for _, error in sorted(batch.rejected, key=lambda item: item[0]):
             self.writer.reject(error)
-        python_lines = keep - sql_lines
+        python_lines = {n for n, _ in batch.ids if n not in again}
         frames = sorted_by_line(
             _fetch(self.con, sql.FRAME_ROWS, FRAME_ROWS),
             _kept(rows_table(batch.frames, FRAME_ROWS), python_lines),
@@ -187,9 +198,11 @@ class NdjsonImport:
             _kept(rows_table(batch.rois, ROI_ROWS), python_lines),
         )
         warnings = [
-            (kind, where, count) for n, kind, where, count in sorted(batch.warnings) if n in keep
+            (kind, where, count)
+            for n, kind, where, count in sorted(batch.warnings)
+            if n not in again
         ]
-        self.writer.write_rows(
+        self._pending.append(
             RowBatch(
                 frames.drop_columns(["_line"]),
                 sources.drop_columns(["_line"]),
@@ -197,6 +210,26 @@ class NdjsonImport:
                 warnings,
             )
         )
+        # Four times as many ROIs as frames stored at once also make a write (bounded memory).
+        held = sum(b.frames.num_rows for b in self._pending)
+        if (
+            held >= self.frames_per_write
+            or sum(b.rois.num_rows for b in self._pending) >= 4 * self.frames_per_write
+        ):
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        """Store the rows converted so far in one transaction, one statement per table."""
+        pending, self._pending = self._pending, []
+        if pending:
+            self.writer.write_rows(
+                RowBatch(
+                    pa.concat_tables([b.frames for b in pending]),
+                    pa.concat_tables([b.sources for b in pending]),
+                    pa.concat_tables([b.rois for b in pending]),
+                    [w for b in pending for w in b.warnings],
+                )
+            )
 
 
 def _per_record(batch: _Batch, n: int, text: str, base: Path | None) -> None:

@@ -107,13 +107,13 @@ _CHECKS = [_promoted(k) for k in _PROMOTED]
 # One row per line: the frame's own values, its sources and ROIs still as lists, and `ok`.
 FRAMES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_f AS
-WITH parsed AS MATERIALIZED (
+WITH parsed AS (
     SELECT n, try(from_json(j, '{_FRAME}')) AS d,
         starts_with(ltrim(j, E' \\t\\r'), '{{')
         AND NOT regexp_matches(j, '[0-9]{{19}}|\\\\[uU][dD][89a-fA-F]') AS plain,
         contains(j, '"sources"') AS named_sources, contains(j, '"rois"') AS named_rois
     FROM _wb_lines),
-typed AS MATERIALIZED (
+typed AS (
     SELECT n, d, plain AND d IS NOT NULL AS parsed_ok, named_sources, named_rois,
         coalesce(contains(d.meta, '"_frame_index"'), false) AS has_index,
         (d.meta->'$._frame_index') AS index_j,
@@ -156,11 +156,11 @@ FROM typed
 # One row per source of the lines still ok.
 SOURCES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_s AS
-WITH items AS MATERIALIZED (
+WITH items AS (
     SELECT n, id AS frame_id, unnest(sources) AS s,
         generate_subscripts(sources, 1) - 1 AS k
     FROM _wb_f WHERE ok AND len(sources) > 0),
-valued AS MATERIALIZED (
+valued AS (
     SELECT n, frame_id, k, s,
         CASE WHEN is_null(s.id) OR s.id = '""' THEN
             CASE WHEN k = 0 THEN 'default' ELSE CAST(k AS VARCHAR) END
@@ -199,14 +199,15 @@ _RESERVED = (
     '{"_kind":null,"_field":null,"_track_index":null,"_keyframe":null,"_bbox":null,"_type":null}'
 )
 
+# The ROI's own JSON (`r`) is read once, in `valued`: later steps carry its values only.
 ROIS = f"""
 CREATE OR REPLACE TEMP TABLE _wb_r AS
-WITH items AS MATERIALIZED (
-    SELECT f.n, f.id AS frame_id, unnest(f.rois) AS r,
+WITH items AS (
+    SELECT f.n, f.id AS frame_id, s.sizes, s.ids, unnest(f.rois) AS r,
         generate_subscripts(f.rois, 1) - 1 AS k
-    FROM _wb_f f WHERE f.ok AND len(f.rois) > 0),
-valued AS MATERIALIZED (
-    SELECT n, frame_id, k, r,
+    FROM _wb_f f LEFT JOIN _wb_sf s USING (n) WHERE f.ok AND len(f.rois) > 0),
+valued AS (
+    SELECT n, frame_id, k, sizes, ids,
         CASE WHEN is_null(r.id) OR r.id = '""' THEN frame_id || ':' || k
             ELSE str_of(r.id) END AS id,
         CASE WHEN is_null(r.label) THEN []::VARCHAR[] WHEN is_str(r.label)
@@ -214,19 +215,30 @@ valued AS MATERIALIZED (
         numbers(r.poly) AS v,
         CASE WHEN is_null(r.sources) THEN []::VARCHAR[] WHEN is_strings(r.sources)
             THEN r.sources::VARCHAR[] END AS source_ids,
+        TRY_CAST(r.confidence AS DOUBLE) AS confidence,
         coalesce(contains(r.meta, '"_') OR contains(r.meta, '"kind"'), false) AS reserved,
+        r.meta AS meta,
+        coalesce(r IS NOT NULL AND NOT (r.id IS NULL AND r.label IS NULL AND r.labels IS NULL
+            AND r.poly IS NULL AND r.confidence IS NULL AND r.sources IS NULL
+            AND r.mask IS NULL AND r.meta IS NULL)
+        AND (is_null(r.id) OR is_str(r.id)) AND r.labels IS NULL
+        AND (is_null(r.confidence) OR (is_num(r.confidence)
+             AND TRY_CAST(r.confidence AS DOUBLE) BETWEEN 0 AND 1))
+        AND is_null(r.mask)
+        AND (is_null(r.meta) OR (left(r.meta, 1) = '{{'
+             AND length(r.meta) <= {MAX_JSON_FIELD_BYTES // 2})), false) AS raw_ok
     FROM items),
-meta AS MATERIALIZED (
+meta AS (
     SELECT *,
-        CASE WHEN reserved THEN (r.meta->'$._kind') END AS kind_j,
-        CASE WHEN reserved THEN (r.meta->'$._field') END AS field_j,
-        CASE WHEN reserved THEN (r.meta->'$._track_index') END AS track_j,
-        CASE WHEN reserved THEN (r.meta->'$._keyframe') END AS keyframe_j,
-        CASE WHEN reserved THEN (r.meta->'$._bbox') END AS bbox_j,
-        CASE WHEN reserved THEN (r.meta->'$.kind') END AS kind_attribute_j,
-        CASE WHEN reserved THEN (r.meta->'$._type') END AS sdk_type_j
+        CASE WHEN reserved THEN (meta->'$._kind') END AS kind_j,
+        CASE WHEN reserved THEN (meta->'$._field') END AS field_j,
+        CASE WHEN reserved THEN (meta->'$._track_index') END AS track_j,
+        CASE WHEN reserved THEN (meta->'$._keyframe') END AS keyframe_j,
+        CASE WHEN reserved THEN (meta->'$._bbox') END AS bbox_j,
+        CASE WHEN reserved THEN (meta->'$.kind') END AS kind_attribute_j,
+        CASE WHEN reserved THEN (meta->'$._type') END AS sdk_type_j
     FROM valued),
-shaped AS MATERIALIZED (
+shaped AS (
     SELECT *,
         coalesce(str_of(kind_j), CASE WHEN len(v) = 0 THEN 'classification'
             WHEN box_ring(v) THEN 'box' WHEN len(v) = 2 THEN 'point' ELSE 'polygon' END)
@@ -235,13 +247,13 @@ shaped AS MATERIALIZED (
         CASE WHEN len(v) > 0 THEN list_min(list_slice(v, 2, len(v), 2)) END AS y_min,
         CASE WHEN len(v) > 0 THEN list_max(list_slice(v, 1, len(v), 2)) END AS x_max,
         CASE WHEN len(v) > 0 THEN list_max(list_slice(v, 2, len(v), 2)) END AS y_max,
-        nullif(CASE WHEN reserved THEN json_merge_patch(r.meta, '{_RESERVED}')
-            ELSE r.meta END::VARCHAR, '{{}}') AS attributes
+        nullif(CASE WHEN reserved THEN json_merge_patch(meta, '{_RESERVED}')
+            ELSE meta END::VARCHAR, '{{}}') AS attributes
     FROM meta)
 SELECT r.n, r.frame_id, r.k, r.id,
     CASE WHEN is_null(field_j) OR field_j = '""' THEN 'ground_truth' ELSE str_of(field_j) END
         AS field,
-    r.labels[1] AS label, r.labels, TRY_CAST(r.r.confidence AS DOUBLE) AS confidence, r.kind,
+    r.labels[1] AS label, r.labels, r.confidence, r.kind,
     CASE WHEN len(r.v) = 0 THEN []::DOUBLE[][] ELSE [r.v] END AS geometry,
     r.x_min, r.y_min, r.x_max, r.y_max, (r.x_max - r.x_min) * (r.y_max - r.y_min) AS area,
     r.source_ids, NULL::VARCHAR AS mask, r.attributes,
@@ -250,31 +262,23 @@ SELECT r.n, r.frame_id, r.k, r.id,
     r.kind IN ('box', 'polygon', 'mask') AND r.x_min IS NOT NULL
         AND (r.x_max <= r.x_min OR r.y_max <= r.y_min) AS zero_area,
     r.x_min IS NOT NULL AND r.kind IN ('box', 'polygon', 'mask', 'point', 'polyline')
-        AND len(list_filter(f.sizes, lambda s: s.w > 0 AND s.h > 0
+        AND len(list_filter(r.sizes, lambda s: s.w > 0 AND s.h > 0
             AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id)))) > 0
-        AND len(list_filter(f.sizes, lambda s: s.w > 0 AND s.h > 0
+        AND len(list_filter(r.sizes, lambda s: s.w > 0 AND s.h > 0
             AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id))
             AND r.x_min <= s.w AND r.x_max >= 0 AND r.y_min <= s.h AND r.y_max >= 0)) = 0
         AS outside,
-    len(list_filter(r.source_ids, lambda s: NOT list_contains(coalesce(f.ids, []), s))) > 0
+    len(list_filter(r.source_ids, lambda s: NOT list_contains(coalesce(r.ids, []), s))) > 0
         AS unknown_source,
-    coalesce(r.r IS NOT NULL AND NOT (r.r.id IS NULL AND r.r.label IS NULL AND r.r.labels IS NULL
-        AND r.r.poly IS NULL AND r.r.confidence IS NULL AND r.r.sources IS NULL
-        AND r.r.mask IS NULL AND r.r.meta IS NULL)
-    AND (is_null(r.r.id) OR is_str(r.r.id)) AND text_ok(r.id, {MAX_ID_LENGTH})
-    AND r.r.labels IS NULL AND texts_ok(r.labels, {MAX_LABEL_LENGTH})
+    coalesce(r.raw_ok AND text_ok(r.id, {MAX_ID_LENGTH})
+    AND texts_ok(r.labels, {MAX_LABEL_LENGTH})
     AND len(r.labels) <= {MAX_LABELS_PER_ROI}
     AND r.v IS NOT NULL AND len(r.v) % 2 = 0 AND len(r.v) <= {2 * MAX_POINTS_PER_ROI}
     AND NOT list_contains(r.v, -999999999.0)
     AND (len(r.v) = 0 OR (list_min(r.v) >= -{MAX_COORDINATE} AND list_max(r.v) <= {MAX_COORDINATE}))
     AND (min_points(r.kind) IS NULL OR len(r.v) >= 2 * min_points(r.kind))
     AND (len(r.v) > 0 OR r.kind = 'classification' OR kind_j IS NOT NULL)
-    AND (is_null(r.r.confidence) OR (is_num(r.r.confidence)
-         AND TRY_CAST(r.r.confidence AS DOUBLE) BETWEEN 0 AND 1))
     AND texts_ok(r.source_ids, {MAX_ID_LENGTH})
-    AND is_null(r.r.mask)
-    AND (is_null(r.r.meta) OR (left(r.r.meta, 1) = '{{'
-         AND length(r.r.meta) <= {MAX_JSON_FIELD_BYTES // 2}))
     AND (is_null(kind_j) OR (is_str(kind_j) AND str_of(kind_j) IN ({_KINDS})))
     AND (is_null(field_j) OR field_j = '""' OR (is_str(field_j)
          AND text_ok(str_of(field_j), {MAX_ID_LENGTH})))
@@ -285,7 +289,7 @@ SELECT r.n, r.frame_id, r.k, r.id,
          WHEN 'b2d' THEN 'box' WHEN 'p2d' THEN 'polygon' WHEN 'k2d' THEN 'point' END))
     AND (is_null(kind_attribute_j) OR kind_j IS NOT NULL
          OR str_of(kind_attribute_j) NOT IN ({_KINDS})), false) AS ok
-FROM shaped r LEFT JOIN _wb_sf f USING (n)
+FROM shaped r
 """
 
 ROIS_BY_FRAME = f"""

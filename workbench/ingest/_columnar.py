@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -45,27 +46,34 @@ def ndjson_batches(path: Path, lines_per_batch: int = LINES_PER_BATCH) -> Iterat
 
     Memory holds one chunk of the file and one batch; a line longer than MAX_RECORD_BYTES is
     counted as it is passed and never held. A UTF-8 byte order mark before the first line is
-    ignored.
+    ignored. Lines are split by Arrow a chunk at a time, never one by one in Python.
     """
-    numbers: list[int] = []
-    texts: list[bytes] = []
+    numbers: list[pa.Array] = []
+    texts: list[pa.Array] = []
     problems: list[tuple[int, str]] = []
-    for number, line, problem in _lines(path):
-        if problem is not None:
-            problems.append((number, problem))
-        else:
-            numbers.append(number)
-            texts.append(line)
-        if len(texts) >= lines_per_batch:
-            yield _batch(numbers, texts, problems)
-            numbers, texts, problems = [], [], []
-    if texts or problems:
+    held = 0
+    for first, pieces, found in _blocks(path):
+        problems.extend(found)
+        at = 0
+        while at < len(pieces):
+            take = min(len(pieces) - at, lines_per_batch - held)
+            numbers.append(pa.array(np.arange(first + at, first + at + take, dtype=np.int64)))
+            texts.append(pieces.slice(at, take))
+            held += take
+            at += take
+            if held >= lines_per_batch:
+                last = first + at - 1
+                yield _batch(numbers, texts, [p for p in problems if p[0] <= last])
+                problems = [p for p in problems if p[0] > last]
+                numbers, texts, held = [], [], 0
+    if held or problems:
         yield _batch(numbers, texts, problems)
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes, str | None]]:
-    """(line number, bytes, problem) for each line; a too long line comes with its problem."""
-    number = 0
+def _blocks(path: Path) -> Iterator[tuple[int, pa.Array, list[tuple[int, str]]]]:
+    """(number of the first line, lines, problems) for each chunk of the file: the lines as
+    one Arrow binary array (a too long line as an empty one, named in the problems)."""
+    number = 0  # lines passed so far
     carry = b""
     skipping: int | None = None  # bytes of a too long line passed so far
     with path.open("rb") as stream:
@@ -85,36 +93,58 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, str | None]]:
                 else:
                     carry += chunk
                 continue
-            pieces = chunk[:cut].split(b"\n")
+            problems: list[tuple[int, str]] = []
             if skipping is not None:
+                end = chunk.find(b"\n")
                 number += 1
-                yield number, b"", too_large(skipping + len(pieces[0]) + 1)
-                skipping, pieces = None, pieces[1:]
+                problems.append((number, too_large(skipping + end + 1)))
+                skipping, body = None, (chunk[end + 1 : cut] if end < cut else None)
             else:
-                pieces[0] = carry + pieces[0]
-            for piece in pieces:
-                number += 1
-                if len(piece) > MAX_RECORD_BYTES:
-                    yield number, b"", too_large(len(piece) + 1)
-                else:
-                    yield number, piece, None
+                body = carry + chunk[:cut]
+            pieces, found = _too_long(_split(body), number + 1)
+            yield number + 1, pieces, problems + found
+            number += len(pieces)
             carry = chunk[cut + 1 :]
             if len(carry) > MAX_RECORD_BYTES:
                 skipping, carry = len(carry), b""
     if skipping is not None:
-        yield number + 1, b"", too_large(skipping)
+        yield number + 1, pa.array([], pa.binary()), [(number + 1, too_large(skipping))]
     elif carry:
-        yield number + 1, carry, None
+        yield number + 1, pa.array([carry], pa.binary()), []
 
 
-def _batch(numbers: list[int], texts: list[bytes], problems: list[tuple[int, str]]) -> LineBatch:
-    raw = pa.array(texts, pa.binary())
-    numbered = pa.array(numbers, pa.int64())
+def _split(body: bytes | None) -> pa.Array:
+    """The lines of `body` (no line break at its end) as one binary array."""
+    if body is None:
+        return pa.array([], pa.binary())
+    lines = pc.split_pattern(pa.array([body], pa.large_binary()), b"\n").flatten()
+    return lines.cast(pa.binary()) if len(body) < 1 << 31 else lines
+
+
+def _too_long(pieces: pa.Array, first: int) -> tuple[pa.Array, list[tuple[int, str]]]:
+    """`pieces` with the lines longer than MAX_RECORD_BYTES emptied (empty lines are
+    skipped), and those lines as problems."""
+    sizes = pc.binary_length(pieces)
+    if not pc.any(pc.greater(sizes, MAX_RECORD_BYTES)).as_py():
+        return pieces, []
+    problems = [
+        (first + at, too_large(size + 1))
+        for at, size in enumerate(sizes.to_pylist())
+        if size > MAX_RECORD_BYTES
+    ]
+    return pc.if_else(pc.greater(sizes, MAX_RECORD_BYTES), b"", pieces), problems
+
+
+def _batch(
+    numbers: list[pa.Array], texts: list[pa.Array], problems: list[tuple[int, str]]
+) -> LineBatch:
+    numbered = pa.concat_arrays(numbers) if numbers else pa.array([], pa.int64())
+    raw = pa.concat_arrays(texts) if texts else pa.array([], pa.binary())
     try:
         text = raw.cast(pa.string())
     except pa.ArrowInvalid:
         good = []
-        for number, line in zip(numbers, texts, strict=True):
+        for number, line in zip(numbered.to_pylist(), raw.to_pylist(), strict=True):
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError as bad:
@@ -183,8 +213,10 @@ def rows_table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
 
 
 def sorted_by_line(*tables: pa.Table) -> pa.Table:
-    """Tables of one schema as one, in line order (stable: a line's rows keep their order)."""
-    table = pa.concat_tables([t for t in tables if t.num_rows] or tables[:1])
-    if table.num_rows == 0:
-        return table
+    """Tables of one schema, each in line order, as one in line order (stable: a line's rows
+    keep their order)."""
+    filled = [t for t in tables if t.num_rows]
+    if len(filled) <= 1:
+        return filled[0] if filled else tables[0]
+    table = pa.concat_tables(filled)
     return table.take(pc.sort_indices(table, [("_line", "ascending")]))

@@ -19,7 +19,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
-from workbench.ingest._clearml_columnar import NdjsonImport
+from workbench.ingest._clearml_columnar import ROWS_PER_WRITE, NdjsonImport
 from workbench.ingest._clearml_convert import frame_from_clearml, frame_to_clearml
 from workbench.ingest._clearml_export_sql import FRAMES
 from workbench.ingest._clearml_read import NDJSON_SUFFIXES, collect_files, read_frames
@@ -42,12 +42,14 @@ def import_files(
     *,
     progress: bool = True,
     resolve_uris: bool = True,
-    batch_size: int = 20_000,
+    batch_size: int = ROWS_PER_WRITE,
 ) -> IngestReport:
     """Import ClearML frames from files or folders into `catalog`.
 
     NDJSON files are read column by column (workbench.ingest._clearml_columnar); JSON
-    documents a record at a time. Relative source, preview and mask URIs are made absolute against the folder of the file
+    documents a record at a time. Each transaction stores about `batch_size` frames (those of
+    JSON documents at most 20,000 at a time: they are held as Python objects until then).
+    Relative source, preview and mask URIs are made absolute against the folder of the file
     that names them unless `resolve_uris` is False. Frames already in the catalog are replaced
     whole; a bad frame is reported (file and line, or array index and frame id) and skipped,
     and so is a frame whose id came earlier in the same import.
@@ -55,7 +57,8 @@ def import_files(
     files = collect_files(paths)
     with (
         CatalogWriter(
-            catalog, batch_size=batch_size, progress=progress, desc="clearml import",
+            catalog, batch_size=min(batch_size, 20_000), progress=progress,
+            desc="clearml import",
             unique_ids=True,
         ) as writer,
         NdjsonImport(writer, batch_size) as columnar,

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import RecordError
+from workbench.ingest._unchanged import unchanged_ids, without
 from workbench.ingest._uris import count_outside
 from workbench.ingest.imports import current_run
 from workbench.ingest.report import (
@@ -293,7 +294,7 @@ class CatalogWriter:
         )
         try:
             with self.catalog.transaction() as con:
-                self._store(con, frames, batch.sources, batch.rois)
+                self._store_changed(con, frames, batch.sources, batch.rois)
                 self.report.frames += frames.num_rows
                 self.report.sources += batch.sources.num_rows
                 self.report.rois += batch.rois.num_rows
@@ -309,10 +310,37 @@ class CatalogWriter:
         self._datasets.update(zip(*named.to_pydict().values(), strict=True))
         self._bar.update(frames.num_rows)
 
-    def _store(self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table) -> None:
+    def _store_changed(self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table) -> None:
+        """Store the frames not already stored exactly as given: the others are left as they
+        are rather than deleted and written again (none are on a first import)."""
+        if not self.catalog.has_frames():
+            self._store(con, frames, sources, rois, replace=False)
+            return
+        same, stored = unchanged_ids(con, frames, sources, rois)
+        self._store(
+            con,
+            without(frames, "id", same),
+            without(sources, "frame_id", same),
+            without(rois, "frame_id", same),
+            replace=stored,
+        )
+
+    def _store(
+        self,
+        con: Any,
+        frames: pa.Table,
+        sources: pa.Table,
+        rois: pa.Table,
+        *,
+        replace: bool | None = None,
+    ) -> None:
+        """Insert the rows, first deleting the stored frames with the same ids (unless
+        `replace` is False: none are stored; None: whenever the catalog has frames)."""
+        if frames.num_rows == 0:
+            return
         con.register("_wb_frames", frames)
         try:
-            if self.catalog.has_frames():
+            if replace or (replace is None and self.catalog.has_frames()):
                 touch(con, "SELECT id FROM _wb_frames")
                 for table in ("rois", "sources"):
                     con.execute(
