@@ -16,7 +16,7 @@ from tests.lake.s3 import make_bucket, moto_server
 from tests.query.query_catalog import build_catalog
 from workbench.errors import LakeError
 from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring
-from workbench.store import lake_write
+from workbench.store import lake_write, layout
 from workbench.store.lake_write import compact, open_for_lake, vacuum
 
 
@@ -32,6 +32,21 @@ def answers(catalog: Any) -> dict[str, Any]:
         "sorted": view.sort_by("timestamp", reverse=True).limit(4).frame_ids(),
         "page": [(f["id"], len(f["rois"])) for f in view.page(2, 3).to_pylist()],
     }
+
+
+def assert_codes_exact(catalog: Any) -> None:
+    """The per-frame ROI codes and their totals, kept in the catalog beside a lake, are what
+    the lake's ROIs give."""
+    derived = (
+        f"SELECT r.frame_key, list_sort(list({layout.roi_code('r')})) FROM rois r"
+        f" WHERE r.frame_key <> {layout.NO_FRAME} GROUP BY 1"
+    )
+    stored = "SELECT frame_key, list_sort(codes) FROM frame_codes"
+    assert sorted(catalog.sql(stored).fetchall()) == sorted(catalog.sql(derived).fetchall())
+    summed = "SELECT x, count(*) FROM (SELECT unnest(codes) AS x FROM frame_codes) GROUP BY 1"
+    totals = "SELECT code, rois FROM code_counts WHERE rois <> 0"
+    assert sorted(catalog.sql(totals).fetchall()) == sorted(catalog.sql(summed).fetchall())
+    assert catalog.sql("SELECT count(*) FROM frame_codes").fetchall()[0][0] > 0
 
 
 def unordered(found: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +121,7 @@ def test_writes_keep_the_layout_on_several_buckets(
         for table in ("frames", "sources", "rois"):
             unkeyed = f"SELECT count(*) FROM {table} WHERE frame_key IS NULL"
             assert b.sql(unkeyed).fetchall()[0][0] == 0
+        assert_codes_exact(b)
         plain = "SELECT field, label, count(*) AS count FROM rois GROUP BY ALL"
         counted = b.view().label_counts().to_pylist()
         assert sorted(counted, key=repr) == sorted(
@@ -118,6 +134,7 @@ def test_a_lake_catalog_answers_as_the_local_one(pair: tuple[Path, Path]) -> Non
     with workbench.open(local) as a, workbench.open(lake) as b:
         assert b.lake is not None and a.lake is None
         assert answers(b) == answers(a)
+        assert_codes_exact(b)
         assert sorted(b.table_names()) == sorted(a.table_names())
 
 
@@ -237,6 +254,7 @@ def test_compact_and_vacuum_keep_the_rows(pair: tuple[Path, Path]) -> None:
         assert frame_keys == sorted(frame_keys)
         summarised = "SELECT count(*) FROM frame_labels WHERE frame_key NOT IN (SELECT frame_key FROM frames)"
         assert catalog.sql(summarised).fetchall()[0][0] == 0
+        assert_codes_exact(catalog)
         gone = vacuum(catalog.lake, retention_hours=0, dry_run=False)
         assert sum(map(len, gone.values())) > 0
         catalog.refresh_lake()
@@ -269,6 +287,7 @@ def test_attach_refuses_a_catalog_with_frames_of_its_own(tmp_path: Path) -> None
     )
     with workbench.open(tmp_path / "c.duckdb") as c, workbench.open(tmp_path / "a.duckdb") as a:
         assert answers(c) == answers(a)
+        assert_codes_exact(c)
 
 
 def test_a_lake_on_s3(tmp_path: Path) -> None:
