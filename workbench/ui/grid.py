@@ -49,6 +49,19 @@ class TileEvent:
     ctrl: bool = False
     open: bool = False
 
+    @classmethod
+    def of_message(cls, data: Any) -> TileEvent | None:
+        """The event a component's message from the browser names, or None when it names no
+        tile (messages are input from the page: anything else is ignored)."""
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            return None
+        return cls(
+            id=data["id"],
+            shift=bool(data.get("shift")),
+            ctrl=bool(data.get("ctrl")),
+            open=data.get("event") == "open",
+        )
+
 
 @dataclass(frozen=True)
 class GridPage:
@@ -125,14 +138,9 @@ class TileGrid(pn.custom.JSComponent):
         self._handlers.append(handler)
 
     def _handle_msg(self, data: Any) -> None:
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        event = TileEvent.of_message(data)
+        if event is None:
             return
-        event = TileEvent(
-            id=data["id"],
-            shift=bool(data.get("shift")),
-            ctrl=bool(data.get("ctrl")),
-            open=data.get("event") == "open",
-        )
         for handler in self._handlers:
             handler(event)
 

@@ -79,14 +79,9 @@ class PatchGrid(pn.custom.JSComponent):
         self._handlers.append(handler)
 
     def _handle_msg(self, data: Any) -> None:
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        event = TileEvent.of_message(data)
+        if event is None:
             return
-        event = TileEvent(
-            id=data["id"],
-            shift=bool(data.get("shift")),
-            ctrl=bool(data.get("ctrl")),
-            open=data.get("event") == "open",
-        )
         for handler in self._handlers:
             handler(event)
 
