@@ -335,8 +335,14 @@ class Session:
         box.press("Enter")
 
     def open_first_tile(self) -> None:
+        """Click the first tile and wait until it is the active one and the player shows a
+        frame (the app opens the first context on load, so the label alone cannot tell the
+        tile's answer from what was there before)."""
         self.click(".wb-tile")
-        self.wait("() => __wb.idle() && (__wb.text('.wb-frame-label') ?? '').length > 0")
+        self.wait(
+            "() => __wb.idle() && __wb.find('.wb-tile')?.classList.contains('wb-active')"
+            " && /^frame \\d+ \\/ \\d+/.test(__wb.text('.wb-frame-label') ?? '')"
+        )
 
     def playback(self) -> tuple[float, float]:
         """Play the open context from its first frame: (frames drawn per second, the
