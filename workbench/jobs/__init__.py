@@ -7,12 +7,16 @@ no scheduler or worker pool of our own. docs/scale-out.md says how to run them o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.jobs.engines import ENGINES, EngineConfig, run_units
+from workbench.jobs.evaluation import EvaluationJob, combine, run_eval_unit
 from workbench.jobs.ingest import IngestJob, UnitResult, commit, run_unit
 from workbench.jobs.sequence_qa import JOB_KINDS, SequenceQaJob, run_qa_unit, store_issues
 from workbench.store.catalog import Catalog
+
+if TYPE_CHECKING:
+    from workbench.analysis.evaluation.results import DetectionResults
 
 
 @dataclass(frozen=True)
@@ -85,14 +89,70 @@ def run_sequence_qa(
     return QaJobReport(len(units), issues, job.kinds, time.perf_counter() - start)
 
 
+def run_evaluation(
+    catalog: Catalog,
+    pred_field: str,
+    gt_field: str = "ground_truth",
+    eval_key: str = "eval",
+    config: EngineConfig | None = None,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    **options: Any,
+) -> DetectionResults:
+    """Evaluate `pred_field` against `gt_field` over every frame of a lake-backed catalog as
+    a job, one unit per bucket, and store the run as `eval_key` exactly as
+    `catalog.evaluate_detections` does (`options`: its iou, classwise, method ('coco' or
+    'simple'), iou_threshs, use_masks, compute_mAP, area_ranges, max_dets)."""
+    import time
+
+    from workbench.analysis.evaluation import storage
+    from workbench.analysis.evaluation.config import EvaluationConfig
+    from workbench.analysis.evaluation.loading import MULTI_SOURCE, rois_query
+    from workbench.analysis.evaluation.run import check_fields
+    from workbench.errors import EvaluationError, LakeError
+    from workbench.query._sql import Compiled
+    from workbench.query.view import View
+
+    if catalog.lake is None:
+        raise LakeError("evaluation jobs run on a lake-backed catalog")
+    started = time.perf_counter()
+    settings = EvaluationConfig.build(**options)
+    storage.check_writable(catalog)
+    storage.check_key(eval_key)
+    if not isinstance(overwrite, bool):
+        raise EvaluationError(f"overwrite must be True or False, got {overwrite!r}")
+    catalog.refresh_lake()
+    view = View(catalog)
+    check_fields(view, pred_field, gt_field)
+    storage.check_free(catalog, eval_key, overwrite)
+    sources = bool(view.run(Compiled(f"SELECT 1 FROM ({MULTI_SOURCE}) LIMIT 1")).num_rows)
+    job = EvaluationJob(catalog.lake.root, pred_field, gt_field, settings)
+    query = rois_query(view, pred_field, gt_field, settings.use_masks, sources)
+    units = job.units(catalog.lake.buckets, query, sources)
+    found = run_units(units, run_eval_unit, config or EngineConfig.from_env(), progress=progress)
+    results, rois, frames = combine(found, job, eval_key)
+    return storage.save(
+        catalog,
+        view,
+        results,
+        rois,
+        frames,
+        overwrite=overwrite,
+        seconds=time.perf_counter() - started,
+    )
+
+
 __all__ = [
     "ENGINES",
     "JOB_KINDS",
     "EngineConfig",
+    "EvaluationJob",
     "IngestJob",
     "JobReport",
     "QaJobReport",
     "SequenceQaJob",
+    "run_evaluation",
     "run_ingest",
     "run_sequence_qa",
 ]

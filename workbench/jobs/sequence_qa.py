@@ -68,7 +68,7 @@ def run_qa_unit(unit: dict[str, Any]) -> str:
         if is_remote(lake):
             con.register_filesystem(filesystem(lake))
         for name in LAKE_TABLES:
-            _bucket_view(con, lake, name, bucket)
+            bucket_view(con, lake, name, bucket)
         thresholds = thresholds_of(unit["options"])
         con.execute(
             f"CREATE TEMP TABLE {_FRAMES} AS SELECT id, context_id, timestamp, frame_index "
@@ -88,7 +88,7 @@ def run_qa_unit(unit: dict[str, Any]) -> str:
     return orjson.dumps(rows).decode()
 
 
-def _bucket_view(con: duckdb.DuckDBPyConnection, lake: str, name: str, bucket: int) -> None:
+def bucket_view(con: duckdb.DuckDBPyConnection, lake: str, name: str, bucket: int) -> None:
     """`name` as a view over the bucket's files (an empty table of its columns if none),
     with the stored order as `rowid`, as the catalog shows it."""
     from deltalake import DeltaTable

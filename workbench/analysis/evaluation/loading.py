@@ -36,7 +36,7 @@ EVALUATED_KINDS = ("box", "polygon", "mask")
 _ISCROWD = "json_extract_string(r.attributes, '$.iscrowd')"
 # Frames with more than one source, and the source their ROIs naming none belong to. On every
 # other frame all ROIs are compared with each other, whatever source they name.
-_MULTI_SOURCE = (
+MULTI_SOURCE = (
     "SELECT frame_id, min(id) AS first_source FROM sources GROUP BY frame_id HAVING count(*) > 1"
 )
 
@@ -117,8 +117,16 @@ def load_rois(
     view: View, pred_field: str, gt_field: str, use_masks: bool
 ) -> tuple[Rois, Regions | None]:
     """The view's ROIs of both fields, and their pixel regions when `use_masks`."""
-    multi = view.run(Compiled(_MULTI_SOURCE))
+    multi = view.run(Compiled(MULTI_SOURCE))
     table = view.run(rois_query(view, pred_field, gt_field, use_masks, multi.num_rows > 0))
+    return rois_from_table(table, multi, pred_field, gt_field, use_masks)
+
+
+def rois_from_table(
+    table: pa.Table, multi: pa.Table, pred_field: str, gt_field: str, use_masks: bool
+) -> tuple[Rois, Regions | None]:
+    """The ROIs of `rois_query`'s rows (any order: they are put in stored order), with the
+    frames of several sources `multi` (MULTI_SOURCE's rows)."""
     column = _columns(table)
     del table
     n = len(column["roi_id"])

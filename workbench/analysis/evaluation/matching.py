@@ -71,16 +71,56 @@ class RangeMatch:
     det_iou: Floats  # at the primary threshold: IoU with the matched ground truth, or NaN
 
 
-def prepare(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> Prepared:
+@dataclass(frozen=True)
+class Ranking:
+    """Detections in the order AP accumulates them (capped), their rank in their image and
+    class, ground truth by group (image and class) then stored order, and each row's group."""
+
+    det_rows: Ints
+    det_rank: Ints
+    gt_rows: Ints
+    group: Ints
+
+    def unpaired(self, rois: Rois) -> Prepared:
+        """The ranking as a Prepared without candidate pairs: what AP accumulation reads."""
+        empty = np.zeros(0, np.int64)
+        return Prepared(
+            det_rows=self.det_rows,
+            det_rank=self.det_rank,
+            gt_rows=self.gt_rows,
+            gt_crowd=rois.crowd[self.gt_rows],
+            gt_area=rois.area[self.gt_rows],
+            det_area=rois.area[self.det_rows],
+            pair_det=empty,
+            pair_gt=empty,
+            pair_iou=np.zeros(0),
+            pair_slot=empty,
+            slots=0,
+            rank_blocks=np.zeros(1, np.int64),
+            det_starts=empty,
+        )
+
+
+def rank(rois: Rois, config: EvaluationConfig) -> Ranking:
     n_classes = max(len(rois.classes), 1)
     det_class = rois.label_codes if config.classwise else np.zeros(len(rois), np.int64)
     group = rois.image * n_classes + det_class
-    det_all, rank = _ranked(rois, det_class, group, n_classes)
-    keep = rank < config.max_det if config.max_det is not None else np.ones(len(rank), bool)
-    det_rows, det_rank = det_all[keep], rank[keep]
-    # Ground truth by group, stored order within; where each group starts and how many.
+    det_all, ranks = _ranked(rois, det_class, group, n_classes)
+    keep = ranks < config.max_det if config.max_det is not None else np.ones(len(ranks), bool)
     gt_rows = np.flatnonzero(~rois.is_pred)
     gt_rows = gt_rows[np.argsort(group[gt_rows], kind="stable")]
+    return Ranking(det_all[keep], ranks[keep], gt_rows, group)
+
+
+def prepare(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> Prepared:
+    ranking = rank(rois, config)
+    det_rows, det_rank, gt_rows, group = (
+        ranking.det_rows,
+        ranking.det_rank,
+        ranking.gt_rows,
+        ranking.group,
+    )
+    # Where each group's ground truth starts and how many.
     per_group = np.bincount(group[gt_rows], minlength=int(group.max(initial=-1)) + 1)
     first = (np.cumsum(per_group) - per_group)[group[det_rows]]
     count = per_group[group[det_rows]]

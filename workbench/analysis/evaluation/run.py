@@ -60,7 +60,7 @@ def evaluate_detections(
     storage.check_key(eval_key)
     if not isinstance(overwrite, bool):
         raise EvaluationError(f"overwrite must be True or False, got {overwrite!r}")
-    _check_fields(view, pred_field, gt_field)
+    check_fields(view, pred_field, gt_field)
     storage.check_free(view.catalog, eval_key, overwrite)
     rois, regions = load_rois(view, pred_field, gt_field, config.use_masks)
     scored = (
@@ -68,8 +68,29 @@ def evaluate_detections(
         if config.method == "open-images"
         else _coco(rois, regions, config)
     )
+    results = detection_results(rois, scored, config, eval_key, pred_field, gt_field)
+    return storage.save(
+        view.catalog,
+        view,
+        results,
+        roi_table(rois, scored.found),
+        frame_table(rois, scored.found),
+        overwrite=overwrite,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def detection_results(
+    rois: Rois,
+    scored: Scored,
+    config: EvaluationConfig,
+    eval_key: str,
+    pred_field: str,
+    gt_field: str,
+) -> DetectionResults:
+    """What a method found, as the results a run stores (frames counted when stored)."""
     counts = class_counts(rois, scored.found)
-    results = DetectionResults(
+    return DetectionResults(
         eval_key=eval_key,
         pred_field=pred_field,
         gt_field=gt_field,
@@ -92,18 +113,9 @@ def evaluate_detections(
         frames=0,
         warnings=rois.warnings,
     )
-    return storage.save(
-        view.catalog,
-        view,
-        results,
-        roi_table(rois, scored.found),
-        frame_table(rois, scored.found),
-        overwrite=overwrite,
-        seconds=time.perf_counter() - started,
-    )
 
 
-class _Scored(NamedTuple):
+class Scored(NamedTuple):
     """What a method finds: per-ROI outcomes, per-class AP (None where not computed), the
     summary stats ({} without mAP) and the PR curves."""
 
@@ -113,10 +125,15 @@ class _Scored(NamedTuple):
     curves: tuple[PRCurve, ...]
 
 
-def _coco(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> _Scored:
+def area_ranges(config: EvaluationConfig) -> tuple[tuple[str, float, float], ...]:
+    """The area ranges matching runs over: all of them for mAP, else the first."""
+    return config.area_ranges if config.compute_mAP else config.area_ranges[:1]
+
+
+def _coco(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> Scored:
     """COCOeval's rules: every area range and threshold at once (matching.py, metrics.py)."""
     prepared = prepare(rois, regions, config)
-    ranges = config.area_ranges if config.compute_mAP else config.area_ranges[:1]
+    ranges = area_ranges(config)
     accumulator = Accumulator(rois, prepared, config, len(ranges))
     for index, (_, low, high) in enumerate(ranges):
         match = match_range(prepared, low, high, config.thresholds, config.primary)
@@ -125,25 +142,32 @@ def _coco(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> _Sco
         if index == 0:
             found = outcomes(rois, prepared, match, config.primary)
         del match
+    return coco_scored(rois, found, accumulator, config)
+
+
+def coco_scored(
+    rois: Rois, found: Outcomes, accumulator: Accumulator, config: EvaluationConfig
+) -> Scored:
+    """The per-ROI outcomes with AP, COCO's summary and the curves from the accumulator."""
     if not config.compute_mAP:
-        return _Scored(found, [None] * len(rois.classes), {}, ())
+        return Scored(found, [None] * len(rois.classes), {}, ())
     acc = accumulator.result()
     aps: list[float | None] = [None] * len(rois.classes)
     if config.classwise:
         aps = class_ap(acc, config)
-    return _Scored(found, aps, summarize(acc, config), tuple(curves(acc, config, rois.classes)))
+    return Scored(found, aps, summarize(acc, config), tuple(curves(acc, config, rois.classes)))
 
 
-def _open_images(rois: Rois, config: EvaluationConfig) -> _Scored:
+def _open_images(rois: Rois, config: EvaluationConfig) -> Scored:
     """Open Images' rules (open_images.py)."""
     found, entries, entry_classes = open_images.match(rois, config)
     if not config.compute_mAP:
-        return _Scored(found, [None] * len(rois.classes), {}, ())
+        return Scored(found, [None] * len(rois.classes), {}, ())
     aps, mAP, pr = open_images.results(rois, found, entries, entry_classes, config)
-    return _Scored(found, aps, {"AP": mAP if mAP is not None else -1.0}, tuple(pr))
+    return Scored(found, aps, {"AP": mAP if mAP is not None else -1.0}, tuple(pr))
 
 
-def _check_fields(view: View, pred_field: str, gt_field: str) -> None:
+def check_fields(view: View, pred_field: str, gt_field: str) -> None:
     for name, value in (("pred_field", pred_field), ("gt_field", gt_field)):
         if not isinstance(value, str) or not value:
             raise EvaluationError(f"{name} must be a label field name, got {value!r}")

@@ -1,0 +1,111 @@
+"""Evaluation as a job, bucket by bucket, stores the run the catalog's own evaluation stores."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import workbench
+from tests.analysis.eval_data import import_dataset, make_dataset
+from workbench.errors import EvaluationError, LakeError
+from workbench.jobs import EngineConfig, run_evaluation
+from workbench import Catalog
+from workbench.store.lake_write import open_for_lake
+
+DAFT = importlib.util.find_spec("daft") is not None
+ROI_COLUMNS = "frame_id, roi_id, field, label, confidence, outcome, match_id, iou, crowd"
+
+
+def lake_catalog(tmp_path: Path, mode: str = "bbox", buckets: int = 3) -> Path:
+    data = make_dataset(tmp_path / "data", seed=7, images=40, mode=mode, busy_images=1)
+    path = tmp_path / "c.duckdb"
+    import_dataset(data, path).close()
+    open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=buckets, progress=False)
+    return path
+
+
+def stored(catalog: Catalog, key: str) -> dict[str, Any]:
+    run_id = catalog.sql("SELECT run_id FROM evaluations WHERE eval_key = ?", [key]).fetchall()
+    run = run_id[0][0]
+    rois = catalog.sql(
+        f"SELECT {ROI_COLUMNS} FROM eval_rois WHERE run_id = ? ORDER BY rowid", [run]
+    ).fetchall()
+    frames = catalog.sql(
+        "SELECT frame_id, tp, fp, fn FROM eval_frames WHERE run_id = ? ORDER BY frame_id", [run]
+    ).fetchall()
+    results = catalog.load_evaluation_results(key).to_dict()
+    results.pop("eval_key")
+    return {"rois": rois, "frames": frames, "results": results}
+
+
+def check_same(catalog: Catalog, engine: EngineConfig, **options: Any) -> None:
+    local = catalog.evaluate_detections("predictions", eval_key="local", **options)
+    job = run_evaluation(
+        catalog, "predictions", eval_key="job", config=engine, progress=False, **options
+    )
+    assert job.tp == local.tp and job.fp == local.fp and job.fn == local.fn
+    assert job.mAP == local.mAP and job.frames == local.frames
+    expected, found = stored(catalog, "local"), stored(catalog, "job")
+    assert len(expected["rois"]) > 100 and {r[5] for r in expected["rois"]} >= {"tp", "fp", "fn"}
+    assert found["rois"] == expected["rois"]
+    assert found["frames"] == expected["frames"]
+    assert found["results"] == expected["results"]
+    # the views of a run read the job's run as the local one
+    for outcome in ("tp", "fp", "fn"):
+        assert (
+            catalog.view().match_eval("job", outcome).frame_ids()
+            == catalog.view().match_eval("local", outcome).frame_ids()
+        )
+    keys = [e.eval_key for e in catalog.list_evaluations()]
+    assert keys == ["local", "job"]
+
+
+def test_the_job_stores_what_the_catalog_stores(tmp_path: Path) -> None:
+    with workbench.open(lake_catalog(tmp_path)) as catalog:
+        check_same(catalog, EngineConfig("local"))
+        # and again with other settings, replacing the runs
+        catalog.delete_evaluation("local", confirm=True)
+        catalog.delete_evaluation("job", confirm=True)
+        check_same(catalog, EngineConfig("local"), method="simple", iou=0.7, classwise=False)
+
+
+def test_masks_too(tmp_path: Path) -> None:
+    with workbench.open(lake_catalog(tmp_path, "segm", buckets=2)) as catalog:
+        check_same(catalog, EngineConfig("local"), use_masks=True)
+
+
+@pytest.mark.skipif(not DAFT, reason="Daft runs in its own virtualenv")
+def test_on_daft(tmp_path: Path) -> None:
+    with workbench.open(lake_catalog(tmp_path, buckets=4)) as catalog:
+        check_same(catalog, EngineConfig("daft", 2))
+
+
+def test_refusals(tmp_path: Path) -> None:
+    with workbench.open(tmp_path / "local.duckdb") as catalog, pytest.raises(LakeError):
+        run_evaluation(catalog, "predictions", config=EngineConfig("local"), progress=False)
+    with workbench.open(lake_catalog(tmp_path)) as catalog:
+        run = EngineConfig("local")
+        with pytest.raises(EvaluationError, match="coco"):
+            run_evaluation(catalog, "predictions", config=run, method="open-images", progress=False)
+        with pytest.raises(EvaluationError, match="no ROIs of field"):
+            run_evaluation(catalog, "nothing", config=run, progress=False)
+        run_evaluation(catalog, "predictions", config=run, progress=False)
+        with pytest.raises(EvaluationError, match="exists"):
+            run_evaluation(catalog, "predictions", config=run, progress=False)
+
+
+@pytest.mark.slow
+def test_on_spark(tmp_path: Path) -> None:
+    pytest.importorskip("pyspark")
+    try:
+        with workbench.open(lake_catalog(tmp_path, buckets=2)) as catalog:
+            check_same(catalog, EngineConfig("spark", 2))
+    finally:
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            active.stop()
