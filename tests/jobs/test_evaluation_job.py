@@ -49,7 +49,8 @@ def check_same(catalog: Catalog, engine: EngineConfig, **options: Any) -> None:
     assert job.tp == local.tp and job.fp == local.fp and job.fn == local.fn
     assert job.mAP == local.mAP and job.frames == local.frames
     expected, found = stored(catalog, "local"), stored(catalog, "job")
-    assert len(expected["rois"]) > 100 and {r[5] for r in expected["rois"]} >= {"tp", "fp", "fn"}
+    assert len(expected["rois"]) > 100
+    assert {r[5] for r in expected["rois"]} >= {"tp", "fp", "fn"}
     assert found["rois"] == expected["rois"]
     assert found["frames"] == expected["frames"]
     assert found["results"] == expected["results"]
@@ -75,6 +76,52 @@ def test_the_job_stores_what_the_catalog_stores(tmp_path: Path) -> None:
 def test_masks_too(tmp_path: Path) -> None:
     with workbench.open(lake_catalog(tmp_path, "segm", buckets=2)) as catalog:
         check_same(catalog, EngineConfig("local"), use_masks=True)
+
+
+def several_sources(path: Path) -> None:
+    """Frames of one to three cameras (named alike across frames, listed in varying order),
+    ROIs naming a camera or none, confidences drawn from a few values (ties across frames)."""
+    import numpy as np
+
+    from workbench.ingest.writer import CatalogWriter
+    from workbench.model.geometry import box_ring
+    from workbench.model.records import Frame, Roi, Source
+
+    rng = np.random.default_rng(5)
+    cameras = ["left", "right", "front"]
+    frames = []
+    for i in range(60):
+        names = list(rng.permutation(cameras)[: int(rng.integers(1, 4))])
+        rois = []
+        for j in range(int(rng.integers(2, 9))):
+            x, y = (float(v) for v in rng.uniform(0, 60, 2))
+            w, h = (float(v) for v in rng.uniform(5, 40, 2))
+            field = "predictions" if j % 2 else "ground_truth"
+            named = [] if rng.random() < 0.2 else [str(rng.choice(names))]
+            rois.append(
+                Roi(
+                    id=f"r{j}",
+                    kind="box",
+                    labels=[str(rng.choice(["car", "person"]))],
+                    field=field,
+                    geometry=[box_ring(x, y, x + w, y + h)],
+                    confidence=float(rng.choice([0.5, 0.7, 0.9])) if j % 2 else None,
+                    source_ids=named,
+                )
+            )
+        sources = [Source(n, f"/{i}/{n}.jpg", 100, 100) for n in names]
+        frames.append(Frame(f"f{i}", sources=sources, rois=rois, context_id=f"c{i % 9}"))
+    with workbench.open(path) as catalog, CatalogWriter(catalog, progress=False) as writer:
+        for frame in frames:
+            writer.add(frame)
+
+
+def test_frames_of_several_sources(tmp_path: Path) -> None:
+    path = tmp_path / "c.duckdb"
+    several_sources(path)
+    open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=3, progress=False)
+    with workbench.open(path) as catalog:
+        check_same(catalog, EngineConfig("local"))
 
 
 @pytest.mark.skipif(not DAFT, reason="Daft runs in its own virtualenv")
