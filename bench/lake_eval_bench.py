@@ -93,9 +93,10 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
             figures.append(f)
-            same = job.to_dict() | {"eval_key": "local"} == local.to_dict() and _rows(
-                catalog, f"job_{engine}"
-            ) == expected
+            same = (
+                job.to_dict() | {"eval_key": "local"} == local.to_dict()
+                and _rows(catalog, f"job_{engine}") == expected
+            )
             print(json.dumps({"engine": engine, "mAP": job.mAP, "same_as_local": same}))
             if not same:
                 return 1

@@ -138,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    """`workbench lake init|attach|ingest|qa|compact|vacuum` (docs/scale-out.md)."""
+    """`workbench lake init|attach|ingest|qa|evaluate|compact|vacuum` (docs/scale-out.md)."""
     lake = sub.add_parser("lake", parents=[common], help="keep frames, sources, ROIs in a lake")
     verbs = lake.add_subparsers(dest="verb", metavar="VERB", required=True)
     init = verbs.add_parser("init", parents=[common], help="move the catalog's tables to a lake")
@@ -160,6 +160,17 @@ def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     qa.add_argument("--engine", choices=("local", "daft", "spark"), default=None)
     qa.add_argument("--workers", type=int, default=None)
     qa.set_defaults(run=_lake_qa)
+    evaluate = verbs.add_parser("evaluate", parents=[common], help="evaluation as a job")
+    evaluate.add_argument("pred_field")
+    evaluate.add_argument("gt_field", nargs="?", default="ground_truth")
+    evaluate.add_argument("--key", default="eval", help="the run's eval_key (default eval)")
+    evaluate.add_argument("--method", choices=("coco", "simple"), default="coco")
+    evaluate.add_argument("--iou", type=float, default=0.5)
+    evaluate.add_argument("--masks", action="store_true", help="compare pixel regions")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace a run of that key")
+    evaluate.add_argument("--engine", choices=("local", "daft", "spark"), default=None)
+    evaluate.add_argument("--workers", type=int, default=None)
+    evaluate.set_defaults(run=_lake_evaluate)
     compact = verbs.add_parser("compact", parents=[common], help="rewrite buckets sorted")
     compact.set_defaults(run=_lake_compact)
     vacuum = verbs.add_parser("vacuum", parents=[common], help="remove unreferenced files")
@@ -213,6 +224,25 @@ def _lake_qa(args: argparse.Namespace) -> int:
             EngineConfig.from_env(args.engine, args.workers),
         )
     print(f"{report.issues} issues in {report.units} buckets, {report.seconds:.1f} s")
+    return 0
+
+
+def _lake_evaluate(args: argparse.Namespace) -> int:
+    from workbench.jobs import EngineConfig, run_evaluation
+
+    with _open(args) as catalog:
+        results = run_evaluation(
+            catalog,
+            args.pred_field,
+            args.gt_field,
+            args.key,
+            EngineConfig.from_env(args.engine, args.workers),
+            overwrite=args.overwrite,
+            method=args.method,
+            iou=args.iou,
+            use_masks=args.masks,
+        )
+    print(results.report())
     return 0
 
 

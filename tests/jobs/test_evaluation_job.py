@@ -10,9 +10,9 @@ import pytest
 
 import workbench
 from tests.analysis.eval_data import import_dataset, make_dataset
+from workbench import Catalog
 from workbench.errors import EvaluationError, LakeError
 from workbench.jobs import EngineConfig, run_evaluation
-from workbench import Catalog
 from workbench.store.lake_write import open_for_lake
 
 DAFT = importlib.util.find_spec("daft") is not None
@@ -156,3 +156,19 @@ def test_on_spark(tmp_path: Path) -> None:
         active = SparkSession.getActiveSession()
         if active is not None:
             active.stop()
+
+
+def test_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.cli import main
+
+    path = lake_catalog(tmp_path, buckets=2)
+    args = ["--catalog", str(path), "lake", "evaluate", "predictions", "--key", "night"]
+    assert main([*args, "--engine", "local", "--method", "simple", "--iou", "0.6"]) == 0
+    assert "evaluation 'night': predictions against ground_truth, simple at IoU 0.6" in (
+        capsys.readouterr().out
+    )
+    with workbench.open(path) as catalog:
+        local = catalog.evaluate_detections("predictions", eval_key="l", method="simple", iou=0.6)
+        assert catalog.load_evaluation_results("night").to_dict() == local.to_dict() | {
+            "eval_key": "night"
+        }
