@@ -88,7 +88,7 @@ def run_eval_unit(unit: dict[str, Any]) -> str:
         table: pa.Table = con.sql(unit["sql"], params=unit["params"]).to_arrow_table()
     finally:
         con.close()
-    table = table.sort_by("_row")
+    table = _in_stored_order([table])
     rois, regions = rois_from_table(
         table, multi, unit["pred_field"], unit["gt_field"], config.use_masks
     )
@@ -124,6 +124,18 @@ def run_eval_unit(unit: dict[str, Any]) -> str:
     return _encode(pa.table(out)) + "|" + _encode(multi)
 
 
+def _in_stored_order(tables: list[pa.Table]) -> pa.Table:
+    """The tables' rows in stored order (`_row`); each bucket's rows are mostly one range of
+    it, so putting the tables in order of their first row usually leaves nothing to sort."""
+    tables = [t for t in tables if t.num_rows] or tables[:1]
+    first = [int(pc.min(t["_row"]).as_py()) if t.num_rows else 0 for t in tables]
+    table = pa.concat_tables([tables[i] for i in np.argsort(first, kind="stable")])
+    rows = np.asarray(table["_row"].to_numpy(), dtype=np.int64)
+    if np.all(rows[1:] > rows[:-1]):
+        return table
+    return table.take(pa.array(np.argsort(rows, kind="stable")))
+
+
 def _flags(values: Bools) -> pa.FixedSizeListArray:
     width = int(np.prod(values.shape[1:]))
     return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), max(width, 1))
@@ -152,7 +164,7 @@ def combine(
     """The run from the units' rows: its results, eval_rois rows and eval_frames counts."""
     config = job.config
     parts = [text.split("|") for text in results]
-    table = pa.concat_tables([_decode(p[0]) for p in parts]).sort_by("_row")
+    table = _in_stored_order([_decode(p[0]) for p in parts])
     multi = pa.concat_tables([_decode(p[1]) for p in parts])
     base = table.select([c for c in table.column_names if c in (*_BASE, "source")])
     zeros = pa.array(np.zeros(table.num_rows))
