@@ -247,7 +247,7 @@ def _lake_evaluate(args: argparse.Namespace) -> int:
 
 
 def _lake_compact(args: argparse.Namespace) -> int:
-    from workbench.store.lake_write import compact
+    from workbench.store.lake_compact import compact
 
     with _open(args) as catalog:
         if catalog.lake is None:
@@ -259,7 +259,7 @@ def _lake_compact(args: argparse.Namespace) -> int:
 
 
 def _lake_vacuum(args: argparse.Namespace) -> int:
-    from workbench.store.lake_write import vacuum
+    from workbench.store.lake_compact import vacuum
 
     with _open(args) as catalog:
         if catalog.lake is None:

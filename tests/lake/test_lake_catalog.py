@@ -17,7 +17,8 @@ from tests.query.query_catalog import build_catalog
 from workbench.errors import LakeError
 from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring
 from workbench.store import lake_write, layout
-from workbench.store.lake_write import compact, open_for_lake, vacuum
+from workbench.store.lake_compact import compact, vacuum
+from workbench.store.lake_write import open_for_lake
 
 
 def answers(catalog: Any) -> dict[str, Any]:

@@ -317,10 +317,12 @@ class Lake:
                     "only added columns can follow on a lake-backed catalog"
                 )
             added = [(n, t) for n, t in now if n not in before]
-            if added:
+            dt = self.delta(name)
+            present = {f.name for f in dt.schema().fields}  # added by compaction already
+            if [n for n, _ in added if n not in present]:
                 grown = LakeTable(name, table.uri, table.buckets, now, table.version)
                 schema = grown.arrow_schema(con)
-                add_columns(self.delta(name), [schema.field(n) for n, _ in added])
+                add_columns(dt, [schema.field(n) for n, _ in added if n not in present])
             con.execute(f"DROP TABLE {quote_ident(name)}")
             evolved = table.evolved or bool(added)
             con.execute(

@@ -44,7 +44,7 @@ from workbench.store.lake import (
 from workbench.store.sqlsafe import quote_ident
 
 if TYPE_CHECKING:
-    from workbench.store.catalog import Catalog
+    pass
 
 # Rows per read when moving a catalog's tables into the lake, and per Parquet file written.
 _CHUNK = 1_000_000
@@ -494,106 +494,3 @@ def _sql_literal(text: str) -> str:
 
 
 # -- upkeep ----------------------------------------------------------------------------------
-def compact(catalog: Catalog, *, progress: bool = True) -> dict[str, int]:
-    """Rewrite each bucket of a lake-backed catalog's lake as few files: frames clustered by
-    (context_id, timestamp, id), their sources and ROIs in that frame order, all numbered
-    afresh, so afterwards the stored order is bucket by bucket, each by context and time.
-
-    The frames of a bucket are stored again, so they get new keys in that order (the stored
-    order stays the frame-key order views page by, store/layout.py) and their summaries
-    follow. One commit per table and bucket, the catalog's pins moved after each bucket.
-    Returns the files replaced per table."""
-    lake = catalog.lake
-    if lake is None:
-        raise LakeError(f"{catalog.path} is not lake-backed")
-    removed: dict[str, int] = {}
-    for bucket in tqdm(range(lake.buckets), desc="compact", unit="bucket", disable=not progress):
-        files = {name: _bucket_files(lake.delta(name), bucket) for name in LAKE_TABLES}
-        if all(len(f) <= 1 for f in files.values()):
-            continue
-        frames = frame_order(_bucket_rows(lake, "frames", bucket))
-        order = frames["id"].combine_chunks()
-        rows = {"frames": _renumbered(frames)}
-        for name in ("sources", "rois"):
-            part = _bucket_rows(lake, name, bucket)
-            rank = pc.index_in(part["frame_id"], value_set=order)
-            part = part.append_column("_rank", rank)
-            part = part.sort_by([("_rank", "ascending"), (ROW, "ascending")]).drop(["_rank"])
-            rows[name] = _renumbered(part)
-        with catalog.transaction() as con:
-            first = layout.next_frame_key(con)
-            rows, renamed = _keyed_in_order(rows, first)
-            for name in LAKE_TABLES:
-                _overwrite_bucket(lake, name, bucket, rows[name])
-                removed[name] = removed.get(name, 0) + len(files[name])
-            with registered(con, "_wb_lake_keys", renamed):
-                for table in ("frame_labels", "frame_codes"):
-                    con.execute(
-                        f"UPDATE {table} SET frame_key = k.new FROM _wb_lake_keys k"
-                        f" WHERE {table}.frame_key = k.old"
-                    )
-            layout.set_next_frame_key(con, first + len(order))
-            lake.pin(con)
-    if removed:
-        with catalog.transaction() as con:
-            _sort_summaries(con)
-    return removed
-
-
-def _sort_summaries(con: duckdb.DuckDBPyConnection) -> None:
-    """frame_labels sorted again by label and frame, frame_codes by frame
-    (store/layout.py)."""
-    for table, order in (("frame_labels", "label_key, frame_key"), ("frame_codes", "frame_key")):
-        con.execute(f"CREATE TEMP TABLE _wb_lake_sorted AS SELECT * FROM {table} ORDER BY {order}")
-        con.execute(f"DELETE FROM {table}")
-        con.execute(f"INSERT INTO {table} SELECT * FROM temp._wb_lake_sorted")
-        con.execute("DROP TABLE temp._wb_lake_sorted")
-
-
-def _bucket_rows(lake: Lake, name: str, bucket: int) -> pa.Table:
-    rows = lake.delta(name).to_pyarrow_table(filters=[(BUCKET, "=", bucket)])
-    return rows.sort_by([(ROW, "ascending")])
-
-
-def _renumbered(rows: pa.Table) -> pa.Table:
-    start = next_rows(rows.num_rows)
-    numbers = pa.array(range(start, start + rows.num_rows), pa.int64())
-    return rows.set_column(rows.schema.get_field_index(ROW), ROW, numbers)
-
-
-def _overwrite_bucket(lake: Lake, name: str, bucket: int, rows: pa.Table) -> None:
-    from deltalake import write_deltalake
-
-    write_deltalake(
-        lake.tables[name].uri,
-        rows,
-        mode="overwrite",
-        predicate=f"{BUCKET} = {bucket}",
-        storage_options=lake.options,
-        writer_properties=writer_properties(),
-        partition_by=[BUCKET],
-        target_file_size=_TARGET_FILE_BYTES,
-    )
-
-
-def _bucket_files(dt: Any, bucket: int) -> list[str]:
-    actions = pa.table(dt.get_add_actions(flatten=True))
-    column = f"partition.{BUCKET}"
-    paths = actions["path"].to_pylist()
-    values = actions[column].to_pylist() if column in actions.schema.names else [None] * len(paths)
-    return [p for p, v in zip(paths, values, strict=True) if v is not None and int(v) == bucket]
-
-
-def vacuum(lake: Lake, *, retention_hours: int = 168, dry_run: bool = True) -> dict[str, list[str]]:
-    """The files no snapshot within `retention_hours` reads; removed unless `dry_run`.
-    A catalog still pinned to an older snapshot must be refreshed first."""
-    return {
-        name: list(
-            lake.delta(name).vacuum(
-                retention_hours=retention_hours,
-                dry_run=dry_run,
-                enforce_retention_duration=retention_hours >= 168,
-            )
-        )
-        for name in LAKE_TABLES
-    }
