@@ -172,6 +172,9 @@ def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--workers", type=int, default=None)
     evaluate.set_defaults(run=_lake_evaluate)
     compact = verbs.add_parser("compact", parents=[common], help="rewrite buckets sorted")
+    compact.add_argument(
+        "--no-promote", action="store_true", help="promote no metadata keys to columns"
+    )
     compact.set_defaults(run=_lake_compact)
     vacuum = verbs.add_parser("vacuum", parents=[common], help="remove unreferenced files")
     vacuum.add_argument("--retention-hours", type=int, default=168)
@@ -247,14 +250,17 @@ def _lake_evaluate(args: argparse.Namespace) -> int:
 
 
 def _lake_compact(args: argparse.Namespace) -> int:
+    from workbench.store import layout
     from workbench.store.lake_compact import compact
 
     with _open(args) as catalog:
         if catalog.lake is None:
             raise WorkbenchError("the catalog is not lake-backed")
-        removed = compact(catalog, progress=True)
+        before = set(layout.promoted_columns(catalog.cursor()))
+        removed = compact(catalog, progress=True, promote=not args.no_promote)
         catalog.refresh_lake()
-    print(f"compacted: {removed}")
+        promoted = sorted(set(layout.promoted_columns(catalog.cursor())) - before)
+    print(f"compacted: {removed}; metadata keys promoted to columns: {promoted or 'none'}")
     return 0
 
 

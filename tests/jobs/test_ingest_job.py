@@ -176,3 +176,29 @@ def test_spark_runs_the_job_and_reads_and_writes_the_lake(tmp_path: Path) -> Non
         active = SparkSession.getActiveSession()
         if active is not None:
             active.stop()
+
+
+def test_a_job_fills_the_promoted_columns(tmp_path: Path) -> None:
+    """Rows a job appends get the promoted metadata columns when the catalog keys them."""
+    from workbench.store import layout
+
+    path, lake = lake_catalog(tmp_path)
+    first, second = inputs(tmp_path, 2, 100)
+    run_ingest(IngestJob(lake, "parquet", (first,)), EngineConfig("local"), progress=False)
+    with workbench.open(path) as catalog:
+        assert catalog.optimize() == ["scene", "speed"]
+    run_ingest(IngestJob(lake, "parquet", (second,)), EngineConfig("local"), progress=False)
+    with workbench.open(path) as catalog:
+        assert catalog.view().count() == 200
+        for key, column in layout.promoted_columns(catalog.cursor()).items():
+            wrong = catalog.sql(
+                f"SELECT count(*) FROM frames WHERE {column} IS DISTINCT FROM"
+                f" json_extract_string(metadata, '/{key}')"
+            )
+            assert wrong.fetchall()[0][0] == 0
+        scene = catalog.sql("SELECT metadata_scene FROM frames WHERE id LIKE 'p1-%'").fetchall()
+        expected = catalog.sql(
+            "SELECT count(*) FROM frames WHERE json_extract_string(metadata, '/scene') = ?",
+            [scene[0][0]],
+        ).fetchall()[0][0]
+        assert catalog.view().match(scene=scene[0][0]).count() == expected
