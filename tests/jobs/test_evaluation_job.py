@@ -119,7 +119,8 @@ def several_sources(path: Path) -> None:
 def test_frames_of_several_sources(tmp_path: Path) -> None:
     path = tmp_path / "c.duckdb"
     several_sources(path)
-    open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=3, progress=False)
+    # 9 contexts in 16 buckets: some units have no frame
+    open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=16, progress=False)
     with workbench.open(path) as catalog:
         check_same(catalog, EngineConfig("local"))
 
@@ -172,3 +173,26 @@ def test_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         assert catalog.load_evaluation_results("night").to_dict() == local.to_dict() | {
             "eval_key": "night"
         }
+
+
+def test_no_prediction_overlaps_any_ground_truth(tmp_path: Path) -> None:
+    """No candidate pair at all (in the whole catalog, or in one unit)."""
+    from workbench.ingest.writer import CatalogWriter
+    from workbench.model.geometry import box_ring
+    from workbench.model.records import Frame, Roi
+
+    def box(roi_id: str, field: str, x: float, confidence: float | None = None) -> Roi:
+        ring = [box_ring(x, 0, x + 10, 10)]
+        return Roi(roi_id, "box", ["car"], field=field, geometry=ring, confidence=confidence)
+
+    path = tmp_path / "c.duckdb"
+    with workbench.open(path) as catalog, CatalogWriter(catalog, progress=False) as writer:
+        for i in range(4):
+            rois = [box("g", "ground_truth", 0), box("p", "predictions", 50, 0.5)]
+            writer.add(Frame(f"f{i}", rois=rois, context_id=f"c{i}"))
+    open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=2, progress=False)
+    with workbench.open(path) as catalog:
+        local = catalog.evaluate_detections("predictions", eval_key="local")
+        assert (local.tp, local.fp, local.fn) == (0, 4, 4)
+        job = run_evaluation(catalog, "predictions", config=EngineConfig("local"), progress=False)
+        assert job.to_dict() == local.to_dict() | {"eval_key": "eval"}

@@ -137,10 +137,12 @@ def prepare(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> Pr
     )
     pair_det, pair_gt, pair_iou = pair_det[order], pair_gt[order], pair_iou[order]
     heads = np.flatnonzero(np.concatenate(([True], pair_det[1:] != pair_det[:-1])))
+    heads = heads if len(pair_det) else np.zeros(0, np.int64)  # no pair: no segment
     lengths = np.diff(np.append(heads, len(pair_det)))
     slot = np.arange(len(pair_det)) - np.repeat(heads, lengths)
     pair_rank = det_rank[pair_det[heads]] if len(heads) else np.zeros(0, np.int64)
-    blocks = heads[np.flatnonzero(np.concatenate(([True], pair_rank[1:] != pair_rank[:-1])))]
+    starts = np.flatnonzero(np.concatenate(([True], pair_rank[1:] != pair_rank[:-1])))
+    blocks = heads[starts] if len(heads) else heads
     return Prepared(
         det_rows=det_rows,
         det_rank=det_rank,
