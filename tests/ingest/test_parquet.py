@@ -213,9 +213,9 @@ def test_bad_rows_are_reported_and_skipped(catalog, tmp_path):
         f"{sources} row 1, frame 'ghost': its frame is not in the import",
         f"{sources} row 2, frame 'f5': source has no id",
         f"{rois} row 1, frame 'f1': unknown kind blob (expected one of box, polygon, polyline, "
-        "point, mask, classification)",
+        "point, keypoints, mask, classification)",
         f"{rois} row 2, frame 'f1': unknown kind NULL (expected one of box, polygon, polyline, "
-        "point, mask, classification)",
+        "point, keypoints, mask, classification)",
         f"{rois} row 3, frame 'ghost': its frame is not in the import",
         f"{rois} row 4, frame 'f3': its frame is not in the import",
         f"{tags} row 2, frame 'ghost': its frame is neither in the import nor in the catalog",

@@ -103,6 +103,7 @@ def _roi_row(frame_id: str, roi: Roi) -> tuple[Any, ...]:
         _json_column(roi.attributes, "attributes") if roi.attributes else None,
         roi.track_index,
         roi.keyframe,
+        list(roi.visibility) if roi.visibility is not None else None,
     )
 
 
@@ -289,6 +290,7 @@ class CatalogWriter:
             return
         before = self.report.copy()
         now = datetime.now(UTC).replace(tzinfo=None)
+        batch = replace(batch, rois=_full_rois(batch.rois))
         frames = batch.frames.append_column(
             "ingested", pa.array([now] * batch.frames.num_rows, pa.timestamp("us"))
         )
@@ -476,6 +478,14 @@ class CatalogWriter:
                     )
 
 
+def _full_rois(rois: pa.Table) -> pa.Table:
+    """ROI rows with every column of ROI_SCHEMA (the SQL importers make no `visibility`)."""
+    if "visibility" in rois.column_names:
+        return rois
+    column = pa.nulls(rois.num_rows, ROI_SCHEMA.field("visibility").type)
+    return rois.append_column(ROI_SCHEMA.field("visibility"), column)
+
+
 def _uris_of(batch: RowBatch) -> pa.Array:
     """The local files a batch names: sources, previews, source masks and ROI mask files."""
     found = [*batch.sources["uri"].chunks, *batch.sources["preview_uri"].chunks]
@@ -494,9 +504,13 @@ def frame_rows(
     frame: Frame, where: str
 ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]], list[str]]:
     """A frame checked and turned into its frames row (without `ingested`), sources rows and
-    rois rows, with its warnings; RecordError (or the value's error) when it cannot be stored."""
+    rois rows as the SQL importers make them (no `visibility`: write_rows fills it in), with
+    its warnings; RecordError (or the value's error) when it cannot be stored."""
     queued = _queued(frame, where, validate_frame(frame, where))
-    return queued.row, queued.sources, queued.rois, queued.warnings
+    if any(roi.kind == "keypoints" for roi in frame.rois):
+        raise RecordError(where, "keypoints ROIs cannot be stored by this importer")
+    rois = [row[:-1] for row in queued.rois]
+    return queued.row, queued.sources, rois, queued.warnings
 
 
 def _queued(frame: Frame, where: str, warnings: list[str]) -> _Queued:
