@@ -26,6 +26,7 @@ from workbench.ingest._clearml_sql import MACROS
 from workbench.ingest._coco_annotations import (
     Category,
     is_coco_id,
+    keypoint_labels,
     read_categories,
     roi_from_annotation,
 )
@@ -94,6 +95,7 @@ def _categories(con: Any, path: Path, writer: CatalogWriter) -> dict[Any, Catego
             continue
         items.append((i, value))
     found = read_categories(items, str(path), writer.reject)
+    writer.add_keypoint_labels(keypoint_labels(found))
     names = ["key", "id", "name", "supercategory", "keypoints"]
     rows = [
         (_key(c.id), orjson.dumps(c.id).decode(), c.name, c.supercategory,

@@ -8,7 +8,7 @@ field on existing frames and leave everything else alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -31,6 +31,7 @@ from workbench.ingest.report import (
     record_error,
 )
 from workbench.media.files import MediaRootCheck
+from workbench.model.keypoints import KeypointLabel
 from workbench.model.limits import MAX_JSON_FIELD_BYTES
 from workbench.model.records import (
     FRAME_SCHEMA,
@@ -44,6 +45,7 @@ from workbench.model.records import (
 )
 from workbench.model.validation import validate_frame
 from workbench.store.arrow import append_rows
+from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
 
 if TYPE_CHECKING:
@@ -189,6 +191,7 @@ class CatalogWriter:
         self._labels: dict[tuple[str, str], _QueuedLabels] = {}
         self._seen: set[str] | None = set() if unique_ids else None
         self._datasets: set[tuple[str, str | None]] = set()
+        self._keypoints: dict[str, KeypointLabel] = {}
         self._bar = tqdm(total=total, desc=desc, unit="frame", disable=not progress, leave=False)
 
     def __enter__(self) -> Self:
@@ -265,6 +268,11 @@ class CatalogWriter:
 
     def reject(self, error: RecordError) -> None:
         self.report.reject(error)
+
+    def add_keypoint_labels(self, labels: Iterable[KeypointLabel]) -> None:
+        """The names and skeleton of labels' keypoints, saved (replacing what a label had)
+        when the import finishes."""
+        self._keypoints.update((k.label, k) for k in labels)
 
     def stored_ids(self) -> set[str]:
         """With `unique_ids`: the ids of the frames added so far."""
@@ -465,6 +473,7 @@ class CatalogWriter:
 
     def _finish(self) -> None:
         with self.catalog.transaction() as con:
+            save_keypoint_labels(con, self._keypoints.values())
             for dataset, version in sorted(self._datasets, key=str):
                 con.execute(
                     "INSERT INTO datasets (id, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
