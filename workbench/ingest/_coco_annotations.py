@@ -196,8 +196,7 @@ def _keypoints(value: Any, category: Category, where: str) -> tuple[list[float],
     if category.keypoints is not None and len(category.keypoints) != count:
         raise RecordError(
             where,
-            f"{count} keypoints, but category {category.name!r} names "
-            f"{len(category.keypoints)}",
+            f"{count} keypoints, but category {category.name!r} names {len(category.keypoints)}",
         )
     ring = [float(v) for n, v in enumerate(value) if n % 3 != 2]
     return ring, [int(v) for v in visibility]

@@ -302,10 +302,13 @@ def _keypoint_labels(view: ViewLike, rois: pa.Table) -> dict[str, tuple[Any, Any
     return {k: (list(v.names), [list(p) for p in v.skeleton]) for k, v in found.items()}
 
 
-def _export_categories(rois: pa.Table, points: dict[str, tuple[Any, Any]]) -> dict[str, Category]:
+def _export_categories(
+    rois: pa.Table, keypoints: Mapping[str, tuple[Any, Any]] | None = None
+) -> dict[str, Category]:
     """label -> category, keeping the category ids stored on ROIs when they do not clash;
-    `points`: label -> the keypoint names and skeleton of labels that have keypoints."""
+    `keypoints`: label -> the point names and skeleton of labels that have keypoints."""
     wanted: dict[str, tuple[Any, str | None]] = {}
+    points = dict(keypoints or {})  # and those older catalogs kept on ROIs (below)
     columns = (rois[c].to_pylist() for c in ("label", "kind", "attributes"))
     for label, kind, text in zip(*columns, strict=True):
         if label is not None and text and label not in points and CATEGORY_KEYPOINTS in text:
