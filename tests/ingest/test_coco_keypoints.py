@@ -154,7 +154,7 @@ def test_predicted_keypoints_are_checked_against_the_label_names(tmp_path):
                 "bbox": [2, 3, 20, 30],
                 "keypoints": [5, 6, 2],
             },
-        ],  # fmt: skip
+        ],
         "results.json",
     )
     with workbench.open(tmp_path / "c.duckdb") as catalog:
