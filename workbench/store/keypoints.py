@@ -30,6 +30,6 @@ def keypoint_labels(con: Any, labels: Sequence[str] | None = None) -> dict[str, 
         query += " WHERE label IN (SELECT unnest(?::VARCHAR[]))"
         params.append(list(labels))
     return {
-        label: KeypointLabel(label, tuple(names), tuple(tuple(p) for p in skeleton or ()))  # type: ignore[misc]
+        label: KeypointLabel(label, tuple(names), tuple((p[0], p[1]) for p in skeleton or ()))
         for label, names, skeleton in con.execute(query + " ORDER BY label", params).fetchall()
     }
