@@ -253,3 +253,21 @@ def test_datumaro_keypoints_import_and_our_export_loads_in_datumaro(tmp_path):
     assert ["person", [5.0, 6.0, 8.0, 9.0, 0.0, 0.0, 0.0, 0.0], [2, 1, 0, 0]] not in found
     assert ["person", [5.0, 6.0, 8.0, 9.0, 0.0, 0.0, 12.5, 7.0], [2, 1, 0, 2]] in found
     assert len(found) == 4  # datumaro's own and our three
+
+
+def test_people_with_keypoints_are_evaluated_by_their_box(tmp_path):
+    from workbench.analysis.evaluation import evaluate_detections
+
+    source = _write(tmp_path, _document())
+    results = _write(
+        tmp_path,
+        [{"image_id": 1, "category_id": 1, "score": 0.9, "bbox": [2, 3, 20, 30]},
+         {"image_id": 2, "category_id": 1, "score": 0.8, "bbox": [40, 30, 5, 5]}],
+        "results.json",
+    )  # fmt: skip
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        assert coco.import_files(catalog, [source], progress=False).ok
+        assert coco.import_files(catalog, [results], progress=False).ok
+        found = evaluate_detections(catalog.view(), "predictions")
+        person = next(c for c in found.classes if c.label == "person")
+    assert (person.tp, person.fp, person.fn) == (1, 1, 2)

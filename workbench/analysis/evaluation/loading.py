@@ -31,8 +31,9 @@ Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
 # The kinds of ROI a detection evaluation compares; others (points, polylines, classifications)
-# are left out.
+# are left out. Keypoints are compared by their box (a COCO person's `bbox`), never as regions.
 EVALUATED_KINDS = ("box", "polygon", "mask")
+BOX_ONLY_KINDS = ("keypoints",)
 _ISCROWD = "json_extract_string(r.attributes, '$.iscrowd')"
 # Frames with more than one source, and the source their ROIs naming none belong to. On every
 # other frame all ROIs are compared with each other, whatever source they name.
@@ -74,7 +75,7 @@ def rois_query(
 ) -> Compiled:
     """The SELECT of the ROIs to compare; `sources` adds each ROI's first named source."""
     plan = view.plan
-    kinds = ", ".join(f"'{k}'" for k in EVALUATED_KINDS)
+    kinds = ", ".join(f"'{k}'" for k in EVALUATED_KINDS + (() if use_masks else BOX_ONLY_KINDS))
     conditions = [
         sql("r.field IN (?, ?)", pred_field, gt_field),
         Compiled("r.label IS NOT NULL"),
