@@ -271,3 +271,14 @@ def test_people_with_keypoints_are_evaluated_by_their_box(tmp_path):
         found = evaluate_detections(catalog.view(), "predictions")
         person = next(c for c in found.classes if c.label == "person")
     assert (person.tp, person.fp, person.fn) == (1, 1, 2)
+
+
+def test_pictures_with_rois_draw_only_the_labelled_points(tmp_path):
+    from workbench.ingest.views import frame_rois
+
+    source = _write(tmp_path, _document())
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        assert coco.import_files(catalog, [source], progress=False).ok
+        drawn = frame_rois(catalog.view(), ["kp:1"])["kp:1"]
+    person = next(r for r in drawn if r.kind == "keypoints")
+    assert person.geometry == [[5, 6, 8, 9, 12.5, 7]]  # the unlabelled point at 0, 0 is not
