@@ -98,7 +98,7 @@ def keypoint_labels(categories: Mapping[Any, Category]) -> list[KeypointLabel]:
 
 
 def _category_keypoints(cat: Mapping[str, Any], name: str, where: str) -> KeypointLabel | None:
-    if cat.get("keypoints") is None:
+    if cat.get("keypoints") in (None, []):  # kwcoco writes [] for a category without any
         if cat.get("skeleton") not in (None, []):
             raise RecordError(where, "a skeleton needs the keypoint names it joins")
         return None
@@ -133,7 +133,7 @@ def roi_from_annotation(
         "field": field,
         "confidence": _score(annotation.get("score"), where),
     }
-    if annotation.get("keypoints") is not None:
+    if annotation.get("keypoints") not in (None, []):  # kwcoco writes [] for none
         ring, visibility = _keypoints(annotation["keypoints"], category, where)
         del attributes["keypoints"]
         if segmentation not in (None, []):  # kept as given: the ROI's ring is its points

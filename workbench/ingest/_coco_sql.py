@@ -142,7 +142,7 @@ SELECT o, frame_id, i, x, id, name AS label, [name] AS labels,
         AND (is_null(d.score) OR (is_num(d.score)
              AND TRY_CAST(d.score AS DOUBLE) BETWEEN 0 AND 1))
         AND d.supercategory IS NULL
-        AND (x->'$.keypoints') IS NULL
+        AND coalesce((x->'$.keypoints')::VARCHAR, '[]') = '[]'
         AND NOT contains(coalesce(extra, ''), ':null')
         AND length(x) <= {MAX_JSON_FIELD_BYTES // 2}, false) AS ok
 FROM shaped
