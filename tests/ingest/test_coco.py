@@ -50,10 +50,11 @@ def _snapshot(catalog) -> dict:
 def _rois(catalog, field="ground_truth"):
     rows = catalog.sql(
         "SELECT frame_id, id, label, kind, geometry, x_min, y_min, x_max, y_max, mask, "
-        "attributes, confidence FROM rois WHERE field = ? ORDER BY frame_id, id",
+        "attributes, confidence, visibility FROM rois WHERE field = ? ORDER BY frame_id, id",
         [field],
     ).fetchall()
     keys = "frame id label kind geometry x_min y_min x_max y_max mask attributes confidence"
+    keys += " visibility"
     out = {}
     for row in rows:
         item = dict(zip(keys.split(), row, strict=True))
@@ -121,7 +122,10 @@ def test_annotations_become_boxes_polygons_and_masks(catalog):
     assert (crowd["x_min"], crowd["y_min"], crowd["x_max"], crowd["y_max"]) == (0, 0, 5, 10)
     assert crowd["attributes"]["iscrowd"] == 1 and crowd["attributes"]["area"] == 50
     keypoints = rois[("instances_tiny:3", "17")]
-    assert keypoints["attributes"]["keypoints"] == [1, 2, 2]
+    assert keypoints["kind"] == "keypoints"
+    assert (keypoints["geometry"], keypoints["visibility"]) == ([[1, 2]], [2])
+    assert "keypoints" not in keypoints["attributes"]
+    assert keypoints["attributes"]["num_keypoints"] == 1
     assert keypoints["attributes"]["area"] == 12  # computed when the file has none
 
 

@@ -213,9 +213,9 @@ def test_bad_rows_are_reported_and_skipped(catalog, tmp_path):
         f"{sources} row 1, frame 'ghost': its frame is not in the import",
         f"{sources} row 2, frame 'f5': source has no id",
         f"{rois} row 1, frame 'f1': unknown kind blob (expected one of box, polygon, polyline, "
-        "point, mask, classification)",
+        "point, keypoints, mask, classification)",
         f"{rois} row 2, frame 'f1': unknown kind NULL (expected one of box, polygon, polyline, "
-        "point, mask, classification)",
+        "point, keypoints, mask, classification)",
         f"{rois} row 3, frame 'ghost': its frame is not in the import",
         f"{rois} row 4, frame 'f3': its frame is not in the import",
         f"{tags} row 2, frame 'ghost': its frame is neither in the import nor in the catalog",
@@ -330,3 +330,31 @@ def test_export_to_a_file_is_an_ingest_error(filled, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(IngestError, match="is a file"):
         parquet.export_files(filled.view(), tmp_path / "file", progress=False)
+
+
+def test_keypoints_rows_need_a_visibility_per_point(tmp_path):
+    folder = tmp_path / "kp"
+    _write(folder / "frames.parquet", [_frame("f1")], FRAME_SCHEMA)
+    ring = [[1.0, 2.0, 3.0, 4.0]]
+    rois = _write(
+        folder / "rois.parquet",
+        [
+            _roi("f1", "good", kind="keypoints", geometry=ring, visibility=[2, 0]),
+            _roi("f1", "short", kind="keypoints", geometry=ring, visibility=[2]),
+            _roi("f1", "v3", kind="keypoints", geometry=ring, visibility=[2, 3]),
+            _roi("f1", "none", kind="keypoints", geometry=ring),
+            _roi("f1", "box", visibility=[2, 2, 2, 2]),
+        ],
+        ROI_SCHEMA,
+    )
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        report = parquet.import_files(catalog, [folder], progress=False)
+        stored = catalog.sql("SELECT id, kind, visibility FROM rois").fetchall()
+    assert stored == [("good", "keypoints", [2, 0])]
+    need = "keypoints need one ring and a visibility of 0, 1 or 2 for each point"
+    assert [str(e) for e in report.errors] == [
+        f"{rois} row 1, frame 'f1': {need}",
+        f"{rois} row 2, frame 'f1': {need}",
+        f"{rois} row 3, frame 'f1': {need}",
+        f"{rois} row 4, frame 'f1': only keypoints have a visibility",
+    ]

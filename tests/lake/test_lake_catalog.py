@@ -364,3 +364,40 @@ def test_a_lake_older_than_the_layout_is_refused(pair: tuple[Path, Path]) -> Non
     con.close()
     with pytest.raises(LakeError, match="older than schema version 7"):
         workbench.open(path)
+
+
+def test_a_lake_made_before_keypoints_gets_their_visibility_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.store import catalog as store_catalog
+
+    local = tmp_path / "local.duckdb"
+    build_catalog(local).close()
+    path = tmp_path / "lake.duckdb"
+    build_catalog(path).close()
+    con = duckdb.connect(str(path))  # the catalog as schema version 8 left it
+    con.execute("ALTER TABLE rois DROP COLUMN visibility")
+    con.execute("DROP TABLE keypoint_labels")
+    con.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
+    con.close()
+    with monkeypatch.context() as older:
+        older.setattr(store_catalog, "MIGRATIONS", store_catalog.MIGRATIONS[:8])
+        older.setattr(store_catalog, "SCHEMA_VERSION", 8)
+        open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=2, progress=False)
+    lake_rois = DeltaTable(str(tmp_path / "lake" / "rois"))
+    assert "visibility" not in {f.name for f in lake_rois.schema().fields}
+    with workbench.open(local) as a:
+        expected = unordered(answers(a))
+    with workbench.open(path) as b:
+        assert b.schema_version == store_catalog.SCHEMA_VERSION
+        assert unordered(answers(b)) == expected
+        assert b.sql("SELECT count(visibility) FROM rois").fetchall() == [(0,)]
+        with CatalogWriter(b, progress=False) as writer:
+            roi = Roi("k", "keypoints", ["person"], geometry=[[1, 2, 3, 4]], visibility=[2, 1])
+            writer.add(Frame(id="kp", context_id="ctx-k", timestamp=1, rois=[roi]))
+        rois = b.view().rois(["kp"])
+        assert rois.select(["kind", "visibility"]).to_pylist() == [
+            {"kind": "keypoints", "visibility": [2, 1]}
+        ]
+    lake_rois = DeltaTable(str(tmp_path / "lake" / "rois"))
+    assert "visibility" in {f.name for f in lake_rois.schema().fields}

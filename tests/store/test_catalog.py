@@ -188,3 +188,29 @@ def test_version_3_catalog_is_upgraded_and_inferred_roots_are_no_longer_served(t
         assert cat.media_roots() == [str(tmp_path / "media")]
         assert cat.remove_media_roots(["/etc"]) == ["/etc"]
         assert cat.media_root_entries()[0].served
+
+
+def test_a_version_8_catalog_gets_keypoint_visibility_and_label_keypoints(tmp_path: Path):
+    from workbench.model.keypoints import KeypointLabel
+    from workbench.store.keypoints import keypoint_labels
+
+    path = tmp_path / "old.duckdb"
+    with workbench.open(path) as cat, CatalogWriter(cat, progress=False) as writer:
+        writer.add(Frame("f", rois=[Roi("b", "box", ["car"], geometry=[box_ring(1, 2, 3, 4)])]))
+    con = duckdb.connect(str(path))  # as schema version 8 left it
+    con.execute("ALTER TABLE rois DROP COLUMN visibility")
+    con.execute("DROP TABLE keypoint_labels")
+    con.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
+    con.close()
+    with workbench.open(path) as cat:
+        assert cat.schema_version == SCHEMA_VERSION == 9
+        assert cat.sql("SELECT id, kind, visibility FROM rois").fetchall() == [("b", "box", None)]
+        with CatalogWriter(cat, progress=False) as writer:
+            roi = Roi("k", "keypoints", ["person"], geometry=[[1, 2, 0, 0]], visibility=[2, 0])
+            writer.add(Frame("g", rois=[roi]))
+            writer.add_keypoint_labels([KeypointLabel("person", ("nose", "tail"), ((1, 2),))])
+        rows = cat.sql("SELECT id, visibility, x_min, x_max FROM rois WHERE kind = 'keypoints'")
+        assert rows.fetchall() == [("k", [2, 0], 1, 1)]
+        assert keypoint_labels(cat.cursor()) == {
+            "person": KeypointLabel("person", ("nose", "tail"), ((1, 2),))
+        }

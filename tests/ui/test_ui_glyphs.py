@@ -73,6 +73,22 @@ def test_boxes_and_polygons_become_multi_polygons_with_holes():
     assert shapes["line_dash"] == [SOLID, SOLID]
 
 
+def test_keypoints_show_their_labelled_points_by_name_and_the_skeleton_between_them():
+    from workbench.model.keypoints import KeypointLabel
+
+    names = KeypointLabel("person", ("nose", "<b>eye</b>", "ear"), ((1, 2), (2, 3)))
+    kp = roi("p", "keypoints", "person", geometry=[[3, 4, 5, 6, 0, 0]], visibility=[2, 1, 0])
+    glyphs = frame_glyphs(frame([kp]), keypoints={"person": names})["cam"]
+    assert list(zip(glyphs.points["x"], glyphs.points["y"], strict=True)) == [(3, 4), (5, 6)]
+    # names are data: the hover shows them as text (Bokeh's @column tooltips escape them)
+    assert glyphs.points["point"] == ["nose", "<b>eye</b> (not visible)"]
+    assert glyphs.lines["xs"] == [[3.0, 5.0]]  # the ear is not labelled: no line to it
+    assert glyphs.lines["ys"] == [[4.0, 6.0]] and glyphs.lines["point"] == [""]
+    unnamed = frame_glyphs(frame([kp]))["cam"]  # the label's names unknown: numbered
+    assert unnamed.points["point"] == ["point 1", "point 2 (not visible)"]
+    assert unnamed.lines["xs"] == []
+
+
 def test_polylines_points_and_predictions_are_styled_per_roi():
     glyphs = frame_glyphs(
         frame(

@@ -12,6 +12,7 @@ from typing import Any
 from workbench.errors import RecordError
 from workbench.model import rle
 from workbench.model.geometry import box_ring, polygon_area
+from workbench.model.keypoints import KeypointLabel, keypoint_label
 from workbench.model.records import Roi
 
 # Annotation keys with a place of their own; every other key is kept in the ROI's attributes.
@@ -29,9 +30,16 @@ class Category:
     keypoints: list[Any] | None = None
     skeleton: list[Any] | None = None
 
+    def keypoint_label(self) -> KeypointLabel | None:
+        if self.keypoints is None:
+            return None
+        return KeypointLabel(
+            self.name, tuple(self.keypoints), tuple(tuple(p) for p in self.skeleton or ())
+        )
 
-# Where a keypoint annotation keeps its category's point names and skeleton, so that an export
-# can give them back to the category (datumaro and CVAT refuse keypoints without them).
+
+# Where catalogs made before keypoints were an ROI kind kept a keypoint annotation's category
+# point names and skeleton (their exports still give them back to the category).
 CATEGORY_KEYPOINTS = "category_keypoints"
 CATEGORY_SKELETON = "category_skeleton"
 
@@ -68,20 +76,33 @@ def read_categories(
                 raise RecordError(f"{where}, category {cat['id']}", "a category needs a name")
             if cat["id"] in found:
                 raise RecordError(f"{where}, category {cat['id']}", "the id appears twice")
+            points = _category_keypoints(cat, name, f"{where}, category {cat['id']}")
         except RecordError as err:
             if reject is None:
                 raise
             reject(err)
             continue
-        points, skeleton = cat.get("keypoints"), cat.get("skeleton")
         found[cat["id"]] = Category(
             cat["id"],
             name,
             sup if isinstance(sup, str) else None,
-            points if isinstance(points, list) else None,
-            skeleton if isinstance(skeleton, list) else None,
+            None if points is None else list(points.names),
+            None if points is None else [list(p) for p in points.skeleton],
         )
     return found
+
+
+def keypoint_labels(categories: Mapping[Any, Category]) -> list[KeypointLabel]:
+    """The keypoints of the categories that have them (a name twice: the last one's)."""
+    return [k for c in categories.values() if (k := c.keypoint_label()) is not None]
+
+
+def _category_keypoints(cat: Mapping[str, Any], name: str, where: str) -> KeypointLabel | None:
+    if cat.get("keypoints") in (None, []):  # kwcoco writes [] for a category without any
+        if cat.get("skeleton") not in (None, []):
+            raise RecordError(where, "a skeleton needs the keypoint names it joins")
+        return None
+    return keypoint_label(name, cat["keypoints"], cat.get("skeleton"), where)
 
 
 # -- one annotation --------------------------------------------------------------------------
@@ -104,10 +125,6 @@ def roi_from_annotation(
     if category.supercategory is not None:
         attributes["supercategory"] = category.supercategory
     attributes.update((k, v) for k, v in annotation.items() if k not in ANNOTATION_KEYS)
-    if "keypoints" in annotation and category.keypoints is not None:
-        attributes[CATEGORY_KEYPOINTS] = category.keypoints
-        if category.skeleton is not None:
-            attributes[CATEGORY_SKELETON] = category.skeleton
     attributes.setdefault("iscrowd", 0)
     segmentation = annotation.get("segmentation")
     common: dict[str, Any] = {
@@ -116,6 +133,21 @@ def roi_from_annotation(
         "field": field,
         "confidence": _score(annotation.get("score"), where),
     }
+    if annotation.get("keypoints") not in (None, []):  # kwcoco writes [] for none
+        ring, visibility = _keypoints(annotation["keypoints"], category, where)
+        del attributes["keypoints"]
+        if segmentation not in (None, []):  # kept as given: the ROI's ring is its points
+            attributes["segmentation"] = segmentation
+        if box is not None:
+            attributes.setdefault("area", box[2] * box[3])
+        return Roi(
+            kind="keypoints",
+            geometry=[ring],
+            visibility=visibility,
+            attributes=attributes,
+            bbox=_corners(box),
+            **common,
+        )
     if isinstance(segmentation, list) and segmentation:
         rings = [_ring(ring, number, where) for number, ring in enumerate(segmentation)]
         attributes.setdefault("area", polygon_area(rings))
@@ -150,6 +182,24 @@ def _numbers(values: Any) -> bool:
         and set(map(type, values)) <= _NUMBER_TYPES
         and math.isfinite(sum(values))
     )
+
+
+def _keypoints(value: Any, category: Category, where: str) -> tuple[list[float], list[int]]:
+    """COCO's flat [x, y, v, ...] as the ROI's ring and the points' visibility."""
+    if not _numbers(value) or not value or len(value) % 3:
+        raise RecordError(where, "keypoints must be a flat list of [x, y, v] number triplets")
+    visibility = value[2::3]
+    if not set(visibility) <= {0, 1, 2}:
+        bad = next(v for v in visibility if v not in (0, 1, 2))
+        raise RecordError(where, f"keypoint visibility must be 0, 1 or 2, got {bad!r}")
+    count = len(value) // 3
+    if category.keypoints is not None and len(category.keypoints) != count:
+        raise RecordError(
+            where,
+            f"{count} keypoints, but category {category.name!r} names {len(category.keypoints)}",
+        )
+    ring = [float(v) for n, v in enumerate(value) if n % 3 != 2]
+    return ring, [int(v) for v in visibility]
 
 
 def _bbox(value: Any, where: str) -> tuple[float, float, float, float] | None:

@@ -26,15 +26,23 @@ from workbench.ingest._clearml_sql import MACROS
 from workbench.ingest._coco_annotations import (
     Category,
     is_coco_id,
+    keypoint_labels,
     read_categories,
     roi_from_annotation,
 )
-from workbench.ingest._columnar import ROI_ROWS, MemoryEngine, rows_table
+from workbench.ingest._columnar import MemoryEngine, rows_table
 from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.report import is_record_failure, record_error
 from workbench.ingest.writer import CatalogWriter, RowBatch, _promoted, _roi_row
 from workbench.model.limits import MAX_ROIS_PER_FRAME
-from workbench.model.records import FRAME_SCHEMA, PROMOTED_KEYS, SOURCE_SCHEMA, Frame, Source
+from workbench.model.records import (
+    FRAME_SCHEMA,
+    PROMOTED_KEYS,
+    ROI_SCHEMA,
+    SOURCE_SCHEMA,
+    Frame,
+    Source,
+)
 from workbench.model.validation import WARN_OUTSIDE, WARN_ZERO_AREA, check_roi, validate_frame
 
 if TYPE_CHECKING:
@@ -43,7 +51,7 @@ if TYPE_CHECKING:
 # A document larger than this is streamed a record at a time instead (memory stays flat).
 MAX_DOCUMENT_BYTES = 2 << 30
 _FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
-_ROIS = pa.schema([*ROI_ROWS, ("_i", pa.int64())])
+_ROIS = pa.schema([*ROI_SCHEMA, ("_line", pa.int64()), ("_i", pa.int64())])
 # Local names Path would normalise (the per-record path makes their URI); URLs stay as given.
 _PLAIN_NAME = r"(^|/)\.\.?(/|$)|//|/$|[?#;]"
 
@@ -87,6 +95,7 @@ def _categories(con: Any, path: Path, writer: CatalogWriter) -> dict[Any, Catego
             continue
         items.append((i, value))
     found = read_categories(items, str(path), writer.reject)
+    writer.add_keypoint_labels(keypoint_labels(found))
     names = ["key", "id", "name", "supercategory", "keypoints"]
     rows = [
         (_key(c.id), orjson.dumps(c.id).decode(), c.name, c.supercategory,

@@ -29,13 +29,15 @@ from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
 from workbench.model import rle
 from workbench.model.geometry import polygon_area
+from workbench.model.keypoints import keypoint_triplets
+from workbench.store.keypoints import keypoint_labels
 
 MediaMode = Literal["refer", "copy", "link"]
 # Attributes the exporter writes in their own places rather than as extra annotation keys.
 _EXPORT_OWN = frozenset(
     {"category_id", "supercategory", "area", "iscrowd", CATEGORY_KEYPOINTS, CATEGORY_SKELETON}
 )
-_EXPORTED_KINDS = frozenset({"box", "polygon", "mask"})
+_EXPORTED_KINDS = frozenset({"box", "polygon", "mask", "keypoints"})
 
 
 def export_files(
@@ -51,8 +53,10 @@ def export_files(
 ) -> ExportReport:
     """Write the view's frames and its ROIs of `field` to one COCO instances file at `dest`.
 
-    Boxes, polygons and RLE masks become annotations (masks as compressed RLE strings, or as
-    count lists with rle_format="uncompressed"); other kinds are counted in `skipped`. Image
+    Boxes, polygons, RLE masks and keypoints become annotations (masks as compressed RLE
+    strings, or as count lists with rle_format="uncompressed"; keypoints as [x, y, v]
+    triplets, their label's point names and skeleton on its category); other kinds are
+    counted in `skipped`. Image
     file names are relative to `images_dir` (default: an `images/` folder next to `dest`, else
     dest's folder), never absolute (tools such as datumaro refuse absolute names): an image
     outside that folder is named by a relative path that climbs out of it (`../...`), unless
@@ -75,7 +79,7 @@ def export_files(
     image_ids = _export_image_ids([f["id"] for f in frames])
     rois = view.rois()
     rois = rois.filter(pc.equal(rois["field"], field))
-    categories = _export_categories(rois)
+    categories = _export_categories(rois, _keypoint_labels(view, rois))
     report = ExportReport(dest=target, files=[target])
     skipped: dict[str, int] = defaultdict(int)
     with written_atomically(target) as out:
@@ -284,10 +288,27 @@ class _MediaPlacer:
         return name
 
 
-def _export_categories(rois: pa.Table) -> dict[str, Category]:
-    """label -> category, keeping the category ids stored on ROIs when they do not clash."""
+def _keypoint_labels(view: ViewLike, rois: pa.Table) -> dict[str, tuple[Any, Any]]:
+    """label -> the point names and skeleton kept for it, for the labels of keypoints ROIs."""
+    kinds = pc.equal(rois["kind"], "keypoints")
+    labels = pc.unique(pc.drop_null(rois.filter(kinds)["label"])).to_pylist()
+    if not labels:
+        return {}
+    con = view.catalog.cursor()
+    try:
+        found = keypoint_labels(con, labels)
+    finally:
+        con.close()
+    return {k: (list(v.names), [list(p) for p in v.skeleton]) for k, v in found.items()}
+
+
+def _export_categories(
+    rois: pa.Table, keypoints: Mapping[str, tuple[Any, Any]] | None = None
+) -> dict[str, Category]:
+    """label -> category, keeping the category ids stored on ROIs when they do not clash;
+    `keypoints`: label -> the point names and skeleton of labels that have keypoints."""
     wanted: dict[str, tuple[Any, str | None]] = {}
-    points: dict[str, tuple[Any, Any]] = {}  # label -> the keypoint names and skeleton kept
+    points = dict(keypoints or {})  # and those older catalogs kept on ROIs (below)
     columns = (rois[c].to_pylist() for c in ("label", "kind", "attributes"))
     for label, kind, text in zip(*columns, strict=True):
         if label is not None and text and label not in points and CATEGORY_KEYPOINTS in text:
@@ -337,6 +358,10 @@ def _export_annotation(
         segmentation: Any = []
     elif kind == "polygon":
         segmentation = [list(ring) for ring in rings]
+    elif kind == "keypoints":
+        segmentation = attributes.pop("segmentation", [])
+        attributes["keypoints"] = keypoint_triplets(rings[0] if rings else [], row["visibility"])
+        attributes.setdefault("num_keypoints", sum(1 for v in row["visibility"] if v))
     elif kind == "mask":
         mask = json.loads(row["mask"]) if row["mask"] else {}
         if not isinstance(mask.get("rle"), dict):
@@ -355,7 +380,7 @@ def _export_annotation(
         "image_id": ids[1],
         "category_id": categories[row["label"]].id,
     }
-    if segmentation != [] or kind == "box":
+    if segmentation != [] or kind in ("box", "keypoints"):
         annotation["segmentation"] = segmentation
     area = attributes.get("area")
     annotation["area"] = area if area is not None else _area(kind, rings, bbox, segmentation)
@@ -370,6 +395,8 @@ def _export_annotation(
 def _area(kind: str, rings: Sequence[Sequence[float]], bbox: list[float], seg: Any) -> float:
     if kind == "polygon":
         return polygon_area(rings)
+    if kind == "keypoints" and isinstance(seg, list) and seg:
+        return polygon_area(seg)
     if kind == "mask":
         return float(rle.area(seg["counts"]))
     return bbox[2] * bbox[3]

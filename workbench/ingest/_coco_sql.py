@@ -142,7 +142,7 @@ SELECT o, frame_id, i, x, id, name AS label, [name] AS labels,
         AND (is_null(d.score) OR (is_num(d.score)
              AND TRY_CAST(d.score AS DOUBLE) BETWEEN 0 AND 1))
         AND d.supercategory IS NULL
-        AND (category_keypoints IS NULL OR (x->'$.keypoints') IS NULL)
+        AND coalesce((x->'$.keypoints')::VARCHAR, '[]') = '[]'
         AND NOT contains(coalesce(extra, ''), ':null')
         AND length(x) <= {MAX_JSON_FIELD_BYTES // 2}, false) AS ok
 FROM shaped
@@ -155,7 +155,8 @@ SELECT frame_id, id, $field AS field, label, labels, confidence, kind, geometry,
     []::VARCHAR[] AS source_ids, NULL::VARCHAR AS mask,
     CASE WHEN box_area IS NOT NULL THEN json_merge_patch(attributes0,
         json_object('area', box_area)) ELSE attributes0 END::VARCHAR AS attributes,
-    NULL::INTEGER AS track_index, NULL::BOOLEAN AS keyframe, o AS _line, i AS _i
+    NULL::INTEGER AS track_index, NULL::BOOLEAN AS keyframe,
+    NULL::TINYINT[] AS visibility, o AS _line, i AS _i
 FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last ORDER BY o, i
 """
 # Per frame written: the warnings of its ROIs made by SQL (those made in Python add theirs).

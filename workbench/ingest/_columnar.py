@@ -29,7 +29,9 @@ _WHITESPACE = " \t\n\r\x0b\x0c"
 # FRAME_SCHEMA without `ingested` (set when a batch is written), plus the line it came from.
 FRAME_ROWS = pa.schema([*[f for f in FRAME_SCHEMA if f.name != "ingested"], ("_line", pa.int64())])
 SOURCE_ROWS = pa.schema([*SOURCE_SCHEMA, ("_line", pa.int64())])
-ROI_ROWS = pa.schema([*ROI_SCHEMA, ("_line", pa.int64())])
+# The ROI rows the SQL importers make: every column but keypoint visibility (the writer fills
+# it in as NULL; keypoints are made by the per-record paths), then the record's line.
+ROI_ROWS = pa.schema([*(f for f in ROI_SCHEMA if f.name != "visibility"), ("_line", pa.int64())])
 
 
 @dataclass

@@ -195,7 +195,24 @@ def _limit_cases(
         )
     if name == "rois" and (ref := typed("label")) is not None:
         cases.append((f"length({ref}) > {MAX_LABEL_LENGTH}", "'label is too long'"))
+    if name == "rois":
+        cases += _keypoint_cases(col(present, "kind"), typed("geometry"), typed("visibility"))
     return cases
+
+
+def _keypoint_cases(
+    kind: str, geometry: str | None, visibility: str | None
+) -> list[tuple[str, str]]:
+    """Keypoints are one ring with a visibility of 0, 1 or 2 per point; nothing else has one."""
+    ring, vis = geometry or "NULL", visibility or "NULL"
+    return [
+        (f"{kind} <> 'keypoints' AND {vis} IS NOT NULL", "'only keypoints have a visibility'"),
+        (
+            f"{kind} = 'keypoints' AND ({vis} IS NULL OR {ring} IS NULL OR len({ring}) <> 1 "
+            f"OR 2 * len({vis}) <> len({ring}[1]) OR list_min({vis}) < 0 OR list_max({vis}) > 2)",
+            "'keypoints need one ring and a visibility of 0, 1 or 2 for each point'",
+        ),
+    ]
 
 
 def report_bad_rows(con: Any, table: ParquetTable, problem: str, report: IngestReport) -> None:

@@ -35,6 +35,7 @@ from workbench.ingest._coco_annotations import (
     Category,
     default_images_dir,
     is_coco_id,
+    keypoint_labels,
     read_categories,
     roi_from_annotation,
 )
@@ -45,6 +46,7 @@ from workbench.ingest.jsonread import BOM, Unreadable, read_members
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 from workbench.model.records import Frame, Roi, Source
 from workbench.model.validation import check_roi
+from workbench.store.keypoints import keypoint_labels as keypoint_labels_of
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -272,6 +274,7 @@ def _import_instances(path: Path, writer: CatalogWriter, options: _Instances) ->
     categories = read_categories(
         _items(path, "categories", "category", writer.reject), str(path), writer.reject
     )
+    writer.add_keypoint_labels(keypoint_labels(categories))
     images = _read_images(path, writer)
     with (
         tempfile.TemporaryDirectory(prefix="workbench-coco-") as folder,
@@ -399,6 +402,12 @@ def _load_categories(
                 "pass categories= (a COCO file or a list of categories)"
             )
         found[key] = Category(key, name, sup)
+    # Keypoint predictions are checked against the point names the catalog keeps per label.
+    points = keypoint_labels_of(catalog.cursor(), sorted({c.name for c in found.values()}))
+    for key, cat in found.items():
+        if (kp := points.get(cat.name)) is not None:
+            skeleton = [list(p) for p in kp.skeleton]
+            found[key] = Category(key, cat.name, cat.supercategory, list(kp.names), skeleton)
     return found
 
 

@@ -22,13 +22,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.errors import IngestError, RecordError
+from workbench.ingest import _cvat_skeleton
 from workbench.ingest._labelbox_contexts import Contexts
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.imports import recorded
 from workbench.ingest.views import ViewLike, view_frames
 from workbench.ingest.writer import CatalogWriter, IngestReport
 from workbench.model.geometry import corner_ring
+from workbench.model.keypoints import KeypointLabel
 from workbench.model.records import Roi
+from workbench.store.keypoints import keypoint_labels
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -68,7 +71,9 @@ def export_files(
     skipped: dict[str, int] = defaultdict(int)
     if mode == "images":
         names = _image_names(frames)
-        root = _document(target.stem, [r for rows in by_frame.values() for r in rows], len(frames))
+        rows = [r for rows in by_frame.values() for r in rows]
+        root = _document(target.stem, rows, len(frames))
+        points = _skeletons(view, root, rows)
         for number, frame in enumerate(frames):
             image = ET.SubElement(root, "image", id=str(number), name=names[frame.id])
             source = frame.sources[0] if frame.sources else None
@@ -76,7 +81,7 @@ def export_files(
                 image.set("width", str(source.width))
                 image.set("height", str(source.height))
             for row in by_frame.get(frame.id, []):
-                report.rois += _shape(image, row, skipped, tags=True) is not None
+                report.rois += _shape(image, row, skipped, tags=True, points=points) is not None
             report.frames += 1
         _write(root, target)
         report.files.append(target)
@@ -118,6 +123,27 @@ def _document(name: str, rows: Sequence[Mapping[str, Any]], size: int) -> ET.Ele
     return root
 
 
+def _skeletons(
+    view: ViewLike, root: ET.Element, rows: Sequence[Mapping[str, Any]]
+) -> dict[str, tuple[str, ...]]:
+    """The point names of each label of keypoints rows, declared in `<meta>` as skeletons."""
+    sizes = {r["label"]: len(r["visibility"]) for r in rows if r["kind"] == "keypoints"}
+    sizes.pop(None, None)
+    if not sizes:
+        return {}
+    con = view.catalog.cursor()
+    try:
+        kept = keypoint_labels(con, sorted(sizes))
+    finally:
+        con.close()
+    names = {label: _cvat_skeleton.point_names(kept.get(label), n) for label, n in sizes.items()}
+    labels = root.find("meta/task/labels")
+    assert labels is not None  # _document made it
+    for label, points in sorted(names.items()):
+        _cvat_skeleton.declare(labels, label, points)
+    return names
+
+
 def _scalar(value: Any) -> bool:
     return isinstance(value, str | int | float | bool) and not isinstance(value, dict | list)
 
@@ -129,8 +155,10 @@ def _shape(
     *,
     tags: bool,
     frame: int | None = None,
+    points: Mapping[str, tuple[str, ...]] | None = None,
 ) -> ET.Element | None:
-    """The CVAT element of one ROI under `parent`, or None (counted in `skipped`)."""
+    """The CVAT element of one ROI under `parent`, or None (counted in `skipped`); keypoints
+    (images only) as skeletons whose points are named by `points` (label -> names)."""
     kind, label, rings = row["kind"], row["label"], row["geometry"] or []
     if label is None:
         skipped["ROIs without a label"] += 1
@@ -139,8 +167,16 @@ def _shape(
         element = ET.SubElement(parent, "tag", label=label, source="manual")
         _attributes(element, row["attributes"])
         return element
+    if kind == "keypoints" and tags and points is not None and rings:
+        element = ET.SubElement(parent, "skeleton", label=label)
+        element.set("source", str(row["attributes"].get("source", "manual")))
+        element.set("z_order", str(row["attributes"].get("z_order", 0)))
+        _cvat_skeleton.write(element, row, points[label])
+        _attributes(element, row["attributes"])
+        return element
     if kind not in SHAPES or not rings:
-        skipped[f"{kind} ROIs (CVAT XML here holds boxes, polygons, polylines, points)"] += 1
+        what = "boxes, polygons, polylines, points" + (", keypoints as skeletons" if tags else "")
+        skipped[f"{kind} ROIs (CVAT XML here holds {what})"] += 1
         return None
     if len(rings) > 1:
         skipped[f"{kind} ROIs of more than one ring"] += 1
@@ -300,6 +336,12 @@ def _import_images(
     images = root.findall("image")
     names = [image.get("name") or "" for image in images]
     found = _frames_named(catalog, names)
+    con = catalog.cursor()
+    try:
+        kept = keypoint_labels(con)  # skeleton points are put in the order these name
+    finally:
+        con.close()
+    known = dict(kept)
     for image, name in zip(images, names, strict=True):
         where = f"{path}, image {name!r}"
         matches = found.get(name, [])
@@ -309,8 +351,9 @@ def _import_images(
             writer.reject(RecordError(where, problem))
             continue
         frame_id, source_id = matches[0]
-        rois = list(_rois(image, where, field, source_id, writer))
+        rois = list(_rois(image, where, field, source_id, writer, keypoints=known))
         writer.add_labels(frame_id, field, rois, where=where)
+    writer.add_keypoint_labels(v for k, v in known.items() if k not in kept)
 
 
 def _frames_named(catalog: Catalog, names: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
@@ -341,10 +384,14 @@ def _rois(
     source_id: str | None,
     writer: CatalogWriter,
     prefix: str = "",
+    keypoints: dict[str, KeypointLabel] | None = None,
 ) -> Iterator[Roi]:
     for number, element in enumerate(parent):
         here = f"{where}, <{element.tag}> #{number + 1}"
         with writer.record(here):
+            if element.tag == "skeleton" and keypoints is not None:
+                yield _skeleton(element, here, field, source_id, f"{prefix}{number}", keypoints)
+                continue
             roi = _roi(element, here, field, source_id, f"{prefix}{number}")
             if roi is not None:
                 yield roi
@@ -379,6 +426,30 @@ def _roi(
     sources = [source_id] if source_id is not None else []
     return Roi(roi_id, KINDS[tag], [label], field, geometry, attributes=attributes,
                source_ids=sources)  # fmt: skip
+
+
+def _skeleton(
+    element: ET.Element,
+    where: str,
+    field: str,
+    source_id: str | None,
+    roi_id: str,
+    keypoints: dict[str, KeypointLabel],
+) -> Roi:
+    """A keypoints ROI; a label the catalog has no names for takes the file's first order."""
+    label = element.get("label")
+    if not label:
+        raise RecordError(where, "a shape needs a label")
+    ring, visibility, names = _cvat_skeleton.read(element, keypoints.get(label), where)
+    keypoints.setdefault(label, KeypointLabel(label, names))
+    attributes: dict[str, Any] = {
+        a.get("name") or "": a.text or "" for a in element.findall("attribute") if a.get("name")
+    }
+    if element.get("z_order") not in (None, "", "0"):
+        attributes["z_order"] = _int(element.get("z_order", "0"), "z_order", where)
+    sources = [source_id] if source_id is not None else []
+    return Roi(roi_id, "keypoints", [label], field, [ring], visibility=visibility,
+               attributes=attributes, source_ids=sources)  # fmt: skip
 
 
 def _float(text: str | None, name: str, where: str) -> float:

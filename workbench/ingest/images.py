@@ -270,7 +270,7 @@ def draw_rois(image: Image.Image, rois: Iterable[DrawnRoi]) -> Image.Image:
             points = list(zip(ring[0::2], ring[1::2], strict=True))
             if roi.kind in ("box", "polygon") and len(points) > 2:
                 draw.polygon(points, outline=color, width=width)
-            elif roi.kind == "point" or len(points) == 1:
+            elif roi.kind in ("point", "keypoints") or len(points) == 1:
                 for x, y in points:
                     draw.ellipse(
                         (x - 2 * width, y - 2 * width, x + 2 * width, y + 2 * width), fill=color

@@ -5,11 +5,13 @@ in chunks for the image, video and Nucleus exporters."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
+
+from workbench.model.records import labelled_points
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -134,10 +136,18 @@ def frame_rois(
         roi = DrawnRoi(
             label=row["label"],
             kind=row["kind"],
-            geometry=row["geometry"] or [],
+            geometry=_drawn_geometry(row),
             bbox=box if box[0] is not None else None,
             source_ids=tuple(row["source_ids"] or ()),
             confidence=row["confidence"],
         )
         rois.setdefault(row["frame_id"], []).append(roi)
     return rois
+
+
+def _drawn_geometry(row: Mapping[str, Any]) -> list[list[float]]:
+    """The rings drawn: a keypoints ROI's labelled points only."""
+    rings = row["geometry"] or []
+    if row["kind"] == "keypoints" and rings and row.get("visibility") is not None:
+        return [labelled_points(rings[0], row["visibility"])]
+    return rings

@@ -8,7 +8,7 @@ field on existing frames and leave everything else alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -31,6 +31,7 @@ from workbench.ingest.report import (
     record_error,
 )
 from workbench.media.files import MediaRootCheck
+from workbench.model.keypoints import KeypointLabel
 from workbench.model.limits import MAX_JSON_FIELD_BYTES
 from workbench.model.records import (
     FRAME_SCHEMA,
@@ -44,6 +45,7 @@ from workbench.model.records import (
 )
 from workbench.model.validation import validate_frame
 from workbench.store.arrow import append_rows
+from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
 
 if TYPE_CHECKING:
@@ -103,6 +105,7 @@ def _roi_row(frame_id: str, roi: Roi) -> tuple[Any, ...]:
         _json_column(roi.attributes, "attributes") if roi.attributes else None,
         roi.track_index,
         roi.keyframe,
+        list(roi.visibility) if roi.visibility is not None else None,
     )
 
 
@@ -188,6 +191,7 @@ class CatalogWriter:
         self._labels: dict[tuple[str, str], _QueuedLabels] = {}
         self._seen: set[str] | None = set() if unique_ids else None
         self._datasets: set[tuple[str, str | None]] = set()
+        self._keypoints: dict[str, KeypointLabel] = {}
         self._bar = tqdm(total=total, desc=desc, unit="frame", disable=not progress, leave=False)
 
     def __enter__(self) -> Self:
@@ -265,6 +269,11 @@ class CatalogWriter:
     def reject(self, error: RecordError) -> None:
         self.report.reject(error)
 
+    def add_keypoint_labels(self, labels: Iterable[KeypointLabel]) -> None:
+        """The names and skeleton of labels' keypoints, saved (replacing what a label had)
+        when the import finishes."""
+        self._keypoints.update((k.label, k) for k in labels)
+
     def stored_ids(self) -> set[str]:
         """With `unique_ids`: the ids of the frames added so far."""
         return set(self._seen or ())
@@ -289,6 +298,7 @@ class CatalogWriter:
             return
         before = self.report.copy()
         now = datetime.now(UTC).replace(tzinfo=None)
+        batch = replace(batch, rois=_full_rois(batch.rois))
         frames = batch.frames.append_column(
             "ingested", pa.array([now] * batch.frames.num_rows, pa.timestamp("us"))
         )
@@ -463,6 +473,7 @@ class CatalogWriter:
 
     def _finish(self) -> None:
         with self.catalog.transaction() as con:
+            save_keypoint_labels(con, self._keypoints.values())
             for dataset, version in sorted(self._datasets, key=str):
                 con.execute(
                     "INSERT INTO datasets (id, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -474,6 +485,14 @@ class CatalogWriter:
                         "ON CONFLICT DO NOTHING",
                         [dataset, version],
                     )
+
+
+def _full_rois(rois: pa.Table) -> pa.Table:
+    """ROI rows with every column of ROI_SCHEMA (the SQL importers make no `visibility`)."""
+    if "visibility" in rois.column_names:
+        return rois
+    column = pa.nulls(rois.num_rows, ROI_SCHEMA.field("visibility").type)
+    return rois.append_column(ROI_SCHEMA.field("visibility"), column)
 
 
 def _uris_of(batch: RowBatch) -> pa.Array:
@@ -494,9 +513,13 @@ def frame_rows(
     frame: Frame, where: str
 ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]], list[str]]:
     """A frame checked and turned into its frames row (without `ingested`), sources rows and
-    rois rows, with its warnings; RecordError (or the value's error) when it cannot be stored."""
+    rois rows as the SQL importers make them (no `visibility`: write_rows fills it in), with
+    its warnings; RecordError (or the value's error) when it cannot be stored."""
     queued = _queued(frame, where, validate_frame(frame, where))
-    return queued.row, queued.sources, queued.rois, queued.warnings
+    if any(roi.kind == "keypoints" for roi in frame.rois):
+        raise RecordError(where, "keypoints ROIs cannot be stored by this importer")
+    rois = [row[:-1] for row in queued.rois]
+    return queued.row, queued.sources, rois, queued.warnings
 
 
 def _queued(frame: Frame, where: str, warnings: list[str]) -> _Queued:

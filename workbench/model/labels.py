@@ -55,6 +55,7 @@ LABEL_TYPE_OF_KIND: dict[str, LabelType] = {
     "polyline": "polylines",
     "polygon": "polygons",
     "point": "keypoints",
+    "keypoints": "keypoints",
     "mask": "segmentation",
     "scalar": "scalar",
 }

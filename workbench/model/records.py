@@ -5,7 +5,10 @@ Importers produce `Frame`/`Source`/`Roi` records and the writer stores them as r
 first). Geometry is in source pixel coordinates, y pointing down. `geometry` is a list of
 rings, each a flat list [x0, y0, x1, y1, ...]: a box is one ring of four corners, a polygon may
 have several rings (parts or holes of one ROI), a polyline's rings are open paths, a point ROI
-is one ring of one or more points (keypoints), masks and classifications have no rings.
+is one ring of one or more points, a keypoints ROI is one ring holding its label's named
+points in order with their visibility beside it (`visibility`, COCO's v: 0 not labelled, 1
+labelled but not visible, 2 visible; the names and skeleton belong to the label, not to each
+ROI), masks and classifications have no rings.
 """
 
 from __future__ import annotations
@@ -20,14 +23,16 @@ import pyarrow as pa
 
 from workbench.model.geometry import Ring, bounds
 
-RoiKind = Literal["box", "polygon", "polyline", "point", "mask", "classification"]
+RoiKind = Literal["box", "polygon", "polyline", "point", "keypoints", "mask", "classification"]
 ROI_KINDS: tuple[RoiKind, ...] = get_args(RoiKind)
 # The fewest points (x, y pairs) each ring of a kind has; masks and classifications have none.
-MIN_POINTS: dict[str, int] = {"box": 2, "polygon": 3, "polyline": 2, "point": 1}
+MIN_POINTS: dict[str, int] = {"box": 2, "polygon": 3, "polyline": 2, "point": 1, "keypoints": 1}
 # Kinds that cover an area (their bounding box is derived and counted).
 AREA_KINDS = frozenset({"box", "polygon", "mask"})
 # Metadata keys copied into their own columns on ingest, so common filters need no JSON parsing.
 PROMOTED_KEYS: tuple[str, ...] = ("weather", "time_of_day", "camera", "location")
+# A keypoint's visibility (COCO's v): not labelled, labelled but not visible, visible.
+VISIBILITY_VALUES: tuple[int, ...] = (0, 1, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,8 @@ class Roi:
     keyframe: bool | None = None
     # For masks and RLE regions the box cannot be derived from rings.
     bbox: tuple[float, float, float, float] | None = None
+    # Keypoints only: the visibility of each point of the ring (VISIBILITY_VALUES).
+    visibility: Sequence[int] | None = None
 
     @property
     def label(self) -> str | None:
@@ -87,8 +94,18 @@ class Frame:
 
 
 def bbox_of(roi: Roi) -> tuple[float, float, float, float] | None:
-    """(x_min, y_min, x_max, y_max) over every ring, or the ROI's explicit box."""
-    return roi.bbox if roi.bbox is not None else bounds(roi.geometry)
+    """(x_min, y_min, x_max, y_max) over every ring, or the ROI's explicit box; keypoints
+    are bounded by their labelled points only (an unlabelled one sits anywhere, often 0, 0)."""
+    if roi.bbox is not None:
+        return roi.bbox
+    if roi.kind == "keypoints" and roi.visibility is not None and roi.geometry:
+        return bounds([labelled_points(roi.geometry[0], roi.visibility)])
+    return bounds(roi.geometry)
+
+
+def labelled_points(ring: Sequence[float], visibility: Sequence[int]) -> list[float]:
+    """The x, y pairs of a keypoints ring whose visibility is not 0 (not labelled)."""
+    return [c for n, v in enumerate(visibility) if v for c in ring[2 * n : 2 * n + 2]]
 
 
 # -- the catalog's rows as Arrow ------------------------------------------------------------
@@ -145,5 +162,6 @@ ROI_SCHEMA = pa.schema(
         ("attributes", pa.string()),
         ("track_index", pa.int32()),
         ("keyframe", pa.bool_()),
+        ("visibility", pa.list_(pa.int8())),
     ]
 )

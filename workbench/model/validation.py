@@ -25,7 +25,16 @@ from workbench.model.limits import (
     MAX_TIMESTAMP,
     MAX_URI_LENGTH,
 )
-from workbench.model.records import AREA_KINDS, MIN_POINTS, ROI_KINDS, Frame, Roi, Source, bbox_of
+from workbench.model.records import (
+    AREA_KINDS,
+    MIN_POINTS,
+    ROI_KINDS,
+    VISIBILITY_VALUES,
+    Frame,
+    Roi,
+    Source,
+    bbox_of,
+)
 
 # Characters no id or label may hold: C0 and C1 controls (NUL among them), the bidirectional
 # embeddings, overrides, isolates and marks that make text read differently from how it is
@@ -176,6 +185,7 @@ def check_roi(
     ):
         raise RecordError(where, f"confidence {roi.confidence} is outside [0, 1]")
     _check_geometry(roi, where)
+    _check_visibility(roi, where)
     if roi.bbox is not None:
         _check_coordinates(list(roi.bbox), "the box", where)
     return _roi_warnings(roi, sizes)
@@ -202,6 +212,25 @@ def _check_geometry(roi: Roi, where: str) -> None:
         _check_coordinates(ring, f"ring {number}", where)
 
 
+def _check_visibility(roi: Roi, where: str) -> None:
+    """Keypoints: one ring, and a visibility of 0, 1 or 2 for each of its points."""
+    if roi.kind != "keypoints":
+        if roi.visibility is not None:
+            raise RecordError(where, f"a {roi.kind} has no keypoint visibility")
+        return
+    if len(roi.geometry) != 1:
+        raise RecordError(where, f"keypoints are one ring of points, got {len(roi.geometry)}")
+    count = len(roi.geometry[0]) // 2
+    if roi.visibility is None or len(roi.visibility) != count:
+        got = "none" if roi.visibility is None else len(roi.visibility)
+        raise RecordError(where, f"{count} keypoints need {count} visibility values, got {got}")
+    if not set(map(type, roi.visibility)) <= {int} or not set(roi.visibility) <= set(
+        VISIBILITY_VALUES
+    ):
+        bad = next(v for v in roi.visibility if type(v) is not int or v not in VISIBILITY_VALUES)
+        raise RecordError(where, f"keypoint visibility must be 0, 1 or 2, got {_preview(bad)}")
+
+
 def _check_coordinates(values: Sequence[float], what: str, where: str) -> None:
     """Finite numbers within MAX_COORDINATE of the origin; a few C-speed passes per ring."""
     if not values:
@@ -224,7 +253,7 @@ def _check_coordinates(values: Sequence[float], what: str, where: str) -> None:
 
 
 def _roi_warnings(roi: Roi, sizes: Mapping[str, tuple[int, int]] | None) -> list[str]:
-    if roi.kind not in AREA_KINDS and roi.kind not in ("point", "polyline"):
+    if roi.kind not in AREA_KINDS and roi.kind not in ("point", "keypoints", "polyline"):
         return []
     box = bbox_of(roi)
     if box is None:

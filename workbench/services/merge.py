@@ -485,6 +485,8 @@ def roi_record(row: dict[str, Any]) -> dict[str, Any]:
         "x_max": box[2] if box else None,
         "y_max": box[3] if box else None,
         "area": (box[2] - box[0]) * (box[3] - box[1]) if box else None,
+        # Platforms return no keypoints (they are not sent): merged rows have no visibility.
+        "visibility": row.get("visibility"),
     }
 
 

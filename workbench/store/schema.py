@@ -394,7 +394,20 @@ LAYOUT_MIGRATION = _LAYOUT
 # over the catalog (code_counts) answers them for the whole catalog.
 _CODES: Sequence[Step] = (Unbatched(layout_build.build_codes), layout_build.swap)
 
-MIGRATIONS: list[Sequence[Step]] = [_V1, _V2, _V3, _V4, _V5, _V6, _LAYOUT, _CODES]
+# Version 9: keypoints, an ROI kind of its own: the visibility of each point (COCO's v: 0 not
+# labelled, 1 labelled but not visible, 2 visible) on the ROI, and the names of a label's
+# points and the skeleton drawn between them once per label (`keypoint_labels`), not on
+# every ROI. Skeleton pairs number the points from 1, as COCO does.
+_KEYPOINTS: Sequence[Step] = (
+    """ALTER TABLE rois ADD COLUMN IF NOT EXISTS visibility TINYINT[]""",
+    """CREATE TABLE IF NOT EXISTS keypoint_labels (
+        label VARCHAR PRIMARY KEY,
+        names VARCHAR[] NOT NULL,
+        skeleton INTEGER[][],
+        updated TIMESTAMP DEFAULT current_timestamp)""",
+)
+
+MIGRATIONS: list[Sequence[Step]] = [_V1, _V2, _V3, _V4, _V5, _V6, _LAYOUT, _CODES, _KEYPOINTS]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -431,4 +444,5 @@ PUBLIC_TABLES: tuple[str, ...] = (
     "frame_codes",
     "code_counts",
     "metadata_columns",
+    "keypoint_labels",
 )

@@ -7,6 +7,8 @@ the same hover columns (label, field, confidence, attributes, id).
 - boxes and polygons -> `multi_polygons` (a ring inside another ring of the same ROI is a hole)
 - polylines          -> `multi_line` (one row per ring)
 - points             -> `scatter` (one row per point)
+- keypoints          -> `scatter` of the labelled points (hover names each from its label's
+                        keypoints), and `multi_line` rows for the skeleton's joined pairs
 - masks              -> `image_url` of an RGBA picture coloured by label, and a dashed outline
                         of the mask's box in the polygon set (so hover works on it)
 - classifications    -> badges shown above the picture
@@ -20,10 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.model.geometry import polygon_parts, split_ring
+from workbench.model.keypoints import KeypointLabel
 from workbench.ui.palette import label_color, outcome_color
 
 Columns = dict[str, list[Any]]
-HOVER_COLUMNS = ("id", "label", "field", "confidence", "attributes", "outcome", "color")
+HOVER_COLUMNS = (
+    "id", "label", "field", "confidence", "attributes", "outcome", "color", "point"
+)  # fmt: skip
 # Ground truth is drawn solid; every other field (predictions...) dashed, so the two can be
 # told apart where they overlap.
 SOLID: list[int] = []
@@ -127,6 +132,7 @@ def _hover(roi: Mapping[str, Any], verdict: RoiOutcome | None = None) -> dict[st
         "attributes": format_attributes(roi.get("attributes")),
         "outcome": verdict.text if verdict is not None else "",
         "color": outcome_color(verdict.outcome if verdict else None, label),
+        "point": "",
     }
 
 
@@ -159,12 +165,14 @@ def frame_glyphs(
     fields: Sequence[str] | None = None,
     paint_mask: MaskPainter | None = None,
     outcomes: Outcomes | None = None,
+    keypoints: Mapping[str, KeypointLabel] | None = None,
 ) -> dict[str, SourceGlyphs]:
     """Glyph columns per source id of `frame` (a page record with `sources` and `rois`).
 
     `fields` limits the ROIs to those label fields (None: all of them). With `outcomes` (an
     evaluation's, by field and ROI id), ROIs that have one are coloured by it (tp green,
-    fp red, fn orange) and their hover says what they matched.
+    fp red, fn orange) and their hover says what they matched. `keypoints` (label -> its
+    point names and skeleton) names the points of keypoints ROIs and joins them.
     """
     sources = list(frame.get("sources") or [])
     if not sources:
@@ -181,7 +189,11 @@ def frame_glyphs(
                 verdict = None
                 if outcomes:
                     verdict = outcomes.get((roi.get("field") or "", str(roi.get("id", ""))))
-                _add_roi(out[sid], roi, sizes[sid], paint_mask, verdict)
+                if roi.get("kind") == "keypoints":
+                    names = (keypoints or {}).get(roi.get("label") or "")
+                    _add_keypoints(out[sid], roi, _hover(roi, verdict), names)
+                else:
+                    _add_roi(out[sid], roi, sizes[sid], paint_mask, verdict)
     return out
 
 
@@ -214,6 +226,31 @@ def _add_roi(
         glyphs.badges.append(
             Badge(label, roi.get("field") or "", label_color(label), roi.get("confidence"))
         )
+
+
+def _add_keypoints(
+    glyphs: SourceGlyphs,
+    roi: Mapping[str, Any],
+    hover: dict[str, Any],
+    label: KeypointLabel | None,
+) -> None:
+    """The labelled points (v 1: labelled but not visible, said so on hover), and a line for
+    each skeleton pair whose two points are labelled."""
+    rings = roi.get("geometry") or []
+    visibility = list(roi.get("visibility") or [])
+    if not rings or len(rings[0]) != 2 * len(visibility):
+        return
+    xs, ys = split_ring(rings[0])
+    names = label.names if label is not None and len(label.names) == len(visibility) else ()
+    for n, v in enumerate(visibility):
+        if v:
+            name = names[n] if names else f"point {n + 1}"
+            point = name if v == 2 else f"{name} (not visible)"
+            _append(glyphs.points, {**hover, "x": xs[n], "y": ys[n], "point": point})
+    for a, b in label.skeleton if names and label is not None else ():
+        if visibility[a - 1] and visibility[b - 1]:
+            line = {"xs": [xs[a - 1], xs[b - 1]], "ys": [ys[a - 1], ys[b - 1]]}
+            _append(glyphs.lines, {**hover, **line, "line_dash": _dash(roi)})
 
 
 def _add_mask(

@@ -19,6 +19,8 @@ from bokeh.models import ColumnDataSource, HoverTool, Range1d, TapTool, Text
 from bokeh.models.annotations import Title
 from bokeh.plotting import figure
 
+from workbench.model.keypoints import KeypointLabel
+from workbench.store.keypoints import keypoint_labels
 from workbench.ui.bokeh_edit import PerRender, editing
 from workbench.ui.display import (
     ALPHA_COLUMNS,
@@ -54,8 +56,24 @@ TOOLTIPS = [
     ("confidence", "@confidence"),
     ("attributes", "@attributes"),
     ("outcome", "@outcome"),
+    ("point", "@point"),
     ("id", "@id"),
 ]
+
+
+def frame_keypoints(catalog: Any, frame: Mapping[str, Any]) -> dict[str, KeypointLabel]:
+    """The point names and skeleton of the labels of the frame's keypoints ROIs."""
+    rois = frame.get("rois") or []
+    labels = sorted(
+        {str(r["label"]) for r in rois if r.get("kind") == "keypoints" and r.get("label")}
+    )
+    if not labels:
+        return {}
+    con = catalog.cursor()
+    try:
+        return keypoint_labels(con, labels)
+    finally:
+        con.close()
 
 
 def plot_size(width: int, height: int, sources: int, large: bool = False) -> tuple[int, int]:
@@ -299,6 +317,7 @@ class FrameViewer(pn.viewable.Viewer):
             fields=self.state.visible_fields,
             paint_mask=self._paint,
             outcomes=frame_outcomes(self.state.catalog, self.state.outcome_key, frame),
+            keypoints=frame_keypoints(self.state.catalog, frame),
         )
         glyphs = {sid: styled(g, self.display) for sid, g in drawn.items()}
         for copy in copies:

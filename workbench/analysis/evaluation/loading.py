@@ -31,8 +31,16 @@ Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
 # The kinds of ROI a detection evaluation compares; others (points, polylines, classifications)
-# are left out.
-EVALUATED_KINDS = ("box", "polygon", "mask")
+# are left out. Keypoints are compared by their box (a COCO person's `bbox`), and as regions by
+# the segmentation COCO gave beside them (`attributes.segmentation`), else their box.
+EVALUATED_KINDS = ("box", "polygon", "mask", "keypoints")
+_SEGMENTATION = "json_extract(r.attributes, '$.segmentation')"
+_KEYPOINT_KIND = f"""CASE WHEN r.kind = 'keypoints' AND json_type({_SEGMENTATION}) = 'OBJECT'
+    THEN 'mask' ELSE r.kind END AS kind"""
+_KEYPOINT_RINGS = f"""CASE WHEN r.kind <> 'keypoints' THEN r.geometry
+    ELSE coalesce(TRY_CAST({_SEGMENTATION} AS DOUBLE[][]), [[r.x_min, r.y_min, r.x_max, r.y_min,
+        r.x_max, r.y_max, r.x_min, r.y_max]]) END AS geometry"""
+_RLE = f"CASE WHEN r.kind = 'keypoints' THEN {_SEGMENTATION} ELSE json_extract(r.mask, '$.rle') END"
 _ISCROWD = "json_extract_string(r.attributes, '$.iscrowd')"
 # Frames with more than one source, and the source their ROIs naming none belong to. On every
 # other frame all ROIs are compared with each other, whatever source they name.
@@ -102,9 +110,10 @@ def rois_query(
     )
     if use_masks:
         columns = columns + (
-            ", r.kind, r.geometry, json_extract_string(r.mask, '$.rle.counts') AS rle_counts,"
-            " TRY_CAST(json_extract(r.mask, '$.rle.size[0]') AS BIGINT) AS rle_height,"
-            " TRY_CAST(json_extract(r.mask, '$.rle.size[1]') AS BIGINT) AS rle_width,"
+            f", {_KEYPOINT_KIND}, {_KEYPOINT_RINGS},"
+            f" json_extract_string({_RLE}, '$.counts') AS rle_counts,"
+            f" TRY_CAST(json_extract({_RLE}, '$.size[0]') AS BIGINT) AS rle_height,"
+            f" TRY_CAST(json_extract({_RLE}, '$.size[1]') AS BIGINT) AS rle_width,"
             " (SELECT s.height FROM sources s WHERE s.frame_id = r.frame_id"
             " AND s.id = coalesce(r.source_ids[1], s.id) ORDER BY s.rowid LIMIT 1) AS source_height,"
             " (SELECT s.width FROM sources s WHERE s.frame_id = r.frame_id"

@@ -33,7 +33,9 @@ CVAT_TYPE_OF_KIND: dict[str, str] = {
 KIND_OF_CVAT_TYPE: dict[str, str] = {v: k for k, v in CVAT_TYPE_OF_KIND.items()}
 # The fewest points (x, y pairs) each CVAT shape type has (the catalog's rule for its kind);
 # rectangles have exactly two.
-MIN_POINTS: dict[str, int] = {CVAT_TYPE_OF_KIND[k]: n for k, n in CATALOG_MIN_POINTS.items()}
+MIN_POINTS: dict[str, int] = {
+    CVAT_TYPE_OF_KIND[k]: n for k, n in CATALOG_MIN_POINTS.items() if k in CVAT_TYPE_OF_KIND
+}
 # Digits kept when comparing geometry for "unchanged since upload" (far below a pixel).
 _DIGITS = 6
 
