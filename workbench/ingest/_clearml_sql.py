@@ -62,10 +62,10 @@ CREATE MACRO numbers(x) AS CASE WHEN is_null(x) THEN []::DOUBLE[]
     WHEN regexp_full_match(x, '\[(-?[0-9][0-9.eE+-]*(,-?[0-9][0-9.eE+-]*)*)?\]')
     THEN x::DOUBLE[] END;
 CREATE MACRO box_ring(v) AS CASE WHEN len(v) <> 8 THEN false ELSE
-    len(list_distinct([v[1], v[3], v[5], v[7]])) = 2
-    AND len(list_distinct([v[2], v[4], v[6], v[8]])) = 2
-    AND ((v[1] = v[3]) <> (v[2] = v[4])) AND ((v[3] = v[5]) <> (v[4] = v[6]))
-    AND ((v[5] = v[7]) <> (v[6] = v[8])) AND ((v[7] = v[1]) <> (v[8] = v[2])) END;
+    ((v[1] = v[3]) <> (v[2] = v[4])) AND ((v[3] = v[5]) <> (v[4] = v[6]))
+    AND ((v[5] = v[7]) <> (v[6] = v[8])) AND ((v[7] = v[1]) <> (v[8] = v[2]))
+    AND NOT (v[1] = v[3] AND v[3] = v[5] AND v[5] = v[7])
+    AND NOT (v[2] = v[4] AND v[4] = v[6] AND v[6] = v[8]) END;
 CREATE MACRO min_points(kind) AS CASE kind WHEN 'box' THEN 2 WHEN 'polygon' THEN 3
     WHEN 'polyline' THEN 2 WHEN 'point' THEN 1 END;
 CREATE TEMP TABLE _wb_seen (id VARCHAR);
@@ -104,13 +104,17 @@ def _promoted(key: str) -> tuple[str, str]:
 
 _CHECKS = [_promoted(k) for k in _PROMOTED]
 
+# What sends a whole line to the per-record path before it is parsed: an integer of 19 digits
+# or more (beyond what SQL's numbers hold exactly) or an escaped UTF-16 surrogate. `_wb_lines`
+# has `plain_text`: whether its line `j` has none (found by Arrow, see PLAIN_TEXT_PATTERN).
+PLAIN_TEXT_PATTERN = r"[0-9]{19}|\\[uU][dD][89a-fA-F]"
+
 # One row per line: the frame's own values, its sources and ROIs still as lists, and `ok`.
 FRAMES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_f AS
 WITH parsed AS (
     SELECT n, try(from_json(j, '{_FRAME}')) AS d,
-        starts_with(ltrim(j, E' \\t\\r'), '{{')
-        AND NOT regexp_matches(j, '[0-9]{{19}}|\\\\[uU][dD][89a-fA-F]') AS plain,
+        starts_with(ltrim(j, E' \\t\\r'), '{{') AND plain_text AS plain,
         contains(j, '"sources"') AS named_sources, contains(j, '"rois"') AS named_rois
     FROM _wb_lines),
 typed AS (
@@ -236,17 +240,18 @@ meta AS (
         CASE WHEN reserved THEN (meta->'$._keyframe') END AS keyframe_j,
         CASE WHEN reserved THEN (meta->'$._bbox') END AS bbox_j,
         CASE WHEN reserved THEN (meta->'$.kind') END AS kind_attribute_j,
-        CASE WHEN reserved THEN (meta->'$._type') END AS sdk_type_j
+        CASE WHEN reserved THEN (meta->'$._type') END AS sdk_type_j,
+        list_slice(v, 1, len(v), 2) AS xs, list_slice(v, 2, len(v), 2) AS ys
     FROM valued),
 shaped AS (
     SELECT *,
         coalesce(str_of(kind_j), CASE WHEN len(v) = 0 THEN 'classification'
             WHEN box_ring(v) THEN 'box' WHEN len(v) = 2 THEN 'point' ELSE 'polygon' END)
             AS kind,
-        CASE WHEN len(v) > 0 THEN list_min(list_slice(v, 1, len(v), 2)) END AS x_min,
-        CASE WHEN len(v) > 0 THEN list_min(list_slice(v, 2, len(v), 2)) END AS y_min,
-        CASE WHEN len(v) > 0 THEN list_max(list_slice(v, 1, len(v), 2)) END AS x_max,
-        CASE WHEN len(v) > 0 THEN list_max(list_slice(v, 2, len(v), 2)) END AS y_max,
+        CASE WHEN len(v) > 0 THEN list_min(xs) END AS x_min,
+        CASE WHEN len(v) > 0 THEN list_min(ys) END AS y_min,
+        CASE WHEN len(v) > 0 THEN list_max(xs) END AS x_max,
+        CASE WHEN len(v) > 0 THEN list_max(ys) END AS y_max,
         nullif(CASE WHEN reserved THEN json_merge_patch(meta, '{_RESERVED}')
             ELSE meta END::VARCHAR, '{{}}') AS attributes
     FROM meta)

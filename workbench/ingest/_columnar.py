@@ -155,8 +155,9 @@ def _batch(
         keep = pa.array(good)
         raw, numbered = raw.filter(keep), numbered.filter(keep)
         text = raw.cast(pa.string())
-    keep = pc.greater(pc.binary_length(pc.utf8_trim(text, _WHITESPACE)), 0)
-    text, numbered = text.filter(keep), numbered.filter(keep)
+    if not pc.all(pc.starts_with(text, "{")).as_py():  # some line may be blank
+        keep = pc.greater(pc.binary_length(pc.utf8_trim(text, _WHITESPACE)), 0)
+        text, numbered = text.filter(keep), numbered.filter(keep)
     brackets = pc.add(pc.count_substring(text, "["), pc.count_substring(text, "{"))
     deep = pc.greater(brackets, MAX_JSON_DEPTH)
     if pc.any(deep).as_py():
