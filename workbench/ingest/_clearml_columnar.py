@@ -117,11 +117,11 @@ class NdjsonImport:
             self.con.unregister("_wb_ids")
             self._synced |= stored
         self._read_any = True
-        for lines in ndjson_batches(path, self.lines_per_batch):
+        for lines in ndjson_batches(path, self.lines_per_batch, sql.PER_RECORD_PATTERN):
             batch = _Batch(path, lines=lines.lines.num_rows)
             for number, problem in lines.problems:
                 batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
-            self.con.register("_wb_lines", _with_plain_text(lines.lines))
+            self.con.register("_wb_lines", lines.lines)
             try:
                 self._convert(batch, base)
             finally:
@@ -254,13 +254,6 @@ def _per_record(batch: _Batch, n: int, text: str, base: Path | None) -> None:
     batch.rois.extend((*r, n) for r in rois)
     for kind in warnings:
         batch.warnings.append((n, kind, where, 1))
-
-
-def _with_plain_text(lines: pa.Table) -> pa.Table:
-    """`lines` (n, j) with `plain_text`: whether a line holds nothing that sends it whole to
-    the per-record path (Arrow's regular expressions scan the lines faster than SQL's)."""
-    found = pc.match_substring_regex(lines["j"], sql.PLAIN_TEXT_PATTERN)
-    return lines.append_column("plain_text", pc.invert(found))
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, query: str, schema: pa.Schema) -> pa.Table:

@@ -105,16 +105,16 @@ def _promoted(key: str) -> tuple[str, str]:
 _CHECKS = [_promoted(k) for k in _PROMOTED]
 
 # What sends a whole line to the per-record path before it is parsed: an integer of 19 digits
-# or more (beyond what SQL's numbers hold exactly) or an escaped UTF-16 surrogate. `_wb_lines`
-# has `plain_text`: whether its line `j` has none (found by Arrow, see PLAIN_TEXT_PATTERN).
-PLAIN_TEXT_PATTERN = r"[0-9]{19}|\\[uU][dD][89a-fA-F]"
+# or more (beyond what SQL's numbers hold exactly) or an escaped UTF-16 surrogate. Arrow marks
+# the lines holding one as it reads them (`_wb_lines.marked`, _columnar.ndjson_batches).
+PER_RECORD_PATTERN = r"[0-9]{19}|\\[uU][dD][89a-fA-F]"
 
 # One row per line: the frame's own values, its sources and ROIs still as lists, and `ok`.
 FRAMES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_f AS
 WITH parsed AS (
     SELECT n, try(from_json(j, '{_FRAME}')) AS d,
-        starts_with(ltrim(j, E' \\t\\r'), '{{') AND plain_text AS plain,
+        starts_with(ltrim(j, E' \\t\\r'), '{{') AND NOT marked AS plain,
         contains(j, '"sources"') AS named_sources, contains(j, '"rois"') AS named_rois
     FROM _wb_lines),
 typed AS (
