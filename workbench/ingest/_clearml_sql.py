@@ -207,11 +207,10 @@ _RESERVED = (
 ROIS = f"""
 CREATE OR REPLACE TEMP TABLE _wb_r AS
 WITH items AS (
-    SELECT f.n, f.id AS frame_id, s.sizes, s.ids, unnest(f.rois) AS r,
-        generate_subscripts(f.rois, 1) - 1 AS k
-    FROM _wb_f f LEFT JOIN _wb_sf s USING (n) WHERE f.ok AND len(f.rois) > 0),
+    SELECT n, id AS frame_id, unnest(rois) AS r, generate_subscripts(rois, 1) - 1 AS k
+    FROM _wb_f WHERE ok AND len(rois) > 0),
 valued AS (
-    SELECT n, frame_id, k, sizes, ids,
+    SELECT n, frame_id, k,
         CASE WHEN is_null(r.id) OR r.id = '""' THEN frame_id || ':' || k
             ELSE str_of(r.id) END AS id,
         CASE WHEN is_null(r.label) THEN []::VARCHAR[] WHEN is_str(r.label)
@@ -266,15 +265,6 @@ SELECT r.n, r.frame_id, r.k, r.id,
     CASE keyframe_j WHEN 'true' THEN true WHEN 'false' THEN false END AS keyframe,
     r.kind IN ('box', 'polygon', 'mask') AND r.x_min IS NOT NULL
         AND (r.x_max <= r.x_min OR r.y_max <= r.y_min) AS zero_area,
-    r.x_min IS NOT NULL AND r.kind IN ('box', 'polygon', 'mask', 'point', 'polyline')
-        AND len(list_filter(r.sizes, lambda s: s.w > 0 AND s.h > 0
-            AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id)))) > 0
-        AND len(list_filter(r.sizes, lambda s: s.w > 0 AND s.h > 0
-            AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id))
-            AND r.x_min <= s.w AND r.x_max >= 0 AND r.y_min <= s.h AND r.y_max >= 0)) = 0
-        AS outside,
-    len(list_filter(r.source_ids, lambda s: NOT list_contains(coalesce(r.ids, []), s))) > 0
-        AS unknown_source,
     coalesce(r.raw_ok AND text_ok(r.id, {MAX_ID_LENGTH})
     AND texts_ok(r.labels, {MAX_LABEL_LENGTH})
     AND len(r.labels) <= {MAX_LABELS_PER_ROI}
@@ -297,14 +287,22 @@ SELECT r.n, r.frame_id, r.k, r.id,
 FROM shaped r
 """
 
+# Per frame: whether all its ROIs are ok, and its warnings. The sizes and ids of the frame's
+# sources are joined here, to the narrow ROI rows, rather than to the lines' ROI lists.
+_ON_IMAGES = "lambda s: s.w > 0 AND s.h > 0 AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id))"  # fmt: skip
+_OUTSIDE = f"""r.x_min IS NOT NULL AND r.kind IN ('box', 'polygon', 'mask', 'point', 'polyline')
+        AND len(list_filter(sf.sizes, {_ON_IMAGES})) > 0
+        AND len(list_filter(list_filter(sf.sizes, {_ON_IMAGES}), lambda s: r.x_min <= s.w
+            AND r.x_max >= 0 AND r.y_min <= s.h AND r.y_max >= 0)) = 0"""
 ROIS_BY_FRAME = f"""
 CREATE OR REPLACE TEMP TABLE _wb_rf AS
-SELECT n, bool_and(ok) AND count(DISTINCT id) = count(*)
+SELECT r.n, bool_and(r.ok) AND count(DISTINCT r.id) = count(*)
         AND count(*) <= {MAX_ROIS_PER_FRAME} AS ok,
-    count(*) FILTER (WHERE zero_area) AS zero_area,
-    count(*) FILTER (WHERE outside) AS outside,
-    count(*) FILTER (WHERE unknown_source) AS unknown_source
-FROM _wb_r GROUP BY n
+    count(*) FILTER (WHERE r.zero_area) AS zero_area,
+    count(*) FILTER (WHERE {_OUTSIDE}) AS outside,
+    count(*) FILTER (WHERE len(list_filter(r.source_ids,
+        lambda s: NOT list_contains(coalesce(sf.ids, []), s))) > 0) AS unknown_source
+FROM _wb_r r LEFT JOIN _wb_sf sf USING (n) GROUP BY r.n
 """
 
 # The lines SQL stores: every check passed for the frame, its sources and its ROIs.
