@@ -53,7 +53,7 @@ _SQL_WARNINGS = (
 # ones go through the write-ahead log first. The SQL converts at most LINES_PER_CONVERSION
 # lines at a time, which bounds the memory it takes.
 ROWS_PER_WRITE = 122_880
-LINES_PER_CONVERSION = 20_000
+LINES_PER_CONVERSION = 40_000
 
 
 @dataclass
@@ -117,7 +117,7 @@ class NdjsonImport:
             self.con.unregister("_wb_ids")
             self._synced |= stored
         self._read_any = True
-        for lines in ndjson_batches(path, self.lines_per_batch):
+        for lines in ndjson_batches(path, self.lines_per_batch, sql.PER_RECORD_PATTERN):
             batch = _Batch(path, lines=lines.lines.num_rows)
             for number, problem in lines.problems:
                 batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))

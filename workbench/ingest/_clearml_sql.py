@@ -62,10 +62,10 @@ CREATE MACRO numbers(x) AS CASE WHEN is_null(x) THEN []::DOUBLE[]
     WHEN regexp_full_match(x, '\[(-?[0-9][0-9.eE+-]*(,-?[0-9][0-9.eE+-]*)*)?\]')
     THEN x::DOUBLE[] END;
 CREATE MACRO box_ring(v) AS CASE WHEN len(v) <> 8 THEN false ELSE
-    len(list_distinct([v[1], v[3], v[5], v[7]])) = 2
-    AND len(list_distinct([v[2], v[4], v[6], v[8]])) = 2
-    AND ((v[1] = v[3]) <> (v[2] = v[4])) AND ((v[3] = v[5]) <> (v[4] = v[6]))
-    AND ((v[5] = v[7]) <> (v[6] = v[8])) AND ((v[7] = v[1]) <> (v[8] = v[2])) END;
+    ((v[1] = v[3]) <> (v[2] = v[4])) AND ((v[3] = v[5]) <> (v[4] = v[6]))
+    AND ((v[5] = v[7]) <> (v[6] = v[8])) AND ((v[7] = v[1]) <> (v[8] = v[2]))
+    AND NOT (v[1] = v[3] AND v[3] = v[5] AND v[5] = v[7])
+    AND NOT (v[2] = v[4] AND v[4] = v[6] AND v[6] = v[8]) END;
 CREATE MACRO min_points(kind) AS CASE kind WHEN 'box' THEN 2 WHEN 'polygon' THEN 3
     WHEN 'polyline' THEN 2 WHEN 'point' THEN 1 END;
 CREATE TEMP TABLE _wb_seen (id VARCHAR);
@@ -104,13 +104,17 @@ def _promoted(key: str) -> tuple[str, str]:
 
 _CHECKS = [_promoted(k) for k in _PROMOTED]
 
+# What sends a whole line to the per-record path before it is parsed: an integer of 19 digits
+# or more (beyond what SQL's numbers hold exactly) or an escaped UTF-16 surrogate. Arrow marks
+# the lines holding one as it reads them (`_wb_lines.marked`, _columnar.ndjson_batches).
+PER_RECORD_PATTERN = r"[0-9]{19}|\\[uU][dD][89a-fA-F]"
+
 # One row per line: the frame's own values, its sources and ROIs still as lists, and `ok`.
 FRAMES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_f AS
 WITH parsed AS (
     SELECT n, try(from_json(j, '{_FRAME}')) AS d,
-        starts_with(ltrim(j, E' \\t\\r'), '{{')
-        AND NOT regexp_matches(j, '[0-9]{{19}}|\\\\[uU][dD][89a-fA-F]') AS plain,
+        starts_with(ltrim(j, E' \\t\\r'), '{{') AND NOT marked AS plain,
         contains(j, '"sources"') AS named_sources, contains(j, '"rois"') AS named_rois
     FROM _wb_lines),
 typed AS (
@@ -203,11 +207,10 @@ _RESERVED = (
 ROIS = f"""
 CREATE OR REPLACE TEMP TABLE _wb_r AS
 WITH items AS (
-    SELECT f.n, f.id AS frame_id, s.sizes, s.ids, unnest(f.rois) AS r,
-        generate_subscripts(f.rois, 1) - 1 AS k
-    FROM _wb_f f LEFT JOIN _wb_sf s USING (n) WHERE f.ok AND len(f.rois) > 0),
+    SELECT n, id AS frame_id, unnest(rois) AS r, generate_subscripts(rois, 1) - 1 AS k
+    FROM _wb_f WHERE ok AND len(rois) > 0),
 valued AS (
-    SELECT n, frame_id, k, sizes, ids,
+    SELECT n, frame_id, k,
         CASE WHEN is_null(r.id) OR r.id = '""' THEN frame_id || ':' || k
             ELSE str_of(r.id) END AS id,
         CASE WHEN is_null(r.label) THEN []::VARCHAR[] WHEN is_str(r.label)
@@ -236,17 +239,18 @@ meta AS (
         CASE WHEN reserved THEN (meta->'$._keyframe') END AS keyframe_j,
         CASE WHEN reserved THEN (meta->'$._bbox') END AS bbox_j,
         CASE WHEN reserved THEN (meta->'$.kind') END AS kind_attribute_j,
-        CASE WHEN reserved THEN (meta->'$._type') END AS sdk_type_j
+        CASE WHEN reserved THEN (meta->'$._type') END AS sdk_type_j,
+        list_slice(v, 1, len(v), 2) AS xs, list_slice(v, 2, len(v), 2) AS ys
     FROM valued),
 shaped AS (
     SELECT *,
         coalesce(str_of(kind_j), CASE WHEN len(v) = 0 THEN 'classification'
             WHEN box_ring(v) THEN 'box' WHEN len(v) = 2 THEN 'point' ELSE 'polygon' END)
             AS kind,
-        CASE WHEN len(v) > 0 THEN list_min(list_slice(v, 1, len(v), 2)) END AS x_min,
-        CASE WHEN len(v) > 0 THEN list_min(list_slice(v, 2, len(v), 2)) END AS y_min,
-        CASE WHEN len(v) > 0 THEN list_max(list_slice(v, 1, len(v), 2)) END AS x_max,
-        CASE WHEN len(v) > 0 THEN list_max(list_slice(v, 2, len(v), 2)) END AS y_max,
+        CASE WHEN len(v) > 0 THEN list_min(xs) END AS x_min,
+        CASE WHEN len(v) > 0 THEN list_min(ys) END AS y_min,
+        CASE WHEN len(v) > 0 THEN list_max(xs) END AS x_max,
+        CASE WHEN len(v) > 0 THEN list_max(ys) END AS y_max,
         nullif(CASE WHEN reserved THEN json_merge_patch(meta, '{_RESERVED}')
             ELSE meta END::VARCHAR, '{{}}') AS attributes
     FROM meta)
@@ -261,15 +265,6 @@ SELECT r.n, r.frame_id, r.k, r.id,
     CASE keyframe_j WHEN 'true' THEN true WHEN 'false' THEN false END AS keyframe,
     r.kind IN ('box', 'polygon', 'mask') AND r.x_min IS NOT NULL
         AND (r.x_max <= r.x_min OR r.y_max <= r.y_min) AS zero_area,
-    r.x_min IS NOT NULL AND r.kind IN ('box', 'polygon', 'mask', 'point', 'polyline')
-        AND len(list_filter(r.sizes, lambda s: s.w > 0 AND s.h > 0
-            AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id)))) > 0
-        AND len(list_filter(r.sizes, lambda s: s.w > 0 AND s.h > 0
-            AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id))
-            AND r.x_min <= s.w AND r.x_max >= 0 AND r.y_min <= s.h AND r.y_max >= 0)) = 0
-        AS outside,
-    len(list_filter(r.source_ids, lambda s: NOT list_contains(coalesce(r.ids, []), s))) > 0
-        AS unknown_source,
     coalesce(r.raw_ok AND text_ok(r.id, {MAX_ID_LENGTH})
     AND texts_ok(r.labels, {MAX_LABEL_LENGTH})
     AND len(r.labels) <= {MAX_LABELS_PER_ROI}
@@ -292,14 +287,22 @@ SELECT r.n, r.frame_id, r.k, r.id,
 FROM shaped r
 """
 
+# Per frame: whether all its ROIs are ok, and its warnings. The sizes and ids of the frame's
+# sources are joined here, to the narrow ROI rows, rather than to the lines' ROI lists.
+_ON_IMAGES = "lambda s: s.w > 0 AND s.h > 0 AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id))"  # fmt: skip
+_OUTSIDE = f"""r.x_min IS NOT NULL AND r.kind IN ('box', 'polygon', 'mask', 'point', 'polyline')
+        AND len(list_filter(sf.sizes, {_ON_IMAGES})) > 0
+        AND len(list_filter(list_filter(sf.sizes, {_ON_IMAGES}), lambda s: r.x_min <= s.w
+            AND r.x_max >= 0 AND r.y_min <= s.h AND r.y_max >= 0)) = 0"""
 ROIS_BY_FRAME = f"""
 CREATE OR REPLACE TEMP TABLE _wb_rf AS
-SELECT n, bool_and(ok) AND count(DISTINCT id) = count(*)
+SELECT r.n, bool_and(r.ok) AND count(DISTINCT r.id) = count(*)
         AND count(*) <= {MAX_ROIS_PER_FRAME} AS ok,
-    count(*) FILTER (WHERE zero_area) AS zero_area,
-    count(*) FILTER (WHERE outside) AS outside,
-    count(*) FILTER (WHERE unknown_source) AS unknown_source
-FROM _wb_r GROUP BY n
+    count(*) FILTER (WHERE r.zero_area) AS zero_area,
+    count(*) FILTER (WHERE {_OUTSIDE}) AS outside,
+    count(*) FILTER (WHERE len(list_filter(r.source_ids,
+        lambda s: NOT list_contains(coalesce(sf.ids, []), s))) > 0) AS unknown_source
+FROM _wb_r r LEFT JOIN _wb_sf sf USING (n) GROUP BY r.n
 """
 
 # The lines SQL stores: every check passed for the frame, its sources and its ROIs.

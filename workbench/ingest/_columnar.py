@@ -26,6 +26,8 @@ from workbench.model.records import FRAME_SCHEMA, ROI_SCHEMA, SOURCE_SCHEMA
 LINES_PER_BATCH = 50_000
 _CHUNK_BYTES = 16 << 20
 _WHITESPACE = " \t\n\r\x0b\x0c"
+# A line with more opening brackets than MAX_JSON_DEPTH (only such a line can nest deeper).
+_MANY_BRACKETS = r"^(?:[^\[{]*[\[{]){" + str(MAX_JSON_DEPTH + 1) + "}"
 # FRAME_SCHEMA without `ingested` (set when a batch is written), plus the line it came from.
 FRAME_ROWS = pa.schema([*[f for f in FRAME_SCHEMA if f.name != "ingested"], ("_line", pa.int64())])
 SOURCE_ROWS = pa.schema([*SOURCE_SCHEMA, ("_line", pa.int64())])
@@ -36,15 +38,19 @@ ROI_ROWS = pa.schema([*(f for f in ROI_SCHEMA if f.name != "visibility"), ("_lin
 
 @dataclass
 class LineBatch:
-    """Lines of one NDJSON file: `lines` (n, j) holds those to parse; `problems` the line
-    numbers refused before parsing (too large, too deep, not UTF-8) with their problem."""
+    """Lines of one NDJSON file: `lines` (n, j, and `marked` when asked for) holds those to
+    parse; `problems` the line numbers refused before parsing (too large, too deep, not
+    UTF-8) with their problem."""
 
     lines: pa.Table
     problems: list[tuple[int, str]] = field(default_factory=list)
 
 
-def ndjson_batches(path: Path, lines_per_batch: int = LINES_PER_BATCH) -> Iterator[LineBatch]:
-    """The non-blank lines of an NDJSON file in batches, numbered from 1 as in an editor.
+def ndjson_batches(
+    path: Path, lines_per_batch: int = LINES_PER_BATCH, mark: str | None = None
+) -> Iterator[LineBatch]:
+    """The non-blank lines of an NDJSON file in batches, numbered from 1 as in an editor;
+    with `mark` (a regular expression), the lines have a column `marked`: whether it matches.
 
     Memory holds one chunk of the file and one batch; a line longer than MAX_RECORD_BYTES is
     counted as it is passed and never held. A UTF-8 byte order mark before the first line is
@@ -65,11 +71,11 @@ def ndjson_batches(path: Path, lines_per_batch: int = LINES_PER_BATCH) -> Iterat
             at += take
             if held >= lines_per_batch:
                 last = first + at - 1
-                yield _batch(numbers, texts, [p for p in problems if p[0] <= last])
+                yield _batch(numbers, texts, [p for p in problems if p[0] <= last], mark)
                 problems = [p for p in problems if p[0] > last]
                 numbers, texts, held = [], [], 0
     if held or problems:
-        yield _batch(numbers, texts, problems)
+        yield _batch(numbers, texts, problems, mark)
 
 
 def _blocks(path: Path) -> Iterator[tuple[int, pa.Array, list[tuple[int, str]]]]:
@@ -138,7 +144,10 @@ def _too_long(pieces: pa.Array, first: int) -> tuple[pa.Array, list[tuple[int, s
 
 
 def _batch(
-    numbers: list[pa.Array], texts: list[pa.Array], problems: list[tuple[int, str]]
+    numbers: list[pa.Array],
+    texts: list[pa.Array],
+    problems: list[tuple[int, str]],
+    mark: str | None = None,
 ) -> LineBatch:
     numbered = pa.concat_arrays(numbers) if numbers else pa.array([], pa.int64())
     raw = pa.concat_arrays(texts) if texts else pa.array([], pa.binary())
@@ -157,23 +166,51 @@ def _batch(
         keep = pa.array(good)
         raw, numbered = raw.filter(keep), numbered.filter(keep)
         text = raw.cast(pa.string())
-    keep = pc.greater(pc.binary_length(pc.utf8_trim(text, _WHITESPACE)), 0)
-    text, numbered = text.filter(keep), numbered.filter(keep)
-    brackets = pc.add(pc.count_substring(text, "["), pc.count_substring(text, "{"))
-    deep = pc.greater(brackets, MAX_JSON_DEPTH)
-    if pc.any(deep).as_py():
-        flags = deep.to_pylist()
-        drop = []
-        for at, (flag, line) in enumerate(zip(flags, text.to_pylist(), strict=True)):
-            if flag and nesting_depth(line.encode()) > MAX_JSON_DEPTH:
-                problems.append((numbered[at].as_py(), too_deep()))
-                drop.append(at)
-        if drop:
-            dropped = set(drop)
-            mask = pa.array([at not in dropped for at in range(len(text))])
-            text, numbered = text.filter(mask), numbered.filter(mask)
+    if not pc.all(pc.starts_with(text, "{")).as_py():  # some line may be blank
+        keep = pc.greater(pc.binary_length(pc.utf8_trim(text, _WHITESPACE)), 0)
+        text, numbered = text.filter(keep), numbered.filter(keep)
+    text, numbered, marked = _scan(text, numbered, problems, mark)
     problems.sort()
-    return LineBatch(pa.table({"n": numbered, "j": text}), problems)
+    columns = {"n": numbered, "j": text}
+    if marked is not None:
+        columns["marked"] = marked
+    return LineBatch(pa.table(columns), problems)
+
+
+def _scan(
+    text: pa.Array, numbered: pa.Array, problems: list[tuple[int, str]], mark: str | None
+) -> tuple[pa.Array, pa.Array, pa.Array | None]:
+    """`text` and `numbered` without the lines nested deeper than MAX_JSON_DEPTH (added to
+    `problems`), and which of the lines kept `mark` matches (None without `mark`).
+
+    One scan of each line finds both the lines with more opening brackets than the depth
+    limit (only they can nest deeper) and those `mark` matches; the few found are then told
+    apart."""
+    pattern = _MANY_BRACKETS if mark is None else f"{mark}|{_MANY_BRACKETS}"
+    flagged = pc.match_substring_regex(text, pattern)
+    marked = flagged if mark is not None else None
+    if not pc.any(flagged).as_py():
+        return text, numbered, marked
+    at = pc.indices_nonzero(flagged)
+    candidates = text.take(at)
+    if mark is not None:
+        found = pc.match_substring_regex(candidates, mark)
+        marked = pc.replace_with_mask(flagged, flagged, found)
+    many = pc.match_substring_regex(candidates, _MANY_BRACKETS)
+    keep = np.ones(len(text), dtype=bool)
+    lines = candidates.filter(many).to_pylist()
+    for index, line in zip(at.filter(many).to_pylist(), lines, strict=True):
+        if nesting_depth(line.encode()) > MAX_JSON_DEPTH:
+            problems.append((numbered[index].as_py(), too_deep()))
+            keep[index] = False
+    if keep.all():
+        return text, numbered, marked
+    mask = pa.array(keep)
+    return (
+        text.filter(mask),
+        numbered.filter(mask),
+        (marked.filter(mask) if marked is not None else None),
+    )
 
 
 class MemoryEngine:
