@@ -89,6 +89,17 @@ def set_data(source: ColumnDataSource, columns: Columns) -> None:
     source.data = cast(Any, columns)
 
 
+# Pictures are placed by their top-left corner (Bokeh's stubs type anchors as an enum).
+TOP_LEFT = cast(Any, "top_left")
+
+
+def _shape_glyph(line_width: int = 2) -> MultiPolygons:
+    return MultiPolygons(
+        xs="xs", ys="ys", line_color="color", line_dash="line_dash", line_width=line_width,
+        line_alpha="alpha", fill_color="color", fill_alpha="fill_alpha",
+    )  # fmt: skip
+
+
 def _empty(columns: Mapping[str, Any]) -> bool:
     return all(len(values) == 0 for values in columns.values())
 
@@ -128,20 +139,25 @@ class SourcePlot:
         fig.add_tools(pan, zoom, BoxZoomTool(), ResetTool(), SaveTool())
         fig.toolbar.active_drag = pan
         fig.toolbar.active_scroll = zoom
-        picture = {"url": "url", "x": "x", "y": "y", "w": "w", "h": "h", "anchor": "top_left"}
-        fig.add_glyph(self.image, ImageURL(**picture))
-        fig.add_glyph(self.masks, ImageURL(**picture, global_alpha="alpha"))
-        outline = {"xs": "xs", "ys": "ys", "line_color": "color", "line_dash": "line_dash"}
-        shape = {**outline, "line_width": 2, "line_alpha": "alpha", "fill_color": "color"}
-        shape["fill_alpha"] = "fill_alpha"
+        for source, alpha in ((self.image, 1.0), (self.masks, "alpha")):
+            picture = ImageURL(
+                url="url", x="x", y="y", w="w", h="h", anchor=TOP_LEFT, global_alpha=alpha
+            )
+            fig.add_glyph(source, picture)
         shapes = fig.add_glyph(
             self.shapes,
-            MultiPolygons(**shape),
+            _shape_glyph(),
             # chosen with a click: thicker; the others as they are
-            selection_glyph=MultiPolygons(**{**shape, "line_width": 4}),
-            nonselection_glyph=MultiPolygons(**shape),
+            selection_glyph=_shape_glyph(line_width=4),
+            nonselection_glyph=_shape_glyph(),
         )
-        lines = fig.add_glyph(self.lines, MultiLine(**outline, line_width=2, line_alpha="alpha"))
+        lines = fig.add_glyph(
+            self.lines,
+            MultiLine(
+                xs="xs", ys="ys", line_color="color", line_dash="line_dash", line_width=2,
+                line_alpha="alpha",
+            ),
+        )  # fmt: skip
         points = fig.add_glyph(
             self.points,
             Scatter(
