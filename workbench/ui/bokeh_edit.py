@@ -5,6 +5,12 @@ rebuilding figures. Panel runs some callbacks (browser events such as Enter in a
 a click message from the grid) without the document lock, and a Bokeh model changed there
 directly breaks the session ("_pending_writes should be non-None"). Panel's `hold` collects
 the changes and sends them together; a notebook needs them pushed over its comm afterwards.
+
+Inside a callback that holds the document lock (a click, a widget change: Bokeh runs them
+on a worker thread with the lock held), changes are made directly instead: Bokeh writes them
+with the callback's other changes as soon as it returns. A hold there would release them in
+a next-tick callback of its own, which waits for the lock and a worker thread again, and the
+browser would draw the frame twice (once per batch).
 """
 
 from __future__ import annotations
@@ -18,10 +24,22 @@ import panel as pn
 @contextmanager
 def editing(*panes: pn.pane.Bokeh) -> Iterator[None]:
     """Hold document events while the body changes Bokeh models, then push `panes`."""
-    with pn.io.hold():
+    if _in_locked_callback():
         yield
+    else:
+        with pn.io.hold():
+            yield
     for pane in panes:
         pn.io.push_notebook(pane)
+
+
+def _in_locked_callback() -> bool:
+    """Whether this code runs in a served session's callback that holds its document lock
+    (Bokeh collects every change made there and writes them when the callback returns)."""
+    doc = pn.state.curdoc
+    context = doc.session_context if doc is not None else None
+    session = getattr(context, "_session", None)
+    return session is not None and getattr(session, "_pending_writes", None) is not None
 
 
 class PerRender[T]:

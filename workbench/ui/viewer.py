@@ -15,9 +15,25 @@ from typing import Any, cast
 import panel as pn
 import param
 from bokeh.layouts import row
-from bokeh.models import ColumnDataSource, HoverTool, Range1d, TapTool, Text
+from bokeh.models import (
+    BoxZoomTool,
+    ColumnDataSource,
+    HoverTool,
+    ImageURL,
+    LinearScale,
+    MultiLine,
+    MultiPolygons,
+    PanTool,
+    Plot,
+    Range1d,
+    ResetTool,
+    SaveTool,
+    Scatter,
+    TapTool,
+    Text,
+    WheelZoomTool,
+)
 from bokeh.models.annotations import Title
-from bokeh.plotting import figure
 
 from workbench.model.keypoints import KeypointLabel
 from workbench.store.keypoints import keypoint_labels
@@ -44,12 +60,6 @@ LARGE_PLOT_HEIGHT = 640
 LARGE_ROW_WIDTH = 1400
 # In a notebook: a JupyterLab cell beside the file browser is about 560 px wide.
 NOTEBOOK_ROW_WIDTH = 500
-# Shapes chosen with a click (for tagging) are drawn thicker; the others as they are.
-CHOSEN_SHAPES: dict[str, Any] = {
-    "selection_line_width": 4,
-    "nonselection_line_alpha": "alpha",
-    "nonselection_fill_alpha": "fill_alpha",
-}
 TOOLTIPS = [
     ("label", "@label"),
     ("field", "@field"),
@@ -89,8 +99,27 @@ def plot_size(width: int, height: int, sources: int, large: bool = False) -> tup
 
 
 def set_data(source: ColumnDataSource, columns: Columns) -> None:
-    """Replace all columns at once: one message to the browser, one redraw."""
+    """Replace all columns at once: one message to the browser, one redraw. Nothing is
+    sent when the source is empty and stays so (a frame without masks or points): each
+    message is one more change for the browser to apply and draw."""
+    if _empty(columns) and _empty(source.data) and set(columns) == set(source.data):
+        return
     source.data = cast(Any, columns)
+
+
+# Pictures are placed by their top-left corner (Bokeh's stubs type anchors as an enum).
+TOP_LEFT = cast(Any, "top_left")
+
+
+def _shape_glyph(line_width: int = 2) -> MultiPolygons:
+    return MultiPolygons(
+        xs="xs", ys="ys", line_color="color", line_dash="line_dash", line_width=line_width,
+        line_alpha="alpha", fill_color="color", fill_alpha="fill_alpha",
+    )  # fmt: skip
+
+
+def _empty(columns: Mapping[str, Any]) -> bool:
+    return all(len(values) == 0 for values in columns.values())
 
 
 def new_source(columns: Columns) -> ColumnDataSource:
@@ -110,38 +139,49 @@ class SourcePlot:
         self.size = (0, 0)
         self.large = False
         self.title = Title(text="")
-        fig = figure(
+        # A bare Plot, not bokeh.plotting.figure: a picture needs no axes or grids, and
+        # figure's (hidden) would be built, sent and laid out in the browser all the same.
+        pan, zoom = PanTool(), WheelZoomTool()
+        fig = Plot(
             title=self.title,
             x_range=Range1d(start=0, end=1),
             y_range=Range1d(start=1, end=0),  # y down, as in pixel coordinates
-            tools="pan,wheel_zoom,box_zoom,reset,save",
-            active_scroll="wheel_zoom",
-            active_drag="pan",
+            x_scale=LinearScale(),
+            y_scale=LinearScale(),
             toolbar_location="above",
             css_classes=["wb-viewer-plot"],
             min_border=0,
             output_backend="canvas",
+            background_fill_color="#222222",
         )
-        fig.grid.visible = False
-        fig.axis.visible = False
-        fig.background_fill_color = "#222222"
-        fig.image_url(url="url", x="x", y="y", w="w", h="h", anchor="top_left", source=self.image)
-        fig.image_url(
-            url="url", x="x", y="y", w="w", h="h", anchor="top_left", global_alpha="alpha",
-            source=self.masks,
+        fig.add_tools(pan, zoom, BoxZoomTool(), ResetTool(), SaveTool())
+        fig.toolbar.active_drag = pan
+        fig.toolbar.active_scroll = zoom
+        for source, alpha in ((self.image, 1.0), (self.masks, "alpha")):
+            picture = ImageURL(
+                url="url", x="x", y="y", w="w", h="h", anchor=TOP_LEFT, global_alpha=alpha
+            )
+            fig.add_glyph(source, picture)
+        shapes = fig.add_glyph(
+            self.shapes,
+            _shape_glyph(),
+            # chosen with a click: thicker; the others as they are
+            selection_glyph=_shape_glyph(line_width=4),
+            nonselection_glyph=_shape_glyph(),
+        )
+        lines = fig.add_glyph(
+            self.lines,
+            MultiLine(
+                xs="xs", ys="ys", line_color="color", line_dash="line_dash", line_width=2,
+                line_alpha="alpha",
+            ),
         )  # fmt: skip
-        shapes = fig.multi_polygons(
-            xs="xs", ys="ys", line_color="color", line_dash="line_dash", line_width=2,
-            line_alpha="alpha", fill_color="color", fill_alpha="fill_alpha", source=self.shapes,
-            **CHOSEN_SHAPES,
-        )  # fmt: skip
-        lines = fig.multi_line(
-            xs="xs", ys="ys", line_color="color", line_dash="line_dash", line_width=2,
-            line_alpha="alpha", source=self.lines,
-        )  # fmt: skip
-        points = fig.scatter(
-            x="x", y="y", size=8, fill_color="color", line_color="#000000", fill_alpha="alpha",
-            line_alpha="alpha", source=self.points,
+        points = fig.add_glyph(
+            self.points,
+            Scatter(
+                x="x", y="y", size=8, fill_color="color", line_color="#000000",
+                fill_alpha="alpha", line_alpha="alpha",
+            ),
         )  # fmt: skip
         # Each shape's label on its top-left corner, in its colour.
         label = Text(
