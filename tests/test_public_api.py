@@ -141,8 +141,8 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "UNEXPECTED_MODES", "UnexpectedLabels", "UnknownIds", "Workbench", "WorkbenchService",
     ],
     "jobs": [
-        "ENGINES", "JOB_KINDS", "EngineConfig", "IngestJob", "JobReport", "QaJobReport",
-        "SequenceQaJob", "run_ingest", "run_sequence_qa",
+        "ENGINES", "JOB_KINDS", "EngineConfig", "EvaluationJob", "IngestJob", "JobReport",
+        "QaJobReport", "SequenceQaJob", "run_evaluation", "run_ingest", "run_sequence_qa",
     ],
     "store": [
         "Catalog", "CatalogInfo", "check_read_only", "default_catalog_path", "open_catalog",
