@@ -25,8 +25,18 @@ COCO_AREA_RANGES: tuple[tuple[str, float, float], ...] = (
     ("large", 96.0**2, 1e10),
 )
 COCO_MAX_DETS: tuple[int, ...] = (1, 10, 100)
+# The OKS sigma of every point of a label whose points are not COCO's 17 and that was given no
+# sigma list (keypoints.py, docs/evaluation.md).
+DEFAULT_KEYPOINT_SIGMA = 0.05
 # pycocotools never accepts an IoU of exactly 1 as "at least 1": it compares with 1 - 1e-10.
 MAX_IOU = 1 - 1e-10
+# COCOeval's defaults for iouType="keypoints": no "small" range, one cap of 20.
+COCO_KEYPOINT_AREA_RANGES: tuple[tuple[str, float, float], ...] = (
+    ("all", 0.0, 1e10),
+    ("medium", 32.0**2, 96.0**2),
+    ("large", 96.0**2, 1e10),
+)
+COCO_KEYPOINT_MAX_DETS: tuple[int, ...] = (20,)
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,11 @@ class EvaluationConfig:
     compute_mAP: bool = True
     area_ranges: tuple[tuple[str, float, float], ...] = COCO_AREA_RANGES
     max_dets: tuple[int, ...] = COCO_MAX_DETS
+    use_keypoints: bool = False
+    # Per label, the OKS sigma of each of its points (keypoints.py); others get COCO's when
+    # their points are COCO's 17, else `keypoint_sigma` for every point.
+    keypoint_sigmas: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    keypoint_sigma: float = DEFAULT_KEYPOINT_SIGMA
 
     @classmethod
     def build(
@@ -59,9 +74,12 @@ class EvaluationConfig:
         compute_mAP: bool = True,
         area_ranges: Mapping[str, tuple[float, float]] | None = None,
         max_dets: Sequence[int] | None = None,
+        use_keypoints: bool = False,
+        keypoint_sigmas: Mapping[str, Sequence[float]] | float | None = None,
     ) -> EvaluationConfig:
         """A checked configuration; defaults depend on the method (COCO's, or one threshold,
-        one area range and no cap for "simple")."""
+        one area range and no cap for "simple") and on use_keypoints (COCO's keypoint
+        ranges and cap)."""
         if method not in METHODS:
             raise EvaluationError(
                 f"unknown method {method!r}: expected one of {', '.join(METHODS)}"
@@ -69,6 +87,15 @@ class EvaluationConfig:
         _flag(classwise, "classwise")
         _flag(use_masks, "use_masks")
         _flag(compute_mAP, "compute_mAP")
+        _flag(use_keypoints, "use_keypoints")
+        sigmas, sigma = keypoint_sigma_options(keypoint_sigmas)
+        if use_keypoints and (use_masks or not classwise or method == "open-images"):
+            raise EvaluationError(
+                "use_keypoints compares keypoints of the same label by OKS: it cannot be used "
+                "with use_masks, classwise=False or method 'open-images'"
+            )
+        if keypoint_sigmas is not None and not use_keypoints:
+            raise EvaluationError("keypoint_sigmas needs use_keypoints=True")
         iou = _threshold(iou, "iou")
         if method == "open-images" and (use_masks or not classwise):
             raise EvaluationError("method 'open-images' compares boxes of the same class only")
@@ -79,11 +106,25 @@ class EvaluationConfig:
             threshs = tuple(_threshold(t, "iou_threshs") for t in iou_threshs)
             if not threshs:
                 raise EvaluationError("iou_threshs needs at least one threshold")
-        ranges = COCO_AREA_RANGES[:1] if simple else COCO_AREA_RANGES
+        coco_ranges = COCO_KEYPOINT_AREA_RANGES if use_keypoints else COCO_AREA_RANGES
+        ranges = coco_ranges[:1] if simple else coco_ranges
         if area_ranges is not None:
             ranges = _area_ranges(area_ranges)
-        caps = (() if simple else COCO_MAX_DETS) if max_dets is None else _caps(max_dets)
-        return cls(method, iou, threshs, classwise, use_masks, compute_mAP, ranges, caps)
+        coco_caps = COCO_KEYPOINT_MAX_DETS if use_keypoints else COCO_MAX_DETS
+        caps = (() if simple else coco_caps) if max_dets is None else _caps(max_dets)
+        return cls(
+            method,
+            iou,
+            threshs,
+            classwise,
+            use_masks,
+            compute_mAP,
+            ranges,
+            caps,
+            use_keypoints,
+            sigmas,
+            sigma,
+        )
 
     @property
     def thresholds(self) -> tuple[float, ...]:
@@ -116,6 +157,7 @@ class EvaluationConfig:
         out["iou_threshs"] = list(self.iou_threshs)
         out["area_ranges"] = [list(r) for r in self.area_ranges]
         out["max_dets"] = list(self.max_dets)
+        out["keypoint_sigmas"] = {label: list(values) for label, values in self.keypoint_sigmas}
         return out
 
     @classmethod
@@ -129,7 +171,49 @@ class EvaluationConfig:
             compute_mAP=bool(data["compute_mAP"]),
             area_ranges=tuple((str(n), float(lo), float(hi)) for n, lo, hi in data["area_ranges"]),
             max_dets=tuple(int(m) for m in data["max_dets"]),
+            # Runs stored before keypoints were evaluated have none of these.
+            use_keypoints=bool(data.get("use_keypoints", False)),
+            keypoint_sigmas=tuple(
+                (str(label), tuple(float(v) for v in values))
+                for label, values in dict(data.get("keypoint_sigmas") or {}).items()
+            ),
+            keypoint_sigma=float(data.get("keypoint_sigma", DEFAULT_KEYPOINT_SIGMA)),
         )
+
+
+def keypoint_sigma_options(
+    value: Mapping[str, Sequence[float]] | float | None,
+) -> tuple[tuple[tuple[str, tuple[float, ...]], ...], float]:
+    """`keypoint_sigmas` as (per-label lists, uniform sigma): a number is the uniform sigma of
+    every label without COCO's names, a mapping gives labels their lists."""
+    if value is None:
+        return (), DEFAULT_KEYPOINT_SIGMA
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (), _sigma(value)
+    if not isinstance(value, Mapping):
+        raise EvaluationError(
+            f"keypoint_sigmas must be a number or {{label: [sigma, ...]}}, got {value!r}"
+        )
+    out = []
+    for label, values in value.items():
+        if not isinstance(label, str) or isinstance(values, str | bytes):
+            raise EvaluationError(f"keypoint_sigmas: {label!r} must name a label's sigma list")
+        try:
+            sigmas = tuple(_sigma(v) for v in values)
+        except TypeError:
+            raise EvaluationError(
+                f"keypoint_sigmas[{label!r}] must be a list of numbers, got {values!r}"
+            ) from None
+        if not sigmas:
+            raise EvaluationError(f"keypoint_sigmas[{label!r}] is empty")
+        out.append((label, sigmas))
+    return tuple(sorted(out)), DEFAULT_KEYPOINT_SIGMA
+
+
+def _sigma(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6:
+        raise EvaluationError(f"a keypoint sigma must be a positive number, got {value!r}")
+    return float(value)
 
 
 def _flag(value: Any, name: str) -> None:

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.analysis.evaluation.keypoints import Keypoints, keypoints_from_columns
 from workbench.model.regions import (
     Regions,
     concat_regions,
@@ -72,23 +73,30 @@ class Rois:
     area: Floats
     crowd: Bools
     warnings: tuple[str, ...]
+    keypoints: Keypoints | None = None  # when compared by OKS (keypoints.py)
 
     def __len__(self) -> int:
         return len(self.is_pred)
 
 
 def rois_query(
-    view: View, pred_field: str, gt_field: str, use_masks: bool, sources: bool = True
+    view: View,
+    pred_field: str,
+    gt_field: str,
+    use_masks: bool,
+    sources: bool = True,
+    keypoints: bool = False,
 ) -> Compiled:
-    """The SELECT of the ROIs to compare; `sources` adds each ROI's first named source."""
+    """The SELECT of the ROIs to compare; `sources` adds each ROI's first named source;
+    `keypoints` selects keypoints ROIs only, with their points and visibility."""
     plan = view.plan
-    kinds = ", ".join(f"'{k}'" for k in EVALUATED_KINDS)
+    kinds = ", ".join(f"'{k}'" for k in (("keypoints",) if keypoints else EVALUATED_KINDS))
     conditions = [
         sql("r.field IN (?, ?)", pred_field, gt_field),
         Compiled("r.label IS NOT NULL"),
         Compiled(f"r.kind IN ({kinds})"),
     ]
-    if not use_masks:
+    if not use_masks and not keypoints:
         conditions.append(Compiled("r.x_min IS NOT NULL"))
     frames = pages.frame_set(plan)
     if frames is not None:
@@ -108,6 +116,8 @@ def rois_query(
         ],
         "",
     )
+    if keypoints:
+        columns = columns + ", r.geometry[1] AS points, r.visibility"
     if use_masks:
         columns = columns + (
             f", {_KEYPOINT_KIND}, {_KEYPOINT_RINGS},"
@@ -123,11 +133,13 @@ def rois_query(
 
 
 def load_rois(
-    view: View, pred_field: str, gt_field: str, use_masks: bool
+    view: View, pred_field: str, gt_field: str, use_masks: bool, keypoints: bool = False
 ) -> tuple[Rois, Regions | None]:
-    """The view's ROIs of both fields, and their pixel regions when `use_masks`."""
+    """The view's ROIs of both fields, and their pixel regions when `use_masks`, or only the
+    keypoints ROIs with their points when `keypoints`."""
     multi = view.run(Compiled(MULTI_SOURCE))
-    table = view.run(rois_query(view, pred_field, gt_field, use_masks, multi.num_rows > 0))
+    query = rois_query(view, pred_field, gt_field, use_masks, multi.num_rows > 0, keypoints)
+    table = view.run(query)
     return rois_from_table(table, multi, pred_field, gt_field, use_masks)
 
 
@@ -155,6 +167,13 @@ def rois_from_table(
         fallback = regions.areas().astype(np.float64)
     else:
         fallback = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keypoints = None
+    if "points" in column:
+        keypoints, extent = keypoints_from_columns(
+            column.pop("points"), column.pop("visibility"), is_pred, warnings
+        )
+        # pycocotools measures a keypoint detection by its points' extent.
+        fallback = np.where(is_pred, extent, fallback)
     stated = _floats(column.pop("stated_area"))
     # Ground truth keeps the area it states (COCO's `area`); detections are measured, as
     # pycocotools' loadRes measures them.
@@ -178,6 +197,7 @@ def rois_from_table(
         area=area,
         crowd=_bools(column["crowd"]) & ~is_pred,
         warnings=tuple(warnings),
+        keypoints=keypoints,
     )
     return rois, regions
 

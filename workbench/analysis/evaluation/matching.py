@@ -56,6 +56,7 @@ class Prepared:
     slots: int  # the longest segment
     rank_blocks: Ints  # pair index where each rank starts, and the end
     det_starts: Ints  # pair index where each detection's segment starts (rank order)
+    gt_empty: Bools | None = None  # keypoints with no labelled point: ignored, not reusable
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class Ranking:
             slots=0,
             rank_blocks=np.zeros(1, np.int64),
             det_starts=empty,
+            gt_empty=_empty(rois, self.gt_rows),
         )
 
 
@@ -157,7 +159,12 @@ def prepare(rois: Rois, regions: Regions | None, config: EvaluationConfig) -> Pr
         slots=int(lengths.max(initial=0)),
         rank_blocks=np.append(blocks, len(pair_det)) if len(pair_det) else np.zeros(1, np.int64),
         det_starts=heads,
+        gt_empty=_empty(rois, gt_rows),
     )
+
+
+def _empty(rois: Rois, gt_rows: Ints) -> Bools | None:
+    return rois.keypoints.empty[gt_rows] if rois.keypoints is not None else None
 
 
 def _ranked(rois: Rois, det_class: Ints, group: Ints, n_classes: int) -> tuple[Ints, Ints]:
@@ -225,7 +232,9 @@ def candidate_pairs(
         g = np.repeat(first[lo:hi] - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
         rows_d, rows_g = det_rows[d], gt_rows[g]
         crowd = rois.crowd[rows_g]
-        if regions is None:
+        if rois.keypoints is not None:  # OKS; crowds scored like any other
+            iou = rois.keypoints.oks(rows_d, rows_g, rois.label_codes, rois.boxes, rois.area)
+        elif regions is None:
             iou = box_iou(rois.boxes[rows_d], rois.boxes[rows_g], crowd)
         else:
             iou = region_iou(regions, rows_d, regions, rows_g, crowd)
@@ -248,6 +257,8 @@ def match_range(
     p = prepared
     n_det, n_gt, n_thr = len(p.det_rows), len(p.gt_rows), len(thresholds)
     gt_ignored = p.gt_crowd | (p.gt_area < low) | (p.gt_area > high)
+    if p.gt_empty is not None:
+        gt_ignored |= p.gt_empty
     limits = np.minimum(np.asarray(thresholds, dtype=np.float64), MAX_IOU)
     taken = np.zeros((n_thr, n_gt), dtype=bool)
     matched = np.zeros((n_thr, n_det), dtype=bool)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, NamedTuple
 
 from workbench.analysis.evaluation import open_images, storage
@@ -21,6 +22,7 @@ from workbench.analysis.evaluation.outcomes import (
 )
 from workbench.analysis.evaluation.results import ClassResult, DetectionResults, PRCurve
 from workbench.errors import EvaluationError
+from workbench.store.keypoints import keypoint_labels
 
 if TYPE_CHECKING:
     from workbench.model.regions import Regions
@@ -41,10 +43,13 @@ def evaluate_detections(
     compute_mAP: bool = True,
     area_ranges: Mapping[str, tuple[float, float]] | None = None,
     max_dets: Sequence[int] | None = None,
+    use_keypoints: bool = False,
+    keypoint_sigmas: Mapping[str, Sequence[float]] | float | None = None,
     overwrite: bool = False,
 ) -> DetectionResults:
     """Match the view's `pred_field` ROIs to its `gt_field` ROIs, store the run as `eval_key`
-    and return its results. See docs/evaluation.md."""
+    and return its results. `use_keypoints` compares keypoints ROIs by OKS (COCO's
+    iouType="keypoints"). See docs/evaluation.md."""
     started = time.perf_counter()
     config = EvaluationConfig.build(
         method=method,
@@ -55,6 +60,8 @@ def evaluate_detections(
         compute_mAP=compute_mAP,
         area_ranges=area_ranges,
         max_dets=max_dets,
+        use_keypoints=use_keypoints,
+        keypoint_sigmas=keypoint_sigmas,
     )
     storage.check_writable(view.catalog)
     storage.check_key(eval_key)
@@ -62,7 +69,10 @@ def evaluate_detections(
         raise EvaluationError(f"overwrite must be True or False, got {overwrite!r}")
     check_fields(view, pred_field, gt_field)
     storage.check_free(view.catalog, eval_key, overwrite)
-    rois, regions = load_rois(view, pred_field, gt_field, config.use_masks)
+    rois, regions = load_rois(view, pred_field, gt_field, config.use_masks, config.use_keypoints)
+    if rois.keypoints is not None:
+        labels = keypoint_labels(view.catalog.cursor(), rois.classes)
+        rois = replace(rois, keypoints=rois.keypoints.with_sigmas(rois.classes, labels, config))
     scored = (
         _open_images(rois, config)
         if config.method == "open-images"
