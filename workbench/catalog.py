@@ -60,7 +60,8 @@ class View(query.View):
         frame and source by source, store the run as `eval_key` and return its results.
 
         Options (`iou`, `classwise`, `method` "coco" or "simple", `iou_threshs`, `use_masks`,
-        `compute_mAP`, `area_ranges`, `max_dets`, `overwrite`) are those of
+        `compute_mAP`, `area_ranges`, `max_dets`, `use_keypoints`, `keypoint_sigmas`,
+        `overwrite`) are those of
         workbench.analysis.evaluation.evaluate_detections. See docs/evaluation.md.
         """
         return evaluation.evaluate_detections(self, pred_field, gt_field, eval_key, **options)

@@ -65,6 +65,7 @@ def test_oks_map_equals_cocoeval_keypoints(tmp_path: Path, seed: int) -> None:
         assert stored.config.use_keypoints
         assert dict(stored.config.keypoint_sigmas) == {"hand": tuple(HAND_SIGMAS)}
         assert stored.mAP == pytest.approx(results.mAP, abs=1e-12)
+        assert "at OKS 0.5" in stored.report()
         outcomes = dict(
             catalog.sql(
                 "SELECT outcome, count(*) FROM eval_rois e JOIN evaluations v USING (run_id)"

@@ -124,7 +124,8 @@ class DetectionResults:
         """A text table: per class AP, precision, recall, f1, tp/fp/fn and support."""
         head = (
             f"evaluation {self.eval_key!r}: {self.pred_field} against {self.gt_field}, "
-            f"{self.config.method} at IoU {self.config.iou:g} over {self.frames} frames"
+            f"{self.config.method} at {'OKS' if self.config.use_keypoints else 'IoU'} "
+            f"{self.config.iou:g} over {self.frames} frames"
         )
         lines = [head]
         if self.mAP is not None:
