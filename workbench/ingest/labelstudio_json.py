@@ -4,7 +4,8 @@ percent of the image (as Label Studio's own export and import and its converter 
 
 Export writes one task per frame of a view, its ROIs of one field as the results of one
 prediction (or annotation): boxes as `rectanglelabels`, polygons (one ring each) as
-`polygonlabels`, points as `keypointlabels` (one per point), classifications as `choices`.
+`polygonlabels`, points as `keypointlabels` (one per point), keypoints as a rectangle with
+its points as `keypointlabels` children (_labelstudio_keypoints.py), classifications as `choices`.
 A frame whose image size is unknown cannot be placed in percent: its shapes are counted as
 skipped. `data.frame_id` names the frame, so importing the file back finds it; a task without
 it is matched by its image's URI (equal, or ending with the same file name).
@@ -27,14 +28,17 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from workbench.errors import IngestError, RecordError
+from workbench.ingest._labelstudio_keypoints import keypoint_results, keypoint_rois, label_config
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.imports import recorded
 from workbench.ingest.jsonread import Unreadable, read_document
 from workbench.ingest.views import ViewLike, view_frames
 from workbench.ingest.writer import CatalogWriter, IngestReport
 from workbench.model.geometry import corner_ring
+from workbench.model.keypoints import KeypointLabel
 from workbench.model.records import Roi
 from workbench.store.arrow import registered
+from workbench.store.keypoints import keypoint_labels
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -57,9 +61,11 @@ def export_files(
     from_name: str = "label",
     to_name: str = "image",
     choices_name: str = "choice",
+    keypoints_name: str = "keypoint",
 ) -> ExportReport:
     """Write the view's frames as Label Studio tasks with their ROIs of `field` as the
-    results of one prediction (`target="annotations"`: of one annotation)."""
+    results of one prediction (`target="annotations"`: of one annotation). With keypoints
+    ROIs, a labelling config for them is written beside (`<dest stem>.label_config.xml`)."""
     if target not in ("predictions", "annotations"):
         raise IngestError(f"target must be 'predictions' or 'annotations', got {target!r}")
     path = Path(dest)
@@ -70,7 +76,8 @@ def export_files(
             rois[row["frame_id"]].append(row)
     report = ExportReport(dest=path, files=[path])
     skipped: dict[str, int] = defaultdict(int)
-    names = (from_name, to_name, choices_name)
+    names = (from_name, to_name, choices_name, keypoints_name)
+    points = keypoint_labels(view.catalog.cursor())
     tasks = []
     for chunk in view_frames(view.catalog, ids):
         for frame in chunk:
@@ -78,7 +85,7 @@ def export_files(
             size = (source.width, source.height) if source is not None else (None, None)
             results = []
             for row in rois.get(frame.id, []):
-                made = _results(row, size, names, skipped)
+                made = _results(row, size, names, skipped, points)
                 results += made
                 report.rois += bool(made)
             # Ids as Label Studio's own export has them (its converter needs them; an import
@@ -92,17 +99,38 @@ def export_files(
             report.frames += 1
     with written_atomically(path) as out:
         json.dump(tasks, out)
+    _write_config(report, tasks, points, (from_name, to_name, keypoints_name))
     report.skipped = [f"{n} {reason}" for reason, n in sorted(skipped.items())]
     return report
+
+
+def _write_config(
+    report: ExportReport,
+    tasks: Sequence[Mapping[str, Any]],
+    points: Mapping[str, KeypointLabel],
+    names: tuple[str, str, str],
+) -> None:
+    """The labelling config of the keypoints written, when there are any."""
+    entries = [e for t in tasks for key in ("predictions", "annotations") for e in t.get(key, [])]
+    results = [r for e in entries for r in e["result"]]
+    if not any(r["type"] == "keypointlabels" and "parentID" in r for r in results):
+        return
+    rectangles = sorted({r["value"]["rectanglelabels"][0] for r in results
+                         if r["type"] == "rectanglelabels"})  # fmt: skip
+    config = report.dest.with_name(report.dest.stem + ".label_config.xml")
+    with written_atomically(config) as out:
+        out.write(label_config(rectangles, points, names))
+    report.files.append(config)
 
 
 def _results(
     row: Mapping[str, Any],
     size: tuple[int | None, int | None],
-    names: tuple[str, str, str],
+    names: tuple[str, str, str, str],
     skipped: dict[str, int],
+    points: Mapping[str, KeypointLabel],
 ) -> list[dict[str, Any]]:
-    from_name, to_name, choices_name = names
+    from_name, to_name, choices_name, keypoints_name = names
     kind, label = row["kind"], row["label"]
     if label is None:
         skipped["ROIs without a label"] += 1
@@ -114,14 +142,23 @@ def _results(
         value: dict[str, Any] = {"choices": list(row["labels"] or [label])}
         return [{**common, "from_name": choices_name, "type": "choices", "value": value}]
     width, height = size
-    if kind not in _TYPES or not row["geometry"]:
+    if kind == "keypoints" and row["geometry"] and row["label"] not in points:
+        skipped["keypoints ROIs whose label has no point names"] += 1
+        return []
+    if kind == "keypoints" and not any(row["visibility"] or ()):
+        skipped["keypoints ROIs without a labelled point"] += 1
+        return []
+    if (kind not in _TYPES and kind != "keypoints") or not row["geometry"]:
         skipped[f"{kind} ROIs (Label Studio JSON here holds boxes, polygons, points)"] += 1
         return []
     if not width or not height:
         skipped[f"{kind} ROIs of images whose size is unknown"] += 1
         return []
-    placed = {**common, "from_name": from_name, "type": _TYPES[kind],
+    placed = {**common, "from_name": from_name, "type": _TYPES.get(kind),
               "original_width": width, "original_height": height, "image_rotation": 0}  # fmt: skip
+    if kind == "keypoints":
+        names_of = points[label].names
+        return keypoint_results(row, names_of, (width, height), placed, keypoints_name)
     ring = row["geometry"][0]
     labels: dict[str, Any] = {_TYPES[kind]: [label]}
     if kind == "box":
@@ -130,13 +167,13 @@ def _results(
         h = (row["y_max"] - row["y_min"]) / height * 100
         return [{**placed, "value": {"x": x, "y": y, "width": w, "height": h, "rotation": 0,
                                      **labels}}]  # fmt: skip
-    points = [
+    percent = [
         [x / width * 100, y / height * 100] for x, y in zip(ring[0::2], ring[1::2], strict=True)
     ]
     if kind == "polygon":
-        return [{**placed, "value": {"points": points, "closed": True, **labels}}]
+        return [{**placed, "value": {"points": percent, "closed": True, **labels}}]
     results = []
-    for n, (x, y) in enumerate(points):
+    for n, (x, y) in enumerate(percent):
         value = {"x": x, "y": y, "width": 1.0, **labels}
         results.append({**placed, "id": f"{common['id']}.{n}" if n else common["id"],
                         "value": value})  # fmt: skip
@@ -171,11 +208,12 @@ def import_files(
                     continue
                 tasks.append((where, task))
             frames = _frames_of(catalog, [t for _, t in tasks], data_key)
+            points = keypoint_labels(catalog.cursor())
             for (where, task), frame_id in zip(tasks, frames, strict=True):
                 with writer.record(where):
                     if frame_id is None:
                         raise RecordError(where, "no frame is named by data.frame_id or its image")
-                    rois = _task_rois(task, where, field, writer)
+                    rois = _task_rois(task, where, field, writer, points)
                     writer.add_labels(frame_id, field, rois, where=where)
     return writer.report
 
@@ -213,7 +251,9 @@ def _frames_of(catalog: Catalog, tasks: Sequence[Any], data_key: str) -> list[st
     return [row[1] for row in rows]
 
 
-def _task_rois(task: Any, where: str, field: str, writer: CatalogWriter) -> list[Roi]:
+def _task_rois(
+    task: Any, where: str, field: str, writer: CatalogWriter, points: Mapping[str, KeypointLabel]
+) -> list[Roi]:
     if not isinstance(task, dict):
         raise RecordError(where, "a task must be a JSON object")
     chosen = None
@@ -226,8 +266,14 @@ def _task_rois(task: Any, where: str, field: str, writer: CatalogWriter) -> list
     if not isinstance(results, list):
         raise RecordError(where, "result must be a list")
     rois: list[Roi] = []
+    used: set[int] = set()
+    if points:
+        with writer.record(where):
+            rois, used = keypoint_rois(results, points, field, where)
     for number, result in enumerate(results):
         here = f"{where}, result {number + 1}"
+        if number in used:
+            continue
         with writer.record(here):
             roi = _roi(result, here, field)
             if roi is not None:
