@@ -18,6 +18,8 @@ from workbench.errors import IngestError
 from workbench.ingest._labelbox_contexts import KINDS, Contexts
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
+from workbench.model.keypoints import KeypointLabel
+from workbench.store.keypoints import keypoint_labels
 
 _OBJECT_KINDS = frozenset(KINDS)
 
@@ -35,7 +37,8 @@ def export_files(
 
     Boxes, points and polylines of one track become one object whose segments are runs of
     consecutive frames, written as their keyframes (interpolated ROIs are left for Labelbox
-    to interpolate again); classification ROIs become answers over frame ranges. The data row
+    to interpolate again); classification ROIs become answers over frame ranges; keypoints
+    ROIs become one point object per labelled point, named by the point. The data row
     of a context is `{data_row_key: key}`, the key being the context id, or the dataRow key
     that `data_rows` maps to it.
     """
@@ -48,6 +51,7 @@ def export_files(
     rois = view.rois()
     rois = rois.filter(pc.equal(rois["field"], field))
     plan = _ExportPlan(Contexts(view.catalog, None), _frame_contexts(view))
+    plan.keypoints = keypoint_labels(view.catalog.cursor())
     report = ExportReport(dest=target, files=[target])
     for batch in rois.to_batches():
         for row in batch.to_pylist():
@@ -87,6 +91,7 @@ class _ExportPlan:
     frames: set[str] = field(default_factory=set)
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     count: int = 0
+    keypoints: Mapping[str, KeypointLabel] = field(default_factory=dict)
 
     def number(self, context: str, frame_id: str) -> int:
         if context not in self.numbers:
@@ -125,11 +130,41 @@ class _ExportPlan:
                 self.skipped[f"{row['kind']} ROIs on a frame their track already has"] += 1
                 return
             track[number] = row
+        elif row["kind"] == "keypoints":
+            if not self.add_keypoints(context, number, row):
+                return
         else:
             self.skipped[f"{row['kind']} ROIs (Labelbox video NDJSON has no {row['kind']})"] += 1
             return
         self.frames.add(row["frame_id"])
         self.count += 1
+
+    def add_keypoints(self, context: str, number: int, row: dict[str, Any]) -> bool:
+        """A point object per labelled point (named by the point, its track the ROI's track
+        and the point's name); False when the ROI is skipped."""
+        names = self.keypoints.get(row["label"])
+        if names is None:
+            self.skipped["keypoints ROIs whose label has no point names"] += 1
+            return False
+        ring, visibility = row["geometry"][0] if row["geometry"] else [], row["visibility"] or []
+        labelled = [
+            n for n, v in enumerate(visibility[: len(names.names)]) if v and 2 * n < len(ring)
+        ]
+        if not labelled:
+            self.skipped["keypoints ROIs without a labelled point"] += 1
+            return False
+        base = _track_uuid(context, row)
+        tracks = []
+        for n in labelled:
+            uuid = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"{base}#{names.names[n]}"))
+            tracks.append(self.objects[(context, uuid, "point")])
+            if number in tracks[-1]:
+                self.skipped["keypoints ROIs on a frame their track already has"] += 1
+                return False
+        for n, track in zip(labelled, tracks, strict=True):
+            point = [ring[2 * n], ring[2 * n + 1]]
+            track[number] = {**row, "kind": "point", "label": names.names[n], "geometry": [point]}
+        return True
 
     def lines(self, data_row: Any) -> Iterator[dict[str, Any]]:
         # Objects in track order, so that importing the file again numbers tracks the same.

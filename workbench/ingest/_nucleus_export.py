@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError
@@ -39,10 +41,12 @@ def export_files(
     report = ExportReport(dest=target)
     by_context: dict[str, list[ExportFrame]] = {}
     ids = view.frame_ids()
+    left_out: Counter[str] = Counter()
     with tqdm(total=len(ids), desc="export nucleus", unit="frame", disable=not progress) as bar:
         for chunk in view_frames(view.catalog, ids):
             for frame in chunk:
                 by_context.setdefault(frame.context_id, []).append(frame)
+            left_out.update(_roi_kinds(view, [f.id for f in chunk]))
             bar.update(len(chunk))
     scenes = []
     for context, frames in by_context.items():
@@ -62,7 +66,18 @@ def export_files(
     except OSError as exc:
         raise IngestError(f"cannot write {target}: {exc}") from exc
     report.files.append(target)
+    report.skipped.extend(
+        f"{n} {kind} ROIs (a Nucleus scene carries no annotations)"
+        for kind, n in sorted(left_out.items())
+    )
     return report
+
+
+def _roi_kinds(view: ViewLike, frame_ids: list[str]) -> Counter[str]:
+    """How many ROIs of each kind the view has on these frames (none is written)."""
+    kinds = view.rois(frame_ids).column("kind")
+    counts = pc.value_counts(kinds).to_pylist() if len(kinds) else []
+    return Counter({str(c["values"]): int(c["counts"]) for c in counts})
 
 
 def _scene_payload(
