@@ -2,10 +2,14 @@
 `<points label="<point name>" points="x,y" outside occluded>` per point of the label. The
 visibility maps to CVAT's flags: 0 (not labelled) is `outside="1"`, 1 (labelled but not
 visible) is `occluded="1"`, 2 neither. The label is declared in `<meta>` as a skeleton, each
-point name as a `points` label whose `<parent>` it is."""
+point name as a `points` label whose `<parent>` it is, as CVAT's own export declares them: the
+skeleton label's `<svg>` holds a `<circle>` per point (`data-node-id` its number from 1,
+`data-label-name` its name) and a `<line>` per skeleton pair (`data-node-from`,
+`data-node-to`), the elements and attributes CVAT's label editor keeps."""
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
@@ -21,17 +25,72 @@ def point_names(label: KeypointLabel | None, count: int) -> tuple[str, ...]:
     return tuple(str(n + 1) for n in range(count))
 
 
-def declare(labels: ET.Element, name: str, points: tuple[str, ...]) -> None:
-    """Mark the `<label>` named `name` a skeleton and declare its points under it."""
+def declare(
+    labels: ET.Element, name: str, points: tuple[str, ...], skeleton: tuple[tuple[int, int], ...]
+) -> None:
+    """Mark the `<label>` named `name` a skeleton (with its `<svg>`) and declare its points."""
     for element in labels.findall("label"):
         if element.findtext("name") == name:
             ET.SubElement(element, "type").text = "skeleton"
+            ET.SubElement(element, "svg").text = svg(points, skeleton)
     for point in points:
         element = ET.SubElement(labels, "label")
         ET.SubElement(element, "name").text = point
         ET.SubElement(element, "type").text = "points"
         ET.SubElement(element, "attributes")
         ET.SubElement(element, "parent").text = name
+
+
+def svg(points: tuple[str, ...], skeleton: tuple[tuple[int, int], ...]) -> str:
+    """The skeleton as CVAT keeps it: points on a circle (where the editor draws them; the
+    figures are only a picture), lines between the numbered points."""
+    parts: list[str] = []
+    where = {}
+    for n, name in enumerate(points, start=1):
+        angle = 2 * math.pi * (n - 1) / max(len(points), 1)
+        x, y = 50 + 40 * math.cos(angle), 50 + 40 * math.sin(angle)
+        where[n] = (x, y)
+        circle = ET.Element("circle", r="1.5", cx=f"{x:.4g}", cy=f"{y:.4g}")
+        circle.attrib.update({"data-type": "element node", "data-element-id": str(n),
+                              "data-node-id": str(n), "data-label-name": name})  # fmt: skip
+        parts.append(ET.tostring(circle, encoding="unicode"))
+    for a, b in skeleton:
+        (x1, y1), (x2, y2) = where[a], where[b]
+        line = ET.Element("line", x1=f"{x1:.4g}", y1=f"{y1:.4g}", x2=f"{x2:.4g}", y2=f"{y2:.4g}")
+        line.attrib.update({"data-type": "edge", "data-node-from": str(a), "data-node-to": str(b)})
+        parts.append(ET.tostring(line, encoding="unicode"))
+    return "".join(parts)
+
+
+def declared(root: ET.Element) -> dict[str, KeypointLabel]:
+    """The skeleton labels `<meta>` declares with an `<svg>`: points in the order of their
+    node numbers, pairs from the lines. A label whose svg cannot be read is left out (its
+    points then take the file's order)."""
+    out: dict[str, KeypointLabel] = {}
+    for element in root.iterfind("meta//labels/label"):
+        name, text = element.findtext("name"), element.findtext("svg")
+        if element.findtext("type") != "skeleton" or not name or not text:
+            continue
+        try:
+            nodes = ET.fromstring(f"<svg>{text}</svg>")
+            circles = sorted(
+                (int(c.attrib["data-node-id"]), c.attrib["data-label-name"])
+                for c in nodes.iter("circle")
+            )
+            names = tuple(n for _, n in circles)
+            number = {node: i + 1 for i, (node, _) in enumerate(circles)}
+            pairs = tuple(
+                (
+                    number[int(line.attrib["data-node-from"])],
+                    number[int(line.attrib["data-node-to"])],
+                )
+                for line in nodes.iter("line")
+            )
+        except (ET.ParseError, KeyError, ValueError):
+            continue
+        if names and len(set(names)) == len(names) and all(names):
+            out[name] = KeypointLabel(name, names, pairs)
+    return out
 
 
 def write(element: ET.Element, row: Mapping[str, Any], names: tuple[str, ...]) -> None:

@@ -140,7 +140,9 @@ def _skeletons(
     labels = root.find("meta/task/labels")
     assert labels is not None  # _document made it
     for label, points in sorted(names.items()):
-        _cvat_skeleton.declare(labels, label, points)
+        found = kept.get(label)
+        pairs = found.skeleton if found is not None and found.names == points else ()
+        _cvat_skeleton.declare(labels, label, points, pairs)
     return names
 
 
@@ -341,7 +343,8 @@ def _import_images(
         kept = keypoint_labels(con)  # skeleton points are put in the order these name
     finally:
         con.close()
-    known = dict(kept)
+    # The file's own skeletons (`<svg>` in `<meta>`) for labels the catalog has no names for.
+    known = {**_cvat_skeleton.declared(root), **kept}
     for image, name in zip(images, names, strict=True):
         where = f"{path}, image {name!r}"
         matches = found.get(name, [])
