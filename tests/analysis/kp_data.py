@@ -152,6 +152,7 @@ class Verdict:
     precision: np.ndarray
     recall: np.ndarray
     names: list[str]
+    images: list[dict[str, Any]]  # evalImgs of every label's run
 
     def mean(self, values: np.ndarray) -> float:
         defined = values[values > -1]
@@ -183,7 +184,7 @@ def cocoeval_keypoints(
     data: KeypointDataset, sigmas: dict[int, list[float]] | None = None
 ) -> Verdict:
     """COCOeval(iouType="keypoints") once per category with its sigmas."""
-    precision, recall, names = [], [], []
+    precision, recall, names, images = [], [], [], []
     sigmas = SIGMAS if sigmas is None else sigmas
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(str(data.gt_path))
@@ -197,4 +198,5 @@ def cocoeval_keypoints(
             precision.append(evaluator.eval["precision"])
             recall.append(evaluator.eval["recall"])
             names.append(category["name"])
-    return Verdict(np.concatenate(precision, axis=2), np.concatenate(recall, axis=1), names)
+            images += [e for e in evaluator.evalImgs if e is not None]
+    return Verdict(np.concatenate(precision, axis=2), np.concatenate(recall, axis=1), names, images)

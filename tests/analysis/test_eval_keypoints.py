@@ -11,6 +11,7 @@ import workbench
 from workbench.analysis.evaluation import load_results
 from workbench.errors import EvaluationError
 from workbench.ingest import coco
+from workbench.jobs import run_evaluation
 
 from .kp_data import HAND_SIGMAS, SIGMAS, cocoeval_keypoints, make_keypoint_dataset
 
@@ -107,3 +108,45 @@ def test_bad_keypoint_options_are_refused(tmp_path: Path) -> None:
             catalog.evaluate_detections("predictions", keypoint_sigmas=0.1)
         with pytest.raises(EvaluationError, match="positive number"):
             catalog.evaluate_detections("predictions", use_keypoints=True, keypoint_sigmas=-1)
+        # Distributed runs do not score OKS: refused rather than scored by box IoU.
+        with pytest.raises(EvaluationError, match="do not compare keypoints"):
+            run_evaluation(catalog, "predictions", use_keypoints=True)
+
+
+def test_per_roi_outcomes_equal_eval_imgs(tmp_path: Path) -> None:
+    """Each prediction's and ground truth's outcome and partner at OKS 0.5 are COCOeval's
+    (evalImgs, area range "all")."""
+    catalog, data = _catalog(tmp_path, 5)
+    with catalog:
+        catalog.evaluate_detections(
+            "predictions", use_keypoints=True, keypoint_sigmas={"hand": HAND_SIGMAS}
+        )
+        rows = catalog.sql(
+            "SELECT e.frame_id, e.field, e.roi_id, e.outcome, e.match_id FROM eval_rois e"
+            " JOIN evaluations v USING (run_id) WHERE v.eval_key = 'eval'"
+        ).fetchall()
+    found = {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows}
+    checked, seen = 0, set()
+    for image in cocoeval_keypoints(data).images:
+        if image["aRng"] != [0, 1e10]:
+            continue
+        frame = f"{PREFIX}{image['image_id']}"
+        for n, dt_id in enumerate(image["dtIds"]):
+            key = (frame, "predictions", str(dt_id))
+            match = int(image["dtMatches"][0][n])
+            expected = "ignored" if image["dtIgnore"][0][n] else "tp" if match else "fp"
+            assert found[key] == (expected, str(match) if match else None), key
+            seen.add(key)
+            checked += 1
+        for n, gt_id in enumerate(image["gtIds"]):
+            key = (frame, "ground_truth", str(gt_id))
+            match = int(image["gtMatches"][0][n])
+            if image["gtIgnore"][n]:
+                assert found[key][0] == "ignored", key
+            else:
+                assert found[key] == ("tp" if match else "fn", str(match) if match else None), key
+            checked += 1
+    assert checked > 200
+    # Predictions beyond COCOeval's cap of 20 per image and label are ignored.
+    beyond = [v for k, v in found.items() if k[1] == "predictions" and k not in seen]
+    assert beyond and all(v == ("ignored", None) for v in beyond)

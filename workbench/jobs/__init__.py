@@ -114,6 +114,10 @@ def run_evaluation(
     from workbench.query._sql import Compiled
     from workbench.query.view import View
 
+    if options.get("use_keypoints"):
+        raise EvaluationError(
+            "evaluation jobs do not compare keypoints by OKS: use catalog.evaluate_detections"
+        )
     if catalog.lake is None:
         raise LakeError("evaluation jobs run on a lake-backed catalog")
     started = time.perf_counter()
