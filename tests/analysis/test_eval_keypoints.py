@@ -12,6 +12,7 @@ from workbench.analysis.evaluation import load_results
 from workbench.errors import EvaluationError
 from workbench.ingest import coco
 from workbench.jobs import run_evaluation
+from workbench.ui.evaluation_panel import class_table
 
 from .kp_data import HAND_SIGMAS, SIGMAS, cocoeval_keypoints, make_keypoint_dataset
 
@@ -67,6 +68,7 @@ def test_oks_map_equals_cocoeval_keypoints(tmp_path: Path, seed: int) -> None:
         assert dict(stored.config.keypoint_sigmas) == {"hand": tuple(HAND_SIGMAS)}
         assert stored.mAP == pytest.approx(results.mAP, abs=1e-12)
         assert "at OKS 0.5" in stored.report()
+        assert "at OKS 0.5" in str(class_table(stored))  # the app's summary
         outcomes = dict(
             catalog.sql(
                 "SELECT outcome, count(*) FROM eval_rois e JOIN evaluations v USING (run_id)"

@@ -203,11 +203,12 @@ def class_table(results: DetectionResults | None) -> Html:
     if results is None:
         return text("No evaluation stored: run catalog.evaluate_detections(...) first.")
     head = html(
-        "<div class='wb-eval-summary'>{}: {} against {} · {} at IoU {} · {} frames · mAP {}</div>",
+        "<div class='wb-eval-summary'>{}: {} against {} · {} at {} {} · {} frames · mAP {}</div>",
         results.eval_key,
         results.pred_field,
         results.gt_field,
         results.config.method,
+        results.measure,
         f"{results.config.iou:g}",
         results.frames,
         _num(results.mAP),
@@ -248,7 +249,7 @@ def pr_plot(state: EvaluationState, results: DetectionResults | None) -> Any:
     ).opts(
         hv.opts.Curve(tools=["hover", "tap"], line_width=2),
         hv.opts.Overlay(
-            title=f"precision / recall at IoU {results.config.iou:g}",
+            title=f"precision / recall at {results.measure} {results.config.iou:g}",
             height=280,
             width=400,
             legend_position="bottom_left",

@@ -99,6 +99,11 @@ class DetectionResults:
     def fn(self) -> int:
         return sum(c.fn for c in self.classes)
 
+    @property
+    def measure(self) -> str:
+        """What the thresholds compare: "OKS" for keypoints, else "IoU"."""
+        return "OKS" if self.config.use_keypoints else "IoU"
+
     def ap(self, label: str) -> float | None:
         return self._class(label).ap
 
@@ -124,8 +129,7 @@ class DetectionResults:
         """A text table: per class AP, precision, recall, f1, tp/fp/fn and support."""
         head = (
             f"evaluation {self.eval_key!r}: {self.pred_field} against {self.gt_field}, "
-            f"{self.config.method} at {'OKS' if self.config.use_keypoints else 'IoU'} "
-            f"{self.config.iou:g} over {self.frames} frames"
+            f"{self.config.method} at {self.measure} {self.config.iou:g} over {self.frames} frames"
         )
         lines = [head]
         if self.mAP is not None:
