@@ -9,7 +9,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    """`workbench lake init|attach|ingest|qa|evaluate|compact|vacuum` (docs/scale-out.md)."""
+    """`workbench lake init|attach|ingest|qa|evaluate|embed|compact|vacuum`
+    (docs/scale-out.md)."""
     lake = sub.add_parser("lake", parents=[common], help="keep frames, sources, ROIs in a lake")
     verbs = lake.add_subparsers(dest="verb", metavar="VERB", required=True)
     init = verbs.add_parser("init", parents=[common], help="move the catalog's tables to a lake")
@@ -171,6 +173,19 @@ def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--engine", choices=("local", "daft", "spark"), default=None)
     evaluate.add_argument("--workers", type=int, default=None)
     evaluate.set_defaults(run=_lake_evaluate)
+    embed = verbs.add_parser("embed", parents=[common], help="compute embeddings as a job")
+    embed.add_argument("--key", default="descriptor", help="the embedding key (default descriptor)")
+    embed.add_argument("--model", default=None, help="an ONNX file (default: the descriptor)")
+    embed.add_argument("--target", choices=("frames", "rois"), default="frames")
+    embed.add_argument("--field", default=None, help="the ROIs' field (target rois)")
+    embed.add_argument("--source", default=None, help="the frames' source (default: the first)")
+    embed.add_argument("--media", choices=("source", "thumbnail"), default="source")
+    embed.add_argument("--image-size", type=int, default=256)
+    embed.add_argument("--batch-size", type=int, default=64)
+    embed.add_argument("--overwrite", action="store_true", help="compute every vector again")
+    embed.add_argument("--engine", choices=("local", "daft", "spark"), default=None)
+    embed.add_argument("--workers", type=int, default=None)
+    embed.set_defaults(run=_lake_embed)
     compact = verbs.add_parser("compact", parents=[common], help="rewrite buckets sorted")
     compact.add_argument(
         "--no-promote", action="store_true", help="promote no metadata keys to columns"
@@ -194,9 +209,8 @@ def _lake_init(args: argparse.Namespace) -> int:
 def _lake_ingest(args: argparse.Namespace) -> int:
     from workbench.jobs import EngineConfig, IngestJob, run_ingest
 
-    with _open(args) as catalog:
-        if catalog.lake is None:
-            raise WorkbenchError("the catalog is not lake-backed: `workbench lake init` first")
+    with _open_lake(args) as catalog:
+        assert catalog.lake is not None
         root = catalog.lake.root
         catalog.add_media_roots(
             [p if p.is_dir() else p.parent for p in args.paths], origin="import"
@@ -220,7 +234,7 @@ def _lake_ingest(args: argparse.Namespace) -> int:
 def _lake_qa(args: argparse.Namespace) -> int:
     from workbench.jobs import JOB_KINDS, EngineConfig, run_sequence_qa
 
-    with _open(args) as catalog:
+    with _open_lake(args) as catalog:
         report = run_sequence_qa(
             catalog,
             tuple(args.kinds) or JOB_KINDS,
@@ -233,7 +247,7 @@ def _lake_qa(args: argparse.Namespace) -> int:
 def _lake_evaluate(args: argparse.Namespace) -> int:
     from workbench.jobs import EngineConfig, run_evaluation
 
-    with _open(args) as catalog:
+    with _open_lake(args) as catalog:
         results = run_evaluation(
             catalog,
             args.pred_field,
@@ -249,13 +263,33 @@ def _lake_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lake_embed(args: argparse.Namespace) -> int:
+    from workbench.jobs import EngineConfig, run_embeddings
+
+    with _open_lake(args) as catalog:
+        report = run_embeddings(
+            catalog,
+            args.key,
+            args.model,
+            EngineConfig.from_env(args.engine, args.workers),
+            target=args.target,
+            field=args.field,
+            source=args.source,
+            media=args.media,
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+            overwrite=args.overwrite,
+        )
+    print(report)
+    return EXIT_REJECTED if report.refused else 0
+
+
 def _lake_compact(args: argparse.Namespace) -> int:
     from workbench.store import layout
     from workbench.store.lake_compact import compact
 
-    with _open(args) as catalog:
-        if catalog.lake is None:
-            raise WorkbenchError("the catalog is not lake-backed")
+    with _open_lake(args) as catalog:
+        assert catalog.lake is not None
         before = set(layout.promoted_columns(catalog.cursor()))
         removed = compact(catalog, progress=True, promote=not args.no_promote)
         catalog.refresh_lake()
@@ -267,9 +301,8 @@ def _lake_compact(args: argparse.Namespace) -> int:
 def _lake_vacuum(args: argparse.Namespace) -> int:
     from workbench.store.lake_compact import vacuum
 
-    with _open(args) as catalog:
-        if catalog.lake is None:
-            raise WorkbenchError("the catalog is not lake-backed")
+    with _open_lake(args) as catalog:
+        assert catalog.lake is not None
         catalog.refresh_lake()
         gone = vacuum(catalog.lake, retention_hours=args.retention_hours, dry_run=not args.confirm)
     verb = "removed" if args.confirm else "would remove (add --confirm)"
@@ -302,6 +335,21 @@ def _catalog_path(args: argparse.Namespace) -> Path:
 
 def _open(args: argparse.Namespace, *, read_only: bool = False) -> Catalog:
     return Catalog(_catalog_path(args), read_only=read_only)
+
+
+@contextmanager
+def _open_lake(args: argparse.Namespace) -> Iterator[Catalog]:
+    """The catalog of a `workbench lake` command, which must exist and be lake-backed."""
+    path = _catalog_path(args)
+    if not path.exists():
+        raise WorkbenchError(f"{path}: no such catalog")
+    with _open(args) as catalog:
+        if catalog.lake is None:
+            raise WorkbenchError(
+                f"{path}: the catalog is not lake-backed: `workbench lake init` or "
+                "`workbench lake attach` first"
+            )
+        yield catalog
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:

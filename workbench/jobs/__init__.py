@@ -6,6 +6,7 @@ no scheduler or worker pool of our own. docs/scale-out.md says how to run them o
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from workbench.jobs.sequence_qa import JOB_KINDS, SequenceQaJob, run_qa_unit, st
 from workbench.store.catalog import Catalog
 
 if TYPE_CHECKING:
+    from workbench.analysis.embeddings.report import EmbeddingReport
     from workbench.analysis.evaluation.results import DetectionResults
 
 
@@ -143,6 +145,46 @@ def run_evaluation(
     )
 
 
+def run_embeddings(
+    catalog: Catalog,
+    key: str = "descriptor",
+    model: str | os.PathLike[str] | None = None,
+    config: EngineConfig | None = None,
+    *,
+    target: str = "frames",
+    field: str | None = None,
+    source: str | None = None,
+    media: str = "source",
+    image_size: int = 256,
+    batch_size: int = 64,
+    overwrite: bool = False,
+    progress: bool = True,
+    **onnx_options: Any,
+) -> EmbeddingReport:
+    """`catalog.compute_embeddings` over every frame (or box ROI) of a lake-backed catalog as
+    a job, one unit per bucket (or share of one), the vectors kept as a Delta table in the
+    lake and read by the catalog as `emb_<key>` (jobs/embeddings.py). `model`: None (the
+    built-in descriptor) or an ONNX file that every worker can read. A key the job made
+    before is resumed (ids it has are skipped) unless `overwrite`."""
+    from workbench.jobs.embeddings import run_job
+
+    return run_job(
+        catalog,
+        key,
+        model,
+        config or EngineConfig.from_env(),
+        target=target,
+        field=field,
+        source=source,
+        media=media,
+        image_size=image_size,
+        batch_size=batch_size,
+        overwrite=overwrite,
+        progress=progress,
+        onnx_options=onnx_options,
+    )
+
+
 __all__ = [
     "ENGINES",
     "JOB_KINDS",
@@ -152,6 +194,7 @@ __all__ = [
     "JobReport",
     "QaJobReport",
     "SequenceQaJob",
+    "run_embeddings",
     "run_evaluation",
     "run_ingest",
     "run_sequence_qa",

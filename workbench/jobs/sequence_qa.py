@@ -94,16 +94,7 @@ def bucket_view(con: duckdb.DuckDBPyConnection, lake: str, name: str, bucket: in
     from deltalake import DeltaTable
 
     dt = DeltaTable(table_uri(lake, name), storage_options=storage_options(lake))
-    root = table_uri(lake, name)
-    actions = pa.table(dt.get_add_actions(flatten=True))
-    column = f"partition.{BUCKET}"
-    files = [
-        f"{root}/{path}"
-        for path, value in zip(
-            actions["path"].to_pylist(), actions[column].to_pylist(), strict=True
-        )
-        if value is not None and int(value) == bucket
-    ]
+    files = bucket_files(dt, table_uri(lake, name), bucket)
     if files:
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         con.execute(
@@ -116,6 +107,21 @@ def bucket_view(con: duckdb.DuckDBPyConnection, lake: str, name: str, bucket: in
             f"CREATE VIEW {name} AS SELECT * EXCLUDE (_row, {BUCKET}), _row AS rowid "
             f"FROM _empty_{name}"
         )
+
+
+def bucket_files(dt: Any, root: str, bucket: int) -> list[str]:
+    """The files of the Delta table `dt` (at `root`) in partition `bucket`."""
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    column = f"partition.{BUCKET}"
+    if not actions.num_rows:
+        return []
+    return [
+        f"{root}/{path}"
+        for path, value in zip(
+            actions["path"].to_pylist(), actions[column].to_pylist(), strict=True
+        )
+        if value is not None and int(value) == bucket
+    ]
 
 
 def store_issues(catalog: Catalog, kinds: tuple[str, ...], results: list[str]) -> int:
