@@ -161,6 +161,7 @@ def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     qa.add_argument("kinds", nargs="*", help="kinds of issue (default: all but frozen)")
     qa.add_argument("--engine", choices=("local", "daft", "spark"), default=None)
     qa.add_argument("--workers", type=int, default=None)
+    _scope_options(qa)
     qa.set_defaults(run=_lake_qa)
     evaluate = verbs.add_parser("evaluate", parents=[common], help="evaluation as a job")
     evaluate.add_argument("pred_field")
@@ -185,6 +186,7 @@ def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     embed.add_argument("--overwrite", action="store_true", help="compute every vector again")
     embed.add_argument("--engine", choices=("local", "daft", "spark"), default=None)
     embed.add_argument("--workers", type=int, default=None)
+    _scope_options(embed)
     embed.set_defaults(run=_lake_embed)
     compact = verbs.add_parser("compact", parents=[common], help="rewrite buckets sorted")
     compact.add_argument(
@@ -195,6 +197,21 @@ def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     vacuum.add_argument("--retention-hours", type=int, default=168)
     vacuum.add_argument("--confirm", action="store_true", help="remove (default: list only)")
     vacuum.set_defaults(run=_lake_vacuum)
+
+
+def _scope_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--view", default=None, help="only the frames of this saved view")
+    parser.add_argument("--where", default=None, help="only frames where this SQL holds")
+
+
+def _job_view(catalog: Catalog, args: argparse.Namespace) -> Any:
+    """The view a job is restricted to (`--view NAME`, `--where SQL`), or None."""
+    from workbench.query import load_view
+
+    view = load_view(catalog, args.view) if args.view else None
+    if args.where:
+        view = (view or catalog.view()).where(args.where)
+    return view
 
 
 def _lake_init(args: argparse.Namespace) -> int:
@@ -239,6 +256,7 @@ def _lake_qa(args: argparse.Namespace) -> int:
             catalog,
             tuple(args.kinds) or JOB_KINDS,
             EngineConfig.from_env(args.engine, args.workers),
+            view=_job_view(catalog, args),
         )
     print(f"{report.issues} issues in {report.units} buckets, {report.seconds:.1f} s")
     return 0
@@ -279,6 +297,7 @@ def _lake_embed(args: argparse.Namespace) -> int:
             image_size=args.image_size,
             batch_size=args.batch_size,
             overwrite=args.overwrite,
+            view=_job_view(catalog, args),
         )
     print(report)
     return EXIT_REJECTED if report.refused else 0

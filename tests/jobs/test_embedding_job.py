@@ -14,6 +14,7 @@ from tests.analysis.test_embeddings import _onnx_model
 from workbench import Catalog
 from workbench.errors import AnalysisError, LakeError
 from workbench.jobs import EngineConfig, run_embeddings
+from workbench.query import save_view
 from workbench.store.lake_write import open_for_lake
 
 DAFT = importlib.util.find_spec("daft") is not None
@@ -155,6 +156,9 @@ def test_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "embeddings 'night' (workbench-descriptor-v1): 12 written" in capsys.readouterr().out
     with workbench.open(path) as catalog:
         assert catalog.list_embeddings()[0].count == 12
+        save_view(catalog, "rainy", catalog.view().match(weather="rain"))
+    assert main([*args, "--key", "rainy", "--view", "rainy", "--where", "f.id < 'f05'"]) == 0
+    assert "embeddings 'rainy' (workbench-descriptor-v1): 2 written" in capsys.readouterr().out
     # every lake command refuses a catalog that is missing or not lake-backed, alike
     other = tmp_path / "other.duckdb"
     for verb in (["embed"], ["qa"], ["evaluate", "predictions"], ["compact"], ["vacuum"]):
@@ -184,3 +188,29 @@ def test_on_spark(tmp_path: Path) -> None:
         active = SparkSession.getActiveSession()
         if active is not None:
             active.stop()
+
+
+def test_a_view_restricts_the_job(tmp_path: Path) -> None:
+    path = lake_catalog(tmp_path)
+    with workbench.open(path) as catalog:
+        rainy = catalog.view().match(weather="rain")
+        local = rainy.compute_embeddings("local", progress=False)
+        job = run_embeddings(catalog, "job", config=LOCAL, progress=False, view=rainy)
+        assert job.written == local.written == 6
+        expected, found = vectors(catalog, "local"), vectors(catalog, "job")
+        assert sorted(found) == sorted(expected) == [(f"f{i:02d}",) for i in range(1, 12, 2)]
+        for name, vector in expected.items():
+            np.testing.assert_allclose(found[name], vector, rtol=1e-5, atol=1e-6)
+        assert not list((tmp_path / "lake" / "_scopes").glob("*/*"))  # scratch files gone
+        # then the rest of the frames: the key's rainy ones are skipped
+        where = catalog.view().where("f.context_id IN ('ctx0', 'ctx1')")
+        more = run_embeddings(catalog, "job", config=LOCAL, progress=False, view=where)
+        assert (more.written, more.skipped) == (4, 4)
+        # ROI crops of a view, and a view with no frames
+        crops = run_embeddings(
+            catalog, "crops", target="rois", config=LOCAL, progress=False, view=rainy
+        )
+        assert crops.written == 12
+        none = catalog.view().where("f.id = 'nothing'")
+        empty = run_embeddings(catalog, "none", config=LOCAL, progress=False, view=none)
+        assert empty.written == 0

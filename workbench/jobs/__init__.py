@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 from workbench.jobs.engines import ENGINES, EngineConfig, run_units
 from workbench.jobs.evaluation import EvaluationJob, combine, run_eval_unit
 from workbench.jobs.ingest import IngestJob, UnitResult, commit, run_unit
+from workbench.jobs.scope import drop_scope, scope_of, write_scope
 from workbench.jobs.sequence_qa import JOB_KINDS, SequenceQaJob, run_qa_unit, store_issues
 from workbench.store.catalog import Catalog
 
 if TYPE_CHECKING:
     from workbench.analysis.embeddings.report import EmbeddingReport
     from workbench.analysis.evaluation.results import DetectionResults
+    from workbench.query.view import View
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,12 @@ def run_sequence_qa(
     config: EngineConfig | None = None,
     *,
     progress: bool = True,
+    view: View | None = None,
     **options: Any,
 ) -> QaJobReport:
-    """Sequence QA of a lake-backed catalog's every context as a job, one unit per bucket;
-    the issues replace those of the same kinds in `qa_issues` (jobs/sequence_qa.py)."""
+    """Sequence QA of a lake-backed catalog's every context (or the frames of `view`, as
+    `view.sequence_qa()` checks them) as a job, one unit per bucket; the issues replace
+    those of the same kinds in `qa_issues` (jobs/sequence_qa.py)."""
     import time
 
     from workbench.errors import LakeError
@@ -85,8 +89,16 @@ def run_sequence_qa(
     start = time.perf_counter()
     catalog.refresh_lake()
     job = SequenceQaJob(catalog.lake.root, tuple(kinds), dict(options))
+    if view is not None and view.catalog is not catalog:
+        raise LakeError("the view is of another catalog")
     units = job.units(catalog.lake.buckets)
-    results = run_units(units, run_qa_unit, config or EngineConfig.from_env(), progress=progress)
+    scope = write_scope(view)
+    try:
+        units = [u | scope_of(scope, u["bucket"]) for u in units]
+        engine = config or EngineConfig.from_env()
+        results = run_units(units, run_qa_unit, engine, progress=progress)
+    finally:
+        drop_scope(scope)
     issues = store_issues(catalog, job.kinds, results)
     return QaJobReport(len(units), issues, job.kinds, time.perf_counter() - start)
 
@@ -159,13 +171,15 @@ def run_embeddings(
     batch_size: int = 64,
     overwrite: bool = False,
     progress: bool = True,
+    view: View | None = None,
     **onnx_options: Any,
 ) -> EmbeddingReport:
     """`catalog.compute_embeddings` over every frame (or box ROI) of a lake-backed catalog as
     a job, one unit per bucket (or share of one), the vectors kept as a Delta table in the
     lake and read by the catalog as `emb_<key>` (jobs/embeddings.py). `model`: None (the
     built-in descriptor) or an ONNX file that every worker can read. A key the job made
-    before is resumed (ids it has are skipped) unless `overwrite`."""
+    before is resumed (ids it has are skipped) unless `overwrite`. `view`: only the frames
+    (or their ROIs) of this view of the catalog (a saved view, a `where`...; jobs/scope.py)."""
     from workbench.jobs.embeddings import run_job
 
     return run_job(
@@ -182,6 +196,7 @@ def run_embeddings(
         overwrite=overwrite,
         progress=progress,
         onnx_options=onnx_options,
+        view=view,
     )
 
 

@@ -20,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
@@ -38,11 +38,15 @@ from workbench.analysis.embeddings.store import TARGETS, EmbeddingInfo, get_info
 from workbench.errors import AnalysisError, LakeError
 from workbench.jobs.engines import EngineConfig, run_units
 from workbench.jobs.ingest import output_filesystem
+from workbench.jobs.scope import drop_scope, scope_of, scope_view, write_scope
 from workbench.jobs.sequence_qa import bucket_files, bucket_view
 from workbench.media.thumbnails import default_cache_dir
 from workbench.store.catalog import Catalog
 from workbench.store.lake import BUCKET, filesystem, is_remote, storage_options
 from workbench.store.lake_write import ROW_GROUP
+
+if TYPE_CHECKING:
+    from workbench.query.view import View
 
 _FIRST_SOURCES = "(SELECT frame_id, arg_min(uri, rowid) AS uri FROM sources GROUP BY frame_id)"
 
@@ -131,6 +135,7 @@ def _items(unit: dict[str, Any]) -> tuple[list[Item], int]:
         ids = ("frame_id", "roi_id") if unit["target"] == "rois" else ("frame_id",)
         _done_view(con, unit, ids)
         share = f"hash(frame_id) % {int(unit['parts'])} = {int(unit['part'])}"
+        share += " AND " + scope_view(con, unit).format(id="frame_id")
         query, params = _query(unit)
         con.execute(f"CREATE TEMP TABLE _todo AS SELECT * FROM ({query}) WHERE {share}", params)
         skipped = con.execute(
@@ -282,6 +287,7 @@ def run_job(
     overwrite: bool,
     progress: bool,
     onnx_options: dict[str, Any],
+    view: View | None = None,
 ) -> EmbeddingReport:
     """The driver of `jobs.run_embeddings`: check, run the units, commit, pin, audit."""
     started = time.perf_counter()
@@ -325,7 +331,12 @@ def run_job(
     )
     buckets = catalog.lake.buckets
     parts = 1 if config.engine == "local" else max(1, -(-2 * config.workers // buckets))
-    results = run_units(job.units(buckets, parts), run_embedding_unit, config, progress=progress)
+    scope = write_scope(_of(catalog, view))
+    try:
+        units = [u | scope_of(scope, u["bucket"]) for u in job.units(buckets, parts)]
+        results = run_units(units, run_embedding_unit, config, progress=progress)
+    finally:
+        drop_scope(scope)
     report = EmbeddingReport(key, embedder.name)
     files, dimension = collect(results, report)
     dimension = dimension or (existing.dimension if existing else 0)
@@ -355,6 +366,12 @@ def run_job(
                 details=details,
             )
     return report
+
+
+def _of(catalog: Catalog, view: View | None) -> View | None:
+    if view is not None and view.catalog is not catalog:
+        raise AnalysisError("the view is of another catalog")
+    return view
 
 
 def _resumed(

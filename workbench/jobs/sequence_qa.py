@@ -22,6 +22,7 @@ import pyarrow as pa
 from workbench.analysis.sequence_qa import QA_KINDS, SEQUENCE_CHECKS, thresholds_of
 from workbench.analysis.sequence_qa.checks import TRACKS, track_rows
 from workbench.errors import LakeError
+from workbench.jobs.scope import scope_view
 from workbench.query._sql import Compiled
 from workbench.store.audit import append_audit_row, default_actor
 from workbench.store.catalog import Catalog
@@ -70,9 +71,10 @@ def run_qa_unit(unit: dict[str, Any]) -> str:
         for name in LAKE_TABLES:
             bucket_view(con, lake, name, bucket)
         thresholds = thresholds_of(unit["options"])
+        scoped = scope_view(con, unit).format(id="id")
         con.execute(
             f"CREATE TEMP TABLE {_FRAMES} AS SELECT id, context_id, timestamp, frame_index "
-            "FROM frames"
+            f"FROM frames WHERE {scoped}"
         )
         if set(unit["kinds"]) & _TRACK_KINDS:
             tracks = track_rows(Compiled(_FRAMES), thresholds)
