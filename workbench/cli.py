@@ -173,6 +173,7 @@ def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--overwrite", action="store_true", help="replace a run of that key")
     evaluate.add_argument("--engine", choices=("local", "daft", "spark"), default=None)
     evaluate.add_argument("--workers", type=int, default=None)
+    _scope_options(evaluate)
     evaluate.set_defaults(run=_lake_evaluate)
     embed = verbs.add_parser("embed", parents=[common], help="compute embeddings as a job")
     embed.add_argument("--key", default="descriptor", help="the embedding key (default descriptor)")
@@ -276,6 +277,7 @@ def _lake_evaluate(args: argparse.Namespace) -> int:
             method=args.method,
             iou=args.iou,
             use_masks=args.masks,
+            view=_job_view(catalog, args),
         )
     print(results.report())
     return 0

@@ -112,12 +112,15 @@ def run_evaluation(
     *,
     overwrite: bool = False,
     progress: bool = True,
+    view: View | None = None,
     **options: Any,
 ) -> DetectionResults:
     """Evaluate `pred_field` against `gt_field` over every frame of a lake-backed catalog as
     a job, one unit per bucket, and store the run as `eval_key` exactly as
     `catalog.evaluate_detections` does (`options`: its iou, classwise, method ('coco' or
-    'simple'), iou_threshs, use_masks, compute_mAP, area_ranges, max_dets)."""
+    'simple'), iou_threshs, use_masks, compute_mAP, area_ranges, max_dets). `view`: only
+    its frames, as `evaluate_detections(view=...)` (a view that filters ROIs runs locally
+    only)."""
     import time
 
     from workbench.analysis.evaluation import storage
@@ -136,15 +139,29 @@ def run_evaluation(
     storage.check_key(eval_key)
     if not isinstance(overwrite, bool):
         raise EvaluationError(f"overwrite must be True or False, got {overwrite!r}")
+    if view is not None and (view.catalog is not catalog or view.plan.roi_filters):
+        raise EvaluationError(
+            "an evaluation job takes a view of this catalog's frames; a view that filters "
+            "ROIs runs locally (catalog.evaluate_detections)"
+        )
     catalog.refresh_lake()
-    view = View(catalog)
+    every = View(catalog)
+    view = view or every
     check_fields(view, pred_field, gt_field)
     storage.check_free(catalog, eval_key, overwrite)
-    sources = bool(view.run(Compiled(f"SELECT 1 FROM ({MULTI_SOURCE}) LIMIT 1")).num_rows)
+    sources = bool(every.run(Compiled(f"SELECT 1 FROM ({MULTI_SOURCE}) LIMIT 1")).num_rows)
     job = EvaluationJob(catalog.lake.root, pred_field, gt_field, settings)
-    query = rois_query(view, pred_field, gt_field, settings.use_masks, sources)
-    units = job.units(catalog.lake.buckets, query, sources)
-    found = run_units(units, run_eval_unit, config or EngineConfig.from_env(), progress=progress)
+    query = rois_query(every, pred_field, gt_field, settings.use_masks, sources)
+    scope = write_scope(view)
+    try:
+        units = [
+            u | scope_of(scope, u["bucket"])
+            for u in job.units(catalog.lake.buckets, query, sources)
+        ]
+        engine = config or EngineConfig.from_env()
+        found = run_units(units, run_eval_unit, engine, progress=progress)
+    finally:
+        drop_scope(scope)
     results, rois, frames = combine(found, job, eval_key)
     return storage.save(
         catalog,

@@ -90,9 +90,12 @@ def run_qa_unit(unit: dict[str, Any]) -> str:
     return orjson.dumps(rows).decode()
 
 
-def bucket_view(con: duckdb.DuckDBPyConnection, lake: str, name: str, bucket: int) -> None:
+def bucket_view(
+    con: duckdb.DuckDBPyConnection, lake: str, name: str, bucket: int, where: str = "TRUE"
+) -> None:
     """`name` as a view over the bucket's files (an empty table of its columns if none),
-    with the stored order as `rowid`, as the catalog shows it."""
+    with the stored order as `rowid`, as the catalog shows it; only rows where `where`
+    holds."""
     from deltalake import DeltaTable
 
     dt = DeltaTable(table_uri(lake, name), storage_options=storage_options(lake))
@@ -101,13 +104,13 @@ def bucket_view(con: duckdb.DuckDBPyConnection, lake: str, name: str, bucket: in
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         con.execute(
             f"CREATE VIEW {name} AS SELECT * EXCLUDE (_row), _row AS rowid "
-            f"FROM read_parquet([{listed}])"
+            f"FROM read_parquet([{listed}]) WHERE {where}"
         )
     else:
         con.register(f"_empty_{name}", pa.schema(dt.schema()).empty_table())
         con.execute(
             f"CREATE VIEW {name} AS SELECT * EXCLUDE (_row, {BUCKET}), _row AS rowid "
-            f"FROM _empty_{name}"
+            f"FROM _empty_{name} WHERE {where}"
         )
 
 
