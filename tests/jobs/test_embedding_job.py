@@ -214,3 +214,19 @@ def test_a_view_restricts_the_job(tmp_path: Path) -> None:
         none = catalog.view().where("f.id = 'nothing'")
         empty = run_embeddings(catalog, "none", config=LOCAL, progress=False, view=none)
         assert empty.written == 0
+
+
+def test_a_unit_writes_a_file_every_file_rows_vectors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import workbench.jobs.embeddings as job
+
+    monkeypatch.setattr(job, "FILE_ROWS", 3)
+    path = lake_catalog(tmp_path, buckets=1)
+    (tmp_path / "media" / "07.jpg").write_bytes(b"not a jpeg")
+    with workbench.open(path) as catalog:
+        report = run_embeddings(catalog, "job", config=LOCAL, progress=False, batch_size=2)
+        assert (report.written, report.refused) == (11, 1)
+        files = list((tmp_path / "lake" / "embeddings" / "job").glob("*/*.parquet"))
+        assert len(files) == 3  # 4, 3 and 4 vectors: a file once a unit holds 3 or more
+        assert len(vectors(catalog, "job")) == 11

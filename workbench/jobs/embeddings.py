@@ -48,6 +48,9 @@ from workbench.store.lake_write import ROW_GROUP
 if TYPE_CHECKING:
     from workbench.query.view import View
 
+# A unit writes its vectors a file every this many (so it holds at most that many at once).
+FILE_ROWS = 65_536
+
 _FIRST_SOURCES = "(SELECT frame_id, arg_min(uri, rowid) AS uri FROM sources GROUP BY frame_id)"
 
 
@@ -75,7 +78,7 @@ class EmbeddingJob:
 
     def units(self, buckets: int, parts: int = 1) -> list[dict[str, Any]]:
         """One unit per bucket and share (`parts` shares a bucket), as JSON-friendly dicts."""
-        spec = {k: v for k, v in self.__dict__.items()}
+        spec = dataclasses.asdict(self)
         spec["roots"] = list(self.roots)
         return [
             {**spec, "bucket": b, "part": p, "parts": parts}
@@ -99,24 +102,38 @@ def run_embedding_unit(unit: dict[str, Any]) -> str:
     )
     done: list[Item] = []
     vectors: list[np.ndarray] = []
+    files, written, dimension = [], 0, 0
     try:
         step = int(unit["batch_size"])
         for start in range(0, len(items), step):
             found, good = embed_batch(embedder, reader, items[start : start + step], report)
-            if good:
-                vectors.append(found)
-                done.extend(good)
+            if not good:
+                continue
+            if dimension and found.shape[1] != dimension:
+                raise AnalysisError(
+                    f"model {embedder.name!r} returned vectors of {dimension} and "
+                    f"{found.shape[1]} dimensions"
+                )
+            dimension = int(found.shape[1])
+            vectors.append(found)
+            done.extend(good)
+            if len(done) >= FILE_ROWS or start + step >= len(items):
+                files.append(_write(unit, done, vectors))
+                written += len(done)
+                done, vectors = [], []
     finally:
         reader.close()
-    written = _write(unit, done, vectors) if done else None
+    if done:  # the last batches had refusals only after some good ones
+        files.append(_write(unit, done, vectors))
+        written += len(done)
     return orjson.dumps(
         {
-            "file": written,
-            "written": len(done),
+            "files": files,
+            "written": written,
             "skipped": skipped,
             "refused": report.refused,
             "errors": report.errors,
-            "dimension": int(vectors[0].shape[1]) if vectors else 0,
+            "dimension": dimension,
         }
     ).decode()
 
@@ -256,8 +273,7 @@ def collect(results: list[str], report: EmbeddingReport) -> tuple[list[dict[str,
     files, dimension = [], 0
     for text in results:
         found = orjson.loads(text)
-        if found["file"]:
-            files.append(found["file"])
+        files.extend(found["files"])
         report.written += int(found["written"])
         report.skipped += int(found["skipped"])
         report.refused += int(found["refused"])
