@@ -307,8 +307,64 @@ def run_job(
 ) -> EmbeddingReport:
     """The driver of `jobs.run_embeddings`: check, run the units, commit, pin, audit."""
     started = time.perf_counter()
-    if catalog.lake is None:
+    lake = catalog.lake
+    if lake is None:
         raise LakeError("embedding jobs run on a lake-backed catalog")
+    _check(catalog, key, target, media, image_size, batch_size, overwrite, model)
+    spec = None if model in (None, "descriptor") else os.path.abspath(os.fspath(model))
+    embedder = embedder_of(spec, **onnx_options)
+    existing = get_info(catalog.cursor(), key)
+    resume = _resumed(existing, target, embedder.name, overwrite)
+    catalog.refresh_lake()
+    uri = key_uri(lake.root, key)
+    roots, thumbnails = tuple(catalog.media_roots()), str(default_cache_dir(catalog.path))
+    job = EmbeddingJob(
+        lake.root, uri, spec, embedder.name, roots, thumbnails, target, field, source,
+        media, image_size, batch_size, dict(onnx_options), resume,
+    )  # fmt: skip
+    parts = 1 if config.engine == "local" else max(1, -(-2 * config.workers // lake.buckets))
+    scope = write_scope(_of(catalog, view))
+    try:
+        units = [u | scope_of(scope, u["bucket"]) for u in job.units(lake.buckets, parts)]
+        results = run_units(units, run_embedding_unit, config, progress=progress)
+    finally:
+        drop_scope(scope)
+    report = EmbeddingReport(key, embedder.name)
+    files, dimension = collect(results, report)
+    # Nothing embedded (every picture refused, or every id there): the key stays as it was.
+    version = commit(uri, files, replace=resume is None) if files else None
+    report.seconds = round(time.perf_counter() - started, 3)
+    if not report.written and not report.refused:
+        return report
+    with catalog.transaction() as con:
+        if version is not None:
+            settings = {"media": media, "image_size": image_size, "source": source, "field": field}
+            pin(
+                con,
+                key,
+                uri=uri,
+                version=version,
+                target=target,
+                model=embedder.name,
+                dimension=dimension,
+                options=settings,
+            )
+        details = {"model": embedder.name, "refused": report.refused, "skipped": report.skipped}
+        audit(con, "compute_embeddings", {"key": key, "job": True}, report.written, details=details)
+    return report
+
+
+def _check(
+    catalog: Catalog,
+    key: str,
+    target: str,
+    media: str,
+    image_size: int,
+    batch_size: int,
+    overwrite: bool,
+    model: Any,
+) -> None:
+    """Refuse what `compute_embeddings` refuses, and models a worker cannot rebuild."""
     check_writable(catalog, "embeddings")
     check_key(key)
     check_flag(overwrite, "overwrite")
@@ -323,65 +379,6 @@ def run_job(
             "a job's model is None (the built-in descriptor) or an ONNX file its workers read, "
             f"not {model!r}"
         )
-    spec = None if model in (None, "descriptor") else os.path.abspath(os.fspath(model))
-    embedder = embedder_of(spec, **onnx_options)
-    existing = get_info(catalog.cursor(), key)
-    resume = _resumed(existing, target, embedder.name, overwrite)
-    catalog.refresh_lake()
-    uri = key_uri(catalog.lake.root, key)
-    job = EmbeddingJob(
-        catalog.lake.root,
-        uri,
-        spec,
-        embedder.name,
-        tuple(catalog.media_roots()),
-        str(default_cache_dir(catalog.path)),
-        target,
-        field,
-        source,
-        media,
-        image_size,
-        batch_size,
-        dict(onnx_options),
-        resume,
-    )
-    buckets = catalog.lake.buckets
-    parts = 1 if config.engine == "local" else max(1, -(-2 * config.workers // buckets))
-    scope = write_scope(_of(catalog, view))
-    try:
-        units = [u | scope_of(scope, u["bucket"]) for u in job.units(buckets, parts)]
-        results = run_units(units, run_embedding_unit, config, progress=progress)
-    finally:
-        drop_scope(scope)
-    report = EmbeddingReport(key, embedder.name)
-    files, dimension = collect(results, report)
-    dimension = dimension or (existing.dimension if existing else 0)
-    if dimension:
-        version = commit(uri, files, replace=resume is None)
-        settings = {"media": media, "image_size": image_size, "source": source, "field": field}
-        with catalog.transaction() as con:
-            pin(
-                con,
-                key,
-                uri=uri,
-                version=version,
-                target=target,
-                model=embedder.name,
-                dimension=dimension,
-                options=settings,
-            )
-    report.seconds = round(time.perf_counter() - started, 3)
-    if report.written or report.refused:
-        with catalog.transaction() as con:
-            details = {"model": embedder.name, "refused": report.refused, "skipped": report.skipped}
-            audit(
-                con,
-                "compute_embeddings",
-                {"key": key, "job": True},
-                report.written,
-                details=details,
-            )
-    return report
 
 
 def _of(catalog: Catalog, view: View | None) -> View | None:
