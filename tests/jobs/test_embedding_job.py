@@ -174,6 +174,30 @@ def test_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_on_daft(tmp_path: Path) -> None:
     with workbench.open(lake_catalog(tmp_path, buckets=2)) as catalog:
         check_same(catalog, EngineConfig("daft", 2))
+        expected = vectors(catalog, "local")
+    # the key's Delta table, read by Daft itself
+    import daft
+
+    uri = str(tmp_path / "lake" / "embeddings" / "job")
+    rows = daft.read_deltalake(uri).to_pydict()
+    assert sorted(rows["frame_id"]) == sorted(k[0] for k in expected)
+    for frame_id, vector in zip(rows["frame_id"], rows["vector"], strict=True):
+        np.testing.assert_allclose(vector, expected[(frame_id,)], rtol=1e-5, atol=1e-6)
+
+
+def test_the_lake_table_is_read_by_deltalake(tmp_path: Path) -> None:
+    from deltalake import DeltaTable
+
+    with workbench.open(lake_catalog(tmp_path)) as catalog:
+        run_embeddings(catalog, "job", target="rois", config=LOCAL, progress=False)
+        info = catalog.list_embeddings()[0]
+        expected = vectors(catalog, "job", "frame_id, roi_id")
+    table = DeltaTable(info.options["lake"], version=info.options["version"]).to_pyarrow_table()
+    assert table.num_rows == len(expected) == 24
+    assert set(table.schema.names) == {"frame_id", "roi_id", "vector", "computed", "context_bucket"}
+    for row in table.to_pylist():
+        key = (row["frame_id"], row["roi_id"])
+        np.testing.assert_allclose(row["vector"], expected[key], rtol=1e-6)
 
 
 @pytest.mark.slow
