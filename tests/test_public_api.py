@@ -142,7 +142,8 @@ PUBLIC_NAMES: dict[str, list[str]] = {
     ],
     "jobs": [
         "ENGINES", "JOB_KINDS", "EngineConfig", "EvaluationJob", "IngestJob", "JobReport",
-        "QaJobReport", "SequenceQaJob", "run_evaluation", "run_ingest", "run_sequence_qa",
+        "QaJobReport", "SequenceQaJob", "run_embeddings", "run_evaluation", "run_ingest",
+        "run_sequence_qa",
     ],
     "store": [
         "Catalog", "CatalogInfo", "check_read_only", "default_catalog_path", "open_catalog",

@@ -9,7 +9,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    """`workbench lake init|attach|ingest|qa|evaluate|compact|vacuum` (docs/scale-out.md)."""
+    """`workbench lake init|attach|ingest|qa|evaluate|embed|compact|vacuum`
+    (docs/scale-out.md)."""
     lake = sub.add_parser("lake", parents=[common], help="keep frames, sources, ROIs in a lake")
     verbs = lake.add_subparsers(dest="verb", metavar="VERB", required=True)
     init = verbs.add_parser("init", parents=[common], help="move the catalog's tables to a lake")
@@ -159,6 +161,7 @@ def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     qa.add_argument("kinds", nargs="*", help="kinds of issue (default: all but frozen)")
     qa.add_argument("--engine", choices=("local", "daft", "spark"), default=None)
     qa.add_argument("--workers", type=int, default=None)
+    _scope_options(qa)
     qa.set_defaults(run=_lake_qa)
     evaluate = verbs.add_parser("evaluate", parents=[common], help="evaluation as a job")
     evaluate.add_argument("pred_field")
@@ -170,7 +173,22 @@ def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--overwrite", action="store_true", help="replace a run of that key")
     evaluate.add_argument("--engine", choices=("local", "daft", "spark"), default=None)
     evaluate.add_argument("--workers", type=int, default=None)
+    _scope_options(evaluate)
     evaluate.set_defaults(run=_lake_evaluate)
+    embed = verbs.add_parser("embed", parents=[common], help="compute embeddings as a job")
+    embed.add_argument("--key", default="descriptor", help="the embedding key (default descriptor)")
+    embed.add_argument("--model", default=None, help="an ONNX file (default: the descriptor)")
+    embed.add_argument("--target", choices=("frames", "rois"), default="frames")
+    embed.add_argument("--field", default=None, help="the ROIs' field (target rois)")
+    embed.add_argument("--source", default=None, help="the frames' source (default: the first)")
+    embed.add_argument("--media", choices=("source", "thumbnail"), default="source")
+    embed.add_argument("--image-size", type=int, default=256)
+    embed.add_argument("--batch-size", type=int, default=64)
+    embed.add_argument("--overwrite", action="store_true", help="compute every vector again")
+    embed.add_argument("--engine", choices=("local", "daft", "spark"), default=None)
+    embed.add_argument("--workers", type=int, default=None)
+    _scope_options(embed)
+    embed.set_defaults(run=_lake_embed)
     compact = verbs.add_parser("compact", parents=[common], help="rewrite buckets sorted")
     compact.add_argument(
         "--no-promote", action="store_true", help="promote no metadata keys to columns"
@@ -180,6 +198,21 @@ def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     vacuum.add_argument("--retention-hours", type=int, default=168)
     vacuum.add_argument("--confirm", action="store_true", help="remove (default: list only)")
     vacuum.set_defaults(run=_lake_vacuum)
+
+
+def _scope_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--view", default=None, help="only the frames of this saved view")
+    parser.add_argument("--where", default=None, help="only frames where this SQL holds")
+
+
+def _job_view(catalog: Catalog, args: argparse.Namespace) -> Any:
+    """The view a job is restricted to (`--view NAME`, `--where SQL`), or None."""
+    from workbench.query import load_view
+
+    view = load_view(catalog, args.view) if args.view else None
+    if args.where:
+        view = (view or catalog.view()).where(args.where)
+    return view
 
 
 def _lake_init(args: argparse.Namespace) -> int:
@@ -194,9 +227,8 @@ def _lake_init(args: argparse.Namespace) -> int:
 def _lake_ingest(args: argparse.Namespace) -> int:
     from workbench.jobs import EngineConfig, IngestJob, run_ingest
 
-    with _open(args) as catalog:
-        if catalog.lake is None:
-            raise WorkbenchError("the catalog is not lake-backed: `workbench lake init` first")
+    with _open_lake(args) as catalog:
+        assert catalog.lake is not None
         root = catalog.lake.root
         catalog.add_media_roots(
             [p if p.is_dir() else p.parent for p in args.paths], origin="import"
@@ -220,11 +252,12 @@ def _lake_ingest(args: argparse.Namespace) -> int:
 def _lake_qa(args: argparse.Namespace) -> int:
     from workbench.jobs import JOB_KINDS, EngineConfig, run_sequence_qa
 
-    with _open(args) as catalog:
+    with _open_lake(args) as catalog:
         report = run_sequence_qa(
             catalog,
             tuple(args.kinds) or JOB_KINDS,
             EngineConfig.from_env(args.engine, args.workers),
+            view=_job_view(catalog, args),
         )
     print(f"{report.issues} issues in {report.units} buckets, {report.seconds:.1f} s")
     return 0
@@ -233,7 +266,7 @@ def _lake_qa(args: argparse.Namespace) -> int:
 def _lake_evaluate(args: argparse.Namespace) -> int:
     from workbench.jobs import EngineConfig, run_evaluation
 
-    with _open(args) as catalog:
+    with _open_lake(args) as catalog:
         results = run_evaluation(
             catalog,
             args.pred_field,
@@ -244,18 +277,40 @@ def _lake_evaluate(args: argparse.Namespace) -> int:
             method=args.method,
             iou=args.iou,
             use_masks=args.masks,
+            view=_job_view(catalog, args),
         )
     print(results.report())
     return 0
+
+
+def _lake_embed(args: argparse.Namespace) -> int:
+    from workbench.jobs import EngineConfig, run_embeddings
+
+    with _open_lake(args) as catalog:
+        report = run_embeddings(
+            catalog,
+            args.key,
+            args.model,
+            EngineConfig.from_env(args.engine, args.workers),
+            target=args.target,
+            field=args.field,
+            source=args.source,
+            media=args.media,
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+            overwrite=args.overwrite,
+            view=_job_view(catalog, args),
+        )
+    print(report)
+    return EXIT_REJECTED if report.refused else 0
 
 
 def _lake_compact(args: argparse.Namespace) -> int:
     from workbench.store import layout
     from workbench.store.lake_compact import compact
 
-    with _open(args) as catalog:
-        if catalog.lake is None:
-            raise WorkbenchError("the catalog is not lake-backed")
+    with _open_lake(args) as catalog:
+        assert catalog.lake is not None
         before = set(layout.promoted_columns(catalog.cursor()))
         removed = compact(catalog, progress=True, promote=not args.no_promote)
         catalog.refresh_lake()
@@ -267,9 +322,8 @@ def _lake_compact(args: argparse.Namespace) -> int:
 def _lake_vacuum(args: argparse.Namespace) -> int:
     from workbench.store.lake_compact import vacuum
 
-    with _open(args) as catalog:
-        if catalog.lake is None:
-            raise WorkbenchError("the catalog is not lake-backed")
+    with _open_lake(args) as catalog:
+        assert catalog.lake is not None
         catalog.refresh_lake()
         gone = vacuum(catalog.lake, retention_hours=args.retention_hours, dry_run=not args.confirm)
     verb = "removed" if args.confirm else "would remove (add --confirm)"
@@ -302,6 +356,21 @@ def _catalog_path(args: argparse.Namespace) -> Path:
 
 def _open(args: argparse.Namespace, *, read_only: bool = False) -> Catalog:
     return Catalog(_catalog_path(args), read_only=read_only)
+
+
+@contextmanager
+def _open_lake(args: argparse.Namespace) -> Iterator[Catalog]:
+    """The catalog of a `workbench lake` command, which must exist and be lake-backed."""
+    path = _catalog_path(args)
+    if not path.exists():
+        raise WorkbenchError(f"{path}: no such catalog")
+    with _open(args) as catalog:
+        if catalog.lake is None:
+            raise WorkbenchError(
+                f"{path}: the catalog is not lake-backed: `workbench lake init` or "
+                "`workbench lake attach` first"
+            )
+        yield catalog
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:

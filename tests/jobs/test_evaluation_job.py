@@ -16,6 +16,7 @@ from workbench.jobs import EngineConfig, run_evaluation
 from workbench.store.lake_write import open_for_lake
 
 DAFT = importlib.util.find_spec("daft") is not None
+LOCAL = EngineConfig("local")
 ROI_COLUMNS = "frame_id, roi_id, field, label, confidence, outcome, match_id, iou, crowd"
 
 
@@ -129,6 +130,30 @@ def test_frames_of_several_sources(tmp_path: Path) -> None:
 def test_on_daft(tmp_path: Path) -> None:
     with workbench.open(lake_catalog(tmp_path, buckets=4)) as catalog:
         check_same(catalog, EngineConfig("daft", 2))
+
+
+def test_a_view_restricts_the_job(tmp_path: Path) -> None:
+    with workbench.open(lake_catalog(tmp_path)) as catalog:
+        view = catalog.view().where("hash(f.id) % 3 <> 0")
+        assert 0 < view.count() < catalog.view().count()
+        local = catalog.evaluate_detections("predictions", eval_key="local", view=view)
+        job = run_evaluation(
+            catalog, "predictions", eval_key="job", config=LOCAL, progress=False, view=view
+        )
+        assert (job.tp, job.fp, job.fn, job.mAP) == (local.tp, local.fp, local.fn, local.mAP)
+        expected, found = stored(catalog, "local"), stored(catalog, "job")
+        assert found == expected and len(expected["rois"]) > 50
+        assert {r[0] for r in found["rois"]} <= set(view.frame_ids())
+        assert catalog.load_evaluation_view("job").frame_ids() == view.frame_ids()
+        with pytest.raises(EvaluationError, match="filters ROIs"):
+            run_evaluation(
+                catalog,
+                "predictions",
+                eval_key="other",
+                config=LOCAL,
+                progress=False,
+                view=catalog.view().filter_rois("predictions", min_confidence=0.5),
+            )
 
 
 def test_refusals(tmp_path: Path) -> None:

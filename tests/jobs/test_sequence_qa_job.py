@@ -59,3 +59,24 @@ def test_on_daft_too(sequences: Path, tmp_path: Path) -> None:  # noqa: F811
 def test_a_local_catalog_is_refused(tmp_path: Path) -> None:
     with workbench.open(tmp_path / "c.duckdb") as catalog, pytest.raises(LakeError):
         run_sequence_qa(catalog, config=EngineConfig("local"), progress=False)
+
+
+def test_a_view_restricts_the_job(sequences: Path, tmp_path: Path) -> None:  # noqa: F811
+    lake = tmp_path / "lake.duckdb"
+    shutil.copyfile(sequences, lake)
+    open_for_lake(str(lake), str(tmp_path / "lake"), attach=False, buckets=3, progress=False)
+    with workbench.open(lake) as catalog:
+        contexts = [r[0] for r in catalog.sql("SELECT DISTINCT context_id FROM frames").fetchall()]
+        half = sorted(contexts)[: len(contexts) // 2]
+        view = catalog.view().where(
+            "f.context_id IN (" + ", ".join("?" for _ in half) + ") AND f.frame_index % 7 <> 3",
+            *half,
+        )
+        view.sequence_qa(list(JOB_KINDS), progress=False)
+        expected = issues(catalog)
+        assert expected and {r[2] for r in expected} <= set(half)
+        report = run_sequence_qa(catalog, config=EngineConfig("local"), progress=False, view=view)
+        assert report.issues == len(expected) and issues(catalog) == expected
+        # the dropped frames make gaps the whole catalog does not have, and vice versa
+        run_sequence_qa(catalog, config=EngineConfig("local"), progress=False)
+        assert {r[2] for r in issues(catalog)} - set(half)

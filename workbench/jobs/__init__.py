@@ -6,17 +6,21 @@ no scheduler or worker pool of our own. docs/scale-out.md says how to run them o
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.jobs.engines import ENGINES, EngineConfig, run_units
 from workbench.jobs.evaluation import EvaluationJob, combine, run_eval_unit
 from workbench.jobs.ingest import IngestJob, UnitResult, commit, run_unit
+from workbench.jobs.scope import drop_scope, scope_of, write_scope
 from workbench.jobs.sequence_qa import JOB_KINDS, SequenceQaJob, run_qa_unit, store_issues
 from workbench.store.catalog import Catalog
 
 if TYPE_CHECKING:
+    from workbench.analysis.embeddings.report import EmbeddingReport
     from workbench.analysis.evaluation.results import DetectionResults
+    from workbench.query.view import View
 
 
 @dataclass(frozen=True)
@@ -70,10 +74,12 @@ def run_sequence_qa(
     config: EngineConfig | None = None,
     *,
     progress: bool = True,
+    view: View | None = None,
     **options: Any,
 ) -> QaJobReport:
-    """Sequence QA of a lake-backed catalog's every context as a job, one unit per bucket;
-    the issues replace those of the same kinds in `qa_issues` (jobs/sequence_qa.py)."""
+    """Sequence QA of a lake-backed catalog's every context (or the frames of `view`, as
+    `view.sequence_qa()` checks them) as a job, one unit per bucket; the issues replace
+    those of the same kinds in `qa_issues` (jobs/sequence_qa.py)."""
     import time
 
     from workbench.errors import LakeError
@@ -83,8 +89,16 @@ def run_sequence_qa(
     start = time.perf_counter()
     catalog.refresh_lake()
     job = SequenceQaJob(catalog.lake.root, tuple(kinds), dict(options))
+    if view is not None and view.catalog is not catalog:
+        raise LakeError("the view is of another catalog")
     units = job.units(catalog.lake.buckets)
-    results = run_units(units, run_qa_unit, config or EngineConfig.from_env(), progress=progress)
+    scope = write_scope(view)
+    try:
+        units = [u | scope_of(scope, u["bucket"]) for u in units]
+        engine = config or EngineConfig.from_env()
+        results = run_units(units, run_qa_unit, engine, progress=progress)
+    finally:
+        drop_scope(scope)
     issues = store_issues(catalog, job.kinds, results)
     return QaJobReport(len(units), issues, job.kinds, time.perf_counter() - start)
 
@@ -98,12 +112,15 @@ def run_evaluation(
     *,
     overwrite: bool = False,
     progress: bool = True,
+    view: View | None = None,
     **options: Any,
 ) -> DetectionResults:
     """Evaluate `pred_field` against `gt_field` over every frame of a lake-backed catalog as
     a job, one unit per bucket, and store the run as `eval_key` exactly as
     `catalog.evaluate_detections` does (`options`: its iou, classwise, method ('coco' or
-    'simple'), iou_threshs, use_masks, compute_mAP, area_ranges, max_dets)."""
+    'simple'), iou_threshs, use_masks, compute_mAP, area_ranges, max_dets). `view`: only
+    its frames, as `evaluate_detections(view=...)` (a view that filters ROIs runs locally
+    only)."""
     import time
 
     from workbench.analysis.evaluation import storage
@@ -126,15 +143,29 @@ def run_evaluation(
     storage.check_key(eval_key)
     if not isinstance(overwrite, bool):
         raise EvaluationError(f"overwrite must be True or False, got {overwrite!r}")
+    if view is not None and (view.catalog is not catalog or view.plan.roi_filters):
+        raise EvaluationError(
+            "an evaluation job takes a view of this catalog's frames; a view that filters "
+            "ROIs runs locally (catalog.evaluate_detections)"
+        )
     catalog.refresh_lake()
-    view = View(catalog)
+    every = View(catalog)
+    view = view or every
     check_fields(view, pred_field, gt_field)
     storage.check_free(catalog, eval_key, overwrite)
-    sources = bool(view.run(Compiled(f"SELECT 1 FROM ({MULTI_SOURCE}) LIMIT 1")).num_rows)
+    sources = bool(every.run(Compiled(f"SELECT 1 FROM ({MULTI_SOURCE}) LIMIT 1")).num_rows)
     job = EvaluationJob(catalog.lake.root, pred_field, gt_field, settings)
-    query = rois_query(view, pred_field, gt_field, settings.use_masks, sources)
-    units = job.units(catalog.lake.buckets, query, sources)
-    found = run_units(units, run_eval_unit, config or EngineConfig.from_env(), progress=progress)
+    query = rois_query(every, pred_field, gt_field, settings.use_masks, sources)
+    scope = write_scope(view)
+    try:
+        units = [
+            u | scope_of(scope, u["bucket"])
+            for u in job.units(catalog.lake.buckets, query, sources)
+        ]
+        engine = config or EngineConfig.from_env()
+        found = run_units(units, run_eval_unit, engine, progress=progress)
+    finally:
+        drop_scope(scope)
     results, rois, frames = combine(found, job, eval_key)
     return storage.save(
         catalog,
@@ -147,6 +178,49 @@ def run_evaluation(
     )
 
 
+def run_embeddings(
+    catalog: Catalog,
+    key: str = "descriptor",
+    model: str | os.PathLike[str] | None = None,
+    config: EngineConfig | None = None,
+    *,
+    target: str = "frames",
+    field: str | None = None,
+    source: str | None = None,
+    media: str = "source",
+    image_size: int = 256,
+    batch_size: int = 64,
+    overwrite: bool = False,
+    progress: bool = True,
+    view: View | None = None,
+    **onnx_options: Any,
+) -> EmbeddingReport:
+    """`catalog.compute_embeddings` over every frame (or box ROI) of a lake-backed catalog as
+    a job, one unit per bucket (or share of one), the vectors kept as a Delta table in the
+    lake and read by the catalog as `emb_<key>` (jobs/embeddings.py). `model`: None (the
+    built-in descriptor) or an ONNX file that every worker can read. A key the job made
+    before is resumed (ids it has are skipped) unless `overwrite`. `view`: only the frames
+    (or their ROIs) of this view of the catalog (a saved view, a `where`...; jobs/scope.py)."""
+    from workbench.jobs.embeddings import run_job
+
+    return run_job(
+        catalog,
+        key,
+        model,
+        config or EngineConfig.from_env(),
+        target=target,
+        field=field,
+        source=source,
+        media=media,
+        image_size=image_size,
+        batch_size=batch_size,
+        overwrite=overwrite,
+        progress=progress,
+        onnx_options=onnx_options,
+        view=view,
+    )
+
+
 __all__ = [
     "ENGINES",
     "JOB_KINDS",
@@ -156,6 +230,7 @@ __all__ = [
     "JobReport",
     "QaJobReport",
     "SequenceQaJob",
+    "run_embeddings",
     "run_evaluation",
     "run_ingest",
     "run_sequence_qa",

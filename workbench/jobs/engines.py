@@ -1,9 +1,10 @@
 """Where a job's units run: in this process, on Daft, or on Spark. One setting chooses.
 
 - `local`: one unit after another in this process (no pool of our own).
-- `daft`: a Daft DataFrame of units with `run_unit` as a row function. Daft's native runner
-  here uses this machine's cores; `WORKBENCH_DAFT_RUNNER=ray` (with `RAY_ADDRESS` naming the
-  cluster) runs the same job on a Ray cluster.
+- `daft`: a Daft DataFrame of units with `run_unit` as a row function. On Daft's native
+  runner (this machine) it runs `workers` units at a time, each in a thread, with a progress
+  bar; `WORKBENCH_DAFT_RUNNER=ray` (with `RAY_ADDRESS` naming the cluster) runs the same job
+  on a Ray cluster, one partition a unit.
 - `spark`: the units as an RDD mapped by `run_unit`. `WORKBENCH_SPARK_MASTER` (default
   `local[N]`) names the cluster: `spark://...`, `yarn`, `k8s://...`; on Databricks or EMR the
   session the platform made is used as it is.
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,14 +54,17 @@ def run_units(
 ) -> list[str]:
     """`work(unit)` for every unit on the configured engine; the results in unit order."""
     if config.engine == "daft":
-        return _daft(units, work, config)
+        return _daft(units, work, config, progress)
     if config.engine == "spark":
         return _spark(units, work, config)
     return [work(u) for u in tqdm(units, desc="job", unit="unit", disable=not progress)]
 
 
 def _daft(
-    units: Sequence[dict[str, Any]], work: Callable[[dict[str, Any]], str], config: EngineConfig
+    units: Sequence[dict[str, Any]],
+    work: Callable[[dict[str, Any]], str],
+    config: EngineConfig,
+    progress: bool,
 ) -> list[str]:
     try:
         import daft
@@ -74,21 +80,72 @@ def _daft(
     except Exception:  # a runner is set for this process already: Daft keeps the first one
         pass
 
-    # Threads: a unit's work is mostly DuckDB and pyarrow, which release the interpreter
-    # lock (processes, `use_process=True`, measured slower here for their start-up).
-    @daft.func(return_dtype=daft.DataType.string())
-    def run(unit: str) -> str:
-        return work(orjson.loads(unit))
-
+    ray = os.environ.get("WORKBENCH_DAFT_RUNNER") == "ray"
     df = daft.from_pydict(
         {"n": list(range(len(units))), "unit": [orjson.dumps(u).decode() for u in units]}
     )
-    if os.environ.get("WORKBENCH_DAFT_RUNNER") == "ray":  # the native runner splits by itself
+    if ray:  # one partition a unit: Ray spreads them over the cluster
         df = df.into_partitions(max(1, len(units)))
-    df = df.with_column("result", run(df["unit"])).select("n", "result")
-    rows = df.to_pydict()
+    token = uuid.uuid4().hex
+    df = df.with_column("result", _daft_function(work, config, ray, token)(df["unit"]))
+    df = df.select("n", "result")
+    _BARS[token] = tqdm(total=len(units), desc="job", unit="unit", disable=not progress)
+    try:
+        rows = df.to_pydict()
+    finally:
+        _GATES.pop(token, None)
+        _BARS.pop(token).close()
     by_n = dict(zip(rows["n"], rows["result"], strict=True))
     return [by_n[n] for n in range(len(units))]
+
+
+def _daft_function(
+    work: Callable[[dict[str, Any]], str], config: EngineConfig, ray: bool, token: str
+) -> Any:
+    """`work` as a Daft row function. On Ray, a plain one (each partition a task). The native
+    runner calls a plain row function one row after another, so here it is a coroutine that
+    runs `work` in a thread, at most `config.workers` at a time: a unit's work is mostly
+    DuckDB, pyarrow, Pillow and NumPy, which release the interpreter lock (processes,
+    `use_process=True`, measured slower here for their start-up)."""
+    import asyncio
+
+    import daft
+    import orjson
+
+    if ray:
+
+        @daft.func(return_dtype=daft.DataType.string())
+        def run(unit: str) -> str:
+            return work(orjson.loads(unit))
+
+        return run
+    workers = config.workers
+
+    @daft.func(return_dtype=daft.DataType.string(), max_concurrency=workers)
+    async def run_async(unit: str) -> str:
+        return await asyncio.to_thread(_gated, token, workers, work, unit)
+
+    return run_async
+
+
+# Per job run on the native runner (in this process): its gate and its progress bar.
+_GATES: dict[str, threading.BoundedSemaphore] = {}
+_BARS: dict[str, Any] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def _gated(token: str, workers: int, work: Callable[[dict[str, Any]], str], unit: str) -> str:
+    """`work(unit)` with at most `workers` of one job's units at a time in this process."""
+    import orjson
+
+    with _GATES_LOCK:
+        gate = _GATES.setdefault(token, threading.BoundedSemaphore(workers))
+    with gate:
+        result = work(orjson.loads(unit))
+    bar = _BARS.get(token)
+    if bar is not None:
+        bar.update(1)
+    return result
 
 
 def _spark(

@@ -35,9 +35,10 @@ from workbench.analysis.evaluation.outcomes import Outcomes, frame_table, outcom
 from workbench.analysis.evaluation.results import DetectionResults
 from workbench.analysis.evaluation.run import area_ranges, coco_scored, detection_results
 from workbench.errors import EvaluationError
+from workbench.jobs.scope import scope_view
 from workbench.jobs.sequence_qa import bucket_view
 from workbench.query._sql import Compiled
-from workbench.store.lake import LAKE_TABLES, filesystem, is_remote
+from workbench.store.lake import FRAME_KEY, LAKE_TABLES, filesystem, is_remote
 
 Bools = npt.NDArray[np.bool_]
 
@@ -82,8 +83,10 @@ def run_eval_unit(unit: dict[str, Any]) -> str:
     try:
         if is_remote(unit["lake"]):
             con.register_filesystem(filesystem(unit["lake"]))
+        scoped = scope_view(con, unit)  # the frames of the job's view, if it has one
         for name in LAKE_TABLES:
-            bucket_view(con, unit["lake"], name, int(unit["bucket"]))
+            where = scoped.format(id=FRAME_KEY[name])
+            bucket_view(con, unit["lake"], name, int(unit["bucket"]), where)
         multi = con.sql(MULTI_SOURCE).to_arrow_table()
         table: pa.Table = con.sql(unit["sql"], params=unit["params"]).to_arrow_table()
     finally:

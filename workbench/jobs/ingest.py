@@ -140,20 +140,7 @@ def _write_parts(
     lake: str, name: str, rows: pa.Table, options: dict[str, str]
 ) -> list[dict[str, Any]]:
     """One Parquet file per bucket in the table's folder; their add-action fields."""
-    from pyarrow import fs as pafs
-
-    base = table_uri(lake, name)
-    filesystem, root = pafs.FileSystem.from_uri(base) if "://" in base else (None, base)
-    if filesystem is None:
-        filesystem = pafs.LocalFileSystem()
-    if options.get("AWS_ENDPOINT_URL"):
-        filesystem = pafs.S3FileSystem(
-            endpoint_override=options["AWS_ENDPOINT_URL"],
-            access_key=options.get("AWS_ACCESS_KEY_ID"),
-            secret_key=options.get("AWS_SECRET_ACCESS_KEY"),
-            region=options.get("AWS_REGION"),
-            scheme="http" if options.get("AWS_ALLOW_HTTP") else "https",
-        )
+    filesystem, root = output_filesystem(table_uri(lake, name), options)
     out = []
     written = rows.drop([BUCKET])
     for bucket in sorted(set(rows[BUCKET].to_pylist())):
@@ -175,6 +162,25 @@ def _write_parts(
             }
         )
     return out
+
+
+def output_filesystem(base: str, options: dict[str, str]) -> tuple[Any, str]:
+    """The pyarrow file system a unit writes a table's files with, and the table's path in
+    it (`options`: the lake's storage options, for an S3 endpoint of its own)."""
+    from pyarrow import fs as pafs
+
+    filesystem, root = pafs.FileSystem.from_uri(base) if "://" in base else (None, base)
+    if filesystem is None:
+        filesystem = pafs.LocalFileSystem()
+    if options.get("AWS_ENDPOINT_URL"):
+        filesystem = pafs.S3FileSystem(
+            endpoint_override=options["AWS_ENDPOINT_URL"],
+            access_key=options.get("AWS_ACCESS_KEY_ID"),
+            secret_key=options.get("AWS_SECRET_ACCESS_KEY"),
+            region=options.get("AWS_REGION"),
+            scheme="http" if options.get("AWS_ALLOW_HTTP") else "https",
+        )
+    return filesystem, root
 
 
 def _stats(part: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ import pyarrow as pa
 from workbench.analysis.sequence_qa import QA_KINDS, SEQUENCE_CHECKS, thresholds_of
 from workbench.analysis.sequence_qa.checks import TRACKS, track_rows
 from workbench.errors import LakeError
+from workbench.jobs.scope import scope_view
 from workbench.query._sql import Compiled
 from workbench.store.audit import append_audit_row, default_actor
 from workbench.store.catalog import Catalog
@@ -70,9 +71,10 @@ def run_qa_unit(unit: dict[str, Any]) -> str:
         for name in LAKE_TABLES:
             bucket_view(con, lake, name, bucket)
         thresholds = thresholds_of(unit["options"])
+        scoped = scope_view(con, unit).format(id="id")
         con.execute(
             f"CREATE TEMP TABLE {_FRAMES} AS SELECT id, context_id, timestamp, frame_index "
-            "FROM frames"
+            f"FROM frames WHERE {scoped}"
         )
         if set(unit["kinds"]) & _TRACK_KINDS:
             tracks = track_rows(Compiled(_FRAMES), thresholds)
@@ -88,34 +90,43 @@ def run_qa_unit(unit: dict[str, Any]) -> str:
     return orjson.dumps(rows).decode()
 
 
-def bucket_view(con: duckdb.DuckDBPyConnection, lake: str, name: str, bucket: int) -> None:
+def bucket_view(
+    con: duckdb.DuckDBPyConnection, lake: str, name: str, bucket: int, where: str = "TRUE"
+) -> None:
     """`name` as a view over the bucket's files (an empty table of its columns if none),
-    with the stored order as `rowid`, as the catalog shows it."""
+    with the stored order as `rowid`, as the catalog shows it; only rows where `where`
+    holds."""
     from deltalake import DeltaTable
 
     dt = DeltaTable(table_uri(lake, name), storage_options=storage_options(lake))
-    root = table_uri(lake, name)
+    files = bucket_files(dt, table_uri(lake, name), bucket)
+    if files:
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT * EXCLUDE (_row), _row AS rowid "
+            f"FROM read_parquet([{listed}]) WHERE {where}"
+        )
+    else:
+        con.register(f"_empty_{name}", pa.schema(dt.schema()).empty_table())
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT * EXCLUDE (_row, {BUCKET}), _row AS rowid "
+            f"FROM _empty_{name} WHERE {where}"
+        )
+
+
+def bucket_files(dt: Any, root: str, bucket: int) -> list[str]:
+    """The files of the Delta table `dt` (at `root`) in partition `bucket`."""
     actions = pa.table(dt.get_add_actions(flatten=True))
     column = f"partition.{BUCKET}"
-    files = [
+    if not actions.num_rows:
+        return []
+    return [
         f"{root}/{path}"
         for path, value in zip(
             actions["path"].to_pylist(), actions[column].to_pylist(), strict=True
         )
         if value is not None and int(value) == bucket
     ]
-    if files:
-        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        con.execute(
-            f"CREATE VIEW {name} AS SELECT * EXCLUDE (_row), _row AS rowid "
-            f"FROM read_parquet([{listed}])"
-        )
-    else:
-        con.register(f"_empty_{name}", pa.schema(dt.schema()).empty_table())
-        con.execute(
-            f"CREATE VIEW {name} AS SELECT * EXCLUDE (_row, {BUCKET}), _row AS rowid "
-            f"FROM _empty_{name}"
-        )
 
 
 def store_issues(catalog: Catalog, kinds: tuple[str, ...], results: list[str]) -> int:

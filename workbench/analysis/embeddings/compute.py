@@ -65,6 +65,7 @@ def compute_embeddings(
         raise AnalysisError(f"target must be one of {', '.join(store.TARGETS)}, got {target!r}")
     embedder = embedder_of(model, name=model_name, **onnx_options)
     existing = store.get_info(catalog.cursor(), key)
+    store.check_local(existing, overwrite)
     mismatch = existing is not None and (existing.target, existing.model) != (target, embedder.name)
     if existing is not None and mismatch and not overwrite:
         raise AnalysisError(
@@ -75,14 +76,14 @@ def compute_embeddings(
     todo = _todo(view, target, field, source, None if overwrite else existing)
     report.skipped = todo.skipped
     options = {"media": media, "image_size": image_size, "source": source, "field": field}
-    reader = PictureReader(catalog, media=media, size=image_size)
+    reader = PictureReader.of(catalog, media=media, size=image_size)
     fresh = overwrite  # the first batch replaces a key of another model when overwriting
     try:
         with tqdm(
             total=len(todo.items), desc=f"embed {key}", unit=target[:-1], disable=not progress
         ) as bar:
             for batch in _chunks(todo.items, batch_size):
-                vectors, good = _embed(embedder, reader, batch, report)
+                vectors, good = embed_batch(embedder, reader, batch, report)
                 if good:
                     _store(view, key, target, embedder, options, good, vectors, fresh, report)
                     fresh = False
@@ -203,9 +204,11 @@ def _chunks(items: list[Item], size: int) -> Iterator[list[Item]]:
         yield items[start : start + size]
 
 
-def _embed(
+def embed_batch(
     embedder: Embedder, reader: PictureReader, batch: list[Item], report: EmbeddingReport
 ) -> tuple[np.ndarray, list[Item]]:
+    """The batch's vectors and the items they belong to; a picture that cannot be read, or
+    whose vector is not finite, is refused in `report` and costs only itself."""
     pictures, good = [], []
     for item, picture in zip(batch, reader.read(batch), strict=True):
         if isinstance(picture, Exception):

@@ -7,9 +7,11 @@ picture that cannot be read costs only its own frame or ROI, named in the error.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PIL import Image
@@ -46,14 +48,28 @@ class Item:
 class PictureReader:
     """Reads pictures for a batch of items with a few threads (Pillow decodes without the GIL)."""
 
-    def __init__(self, catalog: Catalog, *, media: str = "source", size: int = 256) -> None:
+    def __init__(
+        self,
+        roots: Sequence[str],
+        thumbnails: str | os.PathLike[str],
+        *,
+        media: str = "source",
+        size: int = 256,
+    ) -> None:
+        """Pictures under `roots` only (a catalog's `media_roots()`); thumbnails kept in the
+        folder `thumbnails` (what a job's worker is given instead of the catalog)."""
         if media not in MEDIA:
             raise AnalysisError(f"media must be one of {', '.join(MEDIA)}, got {media!r}")
-        self.roots = catalog.media_roots()
+        self.roots = list(roots)
         self.media = media
         self.size = size
-        self.thumbnails = ThumbnailCache(default_cache_dir(catalog.path), roots=self.roots)
+        self.thumbnails = ThumbnailCache(Path(thumbnails), roots=self.roots)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="workbench-embed")
+
+    @classmethod
+    def of(cls, catalog: Catalog, *, media: str = "source", size: int = 256) -> PictureReader:
+        """A reader of the catalog's pictures, under its media roots."""
+        return cls(catalog.media_roots(), default_cache_dir(catalog.path), media=media, size=size)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

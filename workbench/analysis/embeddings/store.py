@@ -51,6 +51,12 @@ class EmbeddingInfo:
         return f"{self.count}:{when}:{self.dimension}"
 
     @property
+    def in_lake(self) -> bool:
+        """The vectors are a Delta table of a lake (written by an embedding job), read
+        through a view at a pinned snapshot (analysis/embeddings/lake.py)."""
+        return bool(self.options.get("lake"))
+
+    @property
     def id_columns(self) -> tuple[str, ...]:
         return ("frame_id", "roi_id") if self.target == "rois" else ("frame_id",)
 
@@ -147,6 +153,10 @@ def prepare(
     if not 1 <= dimension <= MAX_DIMENSION:
         raise AnalysisError(f"an embedding has 1 to {MAX_DIMENSION} dimensions, got {dimension}")
     old = get_info(con, key)
+    if old is not None and old.in_lake:
+        check_local(old, overwrite)
+        drop_key(con, old)  # overwrite: the key is stored in the catalog from now on
+        old = None
     if old is not None and (old.target, old.model, old.dimension) != (target, model, dimension):
         if not overwrite:
             raise AnalysisError(
@@ -154,7 +164,7 @@ def prepare(
                 f"({old.dimension} dimensions), not {target} of {model!r} ({dimension}): pass "
                 "overwrite=True to replace them, or use another key"
             )
-        _drop(con, old)
+        drop_key(con, old)
         old = None
     if old is not None:
         return old
@@ -256,7 +266,7 @@ def delete(
                 f"deleting would remove {plan.describe()}: pass confirm=True to do it, or "
                 "dryrun=True to see this without an error"
             )
-        _drop(con, info)
+        drop_key(con, info)
         audit(con, "delete_embeddings", {"key": key}, info.count, details=details)
     return plan
 
@@ -271,8 +281,32 @@ def _dependants(con: duckdb.DuckDBPyConnection, key: str) -> tuple[int, int, int
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def _drop(con: duckdb.DuckDBPyConnection, info: EmbeddingInfo) -> None:
-    con.execute(f"DROP TABLE IF EXISTS {quote_ident(info.table)}")
+def check_local(info: EmbeddingInfo | None, overwrite: bool) -> None:
+    """Refuse writing vectors into a key held in a lake, unless replacing it (`overwrite`)."""
+    if info is not None and info.in_lake and not overwrite:
+        raise AnalysisError(
+            f"embeddings {info.key!r} are kept in the lake ({info.options['lake']}): compute "
+            "them with the embedding job (workbench lake embed), or pass overwrite=True to "
+            "replace them by vectors stored in the catalog"
+        )
+
+
+def drop_object(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop the table or view `name` (a key's vectors are a view when held in a lake)."""
+    kinds = con.execute(
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_name = ?",
+        [name],
+    ).fetchall()
+    if kinds:
+        kind = "VIEW" if kinds[0][0] == "VIEW" else "TABLE"
+        con.execute(f"DROP {kind} {quote_ident(name)}")
+
+
+def drop_key(con: duckdb.DuckDBPyConnection, info: EmbeddingInfo) -> None:
+    """Remove a key from the catalog: its vectors (table or view), projections, scores,
+    duplicate groups and registry row (a lake table of its vectors is left as it is)."""
+    drop_object(con, info.table)
     for table in ("projections", "projection_runs", "embedding_scores", "duplicate_groups"):
         con.execute(f"DELETE FROM {table} WHERE key = ?", [info.key])
     con.execute("DELETE FROM embeddings WHERE key = ?", [info.key])
