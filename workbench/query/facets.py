@@ -394,7 +394,10 @@ def _binned(counted: Compiled, bins: int) -> Compiled:
 
 def tag_counts(view: View) -> pa.Table:
     """(tag, count): frame tags among the view's frames, most frequent first."""
-    frames = view.frame_set()
+    # Without any frame tag the answer needs no frames (a view answered by the lake's frame
+    # groups then reads none)
+    tagged = Compiled("SELECT count(*) FROM (SELECT 1 FROM tags WHERE roi_id IS NULL LIMIT 1)")
+    frames = view.frame_set() if execute(view.catalog, tagged).column(0)[0].as_py() else None
     join = Compiled("")
     if frames is not None:
         join = " JOIN frames f ON f.id = t.frame_id AND " + frames.condition("f", view)
