@@ -121,3 +121,34 @@ def test_frame_groups_of_an_attached_lake(tmp_path: Path) -> None:
     open_for_lake(str(attached), str(tmp_path / "lake"), attach=True, buckets=3, progress=False)
     with workbench.open(local) as a, workbench.open(attached) as b:
         assert _compare(a, b)["where"]
+
+
+def _pages(view: Any) -> list[Any]:
+    return [view.page(offset, 9).to_pylist() for offset in (0, 7, 33, 60)]
+
+
+def test_pages_read_only_the_files_holding_their_frames(tmp_path: Path) -> None:
+    local, lake = tmp_path / "local.duckdb", tmp_path / "lake.duckdb"
+    _fill(local, 0, 40)
+    shutil.copyfile(local, lake)
+    open_for_lake(str(lake), str(tmp_path / "lake"), attach=False, buckets=3, progress=False)
+    _fill(local, 40, 30)  # more writes: more files in every table
+    _fill(lake, 40, 30)
+    for read_only in (False, True):
+        with workbench.open(local) as a, workbench.open(lake, read_only=read_only) as b:
+            assert b.lake is not None
+            files = len(b.lake.delta("rois").file_uris())
+            assert files > 3
+            first = b.lake.by_keys("rois", 0, 0)
+            assert first.count(".parquet'") == 1 < files  # one file holds frame key 0
+            assert b.lake.by_keys("rois", 10**9, 10**9 + 5).endswith("WHERE false)")
+            views = (b.view(), b.view().match(weather="fog"))
+            pruned = [_pages(v) for v in views]
+            b.lake._keyed.clear()  # every file, through the views
+            assert pruned == [_pages(v) for v in views]
+            # the frames and their ROIs are the local catalog's (stored in another order)
+            rows = {r["id"]: r["rois"] for p in pruned[0] for r in p}
+            want = {r["id"]: r["rois"] for p in _pages(a.view()) for r in p}
+            assert len(rows) > 20
+            for frame_id in set(rows) & set(want):
+                assert rows[frame_id] == want[frame_id]

@@ -443,12 +443,17 @@ class View(AnalysisStages):
     def _nested(self, frames: pa.Table, terms: Sequence[Any]) -> pa.Table:
         """Frames (read with their `_fk` and sort keys) with their sources and ROIs nested:
         SQL of the query layer's own over them, so no guard is needed."""
+        keys = frames.column("_fk").to_pylist()
+        lake, known, tables = self.catalog.lake, [k for k in keys if k is not None], None
+        if lake is not None and known:  # only the lake's files that can hold the keys
+            tables = {n: lake.by_keys(n, min(known), max(known)) for n in ("sources", "rois")}
         query = pages.nested(
-            frames.column("_fk").to_pylist(),
+            keys,
             terms,
             self.plan.roi_predicate(),
             catalog_columns(self.catalog, "sources"),
             catalog_columns(self.catalog, "rois"),
+            tables,
         )
         return execute(self.catalog, query, tables={pages.PAGE_TABLE: frames})
 
