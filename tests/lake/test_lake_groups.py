@@ -50,6 +50,7 @@ def _answers(view: Any) -> dict[str, Any]:
         "predictions": view.label_counts("predictions").to_pylist(),
         "histogram": view.confidence_histogram("predictions").to_pylist(),
         "histogram 4": view.confidence_histogram("predictions", 4).to_pylist(),
+        "histogram 7": view.confidence_histogram("predictions", 7).to_pylist(),
         "weather": view.metadata_values("weather").to_pylist(),
         "camera": view.metadata_values("camera").to_pylist(),
         "location": view.metadata_values("location").to_pylist(),

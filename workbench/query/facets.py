@@ -362,8 +362,9 @@ def confidence_histogram(view: View, field: str | None = None, bins: int = 10) -
     a confidence of exactly 1 falls in the last bin, ROIs without confidence in none."""
     if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= MAX_BINS:
         raise QueryError(f"confidence_histogram() needs 1 to {MAX_BINS} bins, got {bins!r}")
-    frames = None if _grouped(view) else view.frame_set()
-    if view.plan.everything and summarised(view.plan) and layout.CONFIDENCE_BINS % bins == 0:
+    coded = layout.CONFIDENCE_BINS % bins == 0  # bins the ROI codes hold
+    frames = None if coded and _grouped(view) else view.frame_set()
+    if view.plan.everything and summarised(view.plan) and coded:
         step = layout.CONFIDENCE_BINS // bins
         bin_of = f"(c.code % {layout.CODE_LABEL}) // {step}"
         counted = _whole(view.plan, field, bin_of, f"{bin_of} < {bins}")
