@@ -32,6 +32,8 @@ import orjson
 import synthetic
 
 import workbench
+from workbench.store import lake_groups
+from workbench.store.catalog import engine_config
 from workbench.store.lake import BUCKET, LAKE_TABLES, ROW, Lake, table_uri
 from workbench.store.lake_write import open_for_lake, summarise_lake
 
@@ -49,15 +51,70 @@ def bucket_offsets(frames: int) -> list[int]:
     return [sum(sizes[:b]) for b in range(BUCKETS)]
 
 
-def generate(root: Path, frames: int) -> float:
-    """Write the three tables' Parquet files into the lake's folders, bucket by bucket (one
-    file per table and bucket, in stored order, with the layout's frame and label keys), and
-    commit them."""
-    from deltalake import DeltaTable
-    from deltalake.transaction import AddAction
+# Frames per generated file: a bucket of more is written as several files, each one range of
+# the bucket's stored order (10M frames: one file per table and bucket, as before; 100M: 10).
+CHUNK_FRAMES = 1_250_000
 
-    started = time.perf_counter()
-    con = duckdb.connect()
+
+def chunks(frames: int) -> list[tuple[int, int, int]]:
+    """(bucket, first context, end context) of every file to write, in bucket order: the
+    contexts of a bucket are those with context % BUCKETS == bucket."""
+    contexts = -(-frames // CTX)
+    out = []
+    for bucket in range(BUCKETS):
+        mine = len(range(bucket, contexts, BUCKETS))
+        per = max(1, -(-(mine * CTX) // CHUNK_FRAMES))
+        step = -(-mine // per)
+        for lo in range(0, mine, step):
+            hi = min(mine, lo + step)
+            out.append((bucket, bucket + lo * BUCKETS, bucket + (hi - 1) * BUCKETS + 1))
+    return out
+
+
+def _queries(
+    names: dict[str, list[tuple[str, str | None]]], frames: int, bucket: int, first: int, end: int
+) -> dict[str, str]:
+    """The SELECT of each table's rows of contexts [first, end) of `bucket`, in stored order."""
+    only = f"FROM range({first * CTX}, {min(end * CTX, frames)}) WHERE (range // {CTX}) % {BUCKETS} = {bucket}"
+    base = bucket << 40  # each bucket's files hold one range of the stored order
+    offset = bucket_offsets(frames)[bucket]
+
+    def of(sql: str) -> str:
+        return sql.replace(f"FROM range({frames})", only)
+
+    def key(no: str) -> str:
+        return f"{offset} + ({no} // {CTX} // {BUCKETS}) * {CTX} + {no} % {CTX}"
+
+    def listed(name: str, extra: dict[str, str]) -> str:
+        # columns the synthetic rows lack (added to the schema since) are NULL
+        return ", ".join(
+            extra.get(c, f"t.{c}" if t is None else f"NULL::{t}") + f" AS {c}"
+            for c, t in names[name]
+            if c != BUCKET
+        )
+
+    fno = "CAST(substr(t.id, 2) AS BIGINT)"
+    rno = "CAST(substr(t.frame_id, 2) AS BIGINT)"
+    roi_row = f"{base} + {rno} * 8 + CAST(substr(t.id, 2) AS BIGINT)"
+    return {
+        "frames": f"SELECT {listed('frames', {'frame_key': key(fno), ROW: f'{base} + {fno}'})} "
+        f"FROM ({of(synthetic._frames_sql(frames, CTX))}) t ORDER BY {ROW}",
+        "sources": f"SELECT {listed('sources', {'frame_key': key(rno), ROW: f'{base} + {rno}'})} "
+        f"FROM ({of(synthetic._sources_sql(frames, CTX))}) t ORDER BY {ROW}",
+        "rois": f"SELECT {listed('rois', {'frame_key': key(rno), 'label_key': 'k.label_key', ROW: roi_row})} "
+        f"FROM ({of(synthetic._rois_sql(frames))}) t JOIN label_keys k "
+        f"ON k.field = t.field AND k.label = t.label ORDER BY {ROW}",
+    }
+
+
+def generate_part(root: Path, frames: int, part: int, parts: int, scratch: Path) -> list[dict]:
+    """Write the files of every `parts`-th chunk from `part` (one process of a parallel
+    generation); returns what each file's Delta add action needs."""
+    from deltalake import DeltaTable
+
+    con = duckdb.connect(config={"threads": 1, "memory_limit": "2GB"})
+    con.execute(f"SET temp_directory = '{scratch}'")
+    con.execute("SET preserve_insertion_order = false")
     labels = ", ".join(
         f"('{f}', '{label}')" for f in ("ground_truth", "predictions") for label in synthetic.LABELS
     )
@@ -65,43 +122,33 @@ def generate(root: Path, frames: int) -> float:
         "CREATE TABLE label_keys AS SELECT (row_number() OVER (ORDER BY field, label) - 1)"
         f"::INTEGER AS label_key, field, label FROM (VALUES {labels}) v(field, label)"
     )
-    names = {
-        n: [f.name for f in DeltaTable(table_uri(str(root), n)).schema().fields]
-        for n in LAKE_TABLES
+    catalog = duckdb.connect(str(root.parent / "catalog.duckdb"), read_only=True)
+    types = {
+        n: dict(orjson.loads(c))
+        for n, c in catalog.execute("SELECT name, columns FROM _lake").fetchall()
     }
-    actions: dict[str, list[Any]] = {name: [] for name in LAKE_TABLES}
-    now = int(time.time() * 1000)
-    offsets = bucket_offsets(frames)
-    for bucket in range(BUCKETS):
-        only = f"FROM range({frames}) WHERE (range // {CTX}) % {BUCKETS} = {bucket}"
-        base = bucket << 40  # each bucket's file holds one range of the stored order
-
-        def of(sql: str, only: str = only) -> str:
-            return sql.replace(f"FROM range({frames})", only)
-
-        def key(no: str, bucket: int = bucket) -> str:
-            return f"{offsets[bucket]} + ({no} // {CTX} // {BUCKETS}) * {CTX} + {no} % {CTX}"
-
-        def listed(name: str, extra: dict[str, str]) -> str:
-            return ", ".join(
-                extra.get(c, f"t.{c}") + f" AS {c}" for c in names[name] if c != BUCKET
-            )
-
-        fno = "CAST(substr(t.id, 2) AS BIGINT)"
-        rno = "CAST(substr(t.frame_id, 2) AS BIGINT)"
-        queries = {
-            "frames": f"SELECT {listed('frames', {'frame_key': key(fno), ROW: f'{base} + {fno}'})} "
-            f"FROM ({of(synthetic._frames_sql(frames, CTX))}) t ORDER BY {ROW}",
-            "sources": f"SELECT {listed('sources', {'frame_key': key(rno), ROW: f'{base} + {rno}'})} "
-            f"FROM ({of(synthetic._sources_sql(frames, CTX))}) t ORDER BY {ROW}",
-            "rois": f"SELECT {listed('rois', {'frame_key': key(rno), 'label_key': 'k.label_key', ROW: f'{base} + {rno} * 8 + CAST(substr(t.id, 2) AS BIGINT)'})} "
-            f"FROM ({of(synthetic._rois_sql(frames))}) t JOIN label_keys k "
-            f"ON k.field = t.field AND k.label = t.label ORDER BY {ROW}",
-        }
-        for name, query in queries.items():
+    catalog.close()
+    made = {
+        "frames": synthetic._frames_sql(1, CTX),
+        "sources": synthetic._sources_sql(1, CTX),
+        "rois": synthetic._rois_sql(1),
+    }
+    names: dict[str, list[tuple[str, str | None]]] = {}
+    for n in LAKE_TABLES:
+        have = {str(r[0]) for r in con.execute(f"DESCRIBE {made[n]}").fetchall()}
+        have |= {ROW, BUCKET, "frame_key", "label_key"}
+        names[n] = [
+            (f.name, None if f.name in have else types[n][f.name])
+            for f in DeltaTable(table_uri(str(root), n)).schema().fields
+        ]
+    written = []
+    for no, (bucket, first, end) in enumerate(chunks(frames)):
+        if no % parts != part:
+            continue
+        for name, query in _queries(names, frames, bucket, first, end).items():
             folder = Path(table_uri(str(root), name)) / f"{BUCKET}={bucket}"
             folder.mkdir(parents=True, exist_ok=True)
-            path = folder / "gen.parquet"
+            path = folder / f"gen-{no:04d}.parquet"
             con.execute(
                 f"COPY ({query}) TO '{path}' (FORMAT parquet, COMPRESSION zstd, "
                 f"ROW_GROUP_SIZE {ROW_GROUP})"
@@ -109,26 +156,77 @@ def generate(root: Path, frames: int) -> float:
             rows, lo, hi = con.execute(
                 f"SELECT count(*), min(_row), max(_row) FROM read_parquet('{path}')"
             ).fetchall()[0]
+            written.append(
+                {
+                    "table": name,
+                    "bucket": bucket,
+                    "file": path.name,
+                    "size": path.stat().st_size,
+                    "rows": rows,
+                    "lo": lo,
+                    "hi": hi,
+                }
+            )
+        print(f"  part {part}: chunk {no} (bucket {bucket}) written", file=sys.stderr, flush=True)
+    con.close()
+    return written
+
+
+def generate(root: Path, frames: int, parts: int = 1) -> float:
+    """Write the three tables' Parquet files into the lake's folders (in stored order, with
+    the layout's frame and label keys), in `parts` processes of their own, and commit them."""
+    from deltalake import DeltaTable
+    from deltalake.transaction import AddAction
+
+    started = time.perf_counter()
+    scratch = root.parent / "scratch"
+    scratch.mkdir(exist_ok=True)
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--generate-part",
+                str(root),
+                str(frames),
+                str(p),
+                str(parts),
+                str(BUCKETS),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for p in range(parts)
+    ]
+    written = []
+    for proc in procs:
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise RuntimeError(f"a generating process failed ({proc.returncode})")
+        written += json.loads(out.strip().splitlines()[-1])
+    shutil.rmtree(scratch, ignore_errors=True)
+    now = int(time.time() * 1000)
+    for name in LAKE_TABLES:
+        actions = []
+        for w in sorted((w for w in written if w["table"] == name), key=lambda w: w["lo"]):
             stats = {
-                "numRecords": rows,
-                "minValues": {"_row": lo},
-                "maxValues": {"_row": hi},
+                "numRecords": w["rows"],
+                "minValues": {"_row": w["lo"]},
+                "maxValues": {"_row": w["hi"]},
                 "nullCount": {"_row": 0},
             }
-            actions[name].append(
+            actions.append(
                 AddAction(
-                    f"{BUCKET}={bucket}/gen.parquet",
-                    path.stat().st_size,
-                    {BUCKET: str(bucket)},
+                    f"{BUCKET}={w['bucket']}/{w['file']}",
+                    w["size"],
+                    {BUCKET: str(w["bucket"])},
                     now,
                     True,
                     orjson.dumps(stats).decode(),
                 )
             )
-    con.close()
-    for name in LAKE_TABLES:
         dt = DeltaTable(table_uri(str(root), name))
-        dt.create_write_transaction(actions[name], "append", dt.schema(), [BUCKET])
+        dt.create_write_transaction(actions, "append", dt.schema(), [BUCKET])
     return time.perf_counter() - started
 
 
@@ -136,7 +234,7 @@ def summarise(path: Path) -> float:
     """The catalog's side of the layout for the generated rows (label keys, per-frame
     summaries, the next frame key), as `lake attach` makes it."""
     started = time.perf_counter()
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(path), config=engine_config())  # the catalog's memory budget
     try:
         lake = Lake.load(con)
         assert lake is not None
@@ -144,6 +242,7 @@ def summarise(path: Path) -> float:
         lake.prepare(con)
         lake.pin(con)
         summarise_lake(con)
+        lake_groups.build(con, lake)
         con.execute("COMMIT")
     finally:
         con.close()
@@ -151,13 +250,21 @@ def summarise(path: Path) -> float:
 
 
 def timed(fn: Callable[[], Any], repeat: int = 3) -> float:
+    """Median wall ms of `repeat` runs after a warm-up (CPU ms in CPU_MS[-1])."""
     fn()
-    runs = []
+    runs, cpu = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
         runs.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    CPU_MS.append(statistics.median(cpu) * 1000)
     return statistics.median(runs) * 1000
+
+
+# The CPU time (this process, every thread) of each timed() call, in order: on a machine
+# whose cores are shared, wall time is mostly waiting.
+CPU_MS: list[float] = []
 
 
 def hand_page(where: str, offset: int) -> str:
@@ -168,18 +275,30 @@ def hand_page(where: str, offset: int) -> str:
     )
 
 
-def browse(catalog: Any, frames: int) -> dict[str, dict[str, float]]:
+HAND_FACETS = (
+    "SELECT r.label, count(*) FROM rois r JOIN frames f ON f.frame_key = r.frame_key"
+    " WHERE f.weather = 'rain' AND r.field = 'ground_truth' GROUP BY 1",
+    "SELECT camera, count(*) FROM frames WHERE weather = 'rain' GROUP BY 1",
+)
+
+
+def browse(catalog: Any, frames: int) -> dict[str, Any]:
+    """Every interaction through the View API first (the serving side's peak RSS is read
+    after them), then the hand-written SQL of the same answers."""
+    from workbench.ui.facets import compute_facets
+
     v = catalog.view()
     con = catalog.cursor()
 
-    def sql(q: str) -> Callable[[], Any]:
-        return lambda: con.execute(q).fetchall()
+    def sql(*queries: str) -> Callable[[], Any]:
+        return lambda: [con.execute(q).fetchall() for q in queries]
+
+    def facets() -> tuple[Any, Any]:
+        rain = catalog.view().match(weather="rain")
+        return rain.label_counts("ground_truth"), rain.metadata_values("camera")
 
     cases: dict[str, tuple[Callable[[], Any], Callable[[], Any] | None]] = {
-        "first page (50)": (
-            lambda: v.page(0, 50),
-            sql(hand_page("", 0)),
-        ),
+        "first page (50)": (lambda: v.page(0, 50), sql(hand_page("", 0))),
         "deep page (offset N/2)": (
             lambda: v.page(frames // 2, 50),
             sql(hand_page("", frames // 2)),
@@ -188,11 +307,9 @@ def browse(catalog: Any, frames: int) -> dict[str, dict[str, float]]:
             lambda: v.match(weather="rain").page(0, 50),
             sql(hand_page("WHERE weather = 'rain'", 0)),
         ),
-        "facets under WHERE": (
-            lambda: (
-                v.match(weather="rain").label_counts("ground_truth"),
-                v.match(weather="rain").metadata_values("camera"),
-            ),
+        "facets under WHERE": (facets, sql(*HAND_FACETS)),
+        "app's facet set (typed WHERE)": (
+            lambda: compute_facets(catalog.view().where("f.weather = 'rain'"), "predictions"),
             None,
         ),
         "label counts": (
@@ -207,18 +324,32 @@ def browse(catalog: Any, frames: int) -> dict[str, dict[str, float]]:
             ),
         ),
     }
+    views, cpus = {}, {}
+    for name, (view_fn, _) in cases.items():
+        views[name] = timed(view_fn)
+        cpus[name] = CPU_MS[-1]
+    rss = peak_rss_mb()
+    print(f"  peak RSS after the View API's interactions: {rss:.0f} MB")
     # the view's answers are the hand-written SQL's (a ratio against a wrong answer is none)
+    labels, cameras = facets()
+    hand_labels, hand_cameras = sql(*HAND_FACETS)()
+    assert {r["label"]: r["count"] for r in labels.to_pylist()} == dict(hand_labels)
+    assert {r["value"]: r["count"] for r in cameras.to_pylist()} == dict(hand_cameras)
     counted = {r["label"]: r["count"] for r in v.label_counts("ground_truth").to_pylist()}
-    hand_counts = dict(cases["label counts"][1]())  # type: ignore[misc]
-    assert counted == hand_counts, "label counts differ from the ROIs'"
-    assert cases["count with ROI filter"][0]() == cases["count with ROI filter"][1]()[0][0]  # type: ignore[misc]
-    out = {}
-    for name, (view_fn, hand) in cases.items():
-        ms = timed(view_fn)
-        ref = timed(hand) if hand else None
-        out[name] = {"view_ms": ms, "sql_ms": ref} if ref else {"view_ms": ms}
-        ratio = f"{ms / ref:.2f}x" if ref else "-"
-        print(f"  {name:32s} {ms:9.1f} ms   hand SQL {ref or 0:9.1f} ms   ratio {ratio}")
+    assert counted == dict(cases["label counts"][1]()[0])  # type: ignore[misc]
+    assert cases["count with ROI filter"][0]() == cases["count with ROI filter"][1]()[0][0][0]  # type: ignore[misc]
+    out: dict[str, Any] = {"view_rss_mb": rss}
+    for name, (_, hand) in cases.items():
+        ms = views[name]
+        # past 50M frames the hand-written scans take minutes: timed once after a warm-up
+        ref = timed(hand, repeat=1 if frames >= 50_000_000 else 3) if hand else None
+        ref_cpu = CPU_MS[-1] if hand else None
+        out[name] = {"view_ms": ms, "view_cpu_ms": cpus[name], "sql_ms": ref, "sql_cpu_ms": ref_cpu}
+        ratio = f"{ms / ref:.3f}x" if ref else "-"
+        print(
+            f"  {name:30s} {ms:8.1f} ms (CPU {cpus[name]:7.1f})   hand SQL {ref or 0:8.1f} ms"
+            f" (CPU {ref_cpu or 0:7.1f})   ratio {ratio}"
+        )
     return out
 
 
@@ -283,6 +414,15 @@ def ingest_throughput(work: Path) -> dict[str, Any]:
     return out
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: after fork and exec it keeps the
+    parent's peak (the generating and summarising bench), which is what 3.3 GB was at 10M."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def browse_only(path: str, frames: int) -> None:
     """Open the catalog, time the interactions, print them; the last line is JSON."""
     t = time.perf_counter()
@@ -290,10 +430,11 @@ def browse_only(path: str, frames: int) -> None:
     opened = time.perf_counter() - t
     rois = catalog.cursor().execute("SELECT count(*) FROM rois").fetchall()[0][0]
     print(f"  opened (pin {len(LAKE_TABLES)} snapshots) in {opened * 1000:.0f} ms; {rois:,} ROIs")
-    found = {"open_ms": opened * 1000, "rois": rois, "browse": browse(catalog, frames)}
+    found: dict[str, Any] = {"open_ms": opened * 1000, "rois": rois}
+    found["browse"] = browse(catalog, frames)
     catalog.close()
     found["load"] = os.getloadavg()
-    found["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    found["rss_mb"] = peak_rss_mb()
     print(
         f"  load average {found['load']}, peak RSS of the browsing process {found['rss_mb']:.0f} MB"
     )
@@ -302,6 +443,14 @@ def browse_only(path: str, frames: int) -> None:
 
 def main() -> int:
     global BUCKETS
+    if len(sys.argv) == 7 and sys.argv[1] == "--generate-part":
+        BUCKETS = int(sys.argv[6])
+        root, frames, part, parts = Path(sys.argv[2]), *map(int, sys.argv[3:6])
+        print(json.dumps(generate_part(root, frames, part, parts, root.parent / "scratch")))
+        return 0
+    if len(sys.argv) == 3 and sys.argv[1] == "--summarise":
+        print(f"summaries made in {summarise(Path(sys.argv[2])):.0f} s")
+        return 0
     if len(sys.argv) == 4 and sys.argv[1] == "--browse-only":
         browse_only(sys.argv[2], int(sys.argv[3]))
         return 0
@@ -312,6 +461,8 @@ def main() -> int:
     parser.add_argument("--no-ingest", action="store_true")
     parser.add_argument("--no-browse", action="store_true")
     parser.add_argument("--buckets", type=int, default=BUCKETS)
+    parser.add_argument("--parts", type=int, default=2, help="generating processes")
+    parser.add_argument("--generate-only", action="store_true", help="and the summaries")
     args = parser.parse_args()
     BUCKETS = args.buckets
     results: dict[str, Any] = {"load_before": os.getloadavg()}
@@ -324,9 +475,11 @@ def main() -> int:
             open_for_lake(
                 str(path), str(folder / "lake"), attach=False, buckets=BUCKETS, progress=False
             )
-            seconds = generate(folder / "lake", n)
+            seconds = generate(folder / "lake", n, args.parts)
             size = sum(f.stat().st_size for f in (folder / "lake").rglob("*.parquet"))
             print(f"{n:,} frames: lake generated in {seconds:.0f} s, {size / 2**30:.2f} GiB")
+            if args.generate_only:  # summaries and browsing later (--summarise, --browse-only)
+                continue
             summarised = summarise(path)
             print(f"  summaries (label keys, per-frame labels) made in {summarised:.0f} s")
             # Browsing runs in a process of its own: its peak RSS is the serving side's.
@@ -354,7 +507,7 @@ def main() -> int:
             results["ingest"]["load"] = os.getloadavg()
             print(f"  load average {results['ingest']['load']}")
     finally:
-        if not args.keep:
+        if not args.keep and not args.generate_only:
             shutil.rmtree(args.dir, ignore_errors=True)
     print(json.dumps(results, default=str))
     return 0

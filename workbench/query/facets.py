@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from workbench.errors import QueryError
 from workbench.model.records import PROMOTED_KEYS
+from workbench.query import groups as lake_groups
 from workbench.query._sql import TRUE, Compiled, execute, sql
 from workbench.query.plan import LabelFilter, Plan
 from workbench.query.stages import metadata_expr
@@ -144,8 +145,9 @@ def view_rois_where(view: View, field: str | None, frames: FrameSet | None) -> C
 
 def fields(view: View) -> list[str]:
     """Label fields among the view's ROIs."""
-    plan, frames = view.plan, view.frame_set()
-    if frames is not None and summarised(plan):
+    plan = view.plan
+    frames = None if _grouped(view) else view.frame_set()
+    if (frames is not None or _grouped(view)) and summarised(plan):
         query = (
             "SELECT DISTINCT k.field FROM label_keys k WHERE k.label_key IN"
             f" (SELECT c.label_key FROM {CODES_TABLE} c WHERE "
@@ -173,8 +175,9 @@ def fields(view: View) -> list[str]:
 
 def label_counts(view: View, field: str | None = None) -> pa.Table:
     """(field, label, count) of the view's ROIs, most frequent first."""
-    plan, frames = view.plan, view.frame_set()
-    if frames is not None and summarised(plan):
+    plan = view.plan
+    frames = None if _grouped(view) else view.frame_set()
+    if (frames is not None or _grouped(view)) and summarised(plan):
         counted = (
             f"SELECT c.label_key, sum(c.count)::BIGINT AS count FROM {CODES_TABLE} c WHERE "
             + _label_filter(plan, field, "c")
@@ -198,6 +201,12 @@ def label_counts(view: View, field: str | None = None) -> pa.Table:
             + " GROUP BY r.label_key"
         )
     return view.facet(_named_labels(counted), frames)
+
+
+def _grouped(view: View) -> bool:
+    """Whether the view's ROI facets are sums over the lake's frame groups (query/groups.py):
+    then its frame set is not needed."""
+    return summarised(view.plan) and view.groups() is not None
 
 
 def _whole(plan: Plan, field: str | None, grouped: str, where: str) -> Compiled:
@@ -225,11 +234,15 @@ def roi_codes(view: View, bins: int) -> pa.Table:
     """(label_key, bin, count): the ROIs of the view's frames (a filtered view's) counted by
     label and by confidence bin among `bins` (a divisor of layout.CONFIDENCE_BINS; `bins` and
     more for ROIs without a confidence), in one read of frame_codes."""
-    frames = view.frame_set()
-    if frames is None or bins < 1 or layout.CONFIDENCE_BINS % bins:
+    grouped = view.groups()
+    frames = None if grouped is not None else view.frame_set()
+    if (frames is None and grouped is None) or bins < 1 or layout.CONFIDENCE_BINS % bins:
         raise QueryError(
             f"ROI codes are counted for a filtered view, with bins dividing {layout.CONFIDENCE_BINS}"
         )
+    if grouped is not None:
+        return lake_groups.roi_codes(view, grouped, bins)
+    assert frames is not None
     # One division of a code gives its label and bin together (layout.CODE_LABEL).
     step = layout.CONFIDENCE_BINS // bins
     per_label = layout.CODE_LABEL // step
@@ -248,9 +261,10 @@ def _over_codes(view: View, query: Compiled, bins: int) -> pa.Table:
     return execute(view.catalog, query, tables={CODES_TABLE: view.roi_codes(bins)})
 
 
-def _coded(plan: Plan, frames: FrameSet | None, bins: int) -> bool:
+def _coded(view: View, frames: FrameSet | None, bins: int) -> bool:
     """Whether the histogram with `bins` bins is read from the ROI codes."""
-    return frames is not None and summarised(plan) and layout.CONFIDENCE_BINS % bins == 0
+    filtered = frames is not None or _grouped(view)
+    return filtered and summarised(view.plan) and layout.CONFIDENCE_BINS % bins == 0
 
 
 def confidence_bin(bins: int) -> str:
@@ -304,7 +318,11 @@ class FrameCounts:
 def frame_counts(view: View) -> FrameCounts:
     """The promoted keys' values and, for a filtered view, its contexts: one read of frames,
     which evaluates the view's conditions again when that costs less than testing every
-    frame against its set (FrameSet.reread)."""
+    frame against its set (FrameSet.reread); or sums over the lake's frame groups."""
+    grouped = view.groups()
+    if grouped is not None and lake_groups.has_promoted(grouped):
+        values, contexts = lake_groups.promoted(view, grouped)
+        return FrameCounts({k: _value_table(v) for k, v in values.items()}, contexts)
     frames = view.frame_set()
     names = [quote_ident(k) for k in PROMOTED_KEYS]
     columns = ", ".join(f"f.{n}" for n in [*names, "context_id"])
@@ -324,14 +342,19 @@ def frame_counts(view: View) -> FrameCounts:
         pairs: list[tuple[str | None, int]] = [(str(v), int(n)) for v, n in row[f"v{i}"] or []]
         if row["frames"] > row[f"n{i}"]:  # frames without the key
             pairs.append((None, int(row["frames"] - row[f"n{i}"])))
-        pairs.sort(key=lambda p: (-p[1], p[0] is None, p[0] or ""))
-        promoted[key] = pa.table(
-            {
-                "value": pa.array([p[0] for p in pairs], pa.string()),
-                "count": pa.array([p[1] for p in pairs], pa.int64()),
-            }
-        )
+        promoted[key] = _value_table(pairs)
     return FrameCounts(promoted, int(row["contexts"]) if frames is not None else None)
+
+
+def _value_table(pairs: list[tuple[str | None, int]]) -> pa.Table:
+    """(value, count), commonest first, NULL after the values of its count."""
+    pairs = sorted(pairs, key=lambda p: (-p[1], p[0] is None, p[0] or ""))
+    return pa.table(
+        {
+            "value": pa.array([p[0] for p in pairs], pa.string()),
+            "count": pa.array([p[1] for p in pairs], pa.int64()),
+        }
+    )
 
 
 def confidence_histogram(view: View, field: str | None = None, bins: int = 10) -> pa.Table:
@@ -339,13 +362,14 @@ def confidence_histogram(view: View, field: str | None = None, bins: int = 10) -
     a confidence of exactly 1 falls in the last bin, ROIs without confidence in none."""
     if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= MAX_BINS:
         raise QueryError(f"confidence_histogram() needs 1 to {MAX_BINS} bins, got {bins!r}")
-    frames = view.frame_set()
-    if frames is None and summarised(view.plan) and layout.CONFIDENCE_BINS % bins == 0:
+    coded = layout.CONFIDENCE_BINS % bins == 0  # bins the ROI codes hold
+    frames = None if coded and _grouped(view) else view.frame_set()
+    if view.plan.everything and summarised(view.plan) and coded:
         step = layout.CONFIDENCE_BINS // bins
         bin_of = f"(c.code % {layout.CODE_LABEL}) // {step}"
         counted = _whole(view.plan, field, bin_of, f"{bin_of} < {bins}")
         return view.facet(_binned("SELECT * FROM (" + counted + ") c(bin, count)", bins), None)
-    if _coded(view.plan, frames, bins):
+    if _coded(view, frames, bins):
         counted = (
             f"SELECT c.bin, sum(c.count)::BIGINT AS count FROM {CODES_TABLE} c"
             f" WHERE c.bin < {bins} AND " + _label_filter(view.plan, field, "c") + " GROUP BY c.bin"
@@ -371,7 +395,10 @@ def _binned(counted: Compiled, bins: int) -> Compiled:
 
 def tag_counts(view: View) -> pa.Table:
     """(tag, count): frame tags among the view's frames, most frequent first."""
-    frames = view.frame_set()
+    # Without any frame tag the answer needs no frames (a view answered by the lake's frame
+    # groups then reads none)
+    tagged = Compiled("SELECT count(*) FROM (SELECT 1 FROM tags WHERE roi_id IS NULL LIMIT 1)")
+    frames = view.frame_set() if execute(view.catalog, tagged).column(0)[0].as_py() else None
     join = Compiled("")
     if frames is not None:
         join = " JOIN frames f ON f.id = t.frame_id AND " + frames.condition("f", view)

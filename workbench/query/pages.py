@@ -9,7 +9,7 @@ few row groups.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from workbench.query._sql import Compiled, in_list
 from workbench.query.plan import KeySet, OrderTerm, Plan
@@ -58,9 +58,12 @@ def nested(
     roi_predicate: Compiled,
     source_columns: Sequence[str],
     roi_columns: Sequence[str],
+    tables: Mapping[str, str] | None = None,
 ) -> Compiled:
     """A page's frames (registered as PAGE_TABLE: frame columns, `_fk` and key columns; the
-    frame keys are `keys`) with nested `sources` and `rois` lists."""
+    frame keys are `keys`) with nested `sources` and `rois` lists. `tables` may name what
+    to read for `sources` and `rois` instead (a lake's files that hold those keys)."""
+    sources, rois = (tables or {}).get("sources", "sources"), (tables or {}).get("rois", "rois")
     sort_keys = ", ".join(f"_k{i}" for i in range(len(terms)))
     src = [c for c in source_columns if c != "frame_id"]
     roi = [c for c in roi_columns if c != "frame_id"]
@@ -68,11 +71,11 @@ def nested(
         [
             "WITH _src AS (SELECT s.frame_key, list(",
             _struct("s", src),
-            " ORDER BY s.rowid) AS sources FROM sources s WHERE ",
+            f" ORDER BY s.rowid) AS sources FROM {sources} s WHERE ",
             key_filter("s", keys),
             " GROUP BY s.frame_key), _roi AS (SELECT r.frame_key, list(",
             _struct("r", roi),
-            " ORDER BY r.rowid) AS rois FROM rois r WHERE ",
+            f" ORDER BY r.rowid) AS rois FROM {rois} r WHERE ",
             key_filter("r", keys),
             " AND (",
             roi_predicate,

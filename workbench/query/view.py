@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Self, cast
 import pyarrow as pa
 
 from workbench.errors import QueryError
-from workbench.query import facets, pages
+from workbench.query import facets, groups, pages
 from workbench.query._sql import (
     Compiled,
     execute,
@@ -334,6 +334,13 @@ class View(AnalysisStages):
             return None
         return self._once("frames", self._find_frame_set)
 
+    def groups(self) -> groups.GroupSet | None:
+        """The lake's frame groups holding the view's frames, when they can answer for it
+        (query/groups.py; kept while the catalog is unchanged)."""
+        if self.plan.everything:
+            return None
+        return self._once("groups", lambda: groups.find(self))
+
     def _find_frame_set(self) -> facets.FrameSet:
         started = time.perf_counter()
         keys = self.run(pages.distinct_frame_keys(self.plan))
@@ -386,6 +393,9 @@ class View(AnalysisStages):
         known = self._known_frame_set()
         if known is not None:
             return known.count
+        grouped = self.groups()
+        if grouped is not None:
+            return grouped.frames
         rois = self.plan.roi_only_set()
         if rois is None:
             # A filtered view's set, found once for the count, serves its facets too.
@@ -398,7 +408,7 @@ class View(AnalysisStages):
         return int(self.rows(f"SELECT {counted} FROM (" + rois + ")")[0][0])
 
     def count_contexts(self) -> int:
-        if self._known_frame_set() is not None:
+        if self._known_frame_set() is not None or self.groups() is not None:
             return int(self._frame_counts().contexts or 0)
         query = "SELECT count(DISTINCT context_id) FROM (" + self.plan.select("f.context_id") + ")"
         return int(self.rows(query)[0][0])
@@ -433,12 +443,17 @@ class View(AnalysisStages):
     def _nested(self, frames: pa.Table, terms: Sequence[Any]) -> pa.Table:
         """Frames (read with their `_fk` and sort keys) with their sources and ROIs nested:
         SQL of the query layer's own over them, so no guard is needed."""
+        keys = frames.column("_fk").to_pylist()
+        lake, known, tables = self.catalog.lake, [k for k in keys if k is not None], None
+        if lake is not None and known:  # only the lake's files that can hold the keys
+            tables = {n: lake.by_keys(n, min(known), max(known)) for n in ("sources", "rois")}
         query = pages.nested(
-            frames.column("_fk").to_pylist(),
+            keys,
             terms,
             self.plan.roi_predicate(),
             catalog_columns(self.catalog, "sources"),
             catalog_columns(self.catalog, "rois"),
+            tables,
         )
         return execute(self.catalog, query, tables={pages.PAGE_TABLE: frames})
 

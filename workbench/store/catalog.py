@@ -281,6 +281,12 @@ class Catalog:
             with self.transaction() as con:
                 self.lake.pin(con)
             self._adopt()
+        else:
+            con = self._con.cursor()
+            try:
+                self.lake.index(con)
+            finally:
+                con.close()
 
     def refresh_lake(self, *, force: bool = True) -> bool:
         """Move a lake-backed catalog's views to the tables' latest snapshots if they moved

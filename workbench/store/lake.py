@@ -47,6 +47,8 @@ ROW = "_row"
 DEFAULT_BUCKETS = 8
 # Columns that tie a row to its frame, per table (frames: its own id).
 FRAME_KEY = {"frames": "id", "sources": "frame_id", "rois": "frame_id"}
+# Tables a page reads by frame key (Lake.by_keys).
+PAGED = ("sources", "rois")
 LAKE_META = "_lake"
 _LAKE_DDL = f"""CREATE TABLE IF NOT EXISTS {LAKE_META} (
     name VARCHAR PRIMARY KEY,
@@ -160,6 +162,11 @@ class Lake:
     root: str
     tables: dict[str, LakeTable]
     _deltas: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Per table, the pinned snapshot's files as (first frame key, last frame key, file) in
+    # stored order and the SELECT list reading them (see `by_keys`).
+    _keyed: dict[str, tuple[list[tuple[int | None, int | None, str]], str]] = field(
+        default_factory=dict, repr=False
+    )
 
     @property
     def buckets(self) -> int:
@@ -262,6 +269,7 @@ class Lake:
     def _select(self, con: duckdb.DuckDBPyConnection, table: LakeTable, version: int) -> str:
         files, in_order = self.files(table.name, version)
         if not files:
+            self._keyed.pop(table.name, None)
             cols = ", ".join(f"NULL::{t} AS {quote_ident(n)}" for n, t in table.columns)
             return f"SELECT {cols}, NULL::BIGINT AS rowid WHERE false"
         listed = ", ".join(_literal(f) for f in files)
@@ -282,7 +290,41 @@ class Lake:
         # Files whose stored-order ranges overlap (a writer other than ours) are sorted here,
         # at a price: views over the catalog rely on scanning in stored order.
         order = "" if in_order else f" ORDER BY {ROW}"
+        self._keyed.pop(table.name, None)
+        if in_order and not table.evolved and table.name in PAGED:
+            self._keyed[table.name] = (_key_ranges(con, files, self.root), cols)
         return f"SELECT {cols} FROM read_parquet([{listed}]{by_name}){order}"
+
+    def index(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Learn the pinned snapshot's files by key (`by_keys`) without moving the pins (a
+        read-only catalog's)."""
+        for name in PAGED:
+            table = self.tables[name]
+            if table.version is not None:
+                self._select(con, table, table.version)
+
+    def by_keys(self, name: str, first: int, last: int) -> str:
+        """The rows of table `name` (sources or rois) whose frame keys may lie in [first,
+        last], as a subquery reading only the files that can hold them (or the view's name).
+
+        DuckDB skips the row groups outside a key range by their statistics, but pays about
+        2 ms of CPU per file a query lists even when it skips all of its row groups: a page
+        of a lake with many files (80 per table at 100M frames) would pay that for each."""
+        keyed = self._keyed.get(name)
+        if keyed is None:
+            return quote_ident(name)
+        ranges, cols = keyed
+        wanted = [
+            f for lo, hi, f in ranges if lo is None or hi is None or (lo <= last and first <= hi)
+        ]
+        if len(wanted) == len(ranges):
+            return quote_ident(name)
+        if not wanted:
+            table = self.tables[name]
+            none = ", ".join(f"NULL::{t} AS {quote_ident(n)}" for n, t in table.columns)
+            return f"(SELECT {none}, NULL::BIGINT AS rowid WHERE false)"
+        listed = ", ".join(_literal(f) for f in wanted)
+        return f"(SELECT {cols} FROM read_parquet([{listed}]))"
 
     def settled(self, con: duckdb.DuckDBPyConnection) -> None:
         """Before a commit: every frame a write named for new summaries (layout.touch) was
@@ -366,6 +408,27 @@ def _in_stored_order(dt: Any) -> tuple[list[str], bool]:
     keyed.sort()
     disjoint = all(a[1] < b[0] for a, b in pairwise(keyed))
     return [uri for _, _, uri in keyed], disjoint
+
+
+def _key_ranges(
+    con: duckdb.DuckDBPyConnection, files: list[str], root: str
+) -> list[tuple[int | None, int | None, str]]:
+    """(smallest, largest frame key, file) of each file, from the Parquet footers (the
+    engine caches them); unknown (None) for a remote lake or a file without statistics."""
+    if is_remote(root) or not files:
+        return [(None, None, f) for f in files]
+    listed = ", ".join(_literal(f) for f in files)
+    try:
+        rows = con.execute(
+            "SELECT file_name, min(TRY_CAST(stats_min_value AS BIGINT)),"
+            " max(TRY_CAST(stats_max_value AS BIGINT)), bool_or(stats_min_value IS NULL)"
+            f" FROM parquet_metadata([{listed}]) WHERE path_in_schema = 'frame_key'"
+            " GROUP BY file_name"
+        ).fetchall()
+    except duckdb.Error:
+        return [(None, None, f) for f in files]
+    found = {str(f): (lo, hi) for f, lo, hi, unknown in rows if not unknown}
+    return [(*found.get(f, (None, None)), f) for f in files]
 
 
 def _has_deletion_vectors(dt: Any) -> bool:

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import LakeError
-from workbench.store import layout
+from workbench.store import lake_groups, layout
 from workbench.store.arrow import registered
 from workbench.store.lake import BUCKET, LAKE_TABLES, ROW, Lake, add_columns
 from workbench.store.lake_write import (
@@ -91,6 +91,8 @@ def compact(catalog: Catalog, *, progress: bool = True, promote: bool = False) -
                 lake.pin(con)
     if chosen:
         catalog.layout_changes += 1
+    with catalog.transaction() as con:  # the snapshot's frame groups (store/lake_groups.py)
+        lake_groups.build(con, lake, progress=progress)
     return removed
 
 

@@ -285,10 +285,12 @@ def _read_frames(con: duckdb.DuckDBPyConnection, ids: pa.Table) -> dict[str, pa.
 def open_for_lake(path: str, uri: str, *, attach: bool, buckets: int, progress: bool) -> Lake:
     """`workbench lake init|attach`: the catalog file at `path` (migrated, not open
     elsewhere) gets its big tables from the lake at `uri`, in one DuckDB transaction."""
-    from workbench.store.catalog import Catalog
+    from workbench.store import lake_groups
+    from workbench.store.catalog import Catalog, engine_config
 
     Catalog(path).close()  # created or migrated to the current schema
-    con = duckdb.connect(path)
+    # the catalog's memory budget: the summaries of a big lake spill rather than grow
+    con = duckdb.connect(path, config=engine_config())
     try:
         if Lake.load(con) is not None:
             raise LakeError(f"{path} is lake-backed already")
@@ -299,6 +301,7 @@ def open_for_lake(path: str, uri: str, *, attach: bool, buckets: int, progress: 
                 if attach
                 else create_lake(con, uri, buckets=buckets, progress=progress)
             )
+            lake_groups.build(con, lake, progress=progress)
         except BaseException:
             con.execute("ROLLBACK")
             raise

@@ -1,0 +1,128 @@
+"""Facets of a filtered view from the frame groups a lake-backed catalog keeps.
+
+A view whose only conditions read the groups' columns (store/lake_groups.py) holds whole
+groups: its conditions are evaluated over the groups' rows, under the alias `f` the frames
+have, and a condition that reads anything else (a frame's id, index, JSON metadata, rowid,
+another table) does not bind there, so the view's facets read its frames as before. Its
+count, ROI codes (label counts and the confidence histogram), promoted keys' values and
+number of contexts are then sums over its groups: a few thousand rows at most, however many
+frames the lake holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow as pa
+
+from workbench.errors import QueryError
+from workbench.model.records import PROMOTED_KEYS
+from workbench.query._sql import Compiled, all_of, execute
+from workbench.store import lake_groups, layout
+from workbench.store.lake_groups import FRAMES, GROUP, GROUP_CODES, GROUP_CONTEXTS, GROUPS
+from workbench.store.sqlsafe import quote_ident, time_limit
+
+if TYPE_CHECKING:
+    from workbench.query.view import View
+
+# The name the view's groups are registered under, for the queries that read them.
+GROUPS_TABLE = "_wb_view_groups"
+
+
+@dataclass(frozen=True)
+class GroupSet:
+    """The groups holding a view's frames: their ids, columns, and the number of frames."""
+
+    ids: pa.Table
+    columns: tuple[str, ...]
+    frames: int
+
+    @property
+    def tables(self) -> dict[str, pa.Table]:
+        return {GROUPS_TABLE: self.ids}
+
+    def within(self, alias: str) -> str:
+        return f"{alias}.{GROUP} IN (SELECT {GROUP} FROM {GROUPS_TABLE})"
+
+
+def applies(view: View) -> bool:
+    """Whether the view is a filter of frames by their columns alone (no ROI sets, tags,
+    windows or sorts) over a lake-backed catalog."""
+    plan = view.plan
+    return (
+        view.catalog.lake is not None
+        and bool(plan.conditions)
+        and not plan.roi_sets
+        and not plan.key_sets
+        and not plan.windowed
+        and plan.depth == 0
+        and str(plan.source.sql).strip() == "frames f"
+    )
+
+
+def find(view: View) -> GroupSet | None:
+    """The view's groups, or None when they cannot answer for it (not a filter of frame
+    columns, no groups of the pinned snapshot, or a condition reading anything else)."""
+    if not applies(view):
+        return None
+    con = view.catalog.cursor()
+    try:
+        lake = view.catalog.lake
+        assert lake is not None
+        columns = lake_groups.current(con, lake)
+        if columns is None:
+            return None
+        where = all_of(view.plan.conditions)
+        query = Compiled(f"SELECT {GROUP}, {FRAMES} FROM {GROUPS} f WHERE ") + where
+        # The conditions passed the view's guard (View.plan); the time limit still bounds them.
+        limit = view.time_limit if view.time_limit is not None else view.catalog.time_limit
+        with time_limit(con, limit if view.plan.raw_sql else None):
+            found = con.sql(query.sql, params=list(query.params)).to_arrow_table()
+    except (duckdb.Error, QueryError):  # a column the groups lack, or an error the frames will show
+        return None
+    finally:
+        con.close()
+    frames = int(pa.compute.sum(found.column(FRAMES)).as_py() or 0)
+    return GroupSet(found.select([GROUP]), tuple(columns), frames)
+
+
+def roi_codes(view: View, groups: GroupSet, bins: int) -> pa.Table:
+    """(label_key, bin, count) of the groups' ROIs, as facets.roi_codes counts a view's."""
+    step = layout.CONFIDENCE_BINS // bins
+    per_label = layout.CODE_LABEL // step
+    query = Compiled(
+        f"SELECT g // {per_label} AS label_key, g % {per_label} AS bin, count FROM ("
+        f"SELECT c.code // {step} AS g, sum(c.rois)::BIGINT AS count FROM {GROUP_CODES} c"
+        f" WHERE {groups.within('c')} GROUP BY g)"
+    )
+    return execute(view.catalog, query, tables=groups.tables)
+
+
+def promoted(view: View, groups: GroupSet) -> tuple[dict[str, list[tuple[str | None, int]]], int]:
+    """(value, frames) of each promoted key among the groups' frames, and their contexts;
+    the promoted keys must all be columns of the groups."""
+    parts = []
+    for key in PROMOTED_KEYS:
+        name = quote_ident(key)
+        parts.append(
+            f"SELECT '{key}' AS key, CAST(f.{name} AS VARCHAR) AS value, sum(f.{FRAMES})"
+            f"::BIGINT AS count FROM {GROUPS} f WHERE {groups.within('f')} GROUP BY ALL"
+        )
+    rows = execute(view.catalog, Compiled(" UNION ALL ".join(parts)), tables=groups.tables)
+    counted: dict[str, list[tuple[str | None, int]]] = {k: [] for k in PROMOTED_KEYS}
+    for key, value, count in zip(*(rows.column(i).to_pylist() for i in range(3)), strict=True):
+        counted[key].append((value, int(count)))
+    contexts = execute(
+        view.catalog,
+        Compiled(
+            f"SELECT count(DISTINCT c.context_no) FROM {GROUP_CONTEXTS} c WHERE {groups.within('c')}"
+        ),
+        tables=groups.tables,
+    )
+    return counted, int(contexts.column(0)[0].as_py())
+
+
+def has_promoted(groups: GroupSet) -> bool:
+    return all(k in groups.columns for k in PROMOTED_KEYS)
