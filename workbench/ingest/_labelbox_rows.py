@@ -111,7 +111,7 @@ def box_rows(
         pa.array(np.arange(0, 8 * count + 1, 8, dtype=np.int32)), pa.array(ring.ravel())
     )
     geometry = pa.ListArray.from_arrays(pa.array(np.arange(count + 1, dtype=np.int32)), rings)
-    columns = _constant(base, index, positions, "box")
+    columns = _constant(base, positions, "box")
     columns.update(
         geometry=geometry.cast(GEOMETRY),
         x_min=pa.array(x_min),
@@ -131,7 +131,7 @@ def classification_rows(
 ) -> Placed:
     """Rows of a classification on the frames at `positions` with their attributes texts."""
     count = len(positions)
-    columns = _constant(base, index, positions, "classification")
+    columns = _constant(base, positions, "classification")
     empty = pa.ListArray.from_arrays(
         pa.array(np.zeros(count + 1, dtype=np.int32)), pa.array([], GEOMETRY.value_type)
     )
@@ -163,22 +163,23 @@ def attributes_text(attributes: dict[str, Any], where: str) -> str | None:
         raise RecordError(where, f"attributes: {exc}") from exc
 
 
-def _constant(base: Base, index: VideoIndex, positions: np.ndarray, kind: str) -> dict[str, Any]:
+def _constant(base: Base, positions: np.ndarray, kind: str) -> dict[str, Any]:
     count = len(positions)
     labels = pa.ListArray.from_arrays(
-        pa.array(np.arange(count + 1, dtype=np.int32)), pa.array([base.label] * count)
+        pa.array(np.arange(count + 1, dtype=np.int32)),
+        pa.repeat(pa.scalar(base.label, pa.string()), count),
     )
     no_sources = pa.ListArray.from_arrays(
         pa.array(np.zeros(count + 1, dtype=np.int32)), pa.array([], pa.string())
     )
     return {
-        "frame_id": index.ids.take(pa.array(positions)),
-        "id": pa.array([base.id] * count, pa.string()),
-        "field": pa.array([base.field] * count, pa.string()),
-        "label": pa.array([base.label] * count, pa.string()),
+        "frame_id": pa.nulls(count, pa.string()),  # set per video when written (`frame_ids`)
+        "id": pa.repeat(pa.scalar(base.id, pa.string()), count),
+        "field": pa.repeat(pa.scalar(base.field, pa.string()), count),
+        "label": pa.repeat(pa.scalar(base.label, pa.string()), count),
         "labels": labels,
         "confidence": pa.array(np.full(count, base.confidence)),
-        "kind": pa.array([kind] * count, pa.string()),
+        "kind": pa.repeat(pa.scalar(kind, pa.string()), count),
         "x_min": pa.nulls(count, pa.float64()),
         "y_min": pa.nulls(count, pa.float64()),
         "x_max": pa.nulls(count, pa.float64()),
@@ -186,8 +187,14 @@ def _constant(base: Base, index: VideoIndex, positions: np.ndarray, kind: str) -
         "area": pa.nulls(count, pa.float64()),
         "source_ids": no_sources,
         "mask": pa.nulls(count, pa.string()),
-        "track_index": pa.array([base.track_index] * count, pa.int32()),
+        "track_index": pa.repeat(pa.scalar(base.track_index, pa.int32()), count),
     }
+
+
+def with_frame_ids(rows: pa.Table, positions: np.ndarray, index: VideoIndex) -> pa.Table:
+    """`rows` of one video with the id of the frame at each row's position."""
+    at = rows.schema.get_field_index("frame_id")
+    return rows.set_column(at, "frame_id", index.ids.take(pa.array(positions)))
 
 
 def _table(columns: dict[str, Any]) -> pa.Table:

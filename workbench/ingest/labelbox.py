@@ -40,6 +40,7 @@ from workbench.ingest._labelbox_rows import (
     box_steps,
     classification_rows,
     roi_rows,
+    with_frame_ids,
 )
 from workbench.ingest.imports import recorded
 from workbench.ingest.jsonread import Unreadable, read_lines
@@ -163,6 +164,7 @@ def _write(writer: CatalogWriter, collected: _Collected, field_name: str) -> Non
         positions = np.concatenate([p.positions for p in parts])
         order = np.argsort(positions, kind="stable")
         rows, positions = rows.take(pa.array(order)), positions[order]
+        rows = with_frame_ids(rows, positions, index)
         rows, kept = _within_limit(writer, rows, positions, index, where)
         frame_ids.extend(kept)
         tables.append(rows)
