@@ -43,13 +43,16 @@ CREATE MACRO nu_ext(p) AS lower(regexp_extract(regexp_extract(p, '[^/]*$'),
     '^\.*[^.].*(\.[^.]*)$', 1));
 """
 
-_SCENE = (
-    '{"reference_id":"JSON","frame_rate":"JSON","metadata":"JSON","frames":["JSON"],'
-    '"video_location":"JSON","video_url":"JSON"}'
-)
+# One parse of the whole line. An item that is not an object parses as a struct of NULLs (no
+# string reference_id: its scene goes to the per-record path), a `frames` that is not a list
+# as NULL.
 _ITEM = (
     '{"reference_id":"JSON","image_location":"JSON","metadata":"JSON",'
     '"location":"JSON","image_url":"JSON","url":"JSON","original_image_url":"JSON"}'
+)
+_SCENE = (
+    '{"reference_id":"JSON","frame_rate":"JSON","metadata":"JSON",'
+    f'"frames":[{_ITEM}],"video_location":"JSON","video_url":"JSON"}}'
 )
 
 
@@ -88,17 +91,14 @@ FROM parsed
 ITEMS = f"""
 CREATE OR REPLACE TEMP TABLE _nu_i AS
 WITH items AS (
-    SELECT s.n, s.context_id, t.rate, t.tail, unnest(s.frames) AS item,
+    SELECT s.n, s.context_id, t.rate, t.tail, unnest(s.frames) AS it,
         generate_subscripts(s.frames, 1) - 1 AS frame_index
     FROM _nu_s s JOIN _nu_tails t ON t.n = s.n WHERE s.ok),
-typed AS (
-    SELECT n, context_id, rate, tail, frame_index, try(from_json(item, '{_ITEM}')) AS it
-    FROM items),
 valued AS (
     SELECT n, context_id, tail, frame_index, it, it.reference_id->>'$' AS id,
         it.image_location->>'$' AS uri, it.metadata AS meta,
         TRY_CAST(roundbankers(frame_index * 1000 / rate, 0) AS BIGINT) AS timestamp
-    FROM typed)
+    FROM items)
 SELECT n, context_id, frame_index, id, uri, timestamp,
     nu_ext(split_part(uri, '?', 1)) AS ext,
     CASE WHEN meta IS NULL OR meta = '{{}}' THEN '{{' || tail

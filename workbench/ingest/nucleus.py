@@ -259,6 +259,8 @@ class _SceneImport:
         update=True, which deletes the frames they replace (after `flush` stores those
         waiting)."""
         slots = self.by_context[context]
+        if self._unchanged(context, slots, ids, indexes):
+            return [True] * len(ids)
         incoming = set(ids)
         doomed: set[str] = set()
         keep: list[bool] = []
@@ -282,6 +284,24 @@ class _SceneImport:
             flush()
             self._delete(doomed)
         return keep
+
+    def _unchanged(
+        self, context: str, slots: dict[int, str], ids: Sequence[str], indexes: Sequence[int]
+    ) -> bool:
+        """Whether frames with distinct `ids` take `indexes` without a conflict or a
+        replacement: a new scene of new frames, or (update=True) the frames already there
+        (the slots are then recorded, at C speed)."""
+        if len(set(ids)) != len(ids):
+            return False
+        if not slots and self.by_id.keys().isdisjoint(ids):
+            slots.update(zip(indexes, ids, strict=True))
+            self.by_id.update((f, (context, i)) for f, i in zip(ids, indexes, strict=True))
+            return True
+        return (
+            self.update
+            and [slots.get(i) for i in indexes] == list(ids)
+            and [self.by_id.get(f) for f in ids] == [(context, i) for i in indexes]
+        )
 
     def _vacate(self, frame_id: str, context: str, index: int | None) -> None:
         self._load_contexts([context])
