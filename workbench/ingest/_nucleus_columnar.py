@@ -182,12 +182,10 @@ class NdjsonScenes:
             part = part.filter(pa.array(keep))
             ids = [i for i, k in zip(ids, keep, strict=True) if k]
         pending = self._pending
-        for frame_id in ids:
-            earlier = pending.at.get(frame_id)
-            if earlier is not None:
-                pending.dropped.append(earlier)
-            pending.at[frame_id] = pending.held
-            pending.held += 1
+        if not pending.at.keys().isdisjoint(ids):  # update=True placed them again
+            pending.dropped.extend(pending.at[f] for f in ids if f in pending.at)
+        pending.at.update(zip(ids, range(pending.held, pending.held + len(ids)), strict=True))
+        pending.held += len(ids)
         pending.tables.append(part)
         if pending.held >= FRAMES_PER_WRITE:
             self.write()
