@@ -377,24 +377,35 @@ def _keyframe(keyframe: Any, where: str) -> _Keyframe:
     if len(tools) != 1:
         raise RecordError(where, f"keyframe {keyframe['frame']} needs one of bbox, point, line")
     tool, value = tools[0], keyframe[tools[0]]
-    problem = f"keyframe {keyframe['frame']} has a malformed {tool}: {value!r}"
-    if tool == "bbox":
-        keys = ("left", "top", "width", "height")
-        if not isinstance(value, dict) or not all(_number(value.get(k)) for k in keys):
-            raise RecordError(where, problem)
-        values = [float(value[k]) for k in keys]
-        if values[2] < 0 or values[3] < 0:
-            raise RecordError(where, problem)
-    else:
-        points = [value] if tool == "point" else value
-        if not isinstance(points, list) or not all(_xy(p) for p in points):
-            raise RecordError(where, problem)
-        values = [float(p[axis]) for p in points for axis in ("x", "y")]
+    values = _values(tool, value)
+    if values is None:
+        problem = f"keyframe {keyframe['frame']} has a malformed {tool}: {value!r}"
+        raise RecordError(where, problem)
     frame = keyframe["frame"]
     if not _integer(frame):
         raise RecordError(where, f"frame number {frame!r} is not an integer")
-    nested = _normalised(keyframe.get("classifications") or [])
+    nested = _normalised(keyframe["classifications"]) if keyframe.get("classifications") else []
     return _Keyframe(frame, TOOLS[tool], values, nested)
+
+
+_BOX_KEYS = ("left", "top", "width", "height")
+
+
+def _values(tool: str, value: Any) -> list[float] | None:
+    """A keyframe's coordinates (bbox: left, top, width, height; point/line: x0, y0, ...),
+    or None when they are malformed."""
+    if tool == "bbox":
+        if not isinstance(value, dict):
+            return None
+        given = [value.get(k) for k in _BOX_KEYS]
+        if not all(map(_number, given)):
+            return None
+        values = [float(v) for v in given]
+        return None if values[2] < 0 or values[3] < 0 else values
+    points = [value] if tool == "point" else value
+    if not isinstance(points, list) or not all(_xy(p) for p in points):
+        return None
+    return [float(p[axis]) for p in points for axis in ("x", "y")]
 
 
 def _xy(point: Any) -> bool:
