@@ -397,7 +397,7 @@ def _values(tool: str, value: Any) -> list[float] | None:
     if tool == "bbox":
         if not isinstance(value, dict):
             return None
-        given = [value.get(k) for k in _BOX_KEYS]
+        given: list[Any] = [value.get(k) for k in _BOX_KEYS]
         if not all(map(_number, given)):
             return None
         values = [float(v) for v in given]
