@@ -3,7 +3,7 @@ and the catalog's contexts as Labelbox data rows (a video's frames in order)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +70,36 @@ class Contexts:
             )
             self._videos[context_id] = Video.of([(r[0], r[1]) for r in rows])
         return self._videos[context_id]
+
+    def prefetch(self, context_ids: Iterable[str]) -> None:
+        """Read the frames of many contexts in one query (those not read yet)."""
+        wanted = sorted({c for c in context_ids if c not in self._videos})
+        if not wanted:
+            return
+        rows = (
+            self.catalog.cursor()
+            .execute(
+                "SELECT context_id, id, frame_index FROM frames "
+                "WHERE context_id IN (SELECT unnest(?::VARCHAR[])) "
+                "ORDER BY context_id, frame_index NULLS LAST, timestamp NULLS LAST, id",
+                [wanted],
+            )
+            .fetchall()
+        )
+        found: dict[str, list[tuple[str, int | None]]] = {c: [] for c in wanted}
+        for context_id, frame_id, index in rows:
+            found[context_id].append((frame_id, index))
+        for context_id, frames in found.items():
+            self._videos[context_id] = Video.of(frames)
+
+    def candidates(self, data_row: Any) -> list[str]:
+        """The contexts `resolve` may look at for a data row (to prefetch them)."""
+        if not isinstance(data_row, dict):
+            return []
+        keys = [k for k in (data_row.get("globalKey"), data_row.get("id")) if isinstance(k, str)]
+        if self.data_rows is None:
+            return keys
+        return [self.data_rows[k] for k in keys if k in self.data_rows]
 
     def frames(self, context_id: str) -> tuple[str, ...]:
         return self.video(context_id).ids

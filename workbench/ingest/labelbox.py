@@ -19,22 +19,36 @@ import math
 import os
 import uuid as uuidlib
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
+import numpy as np
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
-from workbench.ingest._labelbox_contexts import TOOLS, Contexts, Video
+from workbench.ingest._labelbox_contexts import TOOLS, Contexts
 from workbench.ingest._labelbox_export import export_files
+from workbench.ingest._labelbox_rows import (
+    Base,
+    Placed,
+    VideoIndex,
+    attributes_text,
+    box_rows,
+    box_steps,
+    classification_rows,
+    roi_rows,
+    with_frame_ids,
+)
 from workbench.ingest.imports import recorded
 from workbench.ingest.jsonread import Unreadable, read_lines
-from workbench.ingest.writer import CatalogWriter, IngestReport
+from workbench.ingest.writer import CatalogWriter, IngestReport, RowWarnings, _roi_row
 from workbench.model.geometry import box_ring
-from workbench.model.records import Roi
-from workbench.model.validation import check_id, check_roi
+from workbench.model.limits import MAX_ROIS_PER_FRAME
+from workbench.model.records import ROI_SCHEMA, Roi
+from workbench.model.validation import WARN_ZERO_AREA, check_id, check_roi
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -42,31 +56,48 @@ if TYPE_CHECKING:
 __all__ = ["export_files", "import_files"]
 
 
+_LINES_PER_LOOKUP = 1_000  # lines read before the contexts they name are looked up at once
+_ROWS_PER_WRITE = 200_000
+
+
 @dataclass
 class _Collected:
-    """ROIs gathered so far, per frame, and the track index of every object per context."""
+    """ROIs gathered so far, as rows per line, and the track index of every object per
+    context; which frames of a context hold which ROI id."""
 
-    rois: dict[str, list[Roi]] = field(default_factory=lambda: defaultdict(list))
-    ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    parts: dict[str, list[Placed]] = field(default_factory=lambda: defaultdict(list))
+    taken: dict[tuple[str, str], set[int]] = field(default_factory=dict)
     tracks: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
-    contexts: dict[str, None] = field(default_factory=dict)
+    indexes: dict[str, VideoIndex] = field(default_factory=dict)
 
-    def keep(self, context_id: str, placed: Sequence[tuple[str, Roi]], where: str) -> None:
+    def index(self, contexts: Contexts, context_id: str) -> VideoIndex:
+        if context_id not in self.indexes:
+            self.indexes[context_id] = VideoIndex(contexts.video(context_id))
+        return self.indexes[context_id]
+
+    def keep(self, context_id: str, roi_id: str, placed: Placed, where: str) -> None:
         """Store one line's ROIs, or none of them if one clashes with an earlier line or with
         another of its own (overlapping segments)."""
-        mine: set[tuple[str, str]] = set()
-        for frame_id, roi in placed:
-            if roi.id in self.ids[frame_id]:
-                raise RecordError(where, f"uuid {roi.id!r} is already on frame {frame_id!r}")
-            if (frame_id, roi.id) in mine:
-                raise RecordError(where, f"segments overlap on frame {frame_id!r}")
-            mine.add((frame_id, roi.id))
-        self.contexts[context_id] = None
-        for frame_id, roi in placed:
-            self.ids[frame_id].add(roi.id)
-            self.rois[frame_id].append(roi)
-            if roi.track_index is not None:
-                self.tracks[context_id].setdefault(roi.id, roi.track_index)
+        positions = placed.positions
+        taken = self.taken.get((context_id, roi_id))
+        clash = taken is not None and not taken.isdisjoint(positions.tolist())
+        if clash or len(np.unique(positions)) != len(positions):
+            ids = self.indexes[context_id].video.ids
+            mine: set[int] = set()
+            for position in positions.tolist():
+                if taken is not None and position in taken:
+                    raise RecordError(
+                        where, f"uuid {roi_id!r} is already on frame {ids[position]!r}"
+                    )
+                if position in mine:
+                    raise RecordError(where, f"segments overlap on frame {ids[position]!r}")
+                mine.add(position)
+        self.parts[context_id].append(placed)
+        if len(positions):
+            self.taken.setdefault((context_id, roi_id), set()).update(positions.tolist())
+            track = placed.rows["track_index"][0].as_py()
+            if track is not None:
+                self.tracks[context_id].setdefault(roi_id, track)
 
 
 @recorded("labelbox")
@@ -93,15 +124,83 @@ def import_files(
             lines = tqdm(
                 _lines(path), desc=path.name, unit="line", disable=not progress, leave=False
             )
-            for where, line in lines:
-                with writer.record(where):
-                    context_id, placed = _annotation(line, where, contexts, collected, field)
-                    collected.keep(context_id, placed, where)
-        for context_id in collected.contexts:
-            for frame_id in contexts.frames(context_id):
-                rois = collected.rois.get(frame_id, [])
-                writer.add_labels(frame_id, field, rois, where=f"context {context_id!r}")
+            for chunk in _chunks(lines, _LINES_PER_LOOKUP):
+                contexts.prefetch(
+                    c for _, line in chunk if isinstance(line, dict)
+                    for c in contexts.candidates(line.get("dataRow"))
+                )  # fmt: skip
+                for where, line in chunk:
+                    with writer.record(where):
+                        context_id, roi_id, placed = _annotation(
+                            line, where, contexts, collected, field
+                        )
+                        collected.keep(context_id, roi_id, placed, where)
+        _write(writer, collected, field)
     return writer.report
+
+
+def _chunks(items: Iterable[tuple[str, Any]], size: int) -> Iterator[list[tuple[str, Any]]]:
+    chunk: list[tuple[str, Any]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _write(writer: CatalogWriter, collected: _Collected, field_name: str) -> None:
+    """Replace `field_name` on every frame of the videos touched, video by video, the ROIs
+    of a frame in the order of their lines; a few videos per transaction."""
+    frame_ids: list[str] = []
+    tables: list[pa.Table] = []
+    warnings: RowWarnings = []
+    held = 0
+    for context_id, parts in collected.parts.items():
+        index = collected.indexes[context_id]
+        where = f"context {context_id!r}"
+        rows = pa.concat_tables([p.rows for p in parts])
+        positions = np.concatenate([p.positions for p in parts])
+        order = np.argsort(positions, kind="stable")
+        rows, positions = rows.take(pa.array(order)), positions[order]
+        rows = with_frame_ids(rows, positions, index)
+        rows, kept = _within_limit(writer, rows, positions, index, where)
+        frame_ids.extend(kept)
+        tables.append(rows)
+        zero = sum(p.zero_area for p in parts)
+        if zero:
+            warnings.append((WARN_ZERO_AREA, where, zero))
+        held += rows.num_rows + len(kept)
+        if held >= _ROWS_PER_WRITE:
+            writer.write_labels(frame_ids, field_name, _full(tables), warnings)
+            frame_ids, tables, warnings, held = [], [], [], 0
+    if frame_ids:
+        writer.write_labels(frame_ids, field_name, _full(tables), warnings)
+
+
+def _within_limit(
+    writer: CatalogWriter, rows: pa.Table, positions: np.ndarray, index: VideoIndex, where: str
+) -> tuple[pa.Table, list[str]]:
+    """The rows and frames of a video, less the frames given more ROIs than a frame holds
+    (their update is refused, naming the video, as a frame's update always was)."""
+    ids = list(index.video.ids)
+    counts = np.bincount(positions, minlength=len(ids))
+    over = np.flatnonzero(counts > MAX_ROIS_PER_FRAME)
+    if not len(over):
+        return rows, ids
+    for position in over.tolist():
+        problem = f"the frame has {counts[position]:,} ROIs, more than {MAX_ROIS_PER_FRAME:,}"
+        writer.reject(RecordError(where, problem))
+    keep = ~np.isin(positions, over)
+    refused = set(over.tolist())
+    return rows.filter(pa.array(keep)), [f for n, f in enumerate(ids) if n not in refused]
+
+
+def _full(tables: list[pa.Table]) -> pa.Table:
+    rows = pa.concat_tables(tables)
+    column = pa.nulls(rows.num_rows, ROI_SCHEMA.field("visibility").type)
+    return rows.append_column(ROI_SCHEMA.field("visibility"), column)
 
 
 def _lines(path: Path) -> Iterator[tuple[str, Any]]:
@@ -124,8 +223,8 @@ def _lines(path: Path) -> Iterator[tuple[str, Any]]:
 
 def _annotation(
     line: Any, where: str, contexts: Contexts, collected: _Collected, field_name: str
-) -> tuple[str, list[tuple[str, Roi]]]:
-    """The context of one NDJSON line and its ROIs, each with the frame it belongs to."""
+) -> tuple[str, str, Placed]:
+    """The context of one NDJSON line, the id of its ROIs and their rows."""
     if isinstance(line, RecordError):
         raise line
     if not isinstance(line, dict):
@@ -136,7 +235,7 @@ def _annotation(
     context_id = contexts.resolve(line.get("dataRow"))
     if context_id is None:
         raise RecordError(where, f"unknown data row {line.get('dataRow')!r}")
-    video = contexts.video(context_id)
+    index = collected.index(contexts, context_id)
     uuid = line.get("uuid") or str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, where))
     uuid = check_id(uuid, "uuid", where)
     base = Roi(
@@ -151,14 +250,12 @@ def _annotation(
         # Tracks are numbered per video in the order their objects first appear.
         known = collected.tracks[context_id]
         track = known.get(str(uuid), len(known))
-        placed = _object(line, where, video, replace(base, track_index=track))
+        placed = _object(line, where, index, replace(base, track_index=track))
     elif "answer" in line or "answers" in line:
-        placed = _classification(line, where, video, base)
+        placed = _classification(line, where, index, base)
     else:
         raise RecordError(where, "an annotation needs segments (an object) or an answer")
-    for _, roi in placed:
-        check_roi(roi, where)
-    return context_id, placed
+    return context_id, str(uuid), placed
 
 
 def _confidence(value: Any, answer: Any, where: str) -> float:
@@ -185,14 +282,16 @@ class _Keyframe:
     classifications: list[Any]
 
 
-def _object(line: dict[str, Any], where: str, video: Video, base: Roi) -> list[tuple[str, Roi]]:
+def _object(line: dict[str, Any], where: str, index: VideoIndex, base: Roi) -> Placed:
     segments = line["segments"]
     if not isinstance(segments, list) or not segments:
         raise RecordError(where, "segments must be a non-empty list")
+    video = index.video
     attributes = dict(base.attributes)
     if line.get("classifications"):
         attributes["track_classifications"] = _normalised(line["classifications"])
-    placed: list[tuple[str, Roi]] = []
+    parts: list[Placed] = []
+    others: list[tuple[str, Roi]] = []  # ROIs of the segments not made as rows
     kinds: set[str] = set()
     for number, segment in enumerate(segments):
         keyframes = segment.get("keyframes") if isinstance(segment, dict) else None
@@ -207,6 +306,10 @@ def _object(line: dict[str, Any], where: str, video: Video, base: Roi) -> list[t
         for previous, current in itertools.pairwise(parsed):
             if previous.number == current.number:
                 raise RecordError(where, f"frame {current.number} is a keyframe twice")
+        boxes = _box_rows(parsed, attributes, where, index, base) if "box" in kinds else None
+        if boxes is not None:
+            parts.append(boxes)
+            continue
         for step, is_keyframe in _interpolated(parsed):
             frame_id = video.numbers.get(step.number)
             if frame_id is None:
@@ -218,8 +321,53 @@ def _object(line: dict[str, Any], where: str, video: Video, base: Roi) -> list[t
                 keyframe=is_keyframe,
                 attributes=_with_classifications(attributes, step.classifications),
             )
-            placed.append((frame_id, roi))
-    return placed
+            others.append((frame_id, roi))
+    return _checked(parts, others, base, where, index)
+
+
+def _box_rows(
+    parsed: Sequence[_Keyframe],
+    attributes: dict[str, Any],
+    where: str,
+    index: VideoIndex,
+    base: Roi,
+) -> Placed | None:
+    """The rows of one segment of boxes, interpolated at once (None: a corner out of range,
+    left to the per-ROI checks to name)."""
+    texts = [
+        attributes_text(_with_classifications(attributes, k.classifications), where) for k in parsed
+    ]
+    numbers, values, held, is_key = box_steps(
+        [k.number for k in parsed], [k.values for k in parsed]
+    )
+    return box_rows(_base(base), index, numbers, values, [texts[i] for i in held.tolist()], is_key)
+
+
+def _base(roi: Roi) -> Base:
+    return Base(roi.id, roi.field, roi.labels[0], float(roi.confidence or 0.0), roi.track_index)
+
+
+def _checked(
+    parts: list[Placed], others: list[tuple[str, Roi]], base: Roi, where: str, index: VideoIndex
+) -> Placed:
+    """One line's rows, its ROIs checked as the catalog checks them; the ROIs made one by
+    one are turned into rows here."""
+    if any(p.rows.num_rows for p in parts):
+        check_roi(base, where)  # what rows of one line share: id, field, label, confidence
+    zero = 0
+    rows = []
+    for frame_id, roi in others:
+        zero += check_roi(roi, where).count(WARN_ZERO_AREA)
+        rows.append(_roi_row(frame_id, roi))
+    if rows or not parts:
+        parts.append(roi_rows(rows, index, zero))
+    if len(parts) == 1:
+        return parts[0]
+    return Placed(
+        pa.concat_tables([p.rows for p in parts]),
+        np.concatenate([p.positions for p in parts]),
+        sum(p.zero_area for p in parts),
+    )
 
 
 def _keyframe(keyframe: Any, where: str) -> _Keyframe:
@@ -229,24 +377,35 @@ def _keyframe(keyframe: Any, where: str) -> _Keyframe:
     if len(tools) != 1:
         raise RecordError(where, f"keyframe {keyframe['frame']} needs one of bbox, point, line")
     tool, value = tools[0], keyframe[tools[0]]
-    problem = f"keyframe {keyframe['frame']} has a malformed {tool}: {value!r}"
-    if tool == "bbox":
-        keys = ("left", "top", "width", "height")
-        if not isinstance(value, dict) or not all(_number(value.get(k)) for k in keys):
-            raise RecordError(where, problem)
-        values = [float(value[k]) for k in keys]
-        if values[2] < 0 or values[3] < 0:
-            raise RecordError(where, problem)
-    else:
-        points = [value] if tool == "point" else value
-        if not isinstance(points, list) or not all(_xy(p) for p in points):
-            raise RecordError(where, problem)
-        values = [float(p[axis]) for p in points for axis in ("x", "y")]
+    values = _values(tool, value)
+    if values is None:
+        problem = f"keyframe {keyframe['frame']} has a malformed {tool}: {value!r}"
+        raise RecordError(where, problem)
     frame = keyframe["frame"]
     if not _integer(frame):
         raise RecordError(where, f"frame number {frame!r} is not an integer")
-    nested = _normalised(keyframe.get("classifications") or [])
+    nested = _normalised(keyframe["classifications"]) if keyframe.get("classifications") else []
     return _Keyframe(frame, TOOLS[tool], values, nested)
+
+
+_BOX_KEYS = ("left", "top", "width", "height")
+
+
+def _values(tool: str, value: Any) -> list[float] | None:
+    """A keyframe's coordinates (bbox: left, top, width, height; point/line: x0, y0, ...),
+    or None when they are malformed."""
+    if tool == "bbox":
+        if not isinstance(value, dict):
+            return None
+        given: list[Any] = [value.get(k) for k in _BOX_KEYS]
+        if not all(map(_number, given)):
+            return None
+        values = [float(v) for v in given]
+        return None if values[2] < 0 or values[3] < 0 else values
+    points = [value] if tool == "point" else value
+    if not isinstance(points, list) or not all(_xy(p) for p in points):
+        return None
+    return [float(p[axis]) for p in points for axis in ("x", "y")]
 
 
 def _xy(point: Any) -> bool:
@@ -312,11 +471,10 @@ def _normalised_answer(answer: Any) -> Any:
 
 
 # -- classifications ---------------------------------------------------------------------------
-def _classification(
-    line: dict[str, Any], where: str, video: Video, base: Roi
-) -> list[tuple[str, Roi]]:
+def _classification(line: dict[str, Any], where: str, index: VideoIndex, base: Roi) -> Placed:
     """One ROI per frame the answer holds on; a whole-video answer sits on every frame, so
     that an export of any of them carries it."""
+    video = index.video
     answer = line["answer"] if "answer" in line else line["answers"]
     if isinstance(answer, str):
         kind, items = "text", []
@@ -329,24 +487,46 @@ def _classification(
     attributes = {**base.attributes, "type": kind}
     if "frames" not in line and not any("frames" in item for item in items):
         whole = {**attributes, "answer": _normalised_answer(answer), "global": True}
-        roi = replace(base, attributes=whole)
-        return [(frame_id, roi) for frame_id in video.ids]
-    # Per frame, the answers that hold on it: ranges at the top or (newer files) per answer.
-    active: dict[int, list[Any]] = defaultdict(list)
-    for item in items or [answer]:
+        positions = np.arange(len(video.ids), dtype=np.int64)
+        texts = [attributes_text(whole, where)] * len(video.ids)
+    else:
+        positions, texts = _answers(line, items or [answer], kind, attributes, where, index)
+    if len(positions):
+        check_roi(base, where)
+    return classification_rows(_base(base), index, positions, texts)
+
+
+def _answers(
+    line: dict[str, Any],
+    items: list[Any],
+    kind: str,
+    attributes: dict[str, Any],
+    where: str,
+    index: VideoIndex,
+) -> tuple[np.ndarray, list[str | None]]:
+    """Per frame, the answers that hold on it: ranges at the top or (newer files) per answer;
+    one attributes text per distinct set of answers."""
+    video = index.video
+    active: dict[int, list[int]] = defaultdict(list)
+    held_values = []
+    for number, item in enumerate(items):
         ranges, held = line.get("frames"), item
         if isinstance(item, dict):
             ranges = item.get("frames", ranges)
             held = {k: v for k, v in item.items() if k != "frames"}
-        for number in _frame_numbers(ranges, where, video.last):
-            if number in video.numbers:
-                active[number].append(_normalised_answer(held))
-    placed = []
-    for number in sorted(active):
-        value = active[number] if kind == "checklist" else active[number][0]
-        roi = replace(base, attributes={**attributes, "answer": value})
-        placed.append((video.numbers[number], roi))
-    return placed
+        held_values.append(_normalised_answer(held))
+        for frame in _frame_numbers(ranges, where, video.last):
+            if frame in video.numbers:
+                active[frame].append(number)
+    numbers = sorted(active)
+    texts: dict[tuple[int, ...], str | None] = {}
+    for frame in numbers:
+        key = tuple(active[frame])
+        if key not in texts:
+            value = [held_values[i] for i in key] if kind == "checklist" else held_values[key[0]]
+            texts[key] = attributes_text({**attributes, "answer": value}, where)
+    positions = index.lookup[np.array(numbers, dtype=np.int64)]
+    return positions, [texts[tuple(active[frame])] for frame in numbers]
 
 
 def _frame_numbers(ranges: Any, where: str, count: int) -> list[int]:

@@ -24,12 +24,13 @@ import contextlib
 import math
 import mimetypes
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from workbench.errors import MediaError, RecordError
+from workbench.ingest._nucleus_columnar import NdjsonScenes
 from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY, export_files
 from workbench.ingest.images import SOURCE_ID, image_info
 from workbench.ingest.imports import option_folders, recorded
@@ -234,18 +235,43 @@ class _SceneImport:
 
     def _place(self, context: str, candidates: list[_Candidate]) -> None:
         """Check every frame against what is stored, replace what update=True allows, queue."""
+        keep = self.place_ids(
+            context,
+            [c.frame.id for c in candidates],
+            [c.index for c in candidates],
+            lambda i: candidates[i].where,
+            self.writer.flush,
+        )
+        for cand, kept in zip(candidates, keep, strict=True):
+            if kept:
+                self.writer.add(cand.frame, where=cand.where)
+
+    def place_ids(
+        self,
+        context: str,
+        ids: Sequence[str],
+        indexes: Sequence[int],
+        where: Callable[[int], str],
+        flush: Callable[[], None],
+    ) -> list[bool]:
+        """Give frames `ids` the `indexes` of scene `context` (reading what is stored first):
+        which ones may be stored. Conflicts are rejected (naming `where(i)`) unless
+        update=True, which deletes the frames they replace (after `flush` stores those
+        waiting)."""
         slots = self.by_context[context]
-        incoming = {c.frame.id for c in candidates}
+        if self._unchanged(context, slots, ids, indexes):
+            return [True] * len(ids)
+        incoming = set(ids)
         doomed: set[str] = set()
-        placed: list[_Candidate] = []
-        for cand in candidates:
-            frame_id, index = cand.frame.id, cand.index
+        keep: list[bool] = []
+        for i, (frame_id, index) in enumerate(zip(ids, indexes, strict=True)):
             occupant = slots.get(index)
             elsewhere = self.by_id.get(frame_id)
             if not self.update:
                 problem = _conflict(occupant, elsewhere, frame_id, index, context)
                 if problem:
-                    self.writer.reject(RecordError(cand.where, problem))
+                    self.writer.reject(RecordError(where(i), problem))
+                    keep.append(False)
                     continue
             elif occupant is not None and occupant != frame_id and occupant not in incoming:
                 doomed.add(occupant)
@@ -253,11 +279,29 @@ class _SceneImport:
                 self._vacate(frame_id, *elsewhere)
             slots[index] = frame_id
             self.by_id[frame_id] = (context, index)
-            placed.append(cand)
+            keep.append(True)
         if doomed:
+            flush()
             self._delete(doomed)
-        for cand in placed:
-            self.writer.add(cand.frame, where=cand.where)
+        return keep
+
+    def _unchanged(
+        self, context: str, slots: dict[int, str], ids: Sequence[str], indexes: Sequence[int]
+    ) -> bool:
+        """Whether frames with distinct `ids` take `indexes` without a conflict or a
+        replacement: a new scene of new frames, or (update=True) the frames already there
+        (the slots are then recorded, at C speed)."""
+        if len(set(ids)) != len(ids):
+            return False
+        if not slots and self.by_id.keys().isdisjoint(ids):
+            slots.update(zip(indexes, ids, strict=True))
+            self.by_id.update((f, (context, i)) for f, i in zip(ids, indexes, strict=True))
+            return True
+        return (
+            self.update
+            and [slots.get(i) for i in indexes] == list(ids)
+            and [self.by_id.get(f) for f in ids] == [(context, i) for i in indexes]
+        )
 
     def _vacate(self, frame_id: str, context: str, index: int | None) -> None:
         self._load_contexts([context])
@@ -461,21 +505,33 @@ def import_files(
         catalog, update=update, progress=progress, frames_dir=frames_dir, dataset=dataset
     )
     with job.writer:
-        for path in _scene_files(paths):
-            job.base = path.resolve().parent
-            batch: list[tuple[str, Any]] = []
-            try:
-                for entry in read_scenes(path):
-                    batch.append(entry)
-                    if len(batch) == _SCENES_PER_LOOKUP:
-                        job.add_batch(batch)
-                        batch = []
-            except RecordError as err:
-                job.writer.reject(err)
-            # Scenes read before a parse error are still stored.
-            job.add_batch(batch)
+        columnar = NdjsonScenes(job)
+        try:
+            for path in _scene_files(paths):
+                job.base = path.resolve().parent
+                if path.suffix.lower() in (".ndjson", ".jsonl") and path.is_file():
+                    columnar.read(path)
+                else:
+                    _read_document(job, path)
+        finally:
+            columnar.close()
     count_context_frames(catalog, job.contexts)
     return job.writer.report
+
+
+def _read_document(job: _SceneImport, path: Path) -> None:
+    """The scenes of one file, record by record."""
+    batch: list[tuple[str, Any]] = []
+    try:
+        for entry in read_scenes(path):
+            batch.append(entry)
+            if len(batch) == _SCENES_PER_LOOKUP:
+                job.add_batch(batch)
+                batch = []
+    except RecordError as err:
+        job.writer.reject(err)
+    # Scenes read before a parse error are still stored.
+    job.add_batch(batch)
 
 
 def _scene_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:

@@ -1,0 +1,256 @@
+"""Nucleus NDJSON scenes imported column by column: DuckDB parses and checks the scenes of a
+batch of lines at once (workbench.ingest._nucleus_sql), the scenes it cannot vouch for go
+through the per-record path (`_SceneImport.add`), and both are stored in file order.
+
+What stays per frame in Python is the bookkeeping of slots (which frame holds which index of
+which scene, across scenes and files) that decides conflicts and replacements, on plain
+lists of ids. Errors name file, line, scene, index and item exactly as the per-record path.
+"""
+
+from __future__ import annotations
+
+import math
+import mimetypes
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from workbench.errors import RecordError
+from workbench.ingest import _nucleus_sql as sql
+from workbench.ingest._columnar import MemoryEngine, ndjson_batches
+from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY
+from workbench.ingest.images import SOURCE_ID
+from workbench.ingest.jsonread import loads
+from workbench.ingest.writer import RowBatch
+from workbench.model.records import FRAME_SCHEMA, PROMOTED_KEYS, ROI_SCHEMA, SOURCE_SCHEMA
+from workbench.model.validation import check_text
+
+if TYPE_CHECKING:
+    from workbench.ingest.nucleus import _SceneImport
+
+LINES_PER_BATCH = 200  # scenes converted at once
+FRAMES_PER_WRITE = 122_880  # one DuckDB row group per transaction
+_FRAME_ROWS = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
+
+
+def _types() -> tuple[pa.Table, pa.Table]:
+    """File extension -> content type as mimetypes.guess_type reads it, and the extensions it
+    reads through another (compressions, `.tgz`...), which SQL leaves to Python."""
+    mimetypes.guess_type("x.jpg")  # loads the tables
+    known = mimetypes.types_map
+    odd = {e.lower() for e in [*mimetypes.suffix_map, *mimetypes.encodings_map]}
+    return (
+        pa.table({"ext": list(known), "type": list(known.values())}),
+        pa.table({"ext": sorted(odd)}),
+    )
+
+
+@dataclass
+class _Pending:
+    """Rows of good scenes placed, not yet stored; `dropped` rows were replaced since."""
+
+    tables: list[pa.Table] = field(default_factory=list)
+    held: int = 0
+    at: dict[str, int] = field(default_factory=dict)  # frame id -> its row among all held
+    dropped: list[int] = field(default_factory=list)
+
+
+class NdjsonScenes:
+    """One import's engine for NDJSON files of scenes."""
+
+    def __init__(self, job: _SceneImport) -> None:
+        self.job = job
+        self._engine = MemoryEngine(sql.MACROS)
+        self.con = self._engine.con
+        types, odd = _types()
+        self.con.register("_nu_types", types)
+        self.con.register("_nu_odd_ext", odd)
+        self._pending = _Pending()
+        # A dataset the ids check refuses: every frame goes the per-record way, to be named.
+        self._columnar = job.dataset is None or _valid_dataset(job.dataset)
+        self.sql_scenes = 0  # scenes converted by SQL and by the per-record path
+        self.record_scenes = 0
+
+    def close(self) -> None:
+        self._engine.__exit__(None, None, None)
+
+    def read(self, path: Path) -> None:
+        for lines in ndjson_batches(path, LINES_PER_BATCH, sql.PER_RECORD_PATTERN):
+            self.con.register("_wb_lines", lines.lines)
+            try:
+                rows, scenes = self._convert() if self._columnar else (None, {})
+                texts = self._others(set(scenes))
+            finally:
+                self.con.unregister("_wb_lines")
+            events: list[tuple[int, str, Any]] = [(n, "problem", p) for n, p in lines.problems]
+            events += [(n, "text", t) for n, t in texts]
+            events += [(n, "rows", s) for n, s in scenes.items()]
+            self._good(rows, scenes)
+            for n, kind, value in sorted(events, key=lambda e: e[0]):
+                where = f"{path}:{n}"
+                if kind == "rows":
+                    self._place(where, value, rows)
+                    continue
+                self.write()  # scenes before it first, in file order
+                self.record_scenes += 1
+                if kind == "problem":
+                    self.job.writer.reject(RecordError(where, f"not valid JSON: {value}"))
+                else:
+                    self.job.add(_scene(value), where)
+        self.write()
+
+    # -- SQL ----------------------------------------------------------------------------------
+    def _convert(self) -> tuple[pa.Table | None, dict[int, tuple[str, slice]]]:
+        """The rows of the scenes SQL takes, and per line its scene and rows' slice."""
+        con = self.con
+        con.execute(sql.SCENES)
+        tails = self._tails(
+            con.execute("SELECT n, rate, scene_meta FROM _nu_s WHERE ok").fetchall()
+        )
+        con.register("_nu_tails", tails)
+        try:
+            con.execute(sql.ITEMS)
+            con.execute(sql.GOOD)
+            rows = con.sql(sql.ROWS).to_arrow_table()
+            names = con.execute(
+                "SELECT n, context_id FROM _nu_s WHERE n IN (SELECT n FROM _nu_good)"
+            ).fetchall()
+        finally:
+            con.unregister("_nu_tails")
+        lines = rows["_line"].to_numpy()
+        found, starts = np.unique(lines, return_index=True)
+        ends = np.append(starts[1:], len(lines))[: len(starts)]
+        spans = {int(n): slice(int(a), int(b)) for n, a, b in zip(found, starts, ends, strict=True)}
+        return rows, {n: (context, spans[n]) for n, context in names if n in spans}
+
+    @staticmethod
+    def _tails(scenes: list[tuple[int, str, str | None]]) -> pa.Table:
+        """Per scene SQL may take: its frame rate as Python reads it and the end of each of its
+        frames' metadata text (`"scene":...,"fps":...}`) as the per-record path writes it."""
+        numbers, rates, tails = [], [], []
+        for n, rate_text, meta_text in scenes:
+            rate = float(orjson.loads(rate_text))
+            if not (math.isfinite(rate) and rate > 0):
+                continue
+            meta = orjson.loads(meta_text) if meta_text is not None else {}
+            scene = f'"{SCENE_KEY}":{orjson.dumps(meta).decode()},' if meta else ""
+            numbers.append(n)
+            rates.append(rate)
+            tails.append(f'{scene}"{FPS_KEY}":{orjson.dumps(rate).decode()}}}')
+        return pa.table(
+            {
+                "n": pa.array(numbers, pa.int64()),
+                "rate": pa.array(rates, pa.float64()),
+                "tail": pa.array(tails, pa.string()),
+            }
+        )
+
+    def _others(self, good: set[int]) -> list[tuple[int, str]]:
+        lines = self.con.execute("SELECT n, j FROM _wb_lines ORDER BY n").fetchall()
+        return [(n, text) for n, text in lines if n not in good]
+
+    # -- placing ------------------------------------------------------------------------------
+    def _good(self, rows: pa.Table | None, scenes: dict[int, tuple[str, slice]]) -> None:
+        """Look up what the catalog holds for all the good scenes of a batch at once."""
+        if rows is None or not scenes:
+            return
+        self.job._load_contexts(context for context, _ in scenes.values())
+        self.job._load_ids(rows["id"].to_pylist())
+
+    def _place(self, where: str, scene: tuple[str, slice], rows: pa.Table | None) -> None:
+        assert rows is not None
+        context, span = scene
+        part = rows.slice(span.start, span.stop - span.start)
+        ids = part["id"].to_pylist()
+        indexes = part["frame_index"].to_pylist()
+        where = f"{where}, scene {context!r}"
+        self.sql_scenes += 1
+        self.job.contexts.add(context)
+        keep = self.job.place_ids(
+            context,
+            ids,
+            indexes,
+            lambda i: f"{where}, index {indexes[i]}, item {ids[i]!r}",
+            self.write,
+        )
+        if not all(keep):
+            part = part.filter(pa.array(keep))
+            ids = [i for i, k in zip(ids, keep, strict=True) if k]
+        pending = self._pending
+        if not pending.at.keys().isdisjoint(ids):  # update=True placed them again
+            pending.dropped.extend(pending.at[f] for f in ids if f in pending.at)
+        pending.at.update(zip(ids, range(pending.held, pending.held + len(ids)), strict=True))
+        pending.held += len(ids)
+        pending.tables.append(part)
+        if pending.held >= FRAMES_PER_WRITE:
+            self.write()
+
+    def write(self) -> None:
+        """Store the rows placed so far in one transaction."""
+        pending, self._pending = self._pending, _Pending()
+        if not pending.held:
+            return
+        rows = pa.concat_tables(pending.tables)
+        if pending.dropped:
+            keep = np.ones(rows.num_rows, dtype=bool)
+            keep[pending.dropped] = False
+            rows = rows.filter(pa.array(keep))
+        self.job.writer.write_rows(_batch(rows, self.job.dataset))
+
+
+def _batch(rows: pa.Table, dataset: str | None) -> RowBatch:
+    count = rows.num_rows
+    none = pa.nulls(count, pa.string())
+    frames = {
+        "id": rows["id"],
+        "dataset": pa.repeat(pa.scalar(dataset, pa.string()), count),
+        "version": none,
+        "context_id": rows["context_id"],
+        "timestamp": rows["timestamp"],
+        "frame_index": rows["frame_index"],
+        "num_frames": pa.nulls(count, pa.int32()),
+        "metadata": rows["metadata"],
+        **{key: rows[key] for key in PROMOTED_KEYS},
+        "saved": pa.nulls(count, pa.timestamp("us")),
+        "saved_in_version": none,
+    }
+    sources = {
+        "frame_id": rows["id"],
+        "id": pa.repeat(pa.scalar(SOURCE_ID, pa.string()), count),
+        "uri": rows["uri"],
+        "width": pa.nulls(count, pa.int32()),
+        "height": pa.nulls(count, pa.int32()),
+        "content_type": rows["content_type"],
+        "timestamp": rows["timestamp"],
+        "preview_uri": none,
+        "masks": none,
+    }
+    return RowBatch(
+        _table(frames, _FRAME_ROWS),
+        _table(sources, SOURCE_SCHEMA),
+        pa.schema([f for f in ROI_SCHEMA if f.name != "visibility"]).empty_table(),
+    )
+
+
+def _table(columns: dict[str, Any], schema: pa.Schema) -> pa.Table:
+    arrays = [pc.cast(columns[f.name], f.type) for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _scene(text: str) -> Any:
+    from workbench.ingest.nucleus import _scene_or_bad
+
+    return _scene_or_bad(loads(text.encode().strip()))
+
+
+def _valid_dataset(dataset: str) -> bool:
+    try:
+        check_text(dataset, "dataset", "")
+    except RecordError:
+        return False
+    return True

@@ -1,0 +1,139 @@
+"""The SQL that turns NDJSON lines of Nucleus scenes into catalog rows, set-based.
+
+It runs on an in-memory engine over `_wb_lines(n, j, marked)` (line number, text, whether
+the line holds what SQL cannot read exactly: _columnar.ndjson_batches). A scene is `ok` only
+when SQL can vouch that the per-record path (workbench.ingest.nucleus) would store every one
+of its frames exactly as SQL builds it: a scene of image frames with a string reference_id,
+a numeric frame_rate, object metadata, and items that each have a string reference_id
+(unique in the scene), a remote `image_location` and object metadata without the keys the
+import adds. Any other scene goes whole to the per-record path, which stores it or rejects
+its items with their usual errors.
+
+JSON leaves are typed by their first character, as in _clearml_sql: DuckDB's casts are
+lenient (`true` becomes 1), the per-record path is not.
+"""
+
+from __future__ import annotations
+
+from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY
+from workbench.model.limits import (
+    MAX_ID_LENGTH,
+    MAX_JSON_FIELD_BYTES,
+    MAX_TIMESTAMP,
+    MAX_URI_LENGTH,
+)
+from workbench.model.records import PROMOTED_KEYS
+
+# What no id may hold (model.validation.FORBIDDEN_CHARACTERS, in RE2's words).
+_FORBIDDEN = r"[\x00-\x1f\x7f-\x9f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
+
+# An integer of 19 digits or more, or an escaped UTF-16 surrogate: the line is left to the
+# per-record path before it is parsed.
+PER_RECORD_PATTERN = r"[0-9]{19}|\\[uU][dD][89a-fA-F]"
+
+MACROS = rf"""
+CREATE MACRO nu_str(x) AS coalesce(left(x, 1) = '"', false);
+CREATE MACRO nu_obj(x) AS x IS NULL OR left(x, 1) = '{{';
+CREATE MACRO nu_num(x) AS coalesce(
+    regexp_full_match(x, '-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?'), false);
+CREATE MACRO nu_int(x) AS coalesce(regexp_full_match(x, '-?[0-9]{{1,18}}'), false);
+CREATE MACRO nu_id_ok(s) AS coalesce(
+    length(s) BETWEEN 1 AND {MAX_ID_LENGTH} AND NOT regexp_matches(s, '{_FORBIDDEN}'), false);
+CREATE MACRO nu_ext(p) AS lower(regexp_extract(regexp_extract(p, '[^/]*$'),
+    '^\.*[^.].*(\.[^.]*)$', 1));
+"""
+
+# One parse of the whole line. An item that is not an object parses as a struct of NULLs (no
+# string reference_id: its scene goes to the per-record path), a `frames` that is not a list
+# as NULL.
+_ITEM = (
+    '{"reference_id":"JSON","image_location":"JSON","metadata":"JSON",'
+    '"location":"JSON","image_url":"JSON","url":"JSON","original_image_url":"JSON"}'
+)
+_SCENE = (
+    '{"reference_id":"JSON","frame_rate":"JSON","metadata":"JSON",'
+    f'"frames":[{_ITEM}],"video_location":"JSON","video_url":"JSON"}}'
+)
+
+
+def _promoted(key: str) -> tuple[str, str]:
+    """(check, value) of a metadata key copied to its own column: strings, integers, null,
+    objects and lists are taken here (floats and booleans print differently in Python)."""
+    v = f"(meta->'$.{key}')"
+    check = f"({v} IS NULL OR {v} = 'null' OR left({v}, 1) IN ('\"', '{{', '[') OR nu_int({v}))"
+    value = (
+        f"CASE WHEN {v} IS NULL OR {v} = 'null' OR left({v}, 1) IN ('{{', '[') THEN NULL "
+        f"WHEN nu_str({v}) THEN {v}->>'$' ELSE TRY_CAST(TRY_CAST({v} AS BIGINT) AS VARCHAR) END"
+    )
+    return check, value
+
+
+_CHECKS = [_promoted(k) for k in PROMOTED_KEYS]
+
+# One row per line: the scene's own values and whether they are ones SQL takes.
+SCENES = f"""
+CREATE OR REPLACE TEMP TABLE _nu_s AS
+WITH parsed AS (
+    SELECT n, CASE WHEN NOT marked AND left(ltrim(j), 1) = '{{'
+        THEN try(from_json(j, '{_SCENE}')) END AS d FROM _wb_lines)
+SELECT n, d.reference_id->>'$' AS context_id, d.frame_rate AS rate,
+    d.metadata AS scene_meta, d.frames AS frames,
+    d IS NOT NULL AND nu_str(d.reference_id) AND nu_id_ok(d.reference_id->>'$')
+    AND d.video_location IS NULL AND d.video_url IS NULL
+    AND len(d.frames) > 0 AND nu_num(d.frame_rate)
+    AND nu_obj(d.metadata) AS ok
+FROM parsed
+"""
+
+# One row per item of the scenes SQL takes, with its values and `ok`; `_nu_tails(n, rate,
+# tail)` holds the frame rate of each scene as Python reads it and the end of its frames'
+# metadata text (`"scene":...,"fps":...}`), made per scene in Python.
+ITEMS = f"""
+CREATE OR REPLACE TEMP TABLE _nu_i AS
+WITH items AS (
+    SELECT s.n, s.context_id, t.rate, t.tail, unnest(s.frames) AS it,
+        generate_subscripts(s.frames, 1) - 1 AS frame_index
+    FROM _nu_s s JOIN _nu_tails t ON t.n = s.n WHERE s.ok),
+valued AS (
+    SELECT n, context_id, tail, frame_index, it, it.reference_id->>'$' AS id,
+        it.image_location->>'$' AS uri, it.metadata AS meta,
+        TRY_CAST(roundbankers(frame_index * 1000 / rate, 0) AS BIGINT) AS timestamp
+    FROM items)
+SELECT n, context_id, frame_index, id, uri, timestamp,
+    nu_ext(split_part(uri, '?', 1)) AS ext,
+    CASE WHEN meta IS NULL OR meta = '{{}}' THEN '{{' || tail
+        ELSE left(meta, length(meta) - 1) || ',' || tail END AS metadata,
+    {", ".join(f"{value} AS {key}" for key, (_, value) in zip(PROMOTED_KEYS, _CHECKS, strict=True))},
+    it IS NOT NULL AND nu_str(it.reference_id) AND nu_id_ok(id)
+    AND nu_str(it.image_location) AND length(uri) BETWEEN 1 AND {MAX_URI_LENGTH}
+    AND contains(uri, '://') AND NOT starts_with(uri, 'file://')
+    AND NOT starts_with(lower(uri), 'data:')
+    AND NOT regexp_matches(uri, '[\\x00-\\x1f\\x7f]')
+    AND nu_obj(meta)
+    AND NOT coalesce(json_exists(meta, '$.{SCENE_KEY}') OR json_exists(meta, '$.{FPS_KEY}'), false)
+    AND coalesce(abs(timestamp) <= {MAX_TIMESTAMP}, false)
+    AND {" AND ".join(check for check, _ in _CHECKS)} AS ok
+FROM valued
+"""
+
+# The scenes whose every item SQL takes (no reference_id twice in one scene, no file
+# extension mimetypes reads through a compression suffix, metadata well within the limit).
+GOOD = f"""
+CREATE OR REPLACE TEMP TABLE _nu_good AS
+SELECT n FROM (
+    SELECT n, bool_and(ok AND NOT coalesce(ext IN (SELECT ext FROM _nu_odd_ext), false))
+        AND count(DISTINCT id) = count(*)
+        AND max(strlen(metadata)) <= {MAX_JSON_FIELD_BYTES - 4096} AS good
+    FROM _nu_i GROUP BY n)
+WHERE good
+"""
+
+# The rows of the good scenes, in line and item order.
+_PROMOTED_COLUMNS = ", ".join(f"i.{key}" for key in PROMOTED_KEYS)
+ROWS = f"""
+SELECT i.n AS _line, i.id, i.context_id, i.frame_index, i.timestamp, i.uri,
+    t.type AS content_type, i.metadata, {_PROMOTED_COLUMNS}
+FROM _nu_i i LEFT JOIN _nu_types t ON t.ext = i.ext
+WHERE i.n IN (SELECT n FROM _nu_good)
+ORDER BY i.n, i.frame_index
+"""
