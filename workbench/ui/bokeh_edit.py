@@ -15,10 +15,12 @@ browser would draw the frame twice (once per batch).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any, cast
 
 import panel as pn
+from bokeh.models import ColumnDataSource
 
 
 @contextmanager
@@ -71,3 +73,16 @@ class PerRender[T]:
         copy = self._make()
         self._copies.append(copy)
         return copy, True
+
+
+def set_data(source: ColumnDataSource, columns: Mapping[str, list[Any]]) -> None:
+    """Replace all columns at once: one message to the browser, one redraw. Nothing is
+    sent when the source is empty and stays so: each message is one more change for the
+    browser to apply and draw."""
+    if _empty(columns) and _empty(source.data) and set(columns) == set(source.data):
+        return
+    source.data = cast(Any, dict(columns))
+
+
+def _empty(columns: Mapping[str, Any]) -> bool:
+    return all(len(values) == 0 for values in columns.values())
