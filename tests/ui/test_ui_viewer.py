@@ -1,8 +1,7 @@
 """The frame viewer and the player: opening a context, stepping, fields, frame groups."""
 
-from typing import Any
-
 import json
+from typing import Any
 
 import pytest
 
