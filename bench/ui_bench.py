@@ -13,7 +13,7 @@ driven by playwright, and measures what a person waits for:
                 filters) are there too and Bokeh is idle; the measures below start then
   query         new WHERE applied until the page of tiles is redrawn              (< 300 ms)
   page          next/previous page until the tiles are redrawn                    (< 300 ms)
-  frame_step    player next/previous until the frame and its ROIs are redrawn     (< 100 ms)
+  frame_step    player next/previous until the viewer has drawn the new frame      (< 100 ms)
   playback      frames drawn per second while playing a context, against the
                 footage's own rate (the player's); target: the footage's rate (up to 30)
   server_rss    the server's peak resident memory (VmHWM) after the session       (< 1 GB)

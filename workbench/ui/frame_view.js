@@ -11,6 +11,7 @@
 const DASH = [6, 3];
 const WAIT_MS = 400; // draw without the picture if it has not come by then
 const KEPT = 48; // decoded pictures kept, the most recent
+const MAX_TIPS = 4; // ROIs described in the tooltip at once (the smallest first)
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -251,26 +252,24 @@ class SourceView {
     ctx.globalAlpha = 1;
   }
 
-  // The ROI under the screen point (px, py) of the canvas: points, then lines, then the
-  // smallest shape holding it.
-  hit(px, py) {
+  // The ROIs under the screen point (px, py) of the canvas: points, then lines, then the
+  // shapes holding it, smallest first.
+  hits(px, py) {
     const src = this.source;
-    if (!src) return null;
+    if (!src) return [];
     const k = this.scale();
     const x = (px - this.view.tx) / k, y = (py - this.view.ty) / k;
+    const found = [];
     for (const point of src.points) {
-      if (Math.hypot(point.x - x, point.y - y) <= 6 / k) return { kind: "point", item: point };
+      if (Math.hypot(point.x - x, point.y - y) <= 6 / k) found.push({ kind: "point", item: point, area: -1 });
     }
     for (const line of src.lines) {
-      if (line.rings.some((ring) => nearLine(ring, x, y, 5 / k))) return { kind: "line", item: line };
+      if (line.rings.some((ring) => nearLine(ring, x, y, 5 / k))) found.push({ kind: "line", item: line, area: 0 });
     }
-    let best = null;
     for (const shape of src.shapes) {
-      if (!inside(shape.rings, x, y)) continue;
-      const area = boxArea(shape.rings);
-      if (best === null || area < best.area) best = { kind: "shape", item: shape, area };
+      if (inside(shape.rings, x, y)) found.push({ kind: "shape", item: shape, area: boxArea(shape.rings) });
     }
-    return best;
+    return found.sort((a, b) => a.area - b.area);
   }
 
   at(event) {
@@ -307,8 +306,8 @@ class SourceView {
           return;
         }
       }
-      const found = this.hit(px, py);
-      if (found) this.owner.showTip(found.item.hover, event);
+      const found = this.hits(px, py);
+      if (found.length) this.owner.showTip(found.slice(0, MAX_TIPS).map((f) => f.item.hover), event);
       else this.owner.hideTip();
     });
     canvas.addEventListener("pointerleave", () => this.owner.hideTip());
@@ -317,8 +316,8 @@ class SourceView {
       drag = null;
       if (wasDrag) return;
       const [px, py] = this.at(event);
-      const found = this.hit(px, py);
-      const id = found && found.kind === "shape" ? found.item.id : null;
+      const shape = this.hits(px, py).find((f) => f.kind === "shape");
+      const id = shape ? shape.item.id : null;
       this.owner.choose(id, event.shiftKey);
     });
     canvas.addEventListener("dblclick", () => this.fit());
@@ -366,12 +365,16 @@ export function render({ model }) {
       else next = now.length === 1 && now[0] === id ? [] : [id];
       if (next.length !== now.length || next.some((c, i) => c !== now[i])) model.chosen = next;
     },
-    showTip(rows, event) {
+    showTip(items, event) {
       const fragment = document.createDocumentFragment();
-      for (const [name, value] of rows) {
-        const line = element("div", "wb-tip-row");
-        line.append(element("span", "wb-tip-name", `${name}:`), element("span", "wb-tip-value", value));
-        fragment.append(line);
+      for (const rows of items) {
+        const block = element("div", "wb-tip-item");
+        for (const [name, value] of rows) {
+          const line = element("div", "wb-tip-row");
+          line.append(element("span", "wb-tip-name", `${name}:`), element("span", "wb-tip-value", value));
+          block.append(line);
+        }
+        fragment.append(block);
       }
       tip.replaceChildren(fragment);
       const rect = root.getBoundingClientRect();
