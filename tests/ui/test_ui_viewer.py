@@ -122,14 +122,14 @@ def test_player_steps_and_marks_matches(state: WorkbenchState):
     assert ctx.index == 1  # opened at the first matching frame
     assert player.label.text == "frame 2 / 5 · ctx-3/f1"
     assert player.player.end == 4 and player.player.value == 1
-    assert player.timeline.source.data["color"] == [
+    assert player.timeline.colors == [
         OTHER_COLOR,
         MATCH_COLOR,
         OTHER_COLOR,
         MATCH_COLOR,
         OTHER_COLOR,
     ]
-    assert player.timeline.cursor.location == 1
+    assert player.timeline.index == 1
 
     player.next_button.clicks += 1
     assert ctx.index == 2
@@ -143,10 +143,10 @@ def test_player_steps_and_marks_matches(state: WorkbenchState):
     assert ctx.index == 1
     player.player.value = 4  # what playing does
     assert ctx.frame_id == "ctx-3/f4"
-    assert player.timeline.cursor.location == 4
+    assert player.timeline.index == 4
     player.next_button.clicks += 1  # at the end: stays
     assert ctx.index == 4
-    player.timeline.source.selected.indices = [0]  # a click on the timeline
+    player.timeline.index = 0  # a click on the timeline
     assert ctx.index == 0
     # a new query re-marks the matches of the open context
     state.query.where = "f.weather = 'rain'"
