@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ui_bench import _HELPERS_JS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, served  # noqa: E402
+from ui_bench import _HELPERS_JS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, served
 
 # Installed after the helpers: the step's end in the page's clock.
 _STEP_JS = """
