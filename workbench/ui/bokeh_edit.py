@@ -1,7 +1,8 @@
 """Changing Bokeh models in place from Panel callbacks, served or in a notebook.
 
-The viewer, the timeline and the histogram replace ColumnDataSource data instead of
-rebuilding figures. Panel runs some callbacks (browser events such as Enter in a text box or
+The annotator and the embeddings panel replace ColumnDataSource data instead of rebuilding
+figures (the viewer, the timeline and the histograms are components of our own, which Panel
+updates by itself). Panel runs some callbacks (browser events such as Enter in a text box or
 a click message from the grid) without the document lock, and a Bokeh model changed there
 directly breaks the session ("_pending_writes should be non-None"). Panel's `hold` collects
 the changes and sends them together; a notebook needs them pushed over its comm afterwards.

@@ -412,7 +412,20 @@ export function render({ model }) {
     root.dataset.texts = String(views.reduce((n, v) => n + v.source.texts.length, 0));
   }
 
+  // The next frames' pictures, fetched and decoded ahead (playback draws them at once).
+  function fetchAhead() {
+    let urls;
+    try {
+      urls = JSON.parse(model.urls_json);
+    } catch {
+      urls = [];
+    }
+    for (const url of list(urls).slice(0, KEPT / 2)) if (typeof url === "string" && url) picture(url);
+  }
+
   model.on("frame_json", draw);
+  model.on("urls_json", fetchAhead);
+  fetchAhead();
   model.on("chosen", () => made.slice(0, onScreen).forEach((v) => v.paint()));
   draw();
   return root;

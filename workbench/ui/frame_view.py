@@ -208,6 +208,9 @@ class FrameCanvas(pn.custom.JSComponent):
 
     frame_json = param.String(default=EMPTY_FRAME, doc="The frame, as `frame_json` wrote it.")
     chosen = param.List(default=[], doc="Ids of the shapes chosen with a click (from the page).")
+    urls_json = param.String(
+        default="[]", doc="Pictures of the next frames to fetch and decode ahead, as JSON."
+    )
 
     _esm = _HERE / "frame_view.js"
     _stylesheets = [(_HERE / "frame_view.css").read_text()]  # noqa: RUF012 - Panel's attribute

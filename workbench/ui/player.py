@@ -29,12 +29,17 @@ class PlayerView(pn.viewable.Viewer):
     """Previous/next, previous/next match, play, the frame label and the timeline."""
 
     def __init__(
-        self, context: ContextState, media: MediaUrls | None = None, **params: Any
+        self,
+        context: ContextState,
+        media: MediaUrls | None = None,
+        prefetch: param.Parameterized | None = None,
+        **params: Any,
     ) -> None:
         super().__init__(**params)
         self.context = ctx = context
-        # Records and pictures of the next frames, fetched ahead (with a media strategy).
-        self.read_ahead = ReadAhead(ctx, media) if media is not None else None
+        # Records and pictures of the next frames, fetched ahead (with a media strategy); the
+        # pictures by `prefetch` (the viewer's component) when given.
+        self.read_ahead = ReadAhead(ctx, media, prefetch) if media is not None else None
         # One component: Panel keeps every rendering of it (a notebook's copies) in step.
         self.timeline = Timeline()
         frames = ctx.param.frame_ids
@@ -110,7 +115,11 @@ class PlayerView(pn.viewable.Viewer):
             self.next_match,
             self.label,
             self.keys,
-            *([self.read_ahead.prefetch] if self.read_ahead else []),
+            *(
+                [self.read_ahead.prefetch]
+                if self.read_ahead and self.read_ahead.own_prefetch
+                else []
+            ),
             styles={"flex-wrap": "wrap"},  # wraps in a narrow page or notebook cell
         )
         return pn.Column(buttons, self.timeline, sizing_mode="stretch_width")
