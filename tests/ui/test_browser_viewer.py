@@ -152,6 +152,7 @@ def test_a_shape_clicked_on_the_picture_is_the_one_tagged(page: Any):
 def test_the_timeline_names_its_frames_and_jumps_on_a_click(page: Any):
     open_context(page, "ctx-0")
     timeline = page.locator(".wb-timeline canvas").first
+    timeline.scroll_into_view_if_needed()
     box = timeline.bounding_box()
     assert box is not None
     # five frames: the fourth bar's middle
