@@ -120,7 +120,7 @@ class SourceView {
     this.title = element("div", "wb-source-title");
     this.box = element("div", "wb-canvas-box");
     this.canvas = element("canvas", "wb-canvas");
-    this.reset = element("button", "wb-reset", "⟲");
+    this.reset = element("button", "wb-fit", "⟲");
     this.reset.title = "Fit the picture again";
     this.box.append(this.canvas, this.reset);
     this.el.append(this.title, this.box);
