@@ -13,7 +13,7 @@ driven by playwright, and measures what a person waits for:
                 filters) are there too and Bokeh is idle; the measures below start then
   query         new WHERE applied until the page of tiles is redrawn              (< 300 ms)
   page          next/previous page until the tiles are redrawn                    (< 300 ms)
-  frame_step    player next/previous until the frame and its ROIs are redrawn     (< 100 ms)
+  frame_step    player next/previous until the viewer has drawn the new frame      (< 100 ms)
   playback      frames drawn per second while playing a context, against the
                 footage's own rate (the player's); target: the footage's rate (up to 30)
   server_rss    the server's peak resident memory (VmHWM) after the session       (< 1 GB)
@@ -96,26 +96,36 @@ window.__wb = {
   painted() {
     return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
   },
-  viewerImage() {
-    // The picture's data source of the viewer's first plot (its first glyph).
-    const plot = [...Bokeh.documents[0].all_models]
-      .find((m) => (m.css_classes || []).includes('wb-viewer-plot'));
-    return plot ? plot.renderers[0].data_source : null;
+  viewer() {
+    // The viewer's drawing (workbench/ui/frame_view.js): the frame it drew last, and how
+    // many frames it has drawn (a frame is drawn once its picture is decoded).
+    const root = this.find('div.wb-frame-root');
+    return root ? {frame: root.dataset.frame ?? '', drawn: Number(root.dataset.drawn ?? 0)} : null;
+  },
+  labelFrame() {
+    // The frame id the player's label names ("frame i / n · <id>").
+    const label = this.text('.wb-frame-label') ?? '';
+    const at = label.indexOf(' · ');
+    return at < 0 ? null : label.slice(at + 3);
+  },
+  stepped(before) {
+    // The label moved on, and the viewer has drawn the frame it names.
+    return this.idle() && this.text('.wb-frame-label') !== before
+      && this.viewer()?.frame === this.labelFrame();
   },
   playerModel() {
     return [...Bokeh.documents[0].all_models]
       .find((m) => (m.css_classes || []).includes('wb-player'));
   },
   countFrames(seconds) {
-    // Pictures drawn per second: the viewer's picture URL polled at every animation frame.
-    const source = this.viewerImage();
+    // Frames drawn per second by the viewer, read at every animation frame.
     return new Promise((resolve) => {
-      let last = source.data.url[0];
+      let last = this.viewer()?.drawn ?? 0;
       let changes = 0;
       const start = performance.now();
       const poll = () => {
-        const url = source.data.url[0];
-        if (url !== last) { changes += 1; last = url; }
+        const drawn = this.viewer()?.drawn ?? 0;
+        if (drawn !== last) { changes += 1; last = drawn; }
         if (performance.now() - start < seconds * 1000) requestAnimationFrame(poll);
         else resolve({changes, seconds: (performance.now() - start) / 1000});
       };
@@ -355,10 +365,11 @@ class Session:
         return counted["changes"] / counted["seconds"], footage
 
     def timed_frame_step(self, button: str) -> Timing:
-        """From clicking the player's button until the new frame is drawn and Bokeh is idle."""
+        """From clicking the player's button until the viewer has drawn the frame the label
+        names (its picture decoded) and Bokeh is idle."""
         return self.timed(
             lambda: self.click(f"{button} button"),
-            "(t) => __wb.idle() && __wb.text('.wb-frame-label') !== t",
+            "(t) => __wb.stepped(t)",
             self.page.evaluate("() => __wb.text('.wb-frame-label')"),
         )
 

@@ -121,6 +121,10 @@ def browse(cell: Any) -> list[str]:
     expect(label).to_contain_text(re.compile(rf"frame 1 / \d+ · {re.escape(tile_id(first))}"))
     cell.locator(".wb-next button").first.click()
     expect(label).to_contain_text(re.compile(r"frame 2 / \d+"))
+    # the viewer drew that frame (its picture inline, as a data URI)
+    drawn = cell.locator(".wb-frame-root").first
+    expect(drawn).to_have_attribute("data-frame", re.compile(r".+/.+"))
+    expect(cell.locator(".wb-viewer-plot canvas").first).to_be_visible()
     third.click(modifiers=["Control"])
     expect(third).to_have_class(re.compile(r"\bwb-selected\b"))
     return [tile_id(first), tile_id(third)]

@@ -102,12 +102,12 @@ def test_grid_viewer_hover_and_player(page: Any):
     assert x.C1 in seen["text"] and x.PICTURE in seen["text"]  # tile titles
     open_tile(page, x.C1)
     wait_shown(page, f"frame 1 / 3 · {x.FRAMES[0]}")
-    # badges, field toggles and the source's title (drawn on the canvas); the badges may be
+    # badges, field toggles and the source's title (text above the picture); the badges may be
     # drawn after the frame's label
     wait_shown(page, x.FIELD, where="titles")
     seen = assert_clean(page, x.BADGE, x.FIELD)
     assert x.FIELD in seen["titles"]  # a badge's tooltip is its field
-    assert x.SOURCE in seen["drawn"]
+    assert x.SOURCE in seen["text"]  # the source's title, as text
     # hover over the box: its label, field and attributes in the tooltip
     hover_until(page, ".wb-viewer-plot", x.LABEL)
     assert_clean(page, x.LABEL, f"{x.ATTR_KEY}={x.ATTR_VALUE}")

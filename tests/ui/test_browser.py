@@ -115,36 +115,40 @@ def test_viewer_screenshot_is_saved(app_page: Any):
     assert box is not None and box["width"] > 200 and box["height"] > 200
 
 
-# Where the smallest box-shaped ROI of the viewer's first plot is on screen, and its label.
-# Bokeh maps data to screen coordinates with the plot view's scales; the view is found by
-# walking Bokeh's view tree from the document's roots.
+# Where the smallest box-shaped ROI of the viewer's first source is on screen, and its label:
+# the frame the viewer component was sent (its model's `frame_json`, in source pixels) mapped
+# onto its canvas (not zoomed: the canvas shows the whole picture).
 ROI_ON_SCREEN_JS = """() => {
-  const plot = [...Bokeh.documents[0].all_models]
-    .find((m) => (m.css_classes || []).includes('wb-viewer-plot'));
-  const stack = [...Bokeh.index.roots];
-  let view = null;
-  while (stack.length && view === null) {
-    const v = stack.pop();
-    if (v.model === plot) view = v;
-    if (v.child_views) stack.push(...v.child_views);
-    if (v.renderer_views) stack.push(...v.renderer_views.values());
-  }
-  const shapes = plot.renderers.find((r) => r.glyph && r.glyph.type === 'MultiPolygons');
-  const data = shapes.data_source.data;
+  const find = (selector) => {
+    const roots = [document];
+    while (roots.length) {
+      const root = roots.pop();
+      const hit = root.querySelector(selector);
+      if (hit) return hit;
+      for (const el of root.querySelectorAll('*')) if (el.shadowRoot) roots.push(el.shadowRoot);
+    }
+    return null;
+  };
+  const model = [...Bokeh.documents[0].all_models]
+    .find((m) => (m.css_classes || []).includes('wb-viewer') && m.data?.frame_json !== undefined);
+  const canvas = find('canvas.wb-canvas');
+  if (!model || !canvas) return null;
+  const source = JSON.parse(model.data.frame_json).sources[0];
   let best = null;
-  for (let i = 0; i < data.label.length; i++) {
-    const xs = data.xs[i][0][0], ys = data.ys[i][0][0];
-    if (xs.length !== 4) continue;
+  for (const shape of source.shapes) {
+    const ring = shape.p[0];
+    if (shape.p.length !== 1 || ring.length !== 8) continue;
+    const xs = ring.filter((_, i) => i % 2 === 0), ys = ring.filter((_, i) => i % 2 === 1);
     const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
     const area = (x1 - x0) * (y1 - y0);
     if (area > 0 && (best === null || area < best.area)) {
-      best = {area, label: data.label[i], x: (x0 + x1) / 2, y: (y0 + y1) / 2};
+      best = {area, label: shape.hv[0][1], x: (x0 + x1) / 2, y: (y0 + y1) / 2};
     }
   }
-  if (view === null || best === null) return null;
-  const rect = view.el.getBoundingClientRect();
-  return {label: best.label, x: rect.left + view.frame.x_scale.compute(best.x),
-          y: rect.top + view.frame.y_scale.compute(best.y)};
+  if (best === null) return null;
+  const rect = canvas.getBoundingClientRect();
+  const k = rect.width / source.w;
+  return {label: best.label, x: rect.left + best.x * k, y: rect.top + best.y * k};
 }"""
 
 
@@ -155,9 +159,9 @@ def test_hovering_a_roi_shows_its_label(app_page: Any):
     assert roi is not None, "the viewer shows no box ROI on the first frame"
 
     app_page.page.mouse.move(roi["x"], roi["y"])
-    tooltip = app_page.page.locator(".bk-Tooltip").first
+    tooltip = app_page.page.locator(".wb-tooltip").first
     expect(tooltip).to_be_visible()
-    # The tooltip's rows live in its shadow root; chained locators look inside it.
+    # The tooltip is built with textContent inside the viewer's shadow root.
     expect(tooltip.get_by_text(roi["label"], exact=True).first).to_be_visible()
 
 

@@ -43,3 +43,22 @@ def test_ui_bench_produces_every_figure(spare_demo_catalog: Path, browser: objec
     assert figures["frames"] == 180
     assert figures["tiles_per_page"] > 0
     assert 50 < figures["server_hwm_mb"] < 4096
+
+
+PROFILE = BENCH.with_name("ui_step_profile.py")
+
+
+def test_ui_step_profile_produces_every_figure(
+    spare_demo_catalog: Path, browser: object, tmp_path: Path
+):
+    out = tmp_path / "profile.json"
+    command = [sys.executable, str(PROFILE), "--catalog", str(spare_demo_catalog)]
+    command += ["--steps", "2", "--loads", "1", "--json", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = json.loads(out.read_text())
+    assert len(figures["steps"]) == 2 and len(figures["loads"]) == 1
+    for step in figures["steps"]:
+        # a step is a few messages from the server, and some work in the browser
+        assert step["in_page_ms"] > 0 and 0 < step["messages"] < 60 and step["TaskDuration"] > 0
+    assert figures["loads"][0]["interactive_ms"] > 0

@@ -1,5 +1,6 @@
 """The whole app as Panel renders it: entry points, DOM hooks, start-up state."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,9 @@ from workbench.ui.selection import Selection
 
 HOOKS = {
     "wb-where", "wb-apply", "wb-query-error", "wb-grid", "wb-selection-count", "wb-viewer",
-    "wb-viewer-plot", "wb-next", "wb-prev", "wb-frame-label", "wb-fields", "wb-pager",
+    "wb-next", "wb-prev", "wb-frame-label", "wb-fields", "wb-pager",
     "wb-page-next", "wb-page-prev", "wb-page-label", "wb-grid-mode", "wb-select-all",
-    "wb-clear-selection", "wb-badges", "wb-player", "wb-timeline", "wb-tag-input",
+    "wb-clear-selection", "wb-player", "wb-timeline", "wb-tag-input",
     "wb-tag-apply", "wb-view-name", "wb-save-view", "wb-views", "wb-open-view", "wb-busy",
 }  # fmt: skip
 
@@ -65,7 +66,7 @@ def test_two_sessions_do_not_share_state(catalog: Catalog):
     one.grid.grid._handle_msg({"event": "click", "id": "ctx-1"})
     assert two.state.total == 5
     assert two.selection == Selection()
-    assert two.viewer.plots[0].figure is not one.viewer.plots[0].figure
+    assert two.viewer.canvas is not one.viewer.canvas
 
 
 def test_servable_and_ipywidget(catalog: Catalog):
@@ -96,18 +97,17 @@ def test_the_app_can_be_shown_twice_and_both_follow(catalog: Catalog):
     app = WorkbenchApp(catalog, media=ServedMediaUrls())
     first = pn.panel(app).get_root(Document())
     second = pn.panel(app).get_root(Document())
-    assert css_classes(first) >= {"wb-viewer-plot", "wb-timeline", "wb-confidence-histogram"}
-    assert css_classes(second) >= {"wb-viewer-plot", "wb-timeline", "wb-confidence-histogram"}
+    assert css_classes(first) >= {"wb-viewer", "wb-timeline", "wb-confidence-histogram"}
+    assert css_classes(second) >= {"wb-viewer", "wb-timeline", "wb-confidence-histogram"}
     app.state.context.step(1)
-    urls = [
-        m.data["url"]
+    frames = [
+        json.loads(m.data.frame_json)
         for root in (first, second)
         for m in root.references()
-        if type(m).__name__ == "ColumnDataSource" and "url" in m.data and m.data["url"]
-        and "thumb" not in str(m.data["url"][0])
-    ]  # fmt: skip
-    assert len(urls) == 2
-    assert all(u[0].endswith("ctx-0%2Ff1.jpg") for u in urls)
+        if "wb-viewer" in (getattr(m, "css_classes", None) or []) and hasattr(m, "data")
+    ]
+    assert len(frames) == 2
+    assert all(f["sources"][0]["url"].endswith("ctx-0%2Ff1.jpg") for f in frames)
     pytest.importorskip("jupyter_bokeh")
     app.ipywidget()  # a third document
 

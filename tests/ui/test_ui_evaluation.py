@@ -124,11 +124,11 @@ def test_the_viewer_colours_rois_by_outcome(panel: EvaluationPanel, state: Workb
     viewer = FrameViewer(state)
     panel.state.pick_cell("person", "(none)")
     state.open_tile(state.tiles[0]["id"])
-    shapes = viewer.plots[0].shapes.data
+    shapes = viewer.plots[0].shapes
     by_label = dict(
         zip(shapes["label"], zip(shapes["color"], shapes["outcome"], strict=True), strict=True)
     )
     assert by_label["person"] == (OUTCOME_COLOURS["fn"], "fn")
     panel.state.colour_outcomes = False
-    shapes = viewer.plots[0].shapes.data
+    shapes = viewer.plots[0].shapes
     assert set(shapes["outcome"]) == {""}

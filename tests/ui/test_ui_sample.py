@@ -45,13 +45,13 @@ def test_styled_hides_classes_and_sets_each_fields_opacity(catalog: Catalog):
 def test_the_viewer_draws_what_the_display_options_say(app: WorkbenchApp):
     display = app.state.display
     plot = app.viewer.plots[0]
-    assert "person" in plot.shapes.data["label"] and plot.texts.data["text"]
+    assert "person" in plot.shapes["label"] and plot.texts["text"]
     display.toggle_class("person")
-    assert "person" not in plot.shapes.data["label"]
+    assert "person" not in plot.shapes["label"]
     app.sample.opacity["ground_truth"].value = 0.25
-    assert set(plot.lines.data["alpha"]) == {0.25}
+    assert set(plot.lines["alpha"]) == {0.25}
     app.sample.label_text.value = False
-    assert plot.texts.data["text"] == []
+    assert plot.texts["text"] == []
     # the classes checked in the widget are those shown
     assert "person" not in app.sample.classes.value and "car" in app.sample.classes.value
     app.sample.classes.value = [c for c in app.sample.classes.value if c != "car"]
@@ -61,10 +61,10 @@ def test_the_viewer_draws_what_the_display_options_say(app: WorkbenchApp):
 def test_the_sample_view_takes_the_screen_and_keys_move_through_samples(app: WorkbenchApp):
     state, keys = app.state, app.player.keys
     assert state.context.context_id == "ctx-0"
-    height = app.viewer.plots[0].figure.frame_height
+    height = app.viewer.plots[0].frame_height
     keys.press("e")
     assert state.display.expanded
-    assert app.viewer.plots[0].figure.frame_height > height
+    assert app.viewer.plots[0].frame_height > height
     assert app.sample.expand.label.startswith("✕ Close")
     assert (app.sample.title.strong, app.sample.title.text) == ("ctx-0", " · sample 1 of 5")
     keys.press("n")
@@ -76,7 +76,7 @@ def test_the_sample_view_takes_the_screen_and_keys_move_through_samples(app: Wor
     assert state.context.index == 1
     keys.press("Escape")
     assert not state.display.expanded
-    assert app.viewer.plots[0].figure.frame_height == height
+    assert app.viewer.plots[0].frame_height == height
     # Escape closes a dialog first, then the sample view
     keys.press("e")
     app.grid.grid._handle_msg({"event": "click", "id": "ctx-1"})
@@ -121,8 +121,9 @@ def test_tagging_the_frame_and_chosen_rois_goes_through_the_service(
     sample.tag_rois.clicks += 1
     assert "click shapes" in state.action_error
     plot = app.viewer.plots[0]
-    labels = plot.shapes.data["label"]
-    plot.shapes.selected.indices = [labels.index("person"), labels.index("car")]
+    labels, ids = plot.shapes["label"], plot.shapes["id"]
+    # what a click and a shift-click on the picture send back
+    app.viewer.canvas.chosen = [ids[labels.index("person")], ids[labels.index("car")]]
     sample.tag_rois.clicks += 1
     assert state.message == "tagged 2 ROIs 'look-again'" and state.action_error == ""
     rows = catalog.sql(
@@ -135,4 +136,4 @@ def test_tagging_the_frame_and_chosen_rois_goes_through_the_service(
     assert actions == ["tag_frames", "tag_frames", "tag_rois", "untag_rois"]
     # stepping to another frame forgets the shapes chosen on this one
     state.context.step(1)
-    assert plot.shapes.selected.indices == []
+    assert app.viewer.canvas.chosen == [] and app.viewer.chosen_rois() == []

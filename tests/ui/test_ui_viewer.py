@@ -1,9 +1,9 @@
 """The frame viewer and the player: opening a context, stepping, fields, frame groups."""
 
+import json
 from typing import Any
 
 import pytest
-from bokeh.models import GlyphRenderer, ImageURL, Range1d
 
 from workbench.store.catalog import Catalog
 from workbench.ui.grid import TileEvent
@@ -24,24 +24,28 @@ def test_viewer_draws_the_picture_with_image_url_under_the_rois(state: Workbench
     assert viewer.placeholder.visible
     state.open_tile("ctx-2")
     (plot,) = viewer.plots
-    fig = plot.figure
-    glyphs = [r.glyph for r in fig.renderers if isinstance(r, GlyphRenderer)]
-    assert isinstance(glyphs[0], ImageURL)  # the picture is drawn first, under everything
-    assert plot.image.data["url"] == [ServedMediaUrls().image(str(_uri(state, "ctx-2/f0")))]
-    assert (plot.image.data["w"], plot.image.data["h"]) == ([64], [48])
-    # pixel coordinates with y pointing down
-    assert isinstance(fig.y_range, Range1d)
-    assert (fig.y_range.start, fig.y_range.end) == (48, 0)
-    assert (fig.x_range.start, fig.x_range.end) == (0, 64)
-    assert "wb-viewer-plot" in fig.css_classes
-    assert sorted(plot.shapes.data["label"]) == ["car", "car", "person"]
-    assert plot.lines.data["label"] == ["lane"]
-    assert plot.points.data["label"] == ["nose", "nose"]
-    assert "occluded=true" in plot.shapes.data["attributes"]
-    assert "night 0.80" in viewer.badges.object
-    tools = {type(t).__name__ for t in fig.tools}
-    assert {"PanTool", "WheelZoomTool", "ResetTool", "HoverTool"} <= tools
+    url = ServedMediaUrls().image(str(_uri(state, "ctx-2/f0")))
+    assert plot.image["url"] == [url]
+    assert (plot.image["w"], plot.image["h"]) == ([64], [48])
+    assert sorted(plot.shapes["label"]) == ["car", "car", "person"]
+    assert plot.lines["label"] == ["lane"]
+    assert plot.points["label"] == ["nose", "nose"]
+    assert "occluded=true" in plot.shapes["attributes"]
+    assert viewer.badge_texts == ["night 0.80"]
     assert not viewer.placeholder.visible
+    # what the browser draws: the whole frame in one string, in source pixels
+    sent = json.loads(viewer.canvas.frame_json)
+    assert sent["frame"] == "ctx-2/f0"
+    assert [(b["t"], b["f"]) for b in sent["badges"]] == [("night 0.80", "predictions")]
+    (source,) = sent["sources"]
+    assert (source["url"], source["w"], source["h"]) == (url, 64, 48)
+    assert source["dw"] / source["dh"] == pytest.approx(64 / 48, rel=0.02)
+    assert sorted(s["hv"][0][1] for s in source["shapes"]) == ["car", "car", "person"]
+    assert all(isinstance(v, str) for s in source["shapes"] for row in s["hv"] for v in row)
+    assert [len(ring) % 2 for s in source["shapes"] for ring in s["p"]] == [0] * sum(
+        len(s["p"]) for s in source["shapes"]
+    )
+    assert [p["hv"][0] for p in source["points"]] == [["label", "nose"], ["label", "nose"]]
 
 
 def _uri(state: WorkbenchState, frame_id: str) -> str:
@@ -53,15 +57,15 @@ def test_stepping_updates_sources_in_place(state: WorkbenchState):
     viewer = FrameViewer(state)
     state.open_tile("ctx-1")
     plot = viewer.plots[0]
-    figure, image_source, shape_source = plot.figure, plot.image, plot.shapes
-    before = plot.shapes.data["confidence"]
+    canvas = viewer.canvas
+    before = plot.shapes["confidence"]
     state.context.step(1)
     assert state.context.frame_id == "ctx-1/f1"
-    assert viewer.plots[0] is plot and plot.figure is figure
-    assert plot.image is image_source and plot.shapes is shape_source
-    assert plot.image.data["url"][0].endswith("ctx-1%2Ff1.jpg")
-    assert plot.shapes.data["confidence"] != before
-    assert "0.300" in plot.shapes.data["confidence"]
+    assert viewer.plots[0] is plot and viewer.canvas is canvas
+    assert json.loads(canvas.frame_json)["frame"] == "ctx-1/f1"
+    assert plot.image["url"][0].endswith("ctx-1%2Ff1.jpg")
+    assert plot.shapes["confidence"] != before
+    assert "0.300" in plot.shapes["confidence"]
 
 
 def test_field_toggles_hide_a_label_field(state: WorkbenchState):
@@ -71,24 +75,24 @@ def test_field_toggles_hide_a_label_field(state: WorkbenchState):
     viewer.fields.value = ["predictions"]
     assert state.visible_fields == ["predictions"]
     plot = viewer.plots[0]
-    assert plot.shapes.data["field"] == ["predictions"]
-    assert plot.lines.data["id"] == []
-    assert "night" in viewer.badges.object
+    assert plot.shapes["field"] == ["predictions"]
+    assert plot.lines["id"] == []
+    assert viewer.badge_texts and "night" in viewer.badge_texts[0]
     viewer.fields.value = ["ground_truth"]
-    assert set(plot.shapes.data["field"]) == {"ground_truth"}
-    assert viewer.badges.object == ""
+    assert set(plot.shapes["field"]) == {"ground_truth"}
+    assert viewer.badge_texts == []
 
 
 def test_frame_group_shows_each_source_with_its_own_ranges(state: WorkbenchState):
     viewer = FrameViewer(state)
     state.open_tile("ctx-group")
     front, rear = viewer.plots
-    assert (front.title.text, rear.title.text) == ("front", "rear")
-    assert front.shapes.data["label"] == ["car", "road"]
-    assert rear.shapes.data["label"] == ["truck"]
-    assert front.masks.data["url"][0].startswith("data:image/png;base64,")
-    assert (rear.figure.x_range.end, rear.figure.y_range.start) == (32, 24)
-    assert front.figure.x_range is not rear.figure.x_range
+    assert (front.id, rear.id) == ("front", "rear")
+    assert front.shapes["label"] == ["car", "road"]
+    assert rear.shapes["label"] == ["truck"]
+    assert front.masks["url"][0].startswith("data:image/png;base64,")
+    sent = json.loads(viewer.canvas.frame_json)["sources"]
+    assert [(s["id"], s["w"], s["h"]) for s in sent][1] == ("rear", 32, 24)
     # a single-camera context needs one plot again
     state.open_tile("ctx-0")
     assert len(viewer.plots) == 1
@@ -99,12 +103,12 @@ def test_matching_rois_only_applies_the_label_filters(state: WorkbenchState):
     state.query.param.update(label_field="predictions", labels=["car"], confidence=(0.6, 1.0))
     state.open_tile("ctx-0")
     assert state.context.frame_id == "ctx-0/f3"  # the first frame that matches
-    assert "predictions" in viewer.plots[0].shapes.data["field"]
+    assert "predictions" in viewer.plots[0].shapes["field"]
     state.context.matching_rois_only = True
-    fields = viewer.plots[0].shapes.data["field"]
+    fields = viewer.plots[0].shapes["field"]
     assert fields.count("predictions") == 1
     assert "ground_truth" in fields  # other fields are left alone
-    assert "night" not in viewer.badges.object
+    assert not any("night" in t for t in viewer.badge_texts)
 
 
 def test_player_steps_and_marks_matches(state: WorkbenchState):
@@ -118,19 +122,19 @@ def test_player_steps_and_marks_matches(state: WorkbenchState):
     assert ctx.index == 1  # opened at the first matching frame
     assert player.label.text == "frame 2 / 5 · ctx-3/f1"
     assert player.player.end == 4 and player.player.value == 1
-    assert player.timeline.source.data["color"] == [
+    assert player.timeline.colors == [
         OTHER_COLOR,
         MATCH_COLOR,
         OTHER_COLOR,
         MATCH_COLOR,
         OTHER_COLOR,
     ]
-    assert player.timeline.cursor.location == 1
+    assert player.timeline.index == 1
 
     player.next_button.clicks += 1
     assert ctx.index == 2
     assert player.label.text == "frame 3 / 5 · ctx-3/f2"
-    assert viewer.plots[0].image.data["url"][0].endswith("ctx-3%2Ff2.jpg")
+    assert viewer.plots[0].image["url"][0].endswith("ctx-3%2Ff2.jpg")
     player.next_match.clicks += 1
     assert ctx.index == 3
     player.next_match.clicks += 1  # no later match: stays
@@ -139,10 +143,10 @@ def test_player_steps_and_marks_matches(state: WorkbenchState):
     assert ctx.index == 1
     player.player.value = 4  # what playing does
     assert ctx.frame_id == "ctx-3/f4"
-    assert player.timeline.cursor.location == 4
+    assert player.timeline.index == 4
     player.next_button.clicks += 1  # at the end: stays
     assert ctx.index == 4
-    player.timeline.source.selected.indices = [0]  # a click on the timeline
+    player.timeline.index = 0  # a click on the timeline
     assert ctx.index == 0
     # a new query re-marks the matches of the open context
     state.query.where = "f.weather = 'rain'"
@@ -185,7 +189,7 @@ def test_the_viewer_follows_the_query(state: WorkbenchState):
     # a query that excludes it: the first context that matches opens, and the viewer says so
     state.query.where = "f.context_id = 'ctx-3'"
     assert state.context.frame_id == "ctx-3/f0"
-    assert viewer.plots[0].image.data["url"][0].endswith("ctx-3%2Ff0.jpg")
+    assert viewer.plots[0].image["url"][0].endswith("ctx-3%2Ff0.jpg")
     assert viewer.notice.visible
     assert state.viewer_notice == (
         "The open context ctx-2 does not match the query any more: showing ctx-3, "
@@ -194,7 +198,7 @@ def test_the_viewer_follows_the_query(state: WorkbenchState):
     # nothing matches: the viewer is emptied, with a message
     state.query.where = "f.context_id = 'nowhere'"
     assert state.context.context_id is None and state.context.frame is None
-    assert viewer.placeholder.visible and viewer.plots[0].image.data["url"] == []
+    assert viewer.placeholder.visible and viewer.plots == []
     assert "Nothing matches the query" in viewer.notice.object
     # and the next query that matches opens its first tile
     state.query.where = "f.context_id = 'ctx-1'"

@@ -3,6 +3,7 @@ skeleton between them (names and skeleton read from the catalog's keypoint_label
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from PIL import Image
@@ -33,7 +34,10 @@ def test_the_viewer_names_keypoints_and_joins_them(tmp_path: Path) -> None:
         viewer = FrameViewer(state)
         state.open_tile("ctx")
         (plot,) = viewer.plots
-        assert plot.points.data["point"] == ["nose", "<i>eye</i>"]
-        assert plot.points.data["label"] == ["person", "person"]
-        assert plot.lines.data["xs"] == [[10.0, 20.0]]
-        assert ("point", "@point") in TOOLTIPS  # a column: shown as text, never as HTML
+        assert plot.points["point"] == ["nose", "<i>eye</i>"]
+        assert plot.points["label"] == ["person", "person"]
+        assert plot.lines["xs"] == [[10.0, 20.0]]
+        assert ("point", "@point") in TOOLTIPS
+        # the hover rows go to the browser as strings, drawn as text, never as HTML
+        sent = json.loads(viewer.canvas.frame_json)["sources"][0]["points"]
+        assert [dict(p["hv"])["point"] for p in sent] == ["nose", "<i>eye</i>"]

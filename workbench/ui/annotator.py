@@ -34,11 +34,11 @@ from bokeh.transform import factor_cmap
 
 from workbench.services import AttributeSpec, EditRestrictions, Shape
 from workbench.ui.annotator_state import AnnotatorState, BoxRow, PolygonRow, Reconciled
-from workbench.ui.bokeh_edit import PerRender, editing
+from workbench.ui.bokeh_edit import PerRender, editing, set_data
+from workbench.ui.frame_view import plot_size
 from workbench.ui.glyphs import SourceGlyphs, frame_glyphs
 from workbench.ui.palette import UNLABELLED, label_color
 from workbench.ui.text import Html, TextAlert, TextPane, css_class, text
-from workbench.ui.viewer import plot_size, set_data
 
 HELP = {
     "box": "Boxes: shift-drag to draw, drag to move, tap one and press Backspace to delete.",

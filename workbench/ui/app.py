@@ -91,7 +91,7 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.query_panel = QueryPanel(self.state)
         self.grid = GridView(self.state)
         self.viewer = FrameViewer(self.state)
-        self.player = PlayerView(self.state.context, self.state.media)
+        self.player = PlayerView(self.state.context, self.state.media, self.viewer.canvas)
         self.sample = SampleView(self.state, self.viewer)
         self.actions = ActionsPanel(self.state)
         self.actions_bar = ActionsBar(self.state)

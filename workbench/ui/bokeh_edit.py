@@ -1,7 +1,8 @@
 """Changing Bokeh models in place from Panel callbacks, served or in a notebook.
 
-The viewer, the timeline and the histogram replace ColumnDataSource data instead of
-rebuilding figures. Panel runs some callbacks (browser events such as Enter in a text box or
+The annotator and the embeddings panel replace ColumnDataSource data instead of rebuilding
+figures (the viewer, the timeline and the histograms are components of our own, which Panel
+updates by itself). Panel runs some callbacks (browser events such as Enter in a text box or
 a click message from the grid) without the document lock, and a Bokeh model changed there
 directly breaks the session ("_pending_writes should be non-None"). Panel's `hold` collects
 the changes and sends them together; a notebook needs them pushed over its comm afterwards.
@@ -15,10 +16,12 @@ browser would draw the frame twice (once per batch).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any, cast
 
 import panel as pn
+from bokeh.models import ColumnDataSource
 
 
 @contextmanager
@@ -71,3 +74,16 @@ class PerRender[T]:
         copy = self._make()
         self._copies.append(copy)
         return copy, True
+
+
+def set_data(source: ColumnDataSource, columns: Mapping[str, list[Any]]) -> None:
+    """Replace all columns at once: one message to the browser, one redraw. Nothing is
+    sent when the source is empty and stays so: each message is one more change for the
+    browser to apply and draw."""
+    if _empty(columns) and _empty(source.data) and set(columns) == set(source.data):
+        return
+    source.data = cast(Any, dict(columns))
+
+
+def _empty(columns: Mapping[str, Any]) -> bool:
+    return all(len(values) == 0 for values in columns.values())

@@ -4,8 +4,8 @@ The rate comes from the context's timestamps (the median step between frames, ti
 milliseconds), between 1 and 30 frames per second. While a context is open, the records
 (sources and ROIs) of the next frames are read ahead in the background (workbench.ui.context's
 FrameLoader keeps them), and their pictures are handed to the browser to fetch into its cache
-(`Prefetch`): when the player reaches a frame, its data is at hand and its picture loads from
-the cache instead of the network.
+(`Prefetch`, or the viewer's component, which decodes them too): when the player reaches a
+frame, its data is at hand and its picture is drawn from memory instead of the network.
 """
 
 from __future__ import annotations
@@ -80,12 +80,18 @@ class Prefetch(pn.custom.JSComponent):
 
 
 class ReadAhead:
-    """Keeps the next frames of the open context read (records) and fetched (pictures)."""
+    """Keeps the next frames of the open context read (records) and fetched (pictures).
 
-    def __init__(self, context: ContextState, media: MediaUrls) -> None:
+    The pictures' URLs go to `prefetch.urls_json`: a `Prefetch` of its own, or the viewer's
+    component, which then decodes them ahead into the pictures it draws from."""
+
+    def __init__(
+        self, context: ContextState, media: MediaUrls, prefetch: param.Parameterized | None = None
+    ) -> None:
         self.context = context
         self.media = media
-        self.prefetch = Prefetch()
+        self.own_prefetch = prefetch is None
+        self.prefetch: Any = Prefetch() if prefetch is None else prefetch
         self._reading = False
         self._urls: dict[str, list[str]] = {}  # frame id -> its pictures' URLs, recent ones
         # The browser has the pictures up to this position (one message per AHEAD frames).

@@ -12,12 +12,9 @@ from typing import Any
 
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, Range1d
-from bokeh.plotting import figure
 
 from workbench.model.records import PROMOTED_KEYS
-from workbench.ui.bars import FacetBars, bars_json, toggled
-from workbench.ui.bokeh_edit import PerRender, editing
+from workbench.ui.bars import FacetBars, SparkBars, bars_json, toggled
 from workbench.ui.choices import CountedChoice
 from workbench.ui.facets import Facets
 from workbench.ui.filters import FilterChips, RangeFilters
@@ -37,34 +34,6 @@ def counted_options(counts: Sequence[tuple[Any, int]], keep: Sequence[str]) -> d
     present = set(options.values())
     options.update({f"{value} (0)": value for value in keep if value not in present})
     return options
-
-
-class Histogram:
-    """The confidence histogram of one rendering of the query panel (see PerRender)."""
-
-    def __init__(self) -> None:
-        self.source = ColumnDataSource(data={"x": [], "top": [], "width": []})
-        fig = figure(
-            height=110,
-            sizing_mode="stretch_width",
-            toolbar_location=None,
-            tools="",
-            x_range=Range1d(start=0, end=1),
-            css_classes=["wb-confidence-histogram"],
-            title="confidence",
-        )
-        fig.vbar(x="x", top="top", width="width", source=self.source, color="#0072b5")
-        fig.yaxis.visible = False
-        fig.ygrid.visible = False
-        self.pane = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
-
-    def show(self, bins: Sequence[tuple[float, float, int]]) -> None:
-        with editing(self.pane):
-            self.source.data = {
-                "x": [(lo + hi) / 2 for lo, hi, _ in bins],
-                "top": [n for _, _, n in bins],
-                "width": [(hi - lo) * 0.9 for lo, hi, _ in bins],
-            }
 
 
 class QueryPanel(pn.viewable.Viewer):
@@ -140,7 +109,9 @@ class QueryPanel(pn.viewable.Viewer):
         self.tag_bars.on_pick(lambda v: query.param.update(tags=toggled(query.tags, v)))
         self.metadata_bars = {key: self._metadata_bars(key) for key in PROMOTED_KEYS}
         self.ranges = RangeFilters(state)
-        self._histograms = PerRender(Histogram)
+        # Counts of the ROIs' confidence in bins from 0 to 1, as bars drawn by the browser.
+        self.histogram = SparkBars(css_classes=["wb-confidence-histogram"])
+        self.histogram.set_counts([n for _, _, n in state.facets.confidence])
 
         self.apply_button.on_click(lambda _: self.apply())
         self.where.param.watch(lambda _: self.apply(), ["enter_pressed"])
@@ -151,7 +122,6 @@ class QueryPanel(pn.viewable.Viewer):
         # when they differ, so neither echoes the other back.
         self.label_field.param.watch(self._pick_field, ["value"])
         query.param.watch(self._show_field, ["label_field"])
-        # The histogram is a Bokeh figure per rendering, its data edited in place.
         state.param.watch(self._show_histograms, ["facets"])
 
     def _metadata_choice(self, key: str) -> CountedChoice:
@@ -229,23 +199,14 @@ class QueryPanel(pn.viewable.Viewer):
             self.label_field.value = shown
 
     def _show_histograms(self, *events: param.parameterized.Event) -> None:
-        for histogram in self._histograms:
-            histogram.show(self.state.facets.confidence)
-
-    @property
-    def histogram(self) -> ColumnDataSource:
-        """The histogram's data source in the first rendering."""
-        return self._histograms.first.source
+        self.histogram.set_counts([n for _, _, n in self.state.facets.confidence])
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.main_part(), self.more_filters(), sizing_mode="stretch_width")
 
     def main_part(self) -> pn.viewable.Viewable:
         """The WHERE box, the active filters, the count and the Labels card (with the
-        confidence histogram: a figure, which stays in the page's first document)."""
-        histogram, new = self._histograms.take()
-        if new:
-            histogram.show(self.state.facets.confidence)
+        confidence histogram)."""
         return pn.Column(
             pn.Row(self.where, self.apply_button, sizing_mode="stretch_width"),
             self.error,
@@ -257,7 +218,7 @@ class QueryPanel(pn.viewable.Viewer):
                 self.labels,
                 self.label_bars,
                 self.confidence,
-                histogram.pane,
+                self.histogram,
             ),
             sizing_mode="stretch_width",
             margin=0,

@@ -1,0 +1,170 @@
+"""The viewer's component in a real headless Chromium: every ROI kind is drawn where it is
+(found again by hovering it), the hole of a polygon is not part of it, a mask and a second
+camera are drawn, and a shape clicked on the picture is the one the app tags.
+
+The UI tests' small catalog (tests/ui/ui_catalog.py) is served; its pictures are 64 x 48 and
+drawn some ten times larger, so each ROI is well apart on screen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import ARTIFACTS
+from tests.ui.ui_catalog import build_catalog
+
+pytestmark = pytest.mark.browser
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+expect.set_options(timeout=30_000)
+
+TILES = "div.wb-grid-root .wb-tile"
+
+# Where a point of source `index`'s pixels is on screen (the canvas shows the whole picture).
+AT_JS = """([index, x, y]) => {
+  const roots = [document];
+  const canvases = [];
+  while (roots.length) {
+    const root = roots.pop();
+    canvases.push(...root.querySelectorAll('canvas.wb-canvas'));
+    for (const el of root.querySelectorAll('*')) if (el.shadowRoot) roots.push(el.shadowRoot);
+  }
+  const model = [...Bokeh.documents[0].all_models]
+    .find((m) => (m.css_classes || []).includes('wb-viewer') && m.data?.frame_json !== undefined);
+  const source = JSON.parse(model.data.frame_json).sources[index];
+  const rect = canvases[index].getBoundingClientRect();
+  const k = rect.width / source.w;
+  return {x: rect.left + x * k, y: rect.top + y * k};
+}"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, serve_catalog: Any) -> Any:
+    folder = tmp_path_factory.mktemp("viewer")
+    build_catalog(folder).close()
+    return serve_catalog(folder / "ui.duckdb")
+
+
+@pytest.fixture
+def page(browser: Any, server: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        tab.goto(server.url, wait_until="load")
+        tab.wait_for_selector(TILES)
+        yield tab
+        assert errors == []
+    finally:
+        context.close()
+
+
+def open_context(page: Any, context_id: str) -> None:
+    page.locator(TILES, has_text=context_id).first.click()
+    expect(page.locator(".wb-frame-label").first).to_contain_text(f"· {context_id}/f0")
+    expect(page.locator(".wb-frame-root").first).to_have_attribute("data-frame", f"{context_id}/f0")
+
+
+def tooltip_at(page: Any, x: float, y: float, source: int = 0) -> str:
+    """Move the mouse to source pixel (x, y) and read the tooltip ("" when none shows)."""
+    at = page.evaluate(AT_JS, [source, x, y])
+    page.mouse.move(at["x"], at["y"])
+    tooltip = page.locator(".wb-tooltip").first
+    page.wait_for_timeout(50)
+    return str(tooltip.text_content()) if tooltip.is_visible() else ""
+
+
+def test_every_roi_kind_is_drawn_where_it_is(page: Any):
+    open_context(page, "ctx-0")
+    # the car box (4, 4)-(24, 14), the predicted car inside it is the smaller: both described
+    found = tooltip_at(page, 6, 6)
+    assert "label:car" in found and "attributes:occluded=true" in found
+    assert "field:predictions" in found and "confidence:0.100" in found
+    # the person polygon, but not in its hole
+    assert "label:person" in tooltip_at(page, 33, 8)
+    assert "label:person" not in tooltip_at(page, 45, 22)
+    # the lane polyline from (0, 47) to (32, 30), the nose points
+    assert "label:lane" in tooltip_at(page, 16, 38.5)
+    assert "label:nose" in tooltip_at(page, 10, 20)
+    # nothing over the bare picture
+    assert tooltip_at(page, 62, 2) == ""
+    # the badge of the frame's classification, its field as the tooltip
+    badge = page.locator(".wb-badge", has_text="night 0.80").first
+    expect(badge).to_have_attribute("title", "predictions")
+
+
+def test_a_mask_and_a_second_camera(page: Any):
+    open_context(page, "ctx-group")
+    titles = page.locator(".wb-source-title").all_text_contents()
+    assert titles == ["front", "rear"]
+    assert "label:road" in tooltip_at(page, 4.5, 20)  # the mask's outline
+    assert "label:truck" in tooltip_at(page, 4, 4, source=1)
+    # the mask is drawn: its column differs from the picture beside it
+    colours = page.evaluate(
+        """([a, b]) => {
+          const roots = [document];
+          let canvas = null;
+          while (roots.length && canvas === null) {
+            const root = roots.pop();
+            canvas = root.querySelector('canvas.wb-canvas');
+            for (const el of root.querySelectorAll('*')) if (el.shadowRoot) roots.push(el.shadowRoot);
+          }
+          const k = canvas.width / 64;
+          const ctx = canvas.getContext('2d');
+          return [a, b].map((x) => [...ctx.getImageData(Math.round(x * k), Math.round(30 * k), 1, 1).data]);
+        }""",
+        [4.5, 30],
+    )
+    assert colours[0] != colours[1]
+
+
+def test_a_shape_clicked_on_the_picture_is_the_one_tagged(page: Any):
+    open_context(page, "ctx-0")
+    # in the sample view (where its controls say what they did), larger
+    canvas = page.locator("canvas.wb-canvas").first
+    width = canvas.bounding_box()["width"]
+    page.locator(".wb-expand button").first.click()
+    expect(page.locator(".wb-expand button").first).to_contain_text("Close")
+    for _ in range(100):
+        if canvas.bounding_box()["width"] > width:
+            break
+        page.wait_for_timeout(50)
+    assert canvas.bounding_box()["width"] > width
+    at = page.evaluate(AT_JS, [0, 33, 8])  # the person polygon
+    page.mouse.click(at["x"], at["y"])
+    page.locator(".wb-sample-tag input").first.fill("check")
+    page.locator(".wb-tag-rois button").first.click()
+    message = page.locator(".wb-sample-message").first
+    expect(message).to_contain_text(re.compile(r"tagged 1 ROIs? 'check'"))
+    # stepping forgets the choice: nothing chosen is refused with a message
+    page.locator(".wb-next button").first.click()
+    expect(page.locator(".wb-frame-root").first).to_have_attribute("data-frame", "ctx-0/f1")
+    page.locator(".wb-tag-rois button").first.click()
+    expect(message).to_contain_text("click shapes on the picture")
+
+
+def test_the_timeline_names_its_frames_and_jumps_on_a_click(page: Any):
+    open_context(page, "ctx-0")
+    timeline = page.locator(".wb-timeline canvas").first
+    timeline.scroll_into_view_if_needed()
+    box = timeline.bounding_box()
+    assert box is not None
+    # five frames: the fourth bar's middle
+    page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + 20)
+    expect(page.locator(".wb-timeline-tooltip").first).to_contain_text("ctx-0/f3")
+    page.mouse.click(box["x"] + box["width"] * 0.7, box["y"] + 20)
+    expect(page.locator(".wb-frame-label").first).to_contain_text("frame 4 / 5")
+    expect(page.locator(".wb-frame-root").first).to_have_attribute("data-frame", "ctx-0/f3")
+
+
+def test_the_screenshot_of_the_viewer_is_saved(page: Any):
+    open_context(page, "ctx-0")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".wb-viewer").first.screenshot(path=str(ARTIFACTS / "viewer-kinds.png"))
+    assert (ARTIFACTS / "viewer-kinds.png").stat().st_size > 5_000

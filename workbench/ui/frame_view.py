@@ -1,0 +1,226 @@
+"""The viewer's picture and ROIs drawn by one component of our own (frame_view.js).
+
+A frame goes to the browser as one JSON string: per source (camera) its picture's URL, its
+size in source pixels and on screen, and its ROIs (polygons with their holes, polylines,
+points and keypoints with their skeleton lines, masks as pictures, label texts), each with
+its hover rows as plain strings. A frame step is then one small message and one redraw of a
+canvas, instead of a change per ColumnDataSource that Bokeh applies and draws one by one
+(docs/benchmarks.md, "The viewer drawn by a component of its own").
+
+The browser draws on a canvas (the picture, masks, then shapes, lines, points and label
+texts), zooms with the wheel, pans with a drag, resets on a double click, shows the ROI under
+the mouse in a tooltip built with textContent, and sends back the ids of the shapes chosen
+with a click (shift-click for more) in `chosen`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+import param
+
+from workbench.ui.display import empty_text_columns
+from workbench.ui.glyphs import Badge, Columns, SourceGlyphs, empty_columns
+from workbench.ui.notebook import in_kernel
+
+_HERE = Path(__file__).parent
+PLOT_HEIGHT = 520
+MAX_ROW_WIDTH = 1100
+# The sample view (the viewer taking the screen) draws larger.
+LARGE_PLOT_HEIGHT = 640
+LARGE_ROW_WIDTH = 1400
+# In a notebook: a JupyterLab cell beside the file browser is about 560 px wide.
+NOTEBOOK_ROW_WIDTH = 500
+# The hover rows, in order: each a column of the glyphs, shown as text.
+HOVER_ROWS = ("label", "field", "confidence", "attributes", "outcome", "point", "id")
+EMPTY_FRAME = '{"frame":"","badges":[],"sources":[]}'
+
+
+def plot_size(width: int, height: int, sources: int, large: bool = False) -> tuple[int, int]:
+    """Frame width and height in screen pixels: keep the aspect, fit the row's width
+    (`large`: the sample view's)."""
+    aspect = (width or 4) / (height or 3)
+    row_width = NOTEBOOK_ROW_WIDTH if in_kernel() else MAX_ROW_WIDTH
+    top = PLOT_HEIGHT
+    if large:
+        row_width, top = LARGE_ROW_WIDTH, LARGE_PLOT_HEIGHT
+    plot_height = min(top, int(row_width / max(sources, 1) / aspect))
+    return max(int(plot_height * aspect), 80), max(plot_height, 60)
+
+
+class SourceView:
+    """What one source (camera) of the open frame shows: its picture and the column data of
+    its ROIs as the viewer styled them (the same columns `workbench.ui.glyphs` makes)."""
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.image: Columns = {"url": [], "x": [], "y": [], "w": [], "h": []}
+        self.masks: Columns = empty_columns("url", "x", "y", "w", "h")
+        self.shapes: Columns = empty_columns("xs", "ys", "line_dash")
+        self.lines: Columns = empty_columns("xs", "ys", "line_dash")
+        self.points: Columns = empty_columns("x", "y")
+        self.texts: Columns = empty_text_columns()
+        self.size = (0, 0)
+        self.sources = 1
+        self.large = False
+
+    @property
+    def frame_width(self) -> int:
+        return plot_size(*self.size, self.sources, self.large)[0]
+
+    @property
+    def frame_height(self) -> int:
+        return plot_size(*self.size, self.sources, self.large)[1]
+
+    def show(
+        self,
+        source: Mapping[str, Any],
+        glyphs: SourceGlyphs,
+        url: str,
+        sources: int,
+        texts: Columns | None,
+    ) -> None:
+        width, height = int(source.get("width") or 0), int(source.get("height") or 0)
+        self.id = str(source.get("id", ""))
+        self.image = {
+            "url": [url] if url else [],
+            "x": [0] if url else [],
+            "y": [0] if url else [],
+            "w": [width] if url else [],
+            "h": [height] if url else [],
+        }
+        self.masks, self.shapes = glyphs.masks, glyphs.shapes
+        self.lines, self.points = glyphs.lines, glyphs.points
+        self.texts = texts if texts is not None else empty_text_columns()
+        self.size, self.sources = (width, height), sources
+
+    def payload(self) -> dict[str, Any]:
+        """This source as frame_view.js reads it."""
+        width, height = self.size
+        screen_w, screen_h = plot_size(width or 1, height or 1, self.sources, self.large)
+        return {
+            "id": self.id,
+            "url": self.image["url"][0] if self.image["url"] else "",
+            "w": width or 1,
+            "h": height or 1,
+            "dw": screen_w,
+            "dh": screen_h,
+            "shapes": _rows(self.shapes, _shape),
+            "lines": _rows(self.lines, _line),
+            "points": _rows(self.points, _point),
+            "masks": [
+                {"url": str(u), "a": _alpha(self.masks, i)}
+                for i, u in enumerate(self.masks.get("url", []))
+            ],
+            "texts": [
+                {
+                    "x": _num(self.texts["x"][i]),
+                    "y": _num(self.texts["y"][i]),
+                    "t": str(self.texts["text"][i]),
+                    "c": str(self.texts["color"][i]),
+                    "a": _num(self.texts["alpha"][i], 1.0),
+                }
+                for i in range(len(self.texts.get("text", [])))
+            ],
+        }
+
+
+def frame_json(frame_id: str, views: Sequence[SourceView], badges: Sequence[Badge] = ()) -> str:
+    """The open frame as one string for FrameCanvas.frame_json: its sources, and its
+    classifications as badges (text, field, colour)."""
+    content = {
+        "frame": frame_id,
+        "badges": [{"t": b.text, "f": b.field, "c": b.color} for b in badges],
+        "sources": [view.payload() for view in views],
+    }
+    return json.dumps(content, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _rows(columns: Columns, row: Any) -> list[dict[str, Any]]:
+    return [row(columns, i) for i in range(len(columns.get("id", [])))]
+
+
+def _common(columns: Columns, i: int) -> dict[str, Any]:
+    """Colour, alpha and hover rows of row `i` (rows with nothing to say are left out, but
+    the label and id always show)."""
+    hover = []
+    for name in HOVER_ROWS:
+        value = columns.get(name, [""] * (i + 1))[i]
+        text = "" if value is None else str(value)
+        if text or name in ("label", "id"):
+            hover.append([name, text])
+    return {
+        "i": str(columns["id"][i]),
+        "c": str(columns["color"][i]),
+        "a": _alpha(columns, i),
+        "hv": hover,
+    }
+
+
+def _shape(columns: Columns, i: int) -> dict[str, Any]:
+    # multi_polygons: polygons, each a list of rings (the first its outline, the others holes)
+    rings = [
+        _flat_ring(xs, ys)
+        for poly_x, poly_y in zip(columns["xs"][i], columns["ys"][i], strict=False)
+        for xs, ys in zip(poly_x, poly_y, strict=False)
+    ]
+    dashed = bool(columns["line_dash"][i]) if "line_dash" in columns else False
+    return {**_common(columns, i), "p": rings, "d": int(dashed)}
+
+
+def _line(columns: Columns, i: int) -> dict[str, Any]:
+    dashed = bool(columns["line_dash"][i]) if "line_dash" in columns else False
+    ring = _flat_ring(columns["xs"][i], columns["ys"][i])
+    return {**_common(columns, i), "p": [ring], "d": int(dashed)}
+
+
+def _point(columns: Columns, i: int) -> dict[str, Any]:
+    return {**_common(columns, i), "x": _num(columns["x"][i]), "y": _num(columns["y"][i])}
+
+
+def _flat_ring(xs: Sequence[Any], ys: Sequence[Any]) -> list[float]:
+    out: list[float] = []
+    for x, y in zip(xs, ys, strict=False):
+        out.append(_num(x))
+        out.append(_num(y))
+    return out
+
+
+def _alpha(columns: Columns, i: int) -> float:
+    values = columns.get("alpha")
+    return _num(values[i], 1.0) if values else 1.0
+
+
+def _num(value: Any, default: float = 0.0) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number == number and abs(number) != float("inf") else default
+
+
+class FrameCanvas(pn.custom.JSComponent):
+    """The open frame's sources drawn by frame_view.js; change it with `frame_json`."""
+
+    frame_json = param.String(default=EMPTY_FRAME, doc="The frame, as `frame_json` wrote it.")
+    chosen = param.List(default=[], doc="Ids of the shapes chosen with a click (from the page).")
+    urls_json = param.String(
+        default="[]", doc="Pictures of the next frames to fetch and decode ahead, as JSON."
+    )
+
+    _esm = _HERE / "frame_view.js"
+    _stylesheets = [(_HERE / "frame_view.css").read_text()]  # noqa: RUF012 - Panel's attribute
+
+    def __init__(self, **params: Any) -> None:
+        params.setdefault("css_classes", ["wb-viewer"])
+        params.setdefault("sizing_mode", "stretch_width")
+        super().__init__(**params)
+
+    def chosen_ids(self) -> list[str]:
+        """The chosen shapes' ROI ids (the list comes from the page: anything but a string
+        is ignored)."""
+        return [c for c in dict.fromkeys(self.chosen) if isinstance(c, str)]
