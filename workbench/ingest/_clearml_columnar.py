@@ -24,6 +24,7 @@ from workbench.ingest._clearml_read import frame_where
 from workbench.ingest._columnar import (
     FRAME_ROWS,
     ROI_ROWS,
+    ROWS_PER_WRITE,
     SOURCE_ROWS,
     MemoryEngine,
     ndjson_batches,
@@ -48,11 +49,8 @@ _SQL_WARNINGS = (
 )
 
 
-# Frames stored per transaction by default: a transaction appending at least one of DuckDB's
-# row groups (122,880 rows) to a table writes them to the database file once, where smaller
-# ones go through the write-ahead log first. The SQL converts at most LINES_PER_CONVERSION
-# lines at a time, which bounds the memory it takes.
-ROWS_PER_WRITE = 122_880
+# The SQL converts at most LINES_PER_CONVERSION lines at a time (ROWS_PER_WRITE frames are
+# stored per transaction), which bounds the memory it takes.
 LINES_PER_CONVERSION = 40_000
 
 
