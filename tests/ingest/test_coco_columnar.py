@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -166,3 +167,28 @@ def test_export_in_sql_writes_what_the_per_row_export_writes(tmp_path: Path, see
     written = json.loads(dest.read_text())["annotations"]
     assert len(written) > 100
     assert written == expected
+
+
+def test_annotation_numbers_on_columns_are_those_of_the_loop() -> None:
+    """Repeated numbers, ids that are not numbers, leading zeros, ids past 18 digits and
+    non-ASCII digits: the numbers computed on columns equal the per-row loop's."""
+    from workbench.ingest._coco_export import _annotation_numbers, _export_annotation_ids
+
+    cases = [
+        [("a", "3"), ("a", "03"), ("b", "3"), ("b", "x"), ("c", "10"), ("c", "")],
+        [("a", "x"), ("a", "y")],
+        [("a", "1"), ("a", "1"), ("b", "2")],  # a frame and id twice: the loop's dict wins
+        [("a", "12345678901234567"), ("b", "5"), ("b", "5x")],
+        [("a", "1234567890123456789"), ("b", "1")],
+        [("a", "\u0663"), ("b", "4")],
+        [],
+    ]
+    for rows in cases:
+        table = pa.table(
+            {
+                "frame_id": pa.array([f for f, _ in rows], pa.string()),
+                "id": pa.array([i for _, i in rows], pa.string()),
+            }
+        )
+        expected = _export_annotation_ids(table)
+        assert _annotation_numbers(table).tolist() == [expected[k] for k in rows], rows

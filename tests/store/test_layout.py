@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 import workbench
@@ -284,3 +285,32 @@ def test_a_catalog_at_version_7_gets_its_roi_codes(catalog, monkeypatch):
         assert reopened.schema_version == SCHEMA_VERSION == 9
         check_layout(reopened)
         assert _rows(reopened, "SELECT count(*) FROM frame_codes") == [(9,)]
+
+
+def test_rows_keyed_as_inserted_match_what_sync_would_give(catalog, monkeypatch):
+    """Frames stored after keys were promoted get their promoted columns in the INSERT; ROIs
+    without a label, new (field, label) pairs and ROIs naming a stored frame outside the
+    batch (keyed by sync) all end up as the public columns say."""
+    from workbench.ingest.writer import RowBatch
+    from workbench.model.records import SOURCE_SCHEMA
+
+    monkeypatch.setattr(layout, "PROMOTE_FROM", 6)
+    _fill(catalog, 9)
+    assert layout.promoted_columns(catalog.cursor()) == {"scene": "metadata_scene"}
+    with CatalogWriter(catalog, progress=False) as writer:
+        writer.add(_frame(20, [("ground_truth", "bus", 0.5)], scene="s9"))
+        writer.add(Frame(id="f21", rois=[Roi("k", "classification", [], field="tags")]))
+    stored = catalog.cursor().sql("SELECT * FROM rois WHERE frame_id = 'f0'").to_arrow_table()
+    rois = stored.drop_columns(["frame_key", "label_key"])
+    rois = rois.set_column(1, "id", pa.array(["x", "y"]))
+    frames = (
+        catalog.cursor()
+        .sql("SELECT * EXCLUDE (frame_key, metadata_scene, ingested) FROM frames WHERE id = 'f20'")
+        .to_arrow_table()
+    )
+    frames = frames.set_column(0, "id", pa.array(["f30"]))
+    with CatalogWriter(catalog, progress=False) as writer:  # f30's rows, and two more for f0
+        writer.write_rows(RowBatch(frames, SOURCE_SCHEMA.empty_table(), rois))
+    check_layout(catalog)
+    assert catalog.view().match(scene="s9").count() == 2
+    assert _rows(catalog, "SELECT count(*) FROM rois WHERE frame_id = 'f0'") == [(4,)]

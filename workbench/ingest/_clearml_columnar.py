@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -24,6 +25,7 @@ from workbench.ingest._clearml_read import frame_where
 from workbench.ingest._columnar import (
     FRAME_ROWS,
     ROI_ROWS,
+    ROWS_PER_WRITE,
     SOURCE_ROWS,
     MemoryEngine,
     ndjson_batches,
@@ -48,11 +50,8 @@ _SQL_WARNINGS = (
 )
 
 
-# Frames stored per transaction by default: a transaction appending at least one of DuckDB's
-# row groups (122,880 rows) to a table writes them to the database file once, where smaller
-# ones go through the write-ahead log first. The SQL converts at most LINES_PER_CONVERSION
-# lines at a time, which bounds the memory it takes.
-ROWS_PER_WRITE = 122_880
+# The SQL converts at most LINES_PER_CONVERSION lines at a time (ROWS_PER_WRITE frames are
+# stored per transaction), which bounds the memory it takes.
 LINES_PER_CONVERSION = 40_000
 
 
@@ -190,11 +189,11 @@ class NdjsonImport:
             _kept(rows_table(batch.frames, FRAME_ROWS), python_lines),
         )
         sources = sorted_by_line(
-            _fetch(self.con, sql.SOURCE_ROWS, SOURCE_ROWS),
+            _fetch_items(self.con, sql.SOURCE_ROWS, "_wb_s", SOURCE_ROWS),
             _kept(rows_table(batch.sources, SOURCE_ROWS), python_lines),
         )
         rois = sorted_by_line(
-            _fetch(self.con, sql.ROI_ROWS, ROI_ROWS),
+            _fetch_items(self.con, sql.ROI_ROWS, "_wb_r", ROI_ROWS),
             _kept(rows_table(batch.rois, ROI_ROWS), python_lines),
         )
         warnings = [
@@ -258,6 +257,26 @@ def _per_record(batch: _Batch, n: int, text: str, base: Path | None) -> None:
 
 def _fetch(con: duckdb.DuckDBPyConnection, query: str, schema: pa.Schema) -> pa.Table:
     return con.sql(query).to_arrow_table().cast(schema)
+
+
+def _fetch_items(
+    con: duckdb.DuckDBPyConnection, query: str, table: str, schema: pa.Schema
+) -> pa.Table:
+    """The sources or ROIs (`table`) of the lines in `_wb_keep`, in the order of their lines
+    and, within a line, of the line's list. When every line of the table is kept they are
+    read as stored (in that order, as the conversion made them: checked, sorted if not)
+    rather than filtered and sorted by the engine."""
+    dropped = con.execute(
+        f"SELECT count(*) FROM {table} WHERE n NOT IN (SELECT n FROM _wb_keep)"
+    ).fetchall()[0][0]
+    keep = "WHERE n IN (SELECT n FROM _wb_keep)" if dropped else ""
+    rows = con.sql(query.format(keep=keep)).to_arrow_table()
+    line = rows["_line"].to_numpy()
+    at = rows["_k"].to_numpy()
+    same = line[1:] == line[:-1]
+    if not np.all((line[1:] > line[:-1]) | (same & (at[1:] > at[:-1]))):
+        rows = rows.take(pc.sort_indices(rows, [("_line", "ascending"), ("_k", "ascending")]))
+    return rows.drop_columns(["_k"]).cast(schema)
 
 
 def _kept(table: pa.Table, lines: set[int]) -> pa.Table:

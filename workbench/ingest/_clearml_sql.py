@@ -323,13 +323,15 @@ SELECT f.id, f.dataset, f.version, coalesce(f.context_id, s.first_uri, f.id) AS 
 FROM _wb_f f LEFT JOIN _wb_sf s USING (n)
 WHERE f.n IN (SELECT n FROM _wb_keep) ORDER BY f.n
 """
+# The sources and ROIs of the lines kept (`{keep}`: a WHERE clause, or none when they are all
+# kept), with their position in the line, `_k`; ordered by the caller.
 SOURCE_ROWS = """
 SELECT frame_id, id, uri, width, height, content_type, timestamp, preview_uri,
-    NULL::VARCHAR AS masks, n AS _line
-FROM _wb_s WHERE n IN (SELECT n FROM _wb_keep) ORDER BY n, k
+    NULL::VARCHAR AS masks, n AS _line, k AS _k
+FROM _wb_s {keep}
 """
 ROI_ROWS = """
 SELECT frame_id, id, field, label, labels, confidence, kind, geometry, x_min, y_min, x_max,
-    y_max, area, source_ids, mask, attributes, track_index, keyframe, n AS _line
-FROM _wb_r WHERE n IN (SELECT n FROM _wb_keep) ORDER BY n, k
+    y_max, area, source_ids, mask, attributes, track_index, keyframe, n AS _line, k AS _k
+FROM _wb_r {keep}
 """

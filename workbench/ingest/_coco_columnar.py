@@ -65,9 +65,12 @@ class _Stored:
     warnings: dict[int, list[str]] = field(default_factory=dict)
 
 
-def import_instances(path: Path, writer: CatalogWriter, options: _Instances) -> bool:
-    """Import an instances file through SQL; False (nothing done) when DuckDB cannot read it
-    as one document, so that the caller streams it record by record instead."""
+def import_instances(
+    path: Path, writer: CatalogWriter, options: _Instances, frames_per_write: int
+) -> bool:
+    """Import an instances file through SQL, `frames_per_write` images per transaction; False
+    (nothing done) when DuckDB cannot read it as one document, so that the caller streams it
+    record by record instead."""
     size = path.stat().st_size
     if size > MAX_DOCUMENT_BYTES:
         return False
@@ -81,8 +84,8 @@ def import_instances(path: Path, writer: CatalogWriter, options: _Instances) -> 
         stored = _Stored()
         _annotations(con, path, writer, options, categories, stored)
         total = con.execute("SELECT count(*) FROM _wb_images").fetchall()[0][0]
-        for first in range(0, total, writer.batch_size):
-            _write(con, path, writer, options, stored, first, first + writer.batch_size - 1)
+        for first in range(0, total, frames_per_write):
+            _write(con, path, writer, options, stored, first, first + frames_per_write - 1)
     return True
 
 

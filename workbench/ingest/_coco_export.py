@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -122,23 +123,29 @@ def _write_annotations(
 
     Boxes and polygons are written as the catalog's engine makes their text
     (workbench.ingest._coco_export_sql); masks and the rest row by row here."""
-    numbers = _export_annotation_ids(rois)
-    by_sql = _sql_annotations(con, rois, numbers, image_ids, categories)
-    rest = [p for p in range(rois.num_rows) if p not in by_sql]
-    by_python: dict[int, str] = {}
-    for p, row in zip(rest, rois.take(pa.array(rest, pa.int64())).to_pylist(), strict=True):
-        ids = numbers[(row["frame_id"], row["id"])], image_ids[row["frame_id"]]
+    numbers = _annotation_numbers(rois)
+    at, lines = _sql_annotations(con, rois, numbers, image_ids, categories)
+    by_sql = np.zeros(rois.num_rows, dtype=bool)
+    by_sql[at] = True
+    rest = np.flatnonzero(~by_sql)
+    found: list[int] = []
+    made: list[str] = []
+    for p, row in zip(rest.tolist(), rois.take(pa.array(rest)).to_pylist(), strict=True):
+        ids = int(numbers[p]), image_ids[row["frame_id"]]
         annotation = _export_annotation(row, ids, categories, rle_format)
         if isinstance(annotation, str):
             skipped[annotation] += 1
         else:
-            by_python[p] = json.dumps(annotation)
-    # Both hold positions in ascending order, and never the same one.
-    merged = dict(sorted({**by_sql, **by_python}.items())) if by_python else by_sql
+            found.append(p)
+            made.append(json.dumps(annotation))
+    texts = lines.to_pylist()
+    if made:  # both in ascending order of position, never the same one: merged in order
+        order = np.argsort(np.concatenate([at, np.array(found, np.int64)]), kind="stable")
+        both = texts + made
+        texts = [both[i] for i in order.tolist()]
     with tqdm(
         total=rois.num_rows, desc="coco annotations", disable=not progress, leave=False
     ) as bar:
-        texts = list(merged.values())
         for start in range(0, len(texts), 10_000):  # a chunk at a time: no second copy of all
             out.write(("\n" if start == 0 else ",\n") + ",\n".join(texts[start : start + 10_000]))
         bar.update(rois.num_rows)
@@ -148,16 +155,15 @@ def _write_annotations(
 def _sql_annotations(
     con: Any,
     rois: pa.Table,
-    numbers: Mapping[tuple[str, str], int],
+    numbers: np.ndarray,
     image_ids: Mapping[str, int],
     categories: Mapping[str, Category],
-) -> dict[int, str]:
-    """Position in `rois` -> annotation text, for the rows SQL writes."""
-    keys = zip(rois["frame_id"].to_pylist(), rois["id"].to_pylist(), strict=True)
+) -> tuple[np.ndarray, pa.Array]:
+    """The positions in `rois` of the rows SQL writes, ascending, and their annotations' text."""
+    positions = pa.array(np.arange(rois.num_rows, dtype=np.int64))
     tables = {
-        "_wb_rois": rois.append_column("p", pa.array(range(rois.num_rows), pa.int64())),
-        "_wb_numbers": pa.table({"p": pa.array(range(rois.num_rows), pa.int64()),
-                                 "number": pa.array([numbers[k] for k in keys], pa.int64())}),
+        "_wb_rois": rois.append_column("p", positions),
+        "_wb_numbers": pa.table({"p": positions, "number": pa.array(numbers, pa.int64())}),
         "_wb_images": pa.table({"frame_id": list(image_ids), "image_id": list(image_ids.values())}),
         "_wb_categories": pa.table({"label": pa.array(list(categories), pa.string()),
                                     "category_id": [c.id for c in categories.values()]}),
@@ -165,11 +171,13 @@ def _sql_annotations(
     for name, table in tables.items():
         con.register(name, table)
     try:
-        rows = con.execute(ANNOTATIONS).fetchall()
+        rows = con.sql(ANNOTATIONS).to_arrow_table()
     finally:
         for name in tables:
             con.unregister(name)
-    return {p: line for p, by_python, line in rows if not by_python}
+    rows = rows.filter(pc.invert(rows["by_python"]))
+    at = rows["p"].to_numpy() if rows.num_rows else np.zeros(0, np.int64)
+    return at, rows["line"].combine_chunks()
 
 
 def _default_info(view: ViewLike) -> dict[str, Any]:
@@ -211,6 +219,43 @@ def _export_annotation_ids(rois: pa.Table) -> dict[tuple[str, str], int]:
     keys = list(zip(rois["frame_id"].to_pylist(), rois["id"].to_pylist(), strict=True))
     parsed = {key: int(key[1]) for key in keys if key[1].isdigit()}
     return _unique_numbers(keys, parsed)
+
+
+def _annotation_numbers(rois: pa.Table) -> np.ndarray:
+    """The numbers `_export_annotation_ids` gives, one per ROI row, computed on the columns
+    (that loop itself when an id is not ASCII or is 19 digits or more long, or a frame and
+    id come twice)."""
+    ids = rois["id"].combine_chunks()
+    count = len(ids)
+    if not _plain_ids(rois, ids):
+        numbers = _export_annotation_ids(rois)
+        keys = zip(rois["frame_id"].to_pylist(), ids.to_pylist(), strict=True)
+        return pa.array([numbers[k] for k in keys], pa.int64()).to_numpy()
+    digits = pc.fill_null(pc.match_substring_regex(ids, r"^[0-9]+$"), False)
+    mask = digits.to_numpy(zero_copy_only=False)
+    values = np.zeros(count, dtype=np.int64)
+    values[mask] = pc.cast(ids.filter(digits), pa.int64()).to_numpy()
+    parsed = np.flatnonzero(mask)
+    kept = np.zeros(count, dtype=bool)  # the first row of each number keeps it
+    kept[parsed[np.unique(values[parsed], return_index=True)[1]]] = True
+    top = int(values[parsed].max()) if len(parsed) else 0
+    values[~kept] = top + 1 + np.arange(count - int(kept.sum()))
+    return values
+
+
+def _plain_ids(rois: pa.Table, ids: pa.Array) -> bool:
+    """Whether every ROI id is ASCII and shorter than 19 digits, and no (frame, id) repeats."""
+    if not len(ids):
+        return True
+    if not pc.all(pc.string_is_ascii(ids)).as_py():
+        return False
+    if pc.any(pc.match_substring_regex(ids, "[0-9]{19}")).as_py():
+        return False
+    frames = pc.dictionary_encode(rois["frame_id"].combine_chunks())
+    names = pc.dictionary_encode(ids)
+    pairs = frames.indices.to_numpy(zero_copy_only=False).astype(np.int64) * len(names.dictionary)
+    pairs += names.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return len(np.unique(pairs)) == len(ids)
 
 
 def _unique_numbers(keys: Sequence[Any], parsed: Mapping[Any, int]) -> dict[Any, int]:

@@ -213,6 +213,12 @@ def _scan(
     )
 
 
+# Frames stored per transaction by the columnar importers: a transaction appending at least
+# one of DuckDB's row groups (122,880 rows) to a table writes them to the database file once,
+# where smaller ones go through the write-ahead log first (and a checkpoint rewrites them).
+ROWS_PER_WRITE = 122_880
+
+
 class MemoryEngine:
     """An in-memory DuckDB that reads only `files` (none: only the Arrow data handed to it).
 

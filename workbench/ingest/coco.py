@@ -41,6 +41,7 @@ from workbench.ingest._coco_annotations import (
 )
 from workbench.ingest._coco_columnar import import_instances
 from workbench.ingest._coco_export import export_files
+from workbench.ingest._columnar import ROWS_PER_WRITE
 from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.jsonread import BOM, Unreadable, read_members
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
@@ -79,7 +80,7 @@ def import_files(
     version: str | None = None,
     categories: str | os.PathLike[str] | Sequence[Mapping[str, Any]] | None = None,
     partition_bytes: int = DEFAULT_PARTITION_BYTES,
-    batch_size: int = 20_000,
+    batch_size: int = ROWS_PER_WRITE,
 ) -> IngestReport:
     """Import COCO instances files (frames and ROIs) or results files (ROIs of existing frames).
 
@@ -89,11 +90,13 @@ def import_files(
     instances file replaces its frames whole, unless `labels_only`: then it only replaces the
     ROIs of `field` on frames already in the catalog, as a results file does. A results file
     takes its category names from `categories` (a COCO file or a list of category dicts), else
-    from the category ids kept on ROIs already in the catalog.
+    from the category ids kept on ROIs already in the catalog. The images an instances file's
+    SQL converts are stored `batch_size` per transaction; records converted one at a time, at
+    most 20,000 per transaction.
     """
     files = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
     with CatalogWriter(
-        catalog, batch_size=batch_size, progress=progress, desc="coco import"
+        catalog, batch_size=min(batch_size, 20_000), progress=progress, desc="coco import"
     ) as writer:
         for path in files:
             if not path.is_file():
@@ -113,7 +116,7 @@ def import_files(
                 version=version,
                 partition_bytes=partition_bytes,
             )
-            if options.labels_only or not import_instances(path, writer, options):
+            if options.labels_only or not import_instances(path, writer, options, batch_size):
                 _import_instances(path, writer, options)
     return writer.report
 

@@ -47,6 +47,7 @@ from workbench.model.validation import validate_frame
 from workbench.store.arrow import append_rows
 from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
+from workbench.store.layout_insert import insert_keyed
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -392,6 +393,10 @@ class CatalogWriter:
                         f"DELETE FROM {table} WHERE frame_id IN (SELECT id FROM _wb_frames)"
                     )
                 con.execute("DELETE FROM frames WHERE id IN (SELECT id FROM _wb_frames)")
+            if self.catalog.lake is None:  # keyed as they are inserted, not after
+                if insert_keyed(con, frames, sources, rois):
+                    self.catalog.layout_changes += 1
+                return
             con.execute("INSERT INTO frames BY NAME SELECT * FROM _wb_frames")
             append_rows(con, "sources", sources)
             append_rows(con, "rois", rois)

@@ -183,10 +183,10 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True) -> bool:
         summarise(con, "r.frame_key >= ?", [first])
         code(con, "r.frame_key >= ?", [first])
         tally(con, "frame_key >= ?", [first], 1)
-    return bool(new_frames) and promote and _promote_while_small(con)
+    return bool(new_frames) and promote and promote_while_small(con)
 
 
-def _promote_while_small(con: duckdb.DuckDBPyConnection) -> bool:
+def promote_while_small(con: duckdb.DuckDBPyConnection) -> bool:
     """Promote keys from the data in this transaction while the catalog is small enough."""
     count = con.execute("SELECT count(*) FROM frames").fetchall()[0][0]
     rows = con.execute("SELECT value FROM meta WHERE key = 'promotion_checked'").fetchall()
