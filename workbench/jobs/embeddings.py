@@ -37,7 +37,7 @@ from workbench.analysis.embeddings.report import MAX_ERRORS, EmbeddingReport
 from workbench.analysis.embeddings.store import TARGETS, EmbeddingInfo, get_info
 from workbench.errors import AnalysisError, LakeError
 from workbench.jobs.engines import EngineConfig, run_units
-from workbench.jobs.ingest import output_filesystem
+from workbench.jobs.ingest import add_actions, output_filesystem
 from workbench.jobs.scope import drop_scope, scope_of, scope_view, write_scope
 from workbench.jobs.sequence_qa import bucket_files, bucket_view
 from workbench.media.thumbnails import default_cache_dir
@@ -242,23 +242,10 @@ def _write(unit: dict[str, Any], items: list[Item], vectors: list[np.ndarray]) -
 def commit(uri: str, files: list[dict[str, Any]], *, replace: bool) -> int:
     """Adopt the units' files into the key's table in one Delta commit (replacing every file
     it had when `replace`); returns the table's new version."""
-    from deltalake.transaction import AddAction
-
     dt = open_table(uri, create=True)
     if not files and not replace:
         return int(dt.version())
-    now = int(datetime.now(UTC).timestamp() * 1000)
-    actions: list[Any] = [
-        AddAction(
-            f["path"],
-            f["size"],
-            {BUCKET: str(f["bucket"])},
-            now,
-            True,
-            orjson.dumps({"numRecords": f["rows"]}).decode(),
-        )
-        for f in files
-    ]
+    actions = add_actions(files)
     try:
         mode = "overwrite" if replace else "append"
         dt.create_write_transaction(actions, mode, dt.schema(), [BUCKET])

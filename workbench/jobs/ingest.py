@@ -15,7 +15,7 @@ from __future__ import annotations
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,45 +183,52 @@ def output_filesystem(base: str, options: dict[str, str]) -> tuple[Any, str]:
     return filesystem, root
 
 
-def _stats(part: dict[str, Any]) -> str:
+def _stats(part: dict[str, Any]) -> dict[str, Any]:
     """The add action's statistics: the row count and the range of `_row` (what the
     catalog orders files by, store/lake.py)."""
-    return orjson.dumps(
-        {
-            "numRecords": part["rows"],
-            "minValues": {ROW: part["min_row"]},
-            "maxValues": {ROW: part["max_row"]},
-            "nullCount": {ROW: 0},
-        }
-    ).decode()
+    return {
+        "numRecords": part["rows"],
+        "minValues": {ROW: part["min_row"]},
+        "maxValues": {ROW: part["max_row"]},
+        "nullCount": {ROW: 0},
+    }
+
+
+def add_actions(
+    files: Sequence[dict[str, Any]], stats: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+) -> list[Any]:
+    """Delta add actions for a job's files (dicts of path, size, bucket and rows), each
+    with `stats(file)` as its statistics (the row count alone by default)."""
+    from deltalake.transaction import AddAction
+
+    now = int(time.time() * 1000)
+    return [
+        AddAction(
+            f["path"],
+            f["size"],
+            {BUCKET: str(f["bucket"])},
+            now,
+            True,
+            orjson.dumps(stats(f) if stats else {"numRecords": f["rows"]}).decode(),
+        )
+        for f in files
+    ]
 
 
 def commit(lake: str, results: Sequence[UnitResult]) -> dict[str, int]:
     """Adopt every unit's files into the lake, one append commit per table; returns the
     tables' new versions."""
     from deltalake import DeltaTable
-    from deltalake.transaction import AddAction
 
     options = storage_options(lake)
     versions = {}
-    now = int(time.time() * 1000)
     for name in LAKE_TABLES:
         files = [f for r in results for f in r.files.get(name, [])]
         dt = DeltaTable(table_uri(lake, name), storage_options=options)
         if files:
-            actions: list[Any] = [
-                AddAction(
-                    f["path"],
-                    f["size"],
-                    {BUCKET: str(f["bucket"])},
-                    now,
-                    True,
-                    _stats(f),
-                )
-                for f in files
-            ]
+            actions = add_actions(files, _stats)
             try:
-                dt.create_write_transaction(list(actions), "append", dt.schema(), [BUCKET])
+                dt.create_write_transaction(actions, "append", dt.schema(), [BUCKET])
             except Exception as exc:
                 raise LakeError(f"cannot commit the job's files to {dt.table_uri}: {exc}") from exc
             dt.update_incremental()
