@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,6 @@ import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from workbench.analysis._store import audit, check_flag, check_key, check_writable, positive_int
 from workbench.analysis.embeddings.compute import MAX_BATCH, embed_batch
@@ -37,13 +35,12 @@ from workbench.analysis.embeddings.report import MAX_ERRORS, EmbeddingReport
 from workbench.analysis.embeddings.store import TARGETS, EmbeddingInfo, get_info
 from workbench.errors import AnalysisError, LakeError
 from workbench.jobs.engines import EngineConfig, run_units
-from workbench.jobs.ingest import add_actions, output_filesystem
+from workbench.jobs.ingest import add_actions, output_filesystem, write_part
 from workbench.jobs.scope import drop_scope, scope_of, scope_view, write_scope
 from workbench.jobs.sequence_qa import bucket_files, bucket_view
 from workbench.media.thumbnails import default_cache_dir
 from workbench.store.catalog import Catalog
 from workbench.store.lake import BUCKET, filesystem, is_remote, storage_options
-from workbench.store.lake_write import ROW_GROUP
 
 if TYPE_CHECKING:
     from workbench.query.view import View
@@ -228,15 +225,8 @@ def _write(unit: dict[str, Any], items: list[Item], vectors: list[np.ndarray]) -
         },
         schema=SCHEMA.remove(SCHEMA.get_field_index(BUCKET)),
     )
-    options = storage_options(unit["table"])
-    filesystem_, root = output_filesystem(unit["table"], options)
-    relative = f"{BUCKET}={int(unit['bucket'])}/part-{uuid.uuid4().hex}.parquet"
-    path = f"{root.rstrip('/')}/{relative}"
-    filesystem_.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with filesystem_.open_output_stream(path) as sink:
-        pq.write_table(table, sink, compression="zstd", row_group_size=ROW_GROUP)
-    size = filesystem_.get_file_info(path).size
-    return {"path": relative, "size": int(size), "bucket": int(unit["bucket"]), "rows": len(items)}
+    filesystem_, root = output_filesystem(unit["table"], storage_options(unit["table"]))
+    return write_part(filesystem_, root, int(unit["bucket"]), table)
 
 
 def commit(uri: str, files: list[dict[str, Any]], *, replace: bool) -> int:

@@ -145,23 +145,26 @@ def _write_parts(
     written = rows.drop([BUCKET])
     for bucket in sorted(set(rows[BUCKET].to_pylist())):
         part = written.filter(pa.compute.equal(rows[BUCKET], bucket))
-        relative = f"{BUCKET}={bucket}/part-{uuid.uuid4().hex}.parquet"
-        path = f"{root.rstrip('/')}/{relative}"
-        filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
-        with filesystem.open_output_stream(path) as sink:
-            pq.write_table(part, sink, compression="zstd", row_group_size=ROW_GROUP)
-        size = filesystem.get_file_info(path).size
         out.append(
             {
-                "path": relative,
-                "size": int(size),
-                "bucket": int(bucket),
-                "rows": part.num_rows,
+                **write_part(filesystem, root, int(bucket), part),
                 "min_row": int(pa.compute.min(part[ROW]).as_py()),
                 "max_row": int(pa.compute.max(part[ROW]).as_py()),
             }
         )
     return out
+
+
+def write_part(filesystem: Any, root: str, bucket: int, part: pa.Table) -> dict[str, Any]:
+    """`part` as a new Parquet file in the bucket's folder under `root` (a table's path in
+    `filesystem`); its add-action fields: path (relative to the table), size, bucket, rows."""
+    relative = f"{BUCKET}={bucket}/part-{uuid.uuid4().hex}.parquet"
+    path = f"{root.rstrip('/')}/{relative}"
+    filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with filesystem.open_output_stream(path) as sink:
+        pq.write_table(part, sink, compression="zstd", row_group_size=ROW_GROUP)
+    size = filesystem.get_file_info(path).size
+    return {"path": relative, "size": int(size), "bucket": bucket, "rows": part.num_rows}
 
 
 def output_filesystem(base: str, options: dict[str, str]) -> tuple[Any, str]:
