@@ -166,7 +166,7 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True) -> bool:
     if new_sources:
         _key_rows(con, "sources", first, bool(new_frames))
     if new_rois:
-        _add_label_keys(con)
+        add_label_keys(con)
         _key_rows(con, "rois", first, bool(new_frames))
     if pending:
         _rekey_labels(con)
@@ -327,14 +327,17 @@ def _label_key_of(alias: str) -> str:
     )
 
 
-def _add_label_keys(con: duckdb.DuckDBPyConnection) -> None:
-    """Keys for the (field, label) pairs of unkeyed ROIs that have none yet."""
+def add_label_keys(
+    con: duckdb.DuckDBPyConnection,
+    pairs: str = "SELECT DISTINCT field, label FROM rois WHERE frame_key IS NULL",
+) -> None:
+    """Keys for the (field, label) pairs `pairs` selects (by default those of unkeyed ROIs)
+    that have none yet, numbered after the last in (field, label) order."""
     con.execute(
         "INSERT INTO label_keys (label_key, field, label)"
         " SELECT (SELECT coalesce(max(label_key) + 1, 0) FROM label_keys)"
         " + row_number() OVER (ORDER BY field, label NULLS FIRST) - 1, field, label FROM ("
-        " SELECT DISTINCT field, label FROM rois WHERE frame_key IS NULL"
-        " EXCEPT SELECT field, label FROM label_keys)"
+        f" {pairs} EXCEPT SELECT field, label FROM label_keys)"
     )
 
 

@@ -7,7 +7,7 @@ A writer that stores frames not already in the catalog, with their sources and R
 batch, can instead give each row its frame key, label key and promoted metadata columns in
 the INSERT itself, and summarise the batch from the rows it inserts; `sync` then has nothing
 left to do for them. The keys are exactly those `sync` would give: frames numbered in
-insertion order from `next_frame_key`, label keys numbered as `_add_label_keys` numbers them.
+insertion order from `next_frame_key`, label keys numbered by `layout.add_label_keys`.
 
 Rows whose frame is not in the batch are inserted without keys, for `sync` to key as before.
 """
@@ -85,12 +85,7 @@ def _label_keys(con: Con, rois: pa.Table) -> pa.Array:
         "at": pa.array(np.arange(len(pairs), dtype=np.int64)),
     }
     with registered(con, "_wb_pairs", pa.table(named)):
-        con.execute(
-            "INSERT INTO label_keys (label_key, field, label)"
-            " SELECT (SELECT coalesce(max(label_key) + 1, 0) FROM label_keys)"
-            " + row_number() OVER (ORDER BY field, label NULLS FIRST) - 1, field, label FROM ("
-            " SELECT field, label FROM _wb_pairs EXCEPT SELECT field, label FROM label_keys)"
-        )
+        layout.add_label_keys(con, "SELECT field, label FROM _wb_pairs")
         found = con.execute(
             "SELECT p.at, k.label_key FROM _wb_pairs p JOIN label_keys k"
             " ON k.field = p.field AND k.label IS NOT DISTINCT FROM p.label"
