@@ -107,6 +107,20 @@ def _queries(
     }
 
 
+def _written(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, int, int] | None:
+    """Rows and `_row` range of a generated file, or None when it is missing or unreadable
+    (so a generation interrupted mid-file resumes)."""
+    if not path.exists():
+        return None
+    try:
+        rows, lo, hi = con.execute(
+            f"SELECT count(*), min(_row), max(_row) FROM read_parquet('{path}')"
+        ).fetchall()[0]
+    except duckdb.Error:
+        return None
+    return int(rows), int(lo), int(hi)
+
+
 def generate_part(root: Path, frames: int, part: int, parts: int, scratch: Path) -> list[dict]:
     """Write the files of every `parts`-th chunk from `part` (one process of a parallel
     generation); returns what each file's Delta add action needs."""
@@ -149,13 +163,17 @@ def generate_part(root: Path, frames: int, part: int, parts: int, scratch: Path)
             folder = Path(table_uri(str(root), name)) / f"{BUCKET}={bucket}"
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"gen-{no:04d}.parquet"
-            con.execute(
-                f"COPY ({query}) TO '{path}' (FORMAT parquet, COMPRESSION zstd, "
-                f"ROW_GROUP_SIZE {ROW_GROUP})"
-            )
-            rows, lo, hi = con.execute(
-                f"SELECT count(*), min(_row), max(_row) FROM read_parquet('{path}')"
-            ).fetchall()[0]
+            done = _written(con, path)
+            if done is None:  # a file left by an interrupted run is made again
+                partial = path.with_suffix(".partial")
+                con.execute(
+                    f"COPY ({query}) TO '{partial}' (FORMAT parquet, COMPRESSION zstd, "
+                    f"ROW_GROUP_SIZE {ROW_GROUP})"
+                )
+                partial.rename(path)
+                done = _written(con, path)
+                assert done is not None
+            rows, lo, hi = done
             written.append(
                 {
                     "table": name,
@@ -207,8 +225,12 @@ def generate(root: Path, frames: int, parts: int = 1) -> float:
     shutil.rmtree(scratch, ignore_errors=True)
     now = int(time.time() * 1000)
     for name in LAKE_TABLES:
+        dt = DeltaTable(table_uri(str(root), name))
+        committed = {Path(f).name for f in dt.file_uris()}  # files of an earlier, cut run
         actions = []
         for w in sorted((w for w in written if w["table"] == name), key=lambda w: w["lo"]):
+            if w["file"] in committed:
+                continue
             stats = {
                 "numRecords": w["rows"],
                 "minValues": {"_row": w["lo"]},
@@ -225,8 +247,8 @@ def generate(root: Path, frames: int, parts: int = 1) -> float:
                     orjson.dumps(stats).decode(),
                 )
             )
-        dt = DeltaTable(table_uri(str(root), name))
-        dt.create_write_transaction(actions, "append", dt.schema(), [BUCKET])
+        if actions:
+            dt.create_write_transaction(actions, "append", dt.schema(), [BUCKET])
     return time.perf_counter() - started
 
 
@@ -462,6 +484,9 @@ def main() -> int:
     parser.add_argument("--no-browse", action="store_true")
     parser.add_argument("--buckets", type=int, default=BUCKETS)
     parser.add_argument("--parts", type=int, default=2, help="generating processes")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the files of an interrupted generation"
+    )
     parser.add_argument("--generate-only", action="store_true", help="and the summaries")
     args = parser.parse_args()
     BUCKETS = args.buckets
@@ -469,12 +494,13 @@ def main() -> int:
     try:
         for n in [] if args.no_browse else args.frames:
             folder = args.dir / f"n{n}"
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
             path = folder / "catalog.duckdb"
-            open_for_lake(
-                str(path), str(folder / "lake"), attach=False, buckets=BUCKETS, progress=False
-            )
+            if not (args.resume and path.exists()):
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir(parents=True)
+                open_for_lake(
+                    str(path), str(folder / "lake"), attach=False, buckets=BUCKETS, progress=False
+                )
             seconds = generate(folder / "lake", n, args.parts)
             size = sum(f.stat().st_size for f in (folder / "lake").rglob("*.parquet"))
             print(f"{n:,} frames: lake generated in {seconds:.0f} s, {size / 2**30:.2f} GiB")
