@@ -1,5 +1,6 @@
-"""Nucleus NDJSON scenes taken by SQL store exactly what the per-record path stores, and the
-scenes SQL leaves to it are rejected with the same errors (file, line, scene, index, item)."""
+"""Nucleus scenes taken by SQL (NDJSON lines, JSON documents) store exactly what the
+per-record path stores, and the scenes SQL leaves to it are rejected with the same errors
+(file, line, scene, index, item)."""
 
 import json
 import random
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import workbench
-from workbench.ingest._nucleus_columnar import NdjsonScenes
-from workbench.ingest.nucleus import _SceneImport, import_files
+from workbench.ingest._nucleus_columnar import ColumnarScenes
+from workbench.ingest.nucleus import _SceneImport, import_files, read_scenes
 
 BOM = b"\xef\xbb\xbf"
 
@@ -61,10 +62,12 @@ def _scene(rng: random.Random, s: int) -> object:
     return scene
 
 
-def _files(tmp_path: Path, seed: int) -> tuple[Path, Path, int]:
+def _files(tmp_path: Path, seed: int, repeat: bool = True) -> tuple[Path, Path, int]:
     rng = random.Random(seed)
     scenes = [_scene(rng, s) for s in range(40)]
     lines = [json.dumps(s) for s in scenes]
+    if repeat:
+        lines = [_repeated_keys(line, n) for n, line in enumerate(lines)]
     lines[5] = '{"reference_id": "broken", "frames": ['  # not JSON
     ndjson = tmp_path / f"scenes-{seed}.ndjson"
     ndjson.write_bytes(
@@ -73,6 +76,34 @@ def _files(tmp_path: Path, seed: int) -> tuple[Path, Path, int]:
     document = tmp_path / f"scenes-{seed}.json"
     document.write_text("[" + ",\n".join([*lines[:5], "null", *lines[6:]]) + "]")
     return ndjson, document, len(lines)
+
+
+def _repeated_keys(line: str, n: int) -> str:
+    """Some scenes give a key twice, at every level: the last value is the one read."""
+    first = {
+        1: ('"image_location": ', '"image_location": "s3://dup/first.jpg", '),
+        2: ('"frame_rate": ', '"frame_rate": 99, '),
+        3: ('"camera": ', '"camera": "first", '),
+        4: ('"reference_id": "s', '"reference_id": "first", '),
+        5: ('"site": ', '"site": "first", '),
+    }.get(n % 7)
+    if first is None or first[0] not in line:
+        return line
+    key, value = first
+    return line.replace(key, value + key, 1)
+
+
+def _per_record(catalog, path: Path, update: bool):
+    """The reference: every scene added by the per-record path."""
+    job = _SceneImport(catalog, update=update, progress=False, frames_dir=None, dataset=None)
+    job.base = path.resolve().parent
+    with job.writer:
+        for where, scene in read_scenes(path):
+            job.add(scene, where)
+    from workbench.ingest.video import count_context_frames
+
+    count_context_frames(catalog, job.contexts)
+    return job.writer.report
 
 
 def _stored(catalog) -> tuple[list, list]:
@@ -102,17 +133,31 @@ def _errors(report, ndjson: Path, document: Path) -> list[str]:
 @pytest.mark.parametrize("update", [False, True])
 def test_sql_and_per_record_paths_agree(tmp_path: Path, seed: int, update: bool) -> None:
     ndjson, document, _ = _files(tmp_path, seed)
-    results = []
-    for name, path in (("a", ndjson), ("b", document)):
-        with workbench.open(tmp_path / f"{name}-{seed}-{update}.duckdb") as catalog:
-            first = import_files(catalog, [path], progress=False, update=update)
-            again = import_files(catalog, [path], progress=False, update=update)
-            results.append((_stored(catalog), first, again))
-    (stored_a, first_a, again_a), (stored_b, first_b, again_b) = results
+    results = {}
+    for path in (ndjson, document):
+        for way in ("columnar", "per-record"):
+            with workbench.open(tmp_path / f"{path.suffix[1:]}-{way}.duckdb") as catalog:
+                reports = []
+                for _ in range(2):
+                    if way == "columnar":
+                        reports.append(import_files(catalog, [path], progress=False, update=update))
+                    else:
+                        reports.append(_per_record(catalog, path, update))
+                results[path, way] = (_stored(catalog), reports)
+    for path in (ndjson, document):
+        (stored, reports), (expected, wanted) = (
+            results[path, "columnar"],
+            results[path, "per-record"],
+        )
+        assert stored == expected, path
+        for a, b in zip(reports, wanted, strict=True):
+            assert (a.frames, a.sources, a.rejected) == (b.frames, b.sources, b.rejected)
+            assert [str(e) for e in a.errors] == [str(e) for e in b.errors]
+    (stored_a, (first_a, again_a)) = results[ndjson, "columnar"]
+    (stored_b, (first_b, again_b)) = results[document, "columnar"]
     assert stored_a == stored_b
     assert stored_a[0], "some frames are stored"
     for a, b in ((first_a, first_b), (again_a, again_b)):
-        assert (a.frames, a.sources, a.rejected) == (b.frames, b.sources, b.rejected)
         errors_a = _errors(a, ndjson, document)
         errors_b = _errors(b, ndjson, document)
         # The broken line is "not valid JSON" in one file and "null" in the other.
@@ -121,16 +166,43 @@ def test_sql_and_per_record_paths_agree(tmp_path: Path, seed: int, update: bool)
         ]
 
 
+def test_a_repeated_key_keeps_its_last_value(tmp_path: Path) -> None:
+    line = (
+        '{"reference_id": "a", "reference_id": "s", "frame_rate": 1, "frame_rate": 4, '
+        '"metadata": {"site": "x", "site": "y"}, "frames": [{"reference_id": "f0", '
+        '"image_location": "s3://b/old.jpg", "image_location": "s3://b/0.jpg", '
+        '"metadata": {"k": {"v": 1, "v": 2}, "k2": 1, "k2": 3}}]}'
+    )
+    (tmp_path / "s.ndjson").write_text(line + "\n")
+    (tmp_path / "s.json").write_text("[" + line + "]")
+    for name in ("s.ndjson", "s.json"):
+        with workbench.open(tmp_path / f"{name}.duckdb") as catalog:
+            assert import_files(catalog, [tmp_path / name], progress=False).ok
+            rows = catalog.sql(
+                "SELECT f.id, f.context_id, f.timestamp, f.metadata, s.uri FROM frames f "
+                "JOIN sources s ON s.frame_id = f.id"
+            ).fetchall()
+        (frame_id, context, timestamp, metadata, uri), *rest = rows
+        assert not rest
+        assert (frame_id, context, timestamp, uri) == ("f0", "s", 0, "s3://b/0.jpg")
+        assert json.loads(metadata) == {"k": {"v": 2}, "k2": 3, "scene": {"site": "y"}, "fps": 4.0}
+
+
 def test_plain_scenes_are_taken_by_sql(tmp_path: Path) -> None:
-    ndjson, _, count = _files(tmp_path, 4)
-    with workbench.open(tmp_path / "c.duckdb") as catalog:
-        job = _SceneImport(catalog, update=True, progress=False, frames_dir=None, dataset="d1")
-        with job.writer:
-            scenes = NdjsonScenes(job)
-            try:
-                scenes.read(ndjson)
-            finally:
-                scenes.close()
-        assert scenes.sql_scenes > count // 3
-        assert scenes.sql_scenes + scenes.record_scenes == count
-        assert catalog.sql("SELECT DISTINCT dataset FROM frames").fetchall() == [("d1",)]
+    ndjson, document, count = _files(tmp_path, 4, repeat=False)
+    for name, path in (("c", ndjson), ("d", document)):
+        with workbench.open(tmp_path / f"{name}.duckdb") as catalog:
+            job = _SceneImport(catalog, update=True, progress=False, frames_dir=None, dataset="d1")
+            with job.writer:
+                scenes = ColumnarScenes(job)
+                try:
+                    if path == ndjson:
+                        scenes.read(path)
+                    else:
+                        scenes.read_entries(read_scenes(path))
+                finally:
+                    scenes.close()
+            assert scenes.sql_scenes > count // 3
+            assert scenes.sql_scenes + scenes.record_scenes == count
+            stored = catalog.sql("SELECT DISTINCT dataset FROM frames").fetchall()
+            assert stored == [("d1",)]

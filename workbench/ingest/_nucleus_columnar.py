@@ -1,5 +1,5 @@
-"""Nucleus NDJSON scenes imported column by column: DuckDB parses and checks the scenes of a
-batch of lines at once (workbench.ingest._nucleus_sql), the scenes it cannot vouch for go
+"""Nucleus scenes imported column by column: DuckDB parses and checks the scenes of a
+batch of lines at once (the scenes of a JSON document are turned into such lines first) (workbench.ingest._nucleus_sql), the scenes it cannot vouch for go
 through the per-record path (`_SceneImport.add`), and both are stored in file order.
 
 What stays per frame in Python is the bookkeeping of slots (which frame holds which index of
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import mimetypes
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 
 from workbench.errors import RecordError
 from workbench.ingest import _nucleus_sql as sql
-from workbench.ingest._columnar import MemoryEngine, ndjson_batches
+from workbench.ingest._columnar import LineBatch, MemoryEngine, ndjson_batches
 from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY
 from workbench.ingest.images import SOURCE_ID
 from workbench.ingest.jsonread import loads
@@ -60,8 +61,8 @@ class _Pending:
     dropped: list[int] = field(default_factory=list)
 
 
-class NdjsonScenes:
-    """One import's engine for NDJSON files of scenes."""
+class ColumnarScenes:
+    """One import's engine for files of scenes (NDJSON lines and JSON documents)."""
 
     def __init__(self, job: _SceneImport) -> None:
         self.job = job
@@ -80,29 +81,72 @@ class NdjsonScenes:
         self._engine.__exit__(None, None, None)
 
     def read(self, path: Path) -> None:
+        """The scenes of an NDJSON file, one per line."""
         for lines in ndjson_batches(path, LINES_PER_BATCH, sql.PER_RECORD_PATTERN):
-            self.con.register("_wb_lines", lines.lines)
-            try:
-                rows, scenes = self._convert() if self._columnar else (None, {})
-                texts = self._others(set(scenes))
-            finally:
-                self.con.unregister("_wb_lines")
-            events: list[tuple[int, str, Any]] = [(n, "problem", p) for n, p in lines.problems]
-            events += [(n, "text", t) for n, t in texts]
-            events += [(n, "rows", s) for n, s in scenes.items()]
-            self._good(rows, scenes)
-            for n, kind, value in sorted(events, key=lambda e: e[0]):
-                where = f"{path}:{n}"
-                if kind == "rows":
-                    self._place(where, value, rows)
-                    continue
-                self.write()  # scenes before it first, in file order
-                self.record_scenes += 1
-                if kind == "problem":
-                    self.job.writer.reject(RecordError(where, f"not valid JSON: {value}"))
-                else:
-                    self.job.add(_scene(value), where)
+            self._read_batch(lines, {}, lambda n: f"{path}:{n}")
         self.write()
+
+    def read_entries(self, entries: Iterable[tuple[str, Any]]) -> None:
+        """The (where, scene) records of a JSON document (`nucleus.read_scenes`), read a
+        record at a time and converted as lines: each scene as JSON text (Python's values,
+        so a key given twice keeps its last value), or, when it cannot be written as such,
+        as the value itself for the per-record path. A file that cannot be read is rejected;
+        the scenes read before a problem are stored either way."""
+        batch: list[tuple[str, Any]] = []
+        try:
+            for entry in entries:
+                batch.append(entry)
+                if len(batch) == LINES_PER_BATCH:
+                    self._read_entries(batch)
+                    batch = []
+        except RecordError as err:
+            self.job.writer.reject(err)
+        self._read_entries(batch)
+        self.write()
+
+    def _read_entries(self, entries: list[tuple[str, Any]]) -> None:
+        numbers, texts, objects = [], [], {}
+        for n, (_, scene) in enumerate(entries):
+            text = _text(scene)
+            if text is None:
+                objects[n] = scene
+            else:
+                numbers.append(n)
+                texts.append(text)
+        column = pa.array(texts, pa.string())
+        marked = pc.match_substring_regex(column, sql.PER_RECORD_PATTERN)
+        lines = pa.table(
+            {"n": pa.array(numbers, pa.int64()), "j": column, "marked": marked}
+        )
+        self._read_batch(LineBatch(lines), objects, lambda n: entries[n][0])
+
+    def _read_batch(
+        self, lines: LineBatch, objects: dict[int, Any], where_of: Callable[[int], str]
+    ) -> None:
+        """Store the scenes of one batch in file order: those SQL takes as rows, the others
+        (`objects`: values that are not text) through the per-record path."""
+        self.con.register("_wb_lines", lines.lines)
+        try:
+            rows, scenes = self._convert() if self._columnar else (None, {})
+            texts = self._others(set(scenes))
+        finally:
+            self.con.unregister("_wb_lines")
+        events: list[tuple[int, str, Any]] = [(n, "problem", p) for n, p in lines.problems]
+        events += [(n, "text", t) for n, t in texts]
+        events += [(n, "object", o) for n, o in objects.items()]
+        events += [(n, "rows", s) for n, s in scenes.items()]
+        self._good(rows, scenes)
+        for n, kind, value in sorted(events, key=lambda e: e[0]):
+            where = where_of(n)
+            if kind == "rows":
+                self._place(where, value, rows)
+                continue
+            self.write()  # scenes before it first, in file order
+            self.record_scenes += 1
+            if kind == "problem":
+                self.job.writer.reject(RecordError(where, f"not valid JSON: {value}"))
+            else:
+                self.job.add(_scene(value) if kind == "text" else value, where)
 
     # -- SQL ----------------------------------------------------------------------------------
     def _convert(self) -> tuple[pa.Table | None, dict[int, tuple[str, slice]]]:
@@ -246,6 +290,17 @@ def _scene(text: str) -> Any:
     from workbench.ingest.nucleus import _scene_or_bad
 
     return _scene_or_bad(loads(text.encode().strip()))
+
+
+def _text(scene: Any) -> str | None:
+    """A scene of a document as one line of JSON text, or None for what SQL cannot take
+    (not an object; text orjson cannot write, such as a lone surrogate)."""
+    if not isinstance(scene, dict):
+        return None
+    try:
+        return orjson.dumps(scene).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return None
 
 
 def _valid_dataset(dataset: str) -> bool:

@@ -39,6 +39,10 @@ CREATE MACRO nu_num(x) AS coalesce(
 CREATE MACRO nu_int(x) AS coalesce(regexp_full_match(x, '-?[0-9]{{1,18}}'), false);
 CREATE MACRO nu_id_ok(s) AS coalesce(
     length(s) BETWEEN 1 AND {MAX_ID_LENGTH} AND NOT regexp_matches(s, '{_FORBIDDEN}'), false);
+CREATE MACRO nu_dup(k) AS len(k) != len(list_distinct(k));
+CREATE MACRO nu_dups(ks) AS coalesce(list_bool_or(list_transform(ks, lambda k: nu_dup(k))), false);
+CREATE MACRO nu_unique_keys(o) AS o IS NULL OR left(o, 1) != '{{' OR (NOT nu_dup(json_keys(o))
+    AND (strpos(o[2:], '{{') = 0 OR NOT nu_dups(json_keys(o, '$..*'))));
 CREATE MACRO nu_ext(p) AS lower(regexp_extract(regexp_extract(p, '[^/]*$'),
     '^\.*[^.].*(\.[^.]*)$', 1));
 """
@@ -74,15 +78,20 @@ _CHECKS = [_promoted(k) for k in PROMOTED_KEYS]
 SCENES = f"""
 CREATE OR REPLACE TEMP TABLE _nu_s AS
 WITH parsed AS (
-    SELECT n, CASE WHEN NOT marked AND left(ltrim(j), 1) = '{{'
-        THEN try(from_json(j, '{_SCENE}')) END AS d FROM _wb_lines)
+    SELECT n, j, CASE WHEN NOT marked AND left(ltrim(j), 1) = '{{'
+        THEN try(from_json(j, '{_SCENE}')) END AS d FROM _wb_lines),
+checked AS (
+    SELECT n, d, CASE WHEN d IS NOT NULL
+        THEN nu_dup(json_keys(j)) OR nu_dups(json_keys(j, '$.frames[*]')) END AS dup
+    FROM parsed)
 SELECT n, d.reference_id->>'$' AS context_id, d.frame_rate AS rate,
     d.metadata AS scene_meta, d.frames AS frames,
     d IS NOT NULL AND nu_str(d.reference_id) AND nu_id_ok(d.reference_id->>'$')
     AND d.video_location IS NULL AND d.video_url IS NULL
     AND len(d.frames) > 0 AND nu_num(d.frame_rate)
-    AND nu_obj(d.metadata) AS ok
-FROM parsed
+    AND nu_obj(d.metadata) AND nu_unique_keys(d.metadata)
+    AND NOT dup AS ok
+FROM checked
 """
 
 # One row per item of the scenes SQL takes, with its values and `ok`; `_nu_tails(n, rate,
@@ -109,7 +118,7 @@ SELECT n, context_id, frame_index, id, uri, timestamp,
     AND contains(uri, '://') AND NOT starts_with(uri, 'file://')
     AND NOT starts_with(lower(uri), 'data:')
     AND NOT regexp_matches(uri, '[\\x00-\\x1f\\x7f]')
-    AND nu_obj(meta)
+    AND nu_obj(meta) AND nu_unique_keys(meta)
     AND NOT coalesce(json_exists(meta, '$.{SCENE_KEY}') OR json_exists(meta, '$.{FPS_KEY}'), false)
     AND coalesce(abs(timestamp) <= {MAX_TIMESTAMP}, false)
     AND {" AND ".join(check for check, _ in _CHECKS)} AS ok

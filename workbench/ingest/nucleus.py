@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from workbench.errors import MediaError, RecordError
-from workbench.ingest._nucleus_columnar import NdjsonScenes
+from workbench.ingest._nucleus_columnar import ColumnarScenes
 from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY, export_files
 from workbench.ingest.images import SOURCE_ID, image_info
 from workbench.ingest.imports import option_folders, recorded
@@ -48,7 +48,6 @@ __all__ = ["add_scene", "export_files", "import_files", "read_scenes"]
 
 _LOCATION_KEYS = ("image_location", "location", "image_url", "url", "original_image_url")
 _VIDEO_KEYS = ("video_location", "video_url")
-_SCENES_PER_LOOKUP = 500
 _SCENE_FILES = frozenset({".json", ".ndjson", ".jsonl"})
 
 
@@ -88,19 +87,6 @@ class _SceneImport:
         self._empty = not catalog.has_frames()
 
     # -- what is stored -----------------------------------------------------------------------
-    def prefetch(self, scenes: Sequence[Mapping[str, Any]]) -> None:
-        """Load the slots of many scenes, and where their items are, in two queries."""
-        contexts = [s["reference_id"] for s in scenes if isinstance(s.get("reference_id"), str)]
-        ids = [
-            item["reference_id"]
-            for scene in scenes
-            if isinstance(_items(scene), list)
-            for item in _items(scene)
-            if isinstance(item, Mapping) and isinstance(item.get("reference_id"), str)
-        ]
-        self._load_contexts(c for c in contexts if c is not None)
-        self._load_ids(i for i in ids if i is not None)
-
     def _load_contexts(self, contexts: Iterable[str]) -> None:
         wanted = sorted({c for c in contexts if c not in self.by_context})
         for context in wanted:
@@ -135,12 +121,6 @@ class _SceneImport:
             con.close()
 
     # -- adding scenes ------------------------------------------------------------------------
-    def add_batch(self, batch: Sequence[tuple[str, Any]]) -> None:
-        """Add (where, scene) pairs, looking up what is stored for all of them at once."""
-        self.prefetch([scene for _, scene in batch if isinstance(scene, Mapping)])
-        for where, scene in batch:
-            self.add(scene, where)
-
     def add(self, scene: Any, where: str, index: int | None = None) -> None:
         """Validate one scene and place its frames; bad scenes and items become RecordErrors."""
         try:
@@ -505,33 +485,18 @@ def import_files(
         catalog, update=update, progress=progress, frames_dir=frames_dir, dataset=dataset
     )
     with job.writer:
-        columnar = NdjsonScenes(job)
+        columnar = ColumnarScenes(job)
         try:
             for path in _scene_files(paths):
                 job.base = path.resolve().parent
                 if path.suffix.lower() in (".ndjson", ".jsonl") and path.is_file():
                     columnar.read(path)
                 else:
-                    _read_document(job, path)
+                    columnar.read_entries(read_scenes(path))
         finally:
             columnar.close()
     count_context_frames(catalog, job.contexts)
     return job.writer.report
-
-
-def _read_document(job: _SceneImport, path: Path) -> None:
-    """The scenes of one file, record by record."""
-    batch: list[tuple[str, Any]] = []
-    try:
-        for entry in read_scenes(path):
-            batch.append(entry)
-            if len(batch) == _SCENES_PER_LOOKUP:
-                job.add_batch(batch)
-                batch = []
-    except RecordError as err:
-        job.writer.reject(err)
-    # Scenes read before a parse error are still stored.
-    job.add_batch(batch)
 
 
 def _scene_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
