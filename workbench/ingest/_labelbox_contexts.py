@@ -92,6 +92,10 @@ class Contexts:
         for context_id, frames in found.items():
             self._videos[context_id] = Video.of(frames)
 
+    def forget(self) -> None:
+        """Drop the frames read so far (read again when named again): memory stays flat."""
+        self._videos.clear()
+
     def candidates(self, data_row: Any) -> list[str]:
         """The contexts `resolve` may look at for a data row (to prefetch them)."""
         if not isinstance(data_row, dict):

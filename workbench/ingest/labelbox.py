@@ -7,8 +7,10 @@ classification with an `answer` (radio: an object, checklist: a list, free text:
 none. A data row is a context of the catalog and Labelbox frame n (1-based) is the context's
 n-th frame in frame_index/timestamp order. See docs/formats/labelbox.md for the mapping.
 
-Import replaces the ROIs of one label field on every frame of the videos it touches, so all
-ROIs are gathered first (lines of one video may be spread over files) and written at the end.
+Import replaces the ROIs of one label field on every frame of the videos it touches. ROIs are
+written every 200,000 rows (memory stays flat as the files grow): the first write of a video
+empties the field on all its frames, later ones (lines of one video may be spread over files)
+add to them; what is kept across writes is per ROI id the frames it is on, compactly.
 Export is workbench.ingest._labelbox_export's.
 """
 
@@ -62,13 +64,19 @@ _ROWS_PER_WRITE = 200_000
 
 @dataclass
 class _Collected:
-    """ROIs gathered so far, as rows per line, and the track index of every object per
-    context; which frames of a context hold which ROI id."""
+    """ROIs gathered since the last write, as rows per line; what must outlive a write:
+    which frames of a context hold which ROI id (sorted positions), the track index of every
+    object per context, the ROIs each frame has been given, and the contexts whose field
+    has been emptied."""
 
     parts: dict[str, list[Placed]] = field(default_factory=lambda: defaultdict(list))
-    taken: dict[tuple[str, str], set[int]] = field(default_factory=dict)
+    held: int = 0
+    taken: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     tracks: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     indexes: dict[str, VideoIndex] = field(default_factory=dict)
+    counts: dict[str, np.ndarray] = field(default_factory=dict)
+    refused: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    cleared: set[str] = field(default_factory=set)
 
     def index(self, contexts: Contexts, context_id: str) -> VideoIndex:
         if context_id not in self.indexes:
@@ -79,22 +87,28 @@ class _Collected:
         """Store one line's ROIs, or none of them if one clashes with an earlier line or with
         another of its own (overlapping segments)."""
         positions = placed.positions
+        mine = np.unique(positions)
         taken = self.taken.get((context_id, roi_id))
-        clash = taken is not None and not taken.isdisjoint(positions.tolist())
-        if clash or len(np.unique(positions)) != len(positions):
+        clash = taken is not None and len(np.intersect1d(taken, mine, assume_unique=True))
+        if clash or len(mine) != len(positions):
             ids = self.indexes[context_id].video.ids
-            mine: set[int] = set()
+            seen: set[int] = set()
+            held = set() if taken is None else set(taken.tolist())
             for position in positions.tolist():
-                if taken is not None and position in taken:
+                if position in held:
                     raise RecordError(
                         where, f"uuid {roi_id!r} is already on frame {ids[position]!r}"
                     )
-                if position in mine:
+                if position in seen:
                     raise RecordError(where, f"segments overlap on frame {ids[position]!r}")
-                mine.add(position)
+                seen.add(position)
         self.parts[context_id].append(placed)
+        self.held += placed.rows.num_rows
         if len(positions):
-            self.taken.setdefault((context_id, roi_id), set()).update(positions.tolist())
+            stored = mine.astype(np.int32)
+            self.taken[context_id, roi_id] = (
+                stored if taken is None else np.union1d(taken, stored).astype(np.int32)
+            )
             track = placed.rows["track_index"][0].as_py()
             if track is not None:
                 self.tracks[context_id].setdefault(roi_id, track)
@@ -135,6 +149,9 @@ def import_files(
                             line, where, contexts, collected, field
                         )
                         collected.keep(context_id, roi_id, placed, where)
+                if collected.held >= _ROWS_PER_WRITE:
+                    _write(writer, collected, field)
+                    contexts.forget()
         _write(writer, collected, field)
     return writer.report
 
@@ -151,12 +168,14 @@ def _chunks(items: Iterable[tuple[str, Any]], size: int) -> Iterator[list[tuple[
 
 
 def _write(writer: CatalogWriter, collected: _Collected, field_name: str) -> None:
-    """Replace `field_name` on every frame of the videos touched, video by video, the ROIs
-    of a frame in the order of their lines; a few videos per transaction."""
+    """Store the ROIs gathered since the last write, video by video, the ROIs of a frame in
+    the order of their lines, in one transaction. A video written for the first time has
+    `field_name` emptied on every one of its frames first; the rows of a video written
+    before are added to what its frames hold."""
     frame_ids: list[str] = []
+    cleared: list[str] = []
     tables: list[pa.Table] = []
     warnings: RowWarnings = []
-    held = 0
     for context_id, parts in collected.parts.items():
         index = collected.indexes[context_id]
         where = f"context {context_id!r}"
@@ -165,36 +184,52 @@ def _write(writer: CatalogWriter, collected: _Collected, field_name: str) -> Non
         order = np.argsort(positions, kind="stable")
         rows, positions = rows.take(pa.array(order)), positions[order]
         rows = with_frame_ids(rows, positions, index)
-        rows, kept = _within_limit(writer, rows, positions, index, where)
-        frame_ids.extend(kept)
+        first = context_id not in collected.cleared
+        rows, positions = _within_limit(writer, collected, context_id, rows, positions, where)
+        if first:  # every frame of the video, less those refused
+            collected.cleared.add(context_id)
+            refused = collected.refused[context_id]
+            kept = [f for n, f in enumerate(index.video.ids) if n not in refused]
+            cleared.extend(kept)
+            frame_ids.extend(kept)
+        else:
+            frame_ids.extend(index.ids.take(pa.array(np.unique(positions))).to_pylist())
         tables.append(rows)
         zero = sum(p.zero_area for p in parts)
         if zero:
             warnings.append((WARN_ZERO_AREA, where, zero))
-        held += rows.num_rows + len(kept)
-        if held >= _ROWS_PER_WRITE:
-            writer.write_labels(frame_ids, field_name, _full(tables), warnings)
-            frame_ids, tables, warnings, held = [], [], [], 0
     if frame_ids:
-        writer.write_labels(frame_ids, field_name, _full(tables), warnings)
+        writer.write_labels(frame_ids, field_name, _full(tables), warnings, cleared=cleared)
+    collected.parts.clear()
+    collected.indexes.clear()
+    collected.held = 0
 
 
 def _within_limit(
-    writer: CatalogWriter, rows: pa.Table, positions: np.ndarray, index: VideoIndex, where: str
-) -> tuple[pa.Table, list[str]]:
-    """The rows and frames of a video, less the frames given more ROIs than a frame holds
-    (their update is refused, naming the video, as a frame's update always was)."""
-    ids = list(index.video.ids)
-    counts = np.bincount(positions, minlength=len(ids))
+    writer: CatalogWriter,
+    collected: _Collected,
+    context_id: str,
+    rows: pa.Table,
+    positions: np.ndarray,
+    where: str,
+) -> tuple[pa.Table, np.ndarray]:
+    """The rows of a video and their positions, less those of frames given more ROIs than a
+    frame holds over the whole import (their update is refused, naming the video, as a
+    frame's update always was; rows such a frame got in an earlier write stay)."""
+    size = len(collected.indexes[context_id].video.ids)
+    counts = collected.counts.setdefault(context_id, np.zeros(size, dtype=np.int64))
+    counts += np.bincount(positions, minlength=size)
     over = np.flatnonzero(counts > MAX_ROIS_PER_FRAME)
     if not len(over):
-        return rows, ids
+        return rows, positions
+    refused = collected.refused[context_id]
     for position in over.tolist():
-        problem = f"the frame has {counts[position]:,} ROIs, more than {MAX_ROIS_PER_FRAME:,}"
-        writer.reject(RecordError(where, problem))
+        if position not in refused:
+            problem = f"the frame has {counts[position]:,} ROIs, more than {MAX_ROIS_PER_FRAME:,}"
+            writer.reject(RecordError(where, problem))
+            refused.add(position)
     keep = ~np.isin(positions, over)
-    refused = set(over.tolist())
-    return rows.filter(pa.array(keep)), [f for n, f in enumerate(ids) if n not in refused]
+    return rows.filter(pa.array(keep)), positions[keep]
 
 
 def _full(tables: list[pa.Table]) -> pa.Table:

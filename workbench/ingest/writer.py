@@ -325,26 +325,38 @@ class CatalogWriter:
         self._bar.update(frames.num_rows)
 
     def write_labels(
-        self, frame_ids: Sequence[str], field_name: str, rois: pa.Table, warnings: RowWarnings
+        self,
+        frame_ids: Sequence[str],
+        field_name: str,
+        rois: pa.Table,
+        warnings: RowWarnings,
+        *,
+        cleared: Sequence[str] | None = None,
     ) -> None:
         """Replace the `field_name` ROIs of stored frames `frame_ids` by checked rows
         (ROI_SCHEMA, every frame_id among `frame_ids`) in one transaction: the columnar way
-        of `add_labels` for many frames at once (queued updates are written first)."""
+        of `add_labels` for many frames at once (queued updates are written first). With
+        `cleared`, only those frames lose their `field_name` ROIs first; the rows of the
+        others are added to what they hold."""
         self.flush()
         before = self.report.copy()
         keys = pa.table({"frame_id": pa.array(frame_ids, pa.string())})
+        gone = keys if cleared is None else pa.table({"frame_id": pa.array(cleared, pa.string())})
         try:
             with self.catalog.transaction() as con, self.catalog.editing(con, frame_ids):
                 con.register("_wb_label_keys", keys)
+                con.register("_wb_label_cleared", gone)
                 try:
                     touch(con, "SELECT frame_id FROM _wb_label_keys")
-                    con.execute(
-                        "DELETE FROM rois WHERE field = ? AND frame_id IN "
-                        "(SELECT frame_id FROM _wb_label_keys)",
-                        [field_name],
-                    )
+                    if gone.num_rows:
+                        con.execute(
+                            "DELETE FROM rois WHERE field = ? AND frame_id IN "
+                            "(SELECT frame_id FROM _wb_label_cleared)",
+                            [field_name],
+                        )
                 finally:
                     con.unregister("_wb_label_keys")
+                    con.unregister("_wb_label_cleared")
                 append_rows(con, "rois", rois)
                 self.report.rois += rois.num_rows
                 for kind, where, count in warnings:
