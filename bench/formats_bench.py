@@ -3,6 +3,7 @@
     python bench/formats_bench.py                    # the full sizes (about 10 minutes)
     python bench/formats_bench.py --scale 0.05       # a quick run
     python bench/formats_bench.py --only clearml coco --runs 3
+    python bench/formats_bench.py --only nucleus labelbox --scale 4   # memory as files grow
 
 Four files are generated (values from the row number, so the same scale gives the same
 files): ClearML NDJSON (200,000 frames, 4 ROIs each), a COCO instances file (100,000 images,
@@ -11,8 +12,7 @@ NDJSON (200 videos of 300 frames, onto frames imported first). For each, the wor
 importer and a hand-written DuckDB `read_json` + SQL load of the same file into equivalent
 tables (frames, sources, ROIs) run alternately, each in a child process of its own so that
 its peak RSS is its own: a first import into an empty catalog, then the same file again into
-the filled one (the update path). ClearML and COCO exports run beside DuckDB's COPY of the
-equivalent JSON. The figures are medians; the ratio is workbench / DuckDB; the load average
+the filled one (the update path). Exports run beside DuckDB's COPY of the equivalent JSON. The figures are medians; the ratio is workbench / DuckDB; the load average
 is printed before and after.
 """
 
@@ -296,6 +296,23 @@ _EXPORT_SQL = {
            bbox: [x_min, y_min, x_max - x_min, y_max - y_min], area: area,
            segmentation: CASE WHEN kind = 'polygon' THEN geometry END, category: label})
            FROM rois) AS annotations) TO '{out}' (FORMAT json)""",
+    # One scene per context, its frames in order; one line per object (keyframes) or answer.
+    "nucleus": """COPY (SELECT f.context_id AS reference_id,
+        any_value(f.metadata->'$.fps') AS frame_rate, any_value(f.metadata->'$.scene')
+           AS metadata,
+        list({reference_id: f.id, image_location: s.uri, metadata: f.metadata}
+           ORDER BY f.frame_index) AS frames
+        FROM frames f JOIN sources s ON s.frame_id = f.id GROUP BY f.context_id
+        ORDER BY f.context_id) TO '{out}' (FORMAT json)""",
+    "labelbox": """COPY (SELECT r.id AS uuid, {globalKey: f.context_id} AS "dataRow",
+        any_value(r.label) AS name,
+        list({frame: f.frame_index + 1, bbox: {top: r.y_min, "left": r.x_min,
+           height: r.y_max - r.y_min, width: r.x_max - r.x_min}} ORDER BY f.frame_index)
+           FILTER (WHERE r.kind = 'box' AND r.keyframe) AS keyframes,
+        list(f.frame_index + 1 ORDER BY f.frame_index)
+           FILTER (WHERE r.kind = 'classification') AS frames
+        FROM rois r JOIN frames f ON f.id = r.frame_id GROUP BY r.id, f.context_id
+        ORDER BY f.context_id, r.id) TO '{out}' (FORMAT json)""",
 }
 
 
@@ -329,7 +346,8 @@ def baseline_import(fmt: str, file: Path, db: Path) -> dict[str, int]:
 def baseline_export(fmt: str, db: Path, out: Path) -> dict[str, int]:
     with duckdb.connect(str(db)) as con:
         con.execute(_EXPORT_SQL[fmt].replace("{out}", str(out)))
-        return {"frames": _count(con, "frames"), "rois": _count(con, "rois")}
+        rois = _count(con, "rois") if _has_table(con, "rois") else 0
+        return {"frames": _count(con, "frames"), "rois": rois}
 
 
 def _statements(script: str) -> list[str]:

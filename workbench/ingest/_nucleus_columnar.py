@@ -115,9 +115,7 @@ class ColumnarScenes:
                 texts.append(text)
         column = pa.array(texts, pa.string())
         marked = pc.match_substring_regex(column, sql.PER_RECORD_PATTERN)
-        lines = pa.table(
-            {"n": pa.array(numbers, pa.int64()), "j": column, "marked": marked}
-        )
+        lines = pa.table({"n": pa.array(numbers, pa.int64()), "j": column, "marked": marked})
         self._read_batch(LineBatch(lines), objects, lambda n: entries[n][0])
 
     def _read_batch(
