@@ -51,6 +51,7 @@ def export_files(
     rois = view.rois()
     rois = rois.filter(pc.equal(rois["field"], field))
     plan = _ExportPlan(Contexts(view.catalog, None), _frame_contexts(view))
+    plan.contexts.prefetch(context for context, _ in plan.frame_context.values())
     plan.keypoints = keypoint_labels(view.catalog.cursor())
     report = ExportReport(dest=target, files=[target])
     for batch in rois.to_batches():
@@ -77,6 +78,9 @@ def _frame_contexts(view: ViewLike) -> dict[str, tuple[str, str | None]]:
     return {frame_id: (context, source) for frame_id, context, source in rows}
 
 
+_PARSED_KEPT = 10_000  # distinct attributes texts kept parsed
+
+
 @dataclass
 class _ExportPlan:
     """ROI rows sorted into objects (per track and kind) and answers (per uuid and value)."""
@@ -92,11 +96,24 @@ class _ExportPlan:
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     count: int = 0
     keypoints: Mapping[str, KeypointLabel] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
 
     def number(self, context: str, frame_id: str) -> int:
         if context not in self.numbers:
             self.numbers[context] = self.contexts.video(context).number_of()
         return self.numbers[context][frame_id]
+
+    def parsed(self, text: str | None) -> dict[str, Any]:
+        """An attributes text parsed, once per distinct text (the ROIs of one object or
+        answer share theirs); the parsed values are only read, never changed."""
+        if not text:
+            return {}
+        found = self.attributes.get(text)
+        if found is None:
+            if len(self.attributes) >= _PARSED_KEPT:
+                self.attributes.clear()
+            found = self.attributes[text] = json.loads(text)
+        return found
 
     def add(self, row: dict[str, Any]) -> None:
         context, source = self.frame_context[row["frame_id"]]
@@ -106,7 +123,7 @@ class _ExportPlan:
             self.skipped["ROIs drawn on another source than the video's (its first)"] += 1
             return
         number = self.number(context, row["frame_id"])
-        attributes = json.loads(row["attributes"]) if row["attributes"] else {}
+        attributes = self.parsed(row["attributes"])
         row["attributes"] = attributes
         if row["label"] is None:
             self.skipped["ROIs without a label"] += 1
