@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 LINES_PER_BATCH = 200  # scenes converted at once
 FRAMES_PER_WRITE = 122_880  # one DuckDB row group per transaction
+# Frames whose place is kept in memory past a batch; beyond, they are read again from the
+# catalog, scene by scene (memory stays flat as files grow).
+FRAMES_KNOWN = 300_000
 _FRAME_ROWS = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
 
 
@@ -145,6 +148,9 @@ class ColumnarScenes:
                 self.job.writer.reject(RecordError(where, f"not valid JSON: {value}"))
             else:
                 self.job.add(_scene(value) if kind == "text" else value, where)
+        if len(self.job.by_id) >= FRAMES_KNOWN:
+            self.write()
+            self.job.forget()
 
     # -- SQL ----------------------------------------------------------------------------------
     def _convert(self) -> tuple[pa.Table | None, dict[int, tuple[str, slice]]]:

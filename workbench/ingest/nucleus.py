@@ -87,6 +87,18 @@ class _SceneImport:
         self._empty = not catalog.has_frames()
 
     # -- what is stored -----------------------------------------------------------------------
+    def forget(self) -> None:
+        """Store what is queued and drop what is known of stored frames (read again from the
+        catalog when a scene names them): memory stays flat however large the files."""
+        self.writer.flush()
+        self.by_context.clear()
+        self.by_id.clear()
+        con = self.catalog.cursor()
+        try:  # asked of the table: the catalog's own answer may predate this import's writes
+            self._empty = not con.execute("SELECT 1 FROM frames LIMIT 1").fetchall()
+        finally:
+            con.close()
+
     def _load_contexts(self, contexts: Iterable[str]) -> None:
         wanted = sorted({c for c in contexts if c not in self.by_context})
         for context in wanted:
