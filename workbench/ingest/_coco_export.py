@@ -138,18 +138,28 @@ def _write_annotations(
         else:
             found.append(p)
             made.append(json.dumps(annotation))
-    texts = lines.to_pylist()
+    texts = lines
     if made:  # both in ascending order of position, never the same one: merged in order
         order = np.argsort(np.concatenate([at, np.array(found, np.int64)]), kind="stable")
-        both = texts + made
-        texts = [both[i] for i in order.tolist()]
+        texts = pa.chunked_array([*lines.chunks, pa.array(made, pa.string())]).take(order)
     with tqdm(
         total=rois.num_rows, desc="coco annotations", disable=not progress, leave=False
     ) as bar:
-        for start in range(0, len(texts), 10_000):  # a chunk at a time: no second copy of all
-            out.write(("\n" if start == 0 else ",\n") + ",\n".join(texts[start : start + 10_000]))
+        _write_joined(out, texts)
         bar.update(rois.num_rows)
     return len(texts)
+
+
+def _write_joined(out: IO[str], texts: pa.ChunkedArray, step: int = 100_000) -> None:
+    """Write texts one per line, comma-separated, joined by Arrow `step` at a time."""
+    start = 0
+    for chunk in texts.chunks:
+        for at in range(0, len(chunk), step):
+            part = chunk.slice(at, step)
+            lists = pa.ListArray.from_arrays(pa.array([0, len(part)], pa.int32()), part)
+            joined = pc.binary_join(lists, ",\n")[0].as_py()
+            out.write(("\n" if start == 0 else ",\n") + joined)
+            start += len(part)
 
 
 def _sql_annotations(
@@ -158,26 +168,34 @@ def _sql_annotations(
     numbers: np.ndarray,
     image_ids: Mapping[str, int],
     categories: Mapping[str, Category],
-) -> tuple[np.ndarray, pa.Array]:
+) -> tuple[np.ndarray, pa.ChunkedArray]:
     """The positions in `rois` of the rows SQL writes, ascending, and their annotations' text."""
-    positions = pa.array(np.arange(rois.num_rows, dtype=np.int64))
-    tables = {
-        "_wb_rois": rois.append_column("p", positions),
-        "_wb_numbers": pa.table({"p": positions, "number": pa.array(numbers, pa.int64())}),
-        "_wb_images": pa.table({"frame_id": list(image_ids), "image_id": list(image_ids.values())}),
-        "_wb_categories": pa.table({"label": pa.array(list(categories), pa.string()),
-                                    "category_id": [c.id for c in categories.values()]}),
-    }  # fmt: skip
-    for name, table in tables.items():
-        con.register(name, table)
+    frame_ids = pa.array(list(image_ids), pa.string())
+    labels = pa.array(list(categories), pa.string())
+    columns = {
+        "p": pa.array(np.arange(rois.num_rows, dtype=np.int64)),
+        "number": pa.array(numbers, pa.int64()),
+        "image_id": pa.array(list(image_ids.values()), pa.int64()).take(
+            pc.index_in(rois["frame_id"], value_set=frame_ids)
+        ),
+        "category_id": pa.array([c.id for c in categories.values()], pa.int64()).take(
+            pc.index_in(rois["label"], value_set=labels)
+        ),
+    }
+    table = rois
+    for name, column in columns.items():
+        table = table.append_column(name, column)
+    con.register("_wb_rois", table)
     try:
         rows = con.sql(ANNOTATIONS).to_arrow_table()
     finally:
-        for name in tables:
-            con.unregister(name)
+        con.unregister("_wb_rois")
     rows = rows.filter(pc.invert(rows["by_python"]))
     at = rows["p"].to_numpy() if rows.num_rows else np.zeros(0, np.int64)
-    return at, rows["line"].combine_chunks()
+    if np.any(at[1:] <= at[:-1]):  # the engine kept the scan's order: sorted if not
+        order = np.argsort(at, kind="stable")
+        rows, at = rows.take(order), at[order]
+    return at, rows["line"]
 
 
 def _default_info(view: ViewLike) -> dict[str, Any]:
