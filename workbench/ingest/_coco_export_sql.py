@@ -68,3 +68,36 @@ SELECT p, (kind = 'polygon' AND coalesce(area_j::VARCHAR, 'null') = 'null')
         || '}}' END AS line
 FROM texts
 """
+
+# Printable ASCII but the quote and the backslash: written in JSON as it is, by any writer.
+_PLAIN = r"[ !#-\[\]-~]*"
+# An object of such keys with such strings, integers (as orjson writes them), booleans or nulls.
+_PAIR = f'"{_PLAIN}":("{_PLAIN}"|0|-?[1-9][0-9]{{0,17}}|true|false|null)'
+_FLAT = rf"\{{({_PAIR}(,{_PAIR})*)?\}}"
+_PLAIN_METADATA = f"""(f.metadata IS NULL OR CASE WHEN regexp_full_match(f.metadata, '{_FLAT}')
+        AND NOT regexp_matches(f.metadata, '[{{,]"(id|file_name|width|height)":')
+    THEN NOT contains(f.metadata, ',"')
+        OR len(json_keys(f.metadata)) = len(list_distinct(json_keys(f.metadata)))
+    ELSE false END)"""
+
+# One row per frame of `_wb_frames` (id, metadata, image_id, position q), in order: its image
+# (source 'image', else its first source by id) and, when the file name is the URI itself (a
+# URL) and the metadata a flat object of plain values without the image's own keys and without
+# a key twice (only an object of two or more keys can hold one), the image's JSON text as
+# _coco_export._export_image and orjson write it (NULL: written in Python).
+IMAGES = f"""
+WITH s AS (
+    SELECT DISTINCT ON (frame_id) frame_id, uri, width, height FROM sources
+    WHERE frame_id IN (SELECT id FROM _wb_frames) ORDER BY frame_id, id <> 'image', id)
+SELECT f.q, s.uri, s.width, s.height,
+    CASE WHEN contains(s.uri, '://') AND NOT starts_with(s.uri, 'file://')
+        AND regexp_full_match(s.uri, '{_PLAIN}') AND {_PLAIN_METADATA}
+    THEN '{{"id":' || f.image_id || ',"file_name":"' || s.uri
+        || '","width":' || coalesce(CAST(s.width AS VARCHAR), 'null')
+        || ',"height":' || coalesce(CAST(s.height AS VARCHAR), 'null')
+        || CASE WHEN f.metadata IS NULL OR f.metadata = '{{}}' THEN ''
+            ELSE ',' || substr(f.metadata, 2, length(f.metadata) - 2) END
+        || '}}' END AS line
+FROM _wb_frames f LEFT JOIN s ON s.frame_id = f.id
+ORDER BY f.q
+"""
