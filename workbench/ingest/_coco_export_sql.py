@@ -20,6 +20,11 @@ _OWN_KEYS = (
 )
 _OWN = "{" + ",".join(f'"{key}":null' for key in _OWN_KEYS) + "}"
 _OWN_LIST = "[" + ", ".join(f"'{key}'" for key in _OWN_KEYS) + "]"
+# Attributes that only hold those keys with plain values (the importers' usual text), told
+# without parsing: `json_keys` looks at the others.
+_SCALAR = r'("[^"\\]*"|-?[0-9][0-9.eE+-]*|true|false|null)'
+_OWN_PAIR = f'"({"|".join(_OWN_KEYS)})":{_SCALAR}'
+_OWN_ONLY = rf"\{{({_OWN_PAIR}(,{_OWN_PAIR})*)?\}}"
 
 # Attributes named like the annotation's own keys would be written twice: Python's dict keeps one.
 _CLASH = " OR ".join(
@@ -43,7 +48,8 @@ ANNOTATIONS = f"""
 WITH rows AS (
     SELECT p, kind, geometry, confidence, number, image_id, category_id, attributes,
         json_extract(attributes, ['$.area', '$.iscrowd']) AS own,
-        coalesce(list_has_all({_OWN_LIST}, json_keys(attributes)), true) AS plain,
+        CASE WHEN regexp_full_match(attributes, '{_OWN_ONLY}') THEN true
+            ELSE coalesce(list_has_all({_OWN_LIST}, json_keys(attributes)), true) END AS plain,
         {_clean("x_min")} AS x, {_clean("y_min")} AS y,
         {_clean("x_max - x_min")} AS w, {_clean("y_max - y_min")} AS h
     FROM _wb_rois
