@@ -361,7 +361,8 @@ def _write(
     frames = con.sql(sql.FRAME_ROWS).to_arrow_table().cast(_FRAMES)
     sources = con.sql(sql.SOURCE_ROWS).to_arrow_table().cast(SOURCE_SCHEMA)
     warnings = []
-    for o, image_id, zero, outside in con.execute(sql.ROI_WARNINGS).fetchall():
+    warned = [o for o in stored.warnings if first <= o <= last]
+    for o, image_id, zero, outside in con.execute(sql.ROI_WARNINGS, {"warned": warned}).fetchall():
         kinds = stored.warnings.get(o, [])
         zero, outside = zero + kinds.count(WARN_ZERO_AREA), outside + kinds.count(WARN_OUTSIDE)
         where = f"{path}, image {image_id}"

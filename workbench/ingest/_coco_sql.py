@@ -159,15 +159,18 @@ SELECT frame_id, id, $field AS field, label, labels, confidence, kind, geometry,
     NULL::TINYINT[] AS visibility, o AS _line, i AS _i
 FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last ORDER BY o, i
 """
-# Per frame written: the warnings of its ROIs made by SQL (those made in Python add theirs).
+# Per frame written with a warning: the warnings of its ROIs made by SQL, and the frames
+# `$warned` (whose ROIs made in Python add theirs).
 ROI_WARNINGS = """
 SELECT f._line, f.image_id,
     count(*) FILTER (WHERE a.kind IN ('box', 'polygon')
-        AND (a.x_max <= a.x_min OR a.y_max <= a.y_min)),
+        AND (a.x_max <= a.x_min OR a.y_max <= a.y_min)) AS zero,
     count(*) FILTER (WHERE coalesce(a.width, 0) > 0 AND coalesce(a.height, 0) > 0
         AND NOT (a.x_min <= a.width AND a.x_max >= 0 AND a.y_min <= a.height AND a.y_max >= 0))
+        AS outside
 FROM _wb_frames f LEFT JOIN (SELECT * FROM _wb_ann WHERE ok) a ON a.o = f._line
-GROUP BY ALL ORDER BY f._line
+GROUP BY ALL HAVING zero > 0 OR outside > 0 OR list_contains($warned, f._line)
+ORDER BY f._line
 """
 
 # The frames of images first..last, checked as validate_frame checks them.
