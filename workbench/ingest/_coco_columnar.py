@@ -241,7 +241,9 @@ def _annotations(
     stored: _Stored,
 ) -> None:
     """Stage `_wb_ann`; annotations SQL does not take are converted here or rejected."""
+    con.execute(sql.ANNOTATION_ITEMS)
     con.execute(sql.ANNOTATIONS)
+    con.execute("DROP TABLE _wb_items")
     rest = con.execute("SELECT i, x FROM _wb_ann WHERE NOT ok ORDER BY i").fetchall()
     if rest:
         stored.keys = {

@@ -66,15 +66,18 @@ _ANN_KEYS = (
     '{"id":null,"image_id":null,"category_id":null,"bbox":null,"segmentation":null,"score":null}'
 )
 
+# The annotations' texts, one row each: a table, not a CTE, so that the planner knows how many
+# there are and builds the join below on the images rather than on the annotations.
+ANNOTATION_ITEMS = """
+CREATE OR REPLACE TEMP TABLE _wb_items AS
+SELECT unnest(annotations) AS x, generate_subscripts(annotations, 1) - 1 AS i FROM _wb_doc
+"""
 # One row per annotation, joined to its image (`_wb_images`: the images stored, with their
 # ordinal `o`) and category (`_wb_cats`, keyed by the id's JSON text).
 ANNOTATIONS = f"""
 CREATE OR REPLACE TEMP TABLE _wb_ann AS
-WITH items AS MATERIALIZED (
-    SELECT unnest(annotations) AS x, generate_subscripts(annotations, 1) - 1 AS i
-    FROM _wb_doc),
-parsed AS MATERIALIZED (
-    SELECT i, x, try(from_json(x, '{_ANN}')) AS d, {_DEEP} AS deep FROM items),
+WITH parsed AS MATERIALIZED (
+    SELECT i, x, try(from_json(x, '{_ANN}')) AS d, {_DEEP} AS deep FROM _wb_items),
 valued AS MATERIALIZED (
     SELECT p.*, img.o, img.frame_id, img.width, img.height, c.name, c.supercategory,
         c.category_json, c.keypoints AS category_keypoints,
