@@ -101,10 +101,24 @@ def _errors(report: Any) -> list[tuple[str, str]]:
     return sorted((str(e.where), e.problem) for e in report.errors)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def _with_keypoints(doc: dict[str, Any]) -> str:
+    """The document with keypoints on some annotations, their key written plainly or escaped
+    (`"key\\u0070oints"`, which a JSON reader reads as "keypoints")."""
+    doc["categories"][1]["keypoints"] = ["a", "b"]
+    for n, ann in enumerate(doc["annotations"]):
+        if isinstance(ann, dict) and n % 7 == 0:
+            ann["keypoints"] = [1, 2, 2, 3, 4, 1] if n % 14 else []
+    return (
+        json.dumps(doc)
+        .replace('"keypoints": []', '"key\\u0070oints": []', 5)
+        .replace('"keypoints": [1', '"key\\u0070oints": [1', 5)
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_columnar_and_per_record_paths_store_the_same(tmp_path: Path, seed: int) -> None:
     path = tmp_path / "instances.json"
-    path.write_text(json.dumps(_document(seed)))
+    path.write_text(json.dumps(_document(seed)) if seed < 5 else _with_keypoints(_document(1)))
     with workbench.open(tmp_path / "a.duckdb") as catalog:
         columnar = coco.import_files(catalog, [path], progress=False, batch_size=50)
         mine = [_rows(catalog, t) for t in ("frames", "sources", "rois")]

@@ -79,8 +79,8 @@ CREATE OR REPLACE TEMP TABLE _wb_ann AS
 WITH parsed AS MATERIALIZED (
     SELECT i, x, try(from_json(x, '{_ANN}')) AS d, {_DEEP} AS deep FROM _wb_items),
 valued AS MATERIALIZED (
-    SELECT p.*, img.o, img.frame_id, img.width, img.height, c.name, c.supercategory,
-        c.category_json, c.keypoints AS category_keypoints,
+    SELECT p.*, img.o, img.frame_id, img.width, img.height, c.name, c.name_ok,
+        c.supercategory, c.category_json, c.keypoints AS category_keypoints,
         CASE WHEN is_null(d.id) THEN CAST(i + 1 AS VARCHAR) WHEN is_str(d.id) THEN d.id->>'$'
             ELSE CAST(int_of(d.id) AS VARCHAR) END AS id,
         CASE WHEN NOT is_null(d.bbox) THEN numbers(d.bbox) END AS box,
@@ -92,7 +92,8 @@ valued AS MATERIALIZED (
     FROM parsed p
     LEFT JOIN (SELECT key AS image_key, o, frame_id, width, height FROM _wb_images) img
         ON img.image_key = p.d.image_id
-    LEFT JOIN (SELECT key AS category_key, id AS category_json, name, supercategory, keypoints
+    LEFT JOIN (SELECT key AS category_key, id AS category_json, name, supercategory, keypoints,
+        text_ok(name, {MAX_LABEL_LENGTH}) AS name_ok
         FROM _wb_cats) c ON c.category_key = p.d.category_id),
 shaped AS MATERIALIZED (
     SELECT *,
@@ -126,10 +127,10 @@ SELECT o, frame_id, i, x, id, name AS label, [name] AS labels,
     width, height,
     coalesce(NOT deep AND left(x, 1) = '{{' AND d IS NOT NULL
         AND (is_str(d.id) OR is_int(d.id) OR (d.id IS NULL AND NOT contains(x, '"id":null')))
-        AND text_ok(id, {MAX_ID_LENGTH})
+        AND CASE WHEN is_str(d.id) THEN text_ok(id, {MAX_ID_LENGTH}) ELSE id IS NOT NULL END
         AND (is_str(d.image_id) OR is_int(d.image_id)) AND frame_id IS NOT NULL
         AND (is_str(d.category_id) OR is_int(d.category_id)) AND name IS NOT NULL
-        AND text_ok(name, {MAX_LABEL_LENGTH})
+        AND name_ok
         AND (is_null(d.bbox) OR (box IS NOT NULL AND len(box) = 4 AND box[3] >= 0
              AND box[4] >= 0 AND list_min(box) >= -{MAX_COORDINATE}
              AND list_max(box) <= {MAX_COORDINATE}
@@ -145,7 +146,8 @@ SELECT o, frame_id, i, x, id, name AS label, [name] AS labels,
         AND (is_null(d.score) OR (is_num(d.score)
              AND TRY_CAST(d.score AS DOUBLE) BETWEEN 0 AND 1))
         AND d.supercategory IS NULL
-        AND coalesce((x->'$.keypoints')::VARCHAR, '[]') = '[]'
+        AND CASE WHEN contains(x, '"keypoints"') OR contains(x, '\\')
+            THEN coalesce((x->'$.keypoints')::VARCHAR, '[]') = '[]' ELSE true END
         AND NOT contains(coalesce(extra, ''), ':null')
         AND length(x) <= {MAX_JSON_FIELD_BYTES // 2}, false) AS ok
 FROM shaped
