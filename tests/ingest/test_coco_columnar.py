@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -100,10 +101,24 @@ def _errors(report: Any) -> list[tuple[str, str]]:
     return sorted((str(e.where), e.problem) for e in report.errors)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def _with_keypoints(doc: dict[str, Any]) -> str:
+    """The document with keypoints on some annotations, their key written plainly or escaped
+    (`"key\\u0070oints"`, which a JSON reader reads as "keypoints")."""
+    doc["categories"][1]["keypoints"] = ["a", "b"]
+    for n, ann in enumerate(doc["annotations"]):
+        if isinstance(ann, dict) and n % 7 == 0:
+            ann["keypoints"] = [1, 2, 2, 3, 4, 1] if n % 14 else []
+    return (
+        json.dumps(doc)
+        .replace('"keypoints": []', '"key\\u0070oints": []', 5)
+        .replace('"keypoints": [1', '"key\\u0070oints": [1', 5)
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_columnar_and_per_record_paths_store_the_same(tmp_path: Path, seed: int) -> None:
     path = tmp_path / "instances.json"
-    path.write_text(json.dumps(_document(seed)))
+    path.write_text(json.dumps(_document(seed)) if seed < 5 else _with_keypoints(_document(1)))
     with workbench.open(tmp_path / "a.duckdb") as catalog:
         columnar = coco.import_files(catalog, [path], progress=False, batch_size=50)
         mine = [_rows(catalog, t) for t in ("frames", "sources", "rois")]
@@ -192,3 +207,101 @@ def test_annotation_numbers_on_columns_are_those_of_the_loop() -> None:
         )
         expected = _export_annotation_ids(table)
         assert _annotation_numbers(table).tolist() == [expected[k] for k in rows], rows
+
+
+def _images_document(seed: int) -> str:
+    """Images of every shape of metadata and file name the export writes in SQL or Python."""
+    rng = random.Random(seed)
+    extras: list[str] = [
+        "",
+        ',"license":1',
+        ',"license":1,"coco_url":"http://x/1.jpg","date_captured":"2013-11-14 11:18:45"',
+        ',"flag":true,"none":null,"n":-12,"zero":0',
+        ',"f":1.5',
+        ',"big":1e20',
+        ',"neg0":-0',
+        ',"u":"caf\u00e9"',
+        ',"esc":"a\\"b"',
+        ',"ctl":"a\\u0001b"',
+        ',"nested":{"a":[1,2]}',
+        ',"a":1,"a":2',
+        ',"x":"\u2028"',
+        ',"long":12345678901234567890',
+    ]
+    names = [
+        "http://h/{n}.jpg",
+        "s3://b/{n}.jpg?a=1&b=2",
+        "file:///abs/{n}.jpg",
+        "/abs/{n}.jpg",
+        "rel/{n}.jpg",
+        'http://h/{n}"q.jpg',
+        "http://h/caf\u00e9{n}.jpg",
+        "http://h/\\{n}.jpg",
+    ]
+    images = []
+    for n in range(300):
+        name = json.dumps(rng.choice(names).format(n=n), ensure_ascii=False)
+        size = rng.choice(['"width":640,"height":480', '"width":640', ""])
+        head = f'{{"id":{n + 1},"file_name":{name}' + ("," + size if size else "")
+        images.append(head + rng.choice(extras) + "}")
+    cats = '[{"id":1,"name":"c"}]'
+    return '{"images":[' + ",".join(images) + '],"annotations":[],"categories":' + cats + "}"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_images_in_sql_are_those_of_the_per_frame_export(tmp_path: Path, seed: int) -> None:
+    from workbench.ingest._coco_export import _export_image, _image_numbers, _MediaPlacer
+
+    path = tmp_path / "instances.json"
+    path.write_text(_images_document(seed), encoding="utf-8")
+    with workbench.open(tmp_path / "a.duckdb") as catalog:
+        assert coco.import_files(catalog, [path], progress=False).frames == 300
+        view = catalog.view()
+        dest = tmp_path / "out" / "out.json"
+        coco.export_files(view, dest, progress=False)
+        frames = view.frames(columns=["id", "metadata"])
+        numbers = _image_numbers(frames["id"].combine_chunks()).tolist()
+        placer = _MediaPlacer((dest.parent).resolve(), "refer")
+        expected = []
+        for frame, number in zip(frames.to_pylist(), numbers, strict=True):
+            (source,) = (
+                view.catalog.cursor()
+                .execute("SELECT uri, width, height FROM sources WHERE frame_id = ?", [frame["id"]])
+                .fetchall()
+            )
+            expected.append(_export_image(frame, number, source, placer))
+    text = dest.read_text(encoding="utf-8")
+    written = json.loads(text)["images"]
+    assert written == expected
+    lines = text.split("\n")[1:301]  # one image a line, each as orjson writes it
+    assert lines == [
+        orjson.dumps(image).decode() + ("," if n < 299 else "") for n, image in enumerate(expected)
+    ]
+
+
+def test_image_numbers_on_columns_are_those_of_the_loop() -> None:
+    from workbench.ingest._coco_export import _export_image_ids, _image_numbers
+
+    cases = [
+        ["a:3", "b:3", "c:x", "10", "d:", "e:03", "f:1:2"],
+        ["x", "y"],
+        ["a:1234567890123456789", "b:1"],
+        ["a:\u0663", "b:4"],
+        [],
+    ]
+    for ids in cases:
+        expected = _export_image_ids(ids)
+        assert _image_numbers(pa.array(ids, pa.string())).tolist() == [expected[i] for i in ids]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_categories_from_chosen_rows_are_those_of_every_row(tmp_path: Path, seed: int) -> None:
+    from workbench.ingest._coco_export import _categories, _export_categories
+
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(_document(seed)))
+    with workbench.open(tmp_path / "a.duckdb") as catalog:
+        coco.import_files(catalog, [path], progress=False)
+        rois = catalog.view().rois()
+    assert rois.num_rows > 100
+    assert _export_categories(rois) == _categories(rois)

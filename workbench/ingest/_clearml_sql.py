@@ -29,7 +29,7 @@ from workbench.model.limits import (
     MAX_URI_LENGTH,
     MIN_SAVED_MS,
 )
-from workbench.model.records import ROI_KINDS
+from workbench.model.records import PROMOTED_KEYS, ROI_KINDS
 
 # What no id or label may hold (model.validation.FORBIDDEN_CHARACTERS, in RE2's words).
 _FORBIDDEN = r"[\x00-\x1f\x7f-\x9f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
@@ -87,7 +87,6 @@ _FRAME = (
     '"dataset":"JSON","saved":"JSON","saved_in_version":"JSON","meta":"JSON",'
     f'"sources":{_SOURCE},"rois":{_ROI}}}'
 )
-_PROMOTED = ("weather", "time_of_day", "camera", "location")
 
 
 def _promoted(key: str) -> tuple[str, str]:
@@ -102,7 +101,7 @@ def _promoted(key: str) -> tuple[str, str]:
     return check, value
 
 
-_CHECKS = [_promoted(k) for k in _PROMOTED]
+_CHECKS = [_promoted(k) for k in PROMOTED_KEYS]
 
 # What sends a whole line to the per-record path before it is parsed: an integer of 19 digits
 # or more (beyond what SQL's numbers hold exactly) or an escaped UTF-16 surrogate. Arrow marks
@@ -136,7 +135,7 @@ SELECT n, str_of(d.id) AS id,
     str_of(d.saved_in_version) AS saved_in_version,
     nullif(CASE WHEN has_index THEN json_merge_patch(d.meta, '{{"_frame_index":null}}')
         ELSE d.meta END::VARCHAR, '{{}}') AS metadata,
-    {", ".join(f"{value} AS {key}" for key, (_, value) in zip(_PROMOTED, _CHECKS, strict=True))},
+    {", ".join(f"{value} AS {key}" for key, (_, value) in zip(PROMOTED_KEYS, _CHECKS, strict=True))},
     sources, rois,
     coalesce(parsed_ok
     AND is_str(d.id) AND text_ok(d.id->>'$', {MAX_ID_LENGTH})
@@ -319,7 +318,7 @@ WHERE f.ok AND coalesce(s.ok, true) AND coalesce(r.ok, true)
 FRAME_ROWS = f"""
 SELECT f.id, f.dataset, f.version, coalesce(f.context_id, s.first_uri, f.id) AS context_id,
     f.timestamp, f.frame_index, f.num_frames, f.metadata,
-    {", ".join(f"f.{k}" for k in _PROMOTED)}, f.saved, f.saved_in_version, f.n AS _line
+    {", ".join(f"f.{k}" for k in PROMOTED_KEYS)}, f.saved, f.saved_in_version, f.n AS _line
 FROM _wb_f f LEFT JOIN _wb_sf s USING (n)
 WHERE f.n IN (SELECT n FROM _wb_keep) ORDER BY f.n
 """

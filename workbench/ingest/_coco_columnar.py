@@ -241,7 +241,9 @@ def _annotations(
     stored: _Stored,
 ) -> None:
     """Stage `_wb_ann`; annotations SQL does not take are converted here or rejected."""
+    con.execute(sql.ANNOTATION_ITEMS)
     con.execute(sql.ANNOTATIONS)
+    con.execute("DROP TABLE _wb_items")
     rest = con.execute("SELECT i, x FROM _wb_ann WHERE NOT ok ORDER BY i").fetchall()
     if rest:
         stored.keys = {
@@ -361,7 +363,8 @@ def _write(
     frames = con.sql(sql.FRAME_ROWS).to_arrow_table().cast(_FRAMES)
     sources = con.sql(sql.SOURCE_ROWS).to_arrow_table().cast(SOURCE_SCHEMA)
     warnings = []
-    for o, image_id, zero, outside in con.execute(sql.ROI_WARNINGS).fetchall():
+    warned = [o for o in stored.warnings if first <= o <= last]
+    for o, image_id, zero, outside in con.execute(sql.ROI_WARNINGS, {"warned": warned}).fetchall():
         kinds = stored.warnings.get(o, [])
         zero, outside = zero + kinds.count(WARN_ZERO_AREA), outside + kinds.count(WARN_OUTSIDE)
         where = f"{path}, image {image_id}"

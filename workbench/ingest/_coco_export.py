@@ -25,12 +25,13 @@ from workbench.ingest._coco_annotations import (
     Category,
     default_images_dir,
 )
-from workbench.ingest._coco_export_sql import ANNOTATIONS
+from workbench.ingest._coco_export_sql import ANNOTATIONS, IMAGES
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
 from workbench.model import rle
 from workbench.model.geometry import polygon_area
 from workbench.model.keypoints import keypoint_triplets
+from workbench.store.arrow import registered
 from workbench.store.keypoints import keypoint_labels
 
 MediaMode = Literal["refer", "copy", "link"]
@@ -76,8 +77,10 @@ def export_files(
         images_dir = target.parent / "images"
     folder = (Path(images_dir) if images_dir is not None else default_images_dir(target)).resolve()
     placer = _MediaPlacer(folder, media)
-    frames = view.frames(columns=["id", "metadata"]).to_pylist()
-    image_ids = _export_image_ids([f["id"] for f in frames])
+    frames = view.frames(columns=["id", "metadata"])
+    frame_ids = frames["id"].combine_chunks()
+    image_numbers = _image_numbers(frame_ids)
+    image_ids = dict(zip(frame_ids.to_pylist(), image_numbers.tolist(), strict=True))
     rois = view.rois()
     rois = rois.filter(pc.equal(rois["field"], field))
     categories = _export_categories(rois, _keypoint_labels(view, rois))
@@ -86,15 +89,11 @@ def export_files(
     with written_atomically(target) as out:
         out.write('{"info": ' + json.dumps(dict(info or _default_info(view))))
         out.write(', "licenses": [], "images": [')
-        sources = _export_sources(view)
-        images = tqdm(frames, desc="coco images", unit="image", disable=not progress, leave=False)
-        for number, frame in enumerate(images):
-            image = _export_image(frame, image_ids[frame["id"]], sources.get(frame["id"]), placer)
-            out.write((",\n" if number else "\n") + _dumps(image))
-            report.frames += 1
-        out.write('\n], "annotations": [')
         con = view.catalog.cursor()
         try:
+            frames = frames.append_column("image_id", pa.array(image_numbers, pa.int64()))
+            report.frames = _write_images(con, out, frames, placer, progress)
+            out.write('\n], "annotations": [')
             report.rois = _write_annotations(
                 con, out, rois, image_ids, categories, rle_format, skipped, progress
             )
@@ -138,18 +137,28 @@ def _write_annotations(
         else:
             found.append(p)
             made.append(json.dumps(annotation))
-    texts = lines.to_pylist()
+    texts = lines
     if made:  # both in ascending order of position, never the same one: merged in order
         order = np.argsort(np.concatenate([at, np.array(found, np.int64)]), kind="stable")
-        both = texts + made
-        texts = [both[i] for i in order.tolist()]
+        texts = pa.chunked_array([*lines.chunks, pa.array(made, pa.string())]).take(order)
     with tqdm(
         total=rois.num_rows, desc="coco annotations", disable=not progress, leave=False
     ) as bar:
-        for start in range(0, len(texts), 10_000):  # a chunk at a time: no second copy of all
-            out.write(("\n" if start == 0 else ",\n") + ",\n".join(texts[start : start + 10_000]))
+        _write_joined(out, texts)
         bar.update(rois.num_rows)
     return len(texts)
+
+
+def _write_joined(out: IO[str], texts: pa.ChunkedArray, step: int = 100_000) -> None:
+    """Write texts one per line, comma-separated, joined by Arrow `step` at a time."""
+    start = 0
+    for chunk in texts.chunks:
+        for at in range(0, len(chunk), step):
+            part = chunk.slice(at, step)
+            lists = pa.ListArray.from_arrays(pa.array([0, len(part)], pa.int32()), part)
+            joined = pc.binary_join(lists, ",\n")[0].as_py()
+            out.write(("\n" if start == 0 else ",\n") + joined)
+            start += len(part)
 
 
 def _sql_annotations(
@@ -158,26 +167,69 @@ def _sql_annotations(
     numbers: np.ndarray,
     image_ids: Mapping[str, int],
     categories: Mapping[str, Category],
-) -> tuple[np.ndarray, pa.Array]:
+) -> tuple[np.ndarray, pa.ChunkedArray]:
     """The positions in `rois` of the rows SQL writes, ascending, and their annotations' text."""
-    positions = pa.array(np.arange(rois.num_rows, dtype=np.int64))
-    tables = {
-        "_wb_rois": rois.append_column("p", positions),
-        "_wb_numbers": pa.table({"p": positions, "number": pa.array(numbers, pa.int64())}),
-        "_wb_images": pa.table({"frame_id": list(image_ids), "image_id": list(image_ids.values())}),
-        "_wb_categories": pa.table({"label": pa.array(list(categories), pa.string()),
-                                    "category_id": [c.id for c in categories.values()]}),
-    }  # fmt: skip
-    for name, table in tables.items():
-        con.register(name, table)
+    frame_ids = pa.array(list(image_ids), pa.string())
+    labels = pa.array(list(categories), pa.string())
+    columns = {
+        "p": pa.array(np.arange(rois.num_rows, dtype=np.int64)),
+        "number": pa.array(numbers, pa.int64()),
+        "image_id": pa.array(list(image_ids.values()), pa.int64()).take(
+            pc.index_in(rois["frame_id"], value_set=frame_ids)
+        ),
+        "category_id": pa.array([c.id for c in categories.values()], pa.int64()).take(
+            pc.index_in(rois["label"], value_set=labels)
+        ),
+    }
+    table = rois
+    for name, column in columns.items():
+        table = table.append_column(name, column)
+    con.register("_wb_rois", table)
     try:
         rows = con.sql(ANNOTATIONS).to_arrow_table()
     finally:
-        for name in tables:
-            con.unregister(name)
+        con.unregister("_wb_rois")
     rows = rows.filter(pc.invert(rows["by_python"]))
     at = rows["p"].to_numpy() if rows.num_rows else np.zeros(0, np.int64)
-    return at, rows["line"].combine_chunks()
+    if np.any(at[1:] <= at[:-1]):  # the engine kept the scan's order: sorted if not
+        order = np.argsort(at, kind="stable")
+        rows, at = rows.take(order), at[order]
+    return at, rows["line"]
+
+
+def _write_images(
+    con: Any, out: IO[str], frames: pa.Table, placer: _MediaPlacer, progress: bool
+) -> int:
+    """Write the images of frames (id, metadata, image_id), comma-separated: their JSON text
+    made by the engine (workbench.ingest._coco_export_sql) or, where it does not, here."""
+    count = frames.num_rows
+    positions = pa.array(np.arange(count, dtype=np.int64))
+    with registered(con, "_wb_frames", frames.append_column("q", positions)):
+        rows = con.sql(IMAGES).to_arrow_table()
+    lines = rows["line"].combine_chunks()
+    missing = pc.is_null(lines)
+    python = np.flatnonzero(missing.to_numpy(zero_copy_only=False))
+    with tqdm(
+        total=count, desc="coco images", unit="image", disable=not progress, leave=False
+    ) as bar:
+        texts = pa.chunked_array([lines], pa.string())
+        if len(python):
+            at = pa.array(python)
+            places = zip(
+                *(rows[c].take(at).to_pylist() for c in ("uri", "width", "height")), strict=True
+            )
+            made = [
+                _dumps(_export_image(frame, frame["image_id"], place, placer))
+                for frame, place in zip(frames.take(at).to_pylist(), places, strict=True)
+            ]
+            sql = np.flatnonzero(~missing.to_numpy(zero_copy_only=False))
+            order = np.argsort(np.concatenate([sql, python]), kind="stable")
+            texts = pa.chunked_array(
+                [lines.filter(pc.invert(missing)), pa.array(made, pa.string())]
+            ).take(order)
+        _write_joined(out, texts)
+        bar.update(count)
+    return count
 
 
 def _default_info(view: ViewLike) -> dict[str, Any]:
@@ -188,21 +240,6 @@ def _default_info(view: ViewLike) -> dict[str, Any]:
         "year": now.year,
         "date_created": now.isoformat(),
     }
-
-
-def _export_sources(view: ViewLike) -> dict[str, tuple[str | None, int | None, int | None]]:
-    """Each frame's image: source 'image', else its first source by id."""
-    compiled = view.compile()
-    query = (
-        "SELECT frame_id, uri, width, height FROM sources "
-        f"WHERE frame_id IN (SELECT id FROM ({compiled.sql})) ORDER BY frame_id, id <> 'image', id"
-    )
-    found: dict[str, tuple[str | None, int | None, int | None]] = {}
-    for frame_id, uri, width, height in (
-        view.catalog.cursor().execute(query, list(compiled.params)).fetchall()
-    ):
-        found.setdefault(frame_id, (uri, width, height))
-    return found
 
 
 def _export_image_ids(frame_ids: Sequence[str]) -> dict[str, int]:
@@ -226,15 +263,36 @@ def _annotation_numbers(rois: pa.Table) -> np.ndarray:
     (that loop itself when an id is not ASCII or is 19 digits or more long, or a frame and
     id come twice)."""
     ids = rois["id"].combine_chunks()
-    count = len(ids)
     if not _plain_ids(rois, ids):
         numbers = _export_annotation_ids(rois)
         keys = zip(rois["frame_id"].to_pylist(), ids.to_pylist(), strict=True)
         return pa.array([numbers[k] for k in keys], pa.int64()).to_numpy()
-    digits = pc.fill_null(pc.match_substring_regex(ids, r"^[0-9]+$"), False)
+    return _numbered(ids)
+
+
+def _image_numbers(frame_ids: pa.Array) -> np.ndarray:
+    """The numbers `_export_image_ids` gives the frames, in order, computed on the column
+    (that loop itself when an id is not ASCII or its tail is 19 digits or more long)."""
+    if not len(frame_ids):
+        return np.zeros(0, dtype=np.int64)
+    tails = pc.extract_regex(frame_ids, r"(?P<tail>[^:]*)$").field("tail")
+    if (
+        not pc.all(pc.string_is_ascii(frame_ids)).as_py()
+        or pc.any(pc.match_substring_regex(tails, "[0-9]{19}")).as_py()
+    ):
+        numbers = _export_image_ids(frame_ids.to_pylist())
+        return np.array(list(numbers.values()), dtype=np.int64)
+    return _numbered(tails)
+
+
+def _numbered(texts: pa.Array) -> np.ndarray:
+    """As `_unique_numbers` on distinct keys: a text of ASCII digits is its number unless an
+    earlier one had it; the others take the numbers after the largest, in order."""
+    count = len(texts)
+    digits = pc.fill_null(pc.match_substring_regex(texts, r"^[0-9]+$"), False)
     mask = digits.to_numpy(zero_copy_only=False)
     values = np.zeros(count, dtype=np.int64)
-    values[mask] = pc.cast(ids.filter(digits), pa.int64()).to_numpy()
+    values[mask] = pc.cast(texts.filter(digits), pa.int64()).to_numpy()
     parsed = np.flatnonzero(mask)
     kept = np.zeros(count, dtype=bool)  # the first row of each number keeps it
     kept[parsed[np.unique(values[parsed], return_index=True)[1]]] = True
@@ -251,8 +309,10 @@ def _plain_ids(rois: pa.Table, ids: pa.Array) -> bool:
         return False
     if pc.any(pc.match_substring_regex(ids, "[0-9]{19}")).as_py():
         return False
-    frames = pc.dictionary_encode(rois["frame_id"].combine_chunks())
     names = pc.dictionary_encode(ids)
+    if len(names.dictionary) == len(ids):  # no id twice, so no (frame, id) twice
+        return True
+    frames = pc.dictionary_encode(rois["frame_id"].combine_chunks())
     pairs = frames.indices.to_numpy(zero_copy_only=False).astype(np.int64) * len(names.dictionary)
     pairs += names.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return len(np.unique(pairs)) == len(ids)
@@ -274,10 +334,10 @@ def _unique_numbers(keys: Sequence[Any], parsed: Mapping[Any, int]) -> dict[Any,
 def _export_image(
     frame: Mapping[str, Any],
     image_id: int,
-    source: tuple[str | None, int | None, int | None] | None,
+    source: tuple[str | None, int | None, int | None],
     placer: _MediaPlacer,
 ) -> dict[str, Any]:
-    uri, width, height = source or (None, None, None)
+    uri, width, height = source
     image: dict[str, Any] = {"id": image_id, "file_name": placer.file_name(uri or frame["id"])}
     image["width"], image["height"] = width, height
     metadata = _loads(frame["metadata"]) if frame["metadata"] else {}
@@ -351,7 +411,27 @@ def _export_categories(
     rois: pa.Table, keypoints: Mapping[str, tuple[Any, Any]] | None = None
 ) -> dict[str, Category]:
     """label -> category, keeping the category ids stored on ROIs when they do not clash;
-    `keypoints`: label -> the point names and skeleton of labels that have keypoints."""
+    `keypoints`: label -> the point names and skeleton of labels that have keypoints.
+
+    Only the rows that can name a category are read in Python (`_categories` on all rows
+    gives the same): the first ROI of each label of an exported kind, and those whose
+    attributes name keypoints."""
+    labels = rois["label"]
+    exported = pc.and_(
+        pc.is_valid(labels), pc.is_in(rois["kind"], value_set=pa.array(sorted(_EXPORTED_KINDS)))
+    )
+    at = np.flatnonzero(exported.to_numpy(zero_copy_only=False))
+    codes = pc.dictionary_encode(labels.take(pa.array(at)).combine_chunks()).indices
+    first = at[np.unique(codes.to_numpy(zero_copy_only=False), return_index=True)[1]]
+    named = pc.fill_null(pc.match_substring(rois["attributes"], CATEGORY_KEYPOINTS), False)
+    wanted = np.union1d(first, np.flatnonzero(named.to_numpy(zero_copy_only=False)))
+    return _categories(rois.take(pa.array(wanted, pa.int64())), keypoints)
+
+
+def _categories(
+    rois: pa.Table, keypoints: Mapping[str, tuple[Any, Any]] | None = None
+) -> dict[str, Category]:
+    """`_export_categories` row by row."""
     wanted: dict[str, tuple[Any, str | None]] = {}
     points = dict(keypoints or {})  # and those older catalogs kept on ROIs (below)
     columns = (rois[c].to_pylist() for c in ("label", "kind", "attributes"))

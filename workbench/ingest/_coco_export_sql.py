@@ -2,18 +2,29 @@
 the catalog's engine (workbench.ingest._coco_export._export_annotation says the same in
 Python, and handles the rows this does not: masks, and polygons without a stored area).
 
-Registered on the cursor: `_wb_rois` (the view's ROIs of the field, with their position `p`),
-`_wb_numbers` (p -> annotation id), `_wb_images` (frame id -> image id) and `_wb_categories`
-(label -> category id).
+Registered on the cursor: `_wb_rois`, the view's ROIs of the field in their order with their
+position `p`, annotation `number`, `image_id` and `category_id` (NULL: no category) computed
+beforehand, so that the statement is a projection of one scan and keeps that order.
 """
 
 from __future__ import annotations
 
 # Attributes written in their own places (_coco_export._EXPORT_OWN).
-_OWN = (
-    '{"category_id":null,"supercategory":null,"area":null,"iscrowd":null,'
-    '"category_keypoints":null,"category_skeleton":null}'
+_OWN_KEYS = (
+    "category_id",
+    "supercategory",
+    "area",
+    "iscrowd",
+    "category_keypoints",
+    "category_skeleton",
 )
+_OWN = "{" + ",".join(f'"{key}":null' for key in _OWN_KEYS) + "}"
+_OWN_LIST = "[" + ", ".join(f"'{key}'" for key in _OWN_KEYS) + "]"
+# Attributes that only hold those keys with plain values (the importers' usual text), told
+# without parsing: `json_keys` looks at the others.
+_SCALAR = r'("[^"\\]*"|-?[0-9][0-9.eE+-]*|true|false|null)'
+_OWN_PAIR = f'"({"|".join(_OWN_KEYS)})":{_SCALAR}'
+_OWN_ONLY = rf"\{{({_OWN_PAIR}(,{_OWN_PAIR})*)?\}}"
 
 # Attributes named like the annotation's own keys would be written twice: Python's dict keeps one.
 _CLASH = " OR ".join(
@@ -21,33 +32,78 @@ _CLASH = " OR ".join(
     for key in ("id", "image_id", "segmentation", "bbox", "score")
 )
 
+
+def _clean(value: str) -> str:
+    """`value` as Python's `float(f"{value:.12g}")` (_coco_export._clean): a multiple of 1/4
+    below 1e9 has at most 11 significant digits and is its own rounding, the rest is printed."""
+    return (
+        f"CASE WHEN {value} * 4 = round({value} * 4) AND abs({value}) < 1e9 THEN {value} "
+        f"ELSE CAST(printf('%.12g', {value}) AS DOUBLE) END"
+    )
+
+
+# `own`: the attributes' area and iscrowd as JSON; `plain`: no attribute besides those written
+# in their own places (then `extra` is '{}' without merging).
 ANNOTATIONS = f"""
-WITH rows AS MATERIALIZED (
-    SELECT r.p, r.kind, r.geometry, r.confidence, r.x_min, r.y_min, r.x_max, r.y_max,
-        r.attributes::JSON AS attributes, n.number, i.image_id, c.category_id,
-        CAST(printf('%.12g', r.x_min) AS DOUBLE) AS x,
-        CAST(printf('%.12g', r.y_min) AS DOUBLE) AS y,
-        CAST(printf('%.12g', r.x_max - r.x_min) AS DOUBLE) AS w,
-        CAST(printf('%.12g', r.y_max - r.y_min) AS DOUBLE) AS h
-    FROM _wb_rois r JOIN _wb_numbers n USING (p) JOIN _wb_images i USING (frame_id)
-    JOIN _wb_categories c USING (label)
-    WHERE r.kind IN ('box', 'polygon') AND r.x_min IS NOT NULL),
+WITH rows AS (
+    SELECT p, kind, geometry, confidence, number, image_id, category_id, attributes,
+        json_extract(attributes, ['$.area', '$.iscrowd']) AS own,
+        CASE WHEN regexp_full_match(attributes, '{_OWN_ONLY}') THEN true
+            ELSE coalesce(list_has_all({_OWN_LIST}, json_keys(attributes)), true) END AS plain,
+        {_clean("x_min")} AS x, {_clean("y_min")} AS y,
+        {_clean("x_max - x_min")} AS w, {_clean("y_max - y_min")} AS h
+    FROM _wb_rois
+    WHERE kind IN ('box', 'polygon') AND x_min IS NOT NULL AND category_id IS NOT NULL),
 texts AS (
-    SELECT *, (attributes->'$.area') AS area_j, (attributes->'$.iscrowd') AS crowd_j,
-        CASE WHEN attributes IS NULL THEN '{{}}'
-            ELSE json_merge_patch(attributes, '{_OWN}')::VARCHAR END AS extra
+    SELECT p, kind, confidence, plain, own[1] AS area_j,
+        CASE WHEN plain THEN '{{}}' ELSE json_merge_patch(attributes, '{_OWN}')::VARCHAR END
+            AS extra,
+        to_json({{id: number, image_id: image_id, category_id: category_id,
+            segmentation: CASE kind WHEN 'box' THEN []::DOUBLE[][] ELSE geometry END,
+            area: CASE WHEN coalesce(own[1]::VARCHAR, 'null') = 'null' THEN to_json(w * h)
+                ELSE own[1] END,
+            bbox: [x, y, w, h], iscrowd: coalesce(own[2], '0'::JSON)}})::VARCHAR AS head
     FROM rows)
 SELECT p, (kind = 'polygon' AND coalesce(area_j::VARCHAR, 'null') = 'null')
-        OR {_CLASH} AS by_python,
-    '{{"id":' || number || ',"image_id":' || image_id || ',"category_id":' || category_id
-    || ',"segmentation":' || CASE kind WHEN 'box' THEN '[]' ELSE to_json(geometry)::VARCHAR END
-    || ',"area":' || CASE WHEN coalesce(area_j::VARCHAR, 'null') = 'null'
-        THEN to_json(w * h)::VARCHAR ELSE area_j::VARCHAR END
-    || ',"bbox":' || to_json([x, y, w, h])::VARCHAR
-    || ',"iscrowd":' || coalesce(crowd_j::VARCHAR, '0')
-    || CASE WHEN confidence IS NOT NULL THEN ',"score":' || to_json(confidence)::VARCHAR
-        ELSE '' END
-    || CASE WHEN extra = '{{}}' THEN '' ELSE ',' || substr(extra, 2, length(extra) - 2) END
-    || '}}' AS line
-FROM texts ORDER BY p
+        OR (NOT plain AND ({_CLASH})) AS by_python,
+    CASE WHEN confidence IS NULL AND extra = '{{}}' THEN head
+        ELSE substr(head, 1, length(head) - 1)
+        || CASE WHEN confidence IS NOT NULL THEN ',"score":' || to_json(confidence)::VARCHAR
+            ELSE '' END
+        || CASE WHEN extra = '{{}}' THEN '' ELSE ',' || substr(extra, 2, length(extra) - 2) END
+        || '}}' END AS line
+FROM texts
+"""
+
+# Printable ASCII but the quote and the backslash: written in JSON as it is, by any writer.
+_PLAIN = r"[ !#-\[\]-~]*"
+# An object of such keys with such strings, integers (as orjson writes them), booleans or nulls.
+_PAIR = f'"{_PLAIN}":("{_PLAIN}"|0|-?[1-9][0-9]{{0,17}}|true|false|null)'
+_FLAT = rf"\{{({_PAIR}(,{_PAIR})*)?\}}"
+_PLAIN_METADATA = f"""(f.metadata IS NULL OR CASE WHEN regexp_full_match(f.metadata, '{_FLAT}')
+        AND NOT regexp_matches(f.metadata, '[{{,]"(id|file_name|width|height)":')
+    THEN NOT contains(f.metadata, ',"')
+        OR len(json_keys(f.metadata)) = len(list_distinct(json_keys(f.metadata)))
+    ELSE false END)"""
+
+# One row per frame of `_wb_frames` (id, metadata, image_id, position q), in order: its image
+# (source 'image', else its first source by id) and, when the file name is the URI itself (a
+# URL) and the metadata a flat object of plain values without the image's own keys and without
+# a key twice (only an object of two or more keys can hold one), the image's JSON text as
+# _coco_export._export_image and orjson write it (NULL: written in Python).
+IMAGES = f"""
+WITH s AS (
+    SELECT DISTINCT ON (frame_id) frame_id, uri, width, height FROM sources
+    WHERE frame_id IN (SELECT id FROM _wb_frames) ORDER BY frame_id, id <> 'image', id)
+SELECT f.q, s.uri, s.width, s.height,
+    CASE WHEN contains(s.uri, '://') AND NOT starts_with(s.uri, 'file://')
+        AND regexp_full_match(s.uri, '{_PLAIN}') AND {_PLAIN_METADATA}
+    THEN '{{"id":' || f.image_id || ',"file_name":"' || s.uri
+        || '","width":' || coalesce(CAST(s.width AS VARCHAR), 'null')
+        || ',"height":' || coalesce(CAST(s.height AS VARCHAR), 'null')
+        || CASE WHEN f.metadata IS NULL OR f.metadata = '{{}}' THEN ''
+            ELSE ',' || substr(f.metadata, 2, length(f.metadata) - 2) END
+        || '}}' END AS line
+FROM _wb_frames f LEFT JOIN s ON s.frame_id = f.id
+ORDER BY f.q
 """

@@ -66,18 +66,21 @@ _ANN_KEYS = (
     '{"id":null,"image_id":null,"category_id":null,"bbox":null,"segmentation":null,"score":null}'
 )
 
+# The annotations' texts, one row each: a table, not a CTE, so that the planner knows how many
+# there are and builds the join below on the images rather than on the annotations.
+ANNOTATION_ITEMS = """
+CREATE OR REPLACE TEMP TABLE _wb_items AS
+SELECT unnest(annotations) AS x, generate_subscripts(annotations, 1) - 1 AS i FROM _wb_doc
+"""
 # One row per annotation, joined to its image (`_wb_images`: the images stored, with their
 # ordinal `o`) and category (`_wb_cats`, keyed by the id's JSON text).
 ANNOTATIONS = f"""
 CREATE OR REPLACE TEMP TABLE _wb_ann AS
-WITH items AS MATERIALIZED (
-    SELECT unnest(annotations) AS x, generate_subscripts(annotations, 1) - 1 AS i
-    FROM _wb_doc),
-parsed AS MATERIALIZED (
-    SELECT i, x, try(from_json(x, '{_ANN}')) AS d, {_DEEP} AS deep FROM items),
+WITH parsed AS MATERIALIZED (
+    SELECT i, x, try(from_json(x, '{_ANN}')) AS d, {_DEEP} AS deep FROM _wb_items),
 valued AS MATERIALIZED (
-    SELECT p.*, img.o, img.frame_id, img.width, img.height, c.name, c.supercategory,
-        c.category_json, c.keypoints AS category_keypoints,
+    SELECT p.*, img.o, img.frame_id, img.width, img.height, c.name, c.name_ok,
+        c.supercategory, c.category_json, c.keypoints AS category_keypoints,
         CASE WHEN is_null(d.id) THEN CAST(i + 1 AS VARCHAR) WHEN is_str(d.id) THEN d.id->>'$'
             ELSE CAST(int_of(d.id) AS VARCHAR) END AS id,
         CASE WHEN NOT is_null(d.bbox) THEN numbers(d.bbox) END AS box,
@@ -89,7 +92,8 @@ valued AS MATERIALIZED (
     FROM parsed p
     LEFT JOIN (SELECT key AS image_key, o, frame_id, width, height FROM _wb_images) img
         ON img.image_key = p.d.image_id
-    LEFT JOIN (SELECT key AS category_key, id AS category_json, name, supercategory, keypoints
+    LEFT JOIN (SELECT key AS category_key, id AS category_json, name, supercategory, keypoints,
+        text_ok(name, {MAX_LABEL_LENGTH}) AS name_ok
         FROM _wb_cats) c ON c.category_key = p.d.category_id),
 shaped AS MATERIALIZED (
     SELECT *,
@@ -123,10 +127,10 @@ SELECT o, frame_id, i, x, id, name AS label, [name] AS labels,
     width, height,
     coalesce(NOT deep AND left(x, 1) = '{{' AND d IS NOT NULL
         AND (is_str(d.id) OR is_int(d.id) OR (d.id IS NULL AND NOT contains(x, '"id":null')))
-        AND text_ok(id, {MAX_ID_LENGTH})
+        AND CASE WHEN is_str(d.id) THEN text_ok(id, {MAX_ID_LENGTH}) ELSE id IS NOT NULL END
         AND (is_str(d.image_id) OR is_int(d.image_id)) AND frame_id IS NOT NULL
         AND (is_str(d.category_id) OR is_int(d.category_id)) AND name IS NOT NULL
-        AND text_ok(name, {MAX_LABEL_LENGTH})
+        AND name_ok
         AND (is_null(d.bbox) OR (box IS NOT NULL AND len(box) = 4 AND box[3] >= 0
              AND box[4] >= 0 AND list_min(box) >= -{MAX_COORDINATE}
              AND list_max(box) <= {MAX_COORDINATE}
@@ -142,7 +146,8 @@ SELECT o, frame_id, i, x, id, name AS label, [name] AS labels,
         AND (is_null(d.score) OR (is_num(d.score)
              AND TRY_CAST(d.score AS DOUBLE) BETWEEN 0 AND 1))
         AND d.supercategory IS NULL
-        AND coalesce((x->'$.keypoints')::VARCHAR, '[]') = '[]'
+        AND CASE WHEN contains(x, '"keypoints"') OR contains(x, '\\')
+            THEN coalesce((x->'$.keypoints')::VARCHAR, '[]') = '[]' ELSE true END
         AND NOT contains(coalesce(extra, ''), ':null')
         AND length(x) <= {MAX_JSON_FIELD_BYTES // 2}, false) AS ok
 FROM shaped
@@ -159,15 +164,18 @@ SELECT frame_id, id, $field AS field, label, labels, confidence, kind, geometry,
     NULL::TINYINT[] AS visibility, o AS _line, i AS _i
 FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last ORDER BY o, i
 """
-# Per frame written: the warnings of its ROIs made by SQL (those made in Python add theirs).
+# Per frame written with a warning: the warnings of its ROIs made by SQL, and the frames
+# `$warned` (whose ROIs made in Python add theirs).
 ROI_WARNINGS = """
 SELECT f._line, f.image_id,
     count(*) FILTER (WHERE a.kind IN ('box', 'polygon')
-        AND (a.x_max <= a.x_min OR a.y_max <= a.y_min)),
+        AND (a.x_max <= a.x_min OR a.y_max <= a.y_min)) AS zero,
     count(*) FILTER (WHERE coalesce(a.width, 0) > 0 AND coalesce(a.height, 0) > 0
         AND NOT (a.x_min <= a.width AND a.x_max >= 0 AND a.y_min <= a.height AND a.y_max >= 0))
+        AS outside
 FROM _wb_frames f LEFT JOIN (SELECT * FROM _wb_ann WHERE ok) a ON a.o = f._line
-GROUP BY ALL ORDER BY f._line
+GROUP BY ALL HAVING zero > 0 OR outside > 0 OR list_contains($warned, f._line)
+ORDER BY f._line
 """
 
 # The frames of images first..last, checked as validate_frame checks them.
