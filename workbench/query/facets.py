@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from workbench.errors import QueryError
 from workbench.model.records import PROMOTED_KEYS
-from workbench.query import groups as lake_groups
+from workbench.query import groups as frame_groups
 from workbench.query._sql import TRUE, Compiled, execute, sql
 from workbench.query.plan import LabelFilter, Plan
 from workbench.query.stages import metadata_expr
@@ -204,7 +204,7 @@ def label_counts(view: View, field: str | None = None) -> pa.Table:
 
 
 def _grouped(view: View) -> bool:
-    """Whether the view's ROI facets are sums over the lake's frame groups (query/groups.py):
+    """Whether the view's ROI facets are sums over the catalog's frame groups (query/groups.py):
     then its frame set is not needed."""
     return summarised(view.plan) and view.groups() is not None
 
@@ -241,7 +241,7 @@ def roi_codes(view: View, bins: int) -> pa.Table:
             f"ROI codes are counted for a filtered view, with bins dividing {layout.CONFIDENCE_BINS}"
         )
     if grouped is not None:
-        return lake_groups.roi_codes(view, grouped, bins)
+        return frame_groups.roi_codes(view, grouped, bins)
     assert frames is not None
     # One division of a code gives its label and bin together (layout.CODE_LABEL).
     step = layout.CONFIDENCE_BINS // bins
@@ -318,10 +318,10 @@ class FrameCounts:
 def frame_counts(view: View) -> FrameCounts:
     """The promoted keys' values and, for a filtered view, its contexts: one read of frames,
     which evaluates the view's conditions again when that costs less than testing every
-    frame against its set (FrameSet.reread); or sums over the lake's frame groups."""
+    frame against its set (FrameSet.reread); or sums over the catalog's frame groups."""
     grouped = view.groups()
-    if grouped is not None and lake_groups.has_promoted(grouped):
-        values, contexts = lake_groups.promoted(view, grouped)
+    if grouped is not None and frame_groups.has_promoted(grouped):
+        values, contexts = frame_groups.promoted(view, grouped)
         return FrameCounts({k: _value_table(v) for k, v in values.items()}, contexts)
     frames = view.frame_set()
     names = [quote_ident(k) for k in PROMOTED_KEYS]
@@ -395,7 +395,7 @@ def _binned(counted: Compiled, bins: int) -> Compiled:
 
 def tag_counts(view: View) -> pa.Table:
     """(tag, count): frame tags among the view's frames, most frequent first."""
-    # Without any frame tag the answer needs no frames (a view answered by the lake's frame
+    # Without any frame tag the answer needs no frames (a view answered by the catalog's frame
     # groups then reads none)
     tagged = Compiled("SELECT count(*) FROM (SELECT 1 FROM tags WHERE roi_id IS NULL LIMIT 1)")
     frames = view.frame_set() if execute(view.catalog, tagged).column(0)[0].as_py() else None

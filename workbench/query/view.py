@@ -335,7 +335,7 @@ class View(AnalysisStages):
         return self._once("frames", self._find_frame_set)
 
     def groups(self) -> groups.GroupSet | None:
-        """The lake's frame groups holding the view's frames, when they can answer for it
+        """The catalog's frame groups holding the view's frames, when they can answer for it
         (query/groups.py; kept while the catalog is unchanged)."""
         if self.plan.everything:
             return None
