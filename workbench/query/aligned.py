@@ -4,7 +4,7 @@
 (Catalog.optimize()), and `frames` is stored in key order. When every frame has ROIs the two
 tables are aligned row for row: DuckDB's POSITIONAL JOIN then reads a frame's columns and its
 codes together, and the view's WHERE is evaluated on the rows that hold the codes, with no
-frame set to test each row against (docs/scale.md).
+frame set to test each row against (docs/scale-out.md).
 
 Alignment is not assumed: each row's two frame keys are compared in the same scan, and one
 that differs makes the query fail (DuckDB's `error()`), after which the codes are read the
