@@ -15,9 +15,8 @@ from tests.lake.test_lake_groups import CAMERAS, WEATHER, _answers, _views
 from tests.store.test_layout import _frame
 from workbench.ingest import CatalogWriter, Roi, Source, parquet
 from workbench.model.geometry import box_ring
-from workbench.query import aligned
 from workbench.services import Workbench
-from workbench.store import groups, layout
+from workbench.store import groups
 from workbench.store.catalog import Catalog
 
 GROUPED = {
@@ -168,36 +167,3 @@ def test_service_writes_keep_the_groups_only_while_they_hold(path: Path) -> None
         assert _check(catalog) == GROUPED
         wb.invalidate_scenes([scenes[1].uuid], "bad-content", confirm=True)
         assert _check(catalog) == GROUPED
-
-
-def _codes(table: Any) -> list[dict[str, Any]]:
-    return sorted(table.to_pylist(), key=lambda r: (r["label_key"], r["bin"]))
-
-
-def _aligned_equal(catalog: Catalog, where: str) -> bool:
-    """Whether the ROI codes read beside the frames are found, and equal the usual read's
-    (a few frames: the usual read joins their keys)."""
-    view = catalog.view().where(where)
-    found = aligned.roi_codes(view, 100, layout.CODE_LABEL // 100)
-    if found is None:
-        return False
-    assert _codes(found) == _codes(view.roi_codes(10)), where
-    return True
-
-
-def test_roi_codes_read_beside_the_frames_only_while_aligned(path: Path) -> None:
-    wheres = ("f.frame_index % 2 = 0", "f.metadata->>'road' = 'r0'", "f.weather = 'fog'")
-    with workbench.open(path) as catalog:
-        assert all(_aligned_equal(catalog, w) for w in wheres)
-        labelled = catalog.view().where("f.frame_index > 3").filter_rois("predictions")
-        assert aligned.roi_codes(labelled, 100, 20) is None  # a set of frames with such ROIs
-        # codes of frames whose labels change are stored again at the end: no longer aligned
-        with CatalogWriter(catalog, progress=False) as writer:
-            roi = Roi("p", "box", ["truck"], geometry=[box_ring(1, 1, 2, 2)], confidence=0.5)
-            writer.add_labels("f4", "predictions", [roi])
-        assert not any(_aligned_equal(catalog, w) for w in wheres)
-        catalog.optimize()  # sorted again
-        assert all(_aligned_equal(catalog, w) for w in wheres)
-        with CatalogWriter(catalog, progress=False) as writer:  # a frame without ROIs
-            writer.add(dataclasses.replace(_frame(99, []), sources=[]))
-        assert not any(_aligned_equal(catalog, w) for w in wheres)

@@ -26,7 +26,6 @@ import pyarrow.compute as pc
 
 from workbench.errors import QueryError
 from workbench.model.records import PROMOTED_KEYS
-from workbench.query import aligned
 from workbench.query import groups as frame_groups
 from workbench.query._sql import TRUE, Compiled, execute, sql
 from workbench.query.plan import LabelFilter, Plan
@@ -237,10 +236,9 @@ def _named_labels(counted: Compiled) -> Compiled:
 def roi_codes(view: View, bins: int) -> pa.Table:
     """(label_key, bin, count): the ROIs of the view's frames (a filtered view's) counted by
     label and by confidence bin among `bins` (a divisor of layout.CONFIDENCE_BINS; `bins` and
-    more for ROIs without a confidence), in one read of frame_codes: from the view's frame
-    groups when they answer for it (query/groups.py), beside the frames when the WHERE costs
-    less than testing every row against the frame set and the tables are aligned
-    (query/aligned.py), or with each row tested against the frame set."""
+    more for ROIs without a confidence), in one read of frame_codes (each row tested against
+    the frame set), or from the view's frame groups when they answer for it
+    (query/groups.py)."""
     grouped = view.groups()
     frames = None if grouped is not None else view.frame_set()
     if (frames is None and grouped is None) or bins < 1 or layout.CONFIDENCE_BINS % bins:
@@ -253,10 +251,6 @@ def roi_codes(view: View, bins: int) -> pa.Table:
     # One division of a code gives its label and bin together (layout.CODE_LABEL).
     step = layout.CONFIDENCE_BINS // bins
     per_label = layout.CODE_LABEL // step
-    if frames.reread(view):  # the WHERE again, on rows holding the codes, beats bit tests
-        found = aligned.roi_codes(view, step, per_label)
-        if found is not None:
-            return found
     query = (
         f"SELECT g // {per_label} AS label_key, g % {per_label} AS bin, count FROM ("
         f"SELECT x // {step} AS g, count(*) AS count"
