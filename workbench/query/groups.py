@@ -66,7 +66,7 @@ def applies(view: View) -> bool:
 
 def find(view: View) -> GroupSet | None:
     """The view's groups, or None when they cannot answer for it (not a filter of frame
-    columns, no groups of the pinned snapshot, or a condition reading anything else)."""
+    columns, no groups describing the catalog as it is, or a condition reading anything else)."""
     if not applies(view):
         return None
     con = view.catalog.cursor()
