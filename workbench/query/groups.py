@@ -73,18 +73,20 @@ def find(view: View) -> GroupSet | None:
     lake = view.catalog.lake
     tables = LAKE if lake is not None else LOCAL
     try:
-        if lake is not None:
-            columns = lake_groups.current(con, lake)
-        else:
-            columns = store_groups.current(con, LOCAL, lambda: store_groups.local_stamp(con))
-        if columns is None:
-            return None
+        # First the WHERE (a catalog without groups, or a WHERE reading other columns, fails
+        # at once), then whether the groups describe the catalog as it is.
         where = all_of(view.plan.conditions)
         query = Compiled(f"SELECT {GROUP}, {FRAMES} FROM {tables.view} f WHERE ") + where
         # The conditions passed the view's guard (View.plan); the time limit still bounds them.
         limit = view.time_limit if view.time_limit is not None else view.catalog.time_limit
         with time_limit(con, limit if view.plan.raw_sql else None):
             found = con.sql(query.sql, params=list(query.params)).to_arrow_table()
+        if lake is not None:
+            columns = lake_groups.current(con, lake)
+        else:
+            columns = store_groups.current(con, LOCAL, lambda: store_groups.local_stamp(con))
+        if columns is None:
+            return None
     except (duckdb.Error, QueryError):  # a column the groups lack, or an error the frames will show
         return None
     finally:
