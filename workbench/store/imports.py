@@ -21,6 +21,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -210,7 +211,9 @@ def _count_groups(catalog: Catalog) -> None:
     finally:
         con.close()
     if not fresh and 0 < stamp["frames"] <= groups.REBUILD_UP_TO:
-        catalog.count_groups()
+        # the import is stored: groups that cannot be counted stay out of use, as before
+        with suppress(duckdb.Error):
+            catalog.count_groups()
 
 
 def _supersede(con: duckdb.DuckDBPyConnection, record_id: str) -> None:
