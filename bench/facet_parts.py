@@ -1,9 +1,11 @@
 """The app's facets under a WHERE, step by step, on a migrated catalog (scale_bench.py's).
 
     python bench/facet_parts.py /tmp/scale/b10m/new.duckdb --runs 4
+    python bench/facet_parts.py CATALOG --where "f.weather IN ('clear', 'rain')"
 
 Each run makes a new view (as each query of the app does) and times, in order: the frame
-set, its bitmap, the ROI codes counted by label and bin, label counts and the histogram over
+groups that answer for the WHERE (store/groups.py; none when the catalog keeps none, or the
+WHERE reads other columns), the frame set, its bitmap, the ROI codes counted by label and bin, label counts and the histogram over
 them, the promoted keys with the count of contexts, tags; then the app's whole facet count
 (`ui.facets.compute_facets`) on another new view, and the whole catalog's label counts and
 histogram. Medians of wall and CPU time (this process, all threads), with the load average.
@@ -31,8 +33,8 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, float]:
     return (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
 
 
-def _steps(catalog: Any) -> list[tuple[str, Callable[[], Any]]]:
-    view = catalog.view().where(WHERE)
+def _steps(catalog: Any, where: str) -> list[tuple[str, Callable[[], Any]]]:
+    view = catalog.view().where(where)
 
     def bitmap() -> None:
         frames = view.frame_set()
@@ -40,6 +42,7 @@ def _steps(catalog: Any) -> list[tuple[str, Callable[[], Any]]]:
         frames.bits(view)
 
     return [
+        ("frame groups of the WHERE", view.groups),
         ("frame set (keys)", view.frame_set),
         ("its bitmap", bitmap),
         ("ROI codes by label and bin", lambda: view.roi_codes(10)),
@@ -49,7 +52,7 @@ def _steps(catalog: Any) -> list[tuple[str, Callable[[], Any]]]:
         ("tags", view.tag_counts),
         (
             "app's facets, new view",
-            lambda: compute_facets(catalog.view().where(WHERE), "predictions"),
+            lambda: compute_facets(catalog.view().where(where), "predictions"),
         ),
         ("label counts, whole catalog", lambda: catalog.view().label_counts()),
         (
@@ -63,13 +66,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("catalog", type=Path)
     parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--where", default=WHERE, help=f"the view's WHERE (default: {WHERE})")
     args = parser.parse_args()
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the start")
+    print(f"code {Path(workbench.__file__).parent.parent}, WHERE {args.where}")
     times: dict[str, list[tuple[float, float]]] = {}
     with workbench.open(args.catalog, read_only=True) as catalog:
-        catalog.view().where(WHERE).count()  # warm the file's pages
+        warm = catalog.view().where(args.where)
+        warm.count()  # warm the file's pages
+        print(f"answered by frame groups: {warm.groups() is not None}")
         for _ in range(args.runs):
-            for name, step in _steps(catalog):
+            for name, step in _steps(catalog, args.where):
                 times.setdefault(name, []).append(_timed(step))
     for name, values in times.items():
         wall = statistics.median(w for w, _ in values)

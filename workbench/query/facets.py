@@ -11,6 +11,9 @@ histogram of a filtered view come from one read of the per-frame ROI codes (fram
 row per frame, not one per ROI), counted by label and bin once and kept for both; over the
 whole catalog label counts sum the label summaries (frame_labels). Otherwise they read the
 ROIs. The promoted metadata keys and the count of contexts are one read of the frames.
+
+A view filtered on the columns of the catalog's frame groups (store/groups.py) needs no frame
+set: its count, ROI codes, promoted keys and contexts are sums over its groups.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import pyarrow.compute as pc
 
 from workbench.errors import QueryError
 from workbench.model.records import PROMOTED_KEYS
-from workbench.query import groups as lake_groups
+from workbench.query import groups as frame_groups
 from workbench.query._sql import TRUE, Compiled, execute, sql
 from workbench.query.plan import LabelFilter, Plan
 from workbench.query.stages import metadata_expr
@@ -58,7 +61,10 @@ class FrameSet:
     """
 
     keys: pa.Table
-    # How long finding the keys took (the view's conditions evaluated over every frame).
+    # What finding the keys cost (the view's conditions evaluated over every frame): the
+    # query's CPU time or its wall time, the lesser. Wall time alone depends on the machine's
+    # load: at load 10-15 on 2 cores a 50 ms query waited 150-350 ms, past the bit tests'
+    # cost at 10M frames, and the frames were tested against the bitmap (~300 ms more CPU).
     seconds: float = 0.0
     _bits: str | None = None
 
@@ -204,7 +210,7 @@ def label_counts(view: View, field: str | None = None) -> pa.Table:
 
 
 def _grouped(view: View) -> bool:
-    """Whether the view's ROI facets are sums over the lake's frame groups (query/groups.py):
+    """Whether the view's ROI facets are sums over the catalog's frame groups (query/groups.py):
     then its frame set is not needed."""
     return summarised(view.plan) and view.groups() is not None
 
@@ -233,7 +239,9 @@ def _named_labels(counted: Compiled) -> Compiled:
 def roi_codes(view: View, bins: int) -> pa.Table:
     """(label_key, bin, count): the ROIs of the view's frames (a filtered view's) counted by
     label and by confidence bin among `bins` (a divisor of layout.CONFIDENCE_BINS; `bins` and
-    more for ROIs without a confidence), in one read of frame_codes."""
+    more for ROIs without a confidence), in one read of frame_codes (each row tested against
+    the frame set), or from the view's frame groups when they answer for it
+    (query/groups.py)."""
     grouped = view.groups()
     frames = None if grouped is not None else view.frame_set()
     if (frames is None and grouped is None) or bins < 1 or layout.CONFIDENCE_BINS % bins:
@@ -241,7 +249,7 @@ def roi_codes(view: View, bins: int) -> pa.Table:
             f"ROI codes are counted for a filtered view, with bins dividing {layout.CONFIDENCE_BINS}"
         )
     if grouped is not None:
-        return lake_groups.roi_codes(view, grouped, bins)
+        return frame_groups.roi_codes(view, grouped, bins)
     assert frames is not None
     # One division of a code gives its label and bin together (layout.CODE_LABEL).
     step = layout.CONFIDENCE_BINS // bins
@@ -318,10 +326,10 @@ class FrameCounts:
 def frame_counts(view: View) -> FrameCounts:
     """The promoted keys' values and, for a filtered view, its contexts: one read of frames,
     which evaluates the view's conditions again when that costs less than testing every
-    frame against its set (FrameSet.reread); or sums over the lake's frame groups."""
+    frame against its set (FrameSet.reread); or sums over the catalog's frame groups."""
     grouped = view.groups()
-    if grouped is not None and lake_groups.has_promoted(grouped):
-        values, contexts = lake_groups.promoted(view, grouped)
+    if grouped is not None and frame_groups.has_promoted(grouped):
+        values, contexts = frame_groups.promoted(view, grouped)
         return FrameCounts({k: _value_table(v) for k, v in values.items()}, contexts)
     frames = view.frame_set()
     names = [quote_ident(k) for k in PROMOTED_KEYS]
@@ -395,7 +403,7 @@ def _binned(counted: Compiled, bins: int) -> Compiled:
 
 def tag_counts(view: View) -> pa.Table:
     """(tag, count): frame tags among the view's frames, most frequent first."""
-    # Without any frame tag the answer needs no frames (a view answered by the lake's frame
+    # Without any frame tag the answer needs no frames (a view answered by the catalog's frame
     # groups then reads none)
     tagged = Compiled("SELECT count(*) FROM (SELECT 1 FROM tags WHERE roi_id IS NULL LIMIT 1)")
     frames = view.frame_set() if execute(view.catalog, tagged).column(0)[0].as_py() else None

@@ -1,6 +1,6 @@
-"""Facets of a filtered view from the frame groups a lake-backed catalog keeps.
+"""Facets of a filtered view from the frame groups a catalog keeps (local or lake-backed).
 
-A view whose only conditions read the groups' columns (store/lake_groups.py) holds whole
+A view whose only conditions read the groups' columns (store/groups.py) holds whole
 groups: its conditions are evaluated over the groups' rows, under the alias `f` the frames
 have, and a condition that reads anything else (a frame's id, index, JSON metadata, rowid,
 another table) does not bind there, so the view's facets read its frames as before. Its
@@ -20,8 +20,9 @@ import pyarrow as pa
 from workbench.errors import QueryError
 from workbench.model.records import PROMOTED_KEYS
 from workbench.query._sql import Compiled, all_of, execute
+from workbench.store import groups as store_groups
 from workbench.store import lake_groups, layout
-from workbench.store.lake_groups import FRAMES, GROUP, GROUP_CODES, GROUP_CONTEXTS, GROUPS
+from workbench.store.groups import FRAMES, GROUP, LAKE, LOCAL, Tables
 from workbench.store.sqlsafe import quote_ident, time_limit
 
 if TYPE_CHECKING:
@@ -33,11 +34,13 @@ GROUPS_TABLE = "_wb_view_groups"
 
 @dataclass(frozen=True)
 class GroupSet:
-    """The groups holding a view's frames: their ids, columns, and the number of frames."""
+    """The groups holding a view's frames: their ids, columns, the number of frames, and
+    where the catalog keeps its groups."""
 
     ids: pa.Table
     columns: tuple[str, ...]
     frames: int
+    kept: Tables = LOCAL
 
     @property
     def tables(self) -> dict[str, pa.Table]:
@@ -49,11 +52,10 @@ class GroupSet:
 
 def applies(view: View) -> bool:
     """Whether the view is a filter of frames by their columns alone (no ROI sets, tags,
-    windows or sorts) over a lake-backed catalog."""
+    windows or sorts)."""
     plan = view.plan
     return (
-        view.catalog.lake is not None
-        and bool(plan.conditions)
+        bool(plan.conditions)
         and not plan.roi_sets
         and not plan.key_sets
         and not plan.windowed
@@ -64,28 +66,33 @@ def applies(view: View) -> bool:
 
 def find(view: View) -> GroupSet | None:
     """The view's groups, or None when they cannot answer for it (not a filter of frame
-    columns, no groups of the pinned snapshot, or a condition reading anything else)."""
+    columns, no groups describing the catalog as it is, or a condition reading anything else)."""
     if not applies(view):
         return None
     con = view.catalog.cursor()
+    lake = view.catalog.lake
+    tables = LAKE if lake is not None else LOCAL
     try:
-        lake = view.catalog.lake
-        assert lake is not None
-        columns = lake_groups.current(con, lake)
-        if columns is None:
-            return None
+        # First the WHERE (a catalog without groups, or a WHERE reading other columns, fails
+        # at once), then whether the groups describe the catalog as it is.
         where = all_of(view.plan.conditions)
-        query = Compiled(f"SELECT {GROUP}, {FRAMES} FROM {GROUPS} f WHERE ") + where
+        query = Compiled(f"SELECT {GROUP}, {FRAMES} FROM {tables.view} f WHERE ") + where
         # The conditions passed the view's guard (View.plan); the time limit still bounds them.
         limit = view.time_limit if view.time_limit is not None else view.catalog.time_limit
         with time_limit(con, limit if view.plan.raw_sql else None):
             found = con.sql(query.sql, params=list(query.params)).to_arrow_table()
+        if lake is not None:
+            columns = lake_groups.current(con, lake)
+        else:
+            columns = store_groups.current(con, LOCAL, lambda: store_groups.local_stamp(con))
+        if columns is None:
+            return None
     except (duckdb.Error, QueryError):  # a column the groups lack, or an error the frames will show
         return None
     finally:
         con.close()
     frames = int(pa.compute.sum(found.column(FRAMES)).as_py() or 0)
-    return GroupSet(found.select([GROUP]), tuple(columns), frames)
+    return GroupSet(found.select([GROUP]), tuple(columns), frames, tables)
 
 
 def roi_codes(view: View, groups: GroupSet, bins: int) -> pa.Table:
@@ -94,7 +101,7 @@ def roi_codes(view: View, groups: GroupSet, bins: int) -> pa.Table:
     per_label = layout.CODE_LABEL // step
     query = Compiled(
         f"SELECT g // {per_label} AS label_key, g % {per_label} AS bin, count FROM ("
-        f"SELECT c.code // {step} AS g, sum(c.rois)::BIGINT AS count FROM {GROUP_CODES} c"
+        f"SELECT c.code // {step} AS g, sum(c.rois)::BIGINT AS count FROM {groups.kept.codes} c"
         f" WHERE {groups.within('c')} GROUP BY g)"
     )
     return execute(view.catalog, query, tables=groups.tables)
@@ -108,7 +115,7 @@ def promoted(view: View, groups: GroupSet) -> tuple[dict[str, list[tuple[str | N
         name = quote_ident(key)
         parts.append(
             f"SELECT '{key}' AS key, CAST(f.{name} AS VARCHAR) AS value, sum(f.{FRAMES})"
-            f"::BIGINT AS count FROM {GROUPS} f WHERE {groups.within('f')} GROUP BY ALL"
+            f"::BIGINT AS count FROM {groups.kept.view} f WHERE {groups.within('f')} GROUP BY ALL"
         )
     rows = execute(view.catalog, Compiled(" UNION ALL ".join(parts)), tables=groups.tables)
     counted: dict[str, list[tuple[str | None, int]]] = {k: [] for k in PROMOTED_KEYS}
@@ -117,7 +124,8 @@ def promoted(view: View, groups: GroupSet) -> tuple[dict[str, list[tuple[str | N
     contexts = execute(
         view.catalog,
         Compiled(
-            f"SELECT count(DISTINCT c.context_no) FROM {GROUP_CONTEXTS} c WHERE {groups.within('c')}"
+            f"SELECT count(DISTINCT c.context_no) FROM {groups.kept.contexts} c"
+            f" WHERE {groups.within('c')}"
         ),
         tables=groups.tables,
     )

@@ -23,7 +23,7 @@ from typing import Any, Self
 import duckdb
 
 from workbench.errors import CatalogError, LakeError, QueryError, SchemaVersionError
-from workbench.store import layout, layout_build
+from workbench.store import groups, lake_groups, layout, layout_build
 from workbench.store.imports import mark_interrupted
 from workbench.store.lake import Lake
 from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION, Unbatched
@@ -414,9 +414,19 @@ class Catalog:
                 con.close()
             with self.transaction() as con:
                 layout_build.swap(con)
+            self.count_groups()
         self.layout_changes += 1
         self.cursor().execute("CHECKPOINT")
         return promoted
+
+    def count_groups(self, *, progress: bool = False) -> int:
+        """Count the catalog's frame groups (store/groups.py), which facets under a WHERE on
+        their columns read while no write has changed frames or ROIs since (on a lake: while
+        the pins stay); returns the number of groups."""
+        with self.transaction() as con:
+            if self.lake is not None:
+                return lake_groups.build(con, self.lake, progress=progress)
+            return groups.build(con, groups.LOCAL, groups.local_stamp(con), progress=progress)
 
     def has_frames(self) -> bool:
         if self._has_frames is None:

@@ -21,6 +21,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from workbench.model.jsontext import dumps
+from workbench.store import groups
 from workbench.store.audit import append_audit_row
 
 if TYPE_CHECKING:
@@ -192,7 +194,26 @@ def end_import(
     finally:
         with _active_lock:
             _active.discard(record_id)
+    if status == FINISHED:
+        _count_groups(catalog)
     return get_import(catalog, record_id)
+
+
+def _count_groups(catalog: Catalog) -> None:
+    """Count a local catalog's frame groups again after an import (which left them out of
+    date), while that is cheap; a larger catalog's wait for Catalog.optimize()."""
+    if catalog.lake is not None:
+        return
+    con = catalog.cursor()
+    try:
+        stamp = groups.local_stamp(con)
+        fresh = groups.current(con, groups.LOCAL, lambda: stamp) is not None
+    finally:
+        con.close()
+    if not fresh and 0 < stamp["frames"] <= groups.REBUILD_UP_TO:
+        # the import is stored: groups that cannot be counted stay out of use, as before
+        with suppress(duckdb.Error):
+            catalog.count_groups()
 
 
 def _supersede(con: duckdb.DuckDBPyConnection, record_id: str) -> None:

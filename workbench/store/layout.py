@@ -65,6 +65,9 @@ PROMOTE_UP_TO = 2_000_000
 CONFIDENCE_BINS = 1000
 CODE_LABEL = 2 * CONFIDENCE_BINS
 CODE_NONE = CONFIDENCE_BINS
+# The state row of a local catalog's frame groups (store/groups.py): every transaction that
+# writes frames or ROIs drops it (`sync`), so groups counted before the write are not read.
+GROUPS_STATE = "_groups"
 
 TABLES: Sequence[str] = (
     """CREATE TABLE IF NOT EXISTS label_keys (
@@ -157,6 +160,7 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True) -> bool:
     ).fetchall()[0]
     if not (new_frames or new_sources or new_rois or pending):
         return False
+    con.execute(f"DROP TABLE IF EXISTS {GROUPS_STATE}")
     first = next_frame_key(con)
     if new_frames:
         _key_new_frames(con, first, int(new_frames))

@@ -1,0 +1,205 @@
+"""Frame groups: facets under a WHERE without reading every frame (local and lake catalogs).
+
+Frames that agree on a few low-cardinality frame columns (the promoted keys weather,
+time_of_day, camera, location and promoted `metadata_<key>` columns with few values) form a
+group; the catalog keeps, in its DuckDB file, one row per group with those columns and its
+number of frames, the group's ROI codes counted (code as in `frame_codes`: label and
+confidence bin) and its contexts. A view whose only conditions read those columns holds
+whole groups: its WHERE, evaluated over the groups' rows (alias `f`, the same SQL), gives its
+groups, and its count, label counts, confidence histogram, promoted keys' values and number
+of contexts are sums over them, whatever the number of frames (query/groups.py).
+
+The groups describe the catalog as it was when they were counted, and are read only while it
+still is (`current`): their state row records what they were counted at, a *stamp*.
+
+- A lake-backed catalog's stamp is the versions of its three tables (store/lake_groups.py):
+  a write moves the pins, and facets read the frames until the next compaction counts the
+  groups again (`lake init`, `lake attach`, `lake compact`).
+- A local catalog's stamp is its number of frames, next frame key and schema version; and
+  every transaction that writes frames or ROIs drops the state row (`layout.sync`, which
+  every write passes through, `layout.GROUPS_STATE`), so groups counted before a write are
+  never read, whatever it changed. `Catalog.optimize()` counts them, and so does the end of
+  an import into a catalog of up to REBUILD_UP_TO frames (store/imports.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import orjson
+from tqdm.auto import tqdm
+
+from workbench.model.records import PROMOTED_KEYS
+from workbench.store import layout
+from workbench.store.sqlsafe import quote_ident
+
+Con = duckdb.DuckDBPyConnection
+
+GROUP = "_wb_group"
+FRAMES = "_wb_frames"
+# A column joins the groups when it holds at most this many values...
+MAX_VALUES = 64
+# ...and the groups stay at most this many (the product of their columns' value counts).
+MAX_GROUPS = 4_096
+# Frames counted per pass (by frame key), so the passes' joins stay within memory.
+STRETCH = 2_000_000
+# The end of an import counts a local catalog's groups again up to this many frames (about
+# a second per million frames); past it, Catalog.optimize() does.
+REBUILD_UP_TO = 2_000_000
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Where one storage keeps its groups. The groups' rows are read through a view: a view
+    has no rowid, so a WHERE that reads the frames' `rowid` (the stored order) cannot bind
+    to the groups and is not answered by them."""
+
+    prefix: str
+
+    @property
+    def view(self) -> str:
+        return f"{self.prefix}_frame_groups"
+
+    @property
+    def rows(self) -> str:
+        return f"{self.prefix}_group_rows"
+
+    @property
+    def codes(self) -> str:
+        return f"{self.prefix}_group_codes"
+
+    @property
+    def contexts(self) -> str:
+        return f"{self.prefix}_group_contexts"
+
+    @property
+    def state(self) -> str:
+        return f"{self.prefix}_groups"
+
+
+LAKE = Tables("_lake")
+LOCAL = Tables("")
+assert LOCAL.state == layout.GROUPS_STATE
+
+
+def candidates(con: Con) -> list[str]:
+    """Frame columns groups may be made of: the promoted keys and promoted metadata."""
+    return [*PROMOTED_KEYS, *sorted(layout.promoted_columns(con).values())]
+
+
+def choose_columns(con: Con) -> list[str]:
+    """The candidates with few values, fewest first, while the groups stay few."""
+    names = candidates(con)
+    if not names:
+        return []
+    counted = ", ".join(f"approx_count_distinct({quote_ident(n)}) + 1" for n in names)
+    found = con.execute(f"SELECT {counted} FROM frames").fetchall()[0]
+    chosen, product = [], 1
+    for count, name in sorted(zip(found, names, strict=True)):
+        if count <= MAX_VALUES and product * count <= MAX_GROUPS:
+            chosen.append(name)
+            product *= count
+    return [n for n in names if n in chosen]
+
+
+def local_stamp(con: Con) -> dict[str, Any]:
+    """What a local catalog's groups are counted at: frames, next frame key, schema."""
+    frames = con.execute("SELECT count(*) FROM frames").fetchall()[0][0]
+    version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    return {
+        "frames": int(frames),
+        "next_frame_key": layout.next_frame_key(con),
+        "schema": str(version[0][0]) if version else None,
+    }
+
+
+def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = False) -> int:
+    """Count the groups of the catalog's frames (in the caller's transaction) and record
+    `stamp` with them; returns the number of groups."""
+    drop(con, tables)
+    columns = choose_columns(con)
+    run = con.execute
+    listed = ", ".join(quote_ident(c) for c in columns)
+    if columns:
+        run(
+            f"CREATE TABLE {tables.rows} AS SELECT (row_number() OVER (ORDER BY {listed}) - 1)"
+            f"::INTEGER AS {GROUP}, * FROM (SELECT {listed}, count(*) AS {FRAMES}"
+            f" FROM frames GROUP BY ALL)"
+        )
+    else:  # one group: every frame
+        run(f"CREATE TABLE {tables.rows} AS SELECT 0 AS {GROUP}, count(*) AS {FRAMES} FROM frames")
+    _count(con, tables, columns, progress)
+    shown = ", ".join([GROUP, *(quote_ident(c) for c in columns), FRAMES])
+    run(f"CREATE VIEW {tables.view} AS SELECT {shown} FROM {tables.rows}")
+    run(f"CREATE TABLE {tables.state} (columns JSON NOT NULL, versions JSON NOT NULL)")
+    run(
+        f"INSERT INTO {tables.state} VALUES (?, ?)",
+        [orjson.dumps(columns).decode(), orjson.dumps(stamp).decode()],
+    )
+    return int(run(f"SELECT count(*) FROM {tables.rows}").fetchall()[0][0])
+
+
+def _count(con: Con, tables: Tables, columns: list[str], progress: bool) -> None:
+    """The groups' ROI codes and contexts, a stretch of frame keys at a time."""
+    run = con.execute
+    keys = ", ".join(f"f.{quote_ident(c)}" for c in columns)
+    matched = " AND ".join(
+        f"g.{quote_ident(c)} IS NOT DISTINCT FROM f.{quote_ident(c)}" for c in columns
+    )
+    joined = f"JOIN {tables.rows} g ON {matched}" if columns else f"CROSS JOIN {tables.rows} g"
+    run("CREATE OR REPLACE TEMP TABLE _wb_group_codes (g INTEGER, code BIGINT, rois BIGINT)")
+    run("CREATE OR REPLACE TEMP TABLE _wb_group_contexts (g INTEGER, context_id VARCHAR)")
+    top = layout.next_frame_key(con)
+    stretches = range(0, max(top, 1), STRETCH)
+    for start in tqdm(stretches, desc="frame groups", unit="stretch", disable=not progress):
+        within = f"frame_key BETWEEN {start} AND {start + STRETCH - 1}"
+        frames = (
+            f"(SELECT g.{GROUP} AS g, f.frame_key, f.context_id FROM (SELECT frame_key,"
+            f" context_id{', ' + keys if keys else ''} FROM frames f WHERE f.{within}) f {joined})"
+        )
+        run(f"CREATE OR REPLACE TEMP TABLE _wb_group_frames AS SELECT * FROM {frames}")
+        run(
+            "INSERT INTO _wb_group_codes SELECT f.g, c.x, count(*) FROM _wb_group_frames f"
+            f" JOIN (SELECT frame_key, unnest(codes) AS x FROM frame_codes WHERE {within}) c"
+            " ON c.frame_key = f.frame_key GROUP BY ALL"
+        )
+        run("INSERT INTO _wb_group_contexts SELECT DISTINCT g, context_id FROM _wb_group_frames")
+    run(
+        f"CREATE TABLE {tables.codes} AS SELECT g AS {GROUP}, code, sum(rois)::BIGINT AS rois"
+        " FROM _wb_group_codes GROUP BY ALL ORDER BY ALL"
+    )
+    # contexts numbered, so counting those of a view's groups compares integers
+    run(
+        f"CREATE TABLE {tables.contexts} AS SELECT DISTINCT g AS {GROUP},"
+        " dense_rank() OVER (ORDER BY context_id NULLS FIRST)::INTEGER AS context_no"
+        " FROM _wb_group_contexts ORDER BY ALL"
+    )
+    for temp in ("_wb_group_codes", "_wb_group_contexts", "_wb_group_frames"):
+        run(f"DROP TABLE IF EXISTS {temp}")
+
+
+def drop(con: Con, tables: Tables) -> None:
+    """Forget the groups (before counting them again)."""
+    run = con.execute
+    run(f"DROP VIEW IF EXISTS {tables.view}")
+    for table in (tables.rows, tables.codes, tables.contexts, tables.state):
+        run(f"DROP TABLE IF EXISTS {table}")
+
+
+def current(con: Con, tables: Tables, stamp: Callable[[], dict[str, Any]]) -> list[str] | None:
+    """The groups' columns if they were counted at `stamp()` (and not dropped since), else
+    None."""
+    run = con.execute
+    exists = run(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
+        [tables.state],
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    row = run(f"SELECT columns, versions FROM {tables.state}").fetchall()
+    if len(row) != 1 or orjson.loads(row[0][1]) != stamp():
+        return None
+    return [str(c) for c in orjson.loads(row[0][0])]
