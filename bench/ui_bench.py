@@ -114,8 +114,10 @@ window.__wb = {
       && this.viewer()?.frame === this.labelFrame();
   },
   playerModel() {
-    return [...Bokeh.documents[0].all_models]
+    // The play controls' properties: a component of our own keeps them in its `data`.
+    const model = [...Bokeh.documents[0].all_models]
       .find((m) => (m.css_classes || []).includes('wb-player'));
+    return model && model.data ? model.data : model;
   },
   countFrames(seconds) {
     // Frames drawn per second by the viewer, read at every animation frame.

@@ -106,9 +106,14 @@ def profile(url: str, steps: int, load_count: int = 0) -> dict[str, Any]:
         context.add_init_script(_STEP_JS)
         page = context.new_page()
         received: list[int] = []
+        changes: list[str] = []  # what the Bokeh messages of a step changed
+
+        def on_frame(payload: Any) -> None:
+            received.append(len(payload))
+            changes.extend(_changed(payload))
 
         def on_socket(ws: Any) -> None:
-            ws.on("framereceived", lambda payload: received.append(len(payload)))
+            ws.on("framereceived", on_frame)
 
         page.on("websocket", on_socket)
         cdp = context.new_cdp_session(page)
@@ -129,6 +134,7 @@ def profile(url: str, steps: int, load_count: int = 0) -> dict[str, Any]:
             before = page.evaluate("() => __wb.text('.wb-frame-label')")
             metrics = _metrics(cdp)
             received.clear()
+            changes.clear()
             page.evaluate("() => __step.arm()")
             page.locator(button).first.click()
             in_page = page.evaluate("(b) => __step.wait(b)", before)
@@ -138,11 +144,15 @@ def profile(url: str, steps: int, load_count: int = 0) -> dict[str, Any]:
                     "in_page_ms": round(in_page, 1),
                     "messages": len(received),
                     "bytes": sum(received),
+                    "changed": sorted(changes),
                     **{k: round((after[k] - metrics[k]) * 1000, 1) for k in METRICS},
                 }
             )
         browser.close()
-    medians = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+    medians: dict[str, Any] = {
+        k: statistics.median(r[k] for r in rows) for k in rows[0] if k != "changed"
+    }
+    medians["changed"] = _most_common([" ".join(r["changed"]) for r in rows])
     if loaded:
         medians.update({f"load_{k}": statistics.median(r[k] for r in loaded) for k in loaded[0]})
     return {
@@ -151,6 +161,21 @@ def profile(url: str, steps: int, load_count: int = 0) -> dict[str, Any]:
         "median": medians,
         "load_average": os.getloadavg()[0],
     }
+
+
+def _changed(payload: Any) -> list[str]:
+    """The model attributes a Bokeh message (a websocket frame holding JSON) changed."""
+    if not isinstance(payload, str) or '"events"' not in payload:
+        return []
+    try:
+        events = json.loads(payload).get("events", [])
+    except (ValueError, AttributeError):
+        return []
+    return [str(e.get("attr", e.get("kind"))) for e in events if isinstance(e, dict)]
+
+
+def _most_common(values: list[str]) -> str:
+    return max(set(values), key=values.count) if values else ""
 
 
 def _metrics(cdp: Any) -> dict[str, float]:

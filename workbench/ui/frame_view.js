@@ -7,6 +7,9 @@
 // frame stays on screen meanwhile), so the ROIs never show over another frame's picture.
 // Wheel: zoom at the mouse; drag: pan; double click or the reset button: fit again. A click on
 // a shape chooses it (shift-click: one more); the chosen ids go back in `model.chosen`.
+// Once a frame is drawn, its position in the context (`pos`: {i, n, t}) is announced on the
+// page as a "wb-position" event for `model.channel` (and kept in window.__wbPositions): the
+// player's label, controls and timeline follow it, so a frame step is one message.
 
 const DASH = [6, 3];
 const WAIT_MS = 400; // draw without the picture if it has not come by then
@@ -330,6 +333,18 @@ class SourceView {
   }
 }
 
+// Announce the drawn frame's position to the player's parts listening on `channel`.
+function announce(channel, pos) {
+  const detail = {
+    channel,
+    i: Math.max(Math.trunc(num(pos?.i, 0)), 0),
+    n: Math.max(Math.trunc(num(pos?.n, 0)), 0),
+    t: String(pos?.t ?? ""),
+  };
+  (window.__wbPositions ??= new Map()).set(channel, detail);
+  document.dispatchEvent(new CustomEvent("wb-position", { detail }));
+}
+
 export function render({ model }) {
   const root = element("div", "wb-frame-root");
   const badges = element("div", "wb-badges");
@@ -410,6 +425,7 @@ export function render({ model }) {
     root.dataset.frame = String(frame.frame ?? "");
     root.dataset.drawn = String(drawn);
     root.dataset.texts = String(views.reduce((n, v) => n + v.source.texts.length, 0));
+    if (frame.pos) announce(String(model.channel), frame.pos);
   }
 
   // The next frames' pictures, fetched and decoded ahead (playback draws them at once).

@@ -19,7 +19,7 @@ import param
 from workbench.model.keypoints import KeypointLabel
 from workbench.store.keypoints import keypoint_labels
 from workbench.ui.display import label_texts, styled
-from workbench.ui.frame_view import EMPTY_FRAME, FrameCanvas, SourceView, frame_json
+from workbench.ui.frame_view import FrameCanvas, SourceView, frame_json
 from workbench.ui.glyphs import Badge, SourceGlyphs, frame_glyphs
 from workbench.ui.masks import MaskPainter
 from workbench.ui.outcomes import frame_outcomes
@@ -103,7 +103,7 @@ class FrameViewer(pn.viewable.Viewer):
         frame = self.state.context.frame
         if not frame or not frame.get("sources"):
             self.views, self.badges = [], []
-            self.canvas.param.update(frame_json=EMPTY_FRAME, chosen=[])
+            self._send("", chosen=[])
             self.placeholder.visible = True
             return
         self.placeholder.visible = False
@@ -130,7 +130,7 @@ class FrameViewer(pn.viewable.Viewer):
         self._send(str(frame.get("id", "")), chosen=[])
 
     def _send(self, frame_id: str, **changes: Any) -> None:
-        payload = frame_json(frame_id, self.views, self.badges)
+        payload = frame_json(frame_id, self.views, self.badges, self.state.context.position)
         self.canvas.param.update(frame_json=payload, **changes)
 
     def _resize(self, *events: param.parameterized.Event) -> None:
