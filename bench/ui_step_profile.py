@@ -1,6 +1,6 @@
 """Where a frame step's time goes in the browser, measured in a real headless Chromium.
 
-    python bench/ui_step_profile.py --catalog demo.duckdb --steps 24 --loads 3
+    python bench/ui_step_profile.py --catalog demo.duckdb --steps 24 --loads 3 [--mode frames]
 
 Starts `workbench serve` (as bench/ui_bench.py does), opens the app, clicks the first tile,
 then clicks "frame ▶" / "◀ frame" in turn. For each step it records, in the page's own clock
@@ -95,7 +95,7 @@ def loads(browser: Any, url: str, count: int) -> list[dict[str, float]]:
     return rows
 
 
-def profile(url: str, steps: int, load_count: int = 0) -> dict[str, Any]:
+def profile(url: str, steps: int, load_count: int = 0, mode: str = "contexts") -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -121,6 +121,9 @@ def profile(url: str, steps: int, load_count: int = 0) -> dict[str, Any]:
         page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
         page.wait_for_function("() => __wb.idle() && (__wb.grid()?.tiles ?? 0) > 0")
         page.wait_for_function("() => __wb.idle() && __wb.find('.wb-runs') !== null")
+        if mode == "frames":  # a tile per frame, as bench/ui_bench.py pages the demo
+            page.locator(".wb-grid-mode button", has_text="frames").click()
+            page.wait_for_function("() => __wb.idle() && __wb.grid()?.mode === 'frames'")
         page.locator(".wb-tile").first.click()
         page.wait_for_function(
             "() => __wb.idle() && __wb.find('.wb-tile')?.classList.contains('wb-active')"
@@ -188,11 +191,14 @@ def main() -> int:
     parser.add_argument("--catalog", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=24)
     parser.add_argument("--loads", type=int, default=0, help="first loads to measure first")
+    parser.add_argument(
+        "--mode", choices=("contexts", "frames"), default="contexts", help="the grid's tiles"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     load = os.getloadavg()[0]
     with served(args.catalog) as (url, _pid):
-        result = profile(url, args.steps, args.loads)
+        result = profile(url, args.steps, args.loads, args.mode)
     result["load_average"] = [round(load, 2), round(result["load_average"], 2)]
     print(json.dumps(result["median"]), "load", result["load_average"])
     if args.json:

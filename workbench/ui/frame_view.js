@@ -333,13 +333,16 @@ class SourceView {
   }
 }
 
-// Announce the drawn frame's position to the player's parts listening on `channel`.
-function announce(channel, pos) {
+// Announce the drawn frame's position to the parts listening on `channel`: the player's
+// label, controls and timeline, the grid (its active tile in frames mode), the sample title.
+function announce(channel, frameId, pos) {
   const detail = {
     channel,
+    f: String(frameId ?? ""),
     i: Math.max(Math.trunc(num(pos?.i, 0)), 0),
     n: Math.max(Math.trunc(num(pos?.n, 0)), 0),
     t: String(pos?.t ?? ""),
+    s: Array.isArray(pos?.s) ? pos.s.slice(0, 2).map((x) => String(x ?? "")) : null,
   };
   (window.__wbPositions ??= new Map()).set(channel, detail);
   document.dispatchEvent(new CustomEvent("wb-position", { detail }));
@@ -411,7 +414,9 @@ export function render({ model }) {
       frame = { sources: [] };
     }
     const sources = list(frame.sources);
-    const commits = await Promise.all(sources.map((source, i) => viewAt(i).show(source)));
+    const showing = Promise.all(sources.map((source, i) => viewAt(i).show(source)));
+    fetchAhead(frame.ahead); // after this frame's own pictures
+    const commits = await showing;
     if (asked !== shown) return; // a newer frame came meanwhile
     if (onScreen !== sources.length) {
       onScreen = sources.length;
@@ -425,23 +430,24 @@ export function render({ model }) {
     root.dataset.frame = String(frame.frame ?? "");
     root.dataset.drawn = String(drawn);
     root.dataset.texts = String(views.reduce((n, v) => n + v.source.texts.length, 0));
-    if (frame.pos) announce(String(model.channel), frame.pos);
+    if (frame.pos) announce(String(model.channel), frame.frame, frame.pos);
   }
 
   // The next frames' pictures, fetched and decoded ahead (playback draws them at once).
-  function fetchAhead() {
-    let urls;
-    try {
-      urls = JSON.parse(model.urls_json);
-    } catch {
-      urls = [];
-    }
+  function fetchAhead(urls) {
     for (const url of list(urls).slice(0, KEPT / 2)) if (typeof url === "string" && url) picture(url);
   }
 
   model.on("frame_json", draw);
-  model.on("urls_json", fetchAhead);
-  fetchAhead();
+  const fetchListed = () => {
+    try {
+      fetchAhead(JSON.parse(model.urls_json));
+    } catch {
+      // nothing to fetch
+    }
+  };
+  model.on("urls_json", fetchListed);
+  fetchListed();
   model.on("chosen", () => made.slice(0, onScreen).forEach((v) => v.paint()));
   draw();
   return root;

@@ -138,6 +138,7 @@ def frame_json(
     views: Sequence[SourceView],
     badges: Sequence[Badge] = (),
     position: Mapping[str, Any] | None = None,
+    ahead: Sequence[str] = (),
 ) -> str:
     """The open frame as one string for FrameCanvas.frame_json: its sources, its
     classifications as badges (text, field, colour), and the player's position (which the
@@ -149,6 +150,8 @@ def frame_json(
         "sources": [view.payload() for view in views],
         "pos": dict(position or NO_POSITION),
     }
+    if ahead:  # the next frames' pictures, to fetch and decode ahead
+        content["ahead"] = list(ahead)
     return json.dumps(content, separators=(",", ":"), ensure_ascii=False, default=str)
 
 

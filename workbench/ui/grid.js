@@ -133,13 +133,31 @@ export function render({ model, el }) {
     root.style.setProperty("--wb-tile", `${Number(model.tile_size) || 168}px`);
   }
 
+  // In frames mode the open frame's tile follows the frame the viewer drew last (announced
+  // in the page with the frame: a frame step sends nothing to the grid).
+  let drawnFrame = null;
+  function activeId() {
+    return root.dataset.mode === "frames" && drawnFrame !== null ? drawnFrame : model.active;
+  }
+  const channel = String(model.channel ?? "");
+  if (channel) {
+    const heard = (event) => {
+      if (!event.detail || event.detail.channel !== channel) return;
+      drawnFrame = String(event.detail.f ?? "");
+      if (root.dataset.mode === "frames") markSelection();
+    };
+    document.addEventListener("wb-position", heard);
+    model.on("remove", () => document.removeEventListener("wb-position", heard));
+  }
+
   function markSelection() {
     const selected = new Set(model.selected);
+    const active = activeId();
     for (const node of root.children) {
       const id = node.dataset.contextId ?? node.dataset.frameId;
       if (id === undefined) continue;
       node.classList.toggle("wb-selected", selected.has(id));
-      node.classList.toggle("wb-active", id === model.active);
+      node.classList.toggle("wb-active", id === active);
     }
   }
 
@@ -182,7 +200,8 @@ export function render({ model, el }) {
   });
 
   model.on("page_json", draw);
-  model.on(["selected", "active"], markSelection);
+  model.on("selected", markSelection);
+  model.on("active", () => { drawnFrame = null; markSelection(); });
   model.on("marks_json", drawMarks);
   model.on("tile_size", sizeTiles);
   sizeTiles();

@@ -155,13 +155,13 @@ class PlayerView(pn.viewable.Viewer):
         )
         self.label = FrameLabel(lambda: ctx.position_text, channel=channel, margin=(8, 10))
         self.keys = Keys()
-        self.keys.on("ArrowLeft", lambda shift: ctx.step_match(-1) if shift else ctx.step(-1))
-        self.keys.on("ArrowRight", lambda shift: ctx.step_match(1) if shift else ctx.step(1))
+        self.keys.on("ArrowLeft", lambda shift: self.step(-1, shift))
+        self.keys.on("ArrowRight", lambda shift: self.step(1, shift))
         self.keys.on(" ", lambda shift: self.toggle_play())
-        self.prev_button.on_click(lambda _: ctx.step(-1))
-        self.next_button.on_click(lambda _: ctx.step(1))
-        self.prev_match.on_click(lambda _: ctx.step_match(-1))
-        self.next_match.on_click(lambda _: ctx.step_match(1))
+        self.prev_button.on_click(lambda _: self.step(-1))
+        self.next_button.on_click(lambda _: self.step(1))
+        self.prev_match.on_click(lambda _: self.step(-1, match=True))
+        self.next_match.on_click(lambda _: self.step(1, match=True))
         self.timeline.on_tap = self.go
         self.player.on_go = self.go
         ctx.param.watch(self._on_frames, ["frame_ids", "matching", "timestamps"])
@@ -175,10 +175,19 @@ class PlayerView(pn.viewable.Viewer):
         """Play from the current frame at the footage's rate, or pause (space)."""
         self.player.direction = 0 if self.player.direction else 1
 
+    def step(self, delta: int, match: bool = False) -> None:
+        """To the next (delta > 0) or previous frame; `match`: matching frame."""
+        with pn.io.hold():  # what follows the frame (the grid's active tile...) in its message
+            if match:
+                self.context.step_match(delta)
+            else:
+                self.context.step(delta)
+
     def go(self, position: int) -> None:
         """Show the frame at `position` (a click on the timeline, or playing)."""
         if position != self.context.index and 0 <= position < len(self.context.frame_ids):
-            self.context.index = position
+            with pn.io.hold():
+                self.context.index = position
 
     def _on_frames(self, *events: param.parameterized.Event) -> None:
         ctx = self.context

@@ -52,9 +52,13 @@ class SampleView(pn.viewable.Viewer):
         self.viewer = viewer
         display = state.display
         context = state.context
-        self.title = LiveText(css_classes=["wb-sample-title"], margin=(8, 10))
-        context.param.watch(self._show_title, ["context_id", "index"])
-        state.param.watch(self._show_title, ["tiles", "page"])
+        # In frames mode the title changes at every step: the viewer's frame carries it then.
+        self.title = LiveText(
+            css_classes=["wb-sample-title"], margin=(8, 10), channel=viewer.canvas.channel
+        )
+        viewer.position_extras["s"] = lambda: list(self.title_parts())
+        context.param.watch(self._show_title, ["context_id"])
+        state.param.watch(self._show_title, ["tiles", "page", "mode"])
         self._show_title()
         self.prev_sample = _button("‹ sample (p)", "wb-prev-sample", 100)
         self.next_sample = _button("sample › (n)", "wb-next-sample", 100)
