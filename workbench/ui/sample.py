@@ -17,7 +17,7 @@ import param
 
 from workbench.errors import WorkbenchError
 from workbench.ui.facets import Facets
-from workbench.ui.later import wrapping_row
+from workbench.ui.later import after_first_render, wrapping_row
 from workbench.ui.text import Html, LiveText, TextAlert, css_class, text
 
 if TYPE_CHECKING:
@@ -179,11 +179,14 @@ class SampleView(pn.viewable.Viewer):
         )  # fmt: skip
 
         # The classes on a line of their own: a stretching widget in a wrapping row reaches
-        # past the row's end by its margins.
-        display = pn.Column(
-            wrapping_row(self.label_text, *self.opacity.values()), self.classes,
-            css_classes=["wb-display"], sizing_mode="stretch_width", margin=0,
-        )  # fmt: skip
+        # past the row's end by its margins. Below the picture, so added once the page is on
+        # screen when served (a smaller first document).
+        display = pn.Column(css_classes=["wb-display"], sizing_mode="stretch_width", margin=0)
+
+        def fill() -> None:
+            display[:] = [wrapping_row(self.label_text, *self.opacity.values()), self.classes]
+
+        after_first_render(fill)
         return pn.Column(
             navigation, self.message, display,
             css_classes=["wb-sample"], sizing_mode="stretch_width",
