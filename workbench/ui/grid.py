@@ -26,6 +26,7 @@ import param
 from workbench.ui.later import wrapping_row
 from workbench.ui.selection import Selection
 from workbench.ui.text import Html, LiveText, TextPane, text
+from workbench.ui.tiles import tiles_css, tiles_esm
 from workbench.ui.wording import plural
 
 if TYPE_CHECKING:
@@ -102,8 +103,8 @@ class TileGrid(pn.custom.JSComponent):
         default="", doc="The viewer's announcements: in frames mode the drawn frame is active."
     )
 
-    _esm = _HERE / "grid.js"
-    _stylesheets = [(_HERE / "grid.css").read_text()]  # noqa: RUF012 - Panel's class attribute
+    _esm = tiles_esm("grid.js")
+    _stylesheets = tiles_css("grid.css")
 
     def __init__(self, page: GridPage | None = None, **params: Any) -> None:
         params.setdefault("css_classes", ["wb-grid"])
