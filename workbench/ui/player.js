@@ -8,7 +8,7 @@
 // piling requests up. `model.direction` (1, -1, 0 for paused) is shared with the server
 // (the space key plays and pauses from there).
 
-const AHEAD = 3; // frames asked for and not drawn yet, at most
+const AHEAD = 6; // frames asked for and not drawn yet, at most
 const STALL_MS = 1000; // ask again if nothing was drawn for this long
 const SPEEDS = [0.25, 0.5, 1, 2, 4];
 
