@@ -1,6 +1,6 @@
 """Where a frame step's time goes in the browser, measured in a real headless Chromium.
 
-    python bench/ui_step_profile.py --catalog demo.duckdb --steps 24 --loads 3
+    python bench/ui_step_profile.py --catalog demo.duckdb --steps 24 --loads 3 [--mode frames]
 
 Starts `workbench serve` (as bench/ui_bench.py does), opens the app, clicks the first tile,
 then clicks "frame ▶" / "◀ frame" in turn. For each step it records, in the page's own clock
@@ -95,7 +95,7 @@ def loads(browser: Any, url: str, count: int) -> list[dict[str, float]]:
     return rows
 
 
-def profile(url: str, steps: int, load_count: int = 0) -> dict[str, Any]:
+def profile(url: str, steps: int, load_count: int = 0, mode: str = "contexts") -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -106,9 +106,14 @@ def profile(url: str, steps: int, load_count: int = 0) -> dict[str, Any]:
         context.add_init_script(_STEP_JS)
         page = context.new_page()
         received: list[int] = []
+        changes: list[str] = []  # what the Bokeh messages of a step changed
+
+        def on_frame(payload: Any) -> None:
+            received.append(len(payload))
+            changes.extend(_changed(payload))
 
         def on_socket(ws: Any) -> None:
-            ws.on("framereceived", lambda payload: received.append(len(payload)))
+            ws.on("framereceived", on_frame)
 
         page.on("websocket", on_socket)
         cdp = context.new_cdp_session(page)
@@ -116,6 +121,9 @@ def profile(url: str, steps: int, load_count: int = 0) -> dict[str, Any]:
         page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
         page.wait_for_function("() => __wb.idle() && (__wb.grid()?.tiles ?? 0) > 0")
         page.wait_for_function("() => __wb.idle() && __wb.find('.wb-runs') !== null")
+        if mode == "frames":  # a tile per frame, as bench/ui_bench.py pages the demo
+            page.locator(".wb-grid-mode button", has_text="frames").click()
+            page.wait_for_function("() => __wb.idle() && __wb.grid()?.mode === 'frames'")
         page.locator(".wb-tile").first.click()
         page.wait_for_function(
             "() => __wb.idle() && __wb.find('.wb-tile')?.classList.contains('wb-active')"
@@ -129,6 +137,7 @@ def profile(url: str, steps: int, load_count: int = 0) -> dict[str, Any]:
             before = page.evaluate("() => __wb.text('.wb-frame-label')")
             metrics = _metrics(cdp)
             received.clear()
+            changes.clear()
             page.evaluate("() => __step.arm()")
             page.locator(button).first.click()
             in_page = page.evaluate("(b) => __step.wait(b)", before)
@@ -138,11 +147,15 @@ def profile(url: str, steps: int, load_count: int = 0) -> dict[str, Any]:
                     "in_page_ms": round(in_page, 1),
                     "messages": len(received),
                     "bytes": sum(received),
+                    "changed": sorted(changes),
                     **{k: round((after[k] - metrics[k]) * 1000, 1) for k in METRICS},
                 }
             )
         browser.close()
-    medians = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+    medians: dict[str, Any] = {
+        k: statistics.median(r[k] for r in rows) for k in rows[0] if k != "changed"
+    }
+    medians["changed"] = _most_common([" ".join(r["changed"]) for r in rows])
     if loaded:
         medians.update({f"load_{k}": statistics.median(r[k] for r in loaded) for k in loaded[0]})
     return {
@@ -151,6 +164,21 @@ def profile(url: str, steps: int, load_count: int = 0) -> dict[str, Any]:
         "median": medians,
         "load_average": os.getloadavg()[0],
     }
+
+
+def _changed(payload: Any) -> list[str]:
+    """The model attributes a Bokeh message (a websocket frame holding JSON) changed."""
+    if not isinstance(payload, str) or '"events"' not in payload:
+        return []
+    try:
+        events = json.loads(payload).get("events", [])
+    except (ValueError, AttributeError):
+        return []
+    return [str(e.get("attr", e.get("kind"))) for e in events if isinstance(e, dict)]
+
+
+def _most_common(values: list[str]) -> str:
+    return max(set(values), key=values.count) if values else ""
 
 
 def _metrics(cdp: Any) -> dict[str, float]:
@@ -163,11 +191,14 @@ def main() -> int:
     parser.add_argument("--catalog", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=24)
     parser.add_argument("--loads", type=int, default=0, help="first loads to measure first")
+    parser.add_argument(
+        "--mode", choices=("contexts", "frames"), default="contexts", help="the grid's tiles"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     load = os.getloadavg()[0]
     with served(args.catalog) as (url, _pid):
-        result = profile(url, args.steps, args.loads)
+        result = profile(url, args.steps, args.loads, args.mode)
     result["load_average"] = [round(load, 2), round(result["load_average"], 2)]
     print(json.dumps(result["median"]), "load", result["load_average"])
     if args.json:

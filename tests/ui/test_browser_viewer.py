@@ -8,6 +8,7 @@ drawn some ten times larger, so each ROI is well apart on screen.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -168,3 +169,46 @@ def test_the_screenshot_of_the_viewer_is_saved(page: Any):
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(".wb-viewer").first.screenshot(path=str(ARTIFACTS / "viewer-kinds.png"))
     assert (ARTIFACTS / "viewer-kinds.png").stat().st_size > 5_000
+
+
+def test_a_step_is_one_message_and_the_page_follows_the_drawn_frame(page: Any):
+    """In frames mode a step changes the label, the timeline, the grid's active tile and the
+    sample title; all of them follow the viewer's one frame message; playing runs in the
+    page and stops at the last frame."""
+    page.locator(".wb-grid-mode button", has_text="frames").first.click()
+    expect(page.locator("div.wb-grid-root").first).to_have_attribute("data-mode", "frames")
+    page.locator(TILES, has_text="ctx-0/f0").first.click()
+    root = page.locator(".wb-frame-root").first
+    expect(root).to_have_attribute("data-frame", "ctx-0/f0")
+    changed: list[str] = []
+
+    def on_frame(payload: Any) -> None:
+        if isinstance(payload, str) and '"events"' in payload:
+            changed.extend(str(e.get("attr")) for e in json.loads(payload)["events"])
+
+    page.wait_for_timeout(300)
+    # the websocket opened before this listener: watch a fresh page's socket instead
+    page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
+    page.reload(wait_until="load")
+    page.wait_for_selector(TILES)
+    page.locator(".wb-grid-mode button", has_text="frames").first.click()
+    expect(page.locator("div.wb-grid-root").first).to_have_attribute("data-mode", "frames")
+    page.locator(TILES, has_text="ctx-0/f0").first.click()
+    expect(root).to_have_attribute("data-frame", "ctx-0/f0")
+    page.wait_for_timeout(500)
+    changed.clear()
+    page.locator(".wb-next button").first.click()
+    expect(root).to_have_attribute("data-frame", "ctx-0/f1")
+    expect(page.locator(".wb-frame-label").first).to_have_text("frame 2 / 5 · ctx-0/f1")
+    expect(page.locator(".wb-tile.wb-active").first).to_contain_text("ctx-0/f1")
+    expect(page.locator(".wb-sample-title").first).to_contain_text("sample 2 of")
+    page.wait_for_timeout(300)
+    assert changed == ["frame_json"]
+    # play from here: the page asks for each frame in turn and stops at the last one
+    page.locator(".wb-play").first.click()
+    expect(root).to_have_attribute("data-frame", "ctx-0/f4")
+    expect(page.locator(".wb-frame-label").first).to_have_text("frame 5 / 5 · ctx-0/f4")
+    expect(page.locator(".wb-play.wb-on")).to_have_count(0)
+    # a key steps back
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator(".wb-frame-label").first).to_have_text("frame 4 / 5 · ctx-0/f3")

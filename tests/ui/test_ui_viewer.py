@@ -121,7 +121,12 @@ def test_player_steps_and_marks_matches(state: WorkbenchState):
     assert ctx.matching == [1, 3]
     assert ctx.index == 1  # opened at the first matching frame
     assert player.label.text == "frame 2 / 5 · ctx-3/f1"
-    assert player.player.end == 4 and player.player.value == 1
+    # the viewer's frame carries the position the page's label, controls and timeline show
+    assert json.loads(viewer.canvas.frame_json)["pos"] == {
+        "i": 1,
+        "n": 5,
+        "t": "frame 2 / 5 · ctx-3/f1",
+    }
     assert player.timeline.colors == [
         OTHER_COLOR,
         MATCH_COLOR,
@@ -129,7 +134,6 @@ def test_player_steps_and_marks_matches(state: WorkbenchState):
         MATCH_COLOR,
         OTHER_COLOR,
     ]
-    assert player.timeline.index == 1
 
     player.next_button.clicks += 1
     assert ctx.index == 2
@@ -141,12 +145,15 @@ def test_player_steps_and_marks_matches(state: WorkbenchState):
     assert ctx.index == 3
     player.prev_match.clicks += 1
     assert ctx.index == 1
-    player.player.value = 4  # what playing does
+    player.player._handle_msg({"go": 4})  # what playing does
     assert ctx.frame_id == "ctx-3/f4"
-    assert player.timeline.index == 4
+    assert json.loads(viewer.canvas.frame_json)["pos"]["i"] == 4
+    player.player._handle_msg({"go": 9})  # out of the context: ignored
+    player.player._handle_msg({"go": "2"})
+    assert ctx.index == 4
     player.next_button.clicks += 1  # at the end: stays
     assert ctx.index == 4
-    player.timeline.index = 0  # a click on the timeline
+    player.timeline._handle_msg({"index": 0})  # a click on the timeline
     assert ctx.index == 0
     # a new query re-marks the matches of the open context
     state.query.where = "f.weather = 'rain'"

@@ -7,6 +7,8 @@ the widgets laid out over it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import panel as pn
@@ -268,11 +270,18 @@ class ActionsBar(pn.viewable.Viewer):
         self.invalidate = InvalidateScenes(state)
         self.delete = DeleteInputs(state)
         self.dialogs: list[ActionDialog] = [self.send, self.invalidate, self.delete]
-        self.views = [
-            DialogView(self.send, send_form(self.send), "wb-send-dialog", split=8, width=900),
-            DialogView(self.invalidate, invalidate_form(self.invalidate), "wb-invalidate-dialog"),
-            DialogView(self.delete, delete_form(self.delete), "wb-delete-dialog"),
+        # Each dialog's widgets are made the first time it opens (or `views` is read): a
+        # page nobody sends from does not build three forms (a third of the app's setup).
+        self._makers: list[Callable[[], DialogView]] = [
+            lambda: DialogView(
+                self.send, send_form(self.send), "wb-send-dialog", split=8, width=900
+            ),
+            lambda: DialogView(
+                self.invalidate, invalidate_form(self.invalidate), "wb-invalidate-dialog"
+            ),
+            lambda: DialogView(self.delete, delete_form(self.delete), "wb-delete-dialog"),
         ]
+        self._views: dict[int, DialogView] = {}
         selection = state.param.selection
         no_scenes = pn.bind(_no_scenes, selection)
         self.summary = TextPane(
@@ -306,10 +315,27 @@ class ActionsBar(pn.viewable.Viewer):
                 other.cancel()
         dialog.open()
 
+    def view(self, i: int) -> DialogView:
+        """The widgets of dialog `i` (of `dialogs`), made the first time they are needed."""
+        if i not in self._views:
+            self._views[i] = self._makers[i]()
+        return self._views[i]
+
+    @property
+    def views(self) -> list[DialogView]:
+        """Every dialog's widgets (made now if they were not)."""
+        return [self.view(i) for i in range(len(self.dialogs))]
+
     def modals(self) -> list[pn.viewable.Viewable]:
-        """The dialogs, each a box over the page (the app places them), each built in the
-        page the first time it opens."""
-        return [placed_when_opened(view.modal, view.dialog, "visible") for view in self.views]
+        """The dialogs, each a box over the page (the app places them), each made and
+        built in the page the first time it opens."""
+        return [
+            placed_when_opened(partial(self._modal, i), dialog, "visible")
+            for i, dialog in enumerate(self.dialogs)
+        ]
+
+    def _modal(self, i: int) -> Modal:
+        return self.view(i).modal
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Row(

@@ -91,7 +91,11 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.query_panel = QueryPanel(self.state)
         self.grid = GridView(self.state)
         self.viewer = FrameViewer(self.state)
+        # The page tells the grid which frame the viewer drew (its active tile in frames mode).
+        self.grid.grid.channel = self.viewer.canvas.channel
         self.player = PlayerView(self.state.context, self.state.media, self.viewer.canvas)
+        if self.player.read_ahead is not None:  # the next pictures come with the frame
+            self.viewer.ahead = self.player.read_ahead.urls_due
         self.sample = SampleView(self.state, self.viewer)
         self.actions = ActionsPanel(self.state)
         self.actions_bar = ActionsBar(self.state)

@@ -118,6 +118,12 @@ class ContextState(param.Parameterized):
             return "no frame"
         return f"frame {self.index + 1} / {len(self.frame_ids)} · {self.frame_id}"
 
+    @property
+    def position(self) -> dict[str, Any]:
+        """Where the player is, as the page's player shows it: the position, the number of
+        frames and the label's text."""
+        return {"i": self.index, "n": len(self.frame_ids), "t": self.position_text}
+
     def open(self, context_id: str, query_view: View, frame_id: str | None = None) -> None:
         """Open a context at `frame_id` (default: its first frame matching `query_view`)."""
         table = (

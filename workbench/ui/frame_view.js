@@ -7,6 +7,9 @@
 // frame stays on screen meanwhile), so the ROIs never show over another frame's picture.
 // Wheel: zoom at the mouse; drag: pan; double click or the reset button: fit again. A click on
 // a shape chooses it (shift-click: one more); the chosen ids go back in `model.chosen`.
+// Once a frame is drawn, its position in the context (`pos`: {i, n, t}) is announced on the
+// page as a "wb-position" event for `model.channel` (and kept in window.__wbPositions): the
+// player's label, controls and timeline follow it, so a frame step is one message.
 
 const DASH = [6, 3];
 const WAIT_MS = 400; // draw without the picture if it has not come by then
@@ -330,6 +333,21 @@ class SourceView {
   }
 }
 
+// Announce the drawn frame's position to the parts listening on `channel`: the player's
+// label, controls and timeline, the grid (its active tile in frames mode), the sample title.
+function announce(channel, frameId, pos) {
+  const detail = {
+    channel,
+    f: String(frameId ?? ""),
+    i: Math.max(Math.trunc(num(pos?.i, 0)), 0),
+    n: Math.max(Math.trunc(num(pos?.n, 0)), 0),
+    t: String(pos?.t ?? ""),
+    s: Array.isArray(pos?.s) ? pos.s.slice(0, 2).map((x) => String(x ?? "")) : null,
+  };
+  (window.__wbPositions ??= new Map()).set(channel, detail);
+  document.dispatchEvent(new CustomEvent("wb-position", { detail }));
+}
+
 export function render({ model }) {
   const root = element("div", "wb-frame-root");
   const badges = element("div", "wb-badges");
@@ -396,7 +414,9 @@ export function render({ model }) {
       frame = { sources: [] };
     }
     const sources = list(frame.sources);
-    const commits = await Promise.all(sources.map((source, i) => viewAt(i).show(source)));
+    const showing = Promise.all(sources.map((source, i) => viewAt(i).show(source)));
+    fetchAhead(frame.ahead); // after this frame's own pictures
+    const commits = await showing;
     if (asked !== shown) return; // a newer frame came meanwhile
     if (onScreen !== sources.length) {
       onScreen = sources.length;
@@ -410,22 +430,24 @@ export function render({ model }) {
     root.dataset.frame = String(frame.frame ?? "");
     root.dataset.drawn = String(drawn);
     root.dataset.texts = String(views.reduce((n, v) => n + v.source.texts.length, 0));
+    if (frame.pos) announce(String(model.channel), frame.frame, frame.pos);
   }
 
   // The next frames' pictures, fetched and decoded ahead (playback draws them at once).
-  function fetchAhead() {
-    let urls;
-    try {
-      urls = JSON.parse(model.urls_json);
-    } catch {
-      urls = [];
-    }
+  function fetchAhead(urls) {
     for (const url of list(urls).slice(0, KEPT / 2)) if (typeof url === "string" && url) picture(url);
   }
 
   model.on("frame_json", draw);
-  model.on("urls_json", fetchAhead);
-  fetchAhead();
+  const fetchListed = () => {
+    try {
+      fetchAhead(JSON.parse(model.urls_json));
+    } catch {
+      // nothing to fetch
+    }
+  };
+  model.on("urls_json", fetchListed);
+  fetchListed();
   model.on("chosen", () => made.slice(0, onScreen).forEach((v) => v.paint()));
   draw();
   return root;

@@ -16,6 +16,7 @@ with a click (shift-click for more) in `chosen`.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ NOTEBOOK_ROW_WIDTH = 500
 # The hover rows, in order: each a column of the glyphs, shown as text.
 HOVER_ROWS = ("label", "field", "confidence", "attributes", "outcome", "point", "id")
 EMPTY_FRAME = '{"frame":"","badges":[],"sources":[]}'
+# The player's position as the page shows it (workbench/ui/player.py): where it is, out of
+# how many frames, and the label's text.
+NO_POSITION: dict[str, Any] = {"i": 0, "n": 0, "t": "no frame"}
 
 
 def plot_size(width: int, height: int, sources: int, large: bool = False) -> tuple[int, int]:
@@ -129,15 +133,31 @@ class SourceView:
         }
 
 
-def frame_json(frame_id: str, views: Sequence[SourceView], badges: Sequence[Badge] = ()) -> str:
-    """The open frame as one string for FrameCanvas.frame_json: its sources, and its
-    classifications as badges (text, field, colour)."""
+def frame_json(
+    frame_id: str,
+    views: Sequence[SourceView],
+    badges: Sequence[Badge] = (),
+    position: Mapping[str, Any] | None = None,
+    ahead: Sequence[str] = (),
+) -> str:
+    """The open frame as one string for FrameCanvas.frame_json: its sources, its
+    classifications as badges (text, field, colour), and the player's position (which the
+    page hands to the player's label, controls and timeline once the frame is drawn: a
+    frame step is this one message)."""
     content = {
         "frame": frame_id,
         "badges": [{"t": b.text, "f": b.field, "c": b.color} for b in badges],
         "sources": [view.payload() for view in views],
+        "pos": dict(position or NO_POSITION),
     }
+    if ahead:  # the next frames' pictures, to fetch and decode ahead
+        content["ahead"] = list(ahead)
     return json.dumps(content, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def new_channel() -> str:
+    """A name of its own for one app's position announcements in the page."""
+    return uuid.uuid4().hex
 
 
 def _rows(columns: Columns, row: Any) -> list[dict[str, Any]]:
@@ -204,7 +224,10 @@ def _num(value: Any, default: float = 0.0) -> float:
 
 
 class FrameCanvas(pn.custom.JSComponent):
-    """The open frame's sources drawn by frame_view.js; change it with `frame_json`."""
+    """The open frame's sources drawn by frame_view.js; change it with `frame_json`.
+
+    Once a frame is drawn, the page announces its position (`pos`) on `channel`: the
+    player's label, controls and timeline of the same app follow it (player.js)."""
 
     frame_json = param.String(default=EMPTY_FRAME, doc="The frame, as `frame_json` wrote it.")
     chosen = param.List(default=[], doc="Ids of the shapes chosen with a click (from the page).")
@@ -212,10 +235,13 @@ class FrameCanvas(pn.custom.JSComponent):
         default="[]", doc="Pictures of the next frames to fetch and decode ahead, as JSON."
     )
 
+    channel = param.String(default="", doc="Where the page announces the drawn position.")
+
     _esm = _HERE / "frame_view.js"
     _stylesheets = [(_HERE / "frame_view.css").read_text()]  # noqa: RUF012 - Panel's attribute
 
     def __init__(self, **params: Any) -> None:
+        params.setdefault("channel", new_channel())
         params.setdefault("css_classes", ["wb-viewer"])
         params.setdefault("sizing_mode", "stretch_width")
         super().__init__(**params)

@@ -6,32 +6,15 @@
 // comes from data (ids, labels, colours), so the DOM is built with createElement,
 // textContent and setAttribute, never from markup: a label is text, whatever it holds.
 // Selection and the open tile are separate properties, so selecting does not resend the
-// page. Clicks go back to Python with model.send_msg.
+// page. Clicks go back to Python with model.send_msg. `element`, `pairs`, `drawTiles` and
+// `listenTiles` come from tiles_common.js, loaded in front of this file.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = String(text ?? "");
-  return node;
-}
 
 function svgElement(tag, attributes) {
   const node = document.createElementNS(SVG_NS, tag);
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
   return node;
-}
-
-// Coordinates are numbers: anything else in a ring is dropped, not written into an attribute.
-function pairs(flat) {
-  const out = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    const x = Number(flat[i]);
-    const y = Number(flat[i + 1]);
-    if (Number.isFinite(x) && Number.isFinite(y)) out.push(`${x},${y}`);
-  }
-  return out.join(" ");
 }
 
 // The rings as one SVG path ("M x,y x,y ..." per ring, closed with Z for polygons).
@@ -107,14 +90,13 @@ function tileNode(tile) {
 }
 
 export function render({ model, el }) {
-  const root = document.createElement("div");
-  root.className = "wb-grid-root";
-  let version = 0;
+  const root = element("div", "wb-grid-root");
+  const idOf = (node) => node.dataset.contextId ?? node.dataset.frameId;
 
   function drawMarks() {
     const marks = JSON.parse(model.marks_json || "{}");
     for (const node of root.children) {
-      const id = node.dataset.contextId ?? node.dataset.frameId;
+      const id = idOf(node);
       const thumb = node.querySelector(".wb-thumb");
       if (id === undefined || !thumb) continue;
       thumb.querySelector(".wb-marks")?.remove();
@@ -133,13 +115,31 @@ export function render({ model, el }) {
     root.style.setProperty("--wb-tile", `${Number(model.tile_size) || 168}px`);
   }
 
+  // In frames mode the open frame's tile follows the frame the viewer drew last (announced
+  // in the page with the frame: a frame step sends nothing to the grid).
+  let drawnFrame = null;
+  function activeId() {
+    return root.dataset.mode === "frames" && drawnFrame !== null ? drawnFrame : model.active;
+  }
+  const channel = String(model.channel ?? "");
+  if (channel) {
+    const heard = (event) => {
+      if (!event.detail || event.detail.channel !== channel) return;
+      drawnFrame = String(event.detail.f ?? "");
+      if (root.dataset.mode === "frames") markSelection();
+    };
+    document.addEventListener("wb-position", heard);
+    model.on("remove", () => document.removeEventListener("wb-position", heard));
+  }
+
   function markSelection() {
     const selected = new Set(model.selected);
+    const active = activeId();
     for (const node of root.children) {
-      const id = node.dataset.contextId ?? node.dataset.frameId;
+      const id = idOf(node);
       if (id === undefined) continue;
       node.classList.toggle("wb-selected", selected.has(id));
-      node.classList.toggle("wb-active", id === model.active);
+      node.classList.toggle("wb-active", id === active);
     }
   }
 
@@ -149,40 +149,16 @@ export function render({ model, el }) {
     root.dataset.mode = page.mode;
     root.dataset.page = String(page.page);
     root.dataset.total = String(page.total);
-    const fragment = document.createDocumentFragment();
-    if (tiles.length) {
-      for (const tile of tiles) fragment.append(tileNode(tile));
-    } else {
-      fragment.append(element("div", "wb-empty", page.empty_text));
-    }
-    root.replaceChildren(fragment);
+    drawTiles(root, tiles, tileNode, page.empty_text);
     markSelection();
     drawMarks();
-    version += 1;
-    root.dataset.version = String(version);
   }
 
-  function tileId(event) {
-    const node = event.target.closest(".wb-tile");
-    return node ? (node.dataset.contextId ?? node.dataset.frameId) : null;
-  }
-
-  root.addEventListener("mousedown", (event) => {
-    // Shift-click would otherwise select the captions' text.
-    if (event.shiftKey) event.preventDefault();
-  });
-  root.addEventListener("click", (event) => {
-    const id = tileId(event);
-    if (id === null) return;
-    model.send_msg({ event: "click", id, shift: event.shiftKey, ctrl: event.ctrlKey || event.metaKey });
-  });
-  root.addEventListener("dblclick", (event) => {
-    const id = tileId(event);
-    if (id !== null) model.send_msg({ event: "open", id });
-  });
+  listenTiles(root, model, ".wb-tile", idOf);
 
   model.on("page_json", draw);
-  model.on(["selected", "active"], markSelection);
+  model.on("selected", markSelection);
+  model.on("active", () => { drawnFrame = null; markSelection(); });
   model.on("marks_json", drawMarks);
   model.on("tile_size", sizeTiles);
   sizeTiles();

@@ -26,6 +26,7 @@ import param
 from workbench.ui.later import wrapping_row
 from workbench.ui.selection import Selection
 from workbench.ui.text import Html, LiveText, TextPane, text
+from workbench.ui.tiles import tiles_css, tiles_esm
 from workbench.ui.wording import plural
 
 if TYPE_CHECKING:
@@ -98,9 +99,12 @@ class TileGrid(pn.custom.JSComponent):
         default="{}", doc="Tile id -> [{t: text, k: tag | run | invalid}], as JSON."
     )
     tile_size = param.Integer(default=TILE_SIZE, bounds=(80, 480), doc="Least tile width, px.")
+    channel = param.String(
+        default="", doc="The viewer's announcements: in frames mode the drawn frame is active."
+    )
 
-    _esm = _HERE / "grid.js"
-    _stylesheets = [(_HERE / "grid.css").read_text()]  # noqa: RUF012 - Panel's class attribute
+    _esm = tiles_esm("grid.js")
+    _stylesheets = tiles_css("grid.css")
 
     def __init__(self, page: GridPage | None = None, **params: Any) -> None:
         params.setdefault("css_classes", ["wb-grid"])
@@ -161,7 +165,8 @@ class GridView(pn.viewable.Viewer):
         self.grid = TileGrid(
             self._current_page(),
             selected=state.param.selected_tiles,
-            active=pn.bind(self._active, state.param.mode, context.param.context_id, context.param.index),
+            # In frames mode the page marks the frame the viewer drew (grid.js, `channel`).
+            active=pn.bind(self._active, state.param.mode, context.param.context_id),
             marks_json=pn.bind(_marks_json, state.param.tile_marks),
             tile_size=self.tile_size.param.value,
         )  # fmt: skip
@@ -248,7 +253,7 @@ class GridView(pn.viewable.Viewer):
     def _show_page(self, *events: Any) -> None:
         self.grid.set_page(self._current_page())
 
-    def _active(self, mode: str, context_id: str | None, index: int) -> str:
+    def _active(self, mode: str, context_id: str | None) -> str:
         return self.state.active_tile
 
     def _last_page(self, page: int, total: int) -> bool:

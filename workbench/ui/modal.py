@@ -103,14 +103,17 @@ class Modal(pn.viewable.Viewer):
         return self.root
 
 
-def placed_when_opened(modal: Modal, owner: param.Parameterized, name: str) -> pn.Column:
+def placed_when_opened(
+    modal: Modal | Callable[[], Modal], owner: param.Parameterized, name: str
+) -> pn.Column:
     """An empty column that takes `modal` the first time `owner.<name>` is set (truthy):
-    a dialog nobody opens is never built in the browser."""
+    a dialog nobody opens is never built in the browser. `modal` may be a function that
+    makes it: then it is not made on the server either until then."""
     box = pn.Column(sizing_mode="fixed", width=0, height=0, margin=0)
 
     def place(*events: param.parameterized.Event) -> None:
         if getattr(owner, name) and not box.objects:
-            box[:] = [modal]
+            box[:] = [modal if isinstance(modal, Modal) else modal()]
 
     owner.param.watch(place, [name])
     place()

@@ -4,27 +4,12 @@
 // see workbench/ui/patches.py). Every value in a patch comes from data, so the DOM is built
 // with createElement, textContent and setAttribute, never from markup. The crop is the
 // thumbnail scaled and moved with CSSOM properties (no style attribute, nothing inline), and
-// the ROI's outline is an SVG whose viewBox is the crop, in source pixels.
+// the ROI's outline is an SVG whose viewBox is the crop, in source pixels. `element`,
+// `pairs`, `drawTiles` and `listenTiles` come from tiles_common.js, loaded in front of this
+// file (as for the grid).
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const SIDE = 128;
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = String(text ?? "");
-  return node;
-}
-
-function pairs(flat) {
-  const out = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    const x = Number(flat[i]);
-    const y = Number(flat[i + 1]);
-    if (Number.isFinite(x) && Number.isFinite(y)) out.push(`${x},${y}`);
-  }
-  return out.join(" ");
-}
 
 function num(value, fallback) {
   const n = Number(value);
@@ -79,7 +64,6 @@ function patchNode(patch) {
 
 export function render({ model, el }) {
   const root = element("div", "wb-patches-root");
-  let version = 0;
 
   function markSelection() {
     const selected = new Set(model.selected);
@@ -95,35 +79,11 @@ export function render({ model, el }) {
     const patches = page.patches || [];
     root.dataset.page = String(page.page);
     root.dataset.total = String(page.total);
-    const fragment = document.createDocumentFragment();
-    if (patches.length) {
-      for (const patch of patches) fragment.append(patchNode(patch));
-    } else {
-      fragment.append(element("div", "wb-empty", page.empty_text));
-    }
-    root.replaceChildren(fragment);
+    drawTiles(root, patches, patchNode, page.empty_text);
     markSelection();
-    version += 1;
-    root.dataset.version = String(version);
   }
 
-  function patchId(event) {
-    const node = event.target.closest(".wb-patch");
-    return node ? node.dataset.patchId : null;
-  }
-
-  root.addEventListener("mousedown", (event) => {
-    if (event.shiftKey) event.preventDefault();
-  });
-  root.addEventListener("click", (event) => {
-    const id = patchId(event);
-    if (id === null) return;
-    model.send_msg({ event: "click", id, shift: event.shiftKey, ctrl: event.ctrlKey || event.metaKey });
-  });
-  root.addEventListener("dblclick", (event) => {
-    const id = patchId(event);
-    if (id !== null) model.send_msg({ event: "open", id });
-  });
+  listenTiles(root, model, ".wb-patch", (node) => node.dataset.patchId);
   model.on("page_json", draw);
   model.on("selected", markSelection);
   draw();

@@ -31,7 +31,7 @@ from workbench.ui.palette import outcome_color
 from workbench.ui.query_state import QUERY_PARAMS
 from workbench.ui.selection import Pick, click_range
 from workbench.ui.text import TextPane
-from workbench.ui.tiles import THUMB_SIZE, short_id, thin_ring
+from workbench.ui.tiles import THUMB_SIZE, short_id, thin_ring, tiles_css, tiles_esm
 
 if TYPE_CHECKING:
     from workbench.ui.state import WorkbenchState
@@ -66,8 +66,8 @@ class PatchGrid(pn.custom.JSComponent):
     page_json = param.String(default=PatchPage().to_json())
     selected = param.List(default=[], doc="Ids of the patches drawn as selected.")
 
-    _esm = _HERE / "patches.js"
-    _stylesheets = [(_HERE / "patches.css").read_text()]  # noqa: RUF012 - Panel's attribute
+    _esm = tiles_esm("patches.js")
+    _stylesheets = tiles_css("patches.css")
 
     def __init__(self, **params: Any) -> None:
         params.setdefault("css_classes", ["wb-patches"])

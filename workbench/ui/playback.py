@@ -29,9 +29,12 @@ if TYPE_CHECKING:
 DEFAULT_FPS = 10.0
 MIN_FPS, MAX_FPS = 1.0, 30.0
 # Frames whose pictures the browser fetches ahead; records are read (READ_AHEAD of them) once
-# fewer than AHEAD are read ahead of the current frame.
+# fewer than AHEAD are read ahead of the current frame. Faster footage reads further ahead:
+# half a second of frames at least (`ReadAhead.ahead`), so a read in the background has
+# that long to finish before playback needs its frames.
 AHEAD = 8
 READ_AHEAD = 16
+AHEAD_SECONDS = 0.5
 
 
 def frame_rate(timestamps: Sequence[int | None]) -> float:
@@ -94,34 +97,52 @@ class ReadAhead:
         self.prefetch: Any = Prefetch() if prefetch is None else prefetch
         self._reading = False
         self._urls: dict[str, list[str]] = {}  # frame id -> its pictures' URLs, recent ones
-        # The browser has the pictures up to this position (one message per AHEAD frames).
-        self._handed: tuple[str | None, int] = (None, -1)
+        # The browser has the pictures of the positions in this range (of this context).
+        self._handed: tuple[str | None, int, int] = (None, 0, -1)
         context.param.watch(self._moved, ["index", "frame_ids"])
 
     def _moved(self, *events: param.parameterized.Event) -> None:
         context = self.context
         ids, index = list(context.frame_ids), context.index
         self._hand_over()
-        near = ids[index + 1 : index + 1 + AHEAD]
+        near = ids[index + 1 : index + 1 + self.ahead]
         if self._reading or all(context.loader.peek(i) is not None for i in near):
             return
-        ahead = ids[index + 1 : index + 1 + READ_AHEAD]
+        ahead = ids[index + 1 : index + 1 + max(READ_AHEAD, 2 * self.ahead)]
         self._read([i for i in ahead if context.loader.peek(i) is None])
 
+    @property
+    def ahead(self) -> int:
+        """Frames kept ahead: AHEAD, or half a second of the footage if that is more."""
+        return max(AHEAD, round(self.context.fps * AHEAD_SECONDS))
+
     def _hand_over(self) -> None:
-        """Give the browser the pictures of the next frames whose records are read: the
-        next 2 x AHEAD at once, again once fewer than AHEAD of those are left ahead."""
-        context = self.context
-        index, ids = context.index, context.frame_ids
-        context_id, until = self._handed
-        if context_id == context.context_id and index + AHEAD <= until:
-            return
-        ahead = ids[index + 1 : index + 1 + 2 * AHEAD]
-        known = [frame_id for frame_id in ahead if context.loader.peek(frame_id) is not None]
-        urls = [url for frame_id in known for url in self._urls_of(frame_id)]
+        """Give the browser the pictures of the next frames whose records are read (a
+        message of their own: after a read in the background)."""
+        urls = self.urls_due()
         if urls:
             self.prefetch.urls_json = json.dumps(urls)
-            self._handed = (context.context_id, index + len(known))
+
+    def urls_due(self) -> list[str]:
+        """The pictures the browser should fetch now ([] when it has them): the next
+        2 x `ahead` frames' whose records are read, again once fewer than `ahead` are
+        left ahead. The viewer sends them with the frame (one message per step)."""
+        context = self.context
+        index, ids = context.index, context.frame_ids
+        context_id, first, last = self._handed
+        end = min(index + self.ahead, len(ids) - 1)  # the browser should have up to here
+        if context_id == context.context_id and first <= index + 1 and end <= last:
+            return []
+        ahead = ids[index + 1 : index + 1 + 2 * self.ahead]
+        known = []
+        for frame_id in ahead:  # up to the first frame not read yet
+            if context.loader.peek(frame_id) is None:
+                break
+            known.append(frame_id)
+        urls = [url for frame_id in known for url in self._urls_of(frame_id)]
+        if known:
+            self._handed = (context.context_id, index + 1, index + len(known))
+        return urls
 
     def _urls_of(self, frame_id: str) -> list[str]:
         """The URLs of a frame's pictures, worked out once (a served URL checks the file)."""

@@ -17,7 +17,7 @@ import param
 
 from workbench.errors import WorkbenchError
 from workbench.ui.facets import Facets
-from workbench.ui.later import wrapping_row
+from workbench.ui.later import after_first_render, wrapping_row
 from workbench.ui.text import Html, LiveText, TextAlert, css_class, text
 
 if TYPE_CHECKING:
@@ -52,9 +52,13 @@ class SampleView(pn.viewable.Viewer):
         self.viewer = viewer
         display = state.display
         context = state.context
-        self.title = LiveText(css_classes=["wb-sample-title"], margin=(8, 10))
-        context.param.watch(self._show_title, ["context_id", "index"])
-        state.param.watch(self._show_title, ["tiles", "page"])
+        # In frames mode the title changes at every step: the viewer's frame carries it then.
+        self.title = LiveText(
+            css_classes=["wb-sample-title"], margin=(8, 10), channel=viewer.canvas.channel
+        )
+        viewer.position_extras["s"] = lambda: list(self.title_parts())
+        context.param.watch(self._show_title, ["context_id"])
+        state.param.watch(self._show_title, ["tiles", "page", "mode"])
         self._show_title()
         self.prev_sample = _button("‹ sample (p)", "wb-prev-sample", 100)
         self.next_sample = _button("sample › (n)", "wb-next-sample", 100)
@@ -175,11 +179,14 @@ class SampleView(pn.viewable.Viewer):
         )  # fmt: skip
 
         # The classes on a line of their own: a stretching widget in a wrapping row reaches
-        # past the row's end by its margins.
-        display = pn.Column(
-            wrapping_row(self.label_text, *self.opacity.values()), self.classes,
-            css_classes=["wb-display"], sizing_mode="stretch_width", margin=0,
-        )  # fmt: skip
+        # past the row's end by its margins. Below the picture, so added once the page is on
+        # screen when served (a smaller first document).
+        display = pn.Column(css_classes=["wb-display"], sizing_mode="stretch_width", margin=0)
+
+        def fill() -> None:
+            display[:] = [wrapping_row(self.label_text, *self.opacity.values()), self.classes]
+
+        after_first_render(fill)
         return pn.Column(
             navigation, self.message, display,
             css_classes=["wb-sample"], sizing_mode="stretch_width",

@@ -101,10 +101,13 @@ class TextAlert(pn.pane.Alert):
 class LiveText(pn.custom.JSComponent):
     """A line of text, `strong` (bold, may be empty) then `text`, both shown as text
     whatever they hold. Made for text that changes at every page or frame: the browser
-    sets two `textContent`s, Bokeh lays nothing out again."""
+    sets two `textContent`s, Bokeh lays nothing out again. With a `channel`, the line also
+    shows the [strong, text] pair the viewer announces with each frame it draws (its
+    position's `s`, frame_view.js): what changes at every frame comes with the frame."""
 
     text = param.String(default="", doc="The text, after `strong`.")
     strong = param.String(default="", doc="Bold text before `text` ('' for none).")
+    channel = param.String(default="", doc="The viewer's announcements to follow ('' none).")
 
     _esm = """
     export function render({ model }) {
@@ -112,12 +115,21 @@ class LiveText(pn.custom.JSComponent):
       root.className = "wb-live-text";
       const strong = document.createElement("b");
       const rest = document.createElement("span");
-      function draw() {
-        strong.textContent = String(model.strong ?? "");
-        rest.textContent = String(model.text ?? "");
+      function show(first, second) {
+        strong.textContent = String(first ?? "");
+        rest.textContent = String(second ?? "");
       }
-      model.on(["text", "strong"], draw);
-      draw();
+      model.on(["text", "strong"], () => show(model.strong, model.text));
+      show(model.strong, model.text);
+      const channel = String(model.channel ?? "");
+      if (channel) {
+        const heard = (event) => {
+          const said = event.detail;
+          if (said && said.channel === channel && Array.isArray(said.s)) show(said.s[0], said.s[1]);
+        };
+        document.addEventListener("wb-position", heard);
+        model.on("remove", () => document.removeEventListener("wb-position", heard));
+      }
       root.append(strong, rest);
       return root;
     }

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.ui.glyphs import roi_source
@@ -28,6 +29,7 @@ from workbench.ui.palette import label_color
 if TYPE_CHECKING:
     from workbench.query import View
 
+_HERE = Path(__file__).parent
 THUMB_SIZE = 256
 MAX_TILE_ROIS = 150
 MAX_RING_POINTS = 48
@@ -191,3 +193,14 @@ def frame_tiles(view: View, offset: int, limit: int, media: MediaUrls) -> list[d
             }
         )
     return tiles
+
+
+def tiles_esm(name: str) -> str:
+    """The module of a view of tiles (grid.js, patches.js) with the code they share
+    (tiles_common.js) in front: one module, no import to resolve in the page."""
+    return (_HERE / "tiles_common.js").read_text() + "\n" + (_HERE / name).read_text()
+
+
+def tiles_css(name: str) -> list[str]:
+    """The stylesheets of a view of tiles: the rules they share, then its own."""
+    return [(_HERE / "tiles_common.css").read_text(), (_HERE / name).read_text()]

@@ -1,10 +1,12 @@
 // The player's timeline: every frame of the open context as a bar (matching frames tall and
-// in colour), the current frame as a red line. A click on a bar sends its position back in
-// `model.index`; hovering shows the frame's id and timestamp as text.
+// in colour), the current frame as a red line. A click on a bar sends its position to the
+// server (`send_msg({index})`); hovering shows the frame's id and timestamp as text.
 //
 // The frames arrive as one JSON string, `model.frames_json` ({ids, matching, timestamps}: see
-// workbench/ui/timeline.py); the current position is `model.index`, so a frame step changes
-// one number and redraws one small canvas.
+// workbench/ui/timeline.py) when the context or its matches change; the current position is
+// the one the viewer announces once it has drawn a frame ("wb-position" events for
+// `model.channel`, see frame_view.js): a frame step sends nothing here and redraws one small
+// canvas.
 
 const MATCH = "#0072b5";
 const OTHER = "#c8c8c8";
@@ -31,6 +33,18 @@ function tickStep(count, width) {
   return 10 * power;
 }
 
+// As player.js: calls `show(position)` with every position announced for the channel.
+function follow(model, show) {
+  const channel = String(model.channel ?? "");
+  const heard = (event) => {
+    if (event.detail && event.detail.channel === channel) show(event.detail);
+  };
+  document.addEventListener("wb-position", heard);
+  model.on("remove", () => document.removeEventListener("wb-position", heard));
+  const last = window.__wbPositions?.get(channel);
+  if (last) show(last);
+}
+
 export function render({ model }) {
   const root = element("div", "wb-timeline-root");
   const canvas = element("canvas", "wb-timeline-canvas");
@@ -40,6 +54,7 @@ export function render({ model }) {
   const ctx = canvas.getContext("2d");
   let frames = { ids: [], matching: new Set(), timestamps: [] };
   let width = 0;
+  let index = -1; // the position drawn last by the viewer
 
   function read() {
     let parsed;
@@ -82,8 +97,7 @@ export function render({ model }) {
     ctx.textAlign = "center";
     const step = tickStep(n, width);
     for (let i = 0; i < n; i += step) ctx.fillText(String(i), (i + 0.5) * slot, bars + 2);
-    const index = Number(model.index);
-    if (Number.isFinite(index) && index >= 0 && index < n) {
+    if (index >= 0 && index < n) {
       ctx.fillStyle = CURSOR;
       ctx.fillRect((index + 0.5) * slot - 1, 0, 2, bars);
     }
@@ -115,11 +129,16 @@ export function render({ model }) {
   canvas.addEventListener("pointerleave", () => { tip.hidden = true; });
   canvas.addEventListener("click", (event) => {
     const i = position(event);
-    if (i !== null && i !== Number(model.index)) model.index = i;
+    if (i !== null && i !== index) model.send_msg({ index: i });
   });
 
   model.on("frames_json", () => { read(); paint(); });
-  model.on("index", paint);
+  follow(model, (position) => {
+    if (position.i !== index) {
+      index = position.i;
+      paint();
+    }
+  });
   new ResizeObserver(() => { if (Math.max(root.clientWidth, 100) !== width) paint(); }).observe(root);
   read();
   paint();

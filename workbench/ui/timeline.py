@@ -1,15 +1,16 @@
 """The player's timeline: every frame of the open context, drawn by timeline.js.
 
 The frames (ids, which match the query, timestamps) go to the browser as one JSON string
-when the context or its matches change; the current position is one number, so a frame step
-sends one small change and redraws one small canvas (a Bokeh figure would lay out and draw a
-whole plot). A click on a bar comes back as a new `index`.
+when the context or its matches change; the current position comes with the viewer's frame
+(frame_view.js announces it in the page once the frame is drawn), so a frame step sends
+nothing here and redraws one small canvas (a Bokeh figure would lay out and draw a whole
+plot). A click on a bar comes back as a message: `on_tap(position)` is called.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ class Timeline(pn.custom.JSComponent):
     """The frames of the open context as bars, the current one marked."""
 
     frames_json = param.String(default=frames_json([], [], []), doc="As `frames_json` wrote it.")
-    index = param.Integer(default=0, doc="The current position (a click sets it).")
+    channel = param.String(default="", doc="Where the viewer announces the drawn position.")
 
     _esm = _HERE / "timeline.js"
     _stylesheets = [(_HERE / "timeline.css").read_text()]  # noqa: RUF012 - Panel's attribute
@@ -47,6 +48,13 @@ class Timeline(pn.custom.JSComponent):
         params.setdefault("sizing_mode", "stretch_width")
         params.setdefault("height", 56)
         super().__init__(**params)
+        self.on_tap: Callable[[int], object] = lambda index: None
+
+    def _handle_msg(self, data: Any) -> None:
+        """A click on a bar: its position (anything else from the page is ignored)."""
+        index = data.get("index") if isinstance(data, dict) else None
+        if isinstance(index, int) and not isinstance(index, bool):
+            self.on_tap(index)
 
     @property
     def colors(self) -> list[str]:

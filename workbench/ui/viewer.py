@@ -10,7 +10,7 @@ step, whatever the number of kinds of ROIs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import panel as pn
@@ -19,7 +19,7 @@ import param
 from workbench.model.keypoints import KeypointLabel
 from workbench.store.keypoints import keypoint_labels
 from workbench.ui.display import label_texts, styled
-from workbench.ui.frame_view import EMPTY_FRAME, FrameCanvas, SourceView, frame_json
+from workbench.ui.frame_view import FrameCanvas, SourceView, frame_json
 from workbench.ui.glyphs import Badge, SourceGlyphs, frame_glyphs
 from workbench.ui.masks import MaskPainter
 from workbench.ui.outcomes import frame_outcomes
@@ -64,6 +64,12 @@ class FrameViewer(pn.viewable.Viewer):
         self.canvas = FrameCanvas()
         self.views: list[SourceView] = []
         self.badges: list[Badge] = []
+        # More of what the page shows about the position, sent with each frame (the sample
+        # view's title): name -> what it is now.
+        self.position_extras: dict[str, Callable[[], Any]] = {}
+        # The next frames' pictures to fetch ahead, sent with the frame when there are new
+        # ones (set by the player's read-ahead).
+        self.ahead: Callable[[], list[str]] | None = None
         self.placeholder = TextPane(
             "Click a tile to look at its frames.", css_classes=["wb-viewer-empty"]
         )
@@ -103,7 +109,7 @@ class FrameViewer(pn.viewable.Viewer):
         frame = self.state.context.frame
         if not frame or not frame.get("sources"):
             self.views, self.badges = [], []
-            self.canvas.param.update(frame_json=EMPTY_FRAME, chosen=[])
+            self._send("", chosen=[])
             self.placeholder.visible = True
             return
         self.placeholder.visible = False
@@ -130,7 +136,10 @@ class FrameViewer(pn.viewable.Viewer):
         self._send(str(frame.get("id", "")), chosen=[])
 
     def _send(self, frame_id: str, **changes: Any) -> None:
-        payload = frame_json(frame_id, self.views, self.badges)
+        position = self.state.context.position
+        position.update({name: extra() for name, extra in self.position_extras.items()})
+        ahead = self.ahead() if self.ahead is not None and frame_id else []
+        payload = frame_json(frame_id, self.views, self.badges, position, ahead)
         self.canvas.param.update(frame_json=payload, **changes)
 
     def _resize(self, *events: param.parameterized.Event) -> None:
