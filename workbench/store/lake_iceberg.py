@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -222,11 +223,12 @@ class IcebergFormat:
         return stored_order(keyed, uris)
 
     def _typed(self, tbl: Any, rows: pa.Table) -> pa.Table:
-        """`rows` in the table's own Arrow types (int for DuckDB's small ints)."""
+        """`rows` in the table's own types (int for DuckDB's small ints), plain strings and
+        lists (pyiceberg hands out large ones, which it would record in the files)."""
         schema = tbl.schema().as_arrow()
         columns = [
-            rows[f.name].cast(schema.field(f.name).type)
-            if f.name in schema.names and f.type != schema.field(f.name).type
+            rows[f.name].cast(_plain(schema.field(f.name).type))
+            if f.name in schema.names and f.type != _plain(schema.field(f.name).type)
             else rows[f.name]
             for f in rows.schema
         ]
@@ -245,7 +247,9 @@ class IcebergFormat:
     ) -> None:
         tbl = self.table(name)
         try:
-            with tbl.transaction() as tx:  # one commit: the delete and the append together
+            with warnings.catch_warnings(), tbl.transaction() as tx:  # one commit
+                # a replacement of rows that are not there yet (new frames) deletes nothing
+                warnings.filterwarnings("ignore", "Delete operation did not match any records")
                 if rows.num_rows:
                     tx.overwrite(self._typed(tbl, rows), overwrite_filter=expression(where))
                 else:
@@ -302,7 +306,10 @@ class IcebergFormat:
                 gone.append(full)
         if not dry_run:
             if old:
-                tbl.maintenance.expire_snapshots().by_ids(old).commit()
+                expire = tbl.maintenance.expire_snapshots()
+                # pyiceberg 0.10 keeps the ids to expire in a set shared by every instance
+                expire._snapshot_ids_to_expire = set()
+                expire.by_ids(old).commit()
             for path in gone:
                 fs.rm(path)
         return sorted(gone)
