@@ -436,3 +436,37 @@ def test_a_lake_made_before_keypoints_gets_their_visibility_column(
             {"kind": "keypoints", "visibility": [2, 1]}
         ]
     assert "visibility" in tables(tmp_path / "lake", fmt).field_names("rois")
+
+
+def test_the_cli_makes_an_iceberg_lake_and_its_jobs_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workbench.cli import EXIT_ERROR, main
+
+    local = tmp_path / "local.duckdb"
+    build_catalog(local).close()
+    path = tmp_path / "c.duckdb"
+    build_catalog(path).close()
+    lake = tmp_path / "lake"
+    common = ["--catalog", str(path), "lake"]
+    assert main([*common, "init", str(lake), "--format", "iceberg", "--buckets", "2"]) == 0
+    assert "(iceberg)" in capsys.readouterr().out
+    assert (tmp_path / "c.duckdb.iceberg.db").is_file()  # the SQL catalog beside the catalog
+    assert (lake / "frames" / "metadata").is_dir() and (lake / "frames" / "data").is_dir()
+    # a password is never recorded: it comes from the environment
+    secret = "postgresql://me:secret@db.example/lake"
+    other = tmp_path / "d.duckdb"
+    build_catalog(other).close()
+    args = ["--catalog", str(other), "lake", "init", str(tmp_path / "lake2")]
+    assert main([*args, "--format", "iceberg", "--iceberg-catalog", secret]) == EXIT_ERROR
+    assert "WORKBENCH_ICEBERG_CATALOG" in capsys.readouterr().err
+    with workbench.open(path) as b, workbench.open(local) as a:
+        assert b.lake is not None and b.lake.format.kind == "iceberg"
+        assert answers(b) == answers(a)
+    assert main([*common, "compact", "--no-promote"]) == 0
+    assert main([*common, "vacuum", "--retention-hours", "0"]) == 0
+    assert "frames" in capsys.readouterr().out
+    assert main([*common, "ingest", "parquet", str(tmp_path)]) == EXIT_ERROR
+    assert "jobs run on Delta lakes" in capsys.readouterr().err
+    with workbench.open(path) as b, workbench.open(local) as a:
+        assert unordered(answers(b)) == unordered(answers(a))

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from workbench.errors import LakeError
 from workbench.jobs.engines import ENGINES, EngineConfig, run_units
 from workbench.jobs.evaluation import EvaluationJob, combine, run_eval_unit
 from workbench.jobs.ingest import IngestJob, UnitResult, commit, run_unit
@@ -21,6 +22,16 @@ if TYPE_CHECKING:
     from workbench.analysis.embeddings.report import EmbeddingReport
     from workbench.analysis.evaluation.results import DetectionResults
     from workbench.query.view import View
+
+
+def require_delta(catalog: Catalog) -> None:
+    """Jobs read and write Delta lakes only (their units commit Delta add actions and read
+    snapshots with deltalake); an Iceberg lake is refused before any unit runs."""
+    if catalog.lake is not None and catalog.lake.format.kind != "delta":
+        raise LakeError(
+            f"jobs run on Delta lakes; the lake at {catalog.lake.root} keeps "
+            f"{catalog.lake.format.kind} tables (docs/scale-out.md, Iceberg)"
+        )
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,7 @@ def run_sequence_qa(
 
     if catalog.lake is None:
         raise LakeError("sequence QA jobs run on a lake-backed catalog")
+    require_delta(catalog)
     start = time.perf_counter()
     catalog.refresh_lake()
     job = SequenceQaJob(catalog.lake.root, tuple(kinds), dict(options))
@@ -137,6 +149,7 @@ def run_evaluation(
         )
     if catalog.lake is None:
         raise LakeError("evaluation jobs run on a lake-backed catalog")
+    require_delta(catalog)
     started = time.perf_counter()
     settings = EvaluationConfig.build(**options)
     storage.check_writable(catalog)
@@ -203,6 +216,8 @@ def run_embeddings(
     (or their ROIs) of this view of the catalog (a saved view, a `where`...; jobs/scope.py)."""
     from workbench.jobs.embeddings import run_job
 
+    require_delta(catalog)
+
     return run_job(
         catalog,
         key,
@@ -230,6 +245,7 @@ __all__ = [
     "JobReport",
     "QaJobReport",
     "SequenceQaJob",
+    "require_delta",
     "run_embeddings",
     "run_evaluation",
     "run_ingest",
