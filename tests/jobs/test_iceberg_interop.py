@@ -63,7 +63,9 @@ def test_every_reader_reads_the_rows_pyiceberg_wrote(
     assert sorted(plain.fetchall()) == expected
     # pyarrow on the same files: plain types every reader takes
     read = pa.concat_tables([pq.read_table(f) for f in files])
-    assert sorted(zip(read["id"].to_pylist(), read["frame_key"].to_pylist())) == expected
+    assert (
+        sorted(zip(read["id"].to_pylist(), read["frame_key"].to_pylist(), strict=True)) == expected
+    )
     assert "large_" not in str(read.schema) and "string_view" not in str(read.schema)
 
 
@@ -76,7 +78,7 @@ def test_daft_reads_the_lake_and_its_appends_are_read_by_the_catalog(
     path, tables = lake
     expected = catalog_rows(path, "frames")
     frames = daft.read_iceberg(tables.table("frames")).to_pydict()
-    assert sorted(zip(frames["id"], frames["frame_key"])) == expected
+    assert sorted(zip(frames["id"], frames["frame_key"], strict=True)) == expected
     # Daft appends copies under new ids, without keys (the catalog keys them when it sees
     # them; their stored-order numbers overlap the others': the catalog's view sorts then)
     copied = daft.read_iceberg(tables.table("frames")).with_columns(

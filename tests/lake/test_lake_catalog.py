@@ -325,20 +325,29 @@ def test_attach_refuses_a_catalog_with_frames_of_its_own(tmp_path: Path, fmt: st
         assert_codes_exact(c)
 
 
-def test_a_lake_on_s3(tmp_path: Path) -> None:
+def test_a_lake_on_s3(tmp_path: Path, fmt: str) -> None:
     local = tmp_path / "local.duckdb"
     build_catalog(local).close()
     with moto_server():
         make_bucket("fleet")
         path = tmp_path / "s3.duckdb"
         build_catalog(path).close()
-        open_for_lake(str(path), "s3://fleet/lake", attach=False, buckets=2, progress=False)
+        open_for_lake(
+            str(path), "s3://fleet/lake", attach=False, buckets=2, progress=False, fmt=fmt
+        )
         with workbench.open(path) as b, workbench.open(local) as a:
             assert b.lake is not None and b.lake.root == "s3://fleet/lake"
             assert answers(b) == answers(a)
             with CatalogWriter(b, progress=False) as writer:
                 writer.add(Frame(id="s3new", context_id="ctx-s", timestamp=1, sources=[]))
+                writer.add(Frame(id="f1", context_id="ctx-a", timestamp=102, sources=[]))
             assert "s3new" in b.view().frame_ids()
+            # the files the write replaced are removed from the bucket, the rows stay
+            ids = b.view().frame_ids()
+            gone = vacuum(b.lake, retention_hours=0, dry_run=False)
+            assert gone["frames"]
+            b.refresh_lake()
+            assert b.view().frame_ids() == ids
 
 
 def test_the_parquet_importer_writes_to_the_lake_and_replaces(
