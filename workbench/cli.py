@@ -246,17 +246,23 @@ def _lake_init(args: argparse.Namespace) -> int:
 
 
 def _lake_ingest(args: argparse.Namespace) -> int:
-    from workbench.jobs import EngineConfig, IngestJob, require_delta, run_ingest
+    from workbench.jobs import EngineConfig, IngestJob, run_ingest
 
     with _open_lake(args) as catalog:
         assert catalog.lake is not None
-        require_delta(catalog)
         root = catalog.lake.root
+        kind = catalog.lake.format.kind
+        sql = getattr(catalog.lake.format, "catalog_uri", None)
         catalog.add_media_roots(
             [p if p.is_dir() else p.parent for p in args.paths], origin="import"
         )
     job = IngestJob(
-        root, args.format, tuple(str(p) for p in args.paths), files_per_unit=args.files_per_unit
+        root,
+        args.format,
+        tuple(str(p) for p in args.paths),
+        files_per_unit=args.files_per_unit,
+        table_format=kind,
+        iceberg_catalog=sql,
     )
     report = run_ingest(job, EngineConfig.from_env(args.engine, args.workers))
     print(

@@ -58,7 +58,12 @@ def run_ingest(
     results = [
         UnitResult.from_json(r) for r in run_units(units, run_unit, config, progress=progress)
     ]
-    versions = commit(job.lake, results)
+    iceberg = None
+    if job.table_format == "iceberg":
+        from workbench.store.lake_iceberg import IcebergFormat
+
+        iceberg = IcebergFormat(job.lake, job.iceberg_catalog)
+    versions = commit(job.lake, results, iceberg)
     return JobReport(
         units=len(units),
         frames=sum(r.frames for r in results),

@@ -174,6 +174,23 @@ class IcebergFormat:
             properties=properties,
         )
 
+    def arrow_schema(self, name: str) -> pa.Schema:
+        """The table's columns as plain Arrow types, without Iceberg's field ids (files a job
+        writes for `add_files` must have none)."""
+        return pa.schema(
+            [pa.field(f.name, _plain(f.type)) for f in self.table(name).schema().as_arrow()]
+        )
+
+    def add_files(self, name: str, paths: Sequence[str]) -> None:
+        """One commit adopting Parquet files written into the table's folder (a job's)."""
+        if not paths:
+            return
+        tbl = self.table(name)
+        try:
+            tbl.add_files(list(paths))
+        except Exception as exc:
+            raise LakeError(f"cannot commit the job's files to {tbl.location()}: {exc}") from exc
+
     def field_names(self, name: str) -> set[str]:
         return {f.name for f in self.table(name).schema().fields}
 
