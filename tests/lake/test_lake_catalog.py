@@ -447,7 +447,7 @@ def test_a_lake_made_before_keypoints_gets_their_visibility_column(
     assert "visibility" in tables(tmp_path / "lake", fmt).field_names("rois")
 
 
-def test_the_cli_makes_an_iceberg_lake_and_its_jobs_are_refused(
+def test_the_cli_makes_an_iceberg_lake_and_embedding_jobs_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from workbench.cli import EXIT_ERROR, main
@@ -475,7 +475,7 @@ def test_the_cli_makes_an_iceberg_lake_and_its_jobs_are_refused(
     assert main([*common, "compact", "--no-promote"]) == 0
     assert main([*common, "vacuum", "--retention-hours", "0"]) == 0
     assert "frames" in capsys.readouterr().out
-    assert main([*common, "ingest", "parquet", str(tmp_path)]) == EXIT_ERROR
-    assert "jobs run on Delta lakes" in capsys.readouterr().err
+    assert main([*common, "embed", "--engine", "local"]) == EXIT_ERROR
+    assert "embedding jobs run on Delta lakes" in capsys.readouterr().err
     with workbench.open(path) as b, workbench.open(local) as a:
         assert unordered(answers(b)) == unordered(answers(a))

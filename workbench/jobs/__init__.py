@@ -24,12 +24,20 @@ if TYPE_CHECKING:
     from workbench.query.view import View
 
 
+def lake_format(catalog: Catalog) -> dict[str, Any]:
+    """What a unit needs to read the lake's tables: their format, an Iceberg lake's SQL
+    catalog (jobs/sequence_qa.py `bucket_view`)."""
+    assert catalog.lake is not None
+    tables = catalog.lake.format
+    return {"table_format": tables.kind, "iceberg_catalog": getattr(tables, "catalog_uri", None)}
+
+
 def require_delta(catalog: Catalog) -> None:
-    """Jobs read and write Delta lakes only (their units commit Delta add actions and read
-    snapshots with deltalake); an Iceberg lake is refused before any unit runs."""
+    """Embedding jobs read and write Delta lakes only (their units read with deltalake and
+    commit Delta add actions); an Iceberg lake is refused before any unit runs."""
     if catalog.lake is not None and catalog.lake.format.kind != "delta":
         raise LakeError(
-            f"jobs run on Delta lakes; the lake at {catalog.lake.root} keeps "
+            f"embedding jobs run on Delta lakes; the lake at {catalog.lake.root} keeps "
             f"{catalog.lake.format.kind} tables (docs/scale-out.md, Iceberg)"
         )
 
@@ -102,7 +110,6 @@ def run_sequence_qa(
 
     if catalog.lake is None:
         raise LakeError("sequence QA jobs run on a lake-backed catalog")
-    require_delta(catalog)
     start = time.perf_counter()
     catalog.refresh_lake()
     job = SequenceQaJob(catalog.lake.root, tuple(kinds), dict(options))
@@ -111,7 +118,7 @@ def run_sequence_qa(
     units = job.units(catalog.lake.buckets)
     scope = write_scope(view)
     try:
-        units = [u | scope_of(scope, u["bucket"]) for u in units]
+        units = [u | scope_of(scope, u["bucket"]) | lake_format(catalog) for u in units]
         engine = config or EngineConfig.from_env()
         results = run_units(units, run_qa_unit, engine, progress=progress)
     finally:
@@ -154,7 +161,6 @@ def run_evaluation(
         )
     if catalog.lake is None:
         raise LakeError("evaluation jobs run on a lake-backed catalog")
-    require_delta(catalog)
     started = time.perf_counter()
     settings = EvaluationConfig.build(**options)
     storage.check_writable(catalog)
@@ -177,7 +183,7 @@ def run_evaluation(
     scope = write_scope(view)
     try:
         units = [
-            u | scope_of(scope, u["bucket"])
+            u | scope_of(scope, u["bucket"]) | lake_format(catalog)
             for u in job.units(catalog.lake.buckets, query, sources)
         ]
         engine = config or EngineConfig.from_env()
