@@ -479,3 +479,14 @@ def test_the_cli_makes_an_iceberg_lake_and_embedding_jobs_are_refused(
     assert "embedding jobs run on Delta lakes" in capsys.readouterr().err
     with workbench.open(path) as b, workbench.open(local) as a:
         assert unordered(answers(b)) == unordered(answers(a))
+
+
+def test_a_lake_recorded_before_formats_is_delta(tmp_path: Path) -> None:
+    local, path = make_pair(tmp_path, 1)
+    con = duckdb.connect(str(path))  # `_lake` as catalogs made before Iceberg recorded it
+    con.execute("ALTER TABLE _lake DROP COLUMN catalog")
+    con.execute("ALTER TABLE _lake DROP COLUMN format")
+    con.close()
+    with workbench.open(path) as b, workbench.open(local) as a:
+        assert b.lake is not None and b.lake.format.kind == "delta"
+        assert answers(b) == answers(a)
