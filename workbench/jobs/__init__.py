@@ -256,7 +256,6 @@ __all__ = [
     "JobReport",
     "QaJobReport",
     "SequenceQaJob",
-    "require_delta",
     "run_embeddings",
     "run_evaluation",
     "run_ingest",
