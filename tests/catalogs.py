@@ -110,7 +110,10 @@ FRESH: dict[str, Callable[..., Template]] = {"labelstudio": _labelstudio}
 # `WORKBENCH_TEST_STORAGE=lake`: every catalog a recipe makes is turned into a lake-backed one
 # (frames, sources and ROIs as Delta tables beside it; workbench/store/lake.py) before the
 # test opens it, so the same tests run over both storage modes (Makefile `pytest-lake`).
+# `WORKBENCH_LAKE_FORMAT=iceberg` makes those lakes Iceberg tables (a SQLite table catalog
+# beside each catalog file) instead of Delta.
 STORAGE = os.environ.get("WORKBENCH_TEST_STORAGE", "local")
+LAKE_FORMAT = os.environ.get("WORKBENCH_LAKE_FORMAT", "delta")
 
 
 def to_storage(path: Path) -> Path:
@@ -120,7 +123,9 @@ def to_storage(path: Path) -> Path:
 
         lake = path.with_name(path.stem + ".lake")
         # one bucket: the lake keeps the insertion order the tests expect (docs/scale-out.md)
-        open_for_lake(str(path), str(lake), attach=False, buckets=1, progress=False)
+        open_for_lake(
+            str(path), str(lake), attach=False, buckets=1, progress=False, fmt=LAKE_FORMAT
+        )
     return path
 
 

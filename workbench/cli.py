@@ -146,9 +146,11 @@ def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     init = verbs.add_parser("init", parents=[common], help="move the catalog's tables to a lake")
     init.add_argument("uri", help="a folder or s3://bucket/prefix")
     init.add_argument("--buckets", type=int, default=8, help="context partitions (default 8)")
+    _format_options(init)
     init.set_defaults(run=_lake_init, attach=False)
     attach = verbs.add_parser("attach", parents=[common], help="read an existing lake's tables")
     attach.add_argument("uri")
+    _format_options(attach)
     attach.set_defaults(run=_lake_init, attach=True, buckets=8)
     ingest = verbs.add_parser("ingest", parents=[common], help="import files with a job")
     ingest.add_argument("format", choices=sorted(FORMATS))
@@ -200,6 +202,17 @@ def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     vacuum.set_defaults(run=_lake_vacuum)
 
 
+def _format_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format", dest="table_format", choices=("delta", "iceberg"), default="delta"
+    )
+    parser.add_argument(
+        "--iceberg-catalog",
+        default=None,
+        help="the Iceberg tables' SQL catalog URI (default: sqlite, <catalog>.iceberg.db)",
+    )
+
+
 def _scope_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--view", default=None, help="only the frames of this saved view")
     parser.add_argument("--where", default=None, help="only frames where this SQL holds")
@@ -219,8 +232,16 @@ def _lake_init(args: argparse.Namespace) -> int:
     from workbench.store.lake_write import open_for_lake
 
     path = str(_catalog_path(args))
-    lake = open_for_lake(path, args.uri, attach=args.attach, buckets=args.buckets, progress=True)
-    print(f"{path}: frames, sources and rois now read from {lake.root}")
+    lake = open_for_lake(
+        path,
+        args.uri,
+        attach=args.attach,
+        buckets=args.buckets,
+        progress=True,
+        fmt=args.table_format,
+        catalog=args.iceberg_catalog,
+    )
+    print(f"{path}: frames, sources and rois now read from {lake.root} ({lake.format.kind})")
     return 0
 
 
@@ -230,11 +251,18 @@ def _lake_ingest(args: argparse.Namespace) -> int:
     with _open_lake(args) as catalog:
         assert catalog.lake is not None
         root = catalog.lake.root
+        kind = catalog.lake.format.kind
+        sql = getattr(catalog.lake.format, "catalog_uri", None)
         catalog.add_media_roots(
             [p if p.is_dir() else p.parent for p in args.paths], origin="import"
         )
     job = IngestJob(
-        root, args.format, tuple(str(p) for p in args.paths), files_per_unit=args.files_per_unit
+        root,
+        args.format,
+        tuple(str(p) for p in args.paths),
+        files_per_unit=args.files_per_unit,
+        table_format=kind,
+        iceberg_catalog=sql,
     )
     report = run_ingest(job, EngineConfig.from_env(args.engine, args.workers))
     print(

@@ -20,11 +20,13 @@ LOCAL = EngineConfig("local")
 ROI_COLUMNS = "frame_id, roi_id, field, label, confidence, outcome, match_id, iou, crowd"
 
 
-def lake_catalog(tmp_path: Path, mode: str = "bbox", buckets: int = 3) -> Path:
+def lake_catalog(tmp_path: Path, mode: str = "bbox", buckets: int = 3, fmt: str = "delta") -> Path:
     data = make_dataset(tmp_path / "data", seed=7, images=40, mode=mode, busy_images=1)
     path = tmp_path / "c.duckdb"
     import_dataset(data, path).close()
-    open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=buckets, progress=False)
+    open_for_lake(
+        str(path), str(tmp_path / "lake"), attach=False, buckets=buckets, progress=False, fmt=fmt
+    )
     return path
 
 
@@ -72,6 +74,12 @@ def test_the_job_stores_what_the_catalog_stores(tmp_path: Path) -> None:
         catalog.delete_evaluation("local", confirm=True)
         catalog.delete_evaluation("job", confirm=True)
         check_same(catalog, EngineConfig("local"), method="simple", iou=0.7, classwise=False)
+
+
+def test_on_an_iceberg_lake(tmp_path: Path) -> None:
+    with workbench.open(lake_catalog(tmp_path, fmt="iceberg")) as catalog:
+        assert catalog.lake is not None and catalog.lake.format.kind == "iceberg"
+        check_same(catalog, EngineConfig("local"))
 
 
 def test_masks_too(tmp_path: Path) -> None:

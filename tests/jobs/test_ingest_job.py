@@ -13,6 +13,7 @@ from deltalake import DeltaTable, write_deltalake
 
 import workbench
 from workbench.jobs import EngineConfig, IngestJob, run_ingest
+from workbench.store.lake_iceberg import IcebergFormat, default_catalog
 from workbench.store.lake_write import open_for_lake
 
 HAS_DAFT = importlib.util.find_spec("daft") is not None
@@ -40,9 +41,11 @@ def inputs(folder: Path, parts: int, frames: int) -> list[str]:
     return out
 
 
-def lake_catalog(tmp_path: Path) -> tuple[Path, str]:
+def lake_catalog(tmp_path: Path, fmt: str = "delta") -> tuple[Path, str]:
     path = tmp_path / "c.duckdb"
-    open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=4, progress=False)
+    open_for_lake(
+        str(path), str(tmp_path / "lake"), attach=False, buckets=4, progress=False, fmt=fmt
+    )
     return path, str(tmp_path / "lake")
 
 
@@ -84,6 +87,29 @@ def test_the_local_engine_ingests_into_the_lake(tmp_path: Path) -> None:
     assert (report.units, report.frames, report.refused) == (3, 600, ())
     assert report.versions == {"frames": 1, "sources": 1, "rois": 1}  # one commit each
     check(path, 600)
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "local",
+        pytest.param(
+            "daft",
+            marks=pytest.mark.skipif(not HAS_DAFT, reason="Daft runs in its own virtualenv"),
+        ),
+    ],
+)
+def test_an_ingest_job_writes_an_iceberg_lake(tmp_path: Path, engine: str) -> None:
+    path, lake = lake_catalog(tmp_path, "iceberg")
+    paths = tuple(inputs(tmp_path, 2, 150))
+    sql = default_catalog(str(path))
+    job = IngestJob(lake, "parquet", paths, table_format="iceberg", iceberg_catalog=sql)
+    report = run_ingest(job, EngineConfig(engine, 2), progress=False)
+    assert (report.units, report.frames, report.refused) == (2, 300, ())
+    tables = IcebergFormat(lake, sql)
+    # one commit a table: the job's files adopted as they are (add_files)
+    assert all(len(tables.table(n).snapshots()) == 1 for n in ("frames", "sources", "rois"))
+    check(path, 300)
 
 
 def test_a_bad_file_costs_only_its_records(tmp_path: Path) -> None:

@@ -21,7 +21,8 @@ def issues(catalog: workbench.Catalog) -> list[tuple]:
     return sorted(catalog.sql(f"SELECT {COLUMNS} FROM qa_issues").fetchall(), key=repr)
 
 
-def test_the_job_finds_what_the_catalog_finds(sequences: Path, tmp_path: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize("fmt", ["delta", "iceberg"])
+def test_the_job_finds_what_the_catalog_finds(sequences: Path, tmp_path: Path, fmt: str) -> None:  # noqa: F811
     local = tmp_path / "local.duckdb"
     shutil.copyfile(sequences, local)
     with workbench.open(local) as catalog:
@@ -30,7 +31,9 @@ def test_the_job_finds_what_the_catalog_finds(sequences: Path, tmp_path: Path) -
     assert {row[0] for row in expected} >= {"gap", "jump"}  # the planted issues are there
     lake = tmp_path / "lake.duckdb"
     shutil.copyfile(sequences, lake)
-    open_for_lake(str(lake), str(tmp_path / "lake"), attach=False, buckets=4, progress=False)
+    open_for_lake(
+        str(lake), str(tmp_path / "lake"), attach=False, buckets=4, progress=False, fmt=fmt
+    )
     with workbench.open(lake) as catalog:
         report = run_sequence_qa(catalog, config=EngineConfig("local"), progress=False)
         assert report.units == 4 and report.issues == len(expected)

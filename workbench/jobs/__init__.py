@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from workbench.errors import LakeError
 from workbench.jobs.engines import ENGINES, EngineConfig, run_units
 from workbench.jobs.evaluation import EvaluationJob, combine, run_eval_unit
 from workbench.jobs.ingest import IngestJob, UnitResult, commit, run_unit
@@ -21,6 +22,24 @@ if TYPE_CHECKING:
     from workbench.analysis.embeddings.report import EmbeddingReport
     from workbench.analysis.evaluation.results import DetectionResults
     from workbench.query.view import View
+
+
+def lake_format(catalog: Catalog) -> dict[str, Any]:
+    """What a unit needs to read the lake's tables: their format, an Iceberg lake's SQL
+    catalog (jobs/sequence_qa.py `bucket_view`)."""
+    assert catalog.lake is not None
+    tables = catalog.lake.format
+    return {"table_format": tables.kind, "iceberg_catalog": getattr(tables, "catalog_uri", None)}
+
+
+def require_delta(catalog: Catalog) -> None:
+    """Embedding jobs read and write Delta lakes only (their units read with deltalake and
+    commit Delta add actions); an Iceberg lake is refused before any unit runs."""
+    if catalog.lake is not None and catalog.lake.format.kind != "delta":
+        raise LakeError(
+            f"embedding jobs run on Delta lakes; the lake at {catalog.lake.root} keeps "
+            f"{catalog.lake.format.kind} tables (docs/scale-out.md, Iceberg)"
+        )
 
 
 @dataclass(frozen=True)
@@ -47,7 +66,12 @@ def run_ingest(
     results = [
         UnitResult.from_json(r) for r in run_units(units, run_unit, config, progress=progress)
     ]
-    versions = commit(job.lake, results)
+    iceberg = None
+    if job.table_format == "iceberg":
+        from workbench.store.lake_iceberg import IcebergFormat
+
+        iceberg = IcebergFormat(job.lake, job.iceberg_catalog)
+    versions = commit(job.lake, results, iceberg)
     return JobReport(
         units=len(units),
         frames=sum(r.frames for r in results),
@@ -94,7 +118,7 @@ def run_sequence_qa(
     units = job.units(catalog.lake.buckets)
     scope = write_scope(view)
     try:
-        units = [u | scope_of(scope, u["bucket"]) for u in units]
+        units = [u | scope_of(scope, u["bucket"]) | lake_format(catalog) for u in units]
         engine = config or EngineConfig.from_env()
         results = run_units(units, run_qa_unit, engine, progress=progress)
     finally:
@@ -159,7 +183,7 @@ def run_evaluation(
     scope = write_scope(view)
     try:
         units = [
-            u | scope_of(scope, u["bucket"])
+            u | scope_of(scope, u["bucket"]) | lake_format(catalog)
             for u in job.units(catalog.lake.buckets, query, sources)
         ]
         engine = config or EngineConfig.from_env()
@@ -202,6 +226,8 @@ def run_embeddings(
     before is resumed (ids it has are skipped) unless `overwrite`. `view`: only the frames
     (or their ROIs) of this view of the catalog (a saved view, a `where`...; jobs/scope.py)."""
     from workbench.jobs.embeddings import run_job
+
+    require_delta(catalog)
 
     return run_job(
         catalog,

@@ -36,7 +36,7 @@ from workbench.analysis.evaluation.results import DetectionResults
 from workbench.analysis.evaluation.run import area_ranges, coco_scored, detection_results
 from workbench.errors import EvaluationError
 from workbench.jobs.scope import scope_view
-from workbench.jobs.sequence_qa import bucket_view
+from workbench.jobs.sequence_qa import bucket_view, unit_format
 from workbench.query._sql import Compiled
 from workbench.store.lake import FRAME_KEY, LAKE_TABLES, filesystem, is_remote
 
@@ -86,7 +86,7 @@ def run_eval_unit(unit: dict[str, Any]) -> str:
         scoped = scope_view(con, unit)  # the frames of the job's view, if it has one
         for name in LAKE_TABLES:
             where = scoped.format(id=FRAME_KEY[name])
-            bucket_view(con, unit["lake"], name, int(unit["bucket"]), where)
+            bucket_view(con, unit["lake"], name, int(unit["bucket"]), where, **unit_format(unit))
         multi = con.sql(MULTI_SOURCE).to_arrow_table()
         table: pa.Table = con.sql(unit["sql"], params=unit["params"]).to_arrow_table()
     finally:

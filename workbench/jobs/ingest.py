@@ -4,10 +4,11 @@ A job is split into units (a few files each). A unit is plain Python that any en
 where it likes: it imports its files with the workbench's own importer (validation and
 error reports included) into a scratch catalog of its own, turns the rows into the lake's
 layout (store/lake_write.py: sorted, clustered, bucketed, typed) and writes one Parquet file
-per table and bucket straight into the Delta table's folder. It returns what it wrote; the
-driver then commits every unit's files in one Delta transaction per table (`commit`), so a
-job's rows appear whole or not at all in each table, and a failed job leaves only unreferenced
-files that `workbench lake vacuum` removes.
+per table and bucket straight into the table's folder. It returns what it wrote; the
+driver then commits every unit's files in one transaction per table (`commit`: Delta add
+actions, or pyiceberg's `add_files` on an Iceberg lake), so a job's rows appear whole or not at
+all in each table, and a failed job leaves only unreferenced files that `workbench lake
+vacuum` removes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from workbench.ingest import importer
 from workbench.store import layout
 from workbench.store.catalog import Catalog
 from workbench.store.lake import BUCKET, LAKE_TABLES, ROW, storage_options, table_uri
+from workbench.store.lake_iceberg import IcebergFormat
 from workbench.store.lake_write import ROW_GROUP, lake_rows
 from workbench.store.sqlsafe import quote_ident
 
@@ -47,6 +49,9 @@ class IngestJob:
     options: dict[str, Any] = field(default_factory=dict)
     files_per_unit: int = 1
     started_ns: int = field(default_factory=time.time_ns)
+    # the lake's table format, and an Iceberg lake's SQL catalog (store/lake_format.py)
+    table_format: str = "delta"
+    iceberg_catalog: str | None = None
 
     def units(self) -> list[dict[str, Any]]:
         """The job's units as JSON-friendly dicts (what an engine ships to its workers)."""
@@ -59,6 +64,8 @@ class IngestJob:
                 "paths": list(chunk),
                 "options": self.options,
                 "row_base": self.started_ns + n * _UNIT_SPAN,
+                "table_format": self.table_format,
+                "iceberg_catalog": self.iceberg_catalog,
             }
             for n, chunk in enumerate(chunks)
         ]
@@ -83,15 +90,20 @@ class UnitResult:
 
 def run_unit(unit: dict[str, Any]) -> str:
     """Run one unit (on whichever worker an engine picked); returns `UnitResult` as JSON."""
-    from deltalake import DeltaTable
-
     lake = unit["lake"]
     options = storage_options(lake)
-    schemas = {
-        name: pa.schema(DeltaTable(table_uri(lake, name), storage_options=options).schema())
-        for name in LAKE_TABLES
-    }
-    buckets = _buckets(lake, options)
+    iceberg = _iceberg(lake, unit.get("table_format"), unit.get("iceberg_catalog"))
+    if iceberg is not None:
+        schemas = {name: iceberg.arrow_schema(name) for name in LAKE_TABLES}
+        buckets = iceberg.buckets("frames", 8)
+    else:
+        from deltalake import DeltaTable
+
+        schemas = {
+            name: pa.schema(DeltaTable(table_uri(lake, name), storage_options=options).schema())
+            for name in LAKE_TABLES
+        }
+        buckets = _buckets(lake, options)
     with tempfile.TemporaryDirectory(prefix="wb-unit-") as scratch:
         catalog = Catalog(Path(scratch) / "unit.duckdb")
         try:
@@ -114,7 +126,9 @@ def run_unit(unit: dict[str, Any]) -> str:
         rows: dict[str, pa.Table] = {}
     else:
         rows = lake_rows(tables, schemas, buckets, first=int(unit["row_base"]))
-    files = {name: _write_parts(lake, name, rows[name], options) for name in rows}
+    files = {
+        name: _write_parts(lake, name, rows[name], options, iceberg is not None) for name in rows
+    }
     return UnitResult(
         files=files,
         frames=tables["frames"].num_rows,
@@ -136,13 +150,20 @@ def _buckets(lake: str, options: dict[str, str]) -> int:
     return _buckets_of(DeltaTable(table_uri(lake, "frames"), storage_options=options), 8)
 
 
+def _iceberg(lake: str, kind: str | None, catalog: str | None) -> IcebergFormat | None:
+    return IcebergFormat(lake, catalog) if kind == "iceberg" else None
+
+
 def _write_parts(
-    lake: str, name: str, rows: pa.Table, options: dict[str, str]
+    lake: str, name: str, rows: pa.Table, options: dict[str, str], iceberg: bool = False
 ) -> list[dict[str, Any]]:
-    """One Parquet file per bucket in the table's folder; their add-action fields."""
-    filesystem, root = output_filesystem(table_uri(lake, name), options)
+    """One Parquet file per bucket in the table's folder; their add-action fields. An
+    Iceberg table's files go under its `data/` and keep the partition column (Iceberg reads
+    a file's partition from its own column)."""
+    base = table_uri(lake, name) + ("/data" if iceberg else "")
+    filesystem, root = output_filesystem(base, options)
     out = []
-    written = rows.drop([BUCKET])
+    written = rows if iceberg else rows.drop([BUCKET])
     for bucket in sorted(set(rows[BUCKET].to_pylist())):
         part = written.filter(pa.compute.equal(rows[BUCKET], bucket))
         out.append(
@@ -218,11 +239,22 @@ def add_actions(
     ]
 
 
-def commit(lake: str, results: Sequence[UnitResult]) -> dict[str, int]:
+def commit(
+    lake: str, results: Sequence[UnitResult], iceberg: IcebergFormat | None = None
+) -> dict[str, int]:
     """Adopt every unit's files into the lake, one append commit per table; returns the
-    tables' new versions."""
+    tables' new versions. `iceberg`: the lake's Iceberg tables (else Delta ones)."""
     from deltalake import DeltaTable
 
+    if iceberg is not None:
+        for name in LAKE_TABLES:
+            paths = [
+                f"{table_uri(lake, name)}/data/{f['path']}"
+                for r in results
+                for f in r.files.get(name, [])
+            ]
+            iceberg.add_files(name, paths)
+        return {name: iceberg.version(name) for name in LAKE_TABLES}
     options = storage_options(lake)
     versions = {}
     for name in LAKE_TABLES:

@@ -69,7 +69,7 @@ def run_qa_unit(unit: dict[str, Any]) -> str:
         if is_remote(lake):
             con.register_filesystem(filesystem(lake))
         for name in LAKE_TABLES:
-            bucket_view(con, lake, name, bucket)
+            bucket_view(con, lake, name, bucket, **unit_format(unit))
         thresholds = thresholds_of(unit["options"])
         scoped = scope_view(con, unit).format(id="id")
         con.execute(
@@ -90,12 +90,42 @@ def run_qa_unit(unit: dict[str, Any]) -> str:
     return orjson.dumps(rows).decode()
 
 
+def unit_format(unit: dict[str, Any]) -> dict[str, Any]:
+    """The lake's table format as a unit carries it (jobs/__init__.py `lake_format`)."""
+    return {
+        "table_format": unit.get("table_format") or "delta",
+        "catalog": unit.get("iceberg_catalog"),
+    }
+
+
 def bucket_view(
-    con: duckdb.DuckDBPyConnection, lake: str, name: str, bucket: int, where: str = "TRUE"
+    con: duckdb.DuckDBPyConnection,
+    lake: str,
+    name: str,
+    bucket: int,
+    where: str = "TRUE",
+    *,
+    table_format: str = "delta",
+    catalog: str | None = None,
 ) -> None:
     """`name` as a view over the bucket's files (an empty table of its columns if none),
     with the stored order as `rowid`, as the catalog shows it; only rows where `where`
-    holds."""
+    holds. The latest snapshot of a Delta table, or of an Iceberg one (whose files keep
+    the partition column) in the SQL catalog `catalog`."""
+    if table_format == "iceberg":
+        from workbench.store.lake_iceberg import IcebergFormat
+
+        tables = IcebergFormat(lake, catalog)
+        files = tables.bucket_files(name, bucket)
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        source = f"read_parquet([{listed}])" if files else f"_empty_{name}"
+        if not files:
+            con.register(source, tables.arrow_schema(name).empty_table())
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT * EXCLUDE (_row, {BUCKET}), _row AS rowid "
+            f"FROM {source} WHERE {where}"
+        )
+        return
     from deltalake import DeltaTable
 
     dt = DeltaTable(table_uri(lake, name), storage_options=storage_options(lake))

@@ -1,9 +1,11 @@
-"""Lake-backed catalogs: frames, sources and ROIs as Delta Lake tables at a URI.
+"""Lake-backed catalogs: frames, sources and ROIs as Delta Lake or Iceberg tables at a URI.
 
 A catalog attached to a lake keeps its three big tables as Delta tables (the `deltalake`
-package, no JVM) on local disk or S3-compatible storage; everything small and transactional
-stays in the DuckDB file. DuckDB stays the engine: `frames`, `sources` and `rois` become views
-over the Parquet files of one pinned snapshot of each table (`DeltaTable.file_uris()`), read
+package, no JVM) or Iceberg tables (`pyiceberg`, a SQL catalog) on local disk or
+S3-compatible storage; everything small and transactional stays in the DuckDB file. The
+format's own parts sit behind `TableFormat` (store/lake_format.py). DuckDB stays the engine:
+`frames`, `sources` and `rois` become views over the Parquet files of one pinned snapshot of
+each table (`DeltaTable.file_uris()`, an Iceberg scan's planned files), read
 by DuckDB's own Parquet reader. The pins move on when a table does (a write of ours, or a job
 that appended to the lake; `Lake.refresh`).
 
@@ -16,27 +18,27 @@ one range of `_row` that no other file overlaps: read one file after another, in
 their first `_row`, the rows come in stored order and views need no sort (as on a local
 catalog). `lake compact` clusters each bucket by (context_id, timestamp) and numbers it again.
 
-The file-list route is correct only while the snapshot has no deletion vectors: a table
-that uses them is refused (`LakeError`), never read wrong. The tables' locations, bucket count
-and DuckDB column types live in the catalog's `_lake` table; credentials never do (they come
-from the usual AWS variables, `storage_options`).
+The file-list route is correct only while the snapshot has no deletion vectors (Delta) or
+delete files (Iceberg): a table that has them is refused (`LakeError`), never read wrong. The
+tables' format, locations, bucket count and DuckDB column types (and an Iceberg lake's SQL
+catalog URI) live in the catalog's `_lake` table; credentials never do (they come from the
+usual AWS variables, `storage_options`).
 """
 
 from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from itertools import pairwise
 from typing import Any
-from urllib.parse import unquote
 
 import duckdb
 import orjson
 import pyarrow as pa
 
 from workbench.errors import LakeError
+from workbench.store.lake_format import TableFormat, open_format
 from workbench.store.sqlsafe import quote_ident
 
 LAKE_TABLES: tuple[str, ...] = ("frames", "sources", "rois")
@@ -45,6 +47,9 @@ BUCKET = "context_bucket"
 # library's "in stored order" (ORDER BY rowid) reads the same on both kinds of catalog.
 ROW = "_row"
 DEFAULT_BUCKETS = 8
+# Rows per Parquet row group: a page's ROIs sit in one or two of them, and the reader skips
+# the others by their frame_id ranges.
+ROW_GROUP = 16_384
 # Columns that tie a row to its frame, per table (frames: its own id).
 FRAME_KEY = {"frames": "id", "sources": "frame_id", "rois": "frame_id"}
 # Tables a page reads by frame key (Lake.by_keys).
@@ -56,7 +61,9 @@ _LAKE_DDL = f"""CREATE TABLE IF NOT EXISTS {LAKE_META} (
     buckets INTEGER NOT NULL,
     columns JSON NOT NULL,
     version BIGINT,
-    evolved BOOLEAN NOT NULL DEFAULT false)"""
+    evolved BOOLEAN NOT NULL DEFAULT false,
+    format VARCHAR NOT NULL DEFAULT 'delta',
+    catalog VARCHAR)"""
 
 
 def context_bucket(context_ids: Iterable[str | None], buckets: int) -> pa.Array:
@@ -128,7 +135,7 @@ def lake_type(t: pa.DataType) -> pa.DataType:
 
 @dataclass(frozen=True)
 class LakeTable:
-    """One Delta table of the lake and the snapshot the catalog reads."""
+    """One table of the lake and the snapshot the catalog reads."""
 
     name: str
     uri: str
@@ -161,12 +168,16 @@ class Lake:
 
     root: str
     tables: dict[str, LakeTable]
-    _deltas: dict[str, Any] = field(default_factory=dict, repr=False)
+    format: TableFormat = None  # type: ignore[assignment]  # Delta unless given
     # Per table, the pinned snapshot's files as (first frame key, last frame key, file) in
     # stored order and the SELECT list reading them (see `by_keys`).
     _keyed: dict[str, tuple[list[tuple[int | None, int | None, str]], str]] = field(
         default_factory=dict, repr=False
     )
+
+    def __post_init__(self) -> None:
+        if self.format is None:
+            self.format = open_format("delta", self.root)
 
     @property
     def buckets(self) -> int:
@@ -200,22 +211,15 @@ class Lake:
             for name, uri, b, cols, v, e in rows
         }
         root = tables["frames"].uri.rsplit("/", 1)[0]
-        return cls(root, tables)
+        return cls(root, tables, open_format(*_format_of(con)))
 
     def delta(self, name: str) -> Any:
-        """The table's DeltaTable, brought up to its latest version."""
-        from deltalake import DeltaTable
+        """The table's DeltaTable, brought up to its latest version (Delta lakes)."""
+        from workbench.store.lake_delta import DeltaFormat
 
-        dt = self._deltas.get(name)
-        if dt is None:
-            try:
-                dt = DeltaTable(self.tables[name].uri, storage_options=self.options)
-            except Exception as exc:
-                raise LakeError(f"cannot open lake table {self.tables[name].uri}: {exc}") from exc
-            self._deltas[name] = dt
-        else:
-            dt.update_incremental()
-        return dt
+        if not isinstance(self.format, DeltaFormat):
+            raise LakeError(f"the lake at {self.root} keeps {self.format.kind} tables, not Delta")
+        return self.format.table(name)
 
     # -- DuckDB side -----------------------------------------------------------------------
     def prepare(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -229,7 +233,7 @@ class Lake:
         con.execute("SET GLOBAL parquet_metadata_cache = true")
 
     def latest_versions(self) -> dict[str, int]:
-        return {name: int(self.delta(name).version()) for name in self.tables}
+        return {name: self.format.version(name) for name in self.tables}
 
     def stale(self) -> bool:
         """Whether any table has moved past the pinned snapshot."""
@@ -251,20 +255,8 @@ class Lake:
     def files(self, name: str, version: int) -> tuple[list[str], bool]:
         """The Parquet files of one snapshot in stored order (by their first `_row`), and
         whether their `_row` ranges are disjoint (then a scan in this order is in stored
-        order). Refused when deletion vectors apply."""
-        from deltalake import DeltaTable
-
-        dt = self.delta(name)
-        if dt.version() != version:
-            dt = DeltaTable(self.tables[name].uri, version=version, storage_options=self.options)
-        features = dt.protocol().reader_features or []
-        if "deletionVectors" in features and _has_deletion_vectors(dt):
-            raise LakeError(
-                f"lake table {self.tables[name].uri} has deletion vectors at version {version}: "
-                "its files alone are not its rows; rewrite it (OPTIMIZE / REORG ... APPLY PURGE) "
-                "before attaching"
-            )
-        return _in_stored_order(dt)
+        order). Refused when deletion vectors or delete files apply."""
+        return self.format.files(name, version)
 
     def _select(self, con: duckdb.DuckDBPyConnection, table: LakeTable, version: int) -> str:
         files, in_order = self.files(table.name, version)
@@ -280,8 +272,8 @@ class Lake:
         cols = ", ".join(
             f"NULL::{t} AS {quote_ident(n)}"
             if n not in stored
-            else f"{quote_ident(n)}::JSON AS {quote_ident(n)}"
-            if t == "JSON"
+            else f"{quote_ident(n)}::{t} AS {quote_ident(n)}"
+            if t == "JSON" or not self.format.reads_as(t)
             else quote_ident(n)
             for n, t in table.columns
         )
@@ -359,12 +351,12 @@ class Lake:
                     "only added columns can follow on a lake-backed catalog"
                 )
             added = [(n, t) for n, t in now if n not in before]
-            dt = self.delta(name)
-            present = {f.name for f in dt.schema().fields}  # added by compaction already
+            present = self.format.field_names(name)  # added by compaction already
             if [n for n, _ in added if n not in present]:
                 grown = LakeTable(name, table.uri, table.buckets, now, table.version)
                 schema = grown.arrow_schema(con)
-                add_columns(dt, [schema.field(n) for n, _ in added if n not in present])
+                fields = [schema.field(n) for n, _ in added if n not in present]
+                self.format.add_columns(name, fields)
             con.execute(f"DROP TABLE {quote_ident(name)}")
             evolved = table.evolved or bool(added)
             con.execute(
@@ -372,42 +364,6 @@ class Lake:
                 [orjson.dumps(now).decode(), evolved, name],
             )
             self.tables[name] = replace(table, columns=now, evolved=evolved)
-
-
-def add_columns(dt: Any, fields: Sequence[pa.Field]) -> None:
-    """Add nullable columns to a Delta table (schema evolution, no data rewritten)."""
-    from deltalake import Field, Schema
-
-    converted = Schema.from_arrow(pa.schema(fields))
-    dt.alter.add_columns([Field(f.name, f.type, nullable=True) for f in converted.fields])
-
-
-def _in_stored_order(dt: Any) -> tuple[list[str], bool]:
-    """The table's file URIs sorted by their smallest `_row`, and whether the files' ranges
-    of `_row` are disjoint (so reading them one after another reads rows in stored order)."""
-    uris = [str(u) for u in dt.file_uris()]
-    actions = pa.table(dt.get_add_actions(flatten=True))
-    names = actions.schema.names
-    if f"min.{ROW}" not in names or f"max.{ROW}" not in names or not uris:
-        return uris, len(uris) <= 1
-    lows, highs = actions[f"min.{ROW}"].to_pylist(), actions[f"max.{ROW}"].to_pylist()
-    ranges = {
-        unquote(str(p)): (lo, hi)
-        for p, lo, hi in zip(actions["path"].to_pylist(), lows, highs, strict=True)
-    }
-    root = str(dt.table_uri).rstrip("/") + "/"
-    keyed: list[tuple[int, int, str]] = []
-    for uri in uris:
-        relative = unquote(uri.removeprefix(root).removeprefix("file://"))
-        lo, hi = ranges.get(relative) or next(
-            (r for p, r in ranges.items() if unquote(uri).endswith("/" + p)), (None, None)
-        )
-        if lo is None or hi is None:  # no statistics: the order cannot be known
-            return uris, False
-        keyed.append((int(lo), int(hi), uri))
-    keyed.sort()
-    disjoint = all(a[1] < b[0] for a, b in pairwise(keyed))
-    return [uri for _, _, uri in keyed], disjoint
 
 
 def _key_ranges(
@@ -431,27 +387,52 @@ def _key_ranges(
     return [(*found.get(f, (None, None)), f) for f in files]
 
 
-def _has_deletion_vectors(dt: Any) -> bool:
-    try:
-        reader = dt.deletion_vectors()
-    except Exception:  # an engine that cannot say: refuse rather than read wrong
-        return True
-    table = pa.table(reader) if not isinstance(reader, pa.Table) else reader
-    return table.num_rows > 0
-
-
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
 def record_lake(
-    con: duckdb.DuckDBPyConnection, root: str, buckets: int, columns: dict[str, Any]
+    con: duckdb.DuckDBPyConnection,
+    root: str,
+    buckets: int,
+    columns: dict[str, Any],
+    fmt: str = "delta",
+    catalog: str | None = None,
 ) -> None:
-    """Write the `_lake` rows of a catalog whose big tables now live at `root`."""
+    """Write the `_lake` rows of a catalog whose big tables now live at `root`, in format
+    `fmt` (Iceberg: `catalog` is the SQL catalog's URI)."""
     con.execute(_LAKE_DDL)
     con.execute(f"DELETE FROM {LAKE_META}")
     for name in LAKE_TABLES:
         con.execute(
-            f"INSERT INTO {LAKE_META} (name, uri, buckets, columns) VALUES (?, ?, ?, ?)",
-            [name, table_uri(root, name), buckets, orjson.dumps(columns[name]).decode()],
+            f"INSERT INTO {LAKE_META} (name, uri, buckets, columns, format, catalog)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                name,
+                table_uri(root, name),
+                buckets,
+                orjson.dumps(columns[name]).decode(),
+                fmt,
+                catalog,
+            ],
         )
+
+
+def _format_of(con: duckdb.DuckDBPyConnection) -> tuple[str, str, str | None]:
+    """(format, root, SQL catalog) of the recorded lake; Delta for lakes made before
+    formats were recorded."""
+    names = {
+        str(r[0])
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+            [LAKE_META],
+        ).fetchall()
+    }
+    uri = con.execute(f"SELECT uri FROM {LAKE_META} WHERE name = 'frames'").fetchall()[0][0]
+    root = str(uri).rsplit("/", 1)[0]
+    if "format" not in names:
+        return "delta", root, None
+    fmt, catalog = con.execute(
+        f"SELECT format, catalog FROM {LAKE_META} WHERE name = 'frames'"
+    ).fetchall()[0]
+    return str(fmt), root, catalog

@@ -4,7 +4,7 @@ columns (`workbench lake compact`, `Catalog.optimize()` on a lake), and vacuum.
 Promotion on a lake works as on a local catalog (store/layout.py): the keys most frames have
 (`layout.choose_keys`) become `metadata_<key>` columns of `frames`, recorded in
 `metadata_columns`, and the query layer reads them instead of the JSON. On a lake the new
-columns are added to the Delta table (schema evolution, nothing rewritten), and compaction,
+columns are added to the lake table (schema evolution, nothing rewritten), and compaction,
 which rewrites every bucket anyway, fills them; writes keep them up to date afterwards
 (`layout.sync` on the frames they check out, and on the rows of jobs when the catalog keys
 them). Between the two, a bucket's files lack the column and the view reads it as NULL: the
@@ -13,7 +13,7 @@ promotion is committed in the catalog only after every bucket is filled.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -23,13 +23,13 @@ from tqdm.auto import tqdm
 from workbench.errors import LakeError
 from workbench.store import lake_groups, layout
 from workbench.store.arrow import registered
-from workbench.store.lake import BUCKET, LAKE_TABLES, ROW, Lake, add_columns
+from workbench.store.lake import LAKE_TABLES, ROW, Lake
+from workbench.store.lake_format import InBucket
 from workbench.store.lake_write import (
     _TARGET_FILE_BYTES,
     _keyed_in_order,
     frame_order,
     next_rows,
-    writer_properties,
 )
 from workbench.store.sqlsafe import quote_ident
 
@@ -55,7 +55,7 @@ def compact(catalog: Catalog, *, progress: bool = True, promote: bool = False) -
     filled = {**layout.promoted_columns(catalog.cursor()), **chosen}
     removed: dict[str, int] = {}
     for bucket in tqdm(range(lake.buckets), desc="compact", unit="bucket", disable=not progress):
-        files = {name: _bucket_files(lake.delta(name), bucket) for name in LAKE_TABLES}
+        files = {name: lake.format.bucket_files(name, bucket) for name in LAKE_TABLES}
         if not chosen and all(len(f) <= 1 for f in files.values()):
             continue
         frames = _filled(frame_order(_bucket_rows(lake, "frames", bucket)), filled)
@@ -105,18 +105,17 @@ def promote(catalog: Catalog, *, progress: bool = True) -> list[str]:
 
 
 def _new_columns(catalog: Catalog, lake: Lake) -> dict[str, str]:
-    """The keys to promote now (key -> column), their columns added to the Delta table of
+    """The keys to promote now (key -> column), their columns added to the lake table of
     frames (schema evolution: a column the catalog does not know yet is not read)."""
     con = catalog.cursor()
     try:
         chosen = layout.choose_keys(con)
     finally:
         con.close()
-    dt = lake.delta("frames")
-    present = {f.name for f in dt.schema().fields}
+    present = lake.format.field_names("frames")
     missing = [c for c in chosen.values() if c not in present]
     if missing:
-        add_columns(dt, [pa.field(c, pa.string()) for c in missing])
+        lake.format.add_columns("frames", [pa.field(c, pa.string()) for c in missing])
     return chosen
 
 
@@ -155,7 +154,7 @@ def _sort_summaries(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _bucket_rows(lake: Lake, name: str, bucket: int) -> pa.Table:
-    rows = lake.delta(name).to_pyarrow_table(filters=[(BUCKET, "=", bucket)])
+    rows = lake.format.bucket_rows(name, bucket)
     return rows.sort_by([(ROW, "ascending")])
 
 
@@ -166,38 +165,10 @@ def _renumbered(rows: pa.Table) -> pa.Table:
 
 
 def _overwrite_bucket(lake: Lake, name: str, bucket: int, rows: pa.Table) -> None:
-    from deltalake import write_deltalake
-
-    write_deltalake(
-        lake.tables[name].uri,
-        rows,
-        mode="overwrite",
-        predicate=f"{BUCKET} = {bucket}",
-        storage_options=lake.options,
-        writer_properties=writer_properties(),
-        partition_by=[BUCKET],
-        target_file_size=_TARGET_FILE_BYTES,
-    )
-
-
-def _bucket_files(dt: Any, bucket: int) -> list[str]:
-    actions = pa.table(dt.get_add_actions(flatten=True))
-    column = f"partition.{BUCKET}"
-    paths = actions["path"].to_pylist()
-    values = actions[column].to_pylist() if column in actions.schema.names else [None] * len(paths)
-    return [p for p, v in zip(paths, values, strict=True) if v is not None and int(v) == bucket]
+    lake.format.overwrite(name, rows, InBucket(bucket), target_file_size=_TARGET_FILE_BYTES)
 
 
 def vacuum(lake: Lake, *, retention_hours: int = 168, dry_run: bool = True) -> dict[str, list[str]]:
     """The files no snapshot within `retention_hours` reads; removed unless `dry_run`.
     A catalog still pinned to an older snapshot must be refreshed first."""
-    return {
-        name: list(
-            lake.delta(name).vacuum(
-                retention_hours=retention_hours,
-                dry_run=dry_run,
-                enforce_retention_duration=retention_hours >= 168,
-            )
-        )
-        for name in LAKE_TABLES
-    }
+    return {name: lake.format.vacuum(name, retention_hours, dry_run) for name in LAKE_TABLES}

@@ -5,9 +5,9 @@ Every change of rows goes through `edit`: the frames a write touches are checked
 pinned snapshot into temporary tables of the same names (they shadow the lake views on that
 connection only), the library's usual SQL runs on them unchanged, and on the way out each
 table whose rows changed gets one Delta commit replacing exactly those frames' rows
-(`write_deltalake(mode="overwrite", predicate=...)`). Each table's commit is atomic; the three
-tables together are not (Delta has no multi-table transactions), so the catalog moves its pins
-only after all three are written (docs/scale-out.md).
+(an overwrite with a predicate, `TableFormat.overwrite`: Delta or Iceberg). Each table's commit
+is atomic; the three tables together are not (neither format has multi-table transactions), so
+the catalog moves its pins only after all three are written (docs/scale-out.md).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
@@ -32,19 +31,23 @@ from workbench.store.lake import (
     FRAME_KEY,
     LAKE_TABLES,
     ROW,
+    ROW_GROUP,
     Lake,
     LakeTable,
     column_types,
     context_bucket,
     normalise_uri,
     record_lake,
-    storage_options,
     table_uri,
 )
+from workbench.store.lake_delta import buckets_of as _buckets_of
+from workbench.store.lake_format import IsIn, Unkeyed, open_format
 from workbench.store.sqlsafe import quote_ident
 
 if TYPE_CHECKING:
     pass
+
+__all__ = ["ROW_GROUP", "_buckets_of"]  # what the jobs import from here
 
 # Rows per read when moving a catalog's tables into the lake, and per Parquet file written.
 _CHUNK = 1_000_000
@@ -52,15 +55,6 @@ _TARGET_FILE_BYTES = 128 * 1024 * 1024
 # Frame ids one overwrite's predicate lists at most (deltalake's predicate handling takes
 # seconds at 20,000 and crashes the process at 100,000, measured with 1.6.6).
 PREDICATE_IDS = 5_000
-# Rows per Parquet row group: a page's ROIs sit in one or two of them, and the reader skips
-# the others by their frame_id ranges.
-ROW_GROUP = 16_384
-
-
-def writer_properties() -> Any:
-    from deltalake import WriterProperties
-
-    return WriterProperties(max_row_group_size=ROW_GROUP, compression="ZSTD")
 
 
 def frame_order(frames: pa.Table) -> pa.Table:
@@ -129,27 +123,22 @@ def create_lake(
     *,
     buckets: int = DEFAULT_BUCKETS,
     progress: bool = True,
+    fmt: str = "delta",
+    catalog: str | None = None,
 ) -> Lake:
-    """Move the catalog's frames, sources and ROIs into new Delta tables at `uri` and make the
-    catalog read them from there. `con` is an unsealed connection to the catalog file."""
-    from deltalake import DeltaTable, write_deltalake
-
+    """Move the catalog's frames, sources and ROIs into new tables at `uri` (Delta, or Iceberg
+    in the SQL catalog `catalog`) and make the catalog read them from there. `con` is an
+    unsealed connection to the catalog file."""
     root = normalise_uri(uri)
-    options = storage_options(root)
+    tables_format = open_format(fmt, root, catalog)
     columns = {name: column_types(con, name) for name in LAKE_TABLES}
     tables = {n: LakeTable(n, table_uri(root, n), buckets, columns[n], None) for n in LAKE_TABLES}
     for table in tables.values():
-        if DeltaTable.is_deltatable(table.uri, storage_options=options):
-            raise LakeError(f"{table.uri} is a Delta table already: attach it instead")
+        if tables_format.exists(table.name):
+            raise LakeError(f"{table.uri} is a {fmt} table already: attach it instead")
     schemas = {n: t.arrow_schema(con) for n, t in tables.items()}
-    for name, table in tables.items():
-        DeltaTable.create(
-            table.uri,
-            schemas[name],
-            partition_by=[BUCKET],
-            storage_options=options,
-            description=orjson.dumps({"workbench": {"buckets": buckets}}).decode(),
-        )
+    for name in tables:
+        tables_format.create(name, schemas[name], buckets)
     total = int(con.execute("SELECT count(*) FROM frames").fetchall()[0][0])
     keys = []
     with tqdm(total=total, unit="frame", desc="to lake", disable=not progress) as bar:
@@ -161,20 +150,13 @@ def create_lake(
             stored, renamed = _keyed_in_order(lake_rows(chunk, schemas, buckets), start)
             keys.append(renamed)
             for name, rows in stored.items():
-                write_deltalake(
-                    table_uri(root, name),
-                    rows,
-                    mode="append",
-                    storage_options=options,
-                    writer_properties=writer_properties(),
-                    target_file_size=_TARGET_FILE_BYTES,
-                )
+                tables_format.append(name, rows, target_file_size=_TARGET_FILE_BYTES)
             bar.update(ids.num_rows)
     _rename_summaries(con, keys, total)
-    record_lake(con, root, buckets, columns)
+    record_lake(con, root, buckets, columns, fmt, catalog)
     for name in LAKE_TABLES:
         con.execute(f"DROP TABLE {quote_ident(name)}")
-    lake = Lake(root, tables)
+    lake = Lake(root, tables, tables_format)
     lake.prepare(con)
     lake.pin(con)
     return lake
@@ -216,13 +198,14 @@ def _rename_summaries(con: duckdb.DuckDBPyConnection, keys: list[pa.Table], tota
     layout.set_next_frame_key(con, total)
 
 
-def attach_lake(con: duckdb.DuckDBPyConnection, uri: str) -> Lake:
-    """Make an empty catalog read the Delta tables at `uri` (written by a job or another
-    catalog). Their columns must include the catalog's; extra ones are left out of the views."""
-    from deltalake import DeltaTable
-
+def attach_lake(
+    con: duckdb.DuckDBPyConnection, uri: str, *, fmt: str = "delta", catalog: str | None = None
+) -> Lake:
+    """Make an empty catalog read the tables at `uri` (written by a job or another catalog;
+    Delta, or Iceberg in the SQL catalog `catalog`). Their columns must include the
+    catalog's; extra ones are left out of the views."""
     root = normalise_uri(uri)
-    options = storage_options(root)
+    tables_format = open_format(fmt, root, catalog)
     columns = {name: column_types(con, name) for name in LAKE_TABLES}
     found = int(con.execute("SELECT count(*) FROM frames").fetchall()[0][0])
     if found:
@@ -230,19 +213,18 @@ def attach_lake(con: duckdb.DuckDBPyConnection, uri: str) -> Lake:
     buckets = DEFAULT_BUCKETS
     for name in LAKE_TABLES:
         try:
-            dt = DeltaTable(table_uri(root, name), storage_options=options)
+            names = tables_format.field_names(name)
         except Exception as exc:
-            raise LakeError(f"no Delta table at {table_uri(root, name)}: {exc}") from exc
-        names = {f.name for f in dt.schema().fields}
+            raise LakeError(f"no {fmt} table at {table_uri(root, name)}: {exc}") from exc
         missing = [c for c, _ in columns[name] if c not in names]
         if missing:
             raise LakeError(f"{table_uri(root, name)} lacks the columns {missing}")
-        buckets = _buckets_of(dt, buckets)
-    record_lake(con, root, buckets, columns)
+        buckets = tables_format.buckets(name, buckets)
+    record_lake(con, root, buckets, columns, fmt, catalog)
     for name in LAKE_TABLES:
         con.execute(f"DROP TABLE {quote_ident(name)}")
     tables = {n: LakeTable(n, table_uri(root, n), buckets, columns[n], None) for n in LAKE_TABLES}
-    lake = Lake(root, tables)
+    lake = Lake(root, tables, tables_format)
     lake.prepare(con)
     lake.pin(con)
     summarise_lake(con)
@@ -263,14 +245,6 @@ def summarise_lake(con: duckdb.DuckDBPyConnection) -> None:
     layout.set_next_frame_key(con, 0 if top is None else int(top) + 1)
 
 
-def _buckets_of(dt: Any, default: int) -> int:
-    """The bucket count a table's description records (`lake init`, the jobs)."""
-    try:
-        return int(orjson.loads(dt.metadata().description or "{}")["workbench"]["buckets"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return default
-
-
 def _read_frames(con: duckdb.DuckDBPyConnection, ids: pa.Table) -> dict[str, pa.Table]:
     with registered(con, "_wb_lake_ids", ids):
         return {
@@ -282,11 +256,25 @@ def _read_frames(con: duckdb.DuckDBPyConnection, ids: pa.Table) -> dict[str, pa.
         }
 
 
-def open_for_lake(path: str, uri: str, *, attach: bool, buckets: int, progress: bool) -> Lake:
+def open_for_lake(
+    path: str,
+    uri: str,
+    *,
+    attach: bool,
+    buckets: int,
+    progress: bool,
+    fmt: str = "delta",
+    catalog: str | None = None,
+) -> Lake:
     """`workbench lake init|attach`: the catalog file at `path` (migrated, not open
-    elsewhere) gets its big tables from the lake at `uri`, in one DuckDB transaction."""
+    elsewhere) gets its big tables from the lake at `uri`, in one DuckDB transaction. An
+    Iceberg lake's SQL catalog is `catalog`, by default a SQLite file beside `path`."""
     from workbench.store import lake_groups
     from workbench.store.catalog import Catalog, engine_config
+    from workbench.store.lake_iceberg import default_catalog, recordable
+
+    if fmt == "iceberg":
+        catalog = recordable(catalog) if catalog else default_catalog(path)
 
     Catalog(path).close()  # created or migrated to the current schema
     # the catalog's memory budget: the summaries of a big lake spill rather than grow
@@ -297,9 +285,11 @@ def open_for_lake(path: str, uri: str, *, attach: bool, buckets: int, progress: 
         con.execute("BEGIN TRANSACTION")
         try:
             lake = (
-                attach_lake(con, uri)
+                attach_lake(con, uri, fmt=fmt, catalog=catalog)
                 if attach
-                else create_lake(con, uri, buckets=buckets, progress=progress)
+                else create_lake(
+                    con, uri, buckets=buckets, progress=progress, fmt=fmt, catalog=catalog
+                )
             )
             lake_groups.build(con, lake, progress=progress)
         except BaseException:
@@ -454,10 +444,9 @@ def _replace(
         elif first is not None and _all_new(rows[name], first):
             # the rows of a job the catalog keys (`adopt`): the only rows without keys, and
             # nothing else at or past the first new key
-            if lake.delta(name).version() != lake.tables[name].version:
+            if lake.format.version(name) != lake.tables[name].version:
                 raise LakeError(f"lake table {name} moved on while its rows were keyed")
-            where = f"frame_key IS NULL OR frame_key >= {int(first)}"
-            _overwrite(lake, name, rows[name], where)
+            _overwrite(lake, name, rows[name], Unkeyed(int(first)))
         else:  # one commit per stretch of frames: each is atomic, the whole is not
             key = rows[name][FRAME_KEY[name]]
             for start in range(0, len(ids), PREDICATE_IDS):
@@ -466,34 +455,17 @@ def _replace(
                 _overwrite(lake, name, rows[name].filter(mask), _listed(name, part))
 
 
-def _listed(name: str, ids: Sequence[str]) -> str:
-    return f"{FRAME_KEY[name]} IN ({', '.join(_sql_literal(i) for i in ids)})"
+def _listed(name: str, ids: Sequence[str]) -> IsIn:
+    return IsIn(FRAME_KEY[name], tuple(str(i) for i in ids))
 
 
 def _all_new(rows: pa.Table, first: int) -> bool:
     return bool(pc.all(pc.greater_equal(rows["frame_key"], first)).as_py())
 
 
-def _overwrite(lake: Lake, name: str, rows: pa.Table, predicate: str) -> None:
-    """Replace the rows `predicate` selects by `rows` (which it must select too)."""
-    from deltalake import write_deltalake
-
-    try:
-        write_deltalake(
-            lake.tables[name].uri,
-            rows,
-            mode="overwrite",
-            predicate=predicate,
-            storage_options=lake.options,
-            writer_properties=writer_properties(),
-            partition_by=[BUCKET],
-        )
-    except Exception as exc:
-        raise LakeError(f"cannot write lake table {lake.tables[name].uri}: {exc}") from exc
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
+def _overwrite(lake: Lake, name: str, rows: pa.Table, where: IsIn | Unkeyed) -> None:
+    """Replace the rows `where` selects by `rows` (which it must select too)."""
+    lake.format.overwrite(name, rows, where)
 
 
 # -- upkeep ----------------------------------------------------------------------------------

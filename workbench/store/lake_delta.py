@@ -1,0 +1,230 @@
+"""Delta Lake tables for a lake (store/lake_format.py), with the `deltalake` package.
+
+A version is the table's version number. The file list of a snapshot is
+`DeltaTable.file_uris()`, ordered by the `_row` statistics of the log's add actions; a
+snapshot with deletion vectors is refused, its files alone are not its rows. Tables written
+by deltalake never have them; one written by a Spark or Databricks writer that does must be
+purged (`REORG TABLE ... APPLY (PURGE)`) first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+import pyarrow as pa
+
+from workbench.errors import LakeError
+from workbench.store.lake import BUCKET, ROW, ROW_GROUP, storage_options, table_uri
+from workbench.store.lake_format import InBucket, IsIn, Unkeyed, Where
+
+
+def writer_properties() -> Any:
+    from deltalake import WriterProperties
+
+    return WriterProperties(max_row_group_size=ROW_GROUP, compression="ZSTD")
+
+
+def predicate(where: Where) -> str:
+    """A `Where` as a deltalake predicate."""
+    match where:
+        case IsIn(column, values):
+            listed = ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+            return f"{column} IN ({listed})"
+        case Unkeyed(first):
+            return f"frame_key IS NULL OR frame_key >= {int(first)}"
+        case InBucket(bucket):
+            return f"{BUCKET} = {int(bucket)}"
+
+
+def buckets_of(dt: Any, default: int) -> int:
+    """The bucket count a table's description records (`lake init`, the jobs)."""
+    try:
+        return int(orjson.loads(dt.metadata().description or "{}")["workbench"]["buckets"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return default
+
+
+class DeltaFormat:
+    """The lake's tables as Delta tables under `root`."""
+
+    kind = "delta"
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._tables: dict[str, Any] = {}
+
+    @property
+    def options(self) -> dict[str, str]:
+        return storage_options(self.root)
+
+    def uri(self, name: str) -> str:
+        return table_uri(self.root, name)
+
+    def table(self, name: str) -> Any:
+        """The table's DeltaTable, brought up to its latest version."""
+        from deltalake import DeltaTable
+
+        dt = self._tables.get(name)
+        if dt is None:
+            try:
+                dt = DeltaTable(self.uri(name), storage_options=self.options)
+            except Exception as exc:
+                raise LakeError(f"cannot open lake table {self.uri(name)}: {exc}") from exc
+            self._tables[name] = dt
+        else:
+            dt.update_incremental()
+        return dt
+
+    def exists(self, name: str) -> bool:
+        from deltalake import DeltaTable
+
+        return bool(DeltaTable.is_deltatable(self.uri(name), storage_options=self.options))
+
+    def create(self, name: str, schema: pa.Schema, buckets: int) -> None:
+        from deltalake import DeltaTable
+
+        DeltaTable.create(
+            self.uri(name),
+            schema,
+            partition_by=[BUCKET],
+            storage_options=self.options,
+            description=orjson.dumps({"workbench": {"buckets": buckets}}).decode(),
+        )
+
+    def field_names(self, name: str) -> set[str]:
+        return {f.name for f in self.table(name).schema().fields}
+
+    def buckets(self, name: str, default: int) -> int:
+        return buckets_of(self.table(name), default)
+
+    def version(self, name: str) -> int:
+        return int(self.table(name).version())
+
+    def reads_as(self, duckdb_type: str) -> bool:
+        return True
+
+    def files(self, name: str, version: int) -> tuple[list[str], bool]:
+        from deltalake import DeltaTable
+
+        dt = self.table(name)
+        if dt.version() != version:
+            dt = DeltaTable(self.uri(name), version=version, storage_options=self.options)
+        features = dt.protocol().reader_features or []
+        if "deletionVectors" in features and _has_deletion_vectors(dt):
+            raise LakeError(
+                f"lake table {self.uri(name)} has deletion vectors at version {version}: "
+                "its files alone are not its rows; rewrite it (OPTIMIZE / REORG ... APPLY PURGE) "
+                "before attaching"
+            )
+        return _in_stored_order(dt)
+
+    def append(self, name: str, rows: pa.Table, *, target_file_size: int | None = None) -> None:
+        from deltalake import write_deltalake
+
+        try:
+            write_deltalake(
+                self.uri(name),
+                rows,
+                mode="append",
+                storage_options=self.options,
+                writer_properties=writer_properties(),
+                target_file_size=target_file_size,
+            )
+        except Exception as exc:
+            raise LakeError(f"cannot write lake table {self.uri(name)}: {exc}") from exc
+
+    def overwrite(
+        self, name: str, rows: pa.Table, where: Where, *, target_file_size: int | None = None
+    ) -> None:
+        from deltalake import write_deltalake
+
+        try:
+            write_deltalake(
+                self.uri(name),
+                rows,
+                mode="overwrite",
+                predicate=predicate(where),
+                storage_options=self.options,
+                writer_properties=writer_properties(),
+                partition_by=[BUCKET],
+                target_file_size=target_file_size,
+            )
+        except Exception as exc:
+            raise LakeError(f"cannot write lake table {self.uri(name)}: {exc}") from exc
+
+    def add_columns(self, name: str, fields: Sequence[pa.Field]) -> None:
+        from deltalake import Field, Schema
+
+        converted = Schema.from_arrow(pa.schema(fields))
+        self.table(name).alter.add_columns(
+            [Field(f.name, f.type, nullable=True) for f in converted.fields]
+        )
+
+    def bucket_files(self, name: str, bucket: int) -> list[str]:
+        actions = pa.table(self.table(name).get_add_actions(flatten=True))
+        column = f"partition.{BUCKET}"
+        paths = actions["path"].to_pylist()
+        values = (
+            actions[column].to_pylist() if column in actions.schema.names else [None] * len(paths)
+        )
+        return [p for p, v in zip(paths, values, strict=True) if v is not None and int(v) == bucket]
+
+    def bucket_rows(self, name: str, bucket: int) -> pa.Table:
+        return self.table(name).to_pyarrow_table(filters=[(BUCKET, "=", bucket)])
+
+    def vacuum(self, name: str, retention_hours: int, dry_run: bool) -> list[str]:
+        return list(
+            self.table(name).vacuum(
+                retention_hours=retention_hours,
+                dry_run=dry_run,
+                enforce_retention_duration=retention_hours >= 168,
+            )
+        )
+
+
+def _in_stored_order(dt: Any) -> tuple[list[str], bool]:
+    """The table's file URIs sorted by their smallest `_row`, and whether the files' ranges
+    of `_row` are disjoint (so reading them one after another reads rows in stored order)."""
+    uris = [str(u) for u in dt.file_uris()]
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    names = actions.schema.names
+    if f"min.{ROW}" not in names or f"max.{ROW}" not in names or not uris:
+        return uris, len(uris) <= 1
+    lows, highs = actions[f"min.{ROW}"].to_pylist(), actions[f"max.{ROW}"].to_pylist()
+    ranges = {
+        unquote(str(p)): (lo, hi)
+        for p, lo, hi in zip(actions["path"].to_pylist(), lows, highs, strict=True)
+    }
+    root = str(dt.table_uri).rstrip("/") + "/"
+    keyed: list[tuple[int, int, str]] = []
+    for uri in uris:
+        relative = unquote(uri.removeprefix(root).removeprefix("file://"))
+        lo, hi = ranges.get(relative) or next(
+            (r for p, r in ranges.items() if unquote(uri).endswith("/" + p)), (None, None)
+        )
+        if lo is None or hi is None:  # no statistics: the order cannot be known
+            return uris, False
+        keyed.append((int(lo), int(hi), uri))
+    return stored_order(keyed, uris)
+
+
+def stored_order(keyed: list[tuple[int, int, str]], uris: list[str]) -> tuple[list[str], bool]:
+    """Files by their (smallest, largest `_row`): in order, and whether disjoint."""
+    if len(keyed) != len(uris):
+        return uris, False
+    keyed.sort()
+    disjoint = all(a[1] < b[0] for a, b in pairwise(keyed))
+    return [uri for _, _, uri in keyed], disjoint
+
+
+def _has_deletion_vectors(dt: Any) -> bool:
+    try:
+        reader = dt.deletion_vectors()
+    except Exception:  # an engine that cannot say: refuse rather than read wrong
+        return True
+    table = pa.table(reader) if not isinstance(reader, pa.Table) else reader
+    return table.num_rows > 0
