@@ -254,18 +254,28 @@ def generate(root: Path, frames: int, parts: int = 1) -> float:
 
 def summarise(path: Path) -> float:
     """The catalog's side of the layout for the generated rows (label keys, per-frame
-    summaries, the next frame key), as `lake attach` makes it."""
+    summaries, the next frame key, the frame groups), as `lake attach` makes it; prints each
+    step's wall and CPU seconds and the process's peak RSS."""
     started = time.perf_counter()
     con = duckdb.connect(str(path), config=engine_config())  # the catalog's memory budget
     try:
         lake = Lake.load(con)
         assert lake is not None
         con.execute("BEGIN TRANSACTION")
-        lake.prepare(con)
-        lake.pin(con)
-        summarise_lake(con)
-        lake_groups.build(con, lake)
-        con.execute("COMMIT")
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            ("pins", lambda: (lake.prepare(con), lake.pin(con))),
+            ("summaries", lambda: summarise_lake(con, progress=True)),
+            ("groups", lambda: lake_groups.build(con, lake, progress=True)),
+            ("commit", lambda: con.execute("COMMIT")),
+        ]
+        for name, step in steps:
+            t, c = time.perf_counter(), time.process_time()
+            step()
+            print(
+                f"  {name}: {time.perf_counter() - t:.0f} s wall, "
+                f"{time.process_time() - c:.0f} s CPU, peak RSS {peak_rss_mb():.0f} MB",
+                flush=True,
+            )
     finally:
         con.close()
     return time.perf_counter() - started
