@@ -72,6 +72,10 @@ def context_bucket(context_ids: Iterable[str | None], buckets: int) -> pa.Array:
     return pa.array(out, pa.int32())
 
 
+# The folder of the lake holding one Delta table per embedding key (analysis/embeddings/lake.py).
+EMBEDDINGS = "embeddings"
+
+
 def is_remote(uri: str) -> bool:
     return "://" in uri and not uri.startswith("file://")
 
