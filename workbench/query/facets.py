@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from workbench.errors import QueryError
 from workbench.model.records import PROMOTED_KEYS
-from workbench.query import group_tags
+from workbench.query import group_memo
 from workbench.query import groups as lake_groups
 from workbench.query._sql import TRUE, Compiled, execute, sql
 from workbench.query.plan import LabelFilter, Plan
@@ -401,9 +401,9 @@ def tag_counts(view: View) -> pa.Table:
     tagged = Compiled("SELECT count(*) FROM (SELECT 1 FROM tags WHERE roi_id IS NULL LIMIT 1)")
     if not execute(view.catalog, tagged).column(0)[0].as_py():
         frames = None
-    else:  # from the tagged frames' groups when the lake's groups answer (query/group_tags.py)
+    else:  # from the tagged frames' groups when the lake's groups answer (query/group_memo.py)
         grouped = view.groups()
-        counted = None if grouped is None else group_tags.tag_counts(view, grouped)
+        counted = None if grouped is None else group_memo.tag_counts(view, grouped)
         if counted is not None:
             return counted
         frames = view.frame_set()

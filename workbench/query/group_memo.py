@@ -1,6 +1,7 @@
-"""Frame tag counts of a view the lake's frame groups answer (query/groups.py).
+"""What the lake's frame groups (query/groups.py) answer with a little remembered: a view's
+frame tag counts and numeric range histograms.
 
-A view filtered on the groups' columns holds whole groups, so a tagged frame is among its
+Tags. A view filtered on the groups' columns holds whole groups, so a tagged frame is among its
 frames exactly when the frame's group is among its groups. Tags live in the catalog and are
 few next to the frames; which group a tagged frame is in depends only on the lake's snapshot.
 So the catalog remembers, per snapshot of the groups, the group of every tagged frame it has
@@ -8,6 +9,13 @@ looked up (one read of the frames for the tagged frames it has not seen yet), an
 view's tags from the tags table (read afresh each time: tagging and untagging show at once)
 joined to those groups. A frame id stored twice (a job's rows) maps to each of its frames'
 groups and counts once, as the frames' join counts it.
+
+Range histograms. A key's values among a view's frames in given bins are the sum over the
+view's groups of each group's histogram in those bins. The first histogram of a key, bounds
+and bins asked for a grouped view counts every group's in one read of the frames (what one
+histogram of a filtered view reads anyway); every other WHERE on the groups' columns then
+sums a few thousand remembered rows. Exact: the same bins of the same values, counted per
+group, for the snapshot the groups describe.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ if TYPE_CHECKING:
 MAX_TAGGED = 500_000
 PAIRS = "_wb_tag_groups"
 MISSING = "_wb_tag_missing"
+COUNTED = "_wb_group_counted"
 
 
 @dataclass
@@ -41,6 +50,8 @@ class _Known:
     state: tuple[str, ...]
     pairs: pa.Table  # (frame_id, _wb_group)
     ids: set[str] = field(default_factory=set)
+    # what `per_group` counted, by name: (g, ...) rows
+    counted: dict[tuple[object, ...], pa.Table] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -86,14 +97,32 @@ def _known(catalog: Catalog, groups: GroupSet) -> _Known:
         return known
 
 
-def _look_up(catalog: Catalog, groups: GroupSet, ids: list[str]) -> pa.Table:
-    """(frame_id, group) of the frames with these ids: one read of the frames."""
+def grouped_frames(groups: GroupSet) -> str:
+    """SQL: the frames (alias f) joined to their group (alias g)."""
     matched = " AND ".join(
         f"g.{quote_ident(c)} IS NOT DISTINCT FROM f.{quote_ident(c)}" for c in groups.columns
     )
     join = f"JOIN {GROUPS} g ON {matched}" if groups.columns else f"CROSS JOIN {GROUPS} g"
+    return f"frames f {join}"
+
+
+def per_group(view: View, groups: GroupSet, name: tuple[object, ...], query: Compiled) -> pa.Table:
+    """The rows of `query` (over `grouped_frames`, with the group's `_wb_group` column)
+    that belong to the view's groups, without that column; `query` runs once per snapshot
+    and `name`."""
+    known = _known(view.catalog, groups)
+    with known.lock:
+        counted = known.counted.get(name)
+        if counted is None:
+            counted = known.counted[name] = execute(view.catalog, query)
+    mine = Compiled(f"SELECT * EXCLUDE ({GROUP}) FROM {COUNTED} c WHERE {groups.within('c')}")
+    return execute(view.catalog, mine, tables={**groups.tables, COUNTED: counted})
+
+
+def _look_up(catalog: Catalog, groups: GroupSet, ids: list[str]) -> pa.Table:
+    """(frame_id, group) of the frames with these ids: one read of the frames."""
     query = Compiled(
-        f"SELECT DISTINCT f.id AS frame_id, g.{GROUP} FROM frames f {join}"
+        f"SELECT DISTINCT f.id AS frame_id, g.{GROUP} FROM {grouped_frames(groups)}"
         f" WHERE f.id IN (SELECT frame_id FROM {MISSING})"
     )
     found = execute(catalog, query, tables={MISSING: pa.table({"frame_id": ids})})
