@@ -264,6 +264,7 @@ def summarise(path: Path) -> float:
         assert lake is not None
         con.execute("BEGIN TRANSACTION")
         steps: list[tuple[str, Callable[[], Any]]] = [
+            ("clear", lambda: clear_summaries(con)),
             ("pins", lambda: (lake.prepare(con), lake.pin(con))),
             ("summaries", lambda: summarise_lake(con, progress=True)),
             ("groups", lambda: lake_groups.build(con, lake, progress=True)),
@@ -280,6 +281,13 @@ def summarise(path: Path) -> float:
     finally:
         con.close()
     return time.perf_counter() - started
+
+
+def clear_summaries(con: duckdb.DuckDBPyConnection) -> None:
+    """Forget the summaries of an earlier run (a lake summarised when partly generated)."""
+    for table in ("frame_labels", "frame_codes", "code_counts", "label_keys"):
+        con.execute(f"DELETE FROM {table}")
+    lake_groups.drop(con)
 
 
 def timed(fn: Callable[[], Any], repeat: int = 3) -> float:
