@@ -127,3 +127,8 @@ def test_range_histograms_from_the_groups_equal_a_local_catalogs(
         assert grouped >= 3 and len(runs) == grouped * len(keys) * 2
         known = group_memo._KNOWN[b]
         assert len(known.counted) == len(keys) * 2  # counted once per key and bins
+        monkeypatch.setattr(group_memo, "MAX_COUNTED", 2)
+        rain = _views(b)["match"]
+        for bins in (5, 6, 7):
+            value_histogram(rain, "timestamp", 0, 44, bins)
+        assert [n[-1] for n in known.counted] == [6, 7]  # the oldest forgotten

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 MAX_TAGGED = 500_000
 PAIRS = "_wb_tag_groups"
 MISSING = "_wb_tag_missing"
+# Counts remembered per snapshot at most (a key's histogram: groups x bins rows).
+MAX_COUNTED = 32
 COUNTED = "_wb_group_counted"
 
 
@@ -114,6 +116,8 @@ def per_group(view: View, groups: GroupSet, name: tuple[object, ...], query: Com
     with known.lock:
         counted = known.counted.get(name)
         if counted is None:
+            while len(known.counted) >= MAX_COUNTED:  # the oldest first
+                known.counted.pop(next(iter(known.counted)))
             counted = known.counted[name] = execute(view.catalog, query)
     mine = Compiled(f"SELECT * EXCLUDE ({GROUP}) FROM {COUNTED} c WHERE {groups.within('c')}")
     return execute(view.catalog, mine, tables={**groups.tables, COUNTED: counted})
