@@ -353,7 +353,17 @@ def _lake_vacuum(args: argparse.Namespace) -> int:
     with _open_lake(args) as catalog:
         assert catalog.lake is not None
         catalog.refresh_lake()
-        gone = vacuum(catalog.lake, retention_hours=args.retention_hours, dry_run=not args.confirm)
+        pinned = {
+            str(i.options["lake"]): int(i.options["version"])
+            for i in catalog.list_embeddings()
+            if i.in_lake
+        }
+        gone = vacuum(
+            catalog.lake,
+            retention_hours=args.retention_hours,
+            dry_run=not args.confirm,
+            pinned=pinned,
+        )
     verb = "removed" if args.confirm else "would remove (add --confirm)"
     print(f"{verb}: " + ", ".join(f"{n}: {len(f)} files" for n, f in gone.items()))
     return 0

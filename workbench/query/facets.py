@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from workbench.errors import QueryError
 from workbench.model.records import PROMOTED_KEYS
+from workbench.query import group_memo
 from workbench.query import groups as frame_groups
 from workbench.query._sql import TRUE, Compiled, execute, sql
 from workbench.query.plan import LabelFilter, Plan
@@ -406,7 +407,14 @@ def tag_counts(view: View) -> pa.Table:
     # Without any frame tag the answer needs no frames (a view answered by the catalog's frame
     # groups then reads none)
     tagged = Compiled("SELECT count(*) FROM (SELECT 1 FROM tags WHERE roi_id IS NULL LIMIT 1)")
-    frames = view.frame_set() if execute(view.catalog, tagged).column(0)[0].as_py() else None
+    if not execute(view.catalog, tagged).column(0)[0].as_py():
+        frames = None
+    else:  # from the tagged frames' groups when a lake's groups answer (query/group_memo.py)
+        grouped = view.groups()
+        counted = None if grouped is None else group_memo.tag_counts(view, grouped)
+        if counted is not None:
+            return counted
+        frames = view.frame_set()
     join = Compiled("")
     if frames is not None:
         join = " JOIN frames f ON f.id = t.frame_id AND " + frames.condition("f", view)

@@ -15,11 +15,13 @@ import duckdb
 import pyarrow as pa
 
 from workbench.errors import QueryError
+from workbench.query import group_memo
 from workbench.query import stages as _stages
-from workbench.query._sql import Compiled, sql
+from workbench.query._sql import Compiled, execute, sql
 from workbench.query.plan import Plan
 from workbench.query.stage_base import Stage
 from workbench.query.stages import metadata_expr
+from workbench.store.groups import GROUP
 
 if TYPE_CHECKING:
     from workbench.query.view import View
@@ -30,6 +32,8 @@ NUMERIC_COLUMNS = ("timestamp", "frame_index", "num_frames")
 KEY_SAMPLE = 2000
 NUMERIC_SHARE = 0.9
 MAX_BINS = 200
+# The name a grouped view's remembered range counts are read under.
+RANGE_COUNTS = "_wb_range_counts"
 
 
 def _number(value: Any, what: str) -> float | None:
@@ -124,17 +128,27 @@ def value_histogram(view: View, key: str, low: float, high: float, bins: int = 2
         raise QueryError(f"value_histogram() needs 1 to {MAX_BINS} bins, got {bins!r}")
     width = (float(high) - float(low)) / bins or 1.0
     value = number_expr(key, view.frame_columns)
-    values = view.plan.select(value + " AS x")
-    counted = (
-        sql(
-            f"SELECT least(CAST(floor((x - ?) / ?) AS INTEGER), {bins - 1}) AS bin, count(*) AS"
-            " count FROM (",
-            float(low),
-            width,
-        )
-        + values
-        + sql(") WHERE x BETWEEN ? AND ? GROUP BY bin", float(low), float(high))
+    bin_of = sql(
+        f"least(CAST(floor((x - ?) / ?) AS INTEGER), {bins - 1}) AS bin", float(low), width
     )
+    within = sql(" WHERE x BETWEEN ? AND ?", float(low), float(high))
+    grouped = view.groups()
+    if grouped is not None and group_memo.remembers(view.catalog):  # query/group_memo.py
+        values = f"SELECT g.{GROUP}, " + value + f" AS x FROM {group_memo.grouped_frames(grouped)}"
+        per_group = (
+            f"SELECT {GROUP}, " + bin_of + ", count(*) AS count FROM (" + values + ")" + within
+        ) + " GROUP BY ALL"
+        name = ("range", key, float(low), float(high), bins)
+        found = group_memo.per_group(view, grouped, name, per_group)
+        counted = Compiled(
+            f"SELECT bin, sum(count)::BIGINT AS count FROM {RANGE_COUNTS} GROUP BY bin"
+        )
+        tables = {RANGE_COUNTS: found}
+    else:
+        values = view.plan.select(value + " AS x")
+        counted = "SELECT " + bin_of + ", count(*) AS count FROM (" + values + ")" + within
+        counted += " GROUP BY bin"
+        tables = {}
     query = (
         sql(
             "SELECT ? + b.range * ? AS bin_start, ? + (b.range + 1) * ? AS bin_end,"
@@ -148,4 +162,6 @@ def value_histogram(view: View, key: str, low: float, high: float, bins: int = 2
         + counted
         + ") c ON c.bin = b.range ORDER BY bin_start"
     )
+    if tables:
+        return execute(view.catalog, query, tables=tables)
     return view.run(query)

@@ -13,7 +13,8 @@ promotion is committed in the catalog only after every bucket is filled.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -23,7 +24,16 @@ from tqdm.auto import tqdm
 from workbench.errors import LakeError
 from workbench.store import lake_groups, layout
 from workbench.store.arrow import registered
-from workbench.store.lake import LAKE_TABLES, ROW, Lake
+from workbench.store.lake import (
+    EMBEDDINGS,
+    LAKE_TABLES,
+    ROW,
+    Lake,
+    filesystem,
+    is_remote,
+    storage_options,
+    table_uri,
+)
 from workbench.store.lake_format import InBucket
 from workbench.store.lake_write import (
     _TARGET_FILE_BYTES,
@@ -168,7 +178,53 @@ def _overwrite_bucket(lake: Lake, name: str, bucket: int, rows: pa.Table) -> Non
     lake.format.overwrite(name, rows, InBucket(bucket), target_file_size=_TARGET_FILE_BYTES)
 
 
-def vacuum(lake: Lake, *, retention_hours: int = 168, dry_run: bool = True) -> dict[str, list[str]]:
-    """The files no snapshot within `retention_hours` reads; removed unless `dry_run`.
-    A catalog still pinned to an older snapshot must be refreshed first."""
-    return {name: lake.format.vacuum(name, retention_hours, dry_run) for name in LAKE_TABLES}
+def embedding_tables(root: str) -> list[str]:
+    """The URIs of the embedding keys' Delta tables in the lake at `root`
+    (`<root>/embeddings/<key>`, written by embedding jobs), whether a catalog registers them
+    or not."""
+    base = table_uri(root, EMBEDDINGS)
+    if is_remote(root):
+        fs = filesystem(root)
+        path = base.split("://", 1)[1]
+        if not fs.exists(path):
+            return []
+        names = [e.rstrip("/").rsplit("/", 1)[-1] for e in fs.ls(path, detail=False)]
+        found = [n for n in names if fs.exists(f"{path}/{n}/_delta_log")]
+    else:
+        if not os.path.isdir(base):
+            return []
+        found = [n for n in os.listdir(base) if os.path.isdir(os.path.join(base, n, "_delta_log"))]
+    return [table_uri(base, n) for n in sorted(found)]
+
+
+def vacuum(
+    lake: Lake,
+    *,
+    retention_hours: int = 168,
+    dry_run: bool = True,
+    pinned: dict[str, int] | None = None,
+) -> dict[str, list[str]]:
+    """The files no snapshot within `retention_hours` reads, per table (`frames`, `sources`,
+    `rois`, and `embeddings/<key>` for each embedding table), and the files older than that
+    no commit names (a failed job's); removed unless `dry_run`. A catalog still pinned to an
+    older snapshot of the big tables must be refreshed first. `pinned` maps the URIs of
+    embedding tables (Delta whatever the lake's format) to the version the catalog reads (a job's commit it did not adopt
+    leaves it behind): that version's files are kept."""
+    from deltalake import DeltaTable
+
+    def cleaned(dt: Any, keep: int | None = None) -> list[str]:
+        return list(
+            dt.vacuum(
+                retention_hours=retention_hours,
+                dry_run=dry_run,
+                enforce_retention_duration=retention_hours >= 168,
+                full=True,  # files no commit names too, not only those a commit removed
+                keep_versions=None if keep is None else [keep],
+            )
+        )
+
+    gone = {name: lake.format.vacuum(name, retention_hours, dry_run) for name in LAKE_TABLES}
+    for uri in embedding_tables(lake.root):
+        dt = DeltaTable(uri, storage_options=storage_options(uri))
+        gone[f"{EMBEDDINGS}/{uri.rsplit('/', 1)[-1]}"] = cleaned(dt, (pinned or {}).get(uri))
+    return gone

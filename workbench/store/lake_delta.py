@@ -182,6 +182,7 @@ class DeltaFormat:
                 retention_hours=retention_hours,
                 dry_run=dry_run,
                 enforce_retention_duration=retention_hours >= 168,
+                full=True,  # files no commit names too (a failed job's), not only removed ones
             )
         )
 

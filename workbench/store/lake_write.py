@@ -55,6 +55,8 @@ _TARGET_FILE_BYTES = 128 * 1024 * 1024
 # Frame ids one overwrite's predicate lists at most (deltalake's predicate handling takes
 # seconds at 20,000 and crashes the process at 100,000, measured with 1.6.6).
 PREDICATE_IDS = 5_000
+# Frame keys whose summaries one pass of `summarise_lake` makes (about 8M ROIs).
+SUMMARY_STRETCH = 2_000_000
 
 
 def frame_order(frames: pa.Table) -> pa.Table:
@@ -231,15 +233,28 @@ def attach_lake(
     return lake
 
 
-def summarise_lake(con: duckdb.DuckDBPyConnection) -> None:
+def summarise_lake(con: duckdb.DuckDBPyConnection, *, progress: bool = False) -> None:
     """The catalog's side of the layout for the rows an attached lake holds with keys (a
-    catalog wrote them); rows without (a job's) are keyed when the catalog opens."""
+    catalog wrote them); rows without (a job's) are keyed when the catalog opens.
+
+    The summaries and codes are made a stretch of frame keys at a time (the ROIs' files are
+    pruned by their `frame_key` statistics), so each pass groups a bounded number of rows
+    whatever the size of the lake: one GROUP BY and sort of every ROI spilled and grew
+    faster than the rows. `frame_labels` is then sorted by label and frame within each
+    stretch, as the rows of separate writes are."""
     con.execute(
         "INSERT INTO label_keys SELECT DISTINCT label_key, field, label FROM rois"
         " WHERE label_key IS NOT NULL"
     )
-    layout.summarise(con, "r.frame_key IS NOT NULL", [])
-    layout.code(con, "r.frame_key IS NOT NULL", [])
+    found = con.execute(
+        f"SELECT DISTINCT frame_key // {SUMMARY_STRETCH} FROM rois"
+        f" WHERE frame_key IS NOT NULL AND frame_key <> {layout.NO_FRAME} ORDER BY 1"
+    ).fetchall()
+    for (stretch,) in tqdm(found, desc="summaries", unit="stretch", disable=not progress):
+        first = int(stretch) * SUMMARY_STRETCH
+        which = f"r.frame_key BETWEEN {first} AND {first + SUMMARY_STRETCH - 1}"
+        layout.summarise(con, which, [])
+        layout.code(con, which, [])
     layout.tally(con, "frame_key IS NOT NULL", [], 1)
     top = con.execute("SELECT max(frame_key) FROM frames").fetchall()[0][0]
     layout.set_next_frame_key(con, 0 if top is None else int(top) + 1)
