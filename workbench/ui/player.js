@@ -26,19 +26,6 @@ function button(text, className, title) {
   return node;
 }
 
-// Calls `show(position)` with every position announced for the model's channel, the last
-// one known first.
-export function follow(model, show) {
-  const channel = String(model.channel ?? "");
-  const heard = (event) => {
-    if (event.detail && event.detail.channel === channel) show(event.detail);
-  };
-  document.addEventListener("wb-position", heard);
-  model.on("remove", () => document.removeEventListener("wb-position", heard));
-  const last = window.__wbPositions?.get(channel);
-  if (last) show(last);
-}
-
 export function render({ model }) {
   const root = element("div", "wb-play-root");
   const slower = button("«", "wb-slower", "Slower");

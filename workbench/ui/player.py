@@ -28,7 +28,7 @@ from workbench.ui.frame_view import FrameCanvas, new_channel
 from workbench.ui.keys import Keys
 from workbench.ui.media import MediaUrls
 from workbench.ui.playback import ReadAhead, player_interval
-from workbench.ui.timeline import MATCH_COLOR, OTHER_COLOR, Timeline, frames_json
+from workbench.ui.timeline import MATCH_COLOR, OTHER_COLOR, Timeline, following, frames_json
 
 __all__ = ["MATCH_COLOR", "OTHER_COLOR", "FrameLabel", "PlayControl", "PlayerView"]
 
@@ -59,7 +59,7 @@ class PlayControl(pn.custom.JSComponent):
     interval = param.Integer(default=100, bounds=(1, None), doc="Milliseconds per frame.")
     direction = param.Integer(default=0, bounds=(-1, 1), doc="1 playing, -1 backwards, 0 paused.")
 
-    _esm = _HERE / "player.js"
+    _esm = following((_HERE / "player.js").read_text())
     _stylesheets = [(_HERE / "player.css").read_text()]  # noqa: RUF012 - Panel's attribute
 
     def __init__(self, **params: Any) -> None:
@@ -81,22 +81,14 @@ class FrameLabel(pn.custom.JSComponent):
 
     channel = param.String(default="", doc="Where the viewer announces the drawn position.")
 
-    _esm = """
+    _esm = following("""
     export function render({ model }) {
       const root = document.createElement("span");
       root.className = "wb-live-text";
-      const channel = String(model.channel ?? "");
-      const show = (position) => { root.textContent = String(position.t ?? ""); };
-      const heard = (event) => {
-        if (event.detail && event.detail.channel === channel) show(event.detail);
-      };
-      document.addEventListener("wb-position", heard);
-      model.on("remove", () => document.removeEventListener("wb-position", heard));
-      const last = window.__wbPositions?.get(channel);
-      if (last) show(last);
+      follow(model, (position) => { root.textContent = String(position.t ?? ""); });
       return root;
     }
-    """
+    """)
 
     def __init__(self, text: Callable[[], str] = str, **params: Any) -> None:
         params.setdefault("css_classes", ["wb-frame-label"])

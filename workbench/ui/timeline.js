@@ -33,18 +33,6 @@ function tickStep(count, width) {
   return 10 * power;
 }
 
-// As player.js: calls `show(position)` with every position announced for the channel.
-function follow(model, show) {
-  const channel = String(model.channel ?? "");
-  const heard = (event) => {
-    if (event.detail && event.detail.channel === channel) show(event.detail);
-  };
-  document.addEventListener("wb-position", heard);
-  model.on("remove", () => document.removeEventListener("wb-position", heard));
-  const last = window.__wbPositions?.get(channel);
-  if (last) show(last);
-}
-
 export function render({ model }) {
   const root = element("div", "wb-timeline-root");
   const canvas = element("canvas", "wb-timeline-canvas");

@@ -22,6 +22,12 @@ MATCH_COLOR = "#0072b5"
 OTHER_COLOR = "#c8c8c8"
 
 
+def following(js: str) -> str:
+    """The module `js` with position.js's `follow(model, show)` in front (one module, no
+    import to resolve in the page): what follows the position the viewer announces."""
+    return (_HERE / "position.js").read_text() + "\n" + js
+
+
 def frames_json(
     frame_ids: Sequence[str], matching: Sequence[int], timestamps: Sequence[Any]
 ) -> str:
@@ -40,7 +46,7 @@ class Timeline(pn.custom.JSComponent):
     frames_json = param.String(default=frames_json([], [], []), doc="As `frames_json` wrote it.")
     channel = param.String(default="", doc="Where the viewer announces the drawn position.")
 
-    _esm = _HERE / "timeline.js"
+    _esm = following((_HERE / "timeline.js").read_text())
     _stylesheets = [(_HERE / "timeline.css").read_text()]  # noqa: RUF012 - Panel's attribute
 
     def __init__(self, **params: Any) -> None:
