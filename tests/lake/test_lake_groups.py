@@ -14,6 +14,16 @@ from workbench.store.lake_write import open_for_lake
 
 WEATHER = ["rain", "clear", "fog"]
 CAMERAS = ["front", "rear"]
+# Which of `_views` the groups answer (the rest read the frames), on a lake or not.
+GROUPED = {
+    "match": True,
+    "where": True,
+    "no camera": True,
+    "promoted metadata": True,
+    "label filter": False,  # frames with such ROIs: a set of frames, not of groups
+    "frame index": False,  # columns the groups do not hold read the frames
+    "json": False,
+}
 
 
 def _fill(path: Path, first: int, count: int) -> None:
@@ -86,15 +96,7 @@ def test_frame_groups_answer_facets_as_a_local_catalog(tmp_path: Path) -> None:
             "metadata_road",
         ]
         grouped = _compare(a, b)
-        assert grouped == {
-            "match": True,
-            "where": True,
-            "no camera": True,
-            "promoted metadata": True,
-            "label filter": False,  # frames with such ROIs: a set of frames, not of groups
-            "frame index": False,  # columns the groups do not hold read the frames
-            "json": False,
-        }
+        assert grouped == GROUPED
         # the stored order is a frames column the groups lack (a view has no rowid)
         assert b.view().where("f.rowid % 2 = 0").groups() is None
     # a write moves the lake on: the groups describe an older snapshot and are not read

@@ -11,23 +11,13 @@ import pytest
 from PIL import Image
 
 import workbench
-from tests.lake.test_lake_groups import CAMERAS, WEATHER, _answers, _views
+from tests.lake.test_lake_groups import CAMERAS, GROUPED, WEATHER, _answers, _views
 from tests.store.test_layout import _frame
 from workbench.ingest import CatalogWriter, Roi, Source, parquet
 from workbench.model.geometry import box_ring
 from workbench.services import Workbench
 from workbench.store import groups
 from workbench.store.catalog import Catalog
-
-GROUPED = {
-    "match": True,
-    "where": True,
-    "no camera": True,
-    "promoted metadata": True,
-    "label filter": False,  # frames with such ROIs: a set of frames, not of groups
-    "frame index": False,  # columns the groups do not hold read the frames
-    "json": False,
-}
 
 
 def _fill(path: Path, first: int, count: int) -> None:
