@@ -14,7 +14,7 @@ promotion is committed in the catalog only after every bucket is filled.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -34,6 +34,7 @@ from workbench.store.lake import (
     storage_options,
     table_uri,
 )
+from workbench.store.lake_delta import vacuum_table
 from workbench.store.lake_format import InBucket
 from workbench.store.lake_write import (
     _TARGET_FILE_BYTES,
@@ -208,23 +209,15 @@ def vacuum(
     `rois`, and `embeddings/<key>` for each embedding table), and the files older than that
     no commit names (a failed job's); removed unless `dry_run`. A catalog still pinned to an
     older snapshot of the big tables must be refreshed first. `pinned` maps the URIs of
-    embedding tables (Delta whatever the lake's format) to the version the catalog reads (a job's commit it did not adopt
-    leaves it behind): that version's files are kept."""
+    embedding tables (Delta whatever the lake's format) to the version the catalog reads (a
+    job's commit it did not adopt leaves it behind): that version's files are kept."""
     from deltalake import DeltaTable
-
-    def cleaned(dt: Any, keep: int | None = None) -> list[str]:
-        return list(
-            dt.vacuum(
-                retention_hours=retention_hours,
-                dry_run=dry_run,
-                enforce_retention_duration=retention_hours >= 168,
-                full=True,  # files no commit names too, not only those a commit removed
-                keep_versions=None if keep is None else [keep],
-            )
-        )
 
     gone = {name: lake.format.vacuum(name, retention_hours, dry_run) for name in LAKE_TABLES}
     for uri in embedding_tables(lake.root):
         dt = DeltaTable(uri, storage_options=storage_options(uri))
-        gone[f"{EMBEDDINGS}/{uri.rsplit('/', 1)[-1]}"] = cleaned(dt, (pinned or {}).get(uri))
+        keep = (pinned or {}).get(uri)
+        gone[f"{EMBEDDINGS}/{uri.rsplit('/', 1)[-1]}"] = vacuum_table(
+            dt, retention_hours, dry_run, keep
+        )
     return gone

@@ -177,14 +177,24 @@ class DeltaFormat:
         return self.table(name).to_pyarrow_table(filters=[(BUCKET, "=", bucket)])
 
     def vacuum(self, name: str, retention_hours: int, dry_run: bool) -> list[str]:
-        return list(
-            self.table(name).vacuum(
-                retention_hours=retention_hours,
-                dry_run=dry_run,
-                enforce_retention_duration=retention_hours >= 168,
-                full=True,  # files no commit names too (a failed job's), not only removed ones
-            )
+        return vacuum_table(self.table(name), retention_hours, dry_run)
+
+
+def vacuum_table(
+    dt: Any, retention_hours: int, dry_run: bool, keep: int | None = None
+) -> list[str]:
+    """The files of a Delta table no version within `retention_hours` reads (nor version
+    `keep`), and those older than that no commit names (a failed job's); removed unless
+    `dry_run`."""
+    return list(
+        dt.vacuum(
+            retention_hours=retention_hours,
+            dry_run=dry_run,
+            enforce_retention_duration=retention_hours >= 168,
+            full=True,  # files no commit names too, not only those a commit removed
+            keep_versions=None if keep is None else [keep],
         )
+    )
 
 
 def _in_stored_order(dt: Any) -> tuple[list[str], bool]:
