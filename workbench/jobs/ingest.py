@@ -30,9 +30,9 @@ from workbench.errors import LakeError
 from workbench.ingest import importer
 from workbench.store import layout
 from workbench.store.catalog import Catalog
-from workbench.store.lake import BUCKET, LAKE_TABLES, ROW, storage_options, table_uri
+from workbench.store.lake import BUCKET, LAKE_TABLES, ROW, ROW_GROUP, storage_options, table_uri
 from workbench.store.lake_iceberg import IcebergFormat
-from workbench.store.lake_write import ROW_GROUP, lake_rows
+from workbench.store.lake_write import lake_rows
 from workbench.store.sqlsafe import quote_ident
 
 # Rows numbered per unit start this far apart: 16M rows a unit keep their stored order.
@@ -145,9 +145,9 @@ def _derived(con: duckdb.DuckDBPyConnection, table: str) -> str:
 def _buckets(lake: str, options: dict[str, str]) -> int:
     from deltalake import DeltaTable
 
-    from workbench.store.lake_write import _buckets_of
+    from workbench.store.lake_delta import buckets_of
 
-    return _buckets_of(DeltaTable(table_uri(lake, "frames"), storage_options=options), 8)
+    return buckets_of(DeltaTable(table_uri(lake, "frames"), storage_options=options), 8)
 
 
 def _iceberg(lake: str, kind: str | None, catalog: str | None) -> IcebergFormat | None:

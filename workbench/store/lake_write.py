@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -31,7 +31,6 @@ from workbench.store.lake import (
     FRAME_KEY,
     LAKE_TABLES,
     ROW,
-    ROW_GROUP,
     Lake,
     LakeTable,
     column_types,
@@ -40,14 +39,8 @@ from workbench.store.lake import (
     record_lake,
     table_uri,
 )
-from workbench.store.lake_delta import buckets_of as _buckets_of
 from workbench.store.lake_format import IsIn, Unkeyed, open_format
 from workbench.store.sqlsafe import quote_ident
-
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["ROW_GROUP", "_buckets_of"]  # what the jobs import from here
 
 # Rows per read when moving a catalog's tables into the lake, and per Parquet file written.
 _CHUNK = 1_000_000
