@@ -260,3 +260,35 @@ def coco_class_ap(evaluator: COCOeval) -> dict[str, float | None]:
         defined = values[values > -1]
         out[names[cat_id]] = float(np.mean(defined)) if defined.size else None
     return out
+
+
+Outcomes = dict[tuple[str, str, str], tuple[str, str | None]]
+
+
+def assert_outcomes_equal(
+    found: Outcomes, images: list[Any]
+) -> tuple[int, set[tuple[str, str, str]]]:
+    """Assert each ROI's (outcome, match id) in `found` ((frame, field, roi id) keys) is what
+    COCOeval's per-image results (`evalImgs`, the whole area range) say; returns how many ROIs
+    were checked and the predictions COCOeval looked at."""
+    checked, seen = 0, set()
+    for image in images:
+        if image is None or image["aRng"] != [0, 1e10]:
+            continue
+        frame = f"{PREFIX}{image['image_id']}"
+        for n, dt_id in enumerate(image["dtIds"]):
+            key = (frame, "predictions", str(dt_id))
+            match = int(image["dtMatches"][0][n])
+            expected = "ignored" if image["dtIgnore"][0][n] else "tp" if match else "fp"
+            assert found[key] == (expected, str(match) if match else None), key
+            seen.add(key)
+            checked += 1
+        for n, gt_id in enumerate(image["gtIds"]):
+            key = (frame, "ground_truth", str(gt_id))
+            match = int(image["gtMatches"][0][n])
+            if image["gtIgnore"][n]:
+                assert found[key][0] == "ignored", key
+            else:
+                assert found[key] == ("tp" if match else "fn", str(match) if match else None), key
+            checked += 1
+    return checked, seen

@@ -14,10 +14,10 @@ from workbench.ingest import coco
 from workbench.jobs import run_evaluation
 from workbench.ui.evaluation_panel import class_table
 
+from .eval_data import PREFIX, assert_outcomes_equal
 from .kp_data import HAND_SIGMAS, SIGMAS, cocoeval_keypoints, make_keypoint_dataset
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning")]
-PREFIX = "gt:"
 
 
 def _catalog(tmp_path: Path, seed: int) -> tuple[workbench.Catalog, object]:
@@ -128,26 +128,7 @@ def test_per_roi_outcomes_equal_eval_imgs(tmp_path: Path) -> None:
             " JOIN evaluations v USING (run_id) WHERE v.eval_key = 'eval'"
         ).fetchall()
     found = {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows}
-    checked, seen = 0, set()
-    for image in cocoeval_keypoints(data).images:
-        if image["aRng"] != [0, 1e10]:
-            continue
-        frame = f"{PREFIX}{image['image_id']}"
-        for n, dt_id in enumerate(image["dtIds"]):
-            key = (frame, "predictions", str(dt_id))
-            match = int(image["dtMatches"][0][n])
-            expected = "ignored" if image["dtIgnore"][0][n] else "tp" if match else "fp"
-            assert found[key] == (expected, str(match) if match else None), key
-            seen.add(key)
-            checked += 1
-        for n, gt_id in enumerate(image["gtIds"]):
-            key = (frame, "ground_truth", str(gt_id))
-            match = int(image["gtMatches"][0][n])
-            if image["gtIgnore"][n]:
-                assert found[key][0] == "ignored", key
-            else:
-                assert found[key] == ("tp" if match else "fn", str(match) if match else None), key
-            checked += 1
+    checked, seen = assert_outcomes_equal(found, cocoeval_keypoints(data).images)
     assert checked > 200
     # Predictions beyond COCOeval's cap of 20 per image and label are ignored.
     beyond = [v for k, v in found.items() if k[1] == "predictions" and k not in seen]

@@ -17,8 +17,8 @@ from workbench.store.catalog import Catalog
 
 from .eval_data import (
     CATEGORIES,
-    PREFIX,
     Dataset,
+    assert_outcomes_equal,
     coco_class_ap,
     cocoeval,
     import_dataset,
@@ -138,27 +138,7 @@ def test_per_roi_outcomes_equal_eval_imgs(tmp_path: Path, mode: str) -> None:
         catalog.evaluate_detections("predictions", use_masks=mode == "segm")
         found = _outcomes(catalog, "eval")
     evaluator = cocoeval(data)
-    seen_dt: set[tuple[str, str, str]] = set()
-    checked = 0
-    for image in evaluator.evalImgs:
-        if image is None or image["aRng"] != [0, 1e10]:
-            continue
-        frame = f"{PREFIX}{image['image_id']}"
-        for n, dt_id in enumerate(image["dtIds"]):
-            key = (frame, "predictions", str(dt_id))
-            match = int(image["dtMatches"][0][n])
-            expected = "ignored" if image["dtIgnore"][0][n] else "tp" if match else "fp"
-            assert found[key] == (expected, str(match) if match else None), key
-            seen_dt.add(key)
-            checked += 1
-        for n, gt_id in enumerate(image["gtIds"]):
-            key = (frame, "ground_truth", str(gt_id))
-            match = int(image["gtMatches"][0][n])
-            if image["gtIgnore"][n]:
-                assert found[key][0] == "ignored", key
-            else:
-                assert found[key] == ("tp" if match else "fn", str(match) if match else None), key
-            checked += 1
+    checked, seen_dt = assert_outcomes_equal(found, evaluator.evalImgs)
     assert checked > 300
     # Detections COCOeval never looked at (beyond 100 per image and class) are ignored.
     beyond = {k: v for k, v in found.items() if k[1] == "predictions" and k not in seen_dt}
