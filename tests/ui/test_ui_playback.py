@@ -8,7 +8,13 @@ import pytest
 from workbench.store.catalog import Catalog
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.media import ServedMediaUrls
-from workbench.ui.playback import DEFAULT_FPS, frame_rate, player_interval
+from workbench.ui.playback import (
+    DEFAULT_FPS,
+    MIN_BATCH,
+    batch_size,
+    frame_rate,
+    player_interval,
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +52,36 @@ def test_playing_a_context_at_its_rate_with_frames_ahead(catalog: Catalog):
     assert player.player.direction == 1
     player.keys.press(" ")
     assert player.player.direction == 0
+
+
+def test_playing_the_page_gets_the_next_frames_in_one_message(catalog: Catalog):
+    """The playing page asks for frames ahead (FrameCanvas's `more` message): the server
+    follows it to the frame it shows, marking that frame as a follow (the page does not draw
+    it again), and sends the next frames, each as a step would have drawn it."""
+    app = WorkbenchApp(catalog, media=ServedMediaUrls())
+    context, canvas = app.state.context, app.viewer.canvas
+    app.state.open_tile("ctx-1")
+    assert batch_size(context.fps) == 5 and batch_size(30.0) == 15 and batch_size(1.0) == MIN_BATCH
+    canvas._handle_msg({"more": {"at": 1, "from": 2, "dir": 1}})
+    assert context.index == 1
+    shown = json.loads(canvas.frame_json)
+    assert shown["follow"] == 1 and shown["frame"] == "ctx-1/f1"
+    batch = json.loads(canvas.batch_json)
+    frames = batch["frames"]
+    assert [f["frame"] for f in frames] == ["ctx-1/f2", "ctx-1/f3", "ctx-1/f4"]  # 5 frames
+    assert [f["pos"]["i"] for f in frames] == [2, 3, 4]
+    assert frames[0]["pos"]["t"] == "frame 3 / 5 · ctx-1/f2"
+    context.index = 2  # a step draws the frame the batch held, the same way
+    stepped = json.loads(canvas.frame_json)
+    assert "follow" not in stepped
+    assert {k: stepped[k] for k in frames[0]} == frames[0]
+    # backwards, and each batch is a change of its own
+    canvas._handle_msg({"more": {"at": 2, "from": 1, "dir": -1}})
+    again = json.loads(canvas.batch_json)
+    assert again["seq"] == batch["seq"] + 1
+    assert [f["pos"]["i"] for f in again["frames"]] == [1, 0]
+    # what is not a request is ignored
+    for bad in ({"more": {"at": 9, "from": 1, "dir": 1}}, {"more": {"at": 0, "from": 1}},
+                {"more": {"at": True, "from": 1, "dir": 1}}, {"more": "x"}, [1]):  # fmt: skip
+        canvas._handle_msg(bad)
+    assert json.loads(canvas.batch_json)["seq"] == again["seq"] and context.index == 2

@@ -114,15 +114,35 @@ class ContextState(param.Parameterized):
 
     @property
     def position_text(self) -> str:
+        return self.position_text_at(self.index)
+
+    def position_text_at(self, index: int) -> str:
         if not self.frame_ids:
             return "no frame"
-        return f"frame {self.index + 1} / {len(self.frame_ids)} · {self.frame_id}"
+        return f"frame {index + 1} / {len(self.frame_ids)} · {self.frame_ids[index]}"
 
     @property
     def position(self) -> dict[str, Any]:
         """Where the player is, as the page's player shows it: the position, the number of
         frames and the label's text."""
-        return {"i": self.index, "n": len(self.frame_ids), "t": self.position_text}
+        return self.position_at(self.index)
+
+    def position_at(self, index: int) -> dict[str, Any]:
+        """The player's position at `index` (what `position` says once there)."""
+        return {"i": index, "n": len(self.frame_ids), "t": self.position_text_at(index)}
+
+    def records(self, positions: list[int]) -> list[dict[str, Any]]:
+        """The records of the frames at `positions`, read in one query where missing; the
+        list stops before a frame that could not be read."""
+        ids = [self.frame_ids[p] for p in positions]
+        self.loader.read(ids)
+        found = []
+        for frame_id in ids:
+            record = self.loader.peek(frame_id)
+            if record is None:
+                break
+            found.append(record)
+        return found
 
     def open(self, context_id: str, query_view: View, frame_id: str | None = None) -> None:
         """Open a context at `frame_id` (default: its first frame matching `query_view`)."""

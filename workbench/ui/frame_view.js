@@ -10,10 +10,20 @@
 // Once a frame is drawn, its position in the context (`pos`: {i, n, t}) is announced on the
 // page as a "wb-position" event for `model.channel` (and kept in window.__wbPositions): the
 // player's label, controls and timeline follow it, so a frame step is one message.
+//
+// Playing (player.js), the page draws from frames it holds: at each tick the player sends a
+// "wb-play" event ({channel, i, dir}); if the frame at position i is in the buffer, it is
+// drawn from there (`detail.has`), without a round trip. The buffer is filled by
+// `model.batch_json` ({seq, frames: [frame...]}), asked for with `send_msg({more: {at, from,
+// dir}})` once fewer than a batch of frames are left ahead; their pictures are fetched and
+// decoded on arrival. A frame_json from the server (a step, a new context, other fields shown)
+// empties it; one marked `follow` (the server moving to where the playback is) is not drawn.
 
 const DASH = [6, 3];
 const WAIT_MS = 400; // draw without the picture if it has not come by then
-const KEPT = 48; // decoded pictures kept, the most recent
+const KEPT = 96; // decoded pictures kept, the most recent (two batches ahead fit)
+const BUFFERED = 128; // frames held for playback, at most
+const ASK_AGAIN_MS = 1000; // ask for more frames again if no batch came for this long
 const MAX_TIPS = 4; // ROIs described in the tooltip at once (the smallest first)
 
 function element(tag, className, text) {
@@ -405,14 +415,10 @@ export function render({ model }) {
     },
   };
 
-  async function draw() {
+  // A frame to draw ({frame, badges, sources, pos}): its pictures are decoded first; a
+  // newer frame asked for meanwhile wins.
+  async function drawFrame(frame) {
     const asked = ++shown;
-    let frame;
-    try {
-      frame = JSON.parse(model.frame_json);
-    } catch {
-      frame = { sources: [] };
-    }
     const sources = list(frame.sources);
     const showing = Promise.all(sources.map((source, i) => viewAt(i).show(source)));
     fetchAhead(frame.ahead); // after this frame's own pictures
@@ -430,7 +436,25 @@ export function render({ model }) {
     root.dataset.frame = String(frame.frame ?? "");
     root.dataset.drawn = String(drawn);
     root.dataset.texts = String(views.reduce((n, v) => n + v.source.texts.length, 0));
-    if (frame.pos) announce(String(model.channel), frame.frame, frame.pos);
+    if (frame.pos) {
+      at = Math.max(Math.trunc(num(frame.pos.i, 0)), 0);
+      count = Math.max(Math.trunc(num(frame.pos.n, 0)), 0);
+      announce(String(model.channel), frame.frame, frame.pos);
+    }
+  }
+
+  function draw() {
+    let frame;
+    try {
+      frame = JSON.parse(model.frame_json);
+    } catch {
+      frame = { sources: [] };
+    }
+    if (frame.follow && fromBuffer) return; // the page shows that frame or a later one
+    buffer.clear();
+    asking = null;
+    fromBuffer = false;
+    drawFrame(frame);
   }
 
   // The next frames' pictures, fetched and decoded ahead (playback draws them at once).
@@ -438,7 +462,69 @@ export function render({ model }) {
     for (const url of list(urls).slice(0, KEPT / 2)) if (typeof url === "string" && url) picture(url);
   }
 
+  // -- playing from the buffer ----------------------------------------------------------
+  const buffer = new Map(); // position -> frame
+  let at = 0; // the position drawn last, out of `count` frames
+  let count = 0;
+  let fromBuffer = false; // whether the frame drawn last came from the buffer
+  let asking = null; // {from, dir, when} while a batch is awaited
+  let batch = 8; // frames in the last batch: fewer left ahead asks for more
+
+  function takeBatch() {
+    let found;
+    try {
+      found = JSON.parse(model.batch_json || "{}");
+    } catch {
+      found = {};
+    }
+    const frames = list(found.frames);
+    asking = null;
+    if (frames.length) batch = frames.length;
+    for (const frame of frames) {
+      const i = Math.trunc(num(frame?.pos?.i, NaN));
+      if (!Number.isFinite(i)) continue;
+      buffer.set(i, frame);
+      for (const source of list(frame.sources)) {
+        fetchAhead([source.url, ...list(source.masks).map((m) => m.url)]);
+      }
+    }
+    while (buffer.size > BUFFERED) buffer.delete(buffer.keys().next().value);
+  }
+
+  // Ask for the frames after those held from position i on (in `dir`; `prime`: after i), if
+  // fewer than a batch are left.
+  function askAhead(i, dir, prime) {
+    let next = prime ? i + dir : i;
+    while (buffer.has(next)) next += dir;
+    if (dir * (next - i) > batch || next < 0 || next >= count) return;
+    const now = performance.now();
+    if (asking && asking.dir === dir && now - asking.when < ASK_AGAIN_MS) return;
+    asking = { from: next, dir, when: now };
+    model.send_msg({ more: { at, from: next, dir } });
+  }
+
+  function play(event) {
+    const detail = event.detail;
+    if (!detail || detail.channel !== String(model.channel)) return;
+    detail.buffered = true;
+    const dir = Math.sign(num(detail.dir, 0));
+    const i = Math.trunc(num(detail.i, -1));
+    if (!dir) return;
+    for (const kept of buffer.keys()) if (dir * (kept - i) < -1) buffer.delete(kept);
+    const frame = detail.prime ? undefined : buffer.get(i);
+    if (frame !== undefined) {
+      detail.has = true;
+      fromBuffer = true;
+      if (list(model.chosen).length) model.chosen = []; // as a step from the server does
+      drawFrame(frame);
+    }
+    askAhead(i, dir, Boolean(detail.prime));
+  }
+  document.addEventListener("wb-play", play);
+  model.on("remove", () => document.removeEventListener("wb-play", play));
+
   model.on("frame_json", draw);
+  model.on("batch_json", takeBatch);
   const fetchListed = () => {
     try {
       fetchAhead(JSON.parse(model.urls_json));

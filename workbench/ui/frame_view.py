@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,17 +133,16 @@ class SourceView:
         }
 
 
-def frame_json(
+def frame_content(
     frame_id: str,
     views: Sequence[SourceView],
     badges: Sequence[Badge] = (),
     position: Mapping[str, Any] | None = None,
     ahead: Sequence[str] = (),
-) -> str:
-    """The open frame as one string for FrameCanvas.frame_json: its sources, its
-    classifications as badges (text, field, colour), and the player's position (which the
-    page hands to the player's label, controls and timeline once the frame is drawn: a
-    frame step is this one message)."""
+) -> dict[str, Any]:
+    """The open frame as frame_view.js reads it: its sources, its classifications as badges
+    (text, field, colour), and the player's position (which the page hands to the player's
+    label, controls and timeline once the frame is drawn: a frame step is one message)."""
     content = {
         "frame": frame_id,
         "badges": [{"t": b.text, "f": b.field, "c": b.color} for b in badges],
@@ -152,6 +151,34 @@ def frame_json(
     }
     if ahead:  # the next frames' pictures, to fetch and decode ahead
         content["ahead"] = list(ahead)
+    return content
+
+
+def frame_json(
+    frame_id: str,
+    views: Sequence[SourceView],
+    badges: Sequence[Badge] = (),
+    position: Mapping[str, Any] | None = None,
+    ahead: Sequence[str] = (),
+    follow: bool = False,
+) -> str:
+    """The open frame as one string for FrameCanvas.frame_json (`frame_content`).
+
+    `follow`: the server moved to where the page's playback is (the page drew the frame
+    from its buffer already, and does not draw it again)."""
+    content = frame_content(frame_id, views, badges, position, ahead)
+    if follow:
+        content["follow"] = 1
+    return to_json(content)
+
+
+def batch_json(seq: int, frames: Sequence[Mapping[str, Any]]) -> str:
+    """The next frames while playing (`frame_content` each), for FrameCanvas.batch_json;
+    `seq` makes each batch a change of its own."""
+    return to_json({"seq": seq, "frames": list(frames)})
+
+
+def to_json(content: Mapping[str, Any]) -> str:
     return json.dumps(content, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
@@ -227,12 +254,18 @@ class FrameCanvas(pn.custom.JSComponent):
     """The open frame's sources drawn by frame_view.js; change it with `frame_json`.
 
     Once a frame is drawn, the page announces its position (`pos`) on `channel`: the
-    player's label, controls and timeline of the same app follow it (player.js)."""
+    player's label, controls and timeline of the same app follow it (player.js). While
+    playing, the page keeps the next frames (`batch_json`, asked for with a message:
+    `on_more`) and draws each at its time without asking the server."""
 
     frame_json = param.String(default=EMPTY_FRAME, doc="The frame, as `frame_json` wrote it.")
     chosen = param.List(default=[], doc="Ids of the shapes chosen with a click (from the page).")
     urls_json = param.String(
         default="[]", doc="Pictures of the next frames to fetch and decode ahead, as JSON."
+    )
+
+    batch_json = param.String(
+        default="", doc="The next frames while playing, drawn from the page's buffer."
     )
 
     channel = param.String(default="", doc="Where the page announces the drawn position.")
@@ -245,8 +278,22 @@ class FrameCanvas(pn.custom.JSComponent):
         params.setdefault("css_classes", ["wb-viewer"])
         params.setdefault("sizing_mode", "stretch_width")
         super().__init__(**params)
+        # Playing, the page asks for the next frames: on_more(at, start, direction), `at`
+        # the position it shows.
+        self.on_more: Callable[[int, int, int], object] = lambda at, start, direction: None
+
+    def _handle_msg(self, data: Any) -> None:
+        more = data.get("more") if isinstance(data, dict) else None
+        if isinstance(more, dict):  # {"more": {"at": i, "from": j, "dir": 1 or -1}}
+            at, start, direction = (more.get(k) for k in ("at", "from", "dir"))
+            if _is_int(at) and _is_int(start) and _is_int(direction) and direction in (-1, 1):
+                self.on_more(at, start, direction)
 
     def chosen_ids(self) -> list[str]:
         """The chosen shapes' ROI ids (the list comes from the page: anything but a string
         is ignored)."""
         return [c for c in dict.fromkeys(self.chosen) if isinstance(c, str)]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

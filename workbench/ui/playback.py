@@ -35,6 +35,11 @@ MIN_FPS, MAX_FPS = 1.0, 30.0
 AHEAD = 8
 READ_AHEAD = 16
 AHEAD_SECONDS = 0.5
+# Playing, the page draws from frames it holds: the server sends them in batches of this
+# much footage (workbench.ui.viewer's `more`), the page asks for the next batch once fewer
+# than a batch are left ahead (frame_view.js).
+BATCH_SECONDS = 0.5
+MIN_BATCH, MAX_BATCH = 4, 32
 
 
 def frame_rate(timestamps: Sequence[int | None]) -> float:
@@ -49,6 +54,11 @@ def frame_rate(timestamps: Sequence[int | None]) -> float:
 def player_interval(fps: float) -> int:
     """The player's milliseconds between frames at `fps`."""
     return max(round(1000.0 / max(fps, MIN_FPS)), int(1000 / MAX_FPS))
+
+
+def batch_size(fps: float) -> int:
+    """Frames the server sends the playing page at once: BATCH_SECONDS of the footage."""
+    return min(max(round(fps * BATCH_SECONDS), MIN_BATCH), MAX_BATCH)
 
 
 class Prefetch(pn.custom.JSComponent):

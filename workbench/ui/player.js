@@ -3,10 +3,14 @@
 //
 // Where the player is comes from the viewer: once it has drawn a frame, it announces the
 // frame's position on the page ("wb-position" events for `model.channel`, see
-// frame_view.js). Playing asks the server for the frame due at each tick (`send_msg({go})`),
-// at most AHEAD frames beyond the one drawn last: a slow moment skips frames instead of
-// piling requests up. `model.direction` (1, -1, 0 for paused) is shared with the server
-// (the space key plays and pauses from there).
+// frame_view.js). Playing draws from frames the viewer holds: at each tick a "wb-play" event
+// asks the viewer to draw the frame then due from its buffer (filled by the server in
+// batches, see frame_view.js); until the first one is there, the clock waits. Without a
+// viewer that holds frames (a player on its own), it asks the server for the frame due
+// (`send_msg({go})`), at most AHEAD frames beyond the one drawn last: a slow moment skips
+// frames instead of piling requests up. On pausing, the server is told the frame on screen
+// (`go`). `model.direction` (1, -1, 0 for paused) is shared with the server (the space key
+// plays and pauses from there).
 
 const AHEAD = 6; // frames asked for and not drawn yet, at most
 const STALL_MS = 1000; // ask again if nothing was drawn for this long
@@ -39,7 +43,8 @@ export function render({ model }) {
   let speed = 2; // index in SPEEDS
   let timer = null;
   let clock = { start: 0, from: 0, dir: 0 }; // when and where playing started
-  let asked = { i: -1, at: 0 };
+  let asked = { i: -1, at: 0 }; // the frame asked for (or drawn from the buffer) last
+  let waiting = false; // playing from the buffer, and nothing drawn from it yet
 
   const direction = () => Math.sign(Number(model.direction) || 0);
 
@@ -52,11 +57,23 @@ export function render({ model }) {
     speedText.textContent = SPEEDS[speed] === 1 ? "" : `×${SPEEDS[speed]}`;
   }
 
+  // Ask the viewer to draw position i from the frames it holds: the event's detail then
+  // says whether a viewer holds frames (`buffered`) and had this one (`has`); `prime` only
+  // has it ask for frames ahead of i.
+  function fromBuffer(i, dir, prime) {
+    const detail = { channel: String(model.channel ?? ""), i, dir, prime };
+    document.dispatchEvent(new CustomEvent("wb-play", { detail }));
+    return detail;
+  }
+
   function restart() {
     clearTimeout(timer);
     timer = null;
+    const stopped = clock.dir !== 0 && direction() === 0;
     clock = { start: performance.now(), from: at.i, dir: direction() };
+    if (stopped && asked.i >= 0 && asked.i < at.n) model.send_msg({ go: asked.i }); // the frame on screen
     asked = { i: at.i, at: clock.start };
+    waiting = clock.dir !== 0 && fromBuffer(at.i, clock.dir, true).buffered === true;
     showState();
     if (clock.dir) timer = setTimeout(tick, period());
   }
@@ -70,12 +87,18 @@ export function render({ model }) {
     const dir = clock.dir;
     if (!dir || direction() !== dir || at.n < 2) return;
     const now = performance.now();
+    if (waiting) clock.start = now - period(); // nothing from the buffer yet: the first frame is due
     const due = clock.from + dir * Math.floor((now - clock.start) / period());
     const target = Math.min(Math.max(due, 0), at.n - 1);
-    const waiting = dir * (asked.i - at.i);
-    if (target !== asked.i && (waiting < AHEAD || now - asked.at > STALL_MS)) {
-      asked = { i: target, at: now };
-      model.send_msg({ go: target });
+    if (target !== asked.i) {
+      const held = fromBuffer(target, dir, false);
+      if (held.has) {
+        asked = { i: target, at: now };
+        waiting = false;
+      } else if (!held.buffered && (dir * (asked.i - at.i) < AHEAD || now - asked.at > STALL_MS)) {
+        asked = { i: target, at: now };
+        model.send_msg({ go: target });
+      }
     }
     if (target === (dir > 0 ? at.n - 1 : 0) && asked.i === target) {
       model.direction = 0; // the end: played once

@@ -56,7 +56,7 @@ class SampleView(pn.viewable.Viewer):
         self.title = LiveText(
             css_classes=["wb-sample-title"], margin=(8, 10), channel=viewer.canvas.channel
         )
-        viewer.position_extras["s"] = lambda: list(self.title_parts())
+        viewer.position_extras["s"] = lambda frame_id: list(self.title_parts(frame_id))
         context.param.watch(self._show_title, ["context_id"])
         state.param.watch(self._show_title, ["tiles", "page", "mode"])
         self._show_title()
@@ -159,14 +159,15 @@ class SampleView(pn.viewable.Viewer):
         strong, rest = self.title_parts()
         self.title.param.update(strong=strong, text=rest)
 
-    def title_parts(self) -> tuple[str, str]:
-        """The open sample's title: (its context id, shown bold; where it is in the grid)."""
+    def title_parts(self, frame_id: str | None = None) -> tuple[str, str]:
+        """The open sample's title: (its context id, shown bold; where it is in the grid);
+        `frame_id`: at that frame of the open context (default: the current one)."""
         state = self.state
         context_id = state.context.context_id
         if context_id is None:
             return "", "no sample open"
         ids = [t["id"] for t in state.tiles]
-        active = state.active_tile
+        active = frame_id if frame_id and state.mode == "frames" else state.active_tile
         if active not in ids:
             return context_id, ""
         position = state.page * state.page_size + ids.index(active) + 1

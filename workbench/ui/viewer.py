@@ -19,10 +19,17 @@ import param
 from workbench.model.keypoints import KeypointLabel
 from workbench.store.keypoints import keypoint_labels
 from workbench.ui.display import label_texts, styled
-from workbench.ui.frame_view import FrameCanvas, SourceView, frame_json
+from workbench.ui.frame_view import (
+    FrameCanvas,
+    SourceView,
+    batch_json,
+    frame_content,
+    frame_json,
+)
 from workbench.ui.glyphs import Badge, SourceGlyphs, frame_glyphs
 from workbench.ui.masks import MaskPainter
 from workbench.ui.outcomes import frame_outcomes
+from workbench.ui.playback import batch_size
 from workbench.ui.state import WorkbenchState
 from workbench.ui.text import TextAlert, TextPane, text
 
@@ -65,8 +72,8 @@ class FrameViewer(pn.viewable.Viewer):
         self.views: list[SourceView] = []
         self.badges: list[Badge] = []
         # More of what the page shows about the position, sent with each frame (the sample
-        # view's title): name -> what it is now.
-        self.position_extras: dict[str, Callable[[], Any]] = {}
+        # view's title): name -> what it is at a frame id.
+        self.position_extras: dict[str, Callable[[str], Any]] = {}
         # The next frames' pictures to fetch ahead, sent with the frame when there are new
         # ones (set by the player's read-ahead).
         self.ahead: Callable[[], list[str]] | None = None
@@ -89,6 +96,11 @@ class FrameViewer(pn.viewable.Viewer):
             label="",
         )
         self.display = state.display
+        # Playing, the page draws the next frames from a buffer (FrameCanvas.batch_json);
+        # the server follows it once a batch, with a frame the page does not draw again.
+        self._following = False
+        self._batches = 0
+        self.canvas.on_more = self.more
         self.state.context.param.watch(self._draw, ["frame"])
         self.state.param.watch(self._draw, ["visible_fields", "outcome_key"])
         self.display.param.watch(self._draw, ["hidden_classes", "opacity", "label_text"])
@@ -113,7 +125,15 @@ class FrameViewer(pn.viewable.Viewer):
             self.placeholder.visible = True
             return
         self.placeholder.visible = False
-        sources = list(frame["sources"])
+        self.views, self.badges = self._look(frame, self.views)
+        self._send(str(frame.get("id", "")), chosen=[])
+
+    def _look(
+        self, frame: Mapping[str, Any], views: list[SourceView] | None = None
+    ) -> tuple[list[SourceView], list[Badge]]:
+        """What each source of `frame` shows (in `views` when there are as many), and the
+        frame's badges."""
+        sources = list(frame.get("sources") or [])
         drawn = frame_glyphs(
             frame,
             fields=self.state.visible_fields,
@@ -122,9 +142,9 @@ class FrameViewer(pn.viewable.Viewer):
             keypoints=frame_keypoints(self.state.catalog, frame),
         )
         glyphs = {sid: styled(g, self.display) for sid, g in drawn.items()}
-        if len(self.views) != len(sources):
-            self.views = [SourceView() for _ in sources]
-        for view, source in zip(self.views, sources, strict=True):
+        if views is None or len(views) != len(sources):
+            views = [SourceView() for _ in sources]
+        for view, source in zip(views, sources, strict=True):
             shown = glyphs.get(str(source["id"]), SourceGlyphs())
             texts = label_texts(shown) if self.display.label_text else None
             uri = source.get("uri") or ""
@@ -132,15 +152,46 @@ class FrameViewer(pn.viewable.Viewer):
             view.show(
                 source, shown, self.state.media.image(uri) if uri else "", len(sources), texts
             )
-        self.badges = [b for s in sources for b in glyphs.get(str(s["id"]), SourceGlyphs()).badges]
-        self._send(str(frame.get("id", "")), chosen=[])
+        badges = [b for s in sources for b in glyphs.get(str(s["id"]), SourceGlyphs()).badges]
+        return views, badges
+
+    def _position(self, index: int, frame_id: str) -> dict[str, Any]:
+        position = self.state.context.position_at(index)
+        position.update({name: extra(frame_id) for name, extra in self.position_extras.items()})
+        return position
 
     def _send(self, frame_id: str, **changes: Any) -> None:
-        position = self.state.context.position
-        position.update({name: extra() for name, extra in self.position_extras.items()})
+        position = self._position(self.state.context.index, frame_id)
         ahead = self.ahead() if self.ahead is not None and frame_id else []
-        payload = frame_json(frame_id, self.views, self.badges, position, ahead)
+        payload = frame_json(frame_id, self.views, self.badges, position, ahead, self._following)
         self.canvas.param.update(frame_json=payload, **changes)
+
+    def more(self, at: int, start: int, direction: int) -> None:
+        """Playing in the page: move to `at` (the frame the page shows) and send the page
+        the frames from position `start` on in `direction`, half a second of the footage,
+        as one message (`FrameCanvas.batch_json`)."""
+        context = self.state.context
+        count = len(context.frame_ids)
+        if not (0 <= at < count and 0 <= start < count):
+            return
+        stop = start + direction * batch_size(context.fps)
+        positions = list(range(start, min(max(stop, -1), count), direction))
+        with pn.io.hold():
+            if at != context.index:
+                self._following = True
+                try:
+                    context.index = at
+                finally:
+                    self._following = False
+            frames = []
+            for index, record in zip(positions, context.records(positions), strict=False):
+                frame_id = str(record.get("id", ""))
+                views, badges = self._look(record)
+                frames.append(
+                    frame_content(frame_id, views, badges, self._position(index, frame_id))
+                )
+            self._batches += 1
+            self.canvas.batch_json = batch_json(self._batches, frames)
 
     def _resize(self, *events: param.parameterized.Event) -> None:
         for view in self.views:
