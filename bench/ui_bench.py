@@ -16,8 +16,9 @@ driven by playwright, and measures what a person waits for:
   query         new WHERE applied until the page of tiles is redrawn              (< 300 ms)
   page          next/previous page until the tiles are redrawn                    (< 300 ms)
   frame_step    player next/previous until the viewer has drawn the new frame      (< 100 ms)
-  playback      frames drawn per second while playing a context, against the
-                footage's own rate (the player's); target: the footage's rate (up to 30)
+  playback      frames drawn per second while playing a context (from pressing play until
+                it stops at the context's last frame, at most 4 s), against the footage's
+                own rate (the player's); target: the footage's rate (up to 30)
   server_rss    the server's peak resident memory (VmHWM) after the session       (< 1 GB)
 
 Each wait ends when the DOM shows the change and Bokeh has no message in flight, then one
@@ -128,16 +129,23 @@ window.__wb = {
     return model && model.data ? model.data : model;
   },
   countFrames(seconds) {
-    // Frames drawn per second by the viewer, read at every animation frame.
+    // Frames drawn per second by the viewer (a new frame on screen, read at every animation
+    // frame) while playing: until the player has stopped (at the context's last frame) and
+    // nothing more was drawn for 300 ms, or `seconds` have passed.
+    const player = this.playerModel();
     return new Promise((resolve) => {
-      let last = this.viewer()?.drawn ?? 0;
+      let last = this.viewer()?.frame ?? '';
       let changes = 0;
       const start = performance.now();
+      let lastAt = start;
       const poll = () => {
-        const drawn = this.viewer()?.drawn ?? 0;
-        if (drawn !== last) { changes += 1; last = drawn; }
-        if (performance.now() - start < seconds * 1000) requestAnimationFrame(poll);
-        else resolve({changes, seconds: (performance.now() - start) / 1000});
+        const now = performance.now();
+        const frame = this.viewer()?.frame ?? '';
+        if (frame !== last) { changes += 1; last = frame; lastAt = now; }
+        const stopped = Number(player?.direction ?? 0) === 0 && now - lastAt > 300;
+        if (stopped || now - start >= seconds * 1000) {
+          resolve({changes, seconds: ((stopped ? lastAt : now) - start) / 1000});
+        } else requestAnimationFrame(poll);
       };
       requestAnimationFrame(poll);
     });

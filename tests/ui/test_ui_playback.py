@@ -80,6 +80,10 @@ def test_playing_the_page_gets_the_next_frames_in_one_message(catalog: Catalog):
     again = json.loads(canvas.batch_json)
     assert again["seq"] == batch["seq"] + 1
     assert [f["pos"]["i"] for f in again["frames"]] == [1, 0]
+    # a short first batch, when asked for
+    canvas._handle_msg({"more": {"at": 2, "from": 3, "dir": 1, "count": 1}})
+    assert [f["pos"]["i"] for f in json.loads(canvas.batch_json)["frames"]] == [3]
+    again = json.loads(canvas.batch_json)
     # what is not a request is ignored
     for bad in ({"more": {"at": 9, "from": 1, "dir": 1}}, {"more": {"at": 0, "from": 1}},
                 {"more": {"at": True, "from": 1, "dir": 1}}, {"more": "x"}, [1]):  # fmt: skip

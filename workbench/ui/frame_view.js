@@ -12,17 +12,19 @@
 // player's label, controls and timeline follow it, so a frame step is one message.
 //
 // Playing (player.js), the page draws from frames it holds: at each tick the player sends a
-// "wb-play" event ({channel, i, dir}); if the frame at position i is in the buffer, it is
-// drawn from there (`detail.has`), without a round trip. The buffer is filled by
+// "wb-play" event ({channel, i, dir, size}); if the frame at position i is in the buffer, it
+// is drawn from there (`detail.has`), without a round trip. The buffer is filled by
 // `model.batch_json` ({seq, frames: [frame...]}), asked for with `send_msg({more: {at, from,
-// dir}})` once fewer than a batch of frames are left ahead; their pictures are fetched and
-// decoded on arrival. A frame_json from the server (a step, a new context, other fields shown)
+// dir, count}})` while fewer than `size` frames (half a second of playing) are held or asked
+// for ahead; their pictures are fetched and decoded on arrival. A frame_json from the server (a step, a new context, other fields shown)
 // empties it; one marked `follow` (the server moving to where the playback is) is not drawn.
 
 const DASH = [6, 3];
 const WAIT_MS = 400; // draw without the picture if it has not come by then
 const KEPT = 96; // decoded pictures kept, the most recent (two batches ahead fit)
 const BUFFERED = 128; // frames held for playback, at most
+const FIRST_BATCH = 4; // frames asked for when playing starts
+const MAX_BATCH = 32; // frames asked for at once, at most (workbench/ui/playback.py)
 const ASK_AGAIN_MS = 1000; // ask for more frames again if no batch came for this long
 const MAX_TIPS = 4; // ROIs described in the tooltip at once (the smallest first)
 
@@ -467,8 +469,7 @@ export function render({ model }) {
   let at = 0; // the position drawn last, out of `count` frames
   let count = 0;
   let fromBuffer = false; // whether the frame drawn last came from the buffer
-  let asking = null; // {from, dir, when} while a batch is awaited
-  let batch = 8; // frames in the last batch: fewer left ahead asks for more
+  let asking = null; // {to, dir, when}: the frames up to position `to` are asked for
 
   function takeBatch() {
     let found;
@@ -478,8 +479,6 @@ export function render({ model }) {
       found = {};
     }
     const frames = list(found.frames);
-    asking = null;
-    if (frames.length) batch = frames.length;
     for (const frame of frames) {
       const i = Math.trunc(num(frame?.pos?.i, NaN));
       if (!Number.isFinite(i)) continue;
@@ -491,16 +490,20 @@ export function render({ model }) {
     while (buffer.size > BUFFERED) buffer.delete(buffer.keys().next().value);
   }
 
-  // Ask for the frames after those held from position i on (in `dir`; `prime`: after i), if
-  // fewer than a batch are left.
-  function askAhead(i, dir, prime) {
-    let next = prime ? i + dir : i;
-    while (buffer.has(next)) next += dir;
-    if (dir * (next - i) > batch || next < 0 || next >= count) return;
+  // Ask for the frames after those held or asked for from position i on (in `dir`; `prime`:
+  // after i), while fewer than `size` are: a short batch first when none are (playing
+  // starts sooner), then batches of `size`.
+  function askAhead(i, dir, prime, size) {
     const now = performance.now();
-    if (asking && asking.dir === dir && now - asking.when < ASK_AGAIN_MS) return;
-    asking = { from: next, dir, when: now };
-    model.send_msg({ more: { at, from: next, dir } });
+    if (asking && (asking.dir !== dir || now - asking.when > ASK_AGAIN_MS)) asking = null;
+    let next = prime ? i + dir : i;
+    while (buffer.has(next) || (asking && dir * (asking.to - next) >= 0)) next += dir;
+    while (dir * (next - i) <= size && next >= 0 && next < count) {
+      const n = next === (prime ? i + dir : i) ? Math.min(FIRST_BATCH, size) : size;
+      model.send_msg({ more: { at, from: next, dir, count: n } });
+      asking = { to: next + dir * (n - 1), dir, when: now };
+      next += dir * n;
+    }
   }
 
   function play(event) {
@@ -518,7 +521,8 @@ export function render({ model }) {
       if (list(model.chosen).length) model.chosen = []; // as a step from the server does
       drawFrame(frame);
     }
-    askAhead(i, dir, Boolean(detail.prime));
+    const size = Math.min(Math.max(Math.trunc(num(detail.size, 8)), FIRST_BATCH), MAX_BATCH);
+    askAhead(i, dir, Boolean(detail.prime), size);
   }
   document.addEventListener("wb-play", play);
   model.on("remove", () => document.removeEventListener("wb-play", play));

@@ -278,16 +278,18 @@ class FrameCanvas(pn.custom.JSComponent):
         params.setdefault("css_classes", ["wb-viewer"])
         params.setdefault("sizing_mode", "stretch_width")
         super().__init__(**params)
-        # Playing, the page asks for the next frames: on_more(at, start, direction), `at`
-        # the position it shows.
-        self.on_more: Callable[[int, int, int], object] = lambda at, start, direction: None
+        # Playing, the page asks for the next frames: on_more(at, start, direction, count),
+        # `at` the position it shows, `count` at most this many (0: as many as the server
+        # sends at once).
+        self.on_more: Callable[[int, int, int, int], object] = lambda *request: None
 
     def _handle_msg(self, data: Any) -> None:
         more = data.get("more") if isinstance(data, dict) else None
-        if isinstance(more, dict):  # {"more": {"at": i, "from": j, "dir": 1 or -1}}
-            at, start, direction = (more.get(k) for k in ("at", "from", "dir"))
+        if isinstance(more, dict):  # {"more": {"at": i, "from": j, "dir": 1 or -1, "count": n}}
+            at, start, direction, count = (more.get(k) for k in ("at", "from", "dir", "count"))
+            count = count if _is_int(count) and count > 0 else 0
             if _is_int(at) and _is_int(start) and _is_int(direction) and direction in (-1, 1):
-                self.on_more(at, start, direction)
+                self.on_more(at, start, direction, count)
 
     def chosen_ids(self) -> list[str]:
         """The chosen shapes' ROI ids (the list comes from the page: anything but a string

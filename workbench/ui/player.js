@@ -14,6 +14,7 @@
 
 const AHEAD = 6; // frames asked for and not drawn yet, at most
 const STALL_MS = 1000; // ask again if nothing was drawn for this long
+const BATCH_MS = 500; // playing time the viewer holds ahead, at least (and asks for at once)
 const SPEEDS = [0.25, 0.5, 1, 2, 4];
 
 function element(tag, className, text) {
@@ -61,7 +62,8 @@ export function render({ model }) {
   // says whether a viewer holds frames (`buffered`) and had this one (`has`); `prime` only
   // has it ask for frames ahead of i.
   function fromBuffer(i, dir, prime) {
-    const detail = { channel: String(model.channel ?? ""), i, dir, prime };
+    const size = Math.round(BATCH_MS / period()); // frames held ahead, at least
+    const detail = { channel: String(model.channel ?? ""), i, dir, prime, size };
     document.dispatchEvent(new CustomEvent("wb-play", { detail }));
     return detail;
   }

@@ -29,7 +29,7 @@ from workbench.ui.frame_view import (
 from workbench.ui.glyphs import Badge, SourceGlyphs, frame_glyphs
 from workbench.ui.masks import MaskPainter
 from workbench.ui.outcomes import frame_outcomes
-from workbench.ui.playback import batch_size
+from workbench.ui.playback import MAX_BATCH, batch_size
 from workbench.ui.state import WorkbenchState
 from workbench.ui.text import TextAlert, TextPane, text
 
@@ -166,16 +166,17 @@ class FrameViewer(pn.viewable.Viewer):
         payload = frame_json(frame_id, self.views, self.badges, position, ahead, self._following)
         self.canvas.param.update(frame_json=payload, **changes)
 
-    def more(self, at: int, start: int, direction: int) -> None:
+    def more(self, at: int, start: int, direction: int, count: int = 0) -> None:
         """Playing in the page: move to `at` (the frame the page shows) and send the page
-        the frames from position `start` on in `direction`, half a second of the footage,
-        as one message (`FrameCanvas.batch_json`)."""
+        the frames from position `start` on in `direction` (`count` of them, at most
+        MAX_BATCH; default half a second of the footage), as one message
+        (`FrameCanvas.batch_json`)."""
         context = self.state.context
-        count = len(context.frame_ids)
-        if not (0 <= at < count and 0 <= start < count):
+        frames = len(context.frame_ids)
+        if not (0 <= at < frames and 0 <= start < frames):
             return
-        stop = start + direction * batch_size(context.fps)
-        positions = list(range(start, min(max(stop, -1), count), direction))
+        stop = start + direction * (min(count, MAX_BATCH) if count else batch_size(context.fps))
+        positions = list(range(start, min(max(stop, -1), frames), direction))
         with pn.io.hold():
             if at != context.index:
                 self._following = True
@@ -183,15 +184,15 @@ class FrameViewer(pn.viewable.Viewer):
                     context.index = at
                 finally:
                     self._following = False
-            frames = []
+            batch = []
             for index, record in zip(positions, context.records(positions), strict=False):
                 frame_id = str(record.get("id", ""))
                 views, badges = self._look(record)
-                frames.append(
+                batch.append(
                     frame_content(frame_id, views, badges, self._position(index, frame_id))
                 )
             self._batches += 1
-            self.canvas.batch_json = batch_json(self._batches, frames)
+            self.canvas.batch_json = batch_json(self._batches, batch)
 
     def _resize(self, *events: param.parameterized.Event) -> None:
         for view in self.views:
