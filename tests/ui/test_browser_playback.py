@@ -43,13 +43,16 @@ def build_footage(folder: Path) -> Path:
         with CatalogWriter(catalog, progress=False) as writer:
             for i in range(FRAMES):
                 uri = write_jpeg(media / f"f{i}.jpg", (64, 48), (i * 2, 255 - i * 2, 90))
+                car = Roi(
+                    f"run/f{i:02d}/car", "box", ["car"], geometry=[box_ring(i % 40, 4, 20, 10)]
+                )
                 writer.add(
                     Frame(
                         id=f"run/f{i:02d}",
                         context_id="run",
                         timestamp=1_700_000_000_000 + 33 * i,
                         sources=[Source("image", uri, 64, 48, "image/jpeg")],
-                        rois=[Roi(f"run/f{i:02d}/car", "box", ["car"], geometry=[box_ring(i % 40, 4, 20, 10)])],  # fmt: skip
+                        rois=[car],
                     )
                 )
         assert writer.report.ok, str(writer.report)

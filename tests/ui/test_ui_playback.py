@@ -62,7 +62,7 @@ def test_playing_the_page_gets_the_next_frames_in_one_message(catalog: Catalog):
     context, canvas = app.state.context, app.viewer.canvas
     app.state.open_tile("ctx-1")
     assert batch_size(context.fps) == 5 and batch_size(30.0) == 15 and batch_size(1.0) == MIN_BATCH
-    canvas._handle_msg({"more": {"at": 1, "from": 2, "dir": 1}})
+    canvas._handle_msg({"more": {"at": 1, "frame": "ctx-1/f1", "from": 2, "dir": 1}})
     assert context.index == 1
     shown = json.loads(canvas.frame_json)
     assert shown["follow"] == 1 and shown["frame"] == "ctx-1/f1"
@@ -76,16 +76,24 @@ def test_playing_the_page_gets_the_next_frames_in_one_message(catalog: Catalog):
     assert "follow" not in stepped
     assert {k: stepped[k] for k in frames[0]} == frames[0]
     # backwards, and each batch is a change of its own
-    canvas._handle_msg({"more": {"at": 2, "from": 1, "dir": -1}})
+    canvas._handle_msg({"more": {"at": 2, "frame": "ctx-1/f2", "from": 1, "dir": -1}})
     again = json.loads(canvas.batch_json)
     assert again["seq"] == batch["seq"] + 1
     assert [f["pos"]["i"] for f in again["frames"]] == [1, 0]
     # a short first batch, when asked for
-    canvas._handle_msg({"more": {"at": 2, "from": 3, "dir": 1, "count": 1}})
+    canvas._handle_msg({"more": {"at": 2, "frame": "ctx-1/f2", "from": 3, "dir": 1, "count": 1}})
     assert [f["pos"]["i"] for f in json.loads(canvas.batch_json)["frames"]] == [3]
     again = json.loads(canvas.batch_json)
-    # what is not a request is ignored
-    for bad in ({"more": {"at": 9, "from": 1, "dir": 1}}, {"more": {"at": 0, "from": 1}},
-                {"more": {"at": True, "from": 1, "dir": 1}}, {"more": "x"}, [1]):  # fmt: skip
+    # what is not a request is ignored, and so is one about a frame not at its position
+    # (the page asked before another context or filter reached it)
+    for bad in (
+        {"more": {"at": 9, "frame": "ctx-1/f9", "from": 1, "dir": 1}},
+        {"more": {"at": 0, "frame": "ctx-1/f0", "from": 1}},
+        {"more": {"at": True, "frame": "ctx-1/f1", "from": 1, "dir": 1}},
+        {"more": {"at": 0, "frame": "ctx-2/f0", "from": 1, "dir": 1}},
+        {"more": {"at": 0, "from": 1, "dir": 1}},
+        {"more": "x"},
+        [1],
+    ):
         canvas._handle_msg(bad)
     assert json.loads(canvas.batch_json)["seq"] == again["seq"] and context.index == 2

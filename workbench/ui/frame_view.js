@@ -14,8 +14,8 @@
 // Playing (player.js), the page draws from frames it holds: at each tick the player sends a
 // "wb-play" event ({channel, i, dir, size}); if the frame at position i is in the buffer, it
 // is drawn from there (`detail.has`), without a round trip. The buffer is filled by
-// `model.batch_json` ({seq, frames: [frame...]}), asked for with `send_msg({more: {at, from,
-// dir, count}})` while fewer than `size` frames (half a second of playing) are held or asked
+// `model.batch_json` ({seq, frames: [frame...]}), asked for with `send_msg({more: {at, frame,
+// from, dir, count}})` while fewer than `size` frames (half a second of playing) are held or asked
 // for ahead; their pictures are fetched and decoded on arrival. A frame_json from the server (a step, a new context, other fields shown)
 // empties it; one marked `follow` (the server moving to where the playback is) is not drawn.
 
@@ -440,6 +440,7 @@ export function render({ model }) {
     root.dataset.texts = String(views.reduce((n, v) => n + v.source.texts.length, 0));
     if (frame.pos) {
       at = Math.max(Math.trunc(num(frame.pos.i, 0)), 0);
+      atFrame = String(frame.frame ?? "");
       count = Math.max(Math.trunc(num(frame.pos.n, 0)), 0);
       announce(String(model.channel), frame.frame, frame.pos);
     }
@@ -468,6 +469,7 @@ export function render({ model }) {
   const buffer = new Map(); // position -> frame
   let at = 0; // the position drawn last, out of `count` frames
   let count = 0;
+  let atFrame = ""; // its frame id
   let fromBuffer = false; // whether the frame drawn last came from the buffer
   let asking = null; // {to, dir, when}: the frames up to position `to` are asked for
 
@@ -500,7 +502,7 @@ export function render({ model }) {
     while (buffer.has(next) || (asking && dir * (asking.to - next) >= 0)) next += dir;
     while (dir * (next - i) <= size && next >= 0 && next < count) {
       const n = next === (prime ? i + dir : i) ? Math.min(FIRST_BATCH, size) : size;
-      model.send_msg({ more: { at, from: next, dir, count: n } });
+      model.send_msg({ more: { at, frame: atFrame, from: next, dir, count: n } });
       asking = { to: next + dir * (n - 1), dir, when: now };
       next += dir * n;
     }

@@ -19,7 +19,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import panel as pn
 import param
@@ -250,6 +250,18 @@ def _num(value: Any, default: float = 0.0) -> float:
     return number if number == number and abs(number) != float("inf") else default
 
 
+class MoreFrames(NamedTuple):
+    """The playing page's request for frames ahead: it shows position `at` (the frame
+    `frame`), and wants `count` frames (0: as many as the server sends at once) from
+    position `start` on in `direction` (1 or -1)."""
+
+    at: int
+    frame: str
+    start: int
+    direction: int
+    count: int
+
+
 class FrameCanvas(pn.custom.JSComponent):
     """The open frame's sources drawn by frame_view.js; change it with `frame_json`.
 
@@ -278,18 +290,18 @@ class FrameCanvas(pn.custom.JSComponent):
         params.setdefault("css_classes", ["wb-viewer"])
         params.setdefault("sizing_mode", "stretch_width")
         super().__init__(**params)
-        # Playing, the page asks for the next frames: on_more(at, start, direction, count),
-        # `at` the position it shows, `count` at most this many (0: as many as the server
-        # sends at once).
-        self.on_more: Callable[[int, int, int, int], object] = lambda *request: None
+        # Playing, the page asks for the next frames (`on_more`).
+        self.on_more: Callable[[MoreFrames], object] = lambda request: None
 
     def _handle_msg(self, data: Any) -> None:
         more = data.get("more") if isinstance(data, dict) else None
-        if isinstance(more, dict):  # {"more": {"at": i, "from": j, "dir": 1 or -1, "count": n}}
-            at, start, direction, count = (more.get(k) for k in ("at", "from", "dir", "count"))
+        if not isinstance(more, dict):  # {"more": {"at", "frame", "from", "dir", "count"}}
+            return
+        at, start, direction, count = (more.get(k) for k in ("at", "from", "dir", "count"))
+        frame = more.get("frame")
+        if _is_int(at) and _is_int(start) and direction in (-1, 1) and isinstance(frame, str):
             count = count if _is_int(count) and count > 0 else 0
-            if _is_int(at) and _is_int(start) and _is_int(direction) and direction in (-1, 1):
-                self.on_more(at, start, direction, count)
+            self.on_more(MoreFrames(at, frame, start, int(direction), count))
 
     def chosen_ids(self) -> list[str]:
         """The chosen shapes' ROI ids (the list comes from the page: anything but a string

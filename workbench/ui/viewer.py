@@ -21,6 +21,7 @@ from workbench.store.keypoints import keypoint_labels
 from workbench.ui.display import label_texts, styled
 from workbench.ui.frame_view import (
     FrameCanvas,
+    MoreFrames,
     SourceView,
     batch_json,
     frame_content,
@@ -166,17 +167,20 @@ class FrameViewer(pn.viewable.Viewer):
         payload = frame_json(frame_id, self.views, self.badges, position, ahead, self._following)
         self.canvas.param.update(frame_json=payload, **changes)
 
-    def more(self, at: int, start: int, direction: int, count: int = 0) -> None:
-        """Playing in the page: move to `at` (the frame the page shows) and send the page
-        the frames from position `start` on in `direction` (`count` of them, at most
-        MAX_BATCH; default half a second of the footage), as one message
-        (`FrameCanvas.batch_json`)."""
+    def more(self, request: MoreFrames) -> None:
+        """Playing in the page: move to the frame the page shows and send it the frames
+        asked for (at most MAX_BATCH; default half a second of the footage) as one message
+        (`FrameCanvas.batch_json`). A request about another context than the one open (it
+        crossed a change) is dropped: the page plays on from the new frame."""
         context = self.state.context
-        frames = len(context.frame_ids)
-        if not (0 <= at < frames and 0 <= start < frames):
+        frames, at, direction = len(context.frame_ids), request.at, request.direction
+        if not (0 <= at < frames and 0 <= request.start < frames):
             return
-        stop = start + direction * (min(count, MAX_BATCH) if count else batch_size(context.fps))
-        positions = list(range(start, min(max(stop, -1), frames), direction))
+        if context.frame_ids[at] != request.frame:
+            return
+        size = min(request.count, MAX_BATCH) if request.count else batch_size(context.fps)
+        stop = request.start + direction * size
+        positions = list(range(request.start, min(max(stop, -1), frames), direction))
         with pn.io.hold():
             if at != context.index:
                 self._following = True
