@@ -19,7 +19,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 import panel as pn
 import param
@@ -252,14 +252,14 @@ def _num(value: Any, default: float = 0.0) -> float:
 
 class MoreFrames(NamedTuple):
     """The playing page's request for frames ahead: it shows position `at` (the frame
-    `frame`), and wants `count` frames (0: as many as the server sends at once) from
+    `frame`), and wants `number` frames (0: as many as the server sends at once) from
     position `start` on in `direction` (1 or -1)."""
 
     at: int
     frame: str
     start: int
     direction: int
-    count: int
+    number: int
 
 
 class FrameCanvas(pn.custom.JSComponent):
@@ -295,13 +295,10 @@ class FrameCanvas(pn.custom.JSComponent):
 
     def _handle_msg(self, data: Any) -> None:
         more = data.get("more") if isinstance(data, dict) else None
-        if not isinstance(more, dict):  # {"more": {"at", "frame", "from", "dir", "count"}}
-            return
-        at, start, direction, count = (more.get(k) for k in ("at", "from", "dir", "count"))
-        frame = more.get("frame")
-        if _is_int(at) and _is_int(start) and direction in (-1, 1) and isinstance(frame, str):
-            count = count if _is_int(count) and count > 0 else 0
-            self.on_more(MoreFrames(at, frame, start, int(direction), count))
+        if isinstance(more, dict):  # {"more": {"at", "frame", "from", "dir", "count"}}
+            request = _more_frames(more)
+            if request is not None:
+                self.on_more(request)
 
     def chosen_ids(self) -> list[str]:
         """The chosen shapes' ROI ids (the list comes from the page: anything but a string
@@ -309,5 +306,17 @@ class FrameCanvas(pn.custom.JSComponent):
         return [c for c in dict.fromkeys(self.chosen) if isinstance(c, str)]
 
 
-def _is_int(value: Any) -> bool:
+def _more_frames(message: dict[str, Any]) -> MoreFrames | None:
+    """The page's request for frames ahead, or None when it is not one."""
+    at, frame, start, direction, count = (
+        message.get(k) for k in ("at", "frame", "from", "dir", "count")
+    )
+    if not (_is_int(at) and _is_int(start) and direction in (-1, 1) and isinstance(frame, str)):
+        return None
+    return MoreFrames(
+        at, frame, start, int(direction), count if _is_int(count) and count > 0 else 0
+    )
+
+
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)

@@ -178,7 +178,7 @@ class FrameViewer(pn.viewable.Viewer):
             return
         if context.frame_ids[at] != request.frame:
             return
-        size = min(request.count, MAX_BATCH) if request.count else batch_size(context.fps)
+        size = min(request.number, MAX_BATCH) if request.number else batch_size(context.fps)
         stop = request.start + direction * size
         positions = list(range(request.start, min(max(stop, -1), frames), direction))
         with pn.io.hold():
