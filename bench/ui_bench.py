@@ -187,6 +187,8 @@ class Figures:
     load_average: list[float] = field(default_factory=list)
     # (frames drawn per second, the footage's frames per second) per playback
     playback: list[tuple[float, float]] = field(default_factory=list)
+    # the server's CPU ms per frame drawn while playing, per playback
+    playback_cpu_ms: list[float] = field(default_factory=list)
 
     def add(self, name: str, timing: Timing) -> None:
         self.samples_ms.setdefault(name, []).append(round(timing.wall_ms, 1))
@@ -230,9 +232,14 @@ class Figures:
             drawn = statistics.median(d for d, _ in self.playback)
             footage = statistics.median(f for _, f in self.playback)
             ok = "yes" if drawn >= PLAYBACK_SHARE * footage else "NO "
+            cpu = (
+                f", server CPU {statistics.median(self.playback_cpu_ms):.1f} ms per frame drawn"
+                if self.playback_cpu_ms
+                else ""
+            )
             lines.append(
                 f"{'playback':<12} {len(self.playback):>3} {drawn:>7.1f} fps drawn of "
-                f"{footage:.1f} fps footage ({drawn / footage:.0%})  {ok}"
+                f"{footage:.1f} fps footage ({drawn / footage:.0%})  {ok}{cpu}"
             )
         if self.load_average:
             lines.append("load average before/after: " + " / ".join(map(str, self.load_average)))
@@ -381,15 +388,19 @@ class Session:
             " && /^frame \\d+ \\/ \\d+/.test(__wb.text('.wb-frame-label') ?? '')"
         )
 
-    def playback(self) -> tuple[float, float]:
+    def playback(self) -> tuple[float, float, float | None]:
         """Play the open context from its first frame: (frames drawn per second, the
-        footage's frames per second as the player plays them)."""
+        footage's frames per second as the player plays them, the server's CPU ms per
+        frame drawn)."""
         footage = 1000.0 / float(self.page.evaluate("() => __wb.playerModel().interval"))
+        cpu = process_cpu_ms(self.server_pid) if self.server_pid else None
         self.page.evaluate("() => { __wb.playerModel().direction = 1; }")
         counted = self.page.evaluate(f"() => __wb.countFrames({PLAYBACK_SECONDS})")
         self.page.evaluate("() => { __wb.playerModel().direction = 0; }")
+        if cpu is not None and self.server_pid:
+            cpu = (process_cpu_ms(self.server_pid) - cpu) / max(counted["changes"], 1)
         self.wait("() => __wb.idle()")
-        return counted["changes"] / counted["seconds"], footage
+        return counted["changes"] / counted["seconds"], footage, cpu
 
     def timed_frame_step(self, button: str) -> Timing:
         """From clicking the player's button until the viewer has drawn the frame the label
@@ -449,8 +460,10 @@ def _one_session(session: Session, figures: Figures, queries: tuple[str, str]) -
     session.open_first_tile()
     for button in (".wb-next", ".wb-prev", ".wb-next", ".wb-prev"):
         figures.add("frame_step", session.timed_frame_step(button))
-    drawn, footage = session.playback()
+    drawn, footage, cpu = session.playback()
     figures.playback.append((round(drawn, 2), round(footage, 2)))
+    if cpu is not None:
+        figures.playback_cpu_ms.append(round(cpu, 2))
     if session.errors:
         raise RuntimeError("the page raised errors: " + "; ".join(session.errors))
 
