@@ -35,9 +35,9 @@ MIN_FPS, MAX_FPS = 1.0, 30.0
 AHEAD = 8
 READ_AHEAD = 16
 AHEAD_SECONDS = 0.5
-# Playing, the page draws from frames it holds: the server sends them in batches of this
-# much footage (workbench.ui.viewer's `more`), the page asks for the next batch once fewer
-# than a batch are left ahead (frame_view.js).
+# Playing, the page draws from frames it holds, sent by the server in batches
+# (workbench.ui.viewer's `more`): as many as the page asks for (half a second of playing,
+# player.js), at most MAX_BATCH; BATCH_SECONDS of the footage when it does not say.
 BATCH_SECONDS = 0.5
 MIN_BATCH, MAX_BATCH = 4, 32
 
