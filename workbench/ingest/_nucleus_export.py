@@ -64,7 +64,9 @@ def export_files(
                     report.frames += frames
                     report.skipped.extend(skipped)
                     bar.update(frames)
-        for start in range(0, len(ids), _ROI_CHUNK):
+            # ROIs are only counted (as the view's ROI filters leave them), when there are any.
+            any_roi = con.execute(sql.ANY_ROI).fetchall()
+        for start in range(0, len(ids) if any_roi else 0, _ROI_CHUNK):
             left_out.update(_roi_kinds(view, ids.slice(start, _ROI_CHUNK).to_pylist()))
     finally:
         con.close()

@@ -65,3 +65,6 @@ CONTEXT_IDS = """
 SELECT f.id FROM frames f JOIN _wb_export_ids w ON w.id = f.id
 WHERE f.context_id IS NOT DISTINCT FROM ? ORDER BY w.o
 """
+
+# Whether any of the view's frames has an ROI.
+ANY_ROI = "SELECT 1 FROM rois r JOIN _wb_export_ids w ON w.id = r.frame_id LIMIT 1"
