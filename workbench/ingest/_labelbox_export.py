@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from workbench.errors import IngestError
 from workbench.ingest import _labelbox_export_sql as sql
 from workbench.ingest._labelbox_contexts import KINDS, Contexts
+from workbench.ingest._labelbox_tracks import Track, tracks
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
 from workbench.model.keypoints import KeypointLabel
@@ -359,19 +360,21 @@ def _object_line(
 
 
 def _keyframe_json(number: int, row: Mapping[str, Any]) -> dict[str, Any]:
-    values = [_clean(v) for v in row["geometry"][0]]
+    ring = row["geometry"][0]
     tool = KINDS[row["kind"]]
     value: Any
     if tool == "bbox":
-        xs, ys = values[0::2], values[1::2]
-        left, top = min(xs), min(ys)
+        # _clean rounds monotonically: the least of the cleaned values is the least cleaned.
+        xs, ys = ring[0::2], ring[1::2]
+        left, top = _clean(min(xs)), _clean(min(ys))
         value = {
             "top": top,
             "left": left,
-            "height": _clean(max(ys) - top),
-            "width": _clean(max(xs) - left),
+            "height": _clean(_clean(max(ys)) - top),
+            "width": _clean(_clean(max(xs)) - left),
         }
     else:
+        values = [_clean(v) for v in ring]
         points = [{"x": x, "y": y} for x, y in zip(values[0::2], values[1::2], strict=True)]
         value = points[0] if tool == "point" else points
     out = {"frame": number, tool: value}
@@ -437,6 +440,8 @@ def _ranges(runs: list[list[int]]) -> list[dict[str, int]]:
 
 def _clean(value: float) -> float:
     """Drop the float noise of max - min so importing the file again gives the same numbers."""
+    if value.is_integer() and -1e12 < value < 1e12:
+        return value  # 12 digits at most: printed and read back as it is
     return float(f"{value:.12g}")
 
 
@@ -461,21 +466,23 @@ def sql_lines(
         return None
     rows = _with_track_uuids(rows)
     with registered(con, "_wb_lb_rows", rows):
-        tracks = con.execute(sql.TRACKS).fetchall()
-        counts = con.execute(sql.COUNTS).fetchall()
-        frames = con.execute(sql.FRAMES).fetchall()[0][0]
         answered = con.execute(sql.ANSWERS).fetchall()
-    for what, kind, n in counts:
-        if what in ("object", "answer"):
+    found, again, frame_ids = tracks(rows)
+    others = rows.filter(pc.not_equal(rows["what"], "object"))
+    counted = others.group_by(["what", "kind"]).aggregate([("o", "count")])
+    columns = [counted[c].to_pylist() for c in ("what", "kind", "o_count")]
+    for what, kind, n in zip(*columns, strict=True):
+        if what == "answer":
             tally.count += n
         else:
             tally.skipped[_SKIPPED[what].format(kind, kind)] += n
-    tally.frames += frames
+    for kind, n in again.items():
+        tally.skipped[_SKIPPED["again"].format(kind)] += n
+    tally.count += len(frame_ids)
+    answer_rows = others.filter(pc.equal(others["what"], "answer"))["frame_id"].combine_chunks()
+    tally.frames += pc.count_distinct(pa.concat_arrays([frame_ids, answer_rows])).as_py()
     parsed = _Parsed()
-    objects = [
-        _track_line(uuid, data_row(context), kind, label, confidence, parsed(attrs), keys, parsed)
-        for context, uuid, kind, label, confidence, attrs, _, _, _, keys in tracks
-    ]
+    objects = [_track_line(t, data_row(t.context), parsed) for t in found]
     answers: dict[tuple[Any, ...], set[int]] = defaultdict(set)
     positions: dict[str, dict[int, int]] = defaultdict(dict)
     for context, uuid, label, answer, confidence, whole, numbers, places, _ in answered:
@@ -526,29 +533,20 @@ class _Parsed:
         return self.found[text]
 
 
-def _track_line(
-    uuid: str,
-    data_row: Any,
-    kind: str,
-    label: str,
-    confidence: float | None,
-    attributes: dict[str, Any],
-    keyframes: list[dict[str, Any]],
-    parsed: _Parsed,
-) -> dict[str, Any]:
+def _track_line(track: Track, data_row: Any, parsed: _Parsed) -> dict[str, Any]:
     """One object line as `_object_line` writes it, from a track's kept keyframes (the
     keyframes of its runs and their ends) in frame order."""
-    line: dict[str, Any] = {"uuid": uuid, "dataRow": data_row, "name": label}
-    if confidence is not None and confidence != 1.0:
-        line["confidence"] = confidence
-    line["classifications"] = attributes.get("track_classifications", [])
+    line: dict[str, Any] = {"uuid": track.uuid, "dataRow": data_row, "name": track.label}
+    if track.confidence is not None and track.confidence != 1.0:
+        line["confidence"] = track.confidence
+    line["classifications"] = parsed(track.attrs).get("track_classifications", [])
     segments: list[dict[str, Any]] = []
     run = None
-    for key in keyframes:
-        if key["run"] != run:
-            run = key["run"]
+    for run_id, number, ring, text in track.keyframes:
+        if run_id != run:
+            run = run_id
             segments.append({"keyframes": []})
-        row = {"geometry": [key["ring"]], "kind": kind, "attributes": parsed(key["attrs"])}
-        segments[-1]["keyframes"].append(_keyframe_json(key["number"], row))
+        row = {"geometry": [ring], "kind": track.kind, "attributes": parsed(text)}
+        segments[-1]["keyframes"].append(_keyframe_json(number, row))
     line["segments"] = segments
     return line

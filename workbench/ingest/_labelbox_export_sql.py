@@ -31,61 +31,33 @@ src AS (
     WHERE frame_id IN (SELECT DISTINCT frame_id FROM _wb_lb_rois) GROUP BY frame_id),
 r AS (
     SELECT r.o, r.frame_id, r.id, r.kind, r.label, r.confidence, r.track_index, r.keyframe,
-        r.geometry, nullif(r.attributes::VARCHAR, '') AS attrs, p.context_id, p.number,
+        r.geometry, coalesce(r.attributes::VARCHAR, '') AS text, p.context_id, p.number,
         p.pos, p.same, s.source, r.source_ids
-    FROM _wb_lb_rois r JOIN pos p ON p.id = r.frame_id LEFT JOIN src s ON s.frame_id = r.frame_id)
-SELECT o, frame_id, id, kind, label, confidence, track_index, keyframe, geometry, attrs,
-    context_id, number, pos,
-    CASE WHEN json_type(attrs, '$.uuid') = 'VARCHAR' AND attrs->>'$.uuid' <> ''
-        THEN attrs->>'$.uuid' END AS uuid,
+    FROM _wb_lb_rois r JOIN pos p ON p.id = r.frame_id LEFT JOIN src s ON s.frame_id = r.frame_id),
+-- What the attributes say, once per distinct text (the ROIs of a track or answer share it).
+a AS (
+    SELECT text, nullif(text, '') AS attrs,
+        CASE WHEN json_type(attrs, '$.uuid') = 'VARCHAR' AND attrs->>'$.uuid' <> ''
+            THEN attrs->>'$.uuid' END AS uuid,
+        coalesce(json_exists(attrs, '$.answer'), false) AS answered,
+        attrs IS NOT NULL AND (left(attrs, 1) <> '{'
+            OR coalesce(json_type(attrs, '$.uuid') NOT IN ('VARCHAR', 'NULL'), false)
+            OR coalesce(json_type(attrs, '$.global') NOT IN ('BOOLEAN', 'NULL'), false)) AS odd
+    FROM (SELECT DISTINCT text FROM r))
+SELECT o, frame_id, id, kind, label, confidence, track_index, keyframe, geometry, a.attrs,
+    context_id, number, pos, a.uuid,
     CASE
         WHEN len(source_ids) > 0 AND NOT coalesce(list_contains(source_ids, source), false)
             THEN 'source'
         WHEN label IS NULL THEN 'label'
-        WHEN kind = 'classification'
-            THEN CASE WHEN json_exists(attrs, '$.answer') THEN 'answer' ELSE 'no answer' END
+        WHEN kind = 'classification' THEN CASE WHEN answered THEN 'answer' ELSE 'no answer' END
         WHEN kind IN ('box', 'point', 'polyline') THEN 'object'
         ELSE 'other' END AS what,
     -- What only the ROI-by-ROI path says exactly: keypoints (a point object per point),
     -- attributes that are no object, a uuid or `global` of another type, a number twice.
-    kind = 'keypoints' OR same > 1 OR (attrs IS NOT NULL AND (left(attrs, 1) <> '{'
-        OR coalesce(json_type(attrs, '$.uuid') NOT IN ('VARCHAR', 'NULL'), false)
-        OR coalesce(json_type(attrs, '$.global') NOT IN ('BOOLEAN', 'NULL'), false))) AS odd
-FROM r
+    kind = 'keypoints' OR same > 1 OR a.odd AS odd
+FROM r JOIN a ON a.text = r.text
 """
-
-# Object rows of one track (context, track uuid, kind) on one frame: the first is kept.
-# Runs are frames that follow each other in the context; a segment keeps its keyframes and
-# the ends of its run. One row per track, in the order tracks are written.
-TRACKS = """
-WITH kept AS (
-    SELECT * FROM _wb_lb_rows WHERE what = 'object'
-    QUALIFY row_number() OVER (PARTITION BY context_id, uuid, kind, number ORDER BY o) = 1),
-runs AS (
-    SELECT *, pos - row_number() OVER (PARTITION BY context_id, uuid, kind ORDER BY number)
-        AS run FROM kept),
-edges AS (
-    SELECT *, number = min(number) OVER w OR number = max(number) OVER w AS edge FROM runs
-    WINDOW w AS (PARTITION BY context_id, uuid, kind, run))
-SELECT context_id, uuid, kind, arg_min(label, number) AS label,
-    arg_min(confidence, number) AS confidence, arg_min(attrs, number) AS attrs,
-    arg_min(track_index, number) AS track, min(number) AS first, min(o) AS first_o,
-    list(struct_pack(run := run, number := number, ring := geometry[1], attrs := attrs)
-        ORDER BY number) FILTER (WHERE keyframe IS DISTINCT FROM false OR edge) AS keyframes
-FROM edges GROUP BY context_id, uuid, kind
-ORDER BY context_id, track IS NULL, coalesce(track, 0), first, first_o
-"""
-
-# The counts of a group: rows written or skipped, by what becomes of them and kind (`again`:
-# an object row on a frame its track has already), and the frames written.
-_KEPT = """
-WITH kept AS (
-    SELECT frame_id, kind, CASE WHEN what = 'object' AND row_number() OVER (
-        PARTITION BY context_id, uuid, kind, number ORDER BY o) > 1 THEN 'again' ELSE what END
-        AS what FROM _wb_lb_rows)
-"""
-COUNTS = _KEPT + "SELECT what, kind, count(*) FROM kept GROUP BY ALL"
-FRAMES = _KEPT + "SELECT count(DISTINCT frame_id) FROM kept WHERE what IN ('object', 'answer')"
 
 # Answer rows by what makes an answer line (context, uuid, name, answer, confidence, whole
 # video), with their frame numbers, in the order of their first row.
