@@ -70,7 +70,7 @@ def export_files(
             tempfile.TemporaryFile("w+", dir=target.parent) as answers,
             tqdm(total=len(ids), desc="labelbox export", disable=not progress, leave=False) as bar,
         ):
-            groups = list(_groups(con.execute(_CONTEXTS).fetchall()))
+            groups = list(_groups(con.execute(_CONTEXTS, [field]).fetchall()))
             for group, frames in groups:
                 rois = _group_rois(con, view, group, field, whole=len(groups) == 1)
                 objects, answered = _group_lines(con, view, group, rois, data_row, tally)
@@ -94,10 +94,15 @@ def export_files(
 
 # The contexts of the view's frames in the order their objects are written, with their sizes.
 _CONTEXTS = """
-SELECT f.context_id, count(*) FROM frames f JOIN _wb_export_ids w ON w.id = f.id
+SELECT f.context_id, count(*), coalesce(sum(r.n), 0)
+FROM frames f JOIN _wb_export_ids w ON w.id = f.id
+LEFT JOIN (SELECT frame_id, count(*) AS n FROM rois WHERE field = ? GROUP BY frame_id) r
+    ON r.frame_id = f.id
 WHERE f.context_id IS NOT NULL GROUP BY f.context_id ORDER BY f.context_id
 """
-_FRAMES_PER_GROUP = 100_000  # frames of the view whose ROIs are read at once
+# A group of contexts whose ROIs are read at once ends past either size.
+_FRAMES_PER_GROUP = 100_000
+_ROIS_PER_GROUP = 250_000
 
 
 @dataclass
@@ -110,15 +115,16 @@ class _Tally:
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-def _groups(contexts: list[tuple[str, int]]) -> Iterator[tuple[list[str], int]]:
+def _groups(contexts: list[tuple[str, int, int]]) -> Iterator[tuple[list[str], int]]:
     group: list[str] = []
-    held = 0
-    for context, frames in contexts:
+    held = rois = 0
+    for context, frames, count in contexts:
         group.append(context)
         held += frames
-        if held >= _FRAMES_PER_GROUP:
+        rois += count
+        if held >= _FRAMES_PER_GROUP or rois >= _ROIS_PER_GROUP:
             yield group, held
-            group, held = [], 0
+            group, held, rois = [], 0, 0
     if group:
         yield group, held
 
