@@ -83,9 +83,12 @@ def tracks(rows: pa.Table) -> tuple[list[Track], Counter[str], pa.Array]:
         ["context_id", "uuid", "kind", "label", "confidence", "attrs", "track_index", "number"]
     ).take(pa.array(starts))
     first_o = [int(m) for m in _track_min(objects["o"].to_numpy(), starts)]
+    columns = firsts.to_pydict()
     found = [
-        Track(*values, first_o=o, keyframes=[])
-        for values, o in zip(zip(*firsts.to_pydict().values(), strict=True), first_o, strict=True)
+        Track(context, uuid, kind, label, confidence, attrs, index, first, o, [])
+        for context, uuid, kind, label, confidence, attrs, index, first, o in zip(
+            *columns.values(), first_o, strict=True
+        )
     ]
     for track, run_id, number, ring, text in zip(
         track_of_kept, runs, numbers, rings, texts, strict=True
