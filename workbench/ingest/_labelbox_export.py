@@ -102,7 +102,7 @@ WHERE f.context_id IS NOT NULL GROUP BY f.context_id ORDER BY f.context_id
 """
 # A group of contexts whose ROIs are read at once ends past either size.
 _FRAMES_PER_GROUP = 100_000
-_ROIS_PER_GROUP = 250_000
+_ROIS_PER_GROUP = 100_000
 
 
 @dataclass
