@@ -4,6 +4,7 @@
     python bench/formats_bench.py --scale 0.05       # a quick run
     python bench/formats_bench.py --only clearml coco --runs 3
     python bench/formats_bench.py --only nucleus labelbox --scale 4   # memory as files grow
+    python bench/formats_bench.py --only nucleus labelbox --memory   # peak RSS at 1x and 4x
 
 Four files are generated (values from the row number, so the same scale gives the same
 files): ClearML NDJSON (200,000 frames, 4 ROIs each), a COCO instances file (100,000 images,
@@ -506,6 +507,49 @@ def measure(fmt: str, folder: Path, runs: int, scale: float) -> list[dict[str, A
     return rows
 
 
+def memory(fmt: str, folder: Path, scale: float) -> list[dict[str, Any]]:
+    """Peak RSS of the workbench's first import, update and export at `scale` and at 4x it:
+    flat memory means the 4x file does not take about 4x the memory."""
+    rows: list[dict[str, Any]] = []
+    for factor in (1, 4):
+        count = max(1, round(FULL[fmt] * scale * factor))
+        sub = folder / f"{fmt}-{factor}x"
+        sub.mkdir(parents=True, exist_ok=True)
+        file = sub / f"{fmt}.{'json' if fmt == 'coco' else 'ndjson'}"
+        db = sub / "wb.duckdb"
+        _fresh(db, None)
+        if fmt == "labelbox":
+            setup = sub / "labelbox-videos.ndjson"
+            write_labelbox_videos(setup, count)
+            run_child("workbench-setup", "labelbox", setup, db)
+        writers = {"clearml": write_clearml, "coco": write_coco, "nucleus": write_nucleus,
+                   "labelbox": write_labelbox}  # fmt: skip
+        size = writers[fmt](file, count)
+        row: dict[str, Any] = {"format": fmt, "factor": factor, "mb": file.stat().st_size / 1e6,
+                               **size}  # fmt: skip
+        for step in ("import", "update", "export"):
+            if step == "export" and fmt not in _EXPORT_SQL:
+                continue
+            out = sub / f"export.{'json' if fmt == 'coco' else 'ndjson'}"
+            name = "workbench-export" if step == "export" else "workbench-import"
+            done = run_child(name, fmt, out if step == "export" else file, db)
+            row[f"{step}_rss_mb"], row[f"{step}_cpu_s"] = done["rss_mb"], done["cpu"]
+        rows.append(row)
+        shutil.rmtree(sub)
+    for step in ("import", "update", "export"):
+        if f"{step}_rss_mb" not in rows[0]:
+            continue
+        small, large = rows[0][f"{step}_rss_mb"], rows[1][f"{step}_rss_mb"]
+        print(
+            f"  memory {fmt} {step:7s} peak RSS {small:6.0f} MB at 1x ({rows[0]['mb']:.0f} MB, "
+            f"{rows[0]['frames']:,} frames) -> {large:6.0f} MB at 4x ({rows[1]['mb']:.0f} MB): "
+            f"x{large / small:.2f}; CPU {rows[0][f'{step}_cpu_s']:.1f} s -> "
+            f"{rows[1][f'{step}_cpu_s']:.1f} s",
+            flush=True,
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command")
@@ -519,6 +563,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=FORMATS, default=list(FORMATS))
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     parser.add_argument("--keep", type=Path, help="generate the files in this folder")
+    parser.add_argument(
+        "--memory", action="store_true", help="peak RSS at --scale and at 4x it (no DuckDB side)"
+    )
     args = parser.parse_args()
     if args.command == "child":
         child(args)
@@ -530,7 +577,10 @@ def main() -> None:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         for fmt in args.only:
-            rows.extend(measure(fmt, folder, args.runs, args.scale))
+            if args.memory:
+                rows.extend(memory(fmt, folder, args.scale))
+            else:
+                rows.extend(measure(fmt, folder, args.runs, args.scale))
     after = os.getloadavg()
     print(f"load average after: {after[0]:.2f} {after[1]:.2f} {after[2]:.2f}")
     if args.json:

@@ -47,10 +47,15 @@ class LineBatch:
 
 
 def ndjson_batches(
-    path: Path, lines_per_batch: int = LINES_PER_BATCH, mark: str | None = None
+    path: Path,
+    lines_per_batch: int = LINES_PER_BATCH,
+    mark: str | None = None,
+    max_bytes: int | None = None,
 ) -> Iterator[LineBatch]:
     """The non-blank lines of an NDJSON file in batches, numbered from 1 as in an editor;
     with `mark` (a regular expression), the lines have a column `marked`: whether it matches.
+    With `max_bytes`, a batch also ends before its lines pass that many bytes (a longer line
+    is a batch of its own): a batch of large records holds fewer of them.
 
     Memory holds one chunk of the file and one batch; a line longer than MAX_RECORD_BYTES is
     counted as it is passed and never held. A UTF-8 byte order mark before the first line is
@@ -59,21 +64,29 @@ def ndjson_batches(
     numbers: list[pa.Array] = []
     texts: list[pa.Array] = []
     problems: list[tuple[int, str]] = []
-    held = 0
+    held = held_bytes = 0
     for first, pieces, found in _blocks(path):
         problems.extend(found)
+        ends = None if max_bytes is None else np.cumsum(pc.binary_length(pieces).to_numpy())
         at = 0
         while at < len(pieces):
             take = min(len(pieces) - at, lines_per_batch - held)
-            numbers.append(pa.array(np.arange(first + at, first + at + take, dtype=np.int64)))
-            texts.append(pieces.slice(at, take))
+            if ends is not None and max_bytes is not None:
+                before = int(ends[at - 1]) if at else 0
+                fit = int(np.searchsorted(ends, before + max_bytes - held_bytes, "right")) - at
+                take = min(take, max(fit, 0 if held else 1))
+                held_bytes += int(ends[at + take - 1]) - before if take else 0
+            if take:
+                numbers.append(pa.array(np.arange(first + at, first + at + take, dtype=np.int64)))
+                texts.append(pieces.slice(at, take))
             held += take
             at += take
-            if held >= lines_per_batch:
+            full = max_bytes is not None and held_bytes >= max_bytes
+            if held >= lines_per_batch or not take or full:
                 last = first + at - 1
                 yield _batch(numbers, texts, [p for p in problems if p[0] <= last], mark)
                 problems = [p for p in problems if p[0] > last]
-                numbers, texts, held = [], [], 0
+                numbers, texts, held, held_bytes = [], [], 0, 0
     if held or problems:
         yield _batch(numbers, texts, problems, mark)
 

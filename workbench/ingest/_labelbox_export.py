@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import uuid as uuidlib
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError
+from workbench.ingest import _labelbox_export_sql as sql
 from workbench.ingest._labelbox_contexts import KINDS, Contexts
+from workbench.ingest._labelbox_tracks import Track, tracks
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
 from workbench.model.keypoints import KeypointLabel
+from workbench.store.arrow import registered
 from workbench.store.keypoints import keypoint_labels
 
 _OBJECT_KINDS = frozenset(KINDS)
@@ -40,7 +46,8 @@ def export_files(
     to interpolate again); classification ROIs become answers over frame ranges; keypoints
     ROIs become one point object per labelled point, named by the point. The data row
     of a context is `{data_row_key: key}`, the key being the context id, or the dataRow key
-    that `data_rows` maps to it.
+    that `data_rows` maps to it. Objects come first (by context, then track), answers after
+    them; contexts are read a group at a time (memory holds one group's ROIs).
     """
     if data_row_key not in ("globalKey", "id"):
         raise IngestError(f"data_row_key must be 'globalKey' or 'id', got {data_row_key!r}")
@@ -48,34 +55,136 @@ def export_files(
     if target.is_dir():
         target = target / f"{field}.ndjson"
     keys = {context: key for key, context in (data_rows or {}).items()}
-    rois = view.rois()
-    rois = rois.filter(pc.equal(rois["field"], field))
-    plan = _ExportPlan(Contexts(view.catalog, None), _frame_contexts(view))
-    plan.contexts.prefetch(context for context, _ in plan.frame_context.values())
-    plan.keypoints = keypoint_labels(view.catalog.cursor())
+
+    def data_row(context: str) -> dict[str, str]:
+        return {data_row_key: keys.get(context, context)}
+
+    ids = view.frames(columns=["id"]).column("id")
+    table = pa.table({"id": ids, "o": pa.array(np.arange(len(ids), dtype=np.int64))})
+    tally = _Tally()
+    con = view.catalog.cursor()
+    try:
+        with (
+            registered(con, "_wb_export_ids", table),
+            written_atomically(target) as out,
+            tempfile.TemporaryFile("w+", dir=target.parent) as answers,
+            tqdm(total=len(ids), desc="labelbox export", disable=not progress, leave=False) as bar,
+        ):
+            groups = list(_groups(con.execute(_CONTEXTS, [field]).fetchall()))
+            for group, frames in groups:
+                rois = _group_rois(con, view, group, field, whole=len(groups) == 1)
+                objects, answered = _group_lines(con, view, group, rois, data_row, tally)
+                for line in objects:
+                    line["uuid"] = _unique(line["uuid"], tally.used)
+                    out.write(json.dumps(line) + "\n")
+                answers.writelines(json.dumps(line) + "\n" for line in answered)
+                bar.update(frames)
+            answers.seek(0)  # after every object: their uuids are kept, answers' made unique
+            for text in answers:
+                line = json.loads(text)
+                line["uuid"] = _unique(line["uuid"], tally.used)
+                out.write(json.dumps(line) + "\n")
+    finally:
+        con.close()
     report = ExportReport(dest=target, files=[target])
-    for batch in rois.to_batches():
-        for row in batch.to_pylist():
-            plan.add(row)
-    with written_atomically(target) as out:
-        lines = plan.lines(lambda context: {data_row_key: keys.get(context, context)})
-        for line in tqdm(lines, desc="labelbox export", disable=not progress, leave=False):
-            out.write(json.dumps(line) + "\n")
-    report.frames, report.rois = len(plan.frames), plan.count
-    report.skipped = [f"{n} {reason}" for reason, n in sorted(plan.skipped.items())]
+    report.frames, report.rois = tally.frames, tally.count
+    report.skipped = [f"{n} {reason}" for reason, n in sorted(tally.skipped.items())]
     return report
 
 
-def _frame_contexts(view: ViewLike) -> dict[str, tuple[str, str | None]]:
-    """Frame id -> (context, the source the video shows: the frame's first source)."""
-    compiled = view.compile()
+# The contexts of the view's frames in the order their objects are written, with their sizes.
+_CONTEXTS = """
+SELECT f.context_id, count(*), coalesce(sum(r.n), 0)
+FROM frames f JOIN _wb_export_ids w ON w.id = f.id
+LEFT JOIN (SELECT frame_id, count(*) AS n FROM rois WHERE field = ? GROUP BY frame_id) r
+    ON r.frame_id = f.id
+WHERE f.context_id IS NOT NULL GROUP BY f.context_id ORDER BY f.context_id
+"""
+# A group of contexts whose ROIs are read at once ends past either size.
+_FRAMES_PER_GROUP = 100_000
+_ROIS_PER_GROUP = 100_000
+
+
+@dataclass
+class _Tally:
+    """What the groups add up to: uuids written, ROIs and frames written, ROIs skipped."""
+
+    used: set[str] = field(default_factory=set)
+    count: int = 0
+    frames: int = 0
+    skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def _groups(contexts: list[tuple[str, int, int]]) -> Iterator[tuple[list[str], int]]:
+    group: list[str] = []
+    held = rois = 0
+    for context, frames, count in contexts:
+        group.append(context)
+        held += frames
+        rois += count
+        if held >= _FRAMES_PER_GROUP or rois >= _ROIS_PER_GROUP:
+            yield group, held
+            group, held, rois = [], 0, 0
+    if group:
+        yield group, held
+
+
+def _group_rois(con: Any, view: ViewLike, group: list[str], field: str, whole: bool) -> pa.Table:
+    """The view's ROIs of `field` on the group's frames, in the view's ROI order (`o`)."""
+    if whole:  # the whole view is one group: no ids to hand over
+        rois = view.rois()
+    else:
+        named = pa.table({"context_id": pa.array(group, pa.string())})
+        with registered(con, "_wb_lb_group", named):
+            ids = con.execute(
+                "SELECT f.id FROM frames f JOIN _wb_export_ids w ON w.id = f.id "
+                "WHERE f.context_id IN (SELECT context_id FROM _wb_lb_group) ORDER BY w.o"
+            ).fetchall()
+        rois = view.rois([i for (i,) in ids])
+    rois = rois.filter(pc.equal(rois["field"], field))
+    return rois.append_column("o", pa.array(np.arange(rois.num_rows, dtype=np.int64)))
+
+
+def _group_lines(
+    con: Any,
+    view: ViewLike,
+    group: list[str],
+    rois: pa.Table,
+    data_row: Callable[[str], Any],
+    tally: _Tally,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The object lines and the answer lines of a group of contexts (uuids not yet made
+    unique): from SQL, or ROI by ROI when the group holds what only that path says exactly."""
+    named = pa.table({"context_id": pa.array(group, pa.string())})
+    with registered(con, "_wb_lb_group", named):
+        found = sql_lines(con, rois, data_row, tally)
+        if found is not None:
+            return found
+        plan = _ExportPlan(Contexts(view.catalog, None), _frame_contexts(con))
+    plan.contexts.prefetch(group)
+    plan.keypoints = keypoint_labels(view.catalog.cursor())
+    for batch in rois.to_batches():
+        for row in batch.to_pylist():
+            plan.add(row)
+    tally.count += plan.count
+    tally.frames += len(plan.frames)
+    for reason, n in plan.skipped.items():
+        tally.skipped[reason] += n
+    return list(plan.object_lines(data_row)), list(plan.answer_lines(data_row))
+
+
+def _frame_contexts(con: Any) -> dict[str, tuple[str, str | None]]:
+    """Frame id -> (context, the source the video shows: the frame's first source), for the
+    view's frames of the group's contexts."""
     query = (
-        "SELECT f.id, f.context_id, s.source FROM frames f LEFT JOIN (SELECT frame_id, "
-        "arg_min(id, rowid) AS source FROM sources GROUP BY frame_id) s ON s.frame_id = f.id "
-        f"WHERE f.id IN (SELECT id FROM ({compiled.sql}))"
+        "SELECT f.id, f.context_id, s.source FROM frames f JOIN _wb_export_ids w ON w.id = f.id "
+        "LEFT JOIN (SELECT frame_id, arg_min(id, rowid) AS source FROM sources GROUP BY "
+        "frame_id) s ON s.frame_id = f.id "
+        "WHERE f.context_id IN (SELECT context_id FROM _wb_lb_group)"
     )
-    rows = view.catalog.cursor().execute(query, list(compiled.params)).fetchall()
-    return {frame_id: (context, source) for frame_id, context, source in rows}
+    return {
+        frame_id: (context, source) for frame_id, context, source in con.execute(query).fetchall()
+    }
 
 
 _PARSED_KEPT = 10_000  # distinct attributes texts kept parsed
@@ -183,7 +292,7 @@ class _ExportPlan:
             track[number] = {**row, "kind": "point", "label": names.names[n], "geometry": [point]}
         return True
 
-    def lines(self, data_row: Any) -> Iterator[dict[str, Any]]:
+    def object_lines(self, data_row: Any) -> Iterator[dict[str, Any]]:
         # Objects in track order, so that importing the file again numbers tracks the same.
         def order(item: tuple[tuple[Any, ...], dict[int, dict[str, Any]]]) -> tuple[Any, ...]:
             (context, _, _), track = item
@@ -191,29 +300,43 @@ class _ExportPlan:
             index = first["track_index"]
             return (context, index is None, index if index is not None else 0, min(track))
 
-        used: set[str] = set()
         for (context, uuid, _), track in sorted(self.objects.items(), key=order):
             runs = self.runs(context, sorted(track))
-            yield _object_line(_unique(uuid, used), data_row(context), track, runs)
-        for key, frames in _checklists_merged(self.answers):
-            line = _answer_line(key, data_row(key[0]), frames, _unique(key[1], used))
-            for part in [line, *(line["answer"] if isinstance(frames, dict) else [])]:
-                if "frames" in part:
-                    part["frames"] = _ranges(self.runs(key[0], part.pop("frames")))
-            yield line
+            yield _object_line(uuid, data_row(context), track, runs)
 
-    def runs(self, context: str, numbers: Sequence[int]) -> list[list[int]]:
+    def answer_lines(self, data_row: Any) -> Iterator[dict[str, Any]]:
+        return answer_lines(self.answers, data_row, self.runs)
+
+    def runs(self, context: str, numbers: Iterable[int]) -> list[list[int]]:
         """Frame numbers split into runs of frames that follow each other in the catalog
         (a video imported with frame_step=5 has frames 1, 6, 11, ...)."""
         order = sorted(self.numbers[context].values())
-        position = {n: p for p, n in enumerate(order)}
-        runs: list[list[int]] = []
-        for n in sorted(numbers):
-            if runs and position[n] == position[runs[-1][-1]] + 1:
-                runs[-1].append(n)
-            else:
-                runs.append([n])
-        return runs
+        return runs_of(numbers, {n: p for p, n in enumerate(order)})
+
+
+def runs_of(numbers: Iterable[int], position: Mapping[int, int]) -> list[list[int]]:
+    """Frame numbers in runs whose `position`s among their context's frames follow each other."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and position[n] == position[runs[-1][-1]] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return runs
+
+
+def answer_lines(
+    answers: dict[tuple[Any, ...], set[int]],
+    data_row: Callable[[str], Any],
+    runs: Callable[[str, Iterable[int]], list[list[int]]],
+) -> Iterator[dict[str, Any]]:
+    """The answer lines (uuids not yet made unique), frames given as ranges of runs."""
+    for key, frames in _checklists_merged(answers):
+        line = _answer_line(key, data_row(key[0]), frames, key[1])
+        for part in [line, *(line["answer"] if isinstance(frames, dict) else [])]:
+            if "frames" in part:
+                part["frames"] = _ranges(runs(key[0], part.pop("frames")))
+        yield line
 
 
 def _track_uuid(context: str, row: Mapping[str, Any]) -> str:
@@ -243,19 +366,21 @@ def _object_line(
 
 
 def _keyframe_json(number: int, row: Mapping[str, Any]) -> dict[str, Any]:
-    values = [_clean(v) for v in row["geometry"][0]]
+    ring = row["geometry"][0]
     tool = KINDS[row["kind"]]
     value: Any
     if tool == "bbox":
-        xs, ys = values[0::2], values[1::2]
-        left, top = min(xs), min(ys)
+        # _clean rounds monotonically: the least of the cleaned values is the least cleaned.
+        xs, ys = ring[0::2], ring[1::2]
+        left, top = _clean(min(xs)), _clean(min(ys))
         value = {
             "top": top,
             "left": left,
-            "height": _clean(max(ys) - top),
-            "width": _clean(max(xs) - left),
+            "height": _clean(_clean(max(ys)) - top),
+            "width": _clean(_clean(max(xs)) - left),
         }
     else:
+        values = [_clean(v) for v in ring]
         points = [{"x": x, "y": y} for x, y in zip(values[0::2], values[1::2], strict=True)]
         value = points[0] if tool == "point" else points
     out = {"frame": number, tool: value}
@@ -321,4 +446,113 @@ def _ranges(runs: list[list[int]]) -> list[dict[str, int]]:
 
 def _clean(value: float) -> float:
     """Drop the float noise of max - min so importing the file again gives the same numbers."""
+    if value.is_integer() and -1e12 < value < 1e12:
+        return value  # 12 digits at most: printed and read back as it is
     return float(f"{value:.12g}")
+
+
+# -- the groups SQL sorts ----------------------------------------------------------------------
+_SKIPPED = {
+    "source": "ROIs drawn on another source than the video's (its first)",
+    "label": "ROIs without a label",
+    "no answer": "classification ROIs without an answer attribute",
+    "again": "{} ROIs on a frame their track already has",
+    "other": "{} ROIs (Labelbox video NDJSON has no {})",
+}
+
+
+def sql_lines(
+    con: Any, rois: pa.Table, data_row: Callable[[str], Any], tally: _Tally
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """The object and answer lines of a group built from what SQL sorts (`_wb_lb_group`
+    registered), or None when the group holds what only the ROI-by-ROI path says exactly."""
+    with registered(con, "_wb_lb_rois", rois):
+        rows = con.sql(sql.ROWS).to_arrow_table()
+    if rows.num_rows and pc.any(rows["odd"]).as_py():
+        return None
+    rows = _with_track_uuids(rows)
+    with registered(con, "_wb_lb_rows", rows):
+        answered = con.execute(sql.ANSWERS).fetchall()
+    found, again, frame_ids = tracks(rows)
+    others = rows.filter(pc.not_equal(rows["what"], "object"))
+    counted = others.group_by(["what", "kind"]).aggregate([("o", "count")])
+    columns = [counted[c].to_pylist() for c in ("what", "kind", "o_count")]
+    for what, kind, n in zip(*columns, strict=True):
+        if what == "answer":
+            tally.count += n
+        else:
+            tally.skipped[_SKIPPED[what].format(kind, kind)] += n
+    for kind, n in again.items():
+        tally.skipped[_SKIPPED["again"].format(kind)] += n
+    tally.count += len(frame_ids)
+    answer_rows = others.filter(pc.equal(others["what"], "answer"))["frame_id"].combine_chunks()
+    tally.frames += pc.count_distinct(pa.concat_arrays([frame_ids, answer_rows])).as_py()
+    parsed = _Parsed()
+    objects = [_track_line(t, data_row(t.context), parsed) for t in found]
+    answers: dict[tuple[Any, ...], set[int]] = defaultdict(set)
+    positions: dict[str, dict[int, int]] = defaultdict(dict)
+    for context, uuid, label, answer, confidence, whole, numbers, places, _ in answered:
+        value = json.loads(answer) if answer is not None else None
+        answers[(context, uuid, label, json.dumps(value), confidence, whole)].update(numbers)
+        positions[context].update(zip(numbers, places, strict=True))
+    lines = answer_lines(answers, data_row, lambda c, numbers: runs_of(numbers, positions[c]))
+    return objects, list(lines)
+
+
+def _with_track_uuids(rows: pa.Table) -> pa.Table:
+    """Object rows without a uuid attribute get their track's uuid as `_track_uuid` makes it
+    (from the context and track index, else from the frame and ROI ids)."""
+    missing = pc.and_(pc.equal(rows["what"], "object"), pc.is_null(rows["uuid"]))
+    if not rows.num_rows or not pc.any(missing).as_py():
+        return rows
+    at = pc.indices_nonzero(missing)
+    made: dict[str, str] = {}
+    values = []
+    for row in rows.select(["context_id", "track_index", "frame_id", "id"]).take(at).to_pylist():
+        index = row["track_index"]
+        name = (
+            f"{row['context_id']}#{index}"
+            if index is not None
+            else f"{row['frame_id']}#{row['id']}"
+        )
+        if name not in made:
+            made[name] = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, name))
+        values.append(made[name])
+    column = rows["uuid"].combine_chunks()
+    filled = pc.replace_with_mask(column, missing.combine_chunks(), pa.array(values, pa.string()))
+    return rows.set_column(rows.schema.get_field_index("uuid"), "uuid", filled)
+
+
+class _Parsed:
+    """Attributes texts parsed once per distinct text."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, text: str | None) -> dict[str, Any]:
+        if not text:
+            return {}
+        if text not in self.found:
+            if len(self.found) >= _PARSED_KEPT:
+                self.found.clear()
+            self.found[text] = json.loads(text)
+        return self.found[text]
+
+
+def _track_line(track: Track, data_row: Any, parsed: _Parsed) -> dict[str, Any]:
+    """One object line as `_object_line` writes it, from a track's kept keyframes (the
+    keyframes of its runs and their ends) in frame order."""
+    line: dict[str, Any] = {"uuid": track.uuid, "dataRow": data_row, "name": track.label}
+    if track.confidence is not None and track.confidence != 1.0:
+        line["confidence"] = track.confidence
+    line["classifications"] = parsed(track.attrs).get("track_classifications", [])
+    segments: list[dict[str, Any]] = []
+    run = None
+    for run_id, number, ring, text in track.keyframes:
+        if run_id != run:
+            run = run_id
+            segments.append({"keyframes": []})
+        row = {"geometry": [ring], "kind": track.kind, "attributes": parsed(text)}
+        segments[-1]["keyframes"].append(_keyframe_json(number, row))
+    line["segments"] = segments
+    return line

@@ -34,11 +34,12 @@ from workbench.model.validation import check_text
 if TYPE_CHECKING:
     from workbench.ingest.nucleus import _SceneImport
 
-LINES_PER_BATCH = 200  # scenes converted at once
+LINES_PER_BATCH = 200  # scenes converted at once, as long as they hold at most
+BYTES_PER_BATCH = 8 << 20  # this much text (memory holds one batch however large its scenes)
 FRAMES_PER_WRITE = 122_880  # one DuckDB row group per transaction
 # Frames whose place is kept in memory past a batch; beyond, they are read again from the
 # catalog, scene by scene (memory stays flat as files grow).
-FRAMES_KNOWN = 300_000
+FRAMES_KNOWN = 100_000
 _FRAME_ROWS = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
 
 
@@ -85,7 +86,8 @@ class ColumnarScenes:
 
     def read(self, path: Path) -> None:
         """The scenes of an NDJSON file, one per line."""
-        for lines in ndjson_batches(path, LINES_PER_BATCH, sql.PER_RECORD_PATTERN):
+        batches = ndjson_batches(path, LINES_PER_BATCH, sql.PER_RECORD_PATTERN, BYTES_PER_BATCH)
+        for lines in batches:
             self._read_batch(lines, {}, lambda n: f"{path}:{n}")
         self.write()
 

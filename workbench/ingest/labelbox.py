@@ -332,7 +332,7 @@ def _object(line: dict[str, Any], where: str, index: VideoIndex, base: Roi) -> P
         keyframes = segment.get("keyframes") if isinstance(segment, dict) else None
         if not isinstance(keyframes, list) or not keyframes:
             raise RecordError(where, f"segment {number} needs a non-empty keyframes list")
-        parsed = sorted((_keyframe(k, where) for k in keyframes), key=lambda k: k.number)
+        parsed = sorted(_keyframes(keyframes, where), key=lambda k: k.number)
         for keyframe in (parsed[0], parsed[-1]):  # before interpolating between them
             video.check(keyframe.number, where)
         kinds.update(k.kind for k in parsed)
@@ -369,8 +369,12 @@ def _box_rows(
 ) -> Placed | None:
     """The rows of one segment of boxes, interpolated at once (None: a corner out of range,
     left to the per-ROI checks to name)."""
+    plain = attributes_text(attributes, where)  # of the keyframes without classifications
     texts = [
-        attributes_text(_with_classifications(attributes, k.classifications), where) for k in parsed
+        attributes_text(_with_classifications(attributes, k.classifications), where)
+        if k.classifications
+        else plain
+        for k in parsed
     ]
     numbers, values, held, is_key = box_steps(
         [k.number for k in parsed], [k.values for k in parsed]
@@ -403,6 +407,30 @@ def _checked(
         np.concatenate([p.positions for p in parts]),
         sum(p.zero_area for p in parts),
     )
+
+
+_PLAIN_BOX = frozenset({"frame", "bbox"})
+_BOX_KEY_SET = frozenset({"left", "top", "width", "height"})
+
+
+def _keyframes(keyframes: list[Any], where: str) -> list[_Keyframe]:
+    """The keyframes of a segment; those that are plain boxes (`frame` and a `bbox` of four
+    numbers, no classifications) checked at once, any other one by one (`_keyframe`)."""
+    plain = all(type(k) is dict and k.keys() == _PLAIN_BOX for k in keyframes) and all(
+        type(k["bbox"]) is dict and k["bbox"].keys() == _BOX_KEY_SET for k in keyframes
+    )
+    if plain:
+        boxes = [[k["bbox"][key] for key in _BOX_KEYS] for k in keyframes]
+        frames = [k["frame"] for k in keyframes]
+        types = set(map(type, itertools.chain.from_iterable(boxes)))
+        if types <= {int, float} and set(map(type, frames)) == {int}:
+            values = np.array(boxes, dtype=np.float64)
+            if np.isfinite(values).all() and (values[:, 2:] >= 0).all():
+                return [
+                    _Keyframe(frame, "box", box, [])
+                    for frame, box in zip(frames, values.tolist(), strict=True)
+                ]
+    return [_keyframe(k, where) for k in keyframes]
 
 
 def _keyframe(keyframe: Any, where: str) -> _Keyframe:

@@ -21,6 +21,7 @@ have no size limit. Export is workbench.ingest._nucleus_export's.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import mimetypes
 import os
@@ -285,14 +286,15 @@ class _SceneImport:
         (the slots are then recorded, at C speed)."""
         if len(set(ids)) != len(ids):
             return False
+        places = zip(itertools.repeat(context), indexes)  # (context, index) of each id
         if not slots and self.by_id.keys().isdisjoint(ids):
             slots.update(zip(indexes, ids, strict=True))
-            self.by_id.update((f, (context, i)) for f, i in zip(ids, indexes, strict=True))
+            self.by_id.update(zip(ids, places, strict=True))
             return True
         return (
             self.update
-            and [slots.get(i) for i in indexes] == list(ids)
-            and [self.by_id.get(f) for f in ids] == [(context, i) for i in indexes]
+            and list(map(slots.get, indexes)) == list(ids)
+            and list(map(self.by_id.get, ids)) == list(places)
         )
 
     def _vacate(self, frame_id: str, context: str, index: int | None) -> None:
