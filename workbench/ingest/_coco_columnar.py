@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -386,6 +387,7 @@ def _rois(
         table = table.filter(
             pc.invert(pc.is_in(table["_line"], value_set=pa.array(sorted(refused), pa.int64())))
         )
-    if mine.num_rows:
+    line, at = table["_line"].to_numpy(), table["_i"].to_numpy()
+    if not np.all((line[1:] > line[:-1]) | ((line[1:] == line[:-1]) & (at[1:] > at[:-1]))):
         table = table.take(pc.sort_indices(table, [("_line", "ascending"), ("_i", "ascending")]))
     return table.drop_columns(["_line", "_i"])
