@@ -21,6 +21,7 @@ from workbench.model.limits import (
     MAX_ROIS_PER_FRAME,
     MAX_URI_LENGTH,
 )
+from workbench.model.records import PROMOTED_KEYS
 
 READ = """
 CREATE OR REPLACE TEMP TABLE _wb_doc AS SELECT * FROM read_json($file,
@@ -34,11 +35,32 @@ SELECT i, x FROM (SELECT unnest(categories) AS x, generate_subscripts(categories
 URI_OK = f"""coalesce(length(uri) BETWEEN 1 AND {MAX_URI_LENGTH}
     AND NOT regexp_matches(uri, '[\\x00-\\x1f\\x7f]'), false)"""
 _DEEP = f"length(x) - length(replace(replace(x, '[', ''), '{{', '')) > {MAX_JSON_DEPTH}"
-_IMAGE = '{"id":"JSON","file_name":"JSON","width":"JSON","height":"JSON"}'
+# The image's own keys and the metadata keys copied to columns, parsed once.
+_IMAGE = (
+    '{"id":"JSON","file_name":"JSON","width":"JSON","height":"JSON",'
+    + ",".join(f'"{key}":"JSON"' for key in PROMOTED_KEYS)
+    + "}"
+)
+
+
+def _promoted(v: str) -> tuple[str, str]:
+    """(check, value) of a metadata key copied to its own column, `v` its JSON text: what SQL
+    copies as the writer would (strings, integers, null, objects and lists, as for ClearML)."""
+    check = f"(is_null({v}) OR left({v}, 1) IN ('\"', '{{', '[') OR is_int({v}))"
+    value = (
+        f"CASE WHEN is_null({v}) OR left({v}, 1) IN ('{{', '[') THEN NULL "
+        f"WHEN is_str({v}) THEN {v}->>'$' ELSE CAST(int_of({v}) AS VARCHAR) END"
+    )
+    return check, value
+
+
+_PROMOTED = ", ".join(f"{_promoted(f'd.{key}')[1]} AS {key}" for key in PROMOTED_KEYS)
+_PROMOTED_OK = " AND ".join(_promoted(f"d.{key}")[0] for key in PROMOTED_KEYS)
 _IMAGE_KEYS = '{"id":null,"file_name":null,"width":null,"height":null}'
 
 # One row per image, in file order: `key` is its id as JSON text (1 and "1" differ, as in a
-# dict of the parsed values), `ok` whether SQL takes it.
+# dict of the parsed values), `ok` whether SQL takes it (`promoted_ok`: whether its promoted
+# metadata keys are values SQL copies).
 IMAGES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_img AS
 WITH items AS MATERIALIZED (
@@ -50,6 +72,7 @@ SELECT i, x, d.id AS key,
     str_of(d.file_name) AS file_name,
     TRY_CAST(int_of(d.width) AS INTEGER) AS width, TRY_CAST(int_of(d.height) AS INTEGER) AS height,
     nullif(json_merge_patch(x, '{_IMAGE_KEYS}')::VARCHAR, '{{}}') AS metadata,
+    {_PROMOTED}, coalesce({_PROMOTED_OK}, false) AS promoted_ok,
     coalesce(NOT deep AND left(x, 1) = '{{' AND d IS NOT NULL
         AND (is_str(d.id) OR is_int(d.id)) AND str_of(d.file_name) <> ''
         AND opt_int(d.width, 1, {MAX_INT32}) AND opt_int(d.height, 1, {MAX_INT32})
