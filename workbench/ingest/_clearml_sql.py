@@ -161,17 +161,17 @@ SOURCES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_s AS
 WITH items AS (
     SELECT n, id AS frame_id, unnest(sources) AS s,
-        generate_subscripts(sources, 1) - 1 AS k
+        generate_subscripts(sources, 1) - 1 AS k, len(sources) AS m
     FROM _wb_f WHERE ok AND len(sources) > 0),
 valued AS (
-    SELECT n, frame_id, k, s,
+    SELECT n, frame_id, k, m, s,
         CASE WHEN is_null(s.id) OR s.id = '""' THEN
             CASE WHEN k = 0 THEN 'default' ELSE CAST(k AS VARCHAR) END
             ELSE str_of(s.id) END AS id,
         str_of(s.uri) AS uri,
         (s.preview->'$.uri') AS preview_j
     FROM items)
-SELECT n, frame_id, k, id, resolved(uri, $base) AS uri,
+SELECT n, frame_id, k, m, id, resolved(uri, $base) AS uri,
     TRY_CAST(int_of(s.width) AS INTEGER) AS width, TRY_CAST(int_of(s.height) AS INTEGER) AS height,
     str_of(s.content_type) AS content_type, int_of(s.timestamp) AS timestamp,
     CASE WHEN str_of(preview_j) <> '' THEN resolved(str_of(preview_j), $base) END AS preview_uri,
@@ -188,14 +188,20 @@ SELECT n, frame_id, k, id, resolved(uri, $base) AS uri,
 FROM valued
 """
 
+# Per frame: whether all its sources are ok, their ids and sizes, the first one's URI. A frame
+# of one source (`m`, the usual case) needs no aggregate: its row is its source's.
 SOURCES_BY_FRAME = f"""
 CREATE OR REPLACE TEMP TABLE _wb_sf AS
+SELECT n, ok AND id IS NOT NULL AS ok, [id] AS ids,
+    [{{'id': id, 'w': coalesce(width, 0), 'h': coalesce(height, 0)}}] AS sizes, uri AS first_uri
+FROM _wb_s WHERE m = 1
+UNION ALL
 SELECT n, bool_and(ok) AND count(DISTINCT id) = count(*)
         AND count(*) <= {MAX_SOURCES_PER_FRAME} AS ok,
     list(id ORDER BY k) AS ids,
     list({{'id': id, 'w': coalesce(width, 0), 'h': coalesce(height, 0)}}) AS sizes,
     arg_min(uri, k) AS first_uri
-FROM _wb_s GROUP BY n
+FROM _wb_s WHERE m > 1 GROUP BY n
 """
 
 _RESERVED = (

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -125,7 +126,7 @@ def _images(con: Any, path: Path, writer: CatalogWriter, options: _Instances) ->
     con.execute(sql.IMAGES)
     con.execute(
         "UPDATE _wb_img SET ok = false WHERE ok AND ((NOT contains(file_name, '://') AND "
-        f"regexp_matches(file_name, '{_PLAIN_NAME}')) OR NOT {_promoted_ok()})"
+        f"regexp_matches(file_name, '{_PLAIN_NAME}')) OR NOT promoted_ok)"
     )
     extra: list[tuple[Any, ...]] = []
     errors: list[tuple[int, RecordError]] = []
@@ -163,7 +164,7 @@ def _images(con: Any, path: Path, writer: CatalogWriter, options: _Instances) ->
         "SELECT i, key, id, file_name, width, height, metadata, "
         "CASE WHEN contains(file_name, '://') OR starts_with(file_name, '/') THEN file_name "
         "ELSE $folder || '/' || file_name END AS uri, NULL::VARCHAR AS ctype, "
-        f"{_promoted_columns()} FROM _wb_img "
+        f"{', '.join(PROMOTED_KEYS)} FROM _wb_img "
         "WHERE ok UNION ALL SELECT * FROM _wb_t",
         {"folder": folder},
     )
@@ -185,27 +186,6 @@ def _images(con: Any, path: Path, writer: CatalogWriter, options: _Instances) ->
     ]
     for _, error in sorted(errors, key=lambda item: item[0]):
         writer.reject(error)
-
-
-def _promoted_columns() -> str:
-    """The promoted metadata keys of an image SQL takes, as the writer copies them."""
-    columns = []
-    for key in PROMOTED_KEYS:
-        v = f"(x->'$.{key}')"
-        columns.append(
-            f"CASE WHEN is_null({v}) OR left({v}, 1) IN ('{{', '[') THEN NULL "
-            f"WHEN is_str({v}) THEN {v}->>'$' ELSE CAST(int_of({v}) AS VARCHAR) END AS {key}"
-        )
-    return ", ".join(columns)
-
-
-def _promoted_ok() -> str:
-    """Images whose promoted metadata keys SQL copies as Python would."""
-    checks = []
-    for key in PROMOTED_KEYS:
-        v = f"(x->'$.{key}')"
-        checks.append(f"(is_null({v}) OR left({v}, 1) IN ('\"', '{{', '[') OR is_int({v}))")
-    return "(" + " AND ".join(checks) + ")"
 
 
 def _content_types(con: Any) -> None:
@@ -386,6 +366,7 @@ def _rois(
         table = table.filter(
             pc.invert(pc.is_in(table["_line"], value_set=pa.array(sorted(refused), pa.int64())))
         )
-    if mine.num_rows:
+    line, at = table["_line"].to_numpy(), table["_i"].to_numpy()
+    if not np.all((line[1:] > line[:-1]) | ((line[1:] == line[:-1]) & (at[1:] > at[:-1]))):
         table = table.take(pc.sort_indices(table, [("_line", "ascending"), ("_i", "ascending")]))
     return table.drop_columns(["_line", "_i"])

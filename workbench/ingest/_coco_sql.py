@@ -21,6 +21,7 @@ from workbench.model.limits import (
     MAX_ROIS_PER_FRAME,
     MAX_URI_LENGTH,
 )
+from workbench.model.records import PROMOTED_KEYS
 
 READ = """
 CREATE OR REPLACE TEMP TABLE _wb_doc AS SELECT * FROM read_json($file,
@@ -34,11 +35,32 @@ SELECT i, x FROM (SELECT unnest(categories) AS x, generate_subscripts(categories
 URI_OK = f"""coalesce(length(uri) BETWEEN 1 AND {MAX_URI_LENGTH}
     AND NOT regexp_matches(uri, '[\\x00-\\x1f\\x7f]'), false)"""
 _DEEP = f"length(x) - length(replace(replace(x, '[', ''), '{{', '')) > {MAX_JSON_DEPTH}"
-_IMAGE = '{"id":"JSON","file_name":"JSON","width":"JSON","height":"JSON"}'
+# The image's own keys and the metadata keys copied to columns, parsed once.
+_IMAGE = (
+    '{"id":"JSON","file_name":"JSON","width":"JSON","height":"JSON",'
+    + ",".join(f'"{key}":"JSON"' for key in PROMOTED_KEYS)
+    + "}"
+)
+
+
+def _promoted(v: str) -> tuple[str, str]:
+    """(check, value) of a metadata key copied to its own column, `v` its JSON text: what SQL
+    copies as the writer would (strings, integers, null, objects and lists, as for ClearML)."""
+    check = f"(is_null({v}) OR left({v}, 1) IN ('\"', '{{', '[') OR is_int({v}))"
+    value = (
+        f"CASE WHEN is_null({v}) OR left({v}, 1) IN ('{{', '[') THEN NULL "
+        f"WHEN is_str({v}) THEN {v}->>'$' ELSE CAST(int_of({v}) AS VARCHAR) END"
+    )
+    return check, value
+
+
+_PROMOTED = ", ".join(f"{_promoted(f'd.{key}')[1]} AS {key}" for key in PROMOTED_KEYS)
+_PROMOTED_OK = " AND ".join(_promoted(f"d.{key}")[0] for key in PROMOTED_KEYS)
 _IMAGE_KEYS = '{"id":null,"file_name":null,"width":null,"height":null}'
 
 # One row per image, in file order: `key` is its id as JSON text (1 and "1" differ, as in a
-# dict of the parsed values), `ok` whether SQL takes it.
+# dict of the parsed values), `ok` whether SQL takes it (`promoted_ok`: whether its promoted
+# metadata keys are values SQL copies).
 IMAGES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_img AS
 WITH items AS MATERIALIZED (
@@ -50,6 +72,7 @@ SELECT i, x, d.id AS key,
     str_of(d.file_name) AS file_name,
     TRY_CAST(int_of(d.width) AS INTEGER) AS width, TRY_CAST(int_of(d.height) AS INTEGER) AS height,
     nullif(json_merge_patch(x, '{_IMAGE_KEYS}')::VARCHAR, '{{}}') AS metadata,
+    {_PROMOTED}, coalesce({_PROMOTED_OK}, false) AS promoted_ok,
     coalesce(NOT deep AND left(x, 1) = '{{' AND d IS NOT NULL
         AND (is_str(d.id) OR is_int(d.id)) AND str_of(d.file_name) <> ''
         AND opt_int(d.width, 1, {MAX_INT32}) AND opt_int(d.height, 1, {MAX_INT32})
@@ -66,6 +89,12 @@ _ANN_KEYS = (
     '{"id":null,"image_id":null,"category_id":null,"bbox":null,"segmentation":null,"score":null}'
 )
 
+# The start of a category's annotations' attributes: the keys of the annotation's own text
+# (`extra`, written compactly by json_merge_patch) are appended to it as a merge would append
+# them, by concatenation, when none of them is a key the merge would replace.
+_HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::JSON)
+    ELSE json_object('category_id', id::JSON, 'supercategory', supercategory) END::VARCHAR"""
+
 # The annotations' texts, one row each: a table, not a CTE, so that the planner knows how many
 # there are and builds the join below on the images rather than on the annotations.
 ANNOTATION_ITEMS = """
@@ -80,7 +109,7 @@ WITH parsed AS MATERIALIZED (
     SELECT i, x, try(from_json(x, '{_ANN}')) AS d, {_DEEP} AS deep FROM _wb_items),
 valued AS MATERIALIZED (
     SELECT p.*, img.o, img.frame_id, img.width, img.height, c.name, c.name_ok,
-        c.supercategory, c.category_json, c.keypoints AS category_keypoints,
+        c.supercategory, c.category_json, c.keypoints AS category_keypoints, c.head,
         CASE WHEN is_null(d.id) THEN CAST(i + 1 AS VARCHAR) WHEN is_str(d.id) THEN d.id->>'$'
             ELSE CAST(int_of(d.id) AS VARCHAR) END AS id,
         CASE WHEN NOT is_null(d.bbox) THEN numbers(d.bbox) END AS box,
@@ -93,9 +122,9 @@ valued AS MATERIALIZED (
     LEFT JOIN (SELECT key AS image_key, o, frame_id, width, height FROM _wb_images) img
         ON img.image_key = p.d.image_id
     LEFT JOIN (SELECT key AS category_key, id AS category_json, name, supercategory, keypoints,
-        text_ok(name, {MAX_LABEL_LENGTH}) AS name_ok
+        text_ok(name, {MAX_LABEL_LENGTH}) AS name_ok, {_HEAD} AS head
         FROM _wb_cats) c ON c.category_key = p.d.category_id),
-shaped AS MATERIALIZED (
+shaped AS (
     SELECT *,
         CASE WHEN rings IS NULL THEN 'box' ELSE 'polygon' END AS kind,
         CASE WHEN rings IS NULL THEN [[box[1], box[2], box[1] + box[3], box[2],
@@ -117,12 +146,14 @@ SELECT o, frame_id, i, x, id, name AS label, [name] AS labels,
     CASE WHEN box IS NOT NULL THEN box[2] + box[4]
         ELSE list_max(flatten(list_transform(rings, lambda r: list_slice(r, 2, len(r), 2)))) END
         AS y_max,
-    json_merge_patch(json_merge_patch(
-        CASE WHEN supercategory IS NULL THEN json_object('category_id', category_json::JSON)
-            ELSE json_object('category_id', category_json::JSON, 'supercategory', supercategory)
-            END, coalesce(extra, '{{}}')),
-        CASE WHEN d.iscrowd IS NULL THEN '{{"iscrowd":0}}' ELSE '{{}}' END)::VARCHAR
-        AS attributes0,
+    CASE WHEN extra IS NULL OR NOT (contains(extra, '"category_id"')
+            OR contains(extra, '"supercategory"')
+            OR (d.iscrowd IS NULL AND contains(extra, '"iscrowd"')))
+        THEN left(head, -1) || coalesce(',' || substr(extra, 2, length(extra) - 2), '')
+            || CASE WHEN d.iscrowd IS NULL THEN ',"iscrowd":0}}' ELSE '}}' END
+        ELSE json_merge_patch(json_merge_patch(head, coalesce(extra, '{{}}')),
+            CASE WHEN d.iscrowd IS NULL THEN '{{"iscrowd":0}}' ELSE '{{}}' END)::VARCHAR
+        END AS attributes0,
     CASE WHEN d.area IS NULL THEN box[3] * box[4] END AS box_area,
     width, height,
     coalesce(NOT deep AND left(x, 1) = '{{' AND d IS NOT NULL
@@ -153,7 +184,8 @@ SELECT o, frame_id, i, x, id, name AS label, [name] AS labels,
 FROM shaped
 """
 
-# What SQL stores of the annotations (ok, of a stored image, not a repeated id on it).
+# What SQL stores of the annotations (ok, of a stored image, not a repeated id on it), in no
+# order: the caller sorts the rows by (_line, _i), which Arrow does for less than the engine.
 ROIS = """
 SELECT frame_id, id, $field AS field, label, labels, confidence, kind, geometry,
     x_min, y_min, x_max, y_max, (x_max - x_min) * (y_max - y_min) AS area,
@@ -162,7 +194,7 @@ SELECT frame_id, id, $field AS field, label, labels, confidence, kind, geometry,
         json_object('area', box_area)) ELSE attributes0 END::VARCHAR AS attributes,
     NULL::INTEGER AS track_index, NULL::BOOLEAN AS keyframe,
     NULL::TINYINT[] AS visibility, o AS _line, i AS _i
-FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last ORDER BY o, i
+FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last
 """
 # Per frame written with a warning: the warnings of its ROIs made by SQL, and the frames
 # `$warned` (whose ROIs made in Python add theirs).

@@ -45,13 +45,18 @@ def _ranked(table: pa.Table) -> pa.Table:
 
 
 def _digests(key: str, table: str, schema: pa.Schema) -> str:
+    """The count and hash sum of the rows of each frame in `_wb_same`, new and stored. A stored
+    row's position is its distance from its frame's first row id (found by an aggregate and
+    joined: a window over every row costs about twice as much)."""
     row = _row(schema)
     return (
         f"new_{key} AS (SELECT frame_id, count(*) AS n, sum(hash({row}, _rank)) AS h "
         f"FROM _wb_new_{table} WHERE frame_id IN (SELECT id FROM _wb_same) GROUP BY frame_id), "
-        f"old_{key} AS (SELECT frame_id, count(*) AS n, sum(hash(r, _rank)) AS h FROM ("
-        f"SELECT frame_id, {row} AS r, rowid - min(rowid) OVER (PARTITION BY frame_id) AS _rank "
-        f"FROM {table} WHERE frame_id IN (SELECT id FROM _wb_same)) GROUP BY frame_id)"
+        f"old_{key} AS (SELECT t.frame_id, count(*) AS n, "
+        f"sum(hash({row}, t.rowid - f._wb_first)) AS h FROM {table} t JOIN ("
+        f"SELECT frame_id, min(rowid) AS _wb_first FROM {table} "
+        f"WHERE frame_id IN (SELECT id FROM _wb_same) GROUP BY frame_id) f "
+        f"ON f.frame_id = t.frame_id GROUP BY t.frame_id)"
     )
 
 
