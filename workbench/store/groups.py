@@ -33,7 +33,7 @@ import orjson
 from tqdm.auto import tqdm
 
 from workbench.model.records import PROMOTED_KEYS
-from workbench.store import layout
+from workbench.store import group_ranges, layout
 from workbench.store.sqlsafe import quote_ident
 
 Con = duckdb.DuckDBPyConnection
@@ -74,6 +74,14 @@ class Tables:
     @property
     def contexts(self) -> str:
         return f"{self.prefix}_group_contexts"
+
+    @property
+    def ranges(self) -> str:
+        return f"{self.prefix}_group_ranges"
+
+    @property
+    def range_keys(self) -> str:
+        return f"{self.prefix}_group_range_keys"
 
     @property
     def state(self) -> str:
@@ -131,7 +139,8 @@ def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = F
         )
     else:  # one group: every frame
         run(f"CREATE TABLE {tables.rows} AS SELECT 0 AS {GROUP}, count(*) AS {FRAMES} FROM frames")
-    _count(con, tables, columns, progress)
+    ranges = group_ranges.find_keys(con, sorted(layout.promoted_columns(con).values()))
+    _count(con, tables, columns, ranges, progress)
     shown = ", ".join([GROUP, *(quote_ident(c) for c in columns), FRAMES])
     run(f"CREATE VIEW {tables.view} AS SELECT {shown} FROM {tables.rows}")
     run(f"CREATE TABLE {tables.state} (columns JSON NOT NULL, versions JSON NOT NULL)")
@@ -142,8 +151,15 @@ def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = F
     return int(run(f"SELECT count(*) FROM {tables.rows}").fetchall()[0][0])
 
 
-def _count(con: Con, tables: Tables, columns: list[str], progress: bool) -> None:
-    """The groups' ROI codes and contexts, a stretch of frame keys at a time."""
+def _count(
+    con: Con,
+    tables: Tables,
+    columns: list[str],
+    ranges: list[group_ranges.RangeKey],
+    progress: bool,
+) -> None:
+    """The groups' ROI codes, contexts and range histograms (store/group_ranges.py), a
+    stretch of frame keys at a time."""
     run = con.execute
     keys = ", ".join(f"f.{quote_ident(c)}" for c in columns)
     matched = " AND ".join(
@@ -152,13 +168,17 @@ def _count(con: Con, tables: Tables, columns: list[str], progress: bool) -> None
     joined = f"JOIN {tables.rows} g ON {matched}" if columns else f"CROSS JOIN {tables.rows} g"
     run("CREATE OR REPLACE TEMP TABLE _wb_group_codes (g INTEGER, code BIGINT, rois BIGINT)")
     run("CREATE OR REPLACE TEMP TABLE _wb_group_contexts (g INTEGER, context_id VARCHAR)")
+    group_ranges.start(con)
+    values = group_ranges.stretch_columns(ranges)
+    kept = "".join(f", f.{group_ranges.VALUE}{k.no}" for k in ranges)
     top = layout.next_frame_key(con)
     stretches = range(0, max(top, 1), STRETCH)
     for start in tqdm(stretches, desc="frame groups", unit="stretch", disable=not progress):
         within = f"frame_key BETWEEN {start} AND {start + STRETCH - 1}"
         frames = (
-            f"(SELECT g.{GROUP} AS g, f.frame_key, f.context_id FROM (SELECT frame_key,"
-            f" context_id{', ' + keys if keys else ''} FROM frames f WHERE f.{within}) f {joined})"
+            f"(SELECT g.{GROUP} AS g, f.frame_key, f.context_id{kept} FROM (SELECT frame_key,"
+            f" context_id{values}{', ' + keys if keys else ''} FROM frames f WHERE f.{within})"
+            f" f {joined})"
         )
         run(f"CREATE OR REPLACE TEMP TABLE _wb_group_frames AS SELECT * FROM {frames}")
         run(
@@ -167,6 +187,7 @@ def _count(con: Con, tables: Tables, columns: list[str], progress: bool) -> None
             " ON c.frame_key = f.frame_key GROUP BY ALL"
         )
         run("INSERT INTO _wb_group_contexts SELECT DISTINCT g, context_id FROM _wb_group_frames")
+        group_ranges.count_stretch(con, ranges, "_wb_group_frames")
     run(
         f"CREATE TABLE {tables.codes} AS SELECT g AS {GROUP}, code, sum(rois)::BIGINT AS rois"
         " FROM _wb_group_codes GROUP BY ALL ORDER BY ALL"
@@ -177,6 +198,7 @@ def _count(con: Con, tables: Tables, columns: list[str], progress: bool) -> None
         " dense_rank() OVER (ORDER BY context_id NULLS FIRST)::INTEGER AS context_no"
         " FROM _wb_group_contexts ORDER BY ALL"
     )
+    group_ranges.finish(con, ranges, tables.ranges, tables.range_keys, GROUP)
     for temp in ("_wb_group_codes", "_wb_group_contexts", "_wb_group_frames"):
         run(f"DROP TABLE IF EXISTS {temp}")
 
@@ -185,7 +207,8 @@ def drop(con: Con, tables: Tables) -> None:
     """Forget the groups (before counting them again)."""
     run = con.execute
     run(f"DROP VIEW IF EXISTS {tables.view}")
-    for table in (tables.rows, tables.codes, tables.contexts, tables.state):
+    kept = (tables.rows, tables.codes, tables.contexts, tables.ranges, tables.range_keys)
+    for table in (*kept, tables.state):
         run(f"DROP TABLE IF EXISTS {table}")
 
 
