@@ -15,8 +15,10 @@ from tests.catalogs import to_storage
 from tests.lake.test_lake_groups import CAMERAS, GROUPED, WEATHER, _views
 from tests.store.test_layout import _frame
 from workbench.ingest import CatalogWriter
+from workbench.query import groups as frame_groups
 from workbench.query import ranges
-from workbench.query.ranges import key_column, numeric_keys, value_histogram
+from workbench.query.ranges import numeric_keys, value_histogram
+from workbench.query.stages import key_column
 from workbench.store import group_ranges, groups
 from workbench.store.catalog import Catalog
 
@@ -39,6 +41,8 @@ def _fill(path: Path, first: int, count: int) -> None:
                 "road": f"r{i % 2}",
                 "speed": _speed(i),
             }
+            if i in (7, 50, 51):  # a key too few frames hold to be promoted
+                metadata["gear"] = f"g{i % 3}"
             if i % 5:
                 metadata["camera"] = CAMERAS[i % 2]
             frame = dataclasses.replace(_frame(i, labels, **metadata), frame_index=i % 9)
@@ -160,3 +164,43 @@ def test_stale_or_older_groups_read_the_frames(path: Path) -> None:
         assert grouped is not None
         assert ranges._stored(rain, grouped, "timestamp", 0, 150, 24) is None
         assert value_histogram(rain, "timestamp", 0, 150, 24).to_pylist() == want
+
+
+def _values(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
+    keys = ("speed", "metadata.speed", "road", "timestamp", "gear")
+    return {
+        f"{name} {key} {limit}": view.metadata_values(key, limit).to_pylist()
+        for name, view in _views(catalog).items()
+        for key in keys
+        for limit in (3, 200)
+    }
+
+
+def test_promoted_keys_values_from_the_groups_equal_the_frames_counts(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summed: list[str] = []
+    real = frame_groups.values
+
+    def spying(view: Any, grouped: Any, column: str, limit: int) -> Any:
+        found = real(view, grouped, column, limit)
+        if found is not None:
+            summed.append(column)
+        return found
+
+    monkeypatch.setattr(frame_groups, "values", spying)
+    with workbench.open(path) as catalog:
+        con = catalog.cursor()
+        kept = con.execute(f"SELECT column_name FROM {_kept(catalog).value_keys}").fetchall()
+        assert sorted(r[0] for r in kept) == ["metadata_road", "metadata_speed"]
+        from_groups = _values(catalog)
+        grouped = sum(1 for g in GROUPED.values() if g)
+        # speed, metadata.speed and road in two limits for each grouped view; timestamp (a
+        # column not counted) and gear (not promoted) read the frames
+        assert len(summed) == grouped * 3 * 2
+        assert len(from_groups["match speed 200"]) > 3  # speeds vary inside the groups
+        with catalog.transaction() as tx:
+            groups.drop(tx, _kept(catalog))
+        from_frames = _values(catalog)
+    assert len(summed) == grouped * 3 * 2
+    assert from_groups == from_frames

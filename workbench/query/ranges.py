@@ -15,14 +15,13 @@ import duckdb
 import pyarrow as pa
 
 from workbench.errors import QueryError
-from workbench.model.records import PROMOTED_KEYS
 from workbench.query import group_memo
 from workbench.query import stages as _stages
 from workbench.query._sql import Compiled, execute, sql
 from workbench.query.groups import GroupSet
 from workbench.query.plan import Plan
 from workbench.query.stage_base import Stage
-from workbench.query.stages import METADATA_PREFIX, metadata_expr
+from workbench.query.stages import key_column, metadata_expr
 from workbench.store import group_ranges
 from workbench.store.group_ranges import NUMERIC_COLUMNS
 from workbench.store.groups import GROUP
@@ -175,17 +174,6 @@ def value_histogram(view: View, key: str, low: float, high: float, bins: int = 2
     if tables:
         return execute(view.catalog, query, tables=tables)
     return view.run(query)
-
-
-def key_column(key: str, frame_columns: frozenset[str], promoted: dict[str, str]) -> str | None:
-    """The frame column `number_expr` reads a key's values from, or None for a metadata key
-    read from the JSON (not promoted) and the promoted text keys (weather, camera...)."""
-    name = key.removeprefix(METADATA_PREFIX)
-    if name in PROMOTED_KEYS:
-        return None
-    if name == key and name in frame_columns and name != "metadata":
-        return name
-    return promoted.get(name)
 
 
 def _stored(

@@ -33,7 +33,7 @@ import orjson
 from tqdm.auto import tqdm
 
 from workbench.model.records import PROMOTED_KEYS
-from workbench.store import group_ranges, layout
+from workbench.store import group_ranges, group_values, layout
 from workbench.store.sqlsafe import quote_ident
 
 Con = duckdb.DuckDBPyConnection
@@ -82,6 +82,14 @@ class Tables:
     @property
     def range_keys(self) -> str:
         return f"{self.prefix}_group_range_keys"
+
+    @property
+    def values(self) -> str:
+        return f"{self.prefix}_group_values"
+
+    @property
+    def value_keys(self) -> str:
+        return f"{self.prefix}_group_value_keys"
 
     @property
     def state(self) -> str:
@@ -139,8 +147,11 @@ def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = F
         )
     else:  # one group: every frame
         run(f"CREATE TABLE {tables.rows} AS SELECT 0 AS {GROUP}, count(*) AS {FRAMES} FROM frames")
-    ranges = group_ranges.find_keys(con, sorted(layout.promoted_columns(con).values()))
-    _count(con, tables, columns, ranges, progress)
+    promoted = sorted(layout.promoted_columns(con).values())
+    sketches = _Sketches(
+        group_ranges.find_keys(con, promoted), group_values.find_columns(con, promoted)
+    )
+    _count(con, tables, columns, sketches, progress)
     shown = ", ".join([GROUP, *(quote_ident(c) for c in columns), FRAMES])
     run(f"CREATE VIEW {tables.view} AS SELECT {shown} FROM {tables.rows}")
     run(f"CREATE TABLE {tables.state} (columns JSON NOT NULL, versions JSON NOT NULL)")
@@ -151,15 +162,38 @@ def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = F
     return int(run(f"SELECT count(*) FROM {tables.rows}").fetchall()[0][0])
 
 
+@dataclass(frozen=True)
+class _Sketches:
+    """What is counted per group besides ROI codes and contexts."""
+
+    ranges: list[group_ranges.RangeKey]
+    values: list[group_values.ValueColumn]
+
+    def start(self, con: Con) -> None:
+        group_ranges.start(con)
+        group_values.start(con)
+
+    def columns(self) -> tuple[str, str]:
+        """The stretch's extra columns: as read from the frames, as kept beside the groups."""
+        read = group_ranges.stretch_columns(self.ranges) + group_values.stretch_columns(self.values)
+        named = [f"{group_ranges.VALUE}{k.no}" for k in self.ranges]
+        named += [f"{group_values.VALUE}{c.no}" for c in self.values]
+        return read, "".join(f", f.{n}" for n in named)
+
+    def count(self, con: Con, frames: str) -> None:
+        group_ranges.count_stretch(con, self.ranges, frames)
+        group_values.count_stretch(con, self.values, frames)
+
+    def finish(self, con: Con, tables: Tables) -> None:
+        group_ranges.finish(con, self.ranges, tables.ranges, tables.range_keys, GROUP)
+        group_values.finish(con, self.values, tables.values, tables.value_keys, GROUP)
+
+
 def _count(
-    con: Con,
-    tables: Tables,
-    columns: list[str],
-    ranges: list[group_ranges.RangeKey],
-    progress: bool,
+    con: Con, tables: Tables, columns: list[str], sketches: _Sketches, progress: bool
 ) -> None:
-    """The groups' ROI codes, contexts and range histograms (store/group_ranges.py), a
-    stretch of frame keys at a time."""
+    """The groups' ROI codes, contexts, range histograms (store/group_ranges.py) and value
+    counts (store/group_values.py), a stretch of frame keys at a time."""
     run = con.execute
     keys = ", ".join(f"f.{quote_ident(c)}" for c in columns)
     matched = " AND ".join(
@@ -168,9 +202,8 @@ def _count(
     joined = f"JOIN {tables.rows} g ON {matched}" if columns else f"CROSS JOIN {tables.rows} g"
     run("CREATE OR REPLACE TEMP TABLE _wb_group_codes (g INTEGER, code BIGINT, rois BIGINT)")
     run("CREATE OR REPLACE TEMP TABLE _wb_group_contexts (g INTEGER, context_id VARCHAR)")
-    group_ranges.start(con)
-    values = group_ranges.stretch_columns(ranges)
-    kept = "".join(f", f.{group_ranges.VALUE}{k.no}" for k in ranges)
+    sketches.start(con)
+    values, kept = sketches.columns()
     top = layout.next_frame_key(con)
     stretches = range(0, max(top, 1), STRETCH)
     for start in tqdm(stretches, desc="frame groups", unit="stretch", disable=not progress):
@@ -187,7 +220,7 @@ def _count(
             " ON c.frame_key = f.frame_key GROUP BY ALL"
         )
         run("INSERT INTO _wb_group_contexts SELECT DISTINCT g, context_id FROM _wb_group_frames")
-        group_ranges.count_stretch(con, ranges, "_wb_group_frames")
+        sketches.count(con, "_wb_group_frames")
     run(
         f"CREATE TABLE {tables.codes} AS SELECT g AS {GROUP}, code, sum(rois)::BIGINT AS rois"
         " FROM _wb_group_codes GROUP BY ALL ORDER BY ALL"
@@ -198,7 +231,7 @@ def _count(
         " dense_rank() OVER (ORDER BY context_id NULLS FIRST)::INTEGER AS context_no"
         " FROM _wb_group_contexts ORDER BY ALL"
     )
-    group_ranges.finish(con, ranges, tables.ranges, tables.range_keys, GROUP)
+    sketches.finish(con, tables)
     for temp in ("_wb_group_codes", "_wb_group_contexts", "_wb_group_frames"):
         run(f"DROP TABLE IF EXISTS {temp}")
 
@@ -207,8 +240,8 @@ def drop(con: Con, tables: Tables) -> None:
     """Forget the groups (before counting them again)."""
     run = con.execute
     run(f"DROP VIEW IF EXISTS {tables.view}")
-    kept = (tables.rows, tables.codes, tables.contexts, tables.ranges, tables.range_keys)
-    for table in (*kept, tables.state):
+    kept = [tables.rows, tables.codes, tables.contexts, tables.ranges, tables.range_keys]
+    for table in (*kept, tables.values, tables.value_keys, tables.state):
         run(f"DROP TABLE IF EXISTS {table}")
 
 
