@@ -19,7 +19,7 @@ from workbench.query import groups as frame_groups
 from workbench.query import ranges
 from workbench.query.ranges import numeric_keys, value_histogram
 from workbench.query.stages import key_column
-from workbench.store import group_ranges, groups
+from workbench.store import group_ranges, group_values, groups
 from workbench.store.catalog import Catalog
 
 FRAMES = 121  # timestamps 0-120: 24 bins of 5, so many values lie on a bin's edge
@@ -204,3 +204,23 @@ def test_promoted_keys_values_from_the_groups_equal_the_frames_counts(
         from_frames = _values(catalog)
     assert len(summed) == grouped * 3 * 2
     assert from_groups == from_frames
+
+
+def test_columns_of_too_many_rows_are_not_counted(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with workbench.open(path) as catalog:
+        made = len(catalog.cursor().execute(f"SELECT 1 FROM {_kept(catalog).rows}").fetchall())
+        # road: 2 values (3 with NULL, estimated); speed: 97
+        monkeypatch.setattr(group_values, "MAX_ROWS", 3 * made)
+        catalog.count_groups()
+        con = catalog.cursor()
+        kept = con.execute(f"SELECT column_name FROM {_kept(catalog).value_keys}").fetchall()
+        assert [r[0] for r in kept] == ["metadata_road"]
+        rain = catalog.view().match(weather="rain")
+        grouped = rain.groups()
+        assert grouped is not None
+        assert frame_groups.values(rain, grouped, "metadata_speed", 5) is None
+        counted = rain.metadata_values("speed", 200).to_pylist()  # from the frames
+        rainy = [i for i in range(FRAMES) if WEATHER[(i // 3) % 3] == "rain"]
+        assert sum(r["count"] for r in counted) == len(rainy)

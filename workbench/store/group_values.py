@@ -5,9 +5,10 @@ A promoted metadata column (`metadata_<key>`, the key's value as `json_extract_s
 gives it) that is not one of the groups' columns varies inside a group; counting each
 group's frames by its value lets `metadata_values` of a view made of whole groups sum its
 groups' rows instead of reading its frames. Exact: the same values of the same frames,
-counted per group. Only columns of at most MAX_VALUES values (estimated) are kept, so the
-rows stay at most groups x MAX_VALUES per column; a key with more values, and a key that is
-not promoted (read from each frame's JSON, which no summary holds), read the frames.
+counted per group. A column is kept while its values (estimated) times the groups stay at
+most MAX_ROWS, so reading a view's counts reads at most that many rows; a key with more
+values, and a key that is not promoted (read from each frame's JSON, which no summary
+holds), read the frames.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from workbench.store.sqlsafe import quote_ident
 
 Con = duckdb.DuckDBPyConnection
 
-# A promoted column is counted per group when it has at most this many values.
-MAX_VALUES = 1_024
+# A promoted column is counted per group when its values times the groups are at most this.
+MAX_ROWS = 262_144
 # Where the stretch's values are kept, beside the groups' stretch of frames.
 VALUE = "_wb_v"
 
@@ -32,13 +33,14 @@ class ValueColumn:
     column: str
 
 
-def find_columns(con: Con, promoted: list[str]) -> list[ValueColumn]:
-    """The promoted columns with at most MAX_VALUES values (one read of those columns)."""
+def find_columns(con: Con, promoted: list[str], groups: int) -> list[ValueColumn]:
+    """The promoted columns whose values times `groups` are at most MAX_ROWS (one read of
+    those columns)."""
     if not promoted:
         return []
-    counted = ", ".join(f"approx_count_distinct({quote_ident(c)})" for c in promoted)
+    counted = ", ".join(f"approx_count_distinct({quote_ident(c)}) + 1" for c in promoted)
     row = con.execute(f"SELECT {counted} FROM frames").fetchall()[0]
-    kept = [c for c, n in zip(promoted, row, strict=True) if int(n) <= MAX_VALUES]
+    kept = [c for c, n in zip(promoted, row, strict=True) if int(n) * groups <= MAX_ROWS]
     return [ValueColumn(i, c) for i, c in enumerate(kept)]
 
 

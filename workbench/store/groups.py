@@ -148,8 +148,9 @@ def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = F
     else:  # one group: every frame
         run(f"CREATE TABLE {tables.rows} AS SELECT 0 AS {GROUP}, count(*) AS {FRAMES} FROM frames")
     promoted = sorted(layout.promoted_columns(con).values())
+    made = int(run(f"SELECT count(*) FROM {tables.rows}").fetchall()[0][0])
     sketches = _Sketches(
-        group_ranges.find_keys(con, promoted), group_values.find_columns(con, promoted)
+        group_ranges.find_keys(con, promoted), group_values.find_columns(con, promoted, made)
     )
     _count(con, tables, columns, sketches, progress)
     shown = ", ".join([GROUP, *(quote_ident(c) for c in columns), FRAMES])
