@@ -412,9 +412,8 @@ def browse(catalog: Any, frames: int) -> dict[str, Any]:
         if name in COLD and ref:  # the first call against the same hand SQL
             cold, cold_cpu = COLD[name]
             out[name]["first_call_ratio"] = cold / ref
-            print(
-                f"  {name:30s} first call / hand SQL {cold / ref:.3f}x (CPU {cold_cpu / ref_cpu:.3f}x)"
-            )  # type: ignore[operator]
+            by_cpu = cold_cpu / (ref_cpu or 1.0)
+            print(f"  {name:30s} first call / hand SQL {cold / ref:.3f}x (CPU {by_cpu:.3f}x)")
     return out
 
 
