@@ -4,7 +4,9 @@ Frames that agree on a few low-cardinality frame columns (the promoted keys weat
 time_of_day, camera, location and promoted `metadata_<key>` columns with few values) form a
 group; the catalog keeps, in its DuckDB file, one row per group with those columns and its
 number of frames, the group's ROI codes counted (code as in `frame_codes`: label and
-confidence bin) and its contexts. A view whose only conditions read those columns holds
+confidence bin), its contexts, its histograms of the numeric columns (store/group_ranges.py)
+and its value counts of promoted metadata columns (store/group_values.py). A view whose only
+conditions read those columns holds
 whole groups: its WHERE, evaluated over the groups' rows (alias `f`, the same SQL), gives its
 groups, and its count, label counts, confidence histogram, promoted keys' values and number
 of contexts are sums over them, whatever the number of frames (query/groups.py).
