@@ -6,10 +6,10 @@ group; the catalog keeps, in its DuckDB file, one row per group with those colum
 number of frames, the group's ROI codes counted (code as in `frame_codes`: label and
 confidence bin), its contexts, its histograms of the numeric columns (store/group_ranges.py)
 and its value counts of promoted metadata columns (store/group_values.py). A view whose only
-conditions read those columns holds
-whole groups: its WHERE, evaluated over the groups' rows (alias `f`, the same SQL), gives its
-groups, and its count, label counts, confidence histogram, promoted keys' values and number
-of contexts are sums over them, whatever the number of frames (query/groups.py).
+conditions read those columns holds whole groups: its WHERE, evaluated over the groups' rows
+(alias `f`, the same SQL), gives its groups, and its count, label counts, confidence
+histogram, promoted keys' values, range histograms and number of contexts are sums over
+them, whatever the number of frames (query/groups.py).
 
 The groups describe the catalog as it was when they were counted, and are read only while it
 still is (`current`): their state row records what they were counted at, a *stamp*.
