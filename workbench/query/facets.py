@@ -30,7 +30,7 @@ from workbench.query import group_memo
 from workbench.query import groups as frame_groups
 from workbench.query._sql import TRUE, Compiled, execute, sql
 from workbench.query.plan import LabelFilter, Plan
-from workbench.query.stages import metadata_expr
+from workbench.query.stages import key_column, metadata_expr
 from workbench.store import layout
 from workbench.store.sqlsafe import quote_ident
 
@@ -292,13 +292,21 @@ def metadata_values(view: View, key: str, limit: int = 50) -> pa.Table:
     the view's frames, as text; frames without the key count under a NULL value.
 
     The promoted keys (weather, time_of_day, camera, location) are counted together, in one
-    read of the view's frames, the first time one of them is asked for.
+    read of the view's frames, the first time one of them is asked for. A promoted metadata
+    key of a view made of whole frame groups is summed over its groups when they keep its
+    value counts (store/group_values.py).
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise QueryError(f"metadata_values() needs a positive limit, got {limit!r}")
     if key in PROMOTED_KEYS:
         counted = view.promoted_counts()[key]
         return counted.slice(0, limit)
+    grouped = view.groups()
+    column = key_column(key, view.frame_columns, view.plan.promoted)
+    if grouped is not None and column is not None:
+        counted = frame_groups.values(view, grouped, column, limit)
+        if counted is not None:
+            return counted
     expr, _ = metadata_expr(key, view.frame_columns, view.plan.promoted)
     frames = view.frame_set()
     values = (

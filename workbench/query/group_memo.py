@@ -10,8 +10,10 @@ view's tags from the tags table (read afresh each time: tagging and untagging sh
 joined to those groups. A frame id stored twice (a job's rows) maps to each of its frames'
 groups and counts once, as the frames' join counts it.
 
-Range histograms. A key's values among a view's frames in given bins are the sum over the
-view's groups of each group's histogram in those bins. The first histogram of a key, bounds
+Range histograms (those the histograms stored with the groups do not answer: other bounds
+or bins than store/group_ranges.py merges, keys not kept). A key's values among a view's
+frames in given bins are the sum over the view's groups of each group's histogram in those
+bins. The first histogram of a key, bounds
 and bins asked for a grouped view counts every group's in one read of the frames (what one
 histogram of a filtered view reads anyway); every other WHERE on the groups' columns then
 sums a few thousand remembered rows. Exact: the same bins of the same values, counted per

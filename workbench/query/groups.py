@@ -20,8 +20,8 @@ import pyarrow as pa
 from workbench.errors import QueryError
 from workbench.model.records import PROMOTED_KEYS
 from workbench.query._sql import Compiled, all_of, execute
+from workbench.store import group_values, lake_groups, layout
 from workbench.store import groups as store_groups
-from workbench.store import lake_groups, layout
 from workbench.store.groups import FRAMES, GROUP, LAKE, LOCAL, Tables
 from workbench.store.sqlsafe import quote_ident, time_limit
 
@@ -130,6 +130,25 @@ def promoted(view: View, groups: GroupSet) -> tuple[dict[str, list[tuple[str | N
         tables=groups.tables,
     )
     return counted, int(contexts.column(0)[0].as_py())
+
+
+def values(view: View, groups: GroupSet, column: str, limit: int) -> pa.Table | None:
+    """(value, count) of a frame column among the groups' frames, as
+    `facets.metadata_values` orders them, when the groups keep the column's value counts
+    (store/group_values.py); else None."""
+    con = view.catalog.cursor()
+    try:
+        no = group_values.stored_column(con, groups.kept.value_keys, column)
+    finally:
+        con.close()
+    if no is None:
+        return None
+    query = Compiled(
+        f"SELECT v.value, sum(v.count)::BIGINT AS count FROM {groups.kept.values} v"
+        f" WHERE v.column_no = {no} AND {groups.within('v')} GROUP BY v.value"
+        f" ORDER BY count DESC, v.value NULLS LAST LIMIT {int(limit)}"
+    )
+    return execute(view.catalog, query, tables=groups.tables)
 
 
 def has_promoted(groups: GroupSet) -> bool:

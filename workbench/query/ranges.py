@@ -18,15 +18,17 @@ from workbench.errors import QueryError
 from workbench.query import group_memo
 from workbench.query import stages as _stages
 from workbench.query._sql import Compiled, execute, sql
+from workbench.query.groups import GroupSet
 from workbench.query.plan import Plan
 from workbench.query.stage_base import Stage
-from workbench.query.stages import metadata_expr
+from workbench.query.stages import key_column, metadata_expr
+from workbench.store import group_ranges
+from workbench.store.group_ranges import NUMERIC_COLUMNS
 from workbench.store.groups import GROUP
 
 if TYPE_CHECKING:
     from workbench.query.view import View
 
-NUMERIC_COLUMNS = ("timestamp", "frame_index", "num_frames")
 # Frames sampled to find the metadata keys that hold numbers, and the share of a key's
 # values that must read as numbers.
 KEY_SAMPLE = 2000
@@ -123,22 +125,30 @@ def _numeric_keys(view: View, sample: int) -> list[NumericKey]:
 
 def value_histogram(view: View, key: str, low: float, high: float, bins: int = 20) -> pa.Table:
     """(bin_start, bin_end, count) of the view's values of `key` in `bins` equal bins from
-    `low` to `high`, empty bins included; values outside [low, high] count in no bin."""
+    `low` to `high`, empty bins included; values outside [low, high] count in no bin.
+
+    A view made of whole frame groups (query/groups.py) reads its groups' stored histograms
+    when `low` and `high` are the key's bounds over the catalog and the bins merge from the
+    stored ones (store/group_ranges.py); on a lake, other bounds and bins are counted per
+    group once and remembered (query/group_memo.py); otherwise the view's frames are read."""
     if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= MAX_BINS:
         raise QueryError(f"value_histogram() needs 1 to {MAX_BINS} bins, got {bins!r}")
-    width = (float(high) - float(low)) / bins or 1.0
+    low, high = float(low), float(high)
+    width = (high - low) / bins or 1.0
+    bin_of = sql(f"least(CAST(floor((x - ?) / ?) AS INTEGER), {bins - 1}) AS bin", low, width)
+    within = sql(" WHERE x BETWEEN ? AND ?", low, high)
     value = number_expr(key, view.frame_columns)
-    bin_of = sql(
-        f"least(CAST(floor((x - ?) / ?) AS INTEGER), {bins - 1}) AS bin", float(low), width
-    )
-    within = sql(" WHERE x BETWEEN ? AND ?", float(low), float(high))
     grouped = view.groups()
-    if grouped is not None and group_memo.remembers(view.catalog):  # query/group_memo.py
+    stored = None if grouped is None else _stored(view, grouped, key, low, high, bins)
+    tables: dict[str, pa.Table] = {}
+    if stored is not None and grouped is not None:
+        counted, tables = stored, grouped.tables
+    elif grouped is not None and group_memo.remembers(view.catalog):  # query/group_memo.py
         values = f"SELECT g.{GROUP}, " + value + f" AS x FROM {group_memo.grouped_frames(grouped)}"
         per_group = (
             f"SELECT {GROUP}, " + bin_of + ", count(*) AS count FROM (" + values + ")" + within
         ) + " GROUP BY ALL"
-        name = ("range", key, float(low), float(high), bins)
+        name = ("range", key, low, high, bins)
         found = group_memo.per_group(view, grouped, name, per_group)
         counted = Compiled(
             f"SELECT bin, sum(count)::BIGINT AS count FROM {RANGE_COUNTS} GROUP BY bin"
@@ -148,15 +158,14 @@ def value_histogram(view: View, key: str, low: float, high: float, bins: int = 2
         values = view.plan.select(value + " AS x")
         counted = "SELECT " + bin_of + ", count(*) AS count FROM (" + values + ")" + within
         counted += " GROUP BY bin"
-        tables = {}
     query = (
         sql(
             "SELECT ? + b.range * ? AS bin_start, ? + (b.range + 1) * ? AS bin_end,"
             " coalesce(c.count, 0) AS count"
             f" FROM range({bins}) b LEFT JOIN (",
-            float(low),
+            low,
             width,
-            float(low),
+            low,
             width,
         )
         + counted
@@ -165,3 +174,30 @@ def value_histogram(view: View, key: str, low: float, high: float, bins: int = 2
     if tables:
         return execute(view.catalog, query, tables=tables)
     return view.run(query)
+
+
+def _stored(
+    view: View, grouped: GroupSet, key: str, low: float, high: float, bins: int
+) -> Compiled | None:
+    """(bin, count) of the view's groups from their stored histograms of the key, or None
+    when the key is not stored, or the bounds or bins are not the stored ones' to merge.
+    (A promoted metadata column holds what `json_extract_string` gives: the same numbers.)"""
+    column = key_column(key, view.frame_columns, view.plan.promoted)
+    if column is None:
+        return None
+    con = view.catalog.cursor()
+    try:
+        found = group_ranges.stored_key(con, grouped.kept.range_keys, column)
+    finally:
+        con.close()
+    if found is None:
+        return None
+    stored, grid = found
+    per = group_ranges.merged(grid, bins)
+    if per is None or (low, high) != (stored.low, stored.high):
+        return None
+    return Compiled(
+        f"SELECT r.bin // {per} AS bin, sum(r.count)::BIGINT AS count FROM"
+        f" {grouped.kept.ranges} r WHERE r.key_no = {stored.no} AND {grouped.within('r')}"
+        " GROUP BY 1"
+    )

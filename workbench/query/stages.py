@@ -91,6 +91,17 @@ def metadata_expr(
     return sql("json_extract_string(f.metadata, ?)", json_pointer(name)), True
 
 
+def key_column(key: str, frame_columns: frozenset[str], promoted: dict[str, str]) -> str | None:
+    """The frame column `number_expr` reads a key's values from, or None for a metadata key
+    read from the JSON (not promoted) and the promoted text keys (weather, camera...)."""
+    name = key.removeprefix(METADATA_PREFIX)
+    if name in PROMOTED_KEYS:
+        return None
+    if name == key and name in frame_columns - _NOT_MATCHABLE:
+        return name
+    return promoted.get(name)
+
+
 def _json_text(value: Any) -> Any:
     """A Python value as `json_extract_string` shows it: strings bare, the rest as JSON."""
     if value is None or isinstance(value, str):

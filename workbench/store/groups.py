@@ -4,10 +4,12 @@ Frames that agree on a few low-cardinality frame columns (the promoted keys weat
 time_of_day, camera, location and promoted `metadata_<key>` columns with few values) form a
 group; the catalog keeps, in its DuckDB file, one row per group with those columns and its
 number of frames, the group's ROI codes counted (code as in `frame_codes`: label and
-confidence bin) and its contexts. A view whose only conditions read those columns holds
-whole groups: its WHERE, evaluated over the groups' rows (alias `f`, the same SQL), gives its
-groups, and its count, label counts, confidence histogram, promoted keys' values and number
-of contexts are sums over them, whatever the number of frames (query/groups.py).
+confidence bin), its contexts, its histograms of the numeric columns (store/group_ranges.py)
+and its value counts of promoted metadata columns (store/group_values.py). A view whose only
+conditions read those columns holds whole groups: its WHERE, evaluated over the groups' rows
+(alias `f`, the same SQL), gives its groups, and its count, label counts, confidence
+histogram, promoted keys' values, range histograms and number of contexts are sums over
+them, whatever the number of frames (query/groups.py).
 
 The groups describe the catalog as it was when they were counted, and are read only while it
 still is (`current`): their state row records what they were counted at, a *stamp*.
@@ -33,7 +35,7 @@ import orjson
 from tqdm.auto import tqdm
 
 from workbench.model.records import PROMOTED_KEYS
-from workbench.store import layout
+from workbench.store import group_ranges, group_values, layout
 from workbench.store.sqlsafe import quote_ident
 
 Con = duckdb.DuckDBPyConnection
@@ -74,6 +76,22 @@ class Tables:
     @property
     def contexts(self) -> str:
         return f"{self.prefix}_group_contexts"
+
+    @property
+    def ranges(self) -> str:
+        return f"{self.prefix}_group_ranges"
+
+    @property
+    def range_keys(self) -> str:
+        return f"{self.prefix}_group_range_keys"
+
+    @property
+    def values(self) -> str:
+        return f"{self.prefix}_group_values"
+
+    @property
+    def value_keys(self) -> str:
+        return f"{self.prefix}_group_value_keys"
 
     @property
     def state(self) -> str:
@@ -131,7 +149,12 @@ def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = F
         )
     else:  # one group: every frame
         run(f"CREATE TABLE {tables.rows} AS SELECT 0 AS {GROUP}, count(*) AS {FRAMES} FROM frames")
-    _count(con, tables, columns, progress)
+    promoted = sorted(layout.promoted_columns(con).values())
+    made = int(run(f"SELECT count(*) FROM {tables.rows}").fetchall()[0][0])
+    sketches = _Sketches(
+        group_ranges.find_keys(con, promoted), group_values.find_columns(con, promoted, made)
+    )
+    _count(con, tables, columns, sketches, progress)
     shown = ", ".join([GROUP, *(quote_ident(c) for c in columns), FRAMES])
     run(f"CREATE VIEW {tables.view} AS SELECT {shown} FROM {tables.rows}")
     run(f"CREATE TABLE {tables.state} (columns JSON NOT NULL, versions JSON NOT NULL)")
@@ -142,8 +165,38 @@ def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = F
     return int(run(f"SELECT count(*) FROM {tables.rows}").fetchall()[0][0])
 
 
-def _count(con: Con, tables: Tables, columns: list[str], progress: bool) -> None:
-    """The groups' ROI codes and contexts, a stretch of frame keys at a time."""
+@dataclass(frozen=True)
+class _Sketches:
+    """What is counted per group besides ROI codes and contexts."""
+
+    ranges: list[group_ranges.RangeKey]
+    values: list[group_values.ValueColumn]
+
+    def start(self, con: Con) -> None:
+        group_ranges.start(con)
+        group_values.start(con)
+
+    def columns(self) -> tuple[str, str]:
+        """The stretch's extra columns: as read from the frames, as kept beside the groups."""
+        read = group_ranges.stretch_columns(self.ranges) + group_values.stretch_columns(self.values)
+        named = [f"{group_ranges.VALUE}{k.no}" for k in self.ranges]
+        named += [f"{group_values.VALUE}{c.no}" for c in self.values]
+        return read, "".join(f", f.{n}" for n in named)
+
+    def count(self, con: Con, frames: str) -> None:
+        group_ranges.count_stretch(con, self.ranges, frames)
+        group_values.count_stretch(con, self.values, frames)
+
+    def finish(self, con: Con, tables: Tables) -> None:
+        group_ranges.finish(con, self.ranges, tables.ranges, tables.range_keys, GROUP)
+        group_values.finish(con, self.values, tables.values, tables.value_keys, GROUP)
+
+
+def _count(
+    con: Con, tables: Tables, columns: list[str], sketches: _Sketches, progress: bool
+) -> None:
+    """The groups' ROI codes, contexts, range histograms (store/group_ranges.py) and value
+    counts (store/group_values.py), a stretch of frame keys at a time."""
     run = con.execute
     keys = ", ".join(f"f.{quote_ident(c)}" for c in columns)
     matched = " AND ".join(
@@ -152,13 +205,16 @@ def _count(con: Con, tables: Tables, columns: list[str], progress: bool) -> None
     joined = f"JOIN {tables.rows} g ON {matched}" if columns else f"CROSS JOIN {tables.rows} g"
     run("CREATE OR REPLACE TEMP TABLE _wb_group_codes (g INTEGER, code BIGINT, rois BIGINT)")
     run("CREATE OR REPLACE TEMP TABLE _wb_group_contexts (g INTEGER, context_id VARCHAR)")
+    sketches.start(con)
+    values, kept = sketches.columns()
     top = layout.next_frame_key(con)
     stretches = range(0, max(top, 1), STRETCH)
     for start in tqdm(stretches, desc="frame groups", unit="stretch", disable=not progress):
         within = f"frame_key BETWEEN {start} AND {start + STRETCH - 1}"
         frames = (
-            f"(SELECT g.{GROUP} AS g, f.frame_key, f.context_id FROM (SELECT frame_key,"
-            f" context_id{', ' + keys if keys else ''} FROM frames f WHERE f.{within}) f {joined})"
+            f"(SELECT g.{GROUP} AS g, f.frame_key, f.context_id{kept} FROM (SELECT frame_key,"
+            f" context_id{values}{', ' + keys if keys else ''} FROM frames f WHERE f.{within})"
+            f" f {joined})"
         )
         run(f"CREATE OR REPLACE TEMP TABLE _wb_group_frames AS SELECT * FROM {frames}")
         run(
@@ -167,6 +223,7 @@ def _count(con: Con, tables: Tables, columns: list[str], progress: bool) -> None
             " ON c.frame_key = f.frame_key GROUP BY ALL"
         )
         run("INSERT INTO _wb_group_contexts SELECT DISTINCT g, context_id FROM _wb_group_frames")
+        sketches.count(con, "_wb_group_frames")
     run(
         f"CREATE TABLE {tables.codes} AS SELECT g AS {GROUP}, code, sum(rois)::BIGINT AS rois"
         " FROM _wb_group_codes GROUP BY ALL ORDER BY ALL"
@@ -177,6 +234,7 @@ def _count(con: Con, tables: Tables, columns: list[str], progress: bool) -> None
         " dense_rank() OVER (ORDER BY context_id NULLS FIRST)::INTEGER AS context_no"
         " FROM _wb_group_contexts ORDER BY ALL"
     )
+    sketches.finish(con, tables)
     for temp in ("_wb_group_codes", "_wb_group_contexts", "_wb_group_frames"):
         run(f"DROP TABLE IF EXISTS {temp}")
 
@@ -185,7 +243,8 @@ def drop(con: Con, tables: Tables) -> None:
     """Forget the groups (before counting them again)."""
     run = con.execute
     run(f"DROP VIEW IF EXISTS {tables.view}")
-    for table in (tables.rows, tables.codes, tables.contexts, tables.state):
+    kept = [tables.rows, tables.codes, tables.contexts, tables.ranges, tables.range_keys]
+    for table in (*kept, tables.values, tables.value_keys, tables.state):
         run(f"DROP TABLE IF EXISTS {table}")
 
 
