@@ -69,9 +69,13 @@ def roi_code(label_key: int, confidence: float | None) -> int:
 
 
 def check_codes(catalog: Any) -> None:
-    """frame_codes holds one row per frame with ROIs, its ROIs' codes; code_counts, how many
-    ROIs of stored frames hold each code."""
+    """frame_codes holds one row per stored frame, its ROIs' codes (an empty list without
+    ROIs; a lake's, frames with ROIs only); code_counts, how many ROIs of stored frames hold
+    each code. While they say so, frame_codes and frames hold the same frames row for row."""
+    local = getattr(catalog, "lake", None) is None
     expected: dict[int, list[int]] = {}
+    if local:
+        expected = {k: [] for (k,) in _rows(catalog, "SELECT frame_key FROM frames")}
     for frame_key, label_key, confidence in _rows(
         catalog,
         f"SELECT frame_key, label_key, confidence FROM rois WHERE frame_key <> {layout.NO_FRAME}",
@@ -79,6 +83,12 @@ def check_codes(catalog: Any) -> None:
         expected.setdefault(frame_key, []).append(roi_code(label_key, confidence))
     stored = _rows(catalog, "SELECT frame_key, codes FROM frame_codes")
     assert len(stored) == len({k for k, _ in stored}), "one row per frame"
+    if not local:
+        stored = [(k, c) for k, c in stored if c]
+    if layout.codes_aligned(catalog.cursor()):
+        assert local
+        step = "SELECT count(*) FROM frames f POSITIONAL JOIN frame_codes c"
+        assert _rows(catalog, step + " WHERE f.frame_key IS DISTINCT FROM c.frame_key") == [(0,)]
     assert {k: sorted(c) for k, c in stored} == {k: sorted(c) for k, c in expected.items()}
     totals: dict[int, int] = {}
     for codes in expected.values():
@@ -282,7 +292,7 @@ def test_a_catalog_at_version_7_gets_its_roi_codes(catalog, monkeypatch):
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '7')")
     catalog.close()
     with workbench.open(path) as reopened:
-        assert reopened.schema_version == SCHEMA_VERSION == 9
+        assert reopened.schema_version == SCHEMA_VERSION == 10
         check_layout(reopened)
         assert _rows(reopened, "SELECT count(*) FROM frame_codes") == [(9,)]
 

@@ -18,7 +18,7 @@ set: its count, ROI codes, promoted keys and contexts are sums over its groups.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -49,6 +49,12 @@ BIT_TEST_SECONDS = 28e-9
 DEFAULT_BINS = 10
 # The name the view's ROI codes, counted by label and bin, are registered under.
 CODES_TABLE = "_wb_view_codes"
+# ROI codes read beside the frames: in this many ranges of frame keys, one scan each (a
+# positional scan runs on one thread; the catalog's engine has two by default).
+PARTS = 2
+# The error a read of ROI codes beside the frames fails with when a row's two tables name
+# different frames.
+OUT_OF_STEP = "frame_codes out of step with frames"
 
 
 @dataclass
@@ -255,14 +261,60 @@ def roi_codes(view: View, bins: int) -> pa.Table:
     # One division of a code gives its label and bin together (layout.CODE_LABEL).
     step = layout.CONFIDENCE_BINS // bins
     per_label = layout.CODE_LABEL // step
-    query = (
-        f"SELECT g // {per_label} AS label_key, g % {per_label} AS bin, count FROM ("
-        f"SELECT x // {step} AS g, count(*) AS count"
-        " FROM (SELECT unnest(c.codes) AS x FROM frame_codes c WHERE "
-        + frames.condition("c", view)
-        + ") GROUP BY g)"
-    )
-    return view.facet(query, frames)
+
+    def counted(codes: Compiled) -> Compiled:
+        return (
+            f"SELECT g // {per_label} AS label_key, g % {per_label} AS bin, count FROM ("
+            f"SELECT x // {step} AS g, count(*) AS count FROM (" + codes + ") GROUP BY g)"
+        )
+
+    beside = _beside_frames(view, frames)
+    if beside is not None:
+        try:
+            return view.run(counted(beside))
+        except QueryError as exc:  # the tables out of step after all: test the frame set
+            if OUT_OF_STEP not in str(exc):
+                raise
+    codes = "SELECT unnest(c.codes) AS x FROM frame_codes c WHERE " + frames.condition("c", view)
+    return view.facet(counted(codes), frames)
+
+
+def _beside_frames(view: View, frames: FrameSet) -> Compiled | None:
+    """The codes of the view's ROIs (column x) read beside its frames, when frame_codes holds
+    a row per frame in the stored order of frames (layout.CODES_ALIGNED) and evaluating the
+    view's conditions again costs less than testing every row against its frame set
+    (FrameSet.reread): a POSITIONAL JOIN of the two tables, the view's WHERE evaluated in
+    the same scan, no bitmap made or tested (about a third less CPU at 10M frames).
+
+    A positional scan runs on one thread: the frames are read as PARTS ranges of keys, one
+    scan each, which DuckDB runs side by side. Every row read checks that its two halves
+    are the same frame, and fails the query (OUT_OF_STEP) otherwise."""
+    plan = view.plan
+    if (
+        getattr(view.catalog, "lake", None) is not None
+        or plan.depth
+        or plan.source.sql != "frames f"
+        or not frames.reread(view)
+    ):
+        return None
+    con = view.catalog.cursor()
+    try:
+        if not layout.codes_aligned(con):
+            return None
+        top = layout.next_frame_key(con)
+    finally:
+        con.close()
+    checked = f"CASE WHEN f.frame_key = c.frame_key THEN c.codes ELSE error('{OUT_OF_STEP}') END"
+    size = -(-max(top, 1) // PARTS)
+    parts = []
+    for first in range(0, max(top, 1), size):
+        keys = f"frame_key BETWEEN {first} AND {first + size - 1}"
+        source = Compiled(
+            f"(SELECT * FROM frames WHERE {keys}) f POSITIONAL JOIN"
+            f" (SELECT frame_key, codes FROM frame_codes WHERE {keys}) c"
+        )
+        parts.append(replace(plan, source=source).select(f"unnest({checked}) AS x"))
+    return Compiled.join(parts, " UNION ALL ")
 
 
 def _over_codes(view: View, query: Compiled, bins: int) -> pa.Table:

@@ -73,8 +73,15 @@ def build_codes(con: Con, rois: str = "rois") -> None:
     top = layout.next_frame_key(con)
     for start in range(0, max(top, 1), SUMMARY_FRAMES):
         stretch = [start, start + SUMMARY_FRAMES - 1]
-        committed(con, layout.code, "r.frame_key BETWEEN ? AND ?", stretch, built, rois)
+        committed(con, layout.code, "frame_key BETWEEN ? AND ?", stretch, built, rois)
         committed(con, layout.tally, "frame_key BETWEEN ? AND ?", stretch, 1, built, counts)
+
+
+def align_codes(con: Con) -> None:
+    """The codes built again with a row for every frame, unless they have one (the migration
+    to schema version 10; a catalog migrated through version 8 just now has)."""
+    if not layout.codes_aligned(con):
+        build_codes(con)
 
 
 def swap(con: Con) -> None:
@@ -85,6 +92,8 @@ def swap(con: Con) -> None:
         if built in built_now:
             con.execute(f"DROP TABLE IF EXISTS {table}")
             con.execute(f"ALTER TABLE {built} RENAME TO {table}")
+    if CODES["frame_codes"] in built_now:  # a row per frame, in key order as frames are
+        layout.mark_aligned(con)
     con.execute("DELETE FROM _layout_pending")
 
 

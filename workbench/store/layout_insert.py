@@ -58,8 +58,10 @@ def insert_keyed(con: Con, frames: pa.Table, sources: pa.Table, rois: pa.Table) 
             con.execute("INSERT INTO rois BY NAME SELECT * FROM _wb_keyed")
             mine = "r.frame_key IS NOT NULL"
             layout.summarise(con, mine, [], rois="_wb_keyed")
-            layout.code(con, mine, [], rois="_wb_keyed")
+            layout.code(con, "frame_key >= ?", [first], rois="_wb_keyed")
         layout.tally(con, "frame_key >= ?", [first], 1)
+    else:  # a row of codes for every frame, none here
+        layout.code(con, "frame_key >= ?", [first], rois="(SELECT * FROM rois LIMIT 0)")
     return layout.promote_while_small(con)
 
 

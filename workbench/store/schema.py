@@ -407,7 +407,15 @@ _KEYPOINTS: Sequence[Step] = (
         updated TIMESTAMP DEFAULT current_timestamp)""",
 )
 
-MIGRATIONS: list[Sequence[Step]] = [_V1, _V2, _V3, _V4, _V5, _V6, _LAYOUT, _CODES, _KEYPOINTS]
+# Version 10: frame_codes holds a row for every frame (an empty list for a frame without
+# ROIs) in the stored order of frames, so a filtered view's ROI codes are read beside its
+# frames, the WHERE evaluated in the same scan (layout.CODES_ALIGNED, query/facets.py).
+_ALIGNED: Sequence[Step] = (Unbatched(layout_build.align_codes), layout_build.swap)
+
+MIGRATIONS: list[Sequence[Step]] = [
+    *(_V1, _V2, _V3, _V4, _V5, _V6),
+    *(_LAYOUT, _CODES, _KEYPOINTS, _ALIGNED),
+]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
