@@ -240,13 +240,14 @@ class Catalog:
         lake = Lake.load(self._con.cursor()) if found else None
         for version in range(found, SCHEMA_VERSION):
             steps = MIGRATIONS[version]
-            if lake is not None and any(isinstance(step, Unbatched) for step in steps):
+            rewrites = [s for s in steps if isinstance(s, Unbatched)]
+            if lake is not None and any(not step.local_only for step in rewrites):
                 raise LakeError(
                     f"{self.path} keeps its frames in a lake older than schema version "
                     f"{version + 1}: rebuild it (`workbench lake init` from a local catalog)"
                 )
-            for step in steps:
-                if isinstance(step, Unbatched):
+            for step in rewrites:
+                if lake is None or not step.local_only:
                     con = self.cursor()
                     try:
                         step.run(con)
