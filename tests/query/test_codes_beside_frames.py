@@ -111,10 +111,13 @@ def test_appended_frames_keep_the_tables_in_step(catalog):
     with CatalogWriter(catalog, progress=False) as writer:
         for i in range(30, 45):
             writer.add(_frame(i))
+    with CatalogWriter(catalog, progress=False) as writer:  # a batch without any ROI
+        for i in (50, 55):
+            writer.add(_frame(i))
     with catalog.transaction() as con:  # frames stored by SQL, keyed and coded by sync
         con.execute(
             "INSERT INTO frames (id, context_id, timestamp, frame_index)"
-            " SELECT 'sql' || i, 'c-sql', i, i FROM range(45, 50) t(i)"
+            " SELECT 'sql' || i, 'c-sql', i, i FROM range(60, 65) t(i)"
         )
     assert _read_beside(catalog)
     check(catalog)
