@@ -69,9 +69,11 @@ def _steps(catalog: Any, where: str) -> list[tuple[str, Callable[[], Any]]]:
 def _beside(catalog: Any, where: str) -> bool:
     """Whether the view's ROI codes are read beside its frames (query/facets.py)."""
     view = catalog.view().where(where)
-    frames = view.frame_set()
     beside = getattr(facets, "_beside_frames", None)  # absent from code before schema 10
-    return frames is not None and beside is not None and beside(view, frames) is not None
+    if beside is None or view.groups() is not None:  # the groups answer first
+        return False
+    frames = view.frame_set()
+    return frames is not None and beside(view, frames) is not None
 
 
 def main() -> int:
