@@ -159,3 +159,16 @@ def test_a_catalog_at_version_9_gets_a_row_per_frame(catalog):
         assert layout.codes_aligned(reopened.cursor())
         assert _read_beside(reopened)
         check(reopened)
+
+
+def test_frames_deleted_then_optimized_are_in_step_again(catalog):
+    with catalog.transaction() as con:
+        layout.touch(con, "SELECT id FROM frames WHERE frame_index IN (3, 10, 11)")
+        con.execute("DELETE FROM rois WHERE frame_id IN ('f3', 'f10', 'f11')")
+        con.execute("DELETE FROM sources WHERE frame_id IN ('f3', 'f10', 'f11')")
+        con.execute("DELETE FROM frames WHERE id IN ('f3', 'f10', 'f11')")
+    assert not _read_beside(catalog)
+    check(catalog)
+    catalog.optimize()  # frames keep their deleted rows' places; the codes are built anew
+    assert _read_beside(catalog)
+    check(catalog)
