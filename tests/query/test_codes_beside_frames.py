@@ -21,7 +21,7 @@ from workbench.query import facets
 from workbench.store import layout
 from workbench.store.schema import SCHEMA_VERSION
 
-from ..store.test_layout import check_codes
+from ..store.test_layout import check_codes, check_contexts
 
 WHERE = "f.frame_index % 2 = 0"
 
@@ -75,6 +75,7 @@ def _read_beside(catalog: Any) -> bool:
 def check(catalog: Any) -> None:
     """The stored codes are exact, and the view's facets are what its frames' ROIs say."""
     check_codes(catalog)
+    check_contexts(catalog)
     check_facets(catalog)
 
 
@@ -97,6 +98,9 @@ def check_facets(catalog: Any) -> None:
             bins[min(int(c * 10 + 1e-9), 9)] += 1
     histogram = view.confidence_histogram("predictions", 10).to_pylist()
     assert [r["count"] for r in histogram] == bins
+    contexts = f"SELECT count(DISTINCT context_id) FROM frames f WHERE {WHERE}"
+    assert view.count_contexts() == catalog.cursor().execute(contexts).fetchall()[0][0]
+    assert catalog.view().where(WHERE).count_contexts() == view.count_contexts()
 
 
 def test_frames_without_rois_get_a_row_and_the_codes_are_read_beside_them(catalog):
@@ -171,4 +175,12 @@ def test_frames_deleted_then_optimized_are_in_step_again(catalog):
     check(catalog)
     catalog.optimize()  # frames keep their deleted rows' places; the codes are built anew
     assert _read_beside(catalog)
+    check(catalog)
+
+
+def test_a_context_changed_in_place_is_keyed_again(catalog):
+    with catalog.transaction() as con:  # what no importer writes, but SQL may
+        layout.touch(con, "SELECT id FROM frames WHERE frame_index IN (0, 1, 2, 8)")
+        con.execute("UPDATE frames SET context_id = 'moved' WHERE frame_index IN (0, 1, 2)")
+        con.execute("UPDATE frames SET context_id = 'c0' WHERE frame_index = 8")
     check(catalog)

@@ -52,6 +52,7 @@ def check_layout(catalog: Any) -> None:
     )
     assert sorted(_rows(catalog, summaries)) == sorted(_rows(catalog, recomputed))
     check_codes(catalog)
+    check_contexts(catalog)
     for key, column in layout.promoted_columns(catalog.cursor()).items():
         pointer = "/" + key
         assert _rows(
@@ -59,6 +60,22 @@ def check_layout(catalog: Any) -> None:
             f'SELECT count(*) FROM frames WHERE "{column}" IS DISTINCT FROM'
             f" json_extract_string(metadata, '{pointer}')",
         ) == [(0,)]
+
+
+def check_contexts(catalog: Any) -> None:
+    """On a local catalog every frame's context key is its context_id's in context_keys,
+    one key per context_id and one context_id per key."""
+    if getattr(catalog, "lake", None) is not None:
+        return
+    assert layout.has_context_keys(catalog.cursor())
+    wrong = (
+        "SELECT count(*) FROM frames f LEFT JOIN context_keys k ON k.context_id = f.context_id"
+        " WHERE f.context_key IS NULL OR f.context_key IS DISTINCT FROM k.context_key"
+    )
+    assert _rows(catalog, wrong) == [(0,)]
+    unique = "SELECT count(DISTINCT context_id), count(DISTINCT context_key), count(*)"
+    ids, keys, rows = _rows(catalog, unique + " FROM context_keys")[0]
+    assert ids == keys == rows
 
 
 def roi_code(label_key: int, confidence: float | None) -> int:

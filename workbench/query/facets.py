@@ -379,12 +379,13 @@ def frame_counts(view: View) -> FrameCounts:
         return FrameCounts({k: _value_table(v) for k, v in values.items()}, contexts)
     frames = view.frame_set()
     names = [quote_ident(k) for k in PROMOTED_KEYS]
-    columns = ", ".join(f"f.{n}" for n in [*names, "context_id"])
+    context = context_column(view)
+    columns = ", ".join(f"f.{n}" for n in [*names, context])
     counted = ["count(*) AS frames"]
     for i, n in enumerate(names):
         counted += [f"histogram(CAST({n} AS VARCHAR)) AS v{i}", f"count({n}) AS n{i}"]
     if frames is not None:
-        counted.append("count(DISTINCT context_id) AS contexts")
+        counted.append(f"count(DISTINCT {context}) AS contexts")
     select = "SELECT " + ", ".join(counted) + " FROM ("
     if frames is not None and frames.reread(view):
         row = view.run(select + view.plan.select(columns) + ") f").to_pylist()[0]
@@ -398,6 +399,19 @@ def frame_counts(view: View) -> FrameCounts:
             pairs.append((None, int(row["frames"] - row[f"n{i}"])))
         promoted[key] = _value_table(pairs)
     return FrameCounts(promoted, int(row["contexts"]) if frames is not None else None)
+
+
+def context_column(view: View) -> str:
+    """The frames' column to count contexts by: their integer key on a local catalog that
+    keeps one (layout.CONTEXT_KEY: a distinct count over integers took less than half the CPU
+    of one over the text ids at 10M frames), else context_id."""
+    if getattr(view.catalog, "lake", None) is not None:
+        return "context_id"
+    con = view.catalog.cursor()
+    try:
+        return layout.CONTEXT_KEY if layout.has_context_keys(con) else "context_id"
+    finally:
+        con.close()
 
 
 def _value_table(pairs: list[tuple[str | None, int]]) -> pa.Table:

@@ -38,10 +38,15 @@ import duckdb
 from workbench.model.records import PROMOTED_KEYS
 from workbench.store.sqlsafe import quote_ident
 
+# A frame's context as a small integer (schema version 10, local catalogs): numbered in the
+# order contexts first appear, one per context_id (table CONTEXT_KEYS), so the facets count
+# a view's contexts over integers, not text.
+CONTEXT_KEY = "context_key"
+CONTEXT_KEYS = "context_keys"
 # Columns the store derives; exports, imports and pages leave them out. Promoted metadata
 # columns (metadata_columns.column_name) are derived as well.
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
-    "frames": ("frame_key",),
+    "frames": ("frame_key", CONTEXT_KEY),
     "sources": ("frame_key",),
     "rois": ("frame_key", "label_key"),
 }
@@ -172,6 +177,9 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: b
     first = next_frame_key(con)
     if new_frames:
         _key_new_frames(con, first, int(new_frames))
+    contexts = has_context_keys(con)
+    if new_frames and contexts:
+        key_contexts(con, "frame_key >= ?", [first])
     promoted = promoted_columns(con)
     if new_frames:
         fill_promoted(con, promoted, "frame_key >= ?", [first])
@@ -183,6 +191,8 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: b
     if pending:
         con.execute(f"DROP TABLE IF EXISTS {CODES_ALIGNED}")
         _rekey_labels(con)
+        if contexts:  # their context_id may have been changed in place
+            key_contexts(con, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
         fill_promoted(con, promoted, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
         pending_frames = "frame_key IN (SELECT frame_key FROM _layout_pending)"
         tally(con, pending_frames, [], -1)
@@ -419,6 +429,43 @@ def code(
         f" (SELECT frame_key, label_key, confidence FROM {rois} WHERE {which}) r"
         " ON r.frame_key = f.frame_key GROUP BY f.frame_key ORDER BY f.frame_key",
         [*params, *params],
+    )
+
+
+def has_context_keys(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the frames (of a local catalog) carry context keys."""
+    rows = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'frames'"
+        " AND column_name = ? AND NOT internal AND schema_name = current_schema()",
+        [CONTEXT_KEY],
+    ).fetchall()
+    return bool(rows[0][0])
+
+
+def key_contexts(con: duckdb.DuckDBPyConnection, which: str, params: Sequence[Any]) -> None:
+    """Context keys for the frames `which` selects (a condition on frames' own columns):
+    their contexts without a key get the next ones, in the order of their first frame."""
+    add_context_keys(
+        con,
+        f"SELECT context_id, min(frame_key) AS first FROM frames WHERE {which} GROUP BY context_id",
+        params,
+    )
+    con.execute(
+        f"UPDATE frames SET {CONTEXT_KEY} = k.context_key FROM {CONTEXT_KEYS} k"
+        f" WHERE frames.context_id = k.context_id AND frames.{CONTEXT_KEY} IS DISTINCT FROM"
+        f" k.context_key AND ({which})",
+        list(params),
+    )
+
+
+def add_context_keys(con: duckdb.DuckDBPyConnection, contexts: str, params: Sequence[Any]) -> None:
+    """Keys for the contexts of `contexts` (context_id, first: an order) that have none."""
+    con.execute(
+        f"INSERT INTO {CONTEXT_KEYS} SELECT c.context_id, (SELECT coalesce(max(context_key)"
+        f" + 1, 0) FROM {CONTEXT_KEYS}) + row_number() OVER (ORDER BY c.first, c.context_id)"
+        f" - 1 FROM ({contexts}) c WHERE c.context_id NOT IN (SELECT context_id FROM"
+        f" {CONTEXT_KEYS})",
+        list(params),
     )
 
 

@@ -84,6 +84,28 @@ def align_codes(con: Con) -> None:
         build_codes(con)
 
 
+def key_all_contexts(con: Con) -> None:
+    """A context key on every frame (layout.CONTEXT_KEY; the migration to schema version
+    10), SUMMARY_FRAMES frames per transaction; again after an interruption, it keys the
+    frames left without one."""
+    if not layout.has_context_keys(con):
+        committed(con, _add_context_keys)
+    every = "SELECT context_id, min(frame_key) AS first FROM frames GROUP BY context_id"
+    committed(con, layout.add_context_keys, every, [])
+    top = layout.next_frame_key(con)
+    for start in range(0, max(top, 1), SUMMARY_FRAMES):
+        stretch = [start, start + SUMMARY_FRAMES - 1]
+        committed(con, layout.key_contexts, "frame_key BETWEEN ? AND ?", stretch)
+
+
+def _add_context_keys(con: Con) -> None:
+    con.execute(f"ALTER TABLE frames ADD COLUMN {layout.CONTEXT_KEY} INTEGER")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {layout.CONTEXT_KEYS} ("
+        "context_id VARCHAR NOT NULL, context_key INTEGER NOT NULL)"
+    )
+
+
 def swap(con: Con) -> None:
     """The built tables replace the old ones (in the caller's transaction); those not built
     (the ROI codes, by the migration to version 7) stay."""

@@ -414,8 +414,11 @@ _KEYPOINTS: Sequence[Step] = (
 # ROIs) in the stored order of frames, so a filtered view's ROI codes are read beside its
 # frames, the WHERE evaluated in the same scan (layout.CODES_ALIGNED, query/facets.py).
 # A lake-backed catalog skips it: its codes are never read beside its frames.
+# Version 10 also keys each frame's context with a small integer (frames.context_key, table
+# context_keys), so the facets count a view's contexts over integers.
 _ALIGNED: Sequence[Step] = (
     Unbatched(layout_build.align_codes, local_only=True),
+    Unbatched(layout_build.key_all_contexts, local_only=True),
     layout_build.swap,
 )
 
@@ -458,6 +461,7 @@ PUBLIC_TABLES: tuple[str, ...] = (
     "frame_labels",
     "frame_codes",
     "code_counts",
+    "context_keys",
     "metadata_columns",
     "keypoint_labels",
 )
