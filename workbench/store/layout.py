@@ -18,6 +18,8 @@ joins and filters on what this module keeps beside them (docs/scale.md):
   the frames themselves while both are in the same order (CODES_ALIGNED).
 - `code_counts(code, rois)`: how many ROIs of all frames hold each code (the sum of
   frame_codes): label counts and the confidence histogram of the whole catalog.
+- `frames.context_key` -> `context_keys(context_id, context_key)` (local catalogs): the
+  frame's context as a small integer, so facets count contexts over integers.
 - `metadata_columns(key, column_name)`: metadata keys most frames have, copied into frame
   columns (`json_extract_string` of the key) so filters and facets read no JSON.
 
