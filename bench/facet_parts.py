@@ -5,8 +5,11 @@
 
 Each run makes a new view (as each query of the app does) and times, in order: the frame
 groups that answer for the WHERE (store/groups.py; none when the catalog keeps none, or the
-WHERE reads other columns), the frame set, its bitmap, the ROI codes counted by label and bin, label counts and the histogram over
-them, the promoted keys with the count of contexts, tags; then the app's whole facet count
+WHERE reads other columns), the frame set, its bitmap, the ROI codes counted by label and bin
+(read beside the frames when the catalog keeps its codes in step with them, schema 10, and
+the WHERE is cheap to evaluate again; else tested against the bitmap), label counts and the
+histogram over them, the promoted keys with the count of contexts, tags; then the app's
+whole facet count
 (`ui.facets.compute_facets`) on another new view, and the whole catalog's label counts and
 histogram. Medians of wall and CPU time (this process, all threads), with the load average.
 """
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import workbench
+from workbench.query import facets
 from workbench.ui.facets import compute_facets
 
 WHERE = "f.frame_index % 2 = 0"
@@ -62,6 +66,16 @@ def _steps(catalog: Any, where: str) -> list[tuple[str, Callable[[], Any]]]:
     ]
 
 
+def _beside(catalog: Any, where: str) -> bool:
+    """Whether the view's ROI codes are read beside its frames (query/facets.py)."""
+    view = catalog.view().where(where)
+    beside = getattr(facets, "_beside_frames", None)  # absent from code before schema 10
+    if beside is None or view.groups() is not None:  # the groups answer first
+        return False
+    frames = view.frame_set()
+    return frames is not None and beside(view, frames) is not None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("catalog", type=Path)
@@ -75,6 +89,7 @@ def main() -> int:
         warm = catalog.view().where(args.where)
         warm.count()  # warm the file's pages
         print(f"answered by frame groups: {warm.groups() is not None}")
+        print(f"ROI codes beside the frames: {_beside(catalog, args.where)}")
         for _ in range(args.runs):
             for name, step in _steps(catalog, args.where):
                 times.setdefault(name, []).append(_timed(step))

@@ -16,7 +16,8 @@ from workbench.store.lake_write import open_for_lake
 
 TABLES = {
     "frame_labels": "SELECT * FROM frame_labels ORDER BY ALL",
-    "frame_codes": "SELECT frame_key, list_sort(codes) FROM frame_codes ORDER BY ALL",
+    "frame_codes": "SELECT frame_key, list_sort(codes) FROM frame_codes WHERE len(codes) > 0"
+    " ORDER BY ALL",
     "code_counts": "SELECT * FROM code_counts ORDER BY ALL",
     "label_keys": "SELECT * FROM label_keys ORDER BY ALL",
 }

@@ -52,6 +52,7 @@ def check_layout(catalog: Any) -> None:
     )
     assert sorted(_rows(catalog, summaries)) == sorted(_rows(catalog, recomputed))
     check_codes(catalog)
+    check_contexts(catalog)
     for key, column in layout.promoted_columns(catalog.cursor()).items():
         pointer = "/" + key
         assert _rows(
@@ -59,6 +60,22 @@ def check_layout(catalog: Any) -> None:
             f'SELECT count(*) FROM frames WHERE "{column}" IS DISTINCT FROM'
             f" json_extract_string(metadata, '{pointer}')",
         ) == [(0,)]
+
+
+def check_contexts(catalog: Any) -> None:
+    """On a local catalog every frame's context key is its context_id's in context_keys,
+    one key per context_id and one context_id per key."""
+    if getattr(catalog, "lake", None) is not None:
+        return
+    assert layout.has_context_keys(catalog.cursor())
+    wrong = (
+        "SELECT count(*) FROM frames f LEFT JOIN context_keys k ON k.context_id = f.context_id"
+        " WHERE f.context_key IS NULL OR f.context_key IS DISTINCT FROM k.context_key"
+    )
+    assert _rows(catalog, wrong) == [(0,)]
+    unique = "SELECT count(DISTINCT context_id), count(DISTINCT context_key), count(*)"
+    ids, keys, rows = _rows(catalog, unique + " FROM context_keys")[0]
+    assert ids == keys == rows
 
 
 def roi_code(label_key: int, confidence: float | None) -> int:
@@ -69,9 +86,13 @@ def roi_code(label_key: int, confidence: float | None) -> int:
 
 
 def check_codes(catalog: Any) -> None:
-    """frame_codes holds one row per frame with ROIs, its ROIs' codes; code_counts, how many
-    ROIs of stored frames hold each code."""
+    """frame_codes holds one row per stored frame, its ROIs' codes (an empty list without
+    ROIs; a lake's, frames with ROIs only); code_counts, how many ROIs of stored frames hold
+    each code. While they say so, frame_codes and frames hold the same frames row for row."""
+    local = getattr(catalog, "lake", None) is None
     expected: dict[int, list[int]] = {}
+    if local:
+        expected = {k: [] for (k,) in _rows(catalog, "SELECT frame_key FROM frames")}
     for frame_key, label_key, confidence in _rows(
         catalog,
         f"SELECT frame_key, label_key, confidence FROM rois WHERE frame_key <> {layout.NO_FRAME}",
@@ -79,6 +100,11 @@ def check_codes(catalog: Any) -> None:
         expected.setdefault(frame_key, []).append(roi_code(label_key, confidence))
     stored = _rows(catalog, "SELECT frame_key, codes FROM frame_codes")
     assert len(stored) == len({k for k, _ in stored}), "one row per frame"
+    if not local:
+        stored = [(k, c) for k, c in stored if c]
+    if local and layout.codes_aligned(catalog.cursor()):
+        step = "SELECT count(*) FROM frames f POSITIONAL JOIN frame_codes c"
+        assert _rows(catalog, step + " WHERE f.frame_key IS DISTINCT FROM c.frame_key") == [(0,)]
     assert {k: sorted(c) for k, c in stored} == {k: sorted(c) for k, c in expected.items()}
     totals: dict[int, int] = {}
     for codes in expected.values():
@@ -282,7 +308,7 @@ def test_a_catalog_at_version_7_gets_its_roi_codes(catalog, monkeypatch):
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '7')")
     catalog.close()
     with workbench.open(path) as reopened:
-        assert reopened.schema_version == SCHEMA_VERSION == 9
+        assert reopened.schema_version == SCHEMA_VERSION == 10
         check_layout(reopened)
         assert _rows(reopened, "SELECT count(*) FROM frame_codes") == [(9,)]
 

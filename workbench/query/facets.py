@@ -18,7 +18,7 @@ set: its count, ROI codes, promoted keys and contexts are sums over its groups.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -49,6 +49,9 @@ BIT_TEST_SECONDS = 28e-9
 DEFAULT_BINS = 10
 # The name the view's ROI codes, counted by label and bin, are registered under.
 CODES_TABLE = "_wb_view_codes"
+# ROI codes read beside the frames: in this many ranges of frame keys, one scan each (a
+# positional scan runs on one thread; the catalog's engine has two by default).
+PARTS = 2
 
 
 @dataclass
@@ -255,14 +258,56 @@ def roi_codes(view: View, bins: int) -> pa.Table:
     # One division of a code gives its label and bin together (layout.CODE_LABEL).
     step = layout.CONFIDENCE_BINS // bins
     per_label = layout.CODE_LABEL // step
-    query = (
-        f"SELECT g // {per_label} AS label_key, g % {per_label} AS bin, count FROM ("
-        f"SELECT x // {step} AS g, count(*) AS count"
-        " FROM (SELECT unnest(c.codes) AS x FROM frame_codes c WHERE "
-        + frames.condition("c", view)
-        + ") GROUP BY g)"
-    )
-    return view.facet(query, frames)
+
+    def counted(codes: Compiled) -> Compiled:
+        return (
+            f"SELECT g // {per_label} AS label_key, g % {per_label} AS bin, count FROM ("
+            f"SELECT x // {step} AS g, count(*) AS count FROM (" + codes + ") GROUP BY g)"
+        )
+
+    beside = _beside_frames(view, frames)
+    if beside is not None:
+        return view.run(counted(beside))
+    codes = "SELECT unnest(c.codes) AS x FROM frame_codes c WHERE " + frames.condition("c", view)
+    return view.facet(counted(codes), frames)
+
+
+def _beside_frames(view: View, frames: FrameSet) -> Compiled | None:
+    """The codes of the view's ROIs (column x) read beside its frames, when frame_codes holds
+    a row per frame in the stored order of frames (layout.CODES_ALIGNED) and evaluating the
+    view's conditions again costs less than testing every row against its frame set
+    (FrameSet.reread): a POSITIONAL JOIN of the two tables, the view's WHERE evaluated in
+    the same scan, no bitmap made or tested (about a third less CPU at 10M frames).
+
+    The state row is trusted as the frame groups' is (every write passes through
+    `layout.sync`, which drops it when it codes stored frames again): checking each row's
+    two keys in the query cost as much as the bitmap it saves. A positional scan runs on one
+    thread: the frames are read as PARTS ranges of keys, one scan each, side by side."""
+    plan = view.plan
+    if (
+        getattr(view.catalog, "lake", None) is not None
+        or plan.depth
+        or plan.source.sql != "frames f"
+        or not frames.reread(view)
+    ):
+        return None
+    con = view.catalog.cursor()
+    try:
+        if not layout.codes_aligned(con):
+            return None
+        top = layout.next_frame_key(con)
+    finally:
+        con.close()
+    size = -(-max(top, 1) // PARTS)
+    parts = []
+    for first in range(0, max(top, 1), size):
+        keys = f"frame_key BETWEEN {first} AND {first + size - 1}"
+        source = Compiled(
+            f"(SELECT * FROM frames WHERE {keys}) f POSITIONAL JOIN"
+            f" (SELECT frame_key, codes FROM frame_codes WHERE {keys}) c"
+        )
+        parts.append(replace(plan, source=source).select("unnest(c.codes) AS x"))
+    return Compiled.join(parts, " UNION ALL ")
 
 
 def _over_codes(view: View, query: Compiled, bins: int) -> pa.Table:
@@ -342,12 +387,13 @@ def frame_counts(view: View) -> FrameCounts:
         return FrameCounts({k: _value_table(v) for k, v in values.items()}, contexts)
     frames = view.frame_set()
     names = [quote_ident(k) for k in PROMOTED_KEYS]
-    columns = ", ".join(f"f.{n}" for n in [*names, "context_id"])
+    context = context_column(view)
+    columns = ", ".join(f"f.{n}" for n in [*names, context])
     counted = ["count(*) AS frames"]
     for i, n in enumerate(names):
         counted += [f"histogram(CAST({n} AS VARCHAR)) AS v{i}", f"count({n}) AS n{i}"]
     if frames is not None:
-        counted.append("count(DISTINCT context_id) AS contexts")
+        counted.append(f"count(DISTINCT {context}) AS contexts")
     select = "SELECT " + ", ".join(counted) + " FROM ("
     if frames is not None and frames.reread(view):
         row = view.run(select + view.plan.select(columns) + ") f").to_pylist()[0]
@@ -361,6 +407,19 @@ def frame_counts(view: View) -> FrameCounts:
             pairs.append((None, int(row["frames"] - row[f"n{i}"])))
         promoted[key] = _value_table(pairs)
     return FrameCounts(promoted, int(row["contexts"]) if frames is not None else None)
+
+
+def context_column(view: View) -> str:
+    """The frames' column to count contexts by: their integer key on a local catalog that
+    keeps one (layout.CONTEXT_KEY: a distinct count over integers took less than half the CPU
+    of one over the text ids at 10M frames), else context_id."""
+    if getattr(view.catalog, "lake", None) is not None:
+        return "context_id"
+    con = view.catalog.cursor()
+    try:
+        return layout.CONTEXT_KEY if layout.has_context_keys(con) else "context_id"
+    finally:
+        con.close()
 
 
 def _value_table(pairs: list[tuple[str | None, int]]) -> pa.Table:

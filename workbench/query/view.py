@@ -412,7 +412,8 @@ class View(AnalysisStages):
     def count_contexts(self) -> int:
         if self._known_frame_set() is not None or self.groups() is not None:
             return int(self._frame_counts().contexts or 0)
-        query = "SELECT count(DISTINCT context_id) FROM (" + self.plan.select("f.context_id") + ")"
+        context = facets.context_column(self)
+        query = f"SELECT count(DISTINCT {context}) FROM (" + self.plan.select(f"f.{context}") + ")"
         return int(self.rows(query)[0][0])
 
     def frame_ids(self) -> list[str]:

@@ -240,16 +240,17 @@ class Catalog:
         lake = Lake.load(self._con.cursor()) if found else None
         for version in range(found, SCHEMA_VERSION):
             steps = MIGRATIONS[version]
-            if lake is not None and any(isinstance(step, Unbatched) for step in steps):
+            rewrites = [s for s in steps if isinstance(s, Unbatched)]
+            if lake is not None and any(not r.local_only for r in rewrites):
                 raise LakeError(
                     f"{self.path} keeps its frames in a lake older than schema version "
                     f"{version + 1}: rebuild it (`workbench lake init` from a local catalog)"
                 )
-            for step in steps:
-                if isinstance(step, Unbatched):
+            for rewrite in rewrites:
+                if lake is None or not rewrite.local_only:
                     con = self.cursor()
                     try:
-                        step.run(con)
+                        rewrite.run(con)
                     finally:
                         con.close()
             with self.transaction() as con:

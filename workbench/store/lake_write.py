@@ -245,9 +245,9 @@ def summarise_lake(con: duckdb.DuckDBPyConnection, *, progress: bool = False) ->
     ).fetchall()
     for (stretch,) in tqdm(found, desc="summaries", unit="stretch", disable=not progress):
         first = int(stretch) * SUMMARY_STRETCH
-        which = f"r.frame_key BETWEEN {first} AND {first + SUMMARY_STRETCH - 1}"
-        layout.summarise(con, which, [])
-        layout.code(con, which, [])
+        which = f"frame_key BETWEEN {first} AND {first + SUMMARY_STRETCH - 1}"
+        layout.summarise(con, "r." + which, [])
+        layout.code(con, which, [], every_frame=False)
     layout.tally(con, "frame_key IS NOT NULL", [], 1)
     top = con.execute("SELECT max(frame_key) FROM frames").fetchall()[0][0]
     layout.set_next_frame_key(con, 0 if top is None else int(top) + 1)
@@ -336,7 +336,7 @@ def edit(
     yield  # on an error the caller rolls back, which drops the temporary tables
     first = layout.next_frame_key(con)
     _store_again(con, lake.buckets, before["frames"] if before else None)
-    layout.sync(con, promote=False)
+    layout.sync(con, promote=False, every_frame=False)
     after = {n: _snapshot(con, n) for n in LAKE_TABLES}
     for name in LAKE_TABLES:
         con.execute(f"DROP TABLE temp.{quote_ident(name)}")

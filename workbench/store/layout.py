@@ -11,12 +11,15 @@ joins and filters on what this module keeps beside them (docs/scale.md):
 - `frame_labels(frame_key, label_key, rois, min_confidence, max_confidence)`: one row per
   frame and label, stored sorted by label then frame: the frames holding a label are one
   contiguous stretch, and label counts read a tenth of what the ROIs hold.
-- `frame_codes(frame_key, codes)`: one row per frame with ROIs, its ROIs as a list of codes
-  `label_key * 2000 + confidence bin` (the confidence in thousandths, 1000 when it has
-  none): the label counts and the confidence histogram of a filtered view are one read of a
-  row per frame (`roi_code` says how a code is made).
+- `frame_codes(frame_key, codes)`: one row per frame (an empty list for a frame without
+  ROIs), its ROIs as a list of codes `label_key * 2000 + confidence bin` (the confidence in
+  thousandths, 1000 when it has none): the label counts and the confidence histogram of a
+  filtered view are one read of a row per frame (`roi_code` says how a code is made), beside
+  the frames themselves while both are in the same order (CODES_ALIGNED).
 - `code_counts(code, rois)`: how many ROIs of all frames hold each code (the sum of
   frame_codes): label counts and the confidence histogram of the whole catalog.
+- `frames.context_key` -> `context_keys(context_id, context_key)` (local catalogs): the
+  frame's context as a small integer, so facets count contexts over integers.
 - `metadata_columns(key, column_name)`: metadata keys most frames have, copied into frame
   columns (`json_extract_string` of the key) so filters and facets read no JSON.
 
@@ -37,10 +40,15 @@ import duckdb
 from workbench.model.records import PROMOTED_KEYS
 from workbench.store.sqlsafe import quote_ident
 
+# A frame's context as a small integer (schema version 10, local catalogs): numbered in the
+# order contexts first appear, one per context_id (table CONTEXT_KEYS), so the facets count
+# a view's contexts over integers, not text.
+CONTEXT_KEY = "context_key"
+CONTEXT_KEYS = "context_keys"
 # Columns the store derives; exports, imports and pages leave them out. Promoted metadata
 # columns (metadata_columns.column_name) are derived as well.
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
-    "frames": ("frame_key",),
+    "frames": ("frame_key", CONTEXT_KEY),
     "sources": ("frame_key",),
     "rois": ("frame_key", "label_key"),
 }
@@ -68,6 +76,12 @@ CODE_NONE = CONFIDENCE_BINS
 # The state row of a local catalog's frame groups (store/groups.py): every transaction that
 # writes frames or ROIs drops it (`sync`), so groups counted before the write are not read.
 GROUPS_STATE = "_groups"
+# The state row saying frame_codes holds one row per frame, in the stored order of frames
+# (both in key order, the same frames): a filtered view's ROI codes are then read beside the
+# frames with a POSITIONAL JOIN, its WHERE evaluated in the same scan (query/facets.py). Made
+# by a whole build of the codes (the migration, `Catalog.optimize()`), kept by writes that
+# append frames, dropped by any that codes stored frames again (their rows move to the end).
+CODES_ALIGNED = "_codes_aligned"
 
 TABLES: Sequence[str] = (
     """CREATE TABLE IF NOT EXISTS label_keys (
@@ -145,10 +159,11 @@ def touch(con: duckdb.DuckDBPyConnection, frame_ids: str, params: Sequence[Any] 
     )
 
 
-def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True) -> bool:
+def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: bool = True) -> bool:
     """Key and summarise what this transaction wrote (cheap when it wrote no frames or ROIs);
     returns whether it promoted metadata keys to new columns (never without `promote`: a
-    lake-backed catalog's write sees only the frames it changes, store/lake_write.py).
+    lake-backed catalog's write sees only the frames it changes, store/lake_write.py, and
+    codes only its frames with ROIs, without `every_frame`: see `code`).
 
     Runs inside the writer's transaction, just before COMMIT.
     """
@@ -164,6 +179,9 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True) -> bool:
     first = next_frame_key(con)
     if new_frames:
         _key_new_frames(con, first, int(new_frames))
+    contexts = has_context_keys(con)
+    if new_frames and contexts:
+        key_contexts(con, "frame_key >= ?", [first])
     promoted = promoted_columns(con)
     if new_frames:
         fill_promoted(con, promoted, "frame_key >= ?", [first])
@@ -173,21 +191,32 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True) -> bool:
         add_label_keys(con)
         _key_rows(con, "rois", first, bool(new_frames))
     if pending:
+        con.execute(f"DROP TABLE IF EXISTS {CODES_ALIGNED}")
         _rekey_labels(con)
+        if contexts:  # their context_id may have been changed in place
+            key_contexts(con, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
         fill_promoted(con, promoted, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
         pending_frames = "frame_key IN (SELECT frame_key FROM _layout_pending)"
         tally(con, pending_frames, [], -1)
         for table in ("frame_labels", "frame_codes"):
             con.execute(f"DELETE FROM {table} WHERE {pending_frames}")
         summarise(con, "r." + pending_frames, [])
-        code(con, "r." + pending_frames, [])
+        code(con, pending_frames, [], every_frame=every_frame)
         tally(con, pending_frames, [], 1)
         con.execute("DELETE FROM _layout_pending")
     if new_rois and new_frames:
         summarise(con, "r.frame_key >= ?", [first])
-        code(con, "r.frame_key >= ?", [first])
+    if new_frames:
+        code(con, "frame_key >= ?", [first], every_frame=every_frame)
+    if new_rois and new_frames:
         tally(con, "frame_key >= ?", [first], 1)
+    if new_rois and not pending and _pending_left(con):  # ROIs added to stored frames
+        con.execute(f"DROP TABLE IF EXISTS {CODES_ALIGNED}")
     return bool(new_frames) and promote and promote_while_small(con)
+
+
+def _pending_left(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("SELECT count(*) FROM _layout_pending").fetchall()[0][0])
 
 
 def promote_while_small(con: duckdb.DuckDBPyConnection) -> bool:
@@ -385,13 +414,75 @@ def code(
     params: Sequence[Any],
     into: str = "frame_codes",
     rois: str = "rois",
+    *,
+    every_frame: bool = True,
 ) -> None:
-    """Append the ROI codes of the frames `which` selects (over `rois r`), sorted by frame."""
+    """Append the ROI codes of the frames `which` selects (a condition on `frame_key`, applied
+    to `frames` and to `rois`), sorted by frame: one row per stored frame, an empty list for a
+    frame without ROIs (`every_frame`; otherwise frames with ROIs only, as a lake keeps them).
+
+    A row for every frame, appended in key order as frames are, keeps frame_codes row for row
+    beside frames (CODES_ALIGNED)."""
+    join = "LEFT JOIN" if every_frame else "JOIN"
     con.execute(
-        f"INSERT INTO {into} SELECT r.frame_key, list({roi_code('r')}) FROM {rois} r"
-        f" WHERE {which} AND r.frame_key <> {NO_FRAME} GROUP BY r.frame_key ORDER BY r.frame_key",
+        f"INSERT INTO {into} SELECT f.frame_key, coalesce(list({roi_code('r')})"
+        " FILTER (WHERE r.frame_key IS NOT NULL), []::BIGINT[])"
+        f" FROM (SELECT frame_key FROM frames WHERE {which}) f {join}"
+        f" (SELECT frame_key, label_key, confidence FROM {rois} WHERE {which}) r"
+        " ON r.frame_key = f.frame_key GROUP BY f.frame_key ORDER BY f.frame_key",
+        [*params, *params],
+    )
+
+
+def has_context_keys(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the frames (of a local catalog) carry context keys."""
+    rows = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'frames'"
+        " AND column_name = ? AND NOT internal AND schema_name = current_schema()",
+        [CONTEXT_KEY],
+    ).fetchall()
+    return bool(rows[0][0])
+
+
+def key_contexts(con: duckdb.DuckDBPyConnection, which: str, params: Sequence[Any]) -> None:
+    """Context keys for the frames `which` selects (a condition on frames' own columns):
+    their contexts without a key get the next ones, in the order of their first frame."""
+    add_context_keys(
+        con,
+        f"SELECT context_id, min(frame_key) AS first FROM frames WHERE {which} GROUP BY context_id",
+        params,
+    )
+    con.execute(
+        f"UPDATE frames SET {CONTEXT_KEY} = k.context_key FROM {CONTEXT_KEYS} k"
+        f" WHERE frames.context_id = k.context_id AND frames.{CONTEXT_KEY} IS DISTINCT FROM"
+        f" k.context_key AND ({which})",
         list(params),
     )
+
+
+def add_context_keys(con: duckdb.DuckDBPyConnection, contexts: str, params: Sequence[Any]) -> None:
+    """Keys for the contexts of `contexts` (context_id, first: an order) that have none."""
+    con.execute(
+        f"INSERT INTO {CONTEXT_KEYS} SELECT c.context_id, (SELECT coalesce(max(context_key)"
+        f" + 1, 0) FROM {CONTEXT_KEYS}) + row_number() OVER (ORDER BY c.first, c.context_id)"
+        f" - 1 FROM ({contexts}) c WHERE c.context_id NOT IN (SELECT context_id FROM"
+        f" {CONTEXT_KEYS})",
+        list(params),
+    )
+
+
+def codes_aligned(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether frame_codes holds one row per frame, in the stored order of frames."""
+    rows = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
+        [CODES_ALIGNED],
+    ).fetchall()
+    return bool(rows[0][0])
+
+
+def mark_aligned(con: duckdb.DuckDBPyConnection) -> None:
+    """Say that frame_codes was just written row for row beside frames (a whole build)."""
+    con.execute(f"CREATE TABLE IF NOT EXISTS {CODES_ALIGNED} (built TIMESTAMP)")
 
 
 def tally(

@@ -73,8 +73,37 @@ def build_codes(con: Con, rois: str = "rois") -> None:
     top = layout.next_frame_key(con)
     for start in range(0, max(top, 1), SUMMARY_FRAMES):
         stretch = [start, start + SUMMARY_FRAMES - 1]
-        committed(con, layout.code, "r.frame_key BETWEEN ? AND ?", stretch, built, rois)
+        committed(con, layout.code, "frame_key BETWEEN ? AND ?", stretch, built, rois)
         committed(con, layout.tally, "frame_key BETWEEN ? AND ?", stretch, 1, built, counts)
+
+
+def align_codes(con: Con) -> None:
+    """The codes built again with a row for every frame, unless they have one (the migration
+    to schema version 10; a catalog migrated through version 8 just now has)."""
+    if not layout.codes_aligned(con):
+        build_codes(con)
+
+
+def key_all_contexts(con: Con) -> None:
+    """A context key on every frame (layout.CONTEXT_KEY; the migration to schema version
+    10), SUMMARY_FRAMES frames per transaction; again after an interruption, it keys the
+    frames left without one."""
+    if not layout.has_context_keys(con):
+        committed(con, _add_context_keys)
+    every = "SELECT context_id, min(frame_key) AS first FROM frames GROUP BY context_id"
+    committed(con, layout.add_context_keys, every, [])
+    top = layout.next_frame_key(con)
+    for start in range(0, max(top, 1), SUMMARY_FRAMES):
+        stretch = [start, start + SUMMARY_FRAMES - 1]
+        committed(con, layout.key_contexts, "frame_key BETWEEN ? AND ?", stretch)
+
+
+def _add_context_keys(con: Con) -> None:
+    con.execute(f"ALTER TABLE frames ADD COLUMN {layout.CONTEXT_KEY} INTEGER")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {layout.CONTEXT_KEYS} ("
+        "context_id VARCHAR NOT NULL, context_key INTEGER NOT NULL)"
+    )
 
 
 def swap(con: Con) -> None:
@@ -85,6 +114,8 @@ def swap(con: Con) -> None:
         if built in built_now:
             con.execute(f"DROP TABLE IF EXISTS {table}")
             con.execute(f"ALTER TABLE {built} RENAME TO {table}")
+    if CODES["frame_codes"] in built_now:  # a row per frame, in key order as frames are
+        layout.mark_aligned(con)
     con.execute("DELETE FROM _layout_pending")
 
 

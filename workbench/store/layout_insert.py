@@ -34,6 +34,8 @@ def insert_keyed(con: Con, frames: pa.Table, sources: pa.Table, rois: pa.Table) 
         return False
     first = layout.next_frame_key(con)
     count = frames.num_rows
+    if layout.CONTEXT_KEY in frames.column_names:  # derived here, never taken from the rows
+        frames = frames.drop_columns([layout.CONTEXT_KEY])
     keys = pa.array(np.arange(first, first + count, dtype=np.int64))
     promoted = layout.promoted_columns(con)
     columns = "".join(
@@ -41,8 +43,18 @@ def insert_keyed(con: Con, frames: pa.Table, sources: pa.Table, rois: pa.Table) 
         for column in promoted.values()
     )
     with registered(con, "_wb_keyed", frames.append_column("frame_key", keys)):
+        source, order = "_wb_keyed", ""
+        if layout.has_context_keys(con):  # the batch's contexts keyed, their keys in the rows
+            layout.add_context_keys(
+                con, "SELECT context_id, min(frame_key) AS first FROM _wb_keyed GROUP BY 1", []
+            )
+            source = (
+                f"(SELECT t.*, k.context_key AS {layout.CONTEXT_KEY} FROM _wb_keyed t"
+                f" JOIN {layout.CONTEXT_KEYS} k ON k.context_id = t.context_id)"
+            )
+            order = " ORDER BY frame_key"  # the join may reorder; frames stay in key order
         con.execute(
-            f"INSERT INTO frames BY NAME SELECT *{columns} FROM _wb_keyed",
+            f"INSERT INTO frames BY NAME SELECT *{columns} FROM {source}{order}",
             [layout.pointer(key) for key in promoted],
         )
     layout.set_next_frame_key(con, first + count)
@@ -58,8 +70,10 @@ def insert_keyed(con: Con, frames: pa.Table, sources: pa.Table, rois: pa.Table) 
             con.execute("INSERT INTO rois BY NAME SELECT * FROM _wb_keyed")
             mine = "r.frame_key IS NOT NULL"
             layout.summarise(con, mine, [], rois="_wb_keyed")
-            layout.code(con, mine, [], rois="_wb_keyed")
+            layout.code(con, "frame_key >= ?", [first], rois="_wb_keyed")
         layout.tally(con, "frame_key >= ?", [first], 1)
+    else:  # a row of codes for every frame, none here
+        layout.code(con, "frame_key >= ?", [first], rois="(SELECT * FROM rois LIMIT 0)")
     return layout.promote_while_small(con)
 
 

@@ -21,6 +21,9 @@ class Unbatched:
     safe to run again after an interruption (the version's transaction completes it)."""
 
     run: Callable[[duckdb.DuckDBPyConnection], object]
+    # Whether it rewrites only what a local catalog keeps: a lake-backed catalog skips it
+    # (otherwise it refuses the migration, as the lake's rows would need rewriting by a job).
+    local_only: bool = False
 
 
 # A migration step: a statement, a function of the migrating connection (for steps that
@@ -407,7 +410,22 @@ _KEYPOINTS: Sequence[Step] = (
         updated TIMESTAMP DEFAULT current_timestamp)""",
 )
 
-MIGRATIONS: list[Sequence[Step]] = [_V1, _V2, _V3, _V4, _V5, _V6, _LAYOUT, _CODES, _KEYPOINTS]
+# Version 10: frame_codes holds a row for every frame (an empty list for a frame without
+# ROIs) in the stored order of frames, so a filtered view's ROI codes are read beside its
+# frames, the WHERE evaluated in the same scan (layout.CODES_ALIGNED, query/facets.py).
+# A lake-backed catalog skips it: its codes are never read beside its frames.
+# Version 10 also keys each frame's context with a small integer (frames.context_key, table
+# context_keys), so the facets count a view's contexts over integers.
+_ALIGNED: Sequence[Step] = (
+    Unbatched(layout_build.align_codes, local_only=True),
+    Unbatched(layout_build.key_all_contexts, local_only=True),
+    layout_build.swap,
+)
+
+MIGRATIONS: list[Sequence[Step]] = [
+    *(_V1, _V2, _V3, _V4, _V5, _V6),
+    *(_LAYOUT, _CODES, _KEYPOINTS, _ALIGNED),
+]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -443,6 +461,7 @@ PUBLIC_TABLES: tuple[str, ...] = (
     "frame_labels",
     "frame_codes",
     "code_counts",
+    "context_keys",
     "metadata_columns",
     "keypoint_labels",
 )
