@@ -4,8 +4,8 @@ import random
 
 import pytest
 
+from workbench.ingest._labelbox_keyframes import Keyframe, interpolated
 from workbench.ingest._labelbox_rows import box_steps
-from workbench.ingest.labelbox import _interpolated, _Keyframe
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -13,7 +13,7 @@ def test_box_steps_match_the_per_frame_interpolation(seed: int) -> None:
     rng = random.Random(seed)
     numbers = sorted(rng.sample(range(1, 400), rng.randint(1, 12)))
     keyframes = [
-        _Keyframe(
+        Keyframe(
             n,
             "box",
             [
@@ -26,7 +26,7 @@ def test_box_steps_match_the_per_frame_interpolation(seed: int) -> None:
         )
         for n in numbers
     ]
-    expected = list(_interpolated(keyframes))
+    expected = list(interpolated(keyframes))
     steps, values, held, is_key = box_steps(numbers, [k.values for k in keyframes])
     assert steps.tolist() == [k.number for k, _ in expected]
     assert is_key.tolist() == [flag for _, flag in expected]

@@ -2,7 +2,7 @@
 
 A box object's keyframes are checked in Python (a few per object), then the boxes of every
 frame between them are interpolated with numpy in the same float operations as
-`labelbox._interpolated`, and a classification's answer becomes one attributes text per
+`_labelbox_keyframes.interpolated`, and a classification's answer becomes one attributes text per
 distinct set of answers: no `Roi` per frame. Rows are in ROI_SCHEMA's column order with the
 frame's position in its video (`Placed.positions`) beside them, so that the import can put
 them in the order the per-record path wrote them (video by video, frame by frame, line by
@@ -68,7 +68,7 @@ class VideoIndex:
 def box_steps(
     numbers: Sequence[int], values: Sequence[Sequence[float]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every frame from the first keyframe to the last, as `labelbox._interpolated` yields
+    """Every frame from the first keyframe to the last, as `_labelbox_keyframes.interpolated` yields
     them: (numbers, values n x 4, index of the keyframe each holds from, is a keyframe)."""
     nums = np.asarray(numbers, dtype=np.int64)
     vals = np.asarray(values, dtype=np.float64)

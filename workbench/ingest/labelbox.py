@@ -17,22 +17,29 @@ Export is workbench.ingest._labelbox_export's.
 from __future__ import annotations
 
 import itertools
-import math
 import os
 import uuid as uuidlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
-from workbench.ingest._labelbox_contexts import TOOLS, Contexts
+from workbench.ingest._labelbox_contexts import Contexts
 from workbench.ingest._labelbox_export import export_files
+from workbench.ingest._labelbox_keyframes import (
+    Keyframe,
+    interpolated,
+    is_integer,
+    is_number,
+    normalised,
+    parsed_keyframes,
+)
 from workbench.ingest._labelbox_rows import (
     Base,
     Placed,
@@ -299,22 +306,12 @@ def _confidence(value: Any, answer: Any, where: str) -> float:
         value = answer.get("confidence")
     if value is None:
         return 1.0
-    if not _number(value) or not 0.0 <= value <= 1.0:
+    if not is_number(value) or not 0.0 <= value <= 1.0:
         raise RecordError(where, f"confidence must be a number in [0, 1], got {value!r}")
     return float(value)
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 # -- objects -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Keyframe:
-    number: int
-    kind: str
-    values: list[float]  # bbox: left, top, width, height; point/line: x0, y0, x1, y1...
-    classifications: list[Any]
 
 
 def _object(line: dict[str, Any], where: str, index: VideoIndex, base: Roi) -> Placed:
@@ -324,7 +321,7 @@ def _object(line: dict[str, Any], where: str, index: VideoIndex, base: Roi) -> P
     video = index.video
     attributes = dict(base.attributes)
     if line.get("classifications"):
-        attributes["track_classifications"] = _normalised(line["classifications"])
+        attributes["track_classifications"] = normalised(line["classifications"])
     parts: list[Placed] = []
     others: list[tuple[str, Roi]] = []  # ROIs of the segments not made as rows
     kinds: set[str] = set()
@@ -332,7 +329,7 @@ def _object(line: dict[str, Any], where: str, index: VideoIndex, base: Roi) -> P
         keyframes = segment.get("keyframes") if isinstance(segment, dict) else None
         if not isinstance(keyframes, list) or not keyframes:
             raise RecordError(where, f"segment {number} needs a non-empty keyframes list")
-        parsed = sorted(_keyframes(keyframes, where), key=lambda k: k.number)
+        parsed = sorted(parsed_keyframes(keyframes, where), key=lambda k: k.number)
         for keyframe in (parsed[0], parsed[-1]):  # before interpolating between them
             video.check(keyframe.number, where)
         kinds.update(k.kind for k in parsed)
@@ -345,7 +342,7 @@ def _object(line: dict[str, Any], where: str, index: VideoIndex, base: Roi) -> P
         if boxes is not None:
             parts.append(boxes)
             continue
-        for step, is_keyframe in _interpolated(parsed):
+        for step, is_keyframe in interpolated(parsed):
             frame_id = video.numbers.get(step.number)
             if frame_id is None:
                 continue  # a frame of the video not imported (frame_step)
@@ -361,7 +358,7 @@ def _object(line: dict[str, Any], where: str, index: VideoIndex, base: Roi) -> P
 
 
 def _box_rows(
-    parsed: Sequence[_Keyframe],
+    parsed: Sequence[Keyframe],
     attributes: dict[str, Any],
     where: str,
     index: VideoIndex,
@@ -409,93 +406,6 @@ def _checked(
     )
 
 
-_PLAIN_BOX = frozenset({"frame", "bbox"})
-_BOX_KEY_SET = frozenset({"left", "top", "width", "height"})
-
-
-def _keyframes(keyframes: list[Any], where: str) -> list[_Keyframe]:
-    """The keyframes of a segment; those that are plain boxes (`frame` and a `bbox` of four
-    numbers, no classifications) checked at once, any other one by one (`_keyframe`)."""
-    plain = all(type(k) is dict and k.keys() == _PLAIN_BOX for k in keyframes) and all(
-        type(k["bbox"]) is dict and k["bbox"].keys() == _BOX_KEY_SET for k in keyframes
-    )
-    if plain:
-        boxes = [[k["bbox"][key] for key in _BOX_KEYS] for k in keyframes]
-        frames = [k["frame"] for k in keyframes]
-        types = set(map(type, itertools.chain.from_iterable(boxes)))
-        if types <= {int, float} and set(map(type, frames)) == {int}:
-            values = np.array(boxes, dtype=np.float64)
-            if np.isfinite(values).all() and (values[:, 2:] >= 0).all():
-                return [
-                    _Keyframe(frame, "box", box, [])
-                    for frame, box in zip(frames, values.tolist(), strict=True)
-                ]
-    return [_keyframe(k, where) for k in keyframes]
-
-
-def _keyframe(keyframe: Any, where: str) -> _Keyframe:
-    if not isinstance(keyframe, dict) or "frame" not in keyframe:
-        raise RecordError(where, "a keyframe needs a frame number")
-    tools = [tool for tool in TOOLS if tool in keyframe]
-    if len(tools) != 1:
-        raise RecordError(where, f"keyframe {keyframe['frame']} needs one of bbox, point, line")
-    tool, value = tools[0], keyframe[tools[0]]
-    values = _values(tool, value)
-    if values is None:
-        problem = f"keyframe {keyframe['frame']} has a malformed {tool}: {value!r}"
-        raise RecordError(where, problem)
-    frame = keyframe["frame"]
-    if not _integer(frame):
-        raise RecordError(where, f"frame number {frame!r} is not an integer")
-    nested = _normalised(keyframe["classifications"]) if keyframe.get("classifications") else []
-    return _Keyframe(frame, TOOLS[tool], values, nested)
-
-
-_BOX_KEYS = ("left", "top", "width", "height")
-
-
-def _values(tool: str, value: Any) -> list[float] | None:
-    """A keyframe's coordinates (bbox: left, top, width, height; point/line: x0, y0, ...),
-    or None when they are malformed."""
-    if tool == "bbox":
-        if not isinstance(value, dict):
-            return None
-        given: list[Any] = [value.get(k) for k in _BOX_KEYS]
-        if not all(map(_number, given)):
-            return None
-        values = [float(v) for v in given]
-        return None if values[2] < 0 or values[3] < 0 else values
-    points = [value] if tool == "point" else value
-    if not isinstance(points, list) or not all(_xy(p) for p in points):
-        return None
-    return [float(p[axis]) for p in points for axis in ("x", "y")]
-
-
-def _xy(point: Any) -> bool:
-    return isinstance(point, dict) and _number(point.get("x")) and _number(point.get("y"))
-
-
-def _interpolated(keyframes: Sequence[_Keyframe]) -> Iterator[tuple[_Keyframe, bool]]:
-    """The keyframes and, between two of them, linearly interpolated frames.
-
-    Lines whose point counts differ hold the earlier shape; classifications of a keyframe
-    hold until the next one.
-    """
-    for previous, current in itertools.pairwise(keyframes):
-        yield previous, True
-        span = current.number - previous.number
-        same_shape = len(previous.values) == len(current.values)
-        for offset in range(1, span):
-            t = offset / span
-            values = (
-                [a + (b - a) * t for a, b in zip(previous.values, current.values, strict=True)]
-                if same_shape
-                else previous.values
-            )
-            yield replace(previous, number=previous.number + offset, values=values), False
-    yield keyframes[-1], True
-
-
 def _geometry(kind: str, values: list[float]) -> list[list[float]]:
     return [box_ring(*values)] if kind == "box" else [values]
 
@@ -504,33 +414,8 @@ def _with_classifications(attributes: dict[str, Any], nested: list[Any]) -> dict
     return {**attributes, "classifications": nested} if nested else attributes
 
 
-def _normalised(classifications: Any) -> list[Any]:
-    """Nested classifications with checklists' `answers` spelled `answer`, as Labelbox writes."""
-    if not isinstance(classifications, list):
-        return []
-    out = []
-    for item in classifications:
-        if not isinstance(item, dict):
-            continue
-        item = dict(item)
-        if "answers" in item and "answer" not in item:
-            item["answer"] = item.pop("answers")
-        answer = item.get("answer")
-        if isinstance(answer, dict) and "classifications" in answer:
-            item["answer"] = {**answer, "classifications": _normalised(answer["classifications"])}
-        elif isinstance(answer, list):
-            item["answer"] = [
-                {**a, "classifications": _normalised(a["classifications"])}
-                if isinstance(a, dict) and "classifications" in a
-                else a
-                for a in answer
-            ]
-        out.append(item)
-    return out
-
-
 def _normalised_answer(answer: Any) -> Any:
-    return _normalised([{"answer": answer}])[0]["answer"]
+    return normalised([{"answer": answer}])[0]["answer"]
 
 
 # -- classifications ---------------------------------------------------------------------------
@@ -598,7 +483,7 @@ def _frame_numbers(ranges: Any, where: str, count: int) -> list[int]:
     numbers: set[int] = set()
     for block in ranges:
         start, end = (block.get("start"), block.get("end")) if isinstance(block, dict) else (0, 0)
-        if not (_integer(start) and _integer(end) and start <= end):
+        if not (is_integer(start) and is_integer(end) and start <= end):
             raise RecordError(where, f"a frames range needs integers start <= end, got {block!r}")
         if start < 1 or end > count:
             # Checked before the range is expanded: [1, 10**12] must not become a list.
@@ -608,7 +493,3 @@ def _frame_numbers(ranges: Any, where: str, count: int) -> list[int]:
             )
         numbers.update(range(start, end + 1))
     return sorted(numbers)
-
-
-def _integer(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
