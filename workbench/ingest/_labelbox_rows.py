@@ -173,10 +173,14 @@ def box_rows(
     if ring.size and not (np.isfinite(ring).all() and np.abs(ring).max() <= MAX_COORDINATE):
         return None
     count = len(positions)
-    parts = np.zeros(count, dtype=np.int64)
-    columns, zero = _box_columns([base], parts, ring, pa.array(texts, pa.string()))
-    columns["keyframe"] = pa.array(keyframe[keep])
-    return Rows(_table(columns), positions, int(np.count_nonzero(zero)))
+    x_min, y_min = np.minimum(x, x1), np.minimum(y, y1)
+    x_max, y_max = np.maximum(x, x1), np.maximum(y, y1)
+    zero = (x_max <= x_min) | (y_max <= y_min)
+    owner, every = np.zeros(count, dtype=np.int64), np.ones(count, dtype=bool)
+    text_at = np.arange(count, dtype=np.int64)
+    texts_array = pa.array(texts, pa.string())
+    columns = _Columns([base], owner, every, ring, keyframe[keep], texts_array, text_at, zero)
+    return Rows(columns.table(text_at), positions, int(np.count_nonzero(zero)))
 
 
 def roi_rows(rows: list[tuple[Any, ...]], index: VideoIndex, zero_area: int) -> Rows:
@@ -213,117 +217,126 @@ class Made:
 
 
 def rows_of(videos: list[list[tuple[int, Part]]]) -> Made:
-    """The rows of every video's parts (each with the number of its line in the write)."""
-    boxes: list[tuple[int, int, Boxes]] = []
-    answers: list[tuple[int, int, Answers]] = []
-    tables: list[pa.Table] = []
-    keys: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    """The rows of every video's parts (each with the number of its line in the write).
+
+    Boxes and answers become one set of numpy columns that is sorted before any Arrow
+    column is made; rows made one by one are merged in by a take of the whole table."""
+    parts: list[tuple[int, int, Boxes | Answers]] = []
+    tables: list[tuple[int, int, Rows]] = []
     zero = np.zeros(len(videos), dtype=np.int64)
-    for v, parts in enumerate(videos):
-        for line, part in parts:
-            if isinstance(part, Boxes):
-                boxes.append((v, line, part))
-            elif isinstance(part, Answers):
-                answers.append((v, line, part))
-            else:
-                tables.append(part.table)
-                keys.append(_keys(v, line, part.positions))
+    for v, placed in enumerate(videos):
+        for line, part in placed:
+            if isinstance(part, Rows):
+                tables.append((v, line, part))
                 zero[v] += part.zero_area
-    if boxes:
-        table, zeros = _boxes_table([p for _, _, p in boxes])
-        tables.insert(0, table)
-        keys.insert(0, _keys_of(boxes))
-        videos_of = np.repeat([v for v, _, _ in boxes], [len(p.positions) for _, _, p in boxes])
-        zero += np.bincount(videos_of, weights=zeros, minlength=len(videos)).astype(np.int64)
-    if answers:
-        tables.append(_answers_table([p for _, _, p in answers]))
-        keys.append(_keys_of(answers))
+            else:
+                parts.append((v, line, part))
+    counts = np.array([len(p.positions) for _, _, p in parts], dtype=np.int64)
+    owner = np.repeat(np.arange(len(parts)), counts)
+    video = np.array([v for v, _, _ in parts], dtype=np.int64)[owner]
+    line = np.array([n for _, n, _ in parts], dtype=np.int64)[owner]
+    positions = np.concatenate([p.positions for _, _, p in parts] or [np.zeros(0, np.int64)])
+    columns = _Columns.of([p for _, _, p in parts], owner)
+    zero += np.bincount(video, weights=columns.zero, minlength=len(videos)).astype(np.int64)
     if not tables:
-        empty = np.zeros(0, dtype=np.int64)
-        return Made(ROWS.empty_table(), empty, empty, zero)
-    video, positions, line = (np.concatenate(k) for k in zip(*keys, strict=True))
+        order = np.lexsort((line, positions, video))
+        return Made(columns.table(order), video[order], positions[order], zero)
+    keys = [(video, positions, line)] + [
+        (np.full(len(t.positions), v), t.positions, np.full(len(t.positions), n))
+        for v, n, t in tables
+    ]
+    video, positions, line = (np.concatenate(k).astype(np.int64) for k in zip(*keys, strict=True))
     order = np.lexsort((line, positions, video))
-    rows = pa.concat_tables(tables).take(pa.array(order))
+    whole = [columns.table(np.arange(len(owner))), *(t.table for _, _, t in tables)]
+    rows = pa.concat_tables(whole).take(pa.array(order))
     return Made(rows, video[order], positions[order], zero)
 
 
-def _keys(video: int, line: int, positions: np.ndarray) -> tuple[np.ndarray, ...]:
-    count = len(positions)
-    return np.full(count, video, np.int64), positions, np.full(count, line, np.int64)
+@dataclass
+class _Columns:
+    """Per row of box and answer parts (in part order): its part, whether it is a box, its
+    ring (NaN for answers), keyframe flag, attributes text (an index into `texts`)."""
+
+    bases: list[Base]
+    owner: np.ndarray
+    box: np.ndarray
+    ring: np.ndarray
+    keyframe: np.ndarray
+    texts: pa.Array
+    text_at: np.ndarray
+    zero: np.ndarray
+
+    @classmethod
+    def of(cls, parts: list[Boxes | Answers], owner: np.ndarray) -> _Columns:
+        count = len(owner)
+        box = np.zeros(count, dtype=bool)
+        ring = np.full((count, 8), np.nan)
+        keyframe = np.zeros(count, dtype=bool)
+        text_at = np.zeros(count, dtype=np.int64)
+        starts = np.cumsum([0] + [len(p.positions) for p in parts])
+        texts: list[str | None] = []
+        boxes = [n for n, p in enumerate(parts) if isinstance(p, Boxes)]
+        if boxes:
+            at = np.concatenate([np.arange(starts[n], starts[n + 1]) for n in boxes])
+            made, held, is_key = _boxes([parts[n] for n in boxes])  # type: ignore[misc]
+            box[at], ring[at], keyframe[at], text_at[at] = True, made, is_key, held
+            texts.extend(t for n in boxes for t in parts[n].texts)
+        for n, part in enumerate(parts):
+            if isinstance(part, Answers):
+                text_at[starts[n] : starts[n + 1]] = part.text_at + len(texts)
+                texts.extend(part.texts)
+        x, y, x1, y1 = ring[:, 0], ring[:, 1], ring[:, 2], ring[:, 5]
+        flat = (np.maximum(x, x1) <= np.minimum(x, x1)) | (np.maximum(y, y1) <= np.minimum(y, y1))
+        bases = [p.base for p in parts]
+        return cls(bases, owner, box, ring, keyframe, pa.array(texts, pa.string()), text_at, box & flat)
+
+    def table(self, order: np.ndarray) -> pa.Table:
+        """The rows in `order`."""
+        box, ring, owner = self.box[order], self.ring[order], self.owner[order]
+        count, empty = len(order), ~box
+        rings = ring[box]
+        inner = pa.ListArray.from_arrays(
+            pa.array(np.arange(0, 8 * len(rings) + 1, 8, dtype=np.int32)), pa.array(rings.ravel())
+        )
+        outer = np.zeros(count + 1, dtype=np.int32)
+        np.cumsum(box, out=outer[1:])
+        geometry = pa.ListArray.from_arrays(pa.array(outer), inner)
+        x, y, x1, y1 = ring[:, 0], ring[:, 1], ring[:, 2], ring[:, 5]
+        x_min, y_min = np.minimum(x, x1), np.minimum(y, y1)
+        x_max, y_max = np.maximum(x, x1), np.maximum(y, y1)
+        columns = _constant(self.bases, owner)
+        kinds = pa.array(["box", "classification"], pa.string())
+        columns.update(
+            kind=kinds.take(pa.array(empty.astype(np.int8))),
+            geometry=geometry.cast(GEOMETRY),
+            x_min=pa.array(x_min, mask=empty),
+            y_min=pa.array(y_min, mask=empty),
+            x_max=pa.array(x_max, mask=empty),
+            y_max=pa.array(y_max, mask=empty),
+            area=pa.array((x_max - x_min) * (y_max - y_min), mask=empty),
+            attributes=self.texts.take(pa.array(self.text_at[order])),
+            keyframe=pa.array(self.keyframe[order], mask=empty),
+        )
+        return _table(columns)
 
 
-def _keys_of(parts: Sequence[tuple[int, int, Boxes | Answers]]) -> tuple[np.ndarray, ...]:
-    counts = [len(p.positions) for _, _, p in parts]
-    video = np.repeat(np.array([v for v, _, _ in parts], np.int64), counts)
-    line = np.repeat(np.array([n for _, n, _ in parts], np.int64), counts)
-    return video, np.concatenate([p.positions for _, _, p in parts]), line
-
-
-def _boxes_table(parts: list[Boxes]) -> tuple[pa.Table, np.ndarray]:
-    """The rows of box parts, part after part, and whether each box has no area."""
+def _boxes(parts: list[Boxes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rings (n x 8) of box parts' frames, part after part, the keyframe each holds
+    from (an index into the parts' texts) and whether it is a keyframe."""
     numbers = np.concatenate([p.numbers for p in parts])
     values = np.concatenate([p.values for p in parts])
     ends = np.concatenate([p.ends for p in parts])
     _, stepped, held, is_key = box_steps(numbers, values, np.flatnonzero(ends))
     imported = np.concatenate([p.imported for p in parts])
-    held, is_key = held[imported], is_key[imported]
     x, y, w, h = stepped[imported].T
     x1, y1 = x + w, y + h
-    ring = np.column_stack([x, y, x1, y, x1, y1, x, y1])
-    texts = pa.array([t for p in parts for t in p.texts], pa.string()).take(pa.array(held))
-    counts = [len(p.positions) for p in parts]
-    owner = np.repeat(np.arange(len(parts)), counts)
-    columns, zero = _box_columns([p.base for p in parts], owner, ring, texts)
-    columns["keyframe"] = pa.array(is_key)
-    return _table(columns), zero
+    return np.column_stack([x, y, x1, y, x1, y1, x, y1]), held[imported], is_key[imported]
 
 
-def _box_columns(
-    bases: list[Base], owner: np.ndarray, ring: np.ndarray, texts: pa.Array
-) -> tuple[dict[str, Any], np.ndarray]:
-    """The columns of boxes given as rings (n x 8), `owner` the base of each."""
-    x, y, x1, y1 = ring[:, 0], ring[:, 1], ring[:, 2], ring[:, 5]
-    x_min, y_min = np.minimum(x, x1), np.minimum(y, y1)
-    x_max, y_max = np.maximum(x, x1), np.maximum(y, y1)
-    count = len(ring)
-    rings = pa.ListArray.from_arrays(
-        pa.array(np.arange(0, 8 * count + 1, 8, dtype=np.int32)), pa.array(ring.ravel())
-    )
-    geometry = pa.ListArray.from_arrays(pa.array(np.arange(count + 1, dtype=np.int32)), rings)
-    columns = _constant(bases, owner, "box")
-    columns.update(
-        geometry=geometry.cast(GEOMETRY),
-        x_min=pa.array(x_min),
-        y_min=pa.array(y_min),
-        x_max=pa.array(x_max),
-        y_max=pa.array(y_max),
-        area=pa.array((x_max - x_min) * (y_max - y_min)),
-        attributes=texts,
-    )
-    return columns, (x_max <= x_min) | (y_max <= y_min)
-
-
-def _answers_table(parts: list[Answers]) -> pa.Table:
-    counts = [len(p.positions) for p in parts]
-    owner = np.repeat(np.arange(len(parts)), counts)
-    offsets = np.cumsum([0] + [len(p.texts) for p in parts[:-1]])
-    at = np.concatenate([p.text_at + o for p, o in zip(parts, offsets, strict=True)])
-    texts = pa.array([t for p in parts for t in p.texts], pa.string()).take(pa.array(at))
-    count = len(owner)
-    columns = _constant([p.base for p in parts], owner, "classification")
-    empty = pa.ListArray.from_arrays(
-        pa.array(np.zeros(count + 1, dtype=np.int32)), pa.array([], GEOMETRY.value_type)
-    )
-    columns.update(
-        geometry=empty.cast(GEOMETRY), attributes=texts, keyframe=pa.nulls(count, pa.bool_())
-    )
-    return _table(columns)
-
-
-def _constant(bases: list[Base], owner: np.ndarray, kind: str) -> dict[str, Any]:
+def _constant(bases: list[Base], owner: np.ndarray) -> dict[str, Any]:
     """The columns each row takes from its line's base (`owner`: the base of each row)."""
     count = len(owner)
-    take = pa.array(owner)
+    take = pa.array(owner, pa.int64())
     label = pa.array([b.label for b in bases], pa.string()).take(take)
     labels = pa.ListArray.from_arrays(pa.array(np.arange(count + 1, dtype=np.int32)), label)
     no_sources = pa.ListArray.from_arrays(
@@ -336,8 +349,7 @@ def _constant(bases: list[Base], owner: np.ndarray, kind: str) -> dict[str, Any]
         "field": pa.array([b.field for b in bases], pa.string()).take(take),
         "label": label,
         "labels": labels,
-        "confidence": pa.array(confidence[owner] if count else confidence[:0]),
-        "kind": pa.repeat(pa.scalar(kind, pa.string()), count),
+        "confidence": pa.array(confidence[owner]),
         "x_min": pa.nulls(count, pa.float64()),
         "y_min": pa.nulls(count, pa.float64()),
         "x_max": pa.nulls(count, pa.float64()),

@@ -190,7 +190,6 @@ def _write(writer: CatalogWriter, collected: _Collected, field_name: str) -> Non
     made = rows_of([collected.parts[c] for c in contexts])
     bounds = np.searchsorted(made.video, np.arange(len(contexts) + 1))
     keep = np.ones(made.rows.num_rows, dtype=bool)
-    ids: list[pa.Array] = []
     for number, context_id in enumerate(contexts):
         index = collected.indexes[context_id]
         where = f"context {context_id!r}"
@@ -200,7 +199,6 @@ def _write(writer: CatalogWriter, collected: _Collected, field_name: str) -> Non
         if kept is not None:
             keep[start:end] = kept
             positions = positions[kept]
-        ids.append(index.ids.take(pa.array(positions)))
         if context_id not in collected.cleared:  # every frame of the video, less those refused
             collected.cleared.add(context_id)
             refused = collected.refused[context_id]
@@ -213,8 +211,11 @@ def _write(writer: CatalogWriter, collected: _Collected, field_name: str) -> Non
         if made.zero_area[number]:
             warnings.append((WARN_ZERO_AREA, where, int(made.zero_area[number])))
     if frame_ids:
+        indexes = [collected.indexes[c].ids for c in contexts]
+        first = np.cumsum([0] + [len(ids) for ids in indexes[:-1]])
+        at = (first[made.video] + made.positions)[keep]
+        column = pa.concat_arrays(indexes).take(pa.array(at, pa.int64()))
         rows = made.rows if keep.all() else made.rows.filter(pa.array(keep))
-        column = pa.chunked_array(ids, pa.string()) if ids else pa.chunked_array([], pa.string())
         rows = rows.set_column(rows.schema.get_field_index("frame_id"), "frame_id", column)
         writer.write_labels(frame_ids, field_name, _full(rows), warnings, cleared=cleared)
     collected.parts.clear()
