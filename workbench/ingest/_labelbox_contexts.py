@@ -107,7 +107,7 @@ class Contexts:
         ids = rows["id"].to_pylist()
         indexes = rows["frame_index"].combine_chunks()
         found = dict.fromkeys(wanted, (0, 0))
-        for start, end in zip(starts, [*starts[1:], len(ids)], strict=True):
+        for start, end in zip(starts, [*starts[1:], len(ids)], strict=False):
             found[contexts[start].as_py()] = (start, end)
         for context_id, (start, end) in found.items():
             index = indexes.slice(start, end - start)

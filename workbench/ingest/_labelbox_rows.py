@@ -45,17 +45,39 @@ class Base:
 @dataclass
 class Boxes:
     """Box segments of one line as keyframes (sorted, checked): `numbers` and `values`
-    (n x 4: left, top, width, height) of every segment in turn, `ends` marking each
-    segment's last keyframe, `texts` the attributes text of each keyframe, and per frame
-    from each segment's first keyframe to its last whether it was imported (`imported`)."""
+    (n x 4: left, top, width, height) of every segment in turn, the attributes text of each
+    keyframe (`texts[text_at[i]]`), per frame from each segment's first keyframe to its last
+    whether it was imported (`imported`), the positions of those, and the index of each
+    segment's last keyframe (`ends`; by default one segment)."""
 
     base: Base
     numbers: np.ndarray
     values: np.ndarray
-    ends: np.ndarray
     texts: list[str | None]
+    text_at: np.ndarray
     imported: np.ndarray
     positions: np.ndarray
+    ends: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def __post_init__(self) -> None:
+        if not len(self.ends):
+            self.ends = np.array([len(self.numbers) - 1], dtype=np.int64)
+
+    @classmethod
+    def joined(cls, segments: list[Boxes]) -> Boxes:
+        """The segments of one line as one part."""
+        sizes = np.cumsum([0] + [len(s.numbers) for s in segments])
+        texts = np.cumsum([0] + [len(s.texts) for s in segments])
+        return cls(
+            segments[0].base,
+            np.concatenate([s.numbers for s in segments]),
+            np.concatenate([s.values for s in segments]),
+            [t for s in segments for t in s.texts],
+            np.concatenate([s.text_at + t for s, t in zip(segments, texts, strict=False)]),
+            np.concatenate([s.imported for s in segments]),
+            np.concatenate([s.positions for s in segments]),
+            np.concatenate([s.ends + n for s, n in zip(segments, sizes, strict=False)]),
+        )
 
 
 @dataclass
@@ -138,13 +160,12 @@ def box_steps(
 
 
 def box_segment(
-    numbers: list[int], values: list[list[float]], index: VideoIndex
+    numbers: np.ndarray, values: np.ndarray, index: VideoIndex
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Per frame of one segment (sorted keyframes in range) whether it was imported, and
     the positions of those that were; None when a keyframe's corner is near the coordinate
     limit (`box_rows` then checks each interpolated box)."""
-    vals = np.asarray(values, dtype=np.float64)
-    corners = np.abs(np.concatenate([vals[:, :2], vals[:, :2] + vals[:, 2:]]))
+    corners = np.abs(np.concatenate([values[:, :2], values[:, :2] + values[:, 2:]]))
     if not corners.max() <= _SAFE_COORDINATE:
         return None
     found = index.lookup[numbers[0] : numbers[-1] + 1]
@@ -273,18 +294,24 @@ class _Columns:
         ring = np.full((count, 8), np.nan)
         keyframe = np.zeros(count, dtype=bool)
         text_at = np.zeros(count, dtype=np.int64)
-        starts = np.cumsum([0] + [len(p.positions) for p in parts])
+        is_box = np.array([isinstance(p, Boxes) for p in parts], dtype=bool)
+        box = is_box[owner] if count else box
         texts: list[str | None] = []
-        boxes = [n for n, p in enumerate(parts) if isinstance(p, Boxes)]
+        boxes = [p for p in parts if isinstance(p, Boxes)]
         if boxes:
-            at = np.concatenate([np.arange(starts[n], starts[n + 1]) for n in boxes])
-            made, held, is_key = _boxes([parts[n] for n in boxes])  # type: ignore[misc]
-            box[at], ring[at], keyframe[at], text_at[at] = True, made, is_key, held
-            texts.extend(t for n in boxes for t in parts[n].texts)
-        for n, part in enumerate(parts):
-            if isinstance(part, Answers):
-                text_at[starts[n] : starts[n + 1]] = part.text_at + len(texts)
-                texts.extend(part.texts)
+            made, held, is_key = _boxes(boxes)
+            at = np.flatnonzero(box)
+            ring[at], keyframe[at] = made, is_key
+            first = np.cumsum([0] + [len(p.texts) for p in boxes[:-1]])
+            kept = [p.text_at + n for p, n in zip(boxes, first, strict=True)]
+            text_at[at] = np.concatenate(kept)[held]
+            texts.extend(t for p in boxes for t in p.texts)
+        answers = [p for p in parts if isinstance(p, Answers)]
+        if answers:
+            first = len(texts) + np.cumsum([0] + [len(p.texts) for p in answers[:-1]])
+            at = [p.text_at + n for p, n in zip(answers, first, strict=True)]
+            text_at[~box] = np.concatenate(at)
+            texts.extend(t for p in answers for t in p.texts)
         x, y, x1, y1 = ring[:, 0], ring[:, 1], ring[:, 2], ring[:, 5]
         flat = (np.maximum(x, x1) <= np.minimum(x, x1)) | (np.maximum(y, y1) <= np.minimum(y, y1))
         bases = [p.base for p in parts]
@@ -325,8 +352,9 @@ def _boxes(parts: list[Boxes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from (an index into the parts' texts) and whether it is a keyframe."""
     numbers = np.concatenate([p.numbers for p in parts])
     values = np.concatenate([p.values for p in parts])
-    ends = np.concatenate([p.ends for p in parts])
-    _, stepped, held, is_key = box_steps(numbers, values, np.flatnonzero(ends))
+    first = np.cumsum([0] + [len(p.numbers) for p in parts[:-1]])
+    ends = np.concatenate([p.ends + n for p, n in zip(parts, first, strict=True)])
+    _, stepped, held, is_key = box_steps(numbers, values, ends)
     imported = np.concatenate([p.imported for p in parts])
     x, y, w, h = stepped[imported].T
     x1, y1 = x + w, y + h

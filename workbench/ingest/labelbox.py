@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from workbench.errors import IngestError, RecordError
 from workbench.ingest._labelbox_contexts import Contexts
 from workbench.ingest._labelbox_export import export_files
+from workbench.ingest._labelbox_contexts import Video
 from workbench.ingest._labelbox_keyframes import (
     Keyframe,
     interpolated,
@@ -39,6 +40,7 @@ from workbench.ingest._labelbox_keyframes import (
     is_number,
     normalised,
     parsed_keyframes,
+    plain_boxes,
 )
 from workbench.ingest._labelbox_rows import (
     Answers,
@@ -331,7 +333,8 @@ def _object(line: dict[str, Any], where: str, index: VideoIndex, base: Roi) -> P
     attributes = dict(base.attributes)
     if line.get("classifications"):
         attributes["track_classifications"] = normalised(line["classifications"])
-    boxes: list[tuple[list[Keyframe], tuple[np.ndarray, np.ndarray]]] = []
+    texts = _Texts(attributes, where)
+    boxes: list[Boxes] = []
     parts: list[Part] = []
     others: list[tuple[str, Roi]] = []  # ROIs of the segments not made as rows
     kinds: set[str] = set()
@@ -339,90 +342,114 @@ def _object(line: dict[str, Any], where: str, index: VideoIndex, base: Roi) -> P
         keyframes = segment.get("keyframes") if isinstance(segment, dict) else None
         if not isinstance(keyframes, list) or not keyframes:
             raise RecordError(where, f"segment {number} needs a non-empty keyframes list")
-        parsed = sorted(parsed_keyframes(keyframes, where), key=lambda k: k.number)
-        for keyframe in (parsed[0], parsed[-1]):  # before interpolating between them
-            video.check(keyframe.number, where)
-        kinds.update(k.kind for k in parsed)
-        if len(kinds) > 1:
-            raise RecordError(where, f"an object mixes kinds of geometry: {sorted(kinds)}")
-        for previous, current in itertools.pairwise(parsed):
-            if previous.number == current.number:
-                raise RecordError(where, f"frame {current.number} is a keyframe twice")
-        if "box" in kinds:
-            found = box_segment([k.number for k in parsed], [k.values for k in parsed], index)
-            if found is not None:
-                boxes.append((parsed, found))
+        plain = plain_boxes(keyframes)
+        if plain is not None:  # the usual segment, checked as the others are, on arrays
+            numbers, values = plain
+            for keyframe in (numbers[0], numbers[-1]):
+                video.check(int(keyframe), where)
+            kinds.add("box")
+            if len(kinds) > 1:
+                raise RecordError(where, f"an object mixes kinds of geometry: {sorted(kinds)}")
+            twice = np.flatnonzero(numbers[1:] == numbers[:-1])
+            if len(twice):
+                raise RecordError(where, f"frame {numbers[twice[0] + 1]} is a keyframe twice")
+            parsed = None
+            made, text_at = texts.plain(len(numbers))
+        else:
+            parsed = _parsed_segment(keyframes, where, video, kinds)
+            if "box" not in kinds:
+                others.extend(_per_roi(parsed, attributes, video, base))
                 continue
-            rows = _box_rows(parsed, attributes, where, index, base)
-            if rows is not None:
-                parts.append(rows)
-                continue
-        for step, is_keyframe in interpolated(parsed):
-            frame_id = video.numbers.get(step.number)
-            if frame_id is None:
-                continue  # a frame of the video not imported (frame_step)
-            roi = replace(
+            numbers = np.array([k.number for k in parsed], dtype=np.int64)
+            values = np.array([k.values for k in parsed], dtype=np.float64)
+            made, text_at = texts.of(parsed)
+        found = box_segment(numbers, values, index)
+        if found is not None:
+            boxes.append(Boxes(_base(base), numbers, values, made, text_at, *found))
+            continue
+        rows = _box_rows(numbers, values, [made[i] for i in text_at.tolist()], index, base)
+        if rows is not None:
+            parts.append(rows)
+            continue
+        if parsed is None:
+            parsed = [Keyframe(n, "box", v, []) for n, v in zip(numbers.tolist(), values.tolist())]
+        others.extend(_per_roi(parsed, attributes, video, base))
+    if boxes:
+        parts.insert(0, boxes[0] if len(boxes) == 1 else Boxes.joined(boxes))
+    return _checked(parts, others, base, where, index)
+
+
+def _parsed_segment(
+    keyframes: list[Any], where: str, video: Video, kinds: set[str]
+) -> list[Keyframe]:
+    """A segment's keyframes parsed and checked one by one, sorted by frame number."""
+    parsed = sorted(parsed_keyframes(keyframes, where), key=lambda k: k.number)
+    for keyframe in (parsed[0], parsed[-1]):  # before interpolating between them
+        video.check(keyframe.number, where)
+    kinds.update(k.kind for k in parsed)
+    if len(kinds) > 1:
+        raise RecordError(where, f"an object mixes kinds of geometry: {sorted(kinds)}")
+    for previous, current in itertools.pairwise(parsed):
+        if previous.number == current.number:
+            raise RecordError(where, f"frame {current.number} is a keyframe twice")
+    return parsed
+
+
+def _per_roi(
+    parsed: list[Keyframe], attributes: dict[str, Any], video: Video, base: Roi
+) -> Iterator[tuple[str, Roi]]:
+    """The ROIs of a segment one by one (points, lines, boxes near the coordinate limit)."""
+    for step, is_keyframe in interpolated(parsed):
+        frame_id = video.numbers.get(step.number)
+        if frame_id is None:
+            continue  # a frame of the video not imported (frame_step)
+        yield (
+            frame_id,
+            replace(
                 base,
                 kind=step.kind,
                 geometry=_geometry(step.kind, step.values),
                 keyframe=is_keyframe,
                 attributes=_with_classifications(attributes, step.classifications),
-            )
-            others.append((frame_id, roi))
-    if boxes:
-        parts.insert(0, _boxes(boxes, attributes, where, base))
-    return _checked(parts, others, base, where, index)
+            ),
+        )
 
 
-def _boxes(
-    segments: list[tuple[list[Keyframe], tuple[np.ndarray, np.ndarray]]],
-    attributes: dict[str, Any],
-    where: str,
-    base: Roi,
-) -> Boxes:
-    """The box segments of a line whose boxes are made when the rows are (`rows_of`)."""
-    plain = attributes_text(attributes, where)  # of the keyframes without classifications
-    texts = [
-        attributes_text(_with_classifications(attributes, k.classifications), where)
-        if k.classifications
-        else plain
-        for parsed, _ in segments
-        for k in parsed
-    ]
-    keyframes = [k for parsed, _ in segments for k in parsed]
-    ends = np.zeros(len(keyframes), dtype=bool)
-    ends[np.cumsum([len(parsed) for parsed, _ in segments]) - 1] = True
-    return Boxes(
-        _base(base),
-        np.array([k.number for k in keyframes], dtype=np.int64),
-        np.array([k.values for k in keyframes], dtype=np.float64),
-        ends,
-        texts,
-        np.concatenate([imported for _, (imported, _) in segments]),
-        np.concatenate([positions for _, (_, positions) in segments]),
-    )
+class _Texts:
+    """The attributes texts of a line's keyframes: the line's own (made once, when a box
+    segment first needs it) or with a keyframe's classifications."""
+
+    def __init__(self, attributes: dict[str, Any], where: str) -> None:
+        self.attributes, self.where = attributes, where
+        self.text: list[str | None] = []
+
+    def plain(self, count: int) -> tuple[list[str | None], np.ndarray]:
+        if not self.text:
+            self.text.append(attributes_text(self.attributes, self.where))
+        return self.text, np.zeros(count, dtype=np.int64)
+
+    def of(self, parsed: list[Keyframe]) -> tuple[list[str | None], np.ndarray]:
+        plain = self.plain(0)[0][0]
+        made = [
+            attributes_text(_with_classifications(self.attributes, k.classifications), self.where)
+            if k.classifications
+            else plain
+            for k in parsed
+        ]
+        return made, np.arange(len(made), dtype=np.int64)
 
 
 def _box_rows(
-    parsed: Sequence[Keyframe],
-    attributes: dict[str, Any],
-    where: str,
+    numbers: np.ndarray,
+    values: np.ndarray,
+    texts: list[str | None],
     index: VideoIndex,
     base: Roi,
 ) -> Part | None:
     """The rows of one segment of boxes near the coordinate limit, interpolated at once
     (None: a corner out of range, left to the per-ROI checks to name)."""
-    plain = attributes_text(attributes, where)  # of the keyframes without classifications
-    texts = [
-        attributes_text(_with_classifications(attributes, k.classifications), where)
-        if k.classifications
-        else plain
-        for k in parsed
-    ]
-    numbers, values, held, is_key = box_steps(
-        [k.number for k in parsed], [k.values for k in parsed]
-    )
-    return box_rows(_base(base), index, numbers, values, [texts[i] for i in held.tolist()], is_key)
+    steps, stepped, held, is_key = box_steps(numbers, values)
+    return box_rows(_base(base), index, steps, stepped, [texts[i] for i in held.tolist()], is_key)
 
 
 def _base(roi: Roi) -> Base:
