@@ -103,7 +103,7 @@ class Contexts:
         finally:
             con.close()
         contexts = rows["context_id"].combine_chunks()
-        starts = np.flatnonzero(_changes(contexts)).tolist()
+        starts = np.flatnonzero(changes(contexts)).tolist()
         ids = rows["id"].to_pylist()
         indexes = rows["frame_index"].combine_chunks()
         found = dict.fromkeys(wanted, (0, 0))
@@ -145,7 +145,7 @@ class Contexts:
         return None
 
 
-def _changes(values: pa.Array) -> np.ndarray:
+def changes(values: pa.Array) -> np.ndarray:
     """Whether each value differs from the one before it (the first always does)."""
     out = np.ones(len(values), dtype=bool)
     if len(values) > 1:
