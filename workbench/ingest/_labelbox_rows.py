@@ -255,19 +255,19 @@ def rows_of(videos: list[list[tuple[int, Part]]]) -> Made:
     counts = np.array([len(p.positions) for _, _, p in parts], dtype=np.int64)
     owner = np.repeat(np.arange(len(parts)), counts)
     video = np.array([v for v, _, _ in parts], dtype=np.int64)[owner]
-    line = np.array([n for _, n, _ in parts], dtype=np.int64)[owner]
+    lines = np.array([n for _, n, _ in parts], dtype=np.int64)[owner]
     positions = np.concatenate([p.positions for _, _, p in parts] or [np.zeros(0, np.int64)])
     columns = _Columns.of([p for _, _, p in parts], owner)
     zero += np.bincount(video, weights=columns.zero, minlength=len(videos)).astype(np.int64)
     if not tables:
-        order = np.lexsort((line, positions, video))
+        order = np.lexsort((lines, positions, video))
         return Made(columns.table(order), video[order], positions[order], zero)
-    keys = [(video, positions, line)] + [
+    keys = [(video, positions, lines)] + [
         (np.full(len(t.positions), v), t.positions, np.full(len(t.positions), n))
         for v, n, t in tables
     ]
-    video, positions, line = (np.concatenate(k).astype(np.int64) for k in zip(*keys, strict=True))
-    order = np.lexsort((line, positions, video))
+    video, positions, lines = (np.concatenate(k).astype(np.int64) for k in zip(*keys, strict=True))
+    order = np.lexsort((lines, positions, video))
     whole = [columns.table(np.arange(len(owner))), *(t.table for _, _, t in tables)]
     rows = pa.concat_tables(whole).take(pa.array(order))
     return Made(rows, video[order], positions[order], zero)
@@ -309,13 +309,15 @@ class _Columns:
         answers = [p for p in parts if isinstance(p, Answers)]
         if answers:
             first = len(texts) + np.cumsum([0] + [len(p.texts) for p in answers[:-1]])
-            at = [p.text_at + n for p, n in zip(answers, first, strict=True)]
-            text_at[~box] = np.concatenate(at)
+            held_at = [p.text_at + n for p, n in zip(answers, first, strict=True)]
+            text_at[~box] = np.concatenate(held_at)
             texts.extend(t for p in answers for t in p.texts)
         x, y, x1, y1 = ring[:, 0], ring[:, 1], ring[:, 2], ring[:, 5]
         flat = (np.maximum(x, x1) <= np.minimum(x, x1)) | (np.maximum(y, y1) <= np.minimum(y, y1))
         bases = [p.base for p in parts]
-        return cls(bases, owner, box, ring, keyframe, pa.array(texts, pa.string()), text_at, box & flat)
+        return cls(
+            bases, owner, box, ring, keyframe, pa.array(texts, pa.string()), text_at, box & flat
+        )
 
     def table(self, order: np.ndarray) -> pa.Table:
         """The rows in `order`."""

@@ -90,7 +90,9 @@ def tracks(rows: pa.Table) -> tuple[list[Track], Counter[str], pa.Array]:
             *firsts.values(), number[starts].tolist(), first_o, strict=True
         )
     ]
-    for track, run_id, n, ring, text in zip(track_of_kept, runs, numbers, rings, texts, strict=True):
+    for track, run_id, n, ring, text in zip(
+        track_of_kept, runs, numbers, rings, texts, strict=True
+    ):
         found[track].keyframes.append((run_id, n, ring, text))
     found.sort(key=Track.order)
     return found, left_out, rows["frame_id"].take(pa.array(chosen)).combine_chunks()

@@ -30,9 +30,8 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
-from workbench.ingest._labelbox_contexts import Contexts
+from workbench.ingest._labelbox_contexts import Contexts, Video
 from workbench.ingest._labelbox_export import export_files
-from workbench.ingest._labelbox_contexts import Video
 from workbench.ingest._labelbox_keyframes import (
     Keyframe,
     interpolated,
@@ -372,7 +371,10 @@ def _object(line: dict[str, Any], where: str, index: VideoIndex, base: Roi) -> P
             parts.append(rows)
             continue
         if parsed is None:
-            parsed = [Keyframe(n, "box", v, []) for n, v in zip(numbers.tolist(), values.tolist())]
+            parsed = [
+                Keyframe(n, "box", v, [])
+                for n, v in zip(numbers.tolist(), values.tolist(), strict=True)
+            ]
         others.extend(_per_roi(parsed, attributes, video, base))
     if boxes:
         parts.insert(0, boxes[0] if len(boxes) == 1 else Boxes.joined(boxes))
@@ -505,7 +507,9 @@ def _classification(line: dict[str, Any], where: str, index: VideoIndex, base: R
         positions = np.arange(len(video.ids), dtype=np.int64)
         texts, text_at = [attributes_text(whole, where)], np.zeros(len(video.ids), np.int64)
     else:
-        positions, texts, text_at = _answers(line, items or [answer], kind, attributes, where, index)
+        positions, texts, text_at = _answers(
+            line, items or [answer], kind, attributes, where, index
+        )
     if len(positions):
         check_roi(base, where)
     return Placed([Answers(_base(base), positions, texts, text_at)])
