@@ -159,10 +159,35 @@ def test_a_catalog_at_version_9_gets_a_row_per_frame(catalog):
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '9')")
     catalog.close()
     with workbench.open(path) as reopened:
-        assert reopened.schema_version == SCHEMA_VERSION == 10
+        assert reopened.schema_version == SCHEMA_VERSION == 11
         assert layout.codes_aligned(reopened.cursor())
         assert _read_beside(reopened)
         check(reopened)
+
+
+def test_a_catalog_at_version_10_gets_its_codes_as_integers(catalog, monkeypatch):
+    from workbench.store import layout_build
+
+    monkeypatch.setattr(layout_build, "SUMMARY_FRAMES", 5)  # built again in stretches
+    coded = "SELECT frame_key, list_sort(codes) FROM frame_codes"  # stored order
+    before = _rows_of(catalog, coded + " ORDER BY frame_key")
+    path = catalog.path
+    with catalog.transaction() as con:  # as version 10 stored them
+        con.execute("ALTER TABLE frame_codes ALTER COLUMN codes TYPE BIGINT[]")
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '10')")
+    catalog.close()
+    with workbench.open(path) as reopened:
+        assert reopened.schema_version == SCHEMA_VERSION == 11
+        kind = "SELECT data_type FROM duckdb_columns() WHERE table_name = 'frame_codes'"
+        assert _rows_of(reopened, kind + " AND column_name = 'codes'") == [("INTEGER[]",)]
+        assert _rows_of(reopened, coded) == before
+        assert layout.codes_aligned(reopened.cursor())
+        assert _read_beside(reopened)
+        check(reopened)
+
+
+def _rows_of(catalog: Any, query: str) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in catalog.cursor().execute(query).fetchall()]
 
 
 def test_frames_deleted_then_optimized_are_in_step_again(catalog):

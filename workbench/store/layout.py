@@ -73,6 +73,10 @@ PROMOTE_UP_TO = 2_000_000
 CONFIDENCE_BINS = 1000
 CODE_LABEL = 2 * CONFIDENCE_BINS
 CODE_NONE = CONFIDENCE_BINS
+# Codes are stored as INTEGERs (schema version 11; BIGINTs before): unnesting the codes of a
+# filtered view's frames, half its facets' work, took a third less CPU at 10M frames over
+# the narrower type. A catalog with more label keys than this cannot code its ROIs.
+MAX_CODED_LABEL = (2**31 - 1 - CODE_LABEL) // CODE_LABEL
 # The state row of a local catalog's frame groups (store/groups.py): every transaction that
 # writes frames or ROIs drops it (`sync`), so groups counted before the write are not read.
 GROUPS_STATE = "_groups"
@@ -96,7 +100,7 @@ TABLES: Sequence[str] = (
         max_confidence DOUBLE)""",
     """CREATE TABLE IF NOT EXISTS frame_codes (
         frame_key BIGINT NOT NULL,
-        codes BIGINT[] NOT NULL)""",
+        codes INTEGER[] NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS code_counts (
         code BIGINT NOT NULL,
         rois BIGINT NOT NULL)""",
@@ -401,10 +405,11 @@ def confidence_bin(confidence: str) -> str:
 
 
 def roi_code(alias: str) -> str:
-    """SQL: the code of a ROI (alias `alias`) in frame_codes."""
+    """SQL: the code of a ROI (alias `alias`) in frame_codes, an INTEGER (label keys up to
+    MAX_CODED_LABEL)."""
     return (
-        f"{alias}.label_key::BIGINT * {CODE_LABEL}"
-        f" + coalesce({confidence_bin(alias + '.confidence')}, {CODE_NONE})"
+        f"({alias}.label_key::BIGINT * {CODE_LABEL}"
+        f" + coalesce({confidence_bin(alias + '.confidence')}, {CODE_NONE}))::INTEGER"
     )
 
 
@@ -426,7 +431,7 @@ def code(
     join = "LEFT JOIN" if every_frame else "JOIN"
     con.execute(
         f"INSERT INTO {into} SELECT f.frame_key, coalesce(list({roi_code('r')})"
-        " FILTER (WHERE r.frame_key IS NOT NULL), []::BIGINT[])"
+        " FILTER (WHERE r.frame_key IS NOT NULL), []::INTEGER[])"
         f" FROM (SELECT frame_key FROM frames WHERE {which}) f {join}"
         f" (SELECT frame_key, label_key, confidence FROM {rois} WHERE {which}) r"
         " ON r.frame_key = f.frame_key GROUP BY f.frame_key ORDER BY f.frame_key",

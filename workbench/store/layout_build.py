@@ -25,6 +25,8 @@ CODES = {"frame_codes": "_layout_codes", "code_counts": "_layout_code_counts"}
 # Rows copied per committed stretch; frames summarised (and promoted columns filled) per one.
 COPY_ROWS = 2_000_000
 SUMMARY_FRAMES = 1_000_000
+# The type of frame_codes.codes (layout.roi_code), whatever the table built from had.
+CODE_LIST = "INTEGER[]"
 
 Con = duckdb.DuckDBPyConnection
 
@@ -69,12 +71,24 @@ def build_codes(con: Con, rois: str = "rois") -> None:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     committed(con, _tables)
     committed(con, _like, "frame_codes", built, {})
+    committed(con, _execute, f"ALTER TABLE {built} ALTER COLUMN codes TYPE {CODE_LIST}")
     committed(con, _like, "code_counts", counts, {})
     top = layout.next_frame_key(con)
     for start in range(0, max(top, 1), SUMMARY_FRAMES):
         stretch = [start, start + SUMMARY_FRAMES - 1]
         committed(con, layout.code, "frame_key BETWEEN ? AND ?", stretch, built, rois)
         committed(con, layout.tally, "frame_key BETWEEN ? AND ?", stretch, 1, built, counts)
+
+
+def narrow_codes(con: Con) -> None:
+    """The codes built again as INTEGERs unless they are (the migration to schema version
+    11; one migrated through version 8 or 10 just now is)."""
+    rows = con.execute(
+        "SELECT data_type FROM duckdb_columns() WHERE schema_name = 'main'"
+        " AND table_name = 'frame_codes' AND column_name = 'codes'"
+    ).fetchall()
+    if rows and rows[0][0] != CODE_LIST:
+        build_codes(con)
 
 
 def align_codes(con: Con) -> None:
