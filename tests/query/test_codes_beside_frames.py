@@ -16,7 +16,7 @@ import pytest
 import workbench
 from workbench.ingest.writer import CatalogWriter
 from workbench.model.geometry import box_ring
-from workbench.model.records import Frame, Roi, Source
+from workbench.model.records import PROMOTED_KEYS, Frame, Roi, Source
 from workbench.query import facets
 from workbench.store import layout
 from workbench.store.schema import SCHEMA_VERSION
@@ -53,7 +53,7 @@ def _frame(i: int) -> Frame:
         frame_index=i,
         sources=[Source("cam", f"/data/f{i}.jpg")],
         rois=rois,
-        metadata={"weather": ["rain", "sun"][i % 2]},
+        metadata={"weather": ["rain", "sun"][i % 2], **({"camera": "front"} if i % 3 else {})},
     )
 
 
@@ -98,6 +98,11 @@ def check_facets(catalog: Any) -> None:
             bins[min(int(c * 10 + 1e-9), 9)] += 1
     histogram = view.confidence_histogram("predictions", 10).to_pylist()
     assert [r["count"] for r in histogram] == bins
+    for key in PROMOTED_KEYS:  # from the frames' values keys (layout.VALUES_KEY)
+        counted = f"SELECT {key}, count(*) FROM frames f WHERE {WHERE} GROUP BY 1"
+        want = dict(catalog.cursor().execute(counted).fetchall())
+        got = {r["value"]: r["count"] for r in view.metadata_values(key).to_pylist()}
+        assert got == want, key
     contexts = f"SELECT count(DISTINCT context_id) FROM frames f WHERE {WHERE}"
     assert view.count_contexts() == catalog.cursor().execute(contexts).fetchall()[0][0]
     assert catalog.view().where(WHERE).count_contexts() == view.count_contexts()
@@ -151,6 +156,18 @@ def test_stored_frames_coded_again_read_the_frame_set_until_optimize(catalog):
     check(catalog)
 
 
+def test_promoted_values_changed_in_place_are_keyed_again(catalog):
+    with catalog.transaction() as con:
+        layout.touch(con, "SELECT id FROM frames WHERE frame_index IN (2, 3, 4)")
+        con.execute("UPDATE frames SET weather = 'snow' WHERE frame_index IN (2, 4)")
+        con.execute("UPDATE frames SET camera = NULL WHERE frame_index = 3")
+    check(catalog)
+    assert catalog.view().where(WHERE).metadata_values("weather").to_pylist()[-1] == {
+        "value": "snow",
+        "count": 2,
+    }
+
+
 def test_a_catalog_at_version_9_gets_a_row_per_frame(catalog):
     path = catalog.path
     with catalog.transaction() as con:
@@ -165,7 +182,7 @@ def test_a_catalog_at_version_9_gets_a_row_per_frame(catalog):
         check(reopened)
 
 
-def test_a_catalog_at_version_10_gets_its_codes_as_integers(catalog, monkeypatch):
+def test_a_catalog_at_version_10_gets_integer_codes_and_values_keys(catalog, monkeypatch):
     from workbench.store import layout_build
 
     monkeypatch.setattr(layout_build, "SUMMARY_FRAMES", 5)  # built again in stretches
@@ -174,6 +191,8 @@ def test_a_catalog_at_version_10_gets_its_codes_as_integers(catalog, monkeypatch
     path = catalog.path
     with catalog.transaction() as con:  # as version 10 stored them
         con.execute("ALTER TABLE frame_codes ALTER COLUMN codes TYPE BIGINT[]")
+        con.execute(f"ALTER TABLE frames DROP COLUMN {layout.VALUES_KEY}")
+        con.execute(f"DROP TABLE {layout.VALUE_KEYS}")
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '10')")
     catalog.close()
     with workbench.open(path) as reopened:

@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from workbench.model.records import PROMOTED_KEYS
 from workbench.store import layout
 from workbench.store.sqlsafe import quote_ident
 
@@ -110,6 +111,28 @@ def key_all_contexts(con: Con) -> None:
     for start in range(0, max(top, 1), SUMMARY_FRAMES):
         stretch = [start, start + SUMMARY_FRAMES - 1]
         committed(con, layout.key_contexts, "frame_key BETWEEN ? AND ?", stretch)
+
+
+def key_all_values(con: Con) -> None:
+    """A values key on every frame (layout.VALUES_KEY; the migration to schema version 11),
+    SUMMARY_FRAMES frames per transaction; again after an interruption, it keys the frames
+    left without one."""
+    if not layout.has_values_keys(con):
+        committed(con, _add_values_keys)
+    committed(con, layout.add_values_keys, "SELECT * FROM frames", [])
+    top = layout.next_frame_key(con)
+    for start in range(0, max(top, 1), SUMMARY_FRAMES):
+        stretch = [start, start + SUMMARY_FRAMES - 1]
+        committed(con, layout.key_values, "frame_key BETWEEN ? AND ?", stretch)
+
+
+def _add_values_keys(con: Con) -> None:
+    con.execute(f"ALTER TABLE frames ADD COLUMN {layout.VALUES_KEY} INTEGER")
+    keys = ", ".join(f"{quote_ident(k)} VARCHAR" for k in PROMOTED_KEYS)
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {layout.VALUE_KEYS} ({layout.VALUES_KEY} INTEGER NOT NULL,"
+        f" {keys})"
+    )
 
 
 def _add_context_keys(con: Con) -> None:
