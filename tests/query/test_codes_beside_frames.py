@@ -185,7 +185,18 @@ def test_a_catalog_at_version_9_gets_a_row_per_frame(catalog):
 def test_a_catalog_at_version_10_gets_integer_codes_and_values_keys(catalog, monkeypatch):
     from workbench.store import layout_build
 
-    monkeypatch.setattr(layout_build, "SUMMARY_FRAMES", 5)  # built again in stretches
+    monkeypatch.setattr(layout_build, "CODE_FRAMES", 4)  # built again in stretches
+    with catalog.transaction() as con:  # frame keys with gaps
+        layout.touch(con, "SELECT id FROM frames WHERE frame_index IN (3, 4, 10)")
+        for table in ("rois", "sources"):
+            con.execute(f"DELETE FROM {table} WHERE frame_id IN ('f3', 'f4', 'f10')")
+        con.execute("DELETE FROM frames WHERE id IN ('f3', 'f4', 'f10')")
+    catalog.optimize()
+    # Stretches of 4 frames whatever the gaps, so they fill whole row groups (of 4 here).
+    stretches = layout_build._row_group_stretches(catalog.cursor())
+    sizes = "SELECT count(*) FROM frames WHERE frame_key BETWEEN ? AND ?"
+    held = [catalog.cursor().execute(sizes, s).fetchall()[0][0] for s in stretches]
+    assert held == [4] * 6 + [3] and stretches[0][0] == 0
     coded = "SELECT frame_key, list_sort(codes) FROM frame_codes"  # stored order
     before = _rows_of(catalog, coded + " ORDER BY frame_key")
     path = catalog.path

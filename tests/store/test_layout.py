@@ -317,6 +317,7 @@ def test_writes_promote_keys_while_the_catalog_is_small(catalog, monkeypatch):
 
 def test_a_catalog_at_version_7_gets_its_roi_codes(catalog, monkeypatch):
     monkeypatch.setattr(layout_build, "SUMMARY_FRAMES", 4)
+    monkeypatch.setattr(layout_build, "CODE_FRAMES", 4)
     _fill(catalog)
     path = catalog.path
     with catalog.transaction() as con:

@@ -26,6 +26,9 @@ CODES = {"frame_codes": "_layout_codes", "code_counts": "_layout_code_counts"}
 # Rows copied per committed stretch; frames summarised (and promoted columns filled) per one.
 COPY_ROWS = 2_000_000
 SUMMARY_FRAMES = 1_000_000
+# Frames coded per committed stretch by a build of the codes: whole row groups of DuckDB's
+# (122,880 rows), as the frames' row groups are when the frames were written in key order.
+CODE_FRAMES = 8 * 122_880
 # The type of frame_codes.codes (layout.roi_code), whatever the table built from had.
 CODE_LIST = "INTEGER[]"
 
@@ -74,11 +77,23 @@ def build_codes(con: Con, rois: str = "rois") -> None:
     committed(con, _like, "frame_codes", built, {})
     committed(con, _execute, f"ALTER TABLE {built} ALTER COLUMN codes TYPE {CODE_LIST}")
     committed(con, _like, "code_counts", counts, {})
-    top = layout.next_frame_key(con)
-    for start in range(0, max(top, 1), SUMMARY_FRAMES):
-        stretch = [start, start + SUMMARY_FRAMES - 1]
+    for stretch in _row_group_stretches(con):
         committed(con, layout.code, "frame_key BETWEEN ? AND ?", stretch, built, rois)
         committed(con, layout.tally, "frame_key BETWEEN ? AND ?", stretch, 1, built, counts)
+
+
+def _row_group_stretches(con: Con) -> list[list[int]]:
+    """Ranges of frame keys (first, last) holding CODE_FRAMES frames each (the last fewer):
+    the codes written stretch by stretch then fill whole row groups, so their row groups
+    start and end where the frames' do. A positional scan of the two tables whose row
+    groups did not line up (stretches of 1M frames) took 30-40% more CPU at 10M frames."""
+    starts = con.execute(
+        "SELECT frame_key FROM (SELECT frame_key, row_number() OVER (ORDER BY frame_key) - 1"
+        f" AS i FROM frames) WHERE i % {CODE_FRAMES} = 0 ORDER BY frame_key"
+    ).fetchall()
+    firsts = [int(r[0]) for r in starts] or [0]
+    ends = [f - 1 for f in firsts[1:]] + [max(layout.next_frame_key(con), firsts[-1] + 1) - 1]
+    return [[first, last] for first, last in zip(firsts, ends, strict=True)]
 
 
 def narrow_codes(con: Con) -> None:
