@@ -10,7 +10,8 @@ When the view's ROI filters read fields and labels only, label counts and the co
 histogram of a filtered view come from one read of the per-frame ROI codes (frame_codes: a
 row per frame, not one per ROI), counted by label and bin once and kept for both; over the
 whole catalog label counts sum the label summaries (frame_labels). Otherwise they read the
-ROIs. The promoted metadata keys and the count of contexts are one read of the frames.
+ROIs. The promoted metadata keys are one grouping of the frames by their values key (all four
+keys' values as one integer, layout.VALUES_KEY) and the count of contexts one more read.
 
 A view filtered on the columns of the catalog's frame groups (store/groups.py) needs no frame
 set: its count, ROI codes, promoted keys and contexts are sums over its groups.

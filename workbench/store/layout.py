@@ -20,6 +20,9 @@ joins and filters on what this module keeps beside them (docs/scale.md):
   frame_codes): label counts and the confidence histogram of the whole catalog.
 - `frames.context_key` -> `context_keys(context_id, context_key)` (local catalogs): the
   frame's context as a small integer, so facets count contexts over integers.
+- `frames.values_key` -> `value_keys(values_key, weather, time_of_day, camera, location)`
+  (local catalogs): the frame's values of the promoted keys together as a small integer, so
+  facets count the four keys by one integer grouping.
 - `metadata_columns(key, column_name)`: metadata keys most frames have, copied into frame
   columns (`json_extract_string` of the key) so filters and facets read no JSON.
 
