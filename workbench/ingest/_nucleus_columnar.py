@@ -267,7 +267,7 @@ def _batch(rows: pa.Table, dataset: str | None) -> RowBatch:
         "context_id": rows["context_id"],
         "timestamp": rows["timestamp"],
         "frame_index": rows["frame_index"],
-        "num_frames": pa.nulls(count, pa.int32()),
+        "num_frames": rows["num_frames"],
         "metadata": rows["metadata"],
         **{key: rows[key] for key in PROMOTED_KEYS},
         "saved": pa.nulls(count, pa.timestamp("us")),

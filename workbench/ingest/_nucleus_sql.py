@@ -106,15 +106,15 @@ ITEMS = f"""
 CREATE OR REPLACE TEMP TABLE _nu_i AS
 WITH items AS (
     SELECT s.n, s.context_id, t.rate, t.tail, unnest(s.frames) AS it,
-        generate_subscripts(s.frames, 1) - 1 AS frame_index
+        generate_subscripts(s.frames, 1) - 1 AS frame_index, len(s.frames) AS num_frames
     FROM _nu_s s JOIN _nu_tails t ON t.n = s.n WHERE s.ok),
 valued AS (
-    SELECT n, context_id, tail, frame_index, it, it.reference_id->>'$' AS id,
+    SELECT n, context_id, tail, frame_index, num_frames, it, it.reference_id->>'$' AS id,
         it.image_location->>'$' AS uri, it.metadata AS meta,
         CASE WHEN left(it.metadata, 1) = '{{' THEN from_json(it.metadata, '{_PROMOTED}') END AS p,
         TRY_CAST(roundbankers(frame_index * 1000 / rate, 0) AS BIGINT) AS timestamp
     FROM items)
-SELECT n, context_id, frame_index, id, uri, timestamp,
+SELECT n, context_id, frame_index, num_frames, id, uri, timestamp,
     nu_ext(split_part(uri, '?', 1)) AS ext,
     CASE WHEN meta IS NULL OR meta = '{{}}' THEN '{{' || tail
         ELSE left(meta, length(meta) - 1) || ',' || tail END AS metadata,
@@ -143,10 +143,12 @@ SELECT n FROM (
 WHERE good
 """
 
-# The rows of the good scenes, in line and item order.
+# The rows of the good scenes, in line and item order. `num_frames` is the scene's number of
+# items: what the import's last step (video.count_context_frames) finds when the scene is
+# stored whole, as a scene usually is; it sets the frames whose count differs.
 _PROMOTED_COLUMNS = ", ".join(f"i.{key}" for key in PROMOTED_KEYS)
 ROWS = f"""
-SELECT i.n AS _line, i.id, i.context_id, i.frame_index, i.timestamp, i.uri,
+SELECT i.n AS _line, i.id, i.context_id, i.frame_index, i.num_frames, i.timestamp, i.uri,
     t.type AS content_type, i.metadata, {_PROMOTED_COLUMNS}
 FROM _nu_i i LEFT JOIN _nu_types t ON t.ext = i.ext
 WHERE i.n IN (SELECT n FROM _nu_good)

@@ -106,14 +106,23 @@ class _SceneImport:
             self.by_context[context] = {}
         if not wanted or self._empty:
             return
-        rows = self._rows(
-            "SELECT context_id, frame_index, id FROM frames "
-            "WHERE context_id IN (SELECT unnest(?::VARCHAR[])) AND frame_index IS NOT NULL",
-            wanted,
-        )
-        for context, index, frame_id in rows:
-            self.by_context[context][index] = frame_id
-            self.by_id[frame_id] = (context, index)
+        con = self.catalog.cursor()
+        try:  # a scene's rows together, recorded a scene at a time at C speed
+            rows = con.sql(
+                "SELECT context_id, frame_index, id FROM frames WHERE context_id IN "
+                "(SELECT unnest(?::VARCHAR[])) AND frame_index IS NOT NULL ORDER BY context_id",
+                params=[wanted],
+            ).to_arrow_table()
+        finally:
+            con.close()
+        contexts, indexes, ids = (rows[name].to_pylist() for name in rows.column_names)
+        self.by_id.update(zip(ids, zip(contexts, indexes, strict=True), strict=True))
+        start = 0
+        for end in range(1, len(contexts) + 1):
+            if end == len(contexts) or contexts[end] != contexts[start]:
+                slots = self.by_context[contexts[start]]
+                slots.update(zip(indexes[start:end], ids[start:end], strict=True))
+                start = end
 
     def _load_ids(self, ids: Iterable[str]) -> None:
         wanted = sorted({i for i in ids if i not in self.by_id})
