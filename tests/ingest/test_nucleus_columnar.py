@@ -108,10 +108,12 @@ def _per_record(catalog, path: Path, update: bool):
 
 
 def _stored(catalog) -> tuple[list, list]:
+    # frame_key numbers frames in the order they were stored: the columnar path leaves a
+    # frame stored exactly as given where it is, the per-record path writes it again.
     frames = catalog.sql(
-        "SELECT * EXCLUDE (ingested) FROM frames ORDER BY context_id, frame_index, id"
+        "SELECT * EXCLUDE (ingested, frame_key) FROM frames ORDER BY context_id, frame_index, id"
     ).fetchall()
-    sources = catalog.sql("SELECT * FROM sources ORDER BY frame_id").fetchall()
+    sources = catalog.sql("SELECT * EXCLUDE (frame_key) FROM sources ORDER BY frame_id").fetchall()
     return frames, sources
 
 
