@@ -125,8 +125,10 @@ class _SceneImport:
                 start = end
 
     def _load_ids(self, ids: Iterable[str]) -> None:
+        if self._empty:
+            return
         wanted = sorted({i for i in ids if i not in self.by_id})
-        if not wanted or self._empty:
+        if not wanted:
             return
         rows = self._rows(
             "SELECT id, context_id, frame_index FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))",
