@@ -115,12 +115,14 @@ class _SceneImport:
             ).to_arrow_table()
         finally:
             con.close()
-        contexts, indexes, ids = (rows[name].to_pylist() for name in rows.column_names)
-        self.by_id.update(zip(ids, zip(contexts, indexes, strict=True), strict=True))
+        names: list[str] = rows["context_id"].to_pylist()
+        indexes: list[int] = rows["frame_index"].to_pylist()
+        ids: list[str] = rows["id"].to_pylist()
+        self.by_id.update(zip(ids, zip(names, indexes, strict=True), strict=True))
         start = 0
-        for end in range(1, len(contexts) + 1):
-            if end == len(contexts) or contexts[end] != contexts[start]:
-                slots = self.by_context[contexts[start]]
+        for end in range(1, len(names) + 1):
+            if end == len(names) or names[end] != names[start]:
+                slots = self.by_context[names[start]]
                 slots.update(zip(indexes[start:end], ids[start:end], strict=True))
                 start = end
 
