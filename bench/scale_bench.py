@@ -16,6 +16,17 @@
 
 Wall times on a shared machine are only as good as its load: the load average is printed at
 the start and the end, and CPU time (all threads of this process) next to each wall time.
+Ingest and export memory, each in a process of its own (peak RSS, `getrusage`), the Parquet
+files written first by `python bench/synthetic.py generate DIR --frames N`:
+
+    python bench/scale_bench.py ingest DIR CATALOG [--no-context-keys] [--no-values-keys]
+    python bench/scale_bench.py export CATALOG DIR
+
+`--no-context-keys` ingests without the frames' context keys (the catalog writer's step that
+numbers each batch's contexts, store/layout_insert.py), `--no-values-keys` without the
+values keys of the promoted keys (the same kind of step): what those steps cost, run
+alternately with and without them.
+
 The files live in --workdir (default: a temporary folder, deleted at the end; with
 --workdir they are kept, and --reuse skips the steps whose files exist).
 """
@@ -110,6 +121,22 @@ def migrate(old: Path, new: Path) -> dict[str, Any]:
         "peak_rss_mb": peak_rss_mb(),
         "size_mb": new.stat().st_size / 2**20,
     }
+
+
+def ingest(folder: Path, catalog: Path, context_keys: bool, values_keys: bool) -> dict[str, Any]:
+    """The Parquet importer into a new catalog (synthetic.ingest); without `context_keys`
+    (`values_keys`) the catalog keeps none, so the writer numbers no contexts (no values of
+    the promoted keys): layout.has_context_keys, layout.has_values_keys."""
+    from workbench.store import layout
+
+    catalog.unlink(missing_ok=True)
+    if not context_keys:
+        layout.has_context_keys = lambda con: False  # type: ignore[assignment]
+    if not values_keys:
+        layout.has_values_keys = lambda con: False  # type: ignore[assignment]
+    result = synthetic.ingest(folder, catalog)
+    result.update(context_keys=context_keys, values_keys=values_keys)
+    return result
 
 
 def count_groups(path: Path) -> str:
@@ -617,6 +644,14 @@ def main(argv: list[str] | None = None) -> int:
     mig = sub.add_parser("migrate", help="copy an old catalog and migrate the copy; prints JSON")
     mig.add_argument("old", type=Path)
     mig.add_argument("new", type=Path)
+    ing = sub.add_parser("ingest", help="Parquet files into a new catalog; prints JSON")
+    ing.add_argument("folder", type=Path)
+    ing.add_argument("catalog", type=Path)
+    ing.add_argument("--no-context-keys", action="store_true", help="without context keys")
+    ing.add_argument("--no-values-keys", action="store_true", help="without values keys")
+    exp = sub.add_parser("export", help="a catalog exported as Parquet; prints JSON")
+    exp.add_argument("catalog", type=Path)
+    exp.add_argument("folder", type=Path)
     parser.add_argument("--frames", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--workdir", type=Path, help="keep the catalogs here")
@@ -627,6 +662,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "migrate":
         print(json.dumps(migrate(args.old, args.new)))
+        return 0
+    if args.command == "ingest":
+        keys = (not args.no_context_keys, not args.no_values_keys)
+        print(json.dumps(ingest(args.folder, args.catalog, *keys)))
+        return 0
+    if args.command == "export":
+        print(json.dumps(synthetic.export(args.catalog, args.folder)))
         return 0
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="scale-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)

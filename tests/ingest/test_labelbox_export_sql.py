@@ -102,3 +102,37 @@ def test_sql_writes_what_the_roi_by_roi_path_writes(catalog, tmp_path, monkeypat
     whole = _export(narrowed, tmp_path / "whole.ndjson")
     monkeypatch.setattr(export, "_FRAMES_PER_GROUP", 1)
     assert _export(narrowed, tmp_path / "groups.ndjson") == whole
+
+
+def test_arrow_rows_are_the_sql_rows(catalog):
+    """The rows Arrow and numpy make for a group are those `_labelbox_export_sql.ROWS`
+    states in SQL: numbers, positions, frames numbered twice, sources, attributes' uuids and
+    what becomes of every ROI."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from workbench.ingest import _labelbox_export_sql as sql
+    from workbench.ingest._labelbox_export_rows import group_rows
+    from workbench.store.arrow import registered
+
+    with CatalogWriter(catalog, progress=False) as w:  # two frames with one frame_index
+        for k, n in enumerate((3, 3, 7)):
+            roi = Roi(f"d{k}", "box", ["car"], "predictions", [box_ring(1, 1, 2, 2)])
+            w.add(Frame(f"dup-{k}", [Source("image", "/d.jpg")], [roi], context_id="dup",
+                        frame_index=n))  # fmt: skip
+    rois = catalog.view().rois()
+    rois = rois.filter(pc.equal(rois["field"], "predictions"))
+    rois = rois.append_column("o", pa.array(np.arange(rois.num_rows, dtype=np.int64)))
+    contexts = ["vid-a", "vid-b", "nt", "zz", "dup"]
+    con = catalog.cursor()
+    group = pa.table({"context_id": pa.array(contexts[1:], pa.string())})  # not every context
+    with registered(con, "_wb_lb_group", group), registered(con, "_wb_lb_rois", rois):
+        expected = con.sql(sql.ROWS).to_arrow_table().sort_by("o")
+        got = group_rows(con, rois).sort_by("o")
+    assert got.num_rows == expected.num_rows > 0
+    dup = pc.equal(expected["context_id"], "dup")
+    assert expected.filter(dup)["odd"].to_pylist() == [True, True, False]  # numbers 4, 4, 8
+    assert pc.any(expected["odd"]).as_py() and pc.any(pc.equal(expected["what"], "source")).as_py()
+    for name in expected.column_names:
+        assert got[name].to_pylist() == expected[name].to_pylist(), name

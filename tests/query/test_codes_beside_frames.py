@@ -16,7 +16,7 @@ import pytest
 import workbench
 from workbench.ingest.writer import CatalogWriter
 from workbench.model.geometry import box_ring
-from workbench.model.records import Frame, Roi, Source
+from workbench.model.records import PROMOTED_KEYS, Frame, Roi, Source
 from workbench.query import facets
 from workbench.store import layout
 from workbench.store.schema import SCHEMA_VERSION
@@ -53,7 +53,7 @@ def _frame(i: int) -> Frame:
         frame_index=i,
         sources=[Source("cam", f"/data/f{i}.jpg")],
         rois=rois,
-        metadata={"weather": ["rain", "sun"][i % 2]},
+        metadata={"weather": ["rain", "sun"][i % 2], **({"camera": "front"} if i % 3 else {})},
     )
 
 
@@ -98,6 +98,11 @@ def check_facets(catalog: Any) -> None:
             bins[min(int(c * 10 + 1e-9), 9)] += 1
     histogram = view.confidence_histogram("predictions", 10).to_pylist()
     assert [r["count"] for r in histogram] == bins
+    for key in PROMOTED_KEYS:  # from the frames' values keys (layout.VALUES_KEY)
+        counted = f"SELECT {key}, count(*) FROM frames f WHERE {WHERE} GROUP BY 1"
+        want = dict(catalog.cursor().execute(counted).fetchall())
+        got = {r["value"]: r["count"] for r in view.metadata_values(key).to_pylist()}
+        assert got == want, key
     contexts = f"SELECT count(DISTINCT context_id) FROM frames f WHERE {WHERE}"
     assert view.count_contexts() == catalog.cursor().execute(contexts).fetchall()[0][0]
     assert catalog.view().where(WHERE).count_contexts() == view.count_contexts()
@@ -151,6 +156,18 @@ def test_stored_frames_coded_again_read_the_frame_set_until_optimize(catalog):
     check(catalog)
 
 
+def test_promoted_values_changed_in_place_are_keyed_again(catalog):
+    with catalog.transaction() as con:
+        layout.touch(con, "SELECT id FROM frames WHERE frame_index IN (2, 3, 4)")
+        con.execute("UPDATE frames SET weather = 'snow' WHERE frame_index IN (2, 4)")
+        con.execute("UPDATE frames SET camera = NULL WHERE frame_index = 3")
+    check(catalog)
+    assert catalog.view().where(WHERE).metadata_values("weather").to_pylist()[-1] == {
+        "value": "snow",
+        "count": 2,
+    }
+
+
 def test_a_catalog_at_version_9_gets_a_row_per_frame(catalog):
     path = catalog.path
     with catalog.transaction() as con:
@@ -159,10 +176,48 @@ def test_a_catalog_at_version_9_gets_a_row_per_frame(catalog):
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '9')")
     catalog.close()
     with workbench.open(path) as reopened:
-        assert reopened.schema_version == SCHEMA_VERSION == 10
+        assert reopened.schema_version == SCHEMA_VERSION == 11
         assert layout.codes_aligned(reopened.cursor())
         assert _read_beside(reopened)
         check(reopened)
+
+
+def test_a_catalog_at_version_10_gets_integer_codes_and_values_keys(catalog, monkeypatch):
+    from workbench.store import layout_build
+
+    monkeypatch.setattr(layout_build, "CODE_FRAMES", 4)  # built again in stretches
+    with catalog.transaction() as con:  # frame keys with gaps
+        layout.touch(con, "SELECT id FROM frames WHERE frame_index IN (3, 4, 10)")
+        for table in ("rois", "sources"):
+            con.execute(f"DELETE FROM {table} WHERE frame_id IN ('f3', 'f4', 'f10')")
+        con.execute("DELETE FROM frames WHERE id IN ('f3', 'f4', 'f10')")
+    catalog.optimize()
+    # Stretches of 4 frames whatever the gaps, so they fill whole row groups (of 4 here).
+    stretches = layout_build._row_group_stretches(catalog.cursor())
+    sizes = "SELECT count(*) FROM frames WHERE frame_key BETWEEN ? AND ?"
+    held = [catalog.cursor().execute(sizes, s).fetchall()[0][0] for s in stretches]
+    assert held == [4] * 6 + [3] and stretches[0][0] == 0
+    coded = "SELECT frame_key, list_sort(codes) FROM frame_codes"  # stored order
+    before = _rows_of(catalog, coded + " ORDER BY frame_key")
+    path = catalog.path
+    with catalog.transaction() as con:  # as version 10 stored them
+        con.execute("ALTER TABLE frame_codes ALTER COLUMN codes TYPE BIGINT[]")
+        con.execute(f"ALTER TABLE frames DROP COLUMN {layout.VALUES_KEY}")
+        con.execute(f"DROP TABLE {layout.VALUE_KEYS}")
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '10')")
+    catalog.close()
+    with workbench.open(path) as reopened:
+        assert reopened.schema_version == SCHEMA_VERSION == 11
+        kind = "SELECT data_type FROM duckdb_columns() WHERE table_name = 'frame_codes'"
+        assert _rows_of(reopened, kind + " AND column_name = 'codes'") == [("INTEGER[]",)]
+        assert _rows_of(reopened, coded) == before
+        assert layout.codes_aligned(reopened.cursor())
+        assert _read_beside(reopened)
+        check(reopened)
+
+
+def _rows_of(catalog: Any, query: str) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in catalog.cursor().execute(query).fetchall()]
 
 
 def test_frames_deleted_then_optimized_are_in_step_again(catalog):

@@ -16,7 +16,7 @@ import workbench
 from workbench.ingest import parquet
 from workbench.ingest.writer import CatalogWriter
 from workbench.model.geometry import box_ring
-from workbench.model.records import Frame, Roi, Source
+from workbench.model.records import PROMOTED_KEYS, Frame, Roi, Source
 from workbench.store import layout, layout_build
 from workbench.store.schema import LAYOUT_MIGRATION, MIGRATIONS, SCHEMA_VERSION
 
@@ -76,6 +76,23 @@ def check_contexts(catalog: Any) -> None:
     unique = "SELECT count(DISTINCT context_id), count(DISTINCT context_key), count(*)"
     ids, keys, rows = _rows(catalog, unique + " FROM context_keys")[0]
     assert ids == keys == rows
+    check_values(catalog)
+
+
+def check_values(catalog: Any) -> None:
+    """On a local catalog every frame's values key names its promoted keys' values in
+    value_keys, one key per combination of values and one combination per key."""
+    assert layout.has_values_keys(catalog.cursor())
+    same = " AND ".join(f"k.{k} IS NOT DISTINCT FROM f.{k}" for k in PROMOTED_KEYS)
+    wrong = (
+        f"SELECT count(*) FROM frames f LEFT JOIN value_keys k ON k.values_key = f.values_key"
+        f" WHERE f.values_key IS NULL OR k.values_key IS NULL OR NOT ({same})"
+    )
+    assert _rows(catalog, wrong) == [(0,)]
+    keys = ", ".join(PROMOTED_KEYS)
+    unique = f"SELECT count(DISTINCT ({keys})), count(DISTINCT values_key), count(*)"
+    combinations, numbers, rows = _rows(catalog, unique + " FROM value_keys")[0]
+    assert combinations == numbers == rows
 
 
 def roi_code(label_key: int, confidence: float | None) -> int:
@@ -300,6 +317,7 @@ def test_writes_promote_keys_while_the_catalog_is_small(catalog, monkeypatch):
 
 def test_a_catalog_at_version_7_gets_its_roi_codes(catalog, monkeypatch):
     monkeypatch.setattr(layout_build, "SUMMARY_FRAMES", 4)
+    monkeypatch.setattr(layout_build, "CODE_FRAMES", 4)
     _fill(catalog)
     path = catalog.path
     with catalog.transaction() as con:
@@ -308,7 +326,7 @@ def test_a_catalog_at_version_7_gets_its_roi_codes(catalog, monkeypatch):
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '7')")
     catalog.close()
     with workbench.open(path) as reopened:
-        assert reopened.schema_version == SCHEMA_VERSION == 10
+        assert reopened.schema_version == SCHEMA_VERSION == 11
         check_layout(reopened)
         assert _rows(reopened, "SELECT count(*) FROM frame_codes") == [(9,)]
 

@@ -3,11 +3,17 @@ and the catalog's contexts as Labelbox data rows (a video's frames in order)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from workbench.errors import RecordError
+from workbench.store.arrow import registered
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -22,19 +28,38 @@ class Video:
     """A context's frames as Labelbox numbers them: frame n (from 1) is the frame whose
     frame_index is n - 1 (its true frame number in the video, so a video imported with
     frame_step=5 has frames 1, 6, 11, ...); frames without frame_index are numbered by
-    their position."""
+    their position.
+
+    `ids` are the frames in order; `numbered` the Labelbox number of each (ascending) and
+    `lookup` the position of the frame each number names (-1: not imported), as arrays;
+    `numbers` (number -> frame id) is made from them when asked for. Of two frames with the
+    same frame_index the later one holds the number."""
 
     ids: tuple[str, ...]
-    numbers: dict[int, str]
+    numbered: np.ndarray
     last: int
 
     @classmethod
-    def of(cls, rows: list[tuple[str, int | None]]) -> Video:
-        if rows and all(index is not None for _, index in rows):
-            numbers = {int(index) + 1: frame_id for frame_id, index in rows}  # type: ignore[arg-type]
+    def of(cls, ids: Sequence[str], frame_index: np.ndarray | None) -> Video:
+        """`frame_index` per frame in order (None when a frame has none)."""
+        count = len(ids)
+        if count and frame_index is not None:
+            numbered = frame_index.astype(np.int64) + 1
         else:
-            numbers = {n: frame_id for n, (frame_id, _) in enumerate(rows, start=1)}
-        return cls(tuple(f for f, _ in rows), numbers, max(numbers, default=0))
+            numbered = np.arange(1, count + 1, dtype=np.int64)
+        return cls(tuple(ids), numbered, int(numbered.max()) if count else 0)
+
+    @cached_property
+    def lookup(self) -> np.ndarray:
+        lookup = np.full(self.last + 1, -1, dtype=np.int64)
+        # Numbers ascend with positions; of a number given twice the last position holds it.
+        held = np.append(self.numbered[1:] != self.numbered[:-1], True) & (self.numbered >= 1)
+        lookup[self.numbered[held]] = np.flatnonzero(held)
+        return lookup
+
+    @cached_property
+    def numbers(self) -> dict[int, str]:
+        return dict(zip(self.numbered.tolist(), self.ids, strict=True))
 
     def check(self, number: Any, where: str) -> int:
         """A Labelbox frame number of this video, or RecordError naming it."""
@@ -59,16 +84,7 @@ class Contexts:
 
     def video(self, context_id: str) -> Video:
         if context_id not in self._videos:
-            rows = (
-                self.catalog.cursor()
-                .execute(
-                    "SELECT id, frame_index FROM frames WHERE context_id = ? "
-                    "ORDER BY frame_index NULLS LAST, timestamp NULLS LAST, id",
-                    [context_id],
-                )
-                .fetchall()
-            )
-            self._videos[context_id] = Video.of([(r[0], r[1]) for r in rows])
+            self.prefetch([context_id])
         return self._videos[context_id]
 
     def prefetch(self, context_ids: Iterable[str]) -> None:
@@ -76,21 +92,27 @@ class Contexts:
         wanted = sorted({c for c in context_ids if c not in self._videos})
         if not wanted:
             return
-        rows = (
-            self.catalog.cursor()
-            .execute(
-                "SELECT context_id, id, frame_index FROM frames "
-                "WHERE context_id IN (SELECT unnest(?::VARCHAR[])) "
-                "ORDER BY context_id, frame_index NULLS LAST, timestamp NULLS LAST, id",
-                [wanted],
-            )
-            .fetchall()
-        )
-        found: dict[str, list[tuple[str, int | None]]] = {c: [] for c in wanted}
-        for context_id, frame_id, index in rows:
-            found[context_id].append((frame_id, index))
-        for context_id, frames in found.items():
-            self._videos[context_id] = Video.of(frames)
+        con = self.catalog.cursor()
+        try:
+            with registered(con, "_wb_lb_wanted", pa.table({"c": pa.array(wanted, pa.string())})):
+                rows = con.sql(
+                    "SELECT context_id, id, frame_index FROM frames "
+                    "WHERE context_id IN (SELECT c FROM _wb_lb_wanted) "
+                    "ORDER BY context_id, frame_index NULLS LAST, timestamp NULLS LAST, id"
+                ).to_arrow_table()
+        finally:
+            con.close()
+        contexts = rows["context_id"].combine_chunks()
+        starts = np.flatnonzero(changes(contexts)).tolist()
+        ids = rows["id"].to_pylist()
+        indexes = rows["frame_index"].combine_chunks()
+        found = dict.fromkeys(wanted, (0, 0))
+        for start, end in zip(starts, [*starts[1:], len(ids)], strict=False):
+            found[contexts[start].as_py()] = (start, end)
+        for context_id, (start, end) in found.items():
+            index = indexes.slice(start, end - start)
+            numbers = None if index.null_count else index.to_numpy(zero_copy_only=False)
+            self._videos[context_id] = Video.of(ids[start:end], numbers)
 
     def forget(self) -> None:
         """Drop the frames read so far (read again when named again): memory stays flat."""
@@ -121,3 +143,12 @@ class Contexts:
             elif self.frames(key):
                 return key
         return None
+
+
+def changes(values: pa.Array) -> np.ndarray:
+    """Whether each value differs from the one before it (the first always does)."""
+    out = np.ones(len(values), dtype=bool)
+    if len(values) > 1:
+        differs = pc.not_equal(values.slice(1), values.slice(0, len(values) - 1))
+        out[1:] = differs.fill_null(True).to_numpy(zero_copy_only=False)
+    return out

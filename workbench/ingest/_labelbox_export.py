@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from workbench.errors import IngestError
 from workbench.ingest import _labelbox_export_sql as sql
 from workbench.ingest._labelbox_contexts import KINDS, Contexts
+from workbench.ingest._labelbox_export_rows import group_rows
 from workbench.ingest._labelbox_tracks import Track, tracks
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
@@ -466,8 +467,7 @@ def sql_lines(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
     """The object and answer lines of a group built from what SQL sorts (`_wb_lb_group`
     registered), or None when the group holds what only the ROI-by-ROI path says exactly."""
-    with registered(con, "_wb_lb_rois", rois):
-        rows = con.sql(sql.ROWS).to_arrow_table()
+    rows = group_rows(con, rois)
     if rows.num_rows and pc.any(rows["odd"]).as_py():
         return None
     rows = _with_track_uuids(rows)

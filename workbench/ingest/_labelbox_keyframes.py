@@ -14,7 +14,15 @@ import numpy as np
 from workbench.errors import RecordError
 from workbench.ingest._labelbox_contexts import TOOLS
 
-__all__ = ["Keyframe", "interpolated", "is_integer", "is_number", "normalised", "parsed_keyframes"]
+__all__ = [
+    "Keyframe",
+    "interpolated",
+    "is_integer",
+    "is_number",
+    "normalised",
+    "parsed_keyframes",
+    "plain_boxes",
+]
 
 
 def is_number(value: Any) -> bool:
@@ -72,6 +80,35 @@ def _keyframe(keyframe: Any, where: str) -> Keyframe:
 
 
 _BOX_KEYS = ("left", "top", "width", "height")
+
+
+def plain_boxes(keyframes: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The frame numbers and boxes (left, top, width, height) of a segment whose every
+    keyframe is a plain box (what `parsed_keyframes` takes at once), sorted by frame number
+    as `sorted` sorts them; None for any other segment."""
+    if not all(type(k) is dict and len(k) == 2 for k in keyframes):
+        return None
+    try:
+        frames = [k["frame"] for k in keyframes]
+        boxes = [k["bbox"] for k in keyframes]
+        if not all(type(b) is dict and len(b) == 4 for b in boxes):
+            return None
+        given = [[b["left"], b["top"], b["width"], b["height"]] for b in boxes]
+    except KeyError:
+        return None
+    if set(map(type, frames)) != {int}:
+        return None
+    if not set(map(type, itertools.chain.from_iterable(given))) <= {int, float}:
+        return None
+    try:
+        numbers = np.array(frames, dtype=np.int64)
+        values = np.array(given, dtype=np.float64)
+    except OverflowError:
+        return None
+    if not (np.isfinite(values).all() and (values[:, 2:] >= 0).all()):
+        return None
+    order = np.argsort(numbers, kind="stable")
+    return numbers[order], values[order]
 
 
 def _values(tool: str, value: Any) -> list[float] | None:

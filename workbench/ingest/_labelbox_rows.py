@@ -1,18 +1,20 @@
-"""Labelbox ROIs as Arrow rows, made a line at a time and vectorised over its frames.
+"""Labelbox ROIs as Arrow rows, described a line at a time and made a write at a time.
 
-A box object's keyframes are checked in Python (a few per object), then the boxes of every
-frame between them are interpolated with numpy in the same float operations as
-`_labelbox_keyframes.interpolated`, and a classification's answer becomes one attributes text per
-distinct set of answers: no `Roi` per frame. Rows are in ROI_SCHEMA's column order with the
-frame's position in its video (`Placed.positions`) beside them, so that the import can put
-them in the order the per-record path wrote them (video by video, frame by frame, line by
-line).
+A line's ROIs are kept as parts, not rows: a box object's segments as their keyframes (the
+boxes of every frame between them are interpolated when the rows are made, by numpy in the
+same float operations as `_labelbox_keyframes.interpolated`), a classification as the
+positions it holds on with one attributes text per distinct set of answers, and the rarer
+ROIs made one by one (points, lines, boxes near the coordinate limit) as rows. `rows_of`
+then makes the rows of every part of a write at once, in ROI_SCHEMA's column order, with
+the frame's position in its video beside each row, so that the import can put them in the
+order the per-record path wrote them (video by video, frame by frame, line by line).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -24,7 +26,9 @@ from workbench.ingest.writer import json_text
 from workbench.model.limits import MAX_COORDINATE
 from workbench.model.records import GEOMETRY, ROI_SCHEMA
 
-_ROWS = pa.schema([f for f in ROI_SCHEMA if f.name != "visibility"])
+ROWS = pa.schema([f for f in ROI_SCHEMA if f.name != "visibility"])
+# Keyframe corners this far inside the limit keep every interpolated corner inside it.
+_SAFE_COORDINATE = MAX_COORDINATE * (1 - 1e-9)
 
 
 @dataclass(frozen=True)
@@ -39,13 +43,78 @@ class Base:
 
 
 @dataclass
-class Placed:
-    """One line's ROIs: rows (ROI_SCHEMA without visibility) and the position in its video
-    of each row's frame; `zero_area` counts its boxes of no area."""
+class Boxes:
+    """Box segments of one line as keyframes (sorted, checked): `numbers` and `values`
+    (n x 4: left, top, width, height) of every segment in turn, the attributes text of each
+    keyframe (`texts[text_at[i]]`), per frame from each segment's first keyframe to its last
+    whether it was imported (`imported`), the positions of those, and the index of each
+    segment's last keyframe (`ends`; by default one segment)."""
 
-    rows: pa.Table
+    base: Base
+    numbers: np.ndarray
+    values: np.ndarray
+    texts: list[str | None]
+    text_at: np.ndarray
+    imported: np.ndarray
+    positions: np.ndarray
+    ends: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def __post_init__(self) -> None:
+        if not len(self.ends):
+            self.ends = np.array([len(self.numbers) - 1], dtype=np.int64)
+
+    @classmethod
+    def joined(cls, segments: list[Boxes]) -> Boxes:
+        """The segments of one line as one part."""
+        sizes = np.cumsum([0] + [len(s.numbers) for s in segments])
+        texts = np.cumsum([0] + [len(s.texts) for s in segments])
+        return cls(
+            segments[0].base,
+            np.concatenate([s.numbers for s in segments]),
+            np.concatenate([s.values for s in segments]),
+            [t for s in segments for t in s.texts],
+            np.concatenate([s.text_at + t for s, t in zip(segments, texts, strict=False)]),
+            np.concatenate([s.imported for s in segments]),
+            np.concatenate([s.positions for s in segments]),
+            np.concatenate([s.ends + n for s, n in zip(segments, sizes, strict=False)]),
+        )
+
+
+@dataclass
+class Answers:
+    """A classification on the frames at `positions`, the attributes text of each being
+    `texts[text_at[i]]`."""
+
+    base: Base
+    positions: np.ndarray
+    texts: list[str | None]
+    text_at: np.ndarray
+
+
+@dataclass
+class Rows:
+    """ROIs made one by one, as rows (ROWS); `zero_area` counts the boxes of no area."""
+
+    table: pa.Table
     positions: np.ndarray
     zero_area: int = 0
+
+
+Part = Boxes | Answers | Rows
+
+
+@dataclass
+class Placed:
+    """One line's ROIs as parts, and the position in its video of every row's frame."""
+
+    parts: list[Part]
+    track_index: int | None = None
+
+    @cached_property
+    def positions(self) -> np.ndarray:
+        if len(self.parts) == 1:
+            return self.parts[0].positions
+        return np.concatenate([p.positions for p in self.parts] or [np.zeros(0, np.int64)])
 
 
 @dataclass
@@ -55,24 +124,30 @@ class VideoIndex:
     video: Video
     ids: pa.Array = field(init=False)
     lookup: np.ndarray = field(init=False)
-    position: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.ids = pa.array(self.video.ids, pa.string())
-        self.position = {frame_id: n for n, frame_id in enumerate(self.video.ids)}
-        self.lookup = np.full(self.video.last + 1, -1, dtype=np.int64)
-        for number, frame_id in self.video.numbers.items():
-            self.lookup[number] = self.position[frame_id]
+        self.lookup = self.video.lookup
+
+    @cached_property
+    def position(self) -> dict[str, int]:
+        return {frame_id: n for n, frame_id in enumerate(self.video.ids)}
 
 
 def box_steps(
-    numbers: Sequence[int], values: Sequence[Sequence[float]]
+    numbers: Sequence[int] | np.ndarray,
+    values: Sequence[Sequence[float]] | np.ndarray,
+    ends: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every frame from the first keyframe to the last, as `_labelbox_keyframes.interpolated` yields
-    them: (numbers, values n x 4, index of the keyframe each holds from, is a keyframe)."""
+    """Every frame from the first keyframe to the last of each segment (`ends` marks the
+    last keyframe of each; by default there is one segment), as
+    `_labelbox_keyframes.interpolated` yields them: (numbers, values n x 4, index of the
+    keyframe each holds from, is a keyframe)."""
     nums = np.asarray(numbers, dtype=np.int64)
-    vals = np.asarray(values, dtype=np.float64)
+    vals = np.asarray(values, dtype=np.float64).reshape(len(nums), 4)
     counts = np.append(np.diff(nums), 1)
+    if ends is not None:
+        counts[ends] = 1
     held = np.repeat(np.arange(len(nums)), counts)
     starts = np.cumsum(counts) - counts
     offsets = np.arange(int(counts.sum())) - np.repeat(starts, counts)
@@ -84,6 +159,20 @@ def box_steps(
     return nums[held] + offsets, stepped, held, is_key
 
 
+def box_segment(
+    numbers: np.ndarray, values: np.ndarray, index: VideoIndex
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per frame of one segment (sorted keyframes in range) whether it was imported, and
+    the positions of those that were; None when a keyframe's corner is near the coordinate
+    limit (`box_rows` then checks each interpolated box)."""
+    corners = np.abs(np.concatenate([values[:, :2], values[:, :2] + values[:, 2:]]))
+    if not corners.max() <= _SAFE_COORDINATE:
+        return None
+    found = index.lookup[numbers[0] : numbers[-1] + 1]
+    imported = found >= 0
+    return imported, found[imported]
+
+
 def box_rows(
     base: Base,
     index: VideoIndex,
@@ -91,7 +180,7 @@ def box_rows(
     values: np.ndarray,
     attributes: list[str | None],
     keyframe: np.ndarray,
-) -> Placed | None:
+) -> Rows | None:
     """The rows of boxes (left, top, width, height) on Labelbox frames `numbers`; frames not
     imported are left out. None when a corner lies beyond MAX_COORDINATE (the per-record
     path then names it)."""
@@ -104,56 +193,28 @@ def box_rows(
     ring = np.column_stack([x, y, x1, y, x1, y1, x, y1])
     if ring.size and not (np.isfinite(ring).all() and np.abs(ring).max() <= MAX_COORDINATE):
         return None
+    count = len(positions)
     x_min, y_min = np.minimum(x, x1), np.minimum(y, y1)
     x_max, y_max = np.maximum(x, x1), np.maximum(y, y1)
-    count = len(positions)
-    rings = pa.ListArray.from_arrays(
-        pa.array(np.arange(0, 8 * count + 1, 8, dtype=np.int32)), pa.array(ring.ravel())
-    )
-    geometry = pa.ListArray.from_arrays(pa.array(np.arange(count + 1, dtype=np.int32)), rings)
-    columns = _constant(base, positions, "box")
-    columns.update(
-        geometry=geometry.cast(GEOMETRY),
-        x_min=pa.array(x_min),
-        y_min=pa.array(y_min),
-        x_max=pa.array(x_max),
-        y_max=pa.array(y_max),
-        area=pa.array((x_max - x_min) * (y_max - y_min)),
-        attributes=pa.array(texts, pa.string()),
-        keyframe=pa.array(keyframe[keep]),
-    )
-    zero = int(np.count_nonzero((x_max <= x_min) | (y_max <= y_min)))
-    return Placed(_table(columns), positions, zero)
+    zero = (x_max <= x_min) | (y_max <= y_min)
+    owner, every = np.zeros(count, dtype=np.int64), np.ones(count, dtype=bool)
+    text_at = np.arange(count, dtype=np.int64)
+    texts_array = pa.array(texts, pa.string())
+    columns = _Columns([base], owner, every, ring, keyframe[keep], texts_array, text_at, zero)
+    return Rows(columns.table(text_at), positions, int(np.count_nonzero(zero)))
 
 
-def classification_rows(
-    base: Base, index: VideoIndex, positions: np.ndarray, texts: list[str | None]
-) -> Placed:
-    """Rows of a classification on the frames at `positions` with their attributes texts."""
-    count = len(positions)
-    columns = _constant(base, positions, "classification")
-    empty = pa.ListArray.from_arrays(
-        pa.array(np.zeros(count + 1, dtype=np.int32)), pa.array([], GEOMETRY.value_type)
-    )
-    columns.update(
-        geometry=empty.cast(GEOMETRY),
-        attributes=pa.array(texts, pa.string()),
-        keyframe=pa.nulls(count, pa.bool_()),
-    )
-    return Placed(_table(columns), positions)
-
-
-def roi_rows(rows: list[tuple[Any, ...]], index: VideoIndex, zero_area: int) -> Placed:
+def roi_rows(rows: list[tuple[Any, ...]], index: VideoIndex, zero_area: int) -> Rows:
     """Rows made by the per-record path (writer's `_roi_row` tuples, visibility last)."""
     trimmed = [row[:-1] for row in rows]
     if not trimmed:
-        table = _ROWS.empty_table()
+        table = ROWS.empty_table()
     else:
         columns = zip(*trimmed, strict=True)
-        arrays = [pa.array(c, type=f.type) for c, f in zip(columns, _ROWS, strict=True)]
-        table = pa.Table.from_arrays(arrays, schema=_ROWS)
+        arrays = [pa.array(c, type=f.type) for c, f in zip(columns, ROWS, strict=True)]
+        table = pa.Table.from_arrays(arrays, schema=ROWS)
     positions = np.array([index.position[row[0]] for row in rows], dtype=np.int64)
-    return Placed(table, positions, zero_area)
+    return Rows(table, positions, zero_area)
 
 
 def attributes_text(attributes: dict[str, Any], where: str) -> str | None:
@@ -163,23 +224,162 @@ def attributes_text(attributes: dict[str, Any], where: str) -> str | None:
         raise RecordError(where, f"attributes: {exc}") from exc
 
 
-def _constant(base: Base, positions: np.ndarray, kind: str) -> dict[str, Any]:
-    count = len(positions)
-    labels = pa.ListArray.from_arrays(
-        pa.array(np.arange(count + 1, dtype=np.int32)),
-        pa.repeat(pa.scalar(base.label, pa.string()), count),
-    )
+# -- a write's rows at once --------------------------------------------------------------------
+@dataclass
+class Made:
+    """The rows of a write (ROWS, frame ids not yet set) sorted video by video, frame by
+    frame, line by line: each row's video (its number in the write) and position in it,
+    and per video the boxes of no area."""
+
+    rows: pa.Table
+    video: np.ndarray
+    positions: np.ndarray
+    zero_area: np.ndarray
+
+
+def rows_of(videos: list[list[tuple[int, Part]]]) -> Made:
+    """The rows of every video's parts (each with the number of its line in the write).
+
+    Boxes and answers become one set of numpy columns that is sorted before any Arrow
+    column is made; rows made one by one are merged in by a take of the whole table."""
+    parts: list[tuple[int, int, Boxes | Answers]] = []
+    tables: list[tuple[int, int, Rows]] = []
+    zero = np.zeros(len(videos), dtype=np.int64)
+    for v, placed in enumerate(videos):
+        for line, part in placed:
+            if isinstance(part, Rows):
+                tables.append((v, line, part))
+                zero[v] += part.zero_area
+            else:
+                parts.append((v, line, part))
+    counts = np.array([len(p.positions) for _, _, p in parts], dtype=np.int64)
+    owner = np.repeat(np.arange(len(parts)), counts)
+    video = np.array([v for v, _, _ in parts], dtype=np.int64)[owner]
+    lines = np.array([n for _, n, _ in parts], dtype=np.int64)[owner]
+    positions = np.concatenate([p.positions for _, _, p in parts] or [np.zeros(0, np.int64)])
+    columns = _Columns.of([p for _, _, p in parts], owner)
+    zero += np.bincount(video, weights=columns.zero, minlength=len(videos)).astype(np.int64)
+    if not tables:
+        order = np.lexsort((lines, positions, video))
+        return Made(columns.table(order), video[order], positions[order], zero)
+    keys = [(video, positions, lines)] + [
+        (np.full(len(t.positions), v), t.positions, np.full(len(t.positions), n))
+        for v, n, t in tables
+    ]
+    video, positions, lines = (np.concatenate(k).astype(np.int64) for k in zip(*keys, strict=True))
+    order = np.lexsort((lines, positions, video))
+    whole = [columns.table(np.arange(len(owner))), *(t.table for _, _, t in tables)]
+    rows = pa.concat_tables(whole).take(pa.array(order))
+    return Made(rows, video[order], positions[order], zero)
+
+
+@dataclass
+class _Columns:
+    """Per row of box and answer parts (in part order): its part, whether it is a box, its
+    ring (NaN for answers), keyframe flag, attributes text (an index into `texts`)."""
+
+    bases: list[Base]
+    owner: np.ndarray
+    box: np.ndarray
+    ring: np.ndarray
+    keyframe: np.ndarray
+    texts: pa.Array
+    text_at: np.ndarray
+    zero: np.ndarray
+
+    @classmethod
+    def of(cls, parts: list[Boxes | Answers], owner: np.ndarray) -> _Columns:
+        count = len(owner)
+        box = np.zeros(count, dtype=bool)
+        ring = np.full((count, 8), np.nan)
+        keyframe = np.zeros(count, dtype=bool)
+        text_at = np.zeros(count, dtype=np.int64)
+        is_box = np.array([isinstance(p, Boxes) for p in parts], dtype=bool)
+        box = is_box[owner] if count else box
+        texts: list[str | None] = []
+        boxes = [p for p in parts if isinstance(p, Boxes)]
+        if boxes:
+            made, held, is_key = _boxes(boxes)
+            at = np.flatnonzero(box)
+            ring[at], keyframe[at] = made, is_key
+            first = np.cumsum([0] + [len(p.texts) for p in boxes[:-1]])
+            kept = [p.text_at + n for p, n in zip(boxes, first, strict=True)]
+            text_at[at] = np.concatenate(kept)[held]
+            texts.extend(t for p in boxes for t in p.texts)
+        answers = [p for p in parts if isinstance(p, Answers)]
+        if answers:
+            first = len(texts) + np.cumsum([0] + [len(p.texts) for p in answers[:-1]])
+            held_at = [p.text_at + n for p, n in zip(answers, first, strict=True)]
+            text_at[~box] = np.concatenate(held_at)
+            texts.extend(t for p in answers for t in p.texts)
+        x, y, x1, y1 = ring[:, 0], ring[:, 1], ring[:, 2], ring[:, 5]
+        flat = (np.maximum(x, x1) <= np.minimum(x, x1)) | (np.maximum(y, y1) <= np.minimum(y, y1))
+        bases = [p.base for p in parts]
+        return cls(
+            bases, owner, box, ring, keyframe, pa.array(texts, pa.string()), text_at, box & flat
+        )
+
+    def table(self, order: np.ndarray) -> pa.Table:
+        """The rows in `order`."""
+        box, ring, owner = self.box[order], self.ring[order], self.owner[order]
+        count, empty = len(order), ~box
+        rings = ring[box]
+        inner = pa.ListArray.from_arrays(
+            pa.array(np.arange(0, 8 * len(rings) + 1, 8, dtype=np.int32)), pa.array(rings.ravel())
+        )
+        outer = np.zeros(count + 1, dtype=np.int32)
+        np.cumsum(box, out=outer[1:])
+        geometry = pa.ListArray.from_arrays(pa.array(outer), inner)
+        x, y, x1, y1 = ring[:, 0], ring[:, 1], ring[:, 2], ring[:, 5]
+        x_min, y_min = np.minimum(x, x1), np.minimum(y, y1)
+        x_max, y_max = np.maximum(x, x1), np.maximum(y, y1)
+        columns = _constant(self.bases, owner)
+        kinds = pa.array(["box", "classification"], pa.string())
+        columns.update(
+            kind=kinds.take(pa.array(empty.astype(np.int8))),
+            geometry=geometry.cast(GEOMETRY),
+            x_min=pa.array(x_min, mask=empty),
+            y_min=pa.array(y_min, mask=empty),
+            x_max=pa.array(x_max, mask=empty),
+            y_max=pa.array(y_max, mask=empty),
+            area=pa.array((x_max - x_min) * (y_max - y_min), mask=empty),
+            attributes=self.texts.take(pa.array(self.text_at[order])),
+            keyframe=pa.array(self.keyframe[order], mask=empty),
+        )
+        return _table(columns)
+
+
+def _boxes(parts: list[Boxes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rings (n x 8) of box parts' frames, part after part, the keyframe each holds
+    from (an index into the parts' texts) and whether it is a keyframe."""
+    numbers = np.concatenate([p.numbers for p in parts])
+    values = np.concatenate([p.values for p in parts])
+    first = np.cumsum([0] + [len(p.numbers) for p in parts[:-1]])
+    ends = np.concatenate([p.ends + n for p, n in zip(parts, first, strict=True)])
+    _, stepped, held, is_key = box_steps(numbers, values, ends)
+    imported = np.concatenate([p.imported for p in parts])
+    x, y, w, h = stepped[imported].T
+    x1, y1 = x + w, y + h
+    return np.column_stack([x, y, x1, y, x1, y1, x, y1]), held[imported], is_key[imported]
+
+
+def _constant(bases: list[Base], owner: np.ndarray) -> dict[str, Any]:
+    """The columns each row takes from its line's base (`owner`: the base of each row)."""
+    count = len(owner)
+    take = pa.array(owner, pa.int64())
+    label = pa.array([b.label for b in bases], pa.string()).take(take)
+    labels = pa.ListArray.from_arrays(pa.array(np.arange(count + 1, dtype=np.int32)), label)
     no_sources = pa.ListArray.from_arrays(
         pa.array(np.zeros(count + 1, dtype=np.int32)), pa.array([], pa.string())
     )
+    confidence = np.array([b.confidence for b in bases], dtype=np.float64)
     return {
         "frame_id": pa.nulls(count, pa.string()),  # set per video when written (`frame_ids`)
-        "id": pa.repeat(pa.scalar(base.id, pa.string()), count),
-        "field": pa.repeat(pa.scalar(base.field, pa.string()), count),
-        "label": pa.repeat(pa.scalar(base.label, pa.string()), count),
+        "id": pa.array([b.id for b in bases], pa.string()).take(take),
+        "field": pa.array([b.field for b in bases], pa.string()).take(take),
+        "label": label,
         "labels": labels,
-        "confidence": pa.array(np.full(count, base.confidence)),
-        "kind": pa.repeat(pa.scalar(kind, pa.string()), count),
+        "confidence": pa.array(confidence[owner]),
         "x_min": pa.nulls(count, pa.float64()),
         "y_min": pa.nulls(count, pa.float64()),
         "x_max": pa.nulls(count, pa.float64()),
@@ -187,15 +387,9 @@ def _constant(base: Base, positions: np.ndarray, kind: str) -> dict[str, Any]:
         "area": pa.nulls(count, pa.float64()),
         "source_ids": no_sources,
         "mask": pa.nulls(count, pa.string()),
-        "track_index": pa.repeat(pa.scalar(base.track_index, pa.int32()), count),
+        "track_index": pa.array([b.track_index for b in bases], pa.int32()).take(take),
     }
 
 
-def with_frame_ids(rows: pa.Table, positions: np.ndarray, index: VideoIndex) -> pa.Table:
-    """`rows` of one video with the id of the frame at each row's position."""
-    at = rows.schema.get_field_index("frame_id")
-    return rows.set_column(at, "frame_id", index.ids.take(pa.array(positions)))
-
-
 def _table(columns: dict[str, Any]) -> pa.Table:
-    return pa.Table.from_arrays([columns[f.name] for f in _ROWS], schema=_ROWS)
+    return pa.Table.from_arrays([columns[f.name] for f in ROWS], schema=ROWS)

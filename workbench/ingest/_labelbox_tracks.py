@@ -6,7 +6,7 @@ ends of its run). Python then works per kept keyframe, never per ROI."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ class Track:
     track_index: int | None
     first: int
     first_o: int
-    keyframes: list[tuple[int, int, Any, str | None]]
+    keyframes: list[tuple[int, int, Any, str | None]] = field(default_factory=list)
 
     def order(self) -> tuple[Any, ...]:
         """Where the track's line goes: by context, then track index, then first frame."""
@@ -37,65 +37,65 @@ class Track:
                 self.first_o)  # fmt: skip
 
 
-def _changes(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """Whether each value differs from the one before it (the first always does)."""
+def _codes(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Equal values, equal integers (a dictionary's indices): keys numpy sorts fast."""
     array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    out = np.ones(len(array), dtype=bool)
-    if len(array) > 1:
-        differs = pc.not_equal(array.slice(1), array.slice(0, len(array) - 1))
-        out[1:] = differs.fill_null(True).to_numpy(zero_copy_only=False)
-    return out
+    indices = pc.dictionary_encode(array, null_encoding="encode").indices
+    return indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def tracks(rows: pa.Table) -> tuple[list[Track], Counter[str], pa.Array]:
     """The tracks of the object rows (`what` = 'object') in the order their lines are
     written, the rows left out per kind (a frame their track has already), and the frame
-    ids of the rows kept."""
-    objects = rows.filter(pc.equal(rows["what"], "object"))
-    if not objects.num_rows:
+    ids of the rows kept. Rows are sorted into tracks on integer keys; only the rows a line
+    keeps are taken from the table."""
+    at = np.flatnonzero(pc.equal(rows["what"], "object").to_numpy(zero_copy_only=False))
+    if not len(at):
         return [], Counter(), pa.array([], pa.string())
-    keys = ["context_id", "uuid", "kind", "number", "o"]
-    objects = objects.take(pc.sort_indices(objects, [(k, "ascending") for k in keys]))
-    track_key = pc.binary_join_element_wise(
-        objects["context_id"], objects["uuid"], objects["kind"], "\x00"
-    )
-    new_track = _changes(track_key)
-    again = ~new_track & ~_changes(objects["number"])
-    left_out = Counter(objects["kind"].filter(pa.array(again)).to_pylist())
-    if again.any():
-        objects = objects.filter(pa.array(~again))
-        new_track = new_track[~again]
-    count = objects.num_rows
+    objects = rows.take(pa.array(at)).select(["context_id", "uuid", "kind", "number", "o", "pos"])
+    keys = [_codes(objects[k]) for k in ("context_id", "uuid", "kind")]
+    number = objects["number"].to_numpy().astype(np.int64)
+    o = objects["o"].to_numpy()
+    order = np.lexsort((o, number, keys[2], keys[1], keys[0]))
+    new_track = np.zeros(len(order), dtype=bool)
+    new_track[0] = True
+    for key in keys:
+        new_track[1:] |= key[order][1:] != key[order][:-1]
+    number = number[order]
+    again = ~new_track & np.append(False, number[1:] == number[:-1])
+    kinds = objects["kind"].combine_chunks()
+    left_out = Counter(kinds.take(pa.array(order[again])).to_pylist()) if again.any() else Counter()
+    order, new_track, number = order[~again], new_track[~again], number[~again]
+    count = len(order)
     starts = np.flatnonzero(new_track)
     rank = np.arange(count) - np.repeat(starts, np.diff(np.append(starts, count)))
-    run = objects["pos"].to_numpy() - rank
+    run = objects["pos"].to_numpy()[order] - rank
     new_run = new_track | np.append(True, run[1:] != run[:-1])
     last_of_run = np.append(new_run[1:], True)
-    keyframe = objects["keyframe"].fill_null(True).to_numpy(zero_copy_only=False)
-    kept = keyframe | new_run | last_of_run
-    columns = objects.select(["number", "geometry", "attrs"]).filter(pa.array(kept))
-    numbers = columns["number"].to_pylist()
+    chosen = at[order]  # the kept rows' places in `rows`
+    keyframe = rows["keyframe"].take(pa.array(chosen)).fill_null(True)
+    kept = keyframe.to_numpy(zero_copy_only=False) | new_run | last_of_run
+    columns = rows.select(["geometry", "attrs"]).take(pa.array(chosen[kept]))
+    numbers = number[kept].tolist()
     rings = [g[0] if g else None for g in columns["geometry"].to_pylist()]
     texts = columns["attrs"].to_pylist()
     runs = run[kept].tolist()
     track_of_kept = (np.cumsum(new_track) - 1)[kept].tolist()
-    firsts = objects.select(
-        ["context_id", "uuid", "kind", "label", "confidence", "attrs", "track_index", "number"]
-    ).take(pa.array(starts))
-    first_o = [int(m) for m in _track_min(objects["o"].to_numpy(), starts)]
-    columns = firsts.to_pydict()
+    names = ["context_id", "uuid", "kind", "label", "confidence", "attrs", "track_index"]
+    firsts = rows.select(names).take(pa.array(chosen[starts])).to_pydict()
+    first_o = [int(m) for m in _track_min(o[order], starts)]
     found = [
-        Track(context, uuid, kind, label, confidence, attrs, index, first, o, [])
-        for context, uuid, kind, label, confidence, attrs, index, first, o in zip(
-            *columns.values(), first_o, strict=True
+        Track(context, uuid, kind, label, confidence, attrs, index, first, first_at)
+        for context, uuid, kind, label, confidence, attrs, index, first, first_at in zip(
+            *firsts.values(), number[starts].tolist(), first_o, strict=True
         )
     ]
-    for track, run_id, number, ring, text in zip(
+    for track, run_id, n, ring, text in zip(
         track_of_kept, runs, numbers, rings, texts, strict=True
     ):
-        found[track].keyframes.append((run_id, number, ring, text))
+        found[track].keyframes.append((run_id, n, ring, text))
     found.sort(key=Track.order)
-    return found, left_out, objects["frame_id"].combine_chunks()
+    return found, left_out, rows["frame_id"].take(pa.array(chosen)).combine_chunks()
 
 
 def _track_min(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
-from workbench.ingest._labelbox_contexts import Contexts
+from workbench.ingest._labelbox_contexts import Contexts, Video
 from workbench.ingest._labelbox_export import export_files
 from workbench.ingest._labelbox_keyframes import (
     Keyframe,
@@ -39,17 +39,21 @@ from workbench.ingest._labelbox_keyframes import (
     is_number,
     normalised,
     parsed_keyframes,
+    plain_boxes,
 )
 from workbench.ingest._labelbox_rows import (
+    Answers,
     Base,
+    Boxes,
+    Part,
     Placed,
     VideoIndex,
     attributes_text,
     box_rows,
+    box_segment,
     box_steps,
-    classification_rows,
     roi_rows,
-    with_frame_ids,
+    rows_of,
 )
 from workbench.ingest.imports import recorded
 from workbench.ingest.jsonread import Unreadable, read_lines
@@ -76,7 +80,8 @@ class _Collected:
     object per context, the ROIs each frame has been given, and the contexts whose field
     has been emptied."""
 
-    parts: dict[str, list[Placed]] = field(default_factory=lambda: defaultdict(list))
+    parts: dict[str, list[tuple[int, Part]]] = field(default_factory=lambda: defaultdict(list))
+    lines: int = 0
     held: int = 0
     taken: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     tracks: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
@@ -109,16 +114,16 @@ class _Collected:
                 if position in seen:
                     raise RecordError(where, f"segments overlap on frame {ids[position]!r}")
                 seen.add(position)
-        self.parts[context_id].append(placed)
-        self.held += placed.rows.num_rows
+        self.parts[context_id].extend((self.lines, part) for part in placed.parts)
+        self.lines += 1
+        self.held += len(positions)
         if len(positions):
             stored = mine.astype(np.int32)
             self.taken[context_id, roi_id] = (
                 stored if taken is None else np.union1d(taken, stored).astype(np.int32)
             )
-            track = placed.rows["track_index"][0].as_py()
-            if track is not None:
-                self.tracks[context_id].setdefault(roi_id, track)
+            if placed.track_index is not None:
+                self.tracks[context_id].setdefault(roi_id, placed.track_index)
 
 
 @recorded("labelbox")
@@ -181,66 +186,71 @@ def _write(writer: CatalogWriter, collected: _Collected, field_name: str) -> Non
     before are added to what its frames hold."""
     frame_ids: list[str] = []
     cleared: list[str] = []
-    tables: list[pa.Table] = []
     warnings: RowWarnings = []
-    for context_id, parts in collected.parts.items():
+    contexts = list(collected.parts)
+    made = rows_of([collected.parts[c] for c in contexts])
+    bounds = np.searchsorted(made.video, np.arange(len(contexts) + 1))
+    keep = np.ones(made.rows.num_rows, dtype=bool)
+    for number, context_id in enumerate(contexts):
         index = collected.indexes[context_id]
         where = f"context {context_id!r}"
-        rows = pa.concat_tables([p.rows for p in parts])
-        positions = np.concatenate([p.positions for p in parts])
-        order = np.argsort(positions, kind="stable")
-        rows, positions = rows.take(pa.array(order)), positions[order]
-        rows = with_frame_ids(rows, positions, index)
-        first = context_id not in collected.cleared
-        rows, positions = _within_limit(writer, collected, context_id, rows, positions, where)
-        if first:  # every frame of the video, less those refused
+        start, end = int(bounds[number]), int(bounds[number + 1])
+        positions = made.positions[start:end]
+        kept = _within_limit(writer, collected, context_id, positions, where)
+        if kept is not None:
+            keep[start:end] = kept
+            positions = positions[kept]
+        if context_id not in collected.cleared:  # every frame of the video, less those refused
             collected.cleared.add(context_id)
             refused = collected.refused[context_id]
-            kept = [f for n, f in enumerate(index.video.ids) if n not in refused]
-            cleared.extend(kept)
-            frame_ids.extend(kept)
+            every = index.video.ids
+            kept_ids = [f for n, f in enumerate(every) if n not in refused] if refused else every
+            cleared.extend(kept_ids)
+            frame_ids.extend(kept_ids)
         else:
             frame_ids.extend(index.ids.take(pa.array(np.unique(positions))).to_pylist())
-        tables.append(rows)
-        zero = sum(p.zero_area for p in parts)
-        if zero:
-            warnings.append((WARN_ZERO_AREA, where, zero))
+        if made.zero_area[number]:
+            warnings.append((WARN_ZERO_AREA, where, int(made.zero_area[number])))
     if frame_ids:
-        writer.write_labels(frame_ids, field_name, _full(tables), warnings, cleared=cleared)
+        indexes = [collected.indexes[c].ids for c in contexts]
+        first = np.cumsum([0] + [len(ids) for ids in indexes[:-1]])
+        at = (first[made.video] + made.positions)[keep]
+        column = pa.concat_arrays(indexes).take(pa.array(at, pa.int64()))
+        rows = made.rows if keep.all() else made.rows.filter(pa.array(keep))
+        rows = rows.set_column(rows.schema.get_field_index("frame_id"), "frame_id", column)
+        writer.write_labels(frame_ids, field_name, _full(rows), warnings, cleared=cleared)
     collected.parts.clear()
     collected.indexes.clear()
-    collected.held = 0
+    collected.held = collected.lines = 0
 
 
 def _within_limit(
     writer: CatalogWriter,
     collected: _Collected,
     context_id: str,
-    rows: pa.Table,
     positions: np.ndarray,
     where: str,
-) -> tuple[pa.Table, np.ndarray]:
-    """The rows of a video and their positions, less those of frames given more ROIs than a
-    frame holds over the whole import (their update is refused, naming the video, as a
-    frame's update always was; rows such a frame got in an earlier write stay)."""
+) -> np.ndarray | None:
+    """Which rows of a video (at `positions`) to keep, None for all: not those of frames
+    given more ROIs than a frame holds over the whole import (their update is refused,
+    naming the video, as a frame's update always was; rows such a frame got in an earlier
+    write stay)."""
     size = len(collected.indexes[context_id].video.ids)
     counts = collected.counts.setdefault(context_id, np.zeros(size, dtype=np.int64))
     counts += np.bincount(positions, minlength=size)
     over = np.flatnonzero(counts > MAX_ROIS_PER_FRAME)
     if not len(over):
-        return rows, positions
+        return None
     refused = collected.refused[context_id]
     for position in over.tolist():
         if position not in refused:
             problem = f"the frame has {counts[position]:,} ROIs, more than {MAX_ROIS_PER_FRAME:,}"
             writer.reject(RecordError(where, problem))
             refused.add(position)
-    keep = ~np.isin(positions, over)
-    return rows.filter(pa.array(keep)), positions[keep]
+    return ~np.isin(positions, over)
 
 
-def _full(tables: list[pa.Table]) -> pa.Table:
-    rows = pa.concat_tables(tables)
+def _full(rows: pa.Table) -> pa.Table:
     column = pa.nulls(rows.num_rows, ROI_SCHEMA.field("visibility").type)
     return rows.append_column(ROI_SCHEMA.field("visibility"), column)
 
@@ -322,61 +332,126 @@ def _object(line: dict[str, Any], where: str, index: VideoIndex, base: Roi) -> P
     attributes = dict(base.attributes)
     if line.get("classifications"):
         attributes["track_classifications"] = normalised(line["classifications"])
-    parts: list[Placed] = []
+    texts = _Texts(attributes, where)
+    boxes: list[Boxes] = []
+    parts: list[Part] = []
     others: list[tuple[str, Roi]] = []  # ROIs of the segments not made as rows
     kinds: set[str] = set()
     for number, segment in enumerate(segments):
         keyframes = segment.get("keyframes") if isinstance(segment, dict) else None
         if not isinstance(keyframes, list) or not keyframes:
             raise RecordError(where, f"segment {number} needs a non-empty keyframes list")
-        parsed = sorted(parsed_keyframes(keyframes, where), key=lambda k: k.number)
-        for keyframe in (parsed[0], parsed[-1]):  # before interpolating between them
-            video.check(keyframe.number, where)
-        kinds.update(k.kind for k in parsed)
-        if len(kinds) > 1:
-            raise RecordError(where, f"an object mixes kinds of geometry: {sorted(kinds)}")
-        for previous, current in itertools.pairwise(parsed):
-            if previous.number == current.number:
-                raise RecordError(where, f"frame {current.number} is a keyframe twice")
-        boxes = _box_rows(parsed, attributes, where, index, base) if "box" in kinds else None
-        if boxes is not None:
-            parts.append(boxes)
+        plain = plain_boxes(keyframes)
+        if plain is not None:  # the usual segment, checked as the others are, on arrays
+            numbers, values = plain
+            for keyframe in (numbers[0], numbers[-1]):
+                video.check(int(keyframe), where)
+            kinds.add("box")
+            if len(kinds) > 1:
+                raise RecordError(where, f"an object mixes kinds of geometry: {sorted(kinds)}")
+            twice = np.flatnonzero(numbers[1:] == numbers[:-1])
+            if len(twice):
+                raise RecordError(where, f"frame {numbers[twice[0] + 1]} is a keyframe twice")
+            parsed = None
+            made, text_at = texts.plain(len(numbers))
+        else:
+            parsed = _parsed_segment(keyframes, where, video, kinds)
+            if "box" not in kinds:
+                others.extend(_per_roi(parsed, attributes, video, base))
+                continue
+            numbers = np.array([k.number for k in parsed], dtype=np.int64)
+            values = np.array([k.values for k in parsed], dtype=np.float64)
+            made, text_at = texts.of(parsed)
+        found = box_segment(numbers, values, index)
+        if found is not None:
+            boxes.append(Boxes(_base(base), numbers, values, made, text_at, *found))
             continue
-        for step, is_keyframe in interpolated(parsed):
-            frame_id = video.numbers.get(step.number)
-            if frame_id is None:
-                continue  # a frame of the video not imported (frame_step)
-            roi = replace(
+        rows = _box_rows(numbers, values, [made[i] for i in text_at.tolist()], index, base)
+        if rows is not None:
+            parts.append(rows)
+            continue
+        if parsed is None:
+            parsed = [
+                Keyframe(n, "box", v, [])
+                for n, v in zip(numbers.tolist(), values.tolist(), strict=True)
+            ]
+        others.extend(_per_roi(parsed, attributes, video, base))
+    if boxes:
+        parts.insert(0, boxes[0] if len(boxes) == 1 else Boxes.joined(boxes))
+    return _checked(parts, others, base, where, index)
+
+
+def _parsed_segment(
+    keyframes: list[Any], where: str, video: Video, kinds: set[str]
+) -> list[Keyframe]:
+    """A segment's keyframes parsed and checked one by one, sorted by frame number."""
+    parsed = sorted(parsed_keyframes(keyframes, where), key=lambda k: k.number)
+    for keyframe in (parsed[0], parsed[-1]):  # before interpolating between them
+        video.check(keyframe.number, where)
+    kinds.update(k.kind for k in parsed)
+    if len(kinds) > 1:
+        raise RecordError(where, f"an object mixes kinds of geometry: {sorted(kinds)}")
+    for previous, current in itertools.pairwise(parsed):
+        if previous.number == current.number:
+            raise RecordError(where, f"frame {current.number} is a keyframe twice")
+    return parsed
+
+
+def _per_roi(
+    parsed: list[Keyframe], attributes: dict[str, Any], video: Video, base: Roi
+) -> Iterator[tuple[str, Roi]]:
+    """The ROIs of a segment one by one (points, lines, boxes near the coordinate limit)."""
+    for step, is_keyframe in interpolated(parsed):
+        frame_id = video.numbers.get(step.number)
+        if frame_id is None:
+            continue  # a frame of the video not imported (frame_step)
+        yield (
+            frame_id,
+            replace(
                 base,
                 kind=step.kind,
                 geometry=_geometry(step.kind, step.values),
                 keyframe=is_keyframe,
                 attributes=_with_classifications(attributes, step.classifications),
-            )
-            others.append((frame_id, roi))
-    return _checked(parts, others, base, where, index)
+            ),
+        )
+
+
+class _Texts:
+    """The attributes texts of a line's keyframes: the line's own (made once, when a box
+    segment first needs it) or with a keyframe's classifications."""
+
+    def __init__(self, attributes: dict[str, Any], where: str) -> None:
+        self.attributes, self.where = attributes, where
+        self.text: list[str | None] = []
+
+    def plain(self, count: int) -> tuple[list[str | None], np.ndarray]:
+        if not self.text:
+            self.text.append(attributes_text(self.attributes, self.where))
+        return self.text, np.zeros(count, dtype=np.int64)
+
+    def of(self, parsed: list[Keyframe]) -> tuple[list[str | None], np.ndarray]:
+        plain = self.plain(0)[0][0]
+        made = [
+            attributes_text(_with_classifications(self.attributes, k.classifications), self.where)
+            if k.classifications
+            else plain
+            for k in parsed
+        ]
+        return made, np.arange(len(made), dtype=np.int64)
 
 
 def _box_rows(
-    parsed: Sequence[Keyframe],
-    attributes: dict[str, Any],
-    where: str,
+    numbers: np.ndarray,
+    values: np.ndarray,
+    texts: list[str | None],
     index: VideoIndex,
     base: Roi,
-) -> Placed | None:
-    """The rows of one segment of boxes, interpolated at once (None: a corner out of range,
-    left to the per-ROI checks to name)."""
-    plain = attributes_text(attributes, where)  # of the keyframes without classifications
-    texts = [
-        attributes_text(_with_classifications(attributes, k.classifications), where)
-        if k.classifications
-        else plain
-        for k in parsed
-    ]
-    numbers, values, held, is_key = box_steps(
-        [k.number for k in parsed], [k.values for k in parsed]
-    )
-    return box_rows(_base(base), index, numbers, values, [texts[i] for i in held.tolist()], is_key)
+) -> Part | None:
+    """The rows of one segment of boxes near the coordinate limit, interpolated at once
+    (None: a corner out of range, left to the per-ROI checks to name)."""
+    steps, stepped, held, is_key = box_steps(numbers, values)
+    return box_rows(_base(base), index, steps, stepped, [texts[i] for i in held.tolist()], is_key)
 
 
 def _base(roi: Roi) -> Base:
@@ -384,11 +459,11 @@ def _base(roi: Roi) -> Base:
 
 
 def _checked(
-    parts: list[Placed], others: list[tuple[str, Roi]], base: Roi, where: str, index: VideoIndex
+    parts: list[Part], others: list[tuple[str, Roi]], base: Roi, where: str, index: VideoIndex
 ) -> Placed:
-    """One line's rows, its ROIs checked as the catalog checks them; the ROIs made one by
+    """One line's parts, its ROIs checked as the catalog checks them; the ROIs made one by
     one are turned into rows here."""
-    if any(p.rows.num_rows for p in parts):
+    if any(len(p.positions) for p in parts):
         check_roi(base, where)  # what rows of one line share: id, field, label, confidence
     zero = 0
     rows = []
@@ -397,13 +472,7 @@ def _checked(
         rows.append(_roi_row(frame_id, roi))
     if rows or not parts:
         parts.append(roi_rows(rows, index, zero))
-    if len(parts) == 1:
-        return parts[0]
-    return Placed(
-        pa.concat_tables([p.rows for p in parts]),
-        np.concatenate([p.positions for p in parts]),
-        sum(p.zero_area for p in parts),
-    )
+    return Placed(parts, base.track_index)
 
 
 def _geometry(kind: str, values: list[float]) -> list[list[float]]:
@@ -436,12 +505,14 @@ def _classification(line: dict[str, Any], where: str, index: VideoIndex, base: R
     if "frames" not in line and not any("frames" in item for item in items):
         whole = {**attributes, "answer": _normalised_answer(answer), "global": True}
         positions = np.arange(len(video.ids), dtype=np.int64)
-        texts = [attributes_text(whole, where)] * len(video.ids)
+        texts, text_at = [attributes_text(whole, where)], np.zeros(len(video.ids), np.int64)
     else:
-        positions, texts = _answers(line, items or [answer], kind, attributes, where, index)
+        positions, texts, text_at = _answers(
+            line, items or [answer], kind, attributes, where, index
+        )
     if len(positions):
         check_roi(base, where)
-    return classification_rows(_base(base), index, positions, texts)
+    return Placed([Answers(_base(base), positions, texts, text_at)])
 
 
 def _answers(
@@ -451,10 +522,11 @@ def _answers(
     attributes: dict[str, Any],
     where: str,
     index: VideoIndex,
-) -> tuple[np.ndarray, list[str | None]]:
-    """Per frame, the answers that hold on it: ranges at the top or (newer files) per answer;
-    one attributes text per distinct set of answers."""
-    video = index.video
+) -> tuple[np.ndarray, list[str | None], np.ndarray]:
+    """The positions of the frames answers hold on (ranges at the top or, newer files, per
+    answer), the attributes text of each distinct set of answers and which one each frame
+    has."""
+    lookup = index.lookup
     active: dict[int, list[int]] = defaultdict(list)
     held_values = []
     for number, item in enumerate(items):
@@ -463,18 +535,21 @@ def _answers(
             ranges = item.get("frames", ranges)
             held = {k: v for k, v in item.items() if k != "frames"}
         held_values.append(_normalised_answer(held))
-        for frame in _frame_numbers(ranges, where, video.last):
-            if frame in video.numbers:
-                active[frame].append(number)
+        frames = np.array(_frame_numbers(ranges, where, index.video.last), dtype=np.int64)
+        for frame in frames[lookup[frames] >= 0].tolist():
+            active[frame].append(number)
     numbers = sorted(active)
-    texts: dict[tuple[int, ...], str | None] = {}
+    texts: dict[tuple[int, ...], int] = {}
+    made: list[str | None] = []
     for frame in numbers:
         key = tuple(active[frame])
         if key not in texts:
             value = [held_values[i] for i in key] if kind == "checklist" else held_values[key[0]]
-            texts[key] = attributes_text({**attributes, "answer": value}, where)
-    positions = index.lookup[np.array(numbers, dtype=np.int64)]
-    return positions, [texts[tuple(active[frame])] for frame in numbers]
+            texts[key] = len(made)
+            made.append(attributes_text({**attributes, "answer": value}, where))
+    positions = lookup[np.array(numbers, dtype=np.int64)]
+    at = np.array([texts[tuple(active[frame])] for frame in numbers], dtype=np.int64)
+    return positions, made, at
 
 
 def _frame_numbers(ranges: Any, where: str, count: int) -> list[int]:

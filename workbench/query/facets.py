@@ -10,7 +10,8 @@ When the view's ROI filters read fields and labels only, label counts and the co
 histogram of a filtered view come from one read of the per-frame ROI codes (frame_codes: a
 row per frame, not one per ROI), counted by label and bin once and kept for both; over the
 whole catalog label counts sum the label summaries (frame_labels). Otherwise they read the
-ROIs. The promoted metadata keys and the count of contexts are one read of the frames.
+ROIs. The promoted metadata keys are one grouping of the frames by their values key (all four
+keys' values as one integer, layout.VALUES_KEY) and the count of contexts one more read.
 
 A view filtered on the columns of the catalog's frame groups (store/groups.py) needs no frame
 set: its count, ROI codes, promoted keys and contexts are sums over its groups.
@@ -18,6 +19,7 @@ set: its count, ROI codes, promoted keys and contexts are sums over its groups.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -386,8 +388,13 @@ def frame_counts(view: View) -> FrameCounts:
         values, contexts = frame_groups.promoted(view, grouped)
         return FrameCounts({k: _value_table(v) for k, v in values.items()}, contexts)
     frames = view.frame_set()
-    names = [quote_ident(k) for k in PROMOTED_KEYS]
     context = context_column(view)
+    keyed = None
+    if context == layout.CONTEXT_KEY and _has_values_keys(view):
+        keyed = _keyed_counts(view, frames)
+    if keyed is not None:
+        return keyed
+    names = [quote_ident(k) for k in PROMOTED_KEYS]
     columns = ", ".join(f"f.{n}" for n in [*names, context])
     counted = ["count(*) AS frames"]
     for i, n in enumerate(names):
@@ -395,11 +402,7 @@ def frame_counts(view: View) -> FrameCounts:
     if frames is not None:
         counted.append(f"count(DISTINCT {context}) AS contexts")
     select = "SELECT " + ", ".join(counted) + " FROM ("
-    if frames is not None and frames.reread(view):
-        row = view.run(select + view.plan.select(columns) + ") f").to_pylist()[0]
-    else:
-        within = f"SELECT {columns} FROM frames f WHERE " + _in(view, frames, "f")
-        row = view.facet(select + within + ") f", frames).to_pylist()[0]
+    row = _frames_read(view, frames, columns, lambda rows: select + rows + ") f").to_pylist()[0]
     promoted: dict[str, pa.Table] = {}
     for i, key in enumerate(PROMOTED_KEYS):
         pairs: list[tuple[str | None, int]] = [(str(v), int(n)) for v, n in row[f"v{i}"] or []]
@@ -407,6 +410,57 @@ def frame_counts(view: View) -> FrameCounts:
             pairs.append((None, int(row["frames"] - row[f"n{i}"])))
         promoted[key] = _value_table(pairs)
     return FrameCounts(promoted, int(row["contexts"]) if frames is not None else None)
+
+
+def _frames_read(
+    view: View, frames: FrameSet | None, columns: str, query: Callable[[Compiled], Compiled]
+) -> pa.Table:
+    """`query` over the view's frames with `columns` (alias f): the view's conditions
+    evaluated again when that costs less than testing every frame against its set
+    (FrameSet.reread), else each frame tested against the set."""
+    if frames is not None and frames.reread(view):
+        return view.run(query(view.plan.select(columns)))
+    within = f"SELECT {columns} FROM frames f WHERE " + _in(view, frames, "f")
+    return view.facet(query(within), frames)
+
+
+def _keyed_counts(view: View, frames: FrameSet | None) -> FrameCounts | None:
+    """The promoted keys' values from one integer grouping of the view's frames by their
+    values key (layout.VALUES_KEY: the four keys' values together), summed by key here, and
+    the contexts counted over their integer keys in a second read (a distinct count beside
+    the grouping, in one query, cost more than both reads); None if a frame has no values
+    key (the counts are then read as values)."""
+    key, names = layout.VALUES_KEY, ", ".join(f"k.{quote_ident(k)}" for k in PROMOTED_KEYS)
+
+    def grouped(rows: Compiled) -> Compiled:
+        return (
+            f"SELECT g.{key}, {names}, g.n FROM (SELECT f.{key}, count(*) AS n FROM ("
+            + rows
+            + f") f GROUP BY f.{key}) g LEFT JOIN {layout.VALUE_KEYS} k ON k.{key} = g.{key}"
+        )
+
+    rows = _frames_read(view, frames, f"f.{key}", grouped).to_pylist()
+    if any(row[key] is None for row in rows):
+        return None
+    counts: dict[str, dict[str | None, int]] = {k: {} for k in PROMOTED_KEYS}
+    for row in rows:
+        for k, counted in counts.items():
+            counted[row[k]] = counted.get(row[k], 0) + int(row["n"])
+    contexts = None
+    if frames is not None:
+        distinct = Compiled(f"SELECT count(DISTINCT f.{layout.CONTEXT_KEY}) FROM (")
+        read = _frames_read(view, frames, f"f.{layout.CONTEXT_KEY}", lambda r: distinct + r + ") f")
+        contexts = int(read.column(0)[0].as_py())
+    promoted = {k: _value_table(list(counted.items())) for k, counted in counts.items()}
+    return FrameCounts(promoted, contexts)
+
+
+def _has_values_keys(view: View) -> bool:
+    con = view.catalog.cursor()
+    try:
+        return layout.has_values_keys(con)
+    finally:
+        con.close()
 
 
 def context_column(view: View) -> str:

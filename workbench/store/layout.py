@@ -20,6 +20,9 @@ joins and filters on what this module keeps beside them (docs/scale.md):
   frame_codes): label counts and the confidence histogram of the whole catalog.
 - `frames.context_key` -> `context_keys(context_id, context_key)` (local catalogs): the
   frame's context as a small integer, so facets count contexts over integers.
+- `frames.values_key` -> `value_keys(values_key, weather, time_of_day, camera, location)`
+  (local catalogs): the frame's values of the promoted keys together as a small integer, so
+  facets count the four keys by one integer grouping.
 - `metadata_columns(key, column_name)`: metadata keys most frames have, copied into frame
   columns (`json_extract_string` of the key) so filters and facets read no JSON.
 
@@ -45,10 +48,16 @@ from workbench.store.sqlsafe import quote_ident
 # a view's contexts over integers, not text.
 CONTEXT_KEY = "context_key"
 CONTEXT_KEYS = "context_keys"
+# A frame's values of the promoted keys (weather, time_of_day, camera, location) together as
+# one small integer (schema version 11, local catalogs), numbered in the order they first
+# appear in table VALUE_KEYS: a filtered view's counts of the four keys are one integer
+# grouping of its frames (a fifth of the CPU of four histograms over text at 10M frames).
+VALUES_KEY = "values_key"
+VALUE_KEYS = "value_keys"
 # Columns the store derives; exports, imports and pages leave them out. Promoted metadata
 # columns (metadata_columns.column_name) are derived as well.
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
-    "frames": ("frame_key", CONTEXT_KEY),
+    "frames": ("frame_key", CONTEXT_KEY, VALUES_KEY),
     "sources": ("frame_key",),
     "rois": ("frame_key", "label_key"),
 }
@@ -73,6 +82,10 @@ PROMOTE_UP_TO = 2_000_000
 CONFIDENCE_BINS = 1000
 CODE_LABEL = 2 * CONFIDENCE_BINS
 CODE_NONE = CONFIDENCE_BINS
+# Codes are stored as INTEGERs (schema version 11; BIGINTs before): unnesting the codes of a
+# filtered view's frames, half its facets' work, took a third less CPU at 10M frames over
+# the narrower type. A catalog with more label keys than this cannot code its ROIs.
+MAX_CODED_LABEL = (2**31 - 1 - CODE_LABEL) // CODE_LABEL
 # The state row of a local catalog's frame groups (store/groups.py): every transaction that
 # writes frames or ROIs drops it (`sync`), so groups counted before the write are not read.
 GROUPS_STATE = "_groups"
@@ -96,7 +109,7 @@ TABLES: Sequence[str] = (
         max_confidence DOUBLE)""",
     """CREATE TABLE IF NOT EXISTS frame_codes (
         frame_key BIGINT NOT NULL,
-        codes BIGINT[] NOT NULL)""",
+        codes INTEGER[] NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS code_counts (
         code BIGINT NOT NULL,
         rois BIGINT NOT NULL)""",
@@ -179,9 +192,11 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: b
     first = next_frame_key(con)
     if new_frames:
         _key_new_frames(con, first, int(new_frames))
-    contexts = has_context_keys(con)
+    contexts, values = has_context_keys(con), has_values_keys(con)
     if new_frames and contexts:
         key_contexts(con, "frame_key >= ?", [first])
+    if new_frames and values:
+        key_values(con, "frame_key >= ?", [first])
     promoted = promoted_columns(con)
     if new_frames:
         fill_promoted(con, promoted, "frame_key >= ?", [first])
@@ -195,6 +210,8 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: b
         _rekey_labels(con)
         if contexts:  # their context_id may have been changed in place
             key_contexts(con, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
+        if values:  # and their promoted keys
+            key_values(con, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
         fill_promoted(con, promoted, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
         pending_frames = "frame_key IN (SELECT frame_key FROM _layout_pending)"
         tally(con, pending_frames, [], -1)
@@ -401,10 +418,11 @@ def confidence_bin(confidence: str) -> str:
 
 
 def roi_code(alias: str) -> str:
-    """SQL: the code of a ROI (alias `alias`) in frame_codes."""
+    """SQL: the code of a ROI (alias `alias`) in frame_codes, an INTEGER (label keys up to
+    MAX_CODED_LABEL)."""
     return (
-        f"{alias}.label_key::BIGINT * {CODE_LABEL}"
-        f" + coalesce({confidence_bin(alias + '.confidence')}, {CODE_NONE})"
+        f"({alias}.label_key::BIGINT * {CODE_LABEL}"
+        f" + coalesce({confidence_bin(alias + '.confidence')}, {CODE_NONE}))::INTEGER"
     )
 
 
@@ -426,7 +444,7 @@ def code(
     join = "LEFT JOIN" if every_frame else "JOIN"
     con.execute(
         f"INSERT INTO {into} SELECT f.frame_key, coalesce(list({roi_code('r')})"
-        " FILTER (WHERE r.frame_key IS NOT NULL), []::BIGINT[])"
+        " FILTER (WHERE r.frame_key IS NOT NULL), []::INTEGER[])"
         f" FROM (SELECT frame_key FROM frames WHERE {which}) f {join}"
         f" (SELECT frame_key, label_key, confidence FROM {rois} WHERE {which}) r"
         " ON r.frame_key = f.frame_key GROUP BY f.frame_key ORDER BY f.frame_key",
@@ -436,12 +454,55 @@ def code(
 
 def has_context_keys(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the frames (of a local catalog) carry context keys."""
+    return _frames_have(con, CONTEXT_KEY)
+
+
+def has_values_keys(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the frames (of a local catalog) carry the keys of their promoted values."""
+    return _frames_have(con, VALUES_KEY)
+
+
+def _frames_have(con: duckdb.DuckDBPyConnection, column: str) -> bool:
     rows = con.execute(
         "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'frames'"
         " AND column_name = ? AND NOT internal AND schema_name = current_schema()",
-        [CONTEXT_KEY],
+        [column],
     ).fetchall()
     return bool(rows[0][0])
+
+
+def _same_values(left: str, right: str) -> str:
+    """SQL: rows `left` and `right` hold the same values of the promoted keys (NULLs alike)."""
+    return " AND ".join(
+        f"{left}.{quote_ident(k)} IS NOT DISTINCT FROM {right}.{quote_ident(k)}"
+        for k in PROMOTED_KEYS
+    )
+
+
+def add_values_keys(con: duckdb.DuckDBPyConnection, rows: str, params: Sequence[Any]) -> None:
+    """Keys for the combinations of promoted values among `rows` (a table or query with the
+    PROMOTED_KEYS columns and `frame_key`) that have none, in the order of their first frame."""
+    keys = ", ".join(quote_ident(k) for k in PROMOTED_KEYS)
+    con.execute(
+        f"INSERT INTO {VALUE_KEYS} ({VALUES_KEY}, {keys}) SELECT (SELECT coalesce("
+        f"max({VALUES_KEY}) + 1, 0) FROM {VALUE_KEYS}) + row_number() OVER (ORDER BY n.first)"
+        f" - 1, {keys} FROM (SELECT {keys}, min(v.frame_key) AS first FROM ({rows}) v"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {VALUE_KEYS} k WHERE {_same_values('k', 'v')})"
+        f" GROUP BY {keys}) n",
+        list(params),
+    )
+
+
+def key_values(con: duckdb.DuckDBPyConnection, which: str, params: Sequence[Any]) -> None:
+    """The values keys of the frames `which` selects (a condition on frames' own columns),
+    adding keys for their combinations that have none."""
+    add_values_keys(con, f"SELECT * FROM frames WHERE {which}", params)
+    con.execute(
+        f"UPDATE frames SET {VALUES_KEY} = k.{VALUES_KEY} FROM {VALUE_KEYS} k WHERE"
+        f" {_same_values('frames', 'k')} AND frames.{VALUES_KEY} IS DISTINCT FROM"
+        f" k.{VALUES_KEY} AND ({which})",
+        list(params),
+    )
 
 
 def key_contexts(con: duckdb.DuckDBPyConnection, which: str, params: Sequence[Any]) -> None:

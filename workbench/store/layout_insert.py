@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.model.records import PROMOTED_KEYS
 from workbench.store import layout
 from workbench.store.arrow import registered
 from workbench.store.sqlsafe import quote_ident
@@ -34,8 +35,8 @@ def insert_keyed(con: Con, frames: pa.Table, sources: pa.Table, rois: pa.Table) 
         return False
     first = layout.next_frame_key(con)
     count = frames.num_rows
-    if layout.CONTEXT_KEY in frames.column_names:  # derived here, never taken from the rows
-        frames = frames.drop_columns([layout.CONTEXT_KEY])
+    derived = [c for c in (layout.CONTEXT_KEY, layout.VALUES_KEY) if c in frames.column_names]
+    frames = frames.drop_columns(derived)  # derived here, never taken from the rows
     keys = pa.array(np.arange(first, first + count, dtype=np.int64))
     promoted = layout.promoted_columns(con)
     columns = "".join(
@@ -43,20 +44,13 @@ def insert_keyed(con: Con, frames: pa.Table, sources: pa.Table, rois: pa.Table) 
         for column in promoted.values()
     )
     with registered(con, "_wb_keyed", frames.append_column("frame_key", keys)):
-        source, order = "_wb_keyed", ""
-        if layout.has_context_keys(con):  # the batch's contexts keyed, their keys in the rows
-            layout.add_context_keys(
-                con, "SELECT context_id, min(frame_key) AS first FROM _wb_keyed GROUP BY 1", []
-            )
-            source = (
-                f"(SELECT t.*, k.context_key AS {layout.CONTEXT_KEY} FROM _wb_keyed t"
-                f" JOIN {layout.CONTEXT_KEYS} k ON k.context_id = t.context_id)"
-            )
-            order = " ORDER BY frame_key"  # the join may reorder; frames stay in key order
+        source, later = _keyed_source(con, frames.column_names)
         con.execute(
-            f"INSERT INTO frames BY NAME SELECT *{columns} FROM {source}{order}",
+            f"INSERT INTO frames BY NAME SELECT *{columns} FROM {source} ORDER BY frame_key",
             [layout.pointer(key) for key in promoted],
         )
+    if later:  # a batch without the promoted keys' columns
+        layout.key_values(con, "frame_key >= ?", [first])
     layout.set_next_frame_key(con, first + count)
     ids = frames["id"].combine_chunks()
     if sources.num_rows:
@@ -75,6 +69,29 @@ def insert_keyed(con: Con, frames: pa.Table, sources: pa.Table, rois: pa.Table) 
     else:  # a row of codes for every frame, none here
         layout.code(con, "frame_key >= ?", [first], rois="(SELECT * FROM rois LIMIT 0)")
     return layout.promote_while_small(con)
+
+
+def _keyed_source(con: Con, names: list[str]) -> tuple[str, bool]:
+    """The batch's frames (`_wb_keyed`) with their context and values keys (the keys their
+    contexts and values lack added first), and whether the values keys are left to set
+    after the INSERT (the batch lacks some promoted key's column)."""
+    selected, joins, later = ["t.*"], "", False
+    if layout.has_context_keys(con):
+        layout.add_context_keys(
+            con, "SELECT context_id, min(frame_key) AS first FROM _wb_keyed GROUP BY 1", []
+        )
+        selected.append(f"c.{layout.CONTEXT_KEY}")
+        joins += f" JOIN {layout.CONTEXT_KEYS} c ON c.context_id = t.context_id"
+    if layout.has_values_keys(con):
+        later = not set(PROMOTED_KEYS) <= set(names)
+        if not later:
+            layout.add_values_keys(con, "SELECT * FROM _wb_keyed", [])
+            same = " AND ".join(
+                f"k.{quote_ident(n)} IS NOT DISTINCT FROM t.{quote_ident(n)}" for n in PROMOTED_KEYS
+            )
+            selected.append(f"k.{layout.VALUES_KEY}")
+            joins += f" JOIN {layout.VALUE_KEYS} k ON {same}"
+    return f"(SELECT {', '.join(selected)} FROM _wb_keyed t{joins})", later
 
 
 def _frame_keys(rows: pa.Table, ids: pa.Array, first: int) -> pa.Array:
