@@ -5,6 +5,7 @@
     python bench/formats_bench.py --only clearml coco --runs 3
     python bench/formats_bench.py --only nucleus labelbox --scale 4   # memory as files grow
     python bench/formats_bench.py --only nucleus labelbox --memory   # peak RSS at 1x and 4x
+    python bench/formats_bench.py --only nucleus --memory --factors 1 4 8
 
 Four files are generated (values from the row number, so the same scale gives the same
 files): ClearML NDJSON (200,000 frames, 4 ROIs each), a COCO instances file (100,000 images,
@@ -507,11 +508,14 @@ def measure(fmt: str, folder: Path, runs: int, scale: float) -> list[dict[str, A
     return rows
 
 
-def memory(fmt: str, folder: Path, scale: float) -> list[dict[str, Any]]:
-    """Peak RSS of the workbench's first import, update and export at `scale` and at 4x it:
-    flat memory means the 4x file does not take about 4x the memory."""
+def memory(
+    fmt: str, folder: Path, scale: float, factors: tuple[int, ...] = (1, 4)
+) -> list[dict[str, Any]]:
+    """Peak RSS of the workbench's first import, update and export at `scale` and at each of
+    `factors` times it: flat memory means a larger file does not take more memory (past the
+    size where a batch is full, which the smallest file may not reach)."""
     rows: list[dict[str, Any]] = []
-    for factor in (1, 4):
+    for factor in factors:
         count = max(1, round(FULL[fmt] * scale * factor))
         sub = folder / f"{fmt}-{factor}x"
         sub.mkdir(parents=True, exist_ok=True)
@@ -539,14 +543,16 @@ def memory(fmt: str, folder: Path, scale: float) -> list[dict[str, Any]]:
     for step in ("import", "update", "export"):
         if f"{step}_rss_mb" not in rows[0]:
             continue
-        small, large = rows[0][f"{step}_rss_mb"], rows[1][f"{step}_rss_mb"]
-        print(
-            f"  memory {fmt} {step:7s} peak RSS {small:6.0f} MB at 1x ({rows[0]['mb']:.0f} MB, "
-            f"{rows[0]['frames']:,} frames) -> {large:6.0f} MB at 4x ({rows[1]['mb']:.0f} MB): "
-            f"x{large / small:.2f}; CPU {rows[0][f'{step}_cpu_s']:.1f} s -> "
-            f"{rows[1][f'{step}_cpu_s']:.1f} s",
-            flush=True,
-        )
+        first = rows[0]
+        for row in rows[1:]:
+            small, large = first[f"{step}_rss_mb"], row[f"{step}_rss_mb"]
+            print(
+                f"  memory {fmt} {step:7s} peak RSS {small:6.0f} MB at {first['factor']}x "
+                f"({first['mb']:.0f} MB, {first['frames']:,} frames) -> {large:6.0f} MB at "
+                f"{row['factor']}x ({row['mb']:.0f} MB): x{large / small:.2f}; "
+                f"CPU {first[f'{step}_cpu_s']:.1f} s -> {row[f'{step}_cpu_s']:.1f} s",
+                flush=True,
+            )
     return rows
 
 
@@ -566,6 +572,9 @@ def main() -> None:
     parser.add_argument(
         "--memory", action="store_true", help="peak RSS at --scale and at 4x it (no DuckDB side)"
     )
+    parser.add_argument(
+        "--factors", type=int, nargs="+", default=[1, 4], help="with --memory: the file sizes"
+    )
     args = parser.parse_args()
     if args.command == "child":
         child(args)
@@ -578,7 +587,7 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for fmt in args.only:
             if args.memory:
-                rows.extend(memory(fmt, folder, args.scale))
+                rows.extend(memory(fmt, folder, args.scale, tuple(args.factors)))
             else:
                 rows.extend(measure(fmt, folder, args.runs, args.scale))
     after = os.getloadavg()

@@ -108,10 +108,12 @@ def _per_record(catalog, path: Path, update: bool):
 
 
 def _stored(catalog) -> tuple[list, list]:
+    # frame_key numbers frames in the order they were stored: the columnar path leaves a
+    # frame stored exactly as given where it is, the per-record path writes it again.
     frames = catalog.sql(
-        "SELECT * EXCLUDE (ingested) FROM frames ORDER BY context_id, frame_index, id"
+        "SELECT * EXCLUDE (ingested, frame_key) FROM frames ORDER BY context_id, frame_index, id"
     ).fetchall()
-    sources = catalog.sql("SELECT * FROM sources ORDER BY frame_id").fetchall()
+    sources = catalog.sql("SELECT * EXCLUDE (frame_key) FROM sources ORDER BY frame_id").fetchall()
     return frames, sources
 
 
@@ -229,3 +231,23 @@ def test_plain_scenes_are_taken_by_sql(tmp_path: Path) -> None:
             assert scenes.sql_scenes + scenes.record_scenes == count
             stored = catalog.sql("SELECT DISTINCT dataset FROM frames").fetchall()
             assert stored == [("d1",)]
+
+
+def test_an_unchanged_file_imported_again_is_left_as_stored(tmp_path: Path) -> None:
+    """Frames stored exactly as the file gives them (frame counts included) are not written
+    again; a scene that grows gets the new count on every frame."""
+    items = [{"reference_id": f"f{i}", "image_location": f"s3://b/{i}.jpg"} for i in range(5)]
+    first, grown = tmp_path / "a.ndjson", tmp_path / "b.ndjson"
+    first.write_text(json.dumps({"reference_id": "s", "frame_rate": 5, "frames": items[:3]}))
+    grown.write_text(json.dumps({"reference_id": "s", "frame_rate": 5, "frames": items}))
+    query = "SELECT id, num_frames, ingested FROM frames ORDER BY id"
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        assert import_files(catalog, [first], progress=False, update=True).ok
+        stored = catalog.sql(query).fetchall()
+        assert [n for _, n, _ in stored] == [3, 3, 3]
+        assert import_files(catalog, [first], progress=False, update=True).ok
+        assert catalog.sql(query).fetchall() == stored
+        assert import_files(catalog, [grown], progress=False, update=True).ok
+        assert [(i, n) for i, n, _ in catalog.sql(query).fetchall()] == [
+            (f"f{i}", 5) for i in range(5)
+        ]

@@ -211,11 +211,10 @@ def _scan(
         marked = pc.replace_with_mask(flagged, flagged, found)
     many = pc.match_substring_regex(candidates, _MANY_BRACKETS)
     keep = np.ones(len(text), dtype=bool)
-    lines = candidates.filter(many).to_pylist()
-    for index, line in zip(at.filter(many).to_pylist(), lines, strict=True):
-        if nesting_depth(line.encode()) > MAX_JSON_DEPTH:
-            problems.append((numbered[index].as_py(), too_deep()))
-            keep[index] = False
+    deep = at.filter(many).to_numpy()[depths(candidates.filter(many)) > MAX_JSON_DEPTH]
+    for index in deep.tolist():
+        problems.append((numbered[index].as_py(), too_deep()))
+        keep[index] = False
     if keep.all():
         return text, numbered, marked
     mask = pa.array(keep)
@@ -224,6 +223,50 @@ def _scan(
         numbered.filter(mask),
         (marked.filter(mask) if marked is not None else None),
     )
+
+
+_ESCAPED = r"(?s)\\."  # a backslash and the character it escapes
+_STRUCTURE = np.zeros(256, dtype=bool)
+_STRUCTURE[list(b'[]{}"')] = True
+_STEP = np.zeros(256, dtype=np.int64)
+_STEP[list(b"[{")] = 1
+_STEP[list(b"]}")] = -1
+
+
+def depths(lines: pa.Array) -> np.ndarray:
+    """How deep arrays and objects nest in each of `lines` (UTF-8 text), as
+    `jsonread.nesting_depth` finds it, for all the lines at once: Arrow cuts out the escapes,
+    numpy finds the brackets and quotes of the whole batch and counts the brackets outside
+    strings (a bracket is in a string when an odd number of quotes precede it on its line).
+    A line with an odd number of quotes (a string left open) is measured by nesting_depth."""
+    count = len(lines)
+    found = np.zeros(count, dtype=np.int64)
+    if count == 0:
+        return found
+    bare = pc.replace_substring_regex(lines, _ESCAPED, "")
+    wide = np.int64 if pa.types.is_large_string(bare.type) else np.int32
+    offsets = np.frombuffer(bare.buffers()[1], dtype=wide)[bare.offset : bare.offset + count + 1]
+    offsets = offsets.astype(np.int64)
+    data = np.frombuffer(bare.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    ends = offsets[1:] - offsets[0]
+    at = np.flatnonzero(_STRUCTURE[data])  # the brackets and quotes, in order
+    chars = data[at]
+    line = np.searchsorted(ends, at, side="right")
+    quote = chars == ord('"')
+    quotes = np.concatenate(([0], np.cumsum(quote, dtype=np.int64)))
+    first = np.searchsorted(line, np.arange(count + 1))  # each line's first mark
+    before = quotes[first]  # the quotes before each line
+    inside = ((quotes[:-1] - before[line]) & 1).astype(bool)
+    level = np.cumsum(np.where(inside, 0, _STEP[chars]))
+    marked = first[:-1] < first[1:]
+    if marked.any():
+        starts = first[:-1][marked]
+        base = np.where(starts > 0, level[np.maximum(starts - 1, 0)], 0)
+        found[marked] = np.maximum(np.maximum.reduceat(level, starts) - base, 0)
+    odd = np.flatnonzero((before[1:] - before[:-1]) & 1)
+    for index in odd.tolist():
+        found[index] = nesting_depth(lines[index].as_py().encode())
+    return found
 
 
 # Frames stored per transaction by the columnar importers: a transaction appending at least

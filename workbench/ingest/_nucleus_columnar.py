@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -158,7 +159,10 @@ class ColumnarScenes:
     def _convert(self) -> tuple[pa.Table | None, dict[int, tuple[str, slice]]]:
         """The rows of the scenes SQL takes, and per line its scene and rows' slice."""
         con = self.con
-        con.execute(sql.SCENES)
+        try:
+            con.execute(sql.SCENES)
+        except duckdb.Error:  # some valid line the parse refuses: each line on its own
+            con.execute(sql.SCENES_TRY)
         tails = self._tails(
             con.execute("SELECT n, rate, scene_meta FROM _nu_s WHERE ok").fetchall()
         )
@@ -263,7 +267,7 @@ def _batch(rows: pa.Table, dataset: str | None) -> RowBatch:
         "context_id": rows["context_id"],
         "timestamp": rows["timestamp"],
         "frame_index": rows["frame_index"],
-        "num_frames": pa.nulls(count, pa.int32()),
+        "num_frames": rows["num_frames"],
         "metadata": rows["metadata"],
         **{key: rows[key] for key in PROMOTED_KEYS},
         "saved": pa.nulls(count, pa.timestamp("us")),

@@ -41,32 +41,35 @@ CREATE MACRO nu_id_ok(s) AS coalesce(
     length(s) BETWEEN 1 AND {MAX_ID_LENGTH} AND NOT regexp_matches(s, '{_FORBIDDEN}'), false);
 CREATE MACRO nu_dup(k) AS len(k) != len(list_distinct(k));
 CREATE MACRO nu_dups(ks) AS coalesce(list_bool_or(list_transform(ks, lambda k: nu_dup(k))), false);
-CREATE MACRO nu_unique_keys(o) AS o IS NULL OR left(o, 1) != '{{' OR (NOT nu_dup(json_keys(o))
-    AND (strpos(o[2:], '{{') = 0 OR NOT nu_dups(json_keys(o, '$..*'))));
 CREATE MACRO nu_ext(p) AS lower(regexp_extract(regexp_extract(p, '[^/]*$'),
     '^\.*[^.].*(\.[^.]*)$', 1));
+CREATE MACRO nu_keys_unique(j) AS NOT nu_dup(json_keys(j))
+    AND NOT nu_dups(list_distinct(json_keys(j, '$..*')));
 """
 
 # One parse of the whole line. An item that is not an object parses as a struct of NULLs (no
 # string reference_id: its scene goes to the per-record path), a `frames` that is not a list
 # as NULL.
-_ITEM = (
-    '{"reference_id":"JSON","image_location":"JSON","metadata":"JSON",'
-    '"location":"JSON","image_url":"JSON","url":"JSON","original_image_url":"JSON"}'
-)
+# (The client's other location keys are not read: an item whose `image_location` is not a
+# non-empty string sends its scene to the per-record path, which reads them.)
+_ITEM = '{"reference_id":"JSON","image_location":"JSON","metadata":"JSON"}'
 _SCENE = (
     '{"reference_id":"JSON","frame_rate":"JSON","metadata":"JSON",'
     f'"frames":[{_ITEM}],"video_location":"JSON","video_url":"JSON"}}'
 )
 
 
+_PROMOTED = "{" + ",".join(f'"{key}":"JSON"' for key in PROMOTED_KEYS) + "}"
+
+
 def _promoted(key: str) -> tuple[str, str]:
-    """(check, value) of a metadata key copied to its own column: strings, integers, null,
-    objects and lists are taken here (floats and booleans print differently in Python)."""
-    v = f"(meta->'$.{key}')"
-    check = f"({v} IS NULL OR {v} = 'null' OR left({v}, 1) IN ('\"', '{{', '[') OR nu_int({v}))"
+    """(check, value) of a metadata key copied to its own column (`p`: the keys, parsed once
+    per item; JSON null reads as NULL): strings, integers, null, objects and lists are taken
+    here (floats and booleans print differently in Python)."""
+    v = f"p.{key}"
+    check = f"({v} IS NULL OR left({v}, 1) IN ('\"', '{{', '[') OR nu_int({v}))"
     value = (
-        f"CASE WHEN {v} IS NULL OR {v} = 'null' OR left({v}, 1) IN ('{{', '[') THEN NULL "
+        f"CASE WHEN {v} IS NULL OR left({v}, 1) IN ('{{', '[') THEN NULL "
         f"WHEN nu_str({v}) THEN {v}->>'$' ELSE TRY_CAST(TRY_CAST({v} AS BIGINT) AS VARCHAR) END"
     )
     return check, value
@@ -74,25 +77,27 @@ def _promoted(key: str) -> tuple[str, str]:
 
 _CHECKS = [_promoted(k) for k in PROMOTED_KEYS]
 
-# One row per line: the scene's own values and whether they are ones SQL takes.
-SCENES = f"""
+# One row per line that may hold a scene SQL takes (valid JSON text starting with `{`, not
+# marked): the scene's own values and whether they are ones SQL takes. `{parse}` is the parse
+# of a line: `from_json` (SCENES), or the same inside `try` (the fallback, should some valid
+# line not parse). A key given twice in any object of the line (the scene, its metadata, an
+# item, an item's metadata, nested) sends the scene to the per-record path: one `json_keys`
+# of every object of the line, each distinct list of keys checked once.
+_SCENES = """
 CREATE OR REPLACE TEMP TABLE _nu_s AS
 WITH parsed AS (
-    SELECT n, j, CASE WHEN NOT marked AND left(ltrim(j), 1) = '{{'
-        THEN try(from_json(j, '{_SCENE}')) END AS d FROM _wb_lines),
-checked AS (
-    SELECT n, d, CASE WHEN d IS NOT NULL
-        THEN nu_dup(json_keys(j)) OR nu_dups(json_keys(j, '$.frames[*]')) END AS dup
-    FROM parsed)
+    SELECT n, j, {parse} AS d FROM _wb_lines
+    WHERE NOT marked AND left(ltrim(j), 1) = '{{' AND json_valid(j))
 SELECT n, d.reference_id->>'$' AS context_id, d.frame_rate AS rate,
     d.metadata AS scene_meta, d.frames AS frames,
     d IS NOT NULL AND nu_str(d.reference_id) AND nu_id_ok(d.reference_id->>'$')
     AND d.video_location IS NULL AND d.video_url IS NULL
-    AND len(d.frames) > 0 AND nu_num(d.frame_rate)
-    AND nu_obj(d.metadata) AND nu_unique_keys(d.metadata)
-    AND NOT dup AS ok
-FROM checked
+    AND len(d.frames) > 0 AND nu_num(d.frame_rate) AND nu_obj(d.metadata)
+    AND nu_keys_unique(j) AS ok
+FROM parsed
 """
+SCENES = _SCENES.format(parse=f"from_json(j, '{_SCENE}')")
+SCENES_TRY = _SCENES.format(parse=f"try(from_json(j, '{_SCENE}'))")
 
 # One row per item of the scenes SQL takes, with its values and `ok`; `_nu_tails(n, rate,
 # tail)` holds the frame rate of each scene as Python reads it and the end of its frames'
@@ -101,14 +106,15 @@ ITEMS = f"""
 CREATE OR REPLACE TEMP TABLE _nu_i AS
 WITH items AS (
     SELECT s.n, s.context_id, t.rate, t.tail, unnest(s.frames) AS it,
-        generate_subscripts(s.frames, 1) - 1 AS frame_index
+        generate_subscripts(s.frames, 1) - 1 AS frame_index, len(s.frames) AS num_frames
     FROM _nu_s s JOIN _nu_tails t ON t.n = s.n WHERE s.ok),
 valued AS (
-    SELECT n, context_id, tail, frame_index, it, it.reference_id->>'$' AS id,
+    SELECT n, context_id, tail, frame_index, num_frames, it, it.reference_id->>'$' AS id,
         it.image_location->>'$' AS uri, it.metadata AS meta,
+        CASE WHEN left(it.metadata, 1) = '{{' THEN from_json(it.metadata, '{_PROMOTED}') END AS p,
         TRY_CAST(roundbankers(frame_index * 1000 / rate, 0) AS BIGINT) AS timestamp
     FROM items)
-SELECT n, context_id, frame_index, id, uri, timestamp,
+SELECT n, context_id, frame_index, num_frames, id, uri, timestamp,
     nu_ext(split_part(uri, '?', 1)) AS ext,
     CASE WHEN meta IS NULL OR meta = '{{}}' THEN '{{' || tail
         ELSE left(meta, length(meta) - 1) || ',' || tail END AS metadata,
@@ -118,7 +124,7 @@ SELECT n, context_id, frame_index, id, uri, timestamp,
     AND contains(uri, '://') AND NOT starts_with(uri, 'file://')
     AND NOT starts_with(lower(uri), 'data:')
     AND NOT regexp_matches(uri, '[\\x00-\\x1f\\x7f]')
-    AND nu_obj(meta) AND nu_unique_keys(meta)
+    AND nu_obj(meta)
     AND NOT coalesce(json_exists(meta, '$.{SCENE_KEY}') OR json_exists(meta, '$.{FPS_KEY}'), false)
     AND coalesce(abs(timestamp) <= {MAX_TIMESTAMP}, false)
     AND {" AND ".join(check for check, _ in _CHECKS)} AS ok
@@ -137,10 +143,12 @@ SELECT n FROM (
 WHERE good
 """
 
-# The rows of the good scenes, in line and item order.
+# The rows of the good scenes, in line and item order. `num_frames` is the scene's number of
+# items: what the import's last step (video.count_context_frames) finds when the scene is
+# stored whole, as a scene usually is; it sets the frames whose count differs.
 _PROMOTED_COLUMNS = ", ".join(f"i.{key}" for key in PROMOTED_KEYS)
 ROWS = f"""
-SELECT i.n AS _line, i.id, i.context_id, i.frame_index, i.timestamp, i.uri,
+SELECT i.n AS _line, i.id, i.context_id, i.frame_index, i.num_frames, i.timestamp, i.uri,
     t.type AS content_type, i.metadata, {_PROMOTED_COLUMNS}
 FROM _nu_i i LEFT JOIN _nu_types t ON t.ext = i.ext
 WHERE i.n IN (SELECT n FROM _nu_good)

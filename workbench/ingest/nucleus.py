@@ -106,18 +106,31 @@ class _SceneImport:
             self.by_context[context] = {}
         if not wanted or self._empty:
             return
-        rows = self._rows(
-            "SELECT context_id, frame_index, id FROM frames "
-            "WHERE context_id IN (SELECT unnest(?::VARCHAR[])) AND frame_index IS NOT NULL",
-            wanted,
-        )
-        for context, index, frame_id in rows:
-            self.by_context[context][index] = frame_id
-            self.by_id[frame_id] = (context, index)
+        con = self.catalog.cursor()
+        try:  # a scene's rows together, recorded a scene at a time at C speed
+            rows = con.sql(
+                "SELECT context_id, frame_index, id FROM frames WHERE context_id IN "
+                "(SELECT unnest(?::VARCHAR[])) AND frame_index IS NOT NULL ORDER BY context_id",
+                params=[wanted],
+            ).to_arrow_table()
+        finally:
+            con.close()
+        names: list[str] = rows["context_id"].to_pylist()
+        indexes: list[int] = rows["frame_index"].to_pylist()
+        ids: list[str] = rows["id"].to_pylist()
+        self.by_id.update(zip(ids, zip(names, indexes, strict=True), strict=True))
+        start = 0
+        for end in range(1, len(names) + 1):
+            if end == len(names) or names[end] != names[start]:
+                slots = self.by_context[names[start]]
+                slots.update(zip(indexes[start:end], ids[start:end], strict=True))
+                start = end
 
     def _load_ids(self, ids: Iterable[str]) -> None:
+        if self._empty:
+            return
         wanted = sorted({i for i in ids if i not in self.by_id})
-        if not wanted or self._empty:
+        if not wanted:
             return
         rows = self._rows(
             "SELECT id, context_id, frame_index FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))",

@@ -144,7 +144,8 @@ def _frame(
 
 
 def count_context_frames(catalog: Catalog, context_ids: Iterable[str]) -> None:
-    """Set num_frames of every frame of these contexts to the number of frames they now hold."""
+    """Set num_frames of every frame of these contexts to the number of frames they now hold
+    (only the rows that hold another number are written)."""
     ids = sorted(set(context_ids))
     if not ids:
         return
@@ -152,7 +153,7 @@ def count_context_frames(catalog: Catalog, context_ids: Iterable[str]) -> None:
         con.execute(
             "UPDATE frames SET num_frames = c.n FROM (SELECT context_id, count(*)::INTEGER AS n "
             "FROM frames WHERE context_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1) c "
-            "WHERE frames.context_id = c.context_id",
+            "WHERE frames.context_id = c.context_id AND frames.num_frames IS DISTINCT FROM c.n",
             [ids],
         )
 
