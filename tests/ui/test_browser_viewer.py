@@ -44,6 +44,12 @@ AT_JS = """([index, x, y]) => {
 }"""
 
 
+# Bokeh has drawn the document and has no message in flight.
+SETTLED_JS = (
+    "() => window.Bokeh !== undefined && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
+)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, serve_catalog: Any) -> Any:
     folder = tmp_path_factory.mktemp("viewer")
@@ -60,6 +66,10 @@ def page(browser: Any, server: Any) -> Iterator[Any]:
     try:
         tab.goto(server.url, wait_until="load")
         tab.wait_for_selector(TILES)
+        # The parts added once the page is on screen are there, and Bokeh has nothing in
+        # flight: points measured on the canvas stay where they are while the test hovers.
+        tab.wait_for_selector(".wb-classes-shown")
+        tab.wait_for_function(SETTLED_JS)
         yield tab
         assert errors == []
     finally:
@@ -72,13 +82,18 @@ def open_context(page: Any, context_id: str) -> None:
     expect(page.locator(".wb-frame-root").first).to_have_attribute("data-frame", f"{context_id}/f0")
 
 
-def tooltip_at(page: Any, x: float, y: float, source: int = 0) -> str:
-    """Move the mouse to source pixel (x, y) and read the tooltip ("" when none shows)."""
+def tooltip_at(page: Any, x: float, y: float, source: int = 0, wait_ms: int = 1000) -> str:
+    """Move the mouse to source pixel (x, y) and read the tooltip ("" when none shows
+    within `wait_ms`)."""
+    page.wait_for_function(SETTLED_JS)
     at = page.evaluate(AT_JS, [source, x, y])
     page.mouse.move(at["x"], at["y"])
     tooltip = page.locator(".wb-tooltip").first
-    page.wait_for_timeout(50)
-    return str(tooltip.text_content()) if tooltip.is_visible() else ""
+    try:
+        tooltip.wait_for(state="visible", timeout=wait_ms)
+    except playwright_api.TimeoutError:
+        return ""
+    return str(tooltip.text_content())
 
 
 def test_every_roi_kind_is_drawn_where_it_is(page: Any):
@@ -94,7 +109,7 @@ def test_every_roi_kind_is_drawn_where_it_is(page: Any):
     assert "label:lane" in tooltip_at(page, 16, 38.5)
     assert "label:nose" in tooltip_at(page, 10, 20)
     # nothing over the bare picture
-    assert tooltip_at(page, 62, 2) == ""
+    assert tooltip_at(page, 62, 2, wait_ms=300) == ""
     # the badge of the frame's classification, its field as the tooltip
     badge = page.locator(".wb-badge", has_text="night 0.80").first
     expect(badge).to_have_attribute("title", "predictions")
