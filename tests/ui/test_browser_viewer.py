@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -196,21 +197,32 @@ def test_a_step_is_one_message_and_the_page_follows_the_drawn_frame(page: Any):
     root = page.locator(".wb-frame-root").first
     expect(root).to_have_attribute("data-frame", "ctx-0/f0")
     changed: list[str] = []
+    last_frame = [time.monotonic()]
 
     def on_frame(payload: Any) -> None:
+        last_frame[0] = time.monotonic()
         if isinstance(payload, str) and '"events"' in payload:
             changed.extend(str(e.get("attr")) for e in json.loads(payload)["events"])
+
+    def quiet(seconds: float = 0.7) -> None:
+        """Wait until the server has sent nothing for `seconds` (what the page asked for
+        before, and the parts and counts that come after a load, have all arrived)."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() - last_frame[0] < seconds and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
 
     page.wait_for_timeout(300)
     # the websocket opened before this listener: watch a fresh page's socket instead
     page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
     page.reload(wait_until="load")
     page.wait_for_selector(TILES)
+    page.wait_for_selector(".wb-classes-shown")  # the parts added once the page is shown
     page.locator(".wb-grid-mode button", has_text="frames").first.click()
     expect(page.locator("div.wb-grid-root").first).to_have_attribute("data-mode", "frames")
     page.locator(TILES, has_text="ctx-0/f0").first.click()
     expect(root).to_have_attribute("data-frame", "ctx-0/f0")
-    page.wait_for_timeout(500)
+    page.wait_for_function(SETTLED_JS)
+    quiet()
     changed.clear()
     page.locator(".wb-next button").first.click()
     expect(root).to_have_attribute("data-frame", "ctx-0/f1")
@@ -218,7 +230,7 @@ def test_a_step_is_one_message_and_the_page_follows_the_drawn_frame(page: Any):
     expect(page.locator(".wb-tile.wb-active").first).to_contain_text("ctx-0/f1")
     expect(page.locator(".wb-sample-title").first).to_contain_text("sample 2 of")
     page.wait_for_timeout(300)
-    assert changed == ["frame_json"]
+    assert changed == ["frame_json"], " ".join(changed)
     # play from here: the page asks for each frame in turn and stops at the last one
     page.locator(".wb-play").first.click()
     expect(root).to_have_attribute("data-frame", "ctx-0/f4")
