@@ -4,6 +4,7 @@
     python bench/ui_bench.py --frames 1000000          # a synthetic catalog (bench/synthetic.py)
     python bench/ui_bench.py --catalog PATH            # any catalog file
     python bench/ui_bench.py --url URL --server-pid N  # a server that is already running
+    python bench/ui_bench.py --catalog PATH --first-document 4   # in process, no browser
 
 It starts `workbench serve` (unless --url is given), opens the app in Debian's Chromium
 driven by playwright, and measures what a person waits for:
@@ -20,6 +21,9 @@ driven by playwright, and measures what a person waits for:
                 it stops at the context's last frame, at most 4 s), against the footage's
                 own rate (the player's); target: the footage's rate (up to 30)
   server_rss    the server's peak resident memory (VmHWM) after the session       (< 1 GB)
+
+--first-document builds the app's first document as a served session does, in this process
+(no server, no browser), and prints its CPU time, models and JSON bytes, the best of N.
 
 Each wait ends when the DOM shows the change and Bokeh has no message in flight, then one
 animation frame more so the browser has painted it. Results are printed as a table and, with
