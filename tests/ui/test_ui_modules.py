@@ -1,5 +1,6 @@
-"""Our components' modules: named by URL in a served session's document and answered by the
-server's `/wb-modules` route (cached while their hash holds), inlined in any other document."""
+"""Our components' modules: one URL in a served session's document, answered by the server's
+`/wb-modules` route with every module (cached while its hash holds); inlined in any other
+document."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from workbench.ui import modules
 from workbench.ui.bars import FacetBars
 from workbench.ui.frame_view import FrameCanvas
 from workbench.ui.grid import TileGrid
-from workbench.ui.modules import ROUTE, module_text, module_version
+from workbench.ui.modules import ROUTE, combined_module, module_text, module_url
 
 
 class _Served:
@@ -40,18 +41,21 @@ def _model(component: Any, served: bool) -> Any:
 def test_every_module_of_ours_is_served_whole() -> None:
     names = set(modules._SERVED)
     assert {"FrameCanvas", "TileGrid", "FacetBars", "PlayControl", "Timeline"} <= names
+    text, version = combined_module()
+    assert text.count("export ") == 1 and text.endswith("export default modules;\n")
     for name in names:
         assert "export function render" in module_text(name), name
-    # tiles_common.js comes first in the grid's module, position.js in the player's
-    assert module_text("TileGrid").index("function") < module_text("TileGrid").index("render")
+        body = module_text(name).replace("export function render", "function render")
+        assert body in text, name
+        assert f"modules[{name!r}] = {{ render }};" in text
+    assert module_url() == f".{ROUTE}/all.js?v={version}"
 
 
 def test_a_served_document_names_the_module_and_links_the_css() -> None:
     for component, css in ((FrameCanvas(), "frame_view.css"), (TileGrid(), "grid.css")):
         model = _model(component, served=True)
-        name = type(component).__name__
-        assert model.esm == f".{ROUTE}/{name}.js?v={module_version(name)}"
-        assert model.bundle == "url"
+        assert model.esm == module_url()
+        assert model.bundle == "url"  # Panel takes the export named after the class
         urls = [getattr(s, "url", "") for s in model.stylesheets]
         assert any(u.endswith(f"/_stylesheets/{css}") for u in urls), urls
 
@@ -66,14 +70,14 @@ def test_a_notebook_document_inlines_module_and_css() -> None:
 
 
 def test_the_route_answers_our_modules_only_and_caches_the_current_one(demo_server: Any) -> None:
-    version = module_version("FacetBars")
-    current = demo_server.get(f"{ROUTE}/FacetBars.js?v={version}")
+    text, version = combined_module()
+    current = demo_server.get(f"{ROUTE}/all.js?v={version}")
     assert current.status_code == 200
-    assert current.text == module_text("FacetBars")
+    assert current.text == text
     assert current.headers["content-type"].startswith("text/javascript")
     assert "immutable" in current.headers["cache-control"]
-    stale = demo_server.get(f"{ROUTE}/FacetBars.js?v=0000")
+    stale = demo_server.get(f"{ROUTE}/all.js?v=0000")
     assert stale.status_code == 200 and stale.headers["cache-control"] == "no-cache"
-    for path in ("Nope.js", "..%2Fserver.js", "Workbench.js", "FacetBars.css"):
+    for path in ("FacetBars.js", "..%2Fserver.js", "all.css", "all.js/x"):
         assert demo_server.get(f"{ROUTE}/{path}").status_code == 404, path
     assert FacetBars.__name__ in modules._SERVED

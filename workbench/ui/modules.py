@@ -1,14 +1,16 @@
-"""Our components' ES modules served as files the browser keeps, instead of inlined in the
-page's document.
+"""Our components' ES modules served as one file the browser keeps, instead of inlined in
+the page's document.
 
 A Panel `JSComponent` sends its module's text in its Bokeh model, so every first document
-carried all of ours (some 45 KB of the ~200 KB a served page pulls over its websocket), and
-the browser compiled each again on every load. A component made with `ServedModule` first
-tells a served session's page the URL of its module instead: `/wb-modules/<class>.js?v=<hash>`,
-answered by `ModuleHandler` from the module text the class holds (the package's files, never
-a CDN), with a year's `Cache-Control` because the hash changes with the text. The page
-imports it once and keeps it; the next load asks for nothing. Outside a served session (a
-notebook, JupyterLab, an exported file) the module stays inlined, as Panel does it.
+carried all of ours (some 49 KB of the ~150 KB a served page pulls over its websocket), and
+the browser compiled each again on every load. A component made with `ServedModule` tells a
+served session's page a URL instead: `/wb-modules/all.js?v=<hash>`, one module holding every
+component's (`export default {<class name>: {render}, ...}`, from which Panel takes the one
+named after the class), answered by `ModuleHandler` from the module texts the classes hold
+(the package's files, never a CDN), with a year's `Cache-Control`: the hash changes with the
+text. A first load fetches it once for all the components; the next load asks for nothing.
+Outside a served session (a notebook, JupyterLab, an exported file) each module stays
+inlined, as Panel does it.
 
 Stylesheets take Panel's own path: `_stylesheets` name CSS files beside the class's module,
 which a served page gets as links (Panel's component resource route) and a notebook inline.
@@ -25,7 +27,9 @@ from typing import Any, ClassVar
 from tornado.web import HTTPError, RequestHandler
 
 ROUTE = "/wb-modules"
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,80}$")
+ALL = "all"
+# A module's one export, made a plain function inside the block that holds it.
+_EXPORT = re.compile(r"^([ \t]*)export function render\(", re.MULTILINE)
 # Every class made with ServedModule, by name: the only modules the route serves.
 _SERVED: dict[str, type[Any]] = {}
 
@@ -45,13 +49,10 @@ class ServedModule:
         properties: dict[str, Any] = super()._get_properties(doc)  # type: ignore[misc]
         context = getattr(doc, "session_context", None)
         if getattr(context, "server_context", None) is not None:
-            name = type(self).__name__
-            properties.update(esm=f".{ROUTE}/{name}.js?v={module_version(name)}", bundle="url")
-            properties["importmap"] = {}
+            properties.update(esm=module_url(), bundle="url", importmap={})
         return properties
 
 
-@cache
 def module_text(name: str) -> str:
     """The module of the served class `name`, as Panel would inline it."""
     cls = _SERVED[name]
@@ -59,23 +60,40 @@ def module_text(name: str) -> str:
 
 
 @cache
-def module_version(name: str) -> str:
-    return hashlib.sha256(module_text(name).encode()).hexdigest()[:16]
+def _combined(names: tuple[str, ...]) -> tuple[str, str]:
+    parts = []
+    for name in names:
+        # each module in a block of its own: its functions and constants stay its own
+        body = _EXPORT.sub(r"\1function render(", module_text(name))
+        parts.append(f"// {name}\n{{\n{body}\nmodules[{name!r}] = {{ render }};\n}}\n")
+    text = "const modules = {};\n" + "".join(parts) + "export default modules;\n"
+    return text, hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def combined_module() -> tuple[str, str]:
+    """(text, version) of the one module holding every served class's."""
+    return _combined(tuple(sorted(_SERVED)))
+
+
+def module_url() -> str:
+    """Where a served page imports our modules from (relative to the page)."""
+    return f".{ROUTE}/{ALL}.js?v={combined_module()[1]}"
 
 
 class ModuleHandler(RequestHandler):
-    """GET /wb-modules/<class>.js[?v=<hash>]: the module of one served class. The URL with
-    the current hash is kept for a year (`immutable`); any other is checked each time."""
+    """GET /wb-modules/all.js[?v=<hash>]: every served class's module. The URL with the
+    current hash is kept for a year (`immutable`); any other is checked each time."""
 
     def get(self, name: str) -> None:
-        if not _NAME.match(name) or name not in _SERVED:
+        if name != ALL:
             raise HTTPError(404)
+        text, version = combined_module()
         self.set_header("Content-Type", "text/javascript; charset=utf-8")
-        if self.get_argument("v", "") == module_version(name):
+        if self.get_argument("v", "") == version:
             self.set_header("Cache-Control", "public, max-age=31536000, immutable")
         else:
             self.set_header("Cache-Control", "no-cache")
-        self.write(module_text(name))
+        self.write(text)
 
 
 def module_patterns() -> list[tuple[str, type[RequestHandler]]]:
