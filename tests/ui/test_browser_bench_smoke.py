@@ -36,8 +36,10 @@ def test_ui_bench_produces_every_figure(spare_demo_catalog: Path, browser: objec
         "query",
         "page",
         "frame_step",
+        "interactive_again",
     }
     assert summary["interactive"]["n"] == 1 and summary["complete"]["n"] == 1
+    assert summary["interactive_again"]["n"] == 1
     assert summary["query"]["n"] == 2 and summary["page"]["n"] == 2
     assert summary["frame_step"]["n"] == 4
     for row in summary.values():

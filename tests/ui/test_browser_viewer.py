@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,6 +45,12 @@ AT_JS = """([index, x, y]) => {
 }"""
 
 
+# Bokeh has drawn the document and has no message in flight.
+SETTLED_JS = (
+    "() => window.Bokeh !== undefined && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
+)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, serve_catalog: Any) -> Any:
     folder = tmp_path_factory.mktemp("viewer")
@@ -60,6 +67,10 @@ def page(browser: Any, server: Any) -> Iterator[Any]:
     try:
         tab.goto(server.url, wait_until="load")
         tab.wait_for_selector(TILES)
+        # The parts added once the page is on screen are there, and Bokeh has nothing in
+        # flight: points measured on the canvas stay where they are while the test hovers.
+        tab.wait_for_selector(".wb-classes-shown")
+        tab.wait_for_function(SETTLED_JS)
         yield tab
         assert errors == []
     finally:
@@ -72,13 +83,18 @@ def open_context(page: Any, context_id: str) -> None:
     expect(page.locator(".wb-frame-root").first).to_have_attribute("data-frame", f"{context_id}/f0")
 
 
-def tooltip_at(page: Any, x: float, y: float, source: int = 0) -> str:
-    """Move the mouse to source pixel (x, y) and read the tooltip ("" when none shows)."""
+def tooltip_at(page: Any, x: float, y: float, source: int = 0, wait_ms: int = 1000) -> str:
+    """Move the mouse to source pixel (x, y) and read the tooltip ("" when none shows
+    within `wait_ms`)."""
+    page.wait_for_function(SETTLED_JS)
     at = page.evaluate(AT_JS, [source, x, y])
     page.mouse.move(at["x"], at["y"])
     tooltip = page.locator(".wb-tooltip").first
-    page.wait_for_timeout(50)
-    return str(tooltip.text_content()) if tooltip.is_visible() else ""
+    try:
+        tooltip.wait_for(state="visible", timeout=wait_ms)
+    except playwright_api.TimeoutError:
+        return ""
+    return str(tooltip.text_content())
 
 
 def test_every_roi_kind_is_drawn_where_it_is(page: Any):
@@ -94,7 +110,7 @@ def test_every_roi_kind_is_drawn_where_it_is(page: Any):
     assert "label:lane" in tooltip_at(page, 16, 38.5)
     assert "label:nose" in tooltip_at(page, 10, 20)
     # nothing over the bare picture
-    assert tooltip_at(page, 62, 2) == ""
+    assert tooltip_at(page, 62, 2, wait_ms=300) == ""
     # the badge of the frame's classification, its field as the tooltip
     badge = page.locator(".wb-badge", has_text="night 0.80").first
     expect(badge).to_have_attribute("title", "predictions")
@@ -181,21 +197,32 @@ def test_a_step_is_one_message_and_the_page_follows_the_drawn_frame(page: Any):
     root = page.locator(".wb-frame-root").first
     expect(root).to_have_attribute("data-frame", "ctx-0/f0")
     changed: list[str] = []
+    last_frame = [time.monotonic()]
 
     def on_frame(payload: Any) -> None:
+        last_frame[0] = time.monotonic()
         if isinstance(payload, str) and '"events"' in payload:
             changed.extend(str(e.get("attr")) for e in json.loads(payload)["events"])
+
+    def quiet(seconds: float = 0.7) -> None:
+        """Wait until the server has sent nothing for `seconds` (what the page asked for
+        before, and the parts and counts that come after a load, have all arrived)."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() - last_frame[0] < seconds and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
 
     page.wait_for_timeout(300)
     # the websocket opened before this listener: watch a fresh page's socket instead
     page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
     page.reload(wait_until="load")
     page.wait_for_selector(TILES)
+    page.wait_for_selector(".wb-classes-shown")  # the parts added once the page is shown
     page.locator(".wb-grid-mode button", has_text="frames").first.click()
     expect(page.locator("div.wb-grid-root").first).to_have_attribute("data-mode", "frames")
     page.locator(TILES, has_text="ctx-0/f0").first.click()
     expect(root).to_have_attribute("data-frame", "ctx-0/f0")
-    page.wait_for_timeout(500)
+    page.wait_for_function(SETTLED_JS)
+    quiet()
     changed.clear()
     page.locator(".wb-next button").first.click()
     expect(root).to_have_attribute("data-frame", "ctx-0/f1")
@@ -203,7 +230,7 @@ def test_a_step_is_one_message_and_the_page_follows_the_drawn_frame(page: Any):
     expect(page.locator(".wb-tile.wb-active").first).to_contain_text("ctx-0/f1")
     expect(page.locator(".wb-sample-title").first).to_contain_text("sample 2 of")
     page.wait_for_timeout(300)
-    assert changed == ["frame_json"]
+    assert changed == ["frame_json"], " ".join(changed)
     # play from here: the page asks for each frame in turn and stops at the last one
     page.locator(".wb-play").first.click()
     expect(root).to_have_attribute("data-frame", "ctx-0/f4")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import panel as pn
@@ -100,11 +101,8 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.actions = ActionsPanel(self.state)
         self.actions_bar = ActionsBar(self.state)
         self.runs = RunsState(self.state)
-        self.runs_panel = RunsPanel(self.runs, on_annotate=self.annotate_run)
         self.annotator = AnnotatorState(self.state)
         self._annotator_view: AnnotatorView | None = None
-        # Evaluation, embeddings, sequence QA and patches (workbench/ui/analysis_tabs.py).
-        self.analysis = AnalysisTabs(self.state)
         self._layout()
         self._bind_keys()
         # Opened now, not once the page is on screen: the viewer's figures arrive with the
@@ -119,6 +117,17 @@ class WorkbenchApp(pn.viewable.Viewer):
         if self._annotator_view is None:
             self._annotator_view = AnnotatorView(self.annotator)
         return self._annotator_view
+
+    # Made when first shown (served: once the page is on screen), not with the first
+    # document: the runs panel alone cost a third of the app's setup.
+    @cached_property
+    def runs_panel(self) -> RunsPanel:
+        return RunsPanel(self.runs, on_annotate=self.annotate_run)
+
+    @cached_property
+    def analysis(self) -> AnalysisTabs:
+        """Evaluation, embeddings, sequence QA and patches (workbench/ui/analysis_tabs.py)."""
+        return AnalysisTabs(self.state)
 
     @property
     def service(self) -> WorkbenchService:

@@ -3,9 +3,15 @@
 A served session handles one event at a time: facets of a million frames take a few hundred
 milliseconds, and a click on "next page" right after a new query would wait behind them.
 Here they run on a small thread pool with their own DuckDB cursors, and the result is
-applied in a next-tick callback of the session's document (the thread-safe way into a
-Bokeh document). Without a served session (a notebook, a test) the work runs at once, so
-state stays deterministic where nobody is waiting on a websocket.
+applied in a next-tick callback of the session's document. The pool thread never touches the
+document itself: it hands the result to the server's event loop (tornado's `add_callback`,
+the one call made to be called from any thread), and the next-tick callback is added there.
+Added from the pool thread, Bokeh's `add_next_tick_callback` announces the callback to the
+session through the document's held events, which the loop thread swaps and empties without
+a lock whenever it releases a hold (Panel does around every batch of changes): about one
+callback in a thousand was never announced, and a page then waited for its facets forever.
+Without a served session (a notebook, a test) the work runs at once, so state stays
+deterministic where nobody is waiting on a websocket.
 
 Actions (dry runs included: they run in a transaction) have a pool of their own: they take
 turns as the catalog's writer, and while they wait for it they must not hold the threads
@@ -23,7 +29,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import panel as pn
+from bokeh.document import Document
 from panel.io.state import set_curdoc
+from tornado.ioloop import IOLoop
 
 from workbench.errors import WorkbenchError
 
@@ -53,9 +61,16 @@ def run_in_background[T](
         then(result)
         return
 
+    loop = _event_loop(doc)
+
+    def on_loop(callback: Callable[[], None]) -> None:
+        context = doc.session_context
+        if context is not None and not context.destroyed:  # else the tab was closed meanwhile
+            with set_curdoc(doc):
+                pn.state.execute(callback, schedule=True)
+
     def deliver(callback: Callable[[], None]) -> None:
-        with set_curdoc(doc):
-            pn.state.execute(callback, schedule=True)
+        loop.add_callback(on_loop, callback)
 
     def task() -> None:
         try:
@@ -64,9 +79,21 @@ def run_in_background[T](
             error = exc
             deliver(lambda: failed(error))
             return
+        except Exception:  # a bug: said in the server's log, not lost in the pool
+            log.exception("background work of a session failed")
+            raise
         deliver(lambda: then(result))
 
     (_ACTIONS if action else _POOL).submit(task)
+
+
+def _event_loop(doc: Document) -> IOLoop:
+    """The event loop of the server serving `doc` (the loop this runs on, when asked from
+    a session's callback or its app being built)."""
+    server = getattr(doc.session_context, "server_context", None)
+    application = getattr(server, "application_context", None)
+    loop = getattr(application, "io_loop", None)
+    return loop if isinstance(loop, IOLoop) else IOLoop.current()
 
 
 class ActionFailed(WorkbenchError):

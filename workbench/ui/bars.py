@@ -15,6 +15,8 @@ from typing import Any
 import panel as pn
 import param
 
+from workbench.ui.modules import ServedModule
+
 MAX_ROWS = 12
 
 
@@ -31,7 +33,7 @@ def bars_json(
     return json.dumps({"rows": rows, "more": more, "top": top}, ensure_ascii=False)
 
 
-class FacetBars(pn.custom.JSComponent):
+class FacetBars(ServedModule, pn.custom.JSComponent):
     """Clickable count bars; `on_pick(handler)` hears the value clicked."""
 
     rows_json = param.String(default='{"rows": [], "more": 0, "top": 0}')
@@ -117,7 +119,7 @@ def toggled(values: Sequence[str], value: str) -> list[str]:
     return [v for v in values if v != value] if value in values else [*values, value]
 
 
-class SparkBars(pn.custom.JSComponent):
+class SparkBars(ServedModule, pn.custom.JSComponent):
     """A small histogram (counts per bin, drawn as bars), shown under a range slider."""
 
     counts_json = param.String(default="[]", doc="Counts per bin, low to high, as JSON.")

@@ -19,6 +19,7 @@ import param
 from workbench.query.ranges import NumericKey
 from workbench.ui.bars import SparkBars
 from workbench.ui.facets import Facets
+from workbench.ui.modules import ServedModule
 from workbench.ui.query_state import FULL_RANGE, QUERY_PARAMS, QueryState
 from workbench.ui.text import TextPane, css_class, html
 
@@ -84,7 +85,7 @@ def remove_chip(query: QueryState, key: str) -> None:
         query.param.update(sort_by="", sort_reverse=False)
 
 
-class FilterChips(pn.custom.JSComponent):
+class FilterChips(ServedModule, pn.custom.JSComponent):
     """One chip per active filter (a click removes it), and "clear all": drawn from one JSON
     string (no widget is built per chip, so a new query sends one string)."""
 

@@ -26,6 +26,7 @@ import param
 
 from workbench.ui.display import empty_text_columns
 from workbench.ui.glyphs import Badge, Columns, SourceGlyphs, empty_columns
+from workbench.ui.modules import ServedModule
 from workbench.ui.notebook import in_kernel
 
 _HERE = Path(__file__).parent
@@ -262,7 +263,7 @@ class MoreFrames(NamedTuple):
     number: int
 
 
-class FrameCanvas(pn.custom.JSComponent):
+class FrameCanvas(ServedModule, pn.custom.JSComponent):
     """The open frame's sources drawn by frame_view.js; change it with `frame_json`.
 
     Once a frame is drawn, the page announces its position (`pos`) on `channel`: the
@@ -283,7 +284,8 @@ class FrameCanvas(pn.custom.JSComponent):
     channel = param.String(default="", doc="Where the page announces the drawn position.")
 
     _esm = _HERE / "frame_view.js"
-    _stylesheets = [(_HERE / "frame_view.css").read_text()]  # noqa: RUF012 - Panel's attribute
+    # files beside this module: served as links, inlined in a notebook (Panel's resolution)
+    _stylesheets = ["frame_view.css"]  # noqa: RUF012 - Panel's attribute
 
     def __init__(self, **params: Any) -> None:
         params.setdefault("channel", new_channel())

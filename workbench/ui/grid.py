@@ -24,6 +24,7 @@ import panel as pn
 import param
 
 from workbench.ui.later import wrapping_row
+from workbench.ui.modules import ServedModule
 from workbench.ui.selection import Selection
 from workbench.ui.text import Html, LiveText, TextPane, text
 from workbench.ui.tiles import tiles_css, tiles_esm
@@ -87,7 +88,7 @@ class GridPage:
         return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
 
 
-class TileGrid(pn.custom.JSComponent):
+class TileGrid(ServedModule, pn.custom.JSComponent):
     """Tiles of one page, drawn by grid.js; change them with `set_page`."""
 
     page_json = param.String(

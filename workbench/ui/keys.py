@@ -18,10 +18,12 @@ from typing import Any
 
 import panel as pn
 
+from workbench.ui.modules import ServedModule
+
 KEYS = ("ArrowLeft", "ArrowRight", "Escape", "n", "p", "e", "t", " ")
 
 
-class Keys(pn.custom.JSComponent):
+class Keys(ServedModule, pn.custom.JSComponent):
     """Sends the shortcut keys to the handlers bound with `on(key, handler)`; a handler
     gets whether shift was held."""
 

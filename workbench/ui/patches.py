@@ -27,6 +27,7 @@ import param
 from workbench.errors import WorkbenchError
 from workbench.query.roi_pages import count_patches, patch_page
 from workbench.ui.grid import TileEvent
+from workbench.ui.modules import ServedModule
 from workbench.ui.palette import outcome_color
 from workbench.ui.query_state import QUERY_PARAMS
 from workbench.ui.selection import Pick, click_range
@@ -60,7 +61,7 @@ class PatchPage:
         return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
 
 
-class PatchGrid(pn.custom.JSComponent):
+class PatchGrid(ServedModule, pn.custom.JSComponent):
     """Patches of one page, drawn by patches.js."""
 
     page_json = param.String(default=PatchPage().to_json())

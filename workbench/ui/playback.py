@@ -21,6 +21,7 @@ import param
 
 from workbench.errors import WorkbenchError
 from workbench.ui.background import run_in_background
+from workbench.ui.modules import ServedModule
 
 if TYPE_CHECKING:
     from workbench.ui.context import ContextState
@@ -61,7 +62,7 @@ def batch_size(fps: float) -> int:
     return min(max(round(fps * BATCH_SECONDS), MIN_BATCH), MAX_BATCH)
 
 
-class Prefetch(pn.custom.JSComponent):
+class Prefetch(ServedModule, pn.custom.JSComponent):
     """Pictures the browser fetches into its cache before they are shown."""
 
     urls_json = param.String(default="[]", doc="URLs to fetch, nearest first, as JSON.")

@@ -27,6 +27,7 @@ from workbench.ui.context import ContextState
 from workbench.ui.frame_view import FrameCanvas, new_channel
 from workbench.ui.keys import Keys
 from workbench.ui.media import MediaUrls
+from workbench.ui.modules import ServedModule
 from workbench.ui.playback import ReadAhead, player_interval
 from workbench.ui.timeline import MATCH_COLOR, OTHER_COLOR, Timeline, following, frames_json
 
@@ -51,7 +52,7 @@ export function render({ model }) {
 """
 
 
-class PlayControl(pn.custom.JSComponent):
+class PlayControl(ServedModule, pn.custom.JSComponent):
     """Play (forwards or backwards), pause, slower and faster, run in the page
     (player.js); it asks for the frame due at each tick with a message: `on_go(position)`."""
 
@@ -60,7 +61,7 @@ class PlayControl(pn.custom.JSComponent):
     direction = param.Integer(default=0, bounds=(-1, 1), doc="1 playing, -1 backwards, 0 paused.")
 
     _esm = following((_HERE / "player.js").read_text())
-    _stylesheets = [(_HERE / "player.css").read_text()]  # noqa: RUF012 - Panel's attribute
+    _stylesheets = ["player.css"]  # noqa: RUF012 - Panel's attribute (a file: linked when served)
 
     def __init__(self, **params: Any) -> None:
         params.setdefault("css_classes", ["wb-player"])
@@ -75,7 +76,7 @@ class PlayControl(pn.custom.JSComponent):
             self.on_go(go)
 
 
-class FrameLabel(pn.custom.JSComponent):
+class FrameLabel(ServedModule, pn.custom.JSComponent):
     """The player's label ("frame i / n · id") as the page shows it: the position the viewer
     announced last. `text` is what it reads now, from the server's side."""
 
@@ -100,7 +101,7 @@ class FrameLabel(pn.custom.JSComponent):
         return self._text()
 
 
-class PositionFeed(pn.custom.JSComponent):
+class PositionFeed(ServedModule, pn.custom.JSComponent):
     """Announces the player's position when no viewer does (a player shown on its own)."""
 
     channel = param.String(default="")

@@ -37,6 +37,9 @@ EXPANDED = {
     "box-sizing": "border-box",
 }
 INLINE: dict[str, str] = {}
+# Pixels the display options (label text, opacity per field, classes) take on a wide page:
+# kept for them before they come.
+DISPLAY_HEIGHT = 76
 
 
 def sample_styles(expanded: bool) -> dict[str, str]:
@@ -180,9 +183,13 @@ class SampleView(pn.viewable.Viewer):
         )  # fmt: skip
 
         # The classes on a line of their own: a stretching widget in a wrapping row reaches
-        # past the row's end by its margins. Below the picture, so added once the page is on
-        # screen when served (a smaller first document).
-        display = pn.Column(css_classes=["wb-display"], sizing_mode="stretch_width", margin=0)
+        # past the row's end by its margins. Added once the page is on screen when served (a
+        # smaller first document), in room kept for them: above the picture, they would
+        # otherwise push it down under the mouse seconds after the page is shown.
+        display = pn.Column(
+            css_classes=["wb-display"], sizing_mode="stretch_width", margin=0,
+            styles={"min-height": f"{DISPLAY_HEIGHT}px"},
+        )  # fmt: skip
 
         def fill() -> None:
             display[:] = [wrapping_row(self.label_text, *self.opacity.values()), self.classes]

@@ -6,6 +6,7 @@ session its own `create_app(catalog, media)`. Next to the app it serves:
 
     GET /media/file?uri=...           original media files under the catalog's media roots
     GET /media/thumb/<size>?uri=...   cached thumbnails (see workbench/ui/media_route.py)
+    GET /wb-modules/<class>.js?v=...  our components' ES modules (workbench/ui/modules.py)
     GET /api/sessions/<id>/selection  what a live session has selected, as JSON
     /api/v1/...                       the service API (docs/http-api.md), for notebooks
     GET /liveness                     200 once the server is up (no auth, for probes)
@@ -38,6 +39,7 @@ from workbench.ui.app import create_app
 from workbench.ui.headers import SecurityHeaders
 from workbench.ui.media import RecentRoots, ServedMediaUrls
 from workbench.ui.media_route import MediaFiles, media_patterns
+from workbench.ui.modules import module_patterns
 
 MEDIA_PREFIX = "/media"
 TITLE = "Workbench"
@@ -191,6 +193,7 @@ def serve(
         service = Workbench(catalog)
         patterns: list[Any] = [
             *media_patterns(files, MEDIA_PREFIX),
+            *module_patterns(),  # our components' modules, cached by the browser
             (r"/api/sessions/([^/]+)/selection", SessionSelectionHandler, {"sessions": sessions}),
             # token from $WORKBENCH_API_TOKEN, else the app's login, else loopback only
             *api_patterns(per_actor(service), max_body_mb=max_body_mb),

@@ -33,6 +33,8 @@ from typing import Any, LiteralString
 import panel as pn
 import param
 
+from workbench.ui.modules import ServedModule
+
 
 class Html(str):
     """Markup the UI wrote, with every value in it escaped (made by `html`, `text`, `join`).
@@ -98,7 +100,7 @@ class TextAlert(pn.pane.Alert):
         return dict(self._escape_html(text(obj)))
 
 
-class LiveText(pn.custom.JSComponent):
+class LiveText(ServedModule, pn.custom.JSComponent):
     """A line of text, `strong` (bold, may be empty) then `text`, both shown as text
     whatever they hold. Made for text that changes at every page or frame: the browser
     sets two `textContent`s, Bokeh lays nothing out again. With a `channel`, the line also

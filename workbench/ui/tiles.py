@@ -202,5 +202,6 @@ def tiles_esm(name: str) -> str:
 
 
 def tiles_css(name: str) -> list[str]:
-    """The stylesheets of a view of tiles: the rules they share, then its own."""
-    return [(_HERE / "tiles_common.css").read_text(), (_HERE / name).read_text()]
+    """The stylesheets of a view of tiles: the rules they share, then its own (files beside
+    this module, which Panel links when served and inlines in a notebook)."""
+    return ["tiles_common.css", name]

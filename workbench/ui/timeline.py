@@ -17,6 +17,8 @@ from typing import Any
 import panel as pn
 import param
 
+from workbench.ui.modules import ServedModule
+
 _HERE = Path(__file__).parent
 MATCH_COLOR = "#0072b5"
 OTHER_COLOR = "#c8c8c8"
@@ -40,14 +42,14 @@ def frames_json(
     return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
 
 
-class Timeline(pn.custom.JSComponent):
+class Timeline(ServedModule, pn.custom.JSComponent):
     """The frames of the open context as bars, the current one marked."""
 
     frames_json = param.String(default=frames_json([], [], []), doc="As `frames_json` wrote it.")
     channel = param.String(default="", doc="Where the viewer announces the drawn position.")
 
     _esm = following((_HERE / "timeline.js").read_text())
-    _stylesheets = [(_HERE / "timeline.css").read_text()]  # noqa: RUF012 - Panel's attribute
+    _stylesheets = ["timeline.css"]  # noqa: RUF012 - Panel's attribute (a file: linked when served)
 
     def __init__(self, **params: Any) -> None:
         params.setdefault("css_classes", ["wb-timeline"])
