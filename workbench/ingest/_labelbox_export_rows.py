@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ingest._labelbox_contexts import changes
+from workbench.ingest._labelbox_export_sql import ATTRIBUTES_SAY
 from workbench.store.arrow import registered
 
 # The group's frames in the order `_labelbox_contexts.Video` numbers them.
@@ -25,16 +26,15 @@ WHERE context_id IN (SELECT context_id FROM _wb_lb_group)
 ORDER BY context_id, frame_index NULLS LAST, timestamp NULLS LAST, id
 """
 # What an attributes text says (as in ROWS), once per distinct text.
-_TEXTS = """
+_TEXTS = (
+    """
 SELECT nullif(text, '') AS attrs,
-    CASE WHEN json_type(attrs, '$.uuid') = 'VARCHAR' AND attrs->>'$.uuid' <> ''
-        THEN attrs->>'$.uuid' END AS uuid,
-    coalesce(json_exists(attrs, '$.answer'), false) AS answered,
-    attrs IS NOT NULL AND (left(attrs, 1) <> '{'
-        OR coalesce(json_type(attrs, '$.uuid') NOT IN ('VARCHAR', 'NULL'), false)
-        OR coalesce(json_type(attrs, '$.global') NOT IN ('BOOLEAN', 'NULL'), false)) AS odd
+    """
+    + ATTRIBUTES_SAY
+    + """
 FROM _wb_lb_texts ORDER BY i
 """
+)
 # ROIs drawn on sources: those not on their frame's first source (the video's).
 _OFF_SOURCE = """
 SELECT r.o FROM _wb_lb_drawn r LEFT JOIN (

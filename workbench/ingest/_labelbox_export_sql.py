@@ -13,7 +13,15 @@ from __future__ import annotations
 # and what becomes of it: `what` is an object row, an answer row or why it is skipped. A
 # context is numbered as `_labelbox_contexts.Video` numbers it: by frame_index when every
 # frame has one, else by position.
-ROWS = """
+# What an attributes text `attrs` says: its uuid, whether it answers, whether it is odd.
+ATTRIBUTES_SAY = """CASE WHEN json_type(attrs, '$.uuid') = 'VARCHAR' AND attrs->>'$.uuid' <> ''
+            THEN attrs->>'$.uuid' END AS uuid,
+        coalesce(json_exists(attrs, '$.answer'), false) AS answered,
+        attrs IS NOT NULL AND (left(attrs, 1) <> '{'
+            OR coalesce(json_type(attrs, '$.uuid') NOT IN ('VARCHAR', 'NULL'), false)
+            OR coalesce(json_type(attrs, '$.global') NOT IN ('BOOLEAN', 'NULL'), false)) AS odd"""
+ROWS = (
+    """
 WITH ctx AS (
     SELECT context_id, id, frame_index,
         row_number() OVER (PARTITION BY context_id
@@ -37,12 +45,9 @@ r AS (
 -- What the attributes say, once per distinct text (the ROIs of a track or answer share it).
 a AS (
     SELECT text, nullif(text, '') AS attrs,
-        CASE WHEN json_type(attrs, '$.uuid') = 'VARCHAR' AND attrs->>'$.uuid' <> ''
-            THEN attrs->>'$.uuid' END AS uuid,
-        coalesce(json_exists(attrs, '$.answer'), false) AS answered,
-        attrs IS NOT NULL AND (left(attrs, 1) <> '{'
-            OR coalesce(json_type(attrs, '$.uuid') NOT IN ('VARCHAR', 'NULL'), false)
-            OR coalesce(json_type(attrs, '$.global') NOT IN ('BOOLEAN', 'NULL'), false)) AS odd
+        """
+    + ATTRIBUTES_SAY
+    + """
     FROM (SELECT DISTINCT text FROM r))
 SELECT o, frame_id, id, kind, label, confidence, track_index, keyframe, geometry, a.attrs,
     context_id, number, pos, a.uuid,
@@ -58,6 +63,7 @@ SELECT o, frame_id, id, kind, label, confidence, track_index, keyframe, geometry
     kind = 'keypoints' OR same > 1 OR a.odd AS odd
 FROM r JOIN a ON a.text = r.text
 """
+)
 
 # Answer rows by what makes an answer line (context, uuid, name, answer, confidence, whole
 # video), with their frame numbers, in the order of their first row.
