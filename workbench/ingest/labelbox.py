@@ -344,14 +344,7 @@ def _object(line: dict[str, Any], where: str, index: VideoIndex, base: Roi) -> P
         plain = plain_boxes(keyframes)
         if plain is not None:  # the usual segment, checked as the others are, on arrays
             numbers, values = plain
-            for keyframe in (numbers[0], numbers[-1]):
-                video.check(int(keyframe), where)
-            kinds.add("box")
-            if len(kinds) > 1:
-                raise RecordError(where, f"an object mixes kinds of geometry: {sorted(kinds)}")
-            twice = np.flatnonzero(numbers[1:] == numbers[:-1])
-            if len(twice):
-                raise RecordError(where, f"frame {numbers[twice[0] + 1]} is a keyframe twice")
+            _check_segment(numbers.tolist(), {"box"}, where, video, kinds)
             parsed = None
             made, text_at = texts.plain(len(numbers))
         else:
@@ -386,15 +379,23 @@ def _parsed_segment(
 ) -> list[Keyframe]:
     """A segment's keyframes parsed and checked one by one, sorted by frame number."""
     parsed = sorted(parsed_keyframes(keyframes, where), key=lambda k: k.number)
-    for keyframe in (parsed[0], parsed[-1]):  # before interpolating between them
-        video.check(keyframe.number, where)
-    kinds.update(k.kind for k in parsed)
+    _check_segment([k.number for k in parsed], {k.kind for k in parsed}, where, video, kinds)
+    return parsed
+
+
+def _check_segment(
+    numbers: list[int], segment_kinds: set[str], where: str, video: Video, kinds: set[str]
+) -> None:
+    """A segment's sorted keyframe numbers in the video and each once, and its kinds of
+    geometry the object's (`kinds`, which takes them)."""
+    for number in (numbers[0], numbers[-1]):  # before interpolating between them
+        video.check(number, where)
+    kinds.update(segment_kinds)
     if len(kinds) > 1:
         raise RecordError(where, f"an object mixes kinds of geometry: {sorted(kinds)}")
-    for previous, current in itertools.pairwise(parsed):
-        if previous.number == current.number:
-            raise RecordError(where, f"frame {current.number} is a keyframe twice")
-    return parsed
+    for previous, current in itertools.pairwise(numbers):
+        if previous == current:
+            raise RecordError(where, f"frame {current} is a keyframe twice")
 
 
 def _per_roi(

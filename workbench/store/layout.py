@@ -471,7 +471,7 @@ def _frames_have(con: duckdb.DuckDBPyConnection, column: str) -> bool:
     return bool(rows[0][0])
 
 
-def _same_values(left: str, right: str) -> str:
+def same_values(left: str, right: str) -> str:
     """SQL: rows `left` and `right` hold the same values of the promoted keys (NULLs alike)."""
     return " AND ".join(
         f"{left}.{quote_ident(k)} IS NOT DISTINCT FROM {right}.{quote_ident(k)}"
@@ -487,7 +487,7 @@ def add_values_keys(con: duckdb.DuckDBPyConnection, rows: str, params: Sequence[
         f"INSERT INTO {VALUE_KEYS} ({VALUES_KEY}, {keys}) SELECT (SELECT coalesce("
         f"max({VALUES_KEY}) + 1, 0) FROM {VALUE_KEYS}) + row_number() OVER (ORDER BY n.first)"
         f" - 1, {keys} FROM (SELECT {keys}, min(v.frame_key) AS first FROM ({rows}) v"
-        f" WHERE NOT EXISTS (SELECT 1 FROM {VALUE_KEYS} k WHERE {_same_values('k', 'v')})"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {VALUE_KEYS} k WHERE {same_values('k', 'v')})"
         f" GROUP BY {keys}) n",
         list(params),
     )
@@ -499,7 +499,7 @@ def key_values(con: duckdb.DuckDBPyConnection, which: str, params: Sequence[Any]
     add_values_keys(con, f"SELECT * FROM frames WHERE {which}", params)
     con.execute(
         f"UPDATE frames SET {VALUES_KEY} = k.{VALUES_KEY} FROM {VALUE_KEYS} k WHERE"
-        f" {_same_values('frames', 'k')} AND frames.{VALUES_KEY} IS DISTINCT FROM"
+        f" {same_values('frames', 'k')} AND frames.{VALUES_KEY} IS DISTINCT FROM"
         f" k.{VALUES_KEY} AND ({which})",
         list(params),
     )

@@ -86,11 +86,8 @@ def _keyed_source(con: Con, names: list[str]) -> tuple[str, bool]:
         later = not set(PROMOTED_KEYS) <= set(names)
         if not later:
             layout.add_values_keys(con, "SELECT * FROM _wb_keyed", [])
-            same = " AND ".join(
-                f"k.{quote_ident(n)} IS NOT DISTINCT FROM t.{quote_ident(n)}" for n in PROMOTED_KEYS
-            )
             selected.append(f"k.{layout.VALUES_KEY}")
-            joins += f" JOIN {layout.VALUE_KEYS} k ON {same}"
+            joins += f" JOIN {layout.VALUE_KEYS} k ON {layout.same_values('k', 't')}"
     return f"(SELECT {', '.join(selected)} FROM _wb_keyed t{joins})", later
 
 
