@@ -47,6 +47,7 @@ from workbench.model.validation import validate_frame
 from workbench.store.arrow import append_rows
 from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
+from workbench.store.layout_insert import _label_keys as label_keys
 from workbench.store.layout_insert import insert_keyed
 
 if TYPE_CHECKING:
@@ -354,10 +355,11 @@ class CatalogWriter:
                             "(SELECT frame_id FROM _wb_label_cleared)",
                             [field_name],
                         )
+                    keyed = rois if self.catalog.lake is not None else _keyed(con, rois)
                 finally:
                     con.unregister("_wb_label_keys")
                     con.unregister("_wb_label_cleared")
-                append_rows(con, "rois", rois)
+                append_rows(con, "rois", keyed.combine_chunks())
                 self.report.rois += rois.num_rows
                 for kind, where, count in warnings:
                     self.report.warn(kind, where, count)
@@ -550,6 +552,23 @@ def _whole(batch: RowBatch) -> RowBatch:
         sources=batch.sources.combine_chunks(),
         rois=batch.rois.combine_chunks(),
     )
+
+
+def _keyed(con: Any, rois: pa.Table) -> pa.Table:
+    """ROI rows of stored frames (among `_wb_label_keys`) with their frame and label keys, as
+    `layout.sync` would give them after the INSERT (which then has only their frames'
+    summaries to compute, not an UPDATE of every new row). A row whose frame is not stored
+    is left without keys, for `sync` to mark as it always has."""
+    if rois.num_rows == 0:
+        return rois
+    stored = con.sql(
+        "SELECT id, frame_key FROM frames WHERE frame_key IS NOT NULL"
+        " AND id IN (SELECT frame_id FROM _wb_label_keys)"
+    ).to_arrow_table()
+    at = pc.index_in(rois["frame_id"], value_set=stored["id"].combine_chunks())
+    frame_keys = pc.take(stored["frame_key"].combine_chunks().cast(pa.int64()), at)
+    keyed = rois.append_column("frame_key", frame_keys)
+    return keyed.append_column("label_key", label_keys(con, rois))
 
 
 def _full_rois(rois: pa.Table) -> pa.Table:
