@@ -192,11 +192,15 @@ def test_label_rows_are_stored_with_their_keys(catalog, monkeypatch):
         for i in range(3):
             roi = Roi("a", "point", ["car"], geometry=[[1, 1]])
             writer.add(Frame(id=f"f{i}", sources=[Source("s", f"/d/{i}.jpg")], rois=[roi]))
-    rows = catalog.cursor().sql("SELECT * EXCLUDE (frame_key, label_key) FROM rois").to_arrow_table()
+    rows = (
+        catalog.cursor().sql("SELECT * EXCLUDE (frame_key, label_key) FROM rois").to_arrow_table()
+    )
     rows = rows.slice(1)  # the ROIs of f1 and f2, as predictions of a new label
     for name, value in (("field", "predictions"), ("label", "bus"), ("labels", ["bus"])):
         at = rows.schema.get_field_index(name)
-        rows = rows.set_column(at, name, pa.array([value] * rows.num_rows, rows.schema.field(at).type))
+        rows = rows.set_column(
+            at, name, pa.array([value] * rows.num_rows, rows.schema.field(at).type)
+        )
     key_rows = layout._key_rows
 
     def no_rois(con, table, *args):
