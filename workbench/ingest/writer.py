@@ -502,6 +502,7 @@ class CatalogWriter:
         )
         missing = [item for item in labels if item.frame_id not in known]
         rows = [row for item in labels if item.frame_id in known for row in item.rois]
+        table = _table(rows, ROI_SCHEMA)
         con.register("_wb_label_keys", keys)
         try:
             touch(con, "SELECT frame_id FROM _wb_label_keys")
@@ -509,9 +510,11 @@ class CatalogWriter:
                 "DELETE FROM rois WHERE (frame_id, field) IN "
                 "(SELECT (frame_id, field) FROM _wb_label_keys)"
             )
+            if self.catalog.lake is None:
+                table = _keyed(con, table)
         finally:
             con.unregister("_wb_label_keys")
-        append_rows(con, "rois", _table(rows, ROI_SCHEMA))
+        append_rows(con, "rois", table)
         return missing
 
     def _check_uris(self, *uris: Any) -> None:
