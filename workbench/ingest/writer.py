@@ -303,7 +303,7 @@ class CatalogWriter:
             return
         before = self.report.copy()
         now = datetime.now(UTC).replace(tzinfo=None)
-        batch = _whole(replace(batch, rois=_full_rois(batch.rois)))
+        batch = replace(batch, rois=_full_rois(batch.rois))
         frames = batch.frames.append_column(
             "ingested", pa.array([now] * batch.frames.num_rows, pa.timestamp("us"))
         )
@@ -398,6 +398,7 @@ class CatalogWriter:
         `replace` is False: none are stored; None: whenever the catalog has frames)."""
         if frames.num_rows == 0:
             return
+        frames, sources, rois = _whole(frames, sources, rois)
         con.register("_wb_frames", frames)
         try:
             if replace or (replace is None and self.catalog.has_frames()):
@@ -544,17 +545,12 @@ class CatalogWriter:
                     )
 
 
-def _whole(batch: RowBatch) -> RowBatch:
-    """The batch's tables each as one Arrow chunk. The engine stores the rows of each chunk
-    an INSERT scans in row groups of their own, so a table of several chunks leaves a part
-    filled row group per chunk; the next checkpoint merges and rewrites such neighbours (it
-    took more CPU than the INSERTs, and the most memory of an import, at its close)."""
-    return replace(
-        batch,
-        frames=batch.frames.combine_chunks(),
-        sources=batch.sources.combine_chunks(),
-        rois=batch.rois.combine_chunks(),
-    )
+def _whole(*tables: pa.Table) -> tuple[pa.Table, ...]:
+    """The tables each as one Arrow chunk. The engine stores the rows of each chunk an INSERT
+    scans in row groups of their own, so a table of several chunks leaves a part-filled row
+    group per chunk; the next checkpoint merges and rewrites such neighbours (it took more
+    CPU than the INSERTs, and the most memory of an import, at its close)."""
+    return tuple(table.combine_chunks() for table in tables)
 
 
 def _keyed(con: Any, rois: pa.Table) -> pa.Table:
