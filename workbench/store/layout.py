@@ -41,6 +41,7 @@ from typing import Any
 import duckdb
 
 from workbench.model.records import PROMOTED_KEYS
+from workbench.store import summaries
 from workbench.store.sqlsafe import quote_ident
 
 # A frame's context as a small integer (schema version 10, local catalogs): numbered in the
@@ -170,6 +171,7 @@ def touch(con: duckdb.DuckDBPyConnection, frame_ids: str, params: Sequence[Any] 
         " AND frame_key IS NOT NULL",
         list(params),
     )
+    summaries.remember(con)  # what they hold before the write, for the catalog's summaries
 
 
 def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: bool = True) -> bool:
