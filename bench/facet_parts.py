@@ -181,6 +181,16 @@ def _first_page(catalog: Any) -> None:
         state.open_tile(state.tiles[0]["id"])
 
 
+class _Session:
+    """What a served session's context says of itself, as much as the app asks."""
+
+    def __init__(self, server: Any) -> None:
+        from types import SimpleNamespace
+
+        self.id, self.server_context, self.destroyed = "bench", server, False
+        self.request = SimpleNamespace(arguments={}, cookies={}, headers={})
+
+
 def _served_document(catalog: Any, settle: float) -> None:
     """The app's first document as a served session builds it (as ui_bench.py's
     --first-document imitates one: a document whose session context says it is served),
@@ -199,8 +209,7 @@ def _served_document(catalog: Any, settle: float) -> None:
 
     application = SimpleNamespace(io_loop=IOLoop(make_current=False))
     server = SimpleNamespace(application_context=application, sessions=[])
-    session = SimpleNamespace(id="bench", server_context=server, destroyed=False)
-    session.request = SimpleNamespace(arguments={}, cookies={}, headers={})
+    session = _Session(server)
     doc = Document()
     doc._session_context = weakref.ref(session)  # type: ignore[assignment]
     media = ServedMediaUrls("/media", roots=RecentRoots(catalog.media_roots))
