@@ -116,7 +116,10 @@ def check_summaries(catalog: Any) -> None:
     expected = []
     for (key, context), rows in contexts.items():
         stamps = [r[0] for r in rows if r[0] is not None]
-        first = min(rows, key=lambda r: (LAST if r[0] is None else r[0], LAST if r[1] is None else r[1], r[2]))
+        first = min(
+            rows,
+            key=lambda r: (LAST if r[0] is None else r[0], LAST if r[1] is None else r[1], r[2]),
+        )
         span = (min(stamps), max(stamps)) if stamps else (None, None)
         expected.append((key, context, len(rows), *span, first[2]))
     stored = _rows(
