@@ -63,7 +63,7 @@ def check_whole(catalog: Any, *, kept: bool = True) -> None:
     summaries when `kept`)."""
     view = View(catalog)
     assert whole.kept(catalog) is kept
-    for offset, limit in ((0, None), (0, 2), (1, 3), (4, 50)):
+    for offset, limit in ((0, None), (0, 2), (1, 3), (4, 50), (90, 5)):
         frames = view.run(pages.contexts(view.plan, offset, limit))  # over every frame
         assert view.contexts(offset, limit) == frames, (offset, limit)
     count = _rows(catalog, "SELECT count(DISTINCT context_id) FROM frames")[0][0]
