@@ -26,6 +26,9 @@ joins and filters on what this module keeps beside them (docs/scale.md):
 - `metadata_columns(key, column_name)`: metadata keys most frames have, copied into frame
   columns (`json_extract_string` of the key) so filters and facets read no JSON.
 
+Beside them, summaries of the whole catalog's contexts and promoted values
+(store/summaries.py), kept at the same commits.
+
 Writers fill none of it. `sync(con)` runs at the end of every transaction
 (`Catalog.transaction`) and keys and summarises what the transaction added: frames, sources
 and ROIs without a key. Code that deletes or changes ROIs or metadata of stored frames names
