@@ -88,7 +88,8 @@ def build(con: Con) -> None:
     keys; again after an interruption, it starts over."""
     con.execute("BEGIN TRANSACTION")
     try:
-        forget(con)
+        for table in (CONTEXTS, VALUES, PENDING):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
         for statement in TABLES:
             con.execute(statement)
         con.execute(f"INSERT INTO {CONTEXTS} " + _summarised("TRUE") + " ORDER BY 2")
@@ -103,9 +104,12 @@ def build(con: Con) -> None:
 
 
 def forget(con: Con) -> None:
-    """Keep no summaries (a catalog whose frames move to a lake)."""
+    """Keep no summaries (a catalog whose frames move to a lake): the tables stay, empty, as
+    the other tables of the local layout do."""
+    if marked(con) is None:
+        return
     for table in (CONTEXTS, VALUES, PENDING):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute(f"DELETE FROM {table}")
     con.execute("DELETE FROM meta WHERE key = ?", [MARK])
 
 
