@@ -51,6 +51,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import duckdb
+import pyarrow as pa
 import synthetic
 
 import workbench
@@ -372,6 +373,46 @@ def cases(catalog: Any, old: duckdb.DuckDBPyConnection, frames: int) -> list[Cas
             "ordered",
         ),
         Case(
+            "first 50 contexts, whole catalog",
+            lambda: view.contexts(0, 50),
+            hand.contexts_whole(),
+            _sql(old, _contexts_sql("TRUE")),
+            "ordered",
+        ),
+        Case(
+            "count of contexts, whole catalog",
+            view.count_contexts,
+            _sql(new, "SELECT count(*) FROM context_summaries"),
+            _sql(old, "SELECT count(DISTINCT context_id) FROM frames"),
+            "scalar",
+        ),
+        Case(
+            "label fields, whole catalog",
+            lambda: pa.table({"field": view.fields()}),
+            _sql(
+                new,
+                "SELECT DISTINCT k.field FROM label_keys k WHERE k.label_key IN"
+                " (SELECT code // 2000 FROM code_counts) ORDER BY 1",
+            ),
+            _sql(old, "SELECT DISTINCT field FROM rois ORDER BY 1"),
+            "ordered",
+        ),
+        Case(
+            "promoted keys' values, whole catalog",
+            lambda: catalog.view().promoted_counts(),
+            _sql(
+                new,
+                "SELECT k.*, g.frames FROM value_counts g JOIN value_keys k USING (values_key)",
+            ),
+            _all(
+                *(
+                    _sql(old, f"SELECT {key}, count(*) FROM frames GROUP BY 1")
+                    for key in ("weather", "time_of_day", "camera", "location")
+                )
+            ),
+            "none",
+        ),
+        Case(
             "count of frames with a car below 0.3 confidence",
             low_cars.count,
             hand.low_car_count(),
@@ -451,6 +492,15 @@ class HandNew:
                 "frame_key",
                 "r.field <> 'predictions' OR r.label IN ('car')",
             ),
+        )
+
+    def contexts_whole(self) -> Callable[[], Any]:
+        """The catalog's first contexts from its summaries (store/summaries.py)."""
+        return _sql(
+            self.con,
+            "SELECT context_id, frames, frames AS total, first_timestamp, last_timestamp,"
+            " first_frame_id"
+            " FROM context_summaries ORDER BY context_id LIMIT 50",
         )
 
     def contexts_scene(self) -> Callable[[], Any]:

@@ -17,7 +17,7 @@ from workbench.ingest import parquet
 from workbench.ingest.writer import CatalogWriter
 from workbench.model.geometry import box_ring
 from workbench.model.records import PROMOTED_KEYS, Frame, Roi, Source
-from workbench.store import layout, layout_build
+from workbench.store import layout, layout_build, summaries
 from workbench.store.schema import LAYOUT_MIGRATION, MIGRATIONS, SCHEMA_VERSION
 
 
@@ -93,6 +93,46 @@ def check_values(catalog: Any) -> None:
     unique = f"SELECT count(DISTINCT ({keys})), count(DISTINCT values_key), count(*)"
     combinations, numbers, rows = _rows(catalog, unique + " FROM value_keys")[0]
     assert combinations == numbers == rows
+    check_summaries(catalog)
+
+
+LAST = 2**63 - 1
+
+
+def check_summaries(catalog: Any) -> None:
+    """On a local catalog the whole catalog's summaries say what its frames say: a row per
+    context with its frames, time span and first frame (by timestamp, frame_index, id), the
+    frames of each values key; every frame counted, nothing left pending."""
+    con = catalog.cursor()
+    assert summaries.marked(con) == layout.next_frame_key(con)
+    assert _rows(catalog, f"SELECT count(*) FROM {summaries.PENDING}") == [(0,)]
+    frames = _rows(
+        catalog,
+        "SELECT context_key, context_id, timestamp, frame_index, id, values_key FROM frames",
+    )
+    contexts: dict[tuple[int, str], list[tuple[Any, ...]]] = {}
+    for key, context, ts, index, frame_id, _ in frames:
+        contexts.setdefault((key, context), []).append((ts, index, frame_id))
+    expected = []
+    for (key, context), rows in contexts.items():
+        stamps = [r[0] for r in rows if r[0] is not None]
+        first = min(
+            rows,
+            key=lambda r: (LAST if r[0] is None else r[0], LAST if r[1] is None else r[1], r[2]),
+        )
+        span = (min(stamps), max(stamps)) if stamps else (None, None)
+        expected.append((key, context, len(rows), *span, first[2]))
+    stored = _rows(
+        catalog,
+        "SELECT context_key, context_id, frames, first_timestamp, last_timestamp,"
+        f" first_frame_id FROM {summaries.CONTEXTS}",
+    )
+    assert sorted(stored) == sorted(expected)
+    values: dict[int, int] = {}
+    for *_, values_key in frames:
+        values[values_key] = values.get(values_key, 0) + 1
+    assert dict(_rows(catalog, f"SELECT values_key, frames FROM {summaries.VALUES}")) == values
+    assert summaries.current(con)
 
 
 def roi_code(label_key: int, confidence: float | None) -> int:
@@ -326,7 +366,7 @@ def test_a_catalog_at_version_7_gets_its_roi_codes(catalog, monkeypatch):
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '7')")
     catalog.close()
     with workbench.open(path) as reopened:
-        assert reopened.schema_version == SCHEMA_VERSION == 11
+        assert reopened.schema_version == SCHEMA_VERSION == 12
         check_layout(reopened)
         assert _rows(reopened, "SELECT count(*) FROM frame_codes") == [(9,)]
 

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from workbench.errors import QueryError
 from workbench.model.records import PROMOTED_KEYS
-from workbench.query import group_memo
+from workbench.query import group_memo, whole
 from workbench.query import groups as frame_groups
 from workbench.query._sql import TRUE, Compiled, execute, sql
 from workbench.query.plan import LabelFilter, Plan
@@ -167,14 +167,11 @@ def fields(view: View) -> list[str]:
             + ") ORDER BY 1"
         )
         return [str(v) for v in _over_codes(view, query, DEFAULT_BINS).column(0).to_pylist()]
-    if summarised(plan):
+    if summarised(plan):  # the whole catalog: the label keys its code counts hold
         rows = (
             "SELECT DISTINCT k.field FROM label_keys k WHERE k.label_key IN"
-            " (SELECT l.label_key FROM frame_labels l WHERE "
-            + _label_filter(plan, None)
-            + " AND "
-            + _in(view, frames, "l")
-            + ") ORDER BY 1"
+            f" (SELECT c.label_key FROM (SELECT code // {layout.CODE_LABEL} AS label_key"
+            " FROM code_counts) c WHERE " + _label_filter(plan, None, "c") + ") ORDER BY 1"
         )
     else:
         rows = (
@@ -439,7 +436,9 @@ def _keyed_counts(view: View, frames: FrameSet | None) -> FrameCounts | None:
             + f") f GROUP BY f.{key}) g LEFT JOIN {layout.VALUE_KEYS} k ON k.{key} = g.{key}"
         )
 
-    rows = _frames_read(view, frames, f"f.{key}", grouped).to_pylist()
+    kept = whole.value_counts(view.catalog, names) if frames is None else None
+    read = kept if kept is not None else _frames_read(view, frames, f"f.{key}", grouped)
+    rows = read.to_pylist()
     if any(row[key] is None for row in rows):
         return None
     counts: dict[str, dict[str | None, int]] = {k: {} for k in PROMOTED_KEYS}

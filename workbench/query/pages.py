@@ -13,11 +13,8 @@ from collections.abc import Mapping, Sequence
 
 from workbench.query._sql import Compiled, in_list
 from workbench.query.plan import KeySet, OrderTerm, Plan
+from workbench.store import summaries
 from workbench.store.sqlsafe import quote_ident
-
-# Larger than any stored value: frames without timestamp sort after those with one.
-_LAST_BIGINT = "9223372036854775807"
-_LAST_INT = "2147483647"
 
 
 def key_columns(terms: Sequence[OrderTerm]) -> list[Compiled]:
@@ -196,8 +193,7 @@ def contexts(plan: Plan, offset: int, limit: int | None) -> Compiled:
             frames,
             f") v GROUP BY v.context_id ORDER BY {order}{window}),"
             " _first AS (SELECT v.context_id,"
-            f" arg_min(v.id, (coalesce(v.timestamp, {_LAST_BIGINT}),"
-            f" coalesce(v.frame_index, {_LAST_INT}), v.id)) AS first_frame_id FROM (",
+            f" {summaries.first_frame('v')} AS first_frame_id FROM (",
             frames,
             ") v WHERE v.context_id IN (SELECT context_id FROM _ctx) GROUP BY v.context_id),"
             " _total AS (SELECT context_id, count(*) AS total_frames FROM frames"

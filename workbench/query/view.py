@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Self, cast
 import pyarrow as pa
 
 from workbench.errors import QueryError
-from workbench.query import facets, groups, pages
+from workbench.query import facets, groups, pages, whole
 from workbench.query._sql import (
     Compiled,
     execute,
@@ -410,6 +410,10 @@ class View(AnalysisStages):
         return int(self.rows(f"SELECT {counted} FROM (" + rois + ")")[0][0])
 
     def count_contexts(self) -> int:
+        if self.plan.everything:  # the catalog's contexts, counted as they are written
+            counted = whole.context_count(self.catalog)
+            if counted is not None:
+                return counted
         if self._known_frame_set() is not None or self.groups() is not None:
             return int(self._frame_counts().contexts or 0)
         context = facets.context_column(self)
@@ -470,7 +474,12 @@ class View(AnalysisStages):
         """One row per context: context_id, frames (in the view), total_frames,
         first_timestamp, last_timestamp, first_frame_id (first in the view by timestamp)."""
         limit = _count(limit, "contexts()") if limit is not None else None
-        return self.run(pages.contexts(self.plan, _count(offset, "contexts()"), limit))
+        offset = _count(offset, "contexts()")
+        if self.plan.everything and not self.plan.sorted:  # summarised as they are written
+            page = whole.contexts(self.catalog, offset, limit)
+            if page is not None:
+                return page
+        return self.run(pages.contexts(self.plan, offset, limit))
 
     def context_frames(self, context_id: str) -> pa.Table:
         """The view's frames of one context in timestamp order, with sources and ROIs."""

@@ -23,7 +23,7 @@ from typing import Any, Self
 import duckdb
 
 from workbench.errors import CatalogError, LakeError, QueryError, SchemaVersionError
-from workbench.store import groups, lake_groups, layout, layout_build
+from workbench.store import groups, lake_groups, layout, layout_build, summaries
 from workbench.store.imports import mark_interrupted
 from workbench.store.lake import Lake
 from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION, Unbatched
@@ -379,8 +379,10 @@ class Catalog:
                 yield con
                 if self._layout_ready and self.lake is not None:
                     self.lake.settled(con)  # its writes keep the layout (lake_write.edit)
-                elif self._layout_ready and layout.sync(con):
-                    self.layout_changes += 1
+                elif self._layout_ready:
+                    if layout.sync(con):
+                        self.layout_changes += 1
+                    summaries.keep(con)  # the whole catalog's contexts and values
             except BaseException:
                 con.execute("ROLLBACK")
                 raise

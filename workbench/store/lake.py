@@ -38,6 +38,7 @@ import orjson
 import pyarrow as pa
 
 from workbench.errors import LakeError
+from workbench.store import summaries
 from workbench.store.lake_format import TableFormat, open_format
 from workbench.store.sqlsafe import quote_ident
 
@@ -417,6 +418,7 @@ def record_lake(
 ) -> None:
     """Write the `_lake` rows of a catalog whose big tables now live at `root`, in format
     `fmt` (Iceberg: `catalog` is the SQL catalog's URI)."""
+    summaries.forget(con)  # kept by local writes only
     con.execute(_LAKE_DDL)
     con.execute(f"DELETE FROM {LAKE_META}")
     for name in LAKE_TABLES:

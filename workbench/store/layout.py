@@ -26,6 +26,9 @@ joins and filters on what this module keeps beside them (docs/scale.md):
 - `metadata_columns(key, column_name)`: metadata keys most frames have, copied into frame
   columns (`json_extract_string` of the key) so filters and facets read no JSON.
 
+Beside them, summaries of the whole catalog's contexts and promoted values
+(store/summaries.py), kept at the same commits.
+
 Writers fill none of it. `sync(con)` runs at the end of every transaction
 (`Catalog.transaction`) and keys and summarises what the transaction added: frames, sources
 and ROIs without a key. Code that deletes or changes ROIs or metadata of stored frames names
@@ -41,6 +44,7 @@ from typing import Any
 import duckdb
 
 from workbench.model.records import PROMOTED_KEYS
+from workbench.store import summaries
 from workbench.store.sqlsafe import quote_ident
 
 # A frame's context as a small integer (schema version 10, local catalogs): numbered in the
@@ -170,6 +174,7 @@ def touch(con: duckdb.DuckDBPyConnection, frame_ids: str, params: Sequence[Any] 
         " AND frame_key IS NOT NULL",
         list(params),
     )
+    summaries.remember(con)  # what they hold before the write, for the catalog's summaries
 
 
 def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: bool = True) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from workbench.model.records import PROMOTED_KEYS
-from workbench.store import layout
+from workbench.store import layout, summaries
 from workbench.store.sqlsafe import quote_ident
 
 # The tables a build writes, and those they replace.
@@ -139,6 +139,14 @@ def key_all_values(con: Con) -> None:
     for start in range(0, max(top, 1), SUMMARY_FRAMES):
         stretch = [start, start + SUMMARY_FRAMES - 1]
         committed(con, layout.key_values, "frame_key BETWEEN ? AND ?", stretch)
+
+
+def summarise_catalog(con: Con) -> None:
+    """The whole catalog's summaries of contexts and values (store/summaries.py; the
+    migration to schema version 12), on a catalog whose frames carry context and values
+    keys."""
+    if layout.has_context_keys(con) and layout.has_values_keys(con):
+        summaries.build(con)
 
 
 def _add_values_keys(con: Con) -> None:

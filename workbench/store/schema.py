@@ -435,9 +435,16 @@ _NARROW: Sequence[Step] = (
     layout_build.swap,
 )
 
+# Version 12: summaries of the whole catalog kept at every write (store/summaries.py): a
+# row per context (its frames, time span and first frame) and the frames of each values
+# key, so the app's first page (the catalog's contexts, their first page, the promoted
+# keys' values) reads a row per context or per values key instead of every frame. A
+# lake-backed catalog skips it.
+_SUMMARIES: Sequence[Step] = (Unbatched(layout_build.summarise_catalog, local_only=True),)
+
 MIGRATIONS: list[Sequence[Step]] = [
     *(_V1, _V2, _V3, _V4, _V5, _V6),
-    *(_LAYOUT, _CODES, _KEYPOINTS, _ALIGNED, _NARROW),
+    *(_LAYOUT, _CODES, _KEYPOINTS, _ALIGNED, _NARROW, _SUMMARIES),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -476,6 +483,8 @@ PUBLIC_TABLES: tuple[str, ...] = (
     "code_counts",
     "context_keys",
     "value_keys",
+    "context_summaries",
+    "value_counts",
     "metadata_columns",
     "keypoint_labels",
 )
