@@ -47,8 +47,7 @@ from workbench.model.validation import validate_frame
 from workbench.store.arrow import append_rows
 from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
-from workbench.store.layout_insert import _label_keys as label_keys
-from workbench.store.layout_insert import insert_keyed
+from workbench.store.layout_insert import insert_keyed, roi_label_keys
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -567,7 +566,7 @@ def _keyed(con: Any, rois: pa.Table) -> pa.Table:
     at = pc.index_in(rois["frame_id"], value_set=stored["id"].combine_chunks())
     frame_keys = pc.take(stored["frame_key"].combine_chunks().cast(pa.int64()), at)
     keyed = rois.append_column("frame_key", frame_keys)
-    return keyed.append_column("label_key", label_keys(con, rois))
+    return keyed.append_column("label_key", roi_label_keys(con, rois))
 
 
 def _full_rois(rois: pa.Table) -> pa.Table:
