@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
-import tempfile
+import re
 import uuid as uuidlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -19,9 +20,8 @@ from tqdm.auto import tqdm
 
 from workbench.errors import IngestError
 from workbench.ingest import _labelbox_export_sql as sql
+from workbench.ingest import narrow
 from workbench.ingest._labelbox_contexts import KINDS, Contexts
-from workbench.ingest._labelbox_export_rows import group_rows
-from workbench.ingest._labelbox_tracks import Track, tracks
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
 from workbench.model.keypoints import KeypointLabel
@@ -60,31 +60,23 @@ def export_files(
     def data_row(context: str) -> dict[str, str]:
         return {data_row_key: keys.get(context, context)}
 
-    ids = view.frames(columns=["id"]).column("id")
-    table = pa.table({"id": ids, "o": pa.array(np.arange(len(ids), dtype=np.int64))})
     tally = _Tally()
     con = view.catalog.cursor()
     try:
         with (
-            registered(con, "_wb_export_ids", table),
+            narrow.field_rois(con, view, field, sql.ROI_COLUMNS) as (rois, params),
             written_atomically(target) as out,
-            tempfile.TemporaryFile("w+", dir=target.parent) as answers,
-            tqdm(total=len(ids), desc="labelbox export", disable=not progress, leave=False) as bar,
+            tqdm(desc="labelbox export", unit=" lines", disable=not progress, leave=False) as bar,
         ):
-            groups = list(_groups(con.execute(_CONTEXTS, [field]).fetchall()))
-            for group, frames in groups:
-                rois = _group_rois(con, view, group, field, whole=len(groups) == 1)
-                objects, answered = _group_lines(con, view, group, rois, data_row, tally)
-                for line in objects:
-                    line["uuid"] = _unique(line["uuid"], tally.used)
-                    out.write(json.dumps(line) + "\n")
-                answers.writelines(json.dumps(line) + "\n" for line in answered)
-                bar.update(frames)
-            answers.seek(0)  # after every object: their uuids are kept, answers' made unique
-            for text in answers:
-                line = json.loads(text)
-                line["uuid"] = _unique(line["uuid"], tally.used)
-                out.write(json.dumps(line) + "\n")
+            result = con.execute(sql.lines_query(rois), [*params, not _BY_SQL])
+            lines = _Lines(view, field, data_row, tally, [d[0] for d in result.description])
+            while rows := result.fetchmany(_FETCHED):
+                for line in lines.objects(rows):
+                    line_out(out, line, tally)
+                    bar.update()
+            for line in lines.rest():
+                line_out(out, line, tally)
+                bar.update()
     finally:
         con.close()
     report = ExportReport(dest=target, files=[target])
@@ -93,13 +85,26 @@ def export_files(
     return report
 
 
+# Contexts are written by SQL (`_labelbox_export_sql`) unless they hold what only the
+# ROI-by-ROI path writes exactly; False leaves them all to it (tests compare the two).
+_BY_SQL = True
+_FETCHED = 1_000  # rows of the statement's result at a time
+
+
+def line_out(out: Any, line: tuple[str, str, str], tally: _Tally) -> None:
+    """Write one line (its uuid, its JSON text after the uuid) with its uuid made unique."""
+    uuid, rest = line[1], line[2]
+    out.write('{"uuid": ' + json.dumps(_unique(uuid, tally.used)) + rest + "\n")
+
+
 # The contexts of the view's frames in the order their objects are written, with their sizes.
 _CONTEXTS = """
 SELECT f.context_id, count(*), coalesce(sum(r.n), 0)
 FROM frames f JOIN _wb_export_ids w ON w.id = f.id
 LEFT JOIN (SELECT frame_id, count(*) AS n FROM rois WHERE field = ? GROUP BY frame_id) r
     ON r.frame_id = f.id
-WHERE f.context_id IS NOT NULL GROUP BY f.context_id ORDER BY f.context_id
+WHERE f.context_id IN (SELECT context_id FROM _wb_lb_odd) GROUP BY f.context_id
+ORDER BY f.context_id
 """
 # A group of contexts whose ROIs are read at once ends past either size.
 _FRAMES_PER_GROUP = 100_000
@@ -108,12 +113,135 @@ _ROIS_PER_GROUP = 100_000
 
 @dataclass
 class _Tally:
-    """What the groups add up to: uuids written, ROIs and frames written, ROIs skipped."""
+    """What the export adds up to: uuids written, ROIs and frames written, ROIs skipped."""
 
     used: set[str] = field(default_factory=set)
     count: int = 0
     frames: int = 0
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+# A line as (context, uuid, the JSON text after its uuid).
+Line = tuple[str, str, str]
+
+
+class _Lines:
+    """The lines of the SQL statement's rows, in the order they are written, with those of
+    the contexts left to the ROI-by-ROI path merged in by context."""
+
+    def __init__(
+        self,
+        view: ViewLike,
+        field: str,
+        data_row: Callable[[str], Any],
+        tally: _Tally,
+        names: list[str],
+    ) -> None:
+        self.view, self.field, self.data_row, self.tally = view, field, data_row, tally
+        self.at = {name: n for n, name in enumerate(names)}
+        self.odd: list[str] = []
+        self.left: Iterator[tuple[list[Line], list[Line]]] | None = None
+        self.pending: list[Line] = []  # the ROI-by-ROI path's object lines not yet written
+        self.odd_answers: list[Line] = []
+        self.answers: dict[tuple[Any, ...], set[int]] = defaultdict(set)
+        self.positions: dict[str, dict[int, int]] = defaultdict(dict)
+        self.parsed = _Parsed()
+
+    def objects(self, rows: list[tuple[Any, ...]]) -> Iterator[Line]:
+        at = self.at
+        part, context = at["part"], at["context_id"]
+        for row in rows:
+            if row[part] == 0:
+                self.odd.append(row[context])
+            elif row[part] == 1:
+                self.count(row[at["what"]], row[at["kind"]], row[at["n"]])
+            elif row[part] == 2:
+                yield from self.odd_before(row[context])
+                yield self.object_line(row)
+            else:
+                self.answer(row)
+
+    def count(self, what: str, kind: str | None, n: int) -> None:
+        if what == "kept" or what == "answer":
+            self.tally.count += n
+        elif what == "frames":
+            self.tally.frames += n
+        else:
+            self.tally.skipped[_SKIPPED[what].format(kind, kind)] += n
+
+    def object_line(self, row: tuple[Any, ...]) -> Line:
+        at = self.at
+        context, confidence = row[at["context_id"]], row[at["confidence"]]
+        head: dict[str, Any] = {"dataRow": self.data_row(context), "name": row[at["label"]]}
+        if confidence is not None and confidence != 1.0:
+            head["confidence"] = confidence
+        head["classifications"] = self.parsed(row[at["attrs"]]).get("track_classifications", [])
+        segments = row[at["segments"]]
+        if "\0" in segments:
+            segments = _MARKED.sub(self.classifications, segments)
+        return (
+            context,
+            row[at["uuid"]],
+            ", " + json.dumps(head)[1:-1] + ', "segments": ' + (segments + "}"),
+        )
+
+    def classifications(self, marked: re.Match[str]) -> str:
+        return json.dumps(self.parsed(marked.group(1)).get("classifications", []))
+
+    def answer(self, row: tuple[Any, ...]) -> None:
+        at = self.at
+        context, answer = row[at["context_id"]], row[at["answer"]]
+        value = json.dumps(json.loads(answer) if answer is not None else None)
+        key = (context, row[at["uuid"]], row[at["label"]], value, row[at["confidence"]],
+               row[at["whole"]])  # fmt: skip
+        numbers = row[at["numbers"]]
+        self.answers[key].update(numbers)
+        self.positions[context].update(zip(numbers, row[at["positions"]], strict=True))
+
+    def odd_before(self, context: str | None) -> Iterator[Line]:
+        """The ROI-by-ROI path's object lines of contexts before `context` (None: all)."""
+        if self.left is None:
+            self.left = self.odd_groups()
+        while True:
+            while self.pending and (context is None or self.pending[0][0] < context):
+                yield self.pending.pop(0)
+            if self.pending:
+                return
+            objects, answers = next(self.left, ([], []))
+            if not objects and not answers:
+                return
+            self.pending, self.odd_answers = objects, self.odd_answers + answers
+
+    def rest(self) -> Iterator[Line]:
+        """The object lines left, then every answer line (by context, then first frame)."""
+        yield from self.odd_before(None)
+        positions = self.positions
+        found = answer_lines(
+            self.answers, self.data_row, lambda c, numbers: runs_of(numbers, positions[c])
+        )
+        mine = (_as_line(context, line) for context, line in found)
+        yield from heapq.merge(mine, self.odd_answers, key=lambda line: line[0])
+
+    def odd_groups(self) -> Iterator[tuple[list[Line], list[Line]]]:
+        """Object and answer lines of the contexts left to the ROI-by-ROI path, a group of
+        contexts at a time."""
+        if not self.odd:
+            return
+        view = self.view
+        ids = view.frames(columns=["id"]).column("id")
+        table = pa.table({"id": ids, "o": pa.array(np.arange(len(ids), dtype=np.int64))})
+        odd = pa.table({"context_id": pa.array(self.odd, pa.string())})
+        con = view.catalog.cursor()
+        try:
+            with registered(con, "_wb_export_ids", table), registered(con, "_wb_lb_odd", odd):
+                sizes = con.execute(_CONTEXTS, [self.field]).fetchall()
+                for group, _ in _groups(sizes):
+                    yield _group_lines(con, view, group, self.field, self.data_row, self.tally)
+        finally:
+            con.close()
+
+
+_MARKED = re.compile("\0([^\0]*)\0")
 
 
 def _groups(contexts: list[tuple[str, int, int]]) -> Iterator[tuple[list[str], int]]:
@@ -130,37 +258,30 @@ def _groups(contexts: list[tuple[str, int, int]]) -> Iterator[tuple[list[str], i
         yield group, held
 
 
-def _group_rois(con: Any, view: ViewLike, group: list[str], field: str, whole: bool) -> pa.Table:
-    """The view's ROIs of `field` on the group's frames, in the view's ROI order (`o`)."""
-    if whole:  # the whole view is one group: no ids to hand over
-        rois = view.rois()
-    else:
-        named = pa.table({"context_id": pa.array(group, pa.string())})
-        with registered(con, "_wb_lb_group", named):
-            ids = con.execute(
-                "SELECT f.id FROM frames f JOIN _wb_export_ids w ON w.id = f.id "
-                "WHERE f.context_id IN (SELECT context_id FROM _wb_lb_group) ORDER BY w.o"
-            ).fetchall()
-        rois = view.rois([i for (i,) in ids])
-    rois = rois.filter(pc.equal(rois["field"], field))
-    return rois.append_column("o", pa.array(np.arange(rois.num_rows, dtype=np.int64)))
+def _group_rois(con: Any, view: ViewLike, group: list[str], field: str) -> pa.Table:
+    """The view's ROIs of `field` on the group's frames, in the view's ROI order."""
+    named = pa.table({"context_id": pa.array(group, pa.string())})
+    with registered(con, "_wb_lb_group", named):
+        ids = con.execute(
+            "SELECT f.id FROM frames f JOIN _wb_export_ids w ON w.id = f.id "
+            "WHERE f.context_id IN (SELECT context_id FROM _wb_lb_group) ORDER BY w.o"
+        ).fetchall()
+    rois = view.rois([i for (i,) in ids])
+    return rois.filter(pc.equal(rois["field"], field))
 
 
 def _group_lines(
     con: Any,
     view: ViewLike,
     group: list[str],
-    rois: pa.Table,
+    field: str,
     data_row: Callable[[str], Any],
     tally: _Tally,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The object lines and the answer lines of a group of contexts (uuids not yet made
-    unique): from SQL, or ROI by ROI when the group holds what only that path says exactly."""
+) -> tuple[list[Line], list[Line]]:
+    """The object lines and the answer lines of a group of contexts, ROI by ROI."""
+    rois = _group_rois(con, view, group, field)
     named = pa.table({"context_id": pa.array(group, pa.string())})
     with registered(con, "_wb_lb_group", named):
-        found = sql_lines(con, rois, data_row, tally)
-        if found is not None:
-            return found
         plan = _ExportPlan(Contexts(view.catalog, None), _frame_contexts(con))
     plan.contexts.prefetch(group)
     plan.keypoints = keypoint_labels(view.catalog.cursor())
@@ -171,7 +292,15 @@ def _group_lines(
     tally.frames += len(plan.frames)
     for reason, n in plan.skipped.items():
         tally.skipped[reason] += n
-    return list(plan.object_lines(data_row)), list(plan.answer_lines(data_row))
+    objects = [_as_line(c, line) for c, line in plan.object_lines(data_row)]
+    answers = [_as_line(c, line) for c, line in plan.answer_lines(data_row)]
+    return objects, answers
+
+
+def _as_line(context: str, line: dict[str, Any]) -> Line:
+    """A line's dict (its uuid first) as (context, uuid, the JSON text after its uuid)."""
+    uuid = line.pop("uuid")
+    return context, uuid, ", " + json.dumps(line)[1:]
 
 
 def _frame_contexts(con: Any) -> dict[str, tuple[str, str | None]]:
@@ -293,7 +422,7 @@ class _ExportPlan:
             track[number] = {**row, "kind": "point", "label": names.names[n], "geometry": [point]}
         return True
 
-    def object_lines(self, data_row: Any) -> Iterator[dict[str, Any]]:
+    def object_lines(self, data_row: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         # Objects in track order, so that importing the file again numbers tracks the same.
         def order(item: tuple[tuple[Any, ...], dict[int, dict[str, Any]]]) -> tuple[Any, ...]:
             (context, _, _), track = item
@@ -303,9 +432,9 @@ class _ExportPlan:
 
         for (context, uuid, _), track in sorted(self.objects.items(), key=order):
             runs = self.runs(context, sorted(track))
-            yield _object_line(uuid, data_row(context), track, runs)
+            yield context, _object_line(uuid, data_row(context), track, runs)
 
-    def answer_lines(self, data_row: Any) -> Iterator[dict[str, Any]]:
+    def answer_lines(self, data_row: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         return answer_lines(self.answers, data_row, self.runs)
 
     def runs(self, context: str, numbers: Iterable[int]) -> list[list[int]]:
@@ -330,14 +459,15 @@ def answer_lines(
     answers: dict[tuple[Any, ...], set[int]],
     data_row: Callable[[str], Any],
     runs: Callable[[str, Iterable[int]], list[list[int]]],
-) -> Iterator[dict[str, Any]]:
-    """The answer lines (uuids not yet made unique), frames given as ranges of runs."""
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(context, answer line) in the order they are written (uuids not yet made unique),
+    frames given as ranges of runs."""
     for key, frames in _checklists_merged(answers):
         line = _answer_line(key, data_row(key[0]), frames, key[1])
         for part in [line, *(line["answer"] if isinstance(frames, dict) else [])]:
             if "frames" in part:
                 part["frames"] = _ranges(runs(key[0], part.pop("frames")))
-        yield line
+        yield key[0], line
 
 
 def _track_uuid(context: str, row: Mapping[str, Any]) -> str:
@@ -452,7 +582,7 @@ def _clean(value: float) -> float:
     return float(f"{value:.12g}")
 
 
-# -- the groups SQL sorts ----------------------------------------------------------------------
+# Why ROIs are left out, by the reasons the SQL gives.
 _SKIPPED = {
     "source": "ROIs drawn on another source than the video's (its first)",
     "label": "ROIs without a label",
@@ -460,67 +590,6 @@ _SKIPPED = {
     "again": "{} ROIs on a frame their track already has",
     "other": "{} ROIs (Labelbox video NDJSON has no {})",
 }
-
-
-def sql_lines(
-    con: Any, rois: pa.Table, data_row: Callable[[str], Any], tally: _Tally
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
-    """The object and answer lines of a group built from what SQL sorts (`_wb_lb_group`
-    registered), or None when the group holds what only the ROI-by-ROI path says exactly."""
-    rows = group_rows(con, rois)
-    if rows.num_rows and pc.any(rows["odd"]).as_py():
-        return None
-    rows = _with_track_uuids(rows)
-    with registered(con, "_wb_lb_rows", rows):
-        answered = con.execute(sql.ANSWERS).fetchall()
-    found, again, frame_ids = tracks(rows)
-    others = rows.filter(pc.not_equal(rows["what"], "object"))
-    counted = others.group_by(["what", "kind"]).aggregate([("o", "count")])
-    columns = [counted[c].to_pylist() for c in ("what", "kind", "o_count")]
-    for what, kind, n in zip(*columns, strict=True):
-        if what == "answer":
-            tally.count += n
-        else:
-            tally.skipped[_SKIPPED[what].format(kind, kind)] += n
-    for kind, n in again.items():
-        tally.skipped[_SKIPPED["again"].format(kind)] += n
-    tally.count += len(frame_ids)
-    answer_rows = others.filter(pc.equal(others["what"], "answer"))["frame_id"].combine_chunks()
-    tally.frames += pc.count_distinct(pa.concat_arrays([frame_ids, answer_rows])).as_py()
-    parsed = _Parsed()
-    objects = [_track_line(t, data_row(t.context), parsed) for t in found]
-    answers: dict[tuple[Any, ...], set[int]] = defaultdict(set)
-    positions: dict[str, dict[int, int]] = defaultdict(dict)
-    for context, uuid, label, answer, confidence, whole, numbers, places, _ in answered:
-        value = json.loads(answer) if answer is not None else None
-        answers[(context, uuid, label, json.dumps(value), confidence, whole)].update(numbers)
-        positions[context].update(zip(numbers, places, strict=True))
-    lines = answer_lines(answers, data_row, lambda c, numbers: runs_of(numbers, positions[c]))
-    return objects, list(lines)
-
-
-def _with_track_uuids(rows: pa.Table) -> pa.Table:
-    """Object rows without a uuid attribute get their track's uuid as `_track_uuid` makes it
-    (from the context and track index, else from the frame and ROI ids)."""
-    missing = pc.and_(pc.equal(rows["what"], "object"), pc.is_null(rows["uuid"]))
-    if not rows.num_rows or not pc.any(missing).as_py():
-        return rows
-    at = pc.indices_nonzero(missing)
-    made: dict[str, str] = {}
-    values = []
-    for row in rows.select(["context_id", "track_index", "frame_id", "id"]).take(at).to_pylist():
-        index = row["track_index"]
-        name = (
-            f"{row['context_id']}#{index}"
-            if index is not None
-            else f"{row['frame_id']}#{row['id']}"
-        )
-        if name not in made:
-            made[name] = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, name))
-        values.append(made[name])
-    column = rows["uuid"].combine_chunks()
-    filled = pc.replace_with_mask(column, missing.combine_chunks(), pa.array(values, pa.string()))
-    return rows.set_column(rows.schema.get_field_index("uuid"), "uuid", filled)
 
 
 class _Parsed:
@@ -537,22 +606,3 @@ class _Parsed:
                 self.found.clear()
             self.found[text] = json.loads(text)
         return self.found[text]
-
-
-def _track_line(track: Track, data_row: Any, parsed: _Parsed) -> dict[str, Any]:
-    """One object line as `_object_line` writes it, from a track's kept keyframes (the
-    keyframes of its runs and their ends) in frame order."""
-    line: dict[str, Any] = {"uuid": track.uuid, "dataRow": data_row, "name": track.label}
-    if track.confidence is not None and track.confidence != 1.0:
-        line["confidence"] = track.confidence
-    line["classifications"] = parsed(track.attrs).get("track_classifications", [])
-    segments: list[dict[str, Any]] = []
-    run = None
-    for run_id, number, ring, text in track.keyframes:
-        if run_id != run:
-            run = run_id
-            segments.append({"keyframes": []})
-        row = {"geometry": [ring], "kind": track.kind, "attributes": parsed(text)}
-        segments[-1]["keyframes"].append(_keyframe_json(number, row))
-    line["segments"] = segments
-    return line
