@@ -144,7 +144,8 @@ class _Lines:
         self.pending: list[Line] = []  # the ROI-by-ROI path's object lines not yet written
         self.odd_answers: list[Line] = []
         self.answers: dict[tuple[Any, ...], set[int]] = defaultdict(set)
-        self.positions: dict[str, dict[int, int]] = defaultdict(dict)
+        # Per context the (numbers, positions) of its answer rows, a list per answer.
+        self.positions: dict[str, list[tuple[list[int], list[int]]]] = defaultdict(list)
         self.parsed = _Parsed()
 
     def objects(self, rows: list[tuple[Any, ...]]) -> Iterator[Line]:
@@ -196,7 +197,7 @@ class _Lines:
                row[at["whole"]])  # fmt: skip
         numbers = row[at["numbers"]]
         self.answers[key].update(numbers)
-        self.positions[context].update(zip(numbers, row[at["positions"]], strict=True))
+        self.positions[context].append((numbers, row[at["positions"]]))
 
     def odd_before(self, context: str | None) -> Iterator[Line]:
         """The ROI-by-ROI path's object lines of contexts before `context` (None: all)."""
@@ -215,10 +216,8 @@ class _Lines:
     def rest(self) -> Iterator[Line]:
         """The object lines left, then every answer line (by context, then first frame)."""
         yield from self.odd_before(None)
-        positions = self.positions
-        found = answer_lines(
-            self.answers, self.data_row, lambda c, numbers: runs_of(numbers, positions[c])
-        )
+        places = {c: _Places.of(pairs) for c, pairs in self.positions.items()}
+        found = answer_lines(self.answers, self.data_row, lambda c, ns: places[c].runs(ns))
         mine = (_as_line(context, line) for context, line in found)
         yield from heapq.merge(mine, self.odd_answers, key=lambda line: line[0])
 
@@ -242,6 +241,30 @@ class _Lines:
 
 
 _MARKED = re.compile("\0([^\0]*)\0")
+
+
+@dataclass(frozen=True)
+class _Places:
+    """A context's frame numbers (sorted) and their positions among its frames."""
+
+    numbers: np.ndarray
+    positions: np.ndarray
+
+    @classmethod
+    def of(cls, pairs: list[tuple[list[int], list[int]]]) -> _Places:
+        numbers = np.concatenate([np.asarray(n, dtype=np.int64) for n, _ in pairs])
+        positions = np.concatenate([np.asarray(p, dtype=np.int64) for _, p in pairs])
+        numbers, first = np.unique(numbers, return_index=True)
+        return cls(numbers, positions[first])
+
+    def runs(self, numbers: Iterable[int]) -> list[list[int]]:
+        """`runs_of` for numbers of this context, each run given by its first and last."""
+        found = np.unique(np.fromiter(numbers, dtype=np.int64))
+        position = self.positions[np.searchsorted(self.numbers, found)]
+        cut = np.flatnonzero(np.diff(position) != 1) + 1
+        firsts = found[np.concatenate([[0], cut])].tolist()
+        lasts = found[np.concatenate([cut - 1, [len(found) - 1]])].tolist()
+        return [[a, b] for a, b in zip(firsts, lasts, strict=True)]
 
 
 def _groups(contexts: list[tuple[str, int, int]]) -> Iterator[tuple[list[str], int]]:
