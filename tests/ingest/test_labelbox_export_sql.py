@@ -4,6 +4,7 @@ contexts at a time writes what one group writes."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,10 @@ def _box(n: int, track: int, uuid: str | None, keyframe: bool | None, **extra) -
                track_index=track, keyframe=keyframe, attributes=attributes, **extra)  # fmt: skip
 
 
+def _made(context: str, track: int) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{context}#{track}"))
+
+
 def _frame_rois(context: str, n: int) -> list[Roi]:
     rois = [
         # A track with keyframes, interpolated frames and gaps (runs), a confidence.
@@ -35,6 +40,9 @@ def _frame_rois(context: str, n: int) -> list[Roi]:
             attributes={"uuid": f"{context}-p"}),
         Roi(f"l-{n}", "polyline", ["lane"], "predictions", [[0, 0, n, 1.0 / 3, 5, 5]],
             attributes={"uuid": f"{context}-l"}),
+        # Frames of one track: a uuid attribute on even frames, none on odd ones (the uuid
+        # made from the context and track index is that attribute).
+        _box(n, 5 if n % 2 else 6, None if n % 2 else _made(context, 5), True),
         # No uuid and no track: one track per ROI.
         Roi(f"s-{n}", "box", ["sign"], "predictions", [box_ring(1, 1, 2, 2)]),
         Roi(f"r-{n}", "classification", ["weather"], "predictions",
@@ -92,7 +100,8 @@ def test_sql_writes_what_the_roi_by_roi_path_writes(catalog, tmp_path, monkeypat
     assert left
     monkeypatch.setattr(export, "_BY_SQL", False)  # every context ROI by ROI
     assert _export(catalog.view(), tmp_path / "python.ndjson") == (text, report)
-    assert report[1] == 239 and len(report[2]) == 5, report
+    assert report[1] == 264 and len(report[2]) == 5, report
+    assert text.count(_made("nt", 5)) == 1  # one track, with and without the attribute
     # Groups of one context each on the ROI-by-ROI path write the same again.
     monkeypatch.setattr(export, "_FRAMES_PER_GROUP", 1)
     assert _export(catalog.view(), tmp_path / "groups.ndjson") == (text, report)

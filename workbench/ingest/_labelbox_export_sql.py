@@ -87,18 +87,22 @@ def lines_query(rois: str) -> str:
 WITH r AS (SELECT *, coalesce(attributes::VARCHAR, '') AS text FROM ("""
         + rois
         + """)),
+-- The contexts of the ROIs' frames, numbered (`ci`): tracks are sorted on integers.
+ctx AS MATERIALIZED (
+    SELECT context_id, row_number() OVER (ORDER BY context_id) AS ci
+    FROM (SELECT DISTINCT f.context_id FROM frames f
+        WHERE f.frame_key IN (SELECT frame_key FROM r))),
 -- Each context's frames numbered as `_labelbox_contexts.Video` numbers them: by frame_index
 -- when every frame has one, else by position (`pos`, from 1). A frame_index given twice in
 -- a context numbers two frames the same (`same`).
 num AS (
-    SELECT frame_key, context_id, rank AS pos,
+    SELECT frame_key, context_id, ci, rank AS pos,
         CASE WHEN indexed THEN frame_index + 1 ELSE rank END AS number,
         indexed AND (frame_index = before OR frame_index = after) AS same
-    FROM (SELECT frame_key, context_id, frame_index, row_number() OVER w AS rank,
+    FROM (SELECT frame_key, context_id, ci, frame_index, row_number() OVER w AS rank,
             lag(frame_index) OVER w AS before, lead(frame_index) OVER w AS after,
             bool_and(frame_index IS NOT NULL) OVER (PARTITION BY context_id) AS indexed
-        FROM frames WHERE context_id IN (SELECT DISTINCT f.context_id FROM frames f
-            WHERE f.frame_key IN (SELECT frame_key FROM r))
+        FROM frames JOIN ctx USING (context_id)
         WINDOW w AS (PARTITION BY context_id
             ORDER BY frame_index NULLS LAST, timestamp NULLS LAST, id))),
 -- The source a data row's video shows: its frame's first source.
@@ -113,12 +117,16 @@ a AS MATERIALIZED (
         attrs->'$.answer' AS answer,
         coalesce(json_extract_string(attrs, '$.global') = 'true', false) AS whole
     FROM (SELECT text, nullif(text, '') AS attrs FROM (SELECT DISTINCT text FROM r))),
+-- The uuids attributes give, numbered (`ui`).
+uids AS MATERIALIZED (
+    SELECT uuid, row_number() OVER (ORDER BY uuid) AS ui
+    FROM (SELECT DISTINCT uuid FROM a WHERE uuid IS NOT NULL)),
 -- Each ROI's context, number, position, uuid (an object without a uuid attribute gets its
 -- track's as `_track_uuid` makes it; an answer without one its ROI id) and what becomes of
 -- it: an object row, an answer row or why it is skipped. Narrow: what a line writes is read
 -- from `r` by `o` for the rows that write it.
 rows AS MATERIALIZED (
-    SELECT o, frame_key, kind, keyframe, context_id, number, pos, what, odd, text,
+    SELECT o, frame_key, kind, keyframe, context_id, ci, number, pos, what, odd, text, ui,
         CASE WHEN what = 'answer' THEN coalesce(uuid, id)
             WHEN what = 'object' THEN coalesce(uuid, """
         + _uuid5("digest")
@@ -130,7 +138,7 @@ rows AS MATERIALIZED (
         )
         + """ END AS digest
     FROM (SELECT r.o, r.frame_key, r.frame_id, r.id, r.kind, r.keyframe, r.track_index, r.text,
-            n.context_id, n.number, n.pos, a.uuid,
+            n.context_id, n.ci, n.number, n.pos, a.uuid, u.ui,
             CASE
                 WHEN len(r.source_ids) > 0
                     AND NOT coalesce(list_contains(r.source_ids, s.source), false) THEN 'source'
@@ -144,37 +152,53 @@ rows AS MATERIALIZED (
             -- number twice.
             r.kind = 'keypoints' OR n.same OR a.odd AS odd
         FROM r JOIN num n ON n.frame_key = r.frame_key JOIN a ON a.text = r.text
-        LEFT JOIN src s ON s.frame_id = r.frame_id))),
+        LEFT JOIN uids u ON u.uuid = a.uuid LEFT JOIN src s ON s.frame_id = r.frame_id))),
 odd AS (SELECT DISTINCT context_id FROM rows WHERE odd OR ?),
--- Object rows by track (context, uuid, kind) in frame order; runs of frames that follow
--- each other in the context are segments.
+-- The uuids made for objects without a uuid attribute, numbered after those (the same
+-- number for the same text).
+made AS (
+    SELECT d.uuid, coalesce(u.ui, (SELECT count(*) FROM uids) + row_number() OVER ()) AS ui
+    FROM (SELECT DISTINCT uuid FROM rows WHERE what = 'object' AND ui IS NULL) d
+    LEFT JOIN uids u USING (uuid)),
+-- Object rows by track (context, uuid, kind, as integers) in frame order; runs of frames
+-- that follow each other in the context are segments.
 runs AS MATERIALIZED (
-    SELECT o, context_id, uuid, kind, number, pos, frame_key, keyframe,
+    SELECT o, ci, ui, k, number, pos, frame_key, keyframe,
         lag(pos) OVER t AS before, lead(pos) OVER t AS after
-    FROM rows WHERE what = 'object' AND context_id NOT IN (SELECT context_id FROM odd)
-    WINDOW t AS (PARTITION BY context_id, uuid, kind ORDER BY number, o)),
+    FROM (SELECT o, ci, ui, CASE kind WHEN 'box' THEN 0 WHEN 'point' THEN 1 ELSE 2 END AS k,
+            number, pos, frame_key, keyframe, uuid, context_id
+        FROM rows WHERE what = 'object' AND ui IS NOT NULL
+        UNION ALL
+        SELECT r.o, r.ci, m.ui, CASE r.kind WHEN 'box' THEN 0 WHEN 'point' THEN 1 ELSE 2 END,
+            r.number, r.pos, r.frame_key, r.keyframe, r.uuid, r.context_id
+        FROM rows r JOIN made m USING (uuid) WHERE r.what = 'object' AND r.ui IS NULL)
+    WHERE context_id NOT IN (SELECT context_id FROM odd)
+    WINDOW t AS (PARTITION BY ci, ui, k ORDER BY number, o)),
 -- A track twice on a frame (the ROI-by-ROI path keeps the first): the context is left to it.
 left_out AS (
     SELECT context_id FROM odd
-    UNION SELECT DISTINCT context_id FROM runs WHERE before = pos),
+    UNION SELECT DISTINCT c.context_id FROM runs JOIN ctx c USING (ci) WHERE before = pos),
 mine AS NOT MATERIALIZED (
     SELECT * FROM rows WHERE context_id NOT IN (SELECT context_id FROM left_out)),
 firsts AS NOT MATERIALIZED (
-    SELECT * FROM runs WHERE context_id NOT IN (SELECT context_id FROM left_out)),
+    SELECT * FROM runs
+    WHERE ci NOT IN (SELECT ci FROM ctx WHERE context_id IN (SELECT context_id FROM left_out))),
 -- The rows a segment keeps: its keyframes and its ends. Materialised, as are the values
 -- after it: each is read several times by the texts.
 kept AS MATERIALIZED (
-    SELECT k.context_id, k.uuid, k.kind, k.number, k.o, a.keyframe_classifications,
+    SELECT k.ci, k.ui, k.k, c.context_id, u.uuid, m.kind, k.number, k.o,
+        a.keyframe_classifications,
         m.label, m.confidence, a.attrs, m.track_index, m.geometry[1] AS g,
         CASE WHEN k.before IS NULL THEN '' WHEN k.before <> k.pos - 1
             THEN ']}, {"keyframes": [' ELSE ', ' END AS joint,
-        CASE WHEN k.kind = 'box' THEN list_min(g[1:-1:2]) END AS x0,
-        CASE WHEN k.kind = 'box' THEN list_min(g[2:-1:2]) END AS y0,
-        CASE WHEN k.kind = 'box' THEN list_max(g[1:-1:2]) END AS x1,
-        CASE WHEN k.kind = 'box' THEN list_max(g[2:-1:2]) END AS y1
+        CASE WHEN k.k = 0 THEN list_min(g[1:-1:2]) END AS x0,
+        CASE WHEN k.k = 0 THEN list_min(g[2:-1:2]) END AS y0,
+        CASE WHEN k.k = 0 THEN list_max(g[1:-1:2]) END AS x1,
+        CASE WHEN k.k = 0 THEN list_max(g[2:-1:2]) END AS y1
     FROM (SELECT * FROM firsts WHERE keyframe IS NOT false OR before IS DISTINCT FROM pos - 1
         OR after IS DISTINCT FROM pos + 1) k
-    JOIN r m ON m.o = k.o JOIN a ON a.text = m.text),
+    JOIN r m ON m.o = k.o JOIN a ON a.text = m.text JOIN ctx c ON c.ci = k.ci
+    JOIN (SELECT uuid, ui FROM uids UNION SELECT uuid, ui FROM made) u ON u.ui = k.ui),
 boxes AS MATERIALIZED (
     SELECT *, """
         + _clean("x0")
@@ -187,15 +211,14 @@ boxes AS MATERIALIZED (
         + """ AS cy1
     FROM kept),
 segments AS (
-    SELECT context_id, uuid, kind,
+    SELECT ci, ui, k, any_value(context_id) AS context_id, any_value(uuid) AS uuid,
         '[{"keyframes": [' || string_agg(joint || """
         + _KEYFRAME
         + """, '' ORDER BY number) || ']}]' AS segments,
         arg_min({label: label, confidence: confidence, attrs: attrs, track_index: track_index},
             number) AS h
-    FROM boxes GROUP BY ALL),
-heads AS (
-    SELECT context_id, uuid, kind, min(number) AS first, min(o) AS o FROM firsts GROUP BY ALL),
+    FROM boxes GROUP BY ci, ui, k),
+heads AS (SELECT ci, ui, k, min(number) AS first, min(o) AS o FROM firsts GROUP BY ALL),
 counts AS (
     SELECT what, kind, count(*) AS n FROM mine WHERE what <> 'object' GROUP BY ALL
     UNION ALL SELECT 'kept', NULL, count(*) FROM firsts
@@ -206,9 +229,9 @@ SELECT * FROM (
     SELECT 0 AS part, context_id FROM left_out
     UNION ALL BY NAME SELECT 1 AS part, what, kind, n FROM counts
     UNION ALL BY NAME
-    SELECT 2 AS part, h.context_id, h.uuid, s.h.label, s.h.confidence, s.h.attrs,
+    SELECT 2 AS part, s.context_id, s.uuid, s.h.label, s.h.confidence, s.h.attrs,
         s.h.track_index, h.first, h.o, s.segments
-    FROM heads h JOIN segments s USING (context_id, uuid, kind)
+    FROM heads h JOIN segments s USING (ci, ui, k)
     UNION ALL BY NAME
     SELECT 3 AS part, w.context_id, w.uuid, m.label, a.answer, m.confidence, a.whole,
         list(w.number) AS numbers, list(w.pos) AS positions, min(w.o) AS o
