@@ -84,7 +84,7 @@ def lines_query(rois: str) -> str:
     every context to the ROI-by-ROI path."""
     return (
         """
-WITH r AS (SELECT *, coalesce(attributes::VARCHAR, '') AS text FROM ("""
+WITH r AS NOT MATERIALIZED (SELECT *, coalesce(attributes::VARCHAR, '') AS text FROM ("""
         + rois
         + """)),
 -- The contexts of the ROIs' frames, numbered (`ci`): tracks are sorted on integers.
@@ -111,12 +111,13 @@ src AS (
     WHERE frame_id IN (SELECT frame_id FROM r WHERE len(source_ids) > 0) GROUP BY frame_id),
 -- What the attributes say, once per distinct text (the ROIs of a track or answer share it).
 a AS MATERIALIZED (
-    SELECT text, attrs, """
+    SELECT text, ti, attrs, """
         + ATTRIBUTES_SAY
         + """,
         attrs->'$.answer' AS answer,
         coalesce(json_extract_string(attrs, '$.global') = 'true', false) AS whole
-    FROM (SELECT text, nullif(text, '') AS attrs FROM (SELECT DISTINCT text FROM r))),
+    FROM (SELECT text, nullif(text, '') AS attrs, row_number() OVER () AS ti
+        FROM (SELECT DISTINCT text FROM r))),
 -- The uuids attributes give, numbered (`ui`).
 uids AS MATERIALIZED (
     SELECT uuid, row_number() OVER (ORDER BY uuid) AS ui
@@ -126,9 +127,11 @@ uids AS MATERIALIZED (
 -- it: an object row, an answer row or why it is skipped. Narrow: what a line writes is read
 -- from `r` by `o` for the rows that write it.
 rows AS MATERIALIZED (
-    SELECT o, frame_key, kind, keyframe, context_id, ci, number, pos, what, odd, text, ui,
+    SELECT o, frame_key, kind, keyframe, ci, number, pos, what, odd, ti, ui,
+        CASE WHEN what = 'answer' THEN label END AS label,
+        CASE WHEN what = 'answer' THEN confidence END AS confidence,
         CASE WHEN what = 'answer' THEN coalesce(uuid, id)
-            WHEN what = 'object' THEN coalesce(uuid, """
+            WHEN what = 'object' AND ui IS NULL THEN coalesce(uuid, """
         + _uuid5("digest")
         + """) END AS uuid
     FROM (SELECT *, CASE WHEN what = 'object' AND uuid IS NULL THEN """
@@ -138,7 +141,8 @@ rows AS MATERIALIZED (
         )
         + """ END AS digest
     FROM (SELECT r.o, r.frame_key, r.frame_id, r.id, r.kind, r.keyframe, r.track_index, r.text,
-            n.context_id, n.ci, n.number, n.pos, a.uuid, u.ui,
+            r.label, r.confidence,
+            n.context_id, n.ci, n.number, n.pos, a.uuid, a.ti, u.ui,
             CASE
                 WHEN len(r.source_ids) > 0
                     AND NOT coalesce(list_contains(r.source_ids, s.source), false) THEN 'source'
@@ -153,7 +157,7 @@ rows AS MATERIALIZED (
             r.kind = 'keypoints' OR n.same OR a.odd AS odd
         FROM r JOIN num n ON n.frame_key = r.frame_key JOIN a ON a.text = r.text
         LEFT JOIN uids u ON u.uuid = a.uuid LEFT JOIN src s ON s.frame_id = r.frame_id))),
-odd AS (SELECT DISTINCT context_id FROM rows WHERE odd OR ?),
+odd AS (SELECT DISTINCT ci FROM rows WHERE odd OR ?),
 -- The uuids made for objects without a uuid attribute, numbered after those (the same
 -- number for the same text).
 made AS (
@@ -166,23 +170,18 @@ runs AS MATERIALIZED (
     SELECT o, ci, ui, k, number, pos, frame_key, keyframe,
         lag(pos) OVER t AS before, lead(pos) OVER t AS after
     FROM (SELECT o, ci, ui, CASE kind WHEN 'box' THEN 0 WHEN 'point' THEN 1 ELSE 2 END AS k,
-            number, pos, frame_key, keyframe, uuid, context_id
+            number, pos, frame_key, keyframe
         FROM rows WHERE what = 'object' AND ui IS NOT NULL
         UNION ALL
         SELECT r.o, r.ci, m.ui, CASE r.kind WHEN 'box' THEN 0 WHEN 'point' THEN 1 ELSE 2 END,
-            r.number, r.pos, r.frame_key, r.keyframe, r.uuid, r.context_id
+            r.number, r.pos, r.frame_key, r.keyframe
         FROM rows r JOIN made m USING (uuid) WHERE r.what = 'object' AND r.ui IS NULL)
-    WHERE context_id NOT IN (SELECT context_id FROM odd)
+    WHERE ci NOT IN (SELECT ci FROM odd)
     WINDOW t AS (PARTITION BY ci, ui, k ORDER BY number, o)),
 -- A track twice on a frame (the ROI-by-ROI path keeps the first): the context is left to it.
-left_out AS (
-    SELECT context_id FROM odd
-    UNION SELECT DISTINCT c.context_id FROM runs JOIN ctx c USING (ci) WHERE before = pos),
-mine AS NOT MATERIALIZED (
-    SELECT * FROM rows WHERE context_id NOT IN (SELECT context_id FROM left_out)),
-firsts AS NOT MATERIALIZED (
-    SELECT * FROM runs
-    WHERE ci NOT IN (SELECT ci FROM ctx WHERE context_id IN (SELECT context_id FROM left_out))),
+left_out AS (SELECT ci FROM odd UNION SELECT DISTINCT ci FROM runs WHERE before = pos),
+mine AS NOT MATERIALIZED (SELECT * FROM rows WHERE ci NOT IN (SELECT ci FROM left_out)),
+firsts AS NOT MATERIALIZED (SELECT * FROM runs WHERE ci NOT IN (SELECT ci FROM left_out)),
 -- The rows a segment keeps: its keyframes and its ends. Materialised, as are the values
 -- after it: each is read several times by the texts.
 kept AS MATERIALIZED (
@@ -226,18 +225,18 @@ counts AS (
         SELECT frame_key FROM firsts
         UNION ALL SELECT frame_key FROM mine WHERE what = 'answer'))
 SELECT * FROM (
-    SELECT 0 AS part, context_id FROM left_out
+    SELECT 0 AS part, context_id FROM left_out JOIN ctx USING (ci)
     UNION ALL BY NAME SELECT 1 AS part, what, kind, n FROM counts
     UNION ALL BY NAME
     SELECT 2 AS part, s.context_id, s.uuid, s.h.label, s.h.confidence, s.h.attrs,
         s.h.track_index, h.first, h.o, s.segments
     FROM heads h JOIN segments s USING (ci, ui, k)
     UNION ALL BY NAME
-    SELECT 3 AS part, w.context_id, w.uuid, m.label, a.answer, m.confidence, a.whole,
+    SELECT 3 AS part, c.context_id, w.uuid, w.label, a.answer, w.confidence, a.whole,
         list(w.number) AS numbers, list(w.pos) AS positions, min(w.o) AS o
-    FROM mine w JOIN r m ON m.o = w.o JOIN a ON a.text = w.text
+    FROM mine w JOIN a USING (ti) JOIN ctx c USING (ci)
     WHERE w.what = 'answer'
-    GROUP BY w.context_id, w.uuid, m.label, a.answer, m.confidence, a.whole)
+    GROUP BY c.context_id, w.uuid, w.label, a.answer, w.confidence, a.whole)
 ORDER BY part, context_id, track_index IS NULL, coalesce(track_index, 0), first, o
 """
     )
