@@ -70,10 +70,9 @@ def export_files(
         ):
             result = con.execute(sql.lines_query(rois), [*params, not _BY_SQL])
             lines = _Lines(view, field, data_row, tally, [d[0] for d in result.description])
-            while rows := result.fetchmany(_FETCHED):
-                for line in lines.objects(rows):
-                    line_out(out, line, tally)
-                    bar.update()
+            for line in lines.objects(lines.ordered(result.fetchall())):
+                line_out(out, line, tally)
+                bar.update()
             for line in lines.rest():
                 line_out(out, line, tally)
                 bar.update()
@@ -88,7 +87,6 @@ def export_files(
 # Contexts are written by SQL (`_labelbox_export_sql`) unless they hold what only the
 # ROI-by-ROI path writes exactly; False leaves them all to it (tests compare the two).
 _BY_SQL = True
-_FETCHED = 1_000  # rows of the statement's result at a time
 
 
 def line_out(out: Any, line: tuple[str, str, str], tally: _Tally) -> None:
@@ -147,6 +145,20 @@ class _Lines:
         # Per context the (numbers, positions) of its answer rows, a list per answer.
         self.positions: dict[str, list[tuple[list[int], list[int]]]] = defaultdict(list)
         self.parsed = _Parsed()
+
+    def ordered(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The statement's rows in the order they are written: sorted here, a few per line,
+        rather than by the engine with every line's text beside its keys."""
+        at = self.at
+        part, context, index = at["part"], at["context_id"], at["track_index"]
+        first, o = at["first"], at["o"]
+
+        def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+            track = row[index]
+            return (row[part], row[context] or "", track is None, track or 0, row[first] or 0,
+                    row[o] or 0)  # fmt: skip
+
+        return sorted(rows, key=key)
 
     def objects(self, rows: list[tuple[Any, ...]]) -> Iterator[Line]:
         at = self.at

@@ -4,8 +4,9 @@ line, never per ROI or keyframe (workbench.ingest._labelbox_export says the same
 ROI by ROI, and writes the contexts this leaves to it).
 
 `lines_query(rois)` wraps `rois`, a SELECT of the view's ROIs of the field with their order
-`o` and the columns `ROI_COLUMNS` (workbench.ingest.narrow). Its rows, in the order they are
-written, are told apart by `part`:
+`o` and the columns `ROI_COLUMNS` (workbench.ingest.narrow). Its rows, unsorted (written in
+the order of part, context_id, track_index (nulls last), first, o), are told apart by
+`part`:
 0. `context_id`: a context holding what only the ROI-by-ROI path writes exactly;
 1. `what`, `kind`, `n`: ROIs written or skipped, per reason and kind;
 2. an object line: `context_id`, `uuid`, `label`, `confidence`, `attrs`, `segments` (its
@@ -237,6 +238,5 @@ SELECT * FROM (
     FROM mine w JOIN a USING (ti) JOIN ctx c USING (ci)
     WHERE w.what = 'answer'
     GROUP BY c.context_id, w.uuid, w.label, a.answer, w.confidence, a.whole)
-ORDER BY part, context_id, track_index IS NULL, coalesce(track_index, 0), first, o
 """
     )
