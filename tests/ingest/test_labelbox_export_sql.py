@@ -12,6 +12,7 @@ import pytest
 import workbench
 from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring, labelbox
 from workbench.ingest import _labelbox_export as export
+from workbench.ingest import _labelbox_export_rois as export_rois
 
 
 def _box(n: int, track: int, uuid: str | None, keyframe: bool | None, **extra) -> Roi:
@@ -103,7 +104,7 @@ def test_sql_writes_what_the_roi_by_roi_path_writes(catalog, tmp_path, monkeypat
     assert report[1] == 264 and len(report[2]) == 5, report
     assert text.count(_made("nt", 5)) == 1  # one track, with and without the attribute
     # Groups of one context each on the ROI-by-ROI path write the same again.
-    monkeypatch.setattr(export, "_FRAMES_PER_GROUP", 1)
+    monkeypatch.setattr(export_rois, "_FRAMES_PER_GROUP", 1)
     assert _export(catalog.view(), tmp_path / "groups.ndjson") == (text, report)
     # A view narrowed by a where() fragment (its ROIs read through the view's guard) and
     # by filter_rois: the SQL and the ROI-by-ROI path agree.
@@ -156,3 +157,28 @@ def test_narrow_read_is_the_views_rois(catalog):
     rois = rois.filter(pc.equal(rois["field"], "predictions"))
     expected = list(zip(rois["frame_id"].to_pylist(), rois["id"].to_pylist(), strict=True))
     assert got == expected and len(got) > 10
+
+
+def test_contexts_left_out_keep_their_place(tmp_path, monkeypatch):
+    """Lines of contexts left to the ROI-by-ROI path come in context order among the others,
+    also after a group of such contexts that writes no line."""
+    path = tmp_path / "order.duckdb"
+    with workbench.open(path) as cat, CatalogWriter(cat, progress=False) as w:
+        odd = {"uuid": 7}  # a uuid of another type: ROI by ROI
+        for context, attributes, kind in (
+            ("aa", odd, "polygon"),  # left out, and nothing of it written
+            ("ab", odd, "box"),  # left out, written
+            ("ac", {}, "box"),  # written by SQL
+        ):
+            ring = box_ring(1, 1, 2, 2) if kind == "box" else [0, 0, 4, 0, 4, 4]
+            roi = Roi(f"{context}-r", kind, ["car"], "predictions", [ring],
+                      attributes=attributes)  # fmt: skip
+            w.add(Frame(f"{context}-0", [Source("image", f"/{context}.jpg")], [roi],
+                        context_id=context, frame_index=0))  # fmt: skip
+    monkeypatch.setattr(export_rois, "_FRAMES_PER_GROUP", 1)
+    with workbench.open(path) as cat:
+        text, _ = _export(cat.view(), tmp_path / "sql.ndjson")
+        monkeypatch.setattr(export, "_BY_SQL", False)
+        assert _export(cat.view(), tmp_path / "python.ndjson")[0] == text
+    keys = [line.split('"globalKey": "')[1][:2] for line in text.splitlines()]
+    assert keys == ["ab", "ac"]
