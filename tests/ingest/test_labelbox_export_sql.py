@@ -106,6 +106,11 @@ def test_sql_writes_what_the_roi_by_roi_path_writes(catalog, tmp_path, monkeypat
     # Groups of one context each on the ROI-by-ROI path write the same again.
     monkeypatch.setattr(export_rois, "_FRAMES_PER_GROUP", 1)
     assert _export(catalog.view(), tmp_path / "groups.ndjson") == (text, report)
+    # Statements of a group of contexts each write the same again.
+    monkeypatch.setattr(export, "_BY_SQL", True)
+    monkeypatch.setattr(export, "_ROIS_PER_STATEMENT", 30)
+    assert _export(catalog.view(), tmp_path / "parts.ndjson") == (text, report)
+    monkeypatch.setattr(export, "_ROIS_PER_STATEMENT", 250_000)
     # A view narrowed by a where() fragment (its ROIs read through the view's guard) and
     # by filter_rois: the SQL and the ROI-by-ROI path agree.
     narrowed = (

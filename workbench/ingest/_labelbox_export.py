@@ -52,7 +52,8 @@ def export_files(
     ROIs become one point object per labelled point, named by the point. The data row
     of a context is `{data_row_key: key}`, the key being the context id, or the dataRow key
     that `data_rows` maps to it. Objects come first (by context, then track), answers after
-    them; contexts are read a group at a time (memory holds one group's ROIs).
+    them. One statement writes a view of up to `_ROIS_PER_STATEMENT` ROIs of the field;
+    larger views are written a group of contexts of about that many ROIs at a time.
     """
     if data_row_key not in ("globalKey", "id"):
         raise IngestError(f"data_row_key must be 'globalKey' or 'id', got {data_row_key!r}")
@@ -72,11 +73,16 @@ def export_files(
             written_atomically(target) as out,
             tqdm(desc="labelbox export", unit=" lines", disable=not progress, leave=False) as bar,
         ):
-            result = con.execute(sql.lines_query(rois), [*params, not _BY_SQL])
-            lines = _Lines(view, field, data_row, tally, [d[0] for d in result.description])
-            for line in lines.objects(lines.ordered(result.fetchall())):
-                line_out(out, line, tally)
-                bar.update()
+            lines = _Lines(view, field, data_row, tally)
+            for part, part_params in _statements(con, rois, params, field):
+                result = con.execute(sql.lines_query(part), [*part_params, not _BY_SQL])
+                lines.start([d[0] for d in result.description])
+                for line in lines.objects(lines.ordered(result.fetchall())):
+                    line_out(out, line, tally)
+                    bar.update()
+                for line in lines.odd_before(None):
+                    line_out(out, line, tally)
+                    bar.update()
             for line in lines.rest():
                 line_out(out, line, tally)
                 bar.update()
@@ -91,6 +97,39 @@ def export_files(
 # Contexts are written by SQL (`_labelbox_export_sql`) unless they hold what only the
 # ROI-by-ROI path writes exactly; False leaves them all to it (tests compare the two).
 _BY_SQL = True
+# The ROIs one statement holds at most, unless one context has more: memory stays bounded.
+_ROIS_PER_STATEMENT = 250_000
+
+
+def _statements(
+    con: Any, rois: str, params: tuple[Any, ...], field: str
+) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """The SELECT of the ROIs each statement reads: all of them when the catalog holds no
+    more ROIs of the field than a statement does, else a group of contexts at a time (in
+    context order, so that the object lines stay in it)."""
+    (total,) = con.execute("SELECT count(*) FROM rois WHERE field = ?", [field]).fetchone()
+    if total <= _ROIS_PER_STATEMENT:
+        yield rois, params
+        return
+    sizes = con.execute(
+        f"SELECT f.context_id, count(*) FROM ({rois}) r JOIN frames f "
+        "ON f.frame_key = r.frame_key GROUP BY f.context_id ORDER BY f.context_id",
+        list(params),
+    ).fetchall()
+    group: list[str] = []
+    held = 0
+    for n, (context, count) in enumerate(sizes):
+        group.append(context)
+        held += count
+        if held >= _ROIS_PER_STATEMENT or n == len(sizes) - 1:
+            named = pa.table({"context_id": pa.array(group, pa.string())})
+            with registered(con, "_wb_lb_part", named):
+                yield (
+                    f"SELECT * FROM ({rois}) WHERE frame_key IN (SELECT frame_key FROM frames "
+                    "WHERE context_id IN (SELECT context_id FROM _wb_lb_part))",
+                    params,
+                )
+            group, held = [], 0
 
 
 def line_out(out: Any, line: tuple[str, str, str], tally: Tally) -> None:
@@ -109,10 +148,9 @@ class _Lines:
         field: str,
         data_row: Callable[[str], Any],
         tally: Tally,
-        names: list[str],
     ) -> None:
         self.view, self.field, self.data_row, self.tally = view, field, data_row, tally
-        self.at = {name: n for n, name in enumerate(names)}
+        self.at: dict[str, int] = {}
         self.odd: list[str] = []
         self.left: Iterator[tuple[list[Line], list[Line]]] | None = None
         self.pending: list[Line] = []  # the ROI-by-ROI path's object lines not yet written
@@ -121,6 +159,12 @@ class _Lines:
         # Per context the (numbers, positions) of its answer rows, a list per answer.
         self.positions: dict[str, list[tuple[list[int], list[int]]]] = defaultdict(list)
         self.parsed = _Parsed()
+
+    def start(self, names: list[str]) -> None:
+        """Read the rows of a statement whose columns are `names` (the lines of the one
+        before have all been written)."""
+        self.at = {name: n for n, name in enumerate(names)}
+        self.odd, self.left, self.pending = [], None, []
 
     def ordered(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The statement's rows in the order they are written: sorted here, a few per line,
@@ -190,7 +234,7 @@ class _Lines:
     def odd_before(self, context: str | None) -> Iterator[Line]:
         """The ROI-by-ROI path's object lines of contexts before `context` (None: all)."""
         if self.left is None:
-            self.left = self.oddgroups()
+            self.left = self.odd_groups()
         while True:
             while self.pending and (context is None or self.pending[0][0] < context):
                 yield self.pending.pop(0)
@@ -209,7 +253,7 @@ class _Lines:
         mine = (as_line(context, line) for context, line in found)
         yield from heapq.merge(mine, self.odd_answers, key=lambda line: line[0])
 
-    def oddgroups(self) -> Iterator[tuple[list[Line], list[Line]]]:
+    def odd_groups(self) -> Iterator[tuple[list[Line], list[Line]]]:
         """Object and answer lines of the contexts left to the ROI-by-ROI path, a group of
         contexts at a time."""
         if not self.odd:
