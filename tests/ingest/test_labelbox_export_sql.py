@@ -187,3 +187,33 @@ def test_contexts_left_out_keep_their_place(tmp_path, monkeypatch):
         assert _export(cat.view(), tmp_path / "python.ndjson")[0] == text
     keys = [line.split('"globalKey": "')[1][:2] for line in text.splitlines()]
     assert keys == ["ab", "ac"]
+
+
+def test_the_engine_prints_numbers_as_python_does(tmp_path):
+    """The statement writes coordinates as text: a DOUBLE cast to VARCHAR must be Python's
+    repr, and `_clean` in SQL (`%.12g` read back) Python's `_clean`, for any finite value."""
+    import math
+    import random
+    import struct
+
+    from workbench.ingest import _labelbox_export_sql as sql
+
+    rnd = random.Random(7)
+    values = [1.0, -0.0, 0.0, 1e16, 1e-05, 0.1, 1 / 3, 20 / 3, 1e12, 123456789012.5, 5e-324]
+    values += [rnd.uniform(-4000, 4000) for _ in range(5000)]
+    values += [rnd.randint(0, 10**6) / 7 for _ in range(5000)]
+    values += [struct.unpack("d", struct.pack("Q", rnd.getrandbits(64)))[0] for _ in range(5000)]
+    values = [v for v in values if math.isfinite(v)]
+    with workbench.open(tmp_path / "n.duckdb") as cat:
+        con = cat.cursor()
+        try:
+            rows = con.execute(
+                f"SELECT v::VARCHAR, {sql._clean('v')}::VARCHAR "
+                "FROM (SELECT unnest(?::DOUBLE[]) AS v, generate_subscripts(?::DOUBLE[], 1) AS i) "
+                "ORDER BY i",
+                [values, values],
+            ).fetchall()
+        finally:
+            con.close()
+    assert [r[0] for r in rows] == [repr(v) for v in values]
+    assert [r[1] for r in rows] == [repr(export_rois._clean(v)) for v in values]
