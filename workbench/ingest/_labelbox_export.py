@@ -9,8 +9,10 @@ import re
 import uuid as uuidlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -71,7 +73,7 @@ def export_files(
         with (
             narrow.field_rois(con, view, field, sql.ROI_COLUMNS) as (rois, params),
             written_atomically(target) as out,
-            tqdm(desc="labelbox export", unit=" lines", disable=not progress, leave=False) as bar,
+            _bar(progress) as bar,
         ):
             lines = _Lines(view, field, data_row, tally)
             for part, part_params in _statements(con, rois, params, field):
@@ -92,6 +94,13 @@ def export_files(
     report.frames, report.rois = tally.frames, tally.count
     report.skipped = [f"{n} {reason}" for reason, n in sorted(tally.skipped.items())]
     return report
+
+
+def _bar(progress: bool) -> Any:
+    """A progress bar of the lines written (none, not even tqdm's lock, without progress)."""
+    if progress:
+        return tqdm(desc="labelbox export", unit=" lines", leave=False)
+    return nullcontext(SimpleNamespace(update=lambda: None))
 
 
 # Contexts are written by SQL (`_labelbox_export_sql`) unless they hold what only the
@@ -208,7 +217,12 @@ class _Lines:
         head: dict[str, Any] = {"dataRow": self.data_row(context), "name": row[at["label"]]}
         if confidence is not None and confidence != 1.0:
             head["confidence"] = confidence
-        head["classifications"] = self.parsed(row[at["attrs"]]).get("track_classifications", [])
+        attrs = row[at["attrs"]]
+        # Most objects have none: their attributes are not parsed for them.
+        held = attrs is not None and ('"track_classifications"' in attrs or "\\" in attrs)
+        head["classifications"] = (
+            self.parsed(attrs).get("track_classifications", []) if held else []
+        )
         segments = row[at["segments"]]
         if "\0" in segments:
             segments = _MARKED.sub(self.classifications, segments)
@@ -291,7 +305,9 @@ class _Places:
 
     def runs(self, numbers: Iterable[int]) -> list[list[int]]:
         """`runs_of` for numbers of this context, each run given by its first and last."""
-        found = np.unique(np.fromiter(numbers, dtype=np.int64))
+        found = np.fromiter(numbers, dtype=np.int64)
+        if len(found) > 1 and not (found[1:] > found[:-1]).all():
+            found = np.unique(found)
         position = self.positions[np.searchsorted(self.numbers, found)]
         cut = np.flatnonzero(np.diff(position) != 1) + 1
         firsts = found[np.concatenate([[0], cut])].tolist()
