@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 import workbench
@@ -179,3 +180,75 @@ def test_dataset_versions_recorded_and_media_roots_never_inferred(catalog, tmp_p
     assert catalog.media_roots() == []
     assert writer.report.outside_media_roots == 1
     assert writer.report.outside_examples == [str(tmp_path / "img" / "a.jpg")]
+
+
+def test_label_rows_are_stored_with_their_keys(catalog, monkeypatch):
+    """write_labels gives its ROIs their frame and label keys (a new label too): the layout's
+    sync has no ROI left to key, only the frames' summaries to compute."""
+    from tests.store.test_layout import check_layout
+    from workbench.store import layout
+
+    with CatalogWriter(catalog, progress=False) as writer:
+        for i in range(3):
+            roi = Roi("a", "point", ["car"], geometry=[[1, 1]])
+            writer.add(Frame(id=f"f{i}", sources=[Source("s", f"/d/{i}.jpg")], rois=[roi]))
+    rows = (
+        catalog.cursor().sql("SELECT * EXCLUDE (frame_key, label_key) FROM rois").to_arrow_table()
+    )
+    rows = rows.slice(1)  # the ROIs of f1 and f2, as predictions of a new label
+    for name, value in (("field", "predictions"), ("label", "bus"), ("labels", ["bus"])):
+        at = rows.schema.get_field_index(name)
+        rows = rows.set_column(
+            at, name, pa.array([value] * rows.num_rows, rows.schema.field(at).type)
+        )
+    key_rows = layout._key_rows
+
+    def no_rois(con, table, *args):
+        assert table != "rois", "the ROIs were stored without their keys"
+        key_rows(con, table, *args)
+
+    monkeypatch.setattr(layout, "_key_rows", no_rois)
+    with CatalogWriter(catalog, progress=False) as writer:
+        writer.write_labels(["f1", "f2"], "predictions", rows, [])
+    check_layout(catalog)
+    assert _rows(catalog, "SELECT field, label, count(*) FROM rois GROUP BY ALL ORDER BY ALL") == [
+        ("ground_truth", "car", 3),
+        ("predictions", "bus", 2),
+    ]
+
+
+def test_rows_given_in_several_chunks_fill_whole_row_groups(catalog):
+    """The engine stores each Arrow chunk an INSERT scans in row groups of its own: the
+    writer hands it one chunk per table, so two chunks of 130,000 sources make two full row
+    groups and the rest, not two part-filled ones (which a checkpoint merges and rewrites)."""
+    from workbench.ingest.writer import RowBatch
+    from workbench.model.records import FRAME_SCHEMA, ROI_SCHEMA, SOURCE_SCHEMA
+
+    def rows(schema: pa.Schema, first: int, count: int, **values: pa.Array) -> pa.Table:
+        columns = {f.name: pa.nulls(count, f.type) for f in schema if f.name != "ingested"}
+        return pa.table({**columns, **values})
+
+    def part(first: int, count: int) -> tuple[pa.Table, pa.Table]:
+        ids = pa.array([f"f{i}" for i in range(first, first + count)])
+        frames = rows(FRAME_SCHEMA, first, count, id=ids, context_id=pa.array(["c"] * count))
+        sources = rows(
+            SOURCE_SCHEMA, first, count, frame_id=ids, id=pa.array(["s"] * count), uri=ids
+        )
+        return frames, sources
+
+    (f1, s1), (f2, s2) = part(0, 130_000), part(130_000, 130_000)
+    sources = pa.concat_tables([s1, s2])
+    assert sources["frame_id"].num_chunks == 2
+    rois = pa.schema([f for f in ROI_SCHEMA if f.name != "visibility"]).empty_table()
+    with CatalogWriter(catalog, progress=False) as writer:
+        writer.write_rows(RowBatch(pa.concat_tables([f1, f2]), sources, rois))
+    groups = (
+        catalog.cursor()
+        .execute(
+            "SELECT row_group_id, sum(count) FROM pragma_storage_info('sources')"
+            " WHERE column_name = 'frame_id' AND segment_type <> 'VALIDITY'"
+            " GROUP BY 1 ORDER BY 1"
+        )
+        .fetchall()
+    )
+    assert [int(count) for _, count in groups] == [122_880, 122_880, 260_000 - 245_760]

@@ -51,8 +51,10 @@ _SQL_WARNINGS = (
 
 
 # The SQL converts at most LINES_PER_CONVERSION lines at a time (ROWS_PER_WRITE frames are
-# stored per transaction), which bounds the memory it takes.
-LINES_PER_CONVERSION = 40_000
+# stored per transaction), which bounds the memory it takes. Three conversions make one
+# write of exactly one row group of frames: a write that leaves a part-filled row group
+# beside another makes the next checkpoint merge and rewrite both.
+LINES_PER_CONVERSION = ROWS_PER_WRITE // 3
 
 
 @dataclass

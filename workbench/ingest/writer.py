@@ -47,6 +47,7 @@ from workbench.model.validation import validate_frame
 from workbench.store.arrow import append_rows
 from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
+from workbench.store.layout_insert import _label_keys as label_keys
 from workbench.store.layout_insert import insert_keyed
 
 if TYPE_CHECKING:
@@ -354,10 +355,11 @@ class CatalogWriter:
                             "(SELECT frame_id FROM _wb_label_cleared)",
                             [field_name],
                         )
+                    keyed = rois if self.catalog.lake is not None else _keyed(con, rois)
                 finally:
                     con.unregister("_wb_label_keys")
                     con.unregister("_wb_label_cleared")
-                append_rows(con, "rois", rois)
+                append_rows(con, "rois", keyed.combine_chunks())
                 self.report.rois += rois.num_rows
                 for kind, where, count in warnings:
                     self.report.warn(kind, where, count)
@@ -396,6 +398,7 @@ class CatalogWriter:
         `replace` is False: none are stored; None: whenever the catalog has frames)."""
         if frames.num_rows == 0:
             return
+        frames, sources, rois = _whole(frames, sources, rois)
         con.register("_wb_frames", frames)
         try:
             if replace or (replace is None and self.catalog.has_frames()):
@@ -500,6 +503,7 @@ class CatalogWriter:
         )
         missing = [item for item in labels if item.frame_id not in known]
         rows = [row for item in labels if item.frame_id in known for row in item.rois]
+        table = _table(rows, ROI_SCHEMA)
         con.register("_wb_label_keys", keys)
         try:
             touch(con, "SELECT frame_id FROM _wb_label_keys")
@@ -507,9 +511,11 @@ class CatalogWriter:
                 "DELETE FROM rois WHERE (frame_id, field) IN "
                 "(SELECT (frame_id, field) FROM _wb_label_keys)"
             )
+            if self.catalog.lake is None:
+                table = _keyed(con, table)
         finally:
             con.unregister("_wb_label_keys")
-        append_rows(con, "rois", _table(rows, ROI_SCHEMA))
+        append_rows(con, "rois", table)
         return missing
 
     def _check_uris(self, *uris: Any) -> None:
@@ -537,6 +543,31 @@ class CatalogWriter:
                         "ON CONFLICT DO NOTHING",
                         [dataset, version],
                     )
+
+
+def _whole(*tables: pa.Table) -> tuple[pa.Table, ...]:
+    """The tables each as one Arrow chunk. The engine stores the rows of each chunk an INSERT
+    scans in row groups of their own, so a table of several chunks leaves a part-filled row
+    group per chunk; the next checkpoint merges and rewrites such neighbours (it took more
+    CPU than the INSERTs, and the most memory of an import, at its close)."""
+    return tuple(table.combine_chunks() for table in tables)
+
+
+def _keyed(con: Any, rois: pa.Table) -> pa.Table:
+    """ROI rows of stored frames (among `_wb_label_keys`) with their frame and label keys, as
+    `layout.sync` would give them after the INSERT (which then has only their frames'
+    summaries to compute, not an UPDATE of every new row). A row whose frame is not stored
+    is left without keys, for `sync` to mark as it always has."""
+    if rois.num_rows == 0:
+        return rois
+    stored = con.sql(
+        "SELECT id, frame_key FROM frames WHERE frame_key IS NOT NULL"
+        " AND id IN (SELECT frame_id FROM _wb_label_keys)"
+    ).to_arrow_table()
+    at = pc.index_in(rois["frame_id"], value_set=stored["id"].combine_chunks())
+    frame_keys = pc.take(stored["frame_key"].combine_chunks().cast(pa.int64()), at)
+    keyed = rois.append_column("frame_key", frame_keys)
+    return keyed.append_column("label_key", label_keys(con, rois))
 
 
 def _full_rois(rois: pa.Table) -> pa.Table:
