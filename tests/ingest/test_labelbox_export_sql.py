@@ -217,3 +217,20 @@ def test_the_engine_prints_numbers_as_python_does(tmp_path):
             con.close()
     assert [r[0] for r in rows] == [repr(v) for v in values]
     assert [r[1] for r in rows] == [repr(export_rois._clean(v)) for v in values]
+
+
+def test_a_view_the_query_layer_does_not_know_is_read_through_rois(catalog, tmp_path):
+    """`ingest.narrow` reads another ViewLike through its `rois()`: the same file."""
+
+    class Delegating:  # a ViewLike that is not a query-layer View, over a real one
+        def __init__(self, view) -> None:
+            self.view = view
+            self.catalog = view.catalog
+
+        def __getattr__(self, name: str):
+            return getattr(self.view, name)
+
+    view = catalog.view().where("context_id <> 'zz'")
+    assert _export(Delegating(view), tmp_path / "other.ndjson") == _export(
+        view, tmp_path / "view.ndjson"
+    )
