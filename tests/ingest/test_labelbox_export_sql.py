@@ -4,6 +4,7 @@ contexts at a time writes what one group writes."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 import workbench
 from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring, labelbox
 from workbench.ingest import _labelbox_export as export
+from workbench.ingest import _labelbox_export_rois as export_rois
 
 
 def _box(n: int, track: int, uuid: str | None, keyframe: bool | None, **extra) -> Roi:
@@ -21,6 +23,10 @@ def _box(n: int, track: int, uuid: str | None, keyframe: bool | None, **extra) -
                track_index=track, keyframe=keyframe, attributes=attributes, **extra)  # fmt: skip
 
 
+def _made(context: str, track: int) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{context}#{track}"))
+
+
 def _frame_rois(context: str, n: int) -> list[Roi]:
     rois = [
         # A track with keyframes, interpolated frames and gaps (runs), a confidence.
@@ -28,13 +34,16 @@ def _frame_rois(context: str, n: int) -> list[Roi]:
         # No uuid: the track is named from its index; a nested classification on keyframes.
         _box(n, 1, None, None if n % 3 else True,
              attributes={"classifications": [{"name": "q", "answer": {"name": str(n % 2)}}]}),
-        # Twice on a frame (another id, the same uuid): the second is left out.
+        # Twice on a frame (another id, the same uuid) in vid-a: the second is left out.
         _box(n, 2, f"{context}-t2", True, attributes={"track_classifications": [{"x": 1}]}),
-        _box(n, 3, f"{context}-t2", True),
+        _box(n, 3, f"{context}-t{2 if context == 'vid-a' else 3}", True),
         Roi(f"p-{n}", "point", ["nose"], "predictions", [[n + 0.5, 2.0]], track_index=4,
             attributes={"uuid": f"{context}-p"}),
         Roi(f"l-{n}", "polyline", ["lane"], "predictions", [[0, 0, n, 1.0 / 3, 5, 5]],
             attributes={"uuid": f"{context}-l"}),
+        # Frames of one track: a uuid attribute on even frames, none on odd ones (the uuid
+        # made from the context and track index is that attribute).
+        _box(n, 5 if n % 2 else 6, None if n % 2 else _made(context, 5), True),
         # No uuid and no track: one track per ROI.
         Roi(f"s-{n}", "box", ["sign"], "predictions", [box_ring(1, 1, 2, 2)]),
         Roi(f"r-{n}", "classification", ["weather"], "predictions",
@@ -80,59 +89,148 @@ def _export(view, path: Path) -> tuple[str, tuple]:
 
 
 def test_sql_writes_what_the_roi_by_roi_path_writes(catalog, tmp_path, monkeypatch):
-    calls = []
-    sql_lines = export.sql_lines
+    left = []
+    lines_query = export.sql.lines_query
 
-    def counted(*args):
-        found = sql_lines(*args)
-        calls.append(found is not None)
-        return found
+    def counted(rois: str) -> str:
+        left.append(True)
+        return lines_query(rois)
 
-    monkeypatch.setattr(export, "sql_lines", counted)
-    monkeypatch.setattr(export, "_FRAMES_PER_GROUP", 1)  # a context per group
+    monkeypatch.setattr(export.sql, "lines_query", counted)
     text, report = _export(catalog.view(), tmp_path / "sql.ndjson")
-    assert calls.count(True) >= 3 and calls.count(False) == 1  # the odd context's group
-    monkeypatch.setattr(export, "sql_lines", lambda *args: None)
+    assert left
+    monkeypatch.setattr(export, "_BY_SQL", False)  # every context ROI by ROI
     assert _export(catalog.view(), tmp_path / "python.ndjson") == (text, report)
-    assert report[1] == 226 and len(report[2]) == 5, report
-    # One group for the whole view writes the same again.
-    monkeypatch.setattr(export, "sql_lines", sql_lines)
-    monkeypatch.setattr(export, "_FRAMES_PER_GROUP", 100_000)
-    narrowed = catalog.view().where("context_id <> 'zz'")
+    assert report[1] == 264 and len(report[2]) == 5, report
+    assert text.count(_made("nt", 5)) == 1  # one track, with and without the attribute
+    # Groups of one context each on the ROI-by-ROI path write the same again.
+    monkeypatch.setattr(export_rois, "_FRAMES_PER_GROUP", 1)
+    assert _export(catalog.view(), tmp_path / "groups.ndjson") == (text, report)
+    # Statements of a group of contexts each write the same again.
+    monkeypatch.setattr(export, "_BY_SQL", True)
+    monkeypatch.setattr(export, "_ROIS_PER_STATEMENT", 30)
+    assert _export(catalog.view(), tmp_path / "parts.ndjson") == (text, report)
+    monkeypatch.setattr(export, "_ROIS_PER_STATEMENT", 250_000)
+    # A view narrowed by a where() fragment (its ROIs read through the view's guard) and
+    # by filter_rois: the SQL and the ROI-by-ROI path agree.
+    narrowed = (
+        catalog.view()
+        .where("context_id <> 'zz'")
+        .filter_rois(
+            "predictions", labels=["car0", "car1", "weather", "flags", "scene", "nose", "lane"]
+        )
+    )
+    monkeypatch.setattr(export, "_BY_SQL", True)
     whole = _export(narrowed, tmp_path / "whole.ndjson")
-    monkeypatch.setattr(export, "_FRAMES_PER_GROUP", 1)
-    assert _export(narrowed, tmp_path / "groups.ndjson") == whole
+    monkeypatch.setattr(export, "_BY_SQL", False)
+    assert _export(narrowed, tmp_path / "narrowed.ndjson") == whole
+    assert 0 < whole[1][1] < report[1]
 
 
-def test_arrow_rows_are_the_sql_rows(catalog):
-    """The rows Arrow and numpy make for a group are those `_labelbox_export_sql.ROWS`
-    states in SQL: numbers, positions, frames numbered twice, sources, attributes' uuids and
-    what becomes of every ROI."""
-    import numpy as np
-    import pyarrow as pa
+def test_contexts_left_to_the_roi_by_roi_path(catalog, tmp_path):
+    """The contexts SQL leaves to the ROI-by-ROI path (odd attributes, a track twice on a
+    frame) are named by the statement, and only those."""
+    from workbench.ingest import _labelbox_export_sql as sql
+    from workbench.ingest import narrow
+
+    con = catalog.cursor()
+    try:
+        with narrow.field_rois(con, catalog.view(), "predictions", sql.ROI_COLUMNS) as found:
+            rows = con.execute(sql.lines_query(found[0]), [*found[1], False]).fetchall()
+    finally:
+        con.close()
+    left = sorted(row[1] for row in rows if row[0] == 0)
+    # zz: a uuid attribute of another type; vid-a: track t2 twice on every frame.
+    assert left == ["vid-a", "zz"]
+
+
+def test_narrow_read_is_the_views_rois(catalog):
+    """The query layer's narrow read holds the ROIs `View.rois()` gives, in its order."""
     import pyarrow.compute as pc
 
-    from workbench.ingest import _labelbox_export_sql as sql
-    from workbench.ingest._labelbox_export_rows import group_rows
-    from workbench.store.arrow import registered
+    from workbench.ingest import narrow
 
-    with CatalogWriter(catalog, progress=False) as w:  # two frames with one frame_index
-        for k, n in enumerate((3, 3, 7)):
-            roi = Roi(f"d{k}", "box", ["car"], "predictions", [box_ring(1, 1, 2, 2)])
-            w.add(Frame(f"dup-{k}", [Source("image", "/d.jpg")], [roi], context_id="dup",
-                        frame_index=n))  # fmt: skip
-    rois = catalog.view().rois()
-    rois = rois.filter(pc.equal(rois["field"], "predictions"))
-    rois = rois.append_column("o", pa.array(np.arange(rois.num_rows, dtype=np.int64)))
-    contexts = ["vid-a", "vid-b", "nt", "zz", "dup"]
+    view = catalog.view().where("frame_index < 7").sort_by("frame_index", reverse=True)
+    view = view.filter_rois("predictions", labels=["car0", "weather", "sign"])
     con = catalog.cursor()
-    group = pa.table({"context_id": pa.array(contexts[1:], pa.string())})  # not every context
-    with registered(con, "_wb_lb_group", group), registered(con, "_wb_lb_rois", rois):
-        expected = con.sql(sql.ROWS).to_arrow_table().sort_by("o")
-        got = group_rows(con, rois).sort_by("o")
-    assert got.num_rows == expected.num_rows > 0
-    dup = pc.equal(expected["context_id"], "dup")
-    assert expected.filter(dup)["odd"].to_pylist() == [True, True, False]  # numbers 4, 4, 8
-    assert pc.any(expected["odd"]).as_py() and pc.any(pc.equal(expected["what"], "source")).as_py()
-    for name in expected.column_names:
-        assert got[name].to_pylist() == expected[name].to_pylist(), name
+    try:
+        with narrow.field_rois(con, view, "predictions", ["frame_id", "id"]) as (query, params):
+            got = con.execute(f"SELECT frame_id, id FROM ({query}) ORDER BY o", params).fetchall()
+    finally:
+        con.close()
+    rois = view.rois()
+    rois = rois.filter(pc.equal(rois["field"], "predictions"))
+    expected = list(zip(rois["frame_id"].to_pylist(), rois["id"].to_pylist(), strict=True))
+    assert got == expected and len(got) > 10
+
+
+def test_contexts_left_out_keep_their_place(tmp_path, monkeypatch):
+    """Lines of contexts left to the ROI-by-ROI path come in context order among the others,
+    also after a group of such contexts that writes no line."""
+    path = tmp_path / "order.duckdb"
+    with workbench.open(path) as cat, CatalogWriter(cat, progress=False) as w:
+        odd = {"uuid": 7}  # a uuid of another type: ROI by ROI
+        for context, attributes, kind in (
+            ("aa", odd, "polygon"),  # left out, and nothing of it written
+            ("ab", odd, "box"),  # left out, written
+            ("ac", {}, "box"),  # written by SQL
+        ):
+            ring = box_ring(1, 1, 2, 2) if kind == "box" else [0, 0, 4, 0, 4, 4]
+            roi = Roi(f"{context}-r", kind, ["car"], "predictions", [ring],
+                      attributes=attributes)  # fmt: skip
+            w.add(Frame(f"{context}-0", [Source("image", f"/{context}.jpg")], [roi],
+                        context_id=context, frame_index=0))  # fmt: skip
+    monkeypatch.setattr(export_rois, "_FRAMES_PER_GROUP", 1)
+    with workbench.open(path) as cat:
+        text, _ = _export(cat.view(), tmp_path / "sql.ndjson")
+        monkeypatch.setattr(export, "_BY_SQL", False)
+        assert _export(cat.view(), tmp_path / "python.ndjson")[0] == text
+    keys = [line.split('"globalKey": "')[1][:2] for line in text.splitlines()]
+    assert keys == ["ab", "ac"]
+
+
+def test_the_engine_prints_numbers_as_python_does(tmp_path):
+    """The statement writes coordinates as text: a DOUBLE cast to VARCHAR must be Python's
+    repr, and `_clean` in SQL (`%.12g` read back) Python's `_clean`, for any finite value."""
+    import math
+    import random
+    import struct
+
+    from workbench.ingest import _labelbox_export_sql as sql
+
+    rnd = random.Random(7)
+    values = [1.0, -0.0, 0.0, 1e16, 1e-05, 0.1, 1 / 3, 20 / 3, 1e12, 123456789012.5, 5e-324]
+    values += [rnd.uniform(-4000, 4000) for _ in range(5000)]
+    values += [rnd.randint(0, 10**6) / 7 for _ in range(5000)]
+    values += [struct.unpack("d", struct.pack("Q", rnd.getrandbits(64)))[0] for _ in range(5000)]
+    values = [v for v in values if math.isfinite(v)]
+    with workbench.open(tmp_path / "n.duckdb") as cat:
+        con = cat.cursor()
+        try:
+            rows = con.execute(
+                f"SELECT v::VARCHAR, {sql._clean('v')}::VARCHAR "
+                "FROM (SELECT unnest(?::DOUBLE[]) AS v, generate_subscripts(?::DOUBLE[], 1) AS i) "
+                "ORDER BY i",
+                [values, values],
+            ).fetchall()
+        finally:
+            con.close()
+    assert [r[0] for r in rows] == [repr(v) for v in values]
+    assert [r[1] for r in rows] == [repr(export_rois._clean(v)) for v in values]
+
+
+def test_a_view_the_query_layer_does_not_know_is_read_through_rois(catalog, tmp_path):
+    """`ingest.narrow` reads another ViewLike through its `rois()`: the same file."""
+
+    class Delegating:  # a ViewLike that is not a query-layer View, over a real one
+        def __init__(self, view) -> None:
+            self.view = view
+            self.catalog = view.catalog
+
+        def __getattr__(self, name: str):
+            return getattr(self.view, name)
+
+    view = catalog.view().where("context_id <> 'zz'")
+    assert _export(Delegating(view), tmp_path / "other.ndjson") == _export(
+        view, tmp_path / "view.ndjson"
+    )

@@ -2,33 +2,39 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
-import tempfile
+import re
 import uuid as uuidlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError
 from workbench.ingest import _labelbox_export_sql as sql
-from workbench.ingest._labelbox_contexts import KINDS, Contexts
-from workbench.ingest._labelbox_export_rows import group_rows
-from workbench.ingest._labelbox_tracks import Track, tracks
+from workbench.ingest import narrow
+from workbench.ingest._labelbox_export_rois import (
+    CONTEXTS,
+    PARSED_KEPT,
+    Line,
+    Tally,
+    answer_lines,
+    as_line,
+    group_lines,
+    groups,
+)
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
-from workbench.model.keypoints import KeypointLabel
 from workbench.store.arrow import registered
-from workbench.store.keypoints import keypoint_labels
-
-_OBJECT_KINDS = frozenset(KINDS)
 
 
 def export_files(
@@ -48,7 +54,8 @@ def export_files(
     ROIs become one point object per labelled point, named by the point. The data row
     of a context is `{data_row_key: key}`, the key being the context id, or the dataRow key
     that `data_rows` maps to it. Objects come first (by context, then track), answers after
-    them; contexts are read a group at a time (memory holds one group's ROIs).
+    them. One statement writes a view of up to `_ROIS_PER_STATEMENT` ROIs of the field;
+    larger views are written a group of contexts of about that many ROIs at a time.
     """
     if data_row_key not in ("globalKey", "id"):
         raise IngestError(f"data_row_key must be 'globalKey' or 'id', got {data_row_key!r}")
@@ -60,31 +67,27 @@ def export_files(
     def data_row(context: str) -> dict[str, str]:
         return {data_row_key: keys.get(context, context)}
 
-    ids = view.frames(columns=["id"]).column("id")
-    table = pa.table({"id": ids, "o": pa.array(np.arange(len(ids), dtype=np.int64))})
-    tally = _Tally()
+    tally = Tally()
     con = view.catalog.cursor()
     try:
         with (
-            registered(con, "_wb_export_ids", table),
+            narrow.field_rois(con, view, field, sql.ROI_COLUMNS) as (rois, params),
             written_atomically(target) as out,
-            tempfile.TemporaryFile("w+", dir=target.parent) as answers,
-            tqdm(total=len(ids), desc="labelbox export", disable=not progress, leave=False) as bar,
+            _bar(progress) as bar,
         ):
-            groups = list(_groups(con.execute(_CONTEXTS, [field]).fetchall()))
-            for group, frames in groups:
-                rois = _group_rois(con, view, group, field, whole=len(groups) == 1)
-                objects, answered = _group_lines(con, view, group, rois, data_row, tally)
-                for line in objects:
-                    line["uuid"] = _unique(line["uuid"], tally.used)
-                    out.write(json.dumps(line) + "\n")
-                answers.writelines(json.dumps(line) + "\n" for line in answered)
-                bar.update(frames)
-            answers.seek(0)  # after every object: their uuids are kept, answers' made unique
-            for text in answers:
-                line = json.loads(text)
-                line["uuid"] = _unique(line["uuid"], tally.used)
-                out.write(json.dumps(line) + "\n")
+            lines = _Lines(view, field, data_row, tally)
+            for part, part_params in _statements(con, rois, params, field):
+                result = con.execute(sql.lines_query(part), [*part_params, not _BY_SQL])
+                lines.start([d[0] for d in result.description])
+                for line in lines.objects(lines.ordered(result.fetchall())):
+                    line_out(out, line, tally)
+                    bar.update()
+                for line in lines.odd_before(None):
+                    line_out(out, line, tally)
+                    bar.update()
+            for line in lines.rest():
+                line_out(out, line, tally)
+                bar.update()
     finally:
         con.close()
     report = ExportReport(dest=target, files=[target])
@@ -93,300 +96,223 @@ def export_files(
     return report
 
 
-# The contexts of the view's frames in the order their objects are written, with their sizes.
-_CONTEXTS = """
-SELECT f.context_id, count(*), coalesce(sum(r.n), 0)
-FROM frames f JOIN _wb_export_ids w ON w.id = f.id
-LEFT JOIN (SELECT frame_id, count(*) AS n FROM rois WHERE field = ? GROUP BY frame_id) r
-    ON r.frame_id = f.id
-WHERE f.context_id IS NOT NULL GROUP BY f.context_id ORDER BY f.context_id
-"""
-# A group of contexts whose ROIs are read at once ends past either size.
-_FRAMES_PER_GROUP = 100_000
-_ROIS_PER_GROUP = 100_000
+def _bar(progress: bool) -> Any:
+    """A progress bar of the lines written (none, not even tqdm's lock, without progress)."""
+    if progress:
+        return tqdm(desc="labelbox export", unit=" lines", leave=False)
+    return nullcontext(SimpleNamespace(update=lambda: None))
 
 
-@dataclass
-class _Tally:
-    """What the groups add up to: uuids written, ROIs and frames written, ROIs skipped."""
-
-    used: set[str] = field(default_factory=set)
-    count: int = 0
-    frames: int = 0
-    skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+# Contexts are written by SQL (`_labelbox_export_sql`) unless they hold what only the
+# ROI-by-ROI path writes exactly; False leaves them all to it (tests compare the two).
+_BY_SQL = True
+# The ROIs one statement holds at most, unless one context has more: memory stays bounded.
+_ROIS_PER_STATEMENT = 250_000
 
 
-def _groups(contexts: list[tuple[str, int, int]]) -> Iterator[tuple[list[str], int]]:
+def _statements(
+    con: Any, rois: str, params: tuple[Any, ...], field: str
+) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """The SELECT of the ROIs each statement reads: all of them when the catalog holds no
+    more ROIs of the field than a statement does, else a group of contexts at a time (in
+    context order, so that the object lines stay in it)."""
+    (total,) = con.execute("SELECT count(*) FROM rois WHERE field = ?", [field]).fetchone()
+    if total <= _ROIS_PER_STATEMENT:
+        yield rois, params
+        return
+    sizes = con.execute(
+        f"SELECT f.context_id, count(*) FROM ({rois}) r JOIN frames f "
+        "ON f.frame_key = r.frame_key GROUP BY f.context_id ORDER BY f.context_id",
+        list(params),
+    ).fetchall()
     group: list[str] = []
-    held = rois = 0
-    for context, frames, count in contexts:
+    held = 0
+    for n, (context, count) in enumerate(sizes):
         group.append(context)
-        held += frames
-        rois += count
-        if held >= _FRAMES_PER_GROUP or rois >= _ROIS_PER_GROUP:
-            yield group, held
-            group, held, rois = [], 0, 0
-    if group:
-        yield group, held
+        held += count
+        if held >= _ROIS_PER_STATEMENT or n == len(sizes) - 1:
+            named = pa.table({"context_id": pa.array(group, pa.string())})
+            with registered(con, "_wb_lb_part", named):
+                yield (
+                    f"SELECT * FROM ({rois}) WHERE frame_key IN (SELECT frame_key FROM frames "
+                    "WHERE context_id IN (SELECT context_id FROM _wb_lb_part))",
+                    params,
+                )
+            group, held = [], 0
 
 
-def _group_rois(con: Any, view: ViewLike, group: list[str], field: str, whole: bool) -> pa.Table:
-    """The view's ROIs of `field` on the group's frames, in the view's ROI order (`o`)."""
-    if whole:  # the whole view is one group: no ids to hand over
-        rois = view.rois()
-    else:
-        named = pa.table({"context_id": pa.array(group, pa.string())})
-        with registered(con, "_wb_lb_group", named):
-            ids = con.execute(
-                "SELECT f.id FROM frames f JOIN _wb_export_ids w ON w.id = f.id "
-                "WHERE f.context_id IN (SELECT context_id FROM _wb_lb_group) ORDER BY w.o"
-            ).fetchall()
-        rois = view.rois([i for (i,) in ids])
-    rois = rois.filter(pc.equal(rois["field"], field))
-    return rois.append_column("o", pa.array(np.arange(rois.num_rows, dtype=np.int64)))
+def line_out(out: Any, line: tuple[str, str, str], tally: Tally) -> None:
+    """Write one line (its uuid, its JSON text after the uuid) with its uuid made unique."""
+    uuid, rest = line[1], line[2]
+    out.write('{"uuid": ' + json.dumps(_unique(uuid, tally.used)) + rest + "\n")
 
 
-def _group_lines(
-    con: Any,
-    view: ViewLike,
-    group: list[str],
-    rois: pa.Table,
-    data_row: Callable[[str], Any],
-    tally: _Tally,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The object lines and the answer lines of a group of contexts (uuids not yet made
-    unique): from SQL, or ROI by ROI when the group holds what only that path says exactly."""
-    named = pa.table({"context_id": pa.array(group, pa.string())})
-    with registered(con, "_wb_lb_group", named):
-        found = sql_lines(con, rois, data_row, tally)
-        if found is not None:
-            return found
-        plan = _ExportPlan(Contexts(view.catalog, None), _frame_contexts(con))
-    plan.contexts.prefetch(group)
-    plan.keypoints = keypoint_labels(view.catalog.cursor())
-    for batch in rois.to_batches():
-        for row in batch.to_pylist():
-            plan.add(row)
-    tally.count += plan.count
-    tally.frames += len(plan.frames)
-    for reason, n in plan.skipped.items():
-        tally.skipped[reason] += n
-    return list(plan.object_lines(data_row)), list(plan.answer_lines(data_row))
+class _Lines:
+    """The lines of the SQL statement's rows, in the order they are written, with those of
+    the contexts left to the ROI-by-ROI path merged in by context."""
 
+    def __init__(
+        self,
+        view: ViewLike,
+        field: str,
+        data_row: Callable[[str], Any],
+        tally: Tally,
+    ) -> None:
+        self.view, self.field, self.data_row, self.tally = view, field, data_row, tally
+        self.at: dict[str, int] = {}
+        self.odd: list[str] = []
+        self.left: Iterator[tuple[list[Line], list[Line]]] | None = None
+        self.pending: list[Line] = []  # the ROI-by-ROI path's object lines not yet written
+        self.odd_answers: list[Line] = []
+        self.answers: dict[tuple[Any, ...], set[int]] = defaultdict(set)
+        # Per context the (numbers, positions) of its answer rows, a list per answer.
+        self.positions: dict[str, list[tuple[list[int], list[int]]]] = defaultdict(list)
+        self.parsed = _Parsed()
 
-def _frame_contexts(con: Any) -> dict[str, tuple[str, str | None]]:
-    """Frame id -> (context, the source the video shows: the frame's first source), for the
-    view's frames of the group's contexts."""
-    query = (
-        "SELECT f.id, f.context_id, s.source FROM frames f JOIN _wb_export_ids w ON w.id = f.id "
-        "LEFT JOIN (SELECT frame_id, arg_min(id, rowid) AS source FROM sources GROUP BY "
-        "frame_id) s ON s.frame_id = f.id "
-        "WHERE f.context_id IN (SELECT context_id FROM _wb_lb_group)"
-    )
-    return {
-        frame_id: (context, source) for frame_id, context, source in con.execute(query).fetchall()
-    }
+    def start(self, names: list[str]) -> None:
+        """Read the rows of a statement whose columns are `names` (the lines of the one
+        before have all been written)."""
+        self.at = {name: n for n, name in enumerate(names)}
+        self.odd, self.left, self.pending = [], None, []
 
+    def ordered(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The statement's rows in the order they are written: sorted here, a few per line,
+        rather than by the engine with every line's text beside its keys."""
+        at = self.at
+        part, context, index = at["part"], at["context_id"], at["track_index"]
+        first, o = at["first"], at["o"]
 
-_PARSED_KEPT = 10_000  # distinct attributes texts kept parsed
+        def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+            track = row[index]
+            return (row[part], row[context] or "", track is None, track or 0, row[first] or 0,
+                    row[o] or 0)  # fmt: skip
 
+        return sorted(rows, key=key)
 
-@dataclass
-class _ExportPlan:
-    """ROI rows sorted into objects (per track and kind) and answers (per uuid and value)."""
+    def objects(self, rows: list[tuple[Any, ...]]) -> Iterator[Line]:
+        at = self.at
+        part, context = at["part"], at["context_id"]
+        for row in rows:
+            if row[part] == 0:
+                self.odd.append(row[context])
+            elif row[part] == 1:
+                self.count(row[at["what"]], row[at["kind"]], row[at["n"]])
+            elif row[part] == 2:
+                yield from self.odd_before(row[context])
+                yield self.object_line(row)
+            else:
+                self.answer(row)
 
-    contexts: Contexts
-    frame_context: dict[str, tuple[str, str | None]]
-    objects: dict[tuple[Any, ...], dict[int, dict[str, Any]]] = field(
-        default_factory=lambda: defaultdict(dict)
-    )
-    answers: dict[tuple[Any, ...], set[int]] = field(default_factory=lambda: defaultdict(set))
-    numbers: dict[str, dict[str, int]] = field(default_factory=dict)
-    frames: set[str] = field(default_factory=set)
-    skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    count: int = 0
-    keypoints: Mapping[str, KeypointLabel] = field(default_factory=dict)
-    attributes: dict[str, Any] = field(default_factory=dict)
-
-    def number(self, context: str, frame_id: str) -> int:
-        if context not in self.numbers:
-            self.numbers[context] = self.contexts.video(context).number_of()
-        return self.numbers[context][frame_id]
-
-    def parsed(self, text: str | None) -> dict[str, Any]:
-        """An attributes text parsed, once per distinct text (the ROIs of one object or
-        answer share theirs); the parsed values are only read, never changed."""
-        if not text:
-            return {}
-        found = self.attributes.get(text)
-        if found is None:
-            if len(self.attributes) >= _PARSED_KEPT:
-                self.attributes.clear()
-            found = self.attributes[text] = json.loads(text)
-        return found
-
-    def add(self, row: dict[str, Any]) -> None:
-        context, source = self.frame_context[row["frame_id"]]
-        if row["source_ids"] and source not in row["source_ids"]:
-            # A data row is one video: the frames' first source. Another camera's ROIs
-            # would be drawn on the wrong pictures.
-            self.skipped["ROIs drawn on another source than the video's (its first)"] += 1
-            return
-        number = self.number(context, row["frame_id"])
-        attributes = self.parsed(row["attributes"])
-        row["attributes"] = attributes
-        if row["label"] is None:
-            self.skipped["ROIs without a label"] += 1
-            return
-        if row["kind"] == "classification":
-            if "answer" not in attributes:
-                self.skipped["classification ROIs without an answer attribute"] += 1
-                return
-            key = (
-                context,
-                str(attributes.get("uuid") or row["id"]),
-                row["label"],
-                json.dumps(attributes.get("answer")),
-                row["confidence"],
-                bool(attributes.get("global")),
-            )
-            self.answers[key].add(number)
-        elif row["kind"] in _OBJECT_KINDS:
-            track = self.objects[(context, _track_uuid(context, row), row["kind"])]
-            if number in track:
-                self.skipped[f"{row['kind']} ROIs on a frame their track already has"] += 1
-                return
-            track[number] = row
-        elif row["kind"] == "keypoints":
-            if not self.add_keypoints(context, number, row):
-                return
+    def count(self, what: str, kind: str | None, n: int) -> None:
+        if what == "kept" or what == "answer":
+            self.tally.count += n
+        elif what == "frames":
+            self.tally.frames += n
         else:
-            self.skipped[f"{row['kind']} ROIs (Labelbox video NDJSON has no {row['kind']})"] += 1
+            self.tally.skipped[_SKIPPED[what].format(kind, kind)] += n
+
+    def object_line(self, row: tuple[Any, ...]) -> Line:
+        at = self.at
+        context, confidence = row[at["context_id"]], row[at["confidence"]]
+        head: dict[str, Any] = {"dataRow": self.data_row(context), "name": row[at["label"]]}
+        if confidence is not None and confidence != 1.0:
+            head["confidence"] = confidence
+        attrs = row[at["attrs"]]
+        # Most objects have none: their attributes are not parsed for them.
+        held = attrs is not None and ('"track_classifications"' in attrs or "\\" in attrs)
+        head["classifications"] = (
+            self.parsed(attrs).get("track_classifications", []) if held else []
+        )
+        segments = row[at["segments"]]
+        if "\0" in segments:
+            segments = _MARKED.sub(self.classifications, segments)
+        return (
+            context,
+            row[at["uuid"]],
+            ", " + json.dumps(head)[1:-1] + ', "segments": ' + (segments + "}"),
+        )
+
+    def classifications(self, marked: re.Match[str]) -> str:
+        return json.dumps(self.parsed(marked.group(1)).get("classifications", []))
+
+    def answer(self, row: tuple[Any, ...]) -> None:
+        at = self.at
+        context, answer = row[at["context_id"]], row[at["answer"]]
+        value = json.dumps(json.loads(answer) if answer is not None else None)
+        key = (context, row[at["uuid"]], row[at["label"]], value, row[at["confidence"]],
+               row[at["whole"]])  # fmt: skip
+        numbers = row[at["numbers"]]
+        self.answers[key].update(numbers)
+        self.positions[context].append((numbers, row[at["positions"]]))
+
+    def odd_before(self, context: str | None) -> Iterator[Line]:
+        """The ROI-by-ROI path's object lines of contexts before `context` (None: all)."""
+        if self.left is None:
+            self.left = self.odd_groups()
+        while True:
+            while self.pending and (context is None or self.pending[0][0] < context):
+                yield self.pending.pop(0)
+            if self.pending:
+                return
+            group = next(self.left, None)
+            if group is None:
+                return
+            self.pending, self.odd_answers = group[0], self.odd_answers + group[1]
+
+    def rest(self) -> Iterator[Line]:
+        """The object lines left, then every answer line (by context, then first frame)."""
+        yield from self.odd_before(None)
+        places = {c: _Places.of(pairs) for c, pairs in self.positions.items()}
+        found = answer_lines(self.answers, self.data_row, lambda c, ns: places[c].runs(ns))
+        mine = (as_line(context, line) for context, line in found)
+        yield from heapq.merge(mine, self.odd_answers, key=lambda line: line[0])
+
+    def odd_groups(self) -> Iterator[tuple[list[Line], list[Line]]]:
+        """Object and answer lines of the contexts left to the ROI-by-ROI path, a group of
+        contexts at a time."""
+        if not self.odd:
             return
-        self.frames.add(row["frame_id"])
-        self.count += 1
-
-    def add_keypoints(self, context: str, number: int, row: dict[str, Any]) -> bool:
-        """A point object per labelled point (named by the point, its track the ROI's track
-        and the point's name); False when the ROI is skipped."""
-        names = self.keypoints.get(row["label"])
-        if names is None:
-            self.skipped["keypoints ROIs whose label has no point names"] += 1
-            return False
-        ring, visibility = row["geometry"][0] if row["geometry"] else [], row["visibility"] or []
-        labelled = [
-            n for n, v in enumerate(visibility[: len(names.names)]) if v and 2 * n < len(ring)
-        ]
-        if not labelled:
-            self.skipped["keypoints ROIs without a labelled point"] += 1
-            return False
-        base = _track_uuid(context, row)
-        tracks = []
-        for n in labelled:
-            uuid = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"{base}#{names.names[n]}"))
-            tracks.append(self.objects[(context, uuid, "point")])
-            if number in tracks[-1]:
-                self.skipped["keypoints ROIs on a frame their track already has"] += 1
-                return False
-        for n, track in zip(labelled, tracks, strict=True):
-            point = [ring[2 * n], ring[2 * n + 1]]
-            track[number] = {**row, "kind": "point", "label": names.names[n], "geometry": [point]}
-        return True
-
-    def object_lines(self, data_row: Any) -> Iterator[dict[str, Any]]:
-        # Objects in track order, so that importing the file again numbers tracks the same.
-        def order(item: tuple[tuple[Any, ...], dict[int, dict[str, Any]]]) -> tuple[Any, ...]:
-            (context, _, _), track = item
-            first = track[min(track)]
-            index = first["track_index"]
-            return (context, index is None, index if index is not None else 0, min(track))
-
-        for (context, uuid, _), track in sorted(self.objects.items(), key=order):
-            runs = self.runs(context, sorted(track))
-            yield _object_line(uuid, data_row(context), track, runs)
-
-    def answer_lines(self, data_row: Any) -> Iterator[dict[str, Any]]:
-        return answer_lines(self.answers, data_row, self.runs)
-
-    def runs(self, context: str, numbers: Iterable[int]) -> list[list[int]]:
-        """Frame numbers split into runs of frames that follow each other in the catalog
-        (a video imported with frame_step=5 has frames 1, 6, 11, ...)."""
-        order = sorted(self.numbers[context].values())
-        return runs_of(numbers, {n: p for p, n in enumerate(order)})
+        view = self.view
+        ids = view.frames(columns=["id"]).column("id")
+        table = pa.table({"id": ids, "o": pa.array(np.arange(len(ids), dtype=np.int64))})
+        odd = pa.table({"context_id": pa.array(self.odd, pa.string())})
+        con = view.catalog.cursor()
+        try:
+            with registered(con, "_wb_export_ids", table), registered(con, "_wb_lb_odd", odd):
+                sizes = con.execute(CONTEXTS, [self.field]).fetchall()
+                for group, _ in groups(sizes):
+                    yield group_lines(con, view, group, self.field, self.data_row, self.tally)
+        finally:
+            con.close()
 
 
-def runs_of(numbers: Iterable[int], position: Mapping[int, int]) -> list[list[int]]:
-    """Frame numbers in runs whose `position`s among their context's frames follow each other."""
-    runs: list[list[int]] = []
-    for n in sorted(numbers):
-        if runs and position[n] == position[runs[-1][-1]] + 1:
-            runs[-1].append(n)
-        else:
-            runs.append([n])
-    return runs
+_MARKED = re.compile("\0([^\0]*)\0")
 
 
-def answer_lines(
-    answers: dict[tuple[Any, ...], set[int]],
-    data_row: Callable[[str], Any],
-    runs: Callable[[str, Iterable[int]], list[list[int]]],
-) -> Iterator[dict[str, Any]]:
-    """The answer lines (uuids not yet made unique), frames given as ranges of runs."""
-    for key, frames in _checklists_merged(answers):
-        line = _answer_line(key, data_row(key[0]), frames, key[1])
-        for part in [line, *(line["answer"] if isinstance(frames, dict) else [])]:
-            if "frames" in part:
-                part["frames"] = _ranges(runs(key[0], part.pop("frames")))
-        yield line
+@dataclass(frozen=True)
+class _Places:
+    """A context's frame numbers (sorted) and their positions among its frames."""
 
+    numbers: np.ndarray
+    positions: np.ndarray
 
-def _track_uuid(context: str, row: Mapping[str, Any]) -> str:
-    uuid = row["attributes"].get("uuid")
-    if isinstance(uuid, str) and uuid:
-        return uuid
-    if row["track_index"] is not None:
-        return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"{context}#{row['track_index']}"))
-    return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"{row['frame_id']}#{row['id']}"))
+    @classmethod
+    def of(cls, pairs: list[tuple[list[int], list[int]]]) -> _Places:
+        numbers = np.concatenate([np.asarray(n, dtype=np.int64) for n, _ in pairs])
+        positions = np.concatenate([np.asarray(p, dtype=np.int64) for _, p in pairs])
+        numbers, first = np.unique(numbers, return_index=True)
+        return cls(numbers, positions[first])
 
-
-def _object_line(
-    uuid: str, data_row: Any, track: dict[int, dict[str, Any]], runs: list[list[int]]
-) -> dict[str, Any]:
-    first = track[min(track)]
-    line: dict[str, Any] = {"uuid": uuid, "dataRow": data_row, "name": first["label"]}
-    if first["confidence"] is not None and first["confidence"] != 1.0:
-        line["confidence"] = first["confidence"]
-    line["classifications"] = first["attributes"].get("track_classifications", [])
-    segments = []
-    for run in runs:
-        # A segment keeps its keyframes and its ends; Labelbox interpolates in between.
-        kept = [n for n in run if track[n]["keyframe"] is not False or n in (run[0], run[-1])]
-        segments.append({"keyframes": [_keyframe_json(n, track[n]) for n in kept]})
-    line["segments"] = segments
-    return line
-
-
-def _keyframe_json(number: int, row: Mapping[str, Any]) -> dict[str, Any]:
-    ring = row["geometry"][0]
-    tool = KINDS[row["kind"]]
-    value: Any
-    if tool == "bbox":
-        # _clean rounds monotonically: the least of the cleaned values is the least cleaned.
-        xs, ys = ring[0::2], ring[1::2]
-        left, top = _clean(min(xs)), _clean(min(ys))
-        value = {
-            "top": top,
-            "left": left,
-            "height": _clean(_clean(max(ys)) - top),
-            "width": _clean(_clean(max(xs)) - left),
-        }
-    else:
-        values = [_clean(v) for v in ring]
-        points = [{"x": x, "y": y} for x, y in zip(values[0::2], values[1::2], strict=True)]
-        value = points[0] if tool == "point" else points
-    out = {"frame": number, tool: value}
-    out["classifications"] = row["attributes"].get("classifications", [])
-    return out
+    def runs(self, numbers: Iterable[int]) -> list[list[int]]:
+        """`runs_of` for numbers of this context, each run given by its first and last."""
+        found = np.fromiter(numbers, dtype=np.int64)
+        if len(found) > 1 and not (found[1:] > found[:-1]).all():
+            found = np.unique(found)
+        position = self.positions[np.searchsorted(self.numbers, found)]
+        cut = np.flatnonzero(np.diff(position) != 1) + 1
+        firsts = found[np.concatenate([[0], cut])].tolist()
+        lasts = found[np.concatenate([cut - 1, [len(found) - 1]])].tolist()
+        return [[a, b] for a, b in zip(firsts, lasts, strict=True)]
 
 
 def _unique(uuid: str, used: set[str]) -> str:
@@ -400,59 +326,7 @@ def _unique(uuid: str, used: set[str]) -> str:
     return found
 
 
-def _checklists_merged(
-    answers: dict[tuple[Any, ...], set[int]],
-) -> list[tuple[tuple[Any, ...], Any]]:
-    """(key, frames) per answer line: the answers of one checklist (one uuid) on different
-    frames become one line whose every option says its own frames; other answers keep a line
-    each, in the order of their first frame."""
-    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
-    lines: list[tuple[tuple[Any, ...], Any]] = []
-    for key, numbers in sorted(answers.items(), key=lambda kv: (kv[0][0], min(kv[1]))):
-        context, uuid, name, answer, confidence, whole = key
-        value = json.loads(answer)
-        if whole or not isinstance(value, list):
-            lines.append((key, sorted(numbers)))
-            continue
-        group = (context, uuid, name, confidence)
-        if group not in merged:
-            merged[group] = {}
-            lines.append(((context, uuid, name, None, confidence, False), merged[group]))
-        options = merged[group]
-        for option in value:
-            text = json.dumps(option, sort_keys=True)
-            options.setdefault(text, set()).update(numbers)
-    return lines
-
-
-def _answer_line(key: tuple[Any, ...], data_row: Any, frames: Any, uuid: str) -> dict[str, Any]:
-    _, _, name, answer, confidence, whole = key
-    line: dict[str, Any] = {"uuid": uuid, "dataRow": data_row, "name": name}
-    if isinstance(frames, dict):  # a checklist: each option with its own frames
-        line["answer"] = [
-            {**json.loads(option), "frames": sorted(numbers)} for option, numbers in frames.items()
-        ]
-    else:
-        line["answer"] = json.loads(answer)
-        if not whole:
-            line["frames"] = list(frames)
-    if confidence is not None and confidence != 1.0:
-        line["confidence"] = confidence
-    return line
-
-
-def _ranges(runs: list[list[int]]) -> list[dict[str, int]]:
-    return [{"start": run[0], "end": run[-1]} for run in runs]
-
-
-def _clean(value: float) -> float:
-    """Drop the float noise of max - min so importing the file again gives the same numbers."""
-    if value.is_integer() and -1e12 < value < 1e12:
-        return value  # 12 digits at most: printed and read back as it is
-    return float(f"{value:.12g}")
-
-
-# -- the groups SQL sorts ----------------------------------------------------------------------
+# Why ROIs are left out, by the reasons the SQL gives.
 _SKIPPED = {
     "source": "ROIs drawn on another source than the video's (its first)",
     "label": "ROIs without a label",
@@ -460,67 +334,6 @@ _SKIPPED = {
     "again": "{} ROIs on a frame their track already has",
     "other": "{} ROIs (Labelbox video NDJSON has no {})",
 }
-
-
-def sql_lines(
-    con: Any, rois: pa.Table, data_row: Callable[[str], Any], tally: _Tally
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
-    """The object and answer lines of a group built from what SQL sorts (`_wb_lb_group`
-    registered), or None when the group holds what only the ROI-by-ROI path says exactly."""
-    rows = group_rows(con, rois)
-    if rows.num_rows and pc.any(rows["odd"]).as_py():
-        return None
-    rows = _with_track_uuids(rows)
-    with registered(con, "_wb_lb_rows", rows):
-        answered = con.execute(sql.ANSWERS).fetchall()
-    found, again, frame_ids = tracks(rows)
-    others = rows.filter(pc.not_equal(rows["what"], "object"))
-    counted = others.group_by(["what", "kind"]).aggregate([("o", "count")])
-    columns = [counted[c].to_pylist() for c in ("what", "kind", "o_count")]
-    for what, kind, n in zip(*columns, strict=True):
-        if what == "answer":
-            tally.count += n
-        else:
-            tally.skipped[_SKIPPED[what].format(kind, kind)] += n
-    for kind, n in again.items():
-        tally.skipped[_SKIPPED["again"].format(kind)] += n
-    tally.count += len(frame_ids)
-    answer_rows = others.filter(pc.equal(others["what"], "answer"))["frame_id"].combine_chunks()
-    tally.frames += pc.count_distinct(pa.concat_arrays([frame_ids, answer_rows])).as_py()
-    parsed = _Parsed()
-    objects = [_track_line(t, data_row(t.context), parsed) for t in found]
-    answers: dict[tuple[Any, ...], set[int]] = defaultdict(set)
-    positions: dict[str, dict[int, int]] = defaultdict(dict)
-    for context, uuid, label, answer, confidence, whole, numbers, places, _ in answered:
-        value = json.loads(answer) if answer is not None else None
-        answers[(context, uuid, label, json.dumps(value), confidence, whole)].update(numbers)
-        positions[context].update(zip(numbers, places, strict=True))
-    lines = answer_lines(answers, data_row, lambda c, numbers: runs_of(numbers, positions[c]))
-    return objects, list(lines)
-
-
-def _with_track_uuids(rows: pa.Table) -> pa.Table:
-    """Object rows without a uuid attribute get their track's uuid as `_track_uuid` makes it
-    (from the context and track index, else from the frame and ROI ids)."""
-    missing = pc.and_(pc.equal(rows["what"], "object"), pc.is_null(rows["uuid"]))
-    if not rows.num_rows or not pc.any(missing).as_py():
-        return rows
-    at = pc.indices_nonzero(missing)
-    made: dict[str, str] = {}
-    values = []
-    for row in rows.select(["context_id", "track_index", "frame_id", "id"]).take(at).to_pylist():
-        index = row["track_index"]
-        name = (
-            f"{row['context_id']}#{index}"
-            if index is not None
-            else f"{row['frame_id']}#{row['id']}"
-        )
-        if name not in made:
-            made[name] = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, name))
-        values.append(made[name])
-    column = rows["uuid"].combine_chunks()
-    filled = pc.replace_with_mask(column, missing.combine_chunks(), pa.array(values, pa.string()))
-    return rows.set_column(rows.schema.get_field_index("uuid"), "uuid", filled)
 
 
 class _Parsed:
@@ -533,26 +346,7 @@ class _Parsed:
         if not text:
             return {}
         if text not in self.found:
-            if len(self.found) >= _PARSED_KEPT:
+            if len(self.found) >= PARSED_KEPT:
                 self.found.clear()
             self.found[text] = json.loads(text)
         return self.found[text]
-
-
-def _track_line(track: Track, data_row: Any, parsed: _Parsed) -> dict[str, Any]:
-    """One object line as `_object_line` writes it, from a track's kept keyframes (the
-    keyframes of its runs and their ends) in frame order."""
-    line: dict[str, Any] = {"uuid": track.uuid, "dataRow": data_row, "name": track.label}
-    if track.confidence is not None and track.confidence != 1.0:
-        line["confidence"] = track.confidence
-    line["classifications"] = parsed(track.attrs).get("track_classifications", [])
-    segments: list[dict[str, Any]] = []
-    run = None
-    for run_id, number, ring, text in track.keyframes:
-        if run_id != run:
-            run = run_id
-            segments.append({"keyframes": []})
-        row = {"geometry": [ring], "kind": track.kind, "attributes": parsed(text)}
-        segments[-1]["keyframes"].append(_keyframe_json(number, row))
-    line["segments"] = segments
-    return line

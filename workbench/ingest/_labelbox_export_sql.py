@@ -1,76 +1,242 @@
-"""Labelbox export in SQL: a group of contexts' ROIs sorted into tracks and answers by the
-catalog's engine, so that Python works per line and per kept keyframe, never per ROI
-(workbench.ingest._labelbox_export says the same in Python, ROI by ROI, and handles the
-groups this leaves to it).
+"""Labelbox export in SQL: the view's ROIs of one field sorted into object lines, answers and
+counts by the catalog's engine in one statement over the whole view, so that Python works per
+line, never per ROI or keyframe (workbench.ingest._labelbox_export says the same in Python,
+ROI by ROI, and writes the contexts this leaves to it).
 
-`_wb_lb_group(context_id)` holds the group's contexts; `_wb_lb_rois` the view's ROIs of the
-exported field on the group's frames (as the view's filters leave them) with their order `o`.
+`lines_query(rois)` wraps `rois`, a SELECT of the view's ROIs of the field with their order
+`o` and the columns `ROI_COLUMNS` (workbench.ingest.narrow). Its rows, unsorted (written in
+the order of part, context_id, track_index (nulls last), first, o), are told apart by
+`part`:
+0. `context_id`: a context holding what only the ROI-by-ROI path writes exactly;
+1. `what`, `kind`, `n`: ROIs written or skipped, per reason and kind;
+2. an object line: `context_id`, `uuid`, `label`, `confidence`, `attrs`, `segments` (its
+   segments' JSON text, each keyframe's `classifications` written as NUL + the attributes
+   text + NUL when not empty: Python writes them as json.dumps does);
+3. an answer: `context_id`, `uuid`, `label`, `answer`, `confidence`, `whole`, `numbers`,
+   `positions` (its rows' frame numbers and positions in the context).
 """
 
 from __future__ import annotations
 
-# Each ROI with its frame's context, Labelbox number and position among the context's frames,
-# and what becomes of it: `what` is an object row, an answer row or why it is skipped. A
-# context is numbered as `_labelbox_contexts.Video` numbers it: by frame_index when every
-# frame has one, else by position.
+ROI_COLUMNS = (
+    "frame_key", "frame_id", "id", "kind", "label", "confidence", "track_index", "keyframe",
+    "geometry", "attributes", "source_ids",
+)  # fmt: skip
+
 # What an attributes text `attrs` says: its uuid, whether it answers, whether it is odd.
 ATTRIBUTES_SAY = """CASE WHEN json_type(attrs, '$.uuid') = 'VARCHAR' AND attrs->>'$.uuid' <> ''
             THEN attrs->>'$.uuid' END AS uuid,
         coalesce(json_exists(attrs, '$.answer'), false) AS answered,
-        attrs IS NOT NULL AND (left(attrs, 1) <> '{'
+        attrs IS NOT NULL AND (left(attrs, 1) <> '{' OR contains(attrs, chr(0))
             OR coalesce(json_type(attrs, '$.uuid') NOT IN ('VARCHAR', 'NULL'), false)
-            OR coalesce(json_type(attrs, '$.global') NOT IN ('BOOLEAN', 'NULL'), false)) AS odd"""
-ROWS = (
-    """
-WITH ctx AS (
-    SELECT context_id, id, frame_index,
-        row_number() OVER (PARTITION BY context_id
-            ORDER BY frame_index NULLS LAST, timestamp NULLS LAST, id) AS rn,
-        bool_and(frame_index IS NOT NULL) OVER (PARTITION BY context_id) AS indexed
-    FROM frames WHERE context_id IN (SELECT context_id FROM _wb_lb_group)),
-num AS (
-    SELECT context_id, id, CASE WHEN indexed THEN frame_index + 1 ELSE rn END AS number
-    FROM ctx),
-pos AS (
-    SELECT *, row_number() OVER (PARTITION BY context_id ORDER BY number) AS pos,
-        count(*) OVER (PARTITION BY context_id, number) AS same FROM num),
-src AS (
-    SELECT frame_id, arg_min(id, rowid) AS source FROM sources
-    WHERE frame_id IN (SELECT DISTINCT frame_id FROM _wb_lb_rois) GROUP BY frame_id),
-r AS (
-    SELECT r.o, r.frame_id, r.id, r.kind, r.label, r.confidence, r.track_index, r.keyframe,
-        r.geometry, coalesce(r.attributes::VARCHAR, '') AS text, p.context_id, p.number,
-        p.pos, p.same, s.source, r.source_ids
-    FROM _wb_lb_rois r JOIN pos p ON p.id = r.frame_id LEFT JOIN src s ON s.frame_id = r.frame_id),
--- What the attributes say, once per distinct text (the ROIs of a track or answer share it).
-a AS (
-    SELECT text, nullif(text, '') AS attrs,
-        """
-    + ATTRIBUTES_SAY
+            OR coalesce(json_type(attrs, '$.global') NOT IN ('BOOLEAN', 'NULL'), false)) AS odd,
+        CASE WHEN attrs IS NULL OR NOT json_exists(attrs, '$.classifications')
+                OR json_extract(attrs, '$.classifications')::VARCHAR = '[]' THEN '[]'
+            ELSE chr(0) || attrs || chr(0) END AS keyframe_classifications"""
+
+
+def _clean(value: str) -> str:
+    """SQL for `_labelbox_export._clean`: whole numbers of 12 digits at most as they are, others
+    rounded to 12 significant digits (DuckDB prints a DOUBLE as Python's repr does)."""
+    return (
+        f"(CASE WHEN {value} = trunc({value}) AND abs({value}) < 1e12 THEN {value} "
+        f"ELSE printf('%.12g', {value})::DOUBLE END)"
+    )
+
+
+def _uuid5(digest: str) -> str:
+    """SQL for str(uuid.uuid5(uuid.NAMESPACE_URL, name)) from `digest`, the hex SHA-1 of the
+    namespace's bytes and the name's (`_DIGEST`)."""
+    h = digest
+    return (
+        f"{h}[1:8] || '-' || {h}[9:12] || '-5' || {h}[14:16] || '-' "
+        f"|| ['8', '9', 'a', 'b'][(('0x' || {h}[17])::INT & 3) + 1] || {h}[18:20] || '-' "
+        f"|| {h}[21:32]"
+    )
+
+
+_DIGEST = "sha1(unhex('6ba7b8119dad11d180b400c04fd430c8') || encode({name}))"
+
+
+def _point(x: str, y: str) -> str:
+    return "'{\"x\": ' || " + _clean(x) + " || ', \"y\": ' || " + _clean(y) + " || '}'"
+
+
+# A kept keyframe's JSON text, as `_labelbox_export._keyframe_json` writes it.
+_KEYFRAME = (
+    """'{"frame": ' || number || ', ' || CASE kind
+    WHEN 'box' THEN '"bbox": {"top": ' || top || ', "left": ' || "left" || ', "height": '
+        || """
+    + _clean("cy1 - top")
+    + """ || ', "width": ' || """
+    + _clean('cx1 - "left"')
+    + """ || '}'
+    WHEN 'point' THEN '"point": ' || """
+    + _point("g[1]", "g[2]")
     + """
-    FROM (SELECT DISTINCT text FROM r))
-SELECT o, frame_id, id, kind, label, confidence, track_index, keyframe, geometry, a.attrs,
-    context_id, number, pos, a.uuid,
-    CASE
-        WHEN len(source_ids) > 0 AND NOT coalesce(list_contains(source_ids, source), false)
-            THEN 'source'
-        WHEN label IS NULL THEN 'label'
-        WHEN kind = 'classification' THEN CASE WHEN answered THEN 'answer' ELSE 'no answer' END
-        WHEN kind IN ('box', 'point', 'polyline') THEN 'object'
-        ELSE 'other' END AS what,
-    -- What only the ROI-by-ROI path says exactly: keypoints (a point object per point),
-    -- attributes that are no object, a uuid or `global` of another type, a number twice.
-    kind = 'keypoints' OR same > 1 OR a.odd AS odd
-FROM r JOIN a ON a.text = r.text
-"""
+    ELSE '"line": [' || array_to_string(list_transform(range(1, len(g), 2), lambda i: """
+    + _point("g[i]", "g[i + 1]")
+    + """), ', ') || ']' END || ', "classifications": ' || keyframe_classifications || '}'"""
 )
 
-# Answer rows by what makes an answer line (context, uuid, name, answer, confidence, whole
-# video), with their frame numbers, in the order of their first row.
-ANSWERS = """
-SELECT context_id, coalesce(uuid, id) AS uuid, label, attrs->'$.answer' AS answer,
-    confidence, coalesce(json_extract_string(attrs, '$.global') = 'true', false) AS whole,
-    list(number) AS numbers, list(pos) AS positions, min(o) AS o
-FROM _wb_lb_rows WHERE what = 'answer'
-GROUP BY ALL ORDER BY o
+
+def lines_query(rois: str) -> str:
+    """The statement of the module docstring over `rois`; its one parameter is True to leave
+    every context to the ROI-by-ROI path."""
+    return (
+        """
+WITH r AS NOT MATERIALIZED (SELECT *, coalesce(attributes::VARCHAR, '') AS text FROM ("""
+        + rois
+        + """)),
+-- The contexts of the ROIs' frames, numbered (`ci`): tracks are sorted on integers.
+ctx AS MATERIALIZED (
+    SELECT context_id, row_number() OVER (ORDER BY context_id) AS ci
+    FROM (SELECT DISTINCT f.context_id FROM frames f
+        WHERE f.frame_key IN (SELECT frame_key FROM r))),
+-- Each context's frames numbered as `_labelbox_contexts.Video` numbers them: by frame_index
+-- when every frame has one, else by position (`pos`, from 1). A frame_index given twice in
+-- a context numbers two frames the same (`same`).
+num AS (
+    SELECT frame_key, context_id, ci, rank AS pos,
+        CASE WHEN indexed THEN frame_index + 1 ELSE rank END AS number,
+        indexed AND (frame_index = before OR frame_index = after) AS same
+    FROM (SELECT frame_key, context_id, ci, frame_index, row_number() OVER w AS rank,
+            lag(frame_index) OVER w AS before, lead(frame_index) OVER w AS after,
+            bool_and(frame_index IS NOT NULL) OVER (PARTITION BY context_id) AS indexed
+        FROM frames JOIN ctx USING (context_id)
+        WINDOW w AS (PARTITION BY context_id
+            ORDER BY frame_index NULLS LAST, timestamp NULLS LAST, id))),
+-- The source a data row's video shows: its frame's first source.
+src AS (
+    SELECT frame_id, arg_min(id, rowid) AS source FROM sources
+    WHERE frame_id IN (SELECT frame_id FROM r WHERE len(source_ids) > 0) GROUP BY frame_id),
+-- What the attributes say, once per distinct text (the ROIs of a track or answer share it).
+a AS MATERIALIZED (
+    SELECT text, ti, attrs, """
+        + ATTRIBUTES_SAY
+        + """,
+        attrs->'$.answer' AS answer,
+        coalesce(json_extract_string(attrs, '$.global') = 'true', false) AS whole
+    FROM (SELECT text, nullif(text, '') AS attrs, row_number() OVER () AS ti
+        FROM (SELECT DISTINCT text FROM r))),
+-- The uuids attributes give, numbered (`ui`).
+uids AS MATERIALIZED (
+    SELECT uuid, row_number() OVER (ORDER BY uuid) AS ui
+    FROM (SELECT DISTINCT uuid FROM a WHERE uuid IS NOT NULL)),
+-- Each ROI's context, number, position, uuid (an object without a uuid attribute gets its
+-- track's as `_track_uuid` makes it; an answer without one its ROI id) and what becomes of
+-- it: an object row, an answer row or why it is skipped. Narrow: what a line writes is read
+-- from `r` by `o` for the rows that write it.
+rows AS MATERIALIZED (
+    SELECT o, frame_key, kind, keyframe, ci, number, pos, what, odd, ti, ui,
+        CASE WHEN what = 'answer' THEN label END AS label,
+        CASE WHEN what = 'answer' THEN confidence END AS confidence,
+        CASE WHEN what = 'answer' THEN coalesce(uuid, id)
+            WHEN what = 'object' AND ui IS NULL THEN coalesce(uuid, """
+        + _uuid5("digest")
+        + """) END AS uuid
+    FROM (SELECT *, CASE WHEN what = 'object' AND uuid IS NULL THEN """
+        + _DIGEST.format(
+            name="CASE WHEN track_index IS NOT NULL THEN context_id || '#' || track_index "
+            "ELSE frame_id || '#' || id END"
+        )
+        + """ END AS digest
+    FROM (SELECT r.o, r.frame_key, r.frame_id, r.id, r.kind, r.keyframe, r.track_index, r.text,
+            r.label, r.confidence,
+            n.context_id, n.ci, n.number, n.pos, a.uuid, a.ti, u.ui,
+            CASE
+                WHEN len(r.source_ids) > 0
+                    AND NOT coalesce(list_contains(r.source_ids, s.source), false) THEN 'source'
+                WHEN r.label IS NULL THEN 'label'
+                WHEN r.kind = 'classification'
+                    THEN CASE WHEN a.answered THEN 'answer' ELSE 'no answer' END
+                WHEN r.kind IN ('box', 'point', 'polyline') THEN 'object'
+                ELSE 'other' END AS what,
+            -- What only the ROI-by-ROI path says exactly: keypoints (a point object per
+            -- point), attributes that are no object, a uuid or `global` of another type, a
+            -- number twice.
+            r.kind = 'keypoints' OR n.same OR a.odd AS odd
+        FROM r JOIN num n ON n.frame_key = r.frame_key JOIN a ON a.text = r.text
+        LEFT JOIN uids u ON u.uuid = a.uuid LEFT JOIN src s ON s.frame_id = r.frame_id))),
+odd AS (SELECT DISTINCT ci FROM rows WHERE odd OR ?),
+-- The uuids made for objects without a uuid attribute, numbered after those (the same
+-- number for the same text).
+made AS (
+    SELECT d.uuid, coalesce(u.ui, (SELECT count(*) FROM uids) + row_number() OVER ()) AS ui
+    FROM (SELECT DISTINCT uuid FROM rows WHERE what = 'object' AND ui IS NULL) d
+    LEFT JOIN uids u USING (uuid)),
+-- Object rows by track (context, uuid, kind, as integers) in frame order; runs of frames
+-- that follow each other in the context are segments.
+runs AS MATERIALIZED (
+    SELECT o, ci, ui, k, number, pos, frame_key, keyframe,
+        lag(pos) OVER t AS before, lead(pos) OVER t AS after
+    FROM (SELECT o, ci, ui, CASE kind WHEN 'box' THEN 0 WHEN 'point' THEN 1 ELSE 2 END AS k,
+            number, pos, frame_key, keyframe
+        FROM rows WHERE what = 'object' AND ui IS NOT NULL
+        UNION ALL
+        SELECT r.o, r.ci, m.ui, CASE r.kind WHEN 'box' THEN 0 WHEN 'point' THEN 1 ELSE 2 END,
+            r.number, r.pos, r.frame_key, r.keyframe
+        FROM rows r JOIN made m USING (uuid) WHERE r.what = 'object' AND r.ui IS NULL)
+    WHERE ci NOT IN (SELECT ci FROM odd)
+    WINDOW t AS (PARTITION BY ci, ui, k ORDER BY number, o)),
+-- A track twice on a frame (the ROI-by-ROI path keeps the first): the context is left to it.
+left_out AS (SELECT ci FROM odd UNION SELECT DISTINCT ci FROM runs WHERE before = pos),
+mine AS NOT MATERIALIZED (SELECT * FROM rows WHERE ci NOT IN (SELECT ci FROM left_out)),
+firsts AS NOT MATERIALIZED (SELECT * FROM runs WHERE ci NOT IN (SELECT ci FROM left_out)),
+-- The rows a segment keeps: its keyframes and its ends. Materialised, as are the values
+-- after it: each is read several times by the texts.
+kept AS MATERIALIZED (
+    SELECT k.ci, k.ui, k.k, c.context_id, u.uuid, m.kind, k.number, k.o,
+        a.keyframe_classifications,
+        m.label, m.confidence, a.attrs, m.track_index, m.geometry[1] AS g,
+        CASE WHEN k.before IS NULL THEN '' WHEN k.before <> k.pos - 1
+            THEN ']}, {"keyframes": [' ELSE ', ' END AS joint,
+        CASE WHEN k.k = 0 THEN list_min(g[1:-1:2]) END AS x0,
+        CASE WHEN k.k = 0 THEN list_min(g[2:-1:2]) END AS y0,
+        CASE WHEN k.k = 0 THEN list_max(g[1:-1:2]) END AS x1,
+        CASE WHEN k.k = 0 THEN list_max(g[2:-1:2]) END AS y1
+    FROM (SELECT * FROM firsts WHERE keyframe IS NOT false OR before IS DISTINCT FROM pos - 1
+        OR after IS DISTINCT FROM pos + 1) k
+    JOIN r m ON m.o = k.o JOIN a ON a.text = m.text JOIN ctx c ON c.ci = k.ci
+    JOIN (SELECT uuid, ui FROM uids UNION SELECT uuid, ui FROM made) u ON u.ui = k.ui),
+boxes AS MATERIALIZED (
+    SELECT *, """
+        + _clean("x0")
+        + ' AS "left", '
+        + _clean("y0")
+        + " AS top, "
+        + _clean("x1")
+        + " AS cx1, "
+        + _clean("y1")
+        + """ AS cy1
+    FROM kept),
+segments AS (
+    SELECT ci, ui, k, any_value(context_id) AS context_id, any_value(uuid) AS uuid,
+        '[{"keyframes": [' || string_agg(joint || """
+        + _KEYFRAME
+        + """, '' ORDER BY number) || ']}]' AS segments,
+        arg_min({label: label, confidence: confidence, attrs: attrs, track_index: track_index},
+            number) AS h
+    FROM boxes GROUP BY ci, ui, k),
+heads AS (SELECT ci, ui, k, min(number) AS first, min(o) AS o FROM firsts GROUP BY ALL),
+counts AS (
+    SELECT what, kind, count(*) AS n FROM mine WHERE what <> 'object' GROUP BY ALL
+    UNION ALL SELECT 'kept', NULL, count(*) FROM firsts
+    UNION ALL SELECT 'frames', NULL, count(DISTINCT frame_key) FROM (
+        SELECT frame_key FROM firsts
+        UNION ALL SELECT frame_key FROM mine WHERE what = 'answer'))
+SELECT * FROM (
+    SELECT 0 AS part, context_id FROM left_out JOIN ctx USING (ci)
+    UNION ALL BY NAME SELECT 1 AS part, what, kind, n FROM counts
+    UNION ALL BY NAME
+    SELECT 2 AS part, s.context_id, s.uuid, s.h.label, s.h.confidence, s.h.attrs,
+        s.h.track_index, h.first, h.o, s.segments
+    FROM heads h JOIN segments s USING (ci, ui, k)
+    UNION ALL BY NAME
+    SELECT 3 AS part, c.context_id, w.uuid, w.label, a.answer, w.confidence, a.whole,
+        list(w.number) AS numbers, list(w.pos) AS positions, min(w.o) AS o
+    FROM mine w JOIN a USING (ti) JOIN ctx c USING (ci)
+    WHERE w.what = 'answer'
+    GROUP BY c.context_id, w.uuid, w.label, a.answer, w.confidence, a.whole)
 """
+    )

@@ -530,14 +530,21 @@ def _answers(
     lookup = index.lookup
     active: dict[int, list[int]] = defaultdict(list)
     held_values = []
-    for number, item in enumerate(items):
+    held_frames = []
+    for item in items:
         ranges, held = line.get("frames"), item
         if isinstance(item, dict):
             ranges = item.get("frames", ranges)
             held = {k: v for k, v in item.items() if k != "frames"}
         held_values.append(_normalised_answer(held))
-        frames = np.array(_frame_numbers(ranges, where, index.video.last), dtype=np.int64)
-        for frame in frames[lookup[frames] >= 0].tolist():
+        frames = _frame_numbers(ranges, where, index.video.last)
+        held_frames.append(frames[lookup[frames] >= 0])
+    if len(items) == 1 and len(held_frames[0]):  # every frame holds the one answer
+        value = held_values if kind == "checklist" else held_values[0]
+        text = attributes_text({**attributes, "answer": value}, where)
+        return lookup[held_frames[0]], [text], np.zeros(len(held_frames[0]), dtype=np.int64)
+    for number, frames in enumerate(held_frames):
+        for frame in frames.tolist():
             active[frame].append(number)
     numbers = sorted(active)
     texts: dict[tuple[int, ...], int] = {}
@@ -553,10 +560,11 @@ def _answers(
     return positions, made, at
 
 
-def _frame_numbers(ranges: Any, where: str, count: int) -> list[int]:
+def _frame_numbers(ranges: Any, where: str, count: int) -> np.ndarray:
+    """The frame numbers of `ranges`, sorted, each once."""
     if not isinstance(ranges, list):
         raise RecordError(where, f"frames must be a list of {{start, end}}, got {ranges!r}")
-    numbers: set[int] = set()
+    blocks = []
     for block in ranges:
         start, end = (block.get("start"), block.get("end")) if isinstance(block, dict) else (0, 0)
         if not (is_integer(start) and is_integer(end) and start <= end):
@@ -567,5 +575,7 @@ def _frame_numbers(ranges: Any, where: str, count: int) -> list[int]:
                 where,
                 f"frames range {start}-{end} is out of range: the video's frames are 1 to {count}",
             )
-        numbers.update(range(start, end + 1))
-    return sorted(numbers)
+        blocks.append(np.arange(start, end + 1, dtype=np.int64))
+    if len(blocks) == 1:
+        return blocks[0]
+    return np.unique(np.concatenate(blocks)) if blocks else np.zeros(0, dtype=np.int64)
