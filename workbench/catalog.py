@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from workbench.analysis import evaluation
-from workbench.query import export_read  # noqa: F401 - registers the exports' narrow ROI read
 from workbench.query import view as query
 from workbench.store import catalog as store
 

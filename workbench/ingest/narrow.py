@@ -1,18 +1,18 @@
 """A view's ROIs of one field, only the columns an export writes, for the export's own SQL.
 
-The query layer knows a view's plan and registers a read that selects those columns alone,
-joined to the view's frames by integer key (workbench.query.export_read): its SQL, for the
+A view that knows its plan (workbench.query.View) answers `field_rois` with a read that
+selects those columns alone, joined to the view's frames by integer key: its SQL, for the
 export to hold in its own statement, or its rows when the view holds SQL a person typed (they
-are read through the view's guard and time limit). A view no read knows is read through
-`rois()` and narrowed here.
+are read through the view's guard and time limit). Any other view is read through `rois()`
+and narrowed here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -31,15 +31,14 @@ class Read:
     table: pa.Table | None = None
 
 
-# (view, field, columns) -> the read, or None for a view it does not know.
-FieldRead = Callable[[ViewLike, str, Sequence[str]], Read | None]
-_READS: list[FieldRead] = []
+@runtime_checkable
+class NarrowView(Protocol):
+    """A view that reads its ROIs of one field narrowly itself."""
+
+    def field_rois(self, field: str, columns: Sequence[str]) -> Read: ...
+
+
 _TABLE = "_wb_narrow_rois"
-
-
-def register(read: FieldRead) -> None:
-    if read not in _READS:
-        _READS.append(read)
 
 
 @contextmanager
@@ -49,8 +48,9 @@ def field_rois(
     """A SELECT (and its parameters) of the view's ROIs of `field` as its filters leave them,
     valid on `con` while the block runs: `o` (their order in the view: the view's frame
     order, then each frame's stored ROI order) and `columns`, in no particular order."""
-    read = next((r for r in (f(view, field, columns) for f in _READS) if r is not None), None)
-    if read is None:
+    if isinstance(view, NarrowView):
+        read = view.field_rois(field, columns)
+    else:
         read = Read(table=_through_rois(view, field, columns))
     if read.table is None:
         yield read.sql, read.params

@@ -4,8 +4,8 @@ joined to the view's frames by integer key, in one query over the whole view.
 `View.rois()` reads every ROI column of every field and sorts the rows; an exporter needs a
 few columns of one field and only the rows' order as a number (`o`: the view's frame order,
 then the stored order of a frame's ROIs), not the rows sorted. The ingest layer sits below
-views and knows them only as `ViewLike`: this module registers the read with
-`workbench.ingest.narrow` when imported (the catalog layer imports it).
+views and knows them only as `ViewLike`: `View.field_rois` answers with this module's read
+(workbench.ingest.narrow asks any view that has that method).
 """
 
 from __future__ import annotations
@@ -21,17 +21,13 @@ from workbench.query.view import catalog_columns
 from workbench.store.sqlsafe import quote_ident
 
 if TYPE_CHECKING:
-    from workbench.ingest.views import ViewLike
-
-
-def field_rois(view: ViewLike, field: str, columns: Sequence[str]) -> narrow.Read | None:
-    """The view's ROIs of `field` (as its filters leave them) with `o` and `columns` (ROI
-    columns, or `frame_key`), unsorted: the SELECT, or its rows when the view holds SQL a
-    person typed (read with the view's guard and time limit); None for another view."""
     from workbench.query.view import View
 
-    if not isinstance(view, View):
-        return None
+
+def field_rois(view: View, field: str, columns: Sequence[str]) -> narrow.Read:
+    """The view's ROIs of `field` (as its filters leave them) with `o` and `columns` (ROI
+    columns, or `frame_key`), unsorted: the SELECT, or its rows when the view holds SQL a
+    person typed (read with the view's guard and time limit)."""
     known = {*catalog_columns(view.catalog, "rois"), "frame_key"}
     unknown = [c for c in columns if c not in known]
     if unknown:
@@ -42,10 +38,7 @@ def field_rois(view: ViewLike, field: str, columns: Sequence[str]) -> narrow.Rea
     return narrow.Read(query.sql, query.params)
 
 
-def field_rois_query(view: ViewLike, field: str, columns: Sequence[str]) -> Compiled:
-    from workbench.query.view import View
-
-    assert isinstance(view, View)
+def field_rois_query(view: View, field: str, columns: Sequence[str]) -> Compiled:
     plan = view.plan
     terms = plan.terms
     # The frames' order as a number, then each ROI's place as a number holding it and the
@@ -76,6 +69,3 @@ def field_rois_query(view: ViewLike, field: str, columns: Sequence[str]) -> Comp
 
 
 _ROWS = 2**64  # more than any table's row ids
-
-
-narrow.register(field_rois)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Self, cast
 import pyarrow as pa
 
 from workbench.errors import QueryError
+from workbench.ingest import narrow
 from workbench.query import facets, groups, pages, whole
 from workbench.query._sql import (
     Compiled,
@@ -468,6 +469,13 @@ class View(AnalysisStages):
         """The view's ROIs (as filtered), in frame order; only of `frame_ids` if given."""
         ids = _ids(frame_ids, "frame ids") if frame_ids is not None else None
         return self.run(pages.view_rois(self.plan, ids, catalog_columns(self.catalog, "rois")))
+
+    def field_rois(self, field: str, columns: Sequence[str]) -> narrow.Read:
+        """The view's ROIs of `field`, only `columns`, unsorted with their order as a number:
+        what an export reads (workbench.query.export_read)."""
+        from workbench.query import export_read
+
+        return export_read.field_rois(self, field, columns)
 
     # -- contexts ----------------------------------------------------------------------------
     def contexts(self, offset: int = 0, limit: int | None = 50) -> pa.Table:
