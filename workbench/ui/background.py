@@ -25,6 +25,7 @@ action ends on screen: what the service did not foresee comes back as an ActionF
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,6 +40,33 @@ log = logging.getLogger(__name__)
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="workbench-ui")
 _ACTIONS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="workbench-ui-action")
+# Background work submitted and not finished yet (see `wait_idle`).
+_RUNNING = threading.Condition()
+_running = 0
+
+
+def wait_idle(timeout: float) -> bool:
+    """Wait until no background work runs (a benchmark's or a test's end of a step);
+    whether it came to that within `timeout` seconds."""
+    with _RUNNING:
+        return _RUNNING.wait_for(lambda: _running == 0, timeout)
+
+
+def _counted(task: Callable[[], None]) -> Callable[[], None]:
+    global _running
+    with _RUNNING:
+        _running += 1
+
+    def run() -> None:
+        global _running
+        try:
+            task()
+        finally:
+            with _RUNNING:
+                _running -= 1
+                _RUNNING.notify_all()
+
+    return run
 
 
 def run_in_background[T](
@@ -84,7 +112,7 @@ def run_in_background[T](
             raise
         deliver(lambda: then(result))
 
-    (_ACTIONS if action else _POOL).submit(task)
+    (_ACTIONS if action else _POOL).submit(_counted(task))
 
 
 def _event_loop(doc: Document) -> IOLoop:
