@@ -102,6 +102,7 @@ class FrameViewer(pn.viewable.Viewer):
         # the server follows it once a batch, with a frame the page does not draw again.
         self._following = False
         self._batches = 0
+        self._tips = 0
         self.canvas.on_more = self.more
         self.canvas.on_tips = self.tips
         self.state.context.param.watch(self._draw, ["frame"])
@@ -210,8 +211,8 @@ class FrameViewer(pn.viewable.Viewer):
         position = context.frame_ids.index(frame_id)
         for record in context.records([position]):
             views, _ = self._look(record)
-            self._batches += 1
-            self.canvas.tips_json = tips_json(self._batches, frame_id, views)
+            self._tips += 1
+            self.canvas.tips_json = tips_json(self._tips, frame_id, views)
 
     def _resize(self, *events: param.parameterized.Event) -> None:
         for view in self.views:
