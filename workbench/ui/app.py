@@ -249,7 +249,7 @@ class WorkbenchApp(pn.viewable.Viewer):
         task is open. The sample view takes the window while `display.expanded`."""
         task = self.annotator.param.task_id
         viewing = pn.Column(
-            pn.layout.Divider(),
+            *_divider(True),
             self.sample,
             self.viewer,
             self.player,
