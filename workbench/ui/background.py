@@ -75,10 +75,13 @@ def run_in_background[T](
     failed: Callable[[WorkbenchError], None],
     *,
     action: bool = False,
+    delay: float = 0.0,
 ) -> None:
     """Run `work` off the event loop when served, then `then(result)` (or `failed(error)`)
     back on the session's loop; run all of it now otherwise. `action`: `work` writes (or
-    dry-runs) through the service, and runs apart from the reads."""
+    dry-runs) through the service, and runs apart from the reads. `delay`: seconds to wait
+    first when served (on the event loop's clock: a waiting read holds no pool thread, so
+    it never delays the reads of other sessions, or this one's, queued behind it)."""
     doc = pn.state.curdoc
     if doc is None or doc.session_context is None:
         try:
@@ -112,7 +115,11 @@ def run_in_background[T](
             raise
         deliver(lambda: then(result))
 
-    (_ACTIONS if action else _POOL).submit(_counted(task))
+    pool, counted = (_ACTIONS if action else _POOL), _counted(task)
+    if delay > 0:
+        loop.add_callback(loop.call_later, delay, pool.submit, counted)
+    else:
+        pool.submit(counted)
 
 
 def _event_loop(doc: Document) -> IOLoop:

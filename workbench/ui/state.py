@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -242,13 +241,12 @@ class WorkbenchState(param.Parameterized):
         served, catalog = self.served, self.catalog
 
         def count() -> Facets | None:
-            time.sleep(pause)
             try:
                 return shared_read(catalog, key, counted, served=served)
             except Outdated:
                 return None
 
-        run_in_background(count, show, failed)
+        run_in_background(count, show, failed, delay=pause)
 
     def _query_key(self) -> tuple[object, ...]:
         """The query as a value: what shared reads of the same query agree on."""
@@ -314,12 +312,11 @@ class WorkbenchState(param.Parameterized):
                 self.tile_marks = {}
 
         def read() -> Marks | None:
-            time.sleep(pause)
             if wanted != self._marks_wanted:
                 return None  # another page is on screen already
             return tile_marks(view, service, tiles, mode)
 
-        run_in_background(read, show, failed)
+        run_in_background(read, show, failed, delay=pause)
 
     def _on_query(self, *events: param.parameterized.Event) -> None:
         self.refresh(first_page=True)
