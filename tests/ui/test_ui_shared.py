@@ -2,6 +2,8 @@
 
 from typing import Any
 
+import pytest
+
 from workbench.query import View
 from workbench.services import Workbench
 from workbench.store.catalog import Catalog
@@ -37,8 +39,6 @@ def test_a_failed_read_is_not_kept(catalog: Catalog):
         raise ValueError("no")
 
     for _ in range(2):
-        try:
+        with pytest.raises(ValueError):
             shared_read(catalog, ("test", "fails"), fail, served=True)
-        except ValueError:
-            pass
     assert kept_read(catalog, ("test", "fails"), served=True) is None
