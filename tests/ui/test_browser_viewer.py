@@ -221,6 +221,10 @@ def test_a_step_is_one_message_and_the_page_follows_the_drawn_frame(page: Any):
     expect(page.locator("div.wb-grid-root").first).to_have_attribute("data-mode", "frames")
     page.locator(TILES, has_text="ctx-0/f0").first.click()
     expect(root).to_have_attribute("data-frame", "ctx-0/f0")
+    # The viewer showed that frame already: the click's answer (the selection: its count,
+    # the action buttons, the tile marked) is what to wait for. A loaded server may take
+    # longer than quiet()'s silence to send it, which then came after the step's click.
+    expect(page.locator(".wb-tile.wb-selected", has_text="ctx-0/f0").first).to_be_visible()
     page.wait_for_function(SETTLED_JS)
     quiet()
     changed.clear()

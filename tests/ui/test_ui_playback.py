@@ -74,7 +74,21 @@ def test_playing_the_page_gets_the_next_frames_in_one_message(catalog: Catalog):
     context.index = 2  # a step draws the frame the batch held, the same way
     stepped = json.loads(canvas.frame_json)
     assert "follow" not in stepped
-    assert {k: stepped[k] for k in frames[0]} == frames[0]
+    # but for the ROIs' hover rows: played frames come without them (half their JSON)
+    rois = [r for s in stepped["sources"] for k in ("shapes", "lines", "points") for r in s[k]]
+    assert rois and all(r["hv"] for r in rois)
+    assert {k: _without_hover(stepped[k]) for k in frames[0]} == frames[0]
+    assert "hv" not in json.dumps(batch)
+    # the page asks for them with the mouse over a played frame's ROI: one message
+    canvas._handle_msg({"tips": "ctx-1/f3"})
+    tips = json.loads(canvas.tips_json)
+    assert tips["frame"] == "ctx-1/f3"
+    shown_rows = [r["hv"] for s in _frame_of(app, 3)["sources"] for r in s["shapes"]]
+    assert [r for s in tips["sources"] for r in s["shapes"]] == shown_rows
+    canvas._handle_msg({"tips": "ctx-1/f3"})  # asked again (the frame drawn again): a change
+    assert json.loads(canvas.tips_json)["seq"] == tips["seq"] + 1
+    canvas._handle_msg({"tips": "ctx-2/f0"})  # not of the open context: ignored
+    assert json.loads(canvas.tips_json)["frame"] == "ctx-1/f3"
     # backwards, and each batch is a change of its own
     canvas._handle_msg({"more": {"at": 2, "frame": "ctx-1/f2", "from": 1, "dir": -1}})
     again = json.loads(canvas.batch_json)
@@ -97,3 +111,18 @@ def test_playing_the_page_gets_the_next_frames_in_one_message(catalog: Catalog):
     ):
         canvas._handle_msg(bad)
     assert json.loads(canvas.batch_json)["seq"] == again["seq"] and context.index == 2
+
+
+def _without_hover(value: object) -> object:
+    """`value` (a frame's JSON) without the ROIs' hover rows."""
+    if isinstance(value, dict):
+        return {k: _without_hover(v) for k, v in value.items() if k != "hv"}
+    if isinstance(value, list):
+        return [_without_hover(v) for v in value]
+    return value
+
+
+def _frame_of(app: WorkbenchApp, index: int) -> dict:
+    """The open context's frame at `index` as a step draws it."""
+    app.state.context.index = index
+    return json.loads(app.viewer.canvas.frame_json)

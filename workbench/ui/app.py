@@ -37,6 +37,7 @@ from workbench.ui.query_panel import QueryPanel
 from workbench.ui.runs import RunsPanel, RunsState
 from workbench.ui.sample import SampleView, sample_styles
 from workbench.ui.selection import Selection
+from workbench.ui.shared import shared_read
 from workbench.ui.state import WorkbenchState
 from workbench.ui.viewer import FrameViewer
 
@@ -105,10 +106,10 @@ class WorkbenchApp(pn.viewable.Viewer):
         self._annotator_view: AnnotatorView | None = None
         self._layout()
         self._bind_keys()
-        # Opened now, not once the page is on screen: the viewer's figures arrive with the
-        # first document instead of keeping the browser and the server busy just when a
-        # person (or bench/ui_bench.py) starts with a first query.
-        self._open_first_tile()
+        # Served, the viewer is below the grid, out of the first screen: the first tile is
+        # opened (its context read and drawn) once the page is on screen, with the viewer's
+        # parts, before anything a person does (those parts come in the same batch).
+        after_first_render(self._open_first_tile)
 
     @property
     def annotator_view(self) -> AnnotatorView:
@@ -161,7 +162,7 @@ class WorkbenchApp(pn.viewable.Viewer):
             Section("import notice", self._import_notice),
             Section("actions bar", lambda: self.actions_bar),
             Section("grid", lambda: self.grid),
-            Section("viewer", self._viewer_area),
+            Section("viewer", self._viewer_area, later=True),
             Section("analysis", lambda: self.analysis, later=True),
         ]
         # Boxes over the page (dialogs, reports): placed last, shown while open.
@@ -248,7 +249,7 @@ class WorkbenchApp(pn.viewable.Viewer):
         task is open. The sample view takes the window while `display.expanded`."""
         task = self.annotator.param.task_id
         viewing = pn.Column(
-            pn.layout.Divider(),
+            *_divider(True),
             self.sample,
             self.viewer,
             self.player,
@@ -273,7 +274,9 @@ class WorkbenchApp(pn.viewable.Viewer):
         return notebook_mimebundle(self, include, exclude)
 
     def _import_notice(self) -> pn.viewable.Viewable:
-        text = import_notice(self.catalog)
+        catalog = self.catalog
+        served = self.state.served
+        text = shared_read(catalog, ("imports",), lambda: import_notice(catalog), served=served)
         if not text:
             return pn.Column(visible=False, margin=0)
         style: dict[str, str | None] = {

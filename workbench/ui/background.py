@@ -25,6 +25,7 @@ action ends on screen: what the service did not foresee comes back as an ActionF
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,6 +40,33 @@ log = logging.getLogger(__name__)
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="workbench-ui")
 _ACTIONS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="workbench-ui-action")
+# Background work submitted and not finished yet (see `wait_idle`).
+_RUNNING = threading.Condition()
+_running = 0
+
+
+def wait_idle(timeout: float) -> bool:
+    """Wait until no background work runs (a benchmark's or a test's end of a step);
+    whether it came to that within `timeout` seconds."""
+    with _RUNNING:
+        return _RUNNING.wait_for(lambda: _running == 0, timeout)
+
+
+def _counted(task: Callable[[], None]) -> Callable[[], None]:
+    global _running
+    with _RUNNING:
+        _running += 1
+
+    def run() -> None:
+        global _running
+        try:
+            task()
+        finally:
+            with _RUNNING:
+                _running -= 1
+                _RUNNING.notify_all()
+
+    return run
 
 
 def run_in_background[T](
@@ -47,10 +75,13 @@ def run_in_background[T](
     failed: Callable[[WorkbenchError], None],
     *,
     action: bool = False,
+    delay: float = 0.0,
 ) -> None:
     """Run `work` off the event loop when served, then `then(result)` (or `failed(error)`)
     back on the session's loop; run all of it now otherwise. `action`: `work` writes (or
-    dry-runs) through the service, and runs apart from the reads."""
+    dry-runs) through the service, and runs apart from the reads. `delay`: seconds to wait
+    first when served (on the event loop's clock: a waiting read holds no pool thread, so
+    it never delays the reads of other sessions, or this one's, queued behind it)."""
     doc = pn.state.curdoc
     if doc is None or doc.session_context is None:
         try:
@@ -84,7 +115,11 @@ def run_in_background[T](
             raise
         deliver(lambda: then(result))
 
-    (_ACTIONS if action else _POOL).submit(task)
+    pool, counted = (_ACTIONS if action else _POOL), _counted(task)
+    if delay > 0:
+        loop.add_callback(loop.call_later, delay, pool.submit, counted)
+    else:
+        pool.submit(counted)
 
 
 def _event_loop(doc: Document) -> IOLoop:

@@ -18,6 +18,8 @@
 // from, dir, count}})` while fewer than `size` frames (half a second of playing) are held or asked
 // for ahead; their pictures are fetched and decoded on arrival. A frame_json from the server (a step, a new context, other fields shown)
 // empties it; one marked `follow` (the server moving to where the playback is) is not drawn.
+// Played frames come without their ROIs' hover rows (half of a batch); with the mouse over
+// one, the page asks for them (`send_msg({tips: frame})`, answered in `model.tips_json`).
 
 const DASH = [6, 3];
 const WAIT_MS = 400; // draw without the picture if it has not come by then
@@ -124,8 +126,12 @@ function cleanItems(items) {
     rings: cleanRings(item.p),
     x: num(item.x, 0),
     y: num(item.y, 0),
-    hover: list(item.hv).map((row) => [String(list(row)[0] ?? ""), String(list(row)[1] ?? "")]),
+    hover: Array.isArray(item.hv) ? hoverRows(item.hv) : null, // null: not sent (played)
   }));
+}
+
+function hoverRows(rows) {
+  return list(rows).map((row) => [String(list(row)[0] ?? ""), String(list(row)[1] ?? "")]);
 }
 
 class SourceView {
@@ -321,11 +327,13 @@ class SourceView {
           return;
         }
       }
-      const found = this.hits(px, py);
-      if (found.length) this.owner.showTip(found.slice(0, MAX_TIPS).map((f) => f.item.hover), event);
-      else this.owner.hideTip();
+      this.pointer = { px, py, event };
+      this.tipAt();
     });
-    canvas.addEventListener("pointerleave", () => this.owner.hideTip());
+    canvas.addEventListener("pointerleave", () => {
+      this.pointer = null;
+      this.owner.hideTip();
+    });
     canvas.addEventListener("pointerup", (event) => {
       const wasDrag = drag !== null && drag.moved;
       drag = null;
@@ -342,6 +350,32 @@ class SourceView {
   fit() {
     this.view = { s: 1, tx: 0, ty: 0 };
     this.paint();
+  }
+
+  // The tooltip of the ROIs under the mouse; a frame played from the buffer came without
+  // hover rows: they are asked for, and shown when they come (`setTips`).
+  tipAt() {
+    if (!this.pointer || !this.source) return;
+    const { px, py, event } = this.pointer;
+    const found = this.hits(px, py).slice(0, MAX_TIPS);
+    if (!found.length) {
+      this.owner.hideTip();
+      return;
+    }
+    if (found.some((f) => f.item.hover === null)) this.owner.askTips();
+    this.owner.showTip(found.map((f) => f.item.hover ?? [["", "…"]]), event);
+  }
+
+  // The hover rows of this source's ROIs ({shapes, lines, points}: lists in item order).
+  setTips(rows) {
+    if (!this.source) return;
+    for (const kind of ["shapes", "lines", "points"]) {
+      const given = list(rows?.[kind]);
+      this.source[kind].forEach((item, i) => {
+        if (Array.isArray(given[i])) item.hover = hoverRows(given[i]);
+      });
+    }
+    this.tipAt();
   }
 }
 
@@ -415,7 +449,28 @@ export function render({ model }) {
     hideTip() {
       tip.hidden = true;
     },
+    askTips() {
+      const frame = root.dataset.frame ?? "";
+      if (frame && tipsAsked !== frame) {
+        tipsAsked = frame;
+        model.send_msg({ tips: frame });
+      }
+    },
   };
+  let tipsAsked = ""; // the frame whose hover rows were asked for last
+
+  // The hover rows asked for ({frame, sources: [{shapes, lines, points}]}), if that frame
+  // is still the one on screen.
+  function takeTips() {
+    let found;
+    try {
+      found = JSON.parse(model.tips_json || "{}");
+    } catch {
+      found = {};
+    }
+    if (String(found.frame ?? "") !== (root.dataset.frame ?? "")) return;
+    list(found.sources).forEach((rows, i) => { if (i < onScreen) made[i].setTips(rows); });
+  }
 
   // A frame to draw ({frame, badges, sources, pos}): its pictures are decoded first; a
   // newer frame asked for meanwhile wins.
@@ -531,6 +586,7 @@ export function render({ model }) {
 
   model.on("frame_json", draw);
   model.on("batch_json", takeBatch);
+  model.on("tips_json", takeTips);
   const fetchListed = () => {
     try {
       fetchAhead(JSON.parse(model.urls_json));

@@ -103,8 +103,8 @@ class SourceView:
         self.texts = texts if texts is not None else empty_text_columns()
         self.size, self.sources = (width, height), sources
 
-    def payload(self) -> dict[str, Any]:
-        """This source as frame_view.js reads it."""
+    def payload(self, hover: bool = True) -> dict[str, Any]:
+        """This source as frame_view.js reads it (`hover`: with each ROI's hover rows)."""
         width, height = self.size
         screen_w, screen_h = plot_size(width or 1, height or 1, self.sources, self.large)
         return {
@@ -114,9 +114,9 @@ class SourceView:
             "h": height or 1,
             "dw": screen_w,
             "dh": screen_h,
-            "shapes": _rows(self.shapes, _shape),
-            "lines": _rows(self.lines, _line),
-            "points": _rows(self.points, _point),
+            "shapes": _rows(self.shapes, _shape, hover),
+            "lines": _rows(self.lines, _line, hover),
+            "points": _rows(self.points, _point, hover),
             "masks": [
                 {"url": str(u), "a": _alpha(self.masks, i)}
                 for i, u in enumerate(self.masks.get("url", []))
@@ -140,14 +140,17 @@ def frame_content(
     badges: Sequence[Badge] = (),
     position: Mapping[str, Any] | None = None,
     ahead: Sequence[str] = (),
+    hover: bool = True,
 ) -> dict[str, Any]:
     """The open frame as frame_view.js reads it: its sources, its classifications as badges
     (text, field, colour), and the player's position (which the page hands to the player's
-    label, controls and timeline once the frame is drawn: a frame step is one message)."""
+    label, controls and timeline once the frame is drawn: a frame step is one message).
+    Without `hover` the ROIs come without their hover rows (frames played from the page's
+    buffer: the page asks for them, `tips_json`, when the mouse is over one)."""
     content = {
         "frame": frame_id,
         "badges": [{"t": b.text, "f": b.field, "c": b.color} for b in badges],
-        "sources": [view.payload() for view in views],
+        "sources": [view.payload(hover) for view in views],
         "pos": dict(position or NO_POSITION),
     }
     if ahead:  # the next frames' pictures, to fetch and decode ahead
@@ -179,6 +182,17 @@ def batch_json(seq: int, frames: Sequence[Mapping[str, Any]]) -> str:
     return to_json({"seq": seq, "frames": list(frames)})
 
 
+def tips_json(seq: int, frame_id: str, views: Sequence[SourceView]) -> str:
+    """The hover rows of a frame's ROIs, for FrameCanvas.tips_json: per source, those of its
+    shapes, lines and points in the order of `frame_content`'s; `seq` makes each answer a
+    change of its own."""
+    sources = []
+    for view in views:
+        kinds = {"shapes": view.shapes, "lines": view.lines, "points": view.points}
+        sources.append({k: _rows(c, _hover_rows) for k, c in kinds.items()})
+    return to_json({"seq": seq, "frame": frame_id, "sources": sources})
+
+
 def to_json(content: Mapping[str, Any]) -> str:
     return json.dumps(content, separators=(",", ":"), ensure_ascii=False, default=str)
 
@@ -188,28 +202,31 @@ def new_channel() -> str:
     return uuid.uuid4().hex
 
 
-def _rows(columns: Columns, row: Any) -> list[dict[str, Any]]:
-    return [row(columns, i) for i in range(len(columns.get("id", [])))]
+def _rows(columns: Columns, row: Any, *args: Any) -> list[Any]:
+    return [row(columns, i, *args) for i in range(len(columns.get("id", [])))]
 
 
-def _common(columns: Columns, i: int) -> dict[str, Any]:
-    """Colour, alpha and hover rows of row `i` (rows with nothing to say are left out, but
-    the label and id always show)."""
+def _hover_rows(columns: Columns, i: int) -> list[list[str]]:
+    """The hover rows of row `i` (rows with nothing to say are left out, but the label and
+    id always show)."""
     hover = []
     for name in HOVER_ROWS:
         value = columns.get(name, [""] * (i + 1))[i]
         text = "" if value is None else str(value)
         if text or name in ("label", "id"):
             hover.append([name, text])
-    return {
-        "i": str(columns["id"][i]),
-        "c": str(columns["color"][i]),
-        "a": _alpha(columns, i),
-        "hv": hover,
-    }
+    return hover
 
 
-def _shape(columns: Columns, i: int) -> dict[str, Any]:
+def _common(columns: Columns, i: int, hover: bool) -> dict[str, Any]:
+    """Colour, alpha and (with `hover`) hover rows of row `i`."""
+    common = {"i": str(columns["id"][i]), "c": str(columns["color"][i]), "a": _alpha(columns, i)}
+    if hover:
+        common["hv"] = _hover_rows(columns, i)
+    return common
+
+
+def _shape(columns: Columns, i: int, hover: bool) -> dict[str, Any]:
     # multi_polygons: polygons, each a list of rings (the first its outline, the others holes)
     rings = [
         _flat_ring(xs, ys)
@@ -217,17 +234,17 @@ def _shape(columns: Columns, i: int) -> dict[str, Any]:
         for xs, ys in zip(poly_x, poly_y, strict=False)
     ]
     dashed = bool(columns["line_dash"][i]) if "line_dash" in columns else False
-    return {**_common(columns, i), "p": rings, "d": int(dashed)}
+    return {**_common(columns, i, hover), "p": rings, "d": int(dashed)}
 
 
-def _line(columns: Columns, i: int) -> dict[str, Any]:
+def _line(columns: Columns, i: int, hover: bool) -> dict[str, Any]:
     dashed = bool(columns["line_dash"][i]) if "line_dash" in columns else False
     ring = _flat_ring(columns["xs"][i], columns["ys"][i])
-    return {**_common(columns, i), "p": [ring], "d": int(dashed)}
+    return {**_common(columns, i, hover), "p": [ring], "d": int(dashed)}
 
 
-def _point(columns: Columns, i: int) -> dict[str, Any]:
-    return {**_common(columns, i), "x": _num(columns["x"][i]), "y": _num(columns["y"][i])}
+def _point(columns: Columns, i: int, hover: bool) -> dict[str, Any]:
+    return {**_common(columns, i, hover), "x": _num(columns["x"][i]), "y": _num(columns["y"][i])}
 
 
 def _flat_ring(xs: Sequence[Any], ys: Sequence[Any]) -> list[float]:
@@ -280,6 +297,9 @@ class FrameCanvas(ServedModule, pn.custom.JSComponent):
     batch_json = param.String(
         default="", doc="The next frames while playing, drawn from the page's buffer."
     )
+    tips_json = param.String(
+        default="", doc="Hover rows of a frame drawn from the buffer, as `tips_json` wrote them."
+    )
 
     channel = param.String(default="", doc="Where the page announces the drawn position.")
 
@@ -292,10 +312,16 @@ class FrameCanvas(ServedModule, pn.custom.JSComponent):
         params.setdefault("css_classes", ["wb-viewer"])
         params.setdefault("sizing_mode", "stretch_width")
         super().__init__(**params)
-        # Playing, the page asks for the next frames (`on_more`).
+        # Playing, the page asks for the next frames (`on_more`), and for the hover rows of
+        # a frame drawn from its buffer when the mouse is over one of its ROIs (`on_tips`).
         self.on_more: Callable[[MoreFrames], object] = lambda request: None
+        self.on_tips: Callable[[str], object] = lambda frame_id: None
 
     def _handle_msg(self, data: Any) -> None:
+        tips = data.get("tips") if isinstance(data, dict) else None
+        if isinstance(tips, str):  # {"tips": frame id}
+            self.on_tips(tips)
+            return
         more = data.get("more") if isinstance(data, dict) else None
         if isinstance(more, dict):  # {"more": {"at", "frame", "from", "dir", "count"}}
             request = _more_frames(more)

@@ -18,15 +18,21 @@ import panel as pn
 from bokeh.document import Document
 from panel.io import hold
 
-# Per served document, the callbacks waiting for its page to be on screen.
-_WAITING: WeakKeyDictionary[Document, list[Callable[[], None]]] = WeakKeyDictionary()
+# Per served document, the callbacks waiting for its page to be on screen; None once they
+# ran (a part made by one of them, which waits for the page in its turn, is filled at once:
+# it is not on screen yet, and comes in the same batch).
+_WAITING: WeakKeyDictionary[Document, list[Callable[[], None]] | None] = WeakKeyDictionary()
 
 
 def after_first_render(callback: Callable[[], None]) -> None:
     """When served, run `callback` once the page is on screen (with every other part
-    waiting, in one batch); in a notebook or a script, at once."""
+    waiting, in one batch); in a notebook or a script, or once the page is on screen, at
+    once."""
     doc = pn.state.curdoc
     if doc is None or doc.session_context is None:
+        callback()
+        return
+    if doc in _WAITING and _WAITING[doc] is None:
         callback()
         return
     waiting = _WAITING.get(doc)
@@ -34,7 +40,8 @@ def after_first_render(callback: Callable[[], None]) -> None:
         waiting = _WAITING[doc] = []
 
         def run_all() -> None:
-            callbacks = _WAITING.pop(doc, [])
+            callbacks = _WAITING.get(doc) or []
+            _WAITING[doc] = None
             with hold():
                 for each in callbacks:
                     each()

@@ -68,7 +68,10 @@ class QueryPanel(pn.viewable.Viewer):
             css_classes=["wb-query-error"],
             visible=pn.bind(bool, state.param.error),
         )
-        self.summary = TextPane(pn.bind(_summary_html, facets), css_classes=["wb-match-count"])
+        counting = state.param.counting
+        self.summary = TextPane(
+            pn.bind(_summary_html, facets, counting), css_classes=["wb-match-count"]
+        )
         self.label_field = pn.widgets.Select(
             label="Label field",
             options=[ALL_FIELDS, *self.state.fields],
@@ -99,7 +102,8 @@ class QueryPanel(pn.viewable.Viewer):
         # Count bars a click adds to the filter (or takes out of it).
         self.label_bars = FacetBars(
             rows_json=pn.bind(_label_bars, facets, query.param.label_field, query.param.labels),
-            empty_text="no labels", css_classes=["wb-label-counts"],
+            empty_text=pn.bind(_empty_text, counting, "no labels"),
+            css_classes=["wb-label-counts"],
         )  # fmt: skip
         self.label_bars.on_pick(lambda v: query.param.update(labels=toggled(query.labels, v)))
         self.tag_bars = FacetBars(
@@ -264,7 +268,13 @@ def _tag_options(facets: Facets, tags: list[str]) -> dict[str, str]:
     return counted_options(facets.tags, tags)
 
 
-def _summary_html(facets: Facets) -> Html:
+def _empty_text(counting: bool, none: str) -> str:
+    return "counting…" if counting else none
+
+
+def _summary_html(facets: Facets, counting: bool = False) -> Html:
+    if counting:  # the counts shown would be the last query's, or none yet
+        return html('<span class="wb-counting">Counting the matches…</span>')
     return html(
         "<b>{}</b> {} in <b>{}</b> {} {}",
         facets.frames,

@@ -12,7 +12,7 @@ the action pool when served (workbench.ui.background).
 from __future__ import annotations
 
 import dataclasses
-import time
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from workbench.ui.marks import Marks, tile_marks
 from workbench.ui.media import InlineMediaUrls, MediaUrls
 from workbench.ui.query_state import QUERY_PARAMS, QueryState
 from workbench.ui.selection import Pick, Selection, SelectionBuilder, click_range
+from workbench.ui.shared import kept_read, served_session, shared_read
 from workbench.ui.tiles import context_tiles, frame_tiles
 from workbench.ui.wording import plural
 
@@ -62,6 +63,7 @@ class WorkbenchState(param.Parameterized):
     tiles = param.List(default=[], doc="This page's tile dicts (see workbench.ui.tiles).")
     error = param.String(default="", doc="Why the last query failed; empty when it ran.")
     facets = param.ClassSelector(class_=Facets, default=Facets(), instantiate=False)
+    counting = param.Boolean(default=False, doc="The facets of the query are being counted.")
     fields = param.List(default=[], doc="Label fields in the catalog.")
     visible_fields = param.List(default=[], doc="Label fields the viewer draws.")
     selection = param.ClassSelector(class_=Selection, default=Selection(), instantiate=False)
@@ -113,7 +115,11 @@ class WorkbenchState(param.Parameterized):
         self._marks_wanted = 0
         self._closed_by_query = False  # the viewer was emptied because nothing matched
         self.query.param.watch(self._on_query, list(QUERY_PARAMS))
-        self.fields = View(catalog).fields()
+        # A served session's reads that do not depend on it are shared (workbench.ui.shared).
+        self.served = served_session()
+        self.fields = shared_read(
+            catalog, ("fields",), lambda: View(catalog).fields(), served=self.served
+        )
         self.visible_fields = list(self.fields)
         self.saved_views = [v.name for v in self.service.get_saved_views()]
         self._numeric_keys_asked = False
@@ -211,25 +217,41 @@ class WorkbenchState(param.Parameterized):
         # (a second query right after the first) is never counted at all.
         pause = _served_pause()
 
+        key = ("facets", self._query_key(), field_name, tuple(numeric))
+        known = kept_read(self.catalog, key, served=self.served)
+        if isinstance(known, Facets):  # counted for another session: no wait, no message
+            self.param.update(facets=known, counting=False)
+            return
+        self.counting = True
+
         def current() -> bool:
             return wanted == self._facets_wanted
 
         def show(facets: Facets | None) -> None:
             if facets is not None and current():
-                self.facets = facets
+                self.param.update(facets=facets, counting=False)
 
         def failed(exc: WorkbenchError) -> None:
             if current():
-                self.error = str(exc)
+                self.param.update(error=str(exc), counting=False)
+
+        def counted() -> Facets:
+            return compute_facets(view, field_name, current, numeric)
+
+        served, catalog = self.served, self.catalog
 
         def count() -> Facets | None:
-            time.sleep(pause)
             try:
-                return compute_facets(view, field_name, current, numeric)
+                return shared_read(catalog, key, counted, served=served)
             except Outdated:
                 return None
 
-        run_in_background(count, show, failed)
+        run_in_background(count, show, failed, delay=pause)
+
+    def _query_key(self) -> tuple[object, ...]:
+        """The query as a value: what shared reads of the same query agree on."""
+        values = {name: getattr(self.query, name) for name in QUERY_PARAMS}
+        return (json.dumps(values, sort_keys=True, default=repr),)
 
     def load_numeric_keys(self) -> None:
         """Find the numeric keys, once (in the background when served), when the range
@@ -251,13 +273,22 @@ class WorkbenchState(param.Parameterized):
         run_in_background(lambda: numeric_keys(View(self.catalog)), found, failed)
 
     def _load_page(self, count: bool, page: int | None = None) -> None:
-        view = self.view
-        contexts = self.mode == "contexts"
-        total = (view.count_contexts() if contexts else view.count()) if count else self.total
-        pages = max(1, -(-total // self.page_size))
-        page = min(self.page if page is None else page, pages - 1)
-        build = context_tiles if contexts else frame_tiles
-        tiles = build(view, page * self.page_size, self.page_size, self.media)
+        view, asked = self.view, self.page if page is None else page
+        contexts, size, media = self.mode == "contexts", self.page_size, self.media
+
+        def read() -> tuple[int, int, list[dict[str, Any]]]:
+            total = (view.count_contexts() if contexts else view.count()) if count else self.total
+            pages = max(1, -(-total // size))
+            at = min(asked, pages - 1)
+            build = context_tiles if contexts else frame_tiles
+            return total, at, build(view, at * size, size, media)
+
+        if count:  # a query's first read: the same for every session (the media's URLs too)
+            key = ("page", self._query_key(), self.mode, size, asked, id(media))
+            total, page, tiles = shared_read(self.catalog, key, read, served=self.served)
+            tiles = list(tiles)
+        else:
+            total, page, tiles = read()
         self._shown_page = page  # `_on_page` then knows this page is read already
         self.param.update(total=total, page=page, tiles=tiles)
         self._mark_selected()
@@ -281,12 +312,11 @@ class WorkbenchState(param.Parameterized):
                 self.tile_marks = {}
 
         def read() -> Marks | None:
-            time.sleep(pause)
             if wanted != self._marks_wanted:
                 return None  # another page is on screen already
             return tile_marks(view, service, tiles, mode)
 
-        run_in_background(read, show, failed)
+        run_in_background(read, show, failed, delay=pause)
 
     def _on_query(self, *events: param.parameterized.Event) -> None:
         self.refresh(first_page=True)

@@ -26,6 +26,7 @@ from workbench.ui.frame_view import (
     batch_json,
     frame_content,
     frame_json,
+    tips_json,
 )
 from workbench.ui.glyphs import Badge, SourceGlyphs, frame_glyphs
 from workbench.ui.masks import MaskPainter
@@ -101,7 +102,9 @@ class FrameViewer(pn.viewable.Viewer):
         # the server follows it once a batch, with a frame the page does not draw again.
         self._following = False
         self._batches = 0
+        self._tips = 0
         self.canvas.on_more = self.more
+        self.canvas.on_tips = self.tips
         self.state.context.param.watch(self._draw, ["frame"])
         self.state.param.watch(self._draw, ["visible_fields", "outcome_key"])
         self.display.param.watch(self._draw, ["hidden_classes", "opacity", "label_text"])
@@ -192,11 +195,24 @@ class FrameViewer(pn.viewable.Viewer):
             for index, record in zip(positions, context.records(positions), strict=False):
                 frame_id = str(record.get("id", ""))
                 views, badges = self._look(record)
-                batch.append(
-                    frame_content(frame_id, views, badges, self._position(index, frame_id))
-                )
+                position = self._position(index, frame_id)
+                # Without hover rows (half of a frame's JSON): asked for on hover (`tips`).
+                batch.append(frame_content(frame_id, views, badges, position, hover=False))
             self._batches += 1
             self.canvas.batch_json = batch_json(self._batches, batch)
+
+    def tips(self, frame_id: str) -> None:
+        """The hover rows of a frame of the open context drawn from the page's buffer (the
+        mouse is over one of its ROIs), as one message; another context's frame is
+        ignored."""
+        context = self.state.context
+        if frame_id not in context.frame_ids:
+            return
+        position = context.frame_ids.index(frame_id)
+        for record in context.records([position]):
+            views, _ = self._look(record)
+            self._tips += 1
+            self.canvas.tips_json = tips_json(self._tips, frame_id, views)
 
     def _resize(self, *events: param.parameterized.Event) -> None:
         for view in self.views:

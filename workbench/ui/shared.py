@@ -1,0 +1,80 @@
+"""Reads that do not depend on the session, shared by the sessions of a served catalog.
+
+Every browser session of a served app starts on the same screen: the catalog's label fields,
+the first page of tiles of the empty query and its facets. At 10M frames those reads cost a
+few hundred milliseconds of CPU per page load; the answers only change when the catalog
+does. They are kept per catalog, keyed by the catalog's version (`Catalog.generation`, which
+every write through the catalog moves on, a lake catalog's refresh included), so a write
+makes every later read ask the catalog again.
+
+Only served sessions share: in a notebook or a script each app reads the catalog itself (a
+test may change the catalog by other means between two apps).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
+
+import panel as pn
+
+if TYPE_CHECKING:
+    from workbench.store.catalog import Catalog
+
+# Answers kept per catalog (of its current version): the empty query's and those of a few
+# queries sessions start from (saved views, links), not every query anybody typed.
+MAX_ENTRIES = 32
+
+_LOCK = threading.Lock()
+_KEPT: WeakKeyDictionary[Catalog, tuple[int, dict[Hashable, object]]] = WeakKeyDictionary()
+
+
+def catalog_version(catalog: Catalog) -> int:
+    """The catalog's version: moves on with every write (a lake catalog first looks whether
+    its tables moved on, as its cursors do)."""
+    catalog.refresh_lake(force=False)
+    return int(getattr(catalog, "generation", 0))
+
+
+def shared_read[T](catalog: Catalog, key: Hashable, read: Callable[[], T], *, served: bool) -> T:
+    """`read()`, or its answer for `key` kept from another session at the catalog's current
+    version. `served`: whether the caller is a served session (else it reads, keeps
+    nothing). Safe from any thread: two sessions asking at once may both read."""
+    if not served:
+        return read()
+    version = catalog_version(catalog)
+    with _LOCK:
+        kept_version, entries = _KEPT.get(catalog, (version, {}))
+        if kept_version == version and key in entries:
+            return entries[key]  # type: ignore[return-value]
+    value = read()
+    if catalog_version(catalog) != version:  # a write meanwhile: the answer may be older
+        return value
+    with _LOCK:
+        kept_version, entries = _KEPT.get(catalog, (version, {}))
+        if kept_version != version:
+            entries = {}
+        if len(entries) >= MAX_ENTRIES:
+            entries.pop(next(iter(entries)))
+        entries[key] = value
+        _KEPT[catalog] = (version, entries)
+    return value
+
+
+def kept_read(catalog: Catalog, key: Hashable, *, served: bool) -> object | None:
+    """The answer kept for `key` at the catalog's current version, None when there is none
+    (or the caller is not served)."""
+    if not served:
+        return None
+    version = catalog_version(catalog)
+    with _LOCK:
+        kept_version, entries = _KEPT.get(catalog, (version, {}))
+        return entries.get(key) if kept_version == version else None
+
+
+def served_session() -> bool:
+    """Whether the code runs for a served session (in its callbacks or its app's build)."""
+    doc = pn.state.curdoc
+    return doc is not None and doc.session_context is not None
