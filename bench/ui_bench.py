@@ -17,6 +17,8 @@ driven by playwright, and measures what a person waits for:
   query         new WHERE applied until the page of tiles is redrawn              (< 300 ms)
   page          next/previous page until the tiles are redrawn                    (< 300 ms)
   frame_step    player next/previous until the viewer has drawn the new frame      (< 100 ms)
+  frame_step_page  the same in the page's own clock (from the click's pointerdown, without
+                playwright's wait for the button to be still and its round trips)
   playback      frames drawn per second while playing a context (from pressing play until
                 it stops at the context's last frame, at most 4 s), against the footage's
                 own rate (the player's); target: the footage's rate (up to 30)
@@ -67,6 +69,7 @@ TARGETS_MS = {
     "query": 300.0,
     "page": 300.0,
     "frame_step": 100.0,
+    "frame_step_page": 100.0,
 }
 PLAYBACK_SECONDS = 4.0
 # Playback keeps up when it draws at least this share of the footage's frames.
@@ -129,6 +132,22 @@ window.__wb = {
     // The label moved on, and the viewer has drawn the frame it names.
     return this.idle() && this.text('.wb-frame-label') !== before
       && this.viewer()?.frame === this.labelFrame();
+  },
+  armStep(before) {
+    // A frame step in the page's own clock: from the click's pointerdown until stepped(),
+    // then two animation frames (painted); in window.__wbStepMs.
+    window.__wbStepMs = null;
+    let start = null;
+    document.addEventListener('pointerdown', () => { start = performance.now(); },
+                              {capture: true, once: true});
+    const poll = () => {
+      if (start !== null && this.stepped(before)) {
+        requestAnimationFrame(() => requestAnimationFrame(() => {
+          window.__wbStepMs = performance.now() - start;
+        }));
+      } else requestAnimationFrame(poll);
+    };
+    requestAnimationFrame(poll);
   },
   playerModel() {
     // The play controls' properties: a component of our own keeps them in its `data`.
@@ -410,14 +429,16 @@ class Session:
         self.wait("() => __wb.idle()")
         return counted["changes"] / counted["seconds"], footage, cpu
 
-    def timed_frame_step(self, button: str) -> Timing:
+    def timed_frame_step(self, button: str) -> tuple[Timing, Timing]:
         """From clicking the player's button until the viewer has drawn the frame the label
-        names (its picture decoded) and Bokeh is idle."""
-        return self.timed(
-            lambda: self.click(f"{button} button"),
-            "(t) => __wb.stepped(t)",
-            self.page.evaluate("() => __wb.text('.wb-frame-label')"),
-        )
+        names (its picture decoded) and Bokeh is idle: wall (with playwright's click, which
+        waits two animation frames for the button to be still, and its round trips), and
+        in the page's own clock from the pointerdown."""
+        before = self.page.evaluate("() => __wb.text('.wb-frame-label')")
+        self.page.evaluate("(t) => __wb.armStep(t)", before)
+        wall = self.timed(lambda: self.click(f"{button} button"), "(t) => __wb.stepped(t)", before)
+        self.page.wait_for_function("() => window.__wbStepMs !== null", timeout=TIMEOUT_MS)
+        return wall, Timing(float(self.page.evaluate("() => window.__wbStepMs")), None)
 
 
 def run(url: str, server_pid: int | None, figures: Figures, queries: tuple[str, str]) -> None:
@@ -467,7 +488,9 @@ def _one_session(session: Session, figures: Figures, queries: tuple[str, str]) -
         figures.add("page", session.timed_grid_change(lambda b=button: session.click(b)))
     session.open_first_tile()
     for button in (".wb-next", ".wb-prev", ".wb-next", ".wb-prev"):
-        figures.add("frame_step", session.timed_frame_step(button))
+        wall, in_page = session.timed_frame_step(button)
+        figures.add("frame_step", wall)
+        figures.add("frame_step_page", in_page)
     drawn, footage, cpu = session.playback()
     figures.playback.append((round(drawn, 2), round(footage, 2)))
     if cpu is not None:

@@ -243,3 +243,59 @@ def test_a_step_is_one_message_and_the_page_follows_the_drawn_frame(page: Any):
     # a key steps back
     page.keyboard.press("ArrowLeft")
     expect(page.locator(".wb-frame-label").first).to_have_text("frame 4 / 5 · ctx-0/f3")
+
+
+def test_a_step_to_a_frame_held_in_the_page_is_drawn_before_the_server_answers(
+    browser: Any, server: Any
+):
+    """The server's frame carries its neighbours: a click on frame ▶ / ◀ frame draws the
+    neighbour at once, while the server's messages are held back; once they come, the page
+    shows the server's frame (the same one)."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    held: list[Any] = []
+    gate = {"closed": False}
+    sockets: list[Any] = []  # the page's side of each websocket
+
+    def route(socket: Any) -> None:
+        sockets.append(socket)
+        upstream = socket.connect_to_server()
+
+        def from_server(message: Any) -> None:
+            if gate["closed"]:
+                held.append(message)
+            else:
+                socket.send(message)
+
+        upstream.on_message(from_server)
+
+    try:
+        tab.route_web_socket(re.compile(".*"), route)
+        tab.goto(server.url, wait_until="load")
+        tab.wait_for_selector(".wb-classes-shown")
+        tab.wait_for_function(SETTLED_JS)
+        open_context(tab, "ctx-0")
+        root = tab.locator(".wb-frame-root").first
+        label = tab.locator(".wb-frame-label").first
+        tab.locator(".wb-next button").first.click()
+        expect(root).to_have_attribute("data-frame", "ctx-0/f1")
+        tab.wait_for_function(SETTLED_JS)
+        tab.wait_for_timeout(500)  # the step's answers, and the read-ahead's, have come
+        gate["closed"] = True
+        tab.locator(".wb-next button").first.click()
+        expect(root).to_have_attribute("data-frame", "ctx-0/f2")
+        expect(label).to_have_text("frame 3 / 5 · ctx-0/f2")
+        # one step drawn ahead at most: a second click waits for the server's frame
+        tab.locator(".wb-next button").first.click()
+        tab.wait_for_timeout(300)
+        expect(root).to_have_attribute("data-frame", "ctx-0/f2")
+        while held:  # in the order the server sent them (more may come meanwhile)
+            sockets[-1].send(held.pop(0))
+        gate["closed"] = False
+        expect(root).to_have_attribute("data-frame", "ctx-0/f3")
+        expect(label).to_have_text("frame 4 / 5 · ctx-0/f3")
+        assert errors == []
+    finally:
+        context.close()

@@ -20,6 +20,11 @@
 // empties it; one marked `follow` (the server moving to where the playback is) is not drawn.
 // Played frames come without their ROIs' hover rows (half of a batch); with the mouse over
 // one, the page asks for them (`send_msg({tips: frame})`, answered in `model.tips_json`).
+//
+// A frame from the server also carries its neighbours (`near`: {"-1": frame, "1": frame},
+// without hover rows) when the server has them read: a click on the player's ◀ frame or
+// frame ▶ (elements with the class `wb-step-<channel>`) draws that neighbour at once, and
+// the server's answer to the click (its step's frame_json) is drawn over it when it comes.
 
 const DASH = [6, 3];
 const WAIT_MS = 400; // draw without the picture if it has not come by then
@@ -512,8 +517,26 @@ export function render({ model }) {
     buffer.clear();
     asking = null;
     fromBuffer = false;
+    near = frame.near && typeof frame.near === "object" ? frame.near : null;
     drawFrame(frame);
   }
+
+  // -- a step drawn before the server's answer ----------------------------------------
+  let near = null; // the neighbours of the server's last frame, until one is drawn
+  const stepClass = `wb-step-${String(model.channel)}`;
+
+  function stepClicked(event) {
+    if (near === null) return;
+    const host = event.composedPath().find((node) => node.classList?.contains(stepClass));
+    if (!host) return;
+    const step = host.classList.contains("wb-next") ? "1" : host.classList.contains("wb-prev") ? "-1" : null;
+    const frame = step === null ? undefined : near[step];
+    if (!frame || typeof frame !== "object") return;
+    near = null; // the next neighbours come with the server's frame
+    drawFrame(frame);
+  }
+  document.addEventListener("click", stepClicked, { capture: true });
+  model.on("remove", () => document.removeEventListener("click", stepClicked, { capture: true }));
 
   // The next frames' pictures, fetched and decoded ahead (playback draws them at once).
   function fetchAhead(urls) {
@@ -575,6 +598,7 @@ export function render({ model }) {
     if (frame !== undefined) {
       detail.has = true;
       fromBuffer = true;
+      near = null; // another frame's neighbours
       if (list(model.chosen).length) model.chosen = []; // as a step from the server does
       drawFrame(frame);
     }

@@ -138,8 +138,15 @@ class PlayerView(pn.viewable.Viewer):
         # One component each: Panel keeps every rendering of it (a notebook's copies) in step.
         self.timeline = Timeline(channel=channel)
         self.player = PlayControl(channel=channel, interval=player_interval(ctx.fps))
-        self.prev_button = pn.widgets.Button(label="◀ frame", css_classes=["wb-prev"], width=80)
-        self.next_button = pn.widgets.Button(label="frame ▶", css_classes=["wb-next"], width=80)
+        # The viewer's page draws the frame a click on these steps to at once (frame_view.js,
+        # which finds them by the channel's class), before the server's frame comes.
+        steps = f"wb-step-{channel}"
+        self.prev_button = pn.widgets.Button(
+            label="◀ frame", css_classes=["wb-prev", steps], width=80
+        )
+        self.next_button = pn.widgets.Button(
+            label="frame ▶", css_classes=["wb-next", steps], width=80
+        )
         self.prev_match = pn.widgets.Button(
             label="◀ match", css_classes=["wb-prev-match"], width=80
         )

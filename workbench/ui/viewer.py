@@ -167,8 +167,30 @@ class FrameViewer(pn.viewable.Viewer):
     def _send(self, frame_id: str, **changes: Any) -> None:
         position = self._position(self.state.context.index, frame_id)
         ahead = self.ahead() if self.ahead is not None and frame_id else []
-        payload = frame_json(frame_id, self.views, self.badges, position, ahead, self._following)
+        near = self._near() if frame_id and not self._following else None
+        payload = frame_json(
+            frame_id, self.views, self.badges, position, ahead, self._following, near
+        )
         self.canvas.param.update(frame_json=payload, **changes)
+
+    def _near(self) -> dict[int, dict[str, Any]]:
+        """The previous and next frames, those whose records are read already (the next
+        ones are read ahead, the previous one was shown): the page draws one at once when
+        the player steps to it, before the server's frame comes."""
+        context = self.state.context
+        near = {}
+        for step in (-1, 1):
+            index = context.index + step
+            if not 0 <= index < len(context.frame_ids):
+                continue
+            record = context.loader.peek(context.frame_ids[index])
+            if record is None or not record.get("sources"):
+                continue
+            frame_id = str(record.get("id", ""))
+            views, badges = self._look(record)
+            position = self._position(index, frame_id)
+            near[step] = frame_content(frame_id, views, badges, position, hover=False)
+        return near
 
     def more(self, request: MoreFrames) -> None:
         """Playing in the page: move to the frame the page shows and send it the frames
