@@ -382,7 +382,7 @@ class Catalog:
                 elif self._layout_ready:
                     if layout.sync(con):
                         self.layout_changes += 1
-                    summaries.keep(con)  # the whole catalog's contexts and values
+                    summaries.keep(con, layout.next_frame_key(con))  # the whole catalog's summaries
             except BaseException:
                 con.execute("ROLLBACK")
                 raise

@@ -146,7 +146,7 @@ def summarise_catalog(con: Con) -> None:
     migration to schema version 12), on a catalog whose frames carry context and values
     keys."""
     if layout.has_context_keys(con) and layout.has_values_keys(con):
-        summaries.build(con)
+        summaries.build(con, layout.next_frame_key(con))
 
 
 def _add_values_keys(con: Con) -> None:

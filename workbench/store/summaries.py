@@ -73,19 +73,15 @@ def marked(con: Con) -> int | None:
     return int(rows[0][0]) if rows else None
 
 
-def _next_frame_key(con: Con) -> int:
-    rows = con.execute("SELECT value FROM meta WHERE key = 'next_frame_key'").fetchall()
-    return int(rows[0][0]) if rows else 0
-
-
 def _set_mark(con: Con, value: int) -> None:
     con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [MARK, str(value)])
 
 
-def build(con: Con) -> None:
+def build(con: Con, top: int) -> None:
     """The summaries of every frame, in a transaction of its own on `con` (which holds none):
     the migration to schema version 12, on a catalog whose frames carry context and values
-    keys; again after an interruption, it starts over."""
+    keys (`top`: its next frame key, layout.next_frame_key); again after an interruption, it
+    starts over."""
     con.execute("BEGIN TRANSACTION")
     try:
         for table in (CONTEXTS, VALUES, PENDING):
@@ -96,7 +92,7 @@ def build(con: Con) -> None:
         con.execute(
             f"INSERT INTO {VALUES} SELECT values_key, count(*) FROM frames GROUP BY 1 ORDER BY 1"
         )
-        _set_mark(con, _next_frame_key(con))
+        _set_mark(con, top)
     except BaseException:
         con.execute("ROLLBACK")
         raise
@@ -125,13 +121,13 @@ def remember(con: Con) -> None:
     )
 
 
-def keep(con: Con) -> None:
+def keep(con: Con, top: int) -> None:
     """Bring the summaries up to date with what this transaction wrote (after layout.sync,
-    inside the writer's transaction): nothing to do unless it stored frames or named some."""
+    inside the writer's transaction; `top`: the next frame key, layout.next_frame_key):
+    nothing to do unless it stored frames or named some."""
     mark = marked(con)
     if mark is None:
         return
-    top = _next_frame_key(con)
     named = con.execute(f"SELECT count(*) FROM {PENDING}").fetchall()[0][0]
     if top <= mark and not named:
         return
