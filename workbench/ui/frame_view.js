@@ -47,6 +47,15 @@ function num(value, fallback) {
   return Number.isFinite(n) ? n : fallback;
 }
 
+// A model's JSON text as a value; `fallback` when the text is not JSON.
+function parsed(text, fallback) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fallback;
+  }
+}
+
 function list(value) {
   return Array.isArray(value) ? value : [];
 }
@@ -467,12 +476,7 @@ export function render({ model }) {
   // The hover rows asked for ({frame, sources: [{shapes, lines, points}]}), if that frame
   // is still the one on screen.
   function takeTips() {
-    let found;
-    try {
-      found = JSON.parse(model.tips_json || "{}");
-    } catch {
-      found = {};
-    }
+    const found = parsed(model.tips_json || "{}", {});
     if (String(found.frame ?? "") !== (root.dataset.frame ?? "")) return;
     list(found.sources).forEach((rows, i) => { if (i < onScreen) made[i].setTips(rows); });
   }
@@ -507,12 +511,7 @@ export function render({ model }) {
   }
 
   function draw() {
-    let frame;
-    try {
-      frame = JSON.parse(model.frame_json);
-    } catch {
-      frame = { sources: [] };
-    }
+    const frame = parsed(model.frame_json, { sources: [] });
     if (frame.follow && fromBuffer) return; // the page shows that frame or a later one
     buffer.clear();
     asking = null;
@@ -552,12 +551,7 @@ export function render({ model }) {
   let asking = null; // {to, dir, when}: the frames up to position `to` are asked for
 
   function takeBatch() {
-    let found;
-    try {
-      found = JSON.parse(model.batch_json || "{}");
-    } catch {
-      found = {};
-    }
+    const found = parsed(model.batch_json || "{}", {});
     const frames = list(found.frames);
     for (const frame of frames) {
       const i = Math.trunc(num(frame?.pos?.i, NaN));
@@ -611,13 +605,7 @@ export function render({ model }) {
   model.on("frame_json", draw);
   model.on("batch_json", takeBatch);
   model.on("tips_json", takeTips);
-  const fetchListed = () => {
-    try {
-      fetchAhead(JSON.parse(model.urls_json));
-    } catch {
-      // nothing to fetch
-    }
-  };
+  const fetchListed = () => fetchAhead(parsed(model.urls_json, []));
   model.on("urls_json", fetchListed);
   fetchListed();
   model.on("chosen", () => made.slice(0, onScreen).forEach((v) => v.paint()));
