@@ -47,7 +47,7 @@ from workbench.model.validation import validate_frame
 from workbench.store.arrow import append_rows
 from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
-from workbench.store.layout_insert import insert_keyed, roi_label_keys
+from workbench.store.layout_insert import insert_keyed, keyed_rois
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -347,14 +347,14 @@ class CatalogWriter:
                 con.register("_wb_label_keys", keys)
                 con.register("_wb_label_cleared", gone)
                 try:
-                    touch(con, "SELECT frame_id FROM _wb_label_keys")
+                    touch(con, _NAMED)
                     if gone.num_rows:
                         con.execute(
                             "DELETE FROM rois WHERE field = ? AND frame_id IN "
                             "(SELECT frame_id FROM _wb_label_cleared)",
                             [field_name],
                         )
-                    keyed = rois if self.catalog.lake is not None else _keyed(con, rois)
+                    keyed = rois if self.catalog.lake is not None else keyed_rois(con, rois, _NAMED)
                 finally:
                     con.unregister("_wb_label_keys")
                     con.unregister("_wb_label_cleared")
@@ -505,13 +505,13 @@ class CatalogWriter:
         table = _table(rows, ROI_SCHEMA)
         con.register("_wb_label_keys", keys)
         try:
-            touch(con, "SELECT frame_id FROM _wb_label_keys")
+            touch(con, _NAMED)
             con.execute(
                 "DELETE FROM rois WHERE (frame_id, field) IN "
                 "(SELECT (frame_id, field) FROM _wb_label_keys)"
             )
             if self.catalog.lake is None:
-                table = _keyed(con, table)
+                table = keyed_rois(con, table, _NAMED)
         finally:
             con.unregister("_wb_label_keys")
         append_rows(con, "rois", table)
@@ -544,29 +544,16 @@ class CatalogWriter:
                     )
 
 
+# The frames a label write names (registered as `_wb_label_keys` while it runs).
+_NAMED = "SELECT frame_id FROM _wb_label_keys"
+
+
 def _whole(*tables: pa.Table) -> tuple[pa.Table, ...]:
     """The tables each as one Arrow chunk. The engine stores the rows of each chunk an INSERT
     scans in row groups of their own, so a table of several chunks leaves a part-filled row
     group per chunk; the next checkpoint merges and rewrites such neighbours (it took more
     CPU than the INSERTs, and the most memory of an import, at its close)."""
     return tuple(table.combine_chunks() for table in tables)
-
-
-def _keyed(con: Any, rois: pa.Table) -> pa.Table:
-    """ROI rows of stored frames (among `_wb_label_keys`) with their frame and label keys, as
-    `layout.sync` would give them after the INSERT (which then has only their frames'
-    summaries to compute, not an UPDATE of every new row). A row whose frame is not stored
-    is left without keys, for `sync` to mark as it always has."""
-    if rois.num_rows == 0:
-        return rois
-    stored = con.sql(
-        "SELECT id, frame_key FROM frames WHERE frame_key IS NOT NULL"
-        " AND id IN (SELECT frame_id FROM _wb_label_keys)"
-    ).to_arrow_table()
-    at = pc.index_in(rois["frame_id"], value_set=stored["id"].combine_chunks())
-    frame_keys = pc.take(stored["frame_key"].combine_chunks().cast(pa.int64()), at)
-    keyed = rois.append_column("frame_key", frame_keys)
-    return keyed.append_column("label_key", roi_label_keys(con, rois))
 
 
 def _full_rois(rois: pa.Table) -> pa.Table:

@@ -59,7 +59,7 @@ def insert_keyed(con: Con, frames: pa.Table, sources: pa.Table, rois: pa.Table) 
             con.execute("INSERT INTO sources BY NAME SELECT * FROM _wb_keyed")
     if rois.num_rows:
         keyed = rois.append_column("frame_key", _frame_keys(rois, ids, first))
-        keyed = keyed.append_column("label_key", roi_label_keys(con, rois))
+        keyed = keyed.append_column("label_key", _label_keys(con, rois))
         with registered(con, "_wb_keyed", keyed):
             con.execute("INSERT INTO rois BY NAME SELECT * FROM _wb_keyed")
             mine = "r.frame_key IS NOT NULL"
@@ -97,7 +97,23 @@ def _frame_keys(rows: pa.Table, ids: pa.Array, first: int) -> pa.Array:
     return pc.add(at.cast(pa.int64()), pa.scalar(first, pa.int64()))
 
 
-def roi_label_keys(con: Con, rois: pa.Table) -> pa.Array:
+def keyed_rois(con: Con, rois: pa.Table, frames: str) -> pa.Table:
+    """ROI rows of stored frames (among the ids the SELECT `frames` gives) with their frame
+    and label keys, as `layout.sync` would give them after the INSERT (which then has only
+    their frames' summaries to compute, not an UPDATE of every new row). A row whose frame is
+    not stored is left without keys, for `sync` to mark as it always has."""
+    if rois.num_rows == 0:
+        return rois
+    stored = con.sql(
+        f"SELECT id, frame_key FROM frames WHERE frame_key IS NOT NULL AND id IN ({frames})"
+    ).to_arrow_table()
+    at = pc.index_in(rois["frame_id"], value_set=stored["id"].combine_chunks())
+    frame_keys = pc.take(stored["frame_key"].combine_chunks().cast(pa.int64()), at)
+    keyed = rois.append_column("frame_key", frame_keys)
+    return keyed.append_column("label_key", _label_keys(con, rois))
+
+
+def _label_keys(con: Con, rois: pa.Table) -> pa.Array:
     """Each ROI's label key, adding the (field, label) pairs the catalog has no key for."""
     fields = pc.dictionary_encode(rois["field"].combine_chunks())
     labels = pc.dictionary_encode(rois["label"].combine_chunks())
