@@ -16,9 +16,14 @@ driven by playwright, and measures what a person waits for:
                 filters) are there too and Bokeh is idle; the measures below start then
   query         new WHERE applied until the page of tiles is redrawn              (< 300 ms)
   page          next/previous page until the tiles are redrawn                    (< 300 ms)
-  frame_step    player next/previous until the viewer has drawn the new frame      (< 100 ms)
-  frame_step_page  the same in the page's own clock (from the click's pointerdown, without
-                playwright's wait for the button to be still and its round trips)
+  frame_step    player next/previous until the viewer has drawn the new frame and Bokeh is
+                idle, in wall time: with playwright's click (it waits two animation frames
+                for the button to be still) and its round trips, which a person does not wait for
+  frame_step_paint  the same step from input to paint, in the page's own clock: from the
+                click's event.timeStamp until the first animation frame after the viewer
+                drew the new frame has been painted: what a person sees        (< 100 ms)
+  key_step, key_step_paint      the same for the arrow keys (from the keydown)
+  match_step, match_step_paint  the same for ◀ match / match ▶ (under the WHERE in force)
   playback      frames drawn per second while playing a context (from pressing play until
                 it stops at the context's last frame, at most 4 s), against the footage's
                 own rate (the player's); target: the footage's rate (up to 30)
@@ -69,7 +74,11 @@ TARGETS_MS = {
     "query": 300.0,
     "page": 300.0,
     "frame_step": 100.0,
-    "frame_step_page": 100.0,
+    "frame_step_paint": 100.0,
+    "key_step": 100.0,
+    "key_step_paint": 100.0,
+    "match_step": 100.0,
+    "match_step_paint": 100.0,
 }
 PLAYBACK_SECONDS = 4.0
 # Playback keeps up when it draws at least this share of the footage's frames.
@@ -133,21 +142,29 @@ window.__wb = {
     return this.idle() && this.text('.wb-frame-label') !== before
       && this.viewer()?.frame === this.labelFrame();
   },
-  armStep(before) {
-    // A frame step in the page's own clock: from the click's pointerdown until stepped(),
-    // then two animation frames (painted); in window.__wbStepMs.
-    window.__wbStepMs = null;
+  armPaint(before, type) {
+    // A step from input to paint, in the page's own clock, in window.__wbPaintMs: from the
+    // input event's timeStamp (the click, the keydown) until the first animation frame after
+    // the viewer drew the frame the label names has run and the browser has painted it (a
+    // task queued from that frame's requestAnimationFrame runs after its paint).
+    window.__wbPaintMs = null;
     let start = null;
-    document.addEventListener('pointerdown', () => { start = performance.now(); },
-                              {capture: true, once: true});
-    const poll = () => {
-      if (start !== null && this.stepped(before)) {
-        requestAnimationFrame(() => requestAnimationFrame(() => {
-          window.__wbStepMs = performance.now() - start;
-        }));
-      } else requestAnimationFrame(poll);
-    };
-    requestAnimationFrame(poll);
+    // On the window, capturing: before any of the page's own listeners (the viewer's, on
+    // the document, may draw the step before a later listener hears the event).
+    window.addEventListener(type, (event) => { start = event.timeStamp; },
+                            {capture: true, once: true});
+    const root = this.find('div.wb-frame-root');
+    const observer = new MutationObserver(() => {
+      const label = this.text('.wb-frame-label');
+      if (start === null || label === before || this.viewer()?.frame !== this.labelFrame()) return;
+      observer.disconnect();
+      requestAnimationFrame(() => {
+        const after = new MessageChannel();
+        after.port1.onmessage = () => { window.__wbPaintMs = performance.now() - start; };
+        after.port2.postMessage(null);
+      });
+    });
+    observer.observe(root, {attributes: true, attributeFilter: ['data-drawn']});
   },
   playerModel() {
     // The play controls' properties: a component of our own keeps them in its `data`.
@@ -244,14 +261,14 @@ class Figures:
             f"catalog {self.catalog} ({self.frames or '?'} frames), "
             f"{self.iterations} iteration(s), {self.tiles_per_page} tiles per page, "
             f"paged in {self.page_mode} mode",
-            f"{'measure':<12} {'n':>3} {'median ms':>10} {'max ms':>9} {'target':>8}  ok"
+            f"{'measure':<16} {'n':>3} {'median ms':>10} {'max ms':>9} {'target':>8}  ok"
             f"  {'server CPU ms':>13}",
         ]
         for name, row in self.summary().items():
             ok = "yes" if row["median_ms"] < row["target_ms"] else "NO "
             cpu = row.get("server_cpu_median_ms")
             lines.append(
-                f"{name:<12} {row['n']:>3} {row['median_ms']:>10.1f} "
+                f"{name:<16} {row['n']:>3} {row['median_ms']:>10.1f} "
                 f"{row['max_ms']:>9.1f} {row['target_ms']:>8.0f}  {ok}"
                 f"  {'-' if cpu is None else f'{cpu:.0f}':>13}"
             )
@@ -429,16 +446,40 @@ class Session:
         self.wait("() => __wb.idle()")
         return counted["changes"] / counted["seconds"], footage, cpu
 
-    def timed_frame_step(self, button: str) -> tuple[Timing, Timing]:
-        """From clicking the player's button until the viewer has drawn the frame the label
-        names (its picture decoded) and Bokeh is idle: wall (with playwright's click, which
-        waits two animation frames for the button to be still, and its round trips), and
-        in the page's own clock from the pointerdown."""
+    def timed_frame_step(self, press: Callable[[], None], event: str) -> tuple[Timing, Timing]:
+        """From `press` (a click on a player's button, a key) until the viewer has drawn the
+        frame the label names (its picture decoded) and Bokeh is idle, in wall time (with
+        playwright's waits and round trips); and from the input `event`'s timeStamp until
+        that frame is painted, in the page's own clock (armPaint)."""
         before = self.page.evaluate("() => __wb.text('.wb-frame-label')")
-        self.page.evaluate("(t) => __wb.armStep(t)", before)
-        wall = self.timed(lambda: self.click(f"{button} button"), "(t) => __wb.stepped(t)", before)
-        self.page.wait_for_function("() => window.__wbStepMs !== null", timeout=TIMEOUT_MS)
-        return wall, Timing(float(self.page.evaluate("() => window.__wbStepMs")), None)
+        self.page.evaluate("([t, e]) => __wb.armPaint(t, e)", [before, event])
+        wall = self.timed(press, "(t) => __wb.stepped(t)", before)
+        self.page.wait_for_function("() => window.__wbPaintMs !== null", timeout=TIMEOUT_MS)
+        return wall, Timing(float(self.page.evaluate("() => window.__wbPaintMs")), None)
+
+    def steps(self, figures: Figures) -> None:
+        """Frame steps by the player's buttons, the arrow keys and the match buttons, each
+        forwards and back twice."""
+        presses: list[tuple[str, Callable[[], None], str]] = []
+        for _ in range(2):
+            presses += [
+                ("frame_step", lambda: self.click(".wb-next button"), "click"),
+                ("frame_step", lambda: self.click(".wb-prev button"), "click"),
+            ]
+        for _ in range(2):
+            presses += [
+                ("key_step", lambda: self.page.keyboard.press("ArrowRight"), "keydown"),
+                ("key_step", lambda: self.page.keyboard.press("ArrowLeft"), "keydown"),
+            ]
+        for _ in range(2):
+            presses += [
+                ("match_step", lambda: self.click(".wb-next-match button"), "click"),
+                ("match_step", lambda: self.click(".wb-prev-match button"), "click"),
+            ]
+        for name, press, event in presses:
+            wall, paint = self.timed_frame_step(press, event)
+            figures.add(name, wall)
+            figures.add(f"{name}_paint", paint)
 
 
 def run(url: str, server_pid: int | None, figures: Figures, queries: tuple[str, str]) -> None:
@@ -487,10 +528,7 @@ def _one_session(session: Session, figures: Figures, queries: tuple[str, str]) -
     for button in (".wb-page-next button", ".wb-page-prev button"):
         figures.add("page", session.timed_grid_change(lambda b=button: session.click(b)))
     session.open_first_tile()
-    for button in (".wb-next", ".wb-prev", ".wb-next", ".wb-prev"):
-        wall, in_page = session.timed_frame_step(button)
-        figures.add("frame_step", wall)
-        figures.add("frame_step_page", in_page)
+    session.steps(figures)
     drawn, footage, cpu = session.playback()
     figures.playback.append((round(drawn, 2), round(footage, 2)))
     if cpu is not None:

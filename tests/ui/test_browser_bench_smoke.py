@@ -35,16 +35,20 @@ def test_ui_bench_produces_every_figure(spare_demo_catalog: Path, browser: objec
         "complete",
         "query",
         "page",
-        "frame_step",
-        "frame_step_page",
+        *(
+            f"{step}{kind}"
+            for step in ("frame", "key", "match")
+            for kind in ("_step", "_step_paint")
+        ),
         "interactive_again",
     }
     assert summary["interactive"]["n"] == 1 and summary["complete"]["n"] == 1
     assert summary["interactive_again"]["n"] == 1
     assert summary["query"]["n"] == 2 and summary["page"]["n"] == 2
-    assert summary["frame_step"]["n"] == 4 and summary["frame_step_page"]["n"] == 4
-    # the page's clock leaves playwright's waits and round trips out
-    assert summary["frame_step_page"]["median_ms"] < summary["frame_step"]["median_ms"]
+    for step in ("frame_step", "key_step", "match_step"):
+        assert summary[step]["n"] == 4 and summary[f"{step}_paint"]["n"] == 4
+        # input to paint in the page's clock leaves playwright's waits and round trips out
+        assert summary[f"{step}_paint"]["median_ms"] < summary[step]["median_ms"]
     for row in summary.values():
         assert row["median_ms"] > 0
         assert row.get("server_cpu_median_ms", 0) >= 0  # none in the page's own clock
