@@ -299,3 +299,84 @@ def test_a_step_to_a_frame_held_in_the_page_is_drawn_before_the_server_answers(
         assert errors == []
     finally:
         context.close()
+
+
+def test_arrow_keys_and_match_steps_are_drawn_before_the_server_answers(browser: Any, server: Any):
+    """The arrow keys (shift: to a match) and ◀ match / match ▶ draw the frame they step to
+    from what the page holds, while the server's messages are held back; once those come,
+    the page ends on the server's frame, which is the same one."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    held: list[Any] = []
+    gate = {"closed": False}
+    sockets: list[Any] = []
+
+    def route(socket: Any) -> None:
+        sockets.append(socket)
+        upstream = socket.connect_to_server()
+        upstream.on_message(lambda m: held.append(m) if gate["closed"] else socket.send(m))
+
+    # the server's frame, as the viewer's model holds it
+    server_frame = (
+        "() => JSON.parse([...Bokeh.documents[0].all_models].find((m) =>"
+        " (m.css_classes || []).includes('wb-viewer') && m.data?.frame_json !== undefined)"
+        ".data.frame_json).frame"
+    )
+
+    def step_held(press: Any, frame: str, text: str) -> None:
+        """`press` with the server's messages held: the page draws `frame` at once; then
+        they come, and the server's frame is that one too."""
+        tab.wait_for_function(SETTLED_JS)
+        tab.wait_for_timeout(400)  # the last step's answers, and the read-ahead's, have come
+        drawn = int(root.get_attribute("data-drawn") or 0)
+        gate["closed"] = True
+        press()
+        expect(root).to_have_attribute("data-frame", frame, timeout=5_000)
+        expect(label).to_have_text(text, timeout=5_000)
+        assert tab.evaluate(server_frame) != frame  # the server has not answered yet
+        while held:
+            sockets[-1].send(held.pop(0))
+        gate["closed"] = False
+        tab.wait_for_function(f"() => ({server_frame})() === {json.dumps(frame)}")
+        # the server's frame is drawn over the page's (with its hover rows)
+        deadline = time.monotonic() + 30
+        while int(root.get_attribute("data-drawn") or 0) < drawn + 2:
+            assert time.monotonic() < deadline, "the server's frame was not drawn"
+            tab.wait_for_timeout(50)
+        tab.wait_for_function(SETTLED_JS)
+        expect(root).to_have_attribute("data-frame", frame)
+        expect(label).to_have_text(text)
+
+    try:
+        tab.route_web_socket(re.compile(".*"), route)
+        tab.goto(server.url, wait_until="load")
+        tab.wait_for_selector(".wb-classes-shown")
+        tab.wait_for_function(SETTLED_JS)
+        where = tab.locator(".wb-where input").first
+        where.fill("f.weather = 'rain'")  # the even frames match
+        where.press("Enter")
+        tab.wait_for_function(SETTLED_JS)
+        open_context(tab, "ctx-0")
+        root = tab.locator(".wb-frame-root").first
+        label = tab.locator(".wb-frame-label").first
+        label.click()  # the keys go to the page, not to the WHERE box
+        step_held(lambda: tab.keyboard.press("ArrowRight"), "ctx-0/f1", "frame 2 / 5 · ctx-0/f1")
+        # a match that is the next frame
+        step_held(
+            lambda: tab.keyboard.press("Shift+ArrowRight"), "ctx-0/f2", "frame 3 / 5 · ctx-0/f2"
+        )
+        # a match further off, by the button, and back by the key
+        match_next = tab.locator(".wb-next-match button").first
+        step_held(match_next.click, "ctx-0/f4", "frame 5 / 5 · ctx-0/f4")
+        step_held(
+            lambda: tab.keyboard.press("Shift+ArrowLeft"), "ctx-0/f2", "frame 3 / 5 · ctx-0/f2"
+        )
+        step_held(lambda: tab.keyboard.press("ArrowLeft"), "ctx-0/f1", "frame 2 / 5 · ctx-0/f1")
+        step_held(
+            tab.locator(".wb-prev-match button").first.click, "ctx-0/f0", "frame 1 / 5 · ctx-0/f0"
+        )
+        assert errors == []
+    finally:
+        context.close()

@@ -126,3 +126,49 @@ def _frame_of(app: WorkbenchApp, index: int) -> dict:
     """The open context's frame at `index` as a step draws it."""
     app.state.context.index = index
     return json.loads(app.viewer.canvas.frame_json)
+
+
+def test_a_frame_carries_the_frames_a_step_goes_to(catalog: Catalog):
+    """The viewer's frame carries the previous and next frames and the previous and next
+    matching frames, each as a step there draws it (without hover rows): the page draws a
+    step at once from them (frame_view.js). A match that is a neighbour is sent once."""
+    app = WorkbenchApp(catalog, media=ServedMediaUrls())
+    state, context, canvas = app.state, app.state.context, app.viewer.canvas
+    state.query.where = "f.weather = 'rain'"  # the even frames
+    state.open_tile("ctx-1")
+    assert context.matching == [0, 2, 4] and context.index == 0
+    near = json.loads(canvas.frame_json)["near"]
+    assert set(near) == {"1", "m1"}  # nothing before the first frame
+    assert near["1"]["frame"] == "ctx-1/f1" and near["m1"]["frame"] == "ctx-1/f2"
+    app.player.next_match.clicks += 1  # to f2: what the page drew is what the server draws
+    assert context.index == 2
+    assert _strip(json.loads(canvas.frame_json)) == _strip(near["m1"])
+    near = json.loads(canvas.frame_json)["near"]
+    assert {k: v["frame"] for k, v in near.items()} == {
+        "-1": "ctx-1/f1", "1": "ctx-1/f3", "m-1": "ctx-1/f0", "m1": "ctx-1/f4",
+    }  # fmt: skip
+    assert near["m-1"]["pos"]["t"] == "frame 1 / 5 · ctx-1/f0"
+    assert "hv" not in json.dumps(near)
+    # a match not read yet is read in one query with the step
+    context.loader.clear()
+    queries = context.loader.queries
+    context.index = 1
+    near = json.loads(canvas.frame_json)["near"]
+    assert near["m-1"] == "-1" and near["m1"] == "1"  # the neighbours, sent once
+    assert near["-1"]["frame"] == "ctx-1/f0" and near["1"]["frame"] == "ctx-1/f2"
+    assert context.loader.queries == queries + 1  # the step's own read
+    context.loader.clear()
+    context.index = 3
+    near = json.loads(canvas.frame_json)["near"]
+    assert near["m1"] == "1" and near["m-1"] == "-1"
+    # the matches change (another WHERE) at the same frame: the frame is sent again with
+    # the new ones
+    state.query.where = "f.weather = 'sun'"  # the odd frames
+    assert context.matching == [1, 3] and context.index == 3
+    near = json.loads(canvas.frame_json)["near"]
+    assert near["m-1"]["frame"] == "ctx-1/f1" and "m1" not in near
+
+
+def _strip(frame: dict) -> dict:
+    """A frame's JSON without what only the server's own frame carries."""
+    return {k: v for k, v in _without_hover(frame).items() if k not in ("ahead", "near")}

@@ -21,10 +21,13 @@
 // Played frames come without their ROIs' hover rows (half of a batch); with the mouse over
 // one, the page asks for them (`send_msg({tips: frame})`, answered in `model.tips_json`).
 //
-// A frame from the server also carries its neighbours (`near`: {"-1": frame, "1": frame},
-// without hover rows) when the server has them read: a click on the player's ◀ frame or
-// frame ▶ (elements with the class `wb-step-<channel>`) draws that neighbour at once, and
-// the server's answer to the click (its step's frame_json) is drawn over it when it comes.
+// A frame from the server also carries the frames a step goes to (`near`, without hover
+// rows): the previous and next ("-1", "1") and the previous and next matching ("m-1",
+// "m1"; or the key of the entry holding the same frame). A step in the page draws that
+// frame at once: a click on the player's ◀ match, ◀ frame, frame ▶ or match ▶ (elements
+// with the class `wb-step-<channel>`) or a "wb-step" event for `model.channel` ({step: 1
+// or -1, match}: the arrow keys, workbench/ui/keys.py). The server's answer to the step
+// (its frame_json) is drawn over it when it comes; one step is drawn ahead at most.
 
 const DASH = [6, 3];
 const WAIT_MS = 400; // draw without the picture if it has not come by then
@@ -524,18 +527,34 @@ export function render({ model }) {
   let near = null; // the neighbours of the server's last frame, until one is drawn
   const stepClass = `wb-step-${String(model.channel)}`;
 
+  // The frame a step goes to ("1", "-1", "m1", "m-1"), drawn at once if the server sent it.
+  function stepTo(key) {
+    if (near === null) return;
+    let frame = near[key];
+    if (typeof frame === "string") frame = near[frame]; // the same frame as a neighbour
+    if (!frame || typeof frame !== "object") return;
+    near = null; // the next ones come with the server's frame
+    drawFrame(frame);
+  }
+  const STEPS = [["wb-next-match", "m1"], ["wb-prev-match", "m-1"], ["wb-next", "1"], ["wb-prev", "-1"]];
+
   function stepClicked(event) {
     if (near === null) return;
     const host = event.composedPath().find((node) => node.classList?.contains(stepClass));
-    if (!host) return;
-    const step = host.classList.contains("wb-next") ? "1" : host.classList.contains("wb-prev") ? "-1" : null;
-    const frame = step === null ? undefined : near[step];
-    if (!frame || typeof frame !== "object") return;
-    near = null; // the next neighbours come with the server's frame
-    drawFrame(frame);
+    const found = host && STEPS.find(([name]) => host.classList.contains(name));
+    if (found) stepTo(found[1]);
   }
   document.addEventListener("click", stepClicked, { capture: true });
   model.on("remove", () => document.removeEventListener("click", stepClicked, { capture: true }));
+
+  function stepAsked(event) {
+    const detail = event.detail;
+    if (!detail || detail.channel !== String(model.channel)) return;
+    const step = Math.sign(num(detail.step, 0));
+    if (step) stepTo(`${detail.match ? "m" : ""}${step}`);
+  }
+  document.addEventListener("wb-step", stepAsked);
+  model.on("remove", () => document.removeEventListener("wb-step", stepAsked));
 
   // The next frames' pictures, fetched and decoded ahead (playback draws them at once).
   function fetchAhead(urls) {

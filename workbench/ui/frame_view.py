@@ -165,19 +165,21 @@ def frame_json(
     position: Mapping[str, Any] | None = None,
     ahead: Sequence[str] = (),
     follow: bool = False,
-    near: Mapping[int, Mapping[str, Any]] | None = None,
+    near: Mapping[str, Mapping[str, Any] | str] | None = None,
 ) -> str:
     """The open frame as one string for FrameCanvas.frame_json (`frame_content`).
 
     `follow`: the server moved to where the page's playback is (the page drew the frame
-    from its buffer already, and does not draw it again). `near`: the previous (-1) and
-    next (1) frames (`frame_content`, without hover rows), which the page draws at once on
-    a click of the player's ◀ frame / frame ▶ while the server's step follows."""
+    from its buffer already, and does not draw it again). `near`: the frames a step goes
+    to (`frame_content`, without hover rows; or the key of another entry holding the same
+    frame): the previous ("-1") and next ("1") frames, the previous ("m-1") and next ("m1")
+    matching frames, which the page draws at once on a step (the player's buttons, the
+    arrow keys) while the server's step follows."""
     content = frame_content(frame_id, views, badges, position, ahead)
     if follow:
         content["follow"] = 1
     if near:
-        content["near"] = {str(step): frame for step, frame in near.items()}
+        content["near"] = dict(near)
     return to_json(content)
 
 

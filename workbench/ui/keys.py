@@ -9,6 +9,8 @@
 
 Keys typed into text boxes (the WHERE box, tags) are left alone, except Escape. Each
 rendering of the app listens; the key event's time stamp lets Python act once per press.
+With a `channel` (the viewer's), the arrows also tell the page's viewer of the step (a
+"wb-step" event), which draws the frame at once when it holds it; the server follows.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import panel as pn
+import param
 
 from workbench.ui.modules import ServedModule
 
@@ -26,6 +29,8 @@ KEYS = ("ArrowLeft", "ArrowRight", "Escape", "n", "p", "e", "t", " ")
 class Keys(ServedModule, pn.custom.JSComponent):
     """Sends the shortcut keys to the handlers bound with `on(key, handler)`; a handler
     gets whether shift was held."""
+
+    channel = param.String(default="", doc="The viewer told of the arrows' steps, if any.")
 
     _esm = """
     const KEYS = new Set(["ArrowLeft", "ArrowRight", "Escape", "n", "p", "e", "t", " "]);
@@ -40,6 +45,12 @@ class Keys(ServedModule, pn.custom.JSComponent):
         // A focused button would take space as a click too.
         if (event.key === " " && target && target.tagName === "BUTTON") return;
         event.preventDefault();
+        if (model.channel && (event.key === "ArrowLeft" || event.key === "ArrowRight")) {
+          // The viewer draws the step at once if it holds the frame (frame_view.js).
+          const step = event.key === "ArrowRight" ? 1 : -1;
+          const detail = { channel: String(model.channel), step, match: event.shiftKey };
+          document.dispatchEvent(new CustomEvent("wb-step", { detail }));
+        }
         model.send_msg({ key: event.key, shift: event.shiftKey, at: event.timeStamp });
       };
       document.addEventListener("keydown", onKey);

@@ -138,8 +138,9 @@ class PlayerView(pn.viewable.Viewer):
         # One component each: Panel keeps every rendering of it (a notebook's copies) in step.
         self.timeline = Timeline(channel=channel)
         self.player = PlayControl(channel=channel, interval=player_interval(ctx.fps))
-        # The viewer's page draws the frame a click on these steps to at once (frame_view.js,
-        # which finds them by the channel's class), before the server's frame comes.
+        # The viewer's page draws the frame a click on these (or an arrow key) steps to at
+        # once (frame_view.js, which finds them by the channel's class), before the
+        # server's frame comes.
         steps = f"wb-step-{channel}"
         self.prev_button = pn.widgets.Button(
             label="◀ frame", css_classes=["wb-prev", steps], width=80
@@ -148,13 +149,13 @@ class PlayerView(pn.viewable.Viewer):
             label="frame ▶", css_classes=["wb-next", steps], width=80
         )
         self.prev_match = pn.widgets.Button(
-            label="◀ match", css_classes=["wb-prev-match"], width=80
+            label="◀ match", css_classes=["wb-prev-match", steps], width=80
         )
         self.next_match = pn.widgets.Button(
-            label="match ▶", css_classes=["wb-next-match"], width=80
+            label="match ▶", css_classes=["wb-next-match", steps], width=80
         )
         self.label = FrameLabel(lambda: ctx.position_text, channel=channel, margin=(8, 10))
-        self.keys = Keys()
+        self.keys = Keys(channel=channel if canvas is not None else "")
         self.keys.on("ArrowLeft", lambda shift: self.step(-1, shift))
         self.keys.on("ArrowRight", lambda shift: self.step(1, shift))
         self.keys.on(" ", lambda shift: self.toggle_play())

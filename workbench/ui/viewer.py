@@ -10,6 +10,7 @@ step, whatever the number of kinds of ROIs.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -106,6 +107,8 @@ class FrameViewer(pn.viewable.Viewer):
         self.canvas.on_more = self.more
         self.canvas.on_tips = self.tips
         self.state.context.param.watch(self._draw, ["frame"])
+        # Other matches: the frames ◀ match / match ▶ go to (sent with the frame) change.
+        self.state.context.param.watch(self._rematched, ["matching"])
         self.state.param.watch(self._draw, ["visible_fields", "outcome_key"])
         self.display.param.watch(self._draw, ["hidden_classes", "opacity", "label_text"])
         self.display.param.watch(self._resize, ["expanded"])
@@ -173,23 +176,45 @@ class FrameViewer(pn.viewable.Viewer):
         )
         self.canvas.param.update(frame_json=payload, **changes)
 
-    def _near(self) -> dict[int, dict[str, Any]]:
-        """The previous and next frames, those whose records are read already (the next
-        ones are read ahead, the previous one was shown): the page draws one at once when
-        the player steps to it, before the server's frame comes."""
+    def _near(self) -> dict[str, dict[str, Any] | str]:
+        """The frames a step from here goes to, which the page draws at once when the
+        player steps there (a button or an arrow key), before the server's frame comes:
+        the previous and next frames ("-1", "1"), those whose records are read already (the
+        next ones are read ahead, the previous one was shown), and the previous and next
+        matching frames ("m-1", "m1"; the key of the same frame when it is a neighbour),
+        read here in one query when they are not (a match may be far off)."""
         context = self.state.context
-        near = {}
-        for step in (-1, 1):
-            index = context.index + step
-            if not 0 <= index < len(context.frame_ids):
+        index, count = context.index, len(context.frame_ids)
+        steps: dict[str, int] = {str(s): index + s for s in (-1, 1) if 0 <= index + s < count}
+        matching = context.matching  # positions, in order
+        after, before = bisect_right(matching, index), bisect_left(matching, index)
+        matches = {
+            "m1": matching[after] if after < len(matching) else None,
+            "m-1": matching[before - 1] if before > 0 else None,
+        }
+        missing = [
+            context.frame_ids[i]
+            for i in matches.values()
+            if i is not None and i not in steps.values()
+        ]
+        if missing and any(context.loader.peek(f) is None for f in missing):
+            context.loader.read(missing)
+        near: dict[str, dict[str, Any] | str] = {}
+        for step, at in [*steps.items(), *matches.items()]:
+            if at is None:
                 continue
-            record = context.loader.peek(context.frame_ids[index])
+            same = next((k for k, i in steps.items() if i == at and k in near), None)
+            if same is not None and step.startswith("m"):
+                near[step] = same  # the neighbour's frame, sent once
+                continue
+            record = context.loader.peek(context.frame_ids[at])
             if record is None or not record.get("sources"):
                 continue
             frame_id = str(record.get("id", ""))
             views, badges = self._look(record)
-            position = self._position(index, frame_id)
-            near[step] = frame_content(frame_id, views, badges, position, hover=False)
+            near[step] = frame_content(
+                frame_id, views, badges, self._position(at, frame_id), hover=False
+            )
         return near
 
     def more(self, request: MoreFrames) -> None:
@@ -235,6 +260,13 @@ class FrameViewer(pn.viewable.Viewer):
             views, _ = self._look(record)
             self._tips += 1
             self.canvas.tips_json = tips_json(self._tips, frame_id, views)
+
+    def _rematched(self, *events: param.parameterized.Event) -> None:
+        # Only when the frame held is the one at the position (opening another context
+        # changes the matches before the position and its frame).
+        frame_id, frame = self.state.context.frame_id, self.state.context.frame
+        if self.views and frame_id and frame is not None and str(frame.get("id")) == frame_id:
+            self._send(frame_id)
 
     def _resize(self, *events: param.parameterized.Event) -> None:
         for view in self.views:
