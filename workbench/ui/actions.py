@@ -22,6 +22,7 @@ from workbench.ui.dialogs import (
     SendToAnnotation,
 )
 from workbench.ui.forms import delete_form, invalidate_form, send_form
+from workbench.ui.later import built_when_shown
 from workbench.ui.modal import Modal, placed_when_opened
 from workbench.ui.selection import Selection
 from workbench.ui.state import WorkbenchState
@@ -140,7 +141,9 @@ class ActionsPanel(pn.viewable.Viewer):
             pn.Row(self.view_name, self.save_button),
             pn.Row(self.views, self.open_button),
             pn.Row(self.rename_button, self.delete_button, styles={"flex-wrap": "wrap"}),
-            pn.Row(self.confirm_delete, self.cancel_delete),
+            built_when_shown(
+                pn.Row(self.confirm_delete, self.cancel_delete), self.deleting, "value"
+            ),
             self.message,
             sizing_mode="stretch_width",
         )

@@ -15,6 +15,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import panel as pn
+import param
 from bokeh.document import Document
 from panel.io import hold
 
@@ -60,3 +61,19 @@ def wrapping_row(*objects: Any, **params: Any) -> pn.Column:
     params.setdefault("sizing_mode", "stretch_width")
     params["styles"] = {**styles, **params.get("styles", {})}
     return pn.Column(*objects, **params)
+
+
+def built_when_shown(part: Any, owner: param.Parameterized, name: str) -> pn.Column:
+    """A column that takes `part` the first time `owner.<name>` is set (truthy), and keeps
+    it: a part hidden until then (a confirmation, a dialog in the page) is not built in the
+    browser, nor sent, until someone needs it. Its widgets exist on the server from the
+    start (what they do is bound there); only their models wait."""
+    box = pn.Column(sizing_mode="stretch_width", margin=0)
+
+    def place(*events: param.parameterized.Event) -> None:
+        if getattr(owner, name) and not box.objects:
+            box[:] = [part]
+
+    owner.param.watch(place, [name])
+    place()
+    return box

@@ -170,11 +170,14 @@ class QueryPanel(pn.viewable.Viewer):
 
     def _numbers_card(self) -> pn.Card:
         """The range filters, folded until opened: opening it first finds the numeric keys
-        (unless a saved view's ranges ask for them at once)."""
-        card = _card("Numbers", self.ranges, collapsed=not self.state.query.ranges)
+        and builds them (unless a saved view's ranges ask for them at once)."""
+        # Its content is built in the page when first opened, not with the page.
+        card = _card("Numbers", collapsed=not self.state.query.ranges)
 
         def opened(*events: param.parameterized.Event) -> None:
             if not card.collapsed:
+                if not card.objects:
+                    card[:] = [self.ranges]
                 self.state.load_numeric_keys()
 
         card.param.watch(opened, ["collapsed"])

@@ -21,6 +21,7 @@ from workbench.errors import WorkbenchError
 from workbench.query import View
 from workbench.services import InvalidArgument, MergeReport, RemovalReport
 from workbench.ui.background import run_action
+from workbench.ui.later import built_when_shown
 from workbench.ui.modal import Modal
 from workbench.ui.reports import merge_report_html
 from workbench.ui.text import Html, TextAlert, TextPane, html, text
@@ -340,7 +341,7 @@ class RunsPanel(pn.viewable.Viewer):
         return pn.Column(
             pn.Row(TextPane(html("<b>Annotation runs</b>")), self.refresh_button, self.spinner),
             self.rows,
-            self.dialog,
+            built_when_shown(self.dialog, self.runs, "pending"),
             self.message,
             css_classes=["wb-runs"],
             sizing_mode="stretch_width",
