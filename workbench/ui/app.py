@@ -98,8 +98,6 @@ class WorkbenchApp(pn.viewable.Viewer):
         self.player = PlayerView(self.state.context, self.state.media, self.viewer.canvas)
         if self.player.read_ahead is not None:  # the next pictures come with the frame
             self.viewer.ahead = self.player.read_ahead.urls_due
-        self.sample = SampleView(self.state, self.viewer)
-        self.actions = ActionsPanel(self.state)
         self.actions_bar = ActionsBar(self.state)
         self.runs = RunsState(self.state)
         self.annotator = AnnotatorState(self.state)
@@ -120,10 +118,21 @@ class WorkbenchApp(pn.viewable.Viewer):
         return self._annotator_view
 
     # Made when first shown (served: once the page is on screen), not with the first
-    # document: the runs panel alone cost a third of the app's setup.
+    # document: the runs panel alone cost a third of the app's setup, the sample view's
+    # controls and the actions panel together a quarter of what was left.
     @cached_property
     def runs_panel(self) -> RunsPanel:
         return RunsPanel(self.runs, on_annotate=self.annotate_run)
+
+    @cached_property
+    def sample(self) -> SampleView:
+        """The sample view's controls (above the viewer)."""
+        return SampleView(self.state, self.viewer)
+
+    @cached_property
+    def actions(self) -> ActionsPanel:
+        """Tagging the selection, saved views (the sidebar)."""
+        return ActionsPanel(self.state)
 
     @cached_property
     def analysis(self) -> AnalysisTabs:
@@ -140,6 +149,7 @@ class WorkbenchApp(pn.viewable.Viewer):
 
     def _open_first_tile(self) -> None:
         """Start with something to look at: the first tile open in the viewer."""
+        _ = self.sample  # made first: the viewer's frames carry its title (frames mode)
         if self.state.tiles and self.state.context.context_id is None:
             self.state.open_tile(self.state.tiles[0]["id"])
 

@@ -8,6 +8,7 @@ the query.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 import panel as pn
@@ -90,14 +91,6 @@ class QueryPanel(pn.viewable.Viewer):
             step=0.05,
             css_classes=["wb-confidence"],
         )
-        self.metadata = {key: self._metadata_choice(key) for key in PROMOTED_KEYS}
-        self.tags = CountedChoice.from_param(
-            query.param.tags,
-            label="Tags",
-            options=pn.bind(_tag_options, facets, query.param.tags),
-            css_classes=["wb-tags"],
-        )
-        self.reset_button = pn.widgets.Button(label="Reset filters", css_classes=["wb-reset"])
         self.chips = FilterChips(query)
         # Count bars a click adds to the filter (or takes out of it).
         self.label_bars = FacetBars(
@@ -106,20 +99,12 @@ class QueryPanel(pn.viewable.Viewer):
             css_classes=["wb-label-counts"],
         )  # fmt: skip
         self.label_bars.on_pick(lambda v: query.param.update(labels=toggled(query.labels, v)))
-        self.tag_bars = FacetBars(
-            rows_json=pn.bind(_tag_bars, facets, query.param.tags),
-            empty_text="no tags", css_classes=["wb-tag-counts"],
-        )  # fmt: skip
-        self.tag_bars.on_pick(lambda v: query.param.update(tags=toggled(query.tags, v)))
-        self.metadata_bars = {key: self._metadata_bars(key) for key in PROMOTED_KEYS}
-        self.ranges = RangeFilters(state)
         # Counts of the ROIs' confidence in bins from 0 to 1, as bars drawn by the browser.
         self.histogram = SparkBars(css_classes=["wb-confidence-histogram"])
         self.histogram.set_counts([n for _, _, n in state.facets.confidence])
 
         self.apply_button.on_click(lambda _: self.apply())
         self.where.param.watch(lambda _: self.apply(), ["enter_pressed"])
-        self.reset_button.on_click(lambda _: self.state.query.reset())
         # A query set from Python (or a reopened view) shows in the WHERE box.
         query.param.watch(self._show_where, ["where"])
         # "(all fields)" in the widget is "" in the query; each side writes the other only
@@ -127,6 +112,46 @@ class QueryPanel(pn.viewable.Viewer):
         self.label_field.param.watch(self._pick_field, ["value"])
         query.param.watch(self._show_field, ["label_field"])
         state.param.watch(self._show_histograms, ["facets"])
+
+    # The Metadata, Numbers and Tags cards' widgets and the reset button are made when the
+    # cards are (served: once the page is on screen), not with the first document.
+    @cached_property
+    def metadata(self) -> dict[str, CountedChoice]:
+        return {key: self._metadata_choice(key) for key in PROMOTED_KEYS}
+
+    @cached_property
+    def metadata_bars(self) -> dict[str, FacetBars]:
+        return {key: self._metadata_bars(key) for key in PROMOTED_KEYS}
+
+    @cached_property
+    def tags(self) -> CountedChoice:
+        query = self.state.query
+        return CountedChoice.from_param(
+            query.param.tags,
+            label="Tags",
+            options=pn.bind(_tag_options, self.state.param.facets, query.param.tags),
+            css_classes=["wb-tags"],
+        )
+
+    @cached_property
+    def tag_bars(self) -> FacetBars:
+        query = self.state.query
+        bars = FacetBars(
+            rows_json=pn.bind(_tag_bars, self.state.param.facets, query.param.tags),
+            empty_text="no tags", css_classes=["wb-tag-counts"],
+        )  # fmt: skip
+        bars.on_pick(lambda v: query.param.update(tags=toggled(query.tags, v)))
+        return bars
+
+    @cached_property
+    def ranges(self) -> RangeFilters:
+        return RangeFilters(self.state)
+
+    @cached_property
+    def reset_button(self) -> pn.widgets.Button:
+        button = pn.widgets.Button(label="Reset filters", css_classes=["wb-reset"])
+        button.on_click(lambda _: self.state.query.reset())
+        return button
 
     def _metadata_choice(self, key: str) -> CountedChoice:
         """The choice of one metadata key: its values in the query's `metadata` dict."""
