@@ -12,6 +12,7 @@ from workbench.store.catalog import Catalog
 from workbench.ui.app import WorkbenchApp, create_app
 from workbench.ui.grid import TileGrid
 from workbench.ui.media import ServedMediaUrls
+from workbench.ui.runs import PendingRunAction
 from workbench.ui.selection import Selection
 
 HOOKS = {
@@ -118,3 +119,25 @@ def test_keys_pressed_once_step_once_however_many_renderings_listen(catalog: Cat
     for _ in range(2):  # two renderings receive the same key event
         app.player.keys._handle_msg({"key": "ArrowRight", "shift": False, "at": 1234.5})
     assert app.state.context.index == 1
+
+
+def test_hidden_parts_are_built_in_the_page_when_first_shown(catalog: Catalog):
+    """The runs panel's confirmation, the saved view's delete confirmation and the folded
+    Numbers card's ranges have no models in the page until they are first shown."""
+    app = WorkbenchApp(catalog, media=ServedMediaUrls())
+    layout = pn.panel(app)
+    root = layout.get_root(Document())
+    hidden = {"wb-run-dialog", "wb-confirm-delete-view", "wb-cancel-delete-view", "wb-ranges"}
+    assert not hidden & css_classes(root)
+    assert {"wb-runs", "wb-save-view", "wb-reset"} <= css_classes(root)  # their panels are
+    app.actions.deleting.value = "a view"  # what "Delete view" sets, asking for a yes
+    assert {"wb-confirm-delete-view", "wb-cancel-delete-view"} <= css_classes(root)
+    app.runs.pending = PendingRunAction("delete", "run-1", "Delete run-1?")
+    assert "wb-run-dialog" in css_classes(root)
+    (numbers,) = [c for c in layout.select(pn.Card) if c.title == "Numbers"]
+    assert numbers.collapsed and "wb-ranges" not in css_classes(root)
+    numbers.collapsed = False  # unfolded in the page
+    assert "wb-ranges" in css_classes(root)
+    # once built they stay: hiding them again keeps their models
+    app.actions.deleting.value = ""
+    assert "wb-confirm-delete-view" in css_classes(root)
