@@ -7,8 +7,9 @@ then clicks "frame ▶" / "◀ frame" in turn. For each step it records, in the 
 (no playwright round trips in it), the time from the button's `pointerdown` until the player's
 label names the new frame, Bokeh is idle, the viewer has drawn that frame (when the viewer
 says what it drew) and two animation frames have passed; the websocket messages the server
-sent meanwhile (and their bytes); and Chromium's own counters over the step (CDP
-`Performance.getMetrics`: main-thread task, script, layout and style time). With --loads,
+sent until its frame came (the page may draw a frame it holds before that) and their bytes;
+and Chromium's own counters over the step (CDP `Performance.getMetrics`: main-thread task,
+script, layout and style time). With --loads,
 first loads too (each in a new context): "interactive" in the page's clock and the counters
 up to then.
 """
@@ -141,6 +142,12 @@ def profile(url: str, steps: int, load_count: int = 0, mode: str = "contexts") -
             page.evaluate("() => __step.arm()")
             page.locator(button).first.click()
             in_page = page.evaluate("(b) => __step.wait(b)", before)
+            # The page draws a step to a frame it holds before the server answers: the
+            # step's messages and counters run until the server's frame has come.
+            waited = 0
+            while "frame_json" not in changes and waited < TIMEOUT_MS:
+                page.wait_for_timeout(10)
+                waited += 10
             after = _metrics(cdp)
             rows.append(
                 {
