@@ -83,17 +83,25 @@ class _SceneImport:
         self.by_context: dict[str, dict[int, str]] = {}
         self.by_id: dict[str, tuple[str, int | None]] = {}
         self.contexts: set[str] = set()
+        # Whether a frame has left a place it held since the rows were last stored.
+        self.moved = False
         # Relative local paths in scenes are read from here: the scene file's folder.
         self.base = Path.cwd()
         self._empty = not catalog.has_frames()
 
     # -- what is stored -----------------------------------------------------------------------
-    def forget(self) -> None:
+    def forget(self, keep: Iterable[str] = ()) -> None:
         """Store what is queued and drop what is known of stored frames (read again from the
-        catalog when a scene names them): memory stays flat however large the files."""
+        catalog when a scene names them): memory stays flat however large the files. The
+        frames `keep` (placed, not stored yet) stay known, with their scenes' slots."""
         self.writer.flush()
+        held = {f: place for f in keep if (place := self.by_id.get(f)) is not None}
+        scenes = {context for context, _ in held.values()}
+        slots = {context: self.by_context[context] for context in scenes}
         self.by_context.clear()
         self.by_id.clear()
+        self.by_context.update(slots)
+        self.by_id.update(held)
         con = self.catalog.cursor()
         try:  # asked of the table: the catalog's own answer may predate this import's writes
             self._empty = not con.execute("SELECT 1 FROM frames LIMIT 1").fetchall()
@@ -311,6 +319,7 @@ class _SceneImport:
         )
 
     def _vacate(self, frame_id: str, context: str, index: int | None) -> None:
+        self.moved = True
         self._load_contexts([context])
         if index is not None and self.by_context[context].get(index) == frame_id:
             del self.by_context[context][index]
