@@ -30,6 +30,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from workbench.errors import MediaError, RecordError
 from workbench.ingest._nucleus_columnar import ColumnarScenes
 from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY, export_files
@@ -146,6 +148,25 @@ class _SceneImport:
         )
         for frame_id, context, index in rows:
             self.by_id[frame_id] = (context, index)
+
+    def load_id_column(self, ids: pa.Array) -> None:
+        """`_load_ids` for a column of ids (a batch's): the catalog is asked by a join on
+        them as Arrow rather than a list of Python strings, and only the ids it holds come
+        back (those of a new scene are usually none)."""
+        if self._empty or not len(ids):
+            return
+        con = self.catalog.cursor()
+        try:
+            con.register("_nu_ids", pa.table({"id": ids}))
+            rows = con.execute(
+                "SELECT id, context_id, frame_index FROM frames "
+                "WHERE id IN (SELECT id FROM _nu_ids)"
+            ).fetchall()
+            con.unregister("_nu_ids")
+        finally:
+            con.close()
+        for frame_id, context, index in rows:
+            self.by_id.setdefault(frame_id, (context, index))  # a place known is kept
 
     def _rows(self, query: str, values: list[str]) -> list[tuple[Any, ...]]:
         con = self.catalog.cursor()
