@@ -150,14 +150,16 @@ class _SceneImport:
             self.by_id[frame_id] = (context, index)
 
     def load_id_column(self, ids: pa.Array) -> None:
-        """`_load_ids` for a column of ids (a batch's): the catalog is asked by a join on
-        them as Arrow rather than a list of Python strings, and only the ids it holds come
-        back (those of a new scene are usually none)."""
-        if self._empty or not len(ids):
+        """`_load_ids` for a column of ids (a batch's): those not known yet are looked up by
+        a join on them as Arrow rather than as a list parameter of Python strings."""
+        if self._empty:
+            return
+        wanted = [i for i in ids.to_pylist() if i not in self.by_id]
+        if not wanted:
             return
         con = self.catalog.cursor()
         try:
-            con.register("_nu_ids", pa.table({"id": ids}))
+            con.register("_nu_ids", pa.table({"id": pa.array(wanted, pa.string())}))
             rows = con.execute(
                 "SELECT id, context_id, frame_index FROM frames "
                 "WHERE id IN (SELECT id FROM _nu_ids)"
@@ -166,7 +168,7 @@ class _SceneImport:
         finally:
             con.close()
         for frame_id, context, index in rows:
-            self.by_id.setdefault(frame_id, (context, index))  # a place known is kept
+            self.by_id[frame_id] = (context, index)
 
     def _rows(self, query: str, values: list[str]) -> list[tuple[Any, ...]]:
         con = self.catalog.cursor()
