@@ -99,7 +99,7 @@ class _SceneImport:
         self.writer.flush()
         held = {f: place for f in keep if (place := self.by_id.get(f)) is not None}
         scenes = {context for context, _ in held.values()}
-        slots = {context: self.by_context[context] for context in scenes}
+        slots = {c: self.by_context[c] for c in scenes if c in self.by_context}
         self.by_context.clear()
         self.by_id.clear()
         self.by_context.update(slots)
