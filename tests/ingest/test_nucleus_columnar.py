@@ -13,6 +13,7 @@ import workbench
 from workbench.ingest import _nucleus_columnar
 from workbench.ingest._nucleus_columnar import ColumnarScenes
 from workbench.ingest.nucleus import _SceneImport, import_files, read_scenes
+from workbench.ingest.writer import CatalogWriter, RowBatch
 
 BOM = b"\xef\xbb\xbf"
 
@@ -147,6 +148,65 @@ def test_paths_agree_when_stored_frames_are_read_again(
     monkeypatch.setattr(_nucleus_columnar, "LINES_PER_BATCH", 3)
     monkeypatch.setattr(_nucleus_columnar, "FRAMES_KNOWN", 1)
     _paths_agree(tmp_path, 5, update, refused_ids=False)
+
+
+@pytest.mark.parametrize("update", [False, True])
+def test_paths_agree_when_writes_cut_scenes(
+    tmp_path: Path, update: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes of whole row groups (here 4 frames) cut scenes in two, and what is known of
+    stored frames is dropped after each batch while rows are still held: the same results."""
+    monkeypatch.setattr(_nucleus_columnar, "LINES_PER_BATCH", 3)
+    monkeypatch.setattr(_nucleus_columnar, "FRAMES_KNOWN", 1)
+    monkeypatch.setattr(_nucleus_columnar, "FRAMES_PER_WRITE", 4)
+    _paths_agree(tmp_path, 6, update, refused_ids=False)
+
+
+@pytest.mark.parametrize("update", [False, True])
+def test_writes_are_whole_row_groups(
+    tmp_path: Path, update: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every write but the last stores whole row groups (FRAMES_PER_WRITE frames each),
+    whatever the scenes' sizes and however often what is known is dropped, and the frames keep the file's order;
+    frames moved to other places on an update are stored where they moved."""
+    monkeypatch.setattr(_nucleus_columnar, "LINES_PER_BATCH", 2)
+    monkeypatch.setattr(_nucleus_columnar, "FRAMES_KNOWN", 1)
+    monkeypatch.setattr(_nucleus_columnar, "FRAMES_PER_WRITE", 4)
+    sizes: list[int] = []
+    write_rows = CatalogWriter.write_rows
+
+    def counted(self: CatalogWriter, batch: RowBatch) -> None:
+        sizes.append(batch.frames.num_rows)
+        write_rows(self, batch)
+
+    monkeypatch.setattr(CatalogWriter, "write_rows", counted)
+
+    def scenes(order: list[int]) -> Path:
+        lines = []
+        for s, count in enumerate([3, 5, 2, 7, 1, 4]):
+            frames = [{"reference_id": f"f{s}-{order[f % len(order)] if s == 3 else f}",
+                       "image_location": f"s3://b/{s}/{f}.jpg"} for f in range(count)]  # fmt: skip
+            lines.append(json.dumps({"reference_id": f"s{s}", "frame_rate": 10, "frames": frames}))
+        path = tmp_path / "scenes.ndjson"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        report = import_files(catalog, [scenes(list(range(7)))], progress=False)
+        assert report.ok and report.frames == 22
+        assert all(n % 4 == 0 for n in sizes[:-1]) and sum(sizes) == 22, sizes
+        stored = catalog.sql("SELECT id FROM frames ORDER BY frame_key").fetchall()
+        assert [r[0] for r in stored][:6] == ["f0-0", "f0-1", "f0-2", "f1-0", "f1-1", "f1-2"]
+        if not update:
+            return
+        sizes.clear()  # scene s3's frames trade places
+        again = import_files(catalog, [scenes([6, 5, 4, 3, 2, 1, 0])], progress=False, update=True)
+        assert again.ok, again.errors
+        rows = catalog.sql(
+            "SELECT id, frame_index FROM frames WHERE context_id = 's3' ORDER BY frame_index"
+        ).fetchall()
+        assert [r[0] for r in rows] == [f"f3-{n}" for n in (6, 5, 4, 3, 2, 1, 0)]
+        assert catalog.sql("SELECT count(*) FROM frames").fetchall()[0][0] == 22
 
 
 def _paths_agree(tmp_path: Path, seed: int, update: bool, refused_ids: bool = True) -> None:

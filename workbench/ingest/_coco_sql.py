@@ -106,7 +106,12 @@ SELECT unnest(annotations) AS x, generate_subscripts(annotations, 1) - 1 AS i FR
 ANNOTATIONS = f"""
 CREATE OR REPLACE TEMP TABLE _wb_ann AS
 WITH parsed AS MATERIALIZED (
-    SELECT i, x, try(from_json(x, '{_ANN}')) AS d, {_DEEP} AS deep FROM _wb_items),
+    SELECT i, try(from_json(x, '{_ANN}')) AS d, {_DEEP} AS deep, left(x, 1) = '{{' AS object,
+        length(x) <= {MAX_JSON_FIELD_BYTES // 2} AS small, contains(x, '"id":null') AS id_null,
+        CASE WHEN contains(x, '"keypoints"') OR contains(x, '\\')
+            THEN coalesce((x->'$.keypoints')::VARCHAR, '[]') = '[]' ELSE true END AS no_points,
+        nullif(json_merge_patch(x, '{_ANN_KEYS}')::VARCHAR, '{{}}') AS extra
+    FROM _wb_items),
 valued AS MATERIALIZED (
     SELECT p.*, img.o, img.frame_id, img.width, img.height, c.name, c.name_ok,
         c.supercategory, c.category_json, c.keypoints AS category_keypoints, c.head,
@@ -116,8 +121,7 @@ valued AS MATERIALIZED (
         CASE WHEN is_null(d.segmentation) OR d.segmentation = '[]' THEN NULL
             WHEN starts_with(d.segmentation, '[[') THEN
                 list_transform(from_json(d.segmentation, '["JSON"]'), lambda r: numbers(r))
-            END AS rings,
-        nullif(json_merge_patch(x, '{_ANN_KEYS}')::VARCHAR, '{{}}') AS extra
+            END AS rings
     FROM parsed p
     LEFT JOIN (SELECT key AS image_key, o, frame_id, width, height FROM _wb_images) img
         ON img.image_key = p.d.image_id
@@ -132,7 +136,7 @@ shaped AS (
             AS geometry,
         flatten(rings) AS points
     FROM valued)
-SELECT o, frame_id, i, x, id, name AS label, [name] AS labels,
+SELECT o, frame_id, i, id, name AS label, [name] AS labels,
     TRY_CAST(d.score AS DOUBLE) AS confidence, kind, geometry,
     CASE WHEN box IS NOT NULL THEN box[1]
         ELSE list_min(flatten(list_transform(rings, lambda r: list_slice(r, 1, len(r), 2)))) END
@@ -156,8 +160,8 @@ SELECT o, frame_id, i, x, id, name AS label, [name] AS labels,
         END AS attributes0,
     CASE WHEN d.area IS NULL THEN box[3] * box[4] END AS box_area,
     width, height,
-    coalesce(NOT deep AND left(x, 1) = '{{' AND d IS NOT NULL
-        AND (is_str(d.id) OR is_int(d.id) OR (d.id IS NULL AND NOT contains(x, '"id":null')))
+    coalesce(NOT deep AND object AND d IS NOT NULL
+        AND (is_str(d.id) OR is_int(d.id) OR (d.id IS NULL AND NOT id_null))
         AND CASE WHEN is_str(d.id) THEN text_ok(id, {MAX_ID_LENGTH}) ELSE id IS NOT NULL END
         AND (is_str(d.image_id) OR is_int(d.image_id)) AND frame_id IS NOT NULL
         AND (is_str(d.category_id) OR is_int(d.category_id)) AND name IS NOT NULL
@@ -177,10 +181,7 @@ SELECT o, frame_id, i, x, id, name AS label, [name] AS labels,
         AND (is_null(d.score) OR (is_num(d.score)
              AND TRY_CAST(d.score AS DOUBLE) BETWEEN 0 AND 1))
         AND d.supercategory IS NULL
-        AND CASE WHEN contains(x, '"keypoints"') OR contains(x, '\\')
-            THEN coalesce((x->'$.keypoints')::VARCHAR, '[]') = '[]' ELSE true END
-        AND NOT contains(coalesce(extra, ''), ':null')
-        AND length(x) <= {MAX_JSON_FIELD_BYTES // 2}, false) AS ok
+        AND no_points AND NOT contains(coalesce(extra, ''), ':null') AND small, false) AS ok
 FROM shaped
 """
 

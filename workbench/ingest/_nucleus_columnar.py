@@ -151,9 +151,19 @@ class ColumnarScenes:
                 self.job.writer.reject(RecordError(where, f"not valid JSON: {value}"))
             else:
                 self.job.add(_scene(value) if kind == "text" else value, where)
-        if len(self.job.by_id) >= FRAMES_KNOWN:
+        if len(self.job.by_id) - self._pending.held >= FRAMES_KNOWN:
+            self._forget()
+
+    def _forget(self) -> None:
+        """Drop what is known of stored frames (memory stays flat as files grow). The rows
+        placed but not stored stay held, and their places known, so that the next write is
+        still a whole row group; after a frame has moved since the last write (update=True),
+        the catalog would still show it in its old place, so everything is stored first."""
+        if self.job.moved:
             self.write()
             self.job.forget()
+            return
+        self.job.forget(keep=self._pending.at.keys())
 
     # -- SQL ----------------------------------------------------------------------------------
     def _convert(self) -> tuple[pa.Table | None, dict[int, tuple[str, slice]]]:
@@ -214,7 +224,7 @@ class ColumnarScenes:
         if rows is None or not scenes:
             return
         self.job._load_contexts(context for context, _ in scenes.values())
-        self.job._load_ids(rows["id"].to_pylist())
+        self.job.load_id_column(rows["id"].combine_chunks())
 
     def _place(self, where: str, scene: tuple[str, slice], rows: pa.Table | None) -> None:
         assert rows is not None
@@ -242,10 +252,15 @@ class ColumnarScenes:
         pending.held += len(ids)
         pending.tables.append(part)
         if pending.held >= FRAMES_PER_WRITE:
-            self.write()
+            self.write(whole=True)
 
-    def write(self) -> None:
-        """Store the rows placed so far in one transaction."""
+    def write(self, whole: bool = False) -> None:
+        """Store the rows placed so far in one transaction; with `whole`, only as many as
+        fill whole row groups (FRAMES_PER_WRITE each), the rest held for the next write.
+
+        A write of whole row groups goes to the database file once; a part-filled one goes
+        through the write-ahead log, and the next checkpoint merges it with its neighbours
+        and writes them again."""
         pending, self._pending = self._pending, _Pending()
         if not pending.held:
             return
@@ -254,7 +269,16 @@ class ColumnarScenes:
             keep = np.ones(rows.num_rows, dtype=bool)
             keep[pending.dropped] = False
             rows = rows.filter(pa.array(keep))
-        self.job.writer.write_rows(_batch(rows, self.job.dataset))
+        if whole:
+            cut = rows.num_rows - rows.num_rows % FRAMES_PER_WRITE
+            rest = rows.slice(cut)
+            rows = rows.slice(0, cut)
+            if rest.num_rows:
+                ids = rest["id"].to_pylist()
+                self._pending = _Pending([rest], len(ids), {f: n for n, f in enumerate(ids)})
+        if rows.num_rows:
+            self.job.writer.write_rows(_batch(rows, self.job.dataset))
+        self.job.moved = self.job.moved and self._pending.held > 0
 
 
 def _batch(rows: pa.Table, dataset: str | None) -> RowBatch:

@@ -30,6 +30,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from workbench.errors import MediaError, RecordError
 from workbench.ingest._nucleus_columnar import ColumnarScenes
 from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY, export_files
@@ -83,17 +85,25 @@ class _SceneImport:
         self.by_context: dict[str, dict[int, str]] = {}
         self.by_id: dict[str, tuple[str, int | None]] = {}
         self.contexts: set[str] = set()
+        # Whether a frame has left a place it held since the rows were last stored.
+        self.moved = False
         # Relative local paths in scenes are read from here: the scene file's folder.
         self.base = Path.cwd()
         self._empty = not catalog.has_frames()
 
     # -- what is stored -----------------------------------------------------------------------
-    def forget(self) -> None:
+    def forget(self, keep: Iterable[str] = ()) -> None:
         """Store what is queued and drop what is known of stored frames (read again from the
-        catalog when a scene names them): memory stays flat however large the files."""
+        catalog when a scene names them): memory stays flat however large the files. The
+        frames `keep` (placed, not stored yet) stay known, with their scenes' slots."""
         self.writer.flush()
+        held = {f: place for f in keep if (place := self.by_id.get(f)) is not None}
+        scenes = {context for context, _ in held.values()}
+        slots = {c: self.by_context[c] for c in scenes if c in self.by_context}
         self.by_context.clear()
         self.by_id.clear()
+        self.by_context.update(slots)
+        self.by_id.update(held)
         con = self.catalog.cursor()
         try:  # asked of the table: the catalog's own answer may predate this import's writes
             self._empty = not con.execute("SELECT 1 FROM frames LIMIT 1").fetchall()
@@ -136,6 +146,27 @@ class _SceneImport:
             "SELECT id, context_id, frame_index FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))",
             wanted,
         )
+        for frame_id, context, index in rows:
+            self.by_id[frame_id] = (context, index)
+
+    def load_id_column(self, ids: pa.Array) -> None:
+        """`_load_ids` for a column of ids (a batch's): those not known yet are looked up by
+        a join on them as Arrow rather than as a list parameter of Python strings."""
+        if self._empty:
+            return
+        wanted = [i for i in ids.to_pylist() if i not in self.by_id]
+        if not wanted:
+            return
+        con = self.catalog.cursor()
+        try:
+            con.register("_nu_ids", pa.table({"id": pa.array(wanted, pa.string())}))
+            rows = con.execute(
+                "SELECT id, context_id, frame_index FROM frames "
+                "WHERE id IN (SELECT id FROM _nu_ids)"
+            ).fetchall()
+            con.unregister("_nu_ids")
+        finally:
+            con.close()
         for frame_id, context, index in rows:
             self.by_id[frame_id] = (context, index)
 
@@ -311,6 +342,7 @@ class _SceneImport:
         )
 
     def _vacate(self, frame_id: str, context: str, index: int | None) -> None:
+        self.moved = True
         self._load_contexts([context])
         if index is not None and self.by_context[context].get(index) == frame_id:
             del self.by_context[context][index]
