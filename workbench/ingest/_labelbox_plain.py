@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid as uuidlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -32,8 +32,7 @@ __all__ = ["PlainLine", "plain_lines"]
 _BOX_KEYS = ("left", "top", "width", "height")
 
 
-@dataclass(frozen=True)
-class PlainLine:
+class PlainLine(NamedTuple):
     """A plain box object placed: its keyframes sorted per segment (`numbers`, `values`
     n x 4, `ends` the index of each segment's last keyframe), per frame a segment spans
     whether it was imported, the positions of those (`positions`, segment after segment) and
@@ -244,26 +243,31 @@ def _lines(
     )
     overlapping = np.bincount(line_of_frame[order][twice], minlength=len(kept)) > 0
     ranked = ranked.astype(np.int32)
+    # Each segment's last keyframe counted from its line's first keyframe (Boxes.ends).
+    ends = np.cumsum(sizes) - 1 - np.repeat(key_start, per_line)
+    span_end = span_start + span_of_line
+    bounds = zip(
+        kept.tolist(),
+        overlapping.tolist(),
+        key_start[kept].tolist(),
+        (key_start + line_keyframes)[kept].tolist(),
+        seg_start[kept].tolist(),
+        (seg_start + per_line)[kept].tolist(),
+        span_start.tolist(),
+        span_end.tolist(),
+        before[span_start].tolist(),
+        before[span_end].tolist(),
+        pos_start.tolist(),
+        (pos_start + counts).tolist(),
+        strict=True,
+    )
     out: dict[int, PlainLine] = {}
-    for k, n in enumerate(kept.tolist()):
-        if overlapping[k]:
+    for n, overlaps, ks, ke, es, ee, ss, se, fs, fe, ps, pe in bounds:
+        if overlaps:
             continue
         r = read[n]
-        ks, ke = int(key_start[n]), int(key_start[n] + line_keyframes[n])
-        ss, se = int(span_start[k]), int(span_start[k] + span_of_line[k])
-        ps, pe = int(pos_start[k]), int(pos_start[k] + counts[k])
-        s0 = int(seg_start[n])
         out[r.at] = PlainLine(
-            r.context_id,
-            r.uuid,
-            r.name,
-            r.confidence,
-            r.text,
-            numbers[ks:ke],
-            values[ks:ke],
-            np.cumsum(sizes[s0 : s0 + per_line[n]]) - 1,
-            imported[ss:se],
-            positions[before[ss] : before[se]],
-            ranked[ps:pe],
-        )
+            r.context_id, r.uuid, r.name, r.confidence, r.text, numbers[ks:ke], values[ks:ke],
+            ends[es:ee], imported[ss:se], positions[fs:fe], ranked[ps:pe],
+        )  # fmt: skip
     return out
