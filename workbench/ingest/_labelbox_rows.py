@@ -126,7 +126,8 @@ class VideoIndex:
     lookup: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        self.ids = pa.array(self.video.ids, pa.string())
+        column = self.video.column
+        self.ids = pa.array(self.video.ids, pa.string()) if column is None else column
         self.lookup = self.video.lookup
 
     @cached_property
