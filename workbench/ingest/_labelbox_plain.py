@@ -233,16 +233,8 @@ def _lines(
     np.cumsum(imported, out=before[1:])
     positions = found[imported]
     line_of_frame = np.repeat(np.arange(len(kept)), span_of_line)[imported]
-    order = np.lexsort((positions, line_of_frame))
-    ranked = positions[order]
-    counts = np.bincount(line_of_frame, minlength=len(kept))
+    ranked, counts, overlapping = _ranked(positions, line_of_frame, len(kept))
     pos_start = np.cumsum(counts) - counts
-    twice = np.zeros(len(ranked), dtype=bool)
-    twice[1:] = (ranked[1:] == ranked[:-1]) & (
-        line_of_frame[order][1:] == line_of_frame[order][:-1]
-    )
-    overlapping = np.bincount(line_of_frame[order][twice], minlength=len(kept)) > 0
-    ranked = ranked.astype(np.int32)
     # Each segment's last keyframe counted from its line's first keyframe (Boxes.ends).
     ends = np.cumsum(sizes) - 1 - np.repeat(key_start, per_line)
     span_end = span_start + span_of_line
@@ -271,3 +263,16 @@ def _lines(
             ends[es:ee], imported[ss:se], positions[fs:fe], ranked[ps:pe],
         )  # fmt: skip
     return out
+
+
+def _ranked(
+    positions: np.ndarray, line: np.ndarray, lines: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The positions of each line (`line`: of each position) sorted, line after line, as
+    int32; how many each line has; whether a line has a position twice."""
+    order = np.lexsort((positions, line))
+    ranked, owner = positions[order], line[order]
+    twice = np.zeros(len(ranked), dtype=bool)
+    twice[1:] = (ranked[1:] == ranked[:-1]) & (owner[1:] == owner[:-1])
+    overlapping = np.bincount(owner[twice], minlength=lines) > 0
+    return ranked.astype(np.int32), np.bincount(line, minlength=lines), overlapping
