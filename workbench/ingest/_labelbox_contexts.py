@@ -38,16 +38,19 @@ class Video:
     ids: tuple[str, ...]
     numbered: np.ndarray
     last: int
+    column: pa.Array | None = None  # `ids` as read, an Arrow column
 
     @classmethod
-    def of(cls, ids: Sequence[str], frame_index: np.ndarray | None) -> Video:
+    def of(
+        cls, ids: Sequence[str], frame_index: np.ndarray | None, column: pa.Array | None = None
+    ) -> Video:
         """`frame_index` per frame in order (None when a frame has none)."""
         count = len(ids)
         if count and frame_index is not None:
             numbered = frame_index.astype(np.int64) + 1
         else:
             numbered = np.arange(1, count + 1, dtype=np.int64)
-        return cls(tuple(ids), numbered, int(numbered.max()) if count else 0)
+        return cls(tuple(ids), numbered, int(numbered.max()) if count else 0, column)
 
     @cached_property
     def lookup(self) -> np.ndarray:
@@ -104,7 +107,8 @@ class Contexts:
             con.close()
         contexts = rows["context_id"].combine_chunks()
         starts = np.flatnonzero(changes(contexts)).tolist()
-        ids = rows["id"].to_pylist()
+        column = rows["id"].combine_chunks().cast(pa.string())
+        ids = column.to_pylist()
         indexes = rows["frame_index"].combine_chunks()
         found = dict.fromkeys(wanted, (0, 0))
         for start, end in zip(starts, [*starts[1:], len(ids)], strict=False):
@@ -112,7 +116,9 @@ class Contexts:
         for context_id, (start, end) in found.items():
             index = indexes.slice(start, end - start)
             numbers = None if index.null_count else index.to_numpy(zero_copy_only=False)
-            self._videos[context_id] = Video.of(ids[start:end], numbers)
+            self._videos[context_id] = Video.of(
+                ids[start:end], numbers, column.slice(start, end - start)
+            )
 
     def forget(self) -> None:
         """Drop the frames read so far (read again when named again): memory stays flat."""

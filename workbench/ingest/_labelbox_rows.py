@@ -126,7 +126,8 @@ class VideoIndex:
     lookup: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        self.ids = pa.array(self.video.ids, pa.string())
+        column = self.video.column
+        self.ids = pa.array(self.video.ids, pa.string()) if column is None else column
         self.lookup = self.video.lookup
 
     @cached_property
@@ -200,7 +201,9 @@ def box_rows(
     owner, every = np.zeros(count, dtype=np.int64), np.ones(count, dtype=bool)
     text_at = np.arange(count, dtype=np.int64)
     texts_array = pa.array(texts, pa.string())
-    columns = _Columns([base], owner, every, ring, keyframe[keep], texts_array, text_at, zero)
+    columns = _Columns(
+        [base], owner, every, ring, np.arange(count), keyframe[keep], texts_array, text_at, zero
+    )
     return Rows(columns.table(text_at), positions, int(np.count_nonzero(zero)))
 
 
@@ -275,13 +278,15 @@ def rows_of(videos: list[list[tuple[int, Part]]]) -> Made:
 
 @dataclass
 class _Columns:
-    """Per row of box and answer parts (in part order): its part, whether it is a box, its
-    ring (NaN for answers), keyframe flag, attributes text (an index into `texts`)."""
+    """Per row of box and answer parts (in part order): its part, whether it is a box, the
+    row of its ring in `ring` (the boxes' rings only, n x 8; -1 for answers), keyframe
+    flag, attributes text (an index into `texts`)."""
 
     bases: list[Base]
     owner: np.ndarray
     box: np.ndarray
     ring: np.ndarray
+    ring_at: np.ndarray
     keyframe: np.ndarray
     texts: pa.Array
     text_at: np.ndarray
@@ -291,58 +296,69 @@ class _Columns:
     def of(cls, parts: list[Boxes | Answers], owner: np.ndarray) -> _Columns:
         count = len(owner)
         box = np.zeros(count, dtype=bool)
-        ring = np.full((count, 8), np.nan)
+        ring = np.zeros((0, 8))
+        ring_at = np.full(count, -1, dtype=np.int64)
         keyframe = np.zeros(count, dtype=bool)
         text_at = np.zeros(count, dtype=np.int64)
+        zero = np.zeros(count, dtype=bool)
         is_box = np.array([isinstance(p, Boxes) for p in parts], dtype=bool)
         box = is_box[owner] if count else box
         texts: list[str | None] = []
         boxes = [p for p in parts if isinstance(p, Boxes)]
         if boxes:
-            made, held, is_key = _boxes(boxes)
+            ring, held, is_key = _boxes(boxes)
             at = np.flatnonzero(box)
-            ring[at], keyframe[at] = made, is_key
+            ring_at[at], keyframe[at] = np.arange(len(at)), is_key
             first = np.cumsum([0] + [len(p.texts) for p in boxes[:-1]])
             kept = [p.text_at + n for p, n in zip(boxes, first, strict=True)]
             text_at[at] = np.concatenate(kept)[held]
             texts.extend(t for p in boxes for t in p.texts)
+            x, y, x1, y1 = ring[:, 0], ring[:, 1], ring[:, 2], ring[:, 5]
+            zero[at] = (np.maximum(x, x1) <= np.minimum(x, x1)) | (
+                np.maximum(y, y1) <= np.minimum(y, y1)
+            )
         answers = [p for p in parts if isinstance(p, Answers)]
         if answers:
             first = len(texts) + np.cumsum([0] + [len(p.texts) for p in answers[:-1]])
             held_at = [p.text_at + n for p, n in zip(answers, first, strict=True)]
             text_at[~box] = np.concatenate(held_at)
             texts.extend(t for p in answers for t in p.texts)
-        x, y, x1, y1 = ring[:, 0], ring[:, 1], ring[:, 2], ring[:, 5]
-        flat = (np.maximum(x, x1) <= np.minimum(x, x1)) | (np.maximum(y, y1) <= np.minimum(y, y1))
         bases = [p.base for p in parts]
         return cls(
-            bases, owner, box, ring, keyframe, pa.array(texts, pa.string()), text_at, box & flat
-        )
+            bases, owner, box, ring, ring_at, keyframe, pa.array(texts, pa.string()), text_at,
+            zero,
+        )  # fmt: skip
 
     def table(self, order: np.ndarray) -> pa.Table:
         """The rows in `order`."""
-        box, ring, owner = self.box[order], self.ring[order], self.owner[order]
+        box, owner = self.box[order], self.owner[order]
         count, empty = len(order), ~box
-        rings = ring[box]
+        rings = self.ring[self.ring_at[order][box]]
         inner = pa.ListArray.from_arrays(
             pa.array(np.arange(0, 8 * len(rings) + 1, 8, dtype=np.int32)), pa.array(rings.ravel())
         )
         outer = np.zeros(count + 1, dtype=np.int32)
         np.cumsum(box, out=outer[1:])
         geometry = pa.ListArray.from_arrays(pa.array(outer), inner)
-        x, y, x1, y1 = ring[:, 0], ring[:, 1], ring[:, 2], ring[:, 5]
+        x, y, x1, y1 = rings[:, 0], rings[:, 1], rings[:, 2], rings[:, 5]
         x_min, y_min = np.minimum(x, x1), np.minimum(y, y1)
         x_max, y_max = np.maximum(x, x1), np.maximum(y, y1)
+
+        def column(values: np.ndarray) -> pa.Array:  # a box's value, null for an answer
+            out = np.zeros(count)
+            out[box] = values
+            return pa.array(out, mask=empty)
+
         columns = _constant(self.bases, owner)
         kinds = pa.array(["box", "classification"], pa.string())
         columns.update(
             kind=kinds.take(pa.array(empty.astype(np.int8))),
             geometry=geometry.cast(GEOMETRY),
-            x_min=pa.array(x_min, mask=empty),
-            y_min=pa.array(y_min, mask=empty),
-            x_max=pa.array(x_max, mask=empty),
-            y_max=pa.array(y_max, mask=empty),
-            area=pa.array((x_max - x_min) * (y_max - y_min), mask=empty),
+            x_min=column(x_min),
+            y_min=column(y_min),
+            x_max=column(x_max),
+            y_max=column(y_max),
+            area=column((x_max - x_min) * (y_max - y_min)),
             attributes=self.texts.take(pa.array(self.text_at[order])),
             keyframe=pa.array(self.keyframe[order], mask=empty),
         )

@@ -41,6 +41,7 @@ from workbench.ingest._labelbox_keyframes import (
     parsed_keyframes,
     plain_boxes,
 )
+from workbench.ingest._labelbox_plain import PlainLine, plain_lines
 from workbench.ingest._labelbox_rows import (
     Answers,
     Base,
@@ -61,7 +62,7 @@ from workbench.ingest.writer import CatalogWriter, IngestReport, RowWarnings, _r
 from workbench.model.geometry import box_ring
 from workbench.model.limits import MAX_ROIS_PER_FRAME
 from workbench.model.records import ROI_SCHEMA, Roi
-from workbench.model.validation import WARN_ZERO_AREA, check_id, check_roi
+from workbench.model.validation import WARN_ZERO_AREA, check_id, check_roi, check_text
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -94,6 +95,24 @@ class _Collected:
         if context_id not in self.indexes:
             self.indexes[context_id] = VideoIndex(contexts.video(context_id))
         return self.indexes[context_id]
+
+    def keep_plain(self, line: PlainLine, field_name: str) -> None:
+        """Store a plain box object placed with its chunk (`_labelbox_plain`), as `keep`
+        stores the same line placed alone; its uuid is new to its video."""
+        known = self.tracks[line.context_id]
+        track = known.get(line.uuid, len(known))
+        base = Base(line.uuid, field_name, line.name, line.confidence, track)
+        text_at = np.zeros(len(line.numbers), dtype=np.int64)
+        part = Boxes(
+            base, line.numbers, line.values, [line.text], text_at, line.imported,
+            line.positions, line.ends,
+        )  # fmt: skip
+        self.parts[line.context_id].append((self.lines, part))
+        self.lines += 1
+        self.held += len(line.positions)
+        if len(line.positions):
+            self.taken[line.context_id, line.uuid] = line.taken
+            known.setdefault(line.uuid, track)
 
     def keep(self, context_id: str, roi_id: str, placed: Placed, where: str) -> None:
         """Store one line's ROIs, or none of them if one clashes with an earlier line or with
@@ -145,6 +164,7 @@ def import_files(
     files = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
     contexts = Contexts(catalog, data_rows)
     collected = _Collected()
+    names: set[str] | None = set() if _valid_field(field) else None
     with CatalogWriter(catalog, progress=progress, desc="labelbox import") as writer:
         for path in files:
             lines = tqdm(
@@ -155,8 +175,18 @@ def import_files(
                     c for _, line in chunk if isinstance(line, dict)
                     for c in contexts.candidates(line.get("dataRow"))
                 )  # fmt: skip
-                for where, line in chunk:
+                plain = {} if names is None else plain_lines(
+                    chunk, contexts, collected.indexes, names
+                )  # fmt: skip
+                for at, (where, line) in enumerate(chunk):
                     with writer.record(where):
+                        known = plain.get(at)
+                        if (
+                            known is not None
+                            and (known.context_id, known.uuid) not in collected.taken
+                        ):
+                            collected.keep_plain(known, field)
+                            continue
                         context_id, roi_id, placed = _annotation(
                             line, where, contexts, collected, field
                         )
@@ -166,6 +196,15 @@ def import_files(
                     contexts.forget()
         _write(writer, collected, field)
     return writer.report
+
+
+def _valid_field(field_name: str) -> bool:
+    """Whether ROIs of `field_name` can be stored (the per-line path names the problem)."""
+    try:
+        check_text(field_name, "field", "")
+    except RecordError:
+        return False
+    return True
 
 
 def _chunks(items: Iterable[tuple[str, Any]], size: int) -> Iterator[list[tuple[str, Any]]]:
