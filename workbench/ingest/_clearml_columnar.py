@@ -122,7 +122,7 @@ class NdjsonImport:
             batch = _Batch(path, lines=lines.lines.num_rows)
             for number, problem in lines.problems:
                 batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
-            self.con.register("_wb_lines", lines.lines)
+            self.con.register("_wb_lines", _retyped(lines.lines))
             try:
                 self._convert(batch, base)
             finally:
@@ -231,6 +231,13 @@ class NdjsonImport:
                     [w for b in pending for w in b.warnings],
                 )
             )
+
+
+def _retyped(lines: pa.Table) -> pa.Table:
+    """`lines` with the lines whose typed keys hold another JSON type marked as well."""
+    retyped = pc.match_substring_regex(lines["j"], sql.RETYPED_PATTERN)
+    marked = pc.or_(lines["marked"], retyped)
+    return lines.set_column(lines.schema.get_field_index("marked"), "marked", marked)
 
 
 def _per_record(batch: _Batch, n: int, text: str, base: Path | None) -> None:

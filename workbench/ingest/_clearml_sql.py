@@ -11,7 +11,7 @@ The usual fields (ids, URIs, sizes, timestamps, polygons, confidences, a ROI's s
 parsed typed, once. DuckDB's typed parse is lenient (`true` becomes 1, `"12"` becomes 12, `5`
 becomes "5", a string where a list is expected becomes NULL), the per-record path is not: a
 line where any of those keys holds a value of another JSON type is found by a regular
-expression as the lines are read (PER_RECORD_PATTERN) and goes to the per-record path. The
+expression as the lines are read (RETYPED_PATTERN) and goes to the per-record path. The
 other fields are parsed as JSON text and typed by their first character (a string starts with
 a quote, an object with a brace...).
 """
@@ -104,22 +104,27 @@ def _promoted(key: str) -> tuple[str, str]:
 _CHECKS = [_promoted(k) for k in PROMOTED_KEYS]
 
 # What sends a whole line to the per-record path before it is parsed: an integer of 19 digits
-# or more (beyond what SQL's numbers hold exactly), an escaped UTF-16 surrogate, and a key the
-# SQL parses typed holding a value of another JSON type (at any depth: a key of the same name
-# in metadata counts too), or any key spelled with an escape. Arrow marks the lines holding
-# one as it reads them (`_wb_lines.marked`, _columnar.ndjson_batches).
+# or more (beyond what SQL's numbers hold exactly) or an escaped UTF-16 surrogate. Arrow marks
+# the lines holding one as it reads them (`_wb_lines.marked`, _columnar.ndjson_batches).
+PER_RECORD_PATTERN = r"[0-9]{19}|\\[uU][dD][89a-fA-F]"
+
+# And, found by a second scan (one pattern with the one above and the depth scan's costs twice
+# as much): a key the SQL parses typed holding a value of another JSON type (at any depth: a
+# key of the same name in metadata counts too), or a key spelled with an escape.
 _TEXT = r'"(?:[^"\\]|\\.)*"'  # a JSON string
-_TYPES = [
-    r'"(?:id|context_id|uri|content_type)"\s*:\s*[^"\sn]',  # strings (or null)
-    r'"(?:timestamp|width|height|confidence)"\s*:\s*[^-0-9\sn]',  # numbers
-    r'"(?:timestamp|width|height)"\s*:\s*-?[0-9]+[.eE]',  # integers, not 1.0 or 1e3
-    r'"(?:poly|sources)"\s*:\s*[^\[\sn]',  # lists
-    r'"poly"\s*:\s*\[[^\]]*[^-0-9.eE+,\s\]]',  # of numbers
-    # A ROI's sources: strings (a frame's are objects; one given to a ROI is refused in SQL)
-    rf'"sources"\s*:\s*\[\s*[^\s{{"\]]|"sources"\s*:\s*\[\s*{_TEXT}\s*(?:,\s*{_TEXT}\s*)*,\s*[^\s"]',
-    r'"(?:[^"\\]|\\.)*\\u[0-9a-fA-F]{4}(?:[^"\\]|\\.)*"\s*:',  # a key with an escape
-]
-PER_RECORD_PATTERN = "|".join([r"[0-9]{19}|\\[uU][dD][89a-fA-F]", *_TYPES])
+RETYPED_PATTERN = "|".join(
+    [
+        r'"(?:id|context_id|uri|content_type)"\s*:\s*[^"\sn]',  # strings (or null)
+        r'"(?:timestamp|width|height|confidence)"\s*:\s*[^-0-9\sn]',  # numbers
+        r'"(?:timestamp|width|height)"\s*:\s*-?[0-9]+[.eE]',  # integers, not 1.0 or 1e3
+        r'"(?:poly|sources)"\s*:\s*[^\[\sn]',  # lists
+        r'"poly"\s*:\s*\[[^\]]*[^-0-9.eE+,\s\]]',  # of numbers
+        # A ROI's sources: strings (a frame's are objects; one given to a ROI is refused in SQL)
+        r'"sources"\s*:\s*\[\s*[^\s{"\]]',
+        rf'"sources"\s*:\s*\[\s*{_TEXT}\s*(?:,\s*{_TEXT}\s*)*,\s*[^\s"]',
+        r'\\u[0-9a-fA-F]{4}(?:[^"\\]|\\.)*"\s*:',  # an escape in a key
+    ]
+)
 
 # One row per line: the frame's own values, its sources and ROIs still as lists, and `ok`.
 FRAMES = f"""
