@@ -119,7 +119,8 @@ RETYPED_PATTERN = "|".join(
         r'"(?:timestamp|width|height)"\s*:\s*-?[0-9]+[.eE]',  # integers, not 1.0 or 1e3
         r'"(?:poly|sources)"\s*:\s*[^\[\sn]',  # lists
         r'"poly"\s*:\s*\[[^\]]*[^-0-9.eE+,\s\]]',  # of numbers
-        # A ROI's sources: strings (a frame's are objects; one given to a ROI is refused in SQL)
+        # A ROI's sources: strings (a frame's are objects: a ROI's first source given as one
+        # is refused in SQL, a later one of any other type here)
         r'"sources"\s*:\s*\[\s*[^\s{"\]]',
         rf'"sources"\s*:\s*\[\s*{_TEXT}\s*(?:,\s*{_TEXT}\s*)*,\s*[^\s"]',
         r'\\u[0-9a-fA-F]{4}(?:[^"\\]|\\.)*"\s*:',  # an escape in a key
@@ -247,8 +248,7 @@ valued AS (
             AND r.mask IS NULL AND r.meta IS NULL)
         AND r.labels IS NULL
         AND (r.confidence IS NULL OR r.confidence BETWEEN 0 AND 1)
-        AND NOT coalesce(list_bool_or(list_transform(r.sources,
-            lambda s: starts_with(s, '{{'))), false)
+        AND NOT coalesce(starts_with(r.sources[1], '{{'), false)
         AND is_null(r.mask)
         AND (is_null(r.meta) OR (left(r.meta, 1) = '{{'
              AND length(r.meta) <= {MAX_JSON_FIELD_BYTES // 2})), false) AS raw_ok
