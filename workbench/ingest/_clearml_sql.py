@@ -42,6 +42,8 @@ _KINDS = ", ".join(f"'{k}'" for k in ROI_KINDS)
 MACROS = rf"""
 CREATE MACRO is_str(x) AS coalesce(left(x, 1) = '"', false);
 CREATE MACRO is_int(x) AS coalesce(regexp_full_match(x, '-?[0-9]{{1,18}}'), false);
+CREATE MACRO is_num(x) AS coalesce(
+    regexp_full_match(x, '-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?'), false);
 CREATE MACRO is_null(x) AS x IS NULL OR x = 'null';
 CREATE MACRO text_ok(s, lim) AS coalesce(
     length(s) BETWEEN 1 AND lim AND NOT regexp_matches(s, '{_FORBIDDEN}'), false);
@@ -60,6 +62,9 @@ CREATE MACRO is_strings(x) AS coalesce(
     regexp_full_match(x, '\[("([^"\\]|\\.)*"(,"([^"\\]|\\.)*")*)?\]'), false);
 CREATE MACRO texts_ok(l, lim) AS l IS NOT NULL
     AND coalesce(list_bool_and(list_transform(l, lambda v: text_ok(v, lim))), true);
+CREATE MACRO numbers(x) AS CASE WHEN is_null(x) THEN []::DOUBLE[]
+    WHEN regexp_full_match(x, '\[(-?[0-9][0-9.eE+-]*(,-?[0-9][0-9.eE+-]*)*)?\]')
+    THEN x::DOUBLE[] END;
 CREATE MACRO box_ring(v) AS CASE WHEN len(v) <> 8 THEN false ELSE
     ((v[1] = v[3]) <> (v[2] = v[4])) AND ((v[3] = v[5]) <> (v[4] = v[6]))
     AND ((v[5] = v[7]) <> (v[6] = v[8])) AND ((v[7] = v[1]) <> (v[8] = v[2]))
