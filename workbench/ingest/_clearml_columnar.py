@@ -234,14 +234,14 @@ class NdjsonImport:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        tables = [
+        frames, sources, rois = (
             pa.concat_tables([getattr(b, name) for b in pending]).combine_chunks()
             for name in ("frames", "sources", "rois")
-        ]
+        )
         warnings = [w for b in pending for w in b.warnings]
         del pending
-        self.writer.write_rows(RowBatch(*tables, warnings))
-        del tables
+        self.writer.write_rows(RowBatch(frames, sources, rois, warnings))
+        del frames, sources, rois
         pa.default_memory_pool().release_unused()  # what Arrow's allocator kept of them
 
 
