@@ -6,6 +6,8 @@
     python bench/formats_bench.py --only nucleus labelbox --scale 4   # memory as files grow
     python bench/formats_bench.py --only nucleus labelbox --memory   # peak RSS at 1x and 4x
     python bench/formats_bench.py --only nucleus --memory --factors 1 4 8
+    python bench/formats_bench.py --only clearml --memory --factors 64 --steps import \
+        --keep /tmp/big     # a 10 GB file: its peak RSS and wall time
 
 Four files are generated (values from the row number, so the same scale gives the same
 files): ClearML NDJSON (200,000 frames, 4 ROIs each), a COCO instances file (100,000 images,
@@ -509,11 +511,15 @@ def measure(fmt: str, folder: Path, runs: int, scale: float) -> list[dict[str, A
 
 
 def memory(
-    fmt: str, folder: Path, scale: float, factors: tuple[int, ...] = (1, 4)
+    fmt: str,
+    folder: Path,
+    scale: float,
+    factors: tuple[int, ...] = (1, 4),
+    steps: tuple[str, ...] = ("import", "update", "export"),
 ) -> list[dict[str, Any]]:
-    """Peak RSS of the workbench's first import, update and export at `scale` and at each of
-    `factors` times it: flat memory means a larger file does not take more memory (past the
-    size where a batch is full, which the smallest file may not reach)."""
+    """Peak RSS of the workbench's first import, update and export (or those of `steps`) at
+    `scale` and at each of `factors` times it: flat memory means a larger file does not take
+    more memory (past the size where a batch is full, which the smallest file may not reach)."""
     rows: list[dict[str, Any]] = []
     for factor in factors:
         count = max(1, round(FULL[fmt] * scale * factor))
@@ -531,13 +537,20 @@ def memory(
         size = writers[fmt](file, count)
         row: dict[str, Any] = {"format": fmt, "factor": factor, "mb": file.stat().st_size / 1e6,
                                **size}  # fmt: skip
-        for step in ("import", "update", "export"):
+        for step in steps:
             if step == "export" and fmt not in _EXPORT_SQL:
                 continue
             out = sub / f"export.{'json' if fmt == 'coco' else 'ndjson'}"
             name = "workbench-export" if step == "export" else "workbench-import"
             done = run_child(name, fmt, out if step == "export" else file, db)
             row[f"{step}_rss_mb"], row[f"{step}_cpu_s"] = done["rss_mb"], done["cpu"]
+            row[f"{step}_s"] = done["seconds"]
+            print(
+                f"  memory {fmt} {step:7s} {factor}x ({row['mb']:,.0f} MB, {row['frames']:,} "
+                f"frames): peak RSS {done['rss_mb']:,.0f} MB, {done['seconds']:.1f} s, CPU "
+                f"{done['cpu']:.1f} s",
+                flush=True,
+            )
         rows.append(row)
         shutil.rmtree(sub)
     for step in ("import", "update", "export"):
@@ -575,6 +588,13 @@ def main() -> None:
     parser.add_argument(
         "--factors", type=int, nargs="+", default=[1, 4], help="with --memory: the file sizes"
     )
+    parser.add_argument(
+        "--steps",
+        nargs="+",
+        choices=("import", "update", "export"),
+        default=["import", "update", "export"],
+        help="with --memory: the steps measured (an update and an export follow an import)",
+    )
     args = parser.parse_args()
     if args.command == "child":
         child(args)
@@ -587,7 +607,7 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for fmt in args.only:
             if args.memory:
-                rows.extend(memory(fmt, folder, args.scale, tuple(args.factors)))
+                rows.extend(memory(fmt, folder, args.scale, tuple(args.factors), tuple(args.steps)))
             else:
                 rows.extend(measure(fmt, folder, args.runs, args.scale))
     after = os.getloadavg()

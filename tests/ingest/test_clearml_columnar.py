@@ -279,3 +279,56 @@ def test_file_order_is_kept_across_both_paths(tmp_path: Path) -> None:
         assert clearml.import_files(catalog, [path], progress=False, batch_size=7).ok
         ids = [r[0] for r in catalog.sql("SELECT id FROM frames ORDER BY rowid").fetchall()]
         assert ids == [f["id"] for f in frames]
+
+
+# Values of another JSON type at keys the SQL parses typed (which DuckDB would convert
+# leniently), each in compact and spaced JSON, and keys spelled with escapes.
+_RETYPED = [
+    '{"id": 5, "sources": [{"uri": "s3://b/1.jpg"}]}',
+    '{"id": "f1", "context_id": {"a": 1}}',
+    '{"id": "f2", "timestamp": "12"}',
+    '{"id": "f3", "timestamp": 1e3}',
+    '{"id": "f4", "timestamp": 12.0}',
+    '{"id": "f5", "sources": [{"uri": "a.jpg", "width": true, "height": 4}]}',
+    '{"id": "f6", "sources": [{"uri": 7}]}',
+    '{"id": "f7", "sources": [{"uri": "a.jpg", "content_type": ["x"]}]}',
+    '{"id": "f8", "rois": [{"poly": [1, 2, "3", 4, 5, 6]}]}',
+    '{"id": "f9", "rois": [{"poly": 5}]}',
+    '{"id": "f10", "rois": [{"poly": [[1, 2, 3, 4, 5, 6]]}]}',
+    '{"id": "f11", "rois": [{"poly": [1, 2], "confidence": "0.5"}]}',
+    '{"id": "f12", "rois": [{"poly": [1, 2], "sources": "cam"}]}',
+    '{"id": "f13", "rois": [{"poly": [1, 2], "sources": ["default", 3]}]}',
+    '{"id": "f14", "rois": [{"poly": [1, 2], "sources": [{"id": "default"}]}]}',
+    '{"id": "f15", "rois": [{"poly": [1, 2], "id": false}]}',
+    '{"i\\u0064": 5, "id": "f16"}',
+    '{"id": "f17", "rois": [{"p\\u006fly": [1, "2"]}]}',
+    '{"id": "f18", "meta": {"width": "wide", "id": 3}, "rois": [{"poly": [1, 2]}]}',
+    '{"id": "f19", "sources": [{"uri": "a.jpg", "width": 64, "height": 48}], '
+    '"rois": [{"poly": [1, 2, 9, 2, 9, 7, 1, 7], "confidence": 1, "sources": ["default"]}]}',
+]
+
+
+def test_values_of_another_type_at_typed_keys_take_the_per_record_path(tmp_path: Path) -> None:
+    lines = _RETYPED + [json.dumps(json.loads(line), separators=(",", ":")) for line in _RETYPED]
+    lines = [line.replace('"f', f'"g{n}-f', 1) for n, line in enumerate(lines)]
+    (tmp_path / "f.ndjson").write_text("".join(line + "\n" for line in lines))
+    (tmp_path / "f.json").write_text("[" + ",\n".join(lines) + "]")
+    reports, tables = [], []
+    for name in ("f.ndjson", "f.json"):
+        with workbench.open(tmp_path / f"{name}.duckdb") as catalog:
+            reports.append(clearml.import_files(catalog, [tmp_path / name], progress=False))
+            tables.append([_rows(catalog, t) for t in ("frames", "sources", "rois")])
+    columnar, per_record = reports
+    assert columnar.frames == per_record.frames > 5
+    assert _errors(columnar) == _errors(per_record) and len(columnar.errors) > 5
+    assert columnar.warnings == per_record.warnings
+    assert tables[0] == tables[1]
+    with (
+        workbench.open(tmp_path / "again.duckdb") as catalog,
+        CatalogWriter(catalog, progress=False, unique_ids=True) as writer,
+        NdjsonImport(writer, 1000) as reader,
+    ):
+        reader.read(tmp_path / "f.ndjson", None)
+        # Only f19 twice and f16 compact (json.loads kept its last `id`); f18 is sent on by
+        # its metadata's keys, the other f16 by its escaped key.
+        assert reader.sql_lines == 3

@@ -57,6 +57,12 @@ _SQL_WARNINGS = (
 LINES_PER_CONVERSION = ROWS_PER_WRITE // 3
 
 
+_DROP = (
+    "DROP TABLE IF EXISTS _wb_f; DROP TABLE IF EXISTS _wb_s; DROP TABLE IF EXISTS _wb_sf; "
+    "DROP TABLE IF EXISTS _wb_r; DROP TABLE IF EXISTS _wb_rf; DROP TABLE IF EXISTS _wb_good"
+)
+
+
 @dataclass
 class _Batch:
     """What one batch of lines became: rejections, rows made in Python, warnings."""
@@ -122,7 +128,7 @@ class NdjsonImport:
             batch = _Batch(path, lines=lines.lines.num_rows)
             for number, problem in lines.problems:
                 batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
-            self.con.register("_wb_lines", lines.lines)
+            self.con.register("_wb_lines", _retyped(lines.lines))
             try:
                 self._convert(batch, base)
             finally:
@@ -198,6 +204,9 @@ class NdjsonImport:
             _fetch_items(self.con, sql.ROI_ROWS, "_wb_r", ROI_ROWS),
             _kept(rows_table(batch.rois, ROI_ROWS), python_lines),
         )
+        # The conversion's tables are let go before the rows are stored (a tenth of the
+        # import's memory otherwise held through the write).
+        self.con.execute(_DROP)
         warnings = [
             (kind, where, count)
             for n, kind, where, count in sorted(batch.warnings)
@@ -220,17 +229,27 @@ class NdjsonImport:
             self._write_pending()
 
     def _write_pending(self) -> None:
-        """Store the rows converted so far in one transaction, one statement per table."""
+        """Store the rows converted so far in one transaction, one statement per table (each
+        table one chunk: see writer._whole), the conversions' own tables let go first."""
         pending, self._pending = self._pending, []
-        if pending:
-            self.writer.write_rows(
-                RowBatch(
-                    pa.concat_tables([b.frames for b in pending]),
-                    pa.concat_tables([b.sources for b in pending]),
-                    pa.concat_tables([b.rois for b in pending]),
-                    [w for b in pending for w in b.warnings],
-                )
-            )
+        if not pending:
+            return
+        frames, sources, rois = (
+            pa.concat_tables([getattr(b, name) for b in pending]).combine_chunks()
+            for name in ("frames", "sources", "rois")
+        )
+        warnings = [w for b in pending for w in b.warnings]
+        del pending
+        self.writer.write_rows(RowBatch(frames, sources, rois, warnings))
+        del frames, sources, rois
+        pa.default_memory_pool().release_unused()  # what Arrow's allocator kept of them
+
+
+def _retyped(lines: pa.Table) -> pa.Table:
+    """`lines` with the lines whose typed keys hold another JSON type marked as well."""
+    retyped = pc.match_substring_regex(lines["j"], sql.RETYPED_PATTERN)
+    marked = pc.or_(lines["marked"], retyped)
+    return lines.set_column(lines.schema.get_field_index("marked"), "marked", marked)
 
 
 def _per_record(batch: _Batch, n: int, text: str, base: Path | None) -> None:

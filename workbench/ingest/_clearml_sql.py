@@ -7,9 +7,13 @@ warnings; every other line (a type or value SQL does not take, an error, a rarer
 as multi-ring polygons, masks or source meta) goes to that per-record path, which stores it
 or rejects it with its usual error. Both paths are checked to agree in tests/ingest.
 
-JSON leaves are parsed as JSON text and typed by their first character (a string starts with
-a quote, an object with a brace...): DuckDB's own casts are lenient (`true` becomes 1.0,
-`"12"` becomes 12), the per-record path is not.
+The usual fields (ids, URIs, sizes, timestamps, polygons, confidences, a ROI's sources) are
+parsed typed, once. DuckDB's typed parse is lenient (`true` becomes 1, `"12"` becomes 12, `5`
+becomes "5", a string where a list is expected becomes NULL), the per-record path is not: a
+line where any of those keys holds a value of another JSON type is found by a regular
+expression as the lines are read (RETYPED_PATTERN) and goes to the per-record path. The
+other fields are parsed as JSON text and typed by their first character (a string starts with
+a quote, an object with a brace...).
 """
 
 from __future__ import annotations
@@ -72,18 +76,19 @@ CREATE TEMP TABLE _wb_seen (id VARCHAR);
 """
 
 _SOURCE = (
-    '[{"id":"JSON","uri":"JSON","width":"JSON","height":"JSON","content_type":"JSON",'
-    '"timestamp":"JSON","preview":"JSON","masks":"JSON","meta":"JSON"}]'
+    '[{"id":"VARCHAR","uri":"VARCHAR","width":"BIGINT","height":"BIGINT",'
+    '"content_type":"VARCHAR","timestamp":"BIGINT","preview":"JSON","masks":"JSON",'
+    '"meta":"JSON"}]'
 )
 _ROI = (
-    '[{"id":"JSON","label":"JSON","labels":"JSON","poly":"JSON","confidence":"JSON",'
-    '"sources":"JSON","mask":"JSON","meta":"JSON"}]'
+    '[{"id":"VARCHAR","label":"JSON","labels":"JSON","poly":"DOUBLE[]","confidence":"DOUBLE",'
+    '"sources":"VARCHAR[]","mask":"JSON","meta":"JSON"}]'
 )
 # One parse of the whole line. A `sources` or `rois` that is there but not a list parses as
 # NULL, like one that is missing: a line naming either key whose list did not parse goes to
 # the per-record path (so does, rarely, a line whose ROIs name sources but which has none).
 _FRAME = (
-    '{"id":"JSON","context_id":"JSON","timestamp":"JSON","num_frames":"JSON",'
+    '{"id":"VARCHAR","context_id":"VARCHAR","timestamp":"BIGINT","num_frames":"JSON",'
     '"dataset":"JSON","saved":"JSON","saved_in_version":"JSON","meta":"JSON",'
     f'"sources":{_SOURCE},"rois":{_ROI}}}'
 )
@@ -108,6 +113,25 @@ _CHECKS = [_promoted(k) for k in PROMOTED_KEYS]
 # the lines holding one as it reads them (`_wb_lines.marked`, _columnar.ndjson_batches).
 PER_RECORD_PATTERN = r"[0-9]{19}|\\[uU][dD][89a-fA-F]"
 
+# And, found by a second scan (one pattern with the one above and the depth scan's costs twice
+# as much): a key the SQL parses typed holding a value of another JSON type (at any depth: a
+# key of the same name in metadata counts too), or a key spelled with an escape.
+_TEXT = r'"(?:[^"\\]|\\.)*"'  # a JSON string
+RETYPED_PATTERN = "|".join(
+    [
+        r'"(?:id|context_id|uri|content_type)"\s*:\s*[^"\sn]',  # strings (or null)
+        r'"(?:timestamp|width|height|confidence)"\s*:\s*[^-0-9\sn]',  # numbers
+        r'"(?:timestamp|width|height)"\s*:\s*-?[0-9]+[.eE]',  # integers, not 1.0 or 1e3
+        r'"(?:poly|sources)"\s*:\s*[^\[\sn]',  # lists
+        r'"poly"\s*:\s*\[[^\]]*[^-0-9.eE+,\s\]]',  # of numbers
+        # A ROI's sources: strings (a frame's are objects: a ROI's first source given as one
+        # is refused in SQL, a later one of any other type here)
+        r'"sources"\s*:\s*\[\s*[^\s{"\]]',
+        rf'"sources"\s*:\s*\[\s*{_TEXT}\s*(?:,\s*{_TEXT}\s*)*,\s*[^\s"]',
+        r'\\u[0-9a-fA-F]{4}(?:[^"\\]|\\.)*"\s*:',  # an escape in a key
+    ]
+)
+
 # One row per line: the frame's own values, its sources and ROIs still as lists, and `ok`.
 FRAMES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_f AS
@@ -123,9 +147,9 @@ typed AS (
         (d.dataset->'$.id') AS ds_id, (d.dataset->'$.version') AS ds_version,
         d.sources AS sources, d.rois AS rois
     FROM parsed)
-SELECT n, str_of(d.id) AS id,
-    str_of(d.context_id) AS context_id,
-    int_of(d.timestamp) AS timestamp,
+SELECT n, d.id AS id,
+    d.context_id AS context_id,
+    d.timestamp AS timestamp,
     TRY_CAST(int_of(index_j) AS INTEGER) AS frame_index,
     TRY_CAST(int_of(d.num_frames) AS INTEGER) AS num_frames,
     CASE WHEN str_of(ds_id) <> '' THEN str_of(ds_id) END AS dataset,
@@ -138,9 +162,9 @@ SELECT n, str_of(d.id) AS id,
     {", ".join(f"{value} AS {key}" for key, (_, value) in zip(PROMOTED_KEYS, _CHECKS, strict=True))},
     sources, rois,
     coalesce(parsed_ok
-    AND is_str(d.id) AND text_ok(d.id->>'$', {MAX_ID_LENGTH})
-    AND (is_null(d.context_id) OR (is_str(d.context_id) AND text_ok(d.context_id->>'$', {MAX_ID_LENGTH})))
-    AND opt_int(d.timestamp, -{MAX_TIMESTAMP}, {MAX_TIMESTAMP})
+    AND text_ok(d.id, {MAX_ID_LENGTH})
+    AND (d.context_id IS NULL OR text_ok(d.context_id, {MAX_ID_LENGTH}))
+    AND (d.timestamp IS NULL OR d.timestamp BETWEEN -{MAX_TIMESTAMP} AND {MAX_TIMESTAMP})
     AND opt_int(d.num_frames, 1, {MAX_INT32})
     AND (is_null(d.dataset) OR (left(d.dataset, 1) = '{{' AND opt_text(ds_id)
          AND opt_text(ds_version)) OR d.dataset IN ('{{}}'))
@@ -165,21 +189,21 @@ WITH items AS (
     FROM _wb_f WHERE ok AND len(sources) > 0),
 valued AS (
     SELECT n, frame_id, k, m, s,
-        CASE WHEN is_null(s.id) OR s.id = '""' THEN
+        CASE WHEN s.id IS NULL OR s.id = '' THEN
             CASE WHEN k = 0 THEN 'default' ELSE CAST(k AS VARCHAR) END
-            ELSE str_of(s.id) END AS id,
-        str_of(s.uri) AS uri,
+            ELSE s.id END AS id,
+        s.uri AS uri,
         (s.preview->'$.uri') AS preview_j
     FROM items)
 SELECT n, frame_id, k, m, id, resolved(uri, $base) AS uri,
-    TRY_CAST(int_of(s.width) AS INTEGER) AS width, TRY_CAST(int_of(s.height) AS INTEGER) AS height,
-    str_of(s.content_type) AS content_type, int_of(s.timestamp) AS timestamp,
+    TRY_CAST(s.width AS INTEGER) AS width, TRY_CAST(s.height AS INTEGER) AS height,
+    s.content_type AS content_type, s.timestamp AS timestamp,
     CASE WHEN str_of(preview_j) <> '' THEN resolved(str_of(preview_j), $base) END AS preview_uri,
-    coalesce((is_null(s.id) OR is_str(s.id)) AND text_ok(id, {MAX_ID_LENGTH})
+    coalesce(text_ok(id, {MAX_ID_LENGTH})
     AND uri_ok(uri) AND plain_uri(uri, $base)
-    AND opt_int(s.width, 1, {MAX_INT32}) AND opt_int(s.height, 1, {MAX_INT32})
-    AND (is_null(s.content_type) OR is_str(s.content_type))
-    AND opt_int(s.timestamp, -{MAX_TIMESTAMP}, {MAX_TIMESTAMP})
+    AND (s.width IS NULL OR s.width BETWEEN 1 AND {MAX_INT32})
+    AND (s.height IS NULL OR s.height BETWEEN 1 AND {MAX_INT32})
+    AND (s.timestamp IS NULL OR s.timestamp BETWEEN -{MAX_TIMESTAMP} AND {MAX_TIMESTAMP})
     AND (is_null(s.preview) OR (left(s.preview, 1) = '{{' AND (is_null(preview_j)
          OR str_of(preview_j) = '' OR (uri_ok(str_of(preview_j))
          AND plain_uri(str_of(preview_j), $base)))))
@@ -216,22 +240,20 @@ WITH items AS (
     FROM _wb_f WHERE ok AND len(rois) > 0),
 valued AS (
     SELECT n, frame_id, k,
-        CASE WHEN is_null(r.id) OR r.id = '""' THEN frame_id || ':' || k
-            ELSE str_of(r.id) END AS id,
+        CASE WHEN r.id IS NULL OR r.id = '' THEN frame_id || ':' || k ELSE r.id END AS id,
         CASE WHEN is_null(r.label) THEN []::VARCHAR[] WHEN is_str(r.label)
             THEN [r.label->>'$'] WHEN is_strings(r.label) THEN r.label::VARCHAR[] END AS labels,
-        numbers(r.poly) AS v,
-        CASE WHEN is_null(r.sources) THEN []::VARCHAR[] WHEN is_strings(r.sources)
-            THEN r.sources::VARCHAR[] END AS source_ids,
-        TRY_CAST(r.confidence AS DOUBLE) AS confidence,
+        coalesce(r.poly, []::DOUBLE[]) AS v,
+        coalesce(r.sources, []::VARCHAR[]) AS source_ids,
+        r.confidence AS confidence,
         coalesce(contains(r.meta, '"_') OR contains(r.meta, '"kind"'), false) AS reserved,
         r.meta AS meta,
         coalesce(r IS NOT NULL AND NOT (r.id IS NULL AND r.label IS NULL AND r.labels IS NULL
             AND r.poly IS NULL AND r.confidence IS NULL AND r.sources IS NULL
             AND r.mask IS NULL AND r.meta IS NULL)
-        AND (is_null(r.id) OR is_str(r.id)) AND r.labels IS NULL
-        AND (is_null(r.confidence) OR (is_num(r.confidence)
-             AND TRY_CAST(r.confidence AS DOUBLE) BETWEEN 0 AND 1))
+        AND r.labels IS NULL
+        AND (r.confidence IS NULL OR r.confidence BETWEEN 0 AND 1)
+        AND NOT coalesce(starts_with(r.sources[1], '{{'), false)
         AND is_null(r.mask)
         AND (is_null(r.meta) OR (left(r.meta, 1) = '{{'
              AND length(r.meta) <= {MAX_JSON_FIELD_BYTES // 2})), false) AS raw_ok
