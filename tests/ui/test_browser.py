@@ -207,3 +207,9 @@ def test_frames_mode_pages_through_48_tiles_at_a_time(app_page: Any):
     expect(grid).to_have_attribute("data-page", "0")
     app_page.wait_idle()
     assert tile_ids(page) == first_page
+
+    # Pages seen (and their neighbours, read ahead while one is shown) come back the same.
+    page.locator(".wb-page-next button").first.click()
+    expect(grid).to_have_attribute("data-page", "1")
+    app_page.wait_idle()
+    assert tile_ids(page) == second_page
