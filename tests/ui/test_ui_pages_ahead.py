@@ -37,10 +37,12 @@ def ids(tiles: list[dict[str, Any]] | None) -> list[str]:
 def test_the_neighbours_are_read_once_and_are_the_pages_a_read_gives(catalog: Catalog):
     view, read = View(catalog), []
     tiles_of = reader(view, read)
-    ahead = PagesAhead(catalog)
+    heard: list[list[str]] = []
+    ahead = PagesAhead(catalog, on_read=lambda tiles: heard.append(ids(tiles)))
     ahead.keep(view, SHAPE, 3, tiles_of(3))
     ahead.read_around(view, SHAPE, 3, 11, tiles_of, 0.0)
     assert read == [3, 4, 2]
+    assert heard == [ids(ahead.take(view, SHAPE, 4)), ids(ahead.take(view, SHAPE, 2))]
     assert ids(ahead.take(view, SHAPE, 4)) == ids(frame_tiles(view, 40, SIZE, ServedMediaUrls()))
     assert ids(ahead.take(view, SHAPE, 2)) == ids(frame_tiles(view, 20, SIZE, ServedMediaUrls()))
     assert ahead.take(view, SHAPE, 5) is None

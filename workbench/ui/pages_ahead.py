@@ -6,13 +6,14 @@ Reading a page of 48 frame tiles (the query, then thinning every ROI ring) costs
 about 100 ms of CPU, most of a page change's (docs/benchmarks.md, "The served app: a page of
 tiles"). A page read ahead is used only for the view it was read from, at the catalog
 version it was read at: a new query, a new mode or page size, or any write to the catalog
-(a merge's labels) makes it read again.
+(a merge's labels) makes it read again. A page asked for while its read ahead runs waits
+for that read (at most WAIT seconds) instead of reading it a second time.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import WorkbenchError
@@ -26,31 +27,55 @@ if TYPE_CHECKING:
 Tiles = list[dict[str, Any]]
 # Pages kept for the view on screen: the two neighbours and the pages just left.
 KEEP = 4
+# Seconds a page change waits for the read ahead of its page that has started: a page's
+# read takes about a tenth of that.
+WAIT = 0.5
+# Seconds a served session waits before reading ahead: its page goes to the browser first.
+PAUSE = 0.1
+
+
+class _Read:
+    """A page read ahead: `tiles` once `done` (None when it failed or was not needed)."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.done = threading.Event()
+        self.tiles: Tiles | None = None
 
 
 class PagesAhead:
     """The pages read ahead for one view (compared by identity: a new query is a new View)
-    and one `shape` (mode, page size, media), at one catalog version."""
+    and one `shape` (mode, page size, media), at one catalog version. `on_read` hears of
+    each page read ahead (its pictures can be fetched ahead too)."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, on_read: Callable[[Tiles], None] | None = None) -> None:
         self.catalog = catalog
+        self.on_read = on_read
         self._view: View | None = None
         self._shape: Hashable = None
         self._version = -1
+        self._generation = 0  # moves on whenever what was read ahead is forgotten
         self._pages: dict[int, Tiles] = {}
-        self._asked: set[int] = set()
+        self._reads: dict[int, _Read] = {}
 
     def _follow(self, view: View, shape: Hashable) -> None:
         """Forget what was read for another view, shape or catalog version."""
         version = catalog_version(self.catalog)
         if view is not self._view or shape != self._shape or version != self._version:
             self._view, self._shape, self._version = view, shape, version
-            self._pages, self._asked = {}, set()
+            self._pages, self._reads = {}, {}
+            self._generation += 1
 
     def take(self, view: View, shape: Hashable, page: int) -> Tiles | None:
         """The tiles of `page` read ahead for this view and shape, or None."""
         self._follow(view, shape)
-        return self._pages.get(page)
+        if page in self._pages:
+            return self._pages[page]
+        running = self._reads.get(page)
+        if running is not None and running.started.is_set() and running.done.wait(WAIT):
+            del self._reads[page]  # its answer, on its way to `store`, is not needed again
+            return running.tiles
+        return None
 
     def keep(self, view: View, shape: Hashable, page: int, tiles: Tiles) -> None:
         """Keep a page read now (the one on screen): going back to it reads nothing."""
@@ -70,24 +95,43 @@ class PagesAhead:
         page: int,
         pages: int,
         read: Callable[[int], Tiles],
-        delay: float,
+        delay: float = PAUSE,
     ) -> None:
         """Read the pages beside `page` (of `pages`) not read yet, in the background after
         `delay` seconds; `read(n)` reads page n's tiles. A page read for a view left
         meanwhile is dropped."""
         self._follow(view, shape)
-        version = self._version
         for near in (page + 1, page - 1):
-            if not 0 <= near < pages or near in self._pages or near in self._asked:
-                continue
-            self._asked.add(near)
+            if 0 <= near < pages and near not in self._pages and near not in self._reads:
+                self._reads[near] = _Read()
+                self._start(near, read, delay)
 
-            def store(tiles: Tiles, near: int = near) -> None:
-                if view is self._view and shape == self._shape and version == self._version:
-                    self._asked.discard(near)
-                    self._store(near, tiles)
+    def _start(self, near: int, read: Callable[[int], Tiles], delay: float) -> None:
+        running, generation = self._reads[near], self._generation
 
-            def failed(exc: WorkbenchError, near: int = near) -> None:
-                self._asked.discard(near)  # read when asked for, which reports the error
+        def wanted() -> bool:  # read on a pool thread: a stale answer costs only a read
+            return generation == self._generation and near not in self._pages
 
-            run_in_background(partial(read, near), store, failed, delay=delay)
+        def work() -> Tiles | None:
+            try:
+                if wanted():
+                    running.started.set()
+                    running.tiles = read(near)
+                return running.tiles
+            finally:
+                running.done.set()
+
+        def store(tiles: Tiles | None) -> None:
+            if generation != self._generation or self._reads.get(near) is not running:
+                return
+            del self._reads[near]
+            if tiles is not None:
+                self._store(near, tiles)
+                if self.on_read is not None:
+                    self.on_read(tiles)
+
+        def failed(exc: WorkbenchError) -> None:
+            if self._reads.get(near) is running:
+                del self._reads[near]  # read when asked for, which reports the error
+
+        run_in_background(work, store, failed, delay=delay)

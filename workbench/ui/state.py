@@ -79,6 +79,9 @@ class WorkbenchState(param.Parameterized):
     changes = param.Integer(
         default=0, doc="Counts actions that changed scenes, inputs, runs or labels."
     )
+    thumbs_ahead = param.List(
+        default=[], doc="Thumbnail URLs of a page read ahead: the browser fetches them."
+    )
     tile_marks = param.Dict(
         default={}, doc="Tile id -> its marks (tags, runs, invalidated scenes; ui.marks)."
     )
@@ -112,7 +115,7 @@ class WorkbenchState(param.Parameterized):
         self._selected_frames: frozenset[str] = frozenset()
         self._view: View | None = None
         self._shown_page = -1  # the page whose tiles `tiles` holds
-        self._ahead = PagesAhead(catalog)
+        self._ahead = PagesAhead(catalog, self._read_ahead)
         self._facets_wanted = 0
         self._marks_wanted = 0
         self._closed_by_query = False  # the viewer was emptied because nothing matched
@@ -305,7 +308,10 @@ class WorkbenchState(param.Parameterized):
         if self.served:  # the neighbours, while this page is drawn and looked at
             self._ahead.keep(view, shape, page, tiles)
             pages = max(1, -(-total // size))
-            self._ahead.read_around(view, shape, page, pages, tiles_of, _served_pause())
+            self._ahead.read_around(view, shape, page, pages, tiles_of)
+
+    def _read_ahead(self, tiles: list[dict[str, Any]]) -> None:
+        self.thumbs_ahead = [t["thumb"] for t in tiles if t.get("thumb")]
 
     def refresh_marks(self) -> None:
         """Read the marks of the page's tiles: in the background when served (the tiles are
