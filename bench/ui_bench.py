@@ -16,6 +16,8 @@ driven by playwright, and measures what a person waits for:
                 filters) are there too and Bokeh is idle; the measures below start then
   query         new WHERE applied until the page of tiles is redrawn              (< 300 ms)
   page          next/previous page until the tiles are redrawn                    (< 300 ms)
+                (--page-dwell S: the page is looked at S seconds before each change, as a
+                person does; by default it is turned at once)
   frame_step    player next/previous until the viewer has drawn the new frame and Bokeh is
                 idle, in wall time: with playwright's click (it waits two animation frames
                 for the button to be still) and its round trips, which a person does not wait for
@@ -227,6 +229,8 @@ class Figures:
     server_hwm_mb: float | None = None
     tiles_per_page: int | None = None
     page_mode: str | None = None
+    # Seconds the page is looked at before each timed page change (--page-dwell).
+    page_dwell_s: float = 0.0
     # The 1-minute load average before and after: on a busy 2-core machine it explains a lot.
     load_average: list[float] = field(default_factory=list)
     # (frames drawn per second, the footage's frames per second) per playback
@@ -260,7 +264,12 @@ class Figures:
         lines = [
             f"catalog {self.catalog} ({self.frames or '?'} frames), "
             f"{self.iterations} iteration(s), {self.tiles_per_page} tiles per page, "
-            f"paged in {self.page_mode} mode",
+            f"paged in {self.page_mode} mode"
+            + (
+                f", {self.page_dwell_s:g} s on a page before turning it"
+                if self.page_dwell_s
+                else ""
+            ),
             f"{'measure':<16} {'n':>3} {'median ms':>10} {'max ms':>9} {'target':>8}  ok"
             f"  {'server CPU ms':>13}",
         ]
@@ -526,6 +535,7 @@ def _one_session(session: Session, figures: Figures, queries: tuple[str, str]) -
         )
     figures.page_mode = session.grid()["mode"]
     for button in (".wb-page-next button", ".wb-page-prev button"):
+        time.sleep(figures.page_dwell_s)  # as a person looks at a page before turning it
         figures.add("page", session.timed_grid_change(lambda b=button: session.click(b)))
     session.open_first_tile()
     session.steps(figures)
@@ -704,6 +714,13 @@ def main(argv: list[str] | None = None) -> int:
         default=["f.frame_index % 2 = 0", "f.frame_index % 2 = 1"],
         help="two WHERE clauses to alternate between",
     )
+    parser.add_argument(
+        "--page-dwell",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="look at each page this long before the next timed page change (default: none)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
         "--first-document",
@@ -722,7 +739,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         if args.url:
-            figures = Figures(args.url, None, args.iterations)
+            figures = Figures(args.url, None, args.iterations, page_dwell_s=args.page_dwell)
             run(args.url, args.server_pid, figures, tuple(args.query))
         else:
             if args.demo:
@@ -731,7 +748,9 @@ def main(argv: list[str] | None = None) -> int:
                 catalog = synthetic_catalog(workdir, args.frames)
             else:
                 catalog = args.catalog
-            figures = Figures(str(catalog), frame_count(catalog), args.iterations)
+            figures = Figures(
+                str(catalog), frame_count(catalog), args.iterations, page_dwell_s=args.page_dwell
+            )
             with served(catalog) as (url, pid):
                 run(url, pid, figures, tuple(args.query))
     print(figures.table())
