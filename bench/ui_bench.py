@@ -18,6 +18,8 @@ driven by playwright, and measures what a person waits for:
   page          next/previous page until the tiles are redrawn                    (< 300 ms)
                 (--page-dwell S: the page is looked at S seconds before each change, as a
                 person does; by default it is turned at once)
+  page_paint    the same page change from input to paint, in the page's own clock: from the
+                click's pointerdown until two animation frames after the grid redrew
   frame_step    player next/previous until the viewer has drawn the new frame and Bokeh is
                 idle, in wall time: with playwright's click (it waits two animation frames
                 for the button to be still) and its round trips, which a person does not wait for
@@ -75,6 +77,7 @@ TARGETS_MS = {
     "interactive_again": 1500.0,
     "query": 300.0,
     "page": 300.0,
+    "page_paint": 300.0,
     "frame_step": 100.0,
     "frame_step_paint": 100.0,
     "key_step": 100.0,
@@ -167,6 +170,23 @@ window.__wb = {
       });
     });
     observer.observe(root, {attributes: true, attributeFilter: ['data-drawn']});
+  },
+  armGridPaint() {
+    // A page change from input to paint, in the page's own clock, in window.__wbGridPaintMs:
+    // from the pointerdown until two animation frames after the grid redrew (data-version).
+    window.__wbGridPaintMs = null;
+    let start = null;
+    window.addEventListener('pointerdown', (event) => { start = event.timeStamp; },
+                            {capture: true, once: true});
+    const observer = new MutationObserver(() => {
+      if (start === null) return;
+      observer.disconnect();
+      requestAnimationFrame(() => requestAnimationFrame(() => {
+        window.__wbGridPaintMs = performance.now() - start;
+      }));
+    });
+    observer.observe(this.find('div.wb-grid-root'),
+                     {attributes: true, attributeFilter: ['data-version']});
   },
   playerModel() {
     // The play controls' properties: a component of our own keeps them in its `data`.
@@ -536,7 +556,11 @@ def _one_session(session: Session, figures: Figures, queries: tuple[str, str]) -
     figures.page_mode = session.grid()["mode"]
     for button in (".wb-page-next button", ".wb-page-prev button"):
         time.sleep(figures.page_dwell_s)  # as a person looks at a page before turning it
+        session.page.evaluate("() => __wb.armGridPaint()")
         figures.add("page", session.timed_grid_change(lambda b=button: session.click(b)))
+        session.page.wait_for_function("() => window.__wbGridPaintMs !== null", timeout=TIMEOUT_MS)
+        paint = float(session.page.evaluate("() => window.__wbGridPaintMs"))
+        figures.add("page_paint", Timing(paint, None))
     session.open_first_tile()
     session.steps(figures)
     drawn, footage, cpu = session.playback()

@@ -24,17 +24,6 @@ GRID = "div.wb-grid-root"
 TILES = f"{GRID} .wb-tile"
 
 
-# Every URL the grid's Prefetch was given last has been fetched (and there are some).
-PREFETCHED = """() => {
-  const model = [...Bokeh.documents[0].all_models].find(
-    (m) => (m.css_classes || []).includes("wb-grid-prefetch"));
-  if (!model || !model.data) return false;
-  const urls = JSON.parse(model.data.urls_json).map((u) => new URL(u, location.href).href);
-  const fetched = new Set(performance.getEntriesByType("resource").map((e) => e.name));
-  return urls.length > 0 && urls.every((u) => fetched.has(u));
-}"""
-
-
 def tile_ids(page: Any) -> list[str]:
     return [
         tile.get_attribute("data-context-id") or tile.get_attribute("data-frame-id")
@@ -218,32 +207,3 @@ def test_frames_mode_pages_through_48_tiles_at_a_time(app_page: Any):
     expect(grid).to_have_attribute("data-page", "0")
     app_page.wait_idle()
     assert tile_ids(page) == first_page
-
-    # Pages seen (and their neighbours, read ahead while one is shown) come back the same.
-    page.locator(".wb-page-next button").first.click()
-    expect(grid).to_have_attribute("data-page", "1")
-    app_page.wait_idle()
-    assert tile_ids(page) == second_page
-
-
-def test_the_next_pages_pictures_are_fetched_while_a_page_is_shown(app_page: Any):
-    wait_for_tiles(app_page)
-    page = app_page.page
-    grid = page.locator(GRID)
-    page.locator(".wb-grid-mode button", has_text="frames").click()
-    expect(grid).to_have_attribute("data-mode", "frames")
-    app_page.wait_idle()
-    page.locator(".wb-page-next button").first.click()
-    expect(grid).to_have_attribute("data-page", "1")
-    app_page.wait_idle()
-    # Page 2 is read ahead in the background, then its pictures are fetched (page 0's tiles
-    # were kept when shown: they are not read again).
-    page.wait_for_function(PREFETCHED, timeout=15_000)
-    before = page.evaluate("() => performance.getEntriesByType('resource').map((e) => e.name)")
-
-    page.locator(".wb-page-next button").first.click()
-    expect(grid).to_have_attribute("data-page", "2")
-    app_page.wait_idle()
-    thumbs = page.locator(f"{TILES} img").evaluate_all("(imgs) => imgs.map((i) => i.src)")
-    assert len(thumbs) == 48
-    assert set(thumbs) <= set(before), "page 2's pictures were not fetched ahead"

@@ -25,7 +25,6 @@ import param
 
 from workbench.ui.later import wrapping_row
 from workbench.ui.modules import ServedModule
-from workbench.ui.playback import Prefetch
 from workbench.ui.selection import Selection
 from workbench.ui.text import Html, LiveText, TextPane, text
 from workbench.ui.tiles import tiles_css, tiles_esm
@@ -185,11 +184,6 @@ class GridView(pn.viewable.Viewer):
         self.sort.param.watch(self._sorted, ["value"])
         query.param.watch(self._show_sort, ["sort_by"])
         self.grid.on_tile(state.tile_click)
-        # The pictures of the pages read ahead, fetched into the browser's cache.
-        self.prefetch = Prefetch(
-            urls_json=pn.bind(_urls_json, state.param.thumbs_ahead),
-            css_classes=["wb-grid-prefetch"],
-        )
         self.mode = pn.widgets.RadioButtonGroup.from_param(
             state.param.mode, css_classes=["wb-grid-mode"], color="default", label=""
         )
@@ -276,15 +270,11 @@ class GridView(pn.viewable.Viewer):
             self.mode, pager, self.busy, self.count, self.select_all, self.clear, styles=WRAP
         )
         arranging = wrapping_row(self.sort, self.sort_order, self.tile_size)
-        return pn.Column(header, arranging, self.grid, self.prefetch, sizing_mode="stretch_width")
+        return pn.Column(header, arranging, self.grid, sizing_mode="stretch_width")
 
 
 def _marks_json(marks: dict[str, Any]) -> str:
     return json.dumps(marks, separators=(",", ":"), ensure_ascii=False)
-
-
-def _urls_json(urls: list[str]) -> str:
-    return json.dumps(urls)
 
 
 def _first_page(page: int) -> bool:

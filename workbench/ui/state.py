@@ -32,7 +32,6 @@ from workbench.ui.facets import Facets, Outdated, compute_facets
 from workbench.ui.grid import TileEvent
 from workbench.ui.marks import Marks, tile_marks
 from workbench.ui.media import InlineMediaUrls, MediaUrls
-from workbench.ui.pages_ahead import PagesAhead
 from workbench.ui.query_state import QUERY_PARAMS, QueryState
 from workbench.ui.selection import Pick, Selection, SelectionBuilder, click_range
 from workbench.ui.shared import kept_read, served_session, shared_read
@@ -79,9 +78,6 @@ class WorkbenchState(param.Parameterized):
     changes = param.Integer(
         default=0, doc="Counts actions that changed scenes, inputs, runs or labels."
     )
-    thumbs_ahead = param.List(
-        default=[], doc="Thumbnail URLs of a page read ahead: the browser fetches them."
-    )
     tile_marks = param.Dict(
         default={}, doc="Tile id -> its marks (tags, runs, invalidated scenes; ui.marks)."
     )
@@ -115,7 +111,6 @@ class WorkbenchState(param.Parameterized):
         self._selected_frames: frozenset[str] = frozenset()
         self._view: View | None = None
         self._shown_page = -1  # the page whose tiles `tiles` holds
-        self._ahead = PagesAhead(catalog, self._read_ahead)
         self._facets_wanted = 0
         self._marks_wanted = 0
         self._closed_by_query = False  # the viewer was emptied because nothing matched
@@ -281,37 +276,23 @@ class WorkbenchState(param.Parameterized):
         view, asked = self.view, self.page if page is None else page
         contexts, size, media = self.mode == "contexts", self.page_size, self.media
 
-        build = context_tiles if contexts else frame_tiles
-
-        def tiles_of(at: int) -> list[dict[str, Any]]:
-            return build(view, at * size, size, media)
-
         def read() -> tuple[int, int, list[dict[str, Any]]]:
             total = (view.count_contexts() if contexts else view.count()) if count else self.total
             pages = max(1, -(-total // size))
             at = min(asked, pages - 1)
-            return total, at, tiles_of(at)
+            build = context_tiles if contexts else frame_tiles
+            return total, at, build(view, at * size, size, media)
 
-        shape = (self.mode, size, id(media))
         if count:  # a query's first read: the same for every session (the media's URLs too)
             key = ("page", self._query_key(), self.mode, size, asked, id(media))
             total, page, tiles = shared_read(self.catalog, key, read, served=self.served)
             tiles = list(tiles)
         else:
-            ahead = self._ahead.take(view, shape, asked) if self.served else None
-            known = ahead is not None and asked < self.pages
-            total, page, tiles = (self.total, asked, list(ahead or [])) if known else read()
+            total, page, tiles = read()
         self._shown_page = page  # `_on_page` then knows this page is read already
         self.param.update(total=total, page=page, tiles=tiles)
         self._mark_selected()
         self.refresh_marks()
-        if self.served:  # the neighbours, while this page is drawn and looked at
-            self._ahead.keep(view, shape, page, tiles)
-            pages = max(1, -(-total // size))
-            self._ahead.read_around(view, shape, page, pages, tiles_of)
-
-    def _read_ahead(self, tiles: list[dict[str, Any]]) -> None:
-        self.thumbs_ahead = [t["thumb"] for t in tiles if t.get("thumb")]
 
     def refresh_marks(self) -> None:
         """Read the marks of the page's tiles: in the background when served (the tiles are
