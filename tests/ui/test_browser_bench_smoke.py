@@ -35,6 +35,7 @@ def test_ui_bench_produces_every_figure(spare_demo_catalog: Path, browser: objec
         "complete",
         "query",
         "page",
+        "page_paint",
         *(
             f"{step}{kind}"
             for step in ("frame", "key", "match")
@@ -45,6 +46,8 @@ def test_ui_bench_produces_every_figure(spare_demo_catalog: Path, browser: objec
     assert summary["interactive"]["n"] == 1 and summary["complete"]["n"] == 1
     assert summary["interactive_again"]["n"] == 1
     assert summary["query"]["n"] == 2 and summary["page"]["n"] == 2
+    assert summary["page_paint"]["n"] == 2
+    assert summary["page_paint"]["median_ms"] < summary["page"]["median_ms"]
     for step in ("frame_step", "key_step", "match_step"):
         assert summary[step]["n"] == 4 and summary[f"{step}_paint"]["n"] == 4
         # input to paint in the page's clock leaves playwright's waits and round trips out
