@@ -245,6 +245,27 @@ def test_a_step_is_one_message_and_the_page_follows_the_drawn_frame(page: Any):
     expect(page.locator(".wb-frame-label").first).to_have_text("frame 4 / 5 · ctx-0/f3")
 
 
+class HeldServer:
+    """Routes a tab's websockets through the test: while `closed`, the server's messages are
+    held back; `release()` sends them on in the order the server sent them."""
+
+    def __init__(self, tab: Any) -> None:
+        self.closed = False
+        self.held: list[Any] = []
+        self.sockets: list[Any] = []  # the page's side of each websocket
+        tab.route_web_socket(re.compile(".*"), self._route)
+
+    def _route(self, socket: Any) -> None:
+        self.sockets.append(socket)
+        upstream = socket.connect_to_server()
+        upstream.on_message(lambda m: self.held.append(m) if self.closed else socket.send(m))
+
+    def release(self) -> None:
+        while self.held:  # more may come meanwhile
+            self.sockets[-1].send(self.held.pop(0))
+        self.closed = False
+
+
 def test_a_step_to_a_frame_held_in_the_page_is_drawn_before_the_server_answers(
     browser: Any, server: Any
 ):
@@ -255,24 +276,8 @@ def test_a_step_to_a_frame_held_in_the_page_is_drawn_before_the_server_answers(
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    held: list[Any] = []
-    gate = {"closed": False}
-    sockets: list[Any] = []  # the page's side of each websocket
-
-    def route(socket: Any) -> None:
-        sockets.append(socket)
-        upstream = socket.connect_to_server()
-
-        def from_server(message: Any) -> None:
-            if gate["closed"]:
-                held.append(message)
-            else:
-                socket.send(message)
-
-        upstream.on_message(from_server)
-
     try:
-        tab.route_web_socket(re.compile(".*"), route)
+        server_side = HeldServer(tab)
         tab.goto(server.url, wait_until="load")
         tab.wait_for_selector(".wb-classes-shown")
         tab.wait_for_function(SETTLED_JS)
@@ -283,7 +288,7 @@ def test_a_step_to_a_frame_held_in_the_page_is_drawn_before_the_server_answers(
         expect(root).to_have_attribute("data-frame", "ctx-0/f1")
         tab.wait_for_function(SETTLED_JS)
         tab.wait_for_timeout(500)  # the step's answers, and the read-ahead's, have come
-        gate["closed"] = True
+        server_side.closed = True
         tab.locator(".wb-next button").first.click()
         expect(root).to_have_attribute("data-frame", "ctx-0/f2")
         expect(label).to_have_text("frame 3 / 5 · ctx-0/f2")
@@ -291,9 +296,7 @@ def test_a_step_to_a_frame_held_in_the_page_is_drawn_before_the_server_answers(
         tab.locator(".wb-next button").first.click()
         tab.wait_for_timeout(300)
         expect(root).to_have_attribute("data-frame", "ctx-0/f2")
-        while held:  # in the order the server sent them (more may come meanwhile)
-            sockets[-1].send(held.pop(0))
-        gate["closed"] = False
+        server_side.release()
         expect(root).to_have_attribute("data-frame", "ctx-0/f3")
         expect(label).to_have_text("frame 4 / 5 · ctx-0/f3")
         assert errors == []
@@ -309,14 +312,7 @@ def test_arrow_keys_and_match_steps_are_drawn_before_the_server_answers(browser:
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    held: list[Any] = []
-    gate = {"closed": False}
-    sockets: list[Any] = []
-
-    def route(socket: Any) -> None:
-        sockets.append(socket)
-        upstream = socket.connect_to_server()
-        upstream.on_message(lambda m: held.append(m) if gate["closed"] else socket.send(m))
+    server_side = HeldServer(tab)
 
     # the server's frame, as the viewer's model holds it
     server_frame = (
@@ -331,14 +327,12 @@ def test_arrow_keys_and_match_steps_are_drawn_before_the_server_answers(browser:
         tab.wait_for_function(SETTLED_JS)
         tab.wait_for_timeout(400)  # the last step's answers, and the read-ahead's, have come
         drawn = int(root.get_attribute("data-drawn") or 0)
-        gate["closed"] = True
+        server_side.closed = True
         press()
         expect(root).to_have_attribute("data-frame", frame, timeout=5_000)
         expect(label).to_have_text(text, timeout=5_000)
         assert tab.evaluate(server_frame) != frame  # the server has not answered yet
-        while held:
-            sockets[-1].send(held.pop(0))
-        gate["closed"] = False
+        server_side.release()
         tab.wait_for_function(f"() => ({server_frame})() === {json.dumps(frame)}")
         # the server's frame is drawn over the page's (with its hover rows)
         deadline = time.monotonic() + 30
@@ -350,7 +344,6 @@ def test_arrow_keys_and_match_steps_are_drawn_before_the_server_answers(browser:
         expect(label).to_have_text(text)
 
     try:
-        tab.route_web_socket(re.compile(".*"), route)
         tab.goto(server.url, wait_until="load")
         tab.wait_for_selector(".wb-classes-shown")
         tab.wait_for_function(SETTLED_JS)
