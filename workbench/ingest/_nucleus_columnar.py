@@ -224,7 +224,7 @@ class ColumnarScenes:
         if rows is None or not scenes:
             return
         self.job._load_contexts(context for context, _ in scenes.values())
-        self.job.load_id_column(rows["id"].combine_chunks())
+        self.job.load_ids(rows["id"].to_pylist())
 
     def _place(self, where: str, scene: tuple[str, slice], rows: pa.Table | None) -> None:
         assert rows is not None

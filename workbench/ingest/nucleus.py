@@ -136,25 +136,12 @@ class _SceneImport:
                 slots.update(zip(indexes[start:end], ids[start:end], strict=True))
                 start = end
 
-    def _load_ids(self, ids: Iterable[str]) -> None:
+    def load_ids(self, ids: Iterable[str]) -> None:
+        """Know where the stored frames among `ids` are: those not known yet are looked up
+        by a join on them as an Arrow column (a list parameter of Python strings cost more)."""
         if self._empty:
             return
-        wanted = sorted({i for i in ids if i not in self.by_id})
-        if not wanted:
-            return
-        rows = self._rows(
-            "SELECT id, context_id, frame_index FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))",
-            wanted,
-        )
-        for frame_id, context, index in rows:
-            self.by_id[frame_id] = (context, index)
-
-    def load_id_column(self, ids: pa.Array) -> None:
-        """`_load_ids` for a column of ids (a batch's): those not known yet are looked up by
-        a join on them as Arrow rather than as a list parameter of Python strings."""
-        if self._empty:
-            return
-        wanted = [i for i in ids.to_pylist() if i not in self.by_id]
+        wanted = list(dict.fromkeys(i for i in ids if i not in self.by_id))
         if not wanted:
             return
         con = self.catalog.cursor()
@@ -169,13 +156,6 @@ class _SceneImport:
             con.close()
         for frame_id, context, index in rows:
             self.by_id[frame_id] = (context, index)
-
-    def _rows(self, query: str, values: list[str]) -> list[tuple[Any, ...]]:
-        con = self.catalog.cursor()
-        try:
-            return con.execute(query, [values]).fetchall()
-        finally:
-            con.close()
 
     # -- adding scenes ------------------------------------------------------------------------
     def add(self, scene: Any, where: str, index: int | None = None) -> None:
@@ -192,7 +172,7 @@ class _SceneImport:
             return
         self.contexts.add(context)
         self._load_contexts([context])
-        self._load_ids(c.frame.id for c in candidates)
+        self.load_ids(c.frame.id for c in candidates)
         self._place(context, candidates)
 
     def _candidates(
