@@ -138,7 +138,7 @@ shaped AS (
             AS geometry,
         flatten(rings) AS points
     FROM valued)
-SELECT o, frame_id, i, id, name AS label, [name] AS labels,
+SELECT o, frame_id, i, id, name AS label,
     TRY_CAST(d.score AS DOUBLE) AS confidence, kind, geometry,
     CASE WHEN box IS NOT NULL THEN box[1]
         ELSE list_min(flatten(list_transform(rings, lambda r: list_slice(r, 1, len(r), 2)))) END
