@@ -119,8 +119,47 @@ def _with_keypoints(doc: dict[str, Any]) -> str:
 def test_columnar_and_per_record_paths_store_the_same(tmp_path: Path, seed: int) -> None:
     path = tmp_path / "instances.json"
     path.write_text(json.dumps(_document(seed)) if seed < 5 else _with_keypoints(_document(1)))
+    columnar = _same_on_both_paths(tmp_path, path, 50)
+    assert columnar.frames > 20 and columnar.rois > 50
+
+
+def test_paths_agree_on_files_sql_takes_whole(tmp_path: Path) -> None:
+    """Annotations all SQL's, not grouped by image (the ROIs of a write are sorted, and the
+    columns the same for every row added after), in writes with and without a record left
+    to the per-record path."""
+    rng = random.Random(7)
+    images = [
+        {"id": n + 1, "file_name": f"{n}.jpg", "width": 640, "height": 480} for n in range(60)
+    ]
+    annotations: list[Any] = []
+    for a in range(300):
+        x, y = rng.uniform(0, 600), rng.uniform(0, 440)
+        ann: dict[str, Any] = {"id": a + 1, "image_id": (a * 37) % 60 + 1, "category_id": a % 2 + 1}
+        ann["bbox"] = [x, y, 30, 20]
+        if a % 3 == 0:
+            ann["segmentation"] = [[x, y, x + 10, y, x + 5, y + 8]]
+            ann["area"] = 40.0
+        if a % 5 == 0:
+            ann["score"] = 0.5
+        annotations.append(ann)
+    # Image 50's one RLE annotation goes the per-record way: only its write mixes the paths.
+    annotations[49] = {"id": 50, "image_id": 50, "category_id": 1,
+                       "segmentation": {"size": [480, 640], "counts": [307200]}}  # fmt: skip
+    doc = {
+        "images": images,
+        "annotations": annotations,
+        "categories": _document(1)["categories"][:2],
+    }
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(doc))
+    columnar = _same_on_both_paths(tmp_path, path, 20)
+    assert (columnar.frames, columnar.rois, columnar.errors) == (60, 300, [])
+
+
+def _same_on_both_paths(tmp_path: Path, path: Path, batch_size: int) -> Any:
+    """Import `path` by the columnar and per-record paths; both store and report the same."""
     with workbench.open(tmp_path / "a.duckdb") as catalog:
-        columnar = coco.import_files(catalog, [path], progress=False, batch_size=50)
+        columnar = coco.import_files(catalog, [path], progress=False, batch_size=batch_size)
         mine = [_rows(catalog, t) for t in ("frames", "sources", "rois")]
     with (
         workbench.open(tmp_path / "b.duckdb") as catalog,
@@ -132,10 +171,10 @@ def test_columnar_and_per_record_paths_store_the_same(tmp_path: Path, seed: int)
         theirs = [_rows(catalog, t) for t in ("frames", "sources", "rois")]
     per_record = writer.report
     assert (columnar.frames, columnar.rois) == (per_record.frames, per_record.rois)
-    assert columnar.frames > 20 and columnar.rois > 50
     assert columnar.warnings == per_record.warnings
     assert _errors(columnar) == _errors(per_record)
     assert mine == theirs
+    return columnar
 
 
 def test_frames_keep_the_order_of_the_images_in_the_file(tmp_path: Path) -> None:

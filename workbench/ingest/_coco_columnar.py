@@ -53,6 +53,12 @@ if TYPE_CHECKING:
 MAX_DOCUMENT_BYTES = 2 << 30
 _FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
 _ROIS = pa.schema([*ROI_SCHEMA, ("_line", pa.int64()), ("_i", pa.int64())])
+# The columns of the ROIs SQL makes that differ from row to row (sql.ROIS).
+_MADE = pa.schema(
+    [_ROIS.field(n) for n in ["frame_id", "id", "label", "confidence", "kind", "geometry"]]
+    + [_ROIS.field(n) for n in ["x_min", "y_min", "x_max", "y_max", "area", "attributes"]]
+    + [_ROIS.field("_line"), _ROIS.field("_i")]
+)
 # Local names Path would normalise (the per-record path makes their URI); URLs stay as given.
 _PLAIN_NAME = r"(^|/)\.\.?(/|$)|//|/$|[?#;]"
 
@@ -365,19 +371,44 @@ def _write(
 def _rois(
     con: Any, stored: _Stored, options: _Instances, first: int, last: int, refused: set[int]
 ) -> pa.Table:
-    params = {"field": options.field, "first": first, "last": last}
-    made = con.sql(sql.ROIS, params=params).to_arrow_table().cast(_ROIS)
-    mine = rows_table([r for r in stored.rois if first <= r[-2] <= last], _ROIS)
-    table = pa.concat_tables([made, mine])
+    params = {"first": first, "last": last}
+    made = con.sql(sql.ROIS, params=params).to_arrow_table().cast(_MADE)
+    mine = [r for r in stored.rois if first <= r[-2] <= last]
+    if mine:  # rows of every shape: the columns SQL leaves out are added before sorting
+        made = _whole(made, options.field, _ROIS)
+        made = pa.concat_tables([made, rows_table(mine, _ROIS)])
     if refused:
-        table = table.filter(
-            pc.invert(pc.is_in(table["_line"], value_set=pa.array(sorted(refused), pa.int64())))
+        made = made.filter(
+            pc.invert(pc.is_in(made["_line"], value_set=pa.array(sorted(refused), pa.int64())))
         )
-    line, at = table["_line"].to_numpy(), table["_i"].to_numpy()
-    table = table.drop_columns(["_line", "_i"])
-    if np.all((line[1:] > line[:-1]) | ((line[1:] == line[:-1]) & (at[1:] > at[:-1]))):
-        return table
-    # Column by column, each one chunk: a whole table's take costs half as much again.
-    order = pa.array(np.lexsort((at, line)))
-    columns = [column.combine_chunks().take(order) for column in table.columns]
-    return pa.Table.from_arrays(columns, schema=table.schema)
+    line, at = made["_line"].to_numpy(), made["_i"].to_numpy()
+    made = made.drop_columns(["_line", "_i"])
+    if not np.all((line[1:] > line[:-1]) | ((line[1:] == line[:-1]) & (at[1:] > at[:-1]))):
+        # Column by column, each one chunk: a whole table's take costs half as much again.
+        order = pa.array(np.lexsort((at, line)))
+        columns = [column.combine_chunks().take(order) for column in made.columns]
+        made = pa.Table.from_arrays(columns, schema=made.schema)
+    return made if mine else _whole(made, options.field, ROI_SCHEMA)
+
+
+def _whole(made: pa.Table, field_name: str, schema: pa.Schema) -> pa.Table:
+    """The rows SQL made (`_MADE`'s columns) with the columns the same for all of them."""
+    count = made.num_rows
+    label = made["label"].combine_chunks()
+    offsets = pa.array(np.arange(count + 1, dtype=np.int32))
+    constant = {
+        "field": pa.repeat(pa.scalar(field_name, pa.string()), count),
+        "labels": pa.ListArray.from_arrays(offsets, label, type=schema.field("labels").type),
+        "source_ids": pa.ListArray.from_arrays(
+            pa.array(np.zeros(count + 1, dtype=np.int32)),
+            pa.array([], pa.string()),
+            type=schema.field("source_ids").type,
+        ),
+    }
+    columns = [
+        made[f.name]
+        if f.name in made.column_names
+        else constant.get(f.name, pa.nulls(count, f.type))
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
