@@ -42,6 +42,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from workbench.model.records import PROMOTED_KEYS
 from workbench.store import summaries
@@ -567,17 +568,32 @@ def tally(
         list(params),
     )
     try:
-        con.execute(
-            f"UPDATE {into} AS c SET rois = c.rois + {int(sign)} * t.rois FROM _wb_tally t"
-            " WHERE c.code = t.code"
-        )
-        con.execute(
-            f"INSERT INTO {into} SELECT code, {int(sign)} * rois FROM _wb_tally"
-            f" WHERE code NOT IN (SELECT code FROM {into})"
-        )
-        con.execute(f"DELETE FROM {into} WHERE rois = 0")
+        _add_counts(con, "_wb_tally", sign, into)
     finally:
         con.execute("DROP TABLE IF EXISTS _wb_tally")
+
+
+def add_code_counts(
+    con: duckdb.DuckDBPyConnection, counts: pa.Table, into: str = "code_counts"
+) -> None:
+    """Add `counts` (code, rois: how many ROIs hold each code) to the catalog's code counts."""
+    con.register("_wb_tally_rows", counts)
+    try:
+        _add_counts(con, "_wb_tally_rows", 1, into)
+    finally:
+        con.unregister("_wb_tally_rows")
+
+
+def _add_counts(con: duckdb.DuckDBPyConnection, counts: str, sign: int, into: str) -> None:
+    con.execute(
+        f"UPDATE {into} AS c SET rois = c.rois + {int(sign)} * t.rois FROM {counts} t"
+        " WHERE c.code = t.code"
+    )
+    con.execute(
+        f"INSERT INTO {into} SELECT code, {int(sign)} * rois FROM {counts}"
+        f" WHERE code NOT IN (SELECT code FROM {into})"
+    )
+    con.execute(f"DELETE FROM {into} WHERE rois = 0")
 
 
 def fill_promoted(
