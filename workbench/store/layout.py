@@ -223,9 +223,12 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: b
         tally(con, pending_frames, [], -1)
         for table in ("frame_labels", "frame_codes"):
             con.execute(f"DELETE FROM {table} WHERE {pending_frames}")
-        summarise(con, "r." + pending_frames, [])
-        code(con, pending_frames, [], every_frame=every_frame)
-        tally(con, pending_frames, [], 1)
+        from workbench.store import layout_arrays  # which uses this module's constants
+
+        if not layout_arrays.summarise_stored(con, pending_frames, every_frame=every_frame):
+            summarise(con, "r." + pending_frames, [])
+            code(con, pending_frames, [], every_frame=every_frame)
+            tally(con, pending_frames, [], 1)
         con.execute("DELETE FROM _layout_pending")
     if new_rois and new_frames:
         summarise(con, "r.frame_key >= ?", [first])

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from workbench.store import layout
+from workbench.store.arrow import registered
 
 # The largest code frame_codes can hold (an INTEGER): the SQL's cast refuses a larger one.
 _MAX_CODE = 2**31 - 1
@@ -97,3 +98,57 @@ def code_counts(codes: np.ndarray) -> pa.Table:
     """How many ROIs hold each code (rows for `layout.add_code_counts`)."""
     code, rois = np.unique(codes, return_counts=True)
     return pa.table({"code": pa.array(code, pa.int64()), "rois": pa.array(rois, pa.int64())})
+
+
+def store(
+    con: duckdb.DuckDBPyConnection,
+    frames: np.ndarray,
+    frame_keys: np.ndarray,
+    label_keys: np.ndarray,
+    confidence: pa.Array,
+    *,
+    every_frame: bool = True,
+) -> None:
+    """Append the frame_labels and frame_codes rows of the frames `frames` (sorted,
+    distinct) from their ROIs (each ROI's frame key, label key and confidence) and add
+    their codes to the code counts. A ROI whose frame is not among `frames` is summarised
+    but not coded, as `layout.summarise` and `layout.code` do."""
+    with registered(con, "_wb_summaries", label_rows(frame_keys, label_keys, confidence)):
+        con.execute("INSERT INTO frame_labels SELECT * FROM _wb_summaries")
+    coded = _among(frame_keys, frames)
+    if not coded.all():
+        frame_keys, label_keys = frame_keys[coded], label_keys[coded]
+        confidence = confidence.filter(pa.array(coded))
+    codes = roi_codes(label_keys, confidence)
+    made = code_rows(frames, frame_keys, codes, every_frame=every_frame)
+    with registered(con, "_wb_summaries", made):
+        con.execute("INSERT INTO frame_codes SELECT * FROM _wb_summaries")
+    if len(codes):
+        layout.add_code_counts(con, code_counts(codes))
+
+
+def _among(keys: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Whether each key is one of `frames` (sorted, distinct; often one stretch of keys)."""
+    if len(frames) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    if int(frames[-1]) - int(frames[0]) + 1 == len(frames):
+        return (keys >= frames[0]) & (keys <= frames[-1])
+    return np.isin(keys, frames)
+
+
+def summarise_stored(con: duckdb.DuckDBPyConnection, which: str, *, every_frame: bool) -> bool:
+    """`store` for the stored frames `which` selects (a condition on frame_key) from their
+    ROIs as stored; False, having written nothing, if one of those ROIs has no label key."""
+    frames = con.sql(f"SELECT frame_key FROM frames WHERE {which} ORDER BY 1").to_arrow_table()
+    stored = np.asarray(frames["frame_key"].to_numpy(), dtype=np.int64)
+    rois = con.sql(
+        f"SELECT frame_key, label_key, confidence FROM rois WHERE {which}"
+        f" AND frame_key <> {layout.NO_FRAME}"
+    ).to_arrow_table()
+    if rois["label_key"].null_count or rois["frame_key"].null_count:
+        return False
+    keys = np.asarray(rois["frame_key"].to_numpy(), dtype=np.int64)
+    labels = np.asarray(rois["label_key"].to_numpy(), dtype=np.int32)
+    confidence = rois["confidence"].combine_chunks()
+    store(con, stored, keys, labels, confidence, every_frame=every_frame)
+    return True
