@@ -42,7 +42,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from workbench.model.records import PROMOTED_KEYS
 from workbench.store import summaries
@@ -571,23 +570,13 @@ def tally(
         list(params),
     )
     try:
-        _add_counts(con, "_wb_tally", sign, into)
+        add_counts(con, "_wb_tally", sign, into)
     finally:
         con.execute("DROP TABLE IF EXISTS _wb_tally")
 
 
-def add_code_counts(
-    con: duckdb.DuckDBPyConnection, counts: pa.Table, into: str = "code_counts"
-) -> None:
-    """Add `counts` (code, rois: how many ROIs hold each code) to the catalog's code counts."""
-    con.register("_wb_tally_rows", counts)
-    try:
-        _add_counts(con, "_wb_tally_rows", 1, into)
-    finally:
-        con.unregister("_wb_tally_rows")
-
-
-def _add_counts(con: duckdb.DuckDBPyConnection, counts: str, sign: int, into: str) -> None:
+def add_counts(con: duckdb.DuckDBPyConnection, counts: str, sign: int, into: str) -> None:
+    """Add (sign 1) or take away (-1) `counts` (a table of code, rois) to or from `into`."""
     con.execute(
         f"UPDATE {into} AS c SET rois = c.rois + {int(sign)} * t.rois FROM {counts} t"
         " WHERE c.code = t.code"

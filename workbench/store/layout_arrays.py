@@ -95,7 +95,7 @@ def code_rows(
 
 
 def code_counts(codes: np.ndarray) -> pa.Table:
-    """How many ROIs hold each code (rows for `layout.add_code_counts`)."""
+    """How many ROIs hold each code (rows for `layout.add_counts`)."""
     code, rois = np.unique(codes, return_counts=True)
     return pa.table({"code": pa.array(code, pa.int64()), "rois": pa.array(rois, pa.int64())})
 
@@ -124,7 +124,8 @@ def store(
     with registered(con, "_wb_summaries", made):
         con.execute("INSERT INTO frame_codes SELECT * FROM _wb_summaries")
     if len(codes):
-        layout.add_code_counts(con, code_counts(codes))
+        with registered(con, "_wb_summaries", code_counts(codes)):
+            layout.add_counts(con, "_wb_summaries", 1, "code_counts")
 
 
 def _among(keys: np.ndarray, frames: np.ndarray) -> np.ndarray:
