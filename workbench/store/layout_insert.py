@@ -9,6 +9,10 @@ the INSERT itself, and summarise the batch from the rows it inserts; `sync` then
 left to do for them. The keys are exactly those `sync` would give: frames numbered in
 insertion order from `next_frame_key`, label keys numbered by `layout.add_label_keys`.
 
+The frames' context and values keys are looked up by a join of the keys alone and placed
+by frame key, so the INSERT takes the rows as they come (no join and sort of the wide rows),
+and the summaries are made from the keys in hand (store/layout_arrays.py), not read back.
+
 Rows whose frame is not in the batch are inserted without keys, for `sync` to key as before.
 """
 
@@ -88,6 +92,8 @@ def _with_keys(con: Con, frames: pa.Table, first: int) -> tuple[pa.Table, bool]:
     key's column). The keys are looked up by a join and put back in the frames' order by
     their frame key, so the wide rows are never sorted."""
     joins, selected, later = "", [], False
+    if frames["context_id"].null_count:  # as the INSERT would refuse it, not left unkeyed
+        raise duckdb.ConstraintException("NOT NULL constraint failed: frames.context_id")
     with registered(con, "_wb_keyed", frames):
         if layout.has_context_keys(con):
             layout.add_context_keys(
