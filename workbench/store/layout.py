@@ -222,9 +222,12 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: b
         tally(con, pending_frames, [], -1)
         for table in ("frame_labels", "frame_codes"):
             con.execute(f"DELETE FROM {table} WHERE {pending_frames}")
-        summarise(con, "r." + pending_frames, [])
-        code(con, pending_frames, [], every_frame=every_frame)
-        tally(con, pending_frames, [], 1)
+        from workbench.store import layout_arrays  # which uses this module's constants
+
+        if not layout_arrays.summarise_stored(con, pending_frames, every_frame=every_frame):
+            summarise(con, "r." + pending_frames, [])
+            code(con, pending_frames, [], every_frame=every_frame)
+            tally(con, pending_frames, [], 1)
         con.execute("DELETE FROM _layout_pending")
     if new_rois and new_frames:
         summarise(con, "r.frame_key >= ?", [first])
@@ -567,17 +570,22 @@ def tally(
         list(params),
     )
     try:
-        con.execute(
-            f"UPDATE {into} AS c SET rois = c.rois + {int(sign)} * t.rois FROM _wb_tally t"
-            " WHERE c.code = t.code"
-        )
-        con.execute(
-            f"INSERT INTO {into} SELECT code, {int(sign)} * rois FROM _wb_tally"
-            f" WHERE code NOT IN (SELECT code FROM {into})"
-        )
-        con.execute(f"DELETE FROM {into} WHERE rois = 0")
+        add_counts(con, "_wb_tally", sign, into)
     finally:
         con.execute("DROP TABLE IF EXISTS _wb_tally")
+
+
+def add_counts(con: duckdb.DuckDBPyConnection, counts: str, sign: int, into: str) -> None:
+    """Add (sign 1) or take away (-1) `counts` (a table of code, rois) to or from `into`."""
+    con.execute(
+        f"UPDATE {into} AS c SET rois = c.rois + {int(sign)} * t.rois FROM {counts} t"
+        " WHERE c.code = t.code"
+    )
+    con.execute(
+        f"INSERT INTO {into} SELECT code, {int(sign)} * rois FROM {counts}"
+        f" WHERE code NOT IN (SELECT code FROM {into})"
+    )
+    con.execute(f"DELETE FROM {into} WHERE rois = 0")
 
 
 def fill_promoted(

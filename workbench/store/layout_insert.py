@@ -9,10 +9,16 @@ the INSERT itself, and summarise the batch from the rows it inserts; `sync` then
 left to do for them. The keys are exactly those `sync` would give: frames numbered in
 insertion order from `next_frame_key`, label keys numbered by `layout.add_label_keys`.
 
+The frames' context and values keys are looked up by a join of the keys alone and placed
+by frame key, so the INSERT takes the rows as they come (no join and sort of the wide rows),
+and the summaries are made from the keys in hand (store/layout_arrays.py), not read back.
+
 Rows whose frame is not in the batch are inserted without keys, for `sync` to key as before.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -20,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.model.records import PROMOTED_KEYS
-from workbench.store import layout
+from workbench.store import layout, layout_arrays
 from workbench.store.arrow import registered
 from workbench.store.sqlsafe import quote_ident
 
@@ -43,10 +49,10 @@ def insert_keyed(con: Con, frames: pa.Table, sources: pa.Table, rois: pa.Table) 
         f", json_extract_string(metadata, ?) AS {quote_ident(column)}"
         for column in promoted.values()
     )
-    with registered(con, "_wb_keyed", frames.append_column("frame_key", keys)):
-        source, later = _keyed_source(con, frames.column_names)
+    keyed, later = _with_keys(con, frames.append_column("frame_key", keys), first)
+    with registered(con, "_wb_keyed", keyed):  # in key order already: no ORDER BY
         con.execute(
-            f"INSERT INTO frames BY NAME SELECT *{columns} FROM {source} ORDER BY frame_key",
+            f"INSERT INTO frames BY NAME SELECT *{columns} FROM _wb_keyed",
             [layout.pointer(key) for key in promoted],
         )
     if later:  # a batch without the promoted keys' columns
@@ -57,38 +63,64 @@ def insert_keyed(con: Con, frames: pa.Table, sources: pa.Table, rois: pa.Table) 
         keyed = sources.append_column("frame_key", _frame_keys(sources, ids, first))
         with registered(con, "_wb_keyed", keyed):
             con.execute("INSERT INTO sources BY NAME SELECT * FROM _wb_keyed")
+    frame_keys = _frame_keys(rois, ids, first)
+    label_keys = _label_keys(con, rois) if rois.num_rows else pa.array([], pa.int32())
     if rois.num_rows:
-        keyed = rois.append_column("frame_key", _frame_keys(rois, ids, first))
-        keyed = keyed.append_column("label_key", _label_keys(con, rois))
+        keyed = rois.append_column("frame_key", frame_keys).append_column("label_key", label_keys)
         with registered(con, "_wb_keyed", keyed):
             con.execute("INSERT INTO rois BY NAME SELECT * FROM _wb_keyed")
-            mine = "r.frame_key IS NOT NULL"
-            layout.summarise(con, mine, [], rois="_wb_keyed")
-            layout.code(con, "frame_key >= ?", [first], rois="_wb_keyed")
-        layout.tally(con, "frame_key >= ?", [first], 1)
-    else:  # a row of codes for every frame, none here
-        layout.code(con, "frame_key >= ?", [first], rois="(SELECT * FROM rois LIMIT 0)")
+    _summarise(con, keys.to_numpy(), frame_keys, label_keys, rois["confidence"])
     return layout.promote_while_small(con)
 
 
-def _keyed_source(con: Con, names: list[str]) -> tuple[str, bool]:
-    """The batch's frames (`_wb_keyed`) with their context and values keys (the keys their
-    contexts and values lack added first), and whether the values keys are left to set
-    after the INSERT (the batch lacks some promoted key's column)."""
-    selected, joins, later = ["t.*"], "", False
-    if layout.has_context_keys(con):
-        layout.add_context_keys(
-            con, "SELECT context_id, min(frame_key) AS first FROM _wb_keyed GROUP BY 1", []
-        )
-        selected.append(f"c.{layout.CONTEXT_KEY}")
-        joins += f" JOIN {layout.CONTEXT_KEYS} c ON c.context_id = t.context_id"
-    if layout.has_values_keys(con):
-        later = not set(PROMOTED_KEYS) <= set(names)
-        if not later:
-            layout.add_values_keys(con, "SELECT * FROM _wb_keyed", [])
-            selected.append(f"k.{layout.VALUES_KEY}")
-            joins += f" JOIN {layout.VALUE_KEYS} k ON {layout.same_values('k', 't')}"
-    return f"(SELECT {', '.join(selected)} FROM _wb_keyed t{joins})", later
+def _summarise(
+    con: Con, frames: np.ndarray, frame_keys: pa.Array, label_keys: pa.Array, confidence: Any
+) -> None:
+    """The summaries of the batch's frames (`frames`, in key order) from its ROIs' keys (a
+    NULL frame key: a ROI of a frame outside the batch, summarised by `layout.sync`)."""
+    mine = np.asarray(frame_keys.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    keys = frame_keys.to_numpy(zero_copy_only=False)[mine].astype(np.int64)
+    labels = label_keys.to_numpy(zero_copy_only=False)[mine].astype(np.int32)
+    kept = confidence.combine_chunks().filter(pa.array(mine))
+    layout_arrays.store(con, frames, keys, labels, kept)
+
+
+def _with_keys(con: Con, frames: pa.Table, first: int) -> tuple[pa.Table, bool]:
+    """The batch's frames (with their `frame_key`s from `first` on, in order) with their
+    context and values keys (the keys their contexts and values lack added first), and
+    whether the values keys are left to set after the INSERT (the batch lacks some promoted
+    key's column). The keys are looked up by a join and put back in the frames' order by
+    their frame key, so the wide rows are never sorted."""
+    joins, selected, later = "", [], False
+    if frames["context_id"].null_count:  # as the INSERT would refuse it, not left unkeyed
+        raise duckdb.ConstraintException("NOT NULL constraint failed: frames.context_id")
+    with registered(con, "_wb_keyed", frames):
+        if layout.has_context_keys(con):
+            layout.add_context_keys(
+                con, "SELECT context_id, min(frame_key) AS first FROM _wb_keyed GROUP BY 1", []
+            )
+            selected.append(f"c.{layout.CONTEXT_KEY}")
+            joins += f" JOIN {layout.CONTEXT_KEYS} c ON c.context_id = t.context_id"
+        if layout.has_values_keys(con):
+            later = not set(PROMOTED_KEYS) <= set(frames.column_names)
+            if not later:
+                layout.add_values_keys(con, "SELECT * FROM _wb_keyed", [])
+                selected.append(f"k.{layout.VALUES_KEY}")
+                joins += f" JOIN {layout.VALUE_KEYS} k ON {layout.same_values('k', 't')}"
+        if not selected:
+            return frames, later
+        found = con.execute(
+            f"SELECT t.frame_key, {', '.join(selected)} FROM _wb_keyed t{joins}"
+        ).fetchnumpy()
+    at = np.asarray(found["frame_key"], dtype=np.int64) - first
+    if len(at) != frames.num_rows:  # every key was added just above
+        raise RuntimeError("a frame of the batch found no context or values key")
+    for column in (layout.CONTEXT_KEY, layout.VALUES_KEY):
+        if column in found:
+            placed = np.empty(frames.num_rows, dtype=np.int32)
+            placed[at] = np.asarray(found[column], dtype=np.int32)
+            frames = frames.append_column(column, pa.array(placed, pa.int32()))
+    return frames, later
 
 
 def _frame_keys(rows: pa.Table, ids: pa.Array, first: int) -> pa.Array:
@@ -120,7 +152,7 @@ def _label_keys(con: Con, rois: pa.Table) -> pa.Array:
     width = len(labels.dictionary) + 1  # the last: no label
     at = fields.indices.to_numpy(zero_copy_only=False).astype(np.int64) * width
     at += labels.indices.fill_null(width - 1).to_numpy(zero_copy_only=False).astype(np.int64)
-    pairs, inverse = np.unique(at, return_inverse=True)
+    pairs, inverse = _distinct(at, len(fields.dictionary) * width)
     named = {
         "field": fields.dictionary.take(pa.array(pairs // width)),
         "label": pa.concat_arrays(
@@ -136,4 +168,14 @@ def _label_keys(con: Con, rois: pa.Table) -> pa.Array:
         ).fetchnumpy()
     key_of = np.zeros(len(pairs), dtype=np.int32)
     key_of[np.asarray(found["at"], dtype=np.int64)] = np.asarray(found["label_key"])
-    return pa.array(key_of[inverse.reshape(-1)], pa.int32())
+    return pa.array(key_of[inverse], pa.int32())
+
+
+def _distinct(at: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of `at` (each in [0, span)), sorted, and the place of each value
+    among them: by counting when the span is small (a twentieth of the CPU of a sort)."""
+    if span > max(len(at), 1 << 16):
+        pairs, inverse = np.unique(at, return_inverse=True)
+        return pairs, inverse.reshape(-1)
+    present = np.bincount(at, minlength=span) > 0
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[at]
