@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -285,19 +285,26 @@ class WorkbenchState(param.Parameterized):
 
         # The same for every session (the media's URLs too): a query's first read, and any
         # other page (kept apart: the first screen's reads stay kept however much is paged).
+        def first_read(at: int) -> tuple[Hashable, ...]:
+            return ("page", self._query_key(), self.mode, size, at, id(media))
+
         if count:
-            key = ("page", self._query_key(), self.mode, size, asked, id(media))
-            total, page, tiles = shared_read(self.catalog, key, read, served=self.served)
+            total, page, tiles = shared_read(
+                self.catalog, first_read(asked), read, served=self.served
+            )
         else:
             total, page = self.total, min(asked, max(1, -(-self.total // size)) - 1)
-            kept = ("tiles", self._query_key(), self.mode, size, page, total, id(media))
-            tiles = shared_read(
-                self.catalog,
-                kept,
-                lambda: build(view, page * size, size, media),
-                served=self.served,
-                kind=PAGES,
-            )
+            first = kept_read(self.catalog, first_read(page), served=self.served)
+            if isinstance(first, tuple) and first[:2] == (total, page):  # back to the first
+                tiles = first[2]
+            else:
+                tiles = shared_read(
+                    self.catalog,
+                    ("tiles", self._query_key(), self.mode, size, page, total, id(media)),
+                    lambda: build(view, page * size, size, media),
+                    served=self.served,
+                    kind=PAGES,
+                )
         tiles = list(tiles)
         self._shown_page = page  # `_on_page` then knows this page is read already
         self.param.update(total=total, page=page, tiles=tiles)

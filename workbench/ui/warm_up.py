@@ -39,20 +39,21 @@ from workbench.ui.later import run_waiting
 
 log = logging.getLogger(__name__)
 
-# Bounds on the warm-up: the server says it serves after at most this long anyway.
+# Bounds on the warm-up: the server says it serves after at most this long anyway (the
+# page's request; then its background reads).
 TIMEOUT_S = 120.0
+IDLE_TIMEOUT_S = 30.0
 
 
 async def warm_up(server: Any, url: str, app_path: str = "/") -> bool:
     """Build the app once in `server` (a Bokeh server, started, on this event loop) from
     the page at `url`, as a first browser session would; whether it did."""
-    started = time.monotonic()
     freeze_startup_objects()
     known = {session.id for session in server.get_sessions(app_path)}
     try:
         await AsyncHTTPClient().fetch(url, request_timeout=TIMEOUT_S, follow_redirects=False)
     except HTTPClientError as exc:  # a login in front of the page: nothing to warm
-        log.info("no warm-up: the page answered %s", exc.code)
+        (log.warning if exc.code >= 500 else log.info)("no warm-up: the page answered %s", exc.code)
         return False
     except OSError as exc:
         log.warning("no warm-up: the page could not be asked for: %s", exc)
@@ -63,7 +64,8 @@ async def warm_up(server: Any, url: str, app_path: str = "/") -> bool:
             run_waiting(doc)
     # Until the background reads are done and their answers, and the models of the parts
     # added (Panel builds them in next-tick callbacks: nobody is connected), are applied.
-    while time.monotonic() - started < TIMEOUT_S:
+    asked = time.monotonic()
+    while time.monotonic() - asked < IDLE_TIMEOUT_S:
         if wait_idle(0) and not any(map(_ticks_due, documents)):
             await asyncio.sleep(0.05)  # an answer on its way to the loop
             if wait_idle(0) and not any(map(_ticks_due, documents)):
