@@ -5,6 +5,7 @@
     python bench/ui_bench.py --catalog PATH            # any catalog file
     python bench/ui_bench.py --url URL --server-pid N  # a server that is already running
     python bench/ui_bench.py --catalog PATH --first-document 4   # in process, no browser
+    python bench/ui_bench.py --demo --first-loads 5    # the first page after a server start
 
 It starts `workbench serve` (unless --url is given), opens the app in Debian's Chromium
 driven by playwright, and measures what a person waits for:
@@ -34,6 +35,12 @@ driven by playwright, and measures what a person waits for:
   server_rss    the server's peak resident memory (VmHWM) after the session       (< 1 GB)
   interactive_again  the page loaded again in the same tab at the end (the browser's cache
                 warm: a person's next visit)
+
+--first-loads N starts a new server N times and times only its first page (interactive and
+complete, with the server's CPU over each), which the other measures leave out (they start
+after an uncounted first load), then a second page in a new tab (`second_load`) for
+comparison; `first_load_startup` is the time and the server's CPU from its start until it
+said it serves (what it does before the first request).
 
 --first-document builds the app's first document as a served session does, in this process
 (no server, no browser), and prints its CPU time, models and JSON bytes, the best of N.
@@ -75,6 +82,8 @@ TARGETS_MS = {
     "interactive": 1500.0,
     "interactive_page": 1500.0,
     "interactive_again": 1500.0,
+    "first_load": 1500.0,
+    "second_load": 1500.0,
     "query": 300.0,
     "page": 300.0,
     "page_paint": 300.0,
@@ -536,6 +545,34 @@ def run(url: str, server_pid: int | None, figures: Figures, queries: tuple[str, 
         figures.server_rss_mb, figures.server_hwm_mb = process_memory_mb(server_pid)
 
 
+def first_loads(catalog: Path, figures: Figures, loads: int) -> None:
+    """The first page of `loads` servers, each started for it: what the first person to
+    open the app after `workbench serve` waits for."""
+    from playwright.sync_api import sync_playwright
+
+    figures.load_average.append(round(os.getloadavg()[0], 2))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            for _ in range(loads):
+                start = time.perf_counter()
+                with served(catalog) as (url, pid):
+                    startup = (time.perf_counter() - start) * 1000
+                    figures.add("first_load_startup", Timing(startup, process_cpu_ms(pid)))
+                    for name in ("first_load", "second_load"):
+                        session = Session(browser, url, pid)
+                        try:
+                            cpu = process_cpu_ms(pid)
+                            started = time.perf_counter()
+                            figures.add(name, session.load())
+                            figures.add(f"{name}_complete", session.complete(started, cpu))
+                        finally:
+                            session.close()
+        finally:
+            browser.close()
+    figures.load_average.append(round(os.getloadavg()[0], 2))
+
+
 def _one_session(session: Session, figures: Figures, queries: tuple[str, str]) -> None:
     cpu = process_cpu_ms(session.server_pid) if session.server_pid else None
     started = time.perf_counter()
@@ -747,6 +784,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
+        "--first-loads",
+        type=int,
+        metavar="N",
+        help="only time the first page of N servers, each started for it",
+    )
+    parser.add_argument(
         "--first-document",
         type=int,
         metavar="ROUNDS",
@@ -758,6 +801,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--first-document needs --catalog")
         print(json.dumps(first_document(args.catalog, args.first_document)))
         return 0
+    if args.first_loads and args.url:
+        parser.error("--first-loads starts its own servers: give --demo, --frames or --catalog")
 
     with tempfile.TemporaryDirectory(prefix="ui-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
@@ -775,8 +820,12 @@ def main(argv: list[str] | None = None) -> int:
             figures = Figures(
                 str(catalog), frame_count(catalog), args.iterations, page_dwell_s=args.page_dwell
             )
-            with served(catalog) as (url, pid):
-                run(url, pid, figures, tuple(args.query))
+            if args.first_loads:
+                figures.iterations = args.first_loads
+                first_loads(catalog, figures, args.first_loads)
+            else:
+                with served(catalog) as (url, pid):
+                    run(url, pid, figures, tuple(args.query))
     print(figures.table())
     if args.json:
         args.json.write_text(json.dumps(figures.as_dict(), indent=1))

@@ -64,6 +64,28 @@ def test_ui_bench_produces_every_figure(spare_demo_catalog: Path, browser: objec
     assert 50 < figures["server_hwm_mb"] < 4096
 
 
+def test_ui_bench_times_the_first_page_of_a_server_started_for_it(
+    spare_demo_catalog: Path, browser: object, tmp_path: Path
+):
+    out = tmp_path / "first.json"
+    command = [sys.executable, str(BENCH), "--catalog", str(spare_demo_catalog)]
+    command += ["--first-loads", "1", "--json", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(out.read_text())["summary"]
+    assert set(summary) == {
+        "first_load_startup",
+        *(f"{name}{part}" for name in ("first_load", "second_load") for part in ("", "_complete")),
+    }
+    for name in ("first_load", "second_load"):
+        assert summary[name]["n"] == 1 and summary[name]["median_ms"] > 0
+        assert summary[name]["server_cpu_median_ms"] > 0  # a session's app was built
+        assert summary[f"{name}_complete"]["median_ms"] > summary[name]["median_ms"]
+    # the server's work before it said it serves: its imports, the catalog, the warm-up
+    assert summary["first_load_startup"]["server_cpu_median_ms"] > 0
+    assert summary["first_load_startup"]["median_ms"] > 0
+
+
 PROFILE = BENCH.with_name("ui_step_profile.py")
 
 

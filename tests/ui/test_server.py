@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import subprocess
@@ -19,6 +20,7 @@ from PIL import Image
 from tornado.ioloop import IOLoop
 
 import workbench
+from workbench.store.catalog import Catalog
 from workbench.ui.server import (
     SessionRegistry,
     selection_json,
@@ -163,3 +165,31 @@ def test_serve_in_process_reports_ready_and_closes_the_catalog(tmp_path: Path):
     reopen = f"import workbench; workbench.open({str(path)!r}).close()"
     result = subprocess.run([sys.executable, "-c", reopen], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_first_session_s_work_is_done_before_the_server_says_it_serves(catalog: Catalog):
+    from workbench.ui.shared import kept_read
+
+    started: dict[str, Any] = {}
+    up = threading.Event()
+
+    def ready(url: str) -> None:
+        # What a first session reads (kept for every session) is there already, and the
+        # warm-up's session was built; the start's objects are out of the collector's scans.
+        started["fields"] = kept_read(catalog, ("fields",), served=True)
+        started["frozen"] = gc.get_freeze_count()
+        started["loop"] = IOLoop.current()
+        up.set()
+
+    assert kept_read(catalog, ("fields",), served=True) is None
+    thread = threading.Thread(target=serve, args=(catalog,), kwargs={"port": 0, "ready": ready})
+    thread.start()
+    try:
+        assert up.wait(120), "serve() never called ready()"
+        assert started["fields"] is not None and started["frozen"] > 0
+    finally:
+        if "loop" in started:
+            started["loop"].add_callback(started["loop"].stop)
+        thread.join(30)
+        gc.unfreeze()
+    assert not thread.is_alive()

@@ -39,16 +39,18 @@ def after_first_render(callback: Callable[[], None]) -> None:
     waiting = _WAITING.get(doc)
     if waiting is None:
         waiting = _WAITING[doc] = []
-
-        def run_all() -> None:
-            callbacks = _WAITING.get(doc) or []
-            _WAITING[doc] = None
-            with hold():
-                for each in callbacks:
-                    each()
-
-        pn.state.onload(run_all)
+        pn.state.onload(lambda: run_waiting(doc))
     waiting.append(callback)
+
+
+def run_waiting(doc: Document) -> None:
+    """Run the callbacks waiting for `doc`'s page, now, in one batch (once: a second call,
+    or the page then coming on screen, finds none)."""
+    callbacks = _WAITING.get(doc) or []
+    _WAITING[doc] = None
+    with hold():
+        for each in callbacks:
+            each()
 
 
 def wrapping_row(*objects: Any, **params: Any) -> pn.Column:

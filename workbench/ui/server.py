@@ -17,6 +17,7 @@ It binds to loopback unless told otherwise; docs/serving.md covers auth and expo
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import signal
 import socket
@@ -40,6 +41,9 @@ from workbench.ui.headers import SecurityHeaders
 from workbench.ui.media import RecentRoots, ServedMediaUrls
 from workbench.ui.media_route import MediaFiles, media_patterns
 from workbench.ui.modules import module_patterns
+from workbench.ui.warm_up import warm_up
+
+log = logging.getLogger(__name__)
 
 MEDIA_PREFIX = "/media"
 TITLE = "Workbench"
@@ -240,7 +244,12 @@ def _run(server: Any, url: str, *, show: bool, ready: Callable[[str], None] | No
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
 
-    def started() -> None:
+    async def started() -> None:
+        # The first session's one-time work, before anyone is told the server is there.
+        try:
+            await warm_up(server, url)
+        except Exception:  # a bug in the warm-up must not keep the server from serving
+            log.exception("the warm-up failed")
         print(f"Serving workbench on {url}", flush=True)
         if show:
             server.show("/")

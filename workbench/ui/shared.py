@@ -7,6 +7,11 @@ does. They are kept per catalog, keyed by the catalog's version (`Catalog.genera
 every write through the catalog moves on, a lake catalog's refresh included), so a write
 makes every later read ask the catalog again.
 
+Pages of tiles other than a query's first, and their marks, are kept too (apart, more of
+them: `MAX_PAGES`), so turning back to a page, or to one another session showed, reads
+nothing: a page of 48 frame tiles costs the server 40-50 ms to read (its query, the ROIs
+thinned for the tiles), its marks (tags, runs) ~8 ms.
+
 Only served sessions share: in a notebook or a script each app reads the catalog itself (a
 test may change the catalog by other means between two apps).
 """
@@ -26,9 +31,16 @@ if TYPE_CHECKING:
 # Answers kept per catalog (of its current version): the empty query's and those of a few
 # queries sessions start from (saved views, links), not every query anybody typed.
 MAX_ENTRIES = 32
+# Pages of tiles and their marks, kept apart: paging never pushes the first screen's reads out.
+MAX_PAGES = 96
+PAGES = "pages"
+_BOUNDS = {"": MAX_ENTRIES, PAGES: MAX_PAGES}
 
 _LOCK = threading.Lock()
-_KEPT: WeakKeyDictionary[Catalog, tuple[int, dict[Hashable, object]]] = WeakKeyDictionary()
+# per catalog: (version, {kind: {key: answer}}), kind "" or PAGES
+_KEPT: WeakKeyDictionary[Catalog, tuple[int, dict[str, dict[Hashable, object]]]] = (
+    WeakKeyDictionary()
+)
 
 
 def catalog_version(catalog: Catalog) -> int:
@@ -38,40 +50,46 @@ def catalog_version(catalog: Catalog) -> int:
     return int(getattr(catalog, "generation", 0))
 
 
-def shared_read[T](catalog: Catalog, key: Hashable, read: Callable[[], T], *, served: bool) -> T:
+def shared_read[T](
+    catalog: Catalog, key: Hashable, read: Callable[[], T], *, served: bool, kind: str = ""
+) -> T:
     """`read()`, or its answer for `key` kept from another session at the catalog's current
     version. `served`: whether the caller is a served session (else it reads, keeps
-    nothing). Safe from any thread: two sessions asking at once may both read."""
+    nothing). `kind`: "" for the first screen's reads, `PAGES` for pages of tiles and their
+    marks (each kind keeps its own number of answers, the oldest dropped first). Safe from
+    any thread: two sessions asking at once may both read."""
     if not served:
         return read()
     version = catalog_version(catalog)
     with _LOCK:
-        kept_version, entries = _KEPT.get(catalog, (version, {}))
+        kept_version, kinds = _KEPT.get(catalog, (version, {}))
+        entries = kinds.get(kind, {})
         if kept_version == version and key in entries:
             return entries[key]  # type: ignore[return-value]
     value = read()
     if catalog_version(catalog) != version:  # a write meanwhile: the answer may be older
         return value
     with _LOCK:
-        kept_version, entries = _KEPT.get(catalog, (version, {}))
+        kept_version, kinds = _KEPT.get(catalog, (version, {}))
         if kept_version != version:
-            entries = {}
-        if len(entries) >= MAX_ENTRIES:
+            kinds = {}
+        entries = kinds.setdefault(kind, {})
+        if len(entries) >= _BOUNDS[kind]:
             entries.pop(next(iter(entries)))
         entries[key] = value
-        _KEPT[catalog] = (version, entries)
+        _KEPT[catalog] = (version, kinds)
     return value
 
 
-def kept_read(catalog: Catalog, key: Hashable, *, served: bool) -> object | None:
-    """The answer kept for `key` at the catalog's current version, None when there is none
-    (or the caller is not served)."""
+def kept_read(catalog: Catalog, key: Hashable, *, served: bool, kind: str = "") -> object | None:
+    """The answer kept for `key` (of `kind`) at the catalog's current version, None when
+    there is none (or the caller is not served)."""
     if not served:
         return None
     version = catalog_version(catalog)
     with _LOCK:
-        kept_version, entries = _KEPT.get(catalog, (version, {}))
-        return entries.get(key) if kept_version == version else None
+        kept_version, kinds = _KEPT.get(catalog, (version, {}))
+        return kinds.get(kind, {}).get(key) if kept_version == version else None
 
 
 def served_session() -> bool:

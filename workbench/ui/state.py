@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ from workbench.ui.marks import Marks, tile_marks
 from workbench.ui.media import InlineMediaUrls, MediaUrls
 from workbench.ui.query_state import QUERY_PARAMS, QueryState
 from workbench.ui.selection import Pick, Selection, SelectionBuilder, click_range
-from workbench.ui.shared import kept_read, served_session, shared_read
+from workbench.ui.shared import PAGES, kept_read, served_session, shared_read
 from workbench.ui.tiles import context_tiles, frame_tiles
 from workbench.ui.wording import plural
 
@@ -275,20 +275,37 @@ class WorkbenchState(param.Parameterized):
     def _load_page(self, count: bool, page: int | None = None) -> None:
         view, asked = self.view, self.page if page is None else page
         contexts, size, media = self.mode == "contexts", self.page_size, self.media
+        build = context_tiles if contexts else frame_tiles
 
         def read() -> tuple[int, int, list[dict[str, Any]]]:
-            total = (view.count_contexts() if contexts else view.count()) if count else self.total
+            total = view.count_contexts() if contexts else view.count()
             pages = max(1, -(-total // size))
             at = min(asked, pages - 1)
-            build = context_tiles if contexts else frame_tiles
             return total, at, build(view, at * size, size, media)
 
-        if count:  # a query's first read: the same for every session (the media's URLs too)
-            key = ("page", self._query_key(), self.mode, size, asked, id(media))
-            total, page, tiles = shared_read(self.catalog, key, read, served=self.served)
-            tiles = list(tiles)
+        # The same for every session (the media's URLs too): a query's first read, and any
+        # other page (kept apart: the first screen's reads stay kept however much is paged).
+        def first_read(at: int) -> tuple[Hashable, ...]:
+            return ("page", self._query_key(), self.mode, size, at, id(media))
+
+        if count:
+            total, page, tiles = shared_read(
+                self.catalog, first_read(asked), read, served=self.served
+            )
         else:
-            total, page, tiles = read()
+            total, page = self.total, min(asked, max(1, -(-self.total // size)) - 1)
+            first = kept_read(self.catalog, first_read(page), served=self.served)
+            if isinstance(first, tuple) and first[:2] == (total, page):  # back to the first
+                tiles = first[2]
+            else:
+                tiles = shared_read(
+                    self.catalog,
+                    ("tiles", self._query_key(), self.mode, size, page, total, id(media)),
+                    lambda: build(view, page * size, size, media),
+                    served=self.served,
+                    kind=PAGES,
+                )
+        tiles = list(tiles)
         self._shown_page = page  # `_on_page` then knows this page is read already
         self.param.update(total=total, page=page, tiles=tiles)
         self._mark_selected()
@@ -297,11 +314,19 @@ class WorkbenchState(param.Parameterized):
     def refresh_marks(self) -> None:
         """Read the marks of the page's tiles: in the background when served (the tiles are
         on their way already), at once otherwise; marks of a page left meanwhile are
-        dropped."""
+        dropped. Marks kept from another session (or this one's earlier visit) of the page
+        go with the page. Served, the read starts at once (no pause as the facets have):
+        it costs a few milliseconds, and started later it came in the way of the next
+        input when pages are turned quickly."""
         self._marks_wanted += 1
         wanted = self._marks_wanted
         view, tiles, mode, service = self.view, list(self.tiles), self.mode, self.service
-        pause = _served_pause()  # as the facets: after the page is drawn
+        served, catalog = self.served, self.catalog
+        key = ("marks", self._query_key(), mode, tuple(str(t["id"]) for t in tiles))
+        known = kept_read(catalog, key, served=served, kind=PAGES)
+        if isinstance(known, dict):
+            self.tile_marks = known
+            return
 
         def show(marks: Marks | None) -> None:
             if marks is not None and wanted == self._marks_wanted:
@@ -314,9 +339,15 @@ class WorkbenchState(param.Parameterized):
         def read() -> Marks | None:
             if wanted != self._marks_wanted:
                 return None  # another page is on screen already
-            return tile_marks(view, service, tiles, mode)
+            return shared_read(
+                catalog,
+                key,
+                lambda: tile_marks(view, service, tiles, mode),
+                served=served,
+                kind=PAGES,
+            )
 
-        run_in_background(read, show, failed, delay=pause)
+        run_in_background(read, show, failed)
 
     def _on_query(self, *events: param.parameterized.Event) -> None:
         self.refresh(first_page=True)
