@@ -4,9 +4,10 @@ Each statement runs on the in-memory engine over `_wb_lines(n, j, marked, t)` (l
 text, whether it goes to the per-record path, whether its ids and labels may hold a forbidden
 character: TEXT_PATTERN). A line is `ok` only when SQL can vouch that the per-record path
 (workbench.ingest._clearml_convert and workbench.model.validation) would store it exactly as
-SQL builds it, with the same warnings; every other line (a type or value SQL does not take, an error, a rarer feature such
-as multi-ring polygons, masks or source meta) goes to that per-record path, which stores it
-or rejects it with its usual error. Both paths are checked to agree in tests/ingest.
+SQL builds it, with the same warnings; every other line (a type or value SQL does not take,
+an error, a rarer feature such as multi-ring polygons, masks or source meta) goes to that
+per-record path, which stores it or rejects it with its usual error. Both paths are checked
+to agree in tests/ingest.
 
 The usual fields (ids, URIs, sizes, timestamps, polygons, confidences, a ROI's sources) are
 parsed typed, once. DuckDB's typed parse is lenient (`true` becomes 1, `"12"` becomes 12, `5`
