@@ -62,7 +62,8 @@ def _point(x: str, y: str) -> str:
     return "'{\"x\": ' || " + _clean(x) + " || ', \"y\": ' || " + _clean(y) + " || '}'"
 
 
-# A kept keyframe's JSON text, as `_labelbox_export._keyframe_json` writes it.
+# A kept keyframe's JSON text, as `_labelbox_export._keyframe_json` writes it (`k`: the kind
+# as `runs` numbers it).
 _KEYFRAME = (
     """'{"frame": ' || number || ', ' || CASE k
     WHEN 0 THEN '"bbox": {"top": ' || top || ', "left": ' || "left" || ', "height": '
@@ -165,8 +166,9 @@ made AS (
     SELECT d.uuid, coalesce(u.ui, (SELECT count(*) FROM uids) + row_number() OVER ()) AS ui
     FROM (SELECT DISTINCT uuid FROM rows WHERE what = 'object' AND ui IS NULL) d
     LEFT JOIN uids u USING (uuid)),
--- Object rows by track (context, uuid, kind, as integers) in frame order; runs of frames
--- that follow each other in the context are segments.
+-- Object rows by track (context, uuid, kind `k`: 0 box, 1 point, 2 polyline, as integers) in
+-- frame order; runs of frames that follow each other in the context are segments. Two rows
+-- of a track on one frame tie: their context goes to the ROI-by-ROI path (`left_out`).
 runs AS MATERIALIZED (
     SELECT o, ci, ui, k, number, pos, frame_key, keyframe, ti,
         lag(pos) OVER t AS before, lead(pos) OVER t AS after
