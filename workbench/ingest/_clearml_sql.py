@@ -323,7 +323,8 @@ SELECT r.n, r.frame_id, r.k, r.id,
     AND len(r.labels) <= {MAX_LABELS_PER_ROI}
     AND r.v IS NOT NULL AND len(r.v) % 2 = 0 AND len(r.v) <= {2 * MAX_POINTS_PER_ROI}
     AND NOT list_contains(r.v, -999999999.0)
-    AND (len(r.v) = 0 OR (list_min(r.v) >= -{MAX_COORDINATE} AND list_max(r.v) <= {MAX_COORDINATE}))
+    AND (len(r.v) = 0 OR (least(r.x_min, r.y_min) >= -{MAX_COORDINATE}
+         AND greatest(r.x_max, r.y_max) <= {MAX_COORDINATE}))
     AND (min_points(r.kind) IS NULL OR len(r.v) >= 2 * min_points(r.kind))
     AND (len(r.v) > 0 OR r.kind = 'classification' OR kind_j IS NOT NULL)
     AND names_ok(r.source_ids, {MAX_ID_LENGTH}, r.t)
