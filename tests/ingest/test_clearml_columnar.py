@@ -332,3 +332,68 @@ def test_values_of_another_type_at_typed_keys_take_the_per_record_path(tmp_path:
         # Only f19 twice and f16 compact (json.loads kept its last `id`); f18 is sent on by
         # its metadata's keys, the other f16 by its escaped key.
         assert reader.sql_lines == 3
+
+
+_BAD_TEXTS = ["x\u202ey", "c\u200fx", "bad\x85id", "tab\there", "nul\x00", "bell\x07", "\u2066i"]
+
+
+def _texts_frame(n: int, bad: str | None, where: str) -> dict[str, Any]:
+    """A plain frame whose text at `where` is `bad` (None: every text is fine)."""
+    texts = {k: f"{k}{n}" for k in ("id", "context", "source", "roi", "label", "field", "ds")}
+    if bad is not None:
+        texts[where] = bad
+    return {
+        "id": texts["id"],
+        "context_id": texts["context"],
+        "dataset": {"id": texts["ds"], "version": "v1"},
+        "meta": {"note": "two\nlines, é and \u202e in metadata are fine"},
+        "sources": [{"id": texts["source"], "uri": f"s3://b/{n}.jpg", "width": 64, "height": 48}],
+        "rois": [
+            {
+                "id": texts["roi"],
+                "label": [texts["label"]],
+                "poly": [1, 2, 9, 2, 9, 7, 1, 7],
+                "sources": [texts["source"]],
+                "meta": {"_field": texts["field"]},
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+def test_forbidden_characters_are_found_as_written_or_escaped(
+    tmp_path: Path, ensure_ascii: bool
+) -> None:
+    """Ids and labels are checked for forbidden characters only on the lines that may hold
+    one (raw, or escaped as json.dumps writes them): the others are stored by SQL, and both
+    kinds give what the per-record path gives."""
+    places = ["id", "context", "source", "roi", "label", "field", "ds"]
+    frames = [_texts_frame(n, None, "id") for n in range(20)]
+    frames += [
+        _texts_frame(100 + n, bad, where)
+        for n, (bad, where) in enumerate((b, w) for b in _BAD_TEXTS for w in places)
+    ]
+    text = "".join(json.dumps(f, ensure_ascii=ensure_ascii) + "\n" for f in frames)
+    (tmp_path / "f.ndjson").write_text(text, encoding="utf-8")
+    (tmp_path / "f.json").write_text(json.dumps(frames), encoding="utf-8")
+    reports, tables = [], []
+    for name in ("f.ndjson", "f.json"):
+        with workbench.open(tmp_path / f"{name}.duckdb") as catalog:
+            reports.append(clearml.import_files(catalog, [tmp_path / name], progress=False))
+            tables.append([_rows(catalog, t) for t in ("frames", "sources", "rois")])
+    columnar, per_record = reports
+    assert columnar.frames == per_record.frames >= 20
+    assert _errors(columnar) == _errors(per_record)
+    assert len(columnar.errors) >= len(_BAD_TEXTS) * 5
+    assert columnar.warnings == per_record.warnings
+    assert tables[0] == tables[1]
+    with (
+        workbench.open(tmp_path / "again.duckdb") as catalog,
+        CatalogWriter(catalog, progress=False, unique_ids=True) as writer,
+        NdjsonImport(writer, 1000) as reader,
+    ):
+        reader.read(tmp_path / "f.ndjson", None)
+        # Every line but those with a forbidden character in an id or label is SQL's, the
+        # lines with an escape or such a character in their metadata too.
+        assert reader.sql_lines == 20
+        assert writer.report.frames == 20

@@ -1,11 +1,13 @@
 """The SQL that turns ClearML NDJSON lines into catalog rows, set-based.
 
-Each statement runs on the in-memory engine over `_wb_lines(n, j)` (line number, text). A line
-is `ok` only when SQL can vouch that the per-record path (workbench.ingest._clearml_convert
-and workbench.model.validation) would store it exactly as SQL builds it, with the same
-warnings; every other line (a type or value SQL does not take, an error, a rarer feature such
-as multi-ring polygons, masks or source meta) goes to that per-record path, which stores it
-or rejects it with its usual error. Both paths are checked to agree in tests/ingest.
+Each statement runs on the in-memory engine over `_wb_lines(n, j, marked, t)` (line number,
+text, whether it goes to the per-record path, whether its ids and labels may hold a forbidden
+character: TEXT_PATTERN). A line is `ok` only when SQL can vouch that the per-record path
+(workbench.ingest._clearml_convert and workbench.model.validation) would store it exactly as
+SQL builds it, with the same warnings; every other line (a type or value SQL does not take,
+an error, a rarer feature such as multi-ring polygons, masks or source meta) goes to that
+per-record path, which stores it or rejects it with its usual error. Both paths are checked
+to agree in tests/ingest.
 
 The usual fields (ids, URIs, sizes, timestamps, polygons, confidences, a ROI's sources) are
 parsed typed, once. DuckDB's typed parse is lenient (`true` becomes 1, `"12"` becomes 12, `5`
@@ -39,6 +41,9 @@ from workbench.model.records import PROMOTED_KEYS, ROI_KINDS
 _FORBIDDEN = r"[\x00-\x1f\x7f-\x9f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
 _KINDS = ", ".join(f"'{k}'" for k in ROI_KINDS)
 
+# name_ok, opt_name and names_ok are text_ok, opt_text and texts_ok on a line whose `t` says
+# whether it may hold a character no id or label may hold (TEXT_PATTERN): on the other lines
+# only the length is checked, and a list of no text or one (the usual) without a lambda.
 MACROS = rf"""
 CREATE MACRO is_str(x) AS coalesce(left(x, 1) = '"', false);
 CREATE MACRO is_int(x) AS coalesce(regexp_full_match(x, '-?[0-9]{{1,18}}'), false);
@@ -48,6 +53,16 @@ CREATE MACRO is_null(x) AS x IS NULL OR x = 'null';
 CREATE MACRO text_ok(s, lim) AS coalesce(
     length(s) BETWEEN 1 AND lim AND NOT regexp_matches(s, '{_FORBIDDEN}'), false);
 CREATE MACRO opt_text(x) AS is_null(x) OR (is_str(x) AND text_ok(x->>'$', {MAX_ID_LENGTH}));
+CREATE MACRO name_ok(s, lim, t) AS coalesce(length(s) BETWEEN 1 AND lim
+    AND CASE WHEN t THEN NOT regexp_matches(s, '{_FORBIDDEN}') ELSE true END, false);
+CREATE MACRO opt_name(x, t) AS is_null(x)
+    OR (is_str(x) AND name_ok(x->>'$', {MAX_ID_LENGTH}, t));
+CREATE MACRO names_ok(l, lim, t) AS l IS NOT NULL AND CASE
+    WHEN t THEN coalesce(list_bool_and(list_transform(l, lambda v: text_ok(v, lim))), true)
+    WHEN len(l) = 0 THEN true
+    WHEN len(l) = 1 THEN coalesce(length(l[1]) BETWEEN 1 AND lim, false)
+    ELSE coalesce(list_bool_and(list_transform(l,
+        lambda v: coalesce(length(v) BETWEEN 1 AND lim, false))), true) END;
 CREATE MACRO opt_int(x, lo, hi) AS is_null(x)
     OR (is_int(x) AND coalesce(TRY_CAST(x AS BIGINT) BETWEEN lo AND hi, false));
 CREATE MACRO int_of(x) AS CASE WHEN is_int(x) THEN TRY_CAST(x AS BIGINT) END;
@@ -94,10 +109,11 @@ _FRAME = (
 )
 
 
-def _promoted(key: str) -> tuple[str, str]:
-    """(check, value) of a metadata key copied to its own column: strings, integers, null,
-    objects and lists are taken here (floats and booleans print differently in Python)."""
-    v = f"(d.meta->'$.{key}')"
+def _promoted(at: int) -> tuple[str, str]:
+    """(check, value) of a metadata key copied to its own column (`at`: its place in
+    PROMOTED_KEYS): strings, integers, null, objects and lists are taken here (floats and
+    booleans print differently in Python)."""
+    v = f"(promoted[{at + 1}])"
     check = f"(is_null({v}) OR left({v}, 1) IN ('\"', '{{', '[') OR is_int({v}))"
     value = (
         f"CASE WHEN is_null({v}) OR left({v}, 1) IN ('{{', '[') THEN NULL "
@@ -106,7 +122,9 @@ def _promoted(key: str) -> tuple[str, str]:
     return check, value
 
 
-_CHECKS = [_promoted(k) for k in PROMOTED_KEYS]
+_CHECKS = [_promoted(at) for at in range(len(PROMOTED_KEYS))]
+# The promoted keys' values as JSON texts, read from the metadata in one pass.
+_PROMOTED = "json_extract(d.meta, [" + ", ".join(f"'$.{k}'" for k in PROMOTED_KEYS) + "])"
 
 # What sends a whole line to the per-record path before it is parsed: an integer of 19 digits
 # or more (beyond what SQL's numbers hold exactly) or an escaped UTF-16 surrogate. Arrow marks
@@ -132,20 +150,26 @@ RETYPED_PATTERN = "|".join(
     ]
 )
 
+# What a line holds when one of its texts may hold a character no id or label may hold
+# (model.validation.FORBIDDEN_CHARACTERS, as it is or escaped): found by the same scan as
+# RETYPED_PATTERN, it marks the lines (`_wb_lines.t`) whose ids and labels are checked for
+# those characters; on the others only their length is.
+TEXT_PATTERN = _FORBIDDEN + r"|\\[bfnrtu]"
+
 # One row per line: the frame's own values, its sources and ROIs still as lists, and `ok`.
 FRAMES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_f AS
 WITH parsed AS (
     SELECT n, try(from_json(j, '{_FRAME}')) AS d,
-        starts_with(ltrim(j, E' \\t\\r'), '{{') AND NOT marked AS plain,
+        starts_with(ltrim(j, E' \\t\\r'), '{{') AND NOT marked AS plain, t,
         contains(j, '"sources"') AS named_sources, contains(j, '"rois"') AS named_rois
     FROM _wb_lines),
 typed AS (
-    SELECT n, d, plain AND d IS NOT NULL AS parsed_ok, named_sources, named_rois,
+    SELECT n, d, t, plain AND d IS NOT NULL AS parsed_ok, named_sources, named_rois,
         coalesce(contains(d.meta, '"_frame_index"'), false) AS has_index,
         (d.meta->'$._frame_index') AS index_j,
         (d.dataset->'$.id') AS ds_id, (d.dataset->'$.version') AS ds_version,
-        d.sources AS sources, d.rois AS rois
+        d.sources AS sources, d.rois AS rois, {_PROMOTED} AS promoted
     FROM parsed)
 SELECT n, d.id AS id,
     d.context_id AS context_id,
@@ -160,16 +184,16 @@ SELECT n, d.id AS id,
     nullif(CASE WHEN has_index THEN json_merge_patch(d.meta, '{{"_frame_index":null}}')
         ELSE d.meta END::VARCHAR, '{{}}') AS metadata,
     {", ".join(f"{value} AS {key}" for key, (_, value) in zip(PROMOTED_KEYS, _CHECKS, strict=True))},
-    sources, rois,
+    sources, rois, t,
     coalesce(parsed_ok
-    AND text_ok(d.id, {MAX_ID_LENGTH})
-    AND (d.context_id IS NULL OR text_ok(d.context_id, {MAX_ID_LENGTH}))
+    AND name_ok(d.id, {MAX_ID_LENGTH}, t)
+    AND (d.context_id IS NULL OR name_ok(d.context_id, {MAX_ID_LENGTH}, t))
     AND (d.timestamp IS NULL OR d.timestamp BETWEEN -{MAX_TIMESTAMP} AND {MAX_TIMESTAMP})
     AND opt_int(d.num_frames, 1, {MAX_INT32})
-    AND (is_null(d.dataset) OR (left(d.dataset, 1) = '{{' AND opt_text(ds_id)
-         AND opt_text(ds_version)) OR d.dataset IN ('{{}}'))
+    AND (is_null(d.dataset) OR (left(d.dataset, 1) = '{{' AND opt_name(ds_id, t)
+         AND opt_name(ds_version, t)) OR d.dataset IN ('{{}}'))
     AND opt_int(d.saved, {MIN_SAVED_MS}, {MAX_SAVED_MS})
-    AND opt_text(d.saved_in_version)
+    AND opt_name(d.saved_in_version, t)
     AND (is_null(d.meta) OR (left(d.meta, 1) = '{{'
          AND length(d.meta) <= {MAX_JSON_FIELD_BYTES // 2}
          AND NOT contains(d.meta, '"_source_meta"')
@@ -185,10 +209,10 @@ SOURCES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_s AS
 WITH items AS (
     SELECT n, id AS frame_id, unnest(sources) AS s,
-        generate_subscripts(sources, 1) - 1 AS k, len(sources) AS m
+        generate_subscripts(sources, 1) - 1 AS k, len(sources) AS m, t
     FROM _wb_f WHERE ok AND len(sources) > 0),
 valued AS (
-    SELECT n, frame_id, k, m, s,
+    SELECT n, frame_id, k, m, s, t,
         CASE WHEN s.id IS NULL OR s.id = '' THEN
             CASE WHEN k = 0 THEN 'default' ELSE CAST(k AS VARCHAR) END
             ELSE s.id END AS id,
@@ -199,7 +223,7 @@ SELECT n, frame_id, k, m, id, resolved(uri, $base) AS uri,
     TRY_CAST(s.width AS INTEGER) AS width, TRY_CAST(s.height AS INTEGER) AS height,
     s.content_type AS content_type, s.timestamp AS timestamp,
     CASE WHEN str_of(preview_j) <> '' THEN resolved(str_of(preview_j), $base) END AS preview_uri,
-    coalesce(text_ok(id, {MAX_ID_LENGTH})
+    coalesce(name_ok(id, {MAX_ID_LENGTH}, t)
     AND uri_ok(uri) AND plain_uri(uri, $base)
     AND (s.width IS NULL OR s.width BETWEEN 1 AND {MAX_INT32})
     AND (s.height IS NULL OR s.height BETWEEN 1 AND {MAX_INT32})
@@ -213,18 +237,20 @@ FROM valued
 """
 
 # Per frame: whether all its sources are ok, their ids and sizes, the first one's URI. A frame
-# of one source (`m`, the usual case) needs no aggregate: its row is its source's.
+# of one source (`m`, the usual case) needs no aggregate: its row is its source's, and its
+# id and size are given alone too (`id1`, `w1`, `h1`; NULL for a frame of more).
 SOURCES_BY_FRAME = f"""
 CREATE OR REPLACE TEMP TABLE _wb_sf AS
 SELECT n, ok AND id IS NOT NULL AS ok, [id] AS ids,
-    [{{'id': id, 'w': coalesce(width, 0), 'h': coalesce(height, 0)}}] AS sizes, uri AS first_uri
+    [{{'id': id, 'w': coalesce(width, 0), 'h': coalesce(height, 0)}}] AS sizes, uri AS first_uri,
+    id AS id1, coalesce(width, 0) AS w1, coalesce(height, 0) AS h1
 FROM _wb_s WHERE m = 1
 UNION ALL
 SELECT n, bool_and(ok) AND count(DISTINCT id) = count(*)
         AND count(*) <= {MAX_SOURCES_PER_FRAME} AS ok,
     list(id ORDER BY k) AS ids,
     list({{'id': id, 'w': coalesce(width, 0), 'h': coalesce(height, 0)}}) AS sizes,
-    arg_min(uri, k) AS first_uri
+    arg_min(uri, k) AS first_uri, NULL, NULL, NULL
 FROM _wb_s WHERE m > 1 GROUP BY n
 """
 
@@ -236,10 +262,10 @@ _RESERVED = (
 ROIS = f"""
 CREATE OR REPLACE TEMP TABLE _wb_r AS
 WITH items AS (
-    SELECT n, id AS frame_id, unnest(rois) AS r, generate_subscripts(rois, 1) - 1 AS k
+    SELECT n, id AS frame_id, unnest(rois) AS r, generate_subscripts(rois, 1) - 1 AS k, t
     FROM _wb_f WHERE ok AND len(rois) > 0),
 valued AS (
-    SELECT n, frame_id, k,
+    SELECT n, frame_id, k, t,
         CASE WHEN r.id IS NULL OR r.id = '' THEN frame_id || ':' || k ELSE r.id END AS id,
         CASE WHEN is_null(r.label) THEN []::VARCHAR[] WHEN is_str(r.label)
             THEN [r.label->>'$'] WHEN is_strings(r.label) THEN r.label::VARCHAR[] END AS labels,
@@ -292,18 +318,19 @@ SELECT r.n, r.frame_id, r.k, r.id,
     CASE keyframe_j WHEN 'true' THEN true WHEN 'false' THEN false END AS keyframe,
     r.kind IN ('box', 'polygon', 'mask') AND r.x_min IS NOT NULL
         AND (r.x_max <= r.x_min OR r.y_max <= r.y_min) AS zero_area,
-    coalesce(r.raw_ok AND text_ok(r.id, {MAX_ID_LENGTH})
-    AND texts_ok(r.labels, {MAX_LABEL_LENGTH})
+    coalesce(r.raw_ok AND name_ok(r.id, {MAX_ID_LENGTH}, r.t)
+    AND names_ok(r.labels, {MAX_LABEL_LENGTH}, r.t)
     AND len(r.labels) <= {MAX_LABELS_PER_ROI}
     AND r.v IS NOT NULL AND len(r.v) % 2 = 0 AND len(r.v) <= {2 * MAX_POINTS_PER_ROI}
     AND NOT list_contains(r.v, -999999999.0)
-    AND (len(r.v) = 0 OR (list_min(r.v) >= -{MAX_COORDINATE} AND list_max(r.v) <= {MAX_COORDINATE}))
+    AND (len(r.v) = 0 OR (least(r.x_min, r.y_min) >= -{MAX_COORDINATE}
+         AND greatest(r.x_max, r.y_max) <= {MAX_COORDINATE}))
     AND (min_points(r.kind) IS NULL OR len(r.v) >= 2 * min_points(r.kind))
     AND (len(r.v) > 0 OR r.kind = 'classification' OR kind_j IS NOT NULL)
-    AND texts_ok(r.source_ids, {MAX_ID_LENGTH})
+    AND names_ok(r.source_ids, {MAX_ID_LENGTH}, r.t)
     AND (is_null(kind_j) OR (is_str(kind_j) AND str_of(kind_j) IN ({_KINDS})))
     AND (is_null(field_j) OR field_j = '""' OR (is_str(field_j)
-         AND text_ok(str_of(field_j), {MAX_ID_LENGTH})))
+         AND name_ok(str_of(field_j), {MAX_ID_LENGTH}, r.t)))
     AND opt_int(track_j, -{MAX_INT32}, {MAX_INT32})
     AND (is_null(keyframe_j) OR keyframe_j IN ('true', 'false'))
     AND is_null(bbox_j)
@@ -316,19 +343,27 @@ FROM shaped r
 
 # Per frame: whether all its ROIs are ok, and its warnings. The sizes and ids of the frame's
 # sources are joined here, to the narrow ROI rows, rather than to the lines' ROI lists.
+# A frame of one source (the usual) is checked without a lambda over its sources.
 _ON_IMAGES = "lambda s: s.w > 0 AND s.h > 0 AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id))"  # fmt: skip
+_ON_IMAGE = """sf.w1 > 0 AND sf.h1 > 0
+            AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, sf.id1))"""
 _OUTSIDE = f"""r.x_min IS NOT NULL AND r.kind IN ('box', 'polygon', 'mask', 'point', 'polyline')
-        AND len(list_filter(sf.sizes, {_ON_IMAGES})) > 0
+        AND CASE WHEN sf.w1 IS NOT NULL THEN {_ON_IMAGE}
+            AND NOT (r.x_min <= sf.w1 AND r.x_max >= 0 AND r.y_min <= sf.h1 AND r.y_max >= 0)
+        ELSE len(list_filter(sf.sizes, {_ON_IMAGES})) > 0
         AND len(list_filter(list_filter(sf.sizes, {_ON_IMAGES}), lambda s: r.x_min <= s.w
-            AND r.x_max >= 0 AND r.y_min <= s.h AND r.y_max >= 0)) = 0"""
+            AND r.x_max >= 0 AND r.y_min <= s.h AND r.y_max >= 0)) = 0 END"""
+# A ROI naming no source, or exactly the frame's, names none the frame lacks.
+_UNKNOWN = """CASE WHEN len(r.source_ids) = 0 OR r.source_ids = sf.ids THEN false
+        ELSE len(list_filter(r.source_ids,
+            lambda s: NOT list_contains(coalesce(sf.ids, []), s))) > 0 END"""
 ROIS_BY_FRAME = f"""
 CREATE OR REPLACE TEMP TABLE _wb_rf AS
 SELECT r.n, bool_and(r.ok) AND count(DISTINCT r.id) = count(*)
         AND count(*) <= {MAX_ROIS_PER_FRAME} AS ok,
     count(*) FILTER (WHERE r.zero_area) AS zero_area,
     count(*) FILTER (WHERE {_OUTSIDE}) AS outside,
-    count(*) FILTER (WHERE len(list_filter(r.source_ids,
-        lambda s: NOT list_contains(coalesce(sf.ids, []), s))) > 0) AS unknown_source
+    count(*) FILTER (WHERE {_UNKNOWN}) AS unknown_source
 FROM _wb_r r LEFT JOIN _wb_sf sf USING (n) GROUP BY r.n
 """
 

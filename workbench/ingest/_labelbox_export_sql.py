@@ -62,16 +62,17 @@ def _point(x: str, y: str) -> str:
     return "'{\"x\": ' || " + _clean(x) + " || ', \"y\": ' || " + _clean(y) + " || '}'"
 
 
-# A kept keyframe's JSON text, as `_labelbox_export._keyframe_json` writes it.
+# A kept keyframe's JSON text, as `_labelbox_export._keyframe_json` writes it (`k`: the kind
+# as `runs` numbers it).
 _KEYFRAME = (
-    """'{"frame": ' || number || ', ' || CASE kind
-    WHEN 'box' THEN '"bbox": {"top": ' || top || ', "left": ' || "left" || ', "height": '
+    """'{"frame": ' || number || ', ' || CASE k
+    WHEN 0 THEN '"bbox": {"top": ' || top || ', "left": ' || "left" || ', "height": '
         || """
     + _clean("cy1 - top")
     + """ || ', "width": ' || """
     + _clean('cx1 - "left"')
     + """ || '}'
-    WHEN 'point' THEN '"point": ' || """
+    WHEN 1 THEN '"point": ' || """
     + _point("g[1]", "g[2]")
     + """
     ELSE '"line": [' || array_to_string(list_transform(range(1, len(g), 2), lambda i: """
@@ -165,20 +166,21 @@ made AS (
     SELECT d.uuid, coalesce(u.ui, (SELECT count(*) FROM uids) + row_number() OVER ()) AS ui
     FROM (SELECT DISTINCT uuid FROM rows WHERE what = 'object' AND ui IS NULL) d
     LEFT JOIN uids u USING (uuid)),
--- Object rows by track (context, uuid, kind, as integers) in frame order; runs of frames
--- that follow each other in the context are segments.
+-- Object rows by track (context, uuid, kind `k`: 0 box, 1 point, 2 polyline, as integers) in
+-- frame order; runs of frames that follow each other in the context are segments. Two rows
+-- of a track on one frame tie: their context goes to the ROI-by-ROI path (`left_out`).
 runs AS MATERIALIZED (
-    SELECT o, ci, ui, k, number, pos, frame_key, keyframe,
+    SELECT o, ci, ui, k, number, pos, frame_key, keyframe, ti,
         lag(pos) OVER t AS before, lead(pos) OVER t AS after
     FROM (SELECT o, ci, ui, CASE kind WHEN 'box' THEN 0 WHEN 'point' THEN 1 ELSE 2 END AS k,
-            number, pos, frame_key, keyframe
+            number, pos, frame_key, keyframe, ti
         FROM rows WHERE what = 'object' AND ui IS NOT NULL
         UNION ALL
         SELECT r.o, r.ci, m.ui, CASE r.kind WHEN 'box' THEN 0 WHEN 'point' THEN 1 ELSE 2 END,
-            r.number, r.pos, r.frame_key, r.keyframe
+            r.number, r.pos, r.frame_key, r.keyframe, r.ti
         FROM rows r JOIN made m USING (uuid) WHERE r.what = 'object' AND r.ui IS NULL)
     WHERE ci NOT IN (SELECT ci FROM odd)
-    WINDOW t AS (PARTITION BY ci, ui, k ORDER BY number, o)),
+    WINDOW t AS (PARTITION BY ci, ui, k ORDER BY number)),
 -- A track twice on a frame (the ROI-by-ROI path keeps the first): the context is left to it.
 left_out AS (SELECT ci FROM odd UNION SELECT DISTINCT ci FROM runs WHERE before = pos),
 mine AS NOT MATERIALIZED (SELECT * FROM rows WHERE ci NOT IN (SELECT ci FROM left_out)),
@@ -186,7 +188,7 @@ firsts AS NOT MATERIALIZED (SELECT * FROM runs WHERE ci NOT IN (SELECT ci FROM l
 -- The rows a segment keeps: its keyframes and its ends. Materialised, as are the values
 -- after it: each is read several times by the texts.
 kept AS MATERIALIZED (
-    SELECT k.ci, k.ui, k.k, c.context_id, u.uuid, m.kind, k.number, k.o,
+    SELECT k.ci, k.ui, k.k, c.context_id, u.uuid, k.number, k.o,
         a.keyframe_classifications,
         m.label, m.confidence, a.attrs, m.track_index, m.geometry[1] AS g,
         CASE WHEN k.before IS NULL THEN '' WHEN k.before <> k.pos - 1
@@ -197,7 +199,7 @@ kept AS MATERIALIZED (
         CASE WHEN k.k = 0 THEN list_max(g[2:-1:2]) END AS y1
     FROM (SELECT * FROM firsts WHERE keyframe IS NOT false OR before IS DISTINCT FROM pos - 1
         OR after IS DISTINCT FROM pos + 1) k
-    JOIN r m ON m.o = k.o JOIN a ON a.text = m.text JOIN ctx c ON c.ci = k.ci
+    JOIN r m ON m.o = k.o JOIN a ON a.ti = k.ti JOIN ctx c ON c.ci = k.ci
     JOIN (SELECT uuid, ui FROM uids UNION SELECT uuid, ui FROM made) u ON u.ui = k.ui),
 boxes AS MATERIALIZED (
     SELECT *, """
