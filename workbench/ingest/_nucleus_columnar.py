@@ -215,8 +215,11 @@ class ColumnarScenes:
         )
 
     def _others(self, good: set[int]) -> list[tuple[int, str]]:
-        lines = self.con.execute("SELECT n, j FROM _wb_lines ORDER BY n").fetchall()
-        return [(n, text) for n, text in lines if n not in good]
+        """The lines SQL did not take (the texts of the others stay in the engine)."""
+        return self.con.execute(
+            "SELECT n, j FROM _wb_lines WHERE NOT list_contains(?::BIGINT[], n) ORDER BY n",
+            [sorted(good)],
+        ).fetchall()
 
     # -- placing ------------------------------------------------------------------------------
     def _good(self, rows: pa.Table | None, scenes: dict[int, tuple[str, slice]]) -> None:
