@@ -180,7 +180,7 @@ class ColumnarScenes:
         try:
             con.execute(sql.ITEMS)
             con.execute(sql.GOOD)
-            rows = con.sql(sql.ROWS).to_arrow_table()
+            rows = _in_order(con.sql(sql.ROWS).to_arrow_table())
             names = con.execute(
                 "SELECT n, context_id FROM _nu_s WHERE n IN (SELECT n FROM _nu_good)"
             ).fetchall()
@@ -282,6 +282,16 @@ class ColumnarScenes:
         if rows.num_rows:
             self.job.writer.write_rows(_batch(rows, self.job.dataset))
         self.job.moved = self.job.moved and self._pending.held > 0
+
+
+def _in_order(rows: pa.Table) -> pa.Table:
+    """The rows in line and item order (sorted only when the engine gave another)."""
+    lines = rows["_line"].to_numpy()
+    items = rows["frame_index"].to_numpy()
+    later = (lines[1:] > lines[:-1]) | ((lines[1:] == lines[:-1]) & (items[1:] > items[:-1]))
+    if bool(later.all()):
+        return rows
+    return rows.take(pc.sort_indices(rows, [("_line", "ascending"), ("frame_index", "ascending")]))
 
 
 def _batch(rows: pa.Table, dataset: str | None) -> RowBatch:
