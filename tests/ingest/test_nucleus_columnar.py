@@ -311,3 +311,12 @@ def test_an_unchanged_file_imported_again_is_left_as_stored(tmp_path: Path) -> N
         assert [(i, n) for i, n, _ in catalog.sql(query).fetchall()] == [
             (f"f{i}", 5) for i in range(5)
         ]
+
+
+def test_rows_the_engine_gives_out_of_order_are_put_in_line_and_item_order() -> None:
+    import pyarrow as pa
+
+    rows = pa.table({"_line": [3, 1, 3, 1, 2], "frame_index": [1, 1, 0, 0, 0], "id": list("abcde")})
+    ordered = _nucleus_columnar._in_order(rows)
+    assert ordered["id"].to_pylist() == ["d", "b", "e", "c", "a"]
+    assert _nucleus_columnar._in_order(ordered) is ordered

@@ -180,7 +180,7 @@ class ColumnarScenes:
         try:
             con.execute(sql.ITEMS)
             con.execute(sql.GOOD)
-            rows = con.sql(sql.ROWS).to_arrow_table()
+            rows = _in_order(con.sql(sql.ROWS).to_arrow_table())
             names = con.execute(
                 "SELECT n, context_id FROM _nu_s WHERE n IN (SELECT n FROM _nu_good)"
             ).fetchall()
@@ -215,8 +215,11 @@ class ColumnarScenes:
         )
 
     def _others(self, good: set[int]) -> list[tuple[int, str]]:
-        lines = self.con.execute("SELECT n, j FROM _wb_lines ORDER BY n").fetchall()
-        return [(n, text) for n, text in lines if n not in good]
+        """The lines SQL did not take (the texts of the others stay in the engine)."""
+        return self.con.execute(
+            "SELECT n, j FROM _wb_lines WHERE NOT list_contains(?::BIGINT[], n) ORDER BY n",
+            [sorted(good)],
+        ).fetchall()
 
     # -- placing ------------------------------------------------------------------------------
     def _good(self, rows: pa.Table | None, scenes: dict[int, tuple[str, slice]]) -> None:
@@ -279,6 +282,16 @@ class ColumnarScenes:
         if rows.num_rows:
             self.job.writer.write_rows(_batch(rows, self.job.dataset))
         self.job.moved = self.job.moved and self._pending.held > 0
+
+
+def _in_order(rows: pa.Table) -> pa.Table:
+    """The rows in line and item order (sorted only when the engine gave another)."""
+    lines = rows["_line"].to_numpy()
+    items = rows["frame_index"].to_numpy()
+    later = (lines[1:] > lines[:-1]) | ((lines[1:] == lines[:-1]) & (items[1:] > items[:-1]))
+    if bool(later.all()):
+        return rows
+    return rows.take(pc.sort_indices(rows, [("_line", "ascending"), ("frame_index", "ascending")]))
 
 
 def _batch(rows: pa.Table, dataset: str | None) -> RowBatch:

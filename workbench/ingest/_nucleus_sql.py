@@ -43,8 +43,7 @@ CREATE MACRO nu_dup(k) AS len(k) != len(list_distinct(k));
 CREATE MACRO nu_dups(ks) AS coalesce(list_bool_or(list_transform(ks, lambda k: nu_dup(k))), false);
 CREATE MACRO nu_ext(p) AS lower(regexp_extract(regexp_extract(p, '[^/]*$'),
     '^\.*[^.].*(\.[^.]*)$', 1));
-CREATE MACRO nu_keys_unique(j) AS NOT nu_dup(json_keys(j))
-    AND NOT nu_dups(list_distinct(json_keys(j, '$..*')));
+CREATE MACRO nu_keys_unique(j) AS NOT nu_dups(list_distinct(json_keys('[' || j || ']', '$..*')));
 """
 
 # One parse of the whole line. An item that is not an object parses as a struct of NULLs (no
@@ -59,14 +58,17 @@ _SCENE = (
 )
 
 
-_PROMOTED = "{" + ",".join(f'"{key}":"JSON"' for key in PROMOTED_KEYS) + "}"
+# What is read of an item's metadata, in one parse: the keys copied to their own columns, then
+# the keys the import adds (a JSON null reads as 'null', a key not there as NULL).
+_READ = ", ".join(f"'$.{key}'" for key in [*PROMOTED_KEYS, SCENE_KEY, FPS_KEY])
+_ADDED = len(PROMOTED_KEYS)
 
 
 def _promoted(key: str) -> tuple[str, str]:
-    """(check, value) of a metadata key copied to its own column (`p`: the keys, parsed once
-    per item; JSON null reads as NULL): strings, integers, null, objects and lists are taken
-    here (floats and booleans print differently in Python)."""
-    v = f"p.{key}"
+    """(check, value) of a metadata key copied to its own column (`p_<key>`, NULL for JSON
+    null): strings, integers, null, objects and lists are taken here (floats and booleans
+    print differently in Python)."""
+    v = f"p_{key}"
     check = f"({v} IS NULL OR left({v}, 1) IN ('\"', '{{', '[') OR nu_int({v}))"
     value = (
         f"CASE WHEN {v} IS NULL OR left({v}, 1) IN ('{{', '[') THEN NULL "
@@ -82,7 +84,8 @@ _CHECKS = [_promoted(k) for k in PROMOTED_KEYS]
 # of a line: `from_json` (SCENES), or the same inside `try` (the fallback, should some valid
 # line not parse). A key given twice in any object of the line (the scene, its metadata, an
 # item, an item's metadata, nested) sends the scene to the per-record path: one `json_keys`
-# of every object of the line, each distinct list of keys checked once.
+# of every object of the line (the line inside a list, so that one parse lists the scene's
+# own keys too), each distinct list of keys checked once.
 _SCENES = """
 CREATE OR REPLACE TEMP TABLE _nu_s AS
 WITH parsed AS (
@@ -111,9 +114,13 @@ WITH items AS (
 valued AS (
     SELECT n, context_id, tail, frame_index, num_frames, it, it.reference_id->>'$' AS id,
         it.image_location->>'$' AS uri, it.metadata AS meta,
-        CASE WHEN left(it.metadata, 1) = '{{' THEN from_json(it.metadata, '{_PROMOTED}') END AS p,
+        CASE WHEN left(it.metadata, 1) = '{{' THEN json_extract(it.metadata, [{_READ}]) END AS p,
         TRY_CAST(roundbankers(frame_index * 1000 / rate, 0) AS BIGINT) AS timestamp
-    FROM items)
+    FROM items),
+keyed AS (
+    SELECT *, {", ".join(f"nullif(p[{i + 1}], 'null') AS p_{key}" for i, key in enumerate(PROMOTED_KEYS))},
+        p[{_ADDED + 1}] IS NOT NULL OR p[{_ADDED + 2}] IS NOT NULL AS added
+    FROM valued)
 SELECT n, context_id, frame_index, num_frames, id, uri, timestamp,
     nu_ext(split_part(uri, '?', 1)) AS ext,
     CASE WHEN meta IS NULL OR meta = '{{}}' THEN '{{' || tail
@@ -125,10 +132,10 @@ SELECT n, context_id, frame_index, num_frames, id, uri, timestamp,
     AND NOT starts_with(lower(uri), 'data:')
     AND NOT regexp_matches(uri, '[\\x00-\\x1f\\x7f]')
     AND nu_obj(meta)
-    AND NOT coalesce(json_exists(meta, '$.{SCENE_KEY}') OR json_exists(meta, '$.{FPS_KEY}'), false)
+    AND NOT coalesce(added, false)
     AND coalesce(abs(timestamp) <= {MAX_TIMESTAMP}, false)
     AND {" AND ".join(check for check, _ in _CHECKS)} AS ok
-FROM valued
+FROM keyed
 """
 
 # The scenes whose every item SQL takes (no reference_id twice in one scene, no file
@@ -143,7 +150,8 @@ SELECT n FROM (
 WHERE good
 """
 
-# The rows of the good scenes, in line and item order. `num_frames` is the scene's number of
+# The rows of the good scenes (put in line and item order by the caller: a sort in the engine
+# costs more than checking the order it gives, which is that one as a rule). `num_frames` is the scene's number of
 # items: what the import's last step (video.count_context_frames) finds when the scene is
 # stored whole, as a scene usually is; it sets the frames whose count differs.
 _PROMOTED_COLUMNS = ", ".join(f"i.{key}" for key in PROMOTED_KEYS)
@@ -152,5 +160,4 @@ SELECT i.n AS _line, i.id, i.context_id, i.frame_index, i.num_frames, i.timestam
     t.type AS content_type, i.metadata, {_PROMOTED_COLUMNS}
 FROM _nu_i i LEFT JOIN _nu_types t ON t.ext = i.ext
 WHERE i.n IN (SELECT n FROM _nu_good)
-ORDER BY i.n, i.frame_index
 """
