@@ -545,10 +545,11 @@ def memory(
             done = run_child(name, fmt, out if step == "export" else file, db)
             row[f"{step}_rss_mb"], row[f"{step}_cpu_s"] = done["rss_mb"], done["cpu"]
             row[f"{step}_s"] = done["seconds"]
+            row[f"{step}_load"] = os.getloadavg()[0]  # a long step's wall time is mostly load
             print(
                 f"  memory {fmt} {step:7s} {factor}x ({row['mb']:,.0f} MB, {row['frames']:,} "
                 f"frames): peak RSS {done['rss_mb']:,.0f} MB, {done['seconds']:.1f} s, CPU "
-                f"{done['cpu']:.1f} s",
+                f"{done['cpu']:.1f} s, load {row[f'{step}_load']:.1f} at the end",
                 flush=True,
             )
         rows.append(row)

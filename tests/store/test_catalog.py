@@ -6,6 +6,7 @@ import pytest
 import workbench
 from workbench.errors import CatalogError, QueryError, ReadOnlyQueryError, SchemaVersionError
 from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring
+from workbench.ingest.imports import recorded
 from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION
 
 
@@ -99,6 +100,8 @@ def test_sql_returns_a_relation(catalog):
         "SELECT * FROM frames WHERE id IN (SELECT * FROM glob('/*'))",
         "INSTALL httpfs",
         "SET enable_external_access = true",
+        "SET memory_limit = '64GB'",
+        "RESET memory_limit",
         "CREATE TABLE x AS SELECT 1",
     ],
 )
@@ -116,6 +119,72 @@ def test_person_sql_may_use_ctes_and_subqueries(catalog):
 def test_bad_sql_is_a_query_error_with_duckdb_message(catalog):
     with pytest.raises(QueryError, match="nope"):
         catalog.sql("SELECT nope FROM frames").fetchall()
+
+
+def _memory_limit(catalog) -> str:
+    return catalog.cursor().execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+
+def _probe_import(limits: list[str], *, fail: bool = False):
+    """An importer run through the real `recorded` wrapper that notes the engine's limit."""
+
+    @recorded("probe")
+    def import_files(catalog, paths, **options):
+        limits.append(_memory_limit(catalog))
+        with CatalogWriter(catalog, progress=False) as writer:
+            writer.add(_frame(len(limits)))
+        with catalog.import_memory():  # an import inside another
+            limits.append(_memory_limit(catalog))
+        limits.append(_memory_limit(catalog))
+        if fail:
+            raise ValueError("the file ended early")
+        return writer.report
+
+    return import_files
+
+
+def test_an_import_holds_the_engine_to_a_lower_memory_limit(catalog, tmp_path: Path):
+    own = _memory_limit(catalog)
+    assert own == "953.6 MiB"  # WORKBENCH_MEMORY_LIMIT's default, 1GB
+    limits: list[str] = []
+    _probe_import(limits)(catalog, [tmp_path])
+    assert limits == ["244.1 MiB"] * 3  # 256MB, also after an import inside it ended
+    assert _memory_limit(catalog) == own
+    with pytest.raises(ValueError, match="ended early"):
+        _probe_import(limits, fail=True)(catalog, [tmp_path])
+    assert _memory_limit(catalog) == own
+    assert catalog.sql("SELECT count(*) FROM frames").fetchall() == [(2,)]
+
+
+def test_the_import_limit_never_raises_the_engines(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_MEMORY_LIMIT", "128MB")
+    monkeypatch.setenv("WORKBENCH_IMPORT_MEMORY_LIMIT", "1GB")
+    limits: list[str] = []
+    with workbench.open(tmp_path / "c.duckdb") as cat:
+        _probe_import(limits)(cat, [tmp_path])
+        assert limits == ["122.0 MiB"] * 3
+    monkeypatch.setenv("WORKBENCH_MEMORY_LIMIT", "1GB")
+    monkeypatch.setenv("WORKBENCH_IMPORT_MEMORY_LIMIT", "64MB")
+    with workbench.open(tmp_path / "c.duckdb") as cat:
+        _probe_import(limits)(cat, [tmp_path])
+        assert limits[3:] == ["61.0 MiB"] * 3
+        assert _memory_limit(cat) == "953.6 MiB"
+    monkeypatch.setenv("WORKBENCH_IMPORT_MEMORY_LIMIT", "lots")
+    with workbench.open(tmp_path / "c.duckdb") as cat, pytest.raises(CatalogError, match="lots"):
+        _probe_import(limits)(cat, [tmp_path])
+
+
+def test_the_memory_limit_is_the_only_setting_the_library_may_change(catalog):
+    con = catalog.cursor()
+    con.execute("SET memory_limit = '300MB'")
+    for statement in (
+        "SET threads = 1",
+        "SET enable_external_access = true",
+        "SET allowed_configs = ['enable_external_access']",
+        "SET lock_configuration = false",
+    ):
+        with pytest.raises(duckdb.Error, match="locked"):
+            con.execute(statement)
 
 
 def test_info_counts(catalog):

@@ -168,6 +168,15 @@ def recorded_import(
     run = ImportRun(catalog, record, MediaRootCheck(catalog.media_roots()))
     token = _current.set(run)
     try:
+        with catalog.import_memory():  # the record's recount at the end included
+            yield from _closing(run)
+    finally:
+        _current.reset(token)
+
+
+def _closing(run: ImportRun) -> Iterator[ImportRun]:
+    """Yield the run, then close its record as the block ended."""
+    try:
         yield run
     except Exception as exc:
         with suppress(Exception):  # the import's own error matters more than its record's
@@ -179,8 +188,6 @@ def recorded_import(
         raise
     else:
         _end(run, FINISHED)
-    finally:
-        _current.reset(token)
 
 
 def _end(run: ImportRun, status: str, error: str | None = None) -> None:

@@ -9,6 +9,7 @@ subclass `workbench.open` returns.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import weakref
@@ -37,6 +38,12 @@ CLOSE_WAIT = 10.0
 # joins and aggregates to the catalog's temp folder); threads default to the cores.
 MEMORY_LIMIT_ENV = "WORKBENCH_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "1GB"
+# The engine's budget while an import runs (never above memory_limit). DuckDB keeps the blocks
+# a write stores in its cache until it reaches its limit, and an import writes gigabytes: at
+# 1GB that cache alone is 1 GB after a few million frames, on top of the import's own memory.
+# Lowering the limit evicts the cache; browsing gets its own limit back when the import ends.
+IMPORT_MEMORY_LIMIT_ENV = "WORKBENCH_IMPORT_MEMORY_LIMIT"
+DEFAULT_IMPORT_MEMORY_LIMIT = "256MB"
 THREADS_ENV = "WORKBENCH_THREADS"
 # Seconds a query typed by a person may run (catalog.sql, views with a where() fragment).
 TIME_LIMIT_ENV = "WORKBENCH_SQL_TIME_LIMIT"
@@ -51,6 +58,8 @@ _SEAL = (
     "SET allow_community_extensions = false",
     "SET allow_persistent_secrets = false",
     "SET enable_external_access = false",
+    # The one setting left to change: the memory budget, lowered for imports (import_memory).
+    "SET allowed_configs = ['memory_limit']",
     "SET lock_configuration = true",
 )
 
@@ -91,6 +100,29 @@ def engine_config() -> dict[str, Any]:
             raise CatalogError(f"{THREADS_ENV}={threads!r} is not a number of threads")
         config["threads"] = int(threads)
     return config
+
+
+def import_memory_limit(limit: str) -> str:
+    """The engine's memory budget during an import: `WORKBENCH_IMPORT_MEMORY_LIMIT` (default
+    256MB), or the catalog's own `limit` if that is lower."""
+    wanted = os.environ.get(IMPORT_MEMORY_LIMIT_ENV) or DEFAULT_IMPORT_MEMORY_LIMIT
+    if _size_bytes(wanted) is None:
+        raise CatalogError(f"{IMPORT_MEMORY_LIMIT_ENV}={wanted!r} is not a size (e.g. 256MB)")
+    held, given = _size_bytes(limit), _size_bytes(wanted)
+    return limit if held is not None and given is not None and held <= given else wanted
+
+
+_UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
+          "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+
+
+def _size_bytes(text: str) -> int | None:
+    """A size as DuckDB reads one ("256MB", "1GiB", "1.5 GB"), in bytes; None if it is not
+    one of those (DuckDB's own check of the setting then decides)."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", text.lower())
+    if found is None or found.group(2) not in _UNITS:
+        return None
+    return int(float(found.group(1)) * _UNITS[found.group(2)])
 
 
 def default_time_limit() -> float:
@@ -146,8 +178,10 @@ class Catalog:
         self.time_limit = default_time_limit() if time_limit is None else float(time_limit)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        config = engine_config()
+        self.memory_limit = str(config["memory_limit"])  # the engine's own, outside imports
         try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only, config=engine_config())
+            self._con = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.Error as exc:
             raise CatalogError(f"cannot open catalog {self.path}: {exc}") from exc
         self._lock = threading.RLock()
@@ -156,6 +190,8 @@ class Catalog:
         self.lake: Lake | None = None
         self._lake_checked = time.monotonic()
         self._writing = 0  # transactions open (a lake's pins are not moved under them)
+        self._importing = 0  # imports running (the engine holds to the import's budget)
+        self._memory_lock = threading.Lock()
         # Every cursor handed out, so close() can interrupt their queries.
         self._cursors: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
         # Transactions keep the layout in step once the schema is current (store/layout.py).
@@ -349,6 +385,40 @@ class Catalog:
                 con.execute(statement)
         except duckdb.Error as exc:
             raise CatalogError(f"cannot seal catalog {self.path}: {exc}") from exc
+        finally:
+            con.close()
+
+    @contextmanager
+    def import_memory(self) -> Iterator[None]:
+        """Hold the engine to the import's memory budget (`import_memory_limit()`) while the
+        block runs, then give it back its own (`WORKBENCH_MEMORY_LIMIT`).
+
+        DuckDB keeps every block a write stores in its cache until the cache reaches the
+        engine's limit; lowering the limit evicts them. Queries run meanwhile (a served app
+        browsing during an import) have the lower budget too: what does not fit spills to
+        the catalog's temp folder. Imports may overlap: the last one to end restores it.
+        """
+        if self.read_only:
+            yield
+            return
+        with self._memory_lock:
+            if not self._importing:
+                self._set_memory_limit(import_memory_limit(self.memory_limit))
+            self._importing += 1
+        try:
+            yield
+        finally:
+            with self._memory_lock:
+                self._importing -= 1
+                if not self._importing:
+                    self._set_memory_limit(self.memory_limit)
+
+    def _set_memory_limit(self, limit: str) -> None:
+        con = self._con.cursor()
+        try:
+            con.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
+        except duckdb.Error as exc:
+            raise CatalogError(f"cannot set the engine's memory limit to {limit!r}: {exc}") from exc
         finally:
             con.close()
 
