@@ -172,11 +172,13 @@ class NdjsonImport:
         self.con.register("_wb_ids", ids)
         try:
             self.con.execute(
-                "CREATE OR REPLACE TEMP TABLE _wb_keep AS SELECT n, id, sql, "
-                "row_number() OVER (PARTITION BY id ORDER BY n) > 1 "
-                "OR id IN (SELECT id FROM _wb_seen) AS again "
-                "FROM (SELECT n, id, true AS sql FROM _wb_good "
-                "UNION ALL SELECT n, id, false FROM _wb_ids)"
+                # The batch's ids looked up in the ids seen, not the other way round: a hash
+                # table over every id seen, built per batch, grew with the file (0.9 GB at 12.8M).
+                "CREATE OR REPLACE TEMP TABLE _wb_keep AS WITH b AS ("
+                "SELECT n, id, true AS sql FROM _wb_good "
+                "UNION ALL SELECT n, id, false FROM _wb_ids) "
+                "SELECT n, id, sql, row_number() OVER (PARTITION BY id ORDER BY n) > 1 "
+                "OR id IN (SELECT id FROM _wb_seen SEMI JOIN b USING (id)) AS again FROM b"
             )
             again = self.con.execute("SELECT n, id FROM _wb_keep WHERE again").fetchall()
             self.con.execute("INSERT INTO _wb_seen SELECT id FROM _wb_keep WHERE NOT again")
