@@ -22,10 +22,12 @@ import numpy as np
 import orjson
 
 KEYS = ("images", "annotations", "categories")
-_BLOCK = 16 << 20
+_BLOCK = 4 << 20
 _OPEN = np.zeros(256, np.int8)
 _OPEN[[ord("{"), ord("[")]] = 1
 _OPEN[[ord("}"), ord("]")]] = -1
+_MARK = (_OPEN != 0) | (np.arange(256) == ord(","))
+_QUOTE, _SLASH = ord('"'), ord("\\")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,36 +43,38 @@ class Member:
 
 def _structure(path: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(offsets, depth before, bytes) of the brackets and commas outside strings at depth 0-2,
-    block by block; then one empty triple if the file ends inside a string."""
+    block by block; then one triple with depth -1 if the file ends unbalanced or in a string."""
     depth, in_string, slashes, offset = 0, False, 0, 0
     with path.open("rb") as f:
         while block := f.read(_BLOCK):
             data = np.frombuffer(block, np.uint8)
-            n = len(data)
-            index = np.arange(n, dtype=np.int64)
-            slash = data == ord("\\")
-            # The run of backslashes before each byte (the previous block's last run carried).
-            last = np.maximum.accumulate(np.where(slash, -1, index))
-            prior = np.concatenate(([-1], last[:-1]))
-            run = index - prior - 1
-            run = np.where(prior == -1, run + slashes, run)
-            quotes = np.flatnonzero((data == ord('"')) & (run % 2 == 0))
-            toggles = np.zeros(n, np.int64)
-            toggles[quotes] = 1
-            inside = (np.cumsum(toggles) + in_string) % 2 == 1  # opening quote: True
-            step_all = _OPEN[data]
-            marks = np.flatnonzero(((step_all != 0) | (data == ord(","))) & ~inside)
-            step = step_all[marks].astype(np.int64)
+            quotes = np.flatnonzero(data == _QUOTE)
+            if slashes or len(np.flatnonzero(data == _SLASH)):
+                quotes, slashes = _unescaped(data, quotes, slashes)
+            candidates = np.flatnonzero(_MARK[data])
+            # A bracket or comma is in a string when an odd number of quotes come before it.
+            inside = (np.searchsorted(quotes, candidates) + in_string) % 2 == 1
+            marks = candidates[~inside]
+            step = _OPEN[data[marks]].astype(np.int64)
             before = depth + np.cumsum(step) - step
             keep = before <= 2
             yield marks[keep] + offset, before[keep], data[marks[keep]]
             depth += int(step.sum())
             in_string = (len(quotes) + in_string) % 2 == 1
-            tail = n - 1 - int(last[-1])
-            slashes = tail + slashes if int(last[-1]) == -1 else tail
-            offset += n
+            offset += len(data)
     if in_string or depth != 0:
         yield np.zeros(0, np.int64), np.full(1, -1, np.int64), np.zeros(0, np.uint8)
+
+
+def _unescaped(data: np.ndarray, quotes: np.ndarray, slashes: int) -> tuple[np.ndarray, int]:
+    """The quotes not escaped (after an odd run of backslashes, `slashes` of them carried from
+    the block before), and the run of backslashes this block ends with."""
+    index = np.arange(len(data), dtype=np.int32)
+    last = np.maximum.accumulate(np.where(data == _SLASH, -1, index))  # last other byte
+    prior = np.concatenate(([-1], last[:-1]))[quotes]
+    run = quotes - prior - 1 + np.where(prior == -1, slashes, 0)
+    tail = len(data) - 1 - int(last[-1])
+    return quotes[run % 2 == 0], tail + slashes if int(last[-1]) == -1 else tail
 
 
 def members(path: Path) -> dict[str, Member] | None:
