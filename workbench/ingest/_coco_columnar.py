@@ -58,7 +58,7 @@ MAX_DOCUMENT_BYTES = 2 << 30
 # documents of about this size (workbench.ingest._coco_pieces).
 PIECE_BYTES = 16 << 20
 # The engine's own tables (every record's text, the annotations converted) spill beyond this.
-ENGINE_MEMORY = "512MB"
+ENGINE_MEMORY = "1GB"
 _ITEMS = {"categories": "_wb_cat_items", "images": "_wb_image_items", "annotations": "_wb_items"}
 _FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
 _ROIS = pa.schema([*ROI_SCHEMA, ("_line", pa.int64()), ("_i", pa.int64())])

@@ -26,7 +26,7 @@ _BLOCK = 4 << 20
 _OPEN = np.zeros(256, np.int8)
 _OPEN[[ord("{"), ord("[")]] = 1
 _OPEN[[ord("}"), ord("]")]] = -1
-_MARK = (_OPEN != 0) | (np.arange(256) == ord(","))
+_OPENS, _CLOSES, _COMMA = ord("{"), ord("}"), ord(",")
 _QUOTE, _SLASH = ord('"'), ord("\\")
 
 
@@ -51,9 +51,12 @@ def _structure(path: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]
             quotes = np.flatnonzero(data == _QUOTE)
             if slashes or len(np.flatnonzero(data == _SLASH)):
                 quotes, slashes = _unescaped(data, quotes, slashes)
-            candidates = np.flatnonzero(_MARK[data])
+            folded = data | 0x20  # '[' and '{', ']' and '}' alike
+            candidates = np.flatnonzero((folded == _OPENS) | (folded == _CLOSES) | (data == _COMMA))
             # A bracket or comma is in a string when an odd number of quotes come before it.
-            inside = (np.searchsorted(quotes, candidates) + in_string) % 2 == 1
+            toggles = np.zeros(len(data), np.uint8)
+            toggles[quotes] = 1
+            inside = np.bitwise_xor.accumulate(toggles)[candidates] != in_string
             marks = candidates[~inside]
             step = _OPEN[data[marks]].astype(np.int64)
             before = depth + np.cumsum(step) - step
