@@ -1,6 +1,7 @@
 """A COCO instances file imported column by column.
 
-DuckDB reads the document once (in a file engine allowed that file only) and the statements
+DuckDB reads the document's records, in pieces of about PIECE_BYTES (in a file engine allowed
+that file and its pieces only, held to ENGINE_MEMORY and spilling beyond), and the statements
 of workbench.ingest._coco_sql check and convert every image and annotation at once; the
 records SQL cannot vouch for go through the per-record path (workbench.ingest.coco and
 _coco_annotations) and are stored or rejected with their usual errors (file, then image or

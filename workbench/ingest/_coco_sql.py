@@ -1,7 +1,9 @@
 """The SQL that turns a COCO instances file into catalog rows, set-based.
 
-The file engine reads the document once (`_wb_doc`: its images, annotations and categories as
-lists of JSON texts). As for ClearML (workbench.ingest._clearml_sql, whose macros these
+The file engine stages the records of the document's images, annotations and categories as
+JSON texts numbered in file order (`_wb_image_items`, `_wb_items`, `_wb_cat_items`), read a
+piece at a time (workbench.ingest._coco_pieces) or, for a document that cannot be cut, whole
+(`_wb_doc`). As for ClearML (workbench.ingest._clearml_sql, whose macros these
 statements use), an image or annotation is `ok` only when SQL can vouch that the per-record
 path (workbench.ingest._coco_annotations) would store it exactly so; every other record goes
 through that path, which stores it or rejects it with its usual error.
