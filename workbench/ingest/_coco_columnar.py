@@ -1,6 +1,7 @@
 """A COCO instances file imported column by column.
 
-DuckDB reads the document once (in a file engine allowed that file only) and the statements
+DuckDB reads the document's records, in pieces of about PIECE_BYTES (in a file engine allowed
+that file and its pieces only, held to ENGINE_MEMORY and spilling beyond), and the statements
 of workbench.ingest._coco_sql check and convert every image and annotation at once; the
 records SQL cannot vouch for go through the per-record path (workbench.ingest.coco and
 _coco_annotations) and are stored or rejected with their usual errors (file, then image or
@@ -11,6 +12,8 @@ size of the file.
 from __future__ import annotations
 
 import mimetypes
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +34,8 @@ from workbench.ingest._coco_annotations import (
     read_categories,
     roi_from_annotation,
 )
-from workbench.ingest._columnar import MemoryEngine, rows_table
+from workbench.ingest._coco_pieces import members, pieces
+from workbench.ingest._columnar import rows_table
 from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.report import is_record_failure, record_error
 from workbench.ingest.writer import CatalogWriter, RowBatch, _promoted, _roi_row
@@ -51,6 +55,12 @@ if TYPE_CHECKING:
 
 # A document larger than this is streamed a record at a time instead (memory stays flat).
 MAX_DOCUMENT_BYTES = 2 << 30
+# DuckDB parses a document whole, with ten times its size or more: the records are read in
+# documents of about this size (workbench.ingest._coco_pieces).
+PIECE_BYTES = 16 << 20
+# The engine's own tables (every record's text, the annotations converted) spill beyond this.
+ENGINE_MEMORY = "1GB"
+_ITEMS = {"categories": "_wb_cat_items", "images": "_wb_image_items", "annotations": "_wb_items"}
 _FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
 _ROIS = pa.schema([*ROI_SCHEMA, ("_line", pa.int64()), ("_i", pa.int64())])
 # The columns of the ROIs SQL makes that differ from row to row (sql.ROIS).
@@ -81,9 +91,9 @@ def import_instances(
     size = path.stat().st_size
     if size > MAX_DOCUMENT_BYTES:
         return False
-    with MemoryEngine(MACROS, files=[str(path.resolve())]) as con:
+    with _Engine(path) as (con, folder):
         try:
-            con.execute(sql.READ, {"file": str(path.resolve()), "size": size + 1})
+            _read(con, path, folder, size)
         except duckdb.Error:
             return False
         categories = _categories(con, path, writer)
@@ -96,9 +106,67 @@ def import_instances(
     return True
 
 
+class _Engine:
+    """An in-memory DuckDB allowed to read `path` and the pieces it is cut into, held to
+    ENGINE_MEMORY and spilling beyond it to a folder of its own. (DuckDB's allowed paths, then
+    external access off and the configuration locked, as for the catalog's own engine.)"""
+
+    def __init__(self, path: Path) -> None:
+        self._folder = Path(tempfile.mkdtemp(prefix="workbench-coco-"))
+        spill = self._folder / "spill"
+        self.con = duckdb.connect(
+            config={"memory_limit": ENGINE_MEMORY, "temp_directory": str(spill)}
+        )
+        try:
+            self.con.execute("SET enable_progress_bar = false")
+            self.con.execute("SET allowed_paths = ?", [[str(path.resolve())]])
+            self.con.execute("SET allowed_directories = ?", [[str(self._folder / "pieces")]])
+            self.con.execute("SET enable_external_access = false")
+            self.con.execute("SET lock_configuration = true")
+            for statement in (s.strip() for s in MACROS.split(";")):
+                if statement:
+                    self.con.execute(statement)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+    def __enter__(self) -> tuple[duckdb.DuckDBPyConnection, Path]:
+        (self._folder / "pieces").mkdir()
+        return self.con, self._folder / "pieces"
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _read(con: Any, path: Path, folder: Path, size: int) -> None:
+    """Stage the records' texts with their numbers: `_wb_image_items`, `_wb_items` (the
+    annotations), `_wb_cat_items`; a piece at a time when the document can be cut."""
+    found = members(path)
+    if found is None:
+        con.execute(sql.READ, {"file": str(path.resolve()), "size": size + 1})
+        for key, table in _ITEMS.items():
+            con.execute(sql.ITEMS_OF_DOC.format(table=table, key=key))
+        con.execute("DROP TABLE _wb_doc")
+        return
+    for key, table in _ITEMS.items():
+        con.execute(sql.ITEMS_TABLE.format(table=table))
+        count = 0
+        for piece, piece_size in pieces(path, found[key], folder, PIECE_BYTES):
+            params = {"file": str(piece), "size": piece_size + 1, "offset": count}
+            count += con.execute(
+                sql.ITEMS_OF_PIECE.format(table=table, key=key), params
+            ).fetchall()[0][0]
+
+
 def _categories(con: Any, path: Path, writer: CatalogWriter) -> dict[Any, Category]:
     items = []
-    for i, text in con.execute(sql.CATEGORIES).fetchall():
+    for i, text in con.execute("SELECT i, x FROM _wb_cat_items ORDER BY i").fetchall():
         value = loads(text.encode())
         if isinstance(value, Unreadable):
             writer.reject(RecordError(f"{path}, category #{i + 1}", value.problem))
@@ -130,6 +198,7 @@ def _images(con: Any, path: Path, writer: CatalogWriter, options: _Instances) ->
     from workbench.ingest.coco import _image, _source
 
     con.execute(sql.IMAGES)
+    con.execute("DROP TABLE _wb_image_items")
     con.execute(
         "UPDATE _wb_img SET ok = false WHERE ok AND ((NOT contains(file_name, '://') AND "
         f"regexp_matches(file_name, '{_PLAIN_NAME}')) OR NOT promoted_ok)"
@@ -175,6 +244,7 @@ def _images(con: Any, path: Path, writer: CatalogWriter, options: _Instances) ->
         {"folder": folder},
     )
     con.unregister("_wb_t")
+    con.execute("DROP TABLE _wb_img")
     _content_types(con)
     # The first image of each id, numbered in file order by a window over the narrow
     # (i, o) rows only (a window over the wide rows cost twice the whole statement).
@@ -188,6 +258,7 @@ def _images(con: Any, path: Path, writer: CatalogWriter, options: _Instances) ->
     again = con.execute(
         "SELECT i, id FROM _wb_all WHERE i NOT IN (SELECT i FROM _wb_images)"
     ).fetchall()
+    con.execute("DROP TABLE _wb_all")
     errors += [
         (i, RecordError(f"{path}, image {i_id}", "the id appears twice")) for i, i_id in again
     ]
@@ -217,6 +288,7 @@ def _content_types(con: Any) -> None:
         "ELSE 'x' || regexp_extract(file_name, '\\.[^./]*$') END"
     )
     con.unregister("_wb_t")
+    con.execute("DROP TABLE _wb_ext")
 
 
 def _annotations(
@@ -228,7 +300,6 @@ def _annotations(
     stored: _Stored,
 ) -> None:
     """Stage `_wb_ann`; annotations SQL does not take are converted here or rejected."""
-    con.execute(sql.ANNOTATION_ITEMS)
     con.execute(sql.ANNOTATIONS)
     rest = con.execute(
         "SELECT a.i, t.x FROM _wb_ann a JOIN _wb_items t ON t.i = a.i WHERE NOT a.ok ORDER BY a.i"

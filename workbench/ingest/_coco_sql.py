@@ -1,7 +1,9 @@
 """The SQL that turns a COCO instances file into catalog rows, set-based.
 
-The file engine reads the document once (`_wb_doc`: its images, annotations and categories as
-lists of JSON texts). As for ClearML (workbench.ingest._clearml_sql, whose macros these
+The file engine stages the records of the document's images, annotations and categories as
+JSON texts numbered in file order (`_wb_image_items`, `_wb_items`, `_wb_cat_items`), read a
+piece at a time (workbench.ingest._coco_pieces) or, for a document that cannot be cut, whole
+(`_wb_doc`). As for ClearML (workbench.ingest._clearml_sql, whose macros these
 statements use), an image or annotation is `ok` only when SQL can vouch that the per-record
 path (workbench.ingest._coco_annotations) would store it exactly so; every other record goes
 through that path, which stores it or rejects it with its usual error.
@@ -28,9 +30,17 @@ CREATE OR REPLACE TEMP TABLE _wb_doc AS SELECT * FROM read_json($file,
     columns = {images: 'JSON[]', annotations: 'JSON[]', categories: 'JSON[]'},
     maximum_object_size = $size)
 """
-CATEGORIES = """
-SELECT i, x FROM (SELECT unnest(categories) AS x, generate_subscripts(categories, 1) - 1 AS i
-    FROM _wb_doc) ORDER BY i
+# The records of one array, numbered from 0 in file order (`{table}`, `{key}`: one of three).
+ITEMS_TABLE = "CREATE OR REPLACE TEMP TABLE {table} (x JSON, i BIGINT)"
+ITEMS_OF_DOC = """
+CREATE OR REPLACE TEMP TABLE {table} AS
+SELECT unnest({key}) AS x, generate_subscripts({key}, 1) - 1 AS i FROM _wb_doc
+"""
+# A piece `{"key": [...]}` of the document (workbench.ingest._coco_pieces): its records
+# numbered on from $offset; the count of rows inserted.
+ITEMS_OF_PIECE = """
+INSERT INTO {table} SELECT unnest({key}) AS x, generate_subscripts({key}, 1) - 1 + $offset AS i
+FROM read_json($file, columns = {{{key}: 'JSON[]'}}, maximum_object_size = $size)
 """
 URI_OK = f"""coalesce(length(uri) BETWEEN 1 AND {MAX_URI_LENGTH}
     AND NOT regexp_matches(uri, '[\\x00-\\x1f\\x7f]'), false)"""
@@ -64,7 +74,7 @@ _IMAGE_KEYS = '{"id":null,"file_name":null,"width":null,"height":null}'
 IMAGES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_img AS
 WITH items AS MATERIALIZED (
-    SELECT unnest(images) AS x, generate_subscripts(images, 1) - 1 AS i FROM _wb_doc),
+    SELECT x, i FROM _wb_image_items),
 parsed AS MATERIALIZED (
     SELECT i, x, try(from_json(x, '{_IMAGE}')) AS d, {_DEEP} AS deep FROM items)
 SELECT i, x, d.id AS key,
@@ -95,12 +105,6 @@ _ANN_KEYS = (
 _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::JSON)
     ELSE json_object('category_id', id::JSON, 'supercategory', supercategory) END::VARCHAR"""
 
-# The annotations' texts, one row each: a table, not a CTE, so that the planner knows how many
-# there are and builds the join below on the images rather than on the annotations.
-ANNOTATION_ITEMS = """
-CREATE OR REPLACE TEMP TABLE _wb_items AS
-SELECT unnest(annotations) AS x, generate_subscripts(annotations, 1) - 1 AS i FROM _wb_doc
-"""
 # One row per annotation, joined to its image (`_wb_images`: the images stored, with their
 # ordinal `o`) and category (`_wb_cats`, keyed by the id's JSON text). The CTEs are not
 # materialised: the engine computes each column of theirs once either way, and writing them

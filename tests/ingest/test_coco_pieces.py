@@ -1,0 +1,112 @@
+"""A COCO document cut into pieces (workbench.ingest._coco_pieces): the pieces hold the records
+of the whole document, in order, and an import read in pieces stores what the per-record path
+stores; documents of any other shape are not cut."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workbench.ingest import _coco_columnar, _coco_pieces
+
+from .test_coco_columnar import _document, _same_on_both_paths
+
+
+def _records(path: Path, tmp_path: Path, piece_bytes: int) -> dict[str, list[Any]] | None:
+    found = _coco_pieces.members(path)
+    if found is None:
+        return None
+    folder = tmp_path / "pieces"
+    folder.mkdir(exist_ok=True)
+    out: dict[str, list[Any]] = {}
+    for key, member in found.items():
+        out[key] = []
+        for piece, size in _coco_pieces.pieces(path, member, folder, piece_bytes):
+            text = piece.read_bytes()
+            assert len(text) == size
+            out[key] += json.loads(text)[key]
+    assert not list(folder.iterdir())  # each piece is deleted once read
+    return out
+
+
+def _text(rng: random.Random) -> str:
+    return "".join(rng.choice('ab\\"[]{},:') for _ in range(rng.randint(0, 8)))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_pieces_hold_the_records_of_the_document(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Blocks of a few bytes: strings, escapes and runs of backslashes cross block borders.
+    monkeypatch.setattr(_coco_pieces, "_BLOCK", seed % 7 + 1)
+    rng = random.Random(seed)
+    doc = {
+        "info": {"s": _text(rng), "l": [_text(rng), {"x": []}]},
+        "categories": [{"id": n, "name": _text(rng)} for n in range(rng.randint(0, 5))],
+        "images": [{"id": n, "f": _text(rng)} for n in range(rng.randint(0, 30))],
+        "annotations": [
+            [rng.random(), {"x": "\\" * rng.randint(0, 5)}, _text(rng)]
+            for _ in range(rng.randint(0, 30))
+        ],
+    }
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(doc, indent=seed % 3 or None))
+    got = _records(path, tmp_path, rng.randint(1, 200))
+    assert got == {k: doc[k] for k in _coco_pieces.KEYS}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'\xef\xbb\xbf{"images": [], "annotations": [1], "categories": []}',  # byte order mark
+        b'{"images": [], "annotations": [1], "categories": [], "images": []}',  # a key twice
+        b'{"images": [], "annotations": [1], "categories": []} x',  # after the document
+        b'{"images": [], "annotations": [1], "categories": [], "info": tru}',  # broken outside
+        b'{"images": [], "annotations": [1], "categories": {}}',  # not an array
+        b'{"images": [], "annotations": [1]}',  # a key missing
+        b'{"images": [], "annotations": [1, "]], "categories": []}',  # ends in a string
+        b'[{"image_id": 1}]',  # a results file
+    ],
+)
+def test_documents_of_other_shapes_are_not_cut(tmp_path: Path, text: bytes) -> None:
+    path = tmp_path / "doc.json"
+    path.write_bytes(text)
+    assert _coco_pieces.members(path) is None
+
+
+def test_an_empty_record_stays_an_error_in_its_piece(tmp_path: Path) -> None:
+    """`[1, ]` is not JSON: a piece holding only the empty record must not read as `[]`."""
+    path = tmp_path / "doc.json"
+    path.write_bytes(b'{"images": [], "annotations": [1, 2, ], "categories": []}')
+    found = _coco_pieces.members(path)
+    assert found is not None
+    texts = [
+        p.read_bytes() for p, _ in _coco_pieces.pieces(path, found["annotations"], tmp_path, 1)
+    ]
+    with pytest.raises(json.JSONDecodeError):
+        for text in texts:
+            json.loads(text)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_an_import_read_in_small_pieces_stores_what_the_per_record_path_stores(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_coco_columnar, "PIECE_BYTES", 300 * seed)
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(_document(seed), indent=1 if seed == 2 else None))
+    assert _coco_pieces.members(path) is not None
+    columnar = _same_on_both_paths(tmp_path, path, 50)
+    assert columnar.frames > 20 and columnar.rois > 50
+
+
+def test_a_document_that_is_not_cut_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "instances.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(_document(4)).encode())
+    assert _coco_pieces.members(path) is None
+    columnar = _same_on_both_paths(tmp_path, path, 50)
+    assert columnar.frames > 20
