@@ -186,31 +186,49 @@ def _errors(report: Any) -> list[tuple[str, str]]:
     return found
 
 
+def _both_paths(folder: Path, ndjson: str, document: str) -> tuple[Any, Any]:
+    """The reports of the same frames imported as NDJSON (the columnar path) and as one JSON
+    document (the per-record path), once both are seen to store the same rows."""
+    (folder / "f.ndjson").write_text(ndjson, encoding="utf-8")
+    (folder / "f.json").write_text(document, encoding="utf-8")
+    reports, tables = [], []
+    for name in ("f.ndjson", "f.json"):
+        with workbench.open(folder / f"{name}.duckdb") as catalog:
+            reports.append(clearml.import_files(catalog, [folder / name], progress=False))
+            tables.append([_rows(catalog, t) for t in ("frames", "sources", "rois")])
+    for mine, theirs in zip(*tables, strict=True):
+        assert mine == theirs
+    columnar, per_record = reports
+    assert columnar.warnings == per_record.warnings
+    assert _errors(columnar) == _errors(per_record)
+    return columnar, per_record
+
+
+def _sql_lines(folder: Path) -> tuple[int, int]:
+    """Lines of f.ndjson stored by SQL, and frames stored, read into a new catalog."""
+    with (
+        workbench.open(folder / "again.duckdb") as catalog,
+        CatalogWriter(catalog, progress=False, unique_ids=True) as writer,
+        NdjsonImport(writer, 1000) as reader,
+    ):
+        reader.read(folder / "f.ndjson", None)
+        return reader.sql_lines, writer.report.frames
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_columnar_and_per_record_paths_store_the_same(tmp_path: Path, seed: int) -> None:
     frames = _frames(400, seed)
     folder = tmp_path / "in"
     folder.mkdir()
-    (folder / "f.ndjson").write_bytes(b"".join(json.dumps(f).encode() + b"\n" for f in frames))
-    (folder / "f.json").write_text(json.dumps(frames))
-    reports, tables = [], []
-    for name in ("f.ndjson", "f.json"):
-        with workbench.open(tmp_path / f"{name}.duckdb") as catalog:
-            report = clearml.import_files(catalog, [folder / name], progress=False)
-            reports.append(report)
-            tables.append([_rows(catalog, t) for t in ("frames", "sources", "rois")])
-    columnar, per_record = reports
+    ndjson = "".join(json.dumps(f) + "\n" for f in frames)
+    columnar, per_record = _both_paths(folder, ndjson, json.dumps(frames))
     assert (columnar.frames, columnar.sources, columnar.rois) == (
         per_record.frames,
         per_record.sources,
         per_record.rois,
     )
     assert columnar.frames > 100
-    assert columnar.warnings == per_record.warnings
-    assert _errors(columnar) == _errors(per_record)
     assert all(" line " in str(e.where) for e in columnar.errors)
-    for mine, theirs in zip(*tables, strict=True):
-        assert mine == theirs
 
 
 def _plain_frames(count: int) -> list[dict[str, Any]]:
@@ -311,27 +329,13 @@ _RETYPED = [
 def test_values_of_another_type_at_typed_keys_take_the_per_record_path(tmp_path: Path) -> None:
     lines = _RETYPED + [json.dumps(json.loads(line), separators=(",", ":")) for line in _RETYPED]
     lines = [line.replace('"f', f'"g{n}-f', 1) for n, line in enumerate(lines)]
-    (tmp_path / "f.ndjson").write_text("".join(line + "\n" for line in lines))
-    (tmp_path / "f.json").write_text("[" + ",\n".join(lines) + "]")
-    reports, tables = [], []
-    for name in ("f.ndjson", "f.json"):
-        with workbench.open(tmp_path / f"{name}.duckdb") as catalog:
-            reports.append(clearml.import_files(catalog, [tmp_path / name], progress=False))
-            tables.append([_rows(catalog, t) for t in ("frames", "sources", "rois")])
-    columnar, per_record = reports
+    ndjson = "".join(line + "\n" for line in lines)
+    columnar, per_record = _both_paths(tmp_path, ndjson, "[" + ",\n".join(lines) + "]")
     assert columnar.frames == per_record.frames > 5
-    assert _errors(columnar) == _errors(per_record) and len(columnar.errors) > 5
-    assert columnar.warnings == per_record.warnings
-    assert tables[0] == tables[1]
-    with (
-        workbench.open(tmp_path / "again.duckdb") as catalog,
-        CatalogWriter(catalog, progress=False, unique_ids=True) as writer,
-        NdjsonImport(writer, 1000) as reader,
-    ):
-        reader.read(tmp_path / "f.ndjson", None)
-        # Only f19 twice and f16 compact (json.loads kept its last `id`); f18 is sent on by
-        # its metadata's keys, the other f16 by its escaped key.
-        assert reader.sql_lines == 3
+    assert len(columnar.errors) > 5
+    # Only f19 twice and f16 compact (json.loads kept its last `id`); f18 is sent on by
+    # its metadata's keys, the other f16 by its escaped key.
+    assert _sql_lines(tmp_path)[0] == 3
 
 
 _BAD_TEXTS = ["x\u202ey", "c\u200fx", "bad\x85id", "tab\there", "nul\x00", "bell\x07", "\u2066i"]
@@ -373,27 +377,11 @@ def test_forbidden_characters_are_found_as_written_or_escaped(
         _texts_frame(100 + n, bad, where)
         for n, (bad, where) in enumerate((b, w) for b in _BAD_TEXTS for w in places)
     ]
-    text = "".join(json.dumps(f, ensure_ascii=ensure_ascii) + "\n" for f in frames)
-    (tmp_path / "f.ndjson").write_text(text, encoding="utf-8")
-    (tmp_path / "f.json").write_text(json.dumps(frames), encoding="utf-8")
-    reports, tables = [], []
-    for name in ("f.ndjson", "f.json"):
-        with workbench.open(tmp_path / f"{name}.duckdb") as catalog:
-            reports.append(clearml.import_files(catalog, [tmp_path / name], progress=False))
-            tables.append([_rows(catalog, t) for t in ("frames", "sources", "rois")])
-    columnar, per_record = reports
+    ndjson = "".join(json.dumps(f, ensure_ascii=ensure_ascii) + "\n" for f in frames)
+    document = json.dumps(frames, ensure_ascii=ensure_ascii)
+    columnar, per_record = _both_paths(tmp_path, ndjson, document)
     assert columnar.frames == per_record.frames >= 20
-    assert _errors(columnar) == _errors(per_record)
     assert len(columnar.errors) >= len(_BAD_TEXTS) * 5
-    assert columnar.warnings == per_record.warnings
-    assert tables[0] == tables[1]
-    with (
-        workbench.open(tmp_path / "again.duckdb") as catalog,
-        CatalogWriter(catalog, progress=False, unique_ids=True) as writer,
-        NdjsonImport(writer, 1000) as reader,
-    ):
-        reader.read(tmp_path / "f.ndjson", None)
-        # Every line but those with a forbidden character in an id or label is SQL's, the
-        # lines with an escape or such a character in their metadata too.
-        assert reader.sql_lines == 20
-        assert writer.report.frames == 20
+    # Every line but those with a forbidden character in an id or label is SQL's, the
+    # lines with an escape or such a character in their metadata too.
+    assert _sql_lines(tmp_path) == (20, 20)
