@@ -35,7 +35,7 @@ from workbench.ingest._coco_annotations import (
     roi_from_annotation,
 )
 from workbench.ingest._coco_pieces import members, pieces
-from workbench.ingest._columnar import rows_table
+from workbench.ingest._columnar import MemoryEngine, rows_table
 from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.report import is_record_failure, record_error
 from workbench.ingest.writer import CatalogWriter, RowBatch, _promoted, _roi_row
@@ -113,21 +113,16 @@ class _Engine:
 
     def __init__(self, path: Path) -> None:
         self._folder = Path(tempfile.mkdtemp(prefix="workbench-coco-"))
-        spill = self._folder / "spill"
-        self.con = duckdb.connect(
-            config={"memory_limit": ENGINE_MEMORY, "temp_directory": str(spill)}
-        )
         try:
-            self.con.execute("SET enable_progress_bar = false")
-            self.con.execute("SET allowed_paths = ?", [[str(path.resolve())]])
-            self.con.execute("SET allowed_directories = ?", [[str(self._folder / "pieces")]])
-            self.con.execute("SET enable_external_access = false")
-            self.con.execute("SET lock_configuration = true")
-            for statement in (s.strip() for s in MACROS.split(";")):
-                if statement:
-                    self.con.execute(statement)
+            self.con = MemoryEngine(
+                MACROS,
+                files=[str(path.resolve())],
+                directories=[str(self._folder / "pieces")],
+                memory_limit=ENGINE_MEMORY,
+                spill=str(self._folder / "spill"),
+            ).con
         except BaseException:
-            self.close()
+            shutil.rmtree(self._folder, ignore_errors=True)
             raise
 
     def close(self) -> None:

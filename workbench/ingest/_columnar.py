@@ -276,18 +276,32 @@ ROWS_PER_WRITE = 122_880
 
 
 class MemoryEngine:
-    """An in-memory DuckDB that reads only `files` (none: only the Arrow data handed to it).
+    """An in-memory DuckDB that reads only `files` and what is under `directories` (none: only
+    the Arrow data handed to it); held to `memory_limit` and spilling to `spill` if given.
 
     (DuckDB's allowed_paths, then external access off and the configuration locked, like the
     catalog's own engine.)
     """
 
-    def __init__(self, setup: str = "", files: list[str] | None = None) -> None:
-        self.con = duckdb.connect()
+    def __init__(
+        self,
+        setup: str = "",
+        files: list[str] | None = None,
+        *,
+        directories: list[str] | None = None,
+        memory_limit: str | None = None,
+        spill: str | None = None,
+    ) -> None:
+        config: dict[str, Any] = {"memory_limit": memory_limit} if memory_limit else {}
+        if spill:
+            config["temp_directory"] = spill
+        self.con = duckdb.connect(config=config)
         try:
             self.con.execute("SET enable_progress_bar = false")
             if files:
                 self.con.execute("SET allowed_paths = ?", [files])
+            if directories:
+                self.con.execute("SET allowed_directories = ?", [directories])
             self.con.execute("SET enable_external_access = false")
             self.con.execute("SET lock_configuration = true")
             for statement in (s.strip() for s in setup.split(";")):
