@@ -28,6 +28,7 @@ import duckdb
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError
+from workbench.ingest._columnar import MemoryEngine
 from workbench.ingest._parquet_export import export_files
 from workbench.ingest._parquet_sql import (
     DUPLICATES,
@@ -75,15 +76,12 @@ class _FileEngine:
         # Bounded, spilling beyond: unbounded, reading ten million frames held 1 GB of its
         # own beside the catalog's engine.
         self._temp = tempfile.mkdtemp(prefix="workbench-parquet-")
-        self.con = duckdb.connect(
-            config={"memory_limit": FILE_ENGINE_MEMORY, "temp_directory": self._temp}
-        )
         try:
-            self.con.execute("SET allowed_paths = ?", [list(files)])
-            self.con.execute("SET enable_external_access = false")
-            self.con.execute("SET lock_configuration = true")
+            self.con = MemoryEngine(
+                files=list(files), memory_limit=FILE_ENGINE_MEMORY, spill=self._temp
+            ).con
         except BaseException:
-            self.con.close()
+            shutil.rmtree(self._temp, ignore_errors=True)
             raise
 
     def __enter__(self) -> duckdb.DuckDBPyConnection:
