@@ -316,7 +316,7 @@ _EXPORT_SQL = {
            OR lead(f.frame_index) OVER w IS DISTINCT FROM f.frame_index + 1 AS kept,
            f.frame_index - row_number() OVER w AS run
         FROM rois r JOIN frames f ON f.id = r.frame_id
-        WINDOW w AS (PARTITION BY r.id, f.context_id ORDER BY f.frame_index)),
+        WINDOW w AS (PARTITION BY r.id ORDER BY f.context_id, f.frame_index)),
       s AS (SELECT id, context_id, run, any_value(label) AS name, any_value(kind) AS kind,
            any_value(answer) AS answer, {start: min(n), "end": max(n)} AS frames,
            {keyframes: list({frame: n, bbox: {top: y_min, "left": x_min,
