@@ -333,6 +333,17 @@ _EXPORT_SQL = {
 }
 
 
+def same_lines(ours: Path, theirs: Path) -> bool:
+    """Whether two NDJSON exports hold the same lines in the same order, values compared as
+    parsed (DuckDB writes a key it has no value for as null; the workbench leaves it out)."""
+
+    def lines(path: Path) -> list[dict[str, Any]]:
+        with path.open("rb") as f:
+            return [{k: v for k, v in orjson.loads(line).items() if v is not None} for line in f]
+
+    return lines(ours) == lines(theirs)
+
+
 def baseline_setup(setup: Path, db: Path) -> dict[str, int]:
     with duckdb.connect(str(db)) as con:
         con.execute(
@@ -491,6 +502,9 @@ def measure(fmt: str, folder: Path, runs: int, scale: float) -> list[dict[str, A
                 out = folder / f"{side}-export.{'json' if fmt == 'coco' else 'ndjson'}"
                 done = run_child(f"{side}-export", fmt, out, db)
                 figures.setdefault("export", {}).setdefault(side, []).append(done)
+    if fmt == "labelbox":  # the baseline's export must say what the workbench's says
+        same = same_lines(folder / "workbench-export.ndjson", folder / "duckdb-export.ndjson")
+        print(f"  export: DuckDB's lines {'are' if same else 'are NOT'} the workbench's")
     for step, by_side in figures.items():
         wb, base = by_side["workbench"], by_side["duckdb"]
         row = {
