@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError
+from workbench.ingest import narrow
 from workbench.ingest._coco_annotations import (
     CATEGORY_KEYPOINTS,
     CATEGORY_SKELETON,
@@ -35,6 +36,21 @@ from workbench.store.arrow import registered
 from workbench.store.keypoints import keypoint_labels
 
 MediaMode = Literal["refer", "copy", "link"]
+# The ROI columns the annotations are made of, read in the view's order a batch at a time.
+_ROI_COLUMNS = (
+    "label",
+    "kind",
+    "geometry",
+    "confidence",
+    "attributes",
+    "mask",
+    "x_min",
+    "y_min",
+    "x_max",
+    "y_max",
+    "visibility",
+)
+_BATCH = 65_536  # images or ROIs held at once
 # Attributes the exporter writes in their own places rather than as extra annotation keys.
 _EXPORT_OWN = frozenset(
     {"category_id", "supercategory", "area", "iscrowd", CATEGORY_KEYPOINTS, CATEGORY_SKELETON}
@@ -80,27 +96,48 @@ def export_files(
     frames = view.frames(columns=["id", "metadata"])
     frame_ids = frames["id"].combine_chunks()
     image_numbers = _image_numbers(frame_ids)
-    image_ids = dict(zip(frame_ids.to_pylist(), image_numbers.tolist(), strict=True))
-    rois = view.rois()
-    rois = rois.filter(pc.equal(rois["field"], field))
-    categories = _export_categories(rois, _keypoint_labels(view, rois))
     report = ExportReport(dest=target, files=[target])
     skipped: dict[str, int] = defaultdict(int)
-    with written_atomically(target) as out:
-        out.write('{"info": ' + json.dumps(dict(info or _default_info(view))))
-        out.write(', "licenses": [], "images": [')
-        con = view.catalog.cursor()
-        try:
-            frames = frames.append_column("image_id", pa.array(image_numbers, pa.int64()))
-            report.frames = _write_images(con, out, frames, placer, progress)
-            out.write('\n], "annotations": [')
-            report.rois = _write_annotations(
-                con, out, rois, image_ids, categories, rle_format, skipped, progress
-            )
-        finally:
-            con.close()
-        cats = [_category_json(name, cat) for name, cat in categories.items()]
-        out.write('\n], "categories": ' + json.dumps(sorted(cats, key=lambda c: c["id"])) + "}\n")
+    con, batches = view.catalog.cursor(), view.catalog.cursor()
+    try:
+        with narrow.field_rois(con, view, field, ("frame_id", "id", *_ROI_COLUMNS)) as (
+            rois,
+            params,
+        ):
+            numbers = _roi_numbers(con, rois, params)
+            categories = _export_categories(con, rois, params, _keypoint_labels(con, rois, params))
+            with written_atomically(target) as out:
+                out.write('{"info": ' + json.dumps(dict(info or _default_info(view))))
+                out.write(', "licenses": [], "images": [')
+                frames = frames.append_column("image_id", pa.array(image_numbers, pa.int64()))
+                report.frames = _write_images(con, out, frames, placer, progress)
+                del frames
+                out.write('\n], "annotations": [')
+                known = {
+                    "_wb_image_ids": pa.table({"id": frame_ids, "image_id": image_numbers}),
+                    "_wb_category_ids": pa.table(
+                        {
+                            "label": pa.array(list(categories), pa.string()),
+                            "category_id": [c.id for c in categories.values()],
+                        }
+                    ),
+                }
+                with registered(con, *known.popitem()), registered(con, *known.popitem()):
+                    ordered = con.sql(_ANNOTATION_ROWS.format(rois=rois), params=params)
+                    report.rois = _write_annotations(
+                        batches,
+                        out,
+                        ordered.to_arrow_reader(_BATCH),
+                        numbers,
+                        categories,
+                        (rle_format, skipped, progress),
+                    )
+                cats = [_category_json(name, cat) for name, cat in categories.items()]
+                cats.sort(key=lambda c: c["id"])
+                out.write('\n], "categories": ' + json.dumps(cats) + "}\n")
+    finally:
+        batches.close()
+        con.close()
     if placer.failed:
         done = {"copy": "copied", "link": "linked"}[media]
         skipped[f"images not {done} (missing or unreadable), named where they are"] = placer.failed
@@ -108,87 +145,115 @@ def export_files(
     return report
 
 
+# The ROIs' rows an annotation is made of, in the view's order, with their image's and
+# category's numbers (`rois`: narrow.field_rois's read).
+_ANNOTATION_ROWS = (
+    "SELECT i.image_id, c.category_id, "
+    + ", ".join(f"r.{column}" for column in _ROI_COLUMNS)
+    + """ FROM ({rois}) r LEFT JOIN _wb_image_ids i ON i.id = r.frame_id
+    LEFT JOIN _wb_category_ids c ON c.label = r.label ORDER BY r.o"""
+)
+
+
+def _roi_numbers(con: Any, rois: str, params: Sequence[Any]) -> np.ndarray:
+    """The numbers `_export_annotation_ids` gives the ROIs `rois` (narrow.field_rois's read),
+    in the view's order: computed on their ids' column (`_numbered`) when every id is ASCII
+    and shorter than 19 digits, and no frame and id come twice; else by that loop itself."""
+    plain = f"""SELECT (SELECT count(*) FROM (SELECT DISTINCT frame_id, id FROM ({rois}) r))
+            = count(*) AND coalesce(bool_and(strlen(id) = length(id)), true)
+            AND NOT coalesce(bool_or(regexp_matches(id, '[0-9]{{19}}')), false)
+        FROM ({rois}) r"""
+    ((found,),) = con.execute(plain, [*params, *params]).fetchall()
+    if found:
+        ids = con.sql(f"SELECT id FROM ({rois}) r ORDER BY o", params=params).to_arrow_table()
+        return _numbered(ids["id"].combine_chunks())
+    order = f"SELECT frame_id, id FROM ({rois}) r ORDER BY o"
+    rows = con.sql(order, params=params).to_arrow_table()
+    numbers = _export_annotation_ids(rows)
+    keys = zip(rows["frame_id"].to_pylist(), rows["id"].to_pylist(), strict=True)
+    return np.array([numbers[k] for k in keys], dtype=np.int64)
+
+
 def _write_annotations(
     con: Any,
     out: IO[str],
+    reader: pa.RecordBatchReader,
+    numbers: np.ndarray,
+    categories: Mapping[str, Category],
+    how: tuple[str, dict[str, int], bool],
+) -> int:
+    """Write the annotations of the ROI rows `reader` gives a batch at a time, comma-separated
+    (`numbers`: theirs, in that order; `how`: the RLE format, the count of what cannot be
+    written by reason, the progress bar or not). Returns how many were written."""
+    rle_format, skipped, progress = how
+    start = written = 0
+    with tqdm(
+        total=len(numbers), desc="coco annotations", disable=not progress, leave=False
+    ) as bar:
+        for batch in reader:
+            rois = pa.Table.from_batches([batch])
+            end = start + rois.num_rows
+            rois = rois.append_column("number", pa.array(numbers[start:end], pa.int64()))
+            texts = _batch_annotations(con, rois, categories, rle_format, skipped)
+            written = _write_joined(out, texts, written)
+            start = end
+            bar.update(rois.num_rows)
+    return written
+
+
+def _batch_annotations(
+    con: Any,
     rois: pa.Table,
-    image_ids: Mapping[str, int],
     categories: Mapping[str, Category],
     rle_format: str,
     skipped: dict[str, int],
-    progress: bool,
-) -> int:
-    """Write the annotations of ROI rows, comma-separated; count what cannot be written.
+) -> pa.ChunkedArray:
+    """The annotations' text of one batch of ROI rows, in order; counts what has none.
 
     Boxes and polygons are written as the catalog's engine makes their text
     (workbench.ingest._coco_export_sql); masks and the rest row by row here."""
-    numbers = _annotation_numbers(rois)
-    at, lines = _sql_annotations(con, rois, numbers, image_ids, categories)
+    at, lines = _sql_annotations(con, rois)
     by_sql = np.zeros(rois.num_rows, dtype=bool)
     by_sql[at] = True
     rest = np.flatnonzero(~by_sql)
     found: list[int] = []
     made: list[str] = []
     for p, row in zip(rest.tolist(), rois.take(pa.array(rest)).to_pylist(), strict=True):
-        ids = int(numbers[p]), image_ids[row["frame_id"]]
+        ids = row["number"], row["image_id"]
         annotation = _export_annotation(row, ids, categories, rle_format)
         if isinstance(annotation, str):
             skipped[annotation] += 1
         else:
             found.append(p)
             made.append(json.dumps(annotation))
-    texts = lines
-    if made:  # both in ascending order of position, never the same one: merged in order
-        order = np.argsort(np.concatenate([at, np.array(found, np.int64)]), kind="stable")
-        texts = pa.chunked_array([*lines.chunks, pa.array(made, pa.string())]).take(order)
-    with tqdm(
-        total=rois.num_rows, desc="coco annotations", disable=not progress, leave=False
-    ) as bar:
-        _write_joined(out, texts)
-        bar.update(rois.num_rows)
-    return len(texts)
+    if not made:
+        return lines
+    # both in ascending order of position, never the same one: merged in order
+    order = np.argsort(np.concatenate([at, np.array(found, np.int64)]), kind="stable")
+    return pa.chunked_array([*lines.chunks, pa.array(made, pa.string())]).take(order)
 
 
-def _write_joined(out: IO[str], texts: pa.ChunkedArray, step: int = 100_000) -> None:
-    """Write texts one per line, comma-separated, joined by Arrow `step` at a time."""
-    start = 0
+def _write_joined(out: IO[str], texts: pa.ChunkedArray, written: int, step: int = 100_000) -> int:
+    """Write texts one per line, comma-separated (`written`: how many were before), joined by
+    Arrow `step` at a time. Returns how many are written now."""
     for chunk in texts.chunks:
         for at in range(0, len(chunk), step):
             part = chunk.slice(at, step)
             lists = pa.ListArray.from_arrays(pa.array([0, len(part)], pa.int32()), part)
             joined = pc.binary_join(lists, ",\n")[0].as_py()
-            out.write(("\n" if start == 0 else ",\n") + joined)
-            start += len(part)
+            out.write(("\n" if written == 0 else ",\n") + joined)
+            written += len(part)
+    return written
 
 
-def _sql_annotations(
-    con: Any,
-    rois: pa.Table,
-    numbers: np.ndarray,
-    image_ids: Mapping[str, int],
-    categories: Mapping[str, Category],
-) -> tuple[np.ndarray, pa.ChunkedArray]:
+def _sql_annotations(con: Any, rois: pa.Table) -> tuple[np.ndarray, pa.ChunkedArray]:
     """The positions in `rois` of the rows SQL writes, ascending, and their annotations' text."""
-    frame_ids = pa.array(list(image_ids), pa.string())
-    labels = pa.array(list(categories), pa.string())
-    columns = {
-        "p": pa.array(np.arange(rois.num_rows, dtype=np.int64)),
-        "number": pa.array(numbers, pa.int64()),
-        "image_id": pa.array(list(image_ids.values()), pa.int64()).take(
-            pc.index_in(rois["frame_id"], value_set=frame_ids)
-        ),
-        "category_id": pa.array([c.id for c in categories.values()], pa.int64()).take(
-            pc.index_in(rois["label"], value_set=labels)
-        ),
-    }
+    columns = {"p": pa.array(np.arange(rois.num_rows, dtype=np.int64))}
     table = rois
     for name, column in columns.items():
         table = table.append_column(name, column)
-    con.register("_wb_rois", table)
-    try:
+    with registered(con, "_wb_rois", table):
         rows = con.sql(ANNOTATIONS).to_arrow_table()
-    finally:
-        con.unregister("_wb_rois")
     rows = rows.filter(pc.invert(rows["by_python"]))
     at = rows["p"].to_numpy() if rows.num_rows else np.zeros(0, np.int64)
     if np.any(at[1:] <= at[:-1]):  # the engine kept the scan's order: sorted if not
@@ -200,36 +265,44 @@ def _sql_annotations(
 def _write_images(
     con: Any, out: IO[str], frames: pa.Table, placer: _MediaPlacer, progress: bool
 ) -> int:
-    """Write the images of frames (id, metadata, image_id), comma-separated: their JSON text
-    made by the engine (workbench.ingest._coco_export_sql) or, where it does not, here."""
+    """Write the images of frames (id, metadata, image_id), comma-separated, a batch at a
+    time: their JSON text made by the engine (workbench.ingest._coco_export_sql) or, where it
+    does not, here."""
     count = frames.num_rows
     positions = pa.array(np.arange(count, dtype=np.int64))
-    with registered(con, "_wb_frames", frames.append_column("q", positions)):
-        rows = con.sql(IMAGES).to_arrow_table()
+    start = 0
+    with (
+        registered(con, "_wb_frames", frames.append_column("q", positions)),
+        tqdm(
+            total=count, desc="coco images", unit="image", disable=not progress, leave=False
+        ) as bar,
+    ):
+        for batch in con.sql(IMAGES).to_arrow_reader(_BATCH):
+            rows = pa.Table.from_batches([batch])  # one a frame, in order
+            texts = _image_texts(rows, frames.slice(start, rows.num_rows), placer)
+            start = _write_joined(out, texts, start)
+            bar.update(rows.num_rows)
+    return count
+
+
+def _image_texts(rows: pa.Table, frames: pa.Table, placer: _MediaPlacer) -> pa.ChunkedArray:
+    """The images' text of IMAGES's `rows` of `frames`: the engine's, else made here."""
     lines = rows["line"].combine_chunks()
     missing = pc.is_null(lines)
     python = np.flatnonzero(missing.to_numpy(zero_copy_only=False))
-    with tqdm(
-        total=count, desc="coco images", unit="image", disable=not progress, leave=False
-    ) as bar:
-        texts = pa.chunked_array([lines], pa.string())
-        if len(python):
-            at = pa.array(python)
-            places = zip(
-                *(rows[c].take(at).to_pylist() for c in ("uri", "width", "height")), strict=True
-            )
-            made = [
-                _dumps(_export_image(frame, frame["image_id"], place, placer))
-                for frame, place in zip(frames.take(at).to_pylist(), places, strict=True)
-            ]
-            sql = np.flatnonzero(~missing.to_numpy(zero_copy_only=False))
-            order = np.argsort(np.concatenate([sql, python]), kind="stable")
-            texts = pa.chunked_array(
-                [lines.filter(pc.invert(missing)), pa.array(made, pa.string())]
-            ).take(order)
-        _write_joined(out, texts)
-        bar.update(count)
-    return count
+    if not len(python):
+        return pa.chunked_array([lines], pa.string())
+    at = pa.array(python)
+    places = zip(*(rows[c].take(at).to_pylist() for c in ("uri", "width", "height")), strict=True)
+    made = [
+        _dumps(_export_image(frame, frame["image_id"], place, placer))
+        for frame, place in zip(frames.take(at).to_pylist(), places, strict=True)
+    ]
+    sql = np.flatnonzero(~missing.to_numpy(zero_copy_only=False))
+    order = np.argsort(np.concatenate([sql, python]), kind="stable")
+    return pa.chunked_array([lines.filter(pc.invert(missing)), pa.array(made, pa.string())]).take(
+        order
+    )
 
 
 def _default_info(view: ViewLike) -> dict[str, Any]:
@@ -256,18 +329,6 @@ def _export_annotation_ids(rois: pa.Table) -> dict[tuple[str, str], int]:
     keys = list(zip(rois["frame_id"].to_pylist(), rois["id"].to_pylist(), strict=True))
     parsed = {key: int(key[1]) for key in keys if key[1].isdigit()}
     return _unique_numbers(keys, parsed)
-
-
-def _annotation_numbers(rois: pa.Table) -> np.ndarray:
-    """The numbers `_export_annotation_ids` gives, one per ROI row, computed on the columns
-    (that loop itself when an id is not ASCII or is 19 digits or more long, or a frame and
-    id come twice)."""
-    ids = rois["id"].combine_chunks()
-    if not _plain_ids(rois, ids):
-        numbers = _export_annotation_ids(rois)
-        keys = zip(rois["frame_id"].to_pylist(), ids.to_pylist(), strict=True)
-        return pa.array([numbers[k] for k in keys], pa.int64()).to_numpy()
-    return _numbered(ids)
 
 
 def _image_numbers(frame_ids: pa.Array) -> np.ndarray:
@@ -299,23 +360,6 @@ def _numbered(texts: pa.Array) -> np.ndarray:
     top = int(values[parsed].max()) if len(parsed) else 0
     values[~kept] = top + 1 + np.arange(count - int(kept.sum()))
     return values
-
-
-def _plain_ids(rois: pa.Table, ids: pa.Array) -> bool:
-    """Whether every ROI id is ASCII and shorter than 19 digits, and no (frame, id) repeats."""
-    if not len(ids):
-        return True
-    if not pc.all(pc.string_is_ascii(ids)).as_py():
-        return False
-    if pc.any(pc.match_substring_regex(ids, "[0-9]{19}")).as_py():
-        return False
-    names = pc.dictionary_encode(ids)
-    if len(names.dictionary) == len(ids):  # no id twice, so no (frame, id) twice
-        return True
-    frames = pc.dictionary_encode(rois["frame_id"].combine_chunks())
-    pairs = frames.indices.to_numpy(zero_copy_only=False).astype(np.int64) * len(names.dictionary)
-    pairs += names.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return len(np.unique(pairs)) == len(ids)
 
 
 def _unique_numbers(keys: Sequence[Any], parsed: Mapping[Any, int]) -> dict[Any, int]:
@@ -393,39 +437,34 @@ class _MediaPlacer:
         return name
 
 
-def _keypoint_labels(view: ViewLike, rois: pa.Table) -> dict[str, tuple[Any, Any]]:
-    """label -> the point names and skeleton kept for it, for the labels of keypoints ROIs."""
-    kinds = pc.equal(rois["kind"], "keypoints")
-    labels = pc.unique(pc.drop_null(rois.filter(kinds)["label"])).to_pylist()
+def _keypoint_labels(con: Any, rois: str, params: Sequence[Any]) -> dict[str, tuple[Any, Any]]:
+    """label -> the point names and skeleton kept for it, for the labels of keypoints ROIs
+    (`rois`: narrow.field_rois's read)."""
+    query = f"SELECT DISTINCT label FROM ({rois}) r WHERE kind = 'keypoints' AND label IS NOT NULL"
+    labels = [label for (label,) in con.execute(query, list(params)).fetchall()]
     if not labels:
         return {}
-    con = view.catalog.cursor()
-    try:
-        found = keypoint_labels(con, labels)
-    finally:
-        con.close()
+    found = keypoint_labels(con, labels)
     return {k: (list(v.names), [list(p) for p in v.skeleton]) for k, v in found.items()}
 
 
 def _export_categories(
-    rois: pa.Table, keypoints: Mapping[str, tuple[Any, Any]] | None = None
+    con: Any, rois: str, params: Any, keypoints: Mapping[str, tuple[Any, Any]] | None = None
 ) -> dict[str, Category]:
-    """label -> category, keeping the category ids stored on ROIs when they do not clash;
-    `keypoints`: label -> the point names and skeleton of labels that have keypoints.
+    """label -> category of the ROIs `rois` (narrow.field_rois's read), keeping the category
+    ids stored on ROIs when they do not clash; `keypoints`: label -> the point names and
+    skeleton of labels that have keypoints.
 
-    Only the rows that can name a category are read in Python (`_categories` on all rows
-    gives the same): the first ROI of each label of an exported kind, and those whose
-    attributes name keypoints."""
-    labels = rois["label"]
-    exported = pc.and_(
-        pc.is_valid(labels), pc.is_in(rois["kind"], value_set=pa.array(sorted(_EXPORTED_KINDS)))
-    )
-    at = np.flatnonzero(exported.to_numpy(zero_copy_only=False))
-    codes = pc.dictionary_encode(labels.take(pa.array(at)).combine_chunks()).indices
-    first = at[np.unique(codes.to_numpy(zero_copy_only=False), return_index=True)[1]]
-    named = pc.fill_null(pc.match_substring(rois["attributes"], CATEGORY_KEYPOINTS), False)
-    wanted = np.union1d(first, np.flatnonzero(named.to_numpy(zero_copy_only=False)))
-    return _categories(rois.take(pa.array(wanted, pa.int64())), keypoints)
+    Only the rows that can name a category are read (`_categories` on all rows gives the
+    same): the first ROI of each label of an exported kind, and those whose attributes name
+    keypoints."""
+    kinds = ", ".join(f"'{kind}'" for kind in sorted(_EXPORTED_KINDS))
+    query = f"""SELECT label, kind, attributes FROM ({rois}) r
+        WHERE o IN (SELECT min(o) FROM ({rois}) f WHERE label IS NOT NULL AND kind IN ({kinds})
+                GROUP BY label)
+            OR contains(attributes, '{CATEGORY_KEYPOINTS}')
+        ORDER BY o"""
+    return _categories(con.sql(query, params=[*params, *params]).to_arrow_table(), keypoints)
 
 
 def _categories(
