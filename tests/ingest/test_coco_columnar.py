@@ -194,11 +194,11 @@ def test_frames_keep_the_order_of_the_images_in_the_file(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_export_in_sql_writes_what_the_per_row_export_writes(tmp_path: Path, seed: int) -> None:
-    from workbench.ingest._coco_export import (
+    from workbench.ingest._coco_export import _export_image_ids
+    from workbench.ingest._coco_export_rois import (
         _categories,
         _export_annotation,
         _export_annotation_ids,
-        _export_image_ids,
     )
 
     path = tmp_path / "instances.json"
@@ -227,7 +227,7 @@ def test_export_in_sql_writes_what_the_per_row_export_writes(tmp_path: Path, see
 def test_annotation_numbers_on_columns_are_those_of_the_loop() -> None:
     """Repeated numbers, ids that are not numbers, leading zeros, ids past 18 digits and
     non-ASCII digits: the numbers computed on columns equal the per-row loop's."""
-    from workbench.ingest._coco_export import _export_annotation_ids, _roi_numbers
+    from workbench.ingest._coco_export_rois import _export_annotation_ids, roi_numbers
 
     cases = [
         [("a", "3"), ("a", "03"), ("b", "3"), ("b", "x"), ("c", "10"), ("c", "")],
@@ -250,7 +250,7 @@ def test_annotation_numbers_on_columns_are_those_of_the_loop() -> None:
         read = table.append_column("o", pa.array(range(1, len(rows) + 1), pa.int64()))
         con = duckdb.connect()
         con.register("_t", read.take(pa.array(range(len(rows) - 1, -1, -1), pa.int64())))
-        numbers = _roi_numbers(con, "SELECT * FROM _t", ())
+        numbers = roi_numbers(con, "SELECT * FROM _t", ())
         con.close()
         assert numbers.tolist() == [expected[k] for k in rows], rows
 
@@ -343,7 +343,7 @@ def test_image_numbers_on_columns_are_those_of_the_loop() -> None:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_categories_from_chosen_rows_are_those_of_every_row(tmp_path: Path, seed: int) -> None:
     from workbench.ingest import narrow
-    from workbench.ingest._coco_export import _categories, _export_categories
+    from workbench.ingest._coco_export_rois import _categories, export_categories
 
     path = tmp_path / "instances.json"
     path.write_text(json.dumps(_document(seed)))
@@ -354,7 +354,7 @@ def test_categories_from_chosen_rows_are_those_of_every_row(tmp_path: Path, seed
         con = catalog.cursor()
         columns = ("label", "kind", "attributes")
         with narrow.field_rois(con, view, "ground_truth", columns) as (read, params):
-            chosen = _export_categories(con, read, params)
+            chosen = export_categories(con, read, params)
         con.close()
     rois = rois.filter(pc.equal(rois["field"], "ground_truth"))
     assert rois.num_rows > 100

@@ -13,7 +13,8 @@ import pytest
 
 import workbench
 from workbench.ingest import _coco_export as coco_export
-from workbench.ingest import coco, exporter
+from workbench.ingest import _parquet_export as parquet_export
+from workbench.ingest import coco, exporter, parquet
 from workbench.store.catalog import import_memory_limit
 
 from .test_coco_columnar import _document
@@ -44,8 +45,9 @@ def test_coco_export_in_small_batches_writes_the_same_file(
 def test_exports_hold_the_engine_to_the_import_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """While an export found by `exporter()` runs, the catalog's engine has the import's
-    memory limit; afterwards its own again, even when the export fails."""
+    """While an export found by `exporter()` runs (or a COCO or Parquet export called
+    directly), the catalog's engine has the import's memory limit; afterwards its own again,
+    even when the export fails."""
     path = tmp_path / "instances.json"
     path.write_text(json.dumps(_document(1)))
     seen: list[str] = []
@@ -55,7 +57,13 @@ def test_exports_hold_the_engine_to_the_import_budget(
         seen.append(con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0])
         return write_images(con, *args)
 
+    def watched_table(con: Any, *args: Any) -> int:
+        seen.append(con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0])
+        return write_table(con, *args)
+
+    write_table = parquet_export._write_table
     monkeypatch.setattr(coco_export, "_write_images", watched)
+    monkeypatch.setattr(parquet_export, "_write_table", watched_table)
     with workbench.open(tmp_path / "a.duckdb") as catalog:
         coco.import_files(catalog, [path], progress=False)
         con = catalog.cursor()
@@ -65,11 +73,13 @@ def test_exports_hold_the_engine_to_the_import_budget(
         budget = shown.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
         shown.close()
         assert exporter("coco")(catalog.view(), tmp_path / "out.json", progress=False).rois
+        assert coco.export_files(catalog.view(), tmp_path / "direct.json", progress=False).rois
+        assert parquet.export_files(catalog.view(), tmp_path / "pq", progress=False).rois
         after = con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
         with pytest.raises(workbench.errors.IngestError):
             exporter("coco")(catalog.view(), tmp_path / "bad.json", progress=False, media="x")
         failed = con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
         con.close()
-    assert seen == [budget]
+    assert seen == [budget] * 6  # the COCO file twice, the four Parquet files
     assert budget != own
     assert after == own == failed
