@@ -65,7 +65,10 @@ ANNOTATION_ROWS = (
 def roi_numbers(con: Any, rois: str, params: Sequence[Any]) -> np.ndarray:
     """The numbers `_export_annotation_ids` gives the ROIs `rois` (narrow.field_rois's read),
     in the view's order: computed on their ids' column (`numbered`) when every id is ASCII
-    and shorter than 19 digits, and no frame and id come twice; else by that loop itself."""
+    and shorter than 19 digits, and no frame and id come twice; else by that loop itself.
+
+    The numbers need every id of the view, but only their ids are held meanwhile. A text is
+    ASCII when it has as many characters (code points) as bytes."""
     plain = f"""SELECT (SELECT count(*) FROM (SELECT DISTINCT frame_id, id FROM ({rois}) r))
             = count(*) AND coalesce(bool_and(strlen(id) = length(id)), true)
             AND NOT coalesce(bool_or(regexp_matches(id, '[0-9]{{19}}')), false)
