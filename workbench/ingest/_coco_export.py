@@ -82,7 +82,7 @@ def export_files(
     report = ExportReport(dest=target, files=[target])
     skipped: dict[str, int] = defaultdict(int)
     with view.catalog.import_memory():  # as exporter() holds every export
-        _write(view, target, (field, info, rle_format), placer, report, (skipped, progress))
+        _write(view, target, field, info, rle_format, placer, report, skipped, progress)
     if placer.failed:
         done = {"copy": "copied", "link": "linked"}[media]
         skipped[f"images not {done} (missing or unreadable), named where they are"] = placer.failed
@@ -93,15 +93,16 @@ def export_files(
 def _write(
     view: ViewLike,
     target: Path,
-    options: tuple[str, Mapping[str, Any] | None, str],
+    field: str,
+    info: Mapping[str, Any] | None,
+    rle_format: str,
     placer: _MediaPlacer,
     report: ExportReport,
-    tally: tuple[dict[str, int], bool],
+    skipped: dict[str, int],
+    progress: bool,
 ) -> None:
-    """Write the file: the images a batch at a time, then the annotations of the ROIs of the
-    field (`options`: it, the info and the RLE format; `tally`: the skipped counts and
-    whether a progress bar is shown)."""
-    (field, info, rle_format), (skipped, progress) = options, tally
+    """Write the file: the images a batch at a time, then the annotations of the ROIs of
+    `field` (their counts in `report`, what is not written counted in `skipped`)."""
     frames = view.frames(columns=["id", "metadata"])
     frame_ids = frames["id"].combine_chunks()
     image_ids = pa.table({"id": frame_ids, "image_id": _image_numbers(frame_ids)})
