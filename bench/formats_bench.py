@@ -6,6 +6,7 @@
     python bench/formats_bench.py --only nucleus labelbox --scale 4   # memory as files grow
     python bench/formats_bench.py --only nucleus labelbox --memory   # peak RSS at 1x and 4x
     python bench/formats_bench.py --only nucleus --memory --factors 1 4 8
+    python bench/formats_bench.py --only coco --memory --steps import export --exports /tmp/e
     python bench/formats_bench.py --only clearml --memory --factors 64 --steps import \
         --keep /tmp/big     # a 10 GB file: its peak RSS and wall time
 
@@ -543,10 +544,13 @@ def memory(
     scale: float,
     factors: tuple[int, ...] = (1, 4),
     steps: tuple[str, ...] = ("import", "update", "export"),
+    exports: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Peak RSS of the workbench's first import, update and export (or those of `steps`) at
     `scale` and at each of `factors` times it: flat memory means a larger file does not take
-    more memory (past the size where a batch is full, which the smallest file may not reach)."""
+    more memory (past the size where a batch is full, which the smallest file may not reach).
+    `exports`: a folder that keeps each export (`coco-4x.json`, ...), e.g. to compare two
+    versions' files byte for byte."""
     rows: list[dict[str, Any]] = []
     for factor in factors:
         count = max(1, round(FULL[fmt] * scale * factor))
@@ -572,6 +576,9 @@ def memory(
             done = run_child(name, fmt, out if step == "export" else file, db)
             row[f"{step}_rss_mb"], row[f"{step}_cpu_s"] = done["rss_mb"], done["cpu"]
             row[f"{step}_s"] = done["seconds"]
+            if step == "export" and exports is not None:
+                exports.mkdir(parents=True, exist_ok=True)
+                shutil.move(out, exports / f"{fmt}-{factor}x{out.suffix}")
             row[f"{step}_load"] = os.getloadavg()[0]  # a long step's wall time is mostly load
             print(
                 f"  memory {fmt} {step:7s} {factor}x ({row['mb']:,.0f} MB, {row['frames']:,} "
@@ -623,6 +630,9 @@ def main() -> None:
         default=["import", "update", "export"],
         help="with --memory: the steps measured (an update and an export follow an import)",
     )
+    parser.add_argument(
+        "--exports", type=Path, help="with --memory: keep the exported files in this folder"
+    )
     args = parser.parse_args()
     if args.command == "child":
         child(args)
@@ -635,7 +645,16 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for fmt in args.only:
             if args.memory:
-                rows.extend(memory(fmt, folder, args.scale, tuple(args.factors), tuple(args.steps)))
+                rows.extend(
+                    memory(
+                        fmt,
+                        folder,
+                        args.scale,
+                        tuple(args.factors),
+                        tuple(args.steps),
+                        args.exports,
+                    )
+                )
             else:
                 rows.extend(measure(fmt, folder, args.runs, args.scale))
     after = os.getloadavg()

@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -193,11 +194,11 @@ def test_frames_keep_the_order_of_the_images_in_the_file(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_export_in_sql_writes_what_the_per_row_export_writes(tmp_path: Path, seed: int) -> None:
-    from workbench.ingest._coco_export import (
+    from workbench.ingest._coco_export import _export_image_ids
+    from workbench.ingest._coco_export_rois import (
+        _categories,
         _export_annotation,
         _export_annotation_ids,
-        _export_categories,
-        _export_image_ids,
     )
 
     path = tmp_path / "instances.json"
@@ -211,7 +212,7 @@ def test_export_in_sql_writes_what_the_per_row_export_writes(tmp_path: Path, see
         rois = rois.filter(pc.equal(rois["field"], "ground_truth"))
         numbers = _export_annotation_ids(rois)
         images = _export_image_ids(list(view.frame_ids()))
-        categories = _export_categories(rois)
+        categories = _categories(rois)
         expected = []
         for row in rois.to_pylist():
             ids = numbers[(row["frame_id"], row["id"])], images[row["frame_id"]]
@@ -226,7 +227,7 @@ def test_export_in_sql_writes_what_the_per_row_export_writes(tmp_path: Path, see
 def test_annotation_numbers_on_columns_are_those_of_the_loop() -> None:
     """Repeated numbers, ids that are not numbers, leading zeros, ids past 18 digits and
     non-ASCII digits: the numbers computed on columns equal the per-row loop's."""
-    from workbench.ingest._coco_export import _annotation_numbers, _export_annotation_ids
+    from workbench.ingest._coco_export_rois import _export_annotation_ids, roi_numbers
 
     cases = [
         [("a", "3"), ("a", "03"), ("b", "3"), ("b", "x"), ("c", "10"), ("c", "")],
@@ -245,7 +246,13 @@ def test_annotation_numbers_on_columns_are_those_of_the_loop() -> None:
             }
         )
         expected = _export_annotation_ids(table)
-        assert _annotation_numbers(table).tolist() == [expected[k] for k in rows], rows
+        # as narrow.field_rois reads them: with their order `o`, stored backwards here
+        read = table.append_column("o", pa.array(range(1, len(rows) + 1), pa.int64()))
+        con = duckdb.connect()
+        con.register("_t", read.take(pa.array(range(len(rows) - 1, -1, -1), pa.int64())))
+        numbers = roi_numbers(con, "SELECT * FROM _t", ())
+        con.close()
+        assert numbers.tolist() == [expected[k] for k in rows], rows
 
 
 def _images_document(seed: int) -> str:
@@ -335,12 +342,20 @@ def test_image_numbers_on_columns_are_those_of_the_loop() -> None:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_categories_from_chosen_rows_are_those_of_every_row(tmp_path: Path, seed: int) -> None:
-    from workbench.ingest._coco_export import _categories, _export_categories
+    from workbench.ingest import narrow
+    from workbench.ingest._coco_export_rois import _categories, export_categories
 
     path = tmp_path / "instances.json"
     path.write_text(json.dumps(_document(seed)))
     with workbench.open(tmp_path / "a.duckdb") as catalog:
         coco.import_files(catalog, [path], progress=False)
-        rois = catalog.view().rois()
+        view = catalog.view()
+        rois = view.rois()
+        con = catalog.cursor()
+        columns = ("label", "kind", "attributes")
+        with narrow.field_rois(con, view, "ground_truth", columns) as (read, params):
+            chosen = export_categories(con, read, params)
+        con.close()
+    rois = rois.filter(pc.equal(rois["field"], "ground_truth"))
     assert rois.num_rows > 100
-    assert _export_categories(rois) == _categories(rois)
+    assert chosen == _categories(rois)

@@ -7,6 +7,7 @@ ExportReport. They are found by name through `importer()` / `exporter()`.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from typing import Any
@@ -45,7 +46,17 @@ def importer(fmt: str) -> Callable[..., IngestReport]:
 
 
 def exporter(fmt: str) -> Callable[..., Any]:
-    return _function(fmt, "export_files", "exported")
+    """The format's `export_files`, run with the catalog's engine held to the import's memory
+    budget (`Catalog.import_memory`): an export reads every frame and ROI of its view once,
+    and what its engine keeps meanwhile (cached blocks, sorts) is bounded as an import's is."""
+    export_files = _function(fmt, "export_files", "exported")
+
+    @functools.wraps(export_files)
+    def bounded(view: Any, dest: Any, *args: Any, **options: Any) -> Any:
+        with view.catalog.import_memory():
+            return export_files(view, dest, *args, **options)
+
+    return bounded
 
 
 __all__ = [

@@ -18,28 +18,30 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError
+from workbench.ingest import narrow
 from workbench.ingest._coco_annotations import (
-    CATEGORY_KEYPOINTS,
-    CATEGORY_SKELETON,
     IMAGE_KEYS,
-    Category,
     default_images_dir,
 )
-from workbench.ingest._coco_export_sql import ANNOTATIONS, IMAGES
+from workbench.ingest._coco_export_rois import (
+    ANNOTATION_ROWS,
+    ROI_COLUMNS,
+    category_json,
+    export_categories,
+    keypoint_categories,
+    numbered,
+    roi_numbers,
+    unique_numbers,
+    write_annotations,
+    write_joined,
+)
+from workbench.ingest._coco_export_sql import IMAGES
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
-from workbench.model import rle
-from workbench.model.geometry import polygon_area
-from workbench.model.keypoints import keypoint_triplets
 from workbench.store.arrow import registered
-from workbench.store.keypoints import keypoint_labels
 
 MediaMode = Literal["refer", "copy", "link"]
-# Attributes the exporter writes in their own places rather than as extra annotation keys.
-_EXPORT_OWN = frozenset(
-    {"category_id", "supercategory", "area", "iscrowd", CATEGORY_KEYPOINTS, CATEGORY_SKELETON}
-)
-_EXPORTED_KINDS = frozenset({"box", "polygon", "mask", "keypoints"})
+_BATCH = 65_536  # images or ROIs held at once
 
 
 def export_files(
@@ -77,30 +79,10 @@ def export_files(
         images_dir = target.parent / "images"
     folder = (Path(images_dir) if images_dir is not None else default_images_dir(target)).resolve()
     placer = _MediaPlacer(folder, media)
-    frames = view.frames(columns=["id", "metadata"])
-    frame_ids = frames["id"].combine_chunks()
-    image_numbers = _image_numbers(frame_ids)
-    image_ids = dict(zip(frame_ids.to_pylist(), image_numbers.tolist(), strict=True))
-    rois = view.rois()
-    rois = rois.filter(pc.equal(rois["field"], field))
-    categories = _export_categories(rois, _keypoint_labels(view, rois))
     report = ExportReport(dest=target, files=[target])
     skipped: dict[str, int] = defaultdict(int)
-    with written_atomically(target) as out:
-        out.write('{"info": ' + json.dumps(dict(info or _default_info(view))))
-        out.write(', "licenses": [], "images": [')
-        con = view.catalog.cursor()
-        try:
-            frames = frames.append_column("image_id", pa.array(image_numbers, pa.int64()))
-            report.frames = _write_images(con, out, frames, placer, progress)
-            out.write('\n], "annotations": [')
-            report.rois = _write_annotations(
-                con, out, rois, image_ids, categories, rle_format, skipped, progress
-            )
-        finally:
-            con.close()
-        cats = [_category_json(name, cat) for name, cat in categories.items()]
-        out.write('\n], "categories": ' + json.dumps(sorted(cats, key=lambda c: c["id"])) + "}\n")
+    with view.catalog.import_memory():  # as exporter() holds every export
+        _write(view, target, field, info, rle_format, placer, report, skipped, progress)
     if placer.failed:
         done = {"copy": "copied", "link": "linked"}[media]
         skipped[f"images not {done} (missing or unreadable), named where they are"] = placer.failed
@@ -108,128 +90,107 @@ def export_files(
     return report
 
 
-def _write_annotations(
-    con: Any,
-    out: IO[str],
-    rois: pa.Table,
-    image_ids: Mapping[str, int],
-    categories: Mapping[str, Category],
+def _write(
+    view: ViewLike,
+    target: Path,
+    field: str,
+    info: Mapping[str, Any] | None,
     rle_format: str,
+    placer: _MediaPlacer,
+    report: ExportReport,
     skipped: dict[str, int],
     progress: bool,
-) -> int:
-    """Write the annotations of ROI rows, comma-separated; count what cannot be written.
-
-    Boxes and polygons are written as the catalog's engine makes their text
-    (workbench.ingest._coco_export_sql); masks and the rest row by row here."""
-    numbers = _annotation_numbers(rois)
-    at, lines = _sql_annotations(con, rois, numbers, image_ids, categories)
-    by_sql = np.zeros(rois.num_rows, dtype=bool)
-    by_sql[at] = True
-    rest = np.flatnonzero(~by_sql)
-    found: list[int] = []
-    made: list[str] = []
-    for p, row in zip(rest.tolist(), rois.take(pa.array(rest)).to_pylist(), strict=True):
-        ids = int(numbers[p]), image_ids[row["frame_id"]]
-        annotation = _export_annotation(row, ids, categories, rle_format)
-        if isinstance(annotation, str):
-            skipped[annotation] += 1
-        else:
-            found.append(p)
-            made.append(json.dumps(annotation))
-    texts = lines
-    if made:  # both in ascending order of position, never the same one: merged in order
-        order = np.argsort(np.concatenate([at, np.array(found, np.int64)]), kind="stable")
-        texts = pa.chunked_array([*lines.chunks, pa.array(made, pa.string())]).take(order)
-    with tqdm(
-        total=rois.num_rows, desc="coco annotations", disable=not progress, leave=False
-    ) as bar:
-        _write_joined(out, texts)
-        bar.update(rois.num_rows)
-    return len(texts)
-
-
-def _write_joined(out: IO[str], texts: pa.ChunkedArray, step: int = 100_000) -> None:
-    """Write texts one per line, comma-separated, joined by Arrow `step` at a time."""
-    start = 0
-    for chunk in texts.chunks:
-        for at in range(0, len(chunk), step):
-            part = chunk.slice(at, step)
-            lists = pa.ListArray.from_arrays(pa.array([0, len(part)], pa.int32()), part)
-            joined = pc.binary_join(lists, ",\n")[0].as_py()
-            out.write(("\n" if start == 0 else ",\n") + joined)
-            start += len(part)
-
-
-def _sql_annotations(
-    con: Any,
-    rois: pa.Table,
-    numbers: np.ndarray,
-    image_ids: Mapping[str, int],
-    categories: Mapping[str, Category],
-) -> tuple[np.ndarray, pa.ChunkedArray]:
-    """The positions in `rois` of the rows SQL writes, ascending, and their annotations' text."""
-    frame_ids = pa.array(list(image_ids), pa.string())
-    labels = pa.array(list(categories), pa.string())
-    columns = {
-        "p": pa.array(np.arange(rois.num_rows, dtype=np.int64)),
-        "number": pa.array(numbers, pa.int64()),
-        "image_id": pa.array(list(image_ids.values()), pa.int64()).take(
-            pc.index_in(rois["frame_id"], value_set=frame_ids)
-        ),
-        "category_id": pa.array([c.id for c in categories.values()], pa.int64()).take(
-            pc.index_in(rois["label"], value_set=labels)
-        ),
-    }
-    table = rois
-    for name, column in columns.items():
-        table = table.append_column(name, column)
-    con.register("_wb_rois", table)
+) -> None:
+    """Write the file: the images a batch at a time, then the annotations of the ROIs of
+    `field` (their counts in `report`, what is not written counted in `skipped`)."""
+    frames = view.frames(columns=["id", "metadata"])
+    frame_ids = frames["id"].combine_chunks()
+    image_ids = pa.table({"id": frame_ids, "image_id": _image_numbers(frame_ids)})
+    con, batches = view.catalog.cursor(), view.catalog.cursor()
     try:
-        rows = con.sql(ANNOTATIONS).to_arrow_table()
+        with (
+            narrow.field_rois(con, view, field, ("frame_id", "id", *ROI_COLUMNS)) as (rois, params),
+            written_atomically(target) as out,
+        ):
+            numbers = roi_numbers(con, rois, params)
+            categories = export_categories(
+                con, rois, params, keypoint_categories(con, rois, params)
+            )
+            out.write('{"info": ' + json.dumps(dict(info or _default_info(view))))
+            out.write(', "licenses": [], "images": [')
+            frames = frames.append_column("image_id", image_ids["image_id"])
+            report.frames = _write_images(con, out, frames, placer, progress)
+            del frames
+            out.write('\n], "annotations": [')
+            named = {
+                "label": pa.array(list(categories), pa.string()),
+                "category_id": pa.array([c.id for c in categories.values()], pa.int64()),
+            }
+            with (
+                registered(con, "_wb_image_ids", image_ids),
+                registered(con, "_wb_category_ids", pa.table(named)),
+            ):
+                ordered = con.sql(ANNOTATION_ROWS.format(rois=rois), params=params)
+                report.rois = write_annotations(
+                    batches,
+                    out,
+                    ordered.to_arrow_reader(_BATCH),
+                    numbers,
+                    categories,
+                    (rle_format, skipped, progress),
+                )
+            cats = sorted((category_json(n, c) for n, c in categories.items()), key=_by_id)
+            out.write('\n], "categories": ' + json.dumps(cats) + "}\n")
     finally:
-        con.unregister("_wb_rois")
-    rows = rows.filter(pc.invert(rows["by_python"]))
-    at = rows["p"].to_numpy() if rows.num_rows else np.zeros(0, np.int64)
-    if np.any(at[1:] <= at[:-1]):  # the engine kept the scan's order: sorted if not
-        order = np.argsort(at, kind="stable")
-        rows, at = rows.take(order), at[order]
-    return at, rows["line"]
+        batches.close()
+        con.close()
+
+
+def _by_id(category: Mapping[str, Any]) -> Any:
+    return category["id"]
 
 
 def _write_images(
     con: Any, out: IO[str], frames: pa.Table, placer: _MediaPlacer, progress: bool
 ) -> int:
-    """Write the images of frames (id, metadata, image_id), comma-separated: their JSON text
-    made by the engine (workbench.ingest._coco_export_sql) or, where it does not, here."""
+    """Write the images of frames (id, metadata, image_id), comma-separated, a batch at a
+    time: their JSON text made by the engine (workbench.ingest._coco_export_sql) or, where it
+    does not, here."""
     count = frames.num_rows
     positions = pa.array(np.arange(count, dtype=np.int64))
-    with registered(con, "_wb_frames", frames.append_column("q", positions)):
-        rows = con.sql(IMAGES).to_arrow_table()
+    start = 0
+    with (
+        registered(con, "_wb_frames", frames.append_column("q", positions)),
+        tqdm(
+            total=count, desc="coco images", unit="image", disable=not progress, leave=False
+        ) as bar,
+    ):
+        for batch in con.sql(IMAGES).to_arrow_reader(_BATCH):
+            rows = pa.Table.from_batches([batch])  # one a frame, in order
+            texts = _image_texts(rows, frames.slice(start, rows.num_rows), placer)
+            start = write_joined(out, texts, start)
+            bar.update(rows.num_rows)
+    return count
+
+
+def _image_texts(rows: pa.Table, frames: pa.Table, placer: _MediaPlacer) -> pa.ChunkedArray:
+    """The images' text of IMAGES's `rows` of `frames`: the engine's, else made here."""
     lines = rows["line"].combine_chunks()
     missing = pc.is_null(lines)
     python = np.flatnonzero(missing.to_numpy(zero_copy_only=False))
-    with tqdm(
-        total=count, desc="coco images", unit="image", disable=not progress, leave=False
-    ) as bar:
-        texts = pa.chunked_array([lines], pa.string())
-        if len(python):
-            at = pa.array(python)
-            places = zip(
-                *(rows[c].take(at).to_pylist() for c in ("uri", "width", "height")), strict=True
-            )
-            made = [
-                _dumps(_export_image(frame, frame["image_id"], place, placer))
-                for frame, place in zip(frames.take(at).to_pylist(), places, strict=True)
-            ]
-            sql = np.flatnonzero(~missing.to_numpy(zero_copy_only=False))
-            order = np.argsort(np.concatenate([sql, python]), kind="stable")
-            texts = pa.chunked_array(
-                [lines.filter(pc.invert(missing)), pa.array(made, pa.string())]
-            ).take(order)
-        _write_joined(out, texts)
-        bar.update(count)
-    return count
+    if not len(python):
+        return pa.chunked_array([lines], pa.string())
+    at = pa.array(python)
+    places = zip(*(rows[c].take(at).to_pylist() for c in ("uri", "width", "height")), strict=True)
+    made = [
+        _dumps(_export_image(frame, frame["image_id"], place, placer))
+        for frame, place in zip(frames.take(at).to_pylist(), places, strict=True)
+    ]
+    sql = np.flatnonzero(~missing.to_numpy(zero_copy_only=False))
+    order = np.argsort(np.concatenate([sql, python]), kind="stable")
+    return pa.chunked_array([lines.filter(pc.invert(missing)), pa.array(made, pa.string())]).take(
+        order
+    )
 
 
 def _default_info(view: ViewLike) -> dict[str, Any]:
@@ -249,25 +210,7 @@ def _export_image_ids(frame_ids: Sequence[str]) -> dict[str, int]:
         tail = frame_id.rsplit(":", 1)[-1]
         if tail.isdigit():
             parsed[frame_id] = int(tail)
-    return _unique_numbers(frame_ids, parsed)
-
-
-def _export_annotation_ids(rois: pa.Table) -> dict[tuple[str, str], int]:
-    keys = list(zip(rois["frame_id"].to_pylist(), rois["id"].to_pylist(), strict=True))
-    parsed = {key: int(key[1]) for key in keys if key[1].isdigit()}
-    return _unique_numbers(keys, parsed)
-
-
-def _annotation_numbers(rois: pa.Table) -> np.ndarray:
-    """The numbers `_export_annotation_ids` gives, one per ROI row, computed on the columns
-    (that loop itself when an id is not ASCII or is 19 digits or more long, or a frame and
-    id come twice)."""
-    ids = rois["id"].combine_chunks()
-    if not _plain_ids(rois, ids):
-        numbers = _export_annotation_ids(rois)
-        keys = zip(rois["frame_id"].to_pylist(), ids.to_pylist(), strict=True)
-        return pa.array([numbers[k] for k in keys], pa.int64()).to_numpy()
-    return _numbered(ids)
+    return unique_numbers(frame_ids, parsed)
 
 
 def _image_numbers(frame_ids: pa.Array) -> np.ndarray:
@@ -282,53 +225,7 @@ def _image_numbers(frame_ids: pa.Array) -> np.ndarray:
     ):
         numbers = _export_image_ids(frame_ids.to_pylist())
         return np.array(list(numbers.values()), dtype=np.int64)
-    return _numbered(tails)
-
-
-def _numbered(texts: pa.Array) -> np.ndarray:
-    """As `_unique_numbers` on distinct keys: a text of ASCII digits is its number unless an
-    earlier one had it; the others take the numbers after the largest, in order."""
-    count = len(texts)
-    digits = pc.fill_null(pc.match_substring_regex(texts, r"^[0-9]+$"), False)
-    mask = digits.to_numpy(zero_copy_only=False)
-    values = np.zeros(count, dtype=np.int64)
-    values[mask] = pc.cast(texts.filter(digits), pa.int64()).to_numpy()
-    parsed = np.flatnonzero(mask)
-    kept = np.zeros(count, dtype=bool)  # the first row of each number keeps it
-    kept[parsed[np.unique(values[parsed], return_index=True)[1]]] = True
-    top = int(values[parsed].max()) if len(parsed) else 0
-    values[~kept] = top + 1 + np.arange(count - int(kept.sum()))
-    return values
-
-
-def _plain_ids(rois: pa.Table, ids: pa.Array) -> bool:
-    """Whether every ROI id is ASCII and shorter than 19 digits, and no (frame, id) repeats."""
-    if not len(ids):
-        return True
-    if not pc.all(pc.string_is_ascii(ids)).as_py():
-        return False
-    if pc.any(pc.match_substring_regex(ids, "[0-9]{19}")).as_py():
-        return False
-    names = pc.dictionary_encode(ids)
-    if len(names.dictionary) == len(ids):  # no id twice, so no (frame, id) twice
-        return True
-    frames = pc.dictionary_encode(rois["frame_id"].combine_chunks())
-    pairs = frames.indices.to_numpy(zero_copy_only=False).astype(np.int64) * len(names.dictionary)
-    pairs += names.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return len(np.unique(pairs)) == len(ids)
-
-
-def _unique_numbers(keys: Sequence[Any], parsed: Mapping[Any, int]) -> dict[Any, int]:
-    used: set[int] = set()
-    next_free = max(parsed.values(), default=0) + 1
-    numbers = {}
-    for key in keys:
-        value = parsed.get(key)
-        if value is None or value in used:
-            value, next_free = next_free, next_free + 1
-        used.add(value)
-        numbers[key] = value
-    return numbers
+    return numbered(tails)
 
 
 def _export_image(
@@ -393,140 +290,6 @@ class _MediaPlacer:
         return name
 
 
-def _keypoint_labels(view: ViewLike, rois: pa.Table) -> dict[str, tuple[Any, Any]]:
-    """label -> the point names and skeleton kept for it, for the labels of keypoints ROIs."""
-    kinds = pc.equal(rois["kind"], "keypoints")
-    labels = pc.unique(pc.drop_null(rois.filter(kinds)["label"])).to_pylist()
-    if not labels:
-        return {}
-    con = view.catalog.cursor()
-    try:
-        found = keypoint_labels(con, labels)
-    finally:
-        con.close()
-    return {k: (list(v.names), [list(p) for p in v.skeleton]) for k, v in found.items()}
-
-
-def _export_categories(
-    rois: pa.Table, keypoints: Mapping[str, tuple[Any, Any]] | None = None
-) -> dict[str, Category]:
-    """label -> category, keeping the category ids stored on ROIs when they do not clash;
-    `keypoints`: label -> the point names and skeleton of labels that have keypoints.
-
-    Only the rows that can name a category are read in Python (`_categories` on all rows
-    gives the same): the first ROI of each label of an exported kind, and those whose
-    attributes name keypoints."""
-    labels = rois["label"]
-    exported = pc.and_(
-        pc.is_valid(labels), pc.is_in(rois["kind"], value_set=pa.array(sorted(_EXPORTED_KINDS)))
-    )
-    at = np.flatnonzero(exported.to_numpy(zero_copy_only=False))
-    codes = pc.dictionary_encode(labels.take(pa.array(at)).combine_chunks()).indices
-    first = at[np.unique(codes.to_numpy(zero_copy_only=False), return_index=True)[1]]
-    named = pc.fill_null(pc.match_substring(rois["attributes"], CATEGORY_KEYPOINTS), False)
-    wanted = np.union1d(first, np.flatnonzero(named.to_numpy(zero_copy_only=False)))
-    return _categories(rois.take(pa.array(wanted, pa.int64())), keypoints)
-
-
-def _categories(
-    rois: pa.Table, keypoints: Mapping[str, tuple[Any, Any]] | None = None
-) -> dict[str, Category]:
-    """`_export_categories` row by row."""
-    wanted: dict[str, tuple[Any, str | None]] = {}
-    points = dict(keypoints or {})  # and those older catalogs kept on ROIs (below)
-    columns = (rois[c].to_pylist() for c in ("label", "kind", "attributes"))
-    for label, kind, text in zip(*columns, strict=True):
-        if label is not None and text and label not in points and CATEGORY_KEYPOINTS in text:
-            found = json.loads(text)
-            if CATEGORY_KEYPOINTS in found:
-                points[label] = (found[CATEGORY_KEYPOINTS], found.get(CATEGORY_SKELETON))
-        if label is None or label in wanted or kind not in _EXPORTED_KINDS:
-            continue
-        attributes = json.loads(text) if text else {}
-        wanted[label] = (attributes.get("category_id"), attributes.get("supercategory"))
-    taken: dict[int, str] = {}
-    for label, (cat_id, _) in wanted.items():
-        if isinstance(cat_id, int) and not isinstance(cat_id, bool) and cat_id not in taken:
-            taken[cat_id] = label
-    by_label = {label: cat_id for cat_id, label in taken.items()}
-    next_free = max(taken, default=0) + 1
-    categories = {}
-    for label, (_, sup) in wanted.items():
-        if label not in by_label:
-            by_label[label], next_free = next_free, next_free + 1
-        categories[label] = Category(by_label[label], label, sup, *points.get(label, (None, None)))
-    return categories
-
-
-def _category_json(name: str, category: Category) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": category.id, "name": name}
-    if category.supercategory is not None:
-        out["supercategory"] = category.supercategory
-    if category.keypoints is not None:
-        out["keypoints"] = category.keypoints
-        out["skeleton"] = category.skeleton or []
-    return out
-
-
-def _export_annotation(
-    row: Mapping[str, Any],
-    ids: tuple[int, int],
-    categories: Mapping[str, Category],
-    rle_format: str,
-) -> dict[str, Any] | str:
-    """The COCO annotation of one ROI row, or why it has none."""
-    if row["label"] is None:
-        return "ROIs without a label"
-    attributes = json.loads(row["attributes"]) if row["attributes"] else {}
-    kind, rings = row["kind"], row["geometry"] or []
-    if kind == "box":
-        segmentation: Any = []
-    elif kind == "polygon":
-        segmentation = [list(ring) for ring in rings]
-    elif kind == "keypoints":
-        segmentation = attributes.pop("segmentation", [])
-        attributes["keypoints"] = keypoint_triplets(rings[0] if rings else [], row["visibility"])
-        attributes.setdefault("num_keypoints", sum(1 for v in row["visibility"] if v))
-    elif kind == "mask":
-        mask = json.loads(row["mask"]) if row["mask"] else {}
-        if not isinstance(mask.get("rle"), dict):
-            return "mask ROIs stored as images rather than RLE"
-        segmentation = rle.compress(mask["rle"])
-        if rle_format == "uncompressed":
-            segmentation["counts"] = rle.from_string(segmentation["counts"])
-    else:
-        return f"{kind} ROIs (COCO instances hold boxes, polygons and masks)"
-    if row["x_min"] is None:
-        return f"{kind} ROIs without a bounding box"
-    x, y = row["x_min"], row["y_min"]
-    bbox = [_clean(x), _clean(y), _clean(row["x_max"] - x), _clean(row["y_max"] - y)]
-    annotation: dict[str, Any] = {
-        "id": ids[0],
-        "image_id": ids[1],
-        "category_id": categories[row["label"]].id,
-    }
-    if segmentation != [] or kind in ("box", "keypoints"):
-        annotation["segmentation"] = segmentation
-    area = attributes.get("area")
-    annotation["area"] = area if area is not None else _area(kind, rings, bbox, segmentation)
-    annotation["bbox"] = bbox
-    annotation["iscrowd"] = attributes.get("iscrowd", 0)
-    if row["confidence"] is not None:
-        annotation["score"] = row["confidence"]
-    annotation.update((k, v) for k, v in attributes.items() if k not in _EXPORT_OWN)
-    return annotation
-
-
-def _area(kind: str, rings: Sequence[Sequence[float]], bbox: list[float], seg: Any) -> float:
-    if kind == "polygon":
-        return polygon_area(rings)
-    if kind == "keypoints" and isinstance(seg, list) and seg:
-        return polygon_area(seg)
-    if kind == "mask":
-        return float(rle.area(seg["counts"]))
-    return bbox[2] * bbox[3]
-
-
 def _dumps(value: Any) -> str:
     """JSON text of an image (orjson's; Python's for what orjson refuses, such as integers
     past 64 bits)."""
@@ -541,8 +304,3 @@ def _loads(text: str) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
-
-
-def _clean(value: float) -> float:
-    """Drop the float noise of x_max - x_min so re-importing gives the very same numbers."""
-    return float(f"{value:.12g}")

@@ -39,6 +39,16 @@ def export_files(
         raise IngestError(f"{folder} is a file: Parquet export writes a folder of four files")
     folder.mkdir(parents=True, exist_ok=True)
     report = ExportReport(dest=folder)
+    with view.catalog.import_memory():  # as exporter() holds every export
+        _write(view, folder, compression, progress, report)
+    return report
+
+
+def _write(
+    view: ViewLike, folder: Path, compression: str, progress: bool, report: ExportReport
+) -> None:
+    """Write the four files: each table's rows of the view streamed in the view's order (the
+    engine's sort held to its memory limit, spilling past it)."""
     # The view's own guard and time limit apply to a where() fragment in it.
     ids = view.run(view.compile()).select(["id"])
     ids = ids.append_column("ord", _ordinals(ids.num_rows))
@@ -61,7 +71,6 @@ def export_files(
         raise IngestError(f"cannot export to {folder}: {first_line(exc)}") from exc
     finally:
         con.close()
-    return report
 
 
 def _ordinals(n: int) -> pa.Array:
