@@ -60,7 +60,7 @@ def _wrap(module: Any, name: str, statements: bool) -> None:
     def timed(con: Any, *args: Any, **kwargs: Any) -> Any:
         started = time.process_time()
         try:
-            given = _Timed(con, name) if statements and not isinstance(con, _Timed) else con
+            given = _Timed(con, name) if statements and type(con) is not _Timed else con
             return inner(given, *args, **kwargs)
         finally:
             CPU[name] += time.process_time() - started
