@@ -274,7 +274,7 @@ def choose_keys(con: duckdb.DuckDBPyConnection, batch: str | None = None) -> dic
     frames = "frames"
     if batch is not None:  # the text cast to JSON in the sample alone (as the INSERT casts it)
         frames = f"(SELECT metadata::VARCHAR AS metadata FROM frames UNION ALL SELECT metadata FROM {batch})"
-    if not con.execute(f"SELECT count(*) FROM {frames}").fetchall()[0][0]:
+    if not con.execute(f"SELECT 1 FROM {frames} LIMIT 1").fetchall():
         return {}
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _wb_sample AS SELECT metadata::JSON AS metadata"
