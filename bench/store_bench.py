@@ -2,15 +2,18 @@
 
     python bench/store_bench.py                        # ClearML 1x, Labelbox 1x (import, update)
     python bench/store_bench.py --only labelbox --rounds 3 --statements
+    python bench/store_bench.py --only nucleus --scale 4 --rounds 3
 
 Generates the ClearML and Labelbox files of bench/formats_bench.py (the same sizes: 200,000
-frames with 800,000 ROIs; 800 label lines onto 60,000 frames imported first) and imports
-each in this process, into a fresh catalog, then again (the update path). Prints the process
-CPU of the whole import and of each storing function it passes through, timed by wrapping
-it (`time.process_time`, every thread): `insert_keyed` (new frames, sources and ROIs keyed
-and summarised as inserted), `append_rows` and `keyed_rois` (a label write), `layout.sync`
-and `summaries.keep` (every commit). With --statements, the CPU of each SQL statement they
-run. Run it with PYTHONPATH set to each checkout to compare, alternating, at the same load:
+frames with 800,000 ROIs; 800 label lines onto 60,000 frames imported first; Nucleus: 100
+scenes of 1,000 frames, times --scale) and imports each in this process, into a fresh
+catalog, then again (the update path). Prints the process CPU of opening the catalog, of
+the import, of closing it, and of each storing function the import passes through, timed by
+wrapping it (`time.process_time`, every thread): `insert_keyed` (new frames, sources and
+ROIs keyed and summarised as inserted), `append_rows` and `keyed_rois` (a label write),
+`layout.sync` and `summaries.keep` (every commit), `commit` (every COMMIT statement: where
+the engine writes a write's rows) and `groups.build` (the groups' recount at the import's
+end). With --statements, the CPU of each SQL statement they run. Run it with PYTHONPATH set to each checkout to compare, alternating, at the same load:
 the load average is printed with every round.
 """
 
@@ -57,7 +60,7 @@ def _wrap(module: Any, name: str, statements: bool) -> None:
     def timed(con: Any, *args: Any, **kwargs: Any) -> Any:
         started = time.process_time()
         try:
-            given = _Timed(con, name) if statements and not isinstance(con, _Timed) else con
+            given = _Timed(con, name) if statements and type(con) is not _Timed else con
             return inner(given, *args, **kwargs)
         finally:
             CPU[name] += time.process_time() - started
@@ -65,9 +68,35 @@ def _wrap(module: Any, name: str, statements: bool) -> None:
     setattr(module, name, timed)
 
 
+def _time_commits(module: Any) -> None:
+    """Count the CPU of every COMMIT of a catalog's transactions as `commit`."""
+    catalog = module.Catalog
+    inner = catalog._cursor
+
+    def cursor(self: Any) -> Any:
+        return _Committing(inner(self))
+
+    catalog._cursor = cursor
+
+
+class _Committing(_Timed):
+    def __init__(self, con: Any) -> None:
+        super().__init__(con, "commit")
+
+    def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        if sql != "COMMIT":
+            return self._con.execute(sql, *args, **kwargs)
+        started = time.process_time()
+        try:
+            return self._con.execute(sql, *args, **kwargs)
+        finally:
+            CPU["commit"] += time.process_time() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", nargs="+", choices=("clearml", "labelbox"))
+    parser.add_argument("--only", nargs="+", choices=("clearml", "labelbox", "nucleus"))
+    parser.add_argument("--scale", type=int, default=1, help="Nucleus: times 100 scenes")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--statements", action="store_true", help="CPU of each SQL statement")
     args = parser.parse_args()
@@ -76,15 +105,20 @@ def main() -> None:
     import workbench.ingest.clearml
     import workbench.ingest.labelbox
     from workbench.ingest import importer, writer
-    from workbench.store import layout, summaries
+    from workbench.store import catalog as store_catalog
+    from workbench.store import groups, layout, summaries
 
     for module, name in ((writer, "insert_keyed"), (writer, "keyed_rois"),
-                         (writer, "append_rows"), (layout, "sync"), (summaries, "keep")):  # fmt: skip
+                         (writer, "append_rows"), (layout, "sync"), (summaries, "keep"),
+                         (groups, "build")):  # fmt: skip
         _wrap(module, name, args.statements)
+    _time_commits(store_catalog)
     with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
         folder = Path(tmp)
-        files = {"clearml": folder / "clearml.ndjson", "labelbox": folder / "labelbox.ndjson"}
+        files = {"clearml": folder / "clearml.ndjson", "labelbox": folder / "labelbox.ndjson",
+                 "nucleus": folder / "nucleus.ndjson"}  # fmt: skip
         formats_bench.write_clearml(files["clearml"], formats_bench.FULL["clearml"])
+        formats_bench.write_nucleus(files["nucleus"], formats_bench.FULL["nucleus"] * args.scale)
         videos = folder / "videos.ndjson"
         formats_bench.write_labelbox_videos(videos, formats_bench.FULL["labelbox"])
         formats_bench.write_labelbox(files["labelbox"], formats_bench.FULL["labelbox"])
@@ -92,7 +126,7 @@ def main() -> None:
         with workbench.open(setup) as catalog:
             importer("clearml")(catalog, [videos], progress=False)
         for round_no in range(args.rounds):
-            for fmt in args.only or ("clearml", "labelbox"):
+            for fmt in args.only or ("clearml", "labelbox", "nucleus"):
                 db = folder / f"{fmt}.duckdb"
                 for path in (db, db.with_name(db.name + ".wal")):
                     path.unlink(missing_ok=True)
@@ -101,13 +135,19 @@ def main() -> None:
                 for step in ("import", "update"):
                     CPU.clear()
                     load = os.getloadavg()[0]
+                    options = {"update": True} if fmt == "nucleus" else {}  # as formats_bench
                     started = time.process_time()
-                    with workbench.open(db) as catalog:
-                        report = importer(fmt)(catalog, [files[fmt]], progress=False)
-                    total = time.process_time() - started
+                    catalog = workbench.open(db)
+                    opened = time.process_time()
+                    report = importer(fmt)(catalog, [files[fmt]], progress=False, **options)
+                    imported = time.process_time()
+                    catalog.close()
+                    closed = time.process_time()
                     assert report.ok, report
                     print(
-                        f"{fmt} {step} (round {round_no + 1}, load {load:.1f}): CPU {total:.2f} s"
+                        f"{fmt} {step} (round {round_no + 1}, load {load:.1f}): CPU "
+                        f"{closed - started:.2f} s: open {opened - started:.3f}, import "
+                        f"{imported - opened:.2f}, close {closed - imported:.3f}"
                     )
                     for name, seconds in sorted(CPU.items(), key=lambda item: -item[1]):
                         if seconds >= 0.005:

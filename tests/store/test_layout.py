@@ -355,6 +355,42 @@ def test_writes_promote_keys_while_the_catalog_is_small(catalog, monkeypatch):
     assert "metadata_scene" not in catalog.view().frames(0, 1).column_names
 
 
+def test_a_first_write_promotes_from_its_own_frames(catalog, monkeypatch):
+    """Keys promoted by the write that stores the first frames are chosen from that write's
+    frames and filled by its INSERT (no frame is updated after it)."""
+    monkeypatch.setattr(layout, "PROMOTE_FROM", 6)
+    statements: list[str] = []
+    _fill_traced(catalog, 9, statements)
+    assert layout.promoted_columns(catalog.cursor()) == {"scene": "metadata_scene"}
+    assert not [s for s in statements if s.startswith('UPDATE frames SET "metadata_')]
+    check_layout(catalog)
+    assert catalog.view().match(scene="s0").count() == 5
+
+
+def _fill_traced(catalog: Any, n: int, statements: list[str]) -> None:
+    """_fill, keeping the text of every statement its transactions run."""
+    from workbench.store import catalog as store_catalog
+
+    inner = store_catalog.Catalog._cursor
+
+    class Traced:
+        def __init__(self, con: Any) -> None:
+            self._con = con
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._con, name)
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            statements.append(sql)
+            return self._con.execute(sql, *args)
+
+    store_catalog.Catalog._cursor = lambda self: Traced(inner(self))  # type: ignore[method-assign]
+    try:
+        _fill(catalog, n)
+    finally:
+        store_catalog.Catalog._cursor = inner  # type: ignore[method-assign]
+
+
 def test_a_catalog_at_version_7_gets_its_roi_codes(catalog, monkeypatch):
     monkeypatch.setattr(layout_build, "SUMMARY_FRAMES", 4)
     monkeypatch.setattr(layout_build, "CODE_FRAMES", 4)

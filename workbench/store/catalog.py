@@ -24,7 +24,7 @@ from typing import Any, Self
 import duckdb
 
 from workbench.errors import CatalogError, LakeError, QueryError, SchemaVersionError
-from workbench.store import groups, lake_groups, layout, layout_build, summaries
+from workbench.store import fresh, fresh_ddl, groups, lake_groups, layout, layout_build, summaries
 from workbench.store.imports import mark_interrupted
 from workbench.store.lake import Lake
 from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION, Unbatched
@@ -172,6 +172,7 @@ class Catalog:
         *,
         read_only: bool = False,
         time_limit: float | None = None,
+        fresh_from_ddl: bool = True,
     ):
         self.path = Path(path) if path is not None else default_catalog_path()
         self.read_only = read_only
@@ -202,7 +203,7 @@ class Catalog:
         self.layout_changes = 0
         try:
             if not read_only:
-                self._migrate()
+                self._migrate(fresh_from_ddl)
             self._check_version()
             self._open_lake()
             self._seal()
@@ -268,10 +269,14 @@ class Catalog:
                 "read-write once to upgrade it"
             )
 
-    def _migrate(self) -> None:
+    def _migrate(self, fresh_from_ddl: bool = True) -> None:
         found = self.schema_version
         if found > SCHEMA_VERSION:
             return  # _check_version refuses it
+        if found == 0 and fresh_from_ddl and fresh_ddl.VERSION == SCHEMA_VERSION and self._empty():
+            with self.transaction() as con:  # a new file: the schema in one go (store/fresh.py)
+                fresh.create(con)
+            return
         # One transaction per version: a failure leaves the catalog at the last version done.
         lake = Lake.load(self._con.cursor()) if found else None
         for version in range(found, SCHEMA_VERSION):
@@ -306,6 +311,14 @@ class Catalog:
         # Open read-write, this process alone holds the file: an import another process left
         # `running` was killed before it could say so (workbench/store/imports.py).
         mark_interrupted(self)
+
+    def _empty(self) -> bool:
+        """Whether the file holds no table (a new catalog)."""
+        con = self._con.cursor()
+        try:
+            return not con.execute("SELECT count(*) FROM duckdb_tables()").fetchall()[0][0]
+        finally:
+            con.close()
 
     def _open_lake(self) -> None:
         """A lake-backed catalog (store/lake.py): let the engine read the lake's files, then

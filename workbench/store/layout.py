@@ -244,28 +244,41 @@ def _pending_left(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(con.execute("SELECT count(*) FROM _layout_pending").fetchall()[0][0])
 
 
-def promote_while_small(con: duckdb.DuckDBPyConnection) -> bool:
-    """Promote keys from the data in this transaction while the catalog is small enough."""
-    count = con.execute("SELECT count(*) FROM frames").fetchall()[0][0]
+def promote_while_small(
+    con: duckdb.DuckDBPyConnection, batch: str | None = None, added: int = 0
+) -> bool:
+    """Promote keys from the data in this transaction while the catalog is small enough.
+
+    With `batch` (a table of `added` frames about to be inserted, with their `metadata`), the
+    batch counts as stored: its frames are sampled with the stored ones and only the stored
+    frames are filled, the INSERT filling the batch's (each column written once, not
+    inserted empty and then updated)."""
+    stored = con.execute("SELECT count(*) FROM frames").fetchall()[0][0]
+    count = stored + added
     rows = con.execute("SELECT value FROM meta WHERE key = 'promotion_checked'").fetchall()
     checked = int(rows[0][0]) if rows else 0
     if count < PROMOTE_FROM or count > PROMOTE_UP_TO or count < 2 * checked:
         return False
     con.execute("INSERT OR REPLACE INTO meta VALUES ('promotion_checked', ?)", [str(count)])
-    chosen = choose_keys(con)
+    chosen = choose_keys(con, batch)
     add_promoted(con, chosen)
-    fill_promoted(con, chosen, "TRUE", [])
+    if stored:
+        fill_promoted(con, chosen, "TRUE", [])
     return bool(chosen)
 
 
-def choose_keys(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+def choose_keys(con: duckdb.DuckDBPyConnection, batch: str | None = None) -> dict[str, str]:
     """The metadata keys to promote now (key -> new column): in at least PROMOTE_SHARE of a
-    sample of frames, never an object or a list there, at most PROMOTE_MAX promoted in all."""
-    if not con.execute("SELECT count(*) FROM frames").fetchall()[0][0]:
+    sample of frames (with `batch`: of the stored frames and those of that table), never an
+    object or a list there, at most PROMOTE_MAX promoted in all."""
+    frames = "frames"
+    if batch is not None:  # the text cast to JSON in the sample alone (as the INSERT casts it)
+        frames = f"(SELECT metadata::VARCHAR AS metadata FROM frames UNION ALL SELECT metadata FROM {batch})"
+    if not con.execute(f"SELECT 1 FROM {frames} LIMIT 1").fetchall():
         return {}
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _wb_sample AS SELECT metadata FROM frames"
-        f" USING SAMPLE {PROMOTE_SAMPLE} ROWS"
+        f"CREATE OR REPLACE TEMP TABLE _wb_sample AS SELECT metadata::JSON AS metadata"
+        f" FROM {frames} USING SAMPLE {PROMOTE_SAMPLE} ROWS"
     )
     try:
         sampled = con.execute("SELECT count(*) FROM _wb_sample").fetchall()[0][0]

@@ -44,13 +44,15 @@ def insert_keyed(con: Con, frames: pa.Table, sources: pa.Table, rois: pa.Table) 
     derived = [c for c in (layout.CONTEXT_KEY, layout.VALUES_KEY) if c in frames.column_names]
     frames = frames.drop_columns(derived)  # derived here, never taken from the rows
     keys = pa.array(np.arange(first, first + count, dtype=np.int64))
-    promoted = layout.promoted_columns(con)
-    columns = "".join(
-        f", json_extract_string(metadata, ?) AS {quote_ident(column)}"
-        for column in promoted.values()
-    )
     keyed, later = _with_keys(con, frames.append_column("frame_key", keys), first)
     with registered(con, "_wb_keyed", keyed):  # in key order already: no ORDER BY
+        # keys promoted now are filled by the INSERT (as `layout.sync` promotes after one)
+        changed = layout.promote_while_small(con, "_wb_keyed", count)
+        promoted = layout.promoted_columns(con)
+        columns = "".join(
+            f", json_extract_string(metadata, ?) AS {quote_ident(column)}"
+            for column in promoted.values()
+        )
         con.execute(
             f"INSERT INTO frames BY NAME SELECT *{columns} FROM _wb_keyed",
             [layout.pointer(key) for key in promoted],
@@ -70,7 +72,7 @@ def insert_keyed(con: Con, frames: pa.Table, sources: pa.Table, rois: pa.Table) 
         with registered(con, "_wb_keyed", keyed):
             con.execute("INSERT INTO rois BY NAME SELECT * FROM _wb_keyed")
     _summarise(con, keys.to_numpy(), frame_keys, label_keys, rois["confidence"])
-    return layout.promote_while_small(con)
+    return changed
 
 
 def _summarise(
