@@ -129,7 +129,7 @@ def _read(at: int, where: str, line: Any, contexts: Contexts, names: set[str]) -
     segments = line["segments"]
     if type(segments) is not list or not segments:
         raise _NotPlain
-    lists = [segment.get("keyframes") if type(segment) is dict else None for segment in segments]
+    lists: list[Any] = [s.get("keyframes") if type(s) is dict else None for s in segments]
     if not all(type(keyframes) is list and keyframes for keyframes in lists):
         raise _NotPlain
     frames, boxes = _keyframes(list(itertools.chain.from_iterable(lists)))
