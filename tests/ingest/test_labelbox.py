@@ -1,3 +1,4 @@
+import gc
 import json
 from pathlib import Path
 
@@ -429,3 +430,23 @@ def test_export_of_rois_from_elsewhere(catalog, tmp_path):
     }
     with pytest.raises(IngestError, match="data_row_key"):
         labelbox.export_files(catalog.view(), tmp_path / "x", data_row_key="key", progress=False)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_garbage_collector_is_left_as_it_was(catalog, tmp_path: Path, enabled: bool) -> None:
+    """The import pauses the cyclic collector while it converts a chunk of lines, then
+    restores it: on when it was on, off when the caller had turned it off; a bad line
+    (rejected with its file and line) does not leave it off."""
+    lines = [*SAMPLE.read_text().splitlines(), "{not json"]
+    path = tmp_path / "gc.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        report = labelbox.import_files(catalog, path, progress=False)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert report.rois > 0
+    bad = f"{path}:{len(lines)}: not valid JSON"
+    assert any(str(e).startswith(bad) for e in report.errors)

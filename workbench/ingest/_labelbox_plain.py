@@ -13,6 +13,8 @@ would have placed.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import uuid as uuidlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +32,8 @@ from workbench.model.validation import check_id, check_text
 __all__ = ["PlainLine", "plain_lines"]
 
 _BOX_KEYS = ("left", "top", "width", "height")
+_FRAME, _BBOX = operator.itemgetter("frame"), operator.itemgetter("bbox")
+_CORNERS = operator.itemgetter(*_BOX_KEYS)
 
 
 class PlainLine(NamedTuple):
@@ -122,34 +126,36 @@ def _read(at: int, where: str, line: Any, contexts: Contexts, names: set[str]) -
         confidence = 1.0
     elif not is_number(confidence) or not 0.0 <= confidence <= 1.0:
         raise _NotPlain
-    frames: list[Any] = []
-    boxes: list[Any] = []
-    sizes: list[int] = []
     segments = line["segments"]
     if type(segments) is not list or not segments:
         raise _NotPlain
-    for segment in segments:
-        keyframes = segment.get("keyframes") if type(segment) is dict else None
-        if type(keyframes) is not list or not keyframes:
-            raise _NotPlain
-        for keyframe in keyframes:
-            if type(keyframe) is not dict or len(keyframe) != 2:
-                raise _NotPlain
-            box, frame = keyframe.get("bbox"), keyframe.get("frame")
-            if type(box) is not dict or len(box) != 4 or type(frame) is not int:
-                raise _NotPlain
-            try:
-                given = [box[key] for key in _BOX_KEYS]
-            except KeyError:
-                raise _NotPlain from None
-            for value in given:
-                if type(value) is not float and type(value) is not int:
-                    raise _NotPlain
-            frames.append(frame)
-            boxes.extend(given)
-        sizes.append(len(keyframes))
+    lists: list[Any] = [s.get("keyframes") if type(s) is dict else None for s in segments]
+    if not all(type(keyframes) is list and keyframes for keyframes in lists):
+        raise _NotPlain
+    frames, boxes = _keyframes(list(itertools.chain.from_iterable(lists)))
+    sizes = list(map(len, lists))
     text = attributes_text({"uuid": uuid}, where)
     return _Read(at, context_id, uuid, name, float(confidence), text, frames, boxes, sizes)
+
+
+def _keyframes(keyframes: list[Any]) -> tuple[list[Any], list[Any]]:
+    """The frame numbers and the box values (left, top, width, height, keyframe after
+    keyframe) of keyframes that are each a `frame` integer and a `bbox` of four integers or
+    floats, nothing else (_NotPlain otherwise); checked by builtins mapped over them all
+    rather than a Python loop per keyframe."""
+    try:
+        if set(map(type, keyframes)) != {dict} or set(map(len, keyframes)) != {2}:
+            raise _NotPlain
+        frames = list(map(_FRAME, keyframes))
+        given = list(map(_BBOX, keyframes))
+        if set(map(type, given)) != {dict} or set(map(len, given)) != {4}:
+            raise _NotPlain
+        values = list(itertools.chain.from_iterable(map(_CORNERS, given)))
+    except KeyError:
+        raise _NotPlain from None
+    if set(map(type, frames)) != {int} or not set(map(type, values)) <= {int, float}:
+        raise _NotPlain
+    return frames, values
 
 
 def _placed(

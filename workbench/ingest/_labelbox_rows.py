@@ -151,13 +151,25 @@ def box_steps(
         counts[ends] = 1
     held = np.repeat(np.arange(len(nums)), counts)
     starts = np.cumsum(counts) - counts
-    offsets = np.arange(int(counts.sum())) - np.repeat(starts, counts)
-    spans = counts[held]
-    t = (offsets / spans)[:, None]
-    before, after = vals[held], vals[np.minimum(held + 1, len(nums) - 1)]
+    offsets = np.arange(len(held)) - np.repeat(starts, counts)
     is_key = offsets == 0
-    stepped = np.where(is_key[:, None], before, before + (after - before) * t)
-    return nums[held] + offsets, stepped, held, is_key
+    return nums[held] + offsets, _stepped(vals, counts, held, offsets, starts), held, is_key
+
+
+def _stepped(
+    vals: np.ndarray, counts: np.ndarray, held: np.ndarray, offsets: np.ndarray, starts: np.ndarray
+) -> np.ndarray:
+    """The values of every frame: `a + (b - a) * t` with t = offset / span, the float
+    operations of `interpolated`, between the keyframe a frame holds from (`held`) and the
+    next; a keyframe's own values as they are. `b - a` is taken once per keyframe."""
+    delta = np.empty_like(vals)
+    np.subtract(vals[1:], vals[:-1], out=delta[:-1])
+    delta[-1:] = 0.0
+    stepped = delta[held]
+    stepped *= (offsets / counts[held])[:, None]
+    stepped += vals[held]
+    stepped[starts] = vals  # each keyframe's row
+    return stepped
 
 
 def box_segment(
@@ -191,8 +203,10 @@ def box_rows(
     texts = [attributes[i] for i in np.flatnonzero(keep)] if not keep.all() else attributes
     x, y, w, h = values.T
     x1, y1 = x + w, y + h
-    ring = np.column_stack([x, y, x1, y, x1, y1, x, y1])
-    if ring.size and not (np.isfinite(ring).all() and np.abs(ring).max() <= MAX_COORDINATE):
+    corners = np.column_stack([x, y, x1, y1])
+    if corners.size and not (
+        np.isfinite(corners).all() and np.abs(corners).max() <= MAX_COORDINATE
+    ):
         return None
     count = len(positions)
     x_min, y_min = np.minimum(x, x1), np.minimum(y, y1)
@@ -202,8 +216,9 @@ def box_rows(
     text_at = np.arange(count, dtype=np.int64)
     texts_array = pa.array(texts, pa.string())
     columns = _Columns(
-        [base], owner, every, ring, np.arange(count), keyframe[keep], texts_array, text_at, zero
-    )
+        [base], owner, every, corners, np.arange(count), keyframe[keep], texts_array, text_at,
+        zero,
+    )  # fmt: skip
     return Rows(columns.table(text_at), positions, int(np.count_nonzero(zero)))
 
 
@@ -263,30 +278,44 @@ def rows_of(videos: list[list[tuple[int, Part]]]) -> Made:
     columns = _Columns.of([p for _, _, p in parts], owner)
     zero += np.bincount(video, weights=columns.zero, minlength=len(videos)).astype(np.int64)
     if not tables:
-        order = np.lexsort((lines, positions, video))
+        order = _order(video, positions, lines)
         return Made(columns.table(order), video[order], positions[order], zero)
     keys = [(video, positions, lines)] + [
         (np.full(len(t.positions), v), t.positions, np.full(len(t.positions), n))
         for v, n, t in tables
     ]
     video, positions, lines = (np.concatenate(k).astype(np.int64) for k in zip(*keys, strict=True))
-    order = np.lexsort((lines, positions, video))
+    order = _order(video, positions, lines)
     whole = [columns.table(np.arange(len(owner))), *(t.table for _, _, t in tables)]
     rows = pa.concat_tables(whole).take(pa.array(order))
     return Made(rows, video[order], positions[order], zero)
 
 
+def _order(video: np.ndarray, positions: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """The rows sorted by video, position and line (as `np.lexsort` sorts them), by one
+    integer key: the rows come as runs already sorted (a part's positions ascend), which a
+    stable sort of one key merges faster than three sorts."""
+    if not len(video):
+        return np.zeros(0, dtype=np.int64)
+    line_span = int(lines.max()) + 1
+    position_span = int(positions.max()) + 1
+    if (int(video.max()) + 1) * position_span * line_span >= 1 << 62:
+        return np.lexsort((lines, positions, video))
+    key = (video * position_span + positions) * line_span + lines
+    return np.argsort(key, kind="stable")
+
+
 @dataclass
 class _Columns:
     """Per row of box and answer parts (in part order): its part, whether it is a box, the
-    row of its ring in `ring` (the boxes' rings only, n x 8; -1 for answers), keyframe
-    flag, attributes text (an index into `texts`)."""
+    row of its box in `corners` (the boxes only, n x 4: left, top, right, bottom; -1 for
+    answers), keyframe flag, attributes text (an index into `texts`)."""
 
     bases: list[Base]
     owner: np.ndarray
     box: np.ndarray
-    ring: np.ndarray
-    ring_at: np.ndarray
+    corners: np.ndarray
+    corners_at: np.ndarray
     keyframe: np.ndarray
     texts: pa.Array
     text_at: np.ndarray
@@ -296,8 +325,8 @@ class _Columns:
     def of(cls, parts: list[Boxes | Answers], owner: np.ndarray) -> _Columns:
         count = len(owner)
         box = np.zeros(count, dtype=bool)
-        ring = np.zeros((0, 8))
-        ring_at = np.full(count, -1, dtype=np.int64)
+        corners = np.zeros((0, 4))
+        corners_at = np.full(count, -1, dtype=np.int64)
         keyframe = np.zeros(count, dtype=bool)
         text_at = np.zeros(count, dtype=np.int64)
         zero = np.zeros(count, dtype=bool)
@@ -306,14 +335,14 @@ class _Columns:
         texts: list[str | None] = []
         boxes = [p for p in parts if isinstance(p, Boxes)]
         if boxes:
-            ring, held, is_key = _boxes(boxes)
+            corners, held, is_key = _boxes(boxes)
             at = np.flatnonzero(box)
-            ring_at[at], keyframe[at] = np.arange(len(at)), is_key
+            corners_at[at], keyframe[at] = np.arange(len(at)), is_key
             first = np.cumsum([0] + [len(p.texts) for p in boxes[:-1]])
             kept = [p.text_at + n for p, n in zip(boxes, first, strict=True)]
             text_at[at] = np.concatenate(kept)[held]
             texts.extend(t for p in boxes for t in p.texts)
-            x, y, x1, y1 = ring[:, 0], ring[:, 1], ring[:, 2], ring[:, 5]
+            x, y, x1, y1 = corners.T
             zero[at] = (np.maximum(x, x1) <= np.minimum(x, x1)) | (
                 np.maximum(y, y1) <= np.minimum(y, y1)
             )
@@ -325,34 +354,49 @@ class _Columns:
             texts.extend(t for p in answers for t in p.texts)
         bases = [p.base for p in parts]
         return cls(
-            bases, owner, box, ring, ring_at, keyframe, pa.array(texts, pa.string()), text_at,
-            zero,
+            bases, owner, box, corners, corners_at, keyframe, pa.array(texts, pa.string()),
+            text_at, zero,
         )  # fmt: skip
 
     def table(self, order: np.ndarray) -> pa.Table:
-        """The rows in `order`."""
+        """The rows in `order`; the boxes' rings are made in that order, from their corners."""
         box, owner = self.box[order], self.owner[order]
-        count, empty = len(order), ~box
-        rings = self.ring[self.ring_at[order][box]]
+        count, boxes = len(order), self.corners[self.corners_at[order][box]]
+        ring = np.empty((len(boxes), 8))
+        for at, corner in enumerate((0, 1, 2, 1, 2, 3, 0, 3)):  # x, y, x1, y, x1, y1, x, y1
+            ring[:, at] = boxes[:, corner]
         inner = pa.ListArray.from_arrays(
-            pa.array(np.arange(0, 8 * len(rings) + 1, 8, dtype=np.int32)), pa.array(rings.ravel())
+            pa.array(np.arange(0, 8 * len(ring) + 1, 8, dtype=np.int32)), pa.array(ring.ravel())
         )
         outer = np.zeros(count + 1, dtype=np.int32)
         np.cumsum(box, out=outer[1:])
         geometry = pa.ListArray.from_arrays(pa.array(outer), inner)
-        x, y, x1, y1 = rings[:, 0], rings[:, 1], rings[:, 2], rings[:, 5]
+        x, y, x1, y1 = boxes.T
         x_min, y_min = np.minimum(x, x1), np.minimum(y, y1)
         x_max, y_max = np.maximum(x, x1), np.maximum(y, y1)
+        every = len(boxes) == count
+        # A box's value, null for an answer: one validity bitmap for every such column.
+        validity = None if every else pa.py_buffer(np.packbits(box, bitorder="little"))
+        nulls = count - len(boxes)
 
-        def column(values: np.ndarray) -> pa.Array:  # a box's value, null for an answer
-            out = np.zeros(count)
-            out[box] = values
-            return pa.array(out, mask=empty)
+        def column(values: np.ndarray) -> pa.Array:
+            if not every:
+                out = np.zeros(count)
+                out[box] = values
+                values = out
+            return pa.Array.from_buffers(
+                pa.float64(), count, [validity, pa.py_buffer(values)], null_count=nulls
+            )
 
+        keyframe = pa.Array.from_buffers(
+            pa.bool_(), count,
+            [validity, pa.py_buffer(np.packbits(self.keyframe[order], bitorder="little"))],
+            null_count=nulls,
+        )  # fmt: skip
         columns = _constant(self.bases, owner)
         kinds = pa.array(["box", "classification"], pa.string())
         columns.update(
-            kind=kinds.take(pa.array(empty.astype(np.int8))),
+            kind=kinds.take(pa.array((~box).view(np.int8))),
             geometry=geometry.cast(GEOMETRY),
             x_min=column(x_min),
             y_min=column(y_min),
@@ -360,23 +404,25 @@ class _Columns:
             y_max=column(y_max),
             area=column((x_max - x_min) * (y_max - y_min)),
             attributes=self.texts.take(pa.array(self.text_at[order])),
-            keyframe=pa.array(self.keyframe[order], mask=empty),
+            keyframe=keyframe,
         )
         return _table(columns)
 
 
 def _boxes(parts: list[Boxes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rings (n x 8) of box parts' frames, part after part, the keyframe each holds
-    from (an index into the parts' texts) and whether it is a keyframe."""
+    """The corners (n x 4: left, top, right, bottom) of box parts' frames, part after part,
+    the keyframe each holds from (an index into the parts' texts) and whether it is a
+    keyframe."""
     numbers = np.concatenate([p.numbers for p in parts])
     values = np.concatenate([p.values for p in parts])
     first = np.cumsum([0] + [len(p.numbers) for p in parts[:-1]])
     ends = np.concatenate([p.ends + n for p, n in zip(parts, first, strict=True)])
     _, stepped, held, is_key = box_steps(numbers, values, ends)
     imported = np.concatenate([p.imported for p in parts])
-    x, y, w, h = stepped[imported].T
-    x1, y1 = x + w, y + h
-    return np.column_stack([x, y, x1, y, x1, y1, x, y1]), held[imported], is_key[imported]
+    if not imported.all():
+        stepped, held, is_key = stepped[imported], held[imported], is_key[imported]
+    stepped[:, 2:] += stepped[:, :2]  # width, height -> right, bottom (x + w, y + h)
+    return stepped, held, is_key
 
 
 def _constant(bases: list[Base], owner: np.ndarray) -> dict[str, Any]:
