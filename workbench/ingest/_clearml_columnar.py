@@ -59,7 +59,7 @@ LINES_PER_CONVERSION = ROWS_PER_WRITE // 3
 
 _DROP = (
     "DROP TABLE IF EXISTS _wb_f; DROP TABLE IF EXISTS _wb_s; DROP TABLE IF EXISTS _wb_sf; "
-    "DROP TABLE IF EXISTS _wb_r; DROP TABLE IF EXISTS _wb_rf; DROP TABLE IF EXISTS _wb_good"
+    "DROP TABLE IF EXISTS _wb_rf; DROP TABLE IF EXISTS _wb_good"
 )
 
 
@@ -75,6 +75,7 @@ class _Batch:
     sources: list[tuple[Any, ...]] = field(default_factory=list)
     rois: list[tuple[Any, ...]] = field(default_factory=list)
     warnings: list[tuple[int, str, str, int]] = field(default_factory=list)
+    sql_rois: pa.Table | None = None  # the ROI rows the SQL made (sql.ROIS), every line's
 
     def where(self, line: int, frame_id: Any = None) -> str:
         return frame_where(f"{self.path} line {line}", {"id": frame_id})
@@ -139,8 +140,14 @@ class NdjsonImport:
         con = self.con
         con.execute(sql.FRAMES)
         con.execute(sql.SOURCES, {"base": str(base.resolve()) if base is not None else None})
-        for statement in (sql.SOURCES_BY_FRAME, sql.ROIS, sql.ROIS_BY_FRAME, sql.GOOD):
-            con.execute(statement)
+        con.execute(sql.SOURCES_BY_FRAME)
+        batch.sql_rois = con.sql(sql.ROIS).to_arrow_table()
+        con.register("_wb_r", batch.sql_rois)
+        try:
+            con.execute(sql.ROIS_BY_FRAME)
+        finally:
+            con.unregister("_wb_r")
+        con.execute(sql.GOOD)
         # Only the frames with a warning come to Python, to name them in it.
         names = [name for name, _ in _SQL_WARNINGS]
         warned = con.execute(
@@ -203,12 +210,13 @@ class NdjsonImport:
             _kept(rows_table(batch.sources, SOURCE_ROWS), python_lines),
         )
         rois = sorted_by_line(
-            _fetch_items(self.con, sql.ROI_ROWS, "_wb_r", ROI_ROWS),
+            _kept_rois(self.con, batch.sql_rois),
             _kept(rows_table(batch.rois, ROI_ROWS), python_lines),
         )
         # The conversion's tables are let go before the rows are stored (a tenth of the
         # import's memory otherwise held through the write).
         self.con.execute(_DROP)
+        batch.sql_rois = None
         warnings = [
             (kind, where, count)
             for n, kind, where, count in sorted(batch.warnings)
@@ -314,12 +322,33 @@ def _fetch_items(
     ).fetchall()[0][0]
     keep = "WHERE n IN (SELECT n FROM _wb_keep)" if dropped else ""
     rows = con.sql(query.format(keep=keep)).to_arrow_table()
+    return _in_line_order(rows).cast(schema)
+
+
+def _kept_rois(con: duckdb.DuckDBPyConnection, rois: pa.Table | None) -> pa.Table:
+    """The ROI rows the SQL made (`rois`, from sql.ROIS) of the lines in `_wb_keep`, in
+    ROI_ROWS' form and in the order of their lines and, within a line, of its list."""
+    if rois is None:
+        return ROI_ROWS.empty_table()
+    keep = con.sql("SELECT n FROM _wb_keep").to_arrow_table()["n"].combine_chunks()
+    if rois.num_rows:
+        kept = pc.is_in(rois["n"], value_set=keep)
+        if not pc.all(kept).as_py():
+            rois = rois.filter(kept)
+    names = [name for name in ROI_ROWS.names if name != "_line"]
+    rows = rois.select([*names, "n", "k"]).rename_columns([*names, "_line", "_k"])
+    return _in_line_order(rows).cast(ROI_ROWS)
+
+
+def _in_line_order(rows: pa.Table) -> pa.Table:
+    """`rows` sorted by line and position in it (`_line`, `_k`) unless they are already (as
+    the engine made them, usually), without `_k`."""
     line = rows["_line"].to_numpy()
     at = rows["_k"].to_numpy()
     same = line[1:] == line[:-1]
     if not np.all((line[1:] > line[:-1]) | (same & (at[1:] > at[:-1]))):
         rows = rows.take(pc.sort_indices(rows, [("_line", "ascending"), ("_k", "ascending")]))
-    return rows.drop_columns(["_k"]).cast(schema)
+    return rows.drop_columns(["_k"])
 
 
 def _kept(table: pa.Table, lines: set[int]) -> pa.Table:

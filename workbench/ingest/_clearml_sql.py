@@ -259,8 +259,9 @@ _RESERVED = (
 )
 
 # The ROI's own JSON (`r`) is read once, in `valued`: later steps carry its values only.
+# Its rows come out as Arrow (the caller registers them as `_wb_r` for ROIS_BY_FRAME):
+# a temp table of them, scanned again to fetch them, cost a third more.
 ROIS = f"""
-CREATE OR REPLACE TEMP TABLE _wb_r AS
 WITH items AS (
     SELECT n, id AS frame_id, unnest(rois) AS r, generate_subscripts(rois, 1) - 1 AS k, t
     FROM _wb_f WHERE ok AND len(rois) > 0),
@@ -385,15 +386,10 @@ SELECT f.id, f.dataset, f.version, coalesce(f.context_id, s.first_uri, f.id) AS 
 FROM _wb_f f LEFT JOIN _wb_sf s USING (n)
 WHERE f.n IN (SELECT n FROM _wb_keep) ORDER BY f.n
 """
-# The sources and ROIs of the lines kept (`{keep}`: a WHERE clause, or none when they are all
-# kept), with their position in the line, `_k`; ordered by the caller.
+# The sources of the lines kept (`{keep}`: a WHERE clause, or none when they are all kept),
+# with their position in the line, `_k`; ordered by the caller.
 SOURCE_ROWS = """
 SELECT frame_id, id, uri, width, height, content_type, timestamp, preview_uri,
     NULL::VARCHAR AS masks, n AS _line, k AS _k
 FROM _wb_s {keep}
-"""
-ROI_ROWS = """
-SELECT frame_id, id, field, label, labels, confidence, kind, geometry, x_min, y_min, x_max,
-    y_max, area, source_ids, mask, attributes, track_index, keyframe, n AS _line, k AS _k
-FROM _wb_r {keep}
 """
