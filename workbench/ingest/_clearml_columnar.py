@@ -58,7 +58,7 @@ LINES_PER_CONVERSION = ROWS_PER_WRITE // 3
 
 
 _DROP = (
-    "DROP TABLE IF EXISTS _wb_f; DROP TABLE IF EXISTS _wb_s; DROP TABLE IF EXISTS _wb_sf; "
+    "DROP TABLE IF EXISTS _wb_s; DROP TABLE IF EXISTS _wb_sf; "
     "DROP TABLE IF EXISTS _wb_rf; DROP TABLE IF EXISTS _wb_good"
 )
 
@@ -138,7 +138,7 @@ class NdjsonImport:
 
     def _convert(self, batch: _Batch, base: Path | None) -> None:
         con = self.con
-        con.execute(sql.FRAMES)
+        con.register("_wb_f", con.sql(sql.FRAMES).to_arrow_table())
         con.execute(sql.SOURCES, {"base": str(base.resolve()) if base is not None else None})
         con.execute(sql.SOURCES_BY_FRAME)
         batch.sql_rois = con.sql(sql.ROIS).to_arrow_table()
@@ -216,6 +216,7 @@ class NdjsonImport:
         # The conversion's tables are let go before the rows are stored (a tenth of the
         # import's memory otherwise held through the write).
         self.con.execute(_DROP)
+        self.con.unregister("_wb_f")
         batch.sql_rois = None
         warnings = [
             (kind, where, count)

@@ -157,8 +157,10 @@ RETYPED_PATTERN = "|".join(
 TEXT_PATTERN = _FORBIDDEN + r"|\\[bfnrtu]"
 
 # One row per line: the frame's own values, its sources and ROIs still as lists, and `ok`.
+# Its rows come out as Arrow, registered as `_wb_f` for the statements below: a temp table of
+# them cost a fifth more to write and to read again. (JSON values come back from Arrow as
+# VARCHAR: the JSON functions read them alike, a cast to a list is told they are JSON.)
 FRAMES = f"""
-CREATE OR REPLACE TEMP TABLE _wb_f AS
 WITH parsed AS (
     SELECT n, try(from_json(j, '{_FRAME}')) AS d,
         starts_with(ltrim(j, E' \\t\\r'), '{{') AND NOT marked AS plain, t,
@@ -269,7 +271,7 @@ valued AS (
     SELECT n, frame_id, k, t,
         CASE WHEN r.id IS NULL OR r.id = '' THEN frame_id || ':' || k ELSE r.id END AS id,
         CASE WHEN is_null(r.label) THEN []::VARCHAR[] WHEN is_str(r.label)
-            THEN [r.label->>'$'] WHEN is_strings(r.label) THEN r.label::VARCHAR[] END AS labels,
+            THEN [r.label->>'$'] WHEN is_strings(r.label) THEN r.label::JSON::VARCHAR[] END AS labels,
         coalesce(r.poly, []::DOUBLE[]) AS v,
         coalesce(r.sources, []::VARCHAR[]) AS source_ids,
         r.confidence AS confidence,
