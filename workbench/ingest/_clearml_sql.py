@@ -157,6 +157,8 @@ RETYPED_PATTERN = "|".join(
 TEXT_PATTERN = _FORBIDDEN + r"|\\[bfnrtu]"
 
 # One row per line: the frame's own values, its sources and ROIs still as lists, and `ok`.
+# A frame with no context id takes its first source's URI as one (resolved against `$base`,
+# as SOURCES does), or its own id.
 # Its rows come out as Arrow, registered as `_wb_f` for the statements below: a temp table of
 # them cost a fifth more to write and to read again. (JSON values come back from Arrow as
 # VARCHAR: the JSON functions read them alike, a cast to a list is told they are JSON.)
@@ -174,7 +176,7 @@ typed AS (
         d.sources AS sources, d.rois AS rois, {_PROMOTED} AS promoted
     FROM parsed)
 SELECT n, d.id AS id,
-    d.context_id AS context_id,
+    coalesce(d.context_id, resolved(d.sources[1].uri, $base), d.id) AS context_id,
     d.timestamp AS timestamp,
     TRY_CAST(int_of(index_j) AS INTEGER) AS frame_index,
     TRY_CAST(int_of(d.num_frames) AS INTEGER) AS num_frames,
@@ -381,13 +383,6 @@ FROM _wb_f f LEFT JOIN _wb_sf s USING (n) LEFT JOIN _wb_rf r USING (n)
 WHERE f.ok AND coalesce(s.ok, true) AND coalesce(r.ok, true)
 """
 
-FRAME_ROWS = f"""
-SELECT f.id, f.dataset, f.version, coalesce(f.context_id, s.first_uri, f.id) AS context_id,
-    f.timestamp, f.frame_index, f.num_frames, f.metadata,
-    {", ".join(f"f.{k}" for k in PROMOTED_KEYS)}, f.saved, f.saved_in_version, f.n AS _line
-FROM _wb_f f LEFT JOIN _wb_sf s USING (n)
-WHERE f.n IN (SELECT n FROM _wb_keep) ORDER BY f.n
-"""
 # The sources of the lines kept (`{keep}`: a WHERE clause, or none when they are all kept),
 # with their position in the line, `_k`; ordered by the caller.
 SOURCE_ROWS = """
