@@ -189,6 +189,10 @@ SELECT n, d.id AS id,
         ELSE d.meta END::VARCHAR, '{{}}') AS metadata,
     {", ".join(f"{value} AS {key}" for key, (_, value) in zip(PROMOTED_KEYS, _CHECKS, strict=True))},
     sources, rois, t,
+    CASE WHEN len(sources) = 1 THEN CASE WHEN sources[1].id IS NULL OR sources[1].id = ''
+        THEN 'default' ELSE sources[1].id END END AS id1,
+    CASE WHEN len(sources) = 1 THEN coalesce(TRY_CAST(sources[1].width AS INTEGER), 0) END AS w1,
+    CASE WHEN len(sources) = 1 THEN coalesce(TRY_CAST(sources[1].height AS INTEGER), 0) END AS h1,
     coalesce(parsed_ok
     AND name_ok(d.id, {MAX_ID_LENGTH}, t)
     AND (d.context_id IS NULL OR name_ok(d.context_id, {MAX_ID_LENGTH}, t))
@@ -258,6 +262,15 @@ SELECT n, bool_and(ok) AND count(DISTINCT id) = count(*)
 FROM _wb_s WHERE m > 1 GROUP BY n
 """
 
+# A ROI of a frame of one source (`one`: the usual) gets its warnings here, from that source's
+# id and size carried with it (`id1`, `w1`, `h1` of FRAMES), not from a join in ROIS_BY_FRAME.
+_OUTSIDE_ONE = """(r.x_min IS NOT NULL AND r.kind IN ('box', 'polygon', 'mask', 'point', 'polyline')
+        AND r.w1 > 0 AND r.h1 > 0
+        AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, r.id1))
+        AND NOT (r.x_min <= r.w1 AND r.x_max >= 0 AND r.y_min <= r.h1 AND r.y_max >= 0))"""
+_UNKNOWN_ONE = """(CASE WHEN len(r.source_ids) = 0 OR r.source_ids = [r.id1] THEN false
+        ELSE len(list_filter(r.source_ids, lambda s: s <> r.id1)) > 0 END)"""
+
 _RESERVED = (
     '{"_kind":null,"_field":null,"_track_index":null,"_keyframe":null,"_bbox":null,"_type":null}'
 )
@@ -267,10 +280,11 @@ _RESERVED = (
 # a temp table of them, scanned again to fetch them, cost a third more.
 ROIS = f"""
 WITH items AS (
-    SELECT n, id AS frame_id, unnest(rois) AS r, generate_subscripts(rois, 1) - 1 AS k, t
+    SELECT n, id AS frame_id, unnest(rois) AS r, generate_subscripts(rois, 1) - 1 AS k, t,
+        id1, w1, h1
     FROM _wb_f WHERE ok AND len(rois) > 0),
 valued AS (
-    SELECT n, frame_id, k, t,
+    SELECT n, frame_id, k, t, id1, w1, h1,
         CASE WHEN r.id IS NULL OR r.id = '' THEN frame_id || ':' || k ELSE r.id END AS id,
         CASE WHEN is_null(r.label) THEN []::VARCHAR[] WHEN is_str(r.label)
             THEN [r.label->>'$'] WHEN is_strings(r.label) THEN r.label::JSON::VARCHAR[] END AS labels,
@@ -323,6 +337,7 @@ SELECT r.n, r.frame_id, r.k, r.id,
     CASE keyframe_j WHEN 'true' THEN true WHEN 'false' THEN false END AS keyframe,
     r.kind IN ('box', 'polygon', 'mask') AND r.x_min IS NOT NULL
         AND (r.x_max <= r.x_min OR r.y_max <= r.y_min) AS zero_area,
+    r.id1 IS NOT NULL AS one, {_OUTSIDE_ONE} AS outside, {_UNKNOWN_ONE} AS unknown_source,
     coalesce(r.raw_ok AND name_ok(r.id, {MAX_ID_LENGTH}, r.t)
     AND names_ok(r.labels, {MAX_LABEL_LENGTH}, r.t)
     AND len(r.labels) <= {MAX_LABELS_PER_ROI}
@@ -346,9 +361,9 @@ SELECT r.n, r.frame_id, r.k, r.id,
 FROM shaped r
 """
 
-# Per frame: whether all its ROIs are ok, and its warnings. The sizes and ids of the frame's
+# Per frame: whether all its ROIs are ok, and its warnings. A frame of one source (the usual)
+# has its ROIs' warnings from ROIS (`one`); for the others, the sizes and ids of the frame's
 # sources are joined here, to the narrow ROI rows, rather than to the lines' ROI lists.
-# A frame of one source (the usual) is checked without a lambda over its sources.
 _ON_IMAGES = "lambda s: s.w > 0 AND s.h > 0 AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id))"  # fmt: skip
 _ON_IMAGE = """sf.w1 > 0 AND sf.h1 > 0
             AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, sf.id1))"""
@@ -367,9 +382,16 @@ CREATE OR REPLACE TEMP TABLE _wb_rf AS
 SELECT r.n, bool_and(r.ok) AND count(DISTINCT r.id) = count(*)
         AND count(*) <= {MAX_ROIS_PER_FRAME} AS ok,
     count(*) FILTER (WHERE r.zero_area) AS zero_area,
+    count(*) FILTER (WHERE r.outside) AS outside,
+    count(*) FILTER (WHERE r.unknown_source) AS unknown_source
+FROM _wb_r r WHERE r.one GROUP BY r.n
+UNION ALL
+SELECT r.n, bool_and(r.ok) AND count(DISTINCT r.id) = count(*)
+        AND count(*) <= {MAX_ROIS_PER_FRAME} AS ok,
+    count(*) FILTER (WHERE r.zero_area) AS zero_area,
     count(*) FILTER (WHERE {_OUTSIDE}) AS outside,
     count(*) FILTER (WHERE {_UNKNOWN}) AS unknown_source
-FROM _wb_r r LEFT JOIN _wb_sf sf USING (n) GROUP BY r.n
+FROM _wb_r r LEFT JOIN _wb_sf sf USING (n) WHERE NOT r.one GROUP BY r.n
 """
 
 # The lines SQL stores: every check passed for the frame, its sources and its ROIs.
