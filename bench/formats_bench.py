@@ -271,12 +271,12 @@ CREATE TEMP TABLE steps AS SELECT uuid, context_id, name, n + o AS n,
 CREATE TABLE rois AS SELECT f.id AS frame_id, s.uuid AS id, 'predictions' AS field,
     s.name AS label, [s.name] AS labels, 'box' AS kind,
     [[x, y, x + w, y, x + w, y + h, x, y + h]] AS geometry, x AS x_min, y AS y_min,
-    x + w AS x_max, y + h AS y_max, keyframe FROM steps s
+    x + w AS x_max, y + h AS y_max, keyframe, NULL::JSON AS answer FROM steps s
     JOIN frames f ON f.context_id = s.context_id AND f.frame_index = s.n - 1
   UNION ALL
     SELECT f.id, a.uuid, 'predictions', a.name, [a.name], 'classification', NULL, NULL,
-    NULL, NULL, NULL, NULL FROM (SELECT uuid, dataRow.globalKey AS context_id, name,
-      unnest(frames) AS r FROM raw WHERE answer IS NOT NULL) a,
+    NULL, NULL, NULL, NULL, a.answer FROM (SELECT uuid, dataRow.globalKey AS context_id, name,
+      answer, unnest(frames) AS r FROM raw WHERE answer IS NOT NULL) a,
     LATERAL (SELECT unnest(range(a.r.start, a.r."end" + 1)) AS n) x
     JOIN frames f ON f.context_id = a.context_id AND f.frame_index = x.n - 1;
 """
@@ -308,16 +308,40 @@ _EXPORT_SQL = {
            ORDER BY f.frame_index) AS frames
         FROM frames f JOIN sources s ON s.frame_id = f.id GROUP BY f.context_id
         ORDER BY f.context_id) TO '{out}' (FORMAT json)""",
-    "labelbox": """COPY (SELECT r.id AS uuid, {globalKey: f.context_id} AS "dataRow",
-        any_value(r.label) AS name,
-        list({frame: f.frame_index + 1, bbox: {top: r.y_min, "left": r.x_min,
-           height: r.y_max - r.y_min, width: r.x_max - r.x_min}} ORDER BY f.frame_index)
-           FILTER (WHERE r.kind = 'box' AND r.keyframe) AS keyframes,
-        list(f.frame_index + 1 ORDER BY f.frame_index)
-           FILTER (WHERE r.kind = 'classification') AS frames
-        FROM rois r JOIN frames f ON f.id = r.frame_id GROUP BY r.id, f.context_id
-        ORDER BY f.context_id, r.id) TO '{out}' (FORMAT json)""",
+    # The workbench's content: per track its segments (runs of frames that follow each
+    # other), each with its keyframes and its ends; per answer its value and frame ranges.
+    "labelbox": """COPY (WITH b AS (SELECT r.id, f.context_id, r.label, r.kind, r.answer,
+           f.frame_index + 1 AS n, r.x_min, r.y_min, r.x_max, r.y_max, r.keyframe
+           OR lag(f.frame_index) OVER w IS DISTINCT FROM f.frame_index - 1
+           OR lead(f.frame_index) OVER w IS DISTINCT FROM f.frame_index + 1 AS kept,
+           f.frame_index - row_number() OVER w AS run
+        FROM rois r JOIN frames f ON f.id = r.frame_id
+        WINDOW w AS (PARTITION BY r.id ORDER BY f.context_id, f.frame_index)),
+      s AS (SELECT id, context_id, run, any_value(label) AS name, any_value(kind) AS kind,
+           any_value(answer) AS answer, {start: min(n), "end": max(n)} AS frames,
+           {keyframes: list({frame: n, bbox: {top: y_min, "left": x_min,
+              height: y_max - y_min, width: x_max - x_min}, classifications: []}
+              ORDER BY n) FILTER (WHERE kept AND kind = 'box')} AS segment
+        FROM b GROUP BY ALL)
+      SELECT id AS uuid, {globalKey: context_id} AS "dataRow", any_value(name) AS name,
+        any_value(answer) AS answer,
+        CASE WHEN any_value(kind) = 'box' THEN [] END AS classifications,
+        list(segment ORDER BY run) FILTER (WHERE kind = 'box') AS segments,
+        list(frames ORDER BY run) FILTER (WHERE kind = 'classification') AS frames
+      FROM s GROUP BY id, context_id
+      ORDER BY any_value(kind) = 'classification', context_id, id) TO '{out}' (FORMAT json)""",
 }
+
+
+def same_lines(ours: Path, theirs: Path) -> bool:
+    """Whether two NDJSON exports hold the same lines in the same order, values compared as
+    parsed (DuckDB writes a key it has no value for as null; the workbench leaves it out)."""
+
+    def lines(path: Path) -> list[dict[str, Any]]:
+        with path.open("rb") as f:
+            return [{k: v for k, v in orjson.loads(line).items() if v is not None} for line in f]
+
+    return lines(ours) == lines(theirs)
 
 
 def baseline_setup(setup: Path, db: Path) -> dict[str, int]:
@@ -478,6 +502,9 @@ def measure(fmt: str, folder: Path, runs: int, scale: float) -> list[dict[str, A
                 out = folder / f"{side}-export.{'json' if fmt == 'coco' else 'ndjson'}"
                 done = run_child(f"{side}-export", fmt, out, db)
                 figures.setdefault("export", {}).setdefault(side, []).append(done)
+    if fmt == "labelbox":  # the baseline's export must say what the workbench's says
+        same = same_lines(folder / "workbench-export.ndjson", folder / "duckdb-export.ndjson")
+        print(f"  export: DuckDB's lines {'are' if same else 'are NOT'} the workbench's")
     for step, by_side in figures.items():
         wb, base = by_side["workbench"], by_side["duckdb"]
         row = {

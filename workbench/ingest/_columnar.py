@@ -226,8 +226,6 @@ def _scan(
 
 
 _ESCAPED = r"(?s)\\."  # a backslash and the character it escapes
-_STRUCTURE = np.zeros(256, dtype=bool)
-_STRUCTURE[list(b'[]{}"')] = True
 _STEP = np.zeros(256, dtype=np.int64)
 _STEP[list(b"[{")] = 1
 _STEP[list(b"]}")] = -1
@@ -249,9 +247,12 @@ def depths(lines: pa.Array) -> np.ndarray:
     offsets = offsets.astype(np.int64)
     data = np.frombuffer(bare.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
     ends = offsets[1:] - offsets[0]
-    at = np.flatnonzero(_STRUCTURE[data])  # the brackets and quotes, in order
+    # The brackets and quotes, in order: `| 0x20` maps `[` to `{` and `]` to `}` (and no other
+    # byte to either), fewer passes over the text than a lookup table.
+    folded = data | 0x20
+    at = np.flatnonzero((data == 0x22) | (folded == 0x7B) | (folded == 0x7D))
     chars = data[at]
-    line = np.searchsorted(ends, at, side="right")
+    line = np.repeat(np.arange(count), np.diff(np.searchsorted(at, ends), prepend=0))
     quote = chars == ord('"')
     quotes = np.concatenate(([0], np.cumsum(quote, dtype=np.int64)))
     first = np.searchsorted(line, np.arange(count + 1))  # each line's first mark

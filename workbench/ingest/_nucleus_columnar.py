@@ -227,7 +227,7 @@ class ColumnarScenes:
         if rows is None or not scenes:
             return
         self.job._load_contexts(context for context, _ in scenes.values())
-        self.job.load_ids(rows["id"].to_pylist())
+        self.job.load_ids(rows["id"].combine_chunks())
 
     def _place(self, where: str, scene: tuple[str, slice], rows: pa.Table | None) -> None:
         assert rows is not None

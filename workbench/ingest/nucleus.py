@@ -136,17 +136,18 @@ class _SceneImport:
                 slots.update(zip(indexes[start:end], ids[start:end], strict=True))
                 start = end
 
-    def load_ids(self, ids: Iterable[str]) -> None:
+    def load_ids(self, ids: Iterable[str] | pa.Array) -> None:
         """Know where the stored frames among `ids` are: those not known yet are looked up
-        by a join on them as an Arrow column (a list parameter of Python strings cost more)."""
+        by a join on them as an Arrow column (a list parameter of Python strings cost more;
+        the ids already known are left out after the join, not picked out one by one)."""
         if self._empty:
             return
-        wanted = list(dict.fromkeys(i for i in ids if i not in self.by_id))
-        if not wanted:
+        column = ids if isinstance(ids, pa.Array) else pa.array(list(ids), pa.string())
+        if not len(column):
             return
         con = self.catalog.cursor()
         try:
-            con.register("_nu_ids", pa.table({"id": pa.array(wanted, pa.string())}))
+            con.register("_nu_ids", pa.table({"id": column}))
             rows = con.execute(
                 "SELECT id, context_id, frame_index FROM frames "
                 "WHERE id IN (SELECT id FROM _nu_ids)"
@@ -154,8 +155,9 @@ class _SceneImport:
             con.unregister("_nu_ids")
         finally:
             con.close()
+        known = self.by_id
         for frame_id, context, index in rows:
-            self.by_id[frame_id] = (context, index)
+            known.setdefault(frame_id, (context, index))
 
     # -- adding scenes ------------------------------------------------------------------------
     def add(self, scene: Any, where: str, index: int | None = None) -> None:
