@@ -73,8 +73,6 @@ CREATE MACRO plain_uri(u, base) AS base IS NULL OR contains(u, '://') OR starts_
     OR NOT regexp_matches(u, '(^|/)\.\.?(/|$)|//|/$');
 CREATE MACRO resolved(u, base) AS CASE WHEN base IS NULL OR contains(u, '://')
     OR starts_with(u, '/') THEN u ELSE base || '/' || u END;
-CREATE MACRO is_strings(x) AS coalesce(
-    regexp_full_match(x, '\[("([^"\\]|\\.)*"(,"([^"\\]|\\.)*")*)?\]'), false);
 CREATE MACRO texts_ok(l, lim) AS l IS NOT NULL
     AND coalesce(list_bool_and(list_transform(l, lambda v: text_ok(v, lim))), true);
 CREATE MACRO numbers(x) AS CASE WHEN is_null(x) THEN []::DOUBLE[]
@@ -146,6 +144,9 @@ RETYPED_PATTERN = "|".join(
         # is refused in SQL, a later one of any other type here)
         r'"sources"\s*:\s*\[\s*[^\s{"\]]',
         rf'"sources"\s*:\s*\[\s*{_TEXT}\s*(?:,\s*{_TEXT}\s*)*,\s*[^\s"]',
+        # A ROI's label given as a list: strings only (a cast to a list of text takes any value)
+        r'"label"\s*:\s*\[\s*[^\s"\]]',
+        rf'"label"\s*:\s*\[\s*{_TEXT}\s*(?:,\s*{_TEXT}\s*)*,\s*[^\s"]',
         r'\\u[0-9a-fA-F]{4}(?:[^"\\]|\\.)*"\s*:',  # an escape in a key
     ]
 )
@@ -287,7 +288,7 @@ valued AS (
     SELECT n, frame_id, k, t, id1, w1, h1,
         CASE WHEN r.id IS NULL OR r.id = '' THEN frame_id || ':' || k ELSE r.id END AS id,
         CASE WHEN is_null(r.label) THEN []::VARCHAR[] WHEN is_str(r.label)
-            THEN [r.label->>'$'] WHEN is_strings(r.label) THEN r.label::JSON::VARCHAR[] END AS labels,
+            THEN [r.label->>'$'] WHEN left(r.label, 1) = '[' THEN r.label::JSON::VARCHAR[] END AS labels,
         coalesce(r.poly, []::DOUBLE[]) AS v,
         coalesce(r.sources, []::VARCHAR[]) AS source_ids,
         r.confidence AS confidence,
