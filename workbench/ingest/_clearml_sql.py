@@ -246,20 +246,19 @@ FROM valued
 """
 
 # Per frame: whether all its sources are ok, their ids and sizes, the first one's URI. A frame
-# of one source (`m`, the usual case) needs no aggregate: its row is its source's, and its
-# id and size are given alone too (`id1`, `w1`, `h1`; NULL for a frame of more).
+# of one source (`m`, the usual case) needs no aggregate: its row is its source's (its ROIs'
+# warnings come from ROIS, which has its id and size from FRAMES).
 SOURCES_BY_FRAME = f"""
 CREATE OR REPLACE TEMP TABLE _wb_sf AS
 SELECT n, ok AND id IS NOT NULL AS ok, [id] AS ids,
-    [{{'id': id, 'w': coalesce(width, 0), 'h': coalesce(height, 0)}}] AS sizes, uri AS first_uri,
-    id AS id1, coalesce(width, 0) AS w1, coalesce(height, 0) AS h1
+    [{{'id': id, 'w': coalesce(width, 0), 'h': coalesce(height, 0)}}] AS sizes, uri AS first_uri
 FROM _wb_s WHERE m = 1
 UNION ALL
 SELECT n, bool_and(ok) AND count(DISTINCT id) = count(*)
         AND count(*) <= {MAX_SOURCES_PER_FRAME} AS ok,
     list(id ORDER BY k) AS ids,
     list({{'id': id, 'w': coalesce(width, 0), 'h': coalesce(height, 0)}}) AS sizes,
-    arg_min(uri, k) AS first_uri, NULL, NULL, NULL
+    arg_min(uri, k) AS first_uri
 FROM _wb_s WHERE m > 1 GROUP BY n
 """
 
@@ -366,14 +365,10 @@ FROM shaped r
 # has its ROIs' warnings from ROIS (`one`); for the others, the sizes and ids of the frame's
 # sources are joined here, to the narrow ROI rows, rather than to the lines' ROI lists.
 _ON_IMAGES = "lambda s: s.w > 0 AND s.h > 0 AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id))"  # fmt: skip
-_ON_IMAGE = """sf.w1 > 0 AND sf.h1 > 0
-            AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, sf.id1))"""
 _OUTSIDE = f"""r.x_min IS NOT NULL AND r.kind IN ('box', 'polygon', 'mask', 'point', 'polyline')
-        AND CASE WHEN sf.w1 IS NOT NULL THEN {_ON_IMAGE}
-            AND NOT (r.x_min <= sf.w1 AND r.x_max >= 0 AND r.y_min <= sf.h1 AND r.y_max >= 0)
-        ELSE len(list_filter(sf.sizes, {_ON_IMAGES})) > 0
+        AND len(list_filter(sf.sizes, {_ON_IMAGES})) > 0
         AND len(list_filter(list_filter(sf.sizes, {_ON_IMAGES}), lambda s: r.x_min <= s.w
-            AND r.x_max >= 0 AND r.y_min <= s.h AND r.y_max >= 0)) = 0 END"""
+            AND r.x_max >= 0 AND r.y_min <= s.h AND r.y_max >= 0)) = 0"""
 # A ROI naming no source, or exactly the frame's, names none the frame lacks.
 _UNKNOWN = """CASE WHEN len(r.source_ids) = 0 OR r.source_ids = sf.ids THEN false
         ELSE len(list_filter(r.source_ids,
