@@ -42,7 +42,9 @@ def _roi(rng: random.Random, n: int) -> dict[str, Any]:
     roi: dict[str, Any] = {}
     if rng.random() < 0.8:
         roi["id"] = _value(rng, f"r{n}", f"r{n}", f"r{n}", n, "", "r0", "bad\x85id")
-    roi["label"] = _value(rng, "car", ["car", "red"], [], None, ["x" * 1100], [1], "c\u200fx")
+    roi["label"] = _value(
+        rng, "car", ["car", "red"], [], None, ["x" * 1100], [1], "c\u200fx", ["car", 2], [None]
+    )
     if rng.random() < 0.05:
         roi["labels"] = ["other"]
     roi["poly"] = rng.choice(polys[:4]) if rng.random() < 0.8 else rng.choice(polys)
@@ -323,6 +325,10 @@ _RETYPED = [
     '{"id": "f18", "meta": {"width": "wide", "id": 3}, "rois": [{"poly": [1, 2]}]}',
     '{"id": "f19", "sources": [{"uri": "a.jpg", "width": 64, "height": 48}], '
     '"rois": [{"poly": [1, 2, 9, 2, 9, 7, 1, 7], "confidence": 1, "sources": ["default"]}]}',
+    '{"id": "f20", "rois": [{"poly": [1, 2], "label": ["car", 2]}]}',
+    '{"id": "f21", "rois": [{"poly": [1, 2], "label": [null]}]}',
+    '{"id": "f22", "rois": [{"poly": [1, 2], "label": [["car"]]}]}',
+    '{"id": "f23", "rois": [{"poly": [1, 2], "label": ["car", "r\\"ed"]}]}',
 ]
 
 
@@ -333,9 +339,9 @@ def test_values_of_another_type_at_typed_keys_take_the_per_record_path(tmp_path:
     columnar, per_record = _both_paths(tmp_path, ndjson, "[" + ",\n".join(lines) + "]")
     assert columnar.frames == per_record.frames > 5
     assert len(columnar.errors) > 5
-    # Only f19 twice and f16 compact (json.loads kept its last `id`); f18 is sent on by
-    # its metadata's keys, the other f16 by its escaped key.
-    assert _sql_lines(tmp_path)[0] == 3
+    # Only f19 and f23 twice and f16 compact (json.loads kept its last `id`); f18 is sent on
+    # by its metadata's keys, the other f16 by its escaped key.
+    assert _sql_lines(tmp_path)[0] == 5
 
 
 _BAD_TEXTS = ["x\u202ey", "c\u200fx", "bad\x85id", "tab\there", "nul\x00", "bell\x07", "\u2066i"]

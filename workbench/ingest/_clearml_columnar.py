@@ -58,8 +58,8 @@ LINES_PER_CONVERSION = ROWS_PER_WRITE // 3
 
 
 _DROP = (
-    "DROP TABLE IF EXISTS _wb_f; DROP TABLE IF EXISTS _wb_s; DROP TABLE IF EXISTS _wb_sf; "
-    "DROP TABLE IF EXISTS _wb_r; DROP TABLE IF EXISTS _wb_rf; DROP TABLE IF EXISTS _wb_good"
+    "DROP TABLE IF EXISTS _wb_s; DROP TABLE IF EXISTS _wb_sf; "
+    "DROP TABLE IF EXISTS _wb_rf; DROP TABLE IF EXISTS _wb_good"
 )
 
 
@@ -75,6 +75,9 @@ class _Batch:
     sources: list[tuple[Any, ...]] = field(default_factory=list)
     rois: list[tuple[Any, ...]] = field(default_factory=list)
     warnings: list[tuple[int, str, str, int]] = field(default_factory=list)
+    # The frame and ROI rows the SQL made (sql.FRAMES, sql.ROIS), of every line it read.
+    sql_frames: pa.Table | None = None
+    sql_rois: pa.Table | None = None
 
     def where(self, line: int, frame_id: Any = None) -> str:
         return frame_where(f"{self.path} line {line}", {"id": frame_id})
@@ -137,10 +140,18 @@ class NdjsonImport:
 
     def _convert(self, batch: _Batch, base: Path | None) -> None:
         con = self.con
-        con.execute(sql.FRAMES)
-        con.execute(sql.SOURCES, {"base": str(base.resolve()) if base is not None else None})
-        for statement in (sql.SOURCES_BY_FRAME, sql.ROIS, sql.ROIS_BY_FRAME, sql.GOOD):
-            con.execute(statement)
+        where = {"base": str(base.resolve()) if base is not None else None}
+        batch.sql_frames = con.sql(sql.FRAMES, params=where).to_arrow_table()
+        con.register("_wb_f", batch.sql_frames)
+        con.execute(sql.SOURCES, where)
+        con.execute(sql.SOURCES_BY_FRAME)
+        batch.sql_rois = con.sql(sql.ROIS).to_arrow_table()
+        con.register("_wb_r", batch.sql_rois)
+        try:
+            con.execute(sql.ROIS_BY_FRAME)
+        finally:
+            con.unregister("_wb_r")
+        con.execute(sql.GOOD)
         # Only the frames with a warning come to Python, to name them in it.
         names = [name for name, _ in _SQL_WARNINGS]
         warned = con.execute(
@@ -194,8 +205,9 @@ class NdjsonImport:
         for _, error in sorted(batch.rejected, key=lambda item: item[0]):
             self.writer.reject(error)
         python_lines = {n for n, _ in batch.ids if n not in again}
+        keep = self.con.sql("SELECT n FROM _wb_keep").to_arrow_table()["n"].combine_chunks()
         frames = sorted_by_line(
-            _fetch(self.con, sql.FRAME_ROWS, FRAME_ROWS),
+            _kept_frames(batch.sql_frames, keep),
             _kept(rows_table(batch.frames, FRAME_ROWS), python_lines),
         )
         sources = sorted_by_line(
@@ -203,12 +215,14 @@ class NdjsonImport:
             _kept(rows_table(batch.sources, SOURCE_ROWS), python_lines),
         )
         rois = sorted_by_line(
-            _fetch_items(self.con, sql.ROI_ROWS, "_wb_r", ROI_ROWS),
+            _kept_rois(batch.sql_rois, keep),
             _kept(rows_table(batch.rois, ROI_ROWS), python_lines),
         )
         # The conversion's tables are let go before the rows are stored (a tenth of the
         # import's memory otherwise held through the write).
         self.con.execute(_DROP)
+        self.con.unregister("_wb_f")
+        batch.sql_frames = batch.sql_rois = None
         warnings = [
             (kind, where, count)
             for n, kind, where, count in sorted(batch.warnings)
@@ -298,10 +312,6 @@ def _per_record(batch: _Batch, n: int, text: str, base: Path | None) -> None:
         batch.warnings.append((n, kind, where, 1))
 
 
-def _fetch(con: duckdb.DuckDBPyConnection, query: str, schema: pa.Schema) -> pa.Table:
-    return con.sql(query).to_arrow_table().cast(schema)
-
-
 def _fetch_items(
     con: duckdb.DuckDBPyConnection, query: str, table: str, schema: pa.Schema
 ) -> pa.Table:
@@ -314,12 +324,49 @@ def _fetch_items(
     ).fetchall()[0][0]
     keep = "WHERE n IN (SELECT n FROM _wb_keep)" if dropped else ""
     rows = con.sql(query.format(keep=keep)).to_arrow_table()
+    return _in_line_order(rows).cast(schema)
+
+
+def _kept_frames(frames: pa.Table | None, keep: pa.Array) -> pa.Table:
+    """The frame rows the SQL made (`frames`, from sql.FRAMES) of the lines `keep`,
+    in FRAME_ROWS' form and in line order."""
+    if frames is None:
+        return FRAME_ROWS.empty_table()
+    names = [name for name in FRAME_ROWS.names if name != "_line"]
+    rows = _of_kept(frames, keep).select([*names, "n"]).rename_columns([*names, "_line"])
+    line = rows["_line"].to_numpy()
+    if not np.all(line[1:] > line[:-1]):
+        rows = rows.take(pc.sort_indices(rows, [("_line", "ascending")]))
+    return rows.cast(FRAME_ROWS)
+
+
+def _kept_rois(rois: pa.Table | None, keep: pa.Array) -> pa.Table:
+    """The ROI rows the SQL made (`rois`, from sql.ROIS) of the lines `keep`, in
+    ROI_ROWS' form and in the order of their lines and, within a line, of its list."""
+    if rois is None:
+        return ROI_ROWS.empty_table()
+    names = [name for name in ROI_ROWS.names if name != "_line"]
+    rows = _of_kept(rois, keep).select([*names, "n", "k"])
+    return _in_line_order(rows.rename_columns([*names, "_line", "_k"])).cast(ROI_ROWS)
+
+
+def _of_kept(rows: pa.Table, keep: pa.Array) -> pa.Table:
+    """The rows of `rows` whose line `n` is one of `keep` (all of them, usually)."""
+    if rows.num_rows == 0:
+        return rows
+    kept = pc.is_in(rows["n"], value_set=keep)
+    return rows if pc.all(kept).as_py() else rows.filter(kept)
+
+
+def _in_line_order(rows: pa.Table) -> pa.Table:
+    """`rows` sorted by line and position in it (`_line`, `_k`) unless they are already (as
+    the engine made them, usually), without `_k`."""
     line = rows["_line"].to_numpy()
     at = rows["_k"].to_numpy()
     same = line[1:] == line[:-1]
     if not np.all((line[1:] > line[:-1]) | (same & (at[1:] > at[:-1]))):
         rows = rows.take(pc.sort_indices(rows, [("_line", "ascending"), ("_k", "ascending")]))
-    return rows.drop_columns(["_k"]).cast(schema)
+    return rows.drop_columns(["_k"])
 
 
 def _kept(table: pa.Table, lines: set[int]) -> pa.Table:

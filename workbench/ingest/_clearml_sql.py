@@ -73,8 +73,6 @@ CREATE MACRO plain_uri(u, base) AS base IS NULL OR contains(u, '://') OR starts_
     OR NOT regexp_matches(u, '(^|/)\.\.?(/|$)|//|/$');
 CREATE MACRO resolved(u, base) AS CASE WHEN base IS NULL OR contains(u, '://')
     OR starts_with(u, '/') THEN u ELSE base || '/' || u END;
-CREATE MACRO is_strings(x) AS coalesce(
-    regexp_full_match(x, '\[("([^"\\]|\\.)*"(,"([^"\\]|\\.)*")*)?\]'), false);
 CREATE MACRO texts_ok(l, lim) AS l IS NOT NULL
     AND coalesce(list_bool_and(list_transform(l, lambda v: text_ok(v, lim))), true);
 CREATE MACRO numbers(x) AS CASE WHEN is_null(x) THEN []::DOUBLE[]
@@ -146,6 +144,9 @@ RETYPED_PATTERN = "|".join(
         # is refused in SQL, a later one of any other type here)
         r'"sources"\s*:\s*\[\s*[^\s{"\]]',
         rf'"sources"\s*:\s*\[\s*{_TEXT}\s*(?:,\s*{_TEXT}\s*)*,\s*[^\s"]',
+        # A ROI's label given as a list: strings only (a cast to a list of text takes any value)
+        r'"label"\s*:\s*\[\s*[^\s"\]]',
+        rf'"label"\s*:\s*\[\s*{_TEXT}\s*(?:,\s*{_TEXT}\s*)*,\s*[^\s"]',
         r'\\u[0-9a-fA-F]{4}(?:[^"\\]|\\.)*"\s*:',  # an escape in a key
     ]
 )
@@ -157,8 +158,12 @@ RETYPED_PATTERN = "|".join(
 TEXT_PATTERN = _FORBIDDEN + r"|\\[bfnrtu]"
 
 # One row per line: the frame's own values, its sources and ROIs still as lists, and `ok`.
+# A frame with no context id takes its first source's URI as one (resolved against `$base`,
+# as SOURCES does), or its own id.
+# Its rows come out as Arrow, registered as `_wb_f` for the statements below: a temp table of
+# them cost a fifth more to write and to read again. (JSON values come back from Arrow as
+# VARCHAR: the JSON functions read them alike, a cast to a list is told they are JSON.)
 FRAMES = f"""
-CREATE OR REPLACE TEMP TABLE _wb_f AS
 WITH parsed AS (
     SELECT n, try(from_json(j, '{_FRAME}')) AS d,
         starts_with(ltrim(j, E' \\t\\r'), '{{') AND NOT marked AS plain, t,
@@ -172,7 +177,7 @@ typed AS (
         d.sources AS sources, d.rois AS rois, {_PROMOTED} AS promoted
     FROM parsed)
 SELECT n, d.id AS id,
-    d.context_id AS context_id,
+    coalesce(d.context_id, resolved(d.sources[1].uri, $base), d.id) AS context_id,
     d.timestamp AS timestamp,
     TRY_CAST(int_of(index_j) AS INTEGER) AS frame_index,
     TRY_CAST(int_of(d.num_frames) AS INTEGER) AS num_frames,
@@ -185,6 +190,10 @@ SELECT n, d.id AS id,
         ELSE d.meta END::VARCHAR, '{{}}') AS metadata,
     {", ".join(f"{value} AS {key}" for key, (_, value) in zip(PROMOTED_KEYS, _CHECKS, strict=True))},
     sources, rois, t,
+    CASE WHEN len(sources) = 1 THEN CASE WHEN sources[1].id IS NULL OR sources[1].id = ''
+        THEN 'default' ELSE sources[1].id END END AS id1,
+    CASE WHEN len(sources) = 1 THEN coalesce(TRY_CAST(sources[1].width AS INTEGER), 0) END AS w1,
+    CASE WHEN len(sources) = 1 THEN coalesce(TRY_CAST(sources[1].height AS INTEGER), 0) END AS h1,
     coalesce(parsed_ok
     AND name_ok(d.id, {MAX_ID_LENGTH}, t)
     AND (d.context_id IS NULL OR name_ok(d.context_id, {MAX_ID_LENGTH}, t))
@@ -237,38 +246,48 @@ FROM valued
 """
 
 # Per frame: whether all its sources are ok, their ids and sizes, the first one's URI. A frame
-# of one source (`m`, the usual case) needs no aggregate: its row is its source's, and its
-# id and size are given alone too (`id1`, `w1`, `h1`; NULL for a frame of more).
+# of one source (`m`, the usual case) needs no aggregate: its row is its source's (its ROIs'
+# warnings come from ROIS, which has its id and size from FRAMES).
 SOURCES_BY_FRAME = f"""
 CREATE OR REPLACE TEMP TABLE _wb_sf AS
 SELECT n, ok AND id IS NOT NULL AS ok, [id] AS ids,
-    [{{'id': id, 'w': coalesce(width, 0), 'h': coalesce(height, 0)}}] AS sizes, uri AS first_uri,
-    id AS id1, coalesce(width, 0) AS w1, coalesce(height, 0) AS h1
+    [{{'id': id, 'w': coalesce(width, 0), 'h': coalesce(height, 0)}}] AS sizes, uri AS first_uri
 FROM _wb_s WHERE m = 1
 UNION ALL
 SELECT n, bool_and(ok) AND count(DISTINCT id) = count(*)
         AND count(*) <= {MAX_SOURCES_PER_FRAME} AS ok,
     list(id ORDER BY k) AS ids,
     list({{'id': id, 'w': coalesce(width, 0), 'h': coalesce(height, 0)}}) AS sizes,
-    arg_min(uri, k) AS first_uri, NULL, NULL, NULL
+    arg_min(uri, k) AS first_uri
 FROM _wb_s WHERE m > 1 GROUP BY n
 """
+
+# A ROI of a frame of one source (`one`: the usual) gets its warnings here, from that source's
+# id and size carried with it (`id1`, `w1`, `h1` of FRAMES), not from a join in ROIS_BY_FRAME.
+_OUTSIDE_ONE = """(r.x_min IS NOT NULL AND r.kind IN ('box', 'polygon', 'mask', 'point', 'polyline')
+        AND r.w1 > 0 AND r.h1 > 0
+        AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, r.id1))
+        AND NOT (r.x_min <= r.w1 AND r.x_max >= 0 AND r.y_min <= r.h1 AND r.y_max >= 0))"""
+_UNKNOWN_ONE = """(CASE WHEN len(r.source_ids) = 0 OR r.source_ids = [r.id1] THEN false
+        ELSE len(list_filter(r.source_ids, lambda s: s <> r.id1)) > 0 END)"""
 
 _RESERVED = (
     '{"_kind":null,"_field":null,"_track_index":null,"_keyframe":null,"_bbox":null,"_type":null}'
 )
 
 # The ROI's own JSON (`r`) is read once, in `valued`: later steps carry its values only.
+# Its rows come out as Arrow (the caller registers them as `_wb_r` for ROIS_BY_FRAME):
+# a temp table of them, scanned again to fetch them, cost a third more.
 ROIS = f"""
-CREATE OR REPLACE TEMP TABLE _wb_r AS
 WITH items AS (
-    SELECT n, id AS frame_id, unnest(rois) AS r, generate_subscripts(rois, 1) - 1 AS k, t
+    SELECT n, id AS frame_id, unnest(rois) AS r, generate_subscripts(rois, 1) - 1 AS k, t,
+        id1, w1, h1
     FROM _wb_f WHERE ok AND len(rois) > 0),
 valued AS (
-    SELECT n, frame_id, k, t,
+    SELECT n, frame_id, k, t, id1, w1, h1,
         CASE WHEN r.id IS NULL OR r.id = '' THEN frame_id || ':' || k ELSE r.id END AS id,
         CASE WHEN is_null(r.label) THEN []::VARCHAR[] WHEN is_str(r.label)
-            THEN [r.label->>'$'] WHEN is_strings(r.label) THEN r.label::VARCHAR[] END AS labels,
+            THEN [r.label->>'$'] WHEN left(r.label, 1) = '[' THEN r.label::JSON::VARCHAR[] END AS labels,
         coalesce(r.poly, []::DOUBLE[]) AS v,
         coalesce(r.sources, []::VARCHAR[]) AS source_ids,
         r.confidence AS confidence,
@@ -318,6 +337,7 @@ SELECT r.n, r.frame_id, r.k, r.id,
     CASE keyframe_j WHEN 'true' THEN true WHEN 'false' THEN false END AS keyframe,
     r.kind IN ('box', 'polygon', 'mask') AND r.x_min IS NOT NULL
         AND (r.x_max <= r.x_min OR r.y_max <= r.y_min) AS zero_area,
+    r.id1 IS NOT NULL AS one, {_OUTSIDE_ONE} AS outside, {_UNKNOWN_ONE} AS unknown_source,
     coalesce(r.raw_ok AND name_ok(r.id, {MAX_ID_LENGTH}, r.t)
     AND names_ok(r.labels, {MAX_LABEL_LENGTH}, r.t)
     AND len(r.labels) <= {MAX_LABELS_PER_ROI}
@@ -341,18 +361,14 @@ SELECT r.n, r.frame_id, r.k, r.id,
 FROM shaped r
 """
 
-# Per frame: whether all its ROIs are ok, and its warnings. The sizes and ids of the frame's
+# Per frame: whether all its ROIs are ok, and its warnings. A frame of one source (the usual)
+# has its ROIs' warnings from ROIS (`one`); for the others, the sizes and ids of the frame's
 # sources are joined here, to the narrow ROI rows, rather than to the lines' ROI lists.
-# A frame of one source (the usual) is checked without a lambda over its sources.
 _ON_IMAGES = "lambda s: s.w > 0 AND s.h > 0 AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id))"  # fmt: skip
-_ON_IMAGE = """sf.w1 > 0 AND sf.h1 > 0
-            AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, sf.id1))"""
 _OUTSIDE = f"""r.x_min IS NOT NULL AND r.kind IN ('box', 'polygon', 'mask', 'point', 'polyline')
-        AND CASE WHEN sf.w1 IS NOT NULL THEN {_ON_IMAGE}
-            AND NOT (r.x_min <= sf.w1 AND r.x_max >= 0 AND r.y_min <= sf.h1 AND r.y_max >= 0)
-        ELSE len(list_filter(sf.sizes, {_ON_IMAGES})) > 0
+        AND len(list_filter(sf.sizes, {_ON_IMAGES})) > 0
         AND len(list_filter(list_filter(sf.sizes, {_ON_IMAGES}), lambda s: r.x_min <= s.w
-            AND r.x_max >= 0 AND r.y_min <= s.h AND r.y_max >= 0)) = 0 END"""
+            AND r.x_max >= 0 AND r.y_min <= s.h AND r.y_max >= 0)) = 0"""
 # A ROI naming no source, or exactly the frame's, names none the frame lacks.
 _UNKNOWN = """CASE WHEN len(r.source_ids) = 0 OR r.source_ids = sf.ids THEN false
         ELSE len(list_filter(r.source_ids,
@@ -362,9 +378,16 @@ CREATE OR REPLACE TEMP TABLE _wb_rf AS
 SELECT r.n, bool_and(r.ok) AND count(DISTINCT r.id) = count(*)
         AND count(*) <= {MAX_ROIS_PER_FRAME} AS ok,
     count(*) FILTER (WHERE r.zero_area) AS zero_area,
+    count(*) FILTER (WHERE r.outside) AS outside,
+    count(*) FILTER (WHERE r.unknown_source) AS unknown_source
+FROM _wb_r r WHERE r.one GROUP BY r.n
+UNION ALL
+SELECT r.n, bool_and(r.ok) AND count(DISTINCT r.id) = count(*)
+        AND count(*) <= {MAX_ROIS_PER_FRAME} AS ok,
+    count(*) FILTER (WHERE r.zero_area) AS zero_area,
     count(*) FILTER (WHERE {_OUTSIDE}) AS outside,
     count(*) FILTER (WHERE {_UNKNOWN}) AS unknown_source
-FROM _wb_r r LEFT JOIN _wb_sf sf USING (n) GROUP BY r.n
+FROM _wb_r r LEFT JOIN _wb_sf sf USING (n) WHERE NOT r.one GROUP BY r.n
 """
 
 # The lines SQL stores: every check passed for the frame, its sources and its ROIs.
@@ -378,22 +401,10 @@ FROM _wb_f f LEFT JOIN _wb_sf s USING (n) LEFT JOIN _wb_rf r USING (n)
 WHERE f.ok AND coalesce(s.ok, true) AND coalesce(r.ok, true)
 """
 
-FRAME_ROWS = f"""
-SELECT f.id, f.dataset, f.version, coalesce(f.context_id, s.first_uri, f.id) AS context_id,
-    f.timestamp, f.frame_index, f.num_frames, f.metadata,
-    {", ".join(f"f.{k}" for k in PROMOTED_KEYS)}, f.saved, f.saved_in_version, f.n AS _line
-FROM _wb_f f LEFT JOIN _wb_sf s USING (n)
-WHERE f.n IN (SELECT n FROM _wb_keep) ORDER BY f.n
-"""
-# The sources and ROIs of the lines kept (`{keep}`: a WHERE clause, or none when they are all
-# kept), with their position in the line, `_k`; ordered by the caller.
+# The sources of the lines kept (`{keep}`: a WHERE clause, or none when they are all kept),
+# with their position in the line, `_k`; ordered by the caller.
 SOURCE_ROWS = """
 SELECT frame_id, id, uri, width, height, content_type, timestamp, preview_uri,
     NULL::VARCHAR AS masks, n AS _line, k AS _k
 FROM _wb_s {keep}
-"""
-ROI_ROWS = """
-SELECT frame_id, id, field, label, labels, confidence, kind, geometry, x_min, y_min, x_max,
-    y_max, area, source_ids, mask, attributes, track_index, keyframe, n AS _line, k AS _k
-FROM _wb_r {keep}
 """
