@@ -16,20 +16,20 @@ from workbench.ingest import _coco_columnar, _coco_pieces
 from .test_coco_columnar import _document, _same_on_both_paths
 
 
-def _records(path: Path, tmp_path: Path, piece_bytes: int) -> dict[str, list[Any]] | None:
-    found = _coco_pieces.members(path)
+def _records(path: Path, piece_bytes: int) -> dict[str, list[Any]] | None:
+    found = _coco_pieces.members(path, piece_bytes)
     if found is None:
         return None
-    folder = tmp_path / "pieces"
-    folder.mkdir(exist_ok=True)
     out: dict[str, list[Any]] = {}
     for key, member in found.items():
         out[key] = []
-        for piece, size in _coco_pieces.pieces(path, member, folder, piece_bytes):
-            text = piece.read_bytes()
-            assert len(text) == size
-            out[key] += json.loads(text)[key]
-    assert not list(folder.iterdir())  # each piece is deleted once read
+        texts = list(_coco_pieces.pieces(path, member))
+        assert len(texts) == len(member.cuts)
+        for text in texts:
+            out[key] += json.loads(text)
+        # Each piece but the last ends at the first record ending piece_bytes past its start.
+        for start, end in zip(member.cuts[:-1], member.cuts[1:], strict=True):
+            assert end - start >= piece_bytes
     return out
 
 
@@ -55,14 +55,30 @@ def test_pieces_hold_the_records_of_the_document(
     }
     path = tmp_path / "doc.json"
     path.write_text(json.dumps(doc, indent=seed % 3 or None))
-    got = _records(path, tmp_path, rng.randint(1, 200))
+    got = _records(path, rng.randint(1, 200))
     assert got == {k: doc[k] for k in _coco_pieces.KEYS}
+
+
+def test_a_large_document_keeps_a_few_cuts_only(tmp_path: Path) -> None:
+    """What the scan keeps grows with the pieces, not with the records."""
+    doc = {
+        "images": [{"id": n, "file_name": f"{n}.jpg"} for n in range(20_000)],
+        "annotations": [{"id": n, "image_id": n % 100, "bbox": [1, 2, 3, 4]} for n in range(50_000)],
+        "categories": [],
+    }
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(doc))
+    found = _coco_pieces.members(path, 1 << 20)
+    assert found is not None
+    assert [len(found[k].cuts) for k in _coco_pieces.KEYS] == [1, 3, 1]
+    assert _records(path, 1 << 20) == doc
 
 
 @pytest.mark.parametrize(
     "text",
     [
-        b'\xef\xbb\xbf{"images": [], "annotations": [1], "categories": []}',  # byte order mark
+        b'\xef\xbb\xbf\xef\xbb\xbf{"images": [], "annotations": [1], "categories": []}',  # 2 BOMs
+        b'x{"images": [], "annotations": [1], "categories": []}',  # before the document
         b'{"images": [], "annotations": [1], "categories": [], "images": []}',  # a key twice
         b'{"images": [], "annotations": [1], "categories": []} x',  # after the document
         b'{"images": [], "annotations": [1], "categories": [], "info": tru}',  # broken outside
@@ -75,18 +91,22 @@ def test_pieces_hold_the_records_of_the_document(
 def test_documents_of_other_shapes_are_not_cut(tmp_path: Path, text: bytes) -> None:
     path = tmp_path / "doc.json"
     path.write_bytes(text)
-    assert _coco_pieces.members(path) is None
+    assert _coco_pieces.members(path, 1) is None
+
+
+def test_a_byte_order_mark_is_not_part_of_the_document(tmp_path: Path) -> None:
+    path = tmp_path / "doc.json"
+    path.write_bytes(b'\xef\xbb\xbf {"images": [], "annotations": [1], "categories": [{}]}')
+    assert _records(path, 1) == {"images": [], "annotations": [1], "categories": [{}]}
 
 
 def test_an_empty_record_stays_an_error_in_its_piece(tmp_path: Path) -> None:
     """`[1, ]` is not JSON: a piece holding only the empty record must not read as `[]`."""
     path = tmp_path / "doc.json"
     path.write_bytes(b'{"images": [], "annotations": [1, 2, ], "categories": []}')
-    found = _coco_pieces.members(path)
+    found = _coco_pieces.members(path, 1)
     assert found is not None
-    texts = [
-        p.read_bytes() for p, _ in _coco_pieces.pieces(path, found["annotations"], tmp_path, 1)
-    ]
+    texts = list(_coco_pieces.pieces(path, found["annotations"]))
     with pytest.raises(json.JSONDecodeError):
         for text in texts:
             json.loads(text)
@@ -99,14 +119,14 @@ def test_an_import_read_in_small_pieces_stores_what_the_per_record_path_stores(
     monkeypatch.setattr(_coco_columnar, "PIECE_BYTES", 300 * seed)
     path = tmp_path / "instances.json"
     path.write_text(json.dumps(_document(seed), indent=1 if seed == 2 else None))
-    assert _coco_pieces.members(path) is not None
+    assert _coco_pieces.members(path, 1) is not None
     columnar = _same_on_both_paths(tmp_path, path, 50)
     assert columnar.frames > 20 and columnar.rois > 50
 
 
 def test_a_document_that_is_not_cut_is_read_whole(tmp_path: Path) -> None:
     path = tmp_path / "instances.json"
-    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(_document(4)).encode())
-    assert _coco_pieces.members(path) is None
+    path.write_bytes(b'{"info": {}, "info": [], ' + json.dumps(_document(4)).encode()[1:])
+    assert _coco_pieces.members(path, 1) is None
     columnar = _same_on_both_paths(tmp_path, path, 50)
     assert columnar.frames > 20
