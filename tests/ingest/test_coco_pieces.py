@@ -130,3 +130,58 @@ def test_a_document_that_is_not_cut_is_read_whole(tmp_path: Path) -> None:
     assert _coco_pieces.members(path, 1) is None
     columnar = _same_on_both_paths(tmp_path, path, 50)
     assert columnar.frames > 20
+
+
+def test_python_holds_only_the_images_its_annotations_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The annotations SQL does not take look their image up in Python: only theirs are
+    fetched, not every image of the file."""
+    doc = {
+        "images": [{"id": n, "file_name": f"{n}.jpg", "width": 9, "height": 9} for n in range(50)],
+        "annotations": [
+            {"id": n, "image_id": n, "category_id": 1, "bbox": [1, 1, 2, 2]} for n in range(50)
+        ],
+        "categories": [{"id": 1, "name": "c"}],
+    }
+    doc["annotations"][7]["color"] = None  # a null extra key: the per-record path's
+    doc["annotations"][9]["image_id"] = "9"  # an unknown image, for both paths
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(doc))
+    held: list[int] = []
+    images_named = _coco_columnar._images_named
+
+    def counted(con: Any, values: list[tuple[int, Any]]) -> Any:
+        found = images_named(con, values)
+        held.append(len(found))
+        return found
+
+    monkeypatch.setattr(_coco_columnar, "_images_named", counted)
+    columnar = _same_on_both_paths(tmp_path, path, 20)
+    assert held == [1]
+    assert (columnar.frames, columnar.rois) == (50, 49)
+
+
+def test_only_a_document_that_cannot_be_cut_is_bounded_in_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No size bound for a document that can be cut; one that cannot is read whole only up
+    to MAX_WHOLE_BYTES, then streamed."""
+    assert _coco_columnar.MAX_DOCUMENT_BYTES is None
+    calls: list[str] = []
+    read = _coco_columnar._read
+
+    def recorded(con: Any, path: Path, found: Any, size: int) -> None:
+        calls.append("whole" if found is None else "pieces")
+        read(con, path, found, size)
+
+    monkeypatch.setattr(_coco_columnar, "_read", recorded)
+    text = json.dumps(_document(5)).encode()
+    twice = b'{"info": {}, "info": [], ' + text[1:]  # a key twice: not cut
+    cases = [("a", text, 0), ("b", twice, len(twice)), ("c", twice, len(twice) - 1)]
+    for folder, content, bound in cases:
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "instances.json").write_bytes(content)
+        monkeypatch.setattr(_coco_columnar, "MAX_WHOLE_BYTES", bound)
+        _same_on_both_paths(tmp_path / folder, tmp_path / folder / "instances.json", 50)
+    assert calls == ["pieces", "whole"]

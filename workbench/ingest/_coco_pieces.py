@@ -74,7 +74,7 @@ def _structure(path: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]
                 escaped = np.setdiff1d(quotes, unescaped, assume_unique=True)
                 is_quote[np.searchsorted(marks, escaped)] = False
             # A bracket or comma is in a string when an odd number of quotes come before it.
-            parity = np.bitwise_xor.accumulate(is_quote.view(np.uint8))
+            parity = np.cumsum(is_quote, dtype=np.int32) & 1
             outside = ~is_quote & ((parity == 1) == in_string)
             marks, chars = marks[outside], chars[outside]
             step = _OPEN[chars].astype(np.int64)
