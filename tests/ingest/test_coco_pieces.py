@@ -63,7 +63,9 @@ def test_a_large_document_keeps_a_few_cuts_only(tmp_path: Path) -> None:
     """What the scan keeps grows with the pieces, not with the records."""
     doc = {
         "images": [{"id": n, "file_name": f"{n}.jpg"} for n in range(20_000)],
-        "annotations": [{"id": n, "image_id": n % 100, "bbox": [1, 2, 3, 4]} for n in range(50_000)],
+        "annotations": [
+            {"id": n, "image_id": n % 100, "bbox": [1, 2, 3, 4]} for n in range(50_000)
+        ],
         "categories": [],
     }
     path = tmp_path / "doc.json"

@@ -65,7 +65,9 @@ def _structure(path: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]
             folded = data | 0x20  # '[' and '{', ']' and '}' alike
             quote = data == _QUOTE
             # Brackets, commas and quotes in one pass; what follows works on them only.
-            marks = np.flatnonzero((folded == _OPENS) | (folded == _CLOSES) | (data == _COMMA) | quote)
+            marks = np.flatnonzero(
+                (folded == _OPENS) | (folded == _CLOSES) | (data == _COMMA) | quote
+            )
             chars = data[marks]
             is_quote = chars == _QUOTE
             if slashes or (data == _SLASH).any():
