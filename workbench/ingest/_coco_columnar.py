@@ -108,20 +108,9 @@ def import_instances(
         stored = _Stored()
         _annotations(con, path, writer, options, categories, stored)
         total = con.execute("SELECT count(*) FROM _wb_images").fetchall()[0][0]
-        if total > frames_per_write:
-            _by_image(con)
         for first in range(0, total, frames_per_write):
             _write(con, path, writer, options, stored, first, first + frames_per_write - 1)
     return True
-
-
-def _by_image(con: Any) -> None:
-    """Order `_wb_ann` by image: each write reads the annotations of its images, and the
-    engine then skips the row groups of other writes by their bounds, where in file order
-    every write read the whole table (spilled, at 4.8M images: gigabytes a write)."""
-    con.execute("CREATE TEMP TABLE _wb_ann_o AS SELECT * FROM _wb_ann ORDER BY o, i")
-    con.execute("DROP TABLE _wb_ann")
-    con.execute("ALTER TABLE _wb_ann_o RENAME TO _wb_ann")
 
 
 class _Engine:
@@ -452,8 +441,7 @@ def _write(
     sources = con.sql(sql.SOURCE_ROWS).to_arrow_table().cast(SOURCE_SCHEMA)
     warnings = []
     warned = [o for o in stored.warnings if first <= o <= last]
-    found = con.execute(sql.ROI_WARNINGS, {**params, "warned": warned}).fetchall()
-    for o, image_id, zero, outside in found:
+    for o, image_id, zero, outside in con.execute(sql.ROI_WARNINGS, {"warned": warned}).fetchall():
         kinds = stored.warnings.get(o, [])
         zero, outside = zero + kinds.count(WARN_ZERO_AREA), outside + kinds.count(WARN_OUTSIDE)
         where = f"{path}, image {image_id}"

@@ -205,8 +205,7 @@ SELECT frame_id, id, label, confidence, kind, geometry,
 FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last
 """
 # Per frame written with a warning: the warnings of its ROIs made by SQL, and the frames
-# `$warned` (whose ROIs made in Python add theirs). The range of the write is repeated on the
-# annotations so that the engine skips, by their bounds, the row groups of other writes.
+# `$warned` (whose ROIs made in Python add theirs).
 ROI_WARNINGS = """
 SELECT f._line, f.image_id,
     count(*) FILTER (WHERE a.kind IN ('box', 'polygon')
@@ -214,8 +213,7 @@ SELECT f._line, f.image_id,
     count(*) FILTER (WHERE coalesce(a.width, 0) > 0 AND coalesce(a.height, 0) > 0
         AND NOT (a.x_min <= a.width AND a.x_max >= 0 AND a.y_min <= a.height AND a.y_max >= 0))
         AS outside
-FROM _wb_frames f
-LEFT JOIN (SELECT * FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last) a ON a.o = f._line
+FROM _wb_frames f LEFT JOIN (SELECT * FROM _wb_ann WHERE ok) a ON a.o = f._line
 GROUP BY ALL HAVING zero > 0 OR outside > 0 OR list_contains($warned, f._line)
 ORDER BY f._line
 """
@@ -231,8 +229,7 @@ SELECT i.frame_id AS id, $dataset AS dataset, $version AS version, i.uri AS cont
     text_ok(i.frame_id, {MAX_ID_LENGTH}) AND {URI_OK.replace("uri", "i.uri")}
         AND coalesce(a.rois, 0) <= {MAX_ROIS_PER_FRAME} AS ok
 FROM _wb_images i
-LEFT JOIN (SELECT o, count(*) AS rois FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last
-    GROUP BY o) a ON a.o = i.o
+LEFT JOIN (SELECT o, count(*) AS rois FROM _wb_ann WHERE ok GROUP BY o) a ON a.o = i.o
 WHERE i.o BETWEEN $first AND $last
 """
 FRAME_ROWS = """
