@@ -16,20 +16,20 @@ from workbench.ingest import _coco_columnar, _coco_pieces
 from .test_coco_columnar import _document, _same_on_both_paths
 
 
-def _records(path: Path, tmp_path: Path, piece_bytes: int) -> dict[str, list[Any]] | None:
-    found = _coco_pieces.members(path)
+def _records(path: Path, piece_bytes: int) -> dict[str, list[Any]] | None:
+    found = _coco_pieces.members(path, piece_bytes)
     if found is None:
         return None
-    folder = tmp_path / "pieces"
-    folder.mkdir(exist_ok=True)
     out: dict[str, list[Any]] = {}
     for key, member in found.items():
         out[key] = []
-        for piece, size in _coco_pieces.pieces(path, member, folder, piece_bytes):
-            text = piece.read_bytes()
-            assert len(text) == size
-            out[key] += json.loads(text)[key]
-    assert not list(folder.iterdir())  # each piece is deleted once read
+        texts = list(_coco_pieces.pieces(path, member))
+        assert len(texts) == len(member.cuts)
+        for text in texts:
+            out[key] += json.loads(text)
+        # Each piece but the last ends at the first record ending piece_bytes past its start.
+        for start, end in zip(member.cuts[:-1], member.cuts[1:], strict=True):
+            assert end - start >= piece_bytes
     return out
 
 
@@ -55,14 +55,32 @@ def test_pieces_hold_the_records_of_the_document(
     }
     path = tmp_path / "doc.json"
     path.write_text(json.dumps(doc, indent=seed % 3 or None))
-    got = _records(path, tmp_path, rng.randint(1, 200))
+    got = _records(path, rng.randint(1, 200))
     assert got == {k: doc[k] for k in _coco_pieces.KEYS}
+
+
+def test_a_large_document_keeps_a_few_cuts_only(tmp_path: Path) -> None:
+    """What the scan keeps grows with the pieces, not with the records."""
+    doc = {
+        "images": [{"id": n, "file_name": f"{n}.jpg"} for n in range(20_000)],
+        "annotations": [
+            {"id": n, "image_id": n % 100, "bbox": [1, 2, 3, 4]} for n in range(50_000)
+        ],
+        "categories": [],
+    }
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(doc))
+    found = _coco_pieces.members(path, 1 << 20)
+    assert found is not None
+    assert [len(found[k].cuts) for k in _coco_pieces.KEYS] == [1, 3, 1]
+    assert _records(path, 1 << 20) == doc
 
 
 @pytest.mark.parametrize(
     "text",
     [
-        b'\xef\xbb\xbf{"images": [], "annotations": [1], "categories": []}',  # byte order mark
+        b'\xef\xbb\xbf\xef\xbb\xbf{"images": [], "annotations": [1], "categories": []}',  # 2 BOMs
+        b'x{"images": [], "annotations": [1], "categories": []}',  # before the document
         b'{"images": [], "annotations": [1], "categories": [], "images": []}',  # a key twice
         b'{"images": [], "annotations": [1], "categories": []} x',  # after the document
         b'{"images": [], "annotations": [1], "categories": [], "info": tru}',  # broken outside
@@ -75,18 +93,22 @@ def test_pieces_hold_the_records_of_the_document(
 def test_documents_of_other_shapes_are_not_cut(tmp_path: Path, text: bytes) -> None:
     path = tmp_path / "doc.json"
     path.write_bytes(text)
-    assert _coco_pieces.members(path) is None
+    assert _coco_pieces.members(path, 1) is None
+
+
+def test_a_byte_order_mark_is_not_part_of_the_document(tmp_path: Path) -> None:
+    path = tmp_path / "doc.json"
+    path.write_bytes(b'\xef\xbb\xbf {"images": [], "annotations": [1], "categories": [{}]}')
+    assert _records(path, 1) == {"images": [], "annotations": [1], "categories": [{}]}
 
 
 def test_an_empty_record_stays_an_error_in_its_piece(tmp_path: Path) -> None:
     """`[1, ]` is not JSON: a piece holding only the empty record must not read as `[]`."""
     path = tmp_path / "doc.json"
     path.write_bytes(b'{"images": [], "annotations": [1, 2, ], "categories": []}')
-    found = _coco_pieces.members(path)
+    found = _coco_pieces.members(path, 1)
     assert found is not None
-    texts = [
-        p.read_bytes() for p, _ in _coco_pieces.pieces(path, found["annotations"], tmp_path, 1)
-    ]
+    texts = list(_coco_pieces.pieces(path, found["annotations"]))
     with pytest.raises(json.JSONDecodeError):
         for text in texts:
             json.loads(text)
@@ -99,14 +121,69 @@ def test_an_import_read_in_small_pieces_stores_what_the_per_record_path_stores(
     monkeypatch.setattr(_coco_columnar, "PIECE_BYTES", 300 * seed)
     path = tmp_path / "instances.json"
     path.write_text(json.dumps(_document(seed), indent=1 if seed == 2 else None))
-    assert _coco_pieces.members(path) is not None
+    assert _coco_pieces.members(path, 1) is not None
     columnar = _same_on_both_paths(tmp_path, path, 50)
     assert columnar.frames > 20 and columnar.rois > 50
 
 
 def test_a_document_that_is_not_cut_is_read_whole(tmp_path: Path) -> None:
     path = tmp_path / "instances.json"
-    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(_document(4)).encode())
-    assert _coco_pieces.members(path) is None
+    path.write_bytes(b'{"info": {}, "info": [], ' + json.dumps(_document(4)).encode()[1:])
+    assert _coco_pieces.members(path, 1) is None
     columnar = _same_on_both_paths(tmp_path, path, 50)
     assert columnar.frames > 20
+
+
+def test_python_holds_only_the_images_its_annotations_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The annotations SQL does not take look their image up in Python: only theirs are
+    fetched, not every image of the file."""
+    doc = {
+        "images": [{"id": n, "file_name": f"{n}.jpg", "width": 9, "height": 9} for n in range(50)],
+        "annotations": [
+            {"id": n, "image_id": n, "category_id": 1, "bbox": [1, 1, 2, 2]} for n in range(50)
+        ],
+        "categories": [{"id": 1, "name": "c"}],
+    }
+    doc["annotations"][7]["color"] = None  # a null extra key: the per-record path's
+    doc["annotations"][9]["image_id"] = "9"  # an unknown image, for both paths
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(doc))
+    held: list[int] = []
+    images_named = _coco_columnar._images_named
+
+    def counted(con: Any, values: list[tuple[int, Any]]) -> Any:
+        found = images_named(con, values)
+        held.append(len(found))
+        return found
+
+    monkeypatch.setattr(_coco_columnar, "_images_named", counted)
+    columnar = _same_on_both_paths(tmp_path, path, 20)
+    assert held == [1]
+    assert (columnar.frames, columnar.rois) == (50, 49)
+
+
+def test_only_a_document_that_cannot_be_cut_is_bounded_in_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No size bound for a document that can be cut; one that cannot is read whole only up
+    to MAX_WHOLE_BYTES, then streamed."""
+    assert _coco_columnar.MAX_DOCUMENT_BYTES is None
+    calls: list[str] = []
+    read = _coco_columnar._read
+
+    def recorded(con: Any, path: Path, found: Any, size: int) -> None:
+        calls.append("whole" if found is None else "pieces")
+        read(con, path, found, size)
+
+    monkeypatch.setattr(_coco_columnar, "_read", recorded)
+    text = json.dumps(_document(5)).encode()
+    twice = b'{"info": {}, "info": [], ' + text[1:]  # a key twice: not cut
+    cases = [("a", text, 0), ("b", twice, len(twice)), ("c", twice, len(twice) - 1)]
+    for folder, content, bound in cases:
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "instances.json").write_bytes(content)
+        monkeypatch.setattr(_coco_columnar, "MAX_WHOLE_BYTES", bound)
+        _same_on_both_paths(tmp_path / folder, tmp_path / folder / "instances.json", 50)
+    assert calls == ["pieces", "whole"]

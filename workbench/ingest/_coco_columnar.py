@@ -1,7 +1,7 @@
 """A COCO instances file imported column by column.
 
-DuckDB reads the document's records, in pieces of about PIECE_BYTES (in a file engine allowed
-that file and its pieces only, held to ENGINE_MEMORY and spilling beyond), and the statements
+DuckDB parses the document's records, in pieces of about PIECE_BYTES cut from the file (in an
+engine allowed that file only, held to ENGINE_MEMORY and spilling beyond), and the statements
 of workbench.ingest._coco_sql check and convert every image and annotation at once; the
 records SQL cannot vouch for go through the per-record path (workbench.ingest.coco and
 _coco_annotations) and are stored or rejected with their usual errors (file, then image or
@@ -34,7 +34,7 @@ from workbench.ingest._coco_annotations import (
     read_categories,
     roi_from_annotation,
 )
-from workbench.ingest._coco_pieces import members, pieces
+from workbench.ingest._coco_pieces import Member, members, pieces
 from workbench.ingest._columnar import MemoryEngine, rows_table
 from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.report import is_record_failure, record_error
@@ -53,11 +53,15 @@ from workbench.model.validation import WARN_OUTSIDE, WARN_ZERO_AREA, check_roi, 
 if TYPE_CHECKING:
     from workbench.ingest.coco import _Instances
 
-# A document larger than this is streamed a record at a time instead (memory stays flat).
-MAX_DOCUMENT_BYTES = 2 << 30
-# DuckDB parses a document whole, with ten times its size or more: the records are read in
-# documents of about this size (workbench.ingest._coco_pieces).
+# DuckDB parses a document whole, with ten times its size or more: the records are parsed in
+# runs of about this size (workbench.ingest._coco_pieces), whatever the size of the file.
 PIECE_BYTES = 16 << 20
+# A document that cannot be cut is read whole, within ENGINE_MEMORY, up to this size; past
+# it, it is streamed a record at a time (memory stays flat either way).
+MAX_WHOLE_BYTES = 64 << 20
+# Files past this size are streamed a record at a time whatever their shape; None: no bound.
+# (Only for comparing the two paths: 0 streams every file.)
+MAX_DOCUMENT_BYTES: int | None = None
 # The engine's own tables (every record's text, the annotations converted) spill beyond this.
 ENGINE_MEMORY = "1GB"
 _ITEMS = {"categories": "_wb_cat_items", "images": "_wb_image_items", "annotations": "_wb_items"}
@@ -89,11 +93,14 @@ def import_instances(
     (nothing done) when DuckDB cannot read it as one document, so that the caller streams it
     record by record instead."""
     size = path.stat().st_size
-    if size > MAX_DOCUMENT_BYTES:
+    if MAX_DOCUMENT_BYTES is not None and size > MAX_DOCUMENT_BYTES:
         return False
-    with _Engine(path) as (con, folder):
+    found = members(path, PIECE_BYTES)
+    if found is None and size > MAX_WHOLE_BYTES:
+        return False
+    with _Engine(path) as con:
         try:
-            _read(con, path, folder, size)
+            _read(con, path, found, size)
         except duckdb.Error:
             return False
         categories = _categories(con, path, writer)
@@ -107,9 +114,9 @@ def import_instances(
 
 
 class _Engine:
-    """An in-memory DuckDB allowed to read `path` and the pieces it is cut into, held to
-    ENGINE_MEMORY and spilling beyond it to a folder of its own. (DuckDB's allowed paths, then
-    external access off and the configuration locked, as for the catalog's own engine.)"""
+    """An in-memory DuckDB allowed to read `path` only, held to ENGINE_MEMORY and spilling
+    beyond it to a folder of its own. (DuckDB's allowed paths, then external access off and
+    the configuration locked, as for the catalog's own engine.)"""
 
     def __init__(self, path: Path) -> None:
         self._folder = Path(tempfile.mkdtemp(prefix="workbench-coco-"))
@@ -117,7 +124,6 @@ class _Engine:
             self.con = MemoryEngine(
                 MACROS,
                 files=[str(path.resolve())],
-                directories=[str(self._folder / "pieces")],
                 memory_limit=ENGINE_MEMORY,
                 spill=str(self._folder / "spill"),
             ).con
@@ -131,18 +137,16 @@ class _Engine:
         finally:
             shutil.rmtree(self._folder, ignore_errors=True)
 
-    def __enter__(self) -> tuple[duckdb.DuckDBPyConnection, Path]:
-        (self._folder / "pieces").mkdir()
-        return self.con, self._folder / "pieces"
+    def __enter__(self) -> duckdb.DuckDBPyConnection:
+        return self.con
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def _read(con: Any, path: Path, folder: Path, size: int) -> None:
+def _read(con: Any, path: Path, found: dict[str, Member] | None, size: int) -> None:
     """Stage the records' texts with their numbers: `_wb_image_items`, `_wb_items` (the
-    annotations), `_wb_cat_items`; a piece at a time when the document can be cut."""
-    found = members(path)
+    annotations), `_wb_cat_items`; a piece at a time when the document is cut (`found`)."""
     if found is None:
         con.execute(sql.READ, {"file": str(path.resolve()), "size": size + 1})
         for key, table in _ITEMS.items():
@@ -152,11 +156,11 @@ def _read(con: Any, path: Path, folder: Path, size: int) -> None:
     for key, table in _ITEMS.items():
         con.execute(sql.ITEMS_TABLE.format(table=table))
         count = 0
-        for piece, piece_size in pieces(path, found[key], folder, PIECE_BYTES):
-            params = {"file": str(piece), "size": piece_size + 1, "offset": count}
-            count += con.execute(
-                sql.ITEMS_OF_PIECE.format(table=table, key=key), params
-            ).fetchall()[0][0]
+        for piece in pieces(path, found[key]):
+            con.register("_wb_piece", pa.table({"x": pa.array([piece], pa.binary())}))
+            statement = sql.ITEMS_OF_PIECE.format(table=table)
+            count += con.execute(statement, {"offset": count}).fetchall()[0][0]
+            con.unregister("_wb_piece")
 
 
 def _categories(con: Any, path: Path, writer: CatalogWriter) -> dict[Any, Category]:
@@ -250,8 +254,8 @@ def _images(con: Any, path: Path, writer: CatalogWriter, options: _Instances) ->
         "(SELECT min(i) AS i FROM _wb_all GROUP BY key)) n ON n.i = a.i",
         {"prefix": options.prefix},
     )
-    again = con.execute(
-        "SELECT i, id FROM _wb_all WHERE i NOT IN (SELECT i FROM _wb_images)"
+    again = con.execute(  # an anti-join, whose table may spill, rather than NOT IN's
+        "SELECT i, id FROM _wb_all a WHERE NOT EXISTS (SELECT 1 FROM _wb_images b WHERE b.i = a.i)"
     ).fetchall()
     con.execute("DROP TABLE _wb_all")
     errors += [
@@ -300,17 +304,12 @@ def _annotations(
         "SELECT a.i, t.x FROM _wb_ann a JOIN _wb_items t ON t.i = a.i WHERE NOT a.ok ORDER BY a.i"
     ).fetchall()
     con.execute("DROP TABLE _wb_items")
-    if rest:
-        stored.keys = {
-            key: (o, frame_id, raw, width, height)
-            for o, frame_id, key, raw, width, height in con.execute(
-                "SELECT o, frame_id, key, id, width, height FROM _wb_images"
-            ).fetchall()
-        }
+    values = [(i, loads(text.encode())) for i, text in rest]
+    stored.keys = _images_named(con, values)
     errors: list[tuple[int, RecordError]] = []
     ids: list[tuple[int, int, str]] = []
-    for i, text in rest:
-        found = _annotation(path, i, text, options, categories, stored)
+    for i, value in values:
+        found = _annotation(path, i, value, options, categories, stored)
         if isinstance(found, RecordError):
             errors.append((i, found))
         else:
@@ -345,16 +344,35 @@ def _annotations(
         writer.reject(error)
 
 
+def _images_named(
+    con: Any, values: list[tuple[int, Any]]
+) -> dict[str, tuple[int, str, Any, int | None, int | None]]:
+    """The stored images the annotations `values` name, by key: only those, so that what
+    Python holds grows with the annotations SQL did not take, not with the file."""
+    wanted = {
+        _key(value.get("image_id"))
+        for _, value in values
+        if isinstance(value, dict) and is_coco_id(value.get("image_id", 0))
+    }
+    if not wanted:
+        return {}
+    con.register("_wb_t", pa.table({"key": pa.array(sorted(wanted), pa.string())}))
+    rows = con.execute(
+        "SELECT key, o, frame_id, id, width, height FROM _wb_images SEMI JOIN _wb_t USING (key)"
+    ).fetchall()
+    con.unregister("_wb_t")
+    return {key: (o, frame_id, raw, width, height) for key, o, frame_id, raw, width, height in rows}
+
+
 def _annotation(
     path: Path,
     i: int,
-    text: str,
+    value: Any,
     options: _Instances,
     categories: dict[Any, Category],
     stored: _Stored,
 ) -> int | RecordError:
     """One annotation through the per-record path: its image's ordinal, or its error."""
-    value = loads(text.encode())
     if isinstance(value, Unreadable):
         return RecordError(f"{path}, annotation #{i + 1}", value.problem)
     if not isinstance(value, dict):

@@ -1,20 +1,22 @@
-"""A COCO document's top-level arrays cut into small documents, for DuckDB to read one by one.
+"""A COCO document's top-level arrays cut into small JSON arrays, for DuckDB to parse one by one.
 
 DuckDB's JSON reader parses a document whole: a 212 MB instances file held 1.8-2.7 GB while
 it was read, whatever columns were asked for. The byte scan here (numpy, a block at a time,
 the way simdjson finds structure: quotes not escaped by an odd run of backslashes, brackets
-outside strings) finds where each record of `images`, `annotations` and `categories` starts,
-and writes runs of records as documents of their own (`{"annotations":[...]}`) of about
-`piece_bytes`; each is read with the same reader, so every record's text is what the whole
-read gave. A document whose top level is not one object holding each of the three keys once,
-as an array, is not cut (None): the caller reads it whole, or record by record.
+outside strings) finds the three arrays `images`, `annotations` and `categories` and, in each,
+the commas between records where a piece of about `piece_bytes` should end; the caller reads
+each run of records (`[...]`, cut from the file by byte range) with the engine's own JSON
+parser, so every record's text is what the whole read gave. Only those cuts are kept, a few
+per gigabyte, so the scan's memory does not grow with the file. A document whose top level
+is not one object holding each of the three keys once, as an array, is not cut (None): the
+caller reads it whole, or record by record.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,6 +24,7 @@ import numpy as np
 import orjson
 
 KEYS = ("images", "annotations", "categories")
+BOM = b"\xef\xbb\xbf"
 _BLOCK = 4 << 20
 _OPEN = np.zeros(256, np.int8)
 _OPEN[[ord("{"), ord("[")]] = 1
@@ -32,13 +35,24 @@ _QUOTE, _SLASH = ord('"'), ord("\\")
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """One top-level array: its key, the offsets of its '[' and ']', the commas between its
-    records (depth 2)."""
+    """One top-level array: its key, the offsets of its '[' and ']', where its pieces start
+    (the '[', then the commas chosen), and whether it holds a comma at all."""
 
     key: str
     start: int
     end: int
-    commas: np.ndarray
+    cuts: np.ndarray
+    commas: bool
+
+
+@dataclass(slots=True)
+class _Run:
+    """A container opened at depth 1, while it is scanned: its cuts so far and its end."""
+
+    start: int
+    cuts: list[int] = field(default_factory=list)
+    commas: bool = False
+    end: int | None = None
 
 
 def _structure(path: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -48,22 +62,29 @@ def _structure(path: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]
     with path.open("rb") as f:
         while block := f.read(_BLOCK):
             data = np.frombuffer(block, np.uint8)
-            quotes = np.flatnonzero(data == _QUOTE)
-            if slashes or len(np.flatnonzero(data == _SLASH)):
-                quotes, slashes = _unescaped(data, quotes, slashes)
             folded = data | 0x20  # '[' and '{', ']' and '}' alike
-            candidates = np.flatnonzero((folded == _OPENS) | (folded == _CLOSES) | (data == _COMMA))
+            quote = data == _QUOTE
+            # Brackets, commas and quotes in one pass; what follows works on them only.
+            marks = np.flatnonzero(
+                (folded == _OPENS) | (folded == _CLOSES) | (data == _COMMA) | quote
+            )
+            chars = data[marks]
+            is_quote = chars == _QUOTE
+            if slashes or (data == _SLASH).any():
+                quotes = np.flatnonzero(quote)
+                unescaped, slashes = _unescaped(data, quotes, slashes)
+                escaped = np.setdiff1d(quotes, unescaped, assume_unique=True)
+                is_quote[np.searchsorted(marks, escaped)] = False
             # A bracket or comma is in a string when an odd number of quotes come before it.
-            toggles = np.zeros(len(data), np.uint8)
-            toggles[quotes] = 1
-            inside = np.bitwise_xor.accumulate(toggles)[candidates] != in_string
-            marks = candidates[~inside]
-            step = _OPEN[data[marks]].astype(np.int64)
+            parity = np.cumsum(is_quote, dtype=np.int32) & 1
+            outside = ~is_quote & ((parity == 1) == in_string)
+            marks, chars = marks[outside], chars[outside]
+            step = _OPEN[chars].astype(np.int64)
             before = depth + np.cumsum(step) - step
             keep = before <= 2
-            yield marks[keep] + offset, before[keep], data[marks[keep]]
+            yield marks[keep] + offset, before[keep], chars[keep]
             depth += int(step.sum())
-            in_string = (len(quotes) + in_string) % 2 == 1
+            in_string = in_string != (len(parity) > 0 and parity[-1] == 1)
             offset += len(data)
     if in_string or depth != 0:
         yield np.zeros(0, np.int64), np.full(1, -1, np.int64), np.zeros(0, np.uint8)
@@ -80,34 +101,63 @@ def _unescaped(data: np.ndarray, quotes: np.ndarray, slashes: int) -> tuple[np.n
     return quotes[run % 2 == 0], tail + slashes if int(last[-1]) == -1 else tail
 
 
-def members(path: Path) -> dict[str, Member] | None:
-    """The three arrays of an instances document, or None when it is not that plain shape."""
+def members(path: Path, piece_bytes: int) -> dict[str, Member] | None:
+    """The three arrays of an instances document, cut every `piece_bytes` or so, or None when
+    it is not that plain shape."""
     tops: list[tuple[int, int, int]] = []  # (offset, depth before, byte) at depth 0-1
-    deep: list[np.ndarray] = []  # offsets of the commas and closing brackets at depth 2
-    closing: list[np.ndarray] = []
+    runs: dict[int, _Run] = {}
+    run: _Run | None = None  # the container open at depth 1
     for offsets, before, chars in _structure(path):
         if len(before) and before[0] == -1:
             return None  # unbalanced, or ends inside a string
         shallow = before <= 1
         rows = (offsets[shallow].tolist(), before[shallow].tolist(), chars[shallow].tolist())
         tops += zip(*rows, strict=True)
-        two = (before == 2) & (chars != ord("[")) & (chars != ord("{"))
-        deep.append(offsets[two])
-        closing.append(chars[two] != ord(","))
-    if not deep:
+        # The commas and closing brackets at depth 2, split by the containers opened at 1.
+        opened = offsets[(before == 1) & (_OPEN[chars] == 1)]
+        two = (before == 2) & (_OPEN[chars] != 1)
+        deep, closes = offsets[two], chars[two] != _COMMA
+        bounds = [0, *np.searchsorted(deep, opened).tolist(), len(deep)]
+        for number, (a, b) in enumerate(itertools.pairwise(bounds)):
+            if number:
+                run = runs.setdefault(int(opened[number - 1]), _Run(int(opened[number - 1])))
+            if run is not None and a < b:
+                run = _cut(run, deep[a:b], closes[a:b], piece_bytes)
+    if not tops:
         return None
     with path.open("rb") as f:
-        return _arrays(f, tops, np.concatenate(deep), np.concatenate(closing))
+        return _arrays(f, tops, runs)
+
+
+def _cut(run: _Run, deep: np.ndarray, closes: np.ndarray, piece_bytes: int) -> _Run | None:
+    """Add to `run` its cuts among the depth-2 marks `deep`: the first comma at least
+    `piece_bytes` past the cut before; None once its closing bracket is passed."""
+    end = int(np.argmax(closes)) if closes.any() else len(deep)
+    commas = deep[:end]
+    run.commas = run.commas or len(commas) > 0
+    at = 0
+    while True:
+        last = run.cuts[-1] if run.cuts else run.start
+        at += int(np.searchsorted(commas[at:], last + max(1, piece_bytes)))
+        if at >= len(commas):
+            break
+        run.cuts.append(int(commas[at]))
+    if end < len(deep):
+        run.end = int(deep[end])
+        return None
+    return run
 
 
 def _arrays(
-    f: BinaryIO, tops: list[tuple[int, int, int]], marks: np.ndarray, closes: np.ndarray
+    f: BinaryIO, tops: list[tuple[int, int, int]], runs: dict[int, _Run]
 ) -> dict[str, Member] | None:
-    if not tops or tops[0][1:] != (0, ord("{")) or tops[-1][1:] != (1, ord("}")):
+    if tops[0][1:] != (0, ord("{")) or tops[-1][1:] != (1, ord("}")):
         return None
     f.seek(0)
-    if f.read(tops[0][0]).strip() or (f.seek(tops[-1][0] + 1) and f.read().strip()):
-        return None  # a byte order mark, or anything after the document
+    if f.read(tops[0][0]).strip().removeprefix(BOM).strip() or (
+        f.seek(tops[-1][0] + 1) and f.read().strip()
+    ):
+        return None  # anything before the document but a byte order mark, or after it
     found: dict[str, Member] = {}
     keys: set[str] = set()
     separator = tops[0][0]
@@ -126,11 +176,11 @@ def _arrays(
         keys.add(key)
         if key not in KEYS:
             continue
-        if byte != ord("["):
+        run = runs.get(at)
+        if byte != ord("[") or run is None or run.end is None:
             return None
-        first = int(np.searchsorted(marks, at))
-        last = first + int(np.argmax(closes[first:]))  # its ']': the first close after it
-        found[key] = Member(key, at, int(marks[last]), marks[first:last])
+        cuts = np.array([at, *run.cuts], np.int64)
+        found[key] = Member(key, at, run.end, cuts, run.commas)
     if len(found) != len(KEYS) or not _plain_outside(f, sorted(found.values(), key=_start)):
         return None
     return found
@@ -142,7 +192,7 @@ def _start(member: Member) -> int:
 
 def _plain_outside(f: BinaryIO, arrays: list[Member]) -> bool:
     """Whether the document is valid JSON once the three arrays are emptied (the pieces are
-    read by DuckDB; the rest, `info` and `licenses`, would be read by nobody)."""
+    parsed by the engine; the rest, `info` and `licenses`, would be read by nobody)."""
     f.seek(0)
     parts, at = [], 0
     for member in arrays:
@@ -151,32 +201,20 @@ def _plain_outside(f: BinaryIO, arrays: list[Member]) -> bool:
         at = member.end
     parts.append(f.read())
     try:
-        orjson.loads(b"".join(parts).removesuffix(b"\n"))
+        orjson.loads(b"".join(parts).removeprefix(BOM).removesuffix(b"\n"))
     except orjson.JSONDecodeError:
         return False
     return True
 
 
-def pieces(
-    path: Path, member: Member, folder: Path, piece_bytes: int
-) -> Iterator[tuple[Path, int]]:
-    """Documents `{key: [records]}` of about `piece_bytes` each, in file order, with their
-    sizes; an empty array is one document with no record. Each is deleted once read."""
-    starts = np.concatenate(([member.start], member.commas))
-    ends = np.concatenate((member.commas, [member.end]))
-    cuts = [0]
-    while cuts[-1] < len(starts):
-        target = starts[cuts[-1]] + max(1, piece_bytes)
-        cuts.append(max(cuts[-1] + 1, int(np.searchsorted(starts, target))))
-    cuts[-1] = len(starts)
-    head = b'{"' + member.key.encode() + b'":['
+def pieces(path: Path, member: Member) -> Iterator[bytes]:
+    """JSON arrays `[records]` of about the size the member was cut for, in file order, read
+    from the file by byte range; an empty array is one piece with no record."""
+    ends = [*member.cuts[1:].tolist(), member.end]
     with path.open("rb") as f:
-        for number, (a, b) in enumerate(itertools.pairwise(cuts)):
-            f.seek(int(starts[a]) + 1)
-            text = f.read(int(ends[b - 1]) - int(starts[a]) - 1)
-            if len(starts) > 1 and not text.strip():
+        for start, end in zip(member.cuts.tolist(), ends, strict=True):
+            f.seek(start + 1)
+            text = f.read(end - start - 1)
+            if member.commas and not text.strip():
                 text = b","  # an empty record (`[1,]`): invalid, as the whole document was
-            piece = folder / f"{member.key}-{number}.json"
-            piece.write_bytes(head + text + b"]}")
-            yield piece, len(head) + len(text) + 2
-            piece.unlink()
+            yield b"[" + text + b"]"

@@ -36,11 +36,12 @@ ITEMS_OF_DOC = """
 CREATE OR REPLACE TEMP TABLE {table} AS
 SELECT unnest({key}) AS x, generate_subscripts({key}, 1) - 1 AS i FROM _wb_doc
 """
-# A piece `{"key": [...]}` of the document (workbench.ingest._coco_pieces): its records
-# numbered on from $offset; the count of rows inserted.
+# A piece `[records]` of one array (workbench.ingest._coco_pieces), as the binary `x` of the
+# one row of `_wb_piece`: its records numbered on from $offset; the count of rows inserted.
+# (The engine's own parser, as read_json's: the records' texts are the same.)
 ITEMS_OF_PIECE = """
-INSERT INTO {table} SELECT unnest({key}) AS x, generate_subscripts({key}, 1) - 1 + $offset AS i
-FROM read_json($file, columns = {{{key}: 'JSON[]'}}, maximum_object_size = $size)
+INSERT INTO {table} SELECT unnest(r) AS x, generate_subscripts(r, 1) - 1 + $offset AS i
+FROM (SELECT from_json(decode(x), '["JSON"]') AS r FROM _wb_piece)
 """
 URI_OK = f"""coalesce(length(uri) BETWEEN 1 AND {MAX_URI_LENGTH}
     AND NOT regexp_matches(uri, '[\\x00-\\x1f\\x7f]'), false)"""
