@@ -153,3 +153,20 @@ def test_datumaro_loads_our_video_tracks_on_their_true_frame_numbers(tmp_path):
         ["frame_000005", "car", 0, True],
         ["frame_000010", "car", 0, True],
     ]
+
+
+def test_frames_with_and_without_a_source_export_with_their_names(tmp_path):
+    """A frame without a source is named by its id (a relative name) beside frames whose
+    sources are absolute paths: each keeps its own name instead of the export failing."""
+    path = tmp_path / "c.duckdb"
+    with workbench.open(path) as catalog, CatalogWriter(catalog, progress=False) as writer:
+        for n in range(2):
+            source = Source("image", f"/data/clip/{n:04d}.jpg", 30, 20)
+            writer.add(Frame(f"f{n}", sources=[source], rois=[Roi("t", "classification", ["day"])]))
+        writer.add(Frame("bare", rois=[Roi("t", "classification", ["night"])]))
+    with workbench.open(path) as catalog:
+        report = cvat_xml.export_files(catalog.view(), tmp_path / "out.xml", progress=False)
+    assert report.frames == 3
+    text = (tmp_path / "out.xml").read_text()
+    for name in ("/data/clip/0000.jpg", "/data/clip/0001.jpg", '"bare"'):
+        assert name in text

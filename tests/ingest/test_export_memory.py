@@ -4,7 +4,10 @@ memory budget."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +15,9 @@ import duckdb
 import pytest
 
 import workbench
+from workbench.ingest import FORMATS, coco, exporter, parquet
 from workbench.ingest import _coco_export as coco_export
 from workbench.ingest import _parquet_export as parquet_export
-from workbench.ingest import coco, exporter, parquet
 from workbench.store.catalog import import_memory_limit
 
 from .test_coco_columnar import _document
@@ -83,3 +86,40 @@ def test_exports_hold_the_engine_to_the_import_budget(
     assert seen == [budget] * 6  # the COCO file twice, the four Parquet files
     assert budget != own
     assert after == own == failed
+
+
+@pytest.mark.parametrize(
+    ("fmt", "dest", "options"),
+    [
+        ("clearml", "out.ndjson", {}),
+        ("nucleus", "out.json", {}),
+        ("labelbox", "out.ndjson", {}),
+        ("labelstudio_json", "out.json", {}),
+        ("cvat_xml", "out.xml", {"field": "ground_truth"}),
+        ("coco", "out.json", {}),
+        ("parquet", "out", {}),
+    ],
+)
+def test_a_format_module_export_called_directly_holds_the_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str, dest: str, options: dict[str, Any]
+) -> None:
+    """Each format's own `export_files` (as its docs call it) holds the engine to the
+    import's budget while it runs, not only when found through `exporter()`."""
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(_document(1)))
+    held: list[str] = []
+    with workbench.open(tmp_path / "a.duckdb") as catalog:
+        coco.import_files(catalog, [path], progress=False, field="ground_truth")
+        held_by = catalog.import_memory
+
+        @contextlib.contextmanager
+        def watched() -> Iterator[None]:
+            with held_by():
+                held.append(catalog.cursor().sql("SELECT 1").fetchall()[0][0] and "held")
+                yield
+
+        monkeypatch.setattr(catalog, "import_memory", watched)
+        module = importlib.import_module(FORMATS[fmt])
+        report = module.export_files(catalog.view(), tmp_path / dest, progress=False, **options)
+    assert (tmp_path / dest).exists() and report.dest == tmp_path / dest
+    assert held == ["held"]

@@ -7,7 +7,6 @@ ExportReport. They are found by name through `importer()` / `exporter()`.
 
 from __future__ import annotations
 
-import functools
 import importlib
 from collections.abc import Callable
 from typing import Any
@@ -46,17 +45,9 @@ def importer(fmt: str) -> Callable[..., IngestReport]:
 
 
 def exporter(fmt: str) -> Callable[..., Any]:
-    """The format's `export_files`, run with the catalog's engine held to the import's memory
-    budget (`Catalog.import_memory`): an export reads every frame and ROI of its view once,
-    and what its engine keeps meanwhile (cached blocks, sorts) is bounded as an import's is."""
-    export_files = _function(fmt, "export_files", "exported")
-
-    @functools.wraps(export_files)
-    def bounded(view: Any, dest: Any, *args: Any, **options: Any) -> Any:
-        with view.catalog.import_memory():
-            return export_files(view, dest, *args, **options)
-
-    return bounded
+    """The format's `export_files` (each runs with the catalog's engine held to the import's
+    memory budget: workbench.ingest._budget)."""
+    return _function(fmt, "export_files", "exported")
 
 
 __all__ = [

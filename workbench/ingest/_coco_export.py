@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from workbench.errors import IngestError
 from workbench.ingest import narrow
+from workbench.ingest._budget import held_to_budget
 from workbench.ingest._coco_annotations import (
     IMAGE_KEYS,
     default_images_dir,
@@ -44,6 +45,7 @@ MediaMode = Literal["refer", "copy", "link"]
 _BATCH = 65_536  # images or ROIs held at once
 
 
+@held_to_budget
 def export_files(
     view: ViewLike,
     dest: str | os.PathLike[str],
@@ -81,8 +83,7 @@ def export_files(
     placer = _MediaPlacer(folder, media)
     report = ExportReport(dest=target, files=[target])
     skipped: dict[str, int] = defaultdict(int)
-    with view.catalog.import_memory():  # as exporter() holds every export
-        _write(view, target, field, info, rle_format, placer, report, skipped, progress)
+    _write(view, target, field, info, rle_format, placer, report, skipped, progress)
     if placer.failed:
         done = {"copy": "copied", "link": "linked"}[media]
         skipped[f"images not {done} (missing or unreadable), named where they are"] = placer.failed

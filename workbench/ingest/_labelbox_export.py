@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from workbench.errors import IngestError
 from workbench.ingest import _labelbox_export_sql as sql
 from workbench.ingest import narrow
+from workbench.ingest._budget import held_to_budget
 from workbench.ingest._labelbox_export_rois import (
     CONTEXTS,
     PARSED_KEPT,
@@ -37,6 +38,7 @@ from workbench.ingest.views import ViewLike
 from workbench.store.arrow import registered
 
 
+@held_to_budget
 def export_files(
     view: ViewLike,
     dest: str | os.PathLike[str],

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from workbench.errors import IngestError
 from workbench.ingest import _nucleus_export_sql as sql
+from workbench.ingest._budget import held_to_budget
 from workbench.ingest.export import ExportReport
 from workbench.ingest.images import SOURCE_ID
 from workbench.ingest.views import ExportFrame, ViewLike, view_frames
@@ -28,6 +29,7 @@ FPS_KEY = "fps"
 _RESERVED_KEYS = frozenset({SCENE_KEY, FPS_KEY, "video", "codec"})
 
 
+@held_to_budget
 def export_files(
     view: ViewLike,
     dest: str | os.PathLike[str],

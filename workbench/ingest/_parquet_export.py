@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError
+from workbench.ingest._budget import held_to_budget
 from workbench.ingest._parquet_sql import TABLES, catalog_columns, first_line, stream
 from workbench.ingest.export import ExportReport
 from workbench.ingest.views import ViewLike
@@ -24,6 +25,7 @@ _EXPORT_IDS = "_wb_parquet_export_ids"
 _COMPRESSION = {"zstd": "zstd", "snappy": "snappy", "gzip": "gzip", "uncompressed": "none"}
 
 
+@held_to_budget
 def export_files(
     view: ViewLike,
     dest: str | os.PathLike[str],
@@ -39,8 +41,7 @@ def export_files(
         raise IngestError(f"{folder} is a file: Parquet export writes a folder of four files")
     folder.mkdir(parents=True, exist_ok=True)
     report = ExportReport(dest=folder)
-    with view.catalog.import_memory():  # as exporter() holds every export
-        _write(view, folder, compression, progress, report)
+    _write(view, folder, compression, progress, report)
     return report
 
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
+from workbench.ingest._budget import held_to_budget
 from workbench.ingest._clearml_columnar import ROWS_PER_WRITE, NdjsonImport
 from workbench.ingest._clearml_convert import frame_from_clearml, frame_to_clearml
 from workbench.ingest._clearml_export_sql import FRAMES
@@ -80,6 +81,7 @@ def import_files(
     return writer.report
 
 
+@held_to_budget
 def export_files(
     view: ViewLike,
     dest: str | os.PathLike[str],

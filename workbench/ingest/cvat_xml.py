@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.errors import IngestError, RecordError
 from workbench.ingest import _cvat_skeleton
+from workbench.ingest._budget import held_to_budget
 from workbench.ingest._labelbox_contexts import Contexts
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.imports import recorded
@@ -45,6 +46,7 @@ _OWN_ATTRIBUTES = frozenset({"occluded", "z_order", "source", "group_id"})
 
 
 # -- export ------------------------------------------------------------------------------------
+@held_to_budget
 def export_files(
     view: ViewLike,
     dest: str | os.PathLike[str],
@@ -222,9 +224,12 @@ def _image_names(frames: Sequence[Any]) -> dict[str, str]:
     """Each frame's image name: its source's path below the folder all sources share."""
     paths = {f.id: (f.sources[0].uri if f.sources else f.id) for f in frames}
     local = [p.split("://", 1)[-1] for p in paths.values()]
-    common = (
-        os.path.commonpath(local) if len(local) > 1 else os.path.dirname(local[0]) if local else ""
-    )
+    if len(local) == 1:
+        common = os.path.dirname(local[0])
+    elif local and len({os.path.isabs(p) for p in local}) == 1:
+        common = os.path.commonpath(local)
+    else:  # none, or absolute and relative paths mixed (a frame without a source): as they are
+        common = ""
     names = {}
     for frame_id, uri in paths.items():
         path = uri.split("://", 1)[-1]

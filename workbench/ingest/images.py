@@ -23,6 +23,7 @@ from PIL import ExifTags, Image, ImageDraw, ImageFont, ImageOps, UnidentifiedIma
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, MediaError, RecordError
+from workbench.ingest._budget import held_to_budget
 from workbench.ingest.export import ExportReport
 from workbench.ingest.imports import recorded
 from workbench.ingest.views import (
@@ -331,6 +332,7 @@ def _extension(uri: str, image_format: str | None) -> str:
 # -- export -------------------------------------------------------------------------------
 
 
+@held_to_budget
 def export_files(
     view: ViewLike,
     dest: str | os.PathLike[str],

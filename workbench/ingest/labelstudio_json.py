@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from workbench.errors import IngestError, RecordError
+from workbench.ingest._budget import held_to_budget
 from workbench.ingest._labelstudio_keypoints import keypoint_results, keypoint_rois, label_config
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.imports import recorded
@@ -50,6 +51,7 @@ _TYPES = {"box": "rectanglelabels", "polygon": "polygonlabels", "point": "keypoi
 
 
 # -- export ------------------------------------------------------------------------------------
+@held_to_budget
 def export_files(
     view: ViewLike,
     dest: str | os.PathLike[str],

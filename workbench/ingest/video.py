@@ -25,6 +25,7 @@ from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, MediaError, RecordError
+from workbench.ingest._budget import held_to_budget
 from workbench.ingest.export import ExportReport
 from workbench.ingest.images import SOURCE_ID, draw_rois
 from workbench.ingest.imports import option_folders, recorded
@@ -241,6 +242,7 @@ def import_files(
 # -- export -------------------------------------------------------------------------------
 
 
+@held_to_budget
 def export_files(
     view: ViewLike,
     dest: str | os.PathLike[str],
