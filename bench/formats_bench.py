@@ -530,8 +530,8 @@ def measure(fmt: str, folder: Path, runs: int, scale: float) -> list[dict[str, A
             f"  {step:7s} workbench {row['workbench_s']:7.2f} s "
             f"({row['frames_per_s']:>9,.0f} frames/s, {row['workbench_rss_mb']:5.0f} MB RSS) | "
             f"DuckDB {row['duckdb_s']:6.2f} s ({row['duckdb_rss_mb']:5.0f} MB) | "
-            f"ratio {row['ratio']:.2f}x; CPU {row['workbench_cpu_s']:.1f} s / "
-            f"{row['duckdb_cpu_s']:.1f} s = {row['cpu_ratio']:.2f}x; "
+            f"ratio {row['ratio']:.2f}x; CPU {row['workbench_cpu_s']:.2f} s / "
+            f"{row['duckdb_cpu_s']:.2f} s = {row['cpu_ratio']:.2f}x; "
             f"ROIs {row['rois']:,} / {row['duckdb_rois']:,}",
             flush=True,
         )
