@@ -12,8 +12,6 @@ size of the file.
 from __future__ import annotations
 
 import mimetypes
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,7 +96,11 @@ def import_instances(
     found = members(path, PIECE_BYTES)
     if found is None and size > MAX_WHOLE_BYTES:
         return False
-    with _Engine(path) as con:
+    # Allowed to read `path` only, held to ENGINE_MEMORY, spilling to a folder of its own.
+    engine = MemoryEngine(
+        MACROS, files=[str(path.resolve())], memory_limit=ENGINE_MEMORY, spill="workbench-coco-"
+    )
+    with engine as con:
         try:
             _read(con, path, found, size)
         except duckdb.Error:
@@ -111,37 +113,6 @@ def import_instances(
         for first in range(0, total, frames_per_write):
             _write(con, path, writer, options, stored, first, first + frames_per_write - 1)
     return True
-
-
-class _Engine:
-    """An in-memory DuckDB allowed to read `path` only, held to ENGINE_MEMORY and spilling
-    beyond it to a folder of its own. (DuckDB's allowed paths, then external access off and
-    the configuration locked, as for the catalog's own engine.)"""
-
-    def __init__(self, path: Path) -> None:
-        self._folder = Path(tempfile.mkdtemp(prefix="workbench-coco-"))
-        try:
-            self.con = MemoryEngine(
-                MACROS,
-                files=[str(path.resolve())],
-                memory_limit=ENGINE_MEMORY,
-                spill=str(self._folder / "spill"),
-            ).con
-        except BaseException:
-            shutil.rmtree(self._folder, ignore_errors=True)
-            raise
-
-    def close(self) -> None:
-        try:
-            self.con.close()
-        finally:
-            shutil.rmtree(self._folder, ignore_errors=True)
-
-    def __enter__(self) -> duckdb.DuckDBPyConnection:
-        return self.con
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _read(con: Any, path: Path, found: dict[str, Member] | None, size: int) -> None:

@@ -158,10 +158,7 @@ def write_joined(out: IO[str], texts: pa.ChunkedArray, written: int, step: int =
 
 def _sql_annotations(con: Any, rois: pa.Table) -> tuple[np.ndarray, pa.ChunkedArray]:
     """The positions in `rois` of the rows SQL writes, ascending, and their annotations' text."""
-    columns = {"p": pa.array(np.arange(rois.num_rows, dtype=np.int64))}
-    table = rois
-    for name, column in columns.items():
-        table = table.append_column(name, column)
+    table = rois.append_column("p", pa.array(np.arange(rois.num_rows, dtype=np.int64)))
     with registered(con, "_wb_rois", table):
         rows = con.sql(ANNOTATIONS).to_arrow_table()
     rows = rows.filter(pc.invert(rows["by_python"]))

@@ -9,6 +9,8 @@ which either converts it or rejects it with the same error (file and line) as al
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,7 +280,8 @@ ROWS_PER_WRITE = 122_880
 
 class MemoryEngine:
     """An in-memory DuckDB that reads only `files` and what is under `directories` (none: only
-    the Arrow data handed to it); held to `memory_limit` and spilling to `spill` if given.
+    the Arrow data handed to it); held to `memory_limit`. With `spill` (a name prefix), what
+    does not fit spills to a temporary folder of its own, removed when the engine closes.
 
     (DuckDB's allowed_paths, then external access off and the configuration locked, like the
     catalog's own engine.)
@@ -294,9 +297,14 @@ class MemoryEngine:
         spill: str | None = None,
     ) -> None:
         config: dict[str, Any] = {"memory_limit": memory_limit} if memory_limit else {}
-        if spill:
-            config["temp_directory"] = spill
-        self.con = duckdb.connect(config=config)
+        self._spill = tempfile.mkdtemp(prefix=spill) if spill else None
+        if self._spill:
+            config["temp_directory"] = self._spill
+        try:
+            self.con = duckdb.connect(config=config)
+        except BaseException:
+            self._remove_spill()
+            raise
         try:
             self.con.execute("SET enable_progress_bar = false")
             if files:
@@ -309,14 +317,24 @@ class MemoryEngine:
                 if statement:
                     self.con.execute(statement)
         except BaseException:
-            self.con.close()
+            self.close()
             raise
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            self._remove_spill()
+
+    def _remove_spill(self) -> None:
+        if self._spill:
+            shutil.rmtree(self._spill, ignore_errors=True)
 
     def __enter__(self) -> duckdb.DuckDBPyConnection:
         return self.con
 
     def __exit__(self, *exc: object) -> None:
-        self.con.close()
+        self.close()
 
 
 def rows_table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:

@@ -8,7 +8,7 @@ are reported as RecordErrors naming file and row (counted from 0) and skipped.
 
 The catalog's engine cannot touch files (it is sealed, see docs/security.md): export streams
 the catalog's rows as Arrow record batches into pyarrow's ParquetWriter; import reads the files
-with a DuckDB engine of their own (`_FileEngine`: in memory, allowed only the files of that
+with a DuckDB engine of their own (`_file_engine`: in memory, allowed only the files of that
 import), whose rows cross to the catalog as Arrow record batches, streamed, never a whole table
 at once. The SQL both use, with the checks every row passes, is in _parquet_sql.py; export is
 _parquet_export.py's. See docs/formats/parquet.md.
@@ -17,8 +17,6 @@ _parquet_export.py's. See docs/formats/parquet.md.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,33 +63,13 @@ _STAGED = "_wb_parquet_staged"
 FILE_ENGINE_MEMORY = "512MB"
 
 
-class _FileEngine:
-    """An in-memory DuckDB that reads the files of one import, and no other file.
-
-    (DuckDB's allowed_paths, then external access off and the configuration locked, like the
-    catalog's own engine.)
-    """
-
-    def __init__(self, files: Sequence[str]) -> None:
-        # Bounded, spilling beyond: unbounded, reading ten million frames held 1 GB of its
-        # own beside the catalog's engine.
-        self._temp = tempfile.mkdtemp(prefix="workbench-parquet-")
-        try:
-            self.con = MemoryEngine(
-                files=list(files), memory_limit=FILE_ENGINE_MEMORY, spill=self._temp
-            ).con
-        except BaseException:
-            shutil.rmtree(self._temp, ignore_errors=True)
-            raise
-
-    def __enter__(self) -> duckdb.DuckDBPyConnection:
-        return self.con
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self.con.close()
-        finally:
-            shutil.rmtree(self._temp, ignore_errors=True)
+def _file_engine(files: Sequence[str]) -> MemoryEngine:
+    """An in-memory DuckDB that reads the files of one import, and no other file. Bounded,
+    spilling beyond to a folder of its own: unbounded, reading ten million frames held 1 GB
+    of its own beside the catalog's engine."""
+    return MemoryEngine(
+        files=list(files), memory_limit=FILE_ENGINE_MEMORY, spill="workbench-parquet-"
+    )
 
 
 @recorded("parquet")
@@ -119,7 +97,7 @@ def import_files(
             disable=not progress,
             leave=False,
         ) as bar,
-        _FileEngine(every_file) as files,
+        _file_engine(every_file) as files,
         catalog.transaction() as con,
     ):
         columns = {name: catalog_columns(con, name) for name in TABLES}
