@@ -23,8 +23,9 @@ from typing import BinaryIO
 import numpy as np
 import orjson
 
+from workbench.ingest.jsonread import BOM
+
 KEYS = ("images", "annotations", "categories")
-BOM = b"\xef\xbb\xbf"
 _BLOCK = 4 << 20
 _OPEN = np.zeros(256, np.int8)
 _OPEN[[ord("{"), ord("[")]] = 1
