@@ -279,9 +279,9 @@ ROWS_PER_WRITE = 122_880
 
 
 class MemoryEngine:
-    """An in-memory DuckDB that reads only `files` and what is under `directories` (none: only
-    the Arrow data handed to it); held to `memory_limit`. With `spill` (a name prefix), what
-    does not fit spills to a temporary folder of its own, removed when the engine closes.
+    """An in-memory DuckDB that reads only `files` (none: only the Arrow data handed to it);
+    held to `memory_limit`. With `spill` (a name prefix), what does not fit spills to a
+    temporary folder of its own, removed when the engine closes.
 
     (DuckDB's allowed_paths, then external access off and the configuration locked, like the
     catalog's own engine.)
@@ -292,7 +292,6 @@ class MemoryEngine:
         setup: str = "",
         files: list[str] | None = None,
         *,
-        directories: list[str] | None = None,
         memory_limit: str | None = None,
         spill: str | None = None,
     ) -> None:
@@ -309,8 +308,6 @@ class MemoryEngine:
             self.con.execute("SET enable_progress_bar = false")
             if files:
                 self.con.execute("SET allowed_paths = ?", [files])
-            if directories:
-                self.con.execute("SET allowed_directories = ?", [directories])
             self.con.execute("SET enable_external_access = false")
             self.con.execute("SET lock_configuration = true")
             for statement in (s.strip() for s in setup.split(";")):
