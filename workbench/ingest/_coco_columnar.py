@@ -11,6 +11,7 @@ size of the file.
 
 from __future__ import annotations
 
+import bisect
 import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,11 +78,19 @@ _PLAIN_NAME = r"(^|/)\.\.?(/|$)|//|/$|[?#;]"
 
 @dataclass
 class _Stored:
-    """The images stored, and annotations handled in Python, by image ordinal."""
+    """The images stored, and annotations handled in Python, by image ordinal (`rois` in
+    the order of (image ordinal, annotation number) once staged, `ordinals` their ordinals)."""
 
     keys: dict[str, tuple[int, str, Any, int | None, int | None]] = field(default_factory=dict)
     rois: list[tuple[Any, ...]] = field(default_factory=list)
     warnings: dict[int, list[str]] = field(default_factory=dict)
+    ordinals: list[int] = field(default_factory=list)
+
+    def rois_of(self, first: int, last: int) -> list[tuple[Any, ...]]:
+        """The ROIs made in Python of the images first..last, found by bisection: a write
+        costs what its own rows cost, not a pass over every ROI of the file."""
+        start = bisect.bisect_left(self.ordinals, first)
+        return self.rois[start : bisect.bisect_right(self.ordinals, last, lo=start)]
 
 
 def import_instances(
@@ -217,12 +226,13 @@ def _images(con: Any, path: Path, writer: CatalogWriter, options: _Instances) ->
     con.execute("DROP TABLE _wb_img")
     _content_types(con)
     # The first image of each id, numbered in file order by a window over the narrow
-    # (i, o) rows only (a window over the wide rows cost twice the whole statement).
+    # (i, o) rows only (a window over the wide rows cost twice the whole statement); stored
+    # in that order, so that a write reads the row groups of its images only.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _wb_images AS "
         "SELECT n.o, $prefix || a.id AS frame_id, a.* FROM _wb_all a JOIN "
         "(SELECT i, row_number() OVER (ORDER BY i) - 1 AS o FROM "
-        "(SELECT min(i) AS i FROM _wb_all GROUP BY key)) n ON n.i = a.i",
+        "(SELECT min(i) AS i FROM _wb_all GROUP BY key)) n ON n.i = a.i ORDER BY n.o",
         {"prefix": options.prefix},
     )
     again = con.execute(  # an anti-join, whose table may spill, rather than NOT IN's
@@ -307,7 +317,10 @@ def _annotations(
     con.execute(
         "UPDATE _wb_ann SET ok = false WHERE i IN (SELECT unnest(?::BIGINT[]))", [sorted(repeated)]
     )
-    stored.rois = [row for row in stored.rois if row[-1] not in repeated]
+    stored.rois = sorted(
+        (row for row in stored.rois if row[-1] not in repeated), key=lambda row: (row[-2], row[-1])
+    )
+    stored.ordinals = [row[-2] for row in stored.rois]
     for i, roi_id in again:
         where = f"{path}, annotation {roi_id}"
         errors.append((i, RecordError(where, "the id appears twice for this image")))
@@ -383,10 +396,10 @@ def _write(
     """Write the frames of the images with ordinals first..last, with their ROIs."""
     params = {"first": first, "last": last}
     con.execute(sql.FRAMES, {**params, "dataset": options.dataset, "version": options.version})
+    mine = stored.rois_of(first, last)
     extra: dict[int, int] = {}
-    for row in stored.rois:
-        if first <= row[-2] <= last:
-            extra[row[-2]] = extra.get(row[-2], 0) + 1
+    for row in mine:
+        extra[row[-2]] = extra.get(row[-2], 0) + 1
     refused = set()
     for o, image_id, frame_id, uri, count in con.execute(
         "SELECT _line, image_id, id, context_id, rois FROM _wb_frames WHERE NOT ok "
@@ -412,23 +425,27 @@ def _write(
     sources = con.sql(sql.SOURCE_ROWS).to_arrow_table().cast(SOURCE_SCHEMA)
     warnings = []
     warned = [o for o in stored.warnings if first <= o <= last]
-    for o, image_id, zero, outside in con.execute(sql.ROI_WARNINGS, {"warned": warned}).fetchall():
+    found = con.execute(sql.ROI_WARNINGS, {**params, "warned": warned}).fetchall()
+    for o, image_id, zero, outside in found:
         kinds = stored.warnings.get(o, [])
         zero, outside = zero + kinds.count(WARN_ZERO_AREA), outside + kinds.count(WARN_OUTSIDE)
         where = f"{path}, image {image_id}"
         warnings += [
             (k, where, n) for k, n in ((WARN_ZERO_AREA, zero), (WARN_OUTSIDE, outside)) if n
         ]
-    rois = _rois(con, stored, options, first, last, refused)
+    rois = _rois(con, mine, options, params, refused)
     writer.write_rows(RowBatch(frames, sources, rois, warnings))
 
 
 def _rois(
-    con: Any, stored: _Stored, options: _Instances, first: int, last: int, refused: set[int]
+    con: Any,
+    mine: list[tuple[Any, ...]],
+    options: _Instances,
+    params: dict[str, int],
+    refused: set[int],
 ) -> pa.Table:
-    params = {"first": first, "last": last}
+    """The ROIs of a write: those SQL made (in image order) and `mine`, made in Python."""
     made = con.sql(sql.ROIS, params=params).to_arrow_table().cast(_MADE)
-    mine = [r for r in stored.rois if first <= r[-2] <= last]
     if mine:  # rows of every shape: the columns SQL leaves out are added before sorting
         made = _whole(made, options.field, _ROIS)
         made = pa.concat_tables([made, rows_table(mine, _ROIS)])

@@ -107,7 +107,10 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
     ELSE json_object('category_id', id::JSON, 'supercategory', supercategory) END::VARCHAR"""
 
 # One row per annotation, joined to its image (`_wb_images`: the images stored, with their
-# ordinal `o`) and category (`_wb_cats`, keyed by the id's JSON text). The CTEs are not
+# ordinal `o`) and category (`_wb_cats`, keyed by the id's JSON text), in the order of the
+# images (`o`, then the file's): a write of images first..last reads the row groups of its
+# range only (their bounds on `o`), not the whole table, which the file's order (annotations
+# are not grouped by image) would spread over every row group. The CTEs are not
 # materialised: the engine computes each column of theirs once either way, and writing them
 # out cost a tenth of the statement.
 ANNOTATIONS = f"""
@@ -190,11 +193,11 @@ SELECT o, frame_id, i, id, name AS label,
         AND d.supercategory IS NULL
         AND no_points AND NOT contains(coalesce(extra, ''), ':null') AND small, false) AS ok
 FROM shaped
+ORDER BY o, i
 """
 
-# What SQL stores of the annotations (ok, of a stored image, not a repeated id on it), in no
-# order: the caller sorts the rows by (_line, _i), which Arrow does for less than the engine.
-# Only the columns that differ between rows: the caller adds the others (the field, the
+# What SQL stores of the annotations (ok, of a stored image, not a repeated id on it) of the
+# images first..last, in the table's order, (_line, _i). Only the columns that differ between rows: the caller adds the others (the field, the
 # labels as [label], no sources, mask, track or visibility) after sorting.
 ROIS = """
 SELECT frame_id, id, label, confidence, kind, geometry,
@@ -213,12 +216,14 @@ SELECT f._line, f.image_id,
     count(*) FILTER (WHERE coalesce(a.width, 0) > 0 AND coalesce(a.height, 0) > 0
         AND NOT (a.x_min <= a.width AND a.x_max >= 0 AND a.y_min <= a.height AND a.y_max >= 0))
         AS outside
-FROM _wb_frames f LEFT JOIN (SELECT * FROM _wb_ann WHERE ok) a ON a.o = f._line
+FROM _wb_frames f
+LEFT JOIN (SELECT * FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last) a ON a.o = f._line
 GROUP BY ALL HAVING zero > 0 OR outside > 0 OR list_contains($warned, f._line)
 ORDER BY f._line
 """
 
-# The frames of images first..last, checked as validate_frame checks them.
+# The frames of images first..last, checked as validate_frame checks them (`_wb_images`
+# and `_wb_ann` are in image order: the range reads their row groups of these images only).
 FRAMES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_frames AS
 SELECT i.frame_id AS id, $dataset AS dataset, $version AS version, i.uri AS context_id,
@@ -229,7 +234,8 @@ SELECT i.frame_id AS id, $dataset AS dataset, $version AS version, i.uri AS cont
     text_ok(i.frame_id, {MAX_ID_LENGTH}) AND {URI_OK.replace("uri", "i.uri")}
         AND coalesce(a.rois, 0) <= {MAX_ROIS_PER_FRAME} AS ok
 FROM _wb_images i
-LEFT JOIN (SELECT o, count(*) AS rois FROM _wb_ann WHERE ok GROUP BY o) a ON a.o = i.o
+LEFT JOIN (SELECT o, count(*) AS rois FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last
+    GROUP BY o) a ON a.o = i.o
 WHERE i.o BETWEEN $first AND $last
 """
 FRAME_ROWS = """
