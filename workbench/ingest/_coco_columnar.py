@@ -115,10 +115,10 @@ def import_instances(
         except duckdb.Error:
             return False
         categories = _categories(con, path, writer)
-        _images(con, path, writer, options)
+        total = _images(con, path, writer, options, frames_per_write)
         stored = _Stored()
-        _annotations(con, path, writer, options, categories, stored)
-        total = con.execute("SELECT count(*) FROM _wb_images").fetchall()[0][0]
+        ordered = total > frames_per_write
+        _annotations(con, path, writer, options, categories, stored, ordered)
         for first in range(0, total, frames_per_write):
             _write(con, path, writer, options, stored, first, first + frames_per_write - 1)
     return True
@@ -172,8 +172,11 @@ def _key(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _images(con: Any, path: Path, writer: CatalogWriter, options: _Instances) -> None:
-    """Stage `_wb_images`: the images to store, first of each id, in file order."""
+def _images(
+    con: Any, path: Path, writer: CatalogWriter, options: _Instances, frames_per_write: int
+) -> int:
+    """Stage `_wb_images`: the images to store, first of each id, numbered `o` in file order
+    (and stored in that order when they take more than one write); their count."""
     from workbench.ingest.coco import _image, _source
 
     con.execute(sql.IMAGES)
@@ -226,15 +229,19 @@ def _images(con: Any, path: Path, writer: CatalogWriter, options: _Instances) ->
     con.execute("DROP TABLE _wb_img")
     _content_types(con)
     # The first image of each id, numbered in file order by a window over the narrow
-    # (i, o) rows only (a window over the wide rows cost twice the whole statement); stored
-    # in that order, so that a write reads the row groups of its images only.
+    # (i, o) rows only (a window over the wide rows cost twice the whole statement).
+    # Past one write (counted before the repeated ids go), stored in that order: each write
+    # then reads the row groups of its images only.
+    many = con.execute("SELECT count(*) FROM _wb_all").fetchall()[0][0] > frames_per_write
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _wb_images AS "
         "SELECT n.o, $prefix || a.id AS frame_id, a.* FROM _wb_all a JOIN "
         "(SELECT i, row_number() OVER (ORDER BY i) - 1 AS o FROM "
-        "(SELECT min(i) AS i FROM _wb_all GROUP BY key)) n ON n.i = a.i ORDER BY n.o",
+        "(SELECT min(i) AS i FROM _wb_all GROUP BY key)) n ON n.i = a.i"
+        + (" ORDER BY n.o" if many else ""),
         {"prefix": options.prefix},
     )
+    total = con.execute("SELECT count(*) FROM _wb_images").fetchall()[0][0]
     again = con.execute(  # an anti-join, whose table may spill, rather than NOT IN's
         "SELECT i, id FROM _wb_all a WHERE NOT EXISTS (SELECT 1 FROM _wb_images b WHERE b.i = a.i)"
     ).fetchall()
@@ -244,6 +251,7 @@ def _images(con: Any, path: Path, writer: CatalogWriter, options: _Instances) ->
     ]
     for _, error in sorted(errors, key=lambda item: item[0]):
         writer.reject(error)
+    return int(total)
 
 
 def _content_types(con: Any) -> None:
@@ -278,9 +286,11 @@ def _annotations(
     options: _Instances,
     categories: dict[Any, Category],
     stored: _Stored,
+    ordered: bool,
 ) -> None:
-    """Stage `_wb_ann`; annotations SQL does not take are converted here or rejected."""
-    con.execute(sql.ANNOTATIONS)
+    """Stage `_wb_ann` (in image order if `ordered`); annotations SQL does not take are
+    converted here or rejected."""
+    con.execute(sql.ANNOTATIONS + (sql.IN_IMAGE_ORDER if ordered else ""))
     rest = con.execute(
         "SELECT a.i, t.x FROM _wb_ann a JOIN _wb_items t ON t.i = a.i WHERE NOT a.ok ORDER BY a.i"
     ).fetchall()

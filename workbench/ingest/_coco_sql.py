@@ -107,10 +107,7 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
     ELSE json_object('category_id', id::JSON, 'supercategory', supercategory) END::VARCHAR"""
 
 # One row per annotation, joined to its image (`_wb_images`: the images stored, with their
-# ordinal `o`) and category (`_wb_cats`, keyed by the id's JSON text), in the order of the
-# images (`o`, then the file's): a write of images first..last reads the row groups of its
-# range only (their bounds on `o`), not the whole table, which the file's order (annotations
-# are not grouped by image) would spread over every row group. The CTEs are not
+# ordinal `o`) and category (`_wb_cats`, keyed by the id's JSON text). The CTEs are not
 # materialised: the engine computes each column of theirs once either way, and writing them
 # out cost a tenth of the statement.
 ANNOTATIONS = f"""
@@ -193,11 +190,18 @@ SELECT o, frame_id, i, id, name AS label,
         AND d.supercategory IS NULL
         AND no_points AND NOT contains(coalesce(extra, ''), ':null') AND small, false) AS ok
 FROM shaped
-ORDER BY o, i
 """
+# Appended to ANNOTATIONS when the images take more than one write: the rows in the order of
+# the images (`o`, then the file's), so that a write of images first..last reads the row
+# groups of its range only (their bounds on `o`); in the file's order (annotations are not
+# grouped by image) the rows of any range are in every row group, and each write would read
+# the whole table, spilled to disk when the file is large. One write reads it all anyway.
+IN_IMAGE_ORDER = "ORDER BY o, i"
+
 
 # What SQL stores of the annotations (ok, of a stored image, not a repeated id on it) of the
-# images first..last, in the table's order, (_line, _i). Only the columns that differ between rows: the caller adds the others (the field, the
+# images first..last, in no order: the caller sorts the rows by (_line, _i) when the table is
+# not already so (IN_IMAGE_ORDER), which Arrow does for less than the engine. Only the columns that differ between rows: the caller adds the others (the field, the
 # labels as [label], no sources, mask, track or visibility) after sorting.
 ROIS = """
 SELECT frame_id, id, label, confidence, kind, geometry,
@@ -222,8 +226,8 @@ GROUP BY ALL HAVING zero > 0 OR outside > 0 OR list_contains($warned, f._line)
 ORDER BY f._line
 """
 
-# The frames of images first..last, checked as validate_frame checks them (`_wb_images`
-# and `_wb_ann` are in image order: the range reads their row groups of these images only).
+# The frames of images first..last, checked as validate_frame checks them (the range is
+# repeated on `_wb_ann` so that, in image order, only its row groups are read).
 FRAMES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_frames AS
 SELECT i.frame_id AS id, $dataset AS dataset, $version AS version, i.uri AS context_id,
