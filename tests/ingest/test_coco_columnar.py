@@ -192,6 +192,50 @@ def test_frames_keep_the_order_of_the_images_in_the_file(tmp_path: Path) -> None
         assert [f for f in catalog.view().frame_ids()] == [f"i:{n}" for n in (5, 3, 9, 1, 7)]
 
 
+@pytest.mark.parametrize("per_write", [7, 1000])
+def test_staged_in_image_order_when_more_than_one_write(tmp_path: Path, per_write: int) -> None:
+    """Past one write, the engine holds the images and annotations in image order (a write's
+    range then reads its own row groups, not every one: the file's annotations are not
+    grouped by image); within one write they stay in the file's order, and the write sorts."""
+    from workbench.ingest import _coco_columnar as columnar
+    from workbench.ingest._clearml_sql import MACROS
+    from workbench.ingest._coco_pieces import members
+    from workbench.ingest._columnar import MemoryEngine
+
+    images = [{"id": n + 1, "file_name": f"{n}.jpg", "width": 64, "height": 48} for n in range(60)]
+    annotations = [
+        {"id": a + 1, "image_id": (a * 37) % 60 + 1, "category_id": 1, "bbox": [1, 2, 3, 4]}
+        for a in range(300)
+    ]
+    annotations[5] = {"id": 6, "image_id": 9, "category_id": 1,  # the per-record path's
+                      "segmentation": {"size": [48, 64], "counts": [3072]}}  # fmt: skip
+    doc = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "c"}]}
+    path = tmp_path / "i.json"
+    path.write_text(json.dumps(doc))
+    options = _Instances("i:", "ground_truth", tmp_path, False, None, None, 1 << 30)
+    with (
+        workbench.open(tmp_path / "c.duckdb") as catalog,
+        CatalogWriter(catalog, progress=False) as writer,
+        MemoryEngine(MACROS, files=[str(path.resolve())]) as con,
+    ):
+        columnar._read(con, path, members(path, 1 << 10), path.stat().st_size)
+        categories = columnar._categories(con, path, writer)
+        total = columnar._images(con, path, writer, options, per_write)
+        stored = columnar._Stored()
+        columnar._annotations(con, path, writer, options, categories, stored, total > per_write)
+        held = [(o, i) for o, i in con.execute("SELECT o, i FROM _wb_ann WHERE ok").fetchall()]
+        ordinals = [o for (o,) in con.execute("SELECT o FROM _wb_images").fetchall()]
+        mine = stored.rois_of(8, 8)
+        made = columnar._rois(con, mine, options, {"first": 8, "last": 8}, set())
+    assert len(held) == 299 and [r[-1] for r in mine] == [5]
+    if per_write < total:
+        assert held == sorted(held) and ordinals == list(range(60))
+    else:
+        assert held == sorted(held, key=lambda r: r[1]) and held != sorted(held)
+    # The write's ROIs, SQL's and Python's, in the file's order of the image's annotations.
+    assert made["id"].to_pylist() == [str(a["id"]) for a in annotations if a["image_id"] == 9]
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_export_in_sql_writes_what_the_per_row_export_writes(tmp_path: Path, seed: int) -> None:
     from workbench.ingest._coco_export import _export_image_ids
