@@ -6,7 +6,9 @@ of workbench.ingest._coco_sql check and convert every image and annotation at on
 records SQL cannot vouch for go through the per-record path (workbench.ingest.coco and
 _coco_annotations) and are stored or rejected with their usual errors (file, then image or
 annotation id or number). Frames are written in the order of the file's images, whatever the
-size of the file.
+size of the file. When they take more than one write, the staged images and annotations are
+put in that order once, so that each write reads its own images' rows (by the row groups'
+bounds) and costs the same whatever the size of the file.
 """
 
 from __future__ import annotations
