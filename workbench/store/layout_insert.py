@@ -147,6 +147,33 @@ def keyed_rois(con: Con, rois: pa.Table, frames: str) -> pa.Table:
     return keyed.append_column("label_key", _label_keys(con, rois))
 
 
+# The stored frames a write replaces ROIs of (`replacing_rois`), until `rois_replaced`.
+_REPLACED = "_wb_rois_replaced"
+
+
+def replacing_rois(con: Con, frame_ids: str) -> None:
+    """Name, inside the caller's transaction, the stored frames (`frame_ids`: a query of
+    ids) of which the write replaces ROIs and nothing else, by rows keyed as inserted
+    (`keyed_rois`); `rois_replaced` then summarises them again after the INSERT. Unlike
+    `layout.touch`, their frames rows stay as they are, so nothing of theirs is keyed again
+    at the commit (contexts, values, promoted columns, the other ROIs' label keys) and the
+    catalog's summaries of them (store/summaries.py) hold."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_REPLACED} AS SELECT frame_key FROM frames"
+        f" WHERE id IN ({frame_ids}) AND frame_key IS NOT NULL"
+    )
+
+
+def rois_replaced(con: Con) -> None:
+    """The frames named by `replacing_rois` summarised again from their ROIs as stored now;
+    the frame groups counted before the write are dropped, as `layout.sync` drops them."""
+    con.execute(f"DROP TABLE IF EXISTS {layout.GROUPS_STATE}")
+    try:
+        layout.resummarise(con, f"frame_key IN (SELECT frame_key FROM {_REPLACED})")
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_REPLACED}")
+
+
 def _label_keys(con: Con, rois: pa.Table) -> pa.Array:
     """Each ROI's label key, adding the (field, label) pairs the catalog has no key for."""
     fields = pc.dictionary_encode(rois["field"].combine_chunks())
