@@ -225,8 +225,9 @@ def _frame(i: int, context: str, weather: str) -> Frame:
 
 def test_a_label_write_summarises_its_frames_and_keys_nothing_else(catalog, monkeypatch):
     """Replacing the ROIs of stored frames changes nothing of their frames rows: the commit
-    keys no context, values or label of theirs again, while their ROI summaries and the code counts come out exact (the same
-    batch adding a new frame too) and frame groups counted before the write are dropped."""
+    keys no context, values or label of theirs again, while their ROI summaries and the code
+    counts come out exact (the same batch adding a new frame too), and frame groups counted
+    for the catalog as it was have their ROI codes counted as a whole count gives them."""
     from tests.store.test_layout import check_layout
     from workbench.store import groups, layout
 
@@ -256,7 +257,12 @@ def test_a_label_write_summarises_its_frames_and_keys_nothing_else(catalog, monk
             0, "frame_id", pa.array(["f3"])), [])  # fmt: skip
     check_layout(catalog)
     con = catalog.cursor()
-    assert groups.current(con, groups.LOCAL, lambda: groups.local_stamp(con)) is None
+    assert groups.current(con, groups.LOCAL, lambda: groups.local_stamp(con)) is not None
+    counted = "SELECT * FROM _group_codes ORDER BY ALL"
+    kept = con.execute(counted).fetchall()
+    assert ("f3", "predictions") in _rows(catalog, "SELECT frame_id, field FROM rois")
+    catalog.count_groups()
+    assert kept == catalog.cursor().execute(counted).fetchall()
     monkeypatch.undo()
     assert _rows(catalog, "SELECT frame_id, field, label FROM rois ORDER BY ALL") == [
         ("f1", "ground_truth", "car"),

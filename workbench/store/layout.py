@@ -91,7 +91,8 @@ CODE_NONE = CONFIDENCE_BINS
 # the narrower type. A catalog with more label keys than this cannot code its ROIs.
 MAX_CODED_LABEL = (2**31 - 1 - CODE_LABEL) // CODE_LABEL
 # The state row of a local catalog's frame groups (store/groups.py): every transaction that
-# writes frames or ROIs drops it (`sync`), so groups counted before the write are not read.
+# writes frames or ROIs drops it (`sync`; a label write counts its frames' codes again in
+# place: layout_insert.rois_replaced), so groups counted before the write are not read.
 GROUPS_STATE = "_groups"
 # The state row saying frame_codes holds one row per frame, in the stored order of frames
 # (both in key order, the same frames): a filtered view's ROI codes are then read beside the

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.model.records import PROMOTED_KEYS
-from workbench.store import layout, layout_arrays
+from workbench.store import groups, layout, layout_arrays
 from workbench.store.arrow import registered
 from workbench.store.sqlsafe import quote_ident
 
@@ -165,11 +165,20 @@ def replacing_rois(con: Con, frame_ids: str) -> None:
 
 
 def rois_replaced(con: Con) -> None:
-    """The frames named by `replacing_rois` summarised again from their ROIs as stored now;
-    the frame groups counted before the write are dropped, as `layout.sync` drops them."""
-    con.execute(f"DROP TABLE IF EXISTS {layout.GROUPS_STATE}")
+    """The frames named by `replacing_rois` summarised again from their ROIs as stored now.
+    Frame groups counted for the catalog as it is (store/groups.py) have their ROI codes
+    counted again for those frames, the rest of them unchanged (nothing of the frames rows
+    changed); groups out of date are dropped, as `layout.sync` drops them."""
+    which = f"frame_key IN (SELECT frame_key FROM {_REPLACED})"
+    columns = groups.current(con, groups.LOCAL, lambda: groups.local_stamp(con))
     try:
-        layout.resummarise(con, f"frame_key IN (SELECT frame_key FROM {_REPLACED})")
+        if columns is None:
+            con.execute(f"DROP TABLE IF EXISTS {layout.GROUPS_STATE}")
+        else:
+            groups.add_codes(con, columns, which, -1)
+        layout.resummarise(con, which)
+        if columns is not None:
+            groups.add_codes(con, columns, which, 1)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_REPLACED}")
 
