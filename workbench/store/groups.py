@@ -21,7 +21,7 @@ still is (`current`): their state row records what they were counted at, a *stam
   every transaction that writes frames or ROIs drops the state row (`layout.sync`, which
   every write passes through, `layout.GROUPS_STATE`), so groups counted before a write are
   never read, whatever it changed; but a write replacing ROIs of stored frames and nothing
-  else counts those frames' codes again in place (`add_codes`, from
+  else counts those frames' codes again in place (`place`, `add_codes`, from
   `layout_insert.rois_replaced`). `Catalog.optimize()` counts them, and so does the end of
   an import into a catalog of up to REBUILD_UP_TO frames (store/imports.py).
 """
@@ -242,22 +242,31 @@ def _count(
         run(f"DROP TABLE IF EXISTS {temp}")
 
 
-def add_codes(con: Con, columns: list[str], which: str, sign: int) -> None:
-    """Add (sign 1) or take away (-1) the ROI codes of the stored frames `which` selects (a
-    condition on frame_key, as frame_codes holds them now) to or from the local groups'
-    counts (`columns`: the groups' columns, as `current` gives them): a write that replaces
-    ROIs of stored frames and nothing of their frames rows keeps its groups exact."""
-    run = con.execute
+def place(con: Con, columns: list[str], which: str, into: str) -> None:
+    """Make the temporary table `into` (frame_key, g): the local group of each stored frame
+    `which` selects (a condition on frame_key; `columns`: the groups' own, as `current`
+    gives them), for `add_codes`."""
     keys = "".join(f", {quote_ident(c)}" for c in columns)
     matched = " AND ".join(
         f"g.{quote_ident(c)} IS NOT DISTINCT FROM f.{quote_ident(c)}" for c in columns
     )
     joined = f"JOIN {LOCAL.rows} g ON {matched}" if columns else f"CROSS JOIN {LOCAL.rows} g"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT f.frame_key, g.{GROUP} AS g"
+        f" FROM (SELECT frame_key{keys} FROM frames WHERE {which}) f {joined}"
+    )
+
+
+def add_codes(con: Con, placed: str, sign: int) -> None:
+    """Add (sign 1) or take away (-1) the ROI codes of the frames `placed` (a table made by
+    `place`), as frame_codes holds them now, to or from their local groups' counts: a write
+    that replaces ROIs of stored frames and nothing of their frames rows keeps its groups
+    exact by taking away its frames' codes before and adding them after."""
+    run = con.execute
     run(
-        f"CREATE OR REPLACE TEMP TABLE _wb_group_tally AS SELECT g.{GROUP} AS g, x AS code,"
-        f" {int(sign)} * count(*) AS rois FROM (SELECT frame_key{keys} FROM frames WHERE {which})"
-        f" f {joined} JOIN (SELECT frame_key, unnest(codes) AS x FROM frame_codes WHERE {which})"
-        " c ON c.frame_key = f.frame_key GROUP BY ALL"
+        f"CREATE OR REPLACE TEMP TABLE _wb_group_tally AS SELECT g, x AS code, {int(sign)}"
+        " * count(*) AS rois FROM (SELECT p.g, unnest(c.codes) AS x FROM"
+        f" {placed} p JOIN frame_codes c ON c.frame_key = p.frame_key) GROUP BY ALL"
     )
     same = f"c.{GROUP} = t.g AND c.code = t.code"
     try:

@@ -149,6 +149,7 @@ def keyed_rois(con: Con, rois: pa.Table, frames: str) -> pa.Table:
 
 # The stored frames a write replaces ROIs of (`replacing_rois`), until `rois_replaced`.
 _REPLACED = "_wb_rois_replaced"
+_PLACED = "_wb_rois_replaced_groups"  # and their frame groups
 
 
 def replacing_rois(con: Con, frame_ids: str) -> None:
@@ -175,12 +176,14 @@ def rois_replaced(con: Con) -> None:
         if columns is None:
             con.execute(f"DROP TABLE IF EXISTS {layout.GROUPS_STATE}")
         else:
-            groups.add_codes(con, columns, which, -1)
+            groups.place(con, columns, which, _PLACED)
+            groups.add_codes(con, _PLACED, -1)
         layout.resummarise(con, which)
         if columns is not None:
-            groups.add_codes(con, columns, which, 1)
+            groups.add_codes(con, _PLACED, 1)
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {_REPLACED}")
+        for table in (_REPLACED, _PLACED):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _label_keys(con: Con, rois: pa.Table) -> pa.Array:
