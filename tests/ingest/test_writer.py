@@ -220,7 +220,9 @@ def test_label_rows_are_stored_with_their_keys(catalog, monkeypatch):
 def _frame(i: int, context: str, weather: str) -> Frame:
     rois = [Roi(f"r{i}", "point", ["car"], geometry=[[1, 1]], confidence=0.5)]
     meta = {"weather": weather}
-    return Frame(f"f{i}", context_id=context, metadata=meta, sources=[Source("s", "/d.jpg")], rois=rois)
+    return Frame(
+        f"f{i}", context_id=context, metadata=meta, sources=[Source("s", "/d.jpg")], rois=rois
+    )
 
 
 def test_a_label_write_summarises_its_frames_and_keys_nothing_else(catalog, monkeypatch):
@@ -246,7 +248,9 @@ def test_a_label_write_summarises_its_frames_and_keys_nothing_else(catalog, monk
         writer.add_labels("f0", "ground_truth", [])  # f0's only ROI goes
         writer.add(_frame(7, "c9", "snow"))
     assert writer.report.ok, writer.report
-    rows = catalog.cursor().sql("SELECT * EXCLUDE (frame_key, label_key) FROM rois").to_arrow_table()
+    rows = (
+        catalog.cursor().sql("SELECT * EXCLUDE (frame_key, label_key) FROM rois").to_arrow_table()
+    )
     rows = rows.filter(pa.compute.equal(rows["label"], "bus"))
     assert catalog.count_groups() == 3
     con = catalog.cursor()

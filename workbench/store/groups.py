@@ -270,7 +270,9 @@ def add_codes(con: Con, placed: str, sign: int) -> None:
     )
     same = f"c.{GROUP} = t.g AND c.code = t.code"
     try:
-        run(f"UPDATE {LOCAL.codes} c SET rois = c.rois + t.rois FROM _wb_group_tally t WHERE {same}")
+        run(
+            f"UPDATE {LOCAL.codes} c SET rois = c.rois + t.rois FROM _wb_group_tally t WHERE {same}"
+        )
         run(
             f"INSERT INTO {LOCAL.codes} SELECT g, code, rois FROM _wb_group_tally t"
             f" WHERE NOT EXISTS (SELECT 1 FROM {LOCAL.codes} c WHERE {same})"
