@@ -121,8 +121,13 @@ def _promoted(at: int) -> tuple[str, str]:
 
 
 _CHECKS = [_promoted(at) for at in range(len(PROMOTED_KEYS))]
-# The promoted keys' values as JSON texts, read from the metadata in one pass.
-_PROMOTED = "json_extract(d.meta, [" + ", ".join(f"'$.{k}'" for k in PROMOTED_KEYS) + "])"
+# The promoted keys' values as JSON texts, and then the frame index's, read from the metadata
+# in one pass.
+_PROMOTED = (
+    "json_extract(d.meta, ["
+    + ", ".join(f"'$.{k}'" for k in (*PROMOTED_KEYS, "_frame_index"))
+    + "])"
+)
 
 # What sends a whole line to the per-record path before it is parsed: an integer of 19 digits
 # or more (beyond what SQL's numbers hold exactly) or an escaped UTF-16 surrogate. Arrow marks
@@ -172,10 +177,10 @@ WITH parsed AS (
 typed AS (
     SELECT n, d, t, plain AND d IS NOT NULL AS parsed_ok, named_sources, named_rois,
         coalesce(contains(d.meta, '"_frame_index"'), false) AS has_index,
-        (d.meta->'$._frame_index') AS index_j,
         (d.dataset->'$.id') AS ds_id, (d.dataset->'$.version') AS ds_version,
         d.sources AS sources, d.rois AS rois, {_PROMOTED} AS promoted
-    FROM parsed)
+    FROM parsed),
+indexed AS (SELECT *, promoted[{len(PROMOTED_KEYS) + 1}] AS index_j FROM typed)
 SELECT n, d.id AS id,
     coalesce(d.context_id, resolved(d.sources[1].uri, $base), d.id) AS context_id,
     d.timestamp AS timestamp,
@@ -210,7 +215,7 @@ SELECT n, d.id AS id,
          AND {" AND ".join(check for check, _ in _CHECKS)}))
     AND (NOT named_sources OR sources IS NOT NULL)
     AND (NOT named_rois OR rois IS NOT NULL), false) AS ok
-FROM typed
+FROM indexed
 """
 
 # One row per source of the lines still ok.
