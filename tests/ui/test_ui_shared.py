@@ -41,6 +41,19 @@ def test_a_served_read_is_kept_until_the_catalog_changes(catalog: Catalog):
     assert shared_read(catalog, ("test", 1), read, served=True) == ["4"]
 
 
+def test_an_empty_answer_is_kept_as_any_other(catalog: Catalog):
+    reads: list[int] = []
+
+    def read() -> str:
+        reads.append(1)
+        return ""
+
+    assert shared_read(catalog, ("test", "empty"), read, served=True) == ""
+    assert shared_read(catalog, ("test", "empty"), read, served=True) == ""
+    assert kept_read(catalog, ("test", "empty"), served=True) == ""
+    assert len(reads) == 1
+
+
 def test_a_failed_read_is_not_kept(catalog: Catalog):
     def fail() -> Any:
         raise ValueError("no")

@@ -7,10 +7,10 @@ does. They are kept per catalog, keyed by the catalog's version (`Catalog.genera
 every write through the catalog moves on, a lake catalog's refresh included), so a write
 makes every later read ask the catalog again.
 
-Pages of tiles other than a query's first, and their marks, are kept too (apart, more of
-them: `MAX_PAGES`), so turning back to a page, or to one another session showed, reads
-nothing: a page of 48 frame tiles costs the server 40-50 ms to read (its query, the ROIs
-thinned for the tiles), its marks (tags, runs) ~8 ms.
+Pages of tiles, each under its page (a query's first read keeps its page there too), and
+their marks are kept too (apart, more of them: `MAX_PAGES`), so turning back to a page, or
+to one another session showed, reads nothing: a page of 48 frame tiles costs the server
+40-50 ms to read (its query, the ROIs thinned for the tiles), its marks (tags, runs) ~8 ms.
 
 Only served sessions share: in a notebook or a script each app reads the catalog itself (a
 test may change the catalog by other means between two apps).

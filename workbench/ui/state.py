@@ -423,5 +423,4 @@ def _pages(total: int, size: int) -> int:
 def _served_pause() -> float:
     """Seconds a served session's background reads wait so the page is drawn first (none in
     a notebook or a script)."""
-    doc = pn.state.curdoc
-    return FACETS_PAUSE if doc is not None and doc.session_context is not None else 0.0
+    return FACETS_PAUSE if served_session() else 0.0
