@@ -1,6 +1,9 @@
 """Reads shared by the served sessions of a catalog, kept per catalog version."""
 
+import subprocess
+import sys
 import weakref
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -115,3 +118,13 @@ def test_a_page_turned_to_again_or_in_another_session_is_not_read_again(
     assert reads == [0, 2, 4], reads
     assert pages[:5] == pages[5:] and pages[0] != pages[1]
     assert pages[0] == [str(i) for i in View(catalog).frame_ids()[2:4]]
+
+
+def test_the_pages_bench_produces_every_figure(spare_demo_catalog: Path):
+    """bench/ui_pages_bench.py runs end to end (timings are not asserted)."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "ui_pages_bench.py"
+    command = [sys.executable, str(bench), "--catalog", str(spare_demo_catalog), "--calls", "3"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for figure in ("first_kept", "first_read", "turn_kept", "turn_read", "load average"):
+        assert figure in result.stdout, result.stdout
