@@ -10,10 +10,12 @@ scenes of 1,000 frames, times --scale) and imports each in this process, into a 
 catalog, then again (the update path). Prints the process CPU of opening the catalog, of
 the import, of closing it, and of each storing function the import passes through, timed by
 wrapping it (`time.process_time`, every thread): `insert_keyed` (new frames, sources and
-ROIs keyed and summarised as inserted), `append_rows` and `keyed_rois` (a label write),
-`layout.sync` and `summaries.keep` (every commit), `commit` (every COMMIT statement: where
-the engine writes a write's rows) and `groups.build` (the groups' recount at the import's
-end). With --statements, the CPU of each SQL statement they run. Run it with PYTHONPATH set to each checkout to compare, alternating, at the same load:
+ROIs keyed and summarised as inserted), `append_rows`, `keyed_rois` and `rois_replaced` (a
+label write: its INSERT, its rows' keys, its frames summarised again), `layout.sync` and
+`summaries.keep` (every commit), `commit` (every COMMIT statement: where the engine writes a
+write's rows) and `groups.build` (the groups' recount at the import's end). With
+--statements, the CPU of each SQL statement they run. Run it with PYTHONPATH set to each
+checkout to compare, alternating, at the same load:
 the load average is printed with every round.
 """
 
@@ -109,9 +111,10 @@ def main() -> None:
     from workbench.store import groups, layout, summaries
 
     for module, name in ((writer, "insert_keyed"), (writer, "keyed_rois"),
-                         (writer, "append_rows"), (layout, "sync"), (summaries, "keep"),
-                         (groups, "build")):  # fmt: skip
-        _wrap(module, name, args.statements)
+                         (writer, "append_rows"), (writer, "rois_replaced"), (layout, "sync"),
+                         (summaries, "keep"), (groups, "build")):  # fmt: skip
+        if hasattr(module, name):  # rois_replaced is not in older checkouts
+            _wrap(module, name, args.statements)
     _time_commits(store_catalog)
     with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
         folder = Path(tmp)

@@ -391,3 +391,55 @@ def test_forbidden_characters_are_found_as_written_or_escaped(
     # Every line but those with a forbidden character in an id or label is SQL's, the
     # lines with an escape or such a character in their metadata too.
     assert _sql_lines(tmp_path) == (20, 20)
+
+
+def _roi_frame(n: int, sizes: dict[str, int], rois: list[dict[str, Any]]) -> dict[str, Any]:
+    """A frame with sources of the given ids and widths (all 48 high) and `rois`."""
+    return {
+        "id": f"f{n}",
+        "sources": [
+            {"id": name, "uri": f"s3://b/{n}-{name}.jpg", "width": width, "height": 48}
+            for name, width in sizes.items()
+        ],
+        "rois": rois,
+    }
+
+
+def _box(roi_id: str, x: int, **rest: Any) -> dict[str, Any]:
+    return {"id": roi_id, "label": ["car"], "poly": [x, 2, x + 9, 2, x + 9, 7, x, 7], **rest}
+
+
+def test_roi_checks_and_warnings_agree_with_the_per_record_path(tmp_path: Path) -> None:
+    """A ROI id twice in a frame, a polygon of two points, the SDK's type beside ours, and the
+    warnings of ROIs outside their images or naming a source the frame lacks, on frames of
+    one source and of two: SQL refuses or warns as the per-record path does."""
+    one, two = {"cam": 64}, {"cam": 64, "side": 10}
+    frames = [
+        _roi_frame(0, one, [_box("r0", 1), _box("r0", 5)]),
+        _roi_frame(1, two, [_box("r0", 1), _box("r0", 5)]),
+        _roi_frame(2, one, [{"id": "r0", "poly": [1, 2, 3, 4]}]),
+        _roi_frame(3, one, [{"id": "r0", "poly": [1, 2, 3, 4], "meta": {"_kind": "box"}}]),
+        _roi_frame(
+            4,
+            two,
+            [
+                _box("a", 20, sources=["side"]),
+                _box("b", 1, sources=["nope"]),
+                _box("c", 20, sources=["cam", "side"]),
+                _box("d", 100),
+            ],
+        ),
+        _roi_frame(
+            5,
+            one,
+            [_box("a", 1, sources=["nope"]), _box("b", 100), _box("c", 1, sources=["cam", "x"])],
+        ),
+        _roi_frame(6, one, [_box("r0", 1, meta={"_kind": "polygon", "_type": "p2d"})]),
+        _roi_frame(7, one, [_box("r0", 1, meta={"_kind": "polygon", "_type": "b2d"})]),
+    ]
+    ndjson = "".join(json.dumps(f) + "\n" for f in frames)
+    columnar, _ = _both_paths(tmp_path, ndjson, json.dumps(frames))
+    assert len(columnar.errors) == 3  # f0, f1 (the ROI id twice), f2 (two points)
+    assert len(columnar.warnings) >= 2
+    # f3 to f6 are SQL's; f7's SDK type, not ours, is kept as an attribute by the other path.
+    assert _sql_lines(tmp_path) == (4, 5)

@@ -217,6 +217,73 @@ def test_label_rows_are_stored_with_their_keys(catalog, monkeypatch):
     ]
 
 
+def _frame(i: int, context: str, weather: str) -> Frame:
+    rois = [Roi(f"r{i}", "point", ["car"], geometry=[[1, 1]], confidence=0.5)]
+    meta = {"weather": weather}
+    return Frame(
+        f"f{i}", context_id=context, metadata=meta, sources=[Source("s", "/d.jpg")], rois=rois
+    )
+
+
+def test_a_label_write_summarises_its_frames_and_keys_nothing_else(catalog, monkeypatch):
+    """Replacing the ROIs of stored frames changes nothing of their frames rows: the commit
+    keys no context, values or label of theirs again, while their ROI summaries and the code
+    counts come out exact (the same batch adding a new frame too), and frame groups counted
+    for the catalog as it was have their ROI codes counted as a whole count gives them."""
+    from tests.store.test_layout import check_layout
+    from workbench.store import groups, layout
+
+    with CatalogWriter(catalog, progress=False) as writer:
+        for i in range(4):
+            writer.add(_frame(i, f"c{i // 2}", "sunny" if i % 2 else "rain"))
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a frame of a label write was keyed or counted again")
+
+    for name in ("key_contexts", "key_values", "_rekey_labels"):
+        monkeypatch.setattr(layout, name, refused)
+    bus = Roi("p", "point", ["bus"], field="predictions", geometry=[[2, 2]], confidence=0.9)
+    with CatalogWriter(catalog, progress=False) as writer:
+        writer.add_labels("f1", "predictions", [bus, Roi("q", "point", ["car"], geometry=[[3, 3]])])
+        writer.add_labels("f0", "ground_truth", [])  # f0's only ROI goes
+        writer.add(_frame(7, "c9", "snow"))
+    assert writer.report.ok, writer.report
+    rows = (
+        catalog.cursor().sql("SELECT * EXCLUDE (frame_key, label_key) FROM rois").to_arrow_table()
+    )
+    rows = rows.filter(pa.compute.equal(rows["label"], "bus"))
+    assert catalog.count_groups() == 3
+    con = catalog.cursor()
+    assert groups.current(con, groups.LOCAL, lambda: groups.local_stamp(con)) is not None
+    with CatalogWriter(catalog, progress=False) as writer:
+        writer.write_labels(["f2", "f3"], "predictions", rows.slice(0, 0), [], cleared=["f2"])
+        writer.write_labels(["f2", "f3"], "predictions", rows.slice(0, 1).set_column(
+            0, "frame_id", pa.array(["f3"])), [])  # fmt: skip
+    check_layout(catalog)
+    con = catalog.cursor()
+    assert groups.current(con, groups.LOCAL, lambda: groups.local_stamp(con)) is not None
+    counted = "SELECT * FROM _group_codes ORDER BY ALL"
+    kept = con.execute(counted).fetchall()
+    assert ("f3", "predictions") in _rows(catalog, "SELECT frame_id, field FROM rois")
+    catalog.count_groups()
+    assert kept == catalog.cursor().execute(counted).fetchall()
+    monkeypatch.undo()
+    assert _rows(catalog, "SELECT frame_id, field, label FROM rois ORDER BY ALL") == [
+        ("f1", "ground_truth", "car"),
+        ("f1", "predictions", "bus"),
+        ("f1", "predictions", "car"),
+        ("f2", "ground_truth", "car"),
+        ("f3", "ground_truth", "car"),
+        ("f3", "predictions", "bus"),
+        ("f7", "ground_truth", "car"),
+    ]
+    with CatalogWriter(catalog, progress=False) as writer:  # a frame stored again, labelled
+        writer.add(_frame(2, "c1", "fog"))
+        writer.add_labels("f2", "predictions", [bus])
+    check_layout(catalog)
+    assert _rows(catalog, "SELECT count(*) FROM rois WHERE frame_id = 'f2'") == [(2,)]
+
+
 def test_rows_given_in_several_chunks_fill_whole_row_groups(catalog):
     """The engine stores each Arrow chunk an INSERT scans in row groups of its own: the
     writer hands it one chunk per table, so two chunks of 130,000 sources make two full row

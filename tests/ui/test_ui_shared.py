@@ -1,6 +1,9 @@
 """Reads shared by the served sessions of a catalog, kept per catalog version."""
 
+import subprocess
+import sys
 import weakref
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -39,6 +42,19 @@ def test_a_served_read_is_kept_until_the_catalog_changes(catalog: Catalog):
     assert catalog_version(catalog) > version
     assert kept_read(catalog, ("test", 1), served=True) is None
     assert shared_read(catalog, ("test", 1), read, served=True) == ["4"]
+
+
+def test_an_empty_answer_is_kept_as_any_other(catalog: Catalog):
+    reads: list[int] = []
+
+    def read() -> str:
+        reads.append(1)
+        return ""
+
+    assert shared_read(catalog, ("test", "empty"), read, served=True) == ""
+    assert shared_read(catalog, ("test", "empty"), read, served=True) == ""
+    assert kept_read(catalog, ("test", "empty"), served=True) == ""
+    assert len(reads) == 1
 
 
 def test_a_failed_read_is_not_kept(catalog: Catalog):
@@ -102,3 +118,13 @@ def test_a_page_turned_to_again_or_in_another_session_is_not_read_again(
     assert reads == [0, 2, 4], reads
     assert pages[:5] == pages[5:] and pages[0] != pages[1]
     assert pages[0] == [str(i) for i in View(catalog).frame_ids()[2:4]]
+
+
+def test_the_pages_bench_produces_every_figure(spare_demo_catalog: Path):
+    """bench/ui_pages_bench.py runs end to end (timings are not asserted)."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "ui_pages_bench.py"
+    command = [sys.executable, str(bench), "--catalog", str(spare_demo_catalog), "--calls", "3"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for figure in ("first_kept", "first_read", "turn_kept", "turn_read", "load average"):
+        assert figure in result.stdout, result.stdout

@@ -149,6 +149,8 @@ class NdjsonImport:
         con.register("_wb_r", batch.sql_rois)
         try:
             con.execute(sql.ROIS_BY_FRAME)
+            if batch.sql_rois.num_rows and not pc.all(batch.sql_rois["one"]).as_py():
+                con.execute(sql.ROIS_BY_FRAME_MANY)
         finally:
             con.unregister("_wb_r")
         con.execute(sql.GOOD)

@@ -20,6 +20,7 @@ a quote, an object with a brace...).
 
 from __future__ import annotations
 
+from workbench.ingest._columnar import NOT_JSON
 from workbench.model.limits import (
     MAX_COORDINATE,
     MAX_ID_LENGTH,
@@ -121,13 +122,19 @@ def _promoted(at: int) -> tuple[str, str]:
 
 
 _CHECKS = [_promoted(at) for at in range(len(PROMOTED_KEYS))]
-# The promoted keys' values as JSON texts, read from the metadata in one pass.
-_PROMOTED = "json_extract(d.meta, [" + ", ".join(f"'$.{k}'" for k in PROMOTED_KEYS) + "])"
+# The promoted keys' values as JSON texts, and then the frame index's, read from the metadata
+# in one pass.
+_PROMOTED = (
+    "json_extract(d.meta, ["
+    + ", ".join(f"'$.{k}'" for k in (*PROMOTED_KEYS, "_frame_index"))
+    + "])"
+)
 
 # What sends a whole line to the per-record path before it is parsed: an integer of 19 digits
-# or more (beyond what SQL's numbers hold exactly) or an escaped UTF-16 surrogate. Arrow marks
-# the lines holding one as it reads them (`_wb_lines.marked`, _columnar.ndjson_batches).
-PER_RECORD_PATTERN = r"[0-9]{19}|\\[uU][dD][89a-fA-F]"
+# or more (beyond what SQL's numbers hold exactly), an escaped UTF-16 surrogate, or what only
+# the engine's JSON parser takes (_columnar.NOT_JSON). Arrow marks the lines holding one as it
+# reads them (`_wb_lines.marked`, _columnar.ndjson_batches).
+PER_RECORD_PATTERN = rf"[0-9]{{19}}|\\[uU][dD][89a-fA-F]|{NOT_JSON}"
 
 # And, found by a second scan (one pattern with the one above and the depth scan's costs twice
 # as much): a key the SQL parses typed holding a value of another JSON type (at any depth: a
@@ -172,10 +179,10 @@ WITH parsed AS (
 typed AS (
     SELECT n, d, t, plain AND d IS NOT NULL AS parsed_ok, named_sources, named_rois,
         coalesce(contains(d.meta, '"_frame_index"'), false) AS has_index,
-        (d.meta->'$._frame_index') AS index_j,
         (d.dataset->'$.id') AS ds_id, (d.dataset->'$.version') AS ds_version,
         d.sources AS sources, d.rois AS rois, {_PROMOTED} AS promoted
-    FROM parsed)
+    FROM parsed),
+indexed AS (SELECT *, promoted[{len(PROMOTED_KEYS) + 1}] AS index_j FROM typed)
 SELECT n, d.id AS id,
     coalesce(d.context_id, resolved(d.sources[1].uri, $base), d.id) AS context_id,
     d.timestamp AS timestamp,
@@ -210,7 +217,7 @@ SELECT n, d.id AS id,
          AND {" AND ".join(check for check, _ in _CHECKS)}))
     AND (NOT named_sources OR sources IS NOT NULL)
     AND (NOT named_rois OR rois IS NOT NULL), false) AS ok
-FROM typed
+FROM indexed
 """
 
 # One row per source of the lines still ok.
@@ -268,12 +275,33 @@ _OUTSIDE_ONE = """(r.x_min IS NOT NULL AND r.kind IN ('box', 'polygon', 'mask', 
         AND r.w1 > 0 AND r.h1 > 0
         AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, r.id1))
         AND NOT (r.x_min <= r.w1 AND r.x_max >= 0 AND r.y_min <= r.h1 AND r.y_max >= 0))"""
-_UNKNOWN_ONE = """(CASE WHEN len(r.source_ids) = 0 OR r.source_ids = [r.id1] THEN false
-        ELSE len(list_filter(r.source_ids, lambda s: s <> r.id1)) > 0 END)"""
+# A ROI naming one source (the usual) compares it; a lambda only for a longer list.
+_UNKNOWN_ONE = """(CASE WHEN len(r.source_ids) = 0 THEN false
+        WHEN len(r.source_ids) = 1 THEN r.source_ids[1] <> r.id1
+        ELSE NOT list_has_all([r.id1], r.source_ids) END)"""
 
 _RESERVED = (
     '{"_kind":null,"_field":null,"_track_index":null,"_keyframe":null,"_bbox":null,"_type":null}'
 )
+# The reserved meta keys a ROI's meta may hold, read in one pass of it (`j`, by position).
+_RESERVED_KEYS = ("_kind", "_field", "_track_index", "_keyframe", "_bbox", "kind", "_type")
+_RESERVED_PATHS = "[" + ", ".join(f"'$.{k}'" for k in _RESERVED_KEYS) + "]"
+
+# The checks of a ROI whose meta holds a reserved key (`reserved`: rarer, but every ROI of our
+# own exports has `_kind`). On the others, kind_j and the rest are NULL and the kind is
+# inferred from the poly: a classification without one, a box of 8 values, a point of 2, a
+# polygon else; a polygon of 2 points (4 values) is the only one with too few points.
+_RESERVED_OK = f"""coalesce((is_null(kind_j) OR kind_s IN ({_KINDS}))
+        AND (is_null(field_j) OR field_j = '""' OR name_ok(field_s, {MAX_ID_LENGTH}, r.t))
+        AND opt_int(track_j, -{MAX_INT32}, {MAX_INT32})
+        AND (is_null(keyframe_j) OR keyframe_j IN ('true', 'false'))
+        AND is_null(bbox_j)
+        AND (sdk_type_j IS NULL OR (kind_j IS NOT NULL AND kind_s = CASE str_of(sdk_type_j)
+             WHEN 'b2d' THEN 'box' WHEN 'p2d' THEN 'polygon' WHEN 'k2d' THEN 'point' END))
+        AND (is_null(kind_attribute_j) OR kind_j IS NOT NULL
+             OR str_of(kind_attribute_j) NOT IN ({_KINDS}))
+        AND (min_points(r.kind) IS NULL OR len(r.v) >= 2 * min_points(r.kind))
+        AND (len(r.v) > 0 OR r.kind = 'classification' OR kind_j IS NOT NULL), false)"""
 
 # The ROI's own JSON (`r`) is read once, in `valued`: later steps carry its values only.
 # Its rows come out as Arrow (the caller registers them as `_wb_r` for ROIS_BY_FRAME):
@@ -286,8 +314,9 @@ WITH items AS (
 valued AS (
     SELECT n, frame_id, k, t, id1, w1, h1,
         CASE WHEN r.id IS NULL OR r.id = '' THEN frame_id || ':' || k ELSE r.id END AS id,
-        CASE WHEN is_null(r.label) THEN []::VARCHAR[] WHEN is_str(r.label)
-            THEN [r.label->>'$'] WHEN left(r.label, 1) = '[' THEN r.label::JSON::VARCHAR[] END AS labels,
+        CASE WHEN left(r.label, 1) = '[' THEN r.label::JSON::VARCHAR[]
+            WHEN is_null(r.label) THEN []::VARCHAR[]
+            WHEN is_str(r.label) THEN [r.label->>'$'] END AS labels,
         coalesce(r.poly, []::DOUBLE[]) AS v,
         coalesce(r.sources, []::VARCHAR[]) AS source_ids,
         r.confidence AS confidence,
@@ -304,19 +333,16 @@ valued AS (
              AND length(r.meta) <= {MAX_JSON_FIELD_BYTES // 2})), false) AS raw_ok
     FROM items),
 meta AS (
-    SELECT *,
-        CASE WHEN reserved THEN (meta->'$._kind') END AS kind_j,
-        CASE WHEN reserved THEN (meta->'$._field') END AS field_j,
-        CASE WHEN reserved THEN (meta->'$._track_index') END AS track_j,
-        CASE WHEN reserved THEN (meta->'$._keyframe') END AS keyframe_j,
-        CASE WHEN reserved THEN (meta->'$._bbox') END AS bbox_j,
-        CASE WHEN reserved THEN (meta->'$.kind') END AS kind_attribute_j,
-        CASE WHEN reserved THEN (meta->'$._type') END AS sdk_type_j,
+    SELECT * EXCLUDE (j), j[1] AS kind_j, j[2] AS field_j, j[3] AS track_j, j[4] AS keyframe_j,
+        j[5] AS bbox_j, j[6] AS kind_attribute_j, j[7] AS sdk_type_j,
+        CASE WHEN reserved THEN str_of(j[1]) END AS kind_s,
+        CASE WHEN reserved THEN str_of(j[2]) END AS field_s
+    FROM (SELECT *, CASE WHEN reserved THEN json_extract(meta, {_RESERVED_PATHS}) END AS j,
         list_slice(v, 1, len(v), 2) AS xs, list_slice(v, 2, len(v), 2) AS ys
-    FROM valued),
+    FROM valued)),
 shaped AS (
     SELECT *,
-        coalesce(str_of(kind_j), CASE WHEN len(v) = 0 THEN 'classification'
+        coalesce(kind_s, CASE WHEN len(v) = 0 THEN 'classification'
             WHEN box_ring(v) THEN 'box' WHEN len(v) = 2 THEN 'point' ELSE 'polygon' END)
             AS kind,
         CASE WHEN len(v) > 0 THEN list_min(xs) END AS x_min,
@@ -327,8 +353,7 @@ shaped AS (
             ELSE meta END::VARCHAR, '{{}}') AS attributes
     FROM meta)
 SELECT r.n, r.frame_id, r.k, r.id,
-    CASE WHEN is_null(field_j) OR field_j = '""' THEN 'ground_truth' ELSE str_of(field_j) END
-        AS field,
+    CASE WHEN is_null(field_j) OR field_j = '""' THEN 'ground_truth' ELSE field_s END AS field,
     r.labels[1] AS label, r.labels, r.confidence, r.kind,
     CASE WHEN len(r.v) = 0 THEN []::DOUBLE[][] ELSE [r.v] END AS geometry,
     r.x_min, r.y_min, r.x_max, r.y_max, (r.x_max - r.x_min) * (r.y_max - r.y_min) AS area,
@@ -345,25 +370,15 @@ SELECT r.n, r.frame_id, r.k, r.id,
     AND NOT list_contains(r.v, -999999999.0)
     AND (len(r.v) = 0 OR (least(r.x_min, r.y_min) >= -{MAX_COORDINATE}
          AND greatest(r.x_max, r.y_max) <= {MAX_COORDINATE}))
-    AND (min_points(r.kind) IS NULL OR len(r.v) >= 2 * min_points(r.kind))
-    AND (len(r.v) > 0 OR r.kind = 'classification' OR kind_j IS NOT NULL)
     AND names_ok(r.source_ids, {MAX_ID_LENGTH}, r.t)
-    AND (is_null(kind_j) OR (is_str(kind_j) AND str_of(kind_j) IN ({_KINDS})))
-    AND (is_null(field_j) OR field_j = '""' OR (is_str(field_j)
-         AND name_ok(str_of(field_j), {MAX_ID_LENGTH}, r.t)))
-    AND opt_int(track_j, -{MAX_INT32}, {MAX_INT32})
-    AND (is_null(keyframe_j) OR keyframe_j IN ('true', 'false'))
-    AND is_null(bbox_j)
-    AND (sdk_type_j IS NULL OR (kind_j IS NOT NULL AND str_of(kind_j) = CASE str_of(sdk_type_j)
-         WHEN 'b2d' THEN 'box' WHEN 'p2d' THEN 'polygon' WHEN 'k2d' THEN 'point' END))
-    AND (is_null(kind_attribute_j) OR kind_j IS NOT NULL
-         OR str_of(kind_attribute_j) NOT IN ({_KINDS})), false) AS ok
+    AND CASE WHEN r.reserved THEN {_RESERVED_OK} ELSE len(r.v) <> 4 END, false) AS ok
 FROM shaped r
 """
 
 # Per frame: whether all its ROIs are ok, and its warnings. A frame of one source (the usual)
-# has its ROIs' warnings from ROIS (`one`); for the others, the sizes and ids of the frame's
-# sources are joined here, to the narrow ROI rows, rather than to the lines' ROI lists.
+# has its ROIs' warnings from ROIS (`one`); for the others (ROIS_BY_FRAME_MANY), the sizes and
+# ids of the frame's sources are joined, to the narrow ROI rows, rather than to the lines' ROI
+# lists.
 _ON_IMAGES = "lambda s: s.w > 0 AND s.h > 0 AND (len(r.source_ids) = 0 OR list_contains(r.source_ids, s.id))"  # fmt: skip
 _OUTSIDE = f"""r.x_min IS NOT NULL AND r.kind IN ('box', 'polygon', 'mask', 'point', 'polyline')
         AND len(list_filter(sf.sizes, {_ON_IMAGES})) > 0
@@ -375,13 +390,21 @@ _UNKNOWN = """CASE WHEN len(r.source_ids) = 0 OR r.source_ids = sf.ids THEN fals
             lambda s: NOT list_contains(coalesce(sf.ids, []), s))) > 0 END"""
 ROIS_BY_FRAME = f"""
 CREATE OR REPLACE TEMP TABLE _wb_rf AS
-SELECT r.n, bool_and(r.ok) AND count(DISTINCT r.id) = count(*)
-        AND count(*) <= {MAX_ROIS_PER_FRAME} AS ok,
-    count(*) FILTER (WHERE r.zero_area) AS zero_area,
-    count(*) FILTER (WHERE r.outside) AS outside,
-    count(*) FILTER (WHERE r.unknown_source) AS unknown_source
-FROM _wb_r r WHERE r.one GROUP BY r.n
-UNION ALL
+WITH frames AS (
+    SELECT r.n, bool_and(r.ok) AND count(*) <= {MAX_ROIS_PER_FRAME} AS ok,
+        count(*) FILTER (WHERE r.zero_area) AS zero_area,
+        count(*) FILTER (WHERE r.outside) AS outside,
+        count(*) FILTER (WHERE r.unknown_source) AS unknown_source
+    FROM _wb_r r WHERE r.one GROUP BY r.n),
+-- A ROI id twice in a frame, found apart: a count(DISTINCT) per frame beside the other
+-- aggregates cost twice as much.
+twice AS (SELECT DISTINCT n FROM _wb_r WHERE one GROUP BY n, id HAVING count(*) > 1)
+SELECT n, ok AND n NOT IN (SELECT n FROM twice) AS ok, zero_area, outside, unknown_source
+FROM frames
+"""
+# The frames of none or several sources, when the batch has any (their ROIs are not `one`).
+ROIS_BY_FRAME_MANY = f"""
+INSERT INTO _wb_rf
 SELECT r.n, bool_and(r.ok) AND count(DISTINCT r.id) = count(*)
         AND count(*) <= {MAX_ROIS_PER_FRAME} AS ok,
     count(*) FILTER (WHERE r.zero_area) AS zero_area,

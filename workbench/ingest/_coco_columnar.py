@@ -36,7 +36,7 @@ from workbench.ingest._coco_annotations import (
     roi_from_annotation,
 )
 from workbench.ingest._coco_pieces import Member, members, pieces
-from workbench.ingest._columnar import MemoryEngine, rows_table
+from workbench.ingest._columnar import MemoryEngine, rows_table, trailing_comma
 from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.report import is_record_failure, record_error
 from workbench.ingest.writer import CatalogWriter, RowBatch, _promoted, _roi_row
@@ -113,7 +113,8 @@ def import_instances(
     )
     with engine as con:
         try:
-            _read(con, path, found, size)
+            if not _read(con, path, found, size):
+                return False
         except duckdb.Error:
             return False
         categories = _categories(con, path, writer)
@@ -126,23 +127,30 @@ def import_instances(
     return True
 
 
-def _read(con: Any, path: Path, found: dict[str, Member] | None, size: int) -> None:
+def _read(con: Any, path: Path, found: dict[str, Member] | None, size: int) -> bool:
     """Stage the records' texts with their numbers: `_wb_image_items`, `_wb_items` (the
-    annotations), `_wb_cat_items`; a piece at a time when the document is cut (`found`)."""
+    annotations), `_wb_cat_items`; a piece at a time when the document is cut (`found`).
+    False when its bytes hold a comma before a closing bracket: the engine's parser takes it
+    and drops it from the record's text, so only the record by record read can refuse it."""
     if found is None:
+        if trailing_comma(path.read_bytes()):
+            return False
         con.execute(sql.READ, {"file": str(path.resolve()), "size": size + 1})
         for key, table in _ITEMS.items():
             con.execute(sql.ITEMS_OF_DOC.format(table=table, key=key))
         con.execute("DROP TABLE _wb_doc")
-        return
+        return True
     for key, table in _ITEMS.items():
         con.execute(sql.ITEMS_TABLE.format(table=table))
         count = 0
         for piece in pieces(path, found[key]):
+            if trailing_comma(piece):
+                return False
             con.register("_wb_piece", pa.table({"x": pa.array([piece], pa.binary())}))
             statement = sql.ITEMS_OF_PIECE.format(table=table)
             count += con.execute(statement, {"offset": count}).fetchall()[0][0]
             con.unregister("_wb_piece")
+    return True
 
 
 def _categories(con: Any, path: Path, writer: CatalogWriter) -> dict[Any, Category]:

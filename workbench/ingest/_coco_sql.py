@@ -11,6 +11,7 @@ through that path, which stores it or rejects it with its usual error.
 
 from __future__ import annotations
 
+from workbench.ingest._columnar import NOT_FINITE
 from workbench.model.limits import (
     MAX_COORDINATE,
     MAX_ID_LENGTH,
@@ -45,7 +46,13 @@ FROM (SELECT from_json(decode(x), '["JSON"]') AS r FROM _wb_piece)
 """
 URI_OK = f"""coalesce(length(uri) BETWEEN 1 AND {MAX_URI_LENGTH}
     AND NOT regexp_matches(uri, '[\\x00-\\x1f\\x7f]'), false)"""
-_DEEP = f"length(x) - length(replace(replace(x, '[', ''), '{{', '')) > {MAX_JSON_DEPTH}"
+# A record SQL leaves to the per-record path whatever it holds: one that may nest too deep, or
+# one holding what only the engine's JSON parser takes (NaN, infinities, huge numbers; a
+# comma before a bracket is found in the file's bytes, workbench.ingest._coco_columnar).
+_ODD = (
+    f"(length(x) - length(replace(replace(x, '[', ''), '{{', '')) > {MAX_JSON_DEPTH}"
+    f" OR regexp_matches(x, '{NOT_FINITE}'))"
+)
 # The image's own keys and the metadata keys copied to columns, parsed once.
 _IMAGE = (
     '{"id":"JSON","file_name":"JSON","width":"JSON","height":"JSON",'
@@ -77,14 +84,14 @@ CREATE OR REPLACE TEMP TABLE _wb_img AS
 WITH items AS MATERIALIZED (
     SELECT x, i FROM _wb_image_items),
 parsed AS MATERIALIZED (
-    SELECT i, x, try(from_json(x, '{_IMAGE}')) AS d, {_DEEP} AS deep FROM items)
+    SELECT i, x, try(from_json(x, '{_IMAGE}')) AS d, {_ODD} AS odd FROM items)
 SELECT i, x, d.id AS key,
     CASE WHEN is_str(d.id) THEN d.id->>'$' ELSE CAST(int_of(d.id) AS VARCHAR) END AS id,
     str_of(d.file_name) AS file_name,
     TRY_CAST(int_of(d.width) AS INTEGER) AS width, TRY_CAST(int_of(d.height) AS INTEGER) AS height,
     nullif(json_merge_patch(x, '{_IMAGE_KEYS}')::VARCHAR, '{{}}') AS metadata,
     {_PROMOTED}, coalesce({_PROMOTED_OK}, false) AS promoted_ok,
-    coalesce(NOT deep AND left(x, 1) = '{{' AND d IS NOT NULL
+    coalesce(NOT odd AND left(x, 1) = '{{' AND d IS NOT NULL
         AND (is_str(d.id) OR is_int(d.id)) AND str_of(d.file_name) <> ''
         AND opt_int(d.width, 1, {MAX_INT32}) AND opt_int(d.height, 1, {MAX_INT32})
         AND length(x) <= {MAX_JSON_FIELD_BYTES // 2}, false) AS ok
@@ -113,7 +120,7 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
 ANNOTATIONS = f"""
 CREATE OR REPLACE TEMP TABLE _wb_ann AS
 WITH parsed AS (
-    SELECT i, try(from_json(x, '{_ANN}')) AS d, {_DEEP} AS deep, left(x, 1) = '{{' AS object,
+    SELECT i, try(from_json(x, '{_ANN}')) AS d, {_ODD} AS odd, left(x, 1) = '{{' AS object,
         length(x) <= {MAX_JSON_FIELD_BYTES // 2} AS small, contains(x, '"id":null') AS id_null,
         CASE WHEN contains(x, '"keypoints"') OR contains(x, '\\')
             THEN coalesce((x->'$.keypoints')::VARCHAR, '[]') = '[]' ELSE true END AS no_points,
@@ -167,7 +174,7 @@ SELECT o, frame_id, i, id, name AS label,
         END AS attributes0,
     CASE WHEN d.area IS NULL THEN box[3] * box[4] END AS box_area,
     width, height,
-    coalesce(NOT deep AND object AND d IS NOT NULL
+    coalesce(NOT odd AND object AND d IS NOT NULL
         AND (is_str(d.id) OR is_int(d.id) OR (d.id IS NULL AND NOT id_null))
         AND CASE WHEN is_str(d.id) THEN text_ok(id, {MAX_ID_LENGTH}) ELSE id IS NOT NULL END
         AND (is_str(d.image_id) OR is_int(d.image_id)) AND frame_id IS NOT NULL

@@ -30,6 +30,36 @@ _CHUNK_BYTES = 16 << 20
 _WHITESPACE = " \t\n\r\x0b\x0c"
 # A line with more opening brackets than MAX_JSON_DEPTH (only such a line can nest deeper).
 _MANY_BRACKETS = r"^(?:[^\[{]*[\[{]){" + str(MAX_JSON_DEPTH + 1) + "}"
+# What DuckDB's JSON parser takes and JSON (orjson, and so every per-record path) refuses: a
+# comma before a closing bracket, NaN and infinities in any case, a number past a double's
+# range (here any three-digit exponent). The engine would store such a record's metadata as
+# text that is not JSON, so a record holding one goes to the per-record path, which refuses
+# it. The patterns are RE2's and Python's alike; a match inside a string costs only speed.
+TRAILING_COMMA = r",[ \t\r\n]*[\]}]"
+NOT_FINITE = r"[:,\[][ \t\r\n]*-?(?i:nan|inf)|[0-9][eE][-+]?[0-9]{3}"
+NOT_JSON = f"{TRAILING_COMMA}|{NOT_FINITE}"
+_BLANK = np.zeros(256, bool)
+_BLANK[list(b" \t\r\n")] = True
+
+
+def trailing_comma(data: bytes) -> bool:
+    """Whether `data` holds a comma whose next byte other than blanks closes a bracket (in a
+    string too): the part of NOT_JSON a parsed record's text no longer shows. Whole-array
+    operations for the commas followed at once by a bracket, then a walk over the blanks
+    after the others (few, unless the JSON is indented)."""
+    a = np.frombuffer(data, np.uint8)
+    comma, after = a[:-1] == ord(","), a[1:]
+    if (comma & ((after | 0x20) == ord("}"))).any():  # ']' and '}' alike
+        return True
+    at = np.flatnonzero(comma & (after <= ord(" "))) + 1
+    while at.size:
+        at = at[_BLANK[a[at]]] + 1
+        at = at[at < a.size]
+        if ((a[at] | 0x20) == ord("}")).any():
+            return True
+    return False
+
+
 # FRAME_SCHEMA without `ingested` (set when a batch is written), plus the line it came from.
 FRAME_ROWS = pa.schema([*[f for f in FRAME_SCHEMA if f.name != "ingested"], ("_line", pa.int64())])
 SOURCE_ROWS = pa.schema([*SOURCE_SCHEMA, ("_line", pa.int64())])

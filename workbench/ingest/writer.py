@@ -47,7 +47,12 @@ from workbench.model.validation import validate_frame
 from workbench.store.arrow import append_rows
 from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
-from workbench.store.layout_insert import insert_keyed, keyed_rois
+from workbench.store.layout_insert import (
+    insert_keyed,
+    keyed_rois,
+    replacing_rois,
+    rois_replaced,
+)
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -347,18 +352,19 @@ class CatalogWriter:
                 con.register("_wb_label_keys", keys)
                 con.register("_wb_label_cleared", gone)
                 try:
-                    touch(con, _NAMED)
+                    keyed = self._replacing(con, rois)
                     if gone.num_rows:
                         con.execute(
                             "DELETE FROM rois WHERE field = ? AND frame_id IN "
                             "(SELECT frame_id FROM _wb_label_cleared)",
                             [field_name],
                         )
-                    keyed = rois if self.catalog.lake is not None else keyed_rois(con, rois, _NAMED)
                 finally:
                     con.unregister("_wb_label_keys")
                     con.unregister("_wb_label_cleared")
                 append_rows(con, "rois", keyed.combine_chunks())
+                if self.catalog.lake is None:
+                    rois_replaced(con)
                 self.report.rois += rois.num_rows
                 for kind, where, count in warnings:
                     self.report.warn(kind, where, count)
@@ -505,17 +511,28 @@ class CatalogWriter:
         table = _table(rows, ROI_SCHEMA)
         con.register("_wb_label_keys", keys)
         try:
-            touch(con, _NAMED)
+            table = self._replacing(con, table)
             con.execute(
                 "DELETE FROM rois WHERE (frame_id, field) IN "
                 "(SELECT (frame_id, field) FROM _wb_label_keys)"
             )
-            if self.catalog.lake is None:
-                table = keyed_rois(con, table, _NAMED)
         finally:
             con.unregister("_wb_label_keys")
         append_rows(con, "rois", table)
+        if self.catalog.lake is None:
+            rois_replaced(con)
         return missing
+
+    def _replacing(self, con: Any, rois: pa.Table) -> pa.Table:
+        """Name the frames of `_wb_label_keys` as those whose ROIs the write replaces, before
+        it deletes them; returns `rois` as they are to be inserted. A local catalog's rows
+        are keyed here and their frames summarised after the INSERT (`rois_replaced`); a
+        lake-backed catalog's are keyed when it writes the frames back."""
+        if self.catalog.lake is not None:
+            touch(con, _NAMED)
+            return rois
+        replacing_rois(con, _NAMED)
+        return keyed_rois(con, rois, _NAMED)
 
     def _check_uris(self, *uris: Any) -> None:
         """Count the URIs whose files lie outside every media root (stored all the same)."""

@@ -24,7 +24,11 @@ _CURRENT: weakref.WeakKeyDictionary[Catalog, tuple[int, bool]] = weakref.WeakKey
 
 
 def kept(catalog: Catalog) -> bool:
-    """Whether the catalog's summaries answer for its whole set of frames now."""
+    """Whether the catalog's summaries answer for its whole set of frames now: not for a
+    lake-backed catalog, one not migrated, or after a write that stored or deleted frames
+    behind the store's writers (tests/query/test_whole_catalog.py). The check costs two
+    reads, and the first page asks it for each of its three whole-catalog reads: it is
+    made once per generation."""
     if getattr(catalog, "lake", None) is not None:
         return False
     generation = getattr(catalog, "generation", 0)

@@ -20,7 +20,9 @@ still is (`current`): their state row records what they were counted at, a *stam
 - A local catalog's stamp is its number of frames, next frame key and schema version; and
   every transaction that writes frames or ROIs drops the state row (`layout.sync`, which
   every write passes through, `layout.GROUPS_STATE`), so groups counted before a write are
-  never read, whatever it changed. `Catalog.optimize()` counts them, and so does the end of
+  never read, whatever it changed; but a write replacing ROIs of stored frames and nothing
+  else counts those frames' codes again in place (`place`, `add_codes`, from
+  `layout_insert.rois_replaced`). `Catalog.optimize()` counts them, and so does the end of
   an import into a catalog of up to REBUILD_UP_TO frames (store/imports.py).
 """
 
@@ -238,6 +240,46 @@ def _count(
     sketches.finish(con, tables)
     for temp in ("_wb_group_codes", "_wb_group_contexts", "_wb_group_frames"):
         run(f"DROP TABLE IF EXISTS {temp}")
+
+
+def place(con: Con, columns: list[str], which: str, into: str) -> None:
+    """Make the temporary table `into` (frame_key, g): the local group of each stored frame
+    `which` selects (a condition on frame_key; `columns`: the groups' own, as `current`
+    gives them), for `add_codes`."""
+    keys = "".join(f", {quote_ident(c)}" for c in columns)
+    matched = " AND ".join(
+        f"g.{quote_ident(c)} IS NOT DISTINCT FROM f.{quote_ident(c)}" for c in columns
+    )
+    joined = f"JOIN {LOCAL.rows} g ON {matched}" if columns else f"CROSS JOIN {LOCAL.rows} g"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT f.frame_key, g.{GROUP} AS g"
+        f" FROM (SELECT frame_key{keys} FROM frames WHERE {which}) f {joined}"
+    )
+
+
+def add_codes(con: Con, placed: str, sign: int) -> None:
+    """Add (sign 1) or take away (-1) the ROI codes of the frames `placed` (a table made by
+    `place`), as frame_codes holds them now, to or from their local groups' counts: a write
+    that replaces ROIs of stored frames and nothing of their frames rows keeps its groups
+    exact by taking away its frames' codes before and adding them after."""
+    run = con.execute
+    run(
+        f"CREATE OR REPLACE TEMP TABLE _wb_group_tally AS SELECT g, x AS code, {int(sign)}"
+        " * count(*) AS rois FROM (SELECT p.g, unnest(c.codes) AS x FROM"
+        f" {placed} p JOIN frame_codes c ON c.frame_key = p.frame_key) GROUP BY ALL"
+    )
+    same = f"c.{GROUP} = t.g AND c.code = t.code"
+    try:
+        run(
+            f"UPDATE {LOCAL.codes} c SET rois = c.rois + t.rois FROM _wb_group_tally t WHERE {same}"
+        )
+        run(
+            f"INSERT INTO {LOCAL.codes} SELECT g, code, rois FROM _wb_group_tally t"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {LOCAL.codes} c WHERE {same})"
+        )
+        run(f"DELETE FROM {LOCAL.codes} WHERE rois = 0")
+    finally:
+        run("DROP TABLE IF EXISTS _wb_group_tally")
 
 
 def drop(con: Con, tables: Tables) -> None:

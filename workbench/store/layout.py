@@ -91,7 +91,8 @@ CODE_NONE = CONFIDENCE_BINS
 # the narrower type. A catalog with more label keys than this cannot code its ROIs.
 MAX_CODED_LABEL = (2**31 - 1 - CODE_LABEL) // CODE_LABEL
 # The state row of a local catalog's frame groups (store/groups.py): every transaction that
-# writes frames or ROIs drops it (`sync`), so groups counted before the write are not read.
+# writes frames or ROIs drops it (`sync`; a label write counts its frames' codes again in
+# place: layout_insert.rois_replaced), so groups counted before the write are not read.
 GROUPS_STATE = "_groups"
 # The state row saying frame_codes holds one row per frame, in the stored order of frames
 # (both in key order, the same frames): a filtered view's ROI codes are then read beside the
@@ -211,23 +212,14 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: b
         add_label_keys(con)
         _key_rows(con, "rois", first, bool(new_frames))
     if pending:
-        con.execute(f"DROP TABLE IF EXISTS {CODES_ALIGNED}")
+        pending_frames = "frame_key IN (SELECT frame_key FROM _layout_pending)"
         _rekey_labels(con)
         if contexts:  # their context_id may have been changed in place
-            key_contexts(con, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
+            key_contexts(con, pending_frames, [])
         if values:  # and their promoted keys
-            key_values(con, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
-        fill_promoted(con, promoted, "frame_key IN (SELECT frame_key FROM _layout_pending)", [])
-        pending_frames = "frame_key IN (SELECT frame_key FROM _layout_pending)"
-        tally(con, pending_frames, [], -1)
-        for table in ("frame_labels", "frame_codes"):
-            con.execute(f"DELETE FROM {table} WHERE {pending_frames}")
-        from workbench.store import layout_arrays  # which uses this module's constants
-
-        if not layout_arrays.summarise_stored(con, pending_frames, every_frame=every_frame):
-            summarise(con, "r." + pending_frames, [])
-            code(con, pending_frames, [], every_frame=every_frame)
-            tally(con, pending_frames, [], 1)
+            key_values(con, pending_frames, [])
+        fill_promoted(con, promoted, pending_frames, [])
+        resummarise(con, pending_frames, every_frame=every_frame)
         con.execute("DELETE FROM _layout_pending")
     if new_rois and new_frames:
         summarise(con, "r.frame_key >= ?", [first])
@@ -238,6 +230,21 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: b
     if new_rois and not pending and _pending_left(con):  # ROIs added to stored frames
         con.execute(f"DROP TABLE IF EXISTS {CODES_ALIGNED}")
     return bool(new_frames) and promote and promote_while_small(con)
+
+
+def resummarise(con: duckdb.DuckDBPyConnection, which: str, *, every_frame: bool = True) -> None:
+    """Summarise again the stored frames `which` selects (`frame_key IN (...)`) from their
+    ROIs as they are now (every one keyed), replacing what their summaries held."""
+    con.execute(f"DROP TABLE IF EXISTS {CODES_ALIGNED}")  # their codes' rows move to the end
+    tally(con, which, [], -1)
+    for table in ("frame_labels", "frame_codes"):
+        con.execute(f"DELETE FROM {table} WHERE {which}")
+    from workbench.store import layout_arrays  # which uses this module's constants
+
+    if not layout_arrays.summarise_stored(con, which, every_frame=every_frame):
+        summarise(con, "r." + which, [])
+        code(con, which, [], every_frame=every_frame)
+        tally(con, which, [], 1)
 
 
 def _pending_left(con: duckdb.DuckDBPyConnection) -> bool:

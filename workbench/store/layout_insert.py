@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.model.records import PROMOTED_KEYS
-from workbench.store import layout, layout_arrays
+from workbench.store import groups, layout, layout_arrays
 from workbench.store.arrow import registered
 from workbench.store.sqlsafe import quote_ident
 
@@ -145,6 +145,45 @@ def keyed_rois(con: Con, rois: pa.Table, frames: str) -> pa.Table:
     frame_keys = pc.take(stored["frame_key"].combine_chunks().cast(pa.int64()), at)
     keyed = rois.append_column("frame_key", frame_keys)
     return keyed.append_column("label_key", _label_keys(con, rois))
+
+
+# The stored frames a write replaces ROIs of (`replacing_rois`), until `rois_replaced`.
+_REPLACED = "_wb_rois_replaced"
+_PLACED = "_wb_rois_replaced_groups"  # and their frame groups
+
+
+def replacing_rois(con: Con, frame_ids: str) -> None:
+    """Name, inside the caller's transaction, the stored frames (`frame_ids`: a query of
+    ids) of which the write replaces ROIs and nothing else, by rows keyed as inserted
+    (`keyed_rois`); `rois_replaced` then summarises them again after the INSERT. Unlike
+    `layout.touch`, their frames rows stay as they are, so nothing of theirs is keyed again
+    at the commit (contexts, values, promoted columns, the other ROIs' label keys) and the
+    catalog's summaries of them (store/summaries.py) hold."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_REPLACED} AS SELECT frame_key FROM frames"
+        f" WHERE id IN ({frame_ids}) AND frame_key IS NOT NULL"
+    )
+
+
+def rois_replaced(con: Con) -> None:
+    """The frames named by `replacing_rois` summarised again from their ROIs as stored now.
+    Frame groups counted for the catalog as it is (store/groups.py) have their ROI codes
+    counted again for those frames, the rest of them unchanged (nothing of the frames rows
+    changed); groups out of date are dropped, as `layout.sync` drops them."""
+    which = f"frame_key IN (SELECT frame_key FROM {_REPLACED})"
+    columns = groups.current(con, groups.LOCAL, lambda: groups.local_stamp(con))
+    try:
+        if columns is None:
+            con.execute(f"DROP TABLE IF EXISTS {layout.GROUPS_STATE}")
+        else:
+            groups.place(con, columns, which, _PLACED)
+            groups.add_codes(con, _PLACED, -1)
+        layout.resummarise(con, which)
+        if columns is not None:
+            groups.add_codes(con, _PLACED, 1)
+    finally:
+        for table in (_REPLACED, _PLACED):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _label_keys(con: Con, rois: pa.Table) -> pa.Array:

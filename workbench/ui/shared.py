@@ -7,10 +7,10 @@ does. They are kept per catalog, keyed by the catalog's version (`Catalog.genera
 every write through the catalog moves on, a lake catalog's refresh included), so a write
 makes every later read ask the catalog again.
 
-Pages of tiles other than a query's first, and their marks, are kept too (apart, more of
-them: `MAX_PAGES`), so turning back to a page, or to one another session showed, reads
-nothing: a page of 48 frame tiles costs the server 40-50 ms to read (its query, the ROIs
-thinned for the tiles), its marks (tags, runs) ~8 ms.
+Pages of tiles, each under its page (a query's first read keeps its page there too), and
+their marks are kept too (apart, more of them: `MAX_PAGES`), so turning back to a page, or
+to one another session showed, reads nothing: a page of 48 frame tiles costs the server
+40-50 ms to read (its query, the ROIs thinned for the tiles), its marks (tags, runs) ~8 ms.
 
 Only served sessions share: in a notebook or a script each app reads the catalog itself (a
 test may change the catalog by other means between two apps).
@@ -50,6 +50,12 @@ def catalog_version(catalog: Catalog) -> int:
     return int(getattr(catalog, "generation", 0))
 
 
+# Two ways into the same answers, because callers wait for them differently: `shared_read`
+# reads when nothing is kept (on the caller's thread, which waits), `kept_read` never does
+# (the facets and the marks show a kept answer with the page at once and read otherwise in
+# the background, where they call `shared_read`).
+
+
 def shared_read[T](
     catalog: Catalog, key: Hashable, read: Callable[[], T], *, served: bool, kind: str = ""
 ) -> T:
@@ -60,12 +66,9 @@ def shared_read[T](
     any thread: two sessions asking at once may both read."""
     if not served:
         return read()
-    version = catalog_version(catalog)
-    with _LOCK:
-        kept_version, kinds = _KEPT.get(catalog, (version, {}))
-        entries = kinds.get(kind, {})
-        if kept_version == version and key in entries:
-            return entries[key]  # type: ignore[return-value]
+    version, kept = _look(catalog, key, kind)
+    if kept is not _NONE:
+        return kept  # type: ignore[return-value]
     value = read()
     if catalog_version(catalog) != version:  # a write meanwhile: the answer may be older
         return value
@@ -86,10 +89,21 @@ def kept_read(catalog: Catalog, key: Hashable, *, served: bool, kind: str = "") 
     there is none (or the caller is not served)."""
     if not served:
         return None
+    kept = _look(catalog, key, kind)[1]
+    return None if kept is _NONE else kept
+
+
+_NONE = object()  # nothing kept for the key
+
+
+def _look(catalog: Catalog, key: Hashable, kind: str) -> tuple[int, object]:
+    """The catalog's version and the answer kept for `key` at that version (or `_NONE`)."""
     version = catalog_version(catalog)
     with _LOCK:
         kept_version, kinds = _KEPT.get(catalog, (version, {}))
-        return kinds.get(kind, {}).get(key) if kept_version == version else None
+        if kept_version != version:
+            return version, _NONE
+        return version, kinds.get(kind, {}).get(key, _NONE)
 
 
 def served_session() -> bool:

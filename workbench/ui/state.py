@@ -7,36 +7,37 @@ size of the catalog. Scenes, inputs and annotation runs come from the service la
 (`workbench.services.Workbench`, or any `WorkbenchService`), which the actions, the runs
 panel and the annotator share; every write goes through it (tags and saved views too), on
 the action pool when served (workbench.ui.background).
+
+Here: the query's view, its pages of tiles, their facets and marks, and the viewer that
+follows them. The selection (workbench.ui.selection_state) and the tags and saved views
+(workbench.ui.curation_state) are parts of the same state, mixed into `WorkbenchState`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import panel as pn
 import param
 from panel.io import hold
 
 from workbench.errors import QueryError, WorkbenchError
 from workbench.query import View
 from workbench.query.ranges import NumericKey, numeric_keys
-from workbench.services import RoiRef, SavedViewInfo, TagReport, Workbench, WorkbenchService
-from workbench.ui.background import run_action, run_in_background
+from workbench.services import Workbench, WorkbenchService
+from workbench.ui.background import run_in_background
 from workbench.ui.context import ContextState
+from workbench.ui.curation_state import CurationState
 from workbench.ui.display import DisplayOptions
 from workbench.ui.facets import Facets, Outdated, compute_facets
-from workbench.ui.grid import TileEvent
 from workbench.ui.marks import Marks, tile_marks
 from workbench.ui.media import InlineMediaUrls, MediaUrls
 from workbench.ui.query_state import QUERY_PARAMS, QueryState
-from workbench.ui.selection import Pick, Selection, SelectionBuilder, click_range
+from workbench.ui.selection_state import SelectionState
 from workbench.ui.shared import PAGES, kept_read, served_session, shared_read
 from workbench.ui.tiles import context_tiles, frame_tiles
-from workbench.ui.wording import plural
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -48,7 +49,7 @@ NOTHING_MATCHES = "Nothing matches the query: there is no frame to show."
 FACETS_PAUSE = 0.3
 
 
-class WorkbenchState(param.Parameterized):
+class WorkbenchState(SelectionState, CurationState):
     """One session's state. Create with the catalog and a MediaUrls strategy.
 
     `query` (the filters) and `context` (the open context and player position) are
@@ -66,15 +67,7 @@ class WorkbenchState(param.Parameterized):
     counting = param.Boolean(default=False, doc="The facets of the query are being counted.")
     fields = param.List(default=[], doc="Label fields in the catalog.")
     visible_fields = param.List(default=[], doc="Label fields the viewer draws.")
-    selection = param.ClassSelector(class_=Selection, default=Selection(), instantiate=False)
-    selected_tiles = param.List(default=[], doc="Ids of this page's selected tiles.")
     busy = param.Boolean(default=False)
-    message = param.String(default="", doc="What the last action did, for a person to read.")
-    saved_views = param.List(default=[], doc="Names of the catalog's saved views.")
-    acting = param.String(
-        default="", doc="The tag or saved-view action running ('' when none), for a person."
-    )
-    action_error = param.String(default="", doc="Why the last tag or saved-view action failed.")
     changes = param.Integer(
         default=0, doc="Counts actions that changed scenes, inputs, runs or labels."
     )
@@ -107,8 +100,6 @@ class WorkbenchState(param.Parameterized):
         self.media: MediaUrls = media if media is not None else InlineMediaUrls()
         self.context = ContextState(catalog, self.query.roi_filter)
         self.display = DisplayOptions()
-        self._picks = SelectionBuilder()
-        self._selected_frames: frozenset[str] = frozenset()
         self._view: View | None = None
         self._shown_page = -1  # the page whose tiles `tiles` holds
         self._facets_wanted = 0
@@ -135,7 +126,7 @@ class WorkbenchState(param.Parameterized):
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+        return _pages(self.total, self.page_size)
 
     @contextmanager
     def _busy(self) -> Iterator[None]:
@@ -273,38 +264,34 @@ class WorkbenchState(param.Parameterized):
         run_in_background(lambda: numeric_keys(View(self.catalog)), found, failed)
 
     def _load_page(self, count: bool, page: int | None = None) -> None:
-        view, asked = self.view, self.page if page is None else page
-        contexts, size, media = self.mode == "contexts", self.page_size, self.media
+        """Show the page asked for (`page`, else `self.page`), the tiles counted again first
+        when `count` (a new query or mode), with one look at what the catalog's served
+        sessions keep (workbench.ui.shared): a query's first read (its count and page) under
+        the page asked for, every page's tiles under their page; a first read keeps its
+        page's tiles too, so turning back to that page reads nothing."""
+        view, size, media, served = self.view, self.page_size, self.media, self.served
+        asked, contexts = self.page if page is None else page, self.mode == "contexts"
         build = context_tiles if contexts else frame_tiles
+        # The same for every session (the media's URLs too).
+        query = (self._query_key(), self.mode, size, id(media))
 
-        def read() -> tuple[int, int, list[dict[str, Any]]]:
+        def tiles_of(at: int) -> list[dict[str, Any]]:
+            def read() -> list[dict[str, Any]]:
+                return build(view, at * size, size, media)
+
+            return shared_read(self.catalog, ("tiles", *query, at), read, served=served, kind=PAGES)
+
+        def first_read() -> tuple[int, int, list[dict[str, Any]]]:
             total = view.count_contexts() if contexts else view.count()
-            pages = max(1, -(-total // size))
-            at = min(asked, pages - 1)
-            return total, at, build(view, at * size, size, media)
-
-        # The same for every session (the media's URLs too): a query's first read, and any
-        # other page (kept apart: the first screen's reads stay kept however much is paged).
-        def first_read(at: int) -> tuple[Hashable, ...]:
-            return ("page", self._query_key(), self.mode, size, at, id(media))
+            at = min(asked, _pages(total, size) - 1)
+            return total, at, tiles_of(at)
 
         if count:
-            total, page, tiles = shared_read(
-                self.catalog, first_read(asked), read, served=self.served
-            )
+            key = ("page", *query, asked)
+            total, page, tiles = shared_read(self.catalog, key, first_read, served=served)
         else:
-            total, page = self.total, min(asked, max(1, -(-self.total // size)) - 1)
-            first = kept_read(self.catalog, first_read(page), served=self.served)
-            if isinstance(first, tuple) and first[:2] == (total, page):  # back to the first
-                tiles = first[2]
-            else:
-                tiles = shared_read(
-                    self.catalog,
-                    ("tiles", self._query_key(), self.mode, size, page, total, id(media)),
-                    lambda: build(view, page * size, size, media),
-                    served=self.served,
-                    kind=PAGES,
-                )
+            total, page = self.total, min(asked, self.pages - 1)
+            tiles = tiles_of(page)
         tiles = list(tiles)
         self._shown_page = page  # `_on_page` then knows this page is read already
         self.param.update(total=total, page=page, tiles=tiles)
@@ -371,103 +358,7 @@ class WorkbenchState(param.Parameterized):
     def previous_page(self) -> None:
         self.page = max(self.page - 1, 0)
 
-    # -- tiles and selection -----------------------------------------------------------------
-    def tile_click(self, event: TileEvent) -> None:
-        """A click on a tile: plain selects it alone and opens it, shift adds the range from
-        the last clicked tile, ctrl (cmd) toggles it; a double click only opens."""
-        self.viewer_notice = ""
-        if event.open:
-            self.open_tile(event.id)
-            return
-        order = [t["id"] for t in self.tiles]
-        if event.shift:
-            self._pick(click_range(order, self._picks.anchor, event.id))
-        elif event.ctrl:
-            key = self._key(event.id)
-            if key in self._picks:
-                self._picks.remove(key)
-            else:
-                self._pick([event.id])
-        else:
-            self._picks.clear()
-            self._pick([event.id])
-            self.open_tile(event.id)
-        self._picks.anchor = event.id
-        self._publish_selection()
-
-    def _key(self, tile_id: str) -> str:
-        return ("c:" if self.mode == "contexts" else "f:") + tile_id
-
-    def _pick(self, tile_ids: list[str]) -> None:
-        if self.mode == "frames":
-            contexts = {t["id"]: t.get("context_id", "") for t in self.tiles}
-            picks = [Pick(self._key(i), contexts.get(i, ""), (i,)) for i in tile_ids]
-        else:
-            members = self._context_members(self.view.select_contexts(tile_ids))
-            picks = [Pick(self._key(c), c, tuple(members.get(c, ()))) for c in tile_ids]
-        self._picks.add(picks)
-
-    @staticmethod
-    def _context_members(view: View) -> dict[str, list[str]]:
-        table = view.frames(columns=["id", "context_id"])
-        grouped = table.group_by("context_id", use_threads=False).aggregate([("id", "list")])
-        return dict(
-            zip(
-                grouped.column("context_id").to_pylist(),
-                grouped.column("id_list").to_pylist(),
-                strict=True,
-            )
-        )
-
-    def select_all(self) -> None:
-        """Select every frame that matches the query (grouped by context)."""
-        if self.error:
-            return
-        with self._busy():
-            members = self._context_members(self.view)
-            self._picks.clear()
-            self._picks.add(Pick("c:" + c, c, tuple(ids)) for c, ids in members.items())
-            self._publish_selection()
-
-    def pick(self, picks: Iterable[Pick], *, add: bool = False) -> None:
-        """Select what another view picked (patches, a plot): each Pick a key of its own
-        (`"p:" + roi`), its context and frames; `add` keeps what is selected already."""
-        if not add:
-            self._picks.clear()
-        self._picks.add(picks)
-        self._publish_selection()
-
-    def unpick(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            self._picks.remove(key)
-        self._publish_selection()
-
-    def is_picked(self, key: str) -> bool:
-        return key in self._picks
-
-    def clear_selection(self) -> None:
-        self._picks.clear()
-        self._publish_selection()
-
-    def _publish_selection(self) -> None:
-        self.selection = self._with_scenes(self._picks.snapshot())
-        # Kept for marking tiles page after page (a selection can hold a million frames).
-        self._selected_frames = frozenset(self.selection.frame_ids)
-        self._mark_selected()
-
-    def _with_scenes(self, selection: Selection) -> Selection:
-        """The selection with the uuids of the live (not invalidated) scenes holding any of
-        its frames: what "invalidate scenes" and "delete inputs" act on."""
-        if not selection.frame_ids:
-            return selection
-        scenes = self.service.find_scenes(frame_ids=selection.frame_ids)
-        uuids = tuple(s.uuid for s in scenes if not s.invalidated)
-        return dataclasses.replace(selection, scene_uuids=uuids)
-
-    def refresh_selection_scenes(self) -> None:
-        """Ask the service again which scenes hold the selection (after an action)."""
-        self.selection = self._with_scenes(self.selection)
-
+    # -- after actions ------------------------------------------------------------------
     def after_action(self, labels_changed: bool = False) -> None:
         """An action changed what the service knows: refresh what depends on it. When it
         changed labels too (a merge), re-read the page, the facets and the open frame."""
@@ -481,13 +372,6 @@ class WorkbenchState(param.Parameterized):
             if context.frame_ids:
                 context.frame = context.loader.get(context.frame_ids, context.index)
         self.changes += 1
-
-    def _mark_selected(self) -> None:
-        if self.mode == "contexts":
-            selected = [t["id"] for t in self.tiles if "c:" + t["id"] in self._picks]
-        else:
-            selected = [t["id"] for t in self.tiles if t["id"] in self._selected_frames]
-        self.selected_tiles = selected
 
     # -- viewer ------------------------------------------------------------------------------
     def open_tile(self, tile_id: str) -> None:
@@ -529,135 +413,13 @@ class WorkbenchState(param.Parameterized):
             return self.context.context_id or ""
         return self.context.frame_id or ""
 
-    # -- tags and saved views ----------------------------------------------------------------
-    # Writes, so they run on the action pool when served (`acting` says what runs meanwhile,
-    # `action_error` why it failed); in a notebook they are done when the call returns.
-    def tag_selection(self, tag: str) -> None:
-        """Tag every selected frame with `tag` (`message` then says how many got it)."""
-        frame_ids = list(self.selection.frame_ids)
 
-        def tagged(report: TagReport) -> None:
-            self.message = f"tagged {report.changed} frames {report.tag!r}"
-            self._after_tags()
-
-        self._act("tagging", lambda: self.service.tag_frames(frame_ids, tag), tagged)
-
-    def untag_selection(self, tag: str) -> None:
-        frame_ids = list(self.selection.frame_ids)
-
-        def untagged(report: TagReport) -> None:
-            self.message = f"removed tag {report.tag!r} from {report.changed} frames"
-            self._after_tags()
-
-        self._act("untagging", lambda: self.service.untag_frames(frame_ids, tag), untagged)
-
-    def tag_rois(self, rois: list[tuple[str, str]], tag: str) -> None:
-        """Tag ROIs, each a (frame id, ROI id) pair (the sample view's chosen labels)."""
-        refs = [RoiRef(frame_id, roi_id) for frame_id, roi_id in rois]
-
-        def tagged(report: TagReport) -> None:
-            self.message = f"tagged {plural(report.changed, 'ROI')} {report.tag!r}"
-
-        self._act("tagging ROIs", lambda: self.service.tag_rois(refs, tag), tagged)
-
-    def untag_rois(self, rois: list[tuple[str, str]], tag: str) -> None:
-        refs = [RoiRef(frame_id, roi_id) for frame_id, roi_id in rois]
-
-        def untagged(report: TagReport) -> None:
-            self.message = f"removed tag {report.tag!r} from {plural(report.changed, 'ROI')}"
-
-        self._act("untagging ROIs", lambda: self.service.untag_rois(refs, tag), untagged)
-
-    def tag_frame(self, tag: str) -> None:
-        """Tag the frame open in the viewer (the sample view's `t`)."""
-        frame_id = self.context.frame_id
-        if frame_id is None:
-            self.action_error = "open a frame to tag it"
-            return
-
-        def tagged(report: TagReport) -> None:
-            done = "tagged" if report.changed else "already tagged"
-            self.message = f"{frame_id}: {done} {report.tag!r}"
-            self._after_tags()
-
-        self._act("tagging the frame", lambda: self.service.tag_frames([frame_id], tag), tagged)
-
-    def _after_tags(self) -> None:
-        # Tag filters, tag counts and the tiles' tag marks depend on what was just written.
-        if self.query.tags:
-            self.refresh()
-        else:
-            self.refresh_facets()
-            self.refresh_marks()
-
-    def save_view(self, name: str) -> None:
-        """Save the current query under `name` (replacing a view of that name)."""
-        if self.error:
-            raise QueryError(f"the query fails, fix it before saving it: {self.error}")
-        spec = self.query.view(self.catalog).to_dict()
-
-        def save() -> tuple[SavedViewInfo, list[str]]:
-            saved = self.service.save_view(name.strip(), spec)
-            return saved, [v.name for v in self.service.get_saved_views()]
-
-        def saved(result: tuple[SavedViewInfo, list[str]]) -> None:
-            info, names = result
-            self.param.update(message=f"saved view {info.name!r}", saved_views=names)
-
-        self._act("saving the view", save, saved)
-
-    def rename_view(self, name: str, new_name: str) -> None:
-        """Rename a saved view (refused if the new name is taken)."""
-
-        def rename() -> tuple[SavedViewInfo, list[str]]:
-            renamed = self.service.rename_view(name, new_name.strip())
-            return renamed, [v.name for v in self.service.get_saved_views()]
-
-        def renamed(result: tuple[SavedViewInfo, list[str]]) -> None:
-            info, names = result
-            self.param.update(message=f"renamed view {name!r} to {info.name!r}", saved_views=names)
-
-        self._act("renaming the view", rename, renamed)
-
-    def delete_view(self, name: str) -> None:
-        """Delete a saved view (the app asks first; the service records it)."""
-
-        def delete() -> list[str]:
-            self.service.delete_view(name, confirm=True)
-            return [v.name for v in self.service.get_saved_views()]
-
-        def deleted(names: list[str]) -> None:
-            self.param.update(message=f"deleted view {name!r}", saved_views=names)
-
-        self._act("deleting the view", delete, deleted)
-
-    def open_view(self, name: str) -> None:
-        """Show a saved view's query in the filters (and run it)."""
-        views = {v.name: v for v in self.service.get_saved_views()}
-        if name not in views:
-            known = ", ".join(views) or "none"
-            raise QueryError(f"no saved view named {name!r} (saved: {known})")
-        self.query.apply_spec(views[name].spec)
-        self.param.update(message=f"opened view {name!r}", action_error="")
-
-    def _act[T](self, what: str, work: Callable[[], T], then: Callable[[T], None]) -> None:
-        if self.acting:
-            self.action_error = f"{self.acting} is not finished yet"
-            return
-        self.param.update(acting=what, action_error="")
-
-        def done(result: T) -> None:
-            self.acting = ""
-            then(result)
-
-        def failed(exc: WorkbenchError) -> None:
-            self.param.update(acting="", action_error=str(exc))
-
-        run_action(what, work, done, failed)
+def _pages(total: int, size: int) -> int:
+    """Pages of `size` tiles that `total` tiles fill (one when there is none)."""
+    return max(1, -(-total // size))
 
 
 def _served_pause() -> float:
     """Seconds a served session's background reads wait so the page is drawn first (none in
     a notebook or a script)."""
-    doc = pn.state.curdoc
-    return FACETS_PAUSE if doc is not None and doc.session_context is not None else 0.0
+    return FACETS_PAUSE if served_session() else 0.0
