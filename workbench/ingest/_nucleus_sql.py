@@ -161,3 +161,20 @@ SELECT i.n AS _line, i.id, i.context_id, i.frame_index, i.num_frames, i.timestam
 FROM _nu_i i LEFT JOIN _nu_types t ON t.ext = i.ext
 WHERE i.n IN (SELECT n FROM _nu_good)
 """
+
+# Run on the catalog, over `_nu_placed(_line, id, context_id, frame_index)` (the rows of a
+# batch's good scenes): the scenes stored already exactly as they are placed now, which an
+# update finds unchanged without reading their slots into Python. A scene is settled when
+# the frames stored at each of its indexes are that index's frame alone, and none of its ids
+# is stored anywhere else.
+SETTLED = """
+WITH here AS (
+    SELECT r._line, bool_and(f.id IS NOT DISTINCT FROM r.id) AS ok
+    FROM _nu_placed r
+    LEFT JOIN frames f ON f.context_id = r.context_id AND f.frame_index = r.frame_index
+    GROUP BY r._line),
+elsewhere AS (
+    SELECT DISTINCT r._line FROM _nu_placed r JOIN frames f ON f.id = r.id
+    WHERE f.context_id != r.context_id OR f.frame_index IS DISTINCT FROM r.frame_index)
+SELECT _line FROM here WHERE ok AND _line NOT IN (SELECT _line FROM elsewhere)
+"""
