@@ -12,6 +12,7 @@ import pytest
 import workbench
 from workbench.ingest import _nucleus_columnar
 from workbench.ingest._nucleus_columnar import ColumnarScenes
+from workbench.ingest._nucleus_sql import PER_RECORD_PATTERN
 from workbench.ingest.nucleus import _SceneImport, import_files, read_scenes
 from workbench.ingest.writer import CatalogWriter, RowBatch
 
@@ -367,6 +368,43 @@ def test_an_update_leaves_scenes_stored_as_they_stand_unread(
                 assert {"a", "b", "c"} <= set(loaded)
     assert results[0] == results[1]
     assert len(results[0][0][0]) == 17  # d1 and c0 replaced, x0 new
+
+
+def test_what_only_duckdbs_parser_takes_is_refused_as_json_refuses_it(tmp_path: Path) -> None:
+    """DuckDB's JSON parser takes trailing commas, NaN, infinities and numbers past a
+    double's range; JSON does not: such lines are refused with the per-record path's errors
+    and nothing of them is stored (their metadata would not be JSON)."""
+
+    def line(name: str, metadata: str = "{}", frames_end: str = "]") -> str:
+        item = f'{{"reference_id": "{name}", "image_location": "s3://b/{name}.jpg", '
+        item += f'"metadata": {metadata}}}'
+        return f'{{"reference_id": "{name}", "frame_rate": 10, "frames": [{item}{frames_end}}}'
+
+    lines = [
+        line("a", frames_end=",]"),
+        line("b", frames_end="], "),
+        *(
+            line(f"c{n}", f'{{"x": {value}}}')
+            for n, value in enumerate(["NaN", "-Infinity", "[1, -inf]", "1e400", "nan"])
+        ),
+        # Such words in strings leave the scene to SQL, with the same result.
+        line("d", '{"note": "information; nanometre 1e5"}'),
+    ]
+    assert not re.search(PER_RECORD_PATTERN, lines[-1])
+    path = tmp_path / "lenient.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    results = []
+    for way in ("columnar", "per-record"):
+        with workbench.open(tmp_path / f"{way}.duckdb") as catalog:
+            if way == "columnar":
+                report = import_files(catalog, [path], progress=False)
+            else:
+                report = _per_record(catalog, path, update=False)
+            results.append((_stored(catalog), [str(e) for e in report.errors]))
+    assert results[0] == results[1]
+    stored, errors = results[0]
+    assert [row[0] for row in stored[0]] == ["d"]
+    assert len(errors) == 7 and all("not valid JSON" in e for e in errors), errors
 
 
 def test_rows_the_engine_gives_out_of_order_are_put_in_line_and_item_order() -> None:
