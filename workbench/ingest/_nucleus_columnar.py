@@ -225,39 +225,44 @@ class ColumnarScenes:
 
     # -- placing ------------------------------------------------------------------------------
     def _good(self, rows: pa.Table | None, scenes: dict[int, tuple[str, slice]]) -> None:
-        """Look up what the catalog holds for all the good scenes of a batch at once: on an
-        update, first which are stored as they stand (`_settled`), then the slots and ids of
-        the others."""
+        """Look up what the catalog holds for all the good scenes of a batch at once: where
+        their ids are stored (one join), then the slots of their scenes and the places of
+        the ids stored, but for the scenes none of whose ids is stored (no places to read)
+        and, on an update, those stored as they stand (`_settled`: nothing to read)."""
         self._settled = set()
         if rows is None or not scenes:
             return
-        self._settled = self._stored_as_placed(rows)
+        if self.job._empty:  # nothing to read: the scenes' slots start empty
+            self.job._load_contexts(context for context, _ in scenes.values())
+            return
+        placed = rows.select(["_line", "id", "context_id", "frame_index"])
+        self._settled, unstored = self._stored(placed)
         if len(self._settled) == len(scenes):
             return
         others = {n: scene for n, scene in scenes.items() if n not in self._settled}
         self.job._load_contexts(context for context, _ in others.values())
-        lines = rows["_line"]
-        if self._settled:
-            wanted = pc.invert(pc.is_in(lines, pa.array(sorted(self._settled), pa.int64())))
-            self.job.load_ids(rows["id"].filter(wanted).combine_chunks())
-        else:
-            self.job.load_ids(rows["id"].combine_chunks())
+        skip = pa.array(sorted(self._settled | unstored), pa.int64())
+        if len(skip) < len(scenes):
+            wanted = pc.invert(pc.is_in(placed["_line"], skip))
+            self.job.load_ids(placed["id"].filter(wanted).combine_chunks())
 
-    def _stored_as_placed(self, rows: pa.Table) -> set[int]:
-        """The lines whose scenes the catalog holds already at the places they take now
-        (update=True only: without it such frames are conflicts)."""
-        job = self.job
-        if not job.update or job._empty:
-            return set()
-        placed = rows.select(["_line", "id", "context_id", "frame_index"])
-        con = job.catalog.cursor()
+    def _stored(self, placed: pa.Table) -> tuple[set[int], set[int]]:
+        """The lines of `placed` whose scenes the catalog holds at the places they take now
+        (update=True only: without it such frames are conflicts), and those none of whose
+        ids the catalog holds."""
+        con = self.job.catalog.cursor()
         try:
             con.register("_nu_placed", placed)
-            found = con.execute(sql.SETTLED).fetchall()
+            found = con.execute(sql.STORED).fetchall()
+            candidates = [n for n, stored, here, count in found if stored == here == count]
+            settled: set[int] = set()
+            if candidates and self.job.update:
+                crowded = con.execute(sql.CROWDED, [candidates]).fetchall()
+                settled = set(candidates) - {n for (n,) in crowded}
             con.unregister("_nu_placed")
         finally:
             con.close()
-        return {n for (n,) in found}
+        return settled, {n for n, stored, _, _ in found if stored == 0}
 
     def _place(
         self, where: str, scene: tuple[str, slice], rows: pa.Table | None, line: int

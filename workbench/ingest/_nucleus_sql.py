@@ -183,18 +183,22 @@ WHERE i.n IN (SELECT n FROM _nu_good)
 """
 
 # Run on the catalog, over `_nu_placed(_line, id, context_id, frame_index)` (the rows of a
-# batch's good scenes): the scenes stored already exactly as they are placed now, which an
-# update finds unchanged without reading their slots into Python. A scene is settled when
-# the frames stored at each of its indexes are that index's frame alone, and none of its ids
-# is stored anywhere else.
-SETTLED = """
-WITH here AS (
-    SELECT r._line, bool_and(f.id IS NOT DISTINCT FROM r.id) AS ok
-    FROM _nu_placed r
-    LEFT JOIN frames f ON f.context_id = r.context_id AND f.frame_index = r.frame_index
-    GROUP BY r._line),
-elsewhere AS (
-    SELECT DISTINCT r._line FROM _nu_placed r JOIN frames f ON f.id = r.id
-    WHERE f.context_id != r.context_id OR f.frame_index IS DISTINCT FROM r.frame_index)
-SELECT _line FROM here WHERE ok AND _line NOT IN (SELECT _line FROM elsewhere)
+# batch's good scenes; ids distinct within a scene): per line, how many of its ids are
+# stored, how many at the scene and index they take now, and its number of frames. A scene
+# whose every id is stored there and nowhere else is stored as it stands unless another
+# frame shares one of its places (`CROWDED`, asked of those lines only): an update then
+# finds it unchanged without reading its slots into Python. A scene none of whose ids is
+# stored has no places to read.
+STORED = """
+SELECT r._line, count(f.id) AS stored,
+    count(f.id) FILTER (WHERE f.context_id = r.context_id AND f.frame_index = r.frame_index)
+        AS here,
+    count(DISTINCT r.id) AS frames
+FROM _nu_placed r LEFT JOIN frames f ON f.id = r.id
+GROUP BY r._line
+"""
+CROWDED = """
+SELECT DISTINCT r._line FROM _nu_placed r
+JOIN frames f ON f.context_id = r.context_id AND f.frame_index = r.frame_index
+WHERE f.id != r.id AND r._line IN (SELECT unnest(?::BIGINT[]))
 """
