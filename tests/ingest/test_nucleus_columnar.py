@@ -12,6 +12,7 @@ import pytest
 import workbench
 from workbench.ingest import _nucleus_columnar
 from workbench.ingest._nucleus_columnar import ColumnarScenes
+from workbench.ingest._nucleus_sql import PER_RECORD_PATTERN
 from workbench.ingest.nucleus import _SceneImport, import_files, read_scenes
 from workbench.ingest.writer import CatalogWriter, RowBatch
 
@@ -311,6 +312,99 @@ def test_an_unchanged_file_imported_again_is_left_as_stored(tmp_path: Path) -> N
         assert [(i, n) for i, n, _ in catalog.sql(query).fetchall()] == [
             (f"f{i}", 5) for i in range(5)
         ]
+
+
+@pytest.mark.parametrize("lines", [2, 200])
+def test_an_update_leaves_scenes_stored_as_they_stand_unread(
+    tmp_path: Path, lines: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On an update, scenes the catalog holds as they stand are not read into memory, and
+    the scenes after them that take their frames, their indexes or give them again still
+    find them there: the same frames and errors as the per-record path."""
+    monkeypatch.setattr(_nucleus_columnar, "LINES_PER_BATCH", lines)
+
+    def scene(name: str, ids: list[str], rate: int = 10) -> str:
+        frames = [{"reference_id": i, "image_location": f"s3://b/{i}.jpg"} for i in ids]
+        return json.dumps({"reference_id": name, "frame_rate": rate, "frames": frames})
+
+    first, second = tmp_path / "first.ndjson", tmp_path / "second.ndjson"
+    first.write_text("\n".join(scene(n, [f"{n}{i}" for i in range(3)]) for n in "abcdeg"))
+    second.write_text(
+        "\n".join(
+            [
+                scene("a", ["a0", "a1", "a2"]),  # as stored
+                scene("b", ["b0", "b1", "b2"]),
+                scene("e", ["e0", "e1", "e2"]),
+                scene("a", ["a0", "a1", "a2"], rate=5),  # the same scene again
+                scene("g", ["y0", "y1", "y2"]),  # replaces every frame of g
+                scene("g", ["g0", "g1", "g2"]),  # and back again
+                scene("d", ["d0", "b1", "d2"]),  # takes a frame of b
+                scene("c", ["x0", "c1", "c2"]),  # another frame at index 0 of c
+                scene("f", ["a2"]),  # a frame of a in a new scene
+            ]
+        )
+    )
+    loaded: list[str] = []
+    load = _SceneImport._load_contexts
+
+    def recorded(self: _SceneImport, contexts) -> None:
+        contexts = list(contexts)
+        loaded.extend(contexts)
+        load(self, contexts)
+
+    results = []
+    for way in ("columnar", "per-record"):
+        with workbench.open(tmp_path / f"{way}.duckdb") as catalog:
+            assert import_files(catalog, [first], progress=False, update=True).ok
+            monkeypatch.setattr(_SceneImport, "_load_contexts", recorded)
+            if way == "columnar":
+                report = import_files(catalog, [second], progress=False, update=True)
+            else:
+                report = _per_record(catalog, second, update=True)
+            monkeypatch.setattr(_SceneImport, "_load_contexts", load)
+            results.append((_stored(catalog), [str(e) for e in report.errors], report.frames))
+            if way == "columnar":
+                assert "e" not in loaded, loaded  # stored as it stands, never touched
+                assert {"a", "b", "c"} <= set(loaded)
+    assert results[0] == results[1]
+    assert len(results[0][0][0]) == 17  # d1 and c0 replaced, x0 new
+
+
+def test_what_only_duckdbs_parser_takes_is_refused_as_json_refuses_it(tmp_path: Path) -> None:
+    """DuckDB's JSON parser takes trailing commas, NaN, infinities and numbers past a
+    double's range; JSON does not: such lines are refused with the per-record path's errors
+    and nothing of them is stored (their metadata would not be JSON)."""
+
+    def line(name: str, metadata: str = "{}", frames_end: str = "]") -> str:
+        item = f'{{"reference_id": "{name}", "image_location": "s3://b/{name}.jpg", '
+        item += f'"metadata": {metadata}}}'
+        return f'{{"reference_id": "{name}", "frame_rate": 10, "frames": [{item}{frames_end}}}'
+
+    lines = [
+        line("a", frames_end=",]"),
+        line("b", frames_end="], "),
+        *(
+            line(f"c{n}", f'{{"x": {value}}}')
+            for n, value in enumerate(["NaN", "-Infinity", "[1, -inf]", "1e400", "nan"])
+        ),
+        # Such words in strings leave the scene to SQL, with the same result.
+        line("d", '{"note": "information; nanometre 1e5"}'),
+    ]
+    assert not re.search(PER_RECORD_PATTERN, lines[-1])
+    path = tmp_path / "lenient.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    results = []
+    for way in ("columnar", "per-record"):
+        with workbench.open(tmp_path / f"{way}.duckdb") as catalog:
+            if way == "columnar":
+                report = import_files(catalog, [path], progress=False)
+            else:
+                report = _per_record(catalog, path, update=False)
+            results.append((_stored(catalog), [str(e) for e in report.errors]))
+    assert results[0] == results[1]
+    stored, errors = results[0]
+    assert [row[0] for row in stored[0]] == ["d"]
+    assert len(errors) == 7 and all("not valid JSON" in e for e in errors), errors
 
 
 def test_rows_the_engine_gives_out_of_order_are_put_in_line_and_item_order() -> None:

@@ -79,6 +79,8 @@ class ColumnarScenes:
         self._pending = _Pending()
         # A dataset the ids check refuses: every frame goes the per-record way, to be named.
         self._columnar = job.dataset is None or _valid_dataset(job.dataset)
+        # The lines of the batch whose scenes the catalog holds as they stand (update=True).
+        self._settled: set[int] = set()
         self.sql_scenes = 0  # scenes converted by SQL and by the per-record path
         self.record_scenes = 0
 
@@ -143,7 +145,7 @@ class ColumnarScenes:
         for n, kind, value in sorted(events, key=lambda e: e[0]):
             where = where_of(n)
             if kind == "rows":
-                self._place(where, value, rows)
+                self._place(where, value, rows, n)
                 continue
             self.write()  # scenes before it first, in file order
             self.record_scenes += 1
@@ -223,32 +225,72 @@ class ColumnarScenes:
 
     # -- placing ------------------------------------------------------------------------------
     def _good(self, rows: pa.Table | None, scenes: dict[int, tuple[str, slice]]) -> None:
-        """Look up what the catalog holds for all the good scenes of a batch at once."""
+        """Look up what the catalog holds for all the good scenes of a batch at once: where
+        their ids are stored (one join), then the slots of their scenes and the places of
+        the ids stored, but for the scenes none of whose ids is stored (no places to read)
+        and, on an update, those stored as they stand (`_settled`: nothing to read)."""
+        self._settled = set()
         if rows is None or not scenes:
             return
-        self.job._load_contexts(context for context, _ in scenes.values())
-        self.job.load_ids(rows["id"].combine_chunks())
+        if self.job._empty:  # nothing to read: the scenes' slots start empty
+            self.job._load_contexts(context for context, _ in scenes.values())
+            return
+        placed = rows.select(["_line", "id", "context_id", "frame_index"])
+        self._settled, unstored = self._stored(placed)
+        if len(self._settled) == len(scenes):
+            return
+        others = {n: scene for n, scene in scenes.items() if n not in self._settled}
+        self.job._load_contexts(context for context, _ in others.values())
+        skip = pa.array(sorted(self._settled | unstored), pa.int64())
+        if len(skip) < len(scenes):
+            wanted = pc.invert(pc.is_in(placed["_line"], skip))
+            self.job.load_ids(placed["id"].filter(wanted).combine_chunks())
 
-    def _place(self, where: str, scene: tuple[str, slice], rows: pa.Table | None) -> None:
+    def _stored(self, placed: pa.Table) -> tuple[set[int], set[int]]:
+        """The lines of `placed` whose scenes the catalog holds at the places they take now
+        (update=True only: without it such frames are conflicts), and those none of whose
+        ids the catalog holds."""
+        con = self.job.catalog.cursor()
+        try:
+            con.register("_nu_placed", placed)
+            found = con.execute(sql.STORED).fetchall()
+            candidates = [n for n, stored, here, count in found if stored == here == count]
+            settled: set[int] = set()
+            if candidates and self.job.update:
+                crowded = con.execute(sql.CROWDED, [candidates]).fetchall()
+                settled = set(candidates) - {n for (n,) in crowded}
+            con.unregister("_nu_placed")
+        finally:
+            con.close()
+        return settled, {n for n, stored, _, _ in found if stored == 0}
+
+    def _place(
+        self, where: str, scene: tuple[str, slice], rows: pa.Table | None, line: int
+    ) -> None:
         assert rows is not None
         context, span = scene
         part = rows.slice(span.start, span.stop - span.start)
         ids = part["id"].to_pylist()
-        indexes = part["frame_index"].to_pylist()
         where = f"{where}, scene {context!r}"
         self.sql_scenes += 1
-        self.job.contexts.add(context)
-        keep = self.job.place_ids(
-            context,
-            ids,
-            indexes,
-            lambda i: f"{where}, index {indexes[i]}, item {ids[i]!r}",
-            self.write,
-        )
-        if not all(keep):
-            part = part.filter(pa.array(keep))
-            ids = [i for i, k in zip(ids, keep, strict=True) if k]
-        pending = self._pending
+        job = self.job
+        job.contexts.add(context)
+        if not self._as_stored(line, context, ids):
+            if line in self._settled:  # placed around since the batch was looked up
+                job._load_contexts([context])
+                job.load_ids(part["id"].combine_chunks())
+            indexes = part["frame_index"].to_pylist()
+            keep = job.place_ids(
+                context,
+                ids,
+                indexes,
+                lambda i: f"{where}, index {indexes[i]}, item {ids[i]!r}",
+                self.write,
+            )
+            if not all(keep):
+                part = part.filter(pa.array(keep))
+                ids = [i for i, k in zip(ids, keep, strict=True) if k]
+        pending = self._pending  # a new one if place_ids stored those held
         if not pending.at.keys().isdisjoint(ids):  # update=True placed them again
             pending.dropped.extend(pending.at[f] for f in ids if f in pending.at)
         pending.at.update(zip(ids, range(pending.held, pending.held + len(ids)), strict=True))
@@ -256,6 +298,18 @@ class ColumnarScenes:
         pending.tables.append(part)
         if pending.held >= FRAMES_PER_WRITE:
             self.write(whole=True)
+
+    def _as_stored(self, line: int, context: str, ids: list[str]) -> bool:
+        """Whether a scene the catalog holds as it stands (`_settled`) still does: nothing
+        placed in this import has touched its scene or its frames. Its places are then not
+        recorded: what the catalog says of them stays true."""
+        job = self.job
+        return (
+            line in self._settled
+            and context not in job.by_context
+            and job.by_id.keys().isdisjoint(ids)
+            and self._pending.at.keys().isdisjoint(ids)
+        )
 
     def write(self, whole: bool = False) -> None:
         """Store the rows placed so far in one transaction; with `whole`, only as many as

@@ -27,9 +27,15 @@ from workbench.model.records import PROMOTED_KEYS
 # What no id may hold (model.validation.FORBIDDEN_CHARACTERS, in RE2's words).
 _FORBIDDEN = r"[\x00-\x1f\x7f-\x9f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
 
-# An integer of 19 digits or more, or an escaped UTF-16 surrogate: the line is left to the
-# per-record path before it is parsed.
-PER_RECORD_PATTERN = r"[0-9]{19}|\\[uU][dD][89a-fA-F]"
+# What the line is left to the per-record path for before it is parsed: an integer of 19
+# digits or more, an escaped UTF-16 surrogate, and what DuckDB's JSON parser takes but JSON
+# (and so the per-record path) refuses: a comma before a closing bracket, NaN and infinities,
+# a number past a double's range (a three-digit exponent). Text in a string may match too,
+# which costs only speed.
+PER_RECORD_PATTERN = (
+    r"[0-9]{19}|\\[uU][dD][89a-fA-F]|,[ \t\r\n]*[\]}]"
+    r"|[:,\[][ \t\r\n]*-?(?i:nan|inf)|[0-9][eE][-+]?[0-9]{3}"
+)
 
 MACROS = rf"""
 CREATE MACRO nu_str(x) AS coalesce(left(x, 1) = '"', false);
@@ -102,6 +108,19 @@ FROM parsed
 SCENES = _SCENES.format(parse=f"from_json(j, '{_SCENE}')")
 SCENES_TRY = _SCENES.format(parse=f"try(from_json(j, '{_SCENE}'))")
 
+# An item's file extension, lower case, as mimetypes reads it (`nu_ext`): the most common ones
+# found by the name's end alone when a character other than `/` and `.` comes before them
+# (the regular expressions cost twice as much).
+_EXT = (
+    "CASE "
+    + " ".join(
+        f"WHEN ends_with(path, '{e}') AND strlen(path) > {len(e)} "
+        f"AND NOT ends_with(path, '/{e}') AND NOT ends_with(path, '.{e}') THEN '{e}'"
+        for e in (".jpg", ".png", ".jpeg")
+    )
+    + " ELSE nu_ext(path) END"
+)
+
 # One row per item of the scenes SQL takes, with its values and `ok`; `_nu_tails(n, rate,
 # tail)` holds the frame rate of each scene as Python reads it and the end of its frames'
 # metadata text (`"scene":...,"fps":...}`), made per scene in Python.
@@ -113,7 +132,8 @@ WITH items AS (
     FROM _nu_s s JOIN _nu_tails t ON t.n = s.n WHERE s.ok),
 valued AS (
     SELECT n, context_id, tail, frame_index, num_frames, it, it.reference_id->>'$' AS id,
-        it.image_location->>'$' AS uri, it.metadata AS meta,
+        it.image_location->>'$' AS uri, split_part(it.image_location->>'$', '?', 1) AS path,
+        it.metadata AS meta,
         CASE WHEN left(it.metadata, 1) = '{{' THEN json_extract(it.metadata, [{_READ}]) END AS p,
         TRY_CAST(roundbankers(frame_index * 1000 / rate, 0) AS BIGINT) AS timestamp
     FROM items),
@@ -122,7 +142,7 @@ keyed AS (
         p[{_ADDED + 1}] IS NOT NULL OR p[{_ADDED + 2}] IS NOT NULL AS added
     FROM valued)
 SELECT n, context_id, frame_index, num_frames, id, uri, timestamp,
-    nu_ext(split_part(uri, '?', 1)) AS ext,
+    {_EXT} AS ext,
     CASE WHEN meta IS NULL OR meta = '{{}}' THEN '{{' || tail
         ELSE left(meta, length(meta) - 1) || ',' || tail END AS metadata,
     {", ".join(f"{value} AS {key}" for key, (_, value) in zip(PROMOTED_KEYS, _CHECKS, strict=True))},
@@ -160,4 +180,25 @@ SELECT i.n AS _line, i.id, i.context_id, i.frame_index, i.num_frames, i.timestam
     t.type AS content_type, i.metadata, {_PROMOTED_COLUMNS}
 FROM _nu_i i LEFT JOIN _nu_types t ON t.ext = i.ext
 WHERE i.n IN (SELECT n FROM _nu_good)
+"""
+
+# Run on the catalog, over `_nu_placed(_line, id, context_id, frame_index)` (the rows of a
+# batch's good scenes; ids distinct within a scene): per line, how many of its ids are
+# stored, how many at the scene and index they take now, and its number of frames. A scene
+# whose every id is stored there and nowhere else is stored as it stands unless another
+# frame shares one of its places (`CROWDED`, asked of those lines only): an update then
+# finds it unchanged without reading its slots into Python. A scene none of whose ids is
+# stored has no places to read.
+STORED = """
+SELECT r._line, count(f.id) AS stored,
+    count(f.id) FILTER (WHERE f.context_id = r.context_id AND f.frame_index = r.frame_index)
+        AS here,
+    count(DISTINCT r.id) AS frames
+FROM _nu_placed r LEFT JOIN frames f ON f.id = r.id
+GROUP BY r._line
+"""
+CROWDED = """
+SELECT DISTINCT r._line FROM _nu_placed r
+JOIN frames f ON f.context_id = r.context_id AND f.frame_index = r.frame_index
+WHERE f.id != r.id AND r._line IN (SELECT unnest(?::BIGINT[]))
 """
