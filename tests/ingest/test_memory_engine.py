@@ -45,3 +45,18 @@ def test_a_failed_setup_leaves_no_spill_folder(
     with pytest.raises(duckdb.Error):
         MemoryEngine("CREATE MACRO broken(", spill="wb-test-")
     assert _spill_folders(tmp_path) == []
+
+
+def test_only_the_budget_can_change_once_the_engine_is_set_up() -> None:
+    engine = MemoryEngine(memory_limit="1GB")
+    with engine as con:
+        con.execute("CREATE TABLE t AS SELECT range AS x FROM range(100000)")
+        engine.hold_to("64MB")
+        limit = con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        assert limit.startswith("61") and "MiB" in limit  # 64 MB in MiB
+        assert con.sql("SELECT count(*) FROM t").fetchall() == [(100000,)]
+        for setting in ("threads = 1", "enable_external_access = true", "allowed_configs = []"):
+            with pytest.raises(duckdb.InvalidInputException, match="configuration"):
+                con.execute(f"SET {setting}")
+        with pytest.raises(ValueError, match="a memory limit"):
+            engine.hold_to("1GB'; SET threads = 1; --")

@@ -65,6 +65,9 @@ MAX_WHOLE_BYTES = 64 << 20
 MAX_DOCUMENT_BYTES: int | None = None
 # The engine's own tables (every record's text, the annotations converted) spill beyond this.
 ENGINE_MEMORY = "1GB"
+# And, once the annotations are converted, this: each write reads back its own images' rows,
+# which the engine would otherwise keep cached up to ENGINE_MEMORY.
+WRITES_MEMORY = "256MB"
 _ITEMS = {"categories": "_wb_cat_items", "images": "_wb_image_items", "annotations": "_wb_items"}
 _FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
 _ROIS = pa.schema([*ROI_SCHEMA, ("_line", pa.int64()), ("_i", pa.int64())])
@@ -122,6 +125,7 @@ def import_instances(
         stored = _Stored()
         ordered = total > frames_per_write
         _annotations(con, path, writer, options, categories, stored, ordered)
+        engine.hold_to(WRITES_MEMORY)
         for first in range(0, total, frames_per_write):
             _write(con, path, writer, options, stored, first, first + frames_per_write - 1)
     return True

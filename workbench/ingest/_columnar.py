@@ -9,6 +9,7 @@ which either converts it or rejects it with the same error (file and line) as al
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -339,6 +340,8 @@ class MemoryEngine:
             if files:
                 self.con.execute("SET allowed_paths = ?", [files])
             self.con.execute("SET enable_external_access = false")
+            # The one setting left open: the budget, lowered once the big statements ran.
+            self.con.execute("SET allowed_configs = ['memory_limit']")
             self.con.execute("SET lock_configuration = true")
             for statement in (s.strip() for s in setup.split(";")):
                 if statement:
@@ -346,6 +349,13 @@ class MemoryEngine:
         except BaseException:
             self.close()
             raise
+
+    def hold_to(self, memory_limit: str) -> None:
+        """Lower (or raise) the engine's budget: blocks it read back and keeps cached beyond
+        it are let go, so what a long run of small reads caches stays bounded."""
+        if not re.fullmatch(r"[0-9]+[KMG]B", memory_limit):
+            raise ValueError(f"a memory limit such as 256MB, not {memory_limit!r}")
+        self.con.execute(f"SET memory_limit = '{memory_limit}'")
 
     def close(self) -> None:
         try:
