@@ -11,8 +11,8 @@ import pytest
 
 import workbench
 from workbench.ingest import _nucleus_columnar
+from workbench.ingest._columnar import PER_RECORD_PATTERN
 from workbench.ingest._nucleus_columnar import ColumnarScenes
-from workbench.ingest._nucleus_sql import PER_RECORD_PATTERN
 from workbench.ingest.nucleus import _SceneImport, import_files, read_scenes
 from workbench.ingest.writer import CatalogWriter, RowBatch
 

@@ -24,6 +24,7 @@ from workbench.ingest._clearml_convert import frame_from_clearml
 from workbench.ingest._clearml_read import frame_where
 from workbench.ingest._columnar import (
     FRAME_ROWS,
+    PER_RECORD_PATTERN,
     ROI_ROWS,
     ROWS_PER_WRITE,
     SOURCE_ROWS,
@@ -127,7 +128,7 @@ class NdjsonImport:
             self.con.unregister("_wb_ids")
             self._synced |= stored
         self._read_any = True
-        for lines in ndjson_batches(path, self.lines_per_batch, sql.PER_RECORD_PATTERN):
+        for lines in ndjson_batches(path, self.lines_per_batch, PER_RECORD_PATTERN):
             batch = _Batch(path, lines=lines.lines.num_rows)
             for number, problem in lines.problems:
                 batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))

@@ -20,7 +20,6 @@ a quote, an object with a brace...).
 
 from __future__ import annotations
 
-from workbench.ingest._columnar import NOT_JSON
 from workbench.model.limits import (
     MAX_COORDINATE,
     MAX_ID_LENGTH,
@@ -130,14 +129,8 @@ _PROMOTED = (
     + "])"
 )
 
-# What sends a whole line to the per-record path before it is parsed: an integer of 19 digits
-# or more (beyond what SQL's numbers hold exactly), an escaped UTF-16 surrogate, or what only
-# the engine's JSON parser takes (_columnar.NOT_JSON). Arrow marks the lines holding one as it
-# reads them (`_wb_lines.marked`, _columnar.ndjson_batches).
-PER_RECORD_PATTERN = rf"[0-9]{{19}}|\\[uU][dD][89a-fA-F]|{NOT_JSON}"
-
-# And, found by a second scan (one pattern with the one above and the depth scan's costs twice
-# as much): a key the SQL parses typed holding a value of another JSON type (at any depth: a
+# What sends a line to the per-record path besides _columnar.PER_RECORD_PATTERN, found by a
+# second scan (one pattern with that one and the depth scan's costs twice as much): a key the SQL parses typed holding a value of another JSON type (at any depth: a
 # key of the same name in metadata counts too), or a key spelled with an escape.
 _TEXT = r'"(?:[^"\\]|\\.)*"'  # a JSON string
 RETYPED_PATTERN = "|".join(

@@ -39,6 +39,10 @@ _MANY_BRACKETS = r"^(?:[^\[{]*[\[{]){" + str(MAX_JSON_DEPTH + 1) + "}"
 TRAILING_COMMA = r",[ \t\r\n]*[\]}]"
 NOT_FINITE = r"[:,\[][ \t\r\n]*-?(?i:nan|inf)|[0-9][eE][-+]?[0-9]{3}"
 NOT_JSON = f"{TRAILING_COMMA}|{NOT_FINITE}"
+# What sends an NDJSON line to its format's per-record path before it is parsed: an integer
+# of 19 digits or more (beyond what SQL's numbers hold exactly), an escaped UTF-16 surrogate,
+# or NOT_JSON. Arrow marks the lines holding one as it reads them (`ndjson_batches`).
+PER_RECORD_PATTERN = rf"[0-9]{{19}}|\\[uU][dD][89a-fA-F]|{NOT_JSON}"
 _BLANK = np.zeros(256, bool)
 _BLANK[list(b" \t\r\n")] = True
 

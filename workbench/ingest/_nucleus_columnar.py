@@ -24,7 +24,12 @@ import pyarrow.compute as pc
 
 from workbench.errors import RecordError
 from workbench.ingest import _nucleus_sql as sql
-from workbench.ingest._columnar import LineBatch, MemoryEngine, ndjson_batches
+from workbench.ingest._columnar import (
+    PER_RECORD_PATTERN,
+    LineBatch,
+    MemoryEngine,
+    ndjson_batches,
+)
 from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY
 from workbench.ingest.images import SOURCE_ID
 from workbench.ingest.jsonread import loads
@@ -89,7 +94,7 @@ class ColumnarScenes:
 
     def read(self, path: Path) -> None:
         """The scenes of an NDJSON file, one per line."""
-        batches = ndjson_batches(path, LINES_PER_BATCH, sql.PER_RECORD_PATTERN, BYTES_PER_BATCH)
+        batches = ndjson_batches(path, LINES_PER_BATCH, PER_RECORD_PATTERN, BYTES_PER_BATCH)
         for lines in batches:
             self._read_batch(lines, {}, lambda n: f"{path}:{n}")
         self.write()
@@ -122,7 +127,7 @@ class ColumnarScenes:
                 numbers.append(n)
                 texts.append(text)
         column = pa.array(texts, pa.string())
-        marked = pc.match_substring_regex(column, sql.PER_RECORD_PATTERN)
+        marked = pc.match_substring_regex(column, PER_RECORD_PATTERN)
         lines = pa.table({"n": pa.array(numbers, pa.int64()), "j": column, "marked": marked})
         self._read_batch(LineBatch(lines), objects, lambda n: entries[n][0])
 

@@ -9,7 +9,8 @@ scenes this leaves to it).
 
 from __future__ import annotations
 
-# As workbench.ingest._nucleus_sql.PER_RECORD_PATTERN (not imported: that module imports ours).
+# Values SQL does not write back exactly: an integer of 19 digits or more, an escaped UTF-16
+# surrogate (as in workbench.ingest._columnar.PER_RECORD_PATTERN).
 _ODD_VALUES = r"[0-9]{19}|\\[uU][dD][89a-fA-F]"
 
 # The contexts of the view's frames in the order of their first frame, with their sizes.

@@ -27,16 +27,6 @@ from workbench.model.records import PROMOTED_KEYS
 # What no id may hold (model.validation.FORBIDDEN_CHARACTERS, in RE2's words).
 _FORBIDDEN = r"[\x00-\x1f\x7f-\x9f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
 
-# What the line is left to the per-record path for before it is parsed: an integer of 19
-# digits or more, an escaped UTF-16 surrogate, and what DuckDB's JSON parser takes but JSON
-# (and so the per-record path) refuses: a comma before a closing bracket, NaN and infinities,
-# a number past a double's range (a three-digit exponent). Text in a string may match too,
-# which costs only speed.
-PER_RECORD_PATTERN = (
-    r"[0-9]{19}|\\[uU][dD][89a-fA-F]|,[ \t\r\n]*[\]}]"
-    r"|[:,\[][ \t\r\n]*-?(?i:nan|inf)|[0-9][eE][-+]?[0-9]{3}"
-)
-
 MACROS = rf"""
 CREATE MACRO nu_str(x) AS coalesce(left(x, 1) = '"', false);
 CREATE MACRO nu_obj(x) AS x IS NULL OR left(x, 1) = '{{';
