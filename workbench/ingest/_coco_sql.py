@@ -31,27 +31,34 @@ CREATE OR REPLACE TEMP TABLE _wb_doc AS SELECT * FROM read_json($file,
     columns = {images: 'JSON[]', annotations: 'JSON[]', categories: 'JSON[]'},
     maximum_object_size = $size)
 """
-# The records of one array, numbered from 0 in file order (`{table}`, `{key}`: one of three).
-ITEMS_TABLE = "CREATE OR REPLACE TEMP TABLE {table} (x JSON, i BIGINT)"
+# The records of one array, numbered from 0 in file order (`{table}`, `{key}`: one of three),
+# with `odd`: whether the bytes they were read from ($odd, for the whole document or each
+# piece) hold what only the engine's JSON parser takes (_columnar.NOT_JSON).
+ITEMS_TABLE = "CREATE OR REPLACE TEMP TABLE {table} (x JSON, i BIGINT, odd BOOLEAN)"
 ITEMS_OF_DOC = """
 CREATE OR REPLACE TEMP TABLE {table} AS
-SELECT unnest({key}) AS x, generate_subscripts({key}, 1) - 1 AS i FROM _wb_doc
+SELECT unnest({key}) AS x, generate_subscripts({key}, 1) - 1 AS i, $odd AS odd FROM _wb_doc
 """
 # A piece `[records]` of one array (workbench.ingest._coco_pieces), as the binary `x` of the
 # one row of `_wb_piece`: its records numbered on from $offset; the count of rows inserted.
 # (The engine's own parser, as read_json's: the records' texts are the same.)
 ITEMS_OF_PIECE = """
-INSERT INTO {table} SELECT unnest(r) AS x, generate_subscripts(r, 1) - 1 + $offset AS i
+INSERT INTO {table} SELECT unnest(r) AS x, generate_subscripts(r, 1) - 1 + $offset AS i,
+    $odd AS odd
 FROM (SELECT from_json(decode(x), '["JSON"]') AS r FROM _wb_piece)
 """
 URI_OK = f"""coalesce(length(uri) BETWEEN 1 AND {MAX_URI_LENGTH}
     AND NOT regexp_matches(uri, '[\\x00-\\x1f\\x7f]'), false)"""
+# The records of a piece holding what only the engine's parser takes get their text as
+# written (`_wb_raw`: i, x), so that the per-record path refuses them with its own words.
+RAW_TEXTS = "UPDATE {table} SET x = r.x FROM _wb_raw r WHERE {table}.i = r.i"
 # A record SQL leaves to the per-record path whatever it holds: one that may nest too deep, or
-# one holding what only the engine's JSON parser takes (NaN, infinities, huge numbers; a
-# comma before a bracket is found in the file's bytes, workbench.ingest._coco_columnar).
+# one holding what only the engine's JSON parser takes (NaN, infinities, huge numbers), looked
+# for in the records of bytes that held any (a comma before a bracket, which the parser drops
+# from the record's text, sends the whole file record by record: workbench.ingest._coco_columnar).
 _ODD = (
     f"(length(x) - length(replace(replace(x, '[', ''), '{{', '')) > {MAX_JSON_DEPTH}"
-    f" OR regexp_matches(x, '{NOT_FINITE}'))"
+    f" OR (odd AND regexp_matches(x, '{NOT_FINITE}')))"
 )
 # The image's own keys and the metadata keys copied to columns, parsed once.
 _IMAGE = (
@@ -82,7 +89,7 @@ _IMAGE_KEYS = '{"id":null,"file_name":null,"width":null,"height":null}'
 IMAGES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_img AS
 WITH items AS MATERIALIZED (
-    SELECT x, i FROM _wb_image_items),
+    SELECT x, i, odd FROM _wb_image_items),
 parsed AS MATERIALIZED (
     SELECT i, x, try(from_json(x, '{_IMAGE}')) AS d, {_ODD} AS odd FROM items)
 SELECT i, x, d.id AS key,

@@ -15,6 +15,7 @@ holding the problem; the caller turns it into a RecordError naming file and posi
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Collection, Iterator
@@ -193,6 +194,21 @@ def read_members(
             yield from scanner.members(members)
         elif first:
             yield None, None, _fatal("expected an array or an object")
+
+
+def raw_items(data: bytes) -> Iterator[bytes | None]:
+    """The bytes of each item of the JSON array `data` as written (None for one past a limit),
+    up to the first that is not followed by ',' or ']'."""
+    scanner = _Scanner(io.BytesIO(data))
+    if scanner.start() != b"[" or scanner.peek() in (b"]", b""):
+        return
+    while scanner.peek():
+        raw, problem = scanner.value()
+        yield raw if problem is None else None
+        after = scanner.peek()
+        scanner.pos += 1
+        if after != b",":
+            return
 
 
 Item = tuple[str | None, int | None, Any]
