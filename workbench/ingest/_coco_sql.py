@@ -58,7 +58,7 @@ RAW_TEXTS = "UPDATE {table} SET x = r.x FROM _wb_raw r WHERE {table}.i = r.i"
 # from the record's text, sends the whole file record by record: workbench.ingest._coco_columnar).
 _ODD = (
     f"(length(x) - length(replace(replace(x, '[', ''), '{{', '')) > {MAX_JSON_DEPTH}"
-    f" OR (odd AND regexp_matches(x, '{NOT_FINITE}')))"
+    f" OR CASE WHEN odd THEN regexp_matches(x, '{NOT_FINITE}') ELSE false END)"
 )
 # The image's own keys and the metadata keys copied to columns, parsed once.
 _IMAGE = (
