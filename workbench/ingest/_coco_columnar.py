@@ -141,14 +141,15 @@ def import_instances(
 def _read(con: Any, path: Path, found: dict[str, Member] | None, size: int) -> bool:
     """Stage the records' texts with their numbers: `_wb_image_items`, `_wb_items` (the
     annotations), `_wb_cat_items`; a piece at a time when the document is cut (`found`).
-    False when its bytes hold a comma before a closing bracket: the engine's parser takes it
-    and drops it from the record's text, so only the record by record read can refuse it."""
+    False when they must be read record by record instead: bytes holding a comma before a
+    closing bracket (the engine's parser takes it and drops it from the record's text), or a
+    document that cannot be cut holding anything only that parser takes."""
     if found is None:
         if _odd(pa.array([path.read_bytes()], pa.large_binary())) is not False:
             return False  # rare, and its records' texts as written are not at hand
         con.execute(sql.READ, {"file": str(path.resolve()), "size": size + 1})
         for key, table in _ITEMS.items():
-            con.execute(sql.ITEMS_OF_DOC.format(table=table, key=key), {"odd": False})
+            con.execute(sql.ITEMS_OF_DOC.format(table=table, key=key))
         con.execute("DROP TABLE _wb_doc")
         return True
     for key, table in _ITEMS.items():

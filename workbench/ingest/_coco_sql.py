@@ -32,12 +32,13 @@ CREATE OR REPLACE TEMP TABLE _wb_doc AS SELECT * FROM read_json($file,
     maximum_object_size = $size)
 """
 # The records of one array, numbered from 0 in file order (`{table}`, `{key}`: one of three),
-# with `odd`: whether the bytes they were read from ($odd, for the whole document or each
-# piece) hold what only the engine's JSON parser takes (_columnar.NOT_JSON).
+# with `odd`: whether the bytes they were read from ($odd for each piece) hold what only the
+# engine's JSON parser takes (_columnar.NOT_JSON); a whole document holding any is read
+# record by record instead.
 ITEMS_TABLE = "CREATE OR REPLACE TEMP TABLE {table} (x JSON, i BIGINT, odd BOOLEAN)"
 ITEMS_OF_DOC = """
 CREATE OR REPLACE TEMP TABLE {table} AS
-SELECT unnest({key}) AS x, generate_subscripts({key}, 1) - 1 AS i, $odd AS odd FROM _wb_doc
+SELECT unnest({key}) AS x, generate_subscripts({key}, 1) - 1 AS i, false AS odd FROM _wb_doc
 """
 # A piece `[records]` of one array (workbench.ingest._coco_pieces), as the binary `x` of the
 # one row of `_wb_piece`: its records numbered on from $offset; the count of rows inserted.
