@@ -119,7 +119,6 @@ class Catalog(MediaRoots):
         *,
         read_only: bool = False,
         time_limit: float | None = None,
-        fresh_from_ddl: bool = True,
     ):
         self.path = Path(path) if path is not None else default_catalog_path()
         self.read_only = read_only
@@ -150,7 +149,7 @@ class Catalog(MediaRoots):
         self.layout_changes = 0
         try:
             if not read_only:
-                migrate(self, fresh_from_ddl)
+                self._migrate()
             check_version(self)
             self._open_lake()
             seal(self._con, self.path)
@@ -202,6 +201,12 @@ class Catalog(MediaRoots):
             return 0
         rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
         return int(rows[0][0]) if rows else 0
+
+    def _migrate(self) -> None:
+        """Bring the file to this workbench's schema version (store/migrations.py). The check
+        of the schema a new file gets in one go opens its file with every migration run in
+        turn instead (store/fresh.py, `migrate_in_turn`)."""
+        migrate(self)
 
     def _open_lake(self) -> None:
         """A lake-backed catalog (store/lake.py): let the engine read the lake's files, then

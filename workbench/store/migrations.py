@@ -35,14 +35,19 @@ def check_version(catalog: Catalog) -> None:
         )
 
 
-def migrate(catalog: Catalog, fresh_from_ddl: bool = True) -> None:
+def migrate(catalog: Catalog) -> None:
     found = catalog.schema_version
     if found > SCHEMA_VERSION:
         return  # check_version refuses it
-    if found == 0 and fresh_from_ddl and fresh_ddl.VERSION == SCHEMA_VERSION and _empty(catalog):
+    if found == 0 and fresh_ddl.VERSION == SCHEMA_VERSION and _empty(catalog):
         with catalog.transaction() as con:  # a new file: the schema in one go (store/fresh.py)
             fresh.create(con)
         return
+    migrate_in_turn(catalog, found)
+
+
+def migrate_in_turn(catalog: Catalog, found: int = 0) -> None:
+    """Every migration from version `found` on, the long way a new file is spared."""
     # One transaction per version: a failure leaves the catalog at the last version done.
     lake = Lake.load(catalog.cursor()) if found else None
     for version in range(found, SCHEMA_VERSION):
