@@ -4,8 +4,8 @@ A catalog's DuckDB engine is configured from the environment when the file is op
 memory budget and threads, the time a person's query may run, the lower budget of imports),
 then sealed: no file, network or extension access and no setting changed but the memory
 budget. These are the engine's own terms, apart from the catalog that holds the connection
-(store/catalog.py): library code that opens an engine of its own beside a catalog (a lake's
-writes, store/lake_write.py) takes the same settings from here.
+(store/catalog.py, which offers these names as it always did): an engine opened beside a
+catalog (a lake's writes, store/lake_write.py) takes the same settings (`engine_config`).
 """
 
 from __future__ import annotations
