@@ -375,16 +375,16 @@ def test_the_parquet_importer_writes_to_the_lake_and_replaces(
 def test_migrations_run_on_stand_ins_and_the_lake_follows(
     pair: tuple[Path, Path], fmt: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from workbench.store import catalog as store_catalog
+    from workbench.store import migrations
 
     local, path = pair
     with workbench.open(local) as a:
         expected = answers(a)
     # a newer workbench whose next migration adds a column to frames
     added = "ALTER TABLE frames ADD COLUMN reviewed_by VARCHAR"
-    version = store_catalog.SCHEMA_VERSION + 1
-    monkeypatch.setattr(store_catalog, "MIGRATIONS", [*store_catalog.MIGRATIONS, (added,)])
-    monkeypatch.setattr(store_catalog, "SCHEMA_VERSION", version)
+    version = migrations.SCHEMA_VERSION + 1
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (added,)])
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", version)
     with workbench.open(path) as b:
         assert b.schema_version == version and b.lake is not None
         assert answers(b) == expected
@@ -413,7 +413,7 @@ def test_a_lake_older_than_the_layout_is_refused(pair: tuple[Path, Path]) -> Non
 def test_a_lake_made_before_keypoints_gets_their_visibility_column(
     tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from workbench.store import catalog as store_catalog
+    from workbench.store import migrations
 
     local = tmp_path / "local.duckdb"
     build_catalog(local).close()
@@ -425,8 +425,8 @@ def test_a_lake_made_before_keypoints_gets_their_visibility_column(
     con.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
     con.close()
     with monkeypatch.context() as older:
-        older.setattr(store_catalog, "MIGRATIONS", store_catalog.MIGRATIONS[:8])
-        older.setattr(store_catalog, "SCHEMA_VERSION", 8)
+        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:8])
+        older.setattr(migrations, "SCHEMA_VERSION", 8)
         open_for_lake(
             str(path), str(tmp_path / "lake"), attach=False, buckets=2, progress=False, fmt=fmt
         )
@@ -434,7 +434,7 @@ def test_a_lake_made_before_keypoints_gets_their_visibility_column(
     with workbench.open(local) as a:
         expected = unordered(answers(a))
     with workbench.open(path) as b:
-        assert b.schema_version == store_catalog.SCHEMA_VERSION
+        assert b.schema_version == migrations.SCHEMA_VERSION
         assert unordered(answers(b)) == expected
         assert b.sql("SELECT count(visibility) FROM rois").fetchall() == [(0,)]
         with CatalogWriter(b, progress=False) as writer:

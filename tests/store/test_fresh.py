@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from workbench.store import fresh, fresh_ddl
 from workbench.store.catalog import Catalog
@@ -44,11 +45,23 @@ def test_the_written_schema_is_what_the_migrations_make() -> None:
 def test_a_new_catalog_matches_one_migrated_step_by_step(tmp_path: Path) -> None:
     quick, slow = tmp_path / "quick.duckdb", tmp_path / "slow.duckdb"
     Catalog(quick).close()
-    Catalog(slow, fresh_from_ddl=False).close()
+    fresh.migrate_in_turn(slow)
     made, migrated = _contents(quick), _contents(slow)
     assert made == migrated
     assert made[2]["meta"] == len(fresh_ddl.META)
     assert sum(made[2].values()) == len(fresh_ddl.META)  # every other table empty
+
+
+def test_the_long_way_runs_every_migration_and_a_new_catalog_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(con: duckdb.DuckDBPyConnection) -> None:
+        raise AssertionError("the schema was made in one go")
+
+    monkeypatch.setattr(fresh, "create", refused)
+    fresh.migrate_in_turn(tmp_path / "slow.duckdb")
+    with pytest.raises(AssertionError, match="in one go"):
+        Catalog(tmp_path / "quick.duckdb")
 
 
 def test_a_file_with_tables_of_its_own_is_migrated_the_long_way(tmp_path: Path) -> None:

@@ -1,137 +1,84 @@
 """The catalog: one DuckDB file per workspace holding frames, ROIs, scenes and their history.
 
-This is the store's catalog: connections, transactions, person-typed SQL, media roots. It
-imports nothing above the store; what a person reaches from a catalog in the layers above
-(`view()`, evaluations, `app()`) is added by `workbench.Catalog` (workbench/catalog.py), the
-subclass `workbench.open` returns.
+This is the store's catalog: connections, transactions, person-typed SQL. It imports nothing
+above the store; what a person reaches from a catalog in the layers above (`view()`,
+evaluations, `app()`) is added by `workbench.Catalog` (workbench/catalog.py), the subclass
+`workbench.open` returns. Beside it: its engine's settings and seal (store/engine.py), the
+migrations run as it opens (store/migrations.py) and its media roots (store/media_roots.py).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import duckdb
 
-from workbench.errors import CatalogError, LakeError, QueryError, SchemaVersionError
-from workbench.store import fresh, fresh_ddl, groups, lake_groups, layout, layout_build, summaries
-from workbench.store.imports import mark_interrupted
+from workbench.errors import CatalogError, QueryError
+from workbench.store import groups, lake_groups, layout, layout_build, summaries
+from workbench.store.engine import (
+    DEFAULT_IMPORT_MEMORY_LIMIT,
+    DEFAULT_MEMORY_LIMIT,
+    DEFAULT_TIME_LIMIT,
+    IMPORT_MEMORY_LIMIT_ENV,
+    MEMORY_LIMIT_ENV,
+    THREADS_ENV,
+    TIME_LIMIT_ENV,
+    default_time_limit,
+    engine_config,
+    import_memory_limit,
+    seal,
+    set_memory_limit,
+)
 from workbench.store.lake import Lake
-from workbench.store.schema import MIGRATIONS, PUBLIC_TABLES, SCHEMA_VERSION, Unbatched
+from workbench.store.media_roots import INFERRED, MediaRoot, MediaRoots
+from workbench.store.migrations import check_version, migrate
+from workbench.store.schema import PUBLIC_TABLES
 from workbench.store.sqlsafe import check_read_only
 from workbench.store.sqlsafe import time_limit as time_limit_of
+
+# The names this module offers, those of the modules beside it that it always offered too.
+__all__ = [
+    "CLOSE_WAIT",
+    "DEFAULT_CATALOG",
+    "DEFAULT_IMPORT_MEMORY_LIMIT",
+    "DEFAULT_MEMORY_LIMIT",
+    "DEFAULT_TIME_LIMIT",
+    "IMPORT_MEMORY_LIMIT_ENV",
+    "INFERRED",
+    "LAKE_REFRESH_ENV",
+    "MEMORY_LIMIT_ENV",
+    "THREADS_ENV",
+    "TIME_LIMIT_ENV",
+    "Catalog",
+    "CatalogInfo",
+    "MediaRoot",
+    "default_catalog_path",
+    "default_time_limit",
+    "engine_config",
+    "import_memory_limit",
+    "open_catalog",
+]
+
 
 DEFAULT_CATALOG = "workbench.duckdb"
 # Seconds close() waits for interrupted queries to let go of the connection.
 CLOSE_WAIT = 10.0
-# The engine's memory budget (DuckDB's memory_limit: what it holds before spilling sorts,
-# joins and aggregates to the catalog's temp folder); threads default to the cores.
-MEMORY_LIMIT_ENV = "WORKBENCH_MEMORY_LIMIT"
-DEFAULT_MEMORY_LIMIT = "1GB"
-# The engine's budget while an import runs (never above memory_limit). DuckDB keeps the blocks
-# a write stores in its cache until it reaches its limit, and an import writes gigabytes: at
-# 1GB that cache alone is 1 GB after a few million frames, on top of the import's own memory.
-# Lowering the limit evicts the cache; browsing gets its own limit back when the import ends.
-IMPORT_MEMORY_LIMIT_ENV = "WORKBENCH_IMPORT_MEMORY_LIMIT"
-DEFAULT_IMPORT_MEMORY_LIMIT = "256MB"
-THREADS_ENV = "WORKBENCH_THREADS"
-# Seconds a query typed by a person may run (catalog.sql, views with a where() fragment).
-TIME_LIMIT_ENV = "WORKBENCH_SQL_TIME_LIMIT"
-DEFAULT_TIME_LIMIT = 30.0
 # Seconds between looks at whether a lake-backed catalog's tables moved on (docs/scale-out.md).
 LAKE_REFRESH_ENV = "WORKBENCH_LAKE_REFRESH"
-# Engine settings made before the seal: afterwards nothing can be SET.
-_SEAL = (
-    "SET python_enable_replacements = false",
-    "SET autoinstall_known_extensions = false",
-    "SET autoload_known_extensions = false",
-    "SET allow_community_extensions = false",
-    "SET allow_persistent_secrets = false",
-    "SET enable_external_access = false",
-    # The one setting left to change: the memory budget, lowered for imports (import_memory).
-    "SET allowed_configs = ['memory_limit']",
-    "SET lock_configuration = true",
-)
 
 
 def default_catalog_path() -> Path:
     """`WORKBENCH_CATALOG` if set, else workbench.duckdb in the working directory."""
     return Path(os.environ.get("WORKBENCH_CATALOG") or DEFAULT_CATALOG)
-
-
-# Origin of the media roots an older workbench registered from imported URIs: kept for a
-# person to review (`workbench media-roots list`), never served.
-INFERRED = "inferred"
-
-
-@dataclass(frozen=True)
-class MediaRoot:
-    """A folder whose files the served app may hand out, and who declared it."""
-
-    path: str
-    origin: str | None
-    added: datetime | None
-    served: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        added = self.added.isoformat() if self.added else None
-        return {"path": self.path, "origin": self.origin, "added": added, "served": self.served}
-
-
-def engine_config() -> dict[str, Any]:
-    """DuckDB settings of the catalog's engine: `WORKBENCH_MEMORY_LIMIT` (default 1GB; e.g.
-    `4GB`) and `WORKBENCH_THREADS` (default: DuckDB's, the number of cores)."""
-    config: dict[str, Any] = {
-        "memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
-    }
-    threads = os.environ.get(THREADS_ENV)
-    if threads:
-        if not threads.isdigit() or int(threads) < 1:
-            raise CatalogError(f"{THREADS_ENV}={threads!r} is not a number of threads")
-        config["threads"] = int(threads)
-    return config
-
-
-def import_memory_limit(limit: str) -> str:
-    """The engine's memory budget during an import: `WORKBENCH_IMPORT_MEMORY_LIMIT` (default
-    256MB), or the catalog's own `limit` if that is lower."""
-    wanted = os.environ.get(IMPORT_MEMORY_LIMIT_ENV) or DEFAULT_IMPORT_MEMORY_LIMIT
-    if _size_bytes(wanted) is None:
-        raise CatalogError(f"{IMPORT_MEMORY_LIMIT_ENV}={wanted!r} is not a size (e.g. 256MB)")
-    held, given = _size_bytes(limit), _size_bytes(wanted)
-    return limit if held is not None and given is not None and held <= given else wanted
-
-
-_UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
-          "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
-
-
-def _size_bytes(text: str) -> int | None:
-    """A size as DuckDB reads one ("256MB", "1GiB", "1.5 GB"), in bytes; None if it is not
-    one of those (DuckDB's own check of the setting then decides)."""
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", text.lower())
-    if found is None or found.group(2) not in _UNITS:
-        return None
-    return int(float(found.group(1)) * _UNITS[found.group(2)])
-
-
-def default_time_limit() -> float:
-    """`WORKBENCH_SQL_TIME_LIMIT` (seconds) if set, else 30."""
-    raw = os.environ.get(TIME_LIMIT_ENV)
-    try:
-        return float(raw) if raw else DEFAULT_TIME_LIMIT
-    except ValueError as exc:
-        raise CatalogError(f"{TIME_LIMIT_ENV}={raw!r} is not a number of seconds") from exc
 
 
 @dataclass(frozen=True)
@@ -152,7 +99,7 @@ class CatalogInfo:
         return dict(self.__dict__)
 
 
-class Catalog:
+class Catalog(MediaRoots):
     """An open catalog file. People create one with `workbench.open(path)` (a subclass with
     views, evaluations and the app); library code takes this class.
 
@@ -172,7 +119,6 @@ class Catalog:
         *,
         read_only: bool = False,
         time_limit: float | None = None,
-        fresh_from_ddl: bool = True,
     ):
         self.path = Path(path) if path is not None else default_catalog_path()
         self.read_only = read_only
@@ -203,10 +149,10 @@ class Catalog:
         self.layout_changes = 0
         try:
             if not read_only:
-                self._migrate(fresh_from_ddl)
-            self._check_version()
+                self._migrate()
+            check_version(self)
             self._open_lake()
-            self._seal()
+            seal(self._con, self.path)
         except BaseException:
             self._con.close()
             raise
@@ -256,69 +202,11 @@ class Catalog:
         rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
         return int(rows[0][0]) if rows else 0
 
-    def _check_version(self) -> None:
-        found = self.schema_version
-        if found > SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"{self.path} has schema version {found}; this workbench knows up to "
-                f"{SCHEMA_VERSION}: upgrade workbench to open it"
-            )
-        if self.read_only and found < SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"{self.path} has schema version {found} and is opened read-only: open it "
-                "read-write once to upgrade it"
-            )
-
-    def _migrate(self, fresh_from_ddl: bool = True) -> None:
-        found = self.schema_version
-        if found > SCHEMA_VERSION:
-            return  # _check_version refuses it
-        if found == 0 and fresh_from_ddl and fresh_ddl.VERSION == SCHEMA_VERSION and self._empty():
-            with self.transaction() as con:  # a new file: the schema in one go (store/fresh.py)
-                fresh.create(con)
-            return
-        # One transaction per version: a failure leaves the catalog at the last version done.
-        lake = Lake.load(self._con.cursor()) if found else None
-        for version in range(found, SCHEMA_VERSION):
-            steps = MIGRATIONS[version]
-            rewrites = [s for s in steps if isinstance(s, Unbatched)]
-            if lake is not None and any(not r.local_only for r in rewrites):
-                raise LakeError(
-                    f"{self.path} keeps its frames in a lake older than schema version "
-                    f"{version + 1}: rebuild it (`workbench lake init` from a local catalog)"
-                )
-            for rewrite in rewrites:
-                if lake is None or not rewrite.local_only:
-                    con = self.cursor()
-                    try:
-                        rewrite.run(con)
-                    finally:
-                        con.close()
-            with self.transaction() as con:
-                if lake is not None:  # migrations alter stand-ins; the lake follows
-                    lake.stand_in(con)
-                for step in steps:
-                    if isinstance(step, str):
-                        con.execute(step)
-                    elif not isinstance(step, Unbatched):
-                        step(con)
-                if lake is not None:
-                    lake.follow_migrations(con)
-                con.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                    [str(version + 1)],
-                )
-        # Open read-write, this process alone holds the file: an import another process left
-        # `running` was killed before it could say so (workbench/store/imports.py).
-        mark_interrupted(self)
-
-    def _empty(self) -> bool:
-        """Whether the file holds no table (a new catalog)."""
-        con = self._con.cursor()
-        try:
-            return not con.execute("SELECT count(*) FROM duckdb_tables()").fetchall()[0][0]
-        finally:
-            con.close()
+    def _migrate(self) -> None:
+        """Bring the file to this workbench's schema version (store/migrations.py). The check
+        of the schema a new file gets in one go opens its file with every migration run in
+        turn instead (store/fresh.py, `migrate_in_turn`)."""
+        migrate(self)
 
     def _open_lake(self) -> None:
         """A lake-backed catalog (store/lake.py): let the engine read the lake's files, then
@@ -385,22 +273,6 @@ class Catalog:
 
         return edit(self.lake, con, frame_ids, dry_run=dry_run)
 
-    def _seal(self) -> None:
-        """No file, network or extension access from here on, and no way to turn it back on.
-
-        Every query on the catalog, the library's and a person's, runs on this engine: what
-        the read-only guard might miss still cannot read a file. Registered Arrow data, the
-        database's own file, its WAL and its temp directory keep working.
-        """
-        con = self._con.cursor()
-        try:
-            for statement in _SEAL:
-                con.execute(statement)
-        except duckdb.Error as exc:
-            raise CatalogError(f"cannot seal catalog {self.path}: {exc}") from exc
-        finally:
-            con.close()
-
     @contextmanager
     def import_memory(self) -> Iterator[None]:
         """Hold the engine to the import's memory budget (`import_memory_limit()`) while the
@@ -416,7 +288,7 @@ class Catalog:
             return
         with self._memory_lock:
             if not self._importing:
-                self._set_memory_limit(import_memory_limit(self.memory_limit))
+                set_memory_limit(self._con, import_memory_limit(self.memory_limit))
             self._importing += 1
         try:
             yield
@@ -424,16 +296,7 @@ class Catalog:
             with self._memory_lock:
                 self._importing -= 1
                 if not self._importing:
-                    self._set_memory_limit(self.memory_limit)
-
-    def _set_memory_limit(self, limit: str) -> None:
-        con = self._con.cursor()
-        try:
-            con.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
-        except duckdb.Error as exc:
-            raise CatalogError(f"cannot set the engine's memory limit to {limit!r}: {exc}") from exc
-        finally:
-            con.close()
+                    set_memory_limit(self._con, self.memory_limit)
 
     # -- connections -----------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -586,85 +449,6 @@ class Catalog:
             scenes=one("SELECT count(*) FROM scenes"),
             size_bytes=sum(p.stat().st_size for p in (self.path, _wal(self.path)) if p.exists()),
         )
-
-    # -- media -----------------------------------------------------------------------------
-    # Media roots are declared, never inferred from imported records: the folders of the
-    # files a person imports, folders named with --media-root / media_roots=, and folders
-    # added here. The served app hands out files under these folders only.
-    def add_media_roots(
-        self, dirs: Iterable[str | os.PathLike[str]], *, origin: str = "configured"
-    ) -> list[str]:
-        """Declare folders whose files may be served to a browser; returns those that were new.
-
-        Paths are stored resolved (symlinks followed); an `s3://bucket/prefix/` is stored as
-        given (objects under it are served, media/remote.py). `origin` says who declared them:
-        `configured` (a person, `workbench media-roots add`), `import` (the folder of files
-        being imported), `option` (`--media-root`), `demo`. A folder an older workbench had
-        inferred from imported URIs (origin `inferred`, not served) is served again once it
-        is declared here.
-        """
-        if origin == INFERRED:
-            raise CatalogError("media roots are declared, never inferred")
-        wanted = sorted({_root_text(d) for d in dirs})
-        if not wanted:
-            return []
-        with self.transaction() as con:
-            known = dict(con.execute("SELECT path, origin FROM media_roots").fetchall())
-            for root in wanted:
-                if root not in known:
-                    con.execute(
-                        "INSERT INTO media_roots (path, origin, added) "
-                        "VALUES (?, ?, current_timestamp)",
-                        [root, origin],
-                    )
-                elif known[root] == INFERRED:
-                    con.execute(
-                        "UPDATE media_roots SET origin = ?, added = current_timestamp "
-                        "WHERE path = ?",
-                        [origin, root],
-                    )
-        return [r for r in wanted if known.get(r, INFERRED) == INFERRED]
-
-    def remove_media_roots(self, dirs: Iterable[str | os.PathLike[str]]) -> list[str]:
-        """Stop serving files under these folders; returns the roots that were removed.
-
-        Each path is matched as given and resolved, so a root whose folder has since been
-        deleted or moved can still be removed. Folders inside a removed root that were
-        declared on their own stay roots.
-        """
-        given = {str(d) for d in dirs} | {_root_text(d) for d in dirs}
-        with self.transaction() as con:
-            known = [r[0] for r in con.execute("SELECT path FROM media_roots").fetchall()]
-            removed = sorted(r for r in known if r in given)
-            for root in removed:
-                con.execute("DELETE FROM media_roots WHERE path = ?", [root])
-        return removed
-
-    def media_roots(self) -> list[str]:
-        """The folders whose files are served (sorted)."""
-        rows = self.cursor().execute(
-            "SELECT path FROM media_roots WHERE origin IS DISTINCT FROM ? ORDER BY path",
-            [INFERRED],
-        )
-        return [r[0] for r in rows.fetchall()]
-
-    def media_root_entries(self) -> list[MediaRoot]:
-        """Every media root with where it came from, including those not served."""
-        rows = (
-            self.cursor()
-            .execute("SELECT path, origin, added FROM media_roots ORDER BY path")
-            .fetchall()
-        )
-        return [MediaRoot(path, origin, added, origin != INFERRED) for path, origin, added in rows]
-
-
-def _root_text(folder: str | os.PathLike[str]) -> str:
-    """A media root as stored: a local folder resolved, an s3:// prefix as given, ending
-    with one slash (media/remote.py)."""
-    text = str(folder)
-    if text.startswith("s3://"):
-        return text.rstrip("/") + "/"
-    return str(Path(folder).resolve())
 
 
 def _refresh_seconds() -> float:

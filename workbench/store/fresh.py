@@ -52,15 +52,25 @@ def dump(con: Con) -> tuple[list[str], list[tuple[str, str]]]:
     return statements, [(str(k), str(v)) for k, v in meta]
 
 
+def migrate_in_turn(path: Path) -> None:
+    """Make a new catalog file at `path` the long way `create` stands in for: every
+    migration in turn from version 0."""
+    from workbench.store import migrations
+    from workbench.store.catalog import Catalog
+
+    class InTurn(Catalog):
+        def _migrate(self) -> None:
+            migrations.migrate_in_turn(self)
+
+    InTurn(path).close()
+
+
 def migrated_dump() -> tuple[int, list[str], list[tuple[str, str]]]:
     """The schema version, statements and `meta` rows of an empty file migrated the long
     way (every migration in turn)."""
-    from workbench.store.catalog import Catalog
-
     with tempfile.TemporaryDirectory(prefix="workbench-fresh-") as folder:
         path = Path(folder) / "fresh.duckdb"
-        catalog = Catalog(path, fresh_from_ddl=False)
-        catalog.close()
+        migrate_in_turn(path)
         con = duckdb.connect(str(path), read_only=True)
         try:
             version = int(

@@ -27,7 +27,9 @@ joins and filters on what this module keeps beside them (docs/scale.md):
   columns (`json_extract_string` of the key) so filters and facets read no JSON.
 
 Beside them, summaries of the whole catalog's contexts and promoted values
-(store/summaries.py), kept at the same commits.
+(store/summaries.py), kept at the same commits. The ROI codes are made and counted in
+store/layout_codes.py, the promoted keys chosen and filled in store/layout_promote.py; this
+module keys frames, sources and ROIs, summarises their labels and keeps all of it up to date.
 
 Writers fill none of it. `sync(con)` runs at the end of every transaction
 (`Catalog.transaction`) and keys and summarises what the transaction added: frames, sources
@@ -37,7 +39,6 @@ those frames first with `touch(con, ...)`, so their summaries are computed again
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,7 +46,46 @@ import duckdb
 
 from workbench.model.records import PROMOTED_KEYS
 from workbench.store import summaries
+from workbench.store.layout_codes import (
+    CODE_LABEL,
+    CODE_NONE,
+    CODES_ALIGNED,
+    CONFIDENCE_BINS,
+    MAX_CODED_LABEL,
+    add_counts,
+    code,
+    codes_aligned,
+    confidence_bin,
+    mark_aligned,
+    roi_code,
+    tally,
+)
+from workbench.store.layout_promote import (
+    PROMOTE_MAX,
+    PROMOTE_PREFIX,
+    PROMOTE_SAMPLE,
+    PROMOTE_SHARE,
+    add_promoted,
+    choose_keys,
+    fill_promoted,
+    pointer,
+    promoted_columns,
+)
 from workbench.store.sqlsafe import quote_ident
+
+# Every public name, those of the layout's codes and promoted keys (store/layout_codes.py,
+# store/layout_promote.py) included: the store reads them as `layout.<name>`.
+__all__ = [
+    "CODES_ALIGNED", "CODE_LABEL", "CODE_NONE", "CONFIDENCE_BINS", "CONTEXT_KEY",
+    "CONTEXT_KEYS", "GROUPS_STATE", "KEY_COLUMNS", "MAX_CODED_LABEL", "NO_FRAME",
+    "PROMOTE_FROM", "PROMOTE_MAX", "PROMOTE_PREFIX", "PROMOTE_SAMPLE", "PROMOTE_SHARE",
+    "PROMOTE_UP_TO", "TABLES", "VALUES_KEY", "VALUE_KEYS", "add_context_keys", "add_counts",
+    "add_label_keys", "add_promoted", "add_values_keys", "choose_keys", "code",
+    "codes_aligned", "confidence_bin", "derived_columns", "fill_promoted", "has_context_keys",
+    "has_values_keys", "key_bound", "key_contexts", "key_values", "mark_aligned",
+    "next_frame_key", "pointer", "promote_while_small", "promoted_columns", "resummarise",
+    "roi_code", "same_values", "set_next_frame_key", "summarise", "sync", "tally", "touch",
+]  # fmt: skip
 
 # A frame's context as a small integer (schema version 10, local catalogs): numbered in the
 # order contexts first appear, one per context_id (table CONTEXT_KEYS), so the facets count
@@ -67,39 +107,15 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 # A key that names no frame: ROIs or sources stored without their frame.
 NO_FRAME = -1
-# Metadata keys promoted to columns: present in at least this share of the sampled frames,
-# scalar there, at most this many, named `metadata_<key>`, for keys made of these characters.
-PROMOTE_SHARE = 0.05
-PROMOTE_MAX = 8
-PROMOTE_PREFIX = "metadata_"
-PROMOTE_SAMPLE = 10_000
-_PROMOTABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 # Writes promote keys by themselves from this many frames on, each time the catalog has
 # doubled since they last looked, as long as it holds at most PROMOTE_UP_TO frames (past
 # that, filling a new column is work for Catalog.optimize(), not for a writer's commit).
 PROMOTE_FROM = 1_000
 PROMOTE_UP_TO = 2_000_000
-# A ROI's code in frame_codes: label_key * CODE_LABEL + its confidence bin among
-# CONFIDENCE_BINS bins of [0, 1] (a confidence above 1 in the last), or + CODE_NONE when it
-# has none (NULL, NaN, below 0). CODE_LABEL is a multiple of CONFIDENCE_BINS, so one integer
-# division by CONFIDENCE_BINS / bins gives a ROI's label and bin among any divisor `bins`.
-CONFIDENCE_BINS = 1000
-CODE_LABEL = 2 * CONFIDENCE_BINS
-CODE_NONE = CONFIDENCE_BINS
-# Codes are stored as INTEGERs (schema version 11; BIGINTs before): unnesting the codes of a
-# filtered view's frames, half its facets' work, took a third less CPU at 10M frames over
-# the narrower type. A catalog with more label keys than this cannot code its ROIs.
-MAX_CODED_LABEL = (2**31 - 1 - CODE_LABEL) // CODE_LABEL
 # The state row of a local catalog's frame groups (store/groups.py): every transaction that
 # writes frames or ROIs drops it (`sync`; a label write counts its frames' codes again in
 # place: layout_insert.rois_replaced), so groups counted before the write are not read.
 GROUPS_STATE = "_groups"
-# The state row saying frame_codes holds one row per frame, in the stored order of frames
-# (both in key order, the same frames): a filtered view's ROI codes are then read beside the
-# frames with a POSITIONAL JOIN, its WHERE evaluated in the same scan (query/facets.py). Made
-# by a whole build of the codes (the migration, `Catalog.optimize()`), kept by writes that
-# append frames, dropped by any that codes stored frames again (their rows move to the end).
-CODES_ALIGNED = "_codes_aligned"
 
 TABLES: Sequence[str] = (
     """CREATE TABLE IF NOT EXISTS label_keys (
@@ -128,12 +144,6 @@ TABLES: Sequence[str] = (
 
 
 # -- reading the layout ---------------------------------------------------------------------------
-def promoted_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Metadata key -> the frame column holding its value (as `json_extract_string` gives it)."""
-    rows = con.execute("SELECT key, column_name FROM metadata_columns ORDER BY key").fetchall()
-    return {str(k): str(c) for k, c in rows}
-
-
 def derived_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
     """The columns of a catalog table the store derives (keys, promoted metadata)."""
     derived = set(KEY_COLUMNS.get(table, ()))
@@ -274,69 +284,6 @@ def promote_while_small(
     return bool(chosen)
 
 
-def choose_keys(con: duckdb.DuckDBPyConnection, batch: str | None = None) -> dict[str, str]:
-    """The metadata keys to promote now (key -> new column): in at least PROMOTE_SHARE of a
-    sample of frames (with `batch`: of the stored frames and those of that table), never an
-    object or a list there, at most PROMOTE_MAX promoted in all."""
-    frames = "frames"
-    if batch is not None:  # the text cast to JSON in the sample alone (as the INSERT casts it)
-        frames = f"(SELECT metadata::VARCHAR AS metadata FROM frames UNION ALL SELECT metadata FROM {batch})"
-    if not con.execute(f"SELECT 1 FROM {frames} LIMIT 1").fetchall():
-        return {}
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _wb_sample AS SELECT metadata::JSON AS metadata"
-        f" FROM {frames} USING SAMPLE {PROMOTE_SAMPLE} ROWS"
-    )
-    try:
-        sampled = con.execute("SELECT count(*) FROM _wb_sample").fetchall()[0][0]
-        counted = con.execute(
-            "SELECT key, count(*) AS n FROM (SELECT unnest(json_keys(metadata)) AS key"
-            " FROM _wb_sample) GROUP BY key ORDER BY n DESC, key"
-        ).fetchall()
-        known = promoted_columns(con)
-        taken = {
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main'"
-                " AND table_name = 'frames'"
-            ).fetchall()
-        }
-        chosen: dict[str, str] = {}
-        for key, n in counted:
-            name, column = str(key), PROMOTE_PREFIX + str(key).lower()
-            if len(known) + len(chosen) >= PROMOTE_MAX or n < PROMOTE_SHARE * sampled:
-                break
-            if (
-                name in known
-                or name in PROMOTED_KEYS
-                or not _PROMOTABLE.fullmatch(name)
-                or column in taken
-                or column in chosen.values()
-                or not _scalar(con, name)
-            ):
-                continue
-            chosen[name] = column
-        return chosen
-    finally:
-        con.execute("DROP TABLE IF EXISTS _wb_sample")
-
-
-def _scalar(con: duckdb.DuckDBPyConnection, key: str) -> bool:
-    """Whether no sampled frame holds an object or a list under `key`."""
-    rows = con.execute(
-        "SELECT count(*) FROM _wb_sample WHERE json_type(metadata, ?) IN ('OBJECT', 'ARRAY')",
-        [pointer(key)],
-    ).fetchall()
-    return not rows[0][0]
-
-
-def add_promoted(con: duckdb.DuckDBPyConnection, chosen: dict[str, str]) -> None:
-    """Add the columns of newly promoted keys (empty: fill_promoted fills them)."""
-    for key, column in chosen.items():
-        con.execute(f"ALTER TABLE frames ADD COLUMN {quote_ident(column)} VARCHAR")
-        con.execute("INSERT INTO metadata_columns (key, column_name) VALUES (?, ?)", [key, column])
-
-
 def _key_new_frames(con: duckdb.DuckDBPyConnection, first: int, count: int) -> None:
     """Keys for the frames without one, in insertion (rowid) order from `first` on."""
     con.execute(
@@ -437,49 +384,6 @@ def summarise(
     )
 
 
-def confidence_bin(confidence: str) -> str:
-    """SQL: the confidence's bin among CONFIDENCE_BINS (NULL when it has none)."""
-    return (
-        f"CASE WHEN {confidence} >= 0 AND NOT isnan({confidence})"
-        f" THEN least(floor({confidence} * {CONFIDENCE_BINS}), {CONFIDENCE_BINS - 1})::BIGINT END"
-    )
-
-
-def roi_code(alias: str) -> str:
-    """SQL: the code of a ROI (alias `alias`) in frame_codes, an INTEGER (label keys up to
-    MAX_CODED_LABEL)."""
-    return (
-        f"({alias}.label_key::BIGINT * {CODE_LABEL}"
-        f" + coalesce({confidence_bin(alias + '.confidence')}, {CODE_NONE}))::INTEGER"
-    )
-
-
-def code(
-    con: duckdb.DuckDBPyConnection,
-    which: str,
-    params: Sequence[Any],
-    into: str = "frame_codes",
-    rois: str = "rois",
-    *,
-    every_frame: bool = True,
-) -> None:
-    """Append the ROI codes of the frames `which` selects (a condition on `frame_key`, applied
-    to `frames` and to `rois`), sorted by frame: one row per stored frame, an empty list for a
-    frame without ROIs (`every_frame`; otherwise frames with ROIs only, as a lake keeps them).
-
-    A row for every frame, appended in key order as frames are, keeps frame_codes row for row
-    beside frames (CODES_ALIGNED)."""
-    join = "LEFT JOIN" if every_frame else "JOIN"
-    con.execute(
-        f"INSERT INTO {into} SELECT f.frame_key, coalesce(list({roi_code('r')})"
-        " FILTER (WHERE r.frame_key IS NOT NULL), []::INTEGER[])"
-        f" FROM (SELECT frame_key FROM frames WHERE {which}) f {join}"
-        f" (SELECT frame_key, label_key, confidence FROM {rois} WHERE {which}) r"
-        " ON r.frame_key = f.frame_key GROUP BY f.frame_key ORDER BY f.frame_key",
-        [*params, *params],
-    )
-
-
 def has_context_keys(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the frames (of a local catalog) carry context keys."""
     return _frames_have(con, CONTEXT_KEY)
@@ -558,67 +462,3 @@ def add_context_keys(con: duckdb.DuckDBPyConnection, contexts: str, params: Sequ
         f" {CONTEXT_KEYS})",
         list(params),
     )
-
-
-def codes_aligned(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether frame_codes holds one row per frame, in the stored order of frames."""
-    rows = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
-        [CODES_ALIGNED],
-    ).fetchall()
-    return bool(rows[0][0])
-
-
-def mark_aligned(con: duckdb.DuckDBPyConnection) -> None:
-    """Say that frame_codes was just written row for row beside frames (a whole build)."""
-    con.execute(f"CREATE TABLE IF NOT EXISTS {CODES_ALIGNED} (built TIMESTAMP)")
-
-
-def tally(
-    con: duckdb.DuckDBPyConnection,
-    which: str,
-    params: Sequence[Any],
-    sign: int,
-    codes: str = "frame_codes",
-    into: str = "code_counts",
-) -> None:
-    """Add (sign 1) or take away (-1) the codes of the frame_codes rows `which` selects to or
-    from the catalog's code counts."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _wb_tally AS SELECT x AS code, count(*) AS rois"
-        f" FROM (SELECT unnest(codes) AS x FROM {codes} WHERE {which}) GROUP BY x",
-        list(params),
-    )
-    try:
-        add_counts(con, "_wb_tally", sign, into)
-    finally:
-        con.execute("DROP TABLE IF EXISTS _wb_tally")
-
-
-def add_counts(con: duckdb.DuckDBPyConnection, counts: str, sign: int, into: str) -> None:
-    """Add (sign 1) or take away (-1) `counts` (a table of code, rois) to or from `into`."""
-    con.execute(
-        f"UPDATE {into} AS c SET rois = c.rois + {int(sign)} * t.rois FROM {counts} t"
-        " WHERE c.code = t.code"
-    )
-    con.execute(
-        f"INSERT INTO {into} SELECT code, {int(sign)} * rois FROM {counts}"
-        f" WHERE code NOT IN (SELECT code FROM {into})"
-    )
-    con.execute(f"DELETE FROM {into} WHERE rois = 0")
-
-
-def fill_promoted(
-    con: duckdb.DuckDBPyConnection, promoted: dict[str, str], which: str, params: list[Any]
-) -> None:
-    if not promoted:
-        return
-    sets = ", ".join(
-        f"{quote_ident(column)} = json_extract_string(metadata, ?)" for column in promoted.values()
-    )
-    pointers = [pointer(key) for key in promoted]
-    con.execute(f"UPDATE frames SET {sets} WHERE {which}", [*pointers, *params])
-
-
-def pointer(key: str) -> str:
-    return "/" + key.replace("~", "~0").replace("/", "~1")
