@@ -246,9 +246,9 @@ class CatalogWriter:
         before = self.report.copy()
         now = datetime.now(UTC).replace(tzinfo=None)
         batch = replace(batch, rois=_full_rois(batch.rois))
-        frames = batch.frames.append_column(
-            "ingested", pa.array([now] * batch.frames.num_rows, pa.timestamp("us"))
-        )
+        # one value repeated by Arrow: a list of as many datetimes took ~20 ms per 100,000
+        ingested = pa.repeat(pa.scalar(now, pa.timestamp("us")), batch.frames.num_rows)
+        frames = batch.frames.append_column("ingested", ingested)
         try:
             with self.catalog.transaction() as con:
                 self._store_changed(con, frames, batch.sources, batch.rois)
