@@ -20,10 +20,7 @@ have no size limit. Export is workbench.ingest._nucleus_export's.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import math
-import mimetypes
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -32,16 +29,16 @@ from typing import IO, TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from workbench.errors import MediaError, RecordError
+from workbench.errors import RecordError
+from workbench.ingest import _nucleus_items as scene_values
 from workbench.ingest._nucleus_columnar import ColumnarScenes
-from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY, export_files
-from workbench.ingest.images import SOURCE_ID, image_info
+from workbench.ingest._nucleus_export import SCENE_KEY, export_files
 from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.jsonread import BOM, Unreadable, read_document, read_lines
 from workbench.ingest.video import count_context_frames, default_frames_root, frames_folder
 from workbench.ingest.video import video_frames as decode_video_frames
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
-from workbench.model.records import Frame, Source
+from workbench.model.records import Frame
 from workbench.store.layout import touch
 
 if TYPE_CHECKING:
@@ -49,8 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["add_scene", "export_files", "import_files", "read_scenes"]
 
-_LOCATION_KEYS = ("image_location", "location", "image_url", "url", "original_image_url")
-_VIDEO_KEYS = ("video_location", "video_url")
 _SCENE_FILES = frozenset({".json", ".ndjson", ".jsonl"})
 
 
@@ -163,9 +158,9 @@ class _SceneImport:
     def add(self, scene: Any, where: str, index: int | None = None) -> None:
         """Validate one scene and place its frames; bad scenes and items become RecordErrors."""
         try:
-            context = _scene_id(scene, where or "scene")
+            context = scene_values.scene_id(scene, where or "scene")
             where = f"{where}, scene {context!r}" if where else f"scene {context!r}"
-            offset = _offset(index, where)
+            offset = scene_values.offset(index, where)
             candidates = self._candidates(scene, context, where, offset)
         except Exception as exc:
             if not is_record_failure(exc):
@@ -180,21 +175,21 @@ class _SceneImport:
     def _candidates(
         self, scene: Mapping[str, Any], context: str, where: str, offset: int
     ) -> list[_Candidate]:
-        video = _first(scene, _VIDEO_KEYS)
-        items = _items(scene)
+        video = scene_values.first(scene, scene_values.VIDEO_KEYS)
+        items = scene_values.items(scene)
         if video is not None and not items:
             return self._video_candidates(scene, str(video), context, where, offset)
         if not isinstance(items, list) or not items:
             raise RecordError(where, "needs a non-empty 'frames' list or a 'video_location'")
-        rate = _frame_rate(scene.get("frame_rate"), where)
-        scene_meta = _metadata(scene.get("metadata"), where)
+        rate = scene_values.frame_rate(scene.get("frame_rate"), where)
+        scene_meta = scene_values.metadata(scene.get("metadata"), where)
         candidates: list[_Candidate] = []
         seen: dict[str, int] = {}
         for position, item in enumerate(items):
             frame_index = offset + position
             item_where = f"{where}, index {frame_index}"
             try:
-                frame = _item_frame(item, context, frame_index, rate, scene_meta, item_where,
+                frame = scene_values.item_frame(item, context, frame_index, rate, scene_meta, item_where,
                                     self.base)  # fmt: skip
                 if self.dataset is not None:
                     frame = replace(frame, dataset=self.dataset)
@@ -215,7 +210,7 @@ class _SceneImport:
     def _video_candidates(
         self, scene: Mapping[str, Any], location: str, context: str, where: str, offset: int
     ) -> list[_Candidate]:
-        path = _local_file(location, where, self.base)
+        path = scene_values.local_file(location, where, self.base)
         if self.writer.is_outside_media_roots(str(path)):
             # Its frames would be written under a served root: decoding it would serve it.
             raise RecordError(
@@ -223,10 +218,12 @@ class _SceneImport:
                 f"video {str(path)!r} lies outside the media roots: declare its folder "
                 "with --media-root (media_roots=[...]) to import it",
             )
-        scene_meta = _metadata(scene.get("metadata"), where)
+        scene_meta = scene_values.metadata(scene.get("metadata"), where)
         root = self.frames_root or default_frames_root(self.catalog)
         try:
-            out_dir = frames_folder(root, _safe_folder_name(context), f"nucleus:{context}")
+            out_dir = frames_folder(
+                root, scene_values.safe_folder_name(context), f"nucleus:{context}"
+            )
         except OSError as exc:
             raise RecordError(where, f"cannot create a folder for its frames: {exc}") from exc
         candidates: list[_Candidate] = []
@@ -366,121 +363,6 @@ def _conflict(
     return None
 
 
-# -- reading one scene --------------------------------------------------------------------
-
-
-def _scene_id(scene: Any, where: str) -> str:
-    if isinstance(scene, _BadJson):
-        raise RecordError(where, f"not valid JSON: {scene.message}")
-    if not isinstance(scene, Mapping):
-        raise RecordError(where, f"a scene must be a JSON object, got {type(scene).__name__}")
-    ref = _reference_id(scene.get("reference_id"))
-    if ref is None:
-        raise RecordError(where, "scene has no reference_id")
-    return ref
-
-
-def _reference_id(value: Any) -> str | None:
-    """A reference_id: a non-empty string, or an integer taken as its text."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value if isinstance(value, str) and value else None
-
-
-def _items(scene: Mapping[str, Any]) -> Any:
-    # The Nucleus client's own JSON names a video scene's items "frames"; its Python API says
-    # "items". Accept both.
-    return scene.get("frames", scene.get("items"))
-
-
-def _first(mapping: Mapping[str, Any], keys: Sequence[str]) -> Any:
-    return next((mapping[k] for k in keys if mapping.get(k)), None)
-
-
-def _offset(index: Any, where: str) -> int:
-    if index is None:
-        return 0
-    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        raise RecordError(where, f"index must be a non-negative integer, got {index!r}")
-    return index
-
-
-def _frame_rate(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RecordError(where, f"a scene of frames needs a numeric frame_rate, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise RecordError(where, f"frame_rate must be positive, got {value}")
-    return float(value)
-
-
-def _metadata(value: Any, where: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise RecordError(where, f"metadata must be an object, got {type(value).__name__}")
-    return dict(value)
-
-
-def _item_frame(
-    item: Any,
-    context: str,
-    index: int,
-    rate: float,
-    scene_meta: dict[str, Any],
-    where: str,
-    base: Path,
-) -> Frame:
-    if not isinstance(item, Mapping):
-        raise RecordError(where, f"a frame must be a JSON object, got {type(item).__name__}")
-    ref = _reference_id(item.get("reference_id"))
-    if ref is None:
-        raise RecordError(where, "item has no reference_id")
-    location = _first(item, _LOCATION_KEYS)
-    if not isinstance(location, str):
-        raise RecordError(f"{where}, item {ref!r}", "item has no image_location")
-    meta = _metadata(item.get("metadata"), f"{where}, item {ref!r}")
-    if scene_meta:
-        meta[SCENE_KEY] = scene_meta
-    meta[FPS_KEY] = rate
-    timestamp = round(index * 1000 / rate)
-    return Frame(
-        id=ref,
-        sources=[_source(location, base, timestamp)],
-        context_id=context,
-        timestamp=timestamp,
-        frame_index=index,
-        metadata=meta,
-    )
-
-
-def _source(location: str, base: Path, timestamp: int | None) -> Source:
-    """The item's image; a relative local path is made absolute from `base`."""
-    width = height = None
-    content_type = mimetypes.guess_type(location.split("?", 1)[0])[0]
-    if "://" not in location.removeprefix("file://"):
-        path = base / location.removeprefix("file://")  # an absolute path stays as it is
-        location = str(path)
-        # A local image's header gives its displayed size; remote images are not fetched.
-        with contextlib.suppress(MediaError, OSError):
-            info = image_info(path)
-            width, height, content_type = info.width, info.height, info.content_type
-    return Source(SOURCE_ID, location, width, height, content_type, timestamp)
-
-
-def _local_file(location: str, where: str, base: Path) -> Path:
-    if "://" in location and not location.startswith("file://"):
-        raise RecordError(where, f"video {location} is remote: download it and give its path")
-    path = (base / location.removeprefix("file://")).resolve()
-    if not path.is_file():
-        raise RecordError(where, f"video {location} does not exist")
-    return path
-
-
-def _safe_folder_name(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip(".")
-    return cleaned[:100] or "scene"
-
-
 # -- public API ---------------------------------------------------------------------------
 
 
@@ -554,7 +436,7 @@ def _scene_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]
 def read_scenes(path: Path) -> Iterator[tuple[str, Any]]:
     """(where, scene) for each scene of a JSON or NDJSON file, a record at a time.
 
-    A scene that cannot be read (not JSON, too deep, too large) is yielded as a `_BadJson`,
+    A scene that cannot be read (not JSON, too deep, too large) is yielded as a `BadJson`,
     which `add` rejects, so the scenes after it are still read; a file that cannot be opened
     raises RecordError.
     """
@@ -585,8 +467,8 @@ def _scene_or_bad(scene: Any) -> Any:
     if not isinstance(scene, Unreadable):
         return scene
     if scene.syntax is not None:
-        return _BadJson(f"{scene.syntax.msg} at column {scene.syntax.colno}")
-    return _BadJson(scene.problem)
+        return scene_values.BadJson(f"{scene.syntax.msg} at column {scene.syntax.colno}")
+    return scene_values.BadJson(scene.problem)
 
 
 def _first_byte(fh: IO[bytes]) -> bytes:
@@ -598,8 +480,3 @@ def _first_byte(fh: IO[bytes]) -> bytes:
         if not byte or not byte.isspace():
             fh.seek(0)
             return byte
-
-
-@dataclass(frozen=True, slots=True)
-class _BadJson:
-    message: str

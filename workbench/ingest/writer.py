@@ -22,6 +22,17 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import RecordError
+from workbench.ingest._rows import (
+    PROBE,
+    Queued,
+    frame_rows,
+    json_text,
+    queued_frame,
+    rows_table,
+    with_field,
+)
+from workbench.ingest._rows import promoted_text as _promoted  # noqa: F401  (the COCO importer's)
+from workbench.ingest._rows import roi_row as _roi_row
 from workbench.ingest._unchanged import unchanged_ids, without
 from workbench.ingest._uris import count_outside
 from workbench.ingest.imports import current_run
@@ -30,18 +41,14 @@ from workbench.ingest.report import (
     is_record_failure,
     record_error,
 )
-from workbench.media.files import MediaRootCheck
+from workbench.media.files import MAX_URI_LENGTH, MediaRootCheck
 from workbench.model.keypoints import KeypointLabel
-from workbench.model.limits import MAX_JSON_FIELD_BYTES
 from workbench.model.records import (
     FRAME_SCHEMA,
-    PROMOTED_KEYS,
     ROI_SCHEMA,
     SOURCE_SCHEMA,
     Frame,
     Roi,
-    Source,
-    bbox_of,
 )
 from workbench.model.validation import validate_frame
 from workbench.store.arrow import append_rows
@@ -74,63 +81,6 @@ _DATA_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def json_text(value: Any) -> str | None:
-    """Serialise metadata/attributes for a JSON column; None and {} stay NULL."""
-    if value is None or value == {}:
-        return None
-    text = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-    if len(text) > MAX_JSON_FIELD_BYTES:
-        raise ValueError(f"{len(text):,} bytes of JSON, more than {MAX_JSON_FIELD_BYTES:,}")
-    return text
-
-
-def _roi_row(frame_id: str, roi: Roi) -> tuple[Any, ...]:
-    """One rois row, in ROI_SCHEMA's column order."""
-    box = bbox_of(roi)
-    if box is None:
-        x_min = y_min = x_max = y_max = area = None
-    else:
-        x_min, y_min, x_max, y_max = box
-        area = (x_max - x_min) * (y_max - y_min)
-    return (
-        frame_id,
-        roi.id,
-        roi.field,
-        roi.labels[0] if roi.labels else None,
-        list(roi.labels),
-        roi.confidence,
-        roi.kind,
-        roi.geometry,
-        x_min,
-        y_min,
-        x_max,
-        y_max,
-        area,
-        list(roi.source_ids),
-        _json_column(roi.mask, "mask"),
-        _json_column(roi.attributes, "attributes") if roi.attributes else None,
-        roi.track_index,
-        roi.keyframe,
-        list(roi.visibility) if roi.visibility is not None else None,
-    )
-
-
-def _json_column(value: Any, what: str) -> str | None:
-    try:
-        return json_text(value)
-    except (TypeError, ValueError) as exc:  # orjson's JSONEncodeError is a TypeError
-        raise ValueError(f"{what}: {exc}") from exc
-
-
-def _table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
-    """Rows of tuples in schema order -> an Arrow table (cheaper than from_pylist of dicts)."""
-    if not rows:
-        return schema.empty_table()
-    columns = zip(*rows, strict=True)
-    arrays = [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)]
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
 RowWarnings = list[tuple[str, str, int]]  # (kind, the record it is about, count)
 
 
@@ -144,18 +94,6 @@ class RowBatch:
     sources: pa.Table
     rois: pa.Table
     warnings: list[tuple[str, str, int]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Queued:
-    """A frame checked and turned into rows, waiting for its batch to be written."""
-
-    where: str
-    frame: Frame
-    row: tuple[Any, ...]  # frames row without `ingested`, set when the batch is written
-    sources: list[tuple[Any, ...]]
-    rois: list[tuple[Any, ...]]
-    warnings: list[str]
 
 
 @dataclass(slots=True)
@@ -196,7 +134,7 @@ class CatalogWriter:
         self._run = current_run()
         self.report = IngestReport(import_id=self._run.record.id if self._run else None)
         self._roots = self._run.roots if self._run else MediaRootCheck(catalog.media_roots())
-        self._frames: dict[str, _Queued] = {}
+        self._frames: dict[str, Queued] = {}
         self._labels: dict[tuple[str, str], _QueuedLabels] = {}
         self._seen: set[str] | None = set() if unique_ids else None
         self._datasets: set[tuple[str, str | None]] = set()
@@ -240,7 +178,7 @@ class CatalogWriter:
             warnings = validate_frame(frame, where)
             if self._seen is not None and frame.id in self._seen:
                 raise RecordError(where, f"frame id {frame.id!r} came earlier in this import")
-            queued = _queued(frame, where, warnings)
+            queued = queued_frame(frame, where, warnings)
         except Exception as exc:
             if not is_record_failure(exc):
                 raise
@@ -260,9 +198,9 @@ class CatalogWriter:
         where = where or f"frame {frame_id!r}"
         try:
             warnings = validate_frame(
-                Frame(id=frame_id, rois=rois, sources=[_PROBE]), where, whole=False
+                Frame(id=frame_id, rois=rois, sources=[PROBE]), where, whole=False
             )
-            rows = [_roi_row(frame_id, _with_field(roi, field_name)) for roi in rois]
+            rows = [_roi_row(frame_id, with_field(roi, field_name)) for roi in rois]
         except Exception as exc:
             if not is_record_failure(exc):
                 raise
@@ -308,9 +246,9 @@ class CatalogWriter:
         before = self.report.copy()
         now = datetime.now(UTC).replace(tzinfo=None)
         batch = replace(batch, rois=_full_rois(batch.rois))
-        frames = batch.frames.append_column(
-            "ingested", pa.array([now] * batch.frames.num_rows, pa.timestamp("us"))
-        )
+        # one value repeated by Arrow: a list of as many datetimes took ~20 ms per 100,000
+        ingested = pa.repeat(pa.scalar(now, pa.timestamp("us")), batch.frames.num_rows)
+        frames = batch.frames.append_column("ingested", ingested)
         try:
             with self.catalog.transaction() as con:
                 self._store_changed(con, frames, batch.sources, batch.rois)
@@ -382,6 +320,8 @@ class CatalogWriter:
             self._store(con, frames, sources, rois, replace=False)
             return
         same, stored = unchanged_ids(con, frames, sources, rois)
+        if len(same) == frames.num_rows:  # (ids once each) all stored as given: nothing to do
+            return
         self._store(
             con,
             without(frames, "id", same),
@@ -423,7 +363,7 @@ class CatalogWriter:
         finally:
             con.unregister("_wb_frames")
 
-    def _write(self, frames: list[_Queued], labels: list[_QueuedLabels]) -> None:
+    def _write(self, frames: list[Queued], labels: list[_QueuedLabels]) -> None:
         """Write one batch in one transaction; when a record's values make it fail, split it
         until that record is alone, and reject it: the rest of the batch is stored.
 
@@ -461,13 +401,13 @@ class CatalogWriter:
             raise
 
     def _count(
-        self, frames: list[_Queued], labels: list[_QueuedLabels], missing: list[_QueuedLabels]
+        self, frames: list[Queued], labels: list[_QueuedLabels], missing: list[_QueuedLabels]
     ) -> None:
         self.report.frames += len(frames)
         self.report.sources += sum(len(q.sources) for q in frames)
         self.report.rois += sum(len(q.rois) for q in frames)
         absent = {id(item) for item in missing}  # identity: equal updates may both be missing
-        stored: list[_Queued | _QueuedLabels] = [*frames]
+        stored: list[Queued | _QueuedLabels] = [*frames]
         stored += [item for item in labels if id(item) not in absent]
         for done in stored:
             for kind in done.warnings:
@@ -479,7 +419,7 @@ class CatalogWriter:
                 self.report.rois += len(item.rois)
                 self._check_mask_uris(item.source_rois)
 
-    def _write_frames(self, con: Any, frames: list[_Queued]) -> None:
+    def _write_frames(self, con: Any, frames: list[Queued]) -> None:
         now = datetime.now(UTC).replace(tzinfo=None)
         frame_rows = [(*queued.row, now) for queued in frames]
         source_rows = [row for queued in frames for row in queued.sources]
@@ -491,8 +431,8 @@ class CatalogWriter:
             for s in frame.sources:
                 self._check_uris(s.uri, s.preview_uri, *(m.get("uri") for m in s.masks))
             self._check_mask_uris(frame.rois)
-        tables = (_table(frame_rows, FRAME_SCHEMA), _table(source_rows, SOURCE_SCHEMA))
-        self._store(con, *tables, _table(roi_rows, ROI_SCHEMA))
+        tables = (rows_table(frame_rows, FRAME_SCHEMA), rows_table(source_rows, SOURCE_SCHEMA))
+        self._store(con, *tables, rows_table(roi_rows, ROI_SCHEMA))
 
     def _write_labels(self, con: Any, labels: list[_QueuedLabels]) -> list[_QueuedLabels]:
         """Replace the labels; returns the updates whose frame is not in the catalog."""
@@ -508,7 +448,7 @@ class CatalogWriter:
         )
         missing = [item for item in labels if item.frame_id not in known]
         rows = [row for item in labels if item.frame_id in known for row in item.rois]
-        table = _table(rows, ROI_SCHEMA)
+        table = rows_table(rows, ROI_SCHEMA)
         con.register("_wb_label_keys", keys)
         try:
             table = self._replacing(con, table)
@@ -592,65 +532,33 @@ def _uris_of(batch: RowBatch) -> pa.Array:
         masks.append(mask.get("uri") if isinstance(mask, dict) else None)
     strings = [m for m in masks if isinstance(m, str)]
     found.append(pa.array(strings, pa.string()))
-    return pa.chunked_array(found, pa.string()).combine_chunks()
+    return _not_remote(pa.chunked_array(found, pa.string()).combine_chunks())
 
 
-def frame_rows(
-    frame: Frame, where: str
-) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]], list[str]]:
-    """A frame checked and turned into its frames row (without `ingested`), sources rows and
-    rois rows as the SQL importers make them (no `visibility`: write_rows fills it in), with
-    its warnings; RecordError (or the value's error) when it cannot be stored."""
-    queued = _queued(frame, where, validate_frame(frame, where))
-    if any(roi.kind == "keypoints" for roi in frame.rois):
-        raise RecordError(where, "keypoints ROIs cannot be stored by this importer")
-    rois = [row[:-1] for row in queued.rois]
-    return queued.row, queued.sources, rois, queued.warnings
+# What MediaRootCheck takes for a remote URI (never outside the media roots): a data: URI, or
+# a `scheme://` URI other than file: (media.images.local_path) that may name a file at all
+# (no NUL, not too long: such URIs count as outside).
+_SCHEME = r"^[A-Za-z0-9+\-]*[A-Za-z0-9][A-Za-z0-9+\-]*://"
 
 
-def _queued(frame: Frame, where: str, warnings: list[str]) -> _Queued:
-    """The frame's rows; raises (on values the catalog cannot hold) before anything is queued."""
-    meta = frame.metadata
-    row = (
-        frame.id,
-        frame.dataset,
-        frame.version,
-        frame.resolved_context_id,
-        frame.timestamp,
-        frame.frame_index,
-        frame.num_frames,
-        _json_column(meta, "metadata"),
-        *[_promoted(meta.get(key)) for key in PROMOTED_KEYS],
-        frame.saved,
-        frame.saved_in_version,
+def _not_remote(uris: pa.Array) -> pa.Array:
+    """The URIs of `uris` that may name local files (not NULL, not empty, not remote), picked
+    out by their text. Only these are grouped by folder in SQL (ingest/_uris.py): for a batch
+    of 100,000 s3:// URIs that took more CPU than the batch's INSERT, to find no file. (A URI
+    kept here that is remote after all is found so there, as before.)"""
+    uris = uris.filter(pc.not_equal(uris, ""))  # NULLs dropped too
+    if len(uris) == 0:
+        return uris
+    # the byte length: a URI longer in bytes than in characters is left to the SQL check
+    remote = pc.and_(
+        pc.match_substring_regex(uris, _SCHEME),
+        pc.less_equal(pc.binary_length(uris), MAX_URI_LENGTH),
     )
-    sources = [
-        (
-            frame.id,
-            s.id,
-            s.uri,
-            s.width,
-            s.height,
-            s.content_type,
-            s.timestamp,
-            s.preview_uri,
-            _json_column(list(s.masks), "masks") if s.masks else None,
-        )
-        for s in frame.sources
-    ]
-    rois = [_roi_row(frame.id, roi) for roi in frame.rois]
-    return _Queued(where, frame, row, sources, rois, warnings)
-
-
-# add_labels checks ROIs as on a frame with one source of unknown size.
-_PROBE = Source("-", "-")
-
-
-def _with_field(roi: Roi, field_name: str) -> Roi:
-    return roi if roi.field == field_name else replace(roi, field=field_name)
-
-
-def _promoted(value: Any) -> str | None:
-    if value is None or isinstance(value, dict | list):
-        return None
-    return str(value)
+    data = uris.buffers()[2]
+    text = data.to_pybytes() if data is not None else b""
+    # each URI looked at only when some URI of the batch holds a NUL or a file: scheme
+    if b"\x00" in text:
+        remote = pc.and_(remote, pc.invert(pc.match_substring(uris, "\x00")))
+    if b"file:" in text.lower():
+        remote = pc.and_(remote, pc.invert(pc.starts_with(uris, "file:", ignore_case=True)))
+    return uris.filter(pc.invert(pc.or_(remote, pc.starts_with(uris, "data:"))))
