@@ -280,6 +280,9 @@ def test_annotation_numbers_on_columns_are_those_of_the_loop() -> None:
         [("a", "12345678901234567"), ("b", "5"), ("b", "5x")],
         [("a", "1234567890123456789"), ("b", "1")],
         [("a", "\u0663"), ("b", "4")],
+        [("a", "5"), ("b", "2"), ("b", "7")],  # every id its own number
+        [("a", "3"), ("b", "03")],  # all numbers, one taken: the frames and ids are read
+        [("a", "3"), ("b", "03"), ("b", "03")],
         [],
     ]
     for rows in cases:

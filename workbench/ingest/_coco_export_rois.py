@@ -65,8 +65,8 @@ def roi_numbers(con: Any, rois: str, params: Sequence[Any]) -> np.ndarray:
         pc.any(pc.match_substring_regex(column, "[0-9]{19}")).as_py()
     )
     if plain:
-        numbers = numbered(column)
-        if _their_own(column, numbers):
+        numbers, own = _numbers(column)
+        if own:
             return numbers
         once = f"""SELECT (SELECT count(*) FROM (SELECT DISTINCT frame_id, id FROM ({rois}) r))
             = (SELECT count(*) FROM ({rois}) r)"""
@@ -78,13 +78,6 @@ def roi_numbers(con: Any, rois: str, params: Sequence[Any]) -> np.ndarray:
     by_key = _export_annotation_ids(rows)
     keys = zip(rows["frame_id"].to_pylist(), rows["id"].to_pylist(), strict=True)
     return np.array([by_key[k] for k in keys], dtype=np.int64)
-
-
-def _their_own(texts: pa.Array, numbers: np.ndarray) -> bool:
-    """Whether every text is ASCII digits whose number it was given (then no two are alike)."""
-    if not pc.all(pc.match_substring_regex(texts, r"^[0-9]+$")).as_py():
-        return False
-    return bool(np.array_equal(pc.cast(texts, pa.int64()).to_numpy(), numbers))
 
 
 def write_annotations(
@@ -186,6 +179,12 @@ def _export_annotation_ids(rois: pa.Table) -> dict[tuple[str, str], int]:
 def numbered(texts: pa.Array) -> np.ndarray:
     """As `unique_numbers` on distinct keys: a text of ASCII digits is its number unless an
     earlier one had it; the others take the numbers after the largest, in order."""
+    return _numbers(texts)[0]
+
+
+def _numbers(texts: pa.Array) -> tuple[np.ndarray, bool]:
+    """`numbered`'s numbers, and whether every text is ASCII digits that kept its number
+    (then no two texts are alike)."""
     count = len(texts)
     digits = pc.fill_null(pc.match_substring_regex(texts, r"^[0-9]+$"), False)
     mask = digits.to_numpy(zero_copy_only=False)
@@ -195,8 +194,9 @@ def numbered(texts: pa.Array) -> np.ndarray:
     kept = np.zeros(count, dtype=bool)  # the first row of each number keeps it
     kept[parsed[np.unique(values[parsed], return_index=True)[1]]] = True
     top = int(values[parsed].max()) if len(parsed) else 0
-    values[~kept] = top + 1 + np.arange(count - int(kept.sum()))
-    return values
+    held = int(kept.sum())
+    values[~kept] = top + 1 + np.arange(count - held)
+    return values, held == count
 
 
 def unique_numbers(keys: Sequence[Any], parsed: Mapping[Any, int]) -> dict[Any, int]:
