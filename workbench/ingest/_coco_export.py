@@ -28,6 +28,7 @@ from workbench.ingest._coco_export_rois import (
     ROI_COLUMNS,
     categories_with_points,
     category_json,
+    ids_their_numbers,
     numbered,
     roi_numbers,
     unique_numbers,
@@ -111,7 +112,8 @@ def _write(
             narrow.field_rois(con, view, field, ("frame_id", "id", *ROI_COLUMNS)) as (rois, params),
             written_atomically(target) as out,
         ):
-            numbers = roi_numbers(con, rois, params)
+            count = ids_their_numbers(con, rois, params)
+            numbers = roi_numbers(con, rois, params) if count is None else count
             categories = categories_with_points(con, rois, params)
             out.write('{"info": ' + json.dumps(dict(info or _default_info(view))))
             out.write(', "licenses": [], "images": [')
@@ -127,7 +129,7 @@ def _write(
                 registered(con, "_wb_image_ids", image_ids),
                 registered(con, "_wb_category_ids", pa.table(named)),
             ):
-                ordered = con.sql(annotation_lines(rois), params=params)
+                ordered = con.sql(annotation_lines(rois, count is not None), params=params)
                 report.rois = write_annotations(
                     out,
                     ordered.to_arrow_reader(_BATCH),

@@ -51,6 +51,18 @@ _EXPORT_OWN = frozenset(
 )
 
 
+def ids_their_numbers(con: Any, rois: str, params: Sequence[Any]) -> int | None:
+    """How many ROIs `rois` (narrow.field_rois's read) holds when each id is ASCII digits
+    (18 at most) and no two ids name the same number: then `_export_annotation_ids` gives
+    each ROI its id's number, which the engine writes itself (the ids are read once, in no
+    order, and not held); else None."""
+    query = f"""SELECT count(*), coalesce(bool_and(regexp_full_match(id, '[0-9]{{1,18}}')), true),
+            count(DISTINCT TRY_CAST(id AS BIGINT))
+        FROM ({rois}) r"""
+    ((count, digits, distinct),) = con.execute(query, list(params)).fetchall()
+    return int(count) if digits and distinct == count else None
+
+
 def roi_numbers(con: Any, rois: str, params: Sequence[Any]) -> np.ndarray:
     """The numbers `_export_annotation_ids` gives the ROIs `rois` (narrow.field_rois's read),
     in the view's order: computed on their ids' column (`numbered`) when every id is ASCII
@@ -83,23 +95,24 @@ def roi_numbers(con: Any, rois: str, params: Sequence[Any]) -> np.ndarray:
 def write_annotations(
     out: IO[str],
     reader: pa.RecordBatchReader,
-    numbers: np.ndarray,
+    numbers: np.ndarray | int,
     categories: Mapping[str, Category],
     how: tuple[str, dict[str, int], bool],
 ) -> int:
     """Write the annotations of the rows `reader` gives a batch at a time
     (workbench.ingest._coco_export_sql.annotation_lines), comma-separated (`numbers`: theirs, in
-    that order; `how`: the RLE format, the count of what cannot be written by reason, the
-    progress bar or not). Returns how many were written."""
+    that order, or how many rows come when each id is its number; `how`: the RLE format, the
+    count of what cannot be written by reason, the progress bar or not). Returns how many were
+    written."""
     rle_format, skipped, progress = how
     start = written = 0
-    with tqdm(
-        total=len(numbers), desc="coco annotations", disable=not progress, leave=False
-    ) as bar:
+    total = numbers if isinstance(numbers, int) else len(numbers)
+    with tqdm(total=total, desc="coco annotations", disable=not progress, leave=False) as bar:
         for batch in reader:
             rows = pa.Table.from_batches([batch])
             end = start + rows.num_rows
-            texts = _batch_annotations(rows, numbers[start:end], categories, rle_format, skipped)
+            mine = None if isinstance(numbers, int) else numbers[start:end]
+            texts = _batch_annotations(rows, mine, categories, rle_format, skipped)
             written = write_joined(out, texts, written)
             start = end
             bar.update(rows.num_rows)
@@ -108,7 +121,7 @@ def write_annotations(
 
 def _batch_annotations(
     rows: pa.Table,
-    numbers: np.ndarray,
+    numbers: np.ndarray | None,
     categories: Mapping[str, Category],
     rle_format: str,
     skipped: dict[str, int],
@@ -116,19 +129,20 @@ def _batch_annotations(
     """The annotations' text of one batch of rows, in order; counts what has none.
 
     Boxes and polygons come with the text the catalog's engine made, their number put in
-    its place here; masks and the rest are made row by row here."""
+    its place here (`numbers`; None: the text holds it, the ROI's id); masks and the rest are
+    made row by row here."""
     lines = rows["line"].combine_chunks()
     by_sql = pc.is_valid(lines).to_numpy(zero_copy_only=False)
     at = np.flatnonzero(by_sql)
     if len(at) == len(lines):
         return pa.chunked_array([_numbered(lines, numbers)], pa.string())
-    mine = _numbered(lines.take(pa.array(at)), numbers[at])
+    mine = _numbered(lines.take(pa.array(at)), None if numbers is None else numbers[at])
     rest = np.flatnonzero(~by_sql)
     found: list[int] = []
     made: list[str] = []
     held = rows.take(pa.array(rest)).to_pylist()
     for p, row in zip(rest.tolist(), held, strict=True):
-        ids = int(numbers[p]), row["image_id"]
+        ids = int(row["id"] if numbers is None else numbers[p]), row["image_id"]
         annotation = _export_annotation(row, ids, categories, rle_format)
         if isinstance(annotation, str):
             skipped[annotation] += 1
@@ -142,8 +156,11 @@ def _batch_annotations(
     return pa.chunked_array([mine, pa.array(made, pa.string())]).take(order)
 
 
-def _numbered(lines: pa.Array, numbers: np.ndarray) -> pa.Array:
-    """The engine's annotation texts with their numbers in place of the 0 they hold."""
+def _numbered(lines: pa.Array, numbers: np.ndarray | None) -> pa.Array:
+    """The engine's annotation texts with their numbers in place of the 0 they hold (None:
+    they hold their numbers)."""
+    if numbers is None:
+        return lines
     ids = pa.array(numbers, pa.int64()).cast(pa.string())
     tails = pc.utf8_slice_codeunits(lines, len(ID_PLACEHOLDER))
     return pc.binary_join_element_wise('{"id":', ids, tails, "")

@@ -3,10 +3,11 @@ the catalog's engine in the statement that reads the view's ROIs in their order
 (workbench.ingest._coco_export_rois._export_annotation says the same in Python, and handles
 the rows this does not: masks, keypoints, and polygons without a stored area).
 
-`annotation_lines(rois)` wraps `rois`, narrow.field_rois's read of the ROIs, joined to the
-registered `_wb_image_ids` (frame id -> image number) and `_wb_category_ids` (label ->
-category number). The annotation numbers are made beforehand in the view's order: the text
-holds 0 for the id, and the writer puts each row's number in its place (`ID_PLACEHOLDER`).
+`annotation_lines(rois, ids)` wraps `rois`, narrow.field_rois's read of the ROIs, joined to
+the registered `_wb_image_ids` (frame id -> image number) and `_wb_category_ids` (label ->
+category number). When every ROI id is its own annotation number (`ids`), the text holds it;
+else the numbers are made beforehand in the view's order, the text holds 0 for the id, and the
+writer puts each row's number in its place (`ID_PLACEHOLDER`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ ID_PLACEHOLDER = '{"id":0'
 
 # The ROI columns a row written in Python is made of (NULL on the rows the engine writes).
 PYTHON_COLUMNS = (
+    "id",
     "image_id",
     "label",
     "kind",
@@ -58,19 +60,21 @@ PYTHON_COLUMNS = (
 )
 
 
-def annotation_lines(rois: str) -> str:
+def annotation_lines(rois: str, ids: bool) -> str:
     """One row per ROI of `rois`, in the view's order: `line`, the annotation's text (its id
-    0), or NULL for a row written in Python, which alone carries `PYTHON_COLUMNS`. Only
+    the ROI's id as a number if `ids`, else 0), or NULL for a row written in Python, which
+    alone carries `PYTHON_COLUMNS`. Only
     the text and those rows' columns are sorted, not every ROI's geometry and attributes.
 
     `own`: the attributes' area and iscrowd as JSON; `plain`: no attribute besides those
     written in their own places (then `extra` is '{}' without merging)."""
+    number = "CAST(id AS BIGINT)" if ids else "0::BIGINT"
     held = ", ".join(
         f"CASE WHEN line IS NULL THEN {column} END AS {column}" for column in PYTHON_COLUMNS
     )
     return f"""
 WITH joined AS (
-    SELECT r.o, i.image_id, c.category_id, r.label, r.kind, r.geometry, r.confidence,
+    SELECT r.o, r.id, i.image_id, c.category_id, r.label, r.kind, r.geometry, r.confidence,
         r.attributes, r.mask, r.x_min, r.y_min, r.x_max, r.y_max, r.visibility,
         r.kind IN ('box', 'polygon') AND r.x_min IS NOT NULL AND c.category_id IS NOT NULL
             AS by_sql
@@ -90,7 +94,7 @@ texts AS (
     SELECT *, own[1] AS area_j,
         CASE WHEN NOT by_sql THEN NULL WHEN plain THEN '{{}}'
             ELSE json_merge_patch(attributes, '{_OWN}')::VARCHAR END AS extra,
-        CASE WHEN by_sql THEN to_json({{id: 0::BIGINT, image_id: image_id,
+        CASE WHEN by_sql THEN to_json({{id: {number}, image_id: image_id,
             category_id: category_id,
             segmentation: CASE kind WHEN 'box' THEN []::DOUBLE[][] ELSE geometry END,
             area: CASE WHEN coalesce(own[1]::VARCHAR, 'null') = 'null' THEN to_json(w * h)
@@ -98,7 +102,7 @@ texts AS (
             bbox: [x, y, w, h], iscrowd: coalesce(own[2], '0'::JSON)}})::VARCHAR END AS head
     FROM rows),
 lines AS (
-    SELECT o, image_id, label, kind, geometry, confidence, attributes, mask, x_min, y_min,
+    SELECT o, id, image_id, label, kind, geometry, confidence, attributes, mask, x_min, y_min,
         x_max, y_max, visibility,
         CASE WHEN NOT by_sql
             OR (kind = 'polygon' AND coalesce(area_j::VARCHAR, 'null') = 'null')
