@@ -68,9 +68,9 @@ def roi_numbers(con: Any, rois: str, params: Sequence[Any]) -> np.ndarray:
     in the view's order: computed on their ids' column (`numbered`) when every id is ASCII
     and shorter than 19 digits, and no frame and id come twice; else by that loop itself.
 
-    The numbers need every id of the view, but only their ids are held meanwhile, read once;
-    ids that are all numbers, each its own, come once each, else the engine tells whether a
-    frame and id come twice. A text is ASCII when it has as many characters as bytes."""
+    The numbers need every id of the view, but only their ids are held meanwhile, read once:
+    ids that all kept their own numbers are all different; else the engine tells whether a
+    frame and id come twice."""
     ids = con.sql(f"SELECT id FROM ({rois}) r ORDER BY o", params=params).to_arrow_table()
     column = ids["id"].combine_chunks()
     plain = pc.all(pc.string_is_ascii(column)).as_py() is not False and not (
