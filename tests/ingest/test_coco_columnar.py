@@ -238,18 +238,39 @@ def test_staged_in_image_order_when_more_than_one_write(tmp_path: Path, per_writ
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_export_in_sql_writes_what_the_per_row_export_writes(tmp_path: Path, seed: int) -> None:
+    _export_matches_per_row_export(tmp_path, _document(seed), own_ids=False)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_ids_that_are_their_numbers_are_written_by_the_engine(tmp_path: Path, seed: int) -> None:
+    """Every annotation id a number of its own (out of order): the engine writes the ids,
+    masks and the other ROIs written in Python take theirs from the ROI's id."""
+    document = _document(seed)
+    for n, annotation in enumerate(document["annotations"]):
+        if isinstance(annotation, dict):
+            annotation["id"] = 5000 - 3 * n
+    _export_matches_per_row_export(tmp_path, document, own_ids=True)
+
+
+def _export_matches_per_row_export(tmp_path: Path, document: Any, own_ids: bool) -> None:
+    from workbench.ingest import narrow
     from workbench.ingest._coco_export import _export_image_ids
     from workbench.ingest._coco_export_rois import (
         _categories,
         _export_annotation,
         _export_annotation_ids,
+        ids_their_numbers,
     )
 
     path = tmp_path / "instances.json"
-    path.write_text(json.dumps(_document(seed)))
+    path.write_text(json.dumps(document))
     with workbench.open(tmp_path / "a.duckdb") as catalog:
         coco.import_files(catalog, [path], progress=False)
         view = catalog.view()
+        con = catalog.cursor()
+        with narrow.field_rois(con, view, "ground_truth", ("id",)) as (read, params):
+            assert (ids_their_numbers(con, read, params) is not None) is own_ids
+        con.close()
         dest = tmp_path / "out.json"
         coco.export_files(view, dest, progress=False)
         rois = view.rois()
@@ -280,6 +301,9 @@ def test_annotation_numbers_on_columns_are_those_of_the_loop() -> None:
         [("a", "12345678901234567"), ("b", "5"), ("b", "5x")],
         [("a", "1234567890123456789"), ("b", "1")],
         [("a", "\u0663"), ("b", "4")],
+        [("a", "5"), ("b", "2"), ("b", "7")],  # every id its own number
+        [("a", "3"), ("b", "03")],  # all numbers, one taken: the frames and ids are read
+        [("a", "3"), ("b", "03"), ("b", "03")],
         [],
     ]
     for rows in cases:

@@ -25,18 +25,17 @@ from workbench.ingest._coco_annotations import (
     default_images_dir,
 )
 from workbench.ingest._coco_export_rois import (
-    ANNOTATION_ROWS,
     ROI_COLUMNS,
+    categories_with_points,
     category_json,
-    export_categories,
-    keypoint_categories,
+    ids_their_numbers,
     numbered,
     roi_numbers,
     unique_numbers,
     write_annotations,
     write_joined,
 )
-from workbench.ingest._coco_export_sql import IMAGES
+from workbench.ingest._coco_export_sql import IMAGES, annotation_lines
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
 from workbench.store.arrow import registered
@@ -107,16 +106,15 @@ def _write(
     frames = view.frames(columns=["id", "metadata"])
     frame_ids = frames["id"].combine_chunks()
     image_ids = pa.table({"id": frame_ids, "image_id": _image_numbers(frame_ids)})
-    con, batches = view.catalog.cursor(), view.catalog.cursor()
+    con = view.catalog.cursor()
     try:
         with (
             narrow.field_rois(con, view, field, ("frame_id", "id", *ROI_COLUMNS)) as (rois, params),
             written_atomically(target) as out,
         ):
-            numbers = roi_numbers(con, rois, params)
-            categories = export_categories(
-                con, rois, params, keypoint_categories(con, rois, params)
-            )
+            count = ids_their_numbers(con, rois, params)
+            numbers = roi_numbers(con, rois, params) if count is None else count
+            categories = categories_with_points(con, rois, params)
             out.write('{"info": ' + json.dumps(dict(info or _default_info(view))))
             out.write(', "licenses": [], "images": [')
             frames = frames.append_column("image_id", image_ids["image_id"])
@@ -131,9 +129,8 @@ def _write(
                 registered(con, "_wb_image_ids", image_ids),
                 registered(con, "_wb_category_ids", pa.table(named)),
             ):
-                ordered = con.sql(ANNOTATION_ROWS.format(rois=rois), params=params)
+                ordered = con.sql(annotation_lines(rois, count is not None), params=params)
                 report.rois = write_annotations(
-                    batches,
                     out,
                     ordered.to_arrow_reader(_BATCH),
                     numbers,
@@ -143,7 +140,6 @@ def _write(
             cats = sorted((category_json(n, c) for n, c in categories.items()), key=_by_id)
             out.write('\n], "categories": ' + json.dumps(cats) + "}\n")
     finally:
-        batches.close()
         con.close()
 
 

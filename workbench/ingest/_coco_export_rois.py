@@ -20,11 +20,10 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.ingest._coco_annotations import CATEGORY_KEYPOINTS, CATEGORY_SKELETON, Category
-from workbench.ingest._coco_export_sql import ANNOTATIONS
+from workbench.ingest._coco_export_sql import ID_PLACEHOLDER
 from workbench.model import rle
 from workbench.model.geometry import polygon_area
 from workbench.model.keypoints import keypoint_triplets
-from workbench.store.arrow import registered
 from workbench.store.keypoints import keypoint_labels
 
 # The ROI columns the annotations are made of, read in the view's order a batch at a time.
@@ -52,14 +51,16 @@ _EXPORT_OWN = frozenset(
 )
 
 
-# The ROIs' rows an annotation is made of, in the view's order, with their image's and
-# category's numbers (`rois`: narrow.field_rois's read).
-ANNOTATION_ROWS = (
-    "SELECT i.image_id, c.category_id, "
-    + ", ".join(f"r.{column}" for column in ROI_COLUMNS)
-    + """ FROM ({rois}) r LEFT JOIN _wb_image_ids i ON i.id = r.frame_id
-    LEFT JOIN _wb_category_ids c ON c.label = r.label ORDER BY r.o"""
-)
+def ids_their_numbers(con: Any, rois: str, params: Sequence[Any]) -> int | None:
+    """How many ROIs `rois` (narrow.field_rois's read) holds when each id is ASCII digits
+    (18 at most) and no two ids name the same number: then `_export_annotation_ids` gives
+    each ROI its id's number, which the engine writes itself (the ids are read once, in no
+    order, and not held); else None."""
+    query = f"""SELECT count(*), coalesce(bool_and(regexp_full_match(id, '[0-9]{{1,18}}')), true),
+            count(DISTINCT TRY_CAST(id AS BIGINT))
+        FROM ({rois}) r"""
+    ((count, digits, distinct),) = con.execute(query, list(params)).fetchall()
+    return int(count) if digits and distinct == count else None
 
 
 def roi_numbers(con: Any, rois: str, params: Sequence[Any]) -> np.ndarray:
@@ -67,69 +68,81 @@ def roi_numbers(con: Any, rois: str, params: Sequence[Any]) -> np.ndarray:
     in the view's order: computed on their ids' column (`numbered`) when every id is ASCII
     and shorter than 19 digits, and no frame and id come twice; else by that loop itself.
 
-    The numbers need every id of the view, but only their ids are held meanwhile. A text is
-    ASCII when it has as many characters (code points) as bytes."""
-    plain = f"""SELECT (SELECT count(*) FROM (SELECT DISTINCT frame_id, id FROM ({rois}) r))
-            = count(*) AND coalesce(bool_and(strlen(id) = length(id)), true)
-            AND NOT coalesce(bool_or(regexp_matches(id, '[0-9]{{19}}')), false)
-        FROM ({rois}) r"""
-    ((found,),) = con.execute(plain, [*params, *params]).fetchall()
-    if found:
-        ids = con.sql(f"SELECT id FROM ({rois}) r ORDER BY o", params=params).to_arrow_table()
-        return numbered(ids["id"].combine_chunks())
+    The numbers need every id of the view, but only their ids are held meanwhile, read once:
+    ids that all kept their own numbers are all different; else the engine tells whether a
+    frame and id come twice."""
+    ids = con.sql(f"SELECT id FROM ({rois}) r ORDER BY o", params=params).to_arrow_table()
+    column = ids["id"].combine_chunks()
+    plain = pc.all(pc.string_is_ascii(column)).as_py() is not False and not (
+        pc.any(pc.match_substring_regex(column, "[0-9]{19}")).as_py()
+    )
+    if plain:
+        numbers, own = _numbers(column)
+        if own:
+            return numbers
+        once = f"""SELECT (SELECT count(*) FROM (SELECT DISTINCT frame_id, id FROM ({rois}) r))
+            = (SELECT count(*) FROM ({rois}) r)"""
+        ((found,),) = con.execute(once, [*params, *params]).fetchall()
+        if found:
+            return numbers
     order = f"SELECT frame_id, id FROM ({rois}) r ORDER BY o"
     rows = con.sql(order, params=params).to_arrow_table()
-    numbers = _export_annotation_ids(rows)
+    by_key = _export_annotation_ids(rows)
     keys = zip(rows["frame_id"].to_pylist(), rows["id"].to_pylist(), strict=True)
-    return np.array([numbers[k] for k in keys], dtype=np.int64)
+    return np.array([by_key[k] for k in keys], dtype=np.int64)
 
 
 def write_annotations(
-    con: Any,
     out: IO[str],
     reader: pa.RecordBatchReader,
-    numbers: np.ndarray,
+    numbers: np.ndarray | int,
     categories: Mapping[str, Category],
     how: tuple[str, dict[str, int], bool],
 ) -> int:
-    """Write the annotations of the ROI rows `reader` gives a batch at a time, comma-separated
-    (`numbers`: theirs, in that order; `how`: the RLE format, the count of what cannot be
-    written by reason, the progress bar or not). Returns how many were written."""
+    """Write the annotations of the rows `reader` gives a batch at a time
+    (workbench.ingest._coco_export_sql.annotation_lines), comma-separated (`numbers`: theirs, in
+    that order, or how many rows come when each id is its number; `how`: the RLE format, the
+    count of what cannot be written by reason, the progress bar or not). Returns how many were
+    written."""
     rle_format, skipped, progress = how
     start = written = 0
-    with tqdm(
-        total=len(numbers), desc="coco annotations", disable=not progress, leave=False
-    ) as bar:
+    total = numbers if isinstance(numbers, int) else len(numbers)
+    with tqdm(total=total, desc="coco annotations", disable=not progress, leave=False) as bar:
         for batch in reader:
-            rois = pa.Table.from_batches([batch])
-            end = start + rois.num_rows
-            rois = rois.append_column("number", pa.array(numbers[start:end], pa.int64()))
-            texts = _batch_annotations(con, rois, categories, rle_format, skipped)
+            rows = pa.Table.from_batches([batch])
+            end = start + rows.num_rows
+            mine = None if isinstance(numbers, int) else numbers[start:end]
+            texts = _batch_annotations(rows, mine, categories, rle_format, skipped)
             written = write_joined(out, texts, written)
             start = end
-            bar.update(rois.num_rows)
+            bar.update(rows.num_rows)
     return written
 
 
 def _batch_annotations(
-    con: Any,
-    rois: pa.Table,
+    rows: pa.Table,
+    numbers: np.ndarray | None,
     categories: Mapping[str, Category],
     rle_format: str,
     skipped: dict[str, int],
 ) -> pa.ChunkedArray:
-    """The annotations' text of one batch of ROI rows, in order; counts what has none.
+    """The annotations' text of one batch of rows, in order; counts what has none.
 
-    Boxes and polygons are written as the catalog's engine makes their text
-    (workbench.ingest._coco_export_sql); masks and the rest row by row here."""
-    at, lines = _sql_annotations(con, rois)
-    by_sql = np.zeros(rois.num_rows, dtype=bool)
-    by_sql[at] = True
+    Boxes and polygons come with the text the catalog's engine made, their number put in
+    its place here (`numbers`; None: the text holds it, the ROI's id); masks and the rest are
+    made row by row here."""
+    lines = rows["line"].combine_chunks()
+    by_sql = pc.is_valid(lines).to_numpy(zero_copy_only=False)
+    at = np.flatnonzero(by_sql)
+    if len(at) == len(lines):
+        return pa.chunked_array([_numbered(lines, numbers)], pa.string())
+    mine = _numbered(lines.take(pa.array(at)), None if numbers is None else numbers[at])
     rest = np.flatnonzero(~by_sql)
     found: list[int] = []
     made: list[str] = []
-    for p, row in zip(rest.tolist(), rois.take(pa.array(rest)).to_pylist(), strict=True):
-        ids = row["number"], row["image_id"]
+    held = rows.take(pa.array(rest)).to_pylist()
+    for p, row in zip(rest.tolist(), held, strict=True):
+        ids = int(row["id"] if numbers is None else numbers[p]), row["image_id"]
         annotation = _export_annotation(row, ids, categories, rle_format)
         if isinstance(annotation, str):
             skipped[annotation] += 1
@@ -137,36 +150,41 @@ def _batch_annotations(
             found.append(p)
             made.append(json.dumps(annotation))
     if not made:
-        return lines
+        return pa.chunked_array([mine], pa.string())
     # both in ascending order of position, never the same one: merged in order
     order = np.argsort(np.concatenate([at, np.array(found, np.int64)]), kind="stable")
-    return pa.chunked_array([*lines.chunks, pa.array(made, pa.string())]).take(order)
+    return pa.chunked_array([mine, pa.array(made, pa.string())]).take(order)
+
+
+def _numbered(lines: pa.Array, numbers: np.ndarray | None) -> pa.Array:
+    """The engine's annotation texts with their numbers in place of the 0 they hold (None:
+    they hold their numbers)."""
+    if numbers is None:
+        return lines
+    ids = pa.array(numbers, pa.int64()).cast(pa.string())
+    tails = pc.utf8_slice_codeunits(lines, len(ID_PLACEHOLDER))
+    return pc.binary_join_element_wise('{"id":', ids, tails, "")
 
 
 def write_joined(out: IO[str], texts: pa.ChunkedArray, written: int, step: int = 100_000) -> int:
     """Write texts one per line, comma-separated (`written`: how many were before), joined by
-    Arrow `step` at a time. Returns how many are written now."""
+    Arrow `step` at a time and written as the bytes Arrow holds (through the text file's
+    buffer when it has one: no str made of them). Returns how many are written now."""
+    raw = getattr(out, "buffer", None)
     for chunk in texts.chunks:
         for at in range(0, len(chunk), step):
             part = chunk.slice(at, step)
             lists = pa.ListArray.from_arrays(pa.array([0, len(part)], pa.int32()), part)
-            joined = pc.binary_join(lists, ",\n")[0].as_py()
-            out.write(("\n" if written == 0 else ",\n") + joined)
+            joined = pc.binary_join(lists, ",\n")[0]
+            head = "\n" if written == 0 else ",\n"
+            if raw is None:
+                out.write(head + joined.as_py())
+            else:
+                out.write(head)
+                out.flush()
+                raw.write(joined.as_buffer())
             written += len(part)
     return written
-
-
-def _sql_annotations(con: Any, rois: pa.Table) -> tuple[np.ndarray, pa.ChunkedArray]:
-    """The positions in `rois` of the rows SQL writes, ascending, and their annotations' text."""
-    table = rois.append_column("p", pa.array(np.arange(rois.num_rows, dtype=np.int64)))
-    with registered(con, "_wb_rois", table):
-        rows = con.sql(ANNOTATIONS).to_arrow_table()
-    rows = rows.filter(pc.invert(rows["by_python"]))
-    at = rows["p"].to_numpy() if rows.num_rows else np.zeros(0, np.int64)
-    if np.any(at[1:] <= at[:-1]):  # the engine kept the scan's order: sorted if not
-        order = np.argsort(at, kind="stable")
-        rows, at = rows.take(order), at[order]
-    return at, rows["line"]
 
 
 def _export_annotation_ids(rois: pa.Table) -> dict[tuple[str, str], int]:
@@ -178,6 +196,12 @@ def _export_annotation_ids(rois: pa.Table) -> dict[tuple[str, str], int]:
 def numbered(texts: pa.Array) -> np.ndarray:
     """As `unique_numbers` on distinct keys: a text of ASCII digits is its number unless an
     earlier one had it; the others take the numbers after the largest, in order."""
+    return _numbers(texts)[0]
+
+
+def _numbers(texts: pa.Array) -> tuple[np.ndarray, bool]:
+    """`numbered`'s numbers, and whether every text is ASCII digits that kept its number
+    (then no two texts are alike)."""
     count = len(texts)
     digits = pc.fill_null(pc.match_substring_regex(texts, r"^[0-9]+$"), False)
     mask = digits.to_numpy(zero_copy_only=False)
@@ -187,8 +211,9 @@ def numbered(texts: pa.Array) -> np.ndarray:
     kept = np.zeros(count, dtype=bool)  # the first row of each number keeps it
     kept[parsed[np.unique(values[parsed], return_index=True)[1]]] = True
     top = int(values[parsed].max()) if len(parsed) else 0
-    values[~kept] = top + 1 + np.arange(count - int(kept.sum()))
-    return values
+    held = int(kept.sum())
+    values[~kept] = top + 1 + np.arange(count - held)
+    return values, held == count
 
 
 def unique_numbers(keys: Sequence[Any], parsed: Mapping[Any, int]) -> dict[Any, int]:
@@ -204,34 +229,40 @@ def unique_numbers(keys: Sequence[Any], parsed: Mapping[Any, int]) -> dict[Any, 
     return numbers
 
 
-def keypoint_categories(con: Any, rois: str, params: Sequence[Any]) -> dict[str, tuple[Any, Any]]:
-    """label -> the point names and skeleton kept for it, for the labels of keypoints ROIs
-    (`rois`: narrow.field_rois's read)."""
-    query = f"SELECT DISTINCT label FROM ({rois}) r WHERE kind = 'keypoints' AND label IS NOT NULL"
-    labels = [label for (label,) in con.execute(query, list(params)).fetchall()]
-    if not labels:
-        return {}
-    found = keypoint_labels(con, labels)
-    return {k: (list(v.names), [list(p) for p in v.skeleton]) for k, v in found.items()}
-
-
 def export_categories(
     con: Any, rois: str, params: Any, keypoints: Mapping[str, tuple[Any, Any]] | None = None
 ) -> dict[str, Category]:
     """label -> category of the ROIs `rois` (narrow.field_rois's read), keeping the category
     ids stored on ROIs when they do not clash; `keypoints`: label -> the point names and
-    skeleton of labels that have keypoints.
+    skeleton of labels that have keypoints."""
+    return _categories(_chosen_rows(con, rois, params), keypoints)
 
-    Only the rows that can name a category are read (`_categories` on all rows gives the
-    same): the first ROI of each label of an exported kind, and those whose attributes name
-    keypoints."""
+
+def categories_with_points(con: Any, rois: str, params: Any) -> dict[str, Category]:
+    """`export_categories` with the point names and skeleton kept for the labels of keypoints
+    ROIs, from one read of `rois`."""
+    rows = _chosen_rows(con, rois, params)
+    found = pc.unique(rows.filter(rows["keypoints"])["label"].drop_null()).to_pylist()
+    kept = keypoint_labels(con, found) if found else {}
+    points = {k: (list(v.names), [list(p) for p in v.skeleton]) for k, v in kept.items()}
+    return _categories(rows, points)
+
+
+def _chosen_rows(con: Any, rois: str, params: Any) -> pa.Table:
+    """The rows that can name a category, in the view's order (`_categories` on every row
+    gives the same): the first ROI of each label of an exported kind and every ROI whose
+    attributes name keypoints (more rows of a label, which `_categories` passes over, may
+    come too); `keypoints`: whether the label has keypoints ROIs, on its rows."""
     kinds = ", ".join(f"'{kind}'" for kind in sorted(_EXPORTED_KINDS))
-    query = f"""SELECT label, kind, attributes FROM ({rois}) r
-        WHERE o IN (SELECT min(o) FROM ({rois}) f WHERE label IS NOT NULL AND kind IN ({kinds})
-                GROUP BY label)
-            OR contains(attributes, '{CATEGORY_KEYPOINTS}')
+    named = f"contains(attributes, '{CATEGORY_KEYPOINTS}')"
+    query = f"""SELECT label, kind, attributes, keypoints FROM (
+            SELECT label, min(o) AS o, arg_min(kind, o) AS kind,
+                arg_min(attributes, o) AS attributes,
+                bool_or(kind = 'keypoints' AND label IS NOT NULL) AS keypoints
+            FROM ({rois}) r WHERE (label IS NOT NULL AND kind IN ({kinds})) OR {named}
+            GROUP BY label, CASE WHEN {named} THEN o END)
         ORDER BY o"""
-    return _categories(con.sql(query, params=[*params, *params]).to_arrow_table(), keypoints)
+    return con.sql(query, params=params).to_arrow_table()
 
 
 def _categories(

@@ -1,10 +1,13 @@
 """COCO export in SQL: the JSON text of the annotation of each box and polygon ROI, built by
-the catalog's engine (workbench.ingest._coco_export._export_annotation says the same in
-Python, and handles the rows this does not: masks, and polygons without a stored area).
+the catalog's engine in the statement that reads the view's ROIs in their order
+(workbench.ingest._coco_export_rois._export_annotation says the same in Python, and handles
+the rows this does not: masks, keypoints, and polygons without a stored area).
 
-Registered on the cursor: `_wb_rois`, the view's ROIs of the field in their order with their
-position `p`, annotation `number`, `image_id` and `category_id` (NULL: no category) computed
-beforehand, so that the statement is a projection of one scan and keeps that order.
+`annotation_lines(rois, ids)` wraps `rois`, narrow.field_rois's read of the ROIs, joined to
+the registered `_wb_image_ids` (frame id -> image number) and `_wb_category_ids` (label ->
+category number). When every ROI id is its own annotation number (`ids`), the text holds it;
+else the numbers are made beforehand in the view's order, the text holds 0 for the id, and the
+writer puts each row's number in its place (`ID_PLACEHOLDER`).
 """
 
 from __future__ import annotations
@@ -20,12 +23,6 @@ _OWN_KEYS = (
 )
 _OWN = "{" + ",".join(f'"{key}":null' for key in _OWN_KEYS) + "}"
 _OWN_LIST = "[" + ", ".join(f"'{key}'" for key in _OWN_KEYS) + "]"
-# Attributes that only hold those keys with plain values (the importers' usual text), told
-# without parsing: `json_keys` looks at the others.
-_SCALAR = r'("[^"\\]*"|-?[0-9][0-9.eE+-]*|true|false|null)'
-_OWN_PAIR = f'"({"|".join(_OWN_KEYS)})":{_SCALAR}'
-_OWN_ONLY = rf"\{{({_OWN_PAIR}(,{_OWN_PAIR})*)?\}}"
-
 # Attributes named like the annotation's own keys would be written twice: Python's dict keeps one.
 _CLASH = " OR ".join(
     f"(extra::JSON->'$.{key}') IS NOT NULL"
@@ -42,38 +39,84 @@ def _clean(value: str) -> str:
     )
 
 
-# `own`: the attributes' area and iscrowd as JSON; `plain`: no attribute besides those written
-# in their own places (then `extra` is '{}' without merging).
-ANNOTATIONS = f"""
-WITH rows AS (
-    SELECT p, kind, geometry, confidence, number, image_id, category_id, attributes,
-        json_extract(attributes, ['$.area', '$.iscrowd']) AS own,
-        CASE WHEN regexp_full_match(attributes, '{_OWN_ONLY}') THEN true
-            ELSE coalesce(list_has_all({_OWN_LIST}, json_keys(attributes)), true) END AS plain,
-        {_clean("x_min")} AS x, {_clean("y_min")} AS y,
-        {_clean("x_max - x_min")} AS w, {_clean("y_max - y_min")} AS h
-    FROM _wb_rois
-    WHERE kind IN ('box', 'polygon') AND x_min IS NOT NULL AND category_id IS NOT NULL),
+# The head every annotation text of the engine's starts with: its id, 0 until numbered.
+ID_PLACEHOLDER = '{"id":0'
+
+# The ROI columns a row written in Python is made of (NULL on the rows the engine writes).
+PYTHON_COLUMNS = (
+    "id",
+    "image_id",
+    "label",
+    "kind",
+    "geometry",
+    "confidence",
+    "attributes",
+    "mask",
+    "x_min",
+    "y_min",
+    "x_max",
+    "y_max",
+    "visibility",
+)
+
+
+def annotation_lines(rois: str, ids: bool) -> str:
+    """One row per ROI of `rois`, in the view's order: `line`, the annotation's text (its id
+    the ROI's id as a number if `ids`, else 0), or NULL for a row written in Python, which
+    alone carries `PYTHON_COLUMNS`. Only
+    the text and those rows' columns are sorted, not every ROI's geometry and attributes.
+
+    `own`: the attributes' area and iscrowd as JSON; `plain`: no attribute besides those
+    written in their own places (then `extra` is '{}' without merging)."""
+    number = "CAST(id AS BIGINT)" if ids else "0::BIGINT"
+    held = ", ".join(
+        f"CASE WHEN line IS NULL THEN {column} END AS {column}" for column in PYTHON_COLUMNS
+    )
+    return f"""
+WITH joined AS (
+    SELECT r.o, r.id, i.image_id, c.category_id, r.label, r.kind, r.geometry, r.confidence,
+        r.attributes, r.mask, r.x_min, r.y_min, r.x_max, r.y_max, r.visibility,
+        r.kind IN ('box', 'polygon') AND r.x_min IS NOT NULL AND c.category_id IS NOT NULL
+            AS by_sql
+    FROM ({rois}) r LEFT JOIN _wb_image_ids i ON i.id = r.frame_id
+    LEFT JOIN _wb_category_ids c ON c.label = r.label),
+rows AS (
+    SELECT *,
+        CASE WHEN by_sql THEN json_extract(attributes, ['$.area', '$.iscrowd']) END AS own,
+        CASE WHEN by_sql
+            THEN coalesce(list_has_all({_OWN_LIST}, json_keys(attributes)), true) END AS plain,
+        CASE WHEN by_sql THEN {_clean("x_min")} END AS x,
+        CASE WHEN by_sql THEN {_clean("y_min")} END AS y,
+        CASE WHEN by_sql THEN {_clean("x_max - x_min")} END AS w,
+        CASE WHEN by_sql THEN {_clean("y_max - y_min")} END AS h
+    FROM joined),
 texts AS (
-    SELECT p, kind, confidence, plain, own[1] AS area_j,
-        CASE WHEN plain THEN '{{}}' ELSE json_merge_patch(attributes, '{_OWN}')::VARCHAR END
-            AS extra,
-        to_json({{id: number, image_id: image_id, category_id: category_id,
+    SELECT *, own[1] AS area_j,
+        CASE WHEN NOT by_sql THEN NULL WHEN plain THEN '{{}}'
+            ELSE json_merge_patch(attributes, '{_OWN}')::VARCHAR END AS extra,
+        CASE WHEN by_sql THEN to_json({{id: {number}, image_id: image_id,
+            category_id: category_id,
             segmentation: CASE kind WHEN 'box' THEN []::DOUBLE[][] ELSE geometry END,
             area: CASE WHEN coalesce(own[1]::VARCHAR, 'null') = 'null' THEN to_json(w * h)
                 ELSE own[1] END,
-            bbox: [x, y, w, h], iscrowd: coalesce(own[2], '0'::JSON)}})::VARCHAR AS head
-    FROM rows)
-SELECT p, (kind = 'polygon' AND coalesce(area_j::VARCHAR, 'null') = 'null')
-        OR (NOT plain AND ({_CLASH})) AS by_python,
-    CASE WHEN confidence IS NULL AND extra = '{{}}' THEN head
+            bbox: [x, y, w, h], iscrowd: coalesce(own[2], '0'::JSON)}})::VARCHAR END AS head
+    FROM rows),
+lines AS (
+    SELECT o, id, image_id, label, kind, geometry, confidence, attributes, mask, x_min, y_min,
+        x_max, y_max, visibility,
+        CASE WHEN NOT by_sql
+            OR (kind = 'polygon' AND coalesce(area_j::VARCHAR, 'null') = 'null')
+            OR (NOT plain AND ({_CLASH})) THEN NULL
+        WHEN confidence IS NULL AND extra = '{{}}' THEN head
         ELSE substr(head, 1, length(head) - 1)
         || CASE WHEN confidence IS NOT NULL THEN ',"score":' || to_json(confidence)::VARCHAR
             ELSE '' END
         || CASE WHEN extra = '{{}}' THEN '' ELSE ',' || substr(extra, 2, length(extra) - 2) END
         || '}}' END AS line
-FROM texts
+    FROM texts)
+SELECT line, {held} FROM lines ORDER BY o
 """
+
 
 # Printable ASCII but the quote and the backslash: written in JSON as it is, by any writer.
 _PLAIN = r"[ !#-\[\]-~]*"
