@@ -44,7 +44,7 @@ from typing import Any
 import duckdb
 
 from workbench.model.records import PROMOTED_KEYS
-from workbench.store import summaries
+from workbench.store import line_digests, summaries
 from workbench.store.sqlsafe import quote_ident
 
 # A frame's context as a small integer (schema version 10, local catalogs): numbered in the
@@ -220,6 +220,7 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: b
             key_values(con, pending_frames, [])
         fill_promoted(con, promoted, pending_frames, [])
         resummarise(con, pending_frames, every_frame=every_frame)
+        line_digests.forget(con, pending_frames)  # their rows no longer as imported
         con.execute("DELETE FROM _layout_pending")
     if new_rois and new_frames:
         summarise(con, "r.frame_key >= ?", [first])
