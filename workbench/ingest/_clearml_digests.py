@@ -123,24 +123,40 @@ def digested(
     digests: pa.Table, frames: pa.Table, sources: pa.Table, rois: pa.Table, warned: set[int]
 ) -> pa.Table:
     """DIGESTED_ROWS of the lines of `frames` (rows with `_line`, stored or found unchanged)
-    but those `warned`, with their counts of `sources` and `rois` (rows with `_line`)."""
-    lines = pa.table({"n": frames["_line"], "id": frames["id"]})
+    but those `warned`, with their counts of `sources` and `rois`. Every table is in line
+    order (`digests` by `n`, the others by `_line`): lines are found by binary search, not
+    joined."""
+    line = _numbers(frames["_line"])
     if warned:
-        lines = without_lines(lines, pa.array(sorted(warned), pa.int64()))
-    if lines.num_rows == 0:
+        line = line[~np.isin(line, np.fromiter(warned, np.int64, len(warned)))]
+    if len(line) == 0:
         return DIGESTED_ROWS.empty_table()
-    joined = lines.join(digests, "n", join_type="inner")
-    for name, rows in (("sources", sources), ("rois", rois)):
-        joined = joined.join(_counts(rows["_line"], name), "n", join_type="left outer")
-        at = joined.schema.get_field_index(name)
-        joined = joined.set_column(at, name, pc.fill_null(joined[name], 0))
-    return joined.select(DIGESTED_ROWS.names).cast(DIGESTED_ROWS)
-
-
-def _counts(line: pa.ChunkedArray, name: str) -> pa.Table:
-    """How many rows each line has: (n, `name`)."""
-    values = line.combine_chunks().to_numpy(zero_copy_only=False)
-    numbers, counts = np.unique(values, return_counts=True)
+    at = pa.array(np.searchsorted(_numbers(digests["n"]), line))
+    ids = frames["id"].combine_chunks()
+    if len(line) < frames.num_rows:
+        ids = ids.filter(pa.array(np.isin(_numbers(frames["_line"]), line)))
     return pa.table(
-        {"n": pa.array(numbers, pa.int64()), name: pa.array(counts.astype(np.int32), pa.int32())}
+        {
+            "id": ids,
+            "digest": digests["digest"].combine_chunks().take(at),
+            "line_bytes": digests["line_bytes"].combine_chunks().take(at),
+            "sources": _counts(sources["_line"], line),
+            "rois": _counts(rois["_line"], line),
+        },
+        schema=DIGESTED_ROWS,
     )
+
+
+def _numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _counts(rows_line: pa.ChunkedArray, lines: np.ndarray) -> pa.Array:
+    """How many of the rows (their `_line`, in line order) each of `lines` has."""
+    found = _numbers(rows_line)
+    if len(found) > 1 and not np.all(found[1:] >= found[:-1]):
+        found = np.sort(found)
+    counts = np.searchsorted(found, lines, "right") - np.searchsorted(found, lines, "left")
+    return pa.array(counts.astype(np.int32), pa.int32())
