@@ -154,5 +154,5 @@ def test_a_catalog_at_version_11_gets_its_summaries(catalog):
     assert not whole.kept(catalog)
     catalog.close()
     with workbench.open(path) as reopened:
-        assert reopened.schema_version == 12
+        assert reopened.schema_version == 13
         check_whole(reopened)

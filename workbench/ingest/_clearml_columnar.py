@@ -21,6 +21,14 @@ import pyarrow.compute as pc
 from workbench.errors import RecordError
 from workbench.ingest import _clearml_sql as sql
 from workbench.ingest._clearml_convert import frame_from_clearml
+from workbench.ingest._clearml_digests import (
+    DIGESTED_ROWS,
+    UNCHANGED_ROWS,
+    Beside,
+    LineDigests,
+    digested,
+    without_lines,
+)
 from workbench.ingest._clearml_read import frame_where
 from workbench.ingest._columnar import (
     FRAME_ROWS,
@@ -76,6 +84,10 @@ class _Batch:
     sources: list[tuple[Any, ...]] = field(default_factory=list)
     rois: list[tuple[Any, ...]] = field(default_factory=list)
     warnings: list[tuple[int, str, str, int]] = field(default_factory=list)
+    # The lines' digests (n, digest, line_bytes) and the lines left unconverted as their
+    # frames are stored (n, id, frame_key, sources, rois); None without digests.
+    digests: pa.Table | None = None
+    unchanged: pa.Table | None = None
     # The frame and ROI rows the SQL made (sql.FRAMES, sql.ROIS), of every line it read.
     sql_frames: pa.Table | None = None
     sql_rois: pa.Table | None = None
@@ -96,14 +108,21 @@ class NdjsonImport:
         self._synced: set[str] = set()  # ids of frames of JSON files put in _wb_seen
         self._read_any = False
         self._pending: list[RowBatch] = []  # rows converted, not yet stored
-        # Lines converted by SQL and by the per-record path, for tests and benchmarks.
+        # A lake-backed catalog keeps no digests (store/line_digests.py).
+        catalog = writer.catalog
+        self._digests = LineDigests(catalog, self.con) if catalog.lake is None else None
+        # Lines converted by SQL and by the per-record path, and lines left unconverted as
+        # their frames are stored, for tests and benchmarks.
         self.sql_lines = 0
         self.record_lines = 0
+        self.unchanged_lines = 0
 
     def __enter__(self) -> NdjsonImport:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._digests is not None:
+            self._digests.close()
         self._engine.__exit__(*exc)
 
     def claim(self, frame_id: str, where: str) -> bool:
@@ -129,15 +148,27 @@ class NdjsonImport:
             self._synced |= stored
         self._read_any = True
         for lines in ndjson_batches(path, self.lines_per_batch, PER_RECORD_PATTERN):
-            batch = _Batch(path, lines=lines.lines.num_rows)
+            batch = _Batch(path)
             for number, problem in lines.problems:
                 batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
-            self.con.register("_wb_lines", _retyped(lines.lines))
+            left = self._sift(batch, lines.lines, base)
+            batch.lines = left.num_rows
+            self.con.register("_wb_lines", _retyped(left))
             try:
                 self._convert(batch, base)
             finally:
                 self.con.unregister("_wb_lines")
         self._write_pending()
+
+    def _sift(self, batch: _Batch, lines: pa.Table, base: Path | None) -> pa.Table:
+        """The lines of `lines` to convert: those whose frame is stored as they make it are
+        left out (kept in `batch.unchanged`), and every line's digest is kept in the batch."""
+        if self._digests is None:
+            return lines
+        batch.digests = self._digests.of_lines(lines, base)
+        batch.unchanged = self._digests.unchanged(batch.digests)
+        self.unchanged_lines += batch.unchanged.num_rows
+        return without_lines(lines, batch.unchanged["n"].combine_chunks())
 
     def _convert(self, batch: _Batch, base: Path | None) -> None:
         con = self.con
@@ -183,6 +214,8 @@ class NdjsonImport:
                 "id": pa.array([i for _, i in batch.ids], pa.string()),
             }
         )
+        if batch.unchanged is not None:  # their ids count as stored by this import too
+            ids = pa.concat_tables([ids, batch.unchanged.select(["n", "id"])])
         self.con.register("_wb_ids", ids)
         try:
             self.con.execute(
@@ -208,6 +241,7 @@ class NdjsonImport:
         for _, error in sorted(batch.rejected, key=lambda item: item[0]):
             self.writer.reject(error)
         python_lines = {n for n, _ in batch.ids if n not in again}
+        beside = self._beside(batch, again)
         keep = self.con.sql("SELECT n FROM _wb_keep").to_arrow_table()["n"].combine_chunks()
         frames = sorted_by_line(
             _kept_frames(batch.sql_frames, keep),
@@ -231,21 +265,35 @@ class NdjsonImport:
             for n, kind, where, count in sorted(batch.warnings)
             if n not in again
         ]
+        if beside is not None and batch.digests is not None:
+            warned = {n for n, *_ in batch.warnings}
+            beside.digested = digested(batch.digests, frames, sources, rois, warned)
         self._pending.append(
             RowBatch(
                 frames.drop_columns(["_line"]),
                 sources.drop_columns(["_line"]),
                 rois.drop_columns(["_line"]),
                 warnings,
+                beside,
             )
         )
-        # Four times as many ROIs as frames stored at once also make a write (bounded memory).
-        held = sum(b.frames.num_rows for b in self._pending)
-        if (
-            held >= self.frames_per_write
-            or sum(b.rois.num_rows for b in self._pending) >= 4 * self.frames_per_write
-        ):
+        # Four times as many ROIs as frames stored at once also make a write (bounded memory);
+        # frames left unconverted count as stored, so the writes fall where they always have.
+        held = sum(b.frames.num_rows + _beside_of(b).frames for b in self._pending)
+        rois_held = sum(b.rois.num_rows + _beside_of(b).rois for b in self._pending)
+        if held >= self.frames_per_write or rois_held >= 4 * self.frames_per_write:
             self._write_pending()
+
+    def _beside(self, batch: _Batch, again: set[int]) -> Beside | None:
+        """The batch's lines left unconverted, but those rejected as coming again."""
+        if batch.unchanged is None:
+            return None
+        unchanged = batch.unchanged
+        if again and unchanged.num_rows:
+            gone = pa.array(sorted(again), pa.int64())
+            unchanged = unchanged.filter(pc.invert(pc.is_in(unchanged["n"], value_set=gone)))
+        kept = unchanged.select(UNCHANGED_ROWS.names).cast(UNCHANGED_ROWS)
+        return Beside(kept, DIGESTED_ROWS.empty_table())
 
     def _write_pending(self) -> None:
         """Store the rows converted so far in one transaction, one statement per table (each
@@ -258,10 +306,19 @@ class NdjsonImport:
             for name in ("frames", "sources", "rois")
         )
         warnings = [w for b in pending for w in b.warnings]
+        parts = [b.beside for b in pending if isinstance(b.beside, Beside)]
+        beside = Beside.joined(parts) if parts else None
         del pending
-        self.writer.write_rows(RowBatch(frames, sources, rois, warnings))
+        self.writer.write_rows(RowBatch(frames, sources, rois, warnings, beside))
         del frames, sources, rois
         pa.default_memory_pool().release_unused()  # what Arrow's allocator kept of them
+
+
+_NOTHING_BESIDE = Beside(UNCHANGED_ROWS.empty_table(), DIGESTED_ROWS.empty_table())
+
+
+def _beside_of(batch: RowBatch) -> Beside:
+    return batch.beside if isinstance(batch.beside, Beside) else _NOTHING_BESIDE
 
 
 def _retyped(lines: pa.Table) -> pa.Table:

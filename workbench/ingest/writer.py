@@ -8,7 +8,7 @@ field on existing frames and leave everything else alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -94,6 +94,10 @@ class RowBatch:
     sources: pa.Table
     rois: pa.Table
     warnings: list[tuple[str, str, int]] = field(default_factory=list)
+    # Kept or counted beside the rows in their transaction once they are stored (the frames
+    # an importer left unconverted as stored): given the connection and the report, it
+    # returns the URIs to check against the media roots with the rows' own.
+    beside: Callable[[Any, IngestReport], pa.Array] | None = None
 
 
 @dataclass(slots=True)
@@ -241,7 +245,7 @@ class CatalogWriter:
         """Store checked rows in one transaction, replacing stored frames with the same ids
         (the columnar importers' way in; frames queued with `add` are written first)."""
         self.flush()
-        if batch.frames.num_rows == 0:
+        if batch.frames.num_rows == 0 and batch.beside is None:
             return
         before = self.report.copy()
         now = datetime.now(UTC).replace(tzinfo=None)
@@ -257,7 +261,10 @@ class CatalogWriter:
                 self.report.rois += batch.rois.num_rows
                 for kind, where, count in batch.warnings:
                     self.report.warn(kind, where, count)
-                count_outside(con, _uris_of(batch), self._roots, self.report)
+                uris = _uris_of(batch)
+                if batch.beside is not None:
+                    uris = pa.concat_arrays([uris, batch.beside(con, self.report)])
+                count_outside(con, uris, self._roots, self.report)
                 if self._run is not None:
                     self._run.committed(con, self.report)
         except BaseException:

@@ -45,7 +45,7 @@ from typing import Any
 import duckdb
 
 from workbench.model.records import PROMOTED_KEYS
-from workbench.store import summaries
+from workbench.store import line_digests, summaries
 from workbench.store.layout_codes import (
     CODE_LABEL,
     CODE_NONE,
@@ -230,6 +230,7 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: b
             key_values(con, pending_frames, [])
         fill_promoted(con, promoted, pending_frames, [])
         resummarise(con, pending_frames, every_frame=every_frame)
+        line_digests.forget(con, pending_frames)  # their rows no longer as imported
         con.execute("DELETE FROM _layout_pending")
     if new_rois and new_frames:
         summarise(con, "r.frame_key >= ?", [first])

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.model.records import PROMOTED_KEYS
-from workbench.store import groups, layout, layout_arrays
+from workbench.store import groups, layout, layout_arrays, line_digests
 from workbench.store.arrow import registered
 from workbench.store.sqlsafe import quote_ident
 
@@ -168,6 +168,7 @@ def replacing_rois(con: Con, frame_ids: str) -> None:
         f"CREATE OR REPLACE TEMP TABLE {_REPLACED} AS SELECT frame_key FROM frames"
         f" WHERE id IN ({frame_ids}) AND frame_key IS NOT NULL"
     )
+    line_digests.forget(con, f"frame_key IN (SELECT frame_key FROM {_REPLACED})")
 
 
 def rois_replaced(con: Con) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from workbench.store import layout_build
+from workbench.store import layout_build, line_digests
 
 
 @dataclass(frozen=True)
@@ -442,9 +442,15 @@ _NARROW: Sequence[Step] = (
 # lake-backed catalog skips it.
 _SUMMARIES: Sequence[Step] = (Unbatched(layout_build.summarise_catalog, local_only=True),)
 
+# Version 13: the digest of the NDJSON line each ClearML frame was converted from, kept
+# beside the frame (store/line_digests.py), so that importing the same file again leaves the
+# lines of frames stored as they were unconverted. Frames of older catalogs have none: their
+# lines are converted as before, and digested then.
+_LINE_DIGESTS: Sequence[Step] = (line_digests.DDL,)
+
 MIGRATIONS: list[Sequence[Step]] = [
     *(_V1, _V2, _V3, _V4, _V5, _V6),
-    *(_LAYOUT, _CODES, _KEYPOINTS, _ALIGNED, _NARROW, _SUMMARIES),
+    *(_LAYOUT, _CODES, _KEYPOINTS, _ALIGNED, _NARROW, _SUMMARIES, _LINE_DIGESTS),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,105 @@
+"""ClearML's update by line digest, in one process: the CPU of a first import and of updates
+with and without the digests, alternately, and what the digests' own steps cost in each.
+
+    python bench/clearml_digests_bench.py                  # 200,000 frames, 3 rounds
+    python bench/clearml_digests_bench.py --frames 20000 --rounds 5
+
+The file is bench/formats_bench.py's ClearML file. Each round: a first import into a new
+catalog; an update with the digests that import kept; the digests deleted (as in a catalog
+migrated from before them) and an update without them, which converts every line as before
+and digests it. CPU is the process's (every thread); the load average is printed with each
+round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from formats_bench import write_clearml
+
+import workbench
+from workbench.ingest import _clearml_columnar, _clearml_digests, clearml
+from workbench.store import line_digests
+
+SPENT: dict[str, float] = {}
+
+
+def _timed(owner: Any, name: str, label: str) -> None:
+    """Count the CPU of `owner.name` under `label` (the digests' steps)."""
+    function: Callable[..., Any] = getattr(owner, name)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.process_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            SPENT[label] = SPENT.get(label, 0.0) + time.process_time() - started
+
+    setattr(owner, name, timed)
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _import(db: Path, path: Path) -> tuple[float, dict[str, float]]:
+    SPENT.clear()
+    with workbench.open(db) as catalog:
+        started = _cpu()
+        report = clearml.import_files(catalog, [path], progress=False)
+        spent = _cpu() - started
+    assert report.ok and report.frames, report
+    return spent, dict(SPENT)
+
+
+def _forget_all(db: Path) -> None:
+    with workbench.open(db) as catalog, catalog.transaction() as con:
+        con.execute(f"DELETE FROM {line_digests.TABLE}")
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    _timed(line_digests, "lookup", "lookup")
+    _timed(line_digests, "record", "record")
+    _timed(line_digests, "unchanged_uris", "unchanged URIs")
+    _timed(_clearml_digests.LineDigests, "of_lines", "hash")
+    _timed(_clearml_columnar, "digested", "digested rows")
+    figures: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="clearml-digests-") as folder:
+        path = Path(folder) / "clearml.ndjson"
+        write_clearml(path, args.frames)
+        print(f"{args.frames:,} frames, {path.stat().st_size / 1e6:.0f} MB; load {_load()}")
+        for round_ in range(args.rounds):
+            db = Path(folder) / f"c{round_}.duckdb"
+            steps = [("first import", None), ("update with digests", None)]
+            steps.append(("update without digests", _forget_all))
+            for step, before in steps:
+                if before is not None:
+                    before(db)
+                cpu, parts = _import(db, path)
+                figures.setdefault(step, []).append(cpu)
+                shown = ", ".join(f"{k} {v:.3f}" for k, v in parts.items() if v >= 0.0005)
+                print(f"  {step:24s} CPU {cpu:6.2f} s  (digests' steps: {shown})  load {_load()}")
+    print("medians:", ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in figures.items()))
+
+
+if __name__ == "__main__":
+    main()

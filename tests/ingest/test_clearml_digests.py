@@ -1,0 +1,216 @@
+"""Re-importing a ClearML NDJSON file leaves the lines of frames stored as they make them
+unconverted (store/line_digests.py), and only those: a frame changed since by any other
+path (a label write, a merge of annotations, another format's import, a change in place) is
+stored again as the file says, and the report is the one an update without digests gives."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+import workbench
+from workbench.ingest import CatalogWriter, Roi, box_ring, clearml, coco
+from workbench.ingest._clearml_columnar import NdjsonImport
+from workbench.ingest.video import count_context_frames
+from workbench.model.records import ROI_SCHEMA
+from workbench.services import Workbench
+from workbench.store.catalog import Catalog
+
+from .test_clearml_columnar import _frames, _plain_frames, _rows
+
+FIELDS = ("frames", "sources", "rois")
+
+
+def _write(path: Path, frames: list[Any]) -> Path:
+    path.write_text("".join(json.dumps(f) + "\n" for f in frames), encoding="utf-8")
+    return path
+
+
+def _unchanged_lines(catalog: Catalog, path: Path) -> int:
+    """Import `path` again; how many of its lines were left unconverted."""
+    with (
+        CatalogWriter(catalog, progress=False, unique_ids=True) as writer,
+        NdjsonImport(writer) as reader,
+    ):
+        reader.read(path, path.parent)
+    assert writer.report.frames
+    return reader.unchanged_lines
+
+
+# Keys the layout gives (a frame stored again moves to the end, with a new key).
+_KEYS = {"frame_key", "context_key", "values_key", "label_key"}
+
+
+def _stored(catalog: Catalog) -> list[list[tuple[Any, ...]]]:
+    """Every row of frames, sources and ROIs as stored, but the layout's keys, sorted."""
+    return [
+        sorted(
+            (tuple(kv for kv in row if kv[0] not in _KEYS) for row in _rows(catalog, table)),
+            key=repr,
+        )
+        for table in FIELDS
+    ]
+
+
+def _as_fresh_import(tmp_path: Path, path: Path) -> list[list[tuple[Any, ...]]]:
+    """The rows of `path` imported alone into a new catalog."""
+    with workbench.open(tmp_path / f"fresh-{path.stem}.duckdb") as catalog:
+        clearml.import_files(catalog, [path], progress=False)
+        return _stored(catalog)
+
+
+def _without_digests(path: Path) -> None:
+    """Make `path` a catalog of the schema before line digests (version 12)."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("DROP TABLE _line_digests")
+        con.execute("UPDATE meta SET value = '12' WHERE key = 'schema_version'")
+    finally:
+        con.close()
+
+
+def _report(report: Any) -> dict[str, Any]:
+    fields = dict(vars(report))
+    fields.pop("import_id")
+    fields["errors"] = [str(e) for e in report.errors]
+    return fields
+
+
+def _record(catalog: Catalog) -> tuple[Any, ...]:
+    return catalog.sql(
+        "SELECT batches, frames, sources, rois, refused, warnings, outside_media_roots, errors "
+        "FROM imports ORDER BY started DESC LIMIT 1"
+    ).fetchall()[0]
+
+
+def test_an_update_reports_what_an_update_without_digests_reports(tmp_path: Path) -> None:
+    """Frames of every shape (refused lines, warnings, URIs outside the media roots): the
+    update of a catalog migrated from before digests, and of one that kept them, store the
+    same rows and report the same, line by line; only the second leaves lines unconverted."""
+    path = _write(tmp_path / "frames.ndjson", _frames(400, 7))
+    kept, migrated = tmp_path / "kept.duckdb", tmp_path / "migrated.duckdb"
+    with workbench.open(kept) as catalog:
+        first = clearml.import_files(catalog, [path], progress=False)
+    assert first.rejected and first.warnings and first.outside_media_roots
+    shutil.copy(kept, migrated)
+    _without_digests(migrated)
+    found = {}
+    for name, file in (("migrated", migrated), ("kept", kept)):
+        with workbench.open(file) as catalog:
+            found[name] = (
+                # Writes of 50 frames: the update's writes fall where they always have.
+                _report(clearml.import_files(catalog, [path], progress=False, batch_size=50)),
+                _record(catalog),
+                _stored(catalog),
+            )
+    assert found["kept"] == found["migrated"]
+    assert found["kept"][0]["warnings"] == first.warnings  # warned about again
+    with workbench.open(kept) as catalog:
+        unchanged = _unchanged_lines(catalog, path)
+    warned = sum(first.warnings.values())
+    assert first.frames - warned <= unchanged < first.frames
+
+
+def test_a_first_update_of_a_migrated_catalog_digests_its_lines(tmp_path: Path) -> None:
+    path = _write(tmp_path / "frames.ndjson", _plain_frames(30))
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        clearml.import_files(catalog, [path], progress=False)
+    _without_digests(tmp_path / "c.duckdb")
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        assert _unchanged_lines(catalog, path) == 0  # converted as before, digested now
+        assert _unchanged_lines(catalog, path) == 30
+
+
+def _labelled(catalog: Catalog, how: str, frame_id: str) -> None:
+    """Replace the `predictions` ROIs of one frame by a label write."""
+    roi = Roi("new", "box", ["truck"], geometry=[box_ring(1, 1, 4, 4)], field="predictions")
+    with CatalogWriter(catalog, progress=False) as writer:
+        if how == "add_labels":
+            writer.add_labels(frame_id, "predictions", [roi])
+        else:
+            row = {name: None for name in ROI_SCHEMA.names}
+            row.update(frame_id=frame_id, id="new", field="predictions", kind="box")
+            row.update(label="truck", labels=["truck"], geometry=[[1.0, 1.0, 5.0, 1.0]])
+            writer.write_labels(
+                [frame_id], "predictions", pa.Table.from_pylist([row], ROI_SCHEMA), []
+            )
+    assert writer.report.ok, writer.report
+
+
+@pytest.mark.parametrize("how", ["add_labels", "write_labels"])
+def test_a_frame_given_labels_since_is_stored_again_as_the_file_says(
+    tmp_path: Path, how: str
+) -> None:
+    path = _write(tmp_path / "frames.ndjson", _plain_frames(20))
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        clearml.import_files(catalog, [path], progress=False)
+        _labelled(catalog, how, "f3")
+        assert _stored(catalog) != _as_fresh_import(tmp_path, path)
+        assert _unchanged_lines(catalog, path) == 19
+        assert _stored(catalog) == _as_fresh_import(tmp_path, path)
+        assert _unchanged_lines(catalog, path) == 20
+
+
+def test_a_frame_imported_from_another_format_since_is_stored_again(tmp_path: Path) -> None:
+    frames = _plain_frames(5)
+    for frame in frames:
+        frame["id"] = f"img:{frame['id'][1:]}"
+    path = _write(tmp_path / "frames.ndjson", frames)
+    document = {
+        "images": [{"id": 2, "file_name": "two.jpg", "width": 64, "height": 48}],
+        "annotations": [
+            {"id": 9, "image_id": 2, "category_id": 1, "bbox": [1, 2, 3, 4], "area": 12}
+        ],
+        "categories": [{"id": 1, "name": "bus"}],
+    }
+    (tmp_path / "coco.json").write_text(json.dumps(document))
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        clearml.import_files(catalog, [path], progress=False)
+        done = coco.import_files(
+            catalog, [tmp_path / "coco.json"], id_prefix="img:", progress=False
+        )
+        assert done.ok and done.frames == 1
+        assert _unchanged_lines(catalog, path) == 4
+        assert _stored(catalog) == _as_fresh_import(tmp_path, path)
+
+
+def test_a_frame_changed_in_place_is_stored_again(tmp_path: Path) -> None:
+    """`num_frames` counted again for a context (as a video import does) changes the frames
+    row in place, naming nothing for the summaries: the row's hash no longer holds."""
+    path = _write(tmp_path / "frames.ndjson", _plain_frames(20))
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        clearml.import_files(catalog, [path], progress=False)
+        count_context_frames(catalog, ["c1"])
+        assert _stored(catalog) != _as_fresh_import(tmp_path, path)
+        assert _unchanged_lines(catalog, path) == 10
+        assert _stored(catalog) == _as_fresh_import(tmp_path, path)
+
+
+def test_a_roi_deleted_by_a_merge_of_annotations_comes_back(tmp_path: Path) -> None:
+    """The merge of a run's annotations deletes an ROI the platform no longer has."""
+    from tests.services.service_catalog import build_catalog
+
+    catalog = build_catalog(tmp_path / "c.duckdb", tmp_path / "media")
+    try:
+        path = tmp_path / "frames.ndjson"
+        clearml.export_files(catalog.view(), path, progress=False)
+        clearml.import_files(catalog, [path], progress=False)
+        assert _unchanged_lines(catalog, path) == 11
+        wb = Workbench(catalog, actor="tester")
+        schema = {"ground_truth": {"type": "detections", "classes": ["car", "truck"]}}
+        wb.annotate(["img-0", "img-1", "img-2"], "r1", label_schema=schema)
+        for task in wb.list_tasks("r1"):
+            shapes = wb.get_task_annotations(task.task_id)
+            wb.save_task_annotations(task.task_id, [s for s in shapes if s.frame_id != "img-2"])
+        assert len(wb.load_annotations("r1").deleted) == 1
+        assert _unchanged_lines(catalog, path) == 10
+        rois = catalog.sql("SELECT id FROM rois WHERE frame_id = 'img-2' ORDER BY id")
+        assert rois.fetchall() == [("b2",), ("c2",)]
+    finally:
+        catalog.close()

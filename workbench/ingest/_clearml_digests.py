@@ -1,0 +1,162 @@
+"""ClearML NDJSON lines left unconverted when the catalog holds the frame they make as it
+was made from them (store/line_digests.py keeps the digests and says when one holds).
+
+Before a batch of lines is converted, each line's digest (DuckDB's `hash` of its text,
+seeded with what else its conversion depends on: the folder relative URIs resolve against
+and CONVERSION) and its length are looked up: a line found is counted as an unchanged frame
+and not converted. A line converted without error or warning, whose frame is then stored or
+found unchanged, has its digest kept in the same transaction; lines with warnings are never
+digested, so they are converted, and warned about, on every import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from workbench.ingest.report import IngestReport
+from workbench.store import line_digests
+
+if TYPE_CHECKING:
+    from workbench.store.catalog import Catalog
+
+# Part of every digest: raise it when a change to the conversion may make another frame of
+# the same line, so that digests kept before no longer match.
+CONVERSION = 1
+
+DIGEST_ROWS = pa.schema([("n", pa.int64()), ("digest", pa.uint64()), ("line_bytes", pa.int32())])
+UNCHANGED_ROWS = pa.schema(
+    [("frame_key", pa.int64()), ("sources", pa.int32()), ("rois", pa.int32())]
+)
+DIGESTED_ROWS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("digest", pa.uint64()),
+        ("line_bytes", pa.int32()),
+        ("sources", pa.int32()),
+        ("rois", pa.int32()),
+    ]
+)
+
+
+@dataclass
+class Beside:
+    """What a write keeps and counts beside its rows: the frames left unconverted
+    (frame_key, sources, rois) and the digests of the lines it converted (DIGESTED_ROWS)."""
+
+    unchanged: pa.Table
+    digested: pa.Table
+
+    @property
+    def frames(self) -> int:
+        return self.unchanged.num_rows
+
+    @property
+    def rois(self) -> int:
+        return int(pc.sum(self.unchanged["rois"]).as_py() or 0)
+
+    def __call__(self, con: Any, report: IngestReport) -> pa.Array:
+        """Count the unchanged frames as the writer counts frames it finds unchanged, keep
+        the digests; returns the unchanged frames' URIs (checked against the media roots)."""
+        report.frames += self.unchanged.num_rows
+        report.sources += int(pc.sum(self.unchanged["sources"]).as_py() or 0)
+        report.rois += self.rois
+        line_digests.record(con, self.digested)
+        return line_digests.unchanged_uris(con, self.unchanged["frame_key"].combine_chunks())
+
+    @staticmethod
+    def joined(parts: list[Beside]) -> Beside:
+        return Beside(
+            pa.concat_tables([p.unchanged for p in parts]).combine_chunks(),
+            pa.concat_tables([p.digested for p in parts]).combine_chunks(),
+        )
+
+
+class LineDigests:
+    """One import's use of the digests: their lines' digests, and the lines left as stored
+    (looked up only when the catalog held frames as the import began)."""
+
+    def __init__(self, catalog: Catalog, engine: duckdb.DuckDBPyConnection) -> None:
+        self.engine = engine
+        self._catalog = catalog.cursor() if catalog.has_frames() else None
+
+    def close(self) -> None:
+        if self._catalog is not None:
+            self._catalog.close()
+
+    def of_lines(self, lines: pa.Table, base: Path | None) -> pa.Table:
+        """(n, digest, line_bytes) of each line of `lines` (n, j)."""
+        seed = f"{CONVERSION}\x00{base.resolve() if base is not None else ''}"
+        self.engine.register("_wb_digest_lines", lines)
+        try:
+            found = self.engine.sql(
+                "SELECT n, hash(j, ?) AS digest, strlen(j)::INTEGER AS line_bytes "
+                "FROM _wb_digest_lines",
+                params=[seed],
+            ).to_arrow_table()
+        finally:
+            self.engine.unregister("_wb_digest_lines")
+        return found.cast(DIGEST_ROWS)
+
+    def unchanged(self, digests: pa.Table) -> pa.Table:
+        """The lines of `digests` whose frame is stored as they make it:
+        (n, id, frame_key, sources, rois)."""
+        if self._catalog is None:
+            return line_digests.LOOKUP_SCHEMA.empty_table()
+        return line_digests.lookup(self._catalog, digests)
+
+
+def without_lines(lines: pa.Table, numbers: pa.Array) -> pa.Table:
+    """`lines` without the lines `numbers`."""
+    if len(numbers) == 0:
+        return lines
+    return lines.filter(pc.invert(pc.is_in(lines["n"], value_set=numbers)))
+
+
+def digested(
+    digests: pa.Table, frames: pa.Table, sources: pa.Table, rois: pa.Table, warned: set[int]
+) -> pa.Table:
+    """DIGESTED_ROWS of the lines of `frames` (rows with `_line`, stored or found unchanged)
+    but those `warned`, with their counts of `sources` and `rois`. Every table is in line
+    order (`digests` by `n`, the others by `_line`): lines are found by binary search, not
+    joined."""
+    line = _numbers(frames["_line"])
+    if warned:
+        line = line[~np.isin(line, np.fromiter(warned, np.int64, len(warned)))]
+    if len(line) == 0:
+        return DIGESTED_ROWS.empty_table()
+    at = pa.array(np.searchsorted(_numbers(digests["n"]), line))
+    ids = frames["id"].combine_chunks()
+    if len(line) < frames.num_rows:
+        ids = ids.filter(pa.array(np.isin(_numbers(frames["_line"]), line)))
+    return pa.table(
+        {
+            "id": ids,
+            "digest": digests["digest"].combine_chunks().take(at),
+            "line_bytes": digests["line_bytes"].combine_chunks().take(at),
+            "sources": _counts(sources["_line"], line),
+            "rois": _counts(rois["_line"], line),
+        },
+        schema=DIGESTED_ROWS,
+    )
+
+
+def _numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _counts(rows_line: pa.ChunkedArray, lines: np.ndarray) -> pa.Array:
+    """How many of the rows (their `_line`, in line order) each of `lines` has."""
+    found = _numbers(rows_line)
+    if len(found) > 1 and not np.all(found[1:] >= found[:-1]):
+        found = np.sort(found)
+    counts = np.searchsorted(found, lines, "right") - np.searchsorted(found, lines, "left")
+    return pa.array(counts.astype(np.int32), pa.int32())
