@@ -127,6 +127,20 @@ def test_a_first_update_of_a_migrated_catalog_digests_its_lines(tmp_path: Path) 
         assert _unchanged_lines(catalog, path) == 30
 
 
+def test_the_progress_counts_the_lines_left_unconverted(tmp_path: Path) -> None:
+    path = _write(tmp_path / "frames.ndjson", _plain_frames(30))
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        clearml.import_files(catalog, [path], progress=False)
+        with (
+            CatalogWriter(catalog, progress=True, unique_ids=True) as writer,
+            NdjsonImport(writer) as reader,
+        ):
+            reader.read(path, path.parent)
+            shown = writer._bar.n
+        assert reader.unchanged_lines == 30
+        assert shown == 30
+
+
 def _labelled(catalog: Catalog, how: str, frame_id: str) -> None:
     """Replace the `predictions` ROIs of one frame by a label write."""
     roi = Roi("new", "box", ["truck"], geometry=[box_ring(1, 1, 4, 4)], field="predictions")

@@ -272,7 +272,7 @@ class CatalogWriter:
             raise
         named = frames.filter(pc.is_valid(frames["dataset"])).select(["dataset", "version"])
         self._datasets.update(zip(*named.to_pydict().values(), strict=True))
-        self._bar.update(frames.num_rows)
+        self._bar.update(self.report.frames - before.frames)  # the frames beside included
 
     def write_labels(
         self,
