@@ -26,7 +26,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.errors import RecordError
+from workbench.errors import IngestError, RecordError
 from workbench.ingest import _coco_sql as sql
 from workbench.ingest._clearml_sql import MACROS
 from workbench.ingest._coco_annotations import (
@@ -75,6 +75,11 @@ ENGINE_MEMORY = "1GB"
 # And, once the annotations are converted, this: each write reads back its own images' rows,
 # which the engine would otherwise keep cached up to ENGINE_MEMORY.
 WRITES_MEMORY = "256MB"
+# What the engine's parser raises for a document that is not for it (malformed JSON, bytes
+# not UTF-8, a record past its size): read record by record, each error naming its record.
+_NOT_FOR_THE_ENGINE = (duckdb.InvalidInputException, duckdb.ConversionException)
+# The kind of warning of a file read record by record because the engine ran out of memory.
+WARN_READ_BY_RECORD = "files read record by record: the engine ran out of memory"
 _ITEMS = {"categories": "_wb_cat_items", "images": "_wb_image_items", "annotations": "_wb_items"}
 _FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
 _ROIS = pa.schema([*ROI_SCHEMA, ("_line", pa.int64()), ("_i", pa.int64())])
@@ -109,8 +114,9 @@ def import_instances(
     path: Path, writer: CatalogWriter, options: _Instances, frames_per_write: int
 ) -> bool:
     """Import an instances file through SQL, `frames_per_write` images per transaction; False
-    (nothing done) when DuckDB cannot read it as one document, so that the caller streams it
-    record by record instead."""
+    (nothing done) when DuckDB cannot read it as one document, or ran out of memory staging
+    it (then with a warning in the report), so that the caller streams it record by record
+    instead. Any other failure of the engine stops the import (IngestError naming the file)."""
     size = path.stat().st_size
     if MAX_DOCUMENT_BYTES is not None and size > MAX_DOCUMENT_BYTES:
         return False
@@ -122,20 +128,59 @@ def import_instances(
         MACROS, files=[str(path.resolve())], memory_limit=ENGINE_MEMORY, spill="workbench-coco-"
     )
     with engine as con:
+        before = writer.report.copy()
         try:
-            if not _read(con, path, found, size):
-                return False
-        except duckdb.Error:
+            staged = _stage(con, path, found, size, writer, options, frames_per_write)
+        except duckdb.OutOfMemoryException as exc:
+            # The per-record path holds one partition of the annotations at a time, whatever
+            # the engine's budget: a large file still goes in, slower, and the report says why
+            # (the records the staging refused are refused again there: its errors are undone).
+            writer.report = before
+            writer.report.warn(WARN_READ_BY_RECORD, f"{path}: {_first_line(exc)}")
             return False
-        categories = _categories(con, path, writer)
-        total = _images(con, path, writer, options, frames_per_write)
-        stored = _Stored()
-        ordered = total > frames_per_write
-        _annotations(con, path, writer, options, categories, stored, ordered)
+        except duckdb.Error as exc:
+            if isinstance(exc, duckdb.InterruptException):
+                raise
+            # An I/O error (the spill folder's disk full, the file unreadable): the per-record
+            # path would meet the same disk or file, after many times the time.
+            raise IngestError(f"{path}: the import's engine failed: {_first_line(exc)}") from exc
+        if staged is None:
+            return False
+        total, stored = staged
         engine.hold_to(WRITES_MEMORY)
         for first in range(0, total, frames_per_write):
             _write(con, path, writer, options, stored, first, first + frames_per_write - 1)
     return True
+
+
+def _stage(
+    con: Any,
+    path: Path,
+    found: dict[str, Member] | None,
+    size: int,
+    writer: CatalogWriter,
+    options: _Instances,
+    frames_per_write: int,
+) -> tuple[int, _Stored] | None:
+    """Stage the categories, images and annotations (nothing written yet): the count of
+    images to store and the ROIs made in Python; None when the document is not
+    for the engine's parser (not JSON, not UTF-8, or holding what only that parser takes)."""
+    try:
+        if not _read(con, path, found, size):
+            return None
+    except _NOT_FOR_THE_ENGINE:
+        return None  # the per-record path names each record it refuses
+    categories = _categories(con, path, writer)
+    total = _images(con, path, writer, options, frames_per_write)
+    stored = _Stored()
+    _annotations(con, path, writer, options, categories, stored, total > frames_per_write)
+    return total, stored
+
+
+def _first_line(exc: BaseException) -> str:
+    """The engine's message without its advice ("Possible solutions: ...")."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _read(con: Any, path: Path, found: dict[str, Member] | None, size: int) -> bool:
