@@ -47,7 +47,7 @@ from workbench.ingest._columnar import (
 from workbench.ingest.jsonread import Unreadable, loads, raw_items
 from workbench.ingest.report import is_record_failure, record_error
 from workbench.ingest.writer import CatalogWriter, RowBatch, _promoted, _roi_row
-from workbench.model.limits import MAX_ROIS_PER_FRAME
+from workbench.model.limits import MAX_JSON_DEPTH, MAX_ROIS_PER_FRAME
 from workbench.model.records import (
     FRAME_SCHEMA,
     PROMOTED_KEYS,
@@ -89,8 +89,6 @@ _MADE = pa.schema(
     + [_ROIS.field(n) for n in ["x_min", "y_min", "x_max", "y_max", "area", "attributes"]]
     + [_ROIS.field("_line"), _ROIS.field("_i")]
 )
-# Local names Path would normalise (the per-record path makes their URI); URLs stay as given.
-_PLAIN_NAME = r"(^|/)\.\.?(/|$)|//|/$|[?#;]"
 
 
 @dataclass
@@ -200,6 +198,7 @@ def _read(con: Any, path: Path, found: dict[str, Member] | None, size: int) -> b
     for key, table in _ITEMS.items():
         con.execute(sql.ITEMS_TABLE.format(table=table))
         count = 0
+        deep = found[key].deepest > MAX_JSON_DEPTH
         for piece in pieces(path, found[key]):
             data = pa.array([piece], pa.binary())
             odd = _odd(data)
@@ -207,7 +206,8 @@ def _read(con: Any, path: Path, found: dict[str, Member] | None, size: int) -> b
                 return False
             con.register("_wb_piece", pa.table({"x": data}))
             statement = sql.ITEMS_OF_PIECE.format(table=table)
-            added = con.execute(statement, {"offset": count, "odd": odd}).fetchall()[0][0]
+            params = {"offset": count, "odd": odd or deep}
+            added = con.execute(statement, params).fetchall()[0][0]
             con.unregister("_wb_piece")
             if odd:
                 _raw_texts(con, table, piece, count)
@@ -279,10 +279,6 @@ def _images(
 
     con.execute(sql.IMAGES)
     con.execute("DROP TABLE _wb_image_items")
-    con.execute(
-        "UPDATE _wb_img SET ok = false WHERE ok AND ((NOT contains(file_name, '://') AND "
-        f"regexp_matches(file_name, '{_PLAIN_NAME}')) OR NOT promoted_ok)"
-    )
     extra: list[tuple[Any, ...]] = []
     errors: list[tuple[int, RecordError]] = []
     for i, text in con.execute("SELECT i, x FROM _wb_img WHERE NOT ok ORDER BY i").fetchall():
@@ -314,13 +310,15 @@ def _images(
     )
     con.register("_wb_t", table)
     folder = str(options.images_dir)
+    # The images SQL took get their content type from their `probe` (_content_types); the
+    # others have theirs (and no probe).
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _wb_all AS "
         "SELECT i, key, id, file_name, width, height, metadata, "
         "CASE WHEN contains(file_name, '://') OR starts_with(file_name, '/') THEN file_name "
         "ELSE $folder || '/' || file_name END AS uri, NULL::VARCHAR AS ctype, "
-        f"{', '.join(PROMOTED_KEYS)} FROM _wb_img "
-        "WHERE ok UNION ALL SELECT * FROM _wb_t",
+        f"{', '.join(PROMOTED_KEYS)}, {sql.PROBE} AS probe FROM _wb_img "
+        "WHERE ok UNION ALL SELECT *, NULL FROM _wb_t",
         {"folder": folder},
     )
     con.unregister("_wb_t")
@@ -333,12 +331,14 @@ def _images(
     many = con.execute("SELECT count(*) FROM _wb_all").fetchall()[0][0] > frames_per_write
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _wb_images AS "
-        "SELECT n.o, $prefix || a.id AS frame_id, a.* FROM _wb_all a JOIN "
+        "SELECT n.o, $prefix || a.id AS frame_id, a.* EXCLUDE (ctype, probe), "
+        "coalesce(a.ctype, g.guess) AS ctype FROM _wb_all a JOIN "
         "(SELECT i, row_number() OVER (ORDER BY i) - 1 AS o FROM "
-        "(SELECT min(i) AS i FROM _wb_all GROUP BY key)) n ON n.i = a.i"
-        + (" ORDER BY n.o" if many else ""),
+        "(SELECT min(i) AS i FROM _wb_all GROUP BY key)) n ON n.i = a.i "
+        "LEFT JOIN _wb_ext g ON g.probe = a.probe" + (" ORDER BY n.o" if many else ""),
         {"prefix": options.prefix},
     )
+    con.execute("DROP TABLE _wb_ext")
     total = con.execute("SELECT count(*) FROM _wb_images").fetchall()[0][0]
     again = con.execute(  # an anti-join, whose table may spill, rather than NOT IN's
         "SELECT i, id FROM _wb_all a WHERE NOT EXISTS (SELECT 1 FROM _wb_images b WHERE b.i = a.i)"
@@ -353,14 +353,14 @@ def _images(
 
 
 def _content_types(con: Any) -> None:
-    """Each image's content type, guessed by Python's mimetypes once per file extension."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _wb_ext AS SELECT DISTINCT "
-        "CASE WHEN regexp_matches(file_name, '[?#;]') THEN file_name "
-        "ELSE 'x' || regexp_extract(file_name, '\\.[^./]*$') END AS probe FROM _wb_all "
-        "WHERE ctype IS NULL"
-    )
-    probes = [r[0] for r in con.execute("SELECT probe FROM _wb_ext").fetchall()]
+    """`_wb_ext`: the content type of each probe of `_wb_all` (sql.PROBE), guessed by Python's
+    mimetypes once per file extension."""
+    probes = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT probe FROM _wb_all WHERE probe IS NOT NULL"
+        ).fetchall()
+    ]
     guessed = pa.table(
         {
             "probe": pa.array(probes, pa.string()),
@@ -368,13 +368,8 @@ def _content_types(con: Any) -> None:
         }
     )
     con.register("_wb_t", guessed)
-    con.execute(
-        "UPDATE _wb_all SET ctype = g.guess FROM _wb_t g WHERE _wb_all.ctype IS NULL AND "
-        "g.probe = CASE WHEN regexp_matches(file_name, '[?#;]') THEN file_name "
-        "ELSE 'x' || regexp_extract(file_name, '\\.[^./]*$') END"
-    )
+    con.execute("CREATE OR REPLACE TEMP TABLE _wb_ext AS SELECT * FROM _wb_t")
     con.unregister("_wb_t")
-    con.execute("DROP TABLE _wb_ext")
 
 
 def _annotations(
@@ -533,7 +528,7 @@ def _write(
     sources = con.sql(sql.SOURCE_ROWS).to_arrow_table().cast(SOURCE_SCHEMA)
     warnings = []
     warned = [o for o in stored.warnings if first <= o <= last]
-    found = con.execute(sql.ROI_WARNINGS, {**params, "warned": warned}).fetchall()
+    found = con.execute(sql.ROI_WARNINGS, {"warned": warned}).fetchall()
     for o, image_id, zero, outside in found:
         kinds = stored.warnings.get(o, [])
         zero, outside = zero + kinds.count(WARN_ZERO_AREA), outside + kinds.count(WARN_OUTSIDE)
@@ -568,7 +563,47 @@ def _rois(
         order = pa.array(np.lexsort((at, line)))
         columns = [column.combine_chunks().take(order) for column in made.columns]
         made = pa.Table.from_arrays(columns, schema=made.schema)
+    made = _box_rings(made)
     return made if mine else _whole(made, options.field, ROI_SCHEMA)
+
+
+def _box_rings(made: pa.Table) -> pa.Table:
+    """`made` with each box SQL made (a NULL geometry: sql.ANNOTATIONS) given its one ring,
+    the corners from its bounds, as SQL wrote them: [x0, y0, x1, y0, x1, y1, x0, y1]."""
+    geometry = made["geometry"].combine_chunks()
+    boxes = np.asarray(geometry.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    boxes &= np.asarray(pc.equal(made["kind"], "box").to_numpy(zero_copy_only=False), bool)
+    if not boxes.any():
+        return made
+    # Rings a row: 1 for a box, as many as it holds otherwise (0 for a NULL left NULL).
+    counts = pc.fill_null(pc.list_value_length(geometry), 0).to_numpy(zero_copy_only=False)
+    counts = np.where(boxes, 1, counts).astype(np.int32)
+    offsets = np.zeros(len(counts) + 1, np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    rings = geometry.flatten()  # the other rows' rings, in row order
+    at = offsets[:-1][boxes]  # where each box's ring is among all rings
+    lengths = np.empty(int(offsets[-1]), np.int32)
+    theirs = np.ones(len(lengths), bool)
+    theirs[at] = False
+    lengths[at] = 8
+    lengths[theirs] = pc.list_value_length(rings).to_numpy(zero_copy_only=False)
+    starts = np.zeros(len(lengths) + 1, np.int32)
+    np.cumsum(lengths, out=starts[1:])
+    corners = [made[n].combine_chunks().to_numpy(zero_copy_only=False)[boxes]
+               for n in ("x_min", "y_min", "x_max", "y_max")]  # fmt: skip
+    x0, y0, x1, y1 = corners
+    values = np.empty(int(starts[-1]), np.float64)
+    slots = (starts[:-1][at][:, None] + np.arange(8, dtype=np.int32)).ravel()
+    placed = np.ones(len(values), bool)
+    placed[slots] = False
+    values[slots] = np.stack([x0, y0, x1, y0, x1, y1, x0, y1], axis=1).ravel()
+    values[placed] = rings.flatten().to_numpy(zero_copy_only=False)
+    inner = pa.ListArray.from_arrays(pa.array(starts), pa.array(values, pa.float64()))
+    kept = geometry.is_null().to_numpy(zero_copy_only=False) & ~boxes
+    filled = pa.ListArray.from_arrays(
+        pa.array(offsets), inner, type=geometry.type, mask=pa.array(kept) if kept.any() else None
+    )
+    return made.set_column(made.schema.get_field_index("geometry"), "geometry", filled)
 
 
 def _whole(made: pa.Table, field_name: str, schema: pa.Schema) -> pa.Table:
