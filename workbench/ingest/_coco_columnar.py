@@ -85,7 +85,7 @@ _FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
 _ROIS = pa.schema([*ROI_SCHEMA, ("_line", pa.int64()), ("_i", pa.int64())])
 # The columns of the ROIs SQL makes that differ from row to row (sql.ROIS).
 _MADE = pa.schema(
-    [_ROIS.field(n) for n in ["frame_id", "id", "label", "confidence", "kind", "geometry"]]
+    [_ROIS.field(n) for n in ["id", "label", "confidence", "kind", "geometry"]]
     + [_ROIS.field(n) for n in ["x_min", "y_min", "x_max", "y_max", "area", "attributes"]]
     + [_ROIS.field("_line"), _ROIS.field("_i")]
 )
@@ -560,11 +560,25 @@ def _rois(
     made = made.drop_columns(["_line", "_i"])
     if not np.all((line[1:] > line[:-1]) | ((line[1:] == line[:-1]) & (at[1:] > at[:-1]))):
         # Column by column, each one chunk: a whole table's take costs half as much again.
-        order = pa.array(np.lexsort((at, line)))
-        columns = [column.combine_chunks().take(order) for column in made.columns]
+        order = np.lexsort((at, line))
+        columns = [column.combine_chunks().take(pa.array(order)) for column in made.columns]
         made = pa.Table.from_arrays(columns, schema=made.schema)
-    made = _box_rings(made)
+        line = line[order]
+    made = _with_frame_ids(con, _box_rings(made), line, params)
     return made if mine else _whole(made, options.field, ROI_SCHEMA)
+
+
+def _with_frame_ids(con: Any, made: pa.Table, line: np.ndarray, params: dict[str, int]) -> pa.Table:
+    """`made` with each row's frame id, its image's (`line`: the images' ordinals, in the
+    range params first..last, where every ordinal is an image stored or refused)."""
+    ids = con.sql(
+        "SELECT frame_id FROM _wb_images WHERE o BETWEEN $first AND $last ORDER BY o",
+        params=params,
+    ).to_arrow_table()["frame_id"]
+    column = ids.combine_chunks().take(pa.array(line - params["first"]))
+    if "frame_id" in made.column_names:  # the rows made in Python have theirs: the same
+        return made.set_column(made.schema.get_field_index("frame_id"), "frame_id", column)
+    return made.append_column("frame_id", column)
 
 
 def _box_rings(made: pa.Table) -> pa.Table:

@@ -145,7 +145,7 @@ WITH parsed AS (
         nullif(json_merge_patch(x, '{_ANN_KEYS}')::VARCHAR, '{{}}') AS extra
     FROM _wb_items),
 valued AS (
-    SELECT p.*, img.o, img.frame_id, img.width, img.height, c.name, c.name_ok,
+    SELECT p.*, img.o, img.width, img.height, c.name, c.name_ok,
         c.supercategory, c.category_json, c.keypoints AS category_keypoints, c.head,
         CASE WHEN is_null(d.id) THEN CAST(i + 1 AS VARCHAR) WHEN is_str(d.id) THEN d.id->>'$'
             ELSE CAST(int_of(d.id) AS VARCHAR) END AS id,
@@ -155,7 +155,7 @@ valued AS (
                 list_transform(from_json(d.segmentation, '["JSON"]'), lambda r: numbers(r))
             END AS rings
     FROM parsed p
-    LEFT JOIN (SELECT key AS image_key, o, frame_id, width, height FROM _wb_images) img
+    LEFT JOIN (SELECT key AS image_key, o, width, height FROM _wb_images) img
         ON img.image_key = p.d.image_id
     LEFT JOIN (SELECT key AS category_key, id AS category_json, name, supercategory, keypoints,
         text_ok(name, {MAX_LABEL_LENGTH}) AS name_ok, {_HEAD} AS head
@@ -165,7 +165,7 @@ shaped AS (
         CASE WHEN rings IS NULL THEN 'box' ELSE 'polygon' END AS kind,
         rings AS geometry, flatten(rings) AS points
     FROM valued)
-SELECT o, frame_id, i, id, name AS label,
+SELECT o, i, id, name AS label,
     TRY_CAST(d.score AS DOUBLE) AS confidence, kind, geometry,
     CASE WHEN box IS NOT NULL THEN box[1]
         ELSE list_min(flatten(list_transform(rings, lambda r: list_slice(r, 1, len(r), 2)))) END
@@ -192,7 +192,7 @@ SELECT o, frame_id, i, id, name AS label,
     coalesce(NOT odd AND object AND d IS NOT NULL
         AND (is_str(d.id) OR is_int(d.id) OR (d.id IS NULL AND NOT id_null))
         AND CASE WHEN is_str(d.id) THEN text_ok(id, {MAX_ID_LENGTH}) ELSE id IS NOT NULL END
-        AND (is_str(d.image_id) OR is_int(d.image_id)) AND frame_id IS NOT NULL
+        AND (is_str(d.image_id) OR is_int(d.image_id)) AND o IS NOT NULL
         AND (is_str(d.category_id) OR is_int(d.category_id)) AND name IS NOT NULL
         AND name_ok
         AND (is_null(d.bbox) OR (box IS NOT NULL AND len(box) = 4 AND box[3] >= 0
@@ -225,9 +225,10 @@ IN_IMAGE_ORDER = "ORDER BY o, i"
 # images first..last, in no order: the caller sorts the rows by (_line, _i) when the table is
 # not already so (IN_IMAGE_ORDER), which Arrow does for less than the engine. Only the
 # columns that differ between rows: the caller adds the others (the field, the labels as
-# [label], no sources, mask, track or visibility, and the boxes' rings) after sorting.
+# [label], no sources, mask, track or visibility, the boxes' rings, and the frame ids, taken
+# from the images by ordinal rather than carried on every annotation's row) after sorting.
 ROIS = """
-SELECT frame_id, id, label, confidence, kind, geometry,
+SELECT id, label, confidence, kind, geometry,
     x_min, y_min, x_max, y_max, (x_max - x_min) * (y_max - y_min) AS area,
     CASE WHEN box_area IS NOT NULL THEN json_merge_patch(attributes0,
         json_object('area', box_area)) ELSE attributes0 END::VARCHAR AS attributes,
