@@ -133,7 +133,7 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
 # ordinal `o`) and category (`_wb_cats`, keyed by the id's JSON text). The CTEs are not
 # materialised: the engine computes each column of theirs once either way, and writing them
 # out cost a tenth of the statement. A box's geometry is NULL here: its one ring is made from
-# its bounds once the write's rows are sorted (_coco_columnar._box_rings), so that the rows
+# its bounds once the write's rows are sorted (_coco_rois._box_rings), so that the rows
 # carried, fetched and sorted hold no list for three ROIs in four.
 ANNOTATIONS = f"""
 CREATE OR REPLACE TEMP TABLE _wb_ann AS
