@@ -135,7 +135,8 @@ def measure(file: Path, per_write: int) -> dict[str, Any]:
         for name, function in saved.items():
             setattr(_coco_columnar, name, function)
     if not writes:
-        raise SystemExit(f"{file}: not imported by the columnar path (engine memory too low?)")
+        told = report.warning_examples.get(_coco_columnar.WARN_READ_BY_RECORD, "no warning")
+        raise SystemExit(f"{file}: not imported by the columnar path ({told})")
     return {"frames": report.frames, "rois": report.rois, "writes": writes, "steps": steps,
             **total, "hwm_mb": _proc()["VmHWM"]}  # fmt: skip
 

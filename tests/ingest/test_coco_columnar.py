@@ -200,6 +200,7 @@ def test_staged_in_image_order_when_more_than_one_write(tmp_path: Path, per_writ
     from workbench.ingest import _coco_columnar as columnar
     from workbench.ingest._clearml_sql import MACROS
     from workbench.ingest._coco_pieces import members
+    from workbench.ingest._coco_rois import write_rois
     from workbench.ingest._columnar import MemoryEngine
 
     images = [{"id": n + 1, "file_name": f"{n}.jpg", "width": 64, "height": 48} for n in range(60)]
@@ -226,7 +227,7 @@ def test_staged_in_image_order_when_more_than_one_write(tmp_path: Path, per_writ
         held = [(o, i) for o, i in con.execute("SELECT o, i FROM _wb_ann WHERE ok").fetchall()]
         ordinals = [o for (o,) in con.execute("SELECT o FROM _wb_images").fetchall()]
         mine = stored.rois_of(8, 8)
-        made = columnar._rois(con, mine, options, {"first": 8, "last": 8}, set())
+        made = write_rois(con, mine, options.field, {"first": 8, "last": 8}, set())
     assert len(held) == 299 and [r[-1] for r in mine] == [5]
     if per_write < total:
         assert held == sorted(held) and ordinals == list(range(60))
@@ -234,6 +235,14 @@ def test_staged_in_image_order_when_more_than_one_write(tmp_path: Path, per_writ
         assert held == sorted(held, key=lambda r: r[1]) and held != sorted(held)
     # The write's ROIs, SQL's and Python's, in the file's order of the image's annotations.
     assert made["id"].to_pylist() == [str(a["id"]) for a in annotations if a["image_id"] == 9]
+    assert set(made["frame_id"].to_pylist()) == {"i:9"}
+    boxes = [
+        g
+        for g, k in zip(made["geometry"].to_pylist(), made["kind"].to_pylist(), strict=True)
+        if k == "box"
+    ]
+    assert len(boxes) == len(made) - 1  # and the mask
+    assert all(g == [[1.0, 2.0, 4.0, 2.0, 4.0, 6.0, 1.0, 6.0]] for g in boxes)
 
 
 @pytest.mark.parametrize("seed", [1, 2])

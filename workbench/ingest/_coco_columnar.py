@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.errors import RecordError
+from workbench.errors import IngestError, RecordError
 from workbench.ingest import _coco_sql as sql
 from workbench.ingest._clearml_sql import MACROS
 from workbench.ingest._coco_annotations import (
@@ -37,21 +36,20 @@ from workbench.ingest._coco_annotations import (
     roi_from_annotation,
 )
 from workbench.ingest._coco_pieces import Member, members, pieces
+from workbench.ingest._coco_rois import write_rois
 from workbench.ingest._columnar import (
     NOT_FINITE,
     NOT_JSON,
     MemoryEngine,
-    rows_table,
     trailing_comma,
 )
 from workbench.ingest.jsonread import Unreadable, loads, raw_items
 from workbench.ingest.report import is_record_failure, record_error
 from workbench.ingest.writer import CatalogWriter, RowBatch, _promoted, _roi_row
-from workbench.model.limits import MAX_ROIS_PER_FRAME
+from workbench.model.limits import MAX_JSON_DEPTH, MAX_ROIS_PER_FRAME
 from workbench.model.records import (
     FRAME_SCHEMA,
     PROMOTED_KEYS,
-    ROI_SCHEMA,
     SOURCE_SCHEMA,
     Frame,
     Source,
@@ -75,17 +73,13 @@ ENGINE_MEMORY = "1GB"
 # And, once the annotations are converted, this: each write reads back its own images' rows,
 # which the engine would otherwise keep cached up to ENGINE_MEMORY.
 WRITES_MEMORY = "256MB"
+# What the engine's parser raises for a document that is not for it (malformed JSON, bytes
+# not UTF-8, a record past its size): read record by record, each error naming its record.
+_NOT_FOR_THE_ENGINE = (duckdb.InvalidInputException, duckdb.ConversionException)
+# The kind of warning of a file read record by record because the engine ran out of memory.
+WARN_READ_BY_RECORD = "files read record by record: the engine ran out of memory"
 _ITEMS = {"categories": "_wb_cat_items", "images": "_wb_image_items", "annotations": "_wb_items"}
 _FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
-_ROIS = pa.schema([*ROI_SCHEMA, ("_line", pa.int64()), ("_i", pa.int64())])
-# The columns of the ROIs SQL makes that differ from row to row (sql.ROIS).
-_MADE = pa.schema(
-    [_ROIS.field(n) for n in ["frame_id", "id", "label", "confidence", "kind", "geometry"]]
-    + [_ROIS.field(n) for n in ["x_min", "y_min", "x_max", "y_max", "area", "attributes"]]
-    + [_ROIS.field("_line"), _ROIS.field("_i")]
-)
-# Local names Path would normalise (the per-record path makes their URI); URLs stay as given.
-_PLAIN_NAME = r"(^|/)\.\.?(/|$)|//|/$|[?#;]"
 
 
 @dataclass
@@ -109,8 +103,9 @@ def import_instances(
     path: Path, writer: CatalogWriter, options: _Instances, frames_per_write: int
 ) -> bool:
     """Import an instances file through SQL, `frames_per_write` images per transaction; False
-    (nothing done) when DuckDB cannot read it as one document, so that the caller streams it
-    record by record instead."""
+    (nothing done) when DuckDB cannot read it as one document, or ran out of memory staging
+    it (then with a warning in the report), so that the caller streams it record by record
+    instead. Any other failure of the engine stops the import (IngestError naming the file)."""
     size = path.stat().st_size
     if MAX_DOCUMENT_BYTES is not None and size > MAX_DOCUMENT_BYTES:
         return False
@@ -122,20 +117,59 @@ def import_instances(
         MACROS, files=[str(path.resolve())], memory_limit=ENGINE_MEMORY, spill="workbench-coco-"
     )
     with engine as con:
+        before = writer.report.copy()
         try:
-            if not _read(con, path, found, size):
-                return False
-        except duckdb.Error:
+            staged = _stage(con, path, found, size, writer, options, frames_per_write)
+        except duckdb.OutOfMemoryException as exc:
+            # The per-record path holds one partition of the annotations at a time, whatever
+            # the engine's budget: a large file still goes in, slower, and the report says why
+            # (the records the staging refused are refused again there: its errors are undone).
+            writer.report = before
+            writer.report.warn(WARN_READ_BY_RECORD, f"{path}: {_first_line(exc)}")
             return False
-        categories = _categories(con, path, writer)
-        total = _images(con, path, writer, options, frames_per_write)
-        stored = _Stored()
-        ordered = total > frames_per_write
-        _annotations(con, path, writer, options, categories, stored, ordered)
+        except duckdb.Error as exc:
+            if isinstance(exc, duckdb.InterruptException):
+                raise
+            # An I/O error (the spill folder's disk full, the file unreadable): the per-record
+            # path would meet the same disk or file, after many times the time.
+            raise IngestError(f"{path}: the import's engine failed: {_first_line(exc)}") from exc
+        if staged is None:
+            return False
+        total, stored = staged
         engine.hold_to(WRITES_MEMORY)
         for first in range(0, total, frames_per_write):
             _write(con, path, writer, options, stored, first, first + frames_per_write - 1)
     return True
+
+
+def _stage(
+    con: Any,
+    path: Path,
+    found: dict[str, Member] | None,
+    size: int,
+    writer: CatalogWriter,
+    options: _Instances,
+    frames_per_write: int,
+) -> tuple[int, _Stored] | None:
+    """Stage the categories, images and annotations (nothing written yet): the count of
+    images to store and the ROIs made in Python; None when the document is not
+    for the engine's parser (not JSON, not UTF-8, or holding what only that parser takes)."""
+    try:
+        if not _read(con, path, found, size):
+            return None
+    except _NOT_FOR_THE_ENGINE:
+        return None  # the per-record path names each record it refuses
+    categories = _categories(con, path, writer)
+    total = _images(con, path, writer, options, frames_per_write)
+    stored = _Stored()
+    _annotations(con, path, writer, options, categories, stored, total > frames_per_write)
+    return total, stored
+
+
+def _first_line(exc: BaseException) -> str:
+    """The engine's message without its advice ("Possible solutions: ...")."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _read(con: Any, path: Path, found: dict[str, Member] | None, size: int) -> bool:
@@ -155,6 +189,7 @@ def _read(con: Any, path: Path, found: dict[str, Member] | None, size: int) -> b
     for key, table in _ITEMS.items():
         con.execute(sql.ITEMS_TABLE.format(table=table))
         count = 0
+        deep = found[key].deepest > MAX_JSON_DEPTH
         for piece in pieces(path, found[key]):
             data = pa.array([piece], pa.binary())
             odd = _odd(data)
@@ -162,7 +197,8 @@ def _read(con: Any, path: Path, found: dict[str, Member] | None, size: int) -> b
                 return False
             con.register("_wb_piece", pa.table({"x": data}))
             statement = sql.ITEMS_OF_PIECE.format(table=table)
-            added = con.execute(statement, {"offset": count, "odd": odd}).fetchall()[0][0]
+            params = {"offset": count, "odd": odd or deep}
+            added = con.execute(statement, params).fetchall()[0][0]
             con.unregister("_wb_piece")
             if odd:
                 _raw_texts(con, table, piece, count)
@@ -234,10 +270,6 @@ def _images(
 
     con.execute(sql.IMAGES)
     con.execute("DROP TABLE _wb_image_items")
-    con.execute(
-        "UPDATE _wb_img SET ok = false WHERE ok AND ((NOT contains(file_name, '://') AND "
-        f"regexp_matches(file_name, '{_PLAIN_NAME}')) OR NOT promoted_ok)"
-    )
     extra: list[tuple[Any, ...]] = []
     errors: list[tuple[int, RecordError]] = []
     for i, text in con.execute("SELECT i, x FROM _wb_img WHERE NOT ok ORDER BY i").fetchall():
@@ -269,13 +301,15 @@ def _images(
     )
     con.register("_wb_t", table)
     folder = str(options.images_dir)
+    # The images SQL took get their content type from their `probe` (_content_types); the
+    # others have theirs (and no probe).
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _wb_all AS "
         "SELECT i, key, id, file_name, width, height, metadata, "
         "CASE WHEN contains(file_name, '://') OR starts_with(file_name, '/') THEN file_name "
         "ELSE $folder || '/' || file_name END AS uri, NULL::VARCHAR AS ctype, "
-        f"{', '.join(PROMOTED_KEYS)} FROM _wb_img "
-        "WHERE ok UNION ALL SELECT * FROM _wb_t",
+        f"{', '.join(PROMOTED_KEYS)}, {sql.PROBE} AS probe FROM _wb_img "
+        "WHERE ok UNION ALL SELECT *, NULL FROM _wb_t",
         {"folder": folder},
     )
     con.unregister("_wb_t")
@@ -288,12 +322,14 @@ def _images(
     many = con.execute("SELECT count(*) FROM _wb_all").fetchall()[0][0] > frames_per_write
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _wb_images AS "
-        "SELECT n.o, $prefix || a.id AS frame_id, a.* FROM _wb_all a JOIN "
+        "SELECT n.o, $prefix || a.id AS frame_id, a.* EXCLUDE (ctype, probe), "
+        "coalesce(a.ctype, g.guess) AS ctype FROM _wb_all a JOIN "
         "(SELECT i, row_number() OVER (ORDER BY i) - 1 AS o FROM "
-        "(SELECT min(i) AS i FROM _wb_all GROUP BY key)) n ON n.i = a.i"
-        + (" ORDER BY n.o" if many else ""),
+        "(SELECT min(i) AS i FROM _wb_all GROUP BY key)) n ON n.i = a.i "
+        "LEFT JOIN _wb_ext g ON g.probe = a.probe" + (" ORDER BY n.o" if many else ""),
         {"prefix": options.prefix},
     )
+    con.execute("DROP TABLE _wb_ext")
     total = con.execute("SELECT count(*) FROM _wb_images").fetchall()[0][0]
     again = con.execute(  # an anti-join, whose table may spill, rather than NOT IN's
         "SELECT i, id FROM _wb_all a WHERE NOT EXISTS (SELECT 1 FROM _wb_images b WHERE b.i = a.i)"
@@ -308,14 +344,14 @@ def _images(
 
 
 def _content_types(con: Any) -> None:
-    """Each image's content type, guessed by Python's mimetypes once per file extension."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _wb_ext AS SELECT DISTINCT "
-        "CASE WHEN regexp_matches(file_name, '[?#;]') THEN file_name "
-        "ELSE 'x' || regexp_extract(file_name, '\\.[^./]*$') END AS probe FROM _wb_all "
-        "WHERE ctype IS NULL"
-    )
-    probes = [r[0] for r in con.execute("SELECT probe FROM _wb_ext").fetchall()]
+    """`_wb_ext`: the content type of each probe of `_wb_all` (sql.PROBE), guessed by Python's
+    mimetypes once per file extension."""
+    probes = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT probe FROM _wb_all WHERE probe IS NOT NULL"
+        ).fetchall()
+    ]
     guessed = pa.table(
         {
             "probe": pa.array(probes, pa.string()),
@@ -323,13 +359,8 @@ def _content_types(con: Any) -> None:
         }
     )
     con.register("_wb_t", guessed)
-    con.execute(
-        "UPDATE _wb_all SET ctype = g.guess FROM _wb_t g WHERE _wb_all.ctype IS NULL AND "
-        "g.probe = CASE WHEN regexp_matches(file_name, '[?#;]') THEN file_name "
-        "ELSE 'x' || regexp_extract(file_name, '\\.[^./]*$') END"
-    )
+    con.execute("CREATE OR REPLACE TEMP TABLE _wb_ext AS SELECT * FROM _wb_t")
     con.unregister("_wb_t")
-    con.execute("DROP TABLE _wb_ext")
 
 
 def _annotations(
@@ -488,7 +519,7 @@ def _write(
     sources = con.sql(sql.SOURCE_ROWS).to_arrow_table().cast(SOURCE_SCHEMA)
     warnings = []
     warned = [o for o in stored.warnings if first <= o <= last]
-    found = con.execute(sql.ROI_WARNINGS, {**params, "warned": warned}).fetchall()
+    found = con.execute(sql.ROI_WARNINGS, {"warned": warned}).fetchall()
     for o, image_id, zero, outside in found:
         kinds = stored.warnings.get(o, [])
         zero, outside = zero + kinds.count(WARN_ZERO_AREA), outside + kinds.count(WARN_OUTSIDE)
@@ -496,54 +527,5 @@ def _write(
         warnings += [
             (k, where, n) for k, n in ((WARN_ZERO_AREA, zero), (WARN_OUTSIDE, outside)) if n
         ]
-    rois = _rois(con, mine, options, params, refused)
+    rois = write_rois(con, mine, options.field, params, refused)
     writer.write_rows(RowBatch(frames, sources, rois, warnings))
-
-
-def _rois(
-    con: Any,
-    mine: list[tuple[Any, ...]],
-    options: _Instances,
-    params: dict[str, int],
-    refused: set[int],
-) -> pa.Table:
-    """The ROIs of a write: those SQL made (in image order) and `mine`, made in Python."""
-    made = con.sql(sql.ROIS, params=params).to_arrow_table().cast(_MADE)
-    if mine:  # rows of every shape: the columns SQL leaves out are added before sorting
-        made = _whole(made, options.field, _ROIS)
-        made = pa.concat_tables([made, rows_table(mine, _ROIS)])
-    if refused:
-        made = made.filter(
-            pc.invert(pc.is_in(made["_line"], value_set=pa.array(sorted(refused), pa.int64())))
-        )
-    line, at = made["_line"].to_numpy(), made["_i"].to_numpy()
-    made = made.drop_columns(["_line", "_i"])
-    if not np.all((line[1:] > line[:-1]) | ((line[1:] == line[:-1]) & (at[1:] > at[:-1]))):
-        # Column by column, each one chunk: a whole table's take costs half as much again.
-        order = pa.array(np.lexsort((at, line)))
-        columns = [column.combine_chunks().take(order) for column in made.columns]
-        made = pa.Table.from_arrays(columns, schema=made.schema)
-    return made if mine else _whole(made, options.field, ROI_SCHEMA)
-
-
-def _whole(made: pa.Table, field_name: str, schema: pa.Schema) -> pa.Table:
-    """The rows SQL made (`_MADE`'s columns) with the columns the same for all of them."""
-    count = made.num_rows
-    label = made["label"].combine_chunks()
-    offsets = pa.array(np.arange(count + 1, dtype=np.int32))
-    constant = {
-        "field": pa.repeat(pa.scalar(field_name, pa.string()), count),
-        "labels": pa.ListArray.from_arrays(offsets, label, type=schema.field("labels").type),
-        "source_ids": pa.ListArray.from_arrays(
-            pa.array(np.zeros(count + 1, dtype=np.int32)),
-            pa.array([], pa.string()),
-            type=schema.field("source_ids").type,
-        ),
-    }
-    columns = [
-        made[f.name]
-        if f.name in made.column_names
-        else constant.get(f.name, pa.nulls(count, f.type))
-        for f in schema
-    ]
-    return pa.Table.from_arrays(columns, schema=schema)

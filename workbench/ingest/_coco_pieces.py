@@ -37,13 +37,15 @@ _QUOTE, _SLASH = ord('"'), ord("\\")
 @dataclass(frozen=True, slots=True)
 class Member:
     """One top-level array: its key, the offsets of its '[' and ']', where its pieces start
-    (the '[', then the commas chosen), and whether it holds a comma at all."""
+    (the '[', then the commas chosen), whether it holds a comma at all, and how deep
+    brackets nest anywhere in the document (at most: its records' own depth is 2 less)."""
 
     key: str
     start: int
     end: int
     cuts: np.ndarray
     commas: bool
+    deepest: int = 0
 
 
 @dataclass(slots=True)
@@ -56,9 +58,10 @@ class _Run:
     end: int | None = None
 
 
-def _structure(path: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _structure(path: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
     """(offsets, depth before, bytes) of the brackets and commas outside strings at depth 0-2,
-    block by block; then one triple with depth -1 if the file ends unbalanced or in a string."""
+    block by block, with the depth the block reaches (at most); then one with depth -1 if the
+    file ends unbalanced or in a string."""
     depth, in_string, slashes, offset = 0, False, 0, 0
     with path.open("rb") as f:
         while block := f.read(_BLOCK):
@@ -83,12 +86,13 @@ def _structure(path: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]
             step = _OPEN[chars].astype(np.int64)
             before = depth + np.cumsum(step) - step
             keep = before <= 2
-            yield marks[keep] + offset, before[keep], chars[keep]
+            deepest = int(before.max()) + 1 if len(before) else 0
+            yield marks[keep] + offset, before[keep], chars[keep], deepest
             depth += int(step.sum())
             in_string = in_string != (len(parity) > 0 and parity[-1] == 1)
             offset += len(data)
     if in_string or depth != 0:
-        yield np.zeros(0, np.int64), np.full(1, -1, np.int64), np.zeros(0, np.uint8)
+        yield np.zeros(0, np.int64), np.full(1, -1, np.int64), np.zeros(0, np.uint8), 0
 
 
 def _unescaped(data: np.ndarray, quotes: np.ndarray, slashes: int) -> tuple[np.ndarray, int]:
@@ -108,7 +112,9 @@ def members(path: Path, piece_bytes: int) -> dict[str, Member] | None:
     tops: list[tuple[int, int, int]] = []  # (offset, depth before, byte) at depth 0-1
     runs: dict[int, _Run] = {}
     run: _Run | None = None  # the container open at depth 1
-    for offsets, before, chars in _structure(path):
+    deepest = 0
+    for offsets, before, chars, depth in _structure(path):
+        deepest = max(deepest, depth)
         if len(before) and before[0] == -1:
             return None  # unbalanced, or ends inside a string
         shallow = before <= 1
@@ -127,7 +133,7 @@ def members(path: Path, piece_bytes: int) -> dict[str, Member] | None:
     if not tops:
         return None
     with path.open("rb") as f:
-        return _arrays(f, tops, runs)
+        return _arrays(f, tops, runs, deepest)
 
 
 def _cut(run: _Run, deep: np.ndarray, closes: np.ndarray, piece_bytes: int) -> _Run | None:
@@ -150,7 +156,7 @@ def _cut(run: _Run, deep: np.ndarray, closes: np.ndarray, piece_bytes: int) -> _
 
 
 def _arrays(
-    f: BinaryIO, tops: list[tuple[int, int, int]], runs: dict[int, _Run]
+    f: BinaryIO, tops: list[tuple[int, int, int]], runs: dict[int, _Run], deepest: int
 ) -> dict[str, Member] | None:
     if tops[0][1:] != (0, ord("{")) or tops[-1][1:] != (1, ord("}")):
         return None
@@ -181,7 +187,7 @@ def _arrays(
         if byte != ord("[") or run is None or run.end is None:
             return None
         cuts = np.array([at, *run.cuts], np.int64)
-        found[key] = Member(key, at, run.end, cuts, run.commas)
+        found[key] = Member(key, at, run.end, cuts, run.commas, deepest)
     if len(found) != len(KEYS) or not _plain_outside(f, sorted(found.values(), key=_start)):
         return None
     return found

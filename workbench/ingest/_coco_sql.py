@@ -84,9 +84,15 @@ _PROMOTED = ", ".join(f"{_promoted(f'd.{key}')[1]} AS {key}" for key in PROMOTED
 _PROMOTED_OK = " AND ".join(_promoted(f"d.{key}")[0] for key in PROMOTED_KEYS)
 _IMAGE_KEYS = '{"id":null,"file_name":null,"width":null,"height":null}'
 
+# Local names Path would normalise (the per-record path makes their URI); URLs stay as given.
+_PLAIN_NAME = r"(^|/)\.\.?(/|$)|//|/$|[?#;]"
+# What mimetypes.guess_type is asked about an image SQL takes: its extension (its name holds no
+# '?', '#' or ';', which a URL parses: _PLAIN_NAME sends those to the per-record path).
+PROBE = "'x' || regexp_extract(file_name, '\\.[^./]*$')"
+
 # One row per image, in file order: `key` is its id as JSON text (1 and "1" differ, as in a
-# dict of the parsed values), `ok` whether SQL takes it (`promoted_ok`: whether its promoted
-# metadata keys are values SQL copies).
+# dict of the parsed values), `ok` whether SQL takes it: not when its promoted metadata keys
+# hold values SQL does not copy, or a local name the per-record path would normalise.
 IMAGES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_img AS
 WITH items AS MATERIALIZED (
@@ -98,11 +104,13 @@ SELECT i, x, d.id AS key,
     str_of(d.file_name) AS file_name,
     TRY_CAST(int_of(d.width) AS INTEGER) AS width, TRY_CAST(int_of(d.height) AS INTEGER) AS height,
     nullif(json_merge_patch(x, '{_IMAGE_KEYS}')::VARCHAR, '{{}}') AS metadata,
-    {_PROMOTED}, coalesce({_PROMOTED_OK}, false) AS promoted_ok,
+    {_PROMOTED},
     coalesce(NOT odd AND left(x, 1) = '{{' AND d IS NOT NULL
         AND (is_str(d.id) OR is_int(d.id)) AND str_of(d.file_name) <> ''
         AND opt_int(d.width, 1, {MAX_INT32}) AND opt_int(d.height, 1, {MAX_INT32})
-        AND length(x) <= {MAX_JSON_FIELD_BYTES // 2}, false) AS ok
+        AND length(x) <= {MAX_JSON_FIELD_BYTES // 2} AND {_PROMOTED_OK}
+        AND (contains(str_of(d.file_name), '://')
+            OR NOT regexp_matches(str_of(d.file_name), '{_PLAIN_NAME}')), false) AS ok
 FROM parsed
 """
 
@@ -124,7 +132,9 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
 # One row per annotation, joined to its image (`_wb_images`: the images stored, with their
 # ordinal `o`) and category (`_wb_cats`, keyed by the id's JSON text). The CTEs are not
 # materialised: the engine computes each column of theirs once either way, and writing them
-# out cost a tenth of the statement.
+# out cost a tenth of the statement. A box's geometry is NULL here: its one ring is made from
+# its bounds once the write's rows are sorted (_coco_rois._box_rings), so that the rows
+# carried, fetched and sorted hold no list for three ROIs in four.
 ANNOTATIONS = f"""
 CREATE OR REPLACE TEMP TABLE _wb_ann AS
 WITH parsed AS (
@@ -135,7 +145,7 @@ WITH parsed AS (
         nullif(json_merge_patch(x, '{_ANN_KEYS}')::VARCHAR, '{{}}') AS extra
     FROM _wb_items),
 valued AS (
-    SELECT p.*, img.o, img.frame_id, img.width, img.height, c.name, c.name_ok,
+    SELECT p.*, img.o, img.width, img.height, c.name, c.name_ok,
         c.supercategory, c.category_json, c.keypoints AS category_keypoints, c.head,
         CASE WHEN is_null(d.id) THEN CAST(i + 1 AS VARCHAR) WHEN is_str(d.id) THEN d.id->>'$'
             ELSE CAST(int_of(d.id) AS VARCHAR) END AS id,
@@ -145,7 +155,7 @@ valued AS (
                 list_transform(from_json(d.segmentation, '["JSON"]'), lambda r: numbers(r))
             END AS rings
     FROM parsed p
-    LEFT JOIN (SELECT key AS image_key, o, frame_id, width, height FROM _wb_images) img
+    LEFT JOIN (SELECT key AS image_key, o, width, height FROM _wb_images) img
         ON img.image_key = p.d.image_id
     LEFT JOIN (SELECT key AS category_key, id AS category_json, name, supercategory, keypoints,
         text_ok(name, {MAX_LABEL_LENGTH}) AS name_ok, {_HEAD} AS head
@@ -153,12 +163,9 @@ valued AS (
 shaped AS (
     SELECT *,
         CASE WHEN rings IS NULL THEN 'box' ELSE 'polygon' END AS kind,
-        CASE WHEN rings IS NULL THEN [[box[1], box[2], box[1] + box[3], box[2],
-            box[1] + box[3], box[2] + box[4], box[1], box[2] + box[4]]] ELSE rings END
-            AS geometry,
-        flatten(rings) AS points
+        rings AS geometry, flatten(rings) AS points
     FROM valued)
-SELECT o, frame_id, i, id, name AS label,
+SELECT o, i, id, name AS label,
     TRY_CAST(d.score AS DOUBLE) AS confidence, kind, geometry,
     CASE WHEN box IS NOT NULL THEN box[1]
         ELSE list_min(flatten(list_transform(rings, lambda r: list_slice(r, 1, len(r), 2)))) END
@@ -185,7 +192,7 @@ SELECT o, frame_id, i, id, name AS label,
     coalesce(NOT odd AND object AND d IS NOT NULL
         AND (is_str(d.id) OR is_int(d.id) OR (d.id IS NULL AND NOT id_null))
         AND CASE WHEN is_str(d.id) THEN text_ok(id, {MAX_ID_LENGTH}) ELSE id IS NOT NULL END
-        AND (is_str(d.image_id) OR is_int(d.image_id)) AND frame_id IS NOT NULL
+        AND (is_str(d.image_id) OR is_int(d.image_id)) AND o IS NOT NULL
         AND (is_str(d.category_id) OR is_int(d.category_id)) AND name IS NOT NULL
         AND name_ok
         AND (is_null(d.bbox) OR (box IS NOT NULL AND len(box) = 4 AND box[3] >= 0
@@ -216,45 +223,47 @@ IN_IMAGE_ORDER = "ORDER BY o, i"
 
 # What SQL stores of the annotations (ok, of a stored image, not a repeated id on it) of the
 # images first..last, in no order: the caller sorts the rows by (_line, _i) when the table is
-# not already so (IN_IMAGE_ORDER), which Arrow does for less than the engine. Only the columns that differ between rows: the caller adds the others (the field, the
-# labels as [label], no sources, mask, track or visibility) after sorting.
+# not already so (IN_IMAGE_ORDER), which Arrow does for less than the engine. Only the
+# columns that differ between rows: the caller adds the others (the field, the labels as
+# [label], no sources, mask, track or visibility, the boxes' rings, and the frame ids, taken
+# from the images by ordinal rather than carried on every annotation's row) after sorting.
 ROIS = """
-SELECT frame_id, id, label, confidence, kind, geometry,
+SELECT id, label, confidence, kind, geometry,
     x_min, y_min, x_max, y_max, (x_max - x_min) * (y_max - y_min) AS area,
     CASE WHEN box_area IS NOT NULL THEN json_merge_patch(attributes0,
         json_object('area', box_area)) ELSE attributes0 END::VARCHAR AS attributes,
     o AS _line, i AS _i
 FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last
 """
-# Per frame written with a warning: the warnings of its ROIs made by SQL, and the frames
-# `$warned` (whose ROIs made in Python add theirs).
+# Per frame written with a warning: the warnings of its ROIs made by SQL (counted with its
+# ROIs by FRAMES), and the frames `$warned` (whose ROIs made in Python add theirs).
 ROI_WARNINGS = """
-SELECT f._line, f.image_id,
-    count(*) FILTER (WHERE a.kind IN ('box', 'polygon')
-        AND (a.x_max <= a.x_min OR a.y_max <= a.y_min)) AS zero,
-    count(*) FILTER (WHERE coalesce(a.width, 0) > 0 AND coalesce(a.height, 0) > 0
-        AND NOT (a.x_min <= a.width AND a.x_max >= 0 AND a.y_min <= a.height AND a.y_max >= 0))
-        AS outside
-FROM _wb_frames f
-LEFT JOIN (SELECT * FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last) a ON a.o = f._line
-GROUP BY ALL HAVING zero > 0 OR outside > 0 OR list_contains($warned, f._line)
-ORDER BY f._line
+SELECT _line, image_id, zero, outside FROM _wb_frames
+WHERE zero > 0 OR outside > 0 OR list_contains($warned, _line)
+ORDER BY _line
 """
 
-# The frames of images first..last, checked as validate_frame checks them (the range is
-# repeated on `_wb_ann` so that, in image order, only its row groups are read).
+# The frames of images first..last, checked as validate_frame checks them, with the counts
+# of their ROIs made by SQL, of those with zero area and of those outside the image, in one
+# pass over the annotations (the range is repeated on `_wb_ann` so that, in image order, only
+# its row groups are read).
 FRAMES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_frames AS
 SELECT i.frame_id AS id, $dataset AS dataset, $version AS version, i.uri AS context_id,
     NULL::BIGINT AS timestamp, NULL::INTEGER AS frame_index, NULL::INTEGER AS num_frames,
     i.metadata, i.weather, i.time_of_day, i.camera, i.location, NULL::TIMESTAMP AS saved,
     NULL::VARCHAR AS saved_in_version, i.o AS _line, i.id AS image_id, i.width, i.height,
-    i.ctype, coalesce(a.rois, 0) AS rois,
+    i.ctype, coalesce(a.rois, 0) AS rois, coalesce(a.zero, 0) AS zero,
+    coalesce(a.outside, 0) AS outside,
     text_ok(i.frame_id, {MAX_ID_LENGTH}) AND {URI_OK.replace("uri", "i.uri")}
         AND coalesce(a.rois, 0) <= {MAX_ROIS_PER_FRAME} AS ok
 FROM _wb_images i
-LEFT JOIN (SELECT o, count(*) AS rois FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last
-    GROUP BY o) a ON a.o = i.o
+LEFT JOIN (SELECT o, count(*) AS rois,
+    count(*) FILTER (WHERE kind IN ('box', 'polygon') AND (x_max <= x_min OR y_max <= y_min))
+        AS zero,
+    count(*) FILTER (WHERE coalesce(width, 0) > 0 AND coalesce(height, 0) > 0
+        AND NOT (x_min <= width AND x_max >= 0 AND y_min <= height AND y_max >= 0)) AS outside
+    FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last GROUP BY o) a ON a.o = i.o
 WHERE i.o BETWEEN $first AND $last
 """
 FRAME_ROWS = """
