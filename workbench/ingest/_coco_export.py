@@ -25,7 +25,6 @@ from workbench.ingest._coco_annotations import (
     default_images_dir,
 )
 from workbench.ingest._coco_export_rois import (
-    ROI_COLUMNS,
     categories_with_points,
     category_json,
     ids_their_numbers,
@@ -35,7 +34,7 @@ from workbench.ingest._coco_export_rois import (
     write_annotations,
     write_joined,
 )
-from workbench.ingest._coco_export_sql import IMAGES, annotation_lines
+from workbench.ingest._coco_export_sql import IMAGES, ROI_COLUMNS, annotation_lines
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
 from workbench.store.arrow import registered

@@ -26,22 +26,6 @@ from workbench.model.geometry import polygon_area
 from workbench.model.keypoints import keypoint_triplets
 from workbench.store.keypoints import keypoint_labels
 
-# The ROI columns the annotations are made of, read in the view's order a batch at a time.
-ROI_COLUMNS = (
-    "label",
-    "kind",
-    "geometry",
-    "confidence",
-    "attributes",
-    "mask",
-    "x_min",
-    "y_min",
-    "x_max",
-    "y_max",
-    "visibility",
-)
-
-
 _EXPORTED_KINDS = frozenset({"box", "polygon", "mask", "keypoints"})
 
 

@@ -42,10 +42,8 @@ def _clean(value: str) -> str:
 # The head every annotation text of the engine's starts with: its id, 0 until numbered.
 ID_PLACEHOLDER = '{"id":0'
 
-# The ROI columns a row written in Python is made of (NULL on the rows the engine writes).
-PYTHON_COLUMNS = (
-    "id",
-    "image_id",
+# The ROI columns the annotations are made of, read in the view's order a batch at a time.
+ROI_COLUMNS = (
     "label",
     "kind",
     "geometry",
@@ -58,6 +56,8 @@ PYTHON_COLUMNS = (
     "y_max",
     "visibility",
 )
+# The ROI columns a row written in Python is made of (NULL on the rows the engine writes).
+PYTHON_COLUMNS = ("id", "image_id", *ROI_COLUMNS)
 
 
 def annotation_lines(rois: str, ids: bool) -> str:

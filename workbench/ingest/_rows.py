@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
-import pyarrow as pa
 
 from workbench.errors import RecordError
 from workbench.model.limits import MAX_JSON_FIELD_BYTES
@@ -62,15 +61,6 @@ def _json_column(value: Any, what: str) -> str | None:
         return json_text(value)
     except (TypeError, ValueError) as exc:  # orjson's JSONEncodeError is a TypeError
         raise ValueError(f"{what}: {exc}") from exc
-
-
-def rows_table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
-    """Rows of tuples in schema order -> an Arrow table (cheaper than from_pylist of dicts)."""
-    if not rows:
-        return schema.empty_table()
-    columns = zip(*rows, strict=True)
-    arrays = [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)]
-    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 @dataclass(slots=True)

@@ -22,13 +22,13 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import RecordError
+from workbench.ingest._columnar import rows_table
 from workbench.ingest._rows import (
     PROBE,
     Queued,
     frame_rows,
     json_text,
     queued_frame,
-    rows_table,
     with_field,
 )
 from workbench.ingest._rows import promoted_text as _promoted  # noqa: F401  (the COCO importer's)
