@@ -7,7 +7,8 @@ import pyarrow as pa
 import pytest
 
 import workbench
-from workbench.ingest.writer import CatalogWriter, RowBatch, _not_remote
+from workbench.ingest._uris import not_remote
+from workbench.ingest.writer import CatalogWriter, RowBatch
 from workbench.media.files import MediaRootCheck
 from workbench.model.records import FRAME_SCHEMA, ROI_SCHEMA, SOURCE_SCHEMA
 
@@ -69,7 +70,7 @@ _URIS = [
 
 def test_only_uris_the_media_check_takes_for_remote_ones_are_left_out():
     check = MediaRootCheck(["/tmp"])
-    kept = _not_remote(pa.array([*_URIS, None, ""], pa.string())).to_pylist()
+    kept = not_remote(pa.array([*_URIS, None, ""], pa.string())).to_pylist()
     assert kept == [uri for uri in _URIS if check.folder_of(uri) is not None]
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from workbench.media.files import MediaRootCheck
+from workbench.media.files import MAX_URI_LENGTH, MediaRootCheck
 from workbench.store.arrow import registered
 
 if TYPE_CHECKING:
@@ -32,10 +33,40 @@ _HEAD = f"CASE WHEN {_ALONE} THEN u ELSE left(u, length(u) - length({_NAME})) EN
 
 def count_outside(con: Any, uris: pa.Array, check: MediaRootCheck, report: IngestReport) -> None:
     """Count in `report` the URIs (an Arrow string array) outside every media root."""
+    uris = not_remote(uris)
     if len(uris) == 0:
         return
     with registered(con, "_wb_uris", pa.table({"u": uris})):
         count_outside_of(con, _URIS, check, report)
+
+
+# What MediaRootCheck takes for a remote URI (never outside the media roots): a data: URI, or
+# a `scheme://` URI other than file: (media.images.local_path) that may name a file at all
+# (no NUL, not too long: such URIs count as outside).
+_SCHEME = r"^[A-Za-z0-9+\-]*[A-Za-z0-9][A-Za-z0-9+\-]*://"
+
+
+def not_remote(uris: pa.Array) -> pa.Array:
+    """The URIs of `uris` that may name local files (not NULL, not empty, not remote), picked
+    out by their text. Only these are grouped by folder in SQL (`count_outside_of`): for a batch
+    of 100,000 s3:// URIs that took more CPU than the batch's INSERT, to find no file. (A URI
+    kept here that is remote after all is found so there, as before.)"""
+    uris = uris.filter(pc.not_equal(uris, ""))  # NULLs dropped too
+    if len(uris) == 0:
+        return uris
+    # the byte length: a URI longer in bytes than in characters is left to the SQL check
+    remote = pc.and_(
+        pc.match_substring_regex(uris, _SCHEME),
+        pc.less_equal(pc.binary_length(uris), MAX_URI_LENGTH),
+    )
+    data = uris.buffers()[2]
+    text = data.to_pybytes() if data is not None else b""
+    # each URI looked at only when some URI of the batch holds a NUL or a file: scheme
+    if b"\x00" in text:
+        remote = pc.and_(remote, pc.invert(pc.match_substring(uris, "\x00")))
+    if b"file:" in text.lower():
+        remote = pc.and_(remote, pc.invert(pc.starts_with(uris, "file:", ignore_case=True)))
+    return uris.filter(pc.invert(pc.or_(remote, pc.starts_with(uris, "data:"))))
 
 
 def count_outside_of(con: Any, uris: str, check: MediaRootCheck, report: IngestReport) -> None:

@@ -41,7 +41,7 @@ from workbench.ingest.report import (
     is_record_failure,
     record_error,
 )
-from workbench.media.files import MAX_URI_LENGTH, MediaRootCheck
+from workbench.media.files import MediaRootCheck
 from workbench.model.keypoints import KeypointLabel
 from workbench.model.records import (
     FRAME_SCHEMA,
@@ -539,33 +539,4 @@ def _uris_of(batch: RowBatch) -> pa.Array:
         masks.append(mask.get("uri") if isinstance(mask, dict) else None)
     strings = [m for m in masks if isinstance(m, str)]
     found.append(pa.array(strings, pa.string()))
-    return _not_remote(pa.chunked_array(found, pa.string()).combine_chunks())
-
-
-# What MediaRootCheck takes for a remote URI (never outside the media roots): a data: URI, or
-# a `scheme://` URI other than file: (media.images.local_path) that may name a file at all
-# (no NUL, not too long: such URIs count as outside).
-_SCHEME = r"^[A-Za-z0-9+\-]*[A-Za-z0-9][A-Za-z0-9+\-]*://"
-
-
-def _not_remote(uris: pa.Array) -> pa.Array:
-    """The URIs of `uris` that may name local files (not NULL, not empty, not remote), picked
-    out by their text. Only these are grouped by folder in SQL (ingest/_uris.py): for a batch
-    of 100,000 s3:// URIs that took more CPU than the batch's INSERT, to find no file. (A URI
-    kept here that is remote after all is found so there, as before.)"""
-    uris = uris.filter(pc.not_equal(uris, ""))  # NULLs dropped too
-    if len(uris) == 0:
-        return uris
-    # the byte length: a URI longer in bytes than in characters is left to the SQL check
-    remote = pc.and_(
-        pc.match_substring_regex(uris, _SCHEME),
-        pc.less_equal(pc.binary_length(uris), MAX_URI_LENGTH),
-    )
-    data = uris.buffers()[2]
-    text = data.to_pybytes() if data is not None else b""
-    # each URI looked at only when some URI of the batch holds a NUL or a file: scheme
-    if b"\x00" in text:
-        remote = pc.and_(remote, pc.invert(pc.match_substring(uris, "\x00")))
-    if b"file:" in text.lower():
-        remote = pc.and_(remote, pc.invert(pc.starts_with(uris, "file:", ignore_case=True)))
-    return uris.filter(pc.invert(pc.or_(remote, pc.starts_with(uris, "data:"))))
+    return pa.chunked_array(found, pa.string()).combine_chunks()
