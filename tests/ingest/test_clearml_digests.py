@@ -255,10 +255,11 @@ def test_a_label_write_between_the_lookup_and_the_write_is_replaced_by_the_file(
             return found
 
         monkeypatch.setattr(LineDigests, "unchanged", label_write_after_the_lookup)
-        assert _unchanged_lines(catalog, path) == 19
+        unchanged = _unchanged_lines(catalog, path)
         monkeypatch.undo()
         assert landed == [20]  # every line was found before the label write
         assert _stored(catalog) == _as_fresh_import(tmp_path, path)
+        assert unchanged == 19
         assert _unchanged_lines(catalog, path) == 20  # the converted line was digested
 
 

@@ -25,7 +25,7 @@ from workbench.ingest._clearml_digests import (
     NOTHING_BESIDE,
     Beside,
     LineDigests,
-    LinesChanged,
+    _LinesChanged,
     lines_again,
     without_lines,
 )
@@ -313,14 +313,14 @@ class NdjsonImport:
         del frames, sources, rois
         try:
             self.writer.write_rows(batch)
-        except LinesChanged as changed:  # rolled back: written again with those converted
+        except _LinesChanged as changed:  # rolled back: written again with those converted
             self._pending = [replace(batch, beside=_beside_of(batch).without(changed.lines))]
             self._convert_again(changed)
             self._write_pending()
         del batch
         pa.default_memory_pool().release_unused()  # what Arrow's allocator kept of them
 
-    def _convert_again(self, changed: LinesChanged) -> None:
+    def _convert_again(self, changed: _LinesChanged) -> None:
         """Convert the lines whose frames changed after they were looked up, read again."""
         path, base = self._file
         self.unchanged_lines -= len(changed.lines)

@@ -11,7 +11,7 @@ about, on every import.
 
 The write that counts the lines found looks them up again in its transaction (`Beside`):
 a frame changed between the lookup and the write (a label write landing meanwhile) stops
-that write with `LinesChanged`, rolled back; the importer converts those lines, read again
+that write with `_LinesChanged`, rolled back; the importer converts those lines, read again
 from the file, and writes again.
 """
 
@@ -50,7 +50,7 @@ DIGESTED_ROWS = pa.schema(
 )
 
 
-class LinesChanged(Exception):
+class _LinesChanged(Exception):
     """Frames of lines a write left unconverted changed after their lines were looked up:
     the write is rolled back, and those lines (`lines`, their frames' `ids`) are to be
     converted."""
@@ -82,11 +82,11 @@ class Beside:
     def __call__(self, con: Any, report: IngestReport) -> pa.Array:
         """Count the unchanged frames as the writer counts frames it finds unchanged, keep
         the digests; returns the unchanged frames' URIs (checked against the media roots).
-        Raises LinesChanged when some of them changed since they were looked up."""
+        Raises _LinesChanged when some of them changed since they were looked up."""
         lost = line_digests.changed_since(con, self.file, self.unchanged)
         if len(lost):
             gone = self.unchanged.filter(pc.is_in(self.unchanged["n"], value_set=lost))
-            raise LinesChanged(lost, gone["id"].combine_chunks())
+            raise _LinesChanged(lost, gone["id"].combine_chunks())
         report.frames += self.unchanged.num_rows
         report.sources += int(pc.sum(self.unchanged["sources"]).as_py() or 0)
         report.rois += self.rois
