@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from formats_bench import write_clearml
 
 import workbench
-from workbench.ingest import _clearml_columnar, _clearml_digests, clearml
+from workbench.ingest import _clearml_digests, clearml
 from workbench.store import line_digests
 
 SPENT: dict[str, float] = {}
@@ -77,11 +77,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    _timed(line_digests, "lookup", "lookup")
+    _timed(_clearml_digests.LineDigests, "unchanged", "lookup")
+    _timed(line_digests, "changed_since", "check at the write")
     _timed(line_digests, "record", "record")
     _timed(line_digests, "unchanged_uris", "unchanged URIs")
     _timed(_clearml_digests.LineDigests, "of_lines", "hash")
-    _timed(_clearml_columnar, "digested", "digested rows")
+    _timed(_clearml_digests, "digested", "digested rows")
     figures: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="clearml-digests-") as folder:
         path = Path(folder) / "clearml.ndjson"

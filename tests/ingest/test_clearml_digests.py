@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,11 @@ import pytest
 import workbench
 from workbench.ingest import CatalogWriter, Roi, box_ring, clearml, coco
 from workbench.ingest._clearml_columnar import NdjsonImport
+from workbench.ingest._clearml_digests import LineDigests
 from workbench.ingest.video import count_context_frames
 from workbench.model.records import ROI_SCHEMA
 from workbench.services import Workbench
+from workbench.store import line_digests
 from workbench.store.catalog import Catalog
 
 from .test_clearml_columnar import _frames, _plain_frames, _rows
@@ -228,3 +231,126 @@ def test_a_roi_deleted_by_a_merge_of_annotations_comes_back(tmp_path: Path) -> N
         assert rois.fetchall() == [("b2",), ("c2",)]
     finally:
         catalog.close()
+
+
+@pytest.mark.parametrize("how", ["add_labels", "write_labels"])
+def test_a_label_write_between_the_lookup_and_the_write_is_replaced_by_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """A label write lands, from another thread, after a batch's lines were looked up and
+    before the write that counts them as unchanged: the import's write comes after it, so
+    the frame ends as the file makes it (converted after all), not as the label write left
+    it."""
+    path = _write(tmp_path / "frames.ndjson", _plain_frames(20))
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        clearml.import_files(catalog, [path], progress=False)
+        lookup, landed = LineDigests.unchanged, []
+
+        def label_write_after_the_lookup(self: LineDigests, digests: pa.Table) -> pa.Table:
+            found = lookup(self, digests)
+            landed.append(found.num_rows)
+            writing = threading.Thread(target=_labelled, args=(catalog, how, "f3"))
+            writing.start()
+            writing.join()
+            return found
+
+        monkeypatch.setattr(LineDigests, "unchanged", label_write_after_the_lookup)
+        unchanged = _unchanged_lines(catalog, path)
+        monkeypatch.undo()
+        assert landed == [20]  # every line was found before the label write
+        assert _stored(catalog) == _as_fresh_import(tmp_path, path)
+        assert unchanged == 19
+        assert _unchanged_lines(catalog, path) == 20  # the converted line was digested
+
+
+def test_an_update_reports_as_before_when_lines_are_converted_after_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frames changed between the lookup and the write in several batches of a file with
+    refused lines and warnings: the update stores and reports what an update without
+    digests does."""
+    path = _write(tmp_path / "frames.ndjson", _frames(400, 7))
+    kept, migrated = tmp_path / "kept.duckdb", tmp_path / "migrated.duckdb"
+    with workbench.open(kept) as catalog:
+        clearml.import_files(catalog, [path], progress=False, batch_size=50)
+    shutil.copy(kept, migrated)
+    _without_digests(migrated)
+    with workbench.open(migrated) as catalog:
+        expected = _report(clearml.import_files(catalog, [path], progress=False, batch_size=50))
+        stored = _stored(catalog)
+    with workbench.open(kept) as catalog:
+        lookup, changed = LineDigests.unchanged, []
+
+        def label_write_after_each_lookup(self: LineDigests, digests: pa.Table) -> pa.Table:
+            found = lookup(self, digests)
+            if found.num_rows:
+                frame_id = found["id"][found.num_rows // 2].as_py()
+                changed.append(frame_id)
+                _labelled(catalog, "write_labels", frame_id)
+            return found
+
+        monkeypatch.setattr(LineDigests, "unchanged", label_write_after_each_lookup)
+        report = clearml.import_files(catalog, [path], progress=False, batch_size=50)
+        monkeypatch.undo()
+        assert len(changed) > 3
+        assert _report(report) == expected
+        assert _stored(catalog) == stored
+
+
+def test_the_digests_name_their_file_and_line_in_line_order(tmp_path: Path) -> None:
+    """The rows are written in the order of their lines, each naming its file and line:
+    what lets a batch read only its own stretch of the table."""
+    first = _write(tmp_path / "a.ndjson", _plain_frames(30))
+    second = _write(tmp_path / "b.ndjson", _plain_frames(60)[30:])
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        clearml.import_files(catalog, [first, second], progress=False, batch_size=7)
+        con = catalog.cursor()
+        rows = con.execute(
+            f"SELECT file_key, line FROM {line_digests.TABLE} ORDER BY rowid"
+        ).fetchall()
+        keys = [line_digests.file_key(con, str(p.resolve())) for p in (first, second)]
+        con.close()
+    assert rows == [(keys[0], n) for n in range(1, 31)] + [(keys[1], n) for n in range(1, 31)]
+
+
+def test_lines_moved_in_their_file_are_converted(tmp_path: Path) -> None:
+    """A line is looked up at its place in its file: lines moved past their batch's stretch
+    (lines added above them) are converted, and stored as the file makes them."""
+    frames = _plain_frames(40)
+    path = _write(tmp_path / "frames.ndjson", frames[20:])
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        clearml.import_files(catalog, [path], progress=False)
+        _write(path, frames)
+        with (
+            CatalogWriter(catalog, progress=False, unique_ids=True) as writer,
+            NdjsonImport(writer, frames_per_write=10) as reader,
+        ):
+            reader.read(path, path.parent)
+        assert reader.unchanged_lines == 0
+        assert _stored(catalog) == _as_fresh_import(tmp_path, path)
+        assert _unchanged_lines(catalog, path) == 40
+
+
+def test_a_catalog_of_version_13_drops_its_digests_and_digests_again(tmp_path: Path) -> None:
+    path = _write(tmp_path / "frames.ndjson", _plain_frames(30))
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        clearml.import_files(catalog, [path], progress=False)
+    con = duckdb.connect(str(tmp_path / "c.duckdb"))
+    try:  # the table as version 13 had it, one digest kept
+        con.execute(f"DROP TABLE {line_digests.TABLE}")
+        con.execute(
+            f"CREATE TABLE {line_digests.TABLE} (frame_key BIGINT NOT NULL, digest UBIGINT "
+            "NOT NULL, line_bytes INTEGER NOT NULL, frame_hash UBIGINT NOT NULL, sources "
+            "INTEGER NOT NULL, rois INTEGER NOT NULL)"
+        )
+        con.execute(f"INSERT INTO {line_digests.TABLE} VALUES (0, 1, 2, 3, 4, 5)")
+        con.execute("UPDATE meta SET value = '13' WHERE key = 'schema_version'")
+    finally:
+        con.close()
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        con = catalog.cursor()
+        assert con.execute(f"SELECT file_key, line FROM {line_digests.TABLE}").fetchall() == []
+        con.close()
+        assert _unchanged_lines(catalog, path) == 0
+        assert _unchanged_lines(catalog, path) == 30
+        assert _stored(catalog) == _as_fresh_import(tmp_path, path)

@@ -20,6 +20,7 @@ from workbench.model.records import PROMOTED_KEYS, Frame, Roi, Source
 from workbench.query import View, pages, whole
 from workbench.services import Workbench
 from workbench.store import layout, summaries
+from workbench.store.schema import SCHEMA_VERSION
 
 from ..store.test_layout import check_layout
 
@@ -154,5 +155,5 @@ def test_a_catalog_at_version_11_gets_its_summaries(catalog):
     assert not whole.kept(catalog)
     catalog.close()
     with workbench.open(path) as reopened:
-        assert reopened.schema_version == 13
+        assert reopened.schema_version == SCHEMA_VERSION
         check_whole(reopened)

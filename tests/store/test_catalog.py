@@ -272,7 +272,7 @@ def test_a_version_8_catalog_gets_keypoint_visibility_and_label_keypoints(tmp_pa
     con.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
     con.close()
     with workbench.open(path) as cat:
-        assert cat.schema_version == SCHEMA_VERSION == 13
+        assert cat.schema_version == SCHEMA_VERSION
         assert cat.sql("SELECT id, kind, visibility FROM rois").fetchall() == [("b", "box", None)]
         with CatalogWriter(cat, progress=False) as writer:
             roi = Roi("k", "keypoints", ["person"], geometry=[[1, 2, 0, 0]], visibility=[2, 0])

@@ -9,7 +9,7 @@ when the line has one, the frame's id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,11 @@ from workbench.errors import RecordError
 from workbench.ingest import _clearml_sql as sql
 from workbench.ingest._clearml_convert import frame_from_clearml
 from workbench.ingest._clearml_digests import (
-    DIGESTED_ROWS,
-    UNCHANGED_ROWS,
+    NOTHING_BESIDE,
     Beside,
     LineDigests,
-    digested,
+    _LinesChanged,
+    lines_again,
     without_lines,
 )
 from workbench.ingest._clearml_read import frame_where
@@ -50,6 +50,7 @@ from workbench.model.validation import (
     WARN_UNKNOWN_SOURCE,
     WARN_ZERO_AREA,
 )
+from workbench.store.arrow import registered
 
 _SQL_WARNINGS = (
     ("no_sources", WARN_NO_SOURCES),
@@ -85,7 +86,7 @@ class _Batch:
     rois: list[tuple[Any, ...]] = field(default_factory=list)
     warnings: list[tuple[int, str, str, int]] = field(default_factory=list)
     # The lines' digests (n, digest, line_bytes) and the lines left unconverted as their
-    # frames are stored (n, id, frame_key, sources, rois); None without digests.
+    # frames are stored (line_digests.LOOKUP_SCHEMA); None without digests.
     digests: pa.Table | None = None
     unchanged: pa.Table | None = None
     # The frame and ROI rows the SQL made (sql.FRAMES, sql.ROIS), of every line it read.
@@ -108,6 +109,7 @@ class NdjsonImport:
         self._synced: set[str] = set()  # ids of frames of JSON files put in _wb_seen
         self._read_any = False
         self._pending: list[RowBatch] = []  # rows converted, not yet stored
+        self._file: tuple[Path, Path | None] = (Path(), None)  # read now, and its base
         # A lake-backed catalog keeps no digests (store/line_digests.py).
         catalog = writer.catalog
         self._digests = LineDigests(catalog, self.con) if catalog.lake is None else None
@@ -147,25 +149,33 @@ class NdjsonImport:
             self.con.unregister("_wb_ids")
             self._synced |= stored
         self._read_any = True
+        self._file = (path, base)
+        if self._digests is not None:
+            self._digests.start(path, base)
         for lines in ndjson_batches(path, self.lines_per_batch, PER_RECORD_PATTERN):
             batch = _Batch(path)
             for number, problem in lines.problems:
                 batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
-            left = self._sift(batch, lines.lines, base)
-            batch.lines = left.num_rows
-            self.con.register("_wb_lines", _retyped(left))
-            try:
-                self._convert(batch, base)
-            finally:
-                self.con.unregister("_wb_lines")
+            self._convert_lines(batch, self._sift(batch, lines.lines, look_up=True), base)
         self._write_pending()
 
-    def _sift(self, batch: _Batch, lines: pa.Table, base: Path | None) -> pa.Table:
-        """The lines of `lines` to convert: those whose frame is stored as they make it are
-        left out (kept in `batch.unchanged`), and every line's digest is kept in the batch."""
+    def _convert_lines(self, batch: _Batch, lines: pa.Table, base: Path | None) -> None:
+        batch.lines = lines.num_rows
+        self.con.register("_wb_lines", _retyped(lines))
+        try:
+            self._convert(batch, base)
+        finally:
+            self.con.unregister("_wb_lines")
+
+    def _sift(self, batch: _Batch, lines: pa.Table, *, look_up: bool) -> pa.Table:
+        """The lines of `lines` to convert: with `look_up`, those whose frame is stored as
+        they make it are left out (kept in `batch.unchanged`); every line's digest is kept in
+        the batch."""
         if self._digests is None:
             return lines
-        batch.digests = self._digests.of_lines(lines, base)
+        batch.digests = self._digests.of_lines(lines)
+        if not look_up:
+            return lines
         batch.unchanged = self._digests.unchanged(batch.digests)
         self.unchanged_lines += batch.unchanged.num_rows
         return without_lines(lines, batch.unchanged["n"].combine_chunks())
@@ -241,7 +251,6 @@ class NdjsonImport:
         for _, error in sorted(batch.rejected, key=lambda item: item[0]):
             self.writer.reject(error)
         python_lines = {n for n, _ in batch.ids if n not in again}
-        beside = self._beside(batch, again)
         keep = self.con.sql("SELECT n FROM _wb_keep").to_arrow_table()["n"].combine_chunks()
         frames = sorted_by_line(
             _kept_frames(batch.sql_frames, keep),
@@ -265,9 +274,11 @@ class NdjsonImport:
             for n, kind, where, count in sorted(batch.warnings)
             if n not in again
         ]
-        if beside is not None and batch.digests is not None:
+        beside = None
+        if self._digests is not None and batch.digests is not None:
             warned = {n for n, *_ in batch.warnings}
-            beside.digested = digested(batch.digests, frames, sources, rois, warned)
+            stored = (frames, sources, rois)
+            beside = self._digests.beside(batch.digests, batch.unchanged, again, stored, warned)
         self._pending.append(
             RowBatch(
                 frames.drop_columns(["_line"]),
@@ -284,17 +295,6 @@ class NdjsonImport:
         if held >= self.frames_per_write or rois_held >= 4 * self.frames_per_write:
             self._write_pending()
 
-    def _beside(self, batch: _Batch, again: set[int]) -> Beside | None:
-        """The batch's lines left unconverted, but those rejected as coming again."""
-        if batch.unchanged is None:
-            return None
-        unchanged = batch.unchanged
-        if again and unchanged.num_rows:
-            gone = pa.array(sorted(again), pa.int64())
-            unchanged = unchanged.filter(pc.invert(pc.is_in(unchanged["n"], value_set=gone)))
-        kept = unchanged.select(UNCHANGED_ROWS.names).cast(UNCHANGED_ROWS)
-        return Beside(kept, DIGESTED_ROWS.empty_table())
-
     def _write_pending(self) -> None:
         """Store the rows converted so far in one transaction, one statement per table (each
         table one chunk: see writer._whole), the conversions' own tables let go first."""
@@ -309,16 +309,33 @@ class NdjsonImport:
         parts = [b.beside for b in pending if isinstance(b.beside, Beside)]
         beside = Beside.joined(parts) if parts else None
         del pending
-        self.writer.write_rows(RowBatch(frames, sources, rois, warnings, beside))
+        batch = RowBatch(frames, sources, rois, warnings, beside)
         del frames, sources, rois
+        try:
+            self.writer.write_rows(batch)
+        except _LinesChanged as changed:  # rolled back: written again with those converted
+            self._pending = [replace(batch, beside=_beside_of(batch).without(changed.lines))]
+            self._convert_again(changed)
+            self._write_pending()
+        del batch
         pa.default_memory_pool().release_unused()  # what Arrow's allocator kept of them
 
-
-_NOTHING_BESIDE = Beside(UNCHANGED_ROWS.empty_table(), DIGESTED_ROWS.empty_table())
+    def _convert_again(self, changed: _LinesChanged) -> None:
+        """Convert the lines whose frames changed after they were looked up, read again."""
+        path, base = self._file
+        self.unchanged_lines -= len(changed.lines)
+        ids = pa.table({"id": changed.ids})
+        with registered(self.con, "_wb_ids", ids):  # seen as unchanged, converted now
+            self.con.execute("DELETE FROM _wb_seen WHERE id IN (SELECT id FROM _wb_ids)")
+        lines = lines_again(path, changed.lines, self.lines_per_batch)
+        for start in range(0, lines.num_rows, self.lines_per_batch):
+            batch = _Batch(path)
+            some = lines.slice(start, self.lines_per_batch)
+            self._convert_lines(batch, self._sift(batch, some, look_up=False), base)
 
 
 def _beside_of(batch: RowBatch) -> Beside:
-    return batch.beside if isinstance(batch.beside, Beside) else _NOTHING_BESIDE
+    return batch.beside if isinstance(batch.beside, Beside) else NOTHING_BESIDE
 
 
 def _retyped(lines: pa.Table) -> pa.Table:

@@ -3,10 +3,16 @@ was made from them (store/line_digests.py keeps the digests and says when one ho
 
 Before a batch of lines is converted, each line's digest (DuckDB's `hash` of its text,
 seeded with what else its conversion depends on: the folder relative URIs resolve against
-and CONVERSION) and its length are looked up: a line found is counted as an unchanged frame
-and not converted. A line converted without error or warning, whose frame is then stored or
-found unchanged, has its digest kept in the same transaction; lines with warnings are never
-digested, so they are converted, and warned about, on every import.
+and CONVERSION) and its length are looked up at the line's place in its file: a line found
+is counted as an unchanged frame and not converted. A line converted without error or
+warning, whose frame is then stored or found unchanged, has its digest kept in the same
+transaction; lines with warnings are never digested, so they are converted, and warned
+about, on every import.
+
+The write that counts the lines found looks them up again in its transaction (`Beside`):
+a frame changed between the lookup and the write (a label write landing meanwhile) stops
+that write with `_LinesChanged`, rolled back; the importer converts those lines, read again
+from the file, and writes again.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.ingest._columnar import PER_RECORD_PATTERN, ndjson_batches
 from workbench.ingest.report import IngestReport
 from workbench.store import line_digests
 
@@ -31,12 +38,10 @@ if TYPE_CHECKING:
 CONVERSION = 1
 
 DIGEST_ROWS = pa.schema([("n", pa.int64()), ("digest", pa.uint64()), ("line_bytes", pa.int32())])
-UNCHANGED_ROWS = pa.schema(
-    [("frame_key", pa.int64()), ("sources", pa.int32()), ("rois", pa.int32())]
-)
 DIGESTED_ROWS = pa.schema(
     [
         ("id", pa.string()),
+        ("line", pa.int64()),
         ("digest", pa.uint64()),
         ("line_bytes", pa.int32()),
         ("sources", pa.int32()),
@@ -45,11 +50,24 @@ DIGESTED_ROWS = pa.schema(
 )
 
 
-@dataclass
-class Beside:
-    """What a write keeps and counts beside its rows: the frames left unconverted
-    (frame_key, sources, rois) and the digests of the lines it converted (DIGESTED_ROWS)."""
+class _LinesChanged(Exception):
+    """Frames of lines a write left unconverted changed after their lines were looked up:
+    the write is rolled back, and those lines (`lines`, their frames' `ids`) are to be
+    converted."""
 
+    def __init__(self, lines: pa.Array, ids: pa.Array) -> None:
+        super().__init__(f"{len(lines)} frames changed since their lines were looked up")
+        self.lines = lines
+        self.ids = ids
+
+
+@dataclass(frozen=True)
+class Beside:
+    """What a write keeps and counts beside its rows, of lines of one file (`file`, its
+    key): the lines left unconverted (line_digests.LOOKUP_SCHEMA) and the digests of the
+    lines it converted (DIGESTED_ROWS)."""
+
+    file: int
     unchanged: pa.Table
     digested: pa.Table
 
@@ -63,19 +81,34 @@ class Beside:
 
     def __call__(self, con: Any, report: IngestReport) -> pa.Array:
         """Count the unchanged frames as the writer counts frames it finds unchanged, keep
-        the digests; returns the unchanged frames' URIs (checked against the media roots)."""
+        the digests; returns the unchanged frames' URIs (checked against the media roots).
+        Raises _LinesChanged when some of them changed since they were looked up."""
+        lost = line_digests.changed_since(con, self.file, self.unchanged)
+        if len(lost):
+            gone = self.unchanged.filter(pc.is_in(self.unchanged["n"], value_set=lost))
+            raise _LinesChanged(lost, gone["id"].combine_chunks())
         report.frames += self.unchanged.num_rows
         report.sources += int(pc.sum(self.unchanged["sources"]).as_py() or 0)
         report.rois += self.rois
-        line_digests.record(con, self.digested)
+        line_digests.record(con, self.file, self.digested)
         return line_digests.unchanged_uris(con, self.unchanged["frame_key"].combine_chunks())
+
+    def without(self, lines: pa.Array) -> Beside:
+        """The same without the unchanged lines `lines` (to be converted after all)."""
+        kept = self.unchanged.filter(pc.invert(pc.is_in(self.unchanged["n"], value_set=lines)))
+        return Beside(self.file, kept, self.digested)
 
     @staticmethod
     def joined(parts: list[Beside]) -> Beside:
+        """The parts (of one file, in line order) as one."""
         return Beside(
+            parts[0].file,
             pa.concat_tables([p.unchanged for p in parts]).combine_chunks(),
             pa.concat_tables([p.digested for p in parts]).combine_chunks(),
         )
+
+
+NOTHING_BESIDE = Beside(0, line_digests.LOOKUP_SCHEMA.empty_table(), DIGESTED_ROWS.empty_table())
 
 
 class LineDigests:
@@ -85,31 +118,56 @@ class LineDigests:
     def __init__(self, catalog: Catalog, engine: duckdb.DuckDBPyConnection) -> None:
         self.engine = engine
         self._catalog = catalog.cursor() if catalog.has_frames() else None
+        self._seed = ""
+        self.file = 0
 
     def close(self) -> None:
         if self._catalog is not None:
             self._catalog.close()
 
-    def of_lines(self, lines: pa.Table, base: Path | None) -> pa.Table:
+    def start(self, path: Path, base: Path | None) -> None:
+        """Digest and look up lines of the file `path` from now on, relative URIs in them
+        resolving against `base`."""
+        self._seed = f"{CONVERSION}\x00{base.resolve() if base is not None else ''}"
+        self.file = line_digests.file_key(self.engine, str(path.resolve()))
+
+    def of_lines(self, lines: pa.Table) -> pa.Table:
         """(n, digest, line_bytes) of each line of `lines` (n, j)."""
-        seed = f"{CONVERSION}\x00{base.resolve() if base is not None else ''}"
         self.engine.register("_wb_digest_lines", lines)
         try:
             found = self.engine.sql(
                 "SELECT n, hash(j, ?) AS digest, strlen(j)::INTEGER AS line_bytes "
                 "FROM _wb_digest_lines",
-                params=[seed],
+                params=[self._seed],
             ).to_arrow_table()
         finally:
             self.engine.unregister("_wb_digest_lines")
         return found.cast(DIGEST_ROWS)
 
     def unchanged(self, digests: pa.Table) -> pa.Table:
-        """The lines of `digests` whose frame is stored as they make it:
-        (n, id, frame_key, sources, rois)."""
+        """The lines of `digests` whose frame is stored as they make it
+        (line_digests.LOOKUP_SCHEMA)."""
         if self._catalog is None:
             return line_digests.LOOKUP_SCHEMA.empty_table()
-        return line_digests.lookup(self._catalog, digests)
+        return line_digests.lookup(self._catalog, self.file, digests)
+
+    def beside(
+        self,
+        digests: pa.Table,
+        unchanged: pa.Table | None,
+        left_out: set[int],
+        stored: tuple[pa.Table, pa.Table, pa.Table],
+        warned: set[int],
+    ) -> Beside:
+        """What a write of a batch keeps beside its rows: the lines of `unchanged` but those
+        `left_out` (rejected), and the digests (`digests`) of the lines of the frames,
+        sources and ROIs `stored` (with `_line`) but those `warned`."""
+        if unchanged is None:
+            unchanged = line_digests.LOOKUP_SCHEMA.empty_table()
+        elif left_out and unchanged.num_rows:
+            gone = pa.array(sorted(left_out), pa.int64())
+            unchanged = unchanged.filter(pc.invert(pc.is_in(unchanged["n"], value_set=gone)))
+        return Beside(self.file, unchanged, digested(digests, *stored, warned))
 
 
 def without_lines(lines: pa.Table, numbers: pa.Array) -> pa.Table:
@@ -117,6 +175,20 @@ def without_lines(lines: pa.Table, numbers: pa.Array) -> pa.Table:
     if len(numbers) == 0:
         return lines
     return lines.filter(pc.invert(pc.is_in(lines["n"], value_set=numbers)))
+
+
+def lines_again(path: Path, numbers: pa.Array, lines_per_batch: int) -> pa.Table:
+    """The lines `numbers` of the NDJSON file `path` read again, as they were read first
+    (n, j, marked)."""
+    wanted = pa.array(np.sort(numbers.to_numpy(zero_copy_only=False)), pa.int64())
+    last = wanted[-1].as_py()
+    parts = []
+    for batch in ndjson_batches(path, lines_per_batch, PER_RECORD_PATTERN):
+        lines = batch.lines
+        parts.append(lines.filter(pc.is_in(lines["n"], value_set=wanted)))
+        if lines.num_rows and lines["n"][-1].as_py() >= last:
+            break
+    return pa.concat_tables(parts) if parts else pa.table({"n": pa.array([], pa.int64())})
 
 
 def digested(
@@ -138,6 +210,7 @@ def digested(
     return pa.table(
         {
             "id": ids,
+            "line": pa.array(line, pa.int64()),
             "digest": digests["digest"].combine_chunks().take(at),
             "line_bytes": digests["line_bytes"].combine_chunks().take(at),
             "sources": _counts(sources["_line"], line),

@@ -1,13 +1,13 @@
 """The schema an empty catalog's migrations end at (written by
 `python -m workbench.store.fresh`; see store/fresh.py). Do not edit by hand."""
 
-VERSION = 13
+VERSION = 14
 
 STATEMENTS: tuple[str, ...] = (
     "CREATE SEQUENCE audit_seq INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START 1 NO CYCLE;",
     "CREATE TABLE _codes_aligned(built TIMESTAMP);",
     "CREATE TABLE _layout_pending(frame_key BIGINT NOT NULL);",
-    "CREATE TABLE _line_digests(frame_key BIGINT NOT NULL, digest UBIGINT NOT NULL, line_bytes INTEGER NOT NULL, frame_hash UBIGINT NOT NULL, sources INTEGER NOT NULL, rois INTEGER NOT NULL);",
+    "CREATE TABLE _line_digests(file_key UBIGINT NOT NULL, line BIGINT NOT NULL, frame_key BIGINT NOT NULL, digest UBIGINT NOT NULL, line_bytes INTEGER NOT NULL, frame_hash UBIGINT NOT NULL, sources INTEGER NOT NULL, rois INTEGER NOT NULL);",
     "CREATE TABLE _summary_pending(frame_key BIGINT NOT NULL, context_key INTEGER, values_key INTEGER);",
     "CREATE TABLE annotation_ids(anno_key VARCHAR NOT NULL, frame_id VARCHAR NOT NULL, roi_id VARCHAR, field VARCHAR, task_id VARCHAR, shape_id VARCHAR, origin VARCHAR);",
     'CREATE TABLE annotation_runs(anno_key VARCHAR PRIMARY KEY, backend VARCHAR NOT NULL, label_schema JSON, config JSON, "view" JSON, status VARCHAR, project_id VARCHAR, created TIMESTAMP DEFAULT(current_timestamp), run_id VARCHAR, batch_id VARCHAR, request_id VARCHAR, actor VARCHAR, loaded TIMESTAMP);',
@@ -55,6 +55,6 @@ STATEMENTS: tuple[str, ...] = (
 
 META: tuple[tuple[str, str], ...] = (
     ("next_frame_key", "0"),
-    ("schema_version", "13"),
+    ("schema_version", "14"),
     ("summarised_frames", "0"),
 )

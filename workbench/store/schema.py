@@ -446,11 +446,26 @@ _SUMMARIES: Sequence[Step] = (Unbatched(layout_build.summarise_catalog, local_on
 # beside the frame (store/line_digests.py), so that importing the same file again leaves the
 # lines of frames stored as they were unconverted. Frames of older catalogs have none: their
 # lines are converted as before, and digested then.
-_LINE_DIGESTS: Sequence[Step] = (line_digests.DDL,)
+_LINE_DIGESTS: Sequence[Step] = (
+    """CREATE TABLE IF NOT EXISTS _line_digests (
+    frame_key BIGINT NOT NULL,
+    digest UBIGINT NOT NULL,
+    line_bytes INTEGER NOT NULL,
+    frame_hash UBIGINT NOT NULL,
+    sources INTEGER NOT NULL,
+    rois INTEGER NOT NULL)""",
+)
+
+# Version 14: each line digest names its file and the line's number in it, written in line
+# order, so a batch of lines looks up only the digests of its own stretch of its file: the
+# lookup's cost follows the batch, not the catalog. The digests of version 13 name neither:
+# they are dropped (the next import of each file converts its lines once, as a catalog from
+# before version 13 does, and digests them again).
+_LINE_PLACES: Sequence[Step] = (f"DROP TABLE IF EXISTS {line_digests.TABLE}", line_digests.DDL)
 
 MIGRATIONS: list[Sequence[Step]] = [
     *(_V1, _V2, _V3, _V4, _V5, _V6),
-    *(_LAYOUT, _CODES, _KEYPOINTS, _ALIGNED, _NARROW, _SUMMARIES, _LINE_DIGESTS),
+    *(_LAYOUT, _CODES, _KEYPOINTS, _ALIGNED, _NARROW, _SUMMARIES, _LINE_DIGESTS, _LINE_PLACES),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

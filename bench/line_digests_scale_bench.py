@@ -1,0 +1,197 @@
+"""The ClearML update's line digests at scale: the lookup of a batch of lines, its check again
+inside the write's transaction, the digests' record and the URIs of the unchanged frames, at
+200,000, 1M and 10M stored frames, without importing them.
+
+    python bench/line_digests_scale_bench.py --stored 200000 1000000 10000000 --rounds 5
+    python bench/line_digests_scale_bench.py --stored 10000000 --workdir /tmp/digests --keep
+
+Each catalog is filled by SQL as imports leave it: frames in key order with a source and
+four ROIs each (ROIs without geometry), and a line digest per frame written in line order,
+from files of 1,000,000 lines each. The batch is 40,960 lines of the middle of the last file
+(every line found), as an update of that file looks them up. Each round runs, alternately,
+the lookup before (the whole table joined, as schema version 13 did: hand-written here) and
+now (`line_digests.lookup`, its file's stretch of lines). CPU is the process's (DuckDB's
+threads included); the load average is printed with each figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+import workbench
+from workbench.store import line_digests
+from workbench.store.line_digests import FRAME_HASH, TABLE
+
+LINES_PER_FILE = 1_000_000
+BATCH = 40_960
+WRITE = 122_880  # lines of one write: three batches
+
+# Schema version 13's lookup: the batch joined against every stored digest and frame.
+BEFORE = (
+    "SELECT DISTINCT ON (b.n) b.n, f.id, d.frame_key, d.sources, d.rois FROM _wb_line_digests b "
+    f"JOIN {TABLE} d ON d.digest = b.digest AND d.line_bytes = b.line_bytes "
+    f"JOIN frames f ON f.frame_key = d.frame_key WHERE {FRAME_HASH} = d.frame_hash "
+    "ORDER BY b.n"
+)
+
+
+def _path(i: int) -> str:
+    return f"/data/part-{i // LINES_PER_FILE:03d}.ndjson"
+
+
+def _fill(db: Path, stored: int) -> None:
+    """A catalog of `stored` frames as imports of files of LINES_PER_FILE lines leave it."""
+    workbench.open(db).close()
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        con.execute(
+            "INSERT INTO frames (id, context_id, timestamp, metadata, weather, ingested, "
+            "frame_key) SELECT printf('f%09d', i), printf('ctx%07d', i // 50), i * 100, "
+            "json_object('speed', i % 90), ['clear', 'rain', 'fog', 'snow'][i // 50 % 4 + 1], "
+            "TIMESTAMP '2026-12-01 00:00:00', i FROM range(?) t(i) ORDER BY i",
+            [stored],
+        )
+        con.execute(
+            "INSERT INTO sources (frame_id, id, uri, width, height, frame_key) SELECT "
+            "printf('f%09d', i), 'default', printf('s3://bench/frames/%09d.jpg', i), 1920, "
+            "1080, i FROM range(?) t(i) ORDER BY i",
+            [stored],
+        )
+        con.execute(
+            "INSERT INTO rois (frame_id, id, field, label, kind, confidence, frame_key) SELECT "
+            "printf('f%09d', i // 4), 'r' || (i % 4), 'ground_truth', 'car', 'polygon', "
+            "(i % 100) / 100, i // 4 FROM range(?) t(i) ORDER BY i",
+            [stored * 4],
+        )
+        con.execute(
+            f"INSERT INTO {TABLE} SELECT hash(printf('/data/part-%03d.ndjson', "
+            f"f.frame_key // {LINES_PER_FILE})), f.frame_key % {LINES_PER_FILE} + 1, "
+            "f.frame_key, hash(f.frame_key, 'line'), 900, "
+            f"{FRAME_HASH}, 1, 4 FROM frames f ORDER BY f.frame_key"
+        )
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
+def _batch(con: Any, stored: int, size: int) -> tuple[int, pa.Table]:
+    """The key of the last file and `size` of its lines from its middle (n, digest,
+    line_bytes), as an update of it digests them."""
+    last = (stored - 1) // LINES_PER_FILE * LINES_PER_FILE  # the last file's first frame
+    lines = min(LINES_PER_FILE, stored - last)
+    first = last + max(0, lines // 2 - size // 2)
+    table = con.sql(
+        f"SELECT i % {LINES_PER_FILE} + 1 AS n, hash(i, 'line') AS digest, 900::INTEGER AS "
+        "line_bytes FROM range(?, ?) t(i) ORDER BY i",
+        params=[first, first + size],
+    ).to_arrow_table()
+    return line_digests.file_key(con, _path(last)), table
+
+
+def _before(con: Any, lines: pa.Table) -> int:
+    con.register("_wb_line_digests", lines)
+    try:
+        return con.sql(BEFORE).to_arrow_table().num_rows
+    finally:
+        con.unregister("_wb_line_digests")
+
+
+def _record(con: Any, file: int, found: pa.Table) -> int:
+    """The record of a write's digests (as many as `found`), rolled back."""
+    digested = pa.table(
+        {
+            "id": found["id"],
+            "line": found["n"],
+            "digest": found["digest"],
+            "line_bytes": found["line_bytes"],
+            "sources": found["sources"],
+            "rois": found["rois"],
+        }
+    )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        line_digests.record(con, file, digested)
+    finally:
+        con.execute("ROLLBACK")
+    return digested.num_rows
+
+
+def _timed(step: Callable[[], int]) -> tuple[float, float, int]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    rows = step()
+    return time.process_time() - cpu, time.perf_counter() - wall, rows
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _measure(db: Path, stored: int, rounds: int) -> dict[str, list[float]]:
+    figures: dict[str, list[float]] = {}
+    with workbench.open(db) as catalog:
+        con = catalog.cursor()
+        file, batch = _batch(con, stored, BATCH)
+        _, write = _batch(con, stored, WRITE)
+        found = line_digests.lookup(con, file, write)
+        assert found.num_rows == WRITE, found.num_rows
+        keys = found["frame_key"].combine_chunks()
+        steps: dict[str, Callable[[], int]] = {
+            "lookup before": lambda: _before(con, batch),
+            "lookup now": lambda: line_digests.lookup(con, file, batch).num_rows,
+            "check at the write": lambda: WRITE - len(line_digests.changed_since(con, file, found)),
+            "record": lambda: _record(con, file, found),
+            "unchanged URIs": lambda: len(line_digests.unchanged_uris(con, keys)),
+        }
+        for round_ in range(rounds):
+            shown = []
+            for name, step in steps.items():
+                cpu, wall, rows = _timed(step)
+                figures.setdefault(name, []).append(cpu)
+                shown.append(f"{name} {cpu:.4f} ({wall:.4f} wall, {rows:,} rows)")
+            print(f"  {stored:>10,} round {round_ + 1}: " + "; ".join(shown) + f"; load {_load()}")
+        con.close()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stored", type=int, nargs="+", default=[200_000, 1_000_000])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the catalogs")
+    args = parser.parse_args()
+    folder = args.workdir or Path(tempfile.mkdtemp(prefix="digests-scale-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        for stored in args.stored:
+            db = folder / f"stored-{stored}.duckdb"
+            if not db.exists():
+                started, cpu = time.perf_counter(), time.process_time()
+                _fill(db, stored)
+                print(
+                    f"filled {stored:,} frames in {time.perf_counter() - started:.0f} s "
+                    f"({time.process_time() - cpu:.0f} s CPU), {db.stat().st_size / 1e6:.0f} MB"
+                )
+            figures = _measure(db, stored, args.rounds)
+            medians = ", ".join(f"{k} {statistics.median(v):.4f}" for k, v in figures.items())
+            print(f"{stored:,} stored, median CPU s: {medians}; load {_load()}")
+            if not args.keep:
+                db.unlink()
+    finally:
+        if not args.keep and args.workdir is None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
