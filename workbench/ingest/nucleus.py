@@ -120,7 +120,7 @@ class _SceneImport:
         finally:
             con.close()
 
-    # -- frames placed in bulk -----------------------------------------------------------------
+    # -- frames placed in bulk ----------------------------------------------------------------
     def place_new(self, rows: pa.Table) -> None:
         """Place frames (`id`, `context_id`, `frame_index`, each scene's rows together) of
         scenes `unknown` vouches for: recorded in by_id and by_context only when asked."""
@@ -170,7 +170,7 @@ class _SceneImport:
                 slots.update(zip(indexes[start:end], ids[start:end], strict=True))
                 start = end
 
-    # -- what is stored, read --------------------------------------------------------------------
+    # -- what is stored, read -----------------------------------------------------------------
     def _load_contexts(self, contexts: Iterable[str]) -> None:
         self.known()
         wanted = sorted({c for c in contexts if c not in self.by_context})
