@@ -370,6 +370,103 @@ def test_an_update_leaves_scenes_stored_as_they_stand_unread(
     assert len(results[0][0][0]) == 17  # d1 and c0 replaced, x0 new
 
 
+def _scene_line(name: str, ids: list, rate: int = 10) -> str:
+    frames = [{"reference_id": i, "image_location": f"s3://b/{i}.jpg"} for i in ids]
+    return json.dumps({"reference_id": name, "frame_rate": rate, "frames": frames})
+
+
+@pytest.mark.parametrize("update", [False, True])
+@pytest.mark.parametrize("lines", [2, 3])
+@pytest.mark.parametrize("per_write", [2, 1000])
+def test_scenes_placed_at_once_are_known_to_the_scenes_after_them(
+    tmp_path: Path, update: bool, lines: int, per_write: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of new scenes are placed at once and their frames recorded only when asked:
+    the scenes after them (in later batches, by SQL or by the per-record path, in the same
+    file or the next; stored since or still held) that take their frames or their indexes,
+    or come again, find them, with the per-record path's frames and errors."""
+    monkeypatch.setattr(_nucleus_columnar, "LINES_PER_BATCH", lines)
+    monkeypatch.setattr(_nucleus_columnar, "FRAMES_PER_WRITE", per_write)
+    first, second = tmp_path / "first.ndjson", tmp_path / "second.ndjson"
+    first.write_text(
+        "\n".join(
+            [
+                _scene_line("a", ["a0", "a1", "a2"]),
+                _scene_line("b", ["b0", "b1"]),
+                _scene_line("c", ["c0", "c1"]),
+                _scene_line("f", ["f0", "f1"]),
+                _scene_line("b", ["x0", "x1", "x2"]),  # b again: other frames, its indexes
+                _scene_line("h", ["h0", "h1"]),
+                _scene_line("d", ["d0", "a1"]),  # a frame of a
+                _scene_line("i", ["i0", "i1"]),
+                _scene_line("e", ["e0", 7]),  # per-record (an integer id)
+                _scene_line("g", ["g0", "c1"]),
+            ]
+        )
+    )
+    second.write_text(
+        "\n".join(
+            [
+                _scene_line("h", ["h0", "h1"]),  # as placed in the first file
+                _scene_line("j", ["j0", "f1"]),
+                _scene_line("k", ["k0", "k1"]),
+                _scene_line("i", ["y0"]),
+            ]
+        )
+    )
+    results = []
+    for way in ("columnar", "per-record"):
+        with workbench.open(tmp_path / f"{way}.duckdb") as catalog:
+            reports = []
+            for path in (first, second):
+                if way == "columnar":
+                    reports.append(import_files(catalog, [path], progress=False, update=update))
+                else:
+                    reports.append(_per_record(catalog, path, update=update))
+            errors = [[str(e) for e in r.errors] for r in reports]
+            # (context_key numbers scenes in the order written, which the two paths' writes
+            # around a replacement do not share)
+            frames = catalog.sql(
+                "SELECT * EXCLUDE (ingested, frame_key, context_key) FROM frames "
+                "ORDER BY context_id, frame_index, id"
+            ).fetchall()
+            results.append((frames, _stored(catalog)[1], errors, [r.frames for r in reports]))
+    assert results[0] == results[1]
+    assert results[0][2][0] or update  # conflicts refused without update
+
+
+def test_an_import_of_new_scenes_records_no_frame_in_python(tmp_path: Path) -> None:
+    """New scenes of new frames, in batches that hold nothing else, are placed without
+    recording a frame in Python: what is placed stays as Arrow columns, and the frames are
+    stored as the per-record path stores them."""
+    path = tmp_path / "s.ndjson"
+    path.write_text(
+        "\n".join(_scene_line(f"s{n}", [f"s{n}-{i}" for i in range(4)]) for n in range(5))
+    )
+    stored = []
+    for way in ("columnar", "per-record"):
+        with workbench.open(tmp_path / f"{way}.duckdb") as catalog:
+            if way == "per-record":
+                assert _per_record(catalog, path, update=False).ok
+            else:
+                job = _SceneImport(
+                    catalog, update=False, progress=False, frames_dir=None, dataset=None
+                )
+                with job.writer:
+                    scenes = ColumnarScenes(job)
+                    try:
+                        scenes.read(path)
+                    finally:
+                        scenes.close()
+                assert scenes.sql_scenes == 5
+                assert not job.by_id and not job.by_context
+                assert job.known_frames() == 20
+                job.known()  # recorded when asked
+                assert job.by_id["s3-2"] == ("s3", 2) and job.by_context["s1"][3] == "s1-3"
+            stored.append(_stored(catalog))
+    assert stored[0] == stored[1] and len(stored[0][0]) == 20
+
+
 def test_what_only_duckdbs_parser_takes_is_refused_as_json_refuses_it(tmp_path: Path) -> None:
     """DuckDB's JSON parser takes trailing commas, NaN, infinities and numbers past a
     double's range; JSON does not: such lines are refused with the per-record path's errors

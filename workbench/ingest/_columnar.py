@@ -31,6 +31,24 @@ _CHUNK_BYTES = 16 << 20
 _WHITESPACE = " \t\n\r\x0b\x0c"
 # A line with more opening brackets than MAX_JSON_DEPTH (only such a line can nest deeper).
 _MANY_BRACKETS = r"^(?:[^\[{]*[\[{]){" + str(MAX_JSON_DEPTH + 1) + "}"
+
+
+def _nesting_at_most(depth: int) -> str:
+    """A regular expression (RE2's and Python's) matching the whole of a line whose brackets
+    outside strings close in order and nest at most `depth` deep, strings and escapes read as
+    `depths` reads them: a line it matches has a depth of at most `depth`; one it does not
+    match (deeper, brackets that do not close in order, a string left open) is measured.
+    Nesting to a bounded depth is a regular language: one DFA pass, no counting in Python."""
+    # Outside brackets: a byte that is none of `"\[]{}`, an escaped byte, a whole string.
+    flat = r'[^"\\\[\]{}]|\\.|"(?:[^"\\]|\\.)*"'
+    level = f"(?:{flat})*"
+    for _ in range(depth):
+        level = rf"(?:{flat}|[\[{{]{level}[\]}}])*"
+    return f"(?s)^{level}$"
+
+
+# Lines whose nesting SQL may take without measuring it (`_scan`).
+_SHALLOW = _nesting_at_most(MAX_JSON_DEPTH)
 # What DuckDB's JSON parser takes and JSON (orjson, and so every per-record path) refuses: a
 # comma before a closing bracket, NaN and infinities in any case, a number past a double's
 # range (here any three-digit exponent). The engine would store such a record's metadata as
@@ -234,8 +252,9 @@ def _scan(
     `problems`), and which of the lines kept `mark` matches (None without `mark`).
 
     One scan of each line finds both the lines with more opening brackets than the depth
-    limit (only they can nest deeper) and those `mark` matches; the few found are then told
-    apart."""
+    limit (only they can nest deeper) and those `mark` matches; the lines found are then
+    told apart, and of those with many brackets, only the ones `_SHALLOW` does not vouch for
+    are measured (`depths`)."""
     pattern = _MANY_BRACKETS if mark is None else f"{mark}|{_MANY_BRACKETS}"
     flagged = pc.match_substring_regex(text, pattern)
     marked = flagged if mark is not None else None
@@ -246,9 +265,9 @@ def _scan(
     if mark is not None:
         found = pc.match_substring_regex(candidates, mark)
         marked = pc.replace_with_mask(flagged, flagged, found)
-    many = pc.match_substring_regex(candidates, _MANY_BRACKETS)
+    unsure = pc.invert(pc.match_substring_regex(candidates, _SHALLOW))
     keep = np.ones(len(text), dtype=bool)
-    deep = at.filter(many).to_numpy()[depths(candidates.filter(many)) > MAX_JSON_DEPTH]
+    deep = at.filter(unsure).to_numpy()[depths(candidates.filter(unsure)) > MAX_JSON_DEPTH]
     for index in deep.tolist():
         problems.append((numbered[index].as_py(), too_deep()))
         keep[index] = False

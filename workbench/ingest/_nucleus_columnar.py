@@ -67,8 +67,34 @@ class _Pending:
 
     tables: list[pa.Table] = field(default_factory=list)
     held: int = 0
-    at: dict[str, int] = field(default_factory=dict)  # frame id -> its row among all held
+    _at: dict[str, int] = field(default_factory=dict)  # frame id -> its row among all held
     dropped: list[int] = field(default_factory=list)
+    # (first row, ids) of rows held but not yet in `_at`: indexed only when asked.
+    _unindexed: list[tuple[int, pa.Array]] = field(default_factory=list)
+
+    def add(self, rows: pa.Table) -> None:
+        """Hold `rows` (their ids indexed only when `at` is asked)."""
+        self._unindexed.append((self.held, rows["id"]))
+        self.tables.append(rows)
+        self.held += rows.num_rows
+
+    def at(self) -> dict[str, int]:
+        """Frame id -> its row among all held."""
+        for first, ids in self._unindexed:
+            self._at.update(zip(ids.to_pylist(), range(first, first + len(ids)), strict=True))
+        self._unindexed.clear()
+        return self._at
+
+    def ids(self) -> pa.Array:
+        return _ids(self.tables)
+
+
+def _ids(tables: list[pa.Table]) -> pa.Array:
+    """The `id` column of `tables` as one array (from their chunks: a list of chunked arrays
+    given to Arrow would be read value by value)."""
+    return pa.chunked_array(
+        [c for t in tables for c in t["id"].chunks], pa.string()
+    ).combine_chunks()
 
 
 class ColumnarScenes:
@@ -146,7 +172,8 @@ class ColumnarScenes:
         events += [(n, "text", t) for n, t in texts]
         events += [(n, "object", o) for n, o in objects.items()]
         events += [(n, "rows", s) for n, s in scenes.items()]
-        self._good(rows, scenes)
+        if self._good(rows, scenes, alone=len(events) == len(scenes)):
+            events = []  # placed at once
         for n, kind, value in sorted(events, key=lambda e: e[0]):
             where = where_of(n)
             if kind == "rows":
@@ -158,7 +185,7 @@ class ColumnarScenes:
                 self.job.writer.reject(RecordError(where, f"not valid JSON: {value}"))
             else:
                 self.job.add(_scene(value) if kind == "text" else value, where)
-        if len(self.job.by_id) - self._pending.held >= FRAMES_KNOWN:
+        if self.job.known_frames() - self._pending.held >= FRAMES_KNOWN:
             self._forget()
 
     def _forget(self) -> None:
@@ -170,7 +197,7 @@ class ColumnarScenes:
             self.write()
             self.job.forget()
             return
-        self.job.forget(keep=self._pending.at.keys())
+        self.job.forget(keep=self._pending.ids())
 
     # -- SQL ----------------------------------------------------------------------------------
     def _convert(self) -> tuple[pa.Table | None, dict[int, tuple[str, slice]]]:
@@ -229,32 +256,43 @@ class ColumnarScenes:
         ).fetchall()
 
     # -- placing ------------------------------------------------------------------------------
-    def _good(self, rows: pa.Table | None, scenes: dict[int, tuple[str, slice]]) -> None:
+    def _good(
+        self, rows: pa.Table | None, scenes: dict[int, tuple[str, slice]], alone: bool
+    ) -> bool:
         """Look up what the catalog holds for all the good scenes of a batch at once: where
         their ids are stored (one join), then the slots of their scenes and the places of
         the ids stored, but for the scenes none of whose ids is stored (no places to read)
-        and, on an update, those stored as they stand (`_settled`: nothing to read)."""
+        and, on an update, those stored as they stand (`_settled`: nothing to read).
+
+        With `alone` (the batch holds no other lines), the scenes are placed at once when
+        none can conflict (`_place_whole`): whether they were."""
         self._settled = set()
         if rows is None or not scenes:
-            return
+            return False
         if self.job._empty:  # nothing to read: the scenes' slots start empty
+            if alone and self._place_whole(rows, scenes, set(scenes)):
+                return True
             self.job._load_contexts(context for context, _ in scenes.values())
-            return
+            return False
         placed = rows.select(["_line", "id", "context_id", "frame_index"])
-        self._settled, unstored = self._stored(placed)
+        self._settled, unstored, new = self._stored(placed, alone)
+        if alone and self._place_whole(rows, scenes, new):
+            return True
         if len(self._settled) == len(scenes):
-            return
+            return False
         others = {n: scene for n, scene in scenes.items() if n not in self._settled}
         self.job._load_contexts(context for context, _ in others.values())
         skip = pa.array(sorted(self._settled | unstored), pa.int64())
         if len(skip) < len(scenes):
             wanted = pc.invert(pc.is_in(placed["_line"], skip))
             self.job.load_ids(placed["id"].filter(wanted).combine_chunks())
+        return False
 
-    def _stored(self, placed: pa.Table) -> tuple[set[int], set[int]]:
+    def _stored(self, placed: pa.Table, alone: bool) -> tuple[set[int], set[int], set[int]]:
         """The lines of `placed` whose scenes the catalog holds at the places they take now
-        (update=True only: without it such frames are conflicts), and those none of whose
-        ids the catalog holds."""
+        (update=True only: without it such frames are conflicts), those none of whose ids
+        the catalog holds, and (with `alone`, when every line is one or the other) those of
+        the latter whose scene holds no stored frame either."""
         con = self.job.catalog.cursor()
         try:
             con.register("_nu_placed", placed)
@@ -264,10 +302,45 @@ class ColumnarScenes:
             if candidates and self.job.update:
                 crowded = con.execute(sql.CROWDED, [candidates]).fetchall()
                 settled = set(candidates) - {n for (n,) in crowded}
+            unstored = {n for n, stored, _, _ in found if stored == 0}
+            new: set[int] = set()
+            if alone and unstored and len(settled) + len(unstored) == len(found):
+                held = con.execute(sql.SCENES_HELD, [sorted(unstored)]).fetchall()
+                new = unstored - {n for (n,) in held}
             con.unregister("_nu_placed")
         finally:
             con.close()
-        return settled, {n for n, stored, _, _ in found if stored == 0}
+        return settled, unstored, new
+
+    def _place_whole(
+        self, rows: pa.Table, scenes: dict[int, tuple[str, slice]], new: set[int]
+    ) -> bool:
+        """Place every scene of a batch at once, with no Python per frame, when none can
+        conflict with another or with what is known: each is new (`new`: neither its frames
+        nor its scene are stored) or stored as it stands (`_settled`), no scene or frame id
+        is given twice in the batch, and nothing placed or read in this import so far names
+        one of them. The frames of new scenes are recorded only when something asks
+        (`_SceneImport.known`); those stored as they stand are not recorded (the catalog
+        says where they are), as `_place` does. Whether it placed them."""
+        if any(n not in new and n not in self._settled for n in scenes):
+            return False
+        contexts = [context for context, _ in scenes.values()]
+        ids = rows["id"].combine_chunks()
+        if len(set(contexts)) < len(contexts) or pc.count_distinct(ids).as_py() < len(ids):
+            return False
+        pending = self._pending
+        if not self.job.unknown(contexts, ids) or (
+            pending.held and pc.any(pc.is_in(ids, value_set=pending.ids())).as_py()
+        ):
+            return False
+        settled = pa.array(sorted(self._settled), pa.int64())
+        self.job.place_new(rows.filter(pc.invert(pc.is_in(rows["_line"], value_set=settled))))
+        self.job.contexts.update(contexts)
+        self.sql_scenes += len(scenes)
+        pending.add(rows)
+        if pending.held >= FRAMES_PER_WRITE:
+            self.write(whole=True)
+        return True
 
     def _place(
         self, where: str, scene: tuple[str, slice], rows: pa.Table | None, line: int
@@ -296,9 +369,10 @@ class ColumnarScenes:
                 part = part.filter(pa.array(keep))
                 ids = [i for i, k in zip(ids, keep, strict=True) if k]
         pending = self._pending  # a new one if place_ids stored those held
-        if not pending.at.keys().isdisjoint(ids):  # update=True placed them again
-            pending.dropped.extend(pending.at[f] for f in ids if f in pending.at)
-        pending.at.update(zip(ids, range(pending.held, pending.held + len(ids)), strict=True))
+        at = pending.at()
+        if not at.keys().isdisjoint(ids):  # update=True placed them again
+            pending.dropped.extend(at[f] for f in ids if f in at)
+        at.update(zip(ids, range(pending.held, pending.held + len(ids)), strict=True))
         pending.held += len(ids)
         pending.tables.append(part)
         if pending.held >= FRAMES_PER_WRITE:
@@ -309,11 +383,13 @@ class ColumnarScenes:
         placed in this import has touched its scene or its frames. Its places are then not
         recorded: what the catalog says of them stays true."""
         job = self.job
+        if line not in self._settled:
+            return False
+        job.known()
         return (
-            line in self._settled
-            and context not in job.by_context
+            context not in job.by_context
             and job.by_id.keys().isdisjoint(ids)
-            and self._pending.at.keys().isdisjoint(ids)
+            and self._pending.at().keys().isdisjoint(ids)
         )
 
     def write(self, whole: bool = False) -> None:
@@ -336,8 +412,8 @@ class ColumnarScenes:
             rest = rows.slice(cut)
             rows = rows.slice(0, cut)
             if rest.num_rows:
-                ids = rest["id"].to_pylist()
-                self._pending = _Pending([rest], len(ids), {f: n for n, f in enumerate(ids)})
+                self._pending = _Pending()
+                self._pending.add(rest)
         if rows.num_rows:
             self.job.writer.write_rows(_batch(rows, self.job.dataset))
         self.job.moved = self.job.moved and self._pending.held > 0

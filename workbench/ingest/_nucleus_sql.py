@@ -192,3 +192,9 @@ SELECT DISTINCT r._line FROM _nu_placed r
 JOIN frames f ON f.context_id = r.context_id AND f.frame_index = r.frame_index
 WHERE f.id != r.id AND r._line IN (SELECT unnest(?::BIGINT[]))
 """
+# Of the lines `?` (none of whose ids is stored), those whose scene holds stored frames.
+SCENES_HELD = """
+SELECT DISTINCT r._line FROM (
+    SELECT DISTINCT _line, context_id FROM _nu_placed WHERE _line IN (SELECT unnest(?::BIGINT[]))
+) r JOIN frames f ON f.context_id = r.context_id
+"""

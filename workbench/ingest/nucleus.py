@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench.errors import RecordError
 from workbench.ingest import _nucleus_items as scene_values
@@ -79,6 +80,12 @@ class _SceneImport:
         # and frame id -> (scene, index). Loaded once per scene and item, then kept current.
         self.by_context: dict[str, dict[int, str]] = {}
         self.by_id: dict[str, tuple[str, int | None]] = {}
+        # Frames of new scenes placed a batch at a time (`place_new`: nothing of theirs to
+        # check against what is known) and not yet in by_id and by_context: recorded there
+        # only when something asks (`known`), so that an import of new scenes alone records
+        # no frame in Python. `_bulk_contexts` are their scenes.
+        self._bulk: list[pa.Table] = []
+        self._bulk_contexts: set[str] = set()
         self.contexts: set[str] = set()
         # Whether a frame has left a place it held since the rows were last stored.
         self.moved = False
@@ -87,25 +94,85 @@ class _SceneImport:
         self._empty = not catalog.has_frames()
 
     # -- what is stored -----------------------------------------------------------------------
-    def forget(self, keep: Iterable[str] = ()) -> None:
+    def forget(self, keep: pa.Array | None = None) -> None:
         """Store what is queued and drop what is known of stored frames (read again from the
         catalog when a scene names them): memory stays flat however large the files. The
-        frames `keep` (placed, not stored yet) stay known, with their scenes' slots."""
+        frames `keep` (ids placed, not stored yet) stay known, with their scenes' slots (of
+        those placed in bulk, their scenes' rows)."""
         self.writer.flush()
-        held = {f: place for f in keep if (place := self.by_id.get(f)) is not None}
+        bulk, self._bulk, self._bulk_contexts = self._bulk, [], set()
+        given = keep if keep is not None else pa.array([], pa.string())
+        held: dict[str, tuple[str, int | None]] = {}
+        if self.by_id and len(given):
+            held = {f: place for f in given.to_pylist() if (place := self.by_id.get(f)) is not None}
         scenes = {context for context, _ in held.values()}
         slots = {c: self.by_context[c] for c in scenes if c in self.by_context}
         self.by_context.clear()
         self.by_id.clear()
         self.by_context.update(slots)
         self.by_id.update(held)
+        for rows in bulk:
+            names = pc.filter(rows["context_id"], pc.is_in(rows["id"], value_set=given))
+            self.place_new(rows.filter(pc.is_in(rows["context_id"], value_set=pc.unique(names))))
         con = self.catalog.cursor()
         try:  # asked of the table: the catalog's own answer may predate this import's writes
             self._empty = not con.execute("SELECT 1 FROM frames LIMIT 1").fetchall()
         finally:
             con.close()
 
+    # -- frames placed in bulk ----------------------------------------------------------------
+    def place_new(self, rows: pa.Table) -> None:
+        """Place frames (`id`, `context_id`, `frame_index`, each scene's rows together) of
+        scenes `unknown` vouches for: recorded in by_id and by_context only when asked."""
+        if rows.num_rows:
+            self._bulk.append(rows.select(["id", "context_id", "frame_index"]))
+            self._bulk_contexts.update(pc.unique(rows["context_id"]).to_pylist())
+
+    def known(self) -> None:
+        """Record the frames placed in bulk in by_id and by_context (a scene at a time, at C
+        speed): whatever reads either calls this first."""
+        if not self._bulk:
+            return
+        rows = pa.concat_tables(self._bulk)
+        self._bulk, self._bulk_contexts = [], set()
+        names: list[str] = rows["context_id"].to_pylist()
+        indexes: list[int] = rows["frame_index"].to_pylist()
+        ids: list[str] = rows["id"].to_pylist()
+        for name in dict.fromkeys(names):
+            self.by_context.setdefault(name, {})
+        self._record(names, indexes, ids)
+
+    def known_frames(self) -> int:
+        """How many frames' places are held in memory."""
+        return len(self.by_id) + sum(t.num_rows for t in self._bulk)
+
+    def unknown(self, contexts: Sequence[str], ids: pa.Array) -> bool:
+        """Whether nothing placed in this import or read from the catalog so far names one of
+        the scenes `contexts` or frames `ids`."""
+        if self._bulk_contexts.intersection(contexts) or not self.by_context.keys().isdisjoint(
+            contexts
+        ):
+            return False
+        if self._bulk:
+            chunks = [c for t in self._bulk for c in t["id"].chunks]
+            held = pa.chunked_array(chunks, pa.string()).combine_chunks()
+            if pc.any(pc.is_in(ids, value_set=held)).as_py():
+                return False
+        return not self.by_id or self.by_id.keys().isdisjoint(ids.to_pylist())
+
+    def _record(self, names: list[str], indexes: list[int], ids: list[str]) -> None:
+        """Record frames `ids` at `indexes` of scenes `names` (each scene's rows together)."""
+        self.by_id.update(zip(ids, zip(names, indexes, strict=True), strict=True))
+        start = 0
+        for end in range(1, len(names) + 1):
+            if end == len(names) or names[end] != names[start]:
+                slots = self.by_context[names[start]]
+                slots.update(zip(indexes[start:end], ids[start:end], strict=True))
+                start = end
+
+    # -- what is stored, read -----------------------------------------------------------------
     def _load_contexts(self, contexts: Iterable[str]) -> None:
+        self.known()
         wanted = sorted({c for c in contexts if c not in self.by_context})
         for context in wanted:
             self.by_context[context] = {}
@@ -120,21 +187,15 @@ class _SceneImport:
             ).to_arrow_table()
         finally:
             con.close()
-        names: list[str] = rows["context_id"].to_pylist()
-        indexes: list[int] = rows["frame_index"].to_pylist()
-        ids: list[str] = rows["id"].to_pylist()
-        self.by_id.update(zip(ids, zip(names, indexes, strict=True), strict=True))
-        start = 0
-        for end in range(1, len(names) + 1):
-            if end == len(names) or names[end] != names[start]:
-                slots = self.by_context[names[start]]
-                slots.update(zip(indexes[start:end], ids[start:end], strict=True))
-                start = end
+        self._record(
+            rows["context_id"].to_pylist(), rows["frame_index"].to_pylist(), rows["id"].to_pylist()
+        )
 
     def load_ids(self, ids: Iterable[str] | pa.Array) -> None:
         """Know where the stored frames among `ids` are: those not known yet are looked up
         by a join on them as an Arrow column (a list parameter of Python strings cost more;
         the ids already known are left out after the join, not picked out one by one)."""
+        self.known()
         if self._empty:
             return
         column = ids if isinstance(ids, pa.Array) else pa.array(list(ids), pa.string())
@@ -274,6 +335,7 @@ class _SceneImport:
         which ones may be stored. Conflicts are rejected (naming `where(i)`) unless
         update=True, which deletes the frames they replace (after `flush` stores those
         waiting)."""
+        self.known()
         slots = self.by_context[context]
         if self._unchanged(context, slots, ids, indexes):
             return [True] * len(ids)
