@@ -103,7 +103,9 @@ class NdjsonImport:
         self.writer = writer
         self.frames_per_write = frames_per_write
         self.lines_per_batch = min(frames_per_write, LINES_PER_CONVERSION)
-        self._engine = MemoryEngine(sql.MACROS)
+        # One thread: each statement scans one Arrow chunk of a batch, which one thread reads
+        # whatever the engine has; a second only cost CPU (about 5% of an import).
+        self._engine = MemoryEngine(sql.MACROS, threads=1)
         self.con = self._engine.con
         self._synced: set[str] = set()  # ids of frames of JSON files put in _wb_seen
         self._read_any = False
@@ -248,6 +250,7 @@ class NdjsonImport:
             _kept(rows_table(batch.frames, FRAME_ROWS), python_lines),
         )
         sources = sorted_by_line(
+            _kept_sources(batch.sql_frames, keep),
             _fetch_items(self.con, sql.SOURCE_ROWS, "_wb_s", SOURCE_ROWS),
             _kept(rows_table(batch.sources, SOURCE_ROWS), python_lines),
         )
@@ -398,6 +401,28 @@ def _kept_frames(frames: pa.Table | None, keep: pa.Array) -> pa.Table:
     if not np.all(line[1:] > line[:-1]):
         rows = rows.take(pc.sort_indices(rows, [("_line", "ascending")]))
     return rows.cast(FRAME_ROWS)
+
+
+# The source row FRAMES makes of a frame of one source: its columns there, in SOURCE_ROWS' order.
+_ONE_SOURCE = ("id", "id1", "uri1", "width1", "height1", "content_type1", "timestamp1", "preview1")
+
+
+def _kept_sources(frames: pa.Table | None, keep: pa.Array) -> pa.Table:
+    """The sources of the frames of one source (`id1` given) the SQL made (sql.FRAMES) of
+    the lines `keep`, in SOURCE_ROWS' form and in line order."""
+    if frames is None or frames.num_rows == 0:
+        return SOURCE_ROWS.empty_table()
+    rows = _of_kept(frames, keep)
+    if rows["id1"].null_count:
+        rows = rows.filter(pc.is_valid(rows["id1"]))
+    names = [name for name in SOURCE_ROWS.names if name not in ("masks", "_line")]
+    table = rows.select([*_ONE_SOURCE, "n"]).rename_columns([*names, "_line"])
+    masks = pa.nulls(table.num_rows, pa.string())
+    table = table.add_column(len(names), "masks", masks).cast(SOURCE_ROWS)
+    line = table["_line"].to_numpy()
+    if not np.all(line[1:] > line[:-1]):
+        table = table.take(pc.sort_indices(table, [("_line", "ascending")]))
+    return table
 
 
 def _kept_rois(rois: pa.Table | None, keep: pa.Array) -> pa.Table:
