@@ -149,13 +149,15 @@ class NdjsonImport:
             self.con.unregister("_wb_ids")
             self._synced |= stored
         self._read_any = True
-        for lines in ndjson_batches(path, self.lines_per_batch, PER_RECORD_PATTERN):
+        # Lines are marked after the digests' lookup (`_marked`), not as they are read: one
+        # scan of the lines converted finds what the two scans of every line found.
+        for lines in ndjson_batches(path, self.lines_per_batch):
             batch = _Batch(path)
             for number, problem in lines.problems:
                 batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
             left = self._sift(batch, lines.lines, base)
             batch.lines = left.num_rows
-            self.con.register("_wb_lines", _retyped(left))
+            self.con.register("_wb_lines", _marked(left))
             try:
                 self._convert(batch, base)
             finally:
@@ -324,31 +326,31 @@ def _beside_of(batch: RowBatch) -> Beside:
     return batch.beside if isinstance(batch.beside, Beside) else _NOTHING_BESIDE
 
 
-def _retyped(lines: pa.Table) -> pa.Table:
-    """`lines` with the lines whose typed keys hold another JSON type marked as well, and a
-    column `t`: whether the line's ids and labels are checked for forbidden characters.
+def _marked(lines: pa.Table) -> pa.Table:
+    """`lines` (n, j) with a column `marked`: whether the line goes to the per-record path
+    (_columnar.PER_RECORD_PATTERN, or a typed key holding another JSON type:
+    sql.RETYPED_PATTERN), and a column `t`: whether its ids and labels are checked for
+    forbidden characters (sql.TEXT_PATTERN).
 
-    One scan finds the lines matching either pattern (it costs about what one of them does
-    alone); the few it finds are told apart by a scan of each."""
+    One scan finds the lines matching any of the patterns (it costs about what one of them
+    does alone; with the reading's depth scan, which the reading does alone, twice as much);
+    the few it finds are told apart by a scan of each kind."""
     texts = lines["j"]
-    either = pc.match_substring_regex(texts, _EITHER).to_numpy(zero_copy_only=False)
-    retyped = np.zeros(len(either), dtype=bool)
+    either = pc.match_substring_regex(texts, _ANY).to_numpy(zero_copy_only=False)
+    marked = np.zeros(len(either), dtype=bool)
     checked = np.zeros(len(either), dtype=bool)
     found = np.flatnonzero(either)
     if len(found):
         some = texts.take(pa.array(found))
-        retyped[found] = pc.match_substring_regex(some, sql.RETYPED_PATTERN).to_numpy(
-            zero_copy_only=False
-        )
+        marked[found] = pc.match_substring_regex(some, _PER_RECORD).to_numpy(zero_copy_only=False)
         checked[found] = pc.match_substring_regex(some, sql.TEXT_PATTERN).to_numpy(
             zero_copy_only=False
         )
-    marked = pc.or_(lines["marked"], pa.array(retyped))
-    at = lines.schema.get_field_index("marked")
-    return lines.set_column(at, "marked", marked).append_column("t", pa.array(checked))
+    return lines.append_column("marked", pa.array(marked)).append_column("t", pa.array(checked))
 
 
-_EITHER = sql.RETYPED_PATTERN + "|" + sql.TEXT_PATTERN
+_PER_RECORD = PER_RECORD_PATTERN + "|" + sql.RETYPED_PATTERN
+_ANY = _PER_RECORD + "|" + sql.TEXT_PATTERN
 
 
 def _per_record(batch: _Batch, n: int, text: str, base: Path | None) -> None:
