@@ -443,3 +443,66 @@ def test_roi_checks_and_warnings_agree_with_the_per_record_path(tmp_path: Path) 
     assert len(columnar.warnings) >= 2
     # f3 to f6 are SQL's; f7's SDK type, not ours, is kept as an attribute by the other path.
     assert _sql_lines(tmp_path) == (4, 5)
+
+
+def _one_source_frame(n: int, source: dict[str, Any]) -> dict[str, Any]:
+    """A plain frame of one source, `source` over a good one."""
+    good = {"id": "cam", "uri": f"img/{n}.jpg", "width": 64, "height": 48}
+    return {
+        "id": f"f{n}",
+        "sources": [{**good, **source}],
+        "rois": [{"id": "r", "label": ["car"], "poly": [1, 2, 9, 2, 9, 7, 1, 7]}],
+    }
+
+
+# A frame's one source: every field, every value its checks refuse, and relative URIs.
+_ONE_SOURCE = [
+    {},
+    {"id": ""},
+    {"content_type": "image/png", "timestamp": 7, "preview": {"uri": "p/small.jpg"}},
+    {"preview": {"uri": ""}},
+    {"preview": {}},
+    {"uri": "s3://b/x.jpg", "preview": {"uri": "/abs/p.jpg"}},
+    {"width": None, "height": None},
+    {"width": 0},
+    {"height": 2**31},
+    {"timestamp": 2**62},
+    {"uri": ""},
+    {"uri": "../up.jpg"},
+    {"uri": "a//b.jpg"},
+    {"uri": "bad\x01.jpg"},
+    {"preview": {"uri": "../p.jpg"}},
+    {"preview": "p.jpg"},
+    {"masks": []},
+    {"masks": [{"id": "m", "uri": "m.png"}]},
+    {"meta": {}},
+    {"meta": {"lens": "wide"}},
+    {"id": "x" * 1100},
+    {"id": "cam\x07"},
+]
+
+
+def test_frames_of_one_source_agree_with_the_per_record_path(tmp_path: Path) -> None:
+    """A frame's one source is checked and stored by FRAMES, not by SOURCES: its row, its
+    errors and the lines SQL takes are those of the per-record path."""
+    frames = [_one_source_frame(n, source) for n, source in enumerate(_ONE_SOURCE)]
+    frames += [_one_source_frame(100, {}) | {"sources": []}]  # none: warned, SQL's
+    ndjson = "".join(json.dumps(f) + "\n" for f in frames)
+    columnar, per_record = _both_paths(tmp_path, ndjson, json.dumps(frames))
+    assert (columnar.frames, len(columnar.errors)) == (16, 7)
+    assert columnar.warnings == per_record.warnings and columnar.warnings
+    # The refused lines, and the relative URI and the masks and meta that the per-record
+    # path normalises or keeps, are not SQL's; the other 13 are.
+    assert _sql_lines(tmp_path) == (13, 16)
+
+
+def test_the_conversion_engine_runs_on_one_thread(tmp_path: Path) -> None:
+    """Its statements scan one Arrow chunk each, which one thread reads: a second thread
+    would only cost CPU."""
+    with (
+        workbench.open(tmp_path / "c.duckdb") as catalog,
+        CatalogWriter(catalog, progress=False, unique_ids=True) as writer,
+        NdjsonImport(writer) as columnar,
+    ):
+        threads = columnar.con.execute("SELECT current_setting('threads')").fetchall()
+    assert threads == [(1,)]

@@ -104,7 +104,9 @@ class NdjsonImport:
         self.writer = writer
         self.frames_per_write = frames_per_write
         self.lines_per_batch = min(frames_per_write, LINES_PER_CONVERSION)
-        self._engine = MemoryEngine(sql.MACROS)
+        # One thread: each statement scans one Arrow chunk of a batch, which one thread reads
+        # whatever the engine has; a second only cost CPU (about 5% of an import).
+        self._engine = MemoryEngine(sql.MACROS, threads=1)
         self.con = self._engine.con
         self._synced: set[str] = set()  # ids of frames of JSON files put in _wb_seen
         self._read_any = False
@@ -152,7 +154,9 @@ class NdjsonImport:
         self._file = (path, base)
         if self._digests is not None:
             self._digests.start(path, base)
-        for lines in ndjson_batches(path, self.lines_per_batch, PER_RECORD_PATTERN):
+        # Lines are marked after the digests' lookup (`_marked`), not as they are read: one
+        # scan of the lines converted finds what the two scans of every line found.
+        for lines in ndjson_batches(path, self.lines_per_batch):
             batch = _Batch(path)
             for number, problem in lines.problems:
                 batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
@@ -161,7 +165,7 @@ class NdjsonImport:
 
     def _convert_lines(self, batch: _Batch, lines: pa.Table, base: Path | None) -> None:
         batch.lines = lines.num_rows
-        self.con.register("_wb_lines", _retyped(lines))
+        self.con.register("_wb_lines", _marked(lines))
         try:
             self._convert(batch, base)
         finally:
@@ -257,6 +261,7 @@ class NdjsonImport:
             _kept(rows_table(batch.frames, FRAME_ROWS), python_lines),
         )
         sources = sorted_by_line(
+            _kept_sources(batch.sql_frames, keep),
             _fetch_items(self.con, sql.SOURCE_ROWS, "_wb_s", SOURCE_ROWS),
             _kept(rows_table(batch.sources, SOURCE_ROWS), python_lines),
         )
@@ -338,31 +343,31 @@ def _beside_of(batch: RowBatch) -> Beside:
     return batch.beside if isinstance(batch.beside, Beside) else NOTHING_BESIDE
 
 
-def _retyped(lines: pa.Table) -> pa.Table:
-    """`lines` with the lines whose typed keys hold another JSON type marked as well, and a
-    column `t`: whether the line's ids and labels are checked for forbidden characters.
+def _marked(lines: pa.Table) -> pa.Table:
+    """`lines` (n, j) with a column `marked`: whether the line goes to the per-record path
+    (_columnar.PER_RECORD_PATTERN, or a typed key holding another JSON type:
+    sql.RETYPED_PATTERN), and a column `t`: whether its ids and labels are checked for
+    forbidden characters (sql.TEXT_PATTERN).
 
-    One scan finds the lines matching either pattern (it costs about what one of them does
-    alone); the few it finds are told apart by a scan of each."""
+    One scan finds the lines matching any of the patterns (it costs about what one of them
+    does alone; with the reading's depth scan, which the reading does alone, twice as much);
+    the few it finds are told apart by a scan of each kind."""
     texts = lines["j"]
-    either = pc.match_substring_regex(texts, _EITHER).to_numpy(zero_copy_only=False)
-    retyped = np.zeros(len(either), dtype=bool)
+    either = pc.match_substring_regex(texts, _ANY).to_numpy(zero_copy_only=False)
+    marked = np.zeros(len(either), dtype=bool)
     checked = np.zeros(len(either), dtype=bool)
     found = np.flatnonzero(either)
     if len(found):
         some = texts.take(pa.array(found))
-        retyped[found] = pc.match_substring_regex(some, sql.RETYPED_PATTERN).to_numpy(
-            zero_copy_only=False
-        )
+        marked[found] = pc.match_substring_regex(some, _PER_RECORD).to_numpy(zero_copy_only=False)
         checked[found] = pc.match_substring_regex(some, sql.TEXT_PATTERN).to_numpy(
             zero_copy_only=False
         )
-    marked = pc.or_(lines["marked"], pa.array(retyped))
-    at = lines.schema.get_field_index("marked")
-    return lines.set_column(at, "marked", marked).append_column("t", pa.array(checked))
+    return lines.append_column("marked", pa.array(marked)).append_column("t", pa.array(checked))
 
 
-_EITHER = sql.RETYPED_PATTERN + "|" + sql.TEXT_PATTERN
+_PER_RECORD = PER_RECORD_PATTERN + "|" + sql.RETYPED_PATTERN
+_ANY = _PER_RECORD + "|" + sql.TEXT_PATTERN
 
 
 def _per_record(batch: _Batch, n: int, text: str, base: Path | None) -> None:
@@ -415,6 +420,28 @@ def _kept_frames(frames: pa.Table | None, keep: pa.Array) -> pa.Table:
     if not np.all(line[1:] > line[:-1]):
         rows = rows.take(pc.sort_indices(rows, [("_line", "ascending")]))
     return rows.cast(FRAME_ROWS)
+
+
+# The source row FRAMES makes of a frame of one source: its columns there, in SOURCE_ROWS' order.
+_ONE_SOURCE = ("id", "id1", "uri1", "width1", "height1", "content_type1", "timestamp1", "preview1")
+
+
+def _kept_sources(frames: pa.Table | None, keep: pa.Array) -> pa.Table:
+    """The sources of the frames of one source (`id1` given) the SQL made (sql.FRAMES) of
+    the lines `keep`, in SOURCE_ROWS' form and in line order."""
+    if frames is None or frames.num_rows == 0:
+        return SOURCE_ROWS.empty_table()
+    rows = _of_kept(frames, keep)
+    if rows["id1"].null_count:
+        rows = rows.filter(pc.is_valid(rows["id1"]))
+    names = [name for name in SOURCE_ROWS.names if name not in ("masks", "_line")]
+    table = rows.select([*_ONE_SOURCE, "n"]).rename_columns([*names, "_line"])
+    masks = pa.nulls(table.num_rows, pa.string())
+    table = table.add_column(len(names), "masks", masks).cast(SOURCE_ROWS)
+    line = table["_line"].to_numpy()
+    if not np.all(line[1:] > line[:-1]):
+        table = table.take(pc.sort_indices(table, [("_line", "ascending")]))
+    return table
 
 
 def _kept_rois(rois: pa.Table | None, keep: pa.Array) -> pa.Table:

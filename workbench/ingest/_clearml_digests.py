@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.ingest._columnar import PER_RECORD_PATTERN, ndjson_batches
+from workbench.ingest._columnar import ndjson_batches
 from workbench.ingest.report import IngestReport
 from workbench.store import line_digests
 
@@ -179,11 +179,11 @@ def without_lines(lines: pa.Table, numbers: pa.Array) -> pa.Table:
 
 def lines_again(path: Path, numbers: pa.Array, lines_per_batch: int) -> pa.Table:
     """The lines `numbers` of the NDJSON file `path` read again, as they were read first
-    (n, j, marked)."""
+    (n, j)."""
     wanted = pa.array(np.sort(numbers.to_numpy(zero_copy_only=False)), pa.int64())
     last = wanted[-1].as_py()
     parts = []
-    for batch in ndjson_batches(path, lines_per_batch, PER_RECORD_PATTERN):
+    for batch in ndjson_batches(path, lines_per_batch):
         lines = batch.lines
         parts.append(lines.filter(pc.is_in(lines["n"], value_set=wanted)))
         if lines.num_rows and lines["n"][-1].as_py() >= last:

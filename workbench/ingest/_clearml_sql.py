@@ -157,9 +157,29 @@ RETYPED_PATTERN = "|".join(
 # those characters; on the others only their length is.
 TEXT_PATTERN = _FORBIDDEN + r"|\\[bfnrtu]"
 
+
+def _source_ok(s: str, source_id: str, preview: str) -> str:
+    """The checks of one source (`s`, its struct), whose id is `source_id` and whose
+    preview's URI (JSON) `preview`, against `$base`: SOURCES' and FRAMES' alike."""
+    return f"""name_ok({source_id}, {MAX_ID_LENGTH}, t)
+    AND uri_ok({s}.uri) AND plain_uri({s}.uri, $base)
+    AND ({s}.width IS NULL OR {s}.width BETWEEN 1 AND {MAX_INT32})
+    AND ({s}.height IS NULL OR {s}.height BETWEEN 1 AND {MAX_INT32})
+    AND ({s}.timestamp IS NULL OR {s}.timestamp BETWEEN -{MAX_TIMESTAMP} AND {MAX_TIMESTAMP})
+    AND (is_null({s}.preview) OR (left({s}.preview, 1) = '{{' AND (is_null({preview})
+         OR str_of({preview}) = '' OR (uri_ok(str_of({preview}))
+         AND plain_uri(str_of({preview}), $base)))))
+    AND (is_null({s}.masks) OR {s}.masks = '[]')
+    AND (is_null({s}.meta) OR {s}.meta = '{{}}')"""
+
+
 # One row per line: the frame's own values, its sources and ROIs still as lists, and `ok`.
 # A frame with no context id takes its first source's URI as one (resolved against `$base`,
 # as SOURCES does), or its own id.
+# A frame of one source (the usual) has that source's row here (`id1`, `uri1`, ...; NULL for
+# the others) and its checks in `ok`: only the sources of frames of several (`several`) are
+# unnested (by SOURCES), so most frames' sources are neither fetched, written to a table nor
+# read again.
 # Its rows come out as Arrow, registered as `_wb_f` for the statements below: a temp table of
 # them cost a fifth more to write and to read again. (JSON values come back from Arrow as
 # VARCHAR: the JSON functions read them alike, a cast to a list is told they are JSON.)
@@ -175,7 +195,10 @@ typed AS (
         (d.dataset->'$.id') AS ds_id, (d.dataset->'$.version') AS ds_version,
         d.sources AS sources, d.rois AS rois, {_PROMOTED} AS promoted
     FROM parsed),
-indexed AS (SELECT *, promoted[{len(PROMOTED_KEYS) + 1}] AS index_j FROM typed)
+indexed AS (SELECT *, promoted[{len(PROMOTED_KEYS) + 1}] AS index_j,
+    CASE WHEN len(sources) = 1 THEN sources[1] END AS s1 FROM typed),
+one AS (SELECT *, CASE WHEN s1.id IS NULL OR s1.id = '' THEN 'default' ELSE s1.id END AS sid1,
+    (s1.preview->'$.uri') AS preview1_j FROM indexed)
 SELECT n, d.id AS id,
     coalesce(d.context_id, resolved(d.sources[1].uri, $base), d.id) AS context_id,
     d.timestamp AS timestamp,
@@ -189,11 +212,16 @@ SELECT n, d.id AS id,
     nullif(CASE WHEN has_index THEN json_merge_patch(d.meta, '{{"_frame_index":null}}')
         ELSE d.meta END::VARCHAR, '{{}}') AS metadata,
     {", ".join(f"{value} AS {key}" for key, (_, value) in zip(PROMOTED_KEYS, _CHECKS, strict=True))},
-    sources, rois, t,
-    CASE WHEN len(sources) = 1 THEN CASE WHEN sources[1].id IS NULL OR sources[1].id = ''
-        THEN 'default' ELSE sources[1].id END END AS id1,
-    CASE WHEN len(sources) = 1 THEN coalesce(TRY_CAST(sources[1].width AS INTEGER), 0) END AS w1,
-    CASE WHEN len(sources) = 1 THEN coalesce(TRY_CAST(sources[1].height AS INTEGER), 0) END AS h1,
+    CASE WHEN len(sources) > 1 THEN sources END AS several, rois, t,
+    coalesce(len(sources), 0) AS m,
+    CASE WHEN len(sources) = 1 THEN sid1 END AS id1,
+    CASE WHEN len(sources) = 1 THEN coalesce(TRY_CAST(s1.width AS INTEGER), 0) END AS w1,
+    CASE WHEN len(sources) = 1 THEN coalesce(TRY_CAST(s1.height AS INTEGER), 0) END AS h1,
+    CASE WHEN len(sources) = 1 THEN resolved(s1.uri, $base) END AS uri1,
+    CASE WHEN len(sources) = 1 THEN TRY_CAST(s1.width AS INTEGER) END AS width1,
+    CASE WHEN len(sources) = 1 THEN TRY_CAST(s1.height AS INTEGER) END AS height1,
+    s1.content_type AS content_type1, s1.timestamp AS timestamp1,
+    CASE WHEN str_of(preview1_j) <> '' THEN resolved(str_of(preview1_j), $base) END AS preview1,
     coalesce(parsed_ok
     AND name_ok(d.id, {MAX_ID_LENGTH}, t)
     AND (d.context_id IS NULL OR name_ok(d.context_id, {MAX_ID_LENGTH}, t))
@@ -209,17 +237,19 @@ SELECT n, d.id AS id,
          AND (NOT has_index OR opt_int(index_j, 0, {MAX_INT32}))
          AND {" AND ".join(check for check, _ in _CHECKS)}))
     AND (NOT named_sources OR sources IS NOT NULL)
-    AND (NOT named_rois OR rois IS NOT NULL), false) AS ok
-FROM indexed
+    AND (NOT named_rois OR rois IS NOT NULL)
+    AND (len(sources) IS DISTINCT FROM 1 OR ({_source_ok("s1", "sid1", "preview1_j")})),
+    false) AS ok
+FROM one
 """
 
-# One row per source of the lines still ok.
+# One row per source of the lines still ok whose frame has several (those of one are FRAMES').
 SOURCES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_s AS
 WITH items AS (
-    SELECT n, id AS frame_id, unnest(sources) AS s,
-        generate_subscripts(sources, 1) - 1 AS k, len(sources) AS m, t
-    FROM _wb_f WHERE ok AND len(sources) > 0),
+    SELECT n, id AS frame_id, unnest(several) AS s,
+        generate_subscripts(several, 1) - 1 AS k, m, t
+    FROM _wb_f WHERE ok AND m > 1),
 valued AS (
     SELECT n, frame_id, k, m, s, t,
         CASE WHEN s.id IS NULL OR s.id = '' THEN
@@ -232,34 +262,19 @@ SELECT n, frame_id, k, m, id, resolved(uri, $base) AS uri,
     TRY_CAST(s.width AS INTEGER) AS width, TRY_CAST(s.height AS INTEGER) AS height,
     s.content_type AS content_type, s.timestamp AS timestamp,
     CASE WHEN str_of(preview_j) <> '' THEN resolved(str_of(preview_j), $base) END AS preview_uri,
-    coalesce(name_ok(id, {MAX_ID_LENGTH}, t)
-    AND uri_ok(uri) AND plain_uri(uri, $base)
-    AND (s.width IS NULL OR s.width BETWEEN 1 AND {MAX_INT32})
-    AND (s.height IS NULL OR s.height BETWEEN 1 AND {MAX_INT32})
-    AND (s.timestamp IS NULL OR s.timestamp BETWEEN -{MAX_TIMESTAMP} AND {MAX_TIMESTAMP})
-    AND (is_null(s.preview) OR (left(s.preview, 1) = '{{' AND (is_null(preview_j)
-         OR str_of(preview_j) = '' OR (uri_ok(str_of(preview_j))
-         AND plain_uri(str_of(preview_j), $base)))))
-    AND (is_null(s.masks) OR s.masks = '[]')
-    AND (is_null(s.meta) OR s.meta = '{{}}'), false) AS ok
+    coalesce({_source_ok("s", "id", "preview_j")}, false) AS ok
 FROM valued
 """
 
-# Per frame: whether all its sources are ok, their ids and sizes, the first one's URI. A frame
-# of one source (`m`, the usual case) needs no aggregate: its row is its source's (its ROIs'
-# warnings come from ROIS, which has its id and size from FRAMES).
+# Per frame of several sources: whether all its sources are ok, their ids and sizes (a frame
+# of one has its checks in FRAMES, its ROIs' warnings from ROIS).
 SOURCES_BY_FRAME = f"""
 CREATE OR REPLACE TEMP TABLE _wb_sf AS
-SELECT n, ok AND id IS NOT NULL AS ok, [id] AS ids,
-    [{{'id': id, 'w': coalesce(width, 0), 'h': coalesce(height, 0)}}] AS sizes, uri AS first_uri
-FROM _wb_s WHERE m = 1
-UNION ALL
 SELECT n, bool_and(ok) AND count(DISTINCT id) = count(*)
         AND count(*) <= {MAX_SOURCES_PER_FRAME} AS ok,
     list(id ORDER BY k) AS ids,
-    list({{'id': id, 'w': coalesce(width, 0), 'h': coalesce(height, 0)}}) AS sizes,
-    arg_min(uri, k) AS first_uri
-FROM _wb_s WHERE m > 1 GROUP BY n
+    list({{'id': id, 'w': coalesce(width, 0), 'h': coalesce(height, 0)}}) AS sizes
+FROM _wb_s GROUP BY n
 """
 
 # A ROI of a frame of one source (`one`: the usual) gets its warnings here, from that source's
@@ -410,7 +425,7 @@ FROM _wb_r r LEFT JOIN _wb_sf sf USING (n) WHERE NOT r.one GROUP BY r.n
 GOOD = """
 CREATE OR REPLACE TEMP TABLE _wb_good AS
 SELECT f.n, f.id, coalesce(s.ok, true) AND coalesce(r.ok, true) AS ok,
-    coalesce(s.first_uri IS NULL, true) AS no_sources,
+    f.m = 0 AS no_sources,
     coalesce(r.zero_area, 0) AS zero_area, coalesce(r.outside, 0) AS outside,
     coalesce(r.unknown_source, 0) AS unknown_source
 FROM _wb_f f LEFT JOIN _wb_sf s USING (n) LEFT JOIN _wb_rf r USING (n)

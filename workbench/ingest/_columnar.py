@@ -335,7 +335,8 @@ ROWS_PER_WRITE = 122_880
 class MemoryEngine:
     """An in-memory DuckDB that reads only `files` (none: only the Arrow data handed to it);
     held to `memory_limit`. With `spill` (a name prefix), what does not fit spills to a
-    temporary folder of its own, removed when the engine closes.
+    temporary folder of its own, removed when the engine closes. `threads`: its threads (by
+    default the cores).
 
     (DuckDB's allowed_paths, then external access off and the configuration locked, like the
     catalog's own engine.)
@@ -348,8 +349,11 @@ class MemoryEngine:
         *,
         memory_limit: str | None = None,
         spill: str | None = None,
+        threads: int | None = None,
     ) -> None:
         config: dict[str, Any] = {"memory_limit": memory_limit} if memory_limit else {}
+        if threads:
+            config["threads"] = threads
         self._spill = tempfile.mkdtemp(prefix=spill) if spill else None
         if self._spill:
             config["temp_directory"] = self._spill
