@@ -223,7 +223,8 @@ def test_staged_in_image_order_when_more_than_one_write(tmp_path: Path, per_writ
         categories = columnar._categories(con, path, writer)
         total = columnar._images(con, path, writer, options, per_write)
         stored = columnar._Stored()
-        columnar._annotations(con, path, writer, options, categories, stored, total > per_write)
+        ordered = per_write if total > per_write else None
+        columnar._annotations(con, path, writer, options, categories, stored, total, ordered)
         held = [(o, i) for o, i in con.execute("SELECT o, i FROM _wb_ann WHERE ok").fetchall()]
         ordinals = [o for (o,) in con.execute("SELECT o FROM _wb_images").fetchall()]
         mine = stored.rois_of(8, 8)
