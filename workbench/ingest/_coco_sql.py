@@ -136,8 +136,8 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
 # ordinal `o`) and category (`_wb_cats`, keyed by the id's JSON text). The CTEs are not
 # materialised: the engine computes each column of theirs once either way, and writing them
 # out cost a tenth of the statement. A box's geometry is NULL here: its one ring is made from
-# its bounds once the write's rows are sorted (_coco_rois._box_rings), so that the rows
-# carried, fetched and sorted hold no list for three ROIs in four. The record's text `x` is
+# its bounds by the write's ROIS, so that the rows staged and sorted hold no list for three
+# ROIs in four. The record's text `x` is
 # kept for the per-record path's records only (NULL when `ok`): they are then found without
 # reading every record's text again (`_wb_items`, dropped once this has run). Neither the
 # kind (a box when the geometry is NULL) nor the image's size (FRAMES joins the images) is
@@ -240,11 +240,13 @@ WHERE r > 1
 # images first..last, in no order: the caller sorts the rows by (_line, _i) when the table is
 # not already so (IN_IMAGE_ORDER), which Arrow does for less than the engine. Only the
 # columns that differ between rows: the caller adds the others (the field, the labels as
-# [label], no sources, mask, track or visibility, the boxes' rings, and the frame ids, taken
-# from the images by ordinal rather than carried on every annotation's row) after sorting.
+# [label], no sources, mask, track or visibility, and the frame ids, taken from the images by
+# ordinal rather than carried on every annotation's row) after sorting. A box's one ring is
+# made here from its bounds (a NULL geometry in `_wb_ann`: a box).
 ROIS = """
 SELECT id, label, confidence, CASE WHEN geometry IS NULL THEN 'box' ELSE 'polygon' END AS kind,
-    geometry, x_min, y_min, x_max, y_max, (x_max - x_min) * (y_max - y_min) AS area,
+    coalesce(geometry, [[x_min, y_min, x_max, y_min, x_max, y_max, x_min, y_max]]) AS geometry,
+    x_min, y_min, x_max, y_max, (x_max - x_min) * (y_max - y_min) AS area,
     CASE WHEN box_area IS NOT NULL THEN json_merge_patch(attributes0,
         json_object('area', box_area)) ELSE attributes0 END::VARCHAR AS attributes,
     o AS _line, i AS _i
