@@ -383,12 +383,14 @@ def _annotations(
     stored.keys = _images_named(con, values)
     errors: list[tuple[int, RecordError]] = []
     ids: list[tuple[int, int, str]] = []
+    warned: list[tuple[int, int, list[str]]] = []  # (o, i, warnings): kept unless refused
     for i, value in values:
         found = _annotation(path, i, value, options, categories, stored)
         if isinstance(found, RecordError):
             errors.append((i, found))
         else:
-            ids.append((found, i, stored.rois[-1][1]))
+            ids.append((found[0], i, stored.rois[-1][1]))
+            warned.append((found[0], i, found[1]))
     table = pa.table(
         {
             "o": pa.array([o for o, _, _ in ids], pa.int64()),
@@ -414,6 +416,9 @@ def _annotations(
     stored.rois = sorted(
         (row for row in stored.rois if row[-1] not in repeated), key=lambda row: (row[-2], row[-1])
     )
+    for o, i, warnings in warned:  # a repeated id is refused, not warned about
+        if warnings and i not in repeated:
+            stored.warnings.setdefault(o, []).extend(warnings)
     stored.ordinals = [row[-2] for row in stored.rois]
     for i, roi_id in again:
         where = f"{path}, annotation {roi_id}"
@@ -449,8 +454,9 @@ def _annotation(
     options: _Instances,
     categories: dict[Any, Category],
     stored: _Stored,
-) -> int | RecordError:
-    """One annotation through the per-record path: its image's ordinal, or its error."""
+) -> tuple[int, list[str]] | RecordError:
+    """One annotation through the per-record path: its image's ordinal and its warnings, or
+    its error."""
     if isinstance(value, Unreadable):
         return RecordError(f"{path}, annotation #{i + 1}", value.problem)
     if not isinstance(value, dict):
@@ -474,8 +480,7 @@ def _annotation(
             raise
         return record_error(exc, where)
     stored.rois.append((*row, o, i))
-    stored.warnings.setdefault(o, []).extend(warnings)
-    return o
+    return o, warnings
 
 
 def _write(
