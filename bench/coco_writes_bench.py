@@ -3,6 +3,8 @@
     python bench/coco_writes_bench.py --images 400000 800000 --per-write 40000 \
         --engine-memory 300MB          # the engine's tables spill as a multi-GB file's do
     python bench/coco_writes_bench.py --images 4800000 --file /tmp/x/coco.json   # 2.6 GB
+    python bench/coco_writes_bench.py --images 19000000 --per-write 122880 \
+        --file /tmp/x/coco10g.json --sample 30 --statements       # 10 GB, as it goes
 
 Generates the formats bench's COCO file (bench/formats_bench.py: annotations not grouped by
 image) of each size, imports it in this process into a fresh catalog, and prints per write
@@ -12,17 +14,24 @@ of these, the CPU and reads of the catalog's own write, `write_rows`, apart),
 the high-water mark of its RSS (VmHWM), and the memory of the import's engine and of the
 catalog's (DuckDB's own count, held and spilled). Then the staging steps' CPU and the total,
 with the load average. A write's cost that does not depend on the file's size shows as the
-same figures at every size.
+same figures at every size. Each staging step is printed as it ends; `--sample` adds a line
+every so many seconds (CPU, VmHWM, RSS, bytes read, the engine's spill folder, the load), so
+that a run of an hour tells where it is; `--statements` the engine's CPU per statement.
+
+The file is the formats bench's (`formats_bench.write_coco`, byte for byte), written by
+`write_coco_fast` (the same bytes from templates: a 10 GB file in minutes, not a quarter hour).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,10 +39,40 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from formats_bench import write_coco
+import orjson
+from formats_bench import LABELS
 
 import workbench
 from workbench.ingest import _coco_columnar, coco
+from workbench.ingest._columnar import MemoryEngine
+
+_IMAGE = b'{"id":%d,"file_name":"s3://bench/coco/%07d.jpg","width":640,"height":480,"license":1}'
+_ANN = b'{"id":%d,"image_id":%d,"category_id":%d,"bbox":[%d,%d,30.5,20],'
+_BOX = b'"area":610.0,"iscrowd":0}'
+_POLYGON = b'"area":300.0,"iscrowd":0,"segmentation":[[%d,%d,%d,%d,%d,%d]]}'
+
+
+def write_coco_fast(path: Path, images: int, chunk: int = 100_000) -> None:
+    """formats_bench.write_coco's file, byte for byte, from templates (no dict, no dumps)."""
+    with path.open("wb") as out:
+        out.write(b'{"info": {"description": "bench"}, "images": [')
+        for start in range(0, images, chunk):
+            rows = [_IMAGE % (i + 1, i) for i in range(start, min(start + chunk, images))]
+            out.write((b",\n" if start else b"\n") + b",\n".join(rows))
+        out.write(b'\n], "annotations": [')
+        for start in range(0, images * 4, chunk):
+            rows = []
+            for a in range(start, min(start + chunk, images * 4)):
+                x, y = (a * 7) % 600, (a * 13) % 440
+                head = _ANN % (a + 1, (a * 7919) % images + 1, a % len(LABELS) + 1, x, y)
+                tail = _POLYGON % (x, y, x + 30, y, x + 15, y + 20) if a % 4 == 3 else _BOX
+                rows.append(head + tail)
+            out.write((b",\n" if start else b"\n") + b",\n".join(rows))
+        cats = [
+            {"id": n + 1, "name": name, "supercategory": "thing"} for n, name in enumerate(LABELS)
+        ]
+        out.write(b'\n], "categories": ' + orjson.dumps(cats))
+        out.write(b"}\n")
 
 
 def _cpu() -> float:
@@ -66,25 +105,126 @@ def _engine_mb(con: Any) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def _timed(name: str, steps: dict[str, float]) -> None:
-    """Add the CPU seconds of _coco_columnar's step `name` to `steps`."""
+class _Watch:
+    """What the run is doing, for the progress lines: the step, the engine's spill folder,
+    and (with `statements`) the engine's CPU by statement."""
+
+    def __init__(self, statements: bool) -> None:
+        self.step = "scan"
+        self.spill: str | None = None
+        self.started = (time.perf_counter(), _cpu())
+        self.statements: dict[str, list[float]] | None = {} if statements else None
+
+    def line(self, what: str) -> str:
+        wall, cpu = time.perf_counter() - self.started[0], _cpu() - self.started[1]
+        now, spill = _proc(), _folder_mb(self.spill)
+        return (
+            f"  [{wall:7.0f} s wall, {cpu:7.1f} s CPU] {what}: VmHWM {now['VmHWM']:,.0f} MB, "
+            f"RSS {now['VmRSS']:,.0f} MB, read {now['rchar']:,.0f} MB, spill {spill:,} MB, "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
+
+    def count(self, sql: str, seconds: float) -> None:
+        if self.statements is not None:
+            key = " ".join(sql.split())[:90]
+            self.statements.setdefault(key, [0, 0.0])
+            self.statements[key][0] += 1
+            self.statements[key][1] += seconds
+
+
+def _folder_mb(folder: str | None) -> int:
+    if folder is None or not os.path.isdir(folder):
+        return 0
+    total = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):  # removed meanwhile
+                total += os.path.getsize(os.path.join(root, name))
+    return total >> 20
+
+
+class _Timed:
+    """A connection whose statements' CPU (the process's: the engine's threads are in it) is
+    counted by `_Watch.count`."""
+
+    def __init__(self, con: Any, watch: _Watch) -> None:
+        self._con, self._watch = con, watch
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        started = _cpu()
+        try:
+            return self._con.execute(sql, *args)
+        finally:
+            self._watch.count(sql, _cpu() - started)
+
+    def sql(self, sql: str, **kwargs: Any) -> Any:
+        return _TimedRelation(self._con.sql(sql, **kwargs), sql, self._watch)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+class _TimedRelation:
+    def __init__(self, relation: Any, sql: str, watch: _Watch) -> None:
+        self._relation, self._sql, self._watch = relation, sql, watch
+
+    def to_arrow_table(self) -> Any:
+        started = _cpu()
+        try:
+            return self._relation.to_arrow_table()
+        finally:
+            self._watch.count(self._sql, _cpu() - started)
+
+
+def _engine_class(watch: _Watch) -> type[MemoryEngine]:
+    class Engine(MemoryEngine):
+        """The import's engine, its spill folder told to `watch`, its statements counted."""
+
+        def __enter__(self) -> Any:
+            watch.spill = self._spill
+            con = super().__enter__()
+            return _Timed(con, watch) if watch.statements is not None else con
+
+    return Engine
+
+
+def _timed(name: str, steps: dict[str, float], watch: _Watch) -> None:
+    """Add the CPU seconds of _coco_columnar's step `name` to `steps`; print it as it ends."""
     inner: Callable[..., Any] = getattr(_coco_columnar, name)
 
     def step(*args: Any, **kwargs: Any) -> Any:
         started = _cpu()
+        watch.step = name
         try:
             return inner(*args, **kwargs)
         finally:
             steps[name] = steps.get(name, 0.0) + _cpu() - started
+            print(watch.line(f"{name} done, {steps[name]:.1f} s CPU"), flush=True)
+            watch.step = "writes" if name == "_annotations" else f"after {name}"
 
     setattr(_coco_columnar, name, step)
 
 
-def measure(file: Path, per_write: int) -> dict[str, Any]:
+def _sampler(watch: _Watch, every: float) -> threading.Event:
+    """Print a progress line every `every` seconds until the event is set."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(every):
+            print(watch.line(watch.step), flush=True)
+
+    threading.Thread(target=run, daemon=True).start()
+    return stop
+
+
+def measure(
+    file: Path, per_write: int, sample: float | None = None, statements: bool = False
+) -> dict[str, Any]:
     """Import `file`, timing each write (the module's own _write, wrapped while it runs)."""
     writes: list[dict[str, Any]] = []
     inner = _coco_columnar._write
     steps: dict[str, float] = {}
+    watch = _Watch(statements)
 
     def write(con: Any, path: Path, writer: Any, *args: Any) -> None:
         cpu, wall, before = _cpu(), time.perf_counter(), _proc()
@@ -118,10 +258,13 @@ def measure(file: Path, per_write: int) -> dict[str, Any]:
         writes.append(row)
         print("  " + json.dumps(row), flush=True)
 
-    saved = {n: getattr(_coco_columnar, n) for n in ("_read", "_images", "_annotations")}
+    names = ("members", "_read", "_images", "_annotations")
+    saved = {n: getattr(_coco_columnar, n) for n in (*names, "MemoryEngine")}
     _coco_columnar._write = write  # type: ignore[assignment]
-    for name in saved:
-        _timed(name, steps)
+    for name in names:
+        _timed(name, steps, watch)
+    _coco_columnar.MemoryEngine = _engine_class(watch)  # type: ignore[misc]
+    stop = _sampler(watch, sample) if sample else None
     try:
         with tempfile.TemporaryDirectory(prefix="coco-writes-") as tmp:
             cpu, wall = _cpu(), time.perf_counter()
@@ -131,14 +274,18 @@ def measure(file: Path, per_write: int) -> dict[str, Any]:
                 )
             total = {"cpu_s": _cpu() - cpu, "wall_s": time.perf_counter() - wall}
     finally:
+        if stop is not None:
+            stop.set()
         _coco_columnar._write = inner  # type: ignore[assignment]
         for name, function in saved.items():
             setattr(_coco_columnar, name, function)
     if not writes:
         told = report.warning_examples.get(_coco_columnar.WARN_READ_BY_RECORD, "no warning")
         raise SystemExit(f"{file}: not imported by the columnar path ({told})")
+    top = sorted((watch.statements or {}).items(), key=lambda kv: -kv[1][1])
     return {"frames": report.frames, "rois": report.rois, "writes": writes, "steps": steps,
-            **total, "hwm_mb": _proc()["VmHWM"]}  # fmt: skip
+            **total, "hwm_mb": _proc()["VmHWM"],
+            "statements": [{"sql": k, "runs": n, "cpu_s": round(c, 2)} for k, (n, c) in top]}  # fmt: skip
 
 
 def main() -> None:
@@ -152,6 +299,10 @@ def main() -> None:
         "--file", type=Path, help="one size only: the file, generated here if missing, kept"
     )
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
+    parser.add_argument("--sample", type=float, help="print a progress line every N seconds")
+    parser.add_argument(
+        "--statements", action="store_true", help="the engine's CPU per statement, at the end"
+    )
     args = parser.parse_args()
     if args.file is not None and len(args.images) > 1:
         parser.error("--file takes one --images size")
@@ -162,10 +313,10 @@ def main() -> None:
         for images in args.images:
             file = args.file or Path(tmp) / "coco.json"
             if args.file is None or not file.exists():
-                write_coco(file, images)
+                write_coco_fast(file, images)
             load = os.getloadavg()[0]
             print(f"{images:,} images, {file.stat().st_size / 1e6:,.0f} MB, load {load:.1f}")
-            done = measure(file, args.per_write)
+            done = measure(file, args.per_write, args.sample, args.statements)
             per_write = [w["cpu_s"] for w in done["writes"]]
             steps = ", ".join(f"{k} {v:.1f}" for k, v in done["steps"].items())
             print(
@@ -175,6 +326,8 @@ def main() -> None:
                 f"VmHWM {done['hwm_mb']:,.0f} MB, load {os.getloadavg()[0]:.1f} at the end",
                 flush=True,
             )
+            for row in done["statements"][:25]:
+                print(f"  {row['cpu_s']:8.2f} s CPU, {row['runs']:5d} runs: {row['sql']}")
             results.append({"images": images, "load": [load, os.getloadavg()[0]], **done})
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

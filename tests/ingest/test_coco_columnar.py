@@ -157,6 +157,35 @@ def test_paths_agree_on_files_sql_takes_whole(tmp_path: Path) -> None:
     assert (columnar.frames, columnar.rois, columnar.errors) == (60, 300, [])
 
 
+def test_ids_repeated_on_an_image_are_refused_in_every_write(tmp_path: Path) -> None:
+    """An annotation id given twice on one image, by SQL's records and by the per-record
+    path's (an RLE mask), in images of every write: each later one refused, as the per-record
+    path refuses it, whichever write its image falls in."""
+    images = [{"id": n + 1, "file_name": f"{n}.jpg", "width": 64, "height": 48} for n in range(40)]
+    annotations: list[Any] = [
+        {"id": a % 80 + 1, "image_id": (a * 7) % 40 + 1, "category_id": 1, "bbox": [1, 2, 3, 4]}
+        for a in range(200)
+    ]  # ids 1..80 again from the 81st, on the image they were on before
+    for a in (3, 85, 170):  # masks: the per-record path's, two of them repeats
+        annotations[a]["segmentation"] = {"size": [48, 64], "counts": [3072]}
+        del annotations[a]["bbox"]
+    doc = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "c"}]}
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(doc))
+    seen: dict[tuple[int, int], int] = {}
+    twice = []
+    for a in annotations:
+        key = (a["image_id"], a["id"])
+        if key in seen:
+            twice.append(key)
+        seen[key] = 1
+    writes = {(image - 1) // 7 for image, _ in twice}
+    assert len(twice) > 5 and len(writes) > 3  # repeats in the images of several writes
+    columnar = _same_on_both_paths(tmp_path, path, 7)
+    refused = [e for e in columnar.errors if e.problem == "the id appears twice for this image"]
+    assert len(refused) == len(twice)
+
+
 def _same_on_both_paths(tmp_path: Path, path: Path, batch_size: int) -> Any:
     """Import `path` by the columnar and per-record paths; both store and report the same."""
     with workbench.open(tmp_path / "a.duckdb") as catalog:
@@ -223,12 +252,16 @@ def test_staged_in_image_order_when_more_than_one_write(tmp_path: Path, per_writ
         categories = columnar._categories(con, path, writer)
         total = columnar._images(con, path, writer, options, per_write)
         stored = columnar._Stored()
-        columnar._annotations(con, path, writer, options, categories, stored, total > per_write)
+        ordered = per_write if total > per_write else None
+        columnar._annotations(con, path, writer, options, categories, stored, total, ordered)
         held = [(o, i) for o, i in con.execute("SELECT o, i FROM _wb_ann WHERE ok").fetchall()]
+        # The record's text is kept for the per-record path's only (the RLE mask, number 5).
+        texts = con.execute("SELECT i, x FROM _wb_ann WHERE x IS NOT NULL").fetchall()
         ordinals = [o for (o,) in con.execute("SELECT o FROM _wb_images").fetchall()]
         mine = stored.rois_of(8, 8)
         made = write_rois(con, mine, options.field, {"first": 8, "last": 8}, set())
     assert len(held) == 299 and [r[-1] for r in mine] == [5]
+    assert [(i, json.loads(x)) for i, x in texts] == [(5, annotations[5])]
     if per_write < total:
         assert held == sorted(held) and ordinals == list(range(60))
     else:

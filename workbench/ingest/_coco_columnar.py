@@ -162,7 +162,8 @@ def _stage(
     categories = _categories(con, path, writer)
     total = _images(con, path, writer, options, frames_per_write)
     stored = _Stored()
-    _annotations(con, path, writer, options, categories, stored, total > frames_per_write)
+    per_write = frames_per_write if total > frames_per_write else None
+    _annotations(con, path, writer, options, categories, stored, total, per_write)
     return total, stored
 
 
@@ -370,25 +371,26 @@ def _annotations(
     options: _Instances,
     categories: dict[Any, Category],
     stored: _Stored,
-    ordered: bool,
+    total: int,
+    per_write: int | None,
 ) -> None:
-    """Stage `_wb_ann` (in image order if `ordered`); annotations SQL does not take are
-    converted here or rejected."""
-    con.execute(sql.ANNOTATIONS + (sql.IN_IMAGE_ORDER if ordered else ""))
-    rest = con.execute(
-        "SELECT a.i, t.x FROM _wb_ann a JOIN _wb_items t ON t.i = a.i WHERE NOT a.ok ORDER BY a.i"
-    ).fetchall()
+    """Stage `_wb_ann` (in image order when the `total` images take more than one write of
+    `per_write`); annotations SQL does not take are converted here or rejected."""
+    con.execute(sql.ANNOTATIONS + (sql.IN_IMAGE_ORDER if per_write else ""))
     con.execute("DROP TABLE _wb_items")
+    rest = con.execute("SELECT i, x FROM _wb_ann WHERE NOT ok ORDER BY i").fetchall()
     values = [(i, loads(text.encode())) for i, text in rest]
     stored.keys = _images_named(con, values)
     errors: list[tuple[int, RecordError]] = []
     ids: list[tuple[int, int, str]] = []
+    warned: list[tuple[int, int, list[str]]] = []  # (o, i, warnings): kept unless refused
     for i, value in values:
         found = _annotation(path, i, value, options, categories, stored)
         if isinstance(found, RecordError):
             errors.append((i, found))
         else:
-            ids.append((found, i, stored.rois[-1][1]))
+            ids.append((found[0], i, stored.rois[-1][1]))
+            warned.append((found[0], i, found[1]))
     table = pa.table(
         {
             "o": pa.array([o for o, _, _ in ids], pa.int64()),
@@ -397,23 +399,26 @@ def _annotations(
         }
     )
     con.register("_wb_t", table)
-    # The annotations whose id came before on their image: the pairs given twice are found by
-    # an aggregate, and only their rows ordered by a window.
-    again = con.execute(
-        "WITH a AS (SELECT o, i, id FROM _wb_ann WHERE ok UNION ALL SELECT * FROM _wb_t), "
-        "twice AS (SELECT o, id FROM a GROUP BY o, id HAVING count(*) > 1) "
-        "SELECT i, id FROM (SELECT a.i, a.id, row_number() OVER (PARTITION BY a.o, a.id "
-        "ORDER BY a.i) AS r FROM a SEMI JOIN twice ON twice.o = a.o AND twice.id = a.id) "
-        "WHERE r > 1"
-    ).fetchall()
+    # The annotations whose id came before on their image, a write's images at a time: in
+    # image order each range reads its own row groups, and its aggregate fits in memory (one
+    # over a multi-GB file's every annotation spilled).
+    step = per_write or max(total, 1)
+    again = []
+    for first in range(0, total, step):
+        again += con.execute(sql.AGAIN, {"first": first, "last": first + step - 1}).fetchall()
     con.unregister("_wb_t")
     repeated = {i for i, _ in again}
-    con.execute(
-        "UPDATE _wb_ann SET ok = false WHERE i IN (SELECT unnest(?::BIGINT[]))", [sorted(repeated)]
-    )
+    if repeated:  # (an UPDATE reads every row, even of an empty list)
+        con.execute(
+            "UPDATE _wb_ann SET ok = false WHERE i IN (SELECT unnest(?::BIGINT[]))",
+            [sorted(repeated)],
+        )
     stored.rois = sorted(
         (row for row in stored.rois if row[-1] not in repeated), key=lambda row: (row[-2], row[-1])
     )
+    for o, i, warnings in warned:  # a repeated id is refused, not warned about
+        if warnings and i not in repeated:
+            stored.warnings.setdefault(o, []).extend(warnings)
     stored.ordinals = [row[-2] for row in stored.rois]
     for i, roi_id in again:
         where = f"{path}, annotation {roi_id}"
@@ -449,8 +454,9 @@ def _annotation(
     options: _Instances,
     categories: dict[Any, Category],
     stored: _Stored,
-) -> int | RecordError:
-    """One annotation through the per-record path: its image's ordinal, or its error."""
+) -> tuple[int, list[str]] | RecordError:
+    """One annotation through the per-record path: its image's ordinal and its warnings, or
+    its error."""
     if isinstance(value, Unreadable):
         return RecordError(f"{path}, annotation #{i + 1}", value.problem)
     if not isinstance(value, dict):
@@ -474,8 +480,7 @@ def _annotation(
             raise
         return record_error(exc, where)
     stored.rois.append((*row, o, i))
-    stored.warnings.setdefault(o, []).extend(warnings)
-    return o
+    return o, warnings
 
 
 def _write(

@@ -3,9 +3,9 @@
 SQL (`sql.ROIS`) gives only the columns that differ between rows, for the annotations of the
 write's images, in no order unless the staged table is in image order; the rows made in Python
 (`mine`) are added, the frames refused dropped, and the rows sorted by (image ordinal,
-annotation number) column by column. What is the same for every row, a box's one ring (from
-its bounds) and the frame ids (the images', by ordinal) are added after the sort, so that the
-rows fetched and sorted carry none of them.
+annotation number) column by column. What is the same for every row and the frame ids (the
+images', by ordinal) are added after the sort, so that the rows fetched and sorted carry none
+of them.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def write_rois(
         columns = [column.combine_chunks().take(pa.array(order)) for column in made.columns]
         made = pa.Table.from_arrays(columns, schema=made.schema)
         line = line[order]
-    made = _with_frame_ids(con, _box_rings(made), line, params)
+    made = _with_frame_ids(con, made, line, params)
     return made if mine else _whole(made, field_name, ROI_SCHEMA)
 
 
@@ -69,45 +69,6 @@ def _with_frame_ids(con: Any, made: pa.Table, line: np.ndarray, params: dict[str
     if "frame_id" in made.column_names:  # the rows made in Python have theirs: the same
         return made.set_column(made.schema.get_field_index("frame_id"), "frame_id", column)
     return made.append_column("frame_id", column)
-
-
-def _box_rings(made: pa.Table) -> pa.Table:
-    """`made` with each box SQL made (a NULL geometry: sql.ANNOTATIONS) given its one ring,
-    the corners from its bounds, as SQL wrote them: [x0, y0, x1, y0, x1, y1, x0, y1]."""
-    geometry = made["geometry"].combine_chunks()
-    boxes = np.asarray(geometry.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    boxes &= np.asarray(pc.equal(made["kind"], "box").to_numpy(zero_copy_only=False), bool)
-    if not boxes.any():
-        return made
-    # Rings a row: 1 for a box, as many as it holds otherwise (0 for a NULL left NULL).
-    counts = pc.fill_null(pc.list_value_length(geometry), 0).to_numpy(zero_copy_only=False)
-    counts = np.where(boxes, 1, counts).astype(np.int32)
-    offsets = np.zeros(len(counts) + 1, np.int32)
-    np.cumsum(counts, out=offsets[1:])
-    rings = geometry.flatten()  # the other rows' rings, in row order
-    at = offsets[:-1][boxes]  # where each box's ring is among all rings
-    lengths = np.empty(int(offsets[-1]), np.int32)
-    theirs = np.ones(len(lengths), bool)
-    theirs[at] = False
-    lengths[at] = 8
-    lengths[theirs] = pc.list_value_length(rings).to_numpy(zero_copy_only=False)
-    starts = np.zeros(len(lengths) + 1, np.int32)
-    np.cumsum(lengths, out=starts[1:])
-    corners = [made[n].combine_chunks().to_numpy(zero_copy_only=False)[boxes]
-               for n in ("x_min", "y_min", "x_max", "y_max")]  # fmt: skip
-    x0, y0, x1, y1 = corners
-    values = np.empty(int(starts[-1]), np.float64)
-    slots = (starts[:-1][at][:, None] + np.arange(8, dtype=np.int32)).ravel()
-    placed = np.ones(len(values), bool)
-    placed[slots] = False
-    values[slots] = np.stack([x0, y0, x1, y0, x1, y1, x0, y1], axis=1).ravel()
-    values[placed] = rings.flatten().to_numpy(zero_copy_only=False)
-    inner = pa.ListArray.from_arrays(pa.array(starts), pa.array(values, pa.float64()))
-    kept = geometry.is_null().to_numpy(zero_copy_only=False) & ~boxes
-    filled = pa.ListArray.from_arrays(
-        pa.array(offsets), inner, type=geometry.type, mask=pa.array(kept) if kept.any() else None
-    )
-    return made.set_column(made.schema.get_field_index("geometry"), "geometry", filled)
 
 
 def _whole(made: pa.Table, field_name: str, schema: pa.Schema) -> pa.Table:

@@ -92,13 +92,15 @@ PROBE = "'x' || regexp_extract(file_name, '\\.[^./]*$')"
 
 # One row per image, in file order: `key` is its id as JSON text (1 and "1" differ, as in a
 # dict of the parsed values), `ok` whether SQL takes it: not when its promoted metadata keys
-# hold values SQL does not copy, or a local name the per-record path would normalise.
+# hold values SQL does not copy, or a local name the per-record path would normalise. The
+# record's text `x` only for the others (the per-record path's): a copy of every image's
+# text, written out and read back, cost more than the rest of the table past the engine's
+# memory. (The CTE is not materialised: its columns are computed once either way.)
 IMAGES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_img AS
-WITH items AS MATERIALIZED (
-    SELECT x, i, odd FROM _wb_image_items),
-parsed AS MATERIALIZED (
-    SELECT i, x, try(from_json(x, '{_IMAGE}')) AS d, {_ODD} AS odd FROM items)
+WITH parsed AS (
+    SELECT i, x, try(from_json(x, '{_IMAGE}')) AS d, {_ODD} AS odd FROM _wb_image_items),
+checked AS (
 SELECT i, x, d.id AS key,
     CASE WHEN is_str(d.id) THEN d.id->>'$' ELSE CAST(int_of(d.id) AS VARCHAR) END AS id,
     str_of(d.file_name) AS file_name,
@@ -111,7 +113,8 @@ SELECT i, x, d.id AS key,
         AND length(x) <= {MAX_JSON_FIELD_BYTES // 2} AND {_PROMOTED_OK}
         AND (contains(str_of(d.file_name), '://')
             OR NOT regexp_matches(str_of(d.file_name), '{_PLAIN_NAME}')), false) AS ok
-FROM parsed
+FROM parsed)
+SELECT * EXCLUDE (x), CASE WHEN ok THEN NULL ELSE x END AS x FROM checked
 """
 
 _ANN = (
@@ -133,19 +136,23 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
 # ordinal `o`) and category (`_wb_cats`, keyed by the id's JSON text). The CTEs are not
 # materialised: the engine computes each column of theirs once either way, and writing them
 # out cost a tenth of the statement. A box's geometry is NULL here: its one ring is made from
-# its bounds once the write's rows are sorted (_coco_rois._box_rings), so that the rows
-# carried, fetched and sorted hold no list for three ROIs in four.
+# its bounds by the write's ROIS, so that the rows staged and sorted hold no list for three
+# ROIs in four. The record's text `x` is
+# kept for the per-record path's records only (NULL when `ok`): they are then found without
+# reading every record's text again (`_wb_items`, dropped once this has run). Neither the
+# kind (a box when the geometry is NULL) nor the image's size (FRAMES joins the images) is
+# carried: past one write every column here is sorted, spilled and read back.
 ANNOTATIONS = f"""
 CREATE OR REPLACE TEMP TABLE _wb_ann AS
 WITH parsed AS (
-    SELECT i, try(from_json(x, '{_ANN}')) AS d, {_ODD} AS odd, left(x, 1) = '{{' AS object,
+    SELECT i, x, try(from_json(x, '{_ANN}')) AS d, {_ODD} AS odd, left(x, 1) = '{{' AS object,
         length(x) <= {MAX_JSON_FIELD_BYTES // 2} AS small, contains(x, '"id":null') AS id_null,
         CASE WHEN contains(x, '"keypoints"') OR contains(x, '\\')
             THEN coalesce((x->'$.keypoints')::VARCHAR, '[]') = '[]' ELSE true END AS no_points,
         nullif(json_merge_patch(x, '{_ANN_KEYS}')::VARCHAR, '{{}}') AS extra
     FROM _wb_items),
 valued AS (
-    SELECT p.*, img.o, img.width, img.height, c.name, c.name_ok,
+    SELECT p.*, img.o, c.name, c.name_ok,
         c.supercategory, c.category_json, c.keypoints AS category_keypoints, c.head,
         CASE WHEN is_null(d.id) THEN CAST(i + 1 AS VARCHAR) WHEN is_str(d.id) THEN d.id->>'$'
             ELSE CAST(int_of(d.id) AS VARCHAR) END AS id,
@@ -155,18 +162,16 @@ valued AS (
                 list_transform(from_json(d.segmentation, '["JSON"]'), lambda r: numbers(r))
             END AS rings
     FROM parsed p
-    LEFT JOIN (SELECT key AS image_key, o, width, height FROM _wb_images) img
+    LEFT JOIN (SELECT key AS image_key, o FROM _wb_images) img
         ON img.image_key = p.d.image_id
     LEFT JOIN (SELECT key AS category_key, id AS category_json, name, supercategory, keypoints,
         text_ok(name, {MAX_LABEL_LENGTH}) AS name_ok, {_HEAD} AS head
         FROM _wb_cats) c ON c.category_key = p.d.category_id),
 shaped AS (
-    SELECT *,
-        CASE WHEN rings IS NULL THEN 'box' ELSE 'polygon' END AS kind,
-        rings AS geometry, flatten(rings) AS points
-    FROM valued)
-SELECT o, i, id, name AS label,
-    TRY_CAST(d.score AS DOUBLE) AS confidence, kind, geometry,
+    SELECT *, rings AS geometry, flatten(rings) AS points FROM valued)
+SELECT * EXCLUDE (x), CASE WHEN ok THEN NULL ELSE x END AS x FROM (
+SELECT o, i, x, id, name AS label,
+    TRY_CAST(d.score AS DOUBLE) AS confidence, geometry,
     CASE WHEN box IS NOT NULL THEN box[1]
         ELSE list_min(flatten(list_transform(rings, lambda r: list_slice(r, 1, len(r), 2)))) END
         AS x_min,
@@ -188,7 +193,6 @@ SELECT o, i, id, name AS label,
             CASE WHEN d.iscrowd IS NULL THEN '{{"iscrowd":0}}' ELSE '{{}}' END)::VARCHAR
         END AS attributes0,
     CASE WHEN d.area IS NULL THEN box[3] * box[4] END AS box_area,
-    width, height,
     coalesce(NOT odd AND object AND d IS NOT NULL
         AND (is_str(d.id) OR is_int(d.id) OR (d.id IS NULL AND NOT id_null))
         AND CASE WHEN is_str(d.id) THEN text_ok(id, {MAX_ID_LENGTH}) ELSE id IS NOT NULL END
@@ -211,7 +215,7 @@ SELECT o, i, id, name AS label,
              AND TRY_CAST(d.score AS DOUBLE) BETWEEN 0 AND 1))
         AND d.supercategory IS NULL
         AND no_points AND NOT contains(coalesce(extra, ''), ':null') AND small, false) AS ok
-FROM shaped
+FROM shaped)
 """
 # Appended to ANNOTATIONS when the images take more than one write: the rows in the order of
 # the images (`o`, then the file's), so that a write of images first..last reads the row
@@ -220,15 +224,28 @@ FROM shaped
 # the whole table, spilled to disk when the file is large. One write reads it all anyway.
 IN_IMAGE_ORDER = "ORDER BY o, i"
 
+# The annotations of images $first..$last whose id came before on their image, among those SQL
+# took (`_wb_ann`) and those Python made (`_wb_t`: o, i, id): the pairs given twice are found
+# by an aggregate, and only their rows ordered by a window.
+AGAIN = """
+WITH a AS (SELECT o, i, id FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last
+    UNION ALL SELECT * FROM _wb_t WHERE o BETWEEN $first AND $last),
+twice AS (SELECT o, id FROM a GROUP BY o, id HAVING count(*) > 1)
+SELECT i, id FROM (SELECT a.i, a.id, row_number() OVER (PARTITION BY a.o, a.id
+    ORDER BY a.i) AS r FROM a SEMI JOIN twice ON twice.o = a.o AND twice.id = a.id)
+WHERE r > 1
+"""
 
 # What SQL stores of the annotations (ok, of a stored image, not a repeated id on it) of the
 # images first..last, in no order: the caller sorts the rows by (_line, _i) when the table is
 # not already so (IN_IMAGE_ORDER), which Arrow does for less than the engine. Only the
 # columns that differ between rows: the caller adds the others (the field, the labels as
-# [label], no sources, mask, track or visibility, the boxes' rings, and the frame ids, taken
-# from the images by ordinal rather than carried on every annotation's row) after sorting.
+# [label], no sources, mask, track or visibility, and the frame ids, taken from the images by
+# ordinal rather than carried on every annotation's row) after sorting. A box's one ring is
+# made here from its bounds (a NULL geometry in `_wb_ann`: a box).
 ROIS = """
-SELECT id, label, confidence, kind, geometry,
+SELECT id, label, confidence, CASE WHEN geometry IS NULL THEN 'box' ELSE 'polygon' END AS kind,
+    coalesce(geometry, [[x_min, y_min, x_max, y_min, x_max, y_max, x_min, y_max]]) AS geometry,
     x_min, y_min, x_max, y_max, (x_max - x_min) * (y_max - y_min) AS area,
     CASE WHEN box_area IS NOT NULL THEN json_merge_patch(attributes0,
         json_object('area', box_area)) ELSE attributes0 END::VARCHAR AS attributes,
@@ -258,12 +275,14 @@ SELECT i.frame_id AS id, $dataset AS dataset, $version AS version, i.uri AS cont
     text_ok(i.frame_id, {MAX_ID_LENGTH}) AND {URI_OK.replace("uri", "i.uri")}
         AND coalesce(a.rois, 0) <= {MAX_ROIS_PER_FRAME} AS ok
 FROM _wb_images i
-LEFT JOIN (SELECT o, count(*) AS rois,
-    count(*) FILTER (WHERE kind IN ('box', 'polygon') AND (x_max <= x_min OR y_max <= y_min))
-        AS zero,
-    count(*) FILTER (WHERE coalesce(width, 0) > 0 AND coalesce(height, 0) > 0
-        AND NOT (x_min <= width AND x_max >= 0 AND y_min <= height AND y_max >= 0)) AS outside
-    FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last GROUP BY o) a ON a.o = i.o
+LEFT JOIN (SELECT a.o, count(*) AS rois,
+    count(*) FILTER (WHERE x_max <= x_min OR y_max <= y_min) AS zero,
+    count(*) FILTER (WHERE coalesce(m.width, 0) > 0 AND coalesce(m.height, 0) > 0
+        AND NOT (x_min <= m.width AND x_max >= 0 AND y_min <= m.height AND y_max >= 0))
+        AS outside
+    FROM _wb_ann a JOIN _wb_images m ON m.o = a.o
+    WHERE a.ok AND a.o BETWEEN $first AND $last AND m.o BETWEEN $first AND $last
+    GROUP BY a.o) a ON a.o = i.o
 WHERE i.o BETWEEN $first AND $last
 """
 FRAME_ROWS = """
