@@ -153,8 +153,11 @@ def unchanged_labels(
         return idle
     ids = stored["id"].combine_chunks()
     keys = stored["frame_key"].to_numpy().astype(np.int64)
-    new = _new_sums(con, rois, ROI_SCHEMA, ids)
     old = _old_sums(con, "rois", ROI_SCHEMA, keys, "field = ?", [field])
+    if not old[:, 0].any():  # the field is empty on every one (a first import): no hashing
+        empty = pc.invert(pc.is_in(ids, value_set=given))
+        return pa.concat_arrays([idle, ids.filter(empty)])
+    new = _new_sums(con, rois, ROI_SCHEMA, ids)
     return pa.concat_arrays([idle, ids.filter(pa.array(np.all(new == old, axis=1)))])
 
 

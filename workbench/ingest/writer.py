@@ -336,6 +336,8 @@ class CatalogWriter:
     def _store_changed(self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table) -> None:
         """Store the frames not already stored exactly as given: the others are left as they
         are rather than deleted and written again (none are on a first import)."""
+        if frames.num_rows == 0:  # (a batch of frames an importer left unconverted)
+            return
         if not self.catalog.has_frames():
             self._store(con, frames, sources, rois, replace=False)
             return
