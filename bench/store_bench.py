@@ -3,20 +3,23 @@
     python bench/store_bench.py                        # ClearML 1x, Labelbox 1x (import, update)
     python bench/store_bench.py --only labelbox --rounds 3 --statements
     python bench/store_bench.py --only nucleus --scale 4 --rounds 3
+    python bench/store_bench.py --only coco nucleus --baseline   # and DuckDB's statements
 
-Generates the ClearML and Labelbox files of bench/formats_bench.py (the same sizes: 200,000
-frames with 800,000 ROIs; 800 label lines onto 60,000 frames imported first; Nucleus: 100
-scenes of 1,000 frames, times --scale) and imports each in this process, into a fresh
-catalog, then again (the update path). Prints the process CPU of opening the catalog, of
-the import, of closing it, and of each storing function the import passes through, timed by
-wrapping it (`time.process_time`, every thread): `insert_keyed` (new frames, sources and
-ROIs keyed and summarised as inserted), `append_rows`, `keyed_rois` and `rois_replaced` (a
-label write: its INSERT, its rows' keys, its frames summarised again), `layout.sync` and
-`summaries.keep` (every commit), `commit` (every COMMIT statement: where the engine writes a
-write's rows) and `groups.build` (the groups' recount at the import's end). With
---statements, the CPU of each SQL statement they run. Run it with PYTHONPATH set to each
-checkout to compare, alternating, at the same load:
-the load average is printed with every round.
+Generates the files of bench/formats_bench.py (the same sizes: ClearML 200,000 frames with
+800,000 ROIs; COCO 100,000 images with 400,000 annotations; 800 Labelbox label lines onto
+60,000 frames imported first; Nucleus: 100 scenes of 1,000 frames, times --scale) and imports
+each in this process, into a fresh catalog, then again (the update path). Prints the process
+CPU of opening the catalog, of the import, of closing it, and of each storing function the
+import passes through, timed by wrapping it (`time.process_time`, every thread):
+`insert_keyed` (new frames, sources and ROIs keyed and summarised as inserted), `append_rows`,
+`keyed_rois` and `rois_replaced` (a label write: its INSERT, its rows' keys, its frames
+summarised again), `layout.sync` and `summaries.keep` (every commit), `commit` (every COMMIT
+statement: where the engine writes a write's rows) and `groups.build` (the groups' recount at
+the import's end). The writer's own steps too (`write_rows`, `write_labels`, the unchanged
+checks, the media roots' count). With --baseline, each statement of the DuckDB baseline's load
+of the same file first. With --statements, the CPU of each SQL statement they run. Run it with
+PYTHONPATH set to each checkout to compare, alternating, at the same load: the load average is
+printed with every round.
 """
 
 from __future__ import annotations
@@ -153,7 +156,8 @@ def main() -> None:
                          (writer, "append_rows"), (writer, "rois_replaced"), (layout, "sync"),
                          (summaries, "keep"), (groups, "build"), (writer, "unchanged_ids"),
                          (writer, "without"), (writer, "count_outside"), (writer, "touch"),
-                         (writer, "_uris_of"), (writer, "_full_rois")):  # fmt: skip
+                         (writer, "_uris_of"), (writer, "_full_rois"),
+                         (writer, "unchanged_labels")):  # fmt: skip
         if hasattr(module, name):  # not every name is in older checkouts
             _wrap(module, name, args.statements)
     for name in ("write_rows", "write_labels", "_store_changed", "_store"):
