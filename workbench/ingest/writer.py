@@ -296,9 +296,8 @@ class CatalogWriter:
         try:
             with self.catalog.transaction() as con, self.catalog.editing(con, frame_ids):
                 if self.catalog.lake is None:  # frames it would leave as they are, left out
-                    same = unchanged_labels(con, field_name, rois, named, gone)
+                    same, rois = unchanged_labels(con, field_name, rois, named, gone)
                     named, gone = _without_ids(named, same), _without_ids(gone, same)
-                    rois = without(rois, "frame_id", same)
                 if len(named):
                     self._replace_labels(con, field_name, named, gone, rois)
                 self.report.rois += given
