@@ -3,20 +3,23 @@
     python bench/store_bench.py                        # ClearML 1x, Labelbox 1x (import, update)
     python bench/store_bench.py --only labelbox --rounds 3 --statements
     python bench/store_bench.py --only nucleus --scale 4 --rounds 3
+    python bench/store_bench.py --only coco nucleus --baseline   # and DuckDB's statements
 
-Generates the ClearML and Labelbox files of bench/formats_bench.py (the same sizes: 200,000
-frames with 800,000 ROIs; 800 label lines onto 60,000 frames imported first; Nucleus: 100
-scenes of 1,000 frames, times --scale) and imports each in this process, into a fresh
-catalog, then again (the update path). Prints the process CPU of opening the catalog, of
-the import, of closing it, and of each storing function the import passes through, timed by
-wrapping it (`time.process_time`, every thread): `insert_keyed` (new frames, sources and
-ROIs keyed and summarised as inserted), `append_rows`, `keyed_rois` and `rois_replaced` (a
-label write: its INSERT, its rows' keys, its frames summarised again), `layout.sync` and
-`summaries.keep` (every commit), `commit` (every COMMIT statement: where the engine writes a
-write's rows) and `groups.build` (the groups' recount at the import's end). With
---statements, the CPU of each SQL statement they run. Run it with PYTHONPATH set to each
-checkout to compare, alternating, at the same load:
-the load average is printed with every round.
+Generates the files of bench/formats_bench.py (the same sizes: ClearML 200,000 frames with
+800,000 ROIs; COCO 100,000 images with 400,000 annotations; 800 Labelbox label lines onto
+60,000 frames imported first; Nucleus: 100 scenes of 1,000 frames, times --scale) and imports
+each in this process, into a fresh catalog, then again (the update path). Prints the process
+CPU of opening the catalog, of the import, of closing it, and of each storing function the
+import passes through, timed by wrapping it (`time.process_time`, every thread):
+`insert_keyed` (new frames, sources and ROIs keyed and summarised as inserted), `append_rows`,
+`keyed_rois` and `rois_replaced` (a label write: its INSERT, its rows' keys, its frames
+summarised again), `layout.sync` and `summaries.keep` (every commit), `commit` (every COMMIT
+statement: where the engine writes a write's rows) and `groups.build` (the groups' recount at
+the import's end). The writer's own steps too (`write_rows`, `write_labels`, the unchanged
+checks, the media roots' count). With --baseline, each statement of the DuckDB baseline's load
+of the same file first. With --statements, the CPU of each SQL statement they run. Run it with
+PYTHONPATH set to each checkout to compare, alternating, at the same load: the load average is
+printed with every round.
 """
 
 from __future__ import annotations
@@ -62,12 +65,48 @@ def _wrap(module: Any, name: str, statements: bool) -> None:
     def timed(con: Any, *args: Any, **kwargs: Any) -> Any:
         started = time.process_time()
         try:
-            given = _Timed(con, name) if statements and type(con) is not _Timed else con
+            wrapped = statements and hasattr(con, "execute") and type(con) is not _Timed
+            given = _Timed(con, name) if wrapped else con
             return inner(given, *args, **kwargs)
         finally:
             CPU[name] += time.process_time() - started
 
     setattr(module, name, timed)
+
+
+def _wrap_method(cls: Any, name: str) -> None:
+    inner: Callable[..., Any] = getattr(cls, name)
+
+    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.process_time()
+        try:
+            return inner(self, *args, **kwargs)
+        finally:
+            CPU[f"CatalogWriter.{name}"] += time.process_time() - started
+
+    setattr(cls, name, timed)
+
+
+def _baseline(fmt: str, file: Path, db: Path, setup: Path | None) -> None:
+    """The DuckDB baseline's import of `file` (bench/formats_bench.py), each statement timed."""
+    import duckdb
+
+    for path in (db, db.with_name(db.name + ".wal")):
+        path.unlink(missing_ok=True)
+    if setup is not None:
+        shutil.copy(setup, db)
+    started = time.process_time()
+    with duckdb.connect(str(db)) as con:
+        for statement in formats_bench._statements(formats_bench._BASELINE_SQL[fmt]):
+            at = time.process_time()
+            con.execute(statement, {"file": str(file)} if "$file" in statement else None)
+            head = re.sub(r"\s+", " ", statement)[:60]
+            print(f"  {time.process_time() - at:7.3f} s  {head}")
+        con.execute("DROP TABLE raw")
+        at = time.process_time()
+        con.execute("CHECKPOINT")
+        print(f"  {time.process_time() - at:7.3f} s  CHECKPOINT")
+    print(f"  {time.process_time() - started:7.3f} s  baseline {fmt} in all")
 
 
 def _time_commits(module: Any) -> None:
@@ -97,10 +136,13 @@ class _Committing(_Timed):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", nargs="+", choices=("clearml", "labelbox", "nucleus"))
+    parser.add_argument("--only", nargs="+", choices=("clearml", "coco", "labelbox", "nucleus"))
     parser.add_argument("--scale", type=int, default=1, help="Nucleus: times 100 scenes")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--statements", action="store_true", help="CPU of each SQL statement")
+    parser.add_argument(
+        "--baseline", action="store_true", help="and the DuckDB baseline's statements, each timed"
+    )
     args = parser.parse_args()
     os.environ["TQDM_DISABLE"] = "1"
     import workbench
@@ -112,15 +154,22 @@ def main() -> None:
 
     for module, name in ((writer, "insert_keyed"), (writer, "keyed_rois"),
                          (writer, "append_rows"), (writer, "rois_replaced"), (layout, "sync"),
-                         (summaries, "keep"), (groups, "build")):  # fmt: skip
-        if hasattr(module, name):  # rois_replaced is not in older checkouts
+                         (summaries, "keep"), (groups, "build"), (writer, "unchanged_ids"),
+                         (writer, "without"), (writer, "count_outside"), (writer, "touch"),
+                         (writer, "_uris_of"), (writer, "_full_rois"),
+                         (writer, "unchanged_labels")):  # fmt: skip
+        if hasattr(module, name):  # not every name is in older checkouts
             _wrap(module, name, args.statements)
+    for name in ("write_rows", "write_labels", "_store_changed", "_store"):
+        if hasattr(writer.CatalogWriter, name):
+            _wrap_method(writer.CatalogWriter, name)
     _time_commits(store_catalog)
     with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
         folder = Path(tmp)
         files = {"clearml": folder / "clearml.ndjson", "labelbox": folder / "labelbox.ndjson",
-                 "nucleus": folder / "nucleus.ndjson"}  # fmt: skip
+                 "nucleus": folder / "nucleus.ndjson", "coco": folder / "coco.json"}  # fmt: skip
         formats_bench.write_clearml(files["clearml"], formats_bench.FULL["clearml"])
+        formats_bench.write_coco(files["coco"], formats_bench.FULL["coco"])
         formats_bench.write_nucleus(files["nucleus"], formats_bench.FULL["nucleus"] * args.scale)
         videos = folder / "videos.ndjson"
         formats_bench.write_labelbox_videos(videos, formats_bench.FULL["labelbox"])
@@ -128,8 +177,14 @@ def main() -> None:
         setup = folder / "videos.duckdb"
         with workbench.open(setup) as catalog:
             importer("clearml")(catalog, [videos], progress=False)
+        base_setup = folder / "videos-base.duckdb"
+        formats_bench.baseline_setup(videos, base_setup)
         for round_no in range(args.rounds):
-            for fmt in args.only or ("clearml", "labelbox", "nucleus"):
+            for fmt in args.only or ("clearml", "coco", "labelbox", "nucleus"):
+                if args.baseline:
+                    print(f"{fmt} baseline (round {round_no + 1}, load {os.getloadavg()[0]:.1f})")
+                    labelbox = base_setup if fmt == "labelbox" else None
+                    _baseline(fmt, files[fmt], folder / "base.duckdb", labelbox)
                 db = folder / f"{fmt}.duckdb"
                 for path in (db, db.with_name(db.name + ".wal")):
                     path.unlink(missing_ok=True)
@@ -138,7 +193,11 @@ def main() -> None:
                 for step in ("import", "update"):
                     CPU.clear()
                     load = os.getloadavg()[0]
-                    options = {"update": True} if fmt == "nucleus" else {}  # as formats_bench
+                    options: dict[str, Any] = {}  # as formats_bench.workbench_import
+                    if fmt == "nucleus":
+                        options["update"] = True
+                    if fmt == "coco":
+                        options["id_prefix"] = "bench:"
                     started = time.process_time()
                     catalog = workbench.open(db)
                     opened = time.process_time()

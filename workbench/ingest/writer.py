@@ -33,7 +33,7 @@ from workbench.ingest._rows import (
 )
 from workbench.ingest._rows import promoted_text as _promoted  # noqa: F401  (the COCO importer's)
 from workbench.ingest._rows import roi_row as _roi_row
-from workbench.ingest._unchanged import unchanged_ids, without
+from workbench.ingest._unchanged import unchanged_ids, unchanged_labels, without
 from workbench.ingest._uris import count_outside
 from workbench.ingest.imports import current_run
 from workbench.ingest.report import (
@@ -290,27 +290,17 @@ class CatalogWriter:
         others are added to what they hold."""
         self.flush()
         before = self.report.copy()
-        keys = pa.table({"frame_id": pa.array(frame_ids, pa.string())})
-        gone = keys if cleared is None else pa.table({"frame_id": pa.array(cleared, pa.string())})
+        named = pa.array(frame_ids, pa.string())
+        gone = named if cleared is None else pa.array(cleared, pa.string())
+        given = rois.num_rows
         try:
             with self.catalog.transaction() as con, self.catalog.editing(con, frame_ids):
-                con.register("_wb_label_keys", keys)
-                con.register("_wb_label_cleared", gone)
-                try:
-                    keyed = self._replacing(con, rois)
-                    if gone.num_rows:
-                        con.execute(
-                            "DELETE FROM rois WHERE field = ? AND frame_id IN "
-                            "(SELECT frame_id FROM _wb_label_cleared)",
-                            [field_name],
-                        )
-                finally:
-                    con.unregister("_wb_label_keys")
-                    con.unregister("_wb_label_cleared")
-                append_rows(con, "rois", keyed.combine_chunks())
-                if self.catalog.lake is None:
-                    rois_replaced(con)
-                self.report.rois += rois.num_rows
+                if self.catalog.lake is None:  # frames it would leave as they are, left out
+                    same, rois = unchanged_labels(con, field_name, rois, named, gone)
+                    named, gone = _without_ids(named, same), _without_ids(gone, same)
+                if len(named):
+                    self._replace_labels(con, field_name, named, gone, rois)
+                self.report.rois += given
                 for kind, where, count in warnings:
                     self.report.warn(kind, where, count)
                 if self._run is not None:
@@ -320,9 +310,33 @@ class CatalogWriter:
             raise
         self._bar.update(len(frame_ids))
 
+    def _replace_labels(
+        self, con: Any, field_name: str, named: pa.Array, gone: pa.Array, rois: pa.Table
+    ) -> None:
+        """`write_labels`' rows stored: the `field_name` ROIs of the frames `gone` deleted,
+        `rois` inserted, the frames `named` summarised again."""
+        con.register("_wb_label_keys", pa.table({"frame_id": named}))
+        con.register("_wb_label_cleared", pa.table({"frame_id": gone}))
+        try:
+            keyed = self._replacing(con, rois)
+            if len(gone):
+                con.execute(
+                    "DELETE FROM rois WHERE field = ? AND frame_id IN "
+                    "(SELECT frame_id FROM _wb_label_cleared)",
+                    [field_name],
+                )
+        finally:
+            con.unregister("_wb_label_keys")
+            con.unregister("_wb_label_cleared")
+        append_rows(con, "rois", keyed.combine_chunks())
+        if self.catalog.lake is None:
+            rois_replaced(con)
+
     def _store_changed(self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table) -> None:
         """Store the frames not already stored exactly as given: the others are left as they
         are rather than deleted and written again (none are on a first import)."""
+        if frames.num_rows == 0:  # (a batch of frames an importer left unconverted)
+            return
         if not self.catalog.has_frames():
             self._store(con, frames, sources, rois, replace=False)
             return
@@ -518,6 +532,13 @@ def _whole(*tables: pa.Table) -> tuple[pa.Table, ...]:
     group per chunk; the next checkpoint merges and rewrites such neighbours (it took more
     CPU than the INSERTs, and the most memory of an import, at its close)."""
     return tuple(table.combine_chunks() for table in tables)
+
+
+def _without_ids(ids: pa.Array, leave: pa.Array) -> pa.Array:
+    """`ids` but those of `leave`."""
+    if len(leave) == 0:
+        return ids
+    return ids.filter(pc.invert(pc.is_in(ids, value_set=leave)))
 
 
 def _full_rois(rois: pa.Table) -> pa.Table:
