@@ -4,6 +4,7 @@ inside the write's transaction, the digests' record and the URIs of the unchange
 
     python bench/line_digests_scale_bench.py --stored 200000 1000000 10000000 --rounds 5
     python bench/line_digests_scale_bench.py --stored 10000000 --workdir /tmp/digests --keep
+    python bench/line_digests_scale_bench.py --stored 10000000 --rounds 3 --hashed-ids
 
 Each catalog is filled by SQL as imports leave it: frames in key order with a source and
 four ROIs each (ROIs without geometry), and a line digest per frame written in line order,
@@ -49,28 +50,31 @@ def _path(i: int) -> str:
     return f"/data/part-{i // LINES_PER_FILE:03d}.ndjson"
 
 
-def _fill(db: Path, stored: int) -> None:
-    """A catalog of `stored` frames as imports of files of LINES_PER_FILE lines leave it."""
+def _fill(db: Path, stored: int, hashed_ids: bool = False) -> None:
+    """A catalog of `stored` frames as imports of files of LINES_PER_FILE lines leave it;
+    with `hashed_ids`, frame ids in no order of their keys (md5 texts, as UUIDs are)."""
+    frame_id = "md5(({i})::VARCHAR)" if hashed_ids else "printf('f%09d', {i})"
+    of_frame, of_roi = frame_id.format(i="i"), frame_id.format(i="i // 4")
     workbench.open(db).close()
     con = duckdb.connect(str(db))
     try:
         con.execute("SET preserve_insertion_order = true")
         con.execute(
             "INSERT INTO frames (id, context_id, timestamp, metadata, weather, ingested, "
-            "frame_key) SELECT printf('f%09d', i), printf('ctx%07d', i // 50), i * 100, "
+            f"frame_key) SELECT {of_frame}, printf('ctx%07d', i // 50), i * 100, "
             "json_object('speed', i % 90), ['clear', 'rain', 'fog', 'snow'][i // 50 % 4 + 1], "
             "TIMESTAMP '2026-12-01 00:00:00', i FROM range(?) t(i) ORDER BY i",
             [stored],
         )
         con.execute(
             "INSERT INTO sources (frame_id, id, uri, width, height, frame_key) SELECT "
-            "printf('f%09d', i), 'default', printf('s3://bench/frames/%09d.jpg', i), 1920, "
+            f"{of_frame}, 'default', printf('s3://bench/frames/%09d.jpg', i), 1920, "
             "1080, i FROM range(?) t(i) ORDER BY i",
             [stored],
         )
         con.execute(
             "INSERT INTO rois (frame_id, id, field, label, kind, confidence, frame_key) SELECT "
-            "printf('f%09d', i // 4), 'r' || (i % 4), 'ground_truth', 'car', 'polygon', "
+            f"{of_roi}, 'r' || (i % 4), 'ground_truth', 'car', 'polygon', "
             "(i % 100) / 100, i // 4 FROM range(?) t(i) ORDER BY i",
             [stored * 4],
         )
@@ -170,15 +174,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep (and reuse) the catalogs")
+    parser.add_argument(
+        "--hashed-ids", action="store_true", help="frame ids in no order of their keys (md5)"
+    )
     args = parser.parse_args()
     folder = args.workdir or Path(tempfile.mkdtemp(prefix="digests-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
     try:
         for stored in args.stored:
-            db = folder / f"stored-{stored}.duckdb"
+            db = folder / f"stored-{stored}{'-hashed' if args.hashed_ids else ''}.duckdb"
             if not db.exists():
                 started, cpu = time.perf_counter(), time.process_time()
-                _fill(db, stored)
+                _fill(db, stored, args.hashed_ids)
                 print(
                     f"filled {stored:,} frames in {time.perf_counter() - started:.0f} s "
                     f"({time.process_time() - cpu:.0f} s CPU), {db.stat().st_size / 1e6:.0f} MB"
