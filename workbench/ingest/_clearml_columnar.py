@@ -27,7 +27,6 @@ from workbench.ingest._clearml_digests import (
     LineDigests,
     _LinesChanged,
     lines_again,
-    without_lines,
 )
 from workbench.ingest._clearml_read import frame_where
 from workbench.ingest._columnar import (
@@ -41,6 +40,7 @@ from workbench.ingest._columnar import (
     rows_table,
     sorted_by_line,
 )
+from workbench.ingest._unchanged import without
 from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.report import is_record_failure, record_error
 from workbench.ingest.writer import CatalogWriter, RowBatch, frame_rows
@@ -182,7 +182,7 @@ class NdjsonImport:
             return lines
         batch.unchanged = self._digests.unchanged(batch.digests)
         self.unchanged_lines += batch.unchanged.num_rows
-        return without_lines(lines, batch.unchanged["n"].combine_chunks())
+        return without(lines, "n", batch.unchanged["n"].combine_chunks())
 
     def _convert(self, batch: _Batch, base: Path | None) -> None:
         con = self.con

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ingest._columnar import ndjson_batches
+from workbench.ingest._unchanged import without
 from workbench.ingest.report import IngestReport
 from workbench.store import line_digests
 
@@ -95,8 +96,7 @@ class Beside:
 
     def without(self, lines: pa.Array) -> Beside:
         """The same without the unchanged lines `lines` (to be converted after all)."""
-        kept = self.unchanged.filter(pc.invert(pc.is_in(self.unchanged["n"], value_set=lines)))
-        return Beside(self.file, kept, self.digested)
+        return Beside(self.file, without(self.unchanged, "n", lines), self.digested)
 
     @staticmethod
     def joined(parts: list[Beside]) -> Beside:
@@ -165,16 +165,8 @@ class LineDigests:
         if unchanged is None:
             unchanged = line_digests.LOOKUP_SCHEMA.empty_table()
         elif left_out and unchanged.num_rows:
-            gone = pa.array(sorted(left_out), pa.int64())
-            unchanged = unchanged.filter(pc.invert(pc.is_in(unchanged["n"], value_set=gone)))
+            unchanged = without(unchanged, "n", pa.array(sorted(left_out), pa.int64()))
         return Beside(self.file, unchanged, digested(digests, *stored, warned))
-
-
-def without_lines(lines: pa.Table, numbers: pa.Array) -> pa.Table:
-    """`lines` without the lines `numbers`."""
-    if len(numbers) == 0:
-        return lines
-    return lines.filter(pc.invert(pc.is_in(lines["n"], value_set=numbers)))
 
 
 def lines_again(path: Path, numbers: pa.Array, lines_per_batch: int) -> pa.Table:

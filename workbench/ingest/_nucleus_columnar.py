@@ -86,10 +86,10 @@ class _Pending:
         return self._at
 
     def ids(self) -> pa.Array:
-        return _ids(self.tables)
+        return ids_of(self.tables)
 
 
-def _ids(tables: list[pa.Table]) -> pa.Array:
+def ids_of(tables: list[pa.Table]) -> pa.Array:
     """The `id` column of `tables` as one array (from their chunks: a list of chunked arrays
     given to Arrow would be read value by value)."""
     return pa.chunked_array(

@@ -157,8 +157,7 @@ def unchanged_labels(
     new = _new_sums(con, rois, ROI_SCHEMA, ids)
     matched = ids.filter(pa.array(np.all(new == old, axis=1)))
     given = pc.unique(rois["frame_id"].combine_chunks()) if rois.num_rows else _EMPTY
-    idle = frame_ids.filter(pc.invert(pc.is_in(frame_ids, value_set=given)))
-    idle = idle.filter(pc.invert(pc.is_in(idle, value_set=cleared)))
+    idle = without_ids(without_ids(frame_ids, given), cleared)
     return pa.concat_arrays([idle, matched]), without(rois, "frame_id", matched)
 
 
@@ -167,3 +166,10 @@ def without(table: pa.Table, column: str, ids: pa.Array) -> pa.Table:
     if len(ids) == 0:
         return table
     return table.filter(pc.invert(pc.is_in(table[column], value_set=ids)))
+
+
+def without_ids(ids: pa.Array, leave: pa.Array) -> pa.Array:
+    """`ids` but those of `leave`."""
+    if len(leave) == 0:
+        return ids
+    return ids.filter(pc.invert(pc.is_in(ids, value_set=leave)))

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from workbench.errors import RecordError
 from workbench.ingest import _nucleus_items as scene_values
-from workbench.ingest._nucleus_columnar import ColumnarScenes
+from workbench.ingest._nucleus_columnar import ColumnarScenes, ids_of
 from workbench.ingest._nucleus_export import SCENE_KEY, export_files
 from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.jsonread import BOM, Unreadable, read_document, read_lines
@@ -153,11 +153,8 @@ class _SceneImport:
             contexts
         ):
             return False
-        if self._bulk:
-            chunks = [c for t in self._bulk for c in t["id"].chunks]
-            held = pa.chunked_array(chunks, pa.string()).combine_chunks()
-            if pc.any(pc.is_in(ids, value_set=held)).as_py():
-                return False
+        if self._bulk and pc.any(pc.is_in(ids, value_set=ids_of(self._bulk))).as_py():
+            return False
         return not self.by_id or self.by_id.keys().isdisjoint(ids.to_pylist())
 
     def _record(self, names: list[str], indexes: list[int], ids: list[str]) -> None:

@@ -33,7 +33,7 @@ from workbench.ingest._rows import (
 )
 from workbench.ingest._rows import promoted_text as _promoted  # noqa: F401  (the COCO importer's)
 from workbench.ingest._rows import roi_row as _roi_row
-from workbench.ingest._unchanged import unchanged_ids, unchanged_labels, without
+from workbench.ingest._unchanged import unchanged_ids, unchanged_labels, without, without_ids
 from workbench.ingest._uris import count_outside
 from workbench.ingest.imports import current_run
 from workbench.ingest.report import (
@@ -297,7 +297,7 @@ class CatalogWriter:
             with self.catalog.transaction() as con, self.catalog.editing(con, frame_ids):
                 if self.catalog.lake is None:  # frames it would leave as they are, left out
                     same, rois = unchanged_labels(con, field_name, rois, named, gone)
-                    named, gone = _without_ids(named, same), _without_ids(gone, same)
+                    named, gone = without_ids(named, same), without_ids(gone, same)
                 if len(named):
                     self._replace_labels(con, field_name, named, gone, rois)
                 self.report.rois += given
@@ -532,13 +532,6 @@ def _whole(*tables: pa.Table) -> tuple[pa.Table, ...]:
     group per chunk; the next checkpoint merges and rewrites such neighbours (it took more
     CPU than the INSERTs, and the most memory of an import, at its close)."""
     return tuple(table.combine_chunks() for table in tables)
-
-
-def _without_ids(ids: pa.Array, leave: pa.Array) -> pa.Array:
-    """`ids` but those of `leave`."""
-    if len(leave) == 0:
-        return ids
-    return ids.filter(pc.invert(pc.is_in(ids, value_set=leave)))
 
 
 def _full_rois(rois: pa.Table) -> pa.Table:
