@@ -24,9 +24,17 @@ row of that hash:
   `layout_insert.replacing_rois`): both forget the frames' digests (`forget`);
 - a frame deleted leaves no frame with its key (keys are never reused but by a rebuild of
   the layout, which keeps each frame's rows as they are).
-The lookup runs before the write that counts the lines found: `changed_since` looks them up
-again inside that write's transaction (writers take turns, so none can land in between), and
-the lines whose frame changed meanwhile are converted after all.
+The lookup runs before the write that counts the lines found: `changed_since` reads the
+digests kept at their places again inside that write's transaction, their frames rows hashed
+again (writers take turns, so none can land in between), and the lines whose frame changed
+or whose digest was forgotten meanwhile are converted after all.
+
+A write's digests are recorded in place of those kept at the same lines' places (a DELETE by
+the file's key and stretch of lines: the rows of the write's own stretch), its new frames
+found among the rows from the frame key the catalog was at before it (the write's own rows
+of `frames`, whatever order the ids are in). The digest of a frame the writer left as it was
+may then be kept at another place too (a line that moved): it holds as long as its frame
+does, each line's digest saying what that line makes.
 Lake-backed catalogs keep no digests (their frames are written back by jobs of their own).
 """
 
