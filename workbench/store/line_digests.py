@@ -145,7 +145,7 @@ def changed_since(con: duckdb.DuckDBPyConnection, file: int, found: pa.Table) ->
     their place for the frame the lookup found, as it was: their frame changed since, or
     its digest was forgotten. The digest rows of the stretch of lines are read with their
     frames' rows hashed again, and matched to `found` by line number: the lookup's join of
-    the lines' digests is not made again (two thirds of its cost)."""
+    the lines' digests is not made again (about 60% of its cost)."""
     if found.num_rows == 0:
         return pa.array([], pa.int64())
     numbers = _int64(found["n"])
