@@ -11,8 +11,18 @@ four ROIs each (ROIs without geometry), and a line digest per frame written in l
 from files of 1,000,000 lines each. The batch is 40,960 lines of the middle of the last file
 (every line found), as an update of that file looks them up. Each round runs, alternately,
 the lookup before (the whole table joined, as schema version 13 did: hand-written here) and
-now (`line_digests.lookup`, its file's stretch of lines). CPU is the process's (DuckDB's
-threads included); the load average is printed with each figure.
+now (`line_digests.lookup`, its file's stretch of lines). Then, alternately too, the write
+side before (schema 14's first form, hand-written here) and now:
+- the check at the write of a 122,880-line write whose every line was found: before, the
+  lookup made again; now `line_digests.changed_since`;
+- the record of a first import's last write (the 122,880 newest frames, the last lines of the
+  last file), rolled back: before, its frames found by a join on id over every frame and its
+  old rows forgotten by `frame_key IN (...)`; now `line_digests.record`, given the next frame
+  key as it was before that write;
+- the forget alone (the DELETE of the rows the record replaces, rolled back): before, by
+  frame key; now, at the lines' places (the file's key and stretch of lines).
+CPU is the process's (DuckDB's threads included); the load average is printed with each
+figure.
 """
 
 from __future__ import annotations
@@ -27,10 +37,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 import workbench
+from workbench.ingest._clearml_digests import DIGESTED_ROWS
 from workbench.store import line_digests
+from workbench.store.arrow import registered
 from workbench.store.line_digests import FRAME_HASH, TABLE
 
 LINES_PER_FILE = 1_000_000
@@ -43,6 +56,27 @@ BEFORE = (
     f"JOIN {TABLE} d ON d.digest = b.digest AND d.line_bytes = b.line_bytes "
     f"JOIN frames f ON f.frame_key = d.frame_key WHERE {FRAME_HASH} = d.frame_hash "
     "ORDER BY b.n"
+)
+
+
+# The first form of the record: the write's frames found by id, then their old rows forgotten
+# by frame key, the new ones inserted in line order.
+RECORD_BEFORE = (
+    "CREATE OR REPLACE TEMP TABLE _wb_digest_rows AS SELECT ?::UBIGINT AS file_key, b.line, "
+    f"f.frame_key, b.digest, b.line_bytes, {FRAME_HASH} AS frame_hash, b.sources, b.rois "
+    "FROM _wb_digested b JOIN frames f ON f.id = b.id WHERE f.frame_key IS NOT NULL"
+)
+# The rows of an update's write whose every 100th line was converted by an earlier update.
+SCATTERED = (
+    "CREATE OR REPLACE TEMP TABLE _wb_digest_rows AS SELECT file_key, line, CASE WHEN "
+    "line % 100 = 0 THEN ?::BIGINT - line // 100 ELSE frame_key END AS frame_key, digest, "
+    f"line_bytes, frame_hash, sources, rois FROM {TABLE} WHERE file_key = ?::UBIGINT AND "
+    "line BETWEEN ? AND ?"
+)
+FORGET_BEFORE = f"DELETE FROM {TABLE} WHERE frame_key IN (SELECT frame_key FROM _wb_digest_rows)"
+FORGET_NOW = (
+    f"DELETE FROM {TABLE} WHERE file_key = ?::UBIGINT AND line BETWEEN ? AND ? "
+    "AND line IN (SELECT line FROM _wb_digest_rows)"
 )
 
 
@@ -111,24 +145,78 @@ def _before(con: Any, lines: pa.Table) -> int:
         con.unregister("_wb_line_digests")
 
 
-def _record(con: Any, file: int, found: pa.Table) -> int:
-    """The record of a write's digests (as many as `found`), rolled back."""
-    digested = pa.table(
-        {
-            "id": found["id"],
-            "line": found["n"],
-            "digest": found["digest"],
-            "line_bytes": found["line_bytes"],
-            "sources": found["sources"],
-            "rois": found["rois"],
-        }
-    )
+def _last_write(con: Any, stored: int) -> tuple[int, int, pa.Table]:
+    """The key of the last file, the next frame key before a first import's last write and
+    that write's digested rows (its WRITE frames, the newest, the file's last lines)."""
+    since = stored - WRITE
+    digested = con.sql(
+        f"SELECT f.id, d.line, d.digest, d.line_bytes, d.sources, d.rois FROM frames f JOIN "
+        f"{TABLE} d ON d.frame_key = f.frame_key WHERE f.frame_key >= ? ORDER BY d.line",
+        params=[since],
+    ).to_arrow_table()
+    return line_digests.file_key(con, _path(stored - 1)), since, digested.cast(DIGESTED_ROWS)
+
+
+def _rolled_back(con: Any, step: Callable[[], None]) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
-        line_digests.record(con, file, digested)
+        step()
     finally:
         con.execute("ROLLBACK")
-    return digested.num_rows
+
+
+def _record_before(con: Any, file: int, digested: pa.Table) -> None:
+    with registered(con, "_wb_digested", digested):
+        con.execute(RECORD_BEFORE, [file])
+    con.execute(FORGET_BEFORE)
+    con.execute(f"INSERT INTO {TABLE} SELECT * FROM _wb_digest_rows ORDER BY line")
+    con.execute("DROP TABLE _wb_digest_rows")
+
+
+def _forget(con: Any, rows: Callable[[], None], place: list[int], now: bool) -> float:
+    """The CPU of the DELETE of the rows the record of the rows `rows` builds replaces, alone
+    (`place`: the file's key, the first and last line), rolled back."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        rows()
+        cpu = time.process_time()
+        if now:
+            con.execute(FORGET_NOW, place)
+        else:
+            con.execute(FORGET_BEFORE)
+        return time.process_time() - cpu
+    finally:
+        con.execute("ROLLBACK")
+
+
+def _scattered(con: Any, stored: int) -> tuple[Callable[[], None], list[int]]:
+    """The rows of an update's write of WRITE lines from the middle of the first file, every
+    100th of them converted by an earlier update (its frame stored again since, with a key
+    among the newest): the record's rows and their place."""
+    lines = min(LINES_PER_FILE, stored)
+    place = [
+        line_digests.file_key(con, _path(0)),
+        lines // 2 - WRITE // 2,
+        lines // 2 + WRITE // 2 - 1,
+    ]
+
+    def rows() -> None:
+        con.execute(SCATTERED, [stored - 1, *place])
+
+    return rows, place
+
+
+def _check_before(con: Any, file: int, found: pa.Table) -> int:
+    """The check at the write as first made: the lookup again, matched by line and key."""
+    now = line_digests.lookup(con, file, found)
+    numbers = found["n"].to_numpy()
+    at = np.minimum(np.searchsorted(now["n"].to_numpy(), numbers), max(now.num_rows - 1, 0))
+    if now.num_rows == 0:
+        return 0
+    same = (now["n"].to_numpy()[at] == numbers) & (
+        now["frame_key"].to_numpy()[at] == found["frame_key"].to_numpy()
+    )
+    return int(same.sum())
 
 
 def _timed(step: Callable[[], int]) -> tuple[float, float, int]:
@@ -150,12 +238,35 @@ def _measure(db: Path, stored: int, rounds: int) -> dict[str, list[float]]:
         found = line_digests.lookup(con, file, write)
         assert found.num_rows == WRITE, found.num_rows
         keys = found["frame_key"].combine_chunks()
+        last, since, digested = _last_write(con, stored)
+        assert digested.num_rows == WRITE, digested.num_rows
+
+        def record_now() -> None:
+            line_digests.record(con, last, digested, since)
+
         steps: dict[str, Callable[[], int]] = {
             "lookup before": lambda: _before(con, batch),
             "lookup now": lambda: line_digests.lookup(con, file, batch).num_rows,
-            "check at the write": lambda: WRITE - len(line_digests.changed_since(con, file, found)),
-            "record": lambda: _record(con, file, found),
+            "check before": lambda: _check_before(con, file, found),
+            "check now": lambda: WRITE - len(line_digests.changed_since(con, file, found)),
+            "record before": lambda: (
+                _rolled_back(con, lambda: _record_before(con, last, digested)) or WRITE
+            ),
+            "record now": lambda: _rolled_back(con, record_now) or WRITE,
             "unchanged URIs": lambda: len(line_digests.unchanged_uris(con, keys)),
+        }
+        lines = digested["line"].to_numpy()
+
+        def own_rows() -> None:
+            with registered(con, "_wb_digested", digested):
+                con.execute(RECORD_BEFORE, [last])
+
+        own = (own_rows, [last, int(lines.min()), int(lines.max())])
+        forgets = {
+            "forget before": (own, False),
+            "forget now": (own, True),
+            "forget scattered before": (_scattered(con, stored), False),
+            "forget scattered now": (_scattered(con, stored), True),
         }
         for round_ in range(rounds):
             shown = []
@@ -163,6 +274,10 @@ def _measure(db: Path, stored: int, rounds: int) -> dict[str, list[float]]:
                 cpu, wall, rows = _timed(step)
                 figures.setdefault(name, []).append(cpu)
                 shown.append(f"{name} {cpu:.4f} ({wall:.4f} wall, {rows:,} rows)")
+            for name, ((rows, place), now) in forgets.items():
+                cpu = _forget(con, rows, place, now)
+                figures.setdefault(name, []).append(cpu)
+                shown.append(f"{name} {cpu:.4f}")
             print(f"  {stored:>10,} round {round_ + 1}: " + "; ".join(shown) + f"; load {_load()}")
         con.close()
     return figures

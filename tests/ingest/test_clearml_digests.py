@@ -354,3 +354,62 @@ def test_a_catalog_of_version_13_drops_its_digests_and_digests_again(tmp_path: P
         assert _unchanged_lines(catalog, path) == 0
         assert _unchanged_lines(catalog, path) == 30
         assert _stored(catalog) == _as_fresh_import(tmp_path, path)
+
+
+def _places(catalog: Catalog) -> list[tuple[int, int]]:
+    con = catalog.cursor()
+    try:
+        return con.execute(
+            f"SELECT file_key, line FROM {line_digests.TABLE} ORDER BY file_key, line"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_line_that_makes_another_frame_now_replaces_the_digest_at_its_place(
+    tmp_path: Path,
+) -> None:
+    """A line converted again is digested in place of the digest kept at its place, even
+    when the frame that digest named is still stored (the line now makes another frame):
+    one digest per line of the file, whatever the updates."""
+    frames = _plain_frames(20)
+    path = _write(tmp_path / "frames.ndjson", frames)
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        clearml.import_files(catalog, [path], progress=False)
+        frames[5] = {**frames[5], "id": "g5"}  # f5 stays stored, from the first import
+        _write(path, frames)
+        assert _unchanged_lines(catalog, path) == 19
+        con = catalog.cursor()
+        key = line_digests.file_key(con, str(path.resolve()))
+        con.close()
+        assert _places(catalog) == [(key, n) for n in range(1, 21)]
+        assert _unchanged_lines(catalog, path) == 20
+
+
+def test_the_check_at_the_write_names_the_lines_whose_frame_or_digest_changed(
+    tmp_path: Path,
+) -> None:
+    """`changed_since` (the check inside the write's transaction) names exactly the lines
+    found by a lookup whose digest was forgotten since (a label write), whose frame changed
+    in place (its row's hash), or whose place now keeps another digest."""
+    path = _write(tmp_path / "frames.ndjson", _plain_frames(30))
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        clearml.import_files(catalog, [path], progress=False)
+        con = catalog.cursor()
+        try:
+            key = line_digests.file_key(con, str(path.resolve()))
+            lines = con.sql(
+                f"SELECT line AS n, digest, line_bytes FROM {line_digests.TABLE} ORDER BY line"
+            ).to_arrow_table()
+            found = line_digests.lookup(con, key, lines)
+            assert found.num_rows == 30
+            assert line_digests.changed_since(con, key, found).to_pylist() == []
+            _labelled(catalog, "write_labels", "f3")  # line 4
+            count_context_frames(catalog, ["c1"])  # f10-f19: lines 11-20, in place
+            con.execute(  # another digest kept at line 26's place, for the same frame
+                f"UPDATE {line_digests.TABLE} SET digest = digest + 1 WHERE line = 26"
+            )
+            changed = line_digests.changed_since(con, key, found).to_pylist()
+        finally:
+            con.close()
+    assert changed == [4, *range(11, 21), 26]

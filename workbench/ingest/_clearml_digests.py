@@ -30,6 +30,7 @@ from workbench.ingest._columnar import ndjson_batches
 from workbench.ingest._unchanged import without
 from workbench.ingest.report import IngestReport
 from workbench.store import line_digests
+from workbench.store.layout import next_frame_key
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -66,11 +67,13 @@ class _LinesChanged(Exception):
 class Beside:
     """What a write keeps and counts beside its rows, of lines of one file (`file`, its
     key): the lines left unconverted (line_digests.LOOKUP_SCHEMA) and the digests of the
-    lines it converted (DIGESTED_ROWS)."""
+    lines it converted (DIGESTED_ROWS); `since`, the catalog's next frame key when they
+    were converted (the write's new frames have keys from there on)."""
 
     file: int
     unchanged: pa.Table
     digested: pa.Table
+    since: int = 0
 
     @property
     def frames(self) -> int:
@@ -91,12 +94,12 @@ class Beside:
         report.frames += self.unchanged.num_rows
         report.sources += int(pc.sum(self.unchanged["sources"]).as_py() or 0)
         report.rois += self.rois
-        line_digests.record(con, self.file, self.digested)
+        line_digests.record(con, self.file, self.digested, self.since)
         return line_digests.unchanged_uris(con, self.unchanged["frame_key"].combine_chunks())
 
     def without(self, lines: pa.Array) -> Beside:
         """The same without the unchanged lines `lines` (to be converted after all)."""
-        return Beside(self.file, without(self.unchanged, "n", lines), self.digested)
+        return Beside(self.file, without(self.unchanged, "n", lines), self.digested, self.since)
 
     @staticmethod
     def joined(parts: list[Beside]) -> Beside:
@@ -105,6 +108,7 @@ class Beside:
             parts[0].file,
             pa.concat_tables([p.unchanged for p in parts]).combine_chunks(),
             pa.concat_tables([p.digested for p in parts]).combine_chunks(),
+            min(p.since for p in parts),
         )
 
 
@@ -117,13 +121,13 @@ class LineDigests:
 
     def __init__(self, catalog: Catalog, engine: duckdb.DuckDBPyConnection) -> None:
         self.engine = engine
-        self._catalog = catalog.cursor() if catalog.has_frames() else None
+        self._catalog = catalog.cursor()
+        self._look_up = catalog.has_frames()
         self._seed = ""
         self.file = 0
 
     def close(self) -> None:
-        if self._catalog is not None:
-            self._catalog.close()
+        self._catalog.close()
 
     def start(self, path: Path, base: Path | None) -> None:
         """Digest and look up lines of the file `path` from now on, relative URIs in them
@@ -147,7 +151,7 @@ class LineDigests:
     def unchanged(self, digests: pa.Table) -> pa.Table:
         """The lines of `digests` whose frame is stored as they make it
         (line_digests.LOOKUP_SCHEMA)."""
-        if self._catalog is None:
+        if not self._look_up:
             return line_digests.LOOKUP_SCHEMA.empty_table()
         return line_digests.lookup(self._catalog, self.file, digests)
 
@@ -166,7 +170,8 @@ class LineDigests:
             unchanged = line_digests.LOOKUP_SCHEMA.empty_table()
         elif left_out and unchanged.num_rows:
             unchanged = without(unchanged, "n", pa.array(sorted(left_out), pa.int64()))
-        return Beside(self.file, unchanged, digested(digests, *stored, warned))
+        since = next_frame_key(self._catalog)  # keys are never given twice: a bound
+        return Beside(self.file, unchanged, digested(digests, *stored, warned), since)
 
 
 def lines_again(path: Path, numbers: pa.Array, lines_per_batch: int) -> pa.Table:

@@ -24,9 +24,17 @@ row of that hash:
   `layout_insert.replacing_rois`): both forget the frames' digests (`forget`);
 - a frame deleted leaves no frame with its key (keys are never reused but by a rebuild of
   the layout, which keeps each frame's rows as they are).
-The lookup runs before the write that counts the lines found: `changed_since` looks them up
-again inside that write's transaction (writers take turns, so none can land in between), and
-the lines whose frame changed meanwhile are converted after all.
+The lookup runs before the write that counts the lines found: `changed_since` reads the
+digests kept at their places again inside that write's transaction, their frames rows hashed
+again (writers take turns, so none can land in between), and the lines whose frame changed
+or whose digest was forgotten meanwhile are converted after all.
+
+A write's digests are recorded in place of those kept at the same lines' places (a DELETE by
+the file's key and stretch of lines: the rows of the write's own stretch), its new frames
+found among the rows from the frame key the catalog was at before it (the write's own rows
+of `frames`, whatever order the ids are in). The digest of a frame the writer left as it was
+may then be kept at another place too (a line that moved): it holds as long as its frame
+does, each line's digest saying what that line makes.
 Lake-backed catalogs keep no digests (their frames are written back by jobs of their own).
 """
 
@@ -71,6 +79,21 @@ _LOOKUP = (
     "AND d.line_bytes = b.line_bytes JOIN frames f ON f.frame_key = d.frame_key "
     "WHERE d.file_key = $file::UBIGINT AND d.line BETWEEN $first::BIGINT AND $last::BIGINT "
     f"AND {FRAME_HASH} = d.frame_hash ORDER BY b.n"
+)
+
+# The digest rows kept at a stretch of lines of a file whose frame is stored as digested.
+_AT_PLACES = (
+    f"SELECT d.line, d.frame_key, d.digest FROM {TABLE} d JOIN frames f ON "
+    "f.frame_key = d.frame_key WHERE d.file_key = $file::UBIGINT AND d.line BETWEEN "
+    f"$first::BIGINT AND $last::BIGINT AND {FRAME_HASH} = d.frame_hash"
+)
+
+# The digest rows of a write, its frames found by id (the condition on frame_key follows).
+_ROWS = "_wb_digest_rows"
+_FOUND = (
+    f"SELECT ?::UBIGINT AS file_key, b.line, f.frame_key, b.digest, b.line_bytes, "
+    f"{FRAME_HASH} AS frame_hash, b.sources, b.rois FROM {_DIGESTED} b JOIN frames f "
+    "ON f.id = b.id WHERE f.frame_key IS NOT NULL"
 )
 
 _OF_UNCHANGED = f"frame_key IN (SELECT frame_key FROM {_UNCHANGED})"
@@ -118,41 +141,61 @@ def lookup(con: duckdb.DuckDBPyConnection, file: int, lines: pa.Table) -> pa.Tab
 
 
 def changed_since(con: duckdb.DuckDBPyConnection, file: int, found: pa.Table) -> pa.Array:
-    """The line numbers of `found` (rows of a `lookup`) that the lookup no longer finds as
-    it found them: their frame, or its digest, changed since."""
+    """The line numbers of `found` (rows of a `lookup`) whose digest is no longer kept at
+    their place for the frame the lookup found, as it was: their frame changed since, or
+    its digest was forgotten. The digest rows of the stretch of lines are read with their
+    frames' rows hashed again, and matched to `found` by line number: the lookup's join of
+    the lines' digests is not made again (about 60% of its cost)."""
     if found.num_rows == 0:
         return pa.array([], pa.int64())
-    now = lookup(con, file, found)
-    numbers = found["n"].to_numpy()
-    at = np.searchsorted(now["n"].to_numpy(), numbers)
-    at = np.minimum(at, max(now.num_rows - 1, 0))
+    numbers = _int64(found["n"])
+    keys, digests = _int64(found["frame_key"]), _uint64(found["digest"])
+    if np.any(numbers[1:] < numbers[:-1]):
+        order = np.argsort(numbers, kind="stable")
+        numbers, keys, digests = numbers[order], keys[order], digests[order]
+    where = {"file": file, "first": int(numbers[0]), "last": int(numbers[-1])}
+    now = con.sql(_AT_PLACES, params=where).fetchnumpy()
+    lines = np.asarray(now["line"], dtype=np.int64)
+    at = np.minimum(np.searchsorted(numbers, lines), len(numbers) - 1)
+    held = (
+        (numbers[at] == lines)
+        & (keys[at] == np.asarray(now["frame_key"], dtype=np.int64))
+        & (digests[at] == np.asarray(now["digest"], dtype=np.uint64))
+    )
     same = np.zeros(len(numbers), dtype=bool)
-    if now.num_rows:
-        same = (now["n"].to_numpy()[at] == numbers) & (
-            now["frame_key"].to_numpy()[at] == found["frame_key"].to_numpy()
-        )
+    same[at[held]] = True
     return pa.array(numbers[~same], pa.int64())
 
 
-def record(con: duckdb.DuckDBPyConnection, file: int, digested: pa.Table) -> None:
+def record(con: duckdb.DuckDBPyConnection, file: int, digested: pa.Table, since: int = 0) -> None:
     """Keep the digests of frames stored from lines of the file `file` (`digested`: id,
     line, digest, line_bytes, sources, rois, in line order), in the transaction that stored
-    them, in place of any digest they had; written in line order."""
+    them, in place of the digests kept at those lines' places; written in line order.
+
+    `since`: a frame key no greater than any the write gave (`next_frame_key` read before
+    it): the frames it inserted are found by id among the rows from that key on, which the
+    engine reads alone (ids in no order of their keys, such as UUIDs, would otherwise have
+    every id of the catalog read once per write). Frames stored before (left as they were by
+    the writer) are then found among the others, only when there are any."""
     if digested.num_rows == 0:
         return
+    lines = _int64(digested["line"])
     with registered(con, _DIGESTED, digested):
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _wb_digest_rows AS SELECT ?::UBIGINT AS file_key, "
-            f"b.line, f.frame_key, b.digest, b.line_bytes, {FRAME_HASH} AS frame_hash, "
-            f"b.sources, b.rois FROM {_DIGESTED} b JOIN frames f ON f.id = b.id "
-            "WHERE f.frame_key IS NOT NULL",
-            [file],
+            f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS {_FOUND} AND f.frame_key >= ?", [file, since]
         )
-    try:
-        forget(con, "frame_key IN (SELECT frame_key FROM _wb_digest_rows)")
-        con.execute(f"INSERT INTO {TABLE} SELECT * FROM _wb_digest_rows ORDER BY line")
-    finally:
-        con.execute("DROP TABLE IF EXISTS _wb_digest_rows")
+        try:
+            if con.execute(f"SELECT count(*) FROM {_ROWS}").fetchall()[0][0] < len(lines):
+                con.execute(f"INSERT INTO {_ROWS} {_FOUND} AND f.frame_key < ?", [file, since])
+            # the places recorded now, read by the file's key and stretch of lines
+            con.execute(
+                f"DELETE FROM {TABLE} WHERE file_key = ?::UBIGINT AND line BETWEEN ? AND ? "
+                f"AND line IN (SELECT line FROM {_ROWS})",
+                [file, int(lines.min()), int(lines.max())],
+            )
+            con.execute(f"INSERT INTO {TABLE} SELECT * FROM {_ROWS} ORDER BY line")
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {_ROWS}")
 
 
 def unchanged_uris(con: duckdb.DuckDBPyConnection, frame_keys: pa.Array) -> pa.Array:
@@ -168,3 +211,11 @@ def forget(con: duckdb.DuckDBPyConnection, which: str) -> None:
     """Drop the digests of the frames `which` selects (a condition on `frame_key`): their
     ROIs or rows change in this transaction."""
     con.execute(f"DELETE FROM {TABLE} WHERE {which}")
+
+
+def _int64(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _uint64(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.uint64)
