@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -102,7 +101,10 @@ class ColumnarScenes:
 
     def __init__(self, job: _SceneImport) -> None:
         self.job = job
-        self._engine = MemoryEngine(sql.MACROS)
+        # One thread: a batch (at most LINES_PER_BATCH scenes) is one of the engine's
+        # vectors, which one thread converts; a second only added its scheduling (about a
+        # tenth more CPU for the same statements).
+        self._engine = MemoryEngine(sql.MACROS, threads=1)
         self.con = self._engine.con
         types, odd = _types()
         self.con.register("_nu_types", types)
@@ -203,10 +205,7 @@ class ColumnarScenes:
     def _convert(self) -> tuple[pa.Table | None, dict[int, tuple[str, slice]]]:
         """The rows of the scenes SQL takes, and per line its scene and rows' slice."""
         con = self.con
-        try:
-            con.execute(sql.SCENES)
-        except duckdb.Error:  # some valid line the parse refuses: each line on its own
-            con.execute(sql.SCENES_TRY)
+        con.execute(sql.SCENES)
         tails = self._tails(
             con.execute("SELECT n, rate, scene_meta FROM _nu_s WHERE ok").fetchall()
         )
