@@ -332,8 +332,11 @@ class ColumnarScenes:
             pending.held and pc.any(pc.is_in(ids, value_set=pending.ids())).as_py()
         ):
             return False
-        settled = pa.array(sorted(self._settled), pa.int64())
-        self.job.place_new(rows.filter(pc.invert(pc.is_in(rows["_line"], value_set=settled))))
+        places = rows.select(["_line", "id", "context_id", "frame_index"])  # not the values
+        if self._settled:
+            settled = pa.array(sorted(self._settled), pa.int64())
+            places = places.filter(pc.invert(pc.is_in(places["_line"], value_set=settled)))
+        self.job.place_new(places)
         self.job.contexts.update(contexts)
         self.sql_scenes += len(scenes)
         pending.add(rows)
