@@ -553,3 +553,36 @@ def test_characters_ids_and_uris_may_not_hold_are_refused_raw_or_escaped(tmp_pat
     assert not any(c in i for i in ids for c in bad)
     # Every such id is refused; URIs refuse the control characters (DEL and U+001F).
     assert len(errors) == 2 * len(bad) + 2 * 2, errors
+
+
+@pytest.mark.parametrize("lines", [1, 3])
+def test_scenes_sharing_places_with_other_frames_are_not_taken_as_they_stand(
+    tmp_path: Path, lines: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scene whose frames are all stored at their places is taken as it stands on an
+    update only when no other frame shares one of its places: a scene holding more frames
+    than the file gives it is asked about each place, one holding exactly its frames is
+    not; either way the same frames and errors as the per-record path."""
+    from workbench.model.records import Frame
+
+    monkeypatch.setattr(_nucleus_columnar, "LINES_PER_BATCH", lines)
+    path = tmp_path / "scenes.ndjson"
+    path.write_text(
+        "\n".join(_scene_line(name, [f"{name}{i}" for i in range(3)]) for name in ("s", "t", "u"))
+    )
+    others = [("other", "s", 1), ("beyond", "t", 7)]  # at a place of s; in t, at no place of it
+    results = []
+    for way in ("columnar", "per-record"):
+        with workbench.open(tmp_path / f"{way}.duckdb") as catalog:
+            assert import_files(catalog, [path], progress=False, update=True).ok
+            with CatalogWriter(catalog, progress=False) as writer:
+                for frame_id, context, index in others:
+                    writer.add(Frame(id=frame_id, context_id=context, frame_index=index))
+            if way == "columnar":
+                report = import_files(catalog, [path], progress=False, update=True)
+            else:
+                report = _per_record(catalog, path, update=True)
+            results.append((_stored(catalog), [str(e) for e in report.errors], report.frames))
+    assert results[0] == results[1]
+    ids = {row[0] for row in results[0][0][0]}
+    assert "beyond" in ids and "s1" in ids

@@ -296,12 +296,8 @@ class ColumnarScenes:
         try:
             con.register("_nu_placed", placed)
             found = con.execute(sql.STORED).fetchall()
-            candidates = [n for n, stored, here, count in found if stored == here == count]
-            settled: set[int] = set()
-            if candidates and self.job.update:
-                crowded = con.execute(sql.CROWDED, [candidates]).fetchall()
-                settled = set(candidates) - {n for (n,) in crowded}
-            unstored = {n for n, stored, _, _ in found if stored == 0}
+            settled = self._alone(con, found) if self.job.update else set()
+            unstored = {n for n, stored, _, _, _ in found if stored == 0}
             new: set[int] = set()
             if alone and unstored and len(settled) + len(unstored) == len(found):
                 held = con.execute(sql.SCENES_HELD, [sorted(unstored)]).fetchall()
@@ -310,6 +306,27 @@ class ColumnarScenes:
         finally:
             con.close()
         return settled, unstored, new
+
+    @staticmethod
+    def _alone(con: Any, found: list[tuple[int, int, int, int, str]]) -> set[int]:
+        """Of the lines `found` (sql.STORED) whose every frame is stored at the place it
+        takes, those no other frame shares a place with: first those whose scene holds no
+        other frame (its count of frames is theirs), then, of the others, those `CROWDED`
+        does not name."""
+        here = {
+            n: (count, context) for n, stored, at, count, context in found if stored == at == count
+        }
+        if not here:
+            return set()
+        counts = dict(
+            con.execute(sql.CONTEXT_FRAMES, [sorted({c for _, c in here.values()})]).fetchall()
+        )
+        alone = {n for n, (count, context) in here.items() if counts.get(context) == count}
+        others = sorted(here.keys() - alone)
+        if others:
+            crowded = {n for (n,) in con.execute(sql.CROWDED, [others]).fetchall()}
+            alone.update(set(others) - crowded)
+        return alone
 
     def _place_whole(
         self, rows: pa.Table, scenes: dict[int, tuple[str, slice]], new: set[int]
