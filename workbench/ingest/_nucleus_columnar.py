@@ -295,7 +295,9 @@ class ColumnarScenes:
         con = self.job.catalog.cursor()
         try:
             con.register("_nu_placed", placed)
-            found = con.execute(sql.STORED).fetchall()
+            lines, counts = np.unique(placed["_line"].to_numpy(), return_counts=True)
+            frames = dict(zip(lines.tolist(), counts.tolist(), strict=True))
+            found = [(n, s, at, frames[n], c) for n, s, at, c in con.execute(sql.STORED).fetchall()]
             settled = self._alone(con, found) if self.job.update else set()
             unstored = {n for n, stored, _, _, _ in found if stored == 0}
             new: set[int] = set()
@@ -309,10 +311,10 @@ class ColumnarScenes:
 
     @staticmethod
     def _alone(con: Any, found: list[tuple[int, int, int, int, str]]) -> set[int]:
-        """Of the lines `found` (sql.STORED) whose every frame is stored at the place it
-        takes, those no other frame shares a place with: first those whose scene holds no
-        other frame (its count of frames is theirs), then, of the others, those `CROWDED`
-        does not name."""
+        """Of the lines `found` (sql.STORED's, each line's number of frames before its scene)
+        whose every frame is stored at the place it takes, those no other frame shares a
+        place with: first those whose scene holds no other frame (its count of frames is
+        theirs), then, of the others, those `CROWDED` does not name."""
         here = {
             n: (count, context) for n, stored, at, count, context in found if stored == at == count
         }

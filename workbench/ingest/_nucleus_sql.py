@@ -180,8 +180,8 @@ WHERE i.n IN (SELECT n FROM _nu_good)
 
 # Run on the catalog, over `_nu_placed(_line, id, context_id, frame_index)` (the rows of a
 # batch's good scenes; ids distinct within a scene): per line, how many of its ids are
-# stored, how many at the scene and index they take now, its number of frames and its
-# scene. A scene whose every id is stored there and nowhere else is stored as it stands
+# stored, how many at the scene and index they take now, and its scene (its number of
+# frames, its rows there, is counted by the caller: a line's ids are distinct). A scene whose every id is stored there and nowhere else is stored as it stands
 # unless another frame shares one of its places (`CONTEXT_FRAMES`, then `CROWDED` for the
 # scenes that hold more frames): an update then finds it unchanged without reading its
 # slots into Python. A scene none of whose ids is stored has no places to read.
@@ -189,7 +189,7 @@ STORED = """
 SELECT r._line, count(f.id) AS stored,
     count(f.id) FILTER (WHERE f.context_id = r.context_id AND f.frame_index = r.frame_index)
         AS here,
-    count(DISTINCT r.id) AS frames, min(r.context_id) AS context_id
+    min(r.context_id) AS context_id
 FROM _nu_placed r LEFT JOIN frames f ON f.id = r.id
 GROUP BY r._line
 """
