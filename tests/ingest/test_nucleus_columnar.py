@@ -511,3 +511,78 @@ def test_rows_the_engine_gives_out_of_order_are_put_in_line_and_item_order() -> 
     ordered = _nucleus_columnar._in_order(rows)
     assert ordered["id"].to_pylist() == ["d", "b", "e", "c", "a"]
     assert _nucleus_columnar._in_order(ordered) is ordered
+
+
+def test_characters_ids_and_uris_may_not_hold_are_refused_raw_or_escaped(tmp_path: Path) -> None:
+    """Lines of ASCII text alone, without a backslash or DEL, are not searched for the
+    characters ids and URIs may not hold (none can be there); a line holding DEL, other
+    characters or escapes is searched: raw or escaped, such a character in an id or a URI is
+    refused with the per-record path's error, and the rest of the file is stored the same."""
+    bad = ["\x7f", "\u202e", "\x85", "\u200e", "\x1f"]
+
+    def line(name: str, ident: str, uri: str) -> str:
+        frames = [
+            {"reference_id": ident, "image_location": uri},
+            {"reference_id": f"{name}-ok", "image_location": f"s3://b/{name}.jpg"},
+        ]
+        scene = {"reference_id": name, "frame_rate": 10, "frames": frames}
+        if not name.startswith("raw"):
+            return json.dumps(scene)
+        # json.dumps escapes control characters however asked: such a raw one is not JSON.
+        return json.dumps(scene, ensure_ascii=False).replace("\\u001f", "\x1f")
+
+    lines = [line("plain", "plain-0", "s3://b/plain-0.jpg")]
+    for n, char in enumerate(bad):
+        for way in ("raw", "escaped"):
+            lines.append(line(f"{way}{n}-id", f"{way}{char}", f"s3://b/{way}{n}.jpg"))
+            lines.append(line(f"{way}{n}-uri", f"{way}{n}-u", f"s3://b/{char}.jpg"))
+    path = tmp_path / "characters.ndjson"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    results = []
+    for way in ("columnar", "per-record"):
+        with workbench.open(tmp_path / f"{way}.duckdb") as catalog:
+            if way == "columnar":
+                report = import_files(catalog, [path], progress=False)
+            else:
+                report = _per_record(catalog, path, update=False)
+            results.append((_stored(catalog), [str(e) for e in report.errors]))
+    assert results[0] == results[1]
+    stored, errors = results[0]
+    ids = {row[0] for row in stored[0]}
+    assert "plain-0" in ids and "raw0-id-ok" in ids
+    assert not any(c in i for i in ids for c in bad)
+    # Every such id is refused; URIs refuse the control characters (DEL and U+001F).
+    assert len(errors) == 2 * len(bad) + 2 * 2, errors
+
+
+@pytest.mark.parametrize("lines", [1, 3])
+def test_scenes_sharing_places_with_other_frames_are_not_taken_as_they_stand(
+    tmp_path: Path, lines: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scene whose frames are all stored at their places is taken as it stands on an
+    update only when no other frame shares one of its places: a scene holding more frames
+    than the file gives it is asked about each place, one holding exactly its frames is
+    not; either way the same frames and errors as the per-record path."""
+    from workbench.model.records import Frame
+
+    monkeypatch.setattr(_nucleus_columnar, "LINES_PER_BATCH", lines)
+    path = tmp_path / "scenes.ndjson"
+    path.write_text(
+        "\n".join(_scene_line(name, [f"{name}{i}" for i in range(3)]) for name in ("s", "t", "u"))
+    )
+    others = [("other", "s", 1), ("beyond", "t", 7)]  # at a place of s; in t, at no place of it
+    results = []
+    for way in ("columnar", "per-record"):
+        with workbench.open(tmp_path / f"{way}.duckdb") as catalog:
+            assert import_files(catalog, [path], progress=False, update=True).ok
+            with CatalogWriter(catalog, progress=False) as writer:
+                for frame_id, context, index in others:
+                    writer.add(Frame(id=frame_id, context_id=context, frame_index=index))
+            if way == "columnar":
+                report = import_files(catalog, [path], progress=False, update=True)
+            else:
+                report = _per_record(catalog, path, update=True)
+            results.append((_stored(catalog), [str(e) for e in report.errors], report.frames))
+    assert results[0] == results[1]
+    ids = {row[0] for row in results[0][0][0]}
+    assert "beyond" in ids and "s1" in ids

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -102,7 +101,10 @@ class ColumnarScenes:
 
     def __init__(self, job: _SceneImport) -> None:
         self.job = job
-        self._engine = MemoryEngine(sql.MACROS)
+        # One thread: a batch (at most LINES_PER_BATCH scenes) is one of the engine's
+        # vectors, which one thread converts; a second only added its scheduling (about a
+        # tenth more CPU for the same statements).
+        self._engine = MemoryEngine(sql.MACROS, threads=1)
         self.con = self._engine.con
         types, odd = _types()
         self.con.register("_nu_types", types)
@@ -203,10 +205,7 @@ class ColumnarScenes:
     def _convert(self) -> tuple[pa.Table | None, dict[int, tuple[str, slice]]]:
         """The rows of the scenes SQL takes, and per line its scene and rows' slice."""
         con = self.con
-        try:
-            con.execute(sql.SCENES)
-        except duckdb.Error:  # some valid line the parse refuses: each line on its own
-            con.execute(sql.SCENES_TRY)
+        con.execute(sql.SCENES)
         tails = self._tails(
             con.execute("SELECT n, rate, scene_meta FROM _nu_s WHERE ok").fetchall()
         )
@@ -296,13 +295,11 @@ class ColumnarScenes:
         con = self.job.catalog.cursor()
         try:
             con.register("_nu_placed", placed)
-            found = con.execute(sql.STORED).fetchall()
-            candidates = [n for n, stored, here, count in found if stored == here == count]
-            settled: set[int] = set()
-            if candidates and self.job.update:
-                crowded = con.execute(sql.CROWDED, [candidates]).fetchall()
-                settled = set(candidates) - {n for (n,) in crowded}
-            unstored = {n for n, stored, _, _ in found if stored == 0}
+            lines, counts = np.unique(placed["_line"].to_numpy(), return_counts=True)
+            frames = dict(zip(lines.tolist(), counts.tolist(), strict=True))
+            found = [(n, s, at, frames[n], c) for n, s, at, c in con.execute(sql.STORED).fetchall()]
+            settled = self._alone(con, found) if self.job.update else set()
+            unstored = {n for n, stored, _, _, _ in found if stored == 0}
             new: set[int] = set()
             if alone and unstored and len(settled) + len(unstored) == len(found):
                 held = con.execute(sql.SCENES_HELD, [sorted(unstored)]).fetchall()
@@ -311,6 +308,27 @@ class ColumnarScenes:
         finally:
             con.close()
         return settled, unstored, new
+
+    @staticmethod
+    def _alone(con: Any, found: list[tuple[int, int, int, int, str]]) -> set[int]:
+        """Of the lines `found` (sql.STORED's, each line's number of frames before its scene)
+        whose every frame is stored at the place it takes, those no other frame shares a
+        place with: first those whose scene holds no other frame (its count of frames is
+        theirs), then, of the others, those `CROWDED` does not name."""
+        here = {
+            n: (count, context) for n, stored, at, count, context in found if stored == at == count
+        }
+        if not here:
+            return set()
+        counts = dict(
+            con.execute(sql.CONTEXT_FRAMES, [sorted({c for _, c in here.values()})]).fetchall()
+        )
+        alone = {n for n, (count, context) in here.items() if counts.get(context) == count}
+        others = sorted(here.keys() - alone)
+        if others:
+            crowded = {n for (n,) in con.execute(sql.CROWDED, [others]).fetchall()}
+            alone.update(set(others) - crowded)
+        return alone
 
     def _place_whole(
         self, rows: pa.Table, scenes: dict[int, tuple[str, slice]], new: set[int]
@@ -333,8 +351,11 @@ class ColumnarScenes:
             pending.held and pc.any(pc.is_in(ids, value_set=pending.ids())).as_py()
         ):
             return False
-        settled = pa.array(sorted(self._settled), pa.int64())
-        self.job.place_new(rows.filter(pc.invert(pc.is_in(rows["_line"], value_set=settled))))
+        places = rows.select(["_line", "id", "context_id", "frame_index"])  # not the values
+        if self._settled:
+            settled = pa.array(sorted(self._settled), pa.int64())
+            places = places.filter(pc.invert(pc.is_in(places["_line"], value_set=settled)))
+        self.job.place_new(places)
         self.job.contexts.update(contexts)
         self.sql_scenes += len(scenes)
         pending.add(rows)

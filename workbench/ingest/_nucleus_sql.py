@@ -33,8 +33,8 @@ CREATE MACRO nu_obj(x) AS x IS NULL OR left(x, 1) = '{{';
 CREATE MACRO nu_num(x) AS coalesce(
     regexp_full_match(x, '-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?'), false);
 CREATE MACRO nu_int(x) AS coalesce(regexp_full_match(x, '-?[0-9]{{1,18}}'), false);
-CREATE MACRO nu_id_ok(s) AS coalesce(
-    length(s) BETWEEN 1 AND {MAX_ID_LENGTH} AND NOT regexp_matches(s, '{_FORBIDDEN}'), false);
+CREATE MACRO nu_id_ok(s, plain) AS coalesce(CASE WHEN plain THEN strlen(s) BETWEEN 1 AND {MAX_ID_LENGTH}
+    ELSE length(s) BETWEEN 1 AND {MAX_ID_LENGTH} AND NOT regexp_matches(s, '{_FORBIDDEN}') END, false);
 CREATE MACRO nu_dup(k) AS len(k) != len(list_distinct(k));
 CREATE MACRO nu_dups(ks) AS coalesce(list_bool_or(list_transform(ks, lambda k: nu_dup(k))), false);
 CREATE MACRO nu_ext(p) AS lower(regexp_extract(regexp_extract(p, '[^/]*$'),
@@ -75,28 +75,32 @@ def _promoted(key: str) -> tuple[str, str]:
 
 _CHECKS = [_promoted(k) for k in PROMOTED_KEYS]
 
-# One row per line that may hold a scene SQL takes (valid JSON text starting with `{`, not
-# marked): the scene's own values and whether they are ones SQL takes. `{parse}` is the parse
-# of a line: `from_json` (SCENES), or the same inside `try` (the fallback, should some valid
-# line not parse). A key given twice in any object of the line (the scene, its metadata, an
-# item, an item's metadata, nested) sends the scene to the per-record path: one `json_keys`
-# of every object of the line (the line inside a list, so that one parse lists the scene's
-# own keys too), each distinct list of keys checked once.
-_SCENES = """
+# One row per line that may hold a scene SQL takes (text starting with `{`, not marked): the
+# scene's own values and whether they are ones SQL takes. The parse is inside `try`: a line
+# that is not JSON (or that the parse refuses) parses as NULL, and its scene goes to the
+# per-record path, which names the problem (one parse, where `json_valid` first was two).
+# A key given twice in any object of the line (the scene, its metadata, an item, an item's
+# metadata, nested) sends the scene to the per-record path: one `json_keys` of every object
+# of the line (the line inside a list, so that one parse lists the scene's own keys too),
+# each distinct list of keys checked once. `plain`: the line holds only ASCII, no backslash
+# and no DEL, so none of its strings can hold a character an id or URI may not (the parse
+# refuses raw control characters in strings; any other one is non-ASCII or escaped), and the
+# items' regular expressions are left out.
+SCENES = f"""
 CREATE OR REPLACE TEMP TABLE _nu_s AS
 WITH parsed AS (
-    SELECT n, j, {parse} AS d FROM _wb_lines
-    WHERE NOT marked AND left(ltrim(j), 1) = '{{' AND json_valid(j))
+    SELECT n, j, try(from_json(j, '{_SCENE}')) AS d FROM _wb_lines
+    WHERE NOT marked AND left(ltrim(j), 1) = '{{')
 SELECT n, d.reference_id->>'$' AS context_id, d.frame_rate AS rate,
     d.metadata AS scene_meta, d.frames AS frames,
-    d IS NOT NULL AND nu_str(d.reference_id) AND nu_id_ok(d.reference_id->>'$')
-    AND d.video_location IS NULL AND d.video_url IS NULL
-    AND len(d.frames) > 0 AND nu_num(d.frame_rate) AND nu_obj(d.metadata)
-    AND nu_keys_unique(j) AS ok
+    NOT contains(j, '\\') AND NOT contains(j, chr(127)) AND strlen(j) = length(j) AS plain,
+    CASE WHEN d IS NULL THEN false ELSE nu_str(d.reference_id)
+        AND nu_id_ok(d.reference_id->>'$', false)
+        AND d.video_location IS NULL AND d.video_url IS NULL
+        AND len(d.frames) > 0 AND nu_num(d.frame_rate) AND nu_obj(d.metadata)
+        AND nu_keys_unique(j) END AS ok
 FROM parsed
 """
-SCENES = _SCENES.format(parse=f"from_json(j, '{_SCENE}')")
-SCENES_TRY = _SCENES.format(parse=f"try(from_json(j, '{_SCENE}'))")
 
 # An item's file extension, lower case, as mimetypes reads it (`nu_ext`): the most common ones
 # found by the name's end alone when a character other than `/` and `.` comes before them
@@ -117,18 +121,18 @@ _EXT = (
 ITEMS = f"""
 CREATE OR REPLACE TEMP TABLE _nu_i AS
 WITH items AS (
-    SELECT s.n, s.context_id, t.rate, t.tail, unnest(s.frames) AS it,
+    SELECT s.n, s.context_id, s.plain, t.rate, t.tail, unnest(s.frames) AS it,
         generate_subscripts(s.frames, 1) - 1 AS frame_index, len(s.frames) AS num_frames
     FROM _nu_s s JOIN _nu_tails t ON t.n = s.n WHERE s.ok),
 valued AS (
-    SELECT n, context_id, tail, frame_index, num_frames, it, it.reference_id->>'$' AS id,
-        it.image_location->>'$' AS uri, split_part(it.image_location->>'$', '?', 1) AS path,
-        it.metadata AS meta,
+    SELECT n, context_id, plain, tail, frame_index, num_frames, it,
+        it.reference_id->>'$' AS id, it.image_location->>'$' AS uri, it.metadata AS meta,
         CASE WHEN left(it.metadata, 1) = '{{' THEN json_extract(it.metadata, [{_READ}]) END AS p,
         TRY_CAST(roundbankers(frame_index * 1000 / rate, 0) AS BIGINT) AS timestamp
     FROM items),
 keyed AS (
-    SELECT *, {", ".join(f"nullif(p[{i + 1}], 'null') AS p_{key}" for i, key in enumerate(PROMOTED_KEYS))},
+    SELECT *, split_part(uri, '?', 1) AS path,
+        {", ".join(f"nullif(p[{i + 1}], 'null') AS p_{key}" for i, key in enumerate(PROMOTED_KEYS))},
         p[{_ADDED + 1}] IS NOT NULL OR p[{_ADDED + 2}] IS NOT NULL AS added
     FROM valued)
 SELECT n, context_id, frame_index, num_frames, id, uri, timestamp,
@@ -136,11 +140,13 @@ SELECT n, context_id, frame_index, num_frames, id, uri, timestamp,
     CASE WHEN meta IS NULL OR meta = '{{}}' THEN '{{' || tail
         ELSE left(meta, length(meta) - 1) || ',' || tail END AS metadata,
     {", ".join(f"{value} AS {key}" for key, (_, value) in zip(PROMOTED_KEYS, _CHECKS, strict=True))},
-    it IS NOT NULL AND nu_str(it.reference_id) AND nu_id_ok(id)
-    AND nu_str(it.image_location) AND length(uri) BETWEEN 1 AND {MAX_URI_LENGTH}
+    it IS NOT NULL AND nu_str(it.reference_id) AND nu_id_ok(id, plain)
+    AND nu_str(it.image_location) AND coalesce(CASE WHEN plain
+        THEN strlen(uri) BETWEEN 1 AND {MAX_URI_LENGTH}
+        ELSE length(uri) BETWEEN 1 AND {MAX_URI_LENGTH}
+            AND NOT regexp_matches(uri, '[\\x00-\\x1f\\x7f]') END, false)
     AND contains(uri, '://') AND NOT starts_with(uri, 'file://')
     AND NOT starts_with(lower(uri), 'data:')
-    AND NOT regexp_matches(uri, '[\\x00-\\x1f\\x7f]')
     AND nu_obj(meta)
     AND NOT coalesce(added, false)
     AND coalesce(abs(timestamp) <= {MAX_TIMESTAMP}, false)
@@ -174,18 +180,25 @@ WHERE i.n IN (SELECT n FROM _nu_good)
 
 # Run on the catalog, over `_nu_placed(_line, id, context_id, frame_index)` (the rows of a
 # batch's good scenes; ids distinct within a scene): per line, how many of its ids are
-# stored, how many at the scene and index they take now, and its number of frames. A scene
-# whose every id is stored there and nowhere else is stored as it stands unless another
-# frame shares one of its places (`CROWDED`, asked of those lines only): an update then
-# finds it unchanged without reading its slots into Python. A scene none of whose ids is
-# stored has no places to read.
+# stored, how many at the scene and index they take now, and its scene (its number of
+# frames, its rows there, is counted by the caller: a line's ids are distinct). A scene whose every id is stored there and nowhere else is stored as it stands
+# unless another frame shares one of its places (`CONTEXT_FRAMES`, then `CROWDED` for the
+# scenes that hold more frames): an update then finds it unchanged without reading its
+# slots into Python. A scene none of whose ids is stored has no places to read.
 STORED = """
 SELECT r._line, count(f.id) AS stored,
     count(f.id) FILTER (WHERE f.context_id = r.context_id AND f.frame_index = r.frame_index)
         AS here,
-    count(DISTINCT r.id) AS frames
+    min(r.context_id) AS context_id
 FROM _nu_placed r LEFT JOIN frames f ON f.id = r.id
 GROUP BY r._line
+"""
+# How many frames the catalog holds of each of the scenes `?`: a scene whose frames are all
+# stored at their places and that holds no more frames than that shares none of its places
+# with another frame (no need of `CROWDED`, a join on two keys, for it).
+CONTEXT_FRAMES = """
+SELECT context_id, count(*) FROM frames
+WHERE context_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY context_id
 """
 CROWDED = """
 SELECT DISTINCT r._line FROM _nu_placed r
