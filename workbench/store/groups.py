@@ -105,24 +105,38 @@ LOCAL = Tables("")
 assert LOCAL.state == layout.GROUPS_STATE
 
 
-def candidates(con: Con) -> list[str]:
-    """Frame columns groups may be made of: the promoted keys and promoted metadata."""
-    return [*PROMOTED_KEYS, *sorted(layout.promoted_columns(con).values())]
-
-
-def choose_columns(con: Con) -> list[str]:
-    """The candidates with few values, fewest first, while the groups stay few."""
-    names = candidates(con)
-    if not names:
-        return []
-    counted = ", ".join(f"approx_count_distinct({quote_ident(n)}) + 1" for n in names)
-    found = con.execute(f"SELECT {counted} FROM frames").fetchall()[0]
+def choose_columns(names: list[str], counts: list[int]) -> list[str]:
+    """The candidates `names` with few values (`counts`: each one's estimate), fewest first,
+    while the groups stay few."""
     chosen, product = [], 1
-    for count, name in sorted(zip(found, names, strict=True)):
+    for count, name in sorted(zip(counts, names, strict=True)):
         if count <= MAX_VALUES and product * count <= MAX_GROUPS:
             chosen.append(name)
             product *= count
     return [n for n in names if n in chosen]
+
+
+@dataclass(frozen=True)
+class _Survey:
+    """What the recount needs to know of the frames before counting them, from one read:
+    the candidates' (estimated) numbers of values, the numeric columns' bounds."""
+
+    names: list[str]
+    counts: list[int]
+    numeric: list[str]
+    bounds: list[object]
+
+    @classmethod
+    def read(cls, con: Con, names: list[str], numeric: list[str]) -> _Survey:
+        counted = [f"approx_count_distinct(f.{quote_ident(n)}) + 1" for n in names]
+        asked = [*counted, *group_ranges.bounds_of(numeric)]
+        row = con.execute(f"SELECT {', '.join(asked)} FROM frames f").fetchall()[0] if asked else ()
+        counts = [int(n) for n in row[: len(names)]]
+        return cls(names, counts, numeric, list(row[len(names) :]))
+
+    def counts_of(self, columns: list[str]) -> list[int]:
+        at = {n: c for n, c in zip(self.names, self.counts, strict=True)}
+        return [at[c] for c in columns]
 
 
 def local_stamp(con: Con) -> dict[str, Any]:
@@ -140,7 +154,10 @@ def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = F
     """Count the groups of the catalog's frames (in the caller's transaction) and record
     `stamp` with them; returns the number of groups."""
     drop(con, tables)
-    columns = choose_columns(con)
+    promoted = sorted(layout.promoted_columns(con).values())
+    names = [*PROMOTED_KEYS, *promoted]  # the candidates
+    survey = _Survey.read(con, names, group_ranges.numeric_columns(con, promoted))
+    columns = choose_columns(names, survey.counts)
     run = con.execute
     listed = ", ".join(quote_ident(c) for c in columns)
     if columns:
@@ -151,10 +168,10 @@ def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = F
         )
     else:  # one group: every frame
         run(f"CREATE TABLE {tables.rows} AS SELECT 0 AS {GROUP}, count(*) AS {FRAMES} FROM frames")
-    promoted = sorted(layout.promoted_columns(con).values())
     made = int(run(f"SELECT count(*) FROM {tables.rows}").fetchall()[0][0])
     sketches = _Sketches(
-        group_ranges.find_keys(con, promoted), group_values.find_columns(con, promoted, made)
+        group_ranges.keys_of(survey.numeric, survey.bounds),
+        group_values.kept_columns(promoted, survey.counts_of(promoted), made),
     )
     _count(con, tables, columns, sketches, progress)
     shown = ", ".join([GROUP, *(quote_ident(c) for c in columns), FRAMES])
@@ -164,7 +181,7 @@ def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = F
         f"INSERT INTO {tables.state} VALUES (?, ?)",
         [orjson.dumps(columns).decode(), orjson.dumps(stamp).decode()],
     )
-    return int(run(f"SELECT count(*) FROM {tables.rows}").fetchall()[0][0])
+    return made
 
 
 @dataclass(frozen=True)
