@@ -223,7 +223,14 @@ def _count(
     )
     joined = f"JOIN {tables.rows} g ON {matched}" if columns else f"CROSS JOIN {tables.rows} g"
     run("CREATE OR REPLACE TEMP TABLE _wb_group_codes (g INTEGER, code BIGINT, rois BIGINT)")
-    run("CREATE OR REPLACE TEMP TABLE _wb_group_contexts (g INTEGER, context_id VARCHAR)")
+    # A context is its key where the frames carry one (a local catalog): integers to keep
+    # distinct, already a number; else its id, numbered below.
+    keyed = layout.has_context_keys(con)
+    context = layout.CONTEXT_KEY if keyed else "context_id"
+    run(
+        "CREATE OR REPLACE TEMP TABLE _wb_group_contexts"
+        f" (g INTEGER, context {'INTEGER' if keyed else 'VARCHAR'})"
+    )
     sketches.start(con)
     values, kept = sketches.columns()
     top = layout.next_frame_key(con)
@@ -231,8 +238,8 @@ def _count(
     for start in tqdm(stretches, desc="frame groups", unit="stretch", disable=not progress):
         within = f"frame_key BETWEEN {start} AND {start + STRETCH - 1}"
         frames = (
-            f"(SELECT g.{GROUP} AS g, f.frame_key, f.context_id{kept} FROM (SELECT frame_key,"
-            f" context_id{values}{', ' + keys if keys else ''} FROM frames f WHERE f.{within})"
+            f"(SELECT g.{GROUP} AS g, f.frame_key, f.{context}{kept} FROM (SELECT frame_key,"
+            f" {context}{values}{', ' + keys if keys else ''} FROM frames f WHERE f.{within})"
             f" f {joined})"
         )
         run(f"CREATE OR REPLACE TEMP TABLE _wb_group_frames AS SELECT * FROM {frames}")
@@ -242,17 +249,17 @@ def _count(
             " unnest(c.codes) AS x FROM _wb_group_frames f JOIN frame_codes c"
             f" ON c.frame_key = f.frame_key WHERE c.{within}) GROUP BY ALL"
         )
-        run("INSERT INTO _wb_group_contexts SELECT DISTINCT g, context_id FROM _wb_group_frames")
+        run(f"INSERT INTO _wb_group_contexts SELECT DISTINCT g, {context} FROM _wb_group_frames")
         sketches.count(con, "_wb_group_frames")
     run(
         f"CREATE TABLE {tables.codes} AS SELECT g AS {GROUP}, code, sum(rois)::BIGINT AS rois"
         " FROM _wb_group_codes GROUP BY ALL ORDER BY ALL"
     )
     # contexts numbered, so counting those of a view's groups compares integers
+    number = "context" if keyed else "dense_rank() OVER (ORDER BY context NULLS FIRST)"
     run(
         f"CREATE TABLE {tables.contexts} AS SELECT DISTINCT g AS {GROUP},"
-        " dense_rank() OVER (ORDER BY context_id NULLS FIRST)::INTEGER AS context_no"
-        " FROM _wb_group_contexts ORDER BY ALL"
+        f" ({number})::INTEGER AS context_no FROM _wb_group_contexts ORDER BY ALL"
     )
     sketches.finish(con, tables)
     for temp in ("_wb_group_codes", "_wb_group_contexts", "_wb_group_frames"):
