@@ -164,15 +164,17 @@ def _keep_values(con: Con, mark: int) -> None:
         con.execute("DROP TABLE IF EXISTS _wb_values")
 
 
-def add_values(con: Con, moved: str) -> None:
-    """Add to each values key's count the frames `moved` (a table: values_key, n) says."""
+def add_values(con: Con, moved: str, *, added_only: bool = False) -> None:
+    """Add to each values key's count the frames `moved` (a table: values_key, n) says
+    (`added_only`: every n is positive, so no count falls to nothing)."""
     same = "v.values_key IS NOT DISTINCT FROM t.values_key"
     con.execute(f"UPDATE {VALUES} v SET frames = v.frames + t.n FROM {moved} t WHERE {same}")
     con.execute(
         f"INSERT INTO {VALUES} SELECT t.values_key, t.n FROM {moved} t"
         f" WHERE NOT EXISTS (SELECT 1 FROM {VALUES} v WHERE {same})"
     )
-    con.execute(f"DELETE FROM {VALUES} WHERE frames = 0")
+    if not added_only:
+        con.execute(f"DELETE FROM {VALUES} WHERE frames = 0")
 
 
 def _keep_contexts(con: Con) -> None:
@@ -190,10 +192,13 @@ def add_contexts(con: Con, made: str) -> None:
     """Store the rows of `made` (a table shaped as context_summaries: each context's summary
     of new frames only) for the contexts the summaries lack; those they hold already are
     summarised again from all their frames."""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _wb_contexts AS SELECT context_key FROM {made}"
-        f" WHERE context_key IN (SELECT context_key FROM {CONTEXTS})"
+    held = (
+        f"SELECT context_key FROM {made} WHERE context_key IN (SELECT context_key FROM {CONTEXTS})"
     )
+    if not con.execute(f"SELECT count(*) FROM ({held})").fetchall()[0][0]:
+        con.execute(f"INSERT INTO {CONTEXTS} SELECT * FROM {made}")  # every context new
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _wb_contexts AS {held}")
     con.execute(
         f"INSERT INTO {CONTEXTS} SELECT * FROM {made}"
         " WHERE context_key NOT IN (SELECT context_key FROM _wb_contexts)"

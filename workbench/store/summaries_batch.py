@@ -56,7 +56,7 @@ def _add_values(con: Con, keys: np.ndarray, missing: bool) -> None:
     found, counts = np.unique(keys, return_counts=True)
     column = pa.array(found, pa.int32(), mask=(found == -1) if missing else None)
     with registered(con, "_wb_values", pa.table({"values_key": column, "n": counts})):
-        summaries.add_values(con, "_wb_values")
+        summaries.add_values(con, "_wb_values", added_only=True)
 
 
 def _add_contexts(con: Con, frames: pa.Table, keys: np.ndarray) -> None:
