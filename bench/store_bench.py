@@ -13,7 +13,8 @@ CPU of opening the catalog, of the import, of closing it, and of each storing fu
 import passes through, timed by wrapping it (`time.process_time`, every thread):
 `insert_keyed` (new frames, sources and ROIs keyed and summarised as inserted), `append_rows`,
 `keyed_rois` and `rois_replaced` (a label write: its INSERT, its rows' keys, its frames
-summarised again), `layout.sync` and `summaries.keep` (every commit), `commit` (every COMMIT
+summarised again), `layout.sync` and `summaries.keep` (every commit), `count_new` (the new
+frames' whole-catalog summaries from the batch, store/summaries_batch.py), `commit` (every COMMIT
 statement: where the engine writes a write's rows) and `groups.build` (the groups' recount at
 the import's end). The writer's own steps too (`write_rows`, `write_labels`, the unchanged
 checks, the media roots' count). With --baseline, each statement of the DuckDB baseline's load
@@ -160,6 +161,12 @@ def main() -> None:
                          (writer, "unchanged_labels")):  # fmt: skip
         if hasattr(module, name):  # not every name is in older checkouts
             _wrap(module, name, args.statements)
+    try:  # the new frames' summaries from the batch in hand (not in older checkouts)
+        from workbench.store import summaries_batch
+
+        _wrap(summaries_batch, "count_new", args.statements)
+    except ImportError:
+        pass
     for name in ("write_rows", "write_labels", "_store_changed", "_store"):
         if hasattr(writer.CatalogWriter, name):
             _wrap_method(writer.CatalogWriter, name)

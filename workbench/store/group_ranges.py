@@ -61,9 +61,9 @@ def value_expr(column: str, alias: str = "f") -> str:
     return f"TRY_CAST({alias}.{quote_ident(column)} AS DOUBLE)"
 
 
-def find_keys(con: Con, promoted: list[str]) -> list[RangeKey]:
-    """The numeric frame columns and the `promoted` metadata columns with numbers of more
-    than one value, and their bounds over every frame (one read of those columns)."""
+def numeric_columns(con: Con, promoted: list[str]) -> list[str]:
+    """The frame columns that may be kept: the numeric ones the frames have and the
+    `promoted` metadata columns (whose bounds `keys_of` is then given)."""
     present = {
         str(r[0])
         for r in con.execute(
@@ -71,16 +71,23 @@ def find_keys(con: Con, promoted: list[str]) -> list[RangeKey]:
             " AND table_name = 'frames'"
         ).fetchall()
     }
-    columns = [c for c in (*NUMERIC_COLUMNS, *promoted) if c in present]
-    if not columns:
-        return []
-    bounds = ", ".join(f"min({value_expr(c)}), max({value_expr(c)})" for c in columns)
-    row = con.execute(f"SELECT {bounds} FROM frames f").fetchall()[0]
+    return [c for c in (*NUMERIC_COLUMNS, *promoted) if c in present]
+
+
+def bounds_of(columns: list[str]) -> list[str]:
+    """SQL over `frames f`: each column's smallest and largest value, in that order."""
+    return [f"min({value_expr(c)}), max({value_expr(c)})" for c in columns]
+
+
+def keys_of(columns: list[str], bounds: list[object]) -> list[RangeKey]:
+    """The columns (`numeric_columns`) of more than one value, with their bounds over every
+    frame (`bounds`: what `bounds_of` read)."""
     keys: list[RangeKey] = []
     for i, column in enumerate(columns):
-        low, high = row[2 * i], row[2 * i + 1]
-        finite = low is not None and high is not None and math.isfinite(low) and math.isfinite(high)
-        if finite and float(high) > float(low):
+        low, high = bounds[2 * i], bounds[2 * i + 1]
+        if not isinstance(low, int | float) or not isinstance(high, int | float):
+            continue
+        if math.isfinite(low) and math.isfinite(high) and float(high) > float(low):
             keys.append(RangeKey(len(keys), column, float(low), float(high)))
     return keys
 
@@ -99,15 +106,19 @@ def start(con: Con) -> None:
 
 def count_stretch(con: Con, keys: list[RangeKey], frames: str) -> None:
     """Add each group's grid counts of the stretch's frames (`frames`: g and the keys'
-    values); values outside a key's bounds (none, when the groups are counted) count in no bin."""
+    values); values outside a key's bounds (none, when the groups are counted) count in no
+    bin. One statement for every key: one scan of the stretch."""
+    if not keys:
+        return
+    counted, params = [], []
     for k in keys:
         x = f"{VALUE}{k.no}"
-        con.execute(
-            f"INSERT INTO _wb_group_ranges SELECT g, {k.no},"
-            f" least(CAST(floor(({x} - ?) / ?) AS INTEGER), {GRID - 1}) AS bin, count(*)"
-            f" FROM {frames} WHERE {x} BETWEEN ? AND ? GROUP BY ALL",
-            [k.low, k.width, k.low, k.high],
+        counted.append(
+            f"SELECT g, {k.no}, least(CAST(floor(({x} - ?) / ?) AS INTEGER), {GRID - 1})"
+            f" AS bin, count(*) FROM {frames} WHERE {x} BETWEEN ? AND ? GROUP BY ALL"
         )
+        params += [k.low, k.width, k.low, k.high]
+    con.execute(f"INSERT INTO _wb_group_ranges {' UNION ALL '.join(counted)}", params)
 
 
 def finish(con: Con, keys: list[RangeKey], ranges: str, range_keys: str, group: str) -> None:
@@ -121,10 +132,10 @@ def finish(con: Con, keys: list[RangeKey], ranges: str, range_keys: str, group: 
         f"CREATE TABLE {range_keys} (key_no INTEGER, column_name VARCHAR, low DOUBLE,"
         " high DOUBLE, bins INTEGER)"
     )
-    for k in keys:
+    if keys:
         con.execute(
-            f"INSERT INTO {range_keys} VALUES (?, ?, ?, ?, ?)",
-            [k.no, k.column, k.low, k.high, GRID],
+            f"INSERT INTO {range_keys} VALUES {', '.join(['(?, ?, ?, ?, ?)'] * len(keys))}",
+            [v for k in keys for v in (k.no, k.column, k.low, k.high, GRID)],
         )
 
 

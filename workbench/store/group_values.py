@@ -33,14 +33,10 @@ class ValueColumn:
     column: str
 
 
-def find_columns(con: Con, promoted: list[str], groups: int) -> list[ValueColumn]:
-    """The promoted columns whose values times `groups` are at most MAX_ROWS (one read of
-    those columns)."""
-    if not promoted:
-        return []
-    counted = ", ".join(f"approx_count_distinct({quote_ident(c)}) + 1" for c in promoted)
-    row = con.execute(f"SELECT {counted} FROM frames").fetchall()[0]
-    kept = [c for c, n in zip(promoted, row, strict=True) if int(n) * groups <= MAX_ROWS]
+def kept_columns(promoted: list[str], counts: list[int], groups: int) -> list[ValueColumn]:
+    """The promoted columns whose values (`counts`: each one's estimate, read with the
+    groups' candidates) times `groups` are at most MAX_ROWS."""
+    kept = [c for c, n in zip(promoted, counts, strict=True) if int(n) * groups <= MAX_ROWS]
     return [ValueColumn(i, c) for i, c in enumerate(kept)]
 
 
@@ -59,12 +55,14 @@ def start(con: Con) -> None:
 
 
 def count_stretch(con: Con, columns: list[ValueColumn], frames: str) -> None:
-    """Add each group's value counts of the stretch's frames (`frames`: g and the values)."""
-    for c in columns:
-        con.execute(
-            f"INSERT INTO _wb_group_values SELECT g, {c.no}, {VALUE}{c.no}, count(*)"
-            f" FROM {frames} GROUP BY ALL"
-        )
+    """Add each group's value counts of the stretch's frames (`frames`: g and the values),
+    every column in one statement."""
+    if not columns:
+        return
+    counted = " UNION ALL ".join(
+        f"SELECT g, {c.no}, {VALUE}{c.no}, count(*) FROM {frames} GROUP BY ALL" for c in columns
+    )
+    con.execute(f"INSERT INTO _wb_group_values {counted}")
 
 
 def finish(con: Con, columns: list[ValueColumn], values: str, value_keys: str, group: str) -> None:
@@ -75,8 +73,11 @@ def finish(con: Con, columns: list[ValueColumn], values: str, value_keys: str, g
     )
     con.execute("DROP TABLE IF EXISTS _wb_group_values")
     con.execute(f"CREATE TABLE {value_keys} (column_no INTEGER, column_name VARCHAR)")
-    for c in columns:
-        con.execute(f"INSERT INTO {value_keys} VALUES (?, ?)", [c.no, c.column])
+    if columns:
+        con.execute(
+            f"INSERT INTO {value_keys} VALUES {', '.join(['(?, ?)'] * len(columns))}",
+            [v for c in columns for v in (c.no, c.column)],
+        )
 
 
 def stored_column(con: Con, value_keys: str, column: str) -> int | None:

@@ -105,24 +105,38 @@ LOCAL = Tables("")
 assert LOCAL.state == layout.GROUPS_STATE
 
 
-def candidates(con: Con) -> list[str]:
-    """Frame columns groups may be made of: the promoted keys and promoted metadata."""
-    return [*PROMOTED_KEYS, *sorted(layout.promoted_columns(con).values())]
-
-
-def choose_columns(con: Con) -> list[str]:
-    """The candidates with few values, fewest first, while the groups stay few."""
-    names = candidates(con)
-    if not names:
-        return []
-    counted = ", ".join(f"approx_count_distinct({quote_ident(n)}) + 1" for n in names)
-    found = con.execute(f"SELECT {counted} FROM frames").fetchall()[0]
+def choose_columns(names: list[str], counts: list[int]) -> list[str]:
+    """The candidates `names` with few values (`counts`: each one's estimate), fewest first,
+    while the groups stay few."""
     chosen, product = [], 1
-    for count, name in sorted(zip(found, names, strict=True)):
+    for count, name in sorted(zip(counts, names, strict=True)):
         if count <= MAX_VALUES and product * count <= MAX_GROUPS:
             chosen.append(name)
             product *= count
     return [n for n in names if n in chosen]
+
+
+@dataclass(frozen=True)
+class _Survey:
+    """What the recount needs to know of the frames before counting them, from one read:
+    the candidates' (estimated) numbers of values, the numeric columns' bounds."""
+
+    names: list[str]
+    counts: list[int]
+    numeric: list[str]
+    bounds: list[object]
+
+    @classmethod
+    def read(cls, con: Con, names: list[str], numeric: list[str]) -> _Survey:
+        counted = [f"approx_count_distinct(f.{quote_ident(n)}) + 1" for n in names]
+        asked = [*counted, *group_ranges.bounds_of(numeric)]
+        row = con.execute(f"SELECT {', '.join(asked)} FROM frames f").fetchall()[0] if asked else ()
+        counts = [int(n) for n in row[: len(names)]]
+        return cls(names, counts, numeric, list(row[len(names) :]))
+
+    def counts_of(self, columns: list[str]) -> list[int]:
+        at = {n: c for n, c in zip(self.names, self.counts, strict=True)}
+        return [at[c] for c in columns]
 
 
 def local_stamp(con: Con) -> dict[str, Any]:
@@ -140,7 +154,10 @@ def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = F
     """Count the groups of the catalog's frames (in the caller's transaction) and record
     `stamp` with them; returns the number of groups."""
     drop(con, tables)
-    columns = choose_columns(con)
+    promoted = sorted(layout.promoted_columns(con).values())
+    names = [*PROMOTED_KEYS, *promoted]  # the candidates
+    survey = _Survey.read(con, names, group_ranges.numeric_columns(con, promoted))
+    columns = choose_columns(names, survey.counts)
     run = con.execute
     listed = ", ".join(quote_ident(c) for c in columns)
     if columns:
@@ -151,10 +168,10 @@ def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = F
         )
     else:  # one group: every frame
         run(f"CREATE TABLE {tables.rows} AS SELECT 0 AS {GROUP}, count(*) AS {FRAMES} FROM frames")
-    promoted = sorted(layout.promoted_columns(con).values())
     made = int(run(f"SELECT count(*) FROM {tables.rows}").fetchall()[0][0])
     sketches = _Sketches(
-        group_ranges.find_keys(con, promoted), group_values.find_columns(con, promoted, made)
+        group_ranges.keys_of(survey.numeric, survey.bounds),
+        group_values.kept_columns(promoted, survey.counts_of(promoted), made),
     )
     _count(con, tables, columns, sketches, progress)
     shown = ", ".join([GROUP, *(quote_ident(c) for c in columns), FRAMES])
@@ -164,7 +181,7 @@ def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = F
         f"INSERT INTO {tables.state} VALUES (?, ?)",
         [orjson.dumps(columns).decode(), orjson.dumps(stamp).decode()],
     )
-    return int(run(f"SELECT count(*) FROM {tables.rows}").fetchall()[0][0])
+    return made
 
 
 @dataclass(frozen=True)
@@ -206,7 +223,14 @@ def _count(
     )
     joined = f"JOIN {tables.rows} g ON {matched}" if columns else f"CROSS JOIN {tables.rows} g"
     run("CREATE OR REPLACE TEMP TABLE _wb_group_codes (g INTEGER, code BIGINT, rois BIGINT)")
-    run("CREATE OR REPLACE TEMP TABLE _wb_group_contexts (g INTEGER, context_id VARCHAR)")
+    # A context is its key where the frames carry one (a local catalog): integers to keep
+    # distinct, already a number; else its id, numbered below.
+    keyed = layout.has_context_keys(con)
+    context = layout.CONTEXT_KEY if keyed else "context_id"
+    run(
+        "CREATE OR REPLACE TEMP TABLE _wb_group_contexts"
+        f" (g INTEGER, context {'INTEGER' if keyed else 'VARCHAR'})"
+    )
     sketches.start(con)
     values, kept = sketches.columns()
     top = layout.next_frame_key(con)
@@ -214,8 +238,8 @@ def _count(
     for start in tqdm(stretches, desc="frame groups", unit="stretch", disable=not progress):
         within = f"frame_key BETWEEN {start} AND {start + STRETCH - 1}"
         frames = (
-            f"(SELECT g.{GROUP} AS g, f.frame_key, f.context_id{kept} FROM (SELECT frame_key,"
-            f" context_id{values}{', ' + keys if keys else ''} FROM frames f WHERE f.{within})"
+            f"(SELECT g.{GROUP} AS g, f.frame_key, f.{context}{kept} FROM (SELECT frame_key,"
+            f" {context}{values}{', ' + keys if keys else ''} FROM frames f WHERE f.{within})"
             f" f {joined})"
         )
         run(f"CREATE OR REPLACE TEMP TABLE _wb_group_frames AS SELECT * FROM {frames}")
@@ -225,17 +249,17 @@ def _count(
             " unnest(c.codes) AS x FROM _wb_group_frames f JOIN frame_codes c"
             f" ON c.frame_key = f.frame_key WHERE c.{within}) GROUP BY ALL"
         )
-        run("INSERT INTO _wb_group_contexts SELECT DISTINCT g, context_id FROM _wb_group_frames")
+        run(f"INSERT INTO _wb_group_contexts SELECT DISTINCT g, {context} FROM _wb_group_frames")
         sketches.count(con, "_wb_group_frames")
     run(
         f"CREATE TABLE {tables.codes} AS SELECT g AS {GROUP}, code, sum(rois)::BIGINT AS rois"
         " FROM _wb_group_codes GROUP BY ALL ORDER BY ALL"
     )
     # contexts numbered, so counting those of a view's groups compares integers
+    number = "context" if keyed else "dense_rank() OVER (ORDER BY context NULLS FIRST)"
     run(
         f"CREATE TABLE {tables.contexts} AS SELECT DISTINCT g AS {GROUP},"
-        " dense_rank() OVER (ORDER BY context_id NULLS FIRST)::INTEGER AS context_no"
-        " FROM _wb_group_contexts ORDER BY ALL"
+        f" ({number})::INTEGER AS context_no FROM _wb_group_contexts ORDER BY ALL"
     )
     sketches.finish(con, tables)
     for temp in ("_wb_group_codes", "_wb_group_contexts", "_wb_group_frames"):

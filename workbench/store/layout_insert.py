@@ -11,7 +11,8 @@ insertion order from `next_frame_key`, label keys numbered by `layout.add_label_
 
 The frames' context and values keys are looked up by a join of the keys alone and placed
 by frame key, so the INSERT takes the rows as they come (no join and sort of the wide rows),
-and the summaries are made from the keys in hand (store/layout_arrays.py), not read back.
+and the summaries are made from the keys in hand (store/layout_arrays.py), not read back;
+so are the whole catalog's summaries of the new frames (store/summaries_batch.py).
 
 Rows whose frame is not in the batch are inserted without keys, for `sync` to key as before.
 """
@@ -26,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.model.records import PROMOTED_KEYS
-from workbench.store import groups, layout, layout_arrays, line_digests
+from workbench.store import groups, layout, layout_arrays, line_digests, summaries_batch
 from workbench.store.arrow import registered
 from workbench.store.sqlsafe import quote_ident
 
@@ -60,6 +61,7 @@ def insert_keyed(con: Con, frames: pa.Table, sources: pa.Table, rois: pa.Table) 
     if later:  # a batch without the promoted keys' columns
         layout.key_values(con, "frame_key >= ?", [first])
     layout.set_next_frame_key(con, first + count)
+    summaries_batch.count_new(con, first, keyed)  # from the keys in hand, not read back
     ids = frames["id"].combine_chunks()
     if sources.num_rows:
         keyed = sources.append_column("frame_key", _frame_keys(sources, ids, first))

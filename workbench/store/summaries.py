@@ -73,7 +73,8 @@ def marked(con: Con) -> int | None:
     return int(rows[0][0]) if rows else None
 
 
-def _set_mark(con: Con, value: int) -> None:
+def set_mark(con: Con, value: int) -> None:
+    """Frames with keys below `value` are counted."""
     con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [MARK, str(value)])
 
 
@@ -92,7 +93,7 @@ def build(con: Con, top: int) -> None:
         con.execute(
             f"INSERT INTO {VALUES} SELECT values_key, count(*) FROM frames GROUP BY 1 ORDER BY 1"
         )
-        _set_mark(con, top)
+        set_mark(con, top)
     except BaseException:
         con.execute("ROLLBACK")
         raise
@@ -145,7 +146,7 @@ def keep(con: Con, top: int) -> None:
     finally:
         con.execute("DROP TABLE IF EXISTS _wb_changed")
     con.execute(f"DELETE FROM {PENDING}")
-    _set_mark(con, top)
+    set_mark(con, top)
 
 
 def _keep_values(con: Con, mark: int) -> None:
@@ -158,15 +159,22 @@ def _keep_values(con: Con, mark: int) -> None:
         " GROUP BY 1"
     )
     try:
-        same = "v.values_key IS NOT DISTINCT FROM t.values_key"
-        con.execute(f"UPDATE {VALUES} v SET frames = v.frames + t.n FROM _wb_values t WHERE {same}")
-        con.execute(
-            f"INSERT INTO {VALUES} SELECT t.values_key, t.n FROM _wb_values t"
-            f" WHERE NOT EXISTS (SELECT 1 FROM {VALUES} v WHERE {same})"
-        )
-        con.execute(f"DELETE FROM {VALUES} WHERE frames = 0")
+        add_values(con, "_wb_values")
     finally:
         con.execute("DROP TABLE IF EXISTS _wb_values")
+
+
+def add_values(con: Con, moved: str, *, added_only: bool = False) -> None:
+    """Add to each values key's count the frames `moved` (a table: values_key, n) says
+    (`added_only`: every n is positive, so no count falls to nothing)."""
+    same = "v.values_key IS NOT DISTINCT FROM t.values_key"
+    con.execute(f"UPDATE {VALUES} v SET frames = v.frames + t.n FROM {moved} t WHERE {same}")
+    con.execute(
+        f"INSERT INTO {VALUES} SELECT t.values_key, t.n FROM {moved} t"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {VALUES} v WHERE {same})"
+    )
+    if not added_only:
+        con.execute(f"DELETE FROM {VALUES} WHERE frames = 0")
 
 
 def _keep_contexts(con: Con) -> None:
@@ -177,6 +185,29 @@ def _keep_contexts(con: Con) -> None:
         f" SELECT context_key FROM _wb_changed UNION ALL SELECT context_key FROM {PENDING})"
         " WHERE context_key IS NOT NULL"
     )
+    _summarise_again(con)
+
+
+def add_contexts(con: Con, made: str) -> None:
+    """Store the rows of `made` (a table shaped as context_summaries: each context's summary
+    of new frames only) for the contexts the summaries lack; those they hold already are
+    summarised again from all their frames."""
+    held = (
+        f"SELECT context_key FROM {made} WHERE context_key IN (SELECT context_key FROM {CONTEXTS})"
+    )
+    if not con.execute(f"SELECT count(*) FROM ({held})").fetchall()[0][0]:
+        con.execute(f"INSERT INTO {CONTEXTS} SELECT * FROM {made}")  # every context new
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _wb_contexts AS {held}")
+    con.execute(
+        f"INSERT INTO {CONTEXTS} SELECT * FROM {made}"
+        " WHERE context_key NOT IN (SELECT context_key FROM _wb_contexts)"
+    )
+    _summarise_again(con)
+
+
+def _summarise_again(con: Con) -> None:
+    """The contexts in `_wb_contexts` (dropped after) summarised again from their frames."""
     try:
         bounds = "SELECT min(context_key), max(context_key) FROM _wb_contexts"
         low, high = con.execute(bounds).fetchall()[0]
