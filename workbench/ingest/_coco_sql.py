@@ -246,13 +246,15 @@ WHERE r > 1
 # columns that differ between rows: the caller adds the others (the field, the labels as
 # [label], no sources, mask, track or visibility, and the frame ids, taken from the images by
 # ordinal rather than carried on every annotation's row) after sorting. A box's one ring is
-# made here from its bounds (a NULL geometry in `_wb_ann`: a box).
+# made here from its bounds (a NULL geometry in `_wb_ann`: a box). The attributes stay text:
+# a CASE between json_merge_patch's JSON and the text `attributes0` would cast every row's text
+# to JSON, which parses it (a fifth of this statement), to cast it back.
 ROIS = """
 SELECT id, label, confidence, CASE WHEN geometry IS NULL THEN 'box' ELSE 'polygon' END AS kind,
     coalesce(geometry, [[x_min, y_min, x_max, y_min, x_max, y_max, x_min, y_max]]) AS geometry,
     x_min, y_min, x_max, y_max, (x_max - x_min) * (y_max - y_min) AS area,
     CASE WHEN box_area IS NOT NULL THEN json_merge_patch(attributes0,
-        json_object('area', box_area)) ELSE attributes0 END::VARCHAR AS attributes,
+        json_object('area', box_area))::VARCHAR ELSE attributes0 END AS attributes,
     o AS _line, i AS _i
 FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last
 """
