@@ -32,13 +32,14 @@ CREATE OR REPLACE TEMP TABLE _wb_doc AS SELECT * FROM read_json($file,
     maximum_object_size = $size)
 """
 # The records of one array, numbered from 0 in file order (`{table}`, `{key}`: one of three),
-# with `odd`: whether the bytes they were read from ($odd for each piece) hold what only the
-# engine's JSON parser takes (_columnar.NOT_JSON); a whole document holding any is read
-# record by record instead.
+# with `odd`: whether each record must be looked at closely (_ODD): its piece's bytes ($odd)
+# hold what only the engine's JSON parser takes (_columnar.NOT_JSON), or the document nests
+# deeper than the limit somewhere; every record of a document read whole (not cut: its
+# nesting was not scanned; one holding NOT_JSON is read record by record instead).
 ITEMS_TABLE = "CREATE OR REPLACE TEMP TABLE {table} (x JSON, i BIGINT, odd BOOLEAN)"
 ITEMS_OF_DOC = """
 CREATE OR REPLACE TEMP TABLE {table} AS
-SELECT unnest({key}) AS x, generate_subscripts({key}, 1) - 1 AS i, false AS odd FROM _wb_doc
+SELECT unnest({key}) AS x, generate_subscripts({key}, 1) - 1 AS i, true AS odd FROM _wb_doc
 """
 # A piece `[records]` of one array (workbench.ingest._coco_pieces), as the binary `x` of the
 # one row of `_wb_piece`: its records numbered on from $offset; the count of rows inserted.
@@ -53,13 +54,16 @@ URI_OK = f"""coalesce(length(uri) BETWEEN 1 AND {MAX_URI_LENGTH}
 # The records of a piece holding what only the engine's parser takes get their text as
 # written (`_wb_raw`: i, x), so that the per-record path refuses them with its own words.
 RAW_TEXTS = "UPDATE {table} SET x = r.x FROM _wb_raw r WHERE {table}.i = r.i"
-# A record SQL leaves to the per-record path whatever it holds: one that may nest too deep, or
-# one holding what only the engine's JSON parser takes (NaN, infinities, huge numbers), looked
-# for in the records of bytes that held any (a comma before a bracket, which the parser drops
-# from the record's text, sends the whole file record by record: workbench.ingest._coco_columnar).
+# A record SQL leaves to the per-record path whatever it holds: one that may nest too deep (more
+# brackets than the limit), or one holding what only the engine's JSON parser takes (NaN,
+# infinities, huge numbers), looked for only in the records marked `odd` (a comma before a
+# bracket, which the parser drops from the record's text, sends the whole file record by
+# record: workbench.ingest._coco_columnar). A record not marked nests within the limit (the
+# byte scan measured the document) and holds none: neither is looked for in its text, two
+# passes over every record's text that found nothing in a plain file.
 _ODD = (
-    f"(length(x) - length(replace(replace(x, '[', ''), '{{', '')) > {MAX_JSON_DEPTH}"
-    f" OR CASE WHEN odd THEN regexp_matches(x, '{NOT_FINITE}') ELSE false END)"
+    f"CASE WHEN odd THEN length(x) - length(replace(replace(x, '[', ''), '{{', ''))"
+    f" > {MAX_JSON_DEPTH} OR regexp_matches(x, '{NOT_FINITE}') ELSE false END"
 )
 # The image's own keys and the metadata keys copied to columns, parsed once.
 _IMAGE = (
@@ -242,13 +246,15 @@ WHERE r > 1
 # columns that differ between rows: the caller adds the others (the field, the labels as
 # [label], no sources, mask, track or visibility, and the frame ids, taken from the images by
 # ordinal rather than carried on every annotation's row) after sorting. A box's one ring is
-# made here from its bounds (a NULL geometry in `_wb_ann`: a box).
+# made here from its bounds (a NULL geometry in `_wb_ann`: a box). The attributes stay text:
+# a CASE between json_merge_patch's JSON and the text `attributes0` would cast every row's text
+# to JSON, which parses it (a fifth of this statement), to cast it back.
 ROIS = """
 SELECT id, label, confidence, CASE WHEN geometry IS NULL THEN 'box' ELSE 'polygon' END AS kind,
     coalesce(geometry, [[x_min, y_min, x_max, y_min, x_max, y_max, x_min, y_max]]) AS geometry,
     x_min, y_min, x_max, y_max, (x_max - x_min) * (y_max - y_min) AS area,
     CASE WHEN box_area IS NOT NULL THEN json_merge_patch(attributes0,
-        json_object('area', box_area)) ELSE attributes0 END::VARCHAR AS attributes,
+        json_object('area', box_area))::VARCHAR ELSE attributes0 END AS attributes,
     o AS _line, i AS _i
 FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last
 """

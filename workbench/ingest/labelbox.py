@@ -38,9 +38,10 @@ from workbench.ingest._labelbox_contexts import Contexts
 from workbench.ingest._labelbox_export import export_files
 from workbench.ingest._labelbox_keyframes import is_number
 from workbench.ingest._labelbox_plain import PlainLine, plain_lines
+from workbench.ingest._labelbox_read import read_lines
 from workbench.ingest._labelbox_rows import Base, Boxes, Part, Placed, VideoIndex, rows_of
 from workbench.ingest.imports import recorded
-from workbench.ingest.jsonread import Unreadable, read_lines
+from workbench.ingest.jsonread import Unreadable
 from workbench.ingest.writer import CatalogWriter, IngestReport, RowWarnings
 from workbench.model.limits import MAX_ROIS_PER_FRAME
 from workbench.model.records import ROI_SCHEMA, Roi
