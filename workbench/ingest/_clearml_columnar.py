@@ -80,6 +80,7 @@ class _Batch:
     path: Path
     rejected: list[tuple[int, RecordError]] = field(default_factory=list)
     lines: int = 0  # lines handed to the SQL
+    labelled: bool = False  # whether some have their labels parsed as JSON (sql.LABEL_PATTERN)
     ids: list[tuple[int, str]] = field(default_factory=list)  # (line, frame id) made in Python
     frames: list[tuple[Any, ...]] = field(default_factory=list)
     sources: list[tuple[Any, ...]] = field(default_factory=list)
@@ -109,7 +110,6 @@ class NdjsonImport:
         self._engine = MemoryEngine(sql.MACROS, threads=1)
         self.con = self._engine.con
         self._synced: set[str] = set()  # ids of frames of JSON files put in _wb_seen
-        self._labelled = False  # whether the batch converted has lines of sql.LABEL_PATTERN
         self._read_any = False
         self._pending: list[RowBatch] = []  # rows converted, not yet stored
         self._file: tuple[Path, Path | None] = (Path(), None)  # read now, and its base
@@ -168,8 +168,8 @@ class NdjsonImport:
         batch.lines = lines.num_rows
         lines = _marked(lines)
         labelled = lines["l"]
-        self._labelled = pc.any(labelled).as_py()  # parsed apart (sql.FRAMES_LABELLED)
-        if self._labelled:
+        batch.labelled = pc.any(labelled).as_py()  # parsed apart (sql.FRAMES_LABELLED)
+        if batch.labelled:
             typed, labelled_lines = lines.filter(pc.invert(labelled)), lines.filter(labelled)
         else:
             typed, labelled_lines = lines, lines.slice(0, 0)
@@ -198,7 +198,7 @@ class NdjsonImport:
     def _convert(self, batch: _Batch, base: Path | None) -> None:
         con = self.con
         where = {"base": str(base.resolve()) if base is not None else None}
-        frames = sql.FRAMES_LABELLED if self._labelled else sql.FRAMES
+        frames = sql.FRAMES_LABELLED if batch.labelled else sql.FRAMES
         batch.sql_frames = con.sql(frames, params=where).to_arrow_table()
         con.register("_wb_f", batch.sql_frames)
         con.execute(sql.SOURCES, where)

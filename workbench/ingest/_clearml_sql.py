@@ -5,9 +5,10 @@ number, text, whether it goes to the per-record path, whether its ids and labels
 forbidden character: TEXT_PATTERN, whether its labels are parsed as JSON: LABEL_PATTERN;
 FRAMES reads the lines without `l` as `_wb_typed`, those with it as `_wb_labelled`). A line
 is `ok` only when SQL can vouch that the per-record path (workbench.ingest._clearml_convert
-and workbench.model.validation) would store it exactly as SQL builds it, with the same warnings; every other line (a type or value SQL does not take,
-an error, a rarer feature such as multi-ring polygons, masks or source meta) goes to that
-per-record path, which stores it or rejects it with its usual error. Both paths are checked
+and workbench.model.validation) would store it exactly as SQL builds it, with the same
+warnings; every other line (a type or value SQL does not take, an error, a rarer feature such
+as multi-ring polygons, masks or source meta) goes to that per-record path, which stores it
+or rejects it with its usual error. Both paths are checked
 to agree in tests/ingest.
 
 The usual fields (ids, URIs, sizes, timestamps, polygons, confidences, a ROI's sources) are
