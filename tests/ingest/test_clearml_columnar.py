@@ -506,3 +506,35 @@ def test_the_conversion_engine_runs_on_one_thread(tmp_path: Path) -> None:
     ):
         threads = columnar.con.execute("SELECT current_setting('threads')").fetchall()
     assert threads == [(1,)]
+
+
+# A ROI's `label` of every kind: a list, a string, null, none, an empty list, an escaped
+# quote, and values the per-record path refuses (an object, a number, a boolean).
+_LABELS: list[Any] = [["car", "red"], "car", None, ..., [], ['a"b'], {"a": 1}, 5, True]
+
+
+def _labelled(n: int, label: Any, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    roi: dict[str, Any] = {"id": "r0", "poly": [1, 2, 9, 2, 9, 7, 1, 7]}
+    if label is not ...:
+        roi["label"] = label
+    frame = _roi_frame(n, {"cam": 64}, [roi, _box("r1", 3)])
+    return frame | ({"meta": meta} if meta is not None else {})
+
+
+def test_labels_of_every_type_agree_with_the_per_record_path(tmp_path: Path) -> None:
+    """Labels are parsed as lists of text, except on the lines where a `label` holds a
+    string or another value (then as JSON): both kinds of line store what the per-record
+    path stores, and SQL takes all but those it refuses."""
+    frames = [_labelled(n, label) for n, label in enumerate(_LABELS)]
+    # A `label` key in a frame's metadata makes its line's labels JSON's too.
+    frames.append(_labelled(50, ["car"], meta={"label": "night"}))
+    frames.append(_labelled(51, "bus", meta={"label": ["x"]}))
+    ndjson = "".join(json.dumps(f) + "\n" for f in frames)
+    columnar, _ = _both_paths(tmp_path, ndjson, json.dumps(frames))
+    assert len(columnar.errors) == 3  # the object, the number and the boolean
+    with workbench.open(tmp_path / "f.ndjson.duckdb") as catalog:
+        labels = dict(catalog.sql("SELECT frame_id, labels FROM rois WHERE id = 'r0'").fetchall())
+    assert labels["f0"] == ["car", "red"] and labels["f1"] == ["car"]
+    assert labels["f2"] == labels["f3"] == labels["f4"] == []
+    assert labels["f5"] == ['a"b'] and labels["f51"] == ["bus"]
+    assert _sql_lines(tmp_path) == (8, 8)

@@ -80,6 +80,7 @@ class _Batch:
     path: Path
     rejected: list[tuple[int, RecordError]] = field(default_factory=list)
     lines: int = 0  # lines handed to the SQL
+    labelled: bool = False  # whether some have their labels parsed as JSON (sql.LABEL_PATTERN)
     ids: list[tuple[int, str]] = field(default_factory=list)  # (line, frame id) made in Python
     frames: list[tuple[Any, ...]] = field(default_factory=list)
     sources: list[tuple[Any, ...]] = field(default_factory=list)
@@ -165,11 +166,21 @@ class NdjsonImport:
 
     def _convert_lines(self, batch: _Batch, lines: pa.Table, base: Path | None) -> None:
         batch.lines = lines.num_rows
-        self.con.register("_wb_lines", _marked(lines))
+        lines = _marked(lines)
+        labelled = lines["l"]
+        batch.labelled = pc.any(labelled).as_py()  # parsed apart (sql.FRAMES_LABELLED)
+        if batch.labelled:
+            typed, labelled_lines = lines.filter(pc.invert(labelled)), lines.filter(labelled)
+        else:
+            typed, labelled_lines = lines, lines.slice(0, 0)
+        self.con.register("_wb_lines", lines)
+        self.con.register("_wb_typed", typed)
+        self.con.register("_wb_labelled", labelled_lines)
         try:
             self._convert(batch, base)
         finally:
-            self.con.unregister("_wb_lines")
+            for name in ("_wb_lines", "_wb_typed", "_wb_labelled"):
+                self.con.unregister(name)
 
     def _sift(self, batch: _Batch, lines: pa.Table, *, look_up: bool) -> pa.Table:
         """The lines of `lines` to convert: with `look_up`, those whose frame is stored as
@@ -187,7 +198,8 @@ class NdjsonImport:
     def _convert(self, batch: _Batch, base: Path | None) -> None:
         con = self.con
         where = {"base": str(base.resolve()) if base is not None else None}
-        batch.sql_frames = con.sql(sql.FRAMES, params=where).to_arrow_table()
+        frames = sql.FRAMES_LABELLED if batch.labelled else sql.FRAMES
+        batch.sql_frames = con.sql(frames, params=where).to_arrow_table()
         con.register("_wb_f", batch.sql_frames)
         con.execute(sql.SOURCES, where)
         con.execute(sql.SOURCES_BY_FRAME)
@@ -346,28 +358,31 @@ def _beside_of(batch: RowBatch) -> Beside:
 def _marked(lines: pa.Table) -> pa.Table:
     """`lines` (n, j) with a column `marked`: whether the line goes to the per-record path
     (_columnar.PER_RECORD_PATTERN, or a typed key holding another JSON type:
-    sql.RETYPED_PATTERN), and a column `t`: whether its ids and labels are checked for
-    forbidden characters (sql.TEXT_PATTERN).
+    sql.RETYPED_PATTERN), a column `t`: whether its ids and labels are checked for forbidden
+    characters (sql.TEXT_PATTERN), and a column `l`: whether its labels are parsed as JSON
+    (sql.LABEL_PATTERN).
 
     One scan finds the lines matching any of the patterns (it costs about what one of them
     does alone; with the reading's depth scan, which the reading does alone, twice as much);
     the few it finds are told apart by a scan of each kind."""
     texts = lines["j"]
     either = pc.match_substring_regex(texts, _ANY).to_numpy(zero_copy_only=False)
-    marked = np.zeros(len(either), dtype=bool)
-    checked = np.zeros(len(either), dtype=bool)
     found = np.flatnonzero(either)
-    if len(found):
-        some = texts.take(pa.array(found))
-        marked[found] = pc.match_substring_regex(some, _PER_RECORD).to_numpy(zero_copy_only=False)
-        checked[found] = pc.match_substring_regex(some, sql.TEXT_PATTERN).to_numpy(
-            zero_copy_only=False
-        )
-    return lines.append_column("marked", pa.array(marked)).append_column("t", pa.array(checked))
+    some = texts.take(pa.array(found)) if len(found) else None
+    for name, pattern in (
+        ("marked", _PER_RECORD),
+        ("t", sql.TEXT_PATTERN),
+        ("l", sql.LABEL_PATTERN),
+    ):
+        column = np.zeros(len(either), dtype=bool)
+        if some is not None:
+            column[found] = pc.match_substring_regex(some, pattern).to_numpy(zero_copy_only=False)
+        lines = lines.append_column(name, pa.array(column))
+    return lines
 
 
 _PER_RECORD = PER_RECORD_PATTERN + "|" + sql.RETYPED_PATTERN
-_ANY = _PER_RECORD + "|" + sql.TEXT_PATTERN
+_ANY = "|".join([_PER_RECORD, sql.TEXT_PATTERN, sql.LABEL_PATTERN])
 
 
 def _per_record(batch: _Batch, n: int, text: str, base: Path | None) -> None:

@@ -1,12 +1,14 @@
 """The SQL that turns ClearML NDJSON lines into catalog rows, set-based.
 
-Each statement runs on the in-memory engine over `_wb_lines(n, j, marked, t)` (line number,
-text, whether it goes to the per-record path, whether its ids and labels may hold a forbidden
-character: TEXT_PATTERN). A line is `ok` only when SQL can vouch that the per-record path
-(workbench.ingest._clearml_convert and workbench.model.validation) would store it exactly as
-SQL builds it, with the same warnings; every other line (a type or value SQL does not take,
-an error, a rarer feature such as multi-ring polygons, masks or source meta) goes to that
-per-record path, which stores it or rejects it with its usual error. Both paths are checked
+Each statement runs on the in-memory engine over `_wb_lines(n, j, marked, t, l)` (line
+number, text, whether it goes to the per-record path, whether its ids and labels may hold a
+forbidden character: TEXT_PATTERN, whether its labels are parsed as JSON: LABEL_PATTERN;
+FRAMES reads the lines without `l` as `_wb_typed`, those with it as `_wb_labelled`). A line
+is `ok` only when SQL can vouch that the per-record path (workbench.ingest._clearml_convert
+and workbench.model.validation) would store it exactly as SQL builds it, with the same
+warnings; every other line (a type or value SQL does not take, an error, a rarer feature such
+as multi-ring polygons, masks or source meta) goes to that per-record path, which stores it
+or rejects it with its usual error. Both paths are checked
 to agree in tests/ingest.
 
 The usual fields (ids, URIs, sizes, timestamps, polygons, confidences, a ROI's sources) are
@@ -93,18 +95,50 @@ _SOURCE = (
     '"content_type":"VARCHAR","timestamp":"BIGINT","preview":"JSON","masks":"JSON",'
     '"meta":"JSON"}]'
 )
-_ROI = (
-    '[{"id":"VARCHAR","label":"JSON","labels":"JSON","poly":"DOUBLE[]","confidence":"DOUBLE",'
-    '"sources":"VARCHAR[]","mask":"JSON","meta":"JSON"}]'
-)
-# One parse of the whole line. A `sources` or `rois` that is there but not a list parses as
-# NULL, like one that is missing: a line naming either key whose list did not parse goes to
-# the per-record path (so does, rarely, a line whose ROIs name sources but which has none).
-_FRAME = (
-    '{"id":"VARCHAR","context_id":"VARCHAR","timestamp":"BIGINT","num_frames":"JSON",'
-    '"dataset":"JSON","saved":"JSON","saved_in_version":"JSON","meta":"JSON",'
-    f'"sources":{_SOURCE},"rois":{_ROI}}}'
-)
+
+
+# A ROI's label is parsed as a list of text where the line gives every `label` as a list or
+# null (the usual; RETYPED_PATTERN sends a list holding anything but strings to the per-record
+# path), as JSON text on the lines LABEL_PATTERN finds (`_wb_lines.l`): a string, or a value
+# the per-record path refuses, parses as NULL in a list, like none.
+def _roi(label: str) -> str:
+    return (
+        f'[{{"id":"VARCHAR","label":"{label}","labels":"JSON","poly":"DOUBLE[]",'
+        '"confidence":"DOUBLE","sources":"VARCHAR[]","mask":"JSON","meta":"JSON"}]'
+    )
+
+
+def _frame(label: str) -> str:
+    """One parse of the whole line. A `sources` or `rois` that is there but not a list parses
+    as NULL, like one that is missing: a line naming either key whose list did not parse goes
+    to the per-record path (so does, rarely, a line whose ROIs name sources but which has
+    none)."""
+    return (
+        '{"id":"VARCHAR","context_id":"VARCHAR","timestamp":"BIGINT","num_frames":"JSON",'
+        '"dataset":"JSON","saved":"JSON","saved_in_version":"JSON","meta":"JSON",'
+        f'"sources":{_SOURCE},"rois":{_roi(label)}}}'
+    )
+
+
+_FRAME = _frame("VARCHAR[]")
+# The lines' own columns FRAMES reads beside the parse.
+_LINE = """starts_with(ltrim(j, E' \\t\\r'), '{') AND NOT marked AS plain, t,
+        contains(j, '"sources"') AS named_sources, contains(j, '"rois"') AS named_rois"""
+# A line of LABEL_PATTERN (`l`) has its labels parsed as JSON, then made the lists the others
+# parse to (a string: a list of it; null: NULL). A label of another type, which the
+# per-record path refuses, gives its ROI a `labels`, which no ROI that SQL takes has. Those
+# lines are parsed apart (`_wb_labelled`, the others `_wb_typed`, split before: no table to
+# split, usually; FRAMES_LABELLED): a CASE choosing either parse copied every line's
+# parsed values, a filter on `l` copied the lines, and a UNION ALL of the two cost as much
+# where one side was empty (0.02 s a batch).
+_TYPED = f"SELECT n, try(from_json(j, '{_FRAME}')) AS d, {_LINE} FROM _wb_typed"
+_LABELLED = f"""
+    SELECT n, struct_update(x, rois := list_transform(x.rois, lambda r: struct_update(r,
+            label := CASE WHEN left(r.label, 1) = '[' THEN r.label::VARCHAR[]
+                WHEN is_str(r.label) THEN [r.label->>'$'] END,
+            labels := CASE WHEN is_null(r.label) OR left(r.label, 1) IN ('[', '"')
+                THEN r.labels ELSE 'null'::JSON END))) AS d, {_LINE}
+    FROM (SELECT *, try(from_json(j, '{_frame("JSON")}')) AS x FROM _wb_labelled)"""
 
 
 def _promoted(at: int) -> tuple[str, str]:
@@ -151,6 +185,10 @@ RETYPED_PATTERN = "|".join(
     ]
 )
 
+# A line where a `label` holds neither a list nor null (a key of that name in metadata
+# counts too): its labels are parsed as JSON (_LABELLED).
+LABEL_PATTERN = r'"label"\s*:\s*[^\[\sn]'
+
 # What a line holds when one of its texts may hold a character no id or label may hold
 # (model.validation.FORBIDDEN_CHARACTERS, as it is or escaped): found by the same scan as
 # RETYPED_PATTERN, it marks the lines (`_wb_lines.t`) whose ids and labels are checked for
@@ -183,12 +221,10 @@ def _source_ok(s: str, source_id: str, preview: str) -> str:
 # Its rows come out as Arrow, registered as `_wb_f` for the statements below: a temp table of
 # them cost a fifth more to write and to read again. (JSON values come back from Arrow as
 # VARCHAR: the JSON functions read them alike, a cast to a list is told they are JSON.)
-FRAMES = f"""
-WITH parsed AS (
-    SELECT n, try(from_json(j, '{_FRAME}')) AS d,
-        starts_with(ltrim(j, E' \\t\\r'), '{{') AND NOT marked AS plain, t,
-        contains(j, '"sources"') AS named_sources, contains(j, '"rois"') AS named_rois
-    FROM _wb_lines),
+def _frames(parsed: str) -> str:
+    """FRAMES over the lines' parse `parsed` (n, d, plain, t, named_sources, named_rois)."""
+    return f"""
+WITH parsed AS ({parsed}),
 typed AS (
     SELECT n, d, t, plain AND d IS NOT NULL AS parsed_ok, named_sources, named_rois,
         coalesce(contains(d.meta, '"_frame_index"'), false) AS has_index,
@@ -242,6 +278,11 @@ SELECT n, d.id AS id,
     false) AS ok
 FROM one
 """
+
+
+# The lines of a batch without `l` (the usual), and those of one with some.
+FRAMES = _frames(_TYPED)
+FRAMES_LABELLED = _frames(f"{_TYPED} UNION ALL {_LABELLED}")
 
 # One row per source of the lines still ok whose frame has several (those of one are FRAMES').
 SOURCES = f"""
@@ -322,9 +363,7 @@ WITH items AS (
 valued AS (
     SELECT n, frame_id, k, t, id1, w1, h1,
         CASE WHEN r.id IS NULL OR r.id = '' THEN frame_id || ':' || k ELSE r.id END AS id,
-        CASE WHEN left(r.label, 1) = '[' THEN r.label::JSON::VARCHAR[]
-            WHEN is_null(r.label) THEN []::VARCHAR[]
-            WHEN is_str(r.label) THEN [r.label->>'$'] END AS labels,
+        coalesce(r.label, []::VARCHAR[]) AS labels,
         coalesce(r.poly, []::DOUBLE[]) AS v,
         coalesce(r.sources, []::VARCHAR[]) AS source_ids,
         r.confidence AS confidence,
