@@ -177,6 +177,28 @@ class _TimedRelation:
         finally:
             self._watch.count(self._sql, _cpu() - started)
 
+    def fetch_record_batch(self, rows: int) -> Any:
+        return _TimedReader(self._relation.fetch_record_batch(rows), self._sql, self._watch)
+
+
+class _TimedReader:
+    """A relation's chunks, the CPU of fetching them counted (not of what is done with them)."""
+
+    def __init__(self, reader: Any, sql: str, watch: _Watch) -> None:
+        self._reader, self._sql, self._watch = reader, sql, watch
+        self.schema = reader.schema
+
+    def __iter__(self) -> Any:
+        while True:
+            started = _cpu()
+            try:
+                chunk = self._reader.read_next_batch()
+            except StopIteration:
+                return
+            finally:
+                self._watch.count(self._sql, _cpu() - started)
+            yield chunk
+
 
 def _engine_class(watch: _Watch) -> type[MemoryEngine]:
     class Engine(MemoryEngine):

@@ -139,10 +139,10 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
 # its bounds by the write's ROIS, so that the rows staged and sorted hold no list for three
 # ROIs in four. The record's text `x` is
 # kept for the per-record path's records only (NULL when `ok`): they are then found without
-# reading every record's text again (`_wb_items`, dropped once this has run). Neither the
-# kind (a box when the geometry is NULL) nor the image's size (FRAMES joins the images) is
-# carried: past one write every row here is fetched and kept in its write's file
-# (workbench.ingest._coco_staged). The records are those of one batch of pieces (`_wb_items`).
+# reading every record's text again. The records are those of one batch of pieces
+# (`_wb_items`, emptied for the next batch). Neither the kind (a box when the geometry is
+# NULL) nor the image's size (FRAMES joins the images) is carried: past one write every row
+# here is fetched and kept in its write's file (workbench.ingest._coco_staged).
 ANNOTATION_ROWS = f"""
 WITH parsed AS (
     SELECT i, x, try(from_json(x, '{_ANN}')) AS d, {_ODD} AS odd, left(x, 1) = '{{' AS object,
