@@ -15,8 +15,9 @@ the high-water mark of its RSS (VmHWM), and the memory of the import's engine an
 catalog's (DuckDB's own count, held and spilled). Then the staging steps' CPU and the total,
 with the load average. A write's cost that does not depend on the file's size shows as the
 same figures at every size. Each staging step is printed as it ends; `--sample` adds a line
-every so many seconds (CPU, VmHWM, RSS, bytes read, the engine's spill folder, the load), so
-that a run of an hour tells where it is; `--statements` the engine's CPU per statement.
+every so many seconds (CPU, VmHWM, RSS, bytes read, the size of the import's temporary folder:
+the engine's spill and the writes' annotation files, the load), so that a run of an hour tells
+where it is, and the end its peak; `--statements` the engine's CPU per statement.
 
 The file is the formats bench's (`formats_bench.write_coco`, byte for byte), written by
 `write_coco_fast` (the same bytes from templates: a 10 GB file in minutes, not a quarter hour).
