@@ -15,8 +15,9 @@ the high-water mark of its RSS (VmHWM), and the memory of the import's engine an
 catalog's (DuckDB's own count, held and spilled). Then the staging steps' CPU and the total,
 with the load average. A write's cost that does not depend on the file's size shows as the
 same figures at every size. Each staging step is printed as it ends; `--sample` adds a line
-every so many seconds (CPU, VmHWM, RSS, bytes read, the engine's spill folder, the load), so
-that a run of an hour tells where it is; `--statements` the engine's CPU per statement.
+every so many seconds (CPU, VmHWM, RSS, bytes read, the size of the import's temporary folder:
+the engine's spill and the writes' annotation files, the load), so that a run of an hour tells
+where it is, and the end its peak; `--statements` the engine's CPU per statement.
 
 The file is the formats bench's (`formats_bench.write_coco`, byte for byte), written by
 `write_coco_fast` (the same bytes from templates: a 10 GB file in minutes, not a quarter hour).
@@ -43,7 +44,7 @@ import orjson
 from formats_bench import LABELS
 
 import workbench
-from workbench.ingest import _coco_columnar, coco
+from workbench.ingest import _coco_columnar, _coco_staged, coco
 from workbench.ingest._columnar import MemoryEngine
 
 _IMAGE = b'{"id":%d,"file_name":"s3://bench/coco/%07d.jpg","width":640,"height":480,"license":1}'
@@ -112,12 +113,14 @@ class _Watch:
     def __init__(self, statements: bool) -> None:
         self.step = "scan"
         self.spill: str | None = None
+        self.peak_spill = 0
         self.started = (time.perf_counter(), _cpu())
         self.statements: dict[str, list[float]] | None = {} if statements else None
 
     def line(self, what: str) -> str:
         wall, cpu = time.perf_counter() - self.started[0], _cpu() - self.started[1]
         now, spill = _proc(), _folder_mb(self.spill)
+        self.peak_spill = max(self.peak_spill, spill)
         return (
             f"  [{wall:7.0f} s wall, {cpu:7.1f} s CPU] {what}: VmHWM {now['VmHWM']:,.0f} MB, "
             f"RSS {now['VmRSS']:,.0f} MB, read {now['rchar']:,.0f} MB, spill {spill:,} MB, "
@@ -175,34 +178,60 @@ class _TimedRelation:
         finally:
             self._watch.count(self._sql, _cpu() - started)
 
+    def fetch_record_batch(self, rows: int) -> Any:
+        return _TimedReader(self._relation.fetch_record_batch(rows), self._sql, self._watch)
+
+
+class _TimedReader:
+    """A relation's chunks, the CPU of fetching them counted (not of what is done with them)."""
+
+    def __init__(self, reader: Any, sql: str, watch: _Watch) -> None:
+        self._reader, self._sql, self._watch = reader, sql, watch
+        self.schema = reader.schema
+
+    def __iter__(self) -> Any:
+        while True:
+            started = _cpu()
+            try:
+                chunk = self._reader.read_next_batch()
+            except StopIteration:
+                return
+            finally:
+                self._watch.count(self._sql, _cpu() - started)
+            yield chunk
+
 
 def _engine_class(watch: _Watch) -> type[MemoryEngine]:
     class Engine(MemoryEngine):
         """The import's engine, its spill folder told to `watch`, its statements counted."""
 
         def __enter__(self) -> Any:
-            watch.spill = self._spill
             con = super().__enter__()
             return _Timed(con, watch) if watch.statements is not None else con
 
     return Engine
 
 
-def _timed(name: str, steps: dict[str, float], watch: _Watch) -> None:
-    """Add the CPU seconds of _coco_columnar's step `name` to `steps`; print it as it ends."""
-    inner: Callable[..., Any] = getattr(_coco_columnar, name)
+def _timed(
+    name: str, steps: dict[str, float], watch: _Watch, owner: Any = _coco_columnar, key: str = ""
+) -> None:
+    """Add the CPU seconds of `owner`'s step `name` to `steps` (under `key` if given, then
+    summed quietly: a step run once a piece or a batch); print it as it ends."""
+    inner: Callable[..., Any] = getattr(owner, name)
 
     def step(*args: Any, **kwargs: Any) -> Any:
         started = _cpu()
-        watch.step = name
+        if not key:
+            watch.step = name
         try:
             return inner(*args, **kwargs)
         finally:
-            steps[name] = steps.get(name, 0.0) + _cpu() - started
-            print(watch.line(f"{name} done, {steps[name]:.1f} s CPU"), flush=True)
-            watch.step = "writes" if name == "_annotations" else f"after {name}"
+            steps[key or name] = steps.get(key or name, 0.0) + _cpu() - started
+            if not key:
+                print(watch.line(f"{name} done, {steps[name]:.1f} s CPU"), flush=True)
+                watch.step = "writes" if name == "_annotations" else f"after {name}"
 
-    setattr(_coco_columnar, name, step)
+    setattr(owner, name, step)
 
 
 def _sampler(watch: _Watch, every: float) -> threading.Event:
@@ -259,14 +288,26 @@ def measure(
         print("  " + json.dumps(row), flush=True)
 
     names = ("members", "_read", "_images", "_annotations")
-    saved = {n: getattr(_coco_columnar, n) for n in (*names, "MemoryEngine")}
+    saved = {n: getattr(_coco_columnar, n) for n in (*names, "MemoryEngine", "_piece")}
+    adds = {kind: kind.__dict__["add"] for kind in (_coco_staged.InEngine, _coco_staged.ByWrite)}
     _coco_columnar._write = write  # type: ignore[assignment]
     for name in names:
         _timed(name, steps, watch)
+    # Quietly, once a piece and once a batch: the pieces' parse (the images' in `_read`, the
+    # annotations' after `_images`) and the annotations' conversion, kept by write.
+    _timed("_piece", steps, watch, key="pieces")
+    for kind in adds:
+        _timed("add", steps, watch, kind, key="conversion")
     _coco_columnar.MemoryEngine = _engine_class(watch)  # type: ignore[misc]
     stop = _sampler(watch, sample) if sample else None
     try:
-        with tempfile.TemporaryDirectory(prefix="coco-writes-") as tmp:
+        with (
+            tempfile.TemporaryDirectory(prefix="coco-writes-") as tmp,
+            tempfile.TemporaryDirectory(prefix="coco-writes-scratch-") as scratch,
+        ):
+            # The import's temporary folders (the engine's spill, the writes' annotations)
+            # made in `scratch`, whose size the progress lines give as "spill".
+            watch.spill, tempfile.tempdir = scratch, scratch
             cpu, wall = _cpu(), time.perf_counter()
             with workbench.open(Path(tmp) / "c.duckdb") as catalog:
                 report = coco.import_files(
@@ -274,17 +315,20 @@ def measure(
                 )
             total = {"cpu_s": _cpu() - cpu, "wall_s": time.perf_counter() - wall}
     finally:
+        tempfile.tempdir = None
         if stop is not None:
             stop.set()
         _coco_columnar._write = inner  # type: ignore[assignment]
         for name, function in saved.items():
             setattr(_coco_columnar, name, function)
+        for kind, add in adds.items():
+            kind.add = add  # type: ignore[method-assign]
     if not writes:
         told = report.warning_examples.get(_coco_columnar.WARN_READ_BY_RECORD, "no warning")
         raise SystemExit(f"{file}: not imported by the columnar path ({told})")
     top = sorted((watch.statements or {}).items(), key=lambda kv: -kv[1][1])
     return {"frames": report.frames, "rois": report.rois, "writes": writes, "steps": steps,
-            **total, "hwm_mb": _proc()["VmHWM"],
+            **total, "hwm_mb": _proc()["VmHWM"], "peak_spill_mb": watch.peak_spill,
             "statements": [{"sql": k, "runs": n, "cpu_s": round(c, 2)} for k, (n, c) in top]}  # fmt: skip
 
 
@@ -323,7 +367,8 @@ def main() -> None:
                 f"  {done['frames']:,} frames, {done['rois']:,} ROIs: CPU {done['cpu_s']:.1f} s "
                 f"(staging: {steps}; writes {sum(per_write):.1f}, mean "
                 f"{sum(per_write) / len(per_write):.2f} a write), wall {done['wall_s']:.0f} s, "
-                f"VmHWM {done['hwm_mb']:,.0f} MB, load {os.getloadavg()[0]:.1f} at the end",
+                f"VmHWM {done['hwm_mb']:,.0f} MB, peak spill {done['peak_spill_mb']:,} MB (sampled), "
+                f"load {os.getloadavg()[0]:.1f} at the end",
                 flush=True,
             )
             for row in done["statements"][:25]:

@@ -222,10 +222,12 @@ def test_frames_keep_the_order_of_the_images_in_the_file(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("per_write", [7, 1000])
-def test_staged_in_image_order_when_more_than_one_write(tmp_path: Path, per_write: int) -> None:
-    """Past one write, the engine holds the images and annotations in image order (a write's
-    range then reads its own row groups, not every one: the file's annotations are not
-    grouped by image); within one write they stay in the file's order, and the write sorts."""
+def test_each_write_reads_its_own_annotations(tmp_path: Path, per_write: int) -> None:
+    """Past one write, each write's annotations are kept in a file of its own, holding the
+    rows of its range of images only (the file's annotations are not grouped by image), so
+    that no sort of all of them is made and a write reads its own rows; the file goes once
+    written. Within one write they stay in the engine, in the file's order, and the write
+    sorts. Either way the record's text is kept for the per-record path's records only."""
     from workbench.ingest import _coco_columnar as columnar
     from workbench.ingest._clearml_sql import MACROS
     from workbench.ingest._coco_pieces import members
@@ -243,29 +245,50 @@ def test_staged_in_image_order_when_more_than_one_write(tmp_path: Path, per_writ
     path = tmp_path / "i.json"
     path.write_text(json.dumps(doc))
     options = _Instances("i:", "ground_truth", tmp_path, False, None, None, 1 << 30)
+    folder = tmp_path / "writes"
+    folder.mkdir()
     with (
         workbench.open(tmp_path / "c.duckdb") as catalog,
         CatalogWriter(catalog, progress=False) as writer,
         MemoryEngine(MACROS, files=[str(path.resolve())]) as con,
     ):
-        columnar._read(con, path, members(path, 1 << 10), path.stat().st_size)
-        categories = columnar._categories(con, path, writer)
-        total = columnar._images(con, path, writer, options, per_write)
-        stored = columnar._Stored()
-        ordered = per_write if total > per_write else None
-        columnar._annotations(con, path, writer, options, categories, stored, total, ordered)
-        held = [(o, i) for o, i in con.execute("SELECT o, i FROM _wb_ann WHERE ok").fetchall()]
-        # The record's text is kept for the per-record path's only (the RLE mask, number 5).
-        texts = con.execute("SELECT i, x FROM _wb_ann WHERE x IS NOT NULL").fetchall()
+        found = members(path, 1 << 10)
+        staged = columnar._stage(con, path, found, path.stat().st_size, writer, options,
+                                 per_write, str(folder))  # fmt: skip
+        assert staged is not None
+        total, stored = staged
+        tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        files = sorted(p.name for p in folder.iterdir())
+        held: list[list[tuple[int, int]]] = []
+        for first in range(0, total, per_write):
+            stored.staged.load(con, first, first + per_write - 1)
+            held.append(con.execute("SELECT o, i FROM _wb_ann WHERE ok").fetchall())
+            stored.staged.unload(con)
         ordinals = [o for (o,) in con.execute("SELECT o FROM _wb_images").fetchall()]
+        texts = stored.staged.rest(con)
         mine = stored.rois_of(8, 8)
+        write = 8 // per_write * per_write
+        stored.staged.load(con, write, write + per_write - 1)
         made = write_rois(con, mine, options.field, {"first": 8, "last": 8}, set())
-    assert len(held) == 299 and [r[-1] for r in mine] == [5]
+        stored.staged.release(con, write)
+        gone = sorted(p.name for p in folder.iterdir())
+    assert "_wb_items" not in tables
+    assert [r[-1] for r in mine] == [5]
     assert [(i, json.loads(x)) for i, x in texts] == [(5, annotations[5])]
     if per_write < total:
-        assert held == sorted(held) and ordinals == list(range(60))
+        assert "_wb_ann" not in tables and ordinals == list(range(60))
+        assert files == sorted(f"annotations-{w}.arrow" for w in range(len(held)))
+        for w, rows in enumerate(held):  # each write's file: the rows of its range only
+            assert rows and all(w * per_write <= o < (w + 1) * per_write for o, _ in rows)
+        everything = sorted(r for rows in held for r in rows)
+        assert everything == sorted(
+            (a["image_id"] - 1, n) for n, a in enumerate(annotations) if n != 5
+        )
+        assert gone == [f for f in files if f != f"annotations-{write // per_write}.arrow"]
     else:
-        assert held == sorted(held, key=lambda r: r[1]) and held != sorted(held)
+        assert "_wb_ann" in tables and files == [] and len(held) == 1
+        assert held[0] == sorted(held[0], key=lambda r: r[1]) and held[0] != sorted(held[0])
+        assert len(held[0]) == 299
     # The write's ROIs, SQL's and Python's, in the file's order of the image's annotations.
     assert made["id"].to_pylist() == [str(a["id"]) for a in annotations if a["image_id"] == 9]
     assert set(made["frame_id"].to_pylist()) == {"i:9"}
@@ -276,6 +299,48 @@ def test_staged_in_image_order_when_more_than_one_write(tmp_path: Path, per_writ
     ]
     assert len(boxes) == len(made) - 1  # and the mask
     assert all(g == [[1.0, 2.0, 4.0, 2.0, 4.0, 6.0, 1.0, 6.0]] for g in boxes)
+
+
+@pytest.mark.parametrize("per_write", [9, 1000])
+def test_annotations_are_converted_a_batch_at_a_time(
+    tmp_path: Path, per_write: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine holds the texts of one batch of the annotations' pieces at a time, not the
+    file's, and what is stored and reported is the per-record path's, in one write or many."""
+    from workbench.ingest import _coco_columnar as columnar
+    from workbench.ingest import _coco_staged
+
+    monkeypatch.setattr(columnar, "PIECE_BYTES", 2_000)
+    monkeypatch.setattr(columnar, "ANNOTATION_BATCH_BYTES", 5_000)
+    held: list[int] = []
+    for kind in (_coco_staged.InEngine, _coco_staged.ByWrite):
+        add = kind.add
+
+        def counted(self: Any, con: Any, add: Any = add) -> None:
+            held.append(con.execute("SELECT count(*) FROM _wb_items").fetchall()[0][0])
+            add(self, con)
+
+        monkeypatch.setattr(kind, "add", counted)
+    doc = _document(3)
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(doc))
+    _same_on_both_paths(tmp_path, path, per_write)
+    assert len(held) > 5 and sum(held) == len(doc["annotations"])
+    assert max(held) < len(doc["annotations"]) / 4
+
+
+def test_a_batch_not_for_the_engine_after_the_images_reports_each_error_once(
+    tmp_path: Path,
+) -> None:
+    """Annotations the engine's parser refuses are met after the images were staged (and
+    some refused): the file goes record by record, each error given once, by that path."""
+    doc = _document(6)
+    path = tmp_path / "instances.json"
+    text = json.dumps(doc).encode()
+    at = text.index(b'"annotations"') + text[text.index(b'"annotations"') :].index(b'"id"')
+    path.write_bytes(text[:at] + b'"bad\xff": 1, ' + text[at:])  # not UTF-8
+    columnar = _same_on_both_paths(tmp_path, path, 7)
+    assert any(", image " in str(e.where) for e in columnar.errors)
 
 
 @pytest.mark.parametrize("seed", [1, 2])

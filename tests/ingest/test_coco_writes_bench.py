@@ -24,7 +24,8 @@ def test_each_write_is_reported(tmp_path: Path) -> None:
     assert (result["frames"], result["rois"]) == (3000, 12000)
     assert [w["write"] for w in result["writes"]] == [0, 1, 2]
     assert all(0 <= w["store_cpu_s"] <= w["cpu_s"] for w in result["writes"])
-    assert set(result["steps"]) == {"members", "_read", "_images", "_annotations"}
+    told = {"members", "_read", "_images", "_annotations"}  # and, summed, once a piece or batch
+    assert set(result["steps"]) == {*told, "pieces", "conversion"}
     assert sum(s["runs"] for s in result["statements"]) > 10  # every statement, counted
     assert done.stdout.count("done,") == 4  # each step told as it ends
 

@@ -6,9 +6,11 @@ of workbench.ingest._coco_sql check and convert every image and annotation at on
 records SQL cannot vouch for go through the per-record path (workbench.ingest.coco and
 _coco_annotations) and are stored or rejected with their usual errors (file, then image or
 annotation id or number). Frames are written in the order of the file's images, whatever the
-size of the file. When they take more than one write, the staged images and annotations are
-put in that order once, so that each write reads its own images' rows (by the row groups'
-bounds) and costs the same whatever the size of the file.
+size of the file. The categories and images are staged first; then the annotations are
+converted a batch of pieces at a time (ANNOTATION_BATCH_BYTES), so that their texts are never
+held all at once. When the images take more than one write, the images are stored in their
+order and each batch's annotations are kept by write (workbench.ingest._coco_staged), so
+that each write reads its own rows only and costs the same whatever the size of the file.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import bisect
 import mimetypes
 import re
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +41,7 @@ from workbench.ingest._coco_annotations import (
 )
 from workbench.ingest._coco_pieces import Member, members, pieces
 from workbench.ingest._coco_rois import write_rois
+from workbench.ingest._coco_staged import ByWrite, InEngine
 from workbench.ingest._columnar import (
     NOT_FINITE,
     NOT_JSON,
@@ -62,6 +67,9 @@ if TYPE_CHECKING:
 # DuckDB parses a document whole, with ten times its size or more: the records are parsed in
 # runs of about this size (workbench.ingest._coco_pieces), whatever the size of the file.
 PIECE_BYTES = 16 << 20
+# The annotations' records are converted in batches of pieces of about this many bytes of
+# text: the engine holds one batch's texts, not the file's.
+ANNOTATION_BATCH_BYTES = 256 << 20
 # A document that cannot be cut is read whole, within ENGINE_MEMORY, up to this size; past
 # it, it is streamed a record at a time (memory stays flat either way).
 MAX_WHOLE_BYTES = 64 << 20
@@ -91,6 +99,8 @@ class _Stored:
     rois: list[tuple[Any, ...]] = field(default_factory=list)
     warnings: dict[int, list[str]] = field(default_factory=dict)
     ordinals: list[int] = field(default_factory=list)
+    # The annotations SQL converted, where each write finds its own.
+    staged: InEngine | ByWrite = field(default_factory=InEngine)
 
     def rois_of(self, first: int, last: int) -> list[tuple[Any, ...]]:
         """The ROIs made in Python of the images first..last, found by bisection: a write
@@ -116,10 +126,10 @@ def import_instances(
     engine = MemoryEngine(
         MACROS, files=[str(path.resolve())], memory_limit=ENGINE_MEMORY, spill="workbench-coco-"
     )
-    with engine as con:
+    with engine as con, tempfile.TemporaryDirectory(prefix="workbench-coco-writes-") as folder:
         before = writer.report.copy()
         try:
-            staged = _stage(con, path, found, size, writer, options, frames_per_write)
+            staged = _stage(con, path, found, size, writer, options, frames_per_write, folder)
         except duckdb.OutOfMemoryException as exc:
             # The per-record path holds one partition of the annotations at a time, whatever
             # the engine's budget: a large file still goes in, slower, and the report says why
@@ -134,6 +144,8 @@ def import_instances(
             # path would meet the same disk or file, after many times the time.
             raise IngestError(f"{path}: the import's engine failed: {_first_line(exc)}") from exc
         if staged is None:
+            # The categories' and images' errors are given again by the per-record path.
+            writer.report = before
             return False
         total, stored = staged
         engine.hold_to(WRITES_MEMORY)
@@ -150,10 +162,12 @@ def _stage(
     writer: CatalogWriter,
     options: _Instances,
     frames_per_write: int,
+    folder: str,
 ) -> tuple[int, _Stored] | None:
-    """Stage the categories, images and annotations (nothing written yet): the count of
-    images to store and the ROIs made in Python; None when the document is not
-    for the engine's parser (not JSON, not UTF-8, or holding what only that parser takes)."""
+    """Stage the categories, images and annotations (nothing written yet; past one write,
+    the annotations in files of `folder`, one a write): the count of images to store and the
+    ROIs made in Python; None when the document is not for the engine's parser (not JSON,
+    not UTF-8, or holding what only that parser takes)."""
     try:
         if not _read(con, path, found, size):
             return None
@@ -161,10 +175,20 @@ def _stage(
         return None  # the per-record path names each record it refuses
     categories = _categories(con, path, writer)
     total = _images(con, path, writer, options, frames_per_write)
-    stored = _Stored()
-    per_write = frames_per_write if total > frames_per_write else None
-    _annotations(con, path, writer, options, categories, stored, total, per_write)
+    many = total > frames_per_write
+    stored = _Stored(staged=ByWrite(Path(folder), frames_per_write) if many else InEngine())
+    try:
+        for _ in _annotation_batches(con, path, found):
+            stored.staged.add(con)
+    except _ByRecord:
+        return None
+    con.execute("DROP TABLE _wb_items")
+    _annotations(con, path, writer, options, categories, stored, total, frames_per_write)
     return total, stored
+
+
+class _ByRecord(Exception):
+    """The annotations' pieces are to be read record by record (see _read)."""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -174,8 +198,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _read(con: Any, path: Path, found: dict[str, Member] | None, size: int) -> bool:
-    """Stage the records' texts with their numbers: `_wb_image_items`, `_wb_items` (the
-    annotations), `_wb_cat_items`; a piece at a time when the document is cut (`found`).
+    """Stage the records' texts with their numbers: `_wb_image_items`, `_wb_cat_items`, and
+    for a document that is not cut (`found` None) `_wb_items` (the annotations, else read by
+    _annotation_batches); a piece at a time when the document is cut.
     False when they must be read record by record instead: bytes holding a comma before a
     closing bracket (the engine's parser takes it and drops it from the record's text), or a
     document that cannot be cut holding anything only that parser takes."""
@@ -187,24 +212,58 @@ def _read(con: Any, path: Path, found: dict[str, Member] | None, size: int) -> b
             con.execute(sql.ITEMS_OF_DOC.format(table=table, key=key))
         con.execute("DROP TABLE _wb_doc")
         return True
-    for key, table in _ITEMS.items():
-        con.execute(sql.ITEMS_TABLE.format(table=table))
+    for key in ("categories", "images"):
+        con.execute(sql.ITEMS_TABLE.format(table=_ITEMS[key]))
         count = 0
-        deep = found[key].deepest > MAX_JSON_DEPTH
         for piece in pieces(path, found[key]):
-            data = pa.array([piece], pa.binary())
-            odd = _odd(data)
-            if odd is None:
+            added = _piece(con, _ITEMS[key], piece, count, found[key].deepest)
+            if added is None:
                 return False
-            con.register("_wb_piece", pa.table({"x": data}))
-            statement = sql.ITEMS_OF_PIECE.format(table=table)
-            params = {"offset": count, "odd": odd or deep}
-            added = con.execute(statement, params).fetchall()[0][0]
-            con.unregister("_wb_piece")
-            if odd:
-                _raw_texts(con, table, piece, count)
             count += added
     return True
+
+
+def _annotation_batches(con: Any, path: Path, found: dict[str, Member] | None) -> Iterator[None]:
+    """Fill `_wb_items` with the annotations' records a batch of pieces at a time (of about
+    ANNOTATION_BATCH_BYTES; at least one batch, maybe of none), yielding when it holds one;
+    _ByRecord when they are to be read record by record (see _read). (A document not cut is
+    one batch, read by _read.)"""
+    if found is None:
+        yield
+        return
+    count, held = 0, 0
+    con.execute(sql.ITEMS_TABLE.format(table="_wb_items"))
+    for piece in pieces(path, found["annotations"]):
+        try:
+            added = _piece(con, "_wb_items", piece, count, found["annotations"].deepest)
+        except _NOT_FOR_THE_ENGINE as exc:
+            raise _ByRecord from exc
+        if added is None:
+            raise _ByRecord
+        count, held = count + added, held + len(piece)
+        if held >= ANNOTATION_BATCH_BYTES:
+            yield
+            con.execute(sql.ITEMS_TABLE.format(table="_wb_items"))
+            held = 0
+    if held or not count:
+        yield
+
+
+def _piece(con: Any, table: str, piece: bytes, first: int, deepest: int) -> int | None:
+    """Add the records of `piece` to `table`, numbered from `first`: how many; None when the
+    file is to be read record by record (see _read)."""
+    data = pa.array([piece], pa.binary())
+    odd = _odd(data)
+    if odd is None:
+        return None
+    con.register("_wb_piece", pa.table({"x": data}))
+    statement = sql.ITEMS_OF_PIECE.format(table=table)
+    params = {"offset": first, "odd": odd or deepest > MAX_JSON_DEPTH}
+    added = int(con.execute(statement, params).fetchall()[0][0])
+    con.unregister("_wb_piece")
+    if odd:
+        _raw_texts(con, table, piece, first)
+    return added
 
 
 def _raw_texts(con: Any, table: str, piece: bytes, first: int) -> None:
@@ -372,13 +431,12 @@ def _annotations(
     categories: dict[Any, Category],
     stored: _Stored,
     total: int,
-    per_write: int | None,
+    per_write: int,
 ) -> None:
-    """Stage `_wb_ann` (in image order when the `total` images take more than one write of
-    `per_write`); annotations SQL does not take are converted here or rejected."""
-    con.execute(sql.ANNOTATIONS + (sql.IN_IMAGE_ORDER if per_write else ""))
-    con.execute("DROP TABLE _wb_items")
-    rest = con.execute("SELECT i, x FROM _wb_ann WHERE NOT ok ORDER BY i").fetchall()
+    """The annotations SQL does not take (staged by `stored.staged`) converted here or
+    rejected, and those whose id came before on their image (of the `total` images, written
+    `per_write` at a time) refused."""
+    rest = stored.staged.rest(con)
     values = [(i, loads(text.encode())) for i, text in rest]
     stored.keys = _images_named(con, values)
     errors: list[tuple[int, RecordError]] = []
@@ -399,20 +457,18 @@ def _annotations(
         }
     )
     con.register("_wb_t", table)
-    # The annotations whose id came before on their image, a write's images at a time: in
-    # image order each range reads its own row groups, and its aggregate fits in memory (one
-    # over a multi-GB file's every annotation spilled).
-    step = per_write or max(total, 1)
+    # The annotations whose id came before on their image, a write's images at a time: each
+    # range reads its own rows, and its aggregate fits in memory (one over a multi-GB file's
+    # every annotation spilled).
     again = []
-    for first in range(0, total, step):
-        again += con.execute(sql.AGAIN, {"first": first, "last": first + step - 1}).fetchall()
+    for first in range(0, total, per_write):
+        last = first + per_write - 1
+        stored.staged.load(con, first, last, ["o", "i", "id", "ok"])
+        again += con.execute(sql.AGAIN, {"first": first, "last": last}).fetchall()
+        stored.staged.unload(con)
     con.unregister("_wb_t")
     repeated = {i for i, _ in again}
-    if repeated:  # (an UPDATE reads every row, even of an empty list)
-        con.execute(
-            "UPDATE _wb_ann SET ok = false WHERE i IN (SELECT unnest(?::BIGINT[]))",
-            [sorted(repeated)],
-        )
+    stored.staged.refuse(con, repeated)
     stored.rois = sorted(
         (row for row in stored.rois if row[-1] not in repeated), key=lambda row: (row[-2], row[-1])
     )
@@ -493,6 +549,7 @@ def _write(
     last: int,
 ) -> None:
     """Write the frames of the images with ordinals first..last, with their ROIs."""
+    stored.staged.load(con, first, last)
     params = {"first": first, "last": last}
     con.execute(sql.FRAMES, {**params, "dataset": options.dataset, "version": options.version})
     mine = stored.rois_of(first, last)
@@ -533,4 +590,5 @@ def _write(
             (k, where, n) for k, n in ((WARN_ZERO_AREA, zero), (WARN_OUTSIDE, outside)) if n
         ]
     rois = write_rois(con, mine, options.field, params, refused)
+    stored.staged.release(con, first)
     writer.write_rows(RowBatch(frames, sources, rois, warnings))

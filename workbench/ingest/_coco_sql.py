@@ -143,11 +143,11 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
 # its bounds by the write's ROIS, so that the rows staged and sorted hold no list for three
 # ROIs in four. The record's text `x` is
 # kept for the per-record path's records only (NULL when `ok`): they are then found without
-# reading every record's text again (`_wb_items`, dropped once this has run). Neither the
-# kind (a box when the geometry is NULL) nor the image's size (FRAMES joins the images) is
-# carried: past one write every column here is sorted, spilled and read back.
-ANNOTATIONS = f"""
-CREATE OR REPLACE TEMP TABLE _wb_ann AS
+# reading every record's text again. The records are those of one batch of pieces
+# (`_wb_items`, emptied for the next batch). Neither the kind (a box when the geometry is
+# NULL) nor the image's size (FRAMES joins the images) is carried: past one write every row
+# here is fetched and kept in its write's file (workbench.ingest._coco_staged).
+ANNOTATION_ROWS = f"""
 WITH parsed AS (
     SELECT i, x, try(from_json(x, '{_ANN}')) AS d, {_ODD} AS odd, left(x, 1) = '{{' AS object,
         length(x) <= {MAX_JSON_FIELD_BYTES // 2} AS small, contains(x, '"id":null') AS id_null,
@@ -221,11 +221,13 @@ SELECT o, i, x, id, name AS label,
         AND no_points AND NOT contains(coalesce(extra, ''), ':null') AND small, false) AS ok
 FROM shaped)
 """
-# Appended to ANNOTATIONS when the images take more than one write: the rows in the order of
-# the images (`o`, then the file's), so that a write of images first..last reads the row
-# groups of its range only (their bounds on `o`); in the file's order (annotations are not
-# grouped by image) the rows of any range are in every row group, and each write would read
-# the whole table, spilled to disk when the file is large. One write reads it all anyway.
+# One write's annotations, kept in the engine: the first batch's rows, then the others'.
+ANNOTATIONS = "CREATE OR REPLACE TEMP TABLE _wb_ann AS " + ANNOTATION_ROWS
+MORE_ANNOTATIONS = "INSERT INTO _wb_ann " + ANNOTATION_ROWS
+# Appended to ANNOTATION_ROWS when the images take more than one write: a batch's rows in the
+# order of the images (`o`, then the file's), so that they are cut into the writes' ranges by
+# bisection. (The annotations are not grouped by image: one sort of all of them into image
+# order wrote several times the file's size to the engine's spill folder at 10 GB.)
 IN_IMAGE_ORDER = "ORDER BY o, i"
 
 # The annotations of images $first..$last whose id came before on their image, among those SQL

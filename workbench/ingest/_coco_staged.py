@@ -1,0 +1,159 @@
+"""The COCO import's annotations, converted a batch of pieces at a time and kept by write.
+
+A file's annotations are not grouped by image, and its frames are written in the order of its
+images, a range of image ordinals (`o`) per write. With one write, the converted annotations
+stay in the engine (`_wb_ann`), as they are. Past one write, each batch's converted rows are
+fetched in image order and cut by bisection into the writes' ranges, each range appended to
+that write's own Arrow file (compressed) in a folder of the import's: a write then reads its
+own file only, and no sort of every annotation of the file is ever made (one such sort, the
+engine's, wrote several times the file's size to its spill folder at 10 GB). The disk held
+is the converted rows, compressed, and each write's file is deleted once written.
+
+Either way, while a write runs `_wb_ann` names its annotations (a table of the engine, or the
+Arrow table of its file registered under that name), with the columns of
+sql.ANNOTATION_ROWS but the record's text.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from workbench.ingest import _coco_sql as sql
+
+# The writes' files: LZ4 frames, a fifth of the CPU of zstd for about twice its size.
+COMPRESSION = "lz4"
+# Rows fetched from the engine at a time.
+CHUNK = 122_880
+
+
+class InEngine:
+    """One write's annotations: `_wb_ann`, a table of the engine."""
+
+    def __init__(self) -> None:
+        self._batches = 0
+
+    def add(self, con: Any) -> None:
+        """Convert the records of `_wb_items` (one batch of pieces) into `_wb_ann`."""
+        con.execute(sql.MORE_ANNOTATIONS if self._batches else sql.ANNOTATIONS)
+        self._batches += 1
+
+    def rest(self, con: Any) -> list[tuple[int, str]]:
+        """(number, text) of the records SQL does not take, in file order."""
+        return con.execute("SELECT i, x FROM _wb_ann WHERE NOT ok ORDER BY i").fetchall()
+
+    def refuse(self, con: Any, repeated: set[int]) -> None:
+        """Leave out the annotations numbered `repeated` (an id repeated on its image)."""
+        if repeated:  # (an UPDATE reads every row, even of an empty list)
+            con.execute(
+                "UPDATE _wb_ann SET ok = false WHERE i IN (SELECT unnest(?::BIGINT[]))",
+                [sorted(repeated)],
+            )
+
+    def load(self, con: Any, first: int, last: int, columns: list[str] | None = None) -> None:
+        """Make `_wb_ann` hold the annotations of images first..last (it holds them all)."""
+
+    def unload(self, con: Any) -> None:
+        """Done reading the annotations `load` gave."""
+
+    def release(self, con: Any, first: int) -> None:
+        """Let go of the annotations of the write starting at `first`."""
+
+
+class ByWrite:
+    """The annotations of each write of `per_write` images in a file of its own in `folder`,
+    the rows SQL takes only (the others' numbers and texts are kept for the per-record path)."""
+
+    def __init__(self, folder: Path, per_write: int) -> None:
+        self._folder, self._per_write = folder, per_write
+        self._writers: dict[int, pa.ipc.RecordBatchWriter] = {}
+        self._schema: pa.Schema | None = None
+        self._rest: list[tuple[int, str]] = []
+        self._repeated = pa.array([], pa.int64())
+        self._options = pa.ipc.IpcWriteOptions(compression=COMPRESSION)
+
+    def add(self, con: Any) -> None:
+        """Convert the records of `_wb_items` (one batch of pieces), in image order, and
+        append each write's range of them to that write's file. (Fetched a chunk at a time:
+        the engine sorts within its budget, Python holds one chunk.)"""
+        reader = con.sql(sql.ANNOTATION_ROWS + sql.IN_IMAGE_ORDER).fetch_record_batch(CHUNK)
+        for chunk in reader:
+            self._keep(pa.Table.from_batches([chunk]))
+        if self._schema is None:
+            self._schema = reader.schema.remove(reader.schema.get_field_index("x"))
+
+    def _keep(self, rows: pa.Table) -> None:
+        ok = rows["ok"]
+        others = rows.filter(pc.invert(ok)).select(["i", "x"])
+        self._rest += zip(others["i"].to_pylist(), others["x"].to_pylist(), strict=True)
+        rows = rows.filter(ok).drop_columns(["x"])
+        if self._schema is None:
+            self._schema = rows.schema
+        ordinals = rows["o"].to_numpy()  # ascending: sorted by the engine, never NULL when ok
+        if not len(ordinals):
+            return
+        per_write = self._per_write
+        writes = range(int(ordinals[0]) // per_write, int(ordinals[-1]) // per_write + 1)
+        starts = np.searchsorted(ordinals, [w * per_write for w in writes])
+        ends = [*starts[1:].tolist(), len(ordinals)]
+        for write, start, end in zip(writes, starts.tolist(), ends, strict=True):
+            if end > start:
+                self._writer(write).write_table(rows.slice(start, end - start))
+
+    def _writer(self, write: int) -> pa.ipc.RecordBatchWriter:
+        if write not in self._writers:
+            assert self._schema is not None
+            self._writers[write] = pa.ipc.new_file(
+                str(self._path(write)), self._schema, options=self._options
+            )
+        return self._writers[write]
+
+    def _path(self, write: int) -> Path:
+        return self._folder / f"annotations-{write}.arrow"
+
+    def rest(self, con: Any) -> list[tuple[int, str]]:
+        """(number, text) of the records SQL does not take, in file order; the writes' files
+        are complete from here on."""
+        for writer in self._writers.values():
+            writer.close()
+        return sorted(self._rest)
+
+    def refuse(self, con: Any, repeated: set[int]) -> None:
+        """Leave out the annotations numbered `repeated` when their write loads them."""
+        self._repeated = pa.array(sorted(repeated), pa.int64())
+
+    def load(self, con: Any, first: int, last: int, columns: list[str] | None = None) -> None:
+        """Register the annotations of images first..last (one write's) as `_wb_ann`: their
+        `columns` only when given (the others are not read from the file)."""
+        assert self._schema is not None  # set by the first batch, even one of no rows
+        write = first // self._per_write
+        schema = self._schema
+        if columns is not None:
+            schema = pa.schema([schema.field(c) for c in columns])
+        if write in self._writers:
+            fields = [self._schema.get_field_index(c) for c in columns] if columns else None
+            options = pa.ipc.IpcReadOptions(included_fields=fields)
+            with pa.OSFile(str(self._path(write))) as source:
+                rows = pa.ipc.open_file(source, options=options).read_all()
+        else:
+            rows = schema.empty_table()
+        if len(self._repeated) and "ok" in rows.column_names:
+            kept = pc.and_(rows["ok"], pc.invert(pc.is_in(rows["i"], value_set=self._repeated)))
+            rows = rows.set_column(rows.schema.get_field_index("ok"), "ok", kept)
+        con.register("_wb_ann", rows)
+
+    def unload(self, con: Any) -> None:
+        """Done reading the annotations `load` gave."""
+        con.unregister("_wb_ann")
+
+    def release(self, con: Any, first: int) -> None:
+        """Unregister the write's annotations and delete its file."""
+        con.unregister("_wb_ann")
+        write = first // self._per_write
+        if self._writers.pop(write, None) is not None:
+            os.remove(self._path(write))
