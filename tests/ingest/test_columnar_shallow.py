@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ingest import jsonread
-from workbench.ingest._columnar import _SHALLOW, _nesting_at_most, depths, ndjson_batches
+from workbench.ingest._columnar import SHALLOW, _nesting_at_most, depths, ndjson_batches
 from workbench.ingest.jsonread import nesting_depth, too_deep
 from workbench.model.limits import MAX_JSON_DEPTH
 
@@ -61,7 +61,7 @@ def test_the_expression_matches_exactly_the_ordered_lines_within_its_depth() -> 
 def test_the_limit_itself_is_vouched_for_and_one_more_is_not() -> None:
     at_limit = "[" * MAX_JSON_DEPTH + '"x"' + "]" * MAX_JSON_DEPTH
     beyond = "{" * (MAX_JSON_DEPTH + 1) + "}" * (MAX_JSON_DEPTH + 1)
-    found = pc.match_substring_regex(pa.array([at_limit, beyond]), _SHALLOW).to_pylist()
+    found = pc.match_substring_regex(pa.array([at_limit, beyond]), SHALLOW).to_pylist()
     assert found == [True, False]
 
 

@@ -48,7 +48,7 @@ def _nesting_at_most(depth: int) -> str:
 
 
 # Lines whose nesting SQL may take without measuring it (`_scan`).
-_SHALLOW = _nesting_at_most(MAX_JSON_DEPTH)
+SHALLOW = _nesting_at_most(MAX_JSON_DEPTH)
 # What DuckDB's JSON parser takes and JSON (orjson, and so every per-record path) refuses: a
 # comma before a closing bracket, NaN and infinities in any case, a number past a double's
 # range (here any three-digit exponent). The engine would store such a record's metadata as
@@ -256,7 +256,7 @@ def _scan(
 
     One scan of each line finds both the lines with more opening brackets than the depth
     limit (only they can nest deeper) and those `mark` matches; the lines found are then
-    told apart, and of those with many brackets, only the ones `_SHALLOW` does not vouch for
+    told apart, and of those with many brackets, only the ones `SHALLOW` does not vouch for
     are measured (`depths`)."""
     pattern = _MANY_BRACKETS if mark is None else f"{mark}|{_MANY_BRACKETS}"
     flagged = pc.match_substring_regex(text, pattern)
@@ -268,7 +268,7 @@ def _scan(
     if mark is not None:
         found = pc.match_substring_regex(candidates, mark)
         marked = pc.replace_with_mask(flagged, flagged, found)
-    unsure = pc.invert(pc.match_substring_regex(candidates, _SHALLOW))
+    unsure = pc.invert(pc.match_substring_regex(candidates, SHALLOW))
     keep = np.ones(len(text), dtype=bool)
     deep = at.filter(unsure).to_numpy()[depths(candidates.filter(unsure)) > MAX_JSON_DEPTH]
     for index in deep.tolist():

@@ -4,7 +4,7 @@ batch of lines at a time.
 `read_lines` measures every line's nesting before parsing it (`jsonread.nesting_depth`): a
 line with more opening brackets than MAX_JSON_DEPTH is taken apart in Python, and a Labelbox
 object line is such a line as soon as its segments hold some thirty keyframes (two brackets
-each). Here the lines of a batch are matched at once against `_columnar._SHALLOW`, the regular
+each). Here the lines of a batch are matched at once against `_columnar.SHALLOW`, the regular
 expression of the lines that nest within the limit (one pass of RE2 over the batch's bytes); a
 line it vouches for is parsed by orjson straight away, any other goes through
 `jsonread.loads` as before, so that a line too deep, too large or not JSON is refused in the
@@ -21,8 +21,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.ingest._columnar import _SHALLOW
-from workbench.ingest.jsonread import BOM, Unreadable, _skip_line, loads, too_large
+from workbench.ingest._columnar import SHALLOW
+from workbench.ingest.jsonread import BOM, Unreadable, loads, skip_line, too_large
 from workbench.model.limits import MAX_RECORD_BYTES
 
 # A batch holds at most so many lines or bytes (whichever comes first) before it is parsed.
@@ -45,7 +45,7 @@ def read_lines(path: Path) -> Iterator[tuple[int, Any]]:
             if len(line) > MAX_RECORD_BYTES and not line.endswith(b"\n"):
                 yield from _parsed(batch)
                 batch, held = [], 0
-                size = len(line) + _skip_line(stream)
+                size = len(line) + skip_line(stream)
                 yield number, Unreadable(too_large(size))
                 continue
             line = line.strip()
@@ -59,11 +59,11 @@ def read_lines(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def _parsed(batch: list[tuple[int, bytes]]) -> Iterator[tuple[int, Any]]:
-    """The lines of a batch parsed in order: orjson for those `_SHALLOW` vouches for."""
+    """The lines of a batch parsed in order: orjson for those `SHALLOW` vouches for."""
     if not batch:
         return
     texts = pa.array([line for _, line in batch], pa.binary())
-    shallow = pc.match_substring_regex(texts, _SHALLOW).to_pylist()
+    shallow = pc.match_substring_regex(texts, SHALLOW).to_pylist()
     for (number, line), vouched in zip(batch, shallow, strict=True):
         yield number, _vouched(line) if vouched else loads(line)
 

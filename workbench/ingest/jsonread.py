@@ -129,7 +129,7 @@ def read_lines(path: Path) -> Iterator[tuple[int, Any]]:
             if number == 1:
                 line = line.removeprefix(BOM)
             if len(line) > MAX_RECORD_BYTES and not line.endswith(b"\n"):
-                size = len(line) + _skip_line(stream)
+                size = len(line) + skip_line(stream)
                 yield number, Unreadable(too_large(size))
                 continue
             line = line.strip()
@@ -137,7 +137,7 @@ def read_lines(path: Path) -> Iterator[tuple[int, Any]]:
                 yield number, loads(line)
 
 
-def _skip_line(stream: BinaryIO) -> int:
+def skip_line(stream: BinaryIO) -> int:
     """Read up to the end of the current line; the number of bytes skipped."""
     skipped = 0
     while chunk := stream.readline(CHUNK_BYTES):
