@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -186,8 +187,11 @@ def test_ids_repeated_on_an_image_are_refused_in_every_write(tmp_path: Path) -> 
     assert len(refused) == len(twice)
 
 
-def _same_on_both_paths(tmp_path: Path, path: Path, batch_size: int) -> Any:
-    """Import `path` by the columnar and per-record paths; both store and report the same."""
+def _same_on_both_paths(
+    tmp_path: Path, path: Path, batch_size: int, errors: Callable[[Any], Any] = _errors
+) -> Any:
+    """Import `path` by the columnar and per-record paths; both store and report the same
+    (their errors compared as `errors` gives them)."""
     with workbench.open(tmp_path / "a.duckdb") as catalog:
         columnar = coco.import_files(catalog, [path], progress=False, batch_size=batch_size)
         mine = [_rows(catalog, t) for t in ("frames", "sources", "rois")]
@@ -202,7 +206,7 @@ def _same_on_both_paths(tmp_path: Path, path: Path, batch_size: int) -> Any:
     per_record = writer.report
     assert (columnar.frames, columnar.rois) == (per_record.frames, per_record.rois)
     assert columnar.warnings == per_record.warnings
-    assert _errors(columnar) == _errors(per_record)
+    assert errors(columnar) == errors(per_record)
     assert mine == theirs
     return columnar
 

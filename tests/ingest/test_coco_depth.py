@@ -11,12 +11,10 @@ from typing import Any
 
 import pytest
 
-import workbench
-from workbench.ingest import CatalogWriter, IngestReport, _coco_columnar, _coco_pieces, coco
-from workbench.ingest.coco import _import_instances, _Instances
+from workbench.ingest import IngestReport, _coco_columnar, _coco_pieces
 from workbench.model.limits import MAX_JSON_DEPTH
 
-from .test_clearml_columnar import _rows
+from .test_coco_columnar import _same_on_both_paths
 
 
 def _nested(depth: int) -> Any:
@@ -60,7 +58,7 @@ def test_records_near_the_depth_limit(
     else:
         monkeypatch.setattr(_coco_columnar, "PIECE_BYTES", 200)
         assert _coco_pieces.members(path, 200) is not None
-    report = _same_on_both_paths(tmp_path, path)
+    report = _same_on_both_paths(tmp_path, path, 4, _errors)
     refused = [e for e in _errors(report) if "nested deeper" in str(e)]
     assert len(refused) == deepest - MAX_JSON_DEPTH
     assert report.rois == 10 - len(refused)
@@ -71,23 +69,3 @@ def _errors(report: IngestReport) -> list[tuple[str, str]]:
     return sorted(
         (str(e.where), re.sub(r" \(at byte \d+\)$", "", e.problem)) for e in report.errors
     )
-
-
-def _same_on_both_paths(tmp_path: Path, path: Path) -> IngestReport:
-    """Import `path` by the columnar and per-record paths; both store and report the same."""
-    with workbench.open(tmp_path / "a.duckdb") as catalog:
-        columnar = coco.import_files(catalog, [path], progress=False, batch_size=4)
-        mine = [_rows(catalog, t) for t in ("frames", "sources", "rois")]
-    with (
-        workbench.open(tmp_path / "b.duckdb") as catalog,
-        CatalogWriter(catalog, progress=False) as writer,
-    ):
-        options = _Instances("instances:", "ground_truth", tmp_path, False, None, None, 1 << 30)
-        _import_instances(path, writer, options)
-    with workbench.open(tmp_path / "b.duckdb") as catalog:
-        theirs = [_rows(catalog, t) for t in ("frames", "sources", "rois")]
-    assert (columnar.frames, columnar.rois) == (writer.report.frames, writer.report.rois)
-    assert columnar.warnings == writer.report.warnings
-    assert _errors(columnar) == _errors(writer.report)
-    assert mine == theirs
-    return columnar

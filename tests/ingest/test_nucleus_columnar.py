@@ -6,6 +6,7 @@ import json
 import random
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -490,14 +491,7 @@ def test_what_only_duckdbs_parser_takes_is_refused_as_json_refuses_it(tmp_path: 
     assert not re.search(PER_RECORD_PATTERN, lines[-1])
     path = tmp_path / "lenient.ndjson"
     path.write_text("\n".join(lines) + "\n")
-    results = []
-    for way in ("columnar", "per-record"):
-        with workbench.open(tmp_path / f"{way}.duckdb") as catalog:
-            if way == "columnar":
-                report = import_files(catalog, [path], progress=False)
-            else:
-                report = _per_record(catalog, path, update=False)
-            results.append((_stored(catalog), [str(e) for e in report.errors]))
+    results = _both_paths(tmp_path, path)
     assert results[0] == results[1]
     stored, errors = results[0]
     assert [row[0] for row in stored[0]] == ["d"]
@@ -538,14 +532,7 @@ def test_characters_ids_and_uris_may_not_hold_are_refused_raw_or_escaped(tmp_pat
             lines.append(line(f"{way}{n}-uri", f"{way}{n}-u", f"s3://b/{char}.jpg"))
     path = tmp_path / "characters.ndjson"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    results = []
-    for way in ("columnar", "per-record"):
-        with workbench.open(tmp_path / f"{way}.duckdb") as catalog:
-            if way == "columnar":
-                report = import_files(catalog, [path], progress=False)
-            else:
-                report = _per_record(catalog, path, update=False)
-            results.append((_stored(catalog), [str(e) for e in report.errors]))
+    results = _both_paths(tmp_path, path)
     assert results[0] == results[1]
     stored, errors = results[0]
     ids = {row[0] for row in stored[0]}
@@ -586,3 +573,16 @@ def test_scenes_sharing_places_with_other_frames_are_not_taken_as_they_stand(
     assert results[0] == results[1]
     ids = {row[0] for row in results[0][0][0]}
     assert "beyond" in ids and "s1" in ids
+
+
+def _both_paths(tmp_path: Path, path: Path) -> list[tuple[Any, list[str]]]:
+    """What the columnar and the per-record paths store from `path`, and their errors."""
+    results = []
+    for way in ("columnar", "per-record"):
+        with workbench.open(tmp_path / f"{way}.duckdb") as catalog:
+            if way == "columnar":
+                report = import_files(catalog, [path], progress=False)
+            else:
+                report = _per_record(catalog, path, update=False)
+            results.append((_stored(catalog), [str(e) for e in report.errors]))
+    return results
