@@ -195,15 +195,15 @@ def digested(
     but those `warned`, with their counts of `sources` and `rois`. Every table is in line
     order (`digests` by `n`, the others by `_line`): lines are found by binary search, not
     joined."""
-    line = _numbers(frames["_line"])
+    line = line_digests.int64s(frames["_line"])
     if warned:
         line = line[~np.isin(line, np.fromiter(warned, np.int64, len(warned)))]
     if len(line) == 0:
         return DIGESTED_ROWS.empty_table()
-    at = pa.array(np.searchsorted(_numbers(digests["n"]), line))
+    at = pa.array(np.searchsorted(line_digests.int64s(digests["n"]), line))
     ids = frames["id"].combine_chunks()
     if len(line) < frames.num_rows:
-        ids = ids.filter(pa.array(np.isin(_numbers(frames["_line"]), line)))
+        ids = ids.filter(pa.array(np.isin(line_digests.int64s(frames["_line"]), line)))
     return pa.table(
         {
             "id": ids,
@@ -217,15 +217,9 @@ def digested(
     )
 
 
-def _numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
 def _counts(rows_line: pa.ChunkedArray, lines: np.ndarray) -> pa.Array:
     """How many of the rows (their `_line`, in line order) each of `lines` has."""
-    found = _numbers(rows_line)
+    found = line_digests.int64s(rows_line)
     if len(found) > 1 and not np.all(found[1:] >= found[:-1]):
         found = np.sort(found)
     counts = np.searchsorted(found, lines, "right") - np.searchsorted(found, lines, "left")

@@ -148,8 +148,8 @@ def changed_since(con: duckdb.DuckDBPyConnection, file: int, found: pa.Table) ->
     the lines' digests is not made again (about 60% of its cost)."""
     if found.num_rows == 0:
         return pa.array([], pa.int64())
-    numbers = _int64(found["n"])
-    keys, digests = _int64(found["frame_key"]), _uint64(found["digest"])
+    numbers = int64s(found["n"])
+    keys, digests = int64s(found["frame_key"]), _uint64(found["digest"])
     if np.any(numbers[1:] < numbers[:-1]):
         order = np.argsort(numbers, kind="stable")
         numbers, keys, digests = numbers[order], keys[order], digests[order]
@@ -179,7 +179,7 @@ def record(con: duckdb.DuckDBPyConnection, file: int, digested: pa.Table, since:
     the writer) are then found among the others, only when there are any."""
     if digested.num_rows == 0:
         return
-    lines = _int64(digested["line"])
+    lines = int64s(digested["line"])
     with registered(con, _DIGESTED, digested):
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS {_FOUND} AND f.frame_key >= ?", [file, since]
@@ -213,7 +213,8 @@ def forget(con: duckdb.DuckDBPyConnection, which: str) -> None:
     con.execute(f"DELETE FROM {TABLE} WHERE {which}")
 
 
-def _int64(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def int64s(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """The values of an integer column as int64 (numpy)."""
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
