@@ -101,6 +101,7 @@ _TWICE = (
     "SELECT coalesce(bool_or(len(list_distinct(k)) < len(k)), false)"
     " FROM (SELECT DISTINCT try(json_keys(x)) AS k FROM {table})"
 )
+_IMAGE_TWICE = _TWICE.format(table="_wb_image_items")
 # One row per image, in file order: `key` is its id as JSON text (1 and "1" differ, as in a
 # dict of the parsed values), `ok` whether SQL takes it: not when its promoted metadata keys
 # hold values SQL does not copy, or a local name the per-record path would normalise. The
@@ -122,8 +123,8 @@ SELECT i, x, d.id AS key,
         AND (is_str(d.id) OR is_int(d.id)) AND str_of(d.file_name) <> ''
         AND opt_int(d.width, 1, {MAX_INT32}) AND opt_int(d.height, 1, {MAX_INT32})
         AND length(x) <= {MAX_JSON_FIELD_BYTES // 2} AND {_PROMOTED_OK}
-        AND CASE WHEN ({_TWICE.format(table='_wb_image_items')}) THEN len(list_distinct(json_keys(x))) = len(json_keys(x))
-            ELSE true END
+        AND CASE WHEN ({_IMAGE_TWICE})
+            THEN len(list_distinct(json_keys(x))) = len(json_keys(x)) ELSE true END
         AND (contains(str_of(d.file_name), '://')
             OR NOT regexp_matches(str_of(d.file_name), '{_PLAIN_NAME}')), false) AS ok
 FROM parsed)
