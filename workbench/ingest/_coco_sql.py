@@ -157,9 +157,18 @@ _PLAIN_EXTRA = """CASE
             THEN ',"area":' || d.area || ',"iscrowd":' || d.iscrowd || '}'
         ELSE ',"iscrowd":' || d.iscrowd || ',"area":' || d.area || '}' END"""
 
+# A polygon's rings as the engine writes them: lists of numbers, at least one in each (the
+# macro `numbers`, for a list of lists: one expression and one cast for the whole value, not a
+# parse into rings and one of each). A polygon's bounds are those of every other one of its
+# points: its rings are of even length when SQL takes it.
+_NUMBER = "-?[0-9][0-9.eE+-]*"
+_RING = rf"\[{_NUMBER}(,{_NUMBER})*\]"
+_RINGS = rf"\[{_RING}(,{_RING})*\]"
+
 # The start of a category's annotations' attributes: the keys of the annotation's own text
 # (`extra`, written compactly by json_merge_patch) are appended to it as a merge would append
-# them, by concatenation, when none of them is a key the merge would replace.
+# them, by concatenation, when none of them is a key the merge would replace (`opened`: the
+# head without its closing brace, made once per category).
 _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::JSON)
     ELSE json_object('category_id', id::JSON, 'supercategory', supercategory) END::VARCHAR"""
 
@@ -174,6 +183,8 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
 # (`_wb_items`, emptied for the next batch). Neither the kind (a box when the geometry is
 # NULL) nor the image's size (FRAMES joins the images) is carried: past one write every row
 # here is fetched and kept in its write's file (workbench.ingest._coco_staged).
+# An integer id's text is the engine's, which writes an integer as Python's str() does (-0 as 0,
+# no leading zero): it is the ROI's id as it is, not cast to a number and back.
 # The image and category ids are not checked for type: the joins find only the keys of the
 # images and categories stored, which are strings or integers, as JSON text (1 and "1" differ).
 ANNOTATION_ROWS = f"""
@@ -192,19 +203,18 @@ parsed AS (
     FROM keyed),
 valued AS (
     SELECT p.*, img.o, c.name, c.name_ok,
-        c.supercategory, c.category_json, c.keypoints AS category_keypoints, c.head,
+        c.supercategory, c.category_json, c.keypoints AS category_keypoints, c.head, c.opened,
         CASE WHEN is_null(d.id) THEN CAST(i + 1 AS VARCHAR) WHEN is_str(d.id) THEN d.id->>'$'
-            ELSE CAST(int_of(d.id) AS VARCHAR) END AS id,
+            WHEN is_int(d.id) THEN d.id::VARCHAR END AS id,
         CASE WHEN NOT is_null(d.bbox) THEN numbers(d.bbox) END AS box,
         CASE WHEN is_null(d.segmentation) OR d.segmentation = '[]' THEN NULL
-            WHEN starts_with(d.segmentation, '[[') THEN
-                list_transform(from_json(d.segmentation, '["JSON"]'), lambda r: numbers(r))
+            WHEN regexp_full_match(d.segmentation, '{_RINGS}') THEN d.segmentation::DOUBLE[][]
             END AS rings
     FROM parsed p
     LEFT JOIN (SELECT key AS image_key, o FROM _wb_images) img
         ON img.image_key = p.d.image_id
     LEFT JOIN (SELECT key AS category_key, id AS category_json, name, supercategory, keypoints,
-        text_ok(name, {MAX_LABEL_LENGTH}) AS name_ok, {_HEAD} AS head
+        text_ok(name, {MAX_LABEL_LENGTH}) AS name_ok, {_HEAD} AS head, left(head, -1) AS opened
         FROM _wb_cats) c ON c.category_key = p.d.category_id),
 shaped AS (
     SELECT *, rings AS geometry, flatten(rings) AS points FROM valued)
@@ -212,22 +222,22 @@ SELECT * EXCLUDE (x), CASE WHEN ok THEN NULL ELSE x END AS x FROM (
 SELECT o, i, x, id, name AS label,
     TRY_CAST(d.score AS DOUBLE) AS confidence, geometry,
     CASE WHEN box IS NOT NULL THEN box[1]
-        ELSE list_min(flatten(list_transform(rings, lambda r: list_slice(r, 1, len(r), 2)))) END
+        ELSE list_min(list_slice(points, 1, len(points), 2)) END
         AS x_min,
     CASE WHEN box IS NOT NULL THEN box[2]
-        ELSE list_min(flatten(list_transform(rings, lambda r: list_slice(r, 2, len(r), 2)))) END
+        ELSE list_min(list_slice(points, 2, len(points), 2)) END
         AS y_min,
     CASE WHEN box IS NOT NULL THEN box[1] + box[3]
-        ELSE list_max(flatten(list_transform(rings, lambda r: list_slice(r, 1, len(r), 2)))) END
+        ELSE list_max(list_slice(points, 1, len(points), 2)) END
         AS x_max,
     CASE WHEN box IS NOT NULL THEN box[2] + box[4]
-        ELSE list_max(flatten(list_transform(rings, lambda r: list_slice(r, 2, len(r), 2)))) END
+        ELSE list_max(list_slice(points, 2, len(points), 2)) END
         AS y_max,
-    CASE WHEN plain THEN left(head, -1) || {_PLAIN_EXTRA}
+    CASE WHEN plain THEN opened || {_PLAIN_EXTRA}
         WHEN extra IS NULL OR NOT (contains(extra, '"category_id"')
             OR contains(extra, '"supercategory"')
             OR (d.iscrowd IS NULL AND contains(extra, '"iscrowd"')))
-        THEN left(head, -1) || coalesce(',' || substr(extra, 2, length(extra) - 2), '')
+        THEN opened || coalesce(',' || substr(extra, 2, length(extra) - 2), '')
             || CASE WHEN d.iscrowd IS NULL THEN ',"iscrowd":0}}' ELSE '}}' END
         ELSE json_merge_patch(json_merge_patch(head, coalesce(extra, '{{}}')),
             CASE WHEN d.iscrowd IS NULL THEN '{{"iscrowd":0}}' ELSE '{{}}' END)::VARCHAR
