@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import workbench
 
 from .test_coco_columnar import _same_on_both_paths
@@ -71,12 +73,13 @@ def _attributes(db: Path) -> list[tuple[str, str, list[tuple[str, Any]]]]:
     return [(f, i, json.loads(a, object_pairs_hook=list)) for f, i, a in rows]
 
 
+@pytest.mark.parametrize("per_write", [1, 50])  # each image a write of its own, or one write
 def test_annotations_of_every_shape_are_stored_as_the_per_record_path_stores_them(
-    tmp_path: Path,
+    tmp_path: Path, per_write: int
 ) -> None:
     path = tmp_path / "instances.json"
     path.write_text(_document(_IMAGES, _ANNOTATIONS))
-    columnar = _same_on_both_paths(tmp_path, path, 50)
+    columnar = _same_on_both_paths(tmp_path, path, per_write)
     assert columnar.rois > 20
     assert _attributes(tmp_path / "a.duckdb") == _attributes(tmp_path / "b.duckdb")
 
