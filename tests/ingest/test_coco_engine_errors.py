@@ -80,7 +80,7 @@ def test_errors_of_a_file_read_record_by_record_are_counted_once(
     path.write_bytes(orjson.dumps(doc))
     with workbench.open(tmp_path / "a.duckdb") as catalog:
         enough = coco.import_files(catalog, [path], progress=False)
-    monkeypatch.setattr(_coco_columnar, "ENGINE_MEMORY", "16MB")
+    monkeypatch.setattr(_coco_columnar, "ENGINE_MEMORY", "12MB")
     with workbench.open(tmp_path / "b.duckdb") as catalog:
         short = coco.import_files(catalog, [path], progress=False)
     assert enough.warnings == {}

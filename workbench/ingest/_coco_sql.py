@@ -94,6 +94,14 @@ _PLAIN_NAME = r"(^|/)\.\.?(/|$)|//|/$|[?#;]"
 # '?', '#' or ';', which a URL parses: _PLAIN_NAME sends those to the per-record path).
 PROBE = "'x' || regexp_extract(file_name, '\\.[^./]*$')"
 
+# Whether a record of `{table}` gives a key twice (those are then looked for one by one): the
+# per-record path's reader keeps the last value, the engine's the first. Asked of each distinct
+# list of keys, few in a file (one for every image of most).
+_TWICE = (
+    "SELECT coalesce(bool_or(len(list_distinct(k)) < len(k)), false)"
+    " FROM (SELECT DISTINCT try(json_keys(x)) AS k FROM {table})"
+)
+_IMAGE_TWICE = _TWICE.format(table="_wb_image_items")
 # One row per image, in file order: `key` is its id as JSON text (1 and "1" differ, as in a
 # dict of the parsed values), `ok` whether SQL takes it: not when its promoted metadata keys
 # hold values SQL does not copy, or a local name the per-record path would normalise. The
@@ -115,6 +123,8 @@ SELECT i, x, d.id AS key,
         AND (is_str(d.id) OR is_int(d.id)) AND str_of(d.file_name) <> ''
         AND opt_int(d.width, 1, {MAX_INT32}) AND opt_int(d.height, 1, {MAX_INT32})
         AND length(x) <= {MAX_JSON_FIELD_BYTES // 2} AND {_PROMOTED_OK}
+        AND CASE WHEN ({_IMAGE_TWICE})
+            THEN len(list_distinct(json_keys(x))) = len(json_keys(x)) ELSE true END
         AND (contains(str_of(d.file_name), '://')
             OR NOT regexp_matches(str_of(d.file_name), '{_PLAIN_NAME}')), false) AS ok
 FROM parsed)
@@ -129,10 +139,36 @@ _ANN = (
 _ANN_KEYS = (
     '{"id":null,"image_id":null,"category_id":null,"bbox":null,"segmentation":null,"score":null}'
 )
+# An annotation is `plain` when it has as many keys (json_keys) as it has of these, none of
+# them null: each key is one of them, given once. Its attributes are then made from its `area`
+# and `iscrowd` alone, in the order the record gives them, with no merge of JSON: of the two,
+# the first whose `"area":` or `"iscrowd":` appears in its text is the first key (in a record
+# SQL takes, only their own values may hold an object, whose keys come after their own, and a
+# string's quotes are escaped). It holds no null extra value, no keypoints and no
+# supercategory of its own, nothing the other records are searched for. A key given twice is
+# counted twice: the per-record path's reader keeps the last value, the engine's the first,
+# so a record (annotation or image) giving a key twice is left to that path.
+_PLAIN = ("id", "image_id", "category_id", "bbox", "segmentation", "score", "area", "iscrowd")
+_PLAIN_COUNT = " + ".join(f"(d.{key} IS NOT NULL)::INTEGER" for key in _PLAIN)
+_PLAIN_EXTRA = """CASE
+        WHEN d.iscrowd IS NULL THEN coalesce(',"area":' || d.area, '') || ',"iscrowd":0}'
+        WHEN d.area IS NULL THEN ',"iscrowd":' || d.iscrowd || '}'
+        WHEN strpos(x, '"area":') < strpos(x, '"iscrowd":')
+            THEN ',"area":' || d.area || ',"iscrowd":' || d.iscrowd || '}'
+        ELSE ',"iscrowd":' || d.iscrowd || ',"area":' || d.area || '}' END"""
+
+# A polygon's rings as the engine writes them: lists of numbers, at least one in each (the
+# macro `numbers`, for a list of lists: one expression and one cast for the whole value, not a
+# parse into rings and one of each). A polygon's bounds are those of every other one of its
+# points: its rings are of even length when SQL takes it.
+_NUMBER = "-?[0-9][0-9.eE+-]*"
+_RING = rf"\[{_NUMBER}(,{_NUMBER})*\]"
+_RINGS = rf"\[{_RING}(,{_RING})*\]"
 
 # The start of a category's annotations' attributes: the keys of the annotation's own text
 # (`extra`, written compactly by json_merge_patch) are appended to it as a merge would append
-# them, by concatenation, when none of them is a key the merge would replace.
+# them, by concatenation, when none of them is a key the merge would replace (`opened`: the
+# head without its closing brace, made once per category).
 _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::JSON)
     ELSE json_object('category_id', id::JSON, 'supercategory', supercategory) END::VARCHAR"""
 
@@ -147,29 +183,38 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
 # (`_wb_items`, emptied for the next batch). Neither the kind (a box when the geometry is
 # NULL) nor the image's size (FRAMES joins the images) is carried: past one write every row
 # here is fetched and kept in its write's file (workbench.ingest._coco_staged).
+# An integer id's text is the engine's, which writes an integer as Python's str() does (-0 as 0,
+# no leading zero): it is the ROI's id as it is, not cast to a number and back.
+# The image and category ids are not checked for type: the joins find only the keys of the
+# images and categories stored, which are strings or integers, as JSON text (1 and "1" differ).
 ANNOTATION_ROWS = f"""
-WITH parsed AS (
-    SELECT i, x, try(from_json(x, '{_ANN}')) AS d, {_ODD} AS odd, left(x, 1) = '{{' AS object,
-        length(x) <= {MAX_JSON_FIELD_BYTES // 2} AS small, contains(x, '"id":null') AS id_null,
-        CASE WHEN contains(x, '"keypoints"') OR contains(x, '\\')
-            THEN coalesce((x->'$.keypoints')::VARCHAR, '[]') = '[]' ELSE true END AS no_points,
-        nullif(json_merge_patch(x, '{_ANN_KEYS}')::VARCHAR, '{{}}') AS extra
+WITH read AS (
+    SELECT i, x, try(from_json(x, '{_ANN}')) AS d, try(json_keys(x)) AS keys, {_ODD} AS odd,
+        left(x, 1) = '{{' AS object, length(x) <= {MAX_JSON_FIELD_BYTES // 2} AS small,
+        contains(x, '"id":null') AS id_null
     FROM _wb_items),
+keyed AS (SELECT *, coalesce(len(keys) = {_PLAIN_COUNT}, false) AS plain FROM read),
+parsed AS (
+    SELECT *,
+        CASE WHEN plain THEN true WHEN contains(x, '"keypoints"') OR contains(x, '\\')
+            THEN coalesce((x->'$.keypoints')::VARCHAR, '[]') = '[]' ELSE true END AS no_points,
+        CASE WHEN NOT plain THEN nullif(json_merge_patch(x, '{_ANN_KEYS}')::VARCHAR, '{{}}')
+            END AS extra
+    FROM keyed),
 valued AS (
     SELECT p.*, img.o, c.name, c.name_ok,
-        c.supercategory, c.category_json, c.keypoints AS category_keypoints, c.head,
+        c.supercategory, c.category_json, c.keypoints AS category_keypoints, c.head, c.opened,
         CASE WHEN is_null(d.id) THEN CAST(i + 1 AS VARCHAR) WHEN is_str(d.id) THEN d.id->>'$'
-            ELSE CAST(int_of(d.id) AS VARCHAR) END AS id,
+            WHEN is_int(d.id) THEN d.id::VARCHAR END AS id,
         CASE WHEN NOT is_null(d.bbox) THEN numbers(d.bbox) END AS box,
         CASE WHEN is_null(d.segmentation) OR d.segmentation = '[]' THEN NULL
-            WHEN starts_with(d.segmentation, '[[') THEN
-                list_transform(from_json(d.segmentation, '["JSON"]'), lambda r: numbers(r))
+            WHEN regexp_full_match(d.segmentation, '{_RINGS}') THEN d.segmentation::DOUBLE[][]
             END AS rings
     FROM parsed p
     LEFT JOIN (SELECT key AS image_key, o FROM _wb_images) img
         ON img.image_key = p.d.image_id
     LEFT JOIN (SELECT key AS category_key, id AS category_json, name, supercategory, keypoints,
-        text_ok(name, {MAX_LABEL_LENGTH}) AS name_ok, {_HEAD} AS head
+        text_ok(name, {MAX_LABEL_LENGTH}) AS name_ok, {_HEAD} AS head, left(head, -1) AS opened
         FROM _wb_cats) c ON c.category_key = p.d.category_id),
 shaped AS (
     SELECT *, rings AS geometry, flatten(rings) AS points FROM valued)
@@ -177,35 +222,35 @@ SELECT * EXCLUDE (x), CASE WHEN ok THEN NULL ELSE x END AS x FROM (
 SELECT o, i, x, id, name AS label,
     TRY_CAST(d.score AS DOUBLE) AS confidence, geometry,
     CASE WHEN box IS NOT NULL THEN box[1]
-        ELSE list_min(flatten(list_transform(rings, lambda r: list_slice(r, 1, len(r), 2)))) END
+        ELSE list_min(list_slice(points, 1, len(points), 2)) END
         AS x_min,
     CASE WHEN box IS NOT NULL THEN box[2]
-        ELSE list_min(flatten(list_transform(rings, lambda r: list_slice(r, 2, len(r), 2)))) END
+        ELSE list_min(list_slice(points, 2, len(points), 2)) END
         AS y_min,
     CASE WHEN box IS NOT NULL THEN box[1] + box[3]
-        ELSE list_max(flatten(list_transform(rings, lambda r: list_slice(r, 1, len(r), 2)))) END
+        ELSE list_max(list_slice(points, 1, len(points), 2)) END
         AS x_max,
     CASE WHEN box IS NOT NULL THEN box[2] + box[4]
-        ELSE list_max(flatten(list_transform(rings, lambda r: list_slice(r, 2, len(r), 2)))) END
+        ELSE list_max(list_slice(points, 2, len(points), 2)) END
         AS y_max,
-    CASE WHEN extra IS NULL OR NOT (contains(extra, '"category_id"')
+    CASE WHEN plain THEN opened || {_PLAIN_EXTRA}
+        WHEN extra IS NULL OR NOT (contains(extra, '"category_id"')
             OR contains(extra, '"supercategory"')
             OR (d.iscrowd IS NULL AND contains(extra, '"iscrowd"')))
-        THEN left(head, -1) || coalesce(',' || substr(extra, 2, length(extra) - 2), '')
+        THEN opened || coalesce(',' || substr(extra, 2, length(extra) - 2), '')
             || CASE WHEN d.iscrowd IS NULL THEN ',"iscrowd":0}}' ELSE '}}' END
         ELSE json_merge_patch(json_merge_patch(head, coalesce(extra, '{{}}')),
             CASE WHEN d.iscrowd IS NULL THEN '{{"iscrowd":0}}' ELSE '{{}}' END)::VARCHAR
         END AS attributes0,
     CASE WHEN d.area IS NULL THEN box[3] * box[4] END AS box_area,
     coalesce(NOT odd AND object AND d IS NOT NULL
-        AND (is_str(d.id) OR is_int(d.id) OR (d.id IS NULL AND NOT id_null))
-        AND CASE WHEN is_str(d.id) THEN text_ok(id, {MAX_ID_LENGTH}) ELSE id IS NOT NULL END
-        AND (is_str(d.image_id) OR is_int(d.image_id)) AND o IS NOT NULL
-        AND (is_str(d.category_id) OR is_int(d.category_id)) AND name IS NOT NULL
-        AND name_ok
-        AND (is_null(d.bbox) OR (box IS NOT NULL AND len(box) = 4 AND box[3] >= 0
-             AND box[4] >= 0 AND list_min(box) >= -{MAX_COORDINATE}
-             AND list_max(box) <= {MAX_COORDINATE}
+        AND CASE WHEN d.id IS NULL THEN NOT id_null
+            WHEN is_str(d.id) THEN text_ok(id, {MAX_ID_LENGTH}) ELSE id IS NOT NULL END
+        AND o IS NOT NULL AND name IS NOT NULL AND name_ok
+        AND (is_null(d.bbox) OR (box IS NOT NULL AND len(box) = 4
+             AND box[3] BETWEEN 0 AND {MAX_COORDINATE} AND box[4] BETWEEN 0 AND {MAX_COORDINATE}
+             AND box[1] BETWEEN -{MAX_COORDINATE} AND {MAX_COORDINATE}
+             AND box[2] BETWEEN -{MAX_COORDINATE} AND {MAX_COORDINATE}
              AND box[1] + box[3] <= {MAX_COORDINATE} AND box[2] + box[4] <= {MAX_COORDINATE}))
         AND (is_null(d.segmentation) OR d.segmentation = '[]' OR (rings IS NOT NULL
              AND len(rings) > 0 AND len(rings) <= {MAX_RINGS_PER_ROI}
@@ -217,8 +262,10 @@ SELECT o, i, x, id, name AS label,
         AND (rings IS NOT NULL OR box IS NOT NULL)
         AND (is_null(d.score) OR (is_num(d.score)
              AND TRY_CAST(d.score AS DOUBLE) BETWEEN 0 AND 1))
-        AND d.supercategory IS NULL
-        AND no_points AND NOT contains(coalesce(extra, ''), ':null') AND small, false) AS ok
+        AND CASE WHEN plain THEN true ELSE d.supercategory IS NULL AND no_points
+             AND NOT contains(coalesce(extra, ''), ':null')
+             AND len(list_distinct(keys)) = len(keys) END
+        AND small, false) AS ok
 FROM shaped)
 """
 # One write's annotations, kept in the engine: the first batch's rows, then the others'.
