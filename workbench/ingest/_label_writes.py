@@ -55,13 +55,16 @@ def check(con: Any, field: str, rois: pa.Table, named: pa.Array, cleared: pa.Arr
     added to what they hold) given no row. None left out when the field is empty on every
     frame of `cleared` (no row is hashed); then, if every frame named is cleared and keyed
     and every row's frame is one of them, the rows' frame keys (`first`)."""
-    ids, keys = _stored(con, cleared)
+    given_keys = _stored(con, cleared)  # each cleared frame's key, in their order
+    order = np.flatnonzero(given_keys >= 0)
+    order = order[np.argsort(given_keys[order], kind="stable")]
+    ids, keys = cleared.take(pa.array(order)), given_keys[order]  # the stored ones, by key
     if len(ids) == 0:
         return Checked(_EMPTY, rois)
     old = _old_sums(con, "rois", ROI_SCHEMA, keys, "field = ?", [field])
     if not old[:, 0].any():
         every = len(ids) == len(named) and named.equals(cleared)  # every frame named, stored
-        return Checked(_EMPTY, rois, _first_keys(rois, ids, keys) if every else None)
+        return Checked(_EMPTY, rois, _first_keys(rois, named, given_keys) if every else None)
     new = _new_sums(con, rois, ROI_SCHEMA, ids)
     matched = ids.filter(pa.array(np.all(new == old, axis=1)))
     given = pc.unique(rois["frame_id"].combine_chunks().cast(pa.string()))
@@ -69,33 +72,34 @@ def check(con: Any, field: str, rois: pa.Table, named: pa.Array, cleared: pa.Arr
     return Checked(pa.concat_arrays([idle, matched]), without(rois, "frame_id", matched))
 
 
-def _stored(con: Any, ids: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """The stored and keyed frames among `ids`: their ids and keys, by key."""
-    with registered(con, "_wb_label_ids", pa.table({"id": ids})):
-        found = con.sql(
-            "SELECT id, frame_key FROM frames WHERE id IN (SELECT id FROM _wb_label_ids)"
-            " AND frame_key IS NOT NULL ORDER BY frame_key"
-        ).to_arrow_table()
-    keys = np.asarray(found["frame_key"].to_numpy(), dtype=np.int64)
-    return found["id"].combine_chunks(), keys
+def _stored(con: Any, ids: pa.Array) -> np.ndarray:
+    """The key of each frame of `ids` (distinct), -1 for one not stored or not keyed: found
+    by their places in `ids`, so that no id comes back as text."""
+    place = pa.array(np.arange(len(ids), dtype=np.int64))
+    with registered(con, "_wb_label_ids", pa.table({"id": ids, "at": place})):
+        found = con.execute(
+            "SELECT n.at, f.frame_key FROM _wb_label_ids n JOIN frames f ON f.id = n.id"
+            " WHERE f.frame_key IS NOT NULL"
+        ).fetchnumpy()
+    keys = np.full(len(ids), -1, dtype=np.int64)
+    keys[np.asarray(found["at"], dtype=np.int64)] = np.asarray(found["frame_key"], np.int64)
+    return keys
 
 
-def _first_keys(rois: pa.Table, ids: pa.Array, keys: np.ndarray) -> np.ndarray | None:
-    """Each row's frame key among the frames `ids` (with their `keys`), or None when some
-    row's frame is not one of them."""
-    at = _positions(rois["frame_id"], ids)
-    if at.null_count:
+def _first_keys(rois: pa.Table, named: pa.Array, keys: np.ndarray) -> np.ndarray | None:
+    """Each row's frame key (`keys`: those of the frames `named`, all stored), or None when
+    some row's frame is not named. The rows' frame ids as a dictionary of the ids named, in
+    their order (as the Labelbox import gives them), are their places already."""
+    column = rois["frame_id"].combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        dictionary, indices = column.dictionary, column.indices
+        if not dictionary.equals(named):
+            indices = pc.index_in(dictionary, value_set=named).take(indices)
+    else:
+        indices = pc.index_in(column, value_set=named)
+    if indices.null_count:
         return None
-    return keys[np.asarray(at.to_numpy(zero_copy_only=False), dtype=np.int64)]
-
-
-def _positions(column: pa.ChunkedArray | pa.Array, ids: pa.Array) -> pa.Array:
-    """The place of each value of `column` among `ids` (NULL: not there); a dictionary
-    column's values are looked up once each."""
-    values = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if pa.types.is_dictionary(values.type):
-        return pc.index_in(values.dictionary, value_set=ids).take(values.indices)
-    return pc.index_in(values, value_set=ids)
+    return keys[np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
 
 
 def store_first(con: Any, rois: pa.Table, frame_keys: np.ndarray) -> None:
@@ -125,8 +129,10 @@ def store_first(con: Any, rois: pa.Table, frame_keys: np.ndarray) -> None:
 def _distinct(keys: np.ndarray) -> np.ndarray:
     """The distinct keys, sorted: the rows of a frame come together (one sort of a value
     per run, not of every row)."""
-    runs = keys[np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])] if len(keys) else keys
-    return np.unique(runs)
+    if len(keys) == 0:
+        return keys
+    runs = np.sort(keys[np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])])
+    return runs[np.r_[True, runs[1:] != runs[:-1]]]
 
 
 def _append_codes(
