@@ -13,8 +13,10 @@ CPU of opening the catalog, of the import, of closing it, and of each storing fu
 import passes through, timed by wrapping it (`time.process_time`, every thread):
 `insert_keyed` (new frames, sources and ROIs keyed and summarised as inserted), `append_rows`,
 `keyed_rois` and `rois_replaced` (a label write: its INSERT, its rows' keys, its frames
-summarised again), `layout.sync` and `summaries.keep` (every commit), `count_new` (the new
-frames' whole-catalog summaries from the batch, store/summaries_batch.py), `commit` (every COMMIT
+summarised again; `check` and `store_first`: its unchanged check, and a field's first ROIs
+stored and summarised from the rows, workbench/ingest/_label_writes.py), `layout.sync` and
+`summaries.keep` (every commit), `count_new` (the new frames' whole-catalog summaries from
+the batch, store/summaries_batch.py), `commit` (every COMMIT
 statement: where the engine writes a write's rows) and `groups.build` (the groups' recount at
 the import's end). The writer's own steps too (`write_rows`, `write_labels`, the unchanged
 checks, the media roots' count). With --baseline, each statement of the DuckDB baseline's load
@@ -165,6 +167,13 @@ def main() -> None:
         from workbench.store import summaries_batch
 
         _wrap(summaries_batch, "count_new", args.statements)
+    except ImportError:
+        pass
+    try:  # a label write's own steps (not in older checkouts)
+        from workbench.ingest import _label_writes
+
+        for name in ("check", "store_first", "append_rows"):
+            _wrap(_label_writes, name, args.statements)
     except ImportError:
         pass
     for name in ("write_rows", "write_labels", "_store_changed", "_store"):

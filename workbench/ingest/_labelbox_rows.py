@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench.errors import RecordError
 from workbench.ingest._labelbox_contexts import Video
@@ -287,7 +288,7 @@ def rows_of(videos: list[list[tuple[int, Part]]]) -> Made:
     video, positions, lines = (np.concatenate(k).astype(np.int64) for k in zip(*keys, strict=True))
     order = _order(video, positions, lines)
     whole = [columns.table(np.arange(len(owner))), *(t.table for _, _, t in tables)]
-    rows = pa.concat_tables(whole).take(pa.array(order))
+    rows = pa.concat_tables([t.cast(ROWS) for t in whole]).take(pa.array(order))
     return Made(rows, video[order], positions[order], zero)
 
 
@@ -395,15 +396,16 @@ class _Columns:
         )  # fmt: skip
         columns = _constant(self.bases, owner)
         kinds = pa.array(["box", "classification"], pa.string())
+        texts = pc.dictionary_encode(self.texts)
         columns.update(
-            kind=kinds.take(pa.array((~box).view(np.int8))),
+            kind=pa.DictionaryArray.from_arrays(pa.array((~box).view(np.int8)), kinds),
             geometry=geometry.cast(GEOMETRY),
             x_min=column(x_min),
             y_min=column(y_min),
             x_max=column(x_max),
             y_max=column(y_max),
             area=column((x_max - x_min) * (y_max - y_min)),
-            attributes=self.texts.take(pa.array(self.text_at[order])),
+            attributes=_coded(texts, pa.array(self.text_at[order])),
             keyframe=keyframe,
         )
         return _table(columns)
@@ -426,32 +428,37 @@ def _boxes(parts: list[Boxes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _constant(bases: list[Base], owner: np.ndarray) -> dict[str, Any]:
-    """The columns each row takes from its line's base (`owner`: the base of each row)."""
+    """The columns each row takes from its line's base (`owner`: the base of each row);
+    the box's columns are `_Columns.table`'s."""
     count = len(owner)
     take = pa.array(owner, pa.int64())
-    label = pa.array([b.label for b in bases], pa.string()).take(take)
-    labels = pa.ListArray.from_arrays(pa.array(np.arange(count + 1, dtype=np.int32)), label)
+    label = _coded(pc.dictionary_encode(pa.array([b.label for b in bases], pa.string())), take)
+    plain = label.dictionary.take(label.indices)
+    labels = pa.ListArray.from_arrays(pa.array(np.arange(count + 1, dtype=np.int32)), plain)
     no_sources = pa.ListArray.from_arrays(
         pa.array(np.zeros(count + 1, dtype=np.int32)), pa.array([], pa.string())
     )
     confidence = np.array([b.confidence for b in bases], dtype=np.float64)
     return {
         "frame_id": pa.nulls(count, pa.string()),  # set per video when written (`frame_ids`)
-        "id": pa.array([b.id for b in bases], pa.string()).take(take),
-        "field": pa.array([b.field for b in bases], pa.string()).take(take),
+        "id": _coded(pc.dictionary_encode(pa.array([b.id for b in bases], pa.string())), take),
+        "field": _coded(pc.dictionary_encode(pa.array([b.field for b in bases])), take),
         "label": label,
         "labels": labels,
         "confidence": pa.array(confidence[owner]),
-        "x_min": pa.nulls(count, pa.float64()),
-        "y_min": pa.nulls(count, pa.float64()),
-        "x_max": pa.nulls(count, pa.float64()),
-        "y_max": pa.nulls(count, pa.float64()),
-        "area": pa.nulls(count, pa.float64()),
         "source_ids": no_sources,
         "mask": pa.nulls(count, pa.string()),
         "track_index": pa.array([b.track_index for b in bases], pa.int32()).take(take),
     }
 
 
+def _coded(values: pa.DictionaryArray, at: pa.Array) -> pa.DictionaryArray:
+    """The values at `at` (each an index into `values`), as indices into the same distinct
+    values: the rows of a write repeat few texts (a line's id, label and attributes on
+    each of its frames), which the engine takes as they are rather than copied per row."""
+    return pa.DictionaryArray.from_arrays(values.indices.take(at), values.dictionary)
+
+
 def _table(columns: dict[str, Any]) -> pa.Table:
-    return pa.Table.from_arrays([columns[f.name] for f in ROWS], schema=ROWS)
+    """The rows in ROWS' column order; the repeated texts as dictionaries (`_coded`)."""
+    return pa.Table.from_arrays([columns[f.name] for f in ROWS], names=ROWS.names)

@@ -134,33 +134,6 @@ def unchanged_ids(
     return ids.filter(pa.array(kept)), True
 
 
-def unchanged_labels(
-    con: Any, field: str, rois: pa.Table, frame_ids: pa.Array, cleared: pa.Array
-) -> tuple[pa.Array, pa.Table]:
-    """The frames of `frame_ids` (stored, distinct) that a label write of `rois` (rows of
-    ROI_SCHEMA) would leave as they are, and the rows of the others: the frames of `cleared`
-    whose stored `field` ROIs are the rows given to them, in the same order, and the others
-    (whose rows are added to what they hold) given no row. No frame when the field is empty
-    on every frame of `cleared` (a first import: no row is hashed, none left out)."""
-    with registered(con, "_wb_cleared", pa.table({"id": cleared})):
-        stored = con.sql(
-            "SELECT id, frame_key FROM frames WHERE id IN (SELECT id FROM _wb_cleared)"
-            " AND frame_key IS NOT NULL ORDER BY frame_key"
-        ).to_arrow_table()
-    if stored.num_rows == 0:
-        return _EMPTY, rois
-    ids = stored["id"].combine_chunks()
-    keys = stored["frame_key"].to_numpy().astype(np.int64)
-    old = _old_sums(con, "rois", ROI_SCHEMA, keys, "field = ?", [field])
-    if not old[:, 0].any():
-        return _EMPTY, rois
-    new = _new_sums(con, rois, ROI_SCHEMA, ids)
-    matched = ids.filter(pa.array(np.all(new == old, axis=1)))
-    given = pc.unique(rois["frame_id"].combine_chunks()) if rois.num_rows else _EMPTY
-    idle = without_ids(without_ids(frame_ids, given), cleared)
-    return pa.concat_arrays([idle, matched]), without(rois, "frame_id", matched)
-
-
 def without(table: pa.Table, column: str, ids: pa.Array) -> pa.Table:
     """The rows of `table` whose `column` is not one of `ids`."""
     if len(ids) == 0:

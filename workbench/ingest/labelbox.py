@@ -256,7 +256,8 @@ def _write(writer: CatalogWriter, collected: _Collected, field_name: str) -> Non
         indexes = [collected.indexes[c].ids for c in contexts]
         first = np.cumsum([0] + [len(ids) for ids in indexes[:-1]])
         at = (first[made.video] + made.positions)[keep]
-        column = pa.concat_arrays(indexes).take(pa.array(at, pa.int64()))
+        # each row's frame id as an index into the videos' ids (distinct), not a copy
+        column = pa.DictionaryArray.from_arrays(pa.array(at, pa.int32()), pa.concat_arrays(indexes))
         rows = made.rows if keep.all() else made.rows.filter(pa.array(keep))
         rows = rows.set_column(rows.schema.get_field_index("frame_id"), "frame_id", column)
         writer.write_labels(frame_ids, field_name, _full(rows), warnings, cleared=cleared)

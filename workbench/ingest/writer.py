@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import RecordError
+from workbench.ingest import _label_writes as label_writes
 from workbench.ingest._columnar import rows_table
 from workbench.ingest._rows import (
     PROBE,
@@ -33,7 +34,7 @@ from workbench.ingest._rows import (
 )
 from workbench.ingest._rows import promoted_text as _promoted  # noqa: F401  (the COCO importer's)
 from workbench.ingest._rows import roi_row as _roi_row
-from workbench.ingest._unchanged import unchanged_ids, unchanged_labels, without, without_ids
+from workbench.ingest._unchanged import unchanged_ids, without, without_ids
 from workbench.ingest._uris import count_outside
 from workbench.ingest.imports import current_run
 from workbench.ingest.report import (
@@ -287,7 +288,9 @@ class CatalogWriter:
         (ROI_SCHEMA, every frame_id among `frame_ids`) in one transaction: the columnar way
         of `add_labels` for many frames at once (queued updates are written first). With
         `cleared`, only those frames lose their `field_name` ROIs first; the rows of the
-        others are added to what they hold."""
+        others are added to what they hold. A text column may be an Arrow dictionary of its
+        values. A field's first ROIs on frames all cleared are summarised from the rows
+        (ingest/_label_writes.py)."""
         self.flush()
         before = self.report.copy()
         named = pa.array(frame_ids, pa.string())
@@ -296,7 +299,11 @@ class CatalogWriter:
         try:
             with self.catalog.transaction() as con, self.catalog.editing(con, frame_ids):
                 if self.catalog.lake is None:  # frames it would leave as they are, left out
-                    same, rois = unchanged_labels(con, field_name, rois, named, gone)
+                    checked = label_writes.check(con, field_name, rois, named, gone)
+                    if checked.first is not None:  # the field's first ROIs on those frames
+                        label_writes.store_first(con, rois, checked.first)
+                        named = gone = named.slice(0, 0)
+                    rois, same = checked.rois, checked.same
                     named, gone = without_ids(named, same), without_ids(gone, same)
                 if len(named):
                     self._replace_labels(con, field_name, named, gone, rois)
