@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import mimetypes
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from workbench.ingest._columnar import (
     MemoryEngine,
     ndjson_batches,
 )
+from workbench.ingest._nucleus_digests import SceneDigests
 from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY
 from workbench.ingest.images import SOURCE_ID
 from workbench.ingest.jsonread import loads
@@ -116,16 +117,21 @@ class ColumnarScenes:
         self._settled: set[int] = set()
         self.sql_scenes = 0  # scenes converted by SQL and by the per-record path
         self.record_scenes = 0
+        self.same_scenes = 0  # scenes found stored as their lines make them, not converted
+        self._digests = SceneDigests(job.catalog, self.con, update=job.update, dataset=job.dataset)
 
     def close(self) -> None:
+        self._digests.close()
         self._engine.__exit__(None, None, None)
 
     def read(self, path: Path) -> None:
         """The scenes of an NDJSON file, one per line."""
+        self._digests.start(path, self.job.base)
         batches = ndjson_batches(path, LINES_PER_BATCH, PER_RECORD_PATTERN, BYTES_PER_BATCH)
         for lines in batches:
             self._read_batch(lines, {}, lambda n: f"{path}:{n}")
         self.write()
+        self._digests.start(None, self.job.base)
 
     def read_entries(self, entries: Iterable[tuple[str, Any]]) -> None:
         """The (where, scene) records of a JSON document (`nucleus.read_scenes`), read a
@@ -133,6 +139,7 @@ class ColumnarScenes:
         so a key given twice keeps its last value), or, when it cannot be written as such,
         as the value itself for the per-record path. A file that cannot be read is rejected;
         the scenes read before a problem are stored either way."""
+        self._digests.start(None, self.job.base)
         batch: list[tuple[str, Any]] = []
         try:
             for entry in entries:
@@ -160,26 +167,46 @@ class ColumnarScenes:
         self._read_batch(LineBatch(lines), objects, lambda n: entries[n][0])
 
     def _read_batch(
-        self, lines: LineBatch, objects: dict[int, Any], where_of: Callable[[int], str]
+        self,
+        lines: LineBatch,
+        objects: dict[int, Any],
+        where_of: Callable[[int], str],
+        look_up: bool = True,
     ) -> None:
         """Store the scenes of one batch in file order: those SQL takes as rows, the others
-        (`objects`: values that are not text) through the per-record path."""
-        self.con.register("_wb_lines", lines.lines)
+        (`objects`: values that are not text) through the per-record path. With `look_up`,
+        the lines whose scene the catalog holds as they make it are not converted (`_same`)."""
+        table, same, digests = lines.lines, {}, None
+        if self._digests.on and self._columnar:
+            digests = self._digests.of_lines(table)
+            found = self._digests.unchanged(digests) if look_up else None
+            if found is not None and found.num_rows:
+                same = {
+                    n: (k, c, s) for n, k, c, s in zip(*found.to_pydict().values(), strict=True)
+                }
+                table = table.filter(pc.invert(pc.is_in(table["n"], value_set=found["n"])))
+        self.con.register("_wb_lines", table)
         try:
             rows, scenes = self._convert() if self._columnar else (None, {})
             texts = self._others(set(scenes))
         finally:
             self.con.unregister("_wb_lines")
+        if digests is not None:
+            self._digests.converted(digests, scenes)
         events: list[tuple[int, str, Any]] = [(n, "problem", p) for n, p in lines.problems]
         events += [(n, "text", t) for n, t in texts]
         events += [(n, "object", o) for n, o in objects.items()]
         events += [(n, "rows", s) for n, s in scenes.items()]
         if self._good(rows, scenes, alone=len(events) == len(scenes)):
-            events = []  # placed at once
+            events = []  # placed at once (no scene of theirs is one of `same`: see `_same`)
+        events += [(n, "same", s) for n, s in same.items()]
         for n, kind, value in sorted(events, key=lambda e: e[0]):
             where = where_of(n)
             if kind == "rows":
                 self._place(where, value, rows, n)
+                continue
+            if kind == "same":
+                self._same(lines.lines, n, value, where_of)
                 continue
             self.write()  # scenes before it first, in file order
             self.record_scenes += 1
@@ -200,6 +227,53 @@ class ColumnarScenes:
             self.job.forget()
             return
         self.job.forget(keep=self._pending.ids())
+
+    def _same(
+        self,
+        lines: pa.Table,
+        n: int,
+        scene: tuple[int, int, str],
+        where_of: Callable[[int], str],
+    ) -> None:
+        """The line `n`, whose scene the catalog held as it makes it when its batch began:
+        counted as its frames unchanged, unless something placed in this import since named
+        its scene or one of its frames (or stored one of them again), in which case it is
+        converted and placed as any other line, alone."""
+        first_key, frames, context = scene
+        if not self._touched(first_key, frames, context):
+            self.same_scenes += 1
+            self._digests.same_frames += frames
+            return
+        settled = self._settled
+        one = lines.filter(pc.equal(lines["n"], n))
+        self._read_batch(LineBatch(one), {}, where_of, look_up=False)
+        self._settled = settled
+
+    def _touched(self, first_key: int, frames: int, context: str) -> bool:
+        """Whether the frames `frames` keys from `first_key` on (scene `context`) may have
+        been named by what this import placed so far: nothing of it is known, or the
+        catalog still holds them all and nothing known names the scene or them."""
+        job = self.job
+        if not (job.by_context or job.by_id or job._bulk or self._pending.held):
+            return False
+        if context in job.by_context or context in job._bulk_contexts:
+            return True
+        con = job.catalog.cursor()
+        try:
+            ids = (
+                con.sql(
+                    "SELECT id FROM frames WHERE frame_key BETWEEN ? AND ? AND context_id = ?",
+                    params=[first_key, first_key + frames - 1, context],
+                )
+                .to_arrow_table()["id"]
+                .combine_chunks()
+            )
+        finally:
+            con.close()
+        if len(ids) != frames or not job.unknown([context], ids):
+            return True
+        pending = self._pending
+        return bool(pending.held and pc.any(pc.is_in(ids, value_set=pending.ids())).as_py())
 
     # -- SQL ----------------------------------------------------------------------------------
     def _convert(self) -> tuple[pa.Table | None, dict[int, tuple[str, slice]]]:
@@ -387,6 +461,7 @@ class ColumnarScenes:
                 self.write,
             )
             if not all(keep):
+                self._digests.spoil([line])
                 part = part.filter(pa.array(keep))
                 ids = [i for i, k in zip(ids, keep, strict=True) if k]
         pending = self._pending  # a new one if place_ids stored those held
@@ -422,9 +497,11 @@ class ColumnarScenes:
         and writes them again."""
         pending, self._pending = self._pending, _Pending()
         if not pending.held:
+            self._beside_only()
             return
         rows = pa.concat_tables(pending.tables)
         if pending.dropped:
+            self._digests.spoil(pc.unique(rows["_line"].take(pending.dropped)).to_pylist())
             keep = np.ones(rows.num_rows, dtype=bool)
             keep[pending.dropped] = False
             rows = rows.filter(pa.array(keep))
@@ -436,8 +513,19 @@ class ColumnarScenes:
                 self._pending = _Pending()
                 self._pending.add(rest)
         if rows.num_rows:
-            self.job.writer.write_rows(_batch(rows, self.job.dataset))
+            batch = _batch(rows, self.job.dataset)
+            self.job.writer.write_rows(replace(batch, beside=self._digests.beside(rows)))
+        else:
+            self._beside_only()
         self.job.moved = self.job.moved and self._pending.held > 0
+
+    def _beside_only(self) -> None:
+        """Count the frames of the lines found unchanged that no write has counted yet."""
+        beside = self._digests.beside(None)
+        if beside is not None:
+            rois = pa.schema([f for f in ROI_SCHEMA if f.name != "visibility"]).empty_table()
+            empty = RowBatch(_FRAME_ROWS.empty_table(), SOURCE_SCHEMA.empty_table(), rois)
+            self.job.writer.write_rows(replace(empty, beside=beside))
 
 
 def _in_order(rows: pa.Table) -> pa.Table:
