@@ -185,12 +185,16 @@ class ColumnarScenes:
                     n: (k, c, s) for n, k, c, s in zip(*found.to_pydict().values(), strict=True)
                 }
                 table = table.filter(pc.invert(pc.is_in(table["n"], value_set=found["n"])))
-        self.con.register("_wb_lines", table)
-        try:
-            rows, scenes = self._convert() if self._columnar else (None, {})
-            texts = self._others(set(scenes))
-        finally:
-            self.con.unregister("_wb_lines")
+        rows: pa.Table | None = None
+        scenes: dict[int, tuple[str, slice]] = {}
+        texts: list[tuple[int, str]] = []
+        if table.num_rows:  # (none left when every line was found unchanged)
+            self.con.register("_wb_lines", table)
+            try:
+                rows, scenes = self._convert() if self._columnar else (None, {})
+                texts = self._others(set(scenes))
+            finally:
+                self.con.unregister("_wb_lines")
         if digests is not None:
             self._digests.converted(digests, scenes)
         events: list[tuple[int, str, Any]] = [(n, "problem", p) for n, p in lines.problems]

@@ -242,16 +242,16 @@ WITH found AS (
     WHERE d.file_key = $file::UBIGINT AND d.line BETWEEN $first::BIGINT AND $last::BIGINT
         AND d.rois = 0 AND d.sources > 0
     ORDER BY b.n),
+keys AS (SELECT n, unnest(range(first_key, first_key + frames)) AS frame_key FROM found),
+held AS (
+    SELECT k.n, count(*) AS frames, min(f.context_id) AS context_id,
+        max(f.context_id) AS last_context, {_SPAN_HASH} AS frame_hash
+    FROM keys k JOIN frames f ON f.frame_key = k.frame_key GROUP BY k.n),
 spans AS (
-    SELECT s.n, s.first_key, s.frames, min(f.context_id) AS context_id
-    FROM found s JOIN frames f
-        ON f.frame_key BETWEEN s.first_key AND s.first_key + s.frames - 1
-    GROUP BY s.n, s.first_key, s.frames, s.frame_hash
-    HAVING count(*) = s.frames AND min(f.context_id) = max(f.context_id)
-        AND {_SPAN_HASH} = s.frame_hash),
-crowded AS (
-    SELECT DISTINCT s.n FROM spans s JOIN rois r
-        ON r.frame_key BETWEEN s.first_key AND s.first_key + s.frames - 1),
+    SELECT s.n, s.first_key, s.frames, h.context_id FROM found s JOIN held h
+        ON h.n = s.n AND h.frames = s.frames AND h.context_id = h.last_context
+        AND h.frame_hash = s.frame_hash),
+crowded AS (SELECT DISTINCT k.n FROM keys k JOIN rois r ON r.frame_key = k.frame_key),
 scenes AS (
     SELECT context_id, count(*) AS held FROM frames
     WHERE context_id IN (SELECT context_id FROM spans) GROUP BY context_id)
