@@ -1,6 +1,8 @@
 """Nucleus scenes imported column by column: DuckDB parses and checks the scenes of a
 batch of lines at once (the scenes of a JSON document are turned into such lines first) (workbench.ingest._nucleus_sql), the scenes it cannot vouch for go
-through the per-record path (`_SceneImport.add`), and both are stored in file order.
+through the per-record path (`_SceneImport.add`), and both are stored in file order. On an
+update, the lines whose scenes the catalog holds as they make them are not converted at all
+(workbench.ingest._nucleus_digests).
 
 What stays per frame in Python is the bookkeeping of slots (which frame holds which index of
 which scene, across scenes and files) that decides conflicts and replacements, on plain
@@ -31,10 +33,8 @@ from workbench.ingest._columnar import (
 )
 from workbench.ingest._nucleus_digests import SceneDigests
 from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY
-from workbench.ingest.images import SOURCE_ID
+from workbench.ingest._nucleus_rows import rows_batch
 from workbench.ingest.jsonread import loads
-from workbench.ingest.writer import RowBatch
-from workbench.model.records import FRAME_SCHEMA, PROMOTED_KEYS, ROI_SCHEMA, SOURCE_SCHEMA
 from workbench.model.validation import check_text
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ FRAMES_PER_WRITE = 122_880  # one DuckDB row group per transaction
 # Frames whose place is kept in memory past a batch; beyond, they are read again from the
 # catalog, scene by scene (memory stays flat as files grow).
 FRAMES_KNOWN = 100_000
-_FRAME_ROWS = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
 
 
 def _types() -> tuple[pa.Table, pa.Table]:
@@ -517,7 +516,7 @@ class ColumnarScenes:
                 self._pending = _Pending()
                 self._pending.add(rest)
         if rows.num_rows:
-            batch = _batch(rows, self.job.dataset)
+            batch = rows_batch(rows, self.job.dataset)
             self.job.writer.write_rows(replace(batch, beside=self._digests.beside(rows)))
         else:
             self._beside_only()
@@ -527,9 +526,7 @@ class ColumnarScenes:
         """Count the frames of the lines found unchanged that no write has counted yet."""
         beside = self._digests.beside(None)
         if beside is not None:
-            rois = pa.schema([f for f in ROI_SCHEMA if f.name != "visibility"]).empty_table()
-            empty = RowBatch(_FRAME_ROWS.empty_table(), SOURCE_SCHEMA.empty_table(), rois)
-            self.job.writer.write_rows(replace(empty, beside=beside))
+            self.job.writer.write_rows(replace(rows_batch(None, self.job.dataset), beside=beside))
 
 
 def _in_order(rows: pa.Table) -> pa.Table:
@@ -540,45 +537,6 @@ def _in_order(rows: pa.Table) -> pa.Table:
     if bool(later.all()):
         return rows
     return rows.take(pc.sort_indices(rows, [("_line", "ascending"), ("frame_index", "ascending")]))
-
-
-def _batch(rows: pa.Table, dataset: str | None) -> RowBatch:
-    count = rows.num_rows
-    none = pa.nulls(count, pa.string())
-    frames = {
-        "id": rows["id"],
-        "dataset": pa.repeat(pa.scalar(dataset, pa.string()), count),
-        "version": none,
-        "context_id": rows["context_id"],
-        "timestamp": rows["timestamp"],
-        "frame_index": rows["frame_index"],
-        "num_frames": rows["num_frames"],
-        "metadata": rows["metadata"],
-        **{key: rows[key] for key in PROMOTED_KEYS},
-        "saved": pa.nulls(count, pa.timestamp("us")),
-        "saved_in_version": none,
-    }
-    sources = {
-        "frame_id": rows["id"],
-        "id": pa.repeat(pa.scalar(SOURCE_ID, pa.string()), count),
-        "uri": rows["uri"],
-        "width": pa.nulls(count, pa.int32()),
-        "height": pa.nulls(count, pa.int32()),
-        "content_type": rows["content_type"],
-        "timestamp": rows["timestamp"],
-        "preview_uri": none,
-        "masks": none,
-    }
-    return RowBatch(
-        _table(frames, _FRAME_ROWS),
-        _table(sources, SOURCE_SCHEMA),
-        pa.schema([f for f in ROI_SCHEMA if f.name != "visibility"]).empty_table(),
-    )
-
-
-def _table(columns: dict[str, Any], schema: pa.Schema) -> pa.Table:
-    arrays = [pc.cast(columns[f.name], f.type) for f in schema]
-    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _scene(text: str) -> Any:
