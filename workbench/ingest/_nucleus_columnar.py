@@ -253,9 +253,10 @@ class ColumnarScenes:
         self._settled = settled
 
     def _touched(self, first_key: int, frames: int, context: str) -> bool:
-        """Whether the frames `frames` keys from `first_key` on (scene `context`) may have
-        been named by what this import placed so far: nothing of it is known, or the
-        catalog still holds them all and nothing known names the scene or them."""
+        """Whether what this import placed so far may have named the scene `context` or one
+        of its frames (`frames` keys from `first_key` on) or stored one of them again: never
+        while nothing is known; else when the scene is known, the catalog no longer holds
+        them all there, or something known names one of them."""
         job = self.job
         if not (job.by_context or job.by_id or job._bulk or self._pending.held):
             return False
