@@ -36,6 +36,8 @@ of `frames`, whatever order the ids are in). The digest of a frame the writer le
 may then be kept at another place too (a line that moved): it holds as long as its frame
 does, each line's digest saying what that line makes.
 Lake-backed catalogs keep no digests (their frames are written back by jobs of their own).
+A line that makes a whole scene of frames (Nucleus) keeps one row for all of them, checked
+by its own look-up (`scenes_unchanged`, `record_scenes`, below).
 """
 
 from __future__ import annotations
