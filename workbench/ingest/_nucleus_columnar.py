@@ -1,6 +1,8 @@
 """Nucleus scenes imported column by column: DuckDB parses and checks the scenes of a
 batch of lines at once (the scenes of a JSON document are turned into such lines first) (workbench.ingest._nucleus_sql), the scenes it cannot vouch for go
-through the per-record path (`_SceneImport.add`), and both are stored in file order.
+through the per-record path (`_SceneImport.add`), and both are stored in file order. On an
+update, the lines whose scenes the catalog holds as they make them are not converted at all
+(workbench.ingest._nucleus_digests).
 
 What stays per frame in Python is the bookkeeping of slots (which frame holds which index of
 which scene, across scenes and files) that decides conflicts and replacements, on plain
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 import mimetypes
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +31,10 @@ from workbench.ingest._columnar import (
     MemoryEngine,
     ndjson_batches,
 )
+from workbench.ingest._nucleus_digests import SceneDigests
 from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY
-from workbench.ingest.images import SOURCE_ID
+from workbench.ingest._nucleus_rows import rows_batch
 from workbench.ingest.jsonread import loads
-from workbench.ingest.writer import RowBatch
-from workbench.model.records import FRAME_SCHEMA, PROMOTED_KEYS, ROI_SCHEMA, SOURCE_SCHEMA
 from workbench.model.validation import check_text
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ FRAMES_PER_WRITE = 122_880  # one DuckDB row group per transaction
 # Frames whose place is kept in memory past a batch; beyond, they are read again from the
 # catalog, scene by scene (memory stays flat as files grow).
 FRAMES_KNOWN = 100_000
-_FRAME_ROWS = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
 
 
 def _types() -> tuple[pa.Table, pa.Table]:
@@ -116,16 +116,21 @@ class ColumnarScenes:
         self._settled: set[int] = set()
         self.sql_scenes = 0  # scenes converted by SQL and by the per-record path
         self.record_scenes = 0
+        self.same_scenes = 0  # scenes found stored as their lines make them, not converted
+        self._digests = SceneDigests(job.catalog, self.con, update=job.update, dataset=job.dataset)
 
     def close(self) -> None:
+        self._digests.close()
         self._engine.__exit__(None, None, None)
 
     def read(self, path: Path) -> None:
         """The scenes of an NDJSON file, one per line."""
+        self._digests.start(path, self.job.base)
         batches = ndjson_batches(path, LINES_PER_BATCH, PER_RECORD_PATTERN, BYTES_PER_BATCH)
         for lines in batches:
             self._read_batch(lines, {}, lambda n: f"{path}:{n}")
         self.write()
+        self._digests.start(None, self.job.base)
 
     def read_entries(self, entries: Iterable[tuple[str, Any]]) -> None:
         """The (where, scene) records of a JSON document (`nucleus.read_scenes`), read a
@@ -133,6 +138,7 @@ class ColumnarScenes:
         so a key given twice keeps its last value), or, when it cannot be written as such,
         as the value itself for the per-record path. A file that cannot be read is rejected;
         the scenes read before a problem are stored either way."""
+        self._digests.start(None, self.job.base)
         batch: list[tuple[str, Any]] = []
         try:
             for entry in entries:
@@ -160,26 +166,50 @@ class ColumnarScenes:
         self._read_batch(LineBatch(lines), objects, lambda n: entries[n][0])
 
     def _read_batch(
-        self, lines: LineBatch, objects: dict[int, Any], where_of: Callable[[int], str]
+        self,
+        lines: LineBatch,
+        objects: dict[int, Any],
+        where_of: Callable[[int], str],
+        look_up: bool = True,
     ) -> None:
         """Store the scenes of one batch in file order: those SQL takes as rows, the others
-        (`objects`: values that are not text) through the per-record path."""
-        self.con.register("_wb_lines", lines.lines)
-        try:
-            rows, scenes = self._convert() if self._columnar else (None, {})
-            texts = self._others(set(scenes))
-        finally:
-            self.con.unregister("_wb_lines")
+        (`objects`: values that are not text) through the per-record path. With `look_up`,
+        the lines whose scene the catalog holds as they make it are not converted (`_same`)."""
+        table, same, digests = lines.lines, {}, None
+        if self._digests.on and self._columnar:
+            digests = self._digests.of_lines(table)
+            found = self._digests.unchanged(digests) if look_up else None
+            if found is not None and found.num_rows:
+                same = {
+                    n: (k, c, s) for n, k, c, s in zip(*found.to_pydict().values(), strict=True)
+                }
+                table = table.filter(pc.invert(pc.is_in(table["n"], value_set=found["n"])))
+        rows: pa.Table | None = None
+        scenes: dict[int, tuple[str, slice]] = {}
+        texts: list[tuple[int, str]] = []
+        if table.num_rows:  # (none left when every line was found unchanged)
+            self.con.register("_wb_lines", table)
+            try:
+                rows, scenes = self._convert() if self._columnar else (None, {})
+                texts = self._others(set(scenes))
+            finally:
+                self.con.unregister("_wb_lines")
+        if digests is not None:
+            self._digests.converted(digests, scenes)
         events: list[tuple[int, str, Any]] = [(n, "problem", p) for n, p in lines.problems]
         events += [(n, "text", t) for n, t in texts]
         events += [(n, "object", o) for n, o in objects.items()]
         events += [(n, "rows", s) for n, s in scenes.items()]
         if self._good(rows, scenes, alone=len(events) == len(scenes)):
-            events = []  # placed at once
+            events = []  # placed at once (no scene of theirs is one of `same`: see `_same`)
+        events += [(n, "same", s) for n, s in same.items()]
         for n, kind, value in sorted(events, key=lambda e: e[0]):
             where = where_of(n)
             if kind == "rows":
                 self._place(where, value, rows, n)
+                continue
+            if kind == "same":
+                self._same(lines.lines, n, value, where_of)
                 continue
             self.write()  # scenes before it first, in file order
             self.record_scenes += 1
@@ -200,6 +230,54 @@ class ColumnarScenes:
             self.job.forget()
             return
         self.job.forget(keep=self._pending.ids())
+
+    def _same(
+        self,
+        lines: pa.Table,
+        n: int,
+        scene: tuple[int, int, str],
+        where_of: Callable[[int], str],
+    ) -> None:
+        """The line `n`, whose scene the catalog held as it makes it when its batch began:
+        counted as its frames unchanged, unless something placed in this import since named
+        its scene or one of its frames (or stored one of them again), in which case it is
+        converted and placed as any other line, alone."""
+        first_key, frames, context = scene
+        if not self._touched(first_key, frames, context):
+            self.same_scenes += 1
+            self._digests.same_frames += frames
+            return
+        settled = self._settled
+        one = lines.filter(pc.equal(lines["n"], n))
+        self._read_batch(LineBatch(one), {}, where_of, look_up=False)
+        self._settled = settled
+
+    def _touched(self, first_key: int, frames: int, context: str) -> bool:
+        """Whether what this import placed so far may have named the scene `context` or one
+        of its frames (`frames` keys from `first_key` on) or stored one of them again: never
+        while nothing is known; else when the scene is known, the catalog no longer holds
+        them all there, or something known names one of them."""
+        job = self.job
+        if not (job.by_context or job.by_id or job._bulk or self._pending.held):
+            return False
+        if context in job.by_context or context in job._bulk_contexts:
+            return True
+        con = job.catalog.cursor()
+        try:
+            ids = (
+                con.sql(
+                    "SELECT id FROM frames WHERE frame_key BETWEEN ? AND ? AND context_id = ?",
+                    params=[first_key, first_key + frames - 1, context],
+                )
+                .to_arrow_table()["id"]
+                .combine_chunks()
+            )
+        finally:
+            con.close()
+        if len(ids) != frames or not job.unknown([context], ids):
+            return True
+        pending = self._pending
+        return bool(pending.held and pc.any(pc.is_in(ids, value_set=pending.ids())).as_py())
 
     # -- SQL ----------------------------------------------------------------------------------
     def _convert(self) -> tuple[pa.Table | None, dict[int, tuple[str, slice]]]:
@@ -387,6 +465,7 @@ class ColumnarScenes:
                 self.write,
             )
             if not all(keep):
+                self._digests.spoil([line])
                 part = part.filter(pa.array(keep))
                 ids = [i for i, k in zip(ids, keep, strict=True) if k]
         pending = self._pending  # a new one if place_ids stored those held
@@ -422,9 +501,11 @@ class ColumnarScenes:
         and writes them again."""
         pending, self._pending = self._pending, _Pending()
         if not pending.held:
+            self._beside_only()
             return
         rows = pa.concat_tables(pending.tables)
         if pending.dropped:
+            self._digests.spoil(pc.unique(rows["_line"].take(pending.dropped)).to_pylist())
             keep = np.ones(rows.num_rows, dtype=bool)
             keep[pending.dropped] = False
             rows = rows.filter(pa.array(keep))
@@ -436,8 +517,17 @@ class ColumnarScenes:
                 self._pending = _Pending()
                 self._pending.add(rest)
         if rows.num_rows:
-            self.job.writer.write_rows(_batch(rows, self.job.dataset))
+            batch = rows_batch(rows, self.job.dataset)
+            self.job.writer.write_rows(replace(batch, beside=self._digests.beside(rows)))
+        else:
+            self._beside_only()
         self.job.moved = self.job.moved and self._pending.held > 0
+
+    def _beside_only(self) -> None:
+        """Count the frames of the lines found unchanged that no write has counted yet."""
+        beside = self._digests.beside(None)
+        if beside is not None:
+            self.job.writer.write_rows(replace(rows_batch(None, self.job.dataset), beside=beside))
 
 
 def _in_order(rows: pa.Table) -> pa.Table:
@@ -448,45 +538,6 @@ def _in_order(rows: pa.Table) -> pa.Table:
     if bool(later.all()):
         return rows
     return rows.take(pc.sort_indices(rows, [("_line", "ascending"), ("frame_index", "ascending")]))
-
-
-def _batch(rows: pa.Table, dataset: str | None) -> RowBatch:
-    count = rows.num_rows
-    none = pa.nulls(count, pa.string())
-    frames = {
-        "id": rows["id"],
-        "dataset": pa.repeat(pa.scalar(dataset, pa.string()), count),
-        "version": none,
-        "context_id": rows["context_id"],
-        "timestamp": rows["timestamp"],
-        "frame_index": rows["frame_index"],
-        "num_frames": rows["num_frames"],
-        "metadata": rows["metadata"],
-        **{key: rows[key] for key in PROMOTED_KEYS},
-        "saved": pa.nulls(count, pa.timestamp("us")),
-        "saved_in_version": none,
-    }
-    sources = {
-        "frame_id": rows["id"],
-        "id": pa.repeat(pa.scalar(SOURCE_ID, pa.string()), count),
-        "uri": rows["uri"],
-        "width": pa.nulls(count, pa.int32()),
-        "height": pa.nulls(count, pa.int32()),
-        "content_type": rows["content_type"],
-        "timestamp": rows["timestamp"],
-        "preview_uri": none,
-        "masks": none,
-    }
-    return RowBatch(
-        _table(frames, _FRAME_ROWS),
-        _table(sources, SOURCE_SCHEMA),
-        pa.schema([f for f in ROI_SCHEMA if f.name != "visibility"]).empty_table(),
-    )
-
-
-def _table(columns: dict[str, Any], schema: pa.Schema) -> pa.Table:
-    arrays = [pc.cast(columns[f.name], f.type) for f in schema]
-    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _scene(text: str) -> Any:

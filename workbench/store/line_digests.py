@@ -36,6 +36,8 @@ of `frames`, whatever order the ids are in). The digest of a frame the writer le
 may then be kept at another place too (a line that moved): it holds as long as its frame
 does, each line's digest saying what that line makes.
 Lake-backed catalogs keep no digests (their frames are written back by jobs of their own).
+A line that makes a whole scene of frames (Nucleus) keeps one row for all of them, checked
+by its own look-up (`scenes_unchanged`, `record_scenes`, below).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench.model.records import FRAME_SCHEMA
 from workbench.store.arrow import registered
@@ -220,3 +223,122 @@ def int64s(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 def _uint64(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.uint64)
+
+
+# -- lines that make many frames (a Nucleus scene) ----------------------------------------------
+# A line that makes a scene of frames keeps one row: `frame_key` the lowest key of its frames,
+# `sources` how many frames it makes (each with one source), `rois` 0, and `frame_hash` the
+# sum modulo 2^64 of its frames rows' hashes. It is recorded only when its frames' keys are
+# consecutive (a scene's rows are inserted together, in order), and it holds while the keys
+# from `frame_key` on hold that many frames rows of one scene with that sum, no ROI, and the
+# scene no other frame. A ROI written on any of them (which `forget` catches for the first
+# frame only) is found by the ROIs' own frame keys: the line makes none.
+_SPAN_HASH = f"(sum({FRAME_HASH}) % 18446744073709551616::HUGEINT)::UBIGINT"
+_SCENE_LINES = "_wb_scene_lines"
+_SCENE_ROWS = "_wb_scene_rows"
+
+_SCENES_FOUND = f"""
+WITH found AS (
+    SELECT DISTINCT ON (b.n) b.n, d.frame_key AS first_key, d.sources AS frames, d.frame_hash
+    FROM {_LINES} b JOIN {TABLE} d ON d.digest = b.digest AND d.line_bytes = b.line_bytes
+    WHERE d.file_key = $file::UBIGINT AND d.line BETWEEN $first::BIGINT AND $last::BIGINT
+        AND d.rois = 0 AND d.sources > 0
+    ORDER BY b.n),
+keys AS (SELECT n, unnest(range(first_key, first_key + frames)) AS frame_key FROM found),
+held AS (
+    SELECT k.n, count(*) AS frames, min(f.context_id) AS context_id,
+        max(f.context_id) AS last_context, {_SPAN_HASH} AS frame_hash
+    FROM keys k JOIN frames f ON f.frame_key = k.frame_key GROUP BY k.n),
+spans AS (
+    SELECT s.n, s.first_key, s.frames, h.context_id FROM found s JOIN held h
+        ON h.n = s.n AND h.frames = s.frames AND h.context_id = h.last_context
+        AND h.frame_hash = s.frame_hash),
+crowded AS (SELECT DISTINCT k.n FROM keys k JOIN rois r ON r.frame_key = k.frame_key),
+scenes AS (
+    SELECT context_id, count(*) AS held FROM frames
+    WHERE context_id IN (SELECT context_id FROM spans) GROUP BY context_id)
+SELECT s.n, s.first_key, s.frames, s.context_id FROM spans s
+JOIN scenes c ON c.context_id = s.context_id AND c.held = s.frames
+WHERE s.n NOT IN (SELECT n FROM crowded)
+ORDER BY s.n
+"""
+
+SCENES_SCHEMA = pa.schema(
+    [
+        ("n", pa.int64()),
+        ("first_key", pa.int64()),
+        ("frames", pa.int32()),
+        ("context_id", pa.string()),
+    ]
+)
+
+_SCENE_SPANS = (
+    f"SELECT b.line, min(f.frame_key) AS first_key, max(f.frame_key) AS last_key, "
+    f"count(*) AS frames, {_SPAN_HASH} AS frame_hash FROM {_SCENE_ROWS} b "
+    "JOIN frames f ON f.id = b.id WHERE f.frame_key IS NOT NULL"
+)
+
+
+def scenes_unchanged(con: duckdb.DuckDBPyConnection, file: int, lines: pa.Table) -> pa.Table:
+    """The lines of `lines` (n, digest, line_bytes) of the file `file` whose digest is kept
+    within their stretch of it for a scene whose frames are stored as they were when it was
+    kept, alone in their scene and without ROIs: SCENES_SCHEMA (the first frame key, the
+    number of frames and the scene), in line order."""
+    if lines.num_rows == 0:
+        return SCENES_SCHEMA.empty_table()
+    numbers = lines["n"].to_numpy()
+    where = {"file": file, "first": int(numbers.min()), "last": int(numbers.max())}
+    with registered(con, _LINES, lines.select(["n", "digest", "line_bytes"])):
+        return con.sql(_SCENES_FOUND, params=where).to_arrow_table().cast(SCENES_SCHEMA)
+
+
+def record_scenes(
+    con: duckdb.DuckDBPyConnection, file: int, rows: pa.Table, lines: pa.Table, since: int = 0
+) -> int:
+    """Keep the digests of scene lines of the file `file` whose frames are all stored (in
+    the transaction that stored the last of them): `rows` (id, line) their frames, `lines`
+    (line, digest, line_bytes, frames) each line once. The frames are found by id among the
+    keys from `since` on, then (for lines not all found there: frames the writer left as
+    they were) among all. A line whose frames' keys are not consecutive keeps no digest.
+    Returns how many lines were recorded."""
+    if lines.num_rows == 0:
+        return 0
+    with registered(con, _SCENE_ROWS, rows.select(["id", "line"])):
+        spans = con.sql(f"{_SCENE_SPANS} AND f.frame_key >= ? GROUP BY b.line", params=[since])
+        found = spans.to_arrow_table()
+        short = _short(found, lines)
+        if len(short) and since > 0:
+            with registered(con, _SCENE_LINES, pa.table({"line": short})):
+                again = con.sql(
+                    f"{_SCENE_SPANS} AND b.line IN (SELECT line FROM {_SCENE_LINES}) "
+                    "GROUP BY b.line"
+                ).to_arrow_table()
+            found = pa.concat_tables(
+                [found.filter(pc.invert(pc.is_in(found["line"], value_set=short))), again]
+            )
+    with registered(con, _SCENE_LINES, lines), registered(con, _SCENE_ROWS, found):
+        kept = con.sql(
+            f"SELECT ?::UBIGINT AS file_key, s.line, s.first_key AS frame_key, l.digest, "
+            "l.line_bytes, s.frame_hash, l.frames AS sources, 0 AS rois "
+            f"FROM {_SCENE_ROWS} s JOIN {_SCENE_LINES} l ON l.line = s.line "
+            "WHERE s.frames = l.frames AND s.last_key - s.first_key + 1 = s.frames",
+            params=[file],
+        ).to_arrow_table()
+    if kept.num_rows == 0:
+        return 0
+    numbers = int64s(kept["line"])
+    with registered(con, _SCENE_ROWS, kept):
+        con.execute(
+            f"DELETE FROM {TABLE} WHERE file_key = ?::UBIGINT AND line BETWEEN ? AND ? "
+            f"AND line IN (SELECT line FROM {_SCENE_ROWS})",
+            [file, int(numbers.min()), int(numbers.max())],
+        )
+        con.execute(f"INSERT INTO {TABLE} SELECT * FROM {_SCENE_ROWS} ORDER BY line")
+    return kept.num_rows
+
+
+def _short(found: pa.Table, lines: pa.Table) -> pa.Array:
+    """The lines of `lines` of which `found` holds fewer frames than they make."""
+    have = dict(zip(int64s(found["line"]).tolist(), int64s(found["frames"]).tolist(), strict=True))
+    wanted = zip(int64s(lines["line"]).tolist(), int64s(lines["frames"]).tolist(), strict=True)
+    return pa.array([n for n, count in wanted if have.get(n, 0) < count], pa.int64())
