@@ -11,55 +11,40 @@ converted a batch of pieces at a time (ANNOTATION_BATCH_BYTES), so that their te
 held all at once. When the images take more than one write, the images are stored in their
 order and each batch's annotations are kept by write (workbench.ingest._coco_staged), so
 that each write reads its own rows only and costs the same whatever the size of the file.
+
+The steps live beside this module: the records' texts (workbench.ingest._coco_texts), the
+categories and images (_coco_images), the annotations kept by write (_coco_staged) and one
+write (_coco_write); here, the order of the steps, the engine's budget, and the annotations
+SQL does not take, which go through the per-record path's functions.
 """
 
 from __future__ import annotations
 
-import bisect
-import mimetypes
-import re
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from workbench.errors import IngestError, RecordError
 from workbench.ingest import _coco_sql as sql
 from workbench.ingest._clearml_sql import MACROS
-from workbench.ingest._coco_annotations import (
-    Category,
-    is_coco_id,
-    keypoint_labels,
-    read_categories,
-    roi_from_annotation,
-)
-from workbench.ingest._coco_pieces import Member, members, pieces
-from workbench.ingest._coco_rois import write_rois
-from workbench.ingest._coco_staged import ByWrite, InEngine
-from workbench.ingest._columnar import (
-    NOT_FINITE,
-    NOT_JSON,
-    MemoryEngine,
-    trailing_comma,
-)
-from workbench.ingest.jsonread import Unreadable, loads, raw_items
+from workbench.ingest._coco_annotations import Category, is_coco_id, roi_from_annotation
+from workbench.ingest._coco_images import key as _key
+from workbench.ingest._coco_images import stage_categories as _categories
+from workbench.ingest._coco_images import stage_images as _images
+from workbench.ingest._coco_pieces import Member, members
+from workbench.ingest._coco_staged import ByWrite, InEngine, Stored
+from workbench.ingest._coco_texts import NOT_FOR_THE_ENGINE as _NOT_FOR_THE_ENGINE
+from workbench.ingest._coco_texts import ByRecord, annotation_batches
+from workbench.ingest._coco_texts import read_texts as _read
+from workbench.ingest._coco_write import write_images as _write
+from workbench.ingest._columnar import MemoryEngine
+from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.report import is_record_failure, record_error
-from workbench.ingest.writer import CatalogWriter, RowBatch, _promoted, _roi_row
-from workbench.model.limits import MAX_JSON_DEPTH, MAX_ROIS_PER_FRAME
-from workbench.model.records import (
-    FRAME_SCHEMA,
-    PROMOTED_KEYS,
-    SOURCE_SCHEMA,
-    Frame,
-    Source,
-)
-from workbench.model.validation import WARN_OUTSIDE, WARN_ZERO_AREA, check_roi, validate_frame
+from workbench.ingest.writer import CatalogWriter, _roi_row
+from workbench.model.validation import check_roi
 
 if TYPE_CHECKING:
     from workbench.ingest.coco import _Instances
@@ -81,32 +66,8 @@ ENGINE_MEMORY = "1GB"
 # And, once the annotations are converted, this: each write reads back its own images' rows,
 # which the engine would otherwise keep cached up to ENGINE_MEMORY.
 WRITES_MEMORY = "256MB"
-# What the engine's parser raises for a document that is not for it (malformed JSON, bytes
-# not UTF-8, a record past its size): read record by record, each error naming its record.
-_NOT_FOR_THE_ENGINE = (duckdb.InvalidInputException, duckdb.ConversionException)
 # The kind of warning of a file read record by record because the engine ran out of memory.
 WARN_READ_BY_RECORD = "files read record by record: the engine ran out of memory"
-_ITEMS = {"categories": "_wb_cat_items", "images": "_wb_image_items", "annotations": "_wb_items"}
-_FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
-
-
-@dataclass
-class _Stored:
-    """The images stored, and annotations handled in Python, by image ordinal (`rois` in
-    the order of (image ordinal, annotation number) once staged, `ordinals` their ordinals)."""
-
-    keys: dict[str, tuple[int, str, Any, int | None, int | None]] = field(default_factory=dict)
-    rois: list[tuple[Any, ...]] = field(default_factory=list)
-    warnings: dict[int, list[str]] = field(default_factory=dict)
-    ordinals: list[int] = field(default_factory=list)
-    # The annotations SQL converted, where each write finds its own.
-    staged: InEngine | ByWrite = field(default_factory=InEngine)
-
-    def rois_of(self, first: int, last: int) -> list[tuple[Any, ...]]:
-        """The ROIs made in Python of the images first..last, found by bisection: a write
-        costs what its own rows cost, not a pass over every ROI of the file."""
-        start = bisect.bisect_left(self.ordinals, first)
-        return self.rois[start : bisect.bisect_right(self.ordinals, last, lo=start)]
 
 
 def import_instances(
@@ -163,7 +124,7 @@ def _stage(
     options: _Instances,
     frames_per_write: int,
     folder: str,
-) -> tuple[int, _Stored] | None:
+) -> tuple[int, Stored] | None:
     """Stage the categories, images and annotations (nothing written yet; past one write,
     the annotations in files of `folder`, one a write): the count of images to store and the
     ROIs made in Python; None when the document is not for the engine's parser (not JSON,
@@ -176,19 +137,15 @@ def _stage(
     categories = _categories(con, path, writer)
     total = _images(con, path, writer, options, frames_per_write)
     many = total > frames_per_write
-    stored = _Stored(staged=ByWrite(Path(folder), frames_per_write) if many else InEngine())
+    stored = Stored(staged=ByWrite(Path(folder), frames_per_write) if many else InEngine())
     try:
-        for _ in _annotation_batches(con, path, found):
+        for _ in annotation_batches(con, path, found, ANNOTATION_BATCH_BYTES):
             stored.staged.add(con)
-    except _ByRecord:
+    except ByRecord:
         return None
     con.execute("DROP TABLE _wb_items")
     _annotations(con, path, writer, options, categories, stored, total, frames_per_write)
     return total, stored
-
-
-class _ByRecord(Exception):
-    """The annotations' pieces are to be read record by record (see _read)."""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -197,239 +154,13 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _read(con: Any, path: Path, found: dict[str, Member] | None, size: int) -> bool:
-    """Stage the records' texts with their numbers: `_wb_image_items`, `_wb_cat_items`, and
-    for a document that is not cut (`found` None) `_wb_items` (the annotations, else read by
-    _annotation_batches); a piece at a time when the document is cut.
-    False when they must be read record by record instead: bytes holding a comma before a
-    closing bracket (the engine's parser takes it and drops it from the record's text), or a
-    document that cannot be cut holding anything only that parser takes."""
-    if found is None:
-        if _odd(pa.array([path.read_bytes()], pa.large_binary())) is not False:
-            return False  # rare, and its records' texts as written are not at hand
-        con.execute(sql.READ, {"file": str(path.resolve()), "size": size + 1})
-        for key, table in _ITEMS.items():
-            con.execute(sql.ITEMS_OF_DOC.format(table=table, key=key))
-        con.execute("DROP TABLE _wb_doc")
-        return True
-    for key in ("categories", "images"):
-        con.execute(sql.ITEMS_TABLE.format(table=_ITEMS[key]))
-        count = 0
-        for piece in pieces(path, found[key]):
-            added = _piece(con, _ITEMS[key], piece, count, found[key].deepest)
-            if added is None:
-                return False
-            count += added
-    return True
-
-
-def _annotation_batches(con: Any, path: Path, found: dict[str, Member] | None) -> Iterator[None]:
-    """Fill `_wb_items` with the annotations' records a batch of pieces at a time (of about
-    ANNOTATION_BATCH_BYTES; at least one batch, maybe of none), yielding when it holds one;
-    _ByRecord when they are to be read record by record (see _read). (A document not cut is
-    one batch, read by _read.)"""
-    if found is None:
-        yield
-        return
-    count, held = 0, 0
-    con.execute(sql.ITEMS_TABLE.format(table="_wb_items"))
-    for piece in pieces(path, found["annotations"]):
-        try:
-            added = _piece(con, "_wb_items", piece, count, found["annotations"].deepest)
-        except _NOT_FOR_THE_ENGINE as exc:
-            raise _ByRecord from exc
-        if added is None:
-            raise _ByRecord
-        count, held = count + added, held + len(piece)
-        if held >= ANNOTATION_BATCH_BYTES:
-            yield
-            con.execute(sql.ITEMS_TABLE.format(table="_wb_items"))
-            held = 0
-    if held or not count:
-        yield
-
-
-def _piece(con: Any, table: str, piece: bytes, first: int, deepest: int) -> int | None:
-    """Add the records of `piece` to `table`, numbered from `first`: how many; None when the
-    file is to be read record by record (see _read)."""
-    data = pa.array([piece], pa.binary())
-    odd = _odd(data)
-    if odd is None:
-        return None
-    con.register("_wb_piece", pa.table({"x": data}))
-    statement = sql.ITEMS_OF_PIECE.format(table=table)
-    params = {"offset": first, "odd": odd or deepest > MAX_JSON_DEPTH}
-    added = int(con.execute(statement, params).fetchall()[0][0])
-    con.unregister("_wb_piece")
-    if odd:
-        _raw_texts(con, table, piece, first)
-    return added
-
-
-def _raw_texts(con: Any, table: str, piece: bytes, first: int) -> None:
-    """Give the records of `piece` (numbered from `first`) that hold what only the engine's
-    parser takes their text as written: the engine's own writes NaN and numbers its way, and
-    the per-record path's error names the place in the record as written."""
-    odd = re.compile(NOT_FINITE.encode())
-    rows = [
-        (first + n, raw.decode())
-        for n, raw in enumerate(raw_items(piece))
-        if raw is not None and odd.search(raw)
-    ]
-    if rows:
-        i, x = zip(*rows, strict=True)
-        con.register("_wb_raw", pa.table({"i": pa.array(i, pa.int64()), "x": pa.array(x)}))
-        con.execute(sql.RAW_TEXTS.format(table=table))
-        con.unregister("_wb_raw")
-
-
-def _odd(data: pa.Array) -> bool | None:
-    """Whether the bytes (one value) hold what only the engine's JSON parser takes, so that
-    their records are looked at one by one in SQL; None when that is a comma before a closing
-    bracket. (One pass of RE2 over the bytes: 2 ns a byte.)"""
-    if not pc.any(pc.match_substring_regex(data, NOT_JSON)).as_py():
-        return False
-    return None if trailing_comma(data[0].as_py()) else True
-
-
-def _categories(con: Any, path: Path, writer: CatalogWriter) -> dict[Any, Category]:
-    items = []
-    for i, text in con.execute("SELECT i, x FROM _wb_cat_items ORDER BY i").fetchall():
-        value = loads(text.encode())
-        if isinstance(value, Unreadable):
-            writer.reject(RecordError(f"{path}, category #{i + 1}", value.problem))
-            continue
-        items.append((i, value))
-    found = read_categories(items, str(path), writer.reject)
-    writer.add_keypoint_labels(keypoint_labels(found))
-    names = ["key", "id", "name", "supercategory", "keypoints"]
-    rows = [
-        (_key(c.id), orjson.dumps(c.id).decode(), c.name, c.supercategory,
-         "yes" if c.keypoints is not None else None)
-        for c in found.values()
-    ]  # fmt: skip
-    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    table = pa.table({n: pa.array(col, pa.string()) for n, col in zip(names, columns, strict=True)})
-    con.register("_wb_t", table)
-    con.execute("CREATE OR REPLACE TEMP TABLE _wb_cats AS SELECT * FROM _wb_t")
-    con.unregister("_wb_t")
-    return found
-
-
-def _key(value: Any) -> str:
-    """A COCO id as the JSON text DuckDB gives it (1 and "1" differ)."""
-    return orjson.dumps(value).decode()
-
-
-def _images(
-    con: Any, path: Path, writer: CatalogWriter, options: _Instances, frames_per_write: int
-) -> int:
-    """Stage `_wb_images`: the images to store, first of each id, numbered `o` in file order
-    (and stored in that order when they take more than one write); their count."""
-    from workbench.ingest.coco import _image, _source
-
-    con.execute(sql.IMAGES)
-    con.execute("DROP TABLE _wb_image_items")
-    extra: list[tuple[Any, ...]] = []
-    errors: list[tuple[int, RecordError]] = []
-    for i, text in con.execute("SELECT i, x FROM _wb_img WHERE NOT ok ORDER BY i").fetchall():
-        value = loads(text.encode())
-        try:
-            if isinstance(value, Unreadable):
-                raise RecordError(f"{path}, image #{i + 1}", value.problem)
-            image = _image(value, path, i)
-            meta = orjson.dumps(image.extra).decode() if image.extra else None
-        except Exception as exc:
-            if not is_record_failure(exc):
-                raise
-            errors.append((i, record_error(exc, f"{path}, image #{i + 1}")))
-            continue
-        source = _source(image, options.images_dir)
-        values = (image.file_name, image.width, image.height, meta)
-        promoted = [_promoted(image.extra.get(k)) for k in PROMOTED_KEYS]
-        extra.append(
-            (i, _key(image.id), str(image.id), *values, source.uri, source.content_type, *promoted)
-        )
-    names = ["i", "key", "id", "file_name", "width", "height", "metadata", "uri", "ctype"]
-    names += list(PROMOTED_KEYS)
-    types = [pa.int64(), *[pa.string()] * 3, pa.int32(), pa.int32(), *[pa.string()] * 7]
-    table = pa.table(
-        [pa.array(col, t) for col, t in zip(zip(*extra, strict=True), types, strict=True)]
-        if extra
-        else [pa.array([], t) for t in types],
-        names=names,
-    )
-    con.register("_wb_t", table)
-    folder = str(options.images_dir)
-    # The images SQL took get their content type from their `probe` (_content_types); the
-    # others have theirs (and no probe).
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _wb_all AS "
-        "SELECT i, key, id, file_name, width, height, metadata, "
-        "CASE WHEN contains(file_name, '://') OR starts_with(file_name, '/') THEN file_name "
-        "ELSE $folder || '/' || file_name END AS uri, NULL::VARCHAR AS ctype, "
-        f"{', '.join(PROMOTED_KEYS)}, {sql.PROBE} AS probe FROM _wb_img "
-        "WHERE ok UNION ALL SELECT *, NULL FROM _wb_t",
-        {"folder": folder},
-    )
-    con.unregister("_wb_t")
-    con.execute("DROP TABLE _wb_img")
-    _content_types(con)
-    # The first image of each id, numbered in file order by a window over the narrow
-    # (i, o) rows only (a window over the wide rows cost twice the whole statement).
-    # Past one write (counted before the repeated ids go), stored in that order: each write
-    # then reads the row groups of its images only.
-    many = con.execute("SELECT count(*) FROM _wb_all").fetchall()[0][0] > frames_per_write
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _wb_images AS "
-        "SELECT n.o, $prefix || a.id AS frame_id, a.* EXCLUDE (ctype, probe), "
-        "coalesce(a.ctype, g.guess) AS ctype FROM _wb_all a JOIN "
-        "(SELECT i, row_number() OVER (ORDER BY i) - 1 AS o FROM "
-        "(SELECT min(i) AS i FROM _wb_all GROUP BY key)) n ON n.i = a.i "
-        "LEFT JOIN _wb_ext g ON g.probe = a.probe" + (" ORDER BY n.o" if many else ""),
-        {"prefix": options.prefix},
-    )
-    con.execute("DROP TABLE _wb_ext")
-    total = con.execute("SELECT count(*) FROM _wb_images").fetchall()[0][0]
-    again = con.execute(  # an anti-join, whose table may spill, rather than NOT IN's
-        "SELECT i, id FROM _wb_all a WHERE NOT EXISTS (SELECT 1 FROM _wb_images b WHERE b.i = a.i)"
-    ).fetchall()
-    con.execute("DROP TABLE _wb_all")
-    errors += [
-        (i, RecordError(f"{path}, image {i_id}", "the id appears twice")) for i, i_id in again
-    ]
-    for _, error in sorted(errors, key=lambda item: item[0]):
-        writer.reject(error)
-    return int(total)
-
-
-def _content_types(con: Any) -> None:
-    """`_wb_ext`: the content type of each probe of `_wb_all` (sql.PROBE), guessed by Python's
-    mimetypes once per file extension."""
-    probes = [
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT probe FROM _wb_all WHERE probe IS NOT NULL"
-        ).fetchall()
-    ]
-    guessed = pa.table(
-        {
-            "probe": pa.array(probes, pa.string()),
-            "guess": pa.array([mimetypes.guess_type(p)[0] for p in probes], pa.string()),
-        }
-    )
-    con.register("_wb_t", guessed)
-    con.execute("CREATE OR REPLACE TEMP TABLE _wb_ext AS SELECT * FROM _wb_t")
-    con.unregister("_wb_t")
-
-
 def _annotations(
     con: Any,
     path: Path,
     writer: CatalogWriter,
     options: _Instances,
     categories: dict[Any, Category],
-    stored: _Stored,
+    stored: Stored,
     total: int,
     per_write: int,
 ) -> None:
@@ -509,7 +240,7 @@ def _annotation(
     value: Any,
     options: _Instances,
     categories: dict[Any, Category],
-    stored: _Stored,
+    stored: Stored,
 ) -> tuple[int, list[str]] | RecordError:
     """One annotation through the per-record path: its image's ordinal and its warnings, or
     its error."""
@@ -537,58 +268,3 @@ def _annotation(
         return record_error(exc, where)
     stored.rois.append((*row, o, i))
     return o, warnings
-
-
-def _write(
-    con: Any,
-    path: Path,
-    writer: CatalogWriter,
-    options: _Instances,
-    stored: _Stored,
-    first: int,
-    last: int,
-) -> None:
-    """Write the frames of the images with ordinals first..last, with their ROIs."""
-    stored.staged.load(con, first, last)
-    params = {"first": first, "last": last}
-    con.execute(sql.FRAMES, {**params, "dataset": options.dataset, "version": options.version})
-    mine = stored.rois_of(first, last)
-    extra: dict[int, int] = {}
-    for row in mine:
-        extra[row[-2]] = extra.get(row[-2], 0) + 1
-    refused = set()
-    for o, image_id, frame_id, uri, count in con.execute(
-        "SELECT _line, image_id, id, context_id, rois FROM _wb_frames WHERE NOT ok "
-        "OR _line IN (SELECT unnest(?::BIGINT[]))",
-        [sorted(extra)],
-    ).fetchall():
-        where = f"{path}, image {image_id}"
-        try:
-            validate_frame(Frame(frame_id, sources=[Source("image", uri)]), where)
-            total = count + extra.get(o, 0)
-            if total > MAX_ROIS_PER_FRAME:
-                problem = f"the frame has {total:,} ROIs, more than {MAX_ROIS_PER_FRAME:,}"
-                raise RecordError(where, problem)
-        except Exception as exc:
-            if not is_record_failure(exc):
-                raise
-            writer.reject(record_error(exc, where))
-            refused.add(o)
-    con.execute(
-        "DELETE FROM _wb_frames WHERE _line IN (SELECT unnest(?::BIGINT[]))", [sorted(refused)]
-    )
-    frames = con.sql(sql.FRAME_ROWS).to_arrow_table().cast(_FRAMES)
-    sources = con.sql(sql.SOURCE_ROWS).to_arrow_table().cast(SOURCE_SCHEMA)
-    warnings = []
-    warned = [o for o in stored.warnings if first <= o <= last]
-    found = con.execute(sql.ROI_WARNINGS, {"warned": warned}).fetchall()
-    for o, image_id, zero, outside in found:
-        kinds = stored.warnings.get(o, [])
-        zero, outside = zero + kinds.count(WARN_ZERO_AREA), outside + kinds.count(WARN_OUTSIDE)
-        where = f"{path}, image {image_id}"
-        warnings += [
-            (k, where, n) for k, n in ((WARN_ZERO_AREA, zero), (WARN_OUTSIDE, outside)) if n
-        ]
-    rois = write_rois(con, mine, options.field, params, refused)
-    stored.staged.release(con, first)
-    writer.write_rows(RowBatch(frames, sources, rois, warnings))

@@ -16,7 +16,9 @@ sql.ANNOTATION_ROWS but the record's text.
 
 from __future__ import annotations
 
+import bisect
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +163,22 @@ class ByWrite:
         write = first // self._per_write
         if self._writers.pop(write, None) is not None:
             os.remove(self._path(write))
+
+
+@dataclass
+class Stored:
+    """The images stored, and annotations handled in Python, by image ordinal (`rois` in
+    the order of (image ordinal, annotation number) once staged, `ordinals` their ordinals)."""
+
+    keys: dict[str, tuple[int, str, Any, int | None, int | None]] = field(default_factory=dict)
+    rois: list[tuple[Any, ...]] = field(default_factory=list)
+    warnings: dict[int, list[str]] = field(default_factory=dict)
+    ordinals: list[int] = field(default_factory=list)
+    # The annotations SQL converted, where each write finds its own.
+    staged: InEngine | ByWrite = field(default_factory=InEngine)
+
+    def rois_of(self, first: int, last: int) -> list[tuple[Any, ...]]:
+        """The ROIs made in Python of the images first..last, found by bisection: a write
+        costs what its own rows cost, not a pass over every ROI of the file."""
+        start = bisect.bisect_left(self.ordinals, first)
+        return self.rois[start : bisect.bisect_right(self.ordinals, last, lo=start)]
