@@ -21,6 +21,7 @@ SQL does not take, which go through the per-record path's functions.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ from workbench.ingest._coco_images import key as _key
 from workbench.ingest._coco_images import stage_categories as _categories
 from workbench.ingest._coco_images import stage_images as _images
 from workbench.ingest._coco_pieces import Member, members
-from workbench.ingest._coco_staged import ByWrite, InEngine, Stored
+from workbench.ingest._coco_staged import CHUNK, ByWrite, InEngine, Stored
 from workbench.ingest._coco_texts import NOT_FOR_THE_ENGINE as _NOT_FOR_THE_ENGINE
 from workbench.ingest._coco_texts import ByRecord, annotation_batches
 from workbench.ingest._coco_texts import read_texts as _read
@@ -66,53 +67,149 @@ ENGINE_MEMORY = "1GB"
 # And, once the annotations are converted, this: each write reads back its own images' rows,
 # which the engine would otherwise keep cached up to ENGINE_MEMORY.
 WRITES_MEMORY = "256MB"
-# The kind of warning of a file read record by record because the engine ran out of memory.
+# A second plan's batches are this many times smaller than the first's (see plans()).
+SMALLER = 16
+# When the engine runs out of memory in both plans, a file whose images' array holds up to
+# this many bytes goes record by record; a bigger one stops with an error. The per-record
+# path holds every image in Python, about 500 bytes each (9.2 GB at 19M images), beside one
+# partition of the annotations: 64 MB of images' text is about 600,000 images.
+BY_RECORD_MAX_IMAGE_BYTES = 64 << 20
+# The kinds of warning of a file staged a second time, in smaller batches, and of a file read
+# record by record, because the engine ran out of memory.
+WARN_STAGED_AGAIN = "files staged again in smaller batches: the engine ran out of memory"
 WARN_READ_BY_RECORD = "files read record by record: the engine ran out of memory"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How the staging spends the engine's budget: its threads (None: the cores), the bytes
+    of a piece the engine parses at once, of the annotations' text converted at a time, and
+    the rows fetched from it at a time."""
+
+    threads: int | None
+    piece_bytes: int
+    batch_bytes: int
+    chunk: int
+
+
+def plans() -> tuple[Plan, Plan]:
+    """The staging's first plan, then the one it is tried again with when the engine ran out
+    of memory: one thread (a thread's buffers are its own), pieces and batches SMALLER times
+    smaller (the engine parses a piece with several times its size; a batch's conversion
+    joins its rows with the staged images and sorts them)."""
+    first = Plan(None, PIECE_BYTES, ANNOTATION_BATCH_BYTES, CHUNK)
+    smaller = [max(1, n // SMALLER) for n in (first.piece_bytes, first.batch_bytes, first.chunk)]
+    return first, Plan(1, *smaller)
 
 
 def import_instances(
     path: Path, writer: CatalogWriter, options: _Instances, frames_per_write: int
 ) -> bool:
     """Import an instances file through SQL, `frames_per_write` images per transaction; False
-    (nothing done) when DuckDB cannot read it as one document, or ran out of memory staging
-    it (then with a warning in the report), so that the caller streams it record by record
-    instead. Any other failure of the engine stops the import (IngestError naming the file)."""
+    (nothing done) when DuckDB cannot read it as one document, so that the caller streams it
+    record by record instead. When the engine runs out of memory staging it, the staging is
+    tried again in smaller batches on one thread; should that run out too, a file whose
+    images the per-record path can hold goes record by record (a warning in the report
+    says why), a bigger one is an IngestError naming the file, the engine's message and the
+    setting to raise. Any other failure of the engine stops the import (IngestError)."""
     size = path.stat().st_size
     if MAX_DOCUMENT_BYTES is not None and size > MAX_DOCUMENT_BYTES:
         return False
     found = members(path, PIECE_BYTES)
     if found is None and size > MAX_WHOLE_BYTES:
         return False
-    # Allowed to read `path` only, held to ENGINE_MEMORY, spilling to a folder of its own.
-    engine = MemoryEngine(
-        MACROS, files=[str(path.resolve())], memory_limit=ENGINE_MEMORY, spill="workbench-coco-"
-    )
-    with engine as con, tempfile.TemporaryDirectory(prefix="workbench-coco-writes-") as folder:
-        before = writer.report.copy()
+    memory = options.engine_memory or ENGINE_MEMORY
+    before = writer.report.copy()
+    failed: duckdb.OutOfMemoryException | None = None
+    for plan in plans():
+        if found is not None and plan.piece_bytes != PIECE_BYTES:
+            found = members(path, plan.piece_bytes)  # not None: the same bytes
+        # Allowed to read `path` only, held to `memory`, spilling to a folder of its own; a
+        # new engine for a second plan, the first one's tables gone with its own.
+        engine = MemoryEngine(
+            MACROS,
+            files=[str(path.resolve())],
+            memory_limit=memory,
+            spill="workbench-coco-",
+            threads=plan.threads,
+        )
+        with engine as con, tempfile.TemporaryDirectory(prefix="workbench-coco-writes-") as folder:
+            try:
+                staged = _stage(
+                    con, path, found, size, writer, options, frames_per_write, folder, plan
+                )
+            except duckdb.OutOfMemoryException as exc:
+                # The records the staging refused are refused again by the next try or the
+                # per-record path: its errors are undone.
+                writer.report, failed = before.copy(), exc
+                continue
+            except duckdb.Error as exc:
+                if isinstance(exc, duckdb.InterruptException):
+                    raise
+                # An I/O error (the spill folder's disk full, the file unreadable): the
+                # per-record path would meet the same disk or file, after many times the time.
+                raise IngestError(
+                    f"{path}: the import's engine failed: {_first_line(exc)}"
+                ) from exc
+            if staged is None:
+                # The categories' and images' errors are given again by the per-record path.
+                writer.report = before
+                return False
+            if failed is not None:
+                writer.report.warn(WARN_STAGED_AGAIN, f"{path}: {_first_line(failed)}")
+            total, stored = staged
+            engine.hold_to(WRITES_MEMORY)
+            _write_all(con, path, writer, options, stored, total, frames_per_write)
+        return True
+    assert failed is not None
+    return _out_of_memory(path, found, size, writer, memory, failed)
+
+
+def _out_of_memory(
+    path: Path,
+    found: dict[str, Member] | None,
+    size: int,
+    writer: CatalogWriter,
+    memory: str,
+    failed: duckdb.OutOfMemoryException,
+) -> bool:
+    """False (read it record by record, told in the report) when the per-record path can
+    hold the file's images; else the IngestError saying what to do."""
+    images = found["images"].end - found["images"].start if found is not None else size
+    if images <= BY_RECORD_MAX_IMAGE_BYTES:
+        # The per-record path holds the images and one partition of the annotations at a
+        # time: slower, but it goes in, and the report says why.
+        writer.report.warn(WARN_READ_BY_RECORD, f"{path}: {_first_line(failed)}")
+        return False
+    raise IngestError(
+        f"{path}: the import's engine ran out of its {memory} of memory, also in smaller "
+        f"batches on one thread ({_first_line(failed)}), and the file's images "
+        f"({images / 1e6:,.0f} MB of text) are too many to be read record by record in "
+        "bounded memory; nothing of it was stored. Import it with a larger engine_memory "
+        "(coco.import_files(..., engine_memory='4GB')), on a machine with that much memory free"
+    ) from failed
+
+
+def _write_all(
+    con: Any,
+    path: Path,
+    writer: CatalogWriter,
+    options: _Instances,
+    stored: Stored,
+    total: int,
+    per_write: int,
+) -> None:
+    """Write the staged images, `per_write` at a time."""
+    for first in range(0, total, per_write):
+        last = min(first + per_write, total) - 1
         try:
-            staged = _stage(con, path, found, size, writer, options, frames_per_write, folder)
+            _write(con, path, writer, options, stored, first, first + per_write - 1)
         except duckdb.OutOfMemoryException as exc:
-            # The per-record path holds one partition of the annotations at a time, whatever
-            # the engine's budget: a large file still goes in, slower, and the report says why
-            # (the records the staging refused are refused again there: its errors are undone).
-            writer.report = before
-            writer.report.warn(WARN_READ_BY_RECORD, f"{path}: {_first_line(exc)}")
-            return False
-        except duckdb.Error as exc:
-            if isinstance(exc, duckdb.InterruptException):
-                raise
-            # An I/O error (the spill folder's disk full, the file unreadable): the per-record
-            # path would meet the same disk or file, after many times the time.
-            raise IngestError(f"{path}: the import's engine failed: {_first_line(exc)}") from exc
-        if staged is None:
-            # The categories' and images' errors are given again by the per-record path.
-            writer.report = before
-            return False
-        total, stored = staged
-        engine.hold_to(WRITES_MEMORY)
-        for first in range(0, total, frames_per_write):
-            _write(con, path, writer, options, stored, first, first + frames_per_write - 1)
-    return True
+            raise IngestError(
+                f"{path}: the import's engine ran out of memory writing images #{first + 1} "
+                f"to #{last + 1} of {total:,} ({_first_line(exc)}); the images before them "
+                "are stored"
+            ) from exc
 
 
 def _stage(
@@ -124,11 +221,13 @@ def _stage(
     options: _Instances,
     frames_per_write: int,
     folder: str,
+    plan: Plan | None = None,
 ) -> tuple[int, Stored] | None:
     """Stage the categories, images and annotations (nothing written yet; past one write,
     the annotations in files of `folder`, one a write): the count of images to store and the
     ROIs made in Python; None when the document is not for the engine's parser (not JSON,
-    not UTF-8, or holding what only that parser takes)."""
+    not UTF-8, or holding what only that parser takes). `plan`: the first of plans()."""
+    plan = plan or plans()[0]
     try:
         if not _read(con, path, found, size):
             return None
@@ -137,9 +236,10 @@ def _stage(
     categories = _categories(con, path, writer)
     total = _images(con, path, writer, options, frames_per_write)
     many = total > frames_per_write
-    stored = Stored(staged=ByWrite(Path(folder), frames_per_write) if many else InEngine())
+    by_write = ByWrite(Path(folder), frames_per_write, plan.chunk)
+    stored = Stored(staged=by_write if many else InEngine())
     try:
-        for _ in annotation_batches(con, path, found, ANNOTATION_BATCH_BYTES):
+        for _ in annotation_batches(con, path, found, plan.batch_bytes):
             stored.staged.add(con)
     except ByRecord:
         return None
