@@ -315,6 +315,8 @@ def measure(
                     catalog, [file], progress=False, id_prefix="bench:", batch_size=per_write
                 )
             total = {"cpu_s": _cpu() - cpu, "wall_s": time.perf_counter() - wall}
+            if report.warnings:  # a staging tried again, or a file read record by record
+                print(f"  warnings: {dict(report.warning_examples)}", flush=True)
     finally:
         tempfile.tempdir = None
         if stop is not None:

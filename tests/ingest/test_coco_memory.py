@@ -141,3 +141,19 @@ def test_an_engine_memory_not_a_size_is_refused(tmp_path: Path) -> None:
         pytest.raises(ValueError, match="engine_memory"),
     ):
         coco.import_files(catalog, [path], progress=False, engine_memory="lots")
+
+
+def test_out_of_memory_in_a_write_names_the_file_and_the_images(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write runs out of its budget (once staged, the engine is held to WRITES_MEMORY):
+    not tried again, as writes before it are stored, but told with the file and the images."""
+    path = _instances(tmp_path / "i.json", 2_000)
+    monkeypatch.setattr(_coco_columnar, "WRITES_MEMORY", "1MB")
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        with pytest.raises(IngestError) as raised:
+            coco.import_files(catalog, [path], progress=False, batch_size=500)
+        assert _stored(catalog) == ([], 0)
+    told = str(raised.value)
+    assert told.startswith(f"{path}: the import's engine ran out of memory writing images #1 ")
+    assert "Out of Memory Error" in told and "of 1,999" in told
