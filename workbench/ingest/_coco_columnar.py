@@ -67,8 +67,10 @@ ENGINE_MEMORY = "1GB"
 # And, once the annotations are converted, this: each write reads back its own images' rows,
 # which the engine would otherwise keep cached up to ENGINE_MEMORY.
 WRITES_MEMORY = "256MB"
-# A second plan's batches are this many times smaller than the first's (see plans()).
+# A second plan's pieces and chunks, and its batches, are this many times smaller than the
+# first's (see plans()).
 SMALLER = 16
+BATCHES_SMALLER = 4
 # When the engine runs out of memory in both plans, a file whose images' array holds up to
 # this many bytes goes record by record; a bigger one stops with an error. The per-record
 # path holds every image in Python, about 500 bytes each (9.2 GB at 19M images), beside one
@@ -94,12 +96,13 @@ class Plan:
 
 def plans() -> tuple[Plan, Plan]:
     """The staging's first plan, then the one it is tried again with when the engine ran out
-    of memory: one thread (a thread's buffers are its own), pieces and batches SMALLER times
-    smaller (the engine parses a piece with several times its size; a batch's conversion
-    joins its rows with the staged images and sorts them)."""
+    of memory: one thread (a thread's buffers are its own), pieces and fetched chunks SMALLER
+    times smaller (the engine parses a piece with several times its size) and batches
+    BATCHES_SMALLER times smaller (a batch's conversion joins its rows with every staged
+    image: its hash table is the batch's, but each batch reads the images again)."""
     first = Plan(None, PIECE_BYTES, ANNOTATION_BATCH_BYTES, CHUNK)
-    smaller = [max(1, n // SMALLER) for n in (first.piece_bytes, first.batch_bytes, first.chunk)]
-    return first, Plan(1, *smaller)
+    piece, chunk = (max(1, n // SMALLER) for n in (first.piece_bytes, first.chunk))
+    return first, Plan(1, piece, max(1, first.batch_bytes // BATCHES_SMALLER), chunk)
 
 
 def import_instances(
