@@ -38,7 +38,7 @@ from workbench.ingest._coco_images import stage_images as _images
 from workbench.ingest._coco_pieces import Member, members
 from workbench.ingest._coco_staged import CHUNK, ByWrite, InEngine, Stored
 from workbench.ingest._coco_texts import NOT_FOR_THE_ENGINE as _NOT_FOR_THE_ENGINE
-from workbench.ingest._coco_texts import ByRecord, annotation_batches
+from workbench.ingest._coco_texts import _ByRecord, annotation_batches
 from workbench.ingest._coco_texts import read_texts as _read
 from workbench.ingest._coco_write import write_images as _write
 from workbench.ingest._columnar import MemoryEngine
@@ -244,7 +244,7 @@ def _stage(
     try:
         for _ in annotation_batches(con, path, found, plan.batch_bytes):
             stored.staged.add(con)
-    except ByRecord:
+    except _ByRecord:
         return None
     con.execute("DROP TABLE _wb_items")
     _annotations(con, path, writer, options, categories, stored, total, frames_per_write)

@@ -32,7 +32,7 @@ NOT_FOR_THE_ENGINE = (duckdb.InvalidInputException, duckdb.ConversionException)
 _ITEMS = {"categories": "_wb_cat_items", "images": "_wb_image_items", "annotations": "_wb_items"}
 
 
-class ByRecord(Exception):
+class _ByRecord(Exception):
     """The annotations' pieces are to be read record by record (see read_texts)."""
 
 
@@ -67,7 +67,7 @@ def annotation_batches(
 ) -> Iterator[None]:
     """Fill `_wb_items` with the annotations' records a batch of pieces at a time (of about
     `batch_bytes`; at least one batch, maybe of none), yielding when it holds one;
-    ByRecord when they are to be read record by record (see read_texts). (A document not cut is
+    _ByRecord when they are to be read record by record (see read_texts). (A document not cut is
     one batch, read by read_texts.)"""
     if found is None:
         yield
@@ -78,9 +78,9 @@ def annotation_batches(
         try:
             added = _piece(con, "_wb_items", piece, count, found["annotations"].deepest)
         except NOT_FOR_THE_ENGINE as exc:
-            raise ByRecord from exc
+            raise _ByRecord from exc
         if added is None:
-            raise ByRecord
+            raise _ByRecord
         count, held = count + added, held + len(piece)
         if held >= batch_bytes:
             yield
