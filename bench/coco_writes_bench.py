@@ -44,7 +44,7 @@ import orjson
 from formats_bench import LABELS
 
 import workbench
-from workbench.ingest import _coco_columnar, _coco_staged, coco
+from workbench.ingest import _coco_columnar, _coco_staged, _coco_texts, coco
 from workbench.ingest._columnar import MemoryEngine
 
 _IMAGE = b'{"id":%d,"file_name":"s3://bench/coco/%07d.jpg","width":640,"height":480,"license":1}'
@@ -288,14 +288,15 @@ def measure(
         print("  " + json.dumps(row), flush=True)
 
     names = ("members", "_read", "_images", "_annotations")
-    saved = {n: getattr(_coco_columnar, n) for n in (*names, "MemoryEngine", "_piece")}
+    saved = {n: getattr(_coco_columnar, n) for n in (*names, "MemoryEngine")}
+    piece = _coco_texts._piece
     adds = {kind: kind.__dict__["add"] for kind in (_coco_staged.InEngine, _coco_staged.ByWrite)}
     _coco_columnar._write = write  # type: ignore[assignment]
     for name in names:
         _timed(name, steps, watch)
     # Quietly, once a piece and once a batch: the pieces' parse (the images' in `_read`, the
     # annotations' after `_images`) and the annotations' conversion, kept by write.
-    _timed("_piece", steps, watch, key="pieces")
+    _timed("_piece", steps, watch, _coco_texts, key="pieces")
     for kind in adds:
         _timed("add", steps, watch, kind, key="conversion")
     _coco_columnar.MemoryEngine = _engine_class(watch)  # type: ignore[misc]
@@ -314,6 +315,8 @@ def measure(
                     catalog, [file], progress=False, id_prefix="bench:", batch_size=per_write
                 )
             total = {"cpu_s": _cpu() - cpu, "wall_s": time.perf_counter() - wall}
+            if report.warnings:  # a staging tried again, or a file read record by record
+                print(f"  warnings: {dict(report.warning_examples)}", flush=True)
     finally:
         tempfile.tempdir = None
         if stop is not None:
@@ -321,6 +324,7 @@ def measure(
         _coco_columnar._write = inner  # type: ignore[assignment]
         for name, function in saved.items():
             setattr(_coco_columnar, name, function)
+        _coco_texts._piece = piece  # type: ignore[assignment]
         for kind, add in adds.items():
             kind.add = add  # type: ignore[method-assign]
     if not writes:

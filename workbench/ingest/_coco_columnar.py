@@ -11,55 +11,41 @@ converted a batch of pieces at a time (ANNOTATION_BATCH_BYTES), so that their te
 held all at once. When the images take more than one write, the images are stored in their
 order and each batch's annotations are kept by write (workbench.ingest._coco_staged), so
 that each write reads its own rows only and costs the same whatever the size of the file.
+
+The steps live beside this module: the records' texts (workbench.ingest._coco_texts), the
+categories and images (_coco_images), the annotations kept by write (_coco_staged) and one
+write (_coco_write); here, the order of the steps, the engine's budget, and the annotations
+SQL does not take, which go through the per-record path's functions.
 """
 
 from __future__ import annotations
 
-import bisect
-import mimetypes
-import re
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from workbench.errors import IngestError, RecordError
 from workbench.ingest import _coco_sql as sql
 from workbench.ingest._clearml_sql import MACROS
-from workbench.ingest._coco_annotations import (
-    Category,
-    is_coco_id,
-    keypoint_labels,
-    read_categories,
-    roi_from_annotation,
-)
-from workbench.ingest._coco_pieces import Member, members, pieces
-from workbench.ingest._coco_rois import write_rois
-from workbench.ingest._coco_staged import ByWrite, InEngine
-from workbench.ingest._columnar import (
-    NOT_FINITE,
-    NOT_JSON,
-    MemoryEngine,
-    trailing_comma,
-)
-from workbench.ingest.jsonread import Unreadable, loads, raw_items
+from workbench.ingest._coco_annotations import Category, is_coco_id, roi_from_annotation
+from workbench.ingest._coco_images import key as _key
+from workbench.ingest._coco_images import stage_categories as _categories
+from workbench.ingest._coco_images import stage_images as _images
+from workbench.ingest._coco_pieces import Member, members
+from workbench.ingest._coco_staged import CHUNK, ByWrite, InEngine, Stored
+from workbench.ingest._coco_texts import NOT_FOR_THE_ENGINE as _NOT_FOR_THE_ENGINE
+from workbench.ingest._coco_texts import _ByRecord, annotation_batches
+from workbench.ingest._coco_texts import read_texts as _read
+from workbench.ingest._coco_write import write_images as _write
+from workbench.ingest._columnar import MemoryEngine
+from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.report import is_record_failure, record_error
-from workbench.ingest.writer import CatalogWriter, RowBatch, _promoted, _roi_row
-from workbench.model.limits import MAX_JSON_DEPTH, MAX_ROIS_PER_FRAME
-from workbench.model.records import (
-    FRAME_SCHEMA,
-    PROMOTED_KEYS,
-    SOURCE_SCHEMA,
-    Frame,
-    Source,
-)
-from workbench.model.validation import WARN_OUTSIDE, WARN_ZERO_AREA, check_roi, validate_frame
+from workbench.ingest.writer import CatalogWriter, _roi_row
+from workbench.model.validation import check_roi
 
 if TYPE_CHECKING:
     from workbench.ingest.coco import _Instances
@@ -81,77 +67,152 @@ ENGINE_MEMORY = "1GB"
 # And, once the annotations are converted, this: each write reads back its own images' rows,
 # which the engine would otherwise keep cached up to ENGINE_MEMORY.
 WRITES_MEMORY = "256MB"
-# What the engine's parser raises for a document that is not for it (malformed JSON, bytes
-# not UTF-8, a record past its size): read record by record, each error naming its record.
-_NOT_FOR_THE_ENGINE = (duckdb.InvalidInputException, duckdb.ConversionException)
-# The kind of warning of a file read record by record because the engine ran out of memory.
+# A second plan's pieces and chunks, and its batches, are this many times smaller than the
+# first's (see plans()).
+SMALLER = 16
+BATCHES_SMALLER = 4
+# When the engine runs out of memory in both plans, a file whose images' array holds up to
+# this many bytes goes record by record; a bigger one stops with an error. The per-record
+# path holds every image in Python, about 500 bytes each (9.2 GB at 19M images), beside one
+# partition of the annotations: 64 MB of images' text is about 600,000 images.
+BY_RECORD_MAX_IMAGE_BYTES = 64 << 20
+# The kinds of warning of a file staged a second time, in smaller batches, and of a file read
+# record by record, because the engine ran out of memory.
+WARN_STAGED_AGAIN = "files staged again in smaller batches: the engine ran out of memory"
 WARN_READ_BY_RECORD = "files read record by record: the engine ran out of memory"
-_ITEMS = {"categories": "_wb_cat_items", "images": "_wb_image_items", "annotations": "_wb_items"}
-_FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
 
 
-@dataclass
-class _Stored:
-    """The images stored, and annotations handled in Python, by image ordinal (`rois` in
-    the order of (image ordinal, annotation number) once staged, `ordinals` their ordinals)."""
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How the staging spends the engine's budget: its threads (None: the cores), the bytes
+    of a piece the engine parses at once, of the annotations' text converted at a time, and
+    the rows fetched from it at a time."""
 
-    keys: dict[str, tuple[int, str, Any, int | None, int | None]] = field(default_factory=dict)
-    rois: list[tuple[Any, ...]] = field(default_factory=list)
-    warnings: dict[int, list[str]] = field(default_factory=dict)
-    ordinals: list[int] = field(default_factory=list)
-    # The annotations SQL converted, where each write finds its own.
-    staged: InEngine | ByWrite = field(default_factory=InEngine)
+    threads: int | None
+    piece_bytes: int
+    batch_bytes: int
+    chunk: int
 
-    def rois_of(self, first: int, last: int) -> list[tuple[Any, ...]]:
-        """The ROIs made in Python of the images first..last, found by bisection: a write
-        costs what its own rows cost, not a pass over every ROI of the file."""
-        start = bisect.bisect_left(self.ordinals, first)
-        return self.rois[start : bisect.bisect_right(self.ordinals, last, lo=start)]
+
+def plans() -> tuple[Plan, Plan]:
+    """The staging's first plan, then the one it is tried again with when the engine ran out
+    of memory: one thread (a thread's buffers are its own), pieces and fetched chunks SMALLER
+    times smaller (the engine parses a piece with several times its size) and batches
+    BATCHES_SMALLER times smaller (a batch's conversion joins its rows with every staged
+    image: its hash table is the batch's, but each batch reads the images again)."""
+    first = Plan(None, PIECE_BYTES, ANNOTATION_BATCH_BYTES, CHUNK)
+    piece, chunk = (max(1, n // SMALLER) for n in (first.piece_bytes, first.chunk))
+    return first, Plan(1, piece, max(1, first.batch_bytes // BATCHES_SMALLER), chunk)
 
 
 def import_instances(
     path: Path, writer: CatalogWriter, options: _Instances, frames_per_write: int
 ) -> bool:
     """Import an instances file through SQL, `frames_per_write` images per transaction; False
-    (nothing done) when DuckDB cannot read it as one document, or ran out of memory staging
-    it (then with a warning in the report), so that the caller streams it record by record
-    instead. Any other failure of the engine stops the import (IngestError naming the file)."""
+    (nothing done) when DuckDB cannot read it as one document, so that the caller streams it
+    record by record instead. When the engine runs out of memory staging it, the staging is
+    tried again in smaller batches on one thread; should that run out too, a file whose
+    images the per-record path can hold goes record by record (a warning in the report
+    says why), a bigger one is an IngestError naming the file, the engine's message and the
+    setting to raise. Any other failure of the engine stops the import (IngestError)."""
     size = path.stat().st_size
     if MAX_DOCUMENT_BYTES is not None and size > MAX_DOCUMENT_BYTES:
         return False
     found = members(path, PIECE_BYTES)
     if found is None and size > MAX_WHOLE_BYTES:
         return False
-    # Allowed to read `path` only, held to ENGINE_MEMORY, spilling to a folder of its own.
-    engine = MemoryEngine(
-        MACROS, files=[str(path.resolve())], memory_limit=ENGINE_MEMORY, spill="workbench-coco-"
-    )
-    with engine as con, tempfile.TemporaryDirectory(prefix="workbench-coco-writes-") as folder:
-        before = writer.report.copy()
+    memory = options.engine_memory or ENGINE_MEMORY
+    before = writer.report.copy()
+    failed: duckdb.OutOfMemoryException | None = None
+    for plan in plans():
+        if found is not None and plan.piece_bytes != PIECE_BYTES:
+            found = members(path, plan.piece_bytes)  # not None: the same bytes
+        # Allowed to read `path` only, held to `memory`, spilling to a folder of its own; a
+        # new engine for a second plan, the first one's tables gone with its own.
+        engine = MemoryEngine(
+            MACROS,
+            files=[str(path.resolve())],
+            memory_limit=memory,
+            spill="workbench-coco-",
+            threads=plan.threads,
+        )
+        with engine as con, tempfile.TemporaryDirectory(prefix="workbench-coco-writes-") as folder:
+            try:
+                staged = _stage(
+                    con, path, found, size, writer, options, frames_per_write, folder, plan
+                )
+            except duckdb.OutOfMemoryException as exc:
+                # The records the staging refused are refused again by the next try or the
+                # per-record path: its errors are undone.
+                writer.report, failed = before.copy(), exc
+                continue
+            except duckdb.Error as exc:
+                if isinstance(exc, duckdb.InterruptException):
+                    raise
+                # An I/O error (the spill folder's disk full, the file unreadable): the
+                # per-record path would meet the same disk or file, after many times the time.
+                raise IngestError(
+                    f"{path}: the import's engine failed: {_first_line(exc)}"
+                ) from exc
+            if staged is None:
+                # The categories' and images' errors are given again by the per-record path.
+                writer.report = before
+                return False
+            if failed is not None:
+                writer.report.warn(WARN_STAGED_AGAIN, f"{path}: {_first_line(failed)}")
+            total, stored = staged
+            engine.hold_to(WRITES_MEMORY)
+            _write_all(con, path, writer, options, stored, total, frames_per_write)
+        return True
+    assert failed is not None
+    return _out_of_memory(path, found, size, writer, memory, failed)
+
+
+def _out_of_memory(
+    path: Path,
+    found: dict[str, Member] | None,
+    size: int,
+    writer: CatalogWriter,
+    memory: str,
+    failed: duckdb.OutOfMemoryException,
+) -> bool:
+    """False (read it record by record, told in the report) when the per-record path can
+    hold the file's images; else the IngestError saying what to do."""
+    images = found["images"].end - found["images"].start if found is not None else size
+    if images <= BY_RECORD_MAX_IMAGE_BYTES:
+        # The per-record path holds the images and one partition of the annotations at a
+        # time: slower, but it goes in, and the report says why.
+        writer.report.warn(WARN_READ_BY_RECORD, f"{path}: {_first_line(failed)}")
+        return False
+    raise IngestError(
+        f"{path}: the import's engine ran out of its {memory} of memory, also in smaller "
+        f"batches on one thread ({_first_line(failed)}), and the file's images "
+        f"({images / 1e6:,.0f} MB of text) are too many to be read record by record in "
+        "bounded memory; nothing of it was stored. Import it with a larger engine_memory "
+        "(coco.import_files(..., engine_memory='4GB')), on a machine with that much memory free"
+    ) from failed
+
+
+def _write_all(
+    con: Any,
+    path: Path,
+    writer: CatalogWriter,
+    options: _Instances,
+    stored: Stored,
+    total: int,
+    per_write: int,
+) -> None:
+    """Write the staged images, `per_write` at a time."""
+    for first in range(0, total, per_write):
+        last = min(first + per_write, total) - 1
         try:
-            staged = _stage(con, path, found, size, writer, options, frames_per_write, folder)
+            _write(con, path, writer, options, stored, first, first + per_write - 1)
         except duckdb.OutOfMemoryException as exc:
-            # The per-record path holds one partition of the annotations at a time, whatever
-            # the engine's budget: a large file still goes in, slower, and the report says why
-            # (the records the staging refused are refused again there: its errors are undone).
-            writer.report = before
-            writer.report.warn(WARN_READ_BY_RECORD, f"{path}: {_first_line(exc)}")
-            return False
-        except duckdb.Error as exc:
-            if isinstance(exc, duckdb.InterruptException):
-                raise
-            # An I/O error (the spill folder's disk full, the file unreadable): the per-record
-            # path would meet the same disk or file, after many times the time.
-            raise IngestError(f"{path}: the import's engine failed: {_first_line(exc)}") from exc
-        if staged is None:
-            # The categories' and images' errors are given again by the per-record path.
-            writer.report = before
-            return False
-        total, stored = staged
-        engine.hold_to(WRITES_MEMORY)
-        for first in range(0, total, frames_per_write):
-            _write(con, path, writer, options, stored, first, first + frames_per_write - 1)
-    return True
+            raise IngestError(
+                f"{path}: the import's engine ran out of memory writing images #{first + 1} "
+                f"to #{last + 1} of {total:,} ({_first_line(exc)}); the images before them "
+                "are stored"
+            ) from exc
 
 
 def _stage(
@@ -163,11 +224,13 @@ def _stage(
     options: _Instances,
     frames_per_write: int,
     folder: str,
-) -> tuple[int, _Stored] | None:
+    plan: Plan | None = None,
+) -> tuple[int, Stored] | None:
     """Stage the categories, images and annotations (nothing written yet; past one write,
     the annotations in files of `folder`, one a write): the count of images to store and the
     ROIs made in Python; None when the document is not for the engine's parser (not JSON,
-    not UTF-8, or holding what only that parser takes)."""
+    not UTF-8, or holding what only that parser takes). `plan`: the first of plans()."""
+    plan = plan or plans()[0]
     try:
         if not _read(con, path, found, size):
             return None
@@ -176,9 +239,10 @@ def _stage(
     categories = _categories(con, path, writer)
     total = _images(con, path, writer, options, frames_per_write)
     many = total > frames_per_write
-    stored = _Stored(staged=ByWrite(Path(folder), frames_per_write) if many else InEngine())
+    by_write = ByWrite(Path(folder), frames_per_write, plan.chunk)
+    stored = Stored(staged=by_write if many else InEngine())
     try:
-        for _ in _annotation_batches(con, path, found):
+        for _ in annotation_batches(con, path, found, plan.batch_bytes):
             stored.staged.add(con)
     except _ByRecord:
         return None
@@ -187,240 +251,10 @@ def _stage(
     return total, stored
 
 
-class _ByRecord(Exception):
-    """The annotations' pieces are to be read record by record (see _read)."""
-
-
 def _first_line(exc: BaseException) -> str:
     """The engine's message without its advice ("Possible solutions: ...")."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _read(con: Any, path: Path, found: dict[str, Member] | None, size: int) -> bool:
-    """Stage the records' texts with their numbers: `_wb_image_items`, `_wb_cat_items`, and
-    for a document that is not cut (`found` None) `_wb_items` (the annotations, else read by
-    _annotation_batches); a piece at a time when the document is cut.
-    False when they must be read record by record instead: bytes holding a comma before a
-    closing bracket (the engine's parser takes it and drops it from the record's text), or a
-    document that cannot be cut holding anything only that parser takes."""
-    if found is None:
-        if _odd(pa.array([path.read_bytes()], pa.large_binary())) is not False:
-            return False  # rare, and its records' texts as written are not at hand
-        con.execute(sql.READ, {"file": str(path.resolve()), "size": size + 1})
-        for key, table in _ITEMS.items():
-            con.execute(sql.ITEMS_OF_DOC.format(table=table, key=key))
-        con.execute("DROP TABLE _wb_doc")
-        return True
-    for key in ("categories", "images"):
-        con.execute(sql.ITEMS_TABLE.format(table=_ITEMS[key]))
-        count = 0
-        for piece in pieces(path, found[key]):
-            added = _piece(con, _ITEMS[key], piece, count, found[key].deepest)
-            if added is None:
-                return False
-            count += added
-    return True
-
-
-def _annotation_batches(con: Any, path: Path, found: dict[str, Member] | None) -> Iterator[None]:
-    """Fill `_wb_items` with the annotations' records a batch of pieces at a time (of about
-    ANNOTATION_BATCH_BYTES; at least one batch, maybe of none), yielding when it holds one;
-    _ByRecord when they are to be read record by record (see _read). (A document not cut is
-    one batch, read by _read.)"""
-    if found is None:
-        yield
-        return
-    count, held = 0, 0
-    con.execute(sql.ITEMS_TABLE.format(table="_wb_items"))
-    for piece in pieces(path, found["annotations"]):
-        try:
-            added = _piece(con, "_wb_items", piece, count, found["annotations"].deepest)
-        except _NOT_FOR_THE_ENGINE as exc:
-            raise _ByRecord from exc
-        if added is None:
-            raise _ByRecord
-        count, held = count + added, held + len(piece)
-        if held >= ANNOTATION_BATCH_BYTES:
-            yield
-            con.execute(sql.ITEMS_TABLE.format(table="_wb_items"))
-            held = 0
-    if held or not count:
-        yield
-
-
-def _piece(con: Any, table: str, piece: bytes, first: int, deepest: int) -> int | None:
-    """Add the records of `piece` to `table`, numbered from `first`: how many; None when the
-    file is to be read record by record (see _read)."""
-    data = pa.array([piece], pa.binary())
-    odd = _odd(data)
-    if odd is None:
-        return None
-    con.register("_wb_piece", pa.table({"x": data}))
-    statement = sql.ITEMS_OF_PIECE.format(table=table)
-    params = {"offset": first, "odd": odd or deepest > MAX_JSON_DEPTH}
-    added = int(con.execute(statement, params).fetchall()[0][0])
-    con.unregister("_wb_piece")
-    if odd:
-        _raw_texts(con, table, piece, first)
-    return added
-
-
-def _raw_texts(con: Any, table: str, piece: bytes, first: int) -> None:
-    """Give the records of `piece` (numbered from `first`) that hold what only the engine's
-    parser takes their text as written: the engine's own writes NaN and numbers its way, and
-    the per-record path's error names the place in the record as written."""
-    odd = re.compile(NOT_FINITE.encode())
-    rows = [
-        (first + n, raw.decode())
-        for n, raw in enumerate(raw_items(piece))
-        if raw is not None and odd.search(raw)
-    ]
-    if rows:
-        i, x = zip(*rows, strict=True)
-        con.register("_wb_raw", pa.table({"i": pa.array(i, pa.int64()), "x": pa.array(x)}))
-        con.execute(sql.RAW_TEXTS.format(table=table))
-        con.unregister("_wb_raw")
-
-
-def _odd(data: pa.Array) -> bool | None:
-    """Whether the bytes (one value) hold what only the engine's JSON parser takes, so that
-    their records are looked at one by one in SQL; None when that is a comma before a closing
-    bracket. (One pass of RE2 over the bytes: 2 ns a byte.)"""
-    if not pc.any(pc.match_substring_regex(data, NOT_JSON)).as_py():
-        return False
-    return None if trailing_comma(data[0].as_py()) else True
-
-
-def _categories(con: Any, path: Path, writer: CatalogWriter) -> dict[Any, Category]:
-    items = []
-    for i, text in con.execute("SELECT i, x FROM _wb_cat_items ORDER BY i").fetchall():
-        value = loads(text.encode())
-        if isinstance(value, Unreadable):
-            writer.reject(RecordError(f"{path}, category #{i + 1}", value.problem))
-            continue
-        items.append((i, value))
-    found = read_categories(items, str(path), writer.reject)
-    writer.add_keypoint_labels(keypoint_labels(found))
-    names = ["key", "id", "name", "supercategory", "keypoints"]
-    rows = [
-        (_key(c.id), orjson.dumps(c.id).decode(), c.name, c.supercategory,
-         "yes" if c.keypoints is not None else None)
-        for c in found.values()
-    ]  # fmt: skip
-    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    table = pa.table({n: pa.array(col, pa.string()) for n, col in zip(names, columns, strict=True)})
-    con.register("_wb_t", table)
-    con.execute("CREATE OR REPLACE TEMP TABLE _wb_cats AS SELECT * FROM _wb_t")
-    con.unregister("_wb_t")
-    return found
-
-
-def _key(value: Any) -> str:
-    """A COCO id as the JSON text DuckDB gives it (1 and "1" differ)."""
-    return orjson.dumps(value).decode()
-
-
-def _images(
-    con: Any, path: Path, writer: CatalogWriter, options: _Instances, frames_per_write: int
-) -> int:
-    """Stage `_wb_images`: the images to store, first of each id, numbered `o` in file order
-    (and stored in that order when they take more than one write); their count."""
-    from workbench.ingest.coco import _image, _source
-
-    con.execute(sql.IMAGES)
-    con.execute("DROP TABLE _wb_image_items")
-    extra: list[tuple[Any, ...]] = []
-    errors: list[tuple[int, RecordError]] = []
-    for i, text in con.execute("SELECT i, x FROM _wb_img WHERE NOT ok ORDER BY i").fetchall():
-        value = loads(text.encode())
-        try:
-            if isinstance(value, Unreadable):
-                raise RecordError(f"{path}, image #{i + 1}", value.problem)
-            image = _image(value, path, i)
-            meta = orjson.dumps(image.extra).decode() if image.extra else None
-        except Exception as exc:
-            if not is_record_failure(exc):
-                raise
-            errors.append((i, record_error(exc, f"{path}, image #{i + 1}")))
-            continue
-        source = _source(image, options.images_dir)
-        values = (image.file_name, image.width, image.height, meta)
-        promoted = [_promoted(image.extra.get(k)) for k in PROMOTED_KEYS]
-        extra.append(
-            (i, _key(image.id), str(image.id), *values, source.uri, source.content_type, *promoted)
-        )
-    names = ["i", "key", "id", "file_name", "width", "height", "metadata", "uri", "ctype"]
-    names += list(PROMOTED_KEYS)
-    types = [pa.int64(), *[pa.string()] * 3, pa.int32(), pa.int32(), *[pa.string()] * 7]
-    table = pa.table(
-        [pa.array(col, t) for col, t in zip(zip(*extra, strict=True), types, strict=True)]
-        if extra
-        else [pa.array([], t) for t in types],
-        names=names,
-    )
-    con.register("_wb_t", table)
-    folder = str(options.images_dir)
-    # The images SQL took get their content type from their `probe` (_content_types); the
-    # others have theirs (and no probe).
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _wb_all AS "
-        "SELECT i, key, id, file_name, width, height, metadata, "
-        "CASE WHEN contains(file_name, '://') OR starts_with(file_name, '/') THEN file_name "
-        "ELSE $folder || '/' || file_name END AS uri, NULL::VARCHAR AS ctype, "
-        f"{', '.join(PROMOTED_KEYS)}, {sql.PROBE} AS probe FROM _wb_img "
-        "WHERE ok UNION ALL SELECT *, NULL FROM _wb_t",
-        {"folder": folder},
-    )
-    con.unregister("_wb_t")
-    con.execute("DROP TABLE _wb_img")
-    _content_types(con)
-    # The first image of each id, numbered in file order by a window over the narrow
-    # (i, o) rows only (a window over the wide rows cost twice the whole statement).
-    # Past one write (counted before the repeated ids go), stored in that order: each write
-    # then reads the row groups of its images only.
-    many = con.execute("SELECT count(*) FROM _wb_all").fetchall()[0][0] > frames_per_write
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _wb_images AS "
-        "SELECT n.o, $prefix || a.id AS frame_id, a.* EXCLUDE (ctype, probe), "
-        "coalesce(a.ctype, g.guess) AS ctype FROM _wb_all a JOIN "
-        "(SELECT i, row_number() OVER (ORDER BY i) - 1 AS o FROM "
-        "(SELECT min(i) AS i FROM _wb_all GROUP BY key)) n ON n.i = a.i "
-        "LEFT JOIN _wb_ext g ON g.probe = a.probe" + (" ORDER BY n.o" if many else ""),
-        {"prefix": options.prefix},
-    )
-    con.execute("DROP TABLE _wb_ext")
-    total = con.execute("SELECT count(*) FROM _wb_images").fetchall()[0][0]
-    again = con.execute(  # an anti-join, whose table may spill, rather than NOT IN's
-        "SELECT i, id FROM _wb_all a WHERE NOT EXISTS (SELECT 1 FROM _wb_images b WHERE b.i = a.i)"
-    ).fetchall()
-    con.execute("DROP TABLE _wb_all")
-    errors += [
-        (i, RecordError(f"{path}, image {i_id}", "the id appears twice")) for i, i_id in again
-    ]
-    for _, error in sorted(errors, key=lambda item: item[0]):
-        writer.reject(error)
-    return int(total)
-
-
-def _content_types(con: Any) -> None:
-    """`_wb_ext`: the content type of each probe of `_wb_all` (sql.PROBE), guessed by Python's
-    mimetypes once per file extension."""
-    probes = [
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT probe FROM _wb_all WHERE probe IS NOT NULL"
-        ).fetchall()
-    ]
-    guessed = pa.table(
-        {
-            "probe": pa.array(probes, pa.string()),
-            "guess": pa.array([mimetypes.guess_type(p)[0] for p in probes], pa.string()),
-        }
-    )
-    con.register("_wb_t", guessed)
-    con.execute("CREATE OR REPLACE TEMP TABLE _wb_ext AS SELECT * FROM _wb_t")
-    con.unregister("_wb_t")
 
 
 def _annotations(
@@ -429,7 +263,7 @@ def _annotations(
     writer: CatalogWriter,
     options: _Instances,
     categories: dict[Any, Category],
-    stored: _Stored,
+    stored: Stored,
     total: int,
     per_write: int,
 ) -> None:
@@ -509,7 +343,7 @@ def _annotation(
     value: Any,
     options: _Instances,
     categories: dict[Any, Category],
-    stored: _Stored,
+    stored: Stored,
 ) -> tuple[int, list[str]] | RecordError:
     """One annotation through the per-record path: its image's ordinal and its warnings, or
     its error."""
@@ -537,58 +371,3 @@ def _annotation(
         return record_error(exc, where)
     stored.rois.append((*row, o, i))
     return o, warnings
-
-
-def _write(
-    con: Any,
-    path: Path,
-    writer: CatalogWriter,
-    options: _Instances,
-    stored: _Stored,
-    first: int,
-    last: int,
-) -> None:
-    """Write the frames of the images with ordinals first..last, with their ROIs."""
-    stored.staged.load(con, first, last)
-    params = {"first": first, "last": last}
-    con.execute(sql.FRAMES, {**params, "dataset": options.dataset, "version": options.version})
-    mine = stored.rois_of(first, last)
-    extra: dict[int, int] = {}
-    for row in mine:
-        extra[row[-2]] = extra.get(row[-2], 0) + 1
-    refused = set()
-    for o, image_id, frame_id, uri, count in con.execute(
-        "SELECT _line, image_id, id, context_id, rois FROM _wb_frames WHERE NOT ok "
-        "OR _line IN (SELECT unnest(?::BIGINT[]))",
-        [sorted(extra)],
-    ).fetchall():
-        where = f"{path}, image {image_id}"
-        try:
-            validate_frame(Frame(frame_id, sources=[Source("image", uri)]), where)
-            total = count + extra.get(o, 0)
-            if total > MAX_ROIS_PER_FRAME:
-                problem = f"the frame has {total:,} ROIs, more than {MAX_ROIS_PER_FRAME:,}"
-                raise RecordError(where, problem)
-        except Exception as exc:
-            if not is_record_failure(exc):
-                raise
-            writer.reject(record_error(exc, where))
-            refused.add(o)
-    con.execute(
-        "DELETE FROM _wb_frames WHERE _line IN (SELECT unnest(?::BIGINT[]))", [sorted(refused)]
-    )
-    frames = con.sql(sql.FRAME_ROWS).to_arrow_table().cast(_FRAMES)
-    sources = con.sql(sql.SOURCE_ROWS).to_arrow_table().cast(SOURCE_SCHEMA)
-    warnings = []
-    warned = [o for o in stored.warnings if first <= o <= last]
-    found = con.execute(sql.ROI_WARNINGS, {"warned": warned}).fetchall()
-    for o, image_id, zero, outside in found:
-        kinds = stored.warnings.get(o, [])
-        zero, outside = zero + kinds.count(WARN_ZERO_AREA), outside + kinds.count(WARN_OUTSIDE)
-        where = f"{path}, image {image_id}"
-        warnings += [
-            (k, where, n) for k, n in ((WARN_ZERO_AREA, zero), (WARN_OUTSIDE, outside)) if n
-        ]
-    rois = write_rois(con, mine, options.field, params, refused)
-    stored.staged.release(con, first)
-    writer.write_rows(RowBatch(frames, sources, rois, warnings))

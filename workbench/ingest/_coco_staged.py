@@ -16,7 +16,9 @@ sql.ANNOTATION_ROWS but the record's text.
 
 from __future__ import annotations
 
+import bisect
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from workbench.ingest import _coco_sql as sql
 
 # The writes' files: LZ4 frames, a fifth of the CPU of zstd for about twice its size.
 COMPRESSION = "lz4"
-# Rows fetched from the engine at a time.
+# Rows fetched from the engine at a time (by default).
 CHUNK = 122_880
 
 
@@ -69,8 +71,8 @@ class ByWrite:
     """The annotations of each write of `per_write` images in a file of its own in `folder`,
     the rows SQL takes only (the others' numbers and texts are kept for the per-record path)."""
 
-    def __init__(self, folder: Path, per_write: int) -> None:
-        self._folder, self._per_write = folder, per_write
+    def __init__(self, folder: Path, per_write: int, chunk: int = CHUNK) -> None:
+        self._folder, self._per_write, self._chunk = folder, per_write, chunk
         self._writers: dict[int, pa.ipc.RecordBatchWriter] = {}
         self._schema: pa.Schema | None = None
         self._rest: list[tuple[int, str]] = []
@@ -84,7 +86,9 @@ class ByWrite:
         into a table first and then sorted: the conversion's join with every staged image and
         the sort in one streamed statement ran out of the engine's memory at 19M images."""
         con.execute("CREATE OR REPLACE TEMP TABLE _wb_batch AS " + sql.ANNOTATION_ROWS)
-        reader = con.sql("SELECT * FROM _wb_batch " + sql.IN_IMAGE_ORDER).fetch_record_batch(CHUNK)
+        reader = con.sql("SELECT * FROM _wb_batch " + sql.IN_IMAGE_ORDER).fetch_record_batch(
+            self._chunk
+        )
         for chunk in reader:
             self._keep(pa.Table.from_batches([chunk]))
         con.execute("DROP TABLE _wb_batch")
@@ -161,3 +165,22 @@ class ByWrite:
         write = first // self._per_write
         if self._writers.pop(write, None) is not None:
             os.remove(self._path(write))
+
+
+@dataclass
+class Stored:
+    """The images stored, and annotations handled in Python, by image ordinal (`rois` in
+    the order of (image ordinal, annotation number) once staged, `ordinals` their ordinals)."""
+
+    keys: dict[str, tuple[int, str, Any, int | None, int | None]] = field(default_factory=dict)
+    rois: list[tuple[Any, ...]] = field(default_factory=list)
+    warnings: dict[int, list[str]] = field(default_factory=dict)
+    ordinals: list[int] = field(default_factory=list)
+    # The annotations SQL converted, where each write finds its own.
+    staged: InEngine | ByWrite = field(default_factory=InEngine)
+
+    def rois_of(self, first: int, last: int) -> list[tuple[Any, ...]]:
+        """The ROIs made in Python of the images first..last, found by bisection: a write
+        costs what its own rows cost, not a pass over every ROI of the file."""
+        start = bisect.bisect_left(self.ordinals, first)
+        return self.rois[start : bisect.bisect_right(self.ordinals, last, lo=start)]

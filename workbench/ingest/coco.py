@@ -22,6 +22,7 @@ import json
 import math
 import mimetypes
 import os
+import re
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -81,6 +82,7 @@ def import_files(
     categories: str | os.PathLike[str] | Sequence[Mapping[str, Any]] | None = None,
     partition_bytes: int = DEFAULT_PARTITION_BYTES,
     batch_size: int = ROWS_PER_WRITE,
+    engine_memory: str | None = None,
 ) -> IngestReport:
     """Import COCO instances files (frames and ROIs) or results files (ROIs of existing frames).
 
@@ -92,8 +94,12 @@ def import_files(
     takes its category names from `categories` (a COCO file or a list of category dicts), else
     from the category ids kept on ROIs already in the catalog. The images an instances file's
     SQL converts are stored `batch_size` per transaction; records converted one at a time, at
-    most 20,000 per transaction.
+    most 20,000 per transaction. `engine_memory` (such as "4GB"): the memory of the engine
+    that stages an instances file (by default 1GB; beyond it, it spills to disk); a file that
+    does not fit in it even in smaller batches stops with an error saying so.
     """
+    if engine_memory is not None and not re.fullmatch(r"[0-9]+[KMGT]B", engine_memory):
+        raise ValueError(f"engine_memory: a size such as '4GB', not {engine_memory!r}")
     files = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
     with CatalogWriter(
         catalog, batch_size=min(batch_size, 20_000), progress=progress, desc="coco import"
@@ -115,6 +121,7 @@ def import_files(
                 dataset=dataset,
                 version=version,
                 partition_bytes=partition_bytes,
+                engine_memory=engine_memory,
             )
             if options.labels_only or not import_instances(path, writer, options, batch_size):
                 _import_instances(path, writer, options)
@@ -130,6 +137,7 @@ class _Instances:
     dataset: str | None
     version: str | None
     partition_bytes: int
+    engine_memory: str | None = None
 
 
 # -- reading ---------------------------------------------------------------------------------
