@@ -51,6 +51,7 @@ from workbench.model.records import (
     Roi,
 )
 from workbench.model.validation import validate_frame
+from workbench.store import layout_hashes
 from workbench.store.arrow import append_rows
 from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
@@ -340,7 +341,10 @@ class CatalogWriter:
         if not self.catalog.has_frames():
             self._store(con, frames, sources, rois, replace=False)
             return
-        same, stored = unchanged_ids(con, frames, sources, rois)
+        found = None  # a local catalog's stored frames among them, found by their ids' hashes
+        if self.catalog.lake is None:
+            found = layout_hashes.stored(con, layout_hashes.FRAMES, frames["id"].combine_chunks())
+        same, stored = unchanged_ids(con, frames, sources, rois, found)
         if len(same) == frames.num_rows:  # (ids once each) all stored as given: nothing to do
             return
         self._store(
