@@ -4,6 +4,7 @@ a frame deleted since, rows of another engine version, keys given by other ways)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,8 @@ def test_a_hash_equal_by_chance_or_a_deleted_frames_row_is_no_match(catalog):
     _write(catalog, _frame(0, "c0"), _frame(1, "c1"))
     con = catalog.cursor()
     f1, c0 = _rows(catalog, "SELECT frame_key, context_key FROM frames WHERE id = 'f1'")[0][0], 0
-    # hashes of ids never stored, pointing at other frames and contexts (as a collision would)
+    # hashes of ids never stored, pointing at other frames and contexts (as a collision
+    # would): f7 is f1's twin but for its id, so taken for f1 it would be left unwritten
     con.execute(f"INSERT INTO {layout_hashes.FRAMES} SELECT hash('f7'), ?", [f1])
     con.execute(f"INSERT INTO {layout_hashes.CONTEXTS} SELECT hash('c9'), ?", [c0])
     with catalog.transaction() as tx:  # f0 deleted, its hash row left behind
@@ -103,8 +105,9 @@ def test_a_hash_equal_by_chance_or_a_deleted_frames_row_is_no_match(catalog):
         tx.execute("DELETE FROM rois WHERE frame_id = 'f0'")
         tx.execute("DELETE FROM sources WHERE frame_id = 'f0'")
         tx.execute("DELETE FROM frames WHERE id = 'f0'")
-    _write(catalog, _frame(7, "c9"), _frame(0, "c0", n=2))
-    _check(catalog, {"f0": ("c0", 2), "f1": ("c1", 0), "f7": ("c9", 0)})
+    twin = replace(_frame(1, "c1"), id="f7")
+    _write(catalog, twin, _frame(8, "c9"), _frame(0, "c0", n=2))
+    _check(catalog, {"f0": ("c0", 2), "f1": ("c1", 0), "f7": ("c1", 0), "f8": ("c9", 0)})
 
 
 def test_keys_given_by_other_ways_or_hashed_by_another_engine_are_hashed_again(catalog):

@@ -103,8 +103,9 @@ def unchanged_ids(
     """The ids of `frames` (ids once each) whose stored frame has the same values, and the
     same sources and ROIs in the same order; and whether any frame of `frames` is stored.
 
-    With `found` (the stored frames among them, `id` and `key`: store/layout_hashes.py) only
-    those frames rows are read, by their keys; without it the frames are joined on id."""
+    With `found` (the frames that may be stored among them, `id` and `key`: the candidates
+    of store/layout_hashes.py) only those frames rows are read, by their keys, each stored if
+    its row there has its id; without it the frames are joined on id."""
     columns = [c for c in frames.column_names if c != "ingested"]
     same = " AND ".join(
         f"f.{quote_ident(c)} IS NOT DISTINCT FROM n.{quote_ident(c)}" for c in columns if c != "id"
@@ -115,7 +116,7 @@ def unchanged_ids(
     if found is not None:  # their keys' range as constants: only their row groups are read
         low, high = pc.min(found["key"]).as_py(), pc.max(found["key"]).as_py()
         stored_frames = (
-            f"_wb_found c ON c.id = n.id JOIN frames f ON f.frame_key = c.key"
+            f"_wb_found c ON c.id = n.id JOIN frames f ON f.frame_key = c.key AND f.id = n.id"
             f" AND f.frame_key BETWEEN {int(low)} AND {int(high)}"
         )
     with (

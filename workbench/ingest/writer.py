@@ -341,9 +341,10 @@ class CatalogWriter:
         if not self.catalog.has_frames():
             self._store(con, frames, sources, rois, replace=False)
             return
-        found = None  # a local catalog's stored frames among them, found by their ids' hashes
+        found = None  # a local catalog's frames that may be stored, by their ids' hashes
         if self.catalog.lake is None:
-            found = layout_hashes.stored(con, layout_hashes.FRAMES, frames["id"].combine_chunks())
+            ids = frames["id"].combine_chunks()
+            found = layout_hashes.candidates(con, layout_hashes.FRAMES, ids)
         same, stored = unchanged_ids(con, frames, sources, rois, found)
         if len(same) == frames.num_rows:  # (ids once each) all stored as given: nothing to do
             return

@@ -99,20 +99,29 @@ def added(con: Con, table: str, first: int, top: int, rows: str) -> None:
     _set_mark(con, table, top)
 
 
-def stored(con: Con, table: str, ids: pa.Array) -> pa.Table:
-    """The stored rows (`id`, `key`) among `ids` (distinct): candidates by hash, each
-    checked against its row by key."""
-    key, source, column, _ = _OF[table]
+def candidates(con: Con, table: str, ids: pa.Array) -> pa.Table:
+    """The rows (`id`, `key`) that may be stored among `ids` (distinct): those whose hash is
+    that of a stored row's id. Each is stored only if its row by key has that id (a hash
+    equal by chance, or a row deleted since, is not): the caller checks, or `stored`."""
+    key = _OF[table][0]
     caught_up(con, table)
     with registered(con, "_wb_hash_ids", pa.table({"id": ids})):
-        found = con.sql(
+        return con.sql(
             f"SELECT n.id, x.{key} AS key FROM (SELECT id, hash(id) AS h FROM _wb_hash_ids) n"
             f" JOIN {table} x ON x.h = n.h"
         ).to_arrow_table()
+
+
+def stored(con: Con, table: str, ids: pa.Array) -> pa.Table:
+    """The stored rows (`id`, `key`) among `ids` (distinct): the candidates by hash, each
+    checked against its row by key (their range of keys as constants: only their row groups
+    are read)."""
+    found = candidates(con, table, ids)
     if found.num_rows == 0:
         return found
-    keys = found["key"]
-    low, high = pc.min(keys).as_py(), pc.max(keys).as_py()
+    _, source, column, _ = _OF[table]
+    key = _OF[table][0]
+    low, high = pc.min(found["key"]).as_py(), pc.max(found["key"]).as_py()
     with registered(con, "_wb_hash_found", found):
         return con.sql(
             f"SELECT DISTINCT c.id, s.{key} AS key FROM _wb_hash_found c JOIN {source} s"
