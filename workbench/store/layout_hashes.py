@@ -50,15 +50,18 @@ _OF = {
 }
 
 
-def _mark(con: Con, table: str) -> int:
+def _mark(con: Con, table: str) -> tuple[int, bool]:
     """The key below which `table` holds every stored row's hash (0: none, or hashed by
-    another version of the engine, whose rows are then deleted)."""
+    another version of the engine, whose rows are then deleted), and whether this engine's
+    mark is noted."""
     rows = con.execute("SELECT value FROM meta WHERE key = ?", [_OF[table][3]]).fetchall()
-    mark, _, engine = str(rows[0][0]).partition(" ") if rows else ("0", "", "")
-    if rows and engine != duckdb.__version__:
+    if not rows:
+        return 0, False
+    mark, _, engine = str(rows[0][0]).partition(" ")
+    if engine != duckdb.__version__:
         con.execute(f"DELETE FROM {table}")
-        return 0
-    return int(mark)
+        return 0, False
+    return int(mark), True
 
 
 def _set_mark(con: Con, table: str, value: int) -> None:
@@ -73,19 +76,20 @@ def caught_up(con: Con, table: str) -> int:
     the new mark: the next frame key (layout.next_frame_key: no frame takes a smaller one
     again), or one past the largest context key (the next context's)."""
     key, source, column, _ = _OF[table]
-    mark = _mark(con, table)
-    top = con.execute(f"SELECT max({key}) + 1 FROM {source} WHERE {key} >= {int(mark)}").fetchall()[
-        0
-    ][0]
-    if top is not None:
+    mark, noted = _mark(con, table)
+    following = layout.next_frame_key(con) if table == FRAMES else None
+    if noted and following is not None and mark >= following:
+        return mark  # no frame keyed since: nothing to read
+    top = con.execute(f"SELECT max({key}) + 1 FROM {source} WHERE {key} >= {int(mark)}")
+    last = top.fetchall()[0][0]
+    if last is not None:
         con.execute(
             f"INSERT INTO {table} SELECT hash({column}), {key} FROM {source}"
-            f" WHERE {key} BETWEEN {int(mark)} AND {int(top) - 1}"
+            f" WHERE {key} BETWEEN {int(mark)} AND {int(last) - 1}"
         )
-    new = max(mark, int(top or 0))
-    if table == FRAMES:
-        new = max(new, layout.next_frame_key(con))
-    _set_mark(con, table, new)
+    new = max(mark, int(last or 0), following or 0)
+    if new != mark or not noted:
+        _set_mark(con, table, new)
     return new
 
 
@@ -93,7 +97,7 @@ def added(con: Con, table: str, first: int, top: int, rows: str) -> None:
     """Note the rows just keyed `first` to `top` - 1 (`rows`: a query of their (id, key)):
     hashed when the table counts every key below `first`, else left to the next look-up's
     catch-up (which would otherwise hash them twice)."""
-    if top <= first or _mark(con, table) != first:
+    if top <= first or _mark(con, table)[0] != first:
         return
     con.execute(f"INSERT INTO {table} SELECT hash(i), k FROM ({rows}) t(i, k)")
     _set_mark(con, table, top)
@@ -142,7 +146,7 @@ def context_keys(con: Con, frames: pa.Table) -> np.ndarray:
     found = stored(con, CONTEXTS, ids)
     known = pc.is_in(ids, value_set=found["id"].combine_chunks())
     new = pa.table({"id": ids, "first": given["frame_key_min"]}).filter(pc.invert(known))
-    top = _mark(con, CONTEXTS)  # one past the largest key: `stored` caught up
+    top = _mark(con, CONTEXTS)[0]  # one past the largest key: `stored` caught up
     order = np.argsort(new["first"].to_numpy(), kind="stable")
     keys = np.arange(top, top + new.num_rows, dtype=np.int32)
     new = pa.table({"id": new["id"].take(pa.array(order)), "key": keys})
