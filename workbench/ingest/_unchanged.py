@@ -98,19 +98,35 @@ def _old_sums(
 
 
 def unchanged_ids(
-    con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table
+    con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table, found: pa.Table | None = None
 ) -> tuple[pa.Array, bool]:
     """The ids of `frames` (ids once each) whose stored frame has the same values, and the
-    same sources and ROIs in the same order; and whether any frame of `frames` is stored."""
+    same sources and ROIs in the same order; and whether any frame of `frames` is stored.
+
+    With `found` (the frames that may be stored among them, `id` and `key`: the candidates
+    of store/layout_hashes.py) only those frames rows are read, by their keys, each stored if
+    its row there has its id; without it the frames are joined on id."""
     columns = [c for c in frames.column_names if c != "ingested"]
     same = " AND ".join(
         f"f.{quote_ident(c)} IS NOT DISTINCT FROM n.{quote_ident(c)}" for c in columns if c != "id"
     )
-    with registered(con, "_wb_new_frames", frames.select(columns)):
+    if found is not None and found.num_rows == 0:
+        return _EMPTY, False
+    stored_frames = "frames f ON f.id = n.id"
+    if found is not None:  # their keys' range as constants: only their row groups are read
+        low, high = pc.min(found["key"]).as_py(), pc.max(found["key"]).as_py()
+        stored_frames = (
+            f"_wb_found c ON c.id = n.id JOIN frames f ON f.frame_key = c.key AND f.id = n.id"
+            f" AND f.frame_key BETWEEN {int(low)} AND {int(high)}"
+        )
+    with (
+        registered(con, "_wb_new_frames", frames.select(columns)),
+        registered(con, "_wb_found", found if found is not None else pa.table({"id": _EMPTY})),
+    ):
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_SAME} AS SELECT n.id, f.frame_key,"
             f" coalesce({same or 'true'}, false) AND f.frame_key IS NOT NULL AS same"
-            " FROM _wb_new_frames n JOIN frames f ON f.id = n.id"
+            f" FROM _wb_new_frames n JOIN {stored_frames}"
         )
     try:
         stored = con.execute(f"SELECT count(*) FROM {_SAME}").fetchall()[0][0]

@@ -52,6 +52,7 @@ from workbench.model.records import (
     Roi,
 )
 from workbench.model.validation import validate_frame
+from workbench.store import layout_hashes
 from workbench.store.arrow import append_rows
 from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
@@ -347,7 +348,11 @@ class CatalogWriter:
         if not self.catalog.has_frames():
             self._store(con, frames, sources, rois, replace=False)
             return
-        same, stored = unchanged_ids(con, frames, sources, rois)
+        found = None  # a local catalog's frames that may be stored, by their ids' hashes
+        if self.catalog.lake is None:
+            ids = frames["id"].combine_chunks()
+            found = layout_hashes.candidates(con, layout_hashes.FRAMES, ids)
+        same, stored = unchanged_ids(con, frames, sources, rois, found)
         if len(same) == frames.num_rows:  # (ids once each) all stored as given: nothing to do
             return
         self._store(

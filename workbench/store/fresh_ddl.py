@@ -1,11 +1,13 @@
 """The schema an empty catalog's migrations end at (written by
 `python -m workbench.store.fresh`; see store/fresh.py). Do not edit by hand."""
 
-VERSION = 14
+VERSION = 15
 
 STATEMENTS: tuple[str, ...] = (
     "CREATE SEQUENCE audit_seq INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START 1 NO CYCLE;",
     "CREATE TABLE _codes_aligned(built TIMESTAMP);",
+    "CREATE TABLE _context_hashes(h UBIGINT NOT NULL, context_key INTEGER NOT NULL);",
+    "CREATE TABLE _frame_hashes(h UBIGINT NOT NULL, frame_key BIGINT NOT NULL);",
     "CREATE TABLE _layout_pending(frame_key BIGINT NOT NULL);",
     "CREATE TABLE _line_digests(file_key UBIGINT NOT NULL, line BIGINT NOT NULL, frame_key BIGINT NOT NULL, digest UBIGINT NOT NULL, line_bytes INTEGER NOT NULL, frame_hash UBIGINT NOT NULL, sources INTEGER NOT NULL, rois INTEGER NOT NULL);",
     "CREATE TABLE _summary_pending(frame_key BIGINT NOT NULL, context_key INTEGER, values_key INTEGER);",
@@ -55,6 +57,6 @@ STATEMENTS: tuple[str, ...] = (
 
 META: tuple[tuple[str, str], ...] = (
     ("next_frame_key", "0"),
-    ("schema_version", "14"),
+    ("schema_version", "15"),
     ("summarised_frames", "0"),
 )

@@ -9,7 +9,9 @@ the INSERT itself, and summarise the batch from the rows it inserts; `sync` then
 left to do for them. The keys are exactly those `sync` would give: frames numbered in
 insertion order from `next_frame_key`, label keys numbered by `layout.add_label_keys`.
 
-The frames' context and values keys are looked up by a join of the keys alone and placed
+The frames' context keys are found by the hashes of their context ids (store/layout_hashes.py,
+whose rows for the new frames and contexts are added here: a write's look-ups cost the
+batch's size, not the catalog's), the values keys by a join of the keys alone, and both placed
 by frame key, so the INSERT takes the rows as they come (no join and sort of the wide rows),
 and the summaries are made from the keys in hand (store/layout_arrays.py), not read back;
 so are the whole catalog's summaries of the new frames (store/summaries_batch.py).
@@ -27,7 +29,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.model.records import PROMOTED_KEYS
-from workbench.store import groups, layout, layout_arrays, line_digests, summaries_batch
+from workbench.store import (
+    groups,
+    layout,
+    layout_arrays,
+    layout_hashes,
+    line_digests,
+    summaries_batch,
+)
 from workbench.store.arrow import registered
 from workbench.store.sqlsafe import quote_ident
 
@@ -61,6 +70,9 @@ def insert_keyed(con: Con, frames: pa.Table, sources: pa.Table, rois: pa.Table) 
     if later:  # a batch without the promoted keys' columns
         layout.key_values(con, "frame_key >= ?", [first])
     layout.set_next_frame_key(con, first + count)
+    with registered(con, "_wb_keyed", keyed.select(["id", "frame_key"])):
+        rows = "SELECT id, frame_key FROM _wb_keyed"
+        layout_hashes.added(con, layout_hashes.FRAMES, first, first + count, rows)
     summaries_batch.count_new(con, first, keyed)  # from the keys in hand, not read back
     ids = frames["id"].combine_chunks()
     if sources.num_rows:
@@ -93,37 +105,30 @@ def _with_keys(con: Con, frames: pa.Table, first: int) -> tuple[pa.Table, bool]:
     """The batch's frames (with their `frame_key`s from `first` on, in order) with their
     context and values keys (the keys their contexts and values lack added first), and
     whether the values keys are left to set after the INSERT (the batch lacks some promoted
-    key's column). The keys are looked up by a join and put back in the frames' order by
-    their frame key, so the wide rows are never sorted."""
-    joins, selected, later = "", [], False
+    key's column). The contexts' keys are found by their ids' hashes (store/layout_hashes.py:
+    a read of integers, not of every context id); the values' keys by a join of the few
+    value_keys rows, put back in the frames' order by frame key (the wide rows never sorted)."""
+    later = False
     if frames["context_id"].null_count:  # as the INSERT would refuse it, not left unkeyed
         raise duckdb.ConstraintException("NOT NULL constraint failed: frames.context_id")
-    with registered(con, "_wb_keyed", frames):
-        if layout.has_context_keys(con):
-            layout.add_context_keys(
-                con, "SELECT context_id, min(frame_key) AS first FROM _wb_keyed GROUP BY 1", []
-            )
-            selected.append(f"c.{layout.CONTEXT_KEY}")
-            joins += f" JOIN {layout.CONTEXT_KEYS} c ON c.context_id = t.context_id"
-        if layout.has_values_keys(con):
-            later = not set(PROMOTED_KEYS) <= set(frames.column_names)
-            if not later:
+    if layout.has_context_keys(con):  # looked up by hash, not joined on every context id
+        placed = layout_hashes.context_keys(con, frames.select(["context_id", "frame_key"]))
+        frames = frames.append_column(layout.CONTEXT_KEY, pa.array(placed, pa.int32()))
+    if layout.has_values_keys(con):
+        later = not set(PROMOTED_KEYS) <= set(frames.column_names)
+        if not later:
+            with registered(con, "_wb_keyed", frames):
                 layout.add_values_keys(con, "SELECT * FROM _wb_keyed", [])
-                selected.append(f"k.{layout.VALUES_KEY}")
-                joins += f" JOIN {layout.VALUE_KEYS} k ON {layout.same_values('k', 't')}"
-        if not selected:
-            return frames, later
-        found = con.execute(
-            f"SELECT t.frame_key, {', '.join(selected)} FROM _wb_keyed t{joins}"
-        ).fetchnumpy()
-    at = np.asarray(found["frame_key"], dtype=np.int64) - first
-    if len(at) != frames.num_rows:  # every key was added just above
-        raise RuntimeError("a frame of the batch found no context or values key")
-    for column in (layout.CONTEXT_KEY, layout.VALUES_KEY):
-        if column in found:
+                found = con.execute(
+                    f"SELECT t.frame_key, k.{layout.VALUES_KEY} FROM _wb_keyed t"
+                    f" JOIN {layout.VALUE_KEYS} k ON {layout.same_values('k', 't')}"
+                ).fetchnumpy()
+            at = np.asarray(found["frame_key"], dtype=np.int64) - first
+            if len(at) != frames.num_rows:  # every key was added just above
+                raise RuntimeError("a frame of the batch found no values key")
             placed = np.empty(frames.num_rows, dtype=np.int32)
-            placed[at] = np.asarray(found[column], dtype=np.int32)
-            frames = frames.append_column(column, pa.array(placed, pa.int32()))
+            placed[at] = np.asarray(found[layout.VALUES_KEY], dtype=np.int32)
+            frames = frames.append_column(layout.VALUES_KEY, pa.array(placed, pa.int32()))
     return frames, later
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from workbench.store import layout_build, line_digests
+from workbench.store import layout_build, layout_hashes, line_digests
 
 
 @dataclass(frozen=True)
@@ -463,9 +463,16 @@ _LINE_DIGESTS: Sequence[Step] = (
 # before version 13 does, and digests them again).
 _LINE_PLACES: Sequence[Step] = (f"DROP TABLE IF EXISTS {line_digests.TABLE}", line_digests.DDL)
 
+# Version 15: each frame's and context's id hashed beside its key (store/layout_hashes.py),
+# so a write finds which of its frames and contexts are stored by a join of integers and a
+# check of the candidates' rows by key, not a join on every stored id: its cost follows the
+# batch, not the catalog. Made empty: the first write's look-up hashes what is stored.
+_ID_HASHES: Sequence[Step] = layout_hashes.TABLES
+
 MIGRATIONS: list[Sequence[Step]] = [
     *(_V1, _V2, _V3, _V4, _V5, _V6),
     *(_LAYOUT, _CODES, _KEYPOINTS, _ALIGNED, _NARROW, _SUMMARIES, _LINE_DIGESTS, _LINE_PLACES),
+    _ID_HASHES,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

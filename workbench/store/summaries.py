@@ -192,8 +192,14 @@ def add_contexts(con: Con, made: str) -> None:
     """Store the rows of `made` (a table shaped as context_summaries: each context's summary
     of new frames only) for the contexts the summaries lack; those they hold already are
     summarised again from all their frames."""
+    low, high = con.execute(f"SELECT min(context_key), max(context_key) FROM {made}").fetchall()[0]
+    if low is None:
+        return
+    # The range as constants: only the row groups of the summaries that may hold them are
+    # read (a write's contexts are mostly new, keyed after every context summarised).
     held = (
-        f"SELECT context_key FROM {made} WHERE context_key IN (SELECT context_key FROM {CONTEXTS})"
+        f"SELECT context_key FROM {made} WHERE context_key IN (SELECT context_key FROM"
+        f" {CONTEXTS} WHERE context_key BETWEEN {int(low)} AND {int(high)})"
     )
     if not con.execute(f"SELECT count(*) FROM ({held})").fetchall()[0][0]:
         con.execute(f"INSERT INTO {CONTEXTS} SELECT * FROM {made}")  # every context new
