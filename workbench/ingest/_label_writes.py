@@ -26,11 +26,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.ingest._unchanged import _new_sums, _old_sums, without, without_ids
+from workbench.ingest._unchanged import new_sums, old_sums, without, without_ids
 from workbench.model.records import ROI_SCHEMA
 from workbench.store import groups, layout, layout_arrays, line_digests
 from workbench.store.arrow import append_rows, registered
-from workbench.store.layout_insert import _label_keys
+from workbench.store.layout_insert import roi_label_keys
 
 _EMPTY = pa.array([], pa.string())
 _TOUCHED = "_wb_label_touched"
@@ -61,11 +61,11 @@ def check(con: Any, field: str, rois: pa.Table, named: pa.Array, cleared: pa.Arr
     ids, keys = cleared.take(pa.array(order)), given_keys[order]  # the stored ones, by key
     if len(ids) == 0:
         return Checked(_EMPTY, rois)
-    old = _old_sums(con, "rois", ROI_SCHEMA, keys, "field = ?", [field])
+    old = old_sums(con, "rois", ROI_SCHEMA, keys, "field = ?", [field])
     if not old[:, 0].any():
         every = len(ids) == len(named) and named.equals(cleared)  # every frame named, stored
         return Checked(_EMPTY, rois, _first_keys(rois, named, given_keys) if every else None)
-    new = _new_sums(con, rois, ROI_SCHEMA, ids)
+    new = new_sums(con, rois, ROI_SCHEMA, ids)
     matched = ids.filter(pa.array(np.all(new == old, axis=1)))
     given = pc.unique(rois["frame_id"].combine_chunks().cast(pa.string()))
     idle = without_ids(without_ids(named, given), cleared)
@@ -107,7 +107,7 @@ def store_first(con: Any, rois: pa.Table, frame_keys: np.ndarray) -> None:
     row's), keyed, and add them to the summaries of the frames they are on."""
     if rois.num_rows == 0:
         return
-    labels = _label_keys(con, rois)
+    labels = roi_label_keys(con, rois)
     label_keys = np.asarray(labels.to_numpy(zero_copy_only=False), dtype=np.int32)
     confidence = rois["confidence"].combine_chunks()
     codes = layout_arrays.roi_codes(label_keys, confidence)  # refused before any write

@@ -61,7 +61,7 @@ def _sums(groups: np.ndarray, hashes: np.ndarray, count: int) -> np.ndarray:
     return out
 
 
-def _new_sums(con: Any, table: pa.Table, schema: pa.Schema, ids: pa.Array) -> np.ndarray:
+def new_sums(con: Any, table: pa.Table, schema: pa.Schema, ids: pa.Array) -> np.ndarray:
     """The digests of the batch's rows `table` for each frame of `ids` (zeros: no rows)."""
     if table.num_rows == 0:
         return np.zeros((len(ids), 3), dtype=np.uint64)
@@ -74,7 +74,7 @@ def _new_sums(con: Any, table: pa.Table, schema: pa.Schema, ids: pa.Array) -> np
     return _sums(groups, np.asarray(hashes, dtype=np.uint64)[keep], len(ids))
 
 
-def _old_sums(
+def old_sums(
     con: Any, table: str, schema: pa.Schema, keys: np.ndarray, where: str = "TRUE", params: Any = ()
 ) -> np.ndarray:
     """The digests of the stored rows of `table` (those `where` also selects) of the frames
@@ -142,8 +142,8 @@ def unchanged_ids(
             (sources, SOURCE_SCHEMA, "sources"),
             (rois, ROI_SCHEMA, "rois"),
         ):
-            new = _new_sums(con, table, schema, ids)
-            old = _old_sums(con, name, schema, keys)
+            new = new_sums(con, table, schema, ids)
+            old = old_sums(con, name, schema, keys)
             kept &= np.all(new == old, axis=1)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_SAME}")

@@ -80,7 +80,7 @@ def insert_keyed(con: Con, frames: pa.Table, sources: pa.Table, rois: pa.Table) 
         with registered(con, "_wb_keyed", keyed):
             con.execute("INSERT INTO sources BY NAME SELECT * FROM _wb_keyed")
     frame_keys = _frame_keys(rois, ids, first)
-    label_keys = _label_keys(con, rois) if rois.num_rows else pa.array([], pa.int32())
+    label_keys = roi_label_keys(con, rois) if rois.num_rows else pa.array([], pa.int32())
     if rois.num_rows:
         keyed = rois.append_column("frame_key", frame_keys).append_column("label_key", label_keys)
         with registered(con, "_wb_keyed", keyed):
@@ -156,7 +156,7 @@ def keyed_rois(con: Con, rois: pa.Table, frames: str) -> pa.Table:
     at = pc.index_in(rois["frame_id"], value_set=stored["id"].combine_chunks())
     frame_keys = pc.take(stored["frame_key"].combine_chunks().cast(pa.int64()), at)
     keyed = rois.append_column("frame_key", frame_keys)
-    return keyed.append_column("label_key", _label_keys(con, rois))
+    return keyed.append_column("label_key", roi_label_keys(con, rois))
 
 
 # The stored frames a write replaces ROIs of (`replacing_rois`), until `rois_replaced`.
@@ -199,7 +199,7 @@ def rois_replaced(con: Con) -> None:
             con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _label_keys(con: Con, rois: pa.Table) -> pa.Array:
+def roi_label_keys(con: Con, rois: pa.Table) -> pa.Array:
     """Each ROI's label key, adding the (field, label) pairs the catalog has no key for."""
     fields = pc.dictionary_encode(rois["field"].combine_chunks())
     labels = pc.dictionary_encode(rois["label"].combine_chunks())
