@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 import workbench
+from workbench.cli import EXIT_ERROR, main
 from workbench.errors import IngestError
 from workbench.ingest import _coco_columnar, coco
 
@@ -157,3 +158,18 @@ def test_out_of_memory_in_a_write_names_the_file_and_the_images(
     told = str(raised.value)
     assert told.startswith(f"{path}: the import's engine ran out of memory writing images #1 ")
     assert "Out of Memory Error" in told and "of 1,999" in told
+
+
+def test_the_command_line_takes_the_engines_memory_and_shows_its_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`workbench ingest coco ... -o engine_memory=2MB`: the budget reaches the staging, and
+    the stop is printed as an error (exit 2, after the progress bar), the option to raise named."""
+    path = _instances(tmp_path / "i.json", 2_000)
+    monkeypatch.setattr(_coco_columnar, "BY_RECORD_MAX_IMAGE_BYTES", 100_000)
+    catalog = str(tmp_path / "c.duckdb")
+    argv = ["ingest", "coco", str(path), "--catalog", catalog, "-o", "engine_memory=2MB"]
+    assert main(argv) == EXIT_ERROR
+    told = capsys.readouterr().err
+    assert f"error: {path}: the import's engine ran out of its 2MB" in told, told
+    assert "-o engine_memory=4GB" in told

@@ -189,7 +189,8 @@ def _out_of_memory(
         f"batches on one thread ({_first_line(failed)}), and the file's images "
         f"({images / 1e6:,.0f} MB of text) are too many to be read record by record in "
         "bounded memory; nothing of it was stored. Import it with a larger engine_memory "
-        "(coco.import_files(..., engine_memory='4GB')), on a machine with that much memory free"
+        "(coco.import_files(..., engine_memory='4GB'), or `workbench ingest coco ... -o "
+        "engine_memory=4GB`), on a machine with that much memory free"
     ) from failed
 
 
