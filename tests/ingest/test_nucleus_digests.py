@@ -181,10 +181,8 @@ def test_a_scene_an_earlier_line_touched_is_converted(
             else:
                 report = _per_record(catalog, path)
             home = catalog.sql("SELECT context_id FROM frames WHERE id = 'a1'").fetchall()
-            # (a frame stored twice, in two writes, counts twice: with what is known dropped
-            # after each batch, the frame taken back is)
-            frames = report.frames if known > 1 else None
-            results.append((_stored(catalog), [str(e) for e in report.errors], frames, home))
+            reported = (report.frames, report.sources, report.rois)
+            results.append((_stored(catalog), [str(e) for e in report.errors], reported, home))
     assert results[0] == results[1]
     assert results[0][-1] == [("a",)]
 

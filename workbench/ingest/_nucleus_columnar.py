@@ -224,13 +224,10 @@ class ColumnarScenes:
 
     def _forget(self) -> None:
         """Drop what is known of stored frames (memory stays flat as files grow). The rows
-        placed but not stored stay held, and their places known, so that the next write is
-        still a whole row group; after a frame has moved since the last write (update=True),
-        the catalog would still show it in its old place, so everything is stored first."""
-        if self.job.moved:
-            self.write()
-            self.job.forget()
-            return
+        placed but not stored stay held, and their places known (with the slots of the
+        scenes they left, which the catalog still shows them in), so that the next write is
+        still a whole row group, and a frame placed again later is stored, and counted, once
+        as on the per-record path."""
         self.job.forget(keep=self._pending.ids())
 
     def _same(
@@ -523,7 +520,6 @@ class ColumnarScenes:
             self._write_rows(rows)
         else:
             self._beside_only()
-        self.job.moved = self.job.moved and self._pending.held > 0
 
     def _beside_only(self) -> None:
         """Count the frames of the lines found unchanged that no write has counted yet."""
