@@ -37,7 +37,9 @@ may then be kept at another place too (a line that moved): it holds as long as i
 does, each line's digest saying what that line makes.
 Lake-backed catalogs keep no digests (their frames are written back by jobs of their own).
 A line that makes a whole scene of frames (Nucleus) keeps one row for all of them, checked
-by its own look-up (`scenes_unchanged`, `record_scenes`, below).
+by its own look-up (`scenes_unchanged`, `record_scenes`, below), and again inside the write
+that counts it (`scenes_changed`: the found frames' rows hashed again, the digests not
+joined again).
 """
 
 from __future__ import annotations
