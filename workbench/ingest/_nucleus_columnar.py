@@ -31,7 +31,7 @@ from workbench.ingest._columnar import (
     MemoryEngine,
     ndjson_batches,
 )
-from workbench.ingest._nucleus_digests import SceneDigests, ScenesChanged, lines_again
+from workbench.ingest._nucleus_digests import SceneDigests, _ScenesChanged, lines_again
 from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY
 from workbench.ingest._nucleus_rows import rows_batch
 from workbench.ingest.jsonread import loads
@@ -534,7 +534,7 @@ class ColumnarScenes:
             try:
                 self.job.writer.write_rows(replace(batch, beside=beside))
                 return
-            except ScenesChanged as changed:
+            except _ScenesChanged as changed:
                 self._changed.update(changed.lines.to_pylist())
                 beside = changed.rest
 

@@ -14,7 +14,7 @@ case it is converted after all (`ColumnarScenes._same`).
 The write that counts the lines found checks their scenes again in its transaction
 (`Beside`, line_digests.scenes_changed: the found frames' rows hashed again, writers taking
 turns): a scene changed between the lookup and the write (the service layer, a label write)
-stops that write with `ScenesChanged`, rolled back; it is written again without those lines,
+stops that write with `_ScenesChanged`, rolled back; it is written again without those lines,
 which are then read again from the file and converted (`ColumnarScenes._again`).
 
 A scene line converted by SQL, all of whose frames are then stored (or left as they were by
@@ -57,7 +57,7 @@ _LINES = pa.schema(
 _NO_URIS = pa.array([], pa.string())
 
 
-class ScenesChanged(Exception):
+class _ScenesChanged(Exception):
     """Scenes of lines a write left unconverted changed after their lines were looked up:
     the write is rolled back; `rest` is what it keeps beside its rows without those lines
     (None: nothing), and `lines` are to be converted."""
@@ -83,13 +83,13 @@ class Beside:
 
     def __call__(self, con: Any, report: IngestReport) -> pa.Array:
         """Count the unchanged scenes' frames as the writer counts frames it finds
-        unchanged, keep the digests. Raises ScenesChanged when some of those scenes changed
+        unchanged, keep the digests. Raises _ScenesChanged when some of those scenes changed
         since they were looked up."""
         lost = line_digests.scenes_changed(con, self.same)
         if len(lost):
             same = self.same.filter(pc.invert(pc.is_in(self.same["n"], value_set=lost)))
             rest = replace(self, same=same)
-            raise ScenesChanged(lost, rest if same.num_rows or self.lines is not None else None)
+            raise _ScenesChanged(lost, rest if same.num_rows or self.lines is not None else None)
         frames = int(pc.sum(self.same["frames"]).as_py() or 0)
         report.frames += frames
         report.sources += frames
