@@ -11,6 +11,7 @@ import pytest
 import workbench
 from workbench.ingest import _nucleus_columnar
 from workbench.ingest._nucleus_columnar import ColumnarScenes
+from workbench.ingest._nucleus_digests import SceneDigests
 from workbench.ingest.nucleus import _SceneImport, import_files, read_scenes
 from workbench.ingest.video import count_context_frames
 from workbench.ingest.writer import CatalogWriter
@@ -180,9 +181,49 @@ def test_a_scene_an_earlier_line_touched_is_converted(
             else:
                 report = _per_record(catalog, path)
             home = catalog.sql("SELECT context_id FROM frames WHERE id = 'a1'").fetchall()
-            # (a frame stored twice, in two writes, counts twice: with what is known dropped
-            # after each batch, the frame taken back is)
-            frames = report.frames if known > 1 else None
-            results.append((_stored(catalog), [str(e) for e in report.errors], frames, home))
+            reported = (report.frames, report.sources, report.rois)
+            results.append((_stored(catalog), [str(e) for e in report.errors], reported, home))
     assert results[0] == results[1]
     assert results[0][-1] == [("a",)]
+
+
+@pytest.mark.parametrize(
+    "change", [_changed_metadata, _labelled, _rewritten, _joined, _deleted, _recounted]
+)
+@pytest.mark.parametrize("lines", [1, 200])
+def test_a_scene_changed_between_its_lookup_and_the_write_is_converted(
+    tmp_path: Path, change: Callable, lines: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scene that changes after its line was found unchanged and before the write that
+    counts it (a write of another connection landing in between) is converted after all,
+    in its own import: the catalog and the report end as the per-record path leaves them
+    with the change made first."""
+    monkeypatch.setattr(_nucleus_columnar, "LINES_PER_BATCH", lines)
+    path = tmp_path / "scenes.ndjson"
+    path.write_text("\n".join(_scenes("abc")))
+    found: list[int] = []
+    unchanged = SceneDigests.unchanged
+
+    def then_changed(self: SceneDigests, digests):  # the change lands after the lookup
+        scenes = unchanged(self, digests)
+        found.extend(scenes["n"].to_pylist())
+        if 2 in found and not changed:
+            changed.append(catalog)
+            change(catalog)
+        return scenes
+
+    monkeypatch.setattr(SceneDigests, "unchanged", then_changed)
+    results = []
+    for way in ("columnar", "per-record"):
+        changed: list = []
+        with workbench.open(tmp_path / f"{way}.duckdb") as catalog:
+            assert import_files(catalog, [path], progress=False, update=True).ok
+            if way == "columnar":
+                report = import_files(catalog, [path], progress=False, update=True)
+                assert changed and found == [1, 2, 3]  # b was found before it changed
+            else:
+                change(catalog)
+                report = _per_record(catalog, path)
+            reported = (report.frames, report.sources, report.rois)
+            results.append((_stored(catalog), [str(e) for e in report.errors], reported))
+    assert results[0] == results[1]

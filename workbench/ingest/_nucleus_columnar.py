@@ -31,7 +31,7 @@ from workbench.ingest._columnar import (
     MemoryEngine,
     ndjson_batches,
 )
-from workbench.ingest._nucleus_digests import SceneDigests
+from workbench.ingest._nucleus_digests import SceneDigests, _ScenesChanged, lines_again
 from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY
 from workbench.ingest._nucleus_rows import rows_batch
 from workbench.ingest.jsonread import loads
@@ -114,6 +114,8 @@ class ColumnarScenes:
         self._columnar = job.dataset is None or _valid_dataset(job.dataset)
         # The lines of the batch whose scenes the catalog holds as they stand (update=True).
         self._settled: set[int] = set()
+        # Lines found unchanged whose scene changed before the write that counted them.
+        self._changed: set[int] = set()
         self.sql_scenes = 0  # scenes converted by SQL and by the per-record path
         self.record_scenes = 0
         self.same_scenes = 0  # scenes found stored as their lines make them, not converted
@@ -129,7 +131,9 @@ class ColumnarScenes:
         batches = ndjson_batches(path, LINES_PER_BATCH, PER_RECORD_PATTERN, BYTES_PER_BATCH)
         for lines in batches:
             self._read_batch(lines, {}, lambda n: f"{path}:{n}")
+            self._again(path)
         self.write()
+        self._again(path)
         self._digests.start(None, self.job.base)
 
     def read_entries(self, entries: Iterable[tuple[str, Any]]) -> None:
@@ -180,9 +184,7 @@ class ColumnarScenes:
             digests = self._digests.of_lines(table)
             found = self._digests.unchanged(digests) if look_up else None
             if found is not None and found.num_rows:
-                same = {
-                    n: (k, c, s) for n, k, c, s in zip(*found.to_pydict().values(), strict=True)
-                }
+                same = {n: found.slice(i, 1) for i, n in enumerate(found["n"].to_pylist())}
                 table = table.filter(pc.invert(pc.is_in(table["n"], value_set=found["n"])))
         rows: pa.Table | None = None
         scenes: dict[int, tuple[str, slice]] = {}
@@ -222,30 +224,28 @@ class ColumnarScenes:
 
     def _forget(self) -> None:
         """Drop what is known of stored frames (memory stays flat as files grow). The rows
-        placed but not stored stay held, and their places known, so that the next write is
-        still a whole row group; after a frame has moved since the last write (update=True),
-        the catalog would still show it in its old place, so everything is stored first."""
-        if self.job.moved:
-            self.write()
-            self.job.forget()
-            return
+        placed but not stored stay held, and their places known (with the slots of the
+        scenes they left, which the catalog still shows them in), so that the next write is
+        still a whole row group, and a frame placed again later is stored, and counted, once
+        as on the per-record path."""
         self.job.forget(keep=self._pending.ids())
 
     def _same(
         self,
         lines: pa.Table,
         n: int,
-        scene: tuple[int, int, str],
+        scene: pa.Table,
         where_of: Callable[[int], str],
     ) -> None:
-        """The line `n`, whose scene the catalog held as it makes it when its batch began:
-        counted as its frames unchanged, unless something placed in this import since named
-        its scene or one of its frames (or stored one of them again), in which case it is
-        converted and placed as any other line, alone."""
-        first_key, frames, context = scene
+        """The line `n`, whose scene the catalog held as it makes it when its batch began
+        (`scene`, a row of line_digests.SCENES_SCHEMA): counted as its frames unchanged,
+        unless something placed in this import since named its scene or one of its frames
+        (or stored one of them again), in which case it is converted and placed as any other
+        line, alone."""
+        first_key, frames, context = (scene[c][0].as_py() for c in scene.column_names[1:4])
         if not self._touched(first_key, frames, context):
             self.same_scenes += 1
-            self._digests.same_frames += frames
+            self._digests.left(scene)
             return
         settled = self._settled
         one = lines.filter(pc.equal(lines["n"], n))
@@ -517,17 +517,40 @@ class ColumnarScenes:
                 self._pending = _Pending()
                 self._pending.add(rest)
         if rows.num_rows:
-            batch = rows_batch(rows, self.job.dataset)
-            self.job.writer.write_rows(replace(batch, beside=self._digests.beside(rows)))
+            self._write_rows(rows)
         else:
             self._beside_only()
-        self.job.moved = self.job.moved and self._pending.held > 0
 
     def _beside_only(self) -> None:
         """Count the frames of the lines found unchanged that no write has counted yet."""
-        beside = self._digests.beside(None)
-        if beside is not None:
-            self.job.writer.write_rows(replace(rows_batch(None, self.job.dataset), beside=beside))
+        self._write_rows(None)
+
+    def _write_rows(self, rows: pa.Table | None) -> None:
+        """Store `rows` with what is kept beside them; the lines found unchanged whose scene
+        changed since are left to `_again`, and the rest stored without them."""
+        batch = rows_batch(rows, self.job.dataset)
+        beside = self._digests.beside(rows)
+        while rows is not None or beside is not None:
+            try:
+                self.job.writer.write_rows(replace(batch, beside=beside))
+                return
+            except _ScenesChanged as changed:
+                self._changed.update(changed.lines.to_pylist())
+                beside = changed.rest
+
+    def _again(self, path: Path) -> None:
+        """Convert the lines of `path` whose scene changed between their lookup and the
+        write that counted them (read again from the file), and store them."""
+        while self._changed:
+            numbers, self._changed = sorted(self._changed), set()
+            settled = self._settled
+            batches = ndjson_batches(path, LINES_PER_BATCH, PER_RECORD_PATTERN, BYTES_PER_BATCH)
+            lines = lines_again(batches, numbers)
+            for i in range(lines.num_rows):
+                one = LineBatch(lines.slice(i, 1))
+                self._read_batch(one, {}, lambda n: f"{path}:{n}", look_up=False)
+            self._settled = settled
+            self.write()
 
 
 def _in_order(rows: pa.Table) -> pa.Table:

@@ -11,13 +11,20 @@ frames stored as they were then, alone in their scene, without ROIs) makes no ro
 unless something placed earlier in the same import touched its scene or frames, in which
 case it is converted after all (`ColumnarScenes._same`).
 
+The write that counts the lines found checks their scenes again in its transaction
+(`Beside`, line_digests.scenes_changed: the found frames' rows hashed again, writers taking
+turns): a scene changed between the lookup and the write (the service layer, a label write)
+stops that write with `_ScenesChanged`, rolled back; it is written again without those lines,
+which are then read again from the file and converted (`ColumnarScenes._again`).
+
 A scene line converted by SQL, all of whose frames are then stored (or left as they were by
 the writer), has its digest kept in the transaction that stores the last of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.ingest._columnar import LineBatch
 from workbench.ingest.report import IngestReport
 from workbench.store import line_digests
 from workbench.store.layout import next_frame_key
@@ -47,6 +55,47 @@ _LINES = pa.schema(
     ]
 )
 _NO_URIS = pa.array([], pa.string())
+
+
+class _ScenesChanged(Exception):
+    """Scenes of lines a write left unconverted changed after their lines were looked up:
+    the write is rolled back; `rest` is what it keeps beside its rows without those lines
+    (None: nothing), and `lines` are to be converted."""
+
+    def __init__(self, lines: pa.Array, rest: Beside | None) -> None:
+        super().__init__(f"{len(lines)} scenes changed since their lines were looked up")
+        self.lines = lines
+        self.rest = rest
+
+
+@dataclass(frozen=True)
+class Beside:
+    """What a write keeps and counts beside its rows, of lines of one file (`file`, its
+    key): the lines found unchanged (line_digests.SCENES_SCHEMA), and the frames (`rows_of`:
+    id, line) and digests (`lines`) of the lines whose last rows it stores; `since`, the
+    catalog's next frame key when the file began."""
+
+    file: int
+    same: pa.Table
+    rows_of: pa.Table | None
+    lines: pa.Table | None
+    since: int
+
+    def __call__(self, con: Any, report: IngestReport) -> pa.Array:
+        """Count the unchanged scenes' frames as the writer counts frames it finds
+        unchanged, keep the digests. Raises _ScenesChanged when some of those scenes changed
+        since they were looked up."""
+        lost = line_digests.scenes_changed(con, self.same)
+        if len(lost):
+            same = self.same.filter(pc.invert(pc.is_in(self.same["n"], value_set=lost)))
+            rest = replace(self, same=same)
+            raise _ScenesChanged(lost, rest if same.num_rows or self.lines is not None else None)
+        frames = int(pc.sum(self.same["frames"]).as_py() or 0)
+        report.frames += frames
+        report.sources += frames
+        if self.rows_of is not None and self.lines is not None:
+            line_digests.record_scenes(con, self.file, self.rows_of, self.lines, self.since)
+        return _NO_URIS
 
 
 class SceneDigests:
@@ -73,7 +122,7 @@ class SceneDigests:
         self._converted: dict[int, tuple[int, int, int]] = {}
         self._dirty: set[int] = set()  # lines of which a row was left out or replaced
         self._carry: list[pa.Table] = []  # (id, line) of lines written in part so far
-        self.same_frames = 0  # frames of lines found unchanged, not yet counted
+        self._same: list[pa.Table] = []  # lines found unchanged, not yet counted
 
     def close(self) -> None:
         self._catalog.close()
@@ -135,24 +184,25 @@ class SceneDigests:
         replaced)."""
         self._dirty.update(int(n) for n in lines)
 
-    def beside(self, rows: pa.Table | None) -> Callable[[Any, IngestReport], pa.Array] | None:
+    def left(self, found: pa.Table) -> None:
+        """Count the line `found` (a row of `unchanged`) as left unconverted, its frames
+        counted by the next write."""
+        self._same.append(found)
+
+    def beside(self, rows: pa.Table | None) -> Beside | None:
         """What a write of `rows` (with `_line`, `id`) keeps and counts beside them: the
         frames of lines found unchanged so far, and the digests of the lines whose last rows
         it stores. None when there is nothing."""
-        same, self.same_frames = self.same_frames, 0
+        parts, self._same = self._same, []
         rows_of, lines = self._complete(rows) if self.on and rows is not None else (None, None)
-        if not same and rows_of is None:
+        if not parts and rows_of is None:
             return None
-        file, since = self.file or 0, self._since
-
-        def keep(con: Any, report: IngestReport) -> pa.Array:
-            report.frames += same
-            report.sources += same
-            if rows_of is not None and lines is not None:
-                line_digests.record_scenes(con, file, rows_of, lines, since)
-            return _NO_URIS
-
-        return keep
+        same = (
+            pa.concat_tables(parts).combine_chunks()
+            if parts
+            else line_digests.SCENES_SCHEMA.empty_table()
+        )
+        return Beside(self.file or 0, same, rows_of, lines, self._since)
 
     def _complete(self, rows: pa.Table) -> tuple[pa.Table | None, pa.Table | None]:
         """(id, line) of the frames of the lines whose last rows are in `rows`, and those
@@ -189,3 +239,16 @@ class SceneDigests:
         for n in complete:
             del self._converted[n]
         return table.filter(pc.is_in(table["line"], value_set=wanted)), lines
+
+
+def lines_again(batches: Iterable[LineBatch], numbers: list[int]) -> pa.Table:
+    """The lines `numbers` (in order) of a file read again in `batches`, as they were read
+    first (n, j, marked); the reading stops past the last of them."""
+    wanted = pa.array(numbers, pa.int64())
+    parts = []
+    for batch in batches:
+        lines = batch.lines
+        parts.append(lines.filter(pc.is_in(lines["n"], value_set=wanted)))
+        if lines.num_rows and lines["n"][-1].as_py() >= numbers[-1]:
+            break
+    return pa.concat_tables(parts) if parts else pa.table({"n": wanted.slice(0, 0)})

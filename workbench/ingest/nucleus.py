@@ -87,8 +87,9 @@ class _SceneImport:
         self._bulk: list[pa.Table] = []
         self._bulk_contexts: set[str] = set()
         self.contexts: set[str] = set()
-        # Whether a frame has left a place it held since the rows were last stored.
-        self.moved = False
+        # Frame id -> the scene it left (update=True), while the catalog may still show it
+        # there: kept known past `forget` while the frame is placed and not stored.
+        self.vacated: dict[str, str] = {}
         # Relative local paths in scenes are read from here: the scene file's folder.
         self.base = Path.cwd()
         self._empty = not catalog.has_frames()
@@ -98,14 +99,16 @@ class _SceneImport:
         """Store what is queued and drop what is known of stored frames (read again from the
         catalog when a scene names them): memory stays flat however large the files. The
         frames `keep` (ids placed, not stored yet) stay known, with their scenes' slots (of
-        those placed in bulk, their scenes' rows)."""
+        those placed in bulk, their scenes' rows), and the slots of the scenes they left
+        (the catalog still shows them there)."""
         self.writer.flush()
         bulk, self._bulk, self._bulk_contexts = self._bulk, [], set()
         given = keep if keep is not None else pa.array([], pa.string())
         held: dict[str, tuple[str, int | None]] = {}
         if self.by_id and len(given):
             held = {f: place for f in given.to_pylist() if (place := self.by_id.get(f)) is not None}
-        scenes = {context for context, _ in held.values()}
+        self.vacated = {f: c for f, c in self.vacated.items() if f in held}
+        scenes = {context for context, _ in held.values()} | set(self.vacated.values())
         slots = {c: self.by_context[c] for c in scenes if c in self.by_context}
         self.by_context.clear()
         self.by_id.clear()
@@ -380,7 +383,7 @@ class _SceneImport:
         )
 
     def _vacate(self, frame_id: str, context: str, index: int | None) -> None:
-        self.moved = True
+        self.vacated[frame_id] = context
         self._load_contexts([context])
         if index is not None and self.by_context[context].get(index) == frame_id:
             del self.by_context[context][index]

@@ -37,7 +37,9 @@ may then be kept at another place too (a line that moved): it holds as long as i
 does, each line's digest saying what that line makes.
 Lake-backed catalogs keep no digests (their frames are written back by jobs of their own).
 A line that makes a whole scene of frames (Nucleus) keeps one row for all of them, checked
-by its own look-up (`scenes_unchanged`, `record_scenes`, below).
+by its own look-up (`scenes_unchanged`, `record_scenes`, below), and again inside the write
+that counts it (`scenes_changed`: the found frames' rows hashed again, the digests not
+joined again).
 """
 
 from __future__ import annotations
@@ -250,14 +252,14 @@ held AS (
         max(f.context_id) AS last_context, {_SPAN_HASH} AS frame_hash
     FROM keys k JOIN frames f ON f.frame_key = k.frame_key GROUP BY k.n),
 spans AS (
-    SELECT s.n, s.first_key, s.frames, h.context_id FROM found s JOIN held h
+    SELECT s.n, s.first_key, s.frames, h.context_id, s.frame_hash FROM found s JOIN held h
         ON h.n = s.n AND h.frames = s.frames AND h.context_id = h.last_context
         AND h.frame_hash = s.frame_hash),
 crowded AS (SELECT DISTINCT k.n FROM keys k JOIN rois r ON r.frame_key = k.frame_key),
 scenes AS (
     SELECT context_id, count(*) AS held FROM frames
     WHERE context_id IN (SELECT context_id FROM spans) GROUP BY context_id)
-SELECT s.n, s.first_key, s.frames, s.context_id FROM spans s
+SELECT s.n, s.first_key, s.frames, s.context_id, s.frame_hash FROM spans s
 JOIN scenes c ON c.context_id = s.context_id AND c.held = s.frames
 WHERE s.n NOT IN (SELECT n FROM crowded)
 ORDER BY s.n
@@ -269,8 +271,29 @@ SCENES_SCHEMA = pa.schema(
         ("first_key", pa.int64()),
         ("frames", pa.int32()),
         ("context_id", pa.string()),
+        ("frame_hash", pa.uint64()),
     ]
 )
+
+# The lines of SCENES_SCHEMA (registered as _SCENE_LINES) whose scene is still held as it
+# was found: the same test as _SCENES_FOUND's, from the frame keys found, without the digests.
+_SCENES_HELD = f"""
+WITH keys AS (
+    SELECT n, unnest(range(first_key, first_key + frames)) AS frame_key FROM {_SCENE_LINES}),
+held AS (
+    SELECT k.n, count(*) AS frames, min(f.context_id) AS context_id,
+        max(f.context_id) AS last_context, {_SPAN_HASH} AS frame_hash
+    FROM keys k JOIN frames f ON f.frame_key = k.frame_key GROUP BY k.n),
+crowded AS (SELECT DISTINCT k.n FROM keys k JOIN rois r ON r.frame_key = k.frame_key),
+scenes AS (
+    SELECT context_id, count(*) AS held FROM frames
+    WHERE context_id IN (SELECT context_id FROM {_SCENE_LINES}) GROUP BY context_id)
+SELECT s.n FROM {_SCENE_LINES} s
+JOIN held h ON h.n = s.n AND h.frames = s.frames AND h.context_id = s.context_id
+    AND h.last_context = s.context_id AND h.frame_hash = s.frame_hash
+JOIN scenes c ON c.context_id = s.context_id AND c.held = s.frames
+WHERE s.n NOT IN (SELECT n FROM crowded)
+"""
 
 _SCENE_SPANS = (
     f"SELECT b.line, min(f.frame_key) AS first_key, max(f.frame_key) AS last_key, "
@@ -290,6 +313,19 @@ def scenes_unchanged(con: duckdb.DuckDBPyConnection, file: int, lines: pa.Table)
     where = {"file": file, "first": int(numbers.min()), "last": int(numbers.max())}
     with registered(con, _LINES, lines.select(["n", "digest", "line_bytes"])):
         return con.sql(_SCENES_FOUND, params=where).to_arrow_table().cast(SCENES_SCHEMA)
+
+
+def scenes_changed(con: duckdb.DuckDBPyConnection, found: pa.Table) -> pa.Array:
+    """The lines of `found` (rows of `scenes_unchanged`) whose scene is no longer held as
+    it was found: its frames rows' hashes changed, a frame left or joined the scene, or one
+    of them has a ROI. Run inside the write that counts the others (writers take turns: the
+    answer holds until it commits); the digests are not joined again."""
+    if found.num_rows == 0:
+        return pa.array([], pa.int64())
+    with registered(con, _SCENE_LINES, found):
+        held = con.sql(_SCENES_HELD).fetchnumpy()["n"]
+    numbers = int64s(found["n"])
+    return pa.array(numbers[~np.isin(numbers, np.asarray(held, dtype=np.int64))], pa.int64())
 
 
 def record_scenes(
