@@ -385,7 +385,7 @@ class CatalogWriter:
             found = layout_hashes.stored(con, layout_hashes.FRAMES, ids)
             replace = np.unique(found["key"].to_numpy().astype(np.int64))
         if isinstance(replace, np.ndarray):
-            delete_keyed(con, replace)
+            delete_keyed(con, replace, frames["id"].combine_chunks())
             replace = False
         con.register("_wb_frames", frames)
         try:
