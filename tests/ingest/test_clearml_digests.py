@@ -442,7 +442,7 @@ def test_the_record_finds_frames_stored_before_by_their_ids_hashes(tmp_path: Pat
 
             def stored(ids: pa.Array) -> pa.Table:
                 asked.append(ids.to_pylist())
-                found = layout_hashes.stored(con, layout_hashes.FRAMES, ids)
+                found = layout_hashes.candidates(con, layout_hashes.FRAMES, ids)
                 twin = pa.table({"id": ["f6"], "key": pa.array([keys["f1"]], pa.int64())})
                 return pa.concat_tables([found, twin.cast(found.schema)])
 

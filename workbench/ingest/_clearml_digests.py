@@ -95,7 +95,7 @@ class Beside:
         report.frames += self.unchanged.num_rows
         report.sources += int(pc.sum(self.unchanged["sources"]).as_py() or 0)
         report.rois += self.rois
-        found = partial(layout_hashes.stored, con, layout_hashes.FRAMES)
+        found = partial(layout_hashes.candidates, con, layout_hashes.FRAMES)
         line_digests.record(con, self.file, self.digested, self.since, found)
         return line_digests.unchanged_uris(con, self.unchanged["frame_key"].combine_chunks())
 

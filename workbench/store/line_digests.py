@@ -192,9 +192,10 @@ def record(
     engine reads alone (ids in no order of their keys, such as UUIDs, would otherwise have
     every id of the catalog read once per write). Frames stored before (left as they were by
     the writer) are then found among the others, only when there are any: by `stored` (the
-    stored frames' keys among ids, `id` and `key`: store/layout_hashes.py, whose look-up
-    costs the ids' number, not the catalog's), their rows then read by key; without it, by
-    a join on id over every frame."""
+    keys of the frames that may be stored among ids, `id` and `key`: the candidates of
+    store/layout_hashes.py, whose look-up costs the ids' number, not the catalog's), their
+    rows then read by key and taken only when they have that id; without it, by a join on
+    id over every frame."""
     if digested.num_rows == 0:
         return
     lines = int64s(digested["line"])
