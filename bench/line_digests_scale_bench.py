@@ -19,6 +19,10 @@ side before (schema 14's first form, hand-written here) and now:
   last file), rolled back: before, its frames found by a join on id over every frame and its
   old rows forgotten by `frame_key IN (...)`; now `line_digests.record`, given the next frame
   key as it was before that write;
+- the record of an update's write whose frames the writer left as they were (lines moved:
+  the WRITE frames from the middle of the catalog, none at or past the next frame key),
+  rolled back: before, found by a join on id over every frame (`record` without `stored`);
+  now, by their ids' hashes (`stored`: store/layout_hashes.py, the tables filled once first);
 - the forget alone (the DELETE of the rows the record replaces, rolled back): before, by
   frame key; now, at the lines' places (the file's key and stretch of lines).
 CPU is the process's (DuckDB's threads included); the load average is printed with each
@@ -28,6 +32,7 @@ figure.
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 import statistics
 import tempfile
@@ -42,7 +47,7 @@ import pyarrow as pa
 
 import workbench
 from workbench.ingest._clearml_digests import DIGESTED_ROWS
-from workbench.store import line_digests
+from workbench.store import layout_hashes, line_digests
 from workbench.store.arrow import registered
 from workbench.store.line_digests import FRAME_HASH, TABLE
 
@@ -157,6 +162,19 @@ def _last_write(con: Any, stored: int) -> tuple[int, int, pa.Table]:
     return line_digests.file_key(con, _path(stored - 1)), since, digested.cast(DIGESTED_ROWS)
 
 
+def _older(con: Any, stored: int) -> pa.Table:
+    """The digested rows of WRITE frames from the middle of the catalog, at lines of their
+    own (as an update's write of lines moved leaves their frames as they were)."""
+    first = stored // 2 - WRITE // 2
+    digested = con.sql(
+        f"SELECT f.id, d.line + {LINES_PER_FILE} AS line, d.digest, d.line_bytes, d.sources, "
+        f"d.rois FROM frames f JOIN {TABLE} d ON d.frame_key = f.frame_key "
+        "WHERE f.frame_key BETWEEN ? AND ? ORDER BY d.frame_key",
+        params=[first, first + WRITE - 1],
+    ).to_arrow_table()
+    return digested.cast(DIGESTED_ROWS)
+
+
 def _rolled_back(con: Any, step: Callable[[], None]) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
@@ -244,6 +262,11 @@ def _measure(db: Path, stored: int, rounds: int) -> dict[str, list[float]]:
         def record_now() -> None:
             line_digests.record(con, last, digested, since)
 
+        layout_hashes.caught_up(con, layout_hashes.FRAMES)  # once, as the writes keep it
+        older = _older(con, stored)
+        assert older.num_rows == WRITE, older.num_rows
+        by_hash = functools.partial(layout_hashes.candidates, con, layout_hashes.FRAMES)
+
         steps: dict[str, Callable[[], int]] = {
             "lookup before": lambda: _before(con, batch),
             "lookup now": lambda: line_digests.lookup(con, file, batch).num_rows,
@@ -253,6 +276,13 @@ def _measure(db: Path, stored: int, rounds: int) -> dict[str, list[float]]:
                 _rolled_back(con, lambda: _record_before(con, last, digested)) or WRITE
             ),
             "record now": lambda: _rolled_back(con, record_now) or WRITE,
+            "record older before": lambda: (
+                _rolled_back(con, lambda: line_digests.record(con, 1, older, stored)) or WRITE
+            ),
+            "record older now": lambda: (
+                _rolled_back(con, lambda: line_digests.record(con, 1, older, stored, by_hash))
+                or WRITE
+            ),
             "unchanged URIs": lambda: len(line_digests.unchanged_uris(con, keys)),
         }
         lines = digested["line"].to_numpy()

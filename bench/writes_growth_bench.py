@@ -12,6 +12,13 @@ every read() including the page cache's, and `read_bytes`, from the disk). The r
 before each write and are not counted. A write whose cost does not depend on what the catalog
 already holds shows as the same figures from the first write to the last.
 
+With `--replace SHARE` (e.g. 0.1), each write of new frames is followed by an update: the
+first `--per-write` frames stored again, a share `SHARE` of them (every 1/SHARE-th) changed
+(their metadata names the write), so the writer replaces those frames (deletes them, their
+sources and ROIs, and inserts them anew) and finds the others unchanged. Its CPU is printed
+beside the write's (`update_cpu_s`): a replacement whose cost does not depend on the catalog
+shows the same from the first to the last.
+
 With `--statements`, each SQL statement of the writes (the catalog's transaction cursor
 wrapped) with its CPU and `rchar` in the first and the last few writes, so the statements
 that grow stand out. The load average is printed with every write.
@@ -175,7 +182,20 @@ class _Relation:
         return lambda *a, **k: self._timed._timed(self._sql, lambda: found(*a, **k))
 
 
-def run(writes: int, per_write: int, rois: int, statements: bool) -> dict[str, Any]:
+def changed(rows: RowBatch, share: float, write: int) -> RowBatch:
+    """`rows` with every 1/`share`-th frame's metadata naming `write` (a change)."""
+    count = rows.frames.num_rows
+    every = max(1, round(1 / share))
+    marked = pa.array(np.arange(count) % every == 0)
+    metadata = pc.if_else(marked, f'{{"license":1,"write":{write}}}', rows.frames["metadata"])
+    at = rows.frames.schema.get_field_index("metadata")
+    frames = rows.frames.set_column(at, rows.frames.schema.field(at), metadata)
+    return RowBatch(frames, rows.sources, rows.rois)
+
+
+def run(
+    writes: int, per_write: int, rois: int, statements: bool, replace: float = 0.0
+) -> dict[str, Any]:
     seen = _Statements()
     rows: list[dict[str, Any]] = []
     with (
@@ -200,6 +220,11 @@ def run(writes: int, per_write: int, rois: int, statements: bool) -> dict[str, A
                     "read_bytes_mb": round((after["read_bytes"] - io["read_bytes"]) / 1e6),
                     "load": os.getloadavg()[0],
                 }
+                if replace:
+                    again = changed(batch(0, per_write, rois), replace, w)
+                    cpu = time.process_time()
+                    writer.write_rows(again)
+                    row["update_cpu_s"] = round(time.process_time() - cpu, 2)
                 rows.append(row)
                 print("  " + json.dumps(row), flush=True)
         size = os.path.getsize(Path(tmp) / "c.duckdb")
@@ -238,11 +263,12 @@ def main() -> None:
     parser.add_argument("--per-write", type=int, default=122_880, help="frames a write")
     parser.add_argument("--rois", type=int, default=4, help="ROIs a frame")
     parser.add_argument("--statements", action="store_true")
+    parser.add_argument("--replace", type=float, default=0.0, help="share changed an update")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--json", type=Path, help="write the per-write figures here")
     args = parser.parse_args()
     print(f"load {_load()}", flush=True)
-    found = run(args.writes, args.per_write, args.rois, args.statements)
+    found = run(args.writes, args.per_write, args.rois, args.statements, args.replace)
     cpu = [row["cpu_s"] for row in found["writes"]]
     head, tail = cpu[: min(3, len(cpu))], cpu[-min(3, len(cpu)) :]
     print(
@@ -250,6 +276,12 @@ def main() -> None:
         f" (first {len(head)}) -> {np.mean(tail):.2f} s (last {len(tail)}), total {sum(cpu):.1f}"
         f" s; catalog {found['catalog_mb']:,} MB; load {_load()}"
     )
+    if args.replace:
+        up = [row["update_cpu_s"] for row in found["writes"]]
+        print(
+            f"updates ({args.replace:.0%} changed): CPU {np.mean(up[:3]):.2f} s (first 3) ->"
+            f" {np.mean(up[-3:]):.2f} s (last 3), total {sum(up):.1f} s"
+        )
     if args.statements:
         _print_statements(found["statements"], args.writes, args.top)
     if args.json:

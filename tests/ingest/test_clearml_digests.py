@@ -22,8 +22,9 @@ from workbench.ingest._clearml_digests import LineDigests
 from workbench.ingest.video import count_context_frames
 from workbench.model.records import ROI_SCHEMA
 from workbench.services import Workbench
-from workbench.store import line_digests
+from workbench.store import layout_hashes, line_digests
 from workbench.store.catalog import Catalog
+from workbench.store.layout import next_frame_key
 
 from .test_clearml_columnar import _frames, _plain_frames, _rows
 
@@ -413,3 +414,47 @@ def test_the_check_at_the_write_names_the_lines_whose_frame_or_digest_changed(
         finally:
             con.close()
     assert changed == [4, *range(11, 21), 26]
+
+
+def test_the_record_finds_frames_stored_before_by_their_ids_hashes(tmp_path: Path) -> None:
+    """The frames of a write's digested lines that it did not insert (the writer left them
+    as they were: lines moved) are found by `stored` (the hash tables), asked for those
+    frames alone; each digest names its frame's key and its row's hash, as a join on id
+    would find them, and a candidate whose row has another id is not taken."""
+    path = _write(tmp_path / "frames.ndjson", _plain_frames(20))
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        clearml.import_files(catalog, [path], progress=False)
+        con = catalog.cursor()
+        try:
+            keys = dict(con.execute("SELECT id, frame_key FROM frames").fetchall())
+            since = next_frame_key(con)
+            digested = pa.table(
+                {
+                    "id": [f"f{n}" for n in range(5, 10)],
+                    "line": pa.array(range(31, 36), pa.int64()),
+                    "digest": pa.array(range(100, 105), pa.uint64()),
+                    "line_bytes": pa.array([9] * 5, pa.int32()),
+                    "sources": pa.array([1] * 5, pa.int32()),
+                    "rois": pa.array([2] * 5, pa.int32()),
+                }
+            )
+            asked: list[list[str]] = []
+
+            def stored(ids: pa.Array) -> pa.Table:
+                asked.append(ids.to_pylist())
+                found = layout_hashes.candidates(con, layout_hashes.FRAMES, ids)
+                twin = pa.table({"id": ["f6"], "key": pa.array([keys["f1"]], pa.int64())})
+                return pa.concat_tables([found, twin.cast(found.schema)])
+
+            con.execute("BEGIN TRANSACTION")
+            line_digests.record(con, 7, digested, since, stored)
+            rows = con.execute(
+                f"SELECT d.line, d.frame_key, d.frame_hash = {line_digests.FRAME_HASH} "
+                f"FROM {line_digests.TABLE} d JOIN frames f ON f.frame_key = d.frame_key "
+                "WHERE d.file_key = 7 ORDER BY d.line"
+            ).fetchall()
+            con.execute("ROLLBACK")
+        finally:
+            con.close()
+    assert asked == [[f"f{n}" for n in range(5, 10)]]
+    assert rows == [(31 + i, keys[f"f{n}"], True) for i, n in enumerate(range(5, 10))]

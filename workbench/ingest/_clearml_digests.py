@@ -18,6 +18,7 @@ from the file, and writes again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ import pyarrow.compute as pc
 from workbench.ingest._columnar import ndjson_batches
 from workbench.ingest._unchanged import without
 from workbench.ingest.report import IngestReport
-from workbench.store import line_digests
+from workbench.store import layout_hashes, line_digests
 from workbench.store.layout import next_frame_key
 
 if TYPE_CHECKING:
@@ -94,7 +95,8 @@ class Beside:
         report.frames += self.unchanged.num_rows
         report.sources += int(pc.sum(self.unchanged["sources"]).as_py() or 0)
         report.rois += self.rois
-        line_digests.record(con, self.file, self.digested, self.since)
+        found = partial(layout_hashes.candidates, con, layout_hashes.FRAMES)
+        line_digests.record(con, self.file, self.digested, self.since, found)
         return line_digests.unchanged_uris(con, self.unchanged["frame_key"].combine_chunks())
 
     def without(self, lines: pa.Array) -> Beside:

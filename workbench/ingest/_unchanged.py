@@ -29,6 +29,7 @@ from workbench.store.arrow import registered
 from workbench.store.sqlsafe import quote_ident
 
 _EMPTY = pa.array([], pa.string())
+_NO_KEYS = np.array([], dtype=np.int64)
 _SAME = "_wb_same"
 
 
@@ -99,9 +100,10 @@ def old_sums(
 
 def unchanged_ids(
     con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table, found: pa.Table | None = None
-) -> tuple[pa.Array, bool]:
+) -> tuple[pa.Array, bool, np.ndarray]:
     """The ids of `frames` (ids once each) whose stored frame has the same values, and the
-    same sources and ROIs in the same order; and whether any frame of `frames` is stored.
+    same sources and ROIs in the same order; whether any frame of `frames` is stored; and
+    the keys of the stored frames of the others (sorted: those the write replaces).
 
     With `found` (the frames that may be stored among them, `id` and `key`: the candidates
     of store/layout_hashes.py) only those frames rows are read, by their keys, each stored if
@@ -111,7 +113,7 @@ def unchanged_ids(
         f"f.{quote_ident(c)} IS NOT DISTINCT FROM n.{quote_ident(c)}" for c in columns if c != "id"
     )
     if found is not None and found.num_rows == 0:
-        return _EMPTY, False
+        return _EMPTY, False, _NO_KEYS
     stored_frames = "frames f ON f.id = n.id"
     if found is not None:  # their keys' range as constants: only their row groups are read
         low, high = pc.min(found["key"]).as_py(), pc.max(found["key"]).as_py()
@@ -129,12 +131,15 @@ def unchanged_ids(
             f" FROM _wb_new_frames n JOIN {stored_frames}"
         )
     try:
-        stored = con.execute(f"SELECT count(*) FROM {_SAME}").fetchall()[0][0]
+        found_keys = con.sql(f"SELECT frame_key, same FROM {_SAME}").fetchnumpy()
+        stored = len(found_keys["same"]) > 0
+        differ = ~np.asarray(found_keys["same"], dtype=bool)
+        replaced = np.asarray(found_keys["frame_key"][differ], dtype=np.int64)
         equal = con.sql(
             f"SELECT id, frame_key FROM {_SAME} WHERE same ORDER BY frame_key"
         ).to_arrow_table()
         if equal.num_rows == 0:
-            return _EMPTY, bool(stored)
+            return _EMPTY, stored, _keys(replaced)
         ids = equal["id"].combine_chunks()
         keys = equal["frame_key"].to_numpy().astype(np.int64)
         kept = np.ones(len(keys), dtype=bool)
@@ -147,7 +152,14 @@ def unchanged_ids(
             kept &= np.all(new == old, axis=1)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_SAME}")
-    return ids.filter(pa.array(kept)), True
+    return ids.filter(pa.array(kept)), True, _keys(np.concatenate([replaced, keys[~kept]]))
+
+
+def _keys(keys: np.ndarray) -> np.ndarray:
+    """`keys` sorted and once each, no NULL (a lake-backed catalog's frames may have none)."""
+    if isinstance(keys, np.ma.MaskedArray):
+        keys = keys.compressed()
+    return np.unique(np.asarray(keys, dtype=np.int64))
 
 
 def without(table: pa.Table, column: str, ids: pa.Array) -> pa.Table:

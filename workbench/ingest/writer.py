@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -57,6 +58,7 @@ from workbench.store.arrow import append_rows
 from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
 from workbench.store.layout_insert import (
+    delete_keyed,
     insert_keyed,
     keyed_rois,
     replacing_rois,
@@ -352,7 +354,7 @@ class CatalogWriter:
         if self.catalog.lake is None:
             ids = frames["id"].combine_chunks()
             found = layout_hashes.candidates(con, layout_hashes.FRAMES, ids)
-        same, stored = unchanged_ids(con, frames, sources, rois, found)
+        same, stored, keys = unchanged_ids(con, frames, sources, rois, found)
         if len(same) == frames.num_rows:  # (ids once each) all stored as given: nothing to do
             return
         self._store(
@@ -360,7 +362,7 @@ class CatalogWriter:
             without(frames, "id", same),
             without(sources, "frame_id", same),
             without(rois, "frame_id", same),
-            replace=stored,
+            replace=keys if found is not None else stored,
         )
 
     def _store(
@@ -370,13 +372,21 @@ class CatalogWriter:
         sources: pa.Table,
         rois: pa.Table,
         *,
-        replace: bool | None = None,
+        replace: bool | np.ndarray | None = None,
     ) -> None:
         """Insert the rows, first deleting the stored frames with the same ids (unless
-        `replace` is False: none are stored; None: whenever the catalog has frames)."""
+        `replace` is False: none are stored; None: whenever the catalog has frames; the keys
+        of those frames, sorted, in a local catalog: found already)."""
         if frames.num_rows == 0:
             return
         frames, sources, rois = _whole(frames, sources, rois)
+        if replace is None and self.catalog.lake is None and self.catalog.has_frames():
+            ids = frames["id"].combine_chunks().unique()  # the last queued wins: ids once each
+            found = layout_hashes.stored(con, layout_hashes.FRAMES, ids)
+            replace = np.unique(found["key"].to_numpy().astype(np.int64))
+        if isinstance(replace, np.ndarray):
+            delete_keyed(con, replace, frames["id"].combine_chunks())
+            replace = False
         con.register("_wb_frames", frames)
         try:
             if replace or (replace is None and self.catalog.has_frames()):

@@ -440,7 +440,11 @@ def key_values(con: duckdb.DuckDBPyConnection, which: str, params: Sequence[Any]
 
 def key_contexts(con: duckdb.DuckDBPyConnection, which: str, params: Sequence[Any]) -> None:
     """Context keys for the frames `which` selects (a condition on frames' own columns):
-    their contexts without a key get the next ones, in the order of their first frame."""
+    their contexts without a key get the next ones, in the order of their first frame.
+    Nothing when it selects no frame (the frames a write replaced, deleted since): the look-up
+    of keyed contexts reads every context id."""
+    if not con.execute(f"SELECT count(*) FROM frames WHERE {which}", list(params)).fetchall()[0][0]:
+        return
     add_context_keys(
         con,
         f"SELECT context_id, min(frame_key) AS first FROM frames WHERE {which} GROUP BY context_id",

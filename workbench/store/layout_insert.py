@@ -35,6 +35,7 @@ from workbench.store import (
     layout_arrays,
     layout_hashes,
     line_digests,
+    summaries,
     summaries_batch,
 )
 from workbench.store.arrow import registered
@@ -233,3 +234,32 @@ def _distinct(at: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
         return pairs, inverse.reshape(-1)
     present = np.bincount(at, minlength=span) > 0
     return np.flatnonzero(present), (np.cumsum(present) - 1)[at]
+
+
+def delete_keyed(con: Con, keys: np.ndarray, ids: pa.Array) -> None:
+    """Delete the stored frames with `keys` (sorted, once each), their sources and ROIs, in a
+    write that replaces them by frames with the ids `ids`: named for the summaries first, as
+    `layout.touch` names frames. Sources and ROIs of those ids stored without a frame
+    (NO_FRAME) go too, as a DELETE by id would take them.
+
+    By key, not by id: the keys' range as constants lets the engine read only the row groups
+    that may hold them, and a frame key is 8 bytes where the ids are text; found by their ids,
+    every stored id was read each time (0.1 s a write of 122,880 frames per million stored).
+    Every row of a local catalog has its frame's key once its transaction commits (`sync`)."""
+    if len(keys) == 0:
+        return
+    low, high = int(keys[0]), int(keys[-1])
+    gone = pa.table({"frame_key": pa.array(keys, pa.int64())})
+    with registered(con, "_wb_gone", gone), registered(con, "_wb_gone_ids", pa.table({"id": ids})):
+        con.execute("INSERT INTO _layout_pending SELECT frame_key FROM _wb_gone")
+        summaries.remember(con)  # what they hold before the write, for the catalog's summaries
+        for table in ("rois", "sources", "frames"):
+            con.execute(
+                f"DELETE FROM {table} WHERE frame_key BETWEEN {low} AND {high}"
+                " AND frame_key IN (SELECT frame_key FROM _wb_gone)"
+            )
+        for table in ("rois", "sources"):
+            con.execute(
+                f"DELETE FROM {table} WHERE frame_key = {layout.NO_FRAME}"
+                " AND frame_id IN (SELECT id FROM _wb_gone_ids)"
+            )

@@ -44,6 +44,8 @@ joined again).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -100,6 +102,10 @@ _FOUND = (
     f"{FRAME_HASH} AS frame_hash, b.sources, b.rois FROM {_DIGESTED} b JOIN frames f "
     "ON f.id = b.id WHERE f.frame_key IS NOT NULL"
 )
+
+# The stored frames' keys (id, key) of a write's digested rows not among its new frames.
+_KEYS = "_wb_digest_found"
+_OLDER = "_wb_digested_older"
 
 _OF_UNCHANGED = f"frame_key IN (SELECT frame_key FROM {_UNCHANGED})"
 # Every URI the writer checks against the media roots (writer._uris_of), of the frames left
@@ -172,7 +178,13 @@ def changed_since(con: duckdb.DuckDBPyConnection, file: int, found: pa.Table) ->
     return pa.array(numbers[~same], pa.int64())
 
 
-def record(con: duckdb.DuckDBPyConnection, file: int, digested: pa.Table, since: int = 0) -> None:
+def record(
+    con: duckdb.DuckDBPyConnection,
+    file: int,
+    digested: pa.Table,
+    since: int = 0,
+    stored: Callable[[pa.Array], pa.Table] | None = None,
+) -> None:
     """Keep the digests of frames stored from lines of the file `file` (`digested`: id,
     line, digest, line_bytes, sources, rois, in line order), in the transaction that stored
     them, in place of the digests kept at those lines' places; written in line order.
@@ -181,7 +193,11 @@ def record(con: duckdb.DuckDBPyConnection, file: int, digested: pa.Table, since:
     it): the frames it inserted are found by id among the rows from that key on, which the
     engine reads alone (ids in no order of their keys, such as UUIDs, would otherwise have
     every id of the catalog read once per write). Frames stored before (left as they were by
-    the writer) are then found among the others, only when there are any."""
+    the writer) are then found among the others, only when there are any: by `stored` (the
+    keys of the frames that may be stored among ids, `id` and `key`: the candidates of
+    store/layout_hashes.py, whose look-up costs the ids' number, not the catalog's), their
+    rows then read by key and taken only when they have that id; without it, by a join on
+    id over every frame."""
     if digested.num_rows == 0:
         return
     lines = int64s(digested["line"])
@@ -190,8 +206,9 @@ def record(con: duckdb.DuckDBPyConnection, file: int, digested: pa.Table, since:
             f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS {_FOUND} AND f.frame_key >= ?", [file, since]
         )
         try:
-            if con.execute(f"SELECT count(*) FROM {_ROWS}").fetchall()[0][0] < len(lines):
-                con.execute(f"INSERT INTO {_ROWS} {_FOUND} AND f.frame_key < ?", [file, since])
+            found = np.asarray(con.sql(f"SELECT line FROM {_ROWS}").fetchnumpy()["line"], np.int64)
+            if len(found) < len(lines):
+                _record_older(con, file, digested, lines, found, since, stored)
             # the places recorded now, read by the file's key and stretch of lines
             con.execute(
                 f"DELETE FROM {TABLE} WHERE file_key = ?::UBIGINT AND line BETWEEN ? AND ? "
@@ -201,6 +218,35 @@ def record(con: duckdb.DuckDBPyConnection, file: int, digested: pa.Table, since:
             con.execute(f"INSERT INTO {TABLE} SELECT * FROM {_ROWS} ORDER BY line")
         finally:
             con.execute(f"DROP TABLE IF EXISTS {_ROWS}")
+
+
+def _record_older(
+    con: duckdb.DuckDBPyConnection,
+    file: int,
+    digested: pa.Table,
+    lines: np.ndarray,
+    found: np.ndarray,
+    since: int,
+    stored: Callable[[pa.Array], pa.Table] | None,
+) -> None:
+    """Add to `record`'s rows those of the lines of `digested` not `found` among the write's
+    new frames: their frames stored with keys below `since`."""
+    if stored is None:
+        con.execute(f"INSERT INTO {_ROWS} {_FOUND} AND f.frame_key < ?", [file, since])
+        return
+    missing = digested.filter(pa.array(~np.isin(lines, found)))
+    keys = stored(missing["id"].combine_chunks())
+    if keys.num_rows == 0:
+        return
+    low, high = pc.min(keys["key"]).as_py(), pc.max(keys["key"]).as_py()
+    with registered(con, _OLDER, missing), registered(con, _KEYS, keys.select(["id", "key"])):
+        con.execute(
+            f"INSERT INTO {_ROWS} SELECT ?::UBIGINT, b.line, f.frame_key, b.digest, "
+            f"b.line_bytes, {FRAME_HASH}, b.sources, b.rois FROM {_OLDER} b JOIN {_KEYS} k "
+            "ON k.id = b.id JOIN frames f ON f.frame_key = k.key AND f.id = b.id "
+            f"WHERE f.frame_key < ? AND f.frame_key BETWEEN {int(low)} AND {int(high)}",
+            [file, since],
+        )
 
 
 def unchanged_uris(con: duckdb.DuckDBPyConnection, frame_keys: pa.Array) -> pa.Array:
