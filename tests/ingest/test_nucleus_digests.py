@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 import workbench
+from tests.ingest.test_nucleus_columnar import _per_record as per_record
 from workbench.ingest import _nucleus_columnar
 from workbench.ingest._nucleus_columnar import ColumnarScenes
 from workbench.ingest._nucleus_digests import SceneDigests
-from workbench.ingest.nucleus import _SceneImport, import_files, read_scenes
-from workbench.ingest.video import count_context_frames
+from workbench.ingest.nucleus import import_files
 from workbench.ingest.writer import CatalogWriter
 from workbench.model.records import Frame, Roi
 
@@ -31,13 +31,7 @@ def _scenes(names: str, size: int = 4) -> list[str]:
 
 
 def _per_record(catalog, path: Path):
-    job = _SceneImport(catalog, update=True, progress=False, frames_dir=None, dataset=None)
-    job.base = path.resolve().parent
-    with job.writer:
-        for where, scene in read_scenes(path):
-            job.add(scene, where)
-    count_context_frames(catalog, job.contexts)
-    return job.writer.report
+    return per_record(catalog, path, update=True)
 
 
 def _stored(catalog) -> tuple[list, list, list]:

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 # the same line, so that digests kept before no longer match.
 CONVERSION = 1
 
-DIGEST_ROWS = pa.schema([("n", pa.int64()), ("digest", pa.uint64()), ("line_bytes", pa.int32())])
 DIGESTED_ROWS = pa.schema(
     [
         ("id", pa.string()),
@@ -148,7 +147,7 @@ class LineDigests:
             ).to_arrow_table()
         finally:
             self.engine.unregister("_wb_digest_lines")
-        return found.cast(DIGEST_ROWS)
+        return found.cast(line_digests.LINE_ROWS)
 
     def unchanged(self, digests: pa.Table) -> pa.Table:
         """The lines of `digests` whose frame is stored as they make it

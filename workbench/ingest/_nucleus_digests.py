@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 # the same line, so that digests kept before no longer match.
 CONVERSION = 1
 
-_DIGESTS = pa.schema([("n", pa.int64()), ("digest", pa.uint64()), ("line_bytes", pa.int32())])
 _LINES = pa.schema(
     [
         ("line", pa.int64()),
@@ -155,7 +154,7 @@ class SceneDigests:
             ).to_arrow_table()
         finally:
             self.engine.unregister("_wb_digest_lines")
-        return found.cast(_DIGESTS)
+        return found.cast(line_digests.LINE_ROWS)
 
     def unchanged(self, digests: pa.Table) -> pa.Table:
         """The lines of `digests` whose scene is stored as they make it

@@ -120,6 +120,9 @@ _URIS = (
     f"FROM rois WHERE mask IS NOT NULL AND {_OF_UNCHANGED}"
 )
 
+# A batch's lines as hashed by an importer: line number, digest of its text, its bytes.
+LINE_ROWS = pa.schema([("n", pa.int64()), ("digest", pa.uint64()), ("line_bytes", pa.int32())])
+
 # The lines of a batch found, and the frames they make as stored.
 LOOKUP_SCHEMA = pa.schema(
     [
