@@ -138,16 +138,7 @@ class LineDigests:
 
     def of_lines(self, lines: pa.Table) -> pa.Table:
         """(n, digest, line_bytes) of each line of `lines` (n, j)."""
-        self.engine.register("_wb_digest_lines", lines)
-        try:
-            found = self.engine.sql(
-                "SELECT n, hash(j, ?) AS digest, strlen(j)::INTEGER AS line_bytes "
-                "FROM _wb_digest_lines",
-                params=[self._seed],
-            ).to_arrow_table()
-        finally:
-            self.engine.unregister("_wb_digest_lines")
-        return found.cast(line_digests.LINE_ROWS)
+        return line_digests.hash_lines(self.engine, lines, self._seed)
 
     def unchanged(self, digests: pa.Table) -> pa.Table:
         """The lines of `digests` whose frame is stored as they make it

@@ -145,16 +145,7 @@ class SceneDigests:
 
     def of_lines(self, lines: pa.Table) -> pa.Table:
         """(n, digest, line_bytes) of each line of `lines` (n, j, marked) SQL may take."""
-        self.engine.register("_wb_digest_lines", lines)
-        try:
-            found = self.engine.sql(
-                "SELECT n, hash(j, ?) AS digest, strlen(j)::INTEGER AS line_bytes "
-                "FROM _wb_digest_lines WHERE NOT marked",
-                params=[self._seed],
-            ).to_arrow_table()
-        finally:
-            self.engine.unregister("_wb_digest_lines")
-        return found.cast(line_digests.LINE_ROWS)
+        return line_digests.hash_lines(self.engine, lines, self._seed, "NOT marked")
 
     def unchanged(self, digests: pa.Table) -> pa.Table:
         """The lines of `digests` whose scene is stored as they make it

@@ -123,6 +123,25 @@ _URIS = (
 # A batch's lines as hashed by an importer: line number, digest of its text, its bytes.
 LINE_ROWS = pa.schema([("n", pa.int64()), ("digest", pa.uint64()), ("line_bytes", pa.int32())])
 
+
+def hash_lines(
+    engine: duckdb.DuckDBPyConnection, lines: pa.Table, seed: str, where: str = "TRUE"
+) -> pa.Table:
+    """LINE_ROWS of the lines of `lines` (`n`, `j`, ...) that `where` (a constant condition
+    of the caller's code) selects: each line's text hashed with `seed`, what else its frames
+    depend on, in the importer's conversion engine `engine`."""
+    engine.register("_wb_digest_lines", lines)
+    try:
+        found = engine.sql(
+            "SELECT n, hash(j, ?) AS digest, strlen(j)::INTEGER AS line_bytes "
+            f"FROM _wb_digest_lines WHERE {where}",
+            params=[seed],
+        ).to_arrow_table()
+    finally:
+        engine.unregister("_wb_digest_lines")
+    return found.cast(LINE_ROWS)
+
+
 # The lines of a batch found, and the frames they make as stored.
 LOOKUP_SCHEMA = pa.schema(
     [
