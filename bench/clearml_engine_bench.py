@@ -246,13 +246,29 @@ def engine_import(db: Path, file: Path) -> None:
             write()
 
 
+def _timed(owner: Any, name: str, label: str) -> None:
+    """`owner.name` wrapped so that its CPU and faults count as the step `label`."""
+    wrapped = getattr(owner, name)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        with step(label):
+            return wrapped(*args, **kwargs)
+
+    setattr(owner, name, timed)
+
+
 def writer_import(db: Path, file: Path, digests: bool) -> None:
     import workbench
     import workbench.ingest._clearml_columnar as columnar
-    from workbench.ingest import importer
+    from workbench.ingest import importer, writer
 
     if not digests:  # a catalog that keeps none (as a lake-backed one)
         columnar.LineDigests = lambda *_, **__: None  # type: ignore[assignment,misc]
+    _timed(writer, "insert_keyed", "insert_keyed")
+    _timed(writer.CatalogWriter, "write_rows", "write_rows (insert_keyed in it)")
+    # nested: each figure holds the next's
+    _timed(columnar.NdjsonImport, "_convert", "_convert (statements, fetches, _write)")
+    _timed(columnar.NdjsonImport, "_write", "_write (rows picked, write_rows)")
     with workbench.open(db) as catalog:
         report = importer("clearml")(catalog, [file], progress=False)
         if not report.ok:
