@@ -24,7 +24,7 @@ def test_the_prototype_stores_the_importers_rows(tmp_path: Path) -> None:
     formats_bench.write_clearml(file, 3_000)
     engine, writer = tmp_path / "engine.duckdb", tmp_path / "writer.duckdb"
     bench.engine_import(engine, file)
-    bench.writer_import(writer, file, digests=True)
+    bench.writer_import(writer, file)
     same = bench.same_rows(engine, writer)
     assert same == dict.fromkeys(same, True)
     assert set(same) >= {"frames", "sources", "rois", "label_keys", "frame_labels"}
