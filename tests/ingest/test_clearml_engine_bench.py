@@ -1,0 +1,40 @@
+"""bench/clearml_engine_bench.py's prototype (a ClearML import converted in the catalog's own
+engine) stores what the importer stores, so the figures it prints compare the same work, and
+its check of that tells two catalogs apart."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import duckdb
+
+_BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def test_the_prototype_stores_the_importers_rows(tmp_path: Path) -> None:
+    sys.path.insert(0, str(_BENCH))
+    try:
+        import clearml_engine_bench as bench
+        import formats_bench
+    finally:
+        sys.path.remove(str(_BENCH))
+    file = tmp_path / "clearml.ndjson"
+    formats_bench.write_clearml(file, 3_000)
+    engine, writer = tmp_path / "engine.duckdb", tmp_path / "writer.duckdb"
+    bench.engine_import(engine, file)
+    bench.writer_import(writer, file)
+    same = bench.same_rows(engine, writer)
+    assert same == dict.fromkeys(same, True)
+    assert set(same) >= {"frames", "sources", "rois", "label_keys", "frame_labels"}
+    with duckdb.connect(str(engine), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM frames").fetchall() == [(3_000,)]
+
+    # One ROI's label key changed: the check says so for that table only.
+    other = tmp_path / "other.duckdb"
+    shutil.copy(engine, other)
+    with duckdb.connect(str(other)) as con:
+        con.execute("UPDATE rois SET label_key = label_key + 1 WHERE id = 'r0' AND frame_key = 7")
+    differs = bench.same_rows(other, writer)
+    assert [table for table, equal in differs.items() if not equal] == ["rois"]
