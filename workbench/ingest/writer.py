@@ -257,8 +257,10 @@ class CatalogWriter:
         # one value repeated by Arrow: a list of as many datetimes took ~20 ms per 100,000
         ingested = pa.repeat(pa.scalar(now, pa.timestamp("us")), batch.frames.num_rows)
         frames = batch.frames.append_column("ingested", ingested)
+        # A lake-backed catalog's frames are checked out for the write (no-op when local).
+        ids = frames["id"].to_pylist() if self.catalog.lake is not None else []
         try:
-            with self.catalog.transaction() as con:
+            with self.catalog.transaction() as con, self.catalog.editing(con, ids):
                 self._store_changed(con, frames, batch.sources, batch.rois)
                 self.report.frames += frames.num_rows
                 self.report.sources += batch.sources.num_rows

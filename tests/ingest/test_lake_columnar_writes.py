@@ -96,12 +96,6 @@ def _report(report: Any) -> tuple[Any, ...]:
     return report.frames, report.sources, report.rois, [str(e) for e in report.errors]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="write_rows stores without `catalog.editing`: on a lake-backed catalog its DELETE "
-    "and INSERT meet the lake's views ('frames is not an table'; an update: 'Can only delete "
-    "from base table'), reported as 'Current transaction is aborted'",
-)
 @pytest.mark.parametrize("kind", ["clearml", "coco", "nucleus"])
 def test_an_import_and_an_update_on_a_lake_store_what_a_local_catalog_stores(
     tmp_path: Path, kind: str
