@@ -337,10 +337,13 @@ class Catalog(MediaRoots):
             finally:
                 self._writing -= 1
                 con.close()
-                # A write may add frames, or a backend's table (store/ledger.py).
+                # A write may add frames, or a backend's table (store/ledger.py). The
+                # generation moves first: a read that began before this write's COMMIT then
+                # sees it moved and keeps nothing (`has_frames`), or keeps its answer before
+                # the lines below forget it.
+                self.generation += 1
                 self._has_frames = None
                 self._table_names = None
-                self.generation += 1
 
     def optimize(self) -> list[str]:
         """Rewrite sources and ROIs clustered by frame and every summary sorted, and promote
@@ -378,10 +381,13 @@ class Catalog(MediaRoots):
             return groups.build(con, groups.LOCAL, groups.local_stamp(con), progress=progress)
 
     def has_frames(self) -> bool:
-        if self._has_frames is None:
-            rows = self.cursor().execute("SELECT 1 FROM frames LIMIT 1").fetchall()
-            self._has_frames = bool(rows)
-        return self._has_frames
+        known = self._has_frames
+        if known is None:
+            generation = self.generation
+            known = bool(self.cursor().execute("SELECT 1 FROM frames LIMIT 1").fetchall())
+            if generation == self.generation:  # no write committed since the read began
+                self._has_frames = known
+        return known
 
     # -- reading ---------------------------------------------------------------------------
     def sql(
@@ -414,7 +420,9 @@ class Catalog(MediaRoots):
         """The catalog's tables. Migrations and backends' ledgers create tables inside a
         transaction, so the list is read again only after one (every person-typed query
         checks against it)."""
-        if self._table_names is None:
+        known = self._table_names
+        if known is None:
+            generation = self.generation
             rows = (
                 self.cursor()
                 .execute(
@@ -422,10 +430,10 @@ class Catalog(MediaRoots):
                 )
                 .fetchall()
             )
-            self._table_names = [
-                r[0] for r in rows if r[0] in PUBLIC_TABLES or not r[0].startswith("_")
-            ]
-        return list(self._table_names)
+            known = [r[0] for r in rows if r[0] in PUBLIC_TABLES or not r[0].startswith("_")]
+            if generation == self.generation:  # as in `has_frames`
+                self._table_names = known
+        return list(known)
 
     def info(self) -> CatalogInfo:
         con = self.cursor()
