@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import workbench
-from workbench.ingest import _nucleus_columnar
+from workbench.ingest import _nucleus_columnar, _nucleus_convert
 from workbench.ingest._columnar import PER_RECORD_PATTERN
 from workbench.ingest._nucleus_columnar import ColumnarScenes
 from workbench.ingest.nucleus import _SceneImport, import_files, read_scenes
@@ -502,9 +502,9 @@ def test_rows_the_engine_gives_out_of_order_are_put_in_line_and_item_order() -> 
     import pyarrow as pa
 
     rows = pa.table({"_line": [3, 1, 3, 1, 2], "frame_index": [1, 1, 0, 0, 0], "id": list("abcde")})
-    ordered = _nucleus_columnar._in_order(rows)
+    ordered = _nucleus_convert.in_order(rows)
     assert ordered["id"].to_pylist() == ["d", "b", "e", "c", "a"]
-    assert _nucleus_columnar._in_order(ordered) is ordered
+    assert _nucleus_convert.in_order(ordered) is ordered
 
 
 def test_characters_ids_and_uris_may_not_hold_are_refused_raw_or_escaped(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 """Nucleus scenes imported column by column: DuckDB parses and checks the scenes of a
-batch of lines at once (the scenes of a JSON document are turned into such lines first) (workbench.ingest._nucleus_sql), the scenes it cannot vouch for go
-through the per-record path (`_SceneImport.add`), and both are stored in file order. On an
-update, the lines whose scenes the catalog holds as they make them are not converted at all
+batch of lines at once (the scenes of a JSON document are turned into such lines first;
+workbench.ingest._nucleus_convert, its SQL in _nucleus_sql), the scenes it cannot vouch for
+go through the per-record path (`_SceneImport.add`), and both are stored in file order. What
+the catalog holds of a batch's scenes is looked up at once (_nucleus_stored). On an update,
+the lines whose scenes the catalog holds as they make them are not converted at all
 (workbench.ingest._nucleus_digests).
 
 What stays per frame in Python is the bookkeeping of slots (which frame holds which index of
@@ -11,8 +13,6 @@ lists of ids. Errors name file, line, scene, index and item exactly as the per-r
 
 from __future__ import annotations
 
-import math
-import mimetypes
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,9 +31,10 @@ from workbench.ingest._columnar import (
     MemoryEngine,
     ndjson_batches,
 )
+from workbench.ingest._nucleus_convert import Scenes, content_types, convert, others
 from workbench.ingest._nucleus_digests import SceneDigests, _ScenesChanged, lines_again
-from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY
 from workbench.ingest._nucleus_rows import rows_batch
+from workbench.ingest._nucleus_stored import stored
 from workbench.ingest.jsonread import loads
 from workbench.model.validation import check_text
 
@@ -46,18 +47,6 @@ FRAMES_PER_WRITE = 122_880  # one DuckDB row group per transaction
 # Frames whose place is kept in memory past a batch; beyond, they are read again from the
 # catalog, scene by scene (memory stays flat as files grow).
 FRAMES_KNOWN = 100_000
-
-
-def _types() -> tuple[pa.Table, pa.Table]:
-    """File extension -> content type as mimetypes.guess_type reads it, and the extensions it
-    reads through another (compressions, `.tgz`...), which SQL leaves to Python."""
-    mimetypes.guess_type("x.jpg")  # loads the tables
-    known = mimetypes.types_map
-    odd = {e.lower() for e in [*mimetypes.suffix_map, *mimetypes.encodings_map]}
-    return (
-        pa.table({"ext": list(known), "type": list(known.values())}),
-        pa.table({"ext": sorted(odd)}),
-    )
 
 
 @dataclass
@@ -106,7 +95,7 @@ class ColumnarScenes:
         # tenth more CPU for the same statements).
         self._engine = MemoryEngine(sql.MACROS, threads=1)
         self.con = self._engine.con
-        types, odd = _types()
+        types, odd = content_types()
         self.con.register("_nu_types", types)
         self.con.register("_nu_odd_ext", odd)
         self._pending = _Pending()
@@ -187,13 +176,13 @@ class ColumnarScenes:
                 same = {n: found.slice(i, 1) for i, n in enumerate(found["n"].to_pylist())}
                 table = table.filter(pc.invert(pc.is_in(table["n"], value_set=found["n"])))
         rows: pa.Table | None = None
-        scenes: dict[int, tuple[str, slice]] = {}
+        scenes: Scenes = {}
         texts: list[tuple[int, str]] = []
         if table.num_rows:  # (none left when every line was found unchanged)
             self.con.register("_wb_lines", table)
             try:
-                rows, scenes = self._convert() if self._columnar else (None, {})
-                texts = self._others(set(scenes))
+                rows, scenes = convert(self.con) if self._columnar else (None, {})
+                texts = others(self.con, set(scenes))
             finally:
                 self.con.unregister("_wb_lines")
         if digests is not None:
@@ -279,63 +268,8 @@ class ColumnarScenes:
         pending = self._pending
         return bool(pending.held and pc.any(pc.is_in(ids, value_set=pending.ids())).as_py())
 
-    # -- SQL ----------------------------------------------------------------------------------
-    def _convert(self) -> tuple[pa.Table | None, dict[int, tuple[str, slice]]]:
-        """The rows of the scenes SQL takes, and per line its scene and rows' slice."""
-        con = self.con
-        con.execute(sql.SCENES)
-        tails = self._tails(
-            con.execute("SELECT n, rate, scene_meta FROM _nu_s WHERE ok").fetchall()
-        )
-        con.register("_nu_tails", tails)
-        try:
-            con.execute(sql.ITEMS)
-            con.execute(sql.GOOD)
-            rows = _in_order(con.sql(sql.ROWS).to_arrow_table())
-            names = con.execute(
-                "SELECT n, context_id FROM _nu_s WHERE n IN (SELECT n FROM _nu_good)"
-            ).fetchall()
-        finally:
-            con.unregister("_nu_tails")
-        lines = rows["_line"].to_numpy()
-        found, starts = np.unique(lines, return_index=True)
-        ends = np.append(starts[1:], len(lines))[: len(starts)]
-        spans = {int(n): slice(int(a), int(b)) for n, a, b in zip(found, starts, ends, strict=True)}
-        return rows, {n: (context, spans[n]) for n, context in names if n in spans}
-
-    @staticmethod
-    def _tails(scenes: list[tuple[int, str, str | None]]) -> pa.Table:
-        """Per scene SQL may take: its frame rate as Python reads it and the end of each of its
-        frames' metadata text (`"scene":...,"fps":...}`) as the per-record path writes it."""
-        numbers, rates, tails = [], [], []
-        for n, rate_text, meta_text in scenes:
-            rate = float(orjson.loads(rate_text))
-            if not (math.isfinite(rate) and rate > 0):
-                continue
-            meta = orjson.loads(meta_text) if meta_text is not None else {}
-            scene = f'"{SCENE_KEY}":{orjson.dumps(meta).decode()},' if meta else ""
-            numbers.append(n)
-            rates.append(rate)
-            tails.append(f'{scene}"{FPS_KEY}":{orjson.dumps(rate).decode()}}}')
-        return pa.table(
-            {
-                "n": pa.array(numbers, pa.int64()),
-                "rate": pa.array(rates, pa.float64()),
-                "tail": pa.array(tails, pa.string()),
-            }
-        )
-
-    def _others(self, good: set[int]) -> list[tuple[int, str]]:
-        """The lines SQL did not take (the texts of the others stay in the engine)."""
-        return self.con.execute(
-            "SELECT n, j FROM _wb_lines WHERE NOT list_contains(?::BIGINT[], n) ORDER BY n",
-            [sorted(good)],
-        ).fetchall()
-
     # -- placing ------------------------------------------------------------------------------
-    def _good(
-        self, rows: pa.Table | None, scenes: dict[int, tuple[str, slice]], alone: bool
-    ) -> bool:
+    def _good(self, rows: pa.Table | None, scenes: Scenes, alone: bool) -> bool:
         """Look up what the catalog holds for all the good scenes of a batch at once: where
         their ids are stored (one join), then the slots of their scenes and the places of
         the ids stored, but for the scenes none of whose ids is stored (no places to read)
@@ -352,7 +286,9 @@ class ColumnarScenes:
             self.job._load_contexts(context for context, _ in scenes.values())
             return False
         placed = rows.select(["_line", "id", "context_id", "frame_index"])
-        self._settled, unstored, new = self._stored(placed, alone)
+        self._settled, unstored, new = stored(
+            self.job.catalog, placed, alone=alone, update=self.job.update
+        )
         if alone and self._place_whole(rows, scenes, new):
             return True
         if len(self._settled) == len(scenes):
@@ -365,52 +301,7 @@ class ColumnarScenes:
             self.job.load_ids(placed["id"].filter(wanted).combine_chunks())
         return False
 
-    def _stored(self, placed: pa.Table, alone: bool) -> tuple[set[int], set[int], set[int]]:
-        """The lines of `placed` whose scenes the catalog holds at the places they take now
-        (update=True only: without it such frames are conflicts), those none of whose ids
-        the catalog holds, and (with `alone`, when every line is one or the other) those of
-        the latter whose scene holds no stored frame either."""
-        con = self.job.catalog.cursor()
-        try:
-            con.register("_nu_placed", placed)
-            lines, counts = np.unique(placed["_line"].to_numpy(), return_counts=True)
-            frames = dict(zip(lines.tolist(), counts.tolist(), strict=True))
-            found = [(n, s, at, frames[n], c) for n, s, at, c in con.execute(sql.STORED).fetchall()]
-            settled = self._alone(con, found) if self.job.update else set()
-            unstored = {n for n, stored, _, _, _ in found if stored == 0}
-            new: set[int] = set()
-            if alone and unstored and len(settled) + len(unstored) == len(found):
-                held = con.execute(sql.SCENES_HELD, [sorted(unstored)]).fetchall()
-                new = unstored - {n for (n,) in held}
-            con.unregister("_nu_placed")
-        finally:
-            con.close()
-        return settled, unstored, new
-
-    @staticmethod
-    def _alone(con: Any, found: list[tuple[int, int, int, int, str]]) -> set[int]:
-        """Of the lines `found` (sql.STORED's, each line's number of frames before its scene)
-        whose every frame is stored at the place it takes, those no other frame shares a
-        place with: first those whose scene holds no other frame (its count of frames is
-        theirs), then, of the others, those `CROWDED` does not name."""
-        here = {
-            n: (count, context) for n, stored, at, count, context in found if stored == at == count
-        }
-        if not here:
-            return set()
-        counts = dict(
-            con.execute(sql.CONTEXT_FRAMES, [sorted({c for _, c in here.values()})]).fetchall()
-        )
-        alone = {n for n, (count, context) in here.items() if counts.get(context) == count}
-        others = sorted(here.keys() - alone)
-        if others:
-            crowded = {n for (n,) in con.execute(sql.CROWDED, [others]).fetchall()}
-            alone.update(set(others) - crowded)
-        return alone
-
-    def _place_whole(
-        self, rows: pa.Table, scenes: dict[int, tuple[str, slice]], new: set[int]
-    ) -> bool:
+    def _place_whole(self, rows: pa.Table, scenes: Scenes, new: set[int]) -> bool:
         """Place every scene of a batch at once, with no Python per frame, when none can
         conflict with another or with what is known: each is new (`new`: neither its frames
         nor its scene are stored) or stored as it stands (`_settled`), no scene or frame id
@@ -551,16 +442,6 @@ class ColumnarScenes:
                 self._read_batch(one, {}, lambda n: f"{path}:{n}", look_up=False)
             self._settled = settled
             self.write()
-
-
-def _in_order(rows: pa.Table) -> pa.Table:
-    """The rows in line and item order (sorted only when the engine gave another)."""
-    lines = rows["_line"].to_numpy()
-    items = rows["frame_index"].to_numpy()
-    later = (lines[1:] > lines[:-1]) | ((lines[1:] == lines[:-1]) & (items[1:] > items[:-1]))
-    if bool(later.all()):
-        return rows
-    return rows.take(pc.sort_indices(rows, [("_line", "ascending"), ("frame_index", "ascending")]))
 
 
 def _scene(text: str) -> Any:

@@ -88,7 +88,9 @@ def caught_up(con: Con, table: str) -> int:
             f" WHERE {key} BETWEEN {int(mark)} AND {int(last) - 1}"
         )
     new = max(mark, int(last or 0), following or 0)
-    if new != mark or not noted:
+    # A mark of 0 says what no mark says (nothing hashed): an empty catalog's first write
+    # notes its mark once, when it adds rows (`added`), not here as well.
+    if new != mark or (not noted and new > 0):
         _set_mark(con, table, new)
     return new
 
@@ -97,8 +99,13 @@ def added(con: Con, table: str, first: int, top: int, rows: str) -> None:
     """Note the rows just keyed `first` to `top` - 1 (`rows`: a query of their (id, key)):
     hashed when the table counts every key below `first`, else left to the next look-up's
     catch-up (which would otherwise hash them twice)."""
-    if top <= first or _mark(con, table)[0] != first:
-        return
+    if top > first and _mark(con, table)[0] == first:
+        _hashed(con, table, top, rows)
+
+
+def _hashed(con: Con, table: str, top: int, rows: str) -> None:
+    """Hash the rows `rows` (a query of their (id, key)) keyed from `table`'s mark on, up
+    to `top`, which becomes the mark."""
     con.execute(f"INSERT INTO {table} SELECT hash(i), k FROM ({rows}) t(i, k)")
     _set_mark(con, table, top)
 
@@ -107,8 +114,13 @@ def candidates(con: Con, table: str, ids: pa.Array) -> pa.Table:
     """The rows (`id`, `key`) that may be stored among `ids` (distinct): those whose hash is
     that of a stored row's id. Each is stored only if its row by key has that id (a hash
     equal by chance, or a row deleted since, is not): the caller checks, or `stored`."""
-    key = _OF[table][0]
     caught_up(con, table)
+    return _candidates(con, table, ids)
+
+
+def _candidates(con: Con, table: str, ids: pa.Array) -> pa.Table:
+    """`candidates`, `table` caught up already."""
+    key = _OF[table][0]
     with registered(con, "_wb_hash_ids", pa.table({"id": ids})):
         return con.sql(
             f"SELECT n.id, x.{key} AS key FROM (SELECT id, hash(id) AS h FROM _wb_hash_ids) n"
@@ -120,11 +132,15 @@ def stored(con: Con, table: str, ids: pa.Array) -> pa.Table:
     """The stored rows (`id`, `key`) among `ids` (distinct): the candidates by hash, each
     checked against its row by key (their range of keys as constants: only their row groups
     are read)."""
-    found = candidates(con, table, ids)
+    caught_up(con, table)
+    return _checked(con, table, _candidates(con, table, ids))
+
+
+def _checked(con: Con, table: str, found: pa.Table) -> pa.Table:
+    """The candidates `found` whose row by key has their id."""
     if found.num_rows == 0:
         return found
-    _, source, column, _ = _OF[table]
-    key = _OF[table][0]
+    key, source, column, _ = _OF[table]
     low, high = pc.min(found["key"]).as_py(), pc.max(found["key"]).as_py()
     with registered(con, "_wb_hash_found", found):
         return con.sql(
@@ -143,10 +159,10 @@ def context_keys(con: Con, frames: pa.Table) -> np.ndarray:
     frame (as layout.add_context_keys numbers them)."""
     given = frames.group_by("context_id").aggregate([("frame_key", "min")])
     ids = given["context_id"].combine_chunks()
-    found = stored(con, CONTEXTS, ids)
+    top = caught_up(con, CONTEXTS)  # the mark: one past the largest key
+    found = _checked(con, CONTEXTS, _candidates(con, CONTEXTS, ids))
     known = pc.is_in(ids, value_set=found["id"].combine_chunks())
     new = pa.table({"id": ids, "first": given["frame_key_min"]}).filter(pc.invert(known))
-    top = _mark(con, CONTEXTS)[0]  # one past the largest key: `stored` caught up
     order = np.argsort(new["first"].to_numpy(), kind="stable")
     keys = np.arange(top, top + new.num_rows, dtype=np.int32)
     new = pa.table({"id": new["id"].take(pa.array(order)), "key": keys})
@@ -156,7 +172,7 @@ def context_keys(con: Con, frames: pa.Table) -> np.ndarray:
                 f"INSERT INTO {layout.CONTEXT_KEYS} (context_id, context_key)"
                 " SELECT id, key FROM _wb_new_contexts"
             )
-            added(con, CONTEXTS, top, top + new.num_rows, "SELECT id, key FROM _wb_new_contexts")
+            _hashed(con, CONTEXTS, top + new.num_rows, "SELECT id, key FROM _wb_new_contexts")
     every = pa.concat_tables([found.cast(_KEYED), new.cast(_KEYED)])
     at = pc.index_in(frames["context_id"], value_set=every["id"].combine_chunks())
     if at.null_count:
