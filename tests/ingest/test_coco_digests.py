@@ -104,7 +104,7 @@ def test_an_unchanged_file_is_not_converted_again(
 
 
 def _image_field(doc: dict[str, Any], catalog) -> None:
-    doc["images"][2]["flickr"] = "changed"
+    doc["images"][2]["flickr"] = "g3"  # as long as before
 
 
 def _annotation(doc: dict[str, Any], catalog) -> None:
@@ -155,13 +155,22 @@ CHANGES: list[tuple[Callable[[dict[str, Any], Any], None], int]] = [
 ]
 
 
-@pytest.mark.parametrize(("change", "left"), CHANGES)
-@pytest.mark.parametrize("per_write", [2, 1000])
+def _cut(monkeypatch: pytest.MonkeyPatch, small: bool) -> int:
+    """Small: the file read in pieces of a few records, the annotations in batches of one
+    piece, two images a write; else one piece, one batch, one write. The images a write."""
+    if small:
+        monkeypatch.setattr(_coco_columnar, "PIECE_BYTES", 200)
+        monkeypatch.setattr(_coco_columnar, "ANNOTATION_BATCH_BYTES", 1)
+    return 2 if small else 1000
+
+
+@pytest.mark.parametrize(("change", "left"), CHANGES, ids=lambda c: getattr(c, "__name__", c))
+@pytest.mark.parametrize("small", [True, False], ids=["cut", "whole"])
 def test_what_changed_since_the_digest_is_converted(
     tmp_path: Path,
     change: Callable,
     left: int,
-    per_write: int,
+    small: bool,
     unchanged: list[int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -169,6 +178,7 @@ def test_what_changed_since_the_digest_is_converted(
     whose category, or whose frame (its row, deleted, labelled by another write, written by
     another importer) changed since its digest was kept is converted again: the catalog and
     the report end as the import without lookup leaves them."""
+    per_write = _cut(monkeypatch, small)
     path = tmp_path / "instances.json"
     results = []
     for look in (True, False):
@@ -193,14 +203,15 @@ def test_what_changed_since_the_digest_is_converted(
 @pytest.mark.parametrize(
     "change", [_frame_row, _deleted, _labelled, _rewritten], ids=lambda c: c.__name__
 )
-@pytest.mark.parametrize("per_write", [2, 1000])
+@pytest.mark.parametrize("small", [True, False], ids=["cut", "whole"])
 def test_a_frame_changed_between_the_lookup_and_the_write_is_converted(
-    tmp_path: Path, change: Callable, per_write: int, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, change: Callable, small: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A frame that changes after its image was found unchanged and before the write that
     counts it (another connection's write landing in between) is not left as it is: the
     catalog and the report end as the import without lookup leaves them with the change
     made first."""
+    per_write = _cut(monkeypatch, small)
     path = tmp_path / "instances.json"
     _write(path, _document())
     look_up = ImageDigests.look_up
@@ -255,19 +266,26 @@ def test_records_refused_or_warned_about_are_reported_again(
 
 
 def test_an_annotation_naming_its_image_twice_keeps_the_file_undigested(
-    tmp_path: Path, unchanged: list[int]
+    tmp_path: Path, unchanged: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An annotation giving `image_id` twice belongs to the last (as the per-record path
-    reads it): no image of its file is left unconverted, whichever it names."""
-    doc = _document()
-    text = json.dumps(doc)
-    head = '"image_id": 1, "category_id": 1'
+    reads it): no image of its file is left unconverted, so that a change to it reaches the
+    image it belongs to."""
+    text = json.dumps(_document())
+    head = '"image_id": 1, "category_id": 1, "bbox": [1, 2, 10, 8]'
     assert head in text
     path = tmp_path / "instances.json"
-    path.write_text(text.replace(head, '"image_id": 2, ' + head, 1))
-    with workbench.open(tmp_path / "c.duckdb") as catalog:
-        assert coco.import_files(catalog, [path], progress=False).ok
-        assert coco.import_files(catalog, [path], progress=False).ok
-        assert unchanged[-1] == 0
-        digests = catalog.cursor().execute("SELECT count(*) FROM _line_digests").fetchall()
-        assert digests == [(0,)]
+    results = []
+    for look in (True, False):
+        monkeypatch.setattr(_coco_digests, "LOOK_UP", look)
+        path.write_text(text.replace(head, '"image_id": 2, ' + head, 1))
+        with workbench.open(tmp_path / f"{look}.duckdb") as catalog:
+            assert coco.import_files(catalog, [path], progress=False).ok
+            edited = head.replace("[1, 2,", "[3, 2,")
+            path.write_text(text.replace(head, '"image_id": 2, ' + edited, 1))
+            report = coco.import_files(catalog, [path], progress=False)
+            assert unchanged[-1] == 0
+            results.append(_outcome(catalog, report))
+            digests = catalog.cursor().execute("SELECT count(*) FROM _line_digests").fetchall()
+            assert digests == [(0,)]
+    assert results[0] == results[1]
