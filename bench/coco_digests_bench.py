@@ -3,13 +3,15 @@ with and without the digests, alternately, and what the digests' own steps cost 
 
     python bench/coco_digests_bench.py                  # 100,000 images, 3 rounds
     python bench/coco_digests_bench.py --images 20000 --rounds 5
+    python bench/coco_digests_bench.py --images 400000 --rounds 1 --per-write 40000 \
+        --engine-memory 300MB --batch-mb 32      # the staged path: many writes and batches
 
 The file is bench/formats_bench.py's COCO file (4 annotations an image). Each round: a
 first import into a new catalog; an update with the digests that import kept; one with an
 annotation of one image edited (its text as long as before); the digests deleted (as in a
 catalog migrated from before them) and an update without them, which converts every image
 as before and digests it. CPU is the process's (every thread); the load average is printed
-with each step.
+with each step, and the process's peak RSS (VmHWM) at the end.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from formats_bench import write_coco
 
 import workbench
-from workbench.ingest import _coco_digests, coco
+from workbench.ingest import _coco_columnar, _coco_digests, coco
 from workbench.store import line_digests
 
 SPENT: dict[str, float] = {}
@@ -54,6 +56,9 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+OPTIONS: dict[str, Any] = {}
+
+
 def _import(db: Path, path: Path) -> tuple[float, int, dict[str, float]]:
     SPENT.clear()
     found: list[int] = []
@@ -67,7 +72,9 @@ def _import(db: Path, path: Path) -> tuple[float, int, dict[str, float]]:
     try:
         with workbench.open(db) as catalog:
             started = _cpu()
-            report = coco.import_files(catalog, [path], progress=False, id_prefix="bench:")
+            report = coco.import_files(
+                catalog, [path], progress=False, id_prefix="bench:", **OPTIONS
+            )
             spent = _cpu() - started
     finally:
         _coco_digests.ImageDigests.close = close  # type: ignore[method-assign]
@@ -96,7 +103,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--per-write", type=int, help="images per write (batch_size)")
+    parser.add_argument("--engine-memory", help="the staging engine's memory, such as 300MB")
+    parser.add_argument("--batch-mb", type=int, help="MB of annotations' text per batch")
     args = parser.parse_args()
+    if args.per_write:
+        OPTIONS["batch_size"] = args.per_write
+    if args.engine_memory:
+        OPTIONS["engine_memory"] = args.engine_memory
+    if args.batch_mb:
+        _coco_columnar.ANNOTATION_BATCH_BYTES = args.batch_mb << 20
     digests = _coco_digests.ImageDigests
     _timed(digests, "before_images", "hash and lookup")
     _timed(digests, "look_up", "of it, lookup")
@@ -131,6 +147,8 @@ def main() -> None:
                     f"{shown})  load {_load()}"
                 )
     print("medians:", ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in figures.items()))
+    peak = [line for line in Path("/proc/self/status").read_text().splitlines() if "VmHWM" in line]
+    print(f"peak RSS: {peak[0].split(':')[1].strip() if peak else '?'}; load {_load()}")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.ingest import _coco_sql as sql
 from workbench.ingest.report import IngestReport
 from workbench.ingest.writer import RowBatch
 from workbench.model.records import FRAME_SCHEMA, ROI_SCHEMA, SOURCE_SCHEMA
@@ -84,7 +85,8 @@ CREATE OR REPLACE TEMP TABLE {_SAME} (n BIGINT, id VARCHAR, frame_key BIGINT, di
     line_bytes INTEGER, sources INTEGER, rois INTEGER, r BIGINT)
 """
 _SUMS_TABLE = (
-    f"CREATE OR REPLACE TEMP TABLE {_SUMS} (key VARCHAR, h HUGEINT, n BIGINT, twice BOOLEAN)"
+    f"CREATE OR REPLACE TEMP TABLE {_SUMS} "
+    "(key VARCHAR, h HUGEINT, n BIGINT, twice BOOLEAN, batch INTEGER)"
 )
 
 # An annotation's image, as the JSON text the conversion joins on; an annotation whose text
@@ -92,12 +94,12 @@ _SUMS_TABLE = (
 _ANN_KEYS = f"""
 CREATE OR REPLACE TEMP TABLE {_KEYS} AS
 SELECT i, try(json_extract(x, '$.image_id'))::VARCHAR AS key, hash(x) AS h,
-    contains(x[strpos(x, '"image_id"') + 10:], '"image_id"') AS twice
+    length(x) - length(replace(x, '"image_id"', '')) > 10 AS twice
 FROM _wb_items
 """
 _ADD_SUMS = f"""
-INSERT INTO {_SUMS} SELECT key, sum(h)::HUGEINT, count(*), bool_or(twice) FROM {_KEYS}
-GROUP BY key
+INSERT INTO {_SUMS} SELECT key, sum(h)::HUGEINT, count(*), bool_or(twice), $batch
+FROM {_KEYS} GROUP BY key
 """
 # An image's id given twice in its text (the per-record path keeps the last) or a text not
 # JSON: never digested.
@@ -112,7 +114,8 @@ _DIGEST = f"""
 CREATE OR REPLACE TEMP TABLE {_DIGESTS} AS
 SELECT m.i, m.key, hash(m.h, coalesce(s.h, 0::UBIGINT), coalesce(s.n, 0)) AS digest,
     m.line_bytes, coalesce(s.n, 0)::INTEGER AS anns,
-    coalesce(m.once AND count(*) OVER (PARTITION BY m.key) = 1, false) AS ok
+    coalesce(m.once AND m.key IS NOT NULL AND count(*) OVER (PARTITION BY m.key) = 1, false)
+        AS ok
 FROM {_IMAGES} m LEFT JOIN (
     SELECT key, (sum(h) % 18446744073709551616::HUGEINT)::UBIGINT AS h, sum(n)::BIGINT AS n
     FROM {_SUMS} WHERE key IS NOT NULL GROUP BY key) s ON s.key = m.key
@@ -182,6 +185,7 @@ class ImageDigests:
         self.file = 0
         self._batches = 0
         self._clean = True  # no annotation names `image_id` twice
+        self._needed: list[int] = []  # the batches to convert, when read again (look_up)
         self.unchanged = 0  # images found unchanged (for tests and benchmarks)
 
     def close(self) -> None:
@@ -227,22 +231,37 @@ class ImageDigests:
     def batches(self, con: Any, batches: Callable[[], Iterable[None]]) -> Iterator[None]:
         """The annotations' batches to convert (from `batches`; the one hashed first when
         it was the only one), their unchanged images' annotations left out, or hashed."""
-        looked = self.looks and self.keeps
-        for _ in batches() if not looked or self.again else [None]:
-            if looked:
-                self.leave_out(con)
-            else:
+        if not (self.looks and self.keeps):
+            for _ in batches():
                 self.hash_annotations(con)
-            yield
-        if not looked:
+                yield
             self.digest(con)
+            con.execute(f"DROP TABLE IF EXISTS {_SUMS}")
+            return
+        if not self.again:
+            self.leave_out(con)
+            yield
+            return
+        if not self._needed:  # one batch of none, for the writes' tables
+            con.execute(sql.ITEMS_TABLE.format(table="_wb_items"))
+            yield
+            return
+        # Read again up to the last batch holding an annotation to convert; the others
+        # are parsed on the way but not converted.
+        needed = set(self._needed)
+        for batch, _ in enumerate(batches()):
+            if batch in needed:
+                self.leave_out(con)
+                yield
+            if batch >= self._needed[-1]:
+                return
 
     def hash_annotations(self, con: Any) -> None:
         """Add the annotations of `_wb_items` (one batch) to their images' sums."""
         if not self.keeps:
             return
         con.execute(_ANN_KEYS)
-        con.execute(_ADD_SUMS)
+        con.execute(_ADD_SUMS, {"batch": self._batches})
         self._batches += 1
 
     def digest(self, con: Any) -> None:
@@ -253,7 +272,6 @@ class ImageDigests:
         self._clean = not twice[0][0]
         con.execute(_DIGEST)
         con.execute(f"DROP TABLE {_IMAGES}")
-        con.execute(f"DROP TABLE {_SUMS}")
 
     @property
     def again(self) -> bool:
@@ -266,6 +284,8 @@ class ImageDigests:
         the images' texts (`_wb_image_items`)."""
         con.execute(_SAME_TABLE)
         if not self.looks or not self._clean:
+            self._needed = list(range(self._batches))
+            con.execute(f"DROP TABLE {_SUMS}")
             return
         last = con.execute(f"SELECT max(i) FROM {_DIGESTS}").fetchall()[0][0]
         for start in range(0, -1 if last is None else last + 1, LOOKUP_ROWS):
@@ -279,17 +299,24 @@ class ImageDigests:
                 with registered(con, "_wb_t", found):
                     con.execute(f"INSERT INTO {_SAME} SELECT *, 0 FROM _wb_t")
         self.unchanged = con.execute(f"SELECT count(*) FROM {_SAME}").fetchall()[0][0]
-        if not self.unchanged:
-            return
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_SAME} AS SELECT * EXCLUDE (r), "
-            f"row_number() OVER (ORDER BY n) - 1 AS r FROM {_SAME} ORDER BY n"
-        )
-        con.execute(
-            f"INSERT INTO {_SAME_KEYS} SELECT d.key FROM {_DIGESTS} d SEMI JOIN {_SAME} s "
-            "ON s.n = d.i"
-        )
-        con.execute(f"DELETE FROM _wb_image_items WHERE i IN (SELECT n FROM {_SAME})")
+        if self.unchanged:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {_SAME} AS SELECT * EXCLUDE (r), "
+                f"row_number() OVER (ORDER BY n) - 1 AS r FROM {_SAME} ORDER BY n"
+            )
+            con.execute(
+                f"INSERT INTO {_SAME_KEYS} SELECT d.key FROM {_DIGESTS} d "
+                f"SEMI JOIN {_SAME} s ON s.n = d.i"
+            )
+            con.execute(f"DELETE FROM _wb_image_items WHERE i IN (SELECT n FROM {_SAME})")
+        # The batches holding an annotation not of an image found unchanged (of a changed
+        # image, of none, not JSON): only those are converted.
+        rows = con.execute(
+            f"SELECT DISTINCT batch FROM {_SUMS} s ANTI JOIN {_SAME_KEYS} k ON k.key = s.key "
+            "ORDER BY batch"
+        ).fetchall()
+        self._needed = [int(r[0]) for r in rows]
+        con.execute(f"DROP TABLE {_SUMS}")
 
     def leave_out(self, con: Any) -> None:
         """Drop from `_wb_items` (one batch) the annotations of the images found unchanged."""
