@@ -33,7 +33,7 @@ from workbench.errors import IngestError, RecordError
 from workbench.ingest import _coco_sql as sql
 from workbench.ingest._clearml_sql import MACROS
 from workbench.ingest._coco_annotations import Category, is_coco_id, roi_from_annotation
-from workbench.ingest._coco_digests import ImageDigests, ImagesChanged
+from workbench.ingest._coco_digests import ImageDigests, _ImagesChanged
 from workbench.ingest._coco_images import key as _key
 from workbench.ingest._coco_images import stage_categories as _categories
 from workbench.ingest._coco_images import stage_images as _images
@@ -118,7 +118,7 @@ def import_instances(
     try:
         try:
             return _import(path, writer, options, frames_per_write, digests)
-        except ImagesChanged:
+        except _ImagesChanged:
             writer.report = before
             digests.stop_looking()
             return _import(path, writer, options, frames_per_write, digests)

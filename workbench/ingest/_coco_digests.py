@@ -17,7 +17,7 @@ images' statement and their annotations out of the annotations' statement: neith
 converted, sorted or written. Each write of the import counts one share of them (`Beside`,
 at most a write's number of frames), checking them again in its transaction
 (line_digests.changed_since): a frame changed since the lookup by another connection stops
-that write with `ImagesChanged`, rolled back, and the file is imported again without lookup
+that write with `_ImagesChanged`, rolled back, and the file is imported again without lookup
 (its frames written before are found unchanged by the writer).
 
 A frame's digest is recorded in the transaction that stores it, only when its conversion was
@@ -131,7 +131,7 @@ ORDER BY d.i
 """
 
 
-class ImagesChanged(Exception):
+class _ImagesChanged(Exception):
     """Frames of images an import left unconverted changed after they were looked up: the
     write counting them is rolled back, and the file is to be imported without lookup."""
 
@@ -153,11 +153,11 @@ class Beside:
 
     def __call__(self, con: Any, report: IngestReport) -> pa.Array:
         """Count the unchanged frames as the writer counts frames it finds unchanged, keep
-        the digests; returns the unchanged frames' URIs. Raises ImagesChanged when some of
+        the digests; returns the unchanged frames' URIs. Raises _ImagesChanged when some of
         them changed since they were looked up."""
         lost = line_digests.changed_since(con, self.file, self.unchanged)
         if len(lost):
-            raise ImagesChanged(lost)
+            raise _ImagesChanged(lost)
         report.frames += self.unchanged.num_rows
         report.sources += int(pc.sum(self.unchanged["sources"]).as_py() or 0)
         report.rois += int(pc.sum(self.unchanged["rois"]).as_py() or 0)
