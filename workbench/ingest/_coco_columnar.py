@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from workbench.errors import IngestError, RecordError
 from workbench.ingest import _coco_sql as sql
 from workbench.ingest._clearml_sql import MACROS
 from workbench.ingest._coco_annotations import Category, is_coco_id, roi_from_annotation
+from workbench.ingest._coco_digests import ImageDigests, _ImagesChanged
 from workbench.ingest._coco_images import key as _key
 from workbench.ingest._coco_images import stage_categories as _categories
 from workbench.ingest._coco_images import stage_images as _images
@@ -108,6 +110,29 @@ def plans() -> tuple[Plan, Plan]:
 def import_instances(
     path: Path, writer: CatalogWriter, options: _Instances, frames_per_write: int
 ) -> bool:
+    """Import an instances file (see _import), the images whose frames are stored as they
+    make them left unconverted (workbench.ingest._coco_digests); when some of those changed
+    before the write counting them, the file is imported again without them."""
+    digests = ImageDigests(writer.catalog, path, options)
+    before = writer.report.copy()
+    try:
+        try:
+            return _import(path, writer, options, frames_per_write, digests)
+        except _ImagesChanged:
+            writer.report = before
+            digests.stop_looking()
+            return _import(path, writer, options, frames_per_write, digests)
+    finally:
+        digests.close()
+
+
+def _import(
+    path: Path,
+    writer: CatalogWriter,
+    options: _Instances,
+    frames_per_write: int,
+    digests: ImageDigests,
+) -> bool:
     """Import an instances file through SQL, `frames_per_write` images per transaction; False
     (nothing done) when DuckDB cannot read it as one document, so that the caller streams it
     record by record instead. When the engine runs out of memory staging it, the staging is
@@ -139,8 +164,9 @@ def import_instances(
         with engine as con, tempfile.TemporaryDirectory(prefix="workbench-coco-writes-") as folder:
             try:
                 staged = _stage(
-                    con, path, found, size, writer, options, frames_per_write, folder, plan
-                )
+                    con, path, found, size, writer, options, frames_per_write, folder, plan,
+                    digests,
+                )  # fmt: skip
             except duckdb.OutOfMemoryException as exc:
                 # The records the staging refused are refused again by the next try or the
                 # per-record path: its errors are undone.
@@ -214,6 +240,9 @@ def _write_all(
                 f"to #{last + 1} of {total:,} ({_first_line(exc)}); the images before them "
                 "are stored"
             ) from exc
+    if stored.digests is not None:  # the unchanged images past the writes made
+        for beside in stored.digests.rest(con, -(-total // per_write), per_write):
+            writer.write_rows(beside.batch())
 
 
 def _stage(
@@ -226,6 +255,7 @@ def _stage(
     frames_per_write: int,
     folder: str,
     plan: Plan | None = None,
+    digests: ImageDigests | None = None,
 ) -> tuple[int, Stored] | None:
     """Stage the categories, images and annotations (nothing written yet; past one write,
     the annotations in files of `folder`, one a write): the count of images to store and the
@@ -238,12 +268,15 @@ def _stage(
     except _NOT_FOR_THE_ENGINE:
         return None  # the per-record path names each record it refuses
     categories = _categories(con, path, writer)
-    total = _images(con, path, writer, options, frames_per_write)
-    many = total > frames_per_write
-    by_write = ByWrite(Path(folder), frames_per_write, plan.chunk)
-    stored = Stored(staged=by_write if many else InEngine())
+    batches = partial(annotation_batches, con, path, found, plan.batch_bytes)
     try:
-        for _ in annotation_batches(con, path, found, plan.batch_bytes):
+        if digests is not None:  # the unchanged images found, their texts dropped
+            digests.before_images(con, batches)
+        total = _images(con, path, writer, options, frames_per_write)
+        many = total > frames_per_write
+        by_write = ByWrite(Path(folder), frames_per_write, plan.chunk)
+        stored = Stored(staged=by_write if many else InEngine(), digests=digests)
+        for _ in batches() if digests is None else digests.batches(con, batches):
             stored.staged.add(con)
     except _ByRecord:
         return None

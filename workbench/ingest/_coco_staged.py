@@ -178,6 +178,8 @@ class Stored:
     ordinals: list[int] = field(default_factory=list)
     # The annotations SQL converted, where each write finds its own.
     staged: InEngine | ByWrite = field(default_factory=InEngine)
+    # The frames' digests (workbench.ingest._coco_digests.ImageDigests), when kept.
+    digests: Any = None
 
     def rois_of(self, first: int, last: int) -> list[tuple[Any, ...]]:
         """The ROIs made in Python of the images first..last, found by bisection: a write

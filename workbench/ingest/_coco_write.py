@@ -81,4 +81,7 @@ def write_images(
         ]
     rois = write_rois(con, mine, options.field, params, refused)
     stored.staged.release(con, first)
-    writer.write_rows(RowBatch(frames, sources, rois, warnings))
+    beside = None
+    if stored.digests is not None:  # kept only of frames converted without warning
+        beside = stored.digests.beside(con, first, last, {r[0] for r in found}, extra)
+    writer.write_rows(RowBatch(frames, sources, rois, warnings, beside))

@@ -1,0 +1,396 @@
+"""COCO images left unconverted when the catalog holds the frame they make as it was made.
+
+Importing an instances file again (into a catalog that holds frames: the update path) would
+otherwise convert every image and annotation, only for the writer to find most frames stored
+as given. A frame is made from its image's record, from the annotations naming it wherever
+they are in the file, and from the categories: its digest is DuckDB's `hash` of the image's
+text (seeded with CONVERSION, the import's options and the hash of the categories' texts),
+of the sum modulo 2^64 of its annotations' text hashes and of their count (order-free, the
+annotations grouped by the JSON text of their `image_id`). It is kept in
+store/line_digests.py's table at the image's place in the file (`line` the image's number in
+the `images` array, `line_bytes` its text's length), and holds while its frame is stored as
+it was written (line_digests says when).
+
+On the update, the annotations' texts are hashed first (a pass of their own when they take
+more than one batch), every image's digest looked up, and the images found left out of the
+images' statement and their annotations out of the annotations' statement: neither is
+converted, sorted or written. Each write of the import counts one share of them (`Beside`,
+at most a write's number of frames), checking them again in its transaction
+(line_digests.changed_since): a frame changed since the lookup by another connection stops
+that write with `_ImagesChanged`, rolled back, and the file is imported again without lookup
+(its frames written before are found unchanged by the writer).
+
+A frame's digest is recorded in the transaction that stores it, only when its conversion was
+clean: the image's id given once in its text and by no other image, no annotation naming an
+`image_id` twice in the file, as many ROIs stored as annotations hashed for it, no warning.
+Anything else is converted, and reported, on every import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from workbench.ingest import _coco_sql as sql
+from workbench.ingest.report import IngestReport
+from workbench.ingest.writer import RowBatch
+from workbench.model.records import FRAME_SCHEMA, ROI_SCHEMA, SOURCE_SCHEMA
+from workbench.store import layout_hashes, line_digests
+from workbench.store.arrow import registered
+from workbench.store.layout import next_frame_key
+
+if TYPE_CHECKING:
+    from workbench.ingest.coco import _Instances
+    from workbench.store.catalog import Catalog
+
+# Part of every digest: raise it when a change to the conversion may make another frame of
+# the same records, so that digests kept before no longer match.
+CONVERSION = 1
+# Whether an update looks its images up (False: every image converted, digests still kept;
+# what the tests compare with).
+LOOK_UP = True
+# Images looked up at a time (a stretch of the file's images each).
+LOOKUP_ROWS = 1 << 20
+
+DIGESTED_ROWS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("line", pa.int64()),
+        ("digest", pa.uint64()),
+        ("line_bytes", pa.int32()),
+        ("sources", pa.int32()),
+        ("rois", pa.int32()),
+    ]
+)
+
+# The engine's tables: each image's hash, its key and whether it may be digested; the
+# annotations' hash sums by image key (a row per key per batch); each image's digest; the
+# images found unchanged (line_digests.LOOKUP_SCHEMA and `r`, their rank) and their keys.
+_IMAGES = "_wb_dig_images"
+_SUMS = "_wb_dig_sums"
+_KEYS = "_wb_dig_keys"
+_DIGESTS = "_wb_dig_digests"
+_SAME = "_wb_dig_same"
+_SAME_KEYS = "_wb_dig_same_keys"
+
+_SAME_TABLE = f"""
+CREATE OR REPLACE TEMP TABLE {_SAME} (n BIGINT, id VARCHAR, frame_key BIGINT, digest UBIGINT,
+    line_bytes INTEGER, sources INTEGER, rois INTEGER, r BIGINT)
+"""
+_SUMS_TABLE = (
+    f"CREATE OR REPLACE TEMP TABLE {_SUMS} "
+    "(key VARCHAR, h HUGEINT, n BIGINT, twice BOOLEAN, batch INTEGER)"
+)
+
+# An annotation's image, as the JSON text the conversion joins on; an annotation whose text
+# names `image_id` twice (the per-record path keeps the last) makes the whole file undigested.
+_ANN_KEYS = f"""
+CREATE OR REPLACE TEMP TABLE {_KEYS} AS
+SELECT i, try(json_extract(x, '$.image_id'))::VARCHAR AS key, hash(x) AS h,
+    length(x) - length(replace(x, '"image_id"', '')) > 10 AS twice
+FROM _wb_items
+"""
+_ADD_SUMS = f"""
+INSERT INTO {_SUMS} SELECT key, sum(h)::HUGEINT, count(*), bool_or(twice), $batch
+FROM {_KEYS} GROUP BY key
+"""
+# An image's id given twice in its text (the per-record path keeps the last) or a text not
+# JSON: never digested.
+_IMAGE_HASHES = f"""
+CREATE OR REPLACE TEMP TABLE {_IMAGES} AS
+SELECT i, try(json_extract(x, '$.id'))::VARCHAR AS key, hash(x, $seed) AS h,
+    strlen(x)::INTEGER AS line_bytes,
+    NOT contains(x[strpos(x, '"id"') + 4:], '"id"') AS once
+FROM _wb_image_items
+"""
+_DIGEST = f"""
+CREATE OR REPLACE TEMP TABLE {_DIGESTS} AS
+SELECT m.i, m.key, hash(m.h, coalesce(s.h, 0::UBIGINT), coalesce(s.n, 0)) AS digest,
+    m.line_bytes, coalesce(s.n, 0)::INTEGER AS anns,
+    coalesce(m.once AND m.key IS NOT NULL AND count(*) OVER (PARTITION BY m.key) = 1, false)
+        AS ok
+FROM {_IMAGES} m LEFT JOIN (
+    SELECT key, (sum(h) % 18446744073709551616::HUGEINT)::UBIGINT AS h, sum(n)::BIGINT AS n
+    FROM {_SUMS} WHERE key IS NOT NULL GROUP BY key) s ON s.key = m.key
+ORDER BY m.i
+"""
+# The frames a write stores, with their images' digests (`$lo`..`$hi`: the range of their
+# images' numbers, so that the digests' row groups of the write's own images are read).
+_WRITTEN = f"""
+SELECT f.id, d.i AS line, d.digest, d.line_bytes, f._line AS o, f.rois, d.anns
+FROM _wb_frames f JOIN _wb_images m ON m.o = f._line JOIN {_DIGESTS} d ON d.i = m.i
+WHERE m.o BETWEEN $first AND $last AND d.i BETWEEN $lo AND $hi AND d.ok
+ORDER BY d.i
+"""
+
+
+class _ImagesChanged(Exception):
+    """Frames of images an import left unconverted changed after they were looked up: the
+    write counting them is rolled back, and the file is to be imported without lookup."""
+
+    def __init__(self, lines: pa.Array) -> None:
+        super().__init__(f"{len(lines)} frames changed since their images were looked up")
+        self.lines = lines
+
+
+@dataclass(frozen=True)
+class Beside:
+    """What a write keeps and counts beside its rows: frames of images left unconverted
+    (line_digests.LOOKUP_SCHEMA), and the digests of the frames it stores (DIGESTED_ROWS);
+    `since`, the catalog's next frame key before the write."""
+
+    file: int
+    unchanged: pa.Table
+    digested: pa.Table
+    since: int
+
+    def __call__(self, con: Any, report: IngestReport) -> pa.Array:
+        """Count the unchanged frames as the writer counts frames it finds unchanged, keep
+        the digests; returns the unchanged frames' URIs. Raises _ImagesChanged when some of
+        them changed since they were looked up."""
+        lost = line_digests.changed_since(con, self.file, self.unchanged)
+        if len(lost):
+            raise _ImagesChanged(lost)
+        report.frames += self.unchanged.num_rows
+        report.sources += int(pc.sum(self.unchanged["sources"]).as_py() or 0)
+        report.rois += int(pc.sum(self.unchanged["rois"]).as_py() or 0)
+        found = partial(layout_hashes.candidates, con, layout_hashes.FRAMES)
+        line_digests.record(con, self.file, self.digested, self.since, found)
+        return line_digests.unchanged_uris(con, self.unchanged["frame_key"].combine_chunks())
+
+    def batch(self) -> RowBatch:
+        """A write of no rows that counts and keeps this."""
+        frames = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
+        empty = (frames.empty_table(), SOURCE_SCHEMA.empty_table(), ROI_SCHEMA.empty_table())
+        return RowBatch(*empty, beside=self)
+
+
+class ImageDigests:
+    """One COCO file's use of the digests, in the engine that stages it (`start` for each
+    engine: a second plan's engine begins again)."""
+
+    def __init__(self, catalog: Catalog, path: Path, options: _Instances) -> None:
+        self._catalog = catalog.cursor()
+        self.keeps = catalog.lake is None  # lake-backed catalogs keep no digests
+        self.looks = self.keeps and LOOK_UP and catalog.has_frames()
+        self._path = path
+        self._options = options
+        self.file = 0
+        self._batches = 0
+        self._clean = True  # no annotation names `image_id` twice
+        self._needed: list[int] = []  # the batches to convert, when read again (look_up)
+        self.unchanged = 0  # images found unchanged (for tests and benchmarks)
+
+    def close(self) -> None:
+        self._catalog.close()
+
+    def stop_looking(self) -> None:
+        """Convert every image from now on (the digests are still kept)."""
+        self.looks = False
+
+    def start(self, con: Any) -> None:
+        """Hash the staged images (`_wb_image_items`) and the categories (`_wb_cat_items`),
+        before the images' statement drops their texts."""
+        self._batches, self._clean, self.unchanged = 0, True, 0
+        if not self.keeps:
+            return
+        self.file = line_digests.file_key(con, str(self._path.resolve()))
+        cats = con.execute(
+            "SELECT coalesce(hash(string_agg(x, ',' ORDER BY i)), 0) FROM _wb_cat_items"
+        ).fetchall()[0][0]
+        o = self._options
+        seed = (
+            "\x00".join(
+                str(v)
+                for v in ("coco", CONVERSION, cats, o.prefix, o.field, o.images_dir, o.dataset)
+            )
+            + f"\x00{o.version}"
+        )
+        con.execute(_IMAGE_HASHES, {"seed": seed})
+        con.execute(_SUMS_TABLE)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_SAME_KEYS} (key VARCHAR)")
+
+    def before_images(self, con: Any, batches: Callable[[], Iterable[None]]) -> None:
+        """Before the images' statement: hash the images and categories and, when looking
+        up, every annotation (`batches` fills `_wb_items` with each batch in turn), then
+        leave the unchanged images out."""
+        self.start(con)
+        if self.looks and self.keeps:
+            for _ in batches():
+                self.hash_annotations(con)
+            self.digest(con)
+            self.look_up(con)
+
+    def batches(self, con: Any, batches: Callable[[], Iterable[None]]) -> Iterator[None]:
+        """The annotations' batches to convert (from `batches`; the one hashed first when
+        it was the only one), their unchanged images' annotations left out, or hashed."""
+        if not (self.looks and self.keeps):
+            for _ in batches():
+                self.hash_annotations(con)
+                yield
+            self.digest(con)
+            con.execute(f"DROP TABLE IF EXISTS {_SUMS}")
+            return
+        if not self.again:
+            self.leave_out(con)
+            yield
+            return
+        if not self._needed:  # one batch of none, for the writes' tables
+            con.execute(sql.ITEMS_TABLE.format(table="_wb_items"))
+            yield
+            return
+        # Read again up to the last batch holding an annotation to convert; the others
+        # are parsed on the way but not converted.
+        needed = set(self._needed)
+        for batch, _ in enumerate(batches()):
+            if batch in needed:
+                self.leave_out(con)
+                yield
+            if batch >= self._needed[-1]:
+                return
+
+    def hash_annotations(self, con: Any) -> None:
+        """Add the annotations of `_wb_items` (one batch) to their images' sums."""
+        if not self.keeps:
+            return
+        con.execute(_ANN_KEYS)
+        con.execute(_ADD_SUMS, {"batch": self._batches})
+        self._batches += 1
+
+    def digest(self, con: Any) -> None:
+        """Each image's digest, once every annotation is hashed."""
+        if not self.keeps:
+            return
+        twice = con.execute(f"SELECT coalesce(bool_or(twice), false) FROM {_SUMS}").fetchall()
+        self._clean = not twice[0][0]
+        con.execute(_DIGEST)
+        con.execute(f"DROP TABLE {_IMAGES}")
+
+    @property
+    def again(self) -> bool:
+        """Whether the annotations are to be read again for their conversion (they took
+        more than one batch to hash); else `_wb_items` still holds them."""
+        return self._batches != 1
+
+    def look_up(self, con: Any) -> None:
+        """Find the images whose frames are stored as they make them, and leave them out of
+        the images' texts (`_wb_image_items`)."""
+        con.execute(_SAME_TABLE)
+        if not self.looks or not self._clean:
+            self._needed = list(range(self._batches))
+            con.execute(f"DROP TABLE {_SUMS}")
+            return
+        last = con.execute(f"SELECT max(i) FROM {_DIGESTS}").fetchall()[0][0]
+        for start in range(0, -1 if last is None else last + 1, LOOKUP_ROWS):
+            digests = con.sql(
+                f"SELECT i AS n, digest, line_bytes FROM {_DIGESTS} WHERE ok "
+                "AND i BETWEEN ? AND ? ORDER BY i",
+                params=[start, start + LOOKUP_ROWS - 1],
+            ).to_arrow_table()
+            found = line_digests.lookup(self._catalog, self.file, digests)
+            if found.num_rows:
+                with registered(con, "_wb_t", found):
+                    con.execute(f"INSERT INTO {_SAME} SELECT *, 0 FROM _wb_t")
+        self.unchanged = con.execute(f"SELECT count(*) FROM {_SAME}").fetchall()[0][0]
+        if self.unchanged:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {_SAME} AS SELECT * EXCLUDE (r), "
+                f"row_number() OVER (ORDER BY n) - 1 AS r FROM {_SAME} ORDER BY n"
+            )
+            con.execute(
+                f"INSERT INTO {_SAME_KEYS} SELECT d.key FROM {_DIGESTS} d "
+                f"SEMI JOIN {_SAME} s ON s.n = d.i"
+            )
+            con.execute(f"DELETE FROM _wb_image_items WHERE i IN (SELECT n FROM {_SAME})")
+        # The batches holding an annotation not of an image found unchanged (of a changed
+        # image, of none, not JSON): only those are converted.
+        rows = con.execute(
+            f"SELECT DISTINCT batch FROM {_SUMS} s ANTI JOIN {_SAME_KEYS} k ON k.key = s.key "
+            "ORDER BY batch"
+        ).fetchall()
+        self._needed = [int(r[0]) for r in rows]
+        con.execute(f"DROP TABLE {_SUMS}")
+
+    def leave_out(self, con: Any) -> None:
+        """Drop from `_wb_items` (one batch) the annotations of the images found unchanged."""
+        if not self.unchanged:
+            return
+        if self.again:
+            con.execute(_ANN_KEYS)
+        con.execute(
+            f"DELETE FROM _wb_items WHERE i IN (SELECT k.i FROM {_KEYS} k "
+            f"SEMI JOIN {_SAME_KEYS} s ON s.key = k.key)"
+        )
+
+    def beside(
+        self, con: Any, first: int, last: int, warned: set[int], extra: dict[int, int]
+    ) -> Beside | None:
+        """What the write of images first..last keeps beside its rows (`_wb_frames` staged,
+        refused frames gone): the digests of its frames that are clean (not `warned`, as
+        many ROIs as annotations: those of SQL and `extra` made in Python), and one share of
+        the unchanged images (the write's number, at most its count of frames)."""
+        if not self.keeps:
+            return None
+        digested = self._digested(con, first, last, warned, extra)
+        share = self.share(con, first // (last - first + 1), last - first + 1)
+        if share.num_rows == 0 and digested.num_rows == 0:
+            return None
+        return Beside(self.file, share, digested, next_frame_key(self._catalog))
+
+    def share(self, con: Any, write: int, per_write: int) -> pa.Table:
+        """The unchanged images the `write`th write counts (LOOKUP_SCHEMA)."""
+        if not self.unchanged:
+            return line_digests.LOOKUP_SCHEMA.empty_table()
+        rows = con.sql(
+            f"SELECT * EXCLUDE (r) FROM {_SAME} WHERE r BETWEEN ? AND ? ORDER BY r",
+            params=[write * per_write, (write + 1) * per_write - 1],
+        ).to_arrow_table()
+        return rows.cast(line_digests.LOOKUP_SCHEMA)
+
+    def rest(self, con: Any, writes: int, per_write: int) -> list[Beside]:
+        """The shares of the unchanged images past the `writes` writes made, each for a
+        write of its own."""
+        shares = -(-self.unchanged // per_write)
+        return [
+            Beside(self.file, self.share(con, w, per_write), DIGESTED_ROWS.empty_table(),
+                   next_frame_key(self._catalog))
+            for w in range(writes, shares)
+        ]  # fmt: skip
+
+    def _digested(
+        self, con: Any, first: int, last: int, warned: set[int], extra: dict[int, int]
+    ) -> pa.Table:
+        if not self._clean:
+            return DIGESTED_ROWS.empty_table()
+        lo, hi = con.execute(
+            "SELECT min(i), max(i) FROM _wb_images WHERE o BETWEEN ? AND ?", [first, last]
+        ).fetchall()[0]
+        if lo is None:
+            return DIGESTED_ROWS.empty_table()
+        params = {"first": first, "last": last, "lo": lo, "hi": hi}
+        rows = con.sql(_WRITTEN, params=params).to_arrow_table()
+        ordinals = line_digests.int64s(rows["o"])
+        made = line_digests.int64s(rows["rois"])
+        if extra:
+            made = made + np.array([extra.get(int(o), 0) for o in ordinals], np.int64)
+        keep = made == line_digests.int64s(rows["anns"])
+        if warned:
+            keep &= ~np.isin(ordinals, np.fromiter(warned, np.int64, len(warned)))
+        rows = rows.filter(pa.array(keep))
+        return pa.table(
+            {
+                "id": rows["id"],
+                "line": rows["line"],
+                "digest": rows["digest"],
+                "line_bytes": rows["line_bytes"],
+                "sources": pa.repeat(pa.scalar(1, pa.int32()), rows.num_rows),
+                "rois": rows["anns"],
+            }
+        ).cast(DIGESTED_ROWS)
