@@ -139,17 +139,24 @@ _ANN = (
 _ANN_KEYS = (
     '{"id":null,"image_id":null,"category_id":null,"bbox":null,"segmentation":null,"score":null}'
 )
-# An annotation is `plain` when it has as many keys (json_keys) as it has of these, none of
-# them null: each key is one of them, given once. Its attributes are then made from its `area`
+# An annotation is `plain` when its text is as long as the texts of these keys and their
+# values, none of them null, laid out compactly: then each of its keys is one of them, given
+# once (the engine writes a record's text compactly, and each value's text as within it, so
+# any other key, a null value, or a key given twice, whose first value alone is parsed, makes
+# the record longer). Measured without a parse of its keys (`json_keys`, asked only of the
+# other records). Its attributes are then made from its `area`
 # and `iscrowd` alone, in the order the record gives them, with no merge of JSON: of the two,
 # the first whose `"area":` or `"iscrowd":` appears in its text is the first key (in a record
 # SQL takes, only their own values may hold an object, whose keys come after their own, and a
 # string's quotes are escaped). It holds no null extra value, no keypoints and no
 # supercategory of its own, nothing the other records are searched for. A key given twice is
-# counted twice: the per-record path's reader keeps the last value, the engine's the first,
-# so a record (annotation or image) giving a key twice is left to that path.
+# left to the per-record path: its reader keeps the last value, the engine's the first, so a
+# record (annotation or image) giving a key twice goes that way.
 _PLAIN = ("id", "image_id", "category_id", "bbox", "segmentation", "score", "area", "iscrowd")
-_PLAIN_COUNT = " + ".join(f"(d.{key} IS NOT NULL)::INTEGER" for key in _PLAIN)
+# `{"id":1,"bbox":[...]}`: the braces, less the last comma, and `"key":value,` for each.
+_PLAIN_LENGTH = "1 + " + " + ".join(
+    f"coalesce(strlen(d.{key}) + {len(key) + 4}, 0)" for key in _PLAIN
+)
 _PLAIN_EXTRA = """CASE
         WHEN d.iscrowd IS NULL THEN coalesce(',"area":' || d.area, '') || ',"iscrowd":0}'
         WHEN d.area IS NULL THEN ',"iscrowd":' || d.iscrowd || '}'
@@ -189,17 +196,18 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
 # images and categories stored, which are strings or integers, as JSON text (1 and "1" differ).
 ANNOTATION_ROWS = f"""
 WITH read AS (
-    SELECT i, x, try(from_json(x, '{_ANN}')) AS d, try(json_keys(x)) AS keys, {_ODD} AS odd,
-        left(x, 1) = '{{' AS object, length(x) <= {MAX_JSON_FIELD_BYTES // 2} AS small,
-        contains(x, '"id":null') AS id_null
+    SELECT i, x, try(from_json(x, '{_ANN}')) AS d, {_ODD} AS odd,
+        left(x, 1) = '{{' AS object, strlen(x) <= {MAX_JSON_FIELD_BYTES // 2} AS small
     FROM _wb_items),
-keyed AS (SELECT *, coalesce(len(keys) = {_PLAIN_COUNT}, false) AS plain FROM read),
+keyed AS (SELECT *, coalesce(object AND strlen(x) = {_PLAIN_LENGTH}, false) AS plain
+    FROM read),
 parsed AS (
     SELECT *,
         CASE WHEN plain THEN true WHEN contains(x, '"keypoints"') OR contains(x, '\\')
             THEN coalesce((x->'$.keypoints')::VARCHAR, '[]') = '[]' ELSE true END AS no_points,
         CASE WHEN NOT plain THEN nullif(json_merge_patch(x, '{_ANN_KEYS}')::VARCHAR, '{{}}')
-            END AS extra
+            END AS extra,
+        CASE WHEN NOT plain THEN try(json_keys(x)) END AS keys
     FROM keyed),
 valued AS (
     SELECT p.*, img.o, c.name, c.name_ok,
@@ -244,7 +252,7 @@ SELECT o, i, x, id, name AS label,
         END AS attributes0,
     CASE WHEN d.area IS NULL THEN box[3] * box[4] END AS box_area,
     coalesce(NOT odd AND object AND d IS NOT NULL
-        AND CASE WHEN d.id IS NULL THEN NOT id_null
+        AND CASE WHEN d.id IS NULL THEN NOT contains(x, '"id":null')
             WHEN is_str(d.id) THEN text_ok(id, {MAX_ID_LENGTH}) ELSE id IS NOT NULL END
         AND o IS NOT NULL AND name IS NOT NULL AND name_ok
         AND (is_null(d.bbox) OR (box IS NOT NULL AND len(box) = 4
