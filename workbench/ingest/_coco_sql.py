@@ -107,7 +107,9 @@ _IMAGE_TWICE = _TWICE.format(table="_wb_image_items")
 # hold values SQL does not copy, or a local name the per-record path would normalise. The
 # record's text `x` only for the others (the per-record path's): a copy of every image's
 # text, written out and read back, cost more than the rest of the table past the engine's
-# memory. (The CTE is not materialised: its columns are computed once either way.)
+# memory. (The CTE is not materialised: its columns are computed once either way.) The
+# images SQL takes get their URI (`file_name` under $folder unless it is a URL or absolute)
+# and their `probe` (PROBE) here, in the one pass over them.
 IMAGES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_img AS
 WITH parsed AS (
@@ -122,13 +124,18 @@ SELECT i, x, d.id AS key,
     coalesce(NOT odd AND left(x, 1) = '{{' AND d IS NOT NULL
         AND (is_str(d.id) OR is_int(d.id)) AND str_of(d.file_name) <> ''
         AND opt_int(d.width, 1, {MAX_INT32}) AND opt_int(d.height, 1, {MAX_INT32})
-        AND length(x) <= {MAX_JSON_FIELD_BYTES // 2} AND {_PROMOTED_OK}
+        AND strlen(x) <= {MAX_JSON_FIELD_BYTES // 2} AND {_PROMOTED_OK}
         AND CASE WHEN ({_IMAGE_TWICE})
             THEN len(list_distinct(json_keys(x))) = len(json_keys(x)) ELSE true END
-        AND (contains(str_of(d.file_name), '://')
-            OR NOT regexp_matches(str_of(d.file_name), '{_PLAIN_NAME}')), false) AS ok
+        AND CASE WHEN contains(str_of(d.file_name), '://') THEN true
+            ELSE NOT regexp_matches(str_of(d.file_name), '{_PLAIN_NAME}') END, false) AS ok
 FROM parsed)
-SELECT * EXCLUDE (x), CASE WHEN ok THEN NULL ELSE x END AS x FROM checked
+SELECT * EXCLUDE (x), CASE WHEN ok THEN NULL ELSE x END AS x,
+    CASE WHEN NOT ok THEN NULL
+        WHEN contains(file_name, '://') OR starts_with(file_name, '/') THEN file_name
+        ELSE $folder || '/' || file_name END AS uri,
+    CASE WHEN ok THEN {PROBE} END AS probe
+FROM checked
 """
 
 _ANN = (
