@@ -152,7 +152,8 @@ _ANN_KEYS = (
 # any other key, a null value, or a key given twice, whose first value alone is parsed, makes
 # the record longer). Measured without a parse of its keys (`json_keys`, asked only of the
 # other records). Its attributes are then made from its `area`
-# and `iscrowd` alone, in the order the record gives them, with no merge of JSON: of the two,
+# and `iscrowd` alone, in the order the record gives them, with no merge of JSON (by one
+# `concat` of the parts, not a chain of `||` that makes each step's text): of the two,
 # the first whose `"area":` or `"iscrowd":` appears in its text is the first key (in a record
 # SQL takes, only their own values may hold an object, whose keys come after their own, and a
 # string's quotes are escaped). It holds no null extra value, no keypoints and no
@@ -164,12 +165,12 @@ _PLAIN = ("id", "image_id", "category_id", "bbox", "segmentation", "score", "are
 _PLAIN_LENGTH = "1 + " + " + ".join(
     f"coalesce(strlen(d.{key}) + {len(key) + 4}, 0)" for key in _PLAIN
 )
-_PLAIN_EXTRA = """CASE
-        WHEN d.iscrowd IS NULL THEN coalesce(',"area":' || d.area, '') || ',"iscrowd":0}'
-        WHEN d.area IS NULL THEN ',"iscrowd":' || d.iscrowd || '}'
+_PLAIN_ATTRIBUTES = """CASE
+        WHEN d.iscrowd IS NULL THEN concat(opened, ',"area":' || d.area, ',"iscrowd":0}')
+        WHEN d.area IS NULL THEN concat(opened, ',"iscrowd":', d.iscrowd, '}')
         WHEN strpos(x, '"area":') < strpos(x, '"iscrowd":')
-            THEN ',"area":' || d.area || ',"iscrowd":' || d.iscrowd || '}'
-        ELSE ',"iscrowd":' || d.iscrowd || ',"area":' || d.area || '}' END"""
+            THEN concat(opened, ',"area":', d.area, ',"iscrowd":', d.iscrowd, '}')
+        ELSE concat(opened, ',"iscrowd":', d.iscrowd, ',"area":', d.area, '}') END"""
 
 # A polygon's rings as the engine writes them: lists of numbers, at least one in each (the
 # macro `numbers`, for a list of lists: one expression and one cast for the whole value, not a
@@ -248,7 +249,7 @@ SELECT o, i, x, id, name AS label,
     CASE WHEN box IS NOT NULL THEN box[2] + box[4]
         ELSE list_max(list_slice(points, 2, len(points), 2)) END
         AS y_max,
-    CASE WHEN plain THEN opened || {_PLAIN_EXTRA}
+    CASE WHEN plain THEN {_PLAIN_ATTRIBUTES}
         WHEN extra IS NULL OR NOT (contains(extra, '"category_id"')
             OR contains(extra, '"supercategory"')
             OR (d.iscrowd IS NULL AND contains(extra, '"iscrowd"')))
