@@ -138,7 +138,7 @@ SELECT * EXCLUDE (x), CASE WHEN ok THEN NULL ELSE x END AS x,
 FROM checked
 """
 
-_ANN = (
+ANN = (
     '{"id":"JSON","image_id":"JSON","category_id":"JSON","bbox":"JSON",'
     '"segmentation":"JSON","score":"JSON","iscrowd":"JSON","area":"JSON",'
     '"supercategory":"JSON"}'
@@ -165,6 +165,8 @@ _PLAIN = ("id", "image_id", "category_id", "bbox", "segmentation", "score", "are
 _PLAIN_LENGTH = "1 + " + " + ".join(
     f"coalesce(strlen(d.{key}) + {len(key) + 4}, 0)" for key in _PLAIN
 )
+# Whether the record `x` (the engine's text), `d` its keys parsed as ANN, is plain.
+PLAIN = f"coalesce(left(x, 1) = '{{' AND strlen(x) = {_PLAIN_LENGTH}, false)"
 _PLAIN_ATTRIBUTES = """CASE
         WHEN d.iscrowd IS NULL THEN concat(opened, ',"area":' || d.area, ',"iscrowd":0}')
         WHEN d.area IS NULL THEN concat(opened, ',"iscrowd":', d.iscrowd, '}')
@@ -204,11 +206,10 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
 # images and categories stored, which are strings or integers, as JSON text (1 and "1" differ).
 ANNOTATION_ROWS = f"""
 WITH read AS (
-    SELECT i, x, try(from_json(x, '{_ANN}')) AS d, {_ODD} AS odd,
+    SELECT i, x, try(from_json(x, '{ANN}')) AS d, {_ODD} AS odd,
         left(x, 1) = '{{' AS object, strlen(x) <= {MAX_JSON_FIELD_BYTES // 2} AS small
     FROM _wb_items),
-keyed AS (SELECT *, coalesce(object AND strlen(x) = {_PLAIN_LENGTH}, false) AS plain
-    FROM read),
+keyed AS (SELECT *, {PLAIN} AS plain FROM read),
 parsed AS (
     SELECT *,
         CASE WHEN plain THEN true WHEN contains(x, '"keypoints"') OR contains(x, '\\')
