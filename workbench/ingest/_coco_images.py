@@ -63,7 +63,8 @@ def stage_images(
     (and stored in that order when they take more than one write); their count."""
     from workbench.ingest.coco import _image, _source
 
-    con.execute(sql.IMAGES)
+    folder = str(options.images_dir)
+    con.execute(sql.IMAGES, {"folder": folder})
     con.execute("DROP TABLE _wb_image_items")
     extra: list[tuple[Any, ...]] = []
     errors: list[tuple[int, RecordError]] = []
@@ -94,21 +95,16 @@ def stage_images(
         else [pa.array([], t) for t in types],
         names=names,
     )
-    con.register("_wb_t", table)
-    folder = str(options.images_dir)
-    # The images SQL took get their content type from their `probe` (_content_types); the
-    # others have theirs (and no probe).
+    con.register("_wb_img_rest", table)
+    # The images SQL took (their URI and `probe` made by sql.IMAGES) and the others (their
+    # content type found, no probe): a view, read by the few statements below, rather than a
+    # copy of every image.
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _wb_all AS "
-        "SELECT i, key, id, file_name, width, height, metadata, "
-        "CASE WHEN contains(file_name, '://') OR starts_with(file_name, '/') THEN file_name "
-        "ELSE $folder || '/' || file_name END AS uri, NULL::VARCHAR AS ctype, "
-        f"{', '.join(PROMOTED_KEYS)}, {sql.PROBE} AS probe FROM _wb_img "
-        "WHERE ok UNION ALL SELECT *, NULL FROM _wb_t",
-        {"folder": folder},
+        "CREATE OR REPLACE TEMP VIEW _wb_all AS "
+        "SELECT i, key, id, file_name, width, height, metadata, uri, NULL::VARCHAR AS ctype, "
+        f"{', '.join(PROMOTED_KEYS)}, probe FROM _wb_img "
+        "WHERE ok UNION ALL SELECT *, NULL FROM _wb_img_rest"
     )
-    con.unregister("_wb_t")
-    con.execute("DROP TABLE _wb_img")
     _content_types(con)
     # The first image of each id, numbered in file order by a window over the narrow
     # (i, o) rows only (a window over the wide rows cost twice the whole statement).
@@ -129,7 +125,9 @@ def stage_images(
     again = con.execute(  # an anti-join, whose table may spill, rather than NOT IN's
         "SELECT i, id FROM _wb_all a WHERE NOT EXISTS (SELECT 1 FROM _wb_images b WHERE b.i = a.i)"
     ).fetchall()
-    con.execute("DROP TABLE _wb_all")
+    con.execute("DROP VIEW _wb_all")
+    con.unregister("_wb_img_rest")
+    con.execute("DROP TABLE _wb_img")
     errors += [
         (i, RecordError(f"{path}, image {i_id}", "the id appears twice")) for i, i_id in again
     ]

@@ -26,7 +26,9 @@ import orjson
 from workbench.ingest.jsonread import BOM
 
 KEYS = ("images", "annotations", "categories")
-_BLOCK = 4 << 20
+# Bytes scanned at a time: a block and its masks stay in the cache (4 MB blocks cost half
+# as much again).
+_BLOCK = 256 << 10
 _OPEN = np.zeros(256, np.int8)
 _OPEN[[ord("{"), ord("[")]] = 1
 _OPEN[[ord("}"), ord("]")]] = -1
@@ -69,27 +71,29 @@ def _structure(path: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray,
             folded = data | 0x20  # '[' and '{', ']' and '}' alike
             quote = data == _QUOTE
             # Brackets, commas and quotes in one pass; what follows works on them only.
-            marks = np.flatnonzero(
-                (folded == _OPENS) | (folded == _CLOSES) | (data == _COMMA) | quote
-            )
+            # (`nonzero` rather than `flatnonzero`, an exclusive-or rather than a sum for
+            # the quotes' parity, and the kept marks taken by their indices rather than by a
+            # mask: each half the cost, on a fifth of the bytes.)
+            marked = (folded == _OPENS) | (folded == _CLOSES) | (data == _COMMA) | quote
+            marks = marked.nonzero()[0]
             chars = data[marks]
             is_quote = chars == _QUOTE
             if slashes or (data == _SLASH).any():
-                quotes = np.flatnonzero(quote)
+                quotes = quote.nonzero()[0]
                 unescaped, slashes = _unescaped(data, quotes, slashes)
                 escaped = np.setdiff1d(quotes, unescaped, assume_unique=True)
                 is_quote[np.searchsorted(marks, escaped)] = False
             # A bracket or comma is in a string when an odd number of quotes come before it.
-            parity = np.cumsum(is_quote, dtype=np.int32) & 1
-            outside = ~is_quote & ((parity == 1) == in_string)
-            marks, chars = marks[outside], chars[outside]
+            odd = np.logical_xor.accumulate(is_quote)
+            kept = (~is_quote & (odd == in_string)).nonzero()[0]
+            marks, chars = marks[kept], chars[kept]
             step = _OPEN[chars].astype(np.int64)
             before = depth + np.cumsum(step) - step
-            keep = before <= 2
+            keep = (before <= 2).nonzero()[0]
             deepest = int(before.max()) + 1 if len(before) else 0
             yield marks[keep] + offset, before[keep], chars[keep], deepest
             depth += int(step.sum())
-            in_string = in_string != (len(parity) > 0 and parity[-1] == 1)
+            in_string = in_string != (len(odd) > 0 and bool(odd[-1]))
             offset += len(data)
     if in_string or depth != 0:
         yield np.zeros(0, np.int64), np.full(1, -1, np.int64), np.zeros(0, np.uint8), 0

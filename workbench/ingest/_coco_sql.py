@@ -107,7 +107,9 @@ _IMAGE_TWICE = _TWICE.format(table="_wb_image_items")
 # hold values SQL does not copy, or a local name the per-record path would normalise. The
 # record's text `x` only for the others (the per-record path's): a copy of every image's
 # text, written out and read back, cost more than the rest of the table past the engine's
-# memory. (The CTE is not materialised: its columns are computed once either way.)
+# memory. (The CTE is not materialised: its columns are computed once either way.) The
+# images SQL takes get their URI (`file_name` under $folder unless it is a URL or absolute)
+# and their `probe` (PROBE) here, in the one pass over them.
 IMAGES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_img AS
 WITH parsed AS (
@@ -122,16 +124,21 @@ SELECT i, x, d.id AS key,
     coalesce(NOT odd AND left(x, 1) = '{{' AND d IS NOT NULL
         AND (is_str(d.id) OR is_int(d.id)) AND str_of(d.file_name) <> ''
         AND opt_int(d.width, 1, {MAX_INT32}) AND opt_int(d.height, 1, {MAX_INT32})
-        AND length(x) <= {MAX_JSON_FIELD_BYTES // 2} AND {_PROMOTED_OK}
+        AND strlen(x) <= {MAX_JSON_FIELD_BYTES // 2} AND {_PROMOTED_OK}
         AND CASE WHEN ({_IMAGE_TWICE})
             THEN len(list_distinct(json_keys(x))) = len(json_keys(x)) ELSE true END
-        AND (contains(str_of(d.file_name), '://')
-            OR NOT regexp_matches(str_of(d.file_name), '{_PLAIN_NAME}')), false) AS ok
+        AND CASE WHEN contains(str_of(d.file_name), '://') THEN true
+            ELSE NOT regexp_matches(str_of(d.file_name), '{_PLAIN_NAME}') END, false) AS ok
 FROM parsed)
-SELECT * EXCLUDE (x), CASE WHEN ok THEN NULL ELSE x END AS x FROM checked
+SELECT * EXCLUDE (x), CASE WHEN ok THEN NULL ELSE x END AS x,
+    CASE WHEN NOT ok THEN NULL
+        WHEN contains(file_name, '://') OR starts_with(file_name, '/') THEN file_name
+        ELSE $folder || '/' || file_name END AS uri,
+    CASE WHEN ok THEN {PROBE} END AS probe
+FROM checked
 """
 
-_ANN = (
+ANN = (
     '{"id":"JSON","image_id":"JSON","category_id":"JSON","bbox":"JSON",'
     '"segmentation":"JSON","score":"JSON","iscrowd":"JSON","area":"JSON",'
     '"supercategory":"JSON"}'
@@ -139,23 +146,33 @@ _ANN = (
 _ANN_KEYS = (
     '{"id":null,"image_id":null,"category_id":null,"bbox":null,"segmentation":null,"score":null}'
 )
-# An annotation is `plain` when it has as many keys (json_keys) as it has of these, none of
-# them null: each key is one of them, given once. Its attributes are then made from its `area`
-# and `iscrowd` alone, in the order the record gives them, with no merge of JSON: of the two,
+# An annotation is `plain` when its text is as long as the texts of these keys and their
+# values, none of them null, laid out compactly: then each of its keys is one of them, given
+# once (the engine writes a record's text compactly, and each value's text as within it, so
+# any other key, a null value, or a key given twice, whose first value alone is parsed, makes
+# the record longer). Measured without a parse of its keys (`json_keys`, asked only of the
+# other records). Its attributes are then made from its `area`
+# and `iscrowd` alone, in the order the record gives them, with no merge of JSON (by one
+# `concat` of the parts, not a chain of `||` that makes each step's text): of the two,
 # the first whose `"area":` or `"iscrowd":` appears in its text is the first key (in a record
 # SQL takes, only their own values may hold an object, whose keys come after their own, and a
 # string's quotes are escaped). It holds no null extra value, no keypoints and no
 # supercategory of its own, nothing the other records are searched for. A key given twice is
-# counted twice: the per-record path's reader keeps the last value, the engine's the first,
-# so a record (annotation or image) giving a key twice is left to that path.
+# left to the per-record path: its reader keeps the last value, the engine's the first, so a
+# record (annotation or image) giving a key twice goes that way.
 _PLAIN = ("id", "image_id", "category_id", "bbox", "segmentation", "score", "area", "iscrowd")
-_PLAIN_COUNT = " + ".join(f"(d.{key} IS NOT NULL)::INTEGER" for key in _PLAIN)
-_PLAIN_EXTRA = """CASE
-        WHEN d.iscrowd IS NULL THEN coalesce(',"area":' || d.area, '') || ',"iscrowd":0}'
-        WHEN d.area IS NULL THEN ',"iscrowd":' || d.iscrowd || '}'
+# `{"id":1,"bbox":[...]}`: the braces, less the last comma, and `"key":value,` for each.
+_PLAIN_LENGTH = "1 + " + " + ".join(
+    f"coalesce(strlen(d.{key}) + {len(key) + 4}, 0)" for key in _PLAIN
+)
+# Whether the record `x` (the engine's text), `d` its keys parsed as ANN, is plain.
+PLAIN = f"coalesce(left(x, 1) = '{{' AND strlen(x) = {_PLAIN_LENGTH}, false)"
+_PLAIN_ATTRIBUTES = """CASE
+        WHEN d.iscrowd IS NULL THEN concat(opened, ',"area":' || d.area, ',"iscrowd":0}')
+        WHEN d.area IS NULL THEN concat(opened, ',"iscrowd":', d.iscrowd, '}')
         WHEN strpos(x, '"area":') < strpos(x, '"iscrowd":')
-            THEN ',"area":' || d.area || ',"iscrowd":' || d.iscrowd || '}'
-        ELSE ',"iscrowd":' || d.iscrowd || ',"area":' || d.area || '}' END"""
+            THEN concat(opened, ',"area":', d.area, ',"iscrowd":', d.iscrowd, '}')
+        ELSE concat(opened, ',"iscrowd":', d.iscrowd, ',"area":', d.area, '}') END"""
 
 # A polygon's rings as the engine writes them: lists of numbers, at least one in each (the
 # macro `numbers`, for a list of lists: one expression and one cast for the whole value, not a
@@ -189,17 +206,17 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
 # images and categories stored, which are strings or integers, as JSON text (1 and "1" differ).
 ANNOTATION_ROWS = f"""
 WITH read AS (
-    SELECT i, x, try(from_json(x, '{_ANN}')) AS d, try(json_keys(x)) AS keys, {_ODD} AS odd,
-        left(x, 1) = '{{' AS object, length(x) <= {MAX_JSON_FIELD_BYTES // 2} AS small,
-        contains(x, '"id":null') AS id_null
+    SELECT i, x, try(from_json(x, '{ANN}')) AS d, {_ODD} AS odd,
+        left(x, 1) = '{{' AS object, strlen(x) <= {MAX_JSON_FIELD_BYTES // 2} AS small
     FROM _wb_items),
-keyed AS (SELECT *, coalesce(len(keys) = {_PLAIN_COUNT}, false) AS plain FROM read),
+keyed AS (SELECT *, {PLAIN} AS plain FROM read),
 parsed AS (
     SELECT *,
         CASE WHEN plain THEN true WHEN contains(x, '"keypoints"') OR contains(x, '\\')
             THEN coalesce((x->'$.keypoints')::VARCHAR, '[]') = '[]' ELSE true END AS no_points,
         CASE WHEN NOT plain THEN nullif(json_merge_patch(x, '{_ANN_KEYS}')::VARCHAR, '{{}}')
-            END AS extra
+            END AS extra,
+        CASE WHEN NOT plain THEN try(json_keys(x)) END AS keys
     FROM keyed),
 valued AS (
     SELECT p.*, img.o, c.name, c.name_ok,
@@ -233,7 +250,7 @@ SELECT o, i, x, id, name AS label,
     CASE WHEN box IS NOT NULL THEN box[2] + box[4]
         ELSE list_max(list_slice(points, 2, len(points), 2)) END
         AS y_max,
-    CASE WHEN plain THEN opened || {_PLAIN_EXTRA}
+    CASE WHEN plain THEN {_PLAIN_ATTRIBUTES}
         WHEN extra IS NULL OR NOT (contains(extra, '"category_id"')
             OR contains(extra, '"supercategory"')
             OR (d.iscrowd IS NULL AND contains(extra, '"iscrowd"')))
@@ -244,7 +261,7 @@ SELECT o, i, x, id, name AS label,
         END AS attributes0,
     CASE WHEN d.area IS NULL THEN box[3] * box[4] END AS box_area,
     coalesce(NOT odd AND object AND d IS NOT NULL
-        AND CASE WHEN d.id IS NULL THEN NOT id_null
+        AND CASE WHEN d.id IS NULL THEN NOT contains(x, '"id":null')
             WHEN is_str(d.id) THEN text_ok(id, {MAX_ID_LENGTH}) ELSE id IS NOT NULL END
         AND o IS NOT NULL AND name IS NOT NULL AND name_ok
         AND (is_null(d.bbox) OR (box IS NOT NULL AND len(box) = 4
