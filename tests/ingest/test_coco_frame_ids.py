@@ -27,12 +27,6 @@ _DOCUMENT = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the SQL path stores `inst:1` twice (its images are told apart by JSON text); the "
-    "per-record path replaces image 1's frame by image '1''s and loses image 1's annotation "
-    "without an error",
-)
 @pytest.mark.parametrize("by_record", [False, True])
 def test_images_of_one_frame_id_store_it_once_and_lose_no_annotation(
     tmp_path: Path, by_record: bool, monkeypatch: pytest.MonkeyPatch

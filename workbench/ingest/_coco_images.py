@@ -116,7 +116,7 @@ def stage_images(
         "SELECT n.o, $prefix || a.id AS frame_id, a.* EXCLUDE (ctype, probe), "
         "coalesce(a.ctype, g.guess) AS ctype FROM _wb_all a JOIN "
         "(SELECT i, row_number() OVER (ORDER BY i) - 1 AS o FROM "
-        "(SELECT min(i) AS i FROM _wb_all GROUP BY key)) n ON n.i = a.i "
+        "(SELECT min(i) AS i FROM _wb_all GROUP BY id)) n ON n.i = a.i "
         "LEFT JOIN _wb_ext g ON g.probe = a.probe" + (" ORDER BY n.o" if many else ""),
         {"prefix": options.prefix},
     )

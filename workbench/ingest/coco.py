@@ -173,15 +173,17 @@ def _items(
 
 def _read_images(path: Path, writer: CatalogWriter) -> dict[Any, _Image]:
     images: dict[Any, _Image] = {}
+    frame_ids: set[str] = set()  # 1 and "1" make one frame id: the later is refused
     for number, image in _items(path, "images", "image", writer.reject):
         try:
             parsed = _image(image, path, number)
-            if parsed.id in images:
+            if str(parsed.id) in frame_ids:
                 raise RecordError(f"{path}, image {parsed.id}", "the id appears twice")
         except RecordError as err:
             writer.reject(err)
             continue
         images[parsed.id] = parsed
+        frame_ids.add(str(parsed.id))
     return images
 
 
