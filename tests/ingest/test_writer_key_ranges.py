@@ -8,13 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 import workbench
 from tests.store.test_layout import check_layout, check_summaries
 from tests.store.test_layout_hashes import _frame, _rows, _write
 from workbench.ingest import CatalogWriter
-from workbench.store import layout, summaries
+from workbench.store import layout, layout_hashes, summaries
 
 # Three clusters of ten frames each, their keys more than a row group apart.
 _STARTS = (0, 1_000_000, 5_000_000)
@@ -120,3 +121,18 @@ def test_frames_edited_in_place_over_clusters_keep_the_summaries(catalog):
     ]
     check_layout(catalog)
     check_summaries(catalog)
+
+
+def test_a_replaced_frame_leaves_no_hash_row_of_its_old_key(catalog):
+    """The hashes of the frames a write deletes by key go with them: the next update's
+    candidates are the frames stored now, not every key an id has had (which spread them
+    over the whole catalog, one cluster per earlier update)."""
+    for n in (1, 2, 3):  # f3 and f15 replaced three times, each time at the end
+        _write(catalog, *(_frame(i, f"c{i % 4}", n=n if i in (3, 15) else 0) for i in _IDS))
+    stored = sorted(_keys(catalog).values())
+    assert sorted(k for (k,) in _rows(catalog, "SELECT frame_key FROM _frame_hashes")) == stored
+    with catalog.transaction() as con:
+        ids = pa.array([f"f{i}" for i in _IDS])
+        found = layout_hashes.candidates(con, layout_hashes.FRAMES, ids)
+    assert sorted(found["key"].to_pylist()) == stored
+    _check(catalog, {3: 3, 15: 3})

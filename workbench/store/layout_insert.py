@@ -254,7 +254,8 @@ def delete_keyed(con: Con, keys: np.ndarray, ids: pa.Array) -> None:
     with registered(con, "_wb_gone", gone), registered(con, "_wb_gone_ids", pa.table({"id": ids})):
         con.execute("INSERT INTO _layout_pending SELECT frame_key FROM _wb_gone")
         summaries.remember(con)  # what they hold before the write, for the catalog's summaries
-        for table in ("rois", "sources", "frames"):
+        # their ids' hashes too: left, each would stay a candidate of every later update
+        for table in ("rois", "sources", "frames", layout_hashes.FRAMES):
             con.execute(
                 f"DELETE FROM {table} WHERE {within}"
                 " AND frame_key IN (SELECT frame_key FROM _wb_gone)"
