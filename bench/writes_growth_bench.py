@@ -194,13 +194,18 @@ def changed(rows: RowBatch, share: float, write: int) -> RowBatch:
 
 
 def run(
-    writes: int, per_write: int, rois: int, statements: bool, replace: float = 0.0
+    writes: int,
+    per_write: int,
+    rois: int,
+    statements: bool,
+    replace: float = 0.0,
+    keep: Path | None = None,
 ) -> dict[str, Any]:
     seen = _Statements()
     rows: list[dict[str, Any]] = []
     with (
         tempfile.TemporaryDirectory(prefix="writes-growth-") as tmp,
-        workbench.open(Path(tmp) / "c.duckdb") as catalog,
+        workbench.open(keep or Path(tmp) / "c.duckdb") as catalog,
     ):
         if statements:
             plain = catalog._cursor
@@ -208,7 +213,7 @@ def run(
         with CatalogWriter(catalog, batch_size=per_write, progress=False) as writer:
             for w in range(writes):
                 rows_in = batch(w * per_write, per_write, rois)
-                seen.write = w
+                seen.write = 2 * w  # an update's statements apart: 2 * w + 1
                 io, cpu, wall = _io(), time.process_time(), time.perf_counter()
                 writer.write_rows(rows_in)
                 after = _io()
@@ -222,18 +227,21 @@ def run(
                 }
                 if replace:
                     again = changed(batch(0, per_write, rois), replace, w)
-                    cpu = time.process_time()
+                    seen.write, cpu = 2 * w + 1, time.process_time()
                     writer.write_rows(again)
                     row["update_cpu_s"] = round(time.process_time() - cpu, 2)
+                    if statements:  # the update's COMMIT (the engine's checkpoint in it)
+                        row["update_commit_s"] = round(seen.cost[2 * w + 1]["COMMIT"], 3)
                 rows.append(row)
                 print("  " + json.dumps(row), flush=True)
-        size = os.path.getsize(Path(tmp) / "c.duckdb")
+        size = os.path.getsize(keep or Path(tmp) / "c.duckdb")
     return {"writes": rows, "catalog_mb": round(size / 1e6), "statements": seen}
 
 
-def _print_statements(seen: _Statements, writes: int, top: int) -> None:
-    early = [w for w in range(min(3, writes))]
-    late = [w for w in range(max(writes - 3, 0), writes)]
+def _print_statements(seen: _Statements, writes: int, top: int, update: bool = False) -> None:
+    """The statements of the first and the last three writes (`update`: of the updates)."""
+    early = [2 * w + update for w in range(min(3, writes))]
+    late = [2 * w + update for w in range(max(writes - 3, 0), writes)]
     keys = set().union(*(seen.cost[w] for w in early + late))
 
     def mean(counter: dict[int, collections.Counter[str]], ws: list[int], key: str) -> float:
@@ -243,7 +251,8 @@ def _print_statements(seen: _Statements, writes: int, top: int) -> None:
         keys,
         key=lambda k: -(mean(seen.cost, late, k) - mean(seen.cost, early, k)),
     )
-    print(f"statements, CPU s / rchar MB a write, writes {early} against {late}:")
+    what = "updates" if update else "writes"
+    print(f"statements, CPU s / rchar MB a write, {what} {early} against {late} (2w; 2w + 1):")
     for key in sorted(keys, key=lambda k: -mean(seen.cost, late, k))[:top]:
         print(
             f"  {mean(seen.cost, early, key):6.3f} s {mean(seen.read, early, key) / 1e6:7.1f} MB"
@@ -266,9 +275,10 @@ def main() -> None:
     parser.add_argument("--replace", type=float, default=0.0, help="share changed an update")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--json", type=Path, help="write the per-write figures here")
+    parser.add_argument("--keep", type=Path, help="the catalog (a new file), kept after")
     args = parser.parse_args()
     print(f"load {_load()}", flush=True)
-    found = run(args.writes, args.per_write, args.rois, args.statements, args.replace)
+    found = run(args.writes, args.per_write, args.rois, args.statements, args.replace, args.keep)
     cpu = [row["cpu_s"] for row in found["writes"]]
     head, tail = cpu[: min(3, len(cpu))], cpu[-min(3, len(cpu)) :]
     print(
@@ -284,6 +294,8 @@ def main() -> None:
         )
     if args.statements:
         _print_statements(found["statements"], args.writes, args.top)
+        if args.replace:
+            _print_statements(found["statements"], args.writes, args.top, update=True)
     if args.json:
         args.json.write_text(json.dumps(found["writes"], indent=1))
 

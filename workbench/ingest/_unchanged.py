@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.model.records import ROI_SCHEMA, SOURCE_SCHEMA
+from workbench.store import key_ranges
 from workbench.store.arrow import registered
 from workbench.store.sqlsafe import quote_ident
 
@@ -79,13 +80,13 @@ def old_sums(
     con: Any, table: str, schema: pa.Schema, keys: np.ndarray, where: str = "TRUE", params: Any = ()
 ) -> np.ndarray:
     """The digests of the stored rows of `table` (those `where` also selects) of the frames
-    with `keys` (sorted, distinct), in the order of `keys`. The range of keys as constants:
+    with `keys` (sorted, distinct), in the order of `keys`. The ranges of keys as constants:
     the engine reads only the row groups that may hold them (a batch's frames were mostly
-    stored together)."""
+    stored together, in a few writes)."""
     with registered(con, "_wb_digest_keys", pa.table({"frame_key": keys})):
         found = con.execute(
             f"SELECT frame_key, rowid AS r, hash({_row(schema)}) AS h FROM {quote_ident(table)}"
-            f" WHERE frame_key BETWEEN {int(keys[0])} AND {int(keys[-1])} AND ({where})"
+            f" WHERE {key_ranges.within('frame_key', keys)} AND ({where})"
             " AND frame_key IN (SELECT frame_key FROM _wb_digest_keys)",
             list(params),
         ).fetchnumpy()
@@ -115,11 +116,11 @@ def unchanged_ids(
     if found is not None and found.num_rows == 0:
         return _EMPTY, False, _NO_KEYS
     stored_frames = "frames f ON f.id = n.id"
-    if found is not None:  # their keys' range as constants: only their row groups are read
-        low, high = pc.min(found["key"]).as_py(), pc.max(found["key"]).as_py()
+    if found is not None:  # their keys' ranges as constants: only their row groups are read
+        keys = np.sort(found["key"].to_numpy().astype(np.int64))
         stored_frames = (
             f"_wb_found c ON c.id = n.id JOIN frames f ON f.frame_key = c.key AND f.id = n.id"
-            f" AND f.frame_key BETWEEN {int(low)} AND {int(high)}"
+            f" AND {key_ranges.within('f.frame_key', keys)}"
         )
     with (
         registered(con, "_wb_new_frames", frames.select(columns)),

@@ -54,7 +54,7 @@ from workbench.model.records import (
 )
 from workbench.model.validation import validate_frame
 from workbench.store import layout_hashes
-from workbench.store.arrow import append_rows
+from workbench.store.arrow import append_rows, registered
 from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
 from workbench.store.layout_insert import (
@@ -350,7 +350,10 @@ class CatalogWriter:
         if frames.num_rows == 0:  # (a batch of frames an importer left unconverted)
             return
         if not self.catalog.has_frames():
-            self._store(con, frames, sources, rois, replace=False)
+            if self.catalog.lake is None:
+                self._store(con, frames, sources, rois, _NO_KEYS)
+            else:
+                self._store_lake(con, frames, sources, rois, replace=False)
             return
         found = None  # a local catalog's frames that may be stored, by their ids' hashes
         if self.catalog.lake is None:
@@ -359,54 +362,57 @@ class CatalogWriter:
         same, stored, keys = unchanged_ids(con, frames, sources, rois, found)
         if len(same) == frames.num_rows:  # (ids once each) all stored as given: nothing to do
             return
-        self._store(
-            con,
-            without(frames, "id", same),
-            without(sources, "frame_id", same),
-            without(rois, "frame_id", same),
-            replace=keys if found is not None else stored,
-        )
+        frames = without(frames, "id", same)
+        sources, rois = without(sources, "frame_id", same), without(rois, "frame_id", same)
+        if self.catalog.lake is None:
+            self._store(con, frames, sources, rois, keys)
+        else:
+            self._store_lake(con, frames, sources, rois, replace=stored)
+
+    def _store_queued(self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table) -> None:
+        """Store frames queued one by one (`add`), each replacing any stored frame with its
+        id: a local catalog finds those frames' keys by their ids' hashes."""
+        if self.catalog.lake is not None:
+            self._store_lake(con, frames, sources, rois, replace=self.catalog.has_frames())
+            return
+        keys = _NO_KEYS
+        if frames.num_rows and self.catalog.has_frames():
+            ids = frames["id"].combine_chunks().unique()  # the last queued wins: ids once each
+            found = layout_hashes.stored(con, layout_hashes.FRAMES, ids)
+            keys = np.unique(found["key"].to_numpy().astype(np.int64))
+        self._store(con, frames, sources, rois, keys)
 
     def _store(
-        self,
-        con: Any,
-        frames: pa.Table,
-        sources: pa.Table,
-        rois: pa.Table,
-        *,
-        replace: bool | np.ndarray | None = None,
+        self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table, keys: np.ndarray
     ) -> None:
-        """Insert the rows, first deleting the stored frames with the same ids (unless
-        `replace` is False: none are stored; None: whenever the catalog has frames; the keys
-        of those frames, sorted, in a local catalog: found already)."""
+        """Insert the rows into a local catalog, keyed, first deleting the stored frames with
+        `keys` (sorted, once each: the frames with the same ids; none on a first import)."""
         if frames.num_rows == 0:
             return
         frames, sources, rois = _whole(frames, sources, rois)
-        if replace is None and self.catalog.lake is None and self.catalog.has_frames():
-            ids = frames["id"].combine_chunks().unique()  # the last queued wins: ids once each
-            found = layout_hashes.stored(con, layout_hashes.FRAMES, ids)
-            replace = np.unique(found["key"].to_numpy().astype(np.int64))
-        if isinstance(replace, np.ndarray):
-            delete_keyed(con, replace, frames["id"].combine_chunks())
-            replace = False
-        con.register("_wb_frames", frames)
-        try:
-            if replace or (replace is None and self.catalog.has_frames()):
+        delete_keyed(con, keys, frames["id"].combine_chunks())
+        if insert_keyed(con, frames, sources, rois):  # keyed as they are inserted, not after
+            self.catalog.layout_changes += 1
+
+    def _store_lake(
+        self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table, *, replace: bool
+    ) -> None:
+        """Insert the rows into a lake-backed catalog, first deleting (`replace`: any may be
+        stored) the stored frames with the same ids, found by id (its frames may have no key)."""
+        if frames.num_rows == 0:
+            return
+        frames, sources, rois = _whole(frames, sources, rois)
+        with registered(con, "_wb_frames", frames):
+            if replace:
                 touch(con, "SELECT id FROM _wb_frames")
                 for table in ("rois", "sources"):
                     con.execute(
                         f"DELETE FROM {table} WHERE frame_id IN (SELECT id FROM _wb_frames)"
                     )
                 con.execute("DELETE FROM frames WHERE id IN (SELECT id FROM _wb_frames)")
-            if self.catalog.lake is None:  # keyed as they are inserted, not after
-                if insert_keyed(con, frames, sources, rois):
-                    self.catalog.layout_changes += 1
-                return
             con.execute("INSERT INTO frames BY NAME SELECT * FROM _wb_frames")
-            append_rows(con, "sources", sources)
-            append_rows(con, "rois", rois)
-        finally:
-            con.unregister("_wb_frames")
+        append_rows(con, "sources", sources)
+        append_rows(con, "rois", rois)
 
     def _write(self, frames: list[Queued], labels: list[_QueuedLabels]) -> None:
         """Write one batch in one transaction; when a record's values make it fail, split it
@@ -477,7 +483,7 @@ class CatalogWriter:
                 self._check_uris(s.uri, s.preview_uri, *(m.get("uri") for m in s.masks))
             self._check_mask_uris(frame.rois)
         tables = (rows_table(frame_rows, FRAME_SCHEMA), rows_table(source_rows, SOURCE_SCHEMA))
-        self._store(con, *tables, rows_table(roi_rows, ROI_SCHEMA))
+        self._store_queued(con, *tables, rows_table(roi_rows, ROI_SCHEMA))
 
     def _write_labels(self, con: Any, labels: list[_QueuedLabels]) -> list[_QueuedLabels]:
         """Replace the labels; returns the updates whose frame is not in the catalog."""
@@ -545,6 +551,8 @@ class CatalogWriter:
                         [dataset, version],
                     )
 
+
+_NO_KEYS = np.array([], dtype=np.int64)
 
 # The frames a label write names (registered as `_wb_label_keys` while it runs).
 _NAMED = "SELECT frame_id FROM _wb_label_keys"

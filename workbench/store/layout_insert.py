@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from workbench.model.records import PROMOTED_KEYS
 from workbench.store import (
     groups,
+    key_ranges,
     layout,
     layout_arrays,
     layout_hashes,
@@ -248,14 +249,15 @@ def delete_keyed(con: Con, keys: np.ndarray, ids: pa.Array) -> None:
     Every row of a local catalog has its frame's key once its transaction commits (`sync`)."""
     if len(keys) == 0:
         return
-    low, high = int(keys[0]), int(keys[-1])
+    within = key_ranges.within("frame_key", keys)  # a cluster's range each, as constants
     gone = pa.table({"frame_key": pa.array(keys, pa.int64())})
     with registered(con, "_wb_gone", gone), registered(con, "_wb_gone_ids", pa.table({"id": ids})):
         con.execute("INSERT INTO _layout_pending SELECT frame_key FROM _wb_gone")
         summaries.remember(con)  # what they hold before the write, for the catalog's summaries
-        for table in ("rois", "sources", "frames"):
+        # their ids' hashes too: left, each would stay a candidate of every later update
+        for table in ("rois", "sources", "frames", layout_hashes.FRAMES):
             con.execute(
-                f"DELETE FROM {table} WHERE frame_key BETWEEN {low} AND {high}"
+                f"DELETE FROM {table} WHERE {within}"
                 " AND frame_key IN (SELECT frame_key FROM _wb_gone)"
             )
         for table in ("rois", "sources"):

@@ -23,6 +23,9 @@ counts moved by what changed.
 from __future__ import annotations
 
 import duckdb
+import numpy as np
+
+from workbench.store import key_ranges
 
 Con = duckdb.DuckDBPyConnection
 
@@ -115,9 +118,16 @@ def remember(con: Con) -> None:
     `_layout_pending`) before the write changes them, once per frame and transaction."""
     if marked(con) is None:
         return
+    # The keys in hand as ranges of constants: the engine reads only the row groups of frames
+    # that may hold them (a semi-join alone read the three columns of every frame).
+    named = con.execute("SELECT DISTINCT frame_key FROM _layout_pending ORDER BY 1").fetchnumpy()
+    keys = np.asarray(named["frame_key"], dtype=np.int64)
+    if len(keys) == 0:
+        return
     con.execute(
         f"INSERT INTO {PENDING} SELECT frame_key, context_key, values_key FROM frames"
-        " WHERE frame_key IN (SELECT frame_key FROM _layout_pending)"
+        f" WHERE {key_ranges.within('frame_key', keys)}"
+        " AND frame_key IN (SELECT frame_key FROM _layout_pending)"
         f" AND frame_key NOT IN (SELECT frame_key FROM {PENDING})"
     )
 
@@ -134,10 +144,13 @@ def keep(con: Con, top: int) -> None:
         return
     # What the counted frames hold now: the frames stored since, and those named that remain.
     changed = f"SELECT frame_key, context_key, values_key FROM frames WHERE frame_key >= {mark}"
-    if named:
+    if named:  # the named keys' ranges: only their row groups read
+        keys = con.execute(f"SELECT frame_key FROM {PENDING} ORDER BY 1").fetchnumpy()
+        within = key_ranges.within("frame_key", np.asarray(keys["frame_key"], dtype=np.int64))
         changed += (
             " UNION ALL SELECT frame_key, context_key, values_key FROM frames"
-            f" WHERE frame_key < {mark} AND frame_key IN (SELECT frame_key FROM {PENDING})"
+            f" WHERE frame_key < {mark} AND {within}"
+            f" AND frame_key IN (SELECT frame_key FROM {PENDING})"
         )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _wb_changed AS {changed}")
     try:
