@@ -4,7 +4,7 @@ to a catalog table by column name."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import duckdb
 import pyarrow as pa
@@ -16,12 +16,17 @@ from workbench.store.sqlsafe import quote_ident
 def registered(
     con: duckdb.DuckDBPyConnection, name: str, table: pa.Table
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An Arrow table visible to SQL as `name` for the duration of the block."""
+    """An Arrow table visible to SQL as `name` for the duration of the block. When the
+    block fails, its error is what propagates: in the transaction it aborted, unregistering
+    fails too ("Current transaction is aborted"), which would hide the cause."""
     con.register(name, table)
     try:
         yield con
-    finally:
-        con.unregister(name)
+    except BaseException:
+        with suppress(duckdb.Error):
+            con.unregister(name)
+        raise
+    con.unregister(name)
 
 
 def append_rows(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
