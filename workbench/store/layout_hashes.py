@@ -15,7 +15,8 @@ a twentieth of the CPU of the text join), and only the candidates found are chec
 their frames or contexts rows by key (`f.frame_key = c.frame_key AND f.id = c.id`, their
 range of keys as constants so the engine reads their row groups only): a first import finds
 no candidate and reads no frames row. A hash equal by chance, or the row of a frame deleted
-since (rows are not removed with their frame), is no candidate after that check.
+since (a write replacing frames removes their rows, `layout_insert.delete_keyed`; other
+deletes leave them), is no candidate after that check.
 
 Each table counts the keys below a mark (`meta`, with the engine's version: another version
 may hash otherwise, and the table is then filled again). The new frames' and contexts' rows
