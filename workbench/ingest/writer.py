@@ -327,9 +327,10 @@ class CatalogWriter:
     ) -> None:
         """`write_labels`' rows stored: the `field_name` ROIs of the frames `gone` deleted,
         `rois` inserted, the frames `named` summarised again."""
-        con.register("_wb_label_keys", pa.table({"frame_id": named}))
-        con.register("_wb_label_cleared", pa.table({"frame_id": gone}))
-        try:
+        with (
+            registered(con, "_wb_label_keys", pa.table({"frame_id": named})),
+            registered(con, "_wb_label_cleared", pa.table({"frame_id": gone})),
+        ):
             keyed = self._replacing(con, rois)
             if len(gone):
                 con.execute(
@@ -337,9 +338,6 @@ class CatalogWriter:
                     "(SELECT frame_id FROM _wb_label_cleared)",
                     [field_name],
                 )
-        finally:
-            con.unregister("_wb_label_keys")
-            con.unregister("_wb_label_cleared")
         append_rows(con, "rois", keyed.combine_chunks())
         if self.catalog.lake is None:
             rois_replaced(con)
@@ -500,15 +498,12 @@ class CatalogWriter:
         missing = [item for item in labels if item.frame_id not in known]
         rows = [row for item in labels if item.frame_id in known for row in item.rois]
         table = rows_table(rows, ROI_SCHEMA)
-        con.register("_wb_label_keys", keys)
-        try:
+        with registered(con, "_wb_label_keys", keys):
             table = self._replacing(con, table)
             con.execute(
                 "DELETE FROM rois WHERE (frame_id, field) IN "
                 "(SELECT (frame_id, field) FROM _wb_label_keys)"
             )
-        finally:
-            con.unregister("_wb_label_keys")
         append_rows(con, "rois", table)
         if self.catalog.lake is None:
             rois_replaced(con)
