@@ -90,11 +90,12 @@ _SUMS_TABLE = (
 )
 
 # An annotation's image, as the JSON text the conversion joins on; an annotation whose text
-# names `image_id` twice (the per-record path keeps the last) makes the whole file undigested.
+# names `image_id` twice (the per-record path keeps the last) makes the whole file undigested
+# (a LIKE of two `"image_id"`: half the CPU of counting them by a `replace`).
 _ANN_KEYS = f"""
 CREATE OR REPLACE TEMP TABLE {_KEYS} AS
 SELECT i, try(json_extract(x, '$.image_id'))::VARCHAR AS key, hash(x) AS h,
-    length(x) - length(replace(x, '"image_id"', '')) > 10 AS twice
+    x LIKE '%"image_id"%"image_id"%' AS twice
 FROM _wb_items
 """
 _ADD_SUMS = f"""
