@@ -14,51 +14,27 @@ round.
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from formats_bench import write_clearml
+from step_cpu import SPENT, process_cpu, timed
 
 import workbench
 from workbench.ingest import _clearml_digests, clearml
 from workbench.store import line_digests
 
-SPENT: dict[str, float] = {}
-
-
-def _timed(owner: Any, name: str, label: str) -> None:
-    """Count the CPU of `owner.name` under `label` (the digests' steps)."""
-    function: Callable[..., Any] = getattr(owner, name)
-
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        started = time.process_time()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            SPENT[label] = SPENT.get(label, 0.0) + time.process_time() - started
-
-    setattr(owner, name, timed)
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
 
 def _import(db: Path, path: Path) -> tuple[float, dict[str, float]]:
     SPENT.clear()
     with workbench.open(db) as catalog:
-        started = _cpu()
+        started = process_cpu()
         report = clearml.import_files(catalog, [path], progress=False)
-        spent = _cpu() - started
+        spent = process_cpu() - started
     assert report.ok and report.frames, report
     return spent, dict(SPENT)
 
@@ -77,12 +53,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    _timed(_clearml_digests.LineDigests, "unchanged", "lookup")
-    _timed(line_digests, "changed_since", "check at the write")
-    _timed(line_digests, "record", "record")
-    _timed(line_digests, "unchanged_uris", "unchanged URIs")
-    _timed(_clearml_digests.LineDigests, "of_lines", "hash")
-    _timed(_clearml_digests, "digested", "digested rows")
+    timed(_clearml_digests.LineDigests, "unchanged", "lookup")
+    timed(line_digests, "changed_since", "check at the write")
+    timed(line_digests, "record", "record")
+    timed(line_digests, "unchanged_uris", "unchanged URIs")
+    timed(_clearml_digests.LineDigests, "of_lines", "hash")
+    timed(_clearml_digests, "digested", "digested rows")
     figures: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="clearml-digests-") as folder:
         path = Path(folder) / "clearml.ndjson"

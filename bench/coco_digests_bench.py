@@ -17,11 +17,9 @@ with each step, and the process's peak RSS (VmHWM) at the end.
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,32 +27,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from formats_bench import write_coco
+from step_cpu import SPENT, process_cpu, timed
 
 import workbench
 from workbench.ingest import _coco_columnar, _coco_digests, coco
 from workbench.store import line_digests
-
-SPENT: dict[str, float] = {}
-
-
-def _timed(owner: Any, name: str, label: str) -> None:
-    """Count the CPU of `owner.name` under `label` (the digests' steps)."""
-    function: Callable[..., Any] = getattr(owner, name)
-
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        started = time.process_time()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            SPENT[label] = SPENT.get(label, 0.0) + time.process_time() - started
-
-    setattr(owner, name, timed)
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
 
 OPTIONS: dict[str, Any] = {}
 
@@ -71,11 +48,11 @@ def _import(db: Path, path: Path) -> tuple[float, int, dict[str, float]]:
     _coco_digests.ImageDigests.close = closing  # type: ignore[method-assign]
     try:
         with workbench.open(db) as catalog:
-            started = _cpu()
+            started = process_cpu()
             report = coco.import_files(
                 catalog, [path], progress=False, id_prefix="bench:", **OPTIONS
             )
-            spent = _cpu() - started
+            spent = process_cpu() - started
     finally:
         _coco_digests.ImageDigests.close = close  # type: ignore[method-assign]
     assert report.ok and report.frames, report
@@ -114,13 +91,13 @@ def main() -> None:
     if args.batch_mb:
         _coco_columnar.ANNOTATION_BATCH_BYTES = args.batch_mb << 20
     digests = _coco_digests.ImageDigests
-    _timed(digests, "before_images", "hash and lookup")
-    _timed(digests, "look_up", "of it, lookup")
-    _timed(digests, "hash_annotations", "annotations hashed")
-    _timed(digests, "digest", "digests made")
-    _timed(digests, "leave_out", "annotations left out")
-    _timed(digests, "beside", "digested rows")
-    _timed(_coco_digests.Beside, "__call__", "check and record at the write")
+    timed(digests, "before_images", "hash and lookup")
+    timed(digests, "look_up", "of it, lookup")
+    timed(digests, "hash_annotations", "annotations hashed")
+    timed(digests, "digest", "digests made")
+    timed(digests, "leave_out", "annotations left out")
+    timed(digests, "beside", "digested rows")
+    timed(_coco_digests.Beside, "__call__", "check and record at the write")
     figures: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="coco-digests-") as folder:
         path = Path(folder) / "coco.json"

@@ -40,16 +40,7 @@ if TYPE_CHECKING:
 # the same line, so that digests kept before no longer match.
 CONVERSION = 1
 
-DIGESTED_ROWS = pa.schema(
-    [
-        ("id", pa.string()),
-        ("line", pa.int64()),
-        ("digest", pa.uint64()),
-        ("line_bytes", pa.int32()),
-        ("sources", pa.int32()),
-        ("rois", pa.int32()),
-    ]
-)
+DIGESTED_ROWS = line_digests.DIGESTED_ROWS
 
 
 class _LinesChanged(Exception):

@@ -59,16 +59,7 @@ LOOK_UP = True
 # Images looked up at a time (a stretch of the file's images each).
 LOOKUP_ROWS = 1 << 20
 
-DIGESTED_ROWS = pa.schema(
-    [
-        ("id", pa.string()),
-        ("line", pa.int64()),
-        ("digest", pa.uint64()),
-        ("line_bytes", pa.int32()),
-        ("sources", pa.int32()),
-        ("rois", pa.int32()),
-    ]
-)
+DIGESTED_ROWS = line_digests.DIGESTED_ROWS
 
 # The engine's tables: each image's hash, its key and whether it may be digested; the
 # annotations' hash sums by image key (a row per key per batch); each image's digest; the

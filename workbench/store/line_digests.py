@@ -142,6 +142,19 @@ def hash_lines(
     return found.cast(LINE_ROWS)
 
 
+# The digests a write records (`record`): each line's (or image's) frame, where it is in its
+# file, its digest and length, and its frame's counts of sources and ROIs.
+DIGESTED_ROWS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("line", pa.int64()),
+        ("digest", pa.uint64()),
+        ("line_bytes", pa.int32()),
+        ("sources", pa.int32()),
+        ("rois", pa.int32()),
+    ]
+)
+
 # The lines of a batch found, and the frames they make as stored.
 LOOKUP_SCHEMA = pa.schema(
     [
