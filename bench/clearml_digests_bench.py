@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from formats_bench import write_clearml
-from step_cpu import SPENT, process_cpu, timed
+from step_cpu import SPENT, forget_digests, load, process_cpu, timed
 
 import workbench
 from workbench.ingest import _clearml_digests, clearml
@@ -37,15 +37,6 @@ def _import(db: Path, path: Path) -> tuple[float, dict[str, float]]:
         spent = process_cpu() - started
     assert report.ok and report.frames, report
     return spent, dict(SPENT)
-
-
-def _forget_all(db: Path) -> None:
-    with workbench.open(db) as catalog, catalog.transaction() as con:
-        con.execute(f"DELETE FROM {line_digests.TABLE}")
-
-
-def _load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main() -> None:
@@ -63,18 +54,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="clearml-digests-") as folder:
         path = Path(folder) / "clearml.ndjson"
         write_clearml(path, args.frames)
-        print(f"{args.frames:,} frames, {path.stat().st_size / 1e6:.0f} MB; load {_load()}")
+        print(f"{args.frames:,} frames, {path.stat().st_size / 1e6:.0f} MB; load {load()}")
         for round_ in range(args.rounds):
             db = Path(folder) / f"c{round_}.duckdb"
             steps = [("first import", None), ("update with digests", None)]
-            steps.append(("update without digests", _forget_all))
+            steps.append(("update without digests", forget_digests))
             for step, before in steps:
                 if before is not None:
                     before(db)
                 cpu, parts = _import(db, path)
                 figures.setdefault(step, []).append(cpu)
                 shown = ", ".join(f"{k} {v:.3f}" for k, v in parts.items() if v >= 0.0005)
-                print(f"  {step:24s} CPU {cpu:6.2f} s  (digests' steps: {shown})  load {_load()}")
+                print(f"  {step:24s} CPU {cpu:6.2f} s  (digests' steps: {shown})  load {load()}")
     print("medians:", ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in figures.items()))
 
 

@@ -27,11 +27,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from formats_bench import write_coco
-from step_cpu import SPENT, process_cpu, timed
+from step_cpu import SPENT, forget_digests, load, process_cpu, timed
 
 import workbench
 from workbench.ingest import _coco_columnar, _coco_digests, coco
-from workbench.store import line_digests
 
 OPTIONS: dict[str, Any] = {}
 
@@ -67,15 +66,6 @@ def _edit(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-def _forget_all(db: Path) -> None:
-    with workbench.open(db) as catalog, catalog.transaction() as con:
-        con.execute(f"DELETE FROM {line_digests.TABLE}")
-
-
-def _load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=100_000)
@@ -103,7 +93,7 @@ def main() -> None:
         path = Path(folder) / "coco.json"
         original = Path(folder) / "coco-original.json"
         write_coco(original, args.images)
-        print(f"{args.images:,} images, {original.stat().st_size / 1e6:.0f} MB; load {_load()}")
+        print(f"{args.images:,} images, {original.stat().st_size / 1e6:.0f} MB; load {load()}")
         for round_ in range(args.rounds):
             path.write_bytes(original.read_bytes())
             db = Path(folder) / f"c{round_}.duckdb"
@@ -111,7 +101,7 @@ def main() -> None:
                 ("first import", None),
                 ("update with digests", None),
                 ("update, one image edited", lambda: _edit(path)),
-                ("update without digests", lambda db=db: _forget_all(db)),  # type: ignore[misc]
+                ("update without digests", lambda db=db: forget_digests(db)),  # type: ignore[misc]
             ]
             for step, before in steps:
                 if before is not None:
@@ -121,11 +111,11 @@ def main() -> None:
                 shown = ", ".join(f"{k} {v:.3f}" for k, v in parts.items() if v >= 0.0005)
                 print(
                     f"  {step:26s} CPU {cpu:6.2f} s  {same:,} unchanged  (digests' steps: "
-                    f"{shown})  load {_load()}"
+                    f"{shown})  load {load()}"
                 )
     print("medians:", ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in figures.items()))
     peak = [line for line in Path("/proc/self/status").read_text().splitlines() if "VmHWM" in line]
-    print(f"peak RSS: {peak[0].split(':')[1].strip() if peak else '?'}; load {_load()}")
+    print(f"peak RSS: {peak[0].split(':')[1].strip() if peak else '?'}; load {load()}")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,17 @@
 """The CPU of named steps inside one import, for the benches that time an importer's parts
-in process: wrap a function or method with `timed`, read `SPENT` after the import."""
+in process: wrap a function or method with `timed`, read `SPENT` after the import; and what
+the digests' benches share (the load average, a catalog's digests forgotten)."""
 
 from __future__ import annotations
 
 import resource
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import workbench
+from workbench.store import line_digests
 
 SPENT: dict[str, float] = {}
 
@@ -29,3 +34,15 @@ def process_cpu() -> float:
     """User and system CPU seconds of this process (every thread)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def load() -> str:
+    """The load averages over 1, 5 and 15 minutes."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def forget_digests(db: Path) -> None:
+    """Delete every digest the catalog at `db` keeps (as in a catalog migrated from before
+    them): its next import converts every record."""
+    with workbench.open(db) as catalog, catalog.transaction() as con:
+        con.execute(f"DELETE FROM {line_digests.TABLE}")
