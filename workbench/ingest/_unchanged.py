@@ -35,9 +35,18 @@ _SAME = "_wb_same"
 
 
 def _row(schema: pa.Schema) -> str:
-    """The columns of a table of `schema` but its frame_id, as one struct."""
-    names = [f.name for f in schema if f.name != "frame_id"]
-    return "{" + ", ".join(f"{quote_ident(n)}: {quote_ident(n)}" for n in names) + "}"
+    """The columns of a table of `schema` but its frame_id, as one struct, with each list
+    column's length beside it: DuckDB's `hash` gives a NULL list and an empty one the same
+    value, so an update changing only that would be taken for unchanged."""
+    parts = []
+    for f in schema:
+        if f.name == "frame_id":
+            continue
+        name = quote_ident(f.name)
+        parts.append(f"{name}: {name}")
+        if pa.types.is_list(f.type):
+            parts.append(f"{quote_ident('len ' + f.name)}: len({name})")
+    return "{" + ", ".join(parts) + "}"
 
 
 def _sums(groups: np.ndarray, hashes: np.ndarray, count: int) -> np.ndarray:
