@@ -13,7 +13,7 @@ key, in two narrow tables of integers: `_frame_hashes(h, frame_key)`, `_context_
 context_key)`. A batch's ids are hashed and joined on `h` (a scan of 8-byte integers, about
 a twentieth of the CPU of the text join), and only the candidates found are checked against
 their frames or contexts rows by key (`f.frame_key = c.frame_key AND f.id = c.id`, their
-range of keys as constants so the engine reads their row groups only): a first import finds
+keys' ranges as constants so the engine reads their row groups only): a first import finds
 no candidate and reads no frames row. A hash equal by chance, or the row of a frame deleted
 since (a write replacing frames removes their rows, `layout_insert.delete_keyed`; other
 deletes leave them), is no candidate after that check.
@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.store import layout
+from workbench.store import key_ranges, layout
 from workbench.store.arrow import registered
 
 Con = duckdb.DuckDBPyConnection
@@ -131,8 +131,8 @@ def _candidates(con: Con, table: str, ids: pa.Array) -> pa.Table:
 
 def stored(con: Con, table: str, ids: pa.Array) -> pa.Table:
     """The stored rows (`id`, `key`) among `ids` (distinct): the candidates by hash, each
-    checked against its row by key (their range of keys as constants: only their row groups
-    are read)."""
+    checked against its row by key (their keys' ranges as constants, store/key_ranges.py:
+    only their row groups are read)."""
     caught_up(con, table)
     return _checked(con, table, _candidates(con, table, ids))
 
@@ -142,12 +142,12 @@ def _checked(con: Con, table: str, found: pa.Table) -> pa.Table:
     if found.num_rows == 0:
         return found
     key, source, column, _ = _OF[table]
-    low, high = pc.min(found["key"]).as_py(), pc.max(found["key"]).as_py()
+    keys = np.unique(found["key"].to_numpy(zero_copy_only=False).astype(np.int64))
     with registered(con, "_wb_hash_found", found):
         return con.sql(
             f"SELECT DISTINCT c.id, s.{key} AS key FROM _wb_hash_found c JOIN {source} s"
             f" ON s.{key} = c.key AND s.{column} = c.id"
-            f" WHERE s.{key} BETWEEN {int(low)} AND {int(high)}"
+            f" WHERE {key_ranges.within(f's.{key}', keys)}"
         ).to_arrow_table()
 
 
