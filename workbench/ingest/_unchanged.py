@@ -30,7 +30,7 @@ from workbench.store.arrow import registered
 from workbench.store.sqlsafe import quote_ident
 
 _EMPTY = pa.array([], pa.string())
-_NO_KEYS = np.array([], dtype=np.int64)
+NO_KEYS = np.array([], dtype=np.int64)  # no stored frame's key (sorted, int64, as keys are)
 _SAME = "_wb_same"
 
 
@@ -123,7 +123,7 @@ def unchanged_ids(
         f"f.{quote_ident(c)} IS NOT DISTINCT FROM n.{quote_ident(c)}" for c in columns if c != "id"
     )
     if found is not None and found.num_rows == 0:
-        return _EMPTY, False, _NO_KEYS
+        return _EMPTY, False, NO_KEYS
     stored_frames = "frames f ON f.id = n.id"
     if found is not None:  # their keys' ranges as constants: only their row groups are read
         keys = np.sort(found["key"].to_numpy().astype(np.int64))

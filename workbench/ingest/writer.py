@@ -35,7 +35,7 @@ from workbench.ingest._rows import (
 )
 from workbench.ingest._rows import promoted_text as _promoted  # noqa: F401  (the COCO importer's)
 from workbench.ingest._rows import roi_row as _roi_row
-from workbench.ingest._unchanged import unchanged_ids, without, without_ids
+from workbench.ingest._unchanged import NO_KEYS, unchanged_ids, without, without_ids
 from workbench.ingest._uris import count_outside
 from workbench.ingest.imports import current_run
 from workbench.ingest.report import (
@@ -349,7 +349,7 @@ class CatalogWriter:
             return
         if not self.catalog.has_frames():
             if self.catalog.lake is None:
-                self._store(con, frames, sources, rois, _NO_KEYS)
+                self._store(con, frames, sources, rois, NO_KEYS)
             else:
                 self._store_lake(con, frames, sources, rois, replace=False)
             return
@@ -373,7 +373,7 @@ class CatalogWriter:
         if self.catalog.lake is not None:
             self._store_lake(con, frames, sources, rois, replace=self.catalog.has_frames())
             return
-        keys = _NO_KEYS
+        keys = NO_KEYS
         if frames.num_rows and self.catalog.has_frames():
             ids = frames["id"].combine_chunks().unique()  # the last queued wins: ids once each
             found = layout_hashes.stored(con, layout_hashes.FRAMES, ids)
@@ -546,8 +546,6 @@ class CatalogWriter:
                         [dataset, version],
                     )
 
-
-_NO_KEYS = np.array([], dtype=np.int64)
 
 # The frames a label write names (registered as `_wb_label_keys` while it runs).
 _NAMED = "SELECT frame_id FROM _wb_label_keys"
