@@ -320,22 +320,21 @@ _SPAN_HASH = f"(sum({FRAME_HASH}) % 18446744073709551616::HUGEINT)::UBIGINT"
 _SCENE_LINES = "_wb_scene_lines"
 _SCENE_ROWS = "_wb_scene_rows"
 
-_SCENES_FOUND = f"""
-WITH found AS (
-    SELECT DISTINCT ON (b.n) b.n, d.frame_key AS first_key, d.sources AS frames, d.frame_hash
-    FROM {_LINES} b JOIN {TABLE} d ON d.digest = b.digest AND d.line_bytes = b.line_bytes
-    WHERE d.file_key = $file::UBIGINT AND d.line BETWEEN $first::BIGINT AND $last::BIGINT
-        AND d.rois = 0 AND d.sources > 0
-    ORDER BY b.n),
-keys AS (SELECT n, unnest(range(first_key, first_key + frames)) AS frame_key FROM found),
+
+def _still_held(found: str, context: str = "") -> str:
+    """The lines of `found` (n, first_key, frames, frame_hash; with `context`, a condition
+    on its `s.context_id` too) whose span of keys still holds that many frames of one scene
+    with that sum, no ROI, and the scene no other frame: the CTEs up to `spans` (n,
+    first_key, frames, context_id, frame_hash) and the query of the lines that pass."""
+    return f"""keys AS (SELECT n, unnest(range(first_key, first_key + frames)) AS frame_key FROM {found}),
 held AS (
     SELECT k.n, count(*) AS frames, min(f.context_id) AS context_id,
         max(f.context_id) AS last_context, {_SPAN_HASH} AS frame_hash
     FROM keys k JOIN frames f ON f.frame_key = k.frame_key GROUP BY k.n),
 spans AS (
-    SELECT s.n, s.first_key, s.frames, h.context_id, s.frame_hash FROM found s JOIN held h
+    SELECT s.n, s.first_key, s.frames, h.context_id, s.frame_hash FROM {found} s JOIN held h
         ON h.n = s.n AND h.frames = s.frames AND h.context_id = h.last_context
-        AND h.frame_hash = s.frame_hash),
+        AND h.frame_hash = s.frame_hash{context}),
 crowded AS (SELECT DISTINCT k.n FROM keys k JOIN rois r ON r.frame_key = k.frame_key),
 scenes AS (
     SELECT context_id, count(*) AS held FROM frames
@@ -343,8 +342,19 @@ scenes AS (
 SELECT s.n, s.first_key, s.frames, s.context_id, s.frame_hash FROM spans s
 JOIN scenes c ON c.context_id = s.context_id AND c.held = s.frames
 WHERE s.n NOT IN (SELECT n FROM crowded)
-ORDER BY s.n
 """
+
+
+_SCENES_FOUND = f"""
+WITH found AS (
+    SELECT DISTINCT ON (b.n) b.n, d.frame_key AS first_key, d.sources AS frames, d.frame_hash
+    FROM {_LINES} b JOIN {TABLE} d ON d.digest = b.digest AND d.line_bytes = b.line_bytes
+    WHERE d.file_key = $file::UBIGINT AND d.line BETWEEN $first::BIGINT AND $last::BIGINT
+        AND d.rois = 0 AND d.sources > 0
+    ORDER BY b.n),
+{_still_held("found")}ORDER BY s.n
+"""
+
 
 SCENES_SCHEMA = pa.schema(
     [
@@ -358,23 +368,7 @@ SCENES_SCHEMA = pa.schema(
 
 # The lines of SCENES_SCHEMA (registered as _SCENE_LINES) whose scene is still held as it
 # was found: the same test as _SCENES_FOUND's, from the frame keys found, without the digests.
-_SCENES_HELD = f"""
-WITH keys AS (
-    SELECT n, unnest(range(first_key, first_key + frames)) AS frame_key FROM {_SCENE_LINES}),
-held AS (
-    SELECT k.n, count(*) AS frames, min(f.context_id) AS context_id,
-        max(f.context_id) AS last_context, {_SPAN_HASH} AS frame_hash
-    FROM keys k JOIN frames f ON f.frame_key = k.frame_key GROUP BY k.n),
-crowded AS (SELECT DISTINCT k.n FROM keys k JOIN rois r ON r.frame_key = k.frame_key),
-scenes AS (
-    SELECT context_id, count(*) AS held FROM frames
-    WHERE context_id IN (SELECT context_id FROM {_SCENE_LINES}) GROUP BY context_id)
-SELECT s.n FROM {_SCENE_LINES} s
-JOIN held h ON h.n = s.n AND h.frames = s.frames AND h.context_id = s.context_id
-    AND h.last_context = s.context_id AND h.frame_hash = s.frame_hash
-JOIN scenes c ON c.context_id = s.context_id AND c.held = s.frames
-WHERE s.n NOT IN (SELECT n FROM crowded)
-"""
+_SCENES_HELD = f"WITH {_still_held(_SCENE_LINES, ' AND h.context_id = s.context_id')}"
 
 _SCENE_SPANS = (
     f"SELECT b.line, min(f.frame_key) AS first_key, max(f.frame_key) AS last_key, "
