@@ -52,6 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.model.records import FRAME_SCHEMA
+from workbench.store import key_ranges
 from workbench.store.arrow import registered
 from workbench.store.sqlsafe import quote_ident
 
@@ -273,13 +274,13 @@ def _record_older(
     keys = stored(missing["id"].combine_chunks())
     if keys.num_rows == 0:
         return
-    low, high = pc.min(keys["key"]).as_py(), pc.max(keys["key"]).as_py()
+    within = key_ranges.within("f.frame_key", np.unique(int64s(keys["key"])))
     with registered(con, _OLDER, missing), registered(con, _KEYS, keys.select(["id", "key"])):
         con.execute(
             f"INSERT INTO {_ROWS} SELECT ?::UBIGINT, b.line, f.frame_key, b.digest, "
             f"b.line_bytes, {FRAME_HASH}, b.sources, b.rois FROM {_OLDER} b JOIN {_KEYS} k "
             "ON k.id = b.id JOIN frames f ON f.frame_key = k.key AND f.id = b.id "
-            f"WHERE f.frame_key < ? AND f.frame_key BETWEEN {int(low)} AND {int(high)}",
+            f"WHERE f.frame_key < ? AND {within}",
             [file, since],
         )
 
