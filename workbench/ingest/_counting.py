@@ -65,11 +65,26 @@ class Counted:
         self._lows = _NONE  # ranges of the keys counted but not stored by this import
         self._highs = _NONE
         self._ids: set[str] | None = set() if lake else None
+        # What `rollback` restores: the ranges, and the ids noted and dropped, since `begin`
+        self._undo: tuple[np.ndarray, np.ndarray, list[str], list[str]] = (_NONE, _NONE, [], [])
+
+    def start(self) -> None:
+        """Call before each write: what `rollback` undoes is noted from here."""
+        self._undo = (self._lows, self._highs, [], [])
 
     def begin(self, con: Any) -> None:
         """Call in each write's transaction before it stores anything."""
         if self._mark is None and self._ids is None:
             self._mark = next_frame_key(con)
+
+    def rollback(self) -> None:
+        """Forget what was noted since `start` (the write's transaction was rolled back, and
+        the report's figures with it)."""
+        self._lows, self._highs, added, dropped = self._undo
+        if self._ids is not None:
+            self._ids.difference_update(added)
+            self._ids.update(dropped)
+        self._undo = (self._lows, self._highs, [], [])
 
     # -- local catalogs: by key -------------------------------------------------------------
     def _counted(self, keys: np.ndarray) -> np.ndarray:
@@ -127,7 +142,9 @@ class Counted:
         assert self._ids is not None
         values = ids.to_pylist()
         found = [i for i in values if i in self._ids]
-        self._ids.update(values)
+        added = set(values).difference(self._ids)
+        self._undo[2].extend(added)
+        self._ids.update(added)
         if not found:
             return NOTHING
         return _rows_of_ids(con, found)
@@ -138,6 +155,7 @@ class Counted:
         as they are stored (they are counted no more)."""
         if self._ids is not None:
             found = [i for i in ids if i in self._ids]
+            self._undo[3].extend(found)
             self._ids.difference_update(found)
             return _rows_of_ids(con, found) if found else NOTHING
         if self._mark is None:

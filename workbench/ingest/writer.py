@@ -261,6 +261,7 @@ class CatalogWriter:
         if batch.frames.num_rows == 0 and batch.beside is None:
             return
         before = self.report.copy()
+        self._counted.start()
         now = datetime.now(UTC).replace(tzinfo=None)
         batch = replace(batch, rois=_full_rois(batch.rois))
         # one value repeated by Arrow: a list of as many datetimes took ~20 ms per 100,000
@@ -287,6 +288,7 @@ class CatalogWriter:
                     self._run.committed(con, self.report)
         except BaseException:
             self.report = before
+            self._counted.rollback()
             raise
         named = frames.filter(pc.is_valid(frames["dataset"])).select(["dataset", "version"])
         self._datasets.update(zip(*named.to_pydict().values(), strict=True))
@@ -445,6 +447,7 @@ class CatalogWriter:
         The report is counted inside the transaction, so that the import's record (updated in
         the same transaction) matches what is stored even if the process dies next."""
         before = self.report.copy()
+        self._counted.start()
         try:
             touched = [q.frame.id for q in frames] + [q.frame_id for q in labels]
             with self.catalog.transaction() as con, self.catalog.editing(con, touched):
@@ -457,6 +460,7 @@ class CatalogWriter:
                     self._run.committed(con, self.report)
         except _DATA_ERRORS as exc:
             self.report = before
+            self._counted.rollback()
             items: list[Any] = [*frames, *labels]
             if len(items) == 1:
                 self.reject(record_error(exc, items[0].where))
@@ -474,6 +478,7 @@ class CatalogWriter:
             return
         except BaseException:
             self.report = before
+            self._counted.rollback()
             raise
 
     def _count(
@@ -517,8 +522,10 @@ class CatalogWriter:
         self.flush()  # queued frames first, so the deletion sees the catalog as it is
         ids = sorted(frame_ids)
         before = self.report.copy()
+        self._counted.start()
         try:
             with self.catalog.transaction() as con, self.catalog.editing(con, ids):
+                self._counted.begin(con)
                 again = self._counted.removed(con, ids)
                 touch(con, "SELECT unnest(?::VARCHAR[])", [ids])
                 for table in ("rois", "sources", "tags"):
@@ -533,6 +540,7 @@ class CatalogWriter:
                         self._run.committed(con, self.report)
         except BaseException:
             self.report = before
+            self._counted.rollback()
             raise
 
     def _write_labels(self, con: Any, labels: list[_QueuedLabels]) -> list[_QueuedLabels]:
