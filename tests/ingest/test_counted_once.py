@@ -89,3 +89,33 @@ def test_nucleus_frames_removed_by_their_own_import_are_not_counted(
             assert report.ok
             assert _held(catalog) == (2, 2, 0)
             assert _counts(catalog, report) == _held(catalog)
+
+
+def test_a_write_retried_after_a_scene_changed_counts_its_unchanged_frames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scene a's line is written otherwise (its digest differs, its frames do not: the
+    writer finds them unchanged), scene b's is found unchanged by its digest and changes
+    before the write that counts it: that write is rolled back and made again, and counts
+    a's frames once, not zero times."""
+    from workbench.ingest._nucleus_digests import SceneDigests
+
+    path = tmp_path / "scenes.ndjson"
+    path.write_text(_scene("a", ["a0", "a1"]) + _scene("b", ["b0", "b1"]))
+    unchanged = SceneDigests.unchanged
+
+    def then_changed(self: SceneDigests, digests: Any) -> Any:
+        scenes = unchanged(self, digests)
+        with catalog.transaction() as con:  # another connection's write lands here
+            con.execute("UPDATE frames SET metadata = '{\"n\": 9}' WHERE id = 'b1'")
+        return scenes
+
+    with workbench.open(tmp_path / "n.duckdb") as catalog:
+        assert nucleus.import_files(catalog, [path], progress=False, update=True).ok
+        again = json.dumps(json.loads(_scene("a", ["a0", "a1"])), indent=1).replace("\n", "")
+        path.write_text(again + "\n" + _scene("b", ["b0", "b1"]))
+        monkeypatch.setattr(SceneDigests, "unchanged", then_changed)
+        report = nucleus.import_files(catalog, [path], progress=False, update=True)
+        assert report.ok
+        assert _held(catalog) == (4, 4, 0)
+        assert _counts(catalog, report) == _held(catalog)
