@@ -101,26 +101,30 @@ class Counted:
         return mine
 
     def again(self, con: Any, keys: np.ndarray) -> Again:
-        """Of the stored frames with `keys` (sorted, once each) that a write replaces or
+        """Of the stored frames with `keys` (any order, once each) that a write replaces or
         finds unchanged, those counted before, as they are stored (read before the write
-        deletes them)."""
+        deletes them). Only those are sorted: a sort of a write's every key showed in its
+        CPU."""
         if not len(keys):
             return NOTHING
         keys = np.asarray(keys, dtype=np.int64)
         found = keys[self._counted(keys)]
         if not len(found):
             return NOTHING
+        found = np.unique(found)
         return Again(len(found), *_rows_of_keys(con, found))
 
     def keep(self, keys: np.ndarray) -> None:
-        """Note the frames with `keys` (sorted) as counted without being stored by this
+        """Note the frames with `keys` (once each) as counted without being stored by this
         import (those from `mark` on are counted already)."""
         if self._mark is None or not len(keys):
             return
         keys = np.asarray(keys, dtype=np.int64)
-        keys = np.unique(keys[keys < self._mark])
+        keys = keys[keys < self._mark]
         if not len(keys):
             return
+        if np.any(keys[1:] <= keys[:-1]):  # (mostly sorted already: a file's frames in order)
+            keys = np.unique(keys)
         cuts = np.flatnonzero(np.diff(keys) != 1)
         lows = np.r_[self._lows, keys[0], keys[cuts + 1]]
         highs = np.r_[self._highs, keys[cuts], keys[-1]]
@@ -181,7 +185,7 @@ class Tally:
         """Count the stored frames with `keys` (an array of frame keys, once each) as found
         unchanged, with their `sources` and `rois`, once per import."""
         array = keys.to_numpy() if isinstance(keys, pa.Array | pa.ChunkedArray) else keys
-        found = np.unique(np.asarray(array, dtype=np.int64))
+        found = np.asarray(array, dtype=np.int64)
         again = NOTHING if self._counted.by_id else self._counted.again(self._con, found)
         self.report.frames += len(found) - again.frames
         self.report.sources += sources - again.sources

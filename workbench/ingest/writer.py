@@ -379,7 +379,7 @@ class CatalogWriter:
             found = layout_hashes.candidates(con, layout_hashes.FRAMES, ids)
         same, stored, keys, same_keys = unchanged_ids(con, frames, sources, rois, found)
         if not lake:  # read before the frames replaced are deleted
-            again = self._counted.again(con, np.union1d(keys, same_keys))
+            again = self._counted.again(con, np.concatenate([keys, same_keys]))
             self._counted.keep(same_keys)
         if len(same) == frames.num_rows:  # (ids once each) all stored as given: nothing to do
             return again
