@@ -68,6 +68,20 @@ class Counted:
         # What `rollback` restores: the ranges, and the ids noted and dropped, since `begin`
         self._undo: tuple[np.ndarray, np.ndarray, list[str], list[str]] = (_NONE, _NONE, [], [])
 
+    def state(self) -> tuple[int | None, np.ndarray, np.ndarray, frozenset[str] | None]:
+        """What has been counted so far, for `restore` (an importer that sets its report back
+        to an earlier copy and reads a file again sets this back with it)."""
+        ids = frozenset(self._ids) if self._ids is not None else None
+        return self._mark, self._lows, self._highs, ids
+
+    def restore(
+        self, state: tuple[int | None, np.ndarray, np.ndarray, frozenset[str] | None]
+    ) -> None:
+        """Count from `state` (an earlier `state()`) on: the frames counted since are not."""
+        self._mark, self._lows, self._highs, ids = state
+        self._ids = set(ids) if ids is not None else None
+        self.start()
+
     def start(self) -> None:
         """Call before each write: what `rollback` undoes is noted from here."""
         self._undo = (self._lows, self._highs, [], [])

@@ -112,6 +112,14 @@ class RowBatch:
     beside: Callable[[Any, Tally], pa.Array] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A writer's report at some point and what it counted then (`CatalogWriter.restore`)."""
+
+    report: IngestReport
+    counted: Any
+
+
 @dataclass(slots=True)
 class _QueuedLabels:
     where: str
@@ -232,6 +240,17 @@ class CatalogWriter:
 
     def reject(self, error: RecordError) -> None:
         self.report.reject(error)
+
+    def checkpoint(self) -> Checkpoint:
+        """The report so far (a copy) and what it counted, for `restore`."""
+        return Checkpoint(self.report.copy(), self._counted.state())
+
+    def restore(self, point: Checkpoint) -> None:
+        """Set the report back to `point` (an importer reading a file again after a failure
+        of its own): the frames its writes counted since, though stored, are counted again
+        when they are next written or found unchanged, once."""
+        self.report = point.report.copy()
+        self._counted.restore(point.counted)
 
     def add_keypoint_labels(self, labels: Iterable[KeypointLabel]) -> None:
         """The names and skeleton of labels' keypoints, saved (replacing what a label had)
