@@ -13,6 +13,7 @@ import pytest
 import workbench
 from workbench.ingest import coco, nucleus
 from workbench.store.imports import get_import
+from workbench.store.lake_write import open_for_lake
 
 
 def _coco_file(path: Path, ids: list[int], boxes: int) -> Path:
@@ -49,13 +50,21 @@ def _counts(catalog: Any, report: Any) -> tuple[int, int, int]:
     return report.frames, report.sources, report.rois
 
 
+@pytest.mark.parametrize("storage", ["local", "lake"])
 @pytest.mark.parametrize("batch_size", [2, 1000])
-def test_coco_files_sharing_a_prefix_count_a_frame_once(tmp_path: Path, batch_size: int) -> None:
+def test_coco_files_sharing_a_prefix_count_a_frame_once(
+    tmp_path: Path, batch_size: int, storage: str
+) -> None:
     """Two instances files of one import give images 3 and 4 under the same prefix: the
-    second file's version is stored, and counted, once."""
+    second file's version is stored, and counted, once (a lake-backed catalog's import
+    knows its frames by id, a local one's by key)."""
     first = _coco_file(tmp_path / "a.json", [1, 2, 3, 4], boxes=1)
     second = _coco_file(tmp_path / "b.json", [3, 4, 5], boxes=2)
-    with workbench.open(tmp_path / "c.duckdb") as catalog:
+    path = tmp_path / "c.duckdb"
+    workbench.open(path).close()
+    if storage == "lake":
+        open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=1, progress=False)
+    with workbench.open(path) as catalog:
         for _ in range(2):  # a first import, then the same again (frames found unchanged)
             report = coco.import_files(
                 catalog, [first, second], id_prefix="p:", progress=False, batch_size=batch_size
