@@ -48,11 +48,6 @@ def _stored(catalog: Any) -> list[tuple[Any, ...]]:
     ).fetchall()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the columnar Nucleus import writes at the end of each file: a frame placed by two "
-    "files of one import is stored by two writes and counted twice",
-)
 @pytest.mark.parametrize("lines", [1, 200])
 @pytest.mark.parametrize("per_write", [1, 1000])
 def test_a_frame_placed_by_two_files_of_one_import_is_counted_once(

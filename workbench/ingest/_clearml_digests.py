@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ingest._columnar import ndjson_batches
+from workbench.ingest._counting import Tally
 from workbench.ingest._unchanged import without
-from workbench.ingest.report import IngestReport
 from workbench.store import layout_hashes, line_digests
 from workbench.store.layout import next_frame_key
 
@@ -74,7 +74,7 @@ class Beside:
     def rois(self) -> int:
         return int(pc.sum(self.unchanged["rois"]).as_py() or 0)
 
-    def __call__(self, con: Any, report: IngestReport) -> pa.Array:
+    def __call__(self, con: Any, tally: Tally) -> pa.Array:
         """Count the unchanged frames as the writer counts frames it finds unchanged, keep
         the digests; returns the unchanged frames' URIs (checked against the media roots).
         Raises _LinesChanged when some of them changed since they were looked up."""
@@ -82,9 +82,8 @@ class Beside:
         if len(lost):
             gone = self.unchanged.filter(pc.is_in(self.unchanged["n"], value_set=lost))
             raise _LinesChanged(lost, gone["id"].combine_chunks())
-        report.frames += self.unchanged.num_rows
-        report.sources += int(pc.sum(self.unchanged["sources"]).as_py() or 0)
-        report.rois += self.rois
+        sources = int(pc.sum(self.unchanged["sources"]).as_py() or 0)
+        tally.unchanged(self.unchanged["frame_key"], sources, self.rois)  # once per import
         found = partial(layout_hashes.candidates, con, layout_hashes.FRAMES)
         line_digests.record(con, self.file, self.digested, self.since, found)
         return line_digests.unchanged_uris(con, self.unchanged["frame_key"].combine_chunks())

@@ -114,12 +114,12 @@ def import_instances(
     make them left unconverted (workbench.ingest._coco_digests); when some of those changed
     before the write counting them, the file is imported again without them."""
     digests = ImageDigests(writer.catalog, path, options)
-    before = writer.report.copy()
+    before = writer.checkpoint()
     try:
         try:
             return _import(path, writer, options, frames_per_write, digests)
         except _ImagesChanged:
-            writer.report = before
+            writer.restore(before)
             digests.stop_looking()
             return _import(path, writer, options, frames_per_write, digests)
     finally:

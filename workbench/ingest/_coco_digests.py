@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ingest import _coco_sql as sql
-from workbench.ingest.report import IngestReport
+from workbench.ingest._counting import Tally
 from workbench.ingest.writer import RowBatch
 from workbench.model.records import FRAME_SCHEMA, ROI_SCHEMA, SOURCE_SCHEMA
 from workbench.store import layout_hashes, line_digests
@@ -143,16 +143,15 @@ class Beside:
     digested: pa.Table
     since: int
 
-    def __call__(self, con: Any, report: IngestReport) -> pa.Array:
+    def __call__(self, con: Any, tally: Tally) -> pa.Array:
         """Count the unchanged frames as the writer counts frames it finds unchanged, keep
         the digests; returns the unchanged frames' URIs. Raises _ImagesChanged when some of
         them changed since they were looked up."""
         lost = line_digests.changed_since(con, self.file, self.unchanged)
         if len(lost):
             raise _ImagesChanged(lost)
-        report.frames += self.unchanged.num_rows
-        report.sources += int(pc.sum(self.unchanged["sources"]).as_py() or 0)
-        report.rois += int(pc.sum(self.unchanged["rois"]).as_py() or 0)
+        sources, rois = (int(pc.sum(self.unchanged[c]).as_py() or 0) for c in ("sources", "rois"))
+        tally.unchanged(self.unchanged["frame_key"], sources, rois)  # once per import
         found = partial(layout_hashes.candidates, con, layout_hashes.FRAMES)
         line_digests.record(con, self.file, self.digested, self.since, found)
         return line_digests.unchanged_uris(con, self.unchanged["frame_key"].combine_chunks())

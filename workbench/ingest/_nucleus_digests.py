@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ingest._columnar import LineBatch
-from workbench.ingest.report import IngestReport
+from workbench.ingest._counting import Tally
 from workbench.store import line_digests
 from workbench.store.layout import next_frame_key
 
@@ -80,18 +80,18 @@ class Beside:
     lines: pa.Table | None
     since: int
 
-    def __call__(self, con: Any, report: IngestReport) -> pa.Array:
+    def __call__(self, con: Any, tally: Tally) -> pa.Array:
         """Count the unchanged scenes' frames as the writer counts frames it finds
-        unchanged, keep the digests. Raises _ScenesChanged when some of those scenes changed
-        since they were looked up."""
+        unchanged (once per import, by their keys), keep the digests. Raises _ScenesChanged
+        when some of those scenes changed since they were looked up."""
         lost = line_digests.scenes_changed(con, self.same)
         if len(lost):
             same = self.same.filter(pc.invert(pc.is_in(self.same["n"], value_set=lost)))
             rest = replace(self, same=same)
             raise _ScenesChanged(lost, rest if same.num_rows or self.lines is not None else None)
-        frames = int(pc.sum(self.same["frames"]).as_py() or 0)
-        report.frames += frames
-        report.sources += frames
+        if self.same.num_rows:  # one source and no ROI each (what the digests hold)
+            keys = _scene_keys(self.same)
+            tally.unchanged(keys, sources=len(keys), rois=0)
         if self.rows_of is not None and self.lines is not None:
             line_digests.record_scenes(con, self.file, self.rows_of, self.lines, self.since)
         return _NO_URIS
@@ -229,6 +229,15 @@ class SceneDigests:
         for n in complete:
             del self._converted[n]
         return table.filter(pc.is_in(table["line"], value_set=wanted)), lines
+
+
+def _scene_keys(scenes: pa.Table) -> np.ndarray:
+    """The keys of the frames of `scenes` (line_digests.SCENES_SCHEMA): `frames` keys from
+    each scene's `first_key`."""
+    firsts = line_digests.int64s(scenes["first_key"])
+    counts = line_digests.int64s(scenes["frames"])
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(firsts, counts) + (np.arange(int(counts.sum()), dtype=np.int64) - starts)
 
 
 def lines_again(batches: Iterable[LineBatch], numbers: list[int]) -> pa.Table:

@@ -110,10 +110,11 @@ def old_sums(
 
 def unchanged_ids(
     con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table, found: pa.Table | None = None
-) -> tuple[pa.Array, bool, np.ndarray]:
+) -> tuple[pa.Array, bool, np.ndarray, np.ndarray]:
     """The ids of `frames` (ids once each) whose stored frame has the same values, and the
-    same sources and ROIs in the same order; whether any frame of `frames` is stored; and
-    the keys of the stored frames of the others (sorted: those the write replaces).
+    same sources and ROIs in the same order; whether any frame of `frames` is stored; the
+    keys of the stored frames of the others (sorted: those the write replaces); and the
+    keys of the frames found unchanged (sorted).
 
     With `found` (the frames that may be stored among them, `id` and `key`: the candidates
     of store/layout_hashes.py) only those frames rows are read, by their keys, each stored if
@@ -123,7 +124,7 @@ def unchanged_ids(
         f"f.{quote_ident(c)} IS NOT DISTINCT FROM n.{quote_ident(c)}" for c in columns if c != "id"
     )
     if found is not None and found.num_rows == 0:
-        return _EMPTY, False, NO_KEYS
+        return _EMPTY, False, NO_KEYS, NO_KEYS
     stored_frames = "frames f ON f.id = n.id"
     if found is not None:  # their keys' ranges as constants: only their row groups are read
         keys = np.sort(found["key"].to_numpy().astype(np.int64))
@@ -149,7 +150,7 @@ def unchanged_ids(
             f"SELECT id, frame_key FROM {_SAME} WHERE same ORDER BY frame_key"
         ).to_arrow_table()
         if equal.num_rows == 0:
-            return _EMPTY, stored, _keys(replaced)
+            return _EMPTY, stored, _keys(replaced), NO_KEYS
         ids = equal["id"].combine_chunks()
         keys = equal["frame_key"].to_numpy().astype(np.int64)
         kept = np.ones(len(keys), dtype=bool)
@@ -162,7 +163,8 @@ def unchanged_ids(
             kept &= np.all(new == old, axis=1)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_SAME}")
-    return ids.filter(pa.array(kept)), True, _keys(np.concatenate([replaced, keys[~kept]]))
+    changed = _keys(np.concatenate([replaced, keys[~kept]]))
+    return ids.filter(pa.array(kept)), True, changed, keys[kept]
 
 
 def _keys(keys: np.ndarray) -> np.ndarray:

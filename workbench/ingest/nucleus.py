@@ -40,7 +40,6 @@ from workbench.ingest.video import count_context_frames, default_frames_root, fr
 from workbench.ingest.video import video_frames as decode_video_frames
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
 from workbench.model.records import Frame
-from workbench.store.layout import touch
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -391,15 +390,8 @@ class _SceneImport:
 
     def _delete(self, frame_ids: set[str]) -> None:
         """Remove frames overwritten by frames with other ids (update=True only)."""
-        self.writer.flush()  # queued frames first, so the deletion sees the catalog as it is
         ids = sorted(frame_ids)
-        with self.catalog.transaction() as con, self.catalog.editing(con, ids):
-            touch(con, "SELECT unnest(?::VARCHAR[])", [ids])
-            for table in ("rois", "sources", "tags"):
-                con.execute(
-                    f"DELETE FROM {table} WHERE frame_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
-                )
-            con.execute("DELETE FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+        self.writer.remove(ids)
         for frame_id in ids:
             self.by_id.pop(frame_id, None)
 

@@ -4,6 +4,12 @@ Every importer feeds a CatalogWriter. Each batch is written in one transaction: 
 already exist are replaced whole (their sources and ROIs with them), so importing the same data
 twice updates instead of duplicating; tags survive. Label-only imports replace the ROIs of one
 field on existing frames and leave everything else alone.
+
+The report counts each frame the import leaves stored once, with the sources and ROIs of its
+last version, whichever of its writes stored it or found it stored as given (the frames an
+importer's digests leave unconverted included); a frame the import removes is not counted.
+The rule, and how a write knows what was counted without holding the ids, is in
+workbench/ingest/_counting.py; the import's record keeps the same figures at every commit.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from tqdm.auto import tqdm
 from workbench.errors import RecordError
 from workbench.ingest import _label_writes as label_writes
 from workbench.ingest._columnar import rows_table
+from workbench.ingest._counting import NOTHING, Again, Counted, Tally, take_back
 from workbench.ingest._rows import (
     PROBE,
     Queued,
@@ -99,9 +106,18 @@ class RowBatch:
     rois: pa.Table
     warnings: list[tuple[str, str, int]] = field(default_factory=list)
     # Kept or counted beside the rows in their transaction once they are stored (the frames
-    # an importer left unconverted as stored): given the connection and the report, it
-    # returns the URIs to check against the media roots with the rows' own.
-    beside: Callable[[Any, IngestReport], pa.Array] | None = None
+    # an importer left unconverted as stored, counted by `Tally.unchanged`): given the
+    # connection and the write's tally, it returns the URIs to check against the media
+    # roots with the rows' own.
+    beside: Callable[[Any, Tally], pa.Array] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A writer's report at some point and what it counted then (`CatalogWriter.restore`)."""
+
+    report: IngestReport
+    counted: Any
 
 
 @dataclass(slots=True)
@@ -147,6 +163,7 @@ class CatalogWriter:
         self._seen: set[str] | None = set() if unique_ids else None
         self._datasets: set[tuple[str, str | None]] = set()
         self._keypoints: dict[str, KeypointLabel] = {}
+        self._counted = Counted(lake=catalog.lake is not None)  # what the report counts
         self._bar = tqdm(total=total, desc=desc, unit="frame", disable=not progress, leave=False)
 
     def __enter__(self) -> Self:
@@ -224,6 +241,17 @@ class CatalogWriter:
     def reject(self, error: RecordError) -> None:
         self.report.reject(error)
 
+    def checkpoint(self) -> Checkpoint:
+        """The report so far (a copy) and what it counted, for `restore`."""
+        return Checkpoint(self.report.copy(), self._counted.state())
+
+    def restore(self, point: Checkpoint) -> None:
+        """Set the report back to `point` (an importer reading a file again after a failure
+        of its own): the frames its writes counted since, though stored, are counted again
+        when they are next written or found unchanged, once."""
+        self.report = point.report.copy()
+        self._counted.restore(point.counted)
+
     def add_keypoint_labels(self, labels: Iterable[KeypointLabel]) -> None:
         """The names and skeleton of labels' keypoints, saved (replacing what a label had)
         when the import finishes."""
@@ -252,6 +280,7 @@ class CatalogWriter:
         if batch.frames.num_rows == 0 and batch.beside is None:
             return
         before = self.report.copy()
+        self._counted.start()
         now = datetime.now(UTC).replace(tzinfo=None)
         batch = replace(batch, rois=_full_rois(batch.rois))
         # one value repeated by Arrow: a list of as many datetimes took ~20 ms per 100,000
@@ -261,24 +290,28 @@ class CatalogWriter:
         ids = frames["id"].to_pylist() if self.catalog.lake is not None else []
         try:
             with self.catalog.transaction() as con, self.catalog.editing(con, ids):
-                self._store_changed(con, frames, batch.sources, batch.rois)
+                self._counted.begin(con)
+                again = self._store_changed(con, frames, batch.sources, batch.rois)
                 self.report.frames += frames.num_rows
                 self.report.sources += batch.sources.num_rows
                 self.report.rois += batch.rois.num_rows
+                take_back(self.report, again)
                 for kind, where, count in batch.warnings:
                     self.report.warn(kind, where, count)
                 uris = _uris_of(batch)
                 if batch.beside is not None:
-                    uris = pa.concat_arrays([uris, batch.beside(con, self.report)])
+                    tally = Tally(self.report, self._counted, con)
+                    uris = pa.concat_arrays([uris, batch.beside(con, tally)])
                 count_outside(con, uris, self._roots, self.report)
                 if self._run is not None:
                     self._run.committed(con, self.report)
         except BaseException:
             self.report = before
+            self._counted.rollback()
             raise
         named = frames.filter(pc.is_valid(frames["dataset"])).select(["dataset", "version"])
         self._datasets.update(zip(*named.to_pydict().values(), strict=True))
-        self._bar.update(self.report.frames - before.frames)  # the frames beside included
+        self._bar.update(max(0, self.report.frames - before.frames))  # those beside included
 
     def write_labels(
         self,
@@ -342,43 +375,57 @@ class CatalogWriter:
         if self.catalog.lake is None:
             rois_replaced(con)
 
-    def _store_changed(self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table) -> None:
+    def _store_changed(
+        self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table
+    ) -> Again:
         """Store the frames not already stored exactly as given: the others are left as they
-        are rather than deleted and written again (none are on a first import)."""
+        are rather than deleted and written again (none are on a first import). Returns the
+        frames of the batch this import counted before (replaced or found unchanged), as
+        they were stored."""
         if frames.num_rows == 0:  # (a batch of frames an importer left unconverted)
-            return
+            return NOTHING
+        lake = self.catalog.lake is not None
+        again = self._counted.again_ids(con, frames["id"].combine_chunks()) if lake else NOTHING
         if not self.catalog.has_frames():
-            if self.catalog.lake is None:
-                self._store(con, frames, sources, rois, NO_KEYS)
-            else:
+            if lake:
                 self._store_lake(con, frames, sources, rois, replace=False)
-            return
+            else:
+                self._store(con, frames, sources, rois, NO_KEYS)
+            return again
         found = None  # a local catalog's frames that may be stored, by their ids' hashes
-        if self.catalog.lake is None:
+        if not lake:
             ids = frames["id"].combine_chunks()
             found = layout_hashes.candidates(con, layout_hashes.FRAMES, ids)
-        same, stored, keys = unchanged_ids(con, frames, sources, rois, found)
+        same, stored, keys, same_keys = unchanged_ids(con, frames, sources, rois, found)
+        if not lake:  # read before the frames replaced are deleted
+            again = self._counted.again(con, np.concatenate([keys, same_keys]))
+            self._counted.keep(same_keys)
         if len(same) == frames.num_rows:  # (ids once each) all stored as given: nothing to do
-            return
+            return again
         frames = without(frames, "id", same)
         sources, rois = without(sources, "frame_id", same), without(rois, "frame_id", same)
-        if self.catalog.lake is None:
-            self._store(con, frames, sources, rois, keys)
-        else:
+        if lake:
             self._store_lake(con, frames, sources, rois, replace=stored)
+        else:
+            self._store(con, frames, sources, rois, keys)
+        return again
 
-    def _store_queued(self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table) -> None:
+    def _store_queued(self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table) -> Again:
         """Store frames queued one by one (`add`), each replacing any stored frame with its
-        id: a local catalog finds those frames' keys by their ids' hashes."""
+        id: a local catalog finds those frames' keys by their ids' hashes. Returns the
+        frames replaced that this import counted before, as they were stored."""
         if self.catalog.lake is not None:
+            again = self._counted.again_ids(con, frames["id"].combine_chunks())
             self._store_lake(con, frames, sources, rois, replace=self.catalog.has_frames())
-            return
+            return again
         keys = NO_KEYS
         if frames.num_rows and self.catalog.has_frames():
             ids = frames["id"].combine_chunks().unique()  # the last queued wins: ids once each
             found = layout_hashes.stored(con, layout_hashes.FRAMES, ids)
             keys = np.unique(found["key"].to_numpy().astype(np.int64))
+        again = self._counted.again(con, keys)  # read before they are deleted
         self._store(con, frames, sources, rois, keys)
+        return again
 
     def _store(
         self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table, keys: np.ndarray
@@ -419,17 +466,20 @@ class CatalogWriter:
         The report is counted inside the transaction, so that the import's record (updated in
         the same transaction) matches what is stored even if the process dies next."""
         before = self.report.copy()
+        self._counted.start()
         try:
             touched = [q.frame.id for q in frames] + [q.frame_id for q in labels]
             with self.catalog.transaction() as con, self.catalog.editing(con, touched):
-                if frames:
-                    self._write_frames(con, frames)
+                self._counted.begin(con)
+                again = self._write_frames(con, frames) if frames else NOTHING
                 missing = self._write_labels(con, labels) if labels else []
                 self._count(frames, labels, missing)
+                take_back(self.report, again)
                 if self._run is not None:
                     self._run.committed(con, self.report)
         except _DATA_ERRORS as exc:
             self.report = before
+            self._counted.rollback()
             items: list[Any] = [*frames, *labels]
             if len(items) == 1:
                 self.reject(record_error(exc, items[0].where))
@@ -447,6 +497,7 @@ class CatalogWriter:
             return
         except BaseException:
             self.report = before
+            self._counted.rollback()
             raise
 
     def _count(
@@ -468,7 +519,7 @@ class CatalogWriter:
                 self.report.rois += len(item.rois)
                 self._check_mask_uris(item.source_rois)
 
-    def _write_frames(self, con: Any, frames: list[Queued]) -> None:
+    def _write_frames(self, con: Any, frames: list[Queued]) -> Again:
         now = datetime.now(UTC).replace(tzinfo=None)
         frame_rows = [(*queued.row, now) for queued in frames]
         source_rows = [row for queued in frames for row in queued.sources]
@@ -481,7 +532,35 @@ class CatalogWriter:
                 self._check_uris(s.uri, s.preview_uri, *(m.get("uri") for m in s.masks))
             self._check_mask_uris(frame.rois)
         tables = (rows_table(frame_rows, FRAME_SCHEMA), rows_table(source_rows, SOURCE_SCHEMA))
-        self._store_queued(con, *tables, rows_table(roi_rows, ROI_SCHEMA))
+        return self._store_queued(con, *tables, rows_table(roi_rows, ROI_SCHEMA))
+
+    def remove(self, frame_ids: Sequence[str]) -> None:
+        """Delete the stored frames `frame_ids` (their sources, ROIs and tags) in one
+        transaction, after the frames queued: those this import counted are counted no more
+        (a frame the import removes is not among those it leaves stored)."""
+        self.flush()  # queued frames first, so the deletion sees the catalog as it is
+        ids = sorted(frame_ids)
+        before = self.report.copy()
+        self._counted.start()
+        try:
+            with self.catalog.transaction() as con, self.catalog.editing(con, ids):
+                self._counted.begin(con)
+                again = self._counted.removed(con, ids)
+                touch(con, "SELECT unnest(?::VARCHAR[])", [ids])
+                for table in ("rois", "sources", "tags"):
+                    con.execute(
+                        f"DELETE FROM {table} WHERE frame_id IN (SELECT unnest(?::VARCHAR[]))",
+                        [ids],
+                    )
+                con.execute("DELETE FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+                if again:
+                    take_back(self.report, again)
+                    if self._run is not None:
+                        self._run.committed(con, self.report)
+        except BaseException:
+            self.report = before
+            self._counted.rollback()
+            raise
 
     def _write_labels(self, con: Any, labels: list[_QueuedLabels]) -> list[_QueuedLabels]:
         """Replace the labels; returns the updates whose frame is not in the catalog."""
