@@ -93,6 +93,13 @@ _ADD_SUMS = f"""
 INSERT INTO {_SUMS} SELECT key, sum(h)::HUGEINT, count(*), bool_or(twice), $batch
 FROM {_KEYS} GROUP BY key
 """
+# The same sums from the annotations as converted (sql.DIGESTED): their `image_id` is the
+# conversion's (the same JSON text as above: the engine's parse of the same record), and a
+# plain record gives no key twice.
+_CONVERTED_SUMS = f"""
+INSERT INTO {_SUMS} SELECT image_key, sum(h)::HUGEINT, count(*), bool_or(twice), $batch
+FROM {{table}} WHERE i >= $since GROUP BY image_key
+"""
 # An image's id given twice in its text (the per-record path keeps the last) or a text not
 # JSON: never digested.
 _IMAGE_HASHES = f"""
@@ -178,6 +185,7 @@ class ImageDigests:
         self._batches = 0
         self._clean = True  # no annotation names `image_id` twice
         self._needed: list[int] = []  # the batches to convert, when read again (look_up)
+        self._summing = False  # the annotations converted are summed (not hashed before)
         self.unchanged = 0  # images found unchanged (for tests and benchmarks)
 
     def close(self) -> None:
@@ -224,9 +232,10 @@ class ImageDigests:
         """The annotations' batches to convert (from `batches`; the one hashed first when
         it was the only one), their unchanged images' annotations left out, or hashed."""
         if not (self.looks and self.keeps):
+            self._summing = self.keeps
             for _ in batches():
-                self.hash_annotations(con)
-                yield
+                yield  # converted, then summed (`converted`)
+            self._summing = False
             self.digest(con)
             con.execute(f"DROP TABLE IF EXISTS {_SUMS}")
             return
@@ -247,6 +256,16 @@ class ImageDigests:
                 yield
             if batch >= self._needed[-1]:
                 return
+
+    def converted(self, con: Any, table: str, since: int) -> None:
+        """Add the annotations just converted (`table`'s rows numbered from `since`: those of
+        sql.ANNOTATION_ROWS for one batch) to their images' sums, from the `image_id`, hash
+        and check of `image_id` given twice the conversion made (sql.DIGESTED), when they
+        were not hashed before the images."""
+        if not self._summing:
+            return
+        con.execute(_CONVERTED_SUMS.format(table=table), {"since": since, "batch": self._batches})
+        self._batches += 1
 
     def hash_annotations(self, con: Any) -> None:
         """Add the annotations of `_wb_items` (one batch) to their images' sums."""
