@@ -93,12 +93,17 @@ _ADD_SUMS = f"""
 INSERT INTO {_SUMS} SELECT key, sum(h)::HUGEINT, count(*), bool_or(twice), $batch
 FROM {_KEYS} GROUP BY key
 """
-# The same sums from the annotations as converted (sql.DIGESTED): their `image_id` is the
-# conversion's (the same JSON text as above: the engine's parse of the same record), and a
-# plain record gives no key twice.
+# The same sums from the annotations as converted (sql.DIGESTED), grouped by the image the
+# conversion joined them to (`o`: by the JSON text of `image_id`, as above, the engine's
+# parse of the same record) and keyed by that image's key. Annotations of no stored image
+# (NULL `o`) count for the check of `image_id` given twice only; an image of another key
+# than the one its text gives (its id's text made by the per-record path) then counts none
+# of its annotations, and is not digested (as many ROIs as annotations hashed: none).
 _CONVERTED_SUMS = f"""
-INSERT INTO {_SUMS} SELECT image_key, sum(h)::HUGEINT, count(*), bool_or(twice), $batch
-FROM {{table}} WHERE i >= $since GROUP BY image_key
+INSERT INTO {_SUMS} SELECT m.key, s.h, s.n, s.twice, $batch FROM (
+    SELECT o, sum(h)::HUGEINT AS h, count(*) AS n, bool_or(twice) AS twice
+    FROM {{table}} WHERE i >= $since GROUP BY o) s
+LEFT JOIN _wb_images m ON m.o = s.o
 """
 # An image's id given twice in its text (the per-record path keeps the last) or a text not
 # JSON: never digested.

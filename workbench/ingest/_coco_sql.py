@@ -238,8 +238,7 @@ shaped AS (
     SELECT *, rings AS geometry, flatten(rings) AS points FROM valued)
 SELECT * EXCLUDE (x), CASE WHEN ok THEN NULL ELSE x END AS x FROM (
 SELECT o, i, x, id, name AS label,
-    d.image_id::VARCHAR AS image_key, hash(x) AS h,
-    NOT plain AND x LIKE '%"image_id"%"image_id"%' AS twice,
+    hash(x) AS h, NOT plain AND x LIKE '%"image_id"%"image_id"%' AS twice,
     TRY_CAST(d.score AS DOUBLE) AS confidence, geometry,
     CASE WHEN box IS NOT NULL THEN box[1]
         ELSE list_min(list_slice(points, 1, len(points), 2)) END
@@ -289,11 +288,11 @@ SELECT o, i, x, id, name AS label,
 FROM shaped)
 """
 # The columns of ANNOTATION_ROWS for the frames' digests (workbench.ingest._coco_digests),
-# from what the conversion parsed: the annotation's `image_id` as JSON text, its text's hash,
-# and whether it may name `image_id` twice (looked for as the digests' own pass looks, but
-# only in the records not plain: a plain record gives each key once). Not kept past the batch
-# when the annotations are kept by write.
-DIGESTED = ("image_key", "h", "twice")
+# beside the image the conversion joined (`o`, by the JSON text of `image_id`): the record's
+# text's hash, and whether it may name `image_id` twice (looked for as the digests' own pass
+# looks, but only in the records not plain: a plain record gives each key once). Not kept
+# past the batch when the annotations are kept by write.
+DIGESTED = ("h", "twice")
 # One write's annotations, kept in the engine: the first batch's rows, then the others'.
 ANNOTATIONS = "CREATE OR REPLACE TEMP TABLE _wb_ann AS " + ANNOTATION_ROWS
 MORE_ANNOTATIONS = "INSERT INTO _wb_ann " + ANNOTATION_ROWS
