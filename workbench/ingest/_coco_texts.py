@@ -34,7 +34,9 @@ NOT_FOR_THE_ENGINE = (duckdb.InvalidInputException, duckdb.ConversionException)
 _ITEMS = {"categories": "_wb_cat_items", "images": "_wb_image_items", "annotations": "_wb_items"}
 # Pieces parsed by one statement: the engine parses each on a thread of its own (one Arrow
 # batch each), where a statement of one piece ran on one core. Python holds their bytes.
-AT_ONCE = 4
+# (Four at a time made a later statement of the update, the digests', cost 0.2 s more CPU in
+# about one run in three, on two cores; two did not, in ten.)
+AT_ONCE = 2
 _PIECE = pa.schema([("x", pa.binary()), ("first", pa.int64()), ("odd", pa.bool_())])
 
 
