@@ -18,7 +18,9 @@ converted, sorted or written. Each write of the import counts one share of them 
 at most a write's number of frames), checking them again in its transaction
 (line_digests.changed_since): a frame changed since the lookup by another connection stops
 that write with `_ImagesChanged`, rolled back, and the file is imported again without lookup
-(its frames written before are found unchanged by the writer).
+(its frames written before are found unchanged by the writer). An import without lookup (a
+first one) sums the annotations as the annotations' statement converts them, from that
+statement's own parse (sql.DIGESTED, grouped by the image it joined): no pass of their own.
 
 A frame's digest is recorded in the transaction that stores it, only when its conversion was
 clean: the image's id given once in its text and by no other image, no annotation naming an

@@ -1,8 +1,9 @@
 """The records' texts of a COCO instances document staged in the import's engine.
 
-Each top-level array is parsed by DuckDB's JSON reader a piece at a time (pieces of about
-PIECE_BYTES cut by workbench.ingest._coco_pieces; a document that cannot be cut, whole), its
-records numbered in file order with their texts: the categories and images first, then the
+Each top-level array is parsed by DuckDB's JSON reader AT_ONCE pieces to a statement, each on
+a thread of its own (pieces of about PIECE_BYTES cut by workbench.ingest._coco_pieces, which
+gives each one's first record's number; a document that cannot be cut, whole), its records
+numbered in file order with their texts: the categories and images first, then the
 annotations a batch of pieces at a time. What only the engine's parser takes (NaN, numbers
 past a double, a comma before a closing bracket) is found here first (one pass of RE2 over
 the bytes), so that those records keep their texts as written, or the file goes record by
