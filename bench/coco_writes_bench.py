@@ -289,14 +289,14 @@ def measure(
 
     names = ("members", "_read", "_images", "_annotations")
     saved = {n: getattr(_coco_columnar, n) for n in (*names, "MemoryEngine")}
-    piece = _coco_texts._piece
+    piece = _coco_texts._pieces
     adds = {kind: kind.__dict__["add"] for kind in (_coco_staged.InEngine, _coco_staged.ByWrite)}
     _coco_columnar._write = write  # type: ignore[assignment]
     for name in names:
         _timed(name, steps, watch)
-    # Quietly, once a piece and once a batch: the pieces' parse (the images' in `_read`, the
-    # annotations' after `_images`) and the annotations' conversion, kept by write.
-    _timed("_piece", steps, watch, _coco_texts, key="pieces")
+    # Quietly, once a group of pieces and once a batch: the pieces' parse (the images' in
+    # `_read`, the annotations' after `_images`) and the annotations' conversion, kept by write.
+    _timed("_pieces", steps, watch, _coco_texts, key="pieces")
     for kind in adds:
         _timed("add", steps, watch, kind, key="conversion")
     _coco_columnar.MemoryEngine = _engine_class(watch)  # type: ignore[misc]
@@ -324,7 +324,7 @@ def measure(
         _coco_columnar._write = inner  # type: ignore[assignment]
         for name, function in saved.items():
             setattr(_coco_columnar, name, function)
-        _coco_texts._piece = piece  # type: ignore[assignment]
+        _coco_texts._pieces = piece  # type: ignore[assignment]
         for kind, add in adds.items():
             kind.add = add  # type: ignore[method-assign]
     if not writes:

@@ -320,9 +320,9 @@ def test_annotations_are_converted_a_batch_at_a_time(
     for kind in (_coco_staged.InEngine, _coco_staged.ByWrite):
         add = kind.add
 
-        def counted(self: Any, con: Any, add: Any = add) -> None:
+        def counted(self: Any, con: Any, *args: Any, add: Any = add) -> None:
             held.append(con.execute("SELECT count(*) FROM _wb_items").fetchall()[0][0])
-            add(self, con)
+            add(self, con, *args)
 
         monkeypatch.setattr(kind, "add", counted)
     doc = _document(3)

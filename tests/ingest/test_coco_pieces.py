@@ -24,8 +24,9 @@ def _records(path: Path, piece_bytes: int) -> dict[str, list[Any]] | None:
     for key, member in found.items():
         out[key] = []
         texts = list(_coco_pieces.pieces(path, member))
-        assert len(texts) == len(member.cuts)
-        for text in texts:
+        assert len(texts) == len(member.cuts) == len(member.firsts)
+        for text, first in zip(texts, member.firsts.tolist(), strict=True):
+            assert first == len(out[key])  # the number of the piece's first record
             out[key] += json.loads(text)
         # Each piece but the last ends at the first record ending piece_bytes past its start.
         for start, end in zip(member.cuts[:-1], member.cuts[1:], strict=True):

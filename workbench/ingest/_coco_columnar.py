@@ -53,8 +53,9 @@ if TYPE_CHECKING:
     from workbench.ingest.coco import _Instances
 
 # DuckDB parses a document whole, with ten times its size or more: the records are parsed in
-# runs of about this size (workbench.ingest._coco_pieces), whatever the size of the file.
-PIECE_BYTES = 16 << 20
+# runs of about this size (workbench.ingest._coco_pieces), whatever the size of the file,
+# _coco_texts.AT_ONCE of them in one statement (one per thread).
+PIECE_BYTES = 4 << 20
 # The annotations' records are converted in batches of pieces of about this many bytes of
 # text: the engine holds one batch's texts, not the file's.
 ANNOTATION_BATCH_BYTES = 256 << 20
@@ -276,8 +277,9 @@ def _stage(
         many = total > frames_per_write
         by_write = ByWrite(Path(folder), frames_per_write, plan.chunk)
         stored = Stored(staged=by_write if many else InEngine(), digests=digests)
+        converted = None if digests is None else digests.converted
         for _ in batches() if digests is None else digests.batches(con, batches):
-            stored.staged.add(con)
+            stored.staged.add(con, converted)
     except _ByRecord:
         return None
     con.execute("DROP TABLE _wb_items")

@@ -18,7 +18,9 @@ converted, sorted or written. Each write of the import counts one share of them 
 at most a write's number of frames), checking them again in its transaction
 (line_digests.changed_since): a frame changed since the lookup by another connection stops
 that write with `_ImagesChanged`, rolled back, and the file is imported again without lookup
-(its frames written before are found unchanged by the writer).
+(its frames written before are found unchanged by the writer). An import without lookup (a
+first one) sums the annotations as the annotations' statement converts them, from that
+statement's own parse (sql.DIGESTED, grouped by the image it joined): no pass of their own.
 
 A frame's digest is recorded in the transaction that stores it, only when its conversion was
 clean: the image's id given once in its text and by no other image, no annotation naming an
@@ -92,6 +94,18 @@ FROM _wb_items
 _ADD_SUMS = f"""
 INSERT INTO {_SUMS} SELECT key, sum(h)::HUGEINT, count(*), bool_or(twice), $batch
 FROM {_KEYS} GROUP BY key
+"""
+# The same sums from the annotations as converted (sql.DIGESTED), grouped by the image the
+# conversion joined them to (`o`: by the JSON text of `image_id`, as above, the engine's
+# parse of the same record) and keyed by that image's key. Annotations of no stored image
+# (NULL `o`) count for the check of `image_id` given twice only; an image of another key
+# than the one its text gives (its id's text made by the per-record path) then counts none
+# of its annotations, and is not digested (as many ROIs as annotations hashed: none).
+_CONVERTED_SUMS = f"""
+INSERT INTO {_SUMS} SELECT m.key, s.h, s.n, s.twice, $batch FROM (
+    SELECT o, sum(h)::HUGEINT AS h, count(*) AS n, bool_or(twice) AS twice
+    FROM {{table}} WHERE i >= $since GROUP BY o) s
+LEFT JOIN _wb_images m ON m.o = s.o
 """
 # An image's id given twice in its text (the per-record path keeps the last) or a text not
 # JSON: never digested.
@@ -177,6 +191,7 @@ class ImageDigests:
         self._batches = 0
         self._clean = True  # no annotation names `image_id` twice
         self._needed: list[int] = []  # the batches to convert, when read again (look_up)
+        self._summing = False  # the annotations converted are summed (not hashed before)
         self.unchanged = 0  # images found unchanged (for tests and benchmarks)
 
     def close(self) -> None:
@@ -223,9 +238,10 @@ class ImageDigests:
         """The annotations' batches to convert (from `batches`; the one hashed first when
         it was the only one), their unchanged images' annotations left out, or hashed."""
         if not (self.looks and self.keeps):
+            self._summing = self.keeps
             for _ in batches():
-                self.hash_annotations(con)
-                yield
+                yield  # converted, then summed (`converted`)
+            self._summing = False
             self.digest(con)
             con.execute(f"DROP TABLE IF EXISTS {_SUMS}")
             return
@@ -246,6 +262,16 @@ class ImageDigests:
                 yield
             if batch >= self._needed[-1]:
                 return
+
+    def converted(self, con: Any, table: str, since: int) -> None:
+        """Add the annotations just converted (`table`'s rows numbered from `since`: those of
+        sql.ANNOTATION_ROWS for one batch) to their images' sums, from the `image_id`, hash
+        and check of `image_id` given twice the conversion made (sql.DIGESTED), when they
+        were not hashed before the images."""
+        if not self._summing:
+            return
+        con.execute(_CONVERTED_SUMS.format(table=table), {"since": since, "batch": self._batches})
+        self._batches += 1
 
     def hash_annotations(self, con: Any) -> None:
         """Add the annotations of `_wb_items` (one batch) to their images' sums."""

@@ -39,8 +39,10 @@ _QUOTE, _SLASH = ord('"'), ord("\\")
 @dataclass(frozen=True, slots=True)
 class Member:
     """One top-level array: its key, the offsets of its '[' and ']', where its pieces start
-    (the '[', then the commas chosen), whether it holds a comma at all, and how deep
-    brackets nest anywhere in the document (at most: its records' own depth is 2 less)."""
+    (the '[', then the commas chosen), whether it holds a comma at all, how deep brackets
+    nest anywhere in the document (at most: its records' own depth is 2 less), and the
+    number of the first record of each piece (the commas between records before its cut:
+    exact for a document the engine parses, whose trailing commas are looked for first)."""
 
     key: str
     start: int
@@ -48,6 +50,7 @@ class Member:
     cuts: np.ndarray
     commas: bool
     deepest: int = 0
+    firsts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
 
 
 @dataclass(slots=True)
@@ -58,6 +61,8 @@ class _Run:
     cuts: list[int] = field(default_factory=list)
     commas: bool = False
     end: int | None = None
+    firsts: list[int] = field(default_factory=list)  # the records before each cut
+    seen: int = 0  # the commas between its records in the blocks before
 
 
 def _structure(path: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
@@ -142,7 +147,8 @@ def members(path: Path, piece_bytes: int) -> dict[str, Member] | None:
 
 def _cut(run: _Run, deep: np.ndarray, closes: np.ndarray, piece_bytes: int) -> _Run | None:
     """Add to `run` its cuts among the depth-2 marks `deep`: the first comma at least
-    `piece_bytes` past the cut before; None once its closing bracket is passed."""
+    `piece_bytes` past the cut before, with the number of the record after it; None once its
+    closing bracket is passed."""
     end = int(np.argmax(closes)) if closes.any() else len(deep)
     commas = deep[:end]
     run.commas = run.commas or len(commas) > 0
@@ -153,6 +159,8 @@ def _cut(run: _Run, deep: np.ndarray, closes: np.ndarray, piece_bytes: int) -> _
         if at >= len(commas):
             break
         run.cuts.append(int(commas[at]))
+        run.firsts.append(run.seen + at + 1)
+    run.seen += len(commas)
     if end < len(deep):
         run.end = int(deep[end])
         return None
@@ -191,7 +199,8 @@ def _arrays(
         if byte != ord("[") or run is None or run.end is None:
             return None
         cuts = np.array([at, *run.cuts], np.int64)
-        found[key] = Member(key, at, run.end, cuts, run.commas, deepest)
+        firsts = np.array([0, *run.firsts], np.int64)
+        found[key] = Member(key, at, run.end, cuts, run.commas, deepest, firsts)
     if len(found) != len(KEYS) or not _plain_outside(f, sorted(found.values(), key=_start)):
         return None
     return found
@@ -220,7 +229,8 @@ def _plain_outside(f: BinaryIO, arrays: list[Member]) -> bool:
 
 def pieces(path: Path, member: Member) -> Iterator[bytes]:
     """JSON arrays `[records]` of about the size the member was cut for, in file order, read
-    from the file by byte range; an empty array is one piece with no record."""
+    from the file by byte range; an empty array is one piece with no record. (The number of
+    each one's first record is `member.firsts`.)"""
     ends = [*member.cuts[1:].tolist(), member.end]
     with path.open("rb") as f:
         for start, end in zip(member.cuts.tolist(), ends, strict=True):

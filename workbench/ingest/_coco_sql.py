@@ -41,13 +41,14 @@ ITEMS_OF_DOC = """
 CREATE OR REPLACE TEMP TABLE {table} AS
 SELECT unnest({key}) AS x, generate_subscripts({key}, 1) - 1 AS i, true AS odd FROM _wb_doc
 """
-# A piece `[records]` of one array (workbench.ingest._coco_pieces), as the binary `x` of the
-# one row of `_wb_piece`: its records numbered on from $offset; the count of rows inserted.
-# (The engine's own parser, as read_json's: the records' texts are the same.)
+# Pieces `[records]` of one array (workbench.ingest._coco_pieces), each the binary `x` of a
+# row of `_wb_piece` (an Arrow batch each, so that the engine parses them on as many threads)
+# with the number of its first record `first` and its `odd`: their records numbered on from
+# there; the count of rows inserted. (The engine's own parser, as read_json's: the records'
+# texts are the same.)
 ITEMS_OF_PIECE = """
-INSERT INTO {table} SELECT unnest(r) AS x, generate_subscripts(r, 1) - 1 + $offset AS i,
-    $odd AS odd
-FROM (SELECT from_json(decode(x), '["JSON"]') AS r FROM _wb_piece)
+INSERT INTO {table} SELECT unnest(r) AS x, generate_subscripts(r, 1) - 1 + first AS i, odd
+FROM (SELECT first, odd, from_json(decode(x), '["JSON"]') AS r FROM _wb_piece)
 """
 URI_OK = f"""coalesce(length(uri) BETWEEN 1 AND {MAX_URI_LENGTH}
     AND NOT regexp_matches(uri, '[\\x00-\\x1f\\x7f]'), false)"""
@@ -237,6 +238,7 @@ shaped AS (
     SELECT *, rings AS geometry, flatten(rings) AS points FROM valued)
 SELECT * EXCLUDE (x), CASE WHEN ok THEN NULL ELSE x END AS x FROM (
 SELECT o, i, x, id, name AS label,
+    hash(x) AS h, NOT plain AND x LIKE '%"image_id"%"image_id"%' AS twice,
     TRY_CAST(d.score AS DOUBLE) AS confidence, geometry,
     CASE WHEN box IS NOT NULL THEN box[1]
         ELSE list_min(list_slice(points, 1, len(points), 2)) END
@@ -285,6 +287,12 @@ SELECT o, i, x, id, name AS label,
         AND small, false) AS ok
 FROM shaped)
 """
+# The columns of ANNOTATION_ROWS for the frames' digests (workbench.ingest._coco_digests),
+# beside the image the conversion joined (`o`, by the JSON text of `image_id`): the record's
+# text's hash, and whether it may name `image_id` twice (looked for as the digests' own pass
+# looks, but only in the records not plain: a plain record gives each key once). Not kept
+# past the batch when the annotations are kept by write.
+DIGESTED = ("h", "twice")
 # One write's annotations, kept in the engine: the first batch's rows, then the others'.
 ANNOTATIONS = "CREATE OR REPLACE TEMP TABLE _wb_ann AS " + ANNOTATION_ROWS
 MORE_ANNOTATIONS = "INSERT INTO _wb_ann " + ANNOTATION_ROWS

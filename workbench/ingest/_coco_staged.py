@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ import pyarrow.compute as pc
 
 from workbench.ingest import _coco_sql as sql
 
+# What a conversion of a batch hands its table to (the digests' sums): the connection, the
+# table's name and the number of the batch's first record.
+Converted = Callable[[Any, str, int], None]
 # The writes' files: LZ4 frames, a fifth of the CPU of zstd for about twice its size.
 COMPRESSION = "lz4"
 # Rows fetched from the engine at a time (by default).
@@ -40,10 +44,17 @@ class InEngine:
     def __init__(self) -> None:
         self._batches = 0
 
-    def add(self, con: Any) -> None:
-        """Convert the records of `_wb_items` (one batch of pieces) into `_wb_ann`."""
+    def add(self, con: Any, converted: Converted | None = None) -> None:
+        """Convert the records of `_wb_items` (one batch of pieces) into `_wb_ann`, then hand
+        `converted` the table and the number of the batch's first record (its rows are
+        those numbered from there)."""
+        since = None
+        if converted is not None:
+            since = con.execute("SELECT min(i) FROM _wb_items").fetchall()[0][0]
         con.execute(sql.MORE_ANNOTATIONS if self._batches else sql.ANNOTATIONS)
         self._batches += 1
+        if converted is not None and since is not None:
+            converted(con, "_wb_ann", since)
 
     def rest(self, con: Any) -> list[tuple[int, str]]:
         """(number, text) of the records SQL does not take, in file order."""
@@ -79,16 +90,19 @@ class ByWrite:
         self._repeated = pa.array([], pa.int64())
         self._options = pa.ipc.IpcWriteOptions(compression=COMPRESSION)
 
-    def add(self, con: Any) -> None:
+    def add(self, con: Any, converted: Converted | None = None) -> None:
         """Convert the records of `_wb_items` (one batch of pieces), in image order, and
-        append each write's range of them to that write's file. (Fetched a chunk at a time:
-        the engine sorts within its budget, Python holds one chunk.) The batch is converted
-        into a table first and then sorted: the conversion's join with every staged image and
-        the sort in one streamed statement ran out of the engine's memory at 19M images."""
+        append each write's range of them to that write's file (`converted` is handed the
+        batch's table first). (Fetched a chunk at a time: the engine sorts within its budget,
+        Python holds one chunk.) The batch is converted into a table first and then sorted:
+        the conversion's join with every staged image and the sort in one streamed statement
+        ran out of the engine's memory at 19M images."""
         con.execute("CREATE OR REPLACE TEMP TABLE _wb_batch AS " + sql.ANNOTATION_ROWS)
-        reader = con.sql("SELECT * FROM _wb_batch " + sql.IN_IMAGE_ORDER).fetch_record_batch(
-            self._chunk
-        )
+        if converted is not None:
+            converted(con, "_wb_batch", 0)
+        reader = con.sql(
+            f"SELECT * EXCLUDE ({', '.join(sql.DIGESTED)}) FROM _wb_batch " + sql.IN_IMAGE_ORDER
+        ).fetch_record_batch(self._chunk)
         for chunk in reader:
             self._keep(pa.Table.from_batches([chunk]))
         con.execute("DROP TABLE _wb_batch")

@@ -1,8 +1,9 @@
 """The records' texts of a COCO instances document staged in the import's engine.
 
-Each top-level array is parsed by DuckDB's JSON reader a piece at a time (pieces of about
-PIECE_BYTES cut by workbench.ingest._coco_pieces; a document that cannot be cut, whole), its
-records numbered in file order with their texts: the categories and images first, then the
+Each top-level array is parsed by DuckDB's JSON reader AT_ONCE pieces to a statement, each on
+a thread of its own (pieces of about PIECE_BYTES cut by workbench.ingest._coco_pieces, which
+gives each one's first record's number; a document that cannot be cut, whole), its records
+numbered in file order with their texts: the categories and images first, then the
 annotations a batch of pieces at a time. What only the engine's parser takes (NaN, numbers
 past a double, a comma before a closing bracket) is found here first (one pass of RE2 over
 the bytes), so that those records keep their texts as written, or the file goes record by
@@ -11,6 +12,7 @@ record.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +27,18 @@ from workbench.ingest._coco_pieces import Member, pieces
 from workbench.ingest._columnar import NOT_FINITE, NOT_JSON, trailing_comma
 from workbench.ingest.jsonread import raw_items
 from workbench.model.limits import MAX_JSON_DEPTH
+from workbench.store.arrow import registered
 
 # What the engine's parser raises for a document that is not for it (malformed JSON, bytes
 # not UTF-8, a record past its size): read record by record, each error naming its record.
 NOT_FOR_THE_ENGINE = (duckdb.InvalidInputException, duckdb.ConversionException)
 _ITEMS = {"categories": "_wb_cat_items", "images": "_wb_image_items", "annotations": "_wb_items"}
+# Pieces parsed by one statement: the engine parses each on a thread of its own (one Arrow
+# batch each), where a statement of one piece ran on one core. Python holds their bytes.
+# (Four at a time made a later statement of the update, the digests', cost 0.2 s more CPU in
+# about one run in three, on two cores; two did not, in ten.)
+AT_ONCE = 2
+_PIECE = pa.schema([("x", pa.binary()), ("first", pa.int64()), ("odd", pa.bool_())])
 
 
 class _ByRecord(Exception):
@@ -53,12 +62,9 @@ def read_texts(con: Any, path: Path, found: dict[str, Member] | None, size: int)
         return True
     for key in ("categories", "images"):
         con.execute(sql.ITEMS_TABLE.format(table=_ITEMS[key]))
-        count = 0
-        for piece in pieces(path, found[key]):
-            added = _piece(con, _ITEMS[key], piece, count, found[key].deepest)
-            if added is None:
+        for group in _groups(path, found[key]):
+            if _pieces(con, _ITEMS[key], group, found[key].deepest) is None:
                 return False
-            count += added
     return True
 
 
@@ -74,14 +80,14 @@ def annotation_batches(
         return
     count, held = 0, 0
     con.execute(sql.ITEMS_TABLE.format(table="_wb_items"))
-    for piece in pieces(path, found["annotations"]):
+    for group in _groups(path, found["annotations"]):
         try:
-            added = _piece(con, "_wb_items", piece, count, found["annotations"].deepest)
+            added = _pieces(con, "_wb_items", group, found["annotations"].deepest)
         except NOT_FOR_THE_ENGINE as exc:
             raise _ByRecord from exc
         if added is None:
             raise _ByRecord
-        count, held = count + added, held + len(piece)
+        count, held = count + added, held + sum(len(piece) for _, piece, _ in group)
         if held >= batch_bytes:
             yield
             con.execute(sql.ITEMS_TABLE.format(table="_wb_items"))
@@ -90,20 +96,40 @@ def annotation_batches(
         yield
 
 
-def _piece(con: Any, table: str, piece: bytes, first: int, deepest: int) -> int | None:
-    """Add the records of `piece` to `table`, numbered from `first`: how many; None when the
-    file is to be read record by record (see read_texts)."""
-    data = pa.array([piece], pa.binary())
-    odd = _odd(data)
-    if odd is None:
+def _groups(path: Path, member: Member) -> Iterator[list[tuple[int, bytes, int | None]]]:
+    """The member's pieces, AT_ONCE at a time: (number of the first record, bytes, count of
+    records or None for the last piece, whose count the cuts do not give)."""
+    firsts = member.firsts.tolist()
+    counts: list[int | None] = [b - a for a, b in itertools.pairwise(firsts)]
+    numbered = zip(firsts, pieces(path, member), [*counts, None], strict=True)
+    while group := list(itertools.islice(numbered, AT_ONCE)):
+        yield group
+
+
+def _pieces(
+    con: Any, table: str, group: list[tuple[int, bytes, int | None]], deepest: int
+) -> int | None:
+    """Add the records of the pieces `group` (see _groups) to `table`, each numbered on from
+    its first's number, in one statement: how many; None when the file is to be read record
+    by record (see read_texts), or when a piece holds another count of records than its cuts
+    say (then the engine parsed what a strict parser would not)."""
+    batches, odds = [], []
+    for first, piece, _ in group:
+        data = pa.array([piece], pa.binary())
+        odd = _odd(data)
+        if odd is None:
+            return None
+        odds.append(odd)
+        deep = odd or deepest > MAX_JSON_DEPTH
+        batches.append(pa.record_batch([data, pa.array([first]), pa.array([deep])], _PIECE))
+    with registered(con, "_wb_piece", pa.Table.from_batches(batches)):
+        added = int(con.execute(sql.ITEMS_OF_PIECE.format(table=table)).fetchall()[0][0])
+    known = [count for _, _, count in group]
+    if None not in known and added != sum(c for c in known if c is not None):
         return None
-    con.register("_wb_piece", pa.table({"x": data}))
-    statement = sql.ITEMS_OF_PIECE.format(table=table)
-    params = {"offset": first, "odd": odd or deepest > MAX_JSON_DEPTH}
-    added = int(con.execute(statement, params).fetchall()[0][0])
-    con.unregister("_wb_piece")
-    if odd:
-        _raw_texts(con, table, piece, first)
+    for (first, piece, _), odd in zip(group, odds, strict=True):
+        if odd:
+            _raw_texts(con, table, piece, first)
     return added
 
 
