@@ -52,22 +52,9 @@ def batch_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     return int(request.param)
 
 
-def _xfail_when_full(request: pytest.FixtureRequest, batch_bytes: int) -> None:
-    if batch_bytes == 1:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="the annotations' batches empty `_wb_items` after yielding a full "
-                "batch: an import that hashed its one batch for the lookup then converts "
-                "an empty table",
-            )
-        )
-
-
 def test_a_first_import_into_a_catalog_holding_frames_stores_every_annotation(
-    tmp_path: Path, batch_bytes: int, request: pytest.FixtureRequest
+    tmp_path: Path, batch_bytes: int
 ) -> None:
-    _xfail_when_full(request, batch_bytes)
     path = tmp_path / "instances.json"
     path.write_text(json.dumps(_document()))
     with workbench.open(tmp_path / "c.duckdb") as catalog:
@@ -77,11 +64,10 @@ def test_a_first_import_into_a_catalog_holding_frames_stores_every_annotation(
 
 
 def test_an_update_converting_an_edited_image_stores_its_annotations(
-    tmp_path: Path, batch_bytes: int, request: pytest.FixtureRequest
+    tmp_path: Path, batch_bytes: int
 ) -> None:
     """Image 2's record edited (as long as before): its frame is converted again with its
     annotation; the refused annotation is reported again."""
-    _xfail_when_full(request, batch_bytes)
     path = tmp_path / "instances.json"
     doc = _document()
     path.write_text(json.dumps(doc))

@@ -78,9 +78,13 @@ def annotation_batches(
     if found is None:
         yield
         return
-    count, held = 0, 0
-    con.execute(sql.ITEMS_TABLE.format(table="_wb_items"))
+    # The table is emptied only before a piece to come is added: a batch yielded last stays
+    # (an import that hashed its one batch for the lookup converts it after).
+    count, held, empty_first = 0, 0, True
     for group in _groups(path, found["annotations"]):
+        if empty_first:
+            con.execute(sql.ITEMS_TABLE.format(table="_wb_items"))
+            empty_first = False
         try:
             added = _pieces(con, "_wb_items", group, found["annotations"].deepest)
         except NOT_FOR_THE_ENGINE as exc:
@@ -90,9 +94,10 @@ def annotation_batches(
         count, held = count + added, held + sum(len(piece) for _, piece, _ in group)
         if held >= batch_bytes:
             yield
-            con.execute(sql.ITEMS_TABLE.format(table="_wb_items"))
-            held = 0
+            empty_first, held = True, 0
     if held or not count:
+        if empty_first:  # no piece at all
+            con.execute(sql.ITEMS_TABLE.format(table="_wb_items"))
         yield
 
 
