@@ -49,11 +49,6 @@ def _update_and_first_import(
     return updated, fresh
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the digests' seed joins the options' str(): no dataset or version (None) and "
-    'the text "None" give the same seed, so the frames made without one are kept',
-)
 @pytest.mark.parametrize("option", ["dataset", "version"])
 def test_an_option_given_as_the_text_none_is_not_taken_for_no_option(
     tmp_path: Path, option: str

@@ -5,8 +5,9 @@ otherwise convert every image and annotation, only for the writer to find most f
 as given. A frame is made from its image's record, from the annotations naming it wherever
 they are in the file, and from the categories: its digest is DuckDB's `hash` of the image's
 text (seeded with CONVERSION, the import's options and the hash of the categories' texts),
-of the sum modulo 2^64 of its annotations' text hashes and of their count (order-free, the
-annotations grouped by the JSON text of their `image_id`). It is kept in
+of the sum modulo 2^64 of its annotations' text hashes, of their count, and of their places
+(`_PLACES`: reordered annotations give another digest, annotations moved together the same;
+the annotations grouped by the JSON text of their `image_id`). It is kept in
 store/line_digests.py's table at the image's place in the file (`line` the image's number in
 the `images` array, `line_bytes` its text's length), and holds while its frame is stored as
 it was written (line_digests says when).
@@ -30,6 +31,7 @@ Anything else is converted, and reported, on every import.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -54,7 +56,7 @@ if TYPE_CHECKING:
 
 # Part of every digest: raise it when a change to the conversion may make another frame of
 # the same records, so that digests kept before no longer match.
-CONVERSION = 1
+CONVERSION = 2
 # Whether an update looks its images up (False: every image converted, digests still kept;
 # what the tests compare with).
 LOOK_UP = True
@@ -79,20 +81,30 @@ CREATE OR REPLACE TEMP TABLE {_SAME} (n BIGINT, id VARCHAR, frame_key BIGINT, di
 """
 _SUMS_TABLE = (
     f"CREATE OR REPLACE TEMP TABLE {_SUMS} "
-    "(key VARCHAR, h HUGEINT, n BIGINT, twice BOOLEAN, batch INTEGER)"
+    "(key VARCHAR, h HUGEINT, n BIGINT, twice BOOLEAN, batch INTEGER, w HUGEINT, lo BIGINT)"
 )
+
+_M = "18446744073709551616::HUGEINT"  # 2^64: the sums are kept modulo it
+# Where an image's annotations stand in the file, as a batch's sum of each one's hash times
+# its number (`w`, modulo 2^64) and the first's number (`lo`): the digest takes their sum over
+# every batch less the first number times the hashes' sum, the hashes weighted by their places
+# from the image's first annotation. Annotations reordered give another digest (the ROIs are
+# stored in the file's order); an image's annotations moved as a whole by the records before
+# them give the same. (An annotation without an `id` is numbered by its place in the file: its
+# hash takes that place, above.)
+_PLACES = f"sum(h::HUGEINT * i) % {_M} AS w, min(i) AS lo"
 
 # An annotation's image, as the JSON text the conversion joins on; an annotation whose text
 # names `image_id` twice (the per-record path keeps the last) makes the whole file undigested
 # (a LIKE of two `"image_id"`: half the CPU of counting them by a `replace`).
 _ANN_KEYS = f"""
 CREATE OR REPLACE TEMP TABLE {_KEYS} AS
-SELECT i, try(json_extract(x, '$.image_id'))::VARCHAR AS key, hash(x) AS h,
+SELECT i, k[1]::VARCHAR AS key, CASE WHEN is_null(k[2]) THEN hash(x, i) ELSE hash(x) END AS h,
     x LIKE '%"image_id"%"image_id"%' AS twice
-FROM _wb_items
+FROM (SELECT i, x, try(json_extract(x, ['$.image_id', '$.id'])) AS k FROM _wb_items)
 """
 _ADD_SUMS = f"""
-INSERT INTO {_SUMS} SELECT key, sum(h)::HUGEINT, count(*), bool_or(twice), $batch
+INSERT INTO {_SUMS} SELECT key, sum(h)::HUGEINT, count(*), bool_or(twice), $batch, {_PLACES}
 FROM {_KEYS} GROUP BY key
 """
 # The same sums from the annotations as converted (sql.DIGESTED), grouped by the image the
@@ -102,8 +114,8 @@ FROM {_KEYS} GROUP BY key
 # than the one its text gives (its id's text made by the per-record path) then counts none
 # of its annotations, and is not digested (as many ROIs as annotations hashed: none).
 _CONVERTED_SUMS = f"""
-INSERT INTO {_SUMS} SELECT m.key, s.h, s.n, s.twice, $batch FROM (
-    SELECT o, sum(h)::HUGEINT AS h, count(*) AS n, bool_or(twice) AS twice
+INSERT INTO {_SUMS} SELECT m.key, s.h, s.n, s.twice, $batch, s.w, s.lo FROM (
+    SELECT o, sum(h)::HUGEINT AS h, count(*) AS n, bool_or(twice) AS twice, {_PLACES}
     FROM {{table}} WHERE i >= $since GROUP BY o) s
 LEFT JOIN _wb_images m ON m.o = s.o
 """
@@ -118,12 +130,14 @@ FROM _wb_image_items
 """
 _DIGEST = f"""
 CREATE OR REPLACE TEMP TABLE {_DIGESTS} AS
-SELECT m.i, m.key, hash(m.h, coalesce(s.h, 0::UBIGINT), coalesce(s.n, 0)) AS digest,
+SELECT m.i, m.key,
+    hash(m.h, coalesce(s.h, 0::UBIGINT), coalesce(s.n, 0), coalesce(s.w, 0::UBIGINT)) AS digest,
     m.line_bytes, coalesce(s.n, 0)::INTEGER AS anns,
     coalesce(m.once AND m.key IS NOT NULL AND count(*) OVER (PARTITION BY m.key) = 1, false)
         AS ok
 FROM {_IMAGES} m LEFT JOIN (
-    SELECT key, (sum(h) % 18446744073709551616::HUGEINT)::UBIGINT AS h, sum(n)::BIGINT AS n
+    SELECT key, (sum(h) % {_M})::UBIGINT AS h, sum(n)::BIGINT AS n,
+        (((sum(w) - min(lo) * (sum(h) % {_M})) % {_M} + {_M}) % {_M})::UBIGINT AS w
     FROM {_SUMS} WHERE key IS NOT NULL GROUP BY key) s ON s.key = m.key
 ORDER BY m.i
 """
@@ -212,13 +226,9 @@ class ImageDigests:
             "SELECT coalesce(hash(string_agg(x, ',' ORDER BY i)), 0) FROM _wb_cat_items"
         ).fetchall()[0][0]
         o = self._options
-        seed = (
-            "\x00".join(
-                str(v)
-                for v in ("coco", CONVERSION, cats, o.prefix, o.field, o.images_dir, o.dataset)
-            )
-            + f"\x00{o.version}"
-        )
+        # As JSON: no option (None) and the text "None" differ, and no value runs into the next.
+        values = ("coco", CONVERSION, cats, o.prefix, o.field, str(o.images_dir), o.dataset)
+        seed = json.dumps([*values, o.version])
         con.execute(_IMAGE_HASHES, {"seed": seed})
         con.execute(_SUMS_TABLE)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {_SAME_KEYS} (key VARCHAR)")

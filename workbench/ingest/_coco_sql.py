@@ -238,7 +238,8 @@ shaped AS (
     SELECT *, rings AS geometry, flatten(rings) AS points FROM valued)
 SELECT * EXCLUDE (x), CASE WHEN ok THEN NULL ELSE x END AS x FROM (
 SELECT o, i, x, id, name AS label,
-    hash(x) AS h, NOT plain AND x LIKE '%"image_id"%"image_id"%' AS twice,
+    CASE WHEN is_null(d.id) THEN hash(x, i) ELSE hash(x) END AS h,
+    NOT plain AND x LIKE '%"image_id"%"image_id"%' AS twice,
     TRY_CAST(d.score AS DOUBLE) AS confidence, geometry,
     CASE WHEN box IS NOT NULL THEN box[1]
         ELSE list_min(list_slice(points, 1, len(points), 2)) END
@@ -289,7 +290,8 @@ FROM shaped)
 """
 # The columns of ANNOTATION_ROWS for the frames' digests (workbench.ingest._coco_digests),
 # beside the image the conversion joined (`o`, by the JSON text of `image_id`): the record's
-# text's hash, and whether it may name `image_id` twice (looked for as the digests' own pass
+# text's hash (with its place in the file when it has no `id`: its ROI is numbered by it),
+# and whether it may name `image_id` twice (looked for as the digests' own pass
 # looks, but only in the records not plain: a plain record gives each key once). Not kept
 # past the batch when the annotations are kept by write.
 DIGESTED = ("h", "twice")
