@@ -314,7 +314,7 @@ class NdjsonImport:
 
     def _write_pending(self) -> None:
         """Store the rows converted so far in one transaction, one statement per table (each
-        table one chunk: see writer._whole), the conversions' own tables let go first."""
+        table one chunk: see _storing.whole), the conversions' own tables let go first."""
         pending, self._pending = self._pending, []
         if not pending:
             return

@@ -22,7 +22,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import duckdb
-import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,7 +41,8 @@ from workbench.ingest._rows import (
 )
 from workbench.ingest._rows import promoted_text as _promoted  # noqa: F401  (the COCO importer's)
 from workbench.ingest._rows import roi_row as _roi_row
-from workbench.ingest._unchanged import NO_KEYS, unchanged_ids, without, without_ids
+from workbench.ingest._storing import store_changed, store_queued
+from workbench.ingest._unchanged import without_ids
 from workbench.ingest._uris import count_outside
 from workbench.ingest.imports import current_run
 from workbench.ingest.report import (
@@ -60,13 +60,10 @@ from workbench.model.records import (
     Roi,
 )
 from workbench.model.validation import validate_frame
-from workbench.store import layout_hashes
 from workbench.store.arrow import append_rows, registered
 from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
 from workbench.store.layout_insert import (
-    delete_keyed,
-    insert_keyed,
     keyed_rois,
     replacing_rois,
     rois_replaced,
@@ -291,7 +288,9 @@ class CatalogWriter:
         try:
             with self.catalog.transaction() as con, self.catalog.editing(con, ids):
                 self._counted.begin(con)
-                again = self._store_changed(con, frames, batch.sources, batch.rois)
+                again = store_changed(
+                    self.catalog, self._counted, con, frames, batch.sources, batch.rois
+                )
                 self.report.frames += frames.num_rows
                 self.report.sources += batch.sources.num_rows
                 self.report.rois += batch.rois.num_rows
@@ -375,90 +374,6 @@ class CatalogWriter:
         if self.catalog.lake is None:
             rois_replaced(con)
 
-    def _store_changed(
-        self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table
-    ) -> Again:
-        """Store the frames not already stored exactly as given: the others are left as they
-        are rather than deleted and written again (none are on a first import). Returns the
-        frames of the batch this import counted before (replaced or found unchanged), as
-        they were stored."""
-        if frames.num_rows == 0:  # (a batch of frames an importer left unconverted)
-            return NOTHING
-        lake = self.catalog.lake is not None
-        again = self._counted.again_ids(con, frames["id"].combine_chunks()) if lake else NOTHING
-        if not self.catalog.has_frames():
-            if lake:
-                self._store_lake(con, frames, sources, rois, replace=False)
-            else:
-                self._store(con, frames, sources, rois, NO_KEYS)
-            return again
-        found = None  # a local catalog's frames that may be stored, by their ids' hashes
-        if not lake:
-            ids = frames["id"].combine_chunks()
-            found = layout_hashes.candidates(con, layout_hashes.FRAMES, ids)
-        same, stored, keys, same_keys = unchanged_ids(con, frames, sources, rois, found)
-        if not lake:  # read before the frames replaced are deleted
-            again = self._counted.again(con, np.concatenate([keys, same_keys]))
-            self._counted.keep(same_keys)
-        if len(same) == frames.num_rows:  # (ids once each) all stored as given: nothing to do
-            return again
-        frames = without(frames, "id", same)
-        sources, rois = without(sources, "frame_id", same), without(rois, "frame_id", same)
-        if lake:
-            self._store_lake(con, frames, sources, rois, replace=stored)
-        else:
-            self._store(con, frames, sources, rois, keys)
-        return again
-
-    def _store_queued(self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table) -> Again:
-        """Store frames queued one by one (`add`), each replacing any stored frame with its
-        id: a local catalog finds those frames' keys by their ids' hashes. Returns the
-        frames replaced that this import counted before, as they were stored."""
-        if self.catalog.lake is not None:
-            again = self._counted.again_ids(con, frames["id"].combine_chunks())
-            self._store_lake(con, frames, sources, rois, replace=self.catalog.has_frames())
-            return again
-        keys = NO_KEYS
-        if frames.num_rows and self.catalog.has_frames():
-            ids = frames["id"].combine_chunks().unique()  # the last queued wins: ids once each
-            found = layout_hashes.stored(con, layout_hashes.FRAMES, ids)
-            keys = np.unique(found["key"].to_numpy().astype(np.int64))
-        again = self._counted.again(con, keys)  # read before they are deleted
-        self._store(con, frames, sources, rois, keys)
-        return again
-
-    def _store(
-        self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table, keys: np.ndarray
-    ) -> None:
-        """Insert the rows into a local catalog, keyed, first deleting the stored frames with
-        `keys` (sorted, once each: the frames with the same ids; none on a first import)."""
-        if frames.num_rows == 0:
-            return
-        frames, sources, rois = _whole(frames, sources, rois)
-        delete_keyed(con, keys, frames["id"].combine_chunks())
-        if insert_keyed(con, frames, sources, rois):  # keyed as they are inserted, not after
-            self.catalog.layout_changes += 1
-
-    def _store_lake(
-        self, con: Any, frames: pa.Table, sources: pa.Table, rois: pa.Table, *, replace: bool
-    ) -> None:
-        """Insert the rows into a lake-backed catalog, first deleting (`replace`: any may be
-        stored) the stored frames with the same ids, found by id (its frames may have no key)."""
-        if frames.num_rows == 0:
-            return
-        frames, sources, rois = _whole(frames, sources, rois)
-        with registered(con, "_wb_frames", frames):
-            if replace:
-                touch(con, "SELECT id FROM _wb_frames")
-                for table in ("rois", "sources"):
-                    con.execute(
-                        f"DELETE FROM {table} WHERE frame_id IN (SELECT id FROM _wb_frames)"
-                    )
-                con.execute("DELETE FROM frames WHERE id IN (SELECT id FROM _wb_frames)")
-            con.execute("INSERT INTO frames BY NAME SELECT * FROM _wb_frames")
-        append_rows(con, "sources", sources)
-        append_rows(con, "rois", rois)
-
     def _write(self, frames: list[Queued], labels: list[_QueuedLabels]) -> None:
         """Write one batch in one transaction; when a record's values make it fail, split it
         until that record is alone, and reject it: the rest of the batch is stored.
@@ -532,7 +447,8 @@ class CatalogWriter:
                 self._check_uris(s.uri, s.preview_uri, *(m.get("uri") for m in s.masks))
             self._check_mask_uris(frame.rois)
         tables = (rows_table(frame_rows, FRAME_SCHEMA), rows_table(source_rows, SOURCE_SCHEMA))
-        return self._store_queued(con, *tables, rows_table(roi_rows, ROI_SCHEMA))
+        rois = rows_table(roi_rows, ROI_SCHEMA)
+        return store_queued(self.catalog, self._counted, con, *tables, rois)
 
     def remove(self, frame_ids: Sequence[str]) -> None:
         """Delete the stored frames `frame_ids` (their sources, ROIs and tags) in one
@@ -628,14 +544,6 @@ class CatalogWriter:
 
 # The frames a label write names (registered as `_wb_label_keys` while it runs).
 _NAMED = "SELECT frame_id FROM _wb_label_keys"
-
-
-def _whole(*tables: pa.Table) -> tuple[pa.Table, ...]:
-    """The tables each as one Arrow chunk. The engine stores the rows of each chunk an INSERT
-    scans in row groups of their own, so a table of several chunks leaves a part-filled row
-    group per chunk; the next checkpoint merges and rewrites such neighbours (it took more
-    CPU than the INSERTs, and the most memory of an import, at its close)."""
-    return tuple(table.combine_chunks() for table in tables)
 
 
 def _full_rois(rois: pa.Table) -> pa.Table:
