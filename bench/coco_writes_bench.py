@@ -5,6 +5,12 @@
     python bench/coco_writes_bench.py --images 4800000 --file /tmp/x/coco.json   # 2.6 GB
     python bench/coco_writes_bench.py --images 19000000 --per-write 122880 \
         --file /tmp/x/coco10g.json --sample 30 --statements       # 10 GB, as it goes
+    python bench/coco_writes_bench.py --images 400000 --update --changed 100   # and updates
+
+`--update` imports the file a second time into the same catalog (every image found unchanged:
+its writes only count them, a "share" row each); `--changed N` then changes every Nth image's
+annotations in place (a box's width, byte for byte: in a copy when the file is `--file`) and
+imports it again. Each import is measured alike, with its own VmHWM.
 
 Generates the formats bench's COCO file (bench/formats_bench.py: annotations not grouped by
 image) of each size, imports it in this process into a fresh catalog, and prints per write
