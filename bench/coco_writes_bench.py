@@ -5,6 +5,12 @@
     python bench/coco_writes_bench.py --images 4800000 --file /tmp/x/coco.json   # 2.6 GB
     python bench/coco_writes_bench.py --images 19000000 --per-write 122880 \
         --file /tmp/x/coco10g.json --sample 30 --statements       # 10 GB, as it goes
+    python bench/coco_writes_bench.py --images 400000 --update --changed 100   # and updates
+
+`--update` imports the file a second time into the same catalog (every image found unchanged:
+its writes only count them, a "share" row each); `--changed N` then changes every Nth image's
+annotations in place (a box's width, byte for byte: in a copy when the file is `--file`) and
+imports it again. Each import is measured alike, with its own VmHWM.
 
 Generates the formats bench's COCO file (bench/formats_bench.py: annotations not grouped by
 image) of each size, imports it in this process into a fresh catalog, and prints per write
@@ -29,7 +35,9 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import resource
+import shutil
 import sys
 import tempfile
 import threading
@@ -44,7 +52,7 @@ import orjson
 from formats_bench import LABELS
 
 import workbench
-from workbench.ingest import _coco_columnar, _coco_staged, _coco_texts, coco
+from workbench.ingest import _coco_columnar, _coco_digests, _coco_staged, _coco_texts, coco
 from workbench.ingest._columnar import MemoryEngine
 
 _IMAGE = b'{"id":%d,"file_name":"s3://bench/coco/%07d.jpg","width":640,"height":480,"license":1}'
@@ -246,73 +254,120 @@ def _sampler(watch: _Watch, every: float) -> threading.Event:
     return stop
 
 
+def _write_row(
+    n: int, kind: str, con: Any, writer: Any, cpu: float, wall: float, before: dict[str, float],
+    stored: list[float],
+) -> dict[str, Any]:  # fmt: skip
+    """One write's figures, from the CPU, wall and /proc figures taken before it."""
+    after = _proc()
+    row = {
+        "write": n,
+        "kind": kind,
+        "cpu_s": round(_cpu() - cpu, 2),
+        "store_cpu_s": round(stored[0], 2),
+        "store_read_mb": round(stored[1]),
+        "wall_s": round(time.perf_counter() - wall, 2),
+        "read_mb": round(after["rchar"] - before["rchar"]),
+        "hwm_mb": round(after["VmHWM"]),
+        "rss_mb": round(after["VmRSS"]),
+        "engine_mb": _engine_mb(con),
+        "catalog_mb": _engine_mb(writer.catalog._con),
+    }
+    print("  " + json.dumps(row), flush=True)
+    return row
+
+
+def _storing(store: Callable[[Any], None], stored: list[float]) -> Callable[[Any], None]:
+    """`store` (a writer's write_rows), its CPU seconds and MB read added to `stored`."""
+
+    def write_rows(batch: Any) -> None:
+        started, read = _cpu(), _proc()["rchar"]
+        store(batch)
+        stored[0] += _cpu() - started
+        stored[1] += _proc()["rchar"] - read
+
+    return write_rows
+
+
 def measure(
-    file: Path, per_write: int, sample: float | None = None, statements: bool = False
+    file: Path,
+    per_write: int,
+    catalog: Path,
+    sample: float | None = None,
+    statements: bool = False,
 ) -> dict[str, Any]:
-    """Import `file`, timing each write (the module's own _write, wrapped while it runs)."""
+    """Import `file` into `catalog` (made if missing: then a first import, else an update),
+    timing each write: the module's own _write, wrapped while it runs, a "write" row each; and
+    each write of an update's unchanged images beyond those (`_write_all`'s shares), a
+    "share" row each."""
     writes: list[dict[str, Any]] = []
-    inner = _coco_columnar._write
+    inner, write_all = _coco_columnar._write, _coco_columnar._write_all
     steps: dict[str, float] = {}
     watch = _Watch(statements)
+    found = {"unchanged": 0}  # images an update found unchanged
+    # Each import's own peak: the kernel's VmHWM set back to the RSS now (`time -v`'s maximum,
+    # from getrusage, is the process's).
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
 
     def write(con: Any, path: Path, writer: Any, *args: Any) -> None:
-        cpu, wall, before = _cpu(), time.perf_counter(), _proc()
-        store = writer.write_rows
-        stored = [0.0, 0.0]  # CPU seconds and MB read in the catalog's write_rows
-
-        def write_rows(batch: Any) -> None:
-            started, read = _cpu(), _proc()["rchar"]
-            store(batch)
-            stored[0] += _cpu() - started
-            stored[1] += _proc()["rchar"] - read
-
-        writer.write_rows = write_rows
+        cpu, wall, before, stored = _cpu(), time.perf_counter(), _proc(), [0.0, 0.0]
+        shares = writer.write_rows  # _write_all's, below
+        writer.write_rows = _storing(writer.__class__.write_rows.__get__(writer), stored)
         try:
             inner(con, path, writer, *args)
         finally:
+            writer.write_rows = shares
+        writes.append(_write_row(len(writes), "write", con, writer, cpu, wall, before, stored))
+
+    def all_writes(con: Any, path: Path, writer: Any, *args: Any) -> None:
+        """The writes, and after them each share of the unchanged images a row."""
+
+        def share(batch: Any) -> None:
+            cpu, wall, before, stored = _cpu(), time.perf_counter(), _proc(), [0.0, 0.0]
+            _storing(writer.__class__.write_rows.__get__(writer), stored)(batch)
+            writes.append(_write_row(len(writes), "share", con, writer, cpu, wall, before, stored))
+
+        writer.write_rows = share
+        try:
+            write_all(con, path, writer, *args)
+        finally:
             del writer.write_rows
-        after = _proc()
-        row = {
-            "write": len(writes),
-            "cpu_s": round(_cpu() - cpu, 2),
-            "store_cpu_s": round(stored[0], 2),
-            "store_read_mb": round(stored[1]),
-            "wall_s": round(time.perf_counter() - wall, 2),
-            "read_mb": round(after["rchar"] - before["rchar"]),
-            "hwm_mb": round(after["VmHWM"]),
-            "rss_mb": round(after["VmRSS"]),
-            "engine_mb": _engine_mb(con),
-            "catalog_mb": _engine_mb(writer.catalog._con),
-        }
-        writes.append(row)
-        print("  " + json.dumps(row), flush=True)
+
+    def look_up(digests: Any, con: Any) -> None:
+        look(digests, con)
+        found["unchanged"] = digests.unchanged
 
     names = ("members", "_read", "_images", "_annotations")
     saved = {n: getattr(_coco_columnar, n) for n in (*names, "MemoryEngine")}
     piece = _coco_texts._pieces
     adds = {kind: kind.__dict__["add"] for kind in (_coco_staged.InEngine, _coco_staged.ByWrite)}
+    looks = {n: _coco_digests.ImageDigests.__dict__[n] for n in ("before_images", "look_up")}
+    look = looks["look_up"]
     _coco_columnar._write = write  # type: ignore[assignment]
+    _coco_columnar._write_all = all_writes  # type: ignore[assignment]
+    _coco_digests.ImageDigests.look_up = look_up  # type: ignore[method-assign]
     for name in names:
         _timed(name, steps, watch)
     # Quietly, once a group of pieces and once a batch: the pieces' parse (the images' in
-    # `_read`, the annotations' after `_images`) and the annotations' conversion, kept by write.
+    # `_read`, the annotations' after `_images`) and the annotations' conversion, kept by
+    # write; and the digests' pass before the images' statement (in an update: the
+    # annotations hashed, the images looked up and left out).
     _timed("_pieces", steps, watch, _coco_texts, key="pieces")
     for kind in adds:
         _timed("add", steps, watch, kind, key="conversion")
+    _timed("before_images", steps, watch, _coco_digests.ImageDigests, key="digests_before")
     _coco_columnar.MemoryEngine = _engine_class(watch)  # type: ignore[misc]
     stop = _sampler(watch, sample) if sample else None
     try:
-        with (
-            tempfile.TemporaryDirectory(prefix="coco-writes-") as tmp,
-            tempfile.TemporaryDirectory(prefix="coco-writes-scratch-") as scratch,
-        ):
+        with tempfile.TemporaryDirectory(prefix="coco-writes-scratch-") as scratch:
             # The import's temporary folders (the engine's spill, the writes' annotations)
             # made in `scratch`, whose size the progress lines give as "spill".
             watch.spill, tempfile.tempdir = scratch, scratch
             cpu, wall = _cpu(), time.perf_counter()
-            with workbench.open(Path(tmp) / "c.duckdb") as catalog:
+            with workbench.open(catalog) as opened:
                 report = coco.import_files(
-                    catalog, [file], progress=False, id_prefix="bench:", batch_size=per_write
+                    opened, [file], progress=False, id_prefix="bench:", batch_size=per_write
                 )
             total = {"cpu_s": _cpu() - cpu, "wall_s": time.perf_counter() - wall}
             if report.warnings:  # a staging tried again, or a file read record by record
@@ -322,18 +377,98 @@ def measure(
         if stop is not None:
             stop.set()
         _coco_columnar._write = inner  # type: ignore[assignment]
+        _coco_columnar._write_all = write_all  # type: ignore[assignment]
         for name, function in saved.items():
             setattr(_coco_columnar, name, function)
         _coco_texts._pieces = piece  # type: ignore[assignment]
         for kind, add in adds.items():
             kind.add = add  # type: ignore[method-assign]
+        for name, method in looks.items():
+            setattr(_coco_digests.ImageDigests, name, method)
     if not writes:
         told = report.warning_examples.get(_coco_columnar.WARN_READ_BY_RECORD, "no warning")
         raise SystemExit(f"{file}: not imported by the columnar path ({told})")
     top = sorted((watch.statements or {}).items(), key=lambda kv: -kv[1][1])
     return {"frames": report.frames, "rois": report.rois, "writes": writes, "steps": steps,
             **total, "hwm_mb": _proc()["VmHWM"], "peak_spill_mb": watch.peak_spill,
+            "unchanged": found["unchanged"], "catalog_disk_mb": _folder_mb(str(catalog.parent)),
             "statements": [{"sql": k, "runs": n, "cpu_s": round(c, 2)} for k, (n, c) in top]}  # fmt: skip
+
+
+def change_annotations(file: Path, every: int, block: int = 1 << 26) -> tuple[int, int]:
+    """Change in place, byte for byte, the box of every annotation of every `every`th image
+    (image ids divisible by it) of a file of the bench's layout (one record a line; a box's
+    width 30.5 made 31.5: the same length, so nothing else moves). Returns (annotations,
+    images) changed."""
+    marker = b'\n], "annotations": ['
+    box = re.compile(rb'"image_id":(\d+),"category_id":\d+,"bbox":\[-?\d+,-?\d+,(30\.5),')
+    changed, images = 0, set()
+    with file.open("r+b") as out:
+        # The annotations' start (the images come first in the bench's file).
+        at, tail = 0, b""
+        while True:
+            chunk = out.read(block)
+            if not chunk:
+                raise ValueError(f"{file}: no annotations array")
+            where = (tail + chunk).find(marker)
+            if where >= 0:
+                at += where - len(tail) + len(marker)
+                break
+            tail, at = chunk[-len(marker) :], at + len(chunk)
+        while True:
+            out.seek(at)
+            chunk = out.read(block)
+            if not chunk:
+                break
+            cut = chunk.rfind(b"\n") + 1 if len(chunk) == block else len(chunk)
+            chunk = chunk[: cut or len(chunk)]
+            for match in box.finditer(chunk):
+                image = int(match[1])
+                if image % every == 0:
+                    out.seek(at + match.start(2))
+                    out.write(b"31.5")
+                    changed += 1
+                    images.add(image)
+            at += len(chunk)
+    return changed, len(images)
+
+
+def _told(what: str, done: dict[str, Any]) -> None:
+    """Print one import's figures."""
+    per_write = [w["cpu_s"] for w in done["writes"]]
+    steps = ", ".join(f"{k} {v:.1f}" for k, v in done["steps"].items())
+    print(
+        f"  {what}: {done['frames']:,} frames, {done['rois']:,} ROIs, {done['unchanged']:,} "
+        f"images found unchanged: CPU {done['cpu_s']:.1f} s (staging: {steps}; "
+        f"{len(per_write)} writes {sum(per_write):.1f}, mean "
+        f"{sum(per_write) / max(1, len(per_write)):.2f} a write), wall {done['wall_s']:.0f} s, "
+        f"VmHWM {done['hwm_mb']:,.0f} MB, peak spill {done['peak_spill_mb']:,} MB (sampled), "
+        f"catalog {done['catalog_disk_mb']:,} MB, load {os.getloadavg()[0]:.1f} at the end",
+        flush=True,
+    )
+    for row in done["statements"][:25]:
+        print(f"  {row['cpu_s']:8.2f} s CPU, {row['runs']:5d} runs: {row['sql']}")
+
+
+def _imports(file: Path, args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
+    """The first import of `file` into a catalog in `folder`, then (as asked) its update with
+    the file unchanged and with `--changed` images changed in it (then `file` is a copy)."""
+    runs = [("import", None), *([("update", None)] if args.update else [])]
+    runs += [("changed", args.changed)] if args.changed else []
+    results = []
+    for what, every in runs:
+        extra: dict[str, Any] = {}
+        if every:
+            started = time.perf_counter()
+            extra["changed_annotations"], extra["changed_images"] = change_annotations(file, every)
+            extra["change_wall_s"] = round(time.perf_counter() - started, 1)
+            print(f"  changed in place: {extra}", flush=True)
+        load = os.getloadavg()[0]
+        print(f"  {what}, load {load:.1f}", flush=True)
+        done = measure(file, args.per_write, folder / "c.duckdb", args.sample, args.statements)
+        _told(what, done)
+        results.append({"run": what, "load": [load, os.getloadavg()[0]], **extra, **done})
+    return results
 
 
 def main() -> None:
@@ -351,6 +486,17 @@ def main() -> None:
     parser.add_argument(
         "--statements", action="store_true", help="the engine's CPU per statement, at the end"
     )
+    parser.add_argument(
+        "--update", action="store_true", help="then import the same file again (an update)"
+    )
+    parser.add_argument(
+        "--changed",
+        type=int,
+        metavar="N",
+        help="then change every Nth image's annotations in place and import it again (the "
+        "file imported is then a copy made in --copy-dir: --file is never written)",
+    )
+    parser.add_argument("--copy-dir", type=Path, help="where --changed copies --file")
     args = parser.parse_args()
     if args.file is not None and len(args.images) > 1:
         parser.error("--file takes one --images size")
@@ -362,22 +508,19 @@ def main() -> None:
             file = args.file or Path(tmp) / "coco.json"
             if args.file is None or not file.exists():
                 write_coco_fast(file, images)
+            if args.changed and args.file is not None:
+                copy = (args.copy_dir or Path(tmp)) / f"changed-{file.name}"
+                started = time.perf_counter()
+                shutil.copyfile(file, copy)
+                print(f"copied to {copy} in {time.perf_counter() - started:.0f} s", flush=True)
+                file = copy
             load = os.getloadavg()[0]
             print(f"{images:,} images, {file.stat().st_size / 1e6:,.0f} MB, load {load:.1f}")
-            done = measure(file, args.per_write, args.sample, args.statements)
-            per_write = [w["cpu_s"] for w in done["writes"]]
-            steps = ", ".join(f"{k} {v:.1f}" for k, v in done["steps"].items())
-            print(
-                f"  {done['frames']:,} frames, {done['rois']:,} ROIs: CPU {done['cpu_s']:.1f} s "
-                f"(staging: {steps}; writes {sum(per_write):.1f}, mean "
-                f"{sum(per_write) / len(per_write):.2f} a write), wall {done['wall_s']:.0f} s, "
-                f"VmHWM {done['hwm_mb']:,.0f} MB, peak spill {done['peak_spill_mb']:,} MB (sampled), "
-                f"load {os.getloadavg()[0]:.1f} at the end",
-                flush=True,
-            )
-            for row in done["statements"][:25]:
-                print(f"  {row['cpu_s']:8.2f} s CPU, {row['runs']:5d} runs: {row['sql']}")
-            results.append({"images": images, "load": [load, os.getloadavg()[0]], **done})
+            with tempfile.TemporaryDirectory(prefix="coco-writes-") as folder:
+                for done in _imports(file, args, Path(folder)):
+                    results.append({"images": images, **done})
+            if file != args.file and file.parent != Path(tmp):
+                file.unlink()  # the copy
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 

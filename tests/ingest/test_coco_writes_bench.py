@@ -25,7 +25,7 @@ def test_each_write_is_reported(tmp_path: Path) -> None:
     assert [w["write"] for w in result["writes"]] == [0, 1, 2]
     assert all(0 <= w["store_cpu_s"] <= w["cpu_s"] for w in result["writes"])
     told = {"members", "_read", "_images", "_annotations"}  # and, summed, once a piece or batch
-    assert set(result["steps"]) == {*told, "pieces", "conversion"}
+    assert set(result["steps"]) == {*told, "pieces", "conversion", "digests_before"}
     assert sum(s["runs"] for s in result["statements"]) > 10  # every statement, counted
     assert done.stdout.count("done,") == 4  # each step told as it ends
 
@@ -41,3 +41,52 @@ def test_the_fast_file_is_the_formats_bench_file(tmp_path: Path) -> None:
         write_coco(tmp_path / "slow.json", images)
         write_coco_fast(tmp_path / "fast.json", images, chunk=1000)
         assert (tmp_path / "fast.json").read_bytes() == (tmp_path / "slow.json").read_bytes()
+
+
+def test_the_update_and_a_changed_file_are_reported(tmp_path: Path) -> None:
+    out = tmp_path / "update.json"
+    command = [sys.executable, str(_BENCH), "--images", "3000", "--per-write", "1000"]
+    command += ["--update", "--changed", "100", "--json", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(_BENCH.parents[1])}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, update, changed = json.loads(out.read_text())
+    assert [r["run"] for r in (first, update, changed)] == ["import", "update", "changed"]
+    for result in (first, update, changed):
+        assert (result["frames"], result["rois"]) == (3000, 12000)
+        assert result["catalog_disk_mb"] > 0 and result["hwm_mb"] > 0
+    # The first import converts and writes every image; the update finds them all unchanged
+    # and only counts them, a share a write; the changed file's every 100th image (30 of
+    # them, ids 100..3000, 4 annotations each on average) converted again, the rest found.
+    assert first["unchanged"] == 0
+    assert {w["kind"] for w in first["writes"]} == {"write"}
+    assert update["unchanged"] == 3000
+    assert [w["kind"] for w in update["writes"]] == ["share"] * 3
+    assert changed["changed_images"] == 30 and changed["changed_annotations"] > 30
+    assert changed["unchanged"] == 3000 - 30
+    assert [w["kind"] for w in changed["writes"]] == ["write", "share", "share"]
+    assert update["steps"]["digests_before"] > 0  # the lookup, timed apart
+
+
+def test_a_change_in_place_keeps_the_file_s_length(tmp_path: Path) -> None:
+    sys.path.insert(0, str(_BENCH.parent))
+    try:
+        from coco_writes_bench import change_annotations, write_coco_fast
+    finally:
+        sys.path.remove(str(_BENCH.parent))
+    file = tmp_path / "coco.json"
+    write_coco_fast(file, 500, chunk=100)
+    before = json.loads(file.read_bytes())
+    # Blocks small enough that records straddle them.
+    changed, images = change_annotations(file, 7, block=4096)
+    after = json.loads(file.read_bytes())
+    assert after["images"] == before["images"] and after["categories"] == before["categories"]
+    edited = [
+        a["image_id"]
+        for a, b in zip(after["annotations"], before["annotations"], strict=True)
+        if a != b
+    ]
+    assert all(i % 7 == 0 for i in edited) and len(edited) == changed
+    expected = [a["image_id"] for a in before["annotations"] if a["image_id"] % 7 == 0]
+    assert len(edited) == len(expected) and len(set(edited)) == images
+    assert all(a["bbox"][2] == 31.5 for a in after["annotations"] if a["image_id"] % 7 == 0)
