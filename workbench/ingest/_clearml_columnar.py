@@ -3,13 +3,22 @@ at once (workbench.ingest._clearml_sql), the lines it cannot vouch for go throug
 per-record path (workbench.ingest._clearml_convert), and both kinds of rows are written
 together in file order.
 
+A write's rows are stored in a thread of their own (workbench.ingest._in_thread) while the
+next lines are converted: the conversion and the storing each have a core. The order of
+everything is the sequential import's: the writes follow one another in file order, a
+batch's rejections go to the report just before its write (as they did before it), and a
+write whose unconverted lines changed meanwhile is written again with them converted before
+the next write starts.
+
 Errors name file and line exactly as the per-record path always has: `<file> line <n>` and,
 when the line has one, the frame's id.
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +49,7 @@ from workbench.ingest._columnar import (
     rows_table,
     sorted_by_line,
 )
+from workbench.ingest._in_thread import InThread
 from workbench.ingest._unchanged import without
 from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.report import is_record_failure, record_error
@@ -98,12 +108,26 @@ class _Batch:
         return frame_where(f"{self.path} line {line}", {"id": frame_id})
 
 
+@dataclass
+class _Rows:
+    """One batch's rows converted, not yet stored, and its lines' rejections (in line order):
+    they go to the report just before the write that stores the rows."""
+
+    rows: RowBatch
+    rejected: list[RecordError]
+
+
 class NdjsonImport:
     """One import's engine: the SQL's macros and the ids stored so far (each id once)."""
 
-    def __init__(self, writer: CatalogWriter, frames_per_write: int = ROWS_PER_WRITE) -> None:
+    def __init__(
+        self, writer: CatalogWriter, frames_per_write: int = ROWS_PER_WRITE, *, overlap: bool = True
+    ) -> None:
         self.writer = writer
         self.frames_per_write = frames_per_write
+        # False: each write ends before the next lines are converted (the import on one core,
+        # as it ran before the overlap: what tests and benchmarks compare it with).
+        self.overlap = overlap
         self.lines_per_batch = min(frames_per_write, LINES_PER_CONVERSION)
         # One thread: each statement scans one Arrow chunk of a batch, which one thread reads
         # whatever the engine has; a second only cost CPU (about 5% of an import).
@@ -111,7 +135,10 @@ class NdjsonImport:
         self.con = self._engine.con
         self._synced: set[str] = set()  # ids of frames of JSON files put in _wb_seen
         self._read_any = False
-        self._pending: list[RowBatch] = []  # rows converted, not yet stored
+        self._pending: list[_Rows] = []  # rows converted, not yet stored
+        # The writes, one at a time beside the conversion, and the rows of one to write again.
+        self._writes = InThread("workbench-clearml-write")
+        self._written: RowBatch | None = None
         self._file: tuple[Path, Path | None] = (Path(), None)  # read now, and its base
         # A lake-backed catalog keeps no digests (store/line_digests.py).
         catalog = writer.catalog
@@ -126,9 +153,15 @@ class NdjsonImport:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._digests is not None:
-            self._digests.close()
-        self._engine.__exit__(*exc)
+        try:
+            # `read` waits for its writes; one still under way is of an import already
+            # stopped by an error of its own (the one raised), so only its thread is waited for.
+            with suppress(Exception):
+                self._writes.wait()
+        finally:
+            if self._digests is not None:
+                self._digests.close()
+            self._engine.__exit__(*exc)
 
     def claim(self, frame_id: str, where: str) -> bool:
         """Whether a frame of a JSON document may be stored: False (and rejected) when an
@@ -157,12 +190,17 @@ class NdjsonImport:
             self._digests.start(path, base)
         # Lines are marked after the digests' lookup (`_marked`), not as they are read: one
         # scan of the lines converted finds what the two scans of every line found.
-        for lines in ndjson_batches(path, self.lines_per_batch):
-            batch = _Batch(path)
-            for number, problem in lines.problems:
-                batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
-            self._convert_lines(batch, self._sift(batch, lines.lines, look_up=True), base)
-        self._write_pending()
+        try:
+            for lines in ndjson_batches(path, self.lines_per_batch):
+                batch = _Batch(path)
+                for number, problem in lines.problems:
+                    batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
+                self._convert_lines(batch, self._sift(batch, lines.lines, look_up=True), base)
+            self._write_pending()
+            self._settle()
+        except BaseException as exc:
+            self._abandon(exc)
+            raise
 
     def _convert_lines(self, batch: _Batch, lines: pa.Table, base: Path | None) -> None:
         batch.lines = lines.num_rows
@@ -264,8 +302,7 @@ class NdjsonImport:
         return {n for n, _ in again}
 
     def _write(self, batch: _Batch, again: set[int]) -> None:
-        for _, error in sorted(batch.rejected, key=lambda item: item[0]):
-            self.writer.reject(error)
+        rejected = [error for _, error in sorted(batch.rejected, key=lambda item: item[0])]
         python_lines = {n for n, _ in batch.ids if n not in again}
         keep = self.con.sql("SELECT n FROM _wb_keep").to_arrow_table()["n"].combine_chunks()
         frames = sorted_by_line(
@@ -296,46 +333,90 @@ class NdjsonImport:
             warned = {n for n, *_ in batch.warnings}
             stored = (frames, sources, rois)
             beside = self._digests.beside(batch.digests, batch.unchanged, again, stored, warned)
-        self._pending.append(
-            RowBatch(
-                frames.drop_columns(["_line"]),
-                sources.drop_columns(["_line"]),
-                rois.drop_columns(["_line"]),
-                warnings,
-                beside,
-            )
+        rows = RowBatch(
+            frames.drop_columns(["_line"]),
+            sources.drop_columns(["_line"]),
+            rois.drop_columns(["_line"]),
+            warnings,
+            beside,
         )
+        self._pending.append(_Rows(rows, rejected))
         # Four times as many ROIs as frames stored at once also make a write (bounded memory);
         # frames left unconverted count as stored, so the writes fall where they always have.
-        held = sum(b.frames.num_rows + _beside_of(b).frames for b in self._pending)
-        rois_held = sum(b.rois.num_rows + _beside_of(b).rois for b in self._pending)
+        held = sum(p.rows.frames.num_rows + _beside_of(p.rows).frames for p in self._pending)
+        rois_held = sum(p.rows.rois.num_rows + _beside_of(p.rows).rois for p in self._pending)
         if held >= self.frames_per_write or rois_held >= 4 * self.frames_per_write:
             self._write_pending()
 
     def _write_pending(self) -> None:
         """Store the rows converted so far in one transaction, one statement per table (each
-        table one chunk: see writer._whole), the conversions' own tables let go first."""
+        table one chunk: see writer._whole), in the writes' thread once the write before has
+        ended (`_settle`); the conversions' own tables were let go first."""
         pending, self._pending = self._pending, []
         if not pending:
             return
         frames, sources, rois = (
-            pa.concat_tables([getattr(b, name) for b in pending]).combine_chunks()
+            pa.concat_tables([getattr(p.rows, name) for p in pending]).combine_chunks()
             for name in ("frames", "sources", "rois")
         )
-        warnings = [w for b in pending for w in b.warnings]
-        parts = [b.beside for b in pending if isinstance(b.beside, Beside)]
+        warnings = [w for p in pending for w in p.rows.warnings]
+        parts = [p.rows.beside for p in pending if isinstance(p.rows.beside, Beside)]
         beside = Beside.joined(parts) if parts else None
+        rejected = [error for p in pending for error in p.rejected]
         del pending
         batch = RowBatch(frames, sources, rois, warnings, beside)
         del frames, sources, rois
+        self._settle()
+        self._writes.start(partial(self._store, batch, rejected))
+        if not self.overlap:
+            self._settle()
+
+    def _store(self, batch: RowBatch, rejected: list[RecordError]) -> None:
+        """One write, in the writes' thread: its lines' rejections reported, its rows stored
+        (kept, when it is to be written again, for `_settle`)."""
+        for error in rejected:
+            self.writer.reject(error)
         try:
             self.writer.write_rows(batch)
-        except _LinesChanged as changed:  # rolled back: written again with those converted
-            self._pending = [replace(batch, beside=_beside_of(batch).without(changed.lines))]
-            self._convert_again(changed)
-            self._write_pending()
+        except _LinesChanged:
+            self._written = batch
+            raise
         del batch
         pa.default_memory_pool().release_unused()  # what Arrow's allocator kept of them
+
+    def _settle(self) -> None:
+        """Wait for the write under way to end. One whose unconverted lines' frames changed
+        after they were looked up was rolled back (`_LinesChanged`): it is written again
+        with those lines converted, before anything else is written, as it always was."""
+        while self._writes.busy:
+            try:
+                self._writes.wait()
+            except _LinesChanged as changed:
+                batch, self._written = self._written, None
+                assert batch is not None
+                self._writes.raised = None  # taken care of here
+                again = replace(batch, beside=_beside_of(batch).without(changed.lines))
+                self._pending = [_Rows(again, [])]  # its rejections are reported already
+                self._convert_again(changed)
+                self._write_pending()
+
+    def _abandon(self, exc: BaseException) -> None:
+        """After `exc` stopped the import: wait for the write under way, and leave the
+        report as the sequential import would have. A write's own error is raised over
+        `exc` (the import would have stopped there first); otherwise the rejections of the
+        batches converted since are reported, as they were before their write."""
+        held, self._pending = self._pending, []
+        if isinstance(exc, Exception):
+            self._settle()
+        else:  # Ctrl-C: a write rolled back for changed lines is left so, as if interrupted
+            try:
+                self._writes.wait()
+            except _LinesChanged:
+                return
+        if self._writes.raised is None:
+            for rows in held:
+                for error in rows.rejected:
+                    self.writer.reject(error)
 
     def _convert_again(self, changed: _LinesChanged) -> None:
         """Convert the lines whose frames changed after they were looked up, read again."""
