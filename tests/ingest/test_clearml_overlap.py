@@ -27,9 +27,9 @@ from workbench.ingest.imports import recorded_import
 from workbench.store.catalog import Catalog
 
 from .test_clearml_columnar import _frames, _rows
-from .test_clearml_digests import _labelled, _report
+from .test_clearml_digests import _as_fresh_import, _labelled, _report, _stored
 
-WRITE_THREAD = "workbench-clearml-write"
+THREADS = ("workbench-clearml-write", "workbench-clearml-read")
 
 
 def _file(path: Path, count: int, seed: int) -> Path:
@@ -81,7 +81,8 @@ def _state(catalog: Catalog) -> list[Any]:
 
 
 def _no_write_thread() -> bool:
-    return not [t for t in threading.enumerate() if t.name == WRITE_THREAD]
+    """Whether no thread of an import (its writes', its reading's) is left."""
+    return not [t for t in threading.enumerate() if t.name in THREADS]
 
 
 @pytest.mark.parametrize("frames_per_write", [23, 150])
@@ -133,6 +134,8 @@ def test_frames_changed_between_the_lookup_and_the_write_are_stored_as_sequentia
             again = _import(catalog, path, overlap=overlap)
             monkeypatch.undo()
             found.append((again, changed, _state(catalog)))
+            # every frame as the file makes it (the label writes replaced)
+            assert _stored(catalog) == _as_fresh_import(tmp_path, path)
     assert len(found[0][1]) > 5
     assert found[1] == found[0]
     assert _no_write_thread()
@@ -162,6 +165,7 @@ def _failing(after: int, error: BaseException) -> Callable[..., Any]:
     ("where", "error"),
     [
         ("write", _Failure("the disk is full")),
+        ("reading", _Failure("the file went away")),
         ("conversion", _Failure("the engine gave up")),
         ("conversion", KeyboardInterrupt()),
         ("write", KeyboardInterrupt()),
@@ -170,16 +174,20 @@ def _failing(after: int, error: BaseException) -> Callable[..., Any]:
 def test_an_error_in_either_thread_stops_the_import_as_the_sequential_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, error: BaseException
 ) -> None:
-    """An error raised by the third write (in the writes' thread) or by the conversion of
-    the eighth batch (while a write is under way) reaches the caller; the catalog, its
-    import record and the report are those of the sequential import stopped by the same
-    error, and no thread is left running."""
+    """An error raised by the third write (in the writes' thread), by the first steps of the
+    seventh batch (in the reading thread) or by the conversion of the eighth batch (while a
+    write is under way) reaches the caller; the catalog, its import record and the report
+    are those of the sequential import stopped by the same error, and no thread is left
+    running."""
     path = _file(tmp_path / "frames.ndjson", 400, 5)
     found = []
     for overlap in (False, True):
         if where == "write":
             method = CatalogWriter.write_rows
             monkeypatch.setattr(CatalogWriter, "write_rows", _failing(2, error)(method))
+        elif where == "reading":  # the batches' first steps (the reading thread's)
+            method = NdjsonImport._first_steps
+            monkeypatch.setattr(NdjsonImport, "_first_steps", _failing(6, error)(method))
         else:
             method = NdjsonImport._convert
             monkeypatch.setattr(NdjsonImport, "_convert", _failing(7, error)(method))

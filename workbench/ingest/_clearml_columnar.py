@@ -4,11 +4,12 @@ per-record path (workbench.ingest._clearml_convert), and both kinds of rows are 
 together in file order.
 
 A write's rows are stored in a thread of their own (workbench.ingest._in_thread) while the
-next lines are converted: the conversion and the storing each have a core. The order of
-everything is the sequential import's: the writes follow one another in file order, a
-batch's rejections go to the report just before its write (as they did before it), and a
-write whose unconverted lines changed meanwhile is written again with them converted before
-the next write starts.
+next lines are converted, and each batch's first steps (reading its lines, their digests'
+lookup, the frames' statement) run in another while the batch before is converted further:
+the import keeps both cores busy. The order of everything is the sequential import's: the
+writes follow one another in file order, a batch's rejections go to the report just before
+its write (as they did before it), and a write whose unconverted lines changed meanwhile is
+written again with them converted before the next write starts.
 
 Errors name file and line exactly as the per-record path always has: `<file> line <n>` and,
 when the line has one, the frame's id.
@@ -16,7 +17,7 @@ when the line has one, the frame's id.
 
 from __future__ import annotations
 
-from contextlib import suppress
+from contextlib import closing, suppress
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -44,12 +45,13 @@ from workbench.ingest._columnar import (
     ROI_ROWS,
     ROWS_PER_WRITE,
     SOURCE_ROWS,
+    LineBatch,
     MemoryEngine,
     ndjson_batches,
     rows_table,
     sorted_by_line,
 )
-from workbench.ingest._in_thread import InThread
+from workbench.ingest._in_thread import InThread, ahead
 from workbench.ingest._unchanged import without
 from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.report import is_record_failure, record_error
@@ -143,6 +145,11 @@ class NdjsonImport:
         # A lake-backed catalog keeps no digests (store/line_digests.py).
         catalog = writer.catalog
         self._digests = LineDigests(catalog, self.con) if catalog.lake is None else None
+        # The reading thread's own connection to the engine, and its own digests' cursor.
+        self._reading_con = self.con.cursor()
+        self._reading_digests = None
+        if self._digests is not None:
+            self._reading_digests = LineDigests(catalog, self._reading_con)
         # Lines converted by SQL and by the per-record path, and lines left unconverted as
         # their frames are stored, for tests and benchmarks.
         self.sql_lines = 0
@@ -159,8 +166,10 @@ class NdjsonImport:
             with suppress(Exception):
                 self._writes.wait()
         finally:
-            if self._digests is not None:
-                self._digests.close()
+            for digests in (self._digests, self._reading_digests):
+                if digests is not None:
+                    digests.close()
+            self._reading_con.close()
             self._engine.__exit__(*exc)
 
     def claim(self, frame_id: str, where: str) -> bool:
@@ -186,23 +195,53 @@ class NdjsonImport:
             self._synced |= stored
         self._read_any = True
         self._file = (path, base)
-        if self._digests is not None:
-            self._digests.start(path, base)
-        # Lines are marked after the digests' lookup (`_marked`), not as they are read: one
-        # scan of the lines converted finds what the two scans of every line found.
+        for digests in (self._digests, self._reading_digests):
+            if digests is not None:
+                digests.start(path, base)
+        batches = (
+            self._first_steps(path, base, lines)
+            for lines in ndjson_batches(path, self.lines_per_batch)
+        )
         try:
-            for lines in ndjson_batches(path, self.lines_per_batch):
-                batch = _Batch(path)
-                for number, problem in lines.problems:
-                    batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
-                self._convert_lines(batch, self._sift(batch, lines.lines, look_up=True), base)
+            # With the overlap, each batch's first steps run in a thread of their own while
+            # the batch before is converted further (`_first_steps`).
+            prepared = ahead(batches, "workbench-clearml-read") if self.overlap else batches
+            with closing(prepared):
+                for batch, lines in prepared:
+                    if batch.unchanged is not None:
+                        self.unchanged_lines += batch.unchanged.num_rows
+                    self._convert_rest(batch, lines, base)
             self._write_pending()
             self._settle()
         except BaseException as exc:
             self._abandon(exc)
             raise
 
+    def _first_steps(
+        self, path: Path, base: Path | None, lines: LineBatch
+    ) -> tuple[_Batch, pa.Table]:
+        """What a batch of lines becomes whatever the batches before it became: the problems
+        found reading them, the lines to convert (`_sift`, `_marked`) and the frame rows the
+        SQL makes of them (`batch.sql_frames`). With the overlap they run in the reading
+        thread, on an engine connection and a catalog cursor of its own."""
+        batch = _Batch(path)
+        for number, problem in lines.problems:
+            batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
+        con, digests = self.con, self._digests
+        if self.overlap:
+            con, digests = self._reading_con, self._reading_digests
+        sifted = self._sift(batch, lines.lines, digests, look_up=True)
+        return batch, self._frames(batch, sifted, base, con)
+
     def _convert_lines(self, batch: _Batch, lines: pa.Table, base: Path | None) -> None:
+        self._convert_rest(batch, self._frames(batch, lines, base, self.con), base)
+
+    def _frames(
+        self, batch: _Batch, lines: pa.Table, base: Path | None, con: duckdb.DuckDBPyConnection
+    ) -> pa.Table:
+        """The lines `lines` marked (`_marked`), their frame rows made on `con`. Lines are
+        marked after the digests' lookup, not as they are read: one scan of the lines
+        converted finds what the two scans of every line found."""
         batch.lines = lines.num_rows
         lines = _marked(lines)
         labelled = lines["l"]
@@ -211,33 +250,35 @@ class NdjsonImport:
             typed, labelled_lines = lines.filter(pc.invert(labelled)), lines.filter(labelled)
         else:
             typed, labelled_lines = lines, lines.slice(0, 0)
-        self.con.register("_wb_lines", lines)
-        self.con.register("_wb_typed", typed)
-        self.con.register("_wb_labelled", labelled_lines)
-        try:
-            self._convert(batch, base)
-        finally:
-            for name in ("_wb_lines", "_wb_typed", "_wb_labelled"):
-                self.con.unregister(name)
+        where = {"base": str(base.resolve()) if base is not None else None}
+        frames = sql.FRAMES_LABELLED if batch.labelled else sql.FRAMES
+        with registered(con, "_wb_typed", typed), registered(con, "_wb_labelled", labelled_lines):
+            batch.sql_frames = con.sql(frames, params=where).to_arrow_table()
+        return lines
 
-    def _sift(self, batch: _Batch, lines: pa.Table, *, look_up: bool) -> pa.Table:
+    def _convert_rest(self, batch: _Batch, lines: pa.Table, base: Path | None) -> None:
+        """The conversion of `lines` after their frame rows were made (`_frames`)."""
+        with registered(self.con, "_wb_lines", lines):
+            self._convert(batch, base)
+
+    def _sift(
+        self, batch: _Batch, lines: pa.Table, digests: LineDigests | None, *, look_up: bool
+    ) -> pa.Table:
         """The lines of `lines` to convert: with `look_up`, those whose frame is stored as
         they make it are left out (kept in `batch.unchanged`); every line's digest is kept in
         the batch."""
-        if self._digests is None:
+        if digests is None:
             return lines
-        batch.digests = self._digests.of_lines(lines)
+        batch.digests = digests.of_lines(lines)
         if not look_up:
             return lines
-        batch.unchanged = self._digests.unchanged(batch.digests)
-        self.unchanged_lines += batch.unchanged.num_rows
+        batch.unchanged = digests.unchanged(batch.digests)
         return without(lines, "n", batch.unchanged["n"].combine_chunks())
 
     def _convert(self, batch: _Batch, base: Path | None) -> None:
         con = self.con
         where = {"base": str(base.resolve()) if base is not None else None}
-        frames = sql.FRAMES_LABELLED if batch.labelled else sql.FRAMES
-        batch.sql_frames = con.sql(frames, params=where).to_arrow_table()
+        assert batch.sql_frames is not None
         con.register("_wb_f", batch.sql_frames)
         con.execute(sql.SOURCES, where)
         con.execute(sql.SOURCES_BY_FRAME)
@@ -429,7 +470,7 @@ class NdjsonImport:
         for start in range(0, lines.num_rows, self.lines_per_batch):
             batch = _Batch(path)
             some = lines.slice(start, self.lines_per_batch)
-            self._convert_lines(batch, self._sift(batch, some, look_up=False), base)
+            self._convert_lines(batch, self._sift(batch, some, self._digests, look_up=False), base)
 
 
 def _beside_of(batch: RowBatch) -> Beside:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
+from contextlib import suppress
 
 
 class InThread:
@@ -74,3 +75,32 @@ class InThread:
             raise interrupted
         if failed is not None:
             raise failed
+
+
+def ahead[T](items: Iterator[T], name: str) -> Generator[T]:
+    """The items of `items`, the next one made in a thread of its own (`name`) while the
+    caller works on the one before: one at most ahead. A caller that may stop early closes
+    it (`contextlib.closing`): the item under way is let end, and `items` is closed."""
+    made: list[T] = []
+
+    def make() -> None:
+        for item in items:
+            made.append(item)
+            return
+
+    runs = InThread(name)
+    try:
+        runs.start(make)
+        while True:
+            runs.wait()
+            if not made:
+                return
+            item = made.pop()
+            runs.start(make)
+            yield item
+    finally:
+        with suppress(Exception):  # stopped early: what the item under way raised is moot
+            runs.wait()
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
