@@ -238,3 +238,38 @@ def test_a_ctrl_c_while_waiting_for_a_write_lets_the_write_end_first() -> None:
     assert ended == [True] and not runs.busy
     assert isinstance(runs.raised, _Failure)
     assert not [t for t in threading.enumerate() if t.name == "workbench-test-job"]
+
+
+def test_ctrl_c_in_the_conversion_lets_the_write_under_way_end_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while a slow write is under way (nothing else, such as the import's record,
+    waits for the catalog here): the import stops once that write has committed, with its
+    frames stored and no thread left running."""
+    path = _file(tmp_path / "frames.ndjson", 400, 3)
+    write_rows, convert = CatalogWriter.write_rows, NdjsonImport._convert
+    writes: list[int] = []
+
+    def slow_write(writer: CatalogWriter, batch: Any) -> None:
+        time.sleep(1.0)  # still under way as the conversion is interrupted
+        write_rows(writer, batch)
+        writes.append(batch.frames.num_rows)
+
+    def interrupted_after_a_write(columnar: NdjsonImport, *args: Any) -> None:
+        if columnar._writes.busy:
+            raise KeyboardInterrupt
+        convert(columnar, *args)
+
+    monkeypatch.setattr(CatalogWriter, "write_rows", slow_write)
+    monkeypatch.setattr(NdjsonImport, "_convert", interrupted_after_a_write)
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        with (
+            pytest.raises(KeyboardInterrupt),
+            CatalogWriter(catalog, progress=False, unique_ids=True) as writer,
+            NdjsonImport(writer, 46) as columnar,
+        ):
+            columnar.read(path, path.parent)
+        assert _no_write_thread()
+        assert len(writes) == 1
+        stored = catalog.sql("SELECT count(*) FROM frames").fetchall()[0][0]
+        assert stored == writes[0] == writer.report.frames
