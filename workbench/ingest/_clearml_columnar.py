@@ -3,13 +3,23 @@ at once (workbench.ingest._clearml_sql), the lines it cannot vouch for go throug
 per-record path (workbench.ingest._clearml_convert), and both kinds of rows are written
 together in file order.
 
+A write's rows are stored in a thread of their own (workbench.ingest._in_thread) while the
+next lines are converted, and each batch's first steps (reading its lines, their digests'
+lookup, the frames' statement) run in another while the batch before is converted further:
+the import keeps both cores busy. The order of everything is the sequential import's: the
+writes follow one another in file order, a batch's rejections go to the report just before
+its write (as they did before it), and a write whose unconverted lines changed meanwhile is
+written again with them converted before the next write starts.
+
 Errors name file and line exactly as the per-record path always has: `<file> line <n>` and,
 when the line has one, the frame's id.
 """
 
 from __future__ import annotations
 
+from contextlib import closing, suppress
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +39,20 @@ from workbench.ingest._clearml_digests import (
     lines_again,
 )
 from workbench.ingest._clearml_read import frame_where
+from workbench.ingest._clearml_rows import fetch_items, kept, kept_frames, kept_rois, kept_sources
 from workbench.ingest._columnar import (
     FRAME_ROWS,
     PER_RECORD_PATTERN,
     ROI_ROWS,
     ROWS_PER_WRITE,
     SOURCE_ROWS,
+    LineBatch,
     MemoryEngine,
     ndjson_batches,
     rows_table,
     sorted_by_line,
 )
+from workbench.ingest._in_thread import InThread, ahead
 from workbench.ingest._unchanged import without
 from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.report import is_record_failure, record_error
@@ -98,12 +111,26 @@ class _Batch:
         return frame_where(f"{self.path} line {line}", {"id": frame_id})
 
 
+@dataclass
+class _Rows:
+    """One batch's rows converted, not yet stored, and its lines' rejections (in line order):
+    they go to the report just before the write that stores the rows."""
+
+    rows: RowBatch
+    rejected: list[RecordError]
+
+
 class NdjsonImport:
     """One import's engine: the SQL's macros and the ids stored so far (each id once)."""
 
-    def __init__(self, writer: CatalogWriter, frames_per_write: int = ROWS_PER_WRITE) -> None:
+    def __init__(
+        self, writer: CatalogWriter, frames_per_write: int = ROWS_PER_WRITE, *, overlap: bool = True
+    ) -> None:
         self.writer = writer
         self.frames_per_write = frames_per_write
+        # False: each write ends before the next lines are converted (the import on one core,
+        # as it ran before the overlap: what tests and benchmarks compare it with).
+        self.overlap = overlap
         self.lines_per_batch = min(frames_per_write, LINES_PER_CONVERSION)
         # One thread: each statement scans one Arrow chunk of a batch, which one thread reads
         # whatever the engine has; a second only cost CPU (about 5% of an import).
@@ -111,11 +138,19 @@ class NdjsonImport:
         self.con = self._engine.con
         self._synced: set[str] = set()  # ids of frames of JSON files put in _wb_seen
         self._read_any = False
-        self._pending: list[RowBatch] = []  # rows converted, not yet stored
+        self._pending: list[_Rows] = []  # rows converted, not yet stored
+        # The writes, one at a time beside the conversion, and the rows of one to write again.
+        self._writes = InThread("workbench-clearml-write")
+        self._written: RowBatch | None = None
         self._file: tuple[Path, Path | None] = (Path(), None)  # read now, and its base
         # A lake-backed catalog keeps no digests (store/line_digests.py).
         catalog = writer.catalog
         self._digests = LineDigests(catalog, self.con) if catalog.lake is None else None
+        # The reading thread's own connection to the engine, and its own digests' cursor.
+        self._reading_con = self.con.cursor()
+        self._reading_digests = None
+        if self._digests is not None:
+            self._reading_digests = LineDigests(catalog, self._reading_con)
         # Lines converted by SQL and by the per-record path, and lines left unconverted as
         # their frames are stored, for tests and benchmarks.
         self.sql_lines = 0
@@ -126,9 +161,17 @@ class NdjsonImport:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._digests is not None:
-            self._digests.close()
-        self._engine.__exit__(*exc)
+        try:
+            # `read` waits for its writes; one still under way is of an import already
+            # stopped by an error of its own (the one raised), so only its thread is waited for.
+            with suppress(Exception):
+                self._writes.wait()
+        finally:
+            for digests in (self._digests, self._reading_digests):
+                if digests is not None:
+                    digests.close()
+            self._reading_con.close()
+            self._engine.__exit__(*exc)
 
     def claim(self, frame_id: str, where: str) -> bool:
         """Whether a frame of a JSON document may be stored: False (and rejected) when an
@@ -153,18 +196,53 @@ class NdjsonImport:
             self._synced |= stored
         self._read_any = True
         self._file = (path, base)
-        if self._digests is not None:
-            self._digests.start(path, base)
-        # Lines are marked after the digests' lookup (`_marked`), not as they are read: one
-        # scan of the lines converted finds what the two scans of every line found.
-        for lines in ndjson_batches(path, self.lines_per_batch):
-            batch = _Batch(path)
-            for number, problem in lines.problems:
-                batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
-            self._convert_lines(batch, self._sift(batch, lines.lines, look_up=True), base)
-        self._write_pending()
+        for digests in (self._digests, self._reading_digests):
+            if digests is not None:
+                digests.start(path, base)
+        batches = (
+            self._first_steps(path, base, lines)
+            for lines in ndjson_batches(path, self.lines_per_batch)
+        )
+        try:
+            # With the overlap, each batch's first steps run in a thread of their own while
+            # the batch before is converted further (`_first_steps`).
+            prepared = ahead(batches, "workbench-clearml-read") if self.overlap else batches
+            with closing(prepared):
+                for batch, lines in prepared:
+                    if batch.unchanged is not None:
+                        self.unchanged_lines += batch.unchanged.num_rows
+                    self._convert_rest(batch, lines, base)
+            self._write_pending()
+            self._settle()
+        except BaseException as exc:
+            self._abandon(exc)
+            raise
+
+    def _first_steps(
+        self, path: Path, base: Path | None, lines: LineBatch
+    ) -> tuple[_Batch, pa.Table]:
+        """What a batch of lines becomes whatever the batches before it became: the problems
+        found reading them, the lines to convert (`_sift`, `_marked`) and the frame rows the
+        SQL makes of them (`batch.sql_frames`). With the overlap they run in the reading
+        thread, on an engine connection and a catalog cursor of its own."""
+        batch = _Batch(path)
+        for number, problem in lines.problems:
+            batch.rejected.append((number, RecordError(f"{path} line {number}", problem)))
+        con, digests = self.con, self._digests
+        if self.overlap:
+            con, digests = self._reading_con, self._reading_digests
+        sifted = self._sift(batch, lines.lines, digests, look_up=True)
+        return batch, self._frames(batch, sifted, base, con)
 
     def _convert_lines(self, batch: _Batch, lines: pa.Table, base: Path | None) -> None:
+        self._convert_rest(batch, self._frames(batch, lines, base, self.con), base)
+
+    def _frames(
+        self, batch: _Batch, lines: pa.Table, base: Path | None, con: duckdb.DuckDBPyConnection
+    ) -> pa.Table:
+        """The lines `lines` marked (`_marked`), their frame rows made on `con`. Lines are
+        marked after the digests' lookup, not as they are read: one scan of the lines
+        converted finds what the two scans of every line found."""
         batch.lines = lines.num_rows
         lines = _marked(lines)
         labelled = lines["l"]
@@ -173,33 +251,35 @@ class NdjsonImport:
             typed, labelled_lines = lines.filter(pc.invert(labelled)), lines.filter(labelled)
         else:
             typed, labelled_lines = lines, lines.slice(0, 0)
-        self.con.register("_wb_lines", lines)
-        self.con.register("_wb_typed", typed)
-        self.con.register("_wb_labelled", labelled_lines)
-        try:
-            self._convert(batch, base)
-        finally:
-            for name in ("_wb_lines", "_wb_typed", "_wb_labelled"):
-                self.con.unregister(name)
+        where = {"base": str(base.resolve()) if base is not None else None}
+        frames = sql.FRAMES_LABELLED if batch.labelled else sql.FRAMES
+        with registered(con, "_wb_typed", typed), registered(con, "_wb_labelled", labelled_lines):
+            batch.sql_frames = con.sql(frames, params=where).to_arrow_table()
+        return lines
 
-    def _sift(self, batch: _Batch, lines: pa.Table, *, look_up: bool) -> pa.Table:
+    def _convert_rest(self, batch: _Batch, lines: pa.Table, base: Path | None) -> None:
+        """The conversion of `lines` after their frame rows were made (`_frames`)."""
+        with registered(self.con, "_wb_lines", lines):
+            self._convert(batch, base)
+
+    def _sift(
+        self, batch: _Batch, lines: pa.Table, digests: LineDigests | None, *, look_up: bool
+    ) -> pa.Table:
         """The lines of `lines` to convert: with `look_up`, those whose frame is stored as
         they make it are left out (kept in `batch.unchanged`); every line's digest is kept in
         the batch."""
-        if self._digests is None:
+        if digests is None:
             return lines
-        batch.digests = self._digests.of_lines(lines)
+        batch.digests = digests.of_lines(lines)
         if not look_up:
             return lines
-        batch.unchanged = self._digests.unchanged(batch.digests)
-        self.unchanged_lines += batch.unchanged.num_rows
+        batch.unchanged = digests.unchanged(batch.digests)
         return without(lines, "n", batch.unchanged["n"].combine_chunks())
 
     def _convert(self, batch: _Batch, base: Path | None) -> None:
         con = self.con
         where = {"base": str(base.resolve()) if base is not None else None}
-        frames = sql.FRAMES_LABELLED if batch.labelled else sql.FRAMES
-        batch.sql_frames = con.sql(frames, params=where).to_arrow_table()
+        assert batch.sql_frames is not None
         con.register("_wb_f", batch.sql_frames)
         con.execute(sql.SOURCES, where)
         con.execute(sql.SOURCES_BY_FRAME)
@@ -264,22 +344,21 @@ class NdjsonImport:
         return {n for n, _ in again}
 
     def _write(self, batch: _Batch, again: set[int]) -> None:
-        for _, error in sorted(batch.rejected, key=lambda item: item[0]):
-            self.writer.reject(error)
+        rejected = [error for _, error in sorted(batch.rejected, key=lambda item: item[0])]
         python_lines = {n for n, _ in batch.ids if n not in again}
         keep = self.con.sql("SELECT n FROM _wb_keep").to_arrow_table()["n"].combine_chunks()
         frames = sorted_by_line(
-            _kept_frames(batch.sql_frames, keep),
-            _kept(rows_table(batch.frames, FRAME_ROWS), python_lines),
+            kept_frames(batch.sql_frames, keep),
+            kept(rows_table(batch.frames, FRAME_ROWS), python_lines),
         )
         sources = sorted_by_line(
-            _kept_sources(batch.sql_frames, keep),
-            _fetch_items(self.con, sql.SOURCE_ROWS, "_wb_s", SOURCE_ROWS),
-            _kept(rows_table(batch.sources, SOURCE_ROWS), python_lines),
+            kept_sources(batch.sql_frames, keep),
+            fetch_items(self.con, sql.SOURCE_ROWS, "_wb_s", SOURCE_ROWS),
+            kept(rows_table(batch.sources, SOURCE_ROWS), python_lines),
         )
         rois = sorted_by_line(
-            _kept_rois(batch.sql_rois, keep),
-            _kept(rows_table(batch.rois, ROI_ROWS), python_lines),
+            kept_rois(batch.sql_rois, keep),
+            kept(rows_table(batch.rois, ROI_ROWS), python_lines),
         )
         # The conversion's tables are let go before the rows are stored (a tenth of the
         # import's memory otherwise held through the write).
@@ -296,46 +375,90 @@ class NdjsonImport:
             warned = {n for n, *_ in batch.warnings}
             stored = (frames, sources, rois)
             beside = self._digests.beside(batch.digests, batch.unchanged, again, stored, warned)
-        self._pending.append(
-            RowBatch(
-                frames.drop_columns(["_line"]),
-                sources.drop_columns(["_line"]),
-                rois.drop_columns(["_line"]),
-                warnings,
-                beside,
-            )
+        rows = RowBatch(
+            frames.drop_columns(["_line"]),
+            sources.drop_columns(["_line"]),
+            rois.drop_columns(["_line"]),
+            warnings,
+            beside,
         )
+        self._pending.append(_Rows(rows, rejected))
         # Four times as many ROIs as frames stored at once also make a write (bounded memory);
         # frames left unconverted count as stored, so the writes fall where they always have.
-        held = sum(b.frames.num_rows + _beside_of(b).frames for b in self._pending)
-        rois_held = sum(b.rois.num_rows + _beside_of(b).rois for b in self._pending)
+        held = sum(p.rows.frames.num_rows + _beside_of(p.rows).frames for p in self._pending)
+        rois_held = sum(p.rows.rois.num_rows + _beside_of(p.rows).rois for p in self._pending)
         if held >= self.frames_per_write or rois_held >= 4 * self.frames_per_write:
             self._write_pending()
 
     def _write_pending(self) -> None:
         """Store the rows converted so far in one transaction, one statement per table (each
-        table one chunk: see _storing.whole), the conversions' own tables let go first."""
+        table one chunk: see _storing.whole), in the writes' thread once the write before has
+        ended (`_settle`); the conversions' own tables were let go first."""
         pending, self._pending = self._pending, []
         if not pending:
             return
         frames, sources, rois = (
-            pa.concat_tables([getattr(b, name) for b in pending]).combine_chunks()
+            pa.concat_tables([getattr(p.rows, name) for p in pending]).combine_chunks()
             for name in ("frames", "sources", "rois")
         )
-        warnings = [w for b in pending for w in b.warnings]
-        parts = [b.beside for b in pending if isinstance(b.beside, Beside)]
+        warnings = [w for p in pending for w in p.rows.warnings]
+        parts = [p.rows.beside for p in pending if isinstance(p.rows.beside, Beside)]
         beside = Beside.joined(parts) if parts else None
+        rejected = [error for p in pending for error in p.rejected]
         del pending
         batch = RowBatch(frames, sources, rois, warnings, beside)
         del frames, sources, rois
+        self._settle()
+        self._writes.start(partial(self._store, batch, rejected))
+        if not self.overlap:
+            self._settle()
+
+    def _store(self, batch: RowBatch, rejected: list[RecordError]) -> None:
+        """One write, in the writes' thread: its lines' rejections reported, its rows stored
+        (kept, when it is to be written again, for `_settle`)."""
+        for error in rejected:
+            self.writer.reject(error)
         try:
             self.writer.write_rows(batch)
-        except _LinesChanged as changed:  # rolled back: written again with those converted
-            self._pending = [replace(batch, beside=_beside_of(batch).without(changed.lines))]
-            self._convert_again(changed)
-            self._write_pending()
+        except _LinesChanged:
+            self._written = batch
+            raise
         del batch
         pa.default_memory_pool().release_unused()  # what Arrow's allocator kept of them
+
+    def _settle(self) -> None:
+        """Wait for the write under way to end. One whose unconverted lines' frames changed
+        after they were looked up was rolled back (`_LinesChanged`): it is written again
+        with those lines converted, before anything else is written, as it always was."""
+        while self._writes.busy:
+            try:
+                self._writes.wait()
+            except _LinesChanged as changed:
+                batch, self._written = self._written, None
+                assert batch is not None
+                self._writes.raised = None  # taken care of here
+                again = replace(batch, beside=_beside_of(batch).without(changed.lines))
+                self._pending = [_Rows(again, [])]  # its rejections are reported already
+                self._convert_again(changed)
+                self._write_pending()
+
+    def _abandon(self, exc: BaseException) -> None:
+        """After `exc` stopped the import: wait for the write under way, and leave the
+        report as the sequential import would have. A write's own error is raised over
+        `exc` (the import would have stopped there first); otherwise the rejections of the
+        batches converted since are reported, as they were before their write."""
+        held, self._pending = self._pending, []
+        if isinstance(exc, Exception):
+            self._settle()
+        else:  # Ctrl-C: a write rolled back for changed lines is left so, as if interrupted
+            try:
+                self._writes.wait()
+            except _LinesChanged:
+                return
+        if self._writes.raised is None:
+            for rows in held:
+                for error in rows.rejected:
+                    self.writer.reject(error)
 
     def _convert_again(self, changed: _LinesChanged) -> None:
         """Convert the lines whose frames changed after they were looked up, read again."""
@@ -348,7 +471,7 @@ class NdjsonImport:
         for start in range(0, lines.num_rows, self.lines_per_batch):
             batch = _Batch(path)
             some = lines.slice(start, self.lines_per_batch)
-            self._convert_lines(batch, self._sift(batch, some, look_up=False), base)
+            self._convert_lines(batch, self._sift(batch, some, self._digests, look_up=False), base)
 
 
 def _beside_of(batch: RowBatch) -> Beside:
@@ -407,89 +530,3 @@ def _per_record(batch: _Batch, n: int, text: str, base: Path | None) -> None:
     batch.rois.extend((*r, n) for r in rois)
     for kind in warnings:
         batch.warnings.append((n, kind, where, 1))
-
-
-def _fetch_items(
-    con: duckdb.DuckDBPyConnection, query: str, table: str, schema: pa.Schema
-) -> pa.Table:
-    """The sources or ROIs (`table`) of the lines in `_wb_keep`, in the order of their lines
-    and, within a line, of the line's list. When every line of the table is kept they are
-    read as stored (in that order, as the conversion made them: checked, sorted if not)
-    rather than filtered and sorted by the engine."""
-    dropped = con.execute(
-        f"SELECT count(*) FROM {table} WHERE n NOT IN (SELECT n FROM _wb_keep)"
-    ).fetchall()[0][0]
-    keep = "WHERE n IN (SELECT n FROM _wb_keep)" if dropped else ""
-    rows = con.sql(query.format(keep=keep)).to_arrow_table()
-    return _in_line_order(rows).cast(schema)
-
-
-def _kept_frames(frames: pa.Table | None, keep: pa.Array) -> pa.Table:
-    """The frame rows the SQL made (`frames`, from sql.FRAMES) of the lines `keep`,
-    in FRAME_ROWS' form and in line order."""
-    if frames is None:
-        return FRAME_ROWS.empty_table()
-    names = [name for name in FRAME_ROWS.names if name != "_line"]
-    rows = _of_kept(frames, keep).select([*names, "n"]).rename_columns([*names, "_line"])
-    line = rows["_line"].to_numpy()
-    if not np.all(line[1:] > line[:-1]):
-        rows = rows.take(pc.sort_indices(rows, [("_line", "ascending")]))
-    return rows.cast(FRAME_ROWS)
-
-
-# The source row FRAMES makes of a frame of one source: its columns there, in SOURCE_ROWS' order.
-_ONE_SOURCE = ("id", "id1", "uri1", "width1", "height1", "content_type1", "timestamp1", "preview1")
-
-
-def _kept_sources(frames: pa.Table | None, keep: pa.Array) -> pa.Table:
-    """The sources of the frames of one source (`id1` given) the SQL made (sql.FRAMES) of
-    the lines `keep`, in SOURCE_ROWS' form and in line order."""
-    if frames is None or frames.num_rows == 0:
-        return SOURCE_ROWS.empty_table()
-    rows = _of_kept(frames, keep)
-    if rows["id1"].null_count:
-        rows = rows.filter(pc.is_valid(rows["id1"]))
-    names = [name for name in SOURCE_ROWS.names if name not in ("masks", "_line")]
-    table = rows.select([*_ONE_SOURCE, "n"]).rename_columns([*names, "_line"])
-    masks = pa.nulls(table.num_rows, pa.string())
-    table = table.add_column(len(names), "masks", masks).cast(SOURCE_ROWS)
-    line = table["_line"].to_numpy()
-    if not np.all(line[1:] > line[:-1]):
-        table = table.take(pc.sort_indices(table, [("_line", "ascending")]))
-    return table
-
-
-def _kept_rois(rois: pa.Table | None, keep: pa.Array) -> pa.Table:
-    """The ROI rows the SQL made (`rois`, from sql.ROIS) of the lines `keep`, in
-    ROI_ROWS' form and in the order of their lines and, within a line, of its list."""
-    if rois is None:
-        return ROI_ROWS.empty_table()
-    names = [name for name in ROI_ROWS.names if name != "_line"]
-    rows = _of_kept(rois, keep).select([*names, "n", "k"])
-    return _in_line_order(rows.rename_columns([*names, "_line", "_k"])).cast(ROI_ROWS)
-
-
-def _of_kept(rows: pa.Table, keep: pa.Array) -> pa.Table:
-    """The rows of `rows` whose line `n` is one of `keep` (all of them, usually)."""
-    if rows.num_rows == 0:
-        return rows
-    kept = pc.is_in(rows["n"], value_set=keep)
-    return rows if pc.all(kept).as_py() else rows.filter(kept)
-
-
-def _in_line_order(rows: pa.Table) -> pa.Table:
-    """`rows` sorted by line and position in it (`_line`, `_k`) unless they are already (as
-    the engine made them, usually), without `_k`."""
-    line = rows["_line"].to_numpy()
-    at = rows["_k"].to_numpy()
-    same = line[1:] == line[:-1]
-    if not np.all((line[1:] > line[:-1]) | (same & (at[1:] > at[:-1]))):
-        rows = rows.take(pc.sort_indices(rows, [("_line", "ascending"), ("_k", "ascending")]))
-    return rows.drop_columns(["_k"])
-
-
-def _kept(table: pa.Table, lines: set[int]) -> pa.Table:
-    if table.num_rows == 0 or not lines:
-        return table.slice(0, 0)
-    wanted = pa.array(sorted(lines), pa.int64())
-    return table.filter(pc.is_in(table["_line"], value_set=wanted))
