@@ -53,20 +53,6 @@ def _outcome(catalog, report) -> tuple:
     return _stored(catalog), [str(e) for e in report.errors], reported
 
 
-@pytest.fixture
-def unchanged(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many images each columnar import of an instances file left unconverted."""
-    found: list[int] = []
-    close = ImageDigests.close
-
-    def closing(self: ImageDigests) -> None:
-        found.append(self.unchanged)
-        close(self)
-
-    monkeypatch.setattr(ImageDigests, "close", closing)
-    return found
-
-
 def _write(path: Path, doc: dict[str, Any]) -> None:
     path.write_text(json.dumps(doc))
 
@@ -77,7 +63,7 @@ def test_an_unchanged_file_is_not_converted_again(
     tmp_path: Path,
     per_write: int,
     batch_bytes: int,
-    unchanged: list[int],
+    coco_unchanged: list[int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Every image of a file imported again unchanged is left unconverted (in one write or
@@ -96,7 +82,7 @@ def test_an_unchanged_file_is_not_converted_again(
             assert first.ok and (first.frames, first.rois) == (8, 21)
             before = catalog.sql(query).fetchall()
             report = coco.import_files(catalog, [path], progress=False, batch_size=per_write)
-            assert unchanged[-1] == (8 if look else 0)
+            assert coco_unchanged[-1] == (8 if look else 0)
             assert catalog.sql(query).fetchall() == before
             results.append(_outcome(catalog, report))
     assert results[0] == results[1]
@@ -171,7 +157,7 @@ def test_what_changed_since_the_digest_is_converted(
     change: Callable,
     left: int,
     small: bool,
-    unchanged: list[int],
+    coco_unchanged: list[int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An image whose record, one of whose annotations (edited, or moved from or to it),
@@ -191,11 +177,11 @@ def test_what_changed_since_the_digest_is_converted(
             change(changed, catalog)
             _write(path, changed)
             report = coco.import_files(catalog, [path], progress=False, batch_size=per_write)
-            assert unchanged[-1] == (left if look else 0)
+            assert coco_unchanged[-1] == (left if look else 0)
             results.append(_outcome(catalog, report))
             # and the digests kept by that import hold: nothing is left to convert
             again = coco.import_files(catalog, [path], progress=False, batch_size=per_write)
-            assert unchanged[-1] == (8 if look else 0)
+            assert coco_unchanged[-1] == (8 if look else 0)
             results.append(_outcome(catalog, again))
     assert results[:2] == results[2:]
 
@@ -238,7 +224,7 @@ def test_a_frame_changed_between_the_lookup_and_the_write_is_converted(
 
 
 def test_records_refused_or_warned_about_are_reported_again(
-    tmp_path: Path, unchanged: list[int], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, coco_unchanged: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An image with an annotation refused (unknown category, id repeated on its image) or
     warned about (a box of zero area), an image whose id another image repeats, and an
@@ -259,14 +245,14 @@ def test_records_refused_or_warned_about_are_reported_again(
             first = coco.import_files(catalog, [path], progress=False)
             assert len(first.errors) == 4 and first.warnings
             report = coco.import_files(catalog, [path], progress=False)
-            assert unchanged[-1] == (4 if look else 0)  # images 4, 6, 7, 8
+            assert coco_unchanged[-1] == (4 if look else 0)  # images 4, 6, 7, 8
             results.append(_outcome(catalog, report))
     assert results[0] == results[1]
     assert len(results[0][1]) == 4
 
 
 def test_an_annotation_naming_its_image_twice_keeps_the_file_undigested(
-    tmp_path: Path, unchanged: list[int], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, coco_unchanged: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An annotation giving `image_id` twice belongs to the last (as the per-record path
     reads it): no image of its file is left unconverted, so that a change to it reaches the
@@ -284,7 +270,7 @@ def test_an_annotation_naming_its_image_twice_keeps_the_file_undigested(
             edited = head.replace("[1, 2,", "[3, 2,")
             path.write_text(text.replace(head, '"image_id": 2, ' + edited, 1))
             report = coco.import_files(catalog, [path], progress=False)
-            assert unchanged[-1] == 0
+            assert coco_unchanged[-1] == 0
             results.append(_outcome(catalog, report))
             digests = catalog.cursor().execute("SELECT count(*) FROM _line_digests").fetchall()
             assert digests == [(0,)]

@@ -11,7 +11,6 @@ import pytest
 
 import workbench
 from workbench.ingest import _coco_columnar, coco
-from workbench.ingest._coco_digests import ImageDigests
 from workbench.store import line_digests
 
 
@@ -47,20 +46,16 @@ def _document() -> dict[str, Any]:
 @pytest.mark.parametrize("per_write", [3, 1000])
 @pytest.mark.parametrize("batch_bytes", [1, 1 << 28])
 def test_the_first_imports_digests_are_the_updates(
-    tmp_path: Path, per_write: int, batch_bytes: int, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    per_write: int,
+    batch_bytes: int,
+    monkeypatch: pytest.MonkeyPatch,
+    coco_unchanged: list[int],
 ) -> None:
     """Every frame a first import digests (in one write or several, the annotations in one
     batch or many) is found unchanged by the next import of the same file."""
     monkeypatch.setattr(_coco_columnar, "PIECE_BYTES", 300)
     monkeypatch.setattr(_coco_columnar, "ANNOTATION_BATCH_BYTES", batch_bytes)
-    found: list[int] = []
-    close = ImageDigests.close
-
-    def closing(self: ImageDigests) -> None:
-        found.append(self.unchanged)
-        close(self)
-
-    monkeypatch.setattr(ImageDigests, "close", closing)
     path = tmp_path / "instances.json"
     path.write_text(json.dumps(_document()))
     with workbench.open(tmp_path / "c.duckdb") as catalog:
@@ -72,4 +67,4 @@ def test_the_first_imports_digests_are_the_updates(
         assert kept == 8  # every frame converted cleanly
         again = coco.import_files(catalog, [path], progress=False, batch_size=per_write)
         assert again.ok and (again.frames, again.rois) == (8, 24)
-        assert found[-1] == 8
+        assert coco_unchanged[-1] == 8

@@ -16,7 +16,6 @@ import pytest
 
 import workbench
 from workbench.ingest import _coco_columnar, coco
-from workbench.ingest._coco_digests import ImageDigests
 
 
 def _document(ids: bool) -> dict[str, Any]:
@@ -118,23 +117,15 @@ def test_annotations_without_ids_keep_their_numbers_when_nothing_moves_them(
 
 
 def test_images_whose_annotations_only_moved_together_are_left_unconverted(
-    tmp_path: Path, layout: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, layout: str, coco_unchanged: list[int]
 ) -> None:
     """What the places cost an update: an annotation with an id added at the head of the file
     (on image 2) moves every other image's annotations by one place, together; those images
     are still found unchanged, and only image 2 is converted again."""
-    found: list[int] = []
-    close = ImageDigests.close
-
-    def closing(self: ImageDigests) -> None:
-        found.append(self.unchanged)
-        close(self)
-
-    monkeypatch.setattr(ImageDigests, "close", closing)
     first = _document(ids=True)
     second = copy.deepcopy(first)
     added = {"id": 99, "image_id": 2, "category_id": 1, "bbox": [5, 5, 5, 5], "area": 25}
     second["annotations"].insert(0, {**added, "iscrowd": 0})
     updated, fresh = _update_and_first_import(tmp_path, first, second)
     assert updated == fresh
-    assert found[:2] == [0, 3]  # the first import, then the update: images 1, 3 and 4
+    assert coco_unchanged[:2] == [0, 3]  # the first import, then the update: images 1, 3 and 4

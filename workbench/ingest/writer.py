@@ -270,14 +270,28 @@ class CatalogWriter:
         self._labels.clear()
         self._write(frames, labels)
 
+    @contextmanager
+    def _transaction(self, ids: Sequence[str]) -> Iterator[Any]:
+        """A write's transaction, the frames `ids` checked out of a lake-backed catalog (none
+        when local); when it fails, the report and what it counted are set back with it."""
+        before = self.report.copy()
+        self._counted.start()
+        try:
+            with self.catalog.transaction() as con, self.catalog.editing(con, ids):
+                self._counted.begin(con)
+                yield con
+        except BaseException:
+            self.report = before
+            self._counted.rollback()
+            raise
+
     def write_rows(self, batch: RowBatch) -> None:
         """Store checked rows in one transaction, replacing stored frames with the same ids
         (the columnar importers' way in; frames queued with `add` are written first)."""
         self.flush()
         if batch.frames.num_rows == 0 and batch.beside is None:
             return
-        before = self.report.copy()
-        self._counted.start()
+        frames_before = self.report.frames
         now = datetime.now(UTC).replace(tzinfo=None)
         batch = replace(batch, rois=_full_rois(batch.rois))
         # one value repeated by Arrow: a list of as many datetimes took ~20 ms per 100,000
@@ -285,32 +299,26 @@ class CatalogWriter:
         frames = batch.frames.append_column("ingested", ingested)
         # A lake-backed catalog's frames are checked out for the write (no-op when local).
         ids = frames["id"].to_pylist() if self.catalog.lake is not None else []
-        try:
-            with self.catalog.transaction() as con, self.catalog.editing(con, ids):
-                self._counted.begin(con)
-                again = store_changed(
-                    self.catalog, self._counted, con, frames, batch.sources, batch.rois
-                )
-                self.report.frames += frames.num_rows
-                self.report.sources += batch.sources.num_rows
-                self.report.rois += batch.rois.num_rows
-                take_back(self.report, again)
-                for kind, where, count in batch.warnings:
-                    self.report.warn(kind, where, count)
-                uris = _uris_of(batch)
-                if batch.beside is not None:
-                    tally = Tally(self.report, self._counted, con)
-                    uris = pa.concat_arrays([uris, batch.beside(con, tally)])
-                count_outside(con, uris, self._roots, self.report)
-                if self._run is not None:
-                    self._run.committed(con, self.report)
-        except BaseException:
-            self.report = before
-            self._counted.rollback()
-            raise
+        with self._transaction(ids) as con:
+            again = store_changed(
+                self.catalog, self._counted, con, frames, batch.sources, batch.rois
+            )
+            self.report.frames += frames.num_rows
+            self.report.sources += batch.sources.num_rows
+            self.report.rois += batch.rois.num_rows
+            take_back(self.report, again)
+            for kind, where, count in batch.warnings:
+                self.report.warn(kind, where, count)
+            uris = _uris_of(batch)
+            if batch.beside is not None:
+                tally = Tally(self.report, self._counted, con)
+                uris = pa.concat_arrays([uris, batch.beside(con, tally)])
+            count_outside(con, uris, self._roots, self.report)
+            if self._run is not None:
+                self._run.committed(con, self.report)
         named = frames.filter(pc.is_valid(frames["dataset"])).select(["dataset", "version"])
         self._datasets.update(zip(*named.to_pydict().values(), strict=True))
-        self._bar.update(max(0, self.report.frames - before.frames))  # those beside included
+        self._bar.update(max(0, self.report.frames - frames_before))  # those beside included
 
     def write_labels(
         self,
@@ -380,21 +388,16 @@ class CatalogWriter:
 
         The report is counted inside the transaction, so that the import's record (updated in
         the same transaction) matches what is stored even if the process dies next."""
-        before = self.report.copy()
-        self._counted.start()
+        touched = [q.frame.id for q in frames] + [q.frame_id for q in labels]
         try:
-            touched = [q.frame.id for q in frames] + [q.frame_id for q in labels]
-            with self.catalog.transaction() as con, self.catalog.editing(con, touched):
-                self._counted.begin(con)
+            with self._transaction(touched) as con:
                 again = self._write_frames(con, frames) if frames else NOTHING
                 missing = self._write_labels(con, labels) if labels else []
                 self._count(frames, labels, missing)
                 take_back(self.report, again)
                 if self._run is not None:
                     self._run.committed(con, self.report)
-        except _DATA_ERRORS as exc:
-            self.report = before
-            self._counted.rollback()
+        except _DATA_ERRORS as exc:  # the report and the counting are set back already
             items: list[Any] = [*frames, *labels]
             if len(items) == 1:
                 self.reject(record_error(exc, items[0].where))
@@ -409,11 +412,6 @@ class CatalogWriter:
                     self._write(part, [])
                 else:
                     self._write([], part)
-            return
-        except BaseException:
-            self.report = before
-            self._counted.rollback()
-            raise
 
     def _count(
         self, frames: list[Queued], labels: list[_QueuedLabels], missing: list[_QueuedLabels]
@@ -456,27 +454,18 @@ class CatalogWriter:
         (a frame the import removes is not among those it leaves stored)."""
         self.flush()  # queued frames first, so the deletion sees the catalog as it is
         ids = sorted(frame_ids)
-        before = self.report.copy()
-        self._counted.start()
-        try:
-            with self.catalog.transaction() as con, self.catalog.editing(con, ids):
-                self._counted.begin(con)
-                again = self._counted.removed(con, ids)
-                touch(con, "SELECT unnest(?::VARCHAR[])", [ids])
-                for table in ("rois", "sources", "tags"):
-                    con.execute(
-                        f"DELETE FROM {table} WHERE frame_id IN (SELECT unnest(?::VARCHAR[]))",
-                        [ids],
-                    )
-                con.execute("DELETE FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids])
-                if again:
-                    take_back(self.report, again)
-                    if self._run is not None:
-                        self._run.committed(con, self.report)
-        except BaseException:
-            self.report = before
-            self._counted.rollback()
-            raise
+        with self._transaction(ids) as con:
+            again = self._counted.removed(con, ids)
+            touch(con, "SELECT unnest(?::VARCHAR[])", [ids])
+            for table in ("rois", "sources", "tags"):
+                con.execute(
+                    f"DELETE FROM {table} WHERE frame_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+                )
+            con.execute("DELETE FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+            if again:
+                take_back(self.report, again)
+                if self._run is not None:
+                    self._run.committed(con, self.report)
 
     def _write_labels(self, con: Any, labels: list[_QueuedLabels]) -> list[_QueuedLabels]:
         """Replace the labels; returns the updates whose frame is not in the catalog."""
