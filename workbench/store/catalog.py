@@ -145,6 +145,9 @@ class Catalog(MediaRoots):
         self._layout_ready = False
         # Counts committed transactions: what was read before may be out of date after.
         self.generation = 0
+        # Held while the generation moves with the caches forgotten, and while a read's answer
+        # is kept if the generation did not move: a thread may switch between any two steps.
+        self._cache_lock = threading.Lock()
         # Counts changes of the layout's columns (optimize() may promote metadata keys).
         self.layout_changes = 0
         try:
@@ -341,9 +344,10 @@ class Catalog(MediaRoots):
                 # generation moves first: a read that began before this write's COMMIT then
                 # sees it moved and keeps nothing (`has_frames`), or keeps its answer before
                 # the lines below forget it.
-                self.generation += 1
-                self._has_frames = None
-                self._table_names = None
+                with self._cache_lock:
+                    self.generation += 1
+                    self._has_frames = None
+                    self._table_names = None
 
     def optimize(self) -> list[str]:
         """Rewrite sources and ROIs clustered by frame and every summary sorted, and promote
@@ -385,8 +389,9 @@ class Catalog(MediaRoots):
         if known is None:
             generation = self.generation
             known = bool(self.cursor().execute("SELECT 1 FROM frames LIMIT 1").fetchall())
-            if generation == self.generation:  # no write committed since the read began
-                self._has_frames = known
+            with self._cache_lock:
+                if generation == self.generation:  # no write committed since the read began
+                    self._has_frames = known
         return known
 
     # -- reading ---------------------------------------------------------------------------
@@ -431,8 +436,9 @@ class Catalog(MediaRoots):
                 .fetchall()
             )
             known = [r[0] for r in rows if r[0] in PUBLIC_TABLES or not r[0].startswith("_")]
-            if generation == self.generation:  # as in `has_frames`
-                self._table_names = known
+            with self._cache_lock:
+                if generation == self.generation:  # as in `has_frames`
+                    self._table_names = known
         return list(known)
 
     def info(self) -> CatalogInfo:
