@@ -38,3 +38,27 @@ def test_the_prototype_stores_the_importers_rows(tmp_path: Path) -> None:
         con.execute("UPDATE rois SET label_key = label_key + 1 WHERE id = 'r0' AND frame_key = 7")
     differs = bench.same_rows(other, writer)
     assert [table for table, equal in differs.items() if not equal] == ["rois"]
+
+
+def test_the_importers_steps_are_timed(tmp_path: Path) -> None:
+    """The bench's importer side runs with its steps wrapped where the importer calls them:
+    each step it names took CPU, and storing is inside the writes."""
+    sys.path.insert(0, str(_BENCH))
+    try:
+        import clearml_engine_bench as bench
+        import formats_bench
+    finally:
+        sys.path.remove(str(_BENCH))
+    file = tmp_path / "clearml.ndjson"
+    formats_bench.write_clearml(file, 3_000)
+    steps = bench.run("writer", file, tmp_path / "writer.duckdb", None)["steps"]
+    assert set(steps) == {
+        "insert_keyed",
+        "write_rows (insert_keyed in it)",
+        "_frames (the frames' statement)",
+        "_convert (the other statements, fetches, _write)",
+        "_write (rows picked, write_rows)",
+    }
+    cpu = {name: figures[0] for name, figures in steps.items()}
+    assert all(seconds > 0 for seconds in cpu.values()), cpu
+    assert cpu["insert_keyed"] <= cpu["write_rows (insert_keyed in it)"]
