@@ -270,17 +270,13 @@ def writer_import(db: Path, file: Path) -> None:
 def _time_the_importer() -> None:
     """The importer's own steps counted (in a process of the bench's: they stay wrapped);
     nested, each figure holds the next's. The import runs one step after the other
-    (`overlap=False`): a step's CPU is the process's, which the overlapped import's other
-    threads would add to (its total is the same: bench/clearml_overlap_bench.py)."""
+    (step_cpu.one_step_at_a_time: a step's CPU is the process's)."""
+    from step_cpu import one_step_at_a_time
+
     from workbench.ingest import _clearml_columnar as columnar
     from workbench.ingest import _storing, writer
 
-    init = columnar.NdjsonImport.__init__
-
-    def one_step_at_a_time(self: Any, *args: Any, **kwargs: Any) -> None:
-        init(self, *args, **{**kwargs, "overlap": False})
-
-    columnar.NdjsonImport.__init__ = one_step_at_a_time  # type: ignore[method-assign]
+    one_step_at_a_time()
     _timed(_storing, "insert_keyed", "insert_keyed")
     _timed(writer.CatalogWriter, "write_rows", "write_rows (insert_keyed in it)")
     _timed(columnar.NdjsonImport, "_frames", "_frames (the frames' statement)")

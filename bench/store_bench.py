@@ -19,7 +19,9 @@ stored and summarised from the rows, workbench/ingest/_label_writes.py), `layout
 the batch, store/summaries_batch.py), `commit` (every COMMIT
 statement: where the engine writes a write's rows) and `groups.build` (the groups' recount at
 the import's end). The writer's own steps too (`write_rows`, `write_labels`, the unchanged
-checks, the media roots' count). With --baseline, each statement of the DuckDB baseline's load
+checks, the media roots' count) and storing's (`store_changed`, `store_keyed`:
+workbench/ingest/_storing.py). The ClearML import runs one step after the other
+(step_cpu.one_step_at_a_time), so that each step's process CPU is its own. With --baseline, each statement of the DuckDB baseline's load
 of the same file first. With --statements, the CPU of each SQL statement they run. Run it with
 PYTHONPATH set to each checkout to compare, alternating, at the same load: the load average is
 printed with every round.
@@ -148,6 +150,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ["TQDM_DISABLE"] = "1"
+    from step_cpu import one_step_at_a_time
+
     import workbench
     import workbench.ingest.clearml
     import workbench.ingest.labelbox
@@ -174,6 +178,16 @@ def main() -> None:
 
         for name in ("check", "store_first", "append_rows"):
             _wrap(_label_writes, name, args.statements)
+    except ImportError:
+        pass
+    one_step_at_a_time()  # each step's process CPU its own
+    try:  # storing a write's rows, out of the writer (not in older checkouts)
+        from workbench.ingest import _storing
+
+        for name in ("insert_keyed", "unchanged_ids", "without", "touch", "store_keyed"):
+            _wrap(_storing, name, args.statements)
+        for name in ("store_changed", "store_queued"):  # as the writer calls them
+            _wrap(writer, name, args.statements)
     except ImportError:
         pass
     for name in ("write_rows", "write_labels", "_store_changed", "_store"):
