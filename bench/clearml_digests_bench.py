@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from formats_bench import write_clearml
-from step_cpu import SPENT, forget_digests, load, process_cpu, timed
+from step_cpu import SPENT, forget_digests, load, one_step_at_a_time, process_cpu, timed
 
 import workbench
 from workbench.ingest import _clearml_digests, clearml
@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    one_step_at_a_time()  # each step's process CPU its own
     timed(_clearml_digests.LineDigests, "unchanged", "lookup")
     timed(line_digests, "changed_since", "check at the write")
     timed(line_digests, "record", "record")
