@@ -3,7 +3,7 @@ catalog holds what it held before, also once it looks at the lake's tables again
 or the file opened again), and the import's report counts nothing of it.
 
 The Ctrl-C is a real SIGINT, raised by the process to itself at one step of the write: once
-its rows are in the lake's tables, before the catalog's views are moved to them (the step a
+its rows are in the lake's tables, before the catalog's transaction commits (the steps a
 person pressing Ctrl-C during a long write of Parquet files most likely lands near)."""
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def _ctrl_c_at(code: Any) -> Any:
     return tracer
 
 
+@pytest.mark.parametrize("step", ["pin", "settled"])
 @pytest.mark.xfail(
     strict=True,
     reason="store/lake_write.py edit() commits the rows to the lake's tables before the "
@@ -49,8 +50,10 @@ def _ctrl_c_at(code: Any) -> Any:
     "catalog's pins and the writer's report, and the rows come back at the next refresh",
 )
 def test_a_lake_write_interrupted_before_its_commit_leaves_the_catalog_as_it_was(
-    tmp_path: Path,
+    tmp_path: Path, step: str
 ) -> None:
+    """Ctrl-C as the catalog's views are about to be moved to the lake's new snapshots
+    (`pin`), or once they were, as the transaction is about to commit (`settled`)."""
     path = tmp_path / "c.duckdb"
     workbench.open(path).close()
     open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=1, progress=False)
@@ -60,7 +63,7 @@ def test_a_lake_write_interrupted_before_its_commit_leaves_the_catalog_as_it_was
         writer.flush()
         writer.add(_frame("a"))
         writer.add(_frame("b"))
-        sys.settrace(_ctrl_c_at(Lake.pin.__code__))
+        sys.settrace(_ctrl_c_at(getattr(Lake, step).__code__))
         try:
             with pytest.raises(KeyboardInterrupt):
                 writer.flush()
