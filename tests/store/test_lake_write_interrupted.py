@@ -1,6 +1,9 @@
-"""A write to a lake-backed catalog interrupted by Ctrl-C is a write that did not happen: the
-catalog holds what it held before, also once it looks at the lake's tables again (a refresh,
-or the file opened again), and the import's report counts nothing of it.
+"""A write to a lake-backed catalog interrupted by Ctrl-C once its rows reached the lake's
+tables is a write that happened, whole: Ctrl-C is held until the catalog's transaction has
+committed too, then raised (store/interrupts.py). The catalog, the catalog after it looks at
+the lake's tables again (a refresh, or the file opened again) and the import's report agree.
+Before, the catalog rolled back while the lake kept the rows, which came back at the next
+refresh, uncounted.
 
 The Ctrl-C is a real SIGINT, raised by the process to itself at one step of the write: once
 its rows are in the lake's tables, before the catalog's transaction commits (the steps a
@@ -43,15 +46,7 @@ def _ctrl_c_at(code: Any) -> Any:
 
 
 @pytest.mark.parametrize("step", ["pin", "settled"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="store/lake_write.py edit() commits the rows to the lake's tables before the "
-    "catalog's transaction commits; Ctrl-C (or any error) between the two rolls back the "
-    "catalog's pins and the writer's report, and the rows come back at the next refresh",
-)
-def test_a_lake_write_interrupted_before_its_commit_leaves_the_catalog_as_it_was(
-    tmp_path: Path, step: str
-) -> None:
+def test_a_lake_write_interrupted_as_it_commits_stands_whole(tmp_path: Path, step: str) -> None:
     """Ctrl-C as the catalog's views are about to be moved to the lake's new snapshots
     (`pin`), or once they were, as the transaction is about to commit (`settled`)."""
     path = tmp_path / "c.duckdb"
@@ -69,9 +64,37 @@ def test_a_lake_write_interrupted_before_its_commit_leaves_the_catalog_as_it_was
                 writer.flush()
         finally:
             sys.settrace(None)
-        assert writer.report.frames == 1
-        assert _ids(catalog) == ["kept"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert writer.report.frames == 3
+        assert _ids(catalog) == ["a", "b", "kept"]
         catalog.refresh_lake(force=True)
-        assert _ids(catalog) == ["kept"]
+        assert _ids(catalog) == ["a", "b", "kept"]
+        writer.add(_frame("c"))  # Ctrl-C is raised again at once, not held any more
+        sys.settrace(_ctrl_c_at(CatalogWriter._write.__code__))
+        try:
+            with pytest.raises(KeyboardInterrupt) as raised:
+                writer.flush()
+        finally:
+            sys.settrace(None)
+        assert type(raised.value) is KeyboardInterrupt
     with workbench.open(path) as catalog:
-        assert _ids(catalog) == ["kept"]
+        assert _ids(catalog) == ["a", "b", "kept"]
+
+
+def test_a_failed_write_releases_ctrl_c(tmp_path: Path) -> None:
+    """A write that fails after the lake's commits rolls the catalog back and holds Ctrl-C no
+    longer: the next Ctrl-C is raised where it comes."""
+    path = tmp_path / "c.duckdb"
+    workbench.open(path).close()
+    open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=1, progress=False)
+    with workbench.open(path) as catalog:
+        with (
+            pytest.raises(RuntimeError, match="after the lake's commits"),
+            catalog.transaction() as con,
+        ):
+            with catalog.editing(con, ["x"]):
+                con.execute("INSERT INTO frames (id, context_id) VALUES ('x', 'x')")
+            raise RuntimeError("after the lake's commits")
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)

@@ -61,6 +61,7 @@ from workbench.model.records import (
 )
 from workbench.model.validation import validate_frame
 from workbench.store.arrow import append_rows, registered
+from workbench.store.interrupts import CommittedInterrupt
 from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
 from workbench.store.layout_insert import (
@@ -280,6 +281,8 @@ class CatalogWriter:
             with self.catalog.transaction() as con, self.catalog.editing(con, ids):
                 self._counted.begin(con)
                 yield con
+        except CommittedInterrupt:
+            raise  # Ctrl-C came as it committed: the write stands (store/interrupts.py)
         except BaseException:
             self.report = before
             self._counted.rollback()

@@ -23,7 +23,7 @@ from typing import Any, Self
 import duckdb
 
 from workbench.errors import CatalogError, QueryError
-from workbench.store import groups, lake_groups, layout, layout_build, summaries
+from workbench.store import groups, interrupts, lake_groups, layout, layout_build, summaries
 from workbench.store.engine import (
     DEFAULT_IMPORT_MEMORY_LIMIT,
     DEFAULT_MEMORY_LIMIT,
@@ -38,6 +38,7 @@ from workbench.store.engine import (
     seal,
     set_memory_limit,
 )
+from workbench.store.interrupts import CommittedInterrupt
 from workbench.store.lake import Lake
 from workbench.store.media_roots import INFERRED, MediaRoot, MediaRoots
 from workbench.store.migrations import check_version, migrate
@@ -320,6 +321,7 @@ class Catalog(MediaRoots):
         Before COMMIT the layout is brought up to date with what the block wrote (keys and
         summaries of new frames and ROIs, store/layout.py), in the same transaction.
         """
+        pressed = False
         with self._lock:
             con = self._cursor()
             con.execute("BEGIN TRANSACTION")
@@ -333,10 +335,12 @@ class Catalog(MediaRoots):
                         self.layout_changes += 1
                     summaries.keep(con, layout.next_frame_key(con))  # the whole catalog's summaries
             except BaseException:
+                interrupts.release()  # the block's error stands for a Ctrl-C noted in it
                 con.execute("ROLLBACK")
                 raise
             else:
                 con.execute("COMMIT")
+                pressed = interrupts.release()  # held since the lake's commits (lake_write)
             finally:
                 self._writing -= 1
                 con.close()
@@ -348,6 +352,8 @@ class Catalog(MediaRoots):
                     self.generation += 1
                     self._has_frames = None
                     self._table_names = None
+        if pressed:
+            raise CommittedInterrupt("interrupted; the write under way was committed first")
 
     def optimize(self) -> list[str]:
         """Rewrite sources and ROIs clustered by frame and every summary sorted, and promote

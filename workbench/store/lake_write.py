@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import LakeError
-from workbench.store import layout
+from workbench.store import interrupts, layout
 from workbench.store.arrow import registered
 from workbench.store.lake import (
     BUCKET,
@@ -345,6 +345,7 @@ def edit(
         for n in LAKE_TABLES
     }
     if any(changed.values()) and not dry_run:
+        interrupts.hold()  # until the catalog's transaction ends (store/interrupts.py)
         _replace(lake, con, after, changed, first if adopting else None)
         lake.pin(con)
 
