@@ -65,12 +65,13 @@ class Writes:
     def store(self, batch: RowBatch, failed: Callable[[BaseException], BaseException]) -> None:
         """Store `batch` (the rows of the write just made) once the write before has ended;
         what the store raises goes through `failed` (the error the import stops with)."""
-        held, self._held = self._held, []
         store = self.writer.write_rows  # as it is now (a benchmark times it by wrapping it)
         if not self.overlap:
             _storing(store, batch, failed)
             return
+        # Should this raise, the rejections stay held for `abandon`.
         self._thread.wait()
+        held, self._held = self._held, []
         self._thread.start(partial(self._store, store, batch, held, failed))
 
     def _store(
@@ -99,11 +100,13 @@ class Writes:
     def abandon(self) -> None:
         """After an error or Ctrl-C stopped the import: wait for the write under way (its own
         error is raised over the import's: the sequential import would have stopped there
-        first), then report the rejections found since, as the sequential import had."""
+        first), then report the rejections found since, as the sequential import had, unless
+        the write before them failed (the sequential import would not have made them)."""
         held, self._held = self._held, []
         self._thread.wait()
-        for error in held:
-            self.writer.reject(error)
+        if self._thread.raised is None:
+            for error in held:
+                self.writer.reject(error)
 
 
 def _storing(
