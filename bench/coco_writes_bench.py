@@ -25,6 +25,13 @@ every so many seconds (CPU, VmHWM, RSS, bytes read, the size of the import's tem
 the engine's spill and the writes' annotation files, the load), so that a run of an hour tells
 where it is, and the end its peak; `--statements` the engine's CPU per statement.
 
+Each write's rows are stored in a thread of their own while the next write's are made
+(`_coco_columnar.OVERLAP_WRITES`): a write's row is then printed as its rows are made, its
+storing's figures (`store_*`) are those of its thread as far as it got, and the process's CPU
+of a write counts the write before's storing beside it. `--sequential` stores each write as
+it is made (the per-write figures each their own). The import's line gives the CPU of the
+caller's thread and of the writes' threads apart (their own clocks: `time.thread_time`).
+
 The file is the formats bench's (`formats_bench.write_coco`, byte for byte), written by
 `write_coco_fast` (the same bytes from templates: a 10 GB file in minutes, not a quarter hour).
 """
@@ -277,14 +284,19 @@ def _write_row(
     return row
 
 
+# The CPU seconds of the writes' own threads (the writes' storing: `_storing`), this import.
+_THREADS = {"writes": 0.0}
+
+
 def _storing(store: Callable[[Any], None], stored: list[float]) -> Callable[[Any], None]:
     """`store` (a writer's write_rows), its CPU seconds and MB read added to `stored`."""
 
     def write_rows(batch: Any) -> None:
-        started, read = _cpu(), _proc()["rchar"]
+        started, read, own = _cpu(), _proc()["rchar"], time.thread_time()
         store(batch)
         stored[0] += _cpu() - started
         stored[1] += _proc()["rchar"] - read
+        _THREADS["writes"] += time.thread_time() - own
 
     return write_rows
 
@@ -364,12 +376,15 @@ def measure(
             # The import's temporary folders (the engine's spill, the writes' annotations)
             # made in `scratch`, whose size the progress lines give as "spill".
             watch.spill, tempfile.tempdir = scratch, scratch
-            cpu, wall = _cpu(), time.perf_counter()
+            cpu, wall, own = _cpu(), time.perf_counter(), time.thread_time()
+            _THREADS["writes"] = 0.0
             with workbench.open(catalog) as opened:
                 report = coco.import_files(
                     opened, [file], progress=False, id_prefix="bench:", batch_size=per_write
                 )
-            total = {"cpu_s": _cpu() - cpu, "wall_s": time.perf_counter() - wall}
+            total = {"cpu_s": _cpu() - cpu, "wall_s": time.perf_counter() - wall,
+                     "caller_cpu_s": time.thread_time() - own,
+                     "writes_thread_cpu_s": _THREADS["writes"]}  # fmt: skip
             if report.warnings:  # a staging tried again, or a file read record by record
                 print(f"  warnings: {dict(report.warning_examples)}", flush=True)
     finally:
@@ -441,7 +456,9 @@ def _told(what: str, done: dict[str, Any]) -> None:
         f"  {what}: {done['frames']:,} frames, {done['rois']:,} ROIs, {done['unchanged']:,} "
         f"images found unchanged: CPU {done['cpu_s']:.1f} s (staging: {steps}; "
         f"{len(per_write)} writes {sum(per_write):.1f}, mean "
-        f"{sum(per_write) / max(1, len(per_write)):.2f} a write), wall {done['wall_s']:.0f} s, "
+        f"{sum(per_write) / max(1, len(per_write)):.2f} a write; the caller's thread "
+        f"{done['caller_cpu_s']:.1f}, the writes' threads {done['writes_thread_cpu_s']:.1f}), "
+        f"wall {done['wall_s']:.1f} s, "
         f"VmHWM {done['hwm_mb']:,.0f} MB, peak spill {done['peak_spill_mb']:,} MB (sampled), "
         f"catalog {done['catalog_disk_mb']:,} MB, load {os.getloadavg()[0]:.1f} at the end",
         flush=True,
@@ -497,7 +514,12 @@ def main() -> None:
         "file imported is then a copy made in --copy-dir: --file is never written)",
     )
     parser.add_argument("--copy-dir", type=Path, help="where --changed copies --file")
+    parser.add_argument(
+        "--sequential", action="store_true", help="each write stored before the next is made"
+    )
     args = parser.parse_args()
+    if args.sequential:
+        _coco_columnar.OVERLAP_WRITES = False
     if args.file is not None and len(args.images) > 1:
         parser.error("--file takes one --images size")
     if args.engine_memory:

@@ -42,6 +42,7 @@ from workbench.ingest._coco_staged import CHUNK, ByWrite, InEngine, Stored
 from workbench.ingest._coco_texts import NOT_FOR_THE_ENGINE as _NOT_FOR_THE_ENGINE
 from workbench.ingest._coco_texts import _ByRecord, annotation_batches
 from workbench.ingest._coco_texts import read_texts as _read
+from workbench.ingest._coco_write import Writes
 from workbench.ingest._coco_write import write_images as _write
 from workbench.ingest._columnar import MemoryEngine
 from workbench.ingest.jsonread import Unreadable, loads
@@ -79,6 +80,10 @@ BATCHES_SMALLER = 4
 # path holds every image in Python, about 500 bytes each (9.2 GB at 19M images), beside one
 # partition of the annotations: 64 MB of images' text is about 600,000 images.
 BY_RECORD_MAX_IMAGE_BYTES = 64 << 20
+# Each write's rows stored in a thread of its own while the next write's rows are made
+# (workbench.ingest._coco_write.Writes); False: one after the other, on the caller's thread.
+# (Only for comparing the two: the catalog and the report end the same either way.)
+OVERLAP_WRITES = True
 # The kinds of warning of a file staged a second time, in smaller batches, and of a file read
 # record by record, because the engine ran out of memory.
 WARN_STAGED_AGAIN = "files staged again in smaller batches: the engine ran out of memory"
@@ -230,20 +235,38 @@ def _write_all(
     total: int,
     per_write: int,
 ) -> None:
-    """Write the staged images, `per_write` at a time."""
-    for first in range(0, total, per_write):
-        last = min(first + per_write, total) - 1
-        try:
-            _write(con, path, writer, options, stored, first, first + per_write - 1)
-        except duckdb.OutOfMemoryException as exc:
-            raise IngestError(
-                f"{path}: the import's engine ran out of memory writing images #{first + 1} "
-                f"to #{last + 1} of {total:,} ({_first_line(exc)}); the images before them "
-                "are stored"
-            ) from exc
+    """Write the staged images, `per_write` at a time, each write stored while the next is
+    made (OVERLAP_WRITES)."""
+    writes = Writes(writer, OVERLAP_WRITES)
+    try:
+        for first in range(0, total, per_write):
+            failed = partial(_write_failed, path, first, per_write, total)
+            try:
+                last = first + per_write - 1
+                _write(con, path, writer, options, stored, first, last, writes, failed)
+            except duckdb.OutOfMemoryException as exc:
+                raise failed(exc) from exc
+        writes.settle()
+    except BaseException:
+        writes.abandon()  # the write under way ends first, its own error raised over this
+        raise
     if stored.digests is not None:  # the unchanged images past the writes made
         for beside in stored.digests.rest(con, -(-total // per_write), per_write):
             writer.write_rows(beside.batch())
+
+
+def _write_failed(
+    path: Path, first: int, per_write: int, total: int, exc: BaseException
+) -> BaseException:
+    """What the import stops with when the write of images #first.. raised `exc`."""
+    if not isinstance(exc, duckdb.OutOfMemoryException):
+        return exc
+    last = min(first + per_write, total) - 1
+    return IngestError(
+        f"{path}: the import's engine ran out of memory writing images #{first + 1} "
+        f"to #{last + 1} of {total:,} ({_first_line(exc)}); the images before them "
+        "are stored"
+    )
 
 
 def _stage(
