@@ -68,11 +68,13 @@ HEAD = '"id": 100, "image_id": 1, "category_id": 1, "bbox": [1, 2, 10, 8]'
 EDITED = HEAD.replace("[1, 2,", "[3, 2,")
 # What an annotation of image 1 is given, and the images an update then converts of 8.
 GIVEN = [
-    ('"note": "\\"image_id\\"", ', 1),  # a value holding it: only the image edited
+    ('"note": "image_id", ', 1),  # a value of that text: only the image edited
+    ('"note": "\\"image_id\\"", ', 1),  # a value holding it quoted: the same
     ('"extra": {"image_id": 5}, ', 1),  # a nested key: the same
     ('"image_id": 2, ', 2),  # given twice as a key (2, then 1): both images
     ('"image_id": 77, ', 1),  # twice, the first of no image: image 1 alone
     ('"image_id": [2], ', 8),  # twice, a value that is no id: every image
+    ('"image\\u005fid": 2, ', 2),  # twice, the first key written with an escape
 ]
 
 
@@ -107,7 +109,7 @@ def test_an_unchanged_file_with_image_id_in_a_value_is_left_whole(
     """`"image_id"` in a value or a nested key keeps every image digested: an update of
     the same file converts none."""
     text = json.dumps(_document())
-    text = text.replace(HEAD, '"note": "\\"image_id\\"", "x": {"image_id": 3}, ' + HEAD, 1)
+    text = text.replace(HEAD, '"note": "image_id", "x": {"image_id": 3}, ' + HEAD, 1)
     results = _updated(tmp_path, monkeypatch, text, text, small=True)
     assert coco_unchanged == [0, 8, 0, 0]
     assert results[0] == results[1]
