@@ -23,10 +23,16 @@ that write with `_ImagesChanged`, rolled back, and the file is imported again wi
 first one) sums the annotations as the annotations' statement converts them, from that
 statement's own parse (sql.DIGESTED, grouped by the image it joined): no pass of their own.
 
+The annotations' sums are folded image by image as each batch comes (workbench.ingest.
+_coco_sums: arrays on disk, not a row per image and batch), with the batches holding each
+image's annotations, so that an update converts again only the batches it needs.
+
 A frame's digest is recorded in the transaction that stores it, only when its conversion was
-clean: the image's id given once in its text and by no other image, no annotation naming an
-`image_id` twice in the file, as many ROIs stored as annotations hashed for it, no warning.
-Anything else is converted, and reported, on every import.
+clean: the image's id given once in its text and by no other image, not named by an
+annotation giving `image_id` twice as a key (the per-record path keeps the last: every image
+such an annotation names is converted; one whose values are no ids leaves the whole file
+undigested), as many ROIs stored as annotations hashed for it, no warning. Anything else is
+converted, and reported, on every import.
 """
 
 from __future__ import annotations
