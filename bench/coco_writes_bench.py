@@ -196,6 +196,9 @@ class _TimedRelation:
     def fetch_record_batch(self, rows: int) -> Any:
         return _TimedReader(self._relation.fetch_record_batch(rows), self._sql, self._watch)
 
+    def to_arrow_reader(self, rows: int) -> Any:
+        return _TimedReader(self._relation.to_arrow_reader(rows), self._sql, self._watch)
+
 
 class _TimedReader:
     """A relation's chunks, the CPU of fetching them counted (not of what is done with them)."""

@@ -251,12 +251,14 @@ def test_records_refused_or_warned_about_are_reported_again(
     assert len(results[0][1]) == 4
 
 
-def test_an_annotation_naming_its_image_twice_keeps_the_file_undigested(
-    tmp_path: Path, coco_unchanged: list[int], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("small", [True, False], ids=["cut", "whole"])
+def test_an_annotation_naming_its_image_twice_keeps_those_images_undigested(
+    tmp_path: Path, small: bool, coco_unchanged: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An annotation giving `image_id` twice belongs to the last (as the per-record path
-    reads it): no image of its file is left unconverted, so that a change to it reaches the
-    image it belongs to."""
+    reads it): the images it names (2, then 1) are converted on every import, so that a
+    change to it reaches the image it belongs to; the file's other six are left unconverted."""
+    per_write = _cut(monkeypatch, small)
     text = json.dumps(_document())
     head = '"image_id": 1, "category_id": 1, "bbox": [1, 2, 10, 8]'
     assert head in text
@@ -266,12 +268,17 @@ def test_an_annotation_naming_its_image_twice_keeps_the_file_undigested(
         monkeypatch.setattr(_coco_digests, "LOOK_UP", look)
         path.write_text(text.replace(head, '"image_id": 2, ' + head, 1))
         with workbench.open(tmp_path / f"{look}.duckdb") as catalog:
-            assert coco.import_files(catalog, [path], progress=False).ok
+            assert coco.import_files(catalog, [path], progress=False, batch_size=per_write).ok
             edited = head.replace("[1, 2,", "[3, 2,")
             path.write_text(text.replace(head, '"image_id": 2, ' + edited, 1))
-            report = coco.import_files(catalog, [path], progress=False)
-            assert coco_unchanged[-1] == 0
+            report = coco.import_files(catalog, [path], progress=False, batch_size=per_write)
+            assert coco_unchanged[-1] == (6 if look else 0)
             results.append(_outcome(catalog, report))
-            digests = catalog.cursor().execute("SELECT count(*) FROM _line_digests").fetchall()
-            assert digests == [(0,)]
+            digests = (
+                catalog.cursor().execute("SELECT line FROM _line_digests ORDER BY line").fetchall()
+            )
+            assert digests == [(n,) for n in range(2, 8)]  # images 3..8
     assert results[0] == results[1]
+    # the per-record path's reading: the last `image_id`, the edited box
+    edited_roi = [(r[0], r[8]) for r in results[0][0][2] if r[1] == "100"]
+    assert edited_roi == [("instances:1", 3.0)]

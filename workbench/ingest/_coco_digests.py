@@ -23,10 +23,16 @@ that write with `_ImagesChanged`, rolled back, and the file is imported again wi
 first one) sums the annotations as the annotations' statement converts them, from that
 statement's own parse (sql.DIGESTED, grouped by the image it joined): no pass of their own.
 
+The annotations' sums are folded image by image as each batch comes (workbench.ingest.
+_coco_sums: arrays on disk, not a row per image and batch), with the batches holding each
+image's annotations, so that an update converts again only the batches it needs.
+
 A frame's digest is recorded in the transaction that stores it, only when its conversion was
-clean: the image's id given once in its text and by no other image, no annotation naming an
-`image_id` twice in the file, as many ROIs stored as annotations hashed for it, no warning.
-Anything else is converted, and reported, on every import.
+clean: the image's id given once in its text and by no other image, not named by an
+annotation giving `image_id` twice as a key (the per-record path keeps the last: every image
+such an annotation names is converted; one whose values are no ids leaves the whole file
+undigested), as many ROIs stored as annotations hashed for it, no warning. Anything else is
+converted, and reported, on every import.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ingest import _coco_sql as sql
+from workbench.ingest._coco_sums import BITS, ImageSums
 from workbench.ingest._counting import Tally
 from workbench.ingest.writer import RowBatch
 from workbench.model.records import FRAME_SCHEMA, ROI_SCHEMA, SOURCE_SCHEMA
@@ -79,10 +86,14 @@ _SAME_TABLE = f"""
 CREATE OR REPLACE TEMP TABLE {_SAME} (n BIGINT, id VARCHAR, frame_key BIGINT, digest UBIGINT,
     line_bytes INTEGER, sources INTEGER, rois INTEGER, r BIGINT)
 """
+# Each image's sums (`_coco_sums.ImageSums.rows`, made once every annotation is summed): a row
+# per image with annotations. The keys of images an annotation naming `image_id` twice could
+# belong to (never digested).
 _SUMS_TABLE = (
     f"CREATE OR REPLACE TEMP TABLE {_SUMS} "
-    "(key VARCHAR, h UBIGINT, n BIGINT, twice BOOLEAN, batch INTEGER, w UBIGINT, lo BIGINT)"
+    "(i BIGINT, h UBIGINT, n BIGINT, w UBIGINT, bits UINTEGER)"
 )
+_TAINTED = "_wb_dig_tainted"
 
 _M = "18446744073709551616::HUGEINT"  # 2^64: the sums are kept modulo it
 # Where an image's annotations stand in the file, as a batch's sum of each one's hash times
@@ -95,30 +106,44 @@ _M = "18446744073709551616::HUGEINT"  # 2^64: the sums are kept modulo it
 _PLACES = f"(sum(h::HUGEINT * i) % {_M})::UBIGINT AS w, min(i) AS lo"
 _SUM = f"(sum(h) % {_M})::UBIGINT"  # a batch's sum of hashes, modulo 2^64
 
-# An annotation's image, as the JSON text the conversion joins on; an annotation whose text
-# names `image_id` twice (the per-record path keeps the last) makes the whole file undigested
-# (a LIKE of two `"image_id"`: half the CPU of counting them by a `replace`).
+# An annotation's image, as the JSON text the conversion joins on, and its text when it may
+# name `image_id` twice (a LIKE of two `"image_id"`: half the CPU of counting them by a
+# `replace`), for `_twice` to tell whether it does as a key.
 _ANN_KEYS = f"""
 CREATE OR REPLACE TEMP TABLE {_KEYS} AS
-SELECT i, k[1]::VARCHAR AS key, CASE WHEN is_null(k[2]) THEN hash(x, i) ELSE hash(x) END AS h,
-    x LIKE '%"image_id"%"image_id"%' AS twice
-FROM (SELECT i, x, try(json_extract(x, ['$.image_id', '$.id'])) AS k FROM _wb_items)
+SELECT i, key, h, CASE WHEN x LIKE '%"image_id"%"image_id"%' THEN x END AS twice FROM (
+    SELECT i, x, k[1]::VARCHAR AS key,
+        CASE WHEN is_null(k[2]) THEN hash(x, i) ELSE hash(x) END AS h
+    FROM (SELECT i, x, try(json_extract(x, ['$.image_id', '$.id'])) AS k FROM _wb_items))
 """
-_ADD_SUMS = f"""
-INSERT INTO {_SUMS} SELECT key, {_SUM}, count(*), bool_or(twice), $batch, {_PLACES}
-FROM {_KEYS} GROUP BY key
+# A batch's sums by image (its number `i` in the images), in that order: the annotations
+# grouped by the JSON text of their `image_id`, joined to the images of that key (an `i`
+# NULL for a key of no image: the batch is then converted on every update).
+_KEY_SUMS = f"""
+SELECT g.i, s.h, s.n, s.w, s.lo FROM (
+    SELECT key, {_SUM} AS h, count(*) AS n, {_PLACES} FROM {_KEYS} GROUP BY key) s
+LEFT JOIN (SELECT i, key FROM {_IMAGES}) g ON g.key = s.key
+ORDER BY g.i NULLS LAST
 """
 # The same sums from the annotations as converted (sql.DIGESTED), grouped by the image the
 # conversion joined them to (`o`: by the JSON text of `image_id`, as above, the engine's
-# parse of the same record) and keyed by that image's key. Annotations of no stored image
-# (NULL `o`) count for the check of `image_id` given twice only; an image of another key
-# than the one its text gives (its id's text made by the per-record path) then counts none
-# of its annotations, and is not digested (as many ROIs as annotations hashed: none).
+# parse of the same record). Annotations of no stored image (NULL `o`) count for nothing.
 _CONVERTED_SUMS = f"""
-INSERT INTO {_SUMS} SELECT m.key, s.h, s.n, s.twice, $batch, s.w, s.lo FROM (
-    SELECT o, {_SUM} AS h, count(*) AS n, bool_or(twice) AS twice, {_PLACES}
-    FROM {{table}} WHERE i >= $since GROUP BY o) s
-LEFT JOIN _wb_images m ON m.o = s.o
+SELECT m.i, s.h, s.n, s.w, s.lo FROM (
+    SELECT o, {_SUM} AS h, count(*) AS n, {_PLACES}
+    FROM {{table}} WHERE i >= $since AND o IS NOT NULL GROUP BY o) s
+JOIN (SELECT o, i FROM _wb_images) m ON m.o = s.o
+ORDER BY m.i
+"""
+# The converted annotations' texts that may name `image_id` twice (`x` is kept for the
+# records left to the per-record path only: one SQL converts gives each key once).
+_CONVERTED_TWICE = "SELECT x FROM {table} WHERE i >= $since AND twice AND x IS NOT NULL"
+# Images stored under another key than the one their text gives (the id's text made by the
+# per-record path): their annotations were joined by that key, which an update's pass does
+# not give; they count none, and are not digested (as many ROIs as annotations hashed: none).
+_OTHER_KEYS = f"""
+DELETE FROM {_SUMS} WHERE i IN (
+    SELECT w.i FROM _wb_images w JOIN {_IMAGES} m ON m.i = w.i WHERE w.key <> m.key)
 """
 # An image's id given twice in its text (the per-record path keeps the last) or a text not
 # JSON: never digested.
@@ -134,12 +159,10 @@ CREATE OR REPLACE TEMP TABLE {_DIGESTS} AS
 SELECT m.i, m.key,
     hash(m.h, coalesce(s.h, 0::UBIGINT), coalesce(s.n, 0), coalesce(s.w, 0::UBIGINT)) AS digest,
     m.line_bytes, coalesce(s.n, 0)::INTEGER AS anns,
-    coalesce(m.once AND m.key IS NOT NULL AND count(*) OVER (PARTITION BY m.key) = 1, false)
-        AS ok
-FROM {_IMAGES} m LEFT JOIN (
-    SELECT key, (sum(h) % {_M})::UBIGINT AS h, sum(n)::BIGINT AS n,
-        (((sum(w) - min(lo) * (sum(h) % {_M})) % {_M} + {_M}) % {_M})::UBIGINT AS w
-    FROM {_SUMS} WHERE key IS NOT NULL GROUP BY key) s ON s.key = m.key
+    coalesce(m.once AND m.key IS NOT NULL AND count(*) OVER (PARTITION BY m.key) = 1
+        AND t.key IS NULL, false) AS ok
+FROM {_IMAGES} m LEFT JOIN {_SUMS} s ON s.i = m.i
+LEFT JOIN {_TAINTED} t ON t.key = m.key
 ORDER BY m.i
 """
 # The frames a write stores, with their images' digests (`$lo`..`$hi`: the range of their
@@ -204,13 +227,22 @@ class ImageDigests:
         self._options = options
         self.file = 0
         self._batches = 0
-        self._clean = True  # no annotation names `image_id` twice
+        self._clean = True  # no annotation names `image_id` twice in a way not told apart
+        self._tainted: set[str] = set()  # what images an annotation naming it twice names
+        self._orphans: set[int] = set()  # the batches holding annotations of no image
+        self._sums: ImageSums | None = None
         self._needed: list[int] = []  # the batches to convert, when read again (look_up)
         self._summing = False  # the annotations converted are summed (not hashed before)
         self.unchanged = 0  # images found unchanged (for tests and benchmarks)
 
     def close(self) -> None:
+        self._drop_sums()
         self._catalog.close()
+
+    def _drop_sums(self) -> None:
+        if self._sums is not None:
+            self._sums.close()
+            self._sums = None
 
     def stop_looking(self) -> None:
         """Convert every image from now on (the digests are still kept)."""
@@ -220,6 +252,8 @@ class ImageDigests:
         """Hash the staged images (`_wb_image_items`) and the categories (`_wb_cat_items`),
         before the images' statement drops their texts."""
         self._batches, self._clean, self.unchanged = 0, True, 0
+        self._tainted, self._orphans = set(), set()
+        self._drop_sums()
         if not self.keeps:
             return
         self.file = line_digests.file_key(con, str(self._path.resolve()))
@@ -231,7 +265,8 @@ class ImageDigests:
         values = ("coco", CONVERSION, cats, o.prefix, o.field, str(o.images_dir), o.dataset)
         seed = json.dumps([*values, o.version])
         con.execute(_IMAGE_HASHES, {"seed": seed})
-        con.execute(_SUMS_TABLE)
+        images = con.execute(f"SELECT coalesce(max(i) + 1, 0) FROM {_IMAGES}").fetchall()
+        self._sums = ImageSums(int(images[0][0]))
         con.execute(f"CREATE OR REPLACE TEMP TABLE {_SAME_KEYS} (key VARCHAR)")
 
     def before_images(self, con: Any, batches: Callable[[], Iterable[None]]) -> None:
@@ -253,7 +288,7 @@ class ImageDigests:
             for _ in batches():
                 yield  # converted, then summed (`converted`)
             self._summing = False
-            self.digest(con)
+            self.digest(con, stored=True)
             con.execute(f"DROP TABLE IF EXISTS {_SUMS}")
             return
         if not self.again:
@@ -281,7 +316,9 @@ class ImageDigests:
         were not hashed before the images."""
         if not self._summing:
             return
-        con.execute(_CONVERTED_SUMS.format(table=table), {"since": since, "batch": self._batches})
+        params = {"since": since}
+        self._add(con.sql(_CONVERTED_SUMS.format(table=table), params=params))
+        self._twice(con.execute(_CONVERTED_TWICE.format(table=table), params).fetchall())
         self._batches += 1
 
     def hash_annotations(self, con: Any) -> None:
@@ -289,17 +326,66 @@ class ImageDigests:
         if not self.keeps:
             return
         con.execute(_ANN_KEYS)
-        con.execute(_ADD_SUMS, {"batch": self._batches})
+        self._add(con.sql(_KEY_SUMS))
+        self._twice(con.execute(f"SELECT twice FROM {_KEYS} WHERE twice IS NOT NULL").fetchall())
         self._batches += 1
 
-    def digest(self, con: Any) -> None:
-        """Each image's digest, once every annotation is hashed."""
+    def _add(self, result: Any) -> None:
+        """Fold a batch's sums by image (a relation of `i`, h, n, w, lo, sorted by `i`, NULL
+        last: annotations of no image, whose batch is then to be converted)."""
+        assert self._sums is not None
+        for rows in result.to_arrow_reader(1 << 20):
+            index = rows.column(0)
+            held = len(index) - index.null_count
+            if held < len(index):
+                self._orphans.add(self._batches)
+            self._sums.add(pa.Table.from_batches([rows.slice(0, held)]), self._batches)
+
+    def _twice(self, texts: list[tuple[str]]) -> None:
+        """Of the annotations' texts holding `"image_id"` twice, those giving it twice as a
+        key (the per-record path keeps the last, the engine's parse another): the images of
+        every value given are never digested (converted on every import, so that a change to
+        the annotation reaches the image it belongs to), nor is any image when a value is not
+        an id (an integer or a string) or the text not JSON. A value or a nested key holding
+        `"image_id"` costs nothing."""
+        for (text,) in texts:
+            if not text.lstrip().startswith("{"):
+                continue
+            try:
+                pairs = json.loads(text, object_pairs_hook=list)
+            except (ValueError, RecursionError):
+                self._clean = False
+                continue
+            given = [value for key, value in pairs if key == "image_id"]
+            if len(given) < 2:
+                continue
+            if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in given):
+                self._clean = False
+            self._tainted.update(json.dumps(v) for v in given)
+
+    def digest(self, con: Any, stored: bool = False) -> None:
+        """Each image's digest, once every annotation is hashed (`stored`: after the images'
+        statement, `_wb_images` staged)."""
         if not self.keeps:
             return
-        twice = con.execute(f"SELECT coalesce(bool_or(twice), false) FROM {_SUMS}").fetchall()
-        self._clean = not twice[0][0]
+        assert self._sums is not None
+        con.execute(_SUMS_TABLE)
+        for rows in self._sums.rows():
+            with registered(con, "_wb_t", rows):
+                con.execute(f"INSERT INTO {_SUMS} SELECT * FROM _wb_t")
+        self._drop_sums()
+        if stored:
+            con.execute(_OTHER_KEYS)
+        # The tainted ids' texts as the engine writes them (as the images' keys are).
+        keys = pa.table({"k": pa.array(sorted(self._tainted), pa.string())})
+        with registered(con, "_wb_t", keys):
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {_TAINTED} AS "
+                "SELECT DISTINCT json(k)::VARCHAR AS key FROM _wb_t"
+            )
         con.execute(_DIGEST)
         con.execute(f"DROP TABLE {_IMAGES}")
+        con.execute(f"DROP TABLE {_TAINTED}")
 
     @property
     def again(self) -> bool:
@@ -338,12 +424,13 @@ class ImageDigests:
             )
             con.execute(f"DELETE FROM _wb_image_items WHERE i IN (SELECT n FROM {_SAME})")
         # The batches holding an annotation not of an image found unchanged (of a changed
-        # image, of none, not JSON): only those are converted.
-        rows = con.execute(
-            f"SELECT DISTINCT batch FROM {_SUMS} s ANTI JOIN {_SAME_KEYS} k ON k.key = s.key "
-            "ORDER BY batch"
-        ).fetchall()
-        self._needed = [int(r[0]) for r in rows]
+        # image, of none, not JSON): only those are converted (past BITS batches, those
+        # sharing a bit with one of them too).
+        bits = con.execute(
+            f"SELECT coalesce(bit_or(bits), 0) FROM {_SUMS} s ANTI JOIN {_SAME} k ON k.n = s.i"
+        ).fetchall()[0][0]
+        held = {b for b in range(self._batches) if int(bits) >> (b % BITS) & 1}
+        self._needed = sorted(held | self._orphans)
         con.execute(f"DROP TABLE {_SUMS}")
 
     def leave_out(self, con: Any) -> None:
