@@ -48,6 +48,7 @@ from workbench.ingest._columnar import (
     SOURCE_ROWS,
     LineBatch,
     MemoryEngine,
+    in_row_groups,
     ndjson_batches,
     rows_table,
     sorted_by_line,
@@ -392,13 +393,13 @@ class NdjsonImport:
 
     def _write_pending(self) -> None:
         """Store the rows converted so far in one transaction, one statement per table (each
-        table one chunk: see _storing.whole), in the writes' thread once the write before has
+        table in chunks of whole row groups: _columnar.in_row_groups), in the writes' thread once the write before has
         ended (`_settle`); the conversions' own tables were let go first."""
         pending, self._pending = self._pending, []
         if not pending:
             return
         frames, sources, rois = (
-            pa.concat_tables([getattr(p.rows, name) for p in pending]).combine_chunks()
+            in_row_groups(pa.concat_tables([getattr(p.rows, name) for p in pending]))
             for name in ("frames", "sources", "rois")
         )
         warnings = [w for p in pending for w in p.rows.warnings]

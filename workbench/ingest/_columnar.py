@@ -356,6 +356,35 @@ def depths(lines: pa.Array) -> np.ndarray:
 ROWS_PER_WRITE = 122_880
 
 
+def in_row_groups(table: pa.Table) -> pa.Table:
+    """`table` in chunks of ROWS_PER_WRITE rows (the last fewer), one row group of the
+    engine's each: only the stretches that span two chunks of `table` are copied. The
+    engine stores each chunk an INSERT scans in row groups of its own, so a chunk that
+    ends short of a row group leaves one part-filled (`in_row_groups_already`); where
+    `combine_chunks` copied every row of a write to make one chunk, this copies only the
+    stretches that straddle (half of a write's ROIs, whose batches end mid-group)."""
+    if in_row_groups_already(table):
+        return table
+    parts = []
+    for start in range(0, table.num_rows, ROWS_PER_WRITE):
+        part = table.slice(start, ROWS_PER_WRITE)  # (zero-copy)
+        if any(column.num_chunks > 1 for column in part.columns):
+            part = part.combine_chunks()  # only the columns of several chunks are copied
+        parts.append(part)
+    return pa.concat_tables(parts) if parts else table.combine_chunks()
+
+
+def in_row_groups_already(table: pa.Table) -> bool:
+    """Whether every chunk of every column of `table` but its last ends at a multiple of
+    ROWS_PER_WRITE rows (a row group of the engine's): an INSERT of it fills each row group
+    but the last."""
+    for column in table.columns:
+        ends = np.cumsum([len(chunk) for chunk in column.chunks[:-1]], dtype=np.int64)
+        if np.any(ends % ROWS_PER_WRITE):
+            return False
+    return True
+
+
 class MemoryEngine:
     """An in-memory DuckDB that reads only `files` (none: only the Arrow data handed to it);
     held to `memory_limit`. With `spill` (a name prefix), what does not fit spills to a

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from workbench.ingest._columnar import in_row_groups_already
 from workbench.ingest._counting import NOTHING, Again, Counted
 from workbench.ingest._unchanged import NO_KEYS, unchanged_ids, without
 from workbench.store import layout_hashes
@@ -128,8 +129,9 @@ def store_lake(
 
 
 def whole(*tables: pa.Table) -> tuple[pa.Table, ...]:
-    """The tables each as one Arrow chunk. The engine stores the rows of each chunk an INSERT
-    scans in row groups of their own, so a table of several chunks leaves a part-filled row
-    group per chunk; the next checkpoint merges and rewrites such neighbours (it took more
-    CPU than the INSERTs, and the most memory of an import, at its close)."""
-    return tuple(table.combine_chunks() for table in tables)
+    """The tables each as one Arrow chunk, unless in chunks of whole row groups already
+    (_columnar.in_row_groups). The engine stores the rows of each chunk an INSERT scans in
+    row groups of their own, so a table of several chunks leaves a part-filled row group per
+    chunk; the next checkpoint merges and rewrites such neighbours (it took more CPU than the
+    INSERTs, and the most memory of an import, at its close)."""
+    return tuple(t if in_row_groups_already(t) else t.combine_chunks() for t in tables)
