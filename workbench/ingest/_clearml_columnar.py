@@ -141,7 +141,9 @@ class NdjsonImport:
         self._read_any = False
         self._pending: list[_Rows] = []  # rows converted, not yet stored
         # The writes, one at a time beside the conversion, and the rows of one to write again.
-        self._writes = InThread("workbench-clearml-write")
+        # Inside the caller's own write transaction, a write's thread would wait for it.
+        inline = writer.catalog.writing_here()
+        self._writes = InThread("workbench-clearml-write", inline=inline)
         self._written: RowBatch | None = None
         self._file: tuple[Path, Path | None] = (Path(), None)  # read now, and its base
         # A lake-backed catalog keeps no digests (store/line_digests.py).

@@ -19,10 +19,14 @@ from contextlib import suppress
 
 
 class InThread:
-    """Jobs run one at a time in a thread of their own (a new thread per job)."""
+    """Jobs run one at a time in a thread of their own (a new thread per job). With `inline`,
+    each job runs at once in the caller's thread instead, and `wait` gives back what it
+    raised all the same: for a caller inside the catalog's write transaction, whose lock a
+    job's thread would wait for while the caller waits for the job."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, inline: bool = False) -> None:
         self.name = name
+        self.inline = inline
         self._thread: threading.Thread | None = None
         self._failed: BaseException | None = None
         self._ended = threading.Event()  # set as the job has ended (its thread about to)
@@ -41,6 +45,10 @@ class InThread:
             raise RuntimeError(f"{self.name}: a job is still under way")
         context = contextvars.copy_context()
         self._ended.clear()
+        if self.inline:
+            self._thread = threading.current_thread()
+            self._run(context, job)
+            return
         thread = threading.Thread(target=self._run, args=(context, job), name=self.name)
         self._thread = thread
         thread.start()
@@ -62,7 +70,7 @@ class InThread:
         interrupted: KeyboardInterrupt | None = None
         # The job's own end is waited for, not only the thread's: a join interrupted by
         # Ctrl-C may take the thread for ended while it runs on.
-        while not self._ended.is_set() or thread.is_alive():
+        while not self._ended.is_set() or (thread.is_alive() and not self.inline):
             try:
                 self._ended.wait()
                 thread.join()

@@ -138,6 +138,7 @@ class Catalog(MediaRoots):
         self.lake: Lake | None = None
         self._lake_checked = time.monotonic()
         self._writing = 0  # transactions open (a lake's pins are not moved under them)
+        self._writer: int | None = None  # the thread inside `transaction()`, if any
         self._importing = 0  # imports running (the engine holds to the import's budget)
         self._memory_lock = threading.Lock()
         # Every cursor handed out, so close() can interrupt their queries.
@@ -326,6 +327,7 @@ class Catalog(MediaRoots):
             con = self._cursor()
             con.execute("BEGIN TRANSACTION")
             self._writing += 1
+            outer, self._writer = self._writer, threading.get_ident()
             try:
                 yield con
                 if self._layout_ready and self.lake is not None:
@@ -343,6 +345,7 @@ class Catalog(MediaRoots):
                 pressed = interrupts.release()  # held since the lake's commits (lake_write)
             finally:
                 self._writing -= 1
+                self._writer = outer
                 con.close()
                 # A write may add frames, or a backend's table (store/ledger.py). The
                 # generation moves first: a read that began before this write's COMMIT then
@@ -354,6 +357,11 @@ class Catalog(MediaRoots):
                     self._table_names = None
         if pressed:
             raise CommittedInterrupt("interrupted; the write under way was committed first")
+
+    def writing_here(self) -> bool:
+        """Whether this thread is inside a write transaction of the catalog: a write handed to
+        another thread would then wait for this one's end, which waits for it."""
+        return self._writer == threading.get_ident()
 
     def optimize(self) -> list[str]:
         """Rewrite sources and ROIs clustered by frame and every summary sorted, and promote
