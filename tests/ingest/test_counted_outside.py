@@ -1,6 +1,7 @@
 """The URIs an import counts outside the media roots follow the counting rule: a frame the
 import stores twice (two files, two writes) names its files once in the report, as the
-catalog holds them, by the columnar way in and by the per-record one alike."""
+catalog holds them, by the columnar way in and by the per-record one alike. The ROIs of
+label-only writes do not yet (a known gap, marked as such)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 import workbench
-from workbench.ingest import coco
+from workbench.ingest import box_ring, coco
+from workbench.ingest._columnar import rows_table
+from workbench.ingest._rows import roi_row
 from workbench.ingest.writer import CatalogWriter
-from workbench.model.records import Frame, Roi, Source
+from workbench.model.records import ROI_SCHEMA, Frame, Roi, Source
 from workbench.store.imports import get_import
 from workbench.store.lake_write import open_for_lake
 
@@ -105,3 +109,69 @@ def test_frames_added_twice_count_their_outside_files_once(tmp_path: Path, stora
         report = writer.report
         assert (report.frames, report.rois) == (3, 2)
         assert report.outside_media_roots == _outside(catalog, elsewhere) == 7
+
+
+def _label_rows(frame_ids: list[str], boxes: int) -> pa.Table:
+    rows = [
+        roi_row(f, Roi(f"p{n}", "box", ["car"], geometry=[box_ring(n, n, 4, 3)], field="pred"))
+        for f in frame_ids
+        for n in range(boxes)
+    ]
+    return rows_table(rows, ROI_SCHEMA)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="label-only writes count their ROIs per write (workbench/ingest/writer.py)",
+)
+@pytest.mark.parametrize("way", ["write_labels", "add_labels"])
+def test_a_field_given_twice_by_label_writes_counts_its_last_rois(tmp_path: Path, way: str) -> None:
+    """A label-only import gives frame f1's `pred` field twice, in two writes: the second
+    replaces the first, and the catalog holds its ROIs only. The report counts both (the
+    gap the writer's docstring names); the rule would count the last version's."""
+    path = _catalog(tmp_path, "local")
+    with workbench.open(path) as catalog:
+        with CatalogWriter(catalog, progress=False) as writer:
+            for n in (1, 2):
+                writer.add(Frame(id=f"f{n}", sources=[Source(id="image", uri=f"s3://b/{n}.jpg")]))
+        with CatalogWriter(catalog, batch_size=1, progress=False) as writer:
+            for frames, boxes in [(["f1", "f2"], 3), (["f1"], 2)]:
+                if way == "write_labels":
+                    writer.write_labels(frames, "pred", _label_rows(frames, boxes), [])
+                else:
+                    for f in frames:
+                        rois = [
+                            Roi(f"p{n}", "box", ["car"], geometry=[box_ring(n, n, 4, 3)])
+                            for n in range(boxes)
+                        ]
+                        writer.add_labels(f, "pred", rois)
+        stored = catalog.sql("SELECT count(*) FROM rois").fetchall()[0][0]
+        assert stored == 3 + 2
+        assert writer.report.rois == stored
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])
+def test_warnings_are_counted_per_record_read(tmp_path: Path, batch_size: int) -> None:
+    """Warnings stay per record, on purpose (the writer's docstring says why): image 2, given
+    by both files with a box of zero area, warns twice, though the catalog holds it once, and
+    the report's figures count it once."""
+
+    def instances(path: Path, ids: list[int]) -> Path:
+        images = [{"id": i, "file_name": f"{i}.jpg", "width": 64, "height": 48} for i in ids]
+        boxes = [
+            {"id": i, "image_id": i, "category_id": 1, "bbox": [1, 1, 0, 4], "area": 0} for i in ids
+        ]
+        categories = [{"id": 1, "name": "car"}]
+        path.write_text(
+            json.dumps({"images": images, "annotations": boxes, "categories": categories})
+        )
+        return path
+
+    first, second = instances(tmp_path / "a.json", [1, 2]), instances(tmp_path / "b.json", [2, 3])
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        report = coco.import_files(
+            catalog, [first, second], id_prefix="p:", progress=False, batch_size=batch_size
+        )
+        held = catalog.sql("SELECT count(*) FROM rois").fetchall()[0][0]
+    assert (report.frames, report.rois, held) == (3, 3, 3)
+    assert report.warnings == {"ROIs with zero area": 4}
