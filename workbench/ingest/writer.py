@@ -543,8 +543,6 @@ class CatalogWriter:
                 self._check_uris(roi.mask.get("uri"))
 
     def _finish(self) -> None:
-        if not self._keypoints and not self._datasets:
-            return  # nothing to save: no transaction (its layout check and COMMIT cost CPU)
         with self.catalog.transaction() as con:
             save_keypoint_labels(con, self._keypoints.values())
             for dataset, version in sorted(self._datasets, key=str):
