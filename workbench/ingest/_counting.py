@@ -27,11 +27,13 @@ reads nothing more.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench.ingest.report import IngestReport
 from workbench.store import key_ranges
@@ -43,12 +45,15 @@ _NONE = np.array([], dtype=np.int64)
 
 @dataclass(frozen=True, slots=True)
 class Again:
-    """Frames counted before by this import, their sources and ROIs as stored: what a write
-    that counts them again takes back."""
+    """Frames counted before by this import, their sources and ROIs as stored, and the files
+    they name (`uris_of_rows`, each once per stored row that names it): what a write that
+    counts them again takes back (the URIs among them outside the media roots, from the
+    report's `outside_media_roots`)."""
 
     frames: int = 0
     sources: int = 0
     rois: int = 0
+    uris: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
 
     def __bool__(self) -> bool:
         return bool(self.frames or self.sources or self.rois)
@@ -126,7 +131,7 @@ class Counted:
         if not len(found):
             return NOTHING
         found = np.unique(found)
-        return Again(len(found), *_rows_of_keys(con, found))
+        return _rows_of_keys(con, found)
 
     def keep(self, keys: np.ndarray) -> None:
         """Note the frames with `keys` (once each) as counted without being stored by this
@@ -194,6 +199,7 @@ class Tally:
         self.report = report
         self._counted = counted
         self._con = con
+        self.taken: list[pa.Array] = []  # the files the frames counted again name
 
     def unchanged(self, keys: Any, sources: int, rois: int) -> None:
         """Count the stored frames with `keys` (an array of frame keys, once each) as found
@@ -204,38 +210,59 @@ class Tally:
         self.report.frames += len(found) - again.frames
         self.report.sources += sources - again.sources
         self.report.rois += rois - again.rois
+        self.taken.append(again.uris)
         self._counted.keep(found)
 
 
 def take_back(report: IngestReport, again: Again) -> None:
-    """Take the figures of frames counted before off `report`."""
+    """Take the figures of frames counted before off `report` (their URIs outside the media
+    roots are taken back by the writer, which holds the roots)."""
     report.frames -= again.frames
     report.sources -= again.sources
     report.rois -= again.rois
 
 
-def _rows_of_keys(con: Any, keys: np.ndarray) -> tuple[int, int]:
-    """How many sources and ROIs the frames with `keys` (sorted) hold, read by key."""
+def uris_of_rows(sources: pa.Table, rois: pa.Table) -> pa.Array:
+    """The files rows name, as the writer checks them against the media roots: the sources'
+    URIs, previews and mask files, and the ROIs' mask files (`sources` with the columns
+    uri, preview_uri and masks, `rois` with mask)."""
+    found = [*sources["uri"].chunks, *sources["preview_uri"].chunks]
+    masks: list[Any] = []
+    for text in pc.drop_null(sources["masks"]).to_pylist():
+        masks.extend(m.get("uri") for m in orjson.loads(text) if isinstance(m, dict))
+    for text in pc.drop_null(rois["mask"]).to_pylist():
+        mask = orjson.loads(text)
+        masks.append(mask.get("uri") if isinstance(mask, dict) else None)
+    strings = [m for m in masks if isinstance(m, str)]
+    found.append(pa.array(strings, pa.string()))
+    return pa.chunked_array(found, pa.string()).combine_chunks()
+
+
+_SOURCE_FILES = "SELECT uri, preview_uri, masks FROM sources WHERE "
+_ROI_FILES = "SELECT mask FROM rois WHERE mask IS NOT NULL AND "
+
+
+def _rows_of_keys(con: Any, keys: np.ndarray) -> Again:
+    """The frames with `keys` (sorted, all stored): how many sources and ROIs they hold, read
+    by key, and the files those name."""
     within = key_ranges.within("frame_key", keys)
-    counts = []
+    chosen = f"{within} AND frame_key IN (SELECT frame_key FROM _wb_counted)"
     with registered(con, "_wb_counted", pa.table({"frame_key": keys})):
-        for table in ("sources", "rois"):
-            counts.append(
-                con.execute(
-                    f"SELECT count(*) FROM {table} WHERE {within}"
-                    " AND frame_key IN (SELECT frame_key FROM _wb_counted)"
-                ).fetchall()[0][0]
-            )
-    return int(counts[0]), int(counts[1])
+        sources = con.sql(_SOURCE_FILES + chosen).to_arrow_table()
+        rois = con.execute(f"SELECT count(*) FROM rois WHERE {chosen}").fetchall()[0][0]
+        masks = con.sql(_ROI_FILES + chosen).to_arrow_table()
+    return Again(len(keys), sources.num_rows, int(rois), uris_of_rows(sources, masks))
 
 
 def _rows_of_ids(con: Any, ids: list[str]) -> Again:
-    """The stored frames among `ids` and how many sources and ROIs they hold."""
+    """The stored frames among `ids`, how many sources and ROIs they hold, and the files
+    those name."""
+    chosen = "frame_id IN (SELECT id FROM _wb_counted)"
     with registered(con, "_wb_counted", pa.table({"id": pa.array(ids, pa.string())})):
-        frames, sources, rois = (
-            con.execute(
-                f"SELECT count(*) FROM {table} WHERE {column} IN (SELECT id FROM _wb_counted)"
-            ).fetchall()[0][0]
-            for table, column in (("frames", "id"), ("sources", "frame_id"), ("rois", "frame_id"))
-        )
-    return Again(int(frames), int(sources), int(rois))
+        frames = con.execute(
+            "SELECT count(*) FROM frames WHERE id IN (SELECT id FROM _wb_counted)"
+        ).fetchall()[0][0]
+        sources = con.sql(_SOURCE_FILES + chosen).to_arrow_table()
+        rois = con.execute(f"SELECT count(*) FROM rois WHERE {chosen}").fetchall()[0][0]
+        masks = con.sql(_ROI_FILES + chosen).to_arrow_table()
+    return Again(int(frames), sources.num_rows, int(rois), uris_of_rows(sources, masks))

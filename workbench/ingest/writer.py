@@ -10,6 +10,22 @@ last version, whichever of its writes stored it or found it stored as given (the
 importer's digests leave unconverted included); a frame the import removes is not counted.
 The rule, and how a write knows what was counted without holding the ids, is in
 workbench/ingest/_counting.py; the import's record keeps the same figures at every commit.
+The URIs counted outside the media roots follow it too: a write that counts a frame again
+takes back the files its earlier version named with its sources and ROIs (`_take_back`), so
+each stored URI outside the roots is counted once, as its frame is.
+
+Warnings do not follow it, on purpose: they are counted per record read, as refusals are.
+A warning says what a record of the file holds (an ROI of zero area, one naming a source
+its frame lacks, one outside its image) and names that record (file and line, scene, item);
+a frame given by two records that both hold the problem warns twice, because both records
+are to be mended in the file, and the later one replacing the earlier in the catalog does not
+mend the earlier one. Taking a warning back would also need to know which warnings each
+stored version drew, which neither the catalog nor the counting keeps.
+
+Not yet under the rule: the ROIs of label-only writes (`add_labels`, `write_labels`) are
+counted per write, so a frame's field given twice in one import counts the ROIs of both,
+though the second replaced the first. (ROIs have no key handed out in order, as frames do,
+to tell the import's own from the others without holding their frames' ids.)
 """
 
 from __future__ import annotations
@@ -22,7 +38,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import duckdb
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
@@ -30,7 +45,7 @@ from tqdm.auto import tqdm
 from workbench.errors import RecordError
 from workbench.ingest import _label_writes as label_writes
 from workbench.ingest._columnar import rows_table
-from workbench.ingest._counting import NOTHING, Again, Counted, Tally, take_back
+from workbench.ingest._counting import NOTHING, Again, Counted, Tally, take_back, uris_of_rows
 from workbench.ingest._rows import (
     PROBE,
     Queued,
@@ -309,13 +324,15 @@ class CatalogWriter:
             self.report.frames += frames.num_rows
             self.report.sources += batch.sources.num_rows
             self.report.rois += batch.rois.num_rows
-            take_back(self.report, again)
+            self._take_back(con, again)
             for kind, where, count in batch.warnings:
                 self.report.warn(kind, where, count)
-            uris = _uris_of(batch)
+            uris = uris_of_rows(batch.sources, batch.rois)
             if batch.beside is not None:
                 tally = Tally(self.report, self._counted, con)
                 uris = pa.concat_arrays([uris, batch.beside(con, tally)])
+                for taken in tally.taken:
+                    self._take_back(con, Again(uris=taken))
             count_outside(con, uris, self._roots, self.report)
             if self._run is not None:
                 self._run.committed(con, self.report)
@@ -397,7 +414,7 @@ class CatalogWriter:
                 again = self._write_frames(con, frames) if frames else NOTHING
                 missing = self._write_labels(con, labels) if labels else []
                 self._count(frames, labels, missing)
-                take_back(self.report, again)
+                self._take_back(con, again)
                 if self._run is not None:
                     self._run.committed(con, self.report)
         except _DATA_ERRORS as exc:  # the report and the counting are set back already
@@ -466,7 +483,7 @@ class CatalogWriter:
                 )
             con.execute("DELETE FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids])
             if again:
-                take_back(self.report, again)
+                self._take_back(con, again)
                 if self._run is not None:
                     self._run.committed(con, self.report)
 
@@ -507,6 +524,16 @@ class CatalogWriter:
         replacing_rois(con, _NAMED)
         return keyed_rois(con, rois, _NAMED)
 
+    def _take_back(self, con: Any, again: Again) -> None:
+        """Take the frames counted before off the report, the URIs of theirs that lie outside
+        the media roots with them (counted when they were counted): a stored URI counts
+        once, as its frame does."""
+        take_back(self.report, again)
+        if len(again.uris):
+            before = IngestReport()
+            count_outside(con, again.uris, self._roots, before)
+            self.report.outside_media_roots -= before.outside_media_roots
+
     def _check_uris(self, *uris: Any) -> None:
         """Count the URIs whose files lie outside every media root (stored all the same)."""
         for uri in uris:
@@ -544,17 +571,3 @@ def _full_rois(rois: pa.Table) -> pa.Table:
         return rois
     column = pa.nulls(rois.num_rows, ROI_SCHEMA.field("visibility").type)
     return rois.append_column(ROI_SCHEMA.field("visibility"), column)
-
-
-def _uris_of(batch: RowBatch) -> pa.Array:
-    """The local files a batch names: sources, previews, source masks and ROI mask files."""
-    found = [*batch.sources["uri"].chunks, *batch.sources["preview_uri"].chunks]
-    masks: list[Any] = []
-    for text in pc.drop_null(batch.sources["masks"]).to_pylist():
-        masks.extend(m.get("uri") for m in orjson.loads(text) if isinstance(m, dict))
-    for text in pc.drop_null(batch.rois["mask"]).to_pylist():
-        mask = orjson.loads(text)
-        masks.append(mask.get("uri") if isinstance(mask, dict) else None)
-    strings = [m for m in masks if isinstance(m, str)]
-    found.append(pa.array(strings, pa.string()))
-    return pa.chunked_array(found, pa.string()).combine_chunks()
