@@ -41,18 +41,7 @@ def _held(catalog: Any) -> tuple[int, ...]:
 
 @pytest.mark.parametrize(
     "order",
-    [
-        "changed file first",
-        pytest.param(
-            "changed file second",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="CatalogWriter.restore keeps the import's first key (Counted._mark): "
-                "the frames the file's first reading stored are taken back when its second "
-                "reading writes them again, though the restored report never counted them",
-            ),
-        ),
-    ],
+    ["changed file first", "changed file second"],
 )
 def test_a_file_read_again_after_a_frame_changed_counts_its_frames_once(
     tmp_path: Path, order: str, monkeypatch: pytest.MonkeyPatch

@@ -32,18 +32,7 @@ def _instances(path: Path) -> Path:
 
 @pytest.mark.parametrize(
     "storage",
-    [
-        pytest.param(
-            "local",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="a local import takes every frame keyed from its first write's key on "
-                "for its own (workbench/ingest/_counting.py, Counted._mark): the frames "
-                "another import stored meanwhile are taken back when it replaces them",
-            ),
-        ),
-        "lake",
-    ],
+    ["local", "lake"],
 )
 def test_frames_another_import_stored_between_the_writes_are_counted_by_the_one_replacing_them(
     tmp_path: Path, storage: str

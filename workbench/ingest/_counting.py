@@ -13,10 +13,12 @@ holds when it ends, and the import's record (store/imports.py), updated in each 
 transaction, keeps the same figures at every commit.
 
 Which frames were counted is known without holding their ids. Frame keys are handed out in
-increasing order (store/layout.py, `next_frame_key`), so every frame a local catalog's
-import stored has a key from the catalog's next key when its first write began (`mark`) on;
-the frames counted without being stored keep their older keys, held as ranges (a file's
-frames were mostly stored together: a few ranges). A lake-backed catalog renumbers its
+increasing order (store/layout.py, `next_frame_key`), so the frames each write of a local
+catalog's import stored hold the keys from the catalog's next key as the write began to its
+next key as it ends: one range a write (another import's writes, between two of this one's,
+hand out keys of their own, which are not this import's); the frames counted without being
+stored keep their older keys, held as ranges too (a file's frames were mostly stored
+together: a few ranges). A lake-backed catalog renumbers its
 frames when it writes them back, so its imports hold the ids they counted instead.
 
 A write finds the counted frames among those it replaces or finds unchanged (their keys,
@@ -66,24 +68,22 @@ class Counted:
     """The frames one import has counted so far (see the module's rule)."""
 
     def __init__(self, *, lake: bool) -> None:
-        self._mark: int | None = None  # the first key this import's writes may hand out
+        self._first: int | None = None  # the catalog's next key as the write under way began
         self._lows = _NONE  # ranges of the keys counted but not stored by this import
         self._highs = _NONE
         self._ids: set[str] | None = set() if lake else None
         # What `rollback` restores: the ranges, and the ids noted and dropped, since `begin`
         self._undo: tuple[np.ndarray, np.ndarray, list[str], list[str]] = (_NONE, _NONE, [], [])
 
-    def state(self) -> tuple[int | None, np.ndarray, np.ndarray, frozenset[str] | None]:
+    def state(self) -> tuple[np.ndarray, np.ndarray, frozenset[str] | None]:
         """What has been counted so far, for `restore` (an importer that sets its report back
         to an earlier copy and reads a file again sets this back with it)."""
         ids = frozenset(self._ids) if self._ids is not None else None
-        return self._mark, self._lows, self._highs, ids
+        return self._lows, self._highs, ids
 
-    def restore(
-        self, state: tuple[int | None, np.ndarray, np.ndarray, frozenset[str] | None]
-    ) -> None:
+    def restore(self, state: tuple[np.ndarray, np.ndarray, frozenset[str] | None]) -> None:
         """Count from `state` (an earlier `state()`) on: the frames counted since are not."""
-        self._mark, self._lows, self._highs, ids = state
+        self._lows, self._highs, ids = state
         self._ids = set(ids) if ids is not None else None
         self.start()
 
@@ -93,8 +93,16 @@ class Counted:
 
     def begin(self, con: Any) -> None:
         """Call in each write's transaction before it stores anything."""
-        if self._mark is None and self._ids is None:
-            self._mark = next_frame_key(con)
+        if self._ids is None:
+            self._first = next_frame_key(con)
+
+    def end(self, con: Any) -> None:
+        """Call in each write's transaction once it has stored its rows: the keys it handed
+        out are this import's (other imports' writes may come between two of its writes)."""
+        if self._ids is None and self._first is not None:
+            last = next_frame_key(con) - 1
+            if last >= self._first:
+                self._add(np.array([self._first]), np.array([last]))
 
     def rollback(self) -> None:
         """Forget what was noted since `start` (the write's transaction was rolled back, and
@@ -109,15 +117,12 @@ class Counted:
     def _counted(self, keys: np.ndarray) -> np.ndarray:
         """Which of `keys` this import has counted."""
         keys = np.asarray(keys, dtype=np.int64)
-        if self._mark is None:
+        if not len(self._lows):
             return np.zeros(len(keys), dtype=bool)
-        mine = keys >= self._mark
-        if len(self._lows):
-            at = np.searchsorted(self._lows, keys, side="right") - 1
-            inside = at >= 0
-            inside[inside] = keys[inside] <= self._highs[at[inside]]
-            mine |= inside
-        return mine
+        at = np.searchsorted(self._lows, keys, side="right") - 1
+        inside = at >= 0
+        inside[inside] = keys[inside] <= self._highs[at[inside]]
+        return inside
 
     def again(self, con: Any, keys: np.ndarray) -> Again:
         """Of the stored frames with `keys` (any order, once each) that a write replaces or
@@ -135,18 +140,19 @@ class Counted:
 
     def keep(self, keys: np.ndarray) -> None:
         """Note the frames with `keys` (once each) as counted without being stored by this
-        import (those from `mark` on are counted already)."""
-        if self._mark is None or not len(keys):
+        import (the keys its writes handed out are noted by `end`)."""
+        if self._ids is not None or not len(keys):
             return
         keys = np.asarray(keys, dtype=np.int64)
-        keys = keys[keys < self._mark]
-        if not len(keys):
-            return
         if np.any(keys[1:] <= keys[:-1]):  # (mostly sorted already: a file's frames in order)
             keys = np.unique(keys)
         cuts = np.flatnonzero(np.diff(keys) != 1)
-        lows = np.r_[self._lows, keys[0], keys[cuts + 1]]
-        highs = np.r_[self._highs, keys[cuts], keys[-1]]
+        self._add(np.r_[keys[0], keys[cuts + 1]], np.r_[keys[cuts], keys[-1]])
+
+    def _add(self, lows: np.ndarray, highs: np.ndarray) -> None:
+        """Add the ranges `lows`..`highs` (inclusive) to those counted."""
+        lows = np.r_[self._lows, lows]
+        highs = np.r_[self._highs, highs]
         order = np.argsort(lows, kind="stable")
         lows, highs = lows[order], highs[order]
         reach = np.maximum.accumulate(highs)  # ranges that overlap or touch are merged
@@ -181,7 +187,7 @@ class Counted:
             self._undo[3].extend(found)
             self._ids.difference_update(found)
             return _rows_of_ids(con, found) if found else NOTHING
-        if self._mark is None:
+        if not len(self._lows):
             return NOTHING
         keys = con.execute(
             "SELECT frame_key FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))"

@@ -296,6 +296,7 @@ class CatalogWriter:
             with self.catalog.transaction() as con, self.catalog.editing(con, ids):
                 self._counted.begin(con)
                 yield con
+                self._counted.end(con)
         except CommittedInterrupt:
             raise  # Ctrl-C came as it committed: the write stands (store/interrupts.py)
         except BaseException:
