@@ -1,11 +1,15 @@
 """The COCO import's writes one by one: what each costs as the file grows.
 
-    python bench/coco_writes_bench.py --images 400000 800000 --per-write 40000 \
-        --engine-memory 300MB          # the engine's tables spill as a multi-GB file's do
-    python bench/coco_writes_bench.py --images 4800000 --file /tmp/x/coco.json   # 2.6 GB
-    python bench/coco_writes_bench.py --images 19000000 --per-write 122880 \
-        --file /tmp/x/coco10g.json --sample 30 --statements       # 10 GB, as it goes
-    python bench/coco_writes_bench.py --images 400000 --update --changed 100   # and updates
+    # the engine's tables spill as a multi-GB file's do:
+    python bench/coco_writes_bench.py --images 400000 800000 --per-write 40000 \\
+        --engine-memory 300MB
+    # 2.6 GB:
+    python bench/coco_writes_bench.py --images 4800000 --file /tmp/x/coco.json
+    # 10 GB, as it goes:
+    python bench/coco_writes_bench.py --images 19000000 --per-write 122880 \\
+        --file /tmp/x/coco10g.json --sample 30 --statements
+    # and its updates, the file unchanged and every 100th image changed:
+    python bench/coco_writes_bench.py --images 400000 --update --changed 100
 
 `--update` imports the file a second time into the same catalog (every image found unchanged:
 its writes only count them, a "share" row each); `--changed N` then changes every Nth image's
@@ -32,6 +36,10 @@ of a write counts the write before's storing beside it. `--sequential` stores ea
 it is made (the per-write figures each their own). The import's line gives the CPU of the
 caller's thread and of the writes' threads apart (their own clocks: `time.thread_time`).
 
+Every figure is named below (`--help`, from bench/coco_writes_figures.py); after each
+update a line gives its CPU, wall, VmHWM and peak spill as multiples of the first import's
+(`against_import`), and each import's line the writes' and the shares' CPU spread.
+
 The file is the formats bench's (`formats_bench.write_coco`, byte for byte), written by
 `write_coco_fast` (the same bytes from templates: a 10 GB file in minutes, not a quarter hour).
 """
@@ -55,6 +63,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import coco_writes_figures as figures
 import orjson
 from formats_bench import LABELS
 
@@ -453,13 +462,21 @@ def change_annotations(file: Path, every: int, block: int = 1 << 26) -> tuple[in
 
 def _told(what: str, done: dict[str, Any]) -> None:
     """Print one import's figures."""
-    per_write = [w["cpu_s"] for w in done["writes"]]
     steps = ", ".join(f"{k} {v:.1f}" for k, v in done["steps"].items())
+    rows = []
+    for kind in ("write", "share"):
+        cpu = [w["cpu_s"] for w in done["writes"] if w["kind"] == kind]
+        told = done[f"{kind}s_cpu_s"]
+        if told is not None:
+            rows.append(
+                f"{len(cpu)} {kind}s {sum(cpu):.1f} s, {told['median']:.2f} s each (median; "
+                f"{told['min']:.2f}-{told['max']:.2f}, the first {told['first']:.2f}, "
+                f"the last {told['last']:.2f})"
+            )
     print(
         f"  {what}: {done['frames']:,} frames, {done['rois']:,} ROIs, {done['unchanged']:,} "
         f"images found unchanged: CPU {done['cpu_s']:.1f} s (staging: {steps}; "
-        f"{len(per_write)} writes {sum(per_write):.1f}, mean "
-        f"{sum(per_write) / max(1, len(per_write)):.2f} a write; the caller's thread "
+        f"{'; '.join(rows) or 'no writes'}; the caller's thread "
         f"{done['caller_cpu_s']:.1f}, the writes' threads {done['writes_thread_cpu_s']:.1f}), "
         f"wall {done['wall_s']:.1f} s, "
         f"VmHWM {done['hwm_mb']:,.0f} MB, peak spill {done['peak_spill_mb']:,} MB (sampled), "
@@ -486,37 +503,77 @@ def _imports(file: Path, args: argparse.Namespace, folder: Path) -> list[dict[st
         load = os.getloadavg()[0]
         print(f"  {what}, load {load:.1f}", flush=True)
         done = measure(file, args.per_write, folder / "c.duckdb", args.sample, args.statements)
+        done.update(figures.spreads(done))
         _told(what, done)
+        if results:  # an update: set against the first import's figures
+            done["against_import"] = figures.against(results[0], done)
+            print(figures.told_against(what, done["against_import"]), flush=True)
         results.append({"run": what, "load": [load, os.getloadavg()[0]], **extra, **done})
     return results
 
 
+def _positive(text: str) -> int:
+    """An argument that must be a whole number above 0 (`--changed 0` would change nothing)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: a number above 0")
+    return value
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, nargs="+", default=[400_000, 800_000])
-    parser.add_argument("--per-write", type=int, default=40_000, help="images per write")
-    parser.add_argument(
-        "--engine-memory", help="the import engine's memory limit (default: the importer's)"
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        epilog=figures.epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--file", type=Path, help="one size only: the file, generated here if missing, kept"
+        "--images",
+        type=_positive,
+        nargs="+",
+        default=[400_000, 800_000],
+        help="the file's images, one size or several (4 annotations each; 400000 and 800000)",
     )
-    parser.add_argument("--json", type=Path, help="write the figures here as JSON")
-    parser.add_argument("--sample", type=float, help="print a progress line every N seconds")
     parser.add_argument(
-        "--statements", action="store_true", help="the engine's CPU per statement, at the end"
+        "--per-write",
+        type=_positive,
+        default=40_000,
+        help="images per write (the importer's batch_size; 40000; the importer's own: 122880)",
+    )
+    parser.add_argument(
+        "--engine-memory",
+        help="the import engine's memory limit, e.g. 300MB (default: the importer's, 1GB); "
+        "small enough and the first plan fails, which the importer tries again",
+    )
+    parser.add_argument(
+        "--file",
+        type=Path,
+        help="one size only: the file, generated here if missing, kept (else a temporary one)",
+    )
+    parser.add_argument("--json", type=Path, help="write the figures here as JSON (below)")
+    parser.add_argument(
+        "--sample",
+        type=float,
+        metavar="SECONDS",
+        help="print a progress line every SECONDS (and sample the temporary disk as often)",
+    )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="the engine's CPU per statement, the 25 costliest printed after each import",
     )
     parser.add_argument(
         "--update", action="store_true", help="then import the same file again (an update)"
     )
     parser.add_argument(
         "--changed",
-        type=int,
+        type=_positive,
         metavar="N",
         help="then change every Nth image's annotations in place and import it again (the "
         "file imported is then a copy made in --copy-dir: --file is never written)",
     )
-    parser.add_argument("--copy-dir", type=Path, help="where --changed copies --file")
+    parser.add_argument(
+        "--copy-dir", type=Path, help="where --changed copies --file (default: a temporary folder)"
+    )
     parser.add_argument(
         "--sequential", action="store_true", help="each write stored before the next is made"
     )
@@ -525,6 +582,8 @@ def main() -> None:
         _coco_columnar.OVERLAP_WRITES = False
     if args.file is not None and len(args.images) > 1:
         parser.error("--file takes one --images size")
+    if args.copy_dir is not None and not (args.changed and args.file):
+        parser.error("--copy-dir is where --changed copies --file: give both")
     if args.engine_memory:
         _coco_columnar.ENGINE_MEMORY = args.engine_memory
     results = []

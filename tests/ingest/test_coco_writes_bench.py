@@ -7,8 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 _BENCH = Path(__file__).resolve().parents[2] / "bench" / "coco_writes_bench.py"
+_ENV = {**os.environ, "PYTHONPATH": str(_BENCH.parents[1])}
 
 
 def test_each_write_is_reported(tmp_path: Path) -> None:
@@ -43,14 +47,22 @@ def test_the_fast_file_is_the_formats_bench_file(tmp_path: Path) -> None:
         assert (tmp_path / "fast.json").read_bytes() == (tmp_path / "slow.json").read_bytes()
 
 
-def test_the_update_and_a_changed_file_are_reported(tmp_path: Path) -> None:
-    out = tmp_path / "update.json"
+@pytest.fixture(scope="module")
+def updated(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], str]:
+    """The bench's figures (--json) and its output for an import, its update and an update
+    of a changed file, at 3,000 images."""
+    out = tmp_path_factory.mktemp("updated") / "update.json"
     command = [sys.executable, str(_BENCH), "--images", "3000", "--per-write", "1000"]
     command += ["--update", "--changed", "100", "--json", str(out)]
-    env = {**os.environ, "PYTHONPATH": str(_BENCH.parents[1])}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, env=_ENV, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    first, update, changed = json.loads(out.read_text())
+    return json.loads(out.read_text()), done.stdout
+
+
+def test_the_update_and_a_changed_file_are_reported(
+    updated: tuple[list[dict[str, Any]], str],
+) -> None:
+    first, update, changed = updated[0]
     assert [r["run"] for r in (first, update, changed)] == ["import", "update", "changed"]
     for result in (first, update, changed):
         assert (result["frames"], result["rois"]) == (3000, 12000)
@@ -66,6 +78,58 @@ def test_the_update_and_a_changed_file_are_reported(tmp_path: Path) -> None:
     assert changed["unchanged"] == 3000 - 30
     assert [w["kind"] for w in changed["writes"]] == ["write", "share", "share"]
     assert update["steps"]["digests_before"] > 0  # the lookup, timed apart
+
+
+def test_each_update_is_set_against_the_import(
+    updated: tuple[list[dict[str, Any]], str],
+) -> None:
+    (first, *later), stdout = updated
+    assert "against_import" not in first
+    for result in later:
+        ratios = result["against_import"]
+        for name in ("cpu_s", "wall_s", "hwm_mb", "peak_spill_mb"):
+            if first[name]:
+                assert ratios[name] == pytest.approx(result[name] / first[name], abs=1e-3)
+            else:
+                assert ratios[name] is None
+        line = f"{result['run']} against the import: cpu_s {ratios['cpu_s']:.2f}x"
+        assert line in stdout
+    # The writes' and the shares' spread, each of its own kind's rows.
+    for result in updated[0]:
+        for kind in ("write", "share"):
+            cpu = [w["cpu_s"] for w in result["writes"] if w["kind"] == kind]
+            told = result[f"{kind}s_cpu_s"]
+            if not cpu:
+                assert told is None
+                continue
+            assert (told["first"], told["last"]) == (cpu[0], cpu[-1])
+            assert told["min"] == min(cpu) <= told["median"] <= told["max"] == max(cpu)
+    assert first["shares_cpu_s"] is None and later[0]["writes_cpu_s"] is None
+
+
+def test_every_figure_is_named_in_the_help(updated: tuple[list[dict[str, Any]], str]) -> None:
+    """A reader of the figures finds each in --help: a figure added to the JSON without a
+    word there fails here."""
+    command = [sys.executable, str(_BENCH), "--help"]
+    done = subprocess.run(command, capture_output=True, text=True, env=_ENV, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    named = {line.split()[0] for line in done.stdout.splitlines() if line.startswith("  ")}
+    figures = {key for result in updated[0] for key in result}
+    rows = {key for result in updated[0] for row in result["writes"] for key in row}
+    assert figures - named == set() and rows - named == set()
+    assert "[held, spilled] MB" in done.stdout  # what engine_mb is, not only its name
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [["--changed", "0"], ["--per-write", "-1"], ["--copy-dir", "/tmp"]],
+)
+def test_arguments_that_would_measure_nothing_are_refused(wrong: list[str]) -> None:
+    """`--changed 0` would skip the changed run without a word; `--copy-dir` without
+    `--changed` and `--file` would copy nothing."""
+    command = [sys.executable, str(_BENCH), "--images", "10", *wrong]
+    done = subprocess.run(command, capture_output=True, text=True, env=_ENV, check=False)
+    assert done.returncode == 2 and "error:" in done.stderr
 
 
 def test_a_change_in_place_keeps_the_file_s_length(tmp_path: Path) -> None:
