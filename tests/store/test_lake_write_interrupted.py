@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -24,6 +25,15 @@ from workbench.ingest import CatalogWriter
 from workbench.model.records import Frame, Source
 from workbench.store.lake import Lake
 from workbench.store.lake_write import open_for_lake
+
+
+@pytest.fixture(autouse=True)
+def _python_ctrl_c() -> Iterator[None]:
+    """Python's own Ctrl-C handler for the test (another library's, left by a test before in
+    this process, may not raise KeyboardInterrupt), the one before put back after."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 def _frame(frame_id: str) -> Frame:

@@ -76,7 +76,7 @@ from workbench.model.records import (
 )
 from workbench.model.validation import validate_frame
 from workbench.store.arrow import append_rows, registered
-from workbench.store.interrupts import CommittedInterrupt
+from workbench.store.interrupts import after_commit
 from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
 from workbench.store.layout_insert import (
@@ -297,9 +297,9 @@ class CatalogWriter:
                 self._counted.begin(con)
                 yield con
                 self._counted.end(con)
-        except CommittedInterrupt:
-            raise  # Ctrl-C came as it committed: the write stands (store/interrupts.py)
-        except BaseException:
+        except BaseException as exc:
+            if after_commit(exc):  # Ctrl-C came as it committed: the write stands
+                raise
             self.report = before
             self._counted.rollback()
             raise

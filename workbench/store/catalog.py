@@ -38,7 +38,6 @@ from workbench.store.engine import (
     seal,
     set_memory_limit,
 )
-from workbench.store.interrupts import CommittedInterrupt
 from workbench.store.lake import Lake
 from workbench.store.media_roots import INFERRED, MediaRoot, MediaRoots
 from workbench.store.migrations import check_version, migrate
@@ -356,7 +355,7 @@ class Catalog(MediaRoots):
                     self._has_frames = None
                     self._table_names = None
         if pressed:
-            raise CommittedInterrupt("interrupted; the write under way was committed first")
+            raise interrupts.committed_interrupt()
 
     def writing_here(self) -> bool:
         """Whether this thread is inside a write transaction of the catalog: a write handed to

@@ -5,8 +5,8 @@ commits, store/lake_write.py), then the catalog's transaction, which moves its p
 new snapshots. A Ctrl-C between the two would roll the catalog back while the lake keeps the
 rows, and the next look at the lake (a refresh, the file opened again) would bring them back:
 a write the person was told did not happen. So from the lake's first commit on, a Ctrl-C is
-noted rather than raised; the catalog commits, and only then is it raised, as
-`CommittedInterrupt`: the write stands, and its writer keeps it in its report.
+noted rather than raised; the catalog commits, and only then is it raised
+(`committed_interrupt`, told apart by `after_commit`): the write stands, and its writer keeps it in its report.
 
 Signals reach Python in the main thread only: a write in another thread holds nothing (its
 caller's thread gets the Ctrl-C and waits for it, ingest/_in_thread.py).
@@ -20,8 +20,19 @@ from types import FrameType
 from typing import Any
 
 
-class CommittedInterrupt(KeyboardInterrupt):
-    """Ctrl-C pressed while a write committed: the write stands, whole."""
+class _Committed(KeyboardInterrupt):
+    """Ctrl-C pressed while a write committed: the write stands, whole (an interruption the
+    person asked for, not an error: not in the catalog's exception tree)."""
+
+
+def committed_interrupt() -> KeyboardInterrupt:
+    """The Ctrl-C held while a write committed, raised once it has."""
+    return _Committed("interrupted; the write under way was committed first")
+
+
+def after_commit(exc: BaseException) -> bool:
+    """Whether `exc` is a Ctrl-C raised once the write under way had committed."""
+    return isinstance(exc, _Committed)
 
 
 class _Held:
