@@ -169,7 +169,7 @@ def _instrument(statements: bool) -> None:
         (columnar.Beside, "joined", "write: digests joined"),
         (writer.CatalogWriter, "write_rows", "write: write_rows"),
         (writer, "_full_rois", "write: _full_rois"),
-        (writer, "_uris_of", "write: _uris_of"),
+        (writer, "uris_of_rows", "write: uris_of_rows"),
         (writer, "count_outside", "write: count_outside"),
         (writer, "store_changed", "write: store_changed"),
         (_storing, "whole", "write: whole"),
@@ -230,24 +230,9 @@ def _import(file: Path, db: Path) -> tuple[float, float, float]:
 
 
 def _baseline(file: Path, db: Path) -> float:
-    import duckdb
-
     for path in (db, db.with_name(db.name + ".wal")):
         path.unlink(missing_ok=True)
-    started = time.process_time()
-    with duckdb.connect(str(db)) as con:
-        for statement in formats_bench._statements(formats_bench._BASELINE_SQL["clearml"]):
-            at = time.process_time()
-            con.execute(statement, {"file": str(file)} if "$file" in statement else None)
-            head = re.sub(r"\s+", " ", statement)[:70]
-            print(f"    {time.process_time() - at:7.3f} s  {head}")
-        con.execute("DROP TABLE raw")
-        at = time.process_time()
-        con.execute("CHECKPOINT")
-        print(f"    {time.process_time() - at:7.3f} s  CHECKPOINT")
-    spent = time.process_time() - started
-    print(f"    {spent:7.3f} s  the baseline in all (connect and close included)")
-    return spent
+    return formats_bench.baseline_by_statement("clearml", file, db, indent="    ")
 
 
 def main() -> None:

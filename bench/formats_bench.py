@@ -383,6 +383,25 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
+def baseline_by_statement(fmt: str, file: Path, db: Path, *, indent: str = "  ") -> float:
+    """The DuckDB baseline's load of `file` into `db` (which may hold tables already), each
+    statement's CPU printed; returns the whole load's CPU seconds (connect and close in it)."""
+    started = time.process_time()
+    with duckdb.connect(str(db)) as con:
+        for statement in _statements(_BASELINE_SQL[fmt]):
+            at = time.process_time()
+            con.execute(statement, {"file": str(file)} if "$file" in statement else None)
+            head = " ".join(statement.split())[:60]
+            print(f"{indent}{time.process_time() - at:7.3f} s  {head}")
+        con.execute("DROP TABLE raw")
+        at = time.process_time()
+        con.execute("CHECKPOINT")
+        print(f"{indent}{time.process_time() - at:7.3f} s  CHECKPOINT")
+    spent = time.process_time() - started
+    print(f"{indent}{spent:7.3f} s  baseline {fmt} in all (connect and close included)")
+    return spent
+
+
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     rows = con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [name]).fetchall()
     return bool(rows)

@@ -94,24 +94,11 @@ def _wrap_method(cls: Any, name: str) -> None:
 
 def _baseline(fmt: str, file: Path, db: Path, setup: Path | None) -> None:
     """The DuckDB baseline's import of `file` (bench/formats_bench.py), each statement timed."""
-    import duckdb
-
     for path in (db, db.with_name(db.name + ".wal")):
         path.unlink(missing_ok=True)
     if setup is not None:
         shutil.copy(setup, db)
-    started = time.process_time()
-    with duckdb.connect(str(db)) as con:
-        for statement in formats_bench._statements(formats_bench._BASELINE_SQL[fmt]):
-            at = time.process_time()
-            con.execute(statement, {"file": str(file)} if "$file" in statement else None)
-            head = re.sub(r"\s+", " ", statement)[:60]
-            print(f"  {time.process_time() - at:7.3f} s  {head}")
-        con.execute("DROP TABLE raw")
-        at = time.process_time()
-        con.execute("CHECKPOINT")
-        print(f"  {time.process_time() - at:7.3f} s  CHECKPOINT")
-    print(f"  {time.process_time() - started:7.3f} s  baseline {fmt} in all")
+    formats_bench.baseline_by_statement(fmt, file, db)
 
 
 def _time_commits(module: Any) -> None:
