@@ -202,9 +202,6 @@ class _TimedRelation:
         finally:
             self._watch.count(self._sql, _cpu() - started)
 
-    def fetch_record_batch(self, rows: int) -> Any:
-        return _TimedReader(self._relation.fetch_record_batch(rows), self._sql, self._watch)
-
     def to_arrow_reader(self, rows: int) -> Any:
         return _TimedReader(self._relation.to_arrow_reader(rows), self._sql, self._watch)
 

@@ -102,7 +102,7 @@ class ByWrite:
             converted(con, "_wb_batch", 0)
         reader = con.sql(
             f"SELECT * EXCLUDE ({', '.join(sql.DIGESTED)}) FROM _wb_batch " + sql.IN_IMAGE_ORDER
-        ).fetch_record_batch(self._chunk)
+        ).to_arrow_reader(self._chunk)
         for chunk in reader:
             self._keep(pa.Table.from_batches([chunk]))
         con.execute("DROP TABLE _wb_batch")
