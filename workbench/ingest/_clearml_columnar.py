@@ -395,8 +395,9 @@ class NdjsonImport:
 
     def _write_pending(self) -> None:
         """Store the rows converted so far in one transaction, one statement per table (each
-        table in chunks of whole row groups: _columnar.in_row_groups), in the writes' thread once the write before has
-        ended (`_settle`); the conversions' own tables were let go first."""
+        table in chunks of whole row groups: _columnar.in_row_groups), in the writes' thread
+        once the write before has ended (`_settle`); the conversions' own tables were let go
+        first."""
         pending, self._pending = self._pending, []
         if not pending:
             return

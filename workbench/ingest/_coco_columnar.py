@@ -237,8 +237,7 @@ def _write_all(
 ) -> None:
     """Write the staged images, `per_write` at a time, each write stored while the next is
     made (OVERLAP_WRITES)."""
-    # Inside the caller's own write transaction a write's thread would wait for it forever.
-    writes = Writes(writer, OVERLAP_WRITES and not writer.catalog.writing_here())
+    writes = Writes(writer, OVERLAP_WRITES)
     try:
         for first in range(0, total, per_write):
             failed = partial(_write_failed, path, first, per_write, total)

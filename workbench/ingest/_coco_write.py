@@ -52,7 +52,9 @@ class Writes:
     def __init__(self, writer: CatalogWriter, overlap: bool) -> None:
         self.writer = writer
         self.overlap = overlap
-        self._thread = InThread("workbench-coco-write")
+        # Inside the caller's own write transaction, a write's thread would wait for it.
+        inline = writer.catalog.writing_here()
+        self._thread = InThread("workbench-coco-write", inline=inline)
         self._held: list[RecordError] = []  # rejections of the write being made
 
     def reject(self, error: RecordError) -> None:
