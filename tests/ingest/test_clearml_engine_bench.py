@@ -7,13 +7,15 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 _BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-def test_the_prototype_stores_the_importers_rows(tmp_path: Path) -> None:
+def _bench_and_file(tmp_path: Path) -> tuple[Any, Path]:
+    """The bench's module, and the formats bench's ClearML file of 3,000 frames."""
     sys.path.insert(0, str(_BENCH))
     try:
         import clearml_engine_bench as bench
@@ -22,6 +24,11 @@ def test_the_prototype_stores_the_importers_rows(tmp_path: Path) -> None:
         sys.path.remove(str(_BENCH))
     file = tmp_path / "clearml.ndjson"
     formats_bench.write_clearml(file, 3_000)
+    return bench, file
+
+
+def test_the_prototype_stores_the_importers_rows(tmp_path: Path) -> None:
+    bench, file = _bench_and_file(tmp_path)
     engine, writer = tmp_path / "engine.duckdb", tmp_path / "writer.duckdb"
     bench.engine_import(engine, file)
     bench.writer_import(writer, file)
@@ -43,14 +50,7 @@ def test_the_prototype_stores_the_importers_rows(tmp_path: Path) -> None:
 def test_the_importers_steps_are_timed(tmp_path: Path) -> None:
     """The bench's importer side runs with its steps wrapped where the importer calls them:
     each step it names took CPU, and storing is inside the writes."""
-    sys.path.insert(0, str(_BENCH))
-    try:
-        import clearml_engine_bench as bench
-        import formats_bench
-    finally:
-        sys.path.remove(str(_BENCH))
-    file = tmp_path / "clearml.ndjson"
-    formats_bench.write_clearml(file, 3_000)
+    bench, file = _bench_and_file(tmp_path)
     steps = bench.run("writer", file, tmp_path / "writer.duckdb", None)["steps"]
     assert set(steps) == {
         "insert_keyed",
