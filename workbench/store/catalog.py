@@ -336,12 +336,12 @@ class Catalog(MediaRoots):
                         self.layout_changes += 1
                     summaries.keep(con, layout.next_frame_key(con))  # the whole catalog's summaries
             except BaseException:
-                interrupts.release()  # the block's error stands for a Ctrl-C noted in it
+                interrupts.release(con)  # the block's error stands for a Ctrl-C noted in it
                 con.execute("ROLLBACK")
                 raise
             else:
                 con.execute("COMMIT")
-                pressed = interrupts.release()  # held since the lake's commits (lake_write)
+                pressed = interrupts.release(con)  # held since the lake's commits (lake_write)
             finally:
                 self._writing -= 1
                 self._writer = outer
@@ -355,7 +355,7 @@ class Catalog(MediaRoots):
                     self._has_frames = None
                     self._table_names = None
         if pressed:
-            raise interrupts.committed_interrupt()
+            interrupts.deliver()
 
     def writing_here(self) -> bool:
         """Whether this thread is inside a write transaction of the catalog: a write handed to
