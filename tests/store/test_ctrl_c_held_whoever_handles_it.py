@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import _thread
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,8 +30,12 @@ from typing import Any
 import pytest
 
 import workbench
+from workbench.ingest import CatalogWriter
 from workbench.store.interrupts import after_commit
+from workbench.store.lake import Lake
 from workbench.store.lake_write import open_for_lake
+
+from .test_lake_write_interrupted import _ctrl_c_at, _frame
 
 
 @pytest.fixture(autouse=True)
@@ -132,3 +137,28 @@ def test_a_handler_of_its_own_is_called_once_the_write_committed(tmp_path: Path)
         assert signal.getsignal(signal.SIGINT) is stop_after_this_step
         signal.raise_signal(signal.SIGINT)  # not held any more
         assert len(calls) == 2
+
+
+def test_a_write_stands_in_the_report_when_the_own_handler_raises(tmp_path: Path) -> None:
+    """A handler of the process's own that raises (here its own KeyboardInterrupt) once the
+    write committed: the writer keeps the write in its report, as for Python's own."""
+    path = _lake_catalog(tmp_path)
+
+    def raises(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("the process's own")
+
+    with workbench.open(path) as catalog:
+        writer = CatalogWriter(catalog, progress=False)
+        writer.add(_frame("a"))
+        signal.signal(signal.SIGINT, raises)
+        sys.settrace(_ctrl_c_at(Lake.settled.__code__))
+        try:
+            with pytest.raises(KeyboardInterrupt, match="the process's own") as raised:
+                writer.flush()
+        finally:
+            sys.settrace(None)
+        assert after_commit(raised.value)
+        assert signal.getsignal(signal.SIGINT) is raises
+        assert writer.report.frames == 1
+        catalog.refresh_lake(force=True)
+        assert _ids(catalog) == ["a"]

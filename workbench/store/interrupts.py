@@ -34,9 +34,14 @@ def committed_interrupt() -> KeyboardInterrupt:
     return _Committed("interrupted; the write under way was committed first")
 
 
+# The note on what a process's own Ctrl-C handler raised once the write under way committed.
+_NOTE = "(raised by the Ctrl-C handler once the write under way had committed: it stands)"
+
+
 def after_commit(exc: BaseException) -> bool:
-    """Whether `exc` is a Ctrl-C raised once the write under way had committed."""
-    return isinstance(exc, _Committed)
+    """Whether `exc` is a Ctrl-C raised once the write under way had committed (or what a
+    Ctrl-C handler of the process's own raised then)."""
+    return isinstance(exc, _Committed) or _NOTE in getattr(exc, "__notes__", ())
 
 
 class _Held:
@@ -82,4 +87,8 @@ def deliver() -> None:
     what the process set it to (ignores it, ends the process, or its own)."""
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         raise committed_interrupt()
-    signal.raise_signal(signal.SIGINT)
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except BaseException as exc:  # the write stands all the same (`after_commit`)
+        exc.add_note(_NOTE)
+        raise
