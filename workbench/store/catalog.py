@@ -340,8 +340,14 @@ class Catalog(MediaRoots):
                 con.execute("ROLLBACK")
                 raise
             else:
-                con.execute("COMMIT")
-                pressed = interrupts.release(con)  # held since the lake's commits (lake_write)
+                # Held through the COMMIT too (and the checkpoint DuckDB may run after it,
+                # whose interruption it reports as an error though the COMMIT stands); since
+                # the lake's commits on a lake-backed catalog (lake_write.edit).
+                interrupts.hold(con)
+                try:
+                    con.execute("COMMIT")
+                finally:
+                    pressed = interrupts.release(con)
             finally:
                 self._writing -= 1
                 self._writer = outer

@@ -12,6 +12,10 @@ it lets nothing go. A process that handles Ctrl-C its own way (ignores it, or ha
 of its own) gets it, once the write committed, as it would have: only Python's own handler's
 KeyboardInterrupt is raised as `committed_interrupt`.
 
+Every transaction holds Ctrl-C through its COMMIT likewise (store/catalog.py): a local
+catalog's write stands once its COMMIT began, and DuckDB would report a Ctrl-C landing in the
+checkpoint after it as an error ("Query interrupted") though the COMMIT stands.
+
 Signals reach Python in the main thread only: a write in another thread holds nothing (its
 caller's thread gets the Ctrl-C and waits for it, ingest/_in_thread.py).
 """
