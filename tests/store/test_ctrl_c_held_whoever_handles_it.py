@@ -31,6 +31,7 @@ import pytest
 
 import workbench
 from workbench.ingest import CatalogWriter
+from workbench.store import lake_write
 from workbench.store.interrupts import after_commit
 from workbench.store.lake import Lake
 from workbench.store.lake_write import open_for_lake
@@ -162,3 +163,33 @@ def test_a_write_stands_in_the_report_when_the_own_handler_raises(tmp_path: Path
         assert writer.report.frames == 1
         catalog.refresh_lake(force=True)
         assert _ids(catalog) == ["a"]
+
+
+def test_ctrl_c_between_two_tables_commits_lets_the_write_end_whole(tmp_path: Path) -> None:
+    """Ctrl-C (from another thread) as the second lake table is about to be committed: the
+    third is committed too, then the catalog, then it is raised."""
+    path = _lake_catalog(tmp_path)
+    overwrites = [0]
+
+    def tracer(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code is lake_write._overwrite.__code__:
+            overwrites[0] += 1
+            if overwrites[0] == 2:
+                sys.settrace(None)
+                _ctrl_c_from_another_thread()
+
+    with workbench.open(path) as catalog:
+        writer = CatalogWriter(catalog, progress=False)
+        writer.add(_frame("a"))
+        sys.settrace(tracer)
+        try:
+            with pytest.raises(KeyboardInterrupt) as raised:
+                writer.flush()
+        finally:
+            sys.settrace(None)
+        assert after_commit(raised.value) and overwrites == [2]
+        assert writer.report.frames == 1
+        before = catalog.sql("SELECT count(*) FROM sources").fetchall()
+        catalog.refresh_lake(force=True)
+        assert _ids(catalog) == ["a"]
+        assert catalog.sql("SELECT count(*) FROM sources").fetchall() == before == [(1,)]
