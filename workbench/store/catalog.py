@@ -335,9 +335,12 @@ class Catalog(MediaRoots):
                     if layout.sync(con):
                         self.layout_changes += 1
                     summaries.keep(con, layout.next_frame_key(con))  # the whole catalog's summaries
-            except BaseException:
+            except BaseException as exc:
                 interrupts.release(con)  # the block's error stands for a Ctrl-C noted in it
                 con.execute("ROLLBACK")
+                pressed_in = interrupts.ctrl_c(exc)  # in one of the block's statements
+                if pressed_in is not None:
+                    raise pressed_in from exc
                 raise
             else:
                 # Held through the COMMIT too (and the checkpoint DuckDB may run after it,

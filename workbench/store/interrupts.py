@@ -48,6 +48,20 @@ def after_commit(exc: BaseException) -> bool:
     return isinstance(exc, _Committed) or _NOTE in getattr(exc, "__notes__", ())
 
 
+# What DuckDB's Python client raises when Ctrl-C stops one of its statements (the
+# KeyboardInterrupt consumed): a RuntimeError with this text (duckdb 2.0).
+_STATEMENT_STOPPED = "Query interrupted"
+
+
+def ctrl_c(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C `exc` stands for, as a KeyboardInterrupt, when it is DuckDB's stopping of
+    a statement by Ctrl-C (whose callers would take it for a failure: a writer storing what
+    it had queued, an import recorded as failed); None for anything else."""
+    if type(exc) is RuntimeError and str(exc) == _STATEMENT_STOPPED:
+        return KeyboardInterrupt(f"{_STATEMENT_STOPPED} (Ctrl-C)")
+    return None
+
+
 class _Held:
     owner: object = None  # what holds it: the connection of the transaction that writes
     caught = False
