@@ -335,13 +335,22 @@ class Catalog(MediaRoots):
                     if layout.sync(con):
                         self.layout_changes += 1
                     summaries.keep(con, layout.next_frame_key(con))  # the whole catalog's summaries
-            except BaseException:
-                interrupts.release()  # the block's error stands for a Ctrl-C noted in it
+            except BaseException as exc:
+                interrupts.release(con)  # the block's error stands for a Ctrl-C noted in it
                 con.execute("ROLLBACK")
+                pressed_in = interrupts.ctrl_c(exc)  # in one of the block's statements
+                if pressed_in is not None:
+                    raise pressed_in from exc
                 raise
             else:
-                con.execute("COMMIT")
-                pressed = interrupts.release()  # held since the lake's commits (lake_write)
+                # Held through the COMMIT too (and the checkpoint DuckDB may run after it,
+                # whose interruption it reports as an error though the COMMIT stands); since
+                # the lake's commits on a lake-backed catalog (lake_write.edit).
+                interrupts.hold(con)
+                try:
+                    con.execute("COMMIT")
+                finally:
+                    pressed = interrupts.release(con)
             finally:
                 self._writing -= 1
                 self._writer = outer
@@ -355,7 +364,7 @@ class Catalog(MediaRoots):
                     self._has_frames = None
                     self._table_names = None
         if pressed:
-            raise interrupts.committed_interrupt()
+            interrupts.deliver()
 
     def writing_here(self) -> bool:
         """Whether this thread is inside a write transaction of the catalog: a write handed to

@@ -6,7 +6,15 @@ new snapshots. A Ctrl-C between the two would roll the catalog back while the la
 rows, and the next look at the lake (a refresh, the file opened again) would bring them back:
 a write the person was told did not happen. So from the lake's first commit on, a Ctrl-C is
 noted rather than raised; the catalog commits, and only then is it raised
-(`committed_interrupt`, told apart by `after_commit`): the write stands, and its writer keeps it in its report.
+(`committed_interrupt`, told apart by `after_commit`): the write stands, and its writer
+keeps it in its report. The hold belongs to the transaction whose write reached the lake: one begun and ended inside
+it lets nothing go. A process that handles Ctrl-C its own way (ignores it, or has a handler
+of its own) gets it, once the write committed, as it would have: only Python's own handler's
+KeyboardInterrupt is raised as `committed_interrupt`.
+
+Every transaction holds Ctrl-C through its COMMIT likewise (store/catalog.py): a local
+catalog's write stands once its COMMIT began, and DuckDB would report a Ctrl-C landing in the
+checkpoint after it as an error ("Query interrupted") though the COMMIT stands.
 
 Signals reach Python in the main thread only: a write in another thread holds nothing (its
 caller's thread gets the Ctrl-C and waits for it, ingest/_in_thread.py).
@@ -30,13 +38,32 @@ def committed_interrupt() -> KeyboardInterrupt:
     return _Committed("interrupted; the write under way was committed first")
 
 
+# The note on what a process's own Ctrl-C handler raised once the write under way committed.
+_NOTE = "(raised by the Ctrl-C handler once the write under way had committed: it stands)"
+
+
 def after_commit(exc: BaseException) -> bool:
-    """Whether `exc` is a Ctrl-C raised once the write under way had committed."""
-    return isinstance(exc, _Committed)
+    """Whether `exc` is a Ctrl-C raised once the write under way had committed (or what a
+    Ctrl-C handler of the process's own raised then)."""
+    return isinstance(exc, _Committed) or _NOTE in getattr(exc, "__notes__", ())
+
+
+# What DuckDB's Python client raises when Ctrl-C stops one of its statements (the
+# KeyboardInterrupt consumed): a RuntimeError with this text (duckdb 2.0).
+_STATEMENT_STOPPED = "Query interrupted"
+
+
+def ctrl_c(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C `exc` stands for, as a KeyboardInterrupt, when it is DuckDB's stopping of
+    a statement by Ctrl-C (whose callers would take it for a failure: a writer storing what
+    it had queued, an import recorded as failed); None for anything else."""
+    if type(exc) is RuntimeError and str(exc) == _STATEMENT_STOPPED:
+        return KeyboardInterrupt(f"{_STATEMENT_STOPPED} (Ctrl-C)")
+    return None
 
 
 class _Held:
-    holding = False
+    owner: object = None  # what holds it: the connection of the transaction that writes
     caught = False
     previous: Any = None
 
@@ -48,22 +75,38 @@ def _note(signum: int, frame: FrameType | None) -> None:
     _held.caught = True
 
 
-def hold() -> None:
-    """From now until `release`, a Ctrl-C is noted, not raised (main thread only; a handler
-    installed outside Python, which cannot be put back, is left as it is)."""
-    if _held.holding or threading.current_thread() is not threading.main_thread():
+def hold(owner: object) -> None:
+    """From now until `release(owner)`, a Ctrl-C is noted, not raised (main thread only; a
+    handler installed outside Python, which cannot be put back, is left as it is). `owner`
+    is the connection of the transaction whose write began: a transaction begun and ended
+    inside it (on the same thread) releases nothing, as the outer one has not committed."""
+    if _held.owner is not None or threading.current_thread() is not threading.main_thread():
         return
     previous = signal.getsignal(signal.SIGINT)
     if previous is None:
         return
     _held.previous = signal.signal(signal.SIGINT, _note)
-    _held.holding, _held.caught = True, False
+    _held.owner, _held.caught = owner, False
 
 
-def release() -> bool:
-    """Stop holding (if this thread held); whether a Ctrl-C came meanwhile."""
-    if not _held.holding or threading.current_thread() is not threading.main_thread():
+def release(owner: object) -> bool:
+    """Stop holding if `owner` holds; whether a Ctrl-C came meanwhile (`deliver` it once
+    the write has committed)."""
+    if _held.owner is None or _held.owner is not owner:
         return False
     signal.signal(signal.SIGINT, _held.previous)
-    _held.holding, _held.previous = False, None
+    _held.owner, _held.previous = None, None
     return _held.caught
+
+
+def deliver() -> None:
+    """The Ctrl-C held, now that the write committed: with Python's own handler, raised as
+    `committed_interrupt`; else sent again to the handler that was there before, which does
+    what the process set it to (ignores it, ends the process, or its own)."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        raise committed_interrupt()
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except BaseException as exc:  # the write stands all the same (`after_commit`)
+        exc.add_note(_NOTE)
+        raise

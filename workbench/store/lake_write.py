@@ -345,7 +345,7 @@ def edit(
         for n in LAKE_TABLES
     }
     if any(changed.values()) and not dry_run:
-        interrupts.hold()  # until the catalog's transaction ends (store/interrupts.py)
+        interrupts.hold(con)  # until the catalog's transaction ends (store/interrupts.py)
         _replace(lake, con, after, changed, first if adopting else None)
         lake.pin(con)
 
