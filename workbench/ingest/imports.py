@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import duckdb
 
 from workbench.media.files import MediaRootCheck
+from workbench.store import interrupts
 from workbench.store.audit import default_actor
 from workbench.store.imports import (
     FAILED,
@@ -179,6 +180,11 @@ def _closing(run: ImportRun) -> Iterator[ImportRun]:
     try:
         yield run
     except Exception as exc:
+        if (pressed := interrupts.ctrl_c(exc)) is not None:
+            # DuckDB stops a statement on Ctrl-C and raises its own error in its place.
+            with suppress(Exception):
+                _end(run, INTERRUPTED, error="interrupted")
+            raise pressed from exc
         with suppress(Exception):  # the import's own error matters more than its record's
             _end(run, FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
