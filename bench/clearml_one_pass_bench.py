@@ -20,9 +20,11 @@ one process, on an engine of one thread as the import's:
 
 and the guards against hostile lines' prefilter (_columnar's depth scan):
 
-- `depth_re2`: today's scan, RE2 over every line (`_columnar._MANY_BRACKETS`).
+- `depth_re2`: the scan before this bench, RE2 over every line (`_columnar.MANY_BRACKETS`).
 - `depth_counted`: the opening brackets counted by Arrow (`count_substring`), the RE2 scan
   left to the lines with more than the limit.
+- `depth_numpy`: the opening brackets counted by numpy a stretch of lines at a time
+  (`_columnar.many_brackets`, what the reading does now).
 
 `fused` and `arrow_items` are checked to make ROIS' rows exactly (`same_rois`). Printed:
 the CPU (`time.process_time`, the engine's one thread is this process's) of each, per
@@ -49,7 +51,7 @@ from step_cpu import load
 
 from workbench.ingest import _clearml_sql as sql
 from workbench.ingest._clearml_columnar import _marked
-from workbench.ingest._columnar import _MANY_BRACKETS, MemoryEngine, ndjson_batches
+from workbench.ingest._columnar import MANY_BRACKETS, MemoryEngine, many_brackets, ndjson_batches
 from workbench.model.limits import (
     MAX_COORDINATE,
     MAX_ID_LENGTH,
@@ -250,17 +252,17 @@ def same_rois(today: pa.Table, other: pa.Table) -> dict[str, bool]:
 
 
 def depth_re2(texts: pa.ChunkedArray) -> pa.ChunkedArray:
-    return pc.match_substring_regex(texts, _MANY_BRACKETS)
+    return pc.match_substring_regex(texts, MANY_BRACKETS)
 
 
 def depth_counted(texts: pa.ChunkedArray) -> pa.ChunkedArray:
-    """The lines _MANY_BRACKETS matches, RE2 scanning only those of more opening brackets
+    """The lines MANY_BRACKETS matches, RE2 scanning only those of more opening brackets
     than the limit by Arrow's count (none, in the bench's file)."""
     counts = pc.add(pc.count_substring(texts, "{"), pc.count_substring(texts, "["))
     many = pc.greater(counts, MAX_JSON_DEPTH)
     if not pc.any(many).as_py():
         return pc.and_(many, many)
-    return pc.and_(many, pc.match_substring_regex(texts, _MANY_BRACKETS))
+    return pc.and_(many, pc.match_substring_regex(texts, MANY_BRACKETS))
 
 
 def _cpu(work: Callable[[], object], repeat: int) -> float:
@@ -287,6 +289,7 @@ def main() -> None:
         print(f"{name}: ROIS' rows {'exactly' if not differ else 'NOT: ' + ', '.join(differ)}")
     texts = lines["j"]
     assert depth_re2(texts).equals(depth_counted(texts))
+    assert depth_re2(texts).to_numpy().tolist() == many_brackets(texts).tolist()
     works: dict[str, Callable[[], object]] = {
         "today": batch.today,
         "fused": batch.fused,
@@ -295,6 +298,7 @@ def main() -> None:
         "frames (today's, alone)": batch.frames,
         "depth_re2": lambda: depth_re2(texts),
         "depth_counted": lambda: depth_counted(texts),
+        "depth_numpy": lambda: many_brackets(texts),
     }
     print(f"{lines.num_rows:,} lines, CPU seconds per batch, {args.repeat} runs each")
     for round_ in range(args.rounds):
