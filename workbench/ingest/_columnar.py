@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -341,8 +342,10 @@ def many_brackets(text: pa.ChunkedArray | pa.Array) -> np.ndarray:
         if count == 0:
             continue
         wide = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=wide)
-        offsets = offsets[chunk.offset : chunk.offset + count + 1].astype(np.int64)
+        stored = np.frombuffer(chunk.buffers()[1], dtype=wide)
+        offsets: npt.NDArray[np.int64] = stored[chunk.offset : chunk.offset + count + 1].astype(
+            np.int64
+        )
         brackets = np.zeros(count, dtype=np.int64)
         if offsets[-1] == offsets[0]:  # empty lines only
             found.append(brackets > MAX_JSON_DEPTH)
