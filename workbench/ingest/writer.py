@@ -38,6 +38,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
@@ -45,7 +46,15 @@ from tqdm.auto import tqdm
 from workbench.errors import RecordError
 from workbench.ingest import _label_writes as label_writes
 from workbench.ingest._columnar import rows_table
-from workbench.ingest._counting import NOTHING, Again, Counted, Tally, take_back, uris_of_rows
+from workbench.ingest._counting import (
+    NOTHING,
+    Again,
+    Counted,
+    Tally,
+    summed,
+    take_back,
+    uris_of_rows,
+)
 from workbench.ingest._rows import (
     PROBE,
     Queued,
@@ -176,7 +185,7 @@ class CatalogWriter:
         self._seen: set[str] | None = set() if unique_ids else None
         self._datasets: set[tuple[str, str | None]] = set()
         self._keypoints: dict[str, KeypointLabel] = {}
-        self._counted = Counted(lake=catalog.lake is not None)  # what the report counts
+        self._counted = Counted(lake=catalog.lake is not None, catalog=catalog)  # what it counts
         self._bar = tqdm(total=total, desc=desc, unit="frame", disable=not progress, leave=False)
 
     def __enter__(self) -> Self:
@@ -194,6 +203,7 @@ class CatalogWriter:
                 self.flush()
                 self._finish()
         finally:
+            self._counted.close()
             self._bar.close()
 
     @contextmanager
@@ -299,10 +309,12 @@ class CatalogWriter:
                 self._counted.end(con)
         except BaseException as exc:
             if after_commit(exc):  # Ctrl-C came as it committed: the write stands
+                self._counted.committed()
                 raise
             self.report = before
             self._counted.rollback()
             raise
+        self._counted.committed()
 
     def write_rows(self, batch: RowBatch) -> None:
         """Store checked rows in one transaction, replacing stored frames with the same ids
@@ -322,6 +334,7 @@ class CatalogWriter:
             again = store_changed(
                 self.catalog, self._counted, con, frames, batch.sources, batch.rois
             )
+            again = summed([again, self._counted.returned(frames["id"])])
             self.report.frames += frames.num_rows
             self.report.sources += batch.sources.num_rows
             self.report.rois += batch.rois.num_rows
@@ -358,29 +371,27 @@ class CatalogWriter:
         values. A field's first ROIs on frames all cleared are summarised from the rows
         (ingest/_label_writes.py)."""
         self.flush()
-        before = self.report.copy()
         named = pa.array(frame_ids, pa.string())
         gone = named if cleared is None else pa.array(cleared, pa.string())
         given = rois.num_rows
-        try:
-            with self.catalog.transaction() as con, self.catalog.editing(con, frame_ids):
-                if self.catalog.lake is None:  # frames it would leave as they are, left out
-                    checked = label_writes.check(con, field_name, rois, named, gone)
-                    if checked.first is not None:  # the field's first ROIs on those frames
-                        label_writes.store_first(con, rois, checked.first)
-                        named = gone = named.slice(0, 0)
-                    rois, same = checked.rois, checked.same
-                    named, gone = without_ids(named, same), without_ids(gone, same)
-                if len(named):
-                    self._replace_labels(con, field_name, named, gone, rois)
-                self.report.rois += given
-                for kind, where, count in warnings:
-                    self.report.warn(kind, where, count)
-                if self._run is not None:
-                    self._run.committed(con, self.report)
-        except BaseException:
-            self.report = before
-            raise
+        with self._transaction(frame_ids) as con:
+            keys = label_writes.stored_keys(con, named) if self.catalog.lake is None else None
+            self.report.rois += given - label_writes.count_again(
+                self._counted, con, field_name, rois, named, gone, keys
+            )
+            if keys is not None:  # frames it would leave as they are, left out
+                checked = label_writes.check(con, field_name, rois, named, gone, keys)
+                if checked.first is not None:  # the field's first ROIs on those frames
+                    label_writes.store_first(con, rois, checked.first)
+                    named = gone = named.slice(0, 0)
+                rois, same = checked.rois, checked.same
+                named, gone = without_ids(named, same), without_ids(gone, same)
+            if len(named):
+                self._replace_labels(con, field_name, named, gone, rois)
+            for kind, where, count in warnings:
+                self.report.warn(kind, where, count)
+            if self._run is not None:
+                self._run.committed(con, self.report)
         self._bar.update(len(frame_ids))
 
     def _replace_labels(
@@ -413,8 +424,11 @@ class CatalogWriter:
         try:
             with self._transaction(touched) as con:
                 again = self._write_frames(con, frames) if frames else NOTHING
-                missing = self._write_labels(con, labels) if labels else []
+                if frames:
+                    again = summed([again, self._counted.returned([q.frame.id for q in frames])])
+                missing, replaced = self._write_labels(con, labels) if labels else ([], 0)
                 self._count(frames, labels, missing)
+                self.report.rois -= replaced
                 self._take_back(con, again)
                 if self._run is not None:
                     self._run.committed(con, self.report)
@@ -488,15 +502,21 @@ class CatalogWriter:
                 if self._run is not None:
                     self._run.committed(con, self.report)
 
-    def _write_labels(self, con: Any, labels: list[_QueuedLabels]) -> list[_QueuedLabels]:
-        """Replace the labels; returns the updates whose frame is not in the catalog."""
+    def _write_labels(
+        self, con: Any, labels: list[_QueuedLabels]
+    ) -> tuple[list[_QueuedLabels], int]:
+        """Replace the labels; returns the updates whose frame is not in the catalog, and the
+        ROIs counted before that they replace."""
         wanted = sorted({item.frame_id for item in labels})
-        known = {
-            row[0]
-            for row in con.execute(
-                "SELECT id FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))", [wanted]
+        known: dict[str, int | None] = dict(
+            con.execute(
+                "SELECT id, frame_key FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+                [wanted],
             ).fetchall()
-        }
+        )
+        replaced = self._count_again(
+            con, [item for item in labels if item.frame_id in known], known
+        )
         keys = pa.table(
             {"frame_id": [i.frame_id for i in labels], "field": [i.field for i in labels]}
         )
@@ -512,7 +532,27 @@ class CatalogWriter:
         append_rows(con, "rois", table)
         if self.catalog.lake is None:
             rois_replaced(con)
-        return missing
+        return missing, replaced
+
+    def _count_again(
+        self, con: Any, labels: list[_QueuedLabels], keys: dict[str, int | None]
+    ) -> int:
+        """Note the ROIs of `labels` (their frames stored, with `keys`) as counted, each
+        (frame, field) once; returns the ROIs counted before that they replace."""
+        fields: dict[str, list[_QueuedLabels]] = {}
+        for item in labels:
+            fields.setdefault(item.field, []).append(item)
+        replaced = 0
+        for field_name, items in fields.items():
+            given = np.array([len(item.rois) for item in items], dtype=np.int64)
+            every = np.ones(len(items), dtype=bool)
+            if self.catalog.lake is not None:
+                ids = [item.frame_id for item in items]
+                replaced += self._counted.relabel_ids(con, field_name, ids, given, every)
+            else:
+                at = np.array([keys[item.frame_id] for item in items], dtype=np.int64)
+                replaced += self._counted.relabel(con, field_name, at, given, every)
+        return replaced
 
     def _replacing(self, con: Any, rois: pa.Table) -> pa.Table:
         """Name the frames of `_wb_label_keys` as those whose ROIs the write replaces, before
