@@ -12,14 +12,18 @@ So, an import's figures are those of the frames it stored or vouched for that th
 holds when it ends, and the import's record (store/imports.py), updated in each write's
 transaction, keeps the same figures at every commit.
 
-Which frames were counted is known without holding their ids. Frame keys are handed out in
-increasing order (store/layout.py, `next_frame_key`), so the frames each write of a local
-catalog's import stored hold the keys from the catalog's next key as the write began to its
-next key as it ends: one range a write (another import's writes, between two of this one's,
-hand out keys of their own, which are not this import's); the frames counted without being
-stored keep their older keys, held as ranges too (a file's frames were mostly stored
-together: a few ranges). A lake-backed catalog renumbers its
-frames when it writes them back, so its imports hold the ids they counted instead.
+Which frames were counted is known by what the import stored, not by ranges of keys. Frame
+keys are handed out in increasing order (store/layout.py, `next_frame_key`) and never
+reused, and a frame keeps its key until it is replaced or removed: the keys each write of a
+local catalog's import handed out (the catalog's next key as the write began to its next key
+as it ends: writes take turns, so those are its own) and those of the frames it counted
+without storing them are held, as a bitmap (_counted_keys.py), and a stored frame was
+counted by the import if its key is held. A lake-backed catalog renumbers its frames when
+it writes them back, so its imports hold the ids they counted instead. The ROIs of
+label-only writes are held by frame key (or id) and field (_counted_labels.py). A frame
+counted that another import's write replaces or removes loses the key held for it: that
+write tells this import, which sets the frame aside by id, as it stored it, until it gives
+it again (_counted_elsewhere.py).
 
 A write finds the counted frames among those it replaces or finds unchanged (their keys,
 which it reads anyway), and only when there are some reads how many sources and ROIs they
@@ -38,13 +42,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ingest import _counted_elsewhere as elsewhere
+from workbench.ingest._counted_keys import KeyBits
 from workbench.ingest._counted_labels import LabelCounts
 from workbench.ingest.report import IngestReport
 from workbench.store import key_ranges
 from workbench.store.arrow import registered
 from workbench.store.layout import next_frame_key
-
-_NONE = np.array([], dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +88,7 @@ class Counted:
 
     def __init__(self, *, lake: bool, catalog: Any = None) -> None:
         self._first: int | None = None  # the catalog's next key as the write under way began
-        self._lows = _NONE  # ranges of the keys counted but not stored by this import
-        self._highs = _NONE
+        self._keys = KeyBits()  # the keys of the frames counted (local catalogs)
         self._ids: set[str] | None = set() if lake else None
         self.labels = LabelCounts(lake=lake)  # the ROIs counted by label-only writes
         # Frames counted that another import's write replaced or removed since, as this
@@ -98,7 +100,7 @@ class Counted:
             elsewhere.join(catalog, self)
         # What `rollback` restores: the ranges, the ids noted and dropped, the label counts
         # and the frames set aside taken, since `start`
-        self._undo: tuple[np.ndarray, np.ndarray, list[str], list[str]] = (_NONE, _NONE, [], [])
+        self._undo: tuple[list[np.ndarray], list[str], list[str]] = ([], [], [])
         self._undo_labels = self.labels
         self._taken: elsewhere.Gone = {}
 
@@ -111,13 +113,14 @@ class Counted:
         """What has been counted so far, for `restore` (an importer that sets its report back
         to an earlier copy and reads a file again sets this back with it)."""
         ids = frozenset(self._ids) if self._ids is not None else None
-        return self._lows, self._highs, ids, self.labels.copy(), dict(self._gone)
+        return self._keys.copy(), ids, self.labels.copy(), dict(self._gone)
 
     def restore(self, state: tuple[Any, ...]) -> None:
         """Count from `state` (an earlier `state()`) on: the frames counted since are not.
         Of the frames another import took away since, those counted by then stay aside."""
         gone = self._gone
-        self._lows, self._highs, ids, labels, kept = state
+        keys, ids, labels, kept = state
+        self._keys = keys.copy()
         self._ids = set(ids) if ids is not None else None
         self.labels = labels.copy()
         self._gone = dict(kept)
@@ -133,7 +136,7 @@ class Counted:
 
     def start(self) -> None:
         """Call before each write: what `rollback` undoes is noted from here."""
-        self._undo = (self._lows, self._highs, [], [])
+        self._undo = ([], [], [])
         self._undo_labels = self.labels.copy()
         self._taken = {}
         self._told = []
@@ -149,7 +152,7 @@ class Counted:
         if self._ids is None and self._first is not None:
             last = next_frame_key(con) - 1
             if last >= self._first:
-                self._add(np.array([self._first]), np.array([last]))
+                self._undo[0].append(self._keys.add_range(self._first, last))
 
     def committed(self) -> None:
         """Call once the write has committed: the other imports' frames it took away are
@@ -163,7 +166,9 @@ class Counted:
     def rollback(self) -> None:
         """Forget what was noted since `start` (the write's transaction was rolled back, and
         the report's figures with it)."""
-        self._lows, self._highs, added, dropped = self._undo
+        noted, added, dropped = self._undo
+        for keys in noted:
+            self._keys.remove(keys)
         if self._ids is not None:
             self._ids.difference_update(added)
             self._ids.update(dropped)
@@ -209,12 +214,7 @@ class Counted:
     def _counted(self, keys: np.ndarray) -> np.ndarray:
         """Which of `keys` this import has counted."""
         keys = np.asarray(keys, dtype=np.int64)
-        if not len(self._lows):
-            return np.zeros(len(keys), dtype=bool)
-        at = np.searchsorted(self._lows, keys, side="right") - 1
-        inside = at >= 0
-        inside[inside] = keys[inside] <= self._highs[at[inside]]
-        return inside
+        return self._keys.contains(keys)
 
     def again(self, con: Any, keys: np.ndarray) -> Again:
         """Of the stored frames with `keys` (any order, once each) that a write replaces or
@@ -247,22 +247,7 @@ class Counted:
         import (the keys its writes handed out are noted by `end`)."""
         if self._ids is not None or not len(keys):
             return
-        keys = np.asarray(keys, dtype=np.int64)
-        if np.any(keys[1:] <= keys[:-1]):  # (mostly sorted already: a file's frames in order)
-            keys = np.unique(keys)
-        cuts = np.flatnonzero(np.diff(keys) != 1)
-        self._add(np.r_[keys[0], keys[cuts + 1]], np.r_[keys[cuts], keys[-1]])
-
-    def _add(self, lows: np.ndarray, highs: np.ndarray) -> None:
-        """Add the ranges `lows`..`highs` (inclusive) to those counted."""
-        lows = np.r_[self._lows, lows]
-        highs = np.r_[self._highs, highs]
-        order = np.argsort(lows, kind="stable")
-        lows, highs = lows[order], highs[order]
-        reach = np.maximum.accumulate(highs)  # ranges that overlap or touch are merged
-        starts = np.flatnonzero(np.r_[True, lows[1:] > reach[:-1] + 1])
-        self._lows = lows[starts]
-        self._highs = np.maximum.reduceat(highs, starts)
+        self._undo[0].append(self._keys.add(keys))
 
     # -- lake-backed catalogs: by id ----------------------------------------------------------
     @property
@@ -286,7 +271,7 @@ class Counted:
             self.labels.drop_ids(found)
             labelled = self.labels.drop_ids([i for i in values if i not in self._ids])
         added = set(values).difference(self._ids)
-        self._undo[2].extend(added)
+        self._undo[1].extend(added)
         self._ids.update(added)
         if not found:
             return Again(rois=labelled) if labelled else NOTHING
@@ -301,7 +286,7 @@ class Counted:
         if self._ids is not None:
             self._replacing_ids(con, ids)
             found = [i for i in ids if i in self._ids]
-            self._undo[3].extend(found)
+            self._undo[2].extend(found)
             self._ids.difference_update(found)
             labelled = self.labels.drop_ids(ids) if self.labels else 0
             mine = _rows_of_ids(con, found) if found else NOTHING

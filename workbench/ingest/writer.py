@@ -8,11 +8,16 @@ field on existing frames and leave everything else alone.
 The report counts each frame the import leaves stored once, with the sources and ROIs of its
 last version, whichever of its writes stored it or found it stored as given (the frames an
 importer's digests leave unconverted included); a frame the import removes is not counted.
-The rule, and how a write knows what was counted without holding the ids, is in
-workbench/ingest/_counting.py; the import's record keeps the same figures at every commit.
-The URIs counted outside the media roots follow it too: a write that counts a frame again
-takes back the files its earlier version named with its sources and ROIs (`_take_back`), so
-each stored URI outside the roots is counted once, as its frame is.
+A frame another import (another writer on the catalog, in another thread) replaces or removes
+between two of this import's writes is still counted once, as this import stored it, and
+its count is taken back when this import gives it again. The ROIs of label-only writes
+(`add_labels`, `write_labels`) are counted by frame and field: a field given again is counted
+with its last ROIs. The rule, and how a write knows what was counted, is in
+workbench/ingest/_counting.py (_counted_labels.py, _counted_elsewhere.py); the import's
+record keeps the same figures at every commit. The URIs counted outside the media roots
+follow it too: a write that counts a frame again takes back the files its earlier version
+named with its sources and ROIs (`_take_back`), so each stored URI outside the roots is
+counted once, as its frame is.
 
 Warnings do not follow it, on purpose: they are counted per record read, as refusals are.
 A warning says what a record of the file holds (an ROI of zero area, one naming a source
@@ -22,10 +27,10 @@ are to be mended in the file, and the later one replacing the earlier in the cat
 mend the earlier one. Taking a warning back would also need to know which warnings each
 stored version drew, which neither the catalog nor the counting keeps.
 
-Not yet under the rule: the ROIs of label-only writes (`add_labels`, `write_labels`) are
-counted per write, so a frame's field given twice in one import counts the ROIs of both,
-though the second replaced the first. (ROIs have no key handed out in order, as frames do,
-to tell the import's own from the others without holding their frames' ids.)
+Not under the rule: a frame deleted by other means than an import's writer (a service's
+edit) and then given again by the import is counted twice; so are the ROIs of a field given
+by two imports' label writes to a frame one of them wrote whole, and the label writes' ROIs
+of a frame another import replaced whole and this one labels again (_counted_elsewhere.py).
 """
 
 from __future__ import annotations
