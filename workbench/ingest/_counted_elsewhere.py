@@ -19,6 +19,7 @@ holds nothing.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import defaultdict
 from dataclasses import replace
@@ -40,20 +41,26 @@ _UNDER_WAY: weakref.WeakKeyDictionary[Any, weakref.WeakSet[Counted]] = weakref.W
 Gone = dict[str, "Again"]  # frame id -> the frame as the import that counted it stored it
 
 
+_LOCK = threading.Lock()  # imports start and end in threads of their own
+
+
 def join(catalog: Any, counted: Counted) -> None:
-    _UNDER_WAY.setdefault(catalog, weakref.WeakSet()).add(counted)
+    with _LOCK:
+        _UNDER_WAY.setdefault(catalog, weakref.WeakSet()).add(counted)
 
 
 def leave(catalog: Any, counted: Counted) -> None:
-    under_way = _UNDER_WAY.get(catalog)
-    if under_way is not None:
-        under_way.discard(counted)
+    with _LOCK:
+        under_way = _UNDER_WAY.get(catalog)
+        if under_way is not None:
+            under_way.discard(counted)
 
 
 def others(catalog: Any, counted: Counted) -> list[Counted]:
     """The other imports under way on `catalog`."""
-    under_way = _UNDER_WAY.get(catalog)
-    return [c for c in list(under_way) if c is not counted] if under_way else []
+    with _LOCK:
+        under_way = _UNDER_WAY.get(catalog)
+        return [c for c in list(under_way) if c is not counted] if under_way else []
 
 
 def frames_by_key(con: Any, keys: np.ndarray) -> Gone:

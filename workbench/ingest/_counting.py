@@ -95,6 +95,7 @@ class Counted:
         # import stored them (_counted_elsewhere.py), and those this write told others of
         self._gone: elsewhere.Gone = {}
         self._told: list[tuple[Counted, elsewhere.Gone]] = []
+        self._said: list[tuple[Counted, list[str], dict[str, Again | None]]] = []
         self._catalog = catalog
         if catalog is not None:
             elsewhere.join(catalog, self)
@@ -140,6 +141,7 @@ class Counted:
         self._undo_labels = self.labels.copy()
         self._taken = {}
         self._told = []
+        self._said = []
 
     def begin(self, con: Any) -> None:
         """Call in each write's transaction before it stores anything."""
@@ -153,19 +155,40 @@ class Counted:
             last = next_frame_key(con) - 1
             if last >= self._first:
                 self._undo[0].append(self._keys.add_range(self._first, last))
+        self._tell()
+
+    def _tell(self) -> None:
+        """The other imports' frames this write takes away, set aside by them now, while the
+        write holds the catalog (writes take turns: none of theirs runs before it ends)."""
+        for other, frames in self._told:
+            ids = [i for i in frames if other._ids is not None and i in other._ids]
+            if other._ids is not None:
+                other._ids.difference_update(ids)
+            before = {i: other._gone.get(i) for i in frames}
+            other._gone.update(frames)
+            self._said.append((other, ids, before))
+        self._told = []
+
+    def unsay(self) -> None:
+        """The write did not commit: what it told the other imports is undone."""
+        for other, ids, before in reversed(self._said):
+            if other._ids is not None:
+                other._ids.update(ids)
+            for i, frame in before.items():
+                if frame is None:
+                    other._gone.pop(i, None)
+                else:
+                    other._gone[i] = frame
+        self._said = []
 
     def committed(self) -> None:
-        """Call once the write has committed: the other imports' frames it took away are
-        set aside by them."""
-        for other, frames in self._told:
-            if other._ids is not None:
-                other._ids.difference_update(frames)
-            other._gone.update(frames)
-        self._told = []
+        """Call once the write has committed."""
+        self._said = []
 
     def rollback(self) -> None:
         """Forget what was noted since `start` (the write's transaction was rolled back, and
         the report's figures with it)."""
+        self.unsay()
         noted, added, dropped = self._undo
         for keys in noted:
             self._keys.remove(keys)

@@ -310,8 +310,12 @@ class CatalogWriter:
         try:
             with self.catalog.transaction() as con, self.catalog.editing(con, ids):
                 self._counted.begin(con)
-                yield con
-                self._counted.end(con)
+                try:
+                    yield con
+                    self._counted.end(con)
+                except BaseException:
+                    self._counted.unsay()  # (while the write holds the catalog)
+                    raise
         except BaseException as exc:
             if after_commit(exc):  # Ctrl-C came as it committed: the write stands
                 self._counted.committed()
