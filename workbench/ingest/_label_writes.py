@@ -139,6 +139,31 @@ def count_again(
     return counted.relabel(con, field, keys[stored], given[stored], gone[stored])
 
 
+def count_queued(
+    counted: Counted,
+    con: Any,
+    given: list[tuple[str, str, int]],
+    keys: dict[str, int | None],
+) -> int:
+    """`count_again` for label updates queued one by one (`add_labels`): `given` as (frame
+    id, field, ROIs), each (frame, field) once, their frames stored with `keys` (a
+    lake-backed catalog's are counted by id)."""
+    fields: dict[str, list[tuple[str, int]]] = {}
+    for frame_id, field, rois in given:
+        fields.setdefault(field, []).append((frame_id, rois))
+    replaced = 0
+    for field, items in fields.items():
+        counts = np.array([n for _, n in items], dtype=np.int64)
+        every = np.ones(len(items), dtype=bool)
+        ids = [frame_id for frame_id, _ in items]
+        if counted.by_id:  # a lake-backed catalog's frames
+            replaced += counted.relabel_ids(con, field, ids, counts, every)
+        else:
+            at = np.array([keys[i] for i in ids], dtype=np.int64)
+            replaced += counted.relabel(con, field, at, counts, every)
+    return replaced
+
+
 def _first_keys(rois: pa.Table, named: pa.Array, keys: np.ndarray) -> np.ndarray | None:
     """Each row's frame key (`keys`: those of the frames `named`, all stored), or None when
     some row's frame is not named. The rows' frame ids as a dictionary of the ids named, in

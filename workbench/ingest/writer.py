@@ -43,7 +43,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
@@ -523,9 +522,8 @@ class CatalogWriter:
                 [wanted],
             ).fetchall()
         )
-        replaced = self._count_again(
-            con, [item for item in labels if item.frame_id in known], known
-        )
+        given = [(i.frame_id, i.field, len(i.rois)) for i in labels if i.frame_id in known]
+        replaced = label_writes.count_queued(self._counted, con, given, known)
         keys = pa.table(
             {"frame_id": [i.frame_id for i in labels], "field": [i.field for i in labels]}
         )
@@ -542,26 +540,6 @@ class CatalogWriter:
         if self.catalog.lake is None:
             rois_replaced(con)
         return missing, replaced
-
-    def _count_again(
-        self, con: Any, labels: list[_QueuedLabels], keys: dict[str, int | None]
-    ) -> int:
-        """Note the ROIs of `labels` (their frames stored, with `keys`) as counted, each
-        (frame, field) once; returns the ROIs counted before that they replace."""
-        fields: dict[str, list[_QueuedLabels]] = {}
-        for item in labels:
-            fields.setdefault(item.field, []).append(item)
-        replaced = 0
-        for field_name, items in fields.items():
-            given = np.array([len(item.rois) for item in items], dtype=np.int64)
-            every = np.ones(len(items), dtype=bool)
-            if self.catalog.lake is not None:
-                ids = [item.frame_id for item in items]
-                replaced += self._counted.relabel_ids(con, field_name, ids, given, every)
-            else:
-                at = np.array([keys[item.frame_id] for item in items], dtype=np.int64)
-                replaced += self._counted.relabel(con, field_name, at, given, every)
-        return replaced
 
     def _replacing(self, con: Any, rois: pa.Table) -> pa.Table:
         """Name the frames of `_wb_label_keys` as those whose ROIs the write replaces, before
