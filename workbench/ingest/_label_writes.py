@@ -93,7 +93,7 @@ def stored_keys(con: Any, ids: pa.Array) -> np.ndarray:
 def keys_among(named: pa.Array, keys: np.ndarray, ids: pa.Array) -> np.ndarray:
     """The keys of the frames `ids` (among `named`, whose keys are `keys`), -1 for one not
     named."""
-    if ids is named:
+    if ids is named or ids.equals(named):
         return keys
     at = pc.index_in(ids, value_set=named)
     places = np.asarray(at.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -106,6 +106,8 @@ def rows_per_frame(named: pa.Array, rois: pa.Table) -> np.ndarray:
     if pa.types.is_dictionary(column.type):
         values = column.dictionary
         counts = np.bincount(column.indices.to_numpy(zero_copy_only=False), minlength=len(values))
+        if values.equals(named):  # (as the Labelbox import gives them: places already)
+            return np.asarray(counts, dtype=np.int64)
     else:
         tally = pc.value_counts(column)
         values, counts = tally.field("values"), tally.field("counts").to_numpy()
@@ -129,7 +131,7 @@ def count_again(
     local catalog, None on a lake-backed one) as counted by its import, and return those
     counted before that it replaces (workbench/ingest/_counting.py, `relabel`)."""
     given = rows_per_frame(named, rois)
-    if cleared is named:
+    if cleared is named or cleared.equals(named):
         gone = np.ones(len(named), dtype=bool)
     else:
         gone = np.asarray(pc.is_in(named, value_set=cleared).to_numpy(zero_copy_only=False))
