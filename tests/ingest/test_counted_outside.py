@@ -1,7 +1,7 @@
 """The URIs an import counts outside the media roots follow the counting rule: a frame the
 import stores twice (two files, two writes) names its files once in the report, as the
-catalog holds them, by the columnar way in and by the per-record one alike. The ROIs of
-label-only writes do not yet (a known gap, marked as such)."""
+catalog holds them, by the columnar way in and by the per-record one alike; and the ROIs of
+a field that label-only writes give a frame twice are counted once, as stored."""
 
 from __future__ import annotations
 
@@ -120,15 +120,10 @@ def _label_rows(frame_ids: list[str], boxes: int) -> pa.Table:
     return rows_table(rows, ROI_SCHEMA)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="label-only writes count their ROIs per write (workbench/ingest/writer.py)",
-)
 @pytest.mark.parametrize("way", ["write_labels", "add_labels"])
 def test_a_field_given_twice_by_label_writes_counts_its_last_rois(tmp_path: Path, way: str) -> None:
     """A label-only import gives frame f1's `pred` field twice, in two writes: the second
-    replaces the first, and the catalog holds its ROIs only. The report counts both (the
-    gap the writer's docstring names); the rule would count the last version's."""
+    replaces the first, and the catalog holds its ROIs only: the report counts those."""
     path = _catalog(tmp_path, "local")
     with workbench.open(path) as catalog:
         with CatalogWriter(catalog, progress=False) as writer:

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.ingest._counting import Counted
 from workbench.ingest._unchanged import new_sums, old_sums, without, without_ids
 from workbench.model.records import ROI_SCHEMA
 from workbench.store import groups, layout, layout_arrays, line_digests
@@ -48,14 +49,17 @@ class Checked:
     first: np.ndarray | None = None
 
 
-def check(con: Any, field: str, rois: pa.Table, named: pa.Array, cleared: pa.Array) -> Checked:
+def check(
+    con: Any, field: str, rois: pa.Table, named: pa.Array, cleared: pa.Array, keys: np.ndarray
+) -> Checked:
     """The frames of `named` (stored, distinct) that a write of `rois` (rows of ROI_SCHEMA)
     would leave as they are, and the rows of the others: the frames of `cleared` whose stored
     `field` ROIs are the rows given to them, in the same order, and the others (whose rows are
     added to what they hold) given no row. None left out when the field is empty on every
     frame of `cleared` (no row is hashed); then, if every frame named is cleared and keyed
-    and every row's frame is one of them, the rows' frame keys (`first`)."""
-    given_keys = _stored(con, cleared)  # each cleared frame's key, in their order
+    and every row's frame is one of them, the rows' frame keys (`first`). `keys`: those of
+    the frames named (`stored_keys`)."""
+    given_keys = keys_among(named, keys, cleared)  # each cleared frame's key, in their order
     order = np.flatnonzero(given_keys >= 0)
     order = order[np.argsort(given_keys[order], kind="stable")]
     ids, keys = cleared.take(pa.array(order)), given_keys[order]  # the stored ones, by key
@@ -72,7 +76,7 @@ def check(con: Any, field: str, rois: pa.Table, named: pa.Array, cleared: pa.Arr
     return Checked(pa.concat_arrays([idle, matched]), without(rois, "frame_id", matched))
 
 
-def _stored(con: Any, ids: pa.Array) -> np.ndarray:
+def stored_keys(con: Any, ids: pa.Array) -> np.ndarray:
     """The key of each frame of `ids` (distinct), -1 for one not stored or not keyed: found
     by their places in `ids`, so that no id comes back as text."""
     place = pa.array(np.arange(len(ids), dtype=np.int64))
@@ -84,6 +88,82 @@ def _stored(con: Any, ids: pa.Array) -> np.ndarray:
     keys = np.full(len(ids), -1, dtype=np.int64)
     keys[np.asarray(found["at"], dtype=np.int64)] = np.asarray(found["frame_key"], np.int64)
     return keys
+
+
+def keys_among(named: pa.Array, keys: np.ndarray, ids: pa.Array) -> np.ndarray:
+    """The keys of the frames `ids` (among `named`, whose keys are `keys`), -1 for one not
+    named."""
+    if ids is named or ids.equals(named):
+        return keys
+    at = pc.index_in(ids, value_set=named)
+    places = np.asarray(at.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.where(places >= 0, keys[np.maximum(places, 0)], -1) if len(keys) else places
+
+
+def rows_per_frame(named: pa.Array, rois: pa.Table) -> np.ndarray:
+    """How many of the rows `rois` each frame of `named` (distinct) is given."""
+    column = rois["frame_id"].combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        values = column.dictionary
+        counts = np.bincount(column.indices.to_numpy(zero_copy_only=False), minlength=len(values))
+        if values.equals(named):  # (as the Labelbox import gives them: places already)
+            return np.asarray(counts, dtype=np.int64)
+    else:
+        tally = pc.value_counts(column)
+        values, counts = tally.field("values"), tally.field("counts").to_numpy()
+    at = pc.index_in(values, value_set=named)
+    places = np.asarray(at.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    given = np.zeros(len(named), dtype=np.int64)
+    np.add.at(given, places[places >= 0], np.asarray(counts, dtype=np.int64)[places >= 0])
+    return given
+
+
+def count_again(
+    counted: Counted,
+    con: Any,
+    field: str,
+    rois: pa.Table,
+    named: pa.Array,
+    cleared: pa.Array,
+    keys: np.ndarray | None,
+) -> int:
+    """Note the `field` ROIs a label write gives the frames `named` (`keys`: theirs on a
+    local catalog, None on a lake-backed one) as counted by its import, and return those
+    counted before that it replaces (workbench/ingest/_counting.py, `relabel`)."""
+    given = rows_per_frame(named, rois)
+    if cleared is named or cleared.equals(named):
+        gone = np.ones(len(named), dtype=bool)
+    else:
+        gone = np.asarray(pc.is_in(named, value_set=cleared).to_numpy(zero_copy_only=False))
+    if keys is None:
+        return counted.relabel_ids(con, field, named.to_pylist(), given, gone)
+    stored = keys >= 0
+    return counted.relabel(con, field, keys[stored], given[stored], gone[stored])
+
+
+def count_queued(
+    counted: Counted,
+    con: Any,
+    given: list[tuple[str, str, int]],
+    keys: dict[str, int | None],
+) -> int:
+    """`count_again` for label updates queued one by one (`add_labels`): `given` as (frame
+    id, field, ROIs), each (frame, field) once, their frames stored with `keys` (a
+    lake-backed catalog's are counted by id)."""
+    fields: dict[str, list[tuple[str, int]]] = {}
+    for frame_id, field, rois in given:
+        fields.setdefault(field, []).append((frame_id, rois))
+    replaced = 0
+    for field, items in fields.items():
+        counts = np.array([n for _, n in items], dtype=np.int64)
+        every = np.ones(len(items), dtype=bool)
+        ids = [frame_id for frame_id, _ in items]
+        if counted.by_id:  # a lake-backed catalog's frames
+            replaced += counted.relabel_ids(con, field, ids, counts, every)
+        else:
+            at = np.array([keys[i] for i in ids], dtype=np.int64)
+            replaced += counted.relabel(con, field, at, counts, every)
+    return replaced
 
 
 def _first_keys(rois: pa.Table, named: pa.Array, keys: np.ndarray) -> np.ndarray | None:

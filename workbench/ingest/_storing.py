@@ -53,6 +53,7 @@ def store_changed(
         found = layout_hashes.candidates(con, layout_hashes.FRAMES, ids)
     same, stored, keys, same_keys = unchanged_ids(con, frames, sources, rois, found)
     if not lake:  # read before the frames replaced are deleted
+        counted.replacing(con, keys)
         again = counted.again(con, np.concatenate([keys, same_keys]))
         counted.keep(same_keys)
     if len(same) == frames.num_rows:  # (ids once each) all stored as given: nothing to do
@@ -86,6 +87,7 @@ def store_queued(
         ids = frames["id"].combine_chunks().unique()  # the last queued wins: ids once each
         found = layout_hashes.stored(con, layout_hashes.FRAMES, ids)
         keys = np.unique(found["key"].to_numpy().astype(np.int64))
+    counted.replacing(con, keys)
     again = counted.again(con, keys)  # read before they are deleted
     store_keyed(catalog, con, frames, sources, rois, keys)
     return again

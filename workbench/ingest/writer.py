@@ -8,11 +8,16 @@ field on existing frames and leave everything else alone.
 The report counts each frame the import leaves stored once, with the sources and ROIs of its
 last version, whichever of its writes stored it or found it stored as given (the frames an
 importer's digests leave unconverted included); a frame the import removes is not counted.
-The rule, and how a write knows what was counted without holding the ids, is in
-workbench/ingest/_counting.py; the import's record keeps the same figures at every commit.
-The URIs counted outside the media roots follow it too: a write that counts a frame again
-takes back the files its earlier version named with its sources and ROIs (`_take_back`), so
-each stored URI outside the roots is counted once, as its frame is.
+A frame another import (another writer on the catalog, in another thread) replaces or removes
+between two of this import's writes is still counted once, as this import stored it, and
+its count is taken back when this import gives it again. The ROIs of label-only writes
+(`add_labels`, `write_labels`) are counted by frame and field: a field given again is counted
+with its last ROIs. The rule, and how a write knows what was counted, is in
+workbench/ingest/_counting.py (_counted_labels.py, _counted_elsewhere.py); the import's
+record keeps the same figures at every commit. The URIs counted outside the media roots
+follow it too: a write that counts a frame again takes back the files its earlier version
+named with its sources and ROIs (`_take_back`), so each stored URI outside the roots is
+counted once, as its frame is.
 
 Warnings do not follow it, on purpose: they are counted per record read, as refusals are.
 A warning says what a record of the file holds (an ROI of zero area, one naming a source
@@ -22,10 +27,10 @@ are to be mended in the file, and the later one replacing the earlier in the cat
 mend the earlier one. Taking a warning back would also need to know which warnings each
 stored version drew, which neither the catalog nor the counting keeps.
 
-Not yet under the rule: the ROIs of label-only writes (`add_labels`, `write_labels`) are
-counted per write, so a frame's field given twice in one import counts the ROIs of both,
-though the second replaced the first. (ROIs have no key handed out in order, as frames do,
-to tell the import's own from the others without holding their frames' ids.)
+Not under the rule: a frame deleted by other means than an import's writer (a service's
+edit) and then given again by the import is counted twice; so are the ROIs of a field given
+by two imports' label writes to a frame one of them wrote whole, and the label writes' ROIs
+of a frame another import replaced whole and this one labels again (_counted_elsewhere.py).
 """
 
 from __future__ import annotations
@@ -45,7 +50,15 @@ from tqdm.auto import tqdm
 from workbench.errors import RecordError
 from workbench.ingest import _label_writes as label_writes
 from workbench.ingest._columnar import rows_table
-from workbench.ingest._counting import NOTHING, Again, Counted, Tally, take_back, uris_of_rows
+from workbench.ingest._counting import (
+    NOTHING,
+    Again,
+    Counted,
+    Tally,
+    summed,
+    take_back,
+    uris_of_rows,
+)
 from workbench.ingest._rows import (
     PROBE,
     Queued,
@@ -176,7 +189,7 @@ class CatalogWriter:
         self._seen: set[str] | None = set() if unique_ids else None
         self._datasets: set[tuple[str, str | None]] = set()
         self._keypoints: dict[str, KeypointLabel] = {}
-        self._counted = Counted(lake=catalog.lake is not None)  # what the report counts
+        self._counted = Counted(lake=catalog.lake is not None, catalog=catalog)  # what it counts
         self._bar = tqdm(total=total, desc=desc, unit="frame", disable=not progress, leave=False)
 
     def __enter__(self) -> Self:
@@ -194,6 +207,7 @@ class CatalogWriter:
                 self.flush()
                 self._finish()
         finally:
+            self._counted.close()
             self._bar.close()
 
     @contextmanager
@@ -295,14 +309,20 @@ class CatalogWriter:
         try:
             with self.catalog.transaction() as con, self.catalog.editing(con, ids):
                 self._counted.begin(con)
-                yield con
-                self._counted.end(con)
+                try:
+                    yield con
+                    self._counted.end(con)
+                except BaseException:
+                    self._counted.unsay()  # (while the write holds the catalog)
+                    raise
         except BaseException as exc:
             if after_commit(exc):  # Ctrl-C came as it committed: the write stands
+                self._counted.committed()
                 raise
             self.report = before
             self._counted.rollback()
             raise
+        self._counted.committed()
 
     def write_rows(self, batch: RowBatch) -> None:
         """Store checked rows in one transaction, replacing stored frames with the same ids
@@ -322,6 +342,7 @@ class CatalogWriter:
             again = store_changed(
                 self.catalog, self._counted, con, frames, batch.sources, batch.rois
             )
+            again = summed([again, self._counted.returned(frames["id"])])
             self.report.frames += frames.num_rows
             self.report.sources += batch.sources.num_rows
             self.report.rois += batch.rois.num_rows
@@ -358,29 +379,27 @@ class CatalogWriter:
         values. A field's first ROIs on frames all cleared are summarised from the rows
         (ingest/_label_writes.py)."""
         self.flush()
-        before = self.report.copy()
         named = pa.array(frame_ids, pa.string())
         gone = named if cleared is None else pa.array(cleared, pa.string())
         given = rois.num_rows
-        try:
-            with self.catalog.transaction() as con, self.catalog.editing(con, frame_ids):
-                if self.catalog.lake is None:  # frames it would leave as they are, left out
-                    checked = label_writes.check(con, field_name, rois, named, gone)
-                    if checked.first is not None:  # the field's first ROIs on those frames
-                        label_writes.store_first(con, rois, checked.first)
-                        named = gone = named.slice(0, 0)
-                    rois, same = checked.rois, checked.same
-                    named, gone = without_ids(named, same), without_ids(gone, same)
-                if len(named):
-                    self._replace_labels(con, field_name, named, gone, rois)
-                self.report.rois += given
-                for kind, where, count in warnings:
-                    self.report.warn(kind, where, count)
-                if self._run is not None:
-                    self._run.committed(con, self.report)
-        except BaseException:
-            self.report = before
-            raise
+        with self._transaction(frame_ids) as con:
+            keys = label_writes.stored_keys(con, named) if self.catalog.lake is None else None
+            self.report.rois += given - label_writes.count_again(
+                self._counted, con, field_name, rois, named, gone, keys
+            )
+            if keys is not None:  # frames it would leave as they are, left out
+                checked = label_writes.check(con, field_name, rois, named, gone, keys)
+                if checked.first is not None:  # the field's first ROIs on those frames
+                    label_writes.store_first(con, rois, checked.first)
+                    named = gone = named.slice(0, 0)
+                rois, same = checked.rois, checked.same
+                named, gone = without_ids(named, same), without_ids(gone, same)
+            if len(named):
+                self._replace_labels(con, field_name, named, gone, rois)
+            for kind, where, count in warnings:
+                self.report.warn(kind, where, count)
+            if self._run is not None:
+                self._run.committed(con, self.report)
         self._bar.update(len(frame_ids))
 
     def _replace_labels(
@@ -413,8 +432,11 @@ class CatalogWriter:
         try:
             with self._transaction(touched) as con:
                 again = self._write_frames(con, frames) if frames else NOTHING
-                missing = self._write_labels(con, labels) if labels else []
+                if frames:
+                    again = summed([again, self._counted.returned([q.frame.id for q in frames])])
+                missing, replaced = self._write_labels(con, labels) if labels else ([], 0)
                 self._count(frames, labels, missing)
+                self.report.rois -= replaced
                 self._take_back(con, again)
                 if self._run is not None:
                     self._run.committed(con, self.report)
@@ -488,15 +510,20 @@ class CatalogWriter:
                 if self._run is not None:
                     self._run.committed(con, self.report)
 
-    def _write_labels(self, con: Any, labels: list[_QueuedLabels]) -> list[_QueuedLabels]:
-        """Replace the labels; returns the updates whose frame is not in the catalog."""
+    def _write_labels(
+        self, con: Any, labels: list[_QueuedLabels]
+    ) -> tuple[list[_QueuedLabels], int]:
+        """Replace the labels; returns the updates whose frame is not in the catalog, and the
+        ROIs counted before that they replace."""
         wanted = sorted({item.frame_id for item in labels})
-        known = {
-            row[0]
-            for row in con.execute(
-                "SELECT id FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))", [wanted]
+        known: dict[str, int | None] = dict(
+            con.execute(
+                "SELECT id, frame_key FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+                [wanted],
             ).fetchall()
-        }
+        )
+        given = [(i.frame_id, i.field, len(i.rois)) for i in labels if i.frame_id in known]
+        replaced = label_writes.count_queued(self._counted, con, given, known)
         keys = pa.table(
             {"frame_id": [i.frame_id for i in labels], "field": [i.field for i in labels]}
         )
@@ -512,7 +539,7 @@ class CatalogWriter:
         append_rows(con, "rois", table)
         if self.catalog.lake is None:
             rois_replaced(con)
-        return missing
+        return missing, replaced
 
     def _replacing(self, con: Any, rois: pa.Table) -> pa.Table:
         """Name the frames of `_wb_label_keys` as those whose ROIs the write replaces, before

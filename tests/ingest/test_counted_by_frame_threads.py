@@ -1,0 +1,145 @@
+"""Two imports of the same frames in two threads, through the importers, each of two files
+(or with `update=True`): each counts every frame it leaves stored once, with its last
+version's sources and ROIs, however the two imports' writes interleave, and its record keeps
+the same figures; so does the same pair of imports run again (frames found unchanged, or
+replaced by the other import since)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import workbench
+from workbench.ingest import _nucleus_columnar, coco, nucleus
+from workbench.ingest.report import IngestReport
+from workbench.store.imports import get_import
+from workbench.store.lake_write import open_for_lake
+
+
+def _catalog(tmp_path: Path, storage: str) -> Path:
+    path = tmp_path / "c.duckdb"
+    workbench.open(path).close()
+    if storage == "lake":
+        open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=1, progress=False)
+    return path
+
+
+def _coco_file(path: Path, ids: range, boxes: int) -> Path:
+    """Instances whose images `ids` carry `boxes` boxes each."""
+    images = [{"id": i, "file_name": f"{i}.jpg", "width": 64, "height": 48} for i in ids]
+    annotations = [
+        {"id": 1000 * i + k, "image_id": i, "category_id": 1, "bbox": [k, k, 4, 4], "area": 16}
+        for i in ids
+        for k in range(boxes)
+    ]
+    categories = [{"id": 1, "name": "car"}]
+    path.write_text(
+        json.dumps({"images": images, "annotations": annotations, "categories": categories})
+    )
+    return path
+
+
+def _counts(catalog: Any, report: IngestReport) -> tuple[int, int, int]:
+    assert report.ok, report.errors
+    record = get_import(catalog, report.import_id).counts
+    figures = (report.frames, report.sources, report.rois)
+    assert (record.frames, record.sources, record.rois) == figures
+    return figures
+
+
+def _both(imports: dict[str, Callable[[], IngestReport]]) -> dict[str, IngestReport]:
+    """Run the imports, each in a thread of its own, at once."""
+    reports: dict[str, IngestReport] = {}
+    failed: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            reports[name] = imports[name]()
+        except BaseException as exc:  # handed back to the test
+            failed.append(exc)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in imports]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failed, failed
+    return reports
+
+
+@pytest.mark.parametrize("storage", ["local", "lake"])
+def test_two_coco_imports_of_two_files_each_in_two_threads(tmp_path: Path, storage: str) -> None:
+    """A imports images 1-6 with a box each, then 4-8 with 2 (its last version of 4-6);
+    B images 1-8 with 3 boxes, then 2-3 with 1; both under one prefix, a write per image.
+    A counts 8 frames and 3 + 5 * 2 ROIs, B 8 and 6 * 3 + 2, twice over."""
+    files = tmp_path / "files"
+    files.mkdir()
+    a = [
+        _coco_file(files / "a1.json", range(1, 7), 1),
+        _coco_file(files / "a2.json", range(4, 9), 2),
+    ]
+    b = [
+        _coco_file(files / "b1.json", range(1, 9), 3),
+        _coco_file(files / "b2.json", range(2, 4), 1),
+    ]
+    path = _catalog(tmp_path, storage)
+    with workbench.open(path) as catalog:
+        for _ in range(2):
+            reports = _both(
+                {
+                    name: lambda files=files: coco.import_files(
+                        catalog, files, id_prefix="p:", progress=False, batch_size=1
+                    )
+                    for name, files in (("a", a), ("b", b))
+                }
+            )
+            figures = {name: _counts(catalog, report) for name, report in reports.items()}
+            assert figures == {"a": (8, 8, 13), "b": (8, 8, 20)}
+
+
+def _scenes(path: Path, scenes: dict[str, list[str]], where: str) -> Path:
+    lines = [
+        json.dumps(
+            {
+                "reference_id": name,
+                "frame_rate": 10,
+                "frames": [
+                    {"reference_id": i, "image_location": f"s3://{where}/{i}.jpg"} for i in ids
+                ],
+            }
+        )
+        for name, ids in scenes.items()
+    ]
+    path.write_text("\n".join(lines + lines) + "\n")  # each scene given twice
+    return path
+
+
+@pytest.mark.parametrize("storage", ["local", "lake"])
+def test_two_nucleus_updates_in_two_threads(
+    tmp_path: Path, storage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two Nucleus imports with `update=True` give the same scenes' frames, each with its
+    own images, each scene twice (its second line replaces its first), in writes of two
+    frames: each counts its 40 frames once, twice over."""
+    monkeypatch.setattr(_nucleus_columnar, "LINES_PER_BATCH", 1)
+    monkeypatch.setattr(_nucleus_columnar, "FRAMES_PER_WRITE", 2)
+    scenes = {f"s{n}": [f"s{n}f{k}" for k in range(4)] for n in range(10)}
+    files = {name: _scenes(tmp_path / f"{name}.ndjson", scenes, name) for name in ("a", "b")}
+    path = _catalog(tmp_path, storage)
+    with workbench.open(path) as catalog:
+        for _ in range(2):
+            reports = _both(
+                {
+                    name: lambda file=file: nucleus.import_files(
+                        catalog, [file], progress=False, update=True
+                    )
+                    for name, file in files.items()
+                }
+            )
+            figures = {name: _counts(catalog, report) for name, report in reports.items()}
+            assert figures == {"a": (40, 40, 0), "b": (40, 40, 0)}

@@ -1,0 +1,112 @@
+"""Frames one import counted that another import's write replaces or removes.
+
+Import A stores frame X; import B (another writer on the same catalog, in another thread or
+between A's writes) replaces X; A then gives X again. A's count of X must be taken back, as
+A's version held it, but X's stored row is B's now, under a key A never handed out, and
+A's version is gone. So the write that replaces or removes stored frames tells the other
+imports under way on the catalog which of their counted frames it takes away (their ids,
+and each one's sources, ROIs and files as stored, read before it deletes them: that import's
+version); each keeps them aside until it gives one of them again, or removes it, and takes
+its figures back then. Every writer of a catalog opened read-write is in this process (the
+catalog is opened read-write by one process at a time), and its writes take turns, so the
+imports under way are those registered here. What a write tells is noted once it has
+committed: a write rolled back took nothing away.
+
+Only the imports' writers tell: a frame another way deletes (a service's edit) and the
+import then gives again is counted twice. The common case, one import at a time, reads and
+holds nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import defaultdict
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from workbench.store import key_ranges
+from workbench.store.arrow import registered
+
+if TYPE_CHECKING:
+    from workbench.ingest._counting import Again, Counted
+
+# The catalog -> the imports under way on it (their Counted), dropped with them.
+_UNDER_WAY: weakref.WeakKeyDictionary[Any, weakref.WeakSet[Counted]] = weakref.WeakKeyDictionary()
+
+Gone = dict[str, "Again"]  # frame id -> the frame as the import that counted it stored it
+
+
+_LOCK = threading.Lock()  # imports start and end in threads of their own
+
+
+def join(catalog: Any, counted: Counted) -> None:
+    with _LOCK:
+        _UNDER_WAY.setdefault(catalog, weakref.WeakSet()).add(counted)
+
+
+def leave(catalog: Any, counted: Counted) -> None:
+    with _LOCK:
+        under_way = _UNDER_WAY.get(catalog)
+        if under_way is not None:
+            under_way.discard(counted)
+
+
+def others(catalog: Any, counted: Counted) -> list[Counted]:
+    """The other imports under way on `catalog`."""
+    with _LOCK:
+        under_way = _UNDER_WAY.get(catalog)
+        return [c for c in list(under_way) if c is not counted] if under_way else []
+
+
+def frames_by_key(con: Any, keys: np.ndarray) -> Gone:
+    """The stored frames with `keys` (sorted, distinct), each as it is stored."""
+    within = key_ranges.within("frame_key", keys)
+    with registered(con, "_wb_gone", pa.table({"frame_key": keys})):
+        found = con.execute(
+            f"SELECT id, frame_key FROM frames WHERE {within}"
+            " AND frame_key IN (SELECT frame_key FROM _wb_gone)"
+        ).fetchall()
+    frames = frames_by_id(con, [i for i, _ in found])
+    return {i: replace(frames[i], key=int(key)) for i, key in found if i in frames}
+
+
+def frames_by_id(con: Any, ids: list[str]) -> Gone:
+    """The stored frames among `ids`, each as it is stored: its sources, ROIs and files."""
+    from workbench.ingest._counting import Again
+
+    if not ids:
+        return {}
+    chosen = "frame_id IN (SELECT id FROM _wb_gone)"
+    with registered(con, "_wb_gone", pa.table({"id": pa.array(ids, pa.string())})):
+        stored = con.execute("SELECT id FROM frames WHERE id IN (SELECT id FROM _wb_gone)")
+        held = [i for (i,) in stored.fetchall()]
+        sources = con.execute(
+            f"SELECT frame_id, uri, preview_uri, masks FROM sources WHERE {chosen}"
+        ).fetchall()
+        rois = con.execute(
+            f"SELECT frame_id, count(*), list(mask) FILTER (WHERE mask IS NOT NULL)"
+            f" FROM rois WHERE {chosen} GROUP BY frame_id"
+        ).fetchall()
+    files: defaultdict[str, list[str]] = defaultdict(list)
+    counts: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for frame_id, uri, preview, masks in sources:
+        counts[frame_id][0] += 1
+        files[frame_id].extend(u for u in (uri, preview, *_mask_uris(masks)) if u is not None)
+    for frame_id, count, mask_texts in rois:
+        counts[frame_id][1] += int(count)
+        for text in mask_texts or ():
+            files[frame_id].extend(_mask_uris(f"[{text}]"))
+    return {i: Again(1, counts[i][0], counts[i][1], pa.array(files[i], pa.string())) for i in held}
+
+
+def _mask_uris(text: str | None) -> list[str]:
+    """The file URIs of a masks column's JSON list (as `uris_of_rows` reads them)."""
+    if text is None:
+        return []
+    found = [m.get("uri") for m in orjson.loads(text) if isinstance(m, dict)]
+    return [u for u in found if isinstance(u, str)]
