@@ -24,6 +24,8 @@ import pytest
 
 import workbench
 from workbench.ingest import coco
+from workbench.ingest.writer import CatalogWriter
+from workbench.model.records import Frame, Source
 
 
 @pytest.fixture(autouse=True)
@@ -50,9 +52,10 @@ def _document(path: Path, images: int) -> Path:
     return path
 
 
-def _ctrl_c_inside_a_statement() -> threading.Thread:
+def _ctrl_c_inside_a_statement(where: str = "_coco_") -> threading.Thread:
     """Send SIGINT once the main thread has stood at one instruction of a function of the
-    COCO importer's modules for 5 looks (blocked in a call that let go of the GIL)."""
+    modules whose file names hold `where` (the COCO importer's) for 5 looks (blocked in a
+    call that let go of the GIL)."""
     main = threading.main_thread().ident
 
     def watch() -> None:
@@ -60,7 +63,7 @@ def _ctrl_c_inside_a_statement() -> threading.Thread:
         while time.monotonic() < deadline:
             frame = sys._current_frames().get(main) if main is not None else None
             here = None
-            if frame is not None and "_coco_" in frame.f_code.co_filename:
+            if frame is not None and where in frame.f_code.co_filename:
                 here = (frame.f_code, frame.f_lasti)
             seen = seen + 1 if here is not None and here == last else 0
             last = here
@@ -84,3 +87,22 @@ def test_ctrl_c_in_an_import_statement_interrupts_the_import(tmp_path: Path) -> 
         finally:
             watcher.join()
         assert catalog.sql("SELECT status FROM imports").fetchall() == [("interrupted",)]
+
+
+def test_a_writer_stopped_by_ctrl_c_in_a_statement_stores_nothing_it_had_queued(
+    tmp_path: Path,
+) -> None:
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        con = catalog.cursor()
+        watcher = _ctrl_c_inside_a_statement(Path(__file__).stem)
+        try:
+            with (
+                pytest.raises(RuntimeError, match="interrupted"),
+                CatalogWriter(catalog, batch_size=100, progress=False) as writer,
+            ):
+                writer.add(Frame(id="queued", sources=[Source("image", "/q.jpg", 40, 30)]))
+                while True:  # Ctrl-C stops one of these, and the block with it
+                    con.execute("SELECT sum(hash(range)) FROM range(300000000)").fetchall()
+        finally:
+            watcher.join()
+        assert catalog.sql("SELECT count(*) FROM frames").fetchall() == [(0,)]

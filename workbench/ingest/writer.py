@@ -89,7 +89,7 @@ from workbench.model.records import (
 )
 from workbench.model.validation import validate_frame
 from workbench.store.arrow import append_rows, registered
-from workbench.store.interrupts import after_commit
+from workbench.store.interrupts import after_commit, ctrl_c
 from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
 from workbench.store.layout_insert import (
@@ -202,8 +202,9 @@ class CatalogWriter:
         tb: TracebackType | None,
     ) -> None:
         try:
-            if exc_type is None or issubclass(exc_type, Exception):
-                # Good records read before a failure are still stored.
+            # Good records read before a failure are still stored; not after a Ctrl-C, which
+            # DuckDB gives as an error of its own when it stops a statement.
+            if exc is None or (isinstance(exc, Exception) and not ctrl_c(exc)):
                 self.flush()
                 self._finish()
         finally:
