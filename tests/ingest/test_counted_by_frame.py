@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 
 import workbench
+from tests.ingest.counting_files import catalog_path
 from workbench.ingest import box_ring
 from workbench.ingest._columnar import rows_table
 from workbench.ingest._rows import frame_rows, roi_row
@@ -22,18 +23,9 @@ from workbench.ingest.imports import recorded_import
 from workbench.ingest.writer import CatalogWriter, RowBatch
 from workbench.model.records import FRAME_SCHEMA, ROI_SCHEMA, SOURCE_SCHEMA, Frame, Roi, Source
 from workbench.store.imports import get_import
-from workbench.store.lake_write import open_for_lake
 
 _FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
 _ROIS = pa.schema([f for f in ROI_SCHEMA if f.name != "visibility"])
-
-
-def _catalog(tmp_path: Path, storage: str) -> Path:
-    path = tmp_path / "c.duckdb"
-    workbench.open(path).close()
-    if storage == "lake":
-        open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=1, progress=False)
-    return path
 
 
 def _frame(frame_id: str, rois: int, sources: int = 1, field: str = "gt") -> Frame:
@@ -121,7 +113,7 @@ def test_a_frame_another_import_took_between_two_writes_is_counted_once(
     """A stores X (2 sources, 2 ROIs) and Y; B replaces X (1 source, 5 ROIs) or removes
     it; A gives X again (1 source, 1 ROI). A counts X once, as A's last version: 2 frames,
     2 sources, 1 ROI (not 3 frames, nor X's first version taken back as B stored it)."""
-    path = _catalog(tmp_path, storage)
+    path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
         with (
             recorded_import(catalog, "api", []) as run,
@@ -145,7 +137,7 @@ def test_a_frame_another_import_took_then_removed_by_the_import_is_not_counted(
 ) -> None:
     """A stores X and Y; B replaces X; A removes X (as a Nucleus update removes a frame
     whose place another took): A counts Y only."""
-    path = _catalog(tmp_path, storage)
+    path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
         with (
             recorded_import(catalog, "api", []) as run,
@@ -162,7 +154,7 @@ def test_a_frame_another_import_took_then_removed_by_the_import_is_not_counted(
 def test_a_checkpoint_restored_keeps_what_another_import_took(tmp_path: Path, storage: str) -> None:
     """A stores X; at a checkpoint, A stores Y; B replaces X; A goes back to the checkpoint
     (an importer reading its file again) and gives Y and X again: A counts each once."""
-    path = _catalog(tmp_path, storage)
+    path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
         with (
             recorded_import(catalog, "api", []) as run,
@@ -206,7 +198,7 @@ def _rois(catalog: Any) -> int:
 def test_a_field_given_twice_counts_its_last_rois(tmp_path: Path, storage: str, way: str) -> None:
     """Frames f1 and f2 are stored by one import; another gives their `pred` field 3 boxes,
     then f1's 2: it counts 3 + 2 ROIs, what the catalog holds, and its record the same."""
-    path = _catalog(tmp_path, storage)
+    path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
         with CatalogWriter(catalog, progress=False) as first:
             _give(first, "add", [_frame("f1", 0), _frame("f2", 0)])
@@ -230,7 +222,7 @@ def test_labels_and_whole_frames_of_one_import_count_what_is_stored(
     boxes (the 2 replaced: 5 ROIs), and gives f2's (stored by another import) 4, then
     writes f2 whole with 1 box (its `pred` boxes gone). Each step's report is what the
     catalog holds of the import."""
-    path = _catalog(tmp_path, storage)
+    path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
         with CatalogWriter(catalog, progress=False) as first:
             _give(first, "add", [_frame("f2", 0)])
@@ -262,7 +254,7 @@ def test_two_imports_in_two_threads_each_count_their_frames_once(
     twice each (A 1 box, then 3; B 2, then 1), their writes interleaved however the threads
     run: A counts 24 frames, 24 sources and 24 + 24 * 3 ROIs, B 24, 24 and 48 + 24, each
     whatever the other did."""
-    path = _catalog(tmp_path, storage)
+    path = catalog_path(tmp_path, storage)
     given = [f"g{n:02d}" for n in range(24)]
     labelled = [f"f{n:02d}" for n in range(24)]
     reports: dict[str, tuple[int, int, int]] = {}

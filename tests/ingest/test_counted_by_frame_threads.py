@@ -10,46 +10,13 @@ import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import workbench
+from tests.ingest.counting_files import catalog_path, coco_file, counted
 from workbench.ingest import _nucleus_columnar, coco, nucleus
 from workbench.ingest.report import IngestReport
-from workbench.store.imports import get_import
-from workbench.store.lake_write import open_for_lake
-
-
-def _catalog(tmp_path: Path, storage: str) -> Path:
-    path = tmp_path / "c.duckdb"
-    workbench.open(path).close()
-    if storage == "lake":
-        open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=1, progress=False)
-    return path
-
-
-def _coco_file(path: Path, ids: range, boxes: int) -> Path:
-    """Instances whose images `ids` carry `boxes` boxes each."""
-    images = [{"id": i, "file_name": f"{i}.jpg", "width": 64, "height": 48} for i in ids]
-    annotations = [
-        {"id": 1000 * i + k, "image_id": i, "category_id": 1, "bbox": [k, k, 4, 4], "area": 16}
-        for i in ids
-        for k in range(boxes)
-    ]
-    categories = [{"id": 1, "name": "car"}]
-    path.write_text(
-        json.dumps({"images": images, "annotations": annotations, "categories": categories})
-    )
-    return path
-
-
-def _counts(catalog: Any, report: IngestReport) -> tuple[int, int, int]:
-    assert report.ok, report.errors
-    record = get_import(catalog, report.import_id).counts
-    figures = (report.frames, report.sources, report.rois)
-    assert (record.frames, record.sources, record.rois) == figures
-    return figures
 
 
 def _both(imports: dict[str, Callable[[], IngestReport]]) -> dict[str, IngestReport]:
@@ -80,14 +47,14 @@ def test_two_coco_imports_of_two_files_each_in_two_threads(tmp_path: Path, stora
     files = tmp_path / "files"
     files.mkdir()
     a = [
-        _coco_file(files / "a1.json", range(1, 7), 1),
-        _coco_file(files / "a2.json", range(4, 9), 2),
+        coco_file(files / "a1.json", range(1, 7), 1),
+        coco_file(files / "a2.json", range(4, 9), 2),
     ]
     b = [
-        _coco_file(files / "b1.json", range(1, 9), 3),
-        _coco_file(files / "b2.json", range(2, 4), 1),
+        coco_file(files / "b1.json", range(1, 9), 3),
+        coco_file(files / "b2.json", range(2, 4), 1),
     ]
-    path = _catalog(tmp_path, storage)
+    path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
         for _ in range(2):
             reports = _both(
@@ -98,7 +65,8 @@ def test_two_coco_imports_of_two_files_each_in_two_threads(tmp_path: Path, stora
                     for name, files in (("a", a), ("b", b))
                 }
             )
-            figures = {name: _counts(catalog, report) for name, report in reports.items()}
+            assert all(r.ok for r in reports.values()), [r.errors for r in reports.values()]
+            figures = {name: counted(catalog, report) for name, report in reports.items()}
             assert figures == {"a": (8, 8, 13), "b": (8, 8, 20)}
 
 
@@ -130,7 +98,7 @@ def test_two_nucleus_updates_in_two_threads(
     monkeypatch.setattr(_nucleus_columnar, "FRAMES_PER_WRITE", 2)
     scenes = {f"s{n}": [f"s{n}f{k}" for k in range(4)] for n in range(10)}
     files = {name: _scenes(tmp_path / f"{name}.ndjson", scenes, name) for name in ("a", "b")}
-    path = _catalog(tmp_path, storage)
+    path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
         for _ in range(2):
             reports = _both(
@@ -141,5 +109,6 @@ def test_two_nucleus_updates_in_two_threads(
                     for name, file in files.items()
                 }
             )
-            figures = {name: _counts(catalog, report) for name, report in reports.items()}
+            assert all(r.ok for r in reports.values()), [r.errors for r in reports.values()]
+            figures = {name: counted(catalog, report) for name, report in reports.items()}
             assert figures == {"a": (40, 40, 0), "b": (40, 40, 0)}

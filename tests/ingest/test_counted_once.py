@@ -11,24 +11,9 @@ from typing import Any
 import pytest
 
 import workbench
+from tests.ingest.counting_files import coco_file, counted
 from workbench.ingest import coco, nucleus
-from workbench.store.imports import get_import
 from workbench.store.lake_write import open_for_lake
-
-
-def _coco_file(path: Path, ids: list[int], boxes: int) -> Path:
-    """Instances whose images `ids` carry `boxes` boxes each."""
-    images = [{"id": i, "file_name": f"{i}.jpg", "width": 64, "height": 48} for i in ids]
-    annotations = [
-        {"id": 1000 * i + k, "image_id": i, "category_id": 1, "bbox": [k, k, 4, 4], "area": 16}
-        for i in ids
-        for k in range(boxes)
-    ]
-    categories = [{"id": 1, "name": "car"}]
-    path.write_text(
-        json.dumps({"images": images, "annotations": annotations, "categories": categories})
-    )
-    return path
 
 
 def _held(catalog: Any) -> tuple[int, int, int]:
@@ -39,17 +24,6 @@ def _held(catalog: Any) -> tuple[int, int, int]:
     )
 
 
-def _counts(catalog: Any, report: Any) -> tuple[int, int, int]:
-    """The report's figures, checked against those the import's record keeps."""
-    record = get_import(catalog, report.import_id).counts
-    assert (record.frames, record.sources, record.rois) == (
-        report.frames,
-        report.sources,
-        report.rois,
-    )
-    return report.frames, report.sources, report.rois
-
-
 @pytest.mark.parametrize("storage", ["local", "lake"])
 @pytest.mark.parametrize("batch_size", [2, 1000])
 def test_coco_files_sharing_a_prefix_count_a_frame_once(
@@ -58,8 +32,8 @@ def test_coco_files_sharing_a_prefix_count_a_frame_once(
     """Two instances files of one import give images 3 and 4 under the same prefix: the
     second file's version is stored, and counted, once (a lake-backed catalog's import
     knows its frames by id, a local one's by key)."""
-    first = _coco_file(tmp_path / "a.json", [1, 2, 3, 4], boxes=1)
-    second = _coco_file(tmp_path / "b.json", [3, 4, 5], boxes=2)
+    first = coco_file(tmp_path / "a.json", [1, 2, 3, 4], boxes=1)
+    second = coco_file(tmp_path / "b.json", [3, 4, 5], boxes=2)
     path = tmp_path / "c.duckdb"
     workbench.open(path).close()
     if storage == "lake":
@@ -71,7 +45,7 @@ def test_coco_files_sharing_a_prefix_count_a_frame_once(
             )
             assert report.ok
             assert _held(catalog) == (5, 5, 2 + 3 * 2)
-            assert _counts(catalog, report) == _held(catalog)
+            assert counted(catalog, report) == _held(catalog)
 
 
 def _scene(name: str, ids: list[str]) -> str:
@@ -97,7 +71,7 @@ def test_nucleus_frames_removed_by_their_own_import_are_not_counted(
             report = nucleus.import_files(catalog, [path], progress=False, update=True)
             assert report.ok
             assert _held(catalog) == (2, 2, 0)
-            assert _counts(catalog, report) == _held(catalog)
+            assert counted(catalog, report) == _held(catalog)
 
 
 def test_a_write_retried_after_a_scene_changed_counts_its_unchanged_frames(
@@ -127,4 +101,4 @@ def test_a_write_retried_after_a_scene_changed_counts_its_unchanged_frames(
         report = nucleus.import_files(catalog, [path], progress=False, update=True)
         assert report.ok
         assert _held(catalog) == (4, 4, 0)
-        assert _counts(catalog, report) == _held(catalog)
+        assert counted(catalog, report) == _held(catalog)

@@ -13,13 +13,13 @@ import pyarrow as pa
 import pytest
 
 import workbench
+from tests.ingest.counting_files import catalog_path
 from workbench.ingest import box_ring, coco
 from workbench.ingest._columnar import rows_table
 from workbench.ingest._rows import roi_row
 from workbench.ingest.writer import CatalogWriter
 from workbench.model.records import ROI_SCHEMA, Frame, Roi, Source
 from workbench.store.imports import get_import
-from workbench.store.lake_write import open_for_lake
 
 
 def _coco_file(path: Path, folder: Path, ids: list[int]) -> Path:
@@ -51,14 +51,6 @@ def _outside(catalog: Any, folder: Path) -> int:
     return int(sources) + int(masks)
 
 
-def _catalog(tmp_path: Path, storage: str) -> Path:
-    path = tmp_path / "c.duckdb"
-    workbench.open(path).close()
-    if storage == "lake":
-        open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=1, progress=False)
-    return path
-
-
 @pytest.mark.parametrize("storage", ["local", "lake"])
 @pytest.mark.parametrize("batch_size", [2, 1000])
 def test_coco_files_sharing_images_count_their_outside_files_once(
@@ -72,7 +64,7 @@ def test_coco_files_sharing_images_count_their_outside_files_once(
     files.mkdir()
     first = _coco_file(files / "a.json", elsewhere, [1, 2, 3, 4])
     second = _coco_file(files / "b.json", elsewhere, [3, 4, 5])
-    path = _catalog(tmp_path, storage)
+    path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
         for _ in range(2):
             report = coco.import_files(
@@ -101,7 +93,7 @@ def test_frames_added_twice_count_their_outside_files_once(tmp_path: Path, stora
         rois = [Roi(f"r{n}", "mask", ["car"], mask=mask, bbox=(1, 1, 4, 4))] if more else []
         return Frame(id=f"f{n}", sources=[source], rois=rois)
 
-    path = _catalog(tmp_path, storage)
+    path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
         with CatalogWriter(catalog, batch_size=1, progress=False) as writer:
             for n, more in [(1, False), (2, True), (1, True), (3, False)]:
@@ -124,7 +116,7 @@ def _label_rows(frame_ids: list[str], boxes: int) -> pa.Table:
 def test_a_field_given_twice_by_label_writes_counts_its_last_rois(tmp_path: Path, way: str) -> None:
     """A label-only import gives frame f1's `pred` field twice, in two writes: the second
     replaces the first, and the catalog holds its ROIs only: the report counts those."""
-    path = _catalog(tmp_path, "local")
+    path = catalog_path(tmp_path, "local")
     with workbench.open(path) as catalog:
         with CatalogWriter(catalog, progress=False) as writer:
             for n in (1, 2):
