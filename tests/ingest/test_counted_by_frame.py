@@ -293,3 +293,39 @@ def test_two_imports_in_two_threads_each_count_their_frames_once(
             thread.join()
     assert not failed, failed
     assert reports == {"a": (24, 24, 24 + 72), "b": (24, 24, 48 + 24)}
+
+
+@pytest.mark.parametrize("storage", ["local", "lake"])
+@pytest.mark.parametrize("way", ["add", "write_rows"])
+def test_the_outside_files_of_a_frame_another_import_took_are_counted_once(
+    tmp_path: Path, storage: str, way: str
+) -> None:
+    """A stores X naming three files outside the media roots (an image, its preview, an ROI
+    mask file) and Y naming one; B replaces X; A gives X again naming one. A's report counts
+    the files of its last versions: 2, not 5 (X's first version's files taken back as A
+    stored them, not as B did)."""
+    elsewhere = tmp_path / "elsewhere"
+
+    def frame(name: str, files: int) -> Frame:
+        source = Source(
+            id="image",
+            uri=str(elsewhere / f"{name}.jpg"),
+            preview_uri=str(elsewhere / f"{name}.small.jpg") if files > 1 else None,
+        )
+        mask = {"uri": str(elsewhere / f"{name}.png"), "value": 1}
+        rois = [Roi(f"r{name}", "mask", ["car"], mask=mask, bbox=(1, 1, 4, 4))] if files > 2 else []
+        return Frame(id=name, sources=[source], rois=rois)
+
+    path = catalog_path(tmp_path, storage)
+    with workbench.open(path) as catalog:
+        with (
+            recorded_import(catalog, "api", []) as run,
+            CatalogWriter(catalog, progress=False) as writer,
+        ):
+            _give(writer, way, [frame("x", 3), frame("y", 1)])
+            _other_import(catalog, way, [_frame("x", 5)], [])
+            _give(writer, way, [frame("x", 1)])
+            run.report = writer.report
+        assert writer.report.outside_media_roots == 2
+        record = get_import(catalog, writer.report.import_id).counts
+        assert record.outside_media_roots == 2

@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections import defaultdict
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 
 from workbench.store import key_ranges
@@ -77,7 +75,7 @@ def frames_by_key(con: Any, keys: np.ndarray) -> Gone:
 
 def frames_by_id(con: Any, ids: list[str]) -> Gone:
     """The stored frames among `ids`, each as it is stored: its sources, ROIs and files."""
-    from workbench.ingest._counting import Again
+    from workbench.ingest._counting import Again, uris_of_rows
 
     if not ids:
         return {}
@@ -85,28 +83,30 @@ def frames_by_id(con: Any, ids: list[str]) -> Gone:
     with registered(con, "_wb_gone", pa.table({"id": pa.array(ids, pa.string())})):
         stored = con.execute("SELECT id FROM frames WHERE id IN (SELECT id FROM _wb_gone)")
         held = [i for (i,) in stored.fetchall()]
-        sources = con.execute(
+        sources = con.sql(
             f"SELECT frame_id, uri, preview_uri, masks FROM sources WHERE {chosen}"
-        ).fetchall()
-        rois = con.execute(
-            f"SELECT frame_id, count(*), list(mask) FILTER (WHERE mask IS NOT NULL)"
-            f" FROM rois WHERE {chosen} GROUP BY frame_id"
-        ).fetchall()
-    files: defaultdict[str, list[str]] = defaultdict(list)
-    counts: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for frame_id, uri, preview, masks in sources:
-        counts[frame_id][0] += 1
-        files[frame_id].extend(u for u in (uri, preview, *_mask_uris(masks)) if u is not None)
-    for frame_id, count, mask_texts in rois:
-        counts[frame_id][1] += int(count)
-        for text in mask_texts or ():
-            files[frame_id].extend(_mask_uris(f"[{text}]"))
-    return {i: Again(1, counts[i][0], counts[i][1], pa.array(files[i], pa.string())) for i in held}
+            " ORDER BY frame_id"
+        ).to_arrow_table()
+        rois = dict(
+            con.execute(
+                f"SELECT frame_id, count(*) FROM rois WHERE {chosen} GROUP BY frame_id"
+            ).fetchall()
+        )
+        masks = con.sql(
+            f"SELECT frame_id, mask FROM rois WHERE mask IS NOT NULL AND {chosen} ORDER BY frame_id"
+        ).to_arrow_table()
+    sources_of, masks_of = _by_frame(sources), _by_frame(masks)
+    found = {}
+    for i in held:
+        its_sources = sources_of.get(i, sources.slice(0, 0))
+        files = uris_of_rows(its_sources, masks_of.get(i, masks.slice(0, 0)))
+        found[i] = Again(1, its_sources.num_rows, int(rois.get(i, 0)), files)
+    return found
 
 
-def _mask_uris(text: str | None) -> list[str]:
-    """The file URIs of a masks column's JSON list (as `uris_of_rows` reads them)."""
-    if text is None:
-        return []
-    found = [m.get("uri") for m in orjson.loads(text) if isinstance(m, dict)]
-    return [u for u in found if isinstance(u, str)]
+def _by_frame(rows: pa.Table) -> dict[str, pa.Table]:
+    """`rows` (ordered by frame_id) cut into each frame's rows."""
+    ids = rows["frame_id"].to_pylist()
+    cuts = [k for k in range(1, len(ids)) if ids[k] != ids[k - 1]]
+    bounds = zip([0, *cuts], [*cuts, len(ids)], strict=True)
+    return {ids[a]: rows.slice(a, b - a) for a, b in bounds if b > a}
