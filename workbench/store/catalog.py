@@ -429,12 +429,16 @@ class Catalog(MediaRoots):
 
         Anything but one SELECT over the catalog's tables is refused with ReadOnlyQueryError.
         The query runs at once, within `time_limit` seconds (default: the catalog's), or
-        raises QueryError.
+        raises QueryError. Ctrl-C (the notebook's stop button) stops it with a
+        KeyboardInterrupt.
         """
         con = self.cursor()
         check_read_only(con, query, self.table_names())
         try:
-            with time_limit_of(con, self.time_limit if time_limit is None else time_limit):
+            with (
+                interrupts.statements_stopped(),
+                time_limit_of(con, self.time_limit if time_limit is None else time_limit),
+            ):
                 result = con.sql(query, params=params)
                 table = result.to_arrow_table() if result is not None else None
         except duckdb.Error as exc:

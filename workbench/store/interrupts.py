@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
@@ -60,6 +62,20 @@ def ctrl_c(exc: BaseException) -> KeyboardInterrupt | None:
     if type(exc) is RuntimeError and str(exc) == _STATEMENT_STOPPED:
         return KeyboardInterrupt(f"{_STATEMENT_STOPPED} (Ctrl-C)")
     return None
+
+
+@contextmanager
+def statements_stopped() -> Iterator[None]:
+    """Raise DuckDB's stopping of a statement by Ctrl-C inside the block as the
+    KeyboardInterrupt it was (`ctrl_c`): a person's query stopped by the notebook's stop
+    button is an interruption, not an error of the query."""
+    try:
+        yield
+    except RuntimeError as exc:
+        pressed = ctrl_c(exc)
+        if pressed is None:
+            raise
+        raise pressed from exc
 
 
 class _Held:
