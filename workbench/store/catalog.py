@@ -18,11 +18,11 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext, supp
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import duckdb
 
-from workbench.errors import CatalogError, QueryError
+from workbench.errors import CatalogError, LakeError, QueryError
 from workbench.store import groups, interrupts, lake_groups, layout, layout_build, summaries
 from workbench.store.engine import (
     DEFAULT_IMPORT_MEMORY_LIMIT,
@@ -138,6 +138,9 @@ class Catalog(MediaRoots):
         self._lake_checked = time.monotonic()
         self._writing = 0  # transactions open (a lake's pins are not moved under them)
         self._writer: int | None = None  # the thread inside `transaction()`, if any
+        self._open: duckdb.DuckDBPyConnection | None = None  # that transaction's cursor
+        self._nested = 0  # transactions nested in it, open (they join it)
+        self._failed_inside: BaseException | None = None  # what a nested one raised
         self._importing = 0  # imports running (the engine holds to the import's budget)
         self._memory_lock = threading.Lock()
         # Every cursor handed out, so close() can interrupt their queries.
@@ -270,9 +273,20 @@ class Catalog(MediaRoots):
         """Wrap, inside `transaction()`, SQL that changes the frames, sources or ROIs of
         `frame_ids`: on a lake-backed catalog those frames' rows are checked out into
         temporary tables for the block and written back to the lake after it
-        (store/lake_write.py), unless `dry_run`; on a local catalog this does nothing."""
+        (store/lake_write.py), unless `dry_run`; on a local catalog this does nothing.
+        Refused in a nested transaction, and once a nested one failed (`transaction`)."""
         if self.lake is None:
             return nullcontext()
+        if self._failed_inside is not None:
+            raise CatalogError(
+                "a transaction nested in this one failed: it rolls back whole, and a lake's "
+                "commits would not"
+            ) from self._failed_inside
+        if self._nested and not dry_run:
+            raise LakeError(
+                "a transaction nested in another cannot change a lake-backed catalog's rows: "
+                "its lake commits could not roll back with the outer one (run it on its own)"
+            )
         from workbench.store.lake_write import edit
 
         return edit(self.lake, con, frame_ids, dry_run=dry_run)
@@ -304,7 +318,12 @@ class Catalog(MediaRoots):
 
     # -- connections -----------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A new cursor on the catalog: one per thread, never shared."""
+        """A new cursor on the catalog: one per thread, never shared. On the thread whose
+        write transaction is open, that transaction's cursor, lent (closing it closes
+        nothing): a read inside the block sees what the block wrote, as a transaction
+        nested in it does (`transaction`)."""
+        if self._open is not None and self._writer == threading.get_ident():
+            return cast(duckdb.DuckDBPyConnection, _Lent(self._open))
         if self.lake is not None and not self._writing:
             self.refresh_lake(force=False)
         return self._cursor()
@@ -320,21 +339,35 @@ class Catalog(MediaRoots):
 
         Before COMMIT the layout is brought up to date with what the block wrote (keys and
         summaries of new frames and ROIs, store/layout.py), in the same transaction.
+
+        Opened again on the thread whose transaction is open (an import, or a service's
+        write, inside a caller's block), it joins that one: the same cursor, its writes
+        committed or rolled back with the outer block's, the layout brought up to date as
+        it begins and ends (what it reads is keyed as after a commit). An error that leaves
+        a nested block rolls the whole back: the outer block then ends with CatalogError
+        even if it caught the error, as it cannot commit half of the nested write. On a
+        lake-backed catalog a nested block may not change the lake's rows (`editing`
+        refuses: its lake commits could not roll back with the outer), nor may any block
+        once a nested one failed (docs/scale-out.md).
         """
+        if self._open is not None and self._writer == threading.get_ident():
+            yield from self._joined(self._open)
+            return
         pressed = False
         with self._lock:
             con = self._cursor()
             con.execute("BEGIN TRANSACTION")
             self._writing += 1
             outer, self._writer = self._writer, threading.get_ident()
+            self._open, self._failed_inside = con, None
             try:
                 yield con
-                if self._layout_ready and self.lake is not None:
-                    self.lake.settled(con)  # its writes keep the layout (lake_write.edit)
-                elif self._layout_ready:
-                    if layout.sync(con):
-                        self.layout_changes += 1
-                    summaries.keep(con, layout.next_frame_key(con))  # the whole catalog's summaries
+                if self._failed_inside is not None:
+                    raise CatalogError(
+                        "the transaction was rolled back whole: a transaction nested in it "
+                        f"failed ({self._failed_inside!r})"
+                    ) from self._failed_inside
+                self._keep_layout(con)
             except BaseException as exc:
                 interrupts.release(con)  # the block's error stands for a Ctrl-C noted in it
                 con.execute("ROLLBACK")
@@ -354,6 +387,7 @@ class Catalog(MediaRoots):
             finally:
                 self._writing -= 1
                 self._writer = outer
+                self._open, self._failed_inside = None, None
                 con.close()
                 # A write may add frames, or a backend's table (store/ledger.py). The
                 # generation moves first: a read that began before this write's COMMIT then
@@ -365,6 +399,37 @@ class Catalog(MediaRoots):
                     self._table_names = None
         if pressed:
             interrupts.deliver()
+
+    def _joined(self, con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A transaction nested in the one open on this thread (`transaction`)."""
+        if self._failed_inside is not None:
+            raise CatalogError(
+                "a transaction nested in this one failed: it rolls back whole"
+            ) from self._failed_inside
+        self._nested += 1
+        try:
+            if self.lake is None:
+                self._keep_layout(con)  # what the outer block wrote, keyed for this one
+            yield con
+            self._keep_layout(con)
+        except BaseException as exc:
+            if self._failed_inside is None:
+                self._failed_inside = exc
+            pressed_in = interrupts.ctrl_c(exc)
+            if pressed_in is not None:
+                raise pressed_in from exc
+            raise
+        finally:
+            self._nested -= 1
+
+    def _keep_layout(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The layout brought up to date with what the transaction wrote (before COMMIT)."""
+        if self._layout_ready and self.lake is not None:
+            self.lake.settled(con)  # its writes keep the layout (lake_write.edit)
+        elif self._layout_ready:
+            if layout.sync(con):
+                self.layout_changes += 1
+            summaries.keep(con, layout.next_frame_key(con))  # the whole catalog's summaries
 
     def writing_here(self) -> bool:
         """Whether this thread is inside a write transaction of the catalog: a write handed to
@@ -489,6 +554,26 @@ class Catalog(MediaRoots):
             scenes=one("SELECT count(*) FROM scenes"),
             size_bytes=sum(p.stat().st_size for p in (self.path, _wal(self.path)) if p.exists()),
         )
+
+
+class _Lent:
+    """The open transaction's cursor lent to a read on its thread (`Catalog.cursor`): the
+    read's `close` (or `with` block) leaves it open for the transaction."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
 
 
 def _refresh_seconds() -> float:
