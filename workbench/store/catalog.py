@@ -70,7 +70,8 @@ __all__ = [
 
 
 DEFAULT_CATALOG = "workbench.duckdb"
-# Seconds close() waits for interrupted queries to let go of the connection.
+# Seconds close() waits for interrupted queries to let go of the connection, and for a write
+# past its lake's commits (or in its COMMIT) to end.
 CLOSE_WAIT = 10.0
 # Seconds between looks at whether a lake-backed catalog's tables moved on (docs/scale-out.md).
 LAKE_REFRESH_ENV = "WORKBENCH_LAKE_REFRESH"
@@ -168,11 +169,26 @@ class Catalog(MediaRoots):
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         """Close the catalog. Queries still running on other threads (a served app stopping
-        mid-query) are interrupted first: they raise, and the file is closed."""
+        mid-query) are interrupted first: they raise (a write rolls back whole), and the file
+        is closed. A write that stands once begun (its COMMIT under way, or a lake-backed
+        catalog's write past the lake's commits, store/interrupts.py) is let end instead, up
+        to CLOSE_WAIT seconds, and no lake write begins its commits meanwhile; one still
+        committing then leaves the catalog open (CatalogError)."""
+        if self.lake is not None:
+            with self.lake.gate:
+                self.lake.closing = True
+        mine = self._open if self._writer == threading.get_ident() else None
         for cursor in list(self._cursors):
-            with suppress(duckdb.Error):
-                cursor.interrupt()
+            if not interrupts.committing(cursor):
+                with suppress(duckdb.Error):
+                    cursor.interrupt()
         deadline = time.monotonic() + CLOSE_WAIT
+        while any(c is not mine and interrupts.committing(c) for c in list(self._cursors)):
+            if time.monotonic() > deadline:
+                if self.lake is not None:
+                    self.lake.closing = False
+                raise CatalogError(f"cannot close catalog {self.path}: a write is committing")
+            time.sleep(0.01)
         while True:
             try:
                 self._con.close()

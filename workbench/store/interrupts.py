@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -91,11 +92,23 @@ def _note(signum: int, frame: FrameType | None) -> None:
     _held.caught = True
 
 
+# The transactions (their connections), on any thread, whose write stands from now on: past
+# a lake's commits, or in their COMMIT (Catalog.close lets them end rather than interrupt).
+_committing: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def committing(owner: object) -> bool:
+    """Whether the transaction of `owner` (a connection) is between `hold` and `release`."""
+    return owner in _committing
+
+
 def hold(owner: object) -> None:
     """From now until `release(owner)`, a Ctrl-C is noted, not raised (main thread only; a
     handler installed outside Python, which cannot be put back, is left as it is). `owner`
     is the connection of the transaction whose write began: a transaction begun and ended
-    inside it (on the same thread) releases nothing, as the outer one has not committed."""
+    inside it (on the same thread) releases nothing, as the outer one has not committed.
+    On any thread, `committing(owner)` holds meanwhile."""
+    _committing.add(owner)
     if _held.owner is not None or threading.current_thread() is not threading.main_thread():
         return
     previous = signal.getsignal(signal.SIGINT)
@@ -108,6 +121,7 @@ def hold(owner: object) -> None:
 def release(owner: object) -> bool:
     """Stop holding if `owner` holds; whether a Ctrl-C came meanwhile (`deliver` it once
     the write has committed)."""
+    _committing.discard(owner)
     if _held.owner is None or _held.owner is not owner:
         return False
     signal.signal(signal.SIGINT, _held.previous)
