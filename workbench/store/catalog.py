@@ -14,11 +14,11 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Self
 
 import duckdb
 
@@ -39,6 +39,7 @@ from workbench.store.engine import (
     set_memory_limit,
 )
 from workbench.store.lake import Lake
+from workbench.store.lent import lent
 from workbench.store.media_roots import INFERRED, MediaRoot, MediaRoots
 from workbench.store.migrations import check_version, migrate
 from workbench.store.schema import PUBLIC_TABLES
@@ -178,17 +179,11 @@ class Catalog(MediaRoots):
             with self.lake.gate:
                 self.lake.closing = True
         mine = self._open if self._writer == threading.get_ident() else None
-        for cursor in list(self._cursors):
-            if not interrupts.committing(cursor):
-                with suppress(duckdb.Error):
-                    cursor.interrupt()
         deadline = time.monotonic() + CLOSE_WAIT
-        while any(c is not mine and interrupts.committing(c) for c in list(self._cursors)):
-            if time.monotonic() > deadline:
-                if self.lake is not None:
-                    self.lake.closing = False
-                raise CatalogError(f"cannot close catalog {self.path}: a write is committing")
-            time.sleep(0.01)
+        if not interrupts.stop_all_but_committing(self._cursors, mine, deadline):
+            if self.lake is not None:
+                self.lake.closing = False
+            raise CatalogError(f"cannot close catalog {self.path}: a write is committing")
         while True:
             try:
                 self._con.close()
@@ -339,7 +334,7 @@ class Catalog(MediaRoots):
         nothing): a read inside the block sees what the block wrote, as a transaction
         nested in it does (`transaction`)."""
         if self._open is not None and self._writer == threading.get_ident():
-            return cast(duckdb.DuckDBPyConnection, _Lent(self._open))
+            return lent(self._open)
         if self.lake is not None and not self._writing:
             self.refresh_lake(force=False)
         return self._cursor()
@@ -570,26 +565,6 @@ class Catalog(MediaRoots):
             scenes=one("SELECT count(*) FROM scenes"),
             size_bytes=sum(p.stat().st_size for p in (self.path, _wal(self.path)) if p.exists()),
         )
-
-
-class _Lent:
-    """The open transaction's cursor lent to a read on its thread (`Catalog.cursor`): the
-    read's `close` (or `with` block) leaves it open for the transaction."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._con = con
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
 
 
 def _refresh_seconds() -> float:

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import Any
 
@@ -100,6 +101,21 @@ _committing: weakref.WeakSet[Any] = weakref.WeakSet()
 def committing(owner: object) -> bool:
     """Whether the transaction of `owner` (a connection) is between `hold` and `release`."""
     return owner in _committing
+
+
+def stop_all_but_committing(cursors: Iterable[Any], mine: object, deadline: float) -> bool:
+    """Interrupt what `cursors` run, but for the transactions `committing` (a write that
+    stands once begun); wait for those (not `mine`, the caller's own) to end until
+    `deadline` (time.monotonic); whether they did."""
+    for cursor in list(cursors):
+        if not committing(cursor):
+            with suppress(Exception):  # a cursor closed meanwhile
+                cursor.interrupt()
+    while any(c is not mine and committing(c) for c in list(cursors)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def hold(owner: object) -> None:
