@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -110,9 +111,13 @@ def test_a_failed_commit_lets_ctrl_c_go(tmp_path: Path) -> None:
             with catalog.editing(con, ["x"]):
                 con.execute("INSERT INTO frames (id, context_id) VALUES ('x', 'x')")
             con.execute("INSERT INTO meta VALUES ('probe', 'mine')")
-            other = catalog.cursor()
-            other.execute("INSERT INTO meta VALUES ('probe', 'theirs')")  # commits first
-            other.close()
+            # another thread's connection commits first (on this thread, `cursor()` is the
+            # transaction's own)
+            theirs = threading.Thread(
+                target=lambda: catalog.cursor().execute("INSERT INTO meta VALUES ('probe', 'x')")
+            )
+            theirs.start()
+            theirs.join()
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
         with pytest.raises(KeyboardInterrupt):
             signal.raise_signal(signal.SIGINT)

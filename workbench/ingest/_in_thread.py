@@ -88,7 +88,8 @@ class InThread:
 def ahead[T](items: Iterator[T], name: str) -> Generator[T]:
     """The items of `items`, the next one made in a thread of its own (`name`) while the
     caller works on the one before: one at most ahead. A caller that may stop early closes
-    it (`contextlib.closing`): the item under way is let end, and `items` is closed."""
+    it (`contextlib.closing`): the item under way is let end, and `items` is closed, even
+    when another Ctrl-C comes while it waits."""
     made: list[T] = []
 
     def make() -> None:
@@ -107,8 +108,10 @@ def ahead[T](items: Iterator[T], name: str) -> Generator[T]:
             runs.start(make)
             yield item
     finally:
-        with suppress(Exception):  # stopped early: what the item under way raised is moot
-            runs.wait()
-        close = getattr(items, "close", None)
-        if close is not None:
-            close()
+        try:
+            with suppress(Exception):  # stopped early: what the item under way raised is moot
+                runs.wait()
+        finally:  # closed after a Ctrl-C in the wait too (it is raised once it has ended)
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()

@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench.errors import QueryError
+from workbench.store.interrupts import statements_stopped
 from workbench.store.sqlsafe import check_read_only, check_where, time_limit
 
 if TYPE_CHECKING:
@@ -137,7 +138,8 @@ def execute(
 
     `check` runs the read-only guard first and bounds the query by `limit` seconds (default:
     the catalog's time limit): needed when the query holds SQL a person typed. DuckDB's
-    errors become QueryError with DuckDB's own message, for the UI to show. `tables` are
+    errors become QueryError with DuckDB's own message, for the UI to show; Ctrl-C in the
+    statement a KeyboardInterrupt (store/interrupts.py). `tables` are
     Arrow tables the query reads by name (never with `check`: the guard knows only the
     catalog's tables).
     """
@@ -145,7 +147,7 @@ def execute(
         try:
             if check:
                 check_read_only(con, query.sql, catalog.table_names())
-            with time_limit(con, _limit(catalog, limit) if check else None):
+            with statements_stopped(), time_limit(con, _limit(catalog, limit) if check else None):
                 return con.sql(query.sql, params=list(query.params)).to_arrow_table()
         except duckdb.Error as exc:
             raise QueryError(first_lines(exc)) from exc
@@ -163,7 +165,7 @@ def execute_rows(
         try:
             if check:
                 check_read_only(con, query.sql, catalog.table_names())
-            with time_limit(con, _limit(catalog, limit) if check else None):
+            with statements_stopped(), time_limit(con, _limit(catalog, limit) if check else None):
                 return con.execute(query.sql, list(query.params)).fetchall()
         except duckdb.Error as exc:
             raise QueryError(first_lines(exc)) from exc

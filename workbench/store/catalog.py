@@ -14,7 +14,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -22,7 +22,7 @@ from typing import Any, Self
 
 import duckdb
 
-from workbench.errors import CatalogError, QueryError
+from workbench.errors import CatalogError, LakeError, QueryError
 from workbench.store import groups, interrupts, lake_groups, layout, layout_build, summaries
 from workbench.store.engine import (
     DEFAULT_IMPORT_MEMORY_LIMIT,
@@ -39,6 +39,7 @@ from workbench.store.engine import (
     set_memory_limit,
 )
 from workbench.store.lake import Lake
+from workbench.store.lent import lent
 from workbench.store.media_roots import INFERRED, MediaRoot, MediaRoots
 from workbench.store.migrations import check_version, migrate
 from workbench.store.schema import PUBLIC_TABLES
@@ -70,7 +71,8 @@ __all__ = [
 
 
 DEFAULT_CATALOG = "workbench.duckdb"
-# Seconds close() waits for interrupted queries to let go of the connection.
+# Seconds close() waits for interrupted queries to let go of the connection, and for a write
+# past its lake's commits (or in its COMMIT) to end.
 CLOSE_WAIT = 10.0
 # Seconds between looks at whether a lake-backed catalog's tables moved on (docs/scale-out.md).
 LAKE_REFRESH_ENV = "WORKBENCH_LAKE_REFRESH"
@@ -138,6 +140,9 @@ class Catalog(MediaRoots):
         self._lake_checked = time.monotonic()
         self._writing = 0  # transactions open (a lake's pins are not moved under them)
         self._writer: int | None = None  # the thread inside `transaction()`, if any
+        self._open: duckdb.DuckDBPyConnection | None = None  # that transaction's cursor
+        self._nested = 0  # transactions nested in it, open (they join it)
+        self._failed_inside: BaseException | None = None  # what a nested one raised
         self._importing = 0  # imports running (the engine holds to the import's budget)
         self._memory_lock = threading.Lock()
         # Every cursor handed out, so close() can interrupt their queries.
@@ -165,11 +170,20 @@ class Catalog(MediaRoots):
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         """Close the catalog. Queries still running on other threads (a served app stopping
-        mid-query) are interrupted first: they raise, and the file is closed."""
-        for cursor in list(self._cursors):
-            with suppress(duckdb.Error):
-                cursor.interrupt()
+        mid-query) are interrupted first: they raise (a write rolls back whole), and the file
+        is closed. A write that stands once begun (its COMMIT under way, or a lake-backed
+        catalog's write past the lake's commits, store/interrupts.py) is let end instead, up
+        to CLOSE_WAIT seconds, and no lake write begins its commits meanwhile; one still
+        committing then leaves the catalog open (CatalogError)."""
+        if self.lake is not None:
+            with self.lake.gate:
+                self.lake.closing = True
+        mine = self._open if self._writer == threading.get_ident() else None
         deadline = time.monotonic() + CLOSE_WAIT
+        if not interrupts.stop_all_but_committing(self._cursors, mine, deadline):
+            if self.lake is not None:
+                self.lake.closing = False
+            raise CatalogError(f"cannot close catalog {self.path}: a write is committing")
         while True:
             try:
                 self._con.close()
@@ -270,9 +284,20 @@ class Catalog(MediaRoots):
         """Wrap, inside `transaction()`, SQL that changes the frames, sources or ROIs of
         `frame_ids`: on a lake-backed catalog those frames' rows are checked out into
         temporary tables for the block and written back to the lake after it
-        (store/lake_write.py), unless `dry_run`; on a local catalog this does nothing."""
+        (store/lake_write.py), unless `dry_run`; on a local catalog this does nothing.
+        Refused in a nested transaction, and once a nested one failed (`transaction`)."""
         if self.lake is None:
             return nullcontext()
+        if self._failed_inside is not None:
+            raise CatalogError(
+                "a transaction nested in this one failed: it rolls back whole, and a lake's "
+                "commits would not"
+            ) from self._failed_inside
+        if self._nested and not dry_run:
+            raise LakeError(
+                "a transaction nested in another cannot change a lake-backed catalog's rows: "
+                "its lake commits could not roll back with the outer one (run it on its own)"
+            )
         from workbench.store.lake_write import edit
 
         return edit(self.lake, con, frame_ids, dry_run=dry_run)
@@ -304,7 +329,12 @@ class Catalog(MediaRoots):
 
     # -- connections -----------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A new cursor on the catalog: one per thread, never shared."""
+        """A new cursor on the catalog: one per thread, never shared. On the thread whose
+        write transaction is open, that transaction's cursor, lent (closing it closes
+        nothing): a read inside the block sees what the block wrote, as a transaction
+        nested in it does (`transaction`)."""
+        if self._open is not None and self._writer == threading.get_ident():
+            return lent(self._open)
         if self.lake is not None and not self._writing:
             self.refresh_lake(force=False)
         return self._cursor()
@@ -320,21 +350,35 @@ class Catalog(MediaRoots):
 
         Before COMMIT the layout is brought up to date with what the block wrote (keys and
         summaries of new frames and ROIs, store/layout.py), in the same transaction.
+
+        Opened again on the thread whose transaction is open (an import, or a service's
+        write, inside a caller's block), it joins that one: the same cursor, its writes
+        committed or rolled back with the outer block's, the layout brought up to date as
+        it begins and ends (what it reads is keyed as after a commit). An error that leaves
+        a nested block rolls the whole back: the outer block then ends with CatalogError
+        even if it caught the error, as it cannot commit half of the nested write. On a
+        lake-backed catalog a nested block may not change the lake's rows (`editing`
+        refuses: its lake commits could not roll back with the outer), nor may any block
+        once a nested one failed (docs/scale-out.md).
         """
+        if self._open is not None and self._writer == threading.get_ident():
+            yield from self._joined(self._open)
+            return
         pressed = False
         with self._lock:
             con = self._cursor()
             con.execute("BEGIN TRANSACTION")
             self._writing += 1
             outer, self._writer = self._writer, threading.get_ident()
+            self._open, self._failed_inside = con, None
             try:
                 yield con
-                if self._layout_ready and self.lake is not None:
-                    self.lake.settled(con)  # its writes keep the layout (lake_write.edit)
-                elif self._layout_ready:
-                    if layout.sync(con):
-                        self.layout_changes += 1
-                    summaries.keep(con, layout.next_frame_key(con))  # the whole catalog's summaries
+                if self._failed_inside is not None:
+                    raise CatalogError(
+                        "the transaction was rolled back whole: a transaction nested in it "
+                        f"failed ({self._failed_inside!r})"
+                    ) from self._failed_inside
+                self._keep_layout(con)
             except BaseException as exc:
                 interrupts.release(con)  # the block's error stands for a Ctrl-C noted in it
                 con.execute("ROLLBACK")
@@ -354,6 +398,7 @@ class Catalog(MediaRoots):
             finally:
                 self._writing -= 1
                 self._writer = outer
+                self._open, self._failed_inside = None, None
                 con.close()
                 # A write may add frames, or a backend's table (store/ledger.py). The
                 # generation moves first: a read that began before this write's COMMIT then
@@ -365,6 +410,37 @@ class Catalog(MediaRoots):
                     self._table_names = None
         if pressed:
             interrupts.deliver()
+
+    def _joined(self, con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A transaction nested in the one open on this thread (`transaction`)."""
+        if self._failed_inside is not None:
+            raise CatalogError(
+                "a transaction nested in this one failed: it rolls back whole"
+            ) from self._failed_inside
+        self._nested += 1
+        try:
+            if self.lake is None:
+                self._keep_layout(con)  # what the outer block wrote, keyed for this one
+            yield con
+            self._keep_layout(con)
+        except BaseException as exc:
+            if self._failed_inside is None:
+                self._failed_inside = exc
+            pressed_in = interrupts.ctrl_c(exc)
+            if pressed_in is not None:
+                raise pressed_in from exc
+            raise
+        finally:
+            self._nested -= 1
+
+    def _keep_layout(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The layout brought up to date with what the transaction wrote (before COMMIT)."""
+        if self._layout_ready and self.lake is not None:
+            self.lake.settled(con)  # its writes keep the layout (lake_write.edit)
+        elif self._layout_ready:
+            if layout.sync(con):
+                self.layout_changes += 1
+            summaries.keep(con, layout.next_frame_key(con))  # the whole catalog's summaries
 
     def writing_here(self) -> bool:
         """Whether this thread is inside a write transaction of the catalog: a write handed to
@@ -429,12 +505,16 @@ class Catalog(MediaRoots):
 
         Anything but one SELECT over the catalog's tables is refused with ReadOnlyQueryError.
         The query runs at once, within `time_limit` seconds (default: the catalog's), or
-        raises QueryError.
+        raises QueryError. Ctrl-C (the notebook's stop button) stops it with a
+        KeyboardInterrupt.
         """
         con = self.cursor()
         check_read_only(con, query, self.table_names())
         try:
-            with time_limit_of(con, self.time_limit if time_limit is None else time_limit):
+            with (
+                interrupts.statements_stopped(),
+                time_limit_of(con, self.time_limit if time_limit is None else time_limit),
+            ):
                 result = con.sql(query, params=params)
                 table = result.to_arrow_table() if result is not None else None
         except duckdb.Error as exc:

@@ -24,6 +24,10 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
+import weakref
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import Any
 
@@ -62,6 +66,20 @@ def ctrl_c(exc: BaseException) -> KeyboardInterrupt | None:
     return None
 
 
+@contextmanager
+def statements_stopped() -> Iterator[None]:
+    """Raise DuckDB's stopping of a statement by Ctrl-C inside the block as the
+    KeyboardInterrupt it was (`ctrl_c`): a person's query stopped by the notebook's stop
+    button is an interruption, not an error of the query."""
+    try:
+        yield
+    except RuntimeError as exc:
+        pressed = ctrl_c(exc)
+        if pressed is None:
+            raise
+        raise pressed from exc
+
+
 class _Held:
     owner: object = None  # what holds it: the connection of the transaction that writes
     caught = False
@@ -75,11 +93,38 @@ def _note(signum: int, frame: FrameType | None) -> None:
     _held.caught = True
 
 
+# The transactions (their connections), on any thread, whose write stands from now on: past
+# a lake's commits, or in their COMMIT (Catalog.close lets them end rather than interrupt).
+_committing: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def committing(owner: object) -> bool:
+    """Whether the transaction of `owner` (a connection) is between `hold` and `release`."""
+    return owner in _committing
+
+
+def stop_all_but_committing(cursors: Iterable[Any], mine: object, deadline: float) -> bool:
+    """Interrupt what `cursors` run, but for the transactions `committing` (a write that
+    stands once begun); wait for those (not `mine`, the caller's own) to end until
+    `deadline` (time.monotonic); whether they did."""
+    for cursor in list(cursors):
+        if not committing(cursor):
+            with suppress(Exception):  # a cursor closed meanwhile
+                cursor.interrupt()
+    while any(c is not mine and committing(c) for c in list(cursors)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def hold(owner: object) -> None:
     """From now until `release(owner)`, a Ctrl-C is noted, not raised (main thread only; a
     handler installed outside Python, which cannot be put back, is left as it is). `owner`
     is the connection of the transaction whose write began: a transaction begun and ended
-    inside it (on the same thread) releases nothing, as the outer one has not committed."""
+    inside it (on the same thread) releases nothing, as the outer one has not committed.
+    On any thread, `committing(owner)` holds meanwhile."""
+    _committing.add(owner)
     if _held.owner is not None or threading.current_thread() is not threading.main_thread():
         return
     previous = signal.getsignal(signal.SIGINT)
@@ -92,6 +137,7 @@ def hold(owner: object) -> None:
 def release(owner: object) -> bool:
     """Stop holding if `owner` holds; whether a Ctrl-C came meanwhile (`deliver` it once
     the write has committed)."""
+    _committing.discard(owner)
     if _held.owner is None or _held.owner is not owner:
         return False
     signal.signal(signal.SIGINT, _held.previous)

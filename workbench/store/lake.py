@@ -28,6 +28,7 @@ usual AWS variables, `storage_options`).
 from __future__ import annotations
 
 import os
+import threading
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -179,6 +180,10 @@ class Lake:
     _keyed: dict[str, tuple[list[tuple[int | None, int | None, str]], str]] = field(
         default_factory=dict, repr=False
     )
+    # Passed by a write on its way to the lake's commits (lake_write.edit); `closing` set
+    # under it by Catalog.close, after which no write begins them.
+    gate: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    closing: bool = False
 
     def __post_init__(self) -> None:
         if self.format is None:

@@ -345,7 +345,10 @@ def edit(
         for n in LAKE_TABLES
     }
     if any(changed.values()) and not dry_run:
-        interrupts.hold(con)  # until the catalog's transaction ends (store/interrupts.py)
+        with lake.gate:  # a catalog closing lets no write begin the lake's commits
+            if lake.closing:
+                raise LakeError("the catalog is closing: the write was not made")
+            interrupts.hold(con)  # until the catalog's transaction ends (store/interrupts.py)
         _replace(lake, con, after, changed, first if adopting else None)
         lake.pin(con)
 
