@@ -208,6 +208,24 @@ def compare(rows: pa.Table, out: Path, repeat: int) -> dict[str, tuple[float, fl
     return {k: (_median(v), size[k]) for k, v in cpu.items()}
 
 
+def stored(rows: pa.Table, out: Path, ddl: str) -> pa.Table:
+    insert(rows, out, ddl)
+    con = duckdb.connect(str(out), read_only=True)
+    try:
+        return con.sql("SELECT * FROM rois ORDER BY rowid").to_arrow_table()
+    finally:
+        con.close()
+
+
+def same_rows(rows: pa.Table, out: Path) -> dict[str, bool]:
+    """Whether each layout that keeps every column stores the rows the writer's does."""
+    chosen = layouts(rows, rois_ddl())
+    names = list(chosen)
+    first = stored(chosen[names[0]][0], out, chosen[names[0]][1])
+    lossless = [n for n in names[1:] if n.startswith(("all-NULL", "attributes", "frame_id, id"))]
+    return {n: stored(chosen[n][0], out, chosen[n][1]).equals(first) for n in lossless}
+
+
 def _print_table(title: str, figures: dict[str, tuple[float, float]]) -> None:
     print(f"  {title} (load {_load()})")
     for name, (cpu, mb) in figures.items():
@@ -243,6 +261,8 @@ def measure(fmt: str, folder: Path, repeat: int, scale: float) -> None:
     for name, seconds, casts in operators(profile):
         print(f"    {name:20s} {seconds:7.3f} s  {casts}")
     _print_table("the same rows in other layouts (INSERT, CHECKPOINT)", compare(rows, out, repeat))
+    for name, same in same_rows(rows, out).items():
+        print(f"    {name}: {'the same rows stored' if same else 'OTHER ROWS STORED'}")
 
 
 def main() -> None:
