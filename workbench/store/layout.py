@@ -221,6 +221,10 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: b
     if new_rois:
         add_label_keys(con)
         _key_rows(con, "rois", first, bool(new_frames))
+        # ROIs added to stored frames outside the write mark those frames: summarised now,
+        # not left to the next transaction (imports adding ROIs to their own frames only
+        # key them as inserted, store/layout_insert.py, and never come here)
+        pending = pending or _pending_left(con)
     if pending:
         pending_frames = "frame_key IN (SELECT frame_key FROM _layout_pending)"
         _rekey_labels(con)
@@ -238,8 +242,6 @@ def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: b
         code(con, "frame_key >= ?", [first], every_frame=every_frame)
     if new_rois and new_frames:
         tally(con, "frame_key >= ?", [first], 1)
-    if new_rois and not pending and _pending_left(con):  # ROIs added to stored frames
-        con.execute(f"DROP TABLE IF EXISTS {CODES_ALIGNED}")
     return bool(new_frames) and promote and promote_while_small(con)
 
 
