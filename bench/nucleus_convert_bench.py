@@ -25,6 +25,12 @@ And each of the import's statements alone, SCENES without the duplicate-key chec
 alone, `json_keys` alone and the parse alone; the reading whole and its scans' patterns over the
 file's lines. CPU is the process's (`time.process_time`, every thread); medians and minimums of
 `--runs`, with the load average.
+
+With `--imports N`, the file is also imported N times in this process, each into a new
+catalog (update=True, as the formats bench imports it), and the process CPU of the import
+and of the steps it passes through is printed (each wrapped, `step_cpu.timed`): the reading's
+batches (`_batch`: the scans) and split, the conversion, the lines' digests and their record
+(`record_scenes`), placing (`_good`), the writer's `write_rows` and the groups' recount.
 """
 
 from __future__ import annotations
@@ -44,14 +50,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from formats_bench import write_nucleus
-from step_cpu import load
+from step_cpu import SPENT, load, timed
 
-from workbench.ingest import _columnar
+import workbench
+from workbench.ingest import _columnar, _nucleus_columnar, importer
 from workbench.ingest import _nucleus_convert as convert
 from workbench.ingest import _nucleus_sql as sql
 from workbench.ingest._columnar import PER_RECORD_PATTERN, MemoryEngine, ndjson_batches
 from workbench.ingest._nucleus_columnar import BYTES_PER_BATCH, LINES_PER_BATCH
+from workbench.ingest.writer import CatalogWriter
 from workbench.model.limits import MAX_JSON_FIELD_BYTES
+from workbench.store import groups, line_digests
 
 
 def _replaced(text: str, old: str, new: str) -> str:
@@ -280,6 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scenes", type=int, default=100)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--file", type=Path, help="the NDJSON file (written when missing)")
+    parser.add_argument("--imports", type=int, default=0, help="imports in process, timed")
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="nucleus-convert-"))
     path = args.file or folder / "nucleus.ndjson"
@@ -318,6 +328,42 @@ def main(argv: list[str] | None = None) -> None:
     _print("the import's statements and their parts", _in_order(args.runs, _statements(forms)))
     _print("the reading", _reading(path, args.runs))
     forms.engine.close()
+    if args.imports:
+        _imports(path, folder, args.imports)
+
+
+_STEPS = [
+    (_columnar, "_batch", "the reading's batches (_batch: the scans)"),
+    (_columnar, "_split", "the reading's split (_split)"),
+    (_nucleus_columnar, "convert", "the conversion (convert)"),
+    (_nucleus_columnar, "others", "the lines left to the per-record path (others)"),
+    (line_digests, "hash_lines", "the lines' digests (hash_lines)"),
+    (line_digests, "record_scenes", "the digests' record (record_scenes)"),
+    (_nucleus_columnar.ColumnarScenes, "_good", "placing (_good, _place_whole)"),
+    (CatalogWriter, "write_rows", "the writer (write_rows: INSERTs, COMMIT, record_scenes)"),
+    (groups, "build", "the groups' recount (groups.build)"),
+]
+
+
+def _imports(path: Path, folder: Path, count: int) -> None:
+    """The file imported `count` times in this process, each into a new catalog: the CPU of
+    the import whole and of each step of `_STEPS`."""
+    for owner, name, label in _STEPS:
+        timed(owner, name, label)
+    print(f"\nthe import in process, {count} times (load {load()})")
+    for number in range(count):
+        SPENT.clear()
+        db = folder / f"import{number}.duckdb"
+        started = time.process_time()
+        with workbench.open(db) as catalog:
+            report = importer("nucleus")(catalog, [path], progress=False, update=True)
+        spent = time.process_time() - started
+        if not report.ok:
+            raise SystemExit(f"the import refused records: {report}")
+        parts = ", ".join(f"{label} {SPENT.get(label, 0.0):.3f}" for _, _, label in _STEPS)
+        print(
+            f"  import {number + 1}: CPU {spent:.3f} s (open and close included; load {load()}): {parts}"
+        )
 
 
 if __name__ == "__main__":
