@@ -94,10 +94,29 @@ _METADATA = "'[' || array_to_string(list_transform(d.frames, lambda it: it.metad
 _READ_KEYS = '"(?:reference_id|frame_rate|metadata|frames|image_location)"'
 
 
+# SCENES as it was before the strict parse: every line parsed by `from_json` and every
+# object of it checked for a key given twice (`nu_keys_unique`).
+WHOLE_CHECK = f"""
+CREATE OR REPLACE TEMP TABLE _nu_s AS
+WITH parsed AS (
+    SELECT n, j, try(from_json(j, '{sql._SCENE}')) AS d FROM _wb_lines
+    WHERE NOT marked AND left(ltrim(j), 1) = '{{')
+SELECT n, d.reference_id->>'$' AS context_id, d.frame_rate AS rate,
+    d.metadata AS scene_meta, d.frames AS frames,
+    {_PLAIN} AS plain,
+    CASE WHEN d IS NULL THEN false ELSE nu_str(d.reference_id)
+        AND nu_id_ok(d.reference_id->>'$', false)
+        AND d.video_location IS NULL AND d.video_url IS NULL
+        AND len(d.frames) > 0 AND nu_num(d.frame_rate) AND nu_obj(d.metadata)
+        AND nu_keys_unique(j) END AS ok
+FROM parsed
+"""
+
+
 def one_statement() -> str:
-    """SCENES and ITEMS as one statement: `_nu_i` made from the lines (scenes whose tails SQL
-    cannot vouch for are left out)."""
-    scenes = sql.SCENES.split(" AS\nWITH parsed AS ", 1)[1]
+    """SCENES (as WHOLE_CHECK) and ITEMS as one statement: `_nu_i` made from the lines
+    (scenes whose tails SQL cannot vouch for are left out)."""
+    scenes = WHOLE_CHECK.split(" AS\nWITH parsed AS ", 1)[1]
     parsed, select = scenes.split("\nSELECT n, d.reference_id", 1)
     select = "SELECT n, " + _TAIL + "d.reference_id" + select
     items = sql.ITEMS.split(" AS\nWITH items AS ", 1)[1]
@@ -143,6 +162,15 @@ class Forms:
     def the_import(self) -> pa.Table:
         return convert.convert(self.con)[0]
 
+    def whole_check(self) -> pa.Table:
+        """The import's conversion with SCENES as it was (WHOLE_CHECK)."""
+        self.con.execute(WHOLE_CHECK)
+        self._tails()
+        self.con.execute(sql.ITEMS)
+        self.con.unregister("_nu_tails")
+        self.con.execute(sql.GOOD)
+        return convert.in_order(self.con.sql(sql.ROWS).to_arrow_table())
+
     def one_statement(self) -> pa.Table:
         self.con.execute(self.merged)
         self.con.execute(sql.GOOD)
@@ -182,7 +210,7 @@ class Forms:
 
 def _statements(forms: Forms) -> dict[str, Callable[[], object]]:
     """Each statement of the import alone and its parts (run in this order on each batch)."""
-    nodup = _replaced(sql.SCENES, "AND nu_keys_unique(j)", "")
+    nodup = _replaced(WHOLE_CHECK, "AND nu_keys_unique(j)", "")
     lines = "FROM _wb_lines"
     alone = "CREATE OR REPLACE TEMP TABLE _wb_alone AS SELECT n, {} " + lines
     return {
@@ -201,8 +229,12 @@ def _statements(forms: Forms) -> dict[str, Callable[[], object]]:
         "the keys SQL reads counted in the line (one RE2 pass)": forms.statement(
             alone.format(f"len(regexp_extract_all(j, '{_READ_KEYS}')) AS c")
         ),
-        "SCENES without the duplicate-key check": forms.statement(nodup),
-        "SCENES": forms.statement(sql.SCENES),
+        "the strict parse alone (from_json_strict of the line)": forms.statement(
+            alone.format(f"try(from_json_strict(j, '{sql._STRICT}')) AS d")
+        ),
+        "SCENES as before, without the duplicate-key check": forms.statement(nodup),
+        "SCENES as before (every line parsed and checked whole)": forms.statement(WHOLE_CHECK),
+        "SCENES (the strict parse; the rest as before)": forms.statement(sql.SCENES),
         "the tails (Python)": forms.tails,
         "ITEMS": forms.items,
         "GOOD": forms.statement(sql.GOOD),
@@ -304,14 +336,20 @@ def main(argv: list[str] | None = None) -> None:
     )
     forms = Forms()
     _CON[:] = [forms.con]
-    made: dict[str, list[pa.Table]] = {"import": [], "one": [], "fetched": []}
+    made: dict[str, list[pa.Table]] = {"import": [], "whole": [], "one": [], "fetched": []}
     for lines_table in _BATCHES:
         forms.con.register("_wb_lines", lines_table)
         made["import"].append(forms.the_import())
+        made["whole"].append(forms.whole_check())
         made["one"].append(forms.one_statement())
         made["fetched"].append(forms.items_fetched())
     rows = sum(t.num_rows for t in made["import"])
-    for form, label in (("one", "one statement"), ("fetched", "items fetched")):
+    compared = (
+        ("whole", "SCENES as before"),
+        ("one", "one statement"),
+        ("fetched", "items fetched"),
+    )
+    for form, label in compared:
         differ = sum(
             0 if a.equals(b) else 1 for a, b in zip(made["import"], made[form], strict=True)
         )
@@ -321,6 +359,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"the import's rows: {rows:,}")
     conversions: dict[str, Callable[[], object]] = {
         "the import's (SCENES, tails, ITEMS, GOOD, ROWS)": forms.the_import,
+        "the import's with SCENES as before (every line checked whole)": forms.whole_check,
         "one statement (tails by SQL), GOOD, ROWS": forms.one_statement,
         "SCENES, tails, items fetched (checks by numpy)": forms.items_fetched,
     }
