@@ -235,6 +235,9 @@ def _statements(forms: Forms) -> dict[str, Callable[[], object]]:
         "SCENES as before, without the duplicate-key check": forms.statement(nodup),
         "SCENES as before (every line parsed and checked whole)": forms.statement(WHOLE_CHECK),
         "SCENES (the strict parse; the rest as before)": forms.statement(sql.SCENES),
+        "SCENES_WHOLE (after a batch the strict parse mostly refused)": forms.statement(
+            sql.SCENES_WHOLE
+        ),
         "the tails (Python)": forms.tails,
         "ITEMS": forms.items,
         "GOOD": forms.statement(sql.GOOD),

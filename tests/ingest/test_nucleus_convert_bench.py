@@ -25,7 +25,7 @@ def test_every_form_is_timed_and_makes_the_imports_rows(tmp_path: Path) -> None:
     assert "one statement: 0 of 1 batches' rows differ from the import's" in done.stdout
     assert "items fetched: 0 of 1 batches' rows differ from the import's" in done.stdout
     timed = [line for line in done.stdout.splitlines() if "CPU median" in line]
-    assert len(timed) == 4 + 13 + 5  # the forms, the statements and parts, the reading
+    assert len(timed) == 4 + 14 + 5  # the forms, the statements and parts, the reading
     imported = [line for line in done.stdout.splitlines() if "import 1: CPU" in line]
     assert len(imported) == 1
     assert "the groups' recount (groups.build)" in imported[0]

@@ -14,7 +14,7 @@ import pytest
 import workbench
 from workbench.ingest import _nucleus_sql as sql
 from workbench.ingest._columnar import MemoryEngine
-from workbench.ingest._nucleus_convert import content_types, convert
+from workbench.ingest._nucleus_convert import Strict, content_types, convert
 from workbench.ingest.nucleus import _SceneImport, import_files, read_scenes
 from workbench.ingest.video import count_context_frames
 
@@ -83,7 +83,7 @@ LINES = {
 }
 
 
-def _taken(lines: list[str]) -> set[int]:
+def _taken(lines: list[str], strict: Strict | None = None) -> set[int]:
     """The lines (numbered from 1) the conversion takes, on the import's kind of engine."""
     with MemoryEngine(sql.MACROS, threads=1) as con:
         types, odd = content_types()
@@ -97,7 +97,7 @@ def _taken(lines: list[str]) -> set[int]:
             }
         )
         con.register("_wb_lines", table)
-        _, scenes = convert(con)
+        _, scenes = convert(con, strict)
     return set(scenes)
 
 
@@ -105,6 +105,36 @@ def test_the_lines_sql_takes() -> None:
     names = list(LINES)
     taken = _taken([line for line, _ in LINES.values()])
     assert {names[n - 1] for n in taken} == {name for name, (_, sql) in LINES.items() if sql}
+
+
+def test_the_whole_form_takes_what_it_took() -> None:
+    """After a batch the strict parse mostly refused, the whole parse and check alone: the
+    lines it takes are those every line's check took (no key given twice anywhere)."""
+    strict = Strict()
+    strict._whole = 1
+    names = list(LINES)
+    taken = _taken([line for line, _ in LINES.values()], strict)
+    twice = {"other keys twice", "scene metadata twice"}
+    assert {names[n - 1] for n in taken} == {
+        name for name, (_, sql) in LINES.items() if sql and name not in twice
+    }
+
+
+def test_batches_the_strict_parse_refuses_take_the_whole_form() -> None:
+    """A batch most of whose lines the strict parse refused (items without metadata) sends
+    the next RETRY batches to the whole form, then the strict parse is tried again; a batch
+    it takes keeps it."""
+    bare = _scene("bare", ['{"reference_id": "f0", "image_location": "s3://b/0.jpg"}'])
+    full = _scene("full", [_item(1)])
+    strict = Strict()
+    _taken([full, bare], strict)  # half taken: not most refused
+    assert strict.statement() == sql.SCENES
+    assert _taken([bare, bare.replace("bare", "other"), full], strict) == {1, 2, 3}
+    assert strict.statement() == sql.SCENES_WHOLE
+    for _ in range(Strict.RETRY):
+        assert strict.statement() == sql.SCENES_WHOLE
+        assert _taken([full], strict) == {1}
+    assert strict.statement() == sql.SCENES
 
 
 def _per_record(catalog: workbench.Catalog, path: Path) -> None:

@@ -59,10 +59,7 @@ _SCENE = (
 # (`from_json_strict`) refuses an object of the schema that lacks one of its keys or gives one
 # twice (a key of no schema is ignored, as both paths ignore it), so one parse reads the line
 # and vouches for the keys SQL reads at the scene's and the items' level.
-_STRICT = (
-    '{"reference_id":"JSON","frame_rate":"JSON","metadata":"JSON",'
-    f'"frames":[{_ITEM}]}}'
-)
+_STRICT = f'{{"reference_id":"JSON","frame_rate":"JSON","metadata":"JSON","frames":[{_ITEM}]}}'
 
 
 # What is read of an item's metadata, in one parse: the keys copied to their own columns, then
@@ -103,6 +100,18 @@ _CHECKS = [_promoted(k) for k in PROMOTED_KEYS]
 # backslash and no DEL, so none of its strings can hold a character an id or URI may not (the
 # parse refuses raw control characters in strings; any other one is non-ASCII or escaped),
 # and the items' regular expressions are left out.
+_SCENE_COLUMNS = """
+SELECT n, d.reference_id->>'$' AS context_id, d.frame_rate AS rate,
+    d.metadata AS scene_meta, d.frames AS frames, strict,
+    NOT contains(j, '\\') AND NOT contains(j, chr(127)) AND strlen(j) = length(j) AS plain,
+    CASE WHEN d IS NULL THEN false ELSE nu_str(d.reference_id)
+        AND nu_id_ok(d.reference_id->>'$', false)
+        AND d.video_location IS NULL AND d.video_url IS NULL
+        AND len(d.frames) > 0 AND nu_num(d.frame_rate) AND nu_obj(d.metadata)
+        AND CASE WHEN strict THEN nu_metadata_keys_unique(d.frames)
+            ELSE nu_keys_unique(j) END END AS ok
+FROM parsed
+"""
 SCENES = f"""
 CREATE OR REPLACE TEMP TABLE _nu_s AS
 WITH strict AS (
@@ -115,18 +124,16 @@ parsed AS (
             'metadata': s.metadata, 'frames': s.frames,
             'video_location': NULL::JSON, 'video_url': NULL::JSON}}
         ELSE try(from_json(j, '{_SCENE}')) END AS d
-    FROM strict)
-SELECT n, d.reference_id->>'$' AS context_id, d.frame_rate AS rate,
-    d.metadata AS scene_meta, d.frames AS frames,
-    NOT contains(j, '\\') AND NOT contains(j, chr(127)) AND strlen(j) = length(j) AS plain,
-    CASE WHEN d IS NULL THEN false ELSE nu_str(d.reference_id)
-        AND nu_id_ok(d.reference_id->>'$', false)
-        AND d.video_location IS NULL AND d.video_url IS NULL
-        AND len(d.frames) > 0 AND nu_num(d.frame_rate) AND nu_obj(d.metadata)
-        AND CASE WHEN strict THEN nu_metadata_keys_unique(d.frames)
-            ELSE nu_keys_unique(j) END END AS ok
-FROM parsed
-"""
+    FROM strict){_SCENE_COLUMNS}"""
+# The same without the strict parse: every line parsed by `from_json` and checked whole. A
+# line the strict parse refuses costs both parses, so a batch takes this form when most lines
+# of the batch before it were refused (a file whose items carry no metadata, say:
+# `_nucleus_convert.Strict`).
+SCENES_WHOLE = f"""
+CREATE OR REPLACE TEMP TABLE _nu_s AS
+WITH parsed AS (
+    SELECT n, j, false AS strict, try(from_json(j, '{_SCENE}')) AS d FROM _wb_lines
+    WHERE NOT marked AND left(ltrim(j), 1) = '{{'){_SCENE_COLUMNS}"""
 
 # An item's file extension, lower case, as mimetypes reads it (`nu_ext`): the most common ones
 # found by the name's end alone when a character other than `/` and `.` comes before them
