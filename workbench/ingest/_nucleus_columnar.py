@@ -31,7 +31,7 @@ from workbench.ingest._columnar import (
     MemoryEngine,
     ndjson_batches,
 )
-from workbench.ingest._nucleus_convert import Scenes, content_types, convert, others
+from workbench.ingest._nucleus_convert import Scenes, Strict, content_types, convert, others
 from workbench.ingest._nucleus_digests import SceneDigests, _ScenesChanged, lines_again
 from workbench.ingest._nucleus_rows import rows_batch
 from workbench.ingest._nucleus_stored import stored
@@ -99,6 +99,7 @@ class ColumnarScenes:
         self.con.register("_nu_types", types)
         self.con.register("_nu_odd_ext", odd)
         self._pending = _Pending()
+        self._strict = Strict()  # which form of the scenes' statement a batch takes
         # A dataset the ids check refuses: every frame goes the per-record way, to be named.
         self._columnar = job.dataset is None or _valid_dataset(job.dataset)
         # The lines of the batch whose scenes the catalog holds as they stand (update=True).
@@ -181,7 +182,7 @@ class ColumnarScenes:
         if table.num_rows:  # (none left when every line was found unchanged)
             self.con.register("_wb_lines", table)
             try:
-                rows, scenes = convert(self.con) if self._columnar else (None, {})
+                rows, scenes = convert(self.con, self._strict) if self._columnar else (None, {})
                 texts = others(self.con, set(scenes))
             finally:
                 self.con.unregister("_wb_lines")

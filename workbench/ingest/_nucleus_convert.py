@@ -32,10 +32,41 @@ def content_types() -> tuple[pa.Table, pa.Table]:
     )
 
 
-def convert(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, Scenes]:
+class Strict:
+    """Which form of sql.SCENES an import's batches take: the strict parse first (sql.SCENES)
+    until a batch most of whose lines it refused, then the whole parse and check alone
+    (sql.SCENES_WHOLE) for the next RETRY batches, then the strict parse again. A line the
+    strict parse refuses is parsed twice, so a file whose lines it refuses (items without
+    metadata) pays that on one batch in RETRY + 1; a file's lines are alike as a rule."""
+
+    RETRY = 8
+
+    def __init__(self) -> None:
+        self._whole = 0  # batches left to take the whole form
+
+    def statement(self) -> str:
+        return sql.SCENES if self._whole == 0 else sql.SCENES_WHOLE
+
+    def saw(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Count the batch just converted (`_nu_s`) in."""
+        if self._whole:
+            self._whole -= 1
+            return
+        taken, lines = con.execute(
+            "SELECT count(*) FILTER (WHERE strict), count(*) FROM _nu_s"
+        ).fetchall()[0]
+        if 2 * taken < lines:
+            self._whole = self.RETRY
+
+
+def convert(
+    con: duckdb.DuckDBPyConnection, strict: Strict | None = None
+) -> tuple[pa.Table, Scenes]:
     """The rows of the scenes SQL takes among `_wb_lines`, and per line its scene and rows'
-    slice."""
-    con.execute(sql.SCENES)
+    slice; `strict` chooses the scenes' statement (None: the strict parse first)."""
+    con.execute(strict.statement() if strict is not None else sql.SCENES)
+    if strict is not None:
+        strict.saw(con)
     tails = _tails(con.execute("SELECT n, rate, scene_meta FROM _nu_s WHERE ok").fetchall())
     con.register("_nu_tails", tails)
     try:

@@ -40,6 +40,9 @@ CREATE MACRO nu_dups(ks) AS coalesce(list_bool_or(list_transform(ks, lambda k: n
 CREATE MACRO nu_ext(p) AS lower(regexp_extract(regexp_extract(p, '[^/]*$'),
     '^\.*[^.].*(\.[^.]*)$', 1));
 CREATE MACRO nu_keys_unique(j) AS NOT nu_dups(list_distinct(json_keys('[' || j || ']', '$..*')));
+CREATE MACRO nu_metadata_keys_unique(frames) AS NOT nu_dups(list_distinct(json_keys('[' ||
+    array_to_string(list_transform(frames, lambda it: coalesce(it.metadata, 'null')), ',')
+    || ']', '$..*')));
 """
 
 # One parse of the whole line. An item that is not an object parses as a struct of NULLs (no
@@ -52,6 +55,11 @@ _SCENE = (
     '{"reference_id":"JSON","frame_rate":"JSON","metadata":"JSON",'
     f'"frames":[{_ITEM}],"video_location":"JSON","video_url":"JSON"}}'
 )
+# The keys a scene of image frames gives, each once, its items' too: the engine's strict parse
+# (`from_json_strict`) refuses an object of the schema that lacks one of its keys or gives one
+# twice (a key of no schema is ignored, as both paths ignore it), so one parse reads the line
+# and vouches for the keys SQL reads at the scene's and the items' level.
+_STRICT = f'{{"reference_id":"JSON","frame_rate":"JSON","metadata":"JSON","frames":[{_ITEM}]}}'
 
 
 # What is read of an item's metadata, in one parse: the keys copied to their own columns, then
@@ -79,28 +87,53 @@ _CHECKS = [_promoted(k) for k in PROMOTED_KEYS]
 # scene's own values and whether they are ones SQL takes. The parse is inside `try`: a line
 # that is not JSON (or that the parse refuses) parses as NULL, and its scene goes to the
 # per-record path, which names the problem (one parse, where `json_valid` first was two).
-# A key given twice in any object of the line (the scene, its metadata, an item, an item's
-# metadata, nested) sends the scene to the per-record path: one `json_keys` of every object
-# of the line (the line inside a list, so that one parse lists the scene's own keys too),
-# each distinct list of keys checked once. `plain`: the line holds only ASCII, no backslash
-# and no DEL, so none of its strings can hold a character an id or URI may not (the parse
-# refuses raw control characters in strings; any other one is non-ASCII or escaped), and the
-# items' regular expressions are left out.
-SCENES = f"""
-CREATE OR REPLACE TEMP TABLE _nu_s AS
-WITH parsed AS (
-    SELECT n, j, try(from_json(j, '{_SCENE}')) AS d FROM _wb_lines
-    WHERE NOT marked AND left(ltrim(j), 1) = '{{')
+# A key given twice in an object whose keys the conversion reads, or whose text it copies,
+# sends the scene to the per-record path (which keeps the last of them). A line the strict
+# parse takes (`strict`: every key of _STRICT given once at the scene's and each item's level,
+# no `"video_` anywhere, so neither video key is given) needs only its items' metadata checked,
+# nested objects and all (one `json_keys` of their texts joined in a list): the scene's
+# metadata is read by orjson (`_nucleus_convert._tails`), which keeps the last of a key as the
+# per-record path does, and the items' other keys are read by neither path. Any other line is
+# parsed as before, every object of it checked (`nu_keys_unique`: one `json_keys` of the line
+# inside a list, each distinct list of keys checked once); a CASE runs that parse and check
+# only on the lines the strict parse refused. `plain`: the line holds only ASCII, no
+# backslash and no DEL, so none of its strings can hold a character an id or URI may not (the
+# parse refuses raw control characters in strings; any other one is non-ASCII or escaped),
+# and the items' regular expressions are left out.
+_SCENE_COLUMNS = """
 SELECT n, d.reference_id->>'$' AS context_id, d.frame_rate AS rate,
-    d.metadata AS scene_meta, d.frames AS frames,
+    d.metadata AS scene_meta, d.frames AS frames, strict,
     NOT contains(j, '\\') AND NOT contains(j, chr(127)) AND strlen(j) = length(j) AS plain,
     CASE WHEN d IS NULL THEN false ELSE nu_str(d.reference_id)
         AND nu_id_ok(d.reference_id->>'$', false)
         AND d.video_location IS NULL AND d.video_url IS NULL
         AND len(d.frames) > 0 AND nu_num(d.frame_rate) AND nu_obj(d.metadata)
-        AND nu_keys_unique(j) END AS ok
+        AND CASE WHEN strict THEN nu_metadata_keys_unique(d.frames)
+            ELSE nu_keys_unique(j) END END AS ok
 FROM parsed
 """
+SCENES = f"""
+CREATE OR REPLACE TEMP TABLE _nu_s AS
+WITH strict AS (
+    SELECT n, j, try(from_json_strict(j, '{_STRICT}')) AS s FROM _wb_lines
+    WHERE NOT marked AND left(ltrim(j), 1) = '{{'),
+parsed AS (
+    SELECT n, j, s IS NOT NULL AND NOT contains(j, '"video_') AS strict,
+        CASE WHEN s IS NOT NULL AND NOT contains(j, '"video_') THEN {{
+            'reference_id': s.reference_id, 'frame_rate': s.frame_rate,
+            'metadata': s.metadata, 'frames': s.frames,
+            'video_location': NULL::JSON, 'video_url': NULL::JSON}}
+        ELSE try(from_json(j, '{_SCENE}')) END AS d
+    FROM strict){_SCENE_COLUMNS}"""
+# The same without the strict parse: every line parsed by `from_json` and checked whole. A
+# line the strict parse refuses costs both parses, so a batch takes this form when most lines
+# of the batch before it were refused (a file whose items carry no metadata, say:
+# `_nucleus_convert.Strict`).
+SCENES_WHOLE = f"""
+CREATE OR REPLACE TEMP TABLE _nu_s AS
+WITH parsed AS (
+    SELECT n, j, false AS strict, try(from_json(j, '{_SCENE}')) AS d FROM _wb_lines
+    WHERE NOT marked AND left(ltrim(j), 1) = '{{'){_SCENE_COLUMNS}"""
 
 # An item's file extension, lower case, as mimetypes reads it (`nu_ext`): the most common ones
 # found by the name's end alone when a character other than `/` and `.` comes before them
