@@ -18,14 +18,16 @@ frames held, as that import stored them (`Notice.fields`): what it takes back of
 or of the frame, is then its own ROIs, not the label write's. A write that replaces or removes
 frames whose fields another import's label writes counted, on a local catalog (whose pairs
 are held by frame key, and the key goes with the frame), tells it those counts by frame id
-(`Notice.labels`), to be taken back when it labels or gives the frame again. The common case,
-one import at a time, reads and holds nothing.
+(`Notice.labels`), to be taken back when it labels or gives the frame again. A service's
+edit of a frame's ROIs (annotations merged back: no service deletes frames) tells the same as
+a label write does (`edited`). The common case, one import at a time, reads and holds nothing.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -77,11 +79,25 @@ def leave(catalog: Any, counted: Counted) -> None:
             under_way.discard(counted)
 
 
-def others(catalog: Any, counted: Counted) -> list[Counted]:
-    """The other imports under way on `catalog`."""
+def others(catalog: Any, counted: Counted | None) -> list[Counted]:
+    """The other imports under way on `catalog` (all of them, with None)."""
     with _LOCK:
         under_way = _UNDER_WAY.get(catalog)
         return [c for c in list(under_way) if c is not counted] if under_way else []
+
+
+def edited(catalog: Any, con: Any, frame_ids: Sequence[str], fields: Iterable[str]) -> None:
+    """Call in the transaction of a write other than an import's writer (a service's edit:
+    annotations merged back) before it changes the ROIs of the stored frames `frame_ids`,
+    giving some of them ROIs in `fields`: each import under way that counted some of those
+    frames whole notes how many ROIs each of their fields holds, as it stored them, and takes
+    those back when it gives the frame again, not the edit's. Nothing is read when no import
+    is under way."""
+    imports = others(catalog, None)
+    if imports and frame_ids:
+        names = sorted(set(fields))
+        for counted in imports:
+            counted.edited(con, list(frame_ids), names)
 
 
 def frames_by_key(con: Any, keys: np.ndarray) -> Gone:

@@ -159,3 +159,30 @@ def ids_by_key(con: Any, keys: np.ndarray) -> dict[int, str]:
             " AND frame_key IN (SELECT frame_key FROM _wb_gone)"
         ).fetchall()
     return {int(key): i for key, i in found}
+
+
+def keys_of_ids(con: Any, ids: list[str]) -> np.ndarray:
+    """The keys of the stored frames among `ids`, sorted."""
+    keys = con.execute(
+        "SELECT frame_key FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))"
+        " AND frame_key IS NOT NULL ORDER BY frame_key",
+        [ids],
+    ).fetchnumpy()["frame_key"]
+    return np.asarray(keys, dtype=np.int64)
+
+
+def fields_of(
+    con: Any, column: str, frames: list[Any], fields: list[str]
+) -> dict[Any, dict[str, int]]:
+    """How many ROIs each field of each of `frames` (keys or ids, as `column` names them)
+    holds: every field it holds, and each of `fields` (0 where it holds none)."""
+    kind = pa.int64() if column == "frame_key" else pa.string()
+    with registered(con, "_wb_fields", pa.table({"f": pa.array(frames, kind)})):
+        found = con.execute(
+            f"SELECT {column}, field, count(*) FROM rois"
+            f" WHERE {column} IN (SELECT f FROM _wb_fields) GROUP BY ALL"
+        ).fetchall()
+    held: dict[Any, dict[str, int]] = {f: dict.fromkeys(fields, 0) for f in frames}
+    for frame, name, n in found:
+        held[frame][name] = int(n)
+    return held

@@ -269,6 +269,18 @@ class Counted:
                 told = {f: {field: int(n)} for f, n in zip(mine, stored.tolist(), strict=True)}
                 self._told.append((other, elsewhere.Notice(fields=told)))
 
+    def edited(self, con: Any, ids: list[str], fields: list[str]) -> None:
+        """Another way than an import's writer is about to change the ROIs of the stored
+        frames `ids` (`fields` among those it gives ROIs): of those this import counted
+        whole, what it counted in each field is noted (_counted_elsewhere.py, `edited`)."""
+        if self._ids is not None:
+            mine, column = [i for i in ids if i in self._ids], "frame_id"
+        else:
+            keys = rows.keys_of_ids(con, ids)
+            mine, column = keys[self._counted(keys)].tolist(), "frame_key"
+        if mine:  # (a fact about this import's count: it stands if the edit rolls back)
+            self._noticed(elsewhere.Notice(fields=rows.fields_of(con, column, mine, fields)))
+
     def _as_stored(self, con: Any, frames: elsewhere.Gone) -> elsewhere.Gone:
         """`frames` (this import's, as stored now) with the ROIs of their fields that other
         imports' label writes changed as this import counted them."""
@@ -409,12 +421,7 @@ class Counted:
             mine = self._corrected(con, rows_of_ids(con, found), found) if found else NOTHING
             self._forget_fields(ids)
             return summed([mine, aside, Again(rois=labelled)])
-        keys = con.execute(
-            "SELECT frame_key FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))"
-            " AND frame_key IS NOT NULL ORDER BY frame_key",
-            [ids],
-        ).fetchnumpy()["frame_key"]
-        keys = np.asarray(keys, dtype=np.int64)
+        keys = rows.keys_of_ids(con, ids)
         self.replacing(con, keys)
         return summed([self.again(con, keys), aside])
 
