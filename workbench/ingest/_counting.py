@@ -23,7 +23,11 @@ it writes them back, so its imports hold the ids they counted instead. The ROIs 
 label-only writes are held by frame key (or id) and field (_counted_labels.py). A frame
 counted that another import's write replaces or removes loses the key held for it: that
 write tells this import, which sets the frame aside by id, as it stored it, until it gives
-it again (_counted_elsewhere.py).
+it again (_counted_elsewhere.py). So does a write that replaces a frame this import's label
+writes counted ROIs on (their pairs are held by key), and a label write (or annotations
+merged back) that changes a field of a frame this import counted whole tells it how many
+ROIs of that field it held: what this import takes back of that frame or field is then what
+it counted there.
 
 A write finds the counted frames among those it replaces or finds unchanged (their keys,
 which it reads anyway), and only when there are some reads how many sources and ROIs they
