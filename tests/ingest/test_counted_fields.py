@@ -6,6 +6,7 @@ frame takes back its own labels once the other replaced the frame whole."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,54 @@ def test_labels_on_a_frame_another_import_then_replaced_whole(
             run.report = writer.report
         assert stored_rois(catalog) == (1 + 2 + 3 if then == "labels" else 1 + 3)
         assert counts(catalog, writer) == ((0, 0, 5) if then == "labels" else (1, 1, 4))
+
+
+@pytest.mark.parametrize("storage", ["local", "lake"])
+def test_two_imports_in_two_threads_one_writing_frames_whole_both_labelling_them(
+    tmp_path: Path, storage: str
+) -> None:
+    """24 frames stored by a first import. In two threads at once, in writes of 4, twice
+    over: A writes them whole (1 `gt` box) and gives their `pred` 1 box, then 2; B gives
+    their `pred` 3 boxes, then 1, their writes interleaved however the threads run. A counts
+    24 frames, 24 sources and 24 * (1 + 2) ROIs, B 24 * 1 ROIs, each what it stored last."""
+    path = catalog_path(tmp_path, storage)
+    frames = [f"f{n:02d}" for n in range(24)]
+    reports: dict[str, tuple[int, int, int]] = {}
+    with workbench.open(path) as catalog:
+        with CatalogWriter(catalog, progress=False) as first:
+            give(first, "add", [whole_frame(f, 0) for f in frames])
+
+        def work(name: str, boxes: tuple[int, int]) -> None:
+            with (
+                recorded_import(catalog, "api", []) as run,
+                CatalogWriter(catalog, progress=False) as writer,
+            ):
+                for round_ in range(2):
+                    for start in range(0, len(frames), 4):
+                        part = frames[start : start + 4]
+                        way = "add_labels" if (start // 4 + round_) % 2 else "write_labels"
+                        if name == "a":
+                            whole = "add" if way == "add_labels" else "write_rows"
+                            give(writer, whole, [whole_frame(f, 1) for f in part])
+                        give_labels(writer, way, part, boxes[round_])
+                run.report = writer.report
+            reports[name] = counts(catalog, writer)
+
+        failed: list[BaseException] = []
+
+        def run(name: str, boxes: tuple[int, int]) -> None:
+            try:
+                work(name, boxes)
+            except BaseException as exc:  # handed back to the test
+                failed.append(exc)
+
+        both = [
+            threading.Thread(target=run, args=("a", (1, 2))),
+            threading.Thread(target=run, args=("b", (3, 1))),
+        ]
+        for thread in both:
+            thread.start()
+        for thread in both:
+            thread.join()
+    assert not failed, failed
+    assert reports == {"a": (24, 24, 24 * 3), "b": (0, 0, 24)}
