@@ -1,15 +1,25 @@
 """What the counting tests share: a catalog, local or lake-backed; a COCO file; an import's
-figures checked against its record."""
+figures checked against its record; frames and label rows given through a writer, and
+another import run in a thread of its own."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 import workbench
+from workbench.ingest import box_ring
+from workbench.ingest._columnar import rows_table
+from workbench.ingest._rows import frame_rows, roi_row
+from workbench.ingest.imports import recorded_import
 from workbench.ingest.report import IngestReport
+from workbench.ingest.writer import CatalogWriter, RowBatch
+from workbench.model.records import FRAME_SCHEMA, ROI_SCHEMA, SOURCE_SCHEMA, Frame, Roi, Source
 from workbench.store.imports import get_import
 from workbench.store.lake_write import open_for_lake
 
@@ -45,3 +55,108 @@ def counted(catalog: Any, report: IngestReport) -> tuple[int, int, int]:
     figures = (report.frames, report.sources, report.rois)
     assert (record.frames, record.sources, record.rois) == figures
     return figures
+
+
+_FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
+_ROIS = pa.schema([f for f in ROI_SCHEMA if f.name != "visibility"])
+
+
+def whole_frame(frame_id: str, rois: int, sources: int = 1, field: str = "gt") -> Frame:
+    return Frame(
+        id=frame_id,
+        sources=[Source(id=f"cam{s}", uri=f"s3://b/{frame_id}/{s}.jpg") for s in range(sources)],
+        rois=[
+            Roi(f"{field}{n}", "box", ["car"], geometry=[box_ring(n, n, 4, 3)], field=field)
+            for n in range(rois)
+        ],
+    )
+
+
+def row_batch(frames: list[Frame]) -> RowBatch:
+    made = [frame_rows(f, f.id) for f in frames]
+    return RowBatch(
+        rows_table([m[0] for m in made], _FRAMES),
+        rows_table([row for m in made for row in m[1]], SOURCE_SCHEMA),
+        rows_table([row for m in made for row in m[2]], _ROIS),
+    )
+
+
+def give(writer: CatalogWriter, way: str, frames: list[Frame]) -> None:
+    """One write of `frames`, queued one by one or as checked rows."""
+    if way == "add":
+        for frame in frames:
+            writer.add(frame)
+        writer.flush()
+    else:
+        writer.write_rows(row_batch(frames))
+
+
+def counts(catalog: Any, writer: CatalogWriter) -> tuple[int, int, int]:
+    """The writer's figures, checked against those its import's record keeps."""
+    report = writer.report
+    record = get_import(catalog, report.import_id).counts
+    assert (record.frames, record.sources, record.rois) == (
+        report.frames,
+        report.sources,
+        report.rois,
+    )
+    return report.frames, report.sources, report.rois
+
+
+def in_thread(work: Callable[[], None]) -> None:
+    """Run `work` as another import would, in a thread of its own, to its end."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed back to the test
+            failed.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+
+
+def other_import(catalog: Any, way: str, frames: list[Frame], removed: list[str]) -> None:
+    """Import B, recorded, in another thread: stores `frames`, removes `removed`."""
+
+    def work() -> None:
+        with (
+            recorded_import(catalog, "api", []) as run,
+            CatalogWriter(catalog, progress=False) as other,
+        ):
+            if frames:
+                give(other, way, frames)
+            if removed:
+                other.remove(removed)
+            run.report = other.report
+
+    in_thread(work)
+
+
+def label_rows(frame_ids: list[str], boxes: int, field: str = "pred") -> pa.Table:
+    rows = [
+        roi_row(f, Roi(f"p{n}", "box", ["car"], geometry=[box_ring(n, n, 4, 3)], field=field))
+        for f in frame_ids
+        for n in range(boxes)
+    ]
+    return rows_table(rows, ROI_SCHEMA)
+
+
+def give_labels(writer: CatalogWriter, way: str, frame_ids: list[str], boxes: int) -> None:
+    """One label write of `boxes` `pred` boxes on each of `frame_ids`, by `way`."""
+    if way == "write_labels":
+        writer.write_labels(frame_ids, "pred", label_rows(frame_ids, boxes), [])
+        return
+    for f in frame_ids:
+        rois = [Roi(f"p{n}", "box", ["car"], geometry=[box_ring(n, n, 4, 3)]) for n in range(boxes)]
+        writer.add_labels(f, "pred", rois)
+    writer.flush()
+
+
+def stored_rois(catalog: Any) -> int:
+    """How many ROIs the catalog holds."""
+    return int(catalog.sql("SELECT count(*) FROM rois").fetchall()[0][0])

@@ -7,101 +7,25 @@ label-only writes give twice are counted once too, beside frames written whole."
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import pyarrow as pa
 import pytest
 
 import workbench
-from tests.ingest.counting_files import catalog_path
-from workbench.ingest import box_ring
-from workbench.ingest._columnar import rows_table
-from workbench.ingest._rows import frame_rows, roi_row
+from tests.ingest.counting_files import (
+    catalog_path,
+    counts,
+    give,
+    give_labels,
+    label_rows,
+    other_import,
+    stored_rois,
+    whole_frame,
+)
 from workbench.ingest.imports import recorded_import
-from workbench.ingest.writer import CatalogWriter, RowBatch
-from workbench.model.records import FRAME_SCHEMA, ROI_SCHEMA, SOURCE_SCHEMA, Frame, Roi, Source
+from workbench.ingest.writer import CatalogWriter
+from workbench.model.records import Frame, Roi, Source
 from workbench.store.imports import get_import
-
-_FRAMES = pa.schema([f for f in FRAME_SCHEMA if f.name != "ingested"])
-_ROIS = pa.schema([f for f in ROI_SCHEMA if f.name != "visibility"])
-
-
-def _frame(frame_id: str, rois: int, sources: int = 1, field: str = "gt") -> Frame:
-    return Frame(
-        id=frame_id,
-        sources=[Source(id=f"cam{s}", uri=f"s3://b/{frame_id}/{s}.jpg") for s in range(sources)],
-        rois=[
-            Roi(f"{field}{n}", "box", ["car"], geometry=[box_ring(n, n, 4, 3)], field=field)
-            for n in range(rois)
-        ],
-    )
-
-
-def _rows(frames: list[Frame]) -> RowBatch:
-    made = [frame_rows(f, f.id) for f in frames]
-    return RowBatch(
-        rows_table([m[0] for m in made], _FRAMES),
-        rows_table([row for m in made for row in m[1]], SOURCE_SCHEMA),
-        rows_table([row for m in made for row in m[2]], _ROIS),
-    )
-
-
-def _give(writer: CatalogWriter, way: str, frames: list[Frame]) -> None:
-    """One write of `frames`, queued one by one or as checked rows."""
-    if way == "add":
-        for frame in frames:
-            writer.add(frame)
-        writer.flush()
-    else:
-        writer.write_rows(_rows(frames))
-
-
-def _counts(catalog: Any, writer: CatalogWriter) -> tuple[int, int, int]:
-    """The writer's figures, checked against those its import's record keeps."""
-    report = writer.report
-    record = get_import(catalog, report.import_id).counts
-    assert (record.frames, record.sources, record.rois) == (
-        report.frames,
-        report.sources,
-        report.rois,
-    )
-    return report.frames, report.sources, report.rois
-
-
-def _in_thread(work: Callable[[], None]) -> None:
-    """Run `work` as another import would, in a thread of its own, to its end."""
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            work()
-        except BaseException as exc:  # handed back to the test
-            failed.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if failed:
-        raise failed[0]
-
-
-def _other_import(catalog: Any, way: str, frames: list[Frame], removed: list[str]) -> None:
-    """Import B, recorded, in another thread: stores `frames`, removes `removed`."""
-
-    def work() -> None:
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as other,
-        ):
-            if frames:
-                _give(other, way, frames)
-            if removed:
-                other.remove(removed)
-            run.report = other.report
-
-    _in_thread(work)
 
 
 @pytest.mark.parametrize("storage", ["local", "lake"])
@@ -119,14 +43,14 @@ def test_a_frame_another_import_took_between_two_writes_is_counted_once(
             recorded_import(catalog, "api", []) as run,
             CatalogWriter(catalog, progress=False) as writer,
         ):
-            _give(writer, way, [_frame("x", 2, sources=2), _frame("y", 0)])
+            give(writer, way, [whole_frame("x", 2, sources=2), whole_frame("y", 0)])
             if between == "replaced":
-                _other_import(catalog, way, [_frame("x", 5)], [])
+                other_import(catalog, way, [whole_frame("x", 5)], [])
             else:
-                _other_import(catalog, way, [], ["x"])
-            _give(writer, way, [_frame("x", 1)])
+                other_import(catalog, way, [], ["x"])
+            give(writer, way, [whole_frame("x", 1)])
             run.report = writer.report
-        assert _counts(catalog, writer) == (2, 2, 1)
+        assert counts(catalog, writer) == (2, 2, 1)
         held = catalog.sql("SELECT count(*) FROM rois").fetchall()[0][0]
         assert held == 1
 
@@ -143,11 +67,11 @@ def test_a_frame_another_import_took_then_removed_by_the_import_is_not_counted(
             recorded_import(catalog, "api", []) as run,
             CatalogWriter(catalog, progress=False) as writer,
         ):
-            _give(writer, "add", [_frame("x", 2), _frame("y", 1)])
-            _other_import(catalog, "add", [_frame("x", 5)], [])
+            give(writer, "add", [whole_frame("x", 2), whole_frame("y", 1)])
+            other_import(catalog, "add", [whole_frame("x", 5)], [])
             writer.remove(["x"])
             run.report = writer.report
-        assert _counts(catalog, writer) == (1, 1, 1)
+        assert counts(catalog, writer) == (1, 1, 1)
 
 
 @pytest.mark.parametrize("storage", ["local", "lake"])
@@ -160,37 +84,14 @@ def test_a_checkpoint_restored_keeps_what_another_import_took(tmp_path: Path, st
             recorded_import(catalog, "api", []) as run,
             CatalogWriter(catalog, progress=False) as writer,
         ):
-            _give(writer, "write_rows", [_frame("x", 2)])
+            give(writer, "write_rows", [whole_frame("x", 2)])
             point = writer.checkpoint()
-            _give(writer, "write_rows", [_frame("y", 3)])
-            _other_import(catalog, "write_rows", [_frame("x", 5), _frame("y", 4)], [])
+            give(writer, "write_rows", [whole_frame("y", 3)])
+            other_import(catalog, "write_rows", [whole_frame("x", 5), whole_frame("y", 4)], [])
             writer.restore(point)
-            _give(writer, "write_rows", [_frame("y", 3), _frame("x", 1)])
+            give(writer, "write_rows", [whole_frame("y", 3), whole_frame("x", 1)])
             run.report = writer.report
-        assert _counts(catalog, writer) == (2, 2, 4)
-
-
-def _label_rows(frame_ids: list[str], boxes: int, field: str = "pred") -> pa.Table:
-    rows = [
-        roi_row(f, Roi(f"p{n}", "box", ["car"], geometry=[box_ring(n, n, 4, 3)], field=field))
-        for f in frame_ids
-        for n in range(boxes)
-    ]
-    return rows_table(rows, ROI_SCHEMA)
-
-
-def _labels(writer: CatalogWriter, way: str, frame_ids: list[str], boxes: int) -> None:
-    if way == "write_labels":
-        writer.write_labels(frame_ids, "pred", _label_rows(frame_ids, boxes), [])
-        return
-    for f in frame_ids:
-        rois = [Roi(f"p{n}", "box", ["car"], geometry=[box_ring(n, n, 4, 3)]) for n in range(boxes)]
-        writer.add_labels(f, "pred", rois)
-    writer.flush()
-
-
-def _rois(catalog: Any) -> int:
-    return int(catalog.sql("SELECT count(*) FROM rois").fetchall()[0][0])
+        assert counts(catalog, writer) == (2, 2, 4)
 
 
 @pytest.mark.parametrize("storage", ["local", "lake"])
@@ -201,16 +102,16 @@ def test_a_field_given_twice_counts_its_last_rois(tmp_path: Path, storage: str, 
     path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
         with CatalogWriter(catalog, progress=False) as first:
-            _give(first, "add", [_frame("f1", 0), _frame("f2", 0)])
+            give(first, "add", [whole_frame("f1", 0), whole_frame("f2", 0)])
         with (
             recorded_import(catalog, "api", []) as run,
             CatalogWriter(catalog, progress=False) as writer,
         ):
-            _labels(writer, way, ["f1", "f2"], 3)
-            _labels(writer, way, ["f1"], 2)
+            give_labels(writer, way, ["f1", "f2"], 3)
+            give_labels(writer, way, ["f1"], 2)
             run.report = writer.report
-        assert _rois(catalog) == 5
-        assert _counts(catalog, writer) == (0, 0, 5)
+        assert stored_rois(catalog) == 5
+        assert counts(catalog, writer) == (0, 0, 5)
 
 
 @pytest.mark.parametrize("storage", ["local", "lake"])
@@ -225,24 +126,26 @@ def test_labels_and_whole_frames_of_one_import_count_what_is_stored(
     path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
         with CatalogWriter(catalog, progress=False) as first:
-            _give(first, "add", [_frame("f2", 0)])
+            give(first, "add", [whole_frame("f2", 0)])
         with (
             recorded_import(catalog, "api", []) as run,
             CatalogWriter(catalog, progress=False) as writer,
         ):
-            f1 = _frame("f1", 2)
+            f1 = whole_frame("f1", 2)
             f1 = Frame(
-                id="f1", sources=f1.sources, rois=[*f1.rois, *_frame("f1", 2, field="pred").rois]
+                id="f1",
+                sources=f1.sources,
+                rois=[*f1.rois, *whole_frame("f1", 2, field="pred").rois],
             )
-            _give(writer, "write_rows", [f1])
-            _labels(writer, way, ["f1"], 3)
-            assert (writer.report.rois, _rois(catalog)) == (5, 5)
-            _labels(writer, way, ["f2"], 4)
-            assert (writer.report.rois, _rois(catalog)) == (9, 9)
-            _give(writer, "add", [_frame("f2", 1)])
+            give(writer, "write_rows", [f1])
+            give_labels(writer, way, ["f1"], 3)
+            assert (writer.report.rois, stored_rois(catalog)) == (5, 5)
+            give_labels(writer, way, ["f2"], 4)
+            assert (writer.report.rois, stored_rois(catalog)) == (9, 9)
+            give(writer, "add", [whole_frame("f2", 1)])
             run.report = writer.report
-        assert _rois(catalog) == 6
-        assert _counts(catalog, writer) == (2, 2, 6)
+        assert stored_rois(catalog) == 6
+        assert counts(catalog, writer) == (2, 2, 6)
 
 
 @pytest.mark.parametrize("storage", ["local", "lake"])
@@ -261,7 +164,7 @@ def test_two_imports_in_two_threads_each_count_their_frames_once(
     failed: list[BaseException] = []
     with workbench.open(path) as catalog:
         with CatalogWriter(catalog, progress=False) as first:
-            _give(first, "add", [_frame(f, 0) for f in labelled])
+            give(first, "add", [whole_frame(f, 0) for f in labelled])
 
         def work(name: str, rois: int, boxes: tuple[int, int]) -> None:
             with (
@@ -271,11 +174,11 @@ def test_two_imports_in_two_threads_each_count_their_frames_once(
                 for round_ in range(2):
                     for start in range(0, len(given), 4):
                         way = "add" if (start // 4 + round_) % 2 else "write_rows"
-                        _give(writer, way, [_frame(f, rois) for f in given[start : start + 4]])
+                        give(writer, way, [whole_frame(f, rois) for f in given[start : start + 4]])
                         part = labelled[start : start + 4]
-                        writer.write_labels(part, "pred", _label_rows(part, boxes[round_]), [])
+                        writer.write_labels(part, "pred", label_rows(part, boxes[round_]), [])
                 run.report = writer.report
-            reports[name] = _counts(catalog, writer)
+            reports[name] = counts(catalog, writer)
 
         def run(name: str, rois: int, boxes: tuple[int, int]) -> None:
             try:
@@ -322,9 +225,9 @@ def test_the_outside_files_of_a_frame_another_import_took_are_counted_once(
             recorded_import(catalog, "api", []) as run,
             CatalogWriter(catalog, progress=False) as writer,
         ):
-            _give(writer, way, [frame("x", 3), frame("y", 1)])
-            _other_import(catalog, way, [_frame("x", 5)], [])
-            _give(writer, way, [frame("x", 1)])
+            give(writer, way, [frame("x", 3), frame("y", 1)])
+            other_import(catalog, way, [whole_frame("x", 5)], [])
+            give(writer, way, [frame("x", 1)])
             run.report = writer.report
         assert writer.report.outside_media_roots == 2
         record = get_import(catalog, writer.report.import_id).counts

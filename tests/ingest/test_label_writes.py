@@ -14,7 +14,7 @@ import workbench
 from tests.store.test_layout import check_layout
 from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring
 from workbench.ingest import _label_writes as label_writes
-from workbench.ingest import writer as writer_module
+from workbench.ingest import _writer_labels as writer_labels
 from workbench.ingest._columnar import rows_table
 from workbench.ingest._rows import roi_row
 from workbench.model.records import ROI_SCHEMA
@@ -95,7 +95,7 @@ def test_a_fields_first_rois_are_summarised_from_the_rows_given(tmp_path: Path, 
 
     with workbench.open(tmp_path / "first.duckdb") as catalog:
         _fill(catalog)
-        monkeypatch.setattr(writer_module, "rois_replaced", refused)
+        monkeypatch.setattr(writer_labels, "rois_replaced", refused)
         _write(catalog)
         monkeypatch.undo()
         check_layout(catalog)

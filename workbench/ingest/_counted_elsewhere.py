@@ -1,4 +1,4 @@
-"""Frames one import counted that another import's write replaces or removes.
+"""Frames one import counted that another import's write replaces, removes or labels.
 
 Import A stores frame X; import B (another writer on the same catalog, in another thread or
 between A's writes) replaces X; A then gives X again. A's count of X must be taken back, as
@@ -12,31 +12,56 @@ catalog is opened read-write by one process at a time), and its writes take turn
 imports under way are those registered here. What a write tells is noted once it has
 committed: a write rolled back took nothing away.
 
-Only the imports' writers tell: a frame another way deletes (a service's edit) and the
-import then gives again is counted twice. The common case, one import at a time, reads and
-holds nothing.
+Two more things a write tells (a `Notice`). A label write that replaces or adds to a field's
+ROIs on frames another import counted whole tells it how many ROIs of that field those
+frames held, as that import stored them (`Notice.fields`): what it takes back of the field,
+or of the frame, is then its own ROIs, not the label write's. A write that replaces or removes
+frames whose fields another import's label writes counted, on a local catalog (whose pairs
+are held by frame key, and the key goes with the frame), tells it those counts by frame id
+(`Notice.labels`), to be taken back when it labels or gives the frame again. A service's
+edit of a frame's ROIs (annotations merged back: no service deletes frames) tells the same as
+a label write does (`edited`). The common case, one import at a time, reads and holds nothing.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
+from workbench.ingest._counted_rows import Again, uris_of_rows
 from workbench.store import key_ranges
 from workbench.store.arrow import registered
 
 if TYPE_CHECKING:
-    from workbench.ingest._counting import Again, Counted
+    from workbench.ingest._counting import Counted
 
 # The catalog -> the imports under way on it (their Counted), dropped with them.
 _UNDER_WAY: weakref.WeakKeyDictionary[Any, weakref.WeakSet[Counted]] = weakref.WeakKeyDictionary()
 
-Gone = dict[str, "Again"]  # frame id -> the frame as the import that counted it stored it
+Gone = dict[str, Again]  # frame id -> the frame as the import that counted it stored it
+# A frame counted whole (its key, or id on a lake-backed catalog) -> field -> the ROIs of
+# that field the import counted on it, where another import's label write changed them
+Fields = dict[Any, dict[str, int]]
+# (frame id, field) -> (the frame's key then, the ROIs an import's label writes counted there)
+Labels = dict[tuple[str, str], tuple[int, int]]
+
+
+@dataclass(slots=True)
+class Notice:
+    """What one write tells another import under way about the frames it counted."""
+
+    gone: Gone = field(default_factory=dict)
+    fields: Fields = field(default_factory=dict)
+    labels: Labels = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.gone or self.fields or self.labels)
 
 
 _LOCK = threading.Lock()  # imports start and end in threads of their own
@@ -54,11 +79,25 @@ def leave(catalog: Any, counted: Counted) -> None:
             under_way.discard(counted)
 
 
-def others(catalog: Any, counted: Counted) -> list[Counted]:
-    """The other imports under way on `catalog`."""
+def others(catalog: Any, counted: Counted | None) -> list[Counted]:
+    """The other imports under way on `catalog` (all of them, with None)."""
     with _LOCK:
         under_way = _UNDER_WAY.get(catalog)
         return [c for c in list(under_way) if c is not counted] if under_way else []
+
+
+def edited(catalog: Any, con: Any, frame_ids: Sequence[str], fields: Iterable[str]) -> None:
+    """Call in the transaction of a write other than an import's writer (a service's edit:
+    annotations merged back) before it changes the ROIs of the stored frames `frame_ids`,
+    giving some of them ROIs in `fields`: each import under way that counted some of those
+    frames whole notes how many ROIs each of their fields holds, as it stored them, and takes
+    those back when it gives the frame again, not the edit's. Nothing is read when no import
+    is under way."""
+    imports = others(catalog, None)
+    if imports and frame_ids:
+        names = sorted(set(fields))
+        for counted in imports:
+            counted.edited(con, list(frame_ids), names)
 
 
 def frames_by_key(con: Any, keys: np.ndarray) -> Gone:
@@ -75,8 +114,6 @@ def frames_by_key(con: Any, keys: np.ndarray) -> Gone:
 
 def frames_by_id(con: Any, ids: list[str]) -> Gone:
     """The stored frames among `ids`, each as it is stored: its sources, ROIs and files."""
-    from workbench.ingest._counting import Again, uris_of_rows
-
     if not ids:
         return {}
     chosen = "frame_id IN (SELECT id FROM _wb_gone)"

@@ -98,6 +98,18 @@ class LabelCounts:
     def set(self, field: str, keys: np.ndarray, counts: np.ndarray) -> None:
         self._by_key.setdefault(field, KeyCounts()).set(keys, counts)
 
+    def held(self, keys: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """The pairs of the frames with `keys` (distinct) that hold ROIs, as (field, those
+        frames' keys, their counts)."""
+        found = []
+        keys = np.asarray(keys, dtype=np.int64)
+        for field, held in self._by_key.items():
+            counts = held.get(keys)
+            hit = counts != 0
+            if hit.any():
+                found.append((field, keys[hit], counts[hit]))
+        return found
+
     def drop(self, keys: np.ndarray) -> int:
         """Forget the pairs of the frames with `keys` (distinct: frames written whole, whose
         ROIs the frame's own count holds from now on); returns the ROIs they held."""

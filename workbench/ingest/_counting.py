@@ -23,7 +23,11 @@ it writes them back, so its imports hold the ids they counted instead. The ROIs 
 label-only writes are held by frame key (or id) and field (_counted_labels.py). A frame
 counted that another import's write replaces or removes loses the key held for it: that
 write tells this import, which sets the frame aside by id, as it stored it, until it gives
-it again (_counted_elsewhere.py).
+it again (_counted_elsewhere.py). So does a write that replaces a frame this import's label
+writes counted ROIs on (their pairs are held by key), and a label write (or annotations
+merged back) that changes a field of a frame this import counted whole tells it how many
+ROIs of that field it held: what this import takes back of that frame or field is then what
+it counted there.
 
 A write finds the counted frames among those it replaces or finds unchanged (their keys,
 which it reads anyway), and only when there are some reads how many sources and ROIs they
@@ -33,54 +37,32 @@ reads nothing more.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from workbench.ingest import _counted_elsewhere as elsewhere
+from workbench.ingest import _counted_rows as rows
 from workbench.ingest._counted_keys import KeyBits
 from workbench.ingest._counted_labels import LabelCounts
+from workbench.ingest._counted_rows import (
+    NOTHING,
+    Again,
+    field_rois,
+    ids_of_keys,
+    rows_of_ids,
+    rows_of_keys,
+    summed,
+    take_back,
+    uris_of_rows,
+)
 from workbench.ingest.report import IngestReport
-from workbench.store import key_ranges
-from workbench.store.arrow import registered
 from workbench.store.layout import next_frame_key
 
-
-@dataclass(frozen=True, slots=True)
-class Again:
-    """Frames counted before by this import, their sources and ROIs as stored, and the files
-    they name (`uris_of_rows`, each once per stored row that names it): what a write that
-    counts them again takes back (the URIs among them outside the media roots, from the
-    report's `outside_media_roots`)."""
-
-    frames: int = 0
-    sources: int = 0
-    rois: int = 0
-    uris: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
-    key: int = -1  # one frame's key, as `_counted_elsewhere` reads it (local catalogs)
-
-    def __bool__(self) -> bool:
-        return bool(self.frames or self.sources or self.rois)
-
-
-NOTHING = Again()
-
-
-def summed(frames: list[Again]) -> Again:
-    """Several frames' figures as one."""
-    if not frames:
-        return NOTHING
-    uris = pa.concat_arrays([f.uris for f in frames]) if len(frames) > 1 else frames[0].uris
-    return Again(
-        sum(f.frames for f in frames),
-        sum(f.sources for f in frames),
-        sum(f.rois for f in frames),
-        uris,
-    )
+__all__ = ["NOTHING", "Again", "Counted", "Tally", "summed", "take_back", "uris_of_rows"]
 
 
 class Counted:
@@ -91,19 +73,23 @@ class Counted:
         self._keys = KeyBits()  # the keys of the frames counted (local catalogs)
         self._ids: set[str] | None = set() if lake else None
         self.labels = LabelCounts(lake=lake)  # the ROIs counted by label-only writes
-        # Frames counted that another import's write replaced or removed since, as this
-        # import stored them (_counted_elsewhere.py), and those this write told others of
+        # What other imports' writes did to what this one counted (_counted_elsewhere.py):
+        # frames they replaced or removed, as this import stored them; fields of frames it
+        # counted whole that they labelled; its label writes' ROIs on frames they replaced
         self._gone: elsewhere.Gone = {}
-        self._told: list[tuple[Counted, elsewhere.Gone]] = []
-        self._said: list[tuple[Counted, list[str], dict[str, Again | None]]] = []
+        self._fields: elsewhere.Fields = {}
+        self._aside: elsewhere.Labels = {}
+        self._told: list[tuple[Counted, elsewhere.Notice]] = []  # by the write under way
+        self._said: list[Callable[[], None]] = []  # what undoes what it told
         self._catalog = catalog
         if catalog is not None:
             elsewhere.join(catalog, self)
-        # What `rollback` restores: the ranges, the ids noted and dropped, the label counts
-        # and the frames set aside taken, since `start`
+        # What `rollback` restores: the ranges, the ids noted and dropped, the label counts,
+        # what other imports' writes did as it was, since `start`
         self._undo: tuple[list[np.ndarray], list[str], list[str]] = ([], [], [])
         self._undo_labels = self.labels
         self._taken: elsewhere.Gone = {}
+        self._undo_aside: tuple[elsewhere.Fields, elsewhere.Labels] | None = None
 
     def close(self) -> None:
         """The import has ended: other imports' writes tell it nothing more."""
@@ -114,13 +100,14 @@ class Counted:
         """What has been counted so far, for `restore` (an importer that sets its report back
         to an earlier copy and reads a file again sets this back with it)."""
         ids = frozenset(self._ids) if self._ids is not None else None
-        return self._keys.copy(), ids, self.labels.copy(), dict(self._gone)
+        return self._keys.copy(), ids, self.labels.copy(), dict(self._gone), dict(self._aside)
 
     def restore(self, state: tuple[Any, ...]) -> None:
         """Count from `state` (an earlier `state()`) on: the frames counted since are not.
-        Of the frames another import took away since, those counted by then stay aside."""
-        gone = self._gone
-        keys, ids, labels, kept = state
+        Of the frames another import took away since, those counted by then stay aside (and
+        the label writes' ROIs on them, as counted by then)."""
+        gone, aside = self._gone, self._aside
+        keys, ids, labels, kept, kept_aside = state
         self._keys = keys.copy()
         self._ids = set(ids) if ids is not None else None
         self.labels = labels.copy()
@@ -133,6 +120,11 @@ class Counted:
                 self._gone[frame_id] = frame
             elif self._ids is None and frame.key >= 0 and self._counted(np.array([frame.key]))[0]:
                 self._gone[frame_id] = frame
+        self._aside = dict(kept_aside)
+        for pair, (key, _) in aside.items():
+            held = int(self.labels.get(pair[1], np.array([key]))[0])
+            if pair not in kept_aside and held:
+                self._aside[pair] = (key, held)
         self.start()
 
     def start(self) -> None:
@@ -140,6 +132,7 @@ class Counted:
         self._undo = ([], [], [])
         self._undo_labels = self.labels.copy()
         self._taken = {}
+        self._undo_aside = None
         self._told = []
         self._said = []
 
@@ -158,27 +151,45 @@ class Counted:
         self._tell()
 
     def _tell(self) -> None:
-        """The other imports' frames this write takes away, set aside by them now, while the
+        """What this write does to the other imports' frames, noted by them now, while the
         write holds the catalog (writes take turns: none of theirs runs before it ends)."""
-        for other, frames in self._told:
-            ids = [i for i in frames if other._ids is not None and i in other._ids]
-            if other._ids is not None:
-                other._ids.difference_update(ids)
-            before = {i: other._gone.get(i) for i in frames}
-            other._gone.update(frames)
-            self._said.append((other, ids, before))
+        for other, notice in self._told:
+            self._said.append(other._noticed(notice))
         self._told = []
+
+    def _noticed(self, notice: elsewhere.Notice) -> Callable[[], None]:
+        """Note what another import's write did (`notice`); returns what undoes it."""
+        ids = [i for i in notice.gone if self._ids is not None and i in self._ids]
+        if self._ids is not None:
+            self._ids.difference_update(ids)
+        before = {i: self._gone.get(i) for i in notice.gone}
+        self._gone.update(notice.gone)
+        fields = {f: dict(self._fields[f]) for f in self._fields} if self._fields else {}
+        aside = dict(self._aside)
+        for frame_id, frame in notice.gone.items():  # (their fields were read into it)
+            self._fields.pop(frame.key if self._ids is None else frame_id, None)
+        for frame, counts in notice.fields.items():
+            held = self._fields.setdefault(frame, {})
+            for name, n in counts.items():
+                held.setdefault(name, n)  # a field changed before keeps what it held then
+        self._aside.update(notice.labels)
+
+        def undo() -> None:
+            if self._ids is not None:
+                self._ids.update(ids)
+            for i, frame in before.items():
+                if frame is None:
+                    self._gone.pop(i, None)
+                else:
+                    self._gone[i] = frame
+            self._fields, self._aside = fields, aside
+
+        return undo
 
     def unsay(self) -> None:
         """The write did not commit: what it told the other imports is undone."""
-        for other, ids, before in reversed(self._said):
-            if other._ids is not None:
-                other._ids.update(ids)
-            for i, frame in before.items():
-                if frame is None:
-                    other._gone.pop(i, None)
-                else:
-                    other._gone[i] = frame
+        for undo in reversed(self._said):
+            undo()
         self._said = []
 
     def committed(self) -> None:
@@ -197,41 +208,114 @@ class Counted:
             self._ids.update(dropped)
         self.labels = self._undo_labels
         self._gone.update(self._taken)
+        if self._undo_aside is not None:
+            self._fields, self._aside = self._undo_aside
         self.start()
 
-    # -- frames another import took away ----------------------------------------------------
+    def _changing(self) -> None:
+        """This write is about to change `_fields` or `_aside`: as they are, for `rollback`."""
+        if self._undo_aside is None:
+            fields = {f: dict(counts) for f, counts in self._fields.items()}
+            self._undo_aside = (fields, dict(self._aside))
+
+    # -- what a write does to other imports' frames -----------------------------------------
     def replacing(self, con: Any, keys: np.ndarray) -> None:
         """Call before a write deletes the stored frames with `keys` (sorted, distinct) of a
-        local catalog: those other imports under way counted are told of once it commits."""
+        local catalog: those other imports under way counted, whole or by label writes, are
+        told of once it commits."""
         if self._catalog is None or not len(keys):
             return
         for other in elsewhere.others(self._catalog, self):
-            if other._ids is None:
-                mine = keys[other._counted(keys)]
-                if len(mine):
-                    self._told.append((other, elsewhere.frames_by_key(con, mine)))
+            if other._ids is not None:
+                continue
+            notice = elsewhere.Notice()
+            mine = keys[other._counted(keys)]
+            if len(mine):
+                notice.gone = other._as_stored(con, elsewhere.frames_by_key(con, mine))
+            labelled = other.labels.held(keys)
+            if labelled:
+                frames = np.unique(np.concatenate([k for _, k, _ in labelled]))
+                ids = rows.ids_by_key(con, frames)
+                for name, at, counts in labelled:
+                    for key, n in zip(at.tolist(), counts.tolist(), strict=True):
+                        notice.labels[(ids[key], name)] = (key, n)
+            if notice:
+                self._told.append((other, notice))
 
     def _replacing_ids(self, con: Any, ids: list[str]) -> None:
-        """`replacing` for a lake-backed catalog, by id (the frames `ids` may be stored)."""
+        """`replacing` for a lake-backed catalog, by id (the frames `ids` may be stored);
+        its label writes' pairs are held by id, and outlast the frame's version."""
         if self._catalog is None or not ids:
             return
         for other in elsewhere.others(self._catalog, self):
             if other._ids is not None:
                 mine = [i for i in ids if i in other._ids]
                 if mine:
-                    self._told.append((other, elsewhere.frames_by_id(con, mine)))
+                    gone = other._as_stored(con, elsewhere.frames_by_id(con, mine))
+                    self._told.append((other, elsewhere.Notice(gone=gone)))
+
+    def _labelling(self, con: Any, field: str, frames: Any) -> None:
+        """Call before a label write changes the `field` ROIs of the stored frames `frames`
+        (keys, distinct; ids on a lake-backed catalog): the other imports under way that
+        counted some of them whole are told how many ROIs of `field` those hold."""
+        if self._catalog is None or not len(frames):
+            return
+        for other in elsewhere.others(self._catalog, self):
+            if other._ids is None and self._ids is None:
+                mine = np.asarray(frames)[other._counted(frames)].tolist()
+                column = "frame_key"
+            elif other._ids is not None and self._ids is not None:
+                mine, column = [i for i in frames if i in other._ids], "frame_id"
+            else:
+                continue
+            if mine:
+                stored = field_rois(con, field, column, mine)
+                told = {f: {field: int(n)} for f, n in zip(mine, stored.tolist(), strict=True)}
+                self._told.append((other, elsewhere.Notice(fields=told)))
+
+    def edited(self, con: Any, ids: list[str], fields: list[str]) -> None:
+        """Another way than an import's writer is about to change the ROIs of the stored
+        frames `ids` (`fields` among those it gives ROIs): of those this import counted
+        whole, what it counted in each field is noted (_counted_elsewhere.py, `edited`)."""
+        if self._ids is not None:
+            mine, column = [i for i in ids if i in self._ids], "frame_id"
+        else:
+            keys = rows.keys_of_ids(con, ids)
+            mine, column = keys[self._counted(keys)].tolist(), "frame_key"
+        if mine:  # (a fact about this import's count: it stands if the edit rolls back)
+            self._noticed(elsewhere.Notice(fields=rows.fields_of(con, column, mine, fields)))
+
+    def _as_stored(self, con: Any, frames: elsewhere.Gone) -> elsewhere.Gone:
+        """`frames` (this import's, as stored now) with the ROIs of their fields that other
+        imports' label writes changed as this import counted them."""
+        if not self._fields:
+            return frames
+        by = {i: (f.key if self._ids is None else i) for i, f in frames.items()}
+        mine = {by[i]: self._fields[by[i]] for i in frames if by[i] in self._fields}
+        if not mine:
+            return frames
+        delta = rows.fields_delta(con, "frame_key" if self._ids is None else "frame_id", mine)
+        return {i: replace(f, rois=f.rois + delta.get(by[i], 0)) for i, f in frames.items()}
 
     def returned(self, ids: Any) -> Again:
         """Of the frames `ids` this import gives again or removes, those another import
-        took away after this one counted them: as this import had stored them."""
-        if not self._gone:
+        took away after this one counted them (whole, or its label writes' ROIs on them):
+        as this import had stored them."""
+        if not self._gone and not self._aside:
             return NOTHING
         values = ids.to_pylist() if isinstance(ids, pa.Array | pa.ChunkedArray) else ids
         back = {i: self._gone.pop(i) for i in values if i in self._gone}
-        if not back:
+        labelled = 0
+        if self._aside:
+            wanted = set(values)
+            pairs = [pair for pair in self._aside if pair[0] in wanted]
+            if pairs:
+                self._changing()
+                labelled = sum(self._aside.pop(pair)[1] for pair in pairs)
+        if not back and not labelled:
             return NOTHING
         self._taken.update(back)
-        return summed(list(back.values()))
+        return summed([*back.values(), Again(rois=labelled)])
 
     # -- local catalogs: by key -------------------------------------------------------------
     def _counted(self, keys: np.ndarray) -> np.ndarray:
@@ -242,8 +326,8 @@ class Counted:
     def again(self, con: Any, keys: np.ndarray) -> Again:
         """Of the stored frames with `keys` (any order, once each) that a write replaces or
         finds unchanged, those counted before, as they are stored (read before the write
-        deletes them). Only those are sorted: a sort of a write's every key showed in its
-        CPU."""
+        deletes them), the fields other imports labelled since as counted. Only those are
+        sorted: a sort of a write's every key showed in its CPU."""
         if not len(keys):
             return NOTHING
         keys = np.asarray(keys, dtype=np.int64)
@@ -251,10 +335,34 @@ class Counted:
         labelled = self._labels_of(keys, inside)
         found = keys[inside]
         if not len(found):
+            self._forget_fields(keys)
             return Again(rois=labelled) if labelled else NOTHING
         found = np.unique(found)
-        again = _rows_of_keys(con, found)
+        again = self._corrected(con, rows_of_keys(con, found), found.tolist())
+        self._forget_fields(keys)
         return replace(again, rois=again.rois + labelled) if labelled else again
+
+    def _corrected(self, con: Any, again: Again, frames: list[Any]) -> Again:
+        """`again`, the stored `frames` (keys, or ids), with the ROIs of the fields other
+        imports labelled since this import counted them as it counted them."""
+        if not self._fields:
+            return again
+        mine = {f: self._fields[f] for f in frames if f in self._fields}
+        if not mine:
+            return again
+        column = "frame_key" if self._ids is None else "frame_id"
+        delta = rows.fields_delta(con, column, mine)
+        return replace(again, rois=again.rois + sum(delta.values()))
+
+    def _forget_fields(self, frames: Any) -> None:
+        """The frames (keys, or ids) are written whole or found as stored: what other
+        imports' label writes changed on their earlier versions is no longer theirs."""
+        if self._fields:
+            gone = [f for f in np.asarray(frames).tolist() if f in self._fields]
+            if gone:
+                self._changing()
+                for f in gone:
+                    del self._fields[f]
 
     def _labels_of(self, keys: np.ndarray, inside: np.ndarray) -> int:
         """The frames `keys` are written whole or found unchanged: their ROIs counted by
@@ -280,7 +388,7 @@ class Counted:
     @property
     def has_aside(self) -> bool:
         """Whether another import took away frames this one counted (`returned`)."""
-        return bool(self._gone)
+        return bool(self._gone or self._aside)
 
     def again_ids(self, con: Any, ids: pa.Array) -> Again:
         """`again` for a lake-backed catalog: the frames `ids` (once each) counted before
@@ -297,8 +405,10 @@ class Counted:
         self._undo[1].extend(added)
         self._ids.update(added)
         if not found:
+            self._forget_fields(values)
             return Again(rois=labelled) if labelled else NOTHING
-        again = _rows_of_ids(con, found)
+        again = self._corrected(con, rows_of_ids(con, found), found)
+        self._forget_fields(values)
         return replace(again, rois=again.rois + labelled) if labelled else again
 
     # -- frames removed -----------------------------------------------------------------------
@@ -312,50 +422,102 @@ class Counted:
             self._undo[2].extend(found)
             self._ids.difference_update(found)
             labelled = self.labels.drop_ids(ids) if self.labels else 0
-            mine = _rows_of_ids(con, found) if found else NOTHING
+            mine = self._corrected(con, rows_of_ids(con, found), found) if found else NOTHING
+            self._forget_fields(ids)
             return summed([mine, aside, Again(rois=labelled)])
-        keys = con.execute(
-            "SELECT frame_key FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))"
-            " AND frame_key IS NOT NULL ORDER BY frame_key",
-            [ids],
-        ).fetchnumpy()["frame_key"]
-        keys = np.asarray(keys, dtype=np.int64)
+        keys = rows.keys_of_ids(con, ids)
         self.replacing(con, keys)
         return summed([self.again(con, keys), aside])
 
     # -- label-only writes ----------------------------------------------------------------------
     def relabel(
-        self, con: Any, field: str, keys: np.ndarray, given: np.ndarray, cleared: np.ndarray
+        self,
+        con: Any,
+        field: str,
+        keys: np.ndarray,
+        given: np.ndarray,
+        cleared: np.ndarray,
+        ids: Callable[[], list[str]],
     ) -> int:
-        """A label write gives `field` ROIs to the stored frames with `keys` (distinct), `given`
-        rows each, replacing the field's ROIs of those `cleared` (the others' rows are added
-        to what they hold): note what it counts, and return the ROIs counted before that it
-        replaces, read before it deletes them. Those are the field's ROIs as stored on a
-        frame this import counted whole, else those its label writes counted."""
+        """A label write gives `field` ROIs to the stored frames with `keys` (distinct; `ids`
+        gives their ids), `given` rows each, replacing the field's ROIs of those `cleared`
+        (the others' rows are added to what they hold): note what it counts, and return the
+        ROIs counted before that it replaces, read before it deletes them. Those are the
+        field's ROIs as stored on a frame this import counted whole (as it counted them, if
+        another import labelled them since), else those its label writes counted."""
         keys = np.asarray(keys, dtype=np.int64)
         given = np.asarray(given, dtype=np.int64)
+        self._labelling(con, field, keys)
         held = self.labels.get(field, keys)
-        inside = self._counted(keys) & cleared
-        before = held.copy()
-        if inside.any():
-            before[inside] = _field_rois(con, field, "frame_key", keys[inside].tolist())
+        if self._aside:  # its counts on frames another import replaced since
+            held = self._held_aside(field, ids(), held)
+        inside = self._counted(keys)
+        before, mine = held.copy(), inside & cleared
+        if mine.any():
+            before[mine] = field_rois(con, field, "frame_key", keys[mine].tolist())
+        before = self._own_fields(field, keys.tolist(), inside, before, given, cleared)
         self.labels.set(field, keys, np.where(cleared, given, held + given))
         return int(before[cleared].sum())
 
     def relabel_ids(
-        self, con: Any, field: str, ids: list[str], given: np.ndarray, cleared: np.ndarray
+        self,
+        con: Any,
+        field: str,
+        ids: list[str],
+        given: np.ndarray,
+        cleared: np.ndarray,
     ) -> int:
         """`relabel` for a lake-backed catalog, by frame id."""
         assert self._ids is not None
+        self._labelling(con, field, ids)
         held = np.asarray(self.labels.get_ids(field, ids), dtype=np.int64)
-        inside = np.array([i in self._ids for i in ids], dtype=bool) & cleared
-        before = held.copy()
-        if inside.any():
-            chosen = [i for i, x in zip(ids, inside, strict=True) if x]
-            before[inside] = _field_rois(con, field, "frame_id", chosen)
+        inside = np.array([i in self._ids for i in ids], dtype=bool)
+        before, mine = held.copy(), inside & cleared
+        if mine.any():
+            chosen = [i for i, x in zip(ids, mine, strict=True) if x]
+            before[mine] = field_rois(con, field, "frame_id", chosen)
+        before = self._own_fields(field, ids, inside, before, given, cleared)
         counts = np.where(cleared, given, held + given)
         self.labels.set_ids(field, ids, [int(n) for n in counts])
         return int(before[cleared].sum())
+
+    def _held_aside(self, field: str, ids: list[str], held: np.ndarray) -> np.ndarray:
+        """`held` (the `field` ROIs counted on the frames `ids`) with those set aside when
+        another import replaced a frame taken, as counted then."""
+        held = held.copy()
+        for at, frame_id in enumerate(ids):
+            if (frame_id, field) in self._aside:
+                self._changing()
+                held[at] = self._aside.pop((frame_id, field))[1]
+        return held
+
+    def _own_fields(
+        self,
+        field: str,
+        frames: list[Any],
+        inside: np.ndarray,
+        before: np.ndarray,
+        given: np.ndarray,
+        cleared: np.ndarray,
+    ) -> np.ndarray:
+        """`before` with the `field` ROIs of the frames counted whole that another import
+        labelled since as this import counted them, and what it counts there noted."""
+        if not self._fields:
+            return before
+        before = before.copy()
+        for at, frame in enumerate(frames):
+            counts = self._fields.get(frame)
+            if not inside[at] or counts is None or field not in counts:
+                continue
+            self._changing()
+            before[at] = counts[field]
+            if cleared[at]:  # the field's ROIs stored are this import's again
+                del counts[field]
+                if not counts:
+                    del self._fields[frame]
+            else:
+                counts[field] += int(given[at])
+        return before
 
 
 class Tally:
@@ -375,85 +537,9 @@ class Tally:
         found = np.asarray(array, dtype=np.int64)
         again = NOTHING if self._counted.by_id else self._counted.again(self._con, found)
         if self._counted.has_aside:  # (their ids read only then)
-            again = summed([again, self._counted.returned(_ids_of_keys(self._con, found))])
+            again = summed([again, self._counted.returned(ids_of_keys(self._con, found))])
         self.report.frames += len(found) - again.frames
         self.report.sources += sources - again.sources
         self.report.rois += rois - again.rois
         self.taken.append(again.uris)
         self._counted.keep(found)
-
-
-def take_back(report: IngestReport, again: Again) -> None:
-    """Take the figures of frames counted before off `report` (their URIs outside the media
-    roots are taken back by the writer, which holds the roots)."""
-    report.frames -= again.frames
-    report.sources -= again.sources
-    report.rois -= again.rois
-
-
-def uris_of_rows(sources: pa.Table, rois: pa.Table) -> pa.Array:
-    """The files rows name, as the writer checks them against the media roots: the sources'
-    URIs, previews and mask files, and the ROIs' mask files (`sources` with the columns
-    uri, preview_uri and masks, `rois` with mask)."""
-    found = [*sources["uri"].chunks, *sources["preview_uri"].chunks]
-    masks: list[Any] = []
-    for text in pc.drop_null(sources["masks"]).to_pylist():
-        masks.extend(m.get("uri") for m in orjson.loads(text) if isinstance(m, dict))
-    for text in pc.drop_null(rois["mask"]).to_pylist():
-        mask = orjson.loads(text)
-        masks.append(mask.get("uri") if isinstance(mask, dict) else None)
-    strings = [m for m in masks if isinstance(m, str)]
-    found.append(pa.array(strings, pa.string()))
-    return pa.chunked_array(found, pa.string()).combine_chunks()
-
-
-_SOURCE_FILES = "SELECT uri, preview_uri, masks FROM sources WHERE "
-_ROI_FILES = "SELECT mask FROM rois WHERE mask IS NOT NULL AND "
-
-
-def _rows_of_keys(con: Any, keys: np.ndarray) -> Again:
-    """The frames with `keys` (sorted, all stored): how many sources and ROIs they hold, read
-    by key, and the files those name."""
-    within = key_ranges.within("frame_key", keys)
-    chosen = f"{within} AND frame_key IN (SELECT frame_key FROM _wb_counted)"
-    with registered(con, "_wb_counted", pa.table({"frame_key": keys})):
-        sources = con.sql(_SOURCE_FILES + chosen).to_arrow_table()
-        rois = con.execute(f"SELECT count(*) FROM rois WHERE {chosen}").fetchall()[0][0]
-        masks = con.sql(_ROI_FILES + chosen).to_arrow_table()
-    return Again(len(keys), sources.num_rows, int(rois), uris_of_rows(sources, masks))
-
-
-def _rows_of_ids(con: Any, ids: list[str]) -> Again:
-    """The stored frames among `ids`, how many sources and ROIs they hold, and the files
-    those name."""
-    chosen = "frame_id IN (SELECT id FROM _wb_counted)"
-    with registered(con, "_wb_counted", pa.table({"id": pa.array(ids, pa.string())})):
-        frames = con.execute(
-            "SELECT count(*) FROM frames WHERE id IN (SELECT id FROM _wb_counted)"
-        ).fetchall()[0][0]
-        sources = con.sql(_SOURCE_FILES + chosen).to_arrow_table()
-        rois = con.execute(f"SELECT count(*) FROM rois WHERE {chosen}").fetchall()[0][0]
-        masks = con.sql(_ROI_FILES + chosen).to_arrow_table()
-    return Again(int(frames), sources.num_rows, int(rois), uris_of_rows(sources, masks))
-
-
-def _ids_of_keys(con: Any, keys: np.ndarray) -> list[str]:
-    """The ids of the stored frames with `keys`."""
-    keys = np.unique(keys)
-    within = key_ranges.within("frame_key", keys)
-    with registered(con, "_wb_counted", pa.table({"frame_key": keys})):
-        found = con.execute(
-            f"SELECT id FROM frames WHERE {within}"
-            " AND frame_key IN (SELECT frame_key FROM _wb_counted)"
-        ).fetchall()
-    return [i for (i,) in found]
-
-
-def _field_rois(con: Any, field: str, column: str, frames: list[Any]) -> np.ndarray:
-    """How many `field` ROIs each of `frames` (keys or ids, as `column` names them) holds."""
-    rows = con.execute(
-        f"SELECT n.i, count(r.{column}) FROM (SELECT unnest(?) AS f, generate_subscripts(?, 1)"
-        f" AS i) n LEFT JOIN rois r ON r.{column} = n.f AND r.field = ? GROUP BY n.i ORDER BY n.i",
-        [frames, frames, field],
-    ).fetchall()
-    return np.array([n for _, n in rows], dtype=np.int64)

@@ -138,7 +138,8 @@ def count_again(
     if keys is None:
         return counted.relabel_ids(con, field, named.to_pylist(), given, gone)
     stored = keys >= 0
-    return counted.relabel(con, field, keys[stored], given[stored], gone[stored])
+    ids = lambda: named.filter(pa.array(stored)).to_pylist()  # noqa: E731  (read if needed)
+    return counted.relabel(con, field, keys[stored], given[stored], gone[stored], ids)
 
 
 def count_queued(
@@ -162,7 +163,7 @@ def count_queued(
             replaced += counted.relabel_ids(con, field, ids, counts, every)
         else:
             at = np.array([keys[i] for i in ids], dtype=np.int64)
-            replaced += counted.relabel(con, field, at, counts, every)
+            replaced += counted.relabel(con, field, at, counts, every, ids.copy)
     return replaced
 
 

@@ -11,13 +11,16 @@ importer's digests leave unconverted included); a frame the import removes is no
 A frame another import (another writer on the catalog, in another thread) replaces or removes
 between two of this import's writes is still counted once, as this import stored it, and
 its count is taken back when this import gives it again. The ROIs of label-only writes
-(`add_labels`, `write_labels`) are counted by frame and field: a field given again is counted
-with its last ROIs. The rule, and how a write knows what was counted, is in
-workbench/ingest/_counting.py (_counted_labels.py, _counted_elsewhere.py); the import's
-record keeps the same figures at every commit. The URIs counted outside the media roots
-follow it too: a write that counts a frame again takes back the files its earlier version
-named with its sources and ROIs (`_take_back`), so each stored URI outside the roots is
-counted once, as its frame is.
+(`add_labels`, `write_labels`: ingest/_writer_labels.py) are counted by frame and field: a
+field given again is counted with its last ROIs. What this import takes back of a frame or
+a field is what it counted there, whatever another import's label writes, or annotations
+merged back by the services, did to it since, and its label writes' ROIs on a frame another
+import replaced whole are taken back once, as it counted them. The rule, and how a write
+knows what was counted, is in workbench/ingest/_counting.py (_counted_labels.py,
+_counted_elsewhere.py); the import's record keeps the same figures at every commit. The
+URIs counted outside the media roots follow it too: a write that counts a frame again takes
+back the files its earlier version named with its sources and ROIs (`_take_back`), so each
+stored URI outside the roots is counted once, as its frame is.
 
 Warnings do not follow it, on purpose: they are counted per record read, as refusals are.
 A warning says what a record of the file holds (an ROI of zero area, one naming a source
@@ -27,10 +30,10 @@ are to be mended in the file, and the later one replacing the earlier in the cat
 mend the earlier one. Taking a warning back would also need to know which warnings each
 stored version drew, which neither the catalog nor the counting keeps.
 
-Not under the rule: a frame deleted by other means than an import's writer (a service's
-edit) and then given again by the import is counted twice; so are the ROIs of a field given
-by two imports' label writes to a frame one of them wrote whole, and the label writes' ROIs
-of a frame another import replaced whole and this one labels again (_counted_elsewhere.py).
+Not under the rule: what SQL run outside any writer or service does to the frames (no
+service deletes frames; the annotations merged back change their ROIs, and tell), and the
+mask files of ROIs another import's label write or a merge put on a frame this import counted
+whole, which are taken back with that frame's other files as stored when it gives it again.
 """
 
 from __future__ import annotations
@@ -48,7 +51,6 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import RecordError
-from workbench.ingest import _label_writes as label_writes
 from workbench.ingest._columnar import rows_table
 from workbench.ingest._counting import (
     NOTHING,
@@ -70,8 +72,8 @@ from workbench.ingest._rows import (
 from workbench.ingest._rows import promoted_text as _promoted  # noqa: F401  (the COCO importer's)
 from workbench.ingest._rows import roi_row as _roi_row
 from workbench.ingest._storing import store_changed, store_queued
-from workbench.ingest._unchanged import without_ids
 from workbench.ingest._uris import count_outside
+from workbench.ingest._writer_labels import QueuedLabels, store_labels, store_queued_labels
 from workbench.ingest.imports import current_run
 from workbench.ingest.report import (
     IngestReport,
@@ -88,15 +90,9 @@ from workbench.model.records import (
     Roi,
 )
 from workbench.model.validation import validate_frame
-from workbench.store.arrow import append_rows, registered
 from workbench.store.interrupts import after_commit, ctrl_c
 from workbench.store.keypoints import save_keypoint_labels
 from workbench.store.layout import touch
-from workbench.store.layout_insert import (
-    keyed_rois,
-    replacing_rois,
-    rois_replaced,
-)
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -146,16 +142,6 @@ class Checkpoint:
     counted: Any
 
 
-@dataclass(slots=True)
-class _QueuedLabels:
-    where: str
-    frame_id: str
-    field: str
-    rois: list[tuple[Any, ...]]
-    warnings: list[str]
-    source_rois: Sequence[Roi]  # what the rows were made from (their mask files are checked)
-
-
 class CatalogWriter:
     """Buffer frames (or label updates) and write them in transactions of `batch_size` frames.
 
@@ -185,7 +171,7 @@ class CatalogWriter:
         self.report = IngestReport(import_id=self._run.record.id if self._run else None)
         self._roots = self._run.roots if self._run else MediaRootCheck(catalog.media_roots())
         self._frames: dict[str, Queued] = {}
-        self._labels: dict[tuple[str, str], _QueuedLabels] = {}
+        self._labels: dict[tuple[str, str], QueuedLabels] = {}
         self._seen: set[str] | None = set() if unique_ids else None
         self._datasets: set[tuple[str, str | None]] = set()
         self._keypoints: dict[str, KeypointLabel] = {}
@@ -259,7 +245,7 @@ class CatalogWriter:
                 raise
             self.reject(record_error(exc, where))
             return
-        self._labels[(frame_id, field_name)] = _QueuedLabels(
+        self._labels[(frame_id, field_name)] = QueuedLabels(
             where, frame_id, field_name, rows, warnings, rois
         )
         self._bar.update(1)
@@ -380,50 +366,17 @@ class CatalogWriter:
         values. A field's first ROIs on frames all cleared are summarised from the rows
         (ingest/_label_writes.py)."""
         self.flush()
-        named = pa.array(frame_ids, pa.string())
-        gone = named if cleared is None else pa.array(cleared, pa.string())
-        given = rois.num_rows
         with self._transaction(frame_ids) as con:
-            keys = label_writes.stored_keys(con, named) if self.catalog.lake is None else None
-            self.report.rois += given - label_writes.count_again(
-                self._counted, con, field_name, rois, named, gone, keys
+            self.report.rois += store_labels(
+                self.catalog, self._counted, con, field_name, frame_ids, rois, cleared
             )
-            if keys is not None:  # frames it would leave as they are, left out
-                checked = label_writes.check(con, field_name, rois, named, gone, keys)
-                if checked.first is not None:  # the field's first ROIs on those frames
-                    label_writes.store_first(con, rois, checked.first)
-                    named = gone = named.slice(0, 0)
-                rois, same = checked.rois, checked.same
-                named, gone = without_ids(named, same), without_ids(gone, same)
-            if len(named):
-                self._replace_labels(con, field_name, named, gone, rois)
             for kind, where, count in warnings:
                 self.report.warn(kind, where, count)
             if self._run is not None:
                 self._run.committed(con, self.report)
         self._bar.update(len(frame_ids))
 
-    def _replace_labels(
-        self, con: Any, field_name: str, named: pa.Array, gone: pa.Array, rois: pa.Table
-    ) -> None:
-        """`write_labels`' rows stored: the `field_name` ROIs of the frames `gone` deleted,
-        `rois` inserted, the frames `named` summarised again."""
-        with (
-            registered(con, "_wb_label_keys", pa.table({"frame_id": named})),
-            registered(con, "_wb_label_cleared", pa.table({"frame_id": gone})),
-        ):
-            keyed = self._replacing(con, rois)
-            if len(gone):
-                con.execute(
-                    "DELETE FROM rois WHERE field = ? AND frame_id IN "
-                    "(SELECT frame_id FROM _wb_label_cleared)",
-                    [field_name],
-                )
-        append_rows(con, "rois", keyed.combine_chunks())
-        if self.catalog.lake is None:
-            rois_replaced(con)
-
-    def _write(self, frames: list[Queued], labels: list[_QueuedLabels]) -> None:
+    def _write(self, frames: list[Queued], labels: list[QueuedLabels]) -> None:
         """Write one batch in one transaction; when a record's values make it fail, split it
         until that record is alone, and reject it: the rest of the batch is stored.
 
@@ -435,7 +388,11 @@ class CatalogWriter:
                 again = self._write_frames(con, frames) if frames else NOTHING
                 if frames:
                     again = summed([again, self._counted.returned([q.frame.id for q in frames])])
-                missing, replaced = self._write_labels(con, labels) if labels else ([], 0)
+                missing, replaced = (
+                    store_queued_labels(self.catalog, self._counted, con, labels)
+                    if labels
+                    else ([], 0)
+                )
                 self._count(frames, labels, missing)
                 self.report.rois -= replaced
                 self._take_back(con, again)
@@ -458,13 +415,13 @@ class CatalogWriter:
                     self._write([], part)
 
     def _count(
-        self, frames: list[Queued], labels: list[_QueuedLabels], missing: list[_QueuedLabels]
+        self, frames: list[Queued], labels: list[QueuedLabels], missing: list[QueuedLabels]
     ) -> None:
         self.report.frames += len(frames)
         self.report.sources += sum(len(q.sources) for q in frames)
         self.report.rois += sum(len(q.rois) for q in frames)
         absent = {id(item) for item in missing}  # identity: equal updates may both be missing
-        stored: list[Queued | _QueuedLabels] = [*frames]
+        stored: list[Queued | QueuedLabels] = [*frames]
         stored += [item for item in labels if id(item) not in absent]
         for done in stored:
             for kind in done.warnings:
@@ -511,48 +468,6 @@ class CatalogWriter:
                 if self._run is not None:
                     self._run.committed(con, self.report)
 
-    def _write_labels(
-        self, con: Any, labels: list[_QueuedLabels]
-    ) -> tuple[list[_QueuedLabels], int]:
-        """Replace the labels; returns the updates whose frame is not in the catalog, and the
-        ROIs counted before that they replace."""
-        wanted = sorted({item.frame_id for item in labels})
-        known: dict[str, int | None] = dict(
-            con.execute(
-                "SELECT id, frame_key FROM frames WHERE id IN (SELECT unnest(?::VARCHAR[]))",
-                [wanted],
-            ).fetchall()
-        )
-        given = [(i.frame_id, i.field, len(i.rois)) for i in labels if i.frame_id in known]
-        replaced = label_writes.count_queued(self._counted, con, given, known)
-        keys = pa.table(
-            {"frame_id": [i.frame_id for i in labels], "field": [i.field for i in labels]}
-        )
-        missing = [item for item in labels if item.frame_id not in known]
-        rows = [row for item in labels if item.frame_id in known for row in item.rois]
-        table = rows_table(rows, ROI_SCHEMA)
-        with registered(con, "_wb_label_keys", keys):
-            table = self._replacing(con, table)
-            con.execute(
-                "DELETE FROM rois WHERE (frame_id, field) IN "
-                "(SELECT (frame_id, field) FROM _wb_label_keys)"
-            )
-        append_rows(con, "rois", table)
-        if self.catalog.lake is None:
-            rois_replaced(con)
-        return missing, replaced
-
-    def _replacing(self, con: Any, rois: pa.Table) -> pa.Table:
-        """Name the frames of `_wb_label_keys` as those whose ROIs the write replaces, before
-        it deletes them; returns `rois` as they are to be inserted. A local catalog's rows
-        are keyed here and their frames summarised after the INSERT (`rois_replaced`); a
-        lake-backed catalog's are keyed when it writes the frames back."""
-        if self.catalog.lake is not None:
-            touch(con, _NAMED)
-            return rois
-        replacing_rois(con, _NAMED)
-        return keyed_rois(con, rois, _NAMED)
-
     def _take_back(self, con: Any, again: Again) -> None:
         """Take the frames counted before off the report, the URIs of theirs that lie outside
         the media roots with them (counted when they were counted): a stored URI counts
@@ -588,10 +503,6 @@ class CatalogWriter:
                         "ON CONFLICT DO NOTHING",
                         [dataset, version],
                     )
-
-
-# The frames a label write names (registered as `_wb_label_keys` while it runs).
-_NAMED = "SELECT frame_id FROM _wb_label_keys"
 
 
 def _full_rois(rois: pa.Table) -> pa.Table:

@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench.backends.base import AnnotationBackend
+from workbench.ingest._counted_elsewhere import edited
 from workbench.model.labels import LabelSchema
 from workbench.model.records import PROMOTED_KEYS, ROI_SCHEMA
 from workbench.model.shapes import Shape
@@ -80,6 +81,8 @@ def load_annotations(
         with act.transaction() as con:
             merged = Merger(con, anno_key, schema, config.restrictions).run(groups)
             with ctx.catalog.editing(con, _frames_of(merged), dry_run=dryrun):
+                fields = {r["field"] for r in merged.rows_to_write}
+                edited(ctx.catalog, con, _frames_of(merged), fields)  # imports under way
                 _apply(con, anno_key, merged)
             con.execute(
                 "UPDATE annotation_runs SET status = ?, loaded = current_timestamp WHERE anno_key = ?",
