@@ -46,7 +46,8 @@ RUN_FIGURES = {
     "before the images' statement: in an update the hashing and the lookup)",
     "cpu_s": "the whole import's CPU seconds (process: the engine's threads included)",
     "wall_s": "the whole import's wall seconds",
-    "hwm_mb": "VmHWM at the end: this import's peak RSS (time -v's maximum is the process's)",
+    "hwm_mb": "VmHWM at the end: this import's peak RSS (each import resets the kernel's "
+    "mark, which time -v's maximum reads too: that is then the last import's, not the run's)",
     "peak_spill_mb": "the most disk the import's temporary folder held (the engine's spill, "
     "the writes' annotation files and the digests' sums; blocks allocated, as du counts) "
     "seen at a progress line: sampled, so --sample makes it closer to the true peak",
