@@ -25,9 +25,11 @@ the high-water mark of its RSS (VmHWM), and the memory of the import's engine an
 catalog's (DuckDB's own count, held and spilled). Then the staging steps' CPU and the total,
 with the load average. A write's cost that does not depend on the file's size shows as the
 same figures at every size. Each staging step is printed as it ends; `--sample` adds a line
-every so many seconds (CPU, VmHWM, RSS, bytes read, the size of the import's temporary folder:
-the engine's spill and the writes' annotation files, the load), so that a run of an hour tells
-where it is, and the end its peak; `--statements` the engine's CPU per statement.
+every so many seconds (CPU, VmHWM, RSS, bytes read, the disk the import's temporary folder
+holds: the engine's spill, the writes' annotation files and the digests' sums, these apart; the
+load), so that a run of an hour tells where it is, and the end its peak; `--statements` the
+engine's CPU per statement. Disk is counted as `du` counts it, by blocks allocated
+(bench/coco_writes_disk.py): the sums' arrays are sparse files made at their full length.
 
 Each write's rows are stored in a thread of their own while the next write's are made
 (`_coco_columnar.OVERLAP_WRITES`): a write's row is then printed as its rows are made, its
@@ -37,8 +39,8 @@ it is made (the per-write figures each their own). The import's line gives the C
 caller's thread and of the writes' threads apart (their own clocks: `time.thread_time`).
 
 Every figure is named below (`--help`, from bench/coco_writes_figures.py); after each
-update a line gives its CPU, wall, VmHWM and peak spill as multiples of the first import's
-(`against_import`), and each import's line the writes' and the shares' CPU spread.
+update a line gives its CPU, wall, VmHWM, peak spill and peak sums as multiples of the first
+import's (`against_import`), and each import's line the writes' and the shares' CPU spread.
 
 The file is the formats bench's (`formats_bench.write_coco`, byte for byte), written by
 `write_coco_fast` (the same bytes from templates: a 10 GB file in minutes, not a quarter hour).
@@ -65,6 +67,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import coco_writes_figures as figures
 import orjson
+from coco_writes_disk import allocated_mb, sums_mb
 from formats_bench import LABELS
 
 import workbench
@@ -137,17 +140,19 @@ class _Watch:
     def __init__(self, statements: bool) -> None:
         self.step = "scan"
         self.spill: str | None = None
-        self.peak_spill = 0
+        self.peak_spill = self.peak_sums = 0
         self.started = (time.perf_counter(), _cpu())
         self.statements: dict[str, list[float]] | None = {} if statements else None
 
     def line(self, what: str) -> str:
         wall, cpu = time.perf_counter() - self.started[0], _cpu() - self.started[1]
-        now, spill = _proc(), _folder_mb(self.spill)
+        now, spill, sums = _proc(), allocated_mb(self.spill), sums_mb(self.spill)
         self.peak_spill = max(self.peak_spill, spill)
+        self.peak_sums = max(self.peak_sums, sums)
         return (
             f"  [{wall:7.0f} s wall, {cpu:7.1f} s CPU] {what}: VmHWM {now['VmHWM']:,.0f} MB, "
-            f"RSS {now['VmRSS']:,.0f} MB, read {now['rchar']:,.0f} MB, spill {spill:,} MB, "
+            f"RSS {now['VmRSS']:,.0f} MB, read {now['rchar']:,.0f} MB, spill {spill:,} MB "
+            f"(sums {sums:,} MB), "
             f"load {os.getloadavg()[0]:.1f}"
         )
 
@@ -157,17 +162,6 @@ class _Watch:
             self.statements.setdefault(key, [0, 0.0])
             self.statements[key][0] += 1
             self.statements[key][1] += seconds
-
-
-def _folder_mb(folder: str | None) -> int:
-    if folder is None or not os.path.isdir(folder):
-        return 0
-    total = 0
-    for root, _, names in os.walk(folder):
-        for name in names:
-            with contextlib.suppress(OSError):  # removed meanwhile
-                total += os.path.getsize(os.path.join(root, name))
-    return total >> 20
 
 
 class _Timed:
@@ -415,7 +409,8 @@ def measure(
     top = sorted((watch.statements or {}).items(), key=lambda kv: -kv[1][1])
     return {"frames": report.frames, "rois": report.rois, "writes": writes, "steps": steps,
             **total, "hwm_mb": _proc()["VmHWM"], "peak_spill_mb": watch.peak_spill,
-            "unchanged": found["unchanged"], "catalog_disk_mb": _folder_mb(str(catalog.parent)),
+            "peak_sums_mb": watch.peak_sums, "unchanged": found["unchanged"],
+            "catalog_disk_mb": allocated_mb(str(catalog.parent)),
             "statements": [{"sql": k, "runs": n, "cpu_s": round(c, 2)} for k, (n, c) in top]}  # fmt: skip
 
 
@@ -476,7 +471,8 @@ def _told(what: str, done: dict[str, Any]) -> None:
         f"{'; '.join(rows) or 'no writes'}; the caller's thread "
         f"{done['caller_cpu_s']:.1f}, the writes' threads {done['writes_thread_cpu_s']:.1f}), "
         f"wall {done['wall_s']:.1f} s, "
-        f"VmHWM {done['hwm_mb']:,.0f} MB, peak spill {done['peak_spill_mb']:,} MB (sampled), "
+        f"VmHWM {done['hwm_mb']:,.0f} MB, peak spill {done['peak_spill_mb']:,} MB (sampled; "
+        f"the sums' {done['peak_sums_mb']:,} MB), "
         f"catalog {done['catalog_disk_mb']:,} MB, load {os.getloadavg()[0]:.1f} at the end",
         flush=True,
     )

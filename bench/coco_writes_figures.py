@@ -46,10 +46,13 @@ RUN_FIGURES = {
     "before the images' statement: in an update the hashing and the lookup)",
     "cpu_s": "the whole import's CPU seconds (process: the engine's threads included)",
     "wall_s": "the whole import's wall seconds",
-    "hwm_mb": "VmHWM at the end: this import's peak RSS (time -v's maximum is the process's)",
-    "peak_spill_mb": "the largest size of the import's temporary folder (the engine's spill "
-    "and the writes' annotation files) seen at a progress line: sampled, so --sample makes "
-    "it closer to the true peak",
+    "hwm_mb": "VmHWM at the end: this import's peak RSS (each import resets the kernel's "
+    "mark, which time -v's maximum reads too: that is then the last import's, not the run's)",
+    "peak_spill_mb": "the most disk the import's temporary folder held (the engine's spill, "
+    "the writes' annotation files and the digests' sums; blocks allocated, as du counts) "
+    "seen at a progress line: sampled, so --sample makes it closer to the true peak",
+    "peak_sums_mb": "of peak_spill_mb's folder, the most the digests' sums held (their "
+    "arrays' folder, sparse files: blocks allocated), sampled alike (not at the same line)",
     "catalog_disk_mb": "the catalog's folder on disk at the end",
     "statements": "the engine's CPU seconds and runs per statement (--statements; else empty)",
     "caller_cpu_s": "of cpu_s, the importing thread's own (time.thread_time)",
@@ -59,7 +62,7 @@ RUN_FIGURES = {
     '"write"; an update of an unchanged file has none)',
     "shares_cpu_s": "the same for the shares of unchanged images",
     "against_import": "an update's figures over the first import's in the same run: "
-    "{cpu_s, wall_s, hwm_mb, peak_spill_mb} (absent for the import itself)",
+    "{cpu_s, wall_s, hwm_mb, peak_spill_mb, peak_sums_mb} (absent for the import itself)",
     "changed_annotations": "--changed: the annotations changed in the copy",
     "changed_images": "--changed: the images they belong to",
     "change_wall_s": "--changed: the wall seconds of the change in place",
@@ -68,10 +71,10 @@ RUN_FIGURES = {
 PROGRESS = (
     "A progress line (at each step's end, and every --sample seconds): [wall s, CPU s since "
     "the import began] the step: VmHWM, RSS, read (rchar since the process began), spill "
-    "(the import's temporary folder now), load (1 minute)."
+    "(the disk the import's temporary folder holds now, of it the sums'), load (1 minute)."
 )
 
-COMPARED = ("cpu_s", "wall_s", "hwm_mb", "peak_spill_mb")
+COMPARED = ("cpu_s", "wall_s", "hwm_mb", "peak_spill_mb", "peak_sums_mb")
 
 
 def epilog() -> str:

@@ -32,6 +32,9 @@ def test_each_write_is_reported(tmp_path: Path) -> None:
     assert set(result["steps"]) == {*told, "pieces", "conversion", "digests_before"}
     assert sum(s["runs"] for s in result["statements"]) > 10  # every statement, counted
     assert done.stdout.count("done,") == 4  # each step told as it ends
+    # The sums' disk apart, a part of the folder's (both sampled at the same lines).
+    assert 0 <= result["peak_sums_mb"] <= result["peak_spill_mb"]
+    assert done.stdout.count(" MB (sums ") >= 4
 
 
 def test_the_fast_file_is_the_formats_bench_file(tmp_path: Path) -> None:
@@ -87,7 +90,7 @@ def test_each_update_is_set_against_the_import(
     assert "against_import" not in first
     for result in later:
         ratios = result["against_import"]
-        for name in ("cpu_s", "wall_s", "hwm_mb", "peak_spill_mb"):
+        for name in ("cpu_s", "wall_s", "hwm_mb", "peak_spill_mb", "peak_sums_mb"):
             if first[name]:
                 assert ratios[name] == pytest.approx(result[name] / first[name], abs=1e-3)
             else:
