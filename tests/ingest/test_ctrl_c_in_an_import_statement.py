@@ -12,27 +12,16 @@ one call of the import's COCO modules for a while (inside a statement)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sys
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import workbench
+from tests.ctrl_c import ctrl_c_when, python_ctrl_c  # noqa: F401 (the fixture, autouse)
 from workbench.ingest import coco
 from workbench.ingest.writer import CatalogWriter
 from workbench.model.records import Frame, Source
-
-
-@pytest.fixture(autouse=True)
-def _python_ctrl_c() -> Iterator[None]:
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, before)
 
 
 def _document(path: Path, images: int) -> Path:
@@ -53,28 +42,12 @@ def _document(path: Path, images: int) -> Path:
 
 
 def _ctrl_c_inside_a_statement(where: str = "_coco_") -> threading.Thread:
-    """Send SIGINT once the main thread has stood at one instruction of a function of the
-    modules whose file names hold `where` (the COCO importer's) for 5 looks (blocked in a
-    call that let go of the GIL)."""
-    main = threading.main_thread().ident
-
-    def watch() -> None:
-        deadline, last, seen = time.monotonic() + 300, None, 0
-        while time.monotonic() < deadline:
-            frame = sys._current_frames().get(main) if main is not None else None
-            here = None
-            if frame is not None and where in frame.f_code.co_filename:
-                here = (frame.f_code, frame.f_lasti)
-            seen = seen + 1 if here is not None and here == last else 0
-            last = here
-            if seen >= 5:
-                os.kill(os.getpid(), signal.SIGINT)
-                return
-            time.sleep(0.02)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+    """SIGINT once the main thread has stood at one instruction of a function of the modules
+    whose file names hold `where` (the COCO importer's) for a while (blocked in a call that
+    let go of the GIL)."""
+    return ctrl_c_when(
+        lambda f: (f.f_code, f.f_lasti) if where in f.f_code.co_filename else None, 300
+    )
 
 
 def test_ctrl_c_in_an_import_statement_interrupts_the_import(tmp_path: Path) -> None:

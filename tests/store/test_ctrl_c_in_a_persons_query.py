@@ -10,17 +10,14 @@ statement."""
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
 import workbench
+from tests.ctrl_c import ctrl_c_when, python_ctrl_c  # noqa: F401 (the fixture, autouse)
 from workbench.errors import QueryError
 from workbench.query._sql import execute, sql
 
@@ -29,39 +26,18 @@ _LONG = "SELECT sum(hash(range)) FROM range(2000000000)"
 
 
 def _ctrl_c_once_inside(code_name: str) -> threading.Thread:
-    """A thread sending this process SIGINT once the main thread has been inside DuckDB's
-    client, called from the function `code_name`, for a while (inside the statement)."""
-    main = threading.main_thread().ident
-    assert main is not None
+    """SIGINT once the main thread has been inside DuckDB's client, called from the function
+    `code_name`, for a while (inside the statement)."""
 
-    def inside() -> bool:
-        frame = sys._current_frames().get(main)
-        if frame is None or "duckdb" not in frame.f_code.co_filename:
-            return False
-        while frame is not None and frame.f_code.co_name != code_name:
-            frame = frame.f_back
-        return frame is not None
+    def place(frame: FrameType) -> bool | None:
+        if "duckdb" not in frame.f_code.co_filename:
+            return None
+        inner: FrameType | None = frame
+        while inner is not None and inner.f_code.co_name != code_name:
+            inner = inner.f_back
+        return True if inner is not None else None
 
-    def watch() -> None:
-        deadline = time.monotonic() + 120
-        seen = 0
-        while time.monotonic() < deadline:
-            seen = seen + 1 if inside() else 0
-            if seen >= 5:  # there for 5 looks: inside the statement
-                os.kill(os.getpid(), signal.SIGINT)
-                return
-            time.sleep(0.02)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
-
-
-@pytest.fixture(autouse=True)
-def _python_ctrl_c() -> Iterator[None]:
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, before)
+    return ctrl_c_when(place, 120)
 
 
 def test_ctrl_c_in_catalog_sql_is_a_keyboard_interrupt(tmp_path: Path) -> None:

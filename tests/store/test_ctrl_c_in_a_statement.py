@@ -10,17 +10,13 @@ statement."""
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import workbench
+from tests.ctrl_c import ctrl_c_when, python_ctrl_c  # noqa: F401 (the fixture, autouse)
 
 # A statement that runs for a second or more (a sum of hashes over a long range), run again
 # and again until Ctrl-C stops it (DuckDB looks for it between pieces of its work).
@@ -28,33 +24,10 @@ _LONG = "SELECT sum(hash(range)) FROM range(300000000)"
 _AGAIN = 1000
 
 
-@pytest.fixture(autouse=True)
-def _python_ctrl_c() -> Iterator[None]:
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, before)
-
-
 def _ctrl_c_once_inside(code_name: str) -> threading.Thread:
-    """A thread sending this process SIGINT once the main thread has been on a line of the
-    function `code_name` for a while (inside a statement, whose call released the GIL)."""
-    main = threading.main_thread().ident
-    assert main is not None
-
-    def watch() -> None:
-        deadline = time.monotonic() + 120
-        seen = 0
-        while time.monotonic() < deadline:
-            frame = sys._current_frames().get(main)
-            seen = seen + 1 if frame is not None and frame.f_code.co_name == code_name else 0
-            if seen >= 5:  # there, on the same call, for 5 looks: inside the statement
-                os.kill(os.getpid(), signal.SIGINT)
-                return
-            time.sleep(0.02)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+    """SIGINT once the main thread has been on a line of the function `code_name` for a while
+    (inside a statement, whose call released the GIL)."""
+    return ctrl_c_when(lambda f: f.f_code if f.f_code.co_name == code_name else None, 120)
 
 
 def _write_stopped(catalog: workbench.Catalog) -> None:
