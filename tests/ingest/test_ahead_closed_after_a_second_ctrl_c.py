@@ -22,14 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ctrl_c import python_ctrl_c  # noqa: F401 (the fixture, autouse)
 from workbench.ingest._in_thread import InThread, ahead
-
-
-@pytest.fixture(autouse=True)
-def _python_ctrl_c() -> Iterator[None]:
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, before)
 
 
 def _open_fds() -> set[str]:

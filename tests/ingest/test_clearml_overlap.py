@@ -19,6 +19,7 @@ import pyarrow as pa
 import pytest
 
 import workbench
+from tests.ctrl_c import python_ctrl_c  # noqa: F401 (the fixture, autouse: real SIGINTs)
 from workbench.ingest import CatalogWriter
 from workbench.ingest._clearml_columnar import NdjsonImport
 from workbench.ingest._clearml_digests import LineDigests
