@@ -34,8 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from workbench.ingest._counted_rows import Again, uris_of_rows
-from workbench.store import key_ranges
+from workbench.ingest._counted_rows import Again, ids_by_key, uris_of_rows
 from workbench.store.arrow import registered
 
 if TYPE_CHECKING:
@@ -102,14 +101,9 @@ def edited(catalog: Any, con: Any, frame_ids: Sequence[str], fields: Iterable[st
 
 def frames_by_key(con: Any, keys: np.ndarray) -> Gone:
     """The stored frames with `keys` (sorted, distinct), each as it is stored."""
-    within = key_ranges.within("frame_key", keys)
-    with registered(con, "_wb_gone", pa.table({"frame_key": keys})):
-        found = con.execute(
-            f"SELECT id, frame_key FROM frames WHERE {within}"
-            " AND frame_key IN (SELECT frame_key FROM _wb_gone)"
-        ).fetchall()
-    frames = frames_by_id(con, [i for i, _ in found])
-    return {i: replace(frames[i], key=int(key)) for i, key in found if i in frames}
+    found = ids_by_key(con, keys)
+    frames = frames_by_id(con, list(found.values()))
+    return {i: replace(frames[i], key=key) for key, i in found.items() if i in frames}
 
 
 def frames_by_id(con: Any, ids: list[str]) -> Gone:

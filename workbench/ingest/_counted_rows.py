@@ -107,14 +107,7 @@ def rows_of_ids(con: Any, ids: list[str]) -> Again:
 
 def ids_of_keys(con: Any, keys: np.ndarray) -> list[str]:
     """The ids of the stored frames with `keys`."""
-    keys = np.unique(keys)
-    within = key_ranges.within("frame_key", keys)
-    with registered(con, "_wb_counted", pa.table({"frame_key": keys})):
-        found = con.execute(
-            f"SELECT id FROM frames WHERE {within}"
-            " AND frame_key IN (SELECT frame_key FROM _wb_counted)"
-        ).fetchall()
-    return [i for (i,) in found]
+    return list(ids_by_key(con, np.unique(keys)).values())
 
 
 def field_rois(con: Any, field: str, column: str, frames: list[Any]) -> np.ndarray:
