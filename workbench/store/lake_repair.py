@@ -111,11 +111,9 @@ def undo(lake: Lake, name: str, pinned: int, writer: str) -> bool:
 
     dt = lake.delta(name)
     latest = int(dt.version())
-    ours = [
-        int(h["version"])
-        for h in dt.history(limit=latest - pinned)
-        if h.get(WRITER) == writer and int(h["version"]) > pinned
-    ]
+    log = [h for h in dt.history(limit=latest - pinned) if int(h["version"]) > pinned]
+    ours = [int(h["version"]) for h in log if h.get(WRITER) == writer]
+    undone = [int(h["version"]) for h in log if h.get(REPAIR) == writer]
     if not ours:
         return False
     states: dict[int, dict[str, dict[str, Any]]] = {}
@@ -135,6 +133,14 @@ def undo(lake: Lake, name: str, pinned: int, writer: str) -> bool:
         for path in before.keys() - after.keys():
             removed.setdefault(path, before[path])
     now = files(latest)
+    repaired: set[str] = set()  # the files an undo made before removed
+    for version in undone:
+        repaired |= files(version - 1).keys() - files(version).keys()
+    lost = added - now.keys() - removed.keys() - repaired
+    if lost:  # another writer rewrote files of ours since: their rows cannot be told apart
+        raise LakeError(
+            f"lake table {name} was rewritten by another writer since: {sorted(lost)[:3]}"
+        )
     gone = sorted(added & now.keys())
     back = {p: a for p, a in removed.items() if p not in added and p not in now}
     if not gone and not back:
