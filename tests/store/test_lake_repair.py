@@ -344,3 +344,37 @@ def test_another_catalogs_writes_are_not_undone(tmp_path: Path) -> None:
         assert sorted(ids) == ["x0", "x1", "x2"]
     with workbench.open(path) as catalog:
         assert catalog.sql("SELECT count(*) FROM frames WHERE id LIKE 'x%'").fetchall() == [(3,)]
+
+
+def test_a_live_catalog_whose_undo_failed_writes_nothing_until_it_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The undo right after the rollback fails: a warning, the committed state still read,
+    writes refused (they would pin the rolled-back rows); a refresh then makes the undo."""
+    from workbench.store import lake_repair
+
+    path = _lake_catalog(tmp_path)
+    with workbench.open(path) as catalog:
+        before = state(catalog)
+
+        def fails(*args: Any) -> None:
+            raise OSError("the disk went away")
+
+        monkeypatch.setattr(lake_repair, "_commit", fails)
+        with (
+            pytest.warns(UserWarning, match="undoing it failed"),
+            pytest.raises(ValueError),
+            catalog.transaction() as con,
+        ):
+            with catalog.editing(con, ["x"]):
+                con.execute("INSERT INTO frames (id, context_id) VALUES ('x', 'x')")
+            raise ValueError("the block failed after the lake's commits")
+        assert state(catalog) == before
+        with pytest.raises(LakeError, match="rolled back is still in its lake"):
+            _new_frames(catalog)
+        monkeypatch.undo()
+        catalog.refresh_lake(force=True)  # the undo made, the pins moved to it
+        assert state(catalog) == before
+        _new_frames(catalog)
+        keys = catalog.sql("SELECT frame_key FROM frames WHERE id LIKE 'x%'").fetchall()
+        assert sorted(k for (k,) in keys) == [before["next"] + i for i in range(3)]
