@@ -39,6 +39,7 @@ from workbench.store.engine import (
     set_memory_limit,
 )
 from workbench.store.lake import Lake
+from workbench.store.lake_repair import name_writer, rolled_back, settle
 from workbench.store.lent import lent
 from workbench.store.media_roots import INFERRED, MediaRoot, MediaRoots
 from workbench.store.migrations import check_version, migrate
@@ -221,9 +222,8 @@ class Catalog(MediaRoots):
         return int(rows[0][0]) if rows else 0
 
     def _migrate(self) -> None:
-        """Bring the file to this workbench's schema version (store/migrations.py). The check
-        of the schema a new file gets in one go opens its file with every migration run in
-        turn instead (store/fresh.py, `migrate_in_turn`)."""
+        """Bring the file to this workbench's schema version (store/migrations.py; the check
+        of a new file's schema runs every migration in turn, store/fresh.py)."""
         migrate(self)
 
     def _open_lake(self) -> None:
@@ -234,8 +234,10 @@ class Catalog(MediaRoots):
             return
         self.lake.prepare(self._con)
         if not self.read_only:  # read-only, the views stay at the snapshot last pinned
+            versions = settle(self.lake)  # a write rolled back undone first
             with self.transaction() as con:
-                self.lake.pin(con)
+                name_writer(con, self.lake)
+                self.lake.pin(con, versions)
             self._adopt()
         else:
             con = self._con.cursor()
@@ -254,10 +256,11 @@ class Catalog(MediaRoots):
         if not force and (self._writing or now - self._lake_checked < _refresh_seconds()):
             return False  # never from inside a write: it moves the pins itself
         self._lake_checked = now
-        if not self.lake.stale():
+        versions = settle(self.lake, strict=force)
+        if versions is None or versions == self.lake.pins():
             return False
         with self.transaction() as con:
-            self.lake.pin(con)
+            self.lake.pin(con, versions)
         self._adopt()
         return True
 
@@ -368,6 +371,7 @@ class Catalog(MediaRoots):
         with self._lock:
             con = self._cursor()
             con.execute("BEGIN TRANSACTION")
+            pins = self.lake.pins() if self.lake is not None else {}
             self._writing += 1
             outer, self._writer = self._writer, threading.get_ident()
             self._open, self._failed_inside = con, None
@@ -382,6 +386,8 @@ class Catalog(MediaRoots):
             except BaseException as exc:
                 interrupts.release(con)  # the block's error stands for a Ctrl-C noted in it
                 con.execute("ROLLBACK")
+                if self.lake is not None:  # its lake commits undone (store/lake_repair.py)
+                    rolled_back(self.lake, con, pins)
                 pressed_in = interrupts.ctrl_c(exc)  # in one of the block's statements
                 if pressed_in is not None:
                     raise pressed_in from exc

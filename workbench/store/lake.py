@@ -184,10 +184,19 @@ class Lake:
     # under it by Catalog.close, after which no write begins them.
     gate: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     closing: bool = False
+    # The id this catalog's writes tag their lake commits with (store/lake_repair.py), and
+    # whether a write it rolled back is still in the lake (its writes are refused then).
+    writer: str | None = None
+    unrepaired: bool = False
 
     def __post_init__(self) -> None:
         if self.format is None:
             self.format = open_format("delta", self.root)
+        self.name_writer(self.writer)
+
+    def name_writer(self, writer: str | None) -> None:
+        """Tag this catalog's lake commits with `writer` from now on."""
+        self.writer = self.format.writer = writer
 
     @property
     def buckets(self) -> int:
@@ -221,7 +230,10 @@ class Lake:
             for name, uri, b, cols, v, e in rows
         }
         root = tables["frames"].uri.rsplit("/", 1)[0]
-        return cls(root, tables, open_format(*_format_of(con)))
+        writer = con.execute("SELECT value FROM meta WHERE key = 'lake_writer'").fetchall()
+        return cls(
+            root, tables, open_format(*_format_of(con)), writer=writer[0][0] if writer else None
+        )
 
     def delta(self, name: str) -> Any:
         """The table's DeltaTable, brought up to its latest version (Delta lakes)."""
@@ -242,13 +254,12 @@ class Lake:
         # be kept between queries.
         con.execute("SET GLOBAL parquet_metadata_cache = true")
 
+    def pins(self) -> dict[str, int | None]:
+        """The versions the views read."""
+        return {name: table.version for name, table in self.tables.items()}
+
     def latest_versions(self) -> dict[str, int]:
         return {name: self.format.version(name) for name in self.tables}
-
-    def stale(self) -> bool:
-        """Whether any table has moved past the pinned snapshot."""
-        latest = self.latest_versions()
-        return any(t.version != latest[n] for n, t in self.tables.items())
 
     def pin(self, con: duckdb.DuckDBPyConnection, versions: dict[str, int] | None = None) -> None:
         """Point the views at `versions` (default: the latest) and record them."""

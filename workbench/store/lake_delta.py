@@ -55,6 +55,7 @@ class DeltaFormat:
 
     def __init__(self, root: str) -> None:
         self.root = root
+        self.writer: str | None = None
         self._tables: dict[str, Any] = {}
 
     @property
@@ -133,9 +134,18 @@ class DeltaFormat:
                 storage_options=self.options,
                 writer_properties=writer_properties(),
                 target_file_size=target_file_size,
+                commit_properties=self._tagged(),
             )
         except Exception as exc:
             raise LakeError(f"cannot write lake table {self.uri(name)}: {exc}") from exc
+
+    def _tagged(self) -> Any:
+        """The commit's metadata naming the catalog that writes it (store/lake_repair.py)."""
+        from deltalake import CommitProperties
+
+        from workbench.store.lake_repair import WRITER
+
+        return CommitProperties(custom_metadata={WRITER: self.writer}) if self.writer else None
 
     def overwrite(
         self, name: str, rows: pa.Table, where: Where, *, target_file_size: int | None = None
@@ -152,6 +162,7 @@ class DeltaFormat:
                 writer_properties=writer_properties(),
                 partition_by=[BUCKET],
                 target_file_size=target_file_size,
+                commit_properties=self._tagged(),
             )
         except Exception as exc:
             raise LakeError(f"cannot write lake table {self.uri(name)}: {exc}") from exc

@@ -59,6 +59,9 @@ class TableFormat(Protocol):
     (frames, sources, rois); each lives at `table_uri(root, name)`."""
 
     kind: str
+    # The catalog whose writes make the commits, named in them where the format can
+    # (Delta's commit metadata; store/lake_repair.py undoes a rolled-back write's by it).
+    writer: str | None
 
     def exists(self, name: str) -> bool:
         """Whether a table of this name is there already."""

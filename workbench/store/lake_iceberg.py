@@ -97,6 +97,7 @@ class IcebergFormat:
 
     def __init__(self, root: str, catalog: str | None) -> None:
         self.root = root
+        self.writer: str | None = None  # not recorded: rolled-back writes stay (lake_repair)
         uri = os.environ.get(CATALOG_VARIABLE) or catalog
         if not uri:
             raise LakeError(

@@ -323,6 +323,11 @@ def edit(
     `con` (inside the caller's transaction), let the block change them with plain SQL, bring
     their layout up to date (keys, summaries: store/layout.py), then replace those frames'
     rows in the lake with what the block left, and move the pins."""
+    if lake.unrepaired and not dry_run:
+        raise LakeError(
+            "a write this catalog rolled back is still in its lake (undoing it failed): "
+            "refresh_lake() or open the catalog again first"
+        )
     ids = pa.table({"id": pa.array(sorted(set(frame_ids)), pa.string())})
     with registered(con, "_wb_lake_ids", ids):
         for name in LAKE_TABLES:
