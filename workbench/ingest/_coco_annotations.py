@@ -133,7 +133,11 @@ def roi_from_annotation(
         "field": field,
         "confidence": _score(annotation.get("score"), where),
     }
-    if annotation.get("keypoints") not in (None, []):  # kwcoco writes [] for none
+    if segmentation is not None and _kwcoco_polygons(segmentation):
+        segmentation = _kwcoco_rings(segmentation, where)
+    if annotation.get("keypoints") not in (None, []) and not _kwcoco_points(
+        annotation["keypoints"]
+    ):  # kwcoco writes [] for none, and its own keypoints (objects) are kept as attributes
         ring, visibility = _keypoints(annotation["keypoints"], category, where)
         del attributes["keypoints"]
         if segmentation not in (None, []):  # kept as given: the ROI's ring is its points
@@ -202,6 +206,37 @@ def _keypoints(value: Any, category: Category, where: str) -> tuple[list[float],
     return ring, [int(v) for v in visibility]
 
 
+def _kwcoco_polygons(value: Any) -> bool:
+    """Whether a segmentation is kwcoco's polygon form: `{"exterior": [[x, y], ...],
+    "interiors": [...]}`, or a list of them (the parts of one object)."""
+    if isinstance(value, dict):
+        return "exterior" in value
+    return isinstance(value, list) and bool(value) and all(isinstance(p, dict) for p in value)
+
+
+def _kwcoco_rings(value: Any, where: str) -> list[list[float]]:
+    """kwcoco's polygons as COCO's flat rings; a polygon with holes is refused (COCO's rings
+    are parts of one object: a hole kept as a ring would be filled)."""
+    rings = []
+    for number, polygon in enumerate([value] if isinstance(value, dict) else value):
+        exterior = polygon.get("exterior")
+        if polygon.get("interiors") not in (None, []):
+            raise RecordError(
+                where, f"polygon {number} has holes (kwcoco interiors), which COCO cannot hold"
+            )
+        if not isinstance(exterior, list) or not all(
+            isinstance(p, list) and len(p) == 2 for p in exterior
+        ):
+            raise RecordError(where, f"polygon {number}'s exterior must be a list of [x, y]")
+        rings.append([c for point in exterior for c in point])
+    return rings
+
+
+def _kwcoco_points(value: Any) -> bool:
+    """Whether keypoints are kwcoco's objects (`{"xy", "keypoint_category_id", ...}`)."""
+    return isinstance(value, list) and bool(value) and all(isinstance(p, dict) for p in value)
+
+
 def _bbox(value: Any, where: str) -> tuple[float, float, float, float] | None:
     if value is None:
         return None
@@ -236,6 +271,10 @@ def _ring(ring: Any, number: int, where: str) -> list[float]:
 
 
 def _rle(segmentation: dict[str, Any], size: tuple[int, int] | None, where: str) -> dict[str, Any]:
+    if segmentation.get("order", "F") != "F":  # kwcoco's masks say theirs; COCO's are "F"
+        raise RecordError(
+            where, f"RLE order {segmentation['order']!r}: only COCO's column order 'F' is read"
+        )
     try:
         mask = rle.compress(segmentation)
     except ValueError as exc:

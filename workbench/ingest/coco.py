@@ -198,7 +198,12 @@ def _image(image: Any, path: Path, number: int) -> _Image:
     where = f"{path}, image {image['id']}"
     file_name = image.get("file_name")
     if not isinstance(file_name, str) or not file_name:
-        raise RecordError(where, "an image needs a file_name")
+        several = " (kwcoco's images of several files, `auxiliary`/`assets`, are not imported)"
+        raise RecordError(
+            where,
+            "an image needs a file_name"
+            + (several if {"auxiliary", "assets"} & set(image) else ""),
+        )
     dims = []
     for key in ("width", "height"):
         value = image.get(key)
