@@ -3,8 +3,8 @@
 a shape per frame).
 
 Export writes the ROIs of one label field of a view: boxes, polygons (one ring each),
-polylines, points and (images only) classifications as tags; CVAT has no confidence, so it is
-left out, and masks are counted as skipped. Import replaces that field on the frames the file
+polylines, points and (images only) RLE masks, keypoints as skeletons and classifications as
+tags; CVAT has no confidence, so it is left out (_cvat_shapes.py: masks, turned boxes). Import replaces that field on the frames the file
 names: an image by its name (the end of a source's URI, `images/0001.jpg`), a video frame by
 its number (the frame's frame_index, its true frame number in the video). Attributes travel
 as CVAT `<attribute>`s (text), `occluded` and `z_order` as CVAT's own. A file with a DOCTYPE
