@@ -547,9 +547,18 @@ def _import_video(
     placed: dict[str, list[Roi]] = defaultdict(list)
     size = _size(root.findtext("meta/task/original_size/width"),
                  root.findtext("meta/task/original_size/height"))  # fmt: skip
+    seen: set[int] = set()
     for number, track in enumerate(root.findall("track")):
         where = f"{path}, <track> #{number + 1}"
-        track_id = _int(track.get("id", str(number)), "id", where)
+        track_id, frames = None, set()
+        with writer.record(where):  # a track whose id is bad or taken costs only itself
+            given = _int(track.get("id", str(number)), "id", where)
+            if given in seen:
+                raise RecordError(where, f"track id {given} is an earlier track's")
+            seen.add(given)
+            track_id = given
+        if track_id is None:
+            continue
         for shape_number, element in enumerate(track):
             here = f"{where}, <{element.tag}> #{shape_number + 1}"
             if element.get("outside") == "1":
@@ -563,6 +572,9 @@ def _import_video(
                 frame_id = video.numbers.get(frame + 1)
                 if frame_id is None:
                     raise RecordError(here, f"frame {frame} is not a frame of {name!r}")
+                if frame in frames:
+                    raise RecordError(here, f"a second shape of the track on frame {frame}")
+                frames.add(frame)
                 if element.tag == "tag":
                     raise RecordError(here, "a track of tags is not CVAT XML")
                 roi = _roi(element, here, field, None, f"track{track_id}", size)

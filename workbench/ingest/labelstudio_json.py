@@ -297,14 +297,18 @@ def _task_rois(
     if points:
         with writer.record(where):
             rois, used = keypoint_rois(results, points, field, where)
+    ids = {roi.id for roi in rois}
     for number, result in enumerate(results):
         here = f"{where}, result {number + 1}"
         if number in used:
             continue
-        with writer.record(here):
+        with writer.record(here):  # a result whose id is taken costs only itself
             roi = _roi(result, here, field)
+            if roi is not None and roi.id in ids:
+                raise RecordError(here, f"result id {roi.id!r} is an earlier result's")
             if roi is not None:
                 rois.append(roi)
+                ids.add(roi.id)
     return rois
 
 
