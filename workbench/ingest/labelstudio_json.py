@@ -190,14 +190,24 @@ def _results(
     percent = [
         [x / width * 100, y / height * 100] for x, y in zip(ring[0::2], ring[1::2], strict=True)
     ]
-    if kind == "polygon":
-        return [{**placed, "value": {"points": percent, "closed": True, **labels}}]
+    if kind == "polygon":  # a ring a result (Label Studio's polygons have one): `<id>.<n>`
+        return [
+            {**placed, "id": f"{common['id']}.{n}" if n else common["id"],
+             "value": {"points": _percent(part, width, height), "closed": True, **labels}}
+            for n, part in enumerate(row["geometry"])
+        ]  # fmt: skip
     results = []
     for n, (x, y) in enumerate(percent):
         value = {"x": x, "y": y, "width": 1.0, **labels}
         results.append({**placed, "id": f"{common['id']}.{n}" if n else common["id"],
                         "value": value})  # fmt: skip
     return results
+
+
+def _percent(ring: Sequence[float], width: int, height: int) -> list[list[float]]:
+    return [
+        [x / width * 100, y / height * 100] for x, y in zip(ring[0::2], ring[1::2], strict=True)
+    ]
 
 
 def _mask_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -309,7 +319,25 @@ def _task_rois(
             if roi is not None:
                 rois.append(roi)
                 ids.add(roi.id)
-    return rois
+    return _rings_joined(rois)
+
+
+def _rings_joined(rois: list[Roi]) -> list[Roi]:
+    """Polygon results `<id>.<n>` joined to polygon `<id>` of the same labels as its rings
+    (the parts of one polygon, as the export writes them)."""
+    polygons = {roi.id: n for n, roi in enumerate(rois) if roi.kind == "polygon"}
+    joined: list[Roi | None] = list(rois)
+    for n, roi in enumerate(rois):
+        base, dot, part = roi.id.rpartition(".")
+        first = polygons.get(base) if dot and part.isdigit() and roi.kind == "polygon" else None
+        if first is None or first == n or joined[first] is None:
+            continue
+        owner = joined[first]
+        assert owner is not None
+        if list(owner.labels) == list(roi.labels):
+            joined[first] = replace(owner, geometry=[*owner.geometry, *roi.geometry])
+            joined[n] = None
+    return [roi for roi in joined if roi is not None]
 
 
 def _roi(result: Any, where: str, field: str) -> Roi | None:
