@@ -188,3 +188,40 @@ def test_shapes_not_held_here_are_refused_one_by_one(tmp_path):
         (where + "<box> #5", "xtl must be a finite number, got 'nan'"),
     ]
     assert kinds == [("box", [[1.0, 2.0, 6.0, 2.0, 6.0, 8.0, 1.0, 8.0]])]
+
+
+# A track of masks as CVAT's own "for video" dump writes it (its dumper, read by hand: no
+# library here writes one, and datumaro cannot read it): the rle of the mask's box, row by
+# row, its runs separated by ", ", and the frames' size in <original_size>.
+_TRACKED_MASK = """<?xml version="1.0" encoding="utf-8"?>
+<annotations>
+  <version>1.1</version>
+  <meta><task><name>clip</name><original_size><width>30</width><height>20</height>
+  </original_size></task></meta>
+  <track id="0" label="person" source="manual" group_id="2">
+    <mask frame="5" keyframe="1" outside="0" occluded="0" rle="1, 2, 1, 2" left="3" top="4"
+          width="3" height="2" z_order="0"/>
+    <mask frame="10" keyframe="1" outside="1" occluded="0" rle="1, 2, 1, 2" left="3" top="4"
+          width="3" height="2" z_order="0"/>
+  </track>
+</annotations>
+"""
+
+
+def test_a_track_of_masks_as_cvat_writes_it_imports(tmp_path):
+    path = tmp_path / "c.duckdb"
+    _video_catalog(path)
+    (tmp_path / "clip.xml").write_text(_TRACKED_MASK)
+    with workbench.open(path) as catalog:
+        report = cvat_xml.import_files(catalog, [tmp_path / "clip.xml"], progress=False,
+                                       field="masks")  # fmt: skip
+        assert report.ok, report.errors
+        rows = catalog.sql(
+            "SELECT frame_id, kind, mask, attributes->>'$.group_id', track_index FROM rois "
+            "WHERE field = 'masks'"
+        ).fetchall()
+    assert [(f, k, g, t) for f, k, _, g, t in rows] == [("f1", "mask", "2", 0)]
+    stored = json.loads(rows[0][2])["rle"]
+    expected = np.zeros((20, 30), dtype=bool)
+    expected[4, 4:6], expected[5, 4:6] = True, True
+    assert (rle.decode(stored["counts"], stored["size"]).astype(bool) == expected).all()
