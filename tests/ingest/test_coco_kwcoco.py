@@ -79,6 +79,7 @@ def test_kwcoco_polygons_with_holes_and_row_order_masks_cost_only_themselves(tmp
     doc = json.loads(source.read_text())
     doc["annotations"].append({**doc["annotations"][2], "id": 4,
                                "segmentation": {**mask, "order": "C"}})  # fmt: skip
+    doc["annotations"].append({**doc["annotations"][2], "id": 5, "segmentation": [mask]})
     source.write_text(json.dumps(doc))
     report, kinds, dest = _import_and_export(tmp_path, source)
     assert [(e.where, e.problem) for e in report.errors] == [
@@ -87,6 +88,10 @@ def test_kwcoco_polygons_with_holes_and_row_order_masks_cost_only_themselves(tmp
             "polygon 0 has holes (kwcoco interiors), which COCO cannot hold",
         ),
         (f"{source}, annotation 4", "RLE order 'C': only COCO's column order 'F' is read"),
+        (
+            f"{source}, annotation 5",
+            "segmentation must be polygons, an RLE object or kwcoco's polygon objects",
+        ),
     ]
     assert kinds == [("mask", 1), ("polygon", 1)]
     back = {a["id"]: a for a in json.loads(dest.read_text())["annotations"]}

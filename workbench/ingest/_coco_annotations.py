@@ -219,6 +219,10 @@ def _kwcoco_rings(value: Any, where: str) -> list[list[float]]:
     are parts of one object: a hole kept as a ring would be filled)."""
     rings = []
     for number, polygon in enumerate([value] if isinstance(value, dict) else value):
+        if "exterior" not in polygon:  # a list of RLE objects, say: not COCO's
+            raise RecordError(
+                where, "segmentation must be polygons, an RLE object or kwcoco's polygon objects"
+            )
         exterior = polygon.get("exterior")
         if polygon.get("interiors") not in (None, []):
             raise RecordError(
