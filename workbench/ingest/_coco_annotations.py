@@ -49,6 +49,12 @@ def is_coco_id(value: Any) -> bool:
     return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
 
 
+def id_problem(*values: Any) -> str:
+    """Why ids are not COCO ids: an integer past 64 bits is read as a float, so is named."""
+    huge = any(isinstance(v, float) and v.is_integer() and abs(v) >= 2**63 for v in values)
+    return " (an integer past 64 bits)" if huge else ""
+
+
 def default_images_dir(path: Path) -> Path:
     sibling = path.parent / "images"
     return sibling if sibling.is_dir() else path.parent
@@ -69,7 +75,7 @@ def read_categories(
             if not is_coco_id(cat["id"]):
                 raise RecordError(
                     f"{where}, category #{number + 1}",
-                    "a category id must be an integer or a string",
+                    "a category id must be an integer or a string" + id_problem(cat["id"]),
                 )
             name, sup = cat.get("name"), cat.get("supercategory")
             if not isinstance(name, str) or not name:
