@@ -1,6 +1,7 @@
 """A polygon of several rings (COCO's parts of one object) in Label Studio JSON: one
 `polygonlabels` result a ring (Label Studio's polygons have one), which Label Studio's
-converter turns into those rings, and which import joins back into one ROI."""
+converter turns into those rings, and which import joins back into one ROI; so are the
+points of a point ROI."""
 
 from __future__ import annotations
 
@@ -37,3 +38,19 @@ def test_every_ring_of_a_polygon_is_written_and_read_back(tmp_path):
     assert [[[round(v, 6) for v in ring] for ring in g] for (g,) in back] == [_RINGS]
     converted = _in_label_studio_venv(_TO_COCO, str(tmp_path / "t.json"), str(tmp_path / "coco"))
     assert converted == _RINGS
+
+
+def test_a_point_roi_of_several_points_comes_back_whole(tmp_path):
+    """Its points are one `keypointlabels` result each (`<id>`, `<id>.1`, ...), joined back."""
+    points = [[20.0, 10.0, 40.0, 30.0, 60.0, 50.0]]
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        with CatalogWriter(catalog, progress=False) as writer:
+            rois = [Roi("k", "point", ["nose"], "predictions", points)]
+            source = Source("image", "/data/images/0.jpg", 200, 100)
+            writer.add(Frame("f0", sources=[source], rois=rois))
+        labelstudio_json.export_files(catalog.view(), tmp_path / "t.json", progress=False)
+        assert labelstudio_json.import_files(
+            catalog, [tmp_path / "t.json"], progress=False, field="again"
+        ).ok
+        back = catalog.sql("SELECT kind, geometry FROM rois WHERE field = 'again'").fetchall()
+    assert [(k, [[round(v, 6) for v in r] for r in g]) for k, g in back] == [("point", points)]

@@ -323,21 +323,25 @@ def _task_rois(
 
 
 def _rings_joined(rois: list[Roi]) -> list[Roi]:
-    """Polygon results `<id>.<n>` joined to polygon `<id>` of the same labels as its rings
-    (the parts of one polygon, as the export writes them)."""
-    polygons = {roi.id: n for n, roi in enumerate(rois) if roi.kind == "polygon"}
+    """Results `<id>.<n>` joined to the ROI `<id>` of the same kind and labels, as the export
+    writes a polygon's rings (each a ring of it) and a point ROI's points (each a point)."""
+    owners = {(roi.id, roi.kind): n for n, roi in enumerate(rois) if roi.kind in _JOINED}
     joined: list[Roi | None] = list(rois)
     for n, roi in enumerate(rois):
         base, dot, part = roi.id.rpartition(".")
-        first = polygons.get(base) if dot and part.isdigit() and roi.kind == "polygon" else None
-        if first is None or first == n or joined[first] is None:
-            continue
+        first = owners.get((base, roi.kind), n) if dot and part.isdigit() else n
         owner = joined[first]
-        assert owner is not None
-        if list(owner.labels) == list(roi.labels):
+        if first == n or owner is None or list(owner.labels) != list(roi.labels):
+            continue
+        if roi.kind == "polygon":
             joined[first] = replace(owner, geometry=[*owner.geometry, *roi.geometry])
-            joined[n] = None
+        else:
+            joined[first] = replace(owner, geometry=[[*owner.geometry[0], *roi.geometry[0]]])
+        joined[n] = None
     return [roi for roi in joined if roi is not None]
+
+
+_JOINED = frozenset({"polygon", "point"})
 
 
 def _roi(result: Any, where: str, field: str) -> Roi | None:
