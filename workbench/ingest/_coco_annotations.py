@@ -49,6 +49,12 @@ def is_coco_id(value: Any) -> bool:
     return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
 
 
+def id_problem(*values: Any) -> str:
+    """Why ids are not COCO ids: an integer past 64 bits is read as a float, so is named."""
+    huge = any(isinstance(v, float) and v.is_integer() and abs(v) >= 2**63 for v in values)
+    return " (an integer past 64 bits)" if huge else ""
+
+
 def default_images_dir(path: Path) -> Path:
     sibling = path.parent / "images"
     return sibling if sibling.is_dir() else path.parent
@@ -69,7 +75,7 @@ def read_categories(
             if not is_coco_id(cat["id"]):
                 raise RecordError(
                     f"{where}, category #{number + 1}",
-                    "a category id must be an integer or a string",
+                    "a category id must be an integer or a string" + id_problem(cat["id"]),
                 )
             name, sup = cat.get("name"), cat.get("supercategory")
             if not isinstance(name, str) or not name:
@@ -133,7 +139,11 @@ def roi_from_annotation(
         "field": field,
         "confidence": _score(annotation.get("score"), where),
     }
-    if annotation.get("keypoints") not in (None, []):  # kwcoco writes [] for none
+    if segmentation is not None and _kwcoco_polygons(segmentation):
+        segmentation = _kwcoco_rings(segmentation, where)
+    if annotation.get("keypoints") not in (None, []) and not _kwcoco_points(
+        annotation["keypoints"]
+    ):  # kwcoco writes [] for none, and its own keypoints (objects) are kept as attributes
         ring, visibility = _keypoints(annotation["keypoints"], category, where)
         del attributes["keypoints"]
         if segmentation not in (None, []):  # kept as given: the ROI's ring is its points
@@ -202,6 +212,41 @@ def _keypoints(value: Any, category: Category, where: str) -> tuple[list[float],
     return ring, [int(v) for v in visibility]
 
 
+def _kwcoco_polygons(value: Any) -> bool:
+    """Whether a segmentation is kwcoco's polygon form: `{"exterior": [[x, y], ...],
+    "interiors": [...]}`, or a list of them (the parts of one object)."""
+    if isinstance(value, dict):
+        return "exterior" in value
+    return isinstance(value, list) and bool(value) and all(isinstance(p, dict) for p in value)
+
+
+def _kwcoco_rings(value: Any, where: str) -> list[list[float]]:
+    """kwcoco's polygons as COCO's flat rings; a polygon with holes is refused (COCO's rings
+    are parts of one object: a hole kept as a ring would be filled)."""
+    rings = []
+    for number, polygon in enumerate([value] if isinstance(value, dict) else value):
+        if "exterior" not in polygon:  # a list of RLE objects, say: not COCO's
+            raise RecordError(
+                where, "segmentation must be polygons, an RLE object or kwcoco's polygon objects"
+            )
+        exterior = polygon.get("exterior")
+        if polygon.get("interiors") not in (None, []):
+            raise RecordError(
+                where, f"polygon {number} has holes (kwcoco interiors), which COCO cannot hold"
+            )
+        if not isinstance(exterior, list) or not all(
+            isinstance(p, list) and len(p) == 2 for p in exterior
+        ):
+            raise RecordError(where, f"polygon {number}'s exterior must be a list of [x, y]")
+        rings.append([c for point in exterior for c in point])
+    return rings
+
+
+def _kwcoco_points(value: Any) -> bool:
+    """Whether keypoints are kwcoco's objects (`{"xy", "keypoint_category_id", ...}`)."""
+    return isinstance(value, list) and bool(value) and all(isinstance(p, dict) for p in value)
+
+
 def _bbox(value: Any, where: str) -> tuple[float, float, float, float] | None:
     if value is None:
         return None
@@ -236,6 +281,10 @@ def _ring(ring: Any, number: int, where: str) -> list[float]:
 
 
 def _rle(segmentation: dict[str, Any], size: tuple[int, int] | None, where: str) -> dict[str, Any]:
+    if segmentation.get("order", "F") != "F":  # kwcoco's masks say theirs; COCO's are "F"
+        raise RecordError(
+            where, f"RLE order {segmentation['order']!r}: only COCO's column order 'F' is read"
+        )
     try:
         mask = rle.compress(segmentation)
     except ValueError as exc:

@@ -32,7 +32,12 @@ import pyarrow as pa
 from workbench.errors import IngestError, RecordError
 from workbench.ingest import _coco_sql as sql
 from workbench.ingest._clearml_sql import MACROS
-from workbench.ingest._coco_annotations import Category, is_coco_id, roi_from_annotation
+from workbench.ingest._coco_annotations import (
+    Category,
+    id_problem,
+    is_coco_id,
+    roi_from_annotation,
+)
 from workbench.ingest._coco_digests import ImageDigests, _ImagesChanged
 from workbench.ingest._coco_images import key as _key
 from workbench.ingest._coco_images import stage_categories as _categories
@@ -413,7 +418,8 @@ def _annotation(
     value.setdefault("id", i + 1)
     if not is_coco_id(value["id"]) or not is_coco_id(value.get("image_id", 0)):
         where = f"{path}, annotation #{i + 1}"
-        return RecordError(where, "id and image_id must be integers or strings")
+        problem = id_problem(value["id"], value.get("image_id"))
+        return RecordError(where, "id and image_id must be integers or strings" + problem)
     where = f"{path}, annotation {value['id']}"
     image = stored.keys.get(_key(value.get("image_id")))
     if value.get("image_id") is None or image is None:

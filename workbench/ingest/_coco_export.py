@@ -204,7 +204,7 @@ def _export_image_ids(frame_ids: Sequence[str]) -> dict[str, int]:
     parsed = {}
     for frame_id in frame_ids:
         tail = frame_id.rsplit(":", 1)[-1]
-        if tail.isdigit():
+        if tail.isdigit() and int(tail) < 2**63:  # past 64 bits (signed): a new number
             parsed[frame_id] = int(tail)
     return unique_numbers(frame_ids, parsed)
 

@@ -173,7 +173,7 @@ def write_joined(out: IO[str], texts: pa.ChunkedArray, written: int, step: int =
 
 def _export_annotation_ids(rois: pa.Table) -> dict[tuple[str, str], int]:
     keys = list(zip(rois["frame_id"].to_pylist(), rois["id"].to_pylist(), strict=True))
-    parsed = {key: int(key[1]) for key in keys if key[1].isdigit()}
+    parsed = {key: int(key[1]) for key in keys if key[1].isdigit() and int(key[1]) < 2**63}
     return unique_numbers(keys, parsed)
 
 
@@ -203,10 +203,16 @@ def _numbers(texts: pa.Array) -> tuple[np.ndarray, bool]:
 def unique_numbers(keys: Sequence[Any], parsed: Mapping[Any, int]) -> dict[Any, int]:
     used: set[int] = set()
     next_free = max(parsed.values(), default=0) + 1
+    # New numbers follow the largest, unless that is the largest a signed 64-bit integer holds:
+    # then they are the free ones from 1.
+    taken = set(parsed.values()) if next_free >= 2**63 else set()
+    next_free = 1 if taken else next_free
     numbers = {}
     for key in keys:
         value = parsed.get(key)
         if value is None or value in used:
+            while next_free in taken:
+                next_free += 1
             value, next_free = next_free, next_free + 1
         used.add(value)
         numbers[key] = value
@@ -265,18 +271,16 @@ def _categories(
             continue
         attributes = json.loads(text) if text else {}
         wanted[label] = (attributes.get("category_id"), attributes.get("supercategory"))
-    taken: dict[int, str] = {}
-    for label, (cat_id, _) in wanted.items():
-        if isinstance(cat_id, int) and not isinstance(cat_id, bool) and cat_id not in taken:
-            taken[cat_id] = label
-    by_label = {label: cat_id for cat_id, label in taken.items()}
-    next_free = max(taken, default=0) + 1
-    categories = {}
-    for label, (_, sup) in wanted.items():
-        if label not in by_label:
-            by_label[label], next_free = next_free, next_free + 1
-        categories[label] = Category(by_label[label], label, sup, *points.get(label, (None, None)))
-    return categories
+    kept = {  # ids a signed 64-bit integer holds (the export's columns are such)
+        label: cat_id
+        for label, (cat_id, _) in wanted.items()
+        if isinstance(cat_id, int) and not isinstance(cat_id, bool) and -(2**63) <= cat_id < 2**63
+    }
+    by_label = unique_numbers(list(wanted), kept)
+    return {
+        label: Category(by_label[label], label, sup, *points.get(label, (None, None)))
+        for label, (_, sup) in wanted.items()
+    }
 
 
 def category_json(name: str, category: Category) -> dict[str, Any]:

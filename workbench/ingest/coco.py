@@ -35,6 +35,7 @@ from workbench.ingest._coco_annotations import (
     IMAGE_KEYS,
     Category,
     default_images_dir,
+    id_problem,
     is_coco_id,
     keypoint_labels,
     read_categories,
@@ -193,12 +194,18 @@ def _image(image: Any, path: Path, number: int) -> _Image:
     if not is_coco_id(image["id"]):
         raise RecordError(
             f"{path}, image #{number + 1}",
-            f"an image id must be an integer or a string, got {type(image['id']).__name__}",
+            f"an image id must be an integer or a string, got {type(image['id']).__name__}"
+            + id_problem(image["id"]),
         )
     where = f"{path}, image {image['id']}"
     file_name = image.get("file_name")
     if not isinstance(file_name, str) or not file_name:
-        raise RecordError(where, "an image needs a file_name")
+        several = " (kwcoco's images of several files, `auxiliary`/`assets`, are not imported)"
+        raise RecordError(
+            where,
+            "an image needs a file_name"
+            + (several if {"auxiliary", "assets"} & set(image) else ""),
+        )
     dims = []
     for key in ("width", "height"):
         value = image.get(key)
@@ -268,7 +275,10 @@ def _spill(
         annotation.setdefault("id", number + 1)
         if not is_coco_id(annotation["id"]) or not is_coco_id(annotation.get("image_id", 0)):
             where = f"{path}, annotation #{number + 1}"
-            writer.reject(RecordError(where, "id and image_id must be integers or strings"))
+            problem = id_problem(annotation["id"], annotation.get("image_id"))
+            writer.reject(
+                RecordError(where, "id and image_id must be integers or strings" + problem)
+            )
             continue
         image_id = annotation.get("image_id")
         if image_id is None or (known is not None and image_id not in known):

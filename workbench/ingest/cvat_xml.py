@@ -3,8 +3,8 @@
 a shape per frame).
 
 Export writes the ROIs of one label field of a view: boxes, polygons (one ring each),
-polylines, points and (images only) classifications as tags; CVAT has no confidence, so it is
-left out, and masks are counted as skipped. Import replaces that field on the frames the file
+polylines, points and (images only) RLE masks, keypoints as skeletons and classifications as
+tags; CVAT has no confidence, so it is left out (_cvat_shapes.py: masks, turned boxes). Import replaces that field on the frames the file
 names: an image by its name (the end of a source's URI, `images/0001.jpg`), a video frame by
 its number (the frame's frame_index, its true frame number in the video). Attributes travel
 as CVAT `<attribute>`s (text), `occluded` and `z_order` as CVAT's own. A file with a DOCTYPE
@@ -14,6 +14,7 @@ is refused (entity expansion); a bad shape costs only itself, named by file and 
 from __future__ import annotations
 
 import json
+import math
 import os
 import xml.etree.ElementTree as ET
 from collections import defaultdict
@@ -22,13 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.errors import IngestError, RecordError
-from workbench.ingest import _cvat_skeleton
+from workbench.ingest import _cvat_shapes, _cvat_skeleton
 from workbench.ingest._budget import held_to_budget
 from workbench.ingest._labelbox_contexts import Contexts
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.imports import recorded
 from workbench.ingest.views import ViewLike, view_frames
 from workbench.ingest.writer import CatalogWriter, IngestReport
+from workbench.model import rle
 from workbench.model.geometry import corner_ring
 from workbench.model.keypoints import KeypointLabel
 from workbench.model.records import Roi
@@ -40,8 +42,10 @@ if TYPE_CHECKING:
 __all__ = ["export_files", "import_files"]
 
 Mode = Literal["images", "video"]
-SHAPES = {"box": "box", "polygon": "polygon", "polyline": "polyline", "point": "points"}
+SHAPES = {"box": "box", "polygon": "polygon", "polyline": "polyline", "point": "points",
+          "mask": "mask"}  # fmt: skip
 KINDS = {tag: kind for kind, tag in SHAPES.items()}
+_HELD = "box, polygon, polyline, points, mask, skeleton (images), tag (images)"
 _OWN_ATTRIBUTES = frozenset({"occluded", "z_order", "source", "group_id"})
 
 
@@ -168,7 +172,10 @@ def _shape(
         skipped["ROIs without a label"] += 1
         return None
     if kind == "classification" and tags:
-        element = ET.SubElement(parent, "tag", label=label, source="manual")
+        element = ET.SubElement(parent, "tag", label=label)
+        element.set("source", str(row["attributes"].get("source", "manual")))
+        if row["attributes"].get("group_id") is not None:
+            element.set("group_id", str(row["attributes"]["group_id"]))
         _attributes(element, row["attributes"])
         return element
     if kind == "keypoints" and tags and points is not None and rings:
@@ -178,8 +185,11 @@ def _shape(
         _cvat_skeleton.write(element, row, points[label])
         _attributes(element, row["attributes"])
         return element
-    if kind not in SHAPES or not rings:
-        what = "boxes, polygons, polylines, points" + (", keypoints as skeletons" if tags else "")
+    # datumaro, CVAT's format library, cannot read a mask in a track: masks are images only.
+    mask = _mask_attributes(row) if kind == "mask" and tags else None
+    if kind not in SHAPES or (not rings and mask is None):
+        what = "boxes, polygons, polylines, points"
+        what += ", RLE masks, keypoints as skeletons" if tags else ""
         skipped[f"{kind} ROIs (CVAT XML here holds {what})"] += 1
         return None
     if len(rings) > 1:
@@ -193,7 +203,10 @@ def _shape(
         element.set("outside", "0")
     element.set("occluded", "1" if attributes.get("occluded") in (True, 1, "1", "true") else "0")
     element.set("source", str(attributes.get("source", "manual")))
-    if kind == "box":
+    if mask is not None:
+        for name, value in mask.items():
+            element.set(name, value)
+    elif kind == "box":
         element.set("xtl", _number(row["x_min"]))
         element.set("ytl", _number(row["y_min"]))
         element.set("xbr", _number(row["x_max"]))
@@ -203,10 +216,17 @@ def _shape(
         pairs = zip(ring[0::2], ring[1::2], strict=True)
         element.set("points", ";".join(f"{_number(x)},{_number(y)}" for x, y in pairs))
     element.set("z_order", str(attributes.get("z_order", 0)))
-    if attributes.get("group_id") is not None:
+    if attributes.get("group_id") is not None and frame is None:  # a track's is the track's
         element.set("group_id", str(attributes["group_id"]))
     _attributes(element, attributes)
     return element
+
+
+def _mask_attributes(row: Mapping[str, Any]) -> dict[str, str] | None:
+    """A mask ROI's `<mask>` attributes; None for a mask stored as an image, or empty."""
+    mask = json.loads(row["mask"]) if isinstance(row["mask"], str) else row["mask"] or {}
+    found = mask.get("rle") if isinstance(mask, dict) else None
+    return _cvat_shapes.mask_to_cvat(found) if isinstance(found, dict) else None
 
 
 def _attributes(element: ET.Element, attributes: Mapping[str, Any]) -> None:
@@ -268,6 +288,8 @@ def _video(
             continue
         track = ET.Element("track", id=str(track_id), label=first["label"] or "")
         track.set("source", str(first["attributes"].get("source", "manual")))
+        if first["attributes"].get("group_id") is not None:
+            track.set("group_id", str(first["attributes"]["group_id"]))
         made = [_shape(track, row, skipped, tags=False, frame=n) for n, row in shapes]
         if not any(e is not None for e in made):
             continue
@@ -359,7 +381,8 @@ def _import_images(
             writer.reject(RecordError(where, problem))
             continue
         frame_id, source_id = matches[0]
-        rois = list(_rois(image, where, field, source_id, writer, keypoints=known))
+        size = _size(image.get("width"), image.get("height"))
+        rois = list(_rois(image, where, field, source_id, writer, size, keypoints=known))
         writer.add_labels(frame_id, field, rois, where=where)
     writer.add_keypoint_labels(v for k, v in known.items() if k not in kept)
 
@@ -391,26 +414,29 @@ def _rois(
     field: str,
     source_id: str | None,
     writer: CatalogWriter,
-    prefix: str = "",
+    size: tuple[int, int] | None,
     keypoints: dict[str, KeypointLabel] | None = None,
 ) -> Iterator[Roi]:
     for number, element in enumerate(parent):
         here = f"{where}, <{element.tag}> #{number + 1}"
         with writer.record(here):
             if element.tag == "skeleton" and keypoints is not None:
-                yield _skeleton(element, here, field, source_id, f"{prefix}{number}", keypoints)
+                yield _skeleton(element, here, field, source_id, str(number), keypoints)
                 continue
-            roi = _roi(element, here, field, source_id, f"{prefix}{number}")
-            if roi is not None:
-                yield roi
+            yield _roi(element, here, field, source_id, str(number), size)
 
 
 def _roi(
-    element: ET.Element, where: str, field: str, source_id: str | None, roi_id: str
-) -> Roi | None:
+    element: ET.Element,
+    where: str,
+    field: str,
+    source_id: str | None,
+    roi_id: str,
+    size: tuple[int, int] | None,
+) -> Roi:
     tag = element.tag
-    if tag not in KINDS and tag != "tag":
-        return None
+    if tag not in KINDS and tag != "tag":  # ellipse, cuboid, ...: refused, not lost unsaid
+        raise RecordError(where, f"<{tag}> is not imported (CVAT XML here holds {_HELD})")
     label = element.get("label")
     if not label:
         raise RecordError(where, "a shape needs a label")
@@ -418,22 +444,41 @@ def _roi(
     for attribute in element.findall("attribute"):
         if attribute.get("name"):
             attributes[attribute.get("name") or ""] = attribute.text or ""
-    if tag == "tag":
-        return Roi(roi_id, "classification", [label], field, attributes=attributes)
-    attributes["occluded"] = element.get("occluded") == "1"
+    if tag != "tag":
+        attributes["occluded"] = element.get("occluded") == "1"
     for name in ("z_order", "group_id"):
         if element.get(name) not in (None, "", "0"):
             attributes[name] = _int(element.get(name, "0"), name, where)
     if element.get("source") not in (None, "manual"):
         attributes["source"] = element.get("source")
+    if tag == "tag":
+        return Roi(roi_id, "classification", [label], field, attributes=attributes)
+    sources = [source_id] if source_id is not None else []
+    kind = KINDS[tag]
+    if tag == "mask":
+        mask = _cvat_shapes.mask_from_cvat(element.attrib, size, where)
+        x, y, w, h = rle.bbox(mask["counts"], mask["size"])
+        return Roi(roi_id, "mask", [label], field, mask={"rle": mask}, attributes=attributes,
+                   bbox=(x, y, x + w, y + h), source_ids=sources)  # fmt: skip
     if tag == "box":
         x0, y0, x1, y1 = (_float(element.get(k), k, where) for k in ("xtl", "ytl", "xbr", "ybr"))
+        turn = _float(element.get("rotation", "0"), "rotation", where)
         geometry = [list(corner_ring(x0, y0, x1, y1))]
+        if turn % 360:  # the catalog's boxes are upright: a turned box is its polygon
+            kind, geometry = "polygon", [_cvat_shapes.rotated_corners(x0, y0, x1, y1, turn)]
     else:
         geometry = [_points(element.get("points"), where)]
-    sources = [source_id] if source_id is not None else []
-    return Roi(roi_id, KINDS[tag], [label], field, geometry, attributes=attributes,
+    return Roi(roi_id, kind, [label], field, geometry, attributes=attributes,
                source_ids=sources)  # fmt: skip
+
+
+def _size(width: str | None, height: str | None) -> tuple[int, int] | None:
+    """An image's (width, height) from its attributes' text, when both are positive integers."""
+    try:
+        size = (int(width or ""), int(height or ""))
+    except ValueError:
+        return None
+    return size if min(size) > 0 else None
 
 
 def _skeleton(
@@ -462,9 +507,12 @@ def _skeleton(
 
 def _float(text: str | None, name: str, where: str) -> float:
     try:
-        return float(text or "")
+        value = float(text or "")
     except ValueError:
-        raise RecordError(where, f"{name} must be a number, got {text!r}") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise RecordError(where, f"{name} must be a finite number, got {text!r}")
+    return value
 
 
 def _int(text: str, name: str, where: str) -> int:
@@ -497,23 +545,41 @@ def _import_video(
     if not video.ids:
         raise IngestError(f"{path}: no frames of context {name!r} (pass context=...)")
     placed: dict[str, list[Roi]] = defaultdict(list)
+    size = _size(root.findtext("meta/task/original_size/width"),
+                 root.findtext("meta/task/original_size/height"))  # fmt: skip
+    seen: set[int] = set()
     for number, track in enumerate(root.findall("track")):
         where = f"{path}, <track> #{number + 1}"
-        track_id = _int(track.get("id", str(number)), "id", where)
+        track_id, frames = None, set()
+        with writer.record(where):  # a track whose id is bad or taken costs only itself
+            given = _int(track.get("id", str(number)), "id", where)
+            if given in seen:
+                raise RecordError(where, f"track id {given} is an earlier track's")
+            seen.add(given)
+            track_id = given
+        if track_id is None:
+            continue
         for shape_number, element in enumerate(track):
             here = f"{where}, <{element.tag}> #{shape_number + 1}"
-            if element.get("outside") == "1" or element.tag not in KINDS:
+            if element.get("outside") == "1":
                 continue
-            element.set("label", element.get("label") or track.get("label") or "")
+            # A track's label, source and group are its shapes'.
+            for key in ("label", "source", "group_id"):
+                if not element.get(key) and track.get(key):
+                    element.set(key, track.get(key) or "")
             with writer.record(here):
                 frame = _int(element.get("frame", ""), "frame", here)
                 frame_id = video.numbers.get(frame + 1)
                 if frame_id is None:
                     raise RecordError(here, f"frame {frame} is not a frame of {name!r}")
-                roi = _roi(element, here, field, None, f"track{track_id}")
-                if roi is not None:
-                    keyframe = element.get("keyframe") != "0"
-                    placed[frame_id].append(_tracked(roi, track_id, keyframe))
+                if frame in frames:
+                    raise RecordError(here, f"a second shape of the track on frame {frame}")
+                frames.add(frame)
+                if element.tag == "tag":
+                    raise RecordError(here, "a track of tags is not CVAT XML")
+                roi = _roi(element, here, field, None, f"track{track_id}", size)
+                keyframe = element.get("keyframe") != "0"
+                placed[frame_id].append(_tracked(roi, track_id, keyframe))
     for frame_id in video.ids:
         writer.add_labels(frame_id, field, placed.get(frame_id, []), where=f"{path}, {name!r}")
 

@@ -5,14 +5,16 @@ percent of the image (as Label Studio's own export and import and its converter 
 Export writes one task per frame of a view, its ROIs of one field as the results of one
 prediction (or annotation): boxes as `rectanglelabels`, polygons (one ring each) as
 `polygonlabels`, points as `keypointlabels` (one per point), keypoints as a rectangle with
-its points as `keypointlabels` children (_labelstudio_keypoints.py), classifications as `choices`.
+its points as `keypointlabels` children (_labelstudio_keypoints.py), masks as `brushlabels`
+(Label Studio's RLE, _labelstudio_brush.py), classifications as `choices`.
 A frame whose image size is unknown cannot be placed in percent: its shapes are counted as
 skipped. `data.frame_id` names the frame, so importing the file back finds it; a task without
 it is matched by its image's URI (equal, or ending with the same file name).
 
 Import replaces the field on each frame a task names with the results of its last annotation
-(its last prediction when it has none). A bad task or result costs only itself, named by file,
-task number and result id.
+(its last prediction when it has none); a turned rectangle is the polygon of its corners. A
+bad task or result, or one of a tool not held here, costs only itself, named by file, task
+number and result number.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ import os
 import uuid as uuidlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
 from workbench.errors import IngestError, RecordError
+from workbench.ingest import _labelstudio_brush as brush
 from workbench.ingest._budget import held_to_budget
 from workbench.ingest._labelstudio_keypoints import keypoint_results, keypoint_rois, label_config
 from workbench.ingest.export import ExportReport, written_atomically
@@ -35,6 +39,7 @@ from workbench.ingest.imports import recorded
 from workbench.ingest.jsonread import Unreadable, read_document
 from workbench.ingest.views import ViewLike, view_frames
 from workbench.ingest.writer import CatalogWriter, IngestReport
+from workbench.model import rle
 from workbench.model.geometry import corner_ring
 from workbench.model.keypoints import KeypointLabel
 from workbench.model.records import Roi
@@ -47,7 +52,9 @@ if TYPE_CHECKING:
 __all__ = ["export_files", "import_files"]
 
 Target = Literal["predictions", "annotations"]
-_TYPES = {"box": "rectanglelabels", "polygon": "polygonlabels", "point": "keypointlabels"}
+_TYPES = {"box": "rectanglelabels", "polygon": "polygonlabels", "point": "keypointlabels",
+          "mask": "brushlabels"}  # fmt: skip
+_HELD = "rectanglelabels, polygonlabels, keypointlabels, brushlabels (rle), choices"
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -64,6 +71,7 @@ def export_files(
     to_name: str = "image",
     choices_name: str = "choice",
     keypoints_name: str = "keypoint",
+    brush_name: str = "brush",
 ) -> ExportReport:
     """Write the view's frames as Label Studio tasks with their ROIs of `field` as the
     results of one prediction (`target="annotations"`: of one annotation). With keypoints
@@ -78,7 +86,7 @@ def export_files(
             rois[row["frame_id"]].append(row)
     report = ExportReport(dest=path, files=[path])
     skipped: dict[str, int] = defaultdict(int)
-    names = (from_name, to_name, choices_name, keypoints_name)
+    names = (from_name, to_name, choices_name, keypoints_name, brush_name)
     points = keypoint_labels(view.catalog.cursor())
     tasks = []
     for chunk in view_frames(view.catalog, ids):
@@ -128,11 +136,11 @@ def _write_config(
 def _results(
     row: Mapping[str, Any],
     size: tuple[int | None, int | None],
-    names: tuple[str, str, str, str],
+    names: tuple[str, str, str, str, str],
     skipped: dict[str, int],
     points: Mapping[str, KeypointLabel],
 ) -> list[dict[str, Any]]:
-    from_name, to_name, choices_name, keypoints_name = names
+    from_name, to_name, choices_name, keypoints_name, brush_name = names
     kind, label = row["kind"], row["label"]
     if label is None:
         skipped["ROIs without a label"] += 1
@@ -150,12 +158,22 @@ def _results(
     if kind == "keypoints" and not any(row["visibility"] or ()):
         skipped["keypoints ROIs without a labelled point"] += 1
         return []
-    if (kind not in _TYPES and kind != "keypoints") or not row["geometry"]:
-        skipped[f"{kind} ROIs (Label Studio JSON here holds boxes, polygons, points)"] += 1
+    mask = _mask_of(row) if kind == "mask" else None
+    if (kind not in _TYPES and kind != "keypoints") or not (row["geometry"] or mask):
+        what = "boxes, polygons, points, RLE masks"
+        skipped[f"{kind} ROIs (Label Studio JSON here holds {what})"] += 1
         return []
     if not width or not height:
         skipped[f"{kind} ROIs of images whose size is unknown"] += 1
         return []
+    if mask is not None:
+        if list(mask["size"]) != [height, width]:
+            skipped["mask ROIs whose size differs from their image's"] += 1
+            return []
+        pixels = rle.decode(mask["counts"], mask["size"])
+        value = {"format": "rle", "rle": brush.encode(pixels), "brushlabels": [label]}
+        return [{**common, "from_name": brush_name, "type": "brushlabels", "value": value,
+                 "original_width": width, "original_height": height, "image_rotation": 0}]  # fmt: skip
     placed = {**common, "from_name": from_name, "type": _TYPES.get(kind),
               "original_width": width, "original_height": height, "image_rotation": 0}  # fmt: skip
     if kind == "keypoints":
@@ -172,14 +190,31 @@ def _results(
     percent = [
         [x / width * 100, y / height * 100] for x, y in zip(ring[0::2], ring[1::2], strict=True)
     ]
-    if kind == "polygon":
-        return [{**placed, "value": {"points": percent, "closed": True, **labels}}]
+    if kind == "polygon":  # a ring a result (Label Studio's polygons have one): `<id>.<n>`
+        return [
+            {**placed, "id": f"{common['id']}.{n}" if n else common["id"],
+             "value": {"points": _percent(part, width, height), "closed": True, **labels}}
+            for n, part in enumerate(row["geometry"])
+        ]  # fmt: skip
     results = []
     for n, (x, y) in enumerate(percent):
         value = {"x": x, "y": y, "width": 1.0, **labels}
         results.append({**placed, "id": f"{common['id']}.{n}" if n else common["id"],
                         "value": value})  # fmt: skip
     return results
+
+
+def _percent(ring: Sequence[float], width: int, height: int) -> list[list[float]]:
+    return [
+        [x / width * 100, y / height * 100] for x, y in zip(ring[0::2], ring[1::2], strict=True)
+    ]
+
+
+def _mask_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A mask ROI's COCO RLE; None for a mask stored as an image."""
+    mask = json.loads(row["mask"]) if isinstance(row["mask"], str) else row["mask"] or {}
+    found = mask.get("rle") if isinstance(mask, dict) else None
+    return rle.compress(found) if isinstance(found, dict) else None
 
 
 def _result_id(row: Mapping[str, Any]) -> str:
@@ -272,15 +307,41 @@ def _task_rois(
     if points:
         with writer.record(where):
             rois, used = keypoint_rois(results, points, field, where)
+    ids = {roi.id for roi in rois}
     for number, result in enumerate(results):
         here = f"{where}, result {number + 1}"
         if number in used:
             continue
-        with writer.record(here):
+        with writer.record(here):  # a result whose id is taken costs only itself
             roi = _roi(result, here, field)
+            if roi is not None and roi.id in ids:
+                raise RecordError(here, f"result id {roi.id!r} is an earlier result's")
             if roi is not None:
                 rois.append(roi)
-    return rois
+                ids.add(roi.id)
+    return _rings_joined(rois)
+
+
+def _rings_joined(rois: list[Roi]) -> list[Roi]:
+    """Results `<id>.<n>` joined to the ROI `<id>` of the same kind and labels, as the export
+    writes a polygon's rings (each a ring of it) and a point ROI's points (each a point)."""
+    owners = {(roi.id, roi.kind): n for n, roi in enumerate(rois) if roi.kind in _JOINED}
+    joined: list[Roi | None] = list(rois)
+    for n, roi in enumerate(rois):
+        base, dot, part = roi.id.rpartition(".")
+        first = owners.get((base, roi.kind), n) if dot and part.isdigit() else n
+        owner = joined[first]
+        if first == n or owner is None or list(owner.labels) != list(roi.labels):
+            continue
+        if roi.kind == "polygon":
+            joined[first] = replace(owner, geometry=[*owner.geometry, *roi.geometry])
+        else:
+            joined[first] = replace(owner, geometry=[[*owner.geometry[0], *roi.geometry[0]]])
+        joined[n] = None
+    return [roi for roi in joined if roi is not None]
+
+
+_JOINED = frozenset({"polygon", "point"})
 
 
 def _roi(result: Any, where: str, field: str) -> Roi | None:
@@ -297,23 +358,28 @@ def _roi(result: Any, where: str, field: str) -> Roi | None:
         if not isinstance(labels, list) or not labels:
             raise RecordError(where, "choices must be a non-empty list")
         return Roi(roi_id, "classification", [str(x) for x in labels], field, confidence=confidence)
-    if kind not in ("rectanglelabels", "polygonlabels", "keypointlabels"):
-        return None  # results of other tools are not ROIs here
+    if kind not in ("rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels"):
+        raise RecordError(where, f"{kind!r} results are not imported (here: {_HELD})")
     labels = value.get(kind)
     if not isinstance(labels, list) or not labels:
         raise RecordError(where, f"{kind} must be a non-empty list of labels")
     width, height = result.get("original_width"), result.get("original_height")
     if not _positive(width) or not _positive(height):
         raise RecordError(where, "original_width and original_height are needed to place it")
+    if kind == "brushlabels":
+        made = _brush(value, (width, height), where)
+        return replace(made, id=roi_id, labels=[str(x) for x in labels], field=field,
+                       confidence=confidence)  # fmt: skip
     sx, sy = float(width) / 100, float(height) / 100  # type: ignore[arg-type]
     try:
         if kind == "rectanglelabels":
-            if value.get("rotation") not in (None, 0, 0.0):
-                raise RecordError(where, "rotated rectangles are not imported here")
             x, y = float(value["x"]) * sx, float(value["y"]) * sy
-            ring = list(corner_ring(x, y, x + float(value["width"]) * sx,
-                                    y + float(value["height"]) * sy))  # fmt: skip
+            w, h = float(value["width"]) * sx, float(value["height"]) * sy
+            turn = float(value.get("rotation") or 0)
+            ring = list(corner_ring(x, y, x + w, y + h))
             roi_kind = "box"
+            if turn % 360:  # the catalog's boxes are upright: a turned one is its polygon
+                ring, roi_kind = brush.turned_corners(x, y, w, h, turn), "polygon"
         elif kind == "polygonlabels":
             ring = [c for x, y in value["points"] for c in (float(x) * sx, float(y) * sy)]
             roi_kind = "polygon"
@@ -323,6 +389,20 @@ def _roi(result: Any, where: str, field: str) -> Roi | None:
     except (KeyError, TypeError, ValueError) as exc:
         raise RecordError(where, f"malformed {kind} value: {exc}") from exc
     return Roi(roi_id, roi_kind, [str(x) for x in labels], field, [ring], confidence)
+
+
+def _brush(value: Mapping[str, Any], size: tuple[Any, Any], where: str) -> Roi:
+    """The mask ROI of a brush result (Label Studio's RLE of the image's pixels), without
+    its id, labels, field and confidence."""
+    if value.get("format", "rle") != "rle" or "rle" not in value:
+        raise RecordError(where, f"a brush must be given as rle, not {value.get('format')!r}")
+    width, height = size
+    if not isinstance(width, int) or not isinstance(height, int):
+        raise RecordError(where, "a brush's original_width and original_height must be integers")
+    counts = rle.encode(brush.decode(value["rle"], width, height, where))
+    x, y, w, h = rle.bbox(counts, [height, width])
+    mask = {"size": [height, width], "counts": rle.to_string(counts)}
+    return Roi("", "mask", [], "", mask={"rle": mask}, bbox=(x, y, x + w, y + h))
 
 
 def _positive(value: Any) -> bool:
