@@ -160,3 +160,27 @@ def give_labels(writer: CatalogWriter, way: str, frame_ids: list[str], boxes: in
 def stored_rois(catalog: Any) -> int:
     """How many ROIs the catalog holds."""
     return int(catalog.sql("SELECT count(*) FROM rois").fetchall()[0][0])
+
+
+def labelled(frame_id: str, gt: int, pred: int) -> Frame:
+    """A frame with `gt` boxes in field `gt` and `pred` in field `pred`."""
+    plain = whole_frame(frame_id, gt)
+    return Frame(
+        id=frame_id,
+        sources=plain.sources,
+        rois=[*plain.rois, *whole_frame(frame_id, pred, field="pred").rois],
+    )
+
+
+def labels_elsewhere(catalog: Any, way: str, frame_ids: list[str], boxes: int) -> None:
+    """Import B, recorded, in another thread: gives the `pred` field of `frame_ids`."""
+
+    def work() -> None:
+        with (
+            recorded_import(catalog, "api", []) as run,
+            CatalogWriter(catalog, progress=False) as other,
+        ):
+            give_labels(other, way, frame_ids, boxes)
+            run.report = other.report
+
+    in_thread(work)

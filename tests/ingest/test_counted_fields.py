@@ -18,36 +18,14 @@ from tests.ingest.counting_files import (
     give,
     give_labels,
     in_thread,
+    labelled,
+    labels_elsewhere,
     stored_rois,
     whole_frame,
 )
 from workbench.ingest.imports import recorded_import
 from workbench.ingest.writer import CatalogWriter
 from workbench.model.records import Frame
-
-
-def _labelled(frame_id: str, gt: int, pred: int) -> Frame:
-    """A frame with `gt` boxes in field `gt` and `pred` in field `pred`."""
-    plain = whole_frame(frame_id, gt)
-    return Frame(
-        id=frame_id,
-        sources=plain.sources,
-        rois=[*plain.rois, *whole_frame(frame_id, pred, field="pred").rois],
-    )
-
-
-def _labels_elsewhere(catalog: object, way: str, frame_ids: list[str], boxes: int) -> None:
-    """Import B, recorded, in another thread: gives the `pred` field of `frame_ids`."""
-
-    def work() -> None:
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as other,
-        ):
-            give_labels(other, way, frame_ids, boxes)
-            run.report = other.report
-
-    in_thread(work)
 
 
 def _whole_elsewhere(catalog: object, frames: list[Frame]) -> None:
@@ -80,8 +58,8 @@ def test_a_field_another_import_labelled_on_a_frame_written_whole(
             recorded_import(catalog, "api", []) as run,
             CatalogWriter(catalog, progress=False) as writer,
         ):
-            give(writer, "write_rows", [_labelled("x", 1, 2), whole_frame("y", 1)])
-            _labels_elsewhere(catalog, way, ["x"], 3)
+            give(writer, "write_rows", [labelled("x", 1, 2), whole_frame("y", 1)])
+            labels_elsewhere(catalog, way, ["x"], 3)
             if then == "labels":
                 give_labels(writer, way, ["x"], 4)
             else:

@@ -37,6 +37,7 @@ reads nothing more.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -82,6 +83,7 @@ class Counted:
         self._told: list[tuple[Counted, elsewhere.Notice]] = []  # by the write under way
         self._said: list[Callable[[], None]] = []  # what undoes what it told
         self._catalog = catalog
+        self._points: weakref.WeakSet[Counted] = weakref.WeakSet()  # its `state()`s held
         if catalog is not None:
             elsewhere.join(catalog, self)
         # What `rollback` restores: the ranges, the ids noted and dropped, the label counts,
@@ -95,37 +97,36 @@ class Counted:
         """The import has ended: other imports' writes tell it nothing more."""
         if self._catalog is not None:
             elsewhere.leave(self._catalog, self)
+            for point in list(self._points):
+                elsewhere.leave(self._catalog, point)
 
-    def state(self) -> tuple[Any, ...]:
+    def state(self) -> Counted:
         """What has been counted so far, for `restore` (an importer that sets its report back
-        to an earlier copy and reads a file again sets this back with it)."""
-        ids = frozenset(self._ids) if self._ids is not None else None
-        return self._keys.copy(), ids, self.labels.copy(), dict(self._gone), dict(self._aside)
+        to an earlier copy and reads a file again sets this back with it): a copy, told from
+        now on what every later write takes away of what it counted, this import's own as
+        another import's (`_counted_elsewhere`), until it is dropped or the import ends."""
+        point = Counted(lake=self._ids is not None, catalog=self._catalog)
+        point._copy_from(self)
+        self._points.add(point)
+        return point
 
-    def restore(self, state: tuple[Any, ...]) -> None:
-        """Count from `state` (an earlier `state()`) on: the frames counted since are not.
-        Of the frames another import took away since, those counted by then stay aside (and
-        the label writes' ROIs on them, as counted by then)."""
-        gone, aside = self._gone, self._aside
-        keys, ids, labels, kept, kept_aside = state
-        self._keys = keys.copy()
-        self._ids = set(ids) if ids is not None else None
-        self.labels = labels.copy()
-        self._gone = dict(kept)
-        for frame_id, frame in gone.items():
-            if frame_id in kept:
-                continue
-            if self._ids is not None and frame_id in self._ids:  # counted by then
-                self._ids.discard(frame_id)
-                self._gone[frame_id] = frame
-            elif self._ids is None and frame.key >= 0 and self._counted(np.array([frame.key]))[0]:
-                self._gone[frame_id] = frame
-        self._aside = dict(kept_aside)
-        for pair, (key, _) in aside.items():
-            held = int(self.labels.get(pair[1], np.array([key]))[0])
-            if pair not in kept_aside and held:
-                self._aside[pair] = (key, held)
+    def restore(self, point: Counted) -> None:
+        """Count from `point` (an earlier `state()`) on: the frames counted since are not.
+        What the writes since took away of what it had counted (this import's own writes
+        as another import's: frames replaced or removed, fields labelled, frames its label
+        writes counted ROIs on written whole) is set aside as it was counted then, and taken
+        back once when this import gives it again."""
+        self._copy_from(point)
         self.start()
+
+    def _copy_from(self, other: Counted) -> None:
+        """Hold what `other` has counted, as a copy."""
+        self._keys = other._keys.copy()
+        self._ids = set(other._ids) if other._ids is not None else None
+        self.labels = other.labels.copy()
+        self._gone = dict(other._gone)
+        self._fields = {f: dict(counts) for f, counts in other._fields.items()}
+        self._aside = dict(other._aside)
 
     def start(self) -> None:
         """Call before each write: what `rollback` undoes is noted from here."""

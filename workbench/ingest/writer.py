@@ -139,7 +139,7 @@ class Checkpoint:
     """A writer's report at some point and what it counted then (`CatalogWriter.restore`)."""
 
     report: IngestReport
-    counted: Any
+    counted: Counted
 
 
 class CatalogWriter:
