@@ -19,11 +19,11 @@ from tests.ingest.counting_files import (
     give_labels,
     labelled,
     labels_elsewhere,
+    recorded_writer,
+    stored_first,
     stored_rois,
     whole_frame,
 )
-from workbench.ingest.imports import recorded_import
-from workbench.ingest.writer import CatalogWriter
 
 
 @pytest.mark.parametrize("storage", ["local", "lake"])
@@ -38,10 +38,7 @@ def test_a_field_labelled_after_a_checkpoint_on_a_frame_counted_whole(
     2 `pred` boxes left counted, nor B's 5 taken back)."""
     path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as writer,
-        ):
+        with recorded_writer(catalog) as writer:
             give(writer, "write_rows", [labelled("x", 1, 2), whole_frame("y", 1)])
             if before == "elsewhere":
                 labels_elsewhere(catalog, way, ["x"], 5)
@@ -49,7 +46,6 @@ def test_a_field_labelled_after_a_checkpoint_on_a_frame_counted_whole(
             give_labels(writer, way, ["x"], 3)
             writer.restore(point)
             give_labels(writer, way, ["x"], 3)
-            run.report = writer.report
         assert stored_rois(catalog) == 5
         assert counts(catalog, writer) == (2, 2, 5)
 
@@ -62,16 +58,12 @@ def test_a_frame_written_again_after_a_checkpoint(tmp_path: Path, storage: str, 
     version taken back once, as A stored it)."""
     path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as writer,
-        ):
+        with recorded_writer(catalog) as writer:
             give(writer, way, [whole_frame("x", 2), whole_frame("y", 1)])
             point = writer.checkpoint()
             give(writer, way, [whole_frame("x", 3)])
             writer.restore(point)
             give(writer, way, [whole_frame("x", 3)])
-            run.report = writer.report
         assert stored_rois(catalog) == 4
         assert counts(catalog, writer) == (2, 2, 4)
 
@@ -89,12 +81,8 @@ def test_labels_counted_at_a_checkpoint_on_a_frame_written_whole_since(
     longer holds, are taken back."""
     path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
-        with CatalogWriter(catalog, progress=False) as first:
-            give(first, "add", [whole_frame("x", 0)])
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as writer,
-        ):
+        stored_first(catalog, [whole_frame("x", 0)])
+        with recorded_writer(catalog) as writer:
             give_labels(writer, way, ["x"], 3)
             point = writer.checkpoint()
             give(writer, "write_rows", [whole_frame("x", 1)])
@@ -103,6 +91,5 @@ def test_labels_counted_at_a_checkpoint_on_a_frame_written_whole_since(
                 give_labels(writer, way, ["x"], 2)
             else:
                 give(writer, "write_rows", [whole_frame("x", 1)])
-            run.report = writer.report
         assert stored_rois(catalog) == (1 + 2 if then == "labels" else 1)
         assert counts(catalog, writer) == ((0, 0, 2) if then == "labels" else (1, 1, 1))

@@ -26,8 +26,11 @@ write tells this import, which sets the frame aside by id, as it stored it, unti
 it again (_counted_elsewhere.py). So does a write that replaces a frame this import's label
 writes counted ROIs on (their pairs are held by key), and a label write (or annotations
 merged back) that changes a field of a frame this import counted whole tells it how many
-ROIs of that field it held: what this import takes back of that frame or field is then what
-it counted there.
+ROIs of that field it held, and the files their masks named: what this import takes back
+of that frame or field is then what it counted there. A checkpoint (`state`, for an importer
+that reads a file again after a failure of its own) is a copy of what was counted, told as
+another import under way is, of this import's own writes too: `restore` then counts from
+it, what the writes since took of it set aside as it was counted.
 
 A write finds the counted frames among those it replaces or finds unchanged (their keys,
 which it reads anyway), and only when there are some reads how many sources and ROIs they
@@ -79,6 +82,7 @@ class Counted:
         # counted whole that they labelled; its label writes' ROIs on frames they replaced
         self._gone: elsewhere.Gone = {}
         self._fields: elsewhere.Fields = {}
+        self._files: elsewhere.Files = {}  # those fields' mask files as it stored them
         self._aside: elsewhere.Labels = {}
         self._told: list[tuple[Counted, elsewhere.Notice]] = []  # by the write under way
         self._said: list[Callable[[], None]] = []  # what undoes what it told
@@ -91,7 +95,7 @@ class Counted:
         self._undo: tuple[list[np.ndarray], list[str], list[str]] = ([], [], [])
         self._undo_labels = self.labels
         self._taken: elsewhere.Gone = {}
-        self._undo_aside: tuple[elsewhere.Fields, elsewhere.Labels] | None = None
+        self._undo_aside: tuple[elsewhere.Fields, elsewhere.Files, elsewhere.Labels] | None = None
 
     def close(self) -> None:
         """The import has ended: other imports' writes tell it nothing more."""
@@ -125,7 +129,7 @@ class Counted:
         self._ids = set(other._ids) if other._ids is not None else None
         self.labels = other.labels.copy()
         self._gone = dict(other._gone)
-        self._fields = {f: dict(counts) for f, counts in other._fields.items()}
+        self._fields, self._files = elsewhere.copied(other._fields, other._files)
         self._aside = dict(other._aside)
 
     def start(self) -> None:
@@ -165,14 +169,19 @@ class Counted:
             self._ids.difference_update(ids)
         before = {i: self._gone.get(i) for i in notice.gone}
         self._gone.update(notice.gone)
-        fields = {f: dict(self._fields[f]) for f in self._fields} if self._fields else {}
+        fields, files = elsewhere.copied(self._fields, self._files)
         aside = dict(self._aside)
         for frame_id, frame in notice.gone.items():  # (their fields were read into it)
             self._fields.pop(frame.key if self._ids is None else frame_id, None)
+            self._files.pop(frame.key if self._ids is None else frame_id, None)
         for frame, counts in notice.fields.items():
             held = self._fields.setdefault(frame, {})
             for name, n in counts.items():
-                held.setdefault(name, n)  # a field changed before keeps what it held then
+                if name not in held:  # a field changed before keeps what it held then
+                    held[name] = n
+                    uris = notice.files.get(frame, {}).get(name)
+                    if uris:
+                        self._files.setdefault(frame, {})[name] = uris
         self._aside.update(notice.labels)
 
         def undo() -> None:
@@ -183,7 +192,7 @@ class Counted:
                     self._gone.pop(i, None)
                 else:
                     self._gone[i] = frame
-            self._fields, self._aside = fields, aside
+            self._fields, self._files, self._aside = fields, files, aside
 
         return undo
 
@@ -210,14 +219,14 @@ class Counted:
         self.labels = self._undo_labels
         self._gone.update(self._taken)
         if self._undo_aside is not None:
-            self._fields, self._aside = self._undo_aside
+            self._fields, self._files, self._aside = self._undo_aside
         self.start()
 
     def _changing(self) -> None:
         """This write is about to change `_fields` or `_aside`: as they are, for `rollback`."""
         if self._undo_aside is None:
-            fields = {f: dict(counts) for f, counts in self._fields.items()}
-            self._undo_aside = (fields, dict(self._aside))
+            fields, files = elsewhere.copied(self._fields, self._files)
+            self._undo_aside = (fields, files, dict(self._aside))
 
     # -- what a write does to other imports' frames -----------------------------------------
     def replacing(self, con: Any, keys: np.ndarray) -> None:
@@ -272,7 +281,8 @@ class Counted:
             if mine:
                 stored = field_rois(con, field, column, mine)
                 told = {f: {field: int(n)} for f, n in zip(mine, stored.tolist(), strict=True)}
-                self._told.append((other, elsewhere.Notice(fields=told)))
+                files = rows.field_files(con, column, mine, [field])
+                self._told.append((other, elsewhere.Notice(fields=told, files=files)))
 
     def edited(self, con: Any, ids: list[str], fields: list[str]) -> None:
         """Another way than an import's writer is about to change the ROIs of the stored
@@ -284,7 +294,10 @@ class Counted:
             keys = rows.keys_of_ids(con, ids)
             mine, column = keys[self._counted(keys)].tolist(), "frame_key"
         if mine:  # (a fact about this import's count: it stands if the edit rolls back)
-            self._noticed(elsewhere.Notice(fields=rows.fields_of(con, column, mine, fields)))
+            told = rows.fields_of(con, column, mine, fields)
+            names = sorted({name for counts in told.values() for name in counts})
+            files = rows.field_files(con, column, mine, names)
+            self._noticed(elsewhere.Notice(fields=told, files=files))
 
     def _as_stored(self, con: Any, frames: elsewhere.Gone) -> elsewhere.Gone:
         """`frames` (this import's, as stored now) with the ROIs of their fields that other
@@ -295,8 +308,15 @@ class Counted:
         mine = {by[i]: self._fields[by[i]] for i in frames if by[i] in self._fields}
         if not mine:
             return frames
-        delta = rows.fields_delta(con, "frame_key" if self._ids is None else "frame_id", mine)
-        return {i: replace(f, rois=f.rois + delta.get(by[i], 0)) for i, f in frames.items()}
+        column = "frame_key" if self._ids is None else "frame_id"
+        delta = rows.fields_delta(con, column, mine)
+        files = self._own_files(con, column, mine)
+        return {
+            i: replace(
+                f, rois=f.rois + delta.get(by[i], 0), uris=rows.swapped(f.uris, files, [by[i]])
+            )
+            for i, f in frames.items()
+        }
 
     def returned(self, ids: Any) -> Again:
         """Of the frames `ids` this import gives again or removes, those another import
@@ -353,7 +373,23 @@ class Counted:
             return again
         column = "frame_key" if self._ids is None else "frame_id"
         delta = rows.fields_delta(con, column, mine)
-        return replace(again, rois=again.rois + sum(delta.values()))
+        uris = rows.swapped(again.uris, self._own_files(con, column, mine), list(mine))
+        return replace(again, rois=again.rois + sum(delta.values()), uris=uris)
+
+    def _own_files(
+        self, con: Any, column: str, mine: elsewhere.Fields
+    ) -> dict[Any, tuple[list[str], list[str]]]:
+        """For each frame of `mine` (counted whole; fields another import's label write or
+        a merge changed since), the mask files stored in those fields (not this import's)
+        and those this import stored there, which the catalog may no longer hold."""
+        names = sorted({name for counts in mine.values() for name in counts})
+        stored = rows.field_files(con, column, list(mine), names)
+        found = {}
+        for frame, counts in mine.items():
+            held, own = stored.get(frame, {}), self._files.get(frame, {})
+            out = [uri for name in counts for uri in held.get(name, [])]
+            found[frame] = (out, [uri for name in counts for uri in own.get(name, [])])
+        return found
 
     def _forget_fields(self, frames: Any) -> None:
         """The frames (keys, or ids) are written whole or found as stored: what other
@@ -364,6 +400,7 @@ class Counted:
                 self._changing()
                 for f in gone:
                     del self._fields[f]
+                    self._files.pop(f, None)
 
     def _labels_of(self, keys: np.ndarray, inside: np.ndarray) -> int:
         """The frames `keys` are written whole or found unchanged: their ROIs counted by
@@ -514,8 +551,10 @@ class Counted:
             before[at] = counts[field]
             if cleared[at]:  # the field's ROIs stored are this import's again
                 del counts[field]
+                self._files.get(frame, {}).pop(field, None)
                 if not counts:
                     del self._fields[frame]
+                    self._files.pop(frame, None)
             else:
                 counts[field] += int(given[at])
         return before
