@@ -68,37 +68,40 @@ def _wrap_counting(total: list[float]) -> None:
         setattr(_label_writes, name, _timed(getattr(_label_writes, name), total))
 
 
-def _end_look_up(catalog: Any) -> tuple[float, float, int]:
-    """The thread CPU and wall seconds of one look-up of the stored frames' keys over the
-    span counted, with the counted keys not found (median of 5), and the keys looked up."""
+def _end_look_up(catalog: Any) -> tuple[float, float, float, int]:
+    """The thread CPU, process CPU and wall seconds of one look-up of the stored frames' keys
+    over the span counted, with the counted keys not found (medians of 5), and the keys
+    looked up."""
     from workbench.ingest._counted_keys import KeyBits
 
     low, high = catalog.sql("SELECT min(frame_key), max(frame_key) FROM frames").fetchall()[0]
     counted = KeyBits()
     counted.add_range(low, high)
-    cpu, wall = [], []
+    cpu, process, wall = [], [], []
     for _ in range(5):
         started, clock = time.thread_time(), time.perf_counter()
+        spent = time.process_time()
         with catalog.transaction() as con:
             stored = con.execute(
                 "SELECT frame_key FROM frames WHERE frame_key BETWEEN ? AND ?", [low, high]
             ).fetchnumpy()["frame_key"]
         missing = (high - low + 1) - int(counted.contains(stored).sum())
         cpu.append(time.thread_time() - started)
+        process.append(time.process_time() - spent)
         wall.append(time.perf_counter() - clock)
         assert missing == 0
-    return sorted(cpu)[2], sorted(wall)[2], len(stored)
+    return sorted(cpu)[2], sorted(process)[2], sorted(wall)[2], len(stored)
 
 
 def _import_end(db: Path) -> None:
     import workbench
 
     with workbench.open(db) as catalog:
-        cpu, wall, keys = _end_look_up(catalog)
+        cpu, process, wall, keys = _end_look_up(catalog)
     load = Path("/proc/loadavg").read_text().split()[0]
     print(
-        f"  the end look-up over {keys} keys: thread CPU {1000 * cpu:.1f} ms,"
-        f" wall {1000 * wall:.1f} ms, load {load}",
+        f"  the end look-up over {keys} keys: thread CPU {1000 * cpu:.1f} ms, process CPU"
+        f" {1000 * process:.1f} ms, wall {1000 * wall:.1f} ms, load {load}",
         flush=True,
     )
 
