@@ -14,6 +14,8 @@ import pytest
 import workbench
 from tests.ingest.counting_files import (
     catalog_path,
+    coco_file,
+    counted,
     counts,
     give,
     give_labels,
@@ -93,3 +95,38 @@ def test_labels_counted_at_a_checkpoint_on_a_frame_written_whole_since(
                 give(writer, "write_rows", [whole_frame("x", 1)])
         assert stored_rois(catalog) == (1 + 2 if then == "labels" else 1)
         assert counts(catalog, writer) == ((0, 0, 2) if then == "labels" else (1, 1, 1))
+
+
+def test_a_coco_file_read_again_after_its_images_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two instances files of one import give images 3 and 4 (a: images 1-4 with 1 box each,
+    b: 3-6 with 2), a write per image. Imported again, file a stores its 3 and 4 again (b's
+    were stored), file b then stores its own and finds 5 and 6 unchanged, but 6 changes
+    (another connection's write) before the write counting it: the importer goes back to
+    the checkpoint taken as b began and reads b again. The import counts each frame once,
+    what the catalog holds: 6 frames, 2 + 4 * 2 ROIs."""
+    from workbench.ingest import _coco_digests, coco
+
+    files = tmp_path / "files"
+    files.mkdir()
+    a = coco_file(files / "a.json", range(1, 5), 1)
+    b = coco_file(files / "b.json", range(3, 7), 2)
+    counting = _coco_digests.Beside.__call__
+    changed: list[str] = []
+
+    def then_changed(self: _coco_digests.Beside, con: object, tally: object) -> object:
+        if "p:6" in self.unchanged["id"].to_pylist() and not changed:
+            with catalog.transaction() as other:
+                other.execute("UPDATE frames SET metadata = '{\"n\": 9}' WHERE id = 'p:6'")
+            changed.append("p:6")
+        return counting(self, con, tally)  # type: ignore[arg-type]
+
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        first = coco.import_files(catalog, [a, b], id_prefix="p:", progress=False, batch_size=1)
+        assert counted(catalog, first) == (6, 6, 10)
+        monkeypatch.setattr(_coco_digests.Beside, "__call__", then_changed)
+        again = coco.import_files(catalog, [a, b], id_prefix="p:", progress=False, batch_size=1)
+        assert changed and again.ok
+        assert stored_rois(catalog) == 10
+        assert counted(catalog, again) == (6, 6, 10)
