@@ -209,6 +209,23 @@ def field_files(
     return files
 
 
+def own_files(
+    con: Any, column: str, fields: dict[Any, dict[str, int]], noted: dict[Any, dict[str, list[str]]]
+) -> dict[Any, tuple[list[str], list[str]]]:
+    """For each frame of `fields` (keys or ids, as `column` names them: frames an import
+    counted whole, whose fields another import's label write or a merge changed since), the
+    mask files stored in those fields (not that import's) and those it stored there, as
+    `noted` holds them (which the catalog may no longer hold): `swapped`'s `files`."""
+    names = sorted({name for counts in fields.values() for name in counts})
+    stored = field_files(con, column, list(fields), names)
+    found = {}
+    for frame, counts in fields.items():
+        held, own = stored.get(frame, {}), noted.get(frame, {})
+        out = [uri for name in counts for uri in held.get(name, [])]
+        found[frame] = (out, [uri for name in counts for uri in own.get(name, [])])
+    return found
+
+
 def fields_of(
     con: Any, column: str, frames: list[Any], fields: list[str]
 ) -> dict[Any, dict[str, int]]:

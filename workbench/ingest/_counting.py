@@ -40,6 +40,7 @@ reads nothing more.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import replace
@@ -87,6 +88,7 @@ class Counted:
         self._told: list[tuple[Counted, elsewhere.Notice]] = []  # by the write under way
         self._said: list[Callable[[], None]] = []  # what undoes what it told
         self._catalog = catalog
+        self._held = threading.Lock()  # what other imports' writes tell it (`_noticed`)
         self._points: weakref.WeakSet[Counted] = weakref.WeakSet()  # its `state()`s held
         if catalog is not None:
             elsewhere.join(catalog, self)
@@ -125,6 +127,10 @@ class Counted:
 
     def _copy_from(self, other: Counted) -> None:
         """Hold what `other` has counted, as a copy."""
+        with other._held:
+            self._copied(other)
+
+    def _copied(self, other: Counted) -> None:
         self._keys = other._keys.copy()
         self._ids = set(other._ids) if other._ids is not None else None
         self.labels = other.labels.copy()
@@ -163,7 +169,18 @@ class Counted:
         self._told = []
 
     def _noticed(self, notice: elsewhere.Notice) -> Callable[[], None]:
-        """Note what another import's write did (`notice`); returns what undoes it."""
+        """Note what another import's write did (`notice`); returns what undoes it. (Held
+        against `state` and `restore`, which run outside the writes' turns.)"""
+        with self._held:
+            undo = self._note(notice)
+
+        def held_undo() -> None:
+            with self._held:
+                undo()
+
+        return held_undo
+
+    def _note(self, notice: elsewhere.Notice) -> Callable[[], None]:
         ids = [i for i in notice.gone if self._ids is not None and i in self._ids]
         if self._ids is not None:
             self._ids.difference_update(ids)
@@ -310,7 +327,7 @@ class Counted:
             return frames
         column = "frame_key" if self._ids is None else "frame_id"
         delta = rows.fields_delta(con, column, mine)
-        files = self._own_files(con, column, mine)
+        files = rows.own_files(con, column, mine, self._files)
         return {
             i: replace(
                 f, rois=f.rois + delta.get(by[i], 0), uris=rows.swapped(f.uris, files, [by[i]])
@@ -373,23 +390,8 @@ class Counted:
             return again
         column = "frame_key" if self._ids is None else "frame_id"
         delta = rows.fields_delta(con, column, mine)
-        uris = rows.swapped(again.uris, self._own_files(con, column, mine), list(mine))
+        uris = rows.swapped(again.uris, rows.own_files(con, column, mine, self._files), list(mine))
         return replace(again, rois=again.rois + sum(delta.values()), uris=uris)
-
-    def _own_files(
-        self, con: Any, column: str, mine: elsewhere.Fields
-    ) -> dict[Any, tuple[list[str], list[str]]]:
-        """For each frame of `mine` (counted whole; fields another import's label write or
-        a merge changed since), the mask files stored in those fields (not this import's)
-        and those this import stored there, which the catalog may no longer hold."""
-        names = sorted({name for counts in mine.values() for name in counts})
-        stored = rows.field_files(con, column, list(mine), names)
-        found = {}
-        for frame, counts in mine.items():
-            held, own = stored.get(frame, {}), self._files.get(frame, {})
-            out = [uri for name in counts for uri in held.get(name, [])]
-            found[frame] = (out, [uri for name in counts for uri in own.get(name, [])])
-        return found
 
     def _forget_fields(self, frames: Any) -> None:
         """The frames (keys, or ids) are written whole or found as stored: what other
