@@ -9,6 +9,13 @@ copy whose counting has the classes and functions it wraps (Counted, Tally, KeyB
 LabelCounts, the label writes' count_again and count_queued).
 
     PYTHONPATH=$PWD python bench/counting_cost_bench.py --coco 100000 --labelbox 200
+
+With `--end-look-up` it also times, after each import, what reading at an import's end which
+of the frames it counted are still stored would cost (not done by the import: docs/
+benchmarks.md, "Twenty-fourth pass"): one look-up of the stored keys over the span of keys
+the import counted (here the catalog's every frame, as a first import's), and the counted
+keys not found among them, the median of 5 (the COCO imports: the Labelbox import writes
+labels only).
 """
 
 from __future__ import annotations
@@ -61,6 +68,44 @@ def _wrap_counting(total: list[float]) -> None:
         setattr(_label_writes, name, _timed(getattr(_label_writes, name), total))
 
 
+def _end_look_up(catalog: Any) -> tuple[float, float, float, int]:
+    """The thread CPU, process CPU and wall seconds of one look-up of the stored frames' keys
+    over the span counted, with the counted keys not found (medians of 5), and the keys
+    looked up."""
+    from workbench.ingest._counted_keys import KeyBits
+
+    low, high = catalog.sql("SELECT min(frame_key), max(frame_key) FROM frames").fetchall()[0]
+    counted = KeyBits()
+    counted.add_range(low, high)
+    cpu, process, wall = [], [], []
+    for _ in range(5):
+        started, clock = time.thread_time(), time.perf_counter()
+        spent = time.process_time()
+        with catalog.transaction() as con:
+            stored = con.execute(
+                "SELECT frame_key FROM frames WHERE frame_key BETWEEN ? AND ?", [low, high]
+            ).fetchnumpy()["frame_key"]
+        missing = (high - low + 1) - int(counted.contains(stored).sum())
+        cpu.append(time.thread_time() - started)
+        process.append(time.process_time() - spent)
+        wall.append(time.perf_counter() - clock)
+        assert missing == 0
+    return sorted(cpu)[2], sorted(process)[2], sorted(wall)[2], len(stored)
+
+
+def _import_end(db: Path) -> None:
+    import workbench
+
+    with workbench.open(db) as catalog:
+        cpu, process, wall, keys = _end_look_up(catalog)
+    load = Path("/proc/loadavg").read_text().split()[0]
+    print(
+        f"  the end look-up over {keys} keys: thread CPU {1000 * cpu:.1f} ms, process CPU"
+        f" {1000 * process:.1f} ms, wall {1000 * wall:.1f} ms, load {load}",
+        flush=True,
+    )
+
+
 def _import(fmt: str, file: Path, db: Path) -> int:
     import workbench
     from workbench.ingest import importer
@@ -78,6 +123,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--coco", type=int, default=100_000, help="images")
     parser.add_argument("--labelbox", type=int, default=200, help="videos of 300 frames")
+    parser.add_argument("--end-look-up", action="store_true", help="time the end look-up")
     args = parser.parse_args()
     total = [0.0]
     _wrap_counting(total)
@@ -109,6 +155,8 @@ def main() -> None:
                     f"{total[0]:.4f} s ({share:.2f}%), load {load}",
                     flush=True,
                 )
+                if args.end_look_up and fmt == "coco":
+                    _import_end(db)
 
 
 if __name__ == "__main__":

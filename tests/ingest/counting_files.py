@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,12 @@ def row_batch(frames: list[Frame]) -> RowBatch:
     )
 
 
+def stored_first(catalog: Any, frames: list[Frame]) -> None:
+    """`frames` stored by an import before the test's (their empty frames, say)."""
+    with CatalogWriter(catalog, progress=False) as first:
+        give(first, "add", frames)
+
+
 def give(writer: CatalogWriter, way: str, frames: list[Frame]) -> None:
     """One write of `frames`, queued one by one or as checked rows."""
     if way == "add":
@@ -103,36 +110,51 @@ def counts(catalog: Any, writer: CatalogWriter) -> tuple[int, int, int]:
     return report.frames, report.sources, report.rois
 
 
-def in_thread(work: Callable[[], None]) -> None:
-    """Run `work` as another import would, in a thread of its own, to its end."""
+@contextmanager
+def recorded_writer(catalog: Any) -> Iterator[CatalogWriter]:
+    """An import's writer, recorded (store/imports.py): its report is the import's."""
+    with (
+        recorded_import(catalog, "api", []) as run,
+        CatalogWriter(catalog, progress=False) as writer,
+    ):
+        yield writer
+        run.report = writer.report
+
+
+def at_once(works: list[Callable[[], None]]) -> None:
+    """Run each of `works` as an import would, in a thread of its own, all at once, to
+    their ends; the first failure is raised."""
     failed: list[BaseException] = []
 
-    def run() -> None:
+    def run(work: Callable[[], None]) -> None:
         try:
             work()
         except BaseException as exc:  # handed back to the test
             failed.append(exc)
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
+    threads = [threading.Thread(target=run, args=(work,)) for work in works]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     if failed:
         raise failed[0]
+
+
+def in_thread(work: Callable[[], None]) -> None:
+    """Run `work` as another import would, in a thread of its own, to its end."""
+    at_once([work])
 
 
 def other_import(catalog: Any, way: str, frames: list[Frame], removed: list[str]) -> None:
     """Import B, recorded, in another thread: stores `frames`, removes `removed`."""
 
     def work() -> None:
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as other,
-        ):
+        with recorded_writer(catalog) as other:
             if frames:
                 give(other, way, frames)
             if removed:
                 other.remove(removed)
-            run.report = other.report
 
     in_thread(work)
 
@@ -160,3 +182,23 @@ def give_labels(writer: CatalogWriter, way: str, frame_ids: list[str], boxes: in
 def stored_rois(catalog: Any) -> int:
     """How many ROIs the catalog holds."""
     return int(catalog.sql("SELECT count(*) FROM rois").fetchall()[0][0])
+
+
+def labelled(frame_id: str, gt: int, pred: int) -> Frame:
+    """A frame with `gt` boxes in field `gt` and `pred` in field `pred`."""
+    plain = whole_frame(frame_id, gt)
+    return Frame(
+        id=frame_id,
+        sources=plain.sources,
+        rois=[*plain.rois, *whole_frame(frame_id, pred, field="pred").rois],
+    )
+
+
+def labels_elsewhere(catalog: Any, way: str, frame_ids: list[str], boxes: int) -> None:
+    """Import B, recorded, in another thread: gives the `pred` field of `frame_ids`."""
+
+    def work() -> None:
+        with recorded_writer(catalog) as other:
+            give_labels(other, way, frame_ids, boxes)
+
+    in_thread(work)

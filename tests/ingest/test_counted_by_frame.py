@@ -6,24 +6,24 @@ label-only writes give twice are counted once too, beside frames written whole."
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 
 import workbench
 from tests.ingest.counting_files import (
+    at_once,
     catalog_path,
     counts,
     give,
     give_labels,
     label_rows,
     other_import,
+    recorded_writer,
+    stored_first,
     stored_rois,
     whole_frame,
 )
-from workbench.ingest.imports import recorded_import
-from workbench.ingest.writer import CatalogWriter
 from workbench.model.records import Frame, Roi, Source
 from workbench.store.imports import get_import
 
@@ -39,17 +39,13 @@ def test_a_frame_another_import_took_between_two_writes_is_counted_once(
     2 sources, 1 ROI (not 3 frames, nor X's first version taken back as B stored it)."""
     path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as writer,
-        ):
+        with recorded_writer(catalog) as writer:
             give(writer, way, [whole_frame("x", 2, sources=2), whole_frame("y", 0)])
             if between == "replaced":
                 other_import(catalog, way, [whole_frame("x", 5)], [])
             else:
                 other_import(catalog, way, [], ["x"])
             give(writer, way, [whole_frame("x", 1)])
-            run.report = writer.report
         assert counts(catalog, writer) == (2, 2, 1)
         held = catalog.sql("SELECT count(*) FROM rois").fetchall()[0][0]
         assert held == 1
@@ -63,14 +59,10 @@ def test_a_frame_another_import_took_then_removed_by_the_import_is_not_counted(
     whose place another took): A counts Y only."""
     path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as writer,
-        ):
+        with recorded_writer(catalog) as writer:
             give(writer, "add", [whole_frame("x", 2), whole_frame("y", 1)])
             other_import(catalog, "add", [whole_frame("x", 5)], [])
             writer.remove(["x"])
-            run.report = writer.report
         assert counts(catalog, writer) == (1, 1, 1)
 
 
@@ -80,17 +72,13 @@ def test_a_checkpoint_restored_keeps_what_another_import_took(tmp_path: Path, st
     (an importer reading its file again) and gives Y and X again: A counts each once."""
     path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as writer,
-        ):
+        with recorded_writer(catalog) as writer:
             give(writer, "write_rows", [whole_frame("x", 2)])
             point = writer.checkpoint()
             give(writer, "write_rows", [whole_frame("y", 3)])
             other_import(catalog, "write_rows", [whole_frame("x", 5), whole_frame("y", 4)], [])
             writer.restore(point)
             give(writer, "write_rows", [whole_frame("y", 3), whole_frame("x", 1)])
-            run.report = writer.report
         assert counts(catalog, writer) == (2, 2, 4)
 
 
@@ -101,15 +89,10 @@ def test_a_field_given_twice_counts_its_last_rois(tmp_path: Path, storage: str, 
     then f1's 2: it counts 3 + 2 ROIs, what the catalog holds, and its record the same."""
     path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
-        with CatalogWriter(catalog, progress=False) as first:
-            give(first, "add", [whole_frame("f1", 0), whole_frame("f2", 0)])
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as writer,
-        ):
+        stored_first(catalog, [whole_frame("f1", 0), whole_frame("f2", 0)])
+        with recorded_writer(catalog) as writer:
             give_labels(writer, way, ["f1", "f2"], 3)
             give_labels(writer, way, ["f1"], 2)
-            run.report = writer.report
         assert stored_rois(catalog) == 5
         assert counts(catalog, writer) == (0, 0, 5)
 
@@ -125,12 +108,8 @@ def test_labels_and_whole_frames_of_one_import_count_what_is_stored(
     catalog holds of the import."""
     path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
-        with CatalogWriter(catalog, progress=False) as first:
-            give(first, "add", [whole_frame("f2", 0)])
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as writer,
-        ):
+        stored_first(catalog, [whole_frame("f2", 0)])
+        with recorded_writer(catalog) as writer:
             f1 = whole_frame("f1", 2)
             f1 = Frame(
                 id="f1",
@@ -143,7 +122,6 @@ def test_labels_and_whole_frames_of_one_import_count_what_is_stored(
             give_labels(writer, way, ["f2"], 4)
             assert (writer.report.rois, stored_rois(catalog)) == (9, 9)
             give(writer, "add", [whole_frame("f2", 1)])
-            run.report = writer.report
         assert stored_rois(catalog) == 6
         assert counts(catalog, writer) == (2, 2, 6)
 
@@ -161,40 +139,20 @@ def test_two_imports_in_two_threads_each_count_their_frames_once(
     given = [f"g{n:02d}" for n in range(24)]
     labelled = [f"f{n:02d}" for n in range(24)]
     reports: dict[str, tuple[int, int, int]] = {}
-    failed: list[BaseException] = []
     with workbench.open(path) as catalog:
-        with CatalogWriter(catalog, progress=False) as first:
-            give(first, "add", [whole_frame(f, 0) for f in labelled])
+        stored_first(catalog, [whole_frame(f, 0) for f in labelled])
 
         def work(name: str, rois: int, boxes: tuple[int, int]) -> None:
-            with (
-                recorded_import(catalog, "api", []) as run,
-                CatalogWriter(catalog, progress=False) as writer,
-            ):
+            with recorded_writer(catalog) as writer:
                 for round_ in range(2):
                     for start in range(0, len(given), 4):
                         way = "add" if (start // 4 + round_) % 2 else "write_rows"
                         give(writer, way, [whole_frame(f, rois) for f in given[start : start + 4]])
                         part = labelled[start : start + 4]
                         writer.write_labels(part, "pred", label_rows(part, boxes[round_]), [])
-                run.report = writer.report
             reports[name] = counts(catalog, writer)
 
-        def run(name: str, rois: int, boxes: tuple[int, int]) -> None:
-            try:
-                work(name, rois, boxes)
-            except BaseException as exc:  # handed back to the test
-                failed.append(exc)
-
-        threads = [
-            threading.Thread(target=run, args=("a", 1, (1, 3))),
-            threading.Thread(target=run, args=("b", 2, (2, 1))),
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    assert not failed, failed
+        at_once([lambda: work("a", 1, (1, 3)), lambda: work("b", 2, (2, 1))])
     assert reports == {"a": (24, 24, 24 + 72), "b": (24, 24, 48 + 24)}
 
 
@@ -221,14 +179,10 @@ def test_the_outside_files_of_a_frame_another_import_took_are_counted_once(
 
     path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as writer,
-        ):
+        with recorded_writer(catalog) as writer:
             give(writer, way, [frame("x", 3), frame("y", 1)])
             other_import(catalog, way, [whole_frame("x", 5)], [])
             give(writer, way, [frame("x", 1)])
-            run.report = writer.report
         assert writer.report.outside_media_roots == 2
         record = get_import(catalog, writer.report.import_id).counts
         assert record.outside_media_roots == 2

@@ -6,15 +6,15 @@ replaced by the other import since)."""
 
 from __future__ import annotations
 
+import functools
 import json
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import workbench
-from tests.ingest.counting_files import catalog_path, coco_file, counted
+from tests.ingest.counting_files import at_once, catalog_path, coco_file, counted
 from workbench.ingest import _nucleus_columnar, coco, nucleus
 from workbench.ingest.report import IngestReport
 
@@ -22,20 +22,11 @@ from workbench.ingest.report import IngestReport
 def _both(imports: dict[str, Callable[[], IngestReport]]) -> dict[str, IngestReport]:
     """Run the imports, each in a thread of its own, at once."""
     reports: dict[str, IngestReport] = {}
-    failed: list[BaseException] = []
 
     def run(name: str) -> None:
-        try:
-            reports[name] = imports[name]()
-        except BaseException as exc:  # handed back to the test
-            failed.append(exc)
+        reports[name] = imports[name]()
 
-    threads = [threading.Thread(target=run, args=(name,)) for name in imports]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not failed, failed
+    at_once([functools.partial(run, name) for name in imports])
     return reports
 
 

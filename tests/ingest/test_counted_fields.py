@@ -6,62 +6,25 @@ frame takes back its own labels once the other replaced the frame whole."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 
 import workbench
 from tests.ingest.counting_files import (
+    at_once,
     catalog_path,
     counts,
     give,
     give_labels,
-    in_thread,
+    labelled,
+    labels_elsewhere,
+    other_import,
+    recorded_writer,
+    stored_first,
     stored_rois,
     whole_frame,
 )
-from workbench.ingest.imports import recorded_import
-from workbench.ingest.writer import CatalogWriter
-from workbench.model.records import Frame
-
-
-def _labelled(frame_id: str, gt: int, pred: int) -> Frame:
-    """A frame with `gt` boxes in field `gt` and `pred` in field `pred`."""
-    plain = whole_frame(frame_id, gt)
-    return Frame(
-        id=frame_id,
-        sources=plain.sources,
-        rois=[*plain.rois, *whole_frame(frame_id, pred, field="pred").rois],
-    )
-
-
-def _labels_elsewhere(catalog: object, way: str, frame_ids: list[str], boxes: int) -> None:
-    """Import B, recorded, in another thread: gives the `pred` field of `frame_ids`."""
-
-    def work() -> None:
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as other,
-        ):
-            give_labels(other, way, frame_ids, boxes)
-            run.report = other.report
-
-    in_thread(work)
-
-
-def _whole_elsewhere(catalog: object, frames: list[Frame]) -> None:
-    """Import B, recorded, in another thread: writes `frames` whole."""
-
-    def work() -> None:
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as other,
-        ):
-            give(other, "write_rows", frames)
-            run.report = other.report
-
-    in_thread(work)
 
 
 @pytest.mark.parametrize("storage", ["local", "lake"])
@@ -76,17 +39,13 @@ def test_a_field_another_import_labelled_on_a_frame_written_whole(
     boxes, not B's 3."""
     path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as writer,
-        ):
-            give(writer, "write_rows", [_labelled("x", 1, 2), whole_frame("y", 1)])
-            _labels_elsewhere(catalog, way, ["x"], 3)
+        with recorded_writer(catalog) as writer:
+            give(writer, "write_rows", [labelled("x", 1, 2), whole_frame("y", 1)])
+            labels_elsewhere(catalog, way, ["x"], 3)
             if then == "labels":
                 give_labels(writer, way, ["x"], 4)
             else:
                 give(writer, "add", [whole_frame("x", 1)])
-            run.report = writer.report
         expected = (2, 2, 6) if then == "labels" else (2, 2, 2)
         assert stored_rois(catalog) == expected[2]
         assert counts(catalog, writer) == expected
@@ -104,19 +63,14 @@ def test_labels_on_a_frame_another_import_then_replaced_whole(
     back either way: they are not stored."""
     path = catalog_path(tmp_path, storage)
     with workbench.open(path) as catalog:
-        with CatalogWriter(catalog, progress=False) as first:
-            give(first, "add", [whole_frame("x", 0), whole_frame("y", 0)])
-        with (
-            recorded_import(catalog, "api", []) as run,
-            CatalogWriter(catalog, progress=False) as writer,
-        ):
+        stored_first(catalog, [whole_frame("x", 0), whole_frame("y", 0)])
+        with recorded_writer(catalog) as writer:
             give_labels(writer, way, ["x", "y"], 3)
-            _whole_elsewhere(catalog, [whole_frame("x", 1)])
+            other_import(catalog, "write_rows", [whole_frame("x", 1)], [])
             if then == "labels":
                 give_labels(writer, way, ["x"], 2)
             else:
                 give(writer, "write_rows", [whole_frame("x", 1)])
-            run.report = writer.report
         assert stored_rois(catalog) == (1 + 2 + 3 if then == "labels" else 1 + 3)
         assert counts(catalog, writer) == ((0, 0, 5) if then == "labels" else (1, 1, 4))
 
@@ -133,14 +87,10 @@ def test_two_imports_in_two_threads_one_writing_frames_whole_both_labelling_them
     frames = [f"f{n:02d}" for n in range(24)]
     reports: dict[str, tuple[int, int, int]] = {}
     with workbench.open(path) as catalog:
-        with CatalogWriter(catalog, progress=False) as first:
-            give(first, "add", [whole_frame(f, 0) for f in frames])
+        stored_first(catalog, [whole_frame(f, 0) for f in frames])
 
         def work(name: str, boxes: tuple[int, int]) -> None:
-            with (
-                recorded_import(catalog, "api", []) as run,
-                CatalogWriter(catalog, progress=False) as writer,
-            ):
+            with recorded_writer(catalog) as writer:
                 for round_ in range(2):
                     for start in range(0, len(frames), 4):
                         part = frames[start : start + 4]
@@ -149,24 +99,7 @@ def test_two_imports_in_two_threads_one_writing_frames_whole_both_labelling_them
                             whole = "add" if way == "add_labels" else "write_rows"
                             give(writer, whole, [whole_frame(f, 1) for f in part])
                         give_labels(writer, way, part, boxes[round_])
-                run.report = writer.report
             reports[name] = counts(catalog, writer)
 
-        failed: list[BaseException] = []
-
-        def run(name: str, boxes: tuple[int, int]) -> None:
-            try:
-                work(name, boxes)
-            except BaseException as exc:  # handed back to the test
-                failed.append(exc)
-
-        both = [
-            threading.Thread(target=run, args=("a", (1, 2))),
-            threading.Thread(target=run, args=("b", (3, 1))),
-        ]
-        for thread in both:
-            thread.start()
-        for thread in both:
-            thread.join()
-    assert not failed, failed
+        at_once([lambda: work("a", (1, 2)), lambda: work("b", (3, 1))])
     assert reports == {"a": (24, 24, 24 * 3), "b": (0, 0, 24)}

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 import workbench
-from tests.ingest.counting_files import catalog_path
+from tests.ingest.counting_files import catalog_path, give, in_thread, recorded_writer
 from workbench.ingest import box_ring, coco
 from workbench.ingest._columnar import rows_table
 from workbench.ingest._rows import roi_row
@@ -162,3 +162,40 @@ def test_warnings_are_counted_per_record_read(tmp_path: Path, batch_size: int) -
         held = catalog.sql("SELECT count(*) FROM rois").fetchall()[0][0]
     assert (report.frames, report.rois, held) == (3, 3, 3)
     assert report.warnings == {"ROIs with zero area": 4}
+
+
+@pytest.mark.parametrize("storage", ["local", "lake"])
+@pytest.mark.parametrize("way", ["add", "write_rows"])
+def test_mask_files_another_import_put_on_a_frame_counted_whole(
+    tmp_path: Path, storage: str, way: str
+) -> None:
+    """A stores X naming an image and a `pred` ROI's mask file outside the media roots, and
+    Y naming an image; B (another import's label write) gives X's `pred` two ROIs whose mask
+    files lie outside too; A writes X again naming its image only. A counts the files of
+    its own last versions, 2: X's first version's files taken back as A stored them (its
+    mask file, which the catalog no longer holds, among them), not B's two."""
+    elsewhere = tmp_path / "elsewhere"
+
+    def masked(name: str, field: str) -> Roi:
+        mask = {"uri": str(elsewhere / f"{name}.png"), "value": 1}
+        return Roi(name, "mask", ["car"], mask=mask, bbox=(1, 1, 4, 4), field=field)
+
+    def frame(name: str, rois: list[Roi]) -> Frame:
+        return Frame(
+            id=name, sources=[Source(id="image", uri=str(elsewhere / f"{name}.jpg"))], rois=rois
+        )
+
+    def b_labels() -> None:
+        with CatalogWriter(catalog, progress=False) as other:
+            other.add_labels("x", "pred", [masked("b1", "pred"), masked("b2", "pred")])
+
+    path = catalog_path(tmp_path, storage)
+    with workbench.open(path) as catalog:
+        with recorded_writer(catalog) as writer:
+            give(writer, way, [frame("x", [masked("a", "pred")]), frame("y", [])])
+            assert writer.report.outside_media_roots == 3
+            in_thread(b_labels)
+            give(writer, way, [frame("x", [])])
+        assert writer.report.outside_media_roots == 2 == _outside(catalog, elsewhere)
+        record = get_import(catalog, writer.report.import_id).counts
+        assert record.outside_media_roots == 2

@@ -20,7 +20,11 @@ frames whose fields another import's label writes counted, on a local catalog (w
 are held by frame key, and the key goes with the frame), tells it those counts by frame id
 (`Notice.labels`), to be taken back when it labels or gives the frame again. A service's
 edit of a frame's ROIs (annotations merged back: no service deletes frames) tells the same as
-a label write does (`edited`). The common case, one import at a time, reads and holds nothing.
+a label write does (`edited`). A label write or a merge also tells the files the masks of
+the field's ROIs named (`Notice.files`): what that import takes back of the frame's files is
+then its own. An import's checkpoint (`Counted.state`) is among the imports under way here
+and is told of that import's own writes too. The common case, one import at a time with no
+checkpoint held, reads and holds nothing.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ Gone = dict[str, Again]  # frame id -> the frame as the import that counted it s
 # A frame counted whole (its key, or id on a lake-backed catalog) -> field -> the ROIs of
 # that field the import counted on it, where another import's label write changed them
 Fields = dict[Any, dict[str, int]]
+# Of those fields, the files the masks of its ROIs named as the import stored them (if any)
+Files = dict[Any, dict[str, list[str]]]
 # (frame id, field) -> (the frame's key then, the ROIs an import's label writes counted there)
 Labels = dict[tuple[str, str], tuple[int, int]]
 
@@ -57,10 +63,16 @@ class Notice:
 
     gone: Gone = field(default_factory=dict)
     fields: Fields = field(default_factory=dict)
+    files: Files = field(default_factory=dict)
     labels: Labels = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.gone or self.fields or self.labels)
+
+
+def copied(fields: Fields, files: Files) -> tuple[Fields, Files]:
+    """Copies of `fields` and `files` (their inner dicts change in place)."""
+    return {f: dict(n) for f, n in fields.items()}, {f: dict(u) for f, u in files.items()}
 
 
 _LOCK = threading.Lock()  # imports start and end in threads of their own

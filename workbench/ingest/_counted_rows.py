@@ -5,6 +5,7 @@ them again takes back), by key on a local catalog or by id on a lake-backed one
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,12 +68,36 @@ def uris_of_rows(sources: pa.Table, rois: pa.Table) -> pa.Array:
     masks: list[Any] = []
     for text in pc.drop_null(sources["masks"]).to_pylist():
         masks.extend(m.get("uri") for m in orjson.loads(text) if isinstance(m, dict))
-    for text in pc.drop_null(rois["mask"]).to_pylist():
-        mask = orjson.loads(text)
-        masks.append(mask.get("uri") if isinstance(mask, dict) else None)
+    masks.extend(_mask_file(text) for text in pc.drop_null(rois["mask"]).to_pylist())
     strings = [m for m in masks if isinstance(m, str)]
     found.append(pa.array(strings, pa.string()))
     return pa.chunked_array(found, pa.string()).combine_chunks()
+
+
+def _mask_file(text: str) -> str | None:
+    """The file an ROI's mask (its stored JSON text) names, if any."""
+    mask = orjson.loads(text)
+    uri = mask.get("uri") if isinstance(mask, dict) else None
+    return uri if isinstance(uri, str) else None
+
+
+def swapped(
+    uris: pa.Array, files: dict[Any, tuple[list[str], list[str]]], frames: list[Any]
+) -> pa.Array:
+    """`uris`, the files of the stored `frames` (keys or ids), with those `files` gives of
+    each frame exchanged: (the files read as stored, each left out once as often as it is
+    given; those an import counted in their place, added)."""
+    out = Counter(uri for f in frames if f in files for uri in files[f][0])
+    into = [uri for f in frames if f in files for uri in files[f][1]]
+    if not out and not into:
+        return uris
+    kept = []
+    for uri in uris.to_pylist():
+        if out[uri] > 0:
+            out[uri] -= 1
+        else:
+            kept.append(uri)
+    return pa.array(kept + into, pa.string())
 
 
 _SOURCE_FILES = "SELECT uri, preview_uri, masks FROM sources WHERE "
@@ -162,6 +187,43 @@ def keys_of_ids(con: Any, ids: list[str]) -> np.ndarray:
         [ids],
     ).fetchnumpy()["frame_key"]
     return np.asarray(keys, dtype=np.int64)
+
+
+def field_files(
+    con: Any, column: str, frames: list[Any], fields: list[str]
+) -> dict[Any, dict[str, list[str]]]:
+    """The files the masks of the ROIs in `fields` of each of `frames` (keys or ids, as
+    `column` names them) name, of those that name any."""
+    kind = pa.int64() if column == "frame_key" else pa.string()
+    with registered(con, "_wb_fields", pa.table({"f": pa.array(frames, kind)})):
+        found = con.execute(
+            f"SELECT {column}, field, mask FROM rois WHERE mask IS NOT NULL"
+            f" AND field IN (SELECT unnest(?::VARCHAR[])) AND {column} IN (SELECT f FROM _wb_fields)",
+            [fields],
+        ).fetchall()
+    files: dict[Any, dict[str, list[str]]] = {}
+    for frame, name, text in found:
+        uri = _mask_file(text)
+        if uri is not None:
+            files.setdefault(frame, {}).setdefault(name, []).append(uri)
+    return files
+
+
+def own_files(
+    con: Any, column: str, fields: dict[Any, dict[str, int]], noted: dict[Any, dict[str, list[str]]]
+) -> dict[Any, tuple[list[str], list[str]]]:
+    """For each frame of `fields` (keys or ids, as `column` names them: frames an import
+    counted whole, whose fields another import's label write or a merge changed since), the
+    mask files stored in those fields (not that import's) and those it stored there, as
+    `noted` holds them (which the catalog may no longer hold): `swapped`'s `files`."""
+    names = sorted({name for counts in fields.values() for name in counts})
+    stored = field_files(con, column, list(fields), names)
+    found = {}
+    for frame, counts in fields.items():
+        held, own = stored.get(frame, {}), noted.get(frame, {})
+        out = [uri for name in counts for uri in held.get(name, [])]
+        found[frame] = (out, [uri for name in counts for uri in own.get(name, [])])
+    return found
 
 
 def fields_of(

@@ -26,8 +26,11 @@ write tells this import, which sets the frame aside by id, as it stored it, unti
 it again (_counted_elsewhere.py). So does a write that replaces a frame this import's label
 writes counted ROIs on (their pairs are held by key), and a label write (or annotations
 merged back) that changes a field of a frame this import counted whole tells it how many
-ROIs of that field it held: what this import takes back of that frame or field is then what
-it counted there.
+ROIs of that field it held, and the files their masks named: what this import takes back
+of that frame or field is then what it counted there. A checkpoint (`state`, for an importer
+that reads a file again after a failure of its own) is a copy of what was counted, told as
+another import under way is, of this import's own writes too: `restore` then counts from
+it, what the writes since took of it set aside as it was counted.
 
 A write finds the counted frames among those it replaces or finds unchanged (their keys,
 which it reads anyway), and only when there are some reads how many sources and ROIs they
@@ -37,6 +40,8 @@ reads nothing more.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -78,10 +83,13 @@ class Counted:
         # counted whole that they labelled; its label writes' ROIs on frames they replaced
         self._gone: elsewhere.Gone = {}
         self._fields: elsewhere.Fields = {}
+        self._files: elsewhere.Files = {}  # those fields' mask files as it stored them
         self._aside: elsewhere.Labels = {}
         self._told: list[tuple[Counted, elsewhere.Notice]] = []  # by the write under way
         self._said: list[Callable[[], None]] = []  # what undoes what it told
         self._catalog = catalog
+        self._held = threading.Lock()  # what other imports' writes tell it (`_noticed`)
+        self._points: weakref.WeakSet[Counted] = weakref.WeakSet()  # its `state()`s held
         if catalog is not None:
             elsewhere.join(catalog, self)
         # What `rollback` restores: the ranges, the ids noted and dropped, the label counts,
@@ -89,43 +97,46 @@ class Counted:
         self._undo: tuple[list[np.ndarray], list[str], list[str]] = ([], [], [])
         self._undo_labels = self.labels
         self._taken: elsewhere.Gone = {}
-        self._undo_aside: tuple[elsewhere.Fields, elsewhere.Labels] | None = None
+        self._undo_aside: tuple[elsewhere.Fields, elsewhere.Files, elsewhere.Labels] | None = None
 
     def close(self) -> None:
         """The import has ended: other imports' writes tell it nothing more."""
         if self._catalog is not None:
             elsewhere.leave(self._catalog, self)
+            for point in list(self._points):
+                elsewhere.leave(self._catalog, point)
 
-    def state(self) -> tuple[Any, ...]:
+    def state(self) -> Counted:
         """What has been counted so far, for `restore` (an importer that sets its report back
-        to an earlier copy and reads a file again sets this back with it)."""
-        ids = frozenset(self._ids) if self._ids is not None else None
-        return self._keys.copy(), ids, self.labels.copy(), dict(self._gone), dict(self._aside)
+        to an earlier copy and reads a file again sets this back with it): a copy, told from
+        now on what every later write takes away of what it counted, this import's own as
+        another import's (`_counted_elsewhere`), until it is dropped or the import ends."""
+        point = Counted(lake=self._ids is not None, catalog=self._catalog)
+        point._copy_from(self)
+        self._points.add(point)
+        return point
 
-    def restore(self, state: tuple[Any, ...]) -> None:
-        """Count from `state` (an earlier `state()`) on: the frames counted since are not.
-        Of the frames another import took away since, those counted by then stay aside (and
-        the label writes' ROIs on them, as counted by then)."""
-        gone, aside = self._gone, self._aside
-        keys, ids, labels, kept, kept_aside = state
-        self._keys = keys.copy()
-        self._ids = set(ids) if ids is not None else None
-        self.labels = labels.copy()
-        self._gone = dict(kept)
-        for frame_id, frame in gone.items():
-            if frame_id in kept:
-                continue
-            if self._ids is not None and frame_id in self._ids:  # counted by then
-                self._ids.discard(frame_id)
-                self._gone[frame_id] = frame
-            elif self._ids is None and frame.key >= 0 and self._counted(np.array([frame.key]))[0]:
-                self._gone[frame_id] = frame
-        self._aside = dict(kept_aside)
-        for pair, (key, _) in aside.items():
-            held = int(self.labels.get(pair[1], np.array([key]))[0])
-            if pair not in kept_aside and held:
-                self._aside[pair] = (key, held)
+    def restore(self, point: Counted) -> None:
+        """Count from `point` (an earlier `state()`) on: the frames counted since are not.
+        What the writes since took away of what it had counted (this import's own writes
+        as another import's: frames replaced or removed, fields labelled, frames its label
+        writes counted ROIs on written whole) is set aside as it was counted then, and taken
+        back once when this import gives it again."""
+        self._copy_from(point)
         self.start()
+
+    def _copy_from(self, other: Counted) -> None:
+        """Hold what `other` has counted, as a copy."""
+        with other._held:
+            self._copied(other)
+
+    def _copied(self, other: Counted) -> None:
+        self._keys = other._keys.copy()
+        self._ids = set(other._ids) if other._ids is not None else None
+        self.labels = other.labels.copy()
+        self._gone = dict(other._gone)
+        self._fields, self._files = elsewhere.copied(other._fields, other._files)
+        self._aside = dict(other._aside)
 
     def start(self) -> None:
         """Call before each write: what `rollback` undoes is noted from here."""
@@ -158,20 +169,36 @@ class Counted:
         self._told = []
 
     def _noticed(self, notice: elsewhere.Notice) -> Callable[[], None]:
-        """Note what another import's write did (`notice`); returns what undoes it."""
+        """Note what another import's write did (`notice`); returns what undoes it. (Held
+        against `state` and `restore`, which run outside the writes' turns.)"""
+        with self._held:
+            undo = self._note(notice)
+
+        def held_undo() -> None:
+            with self._held:
+                undo()
+
+        return held_undo
+
+    def _note(self, notice: elsewhere.Notice) -> Callable[[], None]:
         ids = [i for i in notice.gone if self._ids is not None and i in self._ids]
         if self._ids is not None:
             self._ids.difference_update(ids)
         before = {i: self._gone.get(i) for i in notice.gone}
         self._gone.update(notice.gone)
-        fields = {f: dict(self._fields[f]) for f in self._fields} if self._fields else {}
+        fields, files = elsewhere.copied(self._fields, self._files)
         aside = dict(self._aside)
         for frame_id, frame in notice.gone.items():  # (their fields were read into it)
             self._fields.pop(frame.key if self._ids is None else frame_id, None)
+            self._files.pop(frame.key if self._ids is None else frame_id, None)
         for frame, counts in notice.fields.items():
             held = self._fields.setdefault(frame, {})
             for name, n in counts.items():
-                held.setdefault(name, n)  # a field changed before keeps what it held then
+                if name not in held:  # a field changed before keeps what it held then
+                    held[name] = n
+                    uris = notice.files.get(frame, {}).get(name)
+                    if uris:
+                        self._files.setdefault(frame, {})[name] = uris
         self._aside.update(notice.labels)
 
         def undo() -> None:
@@ -182,7 +209,7 @@ class Counted:
                     self._gone.pop(i, None)
                 else:
                     self._gone[i] = frame
-            self._fields, self._aside = fields, aside
+            self._fields, self._files, self._aside = fields, files, aside
 
         return undo
 
@@ -209,14 +236,14 @@ class Counted:
         self.labels = self._undo_labels
         self._gone.update(self._taken)
         if self._undo_aside is not None:
-            self._fields, self._aside = self._undo_aside
+            self._fields, self._files, self._aside = self._undo_aside
         self.start()
 
     def _changing(self) -> None:
         """This write is about to change `_fields` or `_aside`: as they are, for `rollback`."""
         if self._undo_aside is None:
-            fields = {f: dict(counts) for f, counts in self._fields.items()}
-            self._undo_aside = (fields, dict(self._aside))
+            fields, files = elsewhere.copied(self._fields, self._files)
+            self._undo_aside = (fields, files, dict(self._aside))
 
     # -- what a write does to other imports' frames -----------------------------------------
     def replacing(self, con: Any, keys: np.ndarray) -> None:
@@ -271,7 +298,8 @@ class Counted:
             if mine:
                 stored = field_rois(con, field, column, mine)
                 told = {f: {field: int(n)} for f, n in zip(mine, stored.tolist(), strict=True)}
-                self._told.append((other, elsewhere.Notice(fields=told)))
+                files = rows.field_files(con, column, mine, [field])
+                self._told.append((other, elsewhere.Notice(fields=told, files=files)))
 
     def edited(self, con: Any, ids: list[str], fields: list[str]) -> None:
         """Another way than an import's writer is about to change the ROIs of the stored
@@ -283,7 +311,10 @@ class Counted:
             keys = rows.keys_of_ids(con, ids)
             mine, column = keys[self._counted(keys)].tolist(), "frame_key"
         if mine:  # (a fact about this import's count: it stands if the edit rolls back)
-            self._noticed(elsewhere.Notice(fields=rows.fields_of(con, column, mine, fields)))
+            told = rows.fields_of(con, column, mine, fields)
+            names = sorted({name for counts in told.values() for name in counts})
+            files = rows.field_files(con, column, mine, names)
+            self._noticed(elsewhere.Notice(fields=told, files=files))
 
     def _as_stored(self, con: Any, frames: elsewhere.Gone) -> elsewhere.Gone:
         """`frames` (this import's, as stored now) with the ROIs of their fields that other
@@ -294,8 +325,15 @@ class Counted:
         mine = {by[i]: self._fields[by[i]] for i in frames if by[i] in self._fields}
         if not mine:
             return frames
-        delta = rows.fields_delta(con, "frame_key" if self._ids is None else "frame_id", mine)
-        return {i: replace(f, rois=f.rois + delta.get(by[i], 0)) for i, f in frames.items()}
+        column = "frame_key" if self._ids is None else "frame_id"
+        delta = rows.fields_delta(con, column, mine)
+        files = rows.own_files(con, column, mine, self._files)
+        return {
+            i: replace(
+                f, rois=f.rois + delta.get(by[i], 0), uris=rows.swapped(f.uris, files, [by[i]])
+            )
+            for i, f in frames.items()
+        }
 
     def returned(self, ids: Any) -> Again:
         """Of the frames `ids` this import gives again or removes, those another import
@@ -352,7 +390,8 @@ class Counted:
             return again
         column = "frame_key" if self._ids is None else "frame_id"
         delta = rows.fields_delta(con, column, mine)
-        return replace(again, rois=again.rois + sum(delta.values()))
+        uris = rows.swapped(again.uris, rows.own_files(con, column, mine, self._files), list(mine))
+        return replace(again, rois=again.rois + sum(delta.values()), uris=uris)
 
     def _forget_fields(self, frames: Any) -> None:
         """The frames (keys, or ids) are written whole or found as stored: what other
@@ -363,6 +402,7 @@ class Counted:
                 self._changing()
                 for f in gone:
                     del self._fields[f]
+                    self._files.pop(f, None)
 
     def _labels_of(self, keys: np.ndarray, inside: np.ndarray) -> int:
         """The frames `keys` are written whole or found unchanged: their ROIs counted by
@@ -513,8 +553,10 @@ class Counted:
             before[at] = counts[field]
             if cleared[at]:  # the field's ROIs stored are this import's again
                 del counts[field]
+                self._files.get(frame, {}).pop(field, None)
                 if not counts:
                     del self._fields[frame]
+                    self._files.pop(frame, None)
             else:
                 counts[field] += int(given[at])
         return before

@@ -20,7 +20,10 @@ knows what was counted, is in workbench/ingest/_counting.py (_counted_labels.py,
 _counted_elsewhere.py); the import's record keeps the same figures at every commit. The
 URIs counted outside the media roots follow it too: a write that counts a frame again takes
 back the files its earlier version named with its sources and ROIs (`_take_back`), so each
-stored URI outside the roots is counted once, as its frame is.
+stored URI outside the roots is counted once, as its frame is; of a field another import's
+label write or a merge changed since, the mask files this import stored there, not theirs.
+A writer set back to a checkpoint (`restore`) counts from what it had counted then, what
+its own writes took of it since set aside as another import's would be.
 
 Warnings do not follow it, on purpose: they are counted per record read, as refusals are.
 A warning says what a record of the file holds (an ROI of zero area, one naming a source
@@ -31,9 +34,11 @@ mend the earlier one. Taking a warning back would also need to know which warnin
 stored version drew, which neither the catalog nor the counting keeps.
 
 Not under the rule: what SQL run outside any writer or service does to the frames (no
-service deletes frames; the annotations merged back change their ROIs, and tell), and the
-mask files of ROIs another import's label write or a merge put on a frame this import counted
-whole, which are taken back with that frame's other files as stored when it gives it again.
+service deletes frames; the annotations merged back change their ROIs, and tell). A frame a
+person's DELETE takes away while the import runs stays counted as the import stored it, as
+one another import removes does: the import reads nothing at its end to find it (its rows
+are gone by then, and with them what the import would take back of it; docs/benchmarks.md,
+"Twenty-fourth pass: counting's gaps left").
 """
 
 from __future__ import annotations
@@ -139,7 +144,7 @@ class Checkpoint:
     """A writer's report at some point and what it counted then (`CatalogWriter.restore`)."""
 
     report: IngestReport
-    counted: Any
+    counted: Counted
 
 
 class CatalogWriter:
