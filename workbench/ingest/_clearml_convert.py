@@ -38,6 +38,15 @@ ROI_BBOX_KEY = "_bbox"
 SDK_TYPE_KEY = "_type"
 SDK_KINDS = {"b2d": "box", "p2d": "polygon", "k2d": "point"}
 SDK_TYPES = {kind: sdk for sdk, kind in SDK_KINDS.items()}
+# The SDK's other shapes, which the catalog has no kind for: their `poly` is not a list of 2D
+# points (an ellipse's centre, radii and angle; 3D points), so reading it as rings would store
+# a wrong shape. A frame holding one is refused, naming the ROI and the shape.
+SDK_UNSUPPORTED = {
+    "elp": "an ellipse (cx, cy, rx, ry, angle)",
+    "p3d": "a 3D polygon",
+    "k3d": "3D keypoints",
+    "b3d": "a 3D box",
+}
 # Reserved frame meta keys.
 FRAME_INDEX_KEY = "_frame_index"
 # ClearML sources carry a `meta` dict; the catalog has no column for it, so it lives in the
@@ -147,12 +156,23 @@ def _roi(data: Any, number: int, frame_id: str, where: str) -> Roi:
     track_index = _int(attributes.pop(ROI_TRACK_KEY, None), ROI_TRACK_KEY, here)
     keyframe = attributes.pop(ROI_KEYFRAME_KEY, None)
     bbox = _bbox(attributes.pop(ROI_BBOX_KEY, None), here)
+    # The SDK's type is a string; any other value is an attribute like the rest.
+    sdk_type = attributes.get(SDK_TYPE_KEY)
+    sdk_type = sdk_type if isinstance(sdk_type, str) else None
     if explicit_kind is not None:
         # Our own export writes the SDK's type beside ours: ours is the one kept.
-        if SDK_KINDS.get(str(attributes.get(SDK_TYPE_KEY))) == explicit_kind:
+        if sdk_type is not None and SDK_KINDS.get(sdk_type) == explicit_kind:
             attributes.pop(SDK_TYPE_KEY)
-    elif attributes.get(SDK_TYPE_KEY) in SDK_KINDS:
-        explicit_kind = SDK_KINDS[attributes[SDK_TYPE_KEY]]
+    elif sdk_type in SDK_UNSUPPORTED:
+        raise RecordError(
+            here,
+            f"meta._type {sdk_type!r} marks {SDK_UNSUPPORTED[sdk_type]}, which the catalog "
+            "cannot hold (only 2D boxes, polygons, points and masks)",
+        )
+    elif sdk_type in SDK_KINDS:
+        # The kind, as `_kind` is: export writes it again from the kind.
+        explicit_kind = SDK_KINDS[sdk_type]
+        attributes.pop(SDK_TYPE_KEY)
     elif attributes.get("kind") in ROI_KINDS:
         explicit_kind = attributes["kind"]
     rings = split_poly(data.get("poly"), here)

@@ -221,6 +221,8 @@ def place_classification(line: dict[str, Any], where: str, index: VideoIndex, ba
     answer = line["answer"] if "answer" in line else line["answers"]
     if isinstance(answer, str):
         kind, items = "text", []
+    elif _is_video_text(answer):
+        kind, items = "text", answer  # texts of frame ranges (the SDK's NDVideoText)
     elif isinstance(answer, dict) and (answer.get("name") or answer.get("schemaId")):
         kind, items = "radio", [answer]
     elif isinstance(answer, list) and all(isinstance(a, dict) for a in answer):
@@ -261,7 +263,8 @@ def _answers(
         if isinstance(item, dict):
             ranges = item.get("frames", ranges)
             held = {k: v for k, v in item.items() if k != "frames"}
-        held_values.append(_normalised_answer(held))
+        video_text = kind == "text" and isinstance(item, dict)
+        held_values.append(item["value"] if video_text else _normalised_answer(held))
         frames = _frame_numbers(ranges, where, index.video.last)
         held_frames.append(frames[lookup[frames] >= 0])
     if len(items) == 1 and len(held_frames[0]):  # every frame holds the one answer
@@ -283,6 +286,22 @@ def _answers(
     positions = lookup[np.array(numbers, dtype=np.int64)]
     at = np.array([texts[tuple(active[frame])] for frame in numbers], dtype=np.int64)
     return positions, made, at
+
+
+def _is_video_text(answer: Any) -> bool:
+    """`[{"value": text, "frames": [...]}, ...]`: what Labelbox writes for a text answer that
+    holds on frame ranges (a checklist's options have a `name` or `schemaId` instead)."""
+    return (
+        isinstance(answer, list)
+        and bool(answer)
+        and all(
+            isinstance(a, dict)
+            and isinstance(a.get("value"), str)
+            and "frames" in a
+            and not (a.keys() - {"value", "frames"})
+            for a in answer
+        )
+    )
 
 
 def _frame_numbers(ranges: Any, where: str, count: int) -> np.ndarray:

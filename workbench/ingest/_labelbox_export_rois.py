@@ -328,16 +328,21 @@ def _checklists_merged(
     answers: dict[tuple[Any, ...], set[int]],
 ) -> list[tuple[tuple[Any, ...], Any]]:
     """(key, frames) per answer line: the answers of one checklist (one uuid) on different
-    frames become one line whose every option says its own frames; other answers keep a line
-    each, in the order of their first frame."""
+    frames become one line whose every option says its own frames, and so do the texts of one
+    text classification held on frames; other answers keep a line each, in the order of their
+    first frame."""
     merged: dict[tuple[Any, ...], dict[str, Any]] = {}
     lines: list[tuple[tuple[Any, ...], Any]] = []
     for key, numbers in sorted(answers.items(), key=lambda kv: (kv[0][0], min(kv[1]))):
         context, uuid, name, answer, confidence, whole = key
         value = json.loads(answer)
-        if whole or not isinstance(value, list):
+        if whole or not isinstance(value, list | str):
             lines.append((key, sorted(numbers)))
             continue
+        if isinstance(value, str):
+            # A text on frames is written as Labelbox's SDK writes it (NDVideoText): each text
+            # with its frames; its NDText reads a top-level `frames` as no frames at all.
+            value = [{"value": value}]
         group = (context, uuid, name, confidence)
         if group not in merged:
             merged[group] = {}

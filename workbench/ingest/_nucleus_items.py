@@ -18,6 +18,9 @@ from workbench.model.records import Frame, Source
 
 LOCATION_KEYS = ("image_location", "location", "image_url", "url", "original_image_url")
 VIDEO_KEYS = ("video_location", "video_url")
+POINTCLOUD_KEYS = ("pointcloud_location", "pointcloud_url")
+# An item's size as the Nucleus client writes it (`DatasetItem.to_payload`).
+SIZE_KEYS = ("width", "height")
 
 
 def scene_id(scene: Any, where: str) -> str:
@@ -25,23 +28,43 @@ def scene_id(scene: Any, where: str) -> str:
         raise RecordError(where, f"not valid JSON: {scene.message}")
     if not isinstance(scene, Mapping):
         raise RecordError(where, f"a scene must be a JSON object, got {type(scene).__name__}")
-    ref = reference_id(scene.get("reference_id"))
-    if ref is None:
-        raise RecordError(where, "scene has no reference_id")
-    return ref
+    return reference_id(scene.get("reference_id"), "scene", where)
 
 
-def reference_id(value: Any) -> str | None:
+def reference_id(value: Any, what: str, where: str) -> str:
     """A reference_id: a non-empty string, or an integer taken as its text."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return value if isinstance(value, str) and value else None
+    if isinstance(value, str) and value:
+        return value
+    if value is None or value == "":
+        raise RecordError(where, f"{what} has no reference_id")
+    # A number too large for an integer reads as a float: named, not called missing.
+    raise RecordError(where, f"{what} has no reference_id (a string or an integer), got {value!r}")
 
 
 def items(scene: Mapping[str, Any]) -> Any:
     # The Nucleus client's own JSON names a video scene's items "frames"; its Python API says
     # "items". Accept both.
     return scene.get("frames", scene.get("items"))
+
+
+def check_not_lidar(items: Sequence[Any], where: str) -> None:
+    """Refuse a LidarScene's frames (objects of sensors, each an item: `{"lidar": {...},
+    "cam": {...}}`), which would otherwise read as items without a reference_id."""
+    frame = items[0]
+    if (
+        isinstance(frame, Mapping)
+        and "reference_id" not in frame
+        and frame
+        and all(isinstance(v, Mapping) for v in frame.values())
+    ):
+        sensors = ", ".join(repr(str(k)) for k in sorted(frame)[:5])
+        raise RecordError(
+            where,
+            f"frames of sensors ({sensors}) make a LidarScene, which the catalog cannot hold "
+            "(VideoScenes of images only)",
+        )
 
 
 def first(mapping: Mapping[str, Any], keys: Sequence[str]) -> Any:
@@ -83,20 +106,23 @@ def item_frame(
 ) -> Frame:
     if not isinstance(item, Mapping):
         raise RecordError(where, f"a frame must be a JSON object, got {type(item).__name__}")
-    ref = reference_id(item.get("reference_id"))
-    if ref is None:
-        raise RecordError(where, "item has no reference_id")
+    ref = reference_id(item.get("reference_id"), "item", where)
+    here = f"{where}, item {ref!r}"
+    if item.get("type") == "pointcloud" or first(item, POINTCLOUD_KEYS) is not None:
+        # Its `url` names the pointcloud's JSON, not a picture: not a frame of the catalog.
+        raise RecordError(here, "item is a pointcloud, which the catalog cannot hold (images only)")
     location = first(item, LOCATION_KEYS)
     if not isinstance(location, str):
-        raise RecordError(f"{where}, item {ref!r}", "item has no image_location")
-    meta = metadata(item.get("metadata"), f"{where}, item {ref!r}")
+        raise RecordError(here, "item has no image_location")
+    width, height = (size(item.get(key), key, here) for key in SIZE_KEYS)
+    meta = metadata(item.get("metadata"), here)
     if scene_meta:
         meta[SCENE_KEY] = scene_meta
     meta[FPS_KEY] = rate
     timestamp = round(index * 1000 / rate)
     return Frame(
         id=ref,
-        sources=[source(location, base, timestamp)],
+        sources=[source(location, base, timestamp, width, height)],
         context_id=context,
         timestamp=timestamp,
         frame_index=index,
@@ -104,9 +130,24 @@ def item_frame(
     )
 
 
-def source(location: str, base: Path, timestamp: int | None) -> Source:
-    """The item's image; a relative local path is made absolute from `base`."""
-    width = height = None
+def size(value: Any, key: str, where: str) -> int | None:
+    """An item's `width` or `height`: a positive integer, or None when not given."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise RecordError(where, f"{key} must be a positive integer, got {value!r}")
+    return value  # too large for the catalog: refused by the writer's checks
+
+
+def source(
+    location: str,
+    base: Path,
+    timestamp: int | None,
+    width: int | None = None,
+    height: int | None = None,
+) -> Source:
+    """The item's image; a relative local path is made absolute from `base`. A local image's
+    size is its header's, a remote one's the size the item gives."""
     content_type = mimetypes.guess_type(location.split("?", 1)[0])[0]
     if "://" not in location.removeprefix("file://"):
         path = base / location.removeprefix("file://")  # an absolute path stays as it is

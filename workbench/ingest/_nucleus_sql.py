@@ -60,6 +60,10 @@ _SCENE = (
 # twice (a key of no schema is ignored, as both paths ignore it), so one parse reads the line
 # and vouches for the keys SQL reads at the scene's and the items' level.
 _STRICT = f'{{"reference_id":"JSON","frame_rate":"JSON","metadata":"JSON","frames":[{_ITEM}]}}'
+# What sends a line to the per-record path whatever it parses as (`_SIZED`), and with the video
+# keys, what a line the strict parse takes may not hold (`_ODD`).
+_SIZED = '"(?:width"|height"|pointcloud)'
+_ODD = '"(?:video_|width"|height"|pointcloud)'
 
 
 # What is read of an item's metadata, in one parse: the keys copied to their own columns, then
@@ -96,17 +100,22 @@ _CHECKS = [_promoted(k) for k in PROMOTED_KEYS]
 # per-record path does, and the items' other keys are read by neither path. Any other line is
 # parsed as before, every object of it checked (`nu_keys_unique`: one `json_keys` of the line
 # inside a list, each distinct list of keys checked once); a CASE runs that parse and check
-# only on the lines the strict parse refused. `plain`: the line holds only ASCII, no
+# only on the lines the strict parse refused. A line naming `"width"`, `"height"` or
+# `"pointcloud` (an item's size as the Nucleus client writes it, a pointcloud item) is not
+# strict either, and goes to the per-record path, which reads the size and refuses
+# pointclouds: one regular expression (`_ODD`) finds these keys and the video keys, in about
+# the time the search for `"video_` alone took. `plain`: the line holds only ASCII, no
 # backslash and no DEL, so none of its strings can hold a character an id or URI may not (the
 # parse refuses raw control characters in strings; any other one is non-ASCII or escaped),
 # and the items' regular expressions are left out.
-_SCENE_COLUMNS = """
+_SCENE_COLUMNS = f"""
 SELECT n, d.reference_id->>'$' AS context_id, d.frame_rate AS rate,
     d.metadata AS scene_meta, d.frames AS frames, strict,
     NOT contains(j, '\\') AND NOT contains(j, chr(127)) AND strlen(j) = length(j) AS plain,
     CASE WHEN d IS NULL THEN false ELSE nu_str(d.reference_id)
         AND nu_id_ok(d.reference_id->>'$', false)
         AND d.video_location IS NULL AND d.video_url IS NULL
+        AND CASE WHEN strict THEN true ELSE NOT regexp_matches(j, '{_SIZED}') END
         AND len(d.frames) > 0 AND nu_num(d.frame_rate) AND nu_obj(d.metadata)
         AND CASE WHEN strict THEN nu_metadata_keys_unique(d.frames)
             ELSE nu_keys_unique(j) END END AS ok
@@ -115,11 +124,12 @@ FROM parsed
 SCENES = f"""
 CREATE OR REPLACE TEMP TABLE _nu_s AS
 WITH strict AS (
-    SELECT n, j, try(from_json_strict(j, '{_STRICT}')) AS s FROM _wb_lines
+    SELECT n, j, try(from_json_strict(j, '{_STRICT}')) AS s,
+        regexp_matches(j, '{_ODD}') AS odd FROM _wb_lines
     WHERE NOT marked AND left(ltrim(j), 1) = '{{'),
 parsed AS (
-    SELECT n, j, s IS NOT NULL AND NOT contains(j, '"video_') AS strict,
-        CASE WHEN s IS NOT NULL AND NOT contains(j, '"video_') THEN {{
+    SELECT n, j, s IS NOT NULL AND NOT odd AS strict,
+        CASE WHEN s IS NOT NULL AND NOT odd THEN {{
             'reference_id': s.reference_id, 'frame_rate': s.frame_rate,
             'metadata': s.metadata, 'frames': s.frames,
             'video_location': NULL::JSON, 'video_url': NULL::JSON}}

@@ -241,6 +241,7 @@ class _SceneImport:
             return self._video_candidates(scene, str(video), context, where, offset)
         if not isinstance(items, list) or not items:
             raise RecordError(where, "needs a non-empty 'frames' list or a 'video_location'")
+        scene_values.check_not_lidar(items, where)
         rate = scene_values.frame_rate(scene.get("frame_rate"), where)
         scene_meta = scene_values.metadata(scene.get("metadata"), where)
         candidates: list[_Candidate] = []
