@@ -139,8 +139,6 @@ SELECT CASE WHEN count(*) = max(i) + 1 AND count(d) = count(*) AND min(d) = max(
 FROM (SELECT i, CASE WHEN n::VARCHAR = key THEN try(n - i) END AS d
     FROM (SELECT i, key, try_cast(key AS BIGINT) AS n FROM {_IMAGES}))
 """
-# Annotations' rows fetched at a time (numbered, hashed: 24 bytes each).
-_FOLD_ROWS = 1 << 21
 # The same sums from the annotations as converted (sql.DIGESTED), grouped by the image the
 # conversion joined them to (`o`: by the JSON text of `image_id`, as above, the engine's
 # parse of the same record). Annotations of no stored image (NULL `o`) count for nothing.
@@ -369,13 +367,15 @@ class ImageDigests:
         else:
             low, high = self._numbered
             result = con.sql(_KEY_NUMBERS, params={"low": low, "high": high})
-        for rows in result.to_arrow_reader(_FOLD_ROWS):
-            image = rows.column(0)
-            if image.null_count:
-                self._orphans.add(self._batches)
-                rows = rows.filter(image.is_valid())
-            image, h, i = (rows.column(c).to_numpy() for c in (0, 1, 2))
-            self._sums.add_each(image, h, i, self._batches)
+        # Folded once for the batch: the engine's chunks hold about 120,000 rows, of images
+        # all over the file, and each fold maps every stretch its images fall in.
+        rows = result.to_arrow_table()
+        image = rows.column(0)
+        if image.null_count:
+            self._orphans.add(self._batches)
+            rows = rows.filter(image.is_valid())
+        image, h, i = (rows.column(c).combine_chunks().to_numpy() for c in (0, 1, 2))
+        self._sums.add_each(image, h, i, self._batches)
 
     def _twice(self, texts: list[tuple[str]]) -> None:
         """Of the annotations' texts holding `"image_id"` twice, those giving it twice as a
