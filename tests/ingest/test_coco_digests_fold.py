@@ -89,9 +89,10 @@ def test_numbered_images_found_by_number(
     """Images numbered on from `first`: imported again unchanged, every image is found
     unchanged; with one box changed, that image alone is converted; the catalog and the
     report end as the imports without lookup leave them."""
-    if small:  # pieces of a few records, each its own batch
+    if small:  # pieces of a few records, each its own batch, folded two rows at a time
         monkeypatch.setattr(_coco_columnar, "PIECE_BYTES", 200)
         monkeypatch.setattr(_coco_columnar, "ANNOTATION_BATCH_BYTES", 1)
+        monkeypatch.setattr(_coco_digests, "FOLD_ROWS", 2)
     path = tmp_path / "instances.json"
     results = []
     for look in (True, False):

@@ -139,6 +139,8 @@ SELECT CASE WHEN count(*) = max(i) + 1 AND count(d) = count(*) AND min(d) = max(
 FROM (SELECT i, CASE WHEN n::VARCHAR = key THEN try(n - i) END AS d
     FROM (SELECT i, key, try_cast(key AS BIGINT) AS n FROM {_IMAGES}))
 """
+# Annotations folded into their images' sums at a time (24 bytes each, fetched).
+FOLD_ROWS = 1 << 20
 # The same sums from the annotations as converted (sql.DIGESTED), grouped by the image the
 # conversion joined them to (`o`: by the JSON text of `image_id`, as above, the engine's
 # parse of the same record). Annotations of no stored image (NULL `o`) count for nothing.
@@ -367,14 +369,29 @@ class ImageDigests:
         else:
             low, high = self._numbered
             result = con.sql(_KEY_NUMBERS, params={"low": low, "high": high})
-        # Folded once for the batch: the engine's chunks hold about 120,000 rows, of images
-        # all over the file, and each fold maps every stretch its images fall in.
-        rows = result.to_arrow_table()
+        # Folded FOLD_ROWS at a time: the engine's chunks hold about 120,000 rows, of images
+        # all over the file, and each fold maps every stretch its images fall in (folded a
+        # chunk at a time, 12.7 s of the update's 58.5 s at 3.8M images); a whole batch at
+        # once held 180 MB more.
+        held: list[pa.RecordBatch] = []
+        for rows in result.to_arrow_reader(FOLD_ROWS):
+            held.append(rows)
+            if sum(len(r) for r in held) >= FOLD_ROWS:
+                self._fold(held)
+                held = []
+        self._fold(held)
+
+    def _fold(self, held: list[pa.RecordBatch]) -> None:
+        """Fold the rows `held` (image number or NULL, hash, annotation number)."""
+        assert self._sums is not None
+        if not held:
+            return
+        rows = pa.Table.from_batches(held).combine_chunks()
         image = rows.column(0)
         if image.null_count:
             self._orphans.add(self._batches)
             rows = rows.filter(image.is_valid())
-        image, h, i = (rows.column(c).combine_chunks().to_numpy() for c in (0, 1, 2))
+        image, h, i = (rows.column(c).to_numpy() for c in (0, 1, 2))
         self._sums.add_each(image, h, i, self._batches)
 
     def _twice(self, texts: list[tuple[str]]) -> None:
