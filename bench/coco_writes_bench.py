@@ -197,11 +197,19 @@ class _TimedRelation:
             self._watch.count(self._sql, _cpu() - started)
 
     def to_arrow_reader(self, rows: int) -> Any:
-        return _TimedReader(self._relation.to_arrow_reader(rows), self._sql, self._watch)
+        # The reader's making counted too: the engine runs a statement that sorts, groups or
+        # joins to its end there, before the first batch is read.
+        started = _cpu()
+        try:
+            reader = self._relation.to_arrow_reader(rows)
+        finally:
+            self._watch.count(self._sql, _cpu() - started)
+        return _TimedReader(reader, self._sql, self._watch)
 
 
 class _TimedReader:
-    """A relation's chunks, the CPU of fetching them counted (not of what is done with them)."""
+    """A relation's chunks, the CPU of fetching them counted (not of what is done with them;
+    the statement's run when the reader was made, by `_TimedRelation`)."""
 
     def __init__(self, reader: Any, sql: str, watch: _Watch) -> None:
         self._reader, self._sql, self._watch = reader, sql, watch

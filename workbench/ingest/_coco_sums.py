@@ -59,9 +59,12 @@ class ImageSums:
         (h and w summed modulo 2^64, lo the least number, n the count)."""
         if table.num_rows == 0:
             return
-        index = _numpy(table["i"], np.int64)
-        cuts = np.searchsorted(index, np.arange(0, self.images + CHUNK, CHUNK))
         columns = {c: _numpy(table[c], _ARRAYS[c]) for c in ("h", "w", "lo", "n")}
+        self._fold(_numpy(table["i"], np.int64), columns, batch)
+
+    def _fold(self, index: np.ndarray, columns: dict[str, np.ndarray], batch: int) -> None:
+        """Add the sums `columns` of the images `index` (sorted, each once)."""
+        cuts = np.searchsorted(index, np.arange(0, self.images + CHUNK, CHUNK))
         bit = np.uint32(1 << (batch % BITS))
         for k in np.flatnonzero(np.diff(cuts)):
             part = slice(cuts[k], cuts[k + 1])
@@ -74,6 +77,30 @@ class ImageSums:
                 a["lo"][at] = np.where(fresh, lo, np.minimum(a["lo"][at], lo))
                 a["n"][at] += columns["n"][part]
                 a["bits"][at] |= bit
+
+    def add_each(self, image: np.ndarray, h: np.ndarray, i: np.ndarray, batch: int) -> None:
+        """Fold one batch's annotations, one each: `image` the number of its image (any
+        order, in range), `h` its text's hash (uint64), `i` its number in the file (int64,
+        at least 0). Summed here rather than by the engine: numpy's uint64 products and sums
+        wrap modulo 2^64 as the digest keeps them, where the engine's take a 128-bit
+        product and a modulo (twice the CPU of the batch's grouping alone)."""
+        if len(image) == 0:
+            return
+        order = np.argsort(image)
+        image, h, i = image[order], h[order].astype(np.uint64), i[order].astype(np.int64)
+        starts = np.flatnonzero(np.r_[True, image[1:] != image[:-1]])
+        with np.errstate(over="ignore"):
+            weighted = h * i.astype(np.uint64)
+        self._fold(
+            image[starts].astype(np.int64),
+            {
+                "h": np.add.reduceat(h, starts),
+                "w": np.add.reduceat(weighted, starts),
+                "lo": np.minimum.reduceat(i, starts),
+                "n": np.diff(np.r_[starts, len(image)]).astype(np.uint32),
+            },
+            batch,
+        )
 
     def rows(self) -> Iterator[pa.Table]:
         """The images with annotations, a stretch at a time (SUMS_SCHEMA)."""
