@@ -32,6 +32,7 @@ from workbench.model.records import ROI_SCHEMA
 from workbench.store import groups, layout, layout_arrays, line_digests
 from workbench.store.arrow import append_rows, registered
 from workbench.store.layout_insert import roi_label_keys
+from workbench.store.scratch import dropped_after
 
 _EMPTY = pa.array([], pa.string())
 _TOUCHED = "_wb_label_touched"
@@ -247,7 +248,7 @@ def _count_groups(con: Any, frame_keys: np.ndarray, codes: np.ndarray, which: st
     group, run = groups.GROUP, con.execute
     rows = pa.table({"frame_key": pa.array(frame_keys, pa.int64()), "code": codes})
     groups.place(con, columns, which, _PLACED)
-    try:
+    with dropped_after(con, "_wb_group_tally", _PLACED):
         with registered(con, "_wb_new_codes", rows):
             run(
                 "CREATE OR REPLACE TEMP TABLE _wb_group_tally AS SELECT p.g, n.code,"
@@ -263,6 +264,3 @@ def _count_groups(con: Any, frame_keys: np.ndarray, codes: np.ndarray, which: st
             f"INSERT INTO {codes_table} SELECT g, code, rois FROM _wb_group_tally t"
             f" WHERE NOT EXISTS (SELECT 1 FROM {codes_table} c WHERE {same})"
         )
-    finally:
-        run("DROP TABLE IF EXISTS _wb_group_tally")
-        run(f"DROP TABLE IF EXISTS {_PLACED}")

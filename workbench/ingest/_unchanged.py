@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from workbench.model.records import ROI_SCHEMA, SOURCE_SCHEMA
 from workbench.store import key_ranges
 from workbench.store.arrow import registered
+from workbench.store.scratch import dropped_after
 from workbench.store.sqlsafe import quote_ident
 
 _EMPTY = pa.array([], pa.string())
@@ -141,7 +142,7 @@ def unchanged_ids(
             f" coalesce({same or 'true'}, false) AND f.frame_key IS NOT NULL AS same"
             f" FROM _wb_new_frames n JOIN {stored_frames}"
         )
-    try:
+    with dropped_after(con, _SAME):
         found_keys = con.sql(f"SELECT frame_key, same FROM {_SAME}").fetchnumpy()
         stored = len(found_keys["same"]) > 0
         differ = ~np.asarray(found_keys["same"], dtype=bool)
@@ -161,8 +162,6 @@ def unchanged_ids(
             new = new_sums(con, table, schema, ids)
             old = old_sums(con, name, schema, keys)
             kept &= np.all(new == old, axis=1)
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {_SAME}")
     changed = _keys(np.concatenate([replaced, keys[~kept]]))
     return ids.filter(pa.array(kept)), True, changed, keys[kept]
 

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from workbench.model.records import PROMOTED_KEYS
 from workbench.store import group_ranges, group_values, layout
+from workbench.store.scratch import dropped_after
 from workbench.store.sqlsafe import quote_ident
 
 Con = duckdb.DuckDBPyConnection
@@ -293,7 +294,7 @@ def add_codes(con: Con, placed: str, sign: int) -> None:
         f" {placed} p JOIN frame_codes c ON c.frame_key = p.frame_key) GROUP BY ALL"
     )
     same = f"c.{GROUP} = t.g AND c.code = t.code"
-    try:
+    with dropped_after(con, "_wb_group_tally"):
         run(
             f"UPDATE {LOCAL.codes} c SET rois = c.rois + t.rois FROM _wb_group_tally t WHERE {same}"
         )
@@ -302,8 +303,6 @@ def add_codes(con: Con, placed: str, sign: int) -> None:
             f" WHERE NOT EXISTS (SELECT 1 FROM {LOCAL.codes} c WHERE {same})"
         )
         run(f"DELETE FROM {LOCAL.codes} WHERE rois = 0")
-    finally:
-        run("DROP TABLE IF EXISTS _wb_group_tally")
 
 
 def drop(con: Con, tables: Tables) -> None:

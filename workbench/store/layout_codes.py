@@ -15,6 +15,8 @@ from typing import Any
 
 import duckdb
 
+from workbench.store.scratch import dropped_after
+
 # A ROI's code in frame_codes: label_key * CODE_LABEL + its confidence bin among
 # CONFIDENCE_BINS bins of [0, 1] (a confidence above 1 in the last), or + CODE_NONE when it
 # has none (NULL, NaN, below 0). CODE_LABEL is a multiple of CONFIDENCE_BINS, so one integer
@@ -106,10 +108,8 @@ def tally(
         f" FROM (SELECT unnest(codes) AS x FROM {codes} WHERE {which}) GROUP BY x",
         list(params),
     )
-    try:
+    with dropped_after(con, "_wb_tally"):
         add_counts(con, "_wb_tally", sign, into)
-    finally:
-        con.execute("DROP TABLE IF EXISTS _wb_tally")
 
 
 def add_counts(con: duckdb.DuckDBPyConnection, counts: str, sign: int, into: str) -> None:

@@ -40,6 +40,7 @@ from workbench.store import (
     summaries_batch,
 )
 from workbench.store.arrow import registered
+from workbench.store.scratch import dropped_after
 from workbench.store.sqlsafe import quote_ident
 
 Con = duckdb.DuckDBPyConnection
@@ -208,7 +209,7 @@ def rois_replaced(con: Con) -> None:
     changed); groups out of date are dropped, as `layout.sync` drops them."""
     which = f"frame_key IN (SELECT frame_key FROM {_REPLACED})"
     columns = groups.current(con, groups.LOCAL, lambda: groups.local_stamp(con))
-    try:
+    with dropped_after(con, _REPLACED, _PLACED):
         if columns is None:
             con.execute(f"DROP TABLE IF EXISTS {layout.GROUPS_STATE}")
         else:
@@ -217,9 +218,6 @@ def rois_replaced(con: Con) -> None:
         layout.resummarise(con, which)
         if columns is not None:
             groups.add_codes(con, _PLACED, 1)
-    finally:
-        for table in (_REPLACED, _PLACED):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def roi_label_keys(con: Con, rois: pa.Table) -> pa.Array:

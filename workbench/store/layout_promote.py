@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from workbench.model.records import PROMOTED_KEYS
+from workbench.store.scratch import dropped_after
 from workbench.store.sqlsafe import quote_ident
 
 # Metadata keys promoted to columns: present in at least this share of the sampled frames,
@@ -46,7 +47,7 @@ def choose_keys(con: duckdb.DuckDBPyConnection, batch: str | None = None) -> dic
         f"CREATE OR REPLACE TEMP TABLE _wb_sample AS SELECT metadata::JSON AS metadata"
         f" FROM {frames} USING SAMPLE {PROMOTE_SAMPLE} ROWS"
     )
-    try:
+    with dropped_after(con, "_wb_sample"):
         sampled = con.execute("SELECT count(*) FROM _wb_sample").fetchall()[0][0]
         counted = con.execute(
             "SELECT key, count(*) AS n FROM (SELECT unnest(json_keys(metadata)) AS key"
@@ -76,8 +77,6 @@ def choose_keys(con: duckdb.DuckDBPyConnection, batch: str | None = None) -> dic
                 continue
             chosen[name] = column
         return chosen
-    finally:
-        con.execute("DROP TABLE IF EXISTS _wb_sample")
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, key: str) -> bool:

@@ -54,6 +54,7 @@ import pyarrow.compute as pc
 from workbench.model.records import FRAME_SCHEMA
 from workbench.store import key_ranges
 from workbench.store.arrow import registered
+from workbench.store.scratch import dropped_after
 from workbench.store.sqlsafe import quote_ident
 
 TABLE = "_line_digests"
@@ -241,7 +242,7 @@ def record(
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS {_FOUND} AND f.frame_key >= ?", [file, since]
         )
-        try:
+        with dropped_after(con, _ROWS):
             found = np.asarray(con.sql(f"SELECT line FROM {_ROWS}").fetchnumpy()["line"], np.int64)
             if len(found) < len(lines):
                 _record_older(con, file, digested, lines, found, since, stored)
@@ -252,8 +253,6 @@ def record(
                 [file, int(lines.min()), int(lines.max())],
             )
             con.execute(f"INSERT INTO {TABLE} SELECT * FROM {_ROWS} ORDER BY line")
-        finally:
-            con.execute(f"DROP TABLE IF EXISTS {_ROWS}")
 
 
 def _record_older(

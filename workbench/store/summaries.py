@@ -26,6 +26,7 @@ import duckdb
 import numpy as np
 
 from workbench.store import key_ranges
+from workbench.store.scratch import dropped_after
 
 Con = duckdb.DuckDBPyConnection
 
@@ -153,11 +154,9 @@ def keep(con: Con, top: int) -> None:
             f" AND frame_key IN (SELECT frame_key FROM {PENDING})"
         )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _wb_changed AS {changed}")
-    try:
+    with dropped_after(con, "_wb_changed"):
         _keep_values(con, mark)
         _keep_contexts(con)
-    finally:
-        con.execute("DROP TABLE IF EXISTS _wb_changed")
     con.execute(f"DELETE FROM {PENDING}")
     set_mark(con, top)
 
@@ -171,10 +170,8 @@ def _keep_values(con: Con, mark: int) -> None:
         f" SELECT values_key, -count(*) FROM {PENDING} WHERE frame_key < {mark} GROUP BY 1)"
         " GROUP BY 1"
     )
-    try:
+    with dropped_after(con, "_wb_values"):
         add_values(con, "_wb_values")
-    finally:
-        con.execute("DROP TABLE IF EXISTS _wb_values")
 
 
 def add_values(con: Con, moved: str, *, added_only: bool = False) -> None:
@@ -227,7 +224,7 @@ def add_contexts(con: Con, made: str) -> None:
 
 def _summarise_again(con: Con) -> None:
     """The contexts in `_wb_contexts` (dropped after) summarised again from their frames."""
-    try:
+    with dropped_after(con, "_wb_contexts"):
         bounds = "SELECT min(context_key), max(context_key) FROM _wb_contexts"
         low, high = con.execute(bounds).fetchall()[0]
         if low is None:
@@ -238,8 +235,6 @@ def _summarise_again(con: Con) -> None:
         # are keyed in the order they first appear, so a write's are mostly the last ones).
         which = f"f.context_key BETWEEN {int(low)} AND {int(high)} AND f.{affected}"
         con.execute(f"INSERT INTO {CONTEXTS} " + _summarised(which))
-    finally:
-        con.execute("DROP TABLE IF EXISTS _wb_contexts")
 
 
 def current(con: Con) -> bool:
