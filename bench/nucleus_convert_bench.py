@@ -326,7 +326,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--file", type=Path, help="the NDJSON file (written when missing)")
     parser.add_argument("--imports", type=int, default=0, help="imports in process, timed")
     args = parser.parse_args(argv)
-    folder = Path(tempfile.mkdtemp(prefix="nucleus-convert-"))
+    with tempfile.TemporaryDirectory(prefix="nucleus-convert-") as scratch:
+        _run(args, Path(scratch))
+
+
+def _run(args: argparse.Namespace, folder: Path) -> None:
+    """The bench in `folder`, removed after it: the file (unless given) and the catalogs."""
     path = args.file or folder / "nucleus.ndjson"
     if not path.exists():
         write_nucleus(path, args.scenes)
