@@ -22,7 +22,8 @@ VIDEO = "clip.mp4"
 
 def _lines() -> list[dict]:
     boxes = [lb.Rectangle(start=lb.Point(x=x, y=2), end=lb.Point(x=x + 5, y=6)) for x in (1, 3)]
-    car, person = (lb.ObjectAnnotation(name=n, value=b) for n, b in zip(("car", "person"), boxes))
+    car = lb.ObjectAnnotation(name="car", value=boxes[0])
+    person = lb.ObjectAnnotation(name="person", value=boxes[1])
     drives = lb.RelationshipAnnotation(name="drives", value=lb.Relationship(
         source=person, target=car, type=lb.Relationship.Type.UNIDIRECTIONAL))  # fmt: skip
     masks = lb.VideoMaskAnnotation(
