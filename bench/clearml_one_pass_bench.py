@@ -68,6 +68,7 @@ from workbench.store.arrow import registered
 _VALUED = f"""list_transform(d.rois, lambda r, i: {{
     'k': i - 1,
     'id': CASE WHEN r.id IS NULL OR r.id = '' THEN d.id || ':' || (i - 1) ELSE r.id END,
+    'given': coalesce(r.id <> '', false),
     'labels': coalesce(r.label, []::VARCHAR[]), 'v': coalesce(r.poly, []::DOUBLE[]),
     'source_ids': coalesce(r.sources, []::VARCHAR[]), 'confidence': r.confidence,
     'reserved': coalesce(contains(r.meta, '"_') OR contains(r.meta, '"kind"'), false),
@@ -83,6 +84,8 @@ _META = f"""list_transform(valued, lambda r: struct_insert(r,
     j := CASE WHEN r.reserved THEN json_extract(r.meta, {sql._RESERVED_PATHS}) END,
     xs := list_slice(r.v, 1, len(r.v), 2), ys := list_slice(r.v, 2, len(r.v), 2)))"""
 _SHAPED = f"""list_transform(metad, lambda r: struct_insert(r,
+    roi_id := CASE WHEN r.given OR is_null(r.j[8]) OR r.j[8] = '""' THEN r.id
+        ELSE coalesce(str_of(r.j[8]), int_of(r.j[8])::VARCHAR, r.id) END,
     kind_s := CASE WHEN r.reserved THEN str_of(r.j[1]) END,
     field_s := CASE WHEN r.reserved THEN str_of(r.j[2]) END,
     kind := coalesce(CASE WHEN r.reserved THEN str_of(r.j[1]) END,
@@ -99,6 +102,7 @@ _SHAPED = f"""list_transform(metad, lambda r: struct_insert(r,
 def _reserved_ok() -> str:
     """ROIS' checks of a reserved meta key, over the lambda's struct `r`."""
     text = sql._RESERVED_OK
+    text = text.replace("sdk_id_j", "r.j[8]").replace("given", "r.given")
     for name, at in (("kind_attribute_j", 6), ("sdk_type_j", 7), ("kind_j", 1), ("field_j", 2)):
         text = text.replace(name, f"r.j[{at}]")
     for name, at in (("track_j", 3), ("keyframe_j", 4), ("bbox_j", 5)):
@@ -107,7 +111,7 @@ def _reserved_ok() -> str:
 
 
 _FINAL = f"""list_transform(shaped, lambda r: {{
-    'k': r.k, 'id': r.id,
+    'k': r.k, 'id': r.roi_id,
     'field': CASE WHEN is_null(r.j[2]) OR r.j[2] = '""' THEN 'ground_truth' ELSE r.field_s END,
     'label': r.labels[1], 'labels': r.labels, 'confidence': r.confidence, 'kind': r.kind,
     'geometry': CASE WHEN len(r.v) = 0 THEN []::DOUBLE[][] ELSE [r.v] END,
@@ -121,7 +125,7 @@ _FINAL = f"""list_transform(shaped, lambda r: {{
     'one': id1 IS NOT NULL,
     'outside': {sql._OUTSIDE_ONE.replace("r.id1", "id1").replace("r.w1", "w1").replace("r.h1", "h1")},
     'unknown_source': {sql._UNKNOWN_ONE.replace("r.id1", "id1")},
-    'ok': coalesce(r.raw_ok AND name_ok(r.id, {MAX_ID_LENGTH}, t)
+    'ok': coalesce(r.raw_ok AND name_ok(r.roi_id, {MAX_ID_LENGTH}, t)
     AND names_ok(r.labels, {MAX_LABEL_LENGTH}, t) AND len(r.labels) <= {MAX_LABELS_PER_ROI}
     AND r.v IS NOT NULL AND len(r.v) % 2 = 0 AND len(r.v) <= {2 * MAX_POINTS_PER_ROI}
     AND NOT list_contains(r.v, -999999999.0)

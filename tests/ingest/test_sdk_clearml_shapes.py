@@ -100,7 +100,7 @@ def test_every_2d_shape_of_the_sdk_imports_as_meant(tmp_path, suffix):
         rows = _rows(catalog)
     rois = [(r[1], r[2], r[3], r[5], r[6], r[7]) for r in rows["rois"] if r[0] == "f1"]
     assert rois == [
-        ("f1:0", ["car"], "box", 0.25, ["front"], None),
+        ("car-1", ["car"], "box", 0.25, ["front"], None),  # the SDK's id, meta._id
         ("f1:1", ["sign", "red"], "polygon", None, ["front"], None),
         ("f1:2", ["nose"], "point", 1.0, ["front"], None),
         ("f1:3", ["road"], "mask", None, ["front"], '{"id":"00","value":[255,0,7]}'),

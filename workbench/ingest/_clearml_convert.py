@@ -37,6 +37,10 @@ ROI_BBOX_KEY = "_bbox"
 # The ClearML SDK's own ROI type (DataSubEntryImage.add_annotation): 2D box, polygon, keypoints.
 SDK_TYPE_KEY = "_type"
 SDK_KINDS = {"b2d": "box", "p2d": "polygon", "k2d": "point"}
+# The SDK's own ROI id (add_annotation(id=...), get_annotations(id=...)): the ROI's id when
+# it has no `id`, and kept in its attributes, so that an export gives it back where the SDK
+# looks for it.
+SDK_ID_KEY = "_id"
 SDK_TYPES = {kind: sdk for sdk, kind in SDK_KINDS.items()}
 # The SDK's other shapes, which the catalog has no kind for: their `poly` is not a list of 2D
 # points (an ellipse's centre, radii and angle; 3D points), so reading it as rings would store
@@ -86,8 +90,9 @@ def frame_from_clearml(data: Any, where: str, base: Path | None = None) -> Frame
                     where, f"meta key {SOURCE_META_KEY!r} is reserved for source meta"
                 )
             kept[source.id] = dict(extra)
+    taken: set[str] = set()
     rois = [
-        _roi(item, number, frame_id, where)
+        _roi(item, number, frame_id, where, taken)
         for number, item in enumerate(_list(data.get("rois"), "rois", where))
     ]
     return Frame(
@@ -143,14 +148,22 @@ def _source(
     return source, _mapping(data.get("meta"), "meta", here)
 
 
-def _roi(data: Any, number: int, frame_id: str, where: str) -> Roi:
+def _roi(data: Any, number: int, frame_id: str, where: str, taken: set[str]) -> Roi:
     if not isinstance(data, Mapping):
         raise RecordError(where, f"ROI {number} must be an object, got {_type_name(data)}")
     roi_id = _id(data.get("id"), "ROI id", where)
     # ClearML ROIs may have no id; a stable one keeps re-imports idempotent.
+    stable = f"{where}, ROI {roi_id or f'{frame_id}:{number}'!r}"
+    meta = _mapping(data.get("meta"), "meta", stable)
+    if roi_id is None:
+        # The SDK's id (add_annotation(id=...)) is `meta._id`, kept there as given; the shapes
+        # of one add_annotation share it, so a later one of them takes the stable id.
+        sdk_id = _id(meta.get(SDK_ID_KEY), f"meta.{SDK_ID_KEY}", stable)
+        roi_id = sdk_id if sdk_id not in taken else None
     roi_id = roi_id if roi_id is not None else f"{frame_id}:{number}"
+    taken.add(roi_id)
     here = f"{where}, ROI {roi_id!r}"
-    attributes = dict(_mapping(data.get("meta"), "meta", here))
+    attributes = dict(meta)
     explicit_kind = attributes.pop(ROI_KIND_KEY, None)
     field = attributes.pop(ROI_FIELD_KEY, None) or DEFAULT_FIELD
     track_index = _int(attributes.pop(ROI_TRACK_KEY, None), ROI_TRACK_KEY, here)

@@ -333,7 +333,7 @@ _RESERVED = (
     '{"_kind":null,"_field":null,"_track_index":null,"_keyframe":null,"_bbox":null,"_type":null}'
 )
 # The reserved meta keys a ROI's meta may hold, read in one pass of it (`j`, by position).
-_RESERVED_KEYS = ("_kind", "_field", "_track_index", "_keyframe", "_bbox", "kind", "_type")
+_RESERVED_KEYS = ("_kind", "_field", "_track_index", "_keyframe", "_bbox", "kind", "_type", "_id")
 _RESERVED_PATHS = "[" + ", ".join(f"'$.{k}'" for k in _RESERVED_KEYS) + "]"
 
 # The checks of a ROI whose meta holds a reserved key (`reserved`: rarer, but every ROI of our
@@ -349,6 +349,7 @@ _RESERVED_OK = f"""coalesce((is_null(kind_j) OR kind_s IN ({_KINDS}))
              WHEN 'b2d' THEN 'box' WHEN 'p2d' THEN 'polygon' WHEN 'k2d' THEN 'point' END))
         AND (is_null(kind_attribute_j) OR kind_j IS NOT NULL
              OR str_of(kind_attribute_j) NOT IN ({_KINDS}))
+        AND (given OR is_null(sdk_id_j) OR is_str(sdk_id_j) OR is_int(sdk_id_j))
         AND (min_points(r.kind) IS NULL OR len(r.v) >= 2 * min_points(r.kind))
         AND (len(r.v) > 0 OR r.kind = 'classification' OR kind_j IS NOT NULL), false)"""
 
@@ -363,6 +364,7 @@ WITH items AS (
 valued AS (
     SELECT n, frame_id, k, t, id1, w1, h1,
         CASE WHEN r.id IS NULL OR r.id = '' THEN frame_id || ':' || k ELSE r.id END AS id,
+        coalesce(r.id <> '', false) AS given,
         coalesce(r.label, []::VARCHAR[]) AS labels,
         coalesce(r.poly, []::DOUBLE[]) AS v,
         coalesce(r.sources, []::VARCHAR[]) AS source_ids,
@@ -380,8 +382,11 @@ valued AS (
              AND length(r.meta) <= {MAX_JSON_FIELD_BYTES // 2})), false) AS raw_ok
     FROM items),
 meta AS (
-    SELECT * EXCLUDE (j), j[1] AS kind_j, j[2] AS field_j, j[3] AS track_j, j[4] AS keyframe_j,
-        j[5] AS bbox_j, j[6] AS kind_attribute_j, j[7] AS sdk_type_j,
+    SELECT * EXCLUDE (j, id), j[1] AS kind_j, j[2] AS field_j, j[3] AS track_j, j[4] AS keyframe_j,
+        j[5] AS bbox_j, j[6] AS kind_attribute_j, j[7] AS sdk_type_j, j[8] AS sdk_id_j,
+        -- A ROI without an id takes the SDK's (`_id`, kept in its attributes) when it has one.
+        CASE WHEN given OR is_null(j[8]) OR j[8] = '""' THEN id
+            ELSE coalesce(str_of(j[8]), int_of(j[8])::VARCHAR, id) END AS id,
         CASE WHEN reserved THEN str_of(j[1]) END AS kind_s,
         CASE WHEN reserved THEN str_of(j[2]) END AS field_s
     FROM (SELECT *, CASE WHEN reserved THEN json_extract(meta, {_RESERVED_PATHS}) END AS j,

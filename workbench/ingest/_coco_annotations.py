@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RecordError
+from workbench.ingest._coco_kwcoco import KwcocoPoints, is_kwcoco_points
 from workbench.model import rle
 from workbench.model.geometry import box_ring, polygon_area
 from workbench.model.keypoints import KeypointLabel, keypoint_label
@@ -38,6 +39,13 @@ class Category:
         )
 
 
+class Categories(dict[Any, Category]):
+    """Categories by id, and the reader of the file's kwcoco keypoint categories (None: an
+    annotation's kwcoco keypoint objects are kept in its attributes as given)."""
+
+    kwcoco: KwcocoPoints | None = None
+
+
 # Where catalogs made before keypoints were an ROI kind kept a keypoint annotation's category
 # point names and skeleton (their exports still give them back to the category).
 CATEGORY_KEYPOINTS = "category_keypoints"
@@ -64,10 +72,10 @@ def read_categories(
     items: Iterable[tuple[int, Any]],
     where: str,
     reject: Callable[[RecordError], None] | None = None,
-) -> dict[Any, Category]:
+) -> Categories:
     """Categories by id from (number, COCO category object); bad ones go to `reject` (else
     raise)."""
-    found: dict[Any, Category] = {}
+    found = Categories()
     for number, cat in items:
         try:
             if not isinstance(cat, dict) or cat.get("id") is None:
@@ -141,10 +149,16 @@ def roi_from_annotation(
     }
     if segmentation is not None and _kwcoco_polygons(segmentation):
         segmentation = _kwcoco_rings(segmentation, where)
-    if annotation.get("keypoints") not in (None, []) and not _kwcoco_points(
-        annotation["keypoints"]
-    ):  # kwcoco writes [] for none, and its own keypoints (objects) are kept as attributes
-        ring, visibility = _keypoints(annotation["keypoints"], category, where)
+    points = annotation.get("keypoints")
+    kwcoco = categories.kwcoco if isinstance(categories, Categories) else None
+    if points in (None, []) or (is_kwcoco_points(points) and kwcoco is None):
+        pass  # kwcoco writes [] for none; its objects without the file's names: attributes
+    else:
+        if kwcoco is not None and is_kwcoco_points(points):
+            label = kwcoco.label(category.name, category.keypoint_label(), where)
+            ring, visibility = kwcoco.ring(points, label, where)
+        else:
+            ring, visibility = _keypoints(points, category, where)
         del attributes["keypoints"]
         if segmentation not in (None, []):  # kept as given: the ROI's ring is its points
             attributes["segmentation"] = segmentation
@@ -240,11 +254,6 @@ def _kwcoco_rings(value: Any, where: str) -> list[list[float]]:
             raise RecordError(where, f"polygon {number}'s exterior must be a list of [x, y]")
         rings.append([c for point in exterior for c in point])
     return rings
-
-
-def _kwcoco_points(value: Any) -> bool:
-    """Whether keypoints are kwcoco's objects (`{"xy", "keypoint_category_id", ...}`)."""
-    return isinstance(value, list) and bool(value) and all(isinstance(p, dict) for p in value)
 
 
 def _bbox(value: Any, where: str) -> tuple[float, float, float, float] | None:

@@ -17,7 +17,8 @@ import pyarrow as pa
 
 from workbench.errors import RecordError
 from workbench.ingest import _coco_sql as sql
-from workbench.ingest._coco_annotations import Category, keypoint_labels, read_categories
+from workbench.ingest._coco_annotations import Categories, keypoint_labels, read_categories
+from workbench.ingest._coco_kwcoco import KwcocoPoints
 from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.report import is_record_failure, record_error
 from workbench.ingest.writer import CatalogWriter, _promoted
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from workbench.ingest.coco import _Instances
 
 
-def stage_categories(con: Any, path: Path, writer: CatalogWriter) -> dict[Any, Category]:
+def stage_categories(con: Any, path: Path, writer: CatalogWriter) -> Categories:
     items = []
     for i, text in con.execute("SELECT i, x FROM _wb_cat_items ORDER BY i").fetchall():
         value = loads(text.encode())
@@ -37,6 +38,7 @@ def stage_categories(con: Any, path: Path, writer: CatalogWriter) -> dict[Any, C
         items.append((i, value))
     found = read_categories(items, str(path), writer.reject)
     writer.add_keypoint_labels(keypoint_labels(found))
+    found.kwcoco = KwcocoPoints(path, writer.reject, writer.add_keypoint_labels)
     names = ["key", "id", "name", "supercategory", "keypoints"]
     rows = [
         (key(c.id), orjson.dumps(c.id).decode(), c.name, c.supercategory,

@@ -108,8 +108,11 @@ def item_frame(
         raise RecordError(where, f"a frame must be a JSON object, got {type(item).__name__}")
     ref = reference_id(item.get("reference_id"), "item", where)
     here = f"{where}, item {ref!r}"
-    if item.get("type") == "pointcloud" or first(item, POINTCLOUD_KEYS) is not None:
-        # Its `url` names the pointcloud's JSON, not a picture: not a frame of the catalog.
+    if (
+        item.get("type") == "pointcloud"
+        or first(item, POINTCLOUD_KEYS) is not None
+        or _json_url(item)
+    ):  # its `url` names the pointcloud's JSON, not a picture: not a frame of the catalog
         raise RecordError(here, "item is a pointcloud, which the catalog cannot hold (images only)")
     location = first(item, LOCATION_KEYS)
     if not isinstance(location, str):
@@ -127,6 +130,18 @@ def item_frame(
         timestamp=timestamp,
         frame_index=index,
         metadata=meta,
+    )
+
+
+def _json_url(item: Mapping[str, Any]) -> bool:
+    """Whether the item's location is a `url` naming a JSON file: the SDK's
+    `DatasetItem.from_json` reads such a `url` (no image key beside it) as a pointcloud, with
+    or without `type`. Upper case or a query after it the SDK takes for neither: no image."""
+    url = item.get("url")
+    return (
+        isinstance(url, str)
+        and first(item, LOCATION_KEYS) is url
+        and url.split("?", 1)[0].lower().endswith(".json")
     )
 
 

@@ -43,6 +43,7 @@ from workbench.ingest._coco_annotations import (
 )
 from workbench.ingest._coco_columnar import import_instances
 from workbench.ingest._coco_export import export_files
+from workbench.ingest._coco_kwcoco import KwcocoPoints
 from workbench.ingest._columnar import ROWS_PER_WRITE
 from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.jsonread import BOM, Unreadable, read_members
@@ -298,6 +299,7 @@ def _import_instances(path: Path, writer: CatalogWriter, options: _Instances) ->
         _items(path, "categories", "category", writer.reject), str(path), writer.reject
     )
     writer.add_keypoint_labels(keypoint_labels(categories))
+    categories.kwcoco = KwcocoPoints(path, writer.reject, writer.add_keypoint_labels)
     images = _read_images(path, writer)
     with (
         tempfile.TemporaryDirectory(prefix="workbench-coco-") as folder,

@@ -325,6 +325,7 @@ def _annotation(
         raise RecordError(where, "a line must be a JSON object")
     name = line.get("name") or line.get("schemaId")
     if not isinstance(name, str):
+        _unheld(line, where)
         raise RecordError(where, "an annotation needs a name (or a schemaId)")
     context_id = contexts.resolve(line.get("dataRow"))
     if context_id is None:
@@ -348,8 +349,23 @@ def _annotation(
     elif "answer" in line or "answers" in line:
         placed = place_classification(line, where, index, base)
     else:
+        _unheld(line, where)
         raise RecordError(where, "an annotation needs segments (an object) or an answer")
     return context_id, str(uuid), placed
+
+
+def _unheld(line: Mapping[str, Any], where: str) -> None:
+    """A RecordError naming what a line the SDK writes is, when the catalog cannot hold it."""
+    if "relationship" in line:  # NDRelationship: two objects' uuids and a type
+        raise RecordError(
+            where, "a relationship between objects is not imported (the catalog holds none)"
+        )
+    if "masks" in line:  # NDVideoMasks: per frame an instanceURI, instances by colour
+        raise RecordError(
+            where,
+            "video masks (frames of instance pictures) are not imported: the catalog holds a "
+            "mask as COCO RLE or as a mask source of the frame, not a picture per frame",
+        )
 
 
 def _confidence(value: Any, answer: Any, where: str) -> float:

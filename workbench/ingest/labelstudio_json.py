@@ -293,11 +293,15 @@ def _task_rois(
 ) -> list[Roi]:
     if not isinstance(task, dict):
         raise RecordError(where, "a task must be a JSON object")
-    chosen = None
+    chosen, score = None, None
     for key in ("annotations", "predictions"):
         entries = task.get(key)
         if isinstance(entries, list) and entries:
             chosen = entries[-1]
+            # A prediction's own score (Label Studio's SDK writes it there, not per result) is
+            # the confidence of its results that give none; an annotation has none.
+            if key == "predictions" and isinstance(chosen, dict):
+                score = _number(chosen.get("score"))
             break
     results = chosen.get("result") if isinstance(chosen, dict) else []
     if not isinstance(results, list):
@@ -319,6 +323,9 @@ def _task_rois(
             if roi is not None:
                 rois.append(roi)
                 ids.add(roi.id)
+    if score is not None:
+        rois = [roi if roi.confidence is not None else replace(roi, confidence=score)
+                for roi in rois]  # fmt: skip
     return _rings_joined(rois)
 
 
@@ -349,10 +356,7 @@ def _roi(result: Any, where: str, field: str) -> Roi | None:
         raise RecordError(where, "a result must be an object with a value")
     kind, value = result.get("type"), result["value"]
     roi_id = str(result.get("id") or where)
-    score = result.get("score")
-    confidence = (
-        float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None
-    )
+    confidence = _number(result.get("score"))
     if kind == "choices":
         labels = value.get("choices")
         if not isinstance(labels, list) or not labels:
@@ -403,6 +407,10 @@ def _brush(value: Mapping[str, Any], size: tuple[Any, Any], where: str) -> Roi:
     x, y, w, h = rle.bbox(counts, [height, width])
     mask = {"size": [height, width], "counts": rle.to_string(counts)}
     return Roi("", "mask", [], "", mask={"rle": mask}, bbox=(x, y, x + w, y + h))
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _positive(value: Any) -> bool:
