@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from workbench.errors import RecordError
 from workbench.ingest._nucleus_annotation_export import export_files
+from workbench.ingest._nucleus_items import reference_id
 from workbench.ingest._nucleus_payloads import EXTRA, Annotation, read_payload
 from workbench.ingest.imports import recorded
 from workbench.ingest.jsonread import Unreadable, read_document, read_lines
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
 __all__ = ["export_files", "import_files", "read_payloads"]
 
 _FILES = frozenset({".json", ".ndjson", ".jsonl"})
+# The lists of an item's row, by the type their payloads have.
+_ROW_TYPES = {"box": "box", "polygon": "polygon", "line": "line", "keypoints": "keypoints",
+              "cuboid": "cuboid", "category": "category", "multicategory": "multicategory",
+              "segmentation": "mask"}  # fmt: skip
 
 
 @recorded("nucleus_annotations")
@@ -54,11 +59,14 @@ def import_files(
     with CatalogWriter(catalog, progress=progress, desc="nucleus annotations") as writer:
         read: list[Annotation] = []
         for path in _files(paths):
-            for where, payload in read_payloads(path):
-                with writer.record(where):
-                    if isinstance(payload, Unreadable):
-                        raise RecordError(where, f"not valid JSON: {_problem(payload)}")
-                    read.append(read_payload(payload, where))
+            with writer.record(str(path)):  # a file that cannot be read
+                for where, record in read_payloads(path):
+                    with writer.record(where):
+                        if isinstance(record, Unreadable):
+                            raise RecordError(where, f"not valid JSON: {_problem(record)}")
+                        for at, payload in _payloads_of(record, where):
+                            with writer.record(at):
+                                read.append(read_payload(payload, at))
         placing = _Placing(catalog, writer)
         for frame_id, rois in placing.frames(read):
             writer.add_labels(frame_id, field, rois, where=f"item {frame_id!r}")
@@ -92,6 +100,30 @@ def read_payloads(path: Path) -> Iterator[tuple[str, Any]]:
         return
     for index, value in read_document(path, "annotations"):
         yield (str(path) if index is None else f"{path}[{index}]"), value
+
+
+def _payloads_of(record: Any, where: str) -> Iterator[tuple[str, Any]]:
+    """The payloads of a record: itself, or those of an item's row (`{"item": {...},
+    "annotations": {"box": [...], ...}}` as Dataset.items_and_annotations gives them, or
+    the rows Nucleus exports, `{"item": {...}, "box": [...], "segmentation": {...}}`), each
+    given the item's reference_id and, when it names none, the type of its list."""
+    if not isinstance(record, Mapping) or "item" not in record:
+        yield where, record
+        return
+    item = record["item"]
+    ref = reference_id(item.get("reference_id") if isinstance(item, Mapping) else None,
+                       "item", where)  # fmt: skip
+    lists = record.get("annotations", record)
+    if not isinstance(lists, Mapping):
+        raise RecordError(where, f"annotations must be an object, got {type(lists).__name__}")
+    for key, kind in _ROW_TYPES.items():
+        given = lists.get(key)
+        if given is None:
+            continue
+        for n, payload in enumerate(given if isinstance(given, list) else [given]):
+            if isinstance(payload, Mapping):
+                payload = {"type": kind, **payload, "reference_id": ref}
+            yield f"{where}, {key}[{n}]", payload
 
 
 def _problem(value: Unreadable) -> str:
