@@ -188,3 +188,20 @@ def test_other_formats_rois_export_as_payloads_and_the_rest_is_counted(tmp_path:
         {"label": "rain", "type": "category", "geometry": {}, "reference_id": "f0",
          "metadata": {}, "track_reference_id": None, "task_id": None, "confidence": 0.25},
     ]  # fmt: skip
+
+
+def test_a_relative_mask_file_is_read_from_the_files_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "labels"
+    folder.mkdir()
+    seg = {"type": "mask", "mask_url": "masks/f0.png", "reference_id": "f0",
+           "annotation_id": "s", "annotations": [{"label": "road", "index": 0}]}  # fmt: skip
+    (folder / "seg.ndjson").write_text(json.dumps(seg) + "\n")
+    with _catalog(tmp_path) as catalog:
+        report = nucleus_annotations.import_files(catalog, [folder], progress=False)
+        assert report.ok, report
+        ((mask,),) = catalog.sql("SELECT mask FROM rois WHERE frame_id = 'f0'").fetchall()
+        assert json.loads(mask) == {"uri": str(folder / "masks/f0.png"), "value": 0}
+        out = tmp_path / "out.ndjson"
+        nucleus_annotations.export_files(catalog.view(), out, progress=False)
+        written = [json.loads(line) for line in out.read_text().splitlines()]
+        assert written[0] == {**seg, "mask_url": str(folder / "masks/f0.png")}

@@ -5,6 +5,7 @@ MultiCategoryAnnotation, SceneCategoryAnnotation, SegmentationAnnotation), a pre
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections import Counter
@@ -90,26 +91,27 @@ class _Payloads:
         self.scene_done: set[tuple[Any, str, str]] = set()
 
     def of(self, rows: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], int]]:
-        """(payload, ROIs it holds) of the rows of some frames."""
-        masks: dict[tuple[str, str, Any], list[dict[str, Any]]] = {}
-        for row in rows:
-            attributes = json.loads(row["attributes"]) if row["attributes"] else {}
-            row["attributes"] = attributes if isinstance(attributes, dict) else {}
-            if row["kind"] == "mask":
+        """(payload, ROIs it holds) of the rows of some frames (each frame's rows together),
+        a frame's segmentations after its other payloads."""
+        for frame_id, group in itertools.groupby(rows, key=lambda row: row["frame_id"]):
+            masks: dict[tuple[str, str], list[dict[str, Any]]] = {}
+            for row in group:
+                attributes = json.loads(row["attributes"]) if row["attributes"] else {}
+                row["attributes"] = attributes if isinstance(attributes, dict) else {}
+                if row["kind"] != "mask":
+                    payload = self._payload(row)
+                    if payload is not None:
+                        yield payload, 1
+                    continue
                 mask = json.loads(row["mask"]) if row["mask"] else {}
-                if not isinstance(mask.get("uri"), str):
+                if not isinstance(mask, dict) or not isinstance(mask.get("uri"), str):
                     self.skipped["mask ROIs without a mask file (Nucleus takes a mask_url)"] += 1
                     continue
-                extra = _extra(row)
-                key = (row["frame_id"], mask["uri"], json.dumps(extra.get("annotation_id")))
                 row["mask"] = mask
+                key = (mask["uri"], json.dumps(_extra(row).get("annotation_id")))
                 masks.setdefault(key, []).append(row)
-                continue
-            payload = self._payload(row)
-            if payload is not None:
-                yield payload, 1
-        for (frame_id, uri, _), segments in masks.items():
-            yield _segmentation(frame_id, uri, segments, self.skipped), len(segments)
+            for (uri, _), segments in masks.items():
+                yield _segmentation(frame_id, uri, segments, self.skipped), len(segments)
 
     def _payload(self, row: dict[str, Any]) -> dict[str, Any] | None:
         kind, extra = row["kind"], _extra(row)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from workbench.errors import RecordError
@@ -51,8 +52,10 @@ class Annotation:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def read_payload(payload: Any, where: str) -> Annotation:
-    """The annotation of one payload; RecordError (naming `where`) when it cannot be held."""
+def read_payload(payload: Any, where: str, folder: Path | None = None) -> Annotation:
+    """The annotation of one payload; RecordError (naming `where`) when it cannot be held.
+    A segmentation's relative local mask file is read from `folder` (default: the working
+    directory), as the scene importer's images are."""
     if not isinstance(payload, Mapping):
         raise RecordError(where, f"an annotation must be a JSON object, got {_kind(payload)}")
     ref = reference_id(payload.get("reference_id"), "annotation", where)
@@ -81,7 +84,7 @@ def read_payload(payload: Any, where: str) -> Annotation:
     annotation = Annotation(ref, kind, annotation_id, [], where=where, extra=extra)
     annotation.track = extra.get("track_reference_id")
     if kind == "mask":
-        annotation.rois = _segments(payload, base, where)
+        annotation.rois = _segments(payload, base, where, folder or Path.cwd())
     elif kind in ("category", "multicategory"):
         annotation.rois = [_classification(payload, kind, base, where)]
     else:
@@ -205,10 +208,12 @@ def _classification(payload: Mapping[str, Any], kind: str, base: Roi, where: str
     return replace(base, labels=labels, attributes={**base.attributes, EXTRA: extra})
 
 
-def _segments(payload: Mapping[str, Any], base: Roi, where: str) -> list[Roi]:
+def _segments(payload: Mapping[str, Any], base: Roi, where: str, folder: Path) -> list[Roi]:
     uri = payload.get("mask_url")
     if not isinstance(uri, str) or not uri:
         raise RecordError(where, f"mask_url must be a non-empty string, got {_preview(uri)}")
+    if "://" not in uri.removeprefix("file://"):  # a local file: an absolute path stays
+        uri = str(folder / uri.removeprefix("file://"))
     segments = payload.get("annotations", [])
     if not isinstance(segments, list) or not segments:
         raise RecordError(where, "a segmentation needs a non-empty list of annotations")

@@ -59,6 +59,7 @@ def import_files(
     with CatalogWriter(catalog, progress=progress, desc="nucleus annotations") as writer:
         read: list[Annotation] = []
         for path in _files(paths):
+            folder = path.resolve().parent
             with writer.record(str(path)):  # a file that cannot be read
                 for where, record in read_payloads(path):
                     with writer.record(where):
@@ -66,7 +67,7 @@ def import_files(
                             raise RecordError(where, f"not valid JSON: {_problem(record)}")
                         for at, payload in _payloads_of(record, where):
                             with writer.record(at):
-                                read.append(read_payload(payload, at))
+                                read.append(read_payload(payload, at, folder))
         placing = _Placing(catalog, writer)
         for frame_id, rois in placing.frames(read):
             writer.add_labels(frame_id, field, rois, where=f"item {frame_id!r}")
