@@ -11,7 +11,7 @@ becomes one mask ROI per segment, `{"uri": mask_url, "value": index}`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from workbench.model.validation import check_roi
 __all__ = ["EXTRA", "Annotation", "read_payload"]
 
 EXTRA = "nucleus"  # the attributes key of the payload's fields that are not its metadata
+PLACEHOLDER = "roi"  # the id of an ROI read, until it is placed
 
 # Payload types read as ROIs of each kind; the SDK reads a payload of another type (or none)
 # as a segmentation, which needs a mask_url.
@@ -75,11 +76,10 @@ def read_payload(payload: Any, where: str, folder: Path | None = None) -> Annota
         extra["annotation_id"] = annotation_id
     if "metadata" in payload and payload["metadata"] is None:
         extra["metadata"] = None  # a scene category prediction's, written back as null
-    base = Roi(
-        id="",
-        kind=_KINDS.get(kind, "mask"),
-        attributes=_attributes(payload.get("metadata"), extra, where),
-        confidence=_confidence(payload.get("confidence"), where),
+    base = _Base(
+        _KINDS.get(kind, "mask"),
+        _attributes(payload.get("metadata"), extra, where),
+        _confidence(payload.get("confidence"), where),
     )
     annotation = Annotation(ref, kind, annotation_id, [], where=where, extra=extra)
     annotation.track = extra.get("track_reference_id")
@@ -98,8 +98,22 @@ def read_payload(payload: Any, where: str, folder: Path | None = None) -> Annota
             roi = _shape(kind, geometry, label, base, where)
         annotation.rois = [roi]
     for roi in annotation.rois:
-        check_roi(replace(roi, id="roi"), where)  # its id is given when placed
+        check_roi(roi, where)
     return annotation
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    """What every ROI of a payload shares."""
+
+    kind: str
+    attributes: dict[str, Any]
+    confidence: float | None
+
+    def roi(self, labels: list[str], **fields: Any) -> Roi:
+        """An ROI of the payload (its id, `PLACEHOLDER`, is given when placed)."""
+        fields.setdefault("attributes", self.attributes)
+        return Roi(PLACEHOLDER, self.kind, labels, confidence=self.confidence, **fields)
 
 
 def _extra(payload: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -149,7 +163,7 @@ def _number(point: Any, key: str, what: str, where: str) -> float:
     return value
 
 
-def _shape(kind: str, geometry: Mapping[str, Any], label: str, base: Roi, where: str) -> Roi:
+def _shape(kind: str, geometry: Mapping[str, Any], label: str, base: _Base, where: str) -> Roi:
     if kind == "box":
         x, y, w, h = (_number(geometry, k, "the box", where) for k in ("x", "y", "width", "height"))
         if w < 0 or h < 0:
@@ -163,11 +177,11 @@ def _shape(kind: str, geometry: Mapping[str, Any], label: str, base: Roi, where:
         for n, vertex in enumerate(vertices):
             ring += [_number(vertex, "x", f"vertex {n}", where),
                      _number(vertex, "y", f"vertex {n}", where)]  # fmt: skip
-    return replace(base, labels=[label], geometry=[ring])
+    return base.roi([label], geometry=[ring])
 
 
 def _keypoints(
-    geometry: Mapping[str, Any], label: str, base: Roi, where: str
+    geometry: Mapping[str, Any], label: str, base: _Base, where: str
 ) -> tuple[Roi, KeypointLabel]:
     """Points in the order of `names`, visible 2, hidden 1, without coordinates 0 (at 0, 0)."""
     points, names = geometry.get("keypoints"), geometry.get("names")
@@ -193,22 +207,22 @@ def _keypoints(
         else:
             ring += [0, 0]
             visibility.append(0)
-    return replace(base, labels=[label], geometry=[ring], visibility=visibility), keypoints
+    return base.roi([label], geometry=[ring], visibility=visibility), keypoints
 
 
-def _classification(payload: Mapping[str, Any], kind: str, base: Roi, where: str) -> Roi:
+def _classification(payload: Mapping[str, Any], kind: str, base: _Base, where: str) -> Roi:
     if kind == "category":
-        return replace(base, labels=[_label(payload.get("label"), where)])
+        return base.roi([_label(payload.get("label"), where)])
     given = payload.get("labels")
     if not isinstance(given, list) or not given:
         raise RecordError(where, "a multicategory needs a non-empty list of labels")
     labels = [_label(label, where) for label in given]
     # One label or several, written back as a multicategory.
     extra = {**base.attributes.get(EXTRA, {}), "type": kind}
-    return replace(base, labels=labels, attributes={**base.attributes, EXTRA: extra})
+    return base.roi(labels, attributes={**base.attributes, EXTRA: extra})
 
 
-def _segments(payload: Mapping[str, Any], base: Roi, where: str, folder: Path) -> list[Roi]:
+def _segments(payload: Mapping[str, Any], base: _Base, where: str, folder: Path) -> list[Roi]:
     uri = payload.get("mask_url")
     if not isinstance(uri, str) or not uri:
         raise RecordError(where, f"mask_url must be a non-empty string, got {_preview(uri)}")
@@ -231,7 +245,7 @@ def _segments(payload: Mapping[str, Any], base: Roi, where: str, folder: Path) -
             attributes = {**_attributes(metadata, {}, what), **attributes}
         mask = {"uri": uri} if index is None else {"uri": uri, "value": index}
         label = _label(segment.get("label"), what)
-        rois.append(replace(base, labels=[label], mask=mask, attributes=attributes))
+        rois.append(base.roi([label], mask=mask, attributes=attributes))
     return rois
 
 

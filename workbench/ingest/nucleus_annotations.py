@@ -133,10 +133,20 @@ def _problem(value: Unreadable) -> str:
     return value.problem
 
 
+@dataclass(frozen=True, slots=True)
+class _Put:
+    """An annotation's ROIs on a frame: their track, and their id when the placing gave it."""
+
+    annotation: Annotation
+    rois: list[Roi]
+    track: int | None = None
+    named: str | None = None
+
+
 @dataclass(slots=True)
 class _Frame:
     context: str | None
-    rois: list[tuple[Annotation, list[Roi]]] = field(default_factory=list)
+    rois: list[_Put] = field(default_factory=list)
     taken: set[str] = field(default_factory=set)
 
 
@@ -204,10 +214,10 @@ class _Placing:
                     where, f"annotation_id {annotation.annotation_id!r} came earlier for this item"
                 )
             frame.taken.add(annotation.annotation_id)
+        track = None
         if annotation.track is not None:
-            index = self.tracks.setdefault((frame.context, annotation.track), len(self.tracks))
-            rois = [replace(roi, track_index=index) for roi in rois]
-        frame.rois.append((annotation, rois))
+            track = self.tracks.setdefault((frame.context, annotation.track), len(self.tracks))
+        frame.rois.append(_Put(annotation, rois, track))
 
     def _put_on_scene(self, annotation: Annotation, rois: list[Roi]) -> None:
         """A scene's category on each of its frames, with one id (`scene-<type>-<n>`)."""
@@ -217,11 +227,10 @@ class _Placing:
         marked = []
         for roi in rois:
             extra = {**roi.attributes.get(EXTRA, {}), "scene": True}
-            marked.append(replace(roi, id=f"scene-{annotation.type}-{n}",
-                                  attributes={**roi.attributes, EXTRA: extra}))  # fmt: skip
+            marked.append(replace(roi, attributes={**roi.attributes, EXTRA: extra}))
+        put = _Put(annotation, marked, named=f"scene-{annotation.type}-{n}")
         for frame_id in self.scenes[ref]:
-            frame = self.by_frame.setdefault(frame_id, _Frame(ref))
-            frame.rois.append((annotation, marked))
+            self.by_frame.setdefault(frame_id, _Frame(ref)).rois.append(put)
 
     def _keypoints_in_order(self, annotation: Annotation) -> list[Roi]:
         """The ROIs, a keypoints one's points put in the order the label's names have in the
@@ -253,15 +262,19 @@ def _with_ids(frame: _Frame) -> Iterator[Roi]:
     """The frame's ROIs with their ids: the annotation_id given, else `<type>-<n>` (the n-th
     without one on the frame, skipping ids given); a segmentation's `<its id>/<segment>`."""
     counts: Counter[str] = Counter()
-    for annotation, rois in frame.rois:
-        if rois and rois[0].id:  # a scene's category, named already
-            yield from rois
-            continue
-        base = annotation.annotation_id or _free_id(annotation.type, counts, frame.taken)
-        if annotation.type == "mask":
-            yield from (replace(roi, id=f"{base}/{n}") for n, roi in enumerate(rois))
-        else:
-            yield from (replace(roi, id=base) for roi in rois)
+    for put in frame.rois:
+        kind = put.annotation.type
+        base = put.named or put.annotation.annotation_id or _free_id(kind, counts, frame.taken)
+        for n, roi in enumerate(put.rois):
+            yield _placed(roi, f"{base}/{n}" if kind == "mask" else base, put.track)
+
+
+def _placed(roi: Roi, roi_id: str, track: int | None) -> Roi:
+    """The ROI with its id and track (built whole: `replace` costs several times more)."""
+    return Roi(id=roi_id, kind=roi.kind, labels=roi.labels, field=roi.field,
+               geometry=roi.geometry, confidence=roi.confidence, source_ids=roi.source_ids,
+               mask=roi.mask, attributes=roi.attributes, track_index=track,
+               keyframe=roi.keyframe, bbox=roi.bbox, visibility=roi.visibility)  # fmt: skip
 
 
 def _free_id(kind: str, counts: Counter[str], taken: set[str]) -> str:
