@@ -41,7 +41,7 @@ annotations = [
     SceneCategoryAnnotation(label="highway", reference_id="drive", taxonomy_name="road",
                             metadata={"w": 1}),
     SegmentationAnnotation(mask_url="s3://b/m2.png", reference_id="f2", annotation_id="seg-1",
-                           annotations=[Segment("road", 1), Segment("sky", 2, {"a": 1})]),
+                           annotations=[Segment("road", 1), Segment("sky", "2", {"a": 1})]),
 ]
 predictions = [
     BoxPrediction(label="car", x=1, y=2, width=3, height=4, reference_id="f0", confidence=0.8,

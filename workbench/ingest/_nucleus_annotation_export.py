@@ -224,7 +224,9 @@ def _segmentation(
     """One SegmentationAnnotation of a frame's mask ROIs drawn from one mask image."""
     segments = []
     for row in rows:
-        segment: dict[str, Any] = {"label": row["label"], "index": row["mask"].get("value")}
+        extra = _extra(row)
+        index = extra["index"] if "index" in extra else row["mask"].get("value")
+        segment: dict[str, Any] = {"label": row["label"], "index": index}
         if metadata := _metadata(row):
             segment["metadata"] = metadata
         segments.append(segment)

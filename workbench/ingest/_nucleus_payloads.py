@@ -237,13 +237,18 @@ def _segments(payload: Mapping[str, Any], base: _Base, where: str, folder: Path)
         if not isinstance(segment, Mapping):
             raise RecordError(what, f"a segment must be an object, got {_kind(segment)}")
         index = segment.get("index")
-        if index is not None and not (_is_int(index) or isinstance(index, str)):
+        value = (
+            int(index) if isinstance(index, str) and index.isascii() and index.isdigit() else index
+        )
+        if value is not None and not _is_int(value):
             raise RecordError(what, f"index must be an integer, got {_preview(index)}")
         attributes = dict(base.attributes)
+        if value is not index:  # an integer given as text (as the SDK's examples give it)
+            attributes[EXTRA] = {**attributes.get(EXTRA, {}), "index": index}
         metadata = segment.get("metadata")
         if metadata is not None:
             attributes = {**_attributes(metadata, {}, what), **attributes}
-        mask = {"uri": uri} if index is None else {"uri": uri, "value": index}
+        mask = {"uri": uri} if value is None else {"uri": uri, "value": value}
         label = _label(segment.get("label"), what)
         rois.append(base.roi([label], mask=mask, attributes=attributes))
     return rois
