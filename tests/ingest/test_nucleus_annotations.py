@@ -168,6 +168,7 @@ def test_other_formats_rois_export_as_payloads_and_the_rest_is_counted(tmp_path:
         Roi("r", "mask", ["blob"], mask={"rle": {"size": [2, 2], "counts": "04"}},
             bbox=(0, 0, 2, 2)),
         Roi("k", "keypoints", ["paw"], geometry=[[1, 2]], visibility=[2]),
+        Roi("u", "box", [], geometry=[box_ring(0, 0, 1, 1)]),
     ]  # fmt: skip
     with catalog:
         with CatalogWriter(catalog, progress=False) as writer:
@@ -176,6 +177,7 @@ def test_other_formats_rois_export_as_payloads_and_the_rest_is_counted(tmp_path:
         report = nucleus_annotations.export_files(catalog.view(), out, progress=False)
     assert (report.frames, report.rois) == (1, 2)
     assert report.skipped == [
+        "1 box ROIs without a label (a Nucleus annotation has one)",
         "1 keypoints ROIs whose label has no point names",
         "1 mask ROIs without a mask file (Nucleus takes a mask_url)",
         "1 point ROIs (Nucleus has no point annotation)",

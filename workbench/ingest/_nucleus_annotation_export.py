@@ -117,6 +117,9 @@ class _Payloads:
         kind, extra = row["kind"], _extra(row)
         if kind == "classification":
             return self._category(row, extra)
+        if not row["label"]:
+            self.skipped[f"{kind} ROIs without a label (a Nucleus annotation has one)"] += 1
+            return None
         if kind == "keypoints":
             return self._keypoints(row)
         if kind not in ("box", "polygon", "polyline"):
