@@ -8,8 +8,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import workbench
-from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring, nucleus_annotations
+from workbench.ingest import (
+    CatalogWriter,
+    Frame,
+    Roi,
+    Source,
+    _nucleus_placing,
+    box_ring,
+    nucleus_annotations,
+)
 from workbench.model.keypoints import KeypointLabel
 
 
@@ -207,3 +217,45 @@ def test_a_relative_mask_file_is_read_from_the_files_folder(tmp_path: Path) -> N
         nucleus_annotations.export_files(catalog.view(), out, progress=False)
         written = [json.loads(line) for line in out.read_text().splitlines()]
         assert written[0] == {**seg, "mask_url": str(folder / "masks/f0.png")}
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_a_file_placed_in_chunks_stores_what_one_chunk_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """A frame's annotations spread over chunks, a scene's category after its frames' boxes:
+    each chunk adds to what the import stored before, as if the file were read at once."""
+    payloads = [
+        _box("f0", track_reference_id="t"),
+        _box("f1", annotation_id="x", track_reference_id="t"),
+        {"type": "category", "label": "highway", "reference_id": "drive"},
+        _box("f0", metadata={"n": 1}),
+        {"type": "mask", "mask_url": "s3://m.png", "reference_id": "f1",
+         "annotations": [{"label": "road", "index": 1}, {"label": "sky", "index": 2}]},
+        _box("f0", annotation_id="x"),  # given to another frame's box: this frame's own
+        _box("f0", annotation_id="x"),  # given twice to this frame: refused
+        _box("nope"),
+        {"type": "category", "label": "day", "reference_id": "f2"},
+    ]  # fmt: skip
+    path = tmp_path / "a.ndjson"
+    path.write_text("".join(json.dumps(p) + "\n" for p in payloads))
+    query = (
+        "SELECT frame_id, id, kind, labels, geometry, attributes, track_index, mask"
+        " FROM rois ORDER BY frame_id, id"
+    )
+    with _catalog(tmp_path) as catalog:
+        whole = nucleus_annotations.import_files(catalog, [path], progress=False)
+        expected = catalog.sql(query).fetchall()
+    (tmp_path / "c.duckdb").unlink()
+    monkeypatch.setattr(_nucleus_placing, "CHUNK", chunk)
+    with _catalog(tmp_path) as catalog:
+        report = nucleus_annotations.import_files(catalog, [path], progress=False)
+        assert catalog.sql(query).fetchall() == expected
+    assert [str(e) for e in report.errors] == [str(e) for e in whole.errors]
+    assert report.rois == whole.rois == 10  # 4 on f0, 4 on f1, 2 on f2 (the old box replaced)
+    assert len(report.errors) == 2  # the frame that is not there, the id given twice
+    assert [(r[0], r[1]) for r in expected] == [
+        ("f0", "box-0"), ("f0", "box-1"), ("f0", "scene-category-0"), ("f0", "x"),
+        ("f1", "mask-0/0"), ("f1", "mask-0/1"), ("f1", "scene-category-0"), ("f1", "x"),
+        ("f2", "category-0"), ("f2", "scene-category-0"),
+    ]  # fmt: skip

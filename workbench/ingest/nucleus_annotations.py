@@ -12,25 +12,19 @@ docs/formats/nucleus.md for the mapping. Export is workbench.ingest._nucleus_ann
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from workbench.errors import RecordError
+from workbench.ingest import _nucleus_placing
 from workbench.ingest._nucleus_annotation_export import export_files
 from workbench.ingest._nucleus_items import reference_id
-from workbench.ingest._nucleus_payloads import EXTRA, Annotation, read_payload
+from workbench.ingest._nucleus_payloads import Annotation, read_payload
+from workbench.ingest._nucleus_placing import Placing
 from workbench.ingest.imports import recorded
 from workbench.ingest.jsonread import Unreadable, read_document, read_lines
 from workbench.ingest.writer import CatalogWriter, IngestReport
-from workbench.model.keypoints import KeypointLabel
-from workbench.model.records import Roi
-from workbench.store.arrow import registered
-from workbench.store.keypoints import keypoint_labels
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -57,6 +51,7 @@ def import_files(
     them; the others keep theirs. A payload that cannot be held (a cuboid, an unknown item,
     a malformed one) is refused alone, naming its file and line (or list index)."""
     with CatalogWriter(catalog, progress=progress, desc="nucleus annotations") as writer:
+        placing = Placing(catalog, writer, field)
         read: list[Annotation] = []
         for path in _files(paths):
             folder = path.resolve().parent
@@ -68,9 +63,10 @@ def import_files(
                         for at, payload in _payloads_of(record, where):
                             with writer.record(at):
                                 read.append(read_payload(payload, at, folder))
-        placing = _Placing(catalog, writer)
-        for frame_id, rois in placing.frames(read):
-            writer.add_labels(frame_id, field, rois, where=f"item {frame_id!r}")
+                        if len(read) >= _nucleus_placing.CHUNK:
+                            placing.write(read)
+                            read = []
+        placing.write(read)
         writer.add_keypoint_labels(placing.new_keypoints.values())
     return writer.report
 
@@ -131,155 +127,3 @@ def _problem(value: Unreadable) -> str:
     if value.syntax is not None:
         return f"{value.syntax.msg} at column {value.syntax.colno}"
     return value.problem
-
-
-@dataclass(frozen=True, slots=True)
-class _Put:
-    """An annotation's ROIs on a frame: their track, and their id when the placing gave it."""
-
-    annotation: Annotation
-    rois: list[Roi]
-    track: int | None = None
-    named: str | None = None
-
-
-@dataclass(slots=True)
-class _Frame:
-    context: str | None
-    rois: list[_Put] = field(default_factory=list)
-    taken: set[str] = field(default_factory=set)
-
-
-class _Placing:
-    """Puts annotations on the frames (or scenes) they name: ROI ids, track indexes and the
-    keypoints' names checked against what the catalog and the import already hold."""
-
-    def __init__(self, catalog: Catalog, writer: CatalogWriter) -> None:
-        self.catalog = catalog
-        self.writer = writer
-        self.by_frame: dict[str, _Frame] = {}
-        self.scenes: dict[str, list[str]] = {}
-        self.looked_up = False
-        self.tracks: dict[tuple[str | None, str], int] = {}
-        self.scene_ids: Counter[tuple[str, str]] = Counter()
-        con = catalog.cursor()
-        try:
-            self.kept_keypoints = keypoint_labels(con)
-        finally:
-            con.close()
-        self.new_keypoints: dict[str, KeypointLabel] = {}
-
-    def frames(self, read: list[Annotation]) -> Iterator[tuple[str, list[Roi]]]:
-        """Each frame the annotations `read` give ROIs, with them (in the files' order); an
-        annotation that cannot be placed is refused."""
-        self._look_up([a.reference_id for a in read])
-        for annotation in read:
-            try:
-                self._put(annotation)
-            except RecordError as exc:
-                self.writer.reject(exc)
-        for frame_id, frame in self.by_frame.items():
-            if frame.rois:
-                yield frame_id, list(_with_ids(frame))
-
-    def _look_up(self, refs: list[str]) -> None:
-        """The frames (with their scenes) and the scenes (with their frames) named."""
-        con = self.catalog.cursor()
-        try:
-            with registered(con, "_wb_nu_refs", pa.table({"r": pa.array(sorted(set(refs)))})):
-                for frame_id, context in con.execute(
-                    "SELECT id, context_id FROM frames WHERE id IN (SELECT r FROM _wb_nu_refs)"
-                ).fetchall():
-                    self.by_frame[frame_id] = _Frame(context)
-                for context, ids in con.execute(
-                    "SELECT context_id, list(id ORDER BY frame_index, timestamp, id) FROM frames "
-                    "WHERE context_id IN (SELECT r FROM _wb_nu_refs) GROUP BY context_id"
-                ).fetchall():
-                    self.scenes[context] = ids
-        finally:
-            con.close()
-
-    def _put(self, annotation: Annotation) -> None:
-        ref, where = annotation.reference_id, annotation.where
-        frame = self.by_frame.get(ref)
-        if frame is None:
-            if annotation.type in ("category", "multicategory") and ref in self.scenes:
-                self._put_on_scene(annotation, annotation.rois)
-                return
-            raise RecordError(where, f"no frame (or scene) has reference_id {ref!r}")
-        rois = self._keypoints_in_order(annotation)
-        if annotation.annotation_id is not None:
-            if annotation.annotation_id in frame.taken:
-                raise RecordError(
-                    where, f"annotation_id {annotation.annotation_id!r} came earlier for this item"
-                )
-            frame.taken.add(annotation.annotation_id)
-        track = None
-        if annotation.track is not None:
-            track = self.tracks.setdefault((frame.context, annotation.track), len(self.tracks))
-        frame.rois.append(_Put(annotation, rois, track))
-
-    def _put_on_scene(self, annotation: Annotation, rois: list[Roi]) -> None:
-        """A scene's category on each of its frames, with one id (`scene-<type>-<n>`)."""
-        ref = annotation.reference_id
-        n = self.scene_ids[(ref, annotation.type)]
-        self.scene_ids[(ref, annotation.type)] += 1
-        marked = []
-        for roi in rois:
-            extra = {**roi.attributes.get(EXTRA, {}), "scene": True}
-            marked.append(replace(roi, attributes={**roi.attributes, EXTRA: extra}))
-        put = _Put(annotation, marked, named=f"scene-{annotation.type}-{n}")
-        for frame_id in self.scenes[ref]:
-            self.by_frame.setdefault(frame_id, _Frame(ref)).rois.append(put)
-
-    def _keypoints_in_order(self, annotation: Annotation) -> list[Roi]:
-        """The ROIs, a keypoints one's points put in the order the label's names have in the
-        catalog (or earlier in this import); refused when the names differ."""
-        given = annotation.keypoints
-        if given is None:
-            return annotation.rois
-        label = given.label
-        known = self.kept_keypoints.get(label) or self.new_keypoints.get(label)
-        if known is None:
-            self.new_keypoints[label] = given
-            return annotation.rois
-        if known.names == given.names:
-            return annotation.rois
-        if sorted(known.names) != sorted(given.names):
-            raise RecordError(
-                annotation.where,
-                f"label {label!r} has keypoints named {', '.join(known.names)}; "
-                f"these are named {', '.join(given.names)}",
-            )
-        roi = annotation.rois[0]
-        ring, visibility = roi.geometry[0], roi.visibility or ()
-        at = [given.names.index(name) for name in known.names]
-        ordered = [c for n in at for c in ring[2 * n : 2 * n + 2]]
-        return [replace(roi, geometry=[ordered], visibility=[visibility[n] for n in at])]
-
-
-def _with_ids(frame: _Frame) -> Iterator[Roi]:
-    """The frame's ROIs with their ids: the annotation_id given, else `<type>-<n>` (the n-th
-    without one on the frame, skipping ids given); a segmentation's `<its id>/<segment>`."""
-    counts: Counter[str] = Counter()
-    for put in frame.rois:
-        kind = put.annotation.type
-        base = put.named or put.annotation.annotation_id or _free_id(kind, counts, frame.taken)
-        for n, roi in enumerate(put.rois):
-            yield _placed(roi, f"{base}/{n}" if kind == "mask" else base, put.track)
-
-
-def _placed(roi: Roi, roi_id: str, track: int | None) -> Roi:
-    """The ROI with its id and track (built whole: `replace` costs several times more)."""
-    return Roi(id=roi_id, kind=roi.kind, labels=roi.labels, field=roi.field,
-               geometry=roi.geometry, confidence=roi.confidence, source_ids=roi.source_ids,
-               mask=roi.mask, attributes=roi.attributes, track_index=track,
-               keyframe=roi.keyframe, bbox=roi.bbox, visibility=roi.visibility)  # fmt: skip
-
-
-def _free_id(kind: str, counts: Counter[str], taken: set[str]) -> str:
-    """`<kind>-<n>` for the next n of the frame that no annotation_id given takes."""
-    while (made := f"{kind}-{counts[kind]}") in taken:
-        counts[kind] += 1
-    counts[kind] += 1
-    return made
