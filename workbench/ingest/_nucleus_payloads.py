@@ -11,7 +11,7 @@ becomes one mask ROI per segment, `{"uri": mask_url, "value": index}`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ _KINDS = {"box": "box", "polygon": "polygon", "line": "polyline", "keypoints": "
           "category": "classification", "multicategory": "classification"}  # fmt: skip
 _MASK_TYPES = (None, "mask", "segmentation")
 # The types whose payloads carry an annotation_id (categories have none).
-WITH_ID = frozenset({"box", "polygon", "line", "keypoints", "mask"})
+_WITH_ID = frozenset({"box", "polygon", "line", "keypoints", "mask"})
 # Fields kept under EXTRA when the payload gives them (not null).
 _KEPT = ("track_reference_id", "task_id", "class_pdf", "embedding_vector", "taxonomy_name")
 
@@ -50,7 +50,6 @@ class Annotation:
     keypoints: KeypointLabel | None = None
     track: str | None = None
     where: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def read_payload(payload: Any, where: str, folder: Path | None = None) -> Annotation:
@@ -70,7 +69,7 @@ def read_payload(payload: Any, where: str, folder: Path | None = None) -> Annota
     given = payload.get("annotation_id")
     annotation_id = None if given is None else reference_id(given, "annotation_id", where)
     extra = _extra(payload, where)
-    if kind == "mask" or (kind in WITH_ID and annotation_id is None):
+    if kind == "mask" or (kind in _WITH_ID and annotation_id is None):
         # A segmentation's ROIs carry its id; elsewhere the ROI id is the annotation_id,
         # and None says that none was given, so none is written back.
         extra["annotation_id"] = annotation_id
@@ -81,7 +80,7 @@ def read_payload(payload: Any, where: str, folder: Path | None = None) -> Annota
         _attributes(payload.get("metadata"), extra, where),
         _confidence(payload.get("confidence"), where),
     )
-    annotation = Annotation(ref, kind, annotation_id, [], where=where, extra=extra)
+    annotation = Annotation(ref, kind, annotation_id, [], where=where)
     annotation.track = extra.get("track_reference_id")
     if kind == "mask":
         annotation.rois = _segments(payload, base, where, folder or Path.cwd())
