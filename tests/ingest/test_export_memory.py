@@ -93,6 +93,7 @@ def test_exports_hold_the_engine_to_the_import_budget(
     [
         ("clearml", "out.ndjson", {}),
         ("nucleus", "out.json", {}),
+        ("nucleus_annotations", "out.ndjson", {}),
         ("labelbox", "out.ndjson", {}),
         ("labelstudio_json", "out.json", {}),
         ("cvat_xml", "out.xml", {"field": "ground_truth"}),

@@ -91,9 +91,11 @@ def test_nucleus_scene_export_counts_the_rois_it_leaves_out(tmp_path: Path) -> N
         report = nucleus.export_files(catalog.view(), tmp_path / "scenes.json", progress=False)
         assert report.frames == 3
         assert report.skipped == [
-            "1 box ROIs (a Nucleus scene carries no annotations)",
-            "4 keypoints ROIs (a Nucleus scene carries no annotations)",
+            "1 box ROIs (a Nucleus scene carries no annotations: export them as nucleus_annotations)",
+            "4 keypoints ROIs (a Nucleus scene carries no annotations: export them as nucleus_annotations)",
         ]
         narrowed = catalog.view().filter_rois("predictions", labels=["car"])
         report = nucleus.export_files(narrowed, tmp_path / "cars.json", progress=False)
-        assert report.skipped == ["1 box ROIs (a Nucleus scene carries no annotations)"]
+        assert report.skipped == [
+            "1 box ROIs (a Nucleus scene carries no annotations: export them as nucleus_annotations)"
+        ]

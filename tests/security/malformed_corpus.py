@@ -739,6 +739,77 @@ def _labelbox(w: _Writer) -> None:
         )
 
 
+# -- Nucleus annotations ---------------------------------------------------------------------
+
+
+def _nu_box(annotation_id: str, **more: Any) -> dict[str, Any]:
+    box = {"type": "box", "label": "car", "reference_id": "nuf:0", "annotation_id": annotation_id,
+           "geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}  # fmt: skip
+    return {**box, **more}
+
+
+def _nucleus_annotations(w: _Writer) -> None:
+    scene = {"reference_id": "nu-scene", "frame_rate": 10,
+             "frames": [{"reference_id": f"nuf:{i}", "image_location": f"/data/nuf{i}.jpg"}
+                        for i in range(3)]}  # fmt: skip
+    points = [{"x": 1, "y": 1, "visible": True}, {"x": 2, "y": 2, "visible": True}]
+    bad: list[tuple[str, Any, str]] = [
+        ("not-json", b'{"type": "box", "label": ', "not valid JSON"),
+        ("cuboid", _nu_box("b", type="cuboid"), "a 3D annotation"),
+        ("no-frame", _nu_box("b", reference_id="nowhere"), "no frame (or scene)"),
+        (
+            "box-1e308",
+            _nu_box("b", geometry={"x": 1e308, "y": 1, "width": 1, "height": 1}),
+            "farther than",
+        ),
+        (
+            "metadata-deep",
+            f'{{"type": "box", "reference_id": "nuf:0", "metadata": {_deep()}}}'.encode(),
+            "nested deeper",
+        ),
+        ("label-too-long", _nu_box("b", label="N" * 5000), "5,000 characters"),
+        (
+            "skeleton-out-of-range",
+            {
+                "type": "keypoints",
+                "label": "hand",
+                "reference_id": "nuf:1",
+                "geometry": {"keypoints": points, "names": ["a", "b"], "skeleton": [[0, 9]]},
+            },
+            "skeleton must be",
+        ),
+        ("confidence-text", _nu_box("b", confidence="high"), "confidence must be a number"),
+        (
+            "segment-index-float",
+            {
+                "type": "mask",
+                "mask_url": "s3://m.png",
+                "reference_id": "nuf:2",
+                "annotations": [{"label": "road", "index": 1.5}],
+            },
+            "index must be an integer",
+        ),
+    ]
+    for name, line, problem in bad:
+        case = f"nucleus-annotations-{name}"
+        folder = w.folder(case)
+        (folder / "scene.json").write_text(json.dumps(scene))
+        (folder / "labels.ndjson").write_bytes(b"\n".join([_line(_nu_box("a-good")), _line(line)]))
+        w.add(
+            Case(
+                case,
+                "nucleus_annotations",
+                ["labels.ndjson"],
+                {"a-good"},
+                [("labels.ndjson:2", problem)],
+                options=["field=predictions"],
+                setup=[("nucleus", ["scene.json"], [])],
+                labels_field="predictions",
+                cli=name == "cuboid",
+            )
+        )
+
+
 # -- images ----------------------------------------------------------------------------------
 
 
@@ -969,7 +1040,8 @@ def _parquet(w: _Writer) -> None:
 def build(root: Path) -> list[Case]:
     """Write every case under `root`; the cases, in a stable order."""
     w = _Writer(root)
-    for part in (_clearml, _coco, _nucleus, _labelbox, _images, _video, _parquet):
+    parts = (_clearml, _coco, _nucleus, _nucleus_annotations, _labelbox, _images, _video, _parquet)
+    for part in parts:
         part(w)
     return w.cases
 

@@ -49,7 +49,8 @@ CASES = _cases()
 def test_the_corpus_covers_every_format_with_100_cases(corpus) -> None:
     cases = [case for _, case in corpus.values()]
     assert len(cases) >= 100
-    formats = {"clearml", "coco", "nucleus", "labelbox", "images", "video", "parquet"}
+    formats = {"clearml", "coco", "nucleus", "nucleus_annotations", "labelbox", "images", "video",
+               "parquet"}  # fmt: skip
     assert {c.fmt for c in cases} == formats
     assert {c.fmt for c in cases if c.cli} == formats  # every format through a subprocess
     assert sum(len(c.errors) for c in cases) >= 100

@@ -21,6 +21,7 @@ FORMATS: dict[str, str] = {
     "clearml": "workbench.ingest.clearml",
     "coco": "workbench.ingest.coco",
     "nucleus": "workbench.ingest.nucleus",
+    "nucleus_annotations": "workbench.ingest.nucleus_annotations",
     "labelbox": "workbench.ingest.labelbox",
     "images": "workbench.ingest.images",
     "video": "workbench.ingest.video",

@@ -74,7 +74,7 @@ def export_files(
         con.close()
     report.files.append(target)
     report.skipped.extend(
-        f"{n} {kind} ROIs (a Nucleus scene carries no annotations)"
+        f"{n} {kind} ROIs (a Nucleus scene carries no annotations: export them as nucleus_annotations)"
         for kind, n in sorted(left_out.items())
     )
     return report
