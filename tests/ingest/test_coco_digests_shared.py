@@ -68,3 +68,32 @@ def test_the_first_imports_digests_are_the_updates(
         again = coco.import_files(catalog, [path], progress=False, batch_size=per_write)
         assert again.ok and (again.frames, again.rois) == (8, 24)
         assert coco_unchanged[-1] == 8
+
+
+@pytest.mark.parametrize("per_write", [3, 1000])
+@pytest.mark.parametrize("batch_bytes", [1, 1 << 28])
+def test_images_after_one_not_stored_keep_their_digests(
+    tmp_path: Path,
+    per_write: int,
+    batch_bytes: int,
+    monkeypatch: pytest.MonkeyPatch,
+    coco_unchanged: list[int],
+) -> None:
+    """An image refused and an image repeating another's id, early in the file, are not
+    stored: the images after them are stored at other places than their numbers in the file,
+    and a first import still sums their annotations into their own digests (found unchanged
+    by the next import, which sums them by their ids)."""
+    monkeypatch.setattr(_coco_columnar, "PIECE_BYTES", 300)
+    monkeypatch.setattr(_coco_columnar, "ANNOTATION_BATCH_BYTES", batch_bytes)
+    doc = _document()
+    doc["images"].insert(1, {"id": 90, "width": 64, "height": 48})  # no file_name: refused
+    doc["images"].insert(3, {**doc["images"][2], "file_name": "again.jpg"})  # id 2 twice
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(doc))
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        first = coco.import_files(catalog, [path], progress=False, batch_size=per_write)
+        assert (first.frames, first.rois, len(first.errors)) == (8, 24, 2), first.errors
+        again = coco.import_files(catalog, [path], progress=False, batch_size=per_write)
+        assert (again.frames, again.rois, len(again.errors)) == (8, 24, 2)
+        # every image but 2, whose id an image not stored repeats (converted every time)
+        assert coco_unchanged[-1] == 7

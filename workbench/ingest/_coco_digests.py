@@ -22,7 +22,8 @@ at most a write's number of frames), checking them again in its transaction
 that write with `_ImagesChanged`, rolled back, and the file is imported again without lookup
 (its frames written before are found unchanged by the writer). An import without lookup (a
 first one) sums the annotations as the annotations' statement converts them, from that
-statement's own parse (sql.DIGESTED, grouped by the image it joined): no pass of their own.
+statement's own parse (sql.DIGESTED, each summed into the image it joined, in numpy): no
+pass of their own.
 
 The annotations' sums are folded image by image as each batch comes (workbench.ingest.
 _coco_sums: arrays on disk, not a row per image and batch), with the batches holding each
@@ -103,7 +104,8 @@ _M = "18446744073709551616::HUGEINT"  # 2^64: the sums are kept modulo it
 # from the image's first annotation. Annotations reordered give another digest (the ROIs are
 # stored in the file's order); an image's annotations moved as a whole by the records before
 # them give the same. (An annotation without an `id` is numbered by its place in the file: its
-# hash takes that place, above.)
+# hash takes that place, above.) Both are summed in numpy (ImageSums.add_each: uint64 wraps
+# as these modulos do); these are the engine's form of the same sums, which tests check it by.
 _PLACES = f"(sum(h::HUGEINT * i) % {_M})::UBIGINT AS w, min(i) AS lo"
 _SUM = f"(sum(h) % {_M})::UBIGINT"  # a batch's sum of hashes, modulo 2^64
 
@@ -141,15 +143,20 @@ FROM (SELECT i, CASE WHEN n::VARCHAR = key THEN try(n - i) END AS d
 """
 # Annotations folded into their images' sums at a time (24 bytes each, fetched).
 FOLD_ROWS = 1 << 20
-# The same sums from the annotations as converted (sql.DIGESTED), grouped by the image the
-# conversion joined them to (`o`: by the JSON text of `image_id`, as above, the engine's
-# parse of the same record). Annotations of no stored image (NULL `o`) count for nothing.
-_CONVERTED_SUMS = f"""
-SELECT m.i, s.h, s.n, s.w, s.lo FROM (
-    SELECT o, {_SUM} AS h, count(*) AS n, {_PLACES}
-    FROM {{table}} WHERE i >= $since AND o IS NOT NULL GROUP BY o) s
-JOIN (SELECT o, i FROM _wb_images) m ON m.o = s.o
-ORDER BY m.i
+# The annotations as converted (sql.DIGESTED), each with the number of the image the
+# conversion joined it to (`g`: by the JSON text of `image_id`, as above, the engine's parse
+# of the same record), its hash and its number, summed by image in numpy as an update's are
+# (ImageSums.add_each). Annotations of no stored image (NULL `o`) count for nothing. The
+# images stored are numbered `o` in file order among themselves: when every image of the
+# file is stored, `o` is the image's number (_CONVERTED_EACH); else the join to the stored
+# images gives it, a row an annotation (_CONVERTED_JOINED). (Grouped by the engine before, with 128-bit places' sums
+# and a join of the groups: 29.5 s of a 3.8M-image import's CPU.)
+_CONVERTED_EACH = """
+SELECT o AS g, h, i FROM {table} WHERE i >= $since AND o IS NOT NULL
+"""
+_CONVERTED_JOINED = """
+SELECT m.i AS g, a.h, a.i FROM {table} a JOIN (SELECT o, i FROM _wb_images) m ON m.o = a.o
+WHERE a.i >= $since
 """
 # The converted annotations' texts that may name `image_id` twice (`x` is kept for the
 # records left to the per-record path only: one SQL converts gives each key once).
@@ -251,6 +258,8 @@ class ImageDigests:
         self._numbered: tuple[int, int] | None = None
         self._needed: list[int] = []  # the batches to convert, when read again (look_up)
         self._summing = False  # the annotations converted are summed (not hashed before)
+        # Whether every image of the file is stored (its `o` is then its number), once known
+        self._all_stored: bool | None = None
         self.unchanged = 0  # images found unchanged (for tests and benchmarks)
 
     def close(self) -> None:
@@ -271,6 +280,7 @@ class ImageDigests:
         before the images' statement drops their texts."""
         self._batches, self._clean, self.unchanged = 0, True, 0
         self._tainted, self._orphans = set(), set()
+        self._all_stored = None
         self._drop_sums()
         if not self.keeps:
             return
@@ -336,8 +346,13 @@ class ImageDigests:
         were not hashed before the images."""
         if not self._summing:
             return
+        assert self._sums is not None
+        if self._all_stored is None:  # `_wb_images` staged by now
+            stored = con.execute("SELECT count(*) FROM _wb_images").fetchall()[0][0]
+            self._all_stored = stored == self._sums.images
         params = {"since": since}
-        self._add(con.sql(_CONVERTED_SUMS.format(table=table), params=params))
+        each = _CONVERTED_EACH if self._all_stored else _CONVERTED_JOINED
+        self._add_each(con.sql(each.format(table=table), params=params))
         self._twice(con.execute(_CONVERTED_TWICE.format(table=table), params).fetchall())
         self._batches += 1
 
@@ -346,29 +361,21 @@ class ImageDigests:
         if not self.keeps:
             return
         con.execute(_ANN_KEYS)
-        self._add_each(con)
+        self._add_each(self._keyed(con))
         self._twice(con.execute(f"SELECT twice FROM {_KEYS} WHERE twice IS NOT NULL").fetchall())
         self._batches += 1
 
-    def _add(self, result: Any) -> None:
-        """Fold a batch's sums by image (a relation of `i`, h, n, w, lo, sorted by `i`, NULL
-        last: annotations of no image, whose batch is then to be converted)."""
-        assert self._sums is not None
-        for rows in result.to_arrow_reader(1 << 20):
-            index = rows.column(0)
-            held = len(index) - index.null_count
-            if held < len(index):
-                self._orphans.add(self._batches)
-            self._sums.add(pa.Table.from_batches([rows.slice(0, held)]), self._batches)
-
-    def _add_each(self, con: Any) -> None:
-        """Fold the annotations of `_KEYS` (one batch) into their images' sums."""
-        assert self._sums is not None
+    def _keyed(self, con: Any) -> Any:
+        """The annotations of `_KEYS` (one batch): image number or NULL, hash, number."""
         if self._numbered is None:
-            result = con.sql(_KEY_IMAGES)
-        else:
-            low, high = self._numbered
-            result = con.sql(_KEY_NUMBERS, params={"low": low, "high": high})
+            return con.sql(_KEY_IMAGES)
+        low, high = self._numbered
+        return con.sql(_KEY_NUMBERS, params={"low": low, "high": high})
+
+    def _add_each(self, result: Any) -> None:
+        """Fold the annotations of `result` (image number or NULL, hash, annotation number;
+        one batch) into their images' sums."""
+        assert self._sums is not None
         # Folded FOLD_ROWS at a time: the engine's chunks hold about 120,000 rows, of images
         # all over the file, and each fold maps every stretch its images fall in (folded a
         # chunk at a time, 12.7 s of the update's 58.5 s at 3.8M images); a whole batch at
