@@ -116,6 +116,11 @@ def undo(lake: Lake, name: str, pinned: int, writer: str) -> bool:
     found = plan(lake, name, pinned, writer)
     if found is None or not (found.gone or found.back or found.lost):
         return False  # none, or undone already
+    if not found.whole:
+        raise Irreparable(
+            f"snapshots of lake table {name} made since the catalog's pin were expired (a "
+            f"vacuum): what they changed is not known; {WAY_OUT}"
+        )
     if found.lost:  # another writer rewrote files of ours since: rows not told apart
         raise Irreparable(
             f"lake table {name} was rewritten by another writer since: {found.lost[:3]}; {WAY_OUT}"

@@ -50,6 +50,9 @@ class Plan:
     gone: dict[str, Any]
     back: dict[str, Any]
     lost: list[str]
+    # Whether every commit after the pin is known (an Iceberg snapshot a vacuum expired is
+    # not: what it changed cannot be undone).
+    whole: bool = True
 
     def uri(self, path: str) -> str:
         """A file's full path or URI (Iceberg's paths are full already)."""
@@ -201,7 +204,7 @@ def _stats(action: dict[str, Any]) -> str:
 # -- Iceberg ---------------------------------------------------------------------------------
 def _iceberg_plan(lake: Lake, name: str, pinned: int, writer: str) -> Plan | None:
     tbl = lake.format.table(name)  # type: ignore[attr-defined]
-    since = _descendants(tbl, pinned)
+    since, whole = _descendants(tbl, pinned)
     ours = [s for s in since if _property(s, WRITER) == writer]
     if not ours:
         return None
@@ -217,23 +220,28 @@ def _iceberg_plan(lake: Lake, name: str, pinned: int, writer: str) -> Plan | Non
         for e in m.fetch_manifest_entry(tbl.io, discard_deleted=True)
     }
     gone, back, lost = _diff(changes, undone, now)
-    return Plan(name, table_uri(lake.root, name), now, {p: now[p] for p in gone}, back, lost)
+    base = table_uri(lake.root, name)
+    return Plan(name, base, now, {p: now[p] for p in gone}, back, lost, whole)
 
 
-def _descendants(tbl: Any, pinned: int) -> list[Any]:
-    """The current snapshot and its ancestors after `pinned` (0: none), oldest first. A
-    parent a vacuum expired ends the walk; if `pinned` is there but no ancestor (the table
-    was rolled back by another tool), only the snapshots made after it count."""
+def _descendants(tbl: Any, pinned: int) -> tuple[list[Any], bool]:
+    """The current snapshot and its ancestors after `pinned` (0: none), oldest first, and
+    whether the walk reached `pinned`. A parent a vacuum expired ends it; if `pinned` is
+    there but no ancestor (the table was rolled back by another tool), only the snapshots
+    made after it count."""
     out = []
     snapshot = tbl.current_snapshot()
     while snapshot is not None and snapshot.snapshot_id != pinned:
         out.append(snapshot)
-        parent = snapshot.parent_snapshot_id
+        parent = snapshot.parent_snapshot_id  # None too once a vacuum expired it
         snapshot = tbl.snapshot_by_id(parent) if parent is not None else None
+    # the first snapshot of a table has sequence number 1 (0 in format version 1)
+    reached = snapshot is not None or (not pinned and (not out or out[-1].sequence_number <= 1))
     base = tbl.snapshot_by_id(pinned) if pinned else None
     if base is not None and snapshot is None:
         out = [s for s in out if s.sequence_number > base.sequence_number]
-    return out[::-1]
+        reached = True
+    return out[::-1], reached
 
 
 def _property(snapshot: Any, key: str) -> str | None:
