@@ -48,19 +48,28 @@ class Kept:
     gone: tuple[str, ...]  # files those writes removed that are gone from the disk
     gone_rows: int  # their rows, not brought back
     whole: bool  # False: snapshots since the pin were expired; only the rest is known
+    rewritten: int  # files those writes added that another writer rewrote since
 
     def describe(self) -> str:
         text = (
             f"{self.table}: {len(self.files)} file(s) of {self.rows} row(s) stay as the "
             f"rolled-back write left them, of {len(self.frames)} frame(s) it wrote anew: "
-            f"{', '.join(self.frames) or '-'}; and of {len(self.kept_keys)} frame(s) it "
-            f"rewrote with their keys: {', '.join(self.kept_keys) or '-'}"
+            f"{_listed(self.frames)}; and of {len(self.kept_keys)} frame(s) it "
+            f"rewrote with their keys: {_listed(self.kept_keys)}"
         )
         if self.gone:
             text += f"; {len(self.gone)} file(s) it removed ({self.gone_rows} row(s)) are gone"
+        if self.rewritten:
+            text += f"; {self.rewritten} file(s) it added were rewritten by another writer"
         if not self.whole:
             text += "; snapshots since the pin were expired: what they changed is not known"
         return text
+
+
+def _listed(frames: tuple[str, ...], most: int = 100) -> str:
+    """Frame ids as text, the first `most` of them (all are in the audit row)."""
+    text = ", ".join(frames[:most]) or "-"
+    return text + (f" and {len(frames) - most} more" if len(frames) > most else "")
 
 
 def review(lake: Lake, next_key: int) -> list[Kept]:
@@ -119,6 +128,7 @@ def _kept(lake: Lake, found: Plan, next_key: int) -> Kept:
         tuple(found.uri(p) for p in missing),
         sum(rows_of(found.back[p]) for p in missing),
         found.whole,
+        len(found.lost),
     )
 
 
