@@ -23,7 +23,7 @@ from tests.store.test_lake_repair import (
     state,
 )
 from workbench.cli import main
-from workbench.errors import LakeError
+from workbench.errors import LakeUndoError
 from workbench.store.lake import LAKE_TABLES
 from workbench.store.lake_format import open_format
 from workbench.store.lake_iceberg import default_catalog
@@ -70,7 +70,7 @@ def test_an_undo_a_vacuum_made_impossible_is_accepted_when_asked(
     _killed_write(path, "replaced")  # f0, f1 replaced, x9 new: files of f0, f1 rewritten
     assert _vacuumed(path, fmt)  # the files the undo would bring back
     for _ in range(2):  # at every open
-        with pytest.raises(LakeError, match="lake accept"):
+        with pytest.raises(LakeUndoError, match="lake accept"):
             workbench.open(path)
 
     assert main(["lake", "accept", "--catalog", str(path)]) == 0
@@ -78,7 +78,7 @@ def test_an_undo_a_vacuum_made_impossible_is_accepted_when_asked(
     assert (
         "frames: " in listed and "wrote anew: f0, f1, x9;" in listed and "add --confirm" in listed
     )
-    with pytest.raises(LakeError, match="lake accept"):  # the dry run changed nothing
+    with pytest.raises(LakeUndoError, match="lake accept"):  # the dry run changed nothing
         workbench.open(path)
 
     assert main(["lake", "accept", "--catalog", str(path), "--confirm"]) == 0

@@ -21,7 +21,7 @@ after a transaction that moved the pins rolls back, and again whenever the catal
 to move its pins (opening, a refresh), which covers a process that died mid-write.
 
 An undo that cannot be made (files to bring back a vacuum removed, files of ours another
-writer rewrote) raises `Irreparable`; opening then fails until the person accepts the lake
+writer rewrote) raises `LakeUndoError`; opening then fails until the person accepts the lake
 as it is (`workbench lake accept`, store/lake_accept.py).
 """
 
@@ -33,11 +33,11 @@ from dataclasses import replace
 
 import duckdb
 
-from workbench.errors import LakeError
+from workbench.errors import LakeError, LakeUndoError
 from workbench.store.lake import Lake
 from workbench.store.lake_undo import REPAIR, WRITER, Plan, commit, plan
 
-__all__ = ["REPAIR", "WRITER", "Irreparable", "name_writer", "rolled_back", "settle", "undo"]
+__all__ = ["REPAIR", "WRITER", "name_writer", "rolled_back", "settle", "undo"]
 # The catalog's writer id, in its `meta` table.
 WRITER_KEY = "lake_writer"
 
@@ -61,8 +61,8 @@ def name_writer(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
 def settle(lake: Lake, *, strict: bool = True) -> dict[str, int] | None:
     """The versions the catalog may pin now: the tables' latest, once the commits of this
     catalog's rolled-back writes after the pinned versions are undone. A table that did not
-    move costs one look at its version. When the undo fails: LakeError if `strict`, else a
-    warning and None (the pins stay; the catalog's writes are refused until it succeeds)."""
+    move costs one look at its version. When the undo fails: LakeError if `strict`
+    (LakeUndoError when it cannot be made at all), else a warning and None (the pins stay; the catalog's writes are refused until it succeeds)."""
     latest = lake.latest_versions()
     moved = [n for n, t in lake.tables.items() if t.version is not None and latest[n] != t.version]
     if not moved or lake.writer is None:
@@ -76,12 +76,13 @@ def settle(lake: Lake, *, strict: bool = True) -> dict[str, int] | None:
                 latest[name] = lake.format.version(name)
     except Exception as exc:
         message = f"the lake at {lake.root} holds a write this catalog rolled back, and undoing it "
-        if isinstance(exc, Irreparable):
+        impossible = isinstance(exc, LakeUndoError)
+        if impossible:
             message += f"cannot be done: {exc}"
         else:
             message += f"failed ({exc}); open the catalog again to retry"
         if strict:
-            raise LakeError(message) from exc
+            raise (LakeUndoError if impossible else LakeError)(message) from exc
         warnings.warn(message, stacklevel=2)
         return None
     lake.unrepaired = False
@@ -99,10 +100,6 @@ def rolled_back(lake: Lake, con: duckdb.DuckDBPyConnection, pins: dict[str, int 
     settle(lake, strict=False)
 
 
-class Irreparable(LakeError):
-    """A rolled-back write that cannot be undone: its message says how to go on."""
-
-
 # What the person can do when an undo cannot be made (store/lake_accept.py).
 WAY_OUT = (
     "`workbench --catalog CATALOG lake accept` lists what would stay of it, and with "
@@ -117,17 +114,17 @@ def undo(lake: Lake, name: str, pinned: int, writer: str) -> bool:
     if found is None or not (found.gone or found.back or found.lost):
         return False  # none, or undone already
     if not found.whole:
-        raise Irreparable(
+        raise LakeUndoError(
             f"snapshots of lake table {name} made since the catalog's pin were expired (a "
             f"vacuum): what they changed is not known; {WAY_OUT}"
         )
     if found.lost:  # another writer rewrote files of ours since: rows not told apart
-        raise Irreparable(
+        raise LakeUndoError(
             f"lake table {name} was rewritten by another writer since: {found.lost[:3]}; {WAY_OUT}"
         )
     missing = found.missing()
     if missing:
-        raise Irreparable(
+        raise LakeUndoError(
             f"files of lake table {name} to bring back are gone (a vacuum removed them): "
             f"{missing[:3]}; {WAY_OUT}"
         )
