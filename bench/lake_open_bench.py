@@ -60,6 +60,7 @@ def run(tree: Path, code: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), *args],
         env=env,
+        cwd=tree,  # `python -c` puts its working folder first on the path, before PYTHONPATH
         capture_output=True,
         text=True,
         timeout=1800,

@@ -139,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    """`workbench lake init|attach|ingest|qa|evaluate|embed|compact|vacuum`
+    """`workbench lake init|attach|ingest|qa|evaluate|embed|compact|vacuum|accept`
     (docs/scale-out.md)."""
     lake = sub.add_parser("lake", parents=[common], help="keep frames, sources, ROIs in a lake")
     verbs = lake.add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -200,6 +200,11 @@ def _lake_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     vacuum.add_argument("--retention-hours", type=int, default=168)
     vacuum.add_argument("--confirm", action="store_true", help="remove (default: list only)")
     vacuum.set_defaults(run=_lake_vacuum)
+    accept = verbs.add_parser(
+        "accept", parents=[common], help="keep a rolled-back write the lake cannot undo"
+    )
+    accept.add_argument("--confirm", action="store_true", help="keep it (default: list only)")
+    accept.set_defaults(run=_lake_accept)
 
 
 def _format_options(parser: argparse.ArgumentParser) -> None:
@@ -366,6 +371,16 @@ def _lake_vacuum(args: argparse.Namespace) -> int:
         )
     verb = "removed" if args.confirm else "would remove (add --confirm)"
     print(f"{verb}: " + ", ".join(f"{n}: {len(f)} files" for n, f in gone.items()))
+    return 0
+
+
+def _lake_accept(args: argparse.Namespace) -> int:
+    from workbench.store.lake_accept import command
+
+    path = _catalog_path(args)
+    if not path.exists():
+        raise WorkbenchError(f"{path}: no such catalog")
+    print("\n".join(command(str(path), confirm=args.confirm)))
     return 0
 
 

@@ -7,8 +7,10 @@ is in it, under the parent drawn.
 WorkbenchError
  +-- CatalogError                 the catalog file cannot be opened, migrated or written
  |    +-- SchemaVersionError       the file was written by a newer workbench
- |    +-- LakeError                a lake-backed catalog's Delta tables cannot be reached,
- |                                 read at their snapshot, or written
+ |    +-- LakeError                a lake-backed catalog's tables cannot be reached,
+ |         |                       read at their snapshot, or written
+ |         +-- LakeUndoError       a write the catalog rolled back cannot be undone in the
+ |                                 lake (`workbench lake accept` keeps it instead)
  +-- QueryError                   a query is malformed or refers to unknown fields
  |    +-- ReadOnlyQueryError       SQL typed by a person tried to write or reach files/network
  +-- IngestError                  an import or export cannot proceed at all
@@ -107,6 +109,10 @@ class SchemaVersionError(CatalogError):
 
 
 class LakeError(CatalogError):
+    pass
+
+
+class LakeUndoError(LakeError):
     pass
 
 

@@ -6,8 +6,9 @@ lake's rows in the same stored order with the same keys, summaries, codes, label
 and counts; a read-only process sees the committed state throughout; and a repair that
 fails itself leaves the catalog to be repaired at the open after.
 
-Real lake files in tmp_path; the process killed is a real child process that ends itself
-(`os._exit`) once its write's lake commits are made, before its catalog's COMMIT."""
+Real lake files in tmp_path, Delta and Iceberg alike (`fmt`); the process killed is a real
+child process that ends itself (`os._exit`) once its write's lake commits are made, before its
+catalog's COMMIT."""
 
 from __future__ import annotations
 
@@ -31,10 +32,16 @@ from tests.query.query_catalog import box, build_catalog, pred
 from workbench.errors import LakeError
 from workbench.ingest import CatalogWriter, Frame, Source
 from workbench.store import layout
-from workbench.store.lake import BUCKET, Lake
+from workbench.store.lake import BUCKET, Lake, table_uri
+from workbench.store.lake_iceberg import IcebergFormat, default_catalog
 from workbench.store.lake_write import lake_rows, open_for_lake
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=["delta", "iceberg"])
+def fmt(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def state(catalog: Any) -> dict[str, Any]:
@@ -158,10 +165,11 @@ WRITES = {
 }
 
 
-def _lake_catalog(tmp_path: Path) -> Path:
+def _lake_catalog(tmp_path: Path, fmt: str) -> Path:
     path = tmp_path / "c.duckdb"
     build_catalog(path).close()
-    open_for_lake(str(path), str(tmp_path / "lake"), attach=False, buckets=2, progress=False)
+    lake = str(tmp_path / "lake")
+    open_for_lake(str(path), lake, attach=False, buckets=2, progress=False, fmt=fmt)
     workbench.open(path).close()  # the catalog names its writer on its first open
     return path
 
@@ -185,27 +193,31 @@ def _ahead(path: Path) -> list[str]:
         return [n for n, t in lake.tables.items() if latest[n] != t.version]
 
 
-def _lake_ids(tmp_path: Path) -> list[str]:
-    """The frame ids the lake's latest version of `frames` holds."""
-    rows = DeltaTable(str(tmp_path / "lake" / "frames")).to_pyarrow_table(columns=["id"])
+def _lake_ids(path: Path) -> list[str]:
+    """The frame ids the lake's latest version of `frames` holds (the lake beside `path`)."""
+    root = str(path.parent / "lake")
+    if (path.parent / "lake" / "frames" / "_delta_log").exists():
+        rows = DeltaTable(table_uri(root, "frames")).to_pyarrow_table(columns=["id"])
+    else:
+        rows = IcebergFormat(root, default_catalog(str(path))).table("frames").scan().to_arrow()
     return sorted(rows["id"].to_pylist())
 
 
 @pytest.mark.parametrize("write", sorted(WRITES))
 def test_the_next_open_after_a_killed_write_is_as_if_it_never_ran(
-    tmp_path: Path, write: str
+    tmp_path: Path, fmt: str, write: str
 ) -> None:
-    path = _lake_catalog(tmp_path)
+    path = _lake_catalog(tmp_path, fmt)
     with workbench.open(path) as catalog:
         before = state(catalog)
-    ids = _lake_ids(tmp_path)
+    ids = _lake_ids(path)
     _killed_write(path, write)
     assert _ahead(path)  # the write reached the lake
     assert read_only_state(path) == repr(before)
     with workbench.open(path) as catalog:
         assert state(catalog) == before
     assert not _ahead(path)
-    assert _lake_ids(tmp_path) == ids
+    assert _lake_ids(path) == ids
     assert read_only_state(path) == repr(before)
     with workbench.open(path) as catalog:  # and it writes on from there
         assert state(catalog) == before
@@ -214,9 +226,9 @@ def test_the_next_open_after_a_killed_write_is_as_if_it_never_ran(
         assert sorted(k for _, k in keys) == [before["next"] + i for i in range(3)]
 
 
-def test_a_block_failing_after_its_lake_commits_is_undone_at_once(tmp_path: Path) -> None:
-    path = _lake_catalog(tmp_path)
-    ids = _lake_ids(tmp_path)
+def test_a_block_failing_after_its_lake_commits_is_undone_at_once(tmp_path: Path, fmt: str) -> None:
+    path = _lake_catalog(tmp_path, fmt)
+    ids = _lake_ids(path)
     with workbench.open(path) as catalog:
         before = state(catalog)
         with pytest.raises(ValueError), catalog.transaction() as con:
@@ -224,7 +236,7 @@ def test_a_block_failing_after_its_lake_commits_is_undone_at_once(tmp_path: Path
                 con.execute("INSERT INTO frames (id, context_id) VALUES ('x', 'x')")
                 con.execute("UPDATE frames SET timestamp = 1 WHERE id = 'f0'")
             raise ValueError("the block failed after the lake's commits")
-        assert _lake_ids(tmp_path) == ids
+        assert _lake_ids(path) == ids
         assert state(catalog) == before
         catalog.refresh_lake(force=True)
         assert state(catalog) == before
@@ -233,10 +245,10 @@ def test_a_block_failing_after_its_lake_commits_is_undone_at_once(tmp_path: Path
         assert sorted(k for (k,) in keys) == [before["next"] + i for i in range(3)]
 
 
-def test_a_jobs_rows_committed_meanwhile_stay(tmp_path: Path) -> None:
+def test_a_jobs_rows_committed_meanwhile_stay(tmp_path: Path, fmt: str) -> None:
     """Rows another writer appended to the lake after the catalog's pins (a job's, without
     keys) are kept by the undo and keyed at the next open, as without a failed write."""
-    path = _lake_catalog(tmp_path)
+    path = _lake_catalog(tmp_path, fmt)
     job = tmp_path / "job.duckdb"
     with workbench.open(job) as other, CatalogWriter(other, progress=False) as writer:
         writer.add(Frame(id="j0", sources=[Source("c", "/j.jpg")]))
@@ -268,8 +280,26 @@ def _job_append(lake: Lake, con: Any, rows: dict[str, pa.Table]) -> None:
     for name, table in lake_rows(rows, schemas, lake.buckets).items():
         at = table.schema.get_field_index("frame_key")
         unkeyed = table.set_column(at, "frame_key", pa.nulls(table.num_rows, pa.int64()))
+        if isinstance(lake.format, IcebergFormat):  # a job's own tables: no writer id
+            job = IcebergFormat(lake.root, lake.format.catalog_uri)
+            job.add_files(name, _written_iceberg(lake, job, name, unkeyed))
+            continue
         dt = DeltaTable(str(Path(lake.root) / name))
         dt.create_write_transaction(_written(lake, name, unkeyed), "append", dt.schema(), [BUCKET])
+
+
+def _written_iceberg(lake: Lake, job: IcebergFormat, name: str, rows: pa.Table) -> list[str]:
+    """`rows` written as Parquet files under an Iceberg table's data folder, as a job's unit
+    writes them (the partition column kept, the table's plain types)."""
+    out = []
+    rows = rows.cast(job.arrow_schema(name)).select(job.arrow_schema(name).names)
+    for bucket in sorted(set(rows[BUCKET].to_pylist())):
+        full = Path(table_uri(lake.root, name)) / "data" / f"{BUCKET}={bucket}"
+        full.mkdir(parents=True, exist_ok=True)
+        file = full / f"job-{uuid.uuid4().hex}.parquet"
+        pq.write_table(rows.filter(pc.equal(rows[BUCKET], bucket)), file)
+        out.append(str(file))
+    return out
 
 
 def _written(lake: Lake, name: str, rows: pa.Table) -> list[AddAction]:
@@ -287,14 +317,14 @@ def _written(lake: Lake, name: str, rows: pa.Table) -> list[AddAction]:
 
 
 def test_a_repair_that_fails_is_made_at_the_open_after(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The undo of the second table fails (the first one's is made): the open fails, the
     catalog's file is unchanged and read-only readers see its committed state; the next open
     finishes the undo. Then the undo is whole but moving the pins fails: likewise."""
     from workbench.store import lake_repair
 
-    path = _lake_catalog(tmp_path)
+    path = _lake_catalog(tmp_path, fmt)
     with workbench.open(path) as catalog:
         before = state(catalog)
     _killed_write(path, "new")
@@ -329,13 +359,17 @@ def test_a_repair_that_fails_is_made_at_the_open_after(
     assert not _ahead(path)
 
 
-def test_another_catalogs_writes_are_not_undone(tmp_path: Path) -> None:
+def test_another_catalogs_writes_are_not_undone(tmp_path: Path, fmt: str) -> None:
     """A second catalog attached to the lake (its own writer id) takes the first one's
     writes made since it pinned as a writer's it does not know, and keeps them."""
-    path = _lake_catalog(tmp_path)
+    path = _lake_catalog(tmp_path, fmt)
     reader = tmp_path / "reader.duckdb"
     workbench.open(reader).close()
-    open_for_lake(str(reader), str(tmp_path / "lake"), attach=True, buckets=2, progress=False)
+    tables = default_catalog(str(path)) if fmt == "iceberg" else None
+    lake = str(tmp_path / "lake")
+    open_for_lake(
+        str(reader), lake, attach=True, buckets=2, progress=False, fmt=fmt, catalog=tables
+    )
     workbench.open(reader).close()
     with workbench.open(path) as catalog:
         _new_frames(catalog)
@@ -347,13 +381,13 @@ def test_another_catalogs_writes_are_not_undone(tmp_path: Path) -> None:
 
 
 def test_a_live_catalog_whose_undo_failed_writes_nothing_until_it_is_made(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The undo right after the rollback fails: a warning, the committed state still read,
     writes refused (they would pin the rolled-back rows); a refresh then makes the undo."""
     from workbench.store import lake_repair
 
-    path = _lake_catalog(tmp_path)
+    path = _lake_catalog(tmp_path, fmt)
     with workbench.open(path) as catalog:
         before = state(catalog)
 

@@ -122,9 +122,11 @@ class Catalog(MediaRoots):
         *,
         read_only: bool = False,
         time_limit: float | None = None,
+        accept_lake: bool = False,
     ):
         self.path = Path(path) if path is not None else default_catalog_path()
         self.read_only = read_only
+        self._accept_lake = accept_lake  # `lake accept --confirm` (store/lake_accept.py)
         self.time_limit = default_time_limit() if time_limit is None else float(time_limit)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -234,10 +236,15 @@ class Catalog(MediaRoots):
             return
         self.lake.prepare(self._con)
         if not self.read_only:  # read-only, the views stay at the snapshot last pinned
-            versions = settle(self.lake)  # a write rolled back undone first
-            with self.transaction() as con:
-                name_writer(con, self.lake)
-                self.lake.pin(con, versions)
+            if self._accept_lake:  # a write rolled back kept as the lake holds it
+                from workbench.store.lake_accept import accept
+
+                accept(self)
+            else:
+                versions = settle(self.lake)  # a write rolled back undone first
+                with self.transaction() as con:
+                    name_writer(con, self.lake)
+                    self.lake.pin(con, versions)
             self._adopt()
         else:
             con = self._con.cursor()

@@ -143,7 +143,7 @@ class DeltaFormat:
         """The commit's metadata naming the catalog that writes it (store/lake_repair.py)."""
         from deltalake import CommitProperties
 
-        from workbench.store.lake_repair import WRITER
+        from workbench.store.lake_undo import WRITER
 
         return CommitProperties(custom_metadata={WRITER: self.writer}) if self.writer else None
 

@@ -60,7 +60,8 @@ class TableFormat(Protocol):
 
     kind: str
     # The catalog whose writes make the commits, named in them where the format can
-    # (Delta's commit metadata; store/lake_repair.py undoes a rolled-back write's by it).
+    # (Delta's commit metadata, Iceberg's snapshot summary; store/lake_repair.py undoes a
+    # rolled-back write's by it).
     writer: str | None
 
     def exists(self, name: str) -> bool:

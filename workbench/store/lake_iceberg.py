@@ -97,7 +97,7 @@ class IcebergFormat:
 
     def __init__(self, root: str, catalog: str | None) -> None:
         self.root = root
-        self.writer: str | None = None  # not recorded: rolled-back writes stay (lake_repair)
+        self.writer: str | None = None  # named in the snapshots' summaries (lake_repair)
         uri = os.environ.get(CATALOG_VARIABLE) or catalog
         if not uri:
             raise LakeError(
@@ -188,7 +188,7 @@ class IcebergFormat:
             return
         tbl = self.table(name)
         try:
-            tbl.add_files(list(paths))
+            tbl.add_files(list(paths), snapshot_properties=self._tagged())
         except Exception as exc:
             raise LakeError(f"cannot commit the job's files to {tbl.location()}: {exc}") from exc
 
@@ -278,7 +278,7 @@ class IcebergFormat:
         tbl = self.table(name)
         try:
             if rows.num_rows:
-                tbl.append(self._typed(tbl, rows))
+                tbl.append(self._typed(tbl, rows), snapshot_properties=self._tagged())
         except Exception as exc:
             raise LakeError(f"cannot write lake table {tbl.location()}: {exc}") from exc
 
@@ -290,12 +290,21 @@ class IcebergFormat:
             with warnings.catch_warnings(), tbl.transaction() as tx:  # one commit
                 # a replacement of rows that are not there yet (new frames) deletes nothing
                 warnings.filterwarnings("ignore", "Delete operation did not match any records")
+                tagged = self._tagged()
                 if rows.num_rows:
-                    tx.overwrite(self._typed(tbl, rows), overwrite_filter=expression(where))
+                    typed = self._typed(tbl, rows)
+                    tx.overwrite(typed, expression(where), snapshot_properties=tagged)
                 else:
-                    tx.delete(expression(where))
+                    tx.delete(expression(where), snapshot_properties=tagged)
         except Exception as exc:
             raise LakeError(f"cannot write lake table {tbl.location()}: {exc}") from exc
+
+    def _tagged(self) -> dict[str, str]:
+        """The snapshot summary's property naming the catalog that writes it
+        (store/lake_repair.py)."""
+        from workbench.store.lake_undo import WRITER
+
+        return {WRITER: self.writer} if self.writer else {}
 
     def add_columns(self, name: str, fields: Sequence[pa.Field]) -> None:
         with self.table(name).update_schema() as update:

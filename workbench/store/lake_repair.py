@@ -11,39 +11,33 @@ are exactly those of writes it rolled back. They are undone, not kept: the perso
 the write failed, and the catalog, the import records and the audit log say it did not
 happen (docs/scale-out.md, "What is and is not transactional").
 
-The undo is one Delta commit per table that removes the files those commits added and
-brings back the files they removed (`create_write_transaction` with remove and add
-actions): every other commit since (a job's appended rows) stays, and the files brought back
-keep their stored order (`_row`), so the table reads as it did at the pinned version plus
-the jobs' rows. It carries `REPAIR`, not `WRITER`, so it is never undone itself, and it is
+The undo is one commit (Delta) or snapshot (Iceberg) per table that removes the files
+those commits added and brings back the files they removed (store/lake_undo.py): every
+other commit since (a job's appended rows) stays, and the files brought back keep their
+stored order (`_row`), so the table reads as it did at the pinned version plus the jobs'
+rows. It carries `REPAIR`, not `WRITER`, so it is never undone itself, and it is
 idempotent: once made, the same computation finds nothing left to change. It runs right
 after a transaction that moved the pins rolls back, and again whenever the catalog is about
 to move its pins (opening, a refresh), which covers a process that died mid-write.
 
-Delta lakes only: an Iceberg lake is left as it is (not built).
+An undo that cannot be made (files to bring back a vacuum removed, files of ours another
+writer rewrote) raises `LakeUndoError`; opening then fails until the person accepts the lake
+as it is (`workbench lake accept`, store/lake_accept.py).
 """
 
 from __future__ import annotations
 
-import math
-import os
-import time
 import uuid
 import warnings
 from dataclasses import replace
-from typing import Any
 
 import duckdb
-import orjson
-import pyarrow as pa
 
-from workbench.errors import LakeError
-from workbench.store.lake import BUCKET, Lake, is_remote
+from workbench.errors import LakeError, LakeUndoError
+from workbench.store.lake import Lake
+from workbench.store.lake_undo import REPAIR, WRITER, Plan, commit, plan
 
-# The Delta commit metadata naming the catalog whose write made the commit, and the one
-# naming the catalog whose undo made it.
-WRITER = "workbench.writer"
-REPAIR = "workbench.repair"
+__all__ = ["REPAIR", "WRITER", "name_writer", "rolled_back", "settle", "undo"]
 # The catalog's writer id, in its `meta` table.
 WRITER_KEY = "lake_writer"
 
@@ -67,11 +61,11 @@ def name_writer(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
 def settle(lake: Lake, *, strict: bool = True) -> dict[str, int] | None:
     """The versions the catalog may pin now: the tables' latest, once the commits of this
     catalog's rolled-back writes after the pinned versions are undone. A table that did not
-    move costs one look at its version. When the undo fails: LakeError if `strict`, else a
-    warning and None (the pins stay; the catalog's writes are refused until it succeeds)."""
+    move costs one look at its version. When the undo fails: LakeError if `strict`
+    (LakeUndoError when it cannot be made at all), else a warning and None (the pins stay; the catalog's writes are refused until it succeeds)."""
     latest = lake.latest_versions()
-    moved = [n for n, t in lake.tables.items() if t.version is not None and latest[n] > t.version]
-    if not moved or lake.writer is None or lake.format.kind != "delta":
+    moved = [n for n, t in lake.tables.items() if t.version is not None and latest[n] != t.version]
+    if not moved or lake.writer is None:
         return latest
     lake.unrepaired = True
     try:
@@ -81,12 +75,14 @@ def settle(lake: Lake, *, strict: bool = True) -> dict[str, int] | None:
             if undo(lake, name, pinned, lake.writer):
                 latest[name] = lake.format.version(name)
     except Exception as exc:
-        message = (
-            f"the lake at {lake.root} holds a write this catalog rolled back, and undoing it "
-            f"failed ({exc}); open the catalog again to retry"
-        )
+        message = f"the lake at {lake.root} holds a write this catalog rolled back, and undoing it "
+        impossible = isinstance(exc, LakeUndoError)
+        if impossible:
+            message += f"cannot be done: {exc}"
+        else:
+            message += f"failed ({exc}); open the catalog again to retry"
         if strict:
-            raise LakeError(message) from exc
+            raise (LakeUndoError if impossible else LakeError)(message) from exc
         warnings.warn(message, stacklevel=2)
         return None
     lake.unrepaired = False
@@ -104,113 +100,37 @@ def rolled_back(lake: Lake, con: duckdb.DuckDBPyConnection, pins: dict[str, int 
     settle(lake, strict=False)
 
 
+# What the person can do when an undo cannot be made (store/lake_accept.py).
+WAY_OUT = (
+    "`workbench --catalog CATALOG lake accept` lists what would stay of it, and with "
+    "--confirm keeps the lake as it is and stores those rows into the catalog (audited)"
+)
+
+
 def undo(lake: Lake, name: str, pinned: int, writer: str) -> bool:
     """Undo, in one commit, what the commits after `pinned` tagged with `writer` did to the
     files of table `name`; returns whether there was anything left to undo."""
-    from deltalake import DeltaTable
-
-    dt = lake.delta(name)
-    latest = int(dt.version())
-    log = [h for h in dt.history(limit=latest - pinned) if int(h["version"]) > pinned]
-    ours = [int(h["version"]) for h in log if h.get(WRITER) == writer]
-    undone = [int(h["version"]) for h in log if h.get(REPAIR) == writer]
-    if not ours:
-        return False
-    states: dict[int, dict[str, dict[str, Any]]] = {}
-
-    def files(version: int) -> dict[str, dict[str, Any]]:
-        if version not in states:
-            at = DeltaTable(dt.table_uri, version=version, storage_options=lake.options)
-            rows = pa.table(at.get_add_actions(flatten=False)).to_pylist()
-            states[version] = {str(r["path"]): r for r in rows}
-        return states[version]
-
-    added: set[str] = set()
-    removed: dict[str, dict[str, Any]] = {}
-    for version in sorted(ours):
-        before, after = files(version - 1), files(version)
-        added |= after.keys() - before.keys()
-        for path in before.keys() - after.keys():
-            removed.setdefault(path, before[path])
-    now = files(latest)
-    repaired: set[str] = set()  # the files an undo made before removed
-    for version in undone:
-        repaired |= files(version - 1).keys() - files(version).keys()
-    lost = added - now.keys() - removed.keys() - repaired
-    if lost:  # another writer rewrote files of ours since: their rows cannot be told apart
-        raise LakeError(
-            f"lake table {name} was rewritten by another writer since: {sorted(lost)[:3]}"
+    found = plan(lake, name, pinned, writer)
+    if found is None or not (found.gone or found.back or found.lost):
+        return False  # none, or undone already
+    if not found.whole:
+        raise LakeUndoError(
+            f"snapshots of lake table {name} made since the catalog's pin were expired (a "
+            f"vacuum): what they changed is not known; {WAY_OUT}"
         )
-    gone = sorted(added & now.keys())
-    back = {p: a for p, a in removed.items() if p not in added and p not in now}
-    if not gone and not back:
-        return False  # undone already
-    _check(lake, name, back)
-    _commit(dt, gone, now, back, writer)
+    if found.lost:  # another writer rewrote files of ours since: rows not told apart
+        raise LakeUndoError(
+            f"lake table {name} was rewritten by another writer since: {found.lost[:3]}; {WAY_OUT}"
+        )
+    missing = found.missing()
+    if missing:
+        raise LakeUndoError(
+            f"files of lake table {name} to bring back are gone (a vacuum removed them): "
+            f"{missing[:3]}; {WAY_OUT}"
+        )
+    _commit(lake, found, writer)
     return True
 
 
-def _check(lake: Lake, name: str, back: dict[str, dict[str, Any]]) -> None:
-    """Refuse to bring back files that are gone from the disk (a vacuum removed them)."""
-    if is_remote(lake.root):
-        return  # the commit refers to them; a missing one fails the next read, named
-    base = os.path.join(lake.root, name)
-    missing = [p for p in back if not os.path.exists(os.path.join(base, p))]
-    if missing:
-        raise LakeError(f"files of lake table {name} to bring back are gone: {missing[:3]}")
-
-
-def _commit(
-    dt: Any,
-    gone: list[str],
-    now: dict[str, dict[str, Any]],
-    back: dict[str, dict[str, Any]],
-    writer: str,
-) -> None:
-    from deltalake.transaction import AddAction, CommitProperties, RemoveAction
-
-    stamp = int(time.time() * 1000)
-    actions: list[Any] = [
-        RemoveAction(p, True, stamp, int(now[p]["size_bytes"]), _partition(now[p])) for p in gone
-    ]
-    actions += [
-        AddAction(
-            p, int(a["size_bytes"]), _partition(a), int(a["modification_time"]), True, _stats(a)
-        )
-        for p, a in back.items()
-    ]
-    dt.create_write_transaction(
-        actions,
-        "append",
-        dt.schema(),
-        [BUCKET],
-        commit_properties=CommitProperties(custom_metadata={REPAIR: writer}),
-    )
-
-
-def _partition(action: dict[str, Any]) -> dict[str, str | None]:
-    values = action.get("partition") or {}
-    return {k: None if v is None else str(v) for k, v in values.items()}
-
-
-def _stats(action: dict[str, Any]) -> str:
-    """A file's statistics as the log keeps them, from the parsed ones the table gives:
-    numbers and text only (a timestamp's bounds are left out: no reader needs them)."""
-
-    def plain(values: Any) -> dict[str, Any]:
-        if not isinstance(values, dict):
-            return {}
-        return {
-            k: v
-            for k, v in values.items()
-            if isinstance(v, int | str | bool) or (isinstance(v, float) and math.isfinite(v))
-        }
-
-    return orjson.dumps(
-        {
-            "numRecords": action.get("num_records"),
-            "minValues": plain(action.get("min")),
-            "maxValues": plain(action.get("max")),
-            "nullCount": plain(action.get("null_count")),
-        }
-    ).decode()
+def _commit(lake: Lake, found: Plan, writer: str) -> None:
+    commit(lake, found, writer)
