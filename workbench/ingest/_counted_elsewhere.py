@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +89,33 @@ def leave(catalog: Any, counted: Counted) -> None:
         under_way = _UNDER_WAY.get(catalog)
         if under_way is not None:
             under_way.discard(counted)
+
+
+# The catalog -> the threads inside an import's write on it (it tells what it deletes)
+_WRITING: weakref.WeakKeyDictionary[Any, set[int]] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def writing(catalog: Any) -> Iterator[None]:
+    """Around an import's write (its transaction): it tells the imports under way what it
+    deletes of theirs itself, so the check of a person's deletes skips it."""
+    thread = threading.get_ident()
+    with _LOCK:
+        held = _WRITING.setdefault(catalog, set())
+        outer = thread in held
+        held.add(thread)
+    try:
+        yield
+    finally:
+        if not outer:
+            with _LOCK:
+                held.discard(thread)
+
+
+def is_writing(catalog: Any) -> bool:
+    """Whether this thread is inside an import's write on `catalog`."""
+    with _LOCK:
+        return threading.get_ident() in _WRITING.get(catalog, ())
 
 
 def others(catalog: Any, counted: Counted | None) -> list[Counted]:

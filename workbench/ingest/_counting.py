@@ -40,9 +40,9 @@ reads nothing more.
 
 from __future__ import annotations
 
-import threading
 import weakref
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -51,6 +51,7 @@ import pyarrow as pa
 
 from workbench.ingest import _counted_elsewhere as elsewhere
 from workbench.ingest import _counted_rows as rows
+from workbench.ingest._counted_deletes import check as check_deletes
 from workbench.ingest._counted_keys import KeyBits
 from workbench.ingest._counted_labels import LabelCounts
 from workbench.ingest._counted_rows import (
@@ -65,9 +66,16 @@ from workbench.ingest._counted_rows import (
     uris_of_rows,
 )
 from workbench.ingest.report import IngestReport
+from workbench.store import before_commit
 from workbench.store.layout import next_frame_key
 
 __all__ = ["NOTHING", "Again", "Counted", "Tally", "summed", "take_back", "uris_of_rows"]
+
+before_commit.add(check_deletes)  # a person's deletes noted by the imports under way
+
+# What `rollback` restores (`Counted._undo`): the keys noted, the ids noted, the ids dropped,
+# the keys dropped (their frames' earlier versions counted again)
+_Undo = tuple[list[np.ndarray], list[str], list[str], list[np.ndarray]]
 
 
 class Counted:
@@ -88,13 +96,12 @@ class Counted:
         self._told: list[tuple[Counted, elsewhere.Notice]] = []  # by the write under way
         self._said: list[Callable[[], None]] = []  # what undoes what it told
         self._catalog = catalog
-        self._held = threading.Lock()  # what other imports' writes tell it (`_noticed`)
         self._points: weakref.WeakSet[Counted] = weakref.WeakSet()  # its `state()`s held
         if catalog is not None:
             elsewhere.join(catalog, self)
-        # What `rollback` restores: the ranges, the ids noted and dropped, the label counts,
-        # what other imports' writes did as it was, since `start`
-        self._undo: tuple[list[np.ndarray], list[str], list[str]] = ([], [], [])
+        # What `rollback` restores: the keys noted and dropped, the ids noted and dropped, the
+        # label counts, what other imports' writes did as it was, since `start`
+        self._undo: _Undo = ([], [], [], [])
         self._undo_labels = self.labels
         self._taken: elsewhere.Gone = {}
         self._undo_aside: tuple[elsewhere.Fields, elsewhere.Files, elsewhere.Labels] | None = None
@@ -110,9 +117,11 @@ class Counted:
         """What has been counted so far, for `restore` (an importer that sets its report back
         to an earlier copy and reads a file again sets this back with it): a copy, told from
         now on what every later write takes away of what it counted, this import's own as
-        another import's (`_counted_elsewhere`), until it is dropped or the import ends."""
-        point = Counted(lake=self._ids is not None, catalog=self._catalog)
-        point._copy_from(self)
+        another import's (`_counted_elsewhere`), until it is dropped or the import ends. Taken
+        between writes (their turn held): a write under way tells it, or has told this."""
+        with self._turn():
+            point = Counted(lake=self._ids is not None, catalog=self._catalog)
+            point._copied(self)
         self._points.add(point)
         return point
 
@@ -122,15 +131,16 @@ class Counted:
         as another import's: frames replaced or removed, fields labelled, frames its label
         writes counted ROIs on written whole) is set aside as it was counted then, and taken
         back once when this import gives it again."""
-        self._copy_from(point)
+        with self._turn():
+            self._copied(point)
         self.start()
 
-    def _copy_from(self, other: Counted) -> None:
-        """Hold what `other` has counted, as a copy."""
-        with other._held:
-            self._copied(other)
+    def _turn(self) -> Any:
+        """Held while no write runs: what writes tell (`_noticed`) is noted in their turns."""
+        return self._catalog.turn() if self._catalog is not None else nullcontext()
 
     def _copied(self, other: Counted) -> None:
+        """Hold what `other` has counted, as a copy."""
         self._keys = other._keys.copy()
         self._ids = set(other._ids) if other._ids is not None else None
         self.labels = other.labels.copy()
@@ -140,7 +150,7 @@ class Counted:
 
     def start(self) -> None:
         """Call before each write: what `rollback` undoes is noted from here."""
-        self._undo = ([], [], [])
+        self._undo = ([], [], [], [])
         self._undo_labels = self.labels.copy()
         self._taken = {}
         self._undo_aside = None
@@ -169,18 +179,8 @@ class Counted:
         self._told = []
 
     def _noticed(self, notice: elsewhere.Notice) -> Callable[[], None]:
-        """Note what another import's write did (`notice`); returns what undoes it. (Held
-        against `state` and `restore`, which run outside the writes' turns.)"""
-        with self._held:
-            undo = self._note(notice)
-
-        def held_undo() -> None:
-            with self._held:
-                undo()
-
-        return held_undo
-
-    def _note(self, notice: elsewhere.Notice) -> Callable[[], None]:
+        """Note what another import's write did (`notice`), in that write's turn (`state`
+        and `restore` wait for it); returns what undoes it."""
         ids = [i for i in notice.gone if self._ids is not None and i in self._ids]
         if self._ids is not None:
             self._ids.difference_update(ids)
@@ -227,9 +227,11 @@ class Counted:
         """Forget what was noted since `start` (the write's transaction was rolled back, and
         the report's figures with it)."""
         self.unsay()
-        noted, added, dropped = self._undo
+        noted, added, dropped, gone = self._undo
         for keys in noted:
             self._keys.remove(keys)
+        for keys in gone:
+            self._keys.add(keys)
         if self._ids is not None:
             self._ids.difference_update(added)
             self._ids.update(dropped)
@@ -253,21 +255,47 @@ class Counted:
         if self._catalog is None or not len(keys):
             return
         for other in elsewhere.others(self._catalog, self):
-            if other._ids is not None:
-                continue
-            notice = elsewhere.Notice()
-            mine = keys[other._counted(keys)]
-            if len(mine):
-                notice.gone = other._as_stored(con, elsewhere.frames_by_key(con, mine))
-            labelled = other.labels.held(keys)
-            if labelled:
-                frames = np.unique(np.concatenate([k for _, k, _ in labelled]))
-                ids = rows.ids_by_key(con, frames)
-                for name, at, counts in labelled:
-                    for key, n in zip(at.tolist(), counts.tolist(), strict=True):
-                        notice.labels[(ids[key], name)] = (key, n)
-            if notice:
-                self._told.append((other, notice))
+            if other._ids is None:
+                notice = other._taken_away(con, keys)
+                if notice:
+                    self._told.append((other, notice))
+
+    def _taken_away(self, con: Any, keys: np.ndarray) -> elsewhere.Notice:
+        """What this import (a local catalog's) is told when the stored frames with `keys`
+        (sorted, distinct; read on `con`) are deleted: those it counted whole, as it stored
+        them, and its label writes' ROIs on them, by frame id."""
+        notice = elsewhere.Notice()
+        mine = keys[self._counted(keys)]
+        if len(mine):
+            notice.gone = self._as_stored(con, elsewhere.frames_by_key(con, mine))
+        labelled = self.labels.held(keys)
+        if labelled:
+            frames = np.unique(np.concatenate([k for _, k, _ in labelled]))
+            ids = rows.ids_by_key(con, frames)
+            for name, at, counts in labelled:
+                for key, n in zip(at.tolist(), counts.tolist(), strict=True):
+                    notice.labels[(ids[key], name)] = (key, n)
+        return notice
+
+    def deleted(self, con: Any, keys: np.ndarray) -> Callable[[], None] | None:
+        """The stored frames with `keys` (sorted, distinct; `con` reads them as they were)
+        are deleted by a write that told no import (a person's SQL): of those this import
+        counted, not told of already, note what another import's write would have told
+        (`_counted_deletes.py`); returns what undoes it, or None."""
+        if self._ids is not None:
+            return None
+        notice = self._taken_away(con, keys)
+        notice.gone = {i: f for i, f in notice.gone.items() if i not in self._gone}
+        notice.labels = {p: n for p, n in notice.labels.items() if p not in self._aside}
+        return self._noticed(notice) if notice else None
+
+    def span(self) -> tuple[int, int] | None:
+        """The lowest and highest keys counted (a local catalog's), whole or by label
+        writes, if any."""
+        if self._ids is not None:
+            return None
+        spans = [s for s in (self._keys.span(), self.labels.span()) if s is not None]
+        return (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
 
     def _replacing_ids(self, con: Any, ids: list[str]) -> None:
         """`replacing` for a lake-backed catalog, by id (the frames `ids` may be stored);
@@ -377,6 +405,8 @@ class Counted:
             return Again(rois=labelled) if labelled else NOTHING
         found = np.unique(found)
         again = self._corrected(con, rows_of_keys(con, found), found.tolist())
+        self._keys.remove(found)  # (those still stored are noted again: `keep`, `end`)
+        self._undo[3].append(found)
         self._forget_fields(keys)
         return replace(again, rois=again.rois + labelled) if labelled else again
 

@@ -56,6 +56,7 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import RecordError
+from workbench.ingest import _counted_elsewhere as elsewhere
 from workbench.ingest._columnar import rows_table
 from workbench.ingest._counting import (
     NOTHING,
@@ -299,7 +300,11 @@ class CatalogWriter:
         before = self.report.copy()
         self._counted.start()
         try:
-            with self.catalog.transaction() as con, self.catalog.editing(con, ids):
+            with (
+                elsewhere.writing(self.catalog),  # (it tells what it deletes)
+                self.catalog.transaction() as con,
+                self.catalog.editing(con, ids),
+            ):
                 self._counted.begin(con)
                 try:
                     yield con
