@@ -54,8 +54,9 @@ Gone = dict[str, Again]  # frame id -> the frame as the import that counted it s
 Fields = dict[Any, dict[str, int]]
 # Of those fields, the files the masks of its ROIs named as the import stored them (if any)
 Files = dict[Any, dict[str, list[str]]]
-# (frame id, field) -> (the frame's key then, the ROIs an import's label writes counted there)
-Labels = dict[tuple[str, str], tuple[int, int]]
+# (frame id, field) -> (the frame's key then, the ROIs an import's label writes counted there,
+# the files their masks named as stored then)
+Labels = dict[tuple[str, str], tuple[int, int, list[str]]]
 
 
 @dataclass(slots=True)
@@ -118,7 +119,7 @@ def is_writing(catalog: Any) -> bool:
         return threading.get_ident() in _WRITING.get(catalog, ())
 
 
-def others(catalog: Any, counted: Counted | None) -> list[Counted]:
+def others(catalog: Any, counted: object) -> list[Counted]:
     """The other imports under way on `catalog` (all of them, with None)."""
     with _LOCK:
         under_way = _UNDER_WAY.get(catalog)

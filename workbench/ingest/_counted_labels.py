@@ -143,8 +143,14 @@ class LabelCounts:
 
     def drop_ids(self, ids: list[str]) -> int:
         """`drop` by frame id."""
-        if not self._by_id:
-            return 0
+        return sum(self.drop_pairs_ids(ids).values())
+
+    def drop_pairs_ids(self, ids: list[str]) -> dict[tuple[str, str], int]:
+        """`drop_ids`, returning the (frame id, field) pairs dropped that held ROIs, and
+        their counts."""
+        if not self._by_id or not ids:
+            return {}
         wanted = set(ids)
         gone = [pair for pair in self._by_id if pair[0] in wanted]
-        return sum(self._by_id.pop(pair) for pair in gone)
+        dropped = {pair: self._by_id.pop(pair) for pair in gone}
+        return {pair: n for pair, n in dropped.items() if n}

@@ -54,10 +54,10 @@ from workbench.ingest import _counted_rows as rows
 from workbench.ingest._counted_deletes import check as check_deletes
 from workbench.ingest._counted_keys import KeyBits
 from workbench.ingest._counted_labels import LabelCounts
+from workbench.ingest._counted_relabel import Relabelling
 from workbench.ingest._counted_rows import (
     NOTHING,
     Again,
-    field_rois,
     ids_of_keys,
     rows_of_ids,
     rows_of_keys,
@@ -78,7 +78,7 @@ before_commit.add(check_deletes)  # a person's deletes noted by the imports unde
 _Undo = tuple[list[np.ndarray], list[str], list[str], list[np.ndarray]]
 
 
-class Counted:
+class Counted(Relabelling):
     """The frames one import has counted so far (see the module's rule)."""
 
     def __init__(self, *, lake: bool, catalog: Any = None) -> None:
@@ -272,9 +272,12 @@ class Counted:
         if labelled:
             frames = np.unique(np.concatenate([k for _, k, _ in labelled]))
             ids = rows.ids_by_key(con, frames)
+            names = [name for name, _, _ in labelled]
+            files = rows.field_files(con, "frame_key", frames.tolist(), names)
             for name, at, counts in labelled:
                 for key, n in zip(at.tolist(), counts.tolist(), strict=True):
-                    notice.labels[(ids[key], name)] = (key, n)
+                    uris = files.get(key, {}).get(name, [])
+                    notice.labels[(ids[key], name)] = (key, n, uris)
         return notice
 
     def deleted(self, con: Any, keys: np.ndarray) -> Callable[[], None] | None:
@@ -308,26 +311,6 @@ class Counted:
                 if mine:
                     gone = other._as_stored(con, elsewhere.frames_by_id(con, mine))
                     self._told.append((other, elsewhere.Notice(gone=gone)))
-
-    def _labelling(self, con: Any, field: str, frames: Any) -> None:
-        """Call before a label write changes the `field` ROIs of the stored frames `frames`
-        (keys, distinct; ids on a lake-backed catalog): the other imports under way that
-        counted some of them whole are told how many ROIs of `field` those hold."""
-        if self._catalog is None or not len(frames):
-            return
-        for other in elsewhere.others(self._catalog, self):
-            if other._ids is None and self._ids is None:
-                mine = np.asarray(frames)[other._counted(frames)].tolist()
-                column = "frame_key"
-            elif other._ids is not None and self._ids is not None:
-                mine, column = [i for i in frames if i in other._ids], "frame_id"
-            else:
-                continue
-            if mine:
-                stored = field_rois(con, field, column, mine)
-                told = {f: {field: int(n)} for f, n in zip(mine, stored.tolist(), strict=True)}
-                files = rows.field_files(con, column, mine, [field])
-                self._told.append((other, elsewhere.Notice(fields=told, files=files)))
 
     def edited(self, con: Any, ids: list[str], fields: list[str]) -> None:
         """Another way than an import's writer is about to change the ROIs of the stored
@@ -371,17 +354,20 @@ class Counted:
             return NOTHING
         values = ids.to_pylist() if isinstance(ids, pa.Array | pa.ChunkedArray) else ids
         back = {i: self._gone.pop(i) for i in values if i in self._gone}
-        labelled = 0
+        labelled, files = 0, []
         if self._aside:
             wanted = set(values)
             pairs = [pair for pair in self._aside if pair[0] in wanted]
             if pairs:
                 self._changing()
-                labelled = sum(self._aside.pop(pair)[1] for pair in pairs)
+                for pair in pairs:
+                    _, n, uris = self._aside.pop(pair)
+                    labelled += n
+                    files.extend(uris)
         if not back and not labelled:
             return NOTHING
         self._taken.update(back)
-        return summed([*back.values(), Again(rois=labelled)])
+        return summed([*back.values(), Again(rois=labelled, uris=pa.array(files, pa.string()))])
 
     # -- local catalogs: by key -------------------------------------------------------------
     def _counted(self, keys: np.ndarray) -> np.ndarray:
@@ -398,17 +384,17 @@ class Counted:
             return NOTHING
         keys = np.asarray(keys, dtype=np.int64)
         inside = self._counted(keys)
-        labelled = self._labels_of(keys, inside)
+        labelled = self._labels_of(con, keys, inside)
         found = keys[inside]
         if not len(found):
             self._forget_fields(keys)
-            return Again(rois=labelled) if labelled else NOTHING
+            return labelled
         found = np.unique(found)
         again = self._corrected(con, rows_of_keys(con, found), found.tolist())
         self._keys.remove(found)  # (those still stored are noted again: `keep`, `end`)
         self._undo[3].append(found)
         self._forget_fields(keys)
-        return replace(again, rois=again.rois + labelled) if labelled else again
+        return summed([again, labelled]) if labelled else again
 
     def _corrected(self, con: Any, again: Again, frames: list[Any]) -> Again:
         """`again`, the stored `frames` (keys, or ids), with the ROIs of the fields other
@@ -434,14 +420,20 @@ class Counted:
                     del self._fields[f]
                     self._files.pop(f, None)
 
-    def _labels_of(self, keys: np.ndarray, inside: np.ndarray) -> int:
+    def _labels_of(self, con: Any, keys: np.ndarray, inside: np.ndarray) -> Again:
         """The frames `keys` are written whole or found unchanged: their ROIs counted by
         label writes are forgotten, and those on frames this import did not count whole
-        (whose stored ROIs are not taken back with them) returned to be taken back."""
+        (whose stored ROIs are not taken back with them) returned to be taken back, with
+        the files their masks name as stored."""
         if not self.labels:
-            return 0
+            return NOTHING
         self.labels.drop(keys[inside])
-        return self.labels.drop(keys[~inside])
+        held = self.labels.held(keys[~inside])
+        if not held:
+            return NOTHING
+        pairs = {(k, name) for name, at, _ in held for k in at.tolist()}
+        files = _pair_files(con, "frame_key", pairs)
+        return Again(rois=self.labels.drop(keys[~inside]), uris=files)
 
     def keep(self, keys: np.ndarray) -> None:
         """Note the frames with `keys` (once each) as counted without being stored by this
@@ -467,19 +459,27 @@ class Counted:
         values = ids.to_pylist()
         self._replacing_ids(con, values)
         found = [i for i in values if i in self._ids]
-        labelled = 0
-        if self.labels:  # (see `_labels_of`)
-            self.labels.drop_ids(found)
-            labelled = self.labels.drop_ids([i for i in values if i not in self._ids])
+        labelled = self._labels_of_ids(con, found, [i for i in values if i not in self._ids])
         added = set(values).difference(self._ids)
         self._undo[1].extend(added)
         self._ids.update(added)
         if not found:
             self._forget_fields(values)
-            return Again(rois=labelled) if labelled else NOTHING
+            return labelled
         again = self._corrected(con, rows_of_ids(con, found), found)
         self._forget_fields(values)
-        return replace(again, rois=again.rois + labelled) if labelled else again
+        return summed([again, labelled]) if labelled else again
+
+    def _labels_of_ids(self, con: Any, whole: list[str], others: list[str]) -> Again:
+        """`_labels_of` for a lake-backed catalog: the frames `whole` counted whole, the
+        frames `others` not."""
+        if not self.labels:
+            return NOTHING
+        self.labels.drop_ids(whole)
+        pairs = self.labels.drop_pairs_ids(others)
+        if not pairs:
+            return NOTHING
+        return Again(rois=sum(pairs.values()), uris=_pair_files(con, "frame_id", set(pairs)))
 
     # -- frames removed -----------------------------------------------------------------------
     def removed(self, con: Any, ids: list[str]) -> Again:
@@ -491,105 +491,22 @@ class Counted:
             found = [i for i in ids if i in self._ids]
             self._undo[2].extend(found)
             self._ids.difference_update(found)
-            labelled = self.labels.drop_ids(ids) if self.labels else 0
+            labelled = self._labels_of_ids(con, found, [i for i in ids if i not in found])
             mine = self._corrected(con, rows_of_ids(con, found), found) if found else NOTHING
             self._forget_fields(ids)
-            return summed([mine, aside, Again(rois=labelled)])
+            return summed([mine, aside, labelled])
         keys = rows.keys_of_ids(con, ids)
         self.replacing(con, keys)
         return summed([self.again(con, keys), aside])
 
-    # -- label-only writes ----------------------------------------------------------------------
-    def relabel(
-        self,
-        con: Any,
-        field: str,
-        keys: np.ndarray,
-        given: np.ndarray,
-        cleared: np.ndarray,
-        ids: Callable[[], list[str]],
-    ) -> int:
-        """A label write gives `field` ROIs to the stored frames with `keys` (distinct; `ids`
-        gives their ids), `given` rows each, replacing the field's ROIs of those `cleared`
-        (the others' rows are added to what they hold): note what it counts, and return the
-        ROIs counted before that it replaces, read before it deletes them. Those are the
-        field's ROIs as stored on a frame this import counted whole (as it counted them, if
-        another import labelled them since), else those its label writes counted."""
-        keys = np.asarray(keys, dtype=np.int64)
-        given = np.asarray(given, dtype=np.int64)
-        self._labelling(con, field, keys)
-        held = self.labels.get(field, keys)
-        if self._aside:  # its counts on frames another import replaced since
-            held = self._held_aside(field, ids(), held)
-        inside = self._counted(keys)
-        before, mine = held.copy(), inside & cleared
-        if mine.any():
-            before[mine] = field_rois(con, field, "frame_key", keys[mine].tolist())
-        before = self._own_fields(field, keys.tolist(), inside, before, given, cleared)
-        self.labels.set(field, keys, np.where(cleared, given, held + given))
-        return int(before[cleared].sum())
 
-    def relabel_ids(
-        self,
-        con: Any,
-        field: str,
-        ids: list[str],
-        given: np.ndarray,
-        cleared: np.ndarray,
-    ) -> int:
-        """`relabel` for a lake-backed catalog, by frame id."""
-        assert self._ids is not None
-        self._labelling(con, field, ids)
-        held = np.asarray(self.labels.get_ids(field, ids), dtype=np.int64)
-        inside = np.array([i in self._ids for i in ids], dtype=bool)
-        before, mine = held.copy(), inside & cleared
-        if mine.any():
-            chosen = [i for i, x in zip(ids, mine, strict=True) if x]
-            before[mine] = field_rois(con, field, "frame_id", chosen)
-        before = self._own_fields(field, ids, inside, before, given, cleared)
-        counts = np.where(cleared, given, held + given)
-        self.labels.set_ids(field, ids, [int(n) for n in counts])
-        return int(before[cleared].sum())
-
-    def _held_aside(self, field: str, ids: list[str], held: np.ndarray) -> np.ndarray:
-        """`held` (the `field` ROIs counted on the frames `ids`) with those set aside when
-        another import replaced a frame taken, as counted then."""
-        held = held.copy()
-        for at, frame_id in enumerate(ids):
-            if (frame_id, field) in self._aside:
-                self._changing()
-                held[at] = self._aside.pop((frame_id, field))[1]
-        return held
-
-    def _own_fields(
-        self,
-        field: str,
-        frames: list[Any],
-        inside: np.ndarray,
-        before: np.ndarray,
-        given: np.ndarray,
-        cleared: np.ndarray,
-    ) -> np.ndarray:
-        """`before` with the `field` ROIs of the frames counted whole that another import
-        labelled since as this import counted them, and what it counts there noted."""
-        if not self._fields:
-            return before
-        before = before.copy()
-        for at, frame in enumerate(frames):
-            counts = self._fields.get(frame)
-            if not inside[at] or counts is None or field not in counts:
-                continue
-            self._changing()
-            before[at] = counts[field]
-            if cleared[at]:  # the field's ROIs stored are this import's again
-                del counts[field]
-                self._files.get(frame, {}).pop(field, None)
-                if not counts:
-                    del self._fields[frame]
-                    self._files.pop(frame, None)
-            else:
-                counts[field] += int(given[at])
-        return before
+def _pair_files(con: Any, column: str, pairs: set[tuple[Any, str]]) -> pa.Array:
+    """The files the masks of the ROIs of each (frame, field) of `pairs` name as stored
+    (frames as `column` names them)."""
+    frames = sorted({frame for frame, _ in pairs})
+    stored = rows.field_files(con, column, frames, sorted({name for _, name in pairs}))
+    uris = [u for f, name in pairs for u in stored.get(f, {}).get(name, [])]
+    return pa.array(uris, pa.string())
 
 
 class Tally:

@@ -58,6 +58,7 @@ from tqdm.auto import tqdm
 from workbench.errors import RecordError
 from workbench.ingest import _counted_elsewhere as elsewhere
 from workbench.ingest._columnar import rows_table
+from workbench.ingest._counted_rows import mask_files
 from workbench.ingest._counting import (
     NOTHING,
     Again,
@@ -377,9 +378,12 @@ class CatalogWriter:
         (ingest/_label_writes.py)."""
         self.flush()
         with self._transaction(frame_ids) as con:
-            self.report.rois += store_labels(
+            replaced = store_labels(
                 self.catalog, self._counted, con, field_name, frame_ids, rois, cleared
             )
+            self.report.rois += rois.num_rows
+            self._take_back(con, replaced)
+            count_outside(con, mask_files(rois), self._roots, self.report)
             for kind, where, count in warnings:
                 self.report.warn(kind, where, count)
             if self._run is not None:
@@ -401,11 +405,10 @@ class CatalogWriter:
                 missing, replaced = (
                     store_queued_labels(self.catalog, self._counted, con, labels)
                     if labels
-                    else ([], 0)
+                    else ([], NOTHING)
                 )
                 self._count(frames, labels, missing)
-                self.report.rois -= replaced
-                self._take_back(con, again)
+                self._take_back(con, summed([again, replaced]))
                 if self._run is not None:
                     self._run.committed(con, self.report)
         except _DATA_ERRORS as exc:  # the report and the counting are set back already
