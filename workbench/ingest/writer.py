@@ -55,7 +55,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
-from workbench.errors import RecordError
+from workbench.errors import IngestError, RecordError
 from workbench.ingest import _counted_elsewhere as elsewhere
 from workbench.ingest._columnar import rows_table
 from workbench.ingest._counted_rows import mask_files
@@ -413,6 +413,8 @@ class CatalogWriter:
                     self._run.committed(con, self.report)
         except _DATA_ERRORS as exc:  # the report and the counting are set back already
             items: list[Any] = [*frames, *labels]
+            if self.catalog.writing_here():  # inside a caller's transaction: it is lost whole
+                raise IngestError(_not_set_aside(items, exc)) from exc
             if len(items) == 1:
                 self.reject(record_error(exc, items[0].where))
                 return
@@ -516,6 +518,18 @@ class CatalogWriter:
                         "ON CONFLICT DO NOTHING",
                         [dataset, version],
                     )
+
+
+def _not_set_aside(items: list[Any], exc: Exception) -> str:
+    """What to do when a record fails to store inside a caller's transaction."""
+    where = items[0].where if len(items) == 1 else f"{items[0].where} to {items[-1].where}"
+    return (
+        f"a record of {where} ({len(items)} queued) failed to store: {exc}. Inside a caller's"
+        " transaction (`catalog.transaction()`) the import cannot set it aside and store the"
+        " rest (DuckDB has no savepoints): the whole transaction rolls back. Run the import"
+        " on its own, outside the transaction, to have that record rejected with its error"
+        " and the others stored"
+    )
 
 
 def _full_rois(rois: pa.Table) -> pa.Table:
