@@ -123,3 +123,32 @@ def test_labels_on_a_frame_another_import_replaced(tmp_path: Path, way: str) -> 
             in_thread(b_writes)
             _labels(writer, way, "x", [_masked(folder, "c")])
         assert _outside(catalog, writer, folder) == 1
+
+
+@pytest.mark.parametrize("storage", ["local", "lake"])
+@pytest.mark.parametrize("way", ["write_labels", "add_labels"])
+@pytest.mark.parametrize("then", ["labels", "whole"])
+def test_labels_another_import_changed_since(
+    tmp_path: Path, storage: str, way: str, then: str
+) -> None:
+    """X is stored (its image remote); A gives X's `pred` 2 masked ROIs; B's label write
+    gives X's `pred` 1 masked ROI of its own (files in another folder); A then gives X's
+    `pred` 1 masked ROI (A counts 1 file), or writes X whole, its image outside the roots
+    (1): A takes back its own 2 files, not B's (before: 2, taking B's 1 back for its 2)."""
+    folder, theirs = tmp_path / "elsewhere", tmp_path / "theirs"
+
+    def b_labels() -> None:
+        with CatalogWriter(catalog, progress=False) as other:
+            _labels(other, way, "x", [_masked(theirs, "b1")])
+
+    with workbench.open(catalog_path(tmp_path, storage)) as catalog:
+        stored_first(catalog, [Frame(id="x", sources=[Source(id="image", uri="s3://b/x")])])
+        with recorded_writer(catalog) as writer:
+            _labels(writer, way, "x", [_masked(folder, "a"), _masked(folder, "b")])
+            in_thread(b_labels)
+            if then == "labels":
+                _labels(writer, way, "x", [_masked(folder, "c")])
+            else:
+                writer.add(_frame(folder, "x", []))
+                writer.flush()
+        assert _outside(catalog, writer, folder) == 1

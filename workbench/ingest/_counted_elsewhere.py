@@ -57,6 +57,9 @@ Files = dict[Any, dict[str, list[str]]]
 # (frame id, field) -> (the frame's key then, the ROIs an import's label writes counted there,
 # the files their masks named as stored then)
 Labels = dict[tuple[str, str], tuple[int, int, list[str]]]
+# (frame key, or id on a lake-backed catalog; field) -> the files the masks of the ROIs an
+# import's label writes counted there named, where another import's label write changed them
+Pairs = dict[tuple[Any, str], list[str]]
 
 
 @dataclass(slots=True)
@@ -67,9 +70,10 @@ class Notice:
     fields: Fields = field(default_factory=dict)
     files: Files = field(default_factory=dict)
     labels: Labels = field(default_factory=dict)
+    pairs: Pairs = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.gone or self.fields or self.labels)
+        return bool(self.gone or self.fields or self.labels or self.pairs)
 
 
 def copied(fields: Fields, files: Files) -> tuple[Fields, Files]:
@@ -92,31 +96,29 @@ def leave(catalog: Any, counted: Counted) -> None:
             under_way.discard(counted)
 
 
-# The catalog -> the threads inside an import's write on it (it tells what it deletes)
-_WRITING: weakref.WeakKeyDictionary[Any, set[int]] = weakref.WeakKeyDictionary()
+# The catalogs (by id) this thread is inside an import's write on (it tells what it deletes)
+_WRITING = threading.local()
 
 
 @contextmanager
 def writing(catalog: Any) -> Iterator[None]:
     """Around an import's write (its transaction): it tells the imports under way what it
     deletes of theirs itself, so the check of a person's deletes skips it."""
-    thread = threading.get_ident()
-    with _LOCK:
-        held = _WRITING.setdefault(catalog, set())
-        outer = thread in held
-        held.add(thread)
+    held: set[int] | None = getattr(_WRITING, "catalogs", None)
+    if held is None:
+        held = _WRITING.catalogs = set()
+    outer = id(catalog) in held
+    held.add(id(catalog))
     try:
         yield
     finally:
         if not outer:
-            with _LOCK:
-                held.discard(thread)
+            held.discard(id(catalog))
 
 
 def is_writing(catalog: Any) -> bool:
     """Whether this thread is inside an import's write on `catalog`."""
-    with _LOCK:
-        return threading.get_ident() in _WRITING.get(catalog, ())
+    return id(catalog) in getattr(_WRITING, "catalogs", ())
 
 
 def others(catalog: Any, counted: object) -> list[Counted]:

@@ -35,6 +35,7 @@ class Relabelling:
     _aside: elsewhere.Labels
     _fields: elsewhere.Fields
     _files: elsewhere.Files
+    _pair_files: elsewhere.Pairs
 
     def _counted(self, keys: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -56,11 +57,59 @@ class Relabelling:
                 mine, column = [i for i in frames if i in other._ids], "frame_id"
             else:
                 continue
+            notice = elsewhere.Notice(pairs=other._pairs_changed(con, field, frames, mine))
             if mine:
                 stored = field_rois(con, field, column, mine)
-                told = {f: {field: int(n)} for f, n in zip(mine, stored.tolist(), strict=True)}
-                files = rows.field_files(con, column, mine, [field])
-                self._told.append((other, elsewhere.Notice(fields=told, files=files)))
+                notice.fields = {
+                    f: {field: int(n)} for f, n in zip(mine, stored.tolist(), strict=True)
+                }
+                notice.files = rows.field_files(con, column, mine, [field])
+            if notice:
+                self._told.append((other, notice))
+
+    def _pairs_changed(
+        self, con: Any, field: str, frames: Any, whole: list[Any]
+    ) -> elsewhere.Pairs:
+        """Of the stored `frames` (keys, or ids) whose `field` another import's label write
+        changes, those this import's label writes counted ROIs on (not counted whole:
+        `whole`), with the files their masks name as stored, this import's."""
+        if not self.labels:
+            return {}
+        if self._ids is None:
+            held = self.labels.get(field, np.asarray(frames, dtype=np.int64)) > 0
+        else:
+            held = np.asarray(self.labels.get_ids(field, list(frames))) > 0
+        skip = set(whole)
+        chosen = {
+            (f, field)
+            for f, h in zip(np.asarray(frames).tolist(), held, strict=True)
+            if h and f not in skip
+        }
+        if not chosen:
+            return {}
+        return self._files_of_pairs(con, "frame_key" if self._ids is None else "frame_id", chosen)
+
+    def _files_of_pairs(
+        self, con: Any, column: str, pairs: set[tuple[Any, str]]
+    ) -> dict[tuple[Any, str], list[str]]:
+        """The files the masks of the ROIs this import's label writes counted on each (frame,
+        field) of `pairs` (frames as `column` names them) name: as stored, or as another
+        import's label write found them (`_pair_files`)."""
+        rest = [pair for pair in pairs if pair not in self._pair_files]
+        found = {pair: self._pair_files[pair] for pair in pairs if pair in self._pair_files}
+        if rest:
+            frames = sorted({frame for frame, _ in rest})
+            stored = rows.field_files(con, column, frames, sorted({name for _, name in rest}))
+            found.update({(f, n): stored.get(f, {}).get(n, []) for f, n in rest})
+        return found
+
+    def _forget_pairs(self, pairs: Any) -> None:
+        """The files noted for `pairs` (their ROIs taken back) are forgotten."""
+        gone = [pair for pair in pairs if pair in self._pair_files]
+        if gone:
+            self._changing()
+            for pair in gone:
+                del self._pair_files[pair]
 
     def relabel(
         self,
@@ -132,11 +181,17 @@ class Relabelling:
         import counted whole (`whole`: as stored, or as it stored them if another import
         labelled the field since) or whose field its label writes counted (`labelled`), read
         before they are deleted."""
-        chosen = [f for f, w, m in zip(frames, whole, labelled, strict=True) if w or m]
-        if not chosen:
-            return []
-        stored = rows.field_files(con, column, chosen, [field])
+        chosen = [f for f, w in zip(frames, whole, strict=True) if w]
+        pairs = {(f, field) for f, w, m in zip(frames, whole, labelled, strict=True) if m and not w}
         files: list[str] = []
+        if pairs:
+            files.extend(
+                u for uris in self._files_of_pairs(con, column, pairs).values() for u in uris
+            )
+            self._forget_pairs(pairs)
+        if not chosen:
+            return files
+        stored = rows.field_files(con, column, chosen, [field])
         for frame in chosen:
             if field in self._fields.get(frame, {}):  # (counted whole, labelled since)
                 files.extend(self._files.get(frame, {}).get(field, []))

@@ -76,6 +76,8 @@ before_commit.add(check_deletes)  # a person's deletes noted by the imports unde
 # What `rollback` restores (`Counted._undo`): the keys noted, the ids noted, the ids dropped,
 # the keys dropped (their frames' earlier versions counted again)
 _Undo = tuple[list[np.ndarray], list[str], list[str], list[np.ndarray]]
+# and what other imports' writes did as it was (`_changing`)
+_Aside = tuple[elsewhere.Fields, elsewhere.Files, elsewhere.Labels, elsewhere.Pairs]
 
 
 class Counted(Relabelling):
@@ -93,6 +95,7 @@ class Counted(Relabelling):
         self._fields: elsewhere.Fields = {}
         self._files: elsewhere.Files = {}  # those fields' mask files as it stored them
         self._aside: elsewhere.Labels = {}
+        self._pair_files: elsewhere.Pairs = {}  # its label writes' files, where others changed them
         self._told: list[tuple[Counted, elsewhere.Notice]] = []  # by the write under way
         self._said: list[Callable[[], None]] = []  # what undoes what it told
         self._catalog = catalog
@@ -104,7 +107,7 @@ class Counted(Relabelling):
         self._undo: _Undo = ([], [], [], [])
         self._undo_labels = self.labels
         self._taken: elsewhere.Gone = {}
-        self._undo_aside: tuple[elsewhere.Fields, elsewhere.Files, elsewhere.Labels] | None = None
+        self._undo_aside: _Aside | None = None
 
     def close(self) -> None:
         """The import has ended: other imports' writes tell it nothing more."""
@@ -147,6 +150,7 @@ class Counted(Relabelling):
         self._gone = dict(other._gone)
         self._fields, self._files = elsewhere.copied(other._fields, other._files)
         self._aside = dict(other._aside)
+        self._pair_files = dict(other._pair_files)
 
     def start(self) -> None:
         """Call before each write: what `rollback` undoes is noted from here."""
@@ -187,7 +191,7 @@ class Counted(Relabelling):
         before = {i: self._gone.get(i) for i in notice.gone}
         self._gone.update(notice.gone)
         fields, files = elsewhere.copied(self._fields, self._files)
-        aside = dict(self._aside)
+        aside, pair_files = dict(self._aside), dict(self._pair_files)
         for frame_id, frame in notice.gone.items():  # (their fields were read into it)
             self._fields.pop(frame.key if self._ids is None else frame_id, None)
             self._files.pop(frame.key if self._ids is None else frame_id, None)
@@ -200,6 +204,8 @@ class Counted(Relabelling):
                     if uris:
                         self._files.setdefault(frame, {})[name] = uris
         self._aside.update(notice.labels)
+        for pair, uris in notice.pairs.items():  # (a pair changed before keeps its files then)
+            self._pair_files.setdefault(pair, uris)
 
         def undo() -> None:
             if self._ids is not None:
@@ -210,6 +216,7 @@ class Counted(Relabelling):
                 else:
                     self._gone[i] = frame
             self._fields, self._files, self._aside = fields, files, aside
+            self._pair_files = pair_files
 
         return undo
 
@@ -238,14 +245,14 @@ class Counted(Relabelling):
         self.labels = self._undo_labels
         self._gone.update(self._taken)
         if self._undo_aside is not None:
-            self._fields, self._files, self._aside = self._undo_aside
+            self._fields, self._files, self._aside, self._pair_files = self._undo_aside
         self.start()
 
     def _changing(self) -> None:
         """This write is about to change `_fields` or `_aside`: as they are, for `rollback`."""
         if self._undo_aside is None:
             fields, files = elsewhere.copied(self._fields, self._files)
-            self._undo_aside = (fields, files, dict(self._aside))
+            self._undo_aside = (fields, files, dict(self._aside), dict(self._pair_files))
 
     # -- what a write does to other imports' frames -----------------------------------------
     def replacing(self, con: Any, keys: np.ndarray) -> None:
@@ -272,12 +279,11 @@ class Counted(Relabelling):
         if labelled:
             frames = np.unique(np.concatenate([k for _, k, _ in labelled]))
             ids = rows.ids_by_key(con, frames)
-            names = [name for name, _, _ in labelled]
-            files = rows.field_files(con, "frame_key", frames.tolist(), names)
+            pairs = {(k, name) for name, at, _ in labelled for k in at.tolist()}
+            files = self._files_of_pairs(con, "frame_key", pairs)
             for name, at, counts in labelled:
                 for key, n in zip(at.tolist(), counts.tolist(), strict=True):
-                    uris = files.get(key, {}).get(name, [])
-                    notice.labels[(ids[key], name)] = (key, n, uris)
+                    notice.labels[(ids[key], name)] = (key, n, files[(key, name)])
         return notice
 
     def deleted(self, con: Any, keys: np.ndarray) -> Callable[[], None] | None:
@@ -432,8 +438,10 @@ class Counted(Relabelling):
         if not held:
             return NOTHING
         pairs = {(k, name) for name, at, _ in held for k in at.tolist()}
-        files = _pair_files(con, "frame_key", pairs)
-        return Again(rois=self.labels.drop(keys[~inside]), uris=files)
+        files = self._files_of_pairs(con, "frame_key", pairs)
+        self._forget_pairs(pairs)
+        uris = pa.array([u for f in files.values() for u in f], pa.string())
+        return Again(rois=self.labels.drop(keys[~inside]), uris=uris)
 
     def keep(self, keys: np.ndarray) -> None:
         """Note the frames with `keys` (once each) as counted without being stored by this
@@ -479,7 +487,10 @@ class Counted(Relabelling):
         pairs = self.labels.drop_pairs_ids(others)
         if not pairs:
             return NOTHING
-        return Again(rois=sum(pairs.values()), uris=_pair_files(con, "frame_id", set(pairs)))
+        files = self._files_of_pairs(con, "frame_id", set(pairs))
+        self._forget_pairs(pairs)
+        uris = pa.array([u for f in files.values() for u in f], pa.string())
+        return Again(rois=sum(pairs.values()), uris=uris)
 
     # -- frames removed -----------------------------------------------------------------------
     def removed(self, con: Any, ids: list[str]) -> Again:
@@ -498,15 +509,6 @@ class Counted(Relabelling):
         keys = rows.keys_of_ids(con, ids)
         self.replacing(con, keys)
         return summed([self.again(con, keys), aside])
-
-
-def _pair_files(con: Any, column: str, pairs: set[tuple[Any, str]]) -> pa.Array:
-    """The files the masks of the ROIs of each (frame, field) of `pairs` name as stored
-    (frames as `column` names them)."""
-    frames = sorted({frame for frame, _ in pairs})
-    stored = rows.field_files(con, column, frames, sorted({name for _, name in pairs}))
-    uris = [u for f, name in pairs for u in stored.get(f, {}).get(name, [])]
-    return pa.array(uris, pa.string())
 
 
 class Tally:
