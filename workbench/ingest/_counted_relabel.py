@@ -141,7 +141,7 @@ class Relabelling:
         files = self._replaced_files(con, field, "frame_key", frames, mine, counted & cleared)
         before = self._own_fields(field, frames, inside, before, given, cleared)
         self.labels.set(field, keys, np.where(cleared, given, held + given))
-        return Again(rois=int(before[cleared].sum()), uris=pa.array(files + aside, pa.string()))
+        return Again(rois=int(before[cleared].sum()), uris=_uris(files + aside))
 
     def relabel_ids(
         self,
@@ -165,7 +165,7 @@ class Relabelling:
         before = self._own_fields(field, ids, inside, before, given, cleared)
         counts = np.where(cleared, given, held + given)
         self.labels.set_ids(field, ids, [int(n) for n in counts])
-        return Again(rois=int(before[cleared].sum()), uris=pa.array(files, pa.string()))
+        return Again(rois=int(before[cleared].sum()), uris=_uris(files))
 
     def _replaced_files(
         self,
@@ -181,6 +181,8 @@ class Relabelling:
         import counted whole (`whole`: as stored, or as it stored them if another import
         labelled the field since) or whose field its label writes counted (`labelled`), read
         before they are deleted."""
+        if not whole.any() and not labelled.any():  # (a field's first ROIs: nothing read)
+            return []
         chosen = [f for f, w in zip(frames, whole, strict=True) if w]
         pairs = {(f, field) for f, w, m in zip(frames, whole, labelled, strict=True) if m and not w}
         files: list[str] = []
@@ -243,3 +245,10 @@ class Relabelling:
             else:
                 counts[field] += int(given[at])
         return before
+
+
+_NONE = pa.array([], pa.string())
+
+
+def _uris(files: list[str]) -> pa.Array:
+    return pa.array(files, pa.string()) if files else _NONE

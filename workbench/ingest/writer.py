@@ -505,7 +505,7 @@ class CatalogWriter:
                 self._check_uris(roi.mask.get("uri"))
 
     def _finish(self) -> None:
-        with self.catalog.transaction() as con:
+        with elsewhere.writing(self.catalog), self.catalog.transaction() as con:
             save_keypoint_labels(con, self._keypoints.values())
             for dataset, version in sorted(self._datasets, key=str):
                 con.execute(
