@@ -52,7 +52,7 @@ def check(catalog: Any, con: Any, cursor: Callable[[], Any]) -> Callable[[], Non
         keys = f"SELECT frame_key FROM {_STORED}"
         before = committed.execute(keys, [low, high]).fetchnumpy()["frame_key"]
         after = con.execute(keys, [low, high]).fetchnumpy()["frame_key"]
-        deleted = np.setdiff1d(np.asarray(before, np.int64), np.asarray(after, np.int64))
+        deleted = _missing(np.sort(before.astype(np.int64)), np.sort(after.astype(np.int64)))
         undos = [undo for c, _ in imports if (undo := c.deleted(committed, deleted))]
     finally:
         committed.close()
@@ -62,3 +62,12 @@ def check(catalog: Any, con: Any, cursor: Callable[[], Any]) -> Callable[[], Non
             undo()
 
     return undone
+
+
+def _missing(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The keys of `before` not in `after` (both sorted, distinct). (numpy's setdiff1d
+    hashed them: 0.3 s at 100,000 keys.)"""
+    if not len(after):
+        return before
+    at = np.minimum(np.searchsorted(after, before), len(after) - 1)
+    return before[after[at] != before]

@@ -30,7 +30,11 @@ ROIs of that field it held, and the files their masks named: what this import ta
 of that frame or field is then what it counted there. A checkpoint (`state`, for an importer
 that reads a file again after a failure of its own) is a copy of what was counted, told as
 another import under way is, of this import's own writes too: `restore` then counts from
-it, what the writes since took of it set aside as it was counted.
+it, what the writes since took of it set aside as it was counted; the copy is taken in the
+writers' turn, so a write under way has told what it copies, or tells the copy. A person's
+SQL that deletes frames in `catalog.transaction()` tells, just before its COMMIT, what an
+import's write that removes them would (_counted_deletes.py). The label writes' counting,
+with the mask files of the ROIs they replace, is _counted_relabel.py.
 
 A write finds the counted frames among those it replaces or finds unchanged (their keys,
 which it reads anyway), and only when there are some reads how many sources and ROIs they

@@ -22,6 +22,8 @@ URIs counted outside the media roots follow it too: a write that counts a frame 
 back the files its earlier version named with its sources and ROIs (`_take_back`), so each
 stored URI outside the roots is counted once, as its frame is; of a field another import's
 label write or a merge changed since, the mask files this import stored there, not theirs.
+A label write (either way) counts the mask files its ROIs name, and takes back those of the
+ROIs counted before that it replaces (ingest/_counted_relabel.py).
 A writer set back to a checkpoint (`restore`) counts from what it had counted then, what
 its own writes took of it since set aside as another import's would be.
 
@@ -33,12 +35,13 @@ are to be mended in the file, and the later one replacing the earlier in the cat
 mend the earlier one. Taking a warning back would also need to know which warnings each
 stored version drew, which neither the catalog nor the counting keeps.
 
-Not under the rule: what SQL run outside any writer or service does to the frames (no
-service deletes frames; the annotations merged back change their ROIs, and tell). A frame a
-person's DELETE takes away while the import runs stays counted as the import stored it, as
-one another import removes does: the import reads nothing at its end to find it (its rows
-are gone by then, and with them what the import would take back of it; docs/benchmarks.md,
-"Twenty-fourth pass: counting's gaps left").
+A frame a person's DELETE (SQL in `catalog.transaction()`, outside any writer or service)
+takes away while the import runs stays counted as the import stored it, as one another
+import removes does, and is taken back once if the import gives it again: before that
+transaction's COMMIT the imports under way note the frames they counted that it deletes, as
+last committed (ingest/_counted_deletes.py). Not under the rule: what such SQL does to a
+stored frame's sources or ROIs without deleting it (no service deletes frames; the
+annotations merged back change their ROIs, and tell).
 """
 
 from __future__ import annotations
