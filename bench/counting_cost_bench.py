@@ -26,7 +26,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,18 +55,44 @@ def _timed(function: Callable[..., Any], total: list[float]) -> Callable[..., An
     return call
 
 
+def _timed_context(function: Callable[..., Any], total: list[float]) -> Callable[..., Any]:
+    """`function` (which makes a context manager), its entering and leaving timed."""
+
+    @contextmanager
+    def call(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        held = function(*args, **kwargs)
+        value = _timed(held.__enter__, total)()
+        try:
+            yield value
+        finally:
+            _timed(held.__exit__, total)(None, None, None)
+
+    return call
+
+
 def _wrap_counting(total: list[float]) -> None:
-    """Time every method of the counting's classes and the label writes' counting."""
+    """Time every method of the counting's classes and the label writes' counting; where
+    the copy has them, the label writes' counting's own class, what each write tells the
+    imports under way that it runs (`writing`) and the check before each COMMIT of a
+    person's deletes."""
     from workbench.ingest import _counted_keys, _counted_labels, _counting, _label_writes
 
-    classes = [_counting.Counted, _counting.Tally, _counted_keys.KeyBits]
+    classes: list[type] = [_counting.Counted, _counting.Tally, _counted_keys.KeyBits]
     classes.append(_counted_labels.LabelCounts)
+    classes.extend(c for c in _counting.Counted.__mro__[1:] if c is not object)
     for cls in classes:
         for name, value in list(vars(cls).items()):
             if callable(value) and not name.startswith("__"):
                 setattr(cls, name, _timed(value, total))
     for name in ("count_again", "count_queued"):
         setattr(_label_writes, name, _timed(getattr(_label_writes, name), total))
+    elsewhere = _counting.elsewhere
+    if hasattr(elsewhere, "writing"):
+        from workbench.store import before_commit
+
+        elsewhere.writing = _timed_context(elsewhere.writing, total)
+        checks = before_commit._CHECKS
+        checks[:] = [_timed(check, total) for check in checks]
 
 
 def _end_look_up(catalog: Any) -> tuple[float, float, float, int]:

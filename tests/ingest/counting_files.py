@@ -202,3 +202,16 @@ def labels_elsewhere(catalog: Any, way: str, frame_ids: list[str], boxes: int) -
             give_labels(other, way, frame_ids, boxes)
 
     in_thread(work)
+
+
+def deleted_by_sql(catalog: Any, frame_ids: list[str]) -> None:
+    """A person's SQL on the catalog's own connection, in another thread, outside any writer
+    or service: the frames `frame_ids` deleted with their sources and ROIs."""
+
+    def work() -> None:
+        with catalog.transaction() as con:
+            for table in ("rois", "sources"):
+                con.execute(f"DELETE FROM {table} WHERE frame_id IN ?", [frame_ids])
+            con.execute("DELETE FROM frames WHERE id IN ?", [frame_ids])
+
+    in_thread(work)

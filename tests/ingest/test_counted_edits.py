@@ -8,7 +8,6 @@ back its own ROIs, not the merged ones."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
@@ -17,8 +16,8 @@ import workbench
 from tests.ingest.counting_files import (
     catalog_path,
     counts,
+    deleted_by_sql,
     give,
-    in_thread,
     label_rows,
     recorded_writer,
     stored_rois,
@@ -68,19 +67,6 @@ def test_a_frame_a_service_edited_between_two_writes_is_counted_as_stored(
         assert counts(catalog, writer) == expected
 
 
-def _deleted_by_hand(catalog: Any, frame_ids: list[str]) -> None:
-    """A person's SQL on the catalog's own connection, in another thread, outside any writer
-    or service: the frames `frame_ids` deleted with their sources and ROIs."""
-
-    def work() -> None:
-        with catalog.transaction() as con:
-            for table in ("rois", "sources"):
-                con.execute(f"DELETE FROM {table} WHERE frame_id IN ?", [frame_ids])
-            con.execute("DELETE FROM frames WHERE id IN ?", [frame_ids])
-
-    in_thread(work)
-
-
 @pytest.mark.parametrize("storage", ["local", "lake"])
 @pytest.mark.parametrize("way", ["add", "write_rows"])
 def test_frames_deleted_by_sql_during_an_import_stay_counted_as_stored(
@@ -97,9 +83,9 @@ def test_frames_deleted_by_sql_during_an_import_stay_counted_as_stored(
             give(writer, way, [whole_frame("x", 2), whole_frame("y", 1)])
             if storage == "lake":
                 with pytest.raises(duckdb.BinderException, match="base table"):
-                    _deleted_by_hand(catalog, ["x"])
+                    deleted_by_sql(catalog, ["x"])
             else:
-                _deleted_by_hand(catalog, ["x"])
+                deleted_by_sql(catalog, ["x"])
             give(writer, way, [whole_frame("z", 3)])
         assert stored_rois(catalog) == (1 + 3 if storage == "local" else 2 + 1 + 3)
         assert counts(catalog, writer) == (3, 3, 2 + 1 + 3)

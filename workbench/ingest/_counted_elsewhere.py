@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -53,8 +54,12 @@ Gone = dict[str, Again]  # frame id -> the frame as the import that counted it s
 Fields = dict[Any, dict[str, int]]
 # Of those fields, the files the masks of its ROIs named as the import stored them (if any)
 Files = dict[Any, dict[str, list[str]]]
-# (frame id, field) -> (the frame's key then, the ROIs an import's label writes counted there)
-Labels = dict[tuple[str, str], tuple[int, int]]
+# (frame id, field) -> (the frame's key then, the ROIs an import's label writes counted there,
+# the files their masks named as stored then)
+Labels = dict[tuple[str, str], tuple[int, int, list[str]]]
+# (frame key, or id on a lake-backed catalog; field) -> the files the masks of the ROIs an
+# import's label writes counted there named, where another import's label write changed them
+Pairs = dict[tuple[Any, str], list[str]]
 
 
 @dataclass(slots=True)
@@ -65,9 +70,10 @@ class Notice:
     fields: Fields = field(default_factory=dict)
     files: Files = field(default_factory=dict)
     labels: Labels = field(default_factory=dict)
+    pairs: Pairs = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.gone or self.fields or self.labels)
+        return bool(self.gone or self.fields or self.labels or self.pairs)
 
 
 def copied(fields: Fields, files: Files) -> tuple[Fields, Files]:
@@ -90,7 +96,32 @@ def leave(catalog: Any, counted: Counted) -> None:
             under_way.discard(counted)
 
 
-def others(catalog: Any, counted: Counted | None) -> list[Counted]:
+# The catalogs (by id) this thread is inside an import's write on (it tells what it deletes)
+_WRITING = threading.local()
+
+
+@contextmanager
+def writing(catalog: Any) -> Iterator[None]:
+    """Around an import's write (its transaction): it tells the imports under way what it
+    deletes of theirs itself, so the check of a person's deletes skips it."""
+    held: set[int] | None = getattr(_WRITING, "catalogs", None)
+    if held is None:
+        held = _WRITING.catalogs = set()
+    outer = id(catalog) in held
+    held.add(id(catalog))
+    try:
+        yield
+    finally:
+        if not outer:
+            held.discard(id(catalog))
+
+
+def is_writing(catalog: Any) -> bool:
+    """Whether this thread is inside an import's write on `catalog`."""
+    return id(catalog) in getattr(_WRITING, "catalogs", ())
+
+
+def others(catalog: Any, counted: object) -> list[Counted]:
     """The other imports under way on `catalog` (all of them, with None)."""
     with _LOCK:
         under_way = _UNDER_WAY.get(catalog)

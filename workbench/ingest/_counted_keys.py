@@ -35,6 +35,17 @@ class KeyBits:
     def __bool__(self) -> bool:
         return len(self._bits) > 0
 
+    def span(self) -> tuple[int, int] | None:
+        """The lowest and highest keys held, if any."""
+        held = np.flatnonzero(self._bits)
+        if not len(held):
+            return None
+        low, high = int(held[0]), int(held[-1])
+        lowest = (int(self._bits[low]) & -int(self._bits[low])).bit_length() - 1
+        return self._base + 8 * low + lowest, self._base + 8 * high + int(
+            self._bits[high]
+        ).bit_length() - 1
+
     def contains(self, keys: np.ndarray) -> np.ndarray:
         """Which of `keys` are held."""
         keys = np.asarray(keys, dtype=np.int64)

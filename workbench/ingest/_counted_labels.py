@@ -55,6 +55,11 @@ class KeyCounts:
             older = self._parts.pop()
             self._parts.append(_merged(older, newer, dropping=not self._parts))
 
+    def span(self) -> tuple[int, int] | None:
+        """The lowest and highest keys held, if any."""
+        held = [(int(keys[0]), int(keys[-1])) for keys, _ in self._parts if len(keys)]
+        return (min(h[0] for h in held), max(h[1] for h in held)) if held else None
+
     def total(self, keys: np.ndarray) -> int:
         return int(self.get(keys).sum()) if self._parts else 0
 
@@ -98,6 +103,11 @@ class LabelCounts:
     def set(self, field: str, keys: np.ndarray, counts: np.ndarray) -> None:
         self._by_key.setdefault(field, KeyCounts()).set(keys, counts)
 
+    def span(self) -> tuple[int, int] | None:
+        """The lowest and highest frame keys held (local catalogs), if any."""
+        spans = [s for counts in self._by_key.values() if (s := counts.span()) is not None]
+        return (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
+
     def held(self, keys: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """The pairs of the frames with `keys` (distinct) that hold ROIs, as (field, those
         frames' keys, their counts)."""
@@ -133,8 +143,14 @@ class LabelCounts:
 
     def drop_ids(self, ids: list[str]) -> int:
         """`drop` by frame id."""
-        if not self._by_id:
-            return 0
+        return sum(self.drop_pairs_ids(ids).values())
+
+    def drop_pairs_ids(self, ids: list[str]) -> dict[tuple[str, str], int]:
+        """`drop_ids`, returning the (frame id, field) pairs dropped that held ROIs, and
+        their counts."""
+        if not self._by_id or not ids:
+            return {}
         wanted = set(ids)
         gone = [pair for pair in self._by_id if pair[0] in wanted]
-        return sum(self._by_id.pop(pair) for pair in gone)
+        dropped = {pair: self._by_id.pop(pair) for pair in gone}
+        return {pair: n for pair, n in dropped.items() if n}

@@ -74,6 +74,13 @@ def uris_of_rows(sources: pa.Table, rois: pa.Table) -> pa.Array:
     return pa.chunked_array(found, pa.string()).combine_chunks()
 
 
+def mask_files(rois: pa.Table) -> pa.Array:
+    """The files the masks of ROI rows (with the column mask, text or a dictionary of
+    texts) name."""
+    texts = pc.drop_null(rois["mask"]).to_pylist() if rois.num_rows else []
+    return pa.array([u for t in texts if (u := _mask_file(t)) is not None], pa.string())
+
+
 def _mask_file(text: str) -> str | None:
     """The file an ROI's mask (its stored JSON text) names, if any."""
     mask = orjson.loads(text)

@@ -30,7 +30,11 @@ ROIs of that field it held, and the files their masks named: what this import ta
 of that frame or field is then what it counted there. A checkpoint (`state`, for an importer
 that reads a file again after a failure of its own) is a copy of what was counted, told as
 another import under way is, of this import's own writes too: `restore` then counts from
-it, what the writes since took of it set aside as it was counted.
+it, what the writes since took of it set aside as it was counted; the copy is taken in the
+writers' turn, so a write under way has told what it copies, or tells the copy. A person's
+SQL that deletes frames in `catalog.transaction()` tells, just before its COMMIT, what an
+import's write that removes them would (_counted_deletes.py). The label writes' counting,
+with the mask files of the ROIs they replace, is _counted_relabel.py.
 
 A write finds the counted frames among those it replaces or finds unchanged (their keys,
 which it reads anyway), and only when there are some reads how many sources and ROIs they
@@ -40,9 +44,9 @@ reads nothing more.
 
 from __future__ import annotations
 
-import threading
 import weakref
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -51,12 +55,13 @@ import pyarrow as pa
 
 from workbench.ingest import _counted_elsewhere as elsewhere
 from workbench.ingest import _counted_rows as rows
+from workbench.ingest._counted_deletes import check as check_deletes
 from workbench.ingest._counted_keys import KeyBits
 from workbench.ingest._counted_labels import LabelCounts
+from workbench.ingest._counted_relabel import Relabelling
 from workbench.ingest._counted_rows import (
     NOTHING,
     Again,
-    field_rois,
     ids_of_keys,
     rows_of_ids,
     rows_of_keys,
@@ -65,12 +70,21 @@ from workbench.ingest._counted_rows import (
     uris_of_rows,
 )
 from workbench.ingest.report import IngestReport
+from workbench.store import before_commit
 from workbench.store.layout import next_frame_key
 
 __all__ = ["NOTHING", "Again", "Counted", "Tally", "summed", "take_back", "uris_of_rows"]
 
+before_commit.add(check_deletes)  # a person's deletes noted by the imports under way
 
-class Counted:
+# What `rollback` restores (`Counted._undo`): the keys noted, the ids noted, the ids dropped,
+# the keys dropped (their frames' earlier versions counted again)
+_Undo = tuple[list[np.ndarray], list[str], list[str], list[np.ndarray]]
+# and what other imports' writes did as it was (`_changing`)
+_Aside = tuple[elsewhere.Fields, elsewhere.Files, elsewhere.Labels, elsewhere.Pairs]
+
+
+class Counted(Relabelling):
     """The frames one import has counted so far (see the module's rule)."""
 
     def __init__(self, *, lake: bool, catalog: Any = None) -> None:
@@ -85,19 +99,19 @@ class Counted:
         self._fields: elsewhere.Fields = {}
         self._files: elsewhere.Files = {}  # those fields' mask files as it stored them
         self._aside: elsewhere.Labels = {}
+        self._pair_files: elsewhere.Pairs = {}  # its label writes' files, where others changed them
         self._told: list[tuple[Counted, elsewhere.Notice]] = []  # by the write under way
         self._said: list[Callable[[], None]] = []  # what undoes what it told
         self._catalog = catalog
-        self._held = threading.Lock()  # what other imports' writes tell it (`_noticed`)
         self._points: weakref.WeakSet[Counted] = weakref.WeakSet()  # its `state()`s held
         if catalog is not None:
             elsewhere.join(catalog, self)
-        # What `rollback` restores: the ranges, the ids noted and dropped, the label counts,
-        # what other imports' writes did as it was, since `start`
-        self._undo: tuple[list[np.ndarray], list[str], list[str]] = ([], [], [])
+        # What `rollback` restores: the keys noted and dropped, the ids noted and dropped, the
+        # label counts, what other imports' writes did as it was, since `start`
+        self._undo: _Undo = ([], [], [], [])
         self._undo_labels = self.labels
         self._taken: elsewhere.Gone = {}
-        self._undo_aside: tuple[elsewhere.Fields, elsewhere.Files, elsewhere.Labels] | None = None
+        self._undo_aside: _Aside | None = None
 
     def close(self) -> None:
         """The import has ended: other imports' writes tell it nothing more."""
@@ -110,9 +124,11 @@ class Counted:
         """What has been counted so far, for `restore` (an importer that sets its report back
         to an earlier copy and reads a file again sets this back with it): a copy, told from
         now on what every later write takes away of what it counted, this import's own as
-        another import's (`_counted_elsewhere`), until it is dropped or the import ends."""
-        point = Counted(lake=self._ids is not None, catalog=self._catalog)
-        point._copy_from(self)
+        another import's (`_counted_elsewhere`), until it is dropped or the import ends. Taken
+        between writes (their turn held): a write under way tells it, or has told this."""
+        with self._turn():
+            point = Counted(lake=self._ids is not None, catalog=self._catalog)
+            point._copied(self)
         self._points.add(point)
         return point
 
@@ -122,25 +138,27 @@ class Counted:
         as another import's: frames replaced or removed, fields labelled, frames its label
         writes counted ROIs on written whole) is set aside as it was counted then, and taken
         back once when this import gives it again."""
-        self._copy_from(point)
+        with self._turn():
+            self._copied(point)
         self.start()
 
-    def _copy_from(self, other: Counted) -> None:
-        """Hold what `other` has counted, as a copy."""
-        with other._held:
-            self._copied(other)
+    def _turn(self) -> Any:
+        """Held while no write runs: what writes tell (`_noticed`) is noted in their turns."""
+        return self._catalog.turn() if self._catalog is not None else nullcontext()
 
     def _copied(self, other: Counted) -> None:
+        """Hold what `other` has counted, as a copy."""
         self._keys = other._keys.copy()
         self._ids = set(other._ids) if other._ids is not None else None
         self.labels = other.labels.copy()
         self._gone = dict(other._gone)
         self._fields, self._files = elsewhere.copied(other._fields, other._files)
         self._aside = dict(other._aside)
+        self._pair_files = dict(other._pair_files)
 
     def start(self) -> None:
         """Call before each write: what `rollback` undoes is noted from here."""
-        self._undo = ([], [], [])
+        self._undo = ([], [], [], [])
         self._undo_labels = self.labels.copy()
         self._taken = {}
         self._undo_aside = None
@@ -169,25 +187,15 @@ class Counted:
         self._told = []
 
     def _noticed(self, notice: elsewhere.Notice) -> Callable[[], None]:
-        """Note what another import's write did (`notice`); returns what undoes it. (Held
-        against `state` and `restore`, which run outside the writes' turns.)"""
-        with self._held:
-            undo = self._note(notice)
-
-        def held_undo() -> None:
-            with self._held:
-                undo()
-
-        return held_undo
-
-    def _note(self, notice: elsewhere.Notice) -> Callable[[], None]:
+        """Note what another import's write did (`notice`), in that write's turn (`state`
+        and `restore` wait for it); returns what undoes it."""
         ids = [i for i in notice.gone if self._ids is not None and i in self._ids]
         if self._ids is not None:
             self._ids.difference_update(ids)
         before = {i: self._gone.get(i) for i in notice.gone}
         self._gone.update(notice.gone)
         fields, files = elsewhere.copied(self._fields, self._files)
-        aside = dict(self._aside)
+        aside, pair_files = dict(self._aside), dict(self._pair_files)
         for frame_id, frame in notice.gone.items():  # (their fields were read into it)
             self._fields.pop(frame.key if self._ids is None else frame_id, None)
             self._files.pop(frame.key if self._ids is None else frame_id, None)
@@ -200,6 +208,8 @@ class Counted:
                     if uris:
                         self._files.setdefault(frame, {})[name] = uris
         self._aside.update(notice.labels)
+        for pair, uris in notice.pairs.items():  # (a pair changed before keeps its files then)
+            self._pair_files.setdefault(pair, uris)
 
         def undo() -> None:
             if self._ids is not None:
@@ -210,6 +220,7 @@ class Counted:
                 else:
                     self._gone[i] = frame
             self._fields, self._files, self._aside = fields, files, aside
+            self._pair_files = pair_files
 
         return undo
 
@@ -227,23 +238,25 @@ class Counted:
         """Forget what was noted since `start` (the write's transaction was rolled back, and
         the report's figures with it)."""
         self.unsay()
-        noted, added, dropped = self._undo
+        noted, added, dropped, gone = self._undo
         for keys in noted:
             self._keys.remove(keys)
+        for keys in gone:
+            self._keys.add(keys)
         if self._ids is not None:
             self._ids.difference_update(added)
             self._ids.update(dropped)
         self.labels = self._undo_labels
         self._gone.update(self._taken)
         if self._undo_aside is not None:
-            self._fields, self._files, self._aside = self._undo_aside
+            self._fields, self._files, self._aside, self._pair_files = self._undo_aside
         self.start()
 
     def _changing(self) -> None:
         """This write is about to change `_fields` or `_aside`: as they are, for `rollback`."""
         if self._undo_aside is None:
             fields, files = elsewhere.copied(self._fields, self._files)
-            self._undo_aside = (fields, files, dict(self._aside))
+            self._undo_aside = (fields, files, dict(self._aside), dict(self._pair_files))
 
     # -- what a write does to other imports' frames -----------------------------------------
     def replacing(self, con: Any, keys: np.ndarray) -> None:
@@ -253,21 +266,49 @@ class Counted:
         if self._catalog is None or not len(keys):
             return
         for other in elsewhere.others(self._catalog, self):
-            if other._ids is not None:
-                continue
-            notice = elsewhere.Notice()
-            mine = keys[other._counted(keys)]
-            if len(mine):
-                notice.gone = other._as_stored(con, elsewhere.frames_by_key(con, mine))
-            labelled = other.labels.held(keys)
-            if labelled:
-                frames = np.unique(np.concatenate([k for _, k, _ in labelled]))
-                ids = rows.ids_by_key(con, frames)
-                for name, at, counts in labelled:
-                    for key, n in zip(at.tolist(), counts.tolist(), strict=True):
-                        notice.labels[(ids[key], name)] = (key, n)
-            if notice:
-                self._told.append((other, notice))
+            if other._ids is None:
+                notice = other._taken_away(con, keys)
+                if notice:
+                    self._told.append((other, notice))
+
+    def _taken_away(self, con: Any, keys: np.ndarray) -> elsewhere.Notice:
+        """What this import (a local catalog's) is told when the stored frames with `keys`
+        (sorted, distinct; read on `con`) are deleted: those it counted whole, as it stored
+        them, and its label writes' ROIs on them, by frame id."""
+        notice = elsewhere.Notice()
+        mine = keys[self._counted(keys)]
+        if len(mine):
+            notice.gone = self._as_stored(con, elsewhere.frames_by_key(con, mine))
+        labelled = self.labels.held(keys)
+        if labelled:
+            frames = np.unique(np.concatenate([k for _, k, _ in labelled]))
+            ids = rows.ids_by_key(con, frames)
+            pairs = {(k, name) for name, at, _ in labelled for k in at.tolist()}
+            files = self._files_of_pairs(con, "frame_key", pairs)
+            for name, at, counts in labelled:
+                for key, n in zip(at.tolist(), counts.tolist(), strict=True):
+                    notice.labels[(ids[key], name)] = (key, n, files[(key, name)])
+        return notice
+
+    def deleted(self, con: Any, keys: np.ndarray) -> Callable[[], None] | None:
+        """The stored frames with `keys` (sorted, distinct; `con` reads them as they were)
+        are deleted by a write that told no import (a person's SQL): of those this import
+        counted, not told of already, note what another import's write would have told
+        (`_counted_deletes.py`); returns what undoes it, or None."""
+        if self._ids is not None:
+            return None
+        notice = self._taken_away(con, keys)
+        notice.gone = {i: f for i, f in notice.gone.items() if i not in self._gone}
+        notice.labels = {p: n for p, n in notice.labels.items() if p not in self._aside}
+        return self._noticed(notice) if notice else None
+
+    def span(self) -> tuple[int, int] | None:
+        """The lowest and highest keys counted (a local catalog's), whole or by label
+        writes, if any."""
+        if self._ids is not None:
+            return None
+        spans = [s for s in (self._keys.span(), self.labels.span()) if s is not None]
+        return (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
 
     def _replacing_ids(self, con: Any, ids: list[str]) -> None:
         """`replacing` for a lake-backed catalog, by id (the frames `ids` may be stored);
@@ -280,26 +321,6 @@ class Counted:
                 if mine:
                     gone = other._as_stored(con, elsewhere.frames_by_id(con, mine))
                     self._told.append((other, elsewhere.Notice(gone=gone)))
-
-    def _labelling(self, con: Any, field: str, frames: Any) -> None:
-        """Call before a label write changes the `field` ROIs of the stored frames `frames`
-        (keys, distinct; ids on a lake-backed catalog): the other imports under way that
-        counted some of them whole are told how many ROIs of `field` those hold."""
-        if self._catalog is None or not len(frames):
-            return
-        for other in elsewhere.others(self._catalog, self):
-            if other._ids is None and self._ids is None:
-                mine = np.asarray(frames)[other._counted(frames)].tolist()
-                column = "frame_key"
-            elif other._ids is not None and self._ids is not None:
-                mine, column = [i for i in frames if i in other._ids], "frame_id"
-            else:
-                continue
-            if mine:
-                stored = field_rois(con, field, column, mine)
-                told = {f: {field: int(n)} for f, n in zip(mine, stored.tolist(), strict=True)}
-                files = rows.field_files(con, column, mine, [field])
-                self._told.append((other, elsewhere.Notice(fields=told, files=files)))
 
     def edited(self, con: Any, ids: list[str], fields: list[str]) -> None:
         """Another way than an import's writer is about to change the ROIs of the stored
@@ -343,17 +364,20 @@ class Counted:
             return NOTHING
         values = ids.to_pylist() if isinstance(ids, pa.Array | pa.ChunkedArray) else ids
         back = {i: self._gone.pop(i) for i in values if i in self._gone}
-        labelled = 0
+        labelled, files = 0, []
         if self._aside:
             wanted = set(values)
             pairs = [pair for pair in self._aside if pair[0] in wanted]
             if pairs:
                 self._changing()
-                labelled = sum(self._aside.pop(pair)[1] for pair in pairs)
+                for pair in pairs:
+                    _, n, uris = self._aside.pop(pair)
+                    labelled += n
+                    files.extend(uris)
         if not back and not labelled:
             return NOTHING
         self._taken.update(back)
-        return summed([*back.values(), Again(rois=labelled)])
+        return summed([*back.values(), Again(rois=labelled, uris=pa.array(files, pa.string()))])
 
     # -- local catalogs: by key -------------------------------------------------------------
     def _counted(self, keys: np.ndarray) -> np.ndarray:
@@ -370,15 +394,17 @@ class Counted:
             return NOTHING
         keys = np.asarray(keys, dtype=np.int64)
         inside = self._counted(keys)
-        labelled = self._labels_of(keys, inside)
+        labelled = self._labels_of(con, keys, inside)
         found = keys[inside]
         if not len(found):
             self._forget_fields(keys)
-            return Again(rois=labelled) if labelled else NOTHING
+            return labelled
         found = np.unique(found)
         again = self._corrected(con, rows_of_keys(con, found), found.tolist())
+        self._keys.remove(found)  # (those still stored are noted again: `keep`, `end`)
+        self._undo[3].append(found)
         self._forget_fields(keys)
-        return replace(again, rois=again.rois + labelled) if labelled else again
+        return summed([again, labelled]) if labelled else again
 
     def _corrected(self, con: Any, again: Again, frames: list[Any]) -> Again:
         """`again`, the stored `frames` (keys, or ids), with the ROIs of the fields other
@@ -404,14 +430,22 @@ class Counted:
                     del self._fields[f]
                     self._files.pop(f, None)
 
-    def _labels_of(self, keys: np.ndarray, inside: np.ndarray) -> int:
+    def _labels_of(self, con: Any, keys: np.ndarray, inside: np.ndarray) -> Again:
         """The frames `keys` are written whole or found unchanged: their ROIs counted by
         label writes are forgotten, and those on frames this import did not count whole
-        (whose stored ROIs are not taken back with them) returned to be taken back."""
+        (whose stored ROIs are not taken back with them) returned to be taken back, with
+        the files their masks name as stored."""
         if not self.labels:
-            return 0
+            return NOTHING
         self.labels.drop(keys[inside])
-        return self.labels.drop(keys[~inside])
+        held = self.labels.held(keys[~inside])
+        if not held:
+            return NOTHING
+        pairs = {(k, name) for name, at, _ in held for k in at.tolist()}
+        files = self._files_of_pairs(con, "frame_key", pairs)
+        self._forget_pairs(pairs)
+        uris = pa.array([u for f in files.values() for u in f], pa.string())
+        return Again(rois=self.labels.drop(keys[~inside]), uris=uris)
 
     def keep(self, keys: np.ndarray) -> None:
         """Note the frames with `keys` (once each) as counted without being stored by this
@@ -437,19 +471,30 @@ class Counted:
         values = ids.to_pylist()
         self._replacing_ids(con, values)
         found = [i for i in values if i in self._ids]
-        labelled = 0
-        if self.labels:  # (see `_labels_of`)
-            self.labels.drop_ids(found)
-            labelled = self.labels.drop_ids([i for i in values if i not in self._ids])
+        labelled = self._labels_of_ids(con, found, [i for i in values if i not in self._ids])
         added = set(values).difference(self._ids)
         self._undo[1].extend(added)
         self._ids.update(added)
         if not found:
             self._forget_fields(values)
-            return Again(rois=labelled) if labelled else NOTHING
+            return labelled
         again = self._corrected(con, rows_of_ids(con, found), found)
         self._forget_fields(values)
-        return replace(again, rois=again.rois + labelled) if labelled else again
+        return summed([again, labelled]) if labelled else again
+
+    def _labels_of_ids(self, con: Any, whole: list[str], others: list[str]) -> Again:
+        """`_labels_of` for a lake-backed catalog: the frames `whole` counted whole, the
+        frames `others` not."""
+        if not self.labels:
+            return NOTHING
+        self.labels.drop_ids(whole)
+        pairs = self.labels.drop_pairs_ids(others)
+        if not pairs:
+            return NOTHING
+        files = self._files_of_pairs(con, "frame_id", set(pairs))
+        self._forget_pairs(pairs)
+        uris = pa.array([u for f in files.values() for u in f], pa.string())
+        return Again(rois=sum(pairs.values()), uris=uris)
 
     # -- frames removed -----------------------------------------------------------------------
     def removed(self, con: Any, ids: list[str]) -> Again:
@@ -461,105 +506,13 @@ class Counted:
             found = [i for i in ids if i in self._ids]
             self._undo[2].extend(found)
             self._ids.difference_update(found)
-            labelled = self.labels.drop_ids(ids) if self.labels else 0
+            labelled = self._labels_of_ids(con, found, [i for i in ids if i not in found])
             mine = self._corrected(con, rows_of_ids(con, found), found) if found else NOTHING
             self._forget_fields(ids)
-            return summed([mine, aside, Again(rois=labelled)])
+            return summed([mine, aside, labelled])
         keys = rows.keys_of_ids(con, ids)
         self.replacing(con, keys)
         return summed([self.again(con, keys), aside])
-
-    # -- label-only writes ----------------------------------------------------------------------
-    def relabel(
-        self,
-        con: Any,
-        field: str,
-        keys: np.ndarray,
-        given: np.ndarray,
-        cleared: np.ndarray,
-        ids: Callable[[], list[str]],
-    ) -> int:
-        """A label write gives `field` ROIs to the stored frames with `keys` (distinct; `ids`
-        gives their ids), `given` rows each, replacing the field's ROIs of those `cleared`
-        (the others' rows are added to what they hold): note what it counts, and return the
-        ROIs counted before that it replaces, read before it deletes them. Those are the
-        field's ROIs as stored on a frame this import counted whole (as it counted them, if
-        another import labelled them since), else those its label writes counted."""
-        keys = np.asarray(keys, dtype=np.int64)
-        given = np.asarray(given, dtype=np.int64)
-        self._labelling(con, field, keys)
-        held = self.labels.get(field, keys)
-        if self._aside:  # its counts on frames another import replaced since
-            held = self._held_aside(field, ids(), held)
-        inside = self._counted(keys)
-        before, mine = held.copy(), inside & cleared
-        if mine.any():
-            before[mine] = field_rois(con, field, "frame_key", keys[mine].tolist())
-        before = self._own_fields(field, keys.tolist(), inside, before, given, cleared)
-        self.labels.set(field, keys, np.where(cleared, given, held + given))
-        return int(before[cleared].sum())
-
-    def relabel_ids(
-        self,
-        con: Any,
-        field: str,
-        ids: list[str],
-        given: np.ndarray,
-        cleared: np.ndarray,
-    ) -> int:
-        """`relabel` for a lake-backed catalog, by frame id."""
-        assert self._ids is not None
-        self._labelling(con, field, ids)
-        held = np.asarray(self.labels.get_ids(field, ids), dtype=np.int64)
-        inside = np.array([i in self._ids for i in ids], dtype=bool)
-        before, mine = held.copy(), inside & cleared
-        if mine.any():
-            chosen = [i for i, x in zip(ids, mine, strict=True) if x]
-            before[mine] = field_rois(con, field, "frame_id", chosen)
-        before = self._own_fields(field, ids, inside, before, given, cleared)
-        counts = np.where(cleared, given, held + given)
-        self.labels.set_ids(field, ids, [int(n) for n in counts])
-        return int(before[cleared].sum())
-
-    def _held_aside(self, field: str, ids: list[str], held: np.ndarray) -> np.ndarray:
-        """`held` (the `field` ROIs counted on the frames `ids`) with those set aside when
-        another import replaced a frame taken, as counted then."""
-        held = held.copy()
-        for at, frame_id in enumerate(ids):
-            if (frame_id, field) in self._aside:
-                self._changing()
-                held[at] = self._aside.pop((frame_id, field))[1]
-        return held
-
-    def _own_fields(
-        self,
-        field: str,
-        frames: list[Any],
-        inside: np.ndarray,
-        before: np.ndarray,
-        given: np.ndarray,
-        cleared: np.ndarray,
-    ) -> np.ndarray:
-        """`before` with the `field` ROIs of the frames counted whole that another import
-        labelled since as this import counted them, and what it counts there noted."""
-        if not self._fields:
-            return before
-        before = before.copy()
-        for at, frame in enumerate(frames):
-            counts = self._fields.get(frame)
-            if not inside[at] or counts is None or field not in counts:
-                continue
-            self._changing()
-            before[at] = counts[field]
-            if cleared[at]:  # the field's ROIs stored are this import's again
-                del counts[field]
-                self._files.get(frame, {}).pop(field, None)
-                if not counts:
-                    del self._fields[frame]
-                    self._files.pop(frame, None)
-            else:
-                counts[field] += int(given[at])
-        return before
 
 
 class Tally:

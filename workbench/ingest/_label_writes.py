@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.ingest._counting import Counted
+from workbench.ingest._counting import Again, Counted, summed
 from workbench.ingest._unchanged import new_sums, old_sums, without, without_ids
 from workbench.model.records import ROI_SCHEMA
 from workbench.store import groups, layout, layout_arrays, line_digests
@@ -127,10 +127,11 @@ def count_again(
     named: pa.Array,
     cleared: pa.Array,
     keys: np.ndarray | None,
-) -> int:
+) -> Again:
     """Note the `field` ROIs a label write gives the frames `named` (`keys`: theirs on a
     local catalog, None on a lake-backed one) as counted by its import, and return those
-    counted before that it replaces (workbench/ingest/_counting.py, `relabel`)."""
+    counted before that it replaces, with the files their masks name
+    (workbench/ingest/_counted_relabel.py)."""
     given = rows_per_frame(named, rois)
     if cleared is named or cleared.equals(named):
         gone = np.ones(len(named), dtype=bool)
@@ -148,24 +149,24 @@ def count_queued(
     con: Any,
     given: list[tuple[str, str, int]],
     keys: dict[str, int | None],
-) -> int:
+) -> Again:
     """`count_again` for label updates queued one by one (`add_labels`): `given` as (frame
     id, field, ROIs), each (frame, field) once, their frames stored with `keys` (a
     lake-backed catalog's are counted by id)."""
     fields: dict[str, list[tuple[str, int]]] = {}
     for frame_id, field, rois in given:
         fields.setdefault(field, []).append((frame_id, rois))
-    replaced = 0
+    replaced = []
     for field, items in fields.items():
         counts = np.array([n for _, n in items], dtype=np.int64)
         every = np.ones(len(items), dtype=bool)
         ids = [frame_id for frame_id, _ in items]
         if counted.by_id:  # a lake-backed catalog's frames
-            replaced += counted.relabel_ids(con, field, ids, counts, every)
+            replaced.append(counted.relabel_ids(con, field, ids, counts, every))
         else:
             at = np.array([keys[i] for i in ids], dtype=np.int64)
-            replaced += counted.relabel(con, field, at, counts, every, ids.copy)
-    return replaced
+            replaced.append(counted.relabel(con, field, at, counts, every, ids.copy))
+    return summed(replaced)
 
 
 def _first_keys(rois: pa.Table, named: pa.Array, keys: np.ndarray) -> np.ndarray | None:

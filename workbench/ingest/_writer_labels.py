@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from workbench.ingest import _label_writes as label_writes
 from workbench.ingest._columnar import rows_table
-from workbench.ingest._counting import Counted
+from workbench.ingest._counting import Again, Counted
 from workbench.ingest._unchanged import without_ids
 from workbench.model.records import ROI_SCHEMA, Roi
 from workbench.store.arrow import append_rows, registered
@@ -47,18 +47,17 @@ def store_labels(
     frame_ids: Sequence[str],
     rois: pa.Table,
     cleared: Sequence[str] | None,
-) -> int:
+) -> Again:
     """`CatalogWriter.write_labels` in its transaction: the `field_name` ROIs of the frames
     `frame_ids` replaced by `rois` (of those `cleared` only, when given; the others' rows
-    are added to what they hold). Returns the ROIs the report counts: those given, less
-    those counted before that they replace. A local catalog's frames that the rows would
-    leave as they are are left out, and a field's first ROIs on frames all cleared are
-    summarised from the rows (ingest/_label_writes.py)."""
+    are added to what they hold). Returns the ROIs counted before that they replace, and
+    the files their masks name (the report counts those given, less these). A local
+    catalog's frames that the rows would leave as they are are left out, and a field's
+    first ROIs on frames all cleared are summarised from the rows (ingest/_label_writes.py)."""
     named = pa.array(frame_ids, pa.string())
     gone = named if cleared is None else pa.array(cleared, pa.string())
-    given = rois.num_rows
     keys = label_writes.stored_keys(con, named) if catalog.lake is None else None
-    counts = given - label_writes.count_again(counted, con, field_name, rois, named, gone, keys)
+    replaced = label_writes.count_again(counted, con, field_name, rois, named, gone, keys)
     if keys is not None:  # frames it would leave as they are, left out
         checked = label_writes.check(con, field_name, rois, named, gone, keys)
         if checked.first is not None:  # the field's first ROIs on those frames
@@ -68,7 +67,7 @@ def store_labels(
         named, gone = without_ids(named, same), without_ids(gone, same)
     if len(named):
         _replace_labels(catalog, con, field_name, named, gone, rois)
-    return counts
+    return replaced
 
 
 def _replace_labels(
@@ -94,9 +93,10 @@ def _replace_labels(
 
 def store_queued_labels(
     catalog: Catalog, counted: Counted, con: Any, labels: list[QueuedLabels]
-) -> tuple[list[QueuedLabels], int]:
+) -> tuple[list[QueuedLabels], Again]:
     """Replace the labels queued (each (frame, field) once); returns the updates whose
-    frame is not in the catalog, and the ROIs counted before that they replace."""
+    frame is not in the catalog, and the ROIs counted before that they replace with the
+    files their masks name."""
     wanted = sorted({item.frame_id for item in labels})
     known: dict[str, int | None] = dict(
         con.execute(

@@ -22,6 +22,8 @@ URIs counted outside the media roots follow it too: a write that counts a frame 
 back the files its earlier version named with its sources and ROIs (`_take_back`), so each
 stored URI outside the roots is counted once, as its frame is; of a field another import's
 label write or a merge changed since, the mask files this import stored there, not theirs.
+A label write (either way) counts the mask files its ROIs name, and takes back those of the
+ROIs counted before that it replaces (ingest/_counted_relabel.py).
 A writer set back to a checkpoint (`restore`) counts from what it had counted then, what
 its own writes took of it since set aside as another import's would be.
 
@@ -33,12 +35,13 @@ are to be mended in the file, and the later one replacing the earlier in the cat
 mend the earlier one. Taking a warning back would also need to know which warnings each
 stored version drew, which neither the catalog nor the counting keeps.
 
-Not under the rule: what SQL run outside any writer or service does to the frames (no
-service deletes frames; the annotations merged back change their ROIs, and tell). A frame a
-person's DELETE takes away while the import runs stays counted as the import stored it, as
-one another import removes does: the import reads nothing at its end to find it (its rows
-are gone by then, and with them what the import would take back of it; docs/benchmarks.md,
-"Twenty-fourth pass: counting's gaps left").
+A frame a person's DELETE (SQL in `catalog.transaction()`, outside any writer or service)
+takes away while the import runs stays counted as the import stored it, as one another
+import removes does, and is taken back once if the import gives it again: before that
+transaction's COMMIT the imports under way note the frames they counted that it deletes, as
+last committed (ingest/_counted_deletes.py). Not under the rule: what such SQL does to a
+stored frame's sources or ROIs without deleting it (no service deletes frames; the
+annotations merged back change their ROIs, and tell).
 """
 
 from __future__ import annotations
@@ -55,8 +58,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
-from workbench.errors import RecordError
+from workbench.errors import IngestError, RecordError
+from workbench.ingest import _counted_elsewhere as elsewhere
 from workbench.ingest._columnar import rows_table
+from workbench.ingest._counted_rows import mask_files
 from workbench.ingest._counting import (
     NOTHING,
     Again,
@@ -299,7 +304,11 @@ class CatalogWriter:
         before = self.report.copy()
         self._counted.start()
         try:
-            with self.catalog.transaction() as con, self.catalog.editing(con, ids):
+            with (
+                elsewhere.writing(self.catalog),  # (it tells what it deletes)
+                self.catalog.transaction() as con,
+                self.catalog.editing(con, ids),
+            ):
                 self._counted.begin(con)
                 try:
                     yield con
@@ -372,9 +381,12 @@ class CatalogWriter:
         (ingest/_label_writes.py)."""
         self.flush()
         with self._transaction(frame_ids) as con:
-            self.report.rois += store_labels(
+            replaced = store_labels(
                 self.catalog, self._counted, con, field_name, frame_ids, rois, cleared
             )
+            self.report.rois += rois.num_rows
+            self._take_back(con, replaced)
+            count_outside(con, mask_files(rois), self._roots, self.report)
             for kind, where, count in warnings:
                 self.report.warn(kind, where, count)
             if self._run is not None:
@@ -396,15 +408,16 @@ class CatalogWriter:
                 missing, replaced = (
                     store_queued_labels(self.catalog, self._counted, con, labels)
                     if labels
-                    else ([], 0)
+                    else ([], NOTHING)
                 )
                 self._count(frames, labels, missing)
-                self.report.rois -= replaced
-                self._take_back(con, again)
+                self._take_back(con, summed([again, replaced]))
                 if self._run is not None:
                     self._run.committed(con, self.report)
         except _DATA_ERRORS as exc:  # the report and the counting are set back already
             items: list[Any] = [*frames, *labels]
+            if self.catalog.writing_here():  # inside a caller's transaction: it is lost whole
+                raise IngestError(_not_set_aside(items, exc)) from exc
             if len(items) == 1:
                 self.reject(record_error(exc, items[0].where))
                 return
@@ -495,7 +508,7 @@ class CatalogWriter:
                 self._check_uris(roi.mask.get("uri"))
 
     def _finish(self) -> None:
-        with self.catalog.transaction() as con:
+        with elsewhere.writing(self.catalog), self.catalog.transaction() as con:
             save_keypoint_labels(con, self._keypoints.values())
             for dataset, version in sorted(self._datasets, key=str):
                 con.execute(
@@ -508,6 +521,18 @@ class CatalogWriter:
                         "ON CONFLICT DO NOTHING",
                         [dataset, version],
                     )
+
+
+def _not_set_aside(items: list[Any], exc: Exception) -> str:
+    """What to do when a record fails to store inside a caller's transaction."""
+    where = items[0].where if len(items) == 1 else f"{items[0].where} to {items[-1].where}"
+    return (
+        f"a record of {where} ({len(items)} queued) failed to store: {exc}. Inside a caller's"
+        " transaction (`catalog.transaction()`) the import cannot set it aside and store the"
+        " rest (DuckDB has no savepoints): the whole transaction rolls back. Run the import"
+        " on its own, outside the transaction, to have that record rejected with its error"
+        " and the others stored"
+    )
 
 
 def _full_rois(rois: pa.Table) -> pa.Table:

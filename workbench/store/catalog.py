@@ -24,6 +24,7 @@ import duckdb
 
 from workbench.errors import CatalogError, LakeError, QueryError
 from workbench.store import groups, interrupts, lake_groups, layout, layout_build, summaries
+from workbench.store.before_commit import run as checked_before_commit
 from workbench.store.engine import (
     DEFAULT_IMPORT_MEMORY_LIMIT,
     DEFAULT_MEMORY_LIMIT,
@@ -49,26 +50,12 @@ from workbench.store.sqlsafe import time_limit as time_limit_of
 
 # The names this module offers, those of the modules beside it that it always offered too.
 __all__ = [
-    "CLOSE_WAIT",
-    "DEFAULT_CATALOG",
-    "DEFAULT_IMPORT_MEMORY_LIMIT",
-    "DEFAULT_MEMORY_LIMIT",
-    "DEFAULT_TIME_LIMIT",
-    "IMPORT_MEMORY_LIMIT_ENV",
-    "INFERRED",
-    "LAKE_REFRESH_ENV",
-    "MEMORY_LIMIT_ENV",
-    "THREADS_ENV",
-    "TIME_LIMIT_ENV",
-    "Catalog",
-    "CatalogInfo",
-    "MediaRoot",
-    "default_catalog_path",
-    "default_time_limit",
-    "engine_config",
-    "import_memory_limit",
+    "CLOSE_WAIT", "DEFAULT_CATALOG", "DEFAULT_IMPORT_MEMORY_LIMIT", "DEFAULT_MEMORY_LIMIT",
+    "DEFAULT_TIME_LIMIT", "IMPORT_MEMORY_LIMIT_ENV", "INFERRED", "LAKE_REFRESH_ENV",
+    "MEMORY_LIMIT_ENV", "THREADS_ENV", "TIME_LIMIT_ENV", "Catalog", "CatalogInfo", "MediaRoot",
+    "default_catalog_path", "default_time_limit", "engine_config", "import_memory_limit",
     "open_catalog",
-]
+]  # fmt: skip
 
 
 DEFAULT_CATALOG = "workbench.duckdb"
@@ -390,6 +377,7 @@ class Catalog(MediaRoots):
                         f"failed ({self._failed_inside!r})"
                     ) from self._failed_inside
                 self._keep_layout(con)
+                undo = checked_before_commit(self, con, self._cursor)
             except BaseException as exc:
                 interrupts.release(con)  # the block's error stands for a Ctrl-C noted in it
                 con.execute("ROLLBACK")
@@ -406,6 +394,9 @@ class Catalog(MediaRoots):
                 interrupts.hold(con)
                 try:
                     con.execute("COMMIT")
+                except Exception:
+                    undo()
+                    raise
                 finally:
                     pressed = interrupts.release(con)
             finally:
@@ -454,6 +445,11 @@ class Catalog(MediaRoots):
             if layout.sync(con):
                 self.layout_changes += 1
             summaries.keep(con, layout.next_frame_key(con))  # the whole catalog's summaries
+
+    def turn(self) -> AbstractContextManager[Any]:
+        """Held, no write runs (writes take turns: `transaction`): for code that reads what
+        writes note between them, outside their transactions."""
+        return self._lock
 
     def writing_here(self) -> bool:
         """Whether this thread is inside a write transaction of the catalog: a write handed to
