@@ -54,6 +54,7 @@ from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.report import is_record_failure, record_error
 from workbench.ingest.writer import CatalogWriter, _roi_row
 from workbench.model.validation import check_roi
+from workbench.store.engine import IMPORT_MEMORY_LIMIT_ENV
 
 if TYPE_CHECKING:
     from workbench.ingest.coco import _Instances
@@ -93,6 +94,12 @@ OVERLAP_WRITES = True
 # record by record, because the engine ran out of memory.
 WARN_STAGED_AGAIN = "files staged again in smaller batches: the engine ran out of memory"
 WARN_READ_BY_RECORD = "files read record by record: the engine ran out of memory"
+# And of an update whose images' digests the catalog's engine ran out of memory looking up:
+# the images not looked up are converted and compared with the stored frames.
+WARN_NOT_LOOKED_UP = (
+    "images converted and compared with the stored frames, not looked up by their digests: "
+    "the catalog's engine ran out of memory"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +204,13 @@ def _import(
                 return False
             if failed is not None:
                 writer.report.warn(WARN_STAGED_AGAIN, f"{path}: {_first_line(failed)}")
+            if digests is not None and digests.not_looked_up is not None:
+                first, images, message = digests.not_looked_up
+                writer.report.warn(
+                    WARN_NOT_LOOKED_UP,
+                    f"{path}: images #{first + 1} to #{images} of {images:,} ({message}; the "
+                    f"setting to raise: {IMPORT_MEMORY_LIMIT_ENV})",
+                )
             total, stored = staged
             engine.hold_to(WRITES_MEMORY)
             _write_all(con, path, writer, options, stored, total, frames_per_write)
@@ -219,7 +233,10 @@ def _out_of_memory(
     if images <= BY_RECORD_MAX_IMAGE_BYTES:
         # The per-record path holds the images and one partition of the annotations at a
         # time: slower, but it goes in, and the report says why.
-        writer.report.warn(WARN_READ_BY_RECORD, f"{path}: {_first_line(failed)}")
+        told = f"{path}: {_first_line(failed)}"
+        if writer.catalog.has_frames():  # an update, or a file after others
+            told += "; its frames written whole, each replacing the stored one with its id"
+        writer.report.warn(WARN_READ_BY_RECORD, told)
         return False
     raise IngestError(
         f"{path}: the import's engine ran out of its {memory} of memory, also in smaller "
@@ -250,7 +267,7 @@ def _write_all(
                 last = first + per_write - 1
                 _write(con, path, writer, options, stored, first, last, writes, failed)
             except duckdb.OutOfMemoryException as exc:
-                raise failed(exc) from exc
+                raise failed(exc, False) from exc
         writes.settle()
     except BaseException:
         writes.abandon()  # the write under way ends first, its own error raised over this
@@ -261,16 +278,22 @@ def _write_all(
 
 
 def _write_failed(
-    path: Path, first: int, per_write: int, total: int, exc: BaseException
+    path: Path, first: int, per_write: int, total: int, exc: BaseException, storing: bool
 ) -> BaseException:
-    """What the import stops with when the write of images #first.. raised `exc`."""
+    """What the import stops with when the write of images #first.. raised `exc` (`storing`:
+    in the catalog's engine, storing its rows; else in the import's, making them)."""
     if not isinstance(exc, duckdb.OutOfMemoryException):
         return exc
     last = min(first + per_write, total) - 1
+    images = f"images #{first + 1} to #{last + 1} of {total:,} ({_first_line(exc)})"
+    if storing:
+        return IngestError(
+            f"{path}: the catalog's engine ran out of the import's memory storing {images}; "
+            f"the images before them are stored. Raise {IMPORT_MEMORY_LIMIT_ENV} (e.g. 1GB)"
+        )
     return IngestError(
-        f"{path}: the import's engine ran out of memory writing images #{first + 1} "
-        f"to #{last + 1} of {total:,} ({_first_line(exc)}); the images before them "
-        "are stored"
+        f"{path}: the import's engine ran out of memory writing {images}; the images before "
+        "them are stored"
     )
 
 
@@ -301,7 +324,8 @@ def _stage(
     try:
         if digests is not None:  # the unchanged images found, their texts dropped
             digests.before_images(con, batches)
-        total = _images(con, path, writer, options, frames_per_write)
+        left_out = digests is not None and digests.unchanged > 0
+        total = _images(con, path, writer, options, frames_per_write, left_out)
         many = total > frames_per_write
         by_write = ByWrite(Path(folder), frames_per_write, plan.chunk)
         stored = Stored(staged=by_write if many else InEngine(), digests=digests)

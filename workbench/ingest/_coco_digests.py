@@ -46,6 +46,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -261,6 +262,9 @@ class ImageDigests:
         # Whether every image of the file is stored (its `o` is then its number), once known
         self._all_stored: bool | None = None
         self.unchanged = 0  # images found unchanged (for tests and benchmarks)
+        # When the catalog's engine ran out of memory looking them up: the first image not
+        # looked up, the images' count and the engine's message.
+        self.not_looked_up: tuple[int, int, str] | None = None
 
     def close(self) -> None:
         self._drop_sums()
@@ -278,7 +282,7 @@ class ImageDigests:
     def start(self, con: Any) -> None:
         """Hash the staged images (`_wb_image_items`) and the categories (`_wb_cat_items`),
         before the images' statement drops their texts."""
-        self._batches, self._clean, self.unchanged = 0, True, 0
+        self._batches, self._clean, self.unchanged, self.not_looked_up = 0, True, 0, None
         self._tainted, self._orphans = set(), set()
         self._all_stored = None
         self._drop_sums()
@@ -470,7 +474,14 @@ class ImageDigests:
                 "AND i BETWEEN ? AND ? ORDER BY i",
                 params=[start, start + LOOKUP_ROWS - 1],
             ).to_arrow_table()
-            found = line_digests.lookup(self._catalog, self.file, digests)
+            try:
+                found = line_digests.lookup(self._catalog, self.file, digests)
+            except duckdb.OutOfMemoryException as exc:
+                # The catalog's engine, not the staging's: the images not looked up are
+                # converted, and the writer leaves those it finds stored as given as they
+                # are (comparing their rows); the report says why it took longer.
+                self.not_looked_up = (start, last + 1, str(exc).strip().splitlines()[0])
+                break
             if found.num_rows:
                 with registered(con, "_wb_t", found):
                     con.execute(f"INSERT INTO {_SAME} SELECT *, 0 FROM _wb_t")

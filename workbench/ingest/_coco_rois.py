@@ -60,12 +60,14 @@ def write_rois(
 
 def _with_frame_ids(con: Any, made: pa.Table, line: np.ndarray, params: dict[str, int]) -> pa.Table:
     """`made` with each row's frame id, its image's (`line`: the images' ordinals, in the
-    range params first..last, where every ordinal is an image stored or refused)."""
-    ids = con.sql(
-        "SELECT frame_id FROM _wb_images WHERE o BETWEEN $first AND $last ORDER BY o",
+    range params first..last, each that of an image stored or refused; an update numbers
+    them by their places in the file, with gaps: stage_images)."""
+    images = con.sql(
+        "SELECT o, frame_id FROM _wb_images WHERE o BETWEEN $first AND $last ORDER BY o",
         params=params,
-    ).to_arrow_table()["frame_id"]
-    column = ids.combine_chunks().take(pa.array(line - params["first"]))
+    ).to_arrow_table()
+    at = np.searchsorted(images["o"].to_numpy(), line)
+    column = images["frame_id"].combine_chunks().take(pa.array(at))
     if "frame_id" in made.column_names:  # the rows made in Python have theirs: the same
         return made.set_column(made.schema.get_field_index("frame_id"), "frame_id", column)
     return made.append_column("frame_id", column)

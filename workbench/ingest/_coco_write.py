@@ -64,9 +64,12 @@ class Writes:
         else:
             self.writer.reject(error)
 
-    def store(self, batch: RowBatch, failed: Callable[[BaseException], BaseException]) -> None:
+    def store(
+        self, batch: RowBatch, failed: Callable[[BaseException, bool], BaseException]
+    ) -> None:
         """Store `batch` (the rows of the write just made) once the write before has ended;
-        what the store raises goes through `failed` (the error the import stops with)."""
+        what the store raises goes through `failed` (the error the import stops with, told
+        that the catalog's engine raised it)."""
         store = self.writer.write_rows  # as it is now (a benchmark times it by wrapping it)
         if not self.overlap:
             _storing(store, batch, failed)
@@ -81,7 +84,7 @@ class Writes:
         store: Callable[[RowBatch], None],
         batch: RowBatch,
         held: list[RecordError],
-        failed: Callable[[BaseException], BaseException],
+        failed: Callable[[BaseException, bool], BaseException],
     ) -> None:
         for error in held:
             self.writer.reject(error)
@@ -114,12 +117,12 @@ class Writes:
 def _storing(
     store: Callable[[RowBatch], None],
     batch: RowBatch,
-    failed: Callable[[BaseException], BaseException],
+    failed: Callable[[BaseException, bool], BaseException],
 ) -> None:
     try:
         store(batch)
     except Exception as exc:
-        raised = failed(exc)
+        raised = failed(exc, True)
         if raised is exc:
             raise
         raise raised from exc
@@ -134,7 +137,7 @@ def write_images(
     first: int,
     last: int,
     writes: Writes,
-    failed: Callable[[BaseException], BaseException],
+    failed: Callable[[BaseException, bool], BaseException],
 ) -> None:
     """Write the frames of the images with ordinals first..last, with their ROIs (through
     `writes`; what storing raises goes through `failed`)."""

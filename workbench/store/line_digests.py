@@ -122,6 +122,14 @@ _URIS = (
     f"FROM rois WHERE mask IS NOT NULL AND {_OF_UNCHANGED}"
 )
 
+# Lines looked up in one statement. Its join and DISTINCT hold about 150 bytes a line beside
+# some 10 MB of the engine's own: 380,000 lines at once ran the catalog's engine, held to
+# 48MB for an import (engine.IMPORT_MEMORY_LIMIT_ENV), out of memory; 131,072 at a time
+# cost the same CPU and fit in 32MB.
+LOOKUP_LINES = 1 << 17
+# A stretch that runs the engine out of memory is looked up in halves, down to this many lines.
+LOOKUP_LINES_AT_LEAST = 1 << 12
+
 # A batch's lines as hashed by an importer: line number, digest of its text, its bytes.
 LINE_ROWS = pa.schema([("n", pa.int64()), ("digest", pa.uint64()), ("line_bytes", pa.int32())])
 
@@ -177,15 +185,34 @@ def file_key(con: duckdb.DuckDBPyConnection, resolved: str) -> int:
 
 
 def lookup(con: duckdb.DuckDBPyConnection, file: int, lines: pa.Table) -> pa.Table:
-    """The lines of `lines` (n, digest, line_bytes) of the file `file` whose digest is kept
-    at their place in it, for a frame stored as it was when the digest was written:
-    LOOKUP_SCHEMA, in line order."""
+    """The lines of `lines` (n, digest, line_bytes, in line order) of the file `file` whose
+    digest is kept at their place in it, for a frame stored as it was when the digest was
+    written: LOOKUP_SCHEMA, in line order. Looked up LOOKUP_LINES at a time; a stretch
+    that runs the engine out of memory is looked up again in halves, down to
+    LOOKUP_LINES_AT_LEAST lines, below which the engine's OutOfMemoryException is raised
+    (`con` holds no transaction: a failed statement aborts only itself)."""
     if lines.num_rows == 0:
         return LOOKUP_SCHEMA.empty_table()
+    lines = lines.select(["n", "digest", "line_bytes"])
+    starts = range(0, lines.num_rows, LOOKUP_LINES)
+    found = [_look_up(con, file, lines.slice(start, LOOKUP_LINES)) for start in starts]
+    return pa.concat_tables(found) if len(found) > 1 else found[0]
+
+
+def _look_up(con: duckdb.DuckDBPyConnection, file: int, lines: pa.Table) -> pa.Table:
+    """`lookup` of one stretch of lines, in halves when the engine runs out of memory."""
     numbers = lines["n"].to_numpy()
     where = {"file": file, "first": int(numbers.min()), "last": int(numbers.max())}
-    with registered(con, _LINES, lines.select(["n", "digest", "line_bytes"])):
-        return con.sql(_LOOKUP, params=where).to_arrow_table().cast(LOOKUP_SCHEMA)
+    try:
+        with registered(con, _LINES, lines):
+            return con.sql(_LOOKUP, params=where).to_arrow_table().cast(LOOKUP_SCHEMA)
+    except duckdb.OutOfMemoryException:
+        if lines.num_rows <= LOOKUP_LINES_AT_LEAST:
+            raise
+    half = -(-lines.num_rows // 2)
+    return pa.concat_tables(
+        [_look_up(con, file, lines.slice(0, half)), _look_up(con, file, lines.slice(half))]
+    )
 
 
 def changed_since(con: duckdb.DuckDBPyConnection, file: int, found: pa.Table) -> pa.Array:
