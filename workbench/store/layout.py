@@ -12,10 +12,12 @@ joins and filters on what this module keeps beside them (docs/scale.md):
   frame and label, stored sorted by label then frame: the frames holding a label are one
   contiguous stretch, and label counts read a tenth of what the ROIs hold.
 - `frame_codes(frame_key, codes)`: one row per frame (an empty list for a frame without
-  ROIs), its ROIs as a list of codes `label_key * 2000 + confidence bin` (the confidence in
-  thousandths, 1000 when it has none): the label counts and the confidence histogram of a
-  filtered view are one read of a row per frame (`roi_code` says how a code is made), beside
-  the frames themselves while both are in the same order (CODES_ALIGNED).
+  ROIs; a lake-backed catalog's writes code its frames with ROIs only, and every reader
+  takes a missing row for an empty list), its ROIs as a list of codes `label_key * 2000 +
+  confidence bin` (the confidence in thousandths, 1000 when it has none): the label counts
+  and the confidence histogram of a filtered view are one read of a row per frame
+  (`roi_code` says how a code is made), beside the frames themselves while both are in the
+  same order (CODES_ALIGNED, local catalogs).
 - `code_counts(code, rois)`: how many ROIs of all frames hold each code (the sum of
   frame_codes): label counts and the confidence histogram of the whole catalog.
 - `frames.context_key` -> `context_keys(context_id, context_key)` (local catalogs): the
