@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -112,6 +112,18 @@ def given_paths(paths: PathArg | Iterable[PathArg]) -> list[Path]:
     if isinstance(paths, str | os.PathLike):
         return [Path(paths)]
     return [Path(p) for p in paths]
+
+
+def given_files(paths: PathArg | Iterable[PathArg], suffixes: Collection[str]) -> list[Path]:
+    """The files an importer reads: each path given that is not a folder, and of each folder
+    given the files under it whose suffix (lower-cased) is one of `suffixes`, by name."""
+    found: list[Path] = []
+    for path in given_paths(paths):
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes))
+        else:
+            found.append(path)
+    return found
 
 
 def declared_roots(paths: Iterable[Path]) -> list[Path]:

@@ -34,7 +34,7 @@ from workbench.errors import RecordError
 from workbench.ingest import _nucleus_items as scene_values
 from workbench.ingest._nucleus_columnar import ColumnarScenes, ids_of
 from workbench.ingest._nucleus_export import SCENE_KEY, export_files
-from workbench.ingest.imports import option_folders, recorded
+from workbench.ingest.imports import given_files, option_folders, recorded
 from workbench.ingest.jsonread import BOM, Unreadable, read_document, read_lines
 from workbench.ingest.video import count_context_frames, default_frames_root, frames_folder
 from workbench.ingest.video import video_frames as decode_video_frames
@@ -465,7 +465,7 @@ def import_files(
     with job.writer:
         columnar = ColumnarScenes(job)
         try:
-            for path in _scene_files(paths):
+            for path in given_files(paths, _SCENE_FILES):
                 job.base = path.resolve().parent
                 if path.suffix.lower() in (".ndjson", ".jsonl") and path.is_file():
                     columnar.read(path)
@@ -475,17 +475,6 @@ def import_files(
             columnar.close()
     count_context_frames(catalog, job.contexts)
     return job.writer.report
-
-
-def _scene_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
-    given = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
-    found: list[Path] = []
-    for path in given:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in _SCENE_FILES))
-        else:
-            found.append(path)
-    return found
 
 
 def read_scenes(path: Path) -> Iterator[tuple[str, Any]]:

@@ -22,7 +22,7 @@ from workbench.ingest._nucleus_annotation_export import export_files
 from workbench.ingest._nucleus_items import reference_id
 from workbench.ingest._nucleus_payloads import Annotation, read_payload
 from workbench.ingest._nucleus_placing import Placing
-from workbench.ingest.imports import recorded
+from workbench.ingest.imports import given_files, recorded
 from workbench.ingest.jsonread import Unreadable, read_document, read_lines
 from workbench.ingest.writer import CatalogWriter, IngestReport
 
@@ -53,7 +53,7 @@ def import_files(
     with CatalogWriter(catalog, progress=progress, desc="nucleus annotations") as writer:
         placing = Placing(catalog, writer, field)
         read: list[Annotation] = []
-        for path in _files(paths):
+        for path in given_files(paths, _FILES):
             folder = path.resolve().parent
             with writer.record(str(path)):  # a file that cannot be read
                 for where, record in read_payloads(path):
@@ -69,17 +69,6 @@ def import_files(
         placing.write(read)
         writer.add_keypoint_labels(placing.new_keypoints.values())
     return writer.report
-
-
-def _files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
-    given = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
-    found: list[Path] = []
-    for path in given:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in _FILES))
-        else:
-            found.append(path)
-    return found
 
 
 def read_payloads(path: Path) -> Iterator[tuple[str, Any]]:

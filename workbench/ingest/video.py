@@ -28,7 +28,7 @@ from workbench.errors import IngestError, MediaError, RecordError
 from workbench.ingest._budget import held_to_budget
 from workbench.ingest.export import ExportReport
 from workbench.ingest.images import SOURCE_ID, draw_rois
-from workbench.ingest.imports import option_folders, recorded
+from workbench.ingest.imports import given_files, option_folders, recorded
 from workbench.ingest.views import (
     DrawnRoi,
     ExportFrame,
@@ -176,17 +176,6 @@ def _expected_or_zero(video: Path, frame_step: int, max_frames: int | None) -> i
         return 0  # reported when the video itself is imported
 
 
-def _video_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
-    given = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
-    found: list[Path] = []
-    for path in given:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS))
-        else:
-            found.append(path)
-    return [p.resolve() for p in found]
-
-
 @recorded("video", roots=option_folders("frames_dir", default=default_frames_root))
 def import_files(
     catalog: Catalog,
@@ -208,7 +197,7 @@ def import_files(
         raise IngestError(f"frame_step must be at least 1, got {frame_step}")
     if max_frames is not None and max_frames < 1:
         raise IngestError(f"max_frames must be at least 1, got {max_frames}")
-    videos = _video_paths(paths)
+    videos = [p.resolve() for p in given_files(paths, VIDEO_EXTENSIONS)]
     root = Path(frames_dir) if frames_dir is not None else default_frames_root(catalog)
     total = sum(_expected_or_zero(video, frame_step, max_frames) for video in videos)
     contexts: list[str] = []
