@@ -189,12 +189,13 @@ class DeltaFormat:
         dt = self.table(name)
         if not _in_stored_order(dt)[1]:
             return
-        actions = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
-        ranges = [
-            (int(a[f"partition.{BUCKET}"]), int(a[f"min.{ROW}"]), int(a[f"max.{ROW}"]))
-            for a in actions
-            if a[f"min.{ROW}"] is not None and a[f"min.{ROW}"] < first <= a[f"max.{ROW}"]
-        ]
+        ranges = []
+        for a in pa.table(dt.get_add_actions(flatten=True)).to_pylist():
+            bucket, low, high = (
+                a.get(k) for k in (f"partition.{BUCKET}", f"min.{ROW}", f"max.{ROW}")
+            )
+            if None not in (bucket, low, high) and low < first <= high:
+                ranges.append((int(bucket), int(low), int(high)))
         unsorted, parts = [], []
         for bucket, low, high in ranges:
             which = [(BUCKET, "=", bucket), (ROW, ">=", low), (ROW, "<=", high)]
