@@ -108,9 +108,7 @@ def _answers(view: Any, *, ordered: bool) -> dict[str, Any]:
         "count": view.count(),
         "contexts": view.count_contexts(),
         "context rows": view.contexts().to_pylist(),
-        # (as a set: a Delta lake's unsorted list puts a frame an update stored again
-        # first, its rewritten file holding it before the rows it kept)
-        "frame ids": sorted(view.frame_ids()),
+        "frame ids": view.frame_ids() if ordered else sorted(view.frame_ids()),
         "page": page if ordered else sorted(page, key=lambda r: r["id"]),
         "labels": view.label_counts().to_pylist(),
         "predictions": view.label_counts("predictions").to_pylist(),

@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench.errors import LakeError
 from workbench.store.lake import BUCKET, ROW, ROW_GROUP, storage_options, table_uri
@@ -150,6 +151,13 @@ class DeltaFormat:
     def overwrite(
         self, name: str, rows: pa.Table, where: Where, *, target_file_size: int | None = None
     ) -> None:
+        self._overwrite(name, rows, predicate(where), target_file_size)
+        if not isinstance(where, InBucket) and rows.num_rows:
+            self._in_order_again(name, pc.min(rows[ROW]).as_py(), target_file_size)
+
+    def _overwrite(
+        self, name: str, rows: pa.Table, where: str, target_file_size: int | None
+    ) -> None:
         from deltalake import write_deltalake
 
         try:
@@ -157,7 +165,7 @@ class DeltaFormat:
                 self.uri(name),
                 rows,
                 mode="overwrite",
-                predicate=predicate(where),
+                predicate=where,
                 storage_options=self.options,
                 writer_properties=writer_properties(),
                 partition_by=[BUCKET],
@@ -166,6 +174,37 @@ class DeltaFormat:
             )
         except Exception as exc:
             raise LakeError(f"cannot write lake table {self.uri(name)}: {exc}") from exc
+
+    def _in_order_again(self, name: str, first: int, target_file_size: int | None) -> None:
+        """Write again, sorted by `_row`, the files an overwrite left out of stored order.
+
+        A predicate overwrite (deltalake 1.6.6) writes each file it rewrites with the new
+        rows BEFORE the rows it kept: the file's `_row` range may overlap no other file's, so
+        the views would scan it unsorted and list the frames stored again first. Such a file
+        is the only one holding rows below the write's first new number `first` and above;
+        if its rows are out of order, one more commit (tagged as the write's: an undo takes
+        both back, store/lake_undo.py) replaces exactly its rows, selected by bucket and
+        `_row` range, by them sorted. Files whose ranges overlap are sorted by the views
+        anyway and left as they are."""
+        dt = self.table(name)
+        if not _in_stored_order(dt)[1]:
+            return
+        ranges = []
+        for a in pa.table(dt.get_add_actions(flatten=True)).to_pylist():
+            bucket, low, high = (
+                a.get(k) for k in (f"partition.{BUCKET}", f"min.{ROW}", f"max.{ROW}")
+            )
+            if None not in (bucket, low, high) and low < first <= high:
+                ranges.append((int(bucket), int(low), int(high)))
+        unsorted, parts = [], []
+        for bucket, low, high in ranges:
+            which = [(BUCKET, "=", bucket), (ROW, ">=", low), (ROW, "<=", high)]
+            if not _ascending(dt.to_pyarrow_table(columns=[ROW], filters=which)[ROW]):
+                unsorted.append(f"({BUCKET} = {bucket} AND {ROW} BETWEEN {low} AND {high})")
+                parts.append(dt.to_pyarrow_table(filters=which).sort_by(ROW))
+        if parts:
+            where = " OR ".join(unsorted)
+            self._overwrite(name, pa.concat_tables(parts), where, target_file_size)
 
     def add_columns(self, name: str, fields: Sequence[pa.Field]) -> None:
         from deltalake import Field, Schema
@@ -241,6 +280,14 @@ def stored_order(keyed: list[tuple[int, int, str]], uris: list[str]) -> tuple[li
     keyed.sort()
     disjoint = all(a[1] < b[0] for a, b in pairwise(keyed))
     return [uri for _, _, uri in keyed], disjoint
+
+
+def _ascending(values: pa.ChunkedArray) -> bool:
+    """Whether `values` never decrease."""
+    if len(values) < 2:
+        return True
+    flat = values.combine_chunks()
+    return bool(pc.all(pc.greater_equal(flat.slice(1), flat.slice(0, len(flat) - 1))).as_py())
 
 
 def _has_deletion_vectors(dt: Any) -> bool:

@@ -1,0 +1,51 @@
+"""The CPU of an import update that stores frames again on a one-bucket Delta lake, and
+whether the lake lists them last afterwards (as a local catalog does).
+
+    PYTHONPATH=$PWD python bench/lake_update_order_bench.py 200000 /tmp/lake-order
+
+A catalog of N frames (the frames of tests/store/test_frames_left_without_rois.py) is made
+once (kept beside `folder`), copied and moved into a lake of one bucket; then one update
+stores every (N/10)th frame again without ROIs. Prints the update's process CPU (every
+thread: deltalake's too), its wall time, whether `frame_ids()` ends with those frames, and
+the load average.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import workbench
+from tests.store.test_frames_left_without_rois import _frame, _rois
+from workbench.ingest import CatalogWriter
+from workbench.store.lake_write import open_for_lake
+
+
+def main(frames: int, folder: Path) -> None:
+    made = folder.parent / f"{folder.name}-{frames}.duckdb"
+    if not made.exists():
+        with workbench.open(made) as catalog, CatalogWriter(catalog, progress=False) as writer:
+            for i in range(frames):
+                writer.add(_frame(i, _rois(i)))
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    path = folder / "catalog.duckdb"
+    shutil.copyfile(made, path)
+    open_for_lake(str(path), str(folder / "lake"), attach=False, buckets=1, progress=False)
+    again = [f"f{i:02d}" for i in range(0, frames, frames // 10)]
+    cpu, wall = time.process_time(), time.time()
+    with workbench.open(path) as catalog, CatalogWriter(catalog, progress=False) as writer:
+        for i in range(0, frames, frames // 10):
+            writer.add(_frame(i, []))
+    cpu, wall = time.process_time() - cpu, time.time() - wall
+    with workbench.open(path) as catalog:
+        last = catalog.view().frame_ids()[-len(again) :] == again
+    load = Path("/proc/loadavg").read_text().split()[0]
+    print(f"N={frames} update cpu={cpu:.2f}s wall={wall:.2f}s stored again last={last} load={load}")
+    shutil.rmtree(folder)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), Path(sys.argv[2]))
