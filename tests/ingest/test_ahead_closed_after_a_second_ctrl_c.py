@@ -26,8 +26,19 @@ from tests.ctrl_c import python_ctrl_c  # noqa: F401 (the fixture, autouse)
 from workbench.ingest._in_thread import InThread, ahead
 
 
-def _open_fds() -> set[str]:
-    return set(os.listdir("/proc/self/fd"))
+def _opened(path: Path) -> list[str]:
+    """This process's file descriptors open on `path` (by name, so a descriptor another
+    test's leftovers close meanwhile, or one reused, does not count)."""
+    fds = Path("/proc/self/fd")
+    named = []
+    for fd in os.listdir(fds):
+        try:
+            target = os.readlink(fds / fd)
+        except OSError:  # closed while listed
+            continue
+        if target == str(path.resolve()):
+            named.append(fd)
+    return named
 
 
 def _main_thread_waits(pressed: threading.Event) -> None:
@@ -68,7 +79,6 @@ def test_a_second_ctrl_c_while_ahead_waits_still_closes_the_file(tmp_path: Path)
     path.write_text("".join(f"line {n}\n" for n in range(10)))
     closed: list[str] = []
     pressed = threading.Event()
-    before = _open_fds()
     reading = ahead(_lines(path, closed, pressed), "workbench-test-ahead")
     # the KeyboardInterrupt kept, with its traceback, as a notebook keeps it
     with pytest.raises(KeyboardInterrupt) as raised, closing(reading) as lines:
@@ -77,7 +87,7 @@ def test_a_second_ctrl_c_while_ahead_waits_still_closes_the_file(tmp_path: Path)
             signal.raise_signal(signal.SIGINT)  # the first Ctrl-C
     assert raised.value is not None
     assert closed == ["lines.txt"]
-    assert _open_fds() == before
+    assert _opened(path) == []
     assert not [t for t in threading.enumerate() if t.name.startswith("workbench-test-")]
 
 
@@ -86,7 +96,6 @@ def test_an_inner_reading_ends_too(tmp_path: Path) -> None:
     path.write_text("".join(f"line {n}\n" for n in range(10)))
     closed: list[str] = []
     pressed = threading.Event()
-    before = _open_fds()
     inner = ahead(_lines(path, closed, pressed), "workbench-test-inner")
     outer = ahead(inner, "workbench-test-outer")
     with pytest.raises(KeyboardInterrupt) as raised, closing(outer) as lines:
@@ -96,5 +105,5 @@ def test_an_inner_reading_ends_too(tmp_path: Path) -> None:
     assert raised.value is not None
     assert inner.gi_frame is None, "the inner reading was left open"
     assert closed == ["lines.txt"]
-    assert _open_fds() == before
+    assert _opened(path) == []
     assert not [t for t in threading.enumerate() if t.name.startswith("workbench-test-")]
