@@ -115,6 +115,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "OutcomeUnknown", "PlatformClient", "PlatformConfig", "PlatformError", "Rejected",
         "RetryPolicy", "Unavailable", "create_once", "setting",
     ],
+    "cli": ["EXIT_ERROR", "EXIT_REJECTED", "format_table", "main", "parse_options"],
     "demo": ["Defect", "DemoSummary", "build_demo", "default_media_dir"],
     "ingest": [
         "CatalogWriter", "FORMATS", "Frame", "IngestReport", "Roi", "Source", "box_ring",
