@@ -45,6 +45,7 @@ from workbench.ingest._coco_columnar import import_instances
 from workbench.ingest._coco_export import export_files
 from workbench.ingest._coco_kwcoco import KwcocoPoints
 from workbench.ingest._columnar import ROWS_PER_WRITE
+from workbench.ingest._kwcoco_videos import KwcocoVideos
 from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.jsonread import BOM, Unreadable, read_members
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
@@ -301,6 +302,7 @@ def _import_instances(path: Path, writer: CatalogWriter, options: _Instances) ->
     writer.add_keypoint_labels(keypoint_labels(categories))
     categories.kwcoco = KwcocoPoints(path, writer.reject, writer.add_keypoint_labels)
     images = _read_images(path, writer)
+    videos = KwcocoVideos(path, (i.extra for i in images.values()), options.prefix, writer.reject)
     with (
         tempfile.TemporaryDirectory(prefix="workbench-coco-") as folder,
         _Partitions(_partition_count(path, options.partition_bytes), folder) as parts,
@@ -315,6 +317,7 @@ def _import_instances(path: Path, writer: CatalogWriter, options: _Instances) ->
                 rois = _rois(path, found, categories, options.field, image, writer)
                 frame_id, where = f"{options.prefix}{image.id}", f"{path}, image {image.id}"
                 if options.labels_only:
+                    rois = videos.rois(image.extra, rois)
                     writer.add_labels(frame_id, options.field, rois, where=where)
                     continue
                 frame = Frame(
@@ -325,7 +328,7 @@ def _import_instances(path: Path, writer: CatalogWriter, options: _Instances) ->
                     dataset=options.dataset,
                     version=options.version,
                 )
-                writer.add(frame, where=where)
+                writer.add(videos.frame(frame), where=where)
 
 
 def _import_results(
