@@ -36,15 +36,18 @@ def _dataset(path: Path) -> Path:
                 if video == drive and number == 1:
                     data.add_annotation(image_id=image, category_id=car, bbox=[20, 2, 5, 5],
                                         track_id=8)  # fmt: skip
+                if video == drive and number != 1:  # a track named, as kwcoco allows
+                    data.add_annotation(image_id=image, category_id=car, bbox=[30, 2, 5, 5],
+                                        track_id="cyclist")  # fmt: skip
         still = data.add_image(file_name="still.jpg", width=10, height=10)
         data.add_annotation(image_id=still, category_id=car, bbox=[1, 1, 2, 2], track_id=9)
     data.dump(str(path))
     return path
 
 
-def _imported(tmp_path: Path, source: Path, name: str):
+def _imported(tmp_path: Path, source: Path, name: str, **options):
     with workbench.open(tmp_path / f"{name}.duckdb") as catalog:
-        report = coco.import_files(catalog, [source], progress=False)
+        report = coco.import_files(catalog, [source], progress=False, **options)
         frames = catalog.sql(
             "SELECT id, context_id, frame_index, timestamp, num_frames, metadata FROM frames "
             "ORDER BY id"
@@ -79,9 +82,11 @@ def test_kwcoco_videos_are_contexts_and_tracks_and_come_back(
     assert meta == {"video": {"id": 1, "name": "drive", "width": 64, "height": 48,
                               "caption": "ring road"}}  # fmt: skip
     tracks = {(r[0], r[1]): r[2] for r in rois}
-    assert tracks == {("v.kwcoco:1", "1"): 7, ("v.kwcoco:2", "2"): 7, ("v.kwcoco:2", "3"): 8,
-                      ("v.kwcoco:3", "4"): 7, ("v.kwcoco:4", "5"): 3,
-                      ("v.kwcoco:5", "6"): None}  # an image of no video: no track  # fmt: skip
+    # a named track numbered after the video's highest integer track id
+    assert tracks == {("v.kwcoco:1", "1"): 7, ("v.kwcoco:1", "2"): 9, ("v.kwcoco:2", "3"): 7,
+                      ("v.kwcoco:2", "4"): 8, ("v.kwcoco:3", "5"): 7, ("v.kwcoco:3", "6"): 9,
+                      ("v.kwcoco:4", "7"): 3,
+                      ("v.kwcoco:5", "8"): None}  # an image of no video: no track  # fmt: skip
 
     source_doc, ours = json.loads(source.read_text()), kwcoco.CocoDataset(str(dest))
     assert ours.validate(missing=False).get("errors", []) == []
@@ -102,6 +107,8 @@ def test_the_two_paths_store_a_kwcoco_video_file_alike(tmp_path, monkeypatch):
     columnar = _imported(tmp_path, source, "a")[1:3]
     monkeypatch.setattr(_coco_columnar, "MAX_DOCUMENT_BYTES", 0)
     assert _imported(tmp_path, source, "b")[1:3] == columnar
+    # in partitions, frames made in another order: the named tracks numbered alike
+    assert _imported(tmp_path, source, "c", partition_bytes=500)[1:3] == columnar
 
 
 def test_a_bad_video_costs_only_itself(tmp_path):

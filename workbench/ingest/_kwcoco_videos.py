@@ -6,11 +6,13 @@ A kwcoco file's top-level `videos` (`{"id", "name", ...}`) group its images: an 
 text) the frame's time in milliseconds since the Unix epoch, and the video's images in the
 file its `num_frames`. The video's record is kept on each of its frames' metadata (`video`), in
 place of the image's `video_id`; the frame index and time, once mapped, leave the metadata. An
-annotation of a video frame whose `track_id` is an integer is an object of that track:
-`track_index` is the track id, and `attributes.track_id` keeps it as given (as Labelbox's
-`uuid` is kept beside its track index). An image naming no video of the file, a frame index
-that is not a non-negative 32-bit integer, a time that is neither, or a track id that is not an
-integer stay what they were: metadata and attributes.
+annotation of a video frame with a `track_id` is an object of that track: an integer id is its
+`track_index`, a string (kwcoco's names and UUIDs) is numbered after the video's highest
+integer id in the order the file first gives each (noted as the annotations are read, so the
+numbers do not depend on the order frames are made in), and `attributes.track_id` keeps it as
+given (as Labelbox's `uuid` is kept beside its track index). An image naming no video of the
+file, a frame index that is not a non-negative 32-bit integer, a time that is neither form, or
+a track id of another type stay what they were: metadata and attributes.
 
 Export gives back the `videos` table (the records of the view's video frames, in the order of
 their first frames) and each such frame's `video_id`, `frame_index` and `timestamp` (UNIX
@@ -20,7 +22,7 @@ seconds) from its columns.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,11 +55,11 @@ class KwcocoVideos:
     def __init__(
         self,
         path: Path,
-        images: Iterable[Mapping[str, Any]],
+        images: Mapping[Any, Mapping[str, Any]],
         prefix: str,
         reject: Callable[[RecordError], None],
     ) -> None:
-        counts = Counter(extra["video_id"] for extra in images if names_a_video(extra))
+        counts = Counter(extra["video_id"] for extra in images.values() if names_a_video(extra))
         # The file is read once more for its videos only when an image names one.
         records = _read(path, reject) if counts else {}
         self._videos = {
@@ -65,6 +67,12 @@ class KwcocoVideos:
             for key, record in records.items()
             if key in counts
         }
+        self._video_of = {
+            image: extra["video_id"]
+            for image, extra in images.items()
+            if names_a_video(extra) and extra["video_id"] in self._videos
+        }
+        self._tracks: dict[Any, _Tracks] = {}
 
     def __bool__(self) -> bool:
         return bool(self._videos)
@@ -96,11 +104,50 @@ class KwcocoVideos:
             rois=self.rois(meta, frame.rois),
         )
 
+    def seen(self, annotations: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+        """The annotations, passed on, their videos' track ids noted on the way (the file's
+        order, whatever the order its frames are then made in)."""
+        if not self._videos:
+            yield from annotations
+            return
+        for number, annotation in annotations:
+            if isinstance(annotation, dict) and is_coco_id(annotation.get("image_id")):
+                video = self._video_of.get(annotation["image_id"])
+                if video is not None:
+                    self._tracks.setdefault(video, _Tracks()).note(annotation.get("track_id"))
+            yield number, annotation
+
     def rois(self, extra: Mapping[str, Any], rois: Sequence[Roi]) -> list[Roi]:
-        """The ROIs of an image with `extra`, each with an integer track id on its track."""
+        """The ROIs of an image with `extra`, each with a track id on its track."""
         if not names_a_video(extra) or extra["video_id"] not in self._videos:
             return list(rois)
-        return [_tracked(roi) for roi in rois]
+        tracks = self._tracks.get(extra["video_id"], _Tracks())
+        return [tracks.tracked(roi) for roi in rois]
+
+
+class _Tracks:
+    """The track ids of one video's annotations: an integer one is its own track index, a
+    string (kwcoco's names and UUIDs) is numbered after the video's highest integer one, in
+    the order the file first gives each."""
+
+    def __init__(self) -> None:
+        self.highest = -1
+        self.named: dict[str, int] = {}
+
+    def note(self, track: Any) -> None:
+        if _int(track, -MAX_INT32 - 1, MAX_INT32):
+            self.highest = max(self.highest, track)
+        elif isinstance(track, str):
+            self.named.setdefault(track, len(self.named))
+
+    def tracked(self, roi: Roi) -> Roi:
+        track = roi.attributes.get("track_id")
+        if _int(track, -MAX_INT32 - 1, MAX_INT32):
+            return replace(roi, track_index=track)
+        number = self.named.get(track) if isinstance(track, str) else None
+        if number is None or self.highest + 1 + number > MAX_INT32:
+            return roi
+        return replace(roi, track_index=self.highest + 1 + number)
 
 
 def staged_videos(con: Any) -> bool:
@@ -132,11 +179,6 @@ def _read(path: Path, reject: Callable[[RecordError], None]) -> dict[Any, dict[s
         videos[value["id"]] = value
         names.add(value["name"])
     return videos
-
-
-def _tracked(roi: Roi) -> Roi:
-    track = roi.attributes.get("track_id")
-    return replace(roi, track_index=track) if _int(track, -MAX_INT32 - 1, MAX_INT32) else roi
 
 
 def _int(value: Any, low: int, high: int) -> bool:

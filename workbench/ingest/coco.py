@@ -302,12 +302,13 @@ def _import_instances(path: Path, writer: CatalogWriter, options: _Instances) ->
     writer.add_keypoint_labels(keypoint_labels(categories))
     categories.kwcoco = KwcocoPoints(path, writer.reject, writer.add_keypoint_labels)
     images = _read_images(path, writer)
-    videos = KwcocoVideos(path, (i.extra for i in images.values()), options.prefix, writer.reject)
+    videos = KwcocoVideos(path, {i.id: i.extra for i in images.values()}, options.prefix,
+                          writer.reject)  # fmt: skip
     with (
         tempfile.TemporaryDirectory(prefix="workbench-coco-") as folder,
         _Partitions(_partition_count(path, options.partition_bytes), folder) as parts,
     ):
-        annotations = _items(path, "annotations", "annotation", writer.reject)
+        annotations = videos.seen(_items(path, "annotations", "annotation", writer.reject))
         _spill(path, annotations, parts, writer, images)
         for number, grouped in parts.groups():
             for image in images.values():
