@@ -35,7 +35,6 @@ import pyarrow.compute as pc
 
 from workbench.errors import RecordError
 from workbench.ingest._coco_annotations import is_coco_id
-from workbench.ingest.jsonread import Unreadable, read_members
 from workbench.model.limits import MAX_INT32, MAX_TIMESTAMP
 from workbench.model.records import Frame, Roi
 
@@ -55,13 +54,15 @@ class KwcocoVideos:
     def __init__(
         self,
         path: Path,
+        items: Iterable[tuple[int, Any]],
         images: Mapping[Any, Mapping[str, Any]],
         prefix: str,
         reject: Callable[[RecordError], None],
     ) -> None:
+        """`items`: the file's `videos` records, (index, value); `images`: each image's own
+        keys (those not COCO's) by image id."""
         counts = Counter(extra["video_id"] for extra in images.values() if names_a_video(extra))
-        # The file is read once more for its videos only when an image names one.
-        records = _read(path, reject) if counts else {}
+        records = _records(path, items, reject) if counts else {}
         self._videos = {
             key: (record, f"{prefix}{record['name']}", counts[key])
             for key, record in records.items()
@@ -157,16 +158,14 @@ def staged_videos(con: Any) -> bool:
     return bool(con.execute(query).fetchall())
 
 
-def _read(path: Path, reject: Callable[[RecordError], None]) -> dict[Any, dict[str, Any]]:
+def _records(
+    path: Path, items: Iterable[tuple[int, Any]], reject: Callable[[RecordError], None]
+) -> dict[Any, dict[str, Any]]:
     videos: dict[Any, dict[str, Any]] = {}
     names: set[str] = set()
-    for _, index, value in read_members(path, {MEMBER}):
-        here = f"{path}, video #{(index or 0) + 1}"
+    for index, value in items:
+        here = f"{path}, video #{index + 1}"
         try:
-            if isinstance(value, Unreadable):
-                raise RecordError(here, value.problem)
-            if index is None:
-                continue
             if not isinstance(value, dict) or not is_coco_id(value.get("id")):
                 raise RecordError(here, "a video needs an id (an integer or a string)")
             if not isinstance(value.get("name"), str) or not value["name"]:
