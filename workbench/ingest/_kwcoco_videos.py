@@ -12,7 +12,8 @@ integer id in the order the file first gives each (noted as the annotations are 
 numbers do not depend on the order frames are made in), and `attributes.track_id` keeps it as
 given (as Labelbox's `uuid` is kept beside its track index). An image naming no video of the
 file, a frame index that is not a non-negative 32-bit integer, a time that is neither form, or
-a track id of another type stay what they were: metadata and attributes.
+a track id of another type stay what they were: metadata and attributes, and so does an image
+with a `video` key of its own.
 
 Export gives back the `videos` table (the records of the view's video frames, in the order of
 their first frames) and each such frame's `video_id`, `frame_index` and `timestamp` (UNIX
@@ -21,6 +22,7 @@ seconds) from its columns.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -223,7 +225,7 @@ def video_images(frames: pa.Table) -> tuple[pa.Table, list[Any]]:
     videos: dict[Any, Any] = {}
     made: list[str | None] = []
     for text, index, stamp in picked:
-        meta = orjson.loads(text)
+        meta = _loads(text)
         record = meta.get(KEY) if isinstance(meta, dict) else None
         if not isinstance(record, dict) or not is_coco_id(record.get("id")):
             made.append(text)
@@ -235,7 +237,21 @@ def video_images(frames: pa.Table) -> tuple[pa.Table, list[Any]]:
         if stamp is not None:
             image["timestamp"] = stamp // 1000 if stamp % 1000 == 0 else stamp / 1000
         image.update((k, v) for k, v in meta.items() if k != KEY and k not in image)
-        made.append(orjson.dumps(image).decode())
+        made.append(_dumps(image))
     metadata = texts.combine_chunks()
     column = pc.replace_with_mask(metadata, maybe, pa.array(made, metadata.type))
     return plain.set_column(1, "metadata", column), list(videos.values())
+
+
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # integers past 64 bits
+        return json.loads(text)
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
