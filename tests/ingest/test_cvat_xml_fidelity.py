@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 import workbench
-from workbench.ingest import CatalogWriter, Frame, Roi, Source, box_ring, cvat_xml
+from workbench.ingest import CatalogWriter, Frame, Roi, Source, _cvat_shapes, box_ring, cvat_xml
 from workbench.model import rle
 
 from .sdk_venv import run_in_sdk_venv
@@ -132,7 +132,7 @@ def test_video_tracks_keep_their_group_and_per_frame_attributes(tmp_path):
                                        mode="video")  # fmt: skip
         assert (report.rois, report.skipped) == (
             3,
-            ["3 mask ROIs (CVAT XML here holds boxes, polygons, polylines, points)"],
+            [f"3 {_cvat_shapes.MASKS_IN_TRACKS}"],
         )
         loaded = run_in_sdk_venv(_TRACKS, str(tmp_path / "v" / "clip.xml"))
         assert cvat_xml.import_files(catalog, report.files, progress=False, field="again").ok
@@ -179,7 +179,7 @@ def test_shapes_not_held_here_are_refused_one_by_one(tmp_path):
         report = cvat_xml.import_files(catalog, [tmp_path / "a.xml"], progress=False)
         kinds = catalog.sql("SELECT kind, geometry FROM rois").fetchall()
     where = f"{tmp_path / 'a.xml'}, image '0000.jpg', "
-    held = "box, polygon, polyline, points, mask, skeleton (images), tag (images)"
+    held = "box, polygon, polyline, points, mask, skeleton, tag (images)"
     assert [(e.where, e.problem) for e in report.errors] == [
         (where + "<ellipse> #1", f"<ellipse> is not imported (CVAT XML here holds {held})"),
         (where + "<cuboid> #2", f"<cuboid> is not imported (CVAT XML here holds {held})"),

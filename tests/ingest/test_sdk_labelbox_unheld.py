@@ -1,6 +1,6 @@
 """Lines Labelbox's SDK writes that the catalog cannot hold, refused by what they are: a
-relationship between objects (NDRelationship) and video masks (NDVideoMasks) each cost their
-own line, named, and the other lines of the file are imported. A data row is named by one key
+relationship between objects (NDRelationship) and video masks (NDVideoMasks) of remote
+pictures each cost their own line, named, and the other lines of the file are imported. A data row is named by one key
 in our export, as the SDK's DataRow requires, whichever key is asked for."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def catalog(tmp_path: Path):
         yield cat
 
 
-def test_relationships_and_video_masks_are_refused_by_name(catalog, tmp_path):
+def test_relationships_and_remote_video_masks_are_refused_by_name(catalog, tmp_path):
     lines = _lines()
     kinds = ["relationship" if "relationship" in x else "masks" if "masks" in x else "segments"
              for x in lines]  # fmt: skip
@@ -55,8 +55,8 @@ def test_relationships_and_video_masks_are_refused_by_name(catalog, tmp_path):
     report = labelbox.import_files(catalog, [path], progress=False)
     problems = {
         "relationship": "a relationship between objects is not imported (the catalog holds none)",
-        "masks": "video masks (frames of instance pictures) are not imported: the catalog holds "
-        "a mask as COCO RLE or as a mask source of the frame, not a picture per frame",
+        # video masks are imported (test_sdk_labelbox_video_masks.py), from local pictures
+        "masks": "mask picture 'https://x/m1.png' is not a local file (nothing is fetched)",
     }
     assert [(e.where, e.problem) for e in report.errors] == [
         (f"{path}:{n + 1}", problems[kind]) for n, kind in enumerate(kinds) if kind in problems

@@ -50,6 +50,7 @@ from workbench.ingest._coco_texts import read_texts as _read
 from workbench.ingest._coco_write import Writes
 from workbench.ingest._coco_write import write_images as _write
 from workbench.ingest._columnar import MemoryEngine
+from workbench.ingest._kwcoco_videos import staged_videos
 from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.report import is_record_failure, record_error
 from workbench.ingest.writer import CatalogWriter, _roi_row
@@ -326,6 +327,8 @@ def _stage(
             digests.before_images(con, batches)
         left_out = digests is not None and digests.unchanged > 0
         total = _images(con, path, writer, options, frames_per_write, left_out)
+        if staged_videos(con):
+            return None  # kwcoco's video frames are the per-record path's (_kwcoco_videos)
         many = total > frames_per_write
         by_write = ByWrite(Path(folder), frames_per_write, plan.chunk)
         stored = Stored(staged=by_write if many else InEngine(), digests=digests)

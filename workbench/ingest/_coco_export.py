@@ -35,6 +35,7 @@ from workbench.ingest._coco_export_rois import (
     write_joined,
 )
 from workbench.ingest._coco_export_sql import IMAGES, ROI_COLUMNS, annotation_lines
+from workbench.ingest._kwcoco_videos import video_images
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
 from workbench.store.arrow import registered
@@ -102,7 +103,9 @@ def _write(
 ) -> None:
     """Write the file: the images a batch at a time, then the annotations of the ROIs of
     `field` (their counts in `report`, what is not written counted in `skipped`)."""
-    frames = view.frames(columns=["id", "metadata"])
+    frames, videos = video_images(
+        view.frames(columns=["id", "metadata", "frame_index", "timestamp"])
+    )
     frame_ids = frames["id"].combine_chunks()
     image_ids = pa.table({"id": frame_ids, "image_id": _image_numbers(frame_ids)})
     con = view.catalog.cursor()
@@ -115,7 +118,10 @@ def _write(
             numbers = roi_numbers(con, rois, params) if count is None else count
             categories = categories_with_points(con, rois, params)
             out.write('{"info": ' + json.dumps(dict(info or _default_info(view))))
-            out.write(', "licenses": [], "images": [')
+            out.write(', "licenses": [], ')
+            if videos:  # kwcoco's (workbench.ingest._kwcoco_videos)
+                out.write('"videos": ' + _dumps(videos) + ", ")
+            out.write('"images": [')
             frames = frames.append_column("image_id", image_ids["image_id"])
             report.frames = _write_images(con, out, frames, placer, progress)
             del frames

@@ -19,6 +19,14 @@ from workbench.errors import RecordError
 from workbench.model import rle
 from workbench.model.limits import MAX_IMAGE_PIXELS
 
+# Why a video file leaves masks out (counted): datumaro, CVAT's format library, reads a
+# `<mask>` in a `<track>` with its `<image>`'s size, which a video file has not (it fails on
+# the whole file), and CVAT itself keeps a track of masks as its first mask only.
+MASKS_IN_TRACKS = (
+    "mask ROIs (CVAT for video holds no masks: datumaro cannot read a <mask> in a <track>, "
+    "and CVAT keeps a track of masks as its first mask only)"
+)
+
 
 def mask_from_cvat(
     attrib: Mapping[str, str], size: tuple[int, int] | None, where: str

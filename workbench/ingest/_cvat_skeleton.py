@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import RecordError
 from workbench.model.keypoints import KeypointLabel
+from workbench.store.keypoints import keypoint_labels
+
+if TYPE_CHECKING:
+    from workbench.store.catalog import Catalog
 
 
 def point_names(label: KeypointLabel | None, count: int) -> tuple[str, ...]:
@@ -93,14 +97,29 @@ def declared(root: ET.Element) -> dict[str, KeypointLabel]:
     return out
 
 
-def write(element: ET.Element, row: Mapping[str, Any], names: tuple[str, ...]) -> None:
-    """The `<points>` of a keypoints ROI row under its `<skeleton>` element."""
+def write(
+    element: ET.Element, row: Mapping[str, Any], names: tuple[str, ...], frame: int | None = None
+) -> None:
+    """The `<points>` of a keypoints ROI row under its `<skeleton>` element; in a video
+    track's (`frame`), each point also names its frame and keyframe, as CVAT reads them (it
+    takes the skeleton's frame and ignores the point's) and datumaro needs them (it reads each
+    point of a track's skeleton as a points shape of the track, and fails without its frame)."""
     ring, visibility = row["geometry"][0], row["visibility"]
     for n, v in enumerate(visibility):
         point = ET.SubElement(element, "points", label=names[n], source="manual")
+        if frame is not None:
+            point.set("frame", str(frame))
+            point.set("keyframe", "0" if row["keyframe"] is False else "1")
         point.set("outside", "1" if v == 0 else "0")
         point.set("occluded", "1" if v == 1 else "0")
         point.set("points", f"{ring[2 * n]:.12g},{ring[2 * n + 1]:.12g}")
+
+
+def ended(element: ET.Element) -> bool:
+    """Whether `element` is a video track's skeleton whose points are all outside: the
+    track's end (CVAT marks a skeleton's points outside, not the skeleton)."""
+    points = element.findall("points") if element.tag == "skeleton" else []
+    return bool(points) and all(p.get("outside") == "1" for p in points)
 
 
 def read(
@@ -133,3 +152,39 @@ def read(
         ring += [x, y]
         visibility.append(v)
     return ring, visibility, names
+
+
+def declare_all(
+    catalog: Catalog, root: ET.Element, rows: Sequence[Mapping[str, Any]]
+) -> dict[str, tuple[str, ...]]:
+    """The point names of each label of keypoints rows, declared in `<meta>` as skeletons."""
+    sizes = {r["label"]: len(r["visibility"]) for r in rows if r["kind"] == "keypoints"}
+    sizes.pop(None, None)
+    if not sizes:
+        return {}
+    con = catalog.cursor()
+    try:
+        kept = keypoint_labels(con, sorted(sizes))
+    finally:
+        con.close()
+    names = {label: point_names(kept.get(label), n) for label, n in sizes.items()}
+    labels = root.find("meta/task/labels")
+    assert labels is not None  # _document made it
+    for label, points in sorted(names.items()):
+        found = kept.get(label)
+        pairs = found.skeleton if found is not None and found.names == points else ()
+        declare(labels, label, points, pairs)
+    return names
+
+
+def known(
+    catalog: Catalog, root: ET.Element
+) -> tuple[dict[str, KeypointLabel], dict[str, KeypointLabel]]:
+    """The point names the catalog keeps (skeleton points are put in their order), and those
+    with the file's own skeletons (`<svg>` in `<meta>`) for labels the catalog has none for."""
+    con = catalog.cursor()
+    try:
+        kept = keypoint_labels(con)
+    finally:
+        con.close()
+    return kept, {**declared(root), **kept}

@@ -45,6 +45,8 @@ from workbench.ingest._coco_columnar import import_instances
 from workbench.ingest._coco_export import export_files
 from workbench.ingest._coco_kwcoco import KwcocoPoints
 from workbench.ingest._columnar import ROWS_PER_WRITE
+from workbench.ingest._kwcoco_videos import MEMBER as VIDEOS
+from workbench.ingest._kwcoco_videos import KwcocoVideos
 from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.jsonread import BOM, Unreadable, read_members
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
@@ -173,6 +175,22 @@ def _items(
             yield index, value
 
 
+def _small_members(
+    path: Path, whats: Mapping[str, str], reject: Callable[[RecordError], None]
+) -> dict[str, list[tuple[int, Any]]]:
+    """(index, value) of the records of small top-level arrays (`whats`: member -> what a
+    record is called), read in one pass; as `_items` rejects and raises."""
+    found: dict[str, list[tuple[int, Any]]] = {member: [] for member in whats}
+    for member, index, value in read_members(path, set(whats)):
+        if isinstance(value, Unreadable):
+            if value.fatal or index is None or member is None:
+                raise IngestError(f"{path}: not valid JSON ({value.problem})")
+            reject(RecordError(f"{path}, {whats[member]} #{index + 1}", value.problem))
+        elif index is not None and member is not None:
+            found[member].append((index, value))
+    return found
+
+
 def _read_images(path: Path, writer: CatalogWriter) -> dict[Any, _Image]:
     images: dict[Any, _Image] = {}
     frame_ids: set[str] = set()  # 1 and "1" make one frame id: the later is refused
@@ -295,17 +313,19 @@ def _partition_count(path: Path, partition_bytes: int) -> int:
 
 # -- instances and results -------------------------------------------------------------------
 def _import_instances(path: Path, writer: CatalogWriter, options: _Instances) -> None:
-    categories = read_categories(
-        _items(path, "categories", "category", writer.reject), str(path), writer.reject
-    )
+    # The videos (kwcoco's) in the categories' pass: both are small.
+    small = _small_members(path, {"categories": "category", VIDEOS: "video"}, writer.reject)
+    categories = read_categories(small["categories"], str(path), writer.reject)
     writer.add_keypoint_labels(keypoint_labels(categories))
     categories.kwcoco = KwcocoPoints(path, writer.reject, writer.add_keypoint_labels)
     images = _read_images(path, writer)
+    videos = KwcocoVideos(path, small[VIDEOS], {i.id: i.extra for i in images.values()},
+                          options.prefix, writer.reject)  # fmt: skip
     with (
         tempfile.TemporaryDirectory(prefix="workbench-coco-") as folder,
         _Partitions(_partition_count(path, options.partition_bytes), folder) as parts,
     ):
-        annotations = _items(path, "annotations", "annotation", writer.reject)
+        annotations = videos.seen(_items(path, "annotations", "annotation", writer.reject))
         _spill(path, annotations, parts, writer, images)
         for number, grouped in parts.groups():
             for image in images.values():
@@ -315,6 +335,7 @@ def _import_instances(path: Path, writer: CatalogWriter, options: _Instances) ->
                 rois = _rois(path, found, categories, options.field, image, writer)
                 frame_id, where = f"{options.prefix}{image.id}", f"{path}, image {image.id}"
                 if options.labels_only:
+                    rois = videos.rois(image.extra, rois)
                     writer.add_labels(frame_id, options.field, rois, where=where)
                     continue
                 frame = Frame(
@@ -325,7 +346,7 @@ def _import_instances(path: Path, writer: CatalogWriter, options: _Instances) ->
                     dataset=options.dataset,
                     version=options.version,
                 )
-                writer.add(frame, where=where)
+                writer.add(videos.frame(frame), where=where)
 
 
 def _import_results(

@@ -34,7 +34,6 @@ from workbench.model import rle
 from workbench.model.geometry import corner_ring
 from workbench.model.keypoints import KeypointLabel
 from workbench.model.records import Roi
-from workbench.store.keypoints import keypoint_labels
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -45,7 +44,7 @@ Mode = Literal["images", "video"]
 SHAPES = {"box": "box", "polygon": "polygon", "polyline": "polyline", "point": "points",
           "mask": "mask"}  # fmt: skip
 KINDS = {tag: kind for kind, tag in SHAPES.items()}
-_HELD = "box, polygon, polyline, points, mask, skeleton (images), tag (images)"
+_HELD = "box, polygon, polyline, points, mask, skeleton, tag (images)"
 _OWN_ATTRIBUTES = frozenset({"occluded", "z_order", "source", "group_id"})
 
 
@@ -79,7 +78,7 @@ def export_files(
         names = _image_names(frames)
         rows = [r for rows in by_frame.values() for r in rows]
         root = _document(target.stem, rows, len(frames))
-        points = _skeletons(view, root, rows)
+        points = _cvat_skeleton.declare_all(view.catalog, root, rows)
         for number, frame in enumerate(frames):
             image = ET.SubElement(root, "image", id=str(number), name=names[frame.id])
             source = frame.sources[0] if frame.sources else None
@@ -129,29 +128,6 @@ def _document(name: str, rows: Sequence[Mapping[str, Any]], size: int) -> ET.Ele
     return root
 
 
-def _skeletons(
-    view: ViewLike, root: ET.Element, rows: Sequence[Mapping[str, Any]]
-) -> dict[str, tuple[str, ...]]:
-    """The point names of each label of keypoints rows, declared in `<meta>` as skeletons."""
-    sizes = {r["label"]: len(r["visibility"]) for r in rows if r["kind"] == "keypoints"}
-    sizes.pop(None, None)
-    if not sizes:
-        return {}
-    con = view.catalog.cursor()
-    try:
-        kept = keypoint_labels(con, sorted(sizes))
-    finally:
-        con.close()
-    names = {label: _cvat_skeleton.point_names(kept.get(label), n) for label, n in sizes.items()}
-    labels = root.find("meta/task/labels")
-    assert labels is not None  # _document made it
-    for label, points in sorted(names.items()):
-        found = kept.get(label)
-        pairs = found.skeleton if found is not None and found.names == points else ()
-        _cvat_skeleton.declare(labels, label, points, pairs)
-    return names
-
-
 def _scalar(value: Any) -> bool:
     return isinstance(value, str | int | float | bool) and not isinstance(value, dict | list)
 
@@ -178,18 +154,23 @@ def _shape(
             element.set("group_id", str(row["attributes"]["group_id"]))
         _attributes(element, row["attributes"])
         return element
-    if kind == "keypoints" and tags and points is not None and rings:
+    if kind == "keypoints" and points is not None and rings:
         element = ET.SubElement(parent, "skeleton", label=label)
+        if frame is not None:  # as CVAT writes a track's skeleton: no outside of its own
+            element.set("frame", str(frame))
+            element.set("keyframe", "0" if row["keyframe"] is False else "1")
         element.set("source", str(row["attributes"].get("source", "manual")))
         element.set("z_order", str(row["attributes"].get("z_order", 0)))
-        _cvat_skeleton.write(element, row, points[label])
+        _cvat_skeleton.write(element, row, points[label], frame)
         _attributes(element, row["attributes"])
         return element
-    # datumaro, CVAT's format library, cannot read a mask in a track: masks are images only.
-    mask = _mask_attributes(row) if kind == "mask" and tags else None
+    if kind == "mask" and not tags:
+        skipped[_cvat_shapes.MASKS_IN_TRACKS] += 1
+        return None
+    mask = _mask_attributes(row) if kind == "mask" else None
     if kind not in SHAPES or (not rings and mask is None):
-        what = "boxes, polygons, polylines, points"
-        what += ", RLE masks, keypoints as skeletons" if tags else ""
+        what = "boxes, polygons, polylines, points, keypoints as skeletons"
+        what += ", RLE masks" if tags else ""
         skipped[f"{kind} ROIs (CVAT XML here holds {what})"] += 1
         return None
     if len(rings) > 1:
@@ -268,7 +249,9 @@ def _video(
     """One context as CVAT for video: a track per track index, one per untracked ROI."""
     video = Contexts(catalog, None).video(context)
     number = {frame_id: n - 1 for frame_id, n in video.number_of().items()}
-    root = _document(context, [r for f in frames for r in by_frame.get(f.id, [])], video.last)
+    rows = [r for f in frames for r in by_frame.get(f.id, [])]
+    root = _document(context, rows, video.last)
+    points = _cvat_skeleton.declare_all(catalog, root, rows)
     sized = next((s for f in frames for s in f.sources if s.width and s.height), None)
     if sized is not None:  # CVAT for video says its frames' size once
         original = ET.SubElement(root.find("meta/task"), "original_size")  # type: ignore[arg-type]
@@ -290,14 +273,17 @@ def _video(
         track.set("source", str(first["attributes"].get("source", "manual")))
         if first["attributes"].get("group_id") is not None:
             track.set("group_id", str(first["attributes"]["group_id"]))
-        made = [_shape(track, row, skipped, tags=False, frame=n) for n, row in shapes]
+        made = [
+            _shape(track, row, skipped, tags=False, frame=n, points=points) for n, row in shapes
+        ]
         if not any(e is not None for e in made):
             continue
         last = shapes[-1][0]
         if last + 1 < video.last:  # the track ends here; CVAT would carry it to the end
-            end = _shape(track, shapes[-1][1], defaultdict(int), tags=False, frame=last + 1)
-            if end is not None:
-                end.set("outside", "1")
+            end = _shape(track, shapes[-1][1], defaultdict(int), tags=False, frame=last + 1,
+                         points=points)  # fmt: skip
+            for outside in [] if end is None else end.findall("points") or [end]:
+                outside.set("outside", "1")
         root.append(track)
         written += sum(e is not None for e in made)
     _write(root, path)
@@ -365,13 +351,7 @@ def _import_images(
     images = root.findall("image")
     names = [image.get("name") or "" for image in images]
     found = _frames_named(catalog, names)
-    con = catalog.cursor()
-    try:
-        kept = keypoint_labels(con)  # skeleton points are put in the order these name
-    finally:
-        con.close()
-    # The file's own skeletons (`<svg>` in `<meta>`) for labels the catalog has no names for.
-    known = {**_cvat_skeleton.declared(root), **kept}
+    kept, known = _cvat_skeleton.known(catalog, root)
     for image, name in zip(images, names, strict=True):
         where = f"{path}, image {name!r}"
         matches = found.get(name, [])
@@ -548,6 +528,7 @@ def _import_video(
     size = _size(root.findtext("meta/task/original_size/width"),
                  root.findtext("meta/task/original_size/height"))  # fmt: skip
     seen: set[int] = set()
+    kept, known = _cvat_skeleton.known(catalog, root)
     for number, track in enumerate(root.findall("track")):
         where = f"{path}, <track> #{number + 1}"
         track_id, frames = None, set()
@@ -561,7 +542,7 @@ def _import_video(
             continue
         for shape_number, element in enumerate(track):
             here = f"{where}, <{element.tag}> #{shape_number + 1}"
-            if element.get("outside") == "1":
+            if element.get("outside") == "1" or _cvat_skeleton.ended(element):
                 continue
             # A track's label, source and group are its shapes'.
             for key in ("label", "source", "group_id"):
@@ -577,11 +558,17 @@ def _import_video(
                 frames.add(frame)
                 if element.tag == "tag":
                     raise RecordError(here, "a track of tags is not CVAT XML")
-                roi = _roi(element, here, field, None, f"track{track_id}", size)
+                roi_id = f"track{track_id}"
+                roi = (
+                    _skeleton(element, here, field, None, roi_id, known)
+                    if element.tag == "skeleton"
+                    else _roi(element, here, field, None, roi_id, size)
+                )
                 keyframe = element.get("keyframe") != "0"
                 placed[frame_id].append(_tracked(roi, track_id, keyframe))
     for frame_id in video.ids:
         writer.add_labels(frame_id, field, placed.get(frame_id, []), where=f"{path}, {name!r}")
+    writer.add_keypoint_labels(v for k, v in known.items() if k not in kept)
 
 
 def _tracked(roi: Roi, track_id: int, keyframe: bool) -> Roi:

@@ -33,6 +33,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from workbench.errors import IngestError, RecordError
+from workbench.ingest import _labelbox_masks as masks
 from workbench.ingest._labelbox_annotations import place_classification, place_object
 from workbench.ingest._labelbox_contexts import Contexts
 from workbench.ingest._labelbox_export import export_files
@@ -40,9 +41,10 @@ from workbench.ingest._labelbox_keyframes import is_number
 from workbench.ingest._labelbox_plain import PlainLine, plain_lines
 from workbench.ingest._labelbox_read import read_lines
 from workbench.ingest._labelbox_rows import Base, Boxes, Part, Placed, VideoIndex, rows_of
-from workbench.ingest.imports import recorded
+from workbench.ingest.imports import current_run, recorded
 from workbench.ingest.jsonread import Unreadable
 from workbench.ingest.writer import CatalogWriter, IngestReport, RowWarnings
+from workbench.media.files import MediaRootCheck
 from workbench.model.limits import MAX_ROIS_PER_FRAME
 from workbench.model.records import ROI_SCHEMA, Roi
 from workbench.model.validation import WARN_ZERO_AREA, check_id, check_text
@@ -148,14 +150,17 @@ def import_files(
     contexts = Contexts(catalog, data_rows)
     collected = _Collected()
     names: set[str] | None = set() if _valid_field(field) else None
+    run = current_run()  # the roots video masks' pictures must lie under
+    roots = run.roots if run is not None else MediaRootCheck(catalog.media_roots())
     with CatalogWriter(catalog, progress=progress, desc="labelbox import") as writer:
         for path in files:
+            place = (path.resolve().parent, roots)
             lines = iter(
                 tqdm(_lines(path), desc=path.name, unit="line", disable=not progress, leave=False)
             )
             while True:
                 with _collector_paused():
-                    if not _convert_next(lines, writer, contexts, collected, names, field):
+                    if not _convert_next(lines, writer, contexts, collected, names, field, place):
                         break
                 if collected.held >= _ROWS_PER_WRITE:
                     _write(writer, collected, field)
@@ -197,6 +202,7 @@ def _convert_next(
     collected: _Collected,
     names: set[str] | None,
     field_name: str,
+    place: tuple[Path, MediaRootCheck],
 ) -> bool:
     """Read the next chunk of lines and place them: the plain box objects at once, the
     others line by line (a bad one rejected with its file and line); False when there are
@@ -215,9 +221,37 @@ def _convert_next(
             if known is not None and (known.context_id, known.uuid) not in collected.taken:
                 collected.keep_plain(known, field_name)
                 continue
+            if isinstance(line, dict) and "masks" in line:  # NDVideoMasks
+                _keep_masks(line, where, contexts, collected, field_name, place)
+                continue
             context_id, roi_id, placed = _annotation(line, where, contexts, collected, field_name)
             collected.keep(context_id, roi_id, placed, where)
     return True
+
+
+def _keep_masks(
+    line: dict[str, Any],
+    where: str,
+    contexts: Contexts,
+    collected: _Collected,
+    field_name: str,
+    place: tuple[Path, MediaRootCheck],
+) -> None:
+    """Store a video masks line's ROIs (workbench.ingest._labelbox_masks), all or none."""
+    context_id = contexts.resolve(line.get("dataRow"))
+    if context_id is None:
+        raise RecordError(where, f"unknown data row {line.get('dataRow')!r}")
+    index = collected.index(contexts, context_id)
+    named = masks.instances(line, where)
+    pictures = masks.frames(line, where, index, *place)
+    made = masks.placed(line, where, index, named, pictures, field_name,
+                        collected.tracks[context_id])  # fmt: skip
+    for roi_id, placed in made:  # an instance already on a frame costs the line before any keep
+        taken = collected.taken.get((context_id, roi_id))
+        if taken is not None and np.isin(placed.positions, taken).any():
+            collected.keep(context_id, roi_id, placed, where)  # raises, naming the frame
+    for roi_id, placed in made:
+        collected.keep(context_id, roi_id, placed, where)
 
 
 def _write(writer: CatalogWriter, collected: _Collected, field_name: str) -> None:
@@ -359,12 +393,6 @@ def _unheld(line: Mapping[str, Any], where: str) -> None:
     if "relationship" in line:  # NDRelationship: two objects' uuids and a type
         raise RecordError(
             where, "a relationship between objects is not imported (the catalog holds none)"
-        )
-    if "masks" in line:  # NDVideoMasks: per frame an instanceURI, instances by colour
-        raise RecordError(
-            where,
-            "video masks (frames of instance pictures) are not imported: the catalog holds a "
-            "mask as COCO RLE or as a mask source of the frame, not a picture per frame",
         )
 
 

@@ -42,6 +42,10 @@ def mask_from_file(path: Path, value: Any) -> np.ndarray:
             pixels = np.asarray(img)
     except (OSError, ValueError) as exc:
         raise MediaError(f"cannot read mask {uri}: {exc}") from exc
+    if isinstance(value, list | tuple):  # a colour (Labelbox's video masks, ClearML's RGB)
+        if pixels.ndim != 3 or pixels.shape[2] < len(value):
+            return np.zeros(pixels.shape[:2], dtype=bool)
+        return (pixels[..., : len(value)] == np.asarray(value)).all(axis=-1)
     if pixels.ndim == 3:
         pixels = pixels[..., 0]
     return pixels == value if value is not None else pixels > 0

@@ -1,0 +1,92 @@
+"""A kwcoco video file beside the same images and annotations as plain COCO: import and export.
+
+    PYTHONPATH=$PWD python bench/kwcoco_videos_bench.py            # 100 videos x 200 frames
+    PYTHONPATH=$PWD python bench/kwcoco_videos_bench.py --videos 10 --runs 3
+
+The two files hold the same images (4 boxes each); the kwcoco one adds its `videos`, each
+image's `video_id`, `frame_index` and `timestamp`, and each annotation's `track_id`. Each
+import runs in a child process of its own, alternately, into a new catalog, followed by an
+export of the whole catalog; the figures are the child's wall and CPU seconds (its engine's
+threads included) and the load average at its start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+_CHILD = """
+import sys, time
+from pathlib import Path
+import workbench
+from workbench.ingest import coco
+source, folder = Path(sys.argv[1]), Path(sys.argv[2])
+with workbench.open(folder / "c.duckdb") as catalog:
+    t0, c0 = time.perf_counter(), time.process_time()
+    report = coco.import_files(catalog, [source], progress=False)
+    t1, c1 = time.perf_counter(), time.process_time()
+    coco.export_files(catalog.view(), folder / "out" / "o.json", progress=False)
+    t2, c2 = time.perf_counter(), time.process_time()
+assert report.ok, report.errors[:3]
+print(f"{t1 - t0:.2f} {c1 - c0:.2f} {t2 - t1:.2f} {c2 - c1:.2f}")
+"""
+
+
+def document(videos: int, frames: int, kwcoco: bool) -> dict:
+    doc: dict = {"categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "person"}]}
+    if kwcoco:
+        doc["videos"] = [{"id": v + 1, "name": f"video_{v:03d}", "width": 640, "height": 480}
+                         for v in range(videos)]  # fmt: skip
+    images, annotations = [], []
+    for v in range(videos):
+        for f in range(frames):
+            image_id = v * frames + f + 1
+            image = {"id": image_id, "file_name": f"video_{v:03d}/{f:05d}.jpg"}
+            image.update({"width": 640, "height": 480})
+            if kwcoco:
+                image.update(video_id=v + 1, frame_index=f, timestamp=1.7e9 + f / 30)
+            images.append(image)
+            for t in range(4):
+                box = [10 + f % 50 + t * 100, 20, 30, 40]
+                annotation = {"id": len(annotations) + 1, "image_id": image_id,
+                              "category_id": 1 + t % 2, "bbox": box, "area": 1200.0,
+                              "iscrowd": 0}  # fmt: skip
+                if kwcoco:
+                    annotation["track_id"] = t
+                annotations.append(annotation)
+    doc.update(images=images, annotations=annotations)
+    return doc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--videos", type=int, default=100)
+    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kwcoco-bench-") as tmp:
+        files = {}
+        for name, kwcoco in (("kwcoco videos", True), ("plain COCO", False)):
+            files[name] = Path(tmp) / f"{name.split()[0]}.json"
+            files[name].write_text(json.dumps(document(args.videos, args.frames, kwcoco)))
+        for run in range(args.runs):
+            for name, path in files.items():
+                folder = Path(tmp) / f"{run}-{path.stem}"
+                folder.mkdir()
+                load = Path("/proc/loadavg").read_text().split()[:3]
+                done = subprocess.run(
+                    [sys.executable, "-c", _CHILD, str(path), str(folder)],
+                    capture_output=True, text=True, check=True, env={**os.environ},
+                )  # fmt: skip
+                wall, cpu, ewall, ecpu = done.stdout.split()
+                print(f"{name:14} import wall {wall} s, CPU {cpu} s; export wall {ewall} s, "
+                      f"CPU {ecpu} s (load {' '.join(load)})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

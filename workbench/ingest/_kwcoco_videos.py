@@ -1,0 +1,257 @@
+"""kwcoco's videos and tracks as the catalog's sequences and track indexes, and back.
+
+A kwcoco file's top-level `videos` (`{"id", "name", ...}`) group its images: an image whose
+`video_id` names one of them is a frame of that video's context (`<prefix><video name>`), its
+`frame_index` the frame's own number, its `timestamp` (a UNIX time in seconds, or ISO-8601
+text) the frame's time in milliseconds since the Unix epoch, and the video's images in the
+file its `num_frames`. The video's record is kept on each of its frames' metadata (`video`), in
+place of the image's `video_id`; the frame index and time, once mapped, leave the metadata. An
+annotation of a video frame with a `track_id` is an object of that track: an integer id is its
+`track_index`, a string (kwcoco's names and UUIDs) is numbered after the video's highest
+integer id in the order the file first gives each (noted as the annotations are read, so the
+numbers do not depend on the order frames are made in), and `attributes.track_id` keeps it as
+given (as Labelbox's `uuid` is kept beside its track index). An image naming no video of the
+file, a frame index that is not a non-negative 32-bit integer, a time that is neither form, or
+a track id of another type stay what they were: metadata and attributes, and so does an image
+with a `video` key of its own.
+
+Export gives back the `videos` table (the records of the view's video frames, in the order of
+their first frames) and each such frame's `video_id`, `frame_index` and `timestamp` (UNIX
+seconds) from its columns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from workbench.errors import RecordError
+from workbench.ingest._coco_annotations import is_coco_id
+from workbench.model.limits import MAX_INT32, MAX_TIMESTAMP
+from workbench.model.records import Frame, Roi
+
+MEMBER = "videos"
+# The frame metadata key holding its video's record.
+KEY = "video"
+
+
+def names_a_video(extra: Mapping[str, Any]) -> bool:
+    """Whether an image's own keys (those not COCO's) name a kwcoco video."""
+    return is_coco_id(extra.get("video_id")) and KEY not in extra
+
+
+class KwcocoVideos:
+    """The videos of one file that its images name, keyed by id, with their contexts."""
+
+    def __init__(
+        self,
+        path: Path,
+        items: Iterable[tuple[int, Any]],
+        images: Mapping[Any, Mapping[str, Any]],
+        prefix: str,
+        reject: Callable[[RecordError], None],
+    ) -> None:
+        """`items`: the file's `videos` records, (index, value); `images`: each image's own
+        keys (those not COCO's) by image id."""
+        counts = Counter(extra["video_id"] for extra in images.values() if names_a_video(extra))
+        records = _records(path, items, reject) if counts else {}
+        self._videos = {
+            key: (record, f"{prefix}{record['name']}", counts[key])
+            for key, record in records.items()
+            if key in counts
+        }
+        self._video_of = {
+            image: extra["video_id"]
+            for image, extra in images.items()
+            if names_a_video(extra) and extra["video_id"] in self._videos
+        }
+        self._tracks: dict[Any, _Tracks] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._videos)
+
+    def frame(self, frame: Frame) -> Frame:
+        """The frame as a frame of its video, its ROIs on tracks (unchanged if not a video's)."""
+        meta = frame.metadata
+        found = self._videos.get(meta.get("video_id")) if names_a_video(meta) else None
+        if found is None:
+            return frame
+        record, context_id, count = found
+        rest = {k: v for k, v in meta.items() if k != "video_id"}
+        rest[KEY] = record
+        index = meta.get("frame_index")
+        if _int(index, 0, MAX_INT32):
+            del rest["frame_index"]
+        else:
+            index = None
+        stamp = _millis(meta.get("timestamp"))
+        if stamp is not None:
+            del rest["timestamp"]
+        return replace(
+            frame,
+            context_id=context_id,
+            frame_index=index,
+            timestamp=stamp,
+            num_frames=count,
+            metadata=rest,
+            rois=self.rois(meta, frame.rois),
+        )
+
+    def seen(self, annotations: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+        """The annotations, passed on, their videos' track ids noted on the way (the file's
+        order, whatever the order its frames are then made in)."""
+        if not self._videos:
+            yield from annotations
+            return
+        for number, annotation in annotations:
+            if isinstance(annotation, dict) and is_coco_id(annotation.get("image_id")):
+                video = self._video_of.get(annotation["image_id"])
+                if video is not None:
+                    self._tracks.setdefault(video, _Tracks()).note(annotation.get("track_id"))
+            yield number, annotation
+
+    def rois(self, extra: Mapping[str, Any], rois: Sequence[Roi]) -> list[Roi]:
+        """The ROIs of an image with `extra`, each with a track id on its track."""
+        if not names_a_video(extra) or extra["video_id"] not in self._videos:
+            return list(rois)
+        tracks = self._tracks.get(extra["video_id"], _Tracks())
+        return [tracks.tracked(roi) for roi in rois]
+
+
+class _Tracks:
+    """The track ids of one video's annotations: an integer one is its own track index, a
+    string (kwcoco's names and UUIDs) is numbered after the video's highest integer one, in
+    the order the file first gives each."""
+
+    def __init__(self) -> None:
+        self.highest = -1
+        self.named: dict[str, int] = {}
+
+    def note(self, track: Any) -> None:
+        if _int(track, -MAX_INT32 - 1, MAX_INT32):
+            self.highest = max(self.highest, track)
+        elif isinstance(track, str):
+            self.named.setdefault(track, len(self.named))
+
+    def tracked(self, roi: Roi) -> Roi:
+        track = roi.attributes.get("track_id")
+        if _int(track, -MAX_INT32 - 1, MAX_INT32):
+            return replace(roi, track_index=track)
+        number = self.named.get(track) if isinstance(track, str) else None
+        if number is None or self.highest + 1 + number > MAX_INT32:
+            return roi
+        return replace(roi, track_index=self.highest + 1 + number)
+
+
+def staged_videos(con: Any) -> bool:
+    """Whether an image staged by the columnar path (`_wb_images`) may name a video: the
+    file then goes record by record (kwcoco's video files are small next to COCO's)."""
+    query = "SELECT 1 FROM _wb_images WHERE contains(metadata, '\"video_id\":') LIMIT 1"
+    return bool(con.execute(query).fetchall())
+
+
+def _records(
+    path: Path, items: Iterable[tuple[int, Any]], reject: Callable[[RecordError], None]
+) -> dict[Any, dict[str, Any]]:
+    videos: dict[Any, dict[str, Any]] = {}
+    names: set[str] = set()
+    for index, value in items:
+        here = f"{path}, video #{index + 1}"
+        try:
+            if not isinstance(value, dict) or not is_coco_id(value.get("id")):
+                raise RecordError(here, "a video needs an id (an integer or a string)")
+            if not isinstance(value.get("name"), str) or not value["name"]:
+                raise RecordError(here, "a video needs a name")
+            if value["id"] in videos or value["name"] in names:
+                raise RecordError(here, "its id or name is an earlier video's")
+        except RecordError as err:
+            reject(err)
+            continue
+        videos[value["id"]] = value
+        names.add(value["name"])
+    return videos
+
+
+def _int(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _millis(value: Any) -> int | None:
+    """A kwcoco timestamp (UNIX seconds, or ISO-8601 text: UTC when it names no zone) in
+    milliseconds, or None when it is neither or out of range."""
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        seconds = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        return None
+    millis = seconds * 1000
+    if not abs(millis) <= MAX_TIMESTAMP:  # NaN too
+        return None
+    return round(millis)
+
+
+# -- export ----------------------------------------------------------------------------------
+def video_images(frames: pa.Table) -> tuple[pa.Table, list[Any]]:
+    """The frames (id, metadata, frame_index, timestamp) as (id, metadata) with each video
+    frame's `video` record replaced by its `video_id`, `frame_index` and `timestamp`; and the
+    videos' records, in the order of their first frames."""
+    plain = frames.select(["id", "metadata"])
+    texts = frames["metadata"]
+    found = pc.fill_null(pc.match_substring(texts, f'"{KEY}"'), False)
+    maybe = found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found
+    rows = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return plain, []
+    at = pa.array(rows)
+    picked = zip(
+        *(frames[c].take(at).to_pylist() for c in ("metadata", "frame_index", "timestamp")),
+        strict=True,
+    )
+    videos: dict[Any, Any] = {}
+    made: list[str | None] = []
+    for text, index, stamp in picked:
+        meta = _loads(text)
+        record = meta.get(KEY) if isinstance(meta, dict) else None
+        if not isinstance(record, dict) or not is_coco_id(record.get("id")):
+            made.append(text)
+            continue
+        videos.setdefault(record["id"], record)
+        image = {"video_id": record["id"]}
+        if index is not None:
+            image["frame_index"] = index
+        if stamp is not None:
+            image["timestamp"] = stamp // 1000 if stamp % 1000 == 0 else stamp / 1000
+        image.update((k, v) for k, v in meta.items() if k != KEY and k not in image)
+        made.append(_dumps(image))
+    metadata = texts.combine_chunks()
+    column = pc.replace_with_mask(metadata, maybe, pa.array(made, metadata.type))
+    return plain.set_column(1, "metadata", column), list(videos.values())
+
+
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # integers past 64 bits
+        return json.loads(text)
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
