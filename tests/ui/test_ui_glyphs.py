@@ -227,6 +227,37 @@ def test_mask_file_with_value(tmp_path):
     assert (painted[..., 3] > 0).sum() == 3
 
 
+@pytest.mark.parametrize("colour", [["a", "b", "c"], [[1, 2], [3]], [None, 1, 2], [True, 0, 0]])
+def test_a_mask_colour_that_is_not_numbers_keeps_the_outline_only(tmp_path, colour):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((4, 6, 3), dtype=np.uint8)).save(tmp_path / "m.png")
+    mask = {"uri": str(tmp_path / "m.png"), "value": colour}
+    box = {"x_min": 0.0, "y_min": 0.0, "x_max": 4.0, "y_max": 4.0}
+    record = frame([roi("m", "mask", mask=mask, **box)], (("cam", 6, 4),))
+    glyphs = frame_glyphs(record, paint_mask=MaskPainter())["cam"]
+    assert glyphs.masks["url"] == []
+    assert glyphs.shapes["id"] == ["m"]
+
+
+def test_a_mask_colour_paints_the_pixels_of_that_colour(tmp_path):
+    from PIL import Image
+
+    pixels = np.zeros((4, 6, 3), dtype=np.uint8)
+    pixels[1, :4] = (10, 20, 30)
+    pixels[2, 0] = (10, 20, 31)
+    Image.fromarray(pixels).save(tmp_path / "m.png")
+    mask = {"uri": str(tmp_path / "m.png"), "value": [10, 20, 30]}
+    record = frame([roi("m", "mask", mask=mask)], (("cam", 6, 4),))
+    url = frame_glyphs(record, paint_mask=MaskPainter())["cam"].masks["url"][0]
+
+    import base64
+    import io
+
+    painted = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+    assert (painted[..., 3] > 0).sum() == 4
+
+
 def test_tile_shapes_are_thinned_and_rounded():
     ring = [float(v) + 0.4 for v in range(400)]  # 200 points
     thinned = thin_ring(ring, max_points=50)

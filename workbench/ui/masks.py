@@ -43,6 +43,8 @@ def mask_from_file(path: Path, value: Any) -> np.ndarray:
     except (OSError, ValueError) as exc:
         raise MediaError(f"cannot read mask {uri}: {exc}") from exc
     if isinstance(value, list | tuple):  # a colour (Labelbox's video masks, ClearML's RGB)
+        if not all(isinstance(c, int | float) and not isinstance(c, bool) for c in value):
+            raise MediaError(f"cannot read mask {uri}: its colour {value!r} is not numbers")
         if pixels.ndim != 3 or pixels.shape[2] < len(value):
             return np.zeros(pixels.shape[:2], dtype=bool)
         return (pixels[..., : len(value)] == np.asarray(value)).all(axis=-1)
