@@ -108,12 +108,13 @@ valued AS (
             AS vertices_ok,
         CASE WHEN type = 'multicategory' THEN list_transform(ls, lambda x: x->>'$')
             ELSE [d.label->>'$'] END AS labels,
-        d.metadata AS meta
+        d.metadata::VARCHAR AS meta
     FROM numbers),
 checked AS (
     SELECT n, j, ref, type, annotation_id, track, labels, ring,
         TRY_CAST(d.confidence AS DOUBLE) AS confidence,
-        CASE WHEN extra = '' THEN nullif(meta, '{{}}')
+        CASE WHEN meta IS NOT NULL AND left(meta, 1) != '{{' THEN NULL
+            WHEN extra = '' THEN nullif(meta, '{{}}')
             WHEN meta IS NULL OR meta = '{{}}' THEN '{{"{EXTRA}":{{' || extra || '}}}}'
             ELSE left(meta, length(meta) - 1) || ',"{EXTRA}":{{' || extra || '}}}}'
         END AS attributes,
