@@ -112,7 +112,7 @@ def _lines(seed: int, count: int) -> list[str]:
         pick = rng.random()
         if pick < 0.8:
             lines.append(json.dumps(_common(rng, n), ensure_ascii=rng.random() < 0.5))
-        elif pick < 0.95:
+        elif pick < 0.93:
             lines.append(json.dumps(_rare(rng, n)))
         else:
             lines.append(rng.choice([
@@ -129,6 +129,18 @@ def _lines(seed: int, count: int) -> list[str]:
                 '"geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}',
                 '{"type": "box", "reference_id": "f5", "label": "car", "annotation_id": '
                 '12345678901234567890123, "geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}',
+                '{"type": "polygon", "reference_id": "f6", "label": "road", "geometry": '
+                '{"vertices": [{"x": 1, "y": 2}, {"x": 3, "x": 5, "y": 4}, {"x": 0, "y": 9}]}}',
+                '{"type": "polygon", "reference_id": "f7", "label": "road", "geometry": '
+                '{"vertices": [{"x": 1, "y": 2}, {"x": 3, "y": 4}, {"x": 0, "y": 9, "y": 1}]}}',
+                '{"type": "box", "reference_id": "f8", "label": "car", "l\\u0061bel": "bus", '
+                '"geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}',
+                '{"type": "box", "reference_id": "f9", "label": "car", "metadata": '
+                '{"m": {"a": 1, "a": 2}, "x": 5}, "geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}',
+                '{"type": "box", "reference_id": "f10", "label": "car", "\\u0069tem": {}, '
+                '"geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}',
+                '{"type": "category", "reference_id": "f11", "label": "day", "metadata": '
+                '{"s": "a\\"b", "nucleus": 1}}',
             ]))  # fmt: skip
     return lines
 

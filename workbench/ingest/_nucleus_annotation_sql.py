@@ -38,6 +38,18 @@ CREATE MACRO na_text_ok(s, plain, limit_) AS coalesce(CASE WHEN plain
     THEN strlen(s) BETWEEN 1 AND limit_
     ELSE length(s) BETWEEN 1 AND limit_ AND NOT regexp_matches(s, '{_FORBIDDEN}') END, false);
 CREATE MACRO na_in_range(v) AS v BETWEEN -{MAX_COORDINATE} AND {MAX_COORDINATE};
+CREATE MACRO na_count(text, part) AS (strlen(text) - strlen(replace(text, part, ''))) // strlen(part);
+CREATE MACRO na_has(j, key) AS CASE WHEN contains(j, '"' || key || '"') OR contains(j, chr(92))
+    THEN json_exists(j, '$.' || key) ELSE false END;
+CREATE MACRO na_once(j) AS NOT nu_dup(json_keys(j));
+CREATE MACRO na_keys_once(j, type, geometry, points, meta) AS na_once(j)
+    AND CASE WHEN type = 'box' THEN na_once(geometry)
+        WHEN type IN ('polygon', 'line') THEN na_once(geometry)
+            AND na_count(geometry, '"x":') = points AND na_count(geometry, '"y":') = points
+        ELSE true END
+    AND CASE WHEN meta IS NULL OR meta = '{{}}' THEN true
+        WHEN NOT contains(substr(meta, 2), '{{') THEN na_once(meta)
+        ELSE nu_keys_unique(meta) END;
 CREATE MACRO na_string(x) AS x IS NULL OR (nu_str(x) AND x != '""');
 """
 )
@@ -68,7 +80,7 @@ _EXTRA_PARTS = ", ".join(
     + [
         """CASE WHEN d.annotation_id IS NULL AND type IN ('box', 'polygon', 'line')
             THEN '"annotation_id":null' END""",
-        """CASE WHEN d.metadata IS NULL AND json_exists(j, '$.metadata')
+        """CASE WHEN d.metadata IS NULL AND na_has(j, 'metadata')
             THEN '"metadata":null' END""",
         """CASE WHEN type = 'multicategory' THEN '"type":"multicategory"' END""",
     ]
@@ -91,13 +103,13 @@ shaped AS (
             THEN try(from_json(json_extract(d.geometry, '$.vertices'), '{_VERTICES}')) END AS v,
         CASE WHEN type = 'multicategory' THEN try(from_json(d.labels, '["JSON"]')) END AS ls,
         array_to_string(list_filter([{_EXTRA_PARTS}], lambda x: x IS NOT NULL), ',') AS extra
-    FROM typed WHERE type IS NOT NULL AND NOT json_exists(j, '$.item')),
+    FROM typed WHERE type IS NOT NULL AND NOT na_has(j, 'item')),
 numbers AS (
     SELECT *, TRY_CAST(b.x AS DOUBLE) AS x, TRY_CAST(b.y AS DOUBLE) AS y,
         TRY_CAST(b.width AS DOUBLE) AS w, TRY_CAST(b.height AS DOUBLE) AS h
     FROM shaped),
 valued AS (
-    SELECT n, j, d, plain, type, b, ls, extra, w, h,
+    SELECT n, j, d, plain, type, b, ls, extra, w, h, len(v) AS points,
         d.reference_id->>'$' AS ref, d.annotation_id->>'$' AS annotation_id,
         d.track_reference_id->>'$' AS track,
         CASE WHEN type = 'box' THEN [x, y, x + w, y, x + w, y + h, x, y + h]
@@ -141,8 +153,8 @@ checked AS (
             OR coalesce(list_bool_and(list_transform(ring, lambda c: na_in_range(c))), false))
         AND (meta IS NULL OR (left(meta, 1) = '{{'
             AND NOT regexp_matches(meta, '{_ODD_NUMBER}')
-            AND NOT json_exists(meta, '$.{EXTRA}')))
-        AND nu_keys_unique(j) AS ok
+            AND NOT na_has(meta, '{EXTRA}')))
+        AND coalesce(na_keys_once(j, type, d.geometry, points, meta), false) AS ok
     FROM valued)
 SELECT n, j, ref, type, annotation_id, track, labels, ring, confidence, attributes,
     ok AND coalesce(strlen(attributes) <= {MAX_JSON_FIELD_BYTES}, true) AS ok

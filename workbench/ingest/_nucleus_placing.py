@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pyarrow as pa
 
@@ -40,11 +40,11 @@ __all__ = ["CHUNK", "Placing", "Rows"]
 CHUNK = 100_000  # annotations read before they are placed and written
 
 
-@dataclass(frozen=True, slots=True)
-class _Put:
+class _Put(NamedTuple):
     """An annotation on a frame: its type and annotation_id, its ROIs (an annotation the
     per-record path read) or its row (`Rows` stretch, row), its track, and its id when the
-    placing gave it."""
+    placing gave it. (A tuple: one is made per annotation, and a frozen dataclass costs
+    several times more to make.)"""
 
     type: str
     annotation_id: str | None
