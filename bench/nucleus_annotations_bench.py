@@ -236,6 +236,16 @@ def _setup(root: Path, args: argparse.Namespace) -> tuple[Path, Path]:
     return scenes_db, frames_db
 
 
+def _rows(db: Path) -> list[tuple[Any, ...]]:
+    """Every ROI row of a catalog, in key order."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.sql(
+            "SELECT * EXCLUDE (frame_key, label_key) FROM rois ORDER BY frame_id, field, id"
+        ).fetchall()
+
+
 def side_by_side(args: argparse.Namespace) -> None:
     root: Path = args.folder
     root.mkdir(parents=True, exist_ok=True)
@@ -247,7 +257,7 @@ def side_by_side(args: argparse.Namespace) -> None:
         order = ["before", "after", "duckdb"] if run % 2 == 0 else ["after", "before", "duckdb"]
         for name in ("gt.ndjson", "mixed.ndjson"):
             for side in order:
-                db = root / "run.duckdb"
+                db = root / f"{side}-{name}.duckdb"
                 for path in (db, db.with_name(db.name + ".wal")):
                     path.unlink(missing_ok=True)
                 shutil.copy(frames_db if side == "duckdb" else scenes_db, db)
@@ -257,7 +267,11 @@ def side_by_side(args: argparse.Namespace) -> None:
                       f"{got['seconds']:.2f} s, peak RSS {got['rss_mb']:.0f} MB, "
                       f"{got['rois']:,} ROIs, {got['errors']} errors, load {got['load']} "
                       f"({got['code']})", flush=True)  # fmt: skip
-    print(f"\nload at the end: {_load()}\n")
+    print(f"\nload at the end: {_load()}")
+    for name in ("gt.ndjson", "mixed.ndjson"):
+        same = _rows(root / f"before-{name}.duckdb") == _rows(root / f"after-{name}.duckdb")
+        print(f"{name}: every ROI row the same before and after: {same}")
+    print()
     print("| file | before CPU | after CPU | DuckDB CPU | before / DuckDB | after / DuckDB "
           "| peak RSS before / after / DuckDB |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")

@@ -8,7 +8,6 @@ path read is checked as a frame's ROIs are (`validate_frame`) and made a row as 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from workbench.model.validation import WARN_ZERO_AREA, validate_frame
 __all__ = ["Output", "Rows"]
 
 Warnings = list[tuple[str, str, int]]
+_MADE = ROI_SCHEMA.append(pa.field("_made", pa.int64()))  # the rows, and their place
 
 
 @dataclass
@@ -69,42 +69,65 @@ class _Marked:
 
 
 class Output:
-    """The ROI rows a chunk's placing makes, frame after frame."""
+    """The ROI rows a chunk's placing makes, frame after frame. `field_ok`: whether the
+    catalog can hold the field (else every frame is checked, and refused)."""
 
-    def __init__(self, field_name: str, chunk: Sequence[Rows | Annotation]) -> None:
+    def __init__(
+        self, field_name: str, chunk: Sequence[Rows | Annotation], field_ok: bool = True
+    ) -> None:
         self.field = field_name
-        self.chunk = chunk
-        # Rows SQL read: (stretch, row), frame, id, track, and place among all rows made.
-        self.rows: list[tuple[int, int, str, str, int | None, int]] = []
+        self.field_ok = field_ok
+        stretches = [part for part in chunk if isinstance(part, Rows)]
+        # Each stretch's first row among the chunk's rows SQL read (`Rows`, by place in chunk).
+        self.first: dict[int, int] = {}
+        count = 0
+        for at, part in enumerate(chunk):
+            if isinstance(part, Rows):
+                self.first[at] = count
+                count += part.table.num_rows
+        self.stretches = stretches
+        # Rows SQL read, as made: their row among the chunk's, frame, id, track, place.
+        self.at: list[int] = []
+        self.frame_ids: list[str] = []
+        self.ids: list[str] = []
+        self.tracks: list[int | None] = []
+        self.made_rows: list[int] = []
         self.rois: list[tuple[object, ...]] = []  # rows of ROIs, then their place
         self.made = 0
 
     def mark(self) -> _Marked:
-        return _Marked(len(self.rows), len(self.rois))
+        return _Marked(len(self.at), len(self.rois))
 
     def back_to(self, mark: _Marked) -> None:
         """Forget what was made since `mark` (a frame refused whole)."""
-        del self.rows[mark.rows :]
+        for made in (self.at, self.frame_ids, self.ids, self.tracks, self.made_rows):
+            del made[mark.rows :]
         del self.rois[mark.rois :]
 
     def frame(self, frame_id: str, puts: list[tuple[tuple[int, int] | Roi, str, int | None]],
               where: str, check: bool) -> None:  # fmt: skip
-        """A frame's new ROIs: (row SQL read or ROI, id, track) each, in order. With `check`
-        they are checked as a frame's ROIs (the per-record path's ROIs, or a field the
-        catalog cannot hold): RecordError, and nothing made, for the first at fault."""
-        if check:
-            stubs = [
+        """A frame's new ROIs: (row SQL read as (stretch, row), or ROI, id, track) each, in
+        order. With `check` (the per-record path's ROIs are among them) those are checked as
+        a frame's ROIs, and every one when the field is one the catalog cannot hold (SQL
+        vouched for the rest): RecordError, and nothing made, for the first at fault."""
+        if check or not self.field_ok:
+            checked = [
                 Roi(roi_id, "classification", field=self.field)
                 if isinstance(what, tuple)
                 else _placed(what, roi_id, track, self.field)
                 for what, roi_id, track in puts
+                if not (isinstance(what, tuple) and self.field_ok)
             ]
-            validate_frame(Frame(id=frame_id, rois=stubs, sources=[PROBE]), where, whole=False)
+            validate_frame(Frame(id=frame_id, rois=checked, sources=[PROBE]), where, whole=False)
         mark = self.mark()
         try:
             for what, roi_id, track in puts:
                 if isinstance(what, tuple):
-                    self.rows.append((*what, frame_id, roi_id, track, self.made))
+                    self.at.append(self.first[what[0]] + what[1])
+                    self.frame_ids.append(frame_id)
+                    self.ids.append(roi_id)
+                    self.tracks.append(track)
+                    self.made_rows.append(self.made)
                 else:
                     row = roi_row(frame_id, _placed(what, roi_id, track, self.field))
                     self.rois.append((*row, self.made))
@@ -115,43 +138,33 @@ class Output:
 
     def table(self) -> tuple[list[str], pa.Table, Warnings]:
         """The frames given ROIs (in order), their rows (ROI_SCHEMA) and their warnings."""
-        tables = [self._sql_rows(), self._roi_rows()]
-        tables = [t for t in tables if t.num_rows]
+        tables = [t for t in (self._sql_rows(), self._roi_rows()) if t is not None]
         if not tables:
             return [], ROI_SCHEMA.empty_table(), []
-        rois = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         if len(tables) > 1:
+            rois = pa.concat_tables(tables)
             rois = rois.take(pc.sort_indices(rois["_made"]))
+        else:
+            rois = tables[0]
         rois = rois.drop_columns(["_made"])
-        frame_ids = list(dict.fromkeys(pc.unique(rois["frame_id"]).to_pylist()))
+        frame_ids = pc.unique(rois["frame_id"]).to_pylist()  # (in the order they come)
         return frame_ids, rois, _zero_area(rois)
 
-    def _sql_rows(self) -> pa.Table:
-        schema = ROI_SCHEMA.append(pa.field("_made", pa.int64()))
-        if not self.rows:
-            return schema.empty_table()
-        parts, frame_ids, ids, tracks, made, at = [], [], [], [], [], []
-        for stretch, row, frame_id, roi_id, track, n in sorted(self.rows):
-            at.append((stretch, row))
-            frame_ids.append(frame_id)
-            ids.append(roi_id)
-            tracks.append(track)
-            made.append(n)
-        cuts = [0] + [i for i in range(1, len(at)) if at[i][0] != at[i - 1][0]] + [len(at)]
-        for low, high in itertools.pairwise(cuts):
-            rows = self.chunk[at[low][0]]
-            assert isinstance(rows, Rows)
-            taken = pa.array([r for _, r in at[low:high]], pa.int64())
-            parts.append(rows.table.take(taken))
-        t = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    def _sql_rows(self) -> pa.Table | None:
+        """The rows SQL read that were placed, in the order they were made."""
+        if not self.at:
+            return None
+        tables = [part.table for part in self.stretches]
+        whole = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        t = whole.take(pa.array(self.at, pa.int64()))
         count = t.num_rows
         empty = pa.ListArray.from_arrays(
             pa.array(np.zeros(count + 1, np.int32)), pa.array([], pa.string())
         )
         columns = {
-            "frame_id": pa.array(frame_ids, pa.string()),
-            "id": pa.array(ids, pa.string()),
-            "field": pa.array([self.field] * count, pa.string()),
+            "frame_id": pa.array(self.frame_ids, pa.string()),
+            "id": pa.array(self.ids, pa.string()),
+            "field": pa.repeat(pa.scalar(self.field, pa.string()), count),
             "label": t["label"],
             "labels": t["labels"],
             "confidence": t["confidence"],
@@ -164,20 +177,20 @@ class Output:
             "source_ids": empty,
             "mask": pa.nulls(count, pa.string()),
             "attributes": t["attributes"],
-            "track_index": pa.array(tracks, pa.int32()),
+            "track_index": pa.array(self.tracks, pa.int32()),
             "keyframe": pa.nulls(count, pa.bool_()),
             "visibility": pa.nulls(count, ROI_SCHEMA.field("visibility").type),
-            "_made": pa.array(made, pa.int64()),
+            "_made": pa.array(self.made_rows, pa.int64()),
         }
-        return pa.table(columns, schema=schema)
+        return pa.table(columns, schema=_MADE)
 
-    def _roi_rows(self) -> pa.Table:
-        schema = ROI_SCHEMA.append(pa.field("_made", pa.int64()))
+    def _roi_rows(self) -> pa.Table | None:
+        """The rows of the per-record path's ROIs, as made."""
         if not self.rois:
-            return schema.empty_table()
+            return None
         columns = list(zip(*self.rois, strict=True))
-        arrays = [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)]
-        return pa.Table.from_arrays(arrays, schema=schema)
+        arrays = [pa.array(c, type=f.type) for c, f in zip(columns, _MADE, strict=True)]
+        return pa.Table.from_arrays(arrays, schema=_MADE)
 
 
 def _placed(roi: Roi, roi_id: str, track: int | None, field_name: str) -> Roi:
