@@ -1,55 +1,66 @@
 """Nucleus annotations put on the frames (or scenes) they name, a chunk of the files at a time
 (workbench.ingest.nucleus_annotations): ROI ids, track indexes and keypoints' names checked
-against what the catalog and the import hold, each frame's ROIs of the field written whole.
+against what the catalog and the import hold, and each frame's new ROIs of the field written
+in one label write (`CatalogWriter.write_labels`).
 
-A frame the import gave ROIs in an earlier chunk gets them back from the catalog, with the new
-ones added, so memory holds one chunk whatever the files' size and order. The ids made for
+A chunk holds, in file order, stretches of ROI rows that SQL read (_nucleus_annotation_sql)
+and annotations the per-record path read (_nucleus_payloads); both are placed by the same
+rules, one annotation after the other, on plain values (no ROI object is made for a row SQL
+read). A frame the import gave ROIs in an earlier chunk keeps them, and the new ones are
+added, so memory holds one chunk whatever the files' size and order. The ids made for
 annotations without one skip every id the frame holds then; an annotation_id that an earlier
 chunk made for another annotation of the frame is refused as given twice.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pyarrow as pa
 
 from workbench.errors import RecordError
+from workbench.ingest._nucleus_annotation_rows import Output, Rows
 from workbench.ingest._nucleus_payloads import EXTRA, Annotation
+from workbench.ingest.report import is_record_failure, record_error
 from workbench.ingest.writer import CatalogWriter
 from workbench.model.keypoints import KeypointLabel
+from workbench.model.limits import MAX_ROIS_PER_FRAME
 from workbench.model.records import Roi
+from workbench.model.validation import check_text
 from workbench.store.arrow import registered
 from workbench.store.keypoints import keypoint_labels
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
 
-__all__ = ["CHUNK", "Placing"]
+__all__ = ["CHUNK", "Placing", "Rows"]
 
 CHUNK = 100_000  # annotations read before they are placed and written
 
 
-@dataclass(frozen=True, slots=True)
-class _Put:
-    """An annotation's ROIs on a frame: their track, and their id when the placing gave it."""
+class _Put(NamedTuple):
+    """An annotation on a frame: its type and annotation_id, its ROIs (an annotation the
+    per-record path read) or its row (`Rows` stretch, row), its track, and its id when the
+    placing gave it. (A tuple: one is made per annotation, and a frozen dataclass costs
+    several times more to make.)"""
 
-    annotation: Annotation
-    rois: list[Roi]
+    type: str
+    annotation_id: str | None
+    rois: list[Roi] | None
+    row: tuple[int, int] | None = None
     track: int | None = None
     named: str | None = None
 
 
 @dataclass(slots=True)
 class _Frame:
-    """A frame's ROIs of the field: those this import stored on it before, then the new."""
+    """A frame's new ROIs of the field, and the ids it holds (those this import stored on it
+    before, and the annotation_ids given so far)."""
 
     context: str | None
-    stored: list[Roi] = field(default_factory=list)
+    stored: int = 0
     rois: list[_Put] = field(default_factory=list)
     taken: set[str] = field(default_factory=set)
 
@@ -61,6 +72,10 @@ class Placing:
         self.catalog = catalog
         self.writer = writer
         self.field = field_name
+        try:  # a field the catalog cannot hold refuses every frame, naming its first ROI
+            self.field_ok = bool(check_text(field_name, "field", ""))
+        except RecordError:
+            self.field_ok = False
         self.by_frame: dict[str, _Frame] = {}
         self.scenes: dict[str, list[str]] = {}
         self.written: set[str] = set()  # frames given ROIs by an earlier chunk
@@ -73,28 +88,34 @@ class Placing:
             con.close()
         self.new_keypoints: dict[str, KeypointLabel] = {}
 
-    def write(self, read: list[Annotation]) -> None:
-        """Place the annotations `read` (refusing those that cannot be) and store each
-        frame's ROIs of the field: those of earlier chunks and theirs."""
-        if not read:
+    def write(self, chunk: list[Rows | Annotation]) -> None:
+        """Place the chunk's annotations in order (refusing those that cannot be) and store
+        each frame's new ROIs of the field beside those of earlier chunks."""
+        if not chunk:
             return
-        self._look_up([a.reference_id for a in read])
-        for annotation in read:
-            try:
-                self._put(annotation)
-            except RecordError as exc:
-                self.writer.reject(exc)
+        refs: list[str] = []
+        for part in chunk:
+            refs += part.refs if isinstance(part, Rows) else [part.reference_id]
+        self._look_up(refs)
+        for at, part in enumerate(chunk):
+            if isinstance(part, Rows):
+                self._put_rows(at, part)
+            else:
+                self._put_one(part)
+        output = Output(self.field, chunk, self.field_ok)
         for frame_id, frame in self.by_frame.items():
             if frame.rois:
-                rois = [*frame.stored, *_with_ids(frame)]
-                self.writer.add_labels(frame_id, self.field, rois, where=f"item {frame_id!r}")
-                self.written.add(frame_id)
-        self.writer.flush()  # what the next chunk reads back is stored
+                self._output(output, frame_id, frame)
+        frame_ids, rois, warnings = output.table()
+        if frame_ids:
+            cleared = [f for f in frame_ids if f not in self.written]
+            self.writer.write_labels(frame_ids, self.field, rois, warnings, cleared=cleared)
+            self.written.update(frame_ids)
         self.by_frame, self.scenes = {}, {}
 
     def _look_up(self, refs: list[str]) -> None:
         """The frames (with their scenes) and the scenes (with their frames) named, and the
-        ROIs earlier chunks stored on them."""
+        ids of the ROIs earlier chunks stored on them."""
         con = self.catalog.cursor()
         try:
             with registered(con, "_wb_nu_refs", pa.table({"r": pa.array(sorted(set(refs)))})):
@@ -114,33 +135,50 @@ class Placing:
             self.by_frame[frame_id] = _frame(context, stored.get(frame_id, []))
         for context, ids in self.scenes.items():
             for frame_id in ids:
-                if frame_id in stored and frame_id not in self.by_frame:
-                    self.by_frame[frame_id] = _frame(context, stored[frame_id])
+                if frame_id not in self.by_frame:
+                    self.by_frame[frame_id] = _frame(context, stored.get(frame_id, []))
 
-    def _stored(self, con: Any, frame_ids: list[str]) -> dict[str, list[Roi]]:
-        """The field's ROIs of `frame_ids`, as this import stored them."""
+    def _stored(self, con: Any, frame_ids: list[str]) -> dict[str, list[str]]:
+        """The ids of the field's ROIs of `frame_ids`, as this import stored them."""
         if not frame_ids:
             return {}
-        found: dict[str, list[Roi]] = {}
+        found: dict[str, list[str]] = {}
         with registered(con, "_wb_nu_again", pa.table({"f": pa.array(frame_ids, pa.string())})):
             rows = con.execute(
-                "SELECT frame_id, id, kind, labels, confidence, geometry, mask, attributes, "
-                "track_index, keyframe, source_ids, visibility FROM rois "
+                "SELECT frame_id, id FROM rois "
                 "WHERE field = ? AND frame_id IN (SELECT f FROM _wb_nu_again)",
                 [self.field],
             ).fetchall()
-        for row in rows:
-            found.setdefault(row[0], []).append(self._roi(*row[1:]))
+        for frame_id, roi_id in rows:
+            found.setdefault(frame_id, []).append(roi_id)
         return found
 
-    def _roi(self, roi_id: str, kind: str, labels: Any, confidence: Any, geometry: Any,
-             mask: Any, attributes: Any, track: Any, keyframe: Any, sources: Any,
-             visibility: Any) -> Roi:  # fmt: skip
-        return Roi(id=roi_id, kind=kind, labels=labels or [], field=self.field,
-                   geometry=geometry or [], confidence=confidence, source_ids=sources or [],
-                   mask=json.loads(mask) if mask else None,
-                   attributes=json.loads(attributes) if attributes else {},
-                   track_index=track, keyframe=keyframe, visibility=visibility)  # fmt: skip
+    def _put_rows(self, at: int, rows: Rows) -> None:
+        """Place the rows SQL read, one after the other."""
+        by_frame, tracks, reject = self.by_frame, self.tracks, self.writer.reject
+        for i, (ref, kind, given, track_name) in enumerate(rows.placing()):
+            frame = by_frame.get(ref)
+            if frame is None:
+                if kind in ("category", "multicategory") and ref in self.scenes:
+                    self._put_on_scene(rows.annotation(i))
+                else:
+                    reject(RecordError(rows.where(i), _no_frame(ref)))
+                continue
+            if given is not None:
+                if given in frame.taken:
+                    reject(RecordError(rows.where(i), _twice(given)))
+                    continue
+                frame.taken.add(given)
+            track = None
+            if track_name is not None:
+                track = tracks.setdefault((frame.context, track_name), len(tracks))
+            frame.rois.append(_Put(kind, given, None, (at, i), track))
+
+    def _put_one(self, annotation: Annotation) -> None:
+        try:
+            self._put(annotation)
+        except RecordError as exc:
+            self.writer.reject(exc)
 
     def _put(self, annotation: Annotation) -> None:
         ref, where = annotation.reference_id, annotation.where
@@ -149,18 +187,16 @@ class Placing:
             if annotation.type in ("category", "multicategory") and ref in self.scenes:
                 self._put_on_scene(annotation)
                 return
-            raise RecordError(where, f"no frame (or scene) has reference_id {ref!r}")
+            raise RecordError(where, _no_frame(ref))
         rois = self._keypoints_in_order(annotation)
         if annotation.annotation_id is not None:
             if annotation.annotation_id in frame.taken:
-                raise RecordError(
-                    where, f"annotation_id {annotation.annotation_id!r} came earlier for this item"
-                )
+                raise RecordError(where, _twice(annotation.annotation_id))
             frame.taken.add(annotation.annotation_id)
         track = None
         if annotation.track is not None:
             track = self.tracks.setdefault((frame.context, annotation.track), len(self.tracks))
-        frame.rois.append(_Put(annotation, rois, track))
+        frame.rois.append(_Put(annotation.type, annotation.annotation_id, rois, None, track))
 
     def _put_on_scene(self, annotation: Annotation) -> None:
         """A scene's category on each of its frames, with one id (`scene-<type>-<n>`)."""
@@ -171,9 +207,9 @@ class Placing:
         for roi in annotation.rois:
             extra = {**roi.attributes.get(EXTRA, {}), "scene": True}
             marked.append(replace(roi, attributes={**roi.attributes, EXTRA: extra}))
-        put = _Put(annotation, marked, named=f"scene-{annotation.type}-{n}")
+        put = _Put(annotation.type, None, marked, named=f"scene-{annotation.type}-{n}")
         for frame_id in self.scenes[ref]:
-            self.by_frame.setdefault(frame_id, _Frame(ref)).rois.append(put)
+            self.by_frame[frame_id].rois.append(put)
 
     def _keypoints_in_order(self, annotation: Annotation) -> list[Roi]:
         """The ROIs, a keypoints one's points put in the order the label's names have in the
@@ -200,28 +236,46 @@ class Placing:
         ordered = [c for n in at for c in ring[2 * n : 2 * n + 2]]
         return [replace(roi, geometry=[ordered], visibility=[visibility[n] for n in at])]
 
+    def _output(self, output: Output, frame_id: str, frame: _Frame) -> None:
+        """The frame's new ROIs with their ids: the annotation_id given, else `<type>-<n>`
+        (the n-th without one on the frame, skipping ids taken); a segmentation's
+        `<its id>/<n>`. A frame whose ROIs the catalog cannot hold is refused whole."""
+        counts: Counter[str] = Counter()
+        where = f"item {frame_id!r}"
+        puts: list[tuple[tuple[int, int] | Roi, str, int | None]] = []
+        check = False
+        for put in frame.rois:
+            base = put.named or put.annotation_id or _free_id(put.type, counts, frame.taken)
+            if put.row is not None:
+                puts.append((put.row, base, put.track))
+                continue
+            assert put.rois is not None
+            check = True
+            for n, roi in enumerate(put.rois):
+                puts.append((roi, f"{base}/{n}" if put.type == "mask" else base, put.track))
+        try:
+            if frame.stored + len(puts) > MAX_ROIS_PER_FRAME:
+                count = frame.stored + len(puts)
+                raise RecordError(
+                    where, f"the frame has {count:,} ROIs, more than {MAX_ROIS_PER_FRAME:,}"
+                )
+            output.frame(frame_id, puts, where, check)
+        except Exception as exc:
+            if not is_record_failure(exc):
+                raise
+            self.writer.reject(record_error(exc, where))
 
-def _frame(context: str | None, stored: list[Roi]) -> _Frame:
-    return _Frame(context, stored, taken={roi.id for roi in stored})
+
+def _frame(context: str | None, stored: list[str]) -> _Frame:
+    return _Frame(context, len(stored), taken=set(stored))
 
 
-def _with_ids(frame: _Frame) -> Iterator[Roi]:
-    """The frame's new ROIs with their ids: the annotation_id given, else `<type>-<n>` (the
-    n-th without one on the frame, skipping ids taken); a segmentation's `<its id>/<n>`."""
-    counts: Counter[str] = Counter()
-    for put in frame.rois:
-        kind = put.annotation.type
-        base = put.named or put.annotation.annotation_id or _free_id(kind, counts, frame.taken)
-        for n, roi in enumerate(put.rois):
-            yield _placed(roi, f"{base}/{n}" if kind == "mask" else base, put.track)
+def _no_frame(ref: str) -> str:
+    return f"no frame (or scene) has reference_id {ref!r}"
 
 
-def _placed(roi: Roi, roi_id: str, track: int | None) -> Roi:
-    """The ROI with its id and track (built whole: `replace` costs several times more)."""
-    return Roi(id=roi_id, kind=roi.kind, labels=roi.labels, field=roi.field,
-               geometry=roi.geometry, confidence=roi.confidence, source_ids=roi.source_ids,
-               mask=roi.mask, attributes=roi.attributes, track_index=track,
-               keyframe=roi.keyframe, bbox=roi.bbox, visibility=roi.visibility)  # fmt: skip
+def _twice(annotation_id: str) -> str:
+    return f"annotation_id {annotation_id!r} came earlier for this item"
 
 
 def _free_id(kind: str, counts: Counter[str], taken: set[str]) -> str:

@@ -1,0 +1,235 @@
+"""Nucleus annotation payloads read by SQL store exactly what the per-record path stores: a
+mixed file (common payloads, rare ones, malformed ones, values at the edges of what SQL may
+take) imported both ways gives every ROI row, error, warning and count alike, as NDJSON and
+as a JSON list, in one chunk or many."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import workbench
+from workbench.ingest import (
+    CatalogWriter,
+    Frame,
+    Roi,
+    Source,
+    _nucleus_annotation_columnar,
+    _nucleus_placing,
+    box_ring,
+    nucleus_annotations,
+)
+from workbench.model.records import ROI_SCHEMA
+
+FRAMES = 12  # f0 .. f11, in the scenes `drive` (f0-f5) and `park` (f6-f11)
+_COLUMNS = ", ".join(f.name for f in ROI_SCHEMA)
+
+
+def _catalog(path: Path) -> workbench.Catalog:
+    catalog = workbench.open(path)
+    with CatalogWriter(catalog, progress=False) as writer:
+        for n in range(FRAMES):
+            rois = [Roi("old", "box", ["bus"], geometry=[box_ring(0, 0, 5, 5)])] if n % 3 else []
+            writer.add(Frame(f"f{n}", [Source("image", f"/i/{n}.jpg", 100, 80)], rois,
+                             context_id="drive" if n < 6 else "park", frame_index=n % 6))  # fmt: skip
+    return catalog
+
+
+_METADATA: list[Any] = [
+    {"n": 1}, {"a": 0.5, "b": [1, 2.25, -3], "c": {"d": None, "e": True}}, {}, None,
+    {"v": 1e20}, {"v": 0.000001}, {"v": 12345678901234567}, {"s": "é ü \n \u2028"},
+    {"nucleus": 1}, "text", [1], {"k": "a\\b"}, {"x": 1.0, "y": 100000.0},
+]  # fmt: skip
+
+
+def _pick(rng: random.Random, good: Any, odd: list[Any]) -> Any:
+    """`good` most of the time, else one of `odd`."""
+    return good if rng.random() < 0.9 else rng.choice(odd)
+
+
+def _common(rng: random.Random, n: int) -> dict[str, Any]:
+    kind = rng.choice(["box", "box", "box", "polygon", "line", "category", "multicategory"])
+    ref = _pick(rng, rng.choice(["f0", "f1", "f2", "f3", "f6", "f7", "f11", "drive", "park"]),
+                ["nowhere", 3, "", None])  # fmt: skip
+    payload: dict[str, Any] = {"type": kind, "reference_id": ref}
+    if kind == "multicategory":
+        payload["labels"] = _pick(rng, ["a", "b"], [["a"], [], ["a", 3], ["x\u202ey"]])
+    else:
+        payload["label"] = _pick(rng, "car", ["", 7, "x\u202ey", "N" * 1100, "ü"])
+    if kind == "box":
+        x, w = _pick(rng, (1, 30), [(2.5, 0.1), (0, 0), (-3, 4), (9_999_999, 2), (1, -1)])
+        payload["geometry"] = {"x": x, "y": _pick(rng, 2, [True, 7.25]), "width": w,
+                               "height": _pick(rng, 40, [0, 1.5])}  # fmt: skip
+    elif kind in ("polygon", "line"):
+        count = _pick(rng, 5, [1, 2, 3])
+        vertices: list[Any] = [{"x": rng.randint(0, 50) / 4, "y": i} for i in range(count)]
+        if rng.random() < 0.05:
+            vertices[0] = {"x": "1", "y": 2}
+        payload["geometry"] = {"vertices": vertices}
+    if rng.random() < 0.6:
+        payload["annotation_id"] = _pick(rng, f"a{n % 7}", [f"id{n}", "", 5, "bad\u202e"])
+    if rng.random() < 0.5:
+        payload["metadata"] = _pick(rng, {"n": n, "v": n / 4, "s": "x"}, _METADATA)
+    if rng.random() < 0.3:
+        payload["confidence"] = _pick(rng, 0.25, [1, 0, 1.5, "high", True, None])
+    for key, values in (
+        ("track_reference_id", ["t1", "t2", 4, "", None]),
+        ("task_id", ["task", None]),
+        ("taxonomy_name", ["tx", 2, None]),
+        ("embedding_vector", [None, [0.5, 1]]),
+        ("class_pdf", [None, {"car": 0.9}, "x"]),
+    ):
+        if rng.random() < 0.2:
+            payload[key] = _pick(rng, values[0], values[1:])
+    return payload
+
+
+def _rare(rng: random.Random, n: int) -> Any:
+    ref = rng.choice(["f0", "f4", "f8"])
+    points = [{"x": 1, "y": 1, "visible": True}, {"x": 2, "y": 2, "visible": False}]
+    return rng.choice([
+        {"type": "keypoints", "label": "hand", "reference_id": ref,
+         "geometry": {"keypoints": points, "names": ["a", "b"], "skeleton": [[0, 1]]}},
+        {"type": "mask", "mask_url": "s3://m.png", "reference_id": ref,
+         "annotations": [{"label": "road", "index": 1}, {"label": "sky", "index": "2"}]},
+        {"item": {"reference_id": ref}, "box": [{"label": "car", "annotation_id": f"it{n}",
+         "geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}]},
+        {"type": "cuboid", "reference_id": ref, "label": "car"},
+        {"type": "ellipse", "reference_id": ref},
+        [1, 2],
+        "text",
+    ])  # fmt: skip
+
+
+def _lines(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    lines = []
+    for n in range(count):
+        pick = rng.random()
+        if pick < 0.8:
+            lines.append(json.dumps(_common(rng, n), ensure_ascii=rng.random() < 0.5))
+        elif pick < 0.93:
+            lines.append(json.dumps(_rare(rng, n)))
+        else:
+            lines.append(rng.choice([
+                "{not json",
+                '{"type": "box", "type": "polygon", "reference_id": "f0", "label": "car", '
+                '"geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}',
+                '{"type": "box", "reference_id": "f1", "label": "car", '
+                '"geometry": {"x": 1, "y": 2, "width": 3, "height": 4, "x": 9}}',
+                '{"type": "box", "reference_id": "f2", "label": "car", "metadata": {"a": 1, "a": 2}, '
+                '"geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}',
+                '{"type": "box", "reference_id": "f3", "label": "car", "confidence": NaN, '
+                '"geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}',
+                '{"type": "box", "reference_id": "f4", "label": "car", "metadata": {"big": 1e999}, '
+                '"geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}',
+                '{"type": "box", "reference_id": "f5", "label": "car", "annotation_id": '
+                '12345678901234567890123, "geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}',
+                '{"type": "polygon", "reference_id": "f6", "label": "road", "geometry": '
+                '{"vertices": [{"x": 1, "y": 2}, {"x": 3, "x": 5, "y": 4}, {"x": 0, "y": 9}]}}',
+                '{"type": "polygon", "reference_id": "f7", "label": "road", "geometry": '
+                '{"vertices": [{"x": 1, "y": 2}, {"x": 3, "y": 4}, {"x": 0, "y": 9, "y": 1}]}}',
+                '{"type": "box", "reference_id": "f8", "label": "car", "l\\u0061bel": "bus", '
+                '"geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}',
+                '{"type": "box", "reference_id": "f9", "label": "car", "metadata": '
+                '{"m": {"a": 1, "a": 2}, "x": 5}, "geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}',
+                '{"type": "box", "reference_id": "f10", "label": "car", "\\u0069tem": {}, '
+                '"geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}',
+                '{"type": "category", "reference_id": "f11", "label": "day", "metadata": '
+                '{"s": "a\\"b", "nucleus": 1}}',
+            ]))  # fmt: skip
+    return lines
+
+
+def _import(tmp_path: Path, name: str, path: Path) -> tuple[list[Any], Any, list[Any]]:
+    with _catalog(tmp_path / f"{name}.duckdb") as catalog:
+        report = nucleus_annotations.import_files(
+            catalog, [path], progress=False, field="predictions"
+        )
+        rows = catalog.sql(f"SELECT {_COLUMNS} FROM rois ORDER BY frame_id, field, id").fetchall()
+        keypoints = catalog.sql(
+            "SELECT label, names, skeleton FROM keypoint_labels ORDER BY ALL"
+        ).fetchall()
+    return rows, report, keypoints
+
+
+@pytest.mark.parametrize(("seed", "chunk", "form"), [(1, None, "ndjson"), (2, 7, "ndjson"),
+                                                     (3, None, "json"), (4, 5, "json")])  # fmt: skip
+def test_a_mixed_file_stores_alike_by_sql_and_by_the_per_record_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, chunk: int | None, form: str
+) -> None:
+    lines = _lines(seed, 400)
+    path = tmp_path / f"a.{form}"
+    if form == "ndjson":
+        path.write_text("\n".join(lines) + "\n")
+    else:  # a JSON list of the lines that are JSON
+        records = []
+        for line in lines:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+        path.write_text(json.dumps(records, allow_nan=True))
+    if chunk is not None:
+        monkeypatch.setattr(_nucleus_placing, "CHUNK", chunk)
+    readers: list[Any] = []
+
+    class Counted(_nucleus_annotation_columnar.Reader):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            readers.append(self)
+
+    monkeypatch.setattr(nucleus_annotations, "Reader", Counted)
+    rows, report, keypoints = _import(tmp_path, "sql", path)
+    assert readers[0].sql_lines > len(lines) // 3  # SQL read most of the common payloads
+    assert readers[0].record_lines > len(lines) // 10
+    # every line marked: each one read by the per-record path
+    monkeypatch.setattr(_nucleus_annotation_columnar, "PER_RECORD_PATTERN", "^")
+    rows_each, report_each, keypoints_each = _import(tmp_path, "each", path)
+    assert readers[1].sql_lines == 0
+    assert len(rows) > 100
+    assert rows == rows_each
+    assert [str(e) for e in report.errors] == [str(e) for e in report_each.errors]
+    assert len(report.errors) > 20
+    assert (report.rois, report.warnings, report.warning_examples) == (
+        report_each.rois,
+        report_each.warnings,
+        report_each.warning_examples,
+    )
+    assert keypoints == keypoints_each
+
+
+def test_a_field_the_catalog_cannot_hold_refuses_each_frame_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every frame is refused, named with its first new ROI, whichever path read it."""
+    path = tmp_path / "a.ndjson"
+    payloads = [
+        {"type": "box", "label": "car", "reference_id": "f0", "annotation_id": "b1",
+         "geometry": {"x": 1, "y": 2, "width": 3, "height": 4}},
+        {"type": "category", "label": "day", "reference_id": "f0"},
+        {"type": "keypoints", "label": "hand", "reference_id": "f1", "geometry": {
+            "keypoints": [{"x": 1, "y": 1, "visible": True}], "names": ["a"]}},
+        {"type": "category", "label": "day", "reference_id": "f1"},
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(p) + "\n" for p in payloads))
+    errors = []
+    for name in ("sql", "each"):
+        if name == "each":
+            monkeypatch.setattr(_nucleus_annotation_columnar, "PER_RECORD_PATTERN", "^")
+        with _catalog(tmp_path / f"{name}.duckdb") as catalog:
+            report = nucleus_annotations.import_files(
+                catalog, [path], progress=False, field="bad\u202efield"
+            )
+            assert catalog.sql(
+                "SELECT count(*) FROM rois WHERE field != 'ground_truth'"
+            ).fetchall() == [(0,)]
+        errors.append([str(e) for e in report.errors])
+    assert errors[0] == errors[1]
+    assert len(errors[0]) == 2
+    assert "item 'f0', ROI 'b1'" in errors[0][0] and "U+202E" in errors[0][0]
+    assert "item 'f1', ROI 'keypoints-0'" in errors[0][1]
