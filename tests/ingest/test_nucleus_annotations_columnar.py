@@ -201,35 +201,3 @@ def test_a_mixed_file_stores_alike_by_sql_and_by_the_per_record_path(
         report_each.warning_examples,
     )
     assert keypoints == keypoints_each
-
-
-def test_a_field_the_catalog_cannot_hold_refuses_each_frame_alike(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every frame is refused, named with its first new ROI, whichever path read it."""
-    path = tmp_path / "a.ndjson"
-    payloads = [
-        {"type": "box", "label": "car", "reference_id": "f0", "annotation_id": "b1",
-         "geometry": {"x": 1, "y": 2, "width": 3, "height": 4}},
-        {"type": "category", "label": "day", "reference_id": "f0"},
-        {"type": "keypoints", "label": "hand", "reference_id": "f1", "geometry": {
-            "keypoints": [{"x": 1, "y": 1, "visible": True}], "names": ["a"]}},
-        {"type": "category", "label": "day", "reference_id": "f1"},
-    ]  # fmt: skip
-    path.write_text("".join(json.dumps(p) + "\n" for p in payloads))
-    errors = []
-    for name in ("sql", "each"):
-        if name == "each":
-            monkeypatch.setattr(_nucleus_annotation_columnar, "PER_RECORD_PATTERN", "^")
-        with _catalog(tmp_path / f"{name}.duckdb") as catalog:
-            report = nucleus_annotations.import_files(
-                catalog, [path], progress=False, field="bad\u202efield"
-            )
-            assert catalog.sql(
-                "SELECT count(*) FROM rois WHERE field != 'ground_truth'"
-            ).fetchall() == [(0,)]
-        errors.append([str(e) for e in report.errors])
-    assert errors[0] == errors[1]
-    assert len(errors[0]) == 2
-    assert "item 'f0', ROI 'b1'" in errors[0][0] and "U+202E" in errors[0][0]
-    assert "item 'f1', ROI 'keypoints-0'" in errors[0][1]

@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 
+from workbench.errors import IngestError, RecordError
 from workbench.media.files import MediaRootCheck
+from workbench.model.validation import check_text
 from workbench.store import interrupts
 from workbench.store.audit import default_actor
 from workbench.store.imports import (
@@ -234,6 +236,11 @@ def recorded(fmt: str, *, roots: RootsOf | None = None) -> Callable[..., ImportF
             actor: str | None = None,
             **options: Any,
         ) -> IngestReport:
+            if options.get("field") is not None:  # every ROI would be refused, or stored badly
+                try:
+                    check_text(options["field"], "field", f"{fmt} import")
+                except RecordError as exc:
+                    raise IngestError(str(exc)) from None
             given = given_paths(paths)
             if current_run() is not None:  # an import inside another: the outer one records
                 return fn(catalog, given, **options)
