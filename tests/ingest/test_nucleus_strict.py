@@ -107,6 +107,49 @@ def test_the_lines_sql_takes() -> None:
     assert {names[n - 1] for n in taken} == {name for name, (_, sql) in LINES.items() if sql}
 
 
+# Lines SQL leaves to the per-record path whatever their parse: a `data:` URI, its scheme in
+# any case (refused there), an item's size, a pointcloud item; and a line naming those keys'
+# words only inside a value, which the strict parse takes.
+ODD_LINES = {
+    "data uri": (
+        _scene(
+            "data",
+            ['{"reference_id": "f20", "image_location": "DaTa://b/20.jpg", "metadata": {}}'],
+        ),
+        False,
+    ),
+    "item width": (_scene("wide", [_item(21)[:-1] + ', "width": 640}']), False),
+    "item height": (_scene("high", [_item(24)[:-1] + ', "height": 480}']), False),
+    "pointcloud": (
+        _scene(
+            "cloud",
+            [
+                '{"reference_id": "f22", "pointcloud_location": "s3://b/22.json", '
+                '"image_location": "s3://b/22.jpg", "metadata": {}}'
+            ],
+        ),
+        False,
+    ),
+    "words in a value": (
+        _scene("words", [_item(23, '{"note": "a video_ width\\" height\\" pointcloud"}')]),
+        True,
+    ),
+}
+
+
+def test_odd_keys_and_data_uris_are_left_to_the_per_record_path() -> None:
+    names = list(ODD_LINES)
+    taken = _taken([line for line, _ in ODD_LINES.values()])
+    assert {names[n - 1] for n in taken} == {name for name, (_, s) in ODD_LINES.items() if s}
+    # the words inside a value cost the line nothing: the strict parse takes it
+    with MemoryEngine(sql.MACROS, threads=1) as con:
+        line = ODD_LINES["words in a value"][0]
+        lines = {"n": pa.array([1], pa.int64()), "j": pa.array([line]), "marked": [False]}
+        con.register("_wb_lines", pa.table(lines))
+        con.execute(sql.SCENES)
+        assert con.execute("SELECT strict, ok FROM _nu_s").fetchall() == [(True, True)]
+
+
 def test_the_whole_form_takes_what_it_took() -> None:
     """After a batch the strict parse mostly refused, the whole parse and check alone: the
     lines it takes are those every line's check took (no key given twice anywhere)."""

@@ -42,20 +42,20 @@ shaped AS MATERIALIZED (
             AS ys
     FROM rois r JOIN _wb_export_ids w ON w.id = r.frame_id),
 roi AS (
-    SELECT frame_id, list(('{{"id":' || to_json(id)
-        || ',"label":' || to_json(coalesce(labels, []::VARCHAR[]))
-        || CASE WHEN len(poly) > 0 THEN ',"poly":' || to_json(poly) ELSE '' END
-        || CASE WHEN confidence IS NOT NULL THEN ',"confidence":' || to_json(confidence)
-            ELSE '' END
-        || ',"sources":' || to_json(coalesce(source_ids, []::VARCHAR[]))
-        || CASE WHEN mask IS NOT NULL THEN ',"mask":' || mask::VARCHAR ELSE '' END
-        || ',"meta":{{' || {_RESERVED}
-        || CASE WHEN attributes IS NULL OR attributes::VARCHAR = '{{}}' THEN '}}'
-            ELSE ',' || substr(attributes::VARCHAR, 2) END || '}}')
+    SELECT frame_id, list(concat('{{"id":', to_json(id),
+        ',"label":', to_json(coalesce(labels, []::VARCHAR[])),
+        CASE WHEN len(poly) > 0 THEN ',"poly":' || to_json(poly) ELSE '' END,
+        CASE WHEN confidence IS NOT NULL THEN ',"confidence":' || to_json(confidence)
+            ELSE '' END,
+        ',"sources":', to_json(coalesce(source_ids, []::VARCHAR[])),
+        CASE WHEN mask IS NOT NULL THEN ',"mask":' || mask::VARCHAR ELSE '' END,
+        ',"meta":{{', {_RESERVED},
+        CASE WHEN attributes IS NULL OR attributes::VARCHAR = '{{}}' THEN '}}'
+            ELSE ',' || substr(attributes::VARCHAR, 2) END, '}}')
         ORDER BY roi_order) AS rois
     FROM shaped GROUP BY frame_id)
 SELECT w.o, w.id, coalesce(contains(w.metadata::VARCHAR, '"_source_meta"'), false) AS by_python,
-    left(to_json(struct_pack(id := w.id, context_id := w.context_id,
+    concat(left(to_json(struct_pack(id := w.id, context_id := w.context_id,
         timestamp := w.timestamp, num_frames := w.num_frames,
         meta := CASE
             WHEN w.frame_index IS NULL THEN nullif(w.metadata::VARCHAR, '{{}}')
@@ -66,8 +66,8 @@ SELECT w.o, w.id, coalesce(contains(w.metadata::VARCHAR, '"_source_meta"'), fals
         sources := coalesce(src.sources, []::JSON[]),
         dataset := CASE WHEN w.dataset IS NOT NULL
             THEN struct_pack(id := w.dataset, version := w.version) END,
-        saved := epoch_ms(w.saved), saved_in_version := w.saved_in_version))::VARCHAR, -1)
-        || ',"rois":[' || coalesce(array_to_string(roi.rois, ','), '') || ']}}' AS line,
+        saved := epoch_ms(w.saved), saved_in_version := w.saved_in_version))::VARCHAR, -1),
+        ',"rois":[', coalesce(array_to_string(roi.rois, ','), ''), ']}}') AS line,
     coalesce(len(roi.rois), 0) AS roi_count
 FROM wanted w LEFT JOIN src ON src.frame_id = w.id LEFT JOIN roi ON roi.frame_id = w.id
 ORDER BY w.o

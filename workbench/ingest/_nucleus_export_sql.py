@@ -32,20 +32,22 @@ WITH fr AS (
     FROM frames f JOIN _wb_export_ids w ON w.id = f.id
     JOIN _wb_nu_group c ON c.context_id = f.context_id),
 src AS (
-    SELECT s.frame_id, arg_min(s.uri, struct_pack(other := s.id <> 'image', id := s.id)) AS uri
-    FROM sources s WHERE s.frame_id IN (SELECT id FROM fr) GROUP BY s.frame_id),
+    SELECT frame_id, uri, split_part(uri, '?', 1) AS path FROM (
+        SELECT s.frame_id, arg_min(s.uri, struct_pack(other := s.id <> 'image', id := s.id))
+            AS uri
+        FROM sources s WHERE s.frame_id IN (SELECT id FROM fr) GROUP BY s.frame_id)),
 items AS (
     SELECT fr.*, struct_pack(unindexed := fr.frame_index IS NULL,
             i := coalesce(fr.frame_index, 0), t := coalesce(fr.timestamp, 0), o := fr.o) AS k,
         CASE WHEN fr.meta IS NULL OR fr.meta = '' THEN false
             ELSE left(fr.meta, 1) <> '{{' OR regexp_matches(fr.meta, '{_ODD_VALUES}') END AS odd,
-        CASE WHEN src.uri IS NOT NULL THEN replace(replace(
-            '{{"reference_id":' || to_json(fr.id) || ',"url":' || to_json(src.uri)
-            || ',"type":"image"'
-            || CASE WHEN regexp_extract(split_part(src.uri, '?', 1), '[^.]*$') IN ('jpg', 'png')
-                THEN '' ELSE ',"image_url":' || to_json(src.uri) END
-            || ',"metadata":' || CASE WHEN fr.meta IS NULL OR fr.meta = '' THEN '{{}}'
-                ELSE json_merge_patch(fr.meta, '{_DROPPED}')::VARCHAR END || '}}',
+        CASE WHEN src.uri IS NOT NULL THEN replace(replace(concat(
+            '{{"reference_id":', to_json(fr.id), ',"url":', to_json(src.uri),
+            ',"type":"image"',
+            CASE WHEN ends_with(src.path, '.jpg') OR ends_with(src.path, '.png')
+                OR src.path IN ('jpg', 'png') THEN '' ELSE ',"image_url":' || to_json(src.uri) END,
+            ',"metadata":', CASE WHEN fr.meta IS NULL OR fr.meta = '' THEN '{{}}'
+                ELSE json_merge_patch(fr.meta, '{_DROPPED}')::VARCHAR END, '}}'),
             chr(8232), '\\u2028'), chr(8233), '\\u2029') END AS item
     FROM fr LEFT JOIN src ON src.frame_id = fr.id)
 SELECT g, context_id, bool_or(odd) AS by_python, arg_min(meta, k) AS first_meta,
