@@ -508,6 +508,10 @@ class CatalogWriter:
                 self._check_uris(roi.mask.get("uri"))
 
     def _finish(self) -> None:
+        """Save the keypoints and datasets the import named, in one transaction; none when
+        it named neither (a transaction costs its COMMIT and the layout's upkeep)."""
+        if not self._keypoints and not self._datasets:
+            return
         with elsewhere.writing(self.catalog), self.catalog.transaction() as con:
             save_keypoint_labels(con, self._keypoints.values())
             for dataset, version in sorted(self._datasets, key=str):
