@@ -393,6 +393,27 @@ def test_forbidden_characters_are_found_as_written_or_escaped(
     assert _sql_lines(tmp_path) == (20, 20)
 
 
+_BAD_URIS = ["a\x7fb.jpg", "a\x01b.jpg", "a\nb.jpg", "a\tb.jpg", "a\x1fb.jpg", "a\x00b.jpg"]
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+def test_control_characters_in_uris_are_found_as_written_or_escaped(
+    tmp_path: Path, ensure_ascii: bool
+) -> None:
+    """A source's or preview's URI holding a control character (raw, or escaped as
+    json.dumps writes it) is refused as the per-record path refuses it; the lines without
+    one are SQL's."""
+    frames = [_one_source_frame(n, {}) for n in range(10)]
+    for n, bad in enumerate(_BAD_URIS):
+        frames.append(_one_source_frame(100 + n, {"uri": f"s3://b/{bad}"}))
+        frames.append(_one_source_frame(200 + n, {"preview": {"uri": f"s3://p/{bad}"}}))
+    ndjson = "".join(json.dumps(f, ensure_ascii=ensure_ascii) + "\n" for f in frames)
+    document = json.dumps(frames, ensure_ascii=ensure_ascii)
+    columnar, _ = _both_paths(tmp_path, ndjson, document)
+    assert (columnar.frames, len(columnar.errors)) == (10, 2 * len(_BAD_URIS))
+    assert _sql_lines(tmp_path)[0] == 10
+
+
 def _roi_frame(n: int, sizes: dict[str, int], rois: list[dict[str, Any]]) -> dict[str, Any]:
     """A frame with sources of the given ids and widths (all 48 high) and `rois`."""
     return {

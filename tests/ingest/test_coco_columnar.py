@@ -158,6 +158,61 @@ def test_paths_agree_on_files_sql_takes_whole(tmp_path: Path) -> None:
     assert (columnar.frames, columnar.rois, columnar.errors) == (60, 300, [])
 
 
+_BOXES: list[Any] = [
+    [1, 2, 3, 4],
+    [1.5, -2e1, 3, 4e0],
+    [True, 2, 3, 4],
+    [1, False, 3, 4],
+    [None, 2, 3, 4],
+    [[1], 2, 3, 4],
+    [{}, 2, 3, 4],
+    ["1", 2, 3, 4],
+    [1, 2, 3],
+    [],
+    1,
+    {"x": 1},
+    "1,2,3,4",
+    True,
+]
+_RINGS: list[Any] = [
+    [[1, 2, 11, 2, 6, 9]],
+    [[1, 2, 11, 2, 6, 9], [0, 0, 1, 0, 0, 1]],
+    [[1, None, 11, 2, 6, 9]],
+    [[1, 2, 11, 2, 6, True]],
+    [[False, 2, 11, 2, 6, 9]],
+    [[1, 2, 11, 2, 6, 9], 7],
+    [[1, 2, 11, 2, 6, 9], None],
+    [[1, 2, 11, 2, 6, 9], []],
+    [[[1], 2, 11, 2, 6, 9]],
+    [[{}, 2, 11, 2, 6, 9]],
+    [["1", 2, 11, 2, 6, 9]],
+    [1, 2, 11, 2, 6, 9],
+    [[]],
+    [None],
+    [],
+    {"size": [20, 20], "counts": [400]},
+]
+
+
+def test_boxes_and_rings_sql_casts_are_those_the_per_record_path_takes(tmp_path: Path) -> None:
+    """Boxes and rings holding booleans, nulls, strings, lists or objects where numbers
+    should be, or numbers where lists should be: SQL takes only what the per-record path
+    stores as it does (a lenient cast would read `true` as 1 and "1" as 1)."""
+    images = [{"id": 1, "file_name": "a.jpg", "width": 40, "height": 40}]
+    annotations: list[Any] = []
+    for box in _BOXES:
+        annotations.append({"image_id": 1, "category_id": 1, "bbox": box, "area": 4.0})
+    for ring in _RINGS:
+        annotations.append({"image_id": 1, "category_id": 1, "segmentation": ring, "area": 4.0})
+    for n, ann in enumerate(annotations):
+        ann["id"] = n + 1
+    doc = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "a"}]}
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(doc))
+    columnar = _same_on_both_paths(tmp_path, path, 20)
+    assert (columnar.frames, columnar.rois) == (1, 4)
+
+
 def test_ids_repeated_on_an_image_are_refused_in_every_write(tmp_path: Path) -> None:
     """An annotation id given twice on one image, by SQL's records and by the per-record
     path's (an RLE mask), in images of every write: each later one refused, as the per-record

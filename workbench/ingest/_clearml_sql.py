@@ -46,6 +46,8 @@ _KINDS = ", ".join(f"'{k}'" for k in ROI_KINDS)
 # name_ok, opt_name and names_ok are text_ok, opt_text and texts_ok on a line whose `t` says
 # whether it may hold a character no id or label may hold (TEXT_PATTERN): on the other lines
 # only the length is checked, and a list of no text or one (the usual) without a lambda.
+# uri_ok likewise: a control character in a URI, as it is or escaped, is one TEXT_PATTERN
+# finds.
 MACROS = rf"""
 CREATE MACRO is_str(x) AS coalesce(left(x, 1) = '"', false);
 CREATE MACRO is_int(x) AS coalesce(regexp_full_match(x, '-?[0-9]{{1,18}}'), false);
@@ -69,17 +71,14 @@ CREATE MACRO opt_int(x, lo, hi) AS is_null(x)
     OR (is_int(x) AND coalesce(TRY_CAST(x AS BIGINT) BETWEEN lo AND hi, false));
 CREATE MACRO int_of(x) AS CASE WHEN is_int(x) THEN TRY_CAST(x AS BIGINT) END;
 CREATE MACRO str_of(x) AS CASE WHEN is_str(x) THEN x->>'$' END;
-CREATE MACRO uri_ok(u) AS coalesce(length(u) BETWEEN 1 AND {MAX_URI_LENGTH}
-    AND NOT regexp_matches(u, '[\x00-\x1f\x7f]'), false);
+CREATE MACRO uri_ok(u, t) AS coalesce(length(u) BETWEEN 1 AND {MAX_URI_LENGTH}
+    AND CASE WHEN t THEN NOT regexp_matches(u, '[\x00-\x1f\x7f]') ELSE true END, false);
 CREATE MACRO plain_uri(u, base) AS base IS NULL OR contains(u, '://') OR starts_with(u, '/')
     OR NOT regexp_matches(u, '(^|/)\.\.?(/|$)|//|/$');
 CREATE MACRO resolved(u, base) AS CASE WHEN base IS NULL OR contains(u, '://')
     OR starts_with(u, '/') THEN u ELSE base || '/' || u END;
 CREATE MACRO texts_ok(l, lim) AS l IS NOT NULL
     AND coalesce(list_bool_and(list_transform(l, lambda v: text_ok(v, lim))), true);
-CREATE MACRO numbers(x) AS CASE WHEN is_null(x) THEN []::DOUBLE[]
-    WHEN regexp_full_match(x, '\[(-?[0-9][0-9.eE+-]*(,-?[0-9][0-9.eE+-]*)*)?\]')
-    THEN x::DOUBLE[] END;
 CREATE MACRO box_ring(v) AS CASE WHEN len(v) <> 8 THEN false ELSE
     ((v[1] = v[3]) <> (v[2] = v[4])) AND ((v[3] = v[5]) <> (v[4] = v[6]))
     AND ((v[5] = v[7]) <> (v[6] = v[8])) AND ((v[7] = v[1]) <> (v[8] = v[2]))
@@ -121,9 +120,9 @@ def _frame(label: str) -> str:
 
 
 _FRAME = _frame("VARCHAR[]")
-# The lines' own columns FRAMES reads beside the parse.
-_LINE = """starts_with(ltrim(j, E' \\t\\r'), '{') AND NOT marked AS plain, t,
-        contains(j, '"sources"') AS named_sources, contains(j, '"rois"') AS named_rois"""
+# The lines' own columns FRAMES reads beside the parse (the text `j` is searched for a
+# `sources` or `rois` key only on the lines whose list did not parse).
+_LINE = """starts_with(ltrim(j, E' \\t\\r'), '{') AND NOT marked AS plain, t, j"""
 # A line of LABEL_PATTERN (`l`) has its labels parsed as JSON, then made the lists the others
 # parse to (a string: a list of it; null: NULL). A label of another type, which the
 # per-record path refuses, gives its ROI a `labels`, which no ROI that SQL takes has. Those
@@ -200,12 +199,12 @@ def _source_ok(s: str, source_id: str, preview: str) -> str:
     """The checks of one source (`s`, its struct), whose id is `source_id` and whose
     preview's URI (JSON) `preview`, against `$base`: SOURCES' and FRAMES' alike."""
     return f"""name_ok({source_id}, {MAX_ID_LENGTH}, t)
-    AND uri_ok({s}.uri) AND plain_uri({s}.uri, $base)
+    AND uri_ok({s}.uri, t) AND plain_uri({s}.uri, $base)
     AND ({s}.width IS NULL OR {s}.width BETWEEN 1 AND {MAX_INT32})
     AND ({s}.height IS NULL OR {s}.height BETWEEN 1 AND {MAX_INT32})
     AND ({s}.timestamp IS NULL OR {s}.timestamp BETWEEN -{MAX_TIMESTAMP} AND {MAX_TIMESTAMP})
     AND (is_null({s}.preview) OR (left({s}.preview, 1) = '{{' AND (is_null({preview})
-         OR str_of({preview}) = '' OR (uri_ok(str_of({preview}))
+         OR str_of({preview}) = '' OR (uri_ok(str_of({preview}), t)
          AND plain_uri(str_of({preview}), $base)))))
     AND (is_null({s}.masks) OR {s}.masks = '[]')
     AND (is_null({s}.meta) OR {s}.meta = '{{}}')"""
@@ -222,11 +221,11 @@ def _source_ok(s: str, source_id: str, preview: str) -> str:
 # them cost a fifth more to write and to read again. (JSON values come back from Arrow as
 # VARCHAR: the JSON functions read them alike, a cast to a list is told they are JSON.)
 def _frames(parsed: str) -> str:
-    """FRAMES over the lines' parse `parsed` (n, d, plain, t, named_sources, named_rois)."""
+    """FRAMES over the lines' parse `parsed` (n, d, plain, t, j)."""
     return f"""
 WITH parsed AS ({parsed}),
 typed AS (
-    SELECT n, d, t, plain AND d IS NOT NULL AS parsed_ok, named_sources, named_rois,
+    SELECT n, d, t, j, plain AND d IS NOT NULL AS parsed_ok,
         coalesce(contains(d.meta, '"_frame_index"'), false) AS has_index,
         (d.dataset->'$.id') AS ds_id, (d.dataset->'$.version') AS ds_version,
         d.sources AS sources, d.rois AS rois, {_PROMOTED} AS promoted
@@ -272,8 +271,8 @@ SELECT n, d.id AS id,
          AND NOT contains(d.meta, '"_source_meta"')
          AND (NOT has_index OR opt_int(index_j, 0, {MAX_INT32}))
          AND {" AND ".join(check for check, _ in _CHECKS)}))
-    AND (NOT named_sources OR sources IS NOT NULL)
-    AND (NOT named_rois OR rois IS NOT NULL)
+    AND (sources IS NOT NULL OR NOT contains(j, '"sources"'))
+    AND (rois IS NOT NULL OR NOT contains(j, '"rois"'))
     AND (len(sources) IS DISTINCT FROM 1 OR ({_source_ok("s1", "sid1", "preview1_j")})),
     false) AS ok
 FROM one
