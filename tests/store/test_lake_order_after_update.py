@@ -66,3 +66,62 @@ def test_a_lake_keeps_a_local_catalogs_order_after_an_update(tmp_path: Path, fmt
         assert _stored(b) == expected
     with workbench.open(lake) as b:  # and read afresh
         assert _stored(b) == expected
+
+
+def _lake_beside(tmp_path: Path, fmt: str) -> tuple[Path, Path]:
+    """A local catalog and a copy of it moved into a lake of one bucket."""
+    local, lake = tmp_path / "local.duckdb", tmp_path / "lake.duckdb"
+    _fill(local)
+    shutil.copyfile(local, lake)
+    open_for_lake(
+        str(lake), str(tmp_path / "lake"), attach=False, buckets=1, progress=False, fmt=fmt
+    )
+    return local, lake
+
+
+def _relabel(path: Path) -> None:
+    """New predictions for frames that hold ground truth too (f01, f07: a label write
+    replaces one field's ROIs of a frame, its other fields' stay)."""
+    with workbench.open(path) as catalog, CatalogWriter(catalog, progress=False) as writer:
+        given = [roi_row(f"f{i:02d}", _roi(i, 7, "predictions", "truck", 0.5)) for i in (1, 7)]
+        named = ["f01", "f07"]
+        writer.write_labels(named, "predictions", rows_table(given, ROI_SCHEMA), [], cleared=named)
+    assert writer.report.ok, writer.report
+
+
+@pytest.mark.parametrize("fmt", ["delta", "iceberg"])
+def test_a_label_write_leaves_a_frames_other_rois_where_a_local_catalog_does(
+    tmp_path: Path, fmt: str
+) -> None:
+    local, lake = _lake_beside(tmp_path, fmt)
+    for path in (local, lake):
+        _relabel(path)
+    with workbench.open(local) as a, workbench.open(lake) as b:
+        expected = _stored(a)
+        kept = [r for r in expected["rois"] if r[0] == "f07"]
+        assert kept[0] == ("f07", "g5", "ground_truth")  # in place, before f09's
+        assert expected["rois"].index(kept[0]) < expected["rois"].index(
+            ("f09", "p0", "predictions")
+        )
+        assert expected["rois"][-2:] == [("f01", "p7", "predictions"), ("f07", "p7", "predictions")]
+        assert _stored(b) == expected
+    with workbench.open(lake) as b:  # and read afresh
+        assert _stored(b) == expected
+
+
+def test_a_delta_update_is_one_commit_a_table(tmp_path: Path) -> None:
+    """The file an update rewrites holds the rows it keeps and the new ones in stored
+    order as written: no second commit sorts it."""
+    from deltalake import DeltaTable
+
+    _, lake = _lake_beside(tmp_path, "delta")
+
+    def versions() -> list[int]:
+        return [DeltaTable(str(tmp_path / "lake" / n)).version() for n in ("frames", "rois")]
+
+    before = versions()
+    with workbench.open(lake) as catalog, CatalogWriter(catalog, progress=False) as writer:
+        writer.add(_frame(4, _rois(7)))  # stored again, in the middle of its file
+    assert [v - b for v, b in zip(versions(), before, strict=True)] == [1, 1]
+    with workbench.open(lake) as catalog:
+        assert catalog.view().frame_ids()[-1] == "f04"
