@@ -179,6 +179,9 @@ class DeltaFormat:
     ) -> None:
         from deltalake import write_deltalake
 
+        if any(c.num_chunks > 1 for c in rows.columns):
+            # deltalake (1.6.6) writes a table's batches interleaved, one batch in order
+            rows = rows.combine_chunks()
         try:
             write_deltalake(
                 self.uri(name),

@@ -22,7 +22,6 @@ from itertools import pairwise
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from workbench.store.lake import BUCKET, ROW
 from workbench.store.lake_format import (
@@ -38,6 +37,8 @@ from workbench.store.lake_format import (
 # The files one write reads and merges at most (their bytes as stored): past that the
 # format rewrites them, streaming, and the views sort the ranges that overlap.
 MERGE_BYTES = 128 * 1024 * 1024
+# Runs of rows past which a merge copies the rows rather than slicing them.
+_SLICES = 4096
 
 
 def write_in_order(fmt: TableFormat, name: str, rows: pa.Table, where: IsIn | Unkeyed) -> None:
@@ -64,12 +65,10 @@ def _merged(
         return None
     if not disjoint_after(spans, touched, rows):
         return None
-    kept = fmt.read(name, InSpans(tuple(touched)))
-    if any(n not in kept.schema.names for n in rows.schema.names):
+    read = fmt.read(name, InSpans(tuple(touched)))
+    if any(n not in read.schema.names for n in rows.schema.names):
         return None  # a column the table lacks: the format's own write refuses it
-    kept = kept.filter(pc.invert(arrow_filter(where)))
-    merged = pa.concat_tables([kept, _conformed(rows, kept.schema)]).sort_by(ROW)
-    return merged, tuple(touched)
+    return merged(read, _selected(read, where), _conformed(rows, read.schema)), tuple(touched)
 
 
 def rewritten(spans: Sequence[Span], hits: pa.Table) -> list[Span]:
@@ -103,6 +102,33 @@ def disjoint_after(spans: Sequence[Span], touched: Sequence[Span], rows: pa.Tabl
     kept = set(touched)
     every = sorted([(s.low, s.high) for s in spans if s not in kept] + list(blocks.values()))
     return all(a[1] < b[0] for a, b in pairwise(every))
+
+
+def merged(read: pa.Table, dropped: np.ndarray, rows: pa.Table) -> pa.Table:
+    """The rows of `read` but those `dropped` (a mask) and `rows` (same schema), by `_row`.
+
+    Both usually come in order and the rows kept lie in long runs (a write replaces few of
+    a file's rows): the result is then slices of the two, not a copy of every row."""
+    both = pa.concat_tables([read, rows])
+    numbers = both[ROW].to_numpy()
+    kept = np.concatenate([np.flatnonzero(~dropped), np.arange(len(read), len(both))])
+    order = kept[np.argsort(numbers[kept], kind="stable")]
+    starts = np.flatnonzero(np.diff(order) != 1) + 1
+    if len(starts) >= _SLICES:
+        return both.take(pa.array(order))
+    bounds = np.concatenate([[0], starts, [len(order)]])
+    pieces = [both.slice(int(order[a]), int(b - a)) for a, b in pairwise(bounds) if b > a]
+    return pa.concat_tables(pieces) if pieces else both.slice(0, 0)
+
+
+def _selected(read: pa.Table, where: IsIn | Unkeyed) -> np.ndarray:
+    """Which rows of `read` `where` selects (the format's predicate on them)."""
+    column = where.column if isinstance(where, IsIn) else "frame_key"
+    numbered = pa.table({column: read[column], "at": pa.array(np.arange(len(read)))})
+    at = numbered.filter(arrow_filter(where))["at"].to_numpy()
+    mask = np.zeros(len(read), dtype=bool)
+    mask[at] = True
+    return mask
 
 
 def _conformed(rows: pa.Table, schema: pa.Schema) -> pa.Table:
