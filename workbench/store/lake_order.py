@@ -41,10 +41,18 @@ MERGE_BYTES = 128 * 1024 * 1024
 _SLICES = 4096
 
 
-def write_in_order(fmt: TableFormat, name: str, rows: pa.Table, where: IsIn | Unkeyed) -> None:
+def write_in_order(
+    fmt: TableFormat,
+    name: str,
+    rows: pa.Table,
+    where: IsIn | Unkeyed,
+    replaced: pa.ChunkedArray | pa.Array | None = None,
+) -> None:
     """One commit replacing the rows `where` selects by `rows` (which it selects too, or
-    which keep their old `_row`), each file left in stored order where that matters."""
-    merged = _merged(fmt, name, rows, where) if rows.num_rows else None
+    which keep their old `_row`), each file left in stored order where that matters.
+    `replaced`: the numbers (`_row`) of the rows `where` selects, if the caller knows them
+    (else they are read)."""
+    merged = _merged(fmt, name, rows, where, replaced) if rows.num_rows else None
     if merged is None:
         fmt.overwrite(name, rows, where)
     else:
@@ -53,14 +61,19 @@ def write_in_order(fmt: TableFormat, name: str, rows: pa.Table, where: IsIn | Un
 
 
 def _merged(
-    fmt: TableFormat, name: str, rows: pa.Table, where: IsIn | Unkeyed
+    fmt: TableFormat,
+    name: str,
+    rows: pa.Table,
+    where: IsIn | Unkeyed,
+    replaced: pa.ChunkedArray | pa.Array | None,
 ) -> tuple[pa.Table, tuple[Span, ...]] | None:
     """The rows the files `where` rewrites keep, merged with `rows` by `_row`, and those
     files' spans; None when the plain overwrite does (see the module's docstring)."""
     spans = fmt.spans(name)
     if not spans:
         return None
-    touched = rewritten(spans, fmt.read(name, where, [BUCKET, ROW]))
+    hits = fmt.read(name, where, [BUCKET, ROW]) if replaced is None else pa.table({ROW: replaced})
+    touched = rewritten(spans, hits)
     if not touched or sum(s.size for s in touched) > MERGE_BYTES:
         return None
     if not disjoint_after(spans, touched, rows):
@@ -72,10 +85,14 @@ def _merged(
 
 
 def rewritten(spans: Sequence[Span], hits: pa.Table) -> list[Span]:
-    """The spans (files) holding any of `hits` (their bucket and `_row`)."""
-    buckets = hits[BUCKET].to_numpy()
+    """The spans (files) holding any of `hits` (their `_row`, and bucket if known)."""
     numbers = hits[ROW].to_numpy()
-    found = {int(b): np.sort(numbers[buckets == b]) for b in np.unique(buckets)}
+    if BUCKET not in hits.schema.names:
+        every = np.sort(numbers)
+        found = {s.bucket: every for s in spans}
+    else:
+        buckets = hits[BUCKET].to_numpy()
+        found = {int(b): np.sort(numbers[buckets == b]) for b in np.unique(buckets)}
     out = []
     for span in spans:
         inside = found.get(span.bucket)

@@ -341,13 +341,13 @@ def edit(
     with registered(con, "_wb_lake_ids", ids):
         for name in LAKE_TABLES:
             which = f"WHERE {FRAME_KEY[name]} IN (SELECT id FROM _wb_lake_ids) ORDER BY rowid"
-            numbers = None if stored is None else _numbers(con, name, which)
-            con.execute(
-                f"CREATE TEMP TABLE {quote_ident(name)} AS SELECT * EXCLUDE (rowid) "
-                f"FROM main.{quote_ident(name)} {which}"
-            )
-            if stored is not None and numbers is not None:
-                stored[name] = _checked_out(con, name, numbers)
+            if stored is None:
+                con.execute(
+                    f"CREATE TEMP TABLE {quote_ident(name)} AS SELECT * EXCLUDE (rowid) "
+                    f"FROM main.{quote_ident(name)} {which}"
+                )
+            else:
+                stored[name] = _check_out(con, name, which)
     # adopting a job's rows, every row checked out changes (it gets its keys)
     before = None if adopting else {n: _snapshot(con, n) for n in LAKE_TABLES}
     yield  # on an error the caller rolls back, which drops the temporary tables
@@ -431,20 +431,22 @@ def _snapshot(con: duckdb.DuckDBPyConnection, name: str) -> pa.Table:
     ).to_arrow_table()
 
 
-def _numbers(con: duckdb.DuckDBPyConnection, name: str, which: str) -> pa.Table:
-    """The number (`_row`) and frame key of the lake's rows `which` selects, in their order
-    (read before the temporary table of the same name shadows the view)."""
-    return con.sql(
-        f"SELECT rowid AS stored, frame_key FROM main.{quote_ident(name)} {which}"
+def _check_out(con: duckdb.DuckDBPyConnection, name: str, which: str) -> pa.Table:
+    """Check the rows `which` selects out into `temp.name`, in stored order, and return each
+    one's number (`_row`), frame key and frame in the lake and its temporary `rowid`."""
+    ident = quote_ident(name)
+    # the view's rows with its `rowid` column (the lake's `_row`), read once
+    con.execute(f"CREATE TEMP TABLE _wb_lake_out AS SELECT * FROM main.{ident} {which}")
+    con.execute(
+        f"CREATE TEMP TABLE {ident} AS SELECT * EXCLUDE (rowid) FROM temp._wb_lake_out "
+        "ORDER BY rowid"
+    )
+    numbers = con.sql(
+        f"SELECT rowid AS stored, frame_key, {FRAME_KEY[name]} AS frame "
+        "FROM temp._wb_lake_out ORDER BY rowid"
     ).to_arrow_table()
-
-
-def _checked_out(con: duckdb.DuckDBPyConnection, name: str, numbers: pa.Table) -> pa.Table:
-    """The rows just checked out into `temp.name` (in the order of `numbers`): their lake
-    number and frame key, and their temporary `rowid`."""
-    temp = con.sql(f"SELECT rowid FROM temp.{quote_ident(name)} ORDER BY rowid").to_arrow_table()
-    if temp.num_rows != numbers.num_rows:
-        raise LakeError(f"lake table {name} gave {numbers.num_rows} rows, then {temp.num_rows}")
+    con.execute("DROP TABLE temp._wb_lake_out")
+    temp = con.sql(f"SELECT rowid FROM temp.{ident} ORDER BY rowid").to_arrow_table()
     return numbers.append_column("rowid", temp["rowid"])
 
 
@@ -488,12 +490,13 @@ def _replace(
     they were checked out (`stored`); a frame removed in the block keeps no rows. `first`:
     this write keys a job's rows, from that key on (`adopt`)."""
     schemas = {n: t.arrow_schema(con) for n, t in lake.tables.items()}
-    picked = {}
+    picked, current = {}, {}
     for name in LAKE_TABLES:
         wanted = pa.array(changed[name] or [], pa.string())
         mask = pc.is_in(after[name][FRAME_KEY[name]], value_set=wanted)
         picked[name] = after[name].filter(mask)
         if stored and changed[name] and lake.format.version(name) == lake.tables[name].version:
+            current[name] = stored[name]  # the rows checked out are the lake's rows still
             picked[name] = _kept_numbers(picked[name], stored[name])
     rows = lake_rows({**picked, "frames": after["frames"]}, schemas, lake.buckets)
     rows["frames"] = rows["frames"].filter(
@@ -504,7 +507,7 @@ def _replace(
         if not ids:
             continue
         if len(ids) <= PREDICATE_IDS:
-            _overwrite(lake, name, rows[name], _listed(name, ids))
+            _overwrite(lake, name, rows[name], _listed(name, ids), current.get(name))
         elif first is not None and _all_new(rows[name], first):
             # the rows of a job the catalog keys (`adopt`): the only rows without keys, and
             # nothing else at or past the first new key
@@ -516,7 +519,8 @@ def _replace(
             for start in range(0, len(ids), PREDICATE_IDS):
                 part = ids[start : start + PREDICATE_IDS]
                 mask = pc.is_in(key, value_set=pa.array(part, pa.string()))
-                _overwrite(lake, name, rows[name].filter(mask), _listed(name, part))
+                part_rows = rows[name].filter(mask)
+                _overwrite(lake, name, part_rows, _listed(name, part), current.get(name))
 
 
 def _listed(name: str, ids: Sequence[str]) -> IsIn:
@@ -527,10 +531,21 @@ def _all_new(rows: pa.Table, first: int) -> bool:
     return bool(pc.all(pc.greater_equal(rows["frame_key"], first)).as_py())
 
 
-def _overwrite(lake: Lake, name: str, rows: pa.Table, where: IsIn | Unkeyed) -> None:
+def _overwrite(
+    lake: Lake,
+    name: str,
+    rows: pa.Table,
+    where: IsIn | Unkeyed,
+    stored: pa.Table | None = None,
+) -> None:
     """Replace the rows `where` selects by `rows` (which it must select too), in stored
-    order (store/lake_order.py)."""
-    write_in_order(lake.format, name, rows, where)
+    order (store/lake_order.py). `stored`: the rows checked out (`_check_out`), when the
+    table holds them still: the numbers of those `where` selects are known."""
+    replaced = None
+    if stored is not None and isinstance(where, IsIn):
+        listed = pc.is_in(stored["frame"], value_set=pa.array(where.values, pa.string()))
+        replaced = stored["stored"].filter(listed)
+    write_in_order(lake.format, name, rows, where, replaced)
 
 
 # -- upkeep ----------------------------------------------------------------------------------
