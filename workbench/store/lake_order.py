@@ -52,11 +52,11 @@ def write_in_order(
     which keep their old `_row`), each file left in stored order where that matters.
     `replaced`: the numbers (`_row`) of the rows `where` selects, if the caller knows them
     (else they are read)."""
-    merged = _merged(fmt, name, rows, where, replaced) if rows.num_rows else None
-    if merged is None:
+    found = _merged(fmt, name, rows, where, replaced) if rows.num_rows else None
+    if found is None:
         fmt.overwrite(name, rows, where)
     else:
-        rows, spans = merged
+        rows, spans = found
         fmt.overwrite(name, rows, AnyOf((where, InSpans(spans))))
 
 
