@@ -2,11 +2,12 @@
 
 An import's update stores a changed frame again (after every other, as a local catalog's
 DELETE and INSERT does) and a label write replaces some frames' ROIs (their new rows after
-the others). deltalake's predicate overwrite writes the file it rewrites with the new rows
-before the rows it kept: one file, so its `_row` range overlaps no other and the views
-would scan it unsorted, the frames stored again first (store/lake_delta.py writes such a
-file again in order). An unsorted view's frame ids, frames and first page, and the ROIs as
-stored, read as on a local catalog, on a Delta lake and an Iceberg one alike."""
+the others, the frames' other fields' ROIs in place). deltalake's predicate overwrite writes
+the file it rewrites with the new rows before the rows it kept: one file, so its `_row`
+range overlaps no other and the views would scan it unsorted, the frames stored again first
+(store/lake_order.py writes such a file merged in order, in the write's one commit). An
+unsorted view's frame ids, frames and first page, and the ROIs as stored, read as on a
+local catalog, on a Delta lake and an Iceberg one alike."""
 
 from __future__ import annotations
 
