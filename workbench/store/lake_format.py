@@ -13,16 +13,18 @@ made (`workbench lake init --format`) and recorded in the catalog's `_lake` tabl
   or a SQL database the person names (`--iceberg-catalog URI`).
 
 Row predicates of overwrites are small values (`Where`) each format translates itself, so
-no SQL string has to mean the same in two dialects.
+no SQL string has to mean the same in two dialects (`arrow_filter` reads them in pyarrow).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pds
 
 from workbench.errors import LakeError
 
@@ -51,7 +53,62 @@ class InBucket:
     bucket: int
 
 
-Where = IsIn | Unkeyed | InBucket
+@dataclass(frozen=True, order=True)
+class Span:
+    """The rows of one data file: its partition and its range of `_row` (both ends in)."""
+
+    bucket: int
+    low: int
+    high: int
+    size: int = field(default=0, compare=False)  # the file's bytes
+
+
+@dataclass(frozen=True)
+class InSpans:
+    """The rows within any of `spans` (each in its partition)."""
+
+    spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """The rows any of `parts` selects."""
+
+    parts: tuple[IsIn | Unkeyed | InBucket | InSpans, ...]
+
+
+Where = IsIn | Unkeyed | InBucket | InSpans | AnyOf
+
+
+def arrow_filter(where: Where) -> pds.Expression:
+    """A `Where` as a pyarrow expression (a null compares as false: the row is not selected)."""
+    from workbench.store.lake import BUCKET, ROW  # store/lake.py imports this module
+
+    match where:
+        case IsIn(column, values):
+            return pc.field(column).isin(pa.array(values, pa.string()))
+        case Unkeyed(first):
+            return pc.field("frame_key").is_null() | (pc.field("frame_key") >= int(first))
+        case InBucket(bucket):
+            return pc.field(BUCKET) == int(bucket)
+        case InSpans(spans):
+            return _either(
+                [
+                    (pc.field(BUCKET) == s.bucket)
+                    & (pc.field(ROW) >= s.low)
+                    & (pc.field(ROW) <= s.high)
+                    for s in spans
+                ]
+            )
+        case AnyOf(parts):
+            return _either([arrow_filter(p) for p in parts])
+
+
+def _either(parts: list[pds.Expression]) -> pds.Expression:
+    out = pds.scalar(False)
+    for part in parts:
+        out = out | part
+    return out
 
 
 class TableFormat(Protocol):
@@ -103,6 +160,14 @@ class TableFormat(Protocol):
         self, name: str, rows: pa.Table, where: Where, *, target_file_size: int | None = None
     ) -> None:
         """One commit replacing the rows `where` selects by `rows` (which it selects too)."""
+        ...
+
+    def spans(self, name: str) -> list[Span] | None:
+        """The latest snapshot's data files as spans; None if a file has no `_row` bounds."""
+        ...
+
+    def read(self, name: str, where: Where, columns: Sequence[str] | None = None) -> pa.Table:
+        """The latest snapshot's rows `where` selects (`columns`, else every column)."""
         ...
 
     def add_columns(self, name: str, fields: Sequence[pa.Field]) -> None:

@@ -31,7 +31,7 @@ import pyarrow as pa
 from workbench.errors import LakeError
 from workbench.store.lake import BUCKET, ROW, ROW_GROUP, filesystem, is_remote, table_uri
 from workbench.store.lake_delta import stored_order
-from workbench.store.lake_format import InBucket, IsIn, Unkeyed, Where
+from workbench.store.lake_format import AnyOf, InBucket, InSpans, IsIn, Span, Unkeyed, Where
 
 NAMESPACE = "workbench"
 CATALOG_VARIABLE = "WORKBENCH_ICEBERG_CATALOG"
@@ -75,7 +75,16 @@ def file_io_properties(root: str) -> dict[str, str]:
 
 def expression(where: Where) -> Any:
     """A `Where` as a pyiceberg row filter."""
-    from pyiceberg.expressions import EqualTo, GreaterThanOrEqual, In, IsNull, Or
+    from pyiceberg.expressions import (
+        AlwaysFalse,
+        And,
+        EqualTo,
+        GreaterThanOrEqual,
+        In,
+        IsNull,
+        LessThanOrEqual,
+        Or,
+    )
 
     match where:
         case IsIn(column, values):
@@ -84,6 +93,19 @@ def expression(where: Where) -> Any:
             return Or(IsNull("frame_key"), GreaterThanOrEqual("frame_key", int(first)))
         case InBucket(bucket):
             return EqualTo(BUCKET, int(bucket))
+        case InSpans(spans):
+            parts = [
+                And(
+                    EqualTo(BUCKET, s.bucket),
+                    GreaterThanOrEqual(ROW, s.low),
+                    LessThanOrEqual(ROW, s.high),
+                )
+                for s in spans
+            ]
+            return Or(*parts) if len(parts) > 1 else parts[0] if parts else AlwaysFalse()
+        case AnyOf(parts):
+            found = [expression(p) for p in parts]
+            return Or(*found) if len(found) > 1 else found[0] if found else AlwaysFalse()
 
 
 def _local(path: str) -> str:
@@ -261,6 +283,37 @@ class IcebergFormat:
         if not keyed:
             return uris, len(uris) <= 1
         return stored_order(keyed, uris)
+
+    def spans(self, name: str) -> list[Span] | None:
+        from pyiceberg.conversions import from_bytes
+        from pyiceberg.types import LongType
+
+        tbl = self.table(name)
+        if tbl.current_snapshot() is None:
+            return []
+        row_id = tbl.schema().find_field(ROW).field_id
+        out = []
+        for task in tbl.scan().plan_files():
+            data = task.file
+            lo = (data.lower_bounds or {}).get(row_id)
+            hi = (data.upper_bounds or {}).get(row_id)
+            bucket = data.partition[0] if len(data.partition) else None
+            if task.delete_files or lo is None or hi is None or bucket is None:
+                return None
+            low, high = from_bytes(LongType(), lo), from_bytes(LongType(), hi)
+            out.append(Span(int(bucket), int(low), int(high), int(data.file_size_in_bytes)))
+        return out
+
+    def read(self, name: str, where: Where, columns: Sequence[str] | None = None) -> pa.Table:
+        tbl = self.table(name)
+        schema = tbl.schema().as_arrow()
+        names = list(columns) if columns is not None else schema.names
+        if tbl.current_snapshot() is None:
+            return pa.schema([(n, _plain(schema.field(n).type)) for n in names]).empty_table()
+        rows = tbl.scan(row_filter=expression(where), selected_fields=tuple(names)).to_arrow()
+        return pa.Table.from_arrays(
+            [rows[n].cast(_plain(schema.field(n).type)) for n in names], names=names
+        )
 
     def _typed(self, tbl: Any, rows: pa.Table) -> pa.Table:
         """`rows` in the table's own types (int for DuckDB's small ints), plain strings and

@@ -40,11 +40,14 @@ from workbench.store.lake import (
     table_uri,
 )
 from workbench.store.lake_format import IsIn, Unkeyed, open_format
+from workbench.store.lake_order import write_in_order
 from workbench.store.sqlsafe import quote_ident
 
 # Rows per read when moving a catalog's tables into the lake, and per Parquet file written.
 _CHUNK = 1_000_000
 _TARGET_FILE_BYTES = 128 * 1024 * 1024
+# A column of rows written again as they were checked out: their old `_row` (`numbered`).
+KEPT = "_wb_kept"
 # Frame ids one overwrite's predicate lists at most (deltalake's predicate handling takes
 # seconds at 20,000 and crashes the process at 100,000, measured with 1.6.6).
 PREDICATE_IDS = 5_000
@@ -83,11 +86,16 @@ def next_rows(count: int) -> int:
 
 def numbered(rows: pa.Table, buckets_of: pa.Array, first: int | None = None) -> pa.Table:
     """`rows` grouped by bucket (keeping their order inside each), with the bucket column
-    and fresh `_row` numbers from `first` (default: `next_rows`)."""
+    and fresh `_row` numbers from `first` (default: `next_rows`); a row with a number in
+    the `KEPT` column keeps that one instead."""
     rows = rows.drop([c for c in ("rowid", ROW, BUCKET) if c in rows.schema.names])
     rows = rows.append_column(BUCKET, buckets_of).sort_by([(BUCKET, "ascending")])
     start = next_rows(rows.num_rows) if first is None else first
-    return rows.append_column(ROW, pa.array(range(start, start + rows.num_rows), pa.int64()))
+    numbers = pa.array(range(start, start + rows.num_rows), pa.int64())
+    if KEPT in rows.schema.names:
+        numbers = pc.coalesce(rows[KEPT].combine_chunks(), numbers)
+        rows = rows.drop([KEPT])
+    return rows.append_column(ROW, numbers)
 
 
 def lake_rows(
@@ -329,13 +337,17 @@ def edit(
             "refresh_lake() or open the catalog again first"
         )
     ids = pa.table({"id": pa.array(sorted(set(frame_ids)), pa.string())})
+    stored: dict[str, pa.Table] | None = None if adopting else {}
     with registered(con, "_wb_lake_ids", ids):
         for name in LAKE_TABLES:
-            con.execute(
-                f"CREATE TEMP TABLE {quote_ident(name)} AS SELECT * EXCLUDE (rowid) "
-                f"FROM main.{quote_ident(name)} "
-                f"WHERE {FRAME_KEY[name]} IN (SELECT id FROM _wb_lake_ids) ORDER BY rowid"
-            )
+            which = f"WHERE {FRAME_KEY[name]} IN (SELECT id FROM _wb_lake_ids) ORDER BY rowid"
+            if stored is None:
+                con.execute(
+                    f"CREATE TEMP TABLE {quote_ident(name)} AS SELECT * EXCLUDE (rowid) "
+                    f"FROM main.{quote_ident(name)} {which}"
+                )
+            else:
+                stored[name] = _check_out(con, name, which)
     # adopting a job's rows, every row checked out changes (it gets its keys)
     before = None if adopting else {n: _snapshot(con, n) for n in LAKE_TABLES}
     yield  # on an error the caller rolls back, which drops the temporary tables
@@ -354,7 +366,7 @@ def edit(
             if lake.closing:
                 raise LakeError("the catalog is closing: the write was not made")
             interrupts.hold(con)  # until the catalog's transaction ends (store/interrupts.py)
-        _replace(lake, con, after, changed, first if adopting else None)
+        _replace(lake, con, after, changed, first if adopting else None, stored)
         lake.pin(con)
 
 
@@ -412,9 +424,41 @@ def adopt(lake: Lake, con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def _snapshot(con: duckdb.DuckDBPyConnection, name: str) -> pa.Table:
     """A checked-out table's rows in their order (survivors first, then what was added;
-    frames by key, the order the lake stores them in)."""
+    frames by key, the order the lake stores them in), with their temporary `rowid`."""
     order = "frame_key NULLS LAST, rowid" if name == "frames" else "rowid"
-    return con.sql(f"SELECT * FROM temp.{quote_ident(name)} ORDER BY {order}").to_arrow_table()
+    return con.sql(
+        f"SELECT *, rowid FROM temp.{quote_ident(name)} ORDER BY {order}"
+    ).to_arrow_table()
+
+
+def _check_out(con: duckdb.DuckDBPyConnection, name: str, which: str) -> pa.Table:
+    """Check the rows `which` selects out into `temp.name`, in stored order, and return each
+    one's number (`_row`), frame key and frame in the lake and its temporary `rowid`."""
+    ident = quote_ident(name)
+    # the view's rows with its `rowid` column (the lake's `_row`), read once
+    con.execute(f"CREATE TEMP TABLE _wb_lake_out AS SELECT * FROM main.{ident} {which}")
+    con.execute(
+        f"CREATE TEMP TABLE {ident} AS SELECT * EXCLUDE (rowid) FROM temp._wb_lake_out "
+        "ORDER BY rowid"
+    )
+    numbers = con.sql(
+        f"SELECT rowid AS stored, frame_key, {FRAME_KEY[name]} AS frame "
+        "FROM temp._wb_lake_out ORDER BY rowid"
+    ).to_arrow_table()
+    con.execute("DROP TABLE temp._wb_lake_out")
+    temp = con.sql(f"SELECT rowid FROM temp.{ident} ORDER BY rowid").to_arrow_table()
+    return numbers.append_column("rowid", temp["rowid"])
+
+
+def _kept_numbers(rows: pa.Table, checked_out: pa.Table) -> pa.Table:
+    """`rows` with the `KEPT` column: the lake's number of each row the write left where it
+    was (the same temporary row, its frame's key unchanged: a local catalog's row kept in
+    place), null for the others (new, or of a frame stored again)."""
+    at = pc.index_in(rows["rowid"], value_set=checked_out["rowid"].combine_chunks())
+    same = pc.equal(rows["frame_key"], pc.take(checked_out["frame_key"], at))
+    numbers = pc.take(checked_out["stored"], at)
+    kept = pc.if_else(pc.fill_null(same, False), numbers, pa.scalar(None, pa.int64()))
+    return rows.append_column(KEPT, kept)
 
 
 def _changed_frames(name: str, before: pa.Table, after: pa.Table) -> list[str]:
@@ -437,17 +481,23 @@ def _replace(
     after: dict[str, pa.Table],
     changed: dict[str, list[str]],
     first: int | None = None,
+    stored: dict[str, pa.Table] | None = None,
 ) -> None:
     """Replace, in each table, the rows of the frames that changed there (one commit a
-    table, up to PREDICATE_IDS frames). They are written as new rows, after every other (a
-    DELETE and INSERT on a local catalog does the same); a frame removed in the block keeps
-    no rows. `first`: this write keys a job's rows, from that key on (`adopt`)."""
+    table, up to PREDICATE_IDS frames). Rows the block added or replaced are written as new
+    rows, after every other (a DELETE and INSERT on a local catalog does the same); rows it
+    left in place keep their number, so their place, if the table has not moved on since
+    they were checked out (`stored`); a frame removed in the block keeps no rows. `first`:
+    this write keys a job's rows, from that key on (`adopt`)."""
     schemas = {n: t.arrow_schema(con) for n, t in lake.tables.items()}
-    picked = {}
+    picked, current = {}, {}
     for name in LAKE_TABLES:
         wanted = pa.array(changed[name] or [], pa.string())
         mask = pc.is_in(after[name][FRAME_KEY[name]], value_set=wanted)
         picked[name] = after[name].filter(mask)
+        if stored and changed[name] and lake.format.version(name) == lake.tables[name].version:
+            current[name] = stored[name]  # the rows checked out are the lake's rows still
+            picked[name] = _kept_numbers(picked[name], stored[name])
     rows = lake_rows({**picked, "frames": after["frames"]}, schemas, lake.buckets)
     rows["frames"] = rows["frames"].filter(
         pc.is_in(rows["frames"]["id"], value_set=pa.array(changed["frames"] or [], pa.string()))
@@ -457,7 +507,7 @@ def _replace(
         if not ids:
             continue
         if len(ids) <= PREDICATE_IDS:
-            _overwrite(lake, name, rows[name], _listed(name, ids))
+            _overwrite(lake, name, rows[name], _listed(name, ids), current.get(name))
         elif first is not None and _all_new(rows[name], first):
             # the rows of a job the catalog keys (`adopt`): the only rows without keys, and
             # nothing else at or past the first new key
@@ -469,7 +519,8 @@ def _replace(
             for start in range(0, len(ids), PREDICATE_IDS):
                 part = ids[start : start + PREDICATE_IDS]
                 mask = pc.is_in(key, value_set=pa.array(part, pa.string()))
-                _overwrite(lake, name, rows[name].filter(mask), _listed(name, part))
+                part_rows = rows[name].filter(mask)
+                _overwrite(lake, name, part_rows, _listed(name, part), current.get(name))
 
 
 def _listed(name: str, ids: Sequence[str]) -> IsIn:
@@ -480,9 +531,21 @@ def _all_new(rows: pa.Table, first: int) -> bool:
     return bool(pc.all(pc.greater_equal(rows["frame_key"], first)).as_py())
 
 
-def _overwrite(lake: Lake, name: str, rows: pa.Table, where: IsIn | Unkeyed) -> None:
-    """Replace the rows `where` selects by `rows` (which it must select too)."""
-    lake.format.overwrite(name, rows, where)
+def _overwrite(
+    lake: Lake,
+    name: str,
+    rows: pa.Table,
+    where: IsIn | Unkeyed,
+    stored: pa.Table | None = None,
+) -> None:
+    """Replace the rows `where` selects by `rows` (which it must select too), in stored
+    order (store/lake_order.py). `stored`: the rows checked out (`_check_out`), when the
+    table holds them still: the numbers of those `where` selects are known."""
+    replaced = None
+    if stored is not None and isinstance(where, IsIn):
+        listed = pc.is_in(stored["frame"], value_set=pa.array(where.values, pa.string()))
+        replaced = stored["stored"].filter(listed)
+    write_in_order(lake.format, name, rows, where, replaced)
 
 
 # -- upkeep ----------------------------------------------------------------------------------
