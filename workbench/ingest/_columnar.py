@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import numpy.typing as npt
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -105,6 +106,35 @@ class LineBatch:
 
     lines: pa.Table
     problems: list[tuple[int, str]] = field(default_factory=list)
+
+
+def document_batch(
+    entries: list[tuple[str, Any]], pattern: str = PER_RECORD_PATTERN
+) -> tuple[LineBatch, dict[int, Any]]:
+    """The records of a JSON document (where, record) as a batch of lines for SQL, each
+    written back as one line of JSON text and `marked` by `pattern`; and, by place, those SQL
+    cannot take (not an object; text orjson cannot write, such as a lone surrogate)."""
+    numbers, texts, objects = [], [], {}
+    for n, (_, record) in enumerate(entries):
+        text = _text(record)
+        if text is None:
+            objects[n] = record
+        else:
+            numbers.append(n)
+            texts.append(text)
+    column = pa.array(texts, pa.string())
+    marked = pc.match_substring_regex(column, pattern)
+    lines = pa.table({"n": pa.array(numbers, pa.int64()), "j": column, "marked": marked})
+    return LineBatch(lines), objects
+
+
+def _text(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return None
+    try:
+        return orjson.dumps(record).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return None
 
 
 def ndjson_batches(

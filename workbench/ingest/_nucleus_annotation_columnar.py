@@ -14,14 +14,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from workbench.errors import RecordError
 from workbench.ingest import _nucleus_annotation_sql as sql
 from workbench.ingest import _nucleus_placing
-from workbench.ingest._columnar import PER_RECORD_PATTERN, LineBatch, MemoryEngine, ndjson_batches
+from workbench.ingest._columnar import (
+    PER_RECORD_PATTERN,
+    LineBatch,
+    MemoryEngine,
+    document_batch,
+    ndjson_batches,
+)
 from workbench.ingest._nucleus_items import reference_id
 from workbench.ingest._nucleus_payloads import Annotation, read_payload
 from workbench.ingest._nucleus_placing import Placing, Rows
@@ -80,19 +84,9 @@ class Reader:
             self._entries(batch, folder)
 
     def _entries(self, entries: list[tuple[str, Any]], folder: Path) -> None:
-        numbers, texts, objects = [], [], {}
-        for n, (_, record) in enumerate(entries):
-            text = _text(record)
-            if text is None:
-                objects[n] = record
-            else:
-                numbers.append(n)
-                texts.append(text)
-        column = pa.array(texts, pa.string())
-        marked = pc.match_substring_regex(column, PER_RECORD_PATTERN)
-        lines = pa.table({"n": pa.array(numbers, pa.int64()), "j": column, "marked": marked})
+        lines, objects = document_batch(entries, PER_RECORD_PATTERN)
         records = [record for _, record in entries]
-        self._batch(LineBatch(lines), objects, lambda n: entries[n][0], folder, records)
+        self._batch(lines, objects, lambda n: entries[n][0], folder, records)
 
     def _batch(self, lines: LineBatch, objects: dict[int, Any], where_of: Where,
                folder: Path, records: list[Any] | None = None) -> None:  # fmt: skip
@@ -185,14 +179,3 @@ def problem(value: Unreadable) -> str:
     if value.syntax is not None:
         return f"{value.syntax.msg} at column {value.syntax.colno}"
     return value.problem
-
-
-def _text(record: Any) -> str | None:
-    """A record of a document as one line of JSON text, or None for what SQL cannot take
-    (not an object; text orjson cannot write, such as a lone surrogate)."""
-    if not isinstance(record, dict):
-        return None
-    try:
-        return orjson.dumps(record).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        return None

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -29,6 +28,7 @@ from workbench.ingest._columnar import (
     PER_RECORD_PATTERN,
     LineBatch,
     MemoryEngine,
+    document_batch,
     ndjson_batches,
 )
 from workbench.ingest._nucleus_convert import Scenes, Strict, content_types, convert, others
@@ -146,18 +146,8 @@ class ColumnarScenes:
         self.write()
 
     def _read_entries(self, entries: list[tuple[str, Any]]) -> None:
-        numbers, texts, objects = [], [], {}
-        for n, (_, scene) in enumerate(entries):
-            text = _text(scene)
-            if text is None:
-                objects[n] = scene
-            else:
-                numbers.append(n)
-                texts.append(text)
-        column = pa.array(texts, pa.string())
-        marked = pc.match_substring_regex(column, PER_RECORD_PATTERN)
-        lines = pa.table({"n": pa.array(numbers, pa.int64()), "j": column, "marked": marked})
-        self._read_batch(LineBatch(lines), objects, lambda n: entries[n][0])
+        lines, objects = document_batch(entries, PER_RECORD_PATTERN)
+        self._read_batch(lines, objects, lambda n: entries[n][0])
 
     def _read_batch(
         self,
@@ -449,17 +439,6 @@ def _scene(text: str) -> Any:
     from workbench.ingest.nucleus import _scene_or_bad
 
     return _scene_or_bad(loads(text.encode().strip()))
-
-
-def _text(scene: Any) -> str | None:
-    """A scene of a document as one line of JSON text, or None for what SQL cannot take
-    (not an object; text orjson cannot write, such as a lone surrogate)."""
-    if not isinstance(scene, dict):
-        return None
-    try:
-        return orjson.dumps(scene).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        return None
 
 
 def _valid_dataset(dataset: str) -> bool:
