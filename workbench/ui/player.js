@@ -35,7 +35,10 @@ export function render({ model }) {
   const root = element("div", "wb-play-root");
   const slower = button("«", "wb-slower", "Slower");
   const back = button("◀", "wb-play-back", "Play backwards");
-  const pause = button("⏸", "wb-pause", "Pause (space)");
+  // Two bars drawn by the stylesheet: the pause sign (U+23F8) is missing from common fonts.
+  const pause = button("", "wb-pause", "Pause (space)");
+  pause.setAttribute("aria-label", "Pause");
+  pause.append(element("span", "wb-pause-bars"));
   const play = button("▶", "wb-play", "Play (space)");
   const faster = button("»", "wb-faster", "Faster");
   const speedText = element("span", "wb-speed");
