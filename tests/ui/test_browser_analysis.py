@@ -206,3 +206,26 @@ def test_a_qa_issue_opens_its_frame(app: BrowserPage, analysed: dict[str, Any]):
     expect(page.locator(".wb-frame-label").first).to_contain_text(gap)
     expect(page.locator(GRID)).to_have_attribute("data-total", "1")
     assert app.errors == []
+
+
+def test_an_evaluation_run_from_the_page(app: BrowserPage):
+    """Last in the module: it stores a second run in the served catalog."""
+    page = app.page
+    open_tab(app, "Evaluation")
+    key = page.locator(".wb-eval-key input").first
+    key.fill("loose")
+    key.press("Enter")
+    page.locator(".wb-eval-iou input").first.fill("0.3")
+    page.locator(".wb-eval-iou input").first.press("Enter")
+    app.wait_idle()
+    page.locator(".wb-eval-new button").first.click()
+    summary = page.locator(".wb-eval-classes").first
+    expect(summary).to_contain_text("loose: predictions against ground_truth")
+    expect(summary).to_contain_text("0.3")
+    runs = page.locator(".wb-eval-run select").first
+    expect(runs).to_have_value("loose")
+    expect(runs.locator("option")).to_have_text(["eval", "loose"])
+    # the same name again is refused on the page; nothing more is stored
+    page.locator(".wb-eval-new button").first.click()
+    expect(page.locator(".wb-eval-error").first).to_contain_text("'loose' is stored")
+    assert app.errors == []

@@ -132,3 +132,32 @@ def test_the_viewer_colours_rois_by_outcome(panel: EvaluationPanel, state: Workb
     panel.state.colour_outcomes = False
     shapes = viewer.plots[0].shapes
     assert set(shapes["outcome"]) == {""}
+
+
+def test_evaluate_stores_a_run_over_the_view_and_shows_it(state: WorkbenchState, catalog: Catalog):
+    panel = EvaluationPanel(state)
+    s = panel.state
+    assert s.runs == [] and s.results is None
+    assert (s.pred_field, s.gt_field) == ("predictions", "ground_truth")
+    state.query.where = "f.context_id = 'ctx-1'"
+    s.param.update(new_key="strict", iou=0.75)
+    s.evaluate()
+    assert s.error == "" and s.working == ""
+    assert s.runs == ["strict"] and s.eval_key == "strict"
+    assert s.results.config.iou == 0.75 and s.results.pred_field == "predictions"
+    frames = catalog.sql("SELECT count(DISTINCT frame_id) FROM eval_frames").fetchall()[0][0]
+    in_view = len(View(catalog).where("f.context_id = 'ctx-1'").frame_ids())
+    assert 0 < frames == in_view < len(View(catalog).frame_ids())
+    audited = "SELECT count(*) FROM audit_log WHERE action = 'evaluate_detections'"
+    assert catalog.sql(audited).fetchall()[0][0] == 1
+    # a key in use is refused with a message; the stored run is left as it was
+    s.iou = 0.5
+    s.evaluate()
+    assert "'strict' is stored" in s.error
+    assert catalog.sql("SELECT count(*) FROM evaluations").fetchall()[0][0] == 1
+    assert s.results.config.iou == 0.75
+    # the evaluation's own refusal is shown too (a field against itself)
+    s.param.update(new_key="itself", gt_field="predictions")
+    s.evaluate()
+    assert "both 'predictions'" in s.error
+    assert s.error and s.working == "" and s.runs == ["strict"]

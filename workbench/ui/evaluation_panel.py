@@ -6,13 +6,16 @@ count, a cell of the confusion matrix or a point of a precision/recall curve. Ev
 becomes query stages the app's view applies after its filters (`QueryState.panels`, under
 "evaluation"), so the grid, the facets, the patches and the actions follow. `EvaluationPanel`
 shows mAP and the per-class table, the PR curves and the confusion matrix (HoloViews over
-Bokeh; a tap on a cell or a curve is the same pick as the state's methods).
+Bokeh; a tap on a cell or a curve is the same pick as the state's methods). "Evaluate"
+stores a new run over the app's view (in the background when served) and shows it.
 
     panel = EvaluationPanel(app.state)
     panel.state.eval_key = "eval"
     panel.state.param.update(outcomes=["fp"], confidence=(0.8, 1.0), sort_by="fp")
     panel.state.pick_cell("car", "(none)")          # cars nothing matched
     panel.state.pick_pr_point("car", recall=0.6)    # the detections counted at that point
+    panel.state.param.update(pred_field="predictions", new_key="eval2", iou=0.7)
+    panel.state.evaluate()                          # stored as "eval2", then shown
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import param
 
 from workbench.errors import WorkbenchError
 from workbench.query import View
+from workbench.ui.background import run_in_background
 from workbench.ui.text import Html, TextAlert, TextPane, html, join, text
 
 if TYPE_CHECKING:
@@ -53,6 +57,14 @@ class EvaluationState(param.Parameterized):
     colour_outcomes = param.Boolean(default=True, doc="Colour the viewer's ROIs by outcome.")
     active = param.Boolean(default=False, doc="Shown: only then does the run colour the viewer.")
     error = param.String(default="")
+    # A new run: which field's ROIs are matched to which, at what IoU, stored under what key.
+    pred_field: param.Selector[str | None] = param.Selector(
+        default=None, objects=[], allow_None=True
+    )
+    gt_field: param.Selector[str | None] = param.Selector(default=None, objects=[], allow_None=True)
+    iou = param.Number(default=0.5, bounds=(0.05, 0.95), step=0.05)
+    new_key = param.String(default="eval", doc="Key the new run is stored under.")
+    working = param.String(default="", doc="What runs now ('': nothing).")
 
     def __init__(self, app_state: WorkbenchState, **params: Any) -> None:
         super().__init__(**params)
@@ -62,6 +74,10 @@ class EvaluationState(param.Parameterized):
         self._pr_tap: Any = None
         self._cell_tap: Any = None
         app_state.query.param.watch(self._on_panels, ["panels"])
+        fields = list(app_state.fields)
+        self.param.pred_field.objects = self.param.gt_field.objects = fields
+        self.gt_field = _first(fields, "ground_truth", 0)
+        self.pred_field = _first(fields, "predictions", 1)
         self.refresh_runs()
 
     def _on_panels(self, *events: Any) -> None:
@@ -103,6 +119,35 @@ class EvaluationState(param.Parameterized):
             )
         self._colour()
         self._apply()
+
+    def evaluate(self) -> None:
+        """Evaluate `pred_field` against `gt_field` over the app's view (without this panel's
+        picks), store the run as `new_key` and show it. A key in use is refused: replacing a
+        stored run is done from Python (`overwrite=True`)."""
+        from workbench.analysis.evaluation import evaluate_detections
+
+        key = self.new_key.strip()
+        if self.pred_field is None or self.gt_field is None:
+            self.error = "pick a field of predictions and one of ground truth"
+            return
+        if key in self.runs:
+            self.error = f"an evaluation named {key!r} is stored: choose another name"
+            return
+        view = self.app_state.query.view(self.app_state.catalog, without=PANEL)
+        pred, truth, iou = self.pred_field, self.gt_field, float(self.iou)
+        self.param.update(working=f"evaluating {pred} against {truth}", error="")
+
+        def done(results: Any) -> None:
+            self.working = ""
+            self.refresh_runs()
+            self.eval_key = results.eval_key
+
+        def failed(exc: WorkbenchError) -> None:
+            self.param.update(working="", error=str(exc))
+
+        run_in_background(
+            lambda: evaluate_detections(view, pred, truth, key, iou=iou), done, failed, action=True
+        )
 
     # -- picking -------------------------------------------------------------------------------
     def pick_cell(self, truth: str, predicted: str) -> None:
@@ -193,6 +238,13 @@ class EvaluationState(param.Parameterized):
         return "; ".join(parts) or "every frame of the query"
 
 
+def _first(fields: list[str], wanted: str, index: int) -> str | None:
+    """`wanted` if the catalog has it, else its `index`th field (else its first, else none)."""
+    if wanted in fields:
+        return wanted
+    return fields[index] if len(fields) > index else (fields[0] if fields else None)
+
+
 # -- what the panel shows ------------------------------------------------------------------------
 def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
@@ -201,7 +253,7 @@ def _num(value: float | None) -> str:
 def class_table(results: DetectionResults | None) -> Html:
     """mAP and the per-class table, every label as text."""
     if results is None:
-        return text("No evaluation stored: run catalog.evaluate_detections(...) first.")
+        return text("No evaluation stored: evaluate a field of predictions above.")
     head = html(
         "<div class='wb-eval-summary'>{}: {} against {} · {} at {} {} · {} frames · mAP {}</div>",
         results.eval_key,
@@ -251,8 +303,8 @@ def pr_plot(state: EvaluationState, results: DetectionResults | None) -> Any:
         hv.opts.Overlay(
             title=f"precision / recall at {results.measure} {results.config.iou:g}",
             height=280,
-            width=400,
-            legend_position="bottom_left",
+            width=520,
+            legend_position="right",
         ),
     )
     tap = hv.streams.Tap(source=overlay, x=None, y=None)
@@ -294,7 +346,7 @@ def confusion_plot(state: EvaluationState, results: DetectionResults | None) -> 
         colorbar=False,
         xrotation=45,
         height=side,
-        width=side + 60,
+        width=side + 120,
         title="confusion matrix (tap a cell)",
         invert_yaxis=True,
     )
@@ -309,6 +361,10 @@ def confusion_plot(state: EvaluationState, results: DetectionResults | None) -> 
     tap.add_subscriber(tapped)
     state._cell_tap = tap
     return labelled
+
+
+def _working(working: str) -> Html:
+    return text(working + "…" if working else "")
 
 
 def _backend() -> None:
@@ -359,6 +415,31 @@ class EvaluationPanel(pn.viewable.Viewer):
             s.param.error, alert_type="danger", visible=pn.bind(bool, s.param.error),
             css_classes=["wb-eval-error"],
         )  # fmt: skip
+        self.new_run = pn.Row(
+            pn.widgets.Select.from_param(
+                s.param.pred_field, name="predictions", css_classes=["wb-eval-pred"], width=160
+            ),
+            pn.widgets.Select.from_param(
+                s.param.gt_field, name="against", css_classes=["wb-eval-gt"], width=160
+            ),
+            pn.widgets.FloatInput.from_param(
+                s.param.iou, name="IoU", css_classes=["wb-eval-iou"], width=80
+            ),
+            pn.widgets.TextInput.from_param(
+                s.param.new_key, name="stored as", css_classes=["wb-eval-key"], width=140
+            ),
+            self._evaluate_button(),
+            TextPane(pn.bind(_working, s.param.working), css_classes=["wb-eval-working"]),
+            styles={"flex-wrap": "wrap", "align-items": "flex-end"},
+        )
+
+    def _evaluate_button(self) -> pn.widgets.Button:
+        button = pn.widgets.Button(
+            label="Evaluate", color="primary", css_classes=["wb-eval-new"],
+            disabled=pn.bind(bool, self.state.param.working),
+        )  # fmt: skip
+        button.on_click(lambda _: self.state.evaluate())
+        return button
 
     def _picked(self, *values: Any) -> Html:
         return text("Showing: " + self.state.description)
@@ -377,6 +458,7 @@ class EvaluationPanel(pn.viewable.Viewer):
             self.clear, styles={"flex-wrap": "wrap"},
         )  # fmt: skip
         return pn.Column(
+            self.new_run,
             controls,
             self.picked,
             self.error,
