@@ -161,3 +161,31 @@ def test_find_similar_to_patches_picked_on_roi_embeddings(catalog: Catalog, stat
     state.clear_selection()
     emb.find_similar("rois")
     assert "no picked patch" in emb.error
+
+
+def test_embed_the_view_stores_the_descriptor_of_what_is_missing(
+    catalog: Catalog, state: WorkbenchState
+):
+    panel = EmbeddingsPanel(state)
+    s = panel.state
+    s.active = True
+    assert s.key is None and "No embeddings" in s.error
+    state.query.where = "f.weather = 'fog'"
+    s.embed()
+    assert s.working == "" and s.key == "descriptor" and s.error == ""
+    assert s.embedded.startswith("embeddings 'descriptor'") and "3 written" in s.embedded
+    assert s.total == 3
+    stored = "SELECT count FROM embeddings WHERE key = 'descriptor'"
+    assert catalog.sql(stored).fetchall()[0][0] == 3
+    state.query.where = ""
+    s.embed()  # the fog frames are kept, the others added
+    assert "20 written, 3 already there" in s.embedded and s.total == 23
+    assert catalog.sql(stored).fetchall()[0][0] == 23
+    s.embed_target = "rois"
+    s.embed()
+    boxes = "SELECT count(*) FROM rois WHERE x_max > x_min AND y_max > y_min"  # with an area
+    done = [int(s.embedded.split(word)[0].split()[-1]) for word in (" written", " refused")]
+    assert s.key == "roi_descriptor" and done[0] > 0
+    assert sum(done) == catalog.sql(boxes).fetchall()[0][0]
+    # a refusal names its ROI once, then says why
+    assert "; first refused: roi '" in s.embedded and s.embedded.count("roi '") == 1

@@ -8,7 +8,8 @@ embeddings) under the panel's name, so the grid, the facets, the patches and the
 follow; the plot itself keeps showing the view without its own stage. The app's selection
 is drawn over the points (rings), so a grid selection shows in the plot and the other way
 round. "Find similar" sorts the view by similarity to the open frame or the selection
-(`sort_by_similarity`, k nearest).
+(`sort_by_similarity`, k nearest). "Embed the view" stores the built-in descriptor of the
+view's frames (or of its ROIs with a box) that have none yet, in the background when served.
 
 A million points do not go to the browser: at most `max_points` do (WebGL), a fixed random
 sample of the points inside the visible ranges, drawn again after each zoom or pan, so
@@ -58,6 +59,8 @@ PLAIN = "#1f77b4"  # every point, when nothing colours them
 OTHER = "#888888"
 FRAME_COLOURINGS = ["", "weather", "time_of_day", "camera", "location", "tag", "uniqueness"]
 COLOURINGS = [*FRAME_COLOURINGS, "label", "outcome"]
+# The key "Embed the view" stores the built-in descriptor under, by target.
+EMBED_KEYS = {"frames": "descriptor", "rois": "roi_descriptor"}
 VIRIDIS = (
     "#440154", "#482878", "#3e4989", "#31688e", "#26828e",
     "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725",
@@ -207,6 +210,8 @@ class EmbeddingsState(param.Parameterized):
     version = param.Integer(default=0, doc="Counts the times the points were read.")
     working = param.String(default="")
     error = param.String(default="")
+    embed_target: param.Selector[str] = param.Selector(default="frames", objects=list(EMBED_KEYS))
+    embedded = param.String(default="", doc="What the last 'Embed the view' did.")
 
     def __init__(self, app_state: WorkbenchState, **params: Any) -> None:
         super().__init__(**params)
@@ -238,6 +243,36 @@ class EmbeddingsState(param.Parameterized):
         if self.key not in keys:
             self.key = "descriptor" if "descriptor" in keys else (keys[0] if keys else None)
 
+    def embed(self) -> None:
+        """Store the built-in descriptor of the view's frames (or ROIs with a box, by
+        `embed_target`) under EMBED_KEYS; those the key holds already are left as they are.
+        The plot then shows that key."""
+        from workbench.analysis.embeddings import compute_embeddings
+
+        target = self.embed_target
+        key = EMBED_KEYS[target]
+        view = self.plot_view()
+        self.param.update(working=f"embedding the view's {target}", error="", embedded="")
+
+        def done(report: Any) -> None:
+            first = f"; first refused: {report.errors[0]}" if report.errors else ""
+            self.param.update(working="", embedded=str(report).splitlines()[0] + first)
+            self.refresh_keys()
+            if self.key == key:
+                self.reload(force=True)
+            else:
+                self.key = key
+
+        def failed(exc: WorkbenchError) -> None:
+            self.param.update(working="", error=str(exc))
+
+        run_in_background(
+            lambda: compute_embeddings(view, key, target=target, progress=False),
+            done,
+            failed,
+            action=True,
+        )
+
     # -- reading the points ------------------------------------------------------------------
     def plot_view(self) -> View:
         """The app's view without the panel's own lasso (which the plot shows as rings)."""
@@ -254,7 +289,7 @@ class EmbeddingsState(param.Parameterized):
         """Read the projection of the view again (when shown)."""
         if not self.active or self.key is None:
             if self.key is None:
-                self.error = "No embeddings in the catalog: run catalog.compute_embeddings()."
+                self.error = "No embeddings in the catalog: embed the view."
             return
         view = self.plot_view()
         wanted = {"view": view.to_dict(), "key": self.key, "method": self.method,
@@ -491,6 +526,16 @@ class EmbeddingsPanel(pn.viewable.Viewer):
                                css_classes=["wb-emb-legend-pane"])  # fmt: skip
         self.error = TextAlert(s.param.error, alert_type="danger",
                                visible=pn.bind(bool, s.param.error), css_classes=["wb-emb-error"])  # fmt: skip
+        self.embed_target = pn.widgets.Select.from_param(
+            s.param.embed_target, options={"frames": "frames", "ROIs with a box": "rois"},
+            name="embed", width=130, css_classes=["wb-emb-target"],
+        )  # fmt: skip
+        self.embed = pn.widgets.Button(
+            label="Embed the view", css_classes=["wb-emb-embed"],
+            disabled=pn.bind(bool, s.param.working),
+        )  # fmt: skip
+        self.embed.on_click(lambda _: s.embed())
+        self.embedded = TextPane(pn.bind(text, s.param.embedded), css_classes=["wb-emb-embedded"])
 
     def _clear(self, *events: Any) -> None:
         self.state.clear_region()
@@ -512,5 +557,7 @@ class EmbeddingsPanel(pn.viewable.Viewer):
         controls = pn.Row(self.key, self.method, self.colour, self.k, self.similar_frame,
                           self.similar_selection, self.similar_rois, self.clear,
                           styles={"flex-wrap": "wrap"})  # fmt: skip
-        return pn.Column(controls, self.status, self.error, copy.pane, self.legend,
+        embedding = pn.Row(self.embed_target, self.embed, self.embedded,
+                           styles={"flex-wrap": "wrap", "align-items": "flex-end"})  # fmt: skip
+        return pn.Column(controls, embedding, self.status, self.error, copy.pane, self.legend,
                          css_classes=["wb-embeddings"], sizing_mode="stretch_width")  # fmt: skip

@@ -81,7 +81,7 @@ class PictureReader:
     def _one(self, item: Item) -> Image.Image | MediaError:
         try:
             if item.uri is None:
-                raise MediaError(f"{item.where()}: has no source picture")
+                raise MediaError("has no source picture")
             if item.box is not None:
                 return _crop(open_image(resolve_media(item.uri, self.roots), uri=item.uri), item)
             if self.media == "thumbnail":
@@ -99,7 +99,5 @@ def _crop(image: Image.Image, item: Item) -> Image.Image:
     left, top = max(0, int(x0 - dx)), max(0, int(y0 - dy))
     right, bottom = min(image.width, round(x1 + dx)), min(image.height, round(y1 + dy))
     if right - left < MIN_CROP or bottom - top < MIN_CROP:
-        raise MediaError(
-            f"{item.where()}: its box is smaller than {MIN_CROP} pixels in the picture"
-        )
+        raise MediaError(f"its box is smaller than {MIN_CROP} pixels in the picture")
     return image.crop((left, top, right, bottom))
