@@ -1,5 +1,5 @@
-"""The analysis panels of the app, as tabs under the viewer: evaluation, embeddings, sequence
-QA and patches. Each adds its stages to the app's view (`QueryState.panels`), so what one
+"""The analysis panels of the app, as tabs under the viewer: evaluation, embeddings,
+duplicates, sequence QA and patches. Each adds its stages to the app's view (`QueryState.panels`), so what one
 picks the grid, the facets, the other panels and the actions follow. A tab's content is
 built, and its data read, only once it is opened (the first tab is a short note): the app's
 first page stays as light as without them."""
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import panel as pn
 
+from workbench.ui.duplicates_panel import DuplicatesPanel
 from workbench.ui.embeddings_panel import EmbeddingsPanel
 from workbench.ui.evaluation_panel import EvaluationPanel
 from workbench.ui.patches import PatchesView
@@ -22,15 +23,15 @@ if TYPE_CHECKING:
 
 NOTE = (
     "Evaluation (where the model is wrong), embeddings (the view as a map: lasso a region,"
-    " find similar frames), sequence QA (broken sequences and tracks) and patches (one tile"
+    " find similar frames), duplicates (copies to look at or leave out), sequence QA (broken sequences and tracks) and patches (one tile"
     " per ROI): open a tab. What a tab picks narrows the grid above."
 )
-TABS = ("analysis", "evaluation", "embeddings", "qa", "patches")
+TABS = ("analysis", "evaluation", "embeddings", "duplicates", "qa", "patches")
 
 
 class AnalysisTabs(pn.viewable.Viewer):
-    """The four panels over one app state; `open(name)` shows one ("evaluation",
-    "embeddings", "qa", "patches"). Each panel is made the first time its tab opens (or
+    """The five panels over one app state; `open(name)` shows one ("evaluation",
+    "embeddings", "duplicates", "qa", "patches"). Each panel is made the first time its tab opens (or
     it is asked for): a session that never opens one does not build it."""
 
     def __init__(self, state: WorkbenchState, **params: Any) -> None:
@@ -42,6 +43,7 @@ class AnalysisTabs(pn.viewable.Viewer):
             ("Analysis", TextPane(NOTE, css_classes=["wb-analysis-note"])),
             ("Evaluation", self._boxes["evaluation"]),
             ("Embeddings", self._boxes["embeddings"]),
+            ("Duplicates", self._boxes["duplicates"]),
             ("Sequence QA", self._boxes["qa"]),
             ("Patches", self._boxes["patches"]),
             dynamic=True,
@@ -63,6 +65,10 @@ class AnalysisTabs(pn.viewable.Viewer):
             return panel
 
         return self._panel("embeddings", make)
+
+    @property
+    def duplicates(self) -> DuplicatesPanel:
+        return self._panel("duplicates", lambda: DuplicatesPanel(self.state))
 
     @property
     def qa(self) -> QaPanel:
