@@ -44,11 +44,19 @@ class Rows:
             self._refs = self.table["ref"].to_pylist()
         return self._refs
 
-    def placing(self) -> Iterator[tuple[str, str, str | None, str | None]]:
-        """(reference_id, type, annotation_id, track name) of each row."""
+    def placing(self) -> Iterator[tuple[str, str, str | None, str | None, int]]:
+        """(reference_id, type, annotation_id, track name, segment number) of each row."""
         t = self.table
-        columns = (t["type"], t["annotation_id"], t["track"])
+        columns = (t["type"], t["annotation_id"], t["track"], t["part"])
         return zip(self.refs, *(c.to_pylist() for c in columns), strict=True)
+
+    def parts(self, i: int) -> int:
+        """The rows of the annotation row `i` begins (a segmentation's segments)."""
+        return int(self.table["parts"][i].as_py())
+
+    def names(self, i: int) -> tuple[str, ...]:
+        """A keypoints row's point names, in its order."""
+        return tuple(self.table["names"][i].as_py())
 
     def annotation(self, i: int) -> Annotation:
         """The annotation of row `i`, read by the per-record path (a scene's category)."""
@@ -175,11 +183,11 @@ class Output:
                 pc.subtract(t["x_max"], t["x_min"]), pc.subtract(t["y_max"], t["y_min"])
             ),
             "source_ids": empty,
-            "mask": pa.nulls(count, pa.string()),
+            "mask": t["mask"],
             "attributes": t["attributes"],
             "track_index": pa.array(self.tracks, pa.int32()),
             "keyframe": pa.nulls(count, pa.bool_()),
-            "visibility": pa.nulls(count, ROI_SCHEMA.field("visibility").type),
+            "visibility": t["visibility"],
             "_made": pa.array(self.made_rows, pa.int64()),
         }
         return pa.table(columns, schema=_MADE)
