@@ -27,6 +27,8 @@ from workbench.ingest import (
 )
 from workbench.model.records import ROI_SCHEMA
 
+from .sdk_venv import run_in_sdk_venv
+
 FRAMES = 12  # f0 .. f11, in the scenes `drive` (f0-f5) and `park` (f6-f11)
 _COLUMNS = ", ".join(f.name for f in ROI_SCHEMA)
 
@@ -269,3 +271,57 @@ def test_a_mixed_file_stores_alike_by_sql_and_by_the_per_record_path(
         report_each.warning_examples,
     )
     assert keypoints == keypoints_each
+
+
+_SDK_PAYLOADS = """
+import json
+from nucleus import (BoxAnnotation, KeypointsAnnotation, Keypoint, KeypointsPrediction,
+    SegmentationAnnotation, SegmentationPrediction, Segment, CategoryAnnotation)
+face = dict(names=["left", "right", "nose"], skeleton=[[0, 1], [1, 2]])
+out = []
+for n in range(12):
+    ref = f"f{n}"
+    out.append(KeypointsAnnotation(label="face", keypoints=[Keypoint(10 + n, 10),
+        Keypoint(20, 21, visible=False), Keypoint(visible=False)], reference_id=ref,
+        annotation_id=f"face-{n}", metadata={"n": n}, **face))
+    out.append(KeypointsPrediction(label="hand", keypoints=[Keypoint(1, 2), Keypoint(3.5, n)],
+        names=["thumb", "index"] if n % 3 else ["index", "thumb"], skeleton=[[0, 1]],
+        reference_id=ref, confidence=0.25))
+    url = ["s3://b/m.png", "masks/m.png", "/abs/m.png", "file://masks/m.png"][n % 4]
+    out.append(SegmentationAnnotation(mask_url=url, reference_id=ref, annotation_id=f"seg-{n}",
+        annotations=[Segment("road", 1), Segment("sky", "2"), Segment("car", n + 3)]))
+    out.append(SegmentationPrediction(mask_url=url, reference_id=ref,
+        annotations=[Segment("road", 3, {"a": 1} if n % 2 else None)]))
+    out.append(BoxAnnotation(label="car", x=n, y=2, width=3, height=4, reference_id=ref))
+out.append(CategoryAnnotation(label="day", reference_id="f0"))
+print(json.dumps([json.loads(p.to_json()) for p in out]))
+"""
+
+
+def test_keypoints_and_segmentations_the_sdk_wrote_store_alike_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's keypoints (points without coordinates, a label's names in another order)
+    and segmentations (remote, relative, absolute and file:// masks; indexes as text)."""
+    payloads = run_in_sdk_venv(_SDK_PAYLOADS)
+    path = tmp_path / "sdk.ndjson"
+    path.write_text("".join(json.dumps(p) + "\n" for p in payloads))
+    kinds: Counter[str] = Counter()
+
+    class Counted(_nucleus_annotation_columnar.Reader):
+        def _convert(self, lines: Any, folder: Path) -> Any:
+            rows, others = super()._convert(lines, folder)
+            kinds.update(rows.filter(pc.equal(rows["part"], 0))["type"].to_pylist())
+            return rows, others
+
+    monkeypatch.setattr(nucleus_annotations, "Reader", Counted)
+    rows, report, keypoints = _import(tmp_path, "sql", path)
+    # SQL read every keypoints payload, and the segmentations whose segments have no metadata
+    assert (kinds["keypoints"], kinds["mask"], kinds["box"]) == (24, 18, 12)
+    monkeypatch.setattr(_nucleus_annotation_columnar, "PER_RECORD_PATTERN", "^")
+    assert (rows, keypoints) == _import(tmp_path, "each", path)[::2]
+    assert report.ok, report
+    masks = {r[1]: r[14] for r in rows if r[0] == "f1" and r[6] == "mask"}
+    assert masks["seg-1/1"] == f'{{"uri":"{tmp_path.resolve()}/masks/m.png","value":2}}'
+    assert keypoints == [("face", ["left", "right", "nose"], [[1, 2], [2, 3]]),
+                         ("hand", ["index", "thumb"], [[1, 2]])]  # fmt: skip

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench.errors import RecordError
 from workbench.ingest import _nucleus_annotation_sql as sql
@@ -102,11 +103,11 @@ class Reader:
             events += [(n, "object", records[n]) for n, _ in others]
         events += [(n, "object", o) for n, o in objects.items()]
         events.sort(key=lambda e: e[0])
-        self.sql_lines += rows.num_rows
-        self.record_lines += len(events)
-        lines_of = rows["_line"].to_numpy() if events else None
         # The rows that begin an annotation (a segmentation's segments are one annotation).
         starts = np.flatnonzero(rows["part"].to_numpy() == 0)
+        self.sql_lines += len(starts)
+        self.record_lines += len(events)
+        lines_of = rows["_line"].to_numpy() if events else None
         at = 0  # rows added so far
         for n, kind, value in events:
             upto = int(lines_of.searchsorted(n)) if lines_of is not None else 0
@@ -123,7 +124,8 @@ class Reader:
         try:
             con.execute(sql.PAYLOADS)
             rows = con.sql(sql.ROWS).to_arrow_table()
-            others = con.execute(sql.OTHERS).fetchall() if len(rows) < len(lines) else []
+            taken = pc.sum(pc.equal(rows["part"], 0)).as_py() or 0  # lines (a row each)
+            others = con.execute(sql.OTHERS).fetchall() if taken < len(lines) else []
         finally:
             con.unregister("_wb_lines")
         return rows, others
