@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pyarrow as pa
@@ -127,6 +128,9 @@ class Output:
                 if not (isinstance(what, tuple) and self.field_ok)
             ]
             validate_frame(Frame(id=frame_id, rois=checked, sources=[PROBE]), where, whole=False)
+        if not check:  # rows SQL read only: taken whole
+            self._rows(frame_id, cast(list[tuple[tuple[int, int], str, int | None]], puts))
+            return
         mark = self.mark()
         try:
             for what, roi_id, track in puts:
@@ -143,6 +147,16 @@ class Output:
         except Exception:
             self.back_to(mark)
             raise
+
+    def _rows(self, frame_id: str, puts: list[tuple[tuple[int, int], str, int | None]]) -> None:
+        """A frame's rows SQL read, as `frame` makes them one by one."""
+        first, count = self.first, len(puts)
+        self.at += [first[at] + row for (at, row), _, _ in puts]
+        self.frame_ids += [frame_id] * count
+        self.ids += [roi_id for _, roi_id, _ in puts]
+        self.tracks += [track for _, _, track in puts]
+        self.made_rows += range(self.made, self.made + count)
+        self.made += count
 
     def table(self) -> tuple[list[str], pa.Table, Warnings]:
         """The frames given ROIs (in order), their rows (ROI_SCHEMA) and their warnings."""

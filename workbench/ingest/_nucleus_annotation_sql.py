@@ -135,14 +135,17 @@ shaped AS (
 numbers AS (
     SELECT *, TRY_CAST(b.x AS DOUBLE) AS x, TRY_CAST(b.y AS DOUBLE) AS y,
         TRY_CAST(b.width AS DOUBLE) AS w, TRY_CAST(b.height AS DOUBLE) AS h,
-        try(from_json(kg.keypoints, '["JSON"]')) AS pts,
-        try(from_json(kg.names, '["JSON"]')) AS nl,
-        list_transform(segs, lambda e: try(from_json(e, '{_SEGMENT}'))) AS sp,
+        CASE WHEN type = 'keypoints' THEN try(from_json(kg.keypoints, '["JSON"]')) END AS pts,
+        CASE WHEN type = 'keypoints' THEN try(from_json(kg.names, '["JSON"]')) END AS nl,
+        CASE WHEN type = 'mask'
+            THEN list_transform(segs, lambda e: try(from_json(e, '{_SEGMENT}'))) END AS sp,
         CASE WHEN type = 'mask' AND nu_str(d.mask_url) THEN d.mask_url->>'$' END AS url
     FROM shaped),
 points AS (
-    SELECT *, list_transform(pts, lambda p: try(from_json(p, '{_POINT}'))) AS ps,
-        CASE WHEN starts_with(url, 'file://') THEN substr(url, 8) ELSE url END AS local
+    SELECT *, CASE WHEN type = 'keypoints'
+            THEN list_transform(pts, lambda p: try(from_json(p, '{_POINT}'))) END AS ps,
+        CASE WHEN type = 'mask' THEN CASE WHEN starts_with(url, 'file://') THEN substr(url, 8)
+            ELSE url END END AS local
     FROM numbers),
 valued AS (
     SELECT n, j, d, plain, type, b, ls, extra, w, h, len(v) AS points, kg, pts, nl, ps, segs, sp,
@@ -159,12 +162,12 @@ valued AS (
         CASE WHEN type = 'multicategory' THEN list_transform(ls, lambda x: x->>'$')
             WHEN type = 'mask' THEN list_transform(sp, lambda s: s.label->>'$')
             ELSE [d.label->>'$'] END AS labels,
-        list_transform(ps, lambda p: CASE WHEN p.x IS NULL THEN 0 WHEN p.visible = 'true' THEN 2
-            ELSE 1 END)::TINYINT[] AS visibility,
-        CASE WHEN contains(local, '://') THEN url
+        CASE WHEN type = 'keypoints' THEN list_transform(ps, lambda p: CASE WHEN p.x IS NULL
+            THEN 0 WHEN p.visible = 'true' THEN 2 ELSE 1 END)::TINYINT[] END AS visibility,
+        CASE WHEN type != 'mask' THEN NULL WHEN contains(local, '://') THEN url
             WHEN starts_with(local, '/') THEN local
             ELSE getvariable('na_folder') || '/' || local END AS uri,
-        url IS NOT NULL AND regexp_full_match(url, '{_URI_CHARACTERS}')
+        type = 'mask' AND url IS NOT NULL AND regexp_full_match(url, '{_URI_CHARACTERS}')
             AND (contains(local, '://') OR (regexp_full_match(local, '{_PLAIN_PATH}')
                 AND NOT regexp_matches(local, '(^|/)\\.(/|$)')
                 AND (starts_with(local, '/')
@@ -173,7 +176,7 @@ valued AS (
     FROM points),
 checked AS (
     SELECT n, j, ref, type, annotation_id, track, labels, ring, visibility,
-        list_transform(nl, lambda x: x->>'$') AS names,
+        CASE WHEN type = 'keypoints' THEN list_transform(nl, lambda x: x->>'$') END AS names,
         TRY_CAST(d.confidence AS DOUBLE) AS confidence,
         na_attributes(meta, extra) AS attributes, meta, extra,
         CASE WHEN type = 'mask' THEN list_transform(sp, lambda s:
@@ -226,13 +229,12 @@ checked AS (
             AND NOT na_has(meta, '{EXTRA}')))
         AND coalesce(na_keys_once(j, type, d.geometry, points, meta), false) AS ok
     FROM valued)
-SELECT n, j, ref, type, annotation_id, track, labels, ring, visibility, names, confidence,
-    attributes, masks, segment_attributes,
-    ok AND coalesce(list_bool_and(list_transform(
-        CASE WHEN type = 'mask' THEN segment_attributes ELSE [attributes] END,
-        lambda a: coalesce(strlen(a) <= {MAX_JSON_FIELD_BYTES}, true))), true)
-    AND coalesce(list_bool_and(list_transform(masks,
-        lambda m: strlen(m) <= {MAX_JSON_FIELD_BYTES})), true) AS ok
+SELECT n, CASE WHEN type IN ('category', 'multicategory', 'keypoints') THEN j END AS j, ref,
+    type, annotation_id, track, labels, ring, visibility, names, confidence, attributes, masks,
+    segment_attributes, ok AND CASE WHEN type = 'mask'
+        THEN coalesce(list_bool_and(list_transform(segment_attributes || masks,
+            lambda a: coalesce(strlen(a) <= {MAX_JSON_FIELD_BYTES}, true))), true)
+        ELSE coalesce(strlen(attributes) <= {MAX_JSON_FIELD_BYTES}, true) END AS ok
 FROM checked
 """
 
@@ -246,7 +248,7 @@ WITH taken AS (
         names, 0 AS part, 1 AS parts, NULL::VARCHAR AS mask,
         CASE WHEN type = 'keypoints' THEN list_filter(ring, lambda c, i:
             visibility[(i + 1) // 2] != 0) ELSE ring END AS bounded, ring,
-        CASE WHEN type IN ('category', 'multicategory', 'keypoints') THEN j END AS j
+        j
     FROM _na_p WHERE ok AND type != 'mask'
     UNION ALL
     SELECT n, ref, type, annotation_id, track, [labels[s.part + 1]], confidence,
