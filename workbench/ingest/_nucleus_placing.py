@@ -158,6 +158,7 @@ class Placing:
         """Place the rows SQL read, one after the other (a keypoints row whose label's names
         this import has not met in its order is read again by the per-record path)."""
         by_frame, tracks, reject = self.by_frame, self.tracks, self.writer.reject
+        new = tuple.__new__  # a _Put made without its Python-level __new__ (a row each)
         for i, (ref, kind, given, track_name, part) in enumerate(rows.placing()):
             if part:
                 continue  # a segment after the first: placed with it
@@ -180,7 +181,7 @@ class Placing:
             if track_name is not None:
                 track = tracks.setdefault((frame.context, track_name), len(tracks))
             parts = rows.parts(i) if kind == "mask" else 1
-            frame.rois.append(_Put(kind, given, None, (at, i), track, parts=parts))
+            frame.rois.append(new(_Put, (kind, given, None, (at, i), track, None, parts)))
 
     def _names_known(self, rows: Rows, i: int) -> bool:
         """Whether a keypoints row's label has its names, in its order, in the catalog or
