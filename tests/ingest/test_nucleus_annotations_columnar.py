@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import pytest
 
 import workbench
@@ -24,6 +26,8 @@ from workbench.ingest import (
     nucleus_annotations,
 )
 from workbench.model.records import ROI_SCHEMA
+
+from .sdk_venv import run_in_sdk_venv
 
 FRAMES = 12  # f0 .. f11, in the scenes `drive` (f0-f5) and `park` (f6-f11)
 _COLUMNS = ", ".join(f.name for f in ROI_SCHEMA)
@@ -90,12 +94,9 @@ def _common(rng: random.Random, n: int) -> dict[str, Any]:
 
 def _rare(rng: random.Random, n: int) -> Any:
     ref = rng.choice(["f0", "f4", "f8"])
-    points = [{"x": 1, "y": 1, "visible": True}, {"x": 2, "y": 2, "visible": False}]
     return rng.choice([
-        {"type": "keypoints", "label": "hand", "reference_id": ref,
-         "geometry": {"keypoints": points, "names": ["a", "b"], "skeleton": [[0, 1]]}},
-        {"type": "mask", "mask_url": "s3://m.png", "reference_id": ref,
-         "annotations": [{"label": "road", "index": 1}, {"label": "sky", "index": "2"}]},
+        _keypoints(rng, n, ref), _keypoints(rng, n, ref), _segmentation(rng, n, ref),
+        _segmentation(rng, n, ref),
         {"item": {"reference_id": ref}, "box": [{"label": "car", "annotation_id": f"it{n}",
          "geometry": {"x": 1, "y": 2, "width": 3, "height": 4}}]},
         {"type": "cuboid", "reference_id": ref, "label": "car"},
@@ -103,6 +104,67 @@ def _rare(rng: random.Random, n: int) -> Any:
         [1, 2],
         "text",
     ])  # fmt: skip
+
+
+def _keypoints(rng: random.Random, n: int, ref: str) -> dict[str, Any]:
+    """Keypoints of two labels, their names in one order or another, at the edges of what
+    SQL takes (points without coordinates, visible flags that are numbers, names given
+    twice, skeletons out of range or of booleans)."""
+    names = _pick(rng, ["a", "b", "c"], [["b", "a", "c"], ["a", "b"], ["a", "a", "c"], [],
+                                         ["a", 2, "c"], ["a", "b", ""], "abc"])  # fmt: skip
+    count = len(names) if isinstance(names, list) else 3
+    points: list[Any] = []
+    for k in range(count):
+        point: Any = {"x": rng.randint(0, 60) / 2, "y": k + 0.5, "visible": rng.random() < 0.7}
+        if rng.random() < 0.15:
+            point = {"visible": False, "x": None} if rng.random() < 0.5 else {"visible": False}
+        points.append(_pick(rng, point, [{"x": 1, "visible": True}, {"x": 1, "y": 2,
+                                          "visible": 1}, {"x": True, "y": 1, "visible": True},
+                                          {"x": 1, "y": 2}, None, {"visible": True},
+                                          {"x": 2e7, "y": 1, "visible": False}]))  # fmt: skip
+    geometry: dict[str, Any] = {"keypoints": points, "names": names}
+    if rng.random() < 0.8:
+        geometry["skeleton"] = _pick(rng, [[0, 1], [1, 2]], [[[0, 3]], [[True, 1]], [[0]],
+                                     [[0, 1.0]], [], None, "x", [[-1, 0]], [5]])  # fmt: skip
+    payload: dict[str, Any] = {"type": "keypoints", "label": rng.choice(["hand", "foot"]),
+                               "reference_id": ref, "geometry": geometry}  # fmt: skip
+    if rng.random() < 0.5:
+        payload["annotation_id"] = f"k{n % 5}"
+    if rng.random() < 0.3:
+        payload["metadata"] = {"side": "left"}
+    if rng.random() < 0.2:
+        payload["confidence"] = 0.75
+    return payload
+
+
+def _segmentation(rng: random.Random, n: int, ref: str) -> dict[str, Any]:
+    """A segmentation with local (relative, absolute, `file://`) or remote masks, indexes as
+    numbers or text, at the edges of what SQL takes."""
+    good = rng.choice(
+        ["s3://b/m.png", "masks/m.png", "/abs/m.png", "file://masks/m.png", "file:///abs/m.png"]
+    )
+    url = _pick(rng, good, ["./m.png", "a//m.png", "m.png/", "ü/m.png", 'q"/m.png', "", 5, None])
+    segments: list[Any] = []
+    for k in range(rng.choice([1, 2, 3])):
+        segment: Any = {"label": rng.choice(["road", "sky"]),
+                        "index": _pick(rng, k, [str(k), "07", None, 1.0, True, "x", -2])}  # fmt: skip
+        if rng.random() < 0.1:
+            segment["metadata"] = rng.choice([{}, None, {"shade": "dark"}])
+        segments.append(_pick(rng, segment, [{"index": 1}, {"label": "", "index": 1}, 3]))
+    payload: dict[str, Any] = {"mask_url": url, "reference_id": ref,
+                               "annotations": _pick(rng, segments, [[], {}, None])}  # fmt: skip
+    kind = rng.choice(["segmentation", "mask", None, "absent"])
+    if kind != "absent":
+        payload["type"] = kind
+    if rng.random() < 0.6:
+        payload["annotation_id"] = _pick(rng, f"s{n % 4}", [7, ""])
+    if rng.random() < 0.3:
+        payload["metadata"] = _pick(rng, {"m": n}, [None, "x"])
+    if rng.random() < 0.2:
+        payload["confidence"] = _pick(rng, 0.5, ["x"])
+    if rng.random() < 0.2:
+        payload["track_reference_id"] = "t1"
+    return payload
 
 
 def _lines(seed: int, count: int) -> list[str]:
@@ -113,7 +175,7 @@ def _lines(seed: int, count: int) -> list[str]:
         if pick < 0.8:
             lines.append(json.dumps(_common(rng, n), ensure_ascii=rng.random() < 0.5))
         elif pick < 0.93:
-            lines.append(json.dumps(_rare(rng, n)))
+            lines.append(json.dumps(_rare(rng, n), ensure_ascii=rng.random() < 0.5))
         else:
             lines.append(rng.choice([
                 "{not json",
@@ -162,7 +224,7 @@ def _import(tmp_path: Path, name: str, path: Path) -> tuple[list[Any], Any, list
 def test_a_mixed_file_stores_alike_by_sql_and_by_the_per_record_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, chunk: int | None, form: str
 ) -> None:
-    lines = _lines(seed, 400)
+    lines = _lines(seed, 600)
     path = tmp_path / f"a.{form}"
     if form == "ndjson":
         path.write_text("\n".join(lines) + "\n")
@@ -181,12 +243,20 @@ def test_a_mixed_file_stores_alike_by_sql_and_by_the_per_record_path(
     class Counted(_nucleus_annotation_columnar.Reader):
         def __init__(self, *args: Any) -> None:
             super().__init__(*args)
+            self.kinds: Counter[str] = Counter()
             readers.append(self)
+
+        def _convert(self, lines: Any, folder: Path) -> Any:
+            rows, others = super()._convert(lines, folder)
+            self.kinds.update(rows.filter(pc.equal(rows["part"], 0))["type"].to_pylist())
+            return rows, others
 
     monkeypatch.setattr(nucleus_annotations, "Reader", Counted)
     rows, report, keypoints = _import(tmp_path, "sql", path)
     assert readers[0].sql_lines > len(lines) // 3  # SQL read most of the common payloads
     assert readers[0].record_lines > len(lines) // 10
+    # keypoints and segmentations among them (a segmentation's segments counted once)
+    assert readers[0].kinds["keypoints"] >= 4 and readers[0].kinds["mask"] >= 4, readers[0].kinds
     # every line marked: each one read by the per-record path
     monkeypatch.setattr(_nucleus_annotation_columnar, "PER_RECORD_PATTERN", "^")
     rows_each, report_each, keypoints_each = _import(tmp_path, "each", path)
@@ -201,3 +271,57 @@ def test_a_mixed_file_stores_alike_by_sql_and_by_the_per_record_path(
         report_each.warning_examples,
     )
     assert keypoints == keypoints_each
+
+
+_SDK_PAYLOADS = """
+import json
+from nucleus import (BoxAnnotation, KeypointsAnnotation, Keypoint, KeypointsPrediction,
+    SegmentationAnnotation, SegmentationPrediction, Segment, CategoryAnnotation)
+face = dict(names=["left", "right", "nose"], skeleton=[[0, 1], [1, 2]])
+out = []
+for n in range(12):
+    ref = f"f{n}"
+    out.append(KeypointsAnnotation(label="face", keypoints=[Keypoint(10 + n, 10),
+        Keypoint(20, 21, visible=False), Keypoint(visible=False)], reference_id=ref,
+        annotation_id=f"face-{n}", metadata={"n": n}, **face))
+    out.append(KeypointsPrediction(label="hand", keypoints=[Keypoint(1, 2), Keypoint(3.5, n)],
+        names=["thumb", "index"] if n % 3 else ["index", "thumb"], skeleton=[[0, 1]],
+        reference_id=ref, confidence=0.25))
+    url = ["s3://b/m.png", "masks/m.png", "/abs/m.png", "file://masks/m.png"][n % 4]
+    out.append(SegmentationAnnotation(mask_url=url, reference_id=ref, annotation_id=f"seg-{n}",
+        annotations=[Segment("road", 1), Segment("sky", "2"), Segment("car", n + 3)]))
+    out.append(SegmentationPrediction(mask_url=url, reference_id=ref,
+        annotations=[Segment("road", 3, {"a": 1} if n % 2 else None)]))
+    out.append(BoxAnnotation(label="car", x=n, y=2, width=3, height=4, reference_id=ref))
+out.append(CategoryAnnotation(label="day", reference_id="f0"))
+print(json.dumps([json.loads(p.to_json()) for p in out]))
+"""
+
+
+def test_keypoints_and_segmentations_the_sdk_wrote_store_alike_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's keypoints (points without coordinates, a label's names in another order)
+    and segmentations (remote, relative, absolute and file:// masks; indexes as text)."""
+    payloads = run_in_sdk_venv(_SDK_PAYLOADS)
+    path = tmp_path / "sdk.ndjson"
+    path.write_text("".join(json.dumps(p) + "\n" for p in payloads))
+    kinds: Counter[str] = Counter()
+
+    class Counted(_nucleus_annotation_columnar.Reader):
+        def _convert(self, lines: Any, folder: Path) -> Any:
+            rows, others = super()._convert(lines, folder)
+            kinds.update(rows.filter(pc.equal(rows["part"], 0))["type"].to_pylist())
+            return rows, others
+
+    monkeypatch.setattr(nucleus_annotations, "Reader", Counted)
+    rows, report, keypoints = _import(tmp_path, "sql", path)
+    # SQL read every keypoints payload, and the segmentations whose segments have no metadata
+    assert (kinds["keypoints"], kinds["mask"], kinds["box"]) == (24, 18, 12)
+    monkeypatch.setattr(_nucleus_annotation_columnar, "PER_RECORD_PATTERN", "^")
+    assert (rows, keypoints) == _import(tmp_path, "each", path)[::2]
+    assert report.ok, report
+    masks = {r[1]: r[14] for r in rows if r[0] == "f1" and r[6] == "mask"}
+    assert masks["seg-1/1"] == f'{{"uri":"{tmp_path.resolve()}/masks/m.png","value":2}}'
+    assert keypoints == [("face", ["left", "right", "nose"], [[1, 2], [2, 3]]),
+                         ("hand", ["index", "thumb"], [[1, 2]])]  # fmt: skip

@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench.errors import RecordError
 from workbench.ingest import _nucleus_annotation_sql as sql
@@ -93,7 +95,7 @@ class Reader:
         """Read a batch: the rows SQL takes, the other lines by the per-record path, all in
         line order, into the chunk. `records`: a document's records, read as they are by the
         per-record path (not from their text)."""
-        rows, others = self._convert(lines.lines)
+        rows, others = self._convert(lines.lines, folder)
         events: list[tuple[int, str, Any]] = [(n, "problem", p) for n, p in lines.problems]
         if records is None:
             events += [(n, "text", j) for n, j in others]
@@ -101,36 +103,44 @@ class Reader:
             events += [(n, "object", records[n]) for n, _ in others]
         events += [(n, "object", o) for n, o in objects.items()]
         events.sort(key=lambda e: e[0])
-        self.sql_lines += rows.num_rows
+        # The rows that begin an annotation (a segmentation's segments are one annotation).
+        starts = np.flatnonzero(rows["part"].to_numpy() == 0)
+        self.sql_lines += len(starts)
         self.record_lines += len(events)
         lines_of = rows["_line"].to_numpy() if events else None
         at = 0  # rows added so far
         for n, kind, value in events:
             upto = int(lines_of.searchsorted(n)) if lines_of is not None else 0
-            self._add_rows(rows, at, upto, where_of, folder)
+            self._add_rows(rows, starts, at, upto, where_of, folder)
             at = upto
             self._record(where_of(n), kind, value, folder)
-        self._add_rows(rows, at, rows.num_rows, where_of, folder)
+        self._add_rows(rows, starts, at, rows.num_rows, where_of, folder)
 
-    def _convert(self, lines: pa.Table) -> tuple[pa.Table, list[tuple[int, str]]]:
+    def _convert(self, lines: pa.Table, folder: Path) -> tuple[pa.Table, list[tuple[int, str]]]:
         con = self._engine.con
+        # A relative mask_url is read from the file's folder (`folder / url` as pathlib joins).
+        con.execute("SET VARIABLE na_folder = ?", [str(folder).rstrip("/")])
         con.register("_wb_lines", lines)
         try:
             con.execute(sql.PAYLOADS)
             rows = con.sql(sql.ROWS).to_arrow_table()
-            others = con.execute(sql.OTHERS).fetchall() if len(rows) < len(lines) else []
+            taken = pc.sum(pc.equal(rows["part"], 0)).as_py() or 0  # lines (a row each)
+            others = con.execute(sql.OTHERS).fetchall() if taken < len(lines) else []
         finally:
             con.unregister("_wb_lines")
         return rows, others
 
-    def _add_rows(self, rows: pa.Table, low: int, high: int, where_of: Where,
-                  folder: Path) -> None:  # fmt: skip
-        """Rows `low` to `high` into the chunk, which is written each time it is full."""
-        while low < high:
-            take = min(high - low, _nucleus_placing.CHUNK - self.count)
-            self.chunk.append(Rows(rows.slice(low, take), where_of, folder))
+    def _add_rows(self, rows: pa.Table, starts: np.ndarray, low: int, high: int,
+                  where_of: Where, folder: Path) -> None:  # fmt: skip
+        """Rows `low` to `high` into the chunk, which is written each time it holds CHUNK
+        annotations (`starts`: the rows that begin one)."""
+        first, last = (int(i) for i in starts.searchsorted([low, high]))
+        while first < last:
+            take = min(last - first, _nucleus_placing.CHUNK - self.count)
+            end = int(starts[first + take]) if first + take < last else high
+            self.chunk.append(Rows(rows.slice(low, end - low), where_of, folder))
             self.count += take
-            low += take
+            first, low = first + take, end
             if self.count >= _nucleus_placing.CHUNK:
                 self.finish()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pyarrow as pa
@@ -44,11 +45,19 @@ class Rows:
             self._refs = self.table["ref"].to_pylist()
         return self._refs
 
-    def placing(self) -> Iterator[tuple[str, str, str | None, str | None]]:
-        """(reference_id, type, annotation_id, track name) of each row."""
+    def placing(self) -> Iterator[tuple[str, str, str | None, str | None, int]]:
+        """(reference_id, type, annotation_id, track name, segment number) of each row."""
         t = self.table
-        columns = (t["type"], t["annotation_id"], t["track"])
+        columns = (t["type"], t["annotation_id"], t["track"], t["part"])
         return zip(self.refs, *(c.to_pylist() for c in columns), strict=True)
+
+    def parts(self, i: int) -> int:
+        """The rows of the annotation row `i` begins (a segmentation's segments)."""
+        return int(self.table["parts"][i].as_py())
+
+    def names(self, i: int) -> tuple[str, ...]:
+        """A keypoints row's point names, in its order."""
+        return tuple(self.table["names"][i].as_py())
 
     def annotation(self, i: int) -> Annotation:
         """The annotation of row `i`, read by the per-record path (a scene's category)."""
@@ -119,6 +128,9 @@ class Output:
                 if not (isinstance(what, tuple) and self.field_ok)
             ]
             validate_frame(Frame(id=frame_id, rois=checked, sources=[PROBE]), where, whole=False)
+        if not check:  # rows SQL read only: taken whole
+            self._rows(frame_id, cast(list[tuple[tuple[int, int], str, int | None]], puts))
+            return
         mark = self.mark()
         try:
             for what, roi_id, track in puts:
@@ -135,6 +147,16 @@ class Output:
         except Exception:
             self.back_to(mark)
             raise
+
+    def _rows(self, frame_id: str, puts: list[tuple[tuple[int, int], str, int | None]]) -> None:
+        """A frame's rows SQL read, as `frame` makes them one by one."""
+        first, count = self.first, len(puts)
+        self.at += [first[at] + row for (at, row), _, _ in puts]
+        self.frame_ids += [frame_id] * count
+        self.ids += [roi_id for _, roi_id, _ in puts]
+        self.tracks += [track for _, _, track in puts]
+        self.made_rows += range(self.made, self.made + count)
+        self.made += count
 
     def table(self) -> tuple[list[str], pa.Table, Warnings]:
         """The frames given ROIs (in order), their rows (ROI_SCHEMA) and their warnings."""
@@ -175,11 +197,11 @@ class Output:
                 pc.subtract(t["x_max"], t["x_min"]), pc.subtract(t["y_max"], t["y_min"])
             ),
             "source_ids": empty,
-            "mask": pa.nulls(count, pa.string()),
+            "mask": t["mask"],
             "attributes": t["attributes"],
             "track_index": pa.array(self.tracks, pa.int32()),
             "keyframe": pa.nulls(count, pa.bool_()),
-            "visibility": pa.nulls(count, ROI_SCHEMA.field("visibility").type),
+            "visibility": t["visibility"],
             "_made": pa.array(self.made_rows, pa.int64()),
         }
         return pa.table(columns, schema=_MADE)

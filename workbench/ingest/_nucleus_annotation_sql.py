@@ -43,7 +43,7 @@ CREATE MACRO na_has(j, key) AS CASE WHEN contains(j, '"' || key || '"') OR conta
     THEN json_exists(j, '$.' || key) ELSE false END;
 CREATE MACRO na_once(j) AS NOT nu_dup(json_keys(j));
 CREATE MACRO na_keys_once(j, type, geometry, points, meta) AS na_once(j)
-    AND CASE WHEN type = 'box' THEN na_once(geometry)
+    AND CASE WHEN type IN ('box', 'keypoints') THEN na_once(geometry)
         WHEN type IN ('polygon', 'line') THEN na_once(geometry)
             AND na_count(geometry, '"x":') = points AND na_count(geometry, '"y":') = points
         ELSE true END
@@ -51,6 +51,17 @@ CREATE MACRO na_keys_once(j, type, geometry, points, meta) AS na_once(j)
         WHEN NOT contains(substr(meta, 2), '{{') THEN na_once(meta)
         ELSE nu_keys_unique(meta) END;
 CREATE MACRO na_string(x) AS x IS NULL OR (nu_str(x) AND x != '""');
+CREATE MACRO na_objects(js) AS coalesce(len(js) = 0 OR list_bool_and(list_transform(js,
+    lambda o: coalesce(left(o, 1) = '{{' AND na_once(o), false))), false);
+CREATE MACRO na_skeleton(s, count) AS coalesce(list_bool_and(list_transform(
+    try(from_json(s, '[["JSON"]]')), lambda pair: len(pair) = 2 AND list_bool_and(
+        list_transform(pair, lambda x: coalesce(regexp_full_match(x, '[0-9]{{1,9}}')
+            AND TRY_CAST(x AS INTEGER) < count, false))))), s = '[]');
+CREATE MACRO na_attributes(meta, extra) AS CASE WHEN meta IS NOT NULL AND left(meta, 1) != '{{'
+        THEN NULL
+    WHEN extra = '' THEN nullif(meta, '{{}}')
+    WHEN meta IS NULL OR meta = '{{}}' THEN '{{"{EXTRA}":{{' || extra || '}}}}'
+    ELSE left(meta, length(meta) - 1) || ',"{EXTRA}":{{' || extra || '}}}}' END;
 """
 )
 
@@ -61,10 +72,19 @@ _PAYLOAD = (
     '{"type":"JSON","reference_id":"JSON","annotation_id":"JSON","label":"JSON",'
     '"labels":"JSON","geometry":"JSON","confidence":"JSON","metadata":"JSON",'
     '"track_reference_id":"JSON","task_id":"JSON","class_pdf":"JSON",'
-    '"embedding_vector":"JSON","taxonomy_name":"JSON","item":"JSON"}'
+    '"embedding_vector":"JSON","taxonomy_name":"JSON","item":"JSON","mask_url":"JSON",'
+    '"annotations":"JSON"}'
 )
 _BOX = '{"x":"JSON","y":"JSON","width":"JSON","height":"JSON"}'
 _VERTICES = '[{"x":"JSON","y":"JSON"}]'
+_KEYPOINTS = '{"keypoints":"JSON","names":"JSON","skeleton":"JSON"}'
+_POINT = '{"x":"JSON","y":"JSON","visible":"JSON"}'
+_SEGMENT = '{"label":"JSON","index":"JSON","metadata":"JSON"}'
+# A mask_url taken: characters JSON writes as they are, and a local path without empty or
+# `.` parts (pathlib would drop them).
+_URI_CHARACTERS = "[A-Za-z0-9_.~%+=&@,:/?#-]+"
+_PLAIN_PATH = "/?[^/]+(/[^/]+)*"
+_INDEX = '0|-?[1-9][0-9]{0,14}|"[0-9]{1,15}"'
 _TYPES = "('\"box\"', '\"polygon\"', '\"line\"', '\"category\"', '\"multicategory\"')"
 # Metadata whose text the engine may write otherwise than orjson: a number with an exponent or
 # of 16 digits or more before its point, or below 0.0001 (either writes some of these in its
@@ -78,15 +98,17 @@ _KEPT = ("track_reference_id", "task_id", "taxonomy_name")
 _EXTRA_PARTS = ", ".join(
     [f"""CASE WHEN d.{key} IS NOT NULL THEN '"{key}":' || d.{key} END""" for key in _KEPT]
     + [
-        """CASE WHEN d.annotation_id IS NULL AND type IN ('box', 'polygon', 'line')
-            THEN '"annotation_id":null' END""",
+        """CASE WHEN d.annotation_id IS NULL AND type IN ('box', 'polygon', 'line', 'keypoints')
+            THEN '"annotation_id":null'
+            WHEN type = 'mask' THEN '"annotation_id":' || coalesce(d.annotation_id, 'null') END""",
         """CASE WHEN d.metadata IS NULL AND na_has(j, 'metadata')
             THEN '"metadata":null' END""",
         """CASE WHEN type = 'multicategory' THEN '"type":"multicategory"' END""",
     ]
 )
 
-# One row per line that may hold a payload SQL takes, its values and `ok`.
+# One row per line that may hold a payload SQL takes, its values and `ok`; a segmentation's
+# values per segment in lists (`segments`: label, mask, attributes).
 PAYLOADS = f"""
 CREATE OR REPLACE TEMP TABLE _na_p AS
 WITH parsed AS (
@@ -94,7 +116,10 @@ WITH parsed AS (
         NOT contains(j, '\\') AND NOT contains(j, chr(127)) AND strlen(j) = length(j) AS plain
     FROM _wb_lines WHERE NOT marked AND left(ltrim(j), 1) = '{{'),
 typed AS (
-    SELECT n, j, d, plain, CASE WHEN d.type IN {_TYPES} THEN d.type->>'$' END AS type
+    SELECT n, j, d, plain, CASE WHEN d.type IN {_TYPES} THEN d.type->>'$'
+        WHEN d.type = '"keypoints"' THEN 'keypoints'
+        WHEN (d.type IS NULL OR d.type IN ('"mask"', '"segmentation"'))
+            AND d.mask_url IS NOT NULL THEN 'mask' END AS type
     FROM parsed),
 shaped AS (
     SELECT n, j, d, plain, type,
@@ -102,34 +127,66 @@ shaped AS (
         CASE WHEN type IN ('polygon', 'line')
             THEN try(from_json(json_extract(d.geometry, '$.vertices'), '{_VERTICES}')) END AS v,
         CASE WHEN type = 'multicategory' THEN try(from_json(d.labels, '["JSON"]')) END AS ls,
+        CASE WHEN type = 'keypoints' AND left(d.geometry, 1) = '{{'
+            THEN try(from_json(d.geometry, '{_KEYPOINTS}')) END AS kg,
+        CASE WHEN type = 'mask' THEN try(from_json(d.annotations, '["JSON"]')) END AS segs,
         array_to_string(list_filter([{_EXTRA_PARTS}], lambda x: x IS NOT NULL), ',') AS extra
     FROM typed WHERE type IS NOT NULL AND NOT na_has(j, 'item')),
 numbers AS (
     SELECT *, TRY_CAST(b.x AS DOUBLE) AS x, TRY_CAST(b.y AS DOUBLE) AS y,
-        TRY_CAST(b.width AS DOUBLE) AS w, TRY_CAST(b.height AS DOUBLE) AS h
+        TRY_CAST(b.width AS DOUBLE) AS w, TRY_CAST(b.height AS DOUBLE) AS h,
+        CASE WHEN type = 'keypoints' THEN try(from_json(kg.keypoints, '["JSON"]')) END AS pts,
+        CASE WHEN type = 'keypoints' THEN try(from_json(kg.names, '["JSON"]')) END AS nl,
+        CASE WHEN type = 'mask'
+            THEN list_transform(segs, lambda e: try(from_json(e, '{_SEGMENT}'))) END AS sp,
+        CASE WHEN type = 'mask' AND nu_str(d.mask_url) THEN d.mask_url->>'$' END AS url
     FROM shaped),
+points AS (
+    SELECT *, CASE WHEN type = 'keypoints'
+            THEN list_transform(pts, lambda p: try(from_json(p, '{_POINT}'))) END AS ps,
+        CASE WHEN type = 'mask' THEN CASE WHEN starts_with(url, 'file://') THEN substr(url, 8)
+            ELSE url END END AS local
+    FROM numbers),
 valued AS (
-    SELECT n, j, d, plain, type, b, ls, extra, w, h, len(v) AS points,
+    SELECT n, j, d, plain, type, b, ls, extra, w, h, len(v) AS points, kg, pts, nl, ps, segs, sp,
         d.reference_id->>'$' AS ref, d.annotation_id->>'$' AS annotation_id,
         d.track_reference_id->>'$' AS track,
         CASE WHEN type = 'box' THEN [x, y, x + w, y, x + w, y + h, x, y + h]
             WHEN v IS NOT NULL THEN flatten(list_transform(v,
                 lambda p: [TRY_CAST(p.x AS DOUBLE), TRY_CAST(p.y AS DOUBLE)]))
+            WHEN ps IS NOT NULL THEN flatten(list_transform(ps, lambda p:
+                [coalesce(TRY_CAST(p.x AS DOUBLE), 0), coalesce(TRY_CAST(p.y AS DOUBLE), 0)]))
         END AS ring,
         coalesce(list_bool_and(list_transform(v, lambda p: nu_num(p.x) AND nu_num(p.y))), false)
             AS vertices_ok,
         CASE WHEN type = 'multicategory' THEN list_transform(ls, lambda x: x->>'$')
+            WHEN type = 'mask' THEN list_transform(sp, lambda s: s.label->>'$')
             ELSE [d.label->>'$'] END AS labels,
+        CASE WHEN type = 'keypoints' THEN list_transform(ps, lambda p: CASE WHEN p.x IS NULL
+            THEN 0 WHEN p.visible = 'true' THEN 2 ELSE 1 END)::TINYINT[] END AS visibility,
+        CASE WHEN type != 'mask' THEN NULL WHEN contains(local, '://') THEN url
+            WHEN starts_with(local, '/') THEN local
+            ELSE getvariable('na_folder') || '/' || local END AS uri,
+        type = 'mask' AND url IS NOT NULL AND regexp_full_match(url, '{_URI_CHARACTERS}')
+            AND (contains(local, '://') OR (regexp_full_match(local, '{_PLAIN_PATH}')
+                AND NOT regexp_matches(local, '(^|/)\\.(/|$)')
+                AND (starts_with(local, '/')
+                    OR regexp_full_match(getvariable('na_folder'), '{_URI_CHARACTERS}')))) AS uri_ok,
         d.metadata::VARCHAR AS meta
-    FROM numbers),
+    FROM points),
 checked AS (
-    SELECT n, j, ref, type, annotation_id, track, labels, ring,
+    SELECT n, j, ref, type, annotation_id, track, labels, ring, visibility,
+        CASE WHEN type = 'keypoints' THEN list_transform(nl, lambda x: x->>'$') END AS names,
         TRY_CAST(d.confidence AS DOUBLE) AS confidence,
-        CASE WHEN meta IS NOT NULL AND left(meta, 1) != '{{' THEN NULL
-            WHEN extra = '' THEN nullif(meta, '{{}}')
-            WHEN meta IS NULL OR meta = '{{}}' THEN '{{"{EXTRA}":{{' || extra || '}}}}'
-            ELSE left(meta, length(meta) - 1) || ',"{EXTRA}":{{' || extra || '}}}}'
-        END AS attributes,
+        na_attributes(meta, extra) AS attributes, meta, extra,
+        CASE WHEN type = 'mask' THEN list_transform(sp, lambda s:
+            '{{"uri":"' || uri || '"' || CASE WHEN s.index IS NULL THEN ''
+                ELSE ',"value":' || TRY_CAST(trim(s.index, '"') AS BIGINT)::VARCHAR END
+            || '}}') END
+            AS masks,
+        CASE WHEN type = 'mask' THEN list_transform(sp, lambda s: na_attributes(meta,
+            extra || CASE WHEN nu_str(s.index) THEN ',"index":' || s.index ELSE '' END)) END
+            AS segment_attributes,
         nu_str(d.reference_id) AND d.reference_id != '""'
         AND (d.annotation_id IS NULL OR (nu_str(d.annotation_id)
             AND na_text_ok(annotation_id, plain, {MAX_ID_LENGTH})))
@@ -142,39 +199,72 @@ checked AS (
             THEN coalesce(len(ls) BETWEEN 1 AND {MAX_LABELS_PER_ROI}
                 AND list_bool_and(list_transform(ls, lambda x: nu_str(x)
                     AND na_text_ok(x->>'$', plain, {MAX_LABEL_LENGTH}))), false)
+            WHEN type = 'mask' THEN coalesce(left(d.annotations, 1) = '[' AND len(segs) > 0
+                AND uri_ok AND na_objects(segs)
+                AND list_bool_and(list_transform(sp, lambda s: coalesce(nu_str(s.label)
+                    AND na_text_ok(s.label->>'$', plain, {MAX_LABEL_LENGTH})
+                    AND (s.index IS NULL OR regexp_full_match(s.index, '{_INDEX}'))
+                    AND (s.metadata IS NULL OR s.metadata = '{{}}'), false))), false)
             ELSE nu_str(d.label) AND na_text_ok(labels[1], plain, {MAX_LABEL_LENGTH}) END
         AND CASE type
             WHEN 'box' THEN coalesce(nu_num(b.x) AND nu_num(b.y) AND nu_num(b.width)
                 AND nu_num(b.height) AND w >= 0 AND h >= 0, false)
             WHEN 'polygon' THEN vertices_ok AND len(ring) BETWEEN 6 AND {2 * MAX_POINTS_PER_ROI}
             WHEN 'line' THEN vertices_ok AND len(ring) BETWEEN 4 AND {2 * MAX_POINTS_PER_ROI}
+            WHEN 'keypoints' THEN coalesce(left(kg.keypoints, 1) = '['
+                AND left(kg.names, 1) = '[' AND len(nl) BETWEEN 1 AND {MAX_POINTS_PER_ROI}
+                AND len(pts) = len(nl) AND na_objects(pts)
+                AND list_bool_and(list_transform(ps, lambda p: coalesce(
+                    p.visible IN ('true', 'false') AND ((nu_num(p.x) AND nu_num(p.y))
+                        OR (p.x IS NULL AND p.y IS NULL AND p.visible = 'false')), false)))
+                AND list_bool_and(list_transform(nl, lambda x: nu_str(x)
+                    AND na_text_ok(x->>'$', plain, {MAX_LABEL_LENGTH})))
+                AND len(list_distinct(list_transform(nl, lambda x: x->>'$'))) = len(nl)
+                AND (kg.skeleton IS NULL OR na_skeleton(kg.skeleton, len(nl))), false)
             ELSE true END
-        AND (type IN ('category', 'multicategory')
+        AND (type IN ('category', 'multicategory', 'mask')
             OR coalesce(list_bool_and(list_transform(ring, lambda c: na_in_range(c))), false))
         AND (meta IS NULL OR (left(meta, 1) = '{{'
             AND NOT regexp_matches(meta, '{_ODD_NUMBER}')
             AND NOT na_has(meta, '{EXTRA}')))
         AND coalesce(na_keys_once(j, type, d.geometry, points, meta), false) AS ok
     FROM valued)
-SELECT n, j, ref, type, annotation_id, track, labels, ring, confidence, attributes,
-    ok AND coalesce(strlen(attributes) <= {MAX_JSON_FIELD_BYTES}, true) AS ok
+SELECT n, CASE WHEN type IN ('category', 'multicategory', 'keypoints') THEN j END AS j, ref,
+    type, annotation_id, track, labels, ring, visibility, names, confidence, attributes, masks,
+    segment_attributes, ok AND CASE WHEN type = 'mask'
+        THEN coalesce(list_bool_and(list_transform(segment_attributes || masks,
+            lambda a: coalesce(strlen(a) <= {MAX_JSON_FIELD_BYTES}, true))), true)
+        ELSE coalesce(strlen(attributes) <= {MAX_JSON_FIELD_BYTES}, true) END AS ok
 FROM checked
 """
 
 # The rows of the lines SQL takes, in line order, as the catalog's ROI columns (the frame,
-# id and track are given when placed); a category's line text is kept (a scene's category is
-# read again by the per-record path when it is placed).
+# id and track are given when placed), a segmentation's one per segment (`part`, of
+# `parts`); the line's text is kept where it may be read again by the per-record path (a
+# scene's category, and keypoints whose label's names the import has not met in this order).
 ROWS = """
+WITH taken AS (
+    SELECT n, ref, type, annotation_id, track, labels, confidence, attributes, visibility,
+        names, 0 AS part, 1 AS parts, NULL::VARCHAR AS mask,
+        CASE WHEN type = 'keypoints' THEN list_filter(ring, lambda c, i:
+            visibility[(i + 1) // 2] != 0) ELSE ring END AS bounded, ring,
+        j
+    FROM _na_p WHERE ok AND type != 'mask'
+    UNION ALL
+    SELECT n, ref, type, annotation_id, track, [labels[s.part + 1]], confidence,
+        segment_attributes[s.part + 1], NULL, NULL, s.part, len(labels), masks[s.part + 1],
+        NULL, NULL, NULL
+    FROM _na_p, unnest(range(len(labels))) AS s(part) WHERE ok AND type = 'mask')
 SELECT n AS _line, ref, type, annotation_id, track, labels[1] AS label, labels, confidence,
     CASE type WHEN 'line' THEN 'polyline' WHEN 'category' THEN 'classification'
         WHEN 'multicategory' THEN 'classification' ELSE type END AS kind,
     CASE WHEN ring IS NULL THEN [] ELSE [ring] END::DOUBLE[][] AS geometry,
-    list_min(list_filter(ring, lambda c, i: i % 2 = 1)) AS x_min,
-    list_min(list_filter(ring, lambda c, i: i % 2 = 0)) AS y_min,
-    list_max(list_filter(ring, lambda c, i: i % 2 = 1)) AS x_max,
-    list_max(list_filter(ring, lambda c, i: i % 2 = 0)) AS y_max,
-    attributes, CASE WHEN type IN ('category', 'multicategory') THEN j END AS j
-FROM _na_p WHERE ok ORDER BY n
+    list_min(list_filter(bounded, lambda c, i: i % 2 = 1)) AS x_min,
+    list_min(list_filter(bounded, lambda c, i: i % 2 = 0)) AS y_min,
+    list_max(list_filter(bounded, lambda c, i: i % 2 = 1)) AS x_max,
+    list_max(list_filter(bounded, lambda c, i: i % 2 = 0)) AS y_max,
+    mask, attributes, visibility, names, part::INTEGER AS part, parts::INTEGER AS parts, j
+FROM taken ORDER BY n, part
 """
 # The lines SQL does not take (for the per-record path), in line order.
 OTHERS = """

@@ -52,6 +52,7 @@ class _Put(NamedTuple):
     row: tuple[int, int] | None = None
     track: int | None = None
     named: str | None = None
+    parts: int = 1  # the rows of a segmentation's segments, from `row` on
 
 
 @dataclass(slots=True)
@@ -154,15 +155,22 @@ class Placing:
         return found
 
     def _put_rows(self, at: int, rows: Rows) -> None:
-        """Place the rows SQL read, one after the other."""
+        """Place the rows SQL read, one after the other (a keypoints row whose label's names
+        this import has not met in its order is read again by the per-record path)."""
         by_frame, tracks, reject = self.by_frame, self.tracks, self.writer.reject
-        for i, (ref, kind, given, track_name) in enumerate(rows.placing()):
+        new = tuple.__new__  # a _Put made without its Python-level __new__ (a row each)
+        for i, (ref, kind, given, track_name, part) in enumerate(rows.placing()):
+            if part:
+                continue  # a segment after the first: placed with it
             frame = by_frame.get(ref)
             if frame is None:
                 if kind in ("category", "multicategory") and ref in self.scenes:
                     self._put_on_scene(rows.annotation(i))
                 else:
                     reject(RecordError(rows.where(i), _no_frame(ref)))
+                continue
+            if kind == "keypoints" and not self._names_known(rows, i):
+                self._put_one(rows.annotation(i))
                 continue
             if given is not None:
                 if given in frame.taken:
@@ -172,7 +180,15 @@ class Placing:
             track = None
             if track_name is not None:
                 track = tracks.setdefault((frame.context, track_name), len(tracks))
-            frame.rois.append(_Put(kind, given, None, (at, i), track))
+            parts = rows.parts(i) if kind == "mask" else 1
+            frame.rois.append(new(_Put, (kind, given, None, (at, i), track, None, parts)))
+
+    def _names_known(self, rows: Rows, i: int) -> bool:
+        """Whether a keypoints row's label has its names, in its order, in the catalog or
+        earlier in this import."""
+        label = rows.table["label"][i].as_py()
+        known = self.kept_keypoints.get(label) or self.new_keypoints.get(label)
+        return known is not None and known.names == rows.names(i)
 
     def _put_one(self, annotation: Annotation) -> None:
         try:
@@ -246,6 +262,10 @@ class Placing:
         check = False
         for put in frame.rois:
             base = put.named or put.annotation_id or _free_id(put.type, counts, frame.taken)
+            if put.row is not None and put.type == "mask":
+                at, row = put.row
+                puts += [((at, row + n), f"{base}/{n}", put.track) for n in range(put.parts)]
+                continue
             if put.row is not None:
                 puts.append((put.row, base, put.track))
                 continue
