@@ -171,22 +171,23 @@ def delta_stats(meta: Any, schema: pa.Schema) -> str:
     nested columns are left out: no reader of ours prunes by them)."""
     lows: dict[str, Any] = {}
     highs: dict[str, Any] = {}
-    nulls: dict[str, int] = {}
+    nulls: dict[str, int | None] = {}
     top = {f.name for f in schema}
     for group in range(meta.num_row_groups):
         found = meta.row_group(group)
         for at in range(found.num_columns):
             column = found.column(at)
             name = column.path_in_schema
+            if name not in top:
+                continue
             stats = column.statistics
-            if name not in top or stats is None:
-                continue
-            if stats.has_null_count:
-                nulls[name] = nulls.get(name, 0) + int(stats.null_count)
-            if not stats.has_min_max or not _plain_bound(stats.min) or not _plain_bound(stats.max):
+            if stats is None or not stats.has_null_count:
+                nulls[name] = None  # unknown for the file
+            elif nulls.get(name, 0) is not None:
+                nulls[name] = (nulls.get(name) or 0) + int(stats.null_count)
+            if stats is None or not stats.has_min_max or not _plain_bound(stats.min, stats.max):
                 lows[name] = highs[name] = None  # unknown for the file
-                continue
-            if name not in lows:
+            elif name not in lows:
                 lows[name], highs[name] = stats.min, stats.max
             elif lows[name] is not None:
                 lows[name], highs[name] = min(lows[name], stats.min), max(highs[name], stats.max)
@@ -196,17 +197,21 @@ def delta_stats(meta: Any, schema: pa.Schema) -> str:
             "numRecords": meta.num_rows,
             "minValues": {n: lows[n] for n in bounds},
             "maxValues": {n: highs[n] for n in bounds},
-            "nullCount": nulls,
+            "nullCount": {n: c for n, c in nulls.items() if c is not None},
         }
     ).decode()
 
 
-def _plain_bound(value: Any) -> bool:
-    if isinstance(value, bool | int):
-        return True
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return isinstance(value, str) and len(value) <= 64
+def _plain_bound(*values: Any) -> bool:
+    """Whether bounds go into the log as they are: numbers, booleans, short text."""
+    for value in values:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if isinstance(value, str) and len(value) > 64:
+            return False
+        if not isinstance(value, bool | int | float | str):
+            return False
+    return True
 
 
 def write_run(
