@@ -10,7 +10,6 @@ the files written and removes the ones read, in one commit (`TableFormat.replace
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -167,8 +166,8 @@ class Sink:
 
 def delta_stats(meta: Any, schema: pa.Schema) -> str:
     """A Delta add action's statistics from a file's footer: the row count and, for its
-    top-level number, text and boolean columns, the bounds and null counts (timestamps and
-    nested columns are left out: no reader of ours prunes by them)."""
+    top-level integer, text and boolean columns, the bounds and null counts (floats,
+    timestamps and nested columns are left out: no reader of ours prunes by them)."""
     lows: dict[str, Any] = {}
     highs: dict[str, Any] = {}
     nulls: dict[str, int | None] = {}
@@ -203,15 +202,9 @@ def delta_stats(meta: Any, schema: pa.Schema) -> str:
 
 
 def _plain_bound(*values: Any) -> bool:
-    """Whether bounds go into the log as they are: numbers, booleans, short text."""
-    for value in values:
-        if isinstance(value, float) and not math.isfinite(value):
-            return False
-        if isinstance(value, str) and len(value) > 64:
-            return False
-        if not isinstance(value, bool | int | float | str):
-            return False
-    return True
+    """Whether bounds go into the log as they are: integers, booleans, short text (not
+    floats: a footer's bounds leave NaN out)."""
+    return all(isinstance(v, bool | int) or (isinstance(v, str) and len(v) <= 64) for v in values)
 
 
 def write_run(
