@@ -171,7 +171,7 @@ class DeltaFormat:
         self, name: str, rows: pa.Table, where: Where, *, target_file_size: int | None = None
     ) -> None:
         if isinstance(where, IsIn | Unkeyed) and rows.num_rows:
-            # rows not merged with the rows kept of the files they rewrite (store/lake_order.py)
+            # rows not merged with the rows the files they rewrite keep (store/lake_order.py)
             before = {path for path, _ in _file_spans(self.table(name))}
             self._overwrite(name, rows, predicate(where), target_file_size)
             self._in_order_again(name, before, target_file_size)
@@ -205,9 +205,9 @@ class DeltaFormat:
         """Write again, sorted by `_row`, the files an overwrite just added out of order.
 
         A predicate overwrite (deltalake 1.6.6) writes each file it rewrites with the new
-        rows BEFORE the rows it kept. store/lake_order.py hands it both, merged in order,
-        wherever the files' ranges stay disjoint (so the views scan them unsorted); when it
-        cannot foresee that, and the table turns out disjoint all the same, one more commit
+        rows BEFORE the rows it kept. store/lake_order.py writes such files itself, in
+        order, on a local lake; when a write comes here instead (a remote lake, a file
+        without statistics) and the table turns out disjoint all the same, one more commit
         (tagged as the write's: an undo takes both back, store/lake_undo.py) replaces exactly
         the added files' rows, selected by bucket and `_row` range, by them sorted. Files
         whose ranges overlap are sorted by the views anyway and left as they are."""

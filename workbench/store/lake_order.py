@@ -103,7 +103,7 @@ def plan(
         for span, numbers in zip(
             fresh, read_numbers([fmt.file_path(name, s) for s in fresh]), strict=True
         ):
-            kept[span] = np.sort(numbers[~np.isin(numbers, dropped)])
+            kept[span] = np.sort(numbers[~np.isin(numbers, dropped)], kind="stable")
         numbers, buckets = _written(kept, rows)
         others = [s for s in spans if s not in kept]
         grown = _holding(others, numbers)
