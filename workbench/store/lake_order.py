@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -73,7 +73,7 @@ class Plan:
     runs: list[tuple[Run, bool]]
     dropped: np.ndarray
     schema: pa.Schema
-    place: object
+    place: Callable[[int], str]
 
 
 def plan(
