@@ -130,7 +130,7 @@ class IcebergFormat:
         self.catalog_uri: str = uri
         self._catalog: Any = None
         self._tables: dict[str, Any] = {}
-        self._records: dict[tuple[str, str], Any] = {}  # the files `spans` gave
+        self._records: dict[str, dict[str, Any]] = {}  # per table, the files `spans` gave
 
     def sql_catalog(self) -> Any:
         if self._catalog is None:
@@ -296,6 +296,7 @@ class IcebergFormat:
             return []
         row_id = tbl.schema().find_field(ROW).field_id
         out = []
+        records = self._records[name] = {}
         for task in tbl.scan().plan_files():
             data = task.file
             lo = (data.lower_bounds or {}).get(row_id)
@@ -306,7 +307,7 @@ class IcebergFormat:
             low, high = from_bytes(LongType(), lo), from_bytes(LongType(), hi)
             size = int(data.file_size_in_bytes)
             out.append(Span(int(bucket), int(low), int(high), size, data.file_path))
-            self._records[(name, data.file_path)] = data
+            records[data.file_path] = data
         return out
 
     def file_schema(self, name: str) -> pa.Schema:
@@ -353,7 +354,7 @@ class IcebergFormat:
                 )
             )  # fmt: skip
         try:
-            records = [self._records[(name, s.path)] for s in removed]
+            records = [self._records[name][s.path] for s in removed]
             with tbl.transaction() as tx:
                 update = tx.update_snapshot(snapshot_properties=self._tagged())
                 with update.overwrite() as overwrite:
