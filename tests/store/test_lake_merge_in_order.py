@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from workbench.store import lake_order
+from workbench.store import lake_files as lake_order
 
 
 def _rows(numbers: list[int], tag: str) -> pa.Table:

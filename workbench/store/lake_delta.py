@@ -9,6 +9,9 @@ purged (`REORG TABLE ... APPLY (PURGE)`) first.
 
 from __future__ import annotations
 
+import os
+import time
+import uuid
 from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
@@ -20,6 +23,7 @@ import pyarrow.compute as pc
 
 from workbench.errors import LakeError
 from workbench.store.lake import BUCKET, ROW, ROW_GROUP, storage_options, table_uri
+from workbench.store.lake_files import Written, delta_stats
 from workbench.store.lake_format import (
     AnyOf,
     InBucket,
@@ -167,7 +171,7 @@ class DeltaFormat:
         self, name: str, rows: pa.Table, where: Where, *, target_file_size: int | None = None
     ) -> None:
         if isinstance(where, IsIn | Unkeyed) and rows.num_rows:
-            # rows not merged with the rows kept of the files they rewrite (store/lake_order.py)
+            # rows not merged with the rows the files they rewrite keep (store/lake_order.py)
             before = {path for path, _ in _file_spans(self.table(name))}
             self._overwrite(name, rows, predicate(where), target_file_size)
             self._in_order_again(name, before, target_file_size)
@@ -201,9 +205,9 @@ class DeltaFormat:
         """Write again, sorted by `_row`, the files an overwrite just added out of order.
 
         A predicate overwrite (deltalake 1.6.6) writes each file it rewrites with the new
-        rows BEFORE the rows it kept. store/lake_order.py hands it both, merged in order,
-        wherever the files' ranges stay disjoint (so the views scan them unsorted); when it
-        cannot foresee that, and the table turns out disjoint all the same, one more commit
+        rows BEFORE the rows it kept. store/lake_order.py writes such files itself, in
+        order, on a local lake; when a write comes here instead (a remote lake, a file
+        without statistics) and the table turns out disjoint all the same, one more commit
         (tagged as the write's: an undo takes both back, store/lake_undo.py) replaces exactly
         the added files' rows, selected by bucket and `_row` range, by them sorted. Files
         whose ranges overlap are sorted by the views anyway and left as they are."""
@@ -224,6 +228,42 @@ class DeltaFormat:
     def spans(self, name: str) -> list[Span] | None:
         found = _file_spans(self.table(name))
         return None if any(s is None for _, s in found) else [s for _, s in found if s]
+
+    def file_schema(self, name: str) -> pa.Schema:
+        return pa.schema(self.table(name).schema().to_arrow())
+
+    def file_path(self, name: str, span: Span) -> str:
+        return f"{self.uri(name)}/{unquote(span.path)}"
+
+    def new_file(self, name: str, bucket: int) -> str:
+        folder = f"{self.uri(name)}/{BUCKET}={bucket}"
+        os.makedirs(folder, exist_ok=True)
+        return f"{folder}/part-{uuid.uuid4().hex}.zstd.parquet"
+
+    def replace_files(self, name: str, removed: Sequence[Span], added: Sequence[Written]) -> None:
+        """One commit of remove and add actions (the files' statistics from their footers)."""
+        from deltalake.transaction import AddAction, RemoveAction
+
+        dt = self.table(name)
+        schema = self.file_schema(name)
+        now = int(time.time() * 1000)
+        actions: list[Any] = [
+            RemoveAction(s.path, True, now, s.size, {BUCKET: str(s.bucket)}) for s in removed
+        ]
+        root = self.uri(name).rstrip("/") + "/"
+        actions += [
+            AddAction(
+                f.path.removeprefix(root), f.size, {BUCKET: str(f.bucket)}, now, True,
+                delta_stats(f.meta, schema),
+            )
+            for f in added
+        ]  # fmt: skip
+        try:
+            dt.create_write_transaction(
+                actions, "append", dt.schema(), [BUCKET], commit_properties=self._tagged()
+            )
+        except Exception as exc:
+            raise LakeError(f"cannot write lake table {self.uri(name)}: {exc}") from exc
 
     def read(self, name: str, where: Where, columns: Sequence[str] | None = None) -> pa.Table:
         """By deltalake's own engine (DataFusion: half the CPU of a pyarrow dataset's scan,
@@ -291,7 +331,8 @@ def _file_spans(dt: Any) -> list[tuple[str, Span | None]]:
         bucket, low, high = (a.get(k) for k in (f"partition.{BUCKET}", f"min.{ROW}", f"max.{ROW}"))
         span = None
         if None not in (bucket, low, high):
-            span = Span(int(bucket), int(low), int(high), int(a.get("size_bytes") or 0))
+            size = int(a.get("size_bytes") or 0)
+            span = Span(int(bucket), int(low), int(high), size, str(a["path"]))
         out.append((str(a["path"]), span))
     return out
 

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pds
 
 from workbench.errors import LakeError
+
+if TYPE_CHECKING:
+    from workbench.store.lake_files import Written
 
 FORMATS = ("delta", "iceberg")
 
@@ -61,6 +64,7 @@ class Span:
     low: int
     high: int
     size: int = field(default=0, compare=False)  # the file's bytes
+    path: str = field(default="", compare=False)  # as the format records it
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,22 @@ class TableFormat(Protocol):
 
     def spans(self, name: str) -> list[Span] | None:
         """The latest snapshot's data files as spans; None if a file has no `_row` bounds."""
+        ...
+
+    def file_schema(self, name: str) -> pa.Schema:
+        """The columns a data file of the table is written with (store/lake_files.py)."""
+        ...
+
+    def file_path(self, name: str, span: Span) -> str:
+        """The local path of a file `spans` gave."""
+        ...
+
+    def new_file(self, name: str, bucket: int) -> str:
+        """The local path a new data file of one partition is written to (its folder made)."""
+        ...
+
+    def replace_files(self, name: str, removed: Sequence[Span], added: Sequence[Written]) -> None:
+        """One commit removing the files `removed` (from `spans`) and adding `added`."""
         ...
 
     def read(self, name: str, where: Where, columns: Sequence[str] | None = None) -> pa.Table:

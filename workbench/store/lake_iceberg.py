@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -31,6 +32,7 @@ import pyarrow as pa
 from workbench.errors import LakeError
 from workbench.store.lake import BUCKET, ROW, ROW_GROUP, filesystem, is_remote, table_uri
 from workbench.store.lake_delta import stored_order
+from workbench.store.lake_files import Written
 from workbench.store.lake_format import AnyOf, InBucket, InSpans, IsIn, Span, Unkeyed, Where
 
 NAMESPACE = "workbench"
@@ -128,6 +130,7 @@ class IcebergFormat:
         self.catalog_uri: str = uri
         self._catalog: Any = None
         self._tables: dict[str, Any] = {}
+        self._records: dict[str, dict[str, Any]] = {}  # per table, the files `spans` gave
 
     def sql_catalog(self) -> Any:
         if self._catalog is None:
@@ -293,6 +296,7 @@ class IcebergFormat:
             return []
         row_id = tbl.schema().find_field(ROW).field_id
         out = []
+        records = self._records[name] = {}
         for task in tbl.scan().plan_files():
             data = task.file
             lo = (data.lower_bounds or {}).get(row_id)
@@ -301,8 +305,65 @@ class IcebergFormat:
             if task.delete_files or lo is None or hi is None or bucket is None:
                 return None
             low, high = from_bytes(LongType(), lo), from_bytes(LongType(), hi)
-            out.append(Span(int(bucket), int(low), int(high), int(data.file_size_in_bytes)))
+            size = int(data.file_size_in_bytes)
+            out.append(Span(int(bucket), int(low), int(high), size, data.file_path))
+            records[data.file_path] = data
         return out
+
+    def file_schema(self, name: str) -> pa.Schema:
+        """The table's columns with their Iceberg field ids, in plain Arrow types."""
+        from pyiceberg.io.pyarrow import schema_to_pyarrow
+
+        return pa.schema([_plain_field(f) for f in schema_to_pyarrow(self.table(name).schema())])
+
+    def file_path(self, name: str, span: Span) -> str:
+        return _local(span.path)
+
+    def new_file(self, name: str, bucket: int) -> str:
+        folder = f"{_local(self.table(name, fresh=False).location())}/data/{BUCKET}={bucket}"
+        os.makedirs(folder, exist_ok=True)
+        return f"{folder}/{uuid.uuid4().hex}.parquet"
+
+    def replace_files(self, name: str, removed: Sequence[Span], added: Sequence[Written]) -> None:
+        """One overwrite snapshot deleting `removed` and appending `added` (their records
+        made from the footers, as pyiceberg's own writes make them)."""
+        from pyiceberg.io.pyarrow import (
+            compute_statistics_plan,
+            data_file_statistics_from_parquet_metadata,
+            parquet_path_to_id_mapping,
+        )
+        from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+        from pyiceberg.typedef import Record
+
+        tbl = self.table(name)
+        schema, meta = tbl.schema(), tbl.metadata
+        files = []
+        for f in added:
+            stats = data_file_statistics_from_parquet_metadata(
+                parquet_metadata=f.meta,
+                stats_columns=compute_statistics_plan(schema, meta.properties),
+                parquet_column_mapping=parquet_path_to_id_mapping(schema),
+            )
+            files.append(
+                DataFile.from_args(
+                    content=DataFileContent.DATA, file_path=f.path,
+                    file_format=FileFormat.PARQUET, partition=Record(f.bucket),
+                    file_size_in_bytes=f.size, sort_order_id=None,
+                    spec_id=meta.default_spec_id, equality_ids=None, key_metadata=None,
+                    **stats.to_serialized_dict(),
+                )
+            )  # fmt: skip
+        try:
+            records = [self._records[name][s.path] for s in removed]
+            with tbl.transaction() as tx:
+                update = tx.update_snapshot(snapshot_properties=self._tagged())
+                with update.overwrite() as overwrite:
+                    for record in records:
+                        overwrite.delete_data_file(record)
+                    for data in files:
+                        overwrite.append_data_file(data)
+        except Exception as exc:
+            raise LakeError(f"cannot write lake table {tbl.location()}: {exc}") from exc
 
     def read(self, name: str, where: Where, columns: Sequence[str] | None = None) -> pa.Table:
         tbl = self.table(name)
@@ -424,6 +485,16 @@ def _plain(t: pa.DataType) -> pa.DataType:
     if pa.types.is_large_list(t) or pa.types.is_list(t):
         return pa.list_(_plain(t.value_type))
     return t
+
+
+def _plain_field(f: pa.Field) -> pa.Field:
+    """`f` in plain Arrow types, its field id (and its list item's) kept."""
+    t = f.type
+    if pa.types.is_large_list(t) or pa.types.is_list(t):
+        t = pa.list_(_plain_field(t.value_field))
+    else:
+        t = _plain(t)
+    return pa.field(f.name, t, f.nullable, f.metadata)
 
 
 def _local_fs() -> Any:

@@ -1,44 +1,38 @@
 """A lake write that leaves every data file in stored order, in one commit.
 
 A write (store/lake_write.py) replaces the rows of some frames (a `Where`) by `rows`: new
-ones, numbered after every other row, and rows it kept as they were, with their old numbers
-(`_row`). Each file holding a row it replaces is rewritten by the format with the rows it
-keeps, and neither keeps the order by itself: deltalake (1.6.6) writes the file with the
-write's rows BEFORE the ones it kept, Iceberg writes the kept ones to a file of their own
-(whose range a row kept with its old number overlaps).
+ones, numbered after every other row, bucket after bucket, and rows it kept as they were,
+with their old numbers (`_row`). Neither format keeps the order by itself: deltalake (1.6.6)
+writes a file it rewrites with the write's rows BEFORE the ones it kept, Iceberg writes the
+kept ones to a file of their own (whose range a row kept with its old number overlaps).
 
-When the files' `_row` ranges will be disjoint after the write (the views then scan them one
-after another unsorted: docs/scale-out.md), the write reads those files' rows itself, merges
-them with `rows` by `_row`, and replaces, in one commit, the rows `where` selects and those
-files whole (by partition and `_row` range) by the merged rows. Otherwise (ranges that
-overlap anyway, which the views sort; files past `MERGE_BYTES`, not read into memory) the
-format's own overwrite.
+So the write makes the files itself (store/lake_files.py) and the format commits them
+(`TableFormat.replace_files`): the files holding rows it replaces are read, the rows it keeps
+merged with `rows` by `_row`, and the result cut into runs, the longest stretches of stored
+order of one bucket that no other file's rows fall inside (a bucket's kept rows and the
+rows it adds after every other bucket's are two runs); each run is written as files of its
+own, in order, and the commit removes the files read. A file whose range holds rows of
+another run (ranges that overlapped before: a plain overwrite's, another writer's) is read
+and written again with them: the smallest set of files whose union is a range. Every file's
+range is then disjoint from the others' and the views scan them unsorted (docs/scale-out.md).
+A lake on remote storage, or files without `_row` statistics, take the format's own
+overwrite (the views sort the ranges that overlap).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
 import pyarrow as pa
 
-from workbench.store.lake import BUCKET, ROW
-from workbench.store.lake_format import (
-    AnyOf,
-    InSpans,
-    IsIn,
-    Span,
-    TableFormat,
-    Unkeyed,
-    arrow_filter,
-)
-
-# The files one write reads and merges at most (their bytes as stored): past that the
-# format rewrites them, streaming, and the views sort the ranges that overlap.
-MERGE_BYTES = 128 * 1024 * 1024
-# Runs of rows past which a merge copies the rows rather than slicing them.
-_SLICES = 4096
+from workbench.store.lake import BUCKET, ROW, is_remote
+from workbench.store.lake_files import Run, Written, read_numbers, write_run
+from workbench.store.lake_format import IsIn, Span, TableFormat, Unkeyed
 
 
 def write_in_order(
@@ -49,39 +43,158 @@ def write_in_order(
     replaced: pa.ChunkedArray | pa.Array | None = None,
 ) -> None:
     """One commit replacing the rows `where` selects by `rows` (which it selects too, or
-    which keep their old `_row`), each file left in stored order where that matters.
+    which keep their old `_row`), each file left in stored order.
     `replaced`: the numbers (`_row`) of the rows `where` selects, if the caller knows them
     (else they are read)."""
-    found = _merged(fmt, name, rows, where, replaced) if rows.num_rows else None
-    if found is None:
+    planned = plan(fmt, name, rows, where, replaced)
+    if planned is None:
         fmt.overwrite(name, rows, where)
-    else:
-        rows, spans = found
-        fmt.overwrite(name, rows, AnyOf((where, InSpans(spans))))
+        return
+    written: list[Written] = []
+    if not planned.runs and not planned.removed:
+        return  # nothing stored, nothing dropped
+    try:
+        for run, sort in planned.runs:
+            written += write_run(run, planned.dropped, planned.schema, planned.place, sort)
+        fmt.replace_files(name, planned.removed, written)
+    except BaseException:
+        for f in written:
+            _remove(f.path)
+        raise
 
 
-def _merged(
+@dataclass(frozen=True)
+class Plan:
+    """What one write makes: the files it removes, the runs it writes (each with whether
+    its sources overlap, so are sorted in memory), the numbers of the rows it drops, the
+    files' schema and where a bucket's new file goes."""
+
+    removed: list[Span]
+    runs: list[tuple[Run, bool]]
+    dropped: np.ndarray
+    schema: pa.Schema
+    place: Callable[[int], str]
+
+
+def plan(
     fmt: TableFormat,
     name: str,
     rows: pa.Table,
     where: IsIn | Unkeyed,
     replaced: pa.ChunkedArray | pa.Array | None,
-) -> tuple[pa.Table, tuple[Span, ...]] | None:
-    """The rows the files `where` rewrites keep, merged with `rows` by `_row`, and those
-    files' spans; None when the plain overwrite does (see the module's docstring)."""
+) -> Plan | None:
+    """The write's files (see the module's docstring); None when the format's own
+    overwrite makes it."""
+    if is_remote(getattr(fmt, "root", "")):
+        return None
     spans = fmt.spans(name)
-    if not spans:
+    if spans is None:
         return None
-    hits = fmt.read(name, where, [BUCKET, ROW]) if replaced is None else pa.table({ROW: replaced})
-    touched = rewritten(spans, hits)
-    if not touched or sum(s.size for s in touched) > MERGE_BYTES:
-        return None
-    if not disjoint_after(spans, touched, rows):
-        return None
-    read = fmt.read(name, InSpans(tuple(touched)))
-    if any(n not in read.schema.names for n in rows.schema.names):
+    schema = fmt.file_schema(name)
+    if any(n not in schema.names for n in rows.schema.names):
         return None  # a column the table lacks: the format's own write refuses it
-    return merged(read, _selected(read, where), _conformed(rows, read.schema)), tuple(touched)
+    hits = fmt.read(name, where, [BUCKET, ROW]) if replaced is None else pa.table({ROW: replaced})
+    dropped = np.unique(hits[ROW].to_numpy())
+    rows = _conformed(rows, schema).sort_by(ROW)
+    chosen = rewritten(spans, hits)
+    kept: dict[Span, np.ndarray] = {}
+    while True:
+        fresh = [s for s in chosen if s not in kept]
+        for span, numbers in zip(
+            fresh, read_numbers([fmt.file_path(name, s) for s in fresh]), strict=True
+        ):
+            kept[span] = np.sort(numbers[~np.isin(numbers, dropped)], kind="stable")
+        numbers, buckets = _written(kept, rows)
+        others = [s for s in spans if s not in kept]
+        grown = _holding(others, numbers)
+        if not grown:
+            break
+        chosen = [*chosen, *grown]
+    runs = _runs(numbers, buckets, others)
+    planned = _sourced(
+        runs, kept, rows, {s: fmt.file_path(name, s) for s in kept}, set(rewritten(spans, hits))
+    )
+    removed = [s for s in kept if s not in planned[1]]
+    return Plan(removed, planned[0], dropped, schema, lambda b: fmt.new_file(name, b))
+
+
+def _written(kept: dict[Span, np.ndarray], rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """The numbers of every row the write stores (kept ones and its own), sorted, and
+    each one's bucket."""
+    numbers = [*kept.values(), rows[ROW].to_numpy()]
+    buckets = [np.full(len(n), s.bucket, np.int64) for s, n in kept.items()]
+    buckets.append(rows[BUCKET].to_numpy().astype(np.int64))
+    every, of = np.concatenate(numbers), np.concatenate(buckets)
+    order = np.argsort(every, kind="stable")
+    return every[order], of[order]
+
+
+def _holding(others: Sequence[Span], numbers: np.ndarray) -> list[Span]:
+    """The files whose range holds any of `numbers` (sorted)."""
+    out = []
+    for span in others:
+        at = int(np.searchsorted(numbers, span.low))
+        if at < len(numbers) and numbers[at] <= span.high:
+            out.append(span)
+    return out
+
+
+def _runs(
+    numbers: np.ndarray, buckets: np.ndarray, others: Sequence[Span]
+) -> list[tuple[int, int, int]]:
+    """(bucket, first, last number) of each run: the rows in order, cut where the bucket
+    changes or another file's range lies between two of them."""
+    if not len(numbers):
+        return []
+    lows = np.sort(np.array([s.low for s in others], np.int64))
+    below = np.searchsorted(lows, numbers, side="right")
+    cut = (np.diff(buckets) != 0) | (np.diff(below) != 0)
+    starts = np.concatenate([[0], np.flatnonzero(cut) + 1])
+    ends = np.concatenate([starts[1:], [len(numbers)]])
+    return [
+        (int(buckets[a]), int(numbers[a]), int(numbers[b - 1]))
+        for a, b in zip(starts, ends, strict=True)
+    ]
+
+
+def _sourced(
+    runs: list[tuple[int, int, int]],
+    kept: dict[Span, np.ndarray],
+    rows: pa.Table,
+    paths: dict[Span, str],
+    touched: set[Span],
+) -> tuple[list[tuple[Run, bool]], set[Span]]:
+    """Each run with the files it reads and the write's rows in it, and whether those files
+    overlap; and the files left as they are (read only because their range held rows of
+    another run, they turn out a run of their own)."""
+    numbers, buckets = rows[ROW].to_numpy(), rows[BUCKET].to_numpy()
+    out: list[tuple[Run, bool]] = []
+    left: set[Span] = set()
+    for bucket, low, high in runs:
+        sources = sorted(
+            s for s, n in kept.items()
+            if s.bucket == bucket and len(n) and n[0] <= high and n[-1] >= low
+        )  # fmt: skip
+        inside = np.flatnonzero((buckets == bucket) & (numbers >= low) & (numbers <= high))
+        if (
+            len(sources) == 1
+            and not len(inside)
+            and sources[0] not in touched
+            and kept[sources[0]][0] == low
+            and kept[sources[0]][-1] == high
+        ):
+            left.add(sources[0])
+            continue
+        part = rows.take(pa.array(inside)) if len(inside) else rows.slice(0, 0)
+        overlap = any(a.high >= b.low for a, b in pairwise(sources))
+        run = Run(bucket, low, high, tuple(paths[s] for s in sources), part)
+        out.append((run, overlap))
+    return out, left
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.remove(path)
 
 
 def rewritten(spans: Sequence[Span], hits: pa.Table) -> list[Span]:
@@ -102,50 +215,6 @@ def rewritten(spans: Sequence[Span], hits: pa.Table) -> list[Span]:
         if at < len(inside) and inside[at] <= span.high:
             out.append(span)
     return out
-
-
-def disjoint_after(spans: Sequence[Span], touched: Sequence[Span], rows: pa.Table) -> bool:
-    """Whether the files' `_row` ranges are disjoint once the `touched` files and `rows` are
-    written as one range per bucket (from the lowest number of either to the highest)."""
-    blocks: dict[int, tuple[int, int]] = {}
-    for s in touched:
-        low, high = blocks.get(s.bucket, (s.low, s.high))
-        blocks[s.bucket] = (min(low, s.low), max(high, s.high))
-    ranges = rows.group_by(BUCKET).aggregate([(ROW, "min"), (ROW, "max")]).to_pylist()
-    for r in ranges:
-        bucket, first, last = int(r[BUCKET]), int(r[f"{ROW}_min"]), int(r[f"{ROW}_max"])
-        low, high = blocks.get(bucket, (first, last))
-        blocks[bucket] = (min(low, first), max(high, last))
-    kept = set(touched)
-    every = sorted([(s.low, s.high) for s in spans if s not in kept] + list(blocks.values()))
-    return all(a[1] < b[0] for a, b in pairwise(every))
-
-
-def merged(read: pa.Table, dropped: np.ndarray, rows: pa.Table) -> pa.Table:
-    """The rows of `read` but those `dropped` (a mask) and `rows` (same schema), by `_row`.
-
-    Both usually come in order and the rows kept lie in long runs (a write replaces few of
-    a file's rows): the result is then slices of the two, not a copy of every row."""
-    both = pa.concat_tables([read, rows])
-    numbers = both[ROW].to_numpy()
-    kept = np.concatenate([np.flatnonzero(~dropped), np.arange(len(read), len(both))])
-    order = kept[np.argsort(numbers[kept], kind="stable")]
-    starts = np.flatnonzero(np.diff(order) != 1) + 1
-    if len(starts) >= _SLICES:
-        return both.take(pa.array(order))
-    bounds = np.concatenate([[0], starts, [len(order)]])
-    pieces = [both.slice(int(order[a]), int(b - a)) for a, b in pairwise(bounds) if b > a]
-    return pa.concat_tables(pieces) if pieces else both.slice(0, 0)
-
-
-def _selected(read: pa.Table, where: IsIn | Unkeyed) -> np.ndarray:
-    """Which rows of `read` `where` selects (the format's predicate on them)."""
-    column = where.column if isinstance(where, IsIn) else "frame_key"
-    numbered = pa.table({column: read[column], "at": pa.array(np.arange(len(read)))})
-    at = numbered.filter(arrow_filter(where))["at"].to_numpy()
-    mask = np.zeros(len(read), dtype=bool)
-    mask[at] = True
-    return mask
 
 
 def _conformed(rows: pa.Table, schema: pa.Schema) -> pa.Table:

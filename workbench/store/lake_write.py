@@ -4,8 +4,8 @@ it, changing the rows of some frames, compacting and vacuuming.
 Every change of rows goes through `edit`: the frames a write touches are checked out of the
 pinned snapshot into temporary tables of the same names (they shadow the lake views on that
 connection only), the library's usual SQL runs on them unchanged, and on the way out each
-table whose rows changed gets one Delta commit replacing exactly those frames' rows
-(an overwrite with a predicate, `TableFormat.overwrite`: Delta or Iceberg). Each table's commit
+table whose rows changed gets one commit replacing exactly those frames' rows, every file
+left in stored order (store/lake_order.py: Delta or Iceberg). Each table's commit
 is atomic; the three tables together are not (neither format has multi-table transactions), so
 the catalog moves its pins only after all three are written (docs/scale-out.md).
 """
