@@ -23,6 +23,7 @@ from workbench.errors import IngestError
 from workbench.ingest import _labelbox_export_sql as sql
 from workbench.ingest import narrow
 from workbench.ingest._budget import held_to_budget
+from workbench.ingest._labelbox_export_masks import Pictures
 from workbench.ingest._labelbox_export_rois import (
     CONTEXTS,
     PARSED_KEPT,
@@ -77,7 +78,8 @@ def export_files(
             written_atomically(target) as out,
             _bar(progress) as bar,
         ):
-            lines = _Lines(view, field, data_row, tally)
+            pictures = Pictures(target, view.catalog.media_roots)
+            lines = _Lines(view, field, data_row, tally, pictures)
             for part, part_params in _statements(con, rois, params, field):
                 result = con.execute(sql.lines_query(part), [*part_params, not _BY_SQL])
                 lines.start([d[0] for d in result.description])
@@ -159,8 +161,10 @@ class _Lines:
         field: str,
         data_row: Callable[[str], Any],
         tally: Tally,
+        pictures: Pictures,
     ) -> None:
         self.view, self.field, self.data_row, self.tally = view, field, data_row, tally
+        self.pictures = pictures
         self.at: dict[str, int] = {}
         self.odd: list[str] = []
         self.left: Iterator[tuple[list[Line], list[Line]]] | None = None
@@ -283,7 +287,9 @@ class _Lines:
             with registered(con, "_wb_export_ids", table), registered(con, "_wb_lb_odd", odd):
                 sizes = con.execute(CONTEXTS, [self.field]).fetchall()
                 for group, _ in groups(sizes):
-                    yield group_lines(con, view, group, self.field, self.data_row, self.tally)
+                    yield group_lines(
+                        con, view, group, self.field, self.data_row, self.tally, self.pictures
+                    )
         finally:
             con.close()
 

@@ -154,9 +154,9 @@ rows AS MATERIALIZED (
                 WHEN r.kind IN ('box', 'point', 'polyline') THEN 'object'
                 ELSE 'other' END AS what,
             -- What only the ROI-by-ROI path says exactly: keypoints (a point object per
-            -- point), attributes that are no object, a uuid or `global` of another type, a
-            -- number twice.
-            r.kind = 'keypoints' OR n.same OR a.odd AS odd
+            -- point), masks (video masks, their pictures copied), attributes that are no
+            -- object, a uuid or `global` of another type, a number twice.
+            r.kind IN ('keypoints', 'mask') OR n.same OR a.odd AS odd
         FROM r JOIN num n ON n.frame_key = r.frame_key JOIN a ON a.text = r.text
         LEFT JOIN uids u ON u.uuid = a.uuid LEFT JOIN src s ON s.frame_id = r.frame_id))),
 odd AS (SELECT DISTINCT ci FROM rows WHERE odd OR ?),
