@@ -261,6 +261,12 @@ def test_lines_sql_writes_whole_are_the_roi_by_roi_path_s(tmp_path, monkeypatch)
                         attributes={"uuid": f"{context}-g", "type": "text", "answer": label,
                                     "global": True}),
                 ]  # fmt: skip
+                if context == "p1" and n in (0, 2):  # twice on frame 1: frames 1 and 3
+                    rois += [
+                        Roi(f"d{i}-{n}", "classification", ["dup"], "predictions",
+                            attributes={"uuid": "p1-d", "answer": {"name": "x"}})
+                        for i in range(2 if n == 0 else 1)
+                    ]  # fmt: skip
                 if context == "p5":
                     rois[1] = Roi(f"c-{n}", "classification", ["t"], "predictions",
                                   confidence=0.5, attributes={"uuid": "p5-w", "answer": {}})  # fmt: skip
@@ -303,5 +309,6 @@ def test_lines_sql_writes_whole_are_the_roi_by_roi_path_s(tmp_path, monkeypatch)
             assert (again.frames, again.rois, again.skipped) == (
                 report.frames, report.rois, report.skipped)  # fmt: skip
     lines = text.splitlines()
-    assert len(lines) == 5 + 4 * 3 + 2
+    assert len(lines) == 5 + 4 * 3 + 2 + 1
     assert '"frames": [{"start": 1, "end": 4}, {"start": 7, "end": 10}]' in lines[5]
+    assert any('"frames": [{"start": 1, "end": 1}, {"start": 3, "end": 3}]' in x for x in lines)

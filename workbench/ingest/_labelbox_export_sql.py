@@ -276,19 +276,20 @@ objects AS (
         + join
         + """)),
 -- The answers by line: their frames' numbers and positions, the first and last of each, and
--- how many frames (frames that follow each other when as many as the positions they span).
+-- how many rows (the frames follow each other when as many as the positions they span, and
+-- distinct). Grouped on the key's columns alone: another column hashed per row costs more.
 answers AS (
-    SELECT c.context_id, """
+    SELECT c.context_id, any_value("""
         + key.replace("s.", "c.")
-        + """ AS key, w.uuid, w.label, a.answer, w.confidence, a.whole,
+        + """) AS key, w.uuid, w.label, a.answer, w.confidence, a.whole,
         list(w.number) AS numbers, list(w.pos) AS positions, min(w.o) AS o,
         min(w.number) AS start, max(w.number) AS last, min(w.pos) AS p0, max(w.pos) AS p1,
-        count(DISTINCT w.pos) AS held
+        count(*) AS held
     FROM mine w JOIN a USING (ti) JOIN ctx c USING (ci)"""
         + join.replace("s.", "c.")
         + """
     WHERE w.what = 'answer'
-    GROUP BY ALL),
+    GROUP BY c.context_id, w.uuid, w.label, a.answer, w.confidence, a.whole),
 -- Each answer line's text after its uuid where every answer of its context is an object of
 -- plain texts (or a plain text over the whole video) with a plain label: the others, their
 -- checklists merged, are Python's (`_labelbox_export_rois.answer_lines`).
@@ -306,7 +307,7 @@ said AS (
             OR whole AND regexp_full_match(answer::VARCHAR, '"""
         + _PLAIN_TEXT
         + """')), false) AS simple,
-        held <> p1 - p0 + 1 AND NOT whole AS gaps
+        NOT whole AND (held <> p1 - p0 + 1 OR len(list_distinct(positions)) <> held) AS gaps
     FROM answers)),
 -- The runs of frames of answers with gaps: numbers and positions distinct and sorted (one
 -- number per position in a context SQL writes: they sort alike), where each run starts and
