@@ -92,9 +92,9 @@ def test_sql_writes_what_the_roi_by_roi_path_writes(catalog, tmp_path, monkeypat
     left = []
     lines_query = export.sql.lines_query
 
-    def counted(rois: str) -> str:
+    def counted(rois: str, *args, **kwargs) -> str:
         left.append(True)
-        return lines_query(rois)
+        return lines_query(rois, *args, **kwargs)
 
     monkeypatch.setattr(export.sql, "lines_query", counted)
     text, report = _export(catalog.view(), tmp_path / "sql.ndjson")
@@ -234,3 +234,81 @@ def test_a_view_the_query_layer_does_not_know_is_read_through_rois(catalog, tmp_
     assert _export(Delegating(view), tmp_path / "other.ndjson") == _export(
         view, tmp_path / "view.ndjson"
     )
+
+
+def test_lines_sql_writes_whole_are_the_roi_by_roi_path_s(tmp_path, monkeypatch):
+    """Object and answer lines SQL writes whole (their texts plain) are byte for byte those
+    of the ROI-by-ROI path, beside lines of texts json.dumps escapes (non-ASCII, quotes,
+    backslashes), answers with numbers or nested values, confidences of many digits, answers
+    over runs with gaps, data rows keyed by `data_rows` and by id."""
+    path = tmp_path / "plain.duckdb"
+    labels = {"p1": "car", "p2": "caf\u00e9", "p3": 'a"b', "p4": "a\\b", "p5": "truck/bus"}
+    answers = {
+        "p1": {"name": "rain"}, "p2": {"name": "rain"}, "p3": {"name": "x", "score": 1.0},
+        "p4": {"name": "x", "sub": {"name": "y"}}, "p5": {},
+    }  # fmt: skip
+    with workbench.open(path) as cat, CatalogWriter(cat, progress=False) as w:
+        for context, label in labels.items():
+            for n in range(10):
+                rois = [
+                    Roi(f"b-{n}", "box", [label], "predictions", [box_ring(n, 1, n + 4, 5)],
+                        confidence=[0.1, 1e-05, 0.30000000000000004, 2 / 3, 1.0][n % 5],
+                        track_index=0, keyframe=n % 3 == 0),
+                    Roi(f"c-{n}", "classification", [label], "predictions",
+                        attributes={"uuid": f"{context}-w", "type": "radio",
+                                    "answer": answers[context] if n not in (4, 5) else {"name": "sun"}}),
+                    Roi(f"g-{n}", "classification", ["scene"], "predictions",
+                        attributes={"uuid": f"{context}-g", "type": "text", "answer": label,
+                                    "global": True}),
+                ]  # fmt: skip
+                if context == "p1" and n in (0, 2):  # twice on frame 1: frames 1 and 3
+                    rois += [
+                        Roi(f"d{i}-{n}", "classification", ["dup"], "predictions",
+                            attributes={"uuid": "p1-d", "answer": {"name": "x"}})
+                        for i in range(2 if n == 0 else 1)
+                    ]  # fmt: skip
+                if context == "p5":
+                    rois[1] = Roi(f"c-{n}", "classification", ["t"], "predictions",
+                                  confidence=0.5, attributes={"uuid": "p5-w", "answer": {}})  # fmt: skip
+                w.add(Frame(f"{context}-{n}", [Source("image", f"/{context}/{n}.jpg")], rois,
+                            context_id=context, frame_index=n))  # fmt: skip
+    built = {"objects": 0, "answers": 0}
+    object_line, answer = export._Lines.object_line, export._Lines.answer
+
+    def object_counted(self, row):
+        built["objects"] += 1
+        return object_line(self, row)
+
+    def answer_counted(self, row):
+        built["answers"] += 1
+        return answer(self, row)
+
+    monkeypatch.setattr(export._Lines, "object_line", object_counted)
+    monkeypatch.setattr(export._Lines, "answer", answer_counted)
+    with workbench.open(path) as cat:
+        for options, by_python in (
+            ({}, {"objects": 3, "answers": 9}),
+            ({"data_row_key": "id"}, {"objects": 3, "answers": 9}),
+            (
+                {"data_rows": {"K-1": "p1", "k\u00e9y": "p5", "k2": "p2"}},
+                {"objects": 4, "answers": 11},
+            ),
+        ):
+            monkeypatch.setattr(export, "_BY_SQL", True)
+            built.update(objects=0, answers=0)
+            report = labelbox.export_files(cat.view(), tmp_path / "sql.ndjson", progress=False,
+                                           **options)  # fmt: skip
+            text = (tmp_path / "sql.ndjson").read_text()
+            # SQL wrote p1 and p5 (unless keyed by a text json.dumps escapes) whole; Python
+            # the others.
+            assert built == by_python, (options, built)
+            monkeypatch.setattr(export, "_BY_SQL", False)
+            again = labelbox.export_files(cat.view(), tmp_path / "python.ndjson", progress=False,
+                                          **options)  # fmt: skip
+            assert (tmp_path / "python.ndjson").read_text() == text, options
+            assert (again.frames, again.rois, again.skipped) == (
+                report.frames, report.rois, report.skipped)  # fmt: skip
+    lines = text.splitlines()
+    assert len(lines) == 5 + 4 * 3 + 2 + 1
+    assert '"frames": [{"start": 1, "end": 4}, {"start": 7, "end": 10}]' in lines[5]
+    assert any('"frames": [{"start": 1, "end": 1}, {"start": 3, "end": 3}]' in x for x in lines)

@@ -23,6 +23,7 @@ from workbench.errors import IngestError
 from workbench.ingest import _labelbox_export_sql as sql
 from workbench.ingest import narrow
 from workbench.ingest._budget import held_to_budget
+from workbench.ingest._labelbox_export_masks import Pictures
 from workbench.ingest._labelbox_export_rois import (
     CONTEXTS,
     PARSED_KEPT,
@@ -71,15 +72,20 @@ def export_files(
 
     tally = Tally()
     con = view.catalog.cursor()
+    named = pa.table({"context_id": pa.array(list(keys), pa.string()),
+                      "key": pa.array(list(keys.values()), pa.string())})  # fmt: skip
     try:
         with (
             narrow.field_rois(con, view, field, sql.ROI_COLUMNS) as (rois, params),
+            registered(con, "_wb_lb_keys", named) if keys else nullcontext(),
             written_atomically(target) as out,
             _bar(progress) as bar,
         ):
-            lines = _Lines(view, field, data_row, tally)
+            pictures = Pictures(target, view.catalog.media_roots)
+            lines = _Lines(view, field, data_row, tally, pictures)
             for part, part_params in _statements(con, rois, params, field):
-                result = con.execute(sql.lines_query(part), [*part_params, not _BY_SQL])
+                query = sql.lines_query(part, data_row_key, keyed=bool(keys))
+                result = con.execute(query, [*part_params, not _BY_SQL])
                 lines.start([d[0] for d in result.description])
                 for line in lines.objects(lines.ordered(result.fetchall())):
                     line_out(out, line, tally)
@@ -159,8 +165,10 @@ class _Lines:
         field: str,
         data_row: Callable[[str], Any],
         tally: Tally,
+        pictures: Pictures,
     ) -> None:
         self.view, self.field, self.data_row, self.tally = view, field, data_row, tally
+        self.pictures = pictures
         self.at: dict[str, int] = {}
         self.odd: list[str] = []
         self.left: Iterator[tuple[list[Line], list[Line]]] | None = None
@@ -170,6 +178,8 @@ class _Lines:
         # Per context the (numbers, positions) of its answer rows, a list per answer.
         self.positions: dict[str, list[tuple[list[int], list[int]]]] = defaultdict(list)
         self.parsed = _Parsed()
+        # The answer lines SQL wrote: (context, first frame number, order, line).
+        self.written: list[tuple[str, int, int, Line]] = []
 
     def start(self, names: list[str]) -> None:
         """Read the rows of a statement whose columns are `names` (the lines of the one
@@ -194,6 +204,7 @@ class _Lines:
     def objects(self, rows: list[tuple[Any, ...]]) -> Iterator[Line]:
         at = self.at
         part, context = at["part"], at["context_id"]
+        text_at, uuid, start, o = at["text"], at["uuid"], at["start"], at["o"]
         for row in rows:
             if row[part] == 0:
                 self.odd.append(row[context])
@@ -201,7 +212,12 @@ class _Lines:
                 self.count(row[at["what"]], row[at["kind"]], row[at["n"]])
             elif row[part] == 2:
                 yield from self.odd_before(row[context])
-                yield self.object_line(row)
+                text = row[text_at]
+                yield self.object_line(row) if text is None else (row[context], row[uuid], text)
+            elif row[text_at] is not None:
+                self.written.append(
+                    (row[context], row[start], row[o], (row[context], row[uuid], row[text_at]))
+                )
             else:
                 self.answer(row)
 
@@ -267,7 +283,8 @@ class _Lines:
         places = {c: _Places.of(pairs) for c, pairs in self.positions.items()}
         found = answer_lines(self.answers, self.data_row, lambda c, ns: places[c].runs(ns))
         mine = (as_line(context, line) for context, line in found)
-        yield from heapq.merge(mine, self.odd_answers, key=lambda line: line[0])
+        written = (line for *_, line in sorted(self.written))
+        yield from heapq.merge(mine, written, self.odd_answers, key=lambda line: line[0])
 
     def odd_groups(self) -> Iterator[tuple[list[Line], list[Line]]]:
         """Object and answer lines of the contexts left to the ROI-by-ROI path, a group of
@@ -283,7 +300,9 @@ class _Lines:
             with registered(con, "_wb_export_ids", table), registered(con, "_wb_lb_odd", odd):
                 sizes = con.execute(CONTEXTS, [self.field]).fetchall()
                 for group, _ in groups(sizes):
-                    yield group_lines(con, view, group, self.field, self.data_row, self.tally)
+                    yield group_lines(
+                        con, view, group, self.field, self.data_row, self.tally, self.pictures
+                    )
         finally:
             con.close()
 

@@ -1,4 +1,4 @@
-"""Labelbox export ROI by ROI: the contexts the SQL statement leaves to Python (keypoints,
+"""Labelbox export ROI by ROI: the contexts the SQL statement leaves to Python (keypoints, masks,
 attributes of another shape, a frame number given twice, a track twice on a frame), read a
 group of contexts at a time and sorted into objects and answers by `_ExportPlan`; and what
 both paths share to write answer lines (checklists merged, frames as ranges of runs)."""
@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ingest._labelbox_contexts import KINDS, Contexts
+from workbench.ingest._labelbox_export_masks import Masks, Pictures, Skipped, colour_of
 from workbench.ingest.views import ViewLike
 from workbench.model.keypoints import KeypointLabel
 from workbench.store.arrow import registered
@@ -82,12 +83,14 @@ def group_lines(
     field: str,
     data_row: Callable[[str], Any],
     tally: Tally,
+    pictures: Pictures,
 ) -> tuple[list[Line], list[Line]]:
-    """The object lines and the answer lines of a group of contexts, ROI by ROI."""
+    """The object lines (video masks among them) and the answer lines of a group of
+    contexts, ROI by ROI."""
     rois = _group_rois(con, view, group, field)
     named = pa.table({"context_id": pa.array(group, pa.string())})
     with registered(con, "_wb_lb_group", named):
-        plan = _ExportPlan(Contexts(view.catalog, None), _frame_contexts(con))
+        plan = _ExportPlan(Contexts(view.catalog, None), _frame_contexts(con), pictures)
     plan.contexts.prefetch(group)
     plan.keypoints = keypoint_labels(view.catalog.cursor())
     for batch in rois.to_batches():
@@ -131,6 +134,8 @@ class _ExportPlan:
 
     contexts: Contexts
     frame_context: dict[str, tuple[str, str | None]]
+    pictures: Pictures
+    masks: Masks = field(default_factory=Masks)
     objects: dict[tuple[Any, ...], dict[int, dict[str, Any]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
@@ -194,6 +199,9 @@ class _ExportPlan:
         elif row["kind"] == "keypoints":
             if not self.add_keypoints(context, number, row):
                 return
+        elif row["kind"] == "mask":
+            if not self.add_mask(context, number, row):
+                return
         else:
             self.skipped[f"{row['kind']} ROIs (Labelbox video NDJSON has no {row['kind']})"] += 1
             return
@@ -227,17 +235,33 @@ class _ExportPlan:
             track[number] = {**row, "kind": "point", "label": names.names[n], "geometry": [point]}
         return True
 
+    def add_mask(self, context: str, number: int, row: dict[str, Any]) -> bool:
+        """A mask ROI as an instance of a video masks line, its picture copied beside the
+        export; False when it is skipped."""
+        try:
+            picture, colour = colour_of(row["mask"])
+            uri = self.pictures.uri(picture)
+            self.masks.add(context, _track_uuid(context, row), number, row, colour, uri)
+        except Skipped as exc:
+            self.skipped[exc.reason] += 1
+            return False
+        return True
+
     def object_lines(self, data_row: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-        # Objects in track order, so that importing the file again numbers tracks the same.
-        def order(item: tuple[tuple[Any, ...], dict[int, dict[str, Any]]]) -> tuple[Any, ...]:
-            (context, _, _), track = item
+        # Objects (and masks) in track order, so that importing the file again numbers
+        # tracks the same.
+        found: list[tuple[tuple[Any, ...], str, dict[str, Any]]] = []
+        for (context, uuid, _), track in self.objects.items():
             first = track[min(track)]
             index = first["track_index"]
-            return (context, index is None, index if index is not None else 0, min(track))
-
-        for (context, uuid, _), track in sorted(self.objects.items(), key=order):
+            key = (context, index is None, index if index is not None else 0, min(track))
             runs = self.runs(context, sorted(track))
-            yield context, _object_line(uuid, data_row(context), track, runs)
+            found.append((key, context, _object_line(uuid, data_row(context), track, runs)))
+        for key, context, uuid, body in self.masks.lines():
+            found.append((key, context, {"uuid": uuid, "dataRow": data_row(context), **body}))
+        found.sort(key=lambda item: item[0])
+        for _, context, line in found:
+            yield context, line
 
     def answer_lines(self, data_row: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         return answer_lines(self.answers, data_row, self.runs)

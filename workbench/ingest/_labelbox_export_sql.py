@@ -9,11 +9,16 @@ the order of part, context_id, track_index (nulls last), first, o), are told apa
 `part`:
 0. `context_id`: a context holding what only the ROI-by-ROI path writes exactly;
 1. `what`, `kind`, `n`: ROIs written or skipped, per reason and kind;
-2. an object line: `context_id`, `uuid`, `label`, `confidence`, `attrs`, `segments` (its
-   segments' JSON text, each keyframe's `classifications` written as NUL + the attributes
-   text + NUL when not empty: Python writes them as json.dumps does);
-3. an answer: `context_id`, `uuid`, `label`, `answer`, `confidence`, `whole`, `numbers`,
-   `positions` (its rows' frame numbers and positions in the context).
+2. an object line: `context_id`, `uuid`, and `text`, the line after its uuid as json.dumps
+   writes it, when its texts are plain (printable ASCII but `"` and `\\`), it has no track
+   or keyframe classifications and its key is plain; else `label`, `confidence`, `attrs`,
+   `segments` (its segments' JSON text, each keyframe's `classifications` written as NUL +
+   the attributes text + NUL when not empty), which Python writes as json.dumps does;
+3. an answer: `context_id`, `uuid`, `start` (its first frame number), and `text`, the line
+   after its uuid, when every answer of the context is an object of plain texts (or a plain
+   text over the whole video) under a plain label and key; else `label`, `answer`,
+   `confidence`, `whole`, `numbers`, `positions` (its rows' frame numbers and positions in
+   the context), for Python (`_labelbox_export_rois.answer_lines`, which merges checklists).
 """
 
 from __future__ import annotations
@@ -58,6 +63,21 @@ def _uuid5(digest: str) -> str:
 _DIGEST = "sha1(unhex('6ba7b8119dad11d180b400c04fd430c8') || encode({name}))"
 
 
+# Texts json.dumps writes as they are between quotes: printable ASCII but `"` and `\`.
+_PLAIN_CHARS = r"[ !#-\[\]-~]*"
+# The engine's text of a JSON object of such texts, and of such a text.
+_PLAIN_OBJECT = r'\{("P":"P"(,"P":"P")*)?\}'.replace("P", _PLAIN_CHARS)
+_PLAIN_TEXT = '"' + _PLAIN_CHARS + '"'
+# A line's confidence as json.dumps writes it, when not 1.0 (a DOUBLE as text is its repr).
+_CONFIDENCE = """CASE WHEN confidence IS NOT NULL AND confidence <> 1.0
+            THEN concat(', "confidence": ', confidence::VARCHAR) ELSE '' END"""
+
+
+def _plain(text: str) -> str:
+    """SQL: whether `text` is written by json.dumps as it is, between quotes."""
+    return f"regexp_full_match({text}, '{_PLAIN_CHARS}')"
+
+
 def _point(x: str, y: str) -> str:
     return "'{\"x\": ' || " + _clean(x) + " || ', \"y\": ' || " + _clean(y) + " || '}'"
 
@@ -81,9 +101,16 @@ _KEYFRAME = (
 )
 
 
-def lines_query(rois: str) -> str:
+def lines_query(rois: str, data_row_key: str = "globalKey", keyed: bool = False) -> str:
     """The statement of the module docstring over `rois`; its one parameter is True to leave
-    every context to the ROI-by-ROI path."""
+    every context to the ROI-by-ROI path. `data_row_key` names the data rows' key (globalKey
+    or id); with `keyed`, a context's key is the `key` of its row in `_wb_lb_keys`
+    (context_id, key), if any, else the context id."""
+    if data_row_key not in ("globalKey", "id"):
+        raise ValueError(f"data_row_key must be 'globalKey' or 'id', got {data_row_key!r}")
+    key_name = '"' + data_row_key + '"'
+    key = "coalesce(d.key, s.context_id)" if keyed else "s.context_id"
+    join = " LEFT JOIN _wb_lb_keys d ON d.context_id = s.context_id" if keyed else ""
     return (
         """
 WITH r AS NOT MATERIALIZED (SELECT *, coalesce(attributes::VARCHAR, '') AS text FROM ("""
@@ -154,9 +181,9 @@ rows AS MATERIALIZED (
                 WHEN r.kind IN ('box', 'point', 'polyline') THEN 'object'
                 ELSE 'other' END AS what,
             -- What only the ROI-by-ROI path says exactly: keypoints (a point object per
-            -- point), attributes that are no object, a uuid or `global` of another type, a
-            -- number twice.
-            r.kind = 'keypoints' OR n.same OR a.odd AS odd
+            -- point), masks (video masks, their pictures copied), attributes that are no
+            -- object, a uuid or `global` of another type, a number twice.
+            r.kind IN ('keypoints', 'mask') OR n.same OR a.odd AS odd
         FROM r JOIN num n ON n.frame_key = r.frame_key JOIN a ON a.text = r.text
         LEFT JOIN uids u ON u.uuid = a.uuid LEFT JOIN src s ON s.frame_id = r.frame_id))),
 odd AS (SELECT DISTINCT ci FROM rows WHERE odd OR ?),
@@ -226,19 +253,98 @@ counts AS (
     UNION ALL SELECT 'kept', NULL, count(*) FROM firsts
     UNION ALL SELECT 'frames', NULL, count(DISTINCT frame_key) FROM (
         SELECT frame_key FROM firsts
-        UNION ALL SELECT frame_key FROM mine WHERE what = 'answer'))
+        UNION ALL SELECT frame_key FROM mine WHERE what = 'answer')),
+-- Each object line's text after its uuid, where the texts are plain (else Python writes it).
+objects AS (
+    SELECT *, CASE WHEN """
+        + _plain("label")
+        + " AND "
+        + _plain("key")
+        + """ AND isfinite(coalesce(confidence, 1.0))
+            AND NOT contains(segments, chr(0)) AND NOT coalesce(
+                contains(attrs, '"track_classifications"') OR contains(attrs, chr(92)), false)
+        THEN concat(', "dataRow": {"""
+        + key_name
+        + """: "', key, '"}, "name": "', label, '"', """
+        + _CONFIDENCE
+        + """, ', "classifications": [], "segments": ', segments, '}') END AS text
+    FROM (SELECT s.context_id, """
+        + key
+        + """ AS key, s.uuid, s.h.label, s.h.confidence, s.h.attrs,
+            s.h.track_index, h.first, h.o, s.segments
+        FROM heads h JOIN segments s USING (ci, ui, k)"""
+        + join
+        + """)),
+-- The answers by line: their frames' numbers and positions, the first and last of each, and
+-- how many rows (the frames follow each other when as many as the positions they span, and
+-- distinct). Grouped on the key's columns alone: another column hashed per row costs more.
+answers AS (
+    SELECT c.context_id, any_value("""
+        + key.replace("s.", "c.")
+        + """) AS key, w.uuid, w.label, a.answer, w.confidence, a.whole,
+        list(w.number) AS numbers, list(w.pos) AS positions, min(w.o) AS o,
+        min(w.number) AS start, max(w.number) AS last, min(w.pos) AS p0, max(w.pos) AS p1,
+        count(*) AS held
+    FROM mine w JOIN a USING (ti) JOIN ctx c USING (ci)"""
+        + join.replace("s.", "c.")
+        + """
+    WHERE w.what = 'answer'
+    GROUP BY c.context_id, w.uuid, w.label, a.answer, w.confidence, a.whole),
+-- Each answer line's text after its uuid where every answer of its context is an object of
+-- plain texts (or a plain text over the whole video) with a plain label: the others, their
+-- checklists merged, are Python's (`_labelbox_export_rois.answer_lines`).
+said AS (
+    SELECT *, bool_and(simple) OVER (PARTITION BY context_id) AS written
+    FROM (SELECT *, coalesce("""
+        + _plain("label")
+        + " AND "
+        + _plain("key")
+        + """ AND isfinite(coalesce(confidence, 1.0)) AND (
+            json_type(answer) = 'OBJECT' AND regexp_full_match(answer::VARCHAR, '"""
+        + _PLAIN_OBJECT
+        + """')
+                AND len(json_keys(answer)) = len(list_distinct(json_keys(answer)))
+            OR whole AND regexp_full_match(answer::VARCHAR, '"""
+        + _PLAIN_TEXT
+        + """')), false) AS simple,
+        NOT whole AND (held <> p1 - p0 + 1 OR len(list_distinct(positions)) <> held) AS gaps
+    FROM answers)),
+-- The runs of frames of answers with gaps: numbers and positions distinct and sorted (one
+-- number per position in a context SQL writes: they sort alike), where each run starts and
+-- ends.
+runs_of AS (
+    SELECT *,
+        list_filter(range(1, len(ps) + 1), lambda i: i = 1 OR ps[i] <> ps[i - 1] + 1) AS starts,
+        list_filter(range(1, len(ps) + 1), lambda i: i = len(ps) OR ps[i + 1] <> ps[i] + 1)
+            AS ends
+    FROM (SELECT *, CASE WHEN gaps THEN list_sort(list_distinct(numbers)) END AS ns,
+            CASE WHEN gaps THEN list_sort(list_distinct(positions)) END AS ps
+        FROM said))
 SELECT * FROM (
     SELECT 0 AS part, context_id FROM left_out JOIN ctx USING (ci)
     UNION ALL BY NAME SELECT 1 AS part, what, kind, n FROM counts
     UNION ALL BY NAME
-    SELECT 2 AS part, s.context_id, s.uuid, s.h.label, s.h.confidence, s.h.attrs,
-        s.h.track_index, h.first, h.o, s.segments
-    FROM heads h JOIN segments s USING (ci, ui, k)
+    SELECT 2 AS part, context_id, uuid, label, confidence, attrs, track_index, first, o,
+        CASE WHEN text IS NULL THEN segments END AS segments, text
+    FROM objects
     UNION ALL BY NAME
-    SELECT 3 AS part, c.context_id, w.uuid, w.label, a.answer, w.confidence, a.whole,
-        list(w.number) AS numbers, list(w.pos) AS positions, min(w.o) AS o
-    FROM mine w JOIN a USING (ti) JOIN ctx c USING (ci)
-    WHERE w.what = 'answer'
-    GROUP BY c.context_id, w.uuid, w.label, a.answer, w.confidence, a.whole)
+    SELECT 3 AS part, context_id, uuid, label, answer, confidence, whole,
+        CASE WHEN NOT written THEN numbers END AS numbers,
+        CASE WHEN NOT written THEN positions END AS positions, o, start,
+        CASE WHEN written THEN concat(', "dataRow": {"""
+        + key_name
+        + """: "', key, '"}, "name": "', label,
+            '", "answer": ', replace(replace(answer::VARCHAR, '":"', '": "'), '","', '", "'),
+            -- the frames after the confidence, as answer_lines puts them
+            """
+        + _CONFIDENCE
+        + """,
+            CASE WHEN whole THEN ''
+                WHEN NOT gaps THEN concat(', "frames": [{"start": ', start, ', "end": ', last,
+                    '}]')
+                ELSE concat(', "frames": [', array_to_string(list_transform(starts,
+                    lambda s, j: concat('{"start": ', ns[s], ', "end": ', ns[ends[j]], '}')),
+                    ', '), ']') END, '}') END AS text
+    FROM runs_of)
 """
     )
