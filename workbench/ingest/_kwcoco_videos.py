@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 
 from workbench.errors import RecordError
 from workbench.ingest._coco_annotations import is_coco_id
+from workbench.ingest.jsonread import Unreadable
 from workbench.model.limits import MAX_INT32, MAX_TIMESTAMP
 from workbench.model.records import Frame, Roi
 
@@ -57,35 +58,51 @@ class KwcocoVideos:
         self,
         path: Path,
         items: Iterable[tuple[int, Any]],
-        images: Mapping[Any, Mapping[str, Any]],
+        counts: Mapping[Any, int],
         prefix: str,
         reject: Callable[[RecordError], None],
     ) -> None:
-        """`items`: the file's `videos` records, (index, value); `images`: each image's own
-        keys (those not COCO's) by image id."""
-        counts = Counter(extra["video_id"] for extra in images.values() if names_a_video(extra))
+        """`items`: the file's `videos` records, (index, value: Unreadable for a record that
+        cannot be read); `counts`: the images naming each video id (video_counts)."""
         records = _records(path, items, reject) if counts else {}
         self._videos = {
             key: (record, f"{prefix}{record['name']}", counts[key])
             for key, record in records.items()
             if key in counts
         }
-        self._video_of = {
+        self._video_of: dict[Any, Any] = {}
+        self._tracks: dict[Any, Tracks] = {}
+
+    @classmethod
+    def of_images(
+        cls,
+        path: Path,
+        items: Iterable[tuple[int, Any]],
+        images: Mapping[Any, Mapping[str, Any]],
+        prefix: str,
+        reject: Callable[[RecordError], None],
+    ) -> KwcocoVideos:
+        """The videos of `images`, each image's own keys (those not COCO's) by image id."""
+        videos = cls(path, items, video_counts(images.values()), prefix, reject)
+        videos._video_of = {
             image: extra["video_id"]
             for image, extra in images.items()
-            if names_a_video(extra) and extra["video_id"] in self._videos
+            if names_a_video(extra) and extra["video_id"] in videos._videos
         }
-        self._tracks: dict[Any, _Tracks] = {}
+        return videos
 
     def __bool__(self) -> bool:
         return bool(self._videos)
 
-    def frame(self, frame: Frame) -> Frame:
-        """The frame as a frame of its video, its ROIs on tracks (unchanged if not a video's)."""
-        meta = frame.metadata
+    def number(self) -> dict[Any, int]:
+        """Each video id its number, 0 up, in the order of the file's records."""
+        return {key: n for n, key in enumerate(self._videos)}
+
+    def placed(self, meta: Mapping[str, Any]) -> Placed | None:
+        """Where the image of own keys `meta` is in its video (None: it is of none)."""
         found = self._videos.get(meta.get("video_id")) if names_a_video(meta) else None
         if found is None:
-            return frame
+            return None
         record, context_id, count = found
         rest = {k: v for k, v in meta.items() if k != "video_id"}
         rest[KEY] = record
@@ -97,14 +114,21 @@ class KwcocoVideos:
         stamp = _millis(meta.get("timestamp"))
         if stamp is not None:
             del rest["timestamp"]
+        return Placed(meta["video_id"], context_id, index, stamp, count, rest)
+
+    def frame(self, frame: Frame) -> Frame:
+        """The frame as a frame of its video, its ROIs on tracks (unchanged if not a video's)."""
+        placed = self.placed(frame.metadata)
+        if placed is None:
+            return frame
         return replace(
             frame,
-            context_id=context_id,
-            frame_index=index,
-            timestamp=stamp,
-            num_frames=count,
-            metadata=rest,
-            rois=self.rois(meta, frame.rois),
+            context_id=placed.context_id,
+            frame_index=placed.frame_index,
+            timestamp=placed.timestamp,
+            num_frames=placed.num_frames,
+            metadata=placed.metadata,
+            rois=self.rois(frame.metadata, frame.rois),
         )
 
     def seen(self, annotations: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
@@ -117,18 +141,35 @@ class KwcocoVideos:
             if isinstance(annotation, dict) and is_coco_id(annotation.get("image_id")):
                 video = self._video_of.get(annotation["image_id"])
                 if video is not None:
-                    self._tracks.setdefault(video, _Tracks()).note(annotation.get("track_id"))
+                    self._tracks.setdefault(video, Tracks()).note(annotation.get("track_id"))
             yield number, annotation
 
     def rois(self, extra: Mapping[str, Any], rois: Sequence[Roi]) -> list[Roi]:
         """The ROIs of an image with `extra`, each with a track id on its track."""
         if not names_a_video(extra) or extra["video_id"] not in self._videos:
             return list(rois)
-        tracks = self._tracks.get(extra["video_id"], _Tracks())
+        tracks = self._tracks.get(extra["video_id"], Tracks())
         return [tracks.tracked(roi) for roi in rois]
 
 
-class _Tracks:
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """An image's place in its video: the frame's columns and its metadata without them."""
+
+    video: Any
+    context_id: str
+    frame_index: int | None
+    timestamp: int | None
+    num_frames: int
+    metadata: dict[str, Any]
+
+
+def video_counts(extras: Iterable[Mapping[str, Any]]) -> Counter[Any]:
+    """The images naming each video id, of the images' own keys `extras`."""
+    return Counter(extra["video_id"] for extra in extras if names_a_video(extra))
+
+
+class Tracks:
     """The track ids of one video's annotations: an integer one is its own track index, a
     string (kwcoco's names and UUIDs) is numbered after the video's highest integer one, in
     the order the file first gives each."""
@@ -143,21 +184,18 @@ class _Tracks:
         elif isinstance(track, str):
             self.named.setdefault(track, len(self.named))
 
-    def tracked(self, roi: Roi) -> Roi:
-        track = roi.attributes.get("track_id")
+    def index(self, track: Any) -> int | None:
+        """The track index of track id `track` (None: it is on none)."""
         if _int(track, -MAX_INT32 - 1, MAX_INT32):
-            return replace(roi, track_index=track)
+            return int(track)
         number = self.named.get(track) if isinstance(track, str) else None
         if number is None or self.highest + 1 + number > MAX_INT32:
-            return roi
-        return replace(roi, track_index=self.highest + 1 + number)
+            return None
+        return self.highest + 1 + number
 
-
-def staged_videos(con: Any) -> bool:
-    """Whether an image staged by the columnar path (`_wb_images`) may name a video: the
-    file then goes record by record (kwcoco's video files are small next to COCO's)."""
-    query = "SELECT 1 FROM _wb_images WHERE contains(metadata, '\"video_id\":') LIMIT 1"
-    return bool(con.execute(query).fetchall())
+    def tracked(self, roi: Roi) -> Roi:
+        index = self.index(roi.attributes.get("track_id"))
+        return roi if index is None else replace(roi, track_index=index)
 
 
 def _records(
@@ -168,6 +206,8 @@ def _records(
     for index, value in items:
         here = f"{path}, video #{index + 1}"
         try:
+            if isinstance(value, Unreadable):
+                raise RecordError(here, value.problem)
             if not isinstance(value, dict) or not is_coco_id(value.get("id")):
                 raise RecordError(here, "a video needs an id (an integer or a string)")
             if not isinstance(value.get("name"), str) or not value["name"]:

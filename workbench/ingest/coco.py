@@ -179,12 +179,17 @@ def _small_members(
     path: Path, whats: Mapping[str, str], reject: Callable[[RecordError], None]
 ) -> dict[str, list[tuple[int, Any]]]:
     """(index, value) of the records of small top-level arrays (`whats`: member -> what a
-    record is called), read in one pass; as `_items` rejects and raises."""
+    record is called), read in one pass; as `_items` rejects and raises, but the records of
+    `videos` that cannot be read are kept (Unreadable): they are refused with the others, once
+    an image names a video (workbench.ingest._kwcoco_videos)."""
     found: dict[str, list[tuple[int, Any]]] = {member: [] for member in whats}
     for member, index, value in read_members(path, set(whats)):
         if isinstance(value, Unreadable):
             if value.fatal or index is None or member is None:
                 raise IngestError(f"{path}: not valid JSON ({value.problem})")
+            if member == VIDEOS:
+                found[member].append((index, value))
+                continue
             reject(RecordError(f"{path}, {whats[member]} #{index + 1}", value.problem))
         elif index is not None and member is not None:
             found[member].append((index, value))
@@ -319,8 +324,8 @@ def _import_instances(path: Path, writer: CatalogWriter, options: _Instances) ->
     writer.add_keypoint_labels(keypoint_labels(categories))
     categories.kwcoco = KwcocoPoints(path, writer.reject, writer.add_keypoint_labels)
     images = _read_images(path, writer)
-    videos = KwcocoVideos(path, small[VIDEOS], {i.id: i.extra for i in images.values()},
-                          options.prefix, writer.reject)  # fmt: skip
+    videos = KwcocoVideos.of_images(path, small[VIDEOS], {i.id: i.extra for i in images.values()},
+                                    options.prefix, writer.reject)  # fmt: skip
     with (
         tempfile.TemporaryDirectory(prefix="workbench-coco-") as folder,
         _Partitions(_partition_count(path, options.partition_bytes), folder) as parts,
