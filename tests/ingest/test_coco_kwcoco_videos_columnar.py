@@ -65,9 +65,18 @@ def _document(seed: int) -> dict[str, Any]:
                 )  # fmt: skip
             if rng.random() < 0.3:
                 annotation["area"] = 100.0
+            if rng.random() < 0.05:
+                annotation["track"] = rng.choice([1, {"track": 2}, "x"])
+            if rng.random() < 0.05:
+                annotation["note"] = {"track": 2}
             annotations.append(annotation)
     categories = [{"id": 1, "name": "car"}]
-    return {"categories": categories, "videos": videos, "images": images,
+    tracks: list[Any] = [{"id": 0, "name": "t0"}, {"id": 3, "name": "t3", "color": [1, 0.5]},
+                         {"id": "cyclist", "name": "c", "note": "é \u2028 \"q\""},
+                         {"name": "no id"}, {"id": 3, "name": "again"}, [1],
+                         {"id": 7, "name": "long", "blob": "x" * 600_000}]  # fmt: skip
+    rng.shuffle(tracks)
+    return {"categories": categories, "videos": videos, "tracks": tracks, "images": images,
             "annotations": annotations}  # fmt: skip
 
 
@@ -114,4 +123,6 @@ def test_a_mixed_video_file_stores_alike_by_sql_and_by_the_per_record_path(
     assert sorted(errors) == sorted(by_record[2])
     assert len(errors) > 20
     assert any("video #" in e for e in errors)
+    assert any("track #" in e for e in errors)
+    assert sum(r[15] is not None and '"track":{' in r[15] for r in rois) > 10
     assert (warnings, examples) == by_record[3:]

@@ -225,6 +225,9 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
 def annotation_rows(tracks: bool = False) -> str:
     """ANNOTATION_ROWS, with each row's `track` (its `track_id`'s JSON text) for `tracks`."""
     spec, track = (_ANN_TRACKED, " d.track_id AS track,") if tracks else (ANN, "")
+    # (a record naming `track` goes the per-record way: its own key keeps its track's record
+    # off its attributes, and a nested one does not)
+    track_ok = """ AND NOT contains(x, '"track"')""" if tracks else ""
     return f"""
 WITH read AS (
     SELECT i, x, try(from_json(x, '{spec}')) AS d, {_ODD} AS odd,
@@ -303,7 +306,7 @@ SELECT o, i, x, id, name AS label,{track}
         AND CASE WHEN plain THEN true ELSE d.supercategory IS NULL AND no_points
              AND NOT contains(coalesce(extra, ''), ':null')
              AND len(list_distinct(keys)) = len(keys) END
-        AND small, false) AS ok
+        AND small{track_ok}, false) AS ok
 FROM shaped)
 """
 
@@ -350,21 +353,29 @@ _ROIS = """
 SELECT id, label, confidence, CASE WHEN geometry IS NULL THEN 'box' ELSE 'polygon' END AS kind,
     coalesce(geometry, [[x_min, y_min, x_max, y_min, x_max, y_max, x_min, y_max]]) AS geometry,
     x_min, y_min, x_max, y_max, (x_max - x_min) * (y_max - y_min) AS area,
-    CASE WHEN box_area IS NOT NULL THEN json_merge_patch(attributes0,
-        json_object('area', box_area))::VARCHAR ELSE attributes0 END AS attributes,
+    {attributes} AS attributes,
     o AS _line, i AS _i{track}
 FROM {rows} WHERE ok AND o BETWEEN $first AND $last
 """
-ROIS = _ROIS.format(track="", rows="_wb_ann")
+_ATTRIBUTES = """CASE WHEN box_area IS NOT NULL THEN json_merge_patch(attributes0,
+        json_object('area', box_area))::VARCHAR ELSE attributes0 END"""
+ROIS = _ROIS.format(attributes=_ATTRIBUTES, track="", rows="_wb_ann")
 # With kwcoco's videos (workbench.ingest._coco_videos): each ROI of a video frame on its track,
-# an integer track id within 32 bits its own index, a named one numbered by `_wb_tracks`.
-ROIS_TRACKED = _ROIS.format(
-    track=", track_index",
-    rows=f"""(SELECT a.*, CASE WHEN v.video IS NULL THEN NULL
+# an integer track id within 32 bits its own index, a named one numbered by `_wb_tracks`, and
+# the track's record (`_wb_track_records`) appended to its attributes as `track` (the last key,
+# as Python appends it; the records SQL takes hold no key `track`).
+_TRACK_INDEX = f"""CASE WHEN v.video IS NULL THEN NULL
         WHEN is_int(a.track) AND int_of(a.track) BETWEEN {-MAX_INT32 - 1} AND {MAX_INT32}
-        THEN int_of(a.track)::INTEGER ELSE t.number END AS track_index
+        THEN int_of(a.track)::INTEGER ELSE t.number END"""
+ROIS_TRACKED = _ROIS.format(
+    attributes=f"""CASE WHEN track_index IS NULL OR record IS NULL THEN {_ATTRIBUTES}
+        ELSE left({_ATTRIBUTES}, -1) || ',"track":' || record || '}}' END""",
+    track=", track_index",
+    rows=f"""(SELECT a.*, {_TRACK_INDEX} AS track_index, r.record
     FROM _wb_ann a LEFT JOIN _wb_vframes v ON v.o = a.o
     LEFT JOIN _wb_tracks t ON t.video = v.video AND t.name = str_of(a.track)
+    LEFT JOIN _wb_track_records r ON r.key = CASE WHEN is_int(a.track)
+        THEN 'i' || int_of(a.track) WHEN is_str(a.track) THEN 's' || str_of(a.track) END
     WHERE a.ok AND a.o BETWEEN $first AND $last)""",
 )
 # Per frame written with a warning: the warnings of its ROIs made by SQL (counted with its

@@ -17,7 +17,6 @@ _kwcoco_videos.Tracks does, and ROIS gives each ROI of a video frame its track i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from workbench.ingest._coco_images import key as _key
 from workbench.ingest._coco_pieces import Member, outside
 from workbench.ingest._kwcoco_videos import (
     MEMBER,
+    TRACKS,
     KwcocoVideos,
     Tracks,
     _int,
@@ -72,8 +72,9 @@ def names_videos(con: Any) -> bool:
 class StagedVideos:
     """The video frames staged (`_wb_vframes`) and their annotations' tracks."""
 
-    def __init__(self, video_of: dict[int, int]) -> None:
+    def __init__(self, video_of: dict[int, int], records: dict[Any, dict[str, Any]]) -> None:
         self._video_of = video_of  # image ordinal -> video number
+        self._records = records  # the `tracks` records, by id
         self._highest: dict[int, int] = {}
         self._first: dict[tuple[int, str], int] = {}  # (video, track name) -> first record
         self._tracks: dict[int, Tracks] = {}
@@ -130,7 +131,7 @@ class StagedVideos:
         video = self._video_of.get(o)
         if video is None:
             return roi
-        return self._tracks.get(video, Tracks()).tracked(roi)
+        return self._tracks.get(video, Tracks()).tracked(roi, self._records)
 
 
 def stage_videos(
@@ -144,9 +145,11 @@ def stage_videos(
     counts = video_counts(meta for _, meta in metas if isinstance(meta, dict))
     if not counts:
         return None
-    videos = KwcocoVideos(path, _records(path, found, writer), counts, prefix, writer.reject)
+    members = _records(path, found)
+    videos = KwcocoVideos(path, members[MEMBER], counts, prefix, writer.reject, members[TRACKS])
     if not videos:
         return None
+    _stage_track_records(con, videos.track_records)
     numbers = videos.number()
     contexts: dict[str, bool] = {}
     made: list[tuple[Any, ...]] = []
@@ -166,7 +169,18 @@ def stage_videos(
     con.register("_wb_t", table)
     con.execute("CREATE OR REPLACE TEMP TABLE _wb_vframes AS SELECT * FROM _wb_t")
     con.unregister("_wb_t")
-    return StagedVideos({row[0]: row[1] for row in made})
+    return StagedVideos({row[0]: row[1] for row in made}, videos.track_records)
+
+
+def _stage_track_records(con: Any, records: dict[Any, dict[str, Any]]) -> None:
+    """`_wb_track_records`: each track's record as the writer writes it, keyed as ROIS_TRACKED
+    keys a track id ('i' or 's' then the integer's or string's text)."""
+    keys = [f"i{k}" if isinstance(k, int) else f"s{k}" for k in records]
+    texts = [_text(record)[0] for record in records.values()]
+    table = pa.table({"key": pa.array(keys, pa.string()), "record": pa.array(texts, pa.string())})
+    con.register("_wb_t", table)
+    con.execute("CREATE OR REPLACE TEMP TABLE _wb_track_records AS SELECT * FROM _wb_t")
+    con.unregister("_wb_t")
 
 
 def _text(metadata: dict[str, Any]) -> tuple[str, bool]:
@@ -186,17 +200,19 @@ def _text_ok(context_id: str) -> bool:
     return True
 
 
-def _records(
-    path: Path, found: dict[str, Member] | None, writer: CatalogWriter
-) -> Iterator[tuple[int, Any]]:
-    """(index, value) of the file's `videos` records: from the document outside its three
-    arrays when it was cut within the records' depth, else read as the per-record path
-    reads them (a record that cannot be read an Unreadable, refused with the others)."""
+def _records(path: Path, found: dict[str, Member] | None) -> dict[str, list[tuple[int, Any]]]:
+    """(index, value) of the file's `videos` and `tracks` records: from the document outside
+    its three arrays when it was cut within the records' depth, else read as the per-record
+    path reads them (a record that cannot be read an Unreadable, refused with the others)."""
+    wanted = (MEMBER, TRACKS)
+    got: dict[str, list[tuple[int, Any]]] = {member: [] for member in wanted}
     if found is not None and found["images"].deepest <= MAX_JSON_DEPTH:
-        value = outside(path, found).get(MEMBER)
-        if isinstance(value, list):
-            yield from enumerate(value)
-        return
-    for member, index, record in read_members(path, {MEMBER}):
-        if member == MEMBER and index is not None:
-            yield index, record
+        rest = outside(path, found)
+        for key in wanted:
+            value = rest.get(key)
+            got[key] = list(enumerate(value)) if isinstance(value, list) else []
+        return got
+    for member, index, record in read_members(path, set(wanted)):
+        if member is not None and member in got and index is not None:
+            got[member].append((index, record))
+    return got

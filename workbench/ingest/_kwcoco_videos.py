@@ -38,12 +38,16 @@ import pyarrow.compute as pc
 from workbench.errors import RecordError
 from workbench.ingest._coco_annotations import is_coco_id
 from workbench.ingest.jsonread import Unreadable
-from workbench.model.limits import MAX_INT32, MAX_TIMESTAMP
+from workbench.model.limits import MAX_INT32, MAX_JSON_FIELD_BYTES, MAX_TIMESTAMP
 from workbench.model.records import Frame, Roi
 
 MEMBER = "videos"
-# The frame metadata key holding its video's record.
+TRACKS = "tracks"
+# The frame metadata key holding its video's record, and the ROI attribute holding its track's.
 KEY = "video"
+TRACK_KEY = "track"
+# A track's record is kept on each of its ROIs: at most this long, as JSON text.
+MAX_TRACK_BYTES = MAX_JSON_FIELD_BYTES // 8
 
 
 def names_a_video(extra: Mapping[str, Any]) -> bool:
@@ -61,9 +65,11 @@ class KwcocoVideos:
         counts: Mapping[Any, int],
         prefix: str,
         reject: Callable[[RecordError], None],
+        tracks: Iterable[tuple[int, Any]] = (),
     ) -> None:
         """`items`: the file's `videos` records, (index, value: Unreadable for a record that
-        cannot be read); `counts`: the images naming each video id (video_counts)."""
+        cannot be read); `counts`: the images naming each video id (video_counts); `tracks`:
+        the file's `tracks` records, as `items`."""
         records = _records(path, items, reject) if counts else {}
         self._videos = {
             key: (record, f"{prefix}{record['name']}", counts[key])
@@ -72,6 +78,8 @@ class KwcocoVideos:
         }
         self._video_of: dict[Any, Any] = {}
         self._tracks: dict[Any, Tracks] = {}
+        # The `tracks` records by id, read once a video is the file's.
+        self.track_records = track_records(path, tracks, reject) if self._videos else {}
 
     @classmethod
     def of_images(
@@ -81,9 +89,10 @@ class KwcocoVideos:
         images: Mapping[Any, Mapping[str, Any]],
         prefix: str,
         reject: Callable[[RecordError], None],
+        tracks: Iterable[tuple[int, Any]] = (),
     ) -> KwcocoVideos:
         """The videos of `images`, each image's own keys (those not COCO's) by image id."""
-        videos = cls(path, items, video_counts(images.values()), prefix, reject)
+        videos = cls(path, items, video_counts(images.values()), prefix, reject, tracks)
         videos._video_of = {
             image: extra["video_id"]
             for image, extra in images.items()
@@ -149,7 +158,7 @@ class KwcocoVideos:
         if not names_a_video(extra) or extra["video_id"] not in self._videos:
             return list(rois)
         tracks = self._tracks.get(extra["video_id"], Tracks())
-        return [tracks.tracked(roi) for roi in rois]
+        return [tracks.tracked(roi, self.track_records) for roi in rois]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,9 +202,44 @@ class Tracks:
             return None
         return self.highest + 1 + number
 
-    def tracked(self, roi: Roi) -> Roi:
-        index = self.index(roi.attributes.get("track_id"))
-        return roi if index is None else replace(roi, track_index=index)
+    def tracked(self, roi: Roi, records: Mapping[Any, dict[str, Any]]) -> Roi:
+        """The ROI on its track, with the track's record (`records`, by id) unless its
+        attributes hold a `track` of their own."""
+        track = roi.attributes.get("track_id")
+        index = self.index(track)
+        if index is None:
+            return roi
+        record = records.get(track) if TRACK_KEY not in roi.attributes else None
+        if record is None:
+            return replace(roi, track_index=index)
+        return replace(roi, track_index=index, attributes={**roi.attributes, TRACK_KEY: record})
+
+
+def track_records(
+    path: Path, items: Iterable[tuple[int, Any]], reject: Callable[[RecordError], None]
+) -> dict[Any, dict[str, Any]]:
+    """kwcoco's `tracks` records by id (an integer or a string), each refused alone (with
+    its number) when it has no such id, one an earlier track has, or is longer than
+    MAX_TRACK_BYTES as JSON."""
+    tracks: dict[Any, dict[str, Any]] = {}
+    for index, value in items:
+        here = f"{path}, track #{index + 1}"
+        try:
+            if isinstance(value, Unreadable):
+                raise RecordError(here, value.problem)
+            if not isinstance(value, dict) or not is_coco_id(value.get("id")):
+                raise RecordError(here, "a track needs an id (an integer or a string)")
+            if value["id"] in tracks:
+                raise RecordError(here, "its id is an earlier track's")
+            size = len(_dumps(value).encode())
+            if size > MAX_TRACK_BYTES:
+                problem = f"its record is {size:,} bytes of JSON, more than {MAX_TRACK_BYTES:,}"
+                raise RecordError(here, problem)
+        except RecordError as err:
+            reject(err)
+            continue
+        tracks[value["id"]] = value
+    return tracks
 
 
 def _records(
@@ -246,32 +290,49 @@ def _millis(value: Any) -> int | None:
 
 
 # -- export ----------------------------------------------------------------------------------
-def video_images(frames: pa.Table) -> tuple[pa.Table, list[Any]]:
-    """The frames (id, metadata, frame_index, timestamp) as (id, metadata) with each video
-    frame's `video` record replaced by its `video_id`, `frame_index` and `timestamp`; and the
-    videos' records, in the order of their first frames."""
+def video_images(
+    frames: pa.Table, tracked: frozenset[str] = frozenset()
+) -> tuple[pa.Table, list[Any]]:
+    """The frames (id, metadata, frame_index, timestamp, context_id) as (id, metadata) with
+    each video frame's `video` record replaced by its `video_id`, `frame_index` and
+    `timestamp`; and the videos' records, in the order of their first frames. A frame of a
+    context of `tracked` (holding ROIs on tracks) with a frame index and no video record is a
+    frame of a video of its own context's, `{"id", "name": context}` (the ids numbered past
+    the records' highest integer one)."""
     plain = frames.select(["id", "metadata"])
     texts = frames["metadata"]
     found = pc.fill_null(pc.match_substring(texts, f'"{KEY}"'), False)
+    if tracked:
+        named = pc.is_in(frames["context_id"], value_set=pa.array(sorted(tracked), pa.string()))
+        indexed = pc.and_(pc.fill_null(named, False), pc.is_valid(frames["frame_index"]))
+        found = pc.or_(found, indexed)
     maybe = found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found
     rows = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
     if not len(rows):
         return plain, []
     at = pa.array(rows)
-    picked = zip(
-        *(frames[c].take(at).to_pylist() for c in ("metadata", "frame_index", "timestamp")),
-        strict=True,
-    )
+    columns = ("metadata", "frame_index", "timestamp", "context_id")
+    picked = list(zip(*(frames[c].take(at).to_pylist() for c in columns), strict=True))
     videos: dict[Any, Any] = {}
+    own: dict[str, int] = {}  # the videos of tracked contexts, by context
     made: list[str | None] = []
-    for text, index, stamp in picked:
-        meta = _loads(text)
-        record = meta.get(KEY) if isinstance(meta, dict) else None
-        if not isinstance(record, dict) or not is_coco_id(record.get("id")):
+    metas = [_loads(text) if text is not None else {} for text, _, _, _ in picked]
+    records = [_record(meta) for meta in metas]
+    after = max([r["id"] for r in records if r and _int(r["id"], 0, 2**63)], default=0) + 1
+    for (text, index, stamp, context), meta, record in zip(picked, metas, records, strict=True):
+        if not isinstance(meta, dict) or (
+            record is None and (context not in tracked or index is None or KEY in meta)
+        ):
             made.append(text)
             continue
-        videos.setdefault(record["id"], record)
-        image = {"video_id": record["id"]}
+        if record is None:
+            if context not in own:
+                own[context] = after + len(own)
+                videos[("own", context)] = {"id": own[context], "name": context}
+            image: dict[str, Any] = {"video_id": own[context]}
+        else:
+            videos.setdefault(record["id"], record)
+            image = {"video_id": record["id"]}
         if index is not None:
             image["frame_index"] = index
         if stamp is not None:
@@ -281,6 +342,12 @@ def video_images(frames: pa.Table) -> tuple[pa.Table, list[Any]]:
     metadata = texts.combine_chunks()
     column = pc.replace_with_mask(metadata, maybe, pa.array(made, metadata.type))
     return plain.set_column(1, "metadata", column), list(videos.values())
+
+
+def _record(meta: Any) -> dict[str, Any] | None:
+    """The video record a frame's metadata holds, if any."""
+    record = meta.get(KEY) if isinstance(meta, dict) else None
+    return record if isinstance(record, dict) and is_coco_id(record.get("id")) else None
 
 
 def _loads(text: str) -> Any:
