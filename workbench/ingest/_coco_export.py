@@ -119,7 +119,7 @@ def _write(
             registered(con, TRACK_FRAMES, contexts),
             written_atomically(target) as out,
         ):
-            tracks = export_tracks(con, rois, params)
+            tracks = export_tracks(con, rois, params, field)
             frames, videos = video_images(frames, tracks.contexts if tracks else frozenset())
             count = ids_their_numbers(con, rois, params)
             numbers = roi_numbers(con, rois, params) if count is None else count

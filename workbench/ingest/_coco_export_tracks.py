@@ -39,6 +39,8 @@ SELECT f.context_id, r.track_index, min(r.o) AS first,
 FROM ({{rois}}) r JOIN {FRAMES} f ON f.id = r.frame_id
 WHERE r.track_index IS NOT NULL GROUP BY ALL ORDER BY first
 """
+# Whether any ROI of the field in the catalog is on a track.
+_ANY = "SELECT 1 FROM rois WHERE field = ? AND track_index IS NOT NULL LIMIT 1"
 # The track records the ROIs hold, the first of each text.
 _RECORDS = f"""
 SELECT (r.attributes->'$.{TRACK_KEY}')::VARCHAR AS record, min(r.o) AS first
@@ -58,9 +60,12 @@ class ExportTracks:
     contexts: frozenset[str]
 
 
-def export_tracks(con: Any, rois: str, params: Any) -> ExportTracks | None:
-    """The tracks of the ROIs `rois` (with frame_id, track_index, attributes and `o`), their
-    frames' contexts registered as FRAMES; None when no ROI is on a track."""
+def export_tracks(con: Any, rois: str, params: Any, field: str) -> ExportTracks | None:
+    """The tracks of the ROIs `rois` (with frame_id, track_index, attributes and `o`: the
+    view's of `field`), their frames' contexts registered as FRAMES; None when no ROI is on a
+    track."""
+    if not con.execute(_ANY, [field]).fetchall():
+        return None  # (the view's read of the ROIs is not run again for nothing)
     rows = con.execute(_TRACKS.format(rois=rois), list(params)).fetchall()
     if not rows:
         return None
