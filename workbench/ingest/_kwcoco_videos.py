@@ -10,14 +10,18 @@ annotation of a video frame with a `track_id` is an object of that track: an int
 `track_index`, a string (kwcoco's names and UUIDs) is numbered after the video's highest
 integer id in the order the file first gives each (noted as the annotations are read, so the
 numbers do not depend on the order frames are made in), and `attributes.track_id` keeps it as
-given (as Labelbox's `uuid` is kept beside its track index). An image naming no video of the
+given (as Labelbox's `uuid` is kept beside its track index), with the record of the file's
+`tracks` of that id, if any, as `attributes.track` (unless the annotation has a `track` of its
+own). An image naming no video of the
 file, a frame index that is not a non-negative 32-bit integer, a time that is neither form, or
 a track id of another type stay what they were: metadata and attributes, and so does an image
 with a `video` key of its own.
 
 Export gives back the `videos` table (the records of the view's video frames, in the order of
 their first frames) and each such frame's `video_id`, `frame_index` and `timestamp` (UNIX
-seconds) from its columns.
+seconds) from its columns; the frames of a context holding ROIs on tracks that have a frame
+index and no video record are given a video of their context's
+(workbench.ingest._coco_export_tracks writes the tracks).
 """
 
 from __future__ import annotations
