@@ -22,7 +22,7 @@ import orjson
 import pyarrow as pa
 
 from workbench.ingest._coco_annotations import is_coco_id
-from workbench.ingest._kwcoco_videos import TRACK_KEY, _loads
+from workbench.ingest._kwcoco_videos import TRACK_KEY, json_value
 
 # The registered tables annotation_lines joins (frames: id, context_id; tracks: ids).
 FRAMES = "_wb_track_frames"
@@ -84,7 +84,7 @@ def export_tracks(con: Any, rois: str, params: Any, field: str) -> ExportTracks 
         ids.append(mine)
     kept: dict[Any, dict[str, Any]] = {}
     for text, _ in con.execute(_RECORDS.format(rois=rois), list(params)).fetchall():
-        record = _loads(text)
+        record = json_value(text)
         if isinstance(record, dict) and is_coco_id(record.get("id")):
             kept.setdefault(record["id"], record)
     records: dict[Any, dict[str, Any]] = {}
@@ -99,5 +99,5 @@ def export_tracks(con: Any, rois: str, params: Any, field: str) -> ExportTracks 
 
 
 def _given(text: str | None) -> Any:
-    value = _loads(text) if text is not None else None
+    value = json_value(text) if text is not None else None
     return value if is_coco_id(value) else None

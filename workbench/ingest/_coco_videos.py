@@ -32,8 +32,8 @@ from workbench.ingest._kwcoco_videos import (
     TRACKS,
     KwcocoVideos,
     Tracks,
-    _int,
-    _loads,
+    int_within,
+    json_value,
     video_counts,
 )
 from workbench.ingest.jsonread import read_members
@@ -100,7 +100,7 @@ class StagedVideos:
         if video is None:
             return
         track = value.get("track_id")
-        if isinstance(track, int) and _int(track, -MAX_INT32 - 1, MAX_INT32):
+        if isinstance(track, int) and int_within(track, -MAX_INT32 - 1, MAX_INT32):
             self._highest[video] = max(self._highest.get(video, -1), track)
         elif isinstance(track, str):
             self._first[(video, track)] = min(self._first.get((video, track), i), i)
@@ -141,7 +141,7 @@ def stage_videos(
     rows = con.execute(
         f"SELECT o, metadata FROM _wb_images WHERE {_NAMED.format(column='metadata')} ORDER BY o"
     ).fetchall()
-    metas = [(o, _loads(text)) for o, text in rows]
+    metas = [(o, json_value(text)) for o, text in rows]
     counts = video_counts(meta for _, meta in metas if isinstance(meta, dict))
     if not counts:
         return None

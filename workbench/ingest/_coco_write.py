@@ -23,7 +23,7 @@ from workbench.ingest._coco_digests import Beside
 from workbench.ingest._coco_rois import write_rois
 from workbench.ingest._coco_staged import Stored
 from workbench.ingest._in_thread import InThread
-from workbench.ingest._kwcoco_videos import _loads
+from workbench.ingest._kwcoco_videos import json_value
 from workbench.ingest._rows import queued_frame
 from workbench.ingest.report import is_record_failure, record_error
 from workbench.ingest.writer import CatalogWriter, RowBatch
@@ -206,4 +206,4 @@ def _frame(frame_id: str, uri: str, video: int | None, context_id: str, *placed:
     frame_index, timestamp, num_frames, metadata = placed
     return Frame(frame_id, sources=source, context_id=context_id, frame_index=frame_index,
                  timestamp=timestamp, num_frames=num_frames,
-                 metadata=_loads(metadata))  # fmt: skip
+                 metadata=json_value(metadata))  # fmt: skip

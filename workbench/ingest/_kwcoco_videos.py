@@ -120,7 +120,7 @@ class KwcocoVideos:
         rest = {k: v for k, v in meta.items() if k != "video_id"}
         rest[KEY] = record
         index = meta.get("frame_index")
-        if _int(index, 0, MAX_INT32):
+        if int_within(index, 0, MAX_INT32):
             del rest["frame_index"]
         else:
             index = None
@@ -192,14 +192,14 @@ class Tracks:
         self.named: dict[str, int] = {}
 
     def note(self, track: Any) -> None:
-        if _int(track, -MAX_INT32 - 1, MAX_INT32):
+        if int_within(track, -MAX_INT32 - 1, MAX_INT32):
             self.highest = max(self.highest, track)
         elif isinstance(track, str):
             self.named.setdefault(track, len(self.named))
 
     def index(self, track: Any) -> int | None:
         """The track index of track id `track` (None: it is on none)."""
-        if _int(track, -MAX_INT32 - 1, MAX_INT32):
+        if int_within(track, -MAX_INT32 - 1, MAX_INT32):
             return int(track)
         number = self.named.get(track) if isinstance(track, str) else None
         if number is None or self.highest + 1 + number > MAX_INT32:
@@ -270,7 +270,8 @@ def _records(
     return videos
 
 
-def _int(value: Any, low: int, high: int) -> bool:
+def int_within(value: Any, low: int, high: int) -> bool:
+    """Whether `value` is an integer (not a bool) from `low` to `high`."""
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
@@ -320,9 +321,9 @@ def video_images(
     videos: dict[Any, Any] = {}
     own: dict[str, int] = {}  # the videos of tracked contexts, by context
     made: list[str | None] = []
-    metas = [_loads(text) if text is not None else {} for text, _, _, _ in picked]
+    metas = [json_value(text) if text is not None else {} for text, _, _, _ in picked]
     records = [_record(meta) for meta in metas]
-    after = max([r["id"] for r in records if r and _int(r["id"], 0, 2**63)], default=0) + 1
+    after = max([r["id"] for r in records if r and int_within(r["id"], 0, 2**63)], default=0) + 1
     for (text, index, stamp, context), meta, record in zip(picked, metas, records, strict=True):
         if not isinstance(meta, dict) or (
             record is None and (context not in tracked or index is None or KEY in meta)
@@ -354,7 +355,8 @@ def _record(meta: Any) -> dict[str, Any] | None:
     return record if isinstance(record, dict) and is_coco_id(record.get("id")) else None
 
 
-def _loads(text: str) -> Any:
+def json_value(text: str) -> Any:
+    """JSON text parsed (orjson, or Python's parser for integers past 64 bits)."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:  # integers past 64 bits
