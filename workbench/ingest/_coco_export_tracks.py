@@ -37,7 +37,7 @@ SELECT f.context_id, r.track_index, min(r.o) AS first,
     arg_min(r.attributes->'$.track_id', r.o)
         FILTER (WHERE (r.attributes->'$.track_id') IS NOT NULL)::VARCHAR AS given
 FROM ({{rois}}) r JOIN {FRAMES} f ON f.id = r.frame_id
-WHERE r.track_index IS NOT NULL GROUP BY ALL ORDER BY first
+WHERE r.track_index IS NOT NULL AND f.context_id IS NOT NULL GROUP BY ALL ORDER BY first
 """
 # Whether any ROI of the field in the catalog is on a track.
 _ANY = "SELECT 1 FROM rois WHERE field = ? AND track_index IS NOT NULL LIMIT 1"
