@@ -3,8 +3,9 @@
     PYTHONPATH=$PWD python bench/kwcoco_videos_bench.py            # 100 videos x 200 frames
     PYTHONPATH=$PWD python bench/kwcoco_videos_bench.py --videos 10 --runs 3
 
-The two files hold the same images (4 boxes each); the kwcoco one adds its `videos`, each
-image's `video_id`, `frame_index` and `timestamp`, and each annotation's `track_id`. Each
+The two files hold the same images (4 boxes each); the kwcoco one adds its `videos` and
+`tracks`, each image's `video_id`, `frame_index` and `timestamp`, and each annotation's
+`track_id`. Each
 import runs in a child process of its own, alternately, into a new catalog, followed by an
 export of the whole catalog; the figures are the child's wall and CPU seconds (its engine's
 threads included) and the load average at its start.
@@ -42,6 +43,7 @@ def document(videos: int, frames: int, kwcoco: bool) -> dict:
     if kwcoco:
         doc["videos"] = [{"id": v + 1, "name": f"video_{v:03d}", "width": 640, "height": 480}
                          for v in range(videos)]  # fmt: skip
+        doc["tracks"] = [{"id": t, "name": f"track_{t}"} for t in range(4)]
     images, annotations = [], []
     for v in range(videos):
         for f in range(frames):

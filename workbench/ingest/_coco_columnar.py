@@ -43,14 +43,14 @@ from workbench.ingest._coco_images import key as _key
 from workbench.ingest._coco_images import stage_categories as _categories
 from workbench.ingest._coco_images import stage_images as _images
 from workbench.ingest._coco_pieces import Member, members
-from workbench.ingest._coco_staged import CHUNK, ByWrite, InEngine, Stored
+from workbench.ingest._coco_staged import CHUNK, ByWrite, Converted, InEngine, Stored
 from workbench.ingest._coco_texts import NOT_FOR_THE_ENGINE as _NOT_FOR_THE_ENGINE
 from workbench.ingest._coco_texts import _ByRecord, annotation_batches
 from workbench.ingest._coco_texts import read_texts as _read
+from workbench.ingest._coco_videos import StagedVideos, names_videos, stage_videos
 from workbench.ingest._coco_write import Writes
 from workbench.ingest._coco_write import write_images as _write
 from workbench.ingest._columnar import MemoryEngine
-from workbench.ingest._kwcoco_videos import staged_videos
 from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.report import is_record_failure, record_error
 from workbench.ingest.writer import CatalogWriter, _roi_row
@@ -323,16 +323,20 @@ def _stage(
     categories = _categories(con, path, writer)
     batches = partial(annotation_batches, con, path, found, plan.batch_bytes)
     try:
+        named = names_videos(con)
+        if digests is not None and named:
+            digests.forgo()  # a video frame is made from its video's other images too
         if digests is not None:  # the unchanged images found, their texts dropped
             digests.before_images(con, batches)
         left_out = digests is not None and digests.unchanged > 0
         total = _images(con, path, writer, options, frames_per_write, left_out)
-        if staged_videos(con):
-            return None  # kwcoco's video frames are the per-record path's (_kwcoco_videos)
+        videos = stage_videos(con, path, found, writer, options.prefix) if named else None
         many = total > frames_per_write
-        by_write = ByWrite(Path(folder), frames_per_write, plan.chunk)
-        stored = Stored(staged=by_write if many else InEngine(), digests=digests)
-        converted = None if digests is None else digests.converted
+        tracks = videos is not None
+        by_write = ByWrite(Path(folder), frames_per_write, plan.chunk, tracks)
+        staged = by_write if many else InEngine(tracks)
+        stored = Stored(staged=staged, digests=digests, videos=videos)
+        converted = _converted(digests, videos)
         for _ in batches() if digests is None else digests.batches(con, batches):
             stored.staged.add(con, converted)
     except _ByRecord:
@@ -340,6 +344,19 @@ def _stage(
     con.execute("DROP TABLE _wb_items")
     _annotations(con, path, writer, options, categories, stored, total, frames_per_write)
     return total, stored
+
+
+def _converted(digests: ImageDigests | None, videos: StagedVideos | None) -> Converted | None:
+    """What each batch's converted rows are handed to: the digests' sums, the videos' tracks."""
+    takers = [t.converted for t in (digests, videos) if t is not None]
+    if len(takers) < 2:
+        return takers[0] if takers else None
+
+    def both(con: Any, table: str, since: int) -> None:
+        for taker in takers:
+            taker(con, table, since)
+
+    return both
 
 
 def _first_line(exc: BaseException) -> str:
@@ -364,6 +381,10 @@ def _annotations(
     rest = stored.staged.rest(con)
     values = [(i, loads(text.encode())) for i, text in rest]
     stored.keys = _images_named(con, values)
+    if stored.videos is not None:  # every track id noted before any is numbered
+        for i, value in values:
+            stored.videos.note(i, value, stored.keys)
+        stored.videos.finish(con)
     errors: list[tuple[int, RecordError]] = []
     ids: list[tuple[int, int, str]] = []
     warned: list[tuple[int, int, list[str]]] = []  # (o, i, warnings): kept unless refused
@@ -455,6 +476,8 @@ def _annotation(
     size = (height, width) if width is not None and height is not None else None
     try:
         roi = roi_from_annotation(value, categories, options.field, size, where)
+        if stored.videos is not None:
+            roi = stored.videos.tracked(o, roi)
         warnings = check_roi(roi, where, {"image": (width or 0, height or 0)})
         row = _roi_row(frame_id, roi)
     except Exception as exc:

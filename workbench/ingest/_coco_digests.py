@@ -275,6 +275,11 @@ class ImageDigests:
             self._sums.close()
             self._sums = None
 
+    def forgo(self) -> None:
+        """Neither look up nor keep the digests: a file of kwcoco's videos, whose frames are
+        made from other images too (their video's count, its tracks' numbers)."""
+        self.keeps = self.looks = False
+
     def stop_looking(self) -> None:
         """Convert every image from now on (the digests are still kept)."""
         self.looks = False

@@ -35,6 +35,10 @@ from workbench.ingest._coco_export_rois import (
     write_joined,
 )
 from workbench.ingest._coco_export_sql import IMAGES, ROI_COLUMNS, annotation_lines
+from workbench.ingest._coco_export_tracks import FRAMES as TRACK_FRAMES
+from workbench.ingest._coco_export_tracks import IDS as TRACK_IDS
+from workbench.ingest._coco_export_tracks import IDS_SCHEMA as TRACK_IDS_SCHEMA
+from workbench.ingest._coco_export_tracks import export_tracks
 from workbench.ingest._kwcoco_videos import video_images
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
@@ -103,17 +107,20 @@ def _write(
 ) -> None:
     """Write the file: the images a batch at a time, then the annotations of the ROIs of
     `field` (their counts in `report`, what is not written counted in `skipped`)."""
-    frames, videos = video_images(
-        view.frames(columns=["id", "metadata", "frame_index", "timestamp"])
-    )
+    frames = view.frames(columns=["id", "metadata", "frame_index", "timestamp", "context_id"])
     frame_ids = frames["id"].combine_chunks()
     image_ids = pa.table({"id": frame_ids, "image_id": _image_numbers(frame_ids)})
+    contexts = pa.table({"id": frame_ids, "context_id": frames["context_id"].combine_chunks()})
     con = view.catalog.cursor()
+    columns = ("frame_id", "id", *ROI_COLUMNS, "track_index")
     try:
         with (
-            narrow.field_rois(con, view, field, ("frame_id", "id", *ROI_COLUMNS)) as (rois, params),
+            narrow.field_rois(con, view, field, columns) as (rois, params),
+            registered(con, TRACK_FRAMES, contexts),
             written_atomically(target) as out,
         ):
+            tracks = export_tracks(con, rois, params, field)
+            frames, videos = video_images(frames, tracks.contexts if tracks else frozenset())
             count = ids_their_numbers(con, rois, params)
             numbers = roi_numbers(con, rois, params) if count is None else count
             categories = categories_with_points(con, rois, params)
@@ -121,6 +128,8 @@ def _write(
             out.write(', "licenses": [], ')
             if videos:  # kwcoco's (workbench.ingest._kwcoco_videos)
                 out.write('"videos": ' + _dumps(videos) + ", ")
+            if tracks:  # workbench.ingest._coco_export_tracks
+                out.write('"tracks": ' + _dumps(tracks.records) + ", ")
             out.write('"images": [')
             frames = frames.append_column("image_id", image_ids["image_id"])
             report.frames = _write_images(con, out, frames, placer, progress)
@@ -130,11 +139,14 @@ def _write(
                 "label": pa.array(list(categories), pa.string()),
                 "category_id": pa.array([c.id for c in categories.values()], pa.int64()),
             }
+            ids = tracks.ids if tracks else TRACK_IDS_SCHEMA.empty_table()
             with (
                 registered(con, "_wb_image_ids", image_ids),
                 registered(con, "_wb_category_ids", pa.table(named)),
+                registered(con, TRACK_IDS, ids),
             ):
-                ordered = con.sql(annotation_lines(rois, count is not None), params=params)
+                lines = annotation_lines(rois, count is not None, tracks is not None)
+                ordered = con.sql(lines, params=params)
                 report.rois = write_annotations(
                     out,
                     ordered.to_arrow_reader(_BATCH),

@@ -338,8 +338,19 @@ def _export_annotation(
     annotation["iscrowd"] = attributes.get("iscrowd", 0)
     if row["confidence"] is not None:
         annotation["score"] = row["confidence"]
+    if _kept_track(attributes):  # written in `tracks` (workbench.ingest._coco_export_tracks)
+        del attributes["track"]
     annotation.update((k, v) for k, v in attributes.items() if k not in _EXPORT_OWN)
     return annotation
+
+
+def _kept_track(attributes: Mapping[str, Any]) -> bool:
+    """Whether the attributes hold a kwcoco track's record, naming their own `track_id`."""
+    track = attributes.get("track")
+    if not isinstance(track, dict) or "id" not in track:
+        return False
+    mine = attributes.get("track_id")
+    return type(track["id"]) is type(mine) and track["id"] == mine
 
 
 def _area(kind: str, rings: Sequence[Sequence[float]], bbox: list[float], seg: Any) -> float:

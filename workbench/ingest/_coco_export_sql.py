@@ -22,6 +22,9 @@ _OWN_KEYS = (
     "category_skeleton",
 )
 _OWN = "{" + ",".join(f'"{key}":null' for key in _OWN_KEYS) + "}"
+# And a kwcoco track's record (`track` naming the ROI's own `track_id`), written in `tracks`.
+_OWN_TRACK = _OWN[:-1] + ',"track":null}'
+_KEPT_TRACK = "(attributes->'$.track.id') = (attributes->'$.track_id')"
 _OWN_LIST = "[" + ", ".join(f"'{key}'" for key in _OWN_KEYS) + "]"
 # Attributes named like the annotation's own keys would be written twice: Python's dict keeps one.
 _CLASH = " OR ".join(
@@ -60,26 +63,39 @@ ROI_COLUMNS = (
 PYTHON_COLUMNS = ("id", "image_id", *ROI_COLUMNS)
 
 
-def annotation_lines(rois: str, ids: bool) -> str:
+def annotation_lines(rois: str, ids: bool, tracks: bool = False) -> str:
     """One row per ROI of `rois`, in the view's order: `line`, the annotation's text (its id
     the ROI's id as a number if `ids`, else 0), or NULL for a row written in Python, which
     alone carries `PYTHON_COLUMNS`. Only
     the text and those rows' columns are sorted, not every ROI's geometry and attributes.
 
     `own`: the attributes' area and iscrowd as JSON; `plain`: no attribute besides those
-    written in their own places (then `extra` is '{}' without merging)."""
+    written in their own places (then `extra` is '{}' without merging).
+
+    `tracks`: `rois` holds `track_index`, and each ROI on a track without a `track_id` of its
+    own is given its track's (workbench.ingest._coco_export_tracks: FRAMES and IDS)."""
     number = "CAST(id AS BIGINT)" if ids else "0::BIGINT"
+    attributes, joins = "r.attributes", ""
+    if tracks:
+        attributes = """CASE WHEN t.track_id IS NULL
+            OR (r.attributes->'$.track_id') IS NOT NULL THEN r.attributes
+            ELSE json_merge_patch(coalesce(r.attributes, '{}'),
+                json_object('track_id', t.track_id::JSON))::VARCHAR END"""
+        joins = """
+    LEFT JOIN _wb_track_frames tf ON tf.id = r.frame_id
+    LEFT JOIN _wb_track_ids t ON t.context_id = tf.context_id
+        AND t.track_index = r.track_index"""
     held = ", ".join(
         f"CASE WHEN line IS NULL THEN {column} END AS {column}" for column in PYTHON_COLUMNS
     )
     return f"""
 WITH joined AS (
     SELECT r.o, r.id, i.image_id, c.category_id, r.label, r.kind, r.geometry, r.confidence,
-        r.attributes, r.mask, r.x_min, r.y_min, r.x_max, r.y_max, r.visibility,
+        {attributes} AS attributes, r.mask, r.x_min, r.y_min, r.x_max, r.y_max, r.visibility,
         r.kind IN ('box', 'polygon') AND r.x_min IS NOT NULL AND c.category_id IS NOT NULL
             AS by_sql
     FROM ({rois}) r LEFT JOIN _wb_image_ids i ON i.id = r.frame_id
-    LEFT JOIN _wb_category_ids c ON c.label = r.label),
+    LEFT JOIN _wb_category_ids c ON c.label = r.label{joins}),
 rows AS (
     SELECT *,
         CASE WHEN by_sql THEN json_extract(attributes, ['$.area', '$.iscrowd']) END AS own,
@@ -93,6 +109,7 @@ rows AS (
 texts AS (
     SELECT *, own[1] AS area_j,
         CASE WHEN NOT by_sql THEN NULL WHEN plain THEN '{{}}'
+            WHEN {_KEPT_TRACK} THEN json_merge_patch(attributes, '{_OWN_TRACK}')::VARCHAR
             ELSE json_merge_patch(attributes, '{_OWN}')::VARCHAR END AS extra,
         CASE WHEN by_sql THEN to_json({{id: {number}, image_id: image_id,
             category_id: category_id,

@@ -18,7 +18,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import orjson
@@ -213,6 +213,10 @@ def _start(member: Member) -> int:
 def _plain_outside(f: BinaryIO, arrays: list[Member]) -> bool:
     """Whether the document is valid JSON once the three arrays are emptied (the pieces are
     parsed by the engine; the rest, `info` and `licenses`, would be read by nobody)."""
+    return _outside(f, arrays) is not None
+
+
+def _outside(f: BinaryIO, arrays: list[Member]) -> Any:
     f.seek(0)
     parts, at = [], 0
     for member in arrays:
@@ -221,10 +225,17 @@ def _plain_outside(f: BinaryIO, arrays: list[Member]) -> bool:
         at = member.end
     parts.append(f.read())
     try:
-        orjson.loads(b"".join(parts).removeprefix(BOM).removesuffix(b"\n"))
+        return orjson.loads(b"".join(parts).removeprefix(BOM).removesuffix(b"\n"))
     except orjson.JSONDecodeError:
-        return False
-    return True
+        return None
+
+
+def outside(path: Path, found: dict[str, Member]) -> dict[str, Any]:
+    """The document's other members (kwcoco's `videos`, `info`), parsed, the three arrays
+    emptied (a document `members` cut is valid JSON so)."""
+    with path.open("rb") as f:
+        value = _outside(f, sorted(found.values(), key=_start))
+    return value if isinstance(value, dict) else {}
 
 
 def pieces(path: Path, member: Member) -> Iterator[bytes]:

@@ -28,6 +28,7 @@ _MADE = pa.schema(
     + [ROWS.field(n) for n in ["x_min", "y_min", "x_max", "y_max", "area", "attributes"]]
     + [ROWS.field("_line"), ROWS.field("_i")]
 )
+_TRACKED = _MADE.append(ROWS.field("track_index"))
 
 
 def write_rois(
@@ -36,9 +37,12 @@ def write_rois(
     field_name: str,
     params: dict[str, int],
     refused: set[int],
+    tracked: bool = False,
 ) -> pa.Table:
-    """The ROIs of a write: those SQL made (in image order) and `mine`, made in Python."""
-    made = con.sql(sql.ROIS, params=params).to_arrow_table().cast(_MADE)
+    """The ROIs of a write: those SQL made (in image order) and `mine`, made in Python;
+    `tracked`: on kwcoco's tracks (sql.ROIS_TRACKED)."""
+    query, schema = (sql.ROIS_TRACKED, _TRACKED) if tracked else (sql.ROIS, _MADE)
+    made = con.sql(query, params=params).to_arrow_table().cast(schema)
     if mine:  # rows of every shape: the columns SQL leaves out are added before sorting
         made = _whole(made, field_name, ROWS)
         made = pa.concat_tables([made, rows_table(mine, ROWS)])

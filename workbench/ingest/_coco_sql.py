@@ -144,6 +144,9 @@ ANN = (
     '"segmentation":"JSON","score":"JSON","iscrowd":"JSON","area":"JSON",'
     '"supercategory":"JSON"}'
 )
+# With kwcoco's videos: the track id too (its JSON text `track`, for _coco_videos).
+_ANN_TRACKED = ANN[:-1] + ',"track_id":"JSON"}'
+
 _ANN_KEYS = (
     '{"id":null,"image_id":null,"category_id":null,"bbox":null,"segmentation":null,"score":null}'
 )
@@ -203,6 +206,7 @@ _RINGS = f"""CASE WHEN is_null(d.segmentation) OR d.segmentation = '[]'
 _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::JSON)
     ELSE json_object('category_id', id::JSON, 'supercategory', supercategory) END::VARCHAR"""
 
+
 # One row per annotation, joined to its image (`_wb_images`: the images stored, with their
 # ordinal `o`) and category (`_wb_cats`, keyed by the id's JSON text). The CTEs are not
 # materialised: the engine computes each column of theirs once either way, and writing them
@@ -218,9 +222,15 @@ _HEAD = """CASE WHEN supercategory IS NULL THEN json_object('category_id', id::J
 # no leading zero): it is the ROI's id as it is, not cast to a number and back.
 # The image and category ids are not checked for type: the joins find only the keys of the
 # images and categories stored, which are strings or integers, as JSON text (1 and "1" differ).
-ANNOTATION_ROWS = f"""
+def annotation_rows(tracks: bool = False) -> str:
+    """ANNOTATION_ROWS, with each row's `track` (its `track_id`'s JSON text) for `tracks`."""
+    spec, track = (_ANN_TRACKED, " d.track_id AS track,") if tracks else (ANN, "")
+    # (a record naming `track` goes the per-record way: its own key keeps its track's record
+    # off its attributes, and a nested one does not)
+    track_ok = """ AND NOT contains(x, '"track"')""" if tracks else ""
+    return f"""
 WITH read AS (
-    SELECT i, x, try(from_json(x, '{ANN}')) AS d, {_ODD} AS odd,
+    SELECT i, x, try(from_json(x, '{spec}')) AS d, {_ODD} AS odd,
         left(x, 1) = '{{' AS object, strlen(x) <= {MAX_JSON_FIELD_BYTES // 2} AS small
     FROM _wb_items),
 keyed AS (SELECT *, {PLAIN} AS plain FROM read),
@@ -248,7 +258,7 @@ valued AS (
 shaped AS (
     SELECT *, rings AS geometry, flatten(rings) AS points FROM valued)
 SELECT * EXCLUDE (x), CASE WHEN ok THEN NULL ELSE x END AS x FROM (
-SELECT o, i, x, id, name AS label,
+SELECT o, i, x, id, name AS label,{track}
     CASE WHEN is_null(d.id) THEN hash(x, i) ELSE hash(x) END AS h,
     NOT plain AND x LIKE '%"image_id"%"image_id"%' AS twice,
     TRY_CAST(d.score AS DOUBLE) AS confidence, geometry,
@@ -296,9 +306,12 @@ SELECT o, i, x, id, name AS label,
         AND CASE WHEN plain THEN true ELSE d.supercategory IS NULL AND no_points
              AND NOT contains(coalesce(extra, ''), ':null')
              AND len(list_distinct(keys)) = len(keys) END
-        AND small, false) AS ok
+        AND small{track_ok}, false) AS ok
 FROM shaped)
 """
+
+
+ANNOTATION_ROWS = annotation_rows()
 # The columns of ANNOTATION_ROWS for the frames' digests (workbench.ingest._coco_digests),
 # beside the image the conversion joined (`o`, by the JSON text of `image_id`): the record's
 # text's hash (with its place in the file when it has no `id`: its ROI is numbered by it),
@@ -307,8 +320,8 @@ FROM shaped)
 # past the batch when the annotations are kept by write.
 DIGESTED = ("h", "twice")
 # One write's annotations, kept in the engine: the first batch's rows, then the others'.
-ANNOTATIONS = "CREATE OR REPLACE TEMP TABLE _wb_ann AS " + ANNOTATION_ROWS
-MORE_ANNOTATIONS = "INSERT INTO _wb_ann " + ANNOTATION_ROWS
+ANNOTATIONS = "CREATE OR REPLACE TEMP TABLE _wb_ann AS "
+MORE_ANNOTATIONS = "INSERT INTO _wb_ann "
 # Appended to ANNOTATION_ROWS when the images take more than one write: a batch's rows in the
 # order of the images (`o`, then the file's), so that they are cut into the writes' ranges by
 # bisection. (The annotations are not grouped by image: one sort of all of them into image
@@ -336,15 +349,35 @@ WHERE r > 1
 # made here from its bounds (a NULL geometry in `_wb_ann`: a box). The attributes stay text:
 # a CASE between json_merge_patch's JSON and the text `attributes0` would cast every row's text
 # to JSON, which parses it (a fifth of this statement), to cast it back.
-ROIS = """
+_ROIS = """
 SELECT id, label, confidence, CASE WHEN geometry IS NULL THEN 'box' ELSE 'polygon' END AS kind,
     coalesce(geometry, [[x_min, y_min, x_max, y_min, x_max, y_max, x_min, y_max]]) AS geometry,
     x_min, y_min, x_max, y_max, (x_max - x_min) * (y_max - y_min) AS area,
-    CASE WHEN box_area IS NOT NULL THEN json_merge_patch(attributes0,
-        json_object('area', box_area))::VARCHAR ELSE attributes0 END AS attributes,
-    o AS _line, i AS _i
-FROM _wb_ann WHERE ok AND o BETWEEN $first AND $last
+    {attributes} AS attributes,
+    o AS _line, i AS _i{track}
+FROM {rows} WHERE ok AND o BETWEEN $first AND $last
 """
+_ATTRIBUTES = """CASE WHEN box_area IS NOT NULL THEN json_merge_patch(attributes0,
+        json_object('area', box_area))::VARCHAR ELSE attributes0 END"""
+ROIS = _ROIS.format(attributes=_ATTRIBUTES, track="", rows="_wb_ann")
+# With kwcoco's videos (workbench.ingest._coco_videos): each ROI of a video frame on its track,
+# an integer track id within 32 bits its own index, a named one numbered by `_wb_tracks`, and
+# the track's record (`_wb_track_records`) appended to its attributes as `track` (the last key,
+# as Python appends it; the records SQL takes hold no key `track`).
+_TRACK_INDEX = f"""CASE WHEN v.video IS NULL THEN NULL
+        WHEN is_int(a.track) AND int_of(a.track) BETWEEN {-MAX_INT32 - 1} AND {MAX_INT32}
+        THEN int_of(a.track)::INTEGER ELSE t.number END"""
+ROIS_TRACKED = _ROIS.format(
+    attributes=f"""CASE WHEN track_index IS NULL OR record IS NULL THEN {_ATTRIBUTES}
+        ELSE left({_ATTRIBUTES}, -1) || ',"track":' || record || '}}' END""",
+    track=", track_index",
+    rows=f"""(SELECT a.*, {_TRACK_INDEX} AS track_index, r.record
+    FROM _wb_ann a LEFT JOIN _wb_vframes v ON v.o = a.o
+    LEFT JOIN _wb_tracks t ON t.video = v.video AND t.name = str_of(a.track)
+    LEFT JOIN _wb_track_records r ON r.key = CASE WHEN is_int(a.track)
+        THEN 'i' || int_of(a.track) WHEN is_str(a.track) THEN 's' || str_of(a.track) END
+    WHERE a.ok AND a.o BETWEEN $first AND $last)""",
+)
 # Per frame written with a warning: the warnings of its ROIs made by SQL (counted with its
 # ROIs by FRAMES), and the frames `$warned` (whose ROIs made in Python add theirs).
 ROI_WARNINGS = """
@@ -357,16 +390,16 @@ ORDER BY _line
 # of their ROIs made by SQL, of those with zero area and of those outside the image, in one
 # pass over the annotations (the range is repeated on `_wb_ann` so that, in image order, only
 # its row groups are read).
-FRAMES = f"""
+_FRAMES = f"""
 CREATE OR REPLACE TEMP TABLE _wb_frames AS
-SELECT i.frame_id AS id, $dataset AS dataset, $version AS version, i.uri AS context_id,
-    NULL::BIGINT AS timestamp, NULL::INTEGER AS frame_index, NULL::INTEGER AS num_frames,
-    i.metadata, i.weather, i.time_of_day, i.camera, i.location, NULL::TIMESTAMP AS saved,
-    NULL::VARCHAR AS saved_in_version, i.o AS _line, i.id AS image_id, i.width, i.height,
+SELECT i.frame_id AS id, $dataset AS dataset, $version AS version, {{context}} AS context_id,
+    {{placed}}, {{metadata}} AS metadata, i.weather, i.time_of_day, i.camera, i.location,
+    NULL::TIMESTAMP AS saved, NULL::VARCHAR AS saved_in_version, i.o AS _line,
+    i.id AS image_id, i.width, i.height, i.uri, {{video}} AS video,
     i.ctype, coalesce(a.rois, 0) AS rois, coalesce(a.zero, 0) AS zero,
     coalesce(a.outside, 0) AS outside,
     text_ok(i.frame_id, {MAX_ID_LENGTH}) AND {URI_OK.replace("uri", "i.uri")}
-        AND coalesce(a.rois, 0) <= {MAX_ROIS_PER_FRAME} AS ok
+        AND coalesce(a.rois, 0) <= {MAX_ROIS_PER_FRAME}{{ok}} AS ok
 FROM _wb_images i
 LEFT JOIN (SELECT a.o, count(*) AS rois,
     count(*) FILTER (WHERE x_max <= x_min OR y_max <= y_min) AS zero,
@@ -375,16 +408,34 @@ LEFT JOIN (SELECT a.o, count(*) AS rois,
         AS outside
     FROM _wb_ann a JOIN _wb_images m ON m.o = a.o
     WHERE a.ok AND a.o BETWEEN $first AND $last AND m.o BETWEEN $first AND $last
-    GROUP BY a.o) a ON a.o = i.o
+    GROUP BY a.o) a ON a.o = i.o{{join}}
 WHERE i.o BETWEEN $first AND $last
 """
+FRAMES = _FRAMES.format(
+    context="i.uri",
+    placed="NULL::BIGINT AS timestamp, NULL::INTEGER AS frame_index, NULL::INTEGER AS num_frames",
+    metadata="i.metadata",
+    video="NULL::INTEGER",
+    ok="",
+    join="",
+)
+# With kwcoco's videos (workbench.ingest._coco_videos): each video frame's context, frame index,
+# time, count of frames and metadata from `_wb_vframes`.
+VIDEO_FRAMES = _FRAMES.format(
+    context="coalesce(v.context_id, i.uri)",
+    placed="v.timestamp, v.frame_index, v.num_frames",
+    metadata="CASE WHEN v.o IS NULL THEN i.metadata ELSE v.metadata END",
+    video="v.video",
+    ok=" AND coalesce(v.ok, true)",
+    join="\nLEFT JOIN (SELECT * FROM _wb_vframes WHERE o BETWEEN $first AND $last) v ON v.o = i.o",
+)
 FRAME_ROWS = """
 SELECT id, dataset, version, context_id, timestamp, frame_index, num_frames, metadata,
     weather, time_of_day, camera, location, saved, saved_in_version FROM _wb_frames
 ORDER BY _line
 """
 SOURCE_ROWS = """
-SELECT id AS frame_id, 'image' AS id, context_id AS uri, width, height, ctype AS content_type,
+SELECT id AS frame_id, 'image' AS id, uri, width, height, ctype AS content_type,
     NULL::BIGINT AS timestamp, NULL::VARCHAR AS preview_uri, NULL::VARCHAR AS masks
 FROM _wb_frames ORDER BY _line
 """

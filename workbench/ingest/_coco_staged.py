@@ -41,8 +41,9 @@ CHUNK = 122_880
 class InEngine:
     """One write's annotations: `_wb_ann`, a table of the engine."""
 
-    def __init__(self) -> None:
+    def __init__(self, tracks: bool = False) -> None:
         self._batches = 0
+        self._rows = sql.annotation_rows(tracks)
 
     def add(self, con: Any, converted: Converted | None = None) -> None:
         """Convert the records of `_wb_items` (one batch of pieces) into `_wb_ann`, then hand
@@ -51,7 +52,7 @@ class InEngine:
         since = None
         if converted is not None:
             since = con.execute("SELECT min(i) FROM _wb_items").fetchall()[0][0]
-        con.execute(sql.MORE_ANNOTATIONS if self._batches else sql.ANNOTATIONS)
+        con.execute((sql.MORE_ANNOTATIONS if self._batches else sql.ANNOTATIONS) + self._rows)
         self._batches += 1
         if converted is not None and since is not None:
             converted(con, "_wb_ann", since)
@@ -82,8 +83,11 @@ class ByWrite:
     """The annotations of each write of `per_write` images in a file of its own in `folder`,
     the rows SQL takes only (the others' numbers and texts are kept for the per-record path)."""
 
-    def __init__(self, folder: Path, per_write: int, chunk: int = CHUNK) -> None:
+    def __init__(
+        self, folder: Path, per_write: int, chunk: int = CHUNK, tracks: bool = False
+    ) -> None:
         self._folder, self._per_write, self._chunk = folder, per_write, chunk
+        self._rows = sql.annotation_rows(tracks)
         self._writers: dict[int, pa.ipc.RecordBatchWriter] = {}
         self._schema: pa.Schema | None = None
         self._rest: list[tuple[int, str]] = []
@@ -97,7 +101,7 @@ class ByWrite:
         Python holds one chunk.) The batch is converted into a table first and then sorted:
         the conversion's join with every staged image and the sort in one streamed statement
         ran out of the engine's memory at 19M images."""
-        con.execute("CREATE OR REPLACE TEMP TABLE _wb_batch AS " + sql.ANNOTATION_ROWS)
+        con.execute("CREATE OR REPLACE TEMP TABLE _wb_batch AS " + self._rows)
         if converted is not None:
             converted(con, "_wb_batch", 0)
         reader = con.sql(
@@ -194,6 +198,8 @@ class Stored:
     staged: InEngine | ByWrite = field(default_factory=InEngine)
     # The frames' digests (workbench.ingest._coco_digests.ImageDigests), when kept.
     digests: Any = None
+    # kwcoco's video frames and tracks (workbench.ingest._coco_videos.StagedVideos), if any.
+    videos: Any = None
 
     def rois_of(self, first: int, last: int) -> list[tuple[Any, ...]]:
         """The ROIs made in Python of the images first..last, found by bisection: a write

@@ -23,6 +23,8 @@ from workbench.ingest._coco_digests import Beside
 from workbench.ingest._coco_rois import write_rois
 from workbench.ingest._coco_staged import Stored
 from workbench.ingest._in_thread import InThread
+from workbench.ingest._kwcoco_videos import json_value
+from workbench.ingest._rows import queued_frame
 from workbench.ingest.report import is_record_failure, record_error
 from workbench.ingest.writer import CatalogWriter, RowBatch
 from workbench.model.limits import MAX_ROIS_PER_FRAME
@@ -143,24 +145,30 @@ def write_images(
     `writes`; what storing raises goes through `failed`)."""
     stored.staged.load(con, first, last)
     params = {"first": first, "last": last}
-    con.execute(sql.FRAMES, {**params, "dataset": options.dataset, "version": options.version})
+    videos = stored.videos is not None
+    frames_sql = sql.VIDEO_FRAMES if videos else sql.FRAMES
+    con.execute(frames_sql, {**params, "dataset": options.dataset, "version": options.version})
     mine = stored.rois_of(first, last)
     extra: dict[int, int] = {}
     for row in mine:
         extra[row[-2]] = extra.get(row[-2], 0) + 1
     refused = set()
-    for o, image_id, frame_id, uri, count in con.execute(
-        "SELECT _line, image_id, id, context_id, rois FROM _wb_frames WHERE NOT ok "
-        "OR _line IN (SELECT unnest(?::BIGINT[]))",
+    for o, image_id, count, *made in con.execute(
+        "SELECT _line, image_id, rois, id, uri, video, context_id, frame_index, timestamp, "
+        "num_frames, metadata FROM _wb_frames WHERE NOT ok "
+        "OR _line IN (SELECT unnest(?::BIGINT[])) ORDER BY _line",
         [sorted(extra)],
     ).fetchall():
         where = f"{path}, image {image_id}"
         try:
-            validate_frame(Frame(frame_id, sources=[Source("image", uri)]), where)
+            frame = _frame(*made)
+            validate_frame(frame, where)
             total = count + extra.get(o, 0)
             if total > MAX_ROIS_PER_FRAME:
                 problem = f"the frame has {total:,} ROIs, more than {MAX_ROIS_PER_FRAME:,}"
                 raise RecordError(where, problem)
+            if frame.metadata:  # a video frame's: its record may make it too long
+                queued_frame(frame, where, [])
         except Exception as exc:
             if not is_record_failure(exc):
                 raise
@@ -181,9 +189,21 @@ def write_images(
         warnings += [
             (k, where, n) for k, n in ((WARN_ZERO_AREA, zero), (WARN_OUTSIDE, outside)) if n
         ]
-    rois = write_rois(con, mine, options.field, params, refused)
+    rois = write_rois(con, mine, options.field, params, refused, videos)
     stored.staged.release(con, first)
     beside = None
     if stored.digests is not None:  # kept only of frames converted without warning
         beside = stored.digests.beside(con, first, last, {r[0] for r in found}, extra)
     writes.store(RowBatch(frames, sources, rois, warnings, beside), failed)
+
+
+def _frame(frame_id: str, uri: str, video: int | None, context_id: str, *placed: Any) -> Frame:
+    """The frame the per-record path checks: its id and source, and for a video frame
+    (workbench.ingest._coco_videos) its place in the video and its metadata."""
+    source = [Source("image", uri)]
+    if video is None:
+        return Frame(frame_id, sources=source)
+    frame_index, timestamp, num_frames, metadata = placed
+    return Frame(frame_id, sources=source, context_id=context_id, frame_index=frame_index,
+                 timestamp=timestamp, num_frames=num_frames,
+                 metadata=json_value(metadata))  # fmt: skip

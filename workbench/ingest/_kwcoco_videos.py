@@ -10,14 +10,18 @@ annotation of a video frame with a `track_id` is an object of that track: an int
 `track_index`, a string (kwcoco's names and UUIDs) is numbered after the video's highest
 integer id in the order the file first gives each (noted as the annotations are read, so the
 numbers do not depend on the order frames are made in), and `attributes.track_id` keeps it as
-given (as Labelbox's `uuid` is kept beside its track index). An image naming no video of the
+given (as Labelbox's `uuid` is kept beside its track index), with the record of the file's
+`tracks` of that id, if any, as `attributes.track` (unless the annotation has a `track` of its
+own). An image naming no video of the
 file, a frame index that is not a non-negative 32-bit integer, a time that is neither form, or
 a track id of another type stay what they were: metadata and attributes, and so does an image
 with a `video` key of its own.
 
 Export gives back the `videos` table (the records of the view's video frames, in the order of
 their first frames) and each such frame's `video_id`, `frame_index` and `timestamp` (UNIX
-seconds) from its columns.
+seconds) from its columns; the frames of a context holding ROIs on tracks that have a frame
+index and no video record are given a video of their context's
+(workbench.ingest._coco_export_tracks writes the tracks).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,12 +41,17 @@ import pyarrow.compute as pc
 
 from workbench.errors import RecordError
 from workbench.ingest._coco_annotations import is_coco_id
-from workbench.model.limits import MAX_INT32, MAX_TIMESTAMP
+from workbench.ingest.jsonread import Unreadable
+from workbench.model.limits import MAX_INT32, MAX_JSON_FIELD_BYTES, MAX_TIMESTAMP
 from workbench.model.records import Frame, Roi
 
 MEMBER = "videos"
-# The frame metadata key holding its video's record.
+TRACKS = "tracks"
+# The frame metadata key holding its video's record, and the ROI attribute holding its track's.
 KEY = "video"
+TRACK_KEY = "track"
+# A track's record is kept on each of its ROIs: at most this long, as JSON text.
+MAX_TRACK_BYTES = MAX_JSON_FIELD_BYTES // 8
 
 
 def names_a_video(extra: Mapping[str, Any]) -> bool:
@@ -57,54 +66,82 @@ class KwcocoVideos:
         self,
         path: Path,
         items: Iterable[tuple[int, Any]],
-        images: Mapping[Any, Mapping[str, Any]],
+        counts: Mapping[Any, int],
         prefix: str,
         reject: Callable[[RecordError], None],
+        tracks: Iterable[tuple[int, Any]] = (),
     ) -> None:
-        """`items`: the file's `videos` records, (index, value); `images`: each image's own
-        keys (those not COCO's) by image id."""
-        counts = Counter(extra["video_id"] for extra in images.values() if names_a_video(extra))
+        """`items`: the file's `videos` records, (index, value: Unreadable for a record that
+        cannot be read); `counts`: the images naming each video id (video_counts); `tracks`:
+        the file's `tracks` records, as `items`."""
         records = _records(path, items, reject) if counts else {}
         self._videos = {
             key: (record, f"{prefix}{record['name']}", counts[key])
             for key, record in records.items()
             if key in counts
         }
-        self._video_of = {
+        self._video_of: dict[Any, Any] = {}
+        self._tracks: dict[Any, Tracks] = {}
+        # The `tracks` records by id, read once a video is the file's.
+        self.track_records = track_records(path, tracks, reject) if self._videos else {}
+
+    @classmethod
+    def of_images(
+        cls,
+        path: Path,
+        items: Iterable[tuple[int, Any]],
+        images: Mapping[Any, Mapping[str, Any]],
+        prefix: str,
+        reject: Callable[[RecordError], None],
+        tracks: Iterable[tuple[int, Any]] = (),
+    ) -> KwcocoVideos:
+        """The videos of `images`, each image's own keys (those not COCO's) by image id."""
+        videos = cls(path, items, video_counts(images.values()), prefix, reject, tracks)
+        videos._video_of = {
             image: extra["video_id"]
             for image, extra in images.items()
-            if names_a_video(extra) and extra["video_id"] in self._videos
+            if names_a_video(extra) and extra["video_id"] in videos._videos
         }
-        self._tracks: dict[Any, _Tracks] = {}
+        return videos
 
     def __bool__(self) -> bool:
         return bool(self._videos)
 
-    def frame(self, frame: Frame) -> Frame:
-        """The frame as a frame of its video, its ROIs on tracks (unchanged if not a video's)."""
-        meta = frame.metadata
+    def number(self) -> dict[Any, int]:
+        """Each video id its number, 0 up, in the order of the file's records."""
+        return {key: n for n, key in enumerate(self._videos)}
+
+    def placed(self, meta: Mapping[str, Any]) -> Placed | None:
+        """Where the image of own keys `meta` is in its video (None: it is of none)."""
         found = self._videos.get(meta.get("video_id")) if names_a_video(meta) else None
         if found is None:
-            return frame
+            return None
         record, context_id, count = found
         rest = {k: v for k, v in meta.items() if k != "video_id"}
         rest[KEY] = record
         index = meta.get("frame_index")
-        if _int(index, 0, MAX_INT32):
+        if int_within(index, 0, MAX_INT32):
             del rest["frame_index"]
         else:
             index = None
         stamp = _millis(meta.get("timestamp"))
         if stamp is not None:
             del rest["timestamp"]
+        return Placed(meta["video_id"], context_id, index, stamp, count, rest)
+
+    def frame(self, frame: Frame) -> Frame:
+        """The frame as a frame of its video, its ROIs on tracks (unchanged if not a video's)."""
+        placed = self.placed(frame.metadata)
+        if placed is None:
+            return frame
         return replace(
             frame,
-            context_id=context_id,
-            frame_index=index,
-            timestamp=stamp,
-            num_frames=count,
-            metadata=rest,
-            rois=self.rois(meta, frame.rois),
+            context_id=placed.context_id,
+            frame_index=placed.frame_index,
+            timestamp=placed.timestamp,
+            num_frames=placed.num_frames,
+            metadata=placed.metadata,
+            rois=self.rois(frame.metadata, frame.rois),
         )
 
     def seen(self, annotations: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
@@ -117,18 +154,35 @@ class KwcocoVideos:
             if isinstance(annotation, dict) and is_coco_id(annotation.get("image_id")):
                 video = self._video_of.get(annotation["image_id"])
                 if video is not None:
-                    self._tracks.setdefault(video, _Tracks()).note(annotation.get("track_id"))
+                    self._tracks.setdefault(video, Tracks()).note(annotation.get("track_id"))
             yield number, annotation
 
     def rois(self, extra: Mapping[str, Any], rois: Sequence[Roi]) -> list[Roi]:
         """The ROIs of an image with `extra`, each with a track id on its track."""
         if not names_a_video(extra) or extra["video_id"] not in self._videos:
             return list(rois)
-        tracks = self._tracks.get(extra["video_id"], _Tracks())
-        return [tracks.tracked(roi) for roi in rois]
+        tracks = self._tracks.get(extra["video_id"], Tracks())
+        return [tracks.tracked(roi, self.track_records) for roi in rois]
 
 
-class _Tracks:
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """An image's place in its video: the frame's columns and its metadata without them."""
+
+    video: Any
+    context_id: str
+    frame_index: int | None
+    timestamp: int | None
+    num_frames: int
+    metadata: dict[str, Any]
+
+
+def video_counts(extras: Iterable[Mapping[str, Any]]) -> Counter[Any]:
+    """The images naming each video id, of the images' own keys `extras`."""
+    return Counter(extra["video_id"] for extra in extras if names_a_video(extra))
+
+
+class Tracks:
     """The track ids of one video's annotations: an integer one is its own track index, a
     string (kwcoco's names and UUIDs) is numbered after the video's highest integer one, in
     the order the file first gives each."""
@@ -138,26 +192,58 @@ class _Tracks:
         self.named: dict[str, int] = {}
 
     def note(self, track: Any) -> None:
-        if _int(track, -MAX_INT32 - 1, MAX_INT32):
+        if int_within(track, -MAX_INT32 - 1, MAX_INT32):
             self.highest = max(self.highest, track)
         elif isinstance(track, str):
             self.named.setdefault(track, len(self.named))
 
-    def tracked(self, roi: Roi) -> Roi:
-        track = roi.attributes.get("track_id")
-        if _int(track, -MAX_INT32 - 1, MAX_INT32):
-            return replace(roi, track_index=track)
+    def index(self, track: Any) -> int | None:
+        """The track index of track id `track` (None: it is on none)."""
+        if int_within(track, -MAX_INT32 - 1, MAX_INT32):
+            return int(track)
         number = self.named.get(track) if isinstance(track, str) else None
         if number is None or self.highest + 1 + number > MAX_INT32:
+            return None
+        return self.highest + 1 + number
+
+    def tracked(self, roi: Roi, records: Mapping[Any, dict[str, Any]]) -> Roi:
+        """The ROI on its track, with the track's record (`records`, by id) unless its
+        attributes hold a `track` of their own."""
+        track = roi.attributes.get("track_id")
+        index = self.index(track)
+        if index is None:
             return roi
-        return replace(roi, track_index=self.highest + 1 + number)
+        record = records.get(track) if TRACK_KEY not in roi.attributes else None
+        if record is None:
+            return replace(roi, track_index=index)
+        return replace(roi, track_index=index, attributes={**roi.attributes, TRACK_KEY: record})
 
 
-def staged_videos(con: Any) -> bool:
-    """Whether an image staged by the columnar path (`_wb_images`) may name a video: the
-    file then goes record by record (kwcoco's video files are small next to COCO's)."""
-    query = "SELECT 1 FROM _wb_images WHERE contains(metadata, '\"video_id\":') LIMIT 1"
-    return bool(con.execute(query).fetchall())
+def track_records(
+    path: Path, items: Iterable[tuple[int, Any]], reject: Callable[[RecordError], None]
+) -> dict[Any, dict[str, Any]]:
+    """kwcoco's `tracks` records by id (an integer or a string), each refused alone (with
+    its number) when it has no such id, one an earlier track has, or is longer than
+    MAX_TRACK_BYTES as JSON."""
+    tracks: dict[Any, dict[str, Any]] = {}
+    for index, value in items:
+        here = f"{path}, track #{index + 1}"
+        try:
+            if isinstance(value, Unreadable):
+                raise RecordError(here, value.problem)
+            if not isinstance(value, dict) or not is_coco_id(value.get("id")):
+                raise RecordError(here, "a track needs an id (an integer or a string)")
+            if value["id"] in tracks:
+                raise RecordError(here, "its id is an earlier track's")
+            size = len(_dumps(value).encode())
+            if size > MAX_TRACK_BYTES:
+                problem = f"its record is {size:,} bytes of JSON, more than {MAX_TRACK_BYTES:,}"
+                raise RecordError(here, problem)
+        except RecordError as err:
+            reject(err)
+            continue
+        tracks[value["id"]] = value
+    return tracks
 
 
 def _records(
@@ -168,6 +254,8 @@ def _records(
     for index, value in items:
         here = f"{path}, video #{index + 1}"
         try:
+            if isinstance(value, Unreadable):
+                raise RecordError(here, value.problem)
             if not isinstance(value, dict) or not is_coco_id(value.get("id")):
                 raise RecordError(here, "a video needs an id (an integer or a string)")
             if not isinstance(value.get("name"), str) or not value["name"]:
@@ -182,7 +270,8 @@ def _records(
     return videos
 
 
-def _int(value: Any, low: int, high: int) -> bool:
+def int_within(value: Any, low: int, high: int) -> bool:
+    """Whether `value` is an integer (not a bool) from `low` to `high`."""
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
@@ -206,32 +295,49 @@ def _millis(value: Any) -> int | None:
 
 
 # -- export ----------------------------------------------------------------------------------
-def video_images(frames: pa.Table) -> tuple[pa.Table, list[Any]]:
-    """The frames (id, metadata, frame_index, timestamp) as (id, metadata) with each video
-    frame's `video` record replaced by its `video_id`, `frame_index` and `timestamp`; and the
-    videos' records, in the order of their first frames."""
+def video_images(
+    frames: pa.Table, tracked: frozenset[str] = frozenset()
+) -> tuple[pa.Table, list[Any]]:
+    """The frames (id, metadata, frame_index, timestamp, context_id) as (id, metadata) with
+    each video frame's `video` record replaced by its `video_id`, `frame_index` and
+    `timestamp`; and the videos' records, in the order of their first frames. A frame of a
+    context of `tracked` (holding ROIs on tracks) with a frame index and no video record is a
+    frame of a video of its own context's, `{"id", "name": context}` (the ids numbered past
+    the records' highest integer one)."""
     plain = frames.select(["id", "metadata"])
     texts = frames["metadata"]
     found = pc.fill_null(pc.match_substring(texts, f'"{KEY}"'), False)
+    if tracked:
+        named = pc.is_in(frames["context_id"], value_set=pa.array(sorted(tracked), pa.string()))
+        indexed = pc.and_(pc.fill_null(named, False), pc.is_valid(frames["frame_index"]))
+        found = pc.or_(found, indexed)
     maybe = found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found
     rows = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
     if not len(rows):
         return plain, []
     at = pa.array(rows)
-    picked = zip(
-        *(frames[c].take(at).to_pylist() for c in ("metadata", "frame_index", "timestamp")),
-        strict=True,
-    )
+    columns = ("metadata", "frame_index", "timestamp", "context_id")
+    picked = list(zip(*(frames[c].take(at).to_pylist() for c in columns), strict=True))
     videos: dict[Any, Any] = {}
+    own: dict[str, int] = {}  # the videos of tracked contexts, by context
     made: list[str | None] = []
-    for text, index, stamp in picked:
-        meta = _loads(text)
-        record = meta.get(KEY) if isinstance(meta, dict) else None
-        if not isinstance(record, dict) or not is_coco_id(record.get("id")):
+    metas = [json_value(text) if text is not None else {} for text, _, _, _ in picked]
+    records = [_record(meta) for meta in metas]
+    after = max([r["id"] for r in records if r and int_within(r["id"], 0, 2**63)], default=0) + 1
+    for (text, index, stamp, context), meta, record in zip(picked, metas, records, strict=True):
+        if not isinstance(meta, dict) or (
+            record is None and (context not in tracked or index is None or KEY in meta)
+        ):
             made.append(text)
             continue
-        videos.setdefault(record["id"], record)
-        image = {"video_id": record["id"]}
+        if record is None:
+            if context not in own:
+                own[context] = after + len(own)
+                videos[("own", context)] = {"id": own[context], "name": context}
+            image: dict[str, Any] = {"video_id": own[context]}
+        else:
+            videos.setdefault(record["id"], record)
+            image = {"video_id": record["id"]}
         if index is not None:
             image["frame_index"] = index
         if stamp is not None:
@@ -243,7 +349,14 @@ def video_images(frames: pa.Table) -> tuple[pa.Table, list[Any]]:
     return plain.set_column(1, "metadata", column), list(videos.values())
 
 
-def _loads(text: str) -> Any:
+def _record(meta: Any) -> dict[str, Any] | None:
+    """The video record a frame's metadata holds, if any."""
+    record = meta.get(KEY) if isinstance(meta, dict) else None
+    return record if isinstance(record, dict) and is_coco_id(record.get("id")) else None
+
+
+def json_value(text: str) -> Any:
+    """JSON text parsed (orjson, or Python's parser for integers past 64 bits)."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:  # integers past 64 bits

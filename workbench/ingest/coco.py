@@ -46,7 +46,7 @@ from workbench.ingest._coco_export import export_files
 from workbench.ingest._coco_kwcoco import KwcocoPoints
 from workbench.ingest._columnar import ROWS_PER_WRITE
 from workbench.ingest._kwcoco_videos import MEMBER as VIDEOS
-from workbench.ingest._kwcoco_videos import KwcocoVideos
+from workbench.ingest._kwcoco_videos import TRACKS, KwcocoVideos
 from workbench.ingest.imports import option_folders, recorded
 from workbench.ingest.jsonread import BOM, Unreadable, read_members
 from workbench.ingest.writer import CatalogWriter, IngestReport, is_record_failure, record_error
@@ -179,12 +179,17 @@ def _small_members(
     path: Path, whats: Mapping[str, str], reject: Callable[[RecordError], None]
 ) -> dict[str, list[tuple[int, Any]]]:
     """(index, value) of the records of small top-level arrays (`whats`: member -> what a
-    record is called), read in one pass; as `_items` rejects and raises."""
+    record is called), read in one pass; as `_items` rejects and raises, but the records of
+    `videos` and `tracks` that cannot be read are kept (Unreadable): they are refused with the others, once
+    an image names a video (workbench.ingest._kwcoco_videos)."""
     found: dict[str, list[tuple[int, Any]]] = {member: [] for member in whats}
     for member, index, value in read_members(path, set(whats)):
         if isinstance(value, Unreadable):
             if value.fatal or index is None or member is None:
                 raise IngestError(f"{path}: not valid JSON ({value.problem})")
+            if member in (VIDEOS, TRACKS):
+                found[member].append((index, value))
+                continue
             reject(RecordError(f"{path}, {whats[member]} #{index + 1}", value.problem))
         elif index is not None and member is not None:
             found[member].append((index, value))
@@ -313,14 +318,15 @@ def _partition_count(path: Path, partition_bytes: int) -> int:
 
 # -- instances and results -------------------------------------------------------------------
 def _import_instances(path: Path, writer: CatalogWriter, options: _Instances) -> None:
-    # The videos (kwcoco's) in the categories' pass: both are small.
-    small = _small_members(path, {"categories": "category", VIDEOS: "video"}, writer.reject)
+    # The videos and tracks (kwcoco's) in the categories' pass: all are small.
+    whats = {"categories": "category", VIDEOS: "video", TRACKS: "track"}
+    small = _small_members(path, whats, writer.reject)
     categories = read_categories(small["categories"], str(path), writer.reject)
     writer.add_keypoint_labels(keypoint_labels(categories))
     categories.kwcoco = KwcocoPoints(path, writer.reject, writer.add_keypoint_labels)
     images = _read_images(path, writer)
-    videos = KwcocoVideos(path, small[VIDEOS], {i.id: i.extra for i in images.values()},
-                          options.prefix, writer.reject)  # fmt: skip
+    videos = KwcocoVideos.of_images(path, small[VIDEOS], {i.id: i.extra for i in images.values()},
+                                    options.prefix, writer.reject, small[TRACKS])  # fmt: skip
     with (
         tempfile.TemporaryDirectory(prefix="workbench-coco-") as folder,
         _Partitions(_partition_count(path, options.partition_bytes), folder) as parts,
