@@ -24,7 +24,7 @@ from workbench.analysis.duplicates import KINDS
 from workbench.errors import WorkbenchError
 from workbench.query import View
 from workbench.ui.background import run_in_background
-from workbench.ui.query_state import QUERY_PARAMS
+from workbench.ui.tab_state import TabState
 from workbench.ui.text import TextAlert, TextPane, text
 
 if TYPE_CHECKING:
@@ -41,42 +41,19 @@ SHOWS = {
 SCOPES = {"across_contexts": "across contexts", "all": "within contexts too"}
 
 
-class DuplicatesState(param.Parameterized):
+class DuplicatesState(TabState):
     """What to search for, what is stored among the view's frames, and what to show."""
 
+    PANEL = PANEL
     kinds = param.ListSelector(default=["exact", "perceptual"], objects=list(KINDS))
     scope: param.Selector[str] = param.Selector(default="across_contexts", objects=list(SCOPES))
     counts = param.Dict(default={}, doc="kind -> (groups, copies) among the view's frames.")
     show: param.Selector[str] = param.Selector(default="", objects=list(SHOWS))
     kind: param.Selector[str] = param.Selector(default="", objects=["", *KINDS])
     found = param.String(default="", doc="What the last search did.")
-    active = param.Boolean(default=False, doc="Shown: only then are the counts read.")
-    working = param.String(default="")
-    error = param.String(default="")
 
-    def __init__(self, app_state: WorkbenchState, **params: Any) -> None:
-        super().__init__(**params)
-        self.app_state = app_state
-        self._stale = True
-        app_state.query.param.watch(self._on_query, list(QUERY_PARAMS))
-        app_state.query.param.watch(self._on_panels, ["panels"])
-
-    def view(self) -> View:
-        return self.app_state.query.view(self.app_state.catalog, without=PANEL)
-
-    def _on_query(self, *events: Any) -> None:
-        self._stale = True
-        if self.active:
-            self.refresh()
-
-    def _on_panels(self, *events: Any) -> None:
-        if PANEL not in self.app_state.query.panels and self.show:
-            self.show = ""  # "Reset filters" or a saved view removed the panel's stage
-
-    @param.depends("active", watch=True)
-    def _on_active(self) -> None:
-        if self.active and self._stale:
-            self.refresh()
+    def stages_dropped(self) -> None:
+        self.show = ""
 
     def refresh(self) -> None:
         """Count the stored groups, and their copies, among the view's frames, by kind."""

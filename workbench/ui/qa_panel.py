@@ -19,7 +19,7 @@ from workbench.analysis.sequence_qa import list_issues, sequence_qa
 from workbench.errors import WorkbenchError
 from workbench.query import View
 from workbench.ui.background import run_in_background
-from workbench.ui.query_state import QUERY_PARAMS
+from workbench.ui.tab_state import TabState
 from workbench.ui.text import TextAlert, TextPane
 
 if TYPE_CHECKING:
@@ -40,38 +40,15 @@ def describe(issue: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-class QaState(param.Parameterized):
+class QaState(TabState):
+    PANEL = PANEL
     counts = param.Dict(default={}, doc="Issues per kind in the view's contexts.")
     kind = param.String(default="", doc="The kind shown ('': none picked).")
     issues = param.List(default=[], doc="Issues of `kind` (at most MAX_LISTED).")
     issue = param.Integer(default=None, allow_None=True, doc="Index of the issue opened.")
-    active = param.Boolean(default=False)
-    working = param.String(default="")
-    error = param.String(default="")
 
-    def __init__(self, app_state: WorkbenchState, **params: Any) -> None:
-        super().__init__(**params)
-        self.app_state = app_state
-        self._stale = True
-        app_state.query.param.watch(self._on_query, list(QUERY_PARAMS))
-        app_state.query.param.watch(self._on_panels, ["panels"])
-
-    def _on_panels(self, *events: Any) -> None:
-        if PANEL not in self.app_state.query.panels and self.kind:
-            self.kind = ""  # "Reset filters" or a saved view removed the panel's stage
-
-    def view(self) -> View:
-        return self.app_state.query.view(self.app_state.catalog, without=PANEL)
-
-    def _on_query(self, *events: Any) -> None:
-        self._stale = True
-        if self.active:
-            self.refresh()
-
-    @param.depends("active", watch=True)
-    def _on_active(self) -> None:
-        if self.active and self._stale:
-            self.refresh()
+    def stages_dropped(self) -> None:
+        self.kind = ""
 
     def refresh(self) -> None:
         """Count the stored issues of the view's contexts by kind."""
