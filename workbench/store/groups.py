@@ -174,7 +174,9 @@ def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = F
         group_ranges.keys_of(survey.numeric, survey.bounds),
         group_values.kept_columns(promoted, survey.counts_of(promoted), made),
     )
-    _count(con, tables, columns, sketches, progress)
+    # one group holds every frame: each frame's group is known without joining it to the
+    # groups' rows on their columns
+    _count(con, tables, columns if made > 1 else [], sketches, progress)
     shown = ", ".join([GROUP, *(quote_ident(c) for c in columns), FRAMES])
     run(f"CREATE VIEW {tables.view} AS SELECT {shown} FROM {tables.rows}")
     run(f"CREATE TABLE {tables.state} (columns JSON NOT NULL, versions JSON NOT NULL)")

@@ -22,6 +22,8 @@ counts moved by what changed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 import numpy as np
 
@@ -38,6 +40,9 @@ MARK = "summarised_frames"
 # Larger than any stored value: frames without a timestamp (a frame_index) come last.
 LAST_BIGINT = "9223372036854775807"
 LAST_INT = "2147483647"
+# The summaries' mark (`marked`) and the number of frames named since (`keep`), as one
+# SELECT's columns.
+STATE = f"(SELECT value FROM meta WHERE key = '{MARK}'), (SELECT count(*) FROM {PENDING})"
 
 TABLES = (
     f"""CREATE TABLE IF NOT EXISTS {CONTEXTS} (
@@ -133,14 +138,16 @@ def remember(con: Con) -> None:
     )
 
 
-def keep(con: Con, top: int) -> None:
+def keep(con: Con, top: int, state: Sequence[object] | None = None) -> None:
     """Bring the summaries up to date with what this transaction wrote (after layout.sync,
     inside the writer's transaction; `top`: the next frame key, layout.next_frame_key):
-    nothing to do unless it stored frames or named some."""
-    mark = marked(con)
-    if mark is None:
+    nothing to do unless it stored frames or named some. `state`: the columns of STATE,
+    read by the caller after layout.sync (else read here)."""
+    if state is None:
+        state = con.execute(f"SELECT {STATE}").fetchall()[0]
+    if state[0] is None:
         return
-    named = con.execute(f"SELECT count(*) FROM {PENDING}").fetchall()[0][0]
+    mark, named = int(str(state[0])), int(str(state[1]))
     if top <= mark and not named:
         return
     # What the counted frames hold now: the frames stored since, and those named that remain.
