@@ -55,8 +55,10 @@ def test_a_transaction_writing_no_frames_reads_the_layouts_state_once(tmp_path: 
             con.execute("SELECT 42")
         assert seen[0] == "BEGIN TRANSACTION" and seen[1] == "SELECT 42"
         assert seen[-1] == "COMMIT"
-        # what is left to key, the next frame key and the summaries' state: one statement
-        assert len(seen[2:-1]) == 1, seen[2:-1]
+        # what is left to key, the next frame key and the summaries' mark in one statement,
+        # then the frames named since (none)
+        assert len(seen[2:-1]) == 2, seen[2:-1]
+        assert seen[-2] == "SELECT count(*) FROM _summary_pending"
 
 
 def test_frames_inserted_unkeyed_are_still_keyed_and_summarised(tmp_path: Path):

@@ -141,13 +141,16 @@ class _Survey:
 
 
 def local_stamp(con: Con) -> dict[str, Any]:
-    """What a local catalog's groups are counted at: frames, next frame key, schema."""
-    frames = con.execute("SELECT count(*) FROM frames").fetchall()[0][0]
-    version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    """What a local catalog's groups are counted at: frames, next frame key, schema (one
+    read)."""
+    frames, top, version = con.execute(
+        f"SELECT (SELECT count(*) FROM frames), ({layout.NEXT_FRAME_KEY}),"
+        " (SELECT value FROM meta WHERE key = 'schema_version')"
+    ).fetchall()[0]
     return {
         "frames": int(frames),
-        "next_frame_key": layout.next_frame_key(con),
-        "schema": str(version[0][0]) if version else None,
+        "next_frame_key": layout.key_of(top),
+        "schema": None if version is None else str(version),
     }
 
 
