@@ -24,9 +24,9 @@ end). The writer's own steps too (`write_rows`, `write_labels`, the unchanged ch
 media roots' count) and storing's (`store_changed`, `store_keyed`:
 workbench/ingest/_storing.py). The ClearML import runs one step after the other
 (step_cpu.one_step_at_a_time), so that each step's process CPU is its own. With --baseline,
-each statement of the DuckDB baseline's load of the same file first. With --statements, the CPU of each SQL statement they run. Run it with
-PYTHONPATH set to each checkout to compare, alternating, at the same load: the load average is
-printed with every round.
+each statement of the DuckDB baseline's load of the same file first. With --statements, the
+CPU of each SQL statement they run. Run it with PYTHONPATH set to each checkout to compare,
+alternating, at the same load: the load average is printed with every round.
 """
 
 from __future__ import annotations

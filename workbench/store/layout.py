@@ -79,10 +79,11 @@ from workbench.store.sqlsafe import quote_ident
 # store/layout_promote.py) included: the store reads them as `layout.<name>`.
 __all__ = [
     "CODES_ALIGNED", "CODE_LABEL", "CODE_NONE", "CONFIDENCE_BINS", "CONTEXT_KEY",
-    "CONTEXT_KEYS", "GROUPS_STATE", "KEY_COLUMNS", "MAX_CODED_LABEL", "NEXT_FRAME_KEY", "NO_FRAME",
-    "PROMOTE_FROM", "PROMOTE_MAX", "PROMOTE_PREFIX", "PROMOTE_SAMPLE", "PROMOTE_SHARE",
-    "PROMOTE_UP_TO", "TABLES", "VALUES_KEY", "VALUE_KEYS", "WRITTEN", "add_context_keys", "add_counts",
-    "add_label_keys", "add_promoted", "add_values_keys", "choose_keys", "code",
+    "CONTEXT_KEYS", "GROUPS_STATE", "KEY_COLUMNS", "MAX_CODED_LABEL", "NEXT_FRAME_KEY",
+    "NO_FRAME", "PROMOTE_FROM", "PROMOTE_MAX", "PROMOTE_PREFIX", "PROMOTE_SAMPLE",
+    "PROMOTE_SHARE", "PROMOTE_UP_TO", "TABLES", "VALUES_KEY", "VALUE_KEYS", "WRITTEN",
+    "add_context_keys", "add_counts", "add_label_keys", "add_promoted", "add_values_keys",
+    "choose_keys", "code",
     "codes_aligned", "confidence_bin", "derived_columns", "fill_promoted", "has_context_keys",
     "has_values_keys", "key_bound", "key_contexts", "key_of", "key_values", "mark_aligned",
     "next_frame_key", "pointer", "promote_while_small", "promoted_columns", "resummarise",
