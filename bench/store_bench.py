@@ -15,16 +15,18 @@ import passes through, timed by wrapping it (`time.process_time`, every thread):
 `keyed_rois` and `rois_replaced` (a label write: its INSERT, its rows' keys, its frames
 summarised again; `check` and `store_first`: its unchanged check, and a field's first ROIs
 stored and summarised from the rows, workbench/ingest/_label_writes.py), `layout.sync` and
-`summaries.keep` (every commit), `count_new` (the new frames' whole-catalog summaries from
-the batch, store/summaries_batch.py), `commit` (every COMMIT
-statement: where the engine writes a write's rows) and `groups.build` (the groups' recount at
-the import's end). The writer's own steps too (`write_rows`, `write_labels`, the unchanged
-checks, the media roots' count) and storing's (`store_changed`, `store_keyed`:
+`summaries.keep` (every commit; `Catalog._keep_layout`: both, with the reads before them),
+`count_new` (the new frames' whole-catalog summaries from the batch,
+store/summaries_batch.py), `commit` (every COMMIT statement: where the engine writes a
+write's rows; `every statement`: the CPU of all of the catalog's cursors' statements, whose
+number is printed with each step) and `groups.build` (the groups' recount at the import's
+end). The writer's own steps too (`write_rows`, `write_labels`, the unchanged checks, the
+media roots' count) and storing's (`store_changed`, `store_keyed`:
 workbench/ingest/_storing.py). The ClearML import runs one step after the other
-(step_cpu.one_step_at_a_time), so that each step's process CPU is its own. With --baseline, each statement of the DuckDB baseline's load
-of the same file first. With --statements, the CPU of each SQL statement they run. Run it with
-PYTHONPATH set to each checkout to compare, alternating, at the same load: the load average is
-printed with every round.
+(step_cpu.one_step_at_a_time), so that each step's process CPU is its own. With --baseline,
+each statement of the DuckDB baseline's load of the same file first. With --statements, the
+CPU of each SQL statement they run. Run it with PYTHONPATH set to each checkout to compare,
+alternating, at the same load: the load average is printed with every round.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ def _wrap_method(cls: Any, name: str) -> None:
         try:
             return inner(self, *args, **kwargs)
         finally:
-            CPU[f"CatalogWriter.{name}"] += time.process_time() - started
+            CPU[f"{cls.__name__}.{name}"] += time.process_time() - started
 
     setattr(cls, name, timed)
 
@@ -119,17 +121,25 @@ def _time_commits(module: Any) -> None:
 
 
 class _Committing(_Timed):
+    """A catalog cursor: its COMMITs timed as `commit`, every statement counted (STATEMENTS)
+    and timed (`every statement`)."""
+
     def __init__(self, con: Any) -> None:
         super().__init__(con, "commit")
 
     def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
-        if sql != "COMMIT":
-            return self._con.execute(sql, *args, **kwargs)
+        STATEMENTS[0] += 1
         started = time.process_time()
         try:
             return self._con.execute(sql, *args, **kwargs)
         finally:
-            CPU["commit"] += time.process_time() - started
+            spent = time.process_time() - started
+            CPU["every statement"] += spent
+            if sql == "COMMIT":
+                CPU["commit"] += spent
+
+
+STATEMENTS = [0]  # the statements of the catalog's cursors in one step
 
 
 def main() -> None:
@@ -187,6 +197,8 @@ def main() -> None:
         if hasattr(writer.CatalogWriter, name):
             _wrap_method(writer.CatalogWriter, name)
     _time_commits(store_catalog)
+    if hasattr(store_catalog.Catalog, "_keep_layout"):  # every transaction's layout upkeep
+        _wrap_method(store_catalog.Catalog, "_keep_layout")
     with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
         folder = Path(tmp)
         files = {"clearml": folder / "clearml.ndjson", "labelbox": folder / "labelbox.ndjson",
@@ -215,6 +227,7 @@ def main() -> None:
                     shutil.copy(setup, db)
                 for step in ("import", "update"):
                     CPU.clear()
+                    STATEMENTS[0] = 0
                     load = os.getloadavg()[0]
                     options: dict[str, Any] = {}  # as formats_bench.workbench_import
                     if fmt == "nucleus":
@@ -232,7 +245,8 @@ def main() -> None:
                     print(
                         f"{fmt} {step} (round {round_no + 1}, load {load:.1f}): CPU "
                         f"{closed - started:.2f} s: open {opened - started:.3f}, import "
-                        f"{imported - opened:.2f}, close {closed - imported:.3f}"
+                        f"{imported - opened:.2f}, close {closed - imported:.3f};"
+                        f" {STATEMENTS[0]} statements of the catalog's cursors"
                     )
                     for name, seconds in sorted(CPU.items(), key=lambda item: -item[1]):
                         if seconds >= 0.005:

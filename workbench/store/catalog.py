@@ -442,9 +442,17 @@ class Catalog(MediaRoots):
         if self._layout_ready and self.lake is not None:
             self.lake.settled(con)  # its writes keep the layout (lake_write.edit)
         elif self._layout_ready:
-            if layout.sync(con):
+            # what is left to key, the next frame key and the summaries' mark, in one read
+            row = con.execute(
+                f"SELECT {layout.WRITTEN}, ({layout.NEXT_FRAME_KEY}), {summaries.MARKED}"
+            ).fetchall()[0]
+            written = [int(n) for n in row[:4]]
+            if layout.sync(con, written=written):
                 self.layout_changes += 1
-            summaries.keep(con, layout.next_frame_key(con))  # the whole catalog's summaries
+            if any(written):  # keyed by `sync`: the key and mark read again as it left them
+                summaries.keep(con, layout.next_frame_key(con))  # the whole catalog's summaries
+            else:
+                summaries.keep(con, layout.key_of(row[4]), mark=row[5])
 
     def turn(self) -> AbstractContextManager[Any]:
         """Held, no write runs (writes take turns: `transaction`): for code that reads what

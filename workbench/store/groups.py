@@ -141,13 +141,16 @@ class _Survey:
 
 
 def local_stamp(con: Con) -> dict[str, Any]:
-    """What a local catalog's groups are counted at: frames, next frame key, schema."""
-    frames = con.execute("SELECT count(*) FROM frames").fetchall()[0][0]
-    version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    """What a local catalog's groups are counted at: frames, next frame key, schema (one
+    read)."""
+    frames, top, version = con.execute(
+        f"SELECT (SELECT count(*) FROM frames), ({layout.NEXT_FRAME_KEY}),"
+        " (SELECT value FROM meta WHERE key = 'schema_version')"
+    ).fetchall()[0]
     return {
         "frames": int(frames),
-        "next_frame_key": layout.next_frame_key(con),
-        "schema": str(version[0][0]) if version else None,
+        "next_frame_key": layout.key_of(top),
+        "schema": None if version is None else str(version),
     }
 
 
@@ -174,7 +177,9 @@ def build(con: Con, tables: Tables, stamp: dict[str, Any], *, progress: bool = F
         group_ranges.keys_of(survey.numeric, survey.bounds),
         group_values.kept_columns(promoted, survey.counts_of(promoted), made),
     )
-    _count(con, tables, columns, sketches, progress)
+    # one group holds every frame: each frame's group is known without joining it to the
+    # groups' rows on their columns
+    _count(con, tables, columns if made > 1 else [], sketches, progress)
     shown = ", ".join([GROUP, *(quote_ident(c) for c in columns), FRAMES])
     run(f"CREATE VIEW {tables.view} AS SELECT {shown} FROM {tables.rows}")
     run(f"CREATE TABLE {tables.state} (columns JSON NOT NULL, versions JSON NOT NULL)")

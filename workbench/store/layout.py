@@ -79,12 +79,13 @@ from workbench.store.sqlsafe import quote_ident
 # store/layout_promote.py) included: the store reads them as `layout.<name>`.
 __all__ = [
     "CODES_ALIGNED", "CODE_LABEL", "CODE_NONE", "CONFIDENCE_BINS", "CONTEXT_KEY",
-    "CONTEXT_KEYS", "GROUPS_STATE", "KEY_COLUMNS", "MAX_CODED_LABEL", "NO_FRAME",
-    "PROMOTE_FROM", "PROMOTE_MAX", "PROMOTE_PREFIX", "PROMOTE_SAMPLE", "PROMOTE_SHARE",
-    "PROMOTE_UP_TO", "TABLES", "VALUES_KEY", "VALUE_KEYS", "add_context_keys", "add_counts",
-    "add_label_keys", "add_promoted", "add_values_keys", "choose_keys", "code",
+    "CONTEXT_KEYS", "GROUPS_STATE", "KEY_COLUMNS", "MAX_CODED_LABEL", "NEXT_FRAME_KEY",
+    "NO_FRAME", "PROMOTE_FROM", "PROMOTE_MAX", "PROMOTE_PREFIX", "PROMOTE_SAMPLE",
+    "PROMOTE_SHARE", "PROMOTE_UP_TO", "TABLES", "VALUES_KEY", "VALUE_KEYS", "WRITTEN",
+    "add_context_keys", "add_counts", "add_label_keys", "add_promoted", "add_values_keys",
+    "choose_keys", "code",
     "codes_aligned", "confidence_bin", "derived_columns", "fill_promoted", "has_context_keys",
-    "has_values_keys", "key_bound", "key_contexts", "key_values", "mark_aligned",
+    "has_values_keys", "key_bound", "key_contexts", "key_of", "key_values", "mark_aligned",
     "next_frame_key", "pointer", "promote_while_small", "promoted_columns", "resummarise",
     "roi_code", "same_values", "set_next_frame_key", "summarise", "sync", "tally", "touch",
 ]  # fmt: skip
@@ -118,6 +119,15 @@ PROMOTE_UP_TO = 2_000_000
 # writes frames or ROIs drops it (`sync`; a label write counts its frames' codes again in
 # place: layout_insert.rois_replaced), so groups counted before the write are not read.
 GROUPS_STATE = "_groups"
+# What a transaction left for `sync` to do, as one SELECT's columns: its new frames, sources
+# and ROIs without keys, and the stored frames it named (`touch`).
+WRITTEN = (
+    "(SELECT count(*) FROM frames WHERE frame_key IS NULL),"
+    " (SELECT count(*) FROM sources WHERE frame_key IS NULL),"
+    " (SELECT count(*) FROM rois WHERE frame_key IS NULL),"
+    " (SELECT count(*) FROM _layout_pending)"
+)
+NEXT_FRAME_KEY = "SELECT value FROM meta WHERE key = 'next_frame_key'"
 
 TABLES: Sequence[str] = (
     """CREATE TABLE IF NOT EXISTS label_keys (
@@ -167,8 +177,13 @@ def key_bound(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def next_frame_key(con: duckdb.DuckDBPyConnection) -> int:
-    rows = con.execute("SELECT value FROM meta WHERE key = 'next_frame_key'").fetchall()
-    return int(rows[0][0]) if rows else 0
+    rows = con.execute(NEXT_FRAME_KEY).fetchall()
+    return key_of(rows[0][0] if rows else None)
+
+
+def key_of(value: object) -> int:
+    """The next frame key as NEXT_FRAME_KEY reads it (NULL, no row: 0)."""
+    return 0 if value is None else int(str(value))
 
 
 def set_next_frame_key(con: duckdb.DuckDBPyConnection, value: int) -> None:
@@ -190,20 +205,24 @@ def touch(con: duckdb.DuckDBPyConnection, frame_ids: str, params: Sequence[Any] 
     summaries.remember(con)  # what they hold before the write, for the catalog's summaries
 
 
-def sync(con: duckdb.DuckDBPyConnection, *, promote: bool = True, every_frame: bool = True) -> bool:
+def sync(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    promote: bool = True,
+    every_frame: bool = True,
+    written: Sequence[int] | None = None,
+) -> bool:
     """Key and summarise what this transaction wrote (cheap when it wrote no frames or ROIs);
     returns whether it promoted metadata keys to new columns (never without `promote`: a
     lake-backed catalog's write sees only the frames it changes, store/lake_write.py, and
-    codes only its frames with ROIs, without `every_frame`: see `code`).
+    codes only its frames with ROIs, without `every_frame`: see `code`). `written`: the
+    columns of WRITTEN, read by the caller in this transaction (else read here).
 
     Runs inside the writer's transaction, just before COMMIT.
     """
-    new_frames, new_sources, new_rois, pending = con.execute(
-        "SELECT (SELECT count(*) FROM frames WHERE frame_key IS NULL),"
-        " (SELECT count(*) FROM sources WHERE frame_key IS NULL),"
-        " (SELECT count(*) FROM rois WHERE frame_key IS NULL),"
-        " (SELECT count(*) FROM _layout_pending)"
-    ).fetchall()[0]
+    if written is None:
+        written = con.execute(f"SELECT {WRITTEN}").fetchall()[0]
+    new_frames, new_sources, new_rois, pending = written
     if not (new_frames or new_sources or new_rois or pending):
         return False
     con.execute(f"DROP TABLE IF EXISTS {GROUPS_STATE}")

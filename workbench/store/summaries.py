@@ -38,6 +38,10 @@ MARK = "summarised_frames"
 # Larger than any stored value: frames without a timestamp (a frame_index) come last.
 LAST_BIGINT = "9223372036854775807"
 LAST_INT = "2147483647"
+# The summaries' mark (`marked`), as a SELECT's column (meta is in every catalog: a catalog
+# keeping no summaries, one before schema version 12, may lack PENDING).
+MARKED = f"(SELECT value FROM meta WHERE key = '{MARK}')"
+_UNREAD = object()  # `keep`'s mark not read by its caller
 
 TABLES = (
     f"""CREATE TABLE IF NOT EXISTS {CONTEXTS} (
@@ -133,13 +137,15 @@ def remember(con: Con) -> None:
     )
 
 
-def keep(con: Con, top: int) -> None:
+def keep(con: Con, top: int, *, mark: object = _UNREAD) -> None:
     """Bring the summaries up to date with what this transaction wrote (after layout.sync,
     inside the writer's transaction; `top`: the next frame key, layout.next_frame_key):
-    nothing to do unless it stored frames or named some."""
-    mark = marked(con)
+    nothing to do unless it stored frames or named some. `mark`: MARKED's value, read by
+    the caller after layout.sync (else read here)."""
+    mark = marked(con) if mark is _UNREAD else mark
     if mark is None:
         return
+    mark = int(str(mark))
     named = con.execute(f"SELECT count(*) FROM {PENDING}").fetchall()[0][0]
     if top <= mark and not named:
         return
