@@ -477,6 +477,8 @@ _RINGS_OF_EIGHT = [
     [1, 0, 1, 1, 1, 2, 1, 3],  # every x the same
     [0, 0, 0, 0, 5, 0, 5, 5],  # a point repeated
     [0, 0, 8, 0, 6, 4, 2, 4],  # a trapezoid
+    [2, 0, 8, 0, 6, 4, 0, 4],  # its least x last
+    [0, 0, 4, 0, 4, 3, 1, 3],  # three edges along the axes, the last not
     [-3, -2, 4, -2, 4, 6, -3, 6],
     [1.5, 2.25, 9.5, 2.25, 9.5, 7.75, 1.5, 7.75],
 ]
@@ -501,9 +503,9 @@ def test_rings_of_eight_values_agree_with_the_per_record_path(tmp_path: Path) ->
     frames.append(_roi_frame(len(rings), {"cam": 64}, [{"label": ["day"]}]))
     ndjson = "".join(json.dumps(f) + "\n" for f in frames)
     columnar, _ = _both_paths(tmp_path, ndjson, json.dumps(frames))
-    # f10's point, given as a polygon, is refused; every other line is stored by SQL
+    # f12's point, given as a polygon, is refused; every other line is stored by SQL
     assert [str(e.where).rsplit(" line ", 1)[1] for e in columnar.errors] == [
-        "11, frame 'f10', ROI 'f10:1'"
+        "13, frame 'f12', ROI 'f12:1'"
     ]
     stored = len(frames) - 1
     assert _sql_lines(tmp_path) == (stored, stored)
@@ -513,7 +515,9 @@ def test_rings_of_eight_values_agree_with_the_per_record_path(tmp_path: Path) ->
             .execute("SELECT frame_id, kind FROM rois WHERE id = frame_id || ':0'")
             .fetchall()
         )
-    assert [kind[f"f{n}"] for n in range(6)] == ["box"] * 3 + ["polygon", "box", "polygon"]
+    box, polygon = "box", "polygon"
+    expected = [box, box, box, polygon, box, polygon, polygon, polygon, polygon, polygon, box, box]
+    assert [kind[f"f{n}"] for n in range(len(_RINGS_OF_EIGHT))] == expected
     broken = ndjson.replace("\n", '\n{"id": "x", "rois": [\n', 1)
     (tmp_path / "f.ndjson").write_text(broken, encoding="utf-8")
     (tmp_path / "again.duckdb").unlink()
@@ -523,7 +527,7 @@ def test_rings_of_eight_values_agree_with_the_per_record_path(tmp_path: Path) ->
     assert report.frames == stored
     assert [str(e.where).rsplit(" line ", 1)[1] for e in report.errors] == [
         "2",
-        "12, frame 'f10', ROI 'f10:1'",
+        "14, frame 'f12', ROI 'f12:1'",
     ]
 
 
