@@ -191,7 +191,10 @@ def insert(con: duckdb.DuckDBPyConnection) -> None:
         layout.add_label_keys(
             con, "SELECT DISTINCT field, label FROM _wb_r WHERE n IN (SELECT n FROM _wb_k)"
         )
-        named = ", ".join(f"r.{c.strip()}" for c in ROI_COLUMNS.split(","))
+        named = ", ".join(f"r.{c.strip()}" for c in ROI_COLUMNS.split(",")).replace(
+            "r.geometry",
+            "CASE WHEN len(r.ring) = 0 THEN []::DOUBLE[][] ELSE [r.ring] END AS geometry",
+        )  # (ROIS gives each ROI's one ring; the import makes it a list in Arrow)
         con.execute(
             f"INSERT INTO rois BY NAME SELECT {named}, k.frame_key, l.label_key"
             " FROM _wb_r r JOIN _wb_k k USING (n) JOIN label_keys l ON l.field = r.field"

@@ -51,6 +51,7 @@ from step_cpu import load
 
 from workbench.ingest import _clearml_sql as sql
 from workbench.ingest._clearml_columnar import _marked
+from workbench.ingest._clearml_rows import geometry_of
 from workbench.ingest._columnar import MANY_BRACKETS, MemoryEngine, many_brackets, ndjson_batches
 from workbench.model.limits import (
     MAX_COORDINATE,
@@ -199,7 +200,7 @@ class Batch:
 
     def today(self) -> pa.Table:
         with registered(self.con, "_wb_f", self.frames()):
-            return self.con.sql(sql.ROIS).to_arrow_table()
+            return _with_geometry(self.con.sql(sql.ROIS).to_arrow_table())
 
     def fused(self) -> pa.Table:
         frames = self.frames(FUSED)
@@ -215,10 +216,16 @@ class Batch:
 
     def arrow_items(self) -> pa.Table:
         with registered(self.con, "_wb_ri", items(self.frames())):
-            return self.con.sql(ROIS_OF_ITEMS).to_arrow_table()
+            return _with_geometry(self.con.sql(ROIS_OF_ITEMS).to_arrow_table())
 
     def frames_alone(self) -> pa.Table:
         return self.frames(FRAMES_ALONE)
+
+
+def _with_geometry(rois: pa.Table) -> pa.Table:
+    """ROIS' rows with each ROI's one ring made its geometry, as the import makes it."""
+    at = rois.schema.get_field_index("ring")
+    return rois.set_column(at, "geometry", geometry_of(rois["ring"]))
 
 
 def items(frames: pa.Table) -> pa.Table:

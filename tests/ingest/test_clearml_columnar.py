@@ -466,6 +466,71 @@ def test_roi_checks_and_warnings_agree_with_the_per_record_path(tmp_path: Path) 
     assert _sql_lines(tmp_path) == (4, 5)
 
 
+# Rings of eight values (four points): boxes from each corner and either way round, and
+# those that are not, or only by the per-record path's rule (`box_ring`).
+_RINGS_OF_EIGHT = [
+    [1, 2, 9, 2, 9, 7, 1, 7],
+    [9, 7, 9, 2, 1, 2, 1, 7],
+    [1, 7, 1, 2, 9, 2, 9, 7],
+    [5, 1, 9, 5, 5, 9, 1, 5],  # a diamond
+    [0, 0, 1, 0, 0, 0, 0, 1],  # a point twice, edges along the axes: a box by the rule
+    [1, 0, 1, 1, 1, 2, 1, 3],  # every x the same
+    [0, 0, 0, 0, 5, 0, 5, 5],  # a point repeated
+    [0, 0, 8, 0, 6, 4, 2, 4],  # a trapezoid
+    [2, 0, 8, 0, 6, 4, 0, 4],  # its least x last
+    [0, 0, 4, 0, 4, 3, 1, 3],  # three edges along the axes, the last not
+    [-3, -2, 4, -2, 4, 6, -3, 6],
+    [1.5, 2.25, 9.5, 2.25, 9.5, 7.75, 1.5, 7.75],
+]
+
+
+def test_rings_of_eight_values_agree_with_the_per_record_path(tmp_path: Path) -> None:
+    """A ROI of eight values is a box or a polygon, and its bounds, as the per-record path
+    finds them; beside ROIs of other sizes (a point, a polygon, none: a classification)
+    and with reserved meta keys; in a batch with a line that is not JSON, whose good lines
+    SQL still takes."""
+    kinds = [{}, {"meta": {"_kind": "polygon"}}, {"meta": {"_kind": "box", "_id": 7}}]
+    rings = [*_RINGS_OF_EIGHT, [3, 4], [0, 0, 8, 0, 8, 8, 4, 12, 0, 8]]
+    frames = [
+        _roi_frame(
+            n,
+            {"cam": 64},
+            [{"label": ["car"], "poly": ring, **kind} for kind in kinds]
+            + [{"id": "whole", "label": ["day"]}],
+        )
+        for n, ring in enumerate(rings)
+    ]
+    frames.append(_roi_frame(len(rings), {"cam": 64}, [{"label": ["day"]}]))
+    ndjson = "".join(json.dumps(f) + "\n" for f in frames)
+    columnar, _ = _both_paths(tmp_path, ndjson, json.dumps(frames))
+    # f12's point, given as a polygon, is refused; every other line is stored by SQL
+    assert [str(e.where).rsplit(" line ", 1)[1] for e in columnar.errors] == [
+        "13, frame 'f12', ROI 'f12:1'"
+    ]
+    stored = len(frames) - 1
+    assert _sql_lines(tmp_path) == (stored, stored)
+    with workbench.open(tmp_path / "f.ndjson.duckdb") as catalog:
+        kind = dict(
+            catalog.cursor()
+            .execute("SELECT frame_id, kind FROM rois WHERE id = frame_id || ':0'")
+            .fetchall()
+        )
+    box, polygon = "box", "polygon"
+    expected = [box, box, box, polygon, box, polygon, polygon, polygon, polygon, polygon, box, box]
+    assert [kind[f"f{n}"] for n in range(len(_RINGS_OF_EIGHT))] == expected
+    broken = ndjson.replace("\n", '\n{"id": "x", "rois": [\n', 1)
+    (tmp_path / "f.ndjson").write_text(broken, encoding="utf-8")
+    (tmp_path / "again.duckdb").unlink()
+    assert _sql_lines(tmp_path)[0] == stored
+    with workbench.open(tmp_path / "broken.duckdb") as catalog:
+        report = clearml.import_files(catalog, [tmp_path / "f.ndjson"], progress=False)
+    assert report.frames == stored
+    assert [str(e.where).rsplit(" line ", 1)[1] for e in report.errors] == [
+        "2",
+        "14, frame 'f12', ROI 'f12:1'",
+    ]
+
+
 def _one_source_frame(n: int, source: dict[str, Any]) -> dict[str, Any]:
     """A plain frame of one source, `source` over a good one."""
     good = {"id": "cam", "uri": f"img/{n}.jpg", "width": 64, "height": 48}

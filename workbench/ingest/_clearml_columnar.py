@@ -255,9 +255,8 @@ class NdjsonImport:
         else:
             typed, labelled_lines = lines, lines.slice(0, 0)
         where = {"base": str(base.resolve()) if base is not None else None}
-        frames = sql.FRAMES_LABELLED if batch.labelled else sql.FRAMES
         with registered(con, "_wb_typed", typed), registered(con, "_wb_labelled", labelled_lines):
-            batch.sql_frames = con.sql(frames, params=where).to_arrow_table()
+            batch.sql_frames = _frame_rows(con, batch.labelled, where)
         return lines
 
     def _convert_rest(self, batch: _Batch, lines: pa.Table, base: Path | None) -> None:
@@ -476,6 +475,17 @@ class NdjsonImport:
             batch = _Batch(path)
             some = lines.slice(start, self.lines_per_batch)
             self._convert_lines(batch, self._sift(batch, some, self._digests, look_up=False), base)
+
+
+def _frame_rows(con: duckdb.DuckDBPyConnection, labelled: bool, where: dict[str, Any]) -> pa.Table:
+    """FRAMES' rows of the lines registered: parsed unguarded, unless a line is not JSON
+    (which stops that statement: the batch is then parsed again, that line as NULL)."""
+    unguarded = sql.FRAMES_LABELLED_UNGUARDED if labelled else sql.FRAMES_UNGUARDED
+    try:
+        return con.sql(unguarded, params=where).to_arrow_table()
+    except duckdb.InvalidInputException:
+        guarded = sql.FRAMES_LABELLED if labelled else sql.FRAMES
+        return con.sql(guarded, params=where).to_arrow_table()
 
 
 def _beside_of(batch: RowBatch) -> Beside:

@@ -69,8 +69,25 @@ def kept_rois(rois: pa.Table | None, keep: pa.Array) -> pa.Table:
     if rois is None:
         return ROI_ROWS.empty_table()
     names = [name for name in ROI_ROWS.names if name != "_line"]
-    rows = _of_kept(rois, keep).select([*names, "n", "k"])
+    rows = _of_kept(rois, keep)
+    at = rows.schema.get_field_index("ring")
+    rows = rows.set_column(at, "geometry", geometry_of(rows["ring"]))
+    rows = rows.select([*names, "n", "k"])
     return _in_line_order(rows.rename_columns([*names, "_line", "_k"])).cast(ROI_ROWS)
+
+
+def geometry_of(rings: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Each ROI's geometry from its one ring (its values; none for a classification): a list
+    of that ring, or an empty list. The rings' values are not copied unless some ROI has
+    none."""
+    chunks = []
+    for chunk in rings.chunks:
+        filled = pc.fill_null(pc.greater(pc.list_value_length(chunk), 0), False)
+        some = filled.to_numpy(zero_copy_only=False)
+        values = chunk if some.all() else chunk.filter(filled)
+        offsets = np.concatenate(([0], np.cumsum(some, dtype=np.int32)))
+        chunks.append(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values))
+    return pa.chunked_array(chunks, pa.list_(rings.type))
 
 
 def _of_kept(rows: pa.Table, keep: pa.Array) -> pa.Table:

@@ -79,11 +79,11 @@ CREATE MACRO resolved(u, base) AS CASE WHEN base IS NULL OR contains(u, '://')
     OR starts_with(u, '/') THEN u ELSE base || '/' || u END;
 CREATE MACRO texts_ok(l, lim) AS l IS NOT NULL
     AND coalesce(list_bool_and(list_transform(l, lambda v: text_ok(v, lim))), true);
-CREATE MACRO box_ring(v) AS CASE WHEN len(v) <> 8 THEN false ELSE
-    ((v[1] = v[3]) <> (v[2] = v[4])) AND ((v[3] = v[5]) <> (v[4] = v[6]))
-    AND ((v[5] = v[7]) <> (v[6] = v[8])) AND ((v[7] = v[1]) <> (v[8] = v[2]))
-    AND NOT (v[1] = v[3] AND v[3] = v[5] AND v[5] = v[7])
-    AND NOT (v[2] = v[4] AND v[4] = v[6] AND v[6] = v[8]) END;
+CREATE MACRO box_corners(size, a1, a2, a3, a4, a5, a6, a7, a8) AS size = 8
+    AND ((a1 = a3) <> (a2 = a4)) AND ((a3 = a5) <> (a4 = a6))
+    AND ((a5 = a7) <> (a6 = a8)) AND ((a7 = a1) <> (a8 = a2))
+    AND NOT (a1 = a3 AND a3 = a5 AND a5 = a7) AND NOT (a2 = a4 AND a4 = a6 AND a6 = a8);
+CREATE MACRO box_ring(v) AS box_corners(len(v), v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]);
 CREATE MACRO min_points(kind) AS CASE kind WHEN 'box' THEN 2 WHEN 'polygon' THEN 3
     WHEN 'polyline' THEN 2 WHEN 'point' THEN 1 END;
 CREATE TEMP TABLE _wb_seen (id VARCHAR);
@@ -121,23 +121,40 @@ def _frame(label: str) -> str:
 
 _FRAME = _frame("VARCHAR[]")
 # The lines' own columns FRAMES reads beside the parse (the text `j` is searched for a
-# `sources` or `rois` key only on the lines whose list did not parse).
-_LINE = """starts_with(ltrim(j, E' \\t\\r'), '{') AND NOT marked AS plain, t, j"""
+# `sources` or `rois` key only on the lines whose list did not parse). A line is trimmed
+# only when it does not start with its brace (a CASE: the trim of every line was 5% of
+# FRAMES).
+_LINE = """CASE WHEN starts_with(j, '{') THEN true
+    ELSE starts_with(ltrim(j, E' \\t\\r'), '{') END AND NOT marked AS plain, t, j"""
+
+
+def _parse(structure: str, guarded: bool) -> str:
+    """The parse of a line `j` into `structure`: `guarded`, a line that is not JSON parses as
+    NULL (`try`); else it stops the statement, which is then run guarded (`try` cost 5-10% of
+    FRAMES on lines that all parse, as nearly every batch's do)."""
+    parse = f"from_json(j, '{structure}')"
+    return f"try({parse})" if guarded else parse
+
+
+def _typed(guarded: bool) -> str:
+    return f"SELECT n, {_parse(_FRAME, guarded)} AS d, {_LINE} FROM _wb_typed"
+
+
 # A line of LABEL_PATTERN (`l`) has its labels parsed as JSON, then made the lists the others
 # parse to (a string: a list of it; null: NULL). A label of another type, which the
 # per-record path refuses, gives its ROI a `labels`, which no ROI that SQL takes has. Those
 # lines are parsed apart (`_wb_labelled`, the others `_wb_typed`, split before: no table to
-# split, usually; FRAMES_LABELLED): a CASE choosing either parse copied every line's
+# split, usually; FRAMES_LABELLED, `_labelled`): a CASE choosing either parse copied every line's
 # parsed values, a filter on `l` copied the lines, and a UNION ALL of the two cost as much
 # where one side was empty (0.02 s a batch).
-_TYPED = f"SELECT n, try(from_json(j, '{_FRAME}')) AS d, {_LINE} FROM _wb_typed"
-_LABELLED = f"""
+def _labelled(guarded: bool) -> str:
+    return f"""
     SELECT n, struct_update(x, rois := list_transform(x.rois, lambda r: struct_update(r,
             label := CASE WHEN left(r.label, 1) = '[' THEN r.label::VARCHAR[]
                 WHEN is_str(r.label) THEN [r.label->>'$'] END,
             labels := CASE WHEN is_null(r.label) OR left(r.label, 1) IN ('[', '"')
                 THEN r.labels ELSE 'null'::JSON END))) AS d, {_LINE}
-    FROM (SELECT *, try(from_json(j, '{_frame("JSON")}')) AS x FROM _wb_labelled)"""
+    FROM (SELECT *, {_parse(_frame("JSON"), guarded)} AS x FROM _wb_labelled)"""
 
 
 def _promoted(at: int) -> tuple[str, str]:
@@ -185,7 +202,7 @@ RETYPED_PATTERN = "|".join(
 )
 
 # A line where a `label` holds neither a list nor null (a key of that name in metadata
-# counts too): its labels are parsed as JSON (_LABELLED).
+# counts too): its labels are parsed as JSON (`_labelled`).
 LABEL_PATTERN = r'"label"\s*:\s*[^\[\sn]'
 
 # What a line holds when one of its texts may hold a character no id or label may hold
@@ -279,9 +296,12 @@ FROM one
 """
 
 
-# The lines of a batch without `l` (the usual), and those of one with some.
-FRAMES = _frames(_TYPED)
-FRAMES_LABELLED = _frames(f"{_TYPED} UNION ALL {_LABELLED}")
+# The lines of a batch without `l` (the usual), and those of one with some; a line that is not
+# JSON stops the _UNGUARDED ones (the caller then runs these, where it parses as NULL).
+FRAMES = _frames(_typed(True))
+FRAMES_LABELLED = _frames(f"{_typed(True)} UNION ALL {_labelled(True)}")
+FRAMES_UNGUARDED = _frames(_typed(False))
+FRAMES_LABELLED_UNGUARDED = _frames(f"{_typed(False)} UNION ALL {_labelled(False)}")
 
 # One row per source of the lines still ok whose frame has several (those of one are FRAMES').
 SOURCES = f"""
@@ -352,9 +372,40 @@ _RESERVED_OK = f"""coalesce((is_null(kind_j) OR kind_s IN ({_KINDS}))
         AND (min_points(r.kind) IS NULL OR len(r.v) >= 2 * min_points(r.kind))
         AND (len(r.v) > 0 OR r.kind = 'classification' OR kind_j IS NOT NULL), false)"""
 
+# The values read from a ROI's reserved meta keys (`j`), NULL without them (the usual: not
+# read from its NULL list, about 3% of ROIS).
+_RESERVED_VALUES = ", ".join(
+    f"CASE WHEN reserved THEN j[{at}] END AS {name}"
+    for at, name in enumerate(
+        ("kind_j", "field_j", "track_j", "keyframe_j", "bbox_j", "kind_attribute_j",
+         "sdk_type_j", "sdk_id_j"),
+        start=1,
+    )
+)  # fmt: skip
+# A ROI of 8 values (a box, usually) has them read once (`a1`-`a8`), for its kind and bounds;
+# the others' xs and ys are sliced from their values. (`box_ring` over the values and the
+# slices for every ROI were 15% of ROIS.)
+_CORNERS = (
+    "CASE WHEN len(v) <> 8 THEN list_slice(v, 1, len(v), 2) END AS xs, "
+    "CASE WHEN len(v) <> 8 THEN list_slice(v, 2, len(v), 2) END AS ys, "
+    + ", ".join(f"v[{at}] AS a{at}" for at in range(1, 9))
+)
+_BOUNDS = ",\n        ".join(
+    f"CASE WHEN len(v) = 8 THEN {pick}({', '.join(f'a{at}' for at in range(first, 9, 2))}) "
+    f"WHEN len(v) > 0 THEN {listed}({axis}) END AS {name}"
+    for name, pick, listed, axis, first in (
+        ("x_min", "least", "list_min", "xs", 1),
+        ("y_min", "least", "list_min", "ys", 2),
+        ("x_max", "greatest", "list_max", "xs", 1),
+        ("y_max", "greatest", "list_max", "ys", 2),
+    )
+)
+
 # The ROI's own JSON (`r`) is read once, in `valued`: later steps carry its values only.
 # Its rows come out as Arrow (the caller registers them as `_wb_r` for ROIS_BY_FRAME):
-# a temp table of them, scanned again to fetch them, cost a third more.
+# a temp table of them, scanned again to fetch them, cost a third more. A ROI's geometry, its
+# one ring (`ring`: its values; none for a classification), is made a list of it from the
+# Arrow rows (_clearml_rows.kept_rois): a list of lists made here cost 4% of ROIS.
 ROIS = f"""
 WITH items AS (
     SELECT n, id AS frame_id, unnest(rois) AS r, generate_subscripts(rois, 1) - 1 AS k, t,
@@ -381,32 +432,28 @@ valued AS (
              AND length(r.meta) <= {MAX_JSON_FIELD_BYTES // 2})), false) AS raw_ok
     FROM items),
 meta AS (
-    SELECT * EXCLUDE (j, id), j[1] AS kind_j, j[2] AS field_j, j[3] AS track_j, j[4] AS keyframe_j,
-        j[5] AS bbox_j, j[6] AS kind_attribute_j, j[7] AS sdk_type_j, j[8] AS sdk_id_j,
+    SELECT * EXCLUDE (j, id), {_RESERVED_VALUES},
         -- A ROI without an id takes the SDK's (`_id`, kept in its attributes) when it has one.
-        CASE WHEN given OR is_null(j[8]) OR j[8] = '""' THEN id
+        CASE WHEN given OR NOT reserved OR is_null(j[8]) OR j[8] = '""' THEN id
             ELSE coalesce(str_of(j[8]), int_of(j[8])::VARCHAR, id) END AS id,
         CASE WHEN reserved THEN str_of(j[1]) END AS kind_s,
         CASE WHEN reserved THEN str_of(j[2]) END AS field_s
     FROM (SELECT *, CASE WHEN reserved THEN json_extract(meta, {_RESERVED_PATHS}) END AS j,
-        list_slice(v, 1, len(v), 2) AS xs, list_slice(v, 2, len(v), 2) AS ys
+        {_CORNERS}
     FROM valued)),
 shaped AS (
     SELECT *,
         coalesce(kind_s, CASE WHEN len(v) = 0 THEN 'classification'
-            WHEN box_ring(v) THEN 'box' WHEN len(v) = 2 THEN 'point' ELSE 'polygon' END)
-            AS kind,
-        CASE WHEN len(v) > 0 THEN list_min(xs) END AS x_min,
-        CASE WHEN len(v) > 0 THEN list_min(ys) END AS y_min,
-        CASE WHEN len(v) > 0 THEN list_max(xs) END AS x_max,
-        CASE WHEN len(v) > 0 THEN list_max(ys) END AS y_max,
+            WHEN box_corners(len(v), a1, a2, a3, a4, a5, a6, a7, a8) THEN 'box'
+            WHEN len(v) = 2 THEN 'point' ELSE 'polygon' END) AS kind,
+        {_BOUNDS},
         nullif(CASE WHEN reserved THEN json_merge_patch(meta, '{_RESERVED}')
             ELSE meta END::VARCHAR, '{{}}') AS attributes
     FROM meta)
 SELECT r.n, r.frame_id, r.k, r.id,
     CASE WHEN is_null(field_j) OR field_j = '""' THEN 'ground_truth' ELSE field_s END AS field,
     r.labels[1] AS label, r.labels, r.confidence, r.kind,
-    CASE WHEN len(r.v) = 0 THEN []::DOUBLE[][] ELSE [r.v] END AS geometry,
+    r.v AS ring,
     r.x_min, r.y_min, r.x_max, r.y_max, (r.x_max - r.x_min) * (r.y_max - r.y_min) AS area,
     r.source_ids, NULL::VARCHAR AS mask, r.attributes,
     TRY_CAST(int_of(track_j) AS INTEGER) AS track_index,
