@@ -26,8 +26,7 @@ _OWN = "{" + ",".join(f'"{key}":null' for key in _OWN_KEYS) + "}"
 _OWN_TRACK = _OWN[:-1] + ',"track":null}'
 # (The text test first: the paths' extraction costs on every annotation otherwise.)
 _KEPT_TRACK = (
-    "contains(attributes, '\"track\"')"
-    " AND (attributes->'$.track.id') = (attributes->'$.track_id')"
+    "contains(attributes, '\"track\"') AND (attributes->'$.track.id') = (attributes->'$.track_id')"
 )
 _OWN_LIST = "[" + ", ".join(f"'{key}'" for key in _OWN_KEYS) + "]"
 # Attributes named like the annotation's own keys would be written twice: Python's dict keeps one.
