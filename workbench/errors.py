@@ -15,6 +15,8 @@ WorkbenchError
  |    +-- ReadOnlyQueryError       SQL typed by a person tried to write or reach files/network
  +-- IngestError                  an import or export cannot proceed at all
  +-- RecordError                  one record is bad; importers collect these and go on
+ |    +-- MaskSkipped              [ingest._labelbox_export_masks] a mask ROI an export
+ |                                 leaves out; `.reason` is what it is counted under
  +-- MediaError                   an image or video cannot be read or served
  +-- EvaluationError              an evaluation cannot run, or names a run that does not exist
  +-- AnalysisError               embeddings, similarity, duplicates or sequence QA cannot

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
 
-from workbench.errors import MediaError
+from workbench.errors import MediaError, RecordError
 from workbench.media.files import MediaRootCheck
 from workbench.media.images import local_path
 
@@ -39,11 +39,11 @@ UNREADABLE = "mask ROIs whose picture cannot be read"
 AGAIN = "mask ROIs on a frame their track already has"
 
 
-class Skipped(Exception):
-    """A mask ROI left out of the file, for `reason`."""
+class MaskSkipped(RecordError):
+    """A mask ROI left out of the file, for `reason` (what the export counts it under)."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+        super().__init__("a mask ROI", reason)
         self.reason = reason
 
 
@@ -54,18 +54,18 @@ class Pictures:
         self.folder = target.resolve().parent / f"{target.stem}-masks"
         self.roots_of = roots  # read at the first picture: most exports have none
         self.roots: MediaRootCheck | None = None
-        self.made: dict[str, str | Skipped] = {}
+        self.made: dict[str, str | MaskSkipped] = {}
 
     def uri(self, picture: str) -> str:
-        """The URI of the copy of `picture` (a catalog mask's `uri`), or Skipped."""
+        """The URI of the copy of `picture` (a catalog mask's `uri`), or MaskSkipped."""
         found = self.made.get(picture)
         if found is None:
             try:
                 found = self._copy(picture, len(self.made) + 1)
-            except Skipped as exc:
+            except MaskSkipped as exc:
                 found = exc
             self.made[picture] = found
-        if isinstance(found, Skipped):
+        if isinstance(found, MaskSkipped):
             raise found
         return found
 
@@ -73,11 +73,11 @@ class Pictures:
         try:
             path = local_path(picture)
         except MediaError as exc:
-            raise Skipped(NOT_LOCAL) from exc
+            raise MaskSkipped(NOT_LOCAL) from exc
         if self.roots is None:
             self.roots = MediaRootCheck(self.roots_of())
         if self.roots.is_outside(picture):
-            raise Skipped(OUTSIDE)
+            raise MaskSkipped(OUTSIDE)
         suffix = path.suffix.lower()
         if not (1 < len(suffix) <= 6 and suffix[1:].isalnum() and suffix.isascii()):
             suffix = ""
@@ -86,12 +86,12 @@ class Pictures:
             self.folder.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, copy)
         except OSError as exc:
-            raise Skipped(UNREADABLE) from exc
+            raise MaskSkipped(UNREADABLE) from exc
         return "file://localhost" + pathname2url(os.fspath(copy))
 
 
 def colour_of(mask: str | None) -> tuple[str, list[int]]:
-    """(picture, colour) of a catalog mask's JSON text, or Skipped."""
+    """(picture, colour) of a catalog mask's JSON text, or MaskSkipped."""
     try:
         spec = json.loads(mask) if mask else None
     except ValueError:
@@ -105,7 +105,7 @@ def colour_of(mask: str | None) -> tuple[str, list[int]]:
         and len(value) == 3
         and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in value)
     ):
-        raise Skipped(NOT_A_PICTURE)
+        raise MaskSkipped(NOT_A_PICTURE)
     return picture, value
 
 
@@ -139,7 +139,7 @@ class Masks:
         self, context: str, uuid: str, number: int, row: dict[str, Any], colour: list[int], uri: str
     ) -> None:
         """Put a mask ROI of `colour` (its picture copied as `uri`) on frame `number`, or
-        Skipped when its instance is on that frame already."""
+        MaskSkipped when its instance is on that frame already."""
         track = row["track_index"]
         name, confidence = row["label"], row["confidence"]
         key = (track if track is not None else row["id"], tuple(colour), name, confidence)
@@ -148,7 +148,7 @@ class Masks:
         if instance is None:
             instance = instances[key] = Instance(name, colour, confidence, track)
         elif number in instance.frames:
-            raise Skipped(AGAIN)
+            raise MaskSkipped(AGAIN)
         instance.frames[number] = uri
 
     def lines(self) -> list[tuple[tuple[Any, ...], str, str, dict[str, Any]]]:

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ingest._labelbox_contexts import KINDS, Contexts
-from workbench.ingest._labelbox_export_masks import Masks, Pictures, Skipped, colour_of
+from workbench.ingest._labelbox_export_masks import Masks, MaskSkipped, Pictures, colour_of
 from workbench.ingest.views import ViewLike
 from workbench.model.keypoints import KeypointLabel
 from workbench.store.arrow import registered
@@ -242,7 +242,7 @@ class _ExportPlan:
             picture, colour = colour_of(row["mask"])
             uri = self.pictures.uri(picture)
             self.masks.add(context, _track_uuid(context, row), number, row, colour, uri)
-        except Skipped as exc:
+        except MaskSkipped as exc:
             self.skipped[exc.reason] += 1
             return False
         return True

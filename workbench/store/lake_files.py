@@ -39,7 +39,7 @@ class Written:
     meta: Any  # pyarrow.parquet.FileMetaData
 
 
-class Unsorted(Exception):
+class _Unsorted(Exception):
     """A file read for a run holds its rows out of `_row` order."""
 
 
@@ -71,7 +71,7 @@ def kept_batches(
     run: Run, dropped: np.ndarray, schema: pa.Schema, *, check: bool = True
 ) -> Iterator[pa.Table]:
     """The rows of `run.sources` within the run's bounds and not `dropped` (sorted `_row`
-    numbers), batch by batch; `Unsorted` if a file's rows are out of order (with `check`)."""
+    numbers), batch by batch; `_Unsorted` if a file's rows are out of order (with `check`)."""
     last = None
     for path in run.sources:
         reader = pq.ParquetFile(path)
@@ -79,7 +79,7 @@ def kept_batches(
             numbers = batch.column(batch.schema.names.index(ROW)).to_numpy()
             if check and len(numbers):
                 if (last is not None and numbers[0] <= last) or np.any(np.diff(numbers) <= 0):
-                    raise Unsorted(path)
+                    raise _Unsorted(path)
                 last = int(numbers[-1])
             keep = (numbers >= run.low) & (numbers <= run.high)
             if len(dropped):
@@ -226,7 +226,7 @@ def write_run(
     run: Run, dropped: np.ndarray, schema: pa.Schema, place: Any, sort: bool
 ) -> list[Written]:
     """The run's rows as files of its bucket (`place(bucket)`: a new file's path), streamed;
-    `sort`: the sources overlap, so their rows are read whole and sorted (`Unsorted` from a
+    `sort`: the sources overlap, so their rows are read whole and sorted (`_Unsorted` from a
     streamed file falls back to that too)."""
     sink = Sink(schema, run.bucket, place)
     if not sort:
@@ -234,7 +234,7 @@ def write_run(
             for part in merged_batches(kept_batches(run, dropped, schema), run.rows):
                 sink.add(part)
             return sink.close()
-        except Unsorted:
+        except _Unsorted:
             sink.discard()
     kept = list(kept_batches(run, dropped, schema, check=False))
     read = pa.concat_tables(kept) if kept else run.rows.slice(0, 0)
