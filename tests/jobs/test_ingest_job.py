@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import synthetic
 from deltalake import DeltaTable, write_deltalake
@@ -228,3 +229,26 @@ def test_a_job_fills_the_promoted_columns(tmp_path: Path) -> None:
             [scene[0][0]],
         ).fetchall()[0][0]
         assert catalog.view().match(scene=scene[0][0]).count() == expected
+
+
+def test_copies_appended_by_another_writer_are_read_once(tmp_path: Path) -> None:
+    """Another writer's copies of a job's rows, their `_row` numbers the originals' (as the
+    Daft test above makes them, here by deltalake): the write the catalog makes when it sees
+    them (keys, stored order) does not take `_row` for a row's identity, and two files of one
+    range are two files (store/lake_order.py, lake_format.Span)."""
+    path, lake = lake_catalog(tmp_path)
+    run_ingest(
+        IngestJob(lake, "parquet", tuple(inputs(tmp_path, 1, 50))),
+        EngineConfig("local"),
+        progress=False,
+    )
+    stored = DeltaTable(f"{lake}/frames").to_pyarrow_table()
+    at = stored.schema.get_field_index("id")
+    copies = stored.set_column(at, "id", pc.binary_join_element_wise(stored["id"], "-copy", ""))
+    write_deltalake(f"{lake}/frames", copies, mode="append", partition_by=["context_bucket"])
+    for _ in range(2):  # seen, then read again as it was left
+        with workbench.open(path) as catalog:
+            ids = catalog.view().frame_ids()
+            assert len(ids) == 100 and sum(i.endswith("-copy") for i in ids) == 50
+            check_layout(catalog)
+    assert DeltaTable(f"{lake}/frames").to_pyarrow_table().num_rows == 100

@@ -64,7 +64,7 @@ class Span:
     low: int
     high: int
     size: int = field(default=0, compare=False)  # the file's bytes
-    path: str = field(default="", compare=False)  # as the format records it
+    path: str = field(default="")  # as the format records it (two files of one range differ)
 
 
 @dataclass(frozen=True)

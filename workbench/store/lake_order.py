@@ -15,8 +15,9 @@ own, in order, and the commit removes the files read. A file whose range holds r
 another run (ranges that overlapped before: a plain overwrite's, another writer's) is read
 and written again with them: the smallest set of files whose union is a range. Every file's
 range is then disjoint from the others' and the views scan them unsorted (docs/scale-out.md).
-A lake on remote storage, or files without `_row` statistics, take the format's own
-overwrite (the views sort the ranges that overlap).
+A lake on remote storage, files without `_row` statistics, or a table holding a replaced
+row's number twice (another writer's copies: `_row` cannot tell them apart) take the
+format's own overwrite (the views sort the ranges that overlap).
 """
 
 from __future__ import annotations
@@ -95,15 +96,24 @@ def plan(
         return None  # a column the table lacks: the format's own write refuses it
     hits = fmt.read(name, where, [BUCKET, ROW]) if replaced is None else pa.table({ROW: replaced})
     dropped = np.unique(hits[ROW].to_numpy())
+    if len(dropped) < hits.num_rows:
+        return None  # rows replaced share a number (another writer's copies): see below
     rows = _conformed(rows, schema).sort_by(ROW)
     chosen = rewritten(spans, hits)
     kept: dict[Span, np.ndarray] = {}
+    held = 0  # the replaced numbers the files read hold
     while True:
         fresh = [s for s in chosen if s not in kept]
         for span, numbers in zip(
             fresh, read_numbers([fmt.file_path(name, s) for s in fresh]), strict=True
         ):
-            kept[span] = np.sort(numbers[~np.isin(numbers, dropped)], kind="stable")
+            gone = np.isin(numbers, dropped)
+            held += int(gone.sum())
+            kept[span] = np.sort(numbers[~gone], kind="stable")
+        if held > len(hits):
+            # A number the table holds twice (another writer's copies of rows): `_row` does
+            # not tell the rows replaced from the others, the format's predicate does.
+            return None
         numbers, buckets = _written(kept, rows)
         others = [s for s in spans if s not in kept]
         grown = _holding(others, numbers)
