@@ -28,7 +28,10 @@ same figures at every size. Each staging step is printed as it ends; `--sample` 
 every so many seconds (CPU, VmHWM, RSS, bytes read, the disk the import's temporary folder
 holds: the engine's spill, the writes' annotation files and the digests' sums, these apart; the
 load), so that a run of an hour tells where it is, and the end its peak; `--statements` the
-engine's CPU per statement. Disk is counted as `du` counts it, by blocks allocated
+CPU per statement of the import's engine and of the catalog's cursors (`catalog:` before
+these: the writes' INSERTs, COMMITs, the layout's and digests' upkeep), each engine's total
+told apart. A statement's CPU is the process's: with the writes overlapped, a write's storing
+runs beside the next write's making, and each counts the other's (`--sequential` apart). Disk is counted as `du` counts it, by blocks allocated
 (bench/coco_writes_disk.py): the sums' arrays are sparse files made at their full length.
 
 Each write's rows are stored in a thread of their own while the next write's are made
@@ -68,6 +71,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import coco_writes_figures as figures
 import orjson
 from coco_writes_disk import allocated_mb, sums_mb
+from coco_writes_timed import CATALOG, Timed, catalog_cursors
 from formats_bench import LABELS
 
 import workbench
@@ -156,75 +160,12 @@ class _Watch:
             f"load {os.getloadavg()[0]:.1f}"
         )
 
-    def count(self, sql: str, seconds: float) -> None:
+    def count(self, sql: str, seconds: float, engine: str = "") -> None:
         if self.statements is not None:
-            key = " ".join(sql.split())[:90]
+            key = engine + " ".join(sql.split())[:90]
             self.statements.setdefault(key, [0, 0.0])
             self.statements[key][0] += 1
             self.statements[key][1] += seconds
-
-
-class _Timed:
-    """A connection whose statements' CPU (the process's: the engine's threads are in it) is
-    counted by `_Watch.count`."""
-
-    def __init__(self, con: Any, watch: _Watch) -> None:
-        self._con, self._watch = con, watch
-
-    def execute(self, sql: str, *args: Any) -> Any:
-        started = _cpu()
-        try:
-            return self._con.execute(sql, *args)
-        finally:
-            self._watch.count(sql, _cpu() - started)
-
-    def sql(self, sql: str, **kwargs: Any) -> Any:
-        return _TimedRelation(self._con.sql(sql, **kwargs), sql, self._watch)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
-
-
-class _TimedRelation:
-    def __init__(self, relation: Any, sql: str, watch: _Watch) -> None:
-        self._relation, self._sql, self._watch = relation, sql, watch
-
-    def to_arrow_table(self) -> Any:
-        started = _cpu()
-        try:
-            return self._relation.to_arrow_table()
-        finally:
-            self._watch.count(self._sql, _cpu() - started)
-
-    def to_arrow_reader(self, rows: int) -> Any:
-        # The reader's making counted too: the engine runs a statement that sorts, groups or
-        # joins to its end there, before the first batch is read.
-        started = _cpu()
-        try:
-            reader = self._relation.to_arrow_reader(rows)
-        finally:
-            self._watch.count(self._sql, _cpu() - started)
-        return _TimedReader(reader, self._sql, self._watch)
-
-
-class _TimedReader:
-    """A relation's chunks, the CPU of fetching them counted (not of what is done with them;
-    the statement's run when the reader was made, by `_TimedRelation`)."""
-
-    def __init__(self, reader: Any, sql: str, watch: _Watch) -> None:
-        self._reader, self._sql, self._watch = reader, sql, watch
-        self.schema = reader.schema
-
-    def __iter__(self) -> Any:
-        while True:
-            started = _cpu()
-            try:
-                chunk = self._reader.read_next_batch()
-            except StopIteration:
-                return
-            finally:
-                self._watch.count(self._sql, _cpu() - started)
-            yield chunk
 
 
 def _engine_class(watch: _Watch) -> type[MemoryEngine]:
@@ -233,7 +174,7 @@ def _engine_class(watch: _Watch) -> type[MemoryEngine]:
 
         def __enter__(self) -> Any:
             con = super().__enter__()
-            return _Timed(con, watch) if watch.statements is not None else con
+            return Timed(con, watch) if watch.statements is not None else con
 
     return Engine
 
@@ -381,6 +322,7 @@ def measure(
         _timed("add", steps, watch, kind, key="conversion")
     _timed("before_images", steps, watch, _coco_digests.ImageDigests, key="digests_before")
     _coco_columnar.MemoryEngine = _engine_class(watch)  # type: ignore[misc]
+    uncount = catalog_cursors(watch) if statements else None
     stop = _sampler(watch, sample) if sample else None
     try:
         with tempfile.TemporaryDirectory(prefix="coco-writes-scratch-") as scratch:
@@ -400,6 +342,8 @@ def measure(
                 print(f"  warnings: {dict(report.warning_examples)}", flush=True)
     finally:
         tempfile.tempdir = None
+        if uncount is not None:
+            uncount()
         if stop is not None:
             stop.set()
         _coco_columnar._write = inner  # type: ignore[assignment]
@@ -415,11 +359,16 @@ def measure(
         told = report.warning_examples.get(_coco_columnar.WARN_READ_BY_RECORD, "no warning")
         raise SystemExit(f"{file}: not imported by the columnar path ({told})")
     top = sorted((watch.statements or {}).items(), key=lambda kv: -kv[1][1])
+    engines = {"import": [0, 0.0], "catalog": [0, 0.0]}
+    for key, (runs, seconds) in top:
+        side = engines["catalog" if key.startswith(CATALOG) else "import"]
+        side[0], side[1] = side[0] + int(runs), side[1] + seconds
     return {"frames": report.frames, "rois": report.rois, "writes": writes, "steps": steps,
             **total, "hwm_mb": _proc()["VmHWM"], "peak_spill_mb": watch.peak_spill,
             "peak_sums_mb": watch.peak_sums, "unchanged": found["unchanged"],
             "catalog_disk_mb": allocated_mb(str(catalog.parent)),
-            "statements": [{"sql": k, "runs": n, "cpu_s": round(c, 2)} for k, (n, c) in top]}  # fmt: skip
+            "statements": [{"sql": k, "runs": n, "cpu_s": round(c, 2)} for k, (n, c) in top],
+            "engines": {k: {"runs": n, "cpu_s": round(c, 2)} for k, (n, c) in engines.items()}}  # fmt: skip
 
 
 def change_annotations(file: Path, every: int, block: int = 1 << 26) -> tuple[int, int]:
@@ -484,6 +433,12 @@ def _told(what: str, done: dict[str, Any]) -> None:
         f"catalog {done['catalog_disk_mb']:,} MB, load {os.getloadavg()[0]:.1f} at the end",
         flush=True,
     )
+    if done["statements"]:
+        told = ", ".join(
+            f"{k}'s engine {v['runs']:,} statements, {v['cpu_s']:.2f} s CPU"
+            for k, v in done["engines"].items()
+        )
+        print(f"  statements: {told}", flush=True)
     for row in done["statements"][:25]:
         print(f"  {row['cpu_s']:8.2f} s CPU, {row['runs']:5d} runs: {row['sql']}")
 
@@ -560,7 +515,8 @@ def main() -> None:
     parser.add_argument(
         "--statements",
         action="store_true",
-        help="the engine's CPU per statement, the 25 costliest printed after each import",
+        help="the CPU per statement of the import's engine and of the catalog's cursors "
+        "(`catalog:`), the 25 costliest printed after each import",
     )
     parser.add_argument(
         "--update", action="store_true", help="then import the same file again (an update)"

@@ -54,7 +54,9 @@ RUN_FIGURES = {
     "peak_sums_mb": "of peak_spill_mb's folder, the most the digests' sums held (their "
     "arrays' folder, sparse files: blocks allocated), sampled alike (not at the same line)",
     "catalog_disk_mb": "the catalog's folder on disk at the end",
-    "statements": "the engine's CPU seconds and runs per statement (--statements; else empty)",
+    "statements": "the CPU seconds and runs per statement of the import's engine and, after "
+    "`catalog: `, of the catalog's cursors (--statements; else empty)",
+    "engines": "per engine (`import`, `catalog`) its statements' runs and CPU seconds summed",
     "caller_cpu_s": "of cpu_s, the importing thread's own (time.thread_time)",
     "writes_thread_cpu_s": "of cpu_s, the writes' threads' own (the writes stored beside the "
     "next write's making; 0 with --sequential)",

@@ -31,6 +31,19 @@ def test_each_write_is_reported(tmp_path: Path) -> None:
     told = {"members", "_read", "_images", "_annotations"}  # and, summed, once a piece or batch
     assert set(result["steps"]) == {*told, "pieces", "conversion", "digests_before"}
     assert sum(s["runs"] for s in result["statements"]) > 10  # every statement, counted
+    # The catalog's statements beside the import's engine's, each engine's total told apart:
+    # the writes' ROIs inserted and committed, once a write.
+    catalog = {
+        s["sql"]: s["runs"] for s in result["statements"] if s["sql"].startswith("catalog: ")
+    }
+    assert catalog["catalog: INSERT INTO rois BY NAME SELECT * FROM _wb_keyed"] == 3
+    assert catalog["catalog: COMMIT"] >= 3
+    engines = result["engines"]
+    assert engines["catalog"]["runs"] == sum(catalog.values())
+    assert engines["import"]["runs"] + engines["catalog"]["runs"] == sum(
+        s["runs"] for s in result["statements"]
+    )
+    assert "statements: import's engine " in done.stdout
     assert done.stdout.count("done,") == 4  # each step told as it ends
     # The sums' disk apart, a part of the folder's (both sampled at the same lines).
     assert 0 <= result["peak_sums_mb"] <= result["peak_spill_mb"]

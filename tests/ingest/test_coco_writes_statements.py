@@ -31,7 +31,7 @@ def test_a_readers_statement_counted_when_it_runs(bench: Any) -> None:
     watch = bench._Watch(statements=True)
     con = duckdb.connect()
     try:
-        timed = bench._Timed(con, watch)
+        timed = bench.Timed(con, watch)
         sql = "SELECT hash(range) AS h FROM range(3000000) ORDER BY h"
         timed.sql(sql).to_arrow_reader(1 << 20)
         runs, seconds = watch.statements[" ".join(sql.split())[:90]]
