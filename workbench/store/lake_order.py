@@ -35,6 +35,10 @@ from workbench.store.lake import BUCKET, ROW, arrow_filesystem
 from workbench.store.lake_files import Run, Written, read_numbers, remove, write_run
 from workbench.store.lake_format import IsIn, Span, TableFormat, Unkeyed
 
+# A bucket's file up to this size is written again with the rows a write adds right after it
+# (one file, not one more small one per update): docs/benchmarks.md, "Twenty-eighth pass".
+FOLD_BYTES = 8 * 1024 * 1024
+
 
 def write_in_order(
     fmt: TableFormat,
@@ -121,6 +125,14 @@ def plan(
         if not grown:
             break
         chosen = [*chosen, *grown]
+    folded = _foldable(_runs(numbers, buckets, others), others, numbers)
+    if folded:
+        for span, found in zip(
+            folded, read_numbers([fmt.file_path(name, s) for s in folded], fs), strict=True
+        ):
+            kept[span] = np.sort(found, kind="stable")
+        numbers, buckets = _written(kept, rows)
+        others = [s for s in others if s not in kept]
     runs = _runs(numbers, buckets, others)
     planned = _sourced(
         runs, kept, rows, {s: fmt.file_path(name, s) for s in kept}, set(rewritten(spans, hits))
@@ -138,6 +150,32 @@ def _written(kept: dict[Span, np.ndarray], rows: pa.Table) -> tuple[np.ndarray, 
     every, of = np.concatenate(numbers), np.concatenate(buckets)
     order = np.argsort(every, kind="stable")
     return every[order], of[order]
+
+
+def _foldable(
+    runs: list[tuple[int, int, int]], others: Sequence[Span], numbers: np.ndarray
+) -> list[Span]:
+    """The small files (`FOLD_BYTES`) a run of the write may take in: the file just before
+    the run's first row, of the run's bucket, with no row the write stores between them (a
+    bucket's file and the rows it adds after it make one file while no other bucket's file
+    lies between; their ranges stay disjoint)."""
+    if not runs or not others:
+        return []
+    ordered = sorted(others, key=lambda s: s.low)
+    lows = np.array([s.low for s in ordered], np.int64)
+    out = []
+    for bucket, low, _ in runs:
+        at = int(np.searchsorted(lows, low)) - 1
+        if at < 0:
+            continue
+        span = ordered[at]
+        if span.bucket != bucket or span.size <= 0 or span.size > FOLD_BYTES:
+            continue
+        before = int(np.searchsorted(numbers, low)) - 1  # the row the write stores before
+        if before >= 0 and numbers[before] > span.high:
+            continue
+        out.append(span)
+    return out
 
 
 def _holding(others: Sequence[Span], numbers: np.ndarray) -> list[Span]:
