@@ -13,6 +13,7 @@ the files of 10, 100 and 1,000 updates' worth (each one small file more). Prints
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sys
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs as pafs
 
 from workbench.store.lake import BUCKET, ROW
 from workbench.store.lake_files import Run, write_run
@@ -45,54 +47,43 @@ def _frames(catalog: Path) -> pa.Table:
     return rows.append_column(BUCKET, pa.array(np.zeros(rows.num_rows, np.int32)))
 
 
-def main(catalog: Path, folder: Path) -> None:
-    import pyarrow.fs as pafs
-
+def _write(rows: pa.Table, low: int, sources: tuple[str, ...], path: Path) -> str:
+    """`rows` (and `sources`' rows from `low` on) as one file at `path`, as a write makes it."""
     fs = pafs.LocalFileSystem()
+    high = int(rows[ROW][-1].as_py())
+    run = Run(0, low, high, sources, rows)
+    (written,) = write_run(run, np.zeros(0, np.int64), rows.schema, lambda _: str(path), False, fs)
+    return written.path
+
+
+def main(catalog: Path, folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     every = _frames(catalog)
-    schema = every.schema
-    count = [0]
-
-    def place(_: int) -> str:
-        count[0] += 1
-        return str(folder / f"f{count[0]}.parquet")
-
     for size in SIZES:
         if size + 20 > every.num_rows:
             break
-        base = every.slice(0, size)
+        base = _write(every.slice(0, size), 0, (), folder / f"base{size}.parquet")
         new = every.slice(size, 20)
-        (written,) = write_run(Run(0, 0, size - 1, (), base), np.zeros(0, np.int64), schema, place, False, fs)  # fmt: skip
-        alone = _best(
-            lambda: write_run(Run(0, size, size + 19, (), new), np.zeros(0, np.int64), schema, place, False, fs)  # fmt: skip
-        )
-        folded = _best(
-            lambda: write_run(
-                Run(0, 0, size + 19, (written.path,), new), np.zeros(0, np.int64), schema, place, False, fs  # fmt: skip
-            )
-        )
+        alone = _best(functools.partial(_write, new, size, (), folder / "alone.parquet"))
+        folded = _best(functools.partial(_write, new, 0, (base,), folder / "folded.parquet"))
+        mib = Path(base).stat().st_size / 2**20
         print(
-            f"file of {size} rows, {written.size / 2**20:.2f} MiB: 20 rows alone {alone:.4f}s, "
-            f"folded {folded:.4f}s"
+            f"file of {size} rows, {mib:.2f} MiB: 20 rows alone {alone:.4f}s, folded {folded:.4f}s"
         )
     rows = every.slice(0, min(every.num_rows, 200_000))
     for parts in (1, 10, 100, 1000):
         sub = folder / f"scan{parts}"
         sub.mkdir()
         step = -(-rows.num_rows // parts)
-        paths = []
-        for at in range(0, rows.num_rows, step):
-            (w,) = write_run(
-                Run(0, at, at + step - 1, (), rows.slice(at, step)), np.zeros(0, np.int64),
-                schema, lambda _: str(sub / f"{len(paths)}.parquet"), False, fs,
-            )  # fmt: skip
-            paths.append(w.path)
+        paths = [
+            _write(rows.slice(at, step), at, (), sub / f"{at}.parquet")
+            for at in range(0, rows.num_rows, step)
+        ]
         con = duckdb.connect()
         query = f"SELECT count(*), max(timestamp) FROM read_parquet({paths})"
         con.sql(query).fetchall()  # the footers cached, as the catalog's engine keeps them
-        scan = _best(lambda: con.sql(query).fetchall())  # noqa: B023
+        scan = _best(functools.partial(con.execute, query))
         print(f"{rows.num_rows} rows in {len(paths)} files: count {scan:.4f}s")
     print("load", Path("/proc/loadavg").read_text().split()[0])
     shutil.rmtree(folder)
