@@ -37,7 +37,7 @@ from workbench.store.lake_format import IsIn, Span, TableFormat, Unkeyed
 
 # A bucket's file up to this size is written again with the rows a write adds right after it
 # (one file, not one more small one per update): docs/benchmarks.md, "Twenty-eighth pass".
-FOLD_BYTES = 4 * 1024 * 1024
+FOLD_BYTES = 1024 * 1024
 
 
 def write_in_order(
