@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
@@ -17,6 +18,7 @@ from workbench.store import lake_files
 from workbench.store.lake import ROW, ROW_GROUP
 from workbench.store.lake_files import Run, delta_stats, write_run
 
+LOCAL = pafs.LocalFileSystem()
 SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), (ROW, pa.int64())])
 
 
@@ -54,7 +56,7 @@ def test_a_run_is_streamed_a_batch_at_a_time(
     new = _rows(np.array([11, 12, 900_000], np.int64), width=100)  # 12 kept in place
     before = pa.total_allocated_bytes()
     run = Run(0, 0, 900_000, (str(source),), new)
-    files = write_run(run, dropped, SCHEMA, _place(tmp_path), sort=False)
+    files = write_run(run, dropped, SCHEMA, _place(tmp_path), sort=False, fs=LOCAL)
     out = _read(files)
     expected = sorted({*numbers.tolist()} - {10, 12, 799_998} | {11, 12, 900_000})
     assert out[ROW].to_pylist() == expected
@@ -66,7 +68,7 @@ def test_a_file_out_of_order_is_read_whole_and_sorted(tmp_path: Path) -> None:
     source = tmp_path / "source.parquet"
     pq.write_table(_rows(np.array([50, 60, 1, 2, 3], np.int64)), source)  # new rows first
     run = Run(0, 0, 100, (str(source),), _rows(np.array([70], np.int64)))
-    files = write_run(run, np.array([2], np.int64), SCHEMA, _place(tmp_path), sort=False)
+    files = write_run(run, np.array([2], np.int64), SCHEMA, _place(tmp_path), sort=False, fs=LOCAL)
     assert _read(files)[ROW].to_pylist() == [1, 3, 50, 60, 70]
     assert len(files) == 1
 

@@ -116,6 +116,37 @@ def filesystem(uri: str) -> Any:
     return s3fs.S3FileSystem(endpoint_url=endpoint) if endpoint else s3fs.S3FileSystem()
 
 
+def arrow_filesystem(uri: str) -> Any:
+    """pyarrow's file system the lake's own data files at `uri` are written and read through
+    (store/lake_files.py): the local one, or S3 from the usual AWS variables (never stored)."""
+    import pyarrow.fs as pafs
+
+    if not is_remote(uri):
+        return pafs.LocalFileSystem()
+    if not uri.startswith(("s3://", "s3a://")):
+        raise LakeError(f"lake URIs are local paths or s3://, not {uri!r}")
+    options = storage_options(uri)
+    found: dict[str, Any] = {"region": options["AWS_REGION"]}
+    if options.get("AWS_ACCESS_KEY_ID") and options.get("AWS_SECRET_ACCESS_KEY"):
+        found.update(
+            access_key=options["AWS_ACCESS_KEY_ID"],
+            secret_key=options["AWS_SECRET_ACCESS_KEY"],
+            session_token=options.get("AWS_SESSION_TOKEN"),
+        )
+    endpoint = options.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        scheme, _, rest = endpoint.partition("://")
+        found.update(endpoint_override=rest.rstrip("/"), scheme=scheme)
+    return pafs.S3FileSystem(**found)
+
+
+def fs_path(uri: str) -> str:
+    """A data file's path within its `arrow_filesystem` (an S3 URI without its scheme)."""
+    if uri.startswith("file://"):
+        return uri.removeprefix("file://")
+    return uri.split("://", 1)[1] if is_remote(uri) else uri
+
+
 def table_uri(root: str, name: str) -> str:
     return f"{root.rstrip('/')}/{name}"
 

@@ -49,6 +49,7 @@ class Kept:
     gone_rows: int  # their rows, not brought back
     whole: bool  # False: snapshots since the pin were expired; only the rest is known
     rewritten: int  # files those writes added that another writer rewrote since
+    unknown: int | None = None  # not whole: the snapshot whose parent is not known
 
     def describe(self) -> str:
         text = (
@@ -62,7 +63,10 @@ class Kept:
         if self.rewritten:
             text += f"; {self.rewritten} file(s) it added were rewritten by another writer"
         if not self.whole:
-            text += "; snapshots since the pin were expired: what they changed is not known"
+            text += (
+                "; snapshots since the pin were expired (the walk back ends at snapshot "
+                f"{self.unknown}): what they changed is not known"
+            )
         return text
 
 
@@ -129,6 +133,7 @@ def _kept(lake: Lake, found: Plan, next_key: int) -> Kept:
         sum(rows_of(found.back[p]) for p in missing),
         found.whole,
         len(found.lost),
+        found.unknown,
     )
 
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.errors import LakeError
-from workbench.store.lake import BUCKET, ROW, ROW_GROUP, storage_options, table_uri
+from workbench.store.lake import BUCKET, ROW, ROW_GROUP, is_remote, storage_options, table_uri
 from workbench.store.lake_files import Written, delta_stats
 from workbench.store.lake_format import (
     AnyOf,
@@ -206,8 +206,7 @@ class DeltaFormat:
 
         A predicate overwrite (deltalake 1.6.6) writes each file it rewrites with the new
         rows BEFORE the rows it kept. store/lake_order.py writes such files itself, in
-        order, on a local lake; when a write comes here instead (a remote lake, a file
-        without statistics) and the table turns out disjoint all the same, one more commit
+        order; when a write comes here instead (a file without statistics) and the table turns out disjoint all the same, one more commit
         (tagged as the write's: an undo takes both back, store/lake_undo.py) replaces exactly
         the added files' rows, selected by bucket and `_row` range, by them sorted. Files
         whose ranges overlap are sorted by the views anyway and left as they are."""
@@ -237,7 +236,8 @@ class DeltaFormat:
 
     def new_file(self, name: str, bucket: int) -> str:
         folder = f"{self.uri(name)}/{BUCKET}={bucket}"
-        os.makedirs(folder, exist_ok=True)
+        if not is_remote(folder):
+            os.makedirs(folder, exist_ok=True)
         return f"{folder}/part-{uuid.uuid4().hex}.zstd.parquet"
 
     def replace_files(self, name: str, removed: Sequence[Span], added: Sequence[Written]) -> None:

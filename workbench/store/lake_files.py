@@ -6,11 +6,13 @@ files it reads in memory: their record batches are read in order, the rows the w
 replaces dropped, the write's rows put in by `_row`, and the result written a row group at a
 time (`ROW_GROUP` rows), a new file begun past `TARGET_BYTES`. The table format then commits
 the files written and removes the ones read, in one commit (`TableFormat.replace_files`).
+Files are read and written through the lake's pyarrow file system (`lake.arrow_filesystem`:
+local or S3), named by their full path or URI.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -22,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from workbench.store.lake import ROW, ROW_GROUP
+from workbench.store.lake import ROW, ROW_GROUP, fs_path
 
 TARGET_BYTES = 128 * 1024 * 1024
 # Runs of rows past which a merge in memory copies the rows rather than slicing them.
@@ -68,28 +70,28 @@ def conformed(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def kept_batches(
-    run: Run, dropped: np.ndarray, schema: pa.Schema, *, check: bool = True
+    run: Run, dropped: np.ndarray, schema: pa.Schema, fs: Any, *, check: bool = True
 ) -> Iterator[pa.Table]:
     """The rows of `run.sources` within the run's bounds and not `dropped` (sorted `_row`
     numbers), batch by batch; `_Unsorted` if a file's rows are out of order (with `check`)."""
     last = None
     for path in run.sources:
-        reader = pq.ParquetFile(path)
-        for batch in reader.iter_batches(batch_size=ROW_GROUP):
-            numbers = batch.column(batch.schema.names.index(ROW)).to_numpy()
-            if check and len(numbers):
-                if (last is not None and numbers[0] <= last) or np.any(np.diff(numbers) <= 0):
-                    raise _Unsorted(path)
-                last = int(numbers[-1])
-            keep = (numbers >= run.low) & (numbers <= run.high)
-            if len(dropped):
-                at = np.searchsorted(dropped, numbers)
-                hit = dropped[np.minimum(at, len(dropped) - 1)] == numbers
-                keep &= ~hit
-            if not keep.any():
-                continue
-            rows = batch if keep.all() else batch.filter(pa.array(keep))
-            yield conformed(rows, schema)
+        with fs.open_input_file(fs_path(path)) as source:
+            for batch in pq.ParquetFile(source).iter_batches(batch_size=ROW_GROUP):
+                numbers = batch.column(batch.schema.names.index(ROW)).to_numpy()
+                if check and len(numbers):
+                    if (last is not None and numbers[0] <= last) or np.any(np.diff(numbers) <= 0):
+                        raise _Unsorted(path)
+                    last = int(numbers[-1])
+                keep = (numbers >= run.low) & (numbers <= run.high)
+                if len(dropped):
+                    at = np.searchsorted(dropped, numbers)
+                    hit = dropped[np.minimum(at, len(dropped) - 1)] == numbers
+                    keep &= ~hit
+                if not keep.any():
+                    continue
+                rows = batch if keep.all() else batch.filter(pa.array(keep))
+                yield conformed(rows, schema)
 
 
 def merged_batches(kept: Iterator[pa.Table], rows: pa.Table) -> Iterator[pa.Table]:
@@ -111,15 +113,16 @@ def merged_batches(kept: Iterator[pa.Table], rows: pa.Table) -> Iterator[pa.Tabl
 
 
 class Sink:
-    """Parquet files of one bucket, written a row group at a time, a new one past
-    `TARGET_BYTES`; `files` once closed."""
+    """Parquet files of one bucket, written a row group at a time through `fs`, a new one
+    past `TARGET_BYTES`; `files` once closed."""
 
-    def __init__(self, schema: pa.Schema, bucket: int, place: Any) -> None:
-        self.schema, self.bucket, self.place = schema, bucket, place
+    def __init__(self, schema: pa.Schema, bucket: int, place: Any, fs: Any) -> None:
+        self.schema, self.bucket, self.place, self.fs = schema, bucket, place, fs
         self.files: list[Written] = []
         self._held: list[pa.Table] = []
         self._count = 0
         self._writer: Any = None
+        self._stream: Any = None
         self._path = ""
 
     def add(self, rows: pa.Table) -> None:
@@ -134,11 +137,12 @@ class Sink:
         if size:
             if self._writer is None:
                 self._path = self.place(self.bucket)
+                self._stream = self.fs.open_output_stream(fs_path(self._path))
                 self._writer = pq.ParquetWriter(
-                    self._path, self.schema, compression="zstd", use_dictionary=_coded(held)
+                    self._stream, self.schema, compression="zstd", use_dictionary=_coded(held)
                 )
             self._writer.write_table(held.slice(0, size), row_group_size=ROW_GROUP)
-            if os.path.getsize(self._path) >= TARGET_BYTES:
+            if self._stream.tell() >= TARGET_BYTES:
                 self._end()
         rest = held.slice(size)
         self._held, self._count = ([rest] if rest.num_rows else []), rest.num_rows
@@ -146,8 +150,10 @@ class Sink:
     def _end(self) -> None:
         self._writer.close()
         meta = self._writer.writer.metadata
-        self.files.append(Written(self._path, self.bucket, os.path.getsize(self._path), meta))
-        self._writer = None
+        size = self._stream.tell()
+        self._stream.close()  # on S3: the upload completes here
+        self.files.append(Written(self._path, self.bucket, size, meta))
+        self._writer = self._stream = None
 
     def close(self) -> list[Written]:
         if self._count:
@@ -157,14 +163,21 @@ class Sink:
         return self.files
 
     def discard(self) -> None:
-        """Remove what was written (the run is written another way)."""
+        """Remove what was written (the run is written another way, or the write failed)."""
         if self._writer is not None:
-            self._writer.close()
+            with contextlib.suppress(Exception):
+                self._writer.close()
+                self._stream.close()
             self.files.append(Written(self._path, self.bucket, 0, None))
-        for f in self.files:
-            if os.path.exists(f.path):
-                os.remove(f.path)
-        self.files, self._writer, self._held, self._count = [], None, [], 0
+        remove(self.fs, [f.path for f in self.files])
+        self.files, self._writer, self._stream, self._held, self._count = [], None, None, [], 0
+
+
+def remove(fs: Any, paths: Sequence[str]) -> None:
+    """Delete the files `paths` (full paths or URIs) where they are; a missing one is fine."""
+    for path in paths:
+        with contextlib.suppress(OSError, FileNotFoundError):
+            fs.delete_file(fs_path(path))
 
 
 def _coded(rows: pa.Table) -> list[str]:
@@ -223,23 +236,28 @@ def _plain_bound(*values: Any) -> bool:
 
 
 def write_run(
-    run: Run, dropped: np.ndarray, schema: pa.Schema, place: Any, sort: bool
+    run: Run, dropped: np.ndarray, schema: pa.Schema, place: Any, sort: bool, fs: Any
 ) -> list[Written]:
-    """The run's rows as files of its bucket (`place(bucket)`: a new file's path), streamed;
-    `sort`: the sources overlap, so their rows are read whole and sorted (`_Unsorted` from a
-    streamed file falls back to that too)."""
-    sink = Sink(schema, run.bucket, place)
-    if not sort:
-        try:
-            for part in merged_batches(kept_batches(run, dropped, schema), run.rows):
-                sink.add(part)
-            return sink.close()
-        except _Unsorted:
-            sink.discard()
-    kept = list(kept_batches(run, dropped, schema, check=False))
-    read = pa.concat_tables(kept) if kept else run.rows.slice(0, 0)
-    sink.add(merged(read, np.zeros(read.num_rows, dtype=bool), run.rows))
-    return sink.close()
+    """The run's rows as files of its bucket (`place(bucket)`: a new file's path), streamed
+    through `fs`; `sort`: the sources overlap, so their rows are read whole and sorted
+    (`_Unsorted` from a streamed file falls back to that too). A failure removes what the
+    run wrote."""
+    sink = Sink(schema, run.bucket, place, fs)
+    try:
+        if not sort:
+            try:
+                for part in merged_batches(kept_batches(run, dropped, schema, fs), run.rows):
+                    sink.add(part)
+                return sink.close()
+            except _Unsorted:
+                sink.discard()
+        kept = list(kept_batches(run, dropped, schema, fs, check=False))
+        read = pa.concat_tables(kept) if kept else run.rows.slice(0, 0)
+        sink.add(merged(read, np.zeros(read.num_rows, dtype=bool), run.rows))
+        return sink.close()
+    except BaseException:
+        sink.discard()
+        raise
 
 
 def merged(read: pa.Table, dropped: np.ndarray, rows: pa.Table) -> pa.Table:
@@ -259,6 +277,6 @@ def merged(read: pa.Table, dropped: np.ndarray, rows: pa.Table) -> pa.Table:
     return pa.concat_tables(pieces) if pieces else both.slice(0, 0)
 
 
-def read_numbers(paths: Sequence[str]) -> list[np.ndarray]:
+def read_numbers(paths: Sequence[str], fs: Any) -> list[np.ndarray]:
     """The `_row` column of each file."""
-    return [pq.read_table(p, columns=[ROW])[ROW].to_numpy() for p in paths]
+    return [pq.read_table(fs_path(p), columns=[ROW], filesystem=fs)[ROW].to_numpy() for p in paths]

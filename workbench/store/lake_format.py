@@ -120,6 +120,7 @@ class TableFormat(Protocol):
     (frames, sources, rois); each lives at `table_uri(root, name)`."""
 
     kind: str
+    root: str  # the lake's folder or URI
     # The catalog whose writes make the commits, named in them where the format can
     # (Delta's commit metadata, Iceberg's snapshot summary; store/lake_repair.py undoes a
     # rolled-back write's by it).
@@ -175,11 +176,12 @@ class TableFormat(Protocol):
         ...
 
     def file_path(self, name: str, span: Span) -> str:
-        """The local path of a file `spans` gave."""
+        """The full path or URI of a file `spans` gave."""
         ...
 
     def new_file(self, name: str, bucket: int) -> str:
-        """The local path a new data file of one partition is written to (its folder made)."""
+        """The full path or URI a new data file of one partition is written to (a local
+        one's folder made)."""
         ...
 
     def replace_files(self, name: str, removed: Sequence[Span], added: Sequence[Written]) -> None:

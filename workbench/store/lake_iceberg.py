@@ -321,7 +321,8 @@ class IcebergFormat:
 
     def new_file(self, name: str, bucket: int) -> str:
         folder = f"{_local(self.table(name, fresh=False).location())}/data/{BUCKET}={bucket}"
-        os.makedirs(folder, exist_ok=True)
+        if not is_remote(folder):
+            os.makedirs(folder, exist_ok=True)
         return f"{folder}/{uuid.uuid4().hex}.parquet"
 
     def replace_files(self, name: str, removed: Sequence[Span], added: Sequence[Written]) -> None:

@@ -15,25 +15,29 @@ own, in order, and the commit removes the files read. A file whose range holds r
 another run (ranges that overlapped before: a plain overwrite's, another writer's) is read
 and written again with them: the smallest set of files whose union is a range. Every file's
 range is then disjoint from the others' and the views scan them unsorted (docs/scale-out.md).
-A lake on remote storage, files without `_row` statistics, or a table holding a replaced
-row's number twice (another writer's copies: `_row` cannot tell them apart) take the
-format's own overwrite (the views sort the ranges that overlap).
+The files are read and written through the lake's file system (`arrow_filesystem`: local
+disk or S3). Files without `_row` statistics, or a table holding a replaced row's number
+twice (another writer's copies: `_row` cannot tell them apart) take the format's own
+overwrite (the views sort the ranges that overlap).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from workbench.store.lake import BUCKET, ROW, is_remote
-from workbench.store.lake_files import Run, Written, read_numbers, write_run
+from workbench.store.lake import BUCKET, ROW, arrow_filesystem
+from workbench.store.lake_files import Run, Written, read_numbers, remove, write_run
 from workbench.store.lake_format import IsIn, Span, TableFormat, Unkeyed
+
+# A bucket's file up to this size is written again with the rows a write adds right after it
+# (one file, not one more small one per update): docs/benchmarks.md, "Twenty-eighth pass".
+FOLD_BYTES = 1024 * 1024
 
 
 def write_in_order(
@@ -56,11 +60,12 @@ def write_in_order(
         return  # nothing stored, nothing dropped
     try:
         for run, sort in planned.runs:
-            written += write_run(run, planned.dropped, planned.schema, planned.place, sort)
+            written += write_run(
+                run, planned.dropped, planned.schema, planned.place, sort, planned.fs
+            )
         fmt.replace_files(name, planned.removed, written)
     except BaseException:
-        for f in written:
-            _remove(f.path)
+        remove(planned.fs, [f.path for f in written])
         raise
 
 
@@ -68,13 +73,14 @@ def write_in_order(
 class Plan:
     """What one write makes: the files it removes, the runs it writes (each with whether
     its sources overlap, so are sorted in memory), the numbers of the rows it drops, the
-    files' schema and where a bucket's new file goes."""
+    files' schema, where a bucket's new file goes and the file system they are on."""
 
     removed: list[Span]
     runs: list[tuple[Run, bool]]
     dropped: np.ndarray
     schema: pa.Schema
     place: Callable[[int], str]
+    fs: Any
 
 
 def plan(
@@ -86,14 +92,13 @@ def plan(
 ) -> Plan | None:
     """The write's files (see the module's docstring); None when the format's own
     overwrite makes it."""
-    if is_remote(getattr(fmt, "root", "")):
-        return None
     spans = fmt.spans(name)
     if spans is None:
         return None
     schema = fmt.file_schema(name)
     if any(n not in schema.names for n in rows.schema.names):
         return None  # a column the table lacks: the format's own write refuses it
+    fs = arrow_filesystem(fmt.root)
     hits = fmt.read(name, where, [BUCKET, ROW]) if replaced is None else pa.table({ROW: replaced})
     dropped = np.unique(hits[ROW].to_numpy())
     if len(dropped) < hits.num_rows:
@@ -105,7 +110,7 @@ def plan(
     while True:
         fresh = [s for s in chosen if s not in kept]
         for span, numbers in zip(
-            fresh, read_numbers([fmt.file_path(name, s) for s in fresh]), strict=True
+            fresh, read_numbers([fmt.file_path(name, s) for s in fresh], fs), strict=True
         ):
             gone = np.isin(numbers, dropped)
             held += int(gone.sum())
@@ -120,12 +125,20 @@ def plan(
         if not grown:
             break
         chosen = [*chosen, *grown]
+    folded = _foldable(_runs(numbers, buckets, others), others, numbers)
+    if folded:
+        for span, found in zip(
+            folded, read_numbers([fmt.file_path(name, s) for s in folded], fs), strict=True
+        ):
+            kept[span] = np.sort(found, kind="stable")
+        numbers, buckets = _written(kept, rows)
+        others = [s for s in others if s not in kept]
     runs = _runs(numbers, buckets, others)
     planned = _sourced(
         runs, kept, rows, {s: fmt.file_path(name, s) for s in kept}, set(rewritten(spans, hits))
     )
     removed = [s for s in kept if s not in planned[1]]
-    return Plan(removed, planned[0], dropped, schema, lambda b: fmt.new_file(name, b))
+    return Plan(removed, planned[0], dropped, schema, lambda b: fmt.new_file(name, b), fs)
 
 
 def _written(kept: dict[Span, np.ndarray], rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
@@ -137,6 +150,32 @@ def _written(kept: dict[Span, np.ndarray], rows: pa.Table) -> tuple[np.ndarray, 
     every, of = np.concatenate(numbers), np.concatenate(buckets)
     order = np.argsort(every, kind="stable")
     return every[order], of[order]
+
+
+def _foldable(
+    runs: list[tuple[int, int, int]], others: Sequence[Span], numbers: np.ndarray
+) -> list[Span]:
+    """The small files (`FOLD_BYTES`) a run of the write may take in: the file just before
+    the run's first row, of the run's bucket, with no row the write stores between them (a
+    bucket's file and the rows it adds after it make one file while no other bucket's file
+    lies between; their ranges stay disjoint)."""
+    if not runs or not others:
+        return []
+    ordered = sorted(others, key=lambda s: s.low)
+    lows = np.array([s.low for s in ordered], np.int64)
+    out = []
+    for bucket, low, _ in runs:
+        at = int(np.searchsorted(lows, low)) - 1
+        if at < 0:
+            continue
+        span = ordered[at]
+        if span.bucket != bucket or span.size <= 0 or span.size > FOLD_BYTES:
+            continue
+        before = int(np.searchsorted(numbers, low)) - 1  # the row the write stores before
+        if before >= 0 and numbers[before] > span.high:
+            continue
+        out.append(span)
+    return out
 
 
 def _holding(others: Sequence[Span], numbers: np.ndarray) -> list[Span]:
@@ -200,11 +239,6 @@ def _sourced(
         run = Run(bucket, low, high, tuple(paths[s] for s in sources), part)
         out.append((run, overlap))
     return out, left
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.remove(path)
 
 
 def rewritten(spans: Sequence[Span], hits: pa.Table) -> list[Span]:

@@ -111,13 +111,15 @@ def undo(lake: Lake, name: str, pinned: int, writer: str) -> bool:
     """Undo, in one commit, what the commits after `pinned` tagged with `writer` did to the
     files of table `name`; returns whether there was anything left to undo."""
     found = plan(lake, name, pinned, writer)
+    if found is not None and not found.whole:
+        raise LakeUndoError(
+            f"lake table {name}: snapshots made since the catalog's pin (snapshot {pinned}) "
+            f"were expired (a vacuum) and the earlier metadata files that listed them are "
+            f"gone: snapshot {found.unknown}'s parent is not known, so whether they hold a "
+            f"write this catalog rolled back, and what it changed, is not known; {WAY_OUT}"
+        )
     if found is None or not (found.gone or found.back or found.lost):
         return False  # none, or undone already
-    if not found.whole:
-        raise LakeUndoError(
-            f"snapshots of lake table {name} made since the catalog's pin were expired (a "
-            f"vacuum): what they changed is not known; {WAY_OUT}"
-        )
     if found.lost:  # another writer rewrote files of ours since: rows not told apart
         raise LakeUndoError(
             f"lake table {name} was rewritten by another writer since: {found.lost[:3]}; {WAY_OUT}"

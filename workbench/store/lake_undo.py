@@ -7,8 +7,15 @@ it instead when it cannot be undone).
   one commit of remove and add actions (`create_write_transaction`).
 - Iceberg: the snapshots after the pinned one (its descendants on the main branch) whose
   summary properties carry the id; the files each added and removed, from the manifests
-  that snapshot wrote (its ADDED and DELETED entries: no other snapshot is needed, so one
-  whose parents a vacuum expired is still read); the undo is one overwrite snapshot that
+  that snapshot wrote (its ADDED and DELETED entries: no other snapshot is needed). A
+  snapshot a vacuum expired is gone from the table's metadata (and pyiceberg clears the
+  parent id of the one after it), but the earlier metadata files the table's log names
+  still list it, its summary and its manifests (a vacuum removes data files only): the
+  walk back to the pin reads them, newest first, when a parent is missing. Only when they
+  are gone too (the log's length, `write.metadata.previous-versions-max`, passed, or the
+  files removed) is what the expired snapshots did unknown: the plan says so (`whole`,
+  `unknown`: the snapshot whose parent is not found) and the undo is refused, naming it,
+  whether or not a snapshot still known is ours. The undo is one overwrite snapshot that
   deletes the added data files and appends the removed ones (`update_snapshot().overwrite()`
   with `delete_data_file` / `append_data_file`): the files brought back keep the bounds
   their manifest entries had, so the file list stays in stored order.
@@ -51,8 +58,10 @@ class Plan:
     back: dict[str, Any]
     lost: list[str]
     # Whether every commit after the pin is known (an Iceberg snapshot a vacuum expired is
-    # not: what it changed cannot be undone).
+    # not, once the earlier metadata files are gone: what it changed cannot be undone), and
+    # if not, the snapshot the walk back from the latest one stopped at (its parent unknown).
     whole: bool = True
+    unknown: int | None = None
 
     def uri(self, path: str) -> str:
         """A file's full path or URI (Iceberg's paths are full already)."""
@@ -204,9 +213,10 @@ def _stats(action: dict[str, Any]) -> str:
 # -- Iceberg ---------------------------------------------------------------------------------
 def _iceberg_plan(lake: Lake, name: str, pinned: int, writer: str) -> Plan | None:
     tbl = lake.format.table(name)  # type: ignore[attr-defined]
-    since, whole = _descendants(tbl, pinned)
+    since, stopped = _descendants(tbl, pinned)
     ours = [s for s in since if _property(s, WRITER) == writer]
-    if not ours:
+    base = table_uri(lake.root, name)
+    if not ours and stopped is None:
         return None
     changes = [_snapshot_changes(tbl, s) for s in ours]
     undone: set[str] = set()
@@ -220,28 +230,67 @@ def _iceberg_plan(lake: Lake, name: str, pinned: int, writer: str) -> Plan | Non
         for e in m.fetch_manifest_entry(tbl.io, discard_deleted=True)
     }
     gone, back, lost = _diff(changes, undone, now)
-    base = table_uri(lake.root, name)
-    return Plan(name, base, now, {p: now[p] for p in gone}, back, lost, whole)
+    found = Plan(name, base, now, {p: now[p] for p in gone}, back, lost)
+    if stopped is not None:
+        found.whole, found.unknown = False, stopped
+    return found
 
 
-def _descendants(tbl: Any, pinned: int) -> tuple[list[Any], bool]:
+class _History:
+    """A table's snapshots, with those a vacuum expired found in the earlier metadata files
+    its log names (newest first, read only as a missing parent needs them)."""
+
+    def __init__(self, tbl: Any) -> None:
+        self.tbl = tbl
+        self.known = {s.snapshot_id: s for s in tbl.snapshots()}
+        self.parents = {i: s.parent_snapshot_id for i, s in self.known.items()}
+        self.logs = [e.metadata_file for e in reversed(tbl.metadata.metadata_log)]
+
+    def parent(self, snapshot: Any) -> tuple[Any | None, bool]:
+        """The snapshot's parent, and whether it is known (a table's first snapshot, sequence
+        number 1 (0 in format version 1), has none)."""
+        while True:
+            at = self.parents.get(snapshot.snapshot_id)
+            if at is not None and at in self.known:
+                return self.known[at], True
+            if not self.logs:
+                return None, at is None and snapshot.sequence_number <= 1
+            self._read(self.logs.pop(0))
+
+    def _read(self, location: str) -> None:
+        from pyiceberg.serializers import FromInputFile
+
+        try:
+            meta = FromInputFile.table_metadata(self.tbl.io.new_input(location))
+        except (OSError, ValueError):
+            return  # removed (a table's log may outlive its files)
+        for snapshot in meta.snapshots:
+            self.known.setdefault(snapshot.snapshot_id, snapshot)
+            if snapshot.parent_snapshot_id is not None:
+                self.parents[snapshot.snapshot_id] = snapshot.parent_snapshot_id
+            else:
+                self.parents.setdefault(snapshot.snapshot_id, None)
+
+
+def _descendants(tbl: Any, pinned: int) -> tuple[list[Any], int | None]:
     """The current snapshot and its ancestors after `pinned` (0: none), oldest first, and
-    whether the walk reached `pinned`. A parent a vacuum expired ends it; if `pinned` is
-    there but no ancestor (the table was rolled back by another tool), only the snapshots
-    made after it count."""
+    the snapshot the walk stopped at before reaching `pinned` (its parent expired and not
+    found in the metadata log), else None. If `pinned` is there but not an ancestor (the
+    table was rolled back by another tool), only the snapshots made after it count."""
+    history = _History(tbl)
     out = []
     snapshot = tbl.current_snapshot()
+    stopped = None
     while snapshot is not None and snapshot.snapshot_id != pinned:
         out.append(snapshot)
-        parent = snapshot.parent_snapshot_id  # None too once a vacuum expired it
-        snapshot = tbl.snapshot_by_id(parent) if parent is not None else None
-    # the first snapshot of a table has sequence number 1 (0 in format version 1)
-    reached = snapshot is not None or (not pinned and (not out or out[-1].sequence_number <= 1))
-    base = tbl.snapshot_by_id(pinned) if pinned else None
+        snapshot, known = history.parent(snapshot)
+        if snapshot is None and not known:
+            stopped = out[-1].snapshot_id
+    base = history.known.get(pinned) if pinned else None
     if base is not None and snapshot is None:
         out = [s for s in out if s.sequence_number > base.sequence_number]
-        reached = True
-    return out[::-1], reached
+        stopped = None
+    return out[::-1], stopped
 
 
 def _property(snapshot: Any, key: str) -> str | None:
