@@ -213,21 +213,8 @@ runs AS MATERIALIZED (
 left_out AS (SELECT ci FROM odd UNION SELECT DISTINCT ci FROM runs WHERE before = pos),
 mine AS NOT MATERIALIZED (SELECT * FROM rows WHERE ci NOT IN (SELECT ci FROM left_out)),
 firsts AS NOT MATERIALIZED (SELECT * FROM runs WHERE ci NOT IN (SELECT ci FROM left_out)),
--- The rows a segment keeps: its keyframes and its ends. Materialised, as are the values
--- after it: each is read several times by the texts.
-kept AS MATERIALIZED (
-    SELECT k.ci, k.ui, k.k, k.number, k.o,
-        a.keyframe_classifications,
-        m.label, m.confidence, a.attrs, m.track_index, m.geometry[1] AS g,
-        CASE WHEN k.before IS NULL THEN '' WHEN k.before <> k.pos - 1
-            THEN ']}, {"keyframes": [' ELSE ', ' END AS joint,
-        CASE WHEN k.k = 0 THEN list_min(g[1:-1:2]) END AS x0,
-        CASE WHEN k.k = 0 THEN list_min(g[2:-1:2]) END AS y0,
-        CASE WHEN k.k = 0 THEN list_max(g[1:-1:2]) END AS x1,
-        CASE WHEN k.k = 0 THEN list_max(g[2:-1:2]) END AS y1
-    FROM (SELECT * FROM firsts WHERE keyframe IS NOT false OR before IS DISTINCT FROM pos - 1
-        OR after IS DISTINCT FROM pos + 1) k
-    JOIN r m ON m.o = k.o JOIN a ON a.ti = k.ti),
+-- The rows a segment keeps: its keyframes and its ends, a box's sides cleaned. Materialised:
+-- each value is read several times by the texts.
 boxes AS MATERIALIZED (
     SELECT *, """
         + _clean("x0")
@@ -238,7 +225,18 @@ boxes AS MATERIALIZED (
         + " AS cx1, "
         + _clean("y1")
         + """ AS cy1
-    FROM kept),
+    FROM (SELECT k.ci, k.ui, k.k, k.number, k.o,
+        a.keyframe_classifications,
+        m.label, m.confidence, a.attrs, m.track_index, m.geometry[1] AS g,
+        CASE WHEN k.before IS NULL THEN '' WHEN k.before <> k.pos - 1
+            THEN ']}, {"keyframes": [' ELSE ', ' END AS joint,
+        CASE WHEN k.k = 0 THEN list_min(g[1:-1:2]) END AS x0,
+        CASE WHEN k.k = 0 THEN list_min(g[2:-1:2]) END AS y0,
+        CASE WHEN k.k = 0 THEN list_max(g[1:-1:2]) END AS x1,
+        CASE WHEN k.k = 0 THEN list_max(g[2:-1:2]) END AS y1
+    FROM (SELECT * FROM firsts WHERE keyframe IS NOT false OR before IS DISTINCT FROM pos - 1
+        OR after IS DISTINCT FROM pos + 1) k
+    JOIN r m ON m.o = k.o JOIN a ON a.ti = k.ti)),
 -- Each track's segments; its context and uuid are joined to the tracks, not to their rows.
 tracks AS (
     SELECT ci, ui, k,
@@ -253,12 +251,12 @@ segments AS (
     JOIN (SELECT uuid, ui FROM uids
         UNION ALL SELECT uuid, ui FROM made WHERE ui > (SELECT count(*) FROM uids)) u USING (ui)),
 heads AS (SELECT ci, ui, k, min(number) AS first, min(o) AS o FROM firsts GROUP BY ALL),
+-- Every object row of a context SQL writes is in `firsts`: its objects are counted as kept.
 counts AS (
-    SELECT what, kind, count(*) AS n FROM mine WHERE what <> 'object' GROUP BY ALL
-    UNION ALL SELECT 'kept', NULL, count(*) FROM firsts
-    UNION ALL SELECT 'frames', NULL, count(DISTINCT frame_key) FROM (
-        SELECT frame_key FROM firsts
-        UNION ALL SELECT frame_key FROM mine WHERE what = 'answer')),
+    SELECT CASE WHEN what = 'object' THEN 'kept' ELSE what END AS what,
+        CASE WHEN what <> 'object' THEN kind END AS kind, count(*) AS n FROM mine GROUP BY ALL
+    UNION ALL SELECT 'frames', NULL, count(DISTINCT frame_key) FROM mine
+        WHERE what IN ('object', 'answer')),
 -- Each object line's text after its uuid, where the texts are plain (else Python writes it).
 objects AS (
     SELECT *, CASE WHEN """
