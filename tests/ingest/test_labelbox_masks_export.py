@@ -1,8 +1,8 @@
 """Labelbox video masks exported: each mask ROI of a picture and a colour is an instance of a
 video masks line (the SDK's NDVideoMasks), its picture copied beside the file and named by a
 local URI; importing the file again gives the same masks on the same tracks and frames. Masks
-the format cannot carry (RLE, remote pictures, pictures outside the media roots) are counted
-with their reason."""
+the format cannot carry (neither a picture nor RLE, remote pictures, pictures outside the media
+roots) are counted with their reason (RLE masks: test_labelbox_rle_masks_export.py)."""
 
 from __future__ import annotations
 
@@ -83,8 +83,7 @@ def test_video_masks_export_as_the_sdk_reads_them_and_import_again(tmp_path):
     elsewhere = _picture(tmp_path / "elsewhere/x.png", 0)
     odd = {0: [_mask("far", "road", str(elsewhere), RED, 0, None),
                _mask("web", "road", "https://example.com/m.png", RED, 1, None),
-               Roi("rle", "mask", ["road"], "predictions",
-                   mask={"rle": {"size": [2, 2], "counts": [4]}})]}  # fmt: skip
+               Roi("odd", "mask", ["road"], "predictions", mask={"polygon": [1, 2]})]}  # fmt: skip
     with workbench.open(tmp_path / "a.duckdb") as cat:
         with CatalogWriter(cat, progress=False) as writer:
             _frames(writer, VIDEO, 3)
@@ -96,7 +95,7 @@ def test_video_masks_export_as_the_sdk_reads_them_and_import_again(tmp_path):
         report = labelbox.export_files(cat.view(), out, progress=False)
     assert len(before) == 4
     assert sorted(report.skipped) == [
-        "1 mask ROIs not given as a picture and an RGB colour (RLE masks are not written)",
+        "1 mask ROIs given neither as a picture and an RGB colour nor as RLE",
         "1 mask ROIs whose picture is not a local file (nothing is fetched)",
         "1 mask ROIs whose picture is outside the media roots",
     ]

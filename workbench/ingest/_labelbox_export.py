@@ -23,7 +23,7 @@ from workbench.errors import IngestError
 from workbench.ingest import _labelbox_export_sql as sql
 from workbench.ingest import narrow
 from workbench.ingest._budget import held_to_budget
-from workbench.ingest._labelbox_export_masks import Pictures
+from workbench.ingest._labelbox_export_masks import Pictures, checked_url
 from workbench.ingest._labelbox_export_rois import (
     CONTEXTS,
     PARSED_KEPT,
@@ -48,6 +48,7 @@ def export_files(
     field: str = "predictions",
     data_rows: Mapping[str, str] | None = None,
     data_row_key: str = "globalKey",
+    masks_url: str | None = None,
 ) -> ExportReport:
     """Write the view's ROIs of `field` as Labelbox NDJSON, one line per object or answer.
 
@@ -59,7 +60,13 @@ def export_files(
     that `data_rows` maps to it. Objects come first (by context, then track), answers after
     them. One statement writes a view of up to `_ROIS_PER_STATEMENT` ROIs of the field;
     larger views are written a group of contexts of about that many ROIs at a time.
+
+    Mask ROIs become video masks lines whose pictures are beside the file, in
+    `<file stem>-masks/` (copied; RLE masks painted): named by `file://localhost/...` URIs of
+    the copies, or with `masks_url` (the URL the file's folder is uploaded to) by
+    `<masks_url>/<file stem>-masks/<name>`.
     """
+    base_url = checked_url(masks_url)
     if data_row_key not in ("globalKey", "id"):
         raise IngestError(f"data_row_key must be 'globalKey' or 'id', got {data_row_key!r}")
     target = Path(dest)
@@ -81,7 +88,7 @@ def export_files(
             written_atomically(target) as out,
             _bar(progress) as bar,
         ):
-            pictures = Pictures(target, view.catalog.media_roots)
+            pictures = Pictures(target, view.catalog.media_roots, base_url)
             lines = _Lines(view, field, data_row, tally, pictures)
             for part, part_params in _statements(con, rois, params, field):
                 query = sql.lines_query(part, data_row_key, keyed=bool(keys))

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ingest._labelbox_contexts import KINDS, Contexts
-from workbench.ingest._labelbox_export_masks import Masks, MaskSkipped, Pictures, colour_of
+from workbench.ingest._labelbox_export_masks import Masks, MaskSkipped, Pictures, mask_of
 from workbench.ingest.views import ViewLike
 from workbench.model.keypoints import KeypointLabel
 from workbench.store.arrow import registered
@@ -237,11 +237,15 @@ class _ExportPlan:
 
     def add_mask(self, context: str, number: int, row: dict[str, Any]) -> bool:
         """A mask ROI as an instance of a video masks line, its picture copied beside the
-        export; False when it is skipped."""
+        export (an RLE mask's written with its line's); False when it is skipped."""
         try:
-            picture, colour = colour_of(row["mask"])
-            uri = self.pictures.uri(picture)
-            self.masks.add(context, _track_uuid(context, row), number, row, colour, uri)
+            found = mask_of(row["mask"])
+            uuid = _track_uuid(context, row)
+            if isinstance(found, dict):
+                self.masks.add_rle(context, uuid, number, row, found)
+            else:
+                uri = self.pictures.uri(found[0])
+                self.masks.add(context, uuid, number, row, found[1], uri)
         except MaskSkipped as exc:
             self.skipped[exc.reason] += 1
             return False
@@ -257,7 +261,7 @@ class _ExportPlan:
             key = (context, index is None, index if index is not None else 0, min(track))
             runs = self.runs(context, sorted(track))
             found.append((key, context, _object_line(uuid, data_row(context), track, runs)))
-        for key, context, uuid, body in self.masks.lines():
+        for key, context, uuid, body in self.masks.lines(self.pictures):
             found.append((key, context, {"uuid": uuid, "dataRow": data_row(context), **body}))
         found.sort(key=lambda item: item[0])
         for _, context, line in found:

@@ -79,25 +79,26 @@ def _plain(text: str) -> str:
 
 
 def _point(x: str, y: str) -> str:
-    return "'{\"x\": ' || " + _clean(x) + " || ', \"y\": ' || " + _clean(y) + " || '}'"
+    return "concat('{\"x\": ', " + _clean(x) + ", ', \"y\": ', " + _clean(y) + ", '}')"
 
 
 # A kept keyframe's JSON text, as `_labelbox_export._keyframe_json` writes it (`k`: the kind
-# as `runs` numbers it).
+# as `runs` numbers it), after its `joint`. One concat a keyframe, not a chain of `||` (each
+# of which makes a string of its own); NULL (left out) where `||` would have made it NULL.
 _KEYFRAME = (
-    """'{"frame": ' || number || ', ' || CASE k
-    WHEN 0 THEN '"bbox": {"top": ' || top || ', "left": ' || "left" || ', "height": '
-        || """
+    """CASE WHEN g IS NOT NULL AND len(g) % 2 = 0 THEN concat(joint, '{"frame": ', number, ', ',
+    CASE k
+    WHEN 0 THEN concat('"bbox": {"top": ', top, ', "left": ', "left", ', "height": ', """
     + _clean("cy1 - top")
-    + """ || ', "width": ' || """
+    + """, ', "width": ', """
     + _clean('cx1 - "left"')
-    + """ || '}'
-    WHEN 1 THEN '"point": ' || """
+    + """, '}')
+    WHEN 1 THEN concat('"point": ', """
     + _point("g[1]", "g[2]")
-    + """
-    ELSE '"line": [' || array_to_string(list_transform(range(1, len(g), 2), lambda i: """
+    + """)
+    ELSE concat('"line": [', array_to_string(list_transform(range(1, len(g), 2), lambda i: """
     + _point("g[i]", "g[i + 1]")
-    + """), ', ') || ']' END || ', "classifications": ' || keyframe_classifications || '}'"""
+    + """), ', '), ']') END, ', "classifications": ', keyframe_classifications, '}') END"""
 )
 
 
@@ -212,22 +213,8 @@ runs AS MATERIALIZED (
 left_out AS (SELECT ci FROM odd UNION SELECT DISTINCT ci FROM runs WHERE before = pos),
 mine AS NOT MATERIALIZED (SELECT * FROM rows WHERE ci NOT IN (SELECT ci FROM left_out)),
 firsts AS NOT MATERIALIZED (SELECT * FROM runs WHERE ci NOT IN (SELECT ci FROM left_out)),
--- The rows a segment keeps: its keyframes and its ends. Materialised, as are the values
--- after it: each is read several times by the texts.
-kept AS MATERIALIZED (
-    SELECT k.ci, k.ui, k.k, c.context_id, u.uuid, k.number, k.o,
-        a.keyframe_classifications,
-        m.label, m.confidence, a.attrs, m.track_index, m.geometry[1] AS g,
-        CASE WHEN k.before IS NULL THEN '' WHEN k.before <> k.pos - 1
-            THEN ']}, {"keyframes": [' ELSE ', ' END AS joint,
-        CASE WHEN k.k = 0 THEN list_min(g[1:-1:2]) END AS x0,
-        CASE WHEN k.k = 0 THEN list_min(g[2:-1:2]) END AS y0,
-        CASE WHEN k.k = 0 THEN list_max(g[1:-1:2]) END AS x1,
-        CASE WHEN k.k = 0 THEN list_max(g[2:-1:2]) END AS y1
-    FROM (SELECT * FROM firsts WHERE keyframe IS NOT false OR before IS DISTINCT FROM pos - 1
-        OR after IS DISTINCT FROM pos + 1) k
-    JOIN r m ON m.o = k.o JOIN a ON a.ti = k.ti JOIN ctx c ON c.ci = k.ci
-    JOIN (SELECT uuid, ui FROM uids UNION SELECT uuid, ui FROM made) u ON u.ui = k.ui),
+-- The rows a segment keeps: its keyframes and its ends, a box's sides cleaned. Materialised:
+-- each value is read several times by the texts.
 boxes AS MATERIALIZED (
     SELECT *, """
         + _clean("x0")
@@ -238,22 +225,38 @@ boxes AS MATERIALIZED (
         + " AS cx1, "
         + _clean("y1")
         + """ AS cy1
-    FROM kept),
-segments AS (
-    SELECT ci, ui, k, any_value(context_id) AS context_id, any_value(uuid) AS uuid,
-        '[{"keyframes": [' || string_agg(joint || """
+    FROM (SELECT k.ci, k.ui, k.k, k.number, k.o,
+        a.keyframe_classifications,
+        m.label, m.confidence, a.attrs, m.track_index, m.geometry[1] AS g,
+        CASE WHEN k.before IS NULL THEN '' WHEN k.before <> k.pos - 1
+            THEN ']}, {"keyframes": [' ELSE ', ' END AS joint,
+        CASE WHEN k.k = 0 THEN list_min(g[1:-1:2]) END AS x0,
+        CASE WHEN k.k = 0 THEN list_min(g[2:-1:2]) END AS y0,
+        CASE WHEN k.k = 0 THEN list_max(g[1:-1:2]) END AS x1,
+        CASE WHEN k.k = 0 THEN list_max(g[2:-1:2]) END AS y1
+    FROM (SELECT * FROM firsts WHERE keyframe IS NOT false OR before IS DISTINCT FROM pos - 1
+        OR after IS DISTINCT FROM pos + 1) k
+    JOIN r m ON m.o = k.o JOIN a ON a.ti = k.ti)),
+-- Each track's segments; its context and uuid are joined to the tracks, not to their rows.
+tracks AS (
+    SELECT ci, ui, k,
+        '[{"keyframes": [' || string_agg("""
         + _KEYFRAME
         + """, '' ORDER BY number) || ']}]' AS segments,
         arg_min({label: label, confidence: confidence, attrs: attrs, track_index: track_index},
             number) AS h
     FROM boxes GROUP BY ci, ui, k),
+segments AS (
+    SELECT c.context_id, u.uuid, t.* FROM tracks t JOIN ctx c USING (ci)
+    JOIN (SELECT uuid, ui FROM uids
+        UNION ALL SELECT uuid, ui FROM made WHERE ui > (SELECT count(*) FROM uids)) u USING (ui)),
 heads AS (SELECT ci, ui, k, min(number) AS first, min(o) AS o FROM firsts GROUP BY ALL),
+-- Every object row of a context SQL writes is in `firsts`: its objects are counted as kept.
 counts AS (
-    SELECT what, kind, count(*) AS n FROM mine WHERE what <> 'object' GROUP BY ALL
-    UNION ALL SELECT 'kept', NULL, count(*) FROM firsts
-    UNION ALL SELECT 'frames', NULL, count(DISTINCT frame_key) FROM (
-        SELECT frame_key FROM firsts
-        UNION ALL SELECT frame_key FROM mine WHERE what = 'answer')),
+    SELECT CASE WHEN what = 'object' THEN 'kept' ELSE what END AS what,
+        CASE WHEN what <> 'object' THEN kind END AS kind, count(*) AS n FROM mine GROUP BY ALL
+    UNION ALL SELECT 'frames', NULL, count(DISTINCT frame_key) FROM mine
+        WHERE what IN ('object', 'answer')),
 -- Each object line's text after its uuid, where the texts are plain (else Python writes it).
 objects AS (
     SELECT *, CASE WHEN """
