@@ -8,7 +8,8 @@ Generates bench/formats_bench.py's ClearML file and imports it into a new catalo
 process, one step after the other (step_cpu.one_step_at_a_time: a step's process CPU is its
 own, the catalog engine's threads included). Each step is timed by wrapping the function
 that makes it; steps nest (a write holds its INSERTs), so each is printed with its own CPU
-(`self`: what its wrapped children did not take) beside its whole. The self times add up to
+(`self`: what its wrapped children did not take) beside its whole, and its own page faults
+(the memory it touched first: the kernel's share of its CPU). The self times add up to
 the import's CPU, less what no wrapped step holds (`outside`). With --statements, each
 statement of the conversion's engine and of the catalog's transactions is timed too (under
 the step that runs it). With --baseline, each statement of the DuckDB baseline's load of
