@@ -8,7 +8,8 @@ Generates bench/formats_bench.py's ClearML file and imports it into a new catalo
 process, one step after the other (step_cpu.one_step_at_a_time: a step's process CPU is its
 own, the catalog engine's threads included). Each step is timed by wrapping the function
 that makes it; steps nest (a write holds its INSERTs), so each is printed with its own CPU
-(`self`: what its wrapped children did not take) beside its whole. The self times add up to
+(`self`: what its wrapped children did not take) beside its whole, and its own page faults
+(the memory it touched first: the kernel's share of its CPU). The self times add up to
 the import's CPU, less what no wrapped step holds (`outside`). With --statements, each
 statement of the conversion's engine and of the catalog's transactions is timed too (under
 the step that runs it). With --baseline, each statement of the DuckDB baseline's load of
@@ -21,6 +22,7 @@ import argparse
 import collections
 import os
 import re
+import resource
 import sys
 import tempfile
 import time
@@ -34,21 +36,30 @@ from step_cpu import load, one_step_at_a_time
 
 WHOLE: collections.Counter[str] = collections.Counter()
 SELF: collections.Counter[str] = collections.Counter()
-_STACK: list[list[float]] = []  # per step under way: the CPU its children took
+# The page faults of each step (its memory's first touch: the kernel's share of its CPU).
+FAULTS: collections.Counter[str] = collections.Counter()
+_STACK: list[list[float]] = []  # per step under way: the CPU and page faults its children took
 
 
-def _begin() -> float:
-    _STACK.append([0.0])
-    return time.process_time()
+def _faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def _end(label: str, started: float) -> None:
-    spent = time.process_time() - started
-    children = _STACK.pop()[0]
+def _begin() -> tuple[float, int]:
+    _STACK.append([0.0, 0.0])
+    return time.process_time(), _faults()
+
+
+def _end(label: str, started: tuple[float, int]) -> None:
+    spent = time.process_time() - started[0]
+    faults = _faults() - started[1]
+    children, children_faults = _STACK.pop()
     WHOLE[label] += spent
     SELF[label] += spent - children
+    FAULTS[label] += faults - int(children_faults)
     if _STACK:
         _STACK[-1][0] += spent
+        _STACK[-1][1] += faults
 
 
 def _wrap(owner: Any, name: str, label: str) -> None:
@@ -212,7 +223,7 @@ def _instrument(statements: bool) -> None:
     catalog.Catalog._cursor = timed_cursor  # type: ignore[method-assign]
 
 
-def _import(file: Path, db: Path) -> tuple[float, float, float]:
+def _import(file: Path, db: Path) -> tuple[float, float, float, int]:
     import workbench
     from workbench.ingest import importer
 
@@ -220,13 +231,14 @@ def _import(file: Path, db: Path) -> tuple[float, float, float]:
         path.unlink(missing_ok=True)
     WHOLE.clear()
     SELF.clear()
+    FAULTS.clear()
     started, wall = time.process_time(), time.perf_counter()
     with workbench.open(db) as catalog:
-        opened = time.process_time()
+        opened, faults = time.process_time(), _faults()
         report = importer("clearml")(catalog, [file], progress=False)
-        imported = time.process_time()
+        imported, faults = time.process_time(), _faults() - faults
     assert report.ok, report
-    return imported - opened, time.process_time() - started, time.perf_counter() - wall
+    return imported - opened, time.process_time() - started, time.perf_counter() - wall, faults
 
 
 def _baseline(file: Path, db: Path) -> float:
@@ -264,14 +276,17 @@ def main() -> None:
                 print(f"baseline (round {round_no + 1}, load {load()})")
                 _baseline(file, Path(tmp) / "base.duckdb")
             print(f"import (round {round_no + 1}, load {load()})", flush=True)
-            cpu, whole, wall = _import(file, db)
+            cpu, whole, wall, faults = _import(file, db)
             print(f"  import {cpu:.2f} s CPU ({whole:.2f} s with the catalog's open and close;"
-                  f" wall {wall:.2f} s, one step after the other); load after {load()}")  # fmt: skip
+                  f" wall {wall:.2f} s, one step after the other), {faults:,} page faults;"
+                  f" load after {load()}")  # fmt: skip
             accounted = sum(SELF.values())
             for label, spent in sorted(SELF.items(), key=lambda item: -item[1]):
                 if WHOLE[label] >= 0.005:
-                    print(f"    self {spent:7.3f} s  whole {WHOLE[label]:7.3f} s  {label}")
-            print(f"    self {cpu - accounted:7.3f} s  outside the steps above")
+                    print(f"    self {spent:7.3f} s  whole {WHOLE[label]:7.3f} s"
+                          f"  faults {FAULTS[label]:7,}  {label}")  # fmt: skip
+            print(f"    self {cpu - accounted:7.3f} s  faults"
+                  f" {faults - sum(FAULTS.values()):7,}  outside the steps above")  # fmt: skip
             sys.stdout.flush()
 
 
