@@ -144,10 +144,9 @@ def _rows(items: pa.Table, known: pa.Table) -> pa.Table:
     by its file extension among mimetypes' `known` ones."""
     at = pc.index_in(items["ext"], value_set=known["ext"].combine_chunks())
     content_type = pc.take(known["type"].combine_chunks(), at)
-    columns = [*_ROW_COLUMNS, "metadata", *PROMOTED_KEYS]
-    arrays = [items[c] for c in _ROW_COLUMNS]
-    arrays += [content_type, *(items[c] for c in columns[len(_ROW_COLUMNS) :])]
-    return pa.Table.from_arrays(arrays, names=[*_ROW_COLUMNS, "content_type", *columns[7:]])
+    after = ["metadata", *PROMOTED_KEYS]
+    arrays = [*(items[c] for c in _ROW_COLUMNS), content_type, *(items[c] for c in after)]
+    return pa.Table.from_arrays(arrays, names=[*_ROW_COLUMNS, "content_type", *after])
 
 
 def _tails(scenes: list[tuple[int, str, str | None]]) -> pa.Table:
