@@ -6,25 +6,24 @@
 The import reads its NDJSON lines in batches (`_columnar.ndjson_batches`: split, then one RE2
 scan of its mark and the bracket pattern, the mark again and `SHALLOW` over the lines with more
 than 64 brackets: every line of a scene of 1,000 items) and converts each batch in the engine:
-`SCENES` (one parse of each line, the scene's checks, the duplicate-key check), the scenes' tails
-made in Python, `ITEMS` (the items unnested, checked, their metadata text), `GOOD` (the scenes
-all of whose items pass) and `ROWS` (fetched as Arrow). Timed beside it, alternately, in one
-engine of one thread as the import's:
+`SCENES` (one parse of each line, the scene's checks), the scenes' tails made in Python, the
+batch's first metadata keys (`KEYS`), then the items' query (`items`: unnested, checked, their
+metadata text, whether their metadata keys are vouched for by the batch's key set) fetched as
+Arrow, and the scenes' checks made on the fetched rows (`_taken`: every item ok, ids once each,
+`METADATA_KEYS` for the scenes some item of which was not vouched for). Timed beside it,
+alternately, in one engine of one thread as the import's:
 
-- `one statement`: the parse, the scenes' checks and the items' unnest in one statement (no
-  `_nu_s` table holding the scenes' item lists), the tails made by SQL where it can vouch that
-  they are what Python makes (an integer frame rate of at most 6 digits; scene metadata absent,
-  empty, or a flat object of plain strings and integers on a plain line); GOOD and ROWS as the
-  import's. Its rows are checked equal to the import's.
-- `items fetched`: SCENES and the tails as the import's, then the items' query fetched as Arrow
-  at once (no `_nu_i` table), the per-scene checks of GOOD made by numpy over each line's rows
-  and the ids' distinctness over the batch (the import checks it again when placing). Its rows
-  are checked equal to the import's.
+- `as before`: the statements before the items were fetched at once: SCENES checking its items'
+  metadata keys (one `json_keys` of their texts joined, every strict line), the items into a
+  table `_nu_i`, `GOOD` (the scenes all of whose items pass, grouped in the engine) and `ROWS`
+  (the good scenes' items joined back and fetched). Its rows are checked equal to the import's.
+- `no key set`: the import's with no batch key set (every strict scene's items' metadata keys
+  checked by METADATA_KEYS): what a file whose items' metadata differ in their keys costs.
+  Its rows are checked equal to the import's.
 
-And each of the import's statements alone, SCENES without the duplicate-key check, that check
-alone, `json_keys` alone and the parse alone; the reading whole and its scans' patterns over the
-file's lines. CPU is the process's (`time.process_time`, every thread); medians and minimums of
-`--runs`, with the load average.
+And each of the import's statements alone and its parts; the reading whole and its scans'
+patterns over the file's lines. CPU is the process's (`time.process_time`, every thread);
+medians and minimums of `--runs`, with the load average.
 
 With `--imports N`, the file is also imported N times in this process, each into a new
 catalog (update=True, as the formats bench imports it), and the process CPU of the import
@@ -46,7 +45,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from formats_bench import write_nucleus
@@ -60,6 +58,7 @@ from workbench.ingest._columnar import PER_RECORD_PATTERN, MemoryEngine, ndjson_
 from workbench.ingest._nucleus_columnar import BYTES_PER_BATCH, LINES_PER_BATCH
 from workbench.ingest.writer import CatalogWriter
 from workbench.model.limits import MAX_JSON_FIELD_BYTES
+from workbench.model.records import PROMOTED_KEYS
 from workbench.store import groups, line_digests
 
 
@@ -70,21 +69,6 @@ def _replaced(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-_PLAIN = "NOT contains(j, '\\') AND NOT contains(j, chr(127)) AND strlen(j) = length(j)"
-# A scene's metadata whose text the engine and orjson write alike: a flat object of strings
-# without a backslash or a quote and of integers of at most 15 digits.
-_FLAT = r'\{("[^"\\]*":("[^"\\]*"|-?[0-9]{1,15}),)*"[^"\\]*":("[^"\\]*"|-?[0-9]{1,15})\}'
-# The tail of each item's metadata text (`"scene":...,"fps":...}`), made by SQL where it can
-# vouch for it (an integer rate's float is written `<rate>.0` by orjson), else NULL.
-_TAIL = (
-    "CASE WHEN regexp_full_match(d.frame_rate, '[1-9][0-9]{0,5}') AND (d.metadata IS NULL"
-    f" OR d.metadata = '{{}}' OR ({_PLAIN} AND regexp_full_match(d.metadata, '{_FLAT}'))) THEN"
-    " CASE WHEN d.metadata IS NULL OR d.metadata = '{}' THEN '' ELSE '\"scene\":' || d.metadata"
-    " || ',' END || '\"fps\":' || d.frame_rate || '.0}' END AS tail,"
-    " TRY_CAST(d.frame_rate AS DOUBLE) AS rate_value, "
-)
-
-
 _PARSE = f"try(from_json(j, '{sql._SCENE}'))"
 # The items' metadata texts of a parsed line as one JSON array (a check of their keys alone:
 # the scene's own metadata is read by orjson, as the per-record path reads it).
@@ -93,54 +77,30 @@ _METADATA = "'[' || array_to_string(list_transform(d.frames, lambda it: it.metad
 # as many of them as the parse found would vouch that none is given twice.
 _READ_KEYS = '"(?:reference_id|frame_rate|metadata|frames|image_location)"'
 
-
-# SCENES as it was before the strict parse: every line parsed by `from_json` and every
-# object of it checked for a key given twice (`nu_keys_unique`).
-WHOLE_CHECK = f"""
-CREATE OR REPLACE TEMP TABLE _nu_s AS
-WITH parsed AS (
-    SELECT n, j, try(from_json(j, '{sql._SCENE}')) AS d FROM _wb_lines
-    WHERE NOT marked AND left(ltrim(j), 1) = '{{')
-SELECT n, d.reference_id->>'$' AS context_id, d.frame_rate AS rate,
-    d.metadata AS scene_meta, d.frames AS frames,
-    {_PLAIN} AS plain,
-    CASE WHEN d IS NULL THEN false ELSE nu_str(d.reference_id)
-        AND nu_id_ok(d.reference_id->>'$', false)
-        AND d.video_location IS NULL AND d.video_url IS NULL
-        AND len(d.frames) > 0 AND nu_num(d.frame_rate) AND nu_obj(d.metadata)
-        AND nu_keys_unique(j) END AS ok
-FROM parsed
+# The statements as they were before the items were fetched at once.
+_KEYS_WITH_SCENE = (
+    "CASE WHEN strict THEN nu_metadata_keys_unique(d.frames) ELSE nu_keys_unique(j) END"
+)
+BEFORE_SCENES = _replaced(
+    sql.SCENES, "CASE WHEN strict THEN true ELSE nu_keys_unique(j) END", _KEYS_WITH_SCENE
+)
+BEFORE_ITEMS = "CREATE OR REPLACE TEMP TABLE _nu_i AS " + sql.items(None)
+BEFORE_GOOD = f"""
+CREATE OR REPLACE TEMP TABLE _nu_good AS
+SELECT _line FROM (
+    SELECT _line, bool_and(ok AND NOT coalesce(ext IN (SELECT ext FROM _nu_odd_ext), false))
+        AND count(DISTINCT id) = count(*)
+        AND max(strlen(metadata)) <= {MAX_JSON_FIELD_BYTES - 4096} AS good
+    FROM _nu_i GROUP BY _line)
+WHERE good
 """
-
-
-def one_statement() -> str:
-    """SCENES (as WHOLE_CHECK) and ITEMS as one statement: `_nu_i` made from the lines
-    (scenes whose tails SQL cannot vouch for are left out)."""
-    scenes = WHOLE_CHECK.split(" AS\nWITH parsed AS ", 1)[1]
-    parsed, select = scenes.split("\nSELECT n, d.reference_id", 1)
-    select = "SELECT n, " + _TAIL + "d.reference_id" + select
-    items = sql.ITEMS.split(" AS\nWITH items AS ", 1)[1]
-    items = _replaced(items, "t.rate, t.tail", "s.rate_value AS rate, s.tail")
-    items = _replaced(
-        items,
-        "FROM _nu_s s JOIN _nu_tails t ON t.n = s.n WHERE s.ok",
-        "FROM _s s WHERE s.ok AND s.tail IS NOT NULL",
-    )
-    return (
-        f"CREATE OR REPLACE TEMP TABLE _nu_i AS WITH parsed AS {parsed}, _s AS ({select}),"
-        f" items AS {items}"
-    )
-
-
-def _items_fetched() -> str:
-    """The items' query with the scene's checks of GOOD as columns, fetched at once."""
-    items = sql.ITEMS.split(" AS\n", 1)[1]
-    columns = sql.ROWS.split("SELECT ", 1)[1].split("\nFROM", 1)[0]
-    return (
-        f"WITH i AS ({items}) SELECT {columns}, i.ok AND NOT coalesce(i.ext IN"
-        f" (SELECT ext FROM _nu_odd_ext), false) AND strlen(i.metadata) <="
-        f" {MAX_JSON_FIELD_BYTES - 4096} AS _ok FROM i LEFT JOIN _nu_types t ON t.ext = i.ext"
-    )
+_PROMOTED = ", ".join(f"i.{key}" for key in PROMOTED_KEYS)
+BEFORE_ROWS = f"""
+SELECT i._line, i.id, i.context_id, i.frame_index, i.num_frames, i.timestamp, i.uri,
+    t.type AS content_type, i.metadata, {_PROMOTED}
+FROM _nu_i i LEFT JOIN _nu_types t ON t.ext = i.ext
+WHERE i._line IN (SELECT _line FROM _nu_good)
+"""
 
 
 class Forms:
@@ -149,48 +109,34 @@ class Forms:
     def __init__(self) -> None:
         self.engine = MemoryEngine(sql.MACROS, threads=1)
         self.con = self.engine.con
-        types, odd = convert.content_types()
-        self.con.register("_nu_types", types)
-        self.con.register("_nu_odd_ext", odd)
-        self.merged = one_statement()
-        self.fetched = _items_fetched()
+        self.types = convert.content_types()
+        self.con.register("_nu_types", self.types[0])
+        self.con.register("_nu_odd_ext", self.types[1])
 
     def _tails(self) -> None:
         rows = self.con.execute("SELECT n, rate, scene_meta FROM _nu_s WHERE ok").fetchall()
         self.con.register("_nu_tails", convert._tails(rows))
 
     def the_import(self) -> pa.Table:
-        return convert.convert(self.con)[0]
+        return convert.convert(self.con, None, self.types)[0]
 
-    def whole_check(self) -> pa.Table:
-        """The import's conversion with SCENES as it was (WHOLE_CHECK)."""
-        self.con.execute(WHOLE_CHECK)
+    def before(self) -> pa.Table:
+        """The conversion as it was: SCENES checking the items' metadata keys, `_nu_i`,
+        GOOD and ROWS."""
+        self.con.execute(BEFORE_SCENES)
         self._tails()
-        self.con.execute(sql.ITEMS)
+        self.con.execute(BEFORE_ITEMS)
         self.con.unregister("_nu_tails")
-        self.con.execute(sql.GOOD)
-        return convert.in_order(self.con.sql(sql.ROWS).to_arrow_table())
+        self.con.execute(BEFORE_GOOD)
+        return convert.in_order(self.con.sql(BEFORE_ROWS).to_arrow_table())
 
-    def one_statement(self) -> pa.Table:
-        self.con.execute(self.merged)
-        self.con.execute(sql.GOOD)
-        return convert.in_order(self.con.sql(sql.ROWS).to_arrow_table())
-
-    def items_fetched(self) -> pa.Table:
+    def no_key_set(self) -> pa.Table:
+        """The import's with no batch key set: METADATA_KEYS checks every strict scene."""
         self.con.execute(sql.SCENES)
         self._tails()
-        rows = convert.in_order(self.con.sql(self.fetched).to_arrow_table())
+        items = self.con.sql(sql.items(None)).to_arrow_table()
         self.con.unregister("_nu_tails")
-        lines = rows["_line"].to_numpy()
-        if not len(lines):
-            return rows.drop_columns(["_ok"])
-        _, starts = np.unique(lines, return_index=True)
-        ok = rows["_ok"].fill_null(False).to_numpy(zero_copy_only=False)
-        good = np.logical_and.reduceat(ok, starts)
-        if pc.count_distinct(rows["id"]).as_py() < rows.num_rows:
-            raise SystemExit("an id given twice: the bench's forms take distinct ids only")
-        keep = np.repeat(good, np.diff(np.append(starts, len(lines))))
-        return rows.filter(pa.array(keep)).drop_columns(["_ok"])
+        return convert._taken(self.con, convert.in_order(items), self.types)[0]
 
     def statement(self, text: str) -> Callable[[], None]:
         def run() -> None:
@@ -202,15 +148,28 @@ class Forms:
         self._tails()
         self.con.unregister("_nu_tails")
 
-    def items(self) -> None:
-        self._tails()
-        self.con.execute(sql.ITEMS)
-        self.con.unregister("_nu_tails")
+    def items(self, keys: bool) -> Callable[[], None]:
+        """The items' query fetched (after SCENES), with the batch's key set or none."""
+
+        def run() -> None:
+            self._tails()
+            found = self.con.execute(sql.KEYS).fetchall() if keys else []
+            chosen = sql.usable_keys(found[0][0] if found else None)
+            self.fetched = self.con.sql(sql.items(chosen)).to_arrow_table()
+            self.con.unregister("_nu_tails")
+
+        return run
+
+    def scenes_checked(self) -> None:
+        convert._taken(self.con, convert.in_order(self.fetched), self.types)
+
+    def metadata_keys(self) -> None:
+        lines = [n for (n,) in self.con.execute("SELECT n FROM _nu_s WHERE strict").fetchall()]
+        self.con.execute(sql.METADATA_KEYS, [lines]).fetchall()
 
 
 def _statements(forms: Forms) -> dict[str, Callable[[], object]]:
     """Each statement of the import alone and its parts (run in this order on each batch)."""
-    nodup = _replaced(WHOLE_CHECK, "AND nu_keys_unique(j)", "")
     lines = "FROM _wb_lines"
     alone = "CREATE OR REPLACE TEMP TABLE _wb_alone AS SELECT n, {} " + lines
     return {
@@ -232,16 +191,20 @@ def _statements(forms: Forms) -> dict[str, Callable[[], object]]:
         "the strict parse alone (from_json_strict of the line)": forms.statement(
             alone.format(f"try(from_json_strict(j, '{sql._STRICT}')) AS d")
         ),
-        "SCENES as before, without the duplicate-key check": forms.statement(nodup),
-        "SCENES as before (every line parsed and checked whole)": forms.statement(WHOLE_CHECK),
-        "SCENES (the strict parse; the rest as before)": forms.statement(sql.SCENES),
+        "SCENES as before (the items' metadata keys checked with it)": forms.statement(
+            BEFORE_SCENES
+        ),
         "SCENES_WHOLE (after a batch the strict parse mostly refused)": forms.statement(
             sql.SCENES_WHOLE
         ),
+        "SCENES (the strict parse; the items' metadata keys left to them)": forms.statement(
+            sql.SCENES
+        ),
         "the tails (Python)": forms.tails,
-        "ITEMS": forms.items,
-        "GOOD": forms.statement(sql.GOOD),
-        "ROWS (fetched)": lambda: forms.con.sql(sql.ROWS).to_arrow_table(),
+        "the items fetched, the batch's key set vouching": forms.items(keys=True),
+        "the scenes' checks on the fetched items (_taken)": forms.scenes_checked,
+        "the items fetched, no key set": forms.items(keys=False),
+        "METADATA_KEYS over every strict scene": forms.metadata_keys,
     }
 
 
@@ -344,20 +307,14 @@ def _run(args: argparse.Namespace, folder: Path) -> None:
     )
     forms = Forms()
     _CON[:] = [forms.con]
-    made: dict[str, list[pa.Table]] = {"import": [], "whole": [], "one": [], "fetched": []}
+    made: dict[str, list[pa.Table]] = {"import": [], "before": [], "none": []}
     for lines_table in _BATCHES:
         forms.con.register("_wb_lines", lines_table)
         made["import"].append(forms.the_import())
-        made["whole"].append(forms.whole_check())
-        made["one"].append(forms.one_statement())
-        made["fetched"].append(forms.items_fetched())
+        made["before"].append(forms.before())
+        made["none"].append(forms.no_key_set())
     rows = sum(t.num_rows for t in made["import"])
-    compared = (
-        ("whole", "SCENES as before"),
-        ("one", "one statement"),
-        ("fetched", "items fetched"),
-    )
-    for form, label in compared:
+    for form, label in (("before", "as before"), ("none", "no key set")):
         differ = sum(
             0 if a.equals(b) else 1 for a, b in zip(made["import"], made[form], strict=True)
         )
@@ -366,10 +323,9 @@ def _run(args: argparse.Namespace, folder: Path) -> None:
             raise SystemExit(f"the {label} form made other rows than the import's")
     print(f"the import's rows: {rows:,}")
     conversions: dict[str, Callable[[], object]] = {
-        "the import's (SCENES, tails, ITEMS, GOOD, ROWS)": forms.the_import,
-        "the import's with SCENES as before (every line checked whole)": forms.whole_check,
-        "one statement (tails by SQL), GOOD, ROWS": forms.one_statement,
-        "SCENES, tails, items fetched (checks by numpy)": forms.items_fetched,
+        "the import's (SCENES, tails, KEYS, items fetched, _taken)": forms.the_import,
+        "as before (SCENES checking keys, _nu_i, GOOD, ROWS)": forms.before,
+        "no key set (METADATA_KEYS for every strict scene)": forms.no_key_set,
     }
     _print("the conversion, each form", _timed(args.runs, conversions))
     _print("the import's statements and their parts", _in_order(args.runs, _statements(forms)))

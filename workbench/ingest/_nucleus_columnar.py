@@ -95,9 +95,7 @@ class ColumnarScenes:
         # tenth more CPU for the same statements).
         self._engine = MemoryEngine(sql.MACROS, threads=1)
         self.con = self._engine.con
-        types, odd = content_types()
-        self.con.register("_nu_types", types)
-        self.con.register("_nu_odd_ext", odd)
+        self._types = content_types()  # (mimetypes' tables, read once an import)
         self._pending = _Pending()
         self._strict = Strict()  # which form of the scenes' statement a batch takes
         # A dataset the ids check refuses: every frame goes the per-record way, to be named.
@@ -172,7 +170,9 @@ class ColumnarScenes:
         if table.num_rows:  # (none left when every line was found unchanged)
             self.con.register("_wb_lines", table)
             try:
-                rows, scenes = convert(self.con, self._strict) if self._columnar else (None, {})
+                rows, scenes = (
+                    convert(self.con, self._strict, self._types) if self._columnar else (None, {})
+                )
                 texts = others(self.con, set(scenes))
             finally:
                 self.con.unregister("_wb_lines")

@@ -15,6 +15,8 @@ import pyarrow.compute as pc
 
 from workbench.ingest import _nucleus_sql as sql
 from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY
+from workbench.model.limits import MAX_JSON_FIELD_BYTES
+from workbench.model.records import PROMOTED_KEYS
 
 # line -> (its scene, the slice of the rows that are its frames)
 Scenes = dict[int, tuple[str, slice]]
@@ -60,29 +62,91 @@ class Strict:
 
 
 def convert(
-    con: duckdb.DuckDBPyConnection, strict: Strict | None = None
+    con: duckdb.DuckDBPyConnection,
+    strict: Strict | None = None,
+    types: tuple[pa.Table, pa.Table] | None = None,
 ) -> tuple[pa.Table, Scenes]:
     """The rows of the scenes SQL takes among `_wb_lines`, and per line its scene and rows'
-    slice; `strict` chooses the scenes' statement (None: the strict parse first)."""
+    slice; `strict` chooses the scenes' statement (None: the strict parse first), `types` are
+    `content_types()` (None: read now)."""
     con.execute(strict.statement() if strict is not None else sql.SCENES)
     if strict is not None:
         strict.saw(con)
     tails = _tails(con.execute("SELECT n, rate, scene_meta FROM _nu_s WHERE ok").fetchall())
+    found = con.execute(sql.KEYS).fetchall()
+    keys = sql.usable_keys(found[0][0] if found else None)
     con.register("_nu_tails", tails)
     try:
-        con.execute(sql.ITEMS)
-        con.execute(sql.GOOD)
-        rows = in_order(con.sql(sql.ROWS).to_arrow_table())
-        names = con.execute(
-            "SELECT n, context_id FROM _nu_s WHERE n IN (SELECT n FROM _nu_good)"
-        ).fetchall()
+        items = in_order(con.sql(sql.items(keys)).to_arrow_table())
     finally:
         con.unregister("_nu_tails")
-    lines = rows["_line"].to_numpy()
+    return _taken(con, items, types if types is not None else content_types())
+
+
+def _taken(
+    con: duckdb.DuckDBPyConnection, items: pa.Table, types: tuple[pa.Table, pa.Table]
+) -> tuple[pa.Table, Scenes]:
+    """The rows of the scenes all of whose items (`items`, in line and item order) SQL takes:
+    every item ok, its file extension not one mimetypes reads through another, its metadata
+    well within the limit, and no reference_id twice in its scene; its items' metadata keys
+    given once each (vouched for by `items`, else METADATA_KEYS)."""
+    lines = items["_line"].to_numpy()
     found, starts = np.unique(lines, return_index=True)
-    ends = np.append(starts[1:], len(lines))[: len(starts)]
-    spans = {int(n): slice(int(a), int(b)) for n, a, b in zip(found, starts, ends, strict=True)}
-    return rows, {n: (context, spans[n]) for n, context in names if n in spans}
+    if not len(found):
+        return _rows(items, types[0]), {}
+    sizes = np.diff(np.append(starts, len(lines)))
+    known, odd = types
+    ok = _flags(items["ok"])
+    ok &= ~_flags(pc.is_in(items["ext"], value_set=odd["ext"].combine_chunks()))
+    ok &= _flags(pc.less_equal(pc.binary_length(items["metadata"]), MAX_JSON_FIELD_BYTES - 4096))
+    good = np.logical_and.reduceat(ok, starts) & _ids_once(items, found, sizes)
+    doubt = good & ~np.logical_and.reduceat(_flags(items["vouched"]), starts)
+    if doubt.any():
+        twice = con.execute(sql.METADATA_KEYS, [found[doubt].tolist()]).fetchall()
+        good &= ~np.isin(found, [n for (n,) in twice])
+    contexts = items["context_id"].take(pa.array(starts[good])).to_pylist()
+    if not good.all():
+        items = items.filter(pa.array(np.repeat(good, sizes)))
+    kept = sizes[good]
+    firsts = np.cumsum(kept) - kept
+    scenes = {
+        int(n): (context, slice(int(a), int(a + k)))
+        for n, context, a, k in zip(found[good], contexts, firsts, kept, strict=True)
+    }
+    return _rows(items, known), scenes
+
+
+def _flags(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean column as numpy, NULL as false."""
+    return np.asarray(column.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _ids_once(items: pa.Table, found: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Per line of `found` (with `sizes` items each), whether its items give each a
+    reference_id, none twice (counted per line only when the batch gives one twice or none)."""
+    ids = items["id"]
+    if ids.null_count == 0 and pc.count_distinct(ids).as_py() == len(ids):
+        return np.ones(len(found), dtype=bool)
+    pairs = pa.table({"n": items["_line"], "id": ids}).filter(pc.is_valid(ids))
+    numbers, counts = np.unique(
+        pairs.group_by(["n", "id"]).aggregate([])["n"].to_numpy(), return_counts=True
+    )
+    distinct = np.zeros(len(found), dtype=np.int64)
+    distinct[np.searchsorted(found, numbers)] = counts
+    return distinct == sizes
+
+
+_ROW_COLUMNS = ["_line", "id", "context_id", "frame_index", "num_frames", "timestamp", "uri"]
+
+
+def _rows(items: pa.Table, known: pa.Table) -> pa.Table:
+    """The catalog's columns of `items` (_nucleus_rows), each item's content type looked up
+    by its file extension among mimetypes' `known` ones."""
+    at = pc.index_in(items["ext"], value_set=known["ext"].combine_chunks())
+    content_type = pc.take(known["type"].combine_chunks(), at)
+    after = ["metadata", *PROMOTED_KEYS]
+    arrays = [*(items[c] for c in _ROW_COLUMNS), content_type, *(items[c] for c in after)]
+    return pa.Table.from_arrays(arrays, names=[*_ROW_COLUMNS, "content_type", *after])
 
 
 def _tails(scenes: list[tuple[int, str, str | None]]) -> pa.Table:

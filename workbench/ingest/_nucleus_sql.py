@@ -15,10 +15,12 @@ lenient (`true` becomes 1), the per-record path is not.
 
 from __future__ import annotations
 
+import functools
+import re
+
 from workbench.ingest._nucleus_export import FPS_KEY, SCENE_KEY
 from workbench.model.limits import (
     MAX_ID_LENGTH,
-    MAX_JSON_FIELD_BYTES,
     MAX_TIMESTAMP,
     MAX_URI_LENGTH,
 )
@@ -73,7 +75,8 @@ _ODD_WORDS = " OR ".join(
 
 # What is read of an item's metadata, in one parse: the keys copied to their own columns, then
 # the keys the import adds (a JSON null reads as 'null', a key not there as NULL).
-_READ = ", ".join(f"'$.{key}'" for key in [*PROMOTED_KEYS, SCENE_KEY, FPS_KEY])
+_READ_KEYS = (*PROMOTED_KEYS, SCENE_KEY, FPS_KEY)
+_READ = ", ".join(f"'$.{key}'" for key in _READ_KEYS)
 _ADDED = len(PROMOTED_KEYS)
 
 
@@ -103,7 +106,8 @@ _CHECKS = [_promoted(k) for k in PROMOTED_KEYS]
 # sends the scene to the per-record path (which keeps the last of them). A line the strict
 # parse takes (`strict`: every key of _STRICT given once at the scene's and each item's level,
 # no `"video_` anywhere, so neither video key is given) needs only its items' metadata checked,
-# nested objects and all (one `json_keys` of their texts joined in a list): the scene's
+# nested objects and all, which is done with the items (`items`' `vouched`, then
+# METADATA_KEYS for the scenes some item of which it could not vouch for): the scene's
 # metadata is read by orjson (`_nucleus_convert._tails`), which keeps the last of a key as the
 # per-record path does, and the items' other keys are read by neither path. Any other line is
 # parsed as before, every object of it checked (`nu_keys_unique`: one `json_keys` of the line
@@ -125,8 +129,7 @@ SELECT n, d.reference_id->>'$' AS context_id, d.frame_rate AS rate,
         AND d.video_location IS NULL AND d.video_url IS NULL
         AND CASE WHEN strict THEN true ELSE NOT regexp_matches(j, '{_SIZED}') END
         AND len(d.frames) > 0 AND nu_num(d.frame_rate) AND nu_obj(d.metadata)
-        AND CASE WHEN strict THEN nu_metadata_keys_unique(d.frames)
-            ELSE nu_keys_unique(j) END END AS ok
+        AND CASE WHEN strict THEN true ELSE nu_keys_unique(j) END END AS ok
 FROM parsed
 """
 SCENES = f"""
@@ -167,19 +170,24 @@ _EXT = (
     + " ELSE nu_ext(path) END"
 )
 
-# One row per item of the scenes SQL takes, with its values and `ok`; `_nu_tails(n, rate,
-# tail)` holds the frame rate of each scene as Python reads it and the end of its frames'
-# metadata text (`"scene":...,"fps":...}`), made per scene in Python.
-ITEMS = f"""
-CREATE OR REPLACE TEMP TABLE _nu_i AS
+# One row per item of the scenes SQL takes, in the columns of the catalog's rows (but the
+# content type, looked up by `ext`), with `ok` and `vouched`, fetched at once: the checks of a
+# scene as a whole (every item ok, ids once each) are made on the fetched rows
+# (_nucleus_convert), where a table of the items, a statement grouping them by scene and one
+# joining the scenes taken back to the items cost more. `_nu_tails(n, rate, tail)` holds the
+# frame rate of each scene as Python reads it and the end of its frames' metadata text
+# (`"scene":...,"fps":...}`), made per scene in Python. `num_frames` is the scene's number of
+# items: what the import's last step (video.count_context_frames) finds when the scene is
+# stored whole, as a scene usually is; it sets the frames whose count differs.
+_ITEMS = f"""
 WITH items AS (
-    SELECT s.n, s.context_id, s.plain, t.rate, t.tail, unnest(s.frames) AS it,
+    SELECT s.n, s.context_id, s.plain, s.strict, t.rate, t.tail, unnest(s.frames) AS it,
         generate_subscripts(s.frames, 1) - 1 AS frame_index, len(s.frames) AS num_frames
     FROM _nu_s s JOIN _nu_tails t ON t.n = s.n WHERE s.ok),
 valued AS (
-    SELECT n, context_id, plain, tail, frame_index, num_frames, it,
+    SELECT n, context_id, plain, strict, tail, frame_index, num_frames, it,
         it.reference_id->>'$' AS id, it.image_location->>'$' AS uri, it.metadata AS meta,
-        CASE WHEN left(it.metadata, 1) = '{{' THEN json_extract(it.metadata, [{_READ}]) END AS p,
+        CASE WHEN left(it.metadata, 1) = '{{' THEN json_extract(it.metadata, [__READ__]) END AS p,
         TRY_CAST(roundbankers(frame_index * 1000 / rate, 0) AS BIGINT) AS timestamp
     FROM items),
 keyed AS (
@@ -187,7 +195,7 @@ keyed AS (
         {", ".join(f"nullif(p[{i + 1}], 'null') AS p_{key}" for i, key in enumerate(PROMOTED_KEYS))},
         p[{_ADDED + 1}] IS NOT NULL OR p[{_ADDED + 2}] IS NOT NULL AS added
     FROM valued)
-SELECT n, context_id, frame_index, num_frames, id, uri, timestamp,
+SELECT n AS _line, id, context_id, frame_index, num_frames, timestamp, uri,
     {_EXT} AS ext,
     CASE WHEN meta IS NULL OR meta = '{{}}' THEN '{{' || tail
         ELSE concat(left(meta, -1), ',', tail) END AS metadata,
@@ -202,32 +210,72 @@ SELECT n, context_id, frame_index, num_frames, id, uri, timestamp,
     AND nu_obj(meta)
     AND NOT coalesce(added, false)
     AND coalesce(abs(timestamp) <= {MAX_TIMESTAMP}, false)
-    AND {" AND ".join(check for check, _ in _CHECKS)} AS ok
+    AND {" AND ".join(check for check, _ in _CHECKS)} AS ok,
+    __VOUCHED__ AS vouched
 FROM keyed
 """
 
-# The scenes whose every item SQL takes (no reference_id twice in one scene, no file
-# extension mimetypes reads through a compression suffix, metadata well within the limit).
-GOOD = f"""
-CREATE OR REPLACE TEMP TABLE _nu_good AS
-SELECT n FROM (
-    SELECT n, bool_and(ok AND NOT coalesce(ext IN (SELECT ext FROM _nu_odd_ext), false))
-        AND count(DISTINCT id) = count(*)
-        AND max(strlen(metadata)) <= {MAX_JSON_FIELD_BYTES - 4096} AS good
-    FROM _nu_i GROUP BY n)
-WHERE good
+# The metadata keys of an item of a strict line (whose other keys the strict parse vouched
+# for) are its own to check, nested objects and all. `vouched`: they are given once each,
+# known without a second parse when its metadata is flat and has exactly the keys of the
+# batch's first such item (`KEYS`: plain names `_KEY_NAME` takes, at most _MAX_KEYS): each of
+# them found by `json_extract`, whose texts then make up the whole of the metadata's. The text
+# is the engine's, minified, each value's as `json_extract` gives it: `{"k":v,...}` with those
+# keys once each is `_LENGTH` bytes plus their values', and any other key, or one given
+# twice, would add its own. Flat: no `[` and no `:{` (an object value follows its colon), so
+# no nested object hides a key given twice; no backslash, so every key reads as written. A
+# scene some item of which is not vouched for is checked whole by METADATA_KEYS (one
+# `json_keys` of its items' metadata texts joined in a list).
+_FLAT_WITH = (
+    "CASE WHEN NOT strict OR meta IS NULL THEN true "
+    "WHEN left(meta, 1) = '{{' AND NOT contains(meta, '\\') AND NOT contains(meta, '[') "
+    "AND NOT contains(meta, ':{{') AND {given} AND strlen(meta) = {length} THEN true "
+    "ELSE false END"
+)
+_KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+_MAX_KEYS = 32
+KEYS = """
+SELECT json_keys(frames[1].metadata) FROM _nu_s
+WHERE ok AND strict AND left(frames[1].metadata, 1) = '{' LIMIT 1
 """
 
-# The rows of the good scenes (put in line and item order by the caller: a sort in the engine
-# costs more than checking the order it gives, which is that one as a rule). `num_frames` is the scene's number of
-# items: what the import's last step (video.count_context_frames) finds when the scene is
-# stored whole, as a scene usually is; it sets the frames whose count differs.
-_PROMOTED_COLUMNS = ", ".join(f"i.{key}" for key in PROMOTED_KEYS)
-ROWS = f"""
-SELECT i.n AS _line, i.id, i.context_id, i.frame_index, i.num_frames, i.timestamp, i.uri,
-    t.type AS content_type, i.metadata, {_PROMOTED_COLUMNS}
-FROM _nu_i i LEFT JOIN _nu_types t ON t.ext = i.ext
-WHERE i.n IN (SELECT n FROM _nu_good)
+
+@functools.lru_cache(maxsize=16)
+def items(keys: tuple[str, ...] | None) -> str:
+    """The items' statement with the metadata keys `keys` (KEYS' answer) vouched for as
+    above; None: no key set (every item of a strict line with metadata left to METADATA_KEYS)."""
+    if keys is None:
+        return _items(_READ, "NOT strict OR meta IS NULL")
+    others = [key for key in keys if key not in _READ_KEYS]
+    paths = [*_READ_KEYS, *others]
+    read = ", ".join(f"'$.{key}'" for key in paths)
+    at = [paths.index(key) + 1 for key in keys]
+    given = " AND ".join(f"p[{i}] IS NOT NULL" for i in at) or "true"
+    length = " + ".join([str(_length(keys)), *(f"strlen(p[{i}])" for i in at)])
+    vouched = _FLAT_WITH.format(given=given, length=length)
+    return _items(read, vouched)
+
+
+def _items(read: str, vouched: str) -> str:
+    return _ITEMS.replace("__READ__", read).replace("__VOUCHED__", vouched)
+
+
+def _length(keys: tuple[str, ...]) -> int:
+    """The bytes of `{"k":,...}` with `keys` once each, values left out."""
+    return 2 + sum(len(key) + 3 for key in keys) + max(len(keys) - 1, 0)
+
+
+def usable_keys(keys: list[str] | None) -> tuple[str, ...] | None:
+    """KEYS' answer as `items` takes it: None unless its names are plain and given once."""
+    if keys is None or len(keys) > _MAX_KEYS or len(set(keys)) != len(keys):
+        return None
+    return tuple(keys) if all(_KEY_NAME.match(key) for key in keys) else None
+
+
+# Of the lines `?` (strict lines some item of which `items` did not vouch for), those some
+# object of whose items' metadata gives a key twice.
+METADATA_KEYS = """
+SELECT n FROM _nu_s WHERE list_contains(?::BIGINT[], n) AND NOT nu_metadata_keys_unique(frames)
 """
 
 # Run on the catalog, over `_nu_placed(_line, id, context_id, frame_index)` (the rows of a
