@@ -82,8 +82,10 @@ class KwcocoVideos:
         }
         self._video_of: dict[Any, Any] = {}
         self._tracks: dict[Any, Tracks] = {}
-        # The `tracks` records by id, read once a video is the file's.
-        self.track_records = track_records(path, tracks, reject) if self._videos else {}
+        # The frame indexes given to video frames without one, by frame id (of_images).
+        self._numbers: dict[str, int] = {}
+        # The `tracks` records by id (kept on the ROIs of still images too).
+        self.track_records = track_records(path, tracks, reject)
 
     @classmethod
     def of_images(
@@ -102,17 +104,46 @@ class KwcocoVideos:
             for image, extra in images.items()
             if names_a_video(extra) and extra["video_id"] in videos._videos
         }
+        numbers = videos.numbered(images.items())
+        videos._numbers = {f"{prefix}{image}": number for image, number in numbers.items()}
         return videos
 
     def __bool__(self) -> bool:
-        return bool(self._videos)
+        """Whether the file holds a video its images name, or a track record."""
+        return bool(self._videos or self.track_records)
+
+    def numbered(self, images: Iterable[tuple[Any, Any]]) -> dict[Any, int]:
+        """The frame index of each video frame of `images` ((key, own keys), in the file's
+        order) that has none (no `frame_index`, or null): its video's such frames numbered
+        after the video's highest frame index, in the file's order. (kwcoco orders a video's
+        images by `frame_index` alone: `add_image` refuses a video's image without one, and
+        its index cannot be built from a file holding one.)"""
+        highest: dict[Any, int] = {}
+        missing: list[tuple[Any, Any]] = []
+        for key, meta in images:
+            if not isinstance(meta, Mapping) or not names_a_video(meta):
+                continue
+            video, index = meta["video_id"], meta.get("frame_index")
+            if video not in self._videos:
+                continue
+            if index is None:
+                missing.append((key, video))
+            elif int_within(index, 0, MAX_INT32):
+                highest[video] = max(highest.get(video, -1), index)
+        numbers: dict[Any, int] = {}
+        for key, video in missing:
+            number = highest.get(video, -1) + 1
+            if number <= MAX_INT32:
+                numbers[key], highest[video] = number, number
+        return numbers
 
     def number(self) -> dict[Any, int]:
         """Each video id its number, 0 up, in the order of the file's records."""
         return {key: n for n, key in enumerate(self._videos)}
 
-    def placed(self, meta: Mapping[str, Any]) -> Placed | None:
-        """Where the image of own keys `meta` is in its video (None: it is of none)."""
+    def placed(self, meta: Mapping[str, Any], number: int | None = None) -> Placed | None:
+        """Where the image of own keys `meta` is in its video (None: it is of none); `number`:
+        its frame index when it has none (`numbered`)."""
         found = self._videos.get(meta.get("video_id")) if names_a_video(meta) else None
         if found is None:
             return None
@@ -120,8 +151,9 @@ class KwcocoVideos:
         rest = {k: v for k, v in meta.items() if k != "video_id"}
         rest[KEY] = record
         index = meta.get("frame_index")
-        if int_within(index, 0, MAX_INT32):
-            del rest["frame_index"]
+        if int_within(index, 0, MAX_INT32) or (index is None and number is not None):
+            rest.pop("frame_index", None)
+            index = number if index is None else index
         else:
             index = None
         stamp = _millis(meta.get("timestamp"))
@@ -131,9 +163,11 @@ class KwcocoVideos:
 
     def frame(self, frame: Frame) -> Frame:
         """The frame as a frame of its video, its ROIs on tracks (unchanged if not a video's)."""
-        placed = self.placed(frame.metadata)
+        placed = self.placed(frame.metadata, self._numbers.get(frame.id))
         if placed is None:
-            return frame
+            if not self.track_records:
+                return frame
+            return replace(frame, rois=self.rois(frame.metadata, frame.rois))
         return replace(
             frame,
             context_id=placed.context_id,
@@ -158,9 +192,10 @@ class KwcocoVideos:
             yield number, annotation
 
     def rois(self, extra: Mapping[str, Any], rois: Sequence[Roi]) -> list[Roi]:
-        """The ROIs of an image with `extra`, each with a track id on its track."""
+        """The ROIs of an image with `extra`, each with a track id on its track (a still
+        image's: with its track's record only)."""
         if not names_a_video(extra) or extra["video_id"] not in self._videos:
-            return list(rois)
+            return [with_record(roi, self.track_records) for roi in rois]
         tracks = self._tracks.get(extra["video_id"], Tracks())
         return [tracks.tracked(roi, self.track_records) for roi in rois]
 
@@ -209,14 +244,21 @@ class Tracks:
     def tracked(self, roi: Roi, records: Mapping[Any, dict[str, Any]]) -> Roi:
         """The ROI on its track, with the track's record (`records`, by id) unless its
         attributes hold a `track` of their own."""
-        track = roi.attributes.get("track_id")
-        index = self.index(track)
-        if index is None:
-            return roi
-        record = records.get(track) if TRACK_KEY not in roi.attributes else None
-        if record is None:
-            return replace(roi, track_index=index)
-        return replace(roi, track_index=index, attributes={**roi.attributes, TRACK_KEY: record})
+        index = self.index(roi.attributes.get("track_id"))
+        roi = with_record(roi, records)
+        return roi if index is None else replace(roi, track_index=index)
+
+
+def with_record(roi: Roi, records: Mapping[Any, dict[str, Any]]) -> Roi:
+    """The ROI with the record (`records`, by id) of the track its `track_id` names, unless
+    its attributes hold a `track` of their own."""
+    track = roi.attributes.get("track_id")
+    if not records or not is_coco_id(track) or TRACK_KEY in roi.attributes:
+        return roi
+    record = records.get(track)
+    if record is None:
+        return roi
+    return replace(roi, attributes={**roi.attributes, TRACK_KEY: record})
 
 
 def track_records(
