@@ -43,7 +43,8 @@ def _without_frame_index(path: Path) -> Path:
 
 
 def _still_tracks(path: Path) -> Path:
-    """Still images (no video) whose annotations are on kwcoco tracks, one by a name."""
+    """Still images (no video) whose annotations are on kwcoco tracks; one track's only
+    annotation a mask (written by the export's Python, not its SQL)."""
     data = kwcoco.CocoDataset()
     car = data.add_category("car")
     data.add_track(name="red car", id=5, colour="red")
@@ -58,7 +59,12 @@ def _still_tracks(path: Path) -> Path:
                 data.add_annotation(image_id=image, category_id=car, bbox=[30, 2, 9, 9],
                                     track_id=6)  # fmt: skip
             data.add_annotation(image_id=image, category_id=car, bbox=[50, 2, 5, 5])
-    data.dump(str(path))
+    doc = data.dataset
+    doc["tracks"].insert(2, {"id": 7, "name": "kite"})
+    doc["annotations"].append({"id": 100, "image_id": 2, "category_id": car, "track_id": 7,
+                               "segmentation": {"size": [48, 64], "counts": [100, 20, 2952]},
+                               "bbox": [2, 4, 1, 20]})  # fmt: skip
+    path.write_text(json.dumps(doc))
     return path
 
 
@@ -122,13 +128,14 @@ def test_tracks_of_still_images_are_kept_and_exported(
     (frames, rois), (_, rois2), dest = _round_trip(tmp_path, source, "c", monkeypatch, by_record)
     assert {f[2] for f in frames} == {None} and {r[2] for r in rois} == {None}
     kept = {json.dumps(json.loads(r[3]).get("track"), sort_keys=True) for r in rois}
-    assert len(kept) == 3  # red car's, bus's, and none
+    assert len(kept) == 4  # red car's, bus's, kite's, and none
     ours = kwcoco.CocoDataset(str(dest))
     assert ours.validate(missing=False).get("errors", []) == []
     # the records of the tracks the annotations are on, as given; none left on the annotations
-    assert ours.dataset["tracks"] == json.loads(source.read_text())["tracks"][:2]
+    given = json.loads(source.read_text())["tracks"][:3]
+    assert sorted(ours.dataset["tracks"], key=lambda t: t["id"]) == given
     assert all("track" not in a for a in ours.dataset["annotations"])
-    assert sorted(len(ours.index.trackid_to_aids[t]) for t in (5, 6)) == [2, 3]
+    assert [len(ours.index.trackid_to_aids[t]) for t in (5, 6, 7)] == [3, 2, 1]
     # imported again: every ROI as it was, records too (the attributes' keys in another order)
     assert [(*r[:3], json.loads(r[3])) for r in rois2] == [(*r[:3], json.loads(r[3])) for r in rois]
 
@@ -151,9 +158,9 @@ def test_the_two_paths_keep_still_tracks_alike(
             results.append(([str(e) for e in report.errors], catalog.sql(_ROIS).fetchall()))
     assert results[0] == results[1]
     assert results[0][0] == [
-        f"{source}, track #4: a track needs an id (an integer or a string)",
-        f"{source}, track #5: its id is an earlier track's",
+        f"{source}, track #5: a track needs an id (an integer or a string)",
+        f"{source}, track #6: its id is an earlier track's",
     ]
     attributes = [json.loads(r[3]) for r in results[0][1]]
     assert attributes[0]["track"] == {"mine": 1}
-    assert sum("track" in a for a in attributes) == 5
+    assert sum("track" in a for a in attributes) == 6

@@ -64,12 +64,15 @@ ROI_COLUMNS = (
 )
 # The ROI columns a row written in Python is made of (NULL on the rows the engine writes).
 PYTHON_COLUMNS = ("id", "image_id", *ROI_COLUMNS)
+# And, of a row the engine writes, its kwcoco track's record (left off its text; `track`).
+_TRACK = "CASE WHEN line IS NOT NULL AND kept THEN (attributes->'$.track')::VARCHAR END AS track"
 
 
 def annotation_lines(rois: str, ids: bool, tracks: bool = False) -> str:
     """One row per ROI of `rois`, in the view's order: `line`, the annotation's text (its id
     the ROI's id as a number if `ids`, else 0), or NULL for a row written in Python, which
-    alone carries `PYTHON_COLUMNS`. Only
+    alone carries `PYTHON_COLUMNS`, and `track`, the kwcoco track record an engine's row held
+    (left off its text). Only
     the text and those rows' columns are sorted, not every ROI's geometry and attributes.
 
     `own`: the attributes' area and iscrowd as JSON; `plain`: no attribute besides those
@@ -110,7 +113,7 @@ rows AS (
         CASE WHEN by_sql THEN {_clean("y_max - y_min")} END AS h
     FROM joined),
 texts AS (
-    SELECT *, own[1] AS area_j,
+    SELECT *, own[1] AS area_j, coalesce(by_sql AND NOT plain AND {_KEPT_TRACK}, false) AS kept,
         CASE WHEN NOT by_sql THEN NULL WHEN plain THEN '{{}}'
             WHEN {_KEPT_TRACK} THEN json_merge_patch(attributes, '{_OWN_TRACK}')::VARCHAR
             ELSE json_merge_patch(attributes, '{_OWN}')::VARCHAR END AS extra,
@@ -123,7 +126,7 @@ texts AS (
     FROM rows),
 lines AS (
     SELECT o, id, image_id, label, kind, geometry, confidence, attributes, mask, x_min, y_min,
-        x_max, y_max, visibility,
+        x_max, y_max, visibility, kept,
         CASE WHEN NOT by_sql
             OR (kind = 'polygon' AND coalesce(area_j::VARCHAR, 'null') = 'null')
             OR (NOT plain AND ({_CLASH})) THEN NULL
@@ -134,7 +137,7 @@ lines AS (
         || CASE WHEN extra = '{{}}' THEN '' ELSE ',' || substr(extra, 2, length(extra) - 2) END
         || '}}' END AS line
     FROM texts)
-SELECT line, {held} FROM lines ORDER BY o
+SELECT line, {held}, {_TRACK} FROM lines ORDER BY o
 """
 
 

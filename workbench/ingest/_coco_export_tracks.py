@@ -9,7 +9,9 @@ that id, else a number past the highest (and past the kept records' ids). The `t
 holds, for each track id written, its kept record, else `{"id", "name"}` (the id as text) for
 an integer id (kwcoco's schema has no other: a string id, kwcoco's names and UUIDs, is written
 on its annotations only); then the records kept by ROIs on no track index (kwcoco's tracks
-used by still images). The frames of a tracked context with a frame index that are no kwcoco video's are written as frames of a video named after the
+used by still images: in an export with no ROI on a track, gathered as the annotations are
+written, workbench.ingest._coco_export_rois.write_annotations). The frames of a tracked
+context with a frame index that are no kwcoco video's are written as frames of a video named after the
 context (_kwcoco_videos.video_images), so that an import of the file puts their ROIs on the
 same tracks.
 """
@@ -27,6 +29,7 @@ from workbench.ingest._kwcoco_videos import TRACK_KEY, json_value
 
 # The registered tables annotation_lines joins (frames: id, context_id; tracks: ids).
 FRAMES = "_wb_track_frames"
+FRAMES_SCHEMA = pa.schema([("id", pa.string()), ("context_id", pa.string())])
 IDS = "_wb_track_ids"
 IDS_SCHEMA = pa.schema(
     [("context_id", pa.string()), ("track_index", pa.int32()), ("track_id", pa.string())]
@@ -40,17 +43,14 @@ SELECT f.context_id, r.track_index, min(r.o) AS first,
 FROM ({{rois}}) r JOIN {FRAMES} f ON f.id = r.frame_id
 WHERE r.track_index IS NOT NULL AND f.context_id IS NOT NULL GROUP BY ALL ORDER BY first
 """
-# Whether any ROI of the field in the catalog is on a track, or holds a track's record (the
-# text test first: the path's extraction costs on every ROI otherwise).
-_KEPT = (
-    f"contains(attributes, '\"{TRACK_KEY}\"')"
-    f" AND (attributes->'$.{TRACK_KEY}.id') = (attributes->'$.track_id')"
-)
-_ANY = f"SELECT 1 FROM rois WHERE field = ? AND (track_index IS NOT NULL OR {_KEPT}) LIMIT 1"
-# The track records the ROIs hold (a still image's too), the first of each text.
+# Whether any ROI of the field in the catalog is on a track.
+_ANY = "SELECT 1 FROM rois WHERE field = ? AND track_index IS NOT NULL LIMIT 1"
+# The track records the ROIs hold (a still image's too), the first of each text (the text
+# test first: the paths' extraction costs on every ROI otherwise).
 _RECORDS = f"""
 SELECT (r.attributes->'$.{TRACK_KEY}')::VARCHAR AS record, min(r.o) AS first
-FROM ({{rois}}) r WHERE {_KEPT.replace("attributes", "r.attributes")}
+FROM ({{rois}}) r WHERE contains(r.attributes, '"{TRACK_KEY}"')
+    AND (r.attributes->'$.{TRACK_KEY}.id') = (r.attributes->'$.track_id')
 GROUP BY ALL ORDER BY first
 """
 
@@ -65,12 +65,16 @@ class ExportTracks:
     contexts: frozenset[str]
 
 
-def export_tracks(con: Any, rois: str, params: Any, field: str) -> ExportTracks | None:
+def any_tracked(con: Any, field: str) -> bool:
+    """Whether any ROI of `field` in the catalog is on a track (else the export reads neither
+    the frames' contexts nor the view's ROIs again)."""
+    return bool(con.execute(_ANY, [field]).fetchall())
+
+
+def export_tracks(con: Any, rois: str, params: Any) -> ExportTracks | None:
     """The tracks of the ROIs `rois` (with frame_id, track_index, attributes and `o`: the
-    view's of `field`), their frames' contexts registered as FRAMES; None when no ROI is on a
-    track."""
-    if not con.execute(_ANY, [field]).fetchall():
-        return None  # (the view's read of the ROIs is not run again for nothing)
+    view's of a field any_tracked), their frames' contexts registered as FRAMES; None when
+    none of them is on a track or holds a track's record."""
     rows = con.execute(_TRACKS.format(rois=rois), list(params)).fetchall()
     kept: dict[Any, dict[str, Any]] = {}
     for text, _ in con.execute(_RECORDS.format(rois=rois), list(params)).fetchall():

@@ -340,46 +340,52 @@ def _millis(value: Any) -> int | None:
 def video_images(
     frames: pa.Table, tracked: frozenset[str] = frozenset()
 ) -> tuple[pa.Table, list[Any]]:
-    """The frames (id, metadata, frame_index, timestamp, context_id) as (id, metadata) with
-    each video frame's `video` record replaced by its `video_id`, `frame_index` and
-    `timestamp`; and the videos' records, in the order of their first frames. A frame of a
-    context of `tracked` (holding ROIs on tracks) with a frame index and no video record is a
-    frame of a video of its own context's, `{"id", "name": context}` (the ids numbered past
-    the records' highest integer one)."""
+    """The frames (id, metadata, frame_index, timestamp and, with `tracked`, context_id) as
+    (id, metadata) with each video frame's `video` record replaced by its `video_id`,
+    `frame_index` and `timestamp`; and the videos' records, in the order of their first
+    frames. A frame of a context of `tracked` (holding ROIs on tracks) with no video record is
+    a frame of a video of its own context's, `{"id", "name": context}` (the ids numbered past
+    the records' highest integer one). A video's frames without a frame index (and none in
+    their metadata) are numbered after its highest, in their order here: kwcoco orders a
+    video's images by `frame_index` alone, and cannot index a file where one has none."""
     plain = frames.select(["id", "metadata"])
     texts = frames["metadata"]
     found = pc.fill_null(pc.match_substring(texts, f'"{KEY}"'), False)
     if tracked:
         named = pc.is_in(frames["context_id"], value_set=pa.array(sorted(tracked), pa.string()))
-        indexed = pc.and_(pc.fill_null(named, False), pc.is_valid(frames["frame_index"]))
-        found = pc.or_(found, indexed)
+        found = pc.or_(found, pc.fill_null(named, False))
     maybe = found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found
     rows = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
     if not len(rows):
         return plain, []
     at = pa.array(rows)
     columns = ("metadata", "frame_index", "timestamp", "context_id")
-    picked = list(zip(*(frames[c].take(at).to_pylist() for c in columns), strict=True))
-    videos: dict[Any, Any] = {}
-    own: dict[str, int] = {}  # the videos of tracked contexts, by context
-    made: list[str | None] = []
+    picked = list(zip(*(_column(frames, c).take(at).to_pylist() for c in columns), strict=True))
     metas = [json_value(text) if text is not None else {} for text, _, _, _ in picked]
     records = [_record(meta) for meta in metas]
     after = max([r["id"] for r in records if r and int_within(r["id"], 0, 2**63)], default=0) + 1
-    for (text, index, stamp, context), meta, record in zip(picked, metas, records, strict=True):
+    videos: dict[Any, Any] = {}  # by the record's id, or ("own", context)
+    keys: list[Any] = []
+    for (_, _, _, context), meta, record in zip(picked, metas, records, strict=True):
         if not isinstance(meta, dict) or (
-            record is None and (context not in tracked or index is None or KEY in meta)
+            record is None and (context not in tracked or KEY in meta)
         ):
-            made.append(text)
-            continue
-        if record is None:
-            if context not in own:
-                own[context] = after + len(own)
-                videos[("own", context)] = {"id": own[context], "name": context}
-            image: dict[str, Any] = {"video_id": own[context]}
+            keys.append(None)
+        elif record is None:
+            key = ("own", context)
+            if key not in videos:
+                videos[key], after = {"id": after, "name": context}, after + 1
+            keys.append(key)
         else:
             videos.setdefault(record["id"], record)
-            image = {"video_id": record["id"]}
+            keys.append(record["id"])
+    indexes = _frame_indexes(picked, metas, keys)
+    made: list[str | None] = []
+    for (text, _, stamp, _), meta, key, index in zip(picked, metas, keys, indexes, strict=True):
+        if key is None:
+            made.append(text)
+            continue
+        image: dict[str, Any] = {"video_id": videos[key]["id"]}
         if index is not None:
             image["frame_index"] = index
         if stamp is not None:
@@ -389,6 +395,37 @@ def video_images(
     metadata = texts.combine_chunks()
     column = pc.replace_with_mask(metadata, maybe, pa.array(made, metadata.type))
     return plain.set_column(1, "metadata", column), list(videos.values())
+
+
+def _frame_indexes(
+    picked: Sequence[tuple[Any, ...]], metas: Sequence[Any], keys: Sequence[Any]
+) -> list[int | None]:
+    """Each frame's frame index (picked: metadata, frame_index, ...; keys: its video's, None
+    for no video's): its own, else past its video's highest, in order (None when its
+    metadata holds one of its own, or past 32 bits)."""
+    highest: dict[Any, int] = {}
+    for (_, index, _, _), key in zip(picked, keys, strict=True):
+        if key is not None and index is not None:
+            highest[key] = max(highest.get(key, -1), index)
+    indexes: list[int | None] = []
+    for (_, index, _, _), meta, key in zip(picked, metas, keys, strict=True):
+        if key is None or index is not None or "frame_index" in meta:
+            indexes.append(index)
+            continue
+        number = highest.get(key, -1) + 1
+        if number > MAX_INT32:
+            indexes.append(None)
+            continue
+        indexes.append(number)
+        highest[key] = number
+    return indexes
+
+
+def _column(frames: pa.Table, name: str) -> pa.ChunkedArray:
+    """The frames' column `name`, nulls when they have none (context_id, when not read)."""
+    if name in frames.column_names:
+        return frames[name]
+    return pa.chunked_array([pa.nulls(frames.num_rows, pa.string())])
 
 
 def _record(meta: Any) -> dict[str, Any] | None:
