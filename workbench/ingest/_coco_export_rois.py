@@ -120,7 +120,7 @@ def _batch_annotations(
     its place here (`numbers`; None: the text holds it, the ROI's id); masks and the rest are
     made row by row here. Their track records (`track`, the engine's) are added to `kept`."""
     if rows["track"].null_count < rows.num_rows:
-        for text in rows["track"].drop_null().to_pylist():
+        for text in pc.unique(rows["track"].drop_null()).to_pylist():
             record = json_value(text)
             kept.setdefault(record["id"], record)
     lines = rows["line"].combine_chunks()

@@ -66,13 +66,14 @@ ROI_COLUMNS = (
 PYTHON_COLUMNS = ("id", "image_id", *ROI_COLUMNS)
 # And, of a row the engine writes, its kwcoco track's record (left off its text; `track`).
 _TRACK = "CASE WHEN line IS NOT NULL AND kept THEN (attributes->'$.track')::VARCHAR END AS track"
+_NO_TRACK = "NULL::VARCHAR AS track"
 
 
 def annotation_lines(rois: str, ids: bool, tracks: bool = False) -> str:
     """One row per ROI of `rois`, in the view's order: `line`, the annotation's text (its id
     the ROI's id as a number if `ids`, else 0), or NULL for a row written in Python, which
     alone carries `PYTHON_COLUMNS`, and `track`, the kwcoco track record an engine's row held
-    (left off its text). Only
+    (left off its text; NULL with `tracks`, whose records are read before). Only
     the text and those rows' columns are sorted, not every ROI's geometry and attributes.
 
     `own`: the attributes' area and iscrowd as JSON; `plain`: no attribute besides those
@@ -137,7 +138,7 @@ lines AS (
         || CASE WHEN extra = '{{}}' THEN '' ELSE ',' || substr(extra, 2, length(extra) - 2) END
         || '}}' END AS line
     FROM texts)
-SELECT line, {held}, {_TRACK} FROM lines ORDER BY o
+SELECT line, {held}, {_NO_TRACK if tracks else _TRACK} FROM lines ORDER BY o
 """
 
 
