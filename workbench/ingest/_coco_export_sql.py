@@ -28,6 +28,11 @@ _OWN_TRACK = _OWN[:-1] + ',"track":null}'
 _KEPT_TRACK = (
     "contains(attributes, '\"track\"') AND (attributes->'$.track.id') = (attributes->'$.track_id')"
 )
+# Whether a row the engine writes holds a kept track (a CASE: its branches are taken row by
+# row, where an AND in a projection evaluates each side on every row).
+_KEPT = f"""CASE WHEN NOT by_sql OR plain THEN false
+            WHEN contains(attributes, '"track"') THEN coalesce({_KEPT_TRACK}, false)
+            ELSE false END"""
 _OWN_LIST = "[" + ", ".join(f"'{key}'" for key in _OWN_KEYS) + "]"
 # Attributes named like the annotation's own keys would be written twice: Python's dict keeps one.
 _CLASH = " OR ".join(
@@ -114,7 +119,7 @@ rows AS (
         CASE WHEN by_sql THEN {_clean("y_max - y_min")} END AS h
     FROM joined),
 texts AS (
-    SELECT *, own[1] AS area_j, coalesce(by_sql AND NOT plain AND {_KEPT_TRACK}, false) AS kept,
+    SELECT *, own[1] AS area_j, {_KEPT} AS kept,
         CASE WHEN NOT by_sql THEN NULL WHEN plain THEN '{{}}'
             WHEN {_KEPT_TRACK} THEN json_merge_patch(attributes, '{_OWN_TRACK}')::VARCHAR
             ELSE json_merge_patch(attributes, '{_OWN}')::VARCHAR END AS extra,
