@@ -21,7 +21,6 @@ from tqdm.auto import tqdm
 
 from workbench.ingest._coco_annotations import CATEGORY_KEYPOINTS, CATEGORY_SKELETON, Category
 from workbench.ingest._coco_export_sql import ID_PLACEHOLDER
-from workbench.ingest._kwcoco_videos import json_value
 from workbench.model import rle
 from workbench.model.geometry import polygon_area
 from workbench.model.keypoints import keypoint_triplets
@@ -118,11 +117,7 @@ def _batch_annotations(
 
     Boxes and polygons come with the text the catalog's engine made, their number put in
     its place here (`numbers`; None: the text holds it, the ROI's id); masks and the rest are
-    made row by row here. Their track records (`track`, the engine's) are added to `kept`."""
-    if rows["track"].null_count < rows.num_rows:
-        for text in pc.unique(rows["track"].drop_null()).to_pylist():
-            record = json_value(text)
-            kept.setdefault(record["id"], record)
+    made row by row here (with the kwcoco track records they hold, added to `kept`)."""
     lines = rows["line"].combine_chunks()
     by_sql = pc.is_valid(lines).to_numpy(zero_copy_only=False)
     at = np.flatnonzero(by_sql)

@@ -28,8 +28,8 @@ _OWN_TRACK = _OWN[:-1] + ',"track":null}'
 _KEPT_TRACK = (
     "contains(attributes, '\"track\"') AND (attributes->'$.track.id') = (attributes->'$.track_id')"
 )
-# Whether a row the engine writes holds a kept track (a CASE: its branches are taken row by
-# row, where an AND in a projection evaluates each side on every row).
+# Whether a row the engine would write holds a kept track (a CASE: its branches take only the
+# rows left, where an AND in a projection evaluates each side on every row).
 _KEPT = f"""CASE WHEN NOT by_sql OR plain THEN false
             WHEN contains(attributes, '"track"') THEN coalesce({_KEPT_TRACK}, false)
             ELSE false END"""
@@ -69,16 +69,13 @@ ROI_COLUMNS = (
 )
 # The ROI columns a row written in Python is made of (NULL on the rows the engine writes).
 PYTHON_COLUMNS = ("id", "image_id", *ROI_COLUMNS)
-# And, of a row the engine writes, its kwcoco track's record (left off its text; `track`).
-_TRACK = "CASE WHEN line IS NOT NULL AND kept THEN (attributes->'$.track')::VARCHAR END AS track"
-_NO_TRACK = "NULL::VARCHAR AS track"
 
 
 def annotation_lines(rois: str, ids: bool, tracks: bool = False) -> str:
     """One row per ROI of `rois`, in the view's order: `line`, the annotation's text (its id
     the ROI's id as a number if `ids`, else 0), or NULL for a row written in Python, which
-    alone carries `PYTHON_COLUMNS`, and `track`, the kwcoco track record an engine's row held
-    (left off its text; NULL with `tracks`, whose records are read before). Only
+    alone carries `PYTHON_COLUMNS`. Without `tracks`, a row holding a kwcoco track's record
+    is written in Python, which gathers the record (with `tracks` they are read before). Only
     the text and those rows' columns are sorted, not every ROI's geometry and attributes.
 
     `own`: the attributes' area and iscrowd as JSON; `plain`: no attribute besides those
@@ -132,8 +129,8 @@ texts AS (
     FROM rows),
 lines AS (
     SELECT o, id, image_id, label, kind, geometry, confidence, attributes, mask, x_min, y_min,
-        x_max, y_max, visibility, kept,
-        CASE WHEN NOT by_sql
+        x_max, y_max, visibility,
+        CASE WHEN NOT by_sql{"" if tracks else " OR kept"}
             OR (kind = 'polygon' AND coalesce(area_j::VARCHAR, 'null') = 'null')
             OR (NOT plain AND ({_CLASH})) THEN NULL
         WHEN confidence IS NULL AND extra = '{{}}' THEN head
@@ -143,7 +140,7 @@ lines AS (
         || CASE WHEN extra = '{{}}' THEN '' ELSE ',' || substr(extra, 2, length(extra) - 2) END
         || '}}' END AS line
     FROM texts)
-SELECT line, {held}, {_NO_TRACK if tracks else _TRACK} FROM lines ORDER BY o
+SELECT line, {held} FROM lines ORDER BY o
 """
 
 
