@@ -7,8 +7,9 @@ The two files hold the same images (4 boxes each); the kwcoco one adds its `vide
 `tracks`, each image's `video_id`, `frame_index` and `timestamp`, and each annotation's
 `track_id`. Each
 import runs in a child process of its own, alternately, into a new catalog, followed by an
-export of the whole catalog; the figures are the child's wall and CPU seconds (its engine's
-threads included) and the load average at its start.
+import of the same file again (the update: every frame unchanged) and an export of the whole
+catalog; the figures are the child's wall and CPU seconds (its engine's threads included) and
+the load average at its start.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ with workbench.open(folder / "c.duckdb") as catalog:
     t0, c0 = time.perf_counter(), time.process_time()
     report = coco.import_files(catalog, [source], progress=False)
     t1, c1 = time.perf_counter(), time.process_time()
-    coco.export_files(catalog.view(), folder / "out" / "o.json", progress=False)
+    again = coco.import_files(catalog, [source], progress=False)
     t2, c2 = time.perf_counter(), time.process_time()
-assert report.ok, report.errors[:3]
-print(f"{t1 - t0:.2f} {c1 - c0:.2f} {t2 - t1:.2f} {c2 - c1:.2f}")
+    coco.export_files(catalog.view(), folder / "out" / "o.json", progress=False)
+    t3, c3 = time.perf_counter(), time.process_time()
+assert report.ok and again.ok, (report.errors + again.errors)[:3]
+print(f"{t1 - t0:.2f} {c1 - c0:.2f} {t2 - t1:.2f} {c2 - c1:.2f} {t3 - t2:.2f} {c3 - c2:.2f}")
 """
 
 
@@ -85,9 +88,10 @@ def main() -> None:
                     [sys.executable, "-c", _CHILD, str(path), str(folder)],
                     capture_output=True, text=True, check=True, env={**os.environ},
                 )  # fmt: skip
-                wall, cpu, ewall, ecpu = done.stdout.split()
-                print(f"{name:14} import wall {wall} s, CPU {cpu} s; export wall {ewall} s, "
-                      f"CPU {ecpu} s (load {' '.join(load)})")  # fmt: skip
+                wall, cpu, uwall, ucpu, ewall, ecpu = done.stdout.split()
+                print(f"{name:14} import wall {wall} s, CPU {cpu} s; update wall {uwall} s, "
+                      f"CPU {ucpu} s; export wall {ewall} s, CPU {ecpu} s "
+                      f"(load {' '.join(load)})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -74,9 +74,10 @@ def test_a_bad_track_record_costs_only_itself(tmp_path: Path) -> None:
     ]
 
 
-def _tracked_catalog(path: Path) -> workbench.Catalog:
-    """Two clips as another format gives them: frames of a context with frame indexes, ROIs
-    on tracks numbered within each clip (both clips have tracks 0 and 1), no kwcoco keys."""
+def _tracked_catalog(path: Path, indexed: bool = True) -> workbench.Catalog:
+    """Two clips as another format gives them: frames of a context with frame indexes (or
+    none, only times), ROIs on tracks numbered within each clip (both clips have tracks 0 and
+    1), no kwcoco keys."""
     catalog = workbench.open(path)
     with CatalogWriter(catalog, progress=False) as writer:
         for clip in ("clip-a", "clip-b"):
@@ -87,7 +88,8 @@ def _tracked_catalog(path: Path) -> workbench.Catalog:
                 rois.append(Roi(f"9{(clip[-1] == 'a' and 1) or 2}{n}", "box", ["car"],
                                 geometry=[box_ring(50, 0, 60, 10)]))  # on no track  # fmt: skip
                 writer.add(Frame(f"{clip}/{n}", [Source("image", f"/i/{clip}/{n}.jpg", 64, 48)],
-                                 rois, context_id=clip, frame_index=n))  # fmt: skip
+                                 rois, context_id=clip, frame_index=n if indexed else None,
+                                 timestamp=1000 * n))  # fmt: skip
     return catalog
 
 
@@ -106,9 +108,12 @@ _TRACKED = (
 )
 
 
-def test_tracks_of_another_format_are_exported_for_kwcoco(tmp_path: Path) -> None:
+@pytest.mark.parametrize("indexed", [True, False])
+def test_tracks_of_another_format_are_exported_for_kwcoco(tmp_path: Path, indexed: bool) -> None:
+    """(Frames without a frame index numbered in the export's order: kwcoco orders a video's
+    images by it alone, and cannot index a file where one has none.)"""
     dest = tmp_path / "out" / "o.json"
-    with _tracked_catalog(tmp_path / "c.duckdb") as catalog:
+    with _tracked_catalog(tmp_path / "c.duckdb", indexed) as catalog:
         before = catalog.sql(_TRACKED).fetchall()
         coco.export_files(catalog.view(), dest, progress=False)
     ours = kwcoco.CocoDataset(str(dest))
@@ -119,6 +124,10 @@ def test_tracks_of_another_format_are_exported_for_kwcoco(tmp_path: Path) -> Non
     assert {t["id"] for t in ours.dataset["tracks"]} == {a["track_id"] for a in tracked}
     assert len(ours.dataset["tracks"]) == 4  # clip-b's tracks 0 and 1 are others than clip-a's
     assert [v["name"] for v in ours.dataset["videos"]] == ["clip-a", "clip-b"]
+    for video in ours.dataset["videos"]:
+        frames = [ours.imgs[g] for g in ours.index.vidid_to_gids[video["id"]]]
+        assert [Path(f["file_name"]).name for f in frames] == ["0.jpg", "1.jpg", "2.jpg"]
+        assert [f["frame_index"] for f in frames] == [0, 1, 2]
     with workbench.open(tmp_path / "again.duckdb") as again:
         report = coco.import_files(again, [dest], progress=False, images_dir="/i")
         assert report.ok, report.errors

@@ -126,3 +126,26 @@ def test_a_mixed_video_file_stores_alike_by_sql_and_by_the_per_record_path(
     assert any("track #" in e for e in errors)
     assert sum(r[15] is not None and '"track":{' in r[15] for r in rois) > 10
     assert (warnings, examples) == by_record[3:]
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_a_file_of_tracks_and_no_video_stores_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """kwcoco's `tracks` used by still images alone: each ROI naming a track keeps its record,
+    by SQL as record by record; the bad records refused alike."""
+    doc = _document(seed)
+    del doc["videos"]
+    path = tmp_path / "t.kwcoco.json"
+    path.write_text(json.dumps(doc, ensure_ascii=seed % 2 == 0))
+    by_sql = _import(tmp_path, "sql", path)
+    monkeypatch.setattr(_coco_columnar, "MAX_DOCUMENT_BYTES", 0)
+    by_record = _import(tmp_path, "each", path)
+    frames, rois, errors, warnings, examples = by_sql
+    assert frames == by_record[0]
+    assert rois == by_record[1]
+    assert sorted(errors) == sorted(by_record[2])
+    assert any("track #" in e for e in errors)
+    assert all(r[16] is None for r in rois)  # no video: no track index
+    assert sum(r[15] is not None and '"track":{' in r[15] for r in rois) > 10
+    assert (warnings, examples) == by_record[3:]

@@ -47,7 +47,7 @@ from workbench.ingest._coco_staged import CHUNK, ByWrite, Converted, InEngine, S
 from workbench.ingest._coco_texts import NOT_FOR_THE_ENGINE as _NOT_FOR_THE_ENGINE
 from workbench.ingest._coco_texts import _ByRecord, annotation_batches
 from workbench.ingest._coco_texts import read_texts as _read
-from workbench.ingest._coco_videos import StagedVideos, names_videos, stage_videos
+from workbench.ingest._coco_videos import StagedVideos, kwcoco_members, stage_videos
 from workbench.ingest._coco_write import Writes
 from workbench.ingest._coco_write import write_images as _write
 from workbench.ingest._columnar import MemoryEngine
@@ -323,14 +323,14 @@ def _stage(
     categories = _categories(con, path, writer)
     batches = partial(annotation_batches, con, path, found, plan.batch_bytes)
     try:
-        named = names_videos(con)
-        if digests is not None and named:
+        kwcoco = kwcoco_members(con, path, found)  # kwcoco's videos and tracks, if any
+        if digests is not None and kwcoco:
             digests.forgo()  # a video frame is made from its video's other images too
         if digests is not None:  # the unchanged images found, their texts dropped
             digests.before_images(con, batches)
         left_out = digests is not None and digests.unchanged > 0
         total = _images(con, path, writer, options, frames_per_write, left_out)
-        videos = stage_videos(con, path, found, writer, options.prefix) if named else None
+        videos = stage_videos(con, path, kwcoco, writer, options.prefix) if kwcoco else None
         many = total > frames_per_write
         tracks = videos is not None
         by_write = ByWrite(Path(folder), frames_per_write, plan.chunk, tracks)

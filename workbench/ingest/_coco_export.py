@@ -36,9 +36,10 @@ from workbench.ingest._coco_export_rois import (
 )
 from workbench.ingest._coco_export_sql import IMAGES, ROI_COLUMNS, annotation_lines
 from workbench.ingest._coco_export_tracks import FRAMES as TRACK_FRAMES
+from workbench.ingest._coco_export_tracks import FRAMES_SCHEMA as TRACK_FRAMES_SCHEMA
 from workbench.ingest._coco_export_tracks import IDS as TRACK_IDS
 from workbench.ingest._coco_export_tracks import IDS_SCHEMA as TRACK_IDS_SCHEMA
-from workbench.ingest._coco_export_tracks import export_tracks
+from workbench.ingest._coco_export_tracks import any_tracked, export_tracks
 from workbench.ingest._kwcoco_videos import video_images
 from workbench.ingest.export import ExportReport, written_atomically
 from workbench.ingest.views import ViewLike
@@ -107,19 +108,21 @@ def _write(
 ) -> None:
     """Write the file: the images a batch at a time, then the annotations of the ROIs of
     `field` (their counts in `report`, what is not written counted in `skipped`)."""
-    frames = view.frames(columns=["id", "metadata", "frame_index", "timestamp", "context_id"])
-    frame_ids = frames["id"].combine_chunks()
-    image_ids = pa.table({"id": frame_ids, "image_id": _image_numbers(frame_ids)})
-    contexts = pa.table({"id": frame_ids, "context_id": frames["context_id"].combine_chunks()})
     con = view.catalog.cursor()
-    columns = ("frame_id", "id", *ROI_COLUMNS, "track_index")
     try:
+        tracked = any_tracked(con, field)  # the frames' contexts are read only then
+        wanted = ["id", "metadata", "frame_index", "timestamp"]
+        frames = view.frames(columns=[*wanted, "context_id"] if tracked else wanted)
+        frame_ids = frames["id"].combine_chunks()
+        image_ids = pa.table({"id": frame_ids, "image_id": _image_numbers(frame_ids)})
+        contexts = _contexts(frames) if tracked else TRACK_FRAMES_SCHEMA.empty_table()
+        columns = ("frame_id", "id", *ROI_COLUMNS, "track_index")
         with (
             narrow.field_rois(con, view, field, columns) as (rois, params),
             registered(con, TRACK_FRAMES, contexts),
             written_atomically(target) as out,
         ):
-            tracks = export_tracks(con, rois, params, field)
+            tracks = export_tracks(con, rois, params) if tracked else None
             frames, videos = video_images(frames, tracks.contexts if tracks else frozenset())
             count = ids_their_numbers(con, rois, params)
             numbers = roi_numbers(con, rois, params) if count is None else count
@@ -128,8 +131,6 @@ def _write(
             out.write(', "licenses": [], ')
             if videos:  # kwcoco's (workbench.ingest._kwcoco_videos)
                 out.write('"videos": ' + _dumps(videos) + ", ")
-            if tracks:  # workbench.ingest._coco_export_tracks
-                out.write('"tracks": ' + _dumps(tracks.records) + ", ")
             out.write('"images": [')
             frames = frames.append_column("image_id", image_ids["image_id"])
             report.frames = _write_images(con, out, frames, placer, progress)
@@ -140,6 +141,7 @@ def _write(
                 "category_id": pa.array([c.id for c in categories.values()], pa.int64()),
             }
             ids = tracks.ids if tracks else TRACK_IDS_SCHEMA.empty_table()
+            kept: dict[Any, dict[str, Any]] = {}  # the track records the annotations hold
             with (
                 registered(con, "_wb_image_ids", image_ids),
                 registered(con, "_wb_category_ids", pa.table(named)),
@@ -153,11 +155,31 @@ def _write(
                     numbers,
                     categories,
                     (rle_format, skipped, progress),
+                    kept,
                 )
+            out.write("\n]")
+            records = _track_records(tracks.records if tracks else [], kept)
+            if records:  # workbench.ingest._coco_export_tracks
+                out.write(', "tracks": ' + _dumps(records))
             cats = sorted((category_json(n, c) for n, c in categories.items()), key=_by_id)
-            out.write('\n], "categories": ' + json.dumps(cats) + "}\n")
+            out.write(', "categories": ' + json.dumps(cats) + "}\n")
     finally:
         con.close()
+
+
+def _contexts(frames: pa.Table) -> pa.Table:
+    """The frames' ids and contexts (TRACK_FRAMES)."""
+    columns = [frames[c].combine_chunks() for c in TRACK_FRAMES_SCHEMA.names]
+    return pa.table(columns, schema=TRACK_FRAMES_SCHEMA)
+
+
+def _track_records(
+    records: list[dict[str, Any]], kept: Mapping[Any, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The `tracks` of the ROIs on tracks (`records`), then the records the annotations held
+    (`kept`, by id) that are none of theirs."""
+    ids = {record["id"] for record in records}
+    return records + [record for key, record in kept.items() if key not in ids]
 
 
 def _by_id(category: Mapping[str, Any]) -> Any:

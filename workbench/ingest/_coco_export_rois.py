@@ -82,12 +82,14 @@ def write_annotations(
     numbers: np.ndarray | int,
     categories: Mapping[str, Category],
     how: tuple[str, dict[str, int], bool],
+    kept: dict[Any, dict[str, Any]],
 ) -> int:
     """Write the annotations of the rows `reader` gives a batch at a time
     (workbench.ingest._coco_export_sql.annotation_lines), comma-separated (`numbers`: theirs, in
     that order, or how many rows come when each id is its number; `how`: the RLE format, the
     count of what cannot be written by reason, the progress bar or not). Returns how many were
-    written."""
+    written; the kwcoco track records they hold (left off them) are added to `kept` by id,
+    the first of each."""
     rle_format, skipped, progress = how
     start = written = 0
     total = numbers if isinstance(numbers, int) else len(numbers)
@@ -96,7 +98,7 @@ def write_annotations(
             rows = pa.Table.from_batches([batch])
             end = start + rows.num_rows
             mine = None if isinstance(numbers, int) else numbers[start:end]
-            texts = _batch_annotations(rows, mine, categories, rle_format, skipped)
+            texts = _batch_annotations(rows, mine, categories, rle_format, skipped, kept)
             written = write_joined(out, texts, written)
             start = end
             bar.update(rows.num_rows)
@@ -109,12 +111,13 @@ def _batch_annotations(
     categories: Mapping[str, Category],
     rle_format: str,
     skipped: dict[str, int],
+    kept: dict[Any, dict[str, Any]],
 ) -> pa.ChunkedArray:
     """The annotations' text of one batch of rows, in order; counts what has none.
 
     Boxes and polygons come with the text the catalog's engine made, their number put in
     its place here (`numbers`; None: the text holds it, the ROI's id); masks and the rest are
-    made row by row here."""
+    made row by row here (with the kwcoco track records they hold, added to `kept`)."""
     lines = rows["line"].combine_chunks()
     by_sql = pc.is_valid(lines).to_numpy(zero_copy_only=False)
     at = np.flatnonzero(by_sql)
@@ -127,7 +130,7 @@ def _batch_annotations(
     held = rows.take(pa.array(rest)).to_pylist()
     for p, row in zip(rest.tolist(), held, strict=True):
         ids = int(row["id"] if numbers is None else numbers[p]), row["image_id"]
-        annotation = _export_annotation(row, ids, categories, rle_format)
+        annotation = _export_annotation(row, ids, categories, rle_format, kept)
         if isinstance(annotation, str):
             skipped[annotation] += 1
         else:
@@ -298,8 +301,10 @@ def _export_annotation(
     ids: tuple[int, int],
     categories: Mapping[str, Category],
     rle_format: str,
+    kept: dict[Any, dict[str, Any]] | None = None,
 ) -> dict[str, Any] | str:
-    """The COCO annotation of one ROI row, or why it has none."""
+    """The COCO annotation of one ROI row, or why it has none (its kwcoco track's record,
+    written in `tracks`, added to `kept`)."""
     if row["label"] is None:
         return "ROIs without a label"
     attributes = json.loads(row["attributes"]) if row["attributes"] else {}
@@ -339,7 +344,9 @@ def _export_annotation(
     if row["confidence"] is not None:
         annotation["score"] = row["confidence"]
     if _kept_track(attributes):  # written in `tracks` (workbench.ingest._coco_export_tracks)
-        del attributes["track"]
+        record = attributes.pop("track")
+        if kept is not None:
+            kept.setdefault(record["id"], record)
     annotation.update((k, v) for k, v in attributes.items() if k not in _EXPORT_OWN)
     return annotation
 

@@ -28,6 +28,11 @@ _OWN_TRACK = _OWN[:-1] + ',"track":null}'
 _KEPT_TRACK = (
     "contains(attributes, '\"track\"') AND (attributes->'$.track.id') = (attributes->'$.track_id')"
 )
+# Whether a row the engine would write holds a kept track (a CASE: its branches take only the
+# rows left, where an AND in a projection evaluates each side on every row).
+_KEPT = f"""CASE WHEN NOT by_sql OR plain THEN false
+            WHEN contains(attributes, '"track"') THEN coalesce({_KEPT_TRACK}, false)
+            ELSE false END"""
 _OWN_LIST = "[" + ", ".join(f"'{key}'" for key in _OWN_KEYS) + "]"
 # Attributes named like the annotation's own keys would be written twice: Python's dict keeps one.
 _CLASH = " OR ".join(
@@ -69,7 +74,8 @@ PYTHON_COLUMNS = ("id", "image_id", *ROI_COLUMNS)
 def annotation_lines(rois: str, ids: bool, tracks: bool = False) -> str:
     """One row per ROI of `rois`, in the view's order: `line`, the annotation's text (its id
     the ROI's id as a number if `ids`, else 0), or NULL for a row written in Python, which
-    alone carries `PYTHON_COLUMNS`. Only
+    alone carries `PYTHON_COLUMNS`. Without `tracks`, a row holding a kwcoco track's record
+    is written in Python, which gathers the record (with `tracks` they are read before). Only
     the text and those rows' columns are sorted, not every ROI's geometry and attributes.
 
     `own`: the attributes' area and iscrowd as JSON; `plain`: no attribute besides those
@@ -110,7 +116,7 @@ rows AS (
         CASE WHEN by_sql THEN {_clean("y_max - y_min")} END AS h
     FROM joined),
 texts AS (
-    SELECT *, own[1] AS area_j,
+    SELECT *, own[1] AS area_j, {_KEPT} AS kept,
         CASE WHEN NOT by_sql THEN NULL WHEN plain THEN '{{}}'
             WHEN {_KEPT_TRACK} THEN json_merge_patch(attributes, '{_OWN_TRACK}')::VARCHAR
             ELSE json_merge_patch(attributes, '{_OWN}')::VARCHAR END AS extra,
@@ -124,7 +130,7 @@ texts AS (
 lines AS (
     SELECT o, id, image_id, label, kind, geometry, confidence, attributes, mask, x_min, y_min,
         x_max, y_max, visibility,
-        CASE WHEN NOT by_sql
+        CASE WHEN NOT by_sql{"" if tracks else " OR kept"}
             OR (kind = 'polygon' AND coalesce(area_j::VARCHAR, 'null') = 'null')
             OR (NOT plain AND ({_CLASH})) THEN NULL
         WHEN confidence IS NULL AND extra = '{{}}' THEN head

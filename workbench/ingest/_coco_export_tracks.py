@@ -5,10 +5,13 @@ A ROI imported from kwcoco keeps its `track_id` (an attribute) and its track's r
 (attribute `track`: workbench.ingest._kwcoco_videos). Any other ROI on a track (ClearML's,
 CVAT's, Labelbox's, ...) is given its track's id: the `track_id` another ROI of the same track
 (context and track index) holds, else its track index when no other track of the file has
-that id, else a number past the highest. The `tracks` list holds, for each track id written,
-its kept record, else `{"id", "name"}` (the id as text) for an integer id (kwcoco's schema
-has no other: a string id, kwcoco's names and UUIDs, is written on its annotations only). The frames of a tracked context with a
-frame index that are no kwcoco video's are written as frames of a video named after the
+that id, else a number past the highest (and past the kept records' ids). The `tracks` list
+holds, for each track id written, its kept record, else `{"id", "name"}` (the id as text) for
+an integer id (kwcoco's schema has no other: a string id, kwcoco's names and UUIDs, is written
+on its annotations only); then the records kept by ROIs on no track index (kwcoco's tracks
+used by still images: in an export with no ROI on a track, gathered as the annotations are
+written, workbench.ingest._coco_export_rois.write_annotations). The frames of a tracked
+context with a frame index that are no kwcoco video's are written as frames of a video named after the
 context (_kwcoco_videos.video_images), so that an import of the file puts their ROIs on the
 same tracks.
 """
@@ -26,6 +29,7 @@ from workbench.ingest._kwcoco_videos import TRACK_KEY, json_value
 
 # The registered tables annotation_lines joins (frames: id, context_id; tracks: ids).
 FRAMES = "_wb_track_frames"
+FRAMES_SCHEMA = pa.schema([("id", pa.string()), ("context_id", pa.string())])
 IDS = "_wb_track_ids"
 IDS_SCHEMA = pa.schema(
     [("context_id", pa.string()), ("track_index", pa.int32()), ("track_id", pa.string())]
@@ -41,10 +45,11 @@ WHERE r.track_index IS NOT NULL AND f.context_id IS NOT NULL GROUP BY ALL ORDER 
 """
 # Whether any ROI of the field in the catalog is on a track.
 _ANY = "SELECT 1 FROM rois WHERE field = ? AND track_index IS NOT NULL LIMIT 1"
-# The track records the ROIs hold, the first of each text.
+# The track records the ROIs hold (a still image's too), the first of each text (the text
+# test first: the paths' extraction costs on every ROI otherwise).
 _RECORDS = f"""
 SELECT (r.attributes->'$.{TRACK_KEY}')::VARCHAR AS record, min(r.o) AS first
-FROM ({{rois}}) r WHERE r.track_index IS NOT NULL
+FROM ({{rois}}) r WHERE contains(r.attributes, '"{TRACK_KEY}"')
     AND (r.attributes->'$.{TRACK_KEY}.id') = (r.attributes->'$.track_id')
 GROUP BY ALL ORDER BY first
 """
@@ -60,19 +65,28 @@ class ExportTracks:
     contexts: frozenset[str]
 
 
-def export_tracks(con: Any, rois: str, params: Any, field: str) -> ExportTracks | None:
+def any_tracked(con: Any, field: str) -> bool:
+    """Whether any ROI of `field` in the catalog is on a track (else the export reads neither
+    the frames' contexts nor the view's ROIs again)."""
+    return bool(con.execute(_ANY, [field]).fetchall())
+
+
+def export_tracks(con: Any, rois: str, params: Any) -> ExportTracks | None:
     """The tracks of the ROIs `rois` (with frame_id, track_index, attributes and `o`: the
-    view's of `field`), their frames' contexts registered as FRAMES; None when no ROI is on a
-    track."""
-    if not con.execute(_ANY, [field]).fetchall():
-        return None  # (the view's read of the ROIs is not run again for nothing)
+    view's of a field any_tracked), their frames' contexts registered as FRAMES; None when
+    none of them is on a track or holds a track's record."""
     rows = con.execute(_TRACKS.format(rois=rois), list(params)).fetchall()
-    if not rows:
+    kept: dict[Any, dict[str, Any]] = {}
+    for text, _ in con.execute(_RECORDS.format(rois=rois), list(params)).fetchall():
+        record = json_value(text)
+        if isinstance(record, dict) and is_coco_id(record.get("id")):
+            kept.setdefault(record["id"], record)
+    if not rows and not kept:
         return None
     given = [_given(text) for _, _, _, text in rows]
-    used = {g for g in given if g is not None}
+    used = {g for g in given if g is not None} | set(kept)
     numbers = [g for g in used if isinstance(g, int)] + [index for _, index, _, _ in rows]
-    after = max(numbers) + 1
+    after = max(numbers, default=-1) + 1
     ids: list[Any] = []
     for (_, index, _, _), mine in zip(rows, given, strict=True):
         if mine is None:
@@ -82,17 +96,14 @@ def export_tracks(con: Any, rois: str, params: Any, field: str) -> ExportTracks 
                 mine = index
             used.add(mine)
         ids.append(mine)
-    kept: dict[Any, dict[str, Any]] = {}
-    for text, _ in con.execute(_RECORDS.format(rois=rois), list(params)).fetchall():
-        record = json_value(text)
-        if isinstance(record, dict) and is_coco_id(record.get("id")):
-            kept.setdefault(record["id"], record)
     records: dict[Any, dict[str, Any]] = {}
     for track_id in ids:
         if track_id in kept:
             records.setdefault(track_id, kept[track_id])
         elif isinstance(track_id, int):  # kwcoco's tracks table holds integer ids only
             records.setdefault(track_id, {"id": track_id, "name": str(track_id)})
+    for track_id, record in kept.items():  # the tracks of still images' ROIs alone
+        records.setdefault(track_id, record)
     columns = [[r[0] for r in rows], [r[1] for r in rows], [orjson.dumps(i).decode() for i in ids]]
     table = pa.table(columns, schema=IDS_SCHEMA)
     return ExportTracks(table, list(records.values()), frozenset(r[0] for r in rows))

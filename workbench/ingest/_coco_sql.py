@@ -362,13 +362,13 @@ _ATTRIBUTES = """CASE WHEN box_area IS NOT NULL THEN json_merge_patch(attributes
 ROIS = _ROIS.format(attributes=_ATTRIBUTES, track="", rows="_wb_ann")
 # With kwcoco's videos (workbench.ingest._coco_videos): each ROI of a video frame on its track,
 # an integer track id within 32 bits its own index, a named one numbered by `_wb_tracks`, and
-# the track's record (`_wb_track_records`) appended to its attributes as `track` (the last key,
+# any ROI's track record (`_wb_track_records`, a still image's too) appended as `track` (the last key,
 # as Python appends it; the records SQL takes hold no key `track`).
 _TRACK_INDEX = f"""CASE WHEN v.video IS NULL THEN NULL
         WHEN is_int(a.track) AND int_of(a.track) BETWEEN {-MAX_INT32 - 1} AND {MAX_INT32}
         THEN int_of(a.track)::INTEGER ELSE t.number END"""
 ROIS_TRACKED = _ROIS.format(
-    attributes=f"""CASE WHEN track_index IS NULL OR record IS NULL THEN {_ATTRIBUTES}
+    attributes=f"""CASE WHEN record IS NULL THEN {_ATTRIBUTES}
         ELSE left({_ATTRIBUTES}, -1) || ',"track":' || record || '}}' END""",
     track=", track_index",
     rows=f"""(SELECT a.*, {_TRACK_INDEX} AS track_index, r.record

@@ -35,6 +35,7 @@ from workbench.ingest._kwcoco_videos import (
     int_within,
     json_value,
     video_counts,
+    with_record,
 )
 from workbench.ingest.jsonread import read_members
 from workbench.ingest.writer import CatalogWriter
@@ -127,34 +128,52 @@ class StagedVideos:
         con.unregister("_wb_t")
 
     def tracked(self, o: int, roi: Roi) -> Roi:
-        """The ROI made in Python of image `o`, on its track when the image is a video's."""
+        """The ROI made in Python of image `o`, on its track when the image is a video's
+        (with its track's record, if any, either way)."""
         video = self._video_of.get(o)
         if video is None:
-            return roi
+            return with_record(roi, self._records)
         return self._tracks.get(video, Tracks()).tracked(roi, self._records)
 
 
+def kwcoco_members(
+    con: Any, path: Path, found: dict[str, Member] | None
+) -> dict[str, list[tuple[int, Any]]] | None:
+    """The file's `videos` and `tracks` records (see _records) when an image's text
+    (`_wb_image_items`) may name a video or the file holds a `tracks` record; else None."""
+    if names_videos(con):
+        return _records(path, found)
+    if found is None and b'"tracks"' not in path.read_bytes():
+        return None  # (a document not cut: the file is read by a Python pass only if so)
+    members = _records(path, found)
+    return members if members[TRACKS] else None
+
+
 def stage_videos(
-    con: Any, path: Path, found: dict[str, Member] | None, writer: CatalogWriter, prefix: str
+    con: Any,
+    path: Path,
+    members: dict[str, list[tuple[int, Any]]],
+    writer: CatalogWriter,
+    prefix: str,
 ) -> StagedVideos | None:
-    """Stage `_wb_vframes` from `_wb_images`; None when no image is a video's."""
+    """Stage `_wb_vframes` from `_wb_images` and the track records (`members`: the file's
+    `videos` and `tracks`, kwcoco_members); None when no image is a video's and the file
+    holds no track record."""
     rows = con.execute(
         f"SELECT o, metadata FROM _wb_images WHERE {_NAMED.format(column='metadata')} ORDER BY o"
     ).fetchall()
     metas = [(o, json_value(text)) for o, text in rows]
     counts = video_counts(meta for _, meta in metas if isinstance(meta, dict))
-    if not counts:
-        return None
-    members = _records(path, found)
     videos = KwcocoVideos(path, members[MEMBER], counts, prefix, writer.reject, members[TRACKS])
     if not videos:
         return None
     _stage_track_records(con, videos.track_records)
     numbers = videos.number()
+    indexes = videos.numbered(metas)
     contexts: dict[str, bool] = {}
     made: list[tuple[Any, ...]] = []
     for o, meta in metas:
-        placed = videos.placed(meta) if isinstance(meta, dict) else None
+        placed = videos.placed(meta, indexes.get(o)) if isinstance(meta, dict) else None
         if placed is None:
             continue
         if placed.context_id not in contexts:

@@ -82,8 +82,10 @@ class KwcocoVideos:
         }
         self._video_of: dict[Any, Any] = {}
         self._tracks: dict[Any, Tracks] = {}
-        # The `tracks` records by id, read once a video is the file's.
-        self.track_records = track_records(path, tracks, reject) if self._videos else {}
+        # The frame indexes given to video frames without one, by frame id (of_images).
+        self._numbers: dict[str, int] = {}
+        # The `tracks` records by id (kept on the ROIs of still images too).
+        self.track_records = track_records(path, tracks, reject)
 
     @classmethod
     def of_images(
@@ -102,17 +104,46 @@ class KwcocoVideos:
             for image, extra in images.items()
             if names_a_video(extra) and extra["video_id"] in videos._videos
         }
+        numbers = videos.numbered(images.items())
+        videos._numbers = {f"{prefix}{image}": number for image, number in numbers.items()}
         return videos
 
     def __bool__(self) -> bool:
-        return bool(self._videos)
+        """Whether the file holds a video its images name, or a track record."""
+        return bool(self._videos or self.track_records)
+
+    def numbered(self, images: Iterable[tuple[Any, Any]]) -> dict[Any, int]:
+        """The frame index of each video frame of `images` ((key, own keys), in the file's
+        order) that has none (no `frame_index`, or null): its video's such frames numbered
+        after the video's highest frame index, in the file's order. (kwcoco orders a video's
+        images by `frame_index` alone: `add_image` refuses a video's image without one, and
+        its index cannot be built from a file holding one.)"""
+        highest: dict[Any, int] = {}
+        missing: list[tuple[Any, Any]] = []
+        for key, meta in images:
+            if not isinstance(meta, Mapping) or not names_a_video(meta):
+                continue
+            video, index = meta["video_id"], meta.get("frame_index")
+            if video not in self._videos:
+                continue
+            if index is None:
+                missing.append((key, video))
+            elif int_within(index, 0, MAX_INT32):
+                highest[video] = max(highest.get(video, -1), index)
+        numbers: dict[Any, int] = {}
+        for key, video in missing:
+            number = highest.get(video, -1) + 1
+            if number <= MAX_INT32:
+                numbers[key], highest[video] = number, number
+        return numbers
 
     def number(self) -> dict[Any, int]:
         """Each video id its number, 0 up, in the order of the file's records."""
         return {key: n for n, key in enumerate(self._videos)}
 
-    def placed(self, meta: Mapping[str, Any]) -> Placed | None:
-        """Where the image of own keys `meta` is in its video (None: it is of none)."""
+    def placed(self, meta: Mapping[str, Any], number: int | None = None) -> Placed | None:
+        """Where the image of own keys `meta` is in its video (None: it is of none); `number`:
+        its frame index when it has none (`numbered`)."""
         found = self._videos.get(meta.get("video_id")) if names_a_video(meta) else None
         if found is None:
             return None
@@ -120,8 +151,9 @@ class KwcocoVideos:
         rest = {k: v for k, v in meta.items() if k != "video_id"}
         rest[KEY] = record
         index = meta.get("frame_index")
-        if int_within(index, 0, MAX_INT32):
-            del rest["frame_index"]
+        if int_within(index, 0, MAX_INT32) or (index is None and number is not None):
+            rest.pop("frame_index", None)
+            index = number if index is None else index
         else:
             index = None
         stamp = _millis(meta.get("timestamp"))
@@ -131,9 +163,11 @@ class KwcocoVideos:
 
     def frame(self, frame: Frame) -> Frame:
         """The frame as a frame of its video, its ROIs on tracks (unchanged if not a video's)."""
-        placed = self.placed(frame.metadata)
+        placed = self.placed(frame.metadata, self._numbers.get(frame.id))
         if placed is None:
-            return frame
+            if not self.track_records:
+                return frame
+            return replace(frame, rois=self.rois(frame.metadata, frame.rois))
         return replace(
             frame,
             context_id=placed.context_id,
@@ -158,9 +192,10 @@ class KwcocoVideos:
             yield number, annotation
 
     def rois(self, extra: Mapping[str, Any], rois: Sequence[Roi]) -> list[Roi]:
-        """The ROIs of an image with `extra`, each with a track id on its track."""
+        """The ROIs of an image with `extra`, each with a track id on its track (a still
+        image's: with its track's record only)."""
         if not names_a_video(extra) or extra["video_id"] not in self._videos:
-            return list(rois)
+            return [with_record(roi, self.track_records) for roi in rois]
         tracks = self._tracks.get(extra["video_id"], Tracks())
         return [tracks.tracked(roi, self.track_records) for roi in rois]
 
@@ -209,14 +244,21 @@ class Tracks:
     def tracked(self, roi: Roi, records: Mapping[Any, dict[str, Any]]) -> Roi:
         """The ROI on its track, with the track's record (`records`, by id) unless its
         attributes hold a `track` of their own."""
-        track = roi.attributes.get("track_id")
-        index = self.index(track)
-        if index is None:
-            return roi
-        record = records.get(track) if TRACK_KEY not in roi.attributes else None
-        if record is None:
-            return replace(roi, track_index=index)
-        return replace(roi, track_index=index, attributes={**roi.attributes, TRACK_KEY: record})
+        index = self.index(roi.attributes.get("track_id"))
+        roi = with_record(roi, records)
+        return roi if index is None else replace(roi, track_index=index)
+
+
+def with_record(roi: Roi, records: Mapping[Any, dict[str, Any]]) -> Roi:
+    """The ROI with the record (`records`, by id) of the track its `track_id` names, unless
+    its attributes hold a `track` of their own."""
+    track = roi.attributes.get("track_id")
+    if not records or not is_coco_id(track) or TRACK_KEY in roi.attributes:
+        return roi
+    record = records.get(track)
+    if record is None:
+        return roi
+    return replace(roi, attributes={**roi.attributes, TRACK_KEY: record})
 
 
 def track_records(
@@ -298,46 +340,52 @@ def _millis(value: Any) -> int | None:
 def video_images(
     frames: pa.Table, tracked: frozenset[str] = frozenset()
 ) -> tuple[pa.Table, list[Any]]:
-    """The frames (id, metadata, frame_index, timestamp, context_id) as (id, metadata) with
-    each video frame's `video` record replaced by its `video_id`, `frame_index` and
-    `timestamp`; and the videos' records, in the order of their first frames. A frame of a
-    context of `tracked` (holding ROIs on tracks) with a frame index and no video record is a
-    frame of a video of its own context's, `{"id", "name": context}` (the ids numbered past
-    the records' highest integer one)."""
+    """The frames (id, metadata, frame_index, timestamp and, with `tracked`, context_id) as
+    (id, metadata) with each video frame's `video` record replaced by its `video_id`,
+    `frame_index` and `timestamp`; and the videos' records, in the order of their first
+    frames. A frame of a context of `tracked` (holding ROIs on tracks) with no video record is
+    a frame of a video of its own context's, `{"id", "name": context}` (the ids numbered past
+    the records' highest integer one). A video's frames without a frame index (and none in
+    their metadata) are numbered after its highest, in their order here: kwcoco orders a
+    video's images by `frame_index` alone, and cannot index a file where one has none."""
     plain = frames.select(["id", "metadata"])
     texts = frames["metadata"]
     found = pc.fill_null(pc.match_substring(texts, f'"{KEY}"'), False)
     if tracked:
         named = pc.is_in(frames["context_id"], value_set=pa.array(sorted(tracked), pa.string()))
-        indexed = pc.and_(pc.fill_null(named, False), pc.is_valid(frames["frame_index"]))
-        found = pc.or_(found, indexed)
+        found = pc.or_(found, pc.fill_null(named, False))
     maybe = found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found
     rows = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
     if not len(rows):
         return plain, []
     at = pa.array(rows)
     columns = ("metadata", "frame_index", "timestamp", "context_id")
-    picked = list(zip(*(frames[c].take(at).to_pylist() for c in columns), strict=True))
-    videos: dict[Any, Any] = {}
-    own: dict[str, int] = {}  # the videos of tracked contexts, by context
-    made: list[str | None] = []
+    picked = list(zip(*(_column(frames, c).take(at).to_pylist() for c in columns), strict=True))
     metas = [json_value(text) if text is not None else {} for text, _, _, _ in picked]
     records = [_record(meta) for meta in metas]
     after = max([r["id"] for r in records if r and int_within(r["id"], 0, 2**63)], default=0) + 1
-    for (text, index, stamp, context), meta, record in zip(picked, metas, records, strict=True):
+    videos: dict[Any, Any] = {}  # by the record's id, or ("own", context)
+    keys: list[Any] = []
+    for (_, _, _, context), meta, record in zip(picked, metas, records, strict=True):
         if not isinstance(meta, dict) or (
-            record is None and (context not in tracked or index is None or KEY in meta)
+            record is None and (context not in tracked or KEY in meta)
         ):
-            made.append(text)
-            continue
-        if record is None:
-            if context not in own:
-                own[context] = after + len(own)
-                videos[("own", context)] = {"id": own[context], "name": context}
-            image: dict[str, Any] = {"video_id": own[context]}
+            keys.append(None)
+        elif record is None:
+            key = ("own", context)
+            if key not in videos:
+                videos[key], after = {"id": after, "name": context}, after + 1
+            keys.append(key)
         else:
             videos.setdefault(record["id"], record)
-            image = {"video_id": record["id"]}
+            keys.append(record["id"])
+    indexes = _frame_indexes(picked, metas, keys)
+    made: list[str | None] = []
+    for (text, _, stamp, _), meta, key, index in zip(picked, metas, keys, indexes, strict=True):
+        if key is None:
+            made.append(text)
+            continue
+        image: dict[str, Any] = {"video_id": videos[key]["id"]}
         if index is not None:
             image["frame_index"] = index
         if stamp is not None:
@@ -347,6 +395,37 @@ def video_images(
     metadata = texts.combine_chunks()
     column = pc.replace_with_mask(metadata, maybe, pa.array(made, metadata.type))
     return plain.set_column(1, "metadata", column), list(videos.values())
+
+
+def _frame_indexes(
+    picked: Sequence[tuple[Any, ...]], metas: Sequence[Any], keys: Sequence[Any]
+) -> list[int | None]:
+    """Each frame's frame index (picked: metadata, frame_index, ...; keys: its video's, None
+    for no video's): its own, else past its video's highest, in order (None when its
+    metadata holds one of its own, or past 32 bits)."""
+    highest: dict[Any, int] = {}
+    for (_, index, _, _), key in zip(picked, keys, strict=True):
+        if key is not None and index is not None:
+            highest[key] = max(highest.get(key, -1), index)
+    indexes: list[int | None] = []
+    for (_, index, _, _), meta, key in zip(picked, metas, keys, strict=True):
+        if key is None or index is not None or "frame_index" in meta:
+            indexes.append(index)
+            continue
+        number = highest.get(key, -1) + 1
+        if number > MAX_INT32:
+            indexes.append(None)
+            continue
+        indexes.append(number)
+        highest[key] = number
+    return indexes
+
+
+def _column(frames: pa.Table, name: str) -> pa.ChunkedArray:
+    """The frames' column `name`, nulls when they have none (context_id, when not read)."""
+    if name in frames.column_names:
+        return frames[name]
+    return pa.chunked_array([pa.nulls(frames.num_rows, pa.string())])
 
 
 def _record(meta: Any) -> dict[str, Any] | None:
