@@ -180,8 +180,8 @@ def _small_members(
 ) -> dict[str, list[tuple[int, Any]]]:
     """(index, value) of the records of small top-level arrays (`whats`: member -> what a
     record is called), read in one pass; as `_items` rejects and raises, but the records of
-    `videos` and `tracks` that cannot be read are kept (Unreadable): they are refused with the others, once
-    an image names a video (workbench.ingest._kwcoco_videos)."""
+    `videos` and `tracks` that cannot be read are kept (Unreadable): a video's once an image
+    names it, a track's always, each refused with the others (workbench.ingest._kwcoco_videos)."""
     found: dict[str, list[tuple[int, Any]]] = {member: [] for member in whats}
     for member, index, value in read_members(path, set(whats)):
         if isinstance(value, Unreadable):
