@@ -19,7 +19,8 @@ stored and summarised from the rows, workbench/ingest/_label_writes.py), `layout
 `count_new` (the new frames' whole-catalog summaries from the batch,
 store/summaries_batch.py), `commit` (every COMMIT statement: where the engine writes a
 write's rows; `every statement`: the CPU of all of the catalog's cursors' statements, whose
-number is printed with each step) and `groups.build` (the groups' recount at the import's
+number is printed with each step; `each COMMIT`: every COMMIT's CPU in order, those that
+checkpointed with the file's size before and after) and `groups.build` (the groups' recount at the import's
 end). The writer's own steps too (`write_rows`, `write_labels`, the unchanged checks, the
 media roots' count) and storing's (`store_changed`, `store_keyed`:
 workbench/ingest/_storing.py). The ClearML import runs one step after the other
@@ -110,25 +111,35 @@ def _baseline(fmt: str, file: Path, db: Path, setup: Path | None) -> None:
 
 
 def _time_commits(module: Any) -> None:
-    """Count the CPU of every COMMIT of a catalog's transactions as `commit`."""
+    """Count the CPU of every COMMIT of a catalog's transactions as `commit`, and keep each
+    COMMIT's with the sizes of the catalog's file and WAL around it (COMMITS)."""
     catalog = module.Catalog
     inner = catalog._cursor
 
     def cursor(self: Any) -> Any:
-        return _Committing(inner(self))
+        return _Committing(inner(self), Path(self.path))
 
     catalog._cursor = cursor
 
 
-class _Committing(_Timed):
-    """A catalog cursor: its COMMITs timed as `commit`, every statement counted (STATEMENTS)
-    and timed (`every statement`)."""
+def _sizes(path: Path) -> tuple[int, int]:
+    """The bytes of the catalog's file and of its WAL (0: none)."""
+    wal = path.with_name(path.name + ".wal")
+    return (path.stat().st_size if path.exists() else 0, wal.stat().st_size if wal.exists() else 0)
 
-    def __init__(self, con: Any) -> None:
+
+class _Committing(_Timed):
+    """A catalog cursor: its COMMITs timed as `commit`, each kept apart with the file's and
+    the WAL's sizes before and after it (COMMITS), every statement counted (STATEMENTS) and
+    timed (`every statement`)."""
+
+    def __init__(self, con: Any, path: Path) -> None:
         super().__init__(con, "commit")
+        self._path = path
 
     def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
         STATEMENTS[0] += 1
+        before = _sizes(self._path) if sql == "COMMIT" else (0, 0)
         started = time.process_time()
         try:
             return self._con.execute(sql, *args, **kwargs)
@@ -137,9 +148,31 @@ class _Committing(_Timed):
             CPU["every statement"] += spent
             if sql == "COMMIT":
                 CPU["commit"] += spent
+                COMMITS.append((spent, before, _sizes(self._path)))
 
 
 STATEMENTS = [0]  # the statements of the catalog's cursors in one step
+# Each COMMIT of a step: its CPU, and (file, WAL) bytes before and after it.
+COMMITS: list[tuple[float, tuple[int, int], tuple[int, int]]] = []
+
+
+def each_commit() -> str:
+    """Each COMMIT of the step in order, its CPU; one that checkpointed (the WAL empty after
+    it, where it held something before or the file grew) with the file's size before and
+    after and the WAL it emptied. DuckDB checkpoints at a COMMIT that leaves its WAL past
+    `checkpoint_threshold` (16 MB): the rows of a write smaller than a row group are
+    compressed and stored then, where the INSERTs of whole row groups store theirs as they
+    run."""
+    told = []
+    for spent, (file_before, wal_before), (file_after, wal_after) in COMMITS:
+        text = f"{spent:.3f}"
+        if wal_after == 0 and (wal_before > 0 or file_after > file_before):
+            text += (
+                f" (checkpoint: file {file_before / 1e6:.1f} -> {file_after / 1e6:.1f} MB,"
+                f" WAL {wal_before / 1e6:.1f} MB before)"
+            )
+        told.append(text)
+    return f"  each COMMIT: {', '.join(told)} s" if told else "  each COMMIT: none"
 
 
 def main() -> None:
@@ -228,6 +261,7 @@ def main() -> None:
                 for step in ("import", "update"):
                     CPU.clear()
                     STATEMENTS[0] = 0
+                    COMMITS.clear()
                     load = os.getloadavg()[0]
                     options: dict[str, Any] = {}  # as formats_bench.workbench_import
                     if fmt == "nucleus":
@@ -251,6 +285,7 @@ def main() -> None:
                     for name, seconds in sorted(CPU.items(), key=lambda item: -item[1]):
                         if seconds >= 0.005:
                             print(f"  {seconds:7.3f} s  {name}")
+                    print(each_commit())
                     sys.stdout.flush()
 
 
