@@ -18,9 +18,13 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench.errors import RecordError
+from workbench.ingest._columnar import MemoryEngine
+from workbench.ingest._nucleus_annotation_place import free_id, no_frame, place_rows, twice
 from workbench.ingest._nucleus_annotation_rows import Output, Rows
 from workbench.ingest._nucleus_payloads import EXTRA, Annotation
 from workbench.ingest.report import is_record_failure, record_error
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["CHUNK", "Placing", "Rows"]
 
 CHUNK = 100_000  # annotations read before they are placed and written
+_CATEGORIES = pa.array(["category", "multicategory"])
 
 
 class _Put(NamedTuple):
@@ -88,6 +93,7 @@ class Placing:
         finally:
             con.close()
         self.new_keypoints: dict[str, KeypointLabel] = {}
+        self._sql: MemoryEngine | None = None  # the engine placing chunks of rows SQL read
 
     def write(self, chunk: list[Rows | Annotation]) -> None:
         """Place the chunk's annotations in order (refusing those that cannot be) and store
@@ -97,16 +103,23 @@ class Placing:
         refs: list[str] = []
         for part in chunk:
             refs += part.refs if isinstance(part, Rows) else [part.reference_id]
-        self._look_up(refs)
-        for at, part in enumerate(chunk):
-            if isinstance(part, Rows):
-                self._put_rows(at, part)
-            else:
-                self._put_one(part)
+        frames, stored = self._look_up(refs)
         output = Output(self.field, chunk, self.field_ok)
-        for frame_id, frame in self.by_frame.items():
-            if frame.rois:
-                self._output(output, frame_id, frame)
+        stretches = [part for part in chunk if isinstance(part, Rows)]
+        if len(stretches) == len(chunk) and self._by_sql(stretches, frames):
+            placed = place_rows(self._engine().con, stretches, frames, _ids(stored), self.tracks,
+                                self.writer.reject)  # fmt: skip
+            output.placed(placed.at, placed.frame_ids, placed.ids, placed.tracks)
+        else:
+            self._by_frame(frames, stored)
+            for at, part in enumerate(chunk):
+                if isinstance(part, Rows):
+                    self._put_rows(at, part)
+                else:
+                    self._put_one(part)
+            for frame_id, frame in self.by_frame.items():
+                if frame.rois:
+                    self._output(output, frame_id, frame)
         frame_ids, rois, warnings = output.table()
         if frame_ids:
             cleared = [f for f in frame_ids if f not in self.written]
@@ -114,28 +127,68 @@ class Placing:
             self.written.update(frame_ids)
         self.by_frame, self.scenes = {}, {}
 
-    def _look_up(self, refs: list[str]) -> None:
-        """The frames (with their scenes) and the scenes (with their frames) named, and the
-        ids of the ROIs earlier chunks stored on them."""
+    def close(self) -> None:
+        if self._sql is not None:
+            self._sql.close()
+            self._sql = None
+
+    def _engine(self) -> MemoryEngine:
+        if self._sql is None:
+            self._sql = MemoryEngine(threads=1)
+        return self._sql
+
+    def _by_sql(self, stretches: list[Rows], frames: pa.Table) -> bool:
+        """Whether a chunk of rows SQL read alone is placed by SQL (`place_rows`): the field
+        one the catalog can hold, no category on a scene, no keypoints row whose label's
+        names this import has not met in its order."""
+        if not self.field_ok:
+            return False
+        scenes = set(self.scenes) - set(frames["id"].to_pylist()) if self.scenes else set()
+        for rows in stretches:
+            kinds = rows.table["type"]
+            if scenes and pc.any(pc.and_(pc.is_in(kinds, _CATEGORIES),
+                                         pc.is_in(rows.table["ref"], pa.array(sorted(scenes))))).as_py():  # fmt: skip
+                return False
+            keypoints = pc.equal(kinds, "keypoints")
+            if pc.any(keypoints).as_py():
+                for i in np.flatnonzero(keypoints.to_numpy(zero_copy_only=False)):
+                    if not self._names_known(rows, int(i)):
+                        return False
+        return True
+
+    def _look_up(self, refs: list[str]) -> tuple[pa.Table, dict[str, list[str]]]:
+        """The frames named (id, context, pos: their order), the scenes named (with their
+        frames, in `scenes`), and the ids of the ROIs earlier chunks stored on them."""
         con = self.catalog.cursor()
         try:
             with registered(con, "_wb_nu_refs", pa.table({"r": pa.array(sorted(set(refs)))})):
-                frames = con.execute(
-                    "SELECT id, context_id FROM frames WHERE id IN (SELECT r FROM _wb_nu_refs)"
-                ).fetchall()
+                frames = con.sql(
+                    "SELECT id, context_id AS context FROM frames "
+                    "WHERE id IN (SELECT r FROM _wb_nu_refs)"
+                ).to_arrow_table()
                 for context, ids in con.execute(
                     "SELECT context_id, list(id ORDER BY frame_index, timestamp, id) FROM frames "
                     "WHERE context_id IN (SELECT r FROM _wb_nu_refs) GROUP BY context_id"
                 ).fetchall():
                     self.scenes[context] = ids
-            named = [f for f, _ in frames] + [f for ids in self.scenes.values() for f in ids]
+            named = frames["id"].to_pylist() + [f for ids in self.scenes.values() for f in ids]
             stored = self._stored(con, [f for f in named if f in self.written])
         finally:
             con.close()
-        for frame_id, context in frames:
+        counts = [len(stored.get(f, ())) for f in frames["id"].to_pylist()] if stored else None
+        frames = frames.append_column("pos", pa.array(np.arange(frames.num_rows), pa.int64()))
+        frames = frames.append_column(
+            "stored", pa.array(counts, pa.int64()) if counts else pa.repeat(0, frames.num_rows)
+        )
+        return frames, stored
+
+    def _by_frame(self, frames: pa.Table, stored: dict[str, list[str]]) -> None:
+        """The frames named, and the scenes' frames, for the per-annotation loop."""
+        ids, contexts = frames["id"].to_pylist(), frames["context"].to_pylist()
+        for frame_id, context in zip(ids, contexts, strict=True):
             self.by_frame[frame_id] = _frame(context, stored.get(frame_id, []))
-        for context, ids in self.scenes.items():
-            for frame_id in ids:
+        for context, scene_ids in self.scenes.items():
+            for frame_id in scene_ids:
                 if frame_id not in self.by_frame:
                     self.by_frame[frame_id] = _frame(context, stored.get(frame_id, []))
 
@@ -167,14 +220,14 @@ class Placing:
                 if kind in ("category", "multicategory") and ref in self.scenes:
                     self._put_on_scene(rows.annotation(i))
                 else:
-                    reject(RecordError(rows.where(i), _no_frame(ref)))
+                    reject(RecordError(rows.where(i), no_frame(ref)))
                 continue
             if kind == "keypoints" and not self._names_known(rows, i):
                 self._put_one(rows.annotation(i))
                 continue
             if given is not None:
                 if given in frame.taken:
-                    reject(RecordError(rows.where(i), _twice(given)))
+                    reject(RecordError(rows.where(i), twice(given)))
                     continue
                 frame.taken.add(given)
             track = None
@@ -203,11 +256,11 @@ class Placing:
             if annotation.type in ("category", "multicategory") and ref in self.scenes:
                 self._put_on_scene(annotation)
                 return
-            raise RecordError(where, _no_frame(ref))
+            raise RecordError(where, no_frame(ref))
         rois = self._keypoints_in_order(annotation)
         if annotation.annotation_id is not None:
             if annotation.annotation_id in frame.taken:
-                raise RecordError(where, _twice(annotation.annotation_id))
+                raise RecordError(where, twice(annotation.annotation_id))
             frame.taken.add(annotation.annotation_id)
         track = None
         if annotation.track is not None:
@@ -261,7 +314,7 @@ class Placing:
         puts: list[tuple[tuple[int, int] | Roi, str, int | None]] = []
         check = False
         for put in frame.rois:
-            base = put.named or put.annotation_id or _free_id(put.type, counts, frame.taken)
+            base = put.named or put.annotation_id or free_id(put.type, counts, frame.taken)
             if put.row is not None and put.type == "mask":
                 at, row = put.row
                 puts += [((at, row + n), f"{base}/{n}", put.track) for n in range(put.parts)]
@@ -286,22 +339,12 @@ class Placing:
             self.writer.reject(record_error(exc, where))
 
 
+def _ids(stored: dict[str, list[str]]) -> pa.Table:
+    """(frame_id, id) of the ROIs earlier chunks stored."""
+    pairs = [(f, i) for f, ids in stored.items() for i in ids]
+    return pa.table({"frame_id": pa.array([f for f, _ in pairs], pa.string()),
+                     "id": pa.array([i for _, i in pairs], pa.string())})  # fmt: skip
+
+
 def _frame(context: str | None, stored: list[str]) -> _Frame:
     return _Frame(context, len(stored), taken=set(stored))
-
-
-def _no_frame(ref: str) -> str:
-    return f"no frame (or scene) has reference_id {ref!r}"
-
-
-def _twice(annotation_id: str) -> str:
-    return f"annotation_id {annotation_id!r} came earlier for this item"
-
-
-def _free_id(kind: str, counts: Counter[str], taken: set[str]) -> str:
-    """`<kind>-<n>` for the next n of the frame that no id taken holds."""
-    while (made := f"{kind}-{counts[kind]}") in taken:
-        counts[kind] += 1
-    counts[kind] += 1
-    taken.add(made)
-    return made
