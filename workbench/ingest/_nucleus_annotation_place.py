@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -33,40 +32,44 @@ import pyarrow.compute as pc
 
 from workbench.errors import RecordError
 from workbench.ingest._nucleus_annotation_rows import Rows
+from workbench.ingest._nucleus_payloads import Annotation
 from workbench.model.limits import MAX_ROIS_PER_FRAME
 
-__all__ = ["Placed", "free_id", "no_frame", "place_rows", "twice"]
+__all__ = ["free_id", "no_frame", "place_rows", "twice"]
 
-# Each annotation of the chunk (`r`: the place of its first row among the chunk's rows) beside
-# its frame: whether it is refused as of no frame or as an id given twice (one the frame held,
-# or an earlier row's of the chunk), and the place of each id-less row among the frame's rows
+# Each annotation of the chunk (`o`: its place in the chunk; `r`: its first row's among the
+# rows SQL read, none for one the per-record path read) beside its frame: whether it is
+# refused as of no frame or as an id given twice (one the frame held, or an earlier
+# annotation's of the chunk), and the place of each id-less one among the frame's annotations
 # of its type without one. (A group by and a join find the ids given twice: a window over
 # every row cost 2.5 times more.)
 _PLACED = """
 CREATE OR REPLACE TEMP TABLE _np_placed AS
 WITH found AS (
-    SELECT w.r, w.ref, w.type, w.annotation_id, w.track, f.pos, f.context,
+    SELECT w.o, w.r, w.ref, w.type, w.annotation_id, w.track, f.pos, f.context,
         f.pos IS NULL AS missing
     FROM _np_rows w LEFT JOIN _np_frames f ON f.id = w.ref WHERE w.part = 0),
 again AS (
-    SELECT ref, annotation_id, min(r) AS first FROM found
+    SELECT ref, annotation_id, min(o) AS first FROM found
     WHERE annotation_id IS NOT NULL AND NOT missing GROUP BY ALL HAVING count(*) > 1),
 free AS (
-    SELECT r, row_number() OVER (PARTITION BY ref, type ORDER BY r) - 1 AS free FROM found
+    SELECT o, row_number() OVER (PARTITION BY ref, type ORDER BY o) - 1 AS free FROM found
     WHERE annotation_id IS NULL AND NOT missing)
 SELECT found.*, NOT missing AND annotation_id IS NOT NULL
-        AND (s.id IS NOT NULL OR coalesce(found.r > a.first, false)) AS twice, free.free
+        AND (s.id IS NOT NULL OR coalesce(found.o > a.first, false)) AS twice, free.free
 FROM found LEFT JOIN again a USING (ref, annotation_id)
     LEFT JOIN _np_stored s ON s.frame_id = found.ref AND s.id = found.annotation_id
-    LEFT JOIN free USING (r)
+    LEFT JOIN free USING (o)
 """
-_ERRORS = "SELECT r, missing FROM _np_placed WHERE missing OR twice ORDER BY r"
+_ERRORS = """
+SELECT o, missing, ref, annotation_id FROM _np_placed WHERE missing OR twice ORDER BY o
+"""
 _TRACKS = """
 SELECT context, track FROM _np_placed WHERE NOT missing AND NOT twice AND track IS NOT NULL
-GROUP BY context, track ORDER BY min(r)
+GROUP BY context, track ORDER BY min(o)
 """
-# The ids a frame holds (stored, or given and placed), and the (frame, type) of id-less rows
-# whose made ids `<type>-<n>` one of them may be.
+# The ids a frame holds (stored, or given and placed), and the id-less annotations whose
+# made ids `<type>-<n>` one of them may be.
 _TAKEN = """
 CREATE OR REPLACE TEMP TABLE _np_taken AS
 SELECT frame_id AS ref, id FROM _np_stored
@@ -75,58 +78,50 @@ SELECT ref, annotation_id FROM _np_placed
 WHERE NOT missing AND NOT twice AND annotation_id IS NOT NULL
 """
 _CLASHES = """
-SELECT p.r, p.ref, p.type FROM _np_placed p
+SELECT p.o, p.ref, p.type FROM _np_placed p
 WHERE NOT p.missing AND p.annotation_id IS NULL AND EXISTS (
     SELECT 1 FROM _np_taken t WHERE t.ref = p.ref AND starts_with(t.id, p.type || '-')
         AND regexp_full_match(substr(t.id, strlen(p.type) + 2), '0|[1-9][0-9]*'))
-ORDER BY p.r
+ORDER BY p.o
 """
-# Every row placed (a segmentation's segments with their first row), frames in their order,
-# with the count of the frame's ROIs when it may be past the limit.
+# Every annotation placed (a segmentation's segments SQL read with their first row), frames
+# in their order, with the count of the frame's rows when it may be past the limit.
 _BASE = "coalesce(p.annotation_id, x.id, p.type || '-' || p.free)"
 _JOINS = """
     LEFT JOIN _np_tracks t ON t.context IS NOT DISTINCT FROM p.context AND t.track = p.track
-    LEFT JOIN _np_made x ON x.r = p.r"""
+    LEFT JOIN _np_made x ON x.o = p.o"""
 _OUT = f"""
-SELECT p.r, p.ref, {_BASE} AS id, t.n AS track, p.pos
+SELECT p.r, p.o, p.ref, {_BASE} AS id, t.n AS track, p.pos
 FROM _np_placed p {_JOINS}
 WHERE NOT p.missing AND NOT p.twice
 """
 _OUT_PARTS = f"""
-SELECT w.r, p.ref, CASE WHEN p.type = 'mask' THEN {_BASE} || '/' || w.part ELSE {_BASE} END
-    AS id, t.n AS track, p.pos
-FROM _np_rows w JOIN _np_placed p ON p.r = w.r - w.part {_JOINS}
+SELECT w.r, w.o, p.ref, CASE WHEN p.type = 'mask' AND w.r IS NOT NULL
+    THEN {_BASE} || '/' || w.part ELSE {_BASE} END AS id, t.n AS track, p.pos
+FROM _np_rows w JOIN _np_placed p ON p.o = w.o - w.part {_JOINS}
 WHERE NOT p.missing AND NOT p.twice
 """
 _COUNTED = """
 SELECT o.*, f.stored + count(*) OVER (PARTITION BY o.pos) AS count
-FROM ({out}) o JOIN _np_frames f USING (pos) ORDER BY o.pos, o.r
+FROM ({out}) o JOIN _np_frames f USING (pos) ORDER BY o.pos, o.o
 """
-
-
-@dataclass(frozen=True)
-class Placed:
-    """The rows placed, in the order made: each one's place among the chunk's rows, its frame,
-    id and track index."""
-
-    at: pa.Array
-    frame_ids: pa.Array
-    ids: pa.Array
-    tracks: pa.Array
 
 
 def place_rows(
     con: duckdb.DuckDBPyConnection,
-    stretches: list[Rows],
+    chunk: list[Rows | Annotation],
     frames: pa.Table,
     stored: pa.Table,
     tracks: dict[tuple[str | None, str], int],
     reject: Callable[[RecordError], None],
-) -> Placed:
-    """Place the chunk's `stretches` on `frames` (id, context, pos: the order of output,
+) -> pa.Table:
+    """Place the chunk's annotations on `frames` (id, context, pos: the order of output,
     stored: the ROIs an earlier chunk stored), `stored` (frame_id, id: their ids), numbering
-    new tracks in `tracks`; each refusal goes to `reject`, in the loop's order."""
-    rows = _rows(stretches)
+    new tracks in `tracks`; each refusal goes to `reject`, in the loop's order. The rows
+    placed (r: among the rows SQL read, none for an annotation the per-record path read; o:
+    the annotation's place in the chunk; ref, id, track, pos; count: the frame's rows, when
+    one may be past the limit), frames in order, each one's in chunk order."""
+    rows, starts = _rows(chunk)
     registered: list[str] = []
 
     def register(name: str, table: pa.Table) -> None:
@@ -138,18 +133,17 @@ def place_rows(
         register("_np_frames", frames)
         register("_np_stored", stored)
         con.execute(_PLACED)
-        _refuse(con.execute(_ERRORS).fetchall(), stretches, rows, reject)
+        _refuse(con.execute(_ERRORS).fetchall(), chunk, starts, reject)
         register("_np_tracks", _numbered(con.execute(_TRACKS).fetchall(), tracks))
         clashes: list[tuple[int, str, str]] = []
         if rows["annotation_id"].null_count:  # ids to make: which may clash with ids held
             con.execute(_TAKEN)
             clashes = con.execute(_CLASHES).fetchall()
         register("_np_made", _made(con, clashes))
-        out = con.sql(_out(rows, frames)).to_arrow_table()
+        return con.sql(_out(rows, frames)).to_arrow_table()
     finally:
         for name in registered:
             con.unregister(name)
-    return _output(out, reject)
 
 
 def _out(rows: pa.Table, frames: pa.Table) -> str:
@@ -159,32 +153,46 @@ def _out(rows: pa.Table, frames: pa.Table) -> str:
     stored = pc.max(frames["stored"]).as_py() or 0
     if stored + rows.num_rows > MAX_ROIS_PER_FRAME:
         return _COUNTED.format(out=out)
-    return f"SELECT * FROM ({out}) ORDER BY pos, r"
+    return f"SELECT * FROM ({out}) ORDER BY pos, o"
 
 
-def _rows(stretches: list[Rows]) -> pa.Table:
-    """The placing's columns of the chunk's rows, `r` their place among them."""
+def _rows(chunk: list[Rows | Annotation]) -> tuple[pa.Table, np.ndarray]:
+    """The placing's columns of the chunk's annotations (a row each, a segmentation's
+    segments SQL read one each), `o` their place in the chunk, `r` their place among the rows
+    SQL read; and each part's first `o`."""
     columns = ("ref", "type", "annotation_id", "track", "part")
-    tables = [part.table.select(columns) for part in stretches]
-    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    return table.append_column("r", pa.array(np.arange(table.num_rows, dtype=np.int64)))
-
-
-def _refuse(errors: list[tuple[int, bool]], stretches: list[Rows], rows: pa.Table,
-            reject: Callable[[RecordError], None]) -> None:  # fmt: skip
-    """The rows of no frame and the ids given twice, refused in line order."""
-    if not errors:
-        return
-    starts = np.cumsum([0] + [part.table.num_rows for part in stretches])
-    given = rows["annotation_id"]
-    for r, missing in errors:
-        at = int(starts.searchsorted(r, side="right")) - 1
-        i = r - int(starts[at])
-        where = stretches[at].where(i)
-        if missing:
-            reject(RecordError(where, no_frame(rows["ref"][r].as_py())))
+    tables, starts, o, r = [], [], 0, 0
+    each: list[tuple[str, str, str | None, str | None, int]] = []  # the per-record path's
+    for part in chunk:
+        starts.append(o)
+        if isinstance(part, Rows):
+            count = part.table.num_rows
+            table = part.table.select(columns)
+            table = table.append_column("r", pa.array(np.arange(r, r + count, dtype=np.int64)))
+            tables.append(table.append_column("o", pa.array(np.arange(o, o + count))))
+            o, r = o + count, r + count
         else:
-            reject(RecordError(where, twice(given[r].as_py())))
+            each.append((part.reference_id, part.type, part.annotation_id, part.track, o))
+            o += 1
+    if each:
+        values = list(zip(*each, strict=True))
+        tables.append(pa.table({
+            **{c: pa.array(v, pa.string()) for c, v in zip(columns[:4], values, strict=False)},
+            "part": pa.array(np.zeros(len(each), np.int32)),
+            "r": pa.nulls(len(each), pa.int64()),
+            "o": pa.array(values[4], pa.int64()),
+        }))  # fmt: skip
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0], np.array(starts)
+
+
+def _refuse(errors: list[tuple[int, bool, str, str | None]], chunk: list[Rows | Annotation],
+            starts: np.ndarray, reject: Callable[[RecordError], None]) -> None:  # fmt: skip
+    """The annotations of no frame and the ids given twice, refused in chunk order."""
+    for o, missing, ref, given in errors:
+        at = int(starts.searchsorted(o, side="right")) - 1
+        part = chunk[at]
+        where = part.where(o - int(starts[at])) if isinstance(part, Rows) else part.where
+        reject(RecordError(where, no_frame(ref) if missing else twice(str(given))))
 
 
 def no_frame(ref: str) -> str:
@@ -221,14 +229,14 @@ def _made(con: duckdb.DuckDBPyConnection, clashes: list[tuple[int, str, str]]) -
             taken[ref].add(roi_id)
         counts: dict[str, Counter[str]] = {ref: Counter() for ref in frames}
         free = con.execute(
-            "SELECT r, ref, type FROM _np_placed WHERE NOT missing AND annotation_id IS NULL "
-            "AND ref IN (SELECT unnest(?)) ORDER BY r",
+            "SELECT o, ref, type FROM _np_placed WHERE NOT missing AND annotation_id IS NULL "
+            "AND ref IN (SELECT unnest(?)) ORDER BY o",
             [frames],
         ).fetchall()
-        for r, ref, kind in free:
-            made.append((r, free_id(kind, counts[ref], taken[ref])))
+        for o, ref, kind in free:
+            made.append((o, free_id(kind, counts[ref], taken[ref])))
     return pa.table({
-        "r": pa.array([r for r, _ in made], pa.int64()),
+        "o": pa.array([o for o, _ in made], pa.int64()),
         "id": pa.array([i for _, i in made], pa.string()),
     })  # fmt: skip
 
@@ -240,22 +248,3 @@ def free_id(kind: str, counts: Counter[str], taken: set[str]) -> str:
     counts[kind] += 1
     taken.add(made)
     return made
-
-
-def _output(out: pa.Table, reject: Callable[[RecordError], None]) -> Placed:
-    """The rows of frames the catalog can hold; the others refused, in frame order."""
-    if "count" not in out.column_names:
-        return Placed(out["r"], out["ref"], out["id"], out["track"])
-    over = pc.greater(out["count"], MAX_ROIS_PER_FRAME).to_numpy(zero_copy_only=False)
-    kept = out
-    if over.any():
-        refused = out.filter(over)
-        seen: set[str] = set()
-        for frame_id, count in zip(refused["ref"].to_pylist(), refused["count"].to_pylist(),
-                                   strict=True):  # fmt: skip
-            if frame_id not in seen:
-                seen.add(frame_id)
-                text = f"the frame has {count:,} ROIs, more than {MAX_ROIS_PER_FRAME:,}"
-                reject(RecordError(f"item {frame_id!r}", text))
-        kept = out.filter(~over)
-    return Placed(kept["r"], kept["ref"], kept["id"], kept["track"])

@@ -105,10 +105,11 @@ class Output:
         self.made = 0
         self._placed: tuple[pa.Array, ...] | None = None
 
-    def placed(self, at: pa.Array, frame_ids: pa.Array, ids: pa.Array, tracks: pa.Array) -> None:
-        """Every row made, placed by SQL (a chunk of rows SQL read alone): each one's row
-        among the chunk's, frame, id and track, in the order made."""
-        self._placed = (at, frame_ids, ids, tracks)
+    def placed(self, at: pa.Array, frame_ids: pa.Array, ids: pa.Array, tracks: pa.Array,
+               made: pa.Array) -> None:  # fmt: skip
+        """Rows SQL read, placed by SQL: each one's row among the chunk's, frame, id, track
+        and place among the rows made (beside those `frame` makes)."""
+        self._placed = (at, frame_ids, ids, tracks, made)
 
     def mark(self) -> _Marked:
         return _Marked(len(self.at), len(self.rois))
@@ -180,15 +181,17 @@ class Output:
 
     def _sql_rows(self) -> pa.Table | None:
         """The rows SQL read that were placed, in the order they were made."""
+        listed = (pa.array(self.at, pa.int64()), pa.array(self.frame_ids, pa.string()),
+                  pa.array(self.ids, pa.string()), pa.array(self.tracks, pa.int32()),
+                  pa.array(self.made_rows, pa.int64()))  # fmt: skip
         if self._placed is not None:
-            at, frame_ids, ids, tracks = self._placed
-            made = pa.array(np.arange(len(at), dtype=np.int64))
-        elif self.at:
-            at, frame_ids, ids = (pa.array(self.at, pa.int64()), pa.array(self.frame_ids, pa.string()),
-                                  pa.array(self.ids, pa.string()))  # fmt: skip
-            tracks, made = pa.array(self.tracks, pa.int32()), pa.array(self.made_rows, pa.int64())
+            types = (pa.int64(), pa.string(), pa.string(), pa.int32(), pa.int64())
+            at, frame_ids, ids, tracks, made = (
+                pa.chunked_array([p.cast(t), a], t)
+                for p, a, t in zip(self._placed, listed, types, strict=True)
+            )
         else:
-            return None
+            at, frame_ids, ids, tracks, made = listed
         if not len(at):
             return None
         tables = [part.table for part in self.stretches]

@@ -15,6 +15,7 @@ chunk made for another annotation of the frame is refused as given twice.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -105,11 +106,10 @@ class Placing:
             refs += part.refs if isinstance(part, Rows) else [part.reference_id]
         frames, stored = self._look_up(refs)
         output = Output(self.field, chunk, self.field_ok)
-        stretches = [part for part in chunk if isinstance(part, Rows)]
-        if len(stretches) == len(chunk) and self._by_sql(stretches, frames):
-            placed = place_rows(self._engine().con, stretches, frames, _ids(stored), self.tracks,
-                                self.writer.reject)  # fmt: skip
-            output.placed(placed.at, placed.frame_ids, placed.ids, placed.tracks)
+        if self._by_sql(chunk, frames):
+            out = place_rows(self._engine().con, chunk, frames, _ids(stored), self.tracks,
+                             self.writer.reject)  # fmt: skip
+            _placed_out(output, chunk, out, frames, self.writer.reject)
         else:
             self._by_frame(frames, stored)
             for at, part in enumerate(chunk):
@@ -137,23 +137,46 @@ class Placing:
             self._sql = MemoryEngine(threads=1)
         return self._sql
 
-    def _by_sql(self, stretches: list[Rows], frames: pa.Table) -> bool:
-        """Whether a chunk of rows SQL read alone is placed by SQL (`place_rows`): the field
-        one the catalog can hold, no category on a scene, no keypoints row whose label's
-        names this import has not met in its order."""
-        if not self.field_ok:
+    def _by_sql(self, chunk: list[Rows | Annotation], frames: pa.Table) -> bool:
+        """Whether the chunk is placed by SQL (`place_rows`): the field one the catalog can
+        hold, rows SQL read among its annotations (the per-record path's alone are placed
+        by the loop, its every frame checked there), no category on a scene, no keypoints
+        whose label's names differ from those this import met. A keypoints row SQL read
+        whose label the import meets first is read again by the per-record path for its
+        names (as the loop would)."""
+        if not self.field_ok or not any(isinstance(part, Rows) for part in chunk):
             return False
-        scenes = set(self.scenes) - set(frames["id"].to_pylist()) if self.scenes else set()
-        for rows in stretches:
-            kinds = rows.table["type"]
+        found = set(frames["id"].to_pylist())
+        scenes = set(self.scenes) - found if self.scenes else set()
+        for part in chunk:
+            if isinstance(part, Annotation):
+                if part.reference_id in scenes and part.type in ("category", "multicategory"):
+                    return False
+                if part.keypoints is not None or not isinstance(part.track, str | None):
+                    return False
+                continue
+            kinds = part.table["type"]
             if scenes and pc.any(pc.and_(pc.is_in(kinds, _CATEGORIES),
-                                         pc.is_in(rows.table["ref"], pa.array(sorted(scenes))))).as_py():  # fmt: skip
+                                         pc.is_in(part.table["ref"], pa.array(sorted(scenes))))).as_py():  # fmt: skip
                 return False
             keypoints = pc.equal(kinds, "keypoints")
             if pc.any(keypoints).as_py():
                 for i in np.flatnonzero(keypoints.to_numpy(zero_copy_only=False)):
-                    if not self._names_known(rows, int(i)):
+                    if not self._keypoints_met(part, int(i), found):
                         return False
+        return True
+
+    def _keypoints_met(self, rows: Rows, i: int, found: set[str]) -> bool:
+        """Whether a keypoints row's label has its names in their order (a label met first
+        taken from the row's line, as the loop takes it), or its row is of no frame."""
+        if rows.refs[i] not in found or self._names_known(rows, i):
+            return True
+        label = rows.table["label"][i].as_py()
+        if label in self.kept_keypoints or label in self.new_keypoints:
+            return False  # names in another order, or others: the loop's
+        given = rows.annotation(i).keypoints
+        assert given is not None
+        self.new_keypoints[label] = given
         return True
 
     def _look_up(self, refs: list[str]) -> tuple[pa.Table, dict[str, list[str]]]:
@@ -337,6 +360,79 @@ class Placing:
             if not is_record_failure(exc):
                 raise
             self.writer.reject(record_error(exc, where))
+
+
+def _placed_out(output: Output, chunk: list[Rows | Annotation], out: pa.Table,
+                frames: pa.Table, reject: Callable[[RecordError], None]) -> None:  # fmt: skip
+    """The rows `place_rows` placed into `output`: a frame of rows SQL read alone taken
+    whole, one with annotations the per-record path read checked as the loop checks it;
+    frames past the limit or refused refused whole, in frame order."""
+    refused: list[tuple[int, RecordError]] = []
+    if out["r"].null_count:  # frames with annotations the per-record path read
+        each_ids = out.filter(pc.is_null(out["r"]))["ref"]
+        each = pc.is_in(out["ref"], pc.unique(each_ids)).to_numpy(zero_copy_only=False)
+        _each_frames(output, chunk, out.filter(each), frames, refused)
+        out = out.filter(~each)
+    if "count" in out.column_names:
+        over = pc.greater(out["count"], MAX_ROIS_PER_FRAME).to_numpy(zero_copy_only=False)
+        if over.any():
+            for frame_id, count, pos in zip(*(out.filter(over)[c].to_pylist()
+                                              for c in ("ref", "count", "pos")), strict=True):  # fmt: skip
+                text = f"the frame has {count:,} ROIs, more than {MAX_ROIS_PER_FRAME:,}"
+                if not refused or refused[-1][0] != pos:
+                    refused.append((pos, RecordError(f"item {frame_id!r}", text)))
+            out = out.filter(~over)
+    made = pc.add(pc.multiply(out["pos"], 1 << 32), pa.array(np.arange(out.num_rows)))
+    output.placed(out["r"], out["ref"], out["id"], out["track"], made)
+    for _, error in sorted(refused, key=lambda e: e[0]):
+        reject(error)
+
+
+def _each_frames(output: Output, chunk: list[Rows | Annotation], out: pa.Table,
+                 frames: pa.Table, refused: list[tuple[int, RecordError]]) -> None:  # fmt: skip
+    """Frames holding annotations the per-record path read, checked as a frame's ROIs."""
+    stored = frames["stored"].to_pylist()
+    by_o: dict[int, Annotation] = {}
+    o = 0
+    for part in chunk:
+        if isinstance(part, Rows):
+            o += part.table.num_rows
+        else:
+            by_o[o] = part
+            o += 1
+    # a row SQL read as (the chunk's stretch, its row there)
+    stretches = sorted(output.first.items(), key=lambda e: e[1])
+    firsts = np.array([first for _, first in stretches], np.int64)
+    rs = pc.fill_null(out["r"], -1).to_numpy()
+    stretch = np.maximum(firsts.searchsorted(rs, side="right") - 1, 0)
+    ats = [stretches[k][0] for k in stretch.tolist()]
+    rows_at = (rs - firsts[stretch]).tolist()
+    columns = [out[c].to_pylist() for c in ("r", "o", "ref", "id", "track", "pos")]
+    refs = columns[2] + [None]
+    puts: list[tuple[tuple[int, int] | Roi, str, int | None]] = []
+    for n, (r, o, ref, roi_id, track, pos) in enumerate(zip(*columns, strict=True)):
+        if r is None:
+            annotation = by_o[o]
+            mask = annotation.type == "mask"
+            for k, roi in enumerate(annotation.rois):
+                puts.append((roi, f"{roi_id}/{k}" if mask else roi_id, track))
+        else:
+            puts.append(((ats[n], rows_at[n]), roi_id, track))
+        if refs[n + 1] != ref:
+            where = f"item {ref!r}"
+            try:
+                if stored[pos] + len(puts) > MAX_ROIS_PER_FRAME:
+                    count = stored[pos] + len(puts)
+                    raise RecordError(
+                        where, f"the frame has {count:,} ROIs, more than {MAX_ROIS_PER_FRAME:,}"
+                    )
+                output.made = pos << 32
+                output.frame(ref, puts, where, True)
+            except Exception as exc:
+                if not is_record_failure(exc):
+                    raise
+                refused.append((pos, record_error(exc, where)))
+            puts = []
 
 
 def _ids(stored: dict[str, list[str]]) -> pa.Table:
