@@ -187,9 +187,10 @@ class Output:
         if self._placed is not None:
             types = (pa.int64(), pa.string(), pa.string(), pa.int32(), pa.int64())
             at, frame_ids, ids, tracks, made = (
-                pa.chunked_array([p.cast(t), a], t)
+                pa.concat_arrays([*pa.chunked_array(p).cast(t).chunks, a]) if len(a)
+                else pa.chunked_array(p).cast(t).combine_chunks()
                 for p, a, t in zip(self._placed, listed, types, strict=True)
-            )
+            )  # fmt: skip
         else:
             at, frame_ids, ids, tracks, made = listed
         if not len(at):
