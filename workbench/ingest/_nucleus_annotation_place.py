@@ -161,28 +161,31 @@ def _rows(chunk: list[Rows | Annotation]) -> tuple[pa.Table, np.ndarray]:
     segments SQL read one each), `o` their place in the chunk, `r` their place among the rows
     SQL read; and each part's first `o`."""
     columns = ("ref", "type", "annotation_id", "track", "part")
-    tables, starts, o, r = [], [], 0, 0
+    tables, counts, before, starts, o = [], [], [], [], 0
     each: list[tuple[str, str, str | None, str | None, int]] = []  # the per-record path's
     for part in chunk:
         starts.append(o)
         if isinstance(part, Rows):
-            count = part.table.num_rows
-            table = part.table.select(columns)
-            table = table.append_column("r", pa.array(np.arange(r, r + count, dtype=np.int64)))
-            tables.append(table.append_column("o", pa.array(np.arange(o, o + count))))
-            o, r = o + count, r + count
+            tables.append(part.table.select(columns))
+            counts.append(part.table.num_rows)
+            before.append(len(each))  # annotations of the per-record path before the stretch
+            o += part.table.num_rows
         else:
             each.append((part.reference_id, part.type, part.annotation_id, part.track, o))
             o += 1
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    r = np.arange(table.num_rows, dtype=np.int64)
+    table = table.append_column("r", pa.array(r))
+    table = table.append_column("o", pa.array(r + np.repeat(np.array(before, np.int64), counts)))
     if each:
         values = list(zip(*each, strict=True))
-        tables.append(pa.table({
+        table = pa.concat_tables([table, pa.table({
             **{c: pa.array(v, pa.string()) for c, v in zip(columns[:4], values, strict=False)},
             "part": pa.array(np.zeros(len(each), np.int32)),
             "r": pa.nulls(len(each), pa.int64()),
             "o": pa.array(values[4], pa.int64()),
-        }))  # fmt: skip
-    return pa.concat_tables(tables) if len(tables) > 1 else tables[0], np.array(starts)
+        })])  # fmt: skip
+    return table, np.array(starts)
 
 
 def _refuse(errors: list[tuple[int, bool, str, str | None]], chunk: list[Rows | Annotation],
