@@ -1,14 +1,16 @@
-"""A chunk of Nucleus annotation rows that SQL read placed by SQL (workbench.ingest.
-_nucleus_placing): the frames found, the annotation_ids given twice refused, the tracks
-numbered by first appearance and the ids of annotations without one made, set-based, with
-what `Placing`'s per-annotation loop gives: the same ids, track indexes, errors (text, line
-and order) and rows, in the same order.
+"""A chunk of Nucleus annotations placed by SQL (workbench.ingest._nucleus_placing): the
+frames found, the annotation_ids given twice refused, the tracks numbered by first appearance
+and the ids of annotations without one made, set-based, with what `Placing`'s loop over the
+annotations gives: the same ids, track indexes, errors (text, line and order) and rows, in
+the same order.
 
-It takes a chunk of `Rows` alone, every row of a frame or of no frame or scene (a scene's
-category, a keypoints label whose names the import has not met in that order, and a field
-the catalog cannot hold are left to the loop). The rules, as the loop applies them, one
-annotation after the other:
-- a row of no frame is refused (`no frame ...`), in line order with the ids given twice;
+It takes a chunk holding rows SQL read (and annotations the per-record path read among
+them, placed by the same statements, their ROIs made by the caller): no scene's category,
+no keypoints label whose names the import met in another order, a field the catalog can
+hold (those are left to the loop). The rules, as the loop applies them, one annotation after
+the other:
+- an annotation of no frame is refused (`no frame ...`), in chunk order with the ids given
+  twice;
 - an annotation_id the frame holds (stored by an earlier chunk of the import, or given by an
   earlier row of the chunk that was placed) is refused as given twice;
 - a track is numbered, among the rows placed, by the first appearance of its (scene, name)

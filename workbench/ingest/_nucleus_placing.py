@@ -5,8 +5,9 @@ in one label write (`CatalogWriter.write_labels`).
 
 A chunk holds, in file order, stretches of ROI rows that SQL read (_nucleus_annotation_sql)
 and annotations the per-record path read (_nucleus_payloads); both are placed by the same
-rules, one annotation after the other, on plain values (no ROI object is made for a row SQL
-read). A frame the import gave ROIs in an earlier chunk keeps them, and the new ones are
+rules, on plain values (no ROI object is made for a row SQL read): by SQL
+(_nucleus_annotation_place) when the chunk holds rows SQL read, else by a loop, one
+annotation after the other. A frame the import gave ROIs in an earlier chunk keeps them, and the new ones are
 added, so memory holds one chunk whatever the files' size and order. The ids made for
 annotations without one skip every id the frame holds then; an annotation_id that an earlier
 chunk made for another annotation of the frame is refused as given twice.
