@@ -325,3 +325,106 @@ def test_keypoints_and_segmentations_the_sdk_wrote_store_alike_both_ways(
     assert masks["seg-1/1"] == f'{{"uri":"{tmp_path.resolve()}/masks/m.png","value":2}}'
     assert keypoints == [("face", ["left", "right", "nose"], [[1, 2], [2, 3]]),
                          ("hand", ["index", "thumb"], [[1, 2]])]  # fmt: skip
+
+
+def _placed_lines(seed: int, count: int, scenes: bool) -> list[str]:
+    """Payloads SQL reads, for the placing: frames named in any order (and spread over
+    chunks), a frame or scene that is not there, annotation_ids given twice on a frame and
+    ids like those made (`box-1`), tracks met again in later chunks, segmentations of
+    several segments, keypoints of a label met before, boxes of no area, payloads the
+    per-record path reads among them (items' rows, segment metadata); with `scenes`,
+    categories of a scene too (a chunk holding one is placed by the loop)."""
+    rng = random.Random(seed)
+    lines = []
+    refs = ["f0", "f1", "f2", "f4", "f7", "f9", "f11", "nowhere"] + (["drive"] if scenes else [])
+    for n in range(count):
+        ref = rng.choice(refs)
+        kind = rng.choice(["box", "box", "box", "polygon", "line", "category", "multicategory",
+                           "mask", "keypoints"])  # fmt: skip
+        payload: dict[str, Any] = {"type": kind, "reference_id": ref, "label": "car"}
+        if kind == "box":
+            payload["geometry"] = {"x": n % 9, "y": 2, "width": rng.choice([0, 3]), "height": 4}
+        elif kind in ("polygon", "line"):
+            payload["geometry"] = {"vertices": [{"x": k, "y": k * 2 + n % 3} for k in range(3)]}
+        elif kind == "multicategory":
+            payload = {"type": kind, "reference_id": ref, "labels": ["rain", "fog"]}
+        elif kind == "mask":
+            segments = [{"label": "road", "index": k} for k in range(rng.choice([1, 2, 3]))]
+            payload = {"type": "segmentation", "reference_id": ref, "mask_url": "s3://b/m.png",
+                       "annotations": segments}  # fmt: skip
+        elif kind == "keypoints":
+            points = [{"x": k, "y": 1, "visible": True} for k in range(3)]
+            payload["geometry"] = {"keypoints": points, "names": ["a", "b", "c"]}
+            payload["label"] = "hand"
+        given = rng.random()
+        if given < 0.3:
+            payload["annotation_id"] = rng.choice(["a0", "a1", "a2"])
+        elif given < 0.4:
+            payload["annotation_id"] = rng.choice(["box-0", "box-1", "polygon-0", "mask-1"])
+        elif given < 0.5:
+            payload["annotation_id"] = f"u{n}"
+        if rng.random() < 0.5:
+            payload["track_reference_id"] = rng.choice(["t1", "t2", "t3", f"t{n % 11}"])
+        if rng.random() < 0.1:  # read by the per-record path: an item's row, segment metadata
+            payload = rng.choice([
+                {"item": {"reference_id": ref}, "box": [dict(payload, type="box")]},
+                {"type": "segmentation", "reference_id": ref, "mask_url": "s3://b/m.png",
+                 "annotations": [{"label": "sky", "index": 0, "metadata": {"a": 1}},
+                                 {"label": "road", "index": 1}],
+                 **{k: v for k, v in payload.items() if k in ("annotation_id", "track_reference_id")}},
+            ])  # fmt: skip
+        lines.append(json.dumps(payload))
+    return lines
+
+
+def _import_twice(
+    tmp_path: Path, name: str, first: Path, second: Path
+) -> tuple[list[Any], list[Any]]:
+    """Two imports into one catalog (the second onto the field the first filled): every ROI
+    row, and each import's errors, counts and warnings."""
+    reports = []
+    with _catalog(tmp_path / f"{name}.duckdb") as catalog:
+        for path in (first, second):
+            report = nucleus_annotations.import_files(
+                catalog, [path], progress=False, field="predictions"
+            )
+            reports.append(([str(e) for e in report.errors], report.rois, report.warnings,
+                            report.warning_examples))  # fmt: skip
+        rows = catalog.sql(f"SELECT {_COLUMNS} FROM rois ORDER BY frame_id, field, id").fetchall()
+    return rows, reports
+
+
+@pytest.mark.parametrize(("seed", "chunk"), [(11, 6), (12, 11), (13, 1000)])
+def test_rows_sql_read_are_placed_by_sql_as_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, chunk: int
+) -> None:
+    """A chunk of rows SQL read alone is placed by SQL (ids, tracks, the errors of a frame
+    that is not there and of an annotation_id given twice, in line order), as the loop over
+    them places them: in chunks, and onto a field an earlier import filled."""
+    first, second = tmp_path / "first.ndjson", tmp_path / "second.ndjson"
+    first.write_text("".join(line + "\n" for line in _placed_lines(seed, 120, chunk < 100)))
+    second.write_text("".join(line + "\n" for line in _placed_lines(seed + 100, 120, chunk < 100)))
+    monkeypatch.setattr(_nucleus_placing, "CHUNK", chunk)
+    placed: list[int] = []
+    by_sql = _nucleus_placing.place_rows
+
+    def counted(*args: Any) -> Any:
+        placed.append(1)
+        return by_sql(*args)
+
+    monkeypatch.setattr(_nucleus_placing, "place_rows", counted)
+    rows, reports = _import_twice(tmp_path, "sql", first, second)
+    # most chunks by SQL (the keypoints label's names met first taken as the loop takes them)
+    assert len(placed) >= (240 // chunk) // 2 if chunk < 100 else len(placed) == 2, len(placed)
+    calls = len(placed)
+    monkeypatch.setattr(_nucleus_placing.Placing, "_by_sql", lambda *_: False)
+    rows_each, reports_each = _import_twice(tmp_path, "each", first, second)
+    assert len(placed) == calls  # none by SQL
+    assert rows == rows_each
+    assert reports == reports_each
+    errors = "\n".join(e for report in reports for e in report[0])
+    assert "no frame (or scene) has reference_id 'nowhere'" in errors
+    assert "annotation_id 'a1' came earlier for this item" in errors
+    ids = {r[1] for r in rows}
+    assert {"box-2", "mask-0/1"} <= ids, sorted(ids)  # made ids, a segment's
+    assert max(r[16] for r in rows if r[16] is not None) >= 10  # tracks numbered over chunks

@@ -103,6 +103,13 @@ class Output:
         self.made_rows: list[int] = []
         self.rois: list[tuple[object, ...]] = []  # rows of ROIs, then their place
         self.made = 0
+        self._placed: tuple[pa.Array, ...] | None = None
+
+    def placed(self, at: pa.Array, frame_ids: pa.Array, ids: pa.Array, tracks: pa.Array,
+               made: pa.Array) -> None:  # fmt: skip
+        """Rows SQL read, placed by SQL: each one's row among the chunk's, frame, id, track
+        and place among the rows made (beside those `frame` makes)."""
+        self._placed = (at, frame_ids, ids, tracks, made)
 
     def mark(self) -> _Marked:
         return _Marked(len(self.at), len(self.rois))
@@ -174,18 +181,30 @@ class Output:
 
     def _sql_rows(self) -> pa.Table | None:
         """The rows SQL read that were placed, in the order they were made."""
-        if not self.at:
+        listed = (pa.array(self.at, pa.int64()), pa.array(self.frame_ids, pa.string()),
+                  pa.array(self.ids, pa.string()), pa.array(self.tracks, pa.int32()),
+                  pa.array(self.made_rows, pa.int64()))  # fmt: skip
+        if self._placed is not None:
+            types = (pa.int64(), pa.string(), pa.string(), pa.int32(), pa.int64())
+            at, frame_ids, ids, tracks, made = (
+                pa.concat_arrays([*pa.chunked_array(p).cast(t).chunks, a]) if len(a)
+                else pa.chunked_array(p).cast(t).combine_chunks()
+                for p, a, t in zip(self._placed, listed, types, strict=True)
+            )  # fmt: skip
+        else:
+            at, frame_ids, ids, tracks, made = listed
+        if not len(at):
             return None
         tables = [part.table for part in self.stretches]
         whole = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        t = whole.take(pa.array(self.at, pa.int64()))
+        t = whole.take(at)
         count = t.num_rows
         empty = pa.ListArray.from_arrays(
             pa.array(np.zeros(count + 1, np.int32)), pa.array([], pa.string())
         )
         columns = {
-            "frame_id": pa.array(self.frame_ids, pa.string()),
-            "id": pa.array(self.ids, pa.string()),
+            "frame_id": frame_ids,
+            "id": ids,
             "field": pa.repeat(pa.scalar(self.field, pa.string()), count),
             "label": t["label"],
             "labels": t["labels"],
@@ -199,10 +218,10 @@ class Output:
             "source_ids": empty,
             "mask": t["mask"],
             "attributes": t["attributes"],
-            "track_index": pa.array(self.tracks, pa.int32()),
+            "track_index": tracks.cast(pa.int32()),
             "keyframe": pa.nulls(count, pa.bool_()),
             "visibility": t["visibility"],
-            "_made": pa.array(self.made_rows, pa.int64()),
+            "_made": made,
         }
         return pa.table(columns, schema=_MADE)
 

@@ -5,8 +5,9 @@ in one label write (`CatalogWriter.write_labels`).
 
 A chunk holds, in file order, stretches of ROI rows that SQL read (_nucleus_annotation_sql)
 and annotations the per-record path read (_nucleus_payloads); both are placed by the same
-rules, one annotation after the other, on plain values (no ROI object is made for a row SQL
-read). A frame the import gave ROIs in an earlier chunk keeps them, and the new ones are
+rules, on plain values (no ROI object is made for a row SQL read): by SQL
+(_nucleus_annotation_place) when the chunk holds rows SQL read, else by a loop, one
+annotation after the other. A frame the import gave ROIs in an earlier chunk keeps them, and the new ones are
 added, so memory holds one chunk whatever the files' size and order. The ids made for
 annotations without one skip every id the frame holds then; an annotation_id that an earlier
 chunk made for another annotation of the frame is refused as given twice.
@@ -15,12 +16,17 @@ chunk made for another annotation of the frame is refused as given twice.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench.errors import RecordError
+from workbench.ingest._columnar import MemoryEngine
+from workbench.ingest._nucleus_annotation_place import free_id, no_frame, place_rows, twice
 from workbench.ingest._nucleus_annotation_rows import Output, Rows
 from workbench.ingest._nucleus_payloads import EXTRA, Annotation
 from workbench.ingest.report import is_record_failure, record_error
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["CHUNK", "Placing", "Rows"]
 
 CHUNK = 100_000  # annotations read before they are placed and written
+_CATEGORIES = pa.array(["category", "multicategory"])
 
 
 class _Put(NamedTuple):
@@ -88,6 +95,7 @@ class Placing:
         finally:
             con.close()
         self.new_keypoints: dict[str, KeypointLabel] = {}
+        self._sql: MemoryEngine | None = None  # the engine placing chunks of rows SQL read
 
     def write(self, chunk: list[Rows | Annotation]) -> None:
         """Place the chunk's annotations in order (refusing those that cannot be) and store
@@ -97,16 +105,22 @@ class Placing:
         refs: list[str] = []
         for part in chunk:
             refs += part.refs if isinstance(part, Rows) else [part.reference_id]
-        self._look_up(refs)
-        for at, part in enumerate(chunk):
-            if isinstance(part, Rows):
-                self._put_rows(at, part)
-            else:
-                self._put_one(part)
+        frames, stored = self._look_up(refs)
         output = Output(self.field, chunk, self.field_ok)
-        for frame_id, frame in self.by_frame.items():
-            if frame.rois:
-                self._output(output, frame_id, frame)
+        if self._by_sql(chunk, frames):
+            out = place_rows(self._engine().con, chunk, frames, _ids(stored), self.tracks,
+                             self.writer.reject)  # fmt: skip
+            _placed_out(output, chunk, out, frames, self.writer.reject)
+        else:
+            self._by_frame(frames, stored)
+            for at, part in enumerate(chunk):
+                if isinstance(part, Rows):
+                    self._put_rows(at, part)
+                else:
+                    self._put_one(part)
+            for frame_id, frame in self.by_frame.items():
+                if frame.rois:
+                    self._output(output, frame_id, frame)
         frame_ids, rois, warnings = output.table()
         if frame_ids:
             cleared = [f for f in frame_ids if f not in self.written]
@@ -114,28 +128,91 @@ class Placing:
             self.written.update(frame_ids)
         self.by_frame, self.scenes = {}, {}
 
-    def _look_up(self, refs: list[str]) -> None:
-        """The frames (with their scenes) and the scenes (with their frames) named, and the
-        ids of the ROIs earlier chunks stored on them."""
+    def close(self) -> None:
+        if self._sql is not None:
+            self._sql.close()
+            self._sql = None
+
+    def _engine(self) -> MemoryEngine:
+        if self._sql is None:
+            self._sql = MemoryEngine(threads=1)
+        return self._sql
+
+    def _by_sql(self, chunk: list[Rows | Annotation], frames: pa.Table) -> bool:
+        """Whether the chunk is placed by SQL (`place_rows`): the field one the catalog can
+        hold, rows SQL read among its annotations (the per-record path's alone are placed
+        by the loop, its every frame checked there), no category on a scene, no keypoints
+        whose label's names differ from those this import met. A keypoints row SQL read
+        whose label the import meets first is read again by the per-record path for its
+        names (as the loop would)."""
+        if not self.field_ok or not any(isinstance(part, Rows) for part in chunk):
+            return False
+        found = set(frames["id"].to_pylist())
+        scenes = set(self.scenes) - found if self.scenes else set()
+        for part in chunk:
+            if isinstance(part, Annotation):
+                if part.reference_id in scenes and part.type in ("category", "multicategory"):
+                    return False
+                if part.keypoints is not None or not isinstance(part.track, str | None):
+                    return False
+                continue
+            kinds = part.table["type"]
+            if scenes and pc.any(pc.and_(pc.is_in(kinds, _CATEGORIES),
+                                         pc.is_in(part.table["ref"], pa.array(sorted(scenes))))).as_py():  # fmt: skip
+                return False
+            keypoints = pc.equal(kinds, "keypoints")
+            if pc.any(keypoints).as_py():
+                for i in np.flatnonzero(keypoints.to_numpy(zero_copy_only=False)):
+                    if not self._keypoints_met(part, int(i), found):
+                        return False
+        return True
+
+    def _keypoints_met(self, rows: Rows, i: int, found: set[str]) -> bool:
+        """Whether a keypoints row's label has its names in their order (a label met first
+        taken from the row's line, as the loop takes it), or its row is of no frame."""
+        if rows.refs[i] not in found or self._names_known(rows, i):
+            return True
+        label = rows.table["label"][i].as_py()
+        if label in self.kept_keypoints or label in self.new_keypoints:
+            return False  # names in another order, or others: the loop's
+        given = rows.annotation(i).keypoints
+        assert given is not None
+        self.new_keypoints[label] = given
+        return True
+
+    def _look_up(self, refs: list[str]) -> tuple[pa.Table, dict[str, list[str]]]:
+        """The frames named (id, context, pos: their order), the scenes named (with their
+        frames, in `scenes`), and the ids of the ROIs earlier chunks stored on them."""
         con = self.catalog.cursor()
         try:
             with registered(con, "_wb_nu_refs", pa.table({"r": pa.array(sorted(set(refs)))})):
-                frames = con.execute(
-                    "SELECT id, context_id FROM frames WHERE id IN (SELECT r FROM _wb_nu_refs)"
-                ).fetchall()
+                frames = con.sql(
+                    "SELECT id, context_id AS context FROM frames "
+                    "WHERE id IN (SELECT r FROM _wb_nu_refs)"
+                ).to_arrow_table()
                 for context, ids in con.execute(
                     "SELECT context_id, list(id ORDER BY frame_index, timestamp, id) FROM frames "
                     "WHERE context_id IN (SELECT r FROM _wb_nu_refs) GROUP BY context_id"
                 ).fetchall():
                     self.scenes[context] = ids
-            named = [f for f, _ in frames] + [f for ids in self.scenes.values() for f in ids]
+            named = frames["id"].to_pylist() + [f for ids in self.scenes.values() for f in ids]
             stored = self._stored(con, [f for f in named if f in self.written])
         finally:
             con.close()
-        for frame_id, context in frames:
+        counts = [len(stored.get(f, ())) for f in frames["id"].to_pylist()] if stored else None
+        frames = frames.append_column("pos", pa.array(np.arange(frames.num_rows), pa.int64()))
+        frames = frames.append_column(
+            "stored", pa.array(counts, pa.int64()) if counts else pa.repeat(0, frames.num_rows)
+        )
+        return frames, stored
+
+    def _by_frame(self, frames: pa.Table, stored: dict[str, list[str]]) -> None:
+        """The frames named, and the scenes' frames, for the per-annotation loop."""
+        ids, contexts = frames["id"].to_pylist(), frames["context"].to_pylist()
+        for frame_id, context in zip(ids, contexts, strict=True):
             self.by_frame[frame_id] = _frame(context, stored.get(frame_id, []))
-        for context, ids in self.scenes.items():
-            for frame_id in ids:
+        for context, scene_ids in self.scenes.items():
+            for frame_id in scene_ids:
                 if frame_id not in self.by_frame:
                     self.by_frame[frame_id] = _frame(context, stored.get(frame_id, []))
 
@@ -167,14 +244,14 @@ class Placing:
                 if kind in ("category", "multicategory") and ref in self.scenes:
                     self._put_on_scene(rows.annotation(i))
                 else:
-                    reject(RecordError(rows.where(i), _no_frame(ref)))
+                    reject(RecordError(rows.where(i), no_frame(ref)))
                 continue
             if kind == "keypoints" and not self._names_known(rows, i):
                 self._put_one(rows.annotation(i))
                 continue
             if given is not None:
                 if given in frame.taken:
-                    reject(RecordError(rows.where(i), _twice(given)))
+                    reject(RecordError(rows.where(i), twice(given)))
                     continue
                 frame.taken.add(given)
             track = None
@@ -203,11 +280,11 @@ class Placing:
             if annotation.type in ("category", "multicategory") and ref in self.scenes:
                 self._put_on_scene(annotation)
                 return
-            raise RecordError(where, _no_frame(ref))
+            raise RecordError(where, no_frame(ref))
         rois = self._keypoints_in_order(annotation)
         if annotation.annotation_id is not None:
             if annotation.annotation_id in frame.taken:
-                raise RecordError(where, _twice(annotation.annotation_id))
+                raise RecordError(where, twice(annotation.annotation_id))
             frame.taken.add(annotation.annotation_id)
         track = None
         if annotation.track is not None:
@@ -261,7 +338,7 @@ class Placing:
         puts: list[tuple[tuple[int, int] | Roi, str, int | None]] = []
         check = False
         for put in frame.rois:
-            base = put.named or put.annotation_id or _free_id(put.type, counts, frame.taken)
+            base = put.named or put.annotation_id or free_id(put.type, counts, frame.taken)
             if put.row is not None and put.type == "mask":
                 at, row = put.row
                 puts += [((at, row + n), f"{base}/{n}", put.track) for n in range(put.parts)]
@@ -286,22 +363,85 @@ class Placing:
             self.writer.reject(record_error(exc, where))
 
 
+def _placed_out(output: Output, chunk: list[Rows | Annotation], out: pa.Table,
+                frames: pa.Table, reject: Callable[[RecordError], None]) -> None:  # fmt: skip
+    """The rows `place_rows` placed into `output`: a frame of rows SQL read alone taken
+    whole, one with annotations the per-record path read checked as the loop checks it;
+    frames past the limit or refused refused whole, in frame order."""
+    refused: list[tuple[int, RecordError]] = []
+    if out["r"].null_count:  # frames with annotations the per-record path read
+        each_ids = out.filter(pc.is_null(out["r"]))["ref"]
+        each = pc.is_in(out["ref"], pc.unique(each_ids)).to_numpy(zero_copy_only=False)
+        _each_frames(output, chunk, out.filter(each), frames, refused)
+        out = out.filter(~each)
+    if "count" in out.column_names:
+        over = pc.greater(out["count"], MAX_ROIS_PER_FRAME).to_numpy(zero_copy_only=False)
+        if over.any():
+            for frame_id, count, pos in zip(*(out.filter(over)[c].to_pylist()
+                                              for c in ("ref", "count", "pos")), strict=True):  # fmt: skip
+                text = f"the frame has {count:,} ROIs, more than {MAX_ROIS_PER_FRAME:,}"
+                if not refused or refused[-1][0] != pos:
+                    refused.append((pos, RecordError(f"item {frame_id!r}", text)))
+            out = out.filter(~over)
+    made = pc.add(pc.multiply(out["pos"], 1 << 32), pa.array(np.arange(out.num_rows)))
+    output.placed(out["r"], out["ref"], out["id"], out["track"], made)
+    for _, error in sorted(refused, key=lambda e: e[0]):
+        reject(error)
+
+
+def _each_frames(output: Output, chunk: list[Rows | Annotation], out: pa.Table,
+                 frames: pa.Table, refused: list[tuple[int, RecordError]]) -> None:  # fmt: skip
+    """Frames holding annotations the per-record path read, checked as a frame's ROIs."""
+    stored = frames["stored"].to_pylist()
+    by_o: dict[int, Annotation] = {}
+    o = 0
+    for part in chunk:
+        if isinstance(part, Rows):
+            o += part.table.num_rows
+        else:
+            by_o[o] = part
+            o += 1
+    # a row SQL read as (the chunk's stretch, its row there)
+    stretches = sorted(output.first.items(), key=lambda e: e[1])
+    firsts = np.array([first for _, first in stretches], np.int64)
+    rs = pc.fill_null(out["r"], -1).to_numpy()
+    stretch = np.maximum(firsts.searchsorted(rs, side="right") - 1, 0)
+    ats = [stretches[k][0] for k in stretch.tolist()]
+    rows_at = (rs - firsts[stretch]).tolist()
+    columns = [out[c].to_pylist() for c in ("r", "o", "ref", "id", "track", "pos")]
+    refs = columns[2] + [None]
+    puts: list[tuple[tuple[int, int] | Roi, str, int | None]] = []
+    for n, (r, o, ref, roi_id, track, pos) in enumerate(zip(*columns, strict=True)):
+        if r is None:
+            annotation = by_o[o]
+            mask = annotation.type == "mask"
+            for k, roi in enumerate(annotation.rois):
+                puts.append((roi, f"{roi_id}/{k}" if mask else roi_id, track))
+        else:
+            puts.append(((ats[n], rows_at[n]), roi_id, track))
+        if refs[n + 1] != ref:
+            where = f"item {ref!r}"
+            try:
+                if stored[pos] + len(puts) > MAX_ROIS_PER_FRAME:
+                    count = stored[pos] + len(puts)
+                    raise RecordError(
+                        where, f"the frame has {count:,} ROIs, more than {MAX_ROIS_PER_FRAME:,}"
+                    )
+                output.made = pos << 32
+                output.frame(ref, puts, where, True)
+            except Exception as exc:
+                if not is_record_failure(exc):
+                    raise
+                refused.append((pos, record_error(exc, where)))
+            puts = []
+
+
+def _ids(stored: dict[str, list[str]]) -> pa.Table:
+    """(frame_id, id) of the ROIs earlier chunks stored."""
+    pairs = [(f, i) for f, ids in stored.items() for i in ids]
+    return pa.table({"frame_id": pa.array([f for f, _ in pairs], pa.string()),
+                     "id": pa.array([i for _, i in pairs], pa.string())})  # fmt: skip
+
+
 def _frame(context: str | None, stored: list[str]) -> _Frame:
     return _Frame(context, len(stored), taken=set(stored))
-
-
-def _no_frame(ref: str) -> str:
-    return f"no frame (or scene) has reference_id {ref!r}"
-
-
-def _twice(annotation_id: str) -> str:
-    return f"annotation_id {annotation_id!r} came earlier for this item"
-
-
-def _free_id(kind: str, counts: Counter[str], taken: set[str]) -> str:
-    """`<kind>-<n>` for the next n of the frame that no id taken holds."""
-    while (made := f"{kind}-{counts[kind]}") in taken:
-        counts[kind] += 1
-    counts[kind] += 1
-    taken.add(made)
-    return made

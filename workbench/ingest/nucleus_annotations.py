@@ -62,6 +62,7 @@ def import_files(
             reader.finish()
         finally:
             reader.close()
+            placing.close()
         writer.add_keypoint_labels(placing.new_keypoints.values())
     return writer.report
 
