@@ -17,6 +17,8 @@ from workbench.ingest._nucleus_columnar import ColumnarScenes
 from workbench.ingest.nucleus import _SceneImport, import_files, read_scenes
 from workbench.ingest.writer import CatalogWriter, RowBatch
 
+from .nucleus_scenes import per_record, stored_rows
+
 BOM = b"\xef\xbb\xbf"
 
 
@@ -95,29 +97,6 @@ def _repeated_keys(line: str, n: int) -> str:
         return line
     key, value = first
     return line.replace(key, value + key, 1)
-
-
-def _per_record(catalog, path: Path, update: bool):
-    """The reference: every scene added by the per-record path."""
-    job = _SceneImport(catalog, update=update, progress=False, frames_dir=None, dataset=None)
-    job.base = path.resolve().parent
-    with job.writer:
-        for where, scene in read_scenes(path):
-            job.add(scene, where)
-    from workbench.ingest.video import count_context_frames
-
-    count_context_frames(catalog, job.contexts)
-    return job.writer.report
-
-
-def _stored(catalog) -> tuple[list, list]:
-    # frame_key numbers frames in the order they were stored: the columnar path leaves a
-    # frame stored exactly as given where it is, the per-record path writes it again.
-    frames = catalog.sql(
-        "SELECT * EXCLUDE (ingested, frame_key) FROM frames ORDER BY context_id, frame_index, id"
-    ).fetchall()
-    sources = catalog.sql("SELECT * EXCLUDE (frame_key) FROM sources ORDER BY frame_id").fetchall()
-    return frames, sources
 
 
 def _errors(report, ndjson: Path, document: Path) -> list[str]:
@@ -229,8 +208,8 @@ def _paths_agree(tmp_path: Path, seed: int, update: bool, refused_ids: bool = Tr
                     if way == "columnar":
                         reports.append(import_files(catalog, [path], progress=False, update=update))
                     else:
-                        reports.append(_per_record(catalog, path, update))
-                results[path, way] = (_stored(catalog), reports)
+                        reports.append(per_record(catalog, path, update))
+                results[path, way] = (stored_rows(catalog), reports)
     for path in (ndjson, document):
         (stored, reports), (expected, wanted) = (
             results[path, "columnar"],
@@ -361,9 +340,9 @@ def test_an_update_leaves_scenes_stored_as_they_stand_unread(
             if way == "columnar":
                 report = import_files(catalog, [second], progress=False, update=True)
             else:
-                report = _per_record(catalog, second, update=True)
+                report = per_record(catalog, second, update=True)
             monkeypatch.setattr(_SceneImport, "_load_contexts", load)
-            results.append((_stored(catalog), [str(e) for e in report.errors], report.frames))
+            results.append((stored_rows(catalog), [str(e) for e in report.errors], report.frames))
             if way == "columnar":
                 assert "e" not in loaded, loaded  # stored as it stands, never touched
                 assert {"a", "b", "c"} <= set(loaded)
@@ -423,7 +402,7 @@ def test_scenes_placed_at_once_are_known_to_the_scenes_after_them(
                 if way == "columnar":
                     reports.append(import_files(catalog, [path], progress=False, update=update))
                 else:
-                    reports.append(_per_record(catalog, path, update=update))
+                    reports.append(per_record(catalog, path, update=update))
             errors = [[str(e) for e in r.errors] for r in reports]
             # (context_key numbers scenes in the order written, which the two paths' writes
             # around a replacement do not share)
@@ -431,7 +410,7 @@ def test_scenes_placed_at_once_are_known_to_the_scenes_after_them(
                 "SELECT * EXCLUDE (ingested, frame_key, context_key) FROM frames "
                 "ORDER BY context_id, frame_index, id"
             ).fetchall()
-            results.append((frames, _stored(catalog)[1], errors, [r.frames for r in reports]))
+            results.append((frames, stored_rows(catalog)[1], errors, [r.frames for r in reports]))
     assert results[0] == results[1]
     assert results[0][2][0] or update  # conflicts refused without update
 
@@ -448,7 +427,7 @@ def test_an_import_of_new_scenes_records_no_frame_in_python(tmp_path: Path) -> N
     for way in ("columnar", "per-record"):
         with workbench.open(tmp_path / f"{way}.duckdb") as catalog:
             if way == "per-record":
-                assert _per_record(catalog, path, update=False).ok
+                assert per_record(catalog, path, update=False).ok
             else:
                 job = _SceneImport(
                     catalog, update=False, progress=False, frames_dir=None, dataset=None
@@ -464,7 +443,7 @@ def test_an_import_of_new_scenes_records_no_frame_in_python(tmp_path: Path) -> N
                 assert job.known_frames() == 20
                 job.known()  # recorded when asked
                 assert job.by_id["s3-2"] == ("s3", 2) and job.by_context["s1"][3] == "s1-3"
-            stored.append(_stored(catalog))
+            stored.append(stored_rows(catalog))
     assert stored[0] == stored[1] and len(stored[0][0]) == 20
 
 
@@ -568,8 +547,8 @@ def test_scenes_sharing_places_with_other_frames_are_not_taken_as_they_stand(
             if way == "columnar":
                 report = import_files(catalog, [path], progress=False, update=True)
             else:
-                report = _per_record(catalog, path, update=True)
-            results.append((_stored(catalog), [str(e) for e in report.errors], report.frames))
+                report = per_record(catalog, path, update=True)
+            results.append((stored_rows(catalog), [str(e) for e in report.errors], report.frames))
     assert results[0] == results[1]
     ids = {row[0] for row in results[0][0][0]}
     assert "beyond" in ids and "s1" in ids
@@ -583,6 +562,6 @@ def _both_paths(tmp_path: Path, path: Path) -> list[tuple[Any, list[str]]]:
             if way == "columnar":
                 report = import_files(catalog, [path], progress=False)
             else:
-                report = _per_record(catalog, path, update=False)
-            results.append((_stored(catalog), [str(e) for e in report.errors]))
+                report = per_record(catalog, path, update=False)
+            results.append((stored_rows(catalog), [str(e) for e in report.errors]))
     return results

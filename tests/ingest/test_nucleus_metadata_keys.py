@@ -16,8 +16,9 @@ import workbench
 from workbench.ingest import _nucleus_sql as sql
 from workbench.ingest._columnar import MemoryEngine
 from workbench.ingest._nucleus_convert import _tails, convert
-from workbench.ingest.nucleus import _SceneImport, import_files, read_scenes
-from workbench.ingest.video import count_context_frames
+from workbench.ingest.nucleus import import_files
+
+from .nucleus_scenes import per_record, stored_rows
 
 # Metadata texts beside a batch whose first item's keys are `camera` and `n`: whether the
 # conversion may vouch for its keys without a second parse, and whether SQL takes its scene.
@@ -132,24 +133,6 @@ def _random_lines(seed: int) -> tuple[list[str], dict[str, str]]:
     return lines, given
 
 
-def _per_record(catalog: workbench.Catalog, path: Path) -> list[str]:
-    job = _SceneImport(catalog, update=False, progress=False, frames_dir=None, dataset=None)
-    job.base = path.resolve().parent
-    with job.writer:
-        for where, scene in read_scenes(path):
-            job.add(scene, where)
-    count_context_frames(catalog, job.contexts)
-    return [str(e) for e in job.writer.report.errors]
-
-
-def _stored(catalog: workbench.Catalog) -> tuple[list[tuple[object, ...]], ...]:
-    frames = catalog.sql(
-        "SELECT * EXCLUDE (ingested, frame_key) FROM frames ORDER BY context_id, frame_index"
-    ).fetchall()
-    sources = catalog.sql("SELECT * EXCLUDE (frame_key) FROM sources ORDER BY frame_id").fetchall()
-    return frames, sources
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_stored_as_the_per_record_path_stores(tmp_path: Path, seed: int) -> None:
     path = tmp_path / "scenes.ndjson"
@@ -157,11 +140,11 @@ def test_stored_as_the_per_record_path_stores(tmp_path: Path, seed: int) -> None
     path.write_text("\n".join(lines) + "\n")
     with workbench.open(tmp_path / "sql.duckdb") as catalog:
         report = import_files(catalog, [path], progress=False)
-        stored = _stored(catalog)
+        stored = stored_rows(catalog)
         metadata = dict(catalog.sql("SELECT id, metadata FROM frames").fetchall())
     with workbench.open(tmp_path / "per-record.duckdb") as catalog:
-        errors = _per_record(catalog, path)
-        expected = _stored(catalog)
+        errors = [str(e) for e in per_record(catalog, path).errors]
+        expected = stored_rows(catalog)
     assert stored == expected
     assert [str(e) for e in report.errors] == errors
     twice = [i for i, text in given.items() if text == METADATA["a key twice"][0]]

@@ -15,8 +15,9 @@ import workbench
 from workbench.ingest import _nucleus_sql as sql
 from workbench.ingest._columnar import MemoryEngine
 from workbench.ingest._nucleus_convert import Strict, content_types, convert
-from workbench.ingest.nucleus import _SceneImport, import_files, read_scenes
-from workbench.ingest.video import count_context_frames
+from workbench.ingest.nucleus import import_files
+
+from .nucleus_scenes import per_record, stored_rows
 
 
 def _item(n: int, metadata: str = '{"camera": "front", "n": 1}') -> str:
@@ -180,23 +181,6 @@ def test_batches_the_strict_parse_refuses_take_the_whole_form() -> None:
     assert strict.statement() == sql.SCENES
 
 
-def _per_record(catalog: workbench.Catalog, path: Path) -> None:
-    job = _SceneImport(catalog, update=False, progress=False, frames_dir=None, dataset=None)
-    job.base = path.resolve().parent
-    with job.writer:
-        for where, scene in read_scenes(path):
-            job.add(scene, where)
-    count_context_frames(catalog, job.contexts)
-
-
-def _stored(catalog: workbench.Catalog) -> tuple[list[tuple[object, ...]], ...]:
-    frames = catalog.sql(
-        "SELECT * EXCLUDE (ingested, frame_key) FROM frames ORDER BY context_id, frame_index"
-    ).fetchall()
-    sources = catalog.sql("SELECT * EXCLUDE (frame_key) FROM sources ORDER BY frame_id").fetchall()
-    return frames, sources
-
-
 @pytest.mark.parametrize("video_null", [False, True])
 def test_stored_as_the_per_record_path_stores(tmp_path: Path, video_null: bool) -> None:
     lines = [line for name, (line, _) in LINES.items() if name != "video null" or video_null]
@@ -205,11 +189,11 @@ def test_stored_as_the_per_record_path_stores(tmp_path: Path, video_null: bool) 
     with workbench.open(tmp_path / "sql.duckdb") as catalog:
         report = import_files(catalog, [path], progress=False)
         assert report.ok, report.errors
-        stored = _stored(catalog)
+        stored = stored_rows(catalog)
         rows = catalog.sql("SELECT id, metadata FROM frames").fetchall()
     with workbench.open(tmp_path / "per-record.duckdb") as catalog:
-        _per_record(catalog, path)
-        expected = _stored(catalog)
+        per_record(catalog, path)
+        expected = stored_rows(catalog)
     assert stored == expected
     metadata = {frame: json.loads(text) for frame, text in rows}
     assert metadata["f3"]["scene"] == {"site": "b"}  # the last of the scene's key
