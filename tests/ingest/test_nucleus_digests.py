@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import workbench
-from tests.ingest.test_nucleus_columnar import _per_record as per_record
+from tests.ingest.nucleus_scenes import per_record
 from workbench.ingest import _nucleus_columnar
 from workbench.ingest._nucleus_columnar import ColumnarScenes
 from workbench.ingest._nucleus_digests import SceneDigests
