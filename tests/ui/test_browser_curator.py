@@ -6,6 +6,7 @@ writes to the catalog.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -88,7 +89,14 @@ def test_the_sample_view_takes_the_screen_and_keys_move_through_samples(app_page
     expand = page.locator(".wb-expand button").first
     expect(expand).to_contain_text("Close sample view")
     app_page.wait_idle()
-    area = page.locator(".wb-sample-view").first.bounding_box()
+    # the button's label and the view's styles reach the page as separate changes: the
+    # view takes the whole window within a few seconds
+    view = page.locator(".wb-sample-view").first
+    deadline = time.monotonic() + 10
+    area = view.bounding_box()
+    while area != {"x": 0, "y": 0, "width": 1600, "height": 1000} and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        area = view.bounding_box()
     assert area is not None and (area["x"], area["y"]) == (0, 0)
     assert (area["width"], area["height"]) == (1600, 1000)  # the whole window
     # the label text of each shape is drawn: the viewer says how many texts it drew
