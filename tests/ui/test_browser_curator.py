@@ -77,6 +77,20 @@ def test_the_viewer_follows_the_query_and_says_so(app_page: Any):
     expect(label).to_contain_text(ids[0])
 
 
+WINDOW = {"x": 0, "y": 0, "width": 1600, "height": 1000}
+
+
+def settled_box(page: Any, locator: Any, want: dict[str, float]) -> Any:
+    """The locator's box once it is `want`, or as it is after 10 s (a layout's styles can
+    reach the page a moment after the change that asked for them)."""
+    deadline = time.monotonic() + 10
+    box = locator.bounding_box()
+    while box != want and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        box = locator.bounding_box()
+    return box
+
+
 def test_the_sample_view_takes_the_screen_and_keys_move_through_samples(app_page: Any):
     ready(app_page)
     page = app_page.page
@@ -89,14 +103,8 @@ def test_the_sample_view_takes_the_screen_and_keys_move_through_samples(app_page
     expand = page.locator(".wb-expand button").first
     expect(expand).to_contain_text("Close sample view")
     app_page.wait_idle()
-    # the button's label and the view's styles reach the page as separate changes: the
-    # view takes the whole window within a few seconds
-    view = page.locator(".wb-sample-view").first
-    deadline = time.monotonic() + 10
-    area = view.bounding_box()
-    while area != {"x": 0, "y": 0, "width": 1600, "height": 1000} and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
-        area = view.bounding_box()
+    # the button's label and the view's styles reach the page as separate changes
+    area = settled_box(page, page.locator(".wb-sample-view").first, WINDOW)
     assert area is not None and (area["x"], area["y"]) == (0, 0)
     assert (area["width"], area["height"]) == (1600, 1000)  # the whole window
     # the label text of each shape is drawn: the viewer says how many texts it drew
@@ -125,7 +133,7 @@ def test_a_dialog_is_a_box_over_the_grid_that_stays_in_place(app_page: Any):
     dialog = page.locator(".wb-send-dialog").first
     expect(dialog).to_be_visible()
     app_page.wait_idle()
-    backdrop = dialog.bounding_box()
+    backdrop = settled_box(page, dialog, WINDOW)
     assert backdrop is not None and (backdrop["width"], backdrop["height"]) == (1600, 1000)
     assert page.locator(GRID).bounding_box() == grid_before
     app_page.screenshot("send-dialog")
