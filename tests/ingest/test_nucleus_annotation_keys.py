@@ -83,6 +83,10 @@ _EDGES: list[tuple[Any, bool]] = [
     (lambda n: _head(n) + f', {_BOX}, "metadata": {{"m": {{"b": 1, "b": 2}}}}}}', False),
     (lambda n: _head(n) + f', {_BOX}, "metadata": {{"s": "x\\": 1", "t": {{}}}}}}', True),
     (lambda n: _head(n) + f', {_BOX}, "metadata": {{"s": "x\\": 1", "s": 2}}}}', False),
+    # the keys SQL reads from the line's list of keys: an item's row, metadata given as null
+    (lambda n: _head(n) + f', {_BOX}, "\\u0069tem": {{"reference_id": "f1"}}}}', False),
+    (lambda n: _head(n) + f', {_BOX}, "metadata": null}}', True),
+    (lambda n: _head(n) + f', {_BOX}, "m\\u0065tadata": null}}', True),
 ]
 
 
