@@ -31,6 +31,11 @@ from workbench.model.limits import (
 # What no label or id may hold (model.validation.FORBIDDEN_CHARACTERS, in RE2's words).
 _FORBIDDEN = r"[\x00-\x1f\x7f-\x9f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
 
+# No key twice (`na_keys_once`): at the line's top level by its shape (`known`, below) or
+# by its keys; in a geometry or metadata the engine wrote (no space, so each key ends in
+# `":`, and a quote inside a string is escaped), as many `":` as the keys known to be there
+# (a box's four, a polygon's `vertices` and each vertex's x and y) or at most one key leave
+# no room for one given twice, and the rest is checked key by key.
 MACROS = (
     SCENE_MACROS
     + rf"""
@@ -42,12 +47,16 @@ CREATE MACRO na_count(text, part) AS (strlen(text) - strlen(replace(text, part, 
 CREATE MACRO na_has(j, key) AS CASE WHEN contains(j, '"' || key || '"') OR contains(j, chr(92))
     THEN json_exists(j, '$.' || key) ELSE false END;
 CREATE MACRO na_once(j) AS NOT nu_dup(json_keys(j));
-CREATE MACRO na_keys_once(j, type, geometry, points, meta) AS na_once(j)
-    AND CASE WHEN type IN ('box', 'keypoints') THEN na_once(geometry)
+CREATE MACRO na_keys_once(keys, known, type, geometry, points, meta) AS
+    CASE WHEN known THEN true ELSE NOT nu_dup(keys) END
+    AND CASE WHEN type = 'box' AND na_count(geometry, '":') = 4 THEN true
+        WHEN type IN ('box', 'keypoints') THEN na_once(geometry)
+        WHEN type IN ('polygon', 'line') AND na_count(geometry, '":') = 1 + 2 * points
+            THEN true
         WHEN type IN ('polygon', 'line') THEN na_once(geometry)
             AND na_count(geometry, '"x":') = points AND na_count(geometry, '"y":') = points
         ELSE true END
-    AND CASE WHEN meta IS NULL OR meta = '{{}}' THEN true
+    AND CASE WHEN meta IS NULL OR na_count(meta, '":') <= 1 THEN true
         WHEN NOT contains(substr(meta, 2), '{{') THEN na_once(meta)
         ELSE nu_keys_unique(meta) END;
 CREATE MACRO na_string(x) AS x IS NULL OR (nu_str(x) AND x != '""');
@@ -101,11 +110,17 @@ _EXTRA_PARTS = ", ".join(
         """CASE WHEN d.annotation_id IS NULL AND type IN ('box', 'polygon', 'line', 'keypoints')
             THEN '"annotation_id":null'
             WHEN type = 'mask' THEN '"annotation_id":' || coalesce(d.annotation_id, 'null') END""",
-        """CASE WHEN d.metadata IS NULL AND na_has(j, 'metadata')
+        """CASE WHEN d.metadata IS NULL AND list_contains(keys, 'metadata')
             THEN '"metadata":null' END""",
         """CASE WHEN type = 'multicategory' THEN '"type":"multicategory"' END""",
     ]
 )
+
+# A line whose keys, joined by newlines, are those of one of the batch's first lines
+# (`good`: the texts whose parts split at newlines hold no key twice, so no list of keys that
+# joins into one of them does) is known to hold no key twice without a check of its own: most
+# files hold one shape of payload, or a few.
+_SAMPLE = 512
 
 # One row per line that may hold a payload SQL takes, its values and `ok`; a segmentation's
 # values per segment in lists (`segments`: label, mask, attributes).
@@ -115,14 +130,21 @@ WITH parsed AS (
     SELECT n, j, try(from_json(j, '{_PAYLOAD}')) AS d,
         NOT contains(j, '\\') AND NOT contains(j, chr(127)) AND strlen(j) = length(j) AS plain
     FROM _wb_lines WHERE NOT marked AND left(ltrim(j), 1) = '{{'),
+good AS (
+    SELECT coalesce(list(s), []) AS shapes FROM (
+        SELECT DISTINCT array_to_string(try(json_keys(j)), chr(10)) AS s
+        FROM (SELECT j FROM _wb_lines WHERE NOT marked AND left(ltrim(j), 1) = '{{' LIMIT {_SAMPLE}))
+    WHERE NOT nu_dup(string_split(s, chr(10)))),
 typed AS (
-    SELECT n, j, d, plain, CASE WHEN d.type IN {_TYPES} THEN d.type->>'$'
+    SELECT n, j, d, plain, CASE WHEN d IS NOT NULL THEN json_keys(j) END AS keys,
+        CASE WHEN d.type IN {_TYPES} THEN d.type->>'$'
         WHEN d.type = '"keypoints"' THEN 'keypoints'
         WHEN (d.type IS NULL OR d.type IN ('"mask"', '"segmentation"'))
             AND d.mask_url IS NOT NULL THEN 'mask' END AS type
     FROM parsed),
 shaped AS (
-    SELECT n, j, d, plain, type,
+    SELECT n, j, d, plain, type, keys,
+        list_contains(g.shapes, array_to_string(keys, chr(10))) AS known,
         CASE WHEN type = 'box' THEN try(from_json(d.geometry, '{_BOX}')) END AS b,
         CASE WHEN type IN ('polygon', 'line')
             THEN try(from_json(json_extract(d.geometry, '$.vertices'), '{_VERTICES}')) END AS v,
@@ -130,8 +152,8 @@ shaped AS (
         CASE WHEN type = 'keypoints' AND left(d.geometry, 1) = '{{'
             THEN try(from_json(d.geometry, '{_KEYPOINTS}')) END AS kg,
         CASE WHEN type = 'mask' THEN try(from_json(d.annotations, '["JSON"]')) END AS segs,
-        array_to_string(list_filter([{_EXTRA_PARTS}], lambda x: x IS NOT NULL), ',') AS extra
-    FROM typed WHERE type IS NOT NULL AND NOT na_has(j, 'item')),
+        concat_ws(',', {_EXTRA_PARTS}) AS extra
+    FROM typed, good g WHERE type IS NOT NULL AND NOT list_contains(keys, 'item')),
 numbers AS (
     SELECT *, TRY_CAST(b.x AS DOUBLE) AS x, TRY_CAST(b.y AS DOUBLE) AS y,
         TRY_CAST(b.width AS DOUBLE) AS w, TRY_CAST(b.height AS DOUBLE) AS h,
@@ -148,7 +170,7 @@ points AS (
             ELSE url END END AS local
     FROM numbers),
 valued AS (
-    SELECT n, j, d, plain, type, b, ls, extra, w, h, len(v) AS points, kg, pts, nl, ps, segs, sp,
+    SELECT n, j, d, plain, type, keys, known, b, ls, extra, w, h, len(v) AS points, kg, pts, nl, ps, segs, sp,
         d.reference_id->>'$' AS ref, d.annotation_id->>'$' AS annotation_id,
         d.track_reference_id->>'$' AS track,
         CASE WHEN type = 'box' THEN [x, y, x + w, y, x + w, y + h, x, y + h]
@@ -227,7 +249,7 @@ checked AS (
         AND (meta IS NULL OR (left(meta, 1) = '{{'
             AND NOT regexp_matches(meta, '{_ODD_NUMBER}')
             AND NOT na_has(meta, '{EXTRA}')))
-        AND coalesce(na_keys_once(j, type, d.geometry, points, meta), false) AS ok
+        AND coalesce(na_keys_once(keys, known, type, d.geometry, points, meta), false) AS ok
     FROM valued)
 SELECT n, CASE WHEN type IN ('category', 'multicategory', 'keypoints') THEN j END AS j, ref,
     type, annotation_id, track, labels, ring, visibility, names, confidence, attributes, masks,
