@@ -211,3 +211,25 @@ def test_what_changed_in_a_kwcoco_file_is_converted_as_a_first_import_makes_it(
             _import(fresh, path, per_write)
             assert _stored(fresh) == updated
     assert reports[0] == reports[1]
+
+
+def test_a_file_whose_video_the_engine_could_read_otherwise_keeps_no_digests(
+    tmp_path: Path, coco_unchanged: list[int]
+) -> None:
+    """An image giving `video_id` twice (the engine's parse keeps the first, the per-record
+    path the last): the file keeps no digests, and is converted whole on every import, as
+    before. (A guard: it passed before too.)"""
+    doc = _document()
+    text = json.dumps(doc)
+    head = '"file_name": "drive/4.jpg"'
+    assert head in text
+    path = tmp_path / "v.kwcoco.json"
+    path.write_text(text.replace(head, '"video_id": 2, ' + head, 1))
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        _import(catalog, path, 1000)
+        first = _stored(catalog)
+        _import(catalog, path, 1000)
+        assert coco_unchanged == [0, 0]
+        assert _stored(catalog) == first
+        count = catalog.cursor().execute("SELECT count(*) FROM _line_digests").fetchall()
+    assert count == [(0,)]

@@ -263,7 +263,7 @@ VIDEO_KEY = """CASE WHEN try(json_type(x, '$.video_id')) IN ('UBIGINT', 'BIGINT'
 AMBIGUOUS = r"""
 SELECT count(*) FROM _wb_image_items
 WHERE x LIKE '%"video_id"%"video_id"%'
-    OR regexp_matches(x, '\\u[0-9A-Fa-f]{4}(?:[^"\\]|\\.)*"\s*:')
+    OR (contains(x, '\u') AND regexp_matches(x, '\\u[0-9A-Fa-f]{4}(?:[^"\\]|\\.)*"\s*:'))
     OR try(json_type(x, '$.video_id'))
         NOT IN ('UBIGINT', 'BIGINT', 'VARCHAR', 'NULL', 'BOOLEAN', 'OBJECT', 'ARRAY')
 """
