@@ -7,9 +7,9 @@ The two files hold the same images (4 boxes each); the kwcoco one adds its `vide
 `tracks`, each image's `video_id`, `frame_index` and `timestamp`, and each annotation's
 `track_id`. Each
 import runs in a child process of its own, alternately, into a new catalog, followed by an
-import of the same file again (the update: every frame unchanged) and an export of the whole
-catalog; the figures are the child's wall and CPU seconds (its engine's threads included) and
-the load average at its start.
+import of the same file again (the update: every frame unchanged; the images its digests
+left unconverted are counted) and an export of the whole catalog; the figures are the child's
+wall and CPU seconds (its engine's threads included) and the load average at its start.
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ import sys, time
 from pathlib import Path
 import workbench
 from workbench.ingest import coco
+from workbench.ingest._coco_digests import ImageDigests
 source, folder = Path(sys.argv[1]), Path(sys.argv[2])
+left, close = [], ImageDigests.close
+ImageDigests.close = lambda self: (left.append(self.unchanged), close(self))[1]
 with workbench.open(folder / "c.duckdb") as catalog:
     t0, c0 = time.perf_counter(), time.process_time()
     report = coco.import_files(catalog, [source], progress=False)
@@ -37,7 +40,8 @@ with workbench.open(folder / "c.duckdb") as catalog:
     coco.export_files(catalog.view(), folder / "out" / "o.json", progress=False)
     t3, c3 = time.perf_counter(), time.process_time()
 assert report.ok and again.ok, (report.errors + again.errors)[:3]
-print(f"{t1 - t0:.2f} {c1 - c0:.2f} {t2 - t1:.2f} {c2 - c1:.2f} {t3 - t2:.2f} {c3 - c2:.2f}")
+print(f"{t1 - t0:.2f} {c1 - c0:.2f} {t2 - t1:.2f} {c2 - c1:.2f} {t3 - t2:.2f} {c3 - c2:.2f}",
+      left[-1])
 """
 
 
@@ -88,10 +92,10 @@ def main() -> None:
                     [sys.executable, "-c", _CHILD, str(path), str(folder)],
                     capture_output=True, text=True, check=True, env={**os.environ},
                 )  # fmt: skip
-                wall, cpu, uwall, ucpu, ewall, ecpu = done.stdout.split()
+                wall, cpu, uwall, ucpu, ewall, ecpu, left = done.stdout.split()
                 print(f"{name:14} import wall {wall} s, CPU {cpu} s; update wall {uwall} s, "
-                      f"CPU {ucpu} s; export wall {ewall} s, CPU {ecpu} s "
-                      f"(load {' '.join(load)})")  # fmt: skip
+                      f"CPU {ucpu} s ({left} images left unconverted); export wall {ewall} s, "
+                      f"CPU {ecpu} s (load {' '.join(load)})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -325,12 +325,13 @@ def _stage(
     try:
         kwcoco = kwcoco_members(con, path, found)  # kwcoco's videos and tracks, if any
         if digests is not None and kwcoco:
-            digests.forgo()  # a video frame is made from its video's other images too
+            digests.kwcoco(kwcoco)  # a video frame is made from its video's other images too
         if digests is not None:  # the unchanged images found, their texts dropped
             digests.before_images(con, batches)
         left_out = digests is not None and digests.unchanged > 0
         total = _images(con, path, writer, options, frames_per_write, left_out)
-        videos = stage_videos(con, path, kwcoco, writer, options.prefix) if kwcoco else None
+        left = None if digests is None else digests.left_out_videos
+        videos = stage_videos(con, path, kwcoco, writer, options.prefix, left) if kwcoco else None
         many = total > frames_per_write
         tracks = videos is not None
         by_write = ByWrite(Path(folder), frames_per_write, plan.chunk, tracks)

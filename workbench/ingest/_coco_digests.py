@@ -29,6 +29,9 @@ The annotations' sums are folded image by image as each batch comes (workbench.i
 _coco_sums: arrays on disk, not a row per image and batch), with the batches holding each
 image's annotations, so that an update converts again only the batches it needs.
 
+A kwcoco file's digests take its `videos` and `tracks` records too, and a video frame's its
+video's part: workbench.ingest._coco_videos says how, and why its videos are left out whole.
+
 A frame's digest is recorded in the transaction that stores it, only when its conversion was
 clean: the image's id given once in its text and by no other image, not named by an
 annotation giving `image_id` twice as a key (the per-record path keeps the last: every image
@@ -40,6 +43,7 @@ converted, and reported, on every import.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -52,6 +56,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ingest import _coco_sql as sql
+from workbench.ingest import _coco_videos as videos
 from workbench.ingest._coco_sums import BITS, ImageSums
 from workbench.ingest._counting import Tally
 from workbench.ingest.writer import RowBatch
@@ -94,7 +99,7 @@ CREATE OR REPLACE TEMP TABLE {_SAME} (n BIGINT, id VARCHAR, frame_key BIGINT, di
 # belong to (never digested).
 _SUMS_TABLE = (
     f"CREATE OR REPLACE TEMP TABLE {_SUMS} "
-    "(i BIGINT, h UBIGINT, n BIGINT, w UBIGINT, bits UINTEGER)"
+    "(i BIGINT, h UBIGINT, n BIGINT, w UBIGINT, bits UINTEGER, lo BIGINT)"
 )
 _TAINTED = "_wb_dig_tainted"
 
@@ -170,23 +175,22 @@ DELETE FROM {_SUMS} WHERE i IN (
     SELECT w.i FROM _wb_images w JOIN {_IMAGES} m ON m.i = w.i WHERE w.key <> m.key)
 """
 # An image's id given twice in its text (the per-record path keeps the last) or a text not
-# JSON: never digested.
+# JSON: never digested. Its video (kwcoco's: _coco_videos.VIDEO_KEY; else none).
 _IMAGE_HASHES = f"""
 CREATE OR REPLACE TEMP TABLE {_IMAGES} AS
 SELECT i, try(json_extract(x, '$.id'))::VARCHAR AS key, hash(x, $seed) AS h,
     strlen(x)::INTEGER AS line_bytes,
-    NOT contains(x[strpos(x, '"id"') + 4:], '"id"') AS once
+    NOT contains(x[strpos(x, '"id"') + 4:], '"id"') AS once, {{video}} AS video
 FROM _wb_image_items
 """
+_PLAIN = "hash(m.h, coalesce(s.h, 0::UBIGINT), coalesce(s.n, 0), coalesce(s.w, 0::UBIGINT))"
 _DIGEST = f"""
-CREATE OR REPLACE TEMP TABLE {_DIGESTS} AS
-SELECT m.i, m.key,
-    hash(m.h, coalesce(s.h, 0::UBIGINT), coalesce(s.n, 0), coalesce(s.w, 0::UBIGINT)) AS digest,
-    m.line_bytes, coalesce(s.n, 0)::INTEGER AS anns,
+CREATE OR REPLACE TEMP TABLE {_DIGESTS} AS {{parts}}
+SELECT m.i, m.key, {{digest}} AS digest, m.line_bytes, coalesce(s.n, 0)::INTEGER AS anns,
     coalesce(m.once AND m.key IS NOT NULL AND count(*) OVER (PARTITION BY m.key) = 1
-        AND t.key IS NULL, false) AS ok
+        AND t.key IS NULL, false) AS ok, m.video
 FROM {_IMAGES} m LEFT JOIN {_SUMS} s ON s.i = m.i
-LEFT JOIN {_TAINTED} t ON t.key = m.key
+LEFT JOIN {_TAINTED} t ON t.key = m.key {{join}}
 ORDER BY m.i
 """
 # The frames a write stores, with their images' digests (`$lo`..`$hi`: the range of their
@@ -262,6 +266,10 @@ class ImageDigests:
         # Whether every image of the file is stored (its `o` is then its number), once known
         self._all_stored: bool | None = None
         self.unchanged = 0  # images found unchanged (for tests and benchmarks)
+        # A kwcoco file's `videos` and `tracks` records, as a part of every digest (None: not
+        # such a file), and the images of each video left out by the lookup (whole videos).
+        self._kwcoco: str | None = None
+        self.left_out_videos: Counter[Any] = Counter()
         # When the catalog's engine ran out of memory looking them up: the first image not
         # looked up, the images' count and the engine's message.
         self.not_looked_up: tuple[int, int, str] | None = None
@@ -276,9 +284,13 @@ class ImageDigests:
             self._sums = None
 
     def forgo(self) -> None:
-        """Neither look up nor keep the digests: a file of kwcoco's videos, whose frames are
-        made from other images too (their video's count, its tracks' numbers)."""
+        """Neither look up nor keep the digests."""
         self.keeps = self.looks = False
+
+    def kwcoco(self, members: dict[str, list[tuple[int, Any]]]) -> None:
+        """The file is kwcoco's (`members`: its `videos` and `tracks` records, as read): every
+        digest takes their records, and a video frame's its video's part (_coco_videos)."""
+        self._kwcoco = json.dumps(members, default=lambda v: f"unreadable: {v.problem}")
 
     def stop_looking(self) -> None:
         """Convert every image from now on (the digests are still kept)."""
@@ -290,7 +302,10 @@ class ImageDigests:
         self._batches, self._clean, self.unchanged, self.not_looked_up = 0, True, 0, None
         self._tainted, self._orphans = set(), set()
         self._all_stored = None
+        self.left_out_videos = Counter()
         self._drop_sums()
+        if self.keeps and self._kwcoco and con.execute(videos.AMBIGUOUS).fetchall()[0][0]:
+            self.forgo()  # an image's video the engine could read otherwise than Python
         if not self.keeps:
             return
         self.file = line_digests.file_key(con, str(self._path.resolve()))
@@ -300,8 +315,10 @@ class ImageDigests:
         o = self._options
         # As JSON: no option (None) and the text "None" differ, and no value runs into the next.
         values = ("coco", CONVERSION, cats, o.prefix, o.field, str(o.images_dir), o.dataset)
-        seed = json.dumps([*values, o.version])
-        con.execute(_IMAGE_HASHES, {"seed": seed})
+        kwcoco = [] if self._kwcoco is None else [self._kwcoco]
+        seed = json.dumps([*values, o.version, *kwcoco])
+        video = "NULL::VARCHAR" if self._kwcoco is None else videos.VIDEO_KEY
+        con.execute(_IMAGE_HASHES.format(video=video), {"seed": seed})
         images = con.execute(f"SELECT coalesce(max(i) + 1, 0) FROM {_IMAGES}").fetchall()
         self._sums = ImageSums(int(images[0][0]))
         first = con.execute(_NUMBERED).fetchall()[0][0]
@@ -441,9 +458,9 @@ class ImageDigests:
             return
         assert self._sums is not None
         con.execute(_SUMS_TABLE)
-        for rows in self._sums.rows():
+        for rows in self._sums.rows(first=self._kwcoco is not None):
             with registered(con, "_wb_t", rows):
-                con.execute(f"INSERT INTO {_SUMS} SELECT * FROM _wb_t")
+                con.execute(f"INSERT INTO {_SUMS} BY NAME SELECT * FROM _wb_t")
         self._drop_sums()
         if stored:
             con.execute(_OTHER_KEYS)
@@ -454,7 +471,9 @@ class ImageDigests:
                 f"CREATE OR REPLACE TEMP TABLE {_TAINTED} AS "
                 "SELECT DISTINCT json(k)::VARCHAR AS key FROM _wb_t"
             )
-        con.execute(_DIGEST)
+        plain = {"parts": "", "digest": _PLAIN, "join": ""}
+        of_videos = videos.video_digests(_IMAGES, _SUMS, _PLAIN)
+        con.execute(_DIGEST.format(**(plain if self._kwcoco is None else of_videos)))
         con.execute(f"DROP TABLE {_IMAGES}")
         con.execute(f"DROP TABLE {_TAINTED}")
 
@@ -490,6 +509,8 @@ class ImageDigests:
             if found.num_rows:
                 with registered(con, "_wb_t", found):
                     con.execute(f"INSERT INTO {_SAME} SELECT *, 0 FROM _wb_t")
+        if self._kwcoco is not None:
+            self.left_out_videos = videos.whole_videos(con, _DIGESTS, _SAME)
         self.unchanged = con.execute(f"SELECT count(*) FROM {_SAME}").fetchall()[0][0]
         if self.unchanged:
             con.execute(

@@ -39,6 +39,9 @@ SUMS_SCHEMA = pa.schema(
     [("i", pa.int64()), ("h", pa.uint64()), ("n", pa.int64()), ("w", pa.uint64()),
      ("bits", pa.uint32())]
 )  # fmt: skip
+# And with each image's first annotation's number (`rows(first=True)`: a kwcoco video's
+# digest takes where its images' annotations stand from one another, _coco_videos).
+FIRST_SCHEMA = SUMS_SCHEMA.append(pa.field("lo", pa.int64()))
 
 
 class ImageSums:
@@ -102,17 +105,18 @@ class ImageSums:
             batch,
         )
 
-    def rows(self) -> Iterator[pa.Table]:
-        """The images with annotations, a stretch at a time (SUMS_SCHEMA)."""
+    def rows(self, first: bool = False) -> Iterator[pa.Table]:
+        """The images with annotations, a stretch at a time (SUMS_SCHEMA; FIRST_SCHEMA when
+        `first`)."""
         for k in range(-(-self.images // CHUNK)):
             with self._mapped(k) as a:
                 held = np.flatnonzero(a["n"])
                 h = a["h"][held]
                 w = a["w"][held] - a["lo"][held].astype(np.uint64) * h  # modulo 2^64
-                yield pa.table(
-                    [held + k * CHUNK, h, a["n"][held].astype(np.int64), w, a["bits"][held]],
-                    schema=SUMS_SCHEMA,
-                )
+                columns = [held + k * CHUNK, h, a["n"][held].astype(np.int64), w, a["bits"][held]]
+                if first:
+                    columns.append(np.asarray(a["lo"][held], np.int64))
+                yield pa.table(columns, schema=FIRST_SCHEMA if first else SUMS_SCHEMA)
 
     def _mapped(self, k: int) -> _Stretch:
         start = k * CHUNK

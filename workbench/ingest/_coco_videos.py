@@ -17,6 +17,7 @@ _kwcoco_videos.Tracks does, and ROIS gives each ROI of a video frame its track i
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -155,15 +156,18 @@ def stage_videos(
     members: dict[str, list[tuple[int, Any]]],
     writer: CatalogWriter,
     prefix: str,
+    left_out: Counter[Any] | None = None,
 ) -> StagedVideos | None:
     """Stage `_wb_vframes` from `_wb_images` and the track records (`members`: the file's
     `videos` and `tracks`, kwcoco_members); None when no image is a video's and the file
-    holds no track record."""
+    holds no track record. `left_out`: the images of each video an update left unconverted
+    (whole videos: whole_videos), counted as the file's images with the staged ones."""
     rows = con.execute(
         f"SELECT o, metadata FROM _wb_images WHERE {_NAMED.format(column='metadata')} ORDER BY o"
     ).fetchall()
     metas = [(o, json_value(text)) for o, text in rows]
     counts = video_counts(meta for _, meta in metas if isinstance(meta, dict))
+    counts.update(left_out or {})
     videos = KwcocoVideos(path, members[MEMBER], counts, prefix, writer.reject, members[TRACKS])
     if not videos:
         return None
@@ -235,3 +239,75 @@ def _records(path: Path, found: dict[str, Member] | None) -> dict[str, list[tupl
         if member is not None and member in got and index is not None:
             got[member].append((index, record))
     return got
+
+
+# -- the digests of a kwcoco file's video frames (workbench.ingest._coco_digests) ------------
+# A video frame is made from its video's other images too: their count (`num_frames`), their
+# order (the frames without a `frame_index` numbered in it) and their annotations (named
+# tracks numbered in the order of their first records across the video's annotations). So
+# each such image's digest takes its video's part: a hash of its images' own digests' terms
+# and of where their first annotations stand from the video's first, in the file's order; and
+# an update leaves out a video's images all or none (`whole_videos`), so that the video's
+# images converted are always all of its images.
+#
+# An image's video as the per-record path reads it (an integer or a string `video_id`, and no
+# `video` key of its own), as the JSON text of the id (`-0` and `0` alike, a string's escapes
+# undone, as Python's parse gives them).
+VIDEO_KEY = """CASE WHEN try(json_type(x, '$.video_id')) IN ('UBIGINT', 'BIGINT', 'VARCHAR')
+    AND NOT try(json_exists(x, '$.video')) THEN json_extract(x, '$.video_id')::VARCHAR END"""
+# Images whose video the engine's parse could read otherwise than Python's: `video_id` given
+# twice (the engine keeps the first, Python the last), a key written with escapes (which a
+# `"video_id"` twice could hide behind), or an id neither an integer nor a string that may be
+# one to Python (an integer past 64 bits, a float to the engine). A file holding one keeps no
+# digests.
+AMBIGUOUS = r"""
+SELECT count(*) FROM _wb_image_items
+WHERE x LIKE '%"video_id"%"video_id"%'
+    OR (contains(x, '\u') AND regexp_matches(x, '\\u[0-9A-Fa-f]{4}(?:[^"\\]|\\.)*"\s*:'))
+    OR try(json_type(x, '$.video_id'))
+        NOT IN ('UBIGINT', 'BIGINT', 'VARCHAR', 'NULL', 'BOOLEAN', 'OBJECT', 'ARRAY')
+"""
+# Each video's part (`parts`), from the images' hashes (`{images}`: i, h, video) and their
+# annotations' sums (`{sums}`: i, h, n, w, lo).
+_VIDEO_PARTS = """
+WITH placed AS (
+    SELECT m.video, m.i, hash(m.h, coalesce(s.h, 0::UBIGINT), coalesce(s.n, 0),
+        coalesce(s.w, 0::UBIGINT), coalesce(s.lo - min(s.lo) OVER (PARTITION BY m.video), -1)) AS e
+    FROM {images} m LEFT JOIN {sums} s ON s.i = m.i WHERE m.video IS NOT NULL
+), parts AS (
+    SELECT video, hash(string_agg(e::VARCHAR, ',' ORDER BY i)) AS part FROM placed GROUP BY video
+)
+"""
+# A video frame's digest: the plain one's terms (`{plain}`, that of any other image) and its
+# video's part.
+_VIDEO_DIGEST = (
+    "CASE WHEN p.part IS NULL THEN {plain} ELSE hash(m.h, coalesce(s.h, 0::UBIGINT), "
+    "coalesce(s.n, 0), coalesce(s.w, 0::UBIGINT), p.part) END"
+)
+# The images (`{digests}`: i, video) found unchanged (`{same}`: n) of a video not all of whose
+# images were: put back to be converted.
+_WHOLE = """
+DELETE FROM {same} WHERE n IN (SELECT i FROM {digests} WHERE video IN (
+    SELECT d.video FROM {digests} d ANTI JOIN {same} s ON s.n = d.i WHERE d.video IS NOT NULL))
+"""
+_LEFT_OUT = """
+SELECT d.video, count(*) FROM {digests} d SEMI JOIN {same} s ON s.n = d.i
+WHERE d.video IS NOT NULL GROUP BY d.video
+"""
+
+
+def video_digests(images: str, sums: str, plain: str) -> dict[str, str]:
+    """The digests' statement's parts for a kwcoco file (`plain`: any other image's digest):
+    the videos' parts, each image's digest and the join giving it its video's part."""
+    parts = _VIDEO_PARTS.format(images=images, sums=sums)
+    join = "LEFT JOIN parts p ON p.video = m.video"
+    return {"parts": parts, "digest": _VIDEO_DIGEST.format(plain=plain), "join": join}
+
+
+def whole_videos(con: Any, digests: str, same: str) -> Counter[Any]:
+    """Leave out (of the images found unchanged, `same`) only videos all of whose images were
+    found; the images of each video left out, by its id."""
+    tables = {"digests": digests, "same": same}
+    con.execute(_WHOLE.format(**tables))
+    rows = con.execute(_LEFT_OUT.format(**tables)).fetchall()
+    return Counter({json_value(video): count for video, count in rows})
