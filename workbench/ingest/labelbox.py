@@ -216,11 +216,11 @@ def _convert_next(
     )  # fmt: skip
     plain = {} if names is None else plain_lines(chunk, contexts, collected.indexes, names)
     for at, (where, line) in enumerate(chunk):
+        known = plain.get(at)
+        if known is not None and (known.context_id, known.uuid) not in collected.taken:
+            collected.keep_plain(known, field_name)  # placed and checked: nothing to reject
+            continue
         with writer.record(where):
-            known = plain.get(at)
-            if known is not None and (known.context_id, known.uuid) not in collected.taken:
-                collected.keep_plain(known, field_name)
-                continue
             if isinstance(line, dict) and "masks" in line:  # NDVideoMasks
                 _keep_masks(line, where, contexts, collected, field_name, place)
                 continue
