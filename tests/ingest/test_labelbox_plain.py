@@ -12,7 +12,7 @@ import workbench
 from workbench.errors import RecordError
 from workbench.ingest import CatalogWriter, Frame, Source
 from workbench.ingest._labelbox_contexts import Contexts
-from workbench.ingest._labelbox_plain import plain_lines
+from workbench.ingest._labelbox_plain import _ranked, plain_lines
 from workbench.ingest._labelbox_rows import Boxes
 from workbench.ingest.labelbox import _annotation, _Collected
 
@@ -155,3 +155,28 @@ def test_overlapping_segments_and_repeated_uuids_are_reported_as_before(catalog,
         f"{path}:3: segments overlap on frame 'a-002'",
     ]
     assert report.rois == 5
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_positions_ranked_per_line_as_sorted(seed: int) -> None:
+    """Each line's positions sorted (as int32), how many each line has and whether one has a
+    position twice: the same whether they rise already (one segment a line, the usual file)
+    or not (segments out of frame order, overlapping)."""
+    rng = np.random.default_rng(seed)
+    lines = int(rng.integers(1, 6))
+    sizes = rng.integers(0, 8, lines)
+    line = np.repeat(np.arange(lines), sizes)
+    starts = rng.integers(0, 50, lines)
+    positions = np.concatenate([s + np.arange(n) for s, n in zip(starts, sizes, strict=True)])
+    if seed % 3 and len(positions) > 1:  # out of order within a line, or given twice
+        at = int(rng.integers(0, len(positions) - 1))
+        positions[at + 1] = positions[at] - int(rng.integers(0, 3))
+    positions = positions.astype(np.int64)
+    ranked, counts, overlapping = _ranked(positions, line, lines)
+    order = np.lexsort((positions, line))
+    assert ranked.dtype == np.int32
+    assert ranked.tolist() == positions[order].tolist()
+    assert counts.tolist() == sizes.tolist()
+    assert overlapping.tolist() == [
+        len(set(positions[line == n].tolist())) < sizes[n] for n in range(lines)
+    ]

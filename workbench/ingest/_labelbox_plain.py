@@ -275,10 +275,15 @@ def _ranked(
     positions: np.ndarray, line: np.ndarray, lines: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The positions of each line (`line`: of each position) sorted, line after line, as
-    int32; how many each line has; whether a line has a position twice."""
+    int32; how many each line has; whether a line has a position twice. Positions that
+    rise within every line (one segment each, or segments in frame order) are already so."""
+    counts = np.bincount(line, minlength=lines)
+    rising = (positions[1:] > positions[:-1]) | (line[1:] != line[:-1])
+    if rising.all():
+        return positions.astype(np.int32), counts, np.zeros(lines, dtype=bool)
     order = np.lexsort((positions, line))
     ranked, owner = positions[order], line[order]
     twice = np.zeros(len(ranked), dtype=bool)
     twice[1:] = (ranked[1:] == ranked[:-1]) & (owner[1:] == owner[:-1])
     overlapping = np.bincount(owner[twice], minlength=lines) > 0
-    return ranked.astype(np.int32), np.bincount(line, minlength=lines), overlapping
+    return ranked.astype(np.int32), counts, overlapping

@@ -216,11 +216,11 @@ def _convert_next(
     )  # fmt: skip
     plain = {} if names is None else plain_lines(chunk, contexts, collected.indexes, names)
     for at, (where, line) in enumerate(chunk):
+        known = plain.get(at)
+        if known is not None and (known.context_id, known.uuid) not in collected.taken:
+            collected.keep_plain(known, field_name)  # placed and checked: nothing to reject
+            continue
         with writer.record(where):
-            known = plain.get(at)
-            if known is not None and (known.context_id, known.uuid) not in collected.taken:
-                collected.keep_plain(known, field_name)
-                continue
             if isinstance(line, dict) and "masks" in line:  # NDVideoMasks
                 _keep_masks(line, where, contexts, collected, field_name, place)
                 continue
@@ -294,7 +294,11 @@ def _write(writer: CatalogWriter, collected: _Collected, field_name: str) -> Non
         column = pa.DictionaryArray.from_arrays(pa.array(at, pa.int32()), pa.concat_arrays(indexes))
         rows = made.rows if keep.all() else made.rows.filter(pa.array(keep))
         rows = rows.set_column(rows.schema.get_field_index("frame_id"), "frame_id", column)
-        writer.write_labels(frame_ids, field_name, _full(rows), warnings, cleared=cleared)
+        # every frame named cleared (a write of videos all new to the import): said once
+        whole = len(cleared) == len(frame_ids)
+        writer.write_labels(
+            frame_ids, field_name, _full(rows), warnings, cleared=None if whole else cleared
+        )
     collected.parts.clear()
     collected.indexes.clear()
     collected.held = collected.lines = 0
