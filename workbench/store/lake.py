@@ -118,8 +118,8 @@ def filesystem(uri: str) -> Any:
 
 def duckdb_filesystem(uri: str) -> Any:
     """The fsspec file system DuckDB reads a remote lake's views through: pyarrow's S3 file
-    system (`arrow_filesystem`, the one writes go through) wrapped for fsspec, a third of
-    s3fs's CPU per scan (docs/benchmarks.md, "Twenty-ninth pass")."""
+    system (`arrow_filesystem`, the one writes go through) wrapped for fsspec: a quarter to
+    two fifths of s3fs's CPU per scan (docs/benchmarks.md, "Twenty-ninth pass")."""
     from fsspec.implementations.arrow import ArrowFSWrapper
 
     class _ArrowS3(ArrowFSWrapper):
