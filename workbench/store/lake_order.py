@@ -127,10 +127,10 @@ def plan(
         chosen = [*chosen, *grown]
     folded = _foldable(_runs(numbers, buckets, others), others, numbers)
     if folded:
-        for span, found in zip(
-            folded, read_numbers([fmt.file_path(name, s) for s in folded], fs), strict=True
-        ):
-            kept[span] = np.sort(found, kind="stable")
+        for span in folded:
+            # every row of the file is kept, and between its bounds lies no other row the
+            # write stores (`_foldable`): its bounds alone place it in the runs, unread
+            kept[span] = np.array([span.low, span.high], np.int64)
         numbers, buckets = _written(kept, rows)
         others = [s for s in others if s not in kept]
     runs = _runs(numbers, buckets, others)
