@@ -6,12 +6,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import workbench
 from tests.store.test_layout import _frame
 from workbench.ingest.writer import CatalogWriter
-from workbench.store import lake_groups, lake_tail
+from workbench.store import lake_groups
 from workbench.store.lake_write import open_for_lake
 
 WEATHER = ["rain", "clear", "fog"]
@@ -132,10 +130,7 @@ def _pages(view: Any) -> list[Any]:
     return [view.page(offset, 9).to_pylist() for offset in (0, 7, 33, 60)]
 
 
-def test_pages_read_only_the_files_holding_their_frames(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(lake_tail, "TAIL_FRAMES", 0)  # files of their own: several to prune
+def test_pages_read_only_the_files_holding_their_frames(tmp_path: Path) -> None:
     local, lake = tmp_path / "local.duckdb", tmp_path / "lake.duckdb"
     _fill(local, 0, 40)
     shutil.copyfile(local, lake)

@@ -26,7 +26,6 @@ from tests.store.test_lake_order_buckets import (
 )
 from workbench.errors import LakeError
 from workbench.ingest import CatalogWriter
-from workbench.store import lake_tail
 from workbench.store.lake import LAKE_TABLES, arrow_filesystem, fs_path
 from workbench.store.lake_iceberg import default_catalog
 from workbench.store.lake_write import open_for_lake
@@ -142,10 +141,3 @@ def test_a_failed_s3_write_leaves_the_lake_as_it_was(
     assert written  # files were written to the bucket, then the commit failed
     # the files are gone from the bucket, the lake reads as before, in order
     assert (_views(lake), _data_files(), _as_stored(lake)) == before
-
-
-@pytest.fixture(autouse=True)
-def _no_bucket_stored_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The order these tests check is a local catalog's given the same frames: no small
-    last file's frames stored again (store/lake_tail.py, tested on its own)."""
-    monkeypatch.setattr(lake_tail, "TAIL_FRAMES", 0)

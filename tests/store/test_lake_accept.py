@@ -24,7 +24,6 @@ from tests.store.test_lake_repair import (
 )
 from workbench.cli import main
 from workbench.errors import LakeUndoError
-from workbench.store import lake_tail
 from workbench.store.lake import LAKE_TABLES
 from workbench.store.lake_format import open_format
 from workbench.store.lake_iceberg import default_catalog
@@ -95,10 +94,3 @@ def test_an_undo_a_vacuum_made_impossible_is_accepted_when_asked(
         assert len({k for (k,) in keys}) == 4
     assert main(["lake", "accept", "--catalog", str(path)]) == 0
     assert "nothing to accept" in capsys.readouterr().out
-
-
-@pytest.fixture(autouse=True)
-def _no_bucket_stored_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The writes undone here are the ones these tests make: no small last file's frames
-    stored again with them (store/lake_tail.py; its undo is the same as any frame's)."""
-    monkeypatch.setattr(lake_tail, "TAIL_FRAMES", 0)

@@ -27,7 +27,7 @@ from workbench.ingest import CatalogWriter
 from workbench.ingest._columnar import rows_table
 from workbench.ingest._rows import roi_row
 from workbench.model.records import ROI_SCHEMA
-from workbench.store import lake_tail, lake_write
+from workbench.store import lake_write
 from workbench.store.lake import LAKE_TABLES
 from workbench.store.lake_write import open_for_lake
 
@@ -151,10 +151,3 @@ def test_files_whose_ranges_overlap_are_written_again_in_order(
         _update(path, again=[13], labelled=[3])
     assert calls == []  # no plain overwrite taken
     _same_as_local(local, lake)
-
-
-@pytest.fixture(autouse=True)
-def _no_bucket_stored_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The order these tests check is a local catalog's given the same frames: no small
-    last file's frames stored again (store/lake_tail.py, tested on its own)."""
-    monkeypatch.setattr(lake_tail, "TAIL_FRAMES", 0)

@@ -31,7 +31,7 @@ import workbench
 from tests.query.query_catalog import box, build_catalog, pred
 from workbench.errors import LakeError
 from workbench.ingest import CatalogWriter, Frame, Source
-from workbench.store import lake_tail, layout
+from workbench.store import layout
 from workbench.store.lake import BUCKET, Lake, table_uri
 from workbench.store.lake_iceberg import IcebergFormat, default_catalog
 from workbench.store.lake_write import lake_rows, open_for_lake
@@ -96,10 +96,7 @@ _KILLED_WRITE = """
 import os, sys
 import workbench
 from tests.store.test_lake_repair import WRITES
-from workbench.store import lake_tail
 from workbench.store.catalog import Catalog
-
-lake_tail.TAIL_FRAMES = 0  # the write's own frames only (see `_no_bucket_stored_again`)
 
 catalog = workbench.open(sys.argv[1])
 pins = lambda lake: {n: t.version for n, t in lake.tables.items()}
@@ -410,16 +407,8 @@ def test_a_live_catalog_whose_undo_failed_writes_nothing_until_it_is_made(
         with pytest.raises(LakeError, match="rolled back is still in its lake"):
             _new_frames(catalog)
         monkeypatch.undo()
-        monkeypatch.setattr(lake_tail, "TAIL_FRAMES", 0)  # undone too
         catalog.refresh_lake(force=True)  # the undo made, the pins moved to it
         assert state(catalog) == before
         _new_frames(catalog)
         keys = catalog.sql("SELECT frame_key FROM frames WHERE id LIKE 'x%'").fetchall()
         assert sorted(k for (k,) in keys) == [before["next"] + i for i in range(3)]
-
-
-@pytest.fixture(autouse=True)
-def _no_bucket_stored_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The writes undone here are the ones these tests make: no small last file's frames
-    stored again with them (store/lake_tail.py; its undo is the same as any frame's)."""
-    monkeypatch.setattr(lake_tail, "TAIL_FRAMES", 0)

@@ -20,7 +20,6 @@ from tests.store.test_lake_repair import (
 )
 from workbench.errors import LakeUndoError
 from workbench.ingest import CatalogWriter, Frame, Source
-from workbench.store import lake_tail
 from workbench.store.lake import LAKE_TABLES
 from workbench.store.lake_iceberg import IcebergFormat, default_catalog
 
@@ -79,10 +78,3 @@ def test_an_expired_write_whose_metadata_is_gone_is_refused_naming_the_snapshot(
     with pytest.raises(LakeUndoError, match=rf"snapshot {latest}'s parent is not known"):
         workbench.open(path).close()
     assert {"x0", "x1", "x2"} <= set(_lake_ids(path))  # nothing changed
-
-
-@pytest.fixture(autouse=True)
-def _no_bucket_stored_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The writes undone here are the ones these tests make: no small last file's frames
-    stored again with them (store/lake_tail.py; its undo is the same as any frame's)."""
-    monkeypatch.setattr(lake_tail, "TAIL_FRAMES", 0)

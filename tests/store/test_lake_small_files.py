@@ -15,7 +15,7 @@ import workbench
 from tests.store.test_frames_left_without_rois import _rois
 from tests.store.test_lake_order_buckets import BUCKETS, _lake_beside, _same_as_local
 from workbench.ingest import CatalogWriter, Frame, Source
-from workbench.store import lake_order, lake_tail
+from workbench.store import lake_order
 from workbench.store.lake import LAKE_TABLES
 
 
@@ -84,10 +84,3 @@ def test_a_file_past_the_bound_is_left_as_it_is(
             _add(path, 10 * n, _context_in(last))
         assert _files(lake)["frames"] == files["frames"] + n + 1
     _same_as_local(local, lake)
-
-
-@pytest.fixture(autouse=True)
-def _no_bucket_stored_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The order these tests check is a local catalog's given the same frames: no small
-    last file's frames stored again (store/lake_tail.py, tested on its own)."""
-    monkeypatch.setattr(lake_tail, "TAIL_FRAMES", 0)

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.errors import LakeError
-from workbench.store import interrupts, lake_tail, layout
+from workbench.store import interrupts, layout
 from workbench.store.arrow import registered
 from workbench.store.lake import (
     BUCKET,
@@ -352,8 +352,7 @@ def edit(
     before = None if adopting else {n: _snapshot(con, n) for n in LAKE_TABLES}
     yield  # on an error the caller rolls back, which drops the temporary tables
     first = layout.next_frame_key(con)
-    tail = None if stored is None or dry_run else _Tail(lake, con, stored, len(ids))
-    _store_again(con, lake.buckets, before["frames"] if before else None, tail)
+    _store_again(con, lake.buckets, before["frames"] if before else None)
     layout.sync(con, promote=False, every_frame=False)
     after = {n: _snapshot(con, n) for n in LAKE_TABLES}
     for name in LAKE_TABLES:
@@ -375,59 +374,19 @@ def _frames_in(name: str, rows: pa.Table) -> list[str]:
     return sorted(str(i) for i in pc.unique(rows[FRAME_KEY[name]]).to_pylist())
 
 
-class _Tail:
-    """The frames a write stores again to take in the small last files of the buckets it adds
-    frames to (store/lake_tail.py), checked out when asked."""
-
-    def __init__(
-        self, lake: Lake, con: duckdb.DuckDBPyConnection, stored: dict[str, pa.Table], held: int
-    ) -> None:
-        self.lake, self.con, self.stored, self.held = lake, con, stored, held
-
-    def __call__(self, again: list[str], held: set[str]) -> list[str]:
-        """The frames to store again besides `again` (checked out now) when the write
-        numbers new frames; `held`: the frames it checked out."""
-        con = self.con
-        fresh = con.sql(
-            "SELECT context_id FROM temp.frames WHERE frame_key IS NULL"
-            " OR id IN (SELECT unnest(?::VARCHAR[]))",
-            params=[again],
-        ).to_arrow_table()
-        if not fresh.num_rows:
-            return []
-        buckets = set(
-            context_bucket(fresh["context_id"].to_pylist(), self.lake.buckets).to_pylist()
-        )
-        room = min(lake_tail.TAIL_FRAMES, PREDICATE_IDS - self.held - fresh.num_rows)
-        found = lake_tail.frames_to_store_again(self.lake, buckets, room)
-        out = [i for i in found if i not in held]
-        if out:
-            lake_tail.check_out_first(con, out, self.stored)
-        return [i for i in found if i not in again]
-
-
-def _store_again(
-    con: duckdb.DuckDBPyConnection,
-    buckets: int,
-    before: pa.Table | None,
-    tail: _Tail | None = None,
-) -> None:
+def _store_again(con: duckdb.DuckDBPyConnection, buckets: int, before: pa.Table | None) -> None:
     """Keep the lake's stored order the frame-key order (store/layout.py) that views page by.
 
     A frame whose row changed is written again after every other, so it is stored again as
     on a local catalog that deletes and inserts it: it gets a new key (its rows too, and its
-    summaries are made again). So are the frames of the small last files of the buckets the
-    write adds frames to (`tail`, store/lake_tail.py). Frames without a key are then keyed
-    bucket by bucket, the order in which a write numbers the rows it stores (`numbered`).
+    summaries are made again). Frames without a key are then keyed bucket by bucket, the
+    order in which a write numbers the rows it stores (`numbered`).
     """
-    again: list[str] = []
-    kept: set[str] = set()
+    again = []
     if before is not None:
         kept = set(before["id"].to_pylist())
         now = _snapshot(con, "frames")
         again = [i for i in _changed_frames("frames", before, now) if i in kept]
-    if tail is not None:
-        again += tail(again, kept)
     if again:
         layout.touch(con, "SELECT unnest(?::VARCHAR[])", [again])
         for name in LAKE_TABLES:
