@@ -223,7 +223,7 @@ def _instrument(statements: bool) -> None:
     catalog.Catalog._cursor = timed_cursor  # type: ignore[method-assign]
 
 
-def _import(file: Path, db: Path) -> tuple[float, float, float, int]:
+def _import(file: Path, db: Path) -> tuple[float, float, float, int, float, float]:
     import workbench
     from workbench.ingest import importer
 
@@ -235,10 +235,14 @@ def _import(file: Path, db: Path) -> tuple[float, float, float, int]:
     started, wall = time.process_time(), time.perf_counter()
     with workbench.open(db) as catalog:
         opened, faults = time.process_time(), _faults()
+        before = resource.getrusage(resource.RUSAGE_SELF)
         report = importer("clearml")(catalog, [file], progress=False)
         imported, faults = time.process_time(), _faults() - faults
+        after = resource.getrusage(resource.RUSAGE_SELF)
     assert report.ok, report
-    return imported - opened, time.process_time() - started, time.perf_counter() - wall, faults
+    user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+    whole = time.process_time() - started
+    return imported - opened, whole, time.perf_counter() - wall, faults, user, system
 
 
 def _baseline(file: Path, db: Path) -> float:
@@ -276,10 +280,13 @@ def main() -> None:
                 print(f"baseline (round {round_no + 1}, load {load()})")
                 _baseline(file, Path(tmp) / "base.duckdb")
             print(f"import (round {round_no + 1}, load {load()})", flush=True)
-            cpu, whole, wall, faults = _import(file, db)
+            cpu, whole, wall, faults, user, system = _import(file, db)
             print(f"  import {cpu:.2f} s CPU ({whole:.2f} s with the catalog's open and close;"
                   f" wall {wall:.2f} s, one step after the other), {faults:,} page faults;"
                   f" load after {load()}")  # fmt: skip
+            # the kernel's share (page faults mostly) apart from the process's own
+            print(f"  import user {user:.2f} s, system {system:.2f} s; peak RSS"
+                  f" {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")  # fmt: skip
             accounted = sum(SELF.values())
             for label, spent in sorted(SELF.items(), key=lambda item: -item[1]):
                 if WHOLE[label] >= 0.005:

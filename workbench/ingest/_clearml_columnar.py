@@ -83,7 +83,7 @@ LINES_PER_CONVERSION = ROWS_PER_WRITE // 3
 
 _DROP = (
     "DROP TABLE IF EXISTS _wb_s; DROP TABLE IF EXISTS _wb_sf; "
-    "DROP TABLE IF EXISTS _wb_rf; DROP TABLE IF EXISTS _wb_good"
+    "DROP TABLE IF EXISTS _wb_rf; DROP TABLE IF EXISTS _wb_good; DROP VIEW IF EXISTS _wb_f"
 )
 
 
@@ -104,8 +104,9 @@ class _Batch:
     # frames are stored (line_digests.LOOKUP_SCHEMA); None without digests.
     digests: pa.Table | None = None
     unchanged: pa.Table | None = None
-    # The frame and ROI rows the SQL made (sql.FRAMES, sql.ROIS), of every line it read.
-    sql_frames: pa.Table | None = None
+    # The engine's table of the frame rows the SQL made (sql.FRAMES) of every line it read,
+    # and the ROI rows it made (sql.ROIS).
+    frames_table: str | None = None
     sql_rois: pa.Table | None = None
 
     def where(self, line: int, frame_id: Any = None) -> str:
@@ -139,6 +140,7 @@ class NdjsonImport:
         self.con = self._engine.con
         self._synced: set[str] = set()  # ids of frames of JSON files put in _wb_seen
         self._read_any = False
+        self._frame_tables = 0  # FRAMES' tables made so far (each batch's named apart)
         self._pending: list[_Rows] = []  # rows converted, not yet stored
         # The writes, one at a time beside the conversion, and the rows of one to write again.
         # Inside the caller's own write transaction, a write's thread would wait for it.
@@ -226,7 +228,7 @@ class NdjsonImport:
     ) -> tuple[_Batch, pa.Table]:
         """What a batch of lines becomes whatever the batches before it became: the problems
         found reading them, the lines to convert (`_sift`, `_marked`) and the frame rows the
-        SQL makes of them (`batch.sql_frames`). With the overlap they run in the reading
+        SQL makes of them (`batch.frames_table`). With the overlap they run in the reading
         thread, on an engine connection and a catalog cursor of its own."""
         batch = _Batch(path)
         for number, problem in lines.problems:
@@ -255,8 +257,13 @@ class NdjsonImport:
         else:
             typed, labelled_lines = lines, lines.slice(0, 0)
         where = {"base": str(base.resolve()) if base is not None else None}
+        # A table of the engine's own (not a temporary one: the reading thread's connection
+        # makes it, the converting one reads it), named apart from the batch's before it.
+        self._frame_tables += 1
+        name = f"_wb_frames_{self._frame_tables}"
         with registered(con, "_wb_typed", typed), registered(con, "_wb_labelled", labelled_lines):
-            batch.sql_frames = _frame_rows(con, batch.labelled, where)
+            _frame_rows(con, name, batch.labelled, where)
+        batch.frames_table = name
         return lines
 
     def _convert_rest(self, batch: _Batch, lines: pa.Table, base: Path | None) -> None:
@@ -281,8 +288,8 @@ class NdjsonImport:
     def _convert(self, batch: _Batch, base: Path | None) -> None:
         con = self.con
         where = {"base": str(base.resolve()) if base is not None else None}
-        assert batch.sql_frames is not None
-        con.register("_wb_f", batch.sql_frames)
+        assert batch.frames_table is not None
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _wb_f AS FROM {batch.frames_table}")
         con.execute(sql.SOURCES, where)
         con.execute(sql.SOURCES_BY_FRAME)
         batch.sql_rois = con.sql(sql.ROIS).to_arrow_table()
@@ -349,12 +356,13 @@ class NdjsonImport:
         rejected = [error for _, error in sorted(batch.rejected, key=lambda item: item[0])]
         python_lines = {n for n, _ in batch.ids if n not in again}
         keep = self.con.sql("SELECT n FROM _wb_keep").to_arrow_table()["n"].combine_chunks()
+        sql_frames = self.con.sql(sql.FRAME_ROWS).to_arrow_table()
         frames = sorted_by_line(
-            kept_frames(batch.sql_frames, keep),
+            kept_frames(sql_frames, keep),
             kept(rows_table(batch.frames, FRAME_ROWS), python_lines),
         )
         sources = sorted_by_line(
-            kept_sources(batch.sql_frames, keep),
+            kept_sources(sql_frames, keep),
             fetch_items(self.con, sql.SOURCE_ROWS, "_wb_s", SOURCE_ROWS),
             kept(rows_table(batch.sources, SOURCE_ROWS), python_lines),
         )
@@ -364,9 +372,11 @@ class NdjsonImport:
         )
         # The conversion's tables are let go before the rows are stored (a tenth of the
         # import's memory otherwise held through the write).
+        del sql_frames
         self.con.execute(_DROP)
-        self.con.unregister("_wb_f")
-        batch.sql_frames = batch.sql_rois = None
+        self.con.execute(f"DROP TABLE {batch.frames_table}")
+        batch.frames_table = None
+        batch.sql_rois = None
         warnings = [
             (kind, where, count)
             for n, kind, where, count in sorted(batch.warnings)
@@ -477,15 +487,18 @@ class NdjsonImport:
             self._convert_lines(batch, self._sift(batch, some, self._digests, look_up=False), base)
 
 
-def _frame_rows(con: duckdb.DuckDBPyConnection, labelled: bool, where: dict[str, Any]) -> pa.Table:
-    """FRAMES' rows of the lines registered: parsed unguarded, unless a line is not JSON
-    (which stops that statement: the batch is then parsed again, that line as NULL)."""
+def _frame_rows(
+    con: duckdb.DuckDBPyConnection, name: str, labelled: bool, where: dict[str, Any]
+) -> None:
+    """FRAMES' rows of the lines registered, as the engine's table `name`: parsed unguarded,
+    unless a line is not JSON (which stops that statement: the batch is then parsed again,
+    that line as NULL)."""
     unguarded = sql.FRAMES_LABELLED_UNGUARDED if labelled else sql.FRAMES_UNGUARDED
     try:
-        return con.sql(unguarded, params=where).to_arrow_table()
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS {unguarded}", where)
     except duckdb.InvalidInputException:
         guarded = sql.FRAMES_LABELLED if labelled else sql.FRAMES
-        return con.sql(guarded, params=where).to_arrow_table()
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS {guarded}", where)
 
 
 def _beside_of(batch: RowBatch) -> Beside:

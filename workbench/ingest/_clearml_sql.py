@@ -240,9 +240,11 @@ def _source_ok(s: str, source_id: str, preview: str) -> str:
 # side is needed on few lines (the `sources` and `rois` keys looked for in the text of a
 # line whose list did not parse: two scans of every line's text, 0.1 s an import), it is
 # the ELSE of a CASE.
-# Its rows come out as Arrow, registered as `_wb_f` for the statements below: a temp table of
-# them cost a fifth more to write and to read again. (JSON values come back from Arrow as
-# VARCHAR: the JSON functions read them alike, a cast to a list is told they are JSON.)
+# Its rows stay in the engine, a table of its own that the statements below read as `_wb_f`:
+# only the columns the catalog's rows are made of come out as Arrow (FRAME_ROWS), not the
+# sources' and ROIs' lists that SOURCES and ROIS unnest (fetched, they were a third of the
+# import's page faults in Arrow's result buffers; kept here, the CPU is level and a tenth
+# of the faults goes).
 def _frames(parsed: str) -> str:
     """FRAMES over the lines' parse `parsed` (n, d, plain, t, j)."""
     return f"""
@@ -535,3 +537,12 @@ SELECT frame_id, id, uri, width, height, content_type, timestamp, preview_uri,
     NULL::VARCHAR AS masks, n AS _line, k AS _k
 FROM _wb_s {keep}
 """
+
+# The rows of FRAMES (`_wb_f`) the catalog's frames and sources are made of (_clearml_rows:
+# kept_frames, kept_sources): its lists and checks stay in the engine.
+FRAME_ROWS = """
+SELECT n, id, context_id, timestamp, frame_index, num_frames, dataset, version, saved,
+    saved_in_version, metadata, {promoted}, id1, uri1, width1, height1, content_type1,
+    timestamp1, preview1
+FROM _wb_f
+""".format(promoted=", ".join(PROMOTED_KEYS))
