@@ -147,9 +147,8 @@ class Catalog(MediaRoots):
         # Counts changes of the layout's columns (optimize() may promote metadata keys).
         self.layout_changes = 0
         try:
-            if not read_only:
-                self._migrate()
-            check_version(self)
+            version = None if read_only else self._migrate()
+            check_version(self, version)
             self._open_lake()
             seal(self._con, self.path)
         except BaseException:
@@ -210,10 +209,11 @@ class Catalog(MediaRoots):
         rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
         return int(rows[0][0]) if rows else 0
 
-    def _migrate(self) -> None:
+    def _migrate(self) -> int | None:
         """Bring the file to this workbench's schema version (store/migrations.py; the check
-        of a new file's schema runs every migration in turn, store/fresh.py)."""
-        migrate(self)
+        of a new file's schema runs every migration in turn, store/fresh.py); returns the
+        version it is at then (None: read it again)."""
+        return migrate(self)
 
     def _open_lake(self) -> None:
         """A lake-backed catalog (store/lake.py): let the engine read the lake's files, then
