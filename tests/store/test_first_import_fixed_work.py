@@ -1,6 +1,7 @@
 """The catalog's fixed work around a first import: its schema version read once as it opens,
-and the groups of a catalog without ROIs counted without reading codes it cannot hold; the
-tables the same as counted the long way."""
+its import record's and media roots' transactions without the layout's upkeep, and the
+groups of a catalog without ROIs counted without reading codes it cannot hold (the same
+tables as counted the long way)."""
 
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import workbench
 from workbench.errors import SchemaVersionError
 from workbench.ingest import CatalogWriter, Frame, Source
 from workbench.store import catalog as store_catalog
+from workbench.store.imports import FINISHED, begin_import, end_import
 from workbench.store.schema import SCHEMA_VERSION
 
 
@@ -127,3 +129,35 @@ def test_the_groups_of_a_catalog_without_rois_read_no_codes(tmp_path: Path, seen
         assert catalog.count_groups() == made
         assert [s for s in seen if "frame_codes" in s]
         assert _groups(catalog) == quick
+
+
+def test_an_imports_records_and_media_roots_read_nothing_of_the_layout(tmp_path: Path, seen):
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        with CatalogWriter(catalog, progress=False) as writer:
+            writer.add(Frame(id="f0", sources=[Source("cam", "/d/0.jpg")]))
+        seen.clear()
+        catalog.add_media_roots([tmp_path])
+        record = begin_import(
+            catalog, fmt="coco", files=["x.json"], options={}, media_roots=[], actor="me"
+        )
+        end_import(catalog, record.id, FINISHED)
+        layout_reads = [s for s in seen if "frame_key IS NULL" in s or "_summary_pending" in s]
+        # the groups' count after the import is a transaction of frames' tables: it keeps
+        # the layout, once
+        assert len(layout_reads) == 2, layout_reads
+        assert seen.count("COMMIT") == 4
+        assert catalog.sql("SELECT status FROM imports").fetchall() == [(FINISHED,)]
+        assert len(catalog.media_roots()) == 1
+
+
+def test_rows_left_unkeyed_wait_for_the_next_transaction_of_frames(tmp_path: Path):
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        with catalog.cursor() as con:  # no writer's path, outside any transaction
+            con.execute(
+                "INSERT INTO frames (id, context_id, ingested) VALUES ('g', 'ctx-g', now())"
+            )
+        catalog.add_media_roots([tmp_path])  # media roots only: nothing keyed
+        assert catalog.sql("SELECT frame_key FROM frames").fetchall() == [(None,)]
+        with catalog.transaction():
+            pass
+        assert catalog.sql("SELECT frame_key FROM frames").fetchall() == [(0,)]
