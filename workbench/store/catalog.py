@@ -147,9 +147,8 @@ class Catalog(MediaRoots):
         # Counts changes of the layout's columns (optimize() may promote metadata keys).
         self.layout_changes = 0
         try:
-            if not read_only:
-                self._migrate()
-            check_version(self)
+            version = None if read_only else self._migrate()
+            check_version(self, version)
             self._open_lake()
             seal(self._con, self.path)
         except BaseException:
@@ -210,10 +209,11 @@ class Catalog(MediaRoots):
         rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
         return int(rows[0][0]) if rows else 0
 
-    def _migrate(self) -> None:
+    def _migrate(self) -> int | None:
         """Bring the file to this workbench's schema version (store/migrations.py; the check
-        of a new file's schema runs every migration in turn, store/fresh.py)."""
-        migrate(self)
+        of a new file's schema runs every migration in turn, store/fresh.py); returns the
+        version it is at then (None: read it again)."""
+        return migrate(self)
 
     def _open_lake(self) -> None:
         """A lake-backed catalog (store/lake.py): let the engine read the lake's files, then
@@ -342,11 +342,14 @@ class Catalog(MediaRoots):
         return cursor
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self, *, layout: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor inside BEGIN/COMMIT; ROLLBACK on any error. Writers take turns.
 
         Before COMMIT the layout is brought up to date with what the block wrote (keys and
-        summaries of new frames and ROIs, store/layout.py), in the same transaction.
+        summaries of new frames and ROIs, store/layout.py), in the same transaction. A block
+        that writes no frames, sources or ROIs (the catalog's own records: an import's,
+        media roots) may say so with `layout=False`: a local catalog then skips that upkeep,
+        whose reads find nothing to do (a lake-backed one still settles its lake).
 
         Opened again on the thread whose transaction is open (an import, or a service's
         write, inside a caller's block), it joins that one: the same cursor, its writes
@@ -376,7 +379,8 @@ class Catalog(MediaRoots):
                         "the transaction was rolled back whole: a transaction nested in it "
                         f"failed ({self._failed_inside!r})"
                     ) from self._failed_inside
-                self._keep_layout(con)
+                if layout or self.lake is not None:
+                    self._keep_layout(con)
                 undo = checked_before_commit(self, con, self._cursor)
             except BaseException as exc:
                 interrupts.release(con)  # the block's error stands for a Ctrl-C noted in it

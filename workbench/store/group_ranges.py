@@ -67,8 +67,8 @@ def numeric_columns(con: Con, promoted: list[str]) -> list[str]:
     present = {
         str(r[0])
         for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main'"
-            " AND table_name = 'frames'"
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main'"
+            " AND table_name = 'frames' AND NOT internal"
         ).fetchall()
     }
     return [c for c in (*NUMERIC_COLUMNS, *promoted) if c in present]

@@ -240,6 +240,8 @@ def _count(
     sketches.start(con)
     values, kept = sketches.columns()
     top = layout.next_frame_key(con)
+    # a frame's codes are its ROIs' (frame_codes): a catalog without ROIs has none to count
+    coded = bool(run("SELECT 1 FROM rois LIMIT 1").fetchall())
     stretches = range(0, max(top, 1), STRETCH)
     for start in tqdm(stretches, desc="frame groups", unit="stretch", disable=not progress):
         within = f"frame_key BETWEEN {start} AND {start + STRETCH - 1}"
@@ -249,12 +251,12 @@ def _count(
             f" f {joined})"
         )
         run(f"CREATE OR REPLACE TEMP TABLE _wb_group_frames AS SELECT * FROM {frames}")
-        # joined a row per frame, then unnested: half the CPU of joining every ROI's code
-        run(
-            "INSERT INTO _wb_group_codes SELECT g, x, count(*) FROM (SELECT f.g,"
-            " unnest(c.codes) AS x FROM _wb_group_frames f JOIN frame_codes c"
-            f" ON c.frame_key = f.frame_key WHERE c.{within}) GROUP BY ALL"
-        )
+        if coded:  # joined a row per frame, then unnested: half the CPU of joining every ROI's
+            run(
+                "INSERT INTO _wb_group_codes SELECT g, x, count(*) FROM (SELECT f.g,"
+                " unnest(c.codes) AS x FROM _wb_group_frames f JOIN frame_codes c"
+                f" ON c.frame_key = f.frame_key WHERE c.{within}) GROUP BY ALL"
+            )
         run(f"INSERT INTO _wb_group_contexts SELECT DISTINCT g, {context} FROM _wb_group_frames")
         sketches.count(con, "_wb_group_frames")
     run(

@@ -121,7 +121,7 @@ def begin_import(
     record_id = uuid.uuid4().hex
     started = _now()
     options_text = _options_text(options)
-    with catalog.transaction() as con:
+    with catalog.transaction(layout=False) as con:  # the record alone
         earlier = con.execute(
             "SELECT id FROM imports WHERE status = ? AND format = ? AND files = ? "
             "AND CAST(options AS VARCHAR) = ? ORDER BY started DESC LIMIT 1",
@@ -175,7 +175,7 @@ def end_import(
     if status not in (FINISHED, FAILED, INTERRUPTED):
         raise ValueError(f"an import ends finished, failed or interrupted, not {status!r}")
     try:
-        with catalog.transaction() as con:
+        with catalog.transaction(layout=False) as con:  # the record and its audit row
             if counts is not None:
                 record_progress(con, record_id, counts)
             con.execute(
@@ -239,7 +239,7 @@ def mark_interrupted(catalog: Catalog) -> list[ImportRecord]:
     stale = [r for r in _read(catalog.cursor(), status=RUNNING) if r.id not in live]
     if not stale:
         return []
-    with catalog.transaction() as con:
+    with catalog.transaction(layout=False) as con:  # the records and their audit rows
         for record in stale:
             con.execute(
                 "UPDATE imports SET status = ? WHERE id = ? AND status = ?",

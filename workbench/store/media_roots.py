@@ -44,7 +44,9 @@ class _Catalog(Protocol):
 
     def cursor(self) -> duckdb.DuckDBPyConnection: ...
 
-    def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
+    def transaction(
+        self, *, layout: bool = True
+    ) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
 
 
 class MediaRoots:
@@ -70,7 +72,7 @@ class MediaRoots:
         wanted = sorted({_root_text(d) for d in dirs})
         if not wanted:
             return []
-        with self.transaction() as con:
+        with self.transaction(layout=False) as con:  # media roots only
             known = dict(con.execute("SELECT path, origin FROM media_roots").fetchall())
             for root in wanted:
                 if root not in known:
@@ -95,7 +97,7 @@ class MediaRoots:
         declared on their own stay roots.
         """
         given = {str(d) for d in dirs} | {_root_text(d) for d in dirs}
-        with self.transaction() as con:
+        with self.transaction(layout=False) as con:  # media roots only
             known = [r[0] for r in con.execute("SELECT path FROM media_roots").fetchall()]
             removed = sorted(r for r in known if r in given)
             for root in removed:

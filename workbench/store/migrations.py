@@ -21,8 +21,10 @@ if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
 
 
-def check_version(catalog: Catalog) -> None:
-    found = catalog.schema_version
+def check_version(catalog: Catalog, found: int | None = None) -> None:
+    """Refuse a file newer than this workbench, or older and opened read-only. `found`: its
+    version as `migrate` left it (else read here)."""
+    found = catalog.schema_version if found is None else found
     if found > SCHEMA_VERSION:
         raise SchemaVersionError(
             f"{catalog.path} has schema version {found}; this workbench knows up to "
@@ -35,21 +37,24 @@ def check_version(catalog: Catalog) -> None:
         )
 
 
-def migrate(catalog: Catalog) -> None:
+def migrate(catalog: Catalog) -> int:
+    """Bring the file to SCHEMA_VERSION; returns the version it is at then (a newer file's
+    own, which check_version refuses)."""
     found = catalog.schema_version
     if found > SCHEMA_VERSION:
-        return  # check_version refuses it
+        return found
     if found == 0 and fresh_ddl.VERSION == SCHEMA_VERSION and _empty(catalog):
         with catalog.transaction() as con:  # a new file: the schema in one go (store/fresh.py)
             fresh.create(con)
-        return
+        return fresh_ddl.VERSION
     migrate_in_turn(catalog, found)
+    return SCHEMA_VERSION
 
 
 def migrate_in_turn(catalog: Catalog, found: int = 0) -> None:
     """Every migration from version `found` on, the long way a new file is spared."""
     # One transaction per version: a failure leaves the catalog at the last version done.
-    lake = Lake.load(catalog.cursor()) if found else None
+    lake = Lake.load(catalog.cursor()) if 0 < found < SCHEMA_VERSION else None
     for version in range(found, SCHEMA_VERSION):
         steps = MIGRATIONS[version]
         rewrites = [s for s in steps if isinstance(s, Unbatched)]
