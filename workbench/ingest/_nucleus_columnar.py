@@ -173,7 +173,7 @@ class ColumnarScenes:
                 rows, scenes = (
                     convert(self.con, self._strict, self._types) if self._columnar else (None, {})
                 )
-                texts = others(self.con, set(scenes))
+                texts = others(self.con, set(scenes), table.num_rows)
             finally:
                 self.con.unregister("_wb_lines")
         if digests is not None:
@@ -316,7 +316,12 @@ class ColumnarScenes:
             settled = pa.array(sorted(self._settled), pa.int64())
             places = places.filter(pc.invert(pc.is_in(places["_line"], value_set=settled)))
         self.job.place_new(places)
-        self.job.contexts.update(contexts)
+        # The new scenes' frames' counts are not refreshed at the end (`contexts`): each
+        # row's num_frames is its scene's number of items, which a new scene holds once
+        # stored; whatever places a frame into it or takes one from it later (`_place`,
+        # `_SceneImport.add`, `_vacate`) names it there. A scene stored as it stands may
+        # hold other frames at places of their own: it is recounted.
+        self.job.contexts.update(context for n, (context, _) in scenes.items() if n not in new)
         self.sql_scenes += len(scenes)
         pending.add(rows)
         if pending.held >= FRAMES_PER_WRITE:

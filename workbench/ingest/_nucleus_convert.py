@@ -171,8 +171,11 @@ def _tails(scenes: list[tuple[int, str, str | None]]) -> pa.Table:
     )
 
 
-def others(con: duckdb.DuckDBPyConnection, good: set[int]) -> list[tuple[int, str]]:
-    """The lines SQL did not take (the texts of the others stay in the engine)."""
+def others(con: duckdb.DuckDBPyConnection, good: set[int], lines: int) -> list[tuple[int, str]]:
+    """The lines SQL did not take of the `lines` lines of `_wb_lines` (the texts of the
+    others stay in the engine; none is read when SQL took every line)."""
+    if len(good) == lines:
+        return []
     return con.execute(
         "SELECT n, j FROM _wb_lines WHERE NOT list_contains(?::BIGINT[], n) ORDER BY n",
         [sorted(good)],
