@@ -212,7 +212,7 @@ def _import(tmp_path: Path, name: str, path: Path) -> tuple[list[Any], Any, list
         report = nucleus_annotations.import_files(
             catalog, [path], progress=False, field="predictions"
         )
-        rows = catalog.sql(f"SELECT {_COLUMNS} FROM rois ORDER BY frame_id, field, id").fetchall()
+        rows = catalog.sql(f"SELECT {_COLUMNS} FROM rois ORDER BY ALL").fetchall()
         keypoints = catalog.sql(
             "SELECT label, names, skeleton FROM keypoint_labels ORDER BY ALL"
         ).fetchall()
@@ -390,7 +390,7 @@ def _import_twice(
             )
             reports.append(([str(e) for e in report.errors], report.rois, report.warnings,
                             report.warning_examples))  # fmt: skip
-        rows = catalog.sql(f"SELECT {_COLUMNS} FROM rois ORDER BY frame_id, field, id").fetchall()
+        rows = catalog.sql(f"SELECT {_COLUMNS} FROM rois ORDER BY ALL").fetchall()
     return rows, reports
 
 

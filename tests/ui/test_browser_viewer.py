@@ -49,6 +49,12 @@ AT_JS = """([index, x, y]) => {
 SETTLED_JS = (
     "() => window.Bokeh !== undefined && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle"
 )
+# the server's frame, as the viewer's model holds it
+SERVER_FRAME_JS = (
+    "() => JSON.parse([...Bokeh.documents[0].all_models].find((m) =>"
+    " (m.css_classes || []).includes('wb-viewer') && m.data?.frame_json !== undefined)"
+    ".data.frame_json).frame"
+)
 
 
 @pytest.fixture(scope="module")
@@ -286,8 +292,10 @@ def test_a_step_to_a_frame_held_in_the_page_is_drawn_before_the_server_answers(
         label = tab.locator(".wb-frame-label").first
         tab.locator(".wb-next button").first.click()
         expect(root).to_have_attribute("data-frame", "ctx-0/f1")
+        # the server's frame (with its neighbours) has come, not only the page's own step
+        tab.wait_for_function(f'() => ({SERVER_FRAME_JS})() === "ctx-0/f1"')
         tab.wait_for_function(SETTLED_JS)
-        tab.wait_for_timeout(500)  # the step's answers, and the read-ahead's, have come
+        tab.wait_for_timeout(500)  # the read-ahead's answers have come
         server_side.closed = True
         tab.locator(".wb-next button").first.click()
         expect(root).to_have_attribute("data-frame", "ctx-0/f2")
@@ -314,12 +322,7 @@ def test_arrow_keys_and_match_steps_are_drawn_before_the_server_answers(browser:
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     server_side = HeldServer(tab)
 
-    # the server's frame, as the viewer's model holds it
-    server_frame = (
-        "() => JSON.parse([...Bokeh.documents[0].all_models].find((m) =>"
-        " (m.css_classes || []).includes('wb-viewer') && m.data?.frame_json !== undefined)"
-        ".data.frame_json).frame"
-    )
+    server_frame = SERVER_FRAME_JS
 
     def step_held(press: Any, frame: str, text: str) -> None:
         """`press` with the server's messages held: the page draws `frame` at once; then
