@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 import workbench
-from workbench.ingest import _coco_columnar, _coco_digests, coco
+from tests.ingest.test_coco_digests import _cut, _stored
+from workbench.ingest import _coco_digests, coco
 
 kwcoco = pytest.importorskip("kwcoco")
 
@@ -61,17 +62,6 @@ def _document() -> dict[str, Any]:
     return doc
 
 
-def _stored(catalog: Any) -> tuple[list[Any], list[Any], list[Any]]:
-    frames = catalog.sql(
-        "SELECT * EXCLUDE (frame_key, context_key, ingested) FROM frames ORDER BY id"
-    ).fetchall()
-    sources = catalog.sql("SELECT * EXCLUDE (frame_key) FROM sources ORDER BY frame_id").fetchall()
-    rois = catalog.sql(
-        "SELECT * EXCLUDE (frame_key) FROM rois ORDER BY frame_id, field, id"
-    ).fetchall()
-    return frames, sources, rois
-
-
 def _report(report: Any) -> tuple[Any, ...]:
     return [str(e) for e in report.errors], report.frames, report.sources, report.rois
 
@@ -80,15 +70,6 @@ def _import(catalog: Any, path: Path, per_write: int) -> Any:
     report = coco.import_files(catalog, [path], progress=False, batch_size=per_write)
     assert report.ok, report.errors[:3]
     return report
-
-
-def _cut(monkeypatch: pytest.MonkeyPatch, small: bool) -> int:
-    """Small: the file read in pieces of a few records, the annotations in batches of one
-    piece, two images a write; else one piece, one batch, one write."""
-    if small:
-        monkeypatch.setattr(_coco_columnar, "PIECE_BYTES", 200)
-        monkeypatch.setattr(_coco_columnar, "ANNOTATION_BATCH_BYTES", 1)
-    return 2 if small else 1000
 
 
 @pytest.mark.parametrize("small", [True, False], ids=["cut", "whole"])

@@ -4,7 +4,6 @@ groups of a catalog without ROIs counted without reading codes it cannot hold (t
 tables as counted the long way)."""
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -50,36 +49,6 @@ def test_a_catalog_of_a_newer_schema_is_still_refused(tmp_path: Path):
     for read_only in (False, True):
         with pytest.raises(SchemaVersionError, match="upgrade workbench"):
             store_catalog.Catalog(path, read_only=read_only)
-
-
-class _Recorded:
-    """A cursor whose statements are noted in `seen` (the rest passed through)."""
-
-    def __init__(self, con: Any, seen: list[str]) -> None:
-        self._con, self._seen = con, seen
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._con.close()
-
-    def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
-        self._seen.append(" ".join(str(sql).split()))
-        return self._con.execute(sql, *args, **kwargs)
-
-
-@pytest.fixture
-def seen(monkeypatch) -> list[str]:
-    noted: list[str] = []
-    inner = store_catalog.Catalog._cursor
-    monkeypatch.setattr(
-        store_catalog.Catalog, "_cursor", lambda self: _Recorded(inner(self), noted)
-    )
-    return noted
 
 
 _GROUP_TABLES = (
