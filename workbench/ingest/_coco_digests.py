@@ -183,7 +183,8 @@ SELECT i, try(json_extract(x, '$.id'))::VARCHAR AS key, hash(x, $seed) AS h,
     NOT contains(x[strpos(x, '"id"') + 4:], '"id"') AS once, {{video}} AS video
 FROM _wb_image_items
 """
-_PLAIN = "hash(m.h, coalesce(s.h, 0::UBIGINT), coalesce(s.n, 0), coalesce(s.w, 0::UBIGINT))"
+# An image's digest's terms: its text's hash and its annotations' sums.
+_TERMS = "m.h, coalesce(s.h, 0::UBIGINT), coalesce(s.n, 0), coalesce(s.w, 0::UBIGINT)"
 _DIGEST = f"""
 CREATE OR REPLACE TEMP TABLE {_DIGESTS} AS {{parts}}
 SELECT m.i, m.key, {{digest}} AS digest, m.line_bytes, coalesce(s.n, 0)::INTEGER AS anns,
@@ -471,8 +472,8 @@ class ImageDigests:
                 f"CREATE OR REPLACE TEMP TABLE {_TAINTED} AS "
                 "SELECT DISTINCT json(k)::VARCHAR AS key FROM _wb_t"
             )
-        plain = {"parts": "", "digest": _PLAIN, "join": ""}
-        of_videos = videos.video_digests(_IMAGES, _SUMS, _PLAIN)
+        plain = {"parts": "", "digest": f"hash({_TERMS})", "join": ""}
+        of_videos = videos.video_digests(_IMAGES, _SUMS, _TERMS)
         con.execute(_DIGEST.format(**(plain if self._kwcoco is None else of_videos)))
         con.execute(f"DROP TABLE {_IMAGES}")
         con.execute(f"DROP TABLE {_TAINTED}")

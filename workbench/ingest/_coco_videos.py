@@ -268,22 +268,18 @@ WHERE x LIKE '%"video_id"%"video_id"%'
         NOT IN ('UBIGINT', 'BIGINT', 'VARCHAR', 'NULL', 'BOOLEAN', 'OBJECT', 'ARRAY')
 """
 # Each video's part (`parts`), from the images' hashes (`{images}`: i, h, video) and their
-# annotations' sums (`{sums}`: i, h, n, w, lo).
+# annotations' sums (`{sums}`: i, h, n, w, lo), by any image's digest's terms (`{terms}`).
 _VIDEO_PARTS = """
 WITH placed AS (
-    SELECT m.video, m.i, hash(m.h, coalesce(s.h, 0::UBIGINT), coalesce(s.n, 0),
-        coalesce(s.w, 0::UBIGINT), coalesce(s.lo - min(s.lo) OVER (PARTITION BY m.video), -1)) AS e
+    SELECT m.video, m.i,
+        hash({terms}, coalesce(s.lo - min(s.lo) OVER (PARTITION BY m.video), -1)) AS e
     FROM {images} m LEFT JOIN {sums} s ON s.i = m.i WHERE m.video IS NOT NULL
 ), parts AS (
     SELECT video, hash(string_agg(e::VARCHAR, ',' ORDER BY i)) AS part FROM placed GROUP BY video
 )
 """
-# A video frame's digest: the plain one's terms (`{plain}`, that of any other image) and its
-# video's part.
-_VIDEO_DIGEST = (
-    "CASE WHEN p.part IS NULL THEN {plain} ELSE hash(m.h, coalesce(s.h, 0::UBIGINT), "
-    "coalesce(s.n, 0), coalesce(s.w, 0::UBIGINT), p.part) END"
-)
+# A video frame's digest: any image's terms (`{terms}`) and its video's part.
+_VIDEO_DIGEST = "CASE WHEN p.part IS NULL THEN hash({terms}) ELSE hash({terms}, p.part) END"
 # The images (`{digests}`: i, video) found unchanged (`{same}`: n) of a video not all of whose
 # images were: put back to be converted.
 _WHOLE = """
@@ -296,12 +292,12 @@ WHERE d.video IS NOT NULL GROUP BY d.video
 """
 
 
-def video_digests(images: str, sums: str, plain: str) -> dict[str, str]:
-    """The digests' statement's parts for a kwcoco file (`plain`: any other image's digest):
-    the videos' parts, each image's digest and the join giving it its video's part."""
-    parts = _VIDEO_PARTS.format(images=images, sums=sums)
+def video_digests(images: str, sums: str, terms: str) -> dict[str, str]:
+    """The digests' statement's parts for a kwcoco file (`terms`: any image's digest's
+    terms): the videos' parts, each image's digest and the join giving it its video's part."""
+    parts = _VIDEO_PARTS.format(images=images, sums=sums, terms=terms)
     join = "LEFT JOIN parts p ON p.video = m.video"
-    return {"parts": parts, "digest": _VIDEO_DIGEST.format(plain=plain), "join": join}
+    return {"parts": parts, "digest": _VIDEO_DIGEST.format(terms=terms), "join": join}
 
 
 def whole_videos(con: Any, digests: str, same: str) -> Counter[Any]:
