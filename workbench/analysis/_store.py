@@ -6,9 +6,7 @@ a catalog opened read-only is refused before anything is computed.
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -18,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench.errors import AnalysisError
+from workbench.store.audit import default_actor
 
 if TYPE_CHECKING:
     from workbench.store.catalog import Catalog
@@ -75,16 +74,6 @@ def to_json(value: Any) -> str:
     return json.dumps(value, allow_nan=False, separators=(",", ":"), sort_keys=True)
 
 
-def actor() -> str:
-    name = os.environ.get("USER")
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"
-
-
 def audit(
     con: duckdb.DuckDBPyConnection,
     action: str,
@@ -98,7 +87,7 @@ def audit(
         "INSERT INTO audit_log (actor, action, target, count, dry_run, outcome, details)"
         " VALUES (?, ?, ?, ?, ?, 'ok', ?)",
         [
-            actor(),
+            default_actor(),
             action,
             to_json(dict(target)),
             count,
