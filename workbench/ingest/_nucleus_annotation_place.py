@@ -45,11 +45,11 @@ __all__ = ["free_id", "held", "no_frame", "place_rows", "take", "twice"]
 # rows SQL read, none for one the per-record path read) beside its frame: whether it is
 # refused as of no frame or as an id given twice, and the place of each id-less one among the
 # frame's annotations of its type without one. An annotation given an id takes it, and a
-# segmentation its segments' ids too (`_np_given`, `own` the first); one taking an id the
-# frame held is refused (`held`), and of the others taking one id, the first is placed and
-# the rest refused, when each of them takes that id as its own: a frame where a segment's id
-# is also taken by another annotation of the chunk is `tangled`, its refusals made one by one
-# (`_untangle`). (A group by and a join find the ids given twice: a window over every row
+# segmentation its segments' ids too (`given`, a row each, `own` the first); one taking an
+# id the frame held before the chunk is refused (`held`), and of the others taking one id the
+# first is placed and the rest refused, when each of them takes that id as its own: a frame
+# where a segment's id is also taken by another annotation of the chunk is `tangled`, its
+# refusals made one by one (`_untangle`). (A group by and a join find the ids given twice: a window over every row
 # cost 2.5 times more.)
 _PLACED = """
 CREATE OR REPLACE TEMP TABLE _np_placed AS
