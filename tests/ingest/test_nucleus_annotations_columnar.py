@@ -330,7 +330,7 @@ def test_keypoints_and_segmentations_the_sdk_wrote_store_alike_both_ways(
 def _placed_lines(seed: int, count: int, scenes: bool) -> list[str]:
     """Payloads SQL reads, for the placing: frames named in any order (and spread over
     chunks), a frame or scene that is not there, annotation_ids given twice on a frame and
-    ids like those made (`box-1`), tracks met again in later chunks, segmentations of
+    ids like those made (`box-1`) or a segment's (`a1/0`, `mask-0/1`), tracks met again in later chunks, segmentations of
     several segments, keypoints of a label met before, boxes of no area, payloads the
     per-record path reads among them (items' rows, segment metadata); with `scenes`,
     categories of a scene too (a chunk holding one is placed by the loop)."""
@@ -363,6 +363,8 @@ def _placed_lines(seed: int, count: int, scenes: bool) -> list[str]:
             payload["annotation_id"] = rng.choice(["box-0", "box-1", "polygon-0", "mask-1"])
         elif given < 0.5:
             payload["annotation_id"] = f"u{n}"
+        if n % 9 == 4:  # a segment's id, given or made
+            payload["annotation_id"] = ["a1/0", "a2/1", "mask-0/1"][n % 3]
         if rng.random() < 0.5:
             payload["track_reference_id"] = rng.choice(["t1", "t2", "t3", f"t{n % 11}"])
         if rng.random() < 0.1:  # read by the per-record path: an item's row, segment metadata
@@ -390,6 +392,10 @@ def _import_twice(
             )
             reports.append(([str(e) for e in report.errors], report.rois, report.warnings,
                             report.warning_examples))  # fmt: skip
+            repeated = catalog.sql(
+                "SELECT frame_id, id FROM rois GROUP BY ALL HAVING count(*) > 1"
+            ).fetchall()
+            assert repeated == [], repeated
         rows = catalog.sql(f"SELECT {_COLUMNS} FROM rois ORDER BY ALL").fetchall()
     return rows, reports
 
@@ -400,7 +406,8 @@ def test_rows_sql_read_are_placed_by_sql_as_one_by_one(
 ) -> None:
     """A chunk of rows SQL read alone is placed by SQL (ids, tracks, the errors of a frame
     that is not there and of an annotation_id given twice, in line order), as the loop over
-    them places them: in chunks, and onto a field an earlier import filled."""
+    them places them: in chunks, and onto a field an earlier import filled; a frame's ROI ids
+    stay unique (made ids and segmentations' spread over chunks among them)."""
     first, second = tmp_path / "first.ndjson", tmp_path / "second.ndjson"
     first.write_text("".join(line + "\n" for line in _placed_lines(seed, 120, chunk < 100)))
     second.write_text("".join(line + "\n" for line in _placed_lines(seed + 100, 120, chunk < 100)))

@@ -36,8 +36,11 @@ from workbench.ingest.writer import CatalogWriter
 
 __all__ = ["Reader", "payloads_of", "problem"]
 
-LINES_PER_BATCH = 50_000  # lines SQL reads at once, as long as they hold at most
-BYTES_PER_BATCH = 32 << 20  # this much text
+# Lines SQL reads at once, as long as they hold at most BYTES_PER_BATCH of text. Each batch
+# plans the statements again (about 0.035 s of CPU, whatever its size): 100,000 lines cost
+# 0.475 s against 0.54 s for two batches of 50,000 (docs/benchmarks.md, "Thirtieth pass").
+LINES_PER_BATCH = 100_000
+BYTES_PER_BATCH = 32 << 20
 # The lists of an item's row, by the type their payloads have.
 _ROW_TYPES = {"box": "box", "polygon": "polygon", "line": "line", "keypoints": "keypoints",
               "cuboid": "cuboid", "category": "category", "multicategory": "multicategory",

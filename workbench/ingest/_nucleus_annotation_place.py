@@ -11,13 +11,15 @@ hold (those are left to the loop). The rules, as the loop applies them, one anno
 the other:
 - an annotation of no frame is refused (`no frame ...`), in chunk order with the ids given
   twice;
-- an annotation_id the frame holds (stored by an earlier chunk of the import, or given by an
-  earlier row of the chunk that was placed) is refused as given twice;
+- an annotation_id is refused as given twice when an id it takes (its own, and a
+  segmentation's its segments' `<id>/<n>`) is one the frame holds: an ROI's id or a
+  segmentation's, stored by an earlier chunk of the import or taken by an earlier annotation
+  of the chunk that was placed;
 - a track is numbered, among the rows placed, by the first appearance of its (scene, name)
   in the import: `Placing.tracks` carries the numbers from chunk to chunk;
 - a row without an annotation_id is `<type>-<n>`, the n-th such of its type on the frame,
-  skipping ids the frame holds (stored, or given in the chunk); a segmentation's segments
-  `<id>/<segment>`;
+  skipping those whose ids the frame holds (stored, or given in the chunk); a segmentation's
+  segments `<id>/<segment>`;
 - the frames come in the order the catalog gave them (`Placing._look_up`), each one's rows in
   line order; a frame past MAX_ROIS_PER_FRAME is refused whole, after the rows' errors.
 """
@@ -37,31 +39,48 @@ from workbench.ingest._nucleus_annotation_rows import Rows
 from workbench.ingest._nucleus_payloads import Annotation
 from workbench.model.limits import MAX_ROIS_PER_FRAME
 
-__all__ = ["free_id", "no_frame", "place_rows", "twice"]
+__all__ = ["free_id", "held", "no_frame", "place_rows", "take", "twice"]
 
 # Each annotation of the chunk (`o`: its place in the chunk; `r`: its first row's among the
 # rows SQL read, none for one the per-record path read) beside its frame: whether it is
-# refused as of no frame or as an id given twice (one the frame held, or an earlier
-# annotation's of the chunk), and the place of each id-less one among the frame's annotations
-# of its type without one. (A group by and a join find the ids given twice: a window over
-# every row cost 2.5 times more.)
+# refused as of no frame or as an id given twice, and the place of each id-less one among the
+# frame's annotations of its type without one. An annotation given an id takes it, and a
+# segmentation its segments' ids too (`given`, a row each, `own` the first); one taking an
+# id the frame held before the chunk is refused (`held`), and of the others taking one id the
+# first is placed and the rest refused, when each of them takes that id as its own: a frame
+# where a segment's id is also taken by another annotation of the chunk is `tangled`, its
+# refusals made one by one (`_untangle`). (A group by and a join find the ids given twice: a window over every row
+# cost 2.5 times more.)
 _PLACED = """
 CREATE OR REPLACE TEMP TABLE _np_placed AS
 WITH found AS (
-    SELECT w.o, w.r, w.ref, w.type, w.annotation_id, w.track, f.pos, f.context,
+    SELECT w.o, w.r, w.ref, w.type, w.annotation_id, w.track, w.parts, f.pos, f.context,
         f.pos IS NULL AS missing
     FROM _np_rows w LEFT JOIN _np_frames f ON f.id = w.ref WHERE w.part = 0),
+given AS (
+    SELECT o, ref, annotation_id AS id, true AS own FROM found
+    WHERE annotation_id IS NOT NULL AND NOT missing
+    UNION ALL
+    SELECT o, ref, annotation_id || '/' || s.k, false FROM found, unnest(range(parts)) s(k)
+    WHERE type = 'mask' AND annotation_id IS NOT NULL AND NOT missing),
+held AS (
+    SELECT DISTINCT g.o FROM given g JOIN _np_stored s ON s.frame_id = g.ref AND s.id = g.id),
 again AS (
-    SELECT ref, annotation_id, min(o) AS first FROM found
-    WHERE annotation_id IS NOT NULL AND NOT missing GROUP BY ALL HAVING count(*) > 1),
+    SELECT ref, id, min(o) AS first, bool_and(own) AS own FROM given
+    WHERE o NOT IN (SELECT o FROM held) GROUP BY ALL HAVING count(*) > 1),
 free AS (
     SELECT o, row_number() OVER (PARTITION BY ref, type ORDER BY o) - 1 AS free FROM found
     WHERE annotation_id IS NULL AND NOT missing)
 SELECT found.*, NOT missing AND annotation_id IS NOT NULL
-        AND (s.id IS NOT NULL OR coalesce(found.o > a.first, false)) AS twice, free.free
-FROM found LEFT JOIN again a USING (ref, annotation_id)
-    LEFT JOIN _np_stored s ON s.frame_id = found.ref AND s.id = found.annotation_id
+        AND (h.o IS NOT NULL OR coalesce(found.o > a.first, false)) AS twice, free.free,
+    found.ref IN (SELECT ref FROM again WHERE NOT own) AS tangled
+FROM found LEFT JOIN again a ON a.ref = found.ref AND a.id = found.annotation_id
+    LEFT JOIN held h USING (o)
     LEFT JOIN free USING (o)
+"""
+_TANGLED = """
+SELECT o, ref, type, annotation_id, parts FROM _np_placed
+WHERE tangled AND annotation_id IS NOT NULL ORDER BY o
 """
 _ERRORS = """
 SELECT o, missing, ref, annotation_id FROM _np_placed WHERE missing OR twice ORDER BY o
@@ -70,20 +89,25 @@ _TRACKS = """
 SELECT context, track FROM _np_placed WHERE NOT missing AND NOT twice AND track IS NOT NULL
 GROUP BY context, track ORDER BY min(o)
 """
-# The ids a frame holds (stored, or given and placed), and the id-less annotations whose
-# made ids `<type>-<n>` one of them may be.
+# The ids a frame holds (stored, or taken by an annotation given one and placed), and the
+# id-less annotations whose made ids `<type>-<n>` (a segmentation's `<type>-<n>/<k>`) one of
+# them may be.
 _TAKEN = """
 CREATE OR REPLACE TEMP TABLE _np_taken AS
 SELECT frame_id AS ref, id FROM _np_stored
 UNION ALL
 SELECT ref, annotation_id FROM _np_placed
 WHERE NOT missing AND NOT twice AND annotation_id IS NOT NULL
+UNION ALL
+SELECT ref, annotation_id || '/' || s.k FROM _np_placed, unnest(range(parts)) s(k)
+WHERE type = 'mask' AND NOT missing AND NOT twice AND annotation_id IS NOT NULL
 """
 _CLASHES = """
 SELECT p.o, p.ref, p.type FROM _np_placed p
 WHERE NOT p.missing AND p.annotation_id IS NULL AND EXISTS (
     SELECT 1 FROM _np_taken t WHERE t.ref = p.ref AND starts_with(t.id, p.type || '-')
-        AND regexp_full_match(substr(t.id, strlen(p.type) + 2), '0|[1-9][0-9]*'))
+        AND regexp_full_match(substr(t.id, strlen(p.type) + 2),
+            '(0|[1-9][0-9]*)(/(0|[1-9][0-9]*))?'))
 ORDER BY p.o
 """
 # Every annotation placed (a segmentation's segments SQL read with their first row), frames
@@ -135,6 +159,10 @@ def place_rows(
         register("_np_frames", frames)
         register("_np_stored", stored)
         con.execute(_PLACED)
+        if pc.any(
+            pc.and_(pc.equal(rows["type"], "mask"), pc.is_valid(rows["annotation_id"]))
+        ).as_py():
+            _untangle(con)  # segmentations given ids: their segments' ids may be others' too
         _refuse(con.execute(_ERRORS).fetchall(), chunk, starts, reject)
         register("_np_tracks", _numbered(con.execute(_TRACKS).fetchall(), tracks))
         clashes: list[tuple[int, str, str]] = []
@@ -162,9 +190,9 @@ def _rows(chunk: list[Rows | Annotation]) -> tuple[pa.Table, np.ndarray]:
     """The placing's columns of the chunk's annotations (a row each, a segmentation's
     segments SQL read one each), `o` their place in the chunk, `r` their place among the rows
     SQL read; and each part's first `o`."""
-    columns = ("ref", "type", "annotation_id", "track", "part")
+    columns = ("ref", "type", "annotation_id", "track", "part", "parts")
     tables, counts, before, starts, o = [], [], [], [], 0
-    each: list[tuple[str, str, str | None, str | None, int]] = []  # the per-record path's
+    each: list[tuple[str, str, str | None, str | None, int, int]] = []  # the per-record path's
     for part in chunk:
         starts.append(o)
         if isinstance(part, Rows):
@@ -173,7 +201,8 @@ def _rows(chunk: list[Rows | Annotation]) -> tuple[pa.Table, np.ndarray]:
             before.append(len(each))  # annotations of the per-record path before the stretch
             o += part.table.num_rows
         else:
-            each.append((part.reference_id, part.type, part.annotation_id, part.track, o))
+            parts = len(part.rois) if part.type == "mask" else 1
+            each.append((part.reference_id, part.type, part.annotation_id, part.track, o, parts))
             o += 1
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
     r = np.arange(table.num_rows, dtype=np.int64)
@@ -184,6 +213,7 @@ def _rows(chunk: list[Rows | Annotation]) -> tuple[pa.Table, np.ndarray]:
         table = pa.concat_tables([table, pa.table({
             **{c: pa.array(v, pa.string()) for c, v in zip(columns[:4], values, strict=False)},
             "part": pa.array(np.zeros(len(each), np.int32)),
+            "parts": pa.array(values[5], pa.int32()),
             "r": pa.nulls(len(each), pa.int64()),
             "o": pa.array(values[4], pa.int64()),
         })])  # fmt: skip
@@ -220,36 +250,84 @@ def _numbered(
     })  # fmt: skip
 
 
+def _untangle(con: duckdb.DuckDBPyConnection) -> None:
+    """The ids given twice on the frames where a segment's id is taken by another annotation
+    of the chunk too: found one annotation after the other, as the loop finds them."""
+    given = con.execute(_TANGLED).fetchall()
+    if not given:
+        return
+    taken = _taken(con, "_np_stored", "frame_id", sorted({ref for _, ref, *_ in given}))
+    refused = [o for o, ref, kind, annotation_id, parts in given
+               if not take(annotation_id, kind, parts, taken[ref])]  # fmt: skip
+    con.execute(
+        "UPDATE _np_placed SET twice = o IN (SELECT unnest(?::BIGINT[])) "
+        "WHERE tangled AND annotation_id IS NOT NULL",
+        [refused],
+    )
+
+
+def _taken(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, frames: list[str]
+) -> dict[str, set[str]]:
+    """The ids `table` holds for each of `frames`."""
+    taken: dict[str, set[str]] = {ref: set() for ref in frames}
+    found = con.execute(
+        f"SELECT {column}, id FROM {table} WHERE {column} IN (SELECT unnest(?))", [frames]
+    ).fetchall()
+    for ref, roi_id in found:
+        taken[ref].add(roi_id)
+    return taken
+
+
 def _made(con: duckdb.DuckDBPyConnection, clashes: list[tuple[int, str, str]]) -> pa.Table:
     """The ids of id-less rows whose `<type>-<n>` a frame holds: made one by one as the loop
     makes them, skipping the ids taken."""
     made: list[tuple[int, str]] = []
     if clashes:
         frames = sorted({ref for _, ref, _ in clashes})
-        taken: dict[str, set[str]] = {ref: set() for ref in frames}
-        found = con.execute(
-            "SELECT ref, id FROM _np_taken WHERE ref IN (SELECT unnest(?))", [frames]
-        ).fetchall()
-        for ref, roi_id in found:
-            taken[ref].add(roi_id)
+        taken = _taken(con, "_np_taken", "ref", frames)
         counts: dict[str, Counter[str]] = {ref: Counter() for ref in frames}
         free = con.execute(
-            "SELECT o, ref, type FROM _np_placed WHERE NOT missing AND annotation_id IS NULL "
-            "AND ref IN (SELECT unnest(?)) ORDER BY o",
+            "SELECT o, ref, type, parts FROM _np_placed WHERE NOT missing "
+            "AND annotation_id IS NULL AND ref IN (SELECT unnest(?)) ORDER BY o",
             [frames],
         ).fetchall()
-        for o, ref, kind in free:
-            made.append((o, free_id(kind, counts[ref], taken[ref])))
+        for o, ref, kind, parts in free:
+            made.append((o, free_id(kind, counts[ref], taken[ref], parts)))
     return pa.table({
         "o": pa.array([o for o, _ in made], pa.int64()),
         "id": pa.array([i for _, i in made], pa.string()),
     })  # fmt: skip
 
 
-def free_id(kind: str, counts: Counter[str], taken: set[str]) -> str:
-    """`<kind>-<n>` for the next n of the frame that no id taken holds."""
-    while (made := f"{kind}-{counts[kind]}") in taken:
+def take(annotation_id: str, kind: str, parts: int, taken: set[str]) -> bool:
+    """Whether the ids an annotation given `annotation_id` takes on its frame (that one, and
+    a segmentation's its segments' `<annotation_id>/<n>` too) are free in `taken`; then
+    they are taken."""
+    if kind != "mask":
+        if annotation_id in taken:
+            return False
+        taken.add(annotation_id)
+        return True
+    ids = [annotation_id, *(f"{annotation_id}/{n}" for n in range(parts))]
+    if not taken.isdisjoint(ids):
+        return False
+    taken.update(ids)
+    return True
+
+
+def free_id(kind: str, counts: Counter[str], taken: set[str], parts: int = 1) -> str:
+    """`<kind>-<n>` for the next n of the frame whose ids (a segmentation's segments' too)
+    no id taken holds; then they are taken."""
+    while not take(made := f"{kind}-{counts[kind]}", kind, parts, taken):
         counts[kind] += 1
     counts[kind] += 1
-    taken.add(made)
     return made
+
+
+def held(stored: list[tuple[str, bool]]) -> list[str]:
+    """The ids a frame holds given its ROIs' (id, whether a segment): each id, and a
+    segmentation's own (its segments' `<id>/<n>` without `/<n>`)."""
+    ids = [roi_id for roi_id, _ in stored]
+    ids += [roi_id.rpartition("/")[0] for roi_id, segment in stored if segment]
+    return list(dict.fromkeys(ids))

@@ -8,9 +8,11 @@ and annotations the per-record path read (_nucleus_payloads); both are placed by
 rules, on plain values (no ROI object is made for a row SQL read): by SQL
 (_nucleus_annotation_place) when the chunk holds rows SQL read, else by a loop, one
 annotation after the other. A frame the import gave ROIs in an earlier chunk keeps them, and the new ones are
-added, so memory holds one chunk whatever the files' size and order. The ids made for
-annotations without one skip every id the frame holds then; an annotation_id that an earlier
-chunk made for another annotation of the frame is refused as given twice.
+added, so memory holds one chunk whatever the files' size and order. An annotation given an
+annotation_id takes it, and a segmentation its segments' `<id>/<n>` too; the ids made for
+annotations without one skip every id the frame holds then (a segmentation's, whose segments
+an earlier chunk stored, among them); an annotation_id that an earlier chunk took for another
+annotation of the frame is refused as given twice.
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ import pyarrow.compute as pc
 
 from workbench.errors import RecordError
 from workbench.ingest._columnar import MemoryEngine
-from workbench.ingest._nucleus_annotation_place import free_id, no_frame, place_rows, twice
+from workbench.ingest._nucleus_annotation_place import (
+    free_id,
+    held,
+    no_frame,
+    place_rows,
+    take,
+    twice,
+)
 from workbench.ingest._nucleus_annotation_rows import Output, Rows
 from workbench.ingest._nucleus_payloads import EXTRA, Annotation
 from workbench.ingest.report import is_record_failure, record_error
@@ -64,8 +73,9 @@ class _Put(NamedTuple):
 
 @dataclass(slots=True)
 class _Frame:
-    """A frame's new ROIs of the field, and the ids it holds (those this import stored on it
-    before, and the annotation_ids given so far)."""
+    """A frame's new ROIs of the field, and the ids it holds (those of the ROIs this import
+    stored on it before and their segmentations', and those taken by the annotation_ids
+    given so far)."""
 
     context: str | None
     stored: int = 0
@@ -180,9 +190,10 @@ class Placing:
         self.new_keypoints[label] = given
         return True
 
-    def _look_up(self, refs: list[str]) -> tuple[pa.Table, dict[str, list[str]]]:
-        """The frames named (id, context, pos: their order), the scenes named (with their
-        frames, in `scenes`), and the ids of the ROIs earlier chunks stored on them."""
+    def _look_up(self, refs: list[str]) -> tuple[pa.Table, dict[str, tuple[int, list[str]]]]:
+        """The frames named (id, context, pos: their order; stored: the count of ROIs earlier
+        chunks stored on them), the scenes named (with their frames, in `scenes`), and for
+        each frame earlier chunks gave ROIs, their count and the ids they hold (`held`)."""
         con = self.catalog.cursor()
         try:
             with registered(con, "_wb_nu_refs", pa.table({"r": pa.array(sorted(set(refs)))})):
@@ -204,31 +215,32 @@ class Placing:
         frames = frames.append_column(
             "stored", pa.array(counts, pa.int64()) if counts else pa.repeat(0, frames.num_rows)
         )
-        return frames, stored
+        return frames, {frame_id: (len(rois), held(rois)) for frame_id, rois in stored.items()}
 
-    def _by_frame(self, frames: pa.Table, stored: dict[str, list[str]]) -> None:
+    def _by_frame(self, frames: pa.Table, stored: dict[str, tuple[int, list[str]]]) -> None:
         """The frames named, and the scenes' frames, for the per-annotation loop."""
         ids, contexts = frames["id"].to_pylist(), frames["context"].to_pylist()
         for frame_id, context in zip(ids, contexts, strict=True):
-            self.by_frame[frame_id] = _frame(context, stored.get(frame_id, []))
+            self.by_frame[frame_id] = _frame(context, stored.get(frame_id))
         for context, scene_ids in self.scenes.items():
             for frame_id in scene_ids:
                 if frame_id not in self.by_frame:
-                    self.by_frame[frame_id] = _frame(context, stored.get(frame_id, []))
+                    self.by_frame[frame_id] = _frame(context, stored.get(frame_id))
 
-    def _stored(self, con: Any, frame_ids: list[str]) -> dict[str, list[str]]:
-        """The ids of the field's ROIs of `frame_ids`, as this import stored them."""
+    def _stored(self, con: Any, frame_ids: list[str]) -> dict[str, list[tuple[str, bool]]]:
+        """The (id, whether a segment) of the field's ROIs of `frame_ids`, as this import
+        stored them."""
         if not frame_ids:
             return {}
-        found: dict[str, list[str]] = {}
+        found: dict[str, list[tuple[str, bool]]] = {}
         with registered(con, "_wb_nu_again", pa.table({"f": pa.array(frame_ids, pa.string())})):
             rows = con.execute(
-                "SELECT frame_id, id FROM rois "
+                "SELECT frame_id, id, kind = 'mask' FROM rois "
                 "WHERE field = ? AND frame_id IN (SELECT f FROM _wb_nu_again)",
                 [self.field],
             ).fetchall()
-        for frame_id, roi_id in rows:
-            found.setdefault(frame_id, []).append(roi_id)
+        for frame_id, roi_id, segment in rows:
+            found.setdefault(frame_id, []).append((roi_id, segment))
         return found
 
     def _put_rows(self, at: int, rows: Rows) -> None:
@@ -249,15 +261,13 @@ class Placing:
             if kind == "keypoints" and not self._names_known(rows, i):
                 self._put_one(rows.annotation(i))
                 continue
-            if given is not None:
-                if given in frame.taken:
-                    reject(RecordError(rows.where(i), twice(given)))
-                    continue
-                frame.taken.add(given)
+            parts = rows.parts(i) if kind == "mask" else 1
+            if given is not None and not take(given, kind, parts, frame.taken):
+                reject(RecordError(rows.where(i), twice(given)))
+                continue
             track = None
             if track_name is not None:
                 track = tracks.setdefault((frame.context, track_name), len(tracks))
-            parts = rows.parts(i) if kind == "mask" else 1
             frame.rois.append(new(_Put, (kind, given, None, (at, i), track, None, parts)))
 
     def _names_known(self, rows: Rows, i: int) -> bool:
@@ -282,10 +292,9 @@ class Placing:
                 return
             raise RecordError(where, no_frame(ref))
         rois = self._keypoints_in_order(annotation)
-        if annotation.annotation_id is not None:
-            if annotation.annotation_id in frame.taken:
-                raise RecordError(where, twice(annotation.annotation_id))
-            frame.taken.add(annotation.annotation_id)
+        given, kind = annotation.annotation_id, annotation.type
+        if given is not None and not take(given, kind, len(rois), frame.taken):
+            raise RecordError(where, twice(given))
         track = None
         if annotation.track is not None:
             track = self.tracks.setdefault((frame.context, annotation.track), len(self.tracks))
@@ -338,7 +347,8 @@ class Placing:
         puts: list[tuple[tuple[int, int] | Roi, str, int | None]] = []
         check = False
         for put in frame.rois:
-            base = put.named or put.annotation_id or free_id(put.type, counts, frame.taken)
+            base = put.named or put.annotation_id or free_id(put.type, counts, frame.taken,
+                                                             _parts(put))  # fmt: skip
             if put.row is not None and put.type == "mask":
                 at, row = put.row
                 puts += [((at, row + n), f"{base}/{n}", put.track) for n in range(put.parts)]
@@ -436,12 +446,20 @@ def _each_frames(output: Output, chunk: list[Rows | Annotation], out: pa.Table,
             puts = []
 
 
-def _ids(stored: dict[str, list[str]]) -> pa.Table:
-    """(frame_id, id) of the ROIs earlier chunks stored."""
-    pairs = [(f, i) for f, ids in stored.items() for i in ids]
+def _ids(stored: dict[str, tuple[int, list[str]]]) -> pa.Table:
+    """(frame_id, id) of the ids earlier chunks stored (`held`)."""
+    pairs = [(f, i) for f, (_, ids) in stored.items() for i in ids]
     return pa.table({"frame_id": pa.array([f for f, _ in pairs], pa.string()),
                      "id": pa.array([i for _, i in pairs], pa.string())})  # fmt: skip
 
 
-def _frame(context: str | None, stored: list[str]) -> _Frame:
-    return _Frame(context, len(stored), taken=set(stored))
+def _frame(context: str | None, stored: tuple[int, list[str]] | None) -> _Frame:
+    """A frame with the count of its ROIs earlier chunks stored and the ids they hold."""
+    if stored is None:
+        return _Frame(context)
+    return _Frame(context, stored[0], taken=set(stored[1]))
+
+
+def _parts(put: _Put) -> int:
+    """The ROIs of an annotation placed (a segmentation's segments)."""
+    return put.parts if put.rois is None else len(put.rois)
