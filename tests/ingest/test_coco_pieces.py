@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from workbench.ingest import _coco_columnar, _coco_pieces
@@ -188,3 +190,75 @@ def test_only_a_document_that_cannot_be_cut_is_bounded_in_size(
         monkeypatch.setattr(_coco_columnar, "MAX_WHOLE_BYTES", bound)
         _same_on_both_paths(tmp_path / folder, tmp_path / folder / "instances.json", 50)
     assert calls == ["pieces", "whole"]
+
+
+def _as_cut(path: Path, member: _coco_pieces.Member) -> list[bytes]:
+    """Each piece as the file's bytes between its cuts, in brackets."""
+    data = path.read_bytes()
+    ends = [*member.cuts[1:].tolist(), member.end]
+    return [b"[" + data[a + 1 : b] + b"]" for a, b in zip(member.cuts.tolist(), ends, strict=True)]
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_pieces_are_read_into_arrow_as_the_file_holds_them(
+    tmp_path: Path, indent: int | None
+) -> None:
+    """Each piece is one binary value holding the bytes between its cuts, in brackets."""
+    doc = _document(5)
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(doc, indent=indent))
+    found = _coco_pieces.members(path, 200)
+    assert found is not None
+    for member in found.values():
+        arrays = list(_coco_pieces.piece_arrays(path, member))
+        assert all(a.type == pa.binary() and len(a) == 1 for a in arrays)
+        assert [a[0].as_py() for a in arrays] == _as_cut(path, member)
+        assert [json.loads(a[0].as_py()) for a in arrays] == _pieces_of(doc[member.key], arrays)
+    assert len(list(_coco_pieces.piece_arrays(path, found["annotations"]))) > 3
+
+
+def _pieces_of(records: list[Any], arrays: list[pa.Array]) -> list[list[Any]]:
+    """`records` split as `arrays` split them (by their own counts)."""
+    out, at = [], 0
+    for a in arrays:
+        count = len(json.loads(a[0].as_py()))
+        out.append(records[at : at + count])
+        at += count
+    assert at == len(records)
+    return out
+
+
+def test_an_empty_record_and_a_shortened_file_read_as_before(tmp_path: Path) -> None:
+    """A piece of blanks only is `[,]` (not JSON, as the document); a file shortened after
+    its scan gives what is left of each piece."""
+    path = tmp_path / "doc.json"
+    path.write_bytes(b'{"images": [], "annotations": [1, 2,  \n ], "categories": []}')
+    found = _coco_pieces.members(path, 1)
+    assert found is not None
+    got = [a[0].as_py() for a in _coco_pieces.piece_arrays(path, found["annotations"])]
+    assert got == [b"[1]", b"[ 2]", b"[,]"]
+    path.write_bytes(b'{"images": [], "annotations": [11, 2222, 3], "categories": []}')
+    found = _coco_pieces.members(path, 1)
+    assert found is not None
+    path.write_bytes(b'{"images": [], "annotations": [11, 22')
+    got = [a[0].as_py() for a in _coco_pieces.piece_arrays(path, found["annotations"])]
+    assert got == [b"[11]", b"[ 22]", b"[,]"]
+
+
+def test_the_bench_file_read_in_pieces_stores_what_the_per_record_path_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The formats bench's file (annotations not grouped by image), cut into many pieces and
+    read two at a time: every table as the per-record path stores it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    try:
+        from formats_bench import write_coco
+    finally:
+        sys.path.pop(0)
+    monkeypatch.setattr(_coco_columnar, "PIECE_BYTES", 4096)
+    path = tmp_path / "instances.json"
+    write_coco(path, 300)
+    found = _coco_pieces.members(path, 4096)
+    assert found is not None and len(found["annotations"].cuts) > 10
+    columnar = _same_on_both_paths(tmp_path, path, 100)
+    assert (columnar.frames, columnar.rois, columnar.errors) == (300, 1200, [])

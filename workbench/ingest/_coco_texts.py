@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.ingest import _coco_sql as sql
-from workbench.ingest._coco_pieces import Member, pieces
+from workbench.ingest._coco_pieces import Member, piece_arrays
 from workbench.ingest._columnar import NOT_FINITE, NOT_JSON, trailing_comma
 from workbench.ingest.jsonread import raw_items
 from workbench.model.limits import MAX_JSON_DEPTH
@@ -91,7 +91,7 @@ def annotation_batches(
             raise _ByRecord from exc
         if added is None:
             raise _ByRecord
-        count, held = count + added, held + sum(len(piece) for _, piece, _ in group)
+        count, held = count + added, held + sum(_size(piece) for _, piece, _ in group)
         if held >= batch_bytes:
             yield
             empty_first, held = True, 0
@@ -101,26 +101,26 @@ def annotation_batches(
         yield
 
 
-def _groups(path: Path, member: Member) -> Iterator[list[tuple[int, bytes, int | None]]]:
-    """The member's pieces, AT_ONCE at a time: (number of the first record, bytes, count of
-    records or None for the last piece, whose count the cuts do not give)."""
+def _groups(path: Path, member: Member) -> Iterator[list[tuple[int, pa.Array, int | None]]]:
+    """The member's pieces, AT_ONCE at a time: (number of the first record, the piece (one
+    binary value), count of records or None for the last piece, whose count the cuts do not
+    give)."""
     firsts = member.firsts.tolist()
     counts: list[int | None] = [b - a for a, b in itertools.pairwise(firsts)]
-    numbered = zip(firsts, pieces(path, member), [*counts, None], strict=True)
+    numbered = zip(firsts, piece_arrays(path, member), [*counts, None], strict=True)
     while group := list(itertools.islice(numbered, AT_ONCE)):
         yield group
 
 
 def _pieces(
-    con: Any, table: str, group: list[tuple[int, bytes, int | None]], deepest: int
+    con: Any, table: str, group: list[tuple[int, pa.Array, int | None]], deepest: int
 ) -> int | None:
     """Add the records of the pieces `group` (see _groups) to `table`, each numbered on from
     its first's number, in one statement: how many; None when the file is to be read record
     by record (see read_texts), or when a piece holds another count of records than its cuts
     say (then the engine parsed what a strict parser would not)."""
     batches, odds = [], []
-    for first, piece, _ in group:
-        data = pa.array([piece], pa.binary())
+    for first, data, _ in group:
         odd = _odd(data)
         if odd is None:
             return None
@@ -132,10 +132,15 @@ def _pieces(
     known = [count for _, _, count in group]
     if None not in known and added != sum(c for c in known if c is not None):
         return None
-    for (first, piece, _), odd in zip(group, odds, strict=True):
+    for (first, data, _), odd in zip(group, odds, strict=True):
         if odd:
-            _raw_texts(con, table, piece, first)
+            _raw_texts(con, table, data[0].as_py(), first)
     return added
+
+
+def _size(piece: pa.Array) -> int:
+    """The bytes of a piece (one binary value)."""
+    return len(piece.buffers()[2])
 
 
 def _raw_texts(con: Any, table: str, piece: bytes, first: int) -> None:
