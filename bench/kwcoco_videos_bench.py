@@ -8,9 +8,10 @@ The two files hold the same images (4 boxes each); the kwcoco one adds its `vide
 `frame_index` and `timestamp`, and each annotation's `track_id`. Each import runs in a child
 process of its own, alternately, into a new catalog, followed by an import of the same file
 again (the update: every frame unchanged; the images its digests left unconverted are
-counted) and an export of the whole catalog; then, for the kwcoco file, two more updates: the
-file with one video's record changed (its `width`), then with one track's record changed too
-(its `name`), each converting one video's frames. The figures are the child's wall and CPU
+counted) and an export of the whole catalog; then, for the kwcoco file, three more updates:
+the file with one video's record changed (its `width`), then with one track's record changed
+too (its `name`), each converting one video's frames, then with one annotation's box changed
+too (converting its frame alone: the bench's videos have frame indexes and integer tracks). The figures are the child's wall and CPU
 seconds (its engine's threads included) and the load average at its start.
 """
 
@@ -84,11 +85,13 @@ def document(videos: int, frames: int, kwcoco: bool) -> dict:
 
 
 def changed(path: Path) -> list[Path]:
-    """The kwcoco file with one video's record changed, then with one track's record too."""
+    """The kwcoco file with one video's record changed, then with one track's record too,
+    then one annotation's box (each in the middle of its list)."""
     doc = json.loads(path.read_text())
     made = []
-    for name, change in (("video", ("videos", "width", 800)), ("track", ("tracks", "name", "t"))):
-        member, key, value = change
+    changes = (("video", "videos", "width", 800), ("track", "tracks", "name", "t"),
+               ("frame", "annotations", "bbox", [1, 2, 3, 4]))  # fmt: skip
+    for name, member, key, value in changes:
         doc[member][len(doc[member]) // 2][key] = value
         made.append(path.with_name(f"{path.stem}-{name}.json"))
         made[-1].write_text(json.dumps(doc))
@@ -121,7 +124,8 @@ def main() -> None:
                 print(f"{name:14} import wall {wall} s, CPU {cpu} s; update wall {uwall} s, "
                       f"CPU {ucpu} s ({left} images left unconverted); export wall {ewall} s, "
                       f"CPU {ecpu} s (load {' '.join(load)})")  # fmt: skip
-                for what, at in (("a video's record", 0), ("a track's record", 3)):
+                for what, at in (("a video's record", 0), ("a track's record", 3),
+                                 ("an annotation's box", 6)):  # fmt: skip
                     if rest[at:]:
                         cwall, ccpu, cleft = rest[at : at + 3]
                         print(f"{'':14} update of {what}: wall {cwall} s, CPU {ccpu} s "
