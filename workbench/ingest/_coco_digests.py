@@ -29,8 +29,9 @@ The annotations' sums are folded image by image as each batch comes (workbench.i
 _coco_sums: arrays on disk, not a row per image and batch), with the batches holding each
 image's annotations, so that an update converts again only the batches it needs.
 
-A kwcoco file's digests take its `videos` and `tracks` records too, and a video frame's its
-video's part: workbench.ingest._coco_videos says how, and why its videos are left out whole.
+A kwcoco file's video frames' digests take their videos' parts (with their records), and its
+annotations' hashes their tracks' records: workbench.ingest._coco_videos says how, and why
+some videos are left out whole.
 
 A frame's digest is recorded in the transaction that stores it, only when its conversion was
 clean: the image's id given once in its text and by no other image, not named by an

@@ -244,15 +244,19 @@ def _records(path: Path, found: dict[str, Member] | None) -> dict[str, list[tupl
 
 
 # -- the digests of a kwcoco file's video frames (workbench.ingest._coco_digests) ------------
-# A video frame is made from its video's other images too: their count (`num_frames`), their
-# order (the frames without a `frame_index` numbered in it) and their annotations (named
-# tracks numbered in the order of their first records across the video's annotations). So
-# each such image's digest takes its video's part: a hash of its images' own digests' terms
-# and of where their first annotations stand from the video's first, in the file's order, and
-# of the video's record as the checks keep it (`stage_records`); and an update leaves out a
-# video's images all or none (`whole_videos`), so that the video's images converted are
-# always all of its images. A track's record is taken by the hash of each annotation naming
-# it (`tracked_hash`), so that it reaches the images, and through them the videos, it is on.
+# A video frame is made from its video's record (as the checks keep it: `stage_records`) and
+# its count of images (`num_frames`), and, when the video's frames are numbered from one
+# another (`ordered`: one of them has no frame index, numbered in the file's order after the
+# video's highest, or one of its annotations is on a named track, numbered in the order of
+# their first records across the video's annotations), from its other images too. So each
+# such image's digest takes its video's part: a hash of the video's record and of its count of
+# images or, for a video whose frames are numbered from one another, of its images' own
+# digests' terms and of where their first annotations stand from the video's first, in the
+# file's order. An update leaves out the images of such a video all or none (`whole_videos`),
+# so that those it converts are all of its images (the numbers are made from the images and
+# annotations converted); a frame of another video is converted alone, its video's count of
+# images given by the images left out (`left_out_videos`). A track's record is taken by the
+# hash of each annotation naming it (`tracked_hash`), so that it reaches the images it is on.
 #
 # An image's columns (_coco_digests' `_IMAGES`), from one JSON path list `k` of its text:
 # - `key`, its id's JSON text;
@@ -284,13 +288,13 @@ IMAGE_COLUMNS = {
         false) AS ambiguous""",
 }
 # The records the checks keep (the first good one of each id: _kwcoco_videos), each one's
-# hash by the JSON text of its id, as the engine reads an image's video (VIDEO_KEY) or an
+# hash by the JSON text of its id, as the engine reads an image's video (`video` above) or an
 # annotation's `track_id`.
 VIDEO_RECORDS = "_wb_dig_videos"
-# (And the keys of the images with an annotation on a named track (a string id, numbered across its
-# video's annotations), or that may be: their videos' frames are numbered from them.)
-NAMED = "_wb_dig_named"
 TRACK_RECORDS = "_wb_dig_tracks"
+# The keys of the images with an annotation on a named track (a string id, numbered across its
+# video's annotations), or that may be: their videos' frames are numbered from them.
+NAMED = "_wb_dig_named"
 _RECORDS = """
 CREATE OR REPLACE TEMP TABLE {table} AS
 SELECT try(json(k))::VARCHAR AS key, hash(t) AS h FROM _wb_t
