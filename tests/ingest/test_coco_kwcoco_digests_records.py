@@ -189,6 +189,55 @@ def test_a_frames_change_converts_the_frame_when_its_video_is_not_numbered_from_
     _check(tmp_path, _integer_park(), change, left, per_write, coco_unchanged, monkeypatch)
 
 
+def _refused(doc: dict[str, Any], catalog: Any = None) -> None:
+    """Park's second image refused (its width not a number): park holds two frames."""
+    doc["images"][DRIVE + 1]["width"] = "wide"
+
+
+def _park_refused() -> dict[str, Any]:
+    doc = _integer_park()
+    _refused(doc)
+    return doc
+
+
+def _accepted(doc: dict[str, Any], catalog: Any = None) -> None:
+    doc["images"][DRIVE + 1]["width"] = 64
+
+
+@pytest.mark.parametrize("small", [True, False], ids=["cut", "whole"])
+def test_a_frame_no_longer_refused_gives_its_videos_other_frames_their_count(
+    tmp_path: Path, small: bool, coco_unchanged: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Park's second image refused, then given a width: park's other frames, found unchanged,
+    were made with a count of two frames, now three. The update finds it once the images are
+    staged and imports the file again without lookup (nothing left unconverted)."""
+    per_write = _cut(monkeypatch, small)
+    _check(tmp_path, _park_refused(), _accepted, 0, per_write, coco_unchanged, monkeypatch)
+
+
+def test_a_frame_refused_gives_its_videos_other_frames_their_count(
+    tmp_path: Path, coco_unchanged: list[int]
+) -> None:
+    """Park's second image refused by the update: park's other frames are stored with a
+    count of two frames, as a first import of the changed file stores them (the refused
+    image's frame stays as it was, as an update leaves any frame its file no longer makes)."""
+    path = tmp_path / "v.kwcoco.json"
+    path.write_text(json.dumps(_integer_park()))
+    query = "SELECT id, num_frames FROM frames ORDER BY id"
+    with workbench.open(tmp_path / "c.duckdb") as catalog:
+        _import(catalog, path, 1000)
+        path.write_text(json.dumps(_park_refused()))
+        report = _import(catalog, path, 1000)
+        assert coco_unchanged[-1] == 0  # imported again without lookup
+        updated = catalog.sql(query).fetchall()
+    with workbench.open(tmp_path / "fresh.duckdb") as fresh:
+        assert _import(fresh, path, 1000) == report
+        first = fresh.sql(query).fetchall()
+    stale = f"v.kwcoco:{DRIVE + 2}"
+    assert [row for row in updated if row[0] != stale] == first
+    assert (f"v.kwcoco:{DRIVE + 1}", 2) in first
+
+
 def _check(
     tmp_path: Path,
     doc: dict[str, Any],
@@ -208,8 +257,7 @@ def _check(
         monkeypatch.setattr(_coco_digests, "LOOK_UP", look)
         path.write_text(json.dumps(doc))
         with workbench.open(tmp_path / f"{look}.duckdb") as catalog:
-            first = _import(catalog, path, per_write)
-            assert not first[0]
+            _import(catalog, path, per_write)
             changed = copy.deepcopy(doc)
             change(changed, catalog)
             path.write_text(json.dumps(changed))

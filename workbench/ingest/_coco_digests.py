@@ -373,6 +373,10 @@ class ImageDigests:
             self.digest(con, stored=True)
             con.execute(f"DROP TABLE IF EXISTS {_SUMS}")
             return
+        if self.unchanged and self._kwcoco is not None:  # the images staged by now
+            stale = videos.counts_changed(con, self._catalog, _DIGESTS, _SAME)
+            if stale:  # a video's count of frames changed: its frames left out with it
+                raise _ImagesChanged(pa.array(stale, pa.int64()))
         if not self.again:
             self.leave_out(con)
             yield

@@ -374,6 +374,20 @@ _WHOLE = """
 DELETE FROM {same} WHERE n IN (SELECT i FROM {digests} WHERE whole AND video IN (
     SELECT d.video FROM {digests} d ANTI JOIN {same} s ON s.n = d.i WHERE d.whole))
 """
+# The videos converted in part (not `whole`: some of their images left out, some not), each
+# with one of its frames left out and the count of those: the stored count of frames that
+# frame holds is the one the update's frames are to hold.
+_PARTIAL = """
+SELECT d.video, min(s.frame_key), count(*) FROM {digests} d JOIN {same} s ON s.n = d.i
+WHERE NOT d.whole AND d.video IN (
+    SELECT e.video FROM {digests} e ANTI JOIN {same} t ON t.n = e.i WHERE e.video IS NOT NULL)
+GROUP BY d.video
+"""
+# The images staged (those converted) of each of the videos `$videos`.
+_STAGED = """
+SELECT d.video, count(*) FROM _wb_images w JOIN {digests} d ON d.i = w.i
+WHERE d.video IN (SELECT unnest($videos::VARCHAR[])) GROUP BY d.video
+"""
 _LEFT_OUT = """
 SELECT d.video, count(*) FROM {digests} d SEMI JOIN {same} s ON s.n = d.i
 WHERE d.video IS NOT NULL GROUP BY d.video
@@ -427,6 +441,27 @@ def tracked_hash(con: Any, h: str, x: str, track: str) -> tuple[str, str]:
         f"WHEN r.h IS NULL THEN {h} ELSE hash({h}, r.h) END"
     )
     return expression, f"LEFT JOIN {TRACK_RECORDS} r ON r.key = {track}"
+
+
+def counts_changed(con: Any, catalog: Any, digests: str, same: str) -> list[int]:
+    """The keys of frames left out of videos converted in part whose count of frames (their
+    images staged, `_wb_images`, and those left out) is not the count their stored frames
+    hold: an image of the video refused now and stored before, or the reverse (the frames left
+    out were made with another count). `catalog`: the catalog's cursor."""
+    partial = con.execute(_PARTIAL.format(digests=digests, same=same)).fetchall()
+    if not partial:
+        return []
+    videos = {key: (video, left) for video, key, left in partial}
+    staged = dict(
+        con.execute(
+            _STAGED.format(digests=digests), {"videos": [video for video, _, _ in partial]}
+        ).fetchall()
+    )
+    stored = catalog.execute(
+        "SELECT frame_key, num_frames FROM frames WHERE frame_key IN (SELECT unnest(?))",
+        [list(videos)],
+    ).fetchall()
+    return [key for key, count in stored if staged.get(videos[key][0], 0) + videos[key][1] != count]
 
 
 def video_digests(images: str, sums: str, terms: str) -> dict[str, str]:
