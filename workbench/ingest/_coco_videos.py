@@ -255,8 +255,10 @@ def _records(path: Path, found: dict[str, Member] | None) -> dict[str, list[tupl
 # file's order. An update leaves out the images of such a video all or none (`whole_videos`),
 # so that those it converts are all of its images (the numbers are made from the images and
 # annotations converted); a frame of another video is converted alone, its video's count of
-# images given by the images left out (`left_out_videos`). A track's record is taken by the
-# hash of each annotation naming it (`tracked_hash`), so that it reaches the images it is on.
+# frames given by the images left out (`left_out_videos`; checked against the count its
+# frames left out hold once the images are checked: `counts_changed`). A track's record is
+# taken by the hash of each annotation naming it (`tracked_hash`), so that it reaches the
+# images it is on.
 #
 # An image's columns (_coco_digests' `_IMAGES`), from one JSON path list `k` of its text:
 # - `key`, its id's JSON text;
