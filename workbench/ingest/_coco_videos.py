@@ -163,7 +163,7 @@ def stage_videos(
     """Stage `_wb_vframes` from `_wb_images` and the track records (`members`: the file's
     `videos` and `tracks`, kwcoco_members); None when no image is a video's and the file
     holds no track record. `left_out`: the images of each video an update left unconverted
-    (whole videos: whole_videos), counted as the file's images with the staged ones."""
+    (whole_videos), counted as the file's images with the staged ones."""
     rows = con.execute(
         f"SELECT o, metadata FROM _wb_images WHERE {_NAMED.format(column='metadata')} ORDER BY o"
     ).fetchall()
@@ -476,8 +476,9 @@ def video_digests(images: str, sums: str, terms: str) -> dict[str, str]:
 
 
 def whole_videos(con: Any, digests: str, same: str) -> Counter[Any]:
-    """Leave out (of the images found unchanged, `same`) only videos all of whose images were
-    found; the images of each video left out, by its id."""
+    """Leave out (of the images found unchanged, `same`) the images of a video converted
+    whole (`whole`: its frames numbered from one another) only when all of them were found;
+    the images of each video left out, by its id."""
     tables = {"digests": digests, "same": same}
     con.execute(_WHOLE.format(**tables))
     rows = con.execute(_LEFT_OUT.format(**tables)).fetchall()
