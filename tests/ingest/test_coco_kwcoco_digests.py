@@ -144,8 +144,8 @@ def _frame_row(doc: dict[str, Any], catalog: Any) -> None:
 CHANGES: list[tuple[Callable[[dict[str, Any], Any], None], int]] = [
     (_moved, PARK + STILL),
     (_frame_index, PARK + STILL),
-    (_video_field, 0),
-    (_track_record, 0),
+    (_video_field, PARK + STILL),
+    (_track_record, PARK),
     (_track_id, PARK + STILL),
     (_annotations_reordered, PARK + STILL),
     (_annotation, DRIVE + STILL),

@@ -29,8 +29,9 @@ The annotations' sums are folded image by image as each batch comes (workbench.i
 _coco_sums: arrays on disk, not a row per image and batch), with the batches holding each
 image's annotations, so that an update converts again only the batches it needs.
 
-A kwcoco file's digests take its `videos` and `tracks` records too, and a video frame's its
-video's part: workbench.ingest._coco_videos says how, and why its videos are left out whole.
+A kwcoco file's video frames' digests take their videos' parts (with their records), and its
+annotations' hashes their tracks' records: workbench.ingest._coco_videos says how, and why
+some videos are left out whole.
 
 A frame's digest is recorded in the transaction that stores it, only when its conversion was
 clean: the image's id given once in its text and by no other image, not named by an
@@ -125,6 +126,7 @@ SELECT i, key, h, CASE WHEN x LIKE '%"image_id"%"image_id"%' THEN x END AS twice
         CASE WHEN is_null(k[2]) THEN hash(x, i) ELSE hash(x) END AS h
     FROM (SELECT i, x, try(json_extract(x, ['$.image_id', '$.id'])) AS k FROM _wb_items))
 """
+# (A kwcoco file's: _coco_videos.hash_annotations, with its tracks.)
 # A batch's annotations, each with the number of its image (`g`; NULL for a key of no
 # image: the batch is then converted on every update), its hash and its number, summed by
 # image in numpy (ImageSums.add_each): their image_id's JSON text joined to the images' keys;
@@ -158,11 +160,11 @@ FOLD_ROWS = 1 << 20
 # images gives it, a row an annotation (_CONVERTED_JOINED). (Grouped by the engine before, with 128-bit places' sums
 # and a join of the groups: 29.5 s of a 3.8M-image import's CPU.)
 _CONVERTED_EACH = """
-SELECT o AS g, h, i FROM {table} WHERE i >= $since AND o IS NOT NULL
+SELECT a.o AS g, {h} AS h, a.i FROM {table} a {join} WHERE a.i >= $since AND a.o IS NOT NULL
 """
 _CONVERTED_JOINED = """
-SELECT m.i AS g, a.h, a.i FROM {table} a JOIN (SELECT o, i FROM _wb_images) m ON m.o = a.o
-WHERE a.i >= $since
+SELECT m.i AS g, {h} AS h, a.i FROM {table} a JOIN (SELECT o, i FROM _wb_images) m ON m.o = a.o
+{join} WHERE a.i >= $since
 """
 # The converted annotations' texts that may name `image_id` twice (`x` is kept for the
 # records left to the per-record path only: one SQL converts gives each key once).
@@ -175,21 +177,26 @@ DELETE FROM {_SUMS} WHERE i IN (
     SELECT w.i FROM _wb_images w JOIN {_IMAGES} m ON m.i = w.i WHERE w.key <> m.key)
 """
 # An image's id given twice in its text (the per-record path keeps the last) or a text not
-# JSON: never digested. Its video (kwcoco's: _coco_videos.VIDEO_KEY; else none).
+# JSON: never digested. A kwcoco file's images have more columns (_coco_videos.IMAGE_COLUMNS:
+# their videos); others none.
 _IMAGE_HASHES = f"""
 CREATE OR REPLACE TEMP TABLE {_IMAGES} AS
-SELECT i, try(json_extract(x, '$.id'))::VARCHAR AS key, hash(x, $seed) AS h,
-    strlen(x)::INTEGER AS line_bytes,
-    NOT contains(x[strpos(x, '"id"') + 4:], '"id"') AS once, {{video}} AS video
-FROM _wb_image_items
+SELECT i, {{key}} AS key, hash(x, $seed) AS h, strlen(x)::INTEGER AS line_bytes,
+    NOT contains(x[strpos(x, '"id"') + 4:], '"id"') AS once{{more}}
+FROM {{source}}
 """
+_PLAIN_IMAGES = {
+    "source": "_wb_image_items",
+    "key": "try(json_extract(x, '$.id'))::VARCHAR",
+    "more": ", NULL::VARCHAR AS video",
+}
 # An image's digest's terms: its text's hash and its annotations' sums.
 _TERMS = "m.h, coalesce(s.h, 0::UBIGINT), coalesce(s.n, 0), coalesce(s.w, 0::UBIGINT)"
 _DIGEST = f"""
 CREATE OR REPLACE TEMP TABLE {_DIGESTS} AS {{parts}}
 SELECT m.i, m.key, {{digest}} AS digest, m.line_bytes, coalesce(s.n, 0)::INTEGER AS anns,
     coalesce(m.once AND m.key IS NOT NULL AND count(*) OVER (PARTITION BY m.key) = 1
-        AND t.key IS NULL, false) AS ok, m.video
+        AND t.key IS NULL, false) AS ok, m.video, {{whole}} AS whole
 FROM {_IMAGES} m LEFT JOIN {_SUMS} s ON s.i = m.i
 LEFT JOIN {_TAINTED} t ON t.key = m.key {{join}}
 ORDER BY m.i
@@ -267,9 +274,11 @@ class ImageDigests:
         # Whether every image of the file is stored (its `o` is then its number), once known
         self._all_stored: bool | None = None
         self.unchanged = 0  # images found unchanged (for tests and benchmarks)
-        # A kwcoco file's `videos` and `tracks` records, as a part of every digest (None: not
-        # such a file), and the images of each video left out by the lookup (whole videos).
-        self._kwcoco: str | None = None
+        # A kwcoco file's `videos` and `tracks` records (None: not such a file), the hash of
+        # an annotation with its track's record (_coco_videos.tracked_hash: the expression
+        # and its join), and the images of each video left out by the lookup (whole videos).
+        self._kwcoco: dict[str, list[tuple[int, Any]]] | None = None
+        self._tracked = ("a.h", "")
         self.left_out_videos: Counter[Any] = Counter()
         # When the catalog's engine ran out of memory looking them up: the first image not
         # looked up, the images' count and the engine's message.
@@ -289,9 +298,10 @@ class ImageDigests:
         self.keeps = self.looks = False
 
     def kwcoco(self, members: dict[str, list[tuple[int, Any]]]) -> None:
-        """The file is kwcoco's (`members`: its `videos` and `tracks` records, as read): every
-        digest takes their records, and a video frame's its video's part (_coco_videos)."""
-        self._kwcoco = json.dumps(members, default=lambda v: f"unreadable: {v.problem}")
+        """The file is kwcoco's (`members`: its `videos` and `tracks` records, as read): a
+        video frame's digest takes its video's part, with its video's record, and an
+        annotation's hash the record of its track (_coco_videos)."""
+        self._kwcoco = members
 
     def stop_looking(self) -> None:
         """Convert every image from now on (the digests are still kept)."""
@@ -305,26 +315,41 @@ class ImageDigests:
         self._all_stored = None
         self.left_out_videos = Counter()
         self._drop_sums()
-        if self.keeps and self._kwcoco and con.execute(videos.AMBIGUOUS).fetchall()[0][0]:
-            self.forgo()  # an image's video the engine could read otherwise than Python
+        self._tracked = ("a.h", "")
         if not self.keeps:
             return
-        self.file = line_digests.file_key(con, str(self._path.resolve()))
         cats = con.execute(
             "SELECT coalesce(hash(string_agg(x, ',' ORDER BY i)), 0) FROM _wb_cat_items"
         ).fetchall()[0][0]
         o = self._options
         # As JSON: no option (None) and the text "None" differ, and no value runs into the next.
         values = ("coco", CONVERSION, cats, o.prefix, o.field, str(o.images_dir), o.dataset)
-        kwcoco = [] if self._kwcoco is None else [self._kwcoco]
+        kwcoco = [] if self._kwcoco is None else ["kwcoco"]
         seed = json.dumps([*values, o.version, *kwcoco])
-        video = "NULL::VARCHAR" if self._kwcoco is None else videos.VIDEO_KEY
-        con.execute(_IMAGE_HASHES.format(video=video), {"seed": seed})
+        columns = _PLAIN_IMAGES if self._kwcoco is None else videos.IMAGE_COLUMNS
+        con.execute(_IMAGE_HASHES.format(**columns), {"seed": seed})
+        if self._kwcoco is not None and not self._kwcoco_records(con):
+            return
+        self.file = line_digests.file_key(con, str(self._path.resolve()))
         images = con.execute(f"SELECT coalesce(max(i) + 1, 0) FROM {_IMAGES}").fetchall()
         self._sums = ImageSums(int(images[0][0]))
         first = con.execute(_NUMBERED).fetchall()[0][0]
         self._numbered = None if first is None else (int(first), int(first) + self._sums.images - 1)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {_SAME_KEYS} (key VARCHAR)")
+
+    def _kwcoco_records(self, con: Any) -> bool:
+        """Stage a kwcoco file's records (_coco_videos.stage_records); False, the digests
+        forgone, when an image's video or a record's id could be read otherwise by the engine
+        than by Python."""
+        assert self._kwcoco is not None
+        ambiguous = con.execute(f"SELECT bool_or(ambiguous) FROM {_IMAGES}").fetchall()[0][0]
+        if ambiguous or not videos.stage_records(con, self._path, self._kwcoco):
+            self.forgo()
+            con.execute(f"DROP TABLE {_IMAGES}")
+            videos.drop_records(con)
+            return False
+        self._tracked = videos.tracked_hash(con, "a.h", "a.x", "a.track")
+        return True
 
     def before_images(self, con: Any, batches: Callable[[], Iterable[None]]) -> None:
         """Before the images' statement: hash the images and categories and, when looking
@@ -348,6 +373,10 @@ class ImageDigests:
             self.digest(con, stored=True)
             con.execute(f"DROP TABLE IF EXISTS {_SUMS}")
             return
+        if self.unchanged and self._kwcoco is not None:  # the images staged by now
+            stale = videos.counts_changed(con, self._catalog, _DIGESTS, _SAME)
+            if stale:  # a video's count of frames changed: its frames left out with it
+                raise _ImagesChanged(pa.array(stale, pa.int64()))
         if not self.again:
             self.leave_out(con)
             yield
@@ -379,7 +408,10 @@ class ImageDigests:
             self._all_stored = stored == self._sums.images
         params = {"since": since}
         each = _CONVERTED_EACH if self._all_stored else _CONVERTED_JOINED
-        self._add_each(con.sql(each.format(table=table), params=params))
+        h, join = self._tracked
+        self._add_each(con.sql(each.format(table=table, h=h, join=join), params=params))
+        if self._kwcoco is not None:
+            videos.named_converted(con, table, since)
         self._twice(con.execute(_CONVERTED_TWICE.format(table=table), params).fetchall())
         self._batches += 1
 
@@ -387,7 +419,10 @@ class ImageDigests:
         """Add the annotations of `_wb_items` (one batch) to their images' sums."""
         if not self.keeps:
             return
-        con.execute(_ANN_KEYS)
+        if self._kwcoco is None:
+            con.execute(_ANN_KEYS)
+        else:
+            videos.hash_annotations(con, _KEYS, self._tracked)
         self._add_each(self._keyed(con))
         self._twice(con.execute(f"SELECT twice FROM {_KEYS} WHERE twice IS NOT NULL").fetchall())
         self._batches += 1
@@ -472,11 +507,12 @@ class ImageDigests:
                 f"CREATE OR REPLACE TEMP TABLE {_TAINTED} AS "
                 "SELECT DISTINCT json(k)::VARCHAR AS key FROM _wb_t"
             )
-        plain = {"parts": "", "digest": f"hash({_TERMS})", "join": ""}
+        plain = {"parts": "", "digest": f"hash({_TERMS})", "join": "", "whole": "false"}
         of_videos = videos.video_digests(_IMAGES, _SUMS, _TERMS)
         con.execute(_DIGEST.format(**(plain if self._kwcoco is None else of_videos)))
         con.execute(f"DROP TABLE {_IMAGES}")
         con.execute(f"DROP TABLE {_TAINTED}")
+        videos.drop_records(con)
 
     @property
     def again(self) -> bool:

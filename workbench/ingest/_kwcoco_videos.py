@@ -74,7 +74,7 @@ class KwcocoVideos:
         """`items`: the file's `videos` records, (index, value: Unreadable for a record that
         cannot be read); `counts`: the images naming each video id (video_counts); `tracks`:
         the file's `tracks` records, as `items`."""
-        records = _records(path, items, reject) if counts else {}
+        records = video_records(path, items, reject) if counts else {}
         self._videos = {
             key: (record, f"{prefix}{record['name']}", counts[key])
             for key, record in records.items()
@@ -288,9 +288,12 @@ def track_records(
     return tracks
 
 
-def _records(
+def video_records(
     path: Path, items: Iterable[tuple[int, Any]], reject: Callable[[RecordError], None]
 ) -> dict[Any, dict[str, Any]]:
+    """kwcoco's `videos` records by id, each refused alone (with its number) when it has no
+    such id or no name, or an earlier video has its id or its name (its images are then of
+    no video)."""
     videos: dict[Any, dict[str, Any]] = {}
     names: set[str] = set()
     for index, value in items:
