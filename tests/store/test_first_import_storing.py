@@ -161,3 +161,18 @@ def test_a_new_catalog_is_made_in_one_call(tmp_path: Path):
     con.close()
     with workbench.open(tmp_path / "new.duckdb") as catalog:
         assert catalog.schema_version == fresh_ddl.VERSION
+
+
+def test_a_write_without_rois_looks_up_no_frame_ids(monkeypatch: pytest.MonkeyPatch):
+    from workbench.store import layout_insert
+
+    ids = pa.array([f"f{i}" for i in range(10)])
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the batch's ids looked up for no rows")
+
+    monkeypatch.setattr(layout_insert.pc, "index_in", refused)
+    keys = layout_insert._frame_keys(pa.table({"frame_id": pa.array([], pa.string())}), ids, 7)
+    assert len(keys) == 0 and keys.type == pa.int64()
+    sources = pa.table({"frame_id": ids})
+    assert layout_insert._frame_keys(sources, ids, 7).to_pylist() == list(range(7, 17))
