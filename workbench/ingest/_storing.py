@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from workbench.ingest._columnar import in_row_groups_already
+from workbench.ingest._columnar import ROWS_PER_WRITE, in_row_groups_already
 from workbench.ingest._counting import NOTHING, Again, Counted
 from workbench.ingest._unchanged import NO_KEYS, unchanged_ids, without
 from workbench.store import layout_hashes
@@ -132,8 +132,15 @@ def store_lake(
 
 def whole(*tables: pa.Table) -> tuple[pa.Table, ...]:
     """The tables each as one Arrow chunk, unless in chunks of whole row groups already
-    (_columnar.in_row_groups). The engine stores the rows of each chunk an INSERT scans in
-    row groups of their own, so a table of several chunks leaves a part-filled row group per
-    chunk; the next checkpoint merges and rewrites such neighbours (it took more CPU than the
-    INSERTs, and the most memory of an import, at its close)."""
-    return tuple(t if in_row_groups_already(t) else t.combine_chunks() for t in tables)
+    (_columnar.in_row_groups) or of one row group's rows at most. The engine stores the rows
+    of each chunk an INSERT scans in row groups of their own once a chunk's rows fill one,
+    so a larger table of several chunks leaves a part-filled row group per chunk; the next
+    checkpoint merges and rewrites such neighbours (it took more CPU than the INSERTs, and
+    the most memory of an import, at its close). The rows of a table that fits in one row
+    group are gathered into one by the INSERT whatever their chunks (the same row groups as
+    from one chunk), so such a table is not copied into one first (a Nucleus write of 100,000
+    frames in two chunks: 0.025 s of CPU an import)."""
+    return tuple(
+        t if t.num_rows <= ROWS_PER_WRITE or in_row_groups_already(t) else t.combine_chunks()
+        for t in tables
+    )

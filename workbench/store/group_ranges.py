@@ -37,8 +37,9 @@ Con = duckdb.DuckDBPyConnection
 GRID = 192
 # Frame columns that hold numbers (a metadata key of the same name is `metadata.<key>`).
 NUMERIC_COLUMNS = ("timestamp", "frame_index", "num_frames")
-# Where the stretch's values are kept, beside the groups' stretch of frames.
+# Where the stretch's values are kept, beside the groups' stretch of frames; and their bins.
 VALUE = "_wb_x"
+BIN = "_wb_b"
 
 
 @dataclass(frozen=True)
@@ -104,21 +105,20 @@ def start(con: Con) -> None:
     )
 
 
-def count_stretch(con: Con, keys: list[RangeKey], frames: str) -> None:
-    """Add each group's grid counts of the stretch's frames (`frames`: g and the keys'
-    values); values outside a key's bounds (none, when the groups are counted) count in no
-    bin. One statement for every key: one scan of the stretch."""
-    if not keys:
-        return
-    counted, params = [], []
+def bins_of(keys: list[RangeKey]) -> tuple[list[str], list[float]]:
+    """SQL over a stretch's frames: each key's grid bin of its value (`_wb_x<no>`), NULL where
+    the value is outside the key's bounds (none, when the groups are counted: such a value
+    counts in no bin), and the statement's parameters, in order."""
+    bins: list[str] = []
+    params: list[float] = []
     for k in keys:
         x = f"{VALUE}{k.no}"
-        counted.append(
-            f"SELECT g, {k.no}, least(CAST(floor(({x} - ?) / ?) AS INTEGER), {GRID - 1})"
-            f" AS bin, count(*) FROM {frames} WHERE {x} BETWEEN ? AND ? GROUP BY ALL"
+        bins.append(
+            f"CASE WHEN {x} BETWEEN ? AND ? THEN"
+            f" least(CAST(floor(({x} - ?) / ?) AS INTEGER), {GRID - 1}) END"
         )
-        params += [k.low, k.width, k.low, k.high]
-    con.execute(f"INSERT INTO _wb_group_ranges {' UNION ALL '.join(counted)}", params)
+        params += [k.low, k.high, k.low, k.width]
+    return bins, params
 
 
 def finish(con: Con, keys: list[RangeKey], ranges: str, range_keys: str, group: str) -> None:

@@ -54,17 +54,6 @@ def start(con: Con) -> None:
     )
 
 
-def count_stretch(con: Con, columns: list[ValueColumn], frames: str) -> None:
-    """Add each group's value counts of the stretch's frames (`frames`: g and the values),
-    every column in one statement."""
-    if not columns:
-        return
-    counted = " UNION ALL ".join(
-        f"SELECT g, {c.no}, {VALUE}{c.no}, count(*) FROM {frames} GROUP BY ALL" for c in columns
-    )
-    con.execute(f"INSERT INTO _wb_group_values {counted}")
-
-
 def finish(con: Con, columns: list[ValueColumn], values: str, value_keys: str, group: str) -> None:
     """Store the counts (`values`: group, column, value, count) and the columns."""
     con.execute(
