@@ -7,9 +7,11 @@ SQL can vouch that the per-record path (_nucleus_payloads.read_payload) reads it
 very ROI SQL builds: a box, polygon, line, category or multicategory payload (an annotation
 or a prediction) with a string reference_id, no key given twice anywhere in the line, a
 label (labels) of plain text, numbers where numbers go, within the catalog's limits, and
-metadata whose JSON text the engine writes as orjson does. Any other line (an item's row, a
-keypoints or segmentation payload, a cuboid, an integer reference_id, a class_pdf, anything
-malformed) goes to the per-record path, which reads it or names its problem as always.
+metadata whose JSON text the engine writes as orjson does. A cuboid is refused by SQL (its
+reference_id named, `OTHERS`) where SQL can vouch that the per-record path reads the line as
+that cuboid. Any other line (an item's row, a keypoints or segmentation payload SQL cannot
+vouch for, an integer reference_id, a class_pdf, anything malformed) goes to the per-record
+path, which reads it or names its problem as always.
 
 JSON leaves are typed by their first character, as in _nucleus_sql: DuckDB's casts are
 lenient (`true` becomes 1), the per-record path is not.
@@ -288,7 +290,28 @@ SELECT n AS _line, ref, type, annotation_id, track, labels[1] AS label, labels, 
     mask, attributes, visibility, names, part::INTEGER AS part, parts::INTEGER AS parts, j
 FROM taken ORDER BY n, part
 """
-# The lines SQL does not take (for the per-record path), in line order.
+# The lines SQL does not take, in line order: for the per-record path (`j`), or a cuboid's
+# refusal (`cuboid`: its reference_id) where SQL can vouch that the per-record path reads the
+# line as a cuboid of that reference_id: an object without a backslash (no key or value
+# escaped), with no key given twice (the per-record path keeps a key's last value), no
+# `item` (an item's row), a `type` of "cuboid" and a string reference_id.
 OTHERS = """
-SELECT n, j FROM _wb_lines WHERE n NOT IN (SELECT n FROM _na_p WHERE ok) ORDER BY n
+WITH other AS (
+    SELECT n, j, NOT marked AND left(ltrim(j), 1) = '{' AND contains(j, '"cuboid"')
+        AND NOT contains(j, '\\') AS maybe
+    FROM _wb_lines WHERE n NOT IN (SELECT n FROM _na_p WHERE ok)),
+parsed AS (
+    SELECT n, j, CASE WHEN maybe
+        THEN try(from_json(j, '{"type":"JSON","reference_id":"JSON"}')) END AS d
+    FROM other),
+cuboids AS (
+    SELECT n, j, CASE WHEN d.type = '"cuboid"' AND nu_str(d.reference_id)
+            AND d.reference_id != '""' THEN try(json_keys(j)) END AS keys,
+        d.reference_id->>'$' AS ref
+    FROM parsed)
+SELECT n, CASE WHEN cuboid IS NULL THEN j END AS j, cuboid FROM (
+    SELECT n, j, CASE WHEN coalesce(NOT nu_dup(keys) AND NOT list_contains(keys, 'item'), false)
+        THEN ref END AS cuboid
+    FROM cuboids)
+ORDER BY n
 """
