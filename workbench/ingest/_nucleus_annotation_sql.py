@@ -124,28 +124,79 @@ _EXTRA_PARTS = ", ".join(
 # files hold one shape of payload, or a few.
 _SAMPLE = 512
 
+# An item's row (`{"item": {"reference_id": ...}, "box": [{...}]}`, as Nucleus exports
+# them) read as the payload the per-record path reads of it (_nucleus_annotation_columnar.
+# payloads_of: `{"type": <its list's type>, **payload, "reference_id": <the item's>}`), its
+# text written so (`entry`: the list's place, `, box[0]`), where SQL can vouch for it: no
+# backslash in the line, its keys `item` and one list of one object (a record of one
+# annotation, so that a chunk ends after it as it ends after the per-record path's), the
+# item an object whose keys are each given once and whose reference_id is a non-empty string.
+# The payload's keys are checked as any line's, a `type` or `reference_id` of its own among
+# them (given twice in the text written, so left to the per-record path). Any other line
+# holding `"item"` is taken as it is.
+_LISTS = "('box', 'polygon', 'line', 'keypoints', 'category', 'multicategory', 'segmentation')"
+_ITEM_ROWS = f"""
+item_keys AS (
+    SELECT n, j, try(json_keys(j)) AS keys FROM _wb_lines
+    WHERE NOT marked AND left(ltrim(j), 1) = '{{' AND contains(j, '"item"')),
+item_lists AS (
+    SELECT n, j, CASE WHEN NOT contains(j, '\\') AND len(keys) = 2 AND keys[1] != keys[2]
+            AND list_contains(keys, 'item') THEN list_filter(keys, lambda k: k != 'item')[1]
+        END AS key
+    FROM item_keys),
+item_parts AS (
+    SELECT n, j, key, json_extract(j, '$.item') AS item, json_extract(j, '$.' || key) AS list
+    FROM item_lists WHERE key IN {_LISTS}),
+item_rows AS (
+    SELECT n, j, key, item, list, json_extract(list, '$[0]') AS one,
+        json_extract(item, '$.reference_id') AS ref
+    FROM item_parts),
+items AS (
+    SELECT n, j, key, one, ref, coalesce(left(item, 1) = '{{' AND NOT nu_dup(json_keys(item))
+        AND nu_str(ref) AND ref != '""' AND left(list, 1) = '['
+        AND json_array_length(list) = 1 AND left(one, 1) = '{{' AND one != '{{}}', false) AS ok
+    FROM item_rows),
+"""
+_ITEM_LINES = (
+    """
+    SELECT n, CASE WHEN ok THEN '{"type":"' || CASE WHEN key = 'segmentation' THEN 'mask'
+            ELSE key END || '",' || one[2:-2] || ',"reference_id":'
+            || ref || '}' ELSE j END, CASE WHEN ok THEN ', ' || key || '[0]' END
+    FROM items
+    UNION ALL
+    SELECT n, j, NULL FROM item_lists WHERE key IS NULL OR key NOT IN """
+    + _LISTS
+    + "\n"
+)
+
 # One row per line that may hold a payload SQL takes, its values and `ok`; a segmentation's
 # values per segment in lists (`segments`: label, mask, attributes).
 PAYLOADS = f"""
 CREATE OR REPLACE TEMP TABLE _na_p AS
-WITH parsed AS (
-    SELECT n, j, try(from_json(j, '{_PAYLOAD}')) AS d,
+WITH {_ITEM_ROWS}
+lines AS (
+    SELECT n, j, NULL::VARCHAR AS entry FROM _wb_lines
+    WHERE NOT marked AND left(ltrim(j), 1) = '{{' AND NOT contains(j, '"item"')
+    UNION ALL
+    {_ITEM_LINES}),
+parsed AS (
+    SELECT n, j, entry, try(from_json(j, '{_PAYLOAD}')) AS d,
         NOT contains(j, '\\') AND NOT contains(j, chr(127)) AND strlen(j) = length(j) AS plain
-    FROM _wb_lines WHERE NOT marked AND left(ltrim(j), 1) = '{{'),
+    FROM lines),
 good AS (
     SELECT coalesce(list(s), []) AS shapes FROM (
         SELECT DISTINCT array_to_string(try(json_keys(j)), chr(10)) AS s
         FROM (SELECT j FROM _wb_lines WHERE NOT marked AND left(ltrim(j), 1) = '{{' LIMIT {_SAMPLE}))
     WHERE NOT nu_dup(string_split(s, chr(10)))),
 typed AS (
-    SELECT n, j, d, plain, CASE WHEN d IS NOT NULL THEN json_keys(j) END AS keys,
+    SELECT n, j, entry, d, plain, CASE WHEN d IS NOT NULL THEN json_keys(j) END AS keys,
         CASE WHEN d.type IN {_TYPES} THEN d.type->>'$'
         WHEN d.type = '"keypoints"' THEN 'keypoints'
         WHEN (d.type IS NULL OR d.type IN ('"mask"', '"segmentation"'))
             AND d.mask_url IS NOT NULL THEN 'mask' END AS type
     FROM parsed),
 shaped AS (
-    SELECT n, j, d, plain, type, keys,
+    SELECT n, j, entry, d, plain, type, keys,
         list_contains(g.shapes, array_to_string(keys, chr(10))) AS known,
         CASE WHEN type = 'box' THEN try(from_json(d.geometry, '{_BOX}')) END AS b,
         CASE WHEN type IN ('polygon', 'line')
@@ -172,7 +223,7 @@ points AS (
             ELSE url END END AS local
     FROM numbers),
 valued AS (
-    SELECT n, j, d, plain, type, keys, known, b, ls, extra, w, h, len(v) AS points, kg, pts, nl, ps, segs, sp,
+    SELECT n, j, entry, d, plain, type, keys, known, b, ls, extra, w, h, len(v) AS points, kg, pts, nl, ps, segs, sp,
         d.reference_id->>'$' AS ref, d.annotation_id->>'$' AS annotation_id,
         d.track_reference_id->>'$' AS track,
         CASE WHEN type = 'box' THEN [x, y, x + w, y, x + w, y + h, x, y + h]
@@ -199,7 +250,7 @@ valued AS (
         d.metadata::VARCHAR AS meta
     FROM points),
 checked AS (
-    SELECT n, j, ref, type, annotation_id, track, labels, ring, visibility,
+    SELECT n, j, entry, ref, type, annotation_id, track, labels, ring, visibility,
         CASE WHEN type = 'keypoints' THEN list_transform(nl, lambda x: x->>'$') END AS names,
         TRY_CAST(d.confidence AS DOUBLE) AS confidence,
         na_attributes(meta, extra) AS attributes, meta, extra,
@@ -253,7 +304,7 @@ checked AS (
             AND NOT na_has(meta, '{EXTRA}')))
         AND coalesce(na_keys_once(keys, known, type, d.geometry, points, meta), false) AS ok
     FROM valued)
-SELECT n, CASE WHEN type IN ('category', 'multicategory', 'keypoints') THEN j END AS j, ref,
+SELECT n, entry, CASE WHEN type IN ('category', 'multicategory', 'keypoints') THEN j END AS j, ref,
     type, annotation_id, track, labels, ring, visibility, names, confidence, attributes, masks,
     segment_attributes, ok AND CASE WHEN type = 'mask'
         THEN coalesce(list_bool_and(list_transform(segment_attributes || masks,
@@ -272,12 +323,12 @@ WITH taken AS (
         names, 0 AS part, 1 AS parts, NULL::VARCHAR AS mask,
         CASE WHEN type = 'keypoints' THEN list_filter(ring, lambda c, i:
             visibility[(i + 1) // 2] != 0) ELSE ring END AS bounded, ring,
-        j
+        j, entry
     FROM _na_p WHERE ok AND type != 'mask'
     UNION ALL
     SELECT n, ref, type, annotation_id, track, [labels[s.part + 1]], confidence,
         segment_attributes[s.part + 1], NULL, NULL, s.part, len(labels), masks[s.part + 1],
-        NULL, NULL, NULL
+        NULL, NULL, NULL, entry
     FROM _na_p, unnest(range(len(labels))) AS s(part) WHERE ok AND type = 'mask')
 SELECT n AS _line, ref, type, annotation_id, track, labels[1] AS label, labels, confidence,
     CASE type WHEN 'line' THEN 'polyline' WHEN 'category' THEN 'classification'
@@ -287,7 +338,7 @@ SELECT n AS _line, ref, type, annotation_id, track, labels[1] AS label, labels, 
     list_min(list_filter(bounded, lambda c, i: i % 2 = 0)) AS y_min,
     list_max(list_filter(bounded, lambda c, i: i % 2 = 1)) AS x_max,
     list_max(list_filter(bounded, lambda c, i: i % 2 = 0)) AS y_max,
-    mask, attributes, visibility, names, part::INTEGER AS part, parts::INTEGER AS parts, j
+    mask, attributes, visibility, names, part::INTEGER AS part, parts::INTEGER AS parts, j, entry
 FROM taken ORDER BY n, part
 """
 # The lines SQL does not take, in line order: for the per-record path (`j`), or a cuboid's
