@@ -1,11 +1,12 @@
 """Nucleus annotation payloads read column by column (workbench.ingest.nucleus_annotations):
 DuckDB parses and checks a batch of lines at once (the records of a JSON document are turned
 into such lines first) and reads the payloads it can vouch for into ROI rows
-(_nucleus_annotation_sql); every other line goes through the per-record path
-(_nucleus_payloads.read_payload), which reads it or names its problem (file and line, or list
-index) exactly as before. Both are gathered, in file order, in chunks of CHUNK annotations,
-each placed and written before the next (_nucleus_placing): a chunk ends after the record
-that brings it to CHUNK annotations, as it always has.
+(_nucleus_annotation_sql), an item's row of one annotation among them, and refuses the
+cuboids it can vouch for with the per-record path's error; every other line goes through the
+per-record path (_nucleus_payloads.read_payload), which reads it or names its problem (file
+and line, or list index) exactly as before. Both are gathered, in file order, in chunks of
+CHUNK annotations, each placed and written before the next (_nucleus_placing): a chunk ends
+after the record that brings it to CHUNK annotations, as it always has.
 """
 
 from __future__ import annotations

@@ -33,6 +33,33 @@ from workbench.model.limits import (
 # What no label or id may hold (model.validation.FORBIDDEN_CHARACTERS, in RE2's words).
 _FORBIDDEN = r"[\x00-\x1f\x7f-\x9f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
 
+# An item's row (`{"item": {"reference_id": ...}, "box": [{...}]}`, as Nucleus exports
+# them) read as the payload the per-record path reads of it (_nucleus_annotation_columnar.
+# payloads_of: `{"type": <its list's type>, **payload, "reference_id": <the item's>}`), its
+# text written so (`entry`: the list's place, `, box[0]`), where SQL can vouch for it: no
+# backslash in the line, its keys `item` and one list of one object (a record of one
+# annotation, so that a chunk ends after it as it ends after the per-record path's), the
+# item an object whose keys are each given once and whose reference_id is a non-empty string.
+# The payload's keys are checked as any line's, a `type` or `reference_id` of its own among
+# them (given twice in the text written, so left to the per-record path). Any other line
+# holding `"item"` is taken as it is.
+_LISTS = "('box', 'polygon', 'line', 'keypoints', 'category', 'multicategory', 'segmentation')"
+ITEM_MACROS = f"""
+CREATE MACRO na_item_key(keys) AS CASE WHEN len(keys) = 2 AND keys[1] != keys[2]
+    AND list_contains(keys, 'item') THEN list_filter(keys, lambda k: k != 'item')[1] END;
+CREATE MACRO na_item_row(key, item, list, one, ref) AS CASE WHEN coalesce(left(item, 1) = '{{'
+        AND NOT nu_dup(json_keys(item)) AND nu_str(ref) AND ref != '""' AND left(list, 1) = '['
+        AND json_array_length(list) = 1 AND left(one, 1) = '{{' AND one != '{{}}', false)
+    THEN {{'j': '{{"type":"' || CASE WHEN key = 'segmentation' THEN 'mask' ELSE key END
+        || '",' || one[2:-2] || ',"reference_id":' || ref || '}}', 'entry': ', ' || key || '[0]'}}
+    END;
+CREATE MACRO na_item_list(j, key, list) AS na_item_row(key, json_extract(j, '$.item'), list,
+    json_extract(list, '$[0]'), json_extract(j, '$.item.reference_id'));
+CREATE MACRO na_item_of(j, key) AS CASE WHEN key IN {_LISTS}
+    THEN na_item_list(j, key, json_extract(j, '$.' || key)) END;
+CREATE MACRO na_item(j) AS na_item_of(j, na_item_key(try(json_keys(j))));
+"""
+
 # No key twice (`na_keys_once`): at the line's top level by its shape (`known`, below) or
 # by its keys; in a geometry or metadata the engine wrote (no space, so each key ends in
 # `":`, and a quote inside a string is escaped), as many `":` as the keys known to be there
@@ -40,6 +67,7 @@ _FORBIDDEN = r"[\x00-\x1f\x7f-\x9f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{20
 # no room for one given twice, and the rest is checked key by key.
 MACROS = (
     SCENE_MACROS
+    + ITEM_MACROS
     + rf"""
 CREATE MACRO na_text_ok(s, plain, limit_) AS coalesce(CASE WHEN plain
     THEN strlen(s) BETWEEN 1 AND limit_
@@ -124,65 +152,18 @@ _EXTRA_PARTS = ", ".join(
 # files hold one shape of payload, or a few.
 _SAMPLE = 512
 
-# An item's row (`{"item": {"reference_id": ...}, "box": [{...}]}`, as Nucleus exports
-# them) read as the payload the per-record path reads of it (_nucleus_annotation_columnar.
-# payloads_of: `{"type": <its list's type>, **payload, "reference_id": <the item's>}`), its
-# text written so (`entry`: the list's place, `, box[0]`), where SQL can vouch for it: no
-# backslash in the line, its keys `item` and one list of one object (a record of one
-# annotation, so that a chunk ends after it as it ends after the per-record path's), the
-# item an object whose keys are each given once and whose reference_id is a non-empty string.
-# The payload's keys are checked as any line's, a `type` or `reference_id` of its own among
-# them (given twice in the text written, so left to the per-record path). Any other line
-# holding `"item"` is taken as it is.
-_LISTS = "('box', 'polygon', 'line', 'keypoints', 'category', 'multicategory', 'segmentation')"
-_ITEM_ROWS = f"""
-item_keys AS (
-    SELECT n, j, try(json_keys(j)) AS keys FROM _wb_lines
-    WHERE NOT marked AND left(ltrim(j), 1) = '{{' AND contains(j, '"item"')),
-item_lists AS (
-    SELECT n, j, CASE WHEN NOT contains(j, '\\') AND len(keys) = 2 AND keys[1] != keys[2]
-            AND list_contains(keys, 'item') THEN list_filter(keys, lambda k: k != 'item')[1]
-        END AS key
-    FROM item_keys),
-item_parts AS (
-    SELECT n, j, key, json_extract(j, '$.item') AS item, json_extract(j, '$.' || key) AS list
-    FROM item_lists WHERE key IN {_LISTS}),
-item_rows AS (
-    SELECT n, j, key, item, list, json_extract(list, '$[0]') AS one,
-        json_extract(item, '$.reference_id') AS ref
-    FROM item_parts),
-items AS (
-    SELECT n, j, key, one, ref, coalesce(left(item, 1) = '{{' AND NOT nu_dup(json_keys(item))
-        AND nu_str(ref) AND ref != '""' AND left(list, 1) = '['
-        AND json_array_length(list) = 1 AND left(one, 1) = '{{' AND one != '{{}}', false) AS ok
-    FROM item_rows),
-"""
-_ITEM_LINES = (
-    """
-    SELECT n, CASE WHEN ok THEN '{"type":"' || CASE WHEN key = 'segmentation' THEN 'mask'
-            ELSE key END || '",' || one[2:-2] || ',"reference_id":'
-            || ref || '}' ELSE j END, CASE WHEN ok THEN ', ' || key || '[0]' END
-    FROM items
-    UNION ALL
-    SELECT n, j, NULL FROM item_lists WHERE key IS NULL OR key NOT IN """
-    + _LISTS
-    + "\n"
-)
-
 # One row per line that may hold a payload SQL takes, its values and `ok`; a segmentation's
 # values per segment in lists (`segments`: label, mask, attributes).
 PAYLOADS = f"""
 CREATE OR REPLACE TEMP TABLE _na_p AS
-WITH {_ITEM_ROWS}
-lines AS (
-    SELECT n, j, NULL::VARCHAR AS entry FROM _wb_lines
-    WHERE NOT marked AND left(ltrim(j), 1) = '{{' AND NOT contains(j, '"item"')
-    UNION ALL
-    {_ITEM_LINES}),
+WITH lines AS (
+    SELECT n, j, CASE WHEN contains(j, '"item"') AND NOT contains(j, '\\') THEN na_item(j) END
+        AS item
+    FROM _wb_lines WHERE NOT marked AND left(ltrim(j), 1) = '{{'),
 parsed AS (
     SELECT n, j, entry, try(from_json(j, '{_PAYLOAD}')) AS d,
         NOT contains(j, '\\') AND NOT contains(j, chr(127)) AND strlen(j) = length(j) AS plain
-    FROM lines),
+    FROM (SELECT n, CASE WHEN item IS NULL THEN j ELSE item.j END AS j, item.entry FROM lines)),
 good AS (
     SELECT coalesce(list(s), []) AS shapes FROM (
         SELECT DISTINCT array_to_string(try(json_keys(j)), chr(10)) AS s
