@@ -1,11 +1,12 @@
 """Nucleus annotation payloads read column by column (workbench.ingest.nucleus_annotations):
 DuckDB parses and checks a batch of lines at once (the records of a JSON document are turned
 into such lines first) and reads the payloads it can vouch for into ROI rows
-(_nucleus_annotation_sql); every other line goes through the per-record path
-(_nucleus_payloads.read_payload), which reads it or names its problem (file and line, or list
-index) exactly as before. Both are gathered, in file order, in chunks of CHUNK annotations,
-each placed and written before the next (_nucleus_placing): a chunk ends after the record
-that brings it to CHUNK annotations, as it always has.
+(_nucleus_annotation_sql), an item's row of one annotation among them, and refuses the
+cuboids it can vouch for with the per-record path's error; every other line goes through the
+per-record path (_nucleus_payloads.read_payload), which reads it or names its problem (file
+and line, or list index) exactly as before. Both are gathered, in file order, in chunks of
+CHUNK annotations, each placed and written before the next (_nucleus_placing): a chunk ends
+after the record that brings it to CHUNK annotations, as it always has.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from workbench.ingest._columnar import (
     ndjson_batches,
 )
 from workbench.ingest._nucleus_items import reference_id
-from workbench.ingest._nucleus_payloads import Annotation, read_payload
+from workbench.ingest._nucleus_payloads import CUBOID, Annotation, read_payload
 from workbench.ingest._nucleus_placing import Placing, Rows
 from workbench.ingest.jsonread import Unreadable, loads
 from workbench.ingest.writer import CatalogWriter
@@ -60,6 +61,7 @@ class Reader:
         self.count = 0  # annotations in the chunk
         self.sql_lines = 0  # lines read by SQL and by the per-record path
         self.record_lines = 0
+        self.cuboid_lines = 0  # cuboids SQL refused
 
     def close(self) -> None:
         self._engine.close()
@@ -100,26 +102,36 @@ class Reader:
         per-record path (not from their text)."""
         rows, others = self._convert(lines.lines, folder)
         events: list[tuple[int, str, Any]] = [(n, "problem", p) for n, p in lines.problems]
+        events += [(n, "cuboid", ref) for n, _, ref in others if ref is not None]
         if records is None:
-            events += [(n, "text", j) for n, j in others]
+            events += [(n, "text", j) for n, j, ref in others if ref is None]
         else:
-            events += [(n, "object", records[n]) for n, _ in others]
+            events += [(n, "object", records[n]) for n, _, ref in others if ref is None]
         events += [(n, "object", o) for n, o in objects.items()]
         events.sort(key=lambda e: e[0])
         # The rows that begin an annotation (a segmentation's segments are one annotation).
         starts = np.flatnonzero(rows["part"].to_numpy() == 0)
         self.sql_lines += len(starts)
-        self.record_lines += len(events)
+        cuboids = sum(ref is not None for _, _, ref in others)
+        self.cuboid_lines += cuboids
+        self.record_lines += len(events) - cuboids
         lines_of = rows["_line"].to_numpy() if events else None
         at = 0  # rows added so far
         for n, kind, value in events:
             upto = int(lines_of.searchsorted(n)) if lines_of is not None else 0
             self._add_rows(rows, starts, at, upto, where_of, folder)
             at = upto
-            self._record(where_of(n), kind, value, folder)
+            if kind == "cuboid":  # refused as the per-record path refuses it
+                self.writer.reject(RecordError(f"{where_of(n)}, item {value!r}", CUBOID))
+            else:
+                self._record(where_of(n), kind, value, folder)
         self._add_rows(rows, starts, at, rows.num_rows, where_of, folder)
 
-    def _convert(self, lines: pa.Table, folder: Path) -> tuple[pa.Table, list[tuple[int, str]]]:
+    def _convert(
+        self, lines: pa.Table, folder: Path
+    ) -> tuple[pa.Table, list[tuple[int, str | None, str | None]]]:
+        """The rows SQL read, and the other lines: (n, text, None) for the per-record path,
+        (n, None, reference_id) for a cuboid SQL refuses (_nucleus_annotation_sql.OTHERS)."""
         con = self._engine.con
         # A relative mask_url is read from the file's folder (`folder / url` as pathlib joins).
         con.execute("SET VARIABLE na_folder = ?", [str(folder).rstrip("/")])

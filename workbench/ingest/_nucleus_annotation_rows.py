@@ -61,14 +61,17 @@ class Rows:
 
     def annotation(self, i: int) -> Annotation:
         """The annotation of row `i`, read by the per-record path (a scene's category)."""
-        line = self.table["_line"][i].as_py()
-        return read_payload(loads(self.table["j"][i].as_py().encode()), self.where_of(line),
+        return read_payload(loads(self.table["j"][i].as_py().encode()), self._record(i),
                             self.folder)  # fmt: skip
 
     def where(self, i: int) -> str:
         """The record a row came from, and its item: as the per-record path names it."""
+        return f"{self._record(i)}, item {self.refs[i]!r}"
+
+    def _record(self, i: int) -> str:
+        """The record of row `i`, and its place in an item's row (`, box[0]`)."""
         line = self.table["_line"][i].as_py()
-        return f"{self.where_of(line)}, item {self.refs[i]!r}"
+        return self.where_of(line) + (self.table["entry"][i].as_py() or "")
 
 
 @dataclass

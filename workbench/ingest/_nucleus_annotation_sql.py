@@ -7,9 +7,11 @@ SQL can vouch that the per-record path (_nucleus_payloads.read_payload) reads it
 very ROI SQL builds: a box, polygon, line, category or multicategory payload (an annotation
 or a prediction) with a string reference_id, no key given twice anywhere in the line, a
 label (labels) of plain text, numbers where numbers go, within the catalog's limits, and
-metadata whose JSON text the engine writes as orjson does. Any other line (an item's row, a
-keypoints or segmentation payload, a cuboid, an integer reference_id, a class_pdf, anything
-malformed) goes to the per-record path, which reads it or names its problem as always.
+metadata whose JSON text the engine writes as orjson does. A cuboid is refused by SQL (its
+reference_id named, `OTHERS`) where SQL can vouch that the per-record path reads the line as
+that cuboid. Any other line (an item's row, a keypoints or segmentation payload SQL cannot
+vouch for, an integer reference_id, a class_pdf, anything malformed) goes to the per-record
+path, which reads it or names its problem as always.
 
 JSON leaves are typed by their first character, as in _nucleus_sql: DuckDB's casts are
 lenient (`true` becomes 1), the per-record path is not.
@@ -31,6 +33,33 @@ from workbench.model.limits import (
 # What no label or id may hold (model.validation.FORBIDDEN_CHARACTERS, in RE2's words).
 _FORBIDDEN = r"[\x00-\x1f\x7f-\x9f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
 
+# An item's row (`{"item": {"reference_id": ...}, "box": [{...}]}`, as Nucleus exports
+# them) read as the payload the per-record path reads of it (_nucleus_annotation_columnar.
+# payloads_of: `{"type": <its list's type>, **payload, "reference_id": <the item's>}`), its
+# text written so (`entry`: the list's place, `, box[0]`), where SQL can vouch for it: no
+# backslash in the line, its keys `item` and one list of one object (a record of one
+# annotation, so that a chunk ends after it as it ends after the per-record path's), the
+# item an object whose keys are each given once and whose reference_id is a non-empty string.
+# The payload's keys are checked as any line's, a `type` or `reference_id` of its own among
+# them (given twice in the text written, so left to the per-record path). Any other line
+# holding `"item"` is taken as it is.
+_LISTS = "('box', 'polygon', 'line', 'keypoints', 'category', 'multicategory', 'segmentation')"
+ITEM_MACROS = f"""
+CREATE MACRO na_item_key(keys) AS CASE WHEN len(keys) = 2 AND keys[1] != keys[2]
+    AND list_contains(keys, 'item') THEN list_filter(keys, lambda k: k != 'item')[1] END;
+CREATE MACRO na_item_row(key, item, list, one, ref) AS CASE WHEN coalesce(left(item, 1) = '{{'
+        AND NOT nu_dup(json_keys(item)) AND nu_str(ref) AND ref != '""' AND left(list, 1) = '['
+        AND json_array_length(list) = 1 AND left(one, 1) = '{{' AND one != '{{}}', false)
+    THEN {{'j': '{{"type":"' || CASE WHEN key = 'segmentation' THEN 'mask' ELSE key END
+        || '",' || one[2:-2] || ',"reference_id":' || ref || '}}', 'entry': ', ' || key || '[0]'}}
+    END;
+CREATE MACRO na_item_list(j, key, list) AS na_item_row(key, json_extract(j, '$.item'), list,
+    json_extract(list, '$[0]'), json_extract(j, '$.item.reference_id'));
+CREATE MACRO na_item_of(j, key) AS CASE WHEN key IN {_LISTS}
+    THEN na_item_list(j, key, json_extract(j, '$.' || key)) END;
+CREATE MACRO na_item(j) AS na_item_of(j, na_item_key(try(json_keys(j))));
+"""
+
 # No key twice (`na_keys_once`): at the line's top level by its shape (`known`, below) or
 # by its keys; in a geometry or metadata the engine wrote (no space, so each key ends in
 # `":`, and a quote inside a string is escaped), as many `":` as the keys known to be there
@@ -38,6 +67,7 @@ _FORBIDDEN = r"[\x00-\x1f\x7f-\x9f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{20
 # no room for one given twice, and the rest is checked key by key.
 MACROS = (
     SCENE_MACROS
+    + ITEM_MACROS
     + rf"""
 CREATE MACRO na_text_ok(s, plain, limit_) AS coalesce(CASE WHEN plain
     THEN strlen(s) BETWEEN 1 AND limit_
@@ -126,24 +156,28 @@ _SAMPLE = 512
 # values per segment in lists (`segments`: label, mask, attributes).
 PAYLOADS = f"""
 CREATE OR REPLACE TEMP TABLE _na_p AS
-WITH parsed AS (
-    SELECT n, j, try(from_json(j, '{_PAYLOAD}')) AS d,
-        NOT contains(j, '\\') AND NOT contains(j, chr(127)) AND strlen(j) = length(j) AS plain
+WITH lines AS (
+    SELECT n, j, CASE WHEN contains(j, '"item"') AND NOT contains(j, '\\') THEN na_item(j) END
+        AS item
     FROM _wb_lines WHERE NOT marked AND left(ltrim(j), 1) = '{{'),
+parsed AS (
+    SELECT n, j, entry, try(from_json(j, '{_PAYLOAD}')) AS d,
+        NOT contains(j, '\\') AND NOT contains(j, chr(127)) AND strlen(j) = length(j) AS plain
+    FROM (SELECT n, CASE WHEN item IS NULL THEN j ELSE item.j END AS j, item.entry FROM lines)),
 good AS (
     SELECT coalesce(list(s), []) AS shapes FROM (
         SELECT DISTINCT array_to_string(try(json_keys(j)), chr(10)) AS s
         FROM (SELECT j FROM _wb_lines WHERE NOT marked AND left(ltrim(j), 1) = '{{' LIMIT {_SAMPLE}))
     WHERE NOT nu_dup(string_split(s, chr(10)))),
 typed AS (
-    SELECT n, j, d, plain, CASE WHEN d IS NOT NULL THEN json_keys(j) END AS keys,
+    SELECT n, j, entry, d, plain, CASE WHEN d IS NOT NULL THEN json_keys(j) END AS keys,
         CASE WHEN d.type IN {_TYPES} THEN d.type->>'$'
         WHEN d.type = '"keypoints"' THEN 'keypoints'
         WHEN (d.type IS NULL OR d.type IN ('"mask"', '"segmentation"'))
             AND d.mask_url IS NOT NULL THEN 'mask' END AS type
     FROM parsed),
 shaped AS (
-    SELECT n, j, d, plain, type, keys,
+    SELECT n, j, entry, d, plain, type, keys,
         list_contains(g.shapes, array_to_string(keys, chr(10))) AS known,
         CASE WHEN type = 'box' THEN try(from_json(d.geometry, '{_BOX}')) END AS b,
         CASE WHEN type IN ('polygon', 'line')
@@ -170,7 +204,7 @@ points AS (
             ELSE url END END AS local
     FROM numbers),
 valued AS (
-    SELECT n, j, d, plain, type, keys, known, b, ls, extra, w, h, len(v) AS points, kg, pts, nl, ps, segs, sp,
+    SELECT n, j, entry, d, plain, type, keys, known, b, ls, extra, w, h, len(v) AS points, kg, pts, nl, ps, segs, sp,
         d.reference_id->>'$' AS ref, d.annotation_id->>'$' AS annotation_id,
         d.track_reference_id->>'$' AS track,
         CASE WHEN type = 'box' THEN [x, y, x + w, y, x + w, y + h, x, y + h]
@@ -197,7 +231,7 @@ valued AS (
         d.metadata::VARCHAR AS meta
     FROM points),
 checked AS (
-    SELECT n, j, ref, type, annotation_id, track, labels, ring, visibility,
+    SELECT n, j, entry, ref, type, annotation_id, track, labels, ring, visibility,
         CASE WHEN type = 'keypoints' THEN list_transform(nl, lambda x: x->>'$') END AS names,
         TRY_CAST(d.confidence AS DOUBLE) AS confidence,
         na_attributes(meta, extra) AS attributes, meta, extra,
@@ -251,7 +285,7 @@ checked AS (
             AND NOT na_has(meta, '{EXTRA}')))
         AND coalesce(na_keys_once(keys, known, type, d.geometry, points, meta), false) AS ok
     FROM valued)
-SELECT n, CASE WHEN type IN ('category', 'multicategory', 'keypoints') THEN j END AS j, ref,
+SELECT n, entry, CASE WHEN type IN ('category', 'multicategory', 'keypoints') THEN j END AS j, ref,
     type, annotation_id, track, labels, ring, visibility, names, confidence, attributes, masks,
     segment_attributes, ok AND CASE WHEN type = 'mask'
         THEN coalesce(list_bool_and(list_transform(segment_attributes || masks,
@@ -270,12 +304,12 @@ WITH taken AS (
         names, 0 AS part, 1 AS parts, NULL::VARCHAR AS mask,
         CASE WHEN type = 'keypoints' THEN list_filter(ring, lambda c, i:
             visibility[(i + 1) // 2] != 0) ELSE ring END AS bounded, ring,
-        j
+        j, entry
     FROM _na_p WHERE ok AND type != 'mask'
     UNION ALL
     SELECT n, ref, type, annotation_id, track, [labels[s.part + 1]], confidence,
         segment_attributes[s.part + 1], NULL, NULL, s.part, len(labels), masks[s.part + 1],
-        NULL, NULL, NULL
+        NULL, NULL, NULL, entry
     FROM _na_p, unnest(range(len(labels))) AS s(part) WHERE ok AND type = 'mask')
 SELECT n AS _line, ref, type, annotation_id, track, labels[1] AS label, labels, confidence,
     CASE type WHEN 'line' THEN 'polyline' WHEN 'category' THEN 'classification'
@@ -285,10 +319,31 @@ SELECT n AS _line, ref, type, annotation_id, track, labels[1] AS label, labels, 
     list_min(list_filter(bounded, lambda c, i: i % 2 = 0)) AS y_min,
     list_max(list_filter(bounded, lambda c, i: i % 2 = 1)) AS x_max,
     list_max(list_filter(bounded, lambda c, i: i % 2 = 0)) AS y_max,
-    mask, attributes, visibility, names, part::INTEGER AS part, parts::INTEGER AS parts, j
+    mask, attributes, visibility, names, part::INTEGER AS part, parts::INTEGER AS parts, j, entry
 FROM taken ORDER BY n, part
 """
-# The lines SQL does not take (for the per-record path), in line order.
+# The lines SQL does not take, in line order: for the per-record path (`j`), or a cuboid's
+# refusal (`cuboid`: its reference_id) where SQL can vouch that the per-record path reads the
+# line as a cuboid of that reference_id: an object without a backslash (no key or value
+# escaped), with no key given twice (the per-record path keeps a key's last value), no
+# `item` (an item's row), a `type` of "cuboid" and a string reference_id.
 OTHERS = """
-SELECT n, j FROM _wb_lines WHERE n NOT IN (SELECT n FROM _na_p WHERE ok) ORDER BY n
+WITH other AS (
+    SELECT n, j, NOT marked AND left(ltrim(j), 1) = '{' AND contains(j, '"cuboid"')
+        AND NOT contains(j, '\\') AS maybe
+    FROM _wb_lines WHERE n NOT IN (SELECT n FROM _na_p WHERE ok)),
+parsed AS (
+    SELECT n, j, CASE WHEN maybe
+        THEN try(from_json(j, '{"type":"JSON","reference_id":"JSON"}')) END AS d
+    FROM other),
+cuboids AS (
+    SELECT n, j, CASE WHEN d.type = '"cuboid"' AND nu_str(d.reference_id)
+            AND d.reference_id != '""' THEN try(json_keys(j)) END AS keys,
+        d.reference_id->>'$' AS ref
+    FROM parsed)
+SELECT n, CASE WHEN cuboid IS NULL THEN j END AS j, cuboid FROM (
+    SELECT n, j, CASE WHEN coalesce(NOT nu_dup(keys) AND NOT list_contains(keys, 'item'), false)
+        THEN ref END AS cuboid
+    FROM cuboids)
+ORDER BY n
 """

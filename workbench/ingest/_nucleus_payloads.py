@@ -22,10 +22,11 @@ from workbench.model.keypoints import KeypointLabel, keypoint_label
 from workbench.model.records import Roi
 from workbench.model.validation import check_roi
 
-__all__ = ["EXTRA", "Annotation", "read_payload"]
+__all__ = ["CUBOID", "EXTRA", "Annotation", "read_payload"]
 
 EXTRA = "nucleus"  # the attributes key of the payload's fields that are not its metadata
 PLACEHOLDER = "roi"  # the id of an ROI read, until it is placed
+CUBOID = "a cuboid is a 3D annotation, which the catalog cannot hold"  # its refusal
 
 # Payload types read as ROIs of each kind; the SDK reads a payload of another type (or none)
 # as a segmentation, which needs a mask_url.
@@ -62,7 +63,7 @@ def read_payload(payload: Any, where: str, folder: Path | None = None) -> Annota
     where = f"{where}, item {ref!r}"
     kind = payload.get("type")
     if kind == "cuboid":
-        raise RecordError(where, "a cuboid is a 3D annotation, which the catalog cannot hold")
+        raise RecordError(where, CUBOID)
     if kind not in _KINDS and not (kind in _MASK_TYPES and "mask_url" in payload):
         raise RecordError(where, f"unknown annotation type {_preview(kind)}")
     kind = kind if kind in _KINDS else "mask"
