@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from workbench.ingest import _nucleus_annotation_columnar, _nucleus_placing, nucleus_annotations
+from workbench.ingest import _nucleus_placing
 
-from .test_nucleus_annotations_columnar import _import
+from .test_nucleus_annotations_columnar import _import, counted_readers, import_each
 
 _ODD = "ü x\u202e"  # a reference_id of characters repr escapes
 # (the line, whether SQL refuses it as a cuboid), each given the line's number.
@@ -74,14 +74,7 @@ def test_cuboids_are_refused_by_sql_as_by_the_per_record_path(
     else:
         path.write_text(json.dumps([json.loads(line) for line in lines]))
     monkeypatch.setattr(_nucleus_placing, "CHUNK", chunk)
-    readers: list[Any] = []
-
-    class Counted(_nucleus_annotation_columnar.Reader):
-        def __init__(self, *args: Any) -> None:
-            super().__init__(*args)
-            readers.append(self)
-
-    monkeypatch.setattr(nucleus_annotations, "Reader", Counted)
+    readers = counted_readers(monkeypatch)
     rows, report, _ = _import(tmp_path, "sql", path)
     others = len(lines) - 400  # the cuboid lines
     counts = (readers[0].sql_lines, readers[0].record_lines, readers[0].cuboid_lines)
@@ -89,18 +82,10 @@ def test_cuboids_are_refused_by_sql_as_by_the_per_record_path(
         assert counts[0] == 400 and counts[2] > refused and sum(counts) == len(lines), counts
     else:
         assert counts == (400, others - refused, refused)
-    monkeypatch.setattr(_nucleus_annotation_columnar, "PER_RECORD_PATTERN", "^")
-    rows_each, report_each, _ = _import(tmp_path, "each", path)
+    rows_each, _ = import_each(tmp_path, monkeypatch, path, report)
     assert (readers[1].sql_lines, readers[1].record_lines) == (0, len(lines))
     assert rows == rows_each
-    errors = [str(e) for e in report.errors]
-    assert errors == [str(e) for e in report_each.errors]
-    assert (report.rois, report.warnings, report.warning_examples) == (
-        report_each.rois,
-        report_each.warnings,
-        report_each.warning_examples,
-    )
-    text = "\n".join(errors)
+    text = "\n".join(str(e) for e in report.errors)
     assert "item 'nowhere': a cuboid is a 3D annotation" in text
     assert f"item {_ODD!r}: a cuboid is a 3D annotation" in text  # as repr writes it
     assert "came earlier for this item" in text

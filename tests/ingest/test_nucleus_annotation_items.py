@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from workbench.ingest import _nucleus_annotation_columnar, _nucleus_placing, nucleus_annotations
+from workbench.ingest import _nucleus_placing
 
-from .test_nucleus_annotations_columnar import _import
+from .test_nucleus_annotations_columnar import _import, counted_readers, import_each
 
 _GEOMETRY = {"x": 1, "y": 2, "width": 3, "height": 4}
 _VERTICES = {"vertices": [{"x": 1, "y": 2}, {"x": 5, "y": 2}, {"x": 0, "y": 9}]}
@@ -186,32 +186,17 @@ def test_items_rows_store_alike_by_sql_and_by_the_per_record_path(
     else:
         path.write_text(json.dumps([json.loads(line) for line in lines], ensure_ascii=False))
     monkeypatch.setattr(_nucleus_placing, "CHUNK", chunk)
-    readers: list[Any] = []
-
-    class Counted(_nucleus_annotation_columnar.Reader):
-        def __init__(self, *args: Any) -> None:
-            super().__init__(*args)
-            readers.append(self)
-
-    monkeypatch.setattr(nucleus_annotations, "Reader", Counted)
+    readers = counted_readers(monkeypatch)
     rows, report, keypoints = _import(tmp_path, "sql", path)
     counts = (readers[0].sql_lines, readers[0].record_lines)
     if form == "json":  # a JSON list, written again: keys given twice are gone, escaped ones read
         assert counts[0] > taken and sum(counts) == len(lines), (counts, taken)
     else:
         assert counts == (taken, len(lines) - taken)
-    monkeypatch.setattr(_nucleus_annotation_columnar, "PER_RECORD_PATTERN", "^")
-    rows_each, report_each, keypoints_each = _import(tmp_path, "each", path)
+    rows_each, keypoints_each = import_each(tmp_path, monkeypatch, path, report)
     assert (readers[1].sql_lines, readers[1].record_lines) == (0, len(lines))
     assert (rows, keypoints) == (rows_each, keypoints_each)
-    errors = [str(e) for e in report.errors]
-    assert errors == [str(e) for e in report_each.errors]
-    assert (report.rois, report.warnings, report.warning_examples) == (
-        report_each.rois,
-        report_each.warnings,
-        report_each.warning_examples,
-    )
-    text = "\n".join(errors)
+    text = "\n".join(str(e) for e in report.errors)
     assert "box[0], item 'nowhere': no frame (or scene) has reference_id 'nowhere'" in text
     assert re.search(r"box\[0\], item 'f[0-9]+': annotation_id 'i[0-2]' came earlier", text)
     assert "box[0], item 'f8': the box has no number 'y'" in text

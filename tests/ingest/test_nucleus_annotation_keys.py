@@ -13,13 +13,9 @@ from typing import Any
 
 import pytest
 
-from workbench.ingest import (
-    _nucleus_annotation_columnar,
-    _nucleus_annotation_sql,
-    nucleus_annotations,
-)
+from workbench.ingest import _nucleus_annotation_sql
 
-from .test_nucleus_annotations_columnar import _import
+from .test_nucleus_annotations_columnar import _import, counted_readers, import_each
 
 _BOX = '"geometry": {"x": 1, "y": 2, "width": 3, "height": 4}'
 _RING = '"geometry": {"vertices": [{"x": 1, "y": 2}, {"x": 5, "y": 2}, {"x": 0, "y": 9}]}'
@@ -116,25 +112,11 @@ def test_lines_with_keys_given_twice_store_alike_by_sql_and_by_the_per_record_pa
     assert (len(_EDGES) + boxes > _nucleus_annotation_sql._SAMPLE) == (boxes == 600)
     path = tmp_path / "keys.ndjson"
     path.write_text("\n".join(lines) + "\n")
-    readers: list[Any] = []
-
-    class Counted(_nucleus_annotation_columnar.Reader):
-        def __init__(self, *args: Any) -> None:
-            super().__init__(*args)
-            readers.append(self)
-
-    monkeypatch.setattr(nucleus_annotations, "Reader", Counted)
+    readers = counted_readers(monkeypatch)
     rows, report, _ = _import(tmp_path, "sql", path)
     assert readers[0].sql_lines == taken
-    monkeypatch.setattr(_nucleus_annotation_columnar, "PER_RECORD_PATTERN", "^")
-    rows_each, report_each, _ = _import(tmp_path, "each", path)
+    rows_each, _ = import_each(tmp_path, monkeypatch, path, report)
     assert readers[1].sql_lines == 0
     assert rows == rows_each
-    assert [str(e) for e in report.errors] == [str(e) for e in report_each.errors]
-    assert (report.rois, report.warnings, report.warning_examples) == (
-        report_each.rois,
-        report_each.warnings,
-        report_each.warning_examples,
-    )
     labels = {r[1]: r[3] for r in rows}  # the last of a label given twice, as orjson reads it
     assert labels["k0"] == "bus" and labels[f"k{len(lines) - len(_EDGES)}"] == "bus"

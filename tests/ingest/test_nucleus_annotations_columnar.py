@@ -219,6 +219,36 @@ def _import(tmp_path: Path, name: str, path: Path) -> tuple[list[Any], Any, list
     return rows, report, keypoints
 
 
+def counted_readers(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The annotation readers the imports make from now on, in order (their counts of lines
+    read by SQL and by the per-record path)."""
+    readers: list[Any] = []
+
+    class Counted(_nucleus_annotation_columnar.Reader):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            readers.append(self)
+
+    monkeypatch.setattr(nucleus_annotations, "Reader", Counted)
+    return readers
+
+
+def import_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: Path, report: Any
+) -> tuple[list[Any], list[Any]]:
+    """Import `path` again by the per-record path alone: its ROI rows and keypoint labels,
+    once its errors (in order), counts and warnings are found as `report`'s."""
+    monkeypatch.setattr(_nucleus_annotation_columnar, "PER_RECORD_PATTERN", "^")
+    rows, each, keypoints = _import(tmp_path, "each", path)
+    assert [str(e) for e in report.errors] == [str(e) for e in each.errors]
+    assert (report.rois, report.warnings, report.warning_examples) == (
+        each.rois,
+        each.warnings,
+        each.warning_examples,
+    )
+    return rows, keypoints
+
+
 @pytest.mark.parametrize(("seed", "chunk", "form"), [(1, None, "ndjson"), (2, 7, "ndjson"),
                                                      (3, None, "json"), (4, 5, "json")])  # fmt: skip
 def test_a_mixed_file_stores_alike_by_sql_and_by_the_per_record_path(
