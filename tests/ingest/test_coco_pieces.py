@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
+from tests.benches import bench_module
 from workbench.ingest import _coco_columnar, _coco_pieces
 
 from .test_coco_columnar import _document, _same_on_both_paths
@@ -250,11 +250,7 @@ def test_the_bench_file_read_in_pieces_stores_what_the_per_record_path_stores(
 ) -> None:
     """The formats bench's file (annotations not grouped by image), cut into many pieces and
     read two at a time: every table as the per-record path stores it."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-    try:
-        from formats_bench import write_coco
-    finally:
-        sys.path.pop(0)
+    write_coco = bench_module("formats_bench").write_coco
     monkeypatch.setattr(_coco_columnar, "PIECE_BYTES", 4096)
     path = tmp_path / "instances.json"
     write_coco(path, 300)

@@ -4,24 +4,14 @@ prints tells two different exports apart."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
-_BENCH = Path(__file__).resolve().parents[2] / "bench" / "formats_bench.py"
-
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("formats_bench", _BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.benches import bench_module
 
 
 def test_baseline_export_is_the_workbench_export(tmp_path: Path) -> None:
-    bench = _bench()
+    bench = bench_module("formats_bench")
     videos, file = tmp_path / "videos.ndjson", tmp_path / "labelbox.ndjson"
     bench.write_labelbox_videos(videos, 3)
     bench.write_labelbox(file, 3)

@@ -5,7 +5,6 @@ and COCO, first import and update; and a new catalog's schema is made in one cal
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,11 +14,11 @@ import pyarrow as pa
 import pytest
 
 import workbench
+from tests.benches import bench_module
 from workbench.ingest import _storing
 from workbench.ingest._columnar import ROWS_PER_WRITE
 from workbench.store import fresh, fresh_ddl
 
-_BENCH = Path(__file__).resolve().parents[2] / "bench" / "formats_bench.py"
 # Columns whose values change from run to run whatever the code (times, the import
 # records' ids and process, what the digests seed with or hash of those).
 _VARYING = {
@@ -27,14 +26,6 @@ _VARYING = {
     "audit_log": {"id", "target", "details"},
     "_line_digests": {"file_key", "digest", "frame_hash"},
 }
-
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("formats_bench", _BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _chunked(table: pa.Table, rows: int) -> pa.Table:
@@ -110,7 +101,7 @@ def _imported(bench: ModuleType, fmt: str, folder: Path, db: Path) -> list[dict[
 def test_the_catalogs_left_are_those_of_tables_copied_into_one_chunk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
 ):
-    bench = _bench()
+    bench = bench_module("formats_bench")
     sizes = {"nucleus": 6, "labelbox": 4, "coco": 700}
     writers = {
         "nucleus": bench.write_nucleus,
